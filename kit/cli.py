@@ -1,0 +1,256 @@
+"""The `ensemble-kit` command line. Importing this module stays light (no
+torch, onnx or pyarrow), so `--help` is instant."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit import __version__
+from kit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, KitError
+
+STEP_CHOICES = ("prereqs", "corpus", "loso", "verdict", "bundle")
+
+
+def parse_int_list(text: str, flag: str, lo: int, hi: int) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v.strip()) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not a comma-separated list of whole numbers",
+                         hint=f"e.g. {flag} 19,25,31,37" if flag == "--cqs" else f"e.g. {flag} 0,1,2,3,4") from None
+    if not values:
+        raise InputError(f"{flag} {text!r} is empty", hint=f"give at least one value to {flag}")
+    if len(set(values)) != len(values):
+        raise InputError(f"{flag} {text!r} repeats a value", hint="list each value once")
+    bad = [v for v in values if not lo <= v <= hi]
+    if bad:
+        raise InputError(f"{flag} value {bad[0]} is outside {lo}..{hi}", hint=f"use values from {lo} to {hi}")
+    return values
+
+
+def retry_command() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(".py"):
+        argv = [Path(sys.executable).name, *argv]
+    elif argv and argv[0].endswith("__main__.py"):
+        argv = [Path(sys.executable).name, "-m", "kit", *argv[1:]]
+    return shlex.join(argv)
+
+
+def report_error(exc: KitError) -> None:
+    err = click.get_text_stream("stderr")
+    err.write(f"error: {exc.message}\n")
+    tail = getattr(exc, "stderr_tail", "")
+    if tail:
+        err.write("".join(f"    | {line}\n" for line in tail.splitlines()[-8:]))
+    if exc.hint:
+        err.write(f"hint: {exc.hint}\n")
+
+
+def guarded(fn: Callable[[], int], retry: bool = True) -> None:
+    """Run fn; map KitError to exit 2 (one line + hint), Ctrl-C to 130; bugs keep their traceback."""
+    from kit import proc
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        code = fn()
+    except KitError as exc:
+        proc.kill_all()
+        report_error(exc)
+        if retry:
+            click.echo(f"retry: {retry_command()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        killed = proc.kill_all()
+        click.echo(f"\ninterrupted ({killed} child process(es) stopped); finished work is kept.", err=True)
+        click.echo(f"resume with: {retry_command()}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--ref-dir", type=click.Path(path_type=Path), envvar="KIT_REF_DIR",
+                     help="Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). Default: the embedded demo set."),
+        click.option("--width", type=int, default=1920, show_default=True,
+                     help="Width for Netflix-style Name_25fps.yuv clips."),
+        click.option("--height", type=int, default=1080, show_default=True,
+                     help="Height for Netflix-style Name_25fps.yuv clips."),
+        click.option("--encoders", default="libx264", show_default=True, envvar="KIT_ENCODERS",
+                     help="Comma-separated encoders."),
+        click.option("--cqs", default="19,25,31,37", show_default=True, envvar="KIT_CQS",
+                     help="Quality grid (the cq knob, mapped per encoder family)."),
+        click.option("--seeds", default="0,1,2,3,4", show_default=True, envvar="KIT_SEEDS",
+                     help="Training seeds, honoured exactly as given."),
+        click.option("--out-dir", type=click.Path(path_type=Path), envvar="KIT_OUT_DIR",
+                     help="Run directory. Default: ./runs/<box-id>."),
+        click.option("--corpus", type=click.Path(path_type=Path),
+                     help="Train on this corpus (a shard or merged corpus) and skip the corpus step."),
+        click.option("--box-id", envvar="KIT_BOX_ID",
+                     help="Name of this box in shards and tarballs. Default: host name."),
+        click.option("--jobs", type=click.IntRange(0, 256), default=0, help="Parallel corpus jobs (0 = cores)."),
+        click.option("--ffmpeg", envvar="KIT_FFMPEG", help="ffmpeg binary with libvmaf to use."),
+        click.option("--from", "from_step", type=click.Choice(STEP_CHOICES), help="Rerun from this step on."),
+        click.option("--only", type=click.Choice(STEP_CHOICES), help="Run only this step."),
+        click.option("--force", is_flag=True, help="Rerun the selected steps even if up to date (redoes corpus jobs)."),
+        click.option("--min-mean-plcc", type=float, default=0.95, show_default=True,
+                     help="Gate: mean over seeds of per-seed mean LOSO PLCC."),
+        click.option("--max-plcc-spread", type=float, default=0.005, show_default=True,
+                     help="Gate: max - min of the per-seed mean PLCCs."),
+        click.option("--min-seed-plcc", type=float, default=0.95, show_default=True,
+                     help="Gate: every seed's mean PLCC."),
+        click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Training epochs (advanced)."),
+        click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=None,
+                     help="Training batch size per model (advanced)."),
+        click.option("--demo-clips", type=click.IntRange(0, 64), default=0,
+                     help="Use only the first N demo clips (0 = all)."),
+        click.option("--demo-seconds", type=click.FloatRange(0, 60), default=0.0,
+                     help="Length of each demo clip in seconds (0 = the default 3)."),
+        click.option("--json", "json_mode", is_flag=True, help="NDJSON events on stdout; human output on stderr."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def build_settings(kw: dict[str, Any]) -> Any:
+    from kit.gate import GateThresholds
+    from kit.host import default_box_id, safe_box_id
+    from kit.model import TrainConfig
+    from kit.platforms.encoders import get_spec, parse_encoder_list
+    from kit.steps.base import RunSettings
+
+    encoders = parse_encoder_list(kw["encoders"])
+    cqs = parse_int_list(kw["cqs"], "--cqs", 0, 255)
+    for enc in encoders:
+        for cq in cqs:
+            get_spec(enc).check_cq(cq)
+    seeds = parse_int_list(kw["seeds"], "--seeds", 0, 2**31 - 1)
+    box_id = safe_box_id(kw["box_id"] or default_box_id())
+    train = TrainConfig()
+    if kw["epochs"] or kw["batch_size"]:
+        from dataclasses import replace
+
+        train = replace(train, epochs=kw["epochs"] or train.epochs, batch_size=kw["batch_size"] or train.batch_size)
+    out_dir = kw["out_dir"] or Path("runs") / box_id
+    return RunSettings(
+        out_dir=Path(out_dir).absolute(),
+        ref_dir=Path(kw["ref_dir"]).absolute() if kw["ref_dir"] else None,
+        width=kw["width"], height=kw["height"], encoders=encoders, cqs=cqs, seeds=seeds,
+        corpus=Path(kw["corpus"]).absolute() if kw["corpus"] else None, jobs=kw["jobs"], ffmpeg=kw["ffmpeg"],
+        box_id=box_id,
+        gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"]),
+        train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
+    )
+
+
+def execute(kw: dict[str, Any], only: str | None) -> int:
+    from kit.pipeline import run_steps, select_steps
+    from kit.summary import print_summary
+    from kit.ui import Renderer
+
+    settings = build_settings(kw)
+    selection = select_steps(only or kw["only"], kw["from_step"], kw["force"], settings.corpus is not None)
+    renderer = Renderer(json_mode=kw["json_mode"])
+    try:
+        code = run_steps(settings, selection, renderer, sys.argv)
+    finally:
+        renderer.close()
+    if any(s.name in ("verdict", "bundle") for s in selection.steps):
+        print_summary(settings.out_dir, renderer.console)
+    return code
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ensemble-kit")
+def cli() -> None:
+    """ensemble-kit: encode reference clips with the encoders this box has, score every frame
+    with libvmaf, train an MLP ensemble with leave-one-source-out validation, and get a
+    PROMOTE/HOLD verdict plus a results tarball to send back.
+
+    \b
+    Examples:
+      ensemble-kit run                                  # demo clips, libx264, full pipeline
+      ensemble-kit run --ref-dir ~/clips --out-dir runs/mybox
+      ensemble-kit step corpus --ref-dir ~/clips        # one step alone (retry)
+      ensemble-kit verify runs/mybox/05_bundle/results-mybox-*.tar.gz
+    """
+
+
+@cli.command("run")
+@run_options
+def run_cmd(**kw: Any) -> None:
+    """Run the five steps: prereqs, corpus, loso, verdict, bundle.
+
+    Exit 0 PROMOTE, 1 HOLD, 2 bad input or missing prerequisite, 130 interrupted.
+    A step whose settings and inputs are unchanged is skipped; a rerun resumes.
+
+    \b
+    Examples:
+      ensemble-kit run
+      ensemble-kit run --ref-dir clips --encoders libx264 --cqs 22,28,34 --seeds 0,1,2
+      ensemble-kit run --corpus merged.parquet --out-dir runs/union
+      ensemble-kit run --from loso --seeds 0,1,2,3,4,5,6
+    """
+    guarded(lambda: execute(kw, None))
+
+
+@cli.command("step")
+@click.argument("name", type=click.Choice(STEP_CHOICES))
+@run_options
+def step_cmd(name: str, **kw: Any) -> None:
+    """Run one step alone (same flags as `run`), e.g. to retry it.
+
+    \b
+    Examples:
+      ensemble-kit step corpus --ref-dir clips --out-dir runs/mybox
+      ensemble-kit step verdict --out-dir runs/mybox --min-mean-plcc 0.97
+    """
+    kw["only"] = None
+    guarded(lambda: execute(kw, name))
+
+
+@cli.command("verify")
+@click.argument("tarball", type=click.Path(path_type=Path))
+def verify_cmd(tarball: Path) -> None:
+    """Check a results tarball against its manifest.json (sha256 of every file).
+
+    \b
+    Example:
+      ensemble-kit verify results-mybox-20261121T101500Z.tar.gz
+    """
+    def go() -> int:
+        from kit.bundle import verify_tarball
+
+        report = verify_tarball(tarball)
+        meta = report.manifest
+        if report.ok:
+            click.echo(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
+                       f"verdict {meta.get('verdict')})")
+            return 0
+        for problem in report.problems:
+            click.echo(f"MISMATCH: {problem}", err=True)
+        click.echo(f"error: {tarball} failed verification ({len(report.problems)} problem(s))", err=True)
+        click.echo("hint: the tarball was damaged in transit or edited; ask for it again", err=True)
+        return EXIT_BAD_INPUT
+
+    guarded(go, retry=False)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli(prog_name="ensemble-kit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The few error types of the kit. Exit codes live on the classes."""
+
+from __future__ import annotations
+
+EXIT_PROMOTE = 0
+EXIT_HOLD = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class KitError(Exception):
+    """A user-facing error: one line of cause, one line of hint, an exit code.
+
+    Anything that is not a KitError is a bug and keeps its traceback.
+    """
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(KitError):
+    """Bad input: a flag, a clip, a corpus file."""
+
+
+class PrereqError(KitError):
+    """A missing or broken prerequisite: ffmpeg, libvmaf, an encoder, disk."""
+
+
+class ToolError(KitError):
+    """An external tool (ffmpeg) failed; the message carries its stderr tail."""
+
+    def __init__(self, message: str, hint: str = "", stderr_tail: str = "") -> None:
+        super().__init__(message, hint)
+        self.stderr_tail = stderr_tail

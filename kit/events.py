@@ -1,0 +1,132 @@
+"""Typed events: steps emit them, one UI module renders them.
+
+Every event has a `kind` (its NDJSON `event` name) and serialises to one JSON
+object per line with `--json`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Event:
+    kind = "event"
+
+    def to_json(self) -> dict[str, object]:
+        return {"event": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    kind = "run_started"
+    out_dir: str
+    steps: list[str]
+    kit_version: str
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    kind = "step_started"
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepSkipped(Event):
+    kind = "step_skipped"
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    kind = "step_finished"
+    step: str
+    seconds: float
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepFailed(Event):
+    kind = "step_failed"
+    step: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Info(Event):
+    kind = "info"
+    step: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Warning_(Event):
+    kind = "warning"
+    step: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JobsPlanned(Event):
+    kind = "jobs_planned"
+    total: int
+    reused: int
+
+
+@dataclass(frozen=True)
+class JobDone(Event):
+    kind = "job_done"
+    job_id: str
+    done: int
+    total: int
+    reused: bool
+    rows: int
+    enc_time_ms: float
+    vmaf_mean: float
+
+
+@dataclass(frozen=True)
+class JobFailed(Event):
+    kind = "job_failed"
+    job_id: str
+    message: str
+    stderr_tail: str
+
+
+@dataclass(frozen=True)
+class Epoch(Event):
+    kind = "epoch"
+    step: str
+    epoch: int
+    epochs: int
+    members: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class VerdictReached(Event):
+    kind = "verdict"
+    verdict: str
+    mean_plcc: float
+    plcc_spread: float
+    path: str
+
+
+@dataclass(frozen=True)
+class BundleWritten(Event):
+    kind = "bundle_written"
+    path: str
+    files: int
+    sha256: str
+
+
+Emit = Callable[[Event], None]
+
+
+def stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

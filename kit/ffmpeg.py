@@ -1,0 +1,171 @@
+"""Finding ffmpeg, describing its build, and building its command lines.
+
+Resolution order (DESIGN §4): --ffmpeg / KIT_FFMPEG, then the kit's own
+binaries/<os>-<arch>/ffmpeg, then an ffmpeg on PATH that has the libvmaf
+filter, then the binary shipped inside the imageio-ffmpeg wheel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.errors import PrereqError, ToolError
+from kit.fsio import sha256_bytes
+from kit.proc import run_process
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+PROBE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class FFmpegInfo:
+    path: str
+    source: str
+    version: str
+    build: str
+    has_libvmaf: bool
+    encoders: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "source": self.source,
+            "version": self.version,
+            "build": self.build,
+            "has_libvmaf": self.has_libvmaf,
+            "encoders": list(self.encoders),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> FFmpegInfo:
+        return cls(
+            path=str(d["path"]),
+            source=str(d["source"]),
+            version=str(d["version"]),
+            build=str(d["build"]),
+            has_libvmaf=bool(d["has_libvmaf"]),
+            encoders=tuple(str(e) for e in d.get("encoders", []) or []),  # type: ignore[union-attr]
+        )
+
+
+def platform_tag() -> str:
+    system = platform.system().lower()
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
+    return f"{system}-{machine}"
+
+
+def exe_name() -> str:
+    return "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
+
+
+def staged_binary(root: Path = KIT_ROOT) -> Path:
+    return root / "binaries" / platform_tag() / exe_name()
+
+
+def imageio_binary() -> Path | None:
+    """The ffmpeg inside the imageio-ffmpeg wheel, found without importing it."""
+    spec = importlib.util.find_spec("imageio_ffmpeg")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "binaries"
+    found = sorted(p for p in bindir.glob("ffmpeg-*") if p.is_file())
+    return found[-1] if found else None
+
+
+def parse_version(version_text: str) -> tuple[str, str]:
+    """(version, build id) from `ffmpeg -version` output.
+
+    The build id hashes the version line with the configuration line, so two
+    binaries of the same release built differently get different ids.
+    """
+    first = version_text.splitlines()[0] if version_text else ""
+    m = re.match(r"ffmpeg version (\S+)", first)
+    version = m.group(1) if m else "unknown"
+    config = next((ln for ln in version_text.splitlines() if ln.startswith("configuration:")), "")
+    return version, f"{version}+{sha256_bytes((first + config).encode())[:12]}"
+
+
+def parse_encoders(encoders_text: str) -> tuple[str, ...]:
+    """Encoder names from `ffmpeg -encoders` (lines like ' V....D libx264  ...')."""
+    names = []
+    for line in encoders_text.splitlines():
+        m = re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line)
+        if m and m.group(1)[0] == "V" and m.group(2) != "=":
+            names.append(m.group(2))
+    return tuple(names)
+
+
+def parse_has_libvmaf(filters_text: str) -> bool:
+    return re.search(r"^\s*\S*\s+libvmaf\s", filters_text, re.MULTILINE) is not None
+
+
+def describe(path: Path, source: str) -> FFmpegInfo:
+    """Run the binary to learn its version, build, filters and encoders."""
+    def ask(*args: str) -> str:
+        res = run_process([path, "-hide_banner", *args], timeout_s=PROBE_TIMEOUT_S, capture_stdout=True)
+        if res.returncode != 0:
+            raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})",
+                            hint="pass a working ffmpeg with --ffmpeg PATH", stderr_tail=res.stderr_tail)
+        return res.stdout.decode("utf-8", "replace")
+
+    version, build = parse_version(ask("-version"))
+    return FFmpegInfo(
+        path=str(path),
+        source=source,
+        version=version,
+        build=build,
+        has_libvmaf=parse_has_libvmaf(ask("-filters")),
+        encoders=parse_encoders(ask("-encoders")),
+    )
+
+
+def _checked(path: Path, source: str) -> FFmpegInfo:
+    if not path.exists():
+        raise PrereqError(f"ffmpeg not found at {path} (from {source})",
+                          hint="pass an existing ffmpeg with --ffmpeg PATH, or unset KIT_FFMPEG")
+    if not os.access(path, os.X_OK) or path.is_dir():
+        raise PrereqError(f"ffmpeg at {path} (from {source}) is not executable",
+                          hint=f"chmod +x {path}, or pass another one with --ffmpeg PATH")
+    try:
+        info = describe(path, source)
+    except ToolError as exc:
+        raise PrereqError(str(exc), hint=exc.hint) from exc
+    if not info.has_libvmaf:
+        raise PrereqError(f"ffmpeg at {path} (from {source}) has no libvmaf filter",
+                          hint="use an ffmpeg built with --enable-libvmaf, or drop --ffmpeg to use the "
+                               "imageio-ffmpeg one (pip install -r requirements-frozen.txt)")
+    return info
+
+
+def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
+    """Pick the ffmpeg to use, in the DESIGN §4 order; raise PrereqError if none fits."""
+    if explicit:
+        return _checked(Path(explicit).expanduser(), "--ffmpeg")
+    env = os.environ.get("KIT_FFMPEG")
+    if env:
+        return _checked(Path(env).expanduser(), "KIT_FFMPEG")
+    staged = staged_binary(root)
+    if staged.exists():
+        return _checked(staged, f"binaries/{platform_tag()}")
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        try:
+            info = describe(Path(on_path), "PATH")
+        except ToolError:
+            info = None
+        if info is not None and info.has_libvmaf:
+            return info
+    wheel = imageio_binary()
+    if wheel is not None:
+        return _checked(wheel, "imageio-ffmpeg")
+    raise PrereqError(
+        "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
+        hint="pip install -r requirements-frozen.txt (brings imageio-ffmpeg), or pass --ffmpeg PATH",
+    )

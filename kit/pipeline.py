@@ -1,0 +1,215 @@
+"""Running steps in order with resume.
+
+A step is skipped when its recorded fingerprint (settings + upstream input
+digests + kit version) matches the current plan and every output it recorded
+still has its sha256; otherwise the reason it reruns is said. status.json is
+written only after a step's outputs are all in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import __version__
+from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
+from kit.events import Emit, Info, RunStarted, StepFinished, StepSkipped, StepStarted, stamp
+from kit.fsio import read_json, remove_temp_files, sha256_file, sha256_json, write_json
+from kit.steps import STEPS
+from kit.steps.base import Context, Plan, RunSettings, Step, Timer
+
+STATUS = "status.json"
+LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class Selection:
+    steps: tuple[Step, ...]
+    forced: frozenset[str]
+
+
+def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool) -> Selection:
+    from kit.steps import get_step
+
+    names = [s.name for s in STEPS]
+    if only and from_step:
+        raise InputError("--only and --from cannot be combined", hint="use one of them")
+    try:
+        if only:
+            chosen = [get_step(only)]
+        elif from_step:
+            start = names.index(get_step(from_step).name)
+            chosen = list(STEPS[start:])
+        else:
+            chosen = list(STEPS)
+    except KeyError as exc:
+        raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(names)) from None
+    if corpus_given:
+        if only == "corpus" or (only and get_step(only).name == "corpus"):
+            raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
+        chosen = [s for s in chosen if s.name != "corpus"]
+    forced = {s.name for s in chosen} if force else set()
+    if from_step and chosen:
+        forced.add(chosen[0].name)
+    return Selection(tuple(chosen), frozenset(forced))
+
+
+def fingerprint(plan: Plan) -> str:
+    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__})
+
+
+def _short(v: object) -> str:
+    text = str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def stale_reason(step_dir: Path, plan: Plan) -> str | None:
+    """None when the step is up to date, else a sentence saying why it reruns."""
+    status_path = step_dir / STATUS
+    if not status_path.is_file():
+        return "not run yet in this out-dir"
+    try:
+        status = read_json(status_path)
+    except (OSError, ValueError):
+        return "its status.json is unreadable"
+    if status.get("fingerprint") != fingerprint(plan):
+        old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
+        changes = [f"setting {k}: {_short(old_settings.get(k))} -> {_short(v)}"
+                   for k, v in plan.settings.items() if old_settings.get(k) != v]
+        changes += [f"input {k} changed" for k, v in plan.inputs.items() if old_inputs.get(k) != v]
+        if status.get("kit_version") != __version__:
+            changes.append(f"kit version {status.get('kit_version')} -> {__version__}")
+        return "; ".join(changes) or "its fingerprint changed"
+    for rel, digest in status.get("outputs", {}).items():
+        path = step_dir.parent / rel
+        if not path.is_file():
+            return f"output {rel} is missing"
+        if sha256_file(path) != digest:
+            return f"output {rel} was modified"
+    return None
+
+
+def write_status(step: Step, step_dir: Path, plan: Plan, outputs: Sequence[Path], exit_code: int,
+                 started: str, seconds: float, summary: dict[str, object]) -> None:
+    root = step_dir.parent
+    write_json(step_dir / STATUS, {
+        "step": step.name, "number": step.number, "fingerprint": fingerprint(plan),
+        "settings": plan.settings, "inputs": plan.inputs, "kit_version": __version__,
+        "started_at_utc": started, "completed_at_utc": stamp(), "seconds": seconds, "exit_code": exit_code,
+        "outputs": {str(p.resolve().relative_to(root.resolve())): sha256_file(p) for p in outputs},
+        "summary": summary,
+    })
+
+
+@contextlib.contextmanager
+def out_dir_lock(out_dir: Path) -> Iterator[None]:
+    """One run per out-dir at a time; a second one is refused, never blocked."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK
+    fh = open(path, "a+")  # noqa: SIM115 - held open for the whole run: the lock lives on it
+    try:
+        if os.name == "posix":
+            import fcntl
+
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise InputError(f"{out_dir} is in use by another run ({holder})",
+                                 hint="wait for it to finish, or use another --out-dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {stamp()}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+class StepLog:
+    """The per-step debug log: quoted commands, stderr tails, tracebacks."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self._fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_run_json(settings: RunSettings, argv: Sequence[str]) -> None:
+    write_json(settings.out_dir / "run.json", {
+        "kit_version": __version__, "invoked_at_utc": stamp(), "argv": list(argv),
+        "settings": settings.to_json(),
+        "provenance": {"python": sys.version.split()[0], "executable": sys.executable,
+                       "platform": platform.platform(), "cwd": os.getcwd()},
+    })
+
+
+def verdict_exit_code(out_dir: Path) -> int:
+    folder = out_dir / "04_verdict"
+    if (folder / "PROMOTE.json").is_file():
+        return EXIT_PROMOTE
+    if (folder / "HOLD.json").is_file():
+        return EXIT_HOLD
+    return EXIT_HOLD
+
+
+def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
+    """Run the selected steps in order; returns the exit code (verdict-driven)."""
+    out = settings.out_dir
+    with out_dir_lock(out):
+        write_run_json(settings, argv)
+        emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
+        for step in selection.steps:
+            run_one(step, settings, selection, emit)
+    if any(s.name == "verdict" for s in selection.steps):
+        return verdict_exit_code(out)
+    return 0
+
+
+def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+    step_dir = settings.out_dir / step.dirname
+    step_dir.mkdir(parents=True, exist_ok=True)
+    log = StepLog(step_dir / "logs" / f"{step.name}.log")
+    try:
+        ctx = Context(settings, emit, step_dir, log)
+        plan = step.plan(ctx)
+        reason = "forced" if step.name in selection.forced else stale_reason(step_dir, plan)
+        if reason is None:
+            emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
+            return
+        cleaned = remove_temp_files(step_dir)
+        if cleaned:
+            emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
+        (step_dir / STATUS).unlink(missing_ok=True)
+        emit(StepStarted(step.name, reason))
+        log(f"step {step.name} starts: {reason}")
+        started, timer = stamp(), Timer()
+        outcome = step.run(ctx)
+        write_status(step, step_dir, plan, outcome.outputs, outcome.exit_code, started, timer.seconds,
+                     outcome.summary)
+        log(f"step {step.name} done in {timer.seconds:.1f} s")
+        emit(StepFinished(step.name, timer.seconds, outcome.summary))
+    except BaseException as exc:
+        import traceback
+
+        log("step failed:\n" + "".join(traceback.format_exception(exc)))
+        raise
+    finally:
+        log.close()

@@ -1,0 +1,1 @@
+"""Host families and encoder specs (DESIGN §6)."""

@@ -1,0 +1,106 @@
+"""Encoder specs: mostly data, one small interface.
+
+Each spec knows its family, codec, preset, pixel format, session cap, the
+range of its quality knob (for normalising `cq` *within* the family) and how
+`cq` maps onto its own rate-control flags (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kit.errors import InputError
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    name: str
+    family: str  # x264 | x265 | svtav1 | nvenc | qsv | vaapi | videotoolbox
+    codec: str  # h264 | hevc | av1
+    preset: tuple[str, ...]  # preset flags, e.g. ("-preset", "medium")
+    pix_fmt: str
+    cq_range: tuple[int, int]  # the knob's own scale, for within-family normalisation
+    session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
+    needs_device: str = ""  # "" | "cuda" | "render_node" | "videotoolbox"
+    extra: tuple[str, ...] = field(default=())
+
+    @property
+    def preset_name(self) -> str:
+        return self.preset[-1] if self.preset else ""
+
+    @property
+    def container(self) -> str:
+        """Elementary-stream muxer, so the file size is the bitstream size."""
+        return {"h264": "h264", "hevc": "hevc", "av1": "obu"}[self.codec]
+
+    def quality_args(self, cq: int) -> list[str]:
+        """The rate-control argv that realises quality knob `cq` for this family."""
+        if self.family in ("x264", "x265", "svtav1"):
+            return ["-crf", str(cq)]
+        if self.family == "nvenc":
+            # constant-quality VBR: -cq drives quality, -b:v 0 lifts the bitrate cap
+            return ["-rc", "vbr", "-cq", str(cq), "-b:v", "0"]
+        if self.family == "qsv":
+            # -global_quality without a bitrate selects ICQ
+            return ["-global_quality", str(cq)]
+        if self.family == "vaapi":
+            return ["-rc_mode", "CQP", "-qp", str(cq)]
+        if self.family == "videotoolbox":
+            # VideoToolbox quality is 1..100, higher is better; realtime off for full quality
+            return ["-q:v", str(min(100, max(1, 100 - 2 * cq))), "-realtime", "0"]
+        raise AssertionError(self.family)
+
+    def normalise_cq(self, cq: int) -> float:
+        lo, hi = self.cq_range
+        return (cq - lo) / (hi - lo)
+
+    def check_cq(self, cq: int) -> None:
+        lo, hi = self.cq_range
+        if not lo <= cq <= hi:
+            raise InputError(f"--cqs value {cq} is outside {self.name}'s range {lo}..{hi}",
+                             hint=f"choose values between {lo} and {hi}")
+
+
+_X264_LIKE = ("-preset", "medium")
+_NV_PRESET = ("-preset", "p5", "-tune", "hq")
+
+_SPECS: tuple[EncoderSpec, ...] = (
+    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51)),
+    EncoderSpec("libx265", "x265", "hevc", _X264_LIKE, "yuv420p", (0, 51),
+                extra=("-x265-params", "log-level=error")),
+    EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "8"), "yuv420p", (1, 63),
+                extra=("-svtav1-params", "lp=1")),
+    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
+    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
+    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
+    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
+    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
+    EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2, "render_node"),
+    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, "render_node"),
+    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2, "render_node"),
+    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2, "videotoolbox"),
+    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2, "videotoolbox"),
+)
+
+SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
+# The model's codec one-hot is over this fixed vocabulary: every encoder the kit knows,
+# so a VideoToolbox or VAAPI row never falls into an "unknown" slot.
+ENCODER_VOCAB: tuple[str, ...] = tuple(s.name for s in _SPECS)
+
+
+def get_spec(name: str) -> EncoderSpec:
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise InputError(f"unknown encoder {name!r}",
+                         hint="choose from " + ", ".join(ENCODER_VOCAB)) from None
+
+
+def parse_encoder_list(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise InputError(f"--encoders {text!r} names no encoder", hint="e.g. --encoders libx264,libx265")
+    for n in names:
+        get_spec(n)
+    return names

@@ -1,0 +1,161 @@
+"""Step 01: which ffmpeg, does libvmaf really score, do the encoders really
+encode, is there room to write, are the Python packages there."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from kit import __version__
+from kit.commands import build_encode_argv, build_score_argv
+from kit.errors import PrereqError
+from kit.events import Info
+from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg
+from kit.fsio import write_json
+from kit.host import core_count, cpu_name, free_bytes
+from kit.platforms.encoders import get_spec
+from kit.proc import run_process
+from kit.refs import parse_frame_count
+from kit.steps.base import Context, Outcome, Plan
+from kit.vmaf import parse_vmaf_log
+
+PROBE_FRAMES = 5
+PROBE_SIZE = "176x144"
+PROBE_TIMEOUT_S = 60.0
+MIN_FREE_BYTES = 1 << 30
+PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "torch", "onnx", "onnxruntime", "click", "rich",
+                   "platformdirs")
+
+
+def python_packages() -> dict[str, str]:
+    found = {}
+    for name in PYTHON_PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
+                              hint="pip install -r requirements-frozen.txt") from None
+    return found
+
+
+def _render_probe_clip(ffmpeg: str, dest: Path) -> None:
+    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i",
+                       f"testsrc2=s={PROBE_SIZE}:r=25", "-frames:v", str(PROBE_FRAMES), "-pix_fmt", "yuv420p",
+                       "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S)
+    if res.returncode != 0:
+        raise PrereqError(f"ffmpeg cannot render a test clip: {res.stderr_tail.splitlines()[-1:]}",
+                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
+
+
+def probe_encoder(ffmpeg: str, name: str, ref: Path, work: Path, cq: int) -> Path:
+    """A real test encode with the corpus's pixel format and rate control; returns the file."""
+    spec = get_spec(name)
+    out = work / f"probe_{name}.{spec.container}"
+    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, cq, out), timeout_s=PROBE_TIMEOUT_S)
+    if res.returncode != 0 or not out.is_file():
+        last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
+        raise PrereqError(f"encoder {name} does not work on this box: {last}",
+                          hint=f"drop {name} from --encoders (run `ensemble-kit detect` to see what works)")
+    try:
+        frames = parse_frame_count(res.stderr)
+    except ValueError:
+        frames = -1
+    if frames != PROBE_FRAMES:
+        raise PrereqError(f"encoder {name} wrote {frames} frames of {PROBE_FRAMES}",
+                          hint=f"drop {name} from --encoders")
+    return out
+
+
+def probe_libvmaf(ffmpeg: str, distorted: Path, ref: Path, work: Path) -> str:
+    """Score a tiny real pair; returns libvmaf's version."""
+    log = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
+    w, h = (int(v) for v in PROBE_SIZE.split("x"))
+    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log, 1),
+                      timeout_s=PROBE_TIMEOUT_S)
+    if res.returncode != 0 or not log.is_file():
+        raise PrereqError(f"libvmaf failed to score a test pair: {res.stderr_tail.splitlines()[-1:]}",
+                          hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")
+    vlog = parse_vmaf_log(log)
+    if vlog.n_frames != PROBE_FRAMES or not (0 <= float(vlog.vmaf.mean()) <= 100):
+        raise PrereqError(f"libvmaf scored {vlog.n_frames} of {PROBE_FRAMES} test frames",
+                          hint="use another ffmpeg build (--ffmpeg PATH)")
+    return vlog.version
+
+
+def check_out_dir(out_dir: Path) -> int:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".tmp-write-test-"):
+            pass
+    except OSError as exc:
+        raise PrereqError(f"--out-dir {out_dir} is not writable: {exc.strerror or exc}",
+                          hint="choose a folder you can write to with --out-dir") from exc
+    free = free_bytes(out_dir)
+    if free < MIN_FREE_BYTES:
+        raise PrereqError(f"only {free / 2**20:.0f} MiB free under {out_dir}; the kit needs at least 1 GiB",
+                          hint="free some space or choose another --out-dir")
+    return free
+
+
+class PrereqsStep:
+    number = 1
+    name = "prereqs"
+    dirname = "01_prereqs"
+
+    def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
+        return resolve_ffmpeg(ctx.settings.ffmpeg)
+
+    def plan(self, ctx: Context) -> Plan:
+        info = self._ffmpeg(ctx)
+        st = Path(info.path).stat()
+        return Plan(
+            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
+                      "needs_ffmpeg": ctx.settings.corpus is None},
+            inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
+                    "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
+        )
+
+    def run(self, ctx: Context) -> Outcome:
+        s = ctx.settings
+        packages = python_packages()
+        free = check_out_dir(s.out_dir)
+        info = self._ffmpeg(ctx)
+        ctx.emit(Info(self.name, f"ffmpeg {info.version} from {info.source}: {info.path}"))
+        encoders = {}
+        libvmaf_version = ""
+        work = ctx.step_dir / "probe"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            ref = work / "ref.y4m"
+            _render_probe_clip(info.path, ref)
+            for name in s.encoders if s.corpus is None else ():
+                out = probe_encoder(info.path, name, ref, work, s.cqs[0])
+                encoders[name] = {"available": True, "reason": "test encode decoded back frame-exact"}
+                if not libvmaf_version:
+                    libvmaf_version = probe_libvmaf(info.path, out, ref, work)
+            if not libvmaf_version:
+                out = probe_encoder(info.path, "libx264", ref, work, 30)
+                libvmaf_version = probe_libvmaf(info.path, out, ref, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        ctx.emit(Info(self.name, f"libvmaf {libvmaf_version} scored a test pair; encoders OK: "
+                                 f"{', '.join(encoders) or '(none needed: --corpus given)'}"))
+        report = {
+            "kit_version": __version__,
+            "ffmpeg": info.to_json(),
+            "libvmaf_version": libvmaf_version,
+            "encoders": encoders,
+            "host": {"platform": platform_tag(), "os": platform.platform(), "cpu": cpu_name(),
+                     "cores": core_count(), "python": sys.version.split()[0]},
+            "python_packages": packages,
+            "out_dir": {"path": str(s.out_dir.resolve()), "free_gib": round(free / 2**30, 1)},
+        }
+        out_path = ctx.step_dir / "prereqs.json"
+        write_json(out_path, report)
+        return Outcome([out_path], {"ffmpeg": info.version, "source": info.source, "libvmaf": libvmaf_version,
+                                    "encoders": list(encoders)})

@@ -1,0 +1,70 @@
+"""Step 03: leave-one-source-out training and evaluation for every seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.events import Epoch, Info
+from kit.fsio import atomic_path, sha256_file, write_json
+from kit.loso import load_corpus, run_loso
+from kit.metrics import json_safe
+from kit.steps.base import Context, Outcome, Plan, Timer, require_output
+
+
+def corpus_path(ctx: Context) -> Path:
+    """The corpus LOSO trains on: --corpus, else this run's own shard."""
+    if ctx.settings.corpus is not None:
+        if not ctx.settings.corpus.is_file():
+            raise InputError(f"--corpus {ctx.settings.corpus} does not exist",
+                             hint="pass a shard.parquet or a merged corpus file")
+        return ctx.settings.corpus
+    return require_output(ctx, "02_corpus", "shard.parquet", "corpus")
+
+
+class LosoStep:
+    number = 3
+    name = "loso"
+    dirname = "03_loso"
+
+    def plan(self, ctx: Context) -> Plan:
+        s = ctx.settings
+        corpus = corpus_path(ctx)
+        return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json()},
+                    inputs={"corpus": sha256_file(corpus)})
+
+    def run(self, ctx: Context) -> Outcome:
+        s = ctx.settings
+        corpus = corpus_path(ctx)
+        corpus_sha = sha256_file(corpus)
+        df = load_corpus(corpus)
+        ctx.emit(Info(self.name, f"{len(df)} rows, {df['src_sha256'].nunique()} sources; training "
+                                 f"{len(s.seeds)} seeds x {df['src_sha256'].nunique()} folds as one batch"))
+        timer = Timer()
+
+        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
+            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * df["src_sha256"].nunique(), loss))
+
+        result = run_loso(df, list(s.seeds), s.train, on_epoch)
+        for stale in ctx.step_dir.glob("loso_seed*.json"):  # seeds of an earlier run must not linger
+            stale.unlink()
+        outputs: list[Path] = []
+        for seed in s.seeds:
+            path = ctx.step_dir / f"loso_seed{seed}.json"
+            report = next(r for r in result.seed_reports if r["seed"] == seed)
+            write_json(path, json_safe({
+                **report,
+                "corpus": {"path": str(corpus.resolve()), "sha256": corpus_sha, "rows": len(df)},
+                "train_config": s.train.to_json(),
+                "batched_members": result.n_members,
+                "train_seconds": timer.seconds,
+            }))
+            outputs.append(path)
+        for name, frame in (("folds.parquet", result.folds), ("predictions.parquet", result.predictions)):
+            path = ctx.step_dir / name
+            with atomic_path(path) as tmp:
+                frame.to_parquet(tmp, index=False)
+            outputs.append(path)
+        means = [r["mean_plcc"] for r in result.seed_reports]
+        return Outcome(outputs, {"seeds": list(s.seeds), "members": result.n_members,
+                                 "mean_plcc": sum(means) / len(means), "seconds": timer.seconds})
