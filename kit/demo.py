@@ -15,7 +15,7 @@ from kit.errors import ToolError
 from kit.fsio import atomic_path
 from kit.proc import run_process
 
-DEMO_SET_ID = "demo-v1"
+DEMO_SET_ID = "demo-v4"
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 25, 3
 RENDER_TIMEOUT_S = 120.0
 
@@ -31,18 +31,23 @@ def _s() -> str:
     return f"s={WIDTH}x{HEIGHT}:r={FPS}"
 
 
+# Every random source has its seed (and colours) fixed, so the same ffmpeg build renders the same
+# bytes on every box and a demo clip keeps one src_sha256 everywhere.
 DEMO_CLIPS: tuple[DemoClip, ...] = (
     DemoClip("testpattern", f"testsrc2={_s()}", "graphics, moderate motion"),
     DemoClip("mandelbrot", f"mandelbrot={_s()}", "fine detail, slow zoom"),
-    DemoClip("life", f"life={_s()}:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00",
+    DemoClip("life", f"life={_s()}:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00:seed=4",
              "sparse high-contrast cells, fast change"),
-    DemoClip("gradients", f"gradients={_s()}:speed=0.03:n=5", "smooth gradients, slow motion"),
-    DemoClip("perlin", f"perlin={_s()}:octaves=4:persistence=0.6:tscale=2:xscale=0.3:yscale=0.3",
-             "natural texture, drifting"),
-    DemoClip("zoneplate", f"zoneplate={_s()}:kt2=2:kx2=256:ky2=256", "high spatial frequency, fast"),
-    DemoClip("sierpinski", f"sierpinski={_s()}", "fractal, panning"),
-    DemoClip("cellauto", f"cellauto={_s()}:rule=110", "scrolling binary texture"),
-    DemoClip("noisybars", f"smptehdbars={_s()},noise=alls=24:allf=t", "static bars, temporal noise"),
+    DemoClip("gradients", f"gradients={_s()}:speed=0.03:n=5:seed=2:c0=0x1f77b4:c1=0xff7f0e:c2=0x2ca02c:"
+                          "c3=0xd62728:c4=0x9467bd:x0=40:y0=30:x1=600:y1=330", "smooth gradients, slow motion"),
+    DemoClip("perlin", f"perlin={_s()}:octaves=8:persistence=0.8:tscale=15:xscale=0.5:yscale=0.5:"
+                       "random_mode=seed:random_seed=11", "dense natural texture, fast drift"),
+    DemoClip("deepzoom", f"mandelbrot={_s()}:start_scale=0.5:end_scale=0.0005:maxiter=2000:inner=period",
+             "fractal edge, fast zoom"),
+    DemoClip("sierpinski", f"sierpinski={_s()}:type=triangle:jump=1:seed=7", "fractal, jumping"),
+    DemoClip("spectrum", f"colorspectrum={_s()}:type=all,rotate=a=0.3*t:c=black:ow={WIDTH}:oh={HEIGHT}",
+             "saturated colour, rotation"),
+    DemoClip("noisybars", f"smptehdbars={_s()},noise=alls=24:allf=t:all_seed=5", "static bars, temporal noise"),
 )
 
 
@@ -51,7 +56,8 @@ def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: 
     """Render one clip to dest (y4m) atomically; skipped when it already exists."""
     if dest.is_file() and dest.stat().st_size > 0:
         return dest
-    lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}")
+    lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
+        f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
     with atomic_path(dest) as tmp:
         res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i", lavfi,
                            "-t", str(seconds), "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", tmp],

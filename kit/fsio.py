@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 TMP_MARK = ".tmp-"
+# mkstemp creates 0600 files; outputs get the mode a plain open() would give them
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -48,6 +51,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         _fsync(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -157,6 +157,7 @@ def write_run_json(settings: RunSettings, argv: Sequence[str]) -> None:
         "kit_version": __version__, "invoked_at_utc": stamp(), "argv": list(argv),
         "settings": settings.to_json(),
         "provenance": {"python": sys.version.split()[0], "executable": sys.executable,
+                       "kit_root": str(Path(__file__).resolve().parent),
                        "platform": platform.platform(), "cwd": os.getcwd()},
     })
 
