@@ -1,0 +1,73 @@
+"""Resume bookkeeping, step selection, the out-dir lock, the CLI surface."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.pipeline import out_dir_lock, select_steps, stale_reason, write_status
+from kit.steps import STEPS
+from kit.steps.base import Plan
+from tests.conftest import ROOT
+
+
+def test_stale_reasons_say_why(tmp_path: Path) -> None:
+    step = STEPS[2]
+    step_dir = tmp_path / step.dirname
+    step_dir.mkdir()
+    plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
+    assert stale_reason(step_dir, plan) == "not run yet in this out-dir"
+    out = step_dir / "x.json"
+    out.write_text("{}")
+    write_status(step, step_dir, plan, [out], 0, "t", 1.0, {})
+    assert stale_reason(step_dir, plan) is None
+    assert stale_reason(step_dir, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
+        "setting seeds: [0, 1] -> [0, 1, 2]"
+    assert stale_reason(step_dir, Plan({"seeds": [0, 1]}, {"corpus": "bbb"})) == "input corpus changed"
+    out.write_text('{"edited": true}')
+    assert stale_reason(step_dir, plan) == "output 03_loso/x.json was modified"
+    out.unlink()
+    assert stale_reason(step_dir, plan) == "output 03_loso/x.json is missing"
+
+
+def test_step_selection() -> None:
+    assert [s.name for s in select_steps(None, None, False, False).steps] == \
+        ["prereqs", "corpus", "loso", "verdict", "bundle"]
+    sel = select_steps(None, "loso", False, False)
+    assert [s.name for s in sel.steps] == ["loso", "verdict", "bundle"] and sel.forced == {"loso"}
+    assert [s.name for s in select_steps("verdict", None, False, False).steps] == ["verdict"]
+    assert [s.name for s in select_steps(None, None, False, True).steps] == ["prereqs", "loso", "verdict", "bundle"]
+    assert select_steps(None, None, True, False).forced == {s.name for s in STEPS}
+    with pytest.raises(InputError):
+        select_steps("loso", "corpus", False, False)
+
+
+def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
+    code = ("from pathlib import Path; from kit.pipeline import out_dir_lock\n"
+            f"with out_dir_lock(Path({str(tmp_path)!r})): pass\n")
+    with out_dir_lock(tmp_path):
+        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode != 0 and "in use by another run" in res.stderr
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr  # released: the next run gets it
+
+
+def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
+    code = ("import sys; from click.testing import CliRunner; from kit.cli import cli\n"
+            "r = CliRunner().invoke(cli, ['run', '--help']); assert r.exit_code == 0, r.output\n"
+            "assert 'Examples' in r.output\n"
+            "heavy = [m for m in ('torch', 'onnx', 'pyarrow', 'pandas', 'onnxruntime') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_version_flag() -> None:
+    res = subprocess.run([sys.executable, "-m", "kit", "--version"], cwd=ROOT, capture_output=True, text=True)
+    from kit import __version__
+
+    assert res.returncode == 0 and __version__ in res.stdout
