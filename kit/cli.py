@@ -35,6 +35,17 @@ def parse_int_list(text: str, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     return values
 
 
+def parse_fps_flag(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from kit.refs import parse_fps
+
+    try:
+        return parse_fps(text)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"--fps {text!r} is not a frame rate", hint="e.g. --fps 25 or --fps 30000/1001") from None
+
+
 def retry_command() -> str:
     argv = list(sys.argv)
     if argv and argv[0].endswith(".py"):
@@ -82,10 +93,11 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--ref-dir", type=click.Path(path_type=Path), envvar="KIT_REF_DIR",
                      help="Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). Default: the embedded demo set."),
-        click.option("--width", type=int, default=1920, show_default=True,
-                     help="Width for Netflix-style Name_25fps.yuv clips."),
-        click.option("--height", type=int, default=1080, show_default=True,
-                     help="Height for Netflix-style Name_25fps.yuv clips."),
+        click.option("--width", type=click.IntRange(16, 16384),
+                     help="Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."),
+        click.option("--height", type=click.IntRange(16, 16384),
+                     help="Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."),
+        click.option("--fps", help="Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."),
         click.option("--encoders", default="libx264", show_default=True, envvar="KIT_ENCODERS",
                      help="Comma-separated encoders."),
         click.option("--cqs", default="19,25,31,37", show_default=True, envvar="KIT_CQS",
@@ -146,7 +158,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
     return RunSettings(
         out_dir=Path(out_dir).absolute(),
         ref_dir=Path(kw["ref_dir"]).absolute() if kw["ref_dir"] else None,
-        width=kw["width"], height=kw["height"], encoders=encoders, cqs=cqs, seeds=seeds,
+        width=kw["width"], height=kw["height"], fps=parse_fps_flag(kw["fps"]), encoders=encoders, cqs=cqs, seeds=seeds,
         corpus=Path(kw["corpus"]).absolute() if kw["corpus"] else None, jobs=kw["jobs"], ffmpeg=kw["ffmpeg"],
         box_id=box_id,
         gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"]),

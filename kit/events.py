@@ -72,6 +72,15 @@ class Warning_(Event):
 
 
 @dataclass(frozen=True)
+class CheckTable(Event):
+    """Rows of (check, result, detail), e.g. the prereqs table."""
+
+    kind = "checks"
+    step: str
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
 class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int

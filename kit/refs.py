@@ -162,7 +162,26 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
 
 
 YUV_FULL = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
+YUV_SIZE_ONLY = re.compile(r"_(\d+)x(\d+)(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
 YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class YuvDefaults:
+    """--width/--height/--fps: the geometry a .yuv name leaves out.
+
+    Netflix-style `Name_25fps.yuv` takes the size (1920x1080 unless given); a name
+    with a size but no rate takes --fps; a bare `Name.yuv` is accepted only when
+    all three were given, so a wrong guess cannot pass silently.
+    """
+
+    width: int | None = None
+    height: int | None = None
+    fps: str | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width or 1920, self.height or 1080
 
 
 def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
@@ -173,7 +192,7 @@ def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
     return fmt if depth == 8 else f"{fmt}{depth}le"
 
 
-def yuv_geometry(path: Path, default_w: int, default_h: int) -> tuple[int, int, str, str]:
+def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]:
     sidecar = path.with_suffix(".json")
     try:
         if sidecar.is_file():
@@ -182,15 +201,20 @@ def yuv_geometry(path: Path, default_w: int, default_h: int) -> tuple[int, int, 
                     str(meta.get("pix_fmt", "yuv420p")))
         if m := YUV_FULL.search(path.stem):
             return int(m[1]), int(m[2]), parse_fps(m[3]), yuv_pix_fmt(m[4], m[5])
+        if (m := YUV_SIZE_ONLY.search(path.stem)) and defaults.fps:
+            return int(m[1]), int(m[2]), parse_fps(defaults.fps), yuv_pix_fmt(m[3], m[4])
         if m := YUV_FPS_ONLY.search(path.stem):
-            return default_w, default_h, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
+            return *defaults.size, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
+        if defaults.width and defaults.height and defaults.fps:
+            return defaults.width, defaults.height, parse_fps(defaults.fps), "yuv420p"
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: cannot read its geometry ({exc})",
                          hint="name it Name_WxH_FPSfps.yuv or give a Name.json sidecar "
                               '{"width":..,"height":..,"fps":..,"pix_fmt":..}') from exc
     raise InputError(f"{path}: cannot tell its geometry from the name",
                      hint="name it Name_1920x1080_25fps.yuv (or Name_25fps.yuv with --width/--height), "
-                          "or add a Name.json sidecar with width, height, fps and pix_fmt")
+                          "add a Name.json sidecar with width, height, fps and pix_fmt, "
+                          "or give all of --width, --height and --fps")
 
 
 STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
@@ -218,6 +242,16 @@ def parse_frame_count(stderr: str) -> int:
     return int(counts[-1])
 
 
+def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = PROBE_TIMEOUT_S) -> int:
+    """Decode a file to nowhere and count its frames; -1 when it does not decode."""
+    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", path, "-map", "0:v:0", "-f", "null",
+                       "-"], timeout_s=timeout_s)
+    try:
+        return parse_frame_count(res.stderr) if res.returncode == 0 else -1
+    except ValueError:
+        return -1
+
+
 def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
     res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", path, "-map", "0:v:0",
                        "-f", "null", "-"], timeout_s=PROBE_TIMEOUT_S)
@@ -238,7 +272,7 @@ def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
 
 
 def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
-               default_w: int = 1920, default_h: int = 1080) -> Clip:
+               defaults: YuvDefaults = YuvDefaults()) -> Clip:
     ext = path.suffix.lower()
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
@@ -246,7 +280,7 @@ def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
         w, h, fps, pix, n = y4m_geometry(path)
         kind = "y4m"
     elif ext == ".yuv":
-        w, h, fps, pix = yuv_geometry(path, default_w, default_h)
+        w, h, fps, pix = yuv_geometry(path, defaults)
         per_frame = frame_bytes(w, h, pix)
         size = path.stat().st_size
         if size % per_frame:
@@ -278,9 +312,9 @@ def find_clip_files(ref_dir: Path) -> list[Path]:
 
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache,
-             default_w: int = 1920, default_h: int = 1080) -> list[Clip]:
+             defaults: YuvDefaults = YuvDefaults()) -> list[Clip]:
     """Every clip in ref_dir, checked; duplicates of one content are refused."""
-    clips = [probe_clip(p, ffmpeg, sha_cache.get, default_w, default_h) for p in find_clip_files(ref_dir)]
+    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults) for p in find_clip_files(ref_dir)]
     check_distinct(clips)
     return clips
 

@@ -92,6 +92,21 @@ class Renderer:
     def on_warning(self, e: ev.Warning_) -> None:
         self.say(f"{tag(e.step)} warning: {e.message}", "yellow")
 
+    def on_checks(self, e: ev.CheckTable) -> None:
+        if self.live:
+            from rich.table import Table
+
+            table = Table(show_header=True, header_style="bold")
+            for col in ("check", "result", "detail"):
+                table.add_column(col)
+            for row in e.rows:
+                table.add_row(*row, style="green" if row[1] == "ok" else "yellow")
+            self.console.print(table)
+            return
+        width = max(len(r[0]) for r in e.rows)
+        for check, result, detail in e.rows:
+            self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
+
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
         self._bar("corpus jobs", e.total)

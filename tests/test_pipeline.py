@@ -148,3 +148,27 @@ def test_a_stale_promote_is_removed_when_the_gate_fails(promoted: tuple[Path, ob
     res = run_kit("step", "bundle", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST)
     assert res.returncode == 0, res.stderr
     assert not (out / "05_bundle" / "exports").exists()  # no models of the old PROMOTE ship
+
+
+def test_a_failed_job_fails_the_step_after_the_others_and_keeps_them(
+        tiny_refs: Path, ffmpeg: str, tmp_path: Path) -> None:
+    wrapper = tmp_path / "ffmpeg-crashes-at-37"
+    wrapper.write_text("#!/bin/sh\n"
+                       "case \" $* \" in *\" -crf 37 \"*) echo 'simulated encoder crash at cq 37' >&2; exit 3;; esac\n"
+                       f"exec '{ffmpeg}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    out = tmp_path / "out"
+    args = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    res = run_kit("run", *args, "--ffmpeg", wrapper)
+    n = len(TINY_SOURCES)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"error: {n} of {2 * n} corpus jobs failed" in res.stderr
+    assert "simulated encoder crash at cq 37" in res.stderr  # the stderr tail reaches the user
+    assert res.stdout.count("FAILED ") == n and res.stdout.count("frames, vmaf") == n  # the others finished
+    assert "retry: " in res.stderr
+    assert len(list((out / "02_corpus" / "jobs").glob("*.parquet"))) == n
+    assert not (out / "02_corpus" / "status.json").exists() and not (out / "02_corpus" / "shard.parquet").exists()
+    # the same ffmpeg build without the fault: the finished jobs are reused, only the failed ones run
+    res = run_kit("run", *args)
+    assert f"{2 * n} jobs (clip x encoder x cq), {n} already done" in res.stdout, res.stdout
+    assert res.returncode in (0, 1), res.stderr

@@ -71,3 +71,10 @@ def test_version_flag() -> None:
     from kit import __version__
 
     assert res.returncode == 0 and __version__ in res.stdout
+
+
+@pytest.mark.parametrize("entry", [["-m", "kit.run_full_pipeline"], ["kit/run_full_pipeline.py"], ["-m", "kit", "run"]])
+def test_every_entry_point_is_the_one_command(entry: list[str]) -> None:
+    res = subprocess.run([sys.executable, *entry, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "--ref-dir" in res.stdout and "--min-mean-plcc" in res.stdout

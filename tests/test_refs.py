@@ -9,6 +9,7 @@ import pytest
 from kit.errors import InputError
 from kit.refs import (
     Sha256Cache,
+    YuvDefaults,
     discover,
     frame_bytes,
     parse_fps,
@@ -39,14 +40,21 @@ def test_parse_fps_is_exact() -> None:
 
 
 def test_yuv_geometry_from_every_naming_form(tmp_path: Path) -> None:
-    assert yuv_geometry(Path("A_176x144_25fps.yuv"), 1920, 1080) == (176, 144, "25/1", "yuv420p")
-    assert yuv_geometry(Path("A_176x144_50fps_10bit_444.yuv"), 1920, 1080) == (176, 144, "50/1", "yuv444p10le")
-    assert yuv_geometry(Path("Netflix_24fps.yuv"), 1920, 1080) == (1920, 1080, "24/1", "yuv420p")
+    none = YuvDefaults()
+    assert yuv_geometry(Path("A_176x144_25fps.yuv"), none) == (176, 144, "25/1", "yuv420p")
+    assert yuv_geometry(Path("A_176x144_50fps_10bit_444.yuv"), none) == (176, 144, "50/1", "yuv444p10le")
+    assert yuv_geometry(Path("Netflix_24fps.yuv"), none) == (1920, 1080, "24/1", "yuv420p")
     side = tmp_path / "Side.yuv"
     (tmp_path / "Side.json").write_text('{"width": 320, "height": 240, "fps": "30000/1001", "pix_fmt": "yuv422p"}')
-    assert yuv_geometry(side, 1920, 1080) == (320, 240, "30000/1001", "yuv422p")
+    assert yuv_geometry(side, none) == (320, 240, "30000/1001", "yuv422p")
     with pytest.raises(InputError, match="cannot tell its geometry"):
-        yuv_geometry(Path("NoTokens.yuv"), 1920, 1080)
+        yuv_geometry(Path("NoTokens.yuv"), none)
+    given = YuvDefaults(640, 360, "50/1")
+    assert yuv_geometry(Path("Netflix_24fps.yuv"), given) == (640, 360, "24/1", "yuv420p")
+    assert yuv_geometry(Path("Sized_320x240.yuv"), given) == (320, 240, "50/1", "yuv420p")
+    assert yuv_geometry(Path("NoTokens.yuv"), given) == (640, 360, "50/1", "yuv420p")
+    with pytest.raises(InputError):
+        yuv_geometry(Path("Sized_320x240.yuv"), YuvDefaults(640, 360))  # no rate anywhere
 
 
 def test_frame_bytes() -> None:

@@ -27,8 +27,9 @@ class RunSettings:
 
     out_dir: Path
     ref_dir: Path | None = None
-    width: int = 1920
-    height: int = 1080
+    width: int | None = None  # geometry .yuv names leave out (refs.YuvDefaults)
+    height: int | None = None
+    fps: str | None = None
     encoders: tuple[str, ...] = ("libx264",)
     cqs: tuple[int, ...] = (19, 25, 31, 37)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)

@@ -13,13 +13,13 @@ from pathlib import Path
 from kit import __version__
 from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import PrereqError
-from kit.events import Info
+from kit.events import CheckTable
 from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg
 from kit.fsio import write_json
 from kit.host import core_count, cpu_name, free_bytes
 from kit.platforms.encoders import get_spec
 from kit.proc import run_process
-from kit.refs import parse_frame_count
+from kit.refs import decoded_frame_count
 from kit.steps.base import Context, Outcome, Plan
 from kit.vmaf import parse_vmaf_log
 
@@ -60,12 +60,9 @@ def probe_encoder(ffmpeg: str, name: str, ref: Path, work: Path, cq: int) -> Pat
         last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
         raise PrereqError(f"encoder {name} does not work on this box: {last}",
                           hint=f"drop {name} from --encoders (run `ensemble-kit detect` to see what works)")
-    try:
-        frames = parse_frame_count(res.stderr)
-    except ValueError:
-        frames = -1
+    frames = decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S)
     if frames != PROBE_FRAMES:
-        raise PrereqError(f"encoder {name} wrote {frames} frames of {PROBE_FRAMES}",
+        raise PrereqError(f"encoder {name}'s test encode decodes to {frames} frames, not {PROBE_FRAMES}",
                           hint=f"drop {name} from --encoders")
     return out
 
@@ -124,7 +121,6 @@ class PrereqsStep:
         packages = python_packages()
         free = check_out_dir(s.out_dir)
         info = self._ffmpeg(ctx)
-        ctx.emit(Info(self.name, f"ffmpeg {info.version} from {info.source}: {info.path}"))
         encoders = {}
         libvmaf_version = ""
         work = ctx.step_dir / "probe"
@@ -143,8 +139,18 @@ class PrereqsStep:
                 libvmaf_version = probe_libvmaf(info.path, out, ref, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        ctx.emit(Info(self.name, f"libvmaf {libvmaf_version} scored a test pair; encoders OK: "
-                                 f"{', '.join(encoders) or '(none needed: --corpus given)'}"))
+        rows = [
+            ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
+            ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {PROBE_SIZE} test pair"],
+            *[[name, "ok", "test encode decoded back, frame count exact"] for name in encoders],
+            ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
+            ["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
+                f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow"))],
+            ["cores", "ok", f"{core_count()} ({cpu_name()})"],
+        ]
+        if s.corpus is not None:
+            rows.insert(2, ["encoders", "skip", "not needed: --corpus given"])
+        ctx.emit(CheckTable(self.name, rows))
         report = {
             "kit_version": __version__,
             "ffmpeg": info.to_json(),

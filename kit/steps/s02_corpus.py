@@ -23,7 +23,7 @@ from kit.fsio import remove_temp_files, write_json
 from kit.host import cache_dir, core_count, safe_box_id
 from kit.loso import MIN_SOURCES
 from kit.platforms.encoders import get_spec
-from kit.refs import Clip, Sha256Cache, discover
+from kit.refs import Clip, Sha256Cache, YuvDefaults, discover
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
 
@@ -42,7 +42,7 @@ class CorpusStep:
         s = ctx.settings
         cache = Sha256Cache(cache_dir() / "sha256.json")
         if s.ref_dir is not None:
-            return discover(s.ref_dir, ffmpeg, cache, s.width, s.height), False
+            return discover(s.ref_dir, ffmpeg, cache, YuvDefaults(s.width, s.height, s.fps)), False
         folder = ensure_demo_set(cache_dir(), ffmpeg, s.demo_clips or None,
                                  seconds=s.demo_seconds or SECONDS)
         clips = discover(folder, ffmpeg, cache)
@@ -70,7 +70,7 @@ class CorpusStep:
         return Plan(
             settings={"encoders": list(s.encoders), "cqs": list(s.cqs), "box_id": prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
-                      "yuv_default_size": [s.width, s.height]},
+                      "yuv_defaults": [s.width, s.height, s.fps]},
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}" for c in clips)),
                     "ffmpeg": prov.ffmpeg_build, "libvmaf": prov.libvmaf_version, "device": prov.device},
         )
