@@ -121,6 +121,8 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Gate: max - min of the per-seed mean PLCCs."),
         click.option("--min-seed-plcc", type=float, default=0.95, show_default=True,
                      help="Gate: every seed's mean PLCC."),
+        click.option("--min-rmse-lift", type=click.FloatRange(0, 10), default=None,
+                     help="Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
         click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Training epochs (advanced)."),
         click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=None,
                      help="Training batch size per model (advanced)."),
@@ -161,7 +163,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
         width=kw["width"], height=kw["height"], fps=parse_fps_flag(kw["fps"]), encoders=encoders, cqs=cqs, seeds=seeds,
         corpus=Path(kw["corpus"]).absolute() if kw["corpus"] else None, jobs=kw["jobs"], ffmpeg=kw["ffmpeg"],
         box_id=box_id,
-        gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"]),
+        gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"], kw["min_rmse_lift"]),
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
     )
 

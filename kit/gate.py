@@ -21,6 +21,7 @@ class GateThresholds:
     mean_plcc_min: float = 0.95
     plcc_spread_max: float = 0.005
     per_seed_plcc_min: float = 0.95
+    min_rmse_lift: float | None = None  # optional: ensemble RMSE <= X * ridge RMSE (its own block)
 
 
 def _ok(x: float) -> bool:
@@ -52,10 +53,15 @@ def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> dict[st
     }
 
 
-def recommendation(gate: dict[str, object]) -> str:
-    if gate["passed"]:
+def recommendation(gate: dict[str, object], lift_gate: dict[str, object] | None = None) -> str:
+    lift_failed = lift_gate is not None and not lift_gate["passed"]
+    if gate["passed"] and not lift_failed:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
     reasons = []
+    if lift_failed:
+        assert lift_gate is not None
+        reasons.append(f"ensemble RMSE is {lift_gate['rmse_ratio']:.3f}x the ridge baseline's, above the "
+                       f"--min-rmse-lift {lift_gate['threshold']}")
     if not gate["mean_plcc_pass"]:
         reasons.append(f"mean PLCC {gate['mean_plcc']:.4f} is below {gate['mean_plcc_threshold']}")
     if not gate["plcc_spread_pass"]:

@@ -9,6 +9,8 @@ written only after a step's outputs are all in place.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import platform
 import sys
@@ -61,13 +63,32 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
     return Selection(tuple(chosen), frozenset(forced))
 
 
+@functools.cache
+def kit_build() -> str:
+    """sha256 over the kit's own source: a changed kit reruns its steps even at the same version."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def fingerprint(plan: Plan) -> str:
-    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__})
+    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__, "build": kit_build()})
 
 
 def _short(v: object) -> str:
     text = str(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _setting_changes(key: str, old: object, new: object) -> list[str]:
+    """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
+                for k in keys if old.get(k, "(unset)") != new.get(k, "(unset)")]
+    return [f"setting {key}: {_short(old)} -> {_short(new)}"]
 
 
 def stale_reason(step_dir: Path, plan: Plan) -> str | None:
@@ -81,11 +102,13 @@ def stale_reason(step_dir: Path, plan: Plan) -> str | None:
         return "its status.json is unreadable"
     if status.get("fingerprint") != fingerprint(plan):
         old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
-        changes = [f"setting {k}: {_short(old_settings.get(k))} -> {_short(v)}"
-                   for k, v in plan.settings.items() if old_settings.get(k) != v]
+        changes = [change for k, v in plan.settings.items() if old_settings.get(k) != v
+                   for change in _setting_changes(k, old_settings.get(k), v)]
         changes += [f"input {k} changed" for k, v in plan.inputs.items() if old_inputs.get(k) != v]
         if status.get("kit_version") != __version__:
             changes.append(f"kit version {status.get('kit_version')} -> {__version__}")
+        elif status.get("kit_build") != kit_build():
+            changes.append(f"kit code changed (build {status.get('kit_build')} -> {kit_build()})")
         return "; ".join(changes) or "its fingerprint changed"
     for rel, digest in status.get("outputs", {}).items():
         path = step_dir.parent / rel
@@ -101,7 +124,7 @@ def write_status(step: Step, step_dir: Path, plan: Plan, outputs: Sequence[Path]
     root = step_dir.parent
     write_json(step_dir / STATUS, {
         "step": step.name, "number": step.number, "fingerprint": fingerprint(plan),
-        "settings": plan.settings, "inputs": plan.inputs, "kit_version": __version__,
+        "settings": plan.settings, "inputs": plan.inputs, "kit_version": __version__, "kit_build": kit_build(),
         "started_at_utc": started, "completed_at_utc": stamp(), "seconds": seconds, "exit_code": exit_code,
         "outputs": {str(p.resolve().relative_to(root.resolve())): sha256_file(p) for p in outputs},
         "summary": summary,

@@ -63,6 +63,19 @@ def render_report(verdict: dict[str, object], extra_sections: Sequence[tuple[str
                for r in verdict.get("per_fold", [])]),  # type: ignore[union-attr]
         f"<h2>Corpus{html.escape(demo)}</h2>", kv_table(corpus),
     ]
+    lift = verdict.get("lift")
+    if isinstance(lift, dict):
+        lift_gate = verdict.get("lift_gate", {})
+        parts += ["<h2>Ensemble vs ridge baseline (same folds)</h2>",
+                  f"<p>{html.escape(str(lift.get('statement', '')))}</p>",
+                  table(["model", "mean PLCC", "mean RMSE"],
+                        [["ensemble", lift.get("ensemble_mean_plcc"), lift.get("ensemble_mean_rmse")],
+                         ["ridge", lift.get("ridge_mean_plcc"), lift.get("ridge_mean_rmse")]]),
+                  kv_table({"RMSE ratio (ensemble / ridge)": lift.get("rmse_ratio"),
+                            "PLCC delta (ensemble - ridge)": lift.get("plcc_delta"),
+                            **({"--min-rmse-lift": lift_gate.get("threshold"), "lift gate passed":
+                                lift_gate.get("passed")} if isinstance(lift_gate, dict) and lift_gate.get("enabled")
+                               else {})})]
     for title, body in extra_sections:
         parts += [f"<h2>{html.escape(title)}</h2>", body]
     prov = verdict.get("provenance", {})

@@ -40,6 +40,12 @@ def print_summary(out_dir: Path, console: Console) -> None:
     worst = ", ".join(f"{w['src']} {w['plcc']:.3f}" if w.get("plcc") is not None else f"{w['src']} n/a"
                       for w in verdict.get("worst_folds", []))  # type: ignore[union-attr]
     table.add_row("worst folds (PLCC)", worst)
+    lift = verdict.get("lift")
+    if isinstance(lift, dict):
+        ridge = f"PLCC {lift['ridge_mean_plcc']:.4f}, RMSE {lift['ridge_mean_rmse']:.2f}" \
+            if lift.get("ridge_mean_rmse") is not None else "n/a"
+        table.add_row("ridge baseline", ridge)
+        table.add_row("what the ensemble adds", str(lift.get("statement", "")))
     demo = "  (DEMO corpus)" if corpus.get("demo_corpus") else ""
     table.add_row("corpus", f"{corpus['rows']} frames, {corpus['n_sources']} sources, "
                             f"encoders {', '.join(map(str, corpus['encoders']))}{demo}")

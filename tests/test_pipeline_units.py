@@ -78,3 +78,13 @@ def test_every_entry_point_is_the_one_command(entry: list[str]) -> None:
     res = subprocess.run([sys.executable, *entry, "--help"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "--ref-dir" in res.stdout and "--min-mean-plcc" in res.stdout
+
+
+def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path) -> None:
+    step = STEPS[3]
+    step_dir = tmp_path / step.dirname
+    step_dir.mkdir()
+    old = Plan({"gate": {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005}}, {})
+    write_status(step, step_dir, old, [], 0, "t", 1.0, {})
+    new = Plan({"gate": {"mean_plcc_min": 0.97, "plcc_spread_max": 0.005}}, {})
+    assert stale_reason(step_dir, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kit.baselines import ridge_loso
 from kit.errors import InputError
 from kit.events import Epoch, Info
 from kit.fsio import atomic_path, sha256_file, write_json
-from kit.loso import load_corpus, run_loso
+from kit.loso import load_corpus, make_folds, run_loso
 from kit.metrics import json_safe
+from kit.model import design_matrix
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 
 
@@ -46,6 +48,8 @@ class LosoStep:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * df["src_sha256"].nunique(), loss))
 
         result = run_loso(df, list(s.seeds), s.train, on_epoch)
+        feats, codec = design_matrix(df)
+        ridge = ridge_loso(feats, codec, df["vmaf"].to_numpy(dtype="float64"), make_folds(df))
         for stale in ctx.step_dir.glob("loso_seed*.json"):  # seeds of an earlier run must not linger
             stale.unlink()
         outputs: list[Path] = []
@@ -60,6 +64,9 @@ class LosoStep:
                 "train_seconds": timer.seconds,
             }))
             outputs.append(path)
+        baselines = ctx.step_dir / "baselines.json"
+        write_json(baselines, json_safe({"corpus_sha256": corpus_sha, "ridge": ridge}))
+        outputs.append(baselines)
         for name, frame in (("folds.parquet", result.folds), ("predictions.parquet", result.predictions)):
             path = ctx.step_dir / name
             with atomic_path(path) as tmp:
@@ -67,4 +74,5 @@ class LosoStep:
             outputs.append(path)
         means = [r["mean_plcc"] for r in result.seed_reports]
         return Outcome(outputs, {"seeds": list(s.seeds), "members": result.n_members,
-                                 "mean_plcc": sum(means) / len(means), "seconds": timer.seconds})
+                                 "mean_plcc": sum(means) / len(means), "ridge_mean_plcc": ridge["mean_plcc"],
+                                 "seconds": timer.seconds})

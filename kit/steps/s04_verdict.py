@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from kit import __version__
+from kit.baselines import lift, lift_gate
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached, stamp
 from kit.fsio import read_json, sha256_file, write_json
@@ -73,6 +74,7 @@ class VerdictStep:
         inputs = {f"loso_seed{s}": sha256_file(require_output(ctx, "03_loso", f"loso_seed{s}.json", "loso"))
                   for s in ctx.settings.seeds}
         inputs["folds"] = sha256_file(require_output(ctx, "03_loso", "folds.parquet", "loso"))
+        inputs["baselines"] = sha256_file(require_output(ctx, "03_loso", "baselines.json", "loso"))
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": thresholds_json(ctx.settings.gate)},
                     inputs=inputs)
 
@@ -90,7 +92,11 @@ class VerdictStep:
         per_seed = {seed: float(r["mean_plcc"]) if r["mean_plcc"] is not None else float("nan")
                     for seed, r in reports.items()}
         gate = evaluate_gate(per_seed, s.gate)
-        verdict = "PROMOTE" if gate["passed"] else "HOLD"
+        ridge = read_json(require_output(ctx, "03_loso", "baselines.json", "loso"))["ridge"]
+        ens_rmse = [float(r["mean_rmse"]) if r["mean_rmse"] is not None else float("nan") for r in reports.values()]
+        lifted = lift(float(gate["mean_plcc"]), sum(ens_rmse) / len(ens_rmse), ridge)
+        extra_gate = lift_gate(float(lifted["rmse_ratio"]), s.gate.min_rmse_lift)
+        verdict = "PROMOTE" if gate["passed"] and extra_gate["passed"] else "HOLD"
         doc = {
             "schema_version": VERDICT_SCHEMA_VERSION,
             "verdict": verdict,
@@ -98,7 +104,10 @@ class VerdictStep:
             "seeds": list(s.seeds),
             "gate": gate,
             "corpus": corpus_summary(corpus_file, str(corpus["sha256"])),
-            "recommendation": recommendation(gate),
+            "lift_gate": extra_gate,
+            "recommendation": recommendation(gate, extra_gate),
+            "baselines": {"ridge": ridge},
+            "lift": lifted,
             "per_seed": [{k: r[k] for k in ("seed", "mean_plcc", "std_plcc", "min_plcc", "max_plcc", "mean_srocc",
                                              "mean_krocc", "mean_rmse", "n_folds")} for r in reports.values()],
             "per_fold": fold_table(folds),

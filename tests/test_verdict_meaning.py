@@ -1,0 +1,125 @@
+"""A verdict that means something: the ridge baseline and lift, a gate that can
+fail, and determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.baselines import fit_ridge, lift, lift_gate, ridge_loso
+from kit.loso import make_folds
+from kit.model import design_matrix
+from tests.conftest import LENIENT, run_kit
+from tests.test_train_export import synthetic_corpus
+
+FAST_LOSO = ["--seeds", "0,1", "--epochs", "25", "--batch-size", "16"]
+
+
+def test_ridge_recovers_a_linear_teacher_exactly() -> None:
+    rng = np.random.default_rng(1)
+    feats = rng.uniform(0, 1, (200, 6)).astype(np.float32)
+    codec = np.zeros((200, 15), dtype=np.float32)
+    codec[:, 0] = 1
+    target = 10 + feats @ np.array([30, 5, -4, 2, 1, 0.5])
+    model = fit_ridge(feats, codec, target, alpha=1e-9)
+    np.testing.assert_allclose(model.predict(feats, codec), target, atol=1e-3)
+
+
+def test_ridge_loso_uses_the_same_folds() -> None:
+    df = synthetic_corpus(n_src=4)
+    feats, codec = design_matrix(df)
+    report = ridge_loso(feats, codec, df["vmaf"].to_numpy(), make_folds(df))
+    assert report["n_folds"] == 4 and [f["src"] for f in report["folds"]] == ["s0", "s1", "s2", "s3"]
+    assert 0.5 < report["mean_plcc"] < 1.0 and report["mean_rmse"] > 0
+
+
+def test_lift_statement_and_optional_gate() -> None:
+    ridge = {"mean_plcc": 0.976, "mean_rmse": 6.8}
+    big = lift(0.994, 3.1, ridge)
+    assert big["rmse_ratio"] == pytest.approx(3.1 / 6.8) and not big["small_lift"]
+    assert big["plcc_delta"] == pytest.approx(0.018)
+    small = lift(0.977, 6.5, ridge)
+    assert small["small_lift"] and "adds little over a linear model" in small["statement"]
+    assert lift_gate(0.46, None) == {"enabled": False, "threshold": None, "rmse_ratio": 0.46, "passed": True}
+    assert lift_gate(0.46, 0.7)["passed"] and not lift_gate(0.9, 0.7)["passed"]
+
+
+@pytest.fixture(scope="module")
+def tiny_shard(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shard")
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--only", "prereqs", "--cqs", "19,28,37")
+    assert res.returncode == 0, res.stderr
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--cqs", "19,28,37")
+    assert res.returncode == 0, res.stderr
+    return out / "02_corpus" / "shard.parquet"
+
+
+def _verdict(out: Path) -> tuple[str, dict]:
+    (path,) = [p for p in (out / "04_verdict").glob("*.json") if p.stem in ("PROMOTE", "HOLD")]
+    return path.stem, json.loads(path.read_text())
+
+
+def test_verdict_reports_baseline_lift_worst_folds_and_meaning(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
+    assert res.returncode in (0, 1), res.stderr
+    _, v = _verdict(tmp_path / "o")
+    ridge = v["baselines"]["ridge"]
+    assert ridge["model"] == "ridge" and ridge["n_folds"] == 4 and len(ridge["folds"]) == 4
+    assert v["lift"]["ridge_mean_rmse"] == pytest.approx(ridge["mean_rmse"])
+    assert v["lift"]["rmse_ratio"] == pytest.approx(v["lift"]["ensemble_mean_rmse"] / ridge["mean_rmse"])
+    assert v["lift_gate"] == {"enabled": False, "threshold": None, "rmse_ratio": v["lift"]["rmse_ratio"],
+                              "passed": True}
+    for w in v["worst_folds"]:
+        assert set(w) >= {"src", "plcc", "rmse", "n_frames", "share_vmaf_100"}
+    plccs = [w["plcc"] for w in v["worst_folds"]]
+    assert plccs == sorted(plccs)
+    assert v["teacher_model"] == "vmaf_v0.6.1"
+    assert "not agreement with human opinion scores" in v["plcc_measures"]
+    assert "no logistic mapping" in v["plcc_measures"]
+    assert "ridge baseline" in res.stdout
+
+
+def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO, *LENIENT,
+                  "--min-rmse-lift", "0.01")
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "o")
+    assert name == "HOLD" and v["gate"]["passed"]  # the seed-compatible gate keeps its meaning
+    assert v["lift_gate"]["enabled"] and not v["lift_gate"]["passed"]
+    assert "--min-rmse-lift 0.01" in v["recommendation"]
+
+
+def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, tmp_path: Path) -> None:
+    df = pd.read_parquet(tiny_shard)
+    shuffled = df.copy()
+    shuffled["vmaf"] = np.random.default_rng(0).permutation(df["vmaf"].to_numpy())
+    bad = tmp_path / "shuffled.parquet"
+    shuffled.to_parquet(bad, index=False)
+    res = run_kit("run", "--corpus", bad, "--out-dir", tmp_path / "bad", *FAST_LOSO)
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "bad")
+    assert name == "HOLD" and not v["gate"]["mean_plcc_pass"]
+    assert v["gate"]["mean_plcc"] < 0.5
+    # the control: the same rows with their true scores agree far better with the teacher
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "good", *FAST_LOSO)
+    _, good = _verdict(tmp_path / "good")
+    assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
+
+
+def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path, tmp_path: Path) -> None:
+    verdicts, models = [], []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        res = run_kit("run", "--corpus", tiny_shard, "--out-dir", out, *FAST_LOSO, *LENIENT)
+        assert res.returncode == 0, res.stderr
+        _, v = _verdict(out)
+        v.pop("generated_at_utc")
+        verdicts.append(v)
+        models.append({p.name: p.read_bytes() for p in (out / "05_bundle" / "exports").glob("*.onnx")})
+    assert verdicts[0] == verdicts[1]
+    assert sorted(models[0]) == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
+    assert models[0] == models[1]
