@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md")
+OPTIONAL = ("docs",)  # shipped when present
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 # 2026-01-01T00:00:00Z, overridable the usual way for reproducible builds
@@ -39,7 +40,7 @@ def kit_version(root: Path = ROOT) -> str:
 
 def collect(root: Path = ROOT) -> list[Path]:
     files: list[Path] = []
-    for name in INCLUDE:
+    for name in (*INCLUDE, *(n for n in OPTIONAL if (root / n).exists())):
         path = root / name
         if path.is_file():
             files.append(path)

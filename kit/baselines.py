@@ -8,13 +8,21 @@ the codec block), fit on exactly the same folds.
 
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from kit.errors import InputError
+from kit.export import onnx_predict
+from kit.fsio import sha256_file
 from kit.loso import Fold
 from kit.metrics import agreement, summarise
+from kit.model import CODEC_DIM, N_FEATURES, TrainConfig
+from kit.train import Arch, Member, train_members
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
 SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE above 0.8x the ridge's is "little over a linear model"
@@ -88,3 +96,98 @@ def lift_gate(rmse_ratio: float, min_rmse_lift: float | None) -> dict[str, objec
         return {"enabled": False, "threshold": None, "rmse_ratio": rmse_ratio, "passed": True}
     passed = bool(np.isfinite(rmse_ratio) and rmse_ratio <= min_rmse_lift)
     return {"enabled": True, "threshold": min_rmse_lift, "rmse_ratio": rmse_ratio, "passed": passed}
+
+
+def _fold_rows(folds: list[Fold], target: np.ndarray) -> list[np.ndarray]:
+    all_rows = np.arange(len(target))
+    return [np.setdiff1d(all_rows, f.rows, assume_unique=True) for f in folds]
+
+
+def _summary(name: str, rows: list[dict[str, object]], extra: dict[str, object]) -> dict[str, object]:
+    table = pd.DataFrame(rows)
+    return {"model": name, **extra,
+            **{f"mean_{m}": summarise(table[m].tolist())["mean"] for m in ("plcc", "srocc", "krocc", "rmse")},
+            "n_folds": len(rows), "folds": rows}
+
+
+def arch_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold], arch: Arch,
+              seed: int, config: TrainConfig) -> dict[str, object]:
+    """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
+    members = [Member(seed, f.index, rows) for f, rows in zip(folds, _fold_rows(folds, target), strict=True)]
+    ens = train_members(feats, codec, target, members, config, arch=arch)
+    rows = []
+    for m, fold in enumerate(folds):
+        pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
+        rows.append({"fold": fold.index, "src": fold.src, "src_sha256": fold.src_sha256,
+                     "n_frames": len(fold.rows), **agreement(target[fold.rows], pred)})
+    widths = [arch.in_dim, *arch.hidden, 1]
+    params = sum(a * b + b for a, b in itertools.pairwise(widths))
+    return _summary(arch.name, rows, {"params": params, "seed": seed,
+                                      "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
+                                      "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})
+
+
+# --- the incumbent: a previous bundle's models on the same folds --------------------------
+
+
+def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
+    """The ensemble.json and its ONNX files in a previous bundle (run dir, 05_bundle or exports)."""
+    for folder in (path, path / "exports", path / "05_bundle" / "exports"):
+        manifest = folder / "ensemble.json"
+        if manifest.is_file():
+            members = json.loads(manifest.read_text()).get("members", [])
+            onnx_files = [folder / str(m["onnx"]) for m in members]
+            missing = [p for p in onnx_files if not p.is_file()]
+            if not onnx_files or missing:
+                raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
+                                 f"({', '.join(p.name for p in missing) or 'none listed'})",
+                                 hint="point --incumbent at a complete 05_bundle/exports folder")
+            return manifest, onnx_files
+    raise InputError(f"--incumbent {path}: no ensemble.json found (looked in ., exports/, 05_bundle/exports/)",
+                     hint="point --incumbent at a previous run's out-dir or its 05_bundle/exports folder")
+
+
+def _check_inputs(onnx_path: Path) -> None:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    dims = {i.name: i.shape[-1] for i in sess.get_inputs()}
+    if dims.get("features") != N_FEATURES or dims.get("codec") != CODEC_DIM:
+        raise InputError(f"--incumbent model {onnx_path.name} takes inputs {dims}, this kit feeds "
+                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
+                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
+                              "re-export it with this kit")
+
+
+def incumbent_loso(path: Path, feats: np.ndarray, codec: np.ndarray, target: np.ndarray,
+                   folds: list[Fold]) -> dict[str, object]:
+    """The incumbent ensemble (mean of its members) scored on each held-out source."""
+    manifest, onnx_files = find_incumbent(path)
+    for p in onnx_files:
+        _check_inputs(p)
+    rows = []
+    for fold in folds:
+        preds = [onnx_predict(p, feats[fold.rows], codec[fold.rows]) for p in onnx_files]
+        rows.append({"fold": fold.index, "src": fold.src, "src_sha256": fold.src_sha256,
+                     "n_frames": len(fold.rows), **agreement(target[fold.rows], np.mean(preds, axis=0))})
+    return _summary("incumbent", rows, {
+        "path": str(manifest.parent), "members": [p.name for p in onnx_files],
+        "sha256": {p.name: sha256_file(p) for p in onnx_files},
+        "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
+    })
+
+
+def challenger_gate(challenger_plcc: float, incumbent: dict[str, object] | None,
+                    seed_spread: float) -> dict[str, object]:
+    """Champion/challenger: promote only if the challenger beats the incumbent by more than the seed spread."""
+    if incumbent is None:
+        return {"enabled": False, "passed": True}
+    inc = float(incumbent["mean_plcc"])  # type: ignore[arg-type]
+    margin = challenger_plcc - inc
+    beats = bool(np.isfinite(margin) and np.isfinite(seed_spread) and margin > seed_spread)
+    return {"enabled": True, "passed": beats, "challenger_mean_plcc": challenger_plcc,
+            "incumbent_mean_plcc": inc, "margin": margin, "seed_spread": seed_spread,
+            "statement": (f"The challenger beats the incumbent by {margin:+.4f} PLCC, more than the seed spread "
+                          f"{seed_spread:.4f}." if beats else
+                          f"The challenger does not beat the incumbent by more than the seed spread "
+                          f"({margin:+.4f} PLCC vs spread {seed_spread:.4f}).")}

@@ -3,10 +3,12 @@ verifying one on the receiving side."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,33 +62,42 @@ def _check_member(m: tarfile.TarInfo, source: Path) -> None:
 
 
 def safe_extract(source: Path, dest: Path) -> list[Path]:
-    """Extract regular files only, refusing anything that could escape dest."""
-    written = []
+    """Extract regular files only, refusing anything that could escape dest.
+
+    A damaged archive (bad gzip CRC, truncated member) is an InputError, not a crash.
+    """
     try:
-        tar = tarfile.open(source, "r:*")  # noqa: SIM115 - closed by the `with tar` below
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"{source}: not a readable tarball ({exc})", hint="copy it again") from exc
-    with tar:
-        members = tar.getmembers()
-        if len(members) > MAX_MEMBERS or sum(m.size for m in members) > MAX_TOTAL_BYTES:
-            raise InputError(f"{source}: too many or too large members", hint="not a results tarball")
-        for m in members:
-            _check_member(m, source)
-        root = dest.resolve()
-        for m in members:
-            target = (root / m.name).resolve()
-            if root not in target.parents and target != root:
-                raise InputError(f"{source}: member {m.name!r} escapes the target", hint="not a kit tarball")
-            if m.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fh = tar.extractfile(m)
-            assert fh is not None
-            with fh, open(target, "wb") as out:
-                while block := fh.read(1 << 20):
-                    out.write(block)
-            written.append(target)
+        with tarfile.open(source, "r:*") as tar:
+            return _extract_members(tar, source, dest)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # our disk is full: not the tarball's fault
+        raise InputError(f"{source}: damaged or not a tarball ({exc})",
+                         hint="copy it again from the sender; its sha256 should match what they sent") from exc
+
+
+def _extract_members(tar: tarfile.TarFile, source: Path, dest: Path) -> list[Path]:
+    members = tar.getmembers()
+    if len(members) > MAX_MEMBERS or sum(m.size for m in members) > MAX_TOTAL_BYTES:
+        raise InputError(f"{source}: too many or too large members", hint="not a results tarball")
+    for m in members:
+        _check_member(m, source)
+    root = dest.resolve()
+    written = []
+    for m in members:
+        target = (root / m.name).resolve()
+        if root not in target.parents and target != root:
+            raise InputError(f"{source}: member {m.name!r} escapes the target", hint="not a kit tarball")
+        if m.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fh = tar.extractfile(m)
+        assert fh is not None
+        with fh, open(target, "wb") as out:
+            while block := fh.read(1 << 20):
+                out.write(block)
+        written.append(target)
     return written
 
 

@@ -3,10 +3,14 @@ torch, onnx or pyarrow), so `--help` is instant."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shlex
 import signal
 import sys
+import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,7 @@ from typing import Any
 import click
 
 from kit import __version__
-from kit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InputError, KitError
+from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, KitError
 
 STEP_CHOICES = ("prereqs", "corpus", "loso", "verdict", "bundle")
 
@@ -48,21 +52,20 @@ def parse_fps_flag(text: str | None) -> str | None:
 
 def retry_command() -> str:
     argv = list(sys.argv)
-    if argv and argv[0].endswith(".py"):
-        argv = [Path(sys.executable).name, *argv]
-    elif argv and argv[0].endswith("__main__.py"):
+    if argv and argv[0].endswith("__main__.py"):
         argv = [Path(sys.executable).name, "-m", "kit", *argv[1:]]
+    elif argv and argv[0].endswith(".py"):
+        argv = [Path(sys.executable).name, *argv]
     return shlex.join(argv)
 
 
 def report_error(exc: KitError) -> None:
-    err = click.get_text_stream("stderr")
-    err.write(f"error: {exc.message}\n")
+    click.echo(f"error: {exc.message}", err=True)
     tail = getattr(exc, "stderr_tail", "")
-    if tail:
-        err.write("".join(f"    | {line}\n" for line in tail.splitlines()[-8:]))
+    for line in tail.splitlines()[-8:]:
+        click.echo(f"    | {line}", err=True)
     if exc.hint:
-        err.write(f"hint: {exc.hint}\n")
+        click.echo(f"hint: {exc.hint}", err=True)
 
 
 def guarded(fn: Callable[[], int], retry: bool = True) -> None:
@@ -73,6 +76,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    proc.allow_new()
     try:
         code = fn()
     except KitError as exc:
@@ -81,11 +85,32 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
         if retry:
             click.echo(f"retry: {retry_command()}", err=True)
         sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
+        proc.stop_all()
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except KeyboardInterrupt:
-        killed = proc.kill_all()
+        killed = proc.stop_all()
         click.echo(f"\ninterrupted ({killed} child process(es) stopped); finished work is kept.", err=True)
         click.echo(f"resume with: {retry_command()}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        proc.stop_all()
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            report_error(KitError(f"disk full while writing {exc.filename or 'an output'}",
+                                  hint="free some space (or choose another --out-dir) and rerun: every finished "
+                                       "output is kept and half-written files are never used"))
+            if retry:
+                click.echo(f"retry: {retry_command()}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        # a bug, not a user error: keep the traceback visible, and never exit 1 (that means HOLD)
+        traceback.print_exc()
+        click.echo("error: internal error in ensemble-kit (a bug; the traceback is above)", err=True)
+        click.echo("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)
     sys.exit(code)
 
 
@@ -98,8 +123,9 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--height", type=click.IntRange(16, 16384),
                      help="Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."),
         click.option("--fps", help="Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."),
-        click.option("--encoders", default="libx264", show_default=True, envvar="KIT_ENCODERS",
-                     help="Comma-separated encoders."),
+        click.option("--encoders", default="auto", show_default=True, envvar="KIT_ENCODERS",
+                     help="Comma-separated encoders, or auto: each detected family's defaults that pass a test "
+                          "encode, plus libx264 (see `ensemble-kit detect`)."),
         click.option("--cqs", default="19,25,31,37", show_default=True, envvar="KIT_CQS",
                      help="Quality grid (the cq knob, mapped per encoder family)."),
         click.option("--seeds", default="0,1,2,3,4", show_default=True, envvar="KIT_SEEDS",
@@ -110,6 +136,9 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Train on this corpus (a shard or merged corpus) and skip the corpus step."),
         click.option("--box-id", envvar="KIT_BOX_ID",
                      help="Name of this box in shards and tarballs. Default: host name."),
+        click.option("--shard", metavar="K/N",
+                     help="Encode only shard K of N (1-based) of the reference set, split by content hash; "
+                          "run K=1..N on N boxes, then `ensemble-kit merge` their tarballs or shard.parquet files."),
         click.option("--jobs", type=click.IntRange(0, 256), default=0, help="Parallel corpus jobs (0 = cores)."),
         click.option("--ffmpeg", envvar="KIT_FFMPEG", help="ffmpeg binary with libvmaf to use."),
         click.option("--from", "from_step", type=click.Choice(STEP_CHOICES), help="Rerun from this step on."),
@@ -121,6 +150,9 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Gate: max - min of the per-seed mean PLCCs."),
         click.option("--min-seed-plcc", type=float, default=0.95, show_default=True,
                      help="Gate: every seed's mean PLCC."),
+        click.option("--incumbent", type=click.Path(path_type=Path), envvar="KIT_INCUMBENT",
+                     help="A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
+                          "beats its models by more than the seed spread."),
         click.option("--min-rmse-lift", type=click.FloatRange(0, 10), default=None,
                      help="Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
         click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Training epochs (advanced)."),
@@ -134,6 +166,19 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for opt in reversed(options):
         fn = opt(fn)
+    return with_env_vars(fn)
+
+
+NO_ENV = ("from_step", "only", "force")  # choices of one invocation: a forgotten variable must not redo work
+ENV_NAMES = {"json_mode": "KIT_JSON"}
+
+
+def with_env_vars(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every run option but NO_ENV also reads KIT_<NAME> (KIT_JOBS, KIT_SEEDS, ...); --help shows which."""
+    for param in getattr(fn, "__click_params__", []):
+        if isinstance(param, click.Option) and param.name not in NO_ENV:
+            param.envvar = param.envvar or ENV_NAMES.get(str(param.name), f"KIT_{str(param.name).upper()}")
+            param.show_envvar = True
     return fn
 
 
@@ -146,7 +191,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
 
     encoders = parse_encoder_list(kw["encoders"])
     cqs = parse_int_list(kw["cqs"], "--cqs", 0, 255)
-    for enc in encoders:
+    for enc in ("libx264",) if encoders == ("auto",) else encoders:  # auto always holds libx264
         for cq in cqs:
             get_spec(enc).check_cq(cq)
     seeds = parse_int_list(kw["seeds"], "--seeds", 0, 2**31 - 1)
@@ -164,24 +209,44 @@ def build_settings(kw: dict[str, Any]) -> Any:
         corpus=Path(kw["corpus"]).absolute() if kw["corpus"] else None, jobs=kw["jobs"], ffmpeg=kw["ffmpeg"],
         box_id=box_id,
         gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"], kw["min_rmse_lift"]),
+        incumbent=Path(kw["incumbent"]).absolute() if kw["incumbent"] else None,
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
+        shard=parse_shard_flag(kw["shard"], kw["corpus"]),
     )
+
+
+def parse_shard_flag(text: str | None, corpus: Path | None) -> Any:
+    from kit.shard import parse_shard
+
+    if text is not None and corpus is not None:
+        raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
+                         hint="drop --shard, or drop --corpus to encode this box's shard")
+    return parse_shard(text)
 
 
 def execute(kw: dict[str, Any], only: str | None) -> int:
     from kit.pipeline import run_steps, select_steps
-    from kit.summary import print_summary
+    from kit.summary import failure_events, finished_event, print_summary
     from kit.ui import Renderer
 
-    settings = build_settings(kw)
-    selection = select_steps(only or kw["only"], kw["from_step"], kw["force"], settings.corpus is not None)
     renderer = Renderer(json_mode=kw["json_mode"])
+    started = time.monotonic()
     try:
-        code = run_steps(settings, selection, renderer, sys.argv)
-    finally:
-        renderer.close()
-    if any(s.name in ("verdict", "bundle") for s in selection.steps):
+        settings = build_settings(kw)
+        selection = select_steps(only or kw["only"], kw["from_step"], kw["force"], settings.corpus is not None)
+        try:
+            code = run_steps(settings, selection, renderer, sys.argv)
+        finally:
+            renderer.close()
+    except BaseException as exc:  # `error` and `run_finished` events, then `guarded` reports it
+        with contextlib.suppress(BrokenPipeError):
+            for event in failure_events(exc, retry_command(), time.monotonic() - started):
+                renderer(event)
+        raise
+    closing = any(s.name in ("verdict", "bundle") for s in selection.steps)
+    if closing:
         print_summary(settings.out_dir, renderer.console)
+    renderer(finished_event(settings.out_dir, code, time.monotonic() - started, closing))
     return code
 
 
@@ -194,10 +259,19 @@ def cli() -> None:
 
     \b
     Examples:
-      ensemble-kit run                                  # demo clips, libx264, full pipeline
+      ensemble-kit run                                  # demo clips, this box's encoders (detect)
       ensemble-kit run --ref-dir ~/clips --out-dir runs/mybox
       ensemble-kit step corpus --ref-dir ~/clips        # one step alone (retry)
+      ensemble-kit status runs/mybox                    # what is done, stale or pending, and why
+      ensemble-kit run --json 2>run.log | jq -c .       # NDJSON events (docs/events.md)
       ensemble-kit verify runs/mybox/05_bundle/results-mybox-*.tar.gz
+
+    Most flags of `run` and `step` also read an environment variable, e.g. KIT_JOBS=4 or
+    KIT_SEEDS=0,1,2 (their --help names each one).
+
+    \b
+    Shell completion (bash; use zsh_source or fish_source for zsh or fish):
+      eval "$(_ENSEMBLE_KIT_COMPLETE=bash_source ensemble-kit)"
     """
 
 
@@ -259,6 +333,17 @@ def verify_cmd(tarball: Path) -> None:
         return EXIT_BAD_INPUT
 
     guarded(go, retry=False)
+
+
+from kit.cli_detect import binaries_cmd, detect_cmd  # noqa: E402 - own modules; they import `guarded` lazily
+from kit.cli_merge import corpus_group, merge_cmd  # noqa: E402
+from kit.cli_status import status_cmd  # noqa: E402
+
+cli.add_command(detect_cmd)
+cli.add_command(binaries_cmd)
+cli.add_command(merge_cmd)
+cli.add_command(corpus_group)
+cli.add_command(status_cmd)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from kit.vmaf import build_libvmaf_graph
 # Quiet but not silent: -nostats drops the progress spam, while the final
 # "frame=" report (the encoded frame count) and errors are still printed.
 COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
+# key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
+PROGRESS = ("-progress", "pipe:1")
 
 
 def build_encode_argv(
@@ -23,13 +25,15 @@ def build_encode_argv(
     hw_init: Sequence[str] = (),
     hw_filter: str = "",
     threads: int = 0,
+    progress: bool = False,
 ) -> list[str]:
     """Encode the reference's first video stream with `spec` at quality `cq`.
 
     hw_init carries device set-up (e.g. `-init_hw_device vaapi=va:/dev/dri/renderD128`)
     and hw_filter the upload chain for encoders that take hardware frames.
     """
-    argv = [ffmpeg, *COMMON, *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn", "-dn"]
+    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
+            "-dn"]
     if hw_filter:
         argv += ["-vf", hw_filter]
     else:
@@ -51,7 +55,9 @@ def build_score_argv(
     pix_fmt: str,
     log_path: Path | str,
     n_threads: int,
+    progress: bool = False,
 ) -> list[str]:
     """Score `distorted` (input 0) against the reference (input 1) with libvmaf."""
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads)
-    return [ffmpeg, *COMMON, "-i", str(distorted), *ref_input, "-lavfi", graph, "-f", "null", "-"]
+    return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), "-i", str(distorted), *ref_input, "-lavfi", graph,
+            "-f", "null", "-"]

@@ -8,12 +8,13 @@ only when both exist and agree, so a killed job is simply done again.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from kit import __version__
 from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import ToolError
 from kit.fsio import atomic_path, read_json, sha256_file, sha256_json, write_json
-from kit.platforms.encoders import EncoderSpec, get_spec
+from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.proc import run_process, tail_lines
 from kit.refs import Clip, parse_frame_count
 from kit.vmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
@@ -56,6 +57,10 @@ class Provenance:
     ffmpeg_version: str
     ffmpeg_build: str
     libvmaf_version: str
+    devices: tuple[tuple[str, str], ...] = ()  # (encoder, hardware that encodes it); default: `device`
+
+    def device_for(self, encoder: str) -> str:
+        return dict(self.devices).get(encoder, self.device)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class Job:
             "schema": SCHEMA_VERSION, "clip": self.clip.sha256, "geometry": [
                 self.clip.width, self.clip.height, self.clip.fps, self.clip.pix_fmt, self.clip.n_frames],
             "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
-            "cq": self.cq, "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device,
+            "cq": self.cq, "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform,
         })
 
@@ -143,7 +148,8 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
         "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
         "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
-        "device": const(prov.device, pa.string()), "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
+        "device": const(prov.device_for(job.encoder), pa.string()),
+        "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
         "teacher_model": const(TEACHER_MODEL, pa.string()),
     }
     return pa.table(cols, schema=SCHEMA)
@@ -166,6 +172,23 @@ class JobRunner:
     encoder_threads: int
     sessions: dict[str, threading.Semaphore]
     log: Callable[[str], None]
+    hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
+    # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
+    progress: Callable[[str, str, int], None] | None = None
+
+    def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
+        """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
+        report = self.progress
+        if report is None:
+            return None
+        report(job.job_id, phase, 0)
+
+        def on_line(line: str) -> None:
+            frames = parse_progress_frame(line)
+            if frames is not None:
+                report(job.job_id, phase, frames)
+
+        return on_line
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
@@ -188,14 +211,13 @@ class JobRunner:
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
         clip, spec = job.clip, job.spec
         encoded = work / f"enc.{spec.container}"
-        argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded,
-                                 threads=self.encoder_threads)
+        hw = self.hw.get(job.encoder, HwArgs())
+        argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
+                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
         sem = self.sessions.get(job.encoder)
-        if sem is not None:
-            with sem:
-                enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log)
-        else:
-            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log)
+        with sem if sem is not None else contextlib.nullcontext():
+            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode"))
         if enc.returncode != 0 or not encoded.is_file():
             raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail)
         try:
@@ -208,8 +230,8 @@ class JobRunner:
         log_path = work / "vmaf.json"
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
-                             log_path, self.vmaf_threads),
-            timeout_s=_timeout_s(clip), log=self.log)
+                             log_path, self.vmaf_threads, progress=self.progress is not None),
+            timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not log_path.is_file():
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail)
         try:
@@ -231,6 +253,17 @@ class JobRunner:
         })
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))
+
+
+def parse_progress_frame(line: str) -> int | None:
+    """`frame=123` from ffmpeg's -progress output -> 123; any other line -> None."""
+    key, _, value = line.partition("=")
+    if key.strip() != "frame":
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
 
 
 def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path) -> int:
@@ -255,6 +288,7 @@ def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip
         "box_id": prov.box_id,
         "platform": prov.platform,
         "device": prov.device,
+        "devices": {enc: prov.device_for(enc) for enc in encoders},
         "ffmpeg": {"path": prov.ffmpeg_path, "version": prov.ffmpeg_version, "build": prov.ffmpeg_build},
         "libvmaf_version": prov.libvmaf_version,
         "teacher_model": TEACHER_MODEL,
@@ -264,5 +298,7 @@ def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip
         "sources": [{"src": c.src, "src_sha256": c.sha256, "width": c.width, "height": c.height, "fps": c.fps,
                      "pix_fmt": c.pix_fmt, "frames": c.n_frames} for c in sorted(clips, key=lambda c: c.src)],
         "kit_version": __version__,
+        # when the rows were made: `merge --prefer newest` ranks inputs by it
+        "created_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **extra,
     }

@@ -69,10 +69,21 @@ def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: 
     return dest
 
 
+def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> Path:
+    return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s"
+
+
+def missing_demo_clips(cache_dir: Path, count: int | None = None, seconds: float = SECONDS) -> list[str]:
+    """Names of the demo clips not rendered yet (ensure_demo_set would render them)."""
+    folder = demo_folder(cache_dir, seconds=seconds)
+    paths = {c.name: folder / f"{c.name}.y4m" for c in DEMO_CLIPS[:count]}
+    return [name for name, p in paths.items() if not (p.is_file() and p.stat().st_size > 0)]
+
+
 def ensure_demo_set(cache_dir: Path, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS) -> Path:
     """Render the demo clips into cache_dir/<set>/ and return that folder."""
-    folder = cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s"
+    folder = demo_folder(cache_dir, width, height, seconds)
     for clip in DEMO_CLIPS[:count]:
         render(clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds)
     return folder

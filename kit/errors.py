@@ -6,6 +6,8 @@ EXIT_PROMOTE = 0
 EXIT_HOLD = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away
+EXIT_INTERNAL = 70  # a bug in the kit (EX_SOFTWARE); never 1, which means HOLD
 
 
 class KitError(Exception):

@@ -88,6 +88,30 @@ class JobsPlanned(Event):
 
 
 @dataclass(frozen=True)
+class JobStarted(Event):
+    """A (clip, encoder, cq) job that really runs (reused jobs never start)."""
+
+    kind = "job_started"
+    job_id: str
+    src: str
+    encoder: str
+    cq: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class JobProgress(Event):
+    """Frames through one phase (`encode`, then `score`) of a running job; about once a second."""
+
+    kind = "job_progress"
+    job_id: str
+    phase: str
+    frames_done: int
+    frames: int
+    fps: float
+
+
+@dataclass(frozen=True)
 class JobDone(Event):
     kind = "job_done"
     job_id: str
@@ -97,6 +121,8 @@ class JobDone(Event):
     rows: int
     enc_time_ms: float
     vmaf_mean: float
+    score_time_ms: float = 0.0
+    enc_fps: float = 0.0  # frames / encode seconds; 0 for a reused job
 
 
 @dataclass(frozen=True)
@@ -133,6 +159,34 @@ class BundleWritten(Event):
     files: int
     sha256: str
 
+
+@dataclass(frozen=True)
+class RunError(Event):
+    """The run stopped on a user-facing error (bad input, missing prerequisite, failed jobs) or a bug."""
+
+    kind = "error"
+    message: str
+    hint: str
+    exit_code: int
+    retry: str
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """Always the last event of a run: its exit code and where the results are."""
+
+    kind = "run_finished"
+    exit_code: int
+    seconds: float
+    verdict: str | None = None
+    tarball: str | None = None
+    report: str | None = None
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    RunStarted, StepStarted, StepSkipped, StepFinished, StepFailed, Info, Warning_, CheckTable, JobsPlanned,
+    JobStarted, JobProgress, JobDone, JobFailed, Epoch, VerdictReached, BundleWritten, RunError, RunFinished,
+)
 
 Emit = Callable[[Event], None]
 

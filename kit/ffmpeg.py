@@ -126,7 +126,7 @@ def describe(path: Path, source: str) -> FFmpegInfo:
     )
 
 
-def _checked(path: Path, source: str) -> FFmpegInfo:
+def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
     if not path.exists():
         raise PrereqError(f"ffmpeg not found at {path} (from {source})",
                           hint="pass an existing ffmpeg with --ffmpeg PATH, or unset KIT_FFMPEG")
@@ -147,13 +147,13 @@ def _checked(path: Path, source: str) -> FFmpegInfo:
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the DESIGN §4 order; raise PrereqError if none fits."""
     if explicit:
-        return _checked(Path(explicit).expanduser(), "--ffmpeg")
+        return check_ffmpeg(Path(explicit).expanduser(), "--ffmpeg")
     env = os.environ.get("KIT_FFMPEG")
     if env:
-        return _checked(Path(env).expanduser(), "KIT_FFMPEG")
+        return check_ffmpeg(Path(env).expanduser(), "KIT_FFMPEG")
     staged = staged_binary(root)
     if staged.exists():
-        return _checked(staged, f"binaries/{platform_tag()}")
+        return check_ffmpeg(staged, f"binaries/{platform_tag()}")
     on_path = shutil.which("ffmpeg")
     if on_path:
         try:
@@ -164,7 +164,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
             return info
     wheel = imageio_binary()
     if wheel is not None:
-        return _checked(wheel, "imageio-ffmpeg")
+        return check_ffmpeg(wheel, "imageio-ffmpeg")
     raise PrereqError(
         "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
         hint="pip install -r requirements-frozen.txt (brings imageio-ffmpeg), or pass --ffmpeg PATH",

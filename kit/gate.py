@@ -53,11 +53,16 @@ def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> dict[st
     }
 
 
-def recommendation(gate: dict[str, object], lift_gate: dict[str, object] | None = None) -> str:
+def recommendation(gate: dict[str, object], lift_gate: dict[str, object] | None = None,
+                   challenger: dict[str, object] | None = None) -> str:
     lift_failed = lift_gate is not None and not lift_gate["passed"]
-    if gate["passed"] and not lift_failed:
+    champion_kept = challenger is not None and not challenger["passed"]
+    if gate["passed"] and not lift_failed and not champion_kept:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
     reasons = []
+    if champion_kept:
+        assert challenger is not None
+        reasons.append(str(challenger["statement"]).rstrip("."))
     if lift_failed:
         assert lift_gate is not None
         reasons.append(f"ensemble RMSE is {lift_gate['rmse_ratio']:.3f}x the ridge baseline's, above the "

@@ -29,8 +29,11 @@ class TrainConfig:
     dropout: float = 0.1  # after each GELU
     lr: float = 5e-4  # Adam learning rate
     weight_decay: float = 1e-5  # Adam L2 penalty
-    epochs: int = 60  # passes over each member's training rows
-    batch_size: int = 64  # rows per member per step
+    epochs: int = 60  # passes over each member's training rows ...
+    batch_size: int = 64  # ... in batches of this many rows
+    max_samples: int = 4_000_000  # ... but at most this many rows seen per member (large corpora)
+    max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
+    max_batch: int = 1_024  # ... up to this size
 
     def to_json(self) -> dict[str, object]:
         return {"arch": ARCH, **asdict(self), "optimizer": "adam", "loss": "mse", "target": "vmaf"}

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
-from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
-from kit.events import Emit, Info, RunStarted, StepFinished, StepSkipped, StepStarted, stamp
+from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
+from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted, stamp
 from kit.fsio import read_json, remove_temp_files, sha256_file, sha256_json, write_json
 from kit.steps import STEPS
 from kit.steps.base import Context, Plan, RunSettings, Step, Timer
@@ -234,6 +234,10 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
         import traceback
 
         log("step failed:\n" + "".join(traceback.format_exception(exc)))
+        if isinstance(exc, KitError):
+            emit(StepFailed(step.name, exc.message, exc.hint))
+        elif isinstance(exc, Exception):
+            emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
         raise
     finally:
         log.close()

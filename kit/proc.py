@@ -1,8 +1,10 @@
 """The one place that spawns processes.
 
-Every child gets a closed stdin, its own process group (so that a kill reaches
-its children too), a timeout, and a bounded stderr tail for error messages.
-Children still alive when the kit is interrupted are killed by `kill_all`.
+Every child gets a closed stdin, a timeout and a bounded stderr tail for error
+messages. Children stay in the kit's process group, so killing the group (a
+kill -9 of the whole pipeline, a Ctrl-C at the terminal) reaches them too.
+`stop_all` kills the children still running and refuses to start new ones, so
+an interrupted run stops within moments instead of finishing its jobs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import signal
 import subprocess
 import threading
 import time
@@ -25,6 +26,7 @@ STDERR_KEEP_BYTES = 4 * 1024 * 1024
 
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+_stopping = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,10 @@ class ProcResult:
         return tail_lines(self.stderr, STDERR_TAIL_LINES)
 
 
+class Stopped(Exception):
+    """Raised instead of starting a process once the run is being stopped."""
+
+
 def tail_lines(text: str, n: int) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return "\n".join(lines[-n:])
@@ -49,16 +55,20 @@ def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
     return shlex.join(str(a) for a in argv)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
+def timeout_cap(timeout_s: float) -> float:
+    """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
+    env = os.environ.get("KIT_TIMEOUT_S", "")
     try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
+        cap = float(env) if env else 0.0
+    except ValueError:
+        cap = 0.0
+    return min(timeout_s, cap) if cap > 0 else timeout_s
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def kill_all() -> int:
@@ -66,11 +76,22 @@ def kill_all() -> int:
     with _live_lock:
         procs = list(_live)
     for proc in procs:
-        _kill_group(proc)
+        _kill(proc)
     for proc in procs:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2)
     return len(procs)
+
+
+def allow_new() -> None:
+    """A new invocation in the same process (tests, embedding) may start children again."""
+    _stopping.clear()
+
+
+def stop_all() -> int:
+    """Refuse new children from now on and kill the running ones."""
+    _stopping.set()
+    return kill_all()
 
 
 def run_process(
@@ -81,12 +102,19 @@ def run_process(
     env: dict[str, str] | None = None,
     capture_stdout: bool = False,
     log: Callable[[str], None] | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
-    Raises ToolError when the program cannot be started or runs past timeout_s.
+    With on_stdout_line, stdout is read while the child runs and handed over line
+    by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
+    Raises ToolError when the program cannot be started or runs past its timeout,
+    and Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
+    timeout_s = timeout_cap(timeout_s)
+    if _stopping.is_set():
+        raise Stopped(args[0])
     if log is not None:
         log(f"$ {quote_argv(args)}" + (f"   (cwd {cwd})" if cwd else ""))
     start = time.monotonic()
@@ -94,11 +122,10 @@ def run_process(
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=cwd,
             env=env,
-            start_new_session=os.name == "posix",
         )
     except OSError as exc:
         raise ToolError(
@@ -107,19 +134,25 @@ def run_process(
         ) from exc
     with _live_lock:
         _live.add(proc)
+    streamer = _LineStreamer(proc, on_stdout_line) if on_stdout_line else None
     try:
-        out, err = proc.communicate(timeout=timeout_s)
+        out, err = streamer.wait(timeout_s) if streamer else proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, err = proc.communicate()
+        _kill(proc)
+        try:
+            # a wrapper script's own child may still hold the pipes open: read briefly, then give up
+            out, err = streamer.wait(2) if streamer else proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            err = b""
+            proc.wait()
         text = err.decode("utf-8", "replace")
         raise ToolError(
             f"{Path(args[0]).name} timed out after {timeout_s:.0f} s",
-            hint="the input may be corrupt or the tool may hang; see the log",
+            hint="the input may be corrupt or the tool may hang; see the step log",
             stderr_tail=tail_lines(text, STDERR_TAIL_LINES),
         ) from None
     finally:
-        _kill_group(proc)
+        _kill(proc)
         with _live_lock:
             _live.discard(proc)
     elapsed = time.monotonic() - start
@@ -127,3 +160,46 @@ def run_process(
     if log is not None and proc.returncode != 0:
         log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
     return ProcResult(args, proc.returncode, out or b"", text, elapsed)
+
+
+class _LineStreamer:
+    """Reads a child's stdout line by line (to a callback) and its stderr whole, on two threads.
+
+    The callback must not stop the reading: its first exception is kept, the pipe is
+    drained so the child never blocks on a full pipe, and the exception is raised after.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+        self.proc, self.on_line = proc, on_line
+        self.err_chunks: list[bytes] = []
+        self.failure: BaseException | None = None
+        self.threads = [threading.Thread(target=self._pump_out, daemon=True),
+                        threading.Thread(target=self._pump_err, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _pump_out(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            if self.failure is None:
+                try:
+                    self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                except Exception as exc:  # re-raised by wait(), once the child is done
+                    self.failure = exc
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := self.proc.stderr.read(65536):
+            self.err_chunks.append(chunk)
+            if sum(map(len, self.err_chunks)) > 2 * STDERR_KEEP_BYTES:
+                self.err_chunks[:] = [b"".join(self.err_chunks)[-STDERR_KEEP_BYTES:]]
+
+    def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
+        self.proc.wait(timeout=timeout_s)
+        for t in self.threads:
+            t.join(timeout=min(timeout_s, 10.0))  # the pipes close when the child exits
+        if any(t.is_alive() for t in self.threads):
+            raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+        if self.failure is not None:
+            raise self.failure
+        return b"", b"".join(self.err_chunks)

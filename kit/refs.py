@@ -252,12 +252,28 @@ def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = PROBE_TIMEOU
         return -1
 
 
+def telling_line(stderr: str) -> str:
+    """The line of ffmpeg's stderr that names the cause: the first error, without its [ctx @ 0x..] tags."""
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", ln.strip()) for ln in stderr.splitlines() if ln.strip()]
+    keywords = ("corrupt", "invalid", "error", "no such", "not found", "failed")
+    generic = ("conversion failed", "task finished", "terminating thread", "error code")
+    for line in lines:
+        low = line.lower()
+        if any(k in low for k in keywords) and not any(g in low for g in generic):
+            return line
+    return lines[-1] if lines else "ffmpeg failed"
+
+
 def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
-    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", path, "-map", "0:v:0",
-                       "-f", "null", "-"], timeout_s=PROBE_TIMEOUT_S)
+    # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
+    # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
+    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-xerror", "-err_detect", "explode",
+                       "-i", path, "-map", "0:v:0", "-f", "null", "-"], timeout_s=PROBE_TIMEOUT_S)
     try:
         if res.returncode != 0:
-            raise ValueError(res.stderr_tail.splitlines()[-1] if res.stderr_tail else "ffmpeg failed")
+            counts = re.findall(r"frame=\s*(\d+)", res.stderr)
+            where = f" after frame {counts[-1]}" if counts else ""
+            raise ValueError(f"decoding failed{where}: {telling_line(res.stderr)}")
         width, height, fps, pix_fmt = parse_probe(res.stderr)
         n_frames = parse_frame_count(res.stderr)
     except ValueError as exc:

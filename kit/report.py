@@ -1,9 +1,19 @@
-"""report.html: a self-contained page (no network) summarising a run."""
+"""report.html: a self-contained page (no network) summarising a run.
+
+Tables come from the verdict; the figures (kit.plots) from the held-out
+predictions and the corpus, which `load_report_data` reads.
+"""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _fmt(v: object) -> str:
@@ -23,63 +33,203 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def kv_table(d: dict[str, object]) -> str:
-    return table(["field", "value"], [(k, v) for k, v in d.items() if not isinstance(v, dict | list)
+    rows = table(["field", "value"], [(k, v) for k, v in d.items() if not isinstance(v, dict | list)
                                       or (isinstance(v, list) and len(v) <= 12)])
+    return rows.replace("<table>", "<table class='kv'>", 1)
 
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
 h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
 table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
+table.kv td{text-align:left;word-break:break-all} td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold}
+figure{margin:1em 0 2em} figure svg,figure img{max-width:100%;height:auto} figcaption{color:#555;font-size:.9em}
+nav a{margin-right:1em}
 """
 
 
-def render_report(verdict: dict[str, object], extra_sections: Sequence[tuple[str, str]] = ()) -> str:
-    v = str(verdict.get("verdict"))
-    gate = verdict.get("gate", {})
+@dataclass(frozen=True)
+class ReportData:
+    """What the figures need beyond the verdict; any part may be missing (its section says so)."""
+
+    predictions: pd.DataFrame | None = None  # one row per held-out frame: src, vmaf (teacher), pred (seed mean)
+    rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
+    provenance: dict[str, object] = field(default_factory=dict)
+
+
+def load_report_data(verdict: dict[str, object], predictions: Path, run_json: Path | None = None,
+                     prereqs_json: Path | None = None) -> ReportData:
     corpus = verdict.get("corpus", {})
-    assert isinstance(gate, dict) and isinstance(corpus, dict)
+    assert isinstance(corpus, dict)
+    corpus_path = Path(str(corpus.get("path", "")))
+    return ReportData(held_out_predictions(predictions, verdict),
+                      rate_quality_points(corpus_path) if corpus_path.is_file() else None,
+                      run_provenance(run_json, prereqs_json))
+
+
+def held_out_predictions(path: Path, verdict: dict[str, object]) -> pd.DataFrame:
+    """The ensemble's held-out prediction per frame: the mean over the verdict's seeds."""
+    import pandas as pd
+
+    df = pd.read_parquet(path, columns=["seed", "row", "src_sha256", "vmaf", "pred"])
+    df = df[df["seed"].isin(list(verdict.get("seeds", [])))]  # type: ignore[arg-type]
+    per_frame = df.groupby("row").agg(src_sha256=("src_sha256", "first"), vmaf=("vmaf", "first"),
+                                      pred=("pred", "mean"))
+    names = {str(f["src_sha256"]): str(f["src"]) for f in verdict.get("per_fold", [])}  # type: ignore[union-attr]
+    per_frame["src"] = per_frame["src_sha256"].map(lambda sha: names.get(sha, sha[:12]))
+    return per_frame.reset_index(drop=True)
+
+
+def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
+    """Mean bitrate and VMAF per (src, encoder, cq); None when the corpus records no bitrate."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    wanted = ["src", "encoder", "cq", "bitrate_kbps", "vmaf"]
+    if not set(wanted) <= set(pq.read_schema(corpus).names):
+        return None
+    df = pq.read_table(corpus, columns=wanted).to_pandas()
+    df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
+    if df.empty:
+        return None
+    return df.groupby(["src", "encoder", "cq"], as_index=False).agg(bitrate_kbps=("bitrate_kbps", "mean"),
+                                                                     vmaf=("vmaf", "mean"))
+
+
+def run_provenance(run_json: Path | None, prereqs_json: Path | None) -> dict[str, object]:
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds."""
+    from kit.fsio import read_json
+
+    out: dict[str, object] = {}
+    if run_json is not None and run_json.is_file():
+        run = read_json(run_json)
+        out |= {"invoked_at_utc": run.get("invoked_at_utc"), "command": " ".join(map(str, run.get("argv", []))),
+                **{k: v for k, v in (run.get("provenance") or {}).items() if not isinstance(v, dict | list)}}
+    if prereqs_json is not None and prereqs_json.is_file():
+        pre = read_json(prereqs_json)
+        ff, host = pre.get("ffmpeg") or {}, pre.get("host") or {}
+        out |= {"ffmpeg": f"{ff.get('version')} ({ff.get('source')}): {ff.get('path')}",
+                "ffmpeg_build": ff.get("build"), "libvmaf_version": pre.get("libvmaf_version"),
+                "host": f"{host.get('os')}, {host.get('cpu')}, {host.get('cores')} cores",
+                "encoders_used": ", ".join(map(str, pre.get("resolved_encoders") or []))}
+    return out
+
+
+# -- sections -------------------------------------------------------------------------------------
+def gate_table(verdict: dict[str, object]) -> str:
+    gate, lift_gate = verdict.get("gate", {}), verdict.get("lift_gate", {})
+    assert isinstance(gate, dict)
+    per_seed = gate.get("per_seed_plccs") or {}
+    lowest = min((v for v in per_seed.values() if v is not None), default=None) if isinstance(per_seed, dict) else None
+    failing = gate.get("failing_seeds") or []
+    rows = [["mean over seeds of each seed's mean LOSO PLCC", gate.get("mean_plcc"),
+             f">= {_fmt(gate.get('mean_plcc_threshold'))}", gate.get("mean_plcc_pass")],
+            ["seed spread (max - min of the seed means)", gate.get("plcc_spread"),
+             f"<= {_fmt(gate.get('plcc_spread_max'))}", gate.get("plcc_spread_pass")],
+            ["every seed's mean PLCC (lowest shown)", lowest, f">= {_fmt(gate.get('per_seed_min'))}",
+             gate.get("per_seed_pass")]]
+    if isinstance(lift_gate, dict) and lift_gate.get("enabled"):
+        rows.append(["RMSE ratio ensemble / ridge (--min-rmse-lift)", lift_gate.get("rmse_ratio"),
+                     f"<= {_fmt(lift_gate.get('threshold'))}", lift_gate.get("passed")])
+    challenger = verdict.get("challenger_gate")
+    if isinstance(challenger, dict) and challenger.get("enabled"):
+        rows.append(["margin over the incumbent (PLCC)", challenger.get("margin"),
+                     f"> seed spread {_fmt(challenger.get('seed_spread'))}", challenger.get("passed")])
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(_fmt(value))}</td><td>{html.escape(limit)}</td>"
+        f"<td class='{'pass' if ok else 'FAIL'}'>{'pass' if ok else 'FAIL'}</td></tr>"
+        for name, value, limit, ok in rows)
+    note = f"<p class='note'>Failing seeds: {html.escape(_fmt(failing))}</p>" if failing else ""
+    return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>{note}")
+
+
+def baselines_section(verdict: dict[str, object]) -> list[str]:
+    lift, baselines = verdict.get("lift"), verdict.get("baselines")
+    rows: list[list[object]] = []
+    if isinstance(lift, dict):
+        rows.append(["fr_regressor_v2 ensemble", lift.get("ensemble_mean_plcc"), lift.get("ensemble_mean_rmse")])
+    for name, b in (baselines.items() if isinstance(baselines, dict) else []):
+        if isinstance(b, dict):
+            rows.append([f"{name} ({b.get('inputs', '')})", b.get("mean_plcc"), b.get("mean_rmse")])
+    incumbent = verdict.get("incumbent")
+    if isinstance(incumbent, dict):
+        rows.append(["incumbent (previous bundle)", incumbent.get("mean_plcc"), incumbent.get("mean_rmse")])
+    if not rows:
+        return []
+    parts = ["<h2 id='baselines'>Ensemble vs baselines (same folds)</h2>"]
+    for block in (lift, verdict.get("challenger_gate")):
+        if isinstance(block, dict) and block.get("statement"):
+            parts.append(f"<p>{html.escape(str(block['statement']))}</p>")
+    return [*parts, table(["model", "mean PLCC", "mean RMSE"], rows)]
+
+
+def figure_sections(verdict: dict[str, object], data: ReportData) -> list[str]:
+    import pandas as pd
+
+    from kit import plots
+
+    gate = verdict.get("gate", {})
+    threshold = gate.get("mean_plcc_threshold") if isinstance(gate, dict) else None
+    per_fold = pd.DataFrame(verdict.get("per_fold", []))
+    parts = ["<h2 id='folds'>Per-fold PLCC per seed</h2>"]
+    parts.append(plots.figure_html(plots.fold_plcc_figure(per_fold, threshold),  # type: ignore[arg-type]
+                                   "Held-out PLCC of every (seed, fold); each fold holds out one source.")
+                 if not per_fold.empty else "<p class='note'>No folds in the verdict.</p>")
+    parts.append("<h2 id='predictions'>Predicted vs teacher VMAF per held-out source</h2>")
+    parts.append(plots.figure_html(plots.pred_vs_teacher_figure(data.predictions),
+                                   "Per frame: the mean of the seeds' held-out predictions against the "
+                                   "vmaf_v0.6.1 teacher; grey line = perfect agreement; worst sources first.", "png")
+                 if data.predictions is not None and not data.predictions.empty
+                 else "<p class='note'>No held-out predictions available.</p>")
+    parts.append("<h2 id='rate-quality'>Rate-quality curves</h2>")
+    parts.append(plots.figure_html(plots.rate_quality_figure(data.rate_quality),
+                                   "Mean VMAF against bitrate per source and encoder, one point per cq.")
+                 if data.rate_quality is not None else "<p class='note'>The corpus records no bitrate.</p>")
+    return parts
+
+
+def render_report(verdict: dict[str, object], data: ReportData | None = None,
+                  extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+    data = data or ReportData()
+    v = str(verdict.get("verdict"))
+    corpus = verdict.get("corpus", {})
+    assert isinstance(corpus, dict)
     demo = " (DEMO corpus of synthetic clips)" if corpus.get("demo_corpus") else ""
+    nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
+        ("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teacher"),
+        ("rate-quality", "rate-quality"), ("baselines", "baselines"), ("corpus", "corpus"),
+        ("provenance", "provenance")))
     parts = [
-        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>",
+        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>", f"<nav>{nav}</nav>",
         f"<p>{html.escape(str(verdict.get('recommendation', '')))}</p>",
         f"<p class='note'>{html.escape(str(verdict.get('plcc_measures', '')))} "
         f"Teacher model: {html.escape(str(verdict.get('teacher_model')))}.</p>",
-        "<h2>Gate</h2>", kv_table(gate),
+        "<h2 id='gate'>Gate</h2>", gate_table(verdict),
+        *figure_sections(verdict, data),
         "<h2>Per seed</h2>",
         table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC", "mean RMSE",
                "folds"],
               [[r.get(k) for k in ("seed", "mean_plcc", "std_plcc", "min_plcc", "max_plcc", "mean_srocc",
                                    "mean_krocc", "mean_rmse", "n_folds")]
                for r in verdict.get("per_seed", [])]),  # type: ignore[union-attr]
+        *baselines_section(verdict),
         "<h2>Worst folds</h2>",
         table(["source", "PLCC", "SROCC", "RMSE", "frames", "share at vmaf 100"],
               [[r.get(k) for k in ("src", "plcc", "srocc", "rmse", "n_frames", "share_vmaf_100")]
                for r in verdict.get("worst_folds", [])]),  # type: ignore[union-attr]
-        "<h2>Per fold</h2>",
+        "<details><summary>Every fold</summary>",
         table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE"],
               [[r.get(k) for k in ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse")]
                for r in verdict.get("per_fold", [])]),  # type: ignore[union-attr]
-        f"<h2>Corpus{html.escape(demo)}</h2>", kv_table(corpus),
+        "</details>",
+        f"<h2 id='corpus'>Corpus{html.escape(demo)}</h2>", kv_table(corpus),
     ]
-    lift = verdict.get("lift")
-    if isinstance(lift, dict):
-        lift_gate = verdict.get("lift_gate", {})
-        parts += ["<h2>Ensemble vs ridge baseline (same folds)</h2>",
-                  f"<p>{html.escape(str(lift.get('statement', '')))}</p>",
-                  table(["model", "mean PLCC", "mean RMSE"],
-                        [["ensemble", lift.get("ensemble_mean_plcc"), lift.get("ensemble_mean_rmse")],
-                         ["ridge", lift.get("ridge_mean_plcc"), lift.get("ridge_mean_rmse")]]),
-                  kv_table({"RMSE ratio (ensemble / ridge)": lift.get("rmse_ratio"),
-                            "PLCC delta (ensemble - ridge)": lift.get("plcc_delta"),
-                            **({"--min-rmse-lift": lift_gate.get("threshold"), "lift gate passed":
-                                lift_gate.get("passed")} if isinstance(lift_gate, dict) and lift_gate.get("enabled")
-                               else {})})]
     for title, body in extra_sections:
         parts += [f"<h2>{html.escape(title)}</h2>", body]
     prov = verdict.get("provenance", {})
-    if isinstance(prov, dict):
-        parts += ["<h2>Provenance</h2>", kv_table({k: v for k, v in prov.items() if not isinstance(v, dict)})]
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>ensemble-kit report</title>"
+    prov = {k: v for k, v in prov.items() if not isinstance(v, dict)} if isinstance(prov, dict) else {}
+    parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")

@@ -10,6 +10,7 @@ its own shuffled batches.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,31 @@ import torch.nn.functional as F
 from kit.model import CODEC_DIM, N_FEATURES, FrRegressor, TrainConfig
 
 IN_DIM = N_FEATURES + CODEC_DIM
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A stackable MLP: hidden widths, activation, dropout, and whether it sees the codec block."""
+
+    name: str
+    hidden: tuple[int, ...]
+    activation: str  # "gelu" | "relu"
+    dropout: float
+    use_codec: bool
+
+    @property
+    def in_dim(self) -> int:
+        return IN_DIM if self.use_codec else N_FEATURES
+
+
+def fr_regressor_v2(config: TrainConfig) -> Arch:
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout."""
+    return Arch("fr_regressor_v2", (config.hidden, config.hidden), "gelu", config.dropout, True)
+
+
+# seed document 000's baselines: the six features only
+LINEAR = Arch("linear", (), "relu", 0.0, False)  # 6 -> 1, 7 parameters
+MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)  # 6 -> 16 -> 8 -> 1 ReLU, 257 parameters
 
 
 @dataclass(frozen=True)
@@ -41,35 +67,42 @@ def _linear_init(gen: torch.Generator, fan_in: int, fan_out: int) -> tuple[torch
 
 
 class StackedMLP:
-    """M independent MLPs as stacked tensors; forward is three batched matmuls."""
+    """M independent MLPs of one architecture as stacked tensors; a layer is one batched matmul."""
 
-    def __init__(self, seeds: list[int], hidden: int, dropout: float) -> None:
-        layers: list[list[torch.Tensor]] = [[] for _ in range(6)]
+    def __init__(self, seeds: list[int], arch: Arch) -> None:
+        widths = [arch.in_dim, *arch.hidden, 1]
+        layers: list[list[torch.Tensor]] = [[] for _ in range(2 * (len(widths) - 1))]
         for seed in seeds:
             gen = torch.Generator().manual_seed(seed)
-            for k, (fi, fo) in enumerate([(IN_DIM, hidden), (hidden, hidden), (hidden, 1)]):
+            for k, (fi, fo) in enumerate(itertools.pairwise(widths)):
                 w, b = _linear_init(gen, fi, fo)
                 layers[2 * k].append(w)
                 layers[2 * k + 1].append(b.unsqueeze(0))
         self.params = [torch.stack(p).requires_grad_(True) for p in layers]
-        self.dropout = dropout
+        self.arch = arch
 
     def _drop(self, h: torch.Tensor, training: bool) -> torch.Tensor:
-        if not training or self.dropout == 0:
+        p = self.arch.dropout
+        if not training or p == 0:
             return h
         # inverted dropout from a uniform mask: the same maths as F.dropout, faster on CPU
-        keep = torch.rand_like(h) >= self.dropout
-        return h * keep * (1.0 / (1.0 - self.dropout))
+        return h * (torch.rand_like(h) >= p) * (1.0 / (1.0 - p))
 
-    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor:
-        w1, b1, w2, b2, w3, b3 = self.params
-        h = self._drop(F.gelu(torch.baddbmm(b1, x, w1)), training)
-        h = self._drop(F.gelu(torch.baddbmm(b2, h, w2)), training)
-        return torch.baddbmm(b3, h, w3).squeeze(-1)
+    def forward(self, x: torch.Tensor, training: bool, params: list[torch.Tensor] | None = None) -> torch.Tensor:
+        ps = self.params if params is None else params
+        act = F.gelu if self.arch.activation == "gelu" else F.relu
+        h = x
+        n_layers = len(ps) // 2
+        for k in range(n_layers):
+            h = torch.baddbmm(ps[2 * k + 1], h, ps[2 * k])
+            if k < n_layers - 1:
+                h = self._drop(act(h), training)
+        return h.squeeze(-1)
 
     def member(self, m: int, mean: torch.Tensor, std: torch.Tensor) -> FrRegressor:
-        hidden = self.params[0].shape[2]
-        model = FrRegressor(mean, std, hidden, self.dropout)
+        if not (self.arch.use_codec and self.arch.activation == "gelu" and len(self.arch.hidden) == 2):
+            raise ValueError(f"{self.arch.name} members do not export as fr_regressor_v2")
+        model = FrRegressor(mean, std, self.arch.hidden[0], self.arch.dropout)
         linears = [model.net[0], model.net[3], model.net[6]]
         with torch.no_grad():
             for k, lin in enumerate(linears):
@@ -88,13 +121,11 @@ class TrainedEnsemble:
     final_loss: list[float]
 
     def predict(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.concatenate([feats, codec], axis=1).astype(np.float32))
-        x[:, :N_FEATURES] = (x[:, :N_FEATURES] - self.means[m, 0]) / self.stds[m, 0]
-        params = [p[m : m + 1] for p in self.net.params]
-        sub = StackedMLP.__new__(StackedMLP)
-        sub.params, sub.dropout = params, self.net.dropout
+        z = (torch.from_numpy(feats.astype(np.float32)) - self.means[m, 0]) / self.stds[m, 0]
+        x = torch.cat([z, torch.from_numpy(codec.astype(np.float32))], dim=1) if self.net.arch.use_codec else z
         with torch.no_grad():
-            return sub.forward(x.unsqueeze(0), training=False)[0].numpy().astype(np.float64)
+            out = self.net.forward(x.unsqueeze(0), False, [p[m : m + 1] for p in self.net.params])
+        return out[0].numpy().astype(np.float64)
 
     def export_member(self, m: int) -> FrRegressor:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
@@ -112,16 +143,51 @@ def _scalers(feats: torch.Tensor, members: list[Member]) -> tuple[torch.Tensor, 
     return torch.stack(means).unsqueeze(1), torch.stack(stds).unsqueeze(1)
 
 
-def _epoch_indices(members: list[Member], gens: list[torch.Generator], n_steps: int, batch: int) -> torch.Tensor:
-    """(M, n_steps*batch) global row indices: each member's rows shuffled, wrapped to length."""
-    need = n_steps * batch
-    out = torch.empty(len(members), need, dtype=torch.long)
-    for m, (mem, gen) in enumerate(zip(members, gens, strict=True)):
-        rows = torch.from_numpy(mem.train_rows)
-        perm = torch.randperm(len(rows), generator=gen)
-        reps = -(-need // len(rows))
-        out[m] = rows[perm.repeat(reps)[:need]]
-    return out
+class _RowStream:
+    """One member's training rows, reshuffled on every pass, handed out in order."""
+
+    def __init__(self, rows: np.ndarray, gen: torch.Generator) -> None:
+        self.rows = torch.from_numpy(rows)
+        self.gen = gen
+        self.perm = self.rows[torch.randperm(len(self.rows), generator=gen)]
+        self.pos = 0
+
+    def take(self, n: int) -> torch.Tensor:
+        parts = []
+        while n > 0:
+            if self.pos == len(self.perm):
+                self.perm = self.rows[torch.randperm(len(self.rows), generator=self.gen)]
+                self.pos = 0
+            part = self.perm[self.pos : self.pos + n]
+            self.pos += len(part)
+            n -= len(part)
+            parts.append(part)
+        return torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    batch: int  # rows per member per step
+    steps: int  # optimizer steps in all
+    steps_per_round: int  # steps between progress reports (one epoch for small corpora)
+
+    @property
+    def rounds(self) -> int:
+        return -(-self.steps // self.steps_per_round)
+
+
+def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
+    """Epochs x batch for small corpora; a sample budget with larger batches for big ones.
+
+    A member sees `epochs` passes over its rows, but at most `max_samples` rows in all,
+    in at most `max_steps` steps (the batch grows up to `max_batch` to fit). On the
+    kit's default corpora (a few thousand rows) this is exactly `epochs` x `batch_size`.
+    """
+    samples = min(config.epochs * mean_rows, config.max_samples)
+    batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
+    steps = max(1, math.ceil(samples / batch))
+    per_epoch = max(1, math.ceil(mean_rows / batch))
+    return Schedule(batch, steps, min(per_epoch, max(1, math.ceil(steps / 50))))
 
 
 def train_members(
@@ -131,8 +197,13 @@ def train_members(
     members: list[Member],
     config: TrainConfig,
     on_epoch: Callable[[int, int, float], None] | None = None,
+    arch: Arch | None = None,
 ) -> TrainedEnsemble:
-    """Train every member together; returns the stacked ensemble."""
+    """Train every member together; returns the stacked ensemble.
+
+    on_epoch(round, rounds, mean train loss) is called after each round of steps
+    (an epoch on small corpora, 1/50 of the step budget on large ones).
+    """
     if not members:
         raise ValueError("no members to train")
     torch.manual_seed(0)  # dropout masks: deterministic for a given member list
@@ -140,29 +211,34 @@ def train_members(
     c = torch.from_numpy(np.ascontiguousarray(codec, dtype=np.float32))
     y = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
     means, stds = _scalers(f, members)
-    net = StackedMLP([m.seed for m in members], config.hidden, config.dropout)
+    arch = arch or fr_regressor_v2(config)
+    net = StackedMLP([m.seed for m in members], arch)
     with torch.no_grad():
         # start each output at its training rows' mean vmaf: with Adam's lr-sized steps a bias
         # starting near 0 would spend most of training climbing to ~80
         for m, mem in enumerate(members):
-            net.params[5][m] += y[torch.from_numpy(mem.train_rows)].mean()
+            net.params[-1][m] += y[torch.from_numpy(mem.train_rows)].mean()
     opt = torch.optim.Adam(net.params, lr=config.lr, weight_decay=config.weight_decay)
-    gens = [torch.Generator().manual_seed(m.seed * 1_000_003 + m.fold + 1) for m in members]
-    mean_rows = float(np.mean([len(m.train_rows) for m in members]))
-    steps_per_epoch = max(1, math.ceil(mean_rows / config.batch_size))
+    streams = [_RowStream(m.train_rows, torch.Generator().manual_seed(m.seed * 1_000_003 + m.fold + 1))
+               for m in members]
+    sched = plan_schedule(float(np.mean([len(m.train_rows) for m in members])), config)
     last = [float("nan")] * len(members)
-    for epoch in range(config.epochs):
-        idx = _epoch_indices(members, gens, steps_per_epoch, config.batch_size)
-        epoch_loss = torch.zeros(len(members))
-        for step in range(steps_per_epoch):
-            rows = idx[:, step * config.batch_size : (step + 1) * config.batch_size]
-            x = torch.cat([(f[rows] - means) / stds, c[rows]], dim=2)
+    done = 0
+    for rnd in range(sched.rounds):
+        n = min(sched.steps_per_round, sched.steps - done)
+        idx = torch.stack([s.take(n * sched.batch) for s in streams])
+        round_loss = torch.zeros(len(members))
+        for step in range(n):
+            rows = idx[:, step * sched.batch : (step + 1) * sched.batch]
+            z = (f[rows] - means) / stds
+            x = torch.cat([z, c[rows]], dim=2) if arch.use_codec else z
             per_member = ((net.forward(x, training=True) - y[rows]) ** 2).mean(dim=1)
             opt.zero_grad(set_to_none=True)
             per_member.sum().backward()
             opt.step()
-            epoch_loss += per_member.detach()
-        last = (epoch_loss / steps_per_epoch).tolist()
+            round_loss += per_member.detach()
+        done += n
+        last = (round_loss / n).tolist()
         if on_epoch is not None:
-            on_epoch(epoch + 1, config.epochs, float(np.mean(last)))
+            on_epoch(rnd + 1, sched.rounds, float(np.mean(last)))
     return TrainedEnsemble(net, means, stds, members, last)

@@ -62,3 +62,16 @@ def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None 
     cmd = [*(entry or [sys.executable, "-m", "kit"]), *map(str, args)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def json_run(tiny_refs: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real `run --json` on the tiny clips (PROMOTE), shared by the events, report and status tests.
+
+    Read-only for its users: a test that changes the out-dir works on a copy.
+    """
+    out = tmp_path_factory.mktemp("json-run") / "out"
+    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return out, res

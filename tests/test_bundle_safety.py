@@ -58,5 +58,5 @@ def test_written_tarball_verifies(tmp_path: Path) -> None:
 def test_not_a_tarball(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"nope")
-    with pytest.raises(InputError, match="not a readable tarball"):
+    with pytest.raises(InputError, match="damaged or not a tarball"):
         verify_tarball(junk)

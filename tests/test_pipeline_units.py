@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from kit.errors import InputError
@@ -56,14 +58,63 @@ def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr  # released: the next run gets it
 
 
+EVERY_COMMAND = [["run"], ["step"], ["verify"], ["detect"], ["binaries"], ["binaries", "stage"], ["merge"],
+                 ["corpus"], ["corpus", "info"], ["status"]]
+
+
 def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
-    code = ("import sys; from click.testing import CliRunner; from kit.cli import cli\n"
-            "r = CliRunner().invoke(cli, ['run', '--help']); assert r.exit_code == 0, r.output\n"
-            "assert 'Examples' in r.output\n"
-            "heavy = [m for m in ('torch', 'onnx', 'pyarrow', 'pandas', 'onnxruntime') if m in sys.modules]\n"
+    """Every command's --help has examples and loads neither torch, onnx, pyarrow, pandas nor matplotlib."""
+    code = ("import sys, json; from click.testing import CliRunner; from kit.cli import cli\n"
+            f"for words in {EVERY_COMMAND!r} + [[]]:\n"
+            "    r = CliRunner().invoke(cli, [*words, '--help']); assert r.exit_code == 0, (words, r.output)\n"
+            "    assert 'Example' in r.output, words\n"
+            "heavy = [m for m in ('torch', 'onnx', 'pyarrow', 'pandas', 'onnxruntime', 'matplotlib', 'scipy')\n"
+            "         if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_every_command_is_covered_by_the_help_test() -> None:
+    from kit.cli import cli
+
+    def walk(group: click.Group, prefix: list[str]) -> list[list[str]]:
+        found = []
+        for name, cmd in group.commands.items():
+            found.append([*prefix, name])
+            if isinstance(cmd, click.Group):
+                found += walk(cmd, [*prefix, name])
+        return found
+
+    assert sorted(walk(cli, [])) == sorted(EVERY_COMMAND)
+
+
+def test_run_flags_have_kit_environment_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.cli import NO_ENV, cli
+
+    env = {"KIT_JOBS": "3", "KIT_SEEDS": "4,5", "KIT_CORPUS": "/c.parquet", "KIT_EPOCHS": "7", "KIT_JSON": "1",
+           "KIT_MIN_MEAN_PLCC": "0.9", "KIT_DEMO_CLIPS": "2", "KIT_SHARD": "1/2", "KIT_WIDTH": "1280"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    run = cli.commands["run"]
+    ctx = run.make_context("run", [])
+    assert (ctx.params["jobs"], ctx.params["seeds"], str(ctx.params["corpus"]), ctx.params["epochs"]) == \
+        (3, "4,5", "/c.parquet", 7)
+    assert ctx.params["json_mode"] is True and ctx.params["min_mean_plcc"] == 0.9 and ctx.params["shard"] == "1/2"
+    assert run.make_context("run", ["--jobs", "5"]).params["jobs"] == 5  # a flag beats its variable
+    options = [p for p in run.params if isinstance(p, click.Option) and p.name not in ("help",)]
+    missing = [p.name for p in options if p.name not in NO_ENV and not p.envvar]
+    assert not missing, missing
+    assert all(not p.envvar for p in options if p.name in NO_ENV)  # --from/--only/--force: never from the env
+
+
+def test_shell_completion_works_as_documented() -> None:
+    env = {**os.environ, "_ENSEMBLE_KIT_COMPLETE": "bash_source"}
+    res = subprocess.run([sys.executable, "-m", "kit"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and "complete -o nosort -F _ensemble_kit_completion ensemble-kit" in res.stdout
+    env = {**os.environ, "_ENSEMBLE_KIT_COMPLETE": "bash_complete", "COMP_WORDS": "ensemble-kit st", "COMP_CWORD": "1"}
+    res = subprocess.run([sys.executable, "-m", "kit"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.stdout.split() == ["plain,status", "plain,step"]
 
 
 def test_version_flag() -> None:
@@ -88,3 +139,12 @@ def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path) -> No
     write_status(step, step_dir, old, [], 0, "t", 1.0, {})
     new = Plan({"gate": {"mean_plcc_min": 0.97, "plcc_spread_max": 0.005}}, {})
     assert stale_reason(step_dir, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"
+
+
+def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> None:
+    for entry, shown in ((["-m", "kit", "run"], "-m kit run"),
+                         (["kit/run_full_pipeline.py"], "kit/run_full_pipeline.py")):
+        res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--seeds", "x"], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert res.returncode == 2
+        assert f"retry: {Path(sys.executable).name} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr

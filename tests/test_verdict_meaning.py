@@ -77,6 +77,10 @@ def test_verdict_reports_baseline_lift_worst_folds_and_meaning(tiny_shard: Path,
         assert set(w) >= {"src", "plcc", "rmse", "n_frames", "share_vmaf_100"}
     plccs = [w["plcc"] for w in v["worst_folds"]]
     assert plccs == sorted(plccs)
+    assert set(v["overall"]["mean_over_seeds"]) == {"plcc", "srocc", "krocc", "rmse"}
+    assert v["overall"]["mean_over_seeds"]["plcc"] == pytest.approx(v["gate"]["mean_plcc"])
+    pooled = v["overall"]["pooled_ensemble"]
+    assert pooled["n_frames"] == v["corpus"]["rows"] and -1 <= pooled["krocc"] <= 1
     assert v["teacher_model"] == "vmaf_v0.6.1"
     assert "not agreement with human opinion scores" in v["plcc_measures"]
     assert "no logistic mapping" in v["plcc_measures"]
@@ -123,3 +127,47 @@ def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path,
     assert verdicts[0] == verdicts[1]
     assert sorted(models[0]) == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
     assert models[0] == models[1]
+
+
+def test_seed_document_baselines_sit_beside_the_ensemble(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
+    assert res.returncode in (0, 1), res.stderr
+    _, v = _verdict(tmp_path / "o")
+    assert set(v["baselines"]) == {"ridge", "linear", "mlp_small"}
+    assert v["baselines"]["linear"]["params"] == 7 and v["baselines"]["mlp_small"]["params"] == 257
+    for name in ("linear", "mlp_small"):
+        b = v["baselines"][name]
+        ridge_srcs = [f["src"] for f in v["baselines"]["ridge"]["folds"]]
+        assert b["n_folds"] == 4 and [f["src"] for f in b["folds"]] == ridge_srcs
+        assert b["mean_rmse"] > 0
+
+
+def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(tiny_shard: Path, tmp_path: Path) -> None:
+    strong = tmp_path / "strong"  # long training on every source the challenger is scored on
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", strong, "--seeds", "0,1", "--epochs", "300",
+                  "--batch-size", "16", *LENIENT)
+    assert res.returncode == 0, res.stderr
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "challenger", *FAST_LOSO, *LENIENT,
+                  "--incumbent", strong)
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "challenger")
+    assert name == "HOLD" and v["gate"]["passed"]  # the seed gate passes; the champion stays
+    cg = v["challenger_gate"]
+    assert cg["enabled"] and not cg["passed"] and cg["margin"] <= cg["seed_spread"]
+    assert v["incumbent"]["members"] == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
+    assert "does not beat the incumbent" in v["recommendation"]
+    # an incumbent trained on shuffled teacher scores is beaten clearly
+    df = pd.read_parquet(tiny_shard)
+    df["vmaf"] = np.random.default_rng(3).permutation(df["vmaf"].to_numpy())
+    shuffled = tmp_path / "shuffled.parquet"
+    df.to_parquet(shuffled, index=False)
+    weak = tmp_path / "weak"
+    assert run_kit("run", "--corpus", shuffled, "--out-dir", weak, *FAST_LOSO, *LENIENT).returncode == 0
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "c2", *FAST_LOSO, *LENIENT,
+                  "--incumbent", weak / "05_bundle" / "exports")
+    assert res.returncode == 0, res.stdout + res.stderr
+    _, v = _verdict(tmp_path / "c2")
+    assert v["challenger_gate"]["passed"] and v["challenger_gate"]["margin"] > v["challenger_gate"]["seed_spread"]
+    # a folder that is not a bundle is refused clearly
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "x", *FAST_LOSO, "--incumbent", tmp_path)
+    assert res.returncode == 2 and "no ensemble.json found" in res.stderr

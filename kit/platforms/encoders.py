@@ -7,9 +7,13 @@ range of its quality knob (for normalising `cq` *within* the family) and how
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kit.errors import InputError
+
+AUTO = "auto"  # --encoders auto: each detected family's probed defaults plus libx264
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class EncoderSpec:
         if self.family == "qsv":
             # -global_quality without a bitrate selects ICQ
             return ["-global_quality", str(cq)]
+        if self.family == "vaapi" and self.codec == "av1":
+            # av1_vaapi has no -qp option: in CQP mode it takes the quantiser index from global_quality
+            return ["-rc_mode", "CQP", "-global_quality", str(cq)]
         if self.family == "vaapi":
             return ["-rc_mode", "CQP", "-qp", str(cq)]
         if self.family == "videotoolbox":
@@ -89,6 +96,51 @@ SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
 ENCODER_VOCAB: tuple[str, ...] = tuple(s.name for s in _SPECS)
 
 
+@dataclass(frozen=True)
+class HwArgs:
+    """Device set-up for one encoder: global init options and the upload filter chain."""
+
+    init: tuple[str, ...] = ()
+    filter: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"init": list(self.init), "filter": self.filter}
+
+    @classmethod
+    def from_json(cls, d: dict[str, object] | None) -> HwArgs:
+        d = d or {}
+        return cls(tuple(str(a) for a in d.get("init", ()) or ()), str(d.get("filter", "")))  # type: ignore[union-attr]
+
+
+def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
+    """The device arguments `spec` needs; QSV and VAAPI open the given (discovered) render node."""
+    if spec.family == "qsv":
+        # QSV is derived from a VAAPI device on that node, so the chosen GPU is the one encoding
+        return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-init_hw_device", "qsv=qs@va",
+                       "-filter_hw_device", "qs"),
+                      # system frames -> nv12 -> GPU surfaces; spare surfaces for the encoder's lookahead
+                      "format=nv12,hwupload=extra_hw_frames=64")
+    if spec.family == "vaapi":
+        return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
+                      "format=nv12,hwupload")
+    # NVENC uploads system-memory yuv420p itself (first NVENC-capable GPU); VideoToolbox and
+    # the software encoders take system frames as they are
+    return HwArgs()
+
+
+def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore]:
+    """One semaphore per hardware family, shared by its encoders: NVENC's session limit is
+    per GPU, not per codec. Encoders without a cap get none."""
+    shared: dict[str, threading.Semaphore] = {}
+    out: dict[str, threading.Semaphore] = {}
+    for name in encoders:
+        spec = get_spec(name)
+        if spec.session_cap > 0:
+            cap = min(s.session_cap for s in _SPECS if s.family == spec.family)
+            out[name] = shared.setdefault(spec.family, threading.Semaphore(cap))
+    return out
+
+
 def get_spec(name: str) -> EncoderSpec:
     try:
         return SPECS[name]
@@ -99,6 +151,11 @@ def get_spec(name: str) -> EncoderSpec:
 
 def parse_encoder_list(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if names == (AUTO,):
+        return names
+    if AUTO in names:
+        raise InputError(f"--encoders {text!r} mixes 'auto' with encoder names",
+                         hint="give either auto or a list of names, e.g. --encoders libx264,h264_nvenc")
     if not names:
         raise InputError(f"--encoders {text!r} names no encoder", hint="e.g. --encoders libx264,libx265")
     for n in names:

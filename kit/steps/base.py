@@ -16,9 +16,10 @@ from typing import Protocol
 
 from kit.errors import InputError
 from kit.events import Emit
-from kit.fsio import read_json
+from kit.fsio import read_json, sha256_file
 from kit.gate import GateThresholds
 from kit.model import TrainConfig
+from kit.shard import ShardSpec
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,12 @@ class RunSettings:
     train: TrainConfig = field(default_factory=TrainConfig)
     demo_clips: int = 0  # 0 = the whole demo set
     demo_seconds: float = 0.0  # 0 = the demo default
+    incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
+    shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
-        for k in ("out_dir", "ref_dir", "corpus"):
+        for k in ("out_dir", "ref_dir", "corpus", "incumbent"):
             d[k] = None if d[k] is None else str(d[k])
         d["encoders"], d["cqs"], d["seeds"] = list(self.encoders), list(self.cqs), list(self.seeds)
         return d
@@ -97,12 +100,34 @@ def step_dirname(number: int, name: str) -> str:
 
 
 def require_output(ctx: Context, step_dir_name: str, filename: str, producer: str) -> Path:
-    """An upstream output this step reads; a clear error when it is not there."""
+    """An upstream output this step reads, exactly as its step wrote it.
+
+    Missing, left by an interrupted run (no status.json), or edited since (sha256
+    differs from the producer's record): each is a clear error, never silently used.
+    """
     path = ctx.path(step_dir_name, filename)
-    if not path.is_file():
+    status = ctx.path(step_dir_name, "status.json")
+    rerun = f"ensemble-kit step {producer} --out-dir {ctx.out_dir}"
+    if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
-                         hint=f"run it first: ensemble-kit step {producer} --out-dir {ctx.out_dir}")
+                         hint=f"run it first: {rerun}")
+    recorded = read_json(status).get("outputs", {}).get(f"{step_dir_name}/{filename}")
+    if recorded is not None and recorded != cached_sha256(path):
+        raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs)",
+                         hint=f"restore it, or rerun that step: {rerun} --force")
     return path
+
+
+_sha_memo: dict[tuple[str, int, int], str] = {}
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of a file, remembered for this process by (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        _sha_memo[key] = sha256_file(path)
+    return _sha_memo[key]
 
 
 def read_prereqs(ctx: Context) -> dict[str, object]:

@@ -15,9 +15,13 @@ from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import PrereqError
 from kit.events import CheckTable
 from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg
-from kit.fsio import write_json
-from kit.host import core_count, cpu_name, free_bytes
+from kit.fsio import sha256_json, write_json
+from kit.host import core_count, free_bytes
+from kit.platforms.detect import HostFamily, detect_families, family_rows
 from kit.platforms.encoders import get_spec
+from kit.platforms.probe import Prober, ProbeResult, probe_row
+from kit.platforms.resolve import resolve_encoders
+from kit.platforms.signals import HostSignals, gather_signals
 from kit.proc import run_process
 from kit.refs import decoded_frame_count
 from kit.steps.base import Context, Outcome, Plan
@@ -28,7 +32,7 @@ PROBE_SIZE = "176x144"
 PROBE_TIMEOUT_S = 60.0
 MIN_FREE_BYTES = 1 << 30
 PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "torch", "onnx", "onnxruntime", "click", "rich",
-                   "platformdirs")
+                   "platformdirs", "matplotlib")
 
 
 def python_packages() -> dict[str, str]:
@@ -51,19 +55,15 @@ def _render_probe_clip(ffmpeg: str, dest: Path) -> None:
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
 
 
-def probe_encoder(ffmpeg: str, name: str, ref: Path, work: Path, cq: int) -> Path:
-    """A real test encode with the corpus's pixel format and rate control; returns the file."""
-    spec = get_spec(name)
-    out = work / f"probe_{name}.{spec.container}"
-    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, cq, out), timeout_s=PROBE_TIMEOUT_S)
-    if res.returncode != 0 or not out.is_file():
+def encode_probe_clip(ffmpeg: str, ref: Path, work: Path) -> Path:
+    """A libx264 encode of the small probe clip, for the libvmaf check."""
+    spec = get_spec("libx264")
+    out = work / f"probe_libvmaf.{spec.container}"
+    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, out), timeout_s=PROBE_TIMEOUT_S)
+    if res.returncode != 0 or not out.is_file() or decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S) != PROBE_FRAMES:
         last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
-        raise PrereqError(f"encoder {name} does not work on this box: {last}",
-                          hint=f"drop {name} from --encoders (run `ensemble-kit detect` to see what works)")
-    frames = decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S)
-    if frames != PROBE_FRAMES:
-        raise PrereqError(f"encoder {name}'s test encode decodes to {frames} frames, not {PROBE_FRAMES}",
-                          hint=f"drop {name} from --encoders")
+        raise PrereqError(f"encoder libx264 does not work on this box: {last}",
+                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
     return out
 
 
@@ -113,55 +113,65 @@ class PrereqsStep:
             settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
                       "needs_ffmpeg": ctx.settings.corpus is None},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
+                    # a new driver, GPU or render node re-decides the encoders
+                    "host": sha256_json(gather_signals(info).to_json()),
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
+
+    def _probe(self, ctx: Context, info: FFmpegInfo, sig: HostSignals, families: tuple[HostFamily, ...],
+               work: Path) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]]]:
+        """(libvmaf version, resolved encoders, probe results, skip rows)."""
+        s = ctx.settings
+        ref = work / "ref.y4m"
+        _render_probe_clip(info.path, ref)
+        libvmaf_version = probe_libvmaf(info.path, encode_probe_clip(info.path, ref, work), ref, work)
+        if s.corpus is not None:
+            return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]]
+        prober = Prober(info, sig, work / "encoders", cq=s.cqs[0])
+        resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, families, prober)
+        return libvmaf_version, resolved, results, skipped
 
     def run(self, ctx: Context) -> Outcome:
         s = ctx.settings
         packages = python_packages()
         free = check_out_dir(s.out_dir)
         info = self._ffmpeg(ctx)
-        encoders = {}
-        libvmaf_version = ""
+        sig = gather_signals(info)
+        families = detect_families(sig)
         work = ctx.step_dir / "probe"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            ref = work / "ref.y4m"
-            _render_probe_clip(info.path, ref)
-            for name in s.encoders if s.corpus is None else ():
-                out = probe_encoder(info.path, name, ref, work, s.cqs[0])
-                encoders[name] = {"available": True, "reason": "test encode decoded back frame-exact"}
-                if not libvmaf_version:
-                    libvmaf_version = probe_libvmaf(info.path, out, ref, work)
-            if not libvmaf_version:
-                out = probe_encoder(info.path, "libx264", ref, work, 30)
-                libvmaf_version = probe_libvmaf(info.path, out, ref, work)
+            libvmaf_version, resolved, results, skipped = self._probe(ctx, info, sig, families, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
             ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {PROBE_SIZE} test pair"],
-            *[[name, "ok", "test encode decoded back, frame count exact"] for name in encoders],
+            *family_rows(sig, families),
+            *[probe_row(r) for r in results], *skipped,
+            ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,
             ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
             ["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
                 f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow"))],
-            ["cores", "ok", f"{core_count()} ({cpu_name()})"],
+            ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
-        if s.corpus is not None:
-            rows.insert(2, ["encoders", "skip", "not needed: --corpus given"])
-        ctx.emit(CheckTable(self.name, rows))
+        ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))
         report = {
             "kit_version": __version__,
             "ffmpeg": info.to_json(),
             "libvmaf_version": libvmaf_version,
-            "encoders": encoders,
-            "host": {"platform": platform_tag(), "os": platform.platform(), "cpu": cpu_name(),
-                     "cores": core_count(), "python": sys.version.split()[0]},
+            "requested_encoders": list(s.encoders),
+            "resolved_encoders": list(resolved),
+            "encoders": {r.name: r.to_json() for r in results},
+            "families": [f.to_json() for f in families],
+            "host": {"platform": platform_tag(), "os": platform.platform(), "cpu": sig.cpu,
+                     "cores": core_count(), "python": sys.version.split()[0],
+                     "signals": {k: v for k, v in sig.to_json().items() if k != "encoders"}},
             "python_packages": packages,
             "out_dir": {"path": str(s.out_dir.resolve()), "free_gib": round(free / 2**30, 1)},
         }
         out_path = ctx.step_dir / "prereqs.json"
         write_json(out_path, report)
         return Outcome([out_path], {"ffmpeg": info.version, "source": info.source, "libvmaf": libvmaf_version,
-                                    "encoders": list(encoders)})
+                                    "encoders": list(resolved)})

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from kit import __version__
-from kit.baselines import lift, lift_gate
+from kit.baselines import challenger_gate, lift, lift_gate
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached, stamp
 from kit.fsio import read_json, sha256_file, write_json
@@ -20,7 +21,8 @@ from kit.gate import (
     recommendation,
     thresholds_json,
 )
-from kit.metrics import json_safe
+from kit.merge import corpus_origin
+from kit.metrics import agreement, json_safe
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.vmaf import TEACHER_MODEL
 
@@ -46,7 +48,23 @@ def corpus_summary(path: Path, sha: str) -> dict[str, object]:
         "encoders": uniq("encoder"), "cq_grid": [int(c) for c in uniq("cq")],
         "vmaf_range": [float(df["vmaf"].min()), float(df["vmaf"].max())],
         "demo_corpus": bool(manifest.get("demo_corpus", False)),
+        **corpus_origin(manifest if manifest.get("sha256") == sha else {}),
     }
+
+
+def overall_figures(reports: dict[int, dict[str, object]], predictions: pd.DataFrame) -> dict[str, object]:
+    """Across seeds: the mean of each seed's fold means, and the pooled ensemble.
+
+    The pooled figures average the seeds' held-out predictions per frame and score
+    all frames of all sources at once, which also shows whether the sources' scales line up.
+    """
+    means = {m: float(np.nanmean([np.nan if r[f"mean_{m}"] is None else float(r[f"mean_{m}"])  # type: ignore[arg-type]
+                                  for r in reports.values()]))
+             for m in ("plcc", "srocc", "krocc", "rmse")}
+    pooled = predictions.groupby("row").agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
+    return {"mean_over_seeds": means,
+            "pooled_ensemble": {**agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy()),
+                                "n_frames": len(pooled)}}
 
 
 def fold_table(folds: pd.DataFrame) -> list[dict[str, object]]:
@@ -75,6 +93,9 @@ class VerdictStep:
                   for s in ctx.settings.seeds}
         inputs["folds"] = sha256_file(require_output(ctx, "03_loso", "folds.parquet", "loso"))
         inputs["baselines"] = sha256_file(require_output(ctx, "03_loso", "baselines.json", "loso"))
+        if ctx.settings.incumbent is not None:
+            inputs["incumbent"] = sha256_file(require_output(ctx, "03_loso", "incumbent.json", "loso"))
+        inputs["predictions"] = sha256_file(require_output(ctx, "03_loso", "predictions.parquet", "loso"))
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": thresholds_json(ctx.settings.gate)},
                     inputs=inputs)
 
@@ -89,14 +110,22 @@ class VerdictStep:
                              hint=f"rerun from LOSO: ensemble-kit run --from loso --out-dir {s.out_dir}")
         folds = pd.read_parquet(require_output(ctx, "03_loso", "folds.parquet", "loso"))
         folds = folds[folds["seed"].isin(list(s.seeds))]
+        predictions = pd.read_parquet(require_output(ctx, "03_loso", "predictions.parquet", "loso"),
+                                      columns=["seed", "row", "vmaf", "pred"])
+        predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         per_seed = {seed: float(r["mean_plcc"]) if r["mean_plcc"] is not None else float("nan")
                     for seed, r in reports.items()}
         gate = evaluate_gate(per_seed, s.gate)
-        ridge = read_json(require_output(ctx, "03_loso", "baselines.json", "loso"))["ridge"]
+        baselines = read_json(require_output(ctx, "03_loso", "baselines.json", "loso"))
+        baselines.pop("corpus_sha256", None)
+        ridge = baselines["ridge"]
+        incumbent = (read_json(require_output(ctx, "03_loso", "incumbent.json", "loso"))
+                     if s.incumbent is not None else None)
         ens_rmse = [float(r["mean_rmse"]) if r["mean_rmse"] is not None else float("nan") for r in reports.values()]
         lifted = lift(float(gate["mean_plcc"]), sum(ens_rmse) / len(ens_rmse), ridge)
         extra_gate = lift_gate(float(lifted["rmse_ratio"]), s.gate.min_rmse_lift)
-        verdict = "PROMOTE" if gate["passed"] and extra_gate["passed"] else "HOLD"
+        champion = challenger_gate(float(gate["mean_plcc"]), incumbent, float(gate["plcc_spread"]))
+        verdict = "PROMOTE" if gate["passed"] and extra_gate["passed"] and champion["passed"] else "HOLD"
         doc = {
             "schema_version": VERDICT_SCHEMA_VERSION,
             "verdict": verdict,
@@ -105,11 +134,14 @@ class VerdictStep:
             "gate": gate,
             "corpus": corpus_summary(corpus_file, str(corpus["sha256"])),
             "lift_gate": extra_gate,
-            "recommendation": recommendation(gate, extra_gate),
-            "baselines": {"ridge": ridge},
+            "challenger_gate": champion,
+            "recommendation": recommendation(gate, extra_gate, champion),
+            "baselines": baselines,
+            "incumbent": incumbent,
             "lift": lifted,
             "per_seed": [{k: r[k] for k in ("seed", "mean_plcc", "std_plcc", "min_plcc", "max_plcc", "mean_srocc",
                                              "mean_krocc", "mean_rmse", "n_folds")} for r in reports.values()],
+            "overall": overall_figures(reports, predictions),
             "per_fold": fold_table(folds),
             "worst_folds": worst_folds(folds),
             "teacher_model": TEACHER_MODEL,

@@ -19,8 +19,8 @@ from kit.host import safe_box_id
 from kit.loso import load_corpus
 from kit.model import CODEC_DIM, N_FEATURES, TrainConfig, design_matrix
 from kit.platforms.encoders import ENCODER_VOCAB, SPECS
-from kit.report import render_report
-from kit.steps.base import Context, Outcome, Plan
+from kit.report import load_report_data, render_report
+from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.train import Member, train_members
 from kit.vmaf import FEATURES, TEACHER_MODEL
 
@@ -33,7 +33,9 @@ def find_verdict(ctx: Context) -> tuple[str, Path]:
     if len(found) != 1:
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {folder}, found {len(found)}",
                          hint=f"rerun the verdict step: ensemble-kit step verdict --out-dir {ctx.out_dir}")
-    return found[0]
+    name, _ = found[0]
+    # exactly as the verdict step wrote it: a hand-edited PROMOTE must never export models
+    return name, require_output(ctx, "04_verdict", f"{name}.json", "verdict")
 
 
 def export_members(ctx: Context, verdict: dict[str, object], exports: Path) -> list[Path]:
@@ -149,7 +151,9 @@ class BundleStep:
             exports_dir.mkdir(parents=True)
             exports = export_members(ctx, verdict, exports_dir)
         report = ctx.step_dir / "report.html"
-        write_text(report, render_report(verdict))
+        data = load_report_data(verdict, require_output(ctx, "03_loso", "predictions.parquet", "loso"),
+                                ctx.out_dir / "run.json", ctx.path("01_prereqs", "prereqs.json"))
+        write_text(report, render_report(verdict, data))
         box = safe_box_id(ctx.settings.box_id)
         utc = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         stem = f"results-{box}-{utc}"

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Corpus step: the kit against the same ffmpeg commands run bare by a shell loop.
+
+On 1280x720 clips (4 sources, 3 s each) at 4 quality levels, all in one run:
+  * bare: every job's encode + libvmaf commands (exactly the argv the kit builds),
+    run by `xargs -P <jobs>` with no Python in between;
+  * the kit's corpus step at the same parallelism (target: <= 1.05x bare);
+  * parallel efficiency: the kit one job at a time vs <cores> jobs at once
+    (one thread per job in both; target >= 0.9);
+  * sharing one reference decode across the quality grid (one ffmpeg, 4 libvmaf
+    branches) against one scoring command per quality level.
+
+    python bench/bench_corpus.py [--work DIR] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from common import ROOT, run_kit
+
+from kit.commands import build_encode_argv, build_score_argv
+from kit.ffmpeg import imageio_binary
+from kit.host import core_count
+from kit.platforms.encoders import get_spec
+from kit.refs import Sha256Cache, discover
+from kit.vmaf import escape_filter_value
+
+SOURCES = {
+    "pattern": "testsrc2=s=1280x720:r=25",
+    "fractal": "mandelbrot=s=1280x720:r=25",
+    "texture": "perlin=s=1280x720:r=25:octaves=6:tscale=8:xscale=0.5:yscale=0.5:random_mode=seed:random_seed=3",
+    "cells": "life=s=1280x720:r=25:mold=10:ratio=0.1:seed=4",
+}
+CQS = (19, 25, 31, 37)
+
+
+def render_refs(ffmpeg: str, folder: Path, seconds: float) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lavfi in SOURCES.items():
+        dest = folder / f"{name}.y4m"
+        if not dest.is_file():
+            subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", lavfi,
+                            "-t", str(seconds), "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(dest)], check=True)
+
+
+def bare_scripts(ffmpeg: str, refs: Path, work: Path, threads: int) -> list[Path]:
+    """One shell script per job: the kit's own encode and score argv, nothing else."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    scripts = []
+    spec = get_spec("libx264")
+    for clip in discover(refs, ffmpeg, Sha256Cache(None)):
+        for cq in CQS:
+            enc = work / f"{clip.src}-{cq}.h264"
+            log = work / f"{clip.src}-{cq}.json"
+            lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=threads)),
+                     shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height,
+                                                 clip.pix_fmt, log, threads)),
+                     f"rm -f {shlex.quote(str(enc))}"]
+            script = work / f"job-{clip.src}-{cq}.sh"
+            script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
+            scripts.append(script)
+    return scripts
+
+
+def run_bare(scripts: list[Path], jobs: int) -> float:
+    listing = "\n".join(str(s) for s in scripts) + "\n"
+    start = time.perf_counter()
+    subprocess.run(["xargs", "-P", str(jobs), "-n", "1", "bash"], input=listing, text=True, check=True)
+    return time.perf_counter() - start
+
+
+def run_kit_corpus(refs: Path, out: Path, jobs: int, threads: int) -> tuple[float, float]:
+    """(wall seconds of the whole command, seconds of the corpus step itself)."""
+    shutil.rmtree(out / "02_corpus", ignore_errors=True)
+    env = {"KIT_JOB_THREADS": str(threads)}
+    res, wall = run_kit("--only", "corpus", "--ref-dir", refs, "--out-dir", out, "--cqs", ",".join(map(str, CQS)),
+                        "--jobs", str(jobs), env=env)
+    if res.returncode != 0:
+        raise SystemExit(res.stderr)
+    status = json.loads((out / "02_corpus" / "status.json").read_text())
+    return wall, float(status["seconds"])
+
+
+def shared_decode(ffmpeg: str, refs: Path, work: Path) -> tuple[float, float]:
+    """Scoring one clip's 4 encodes: 4 commands vs one command with 4 libvmaf branches."""
+    clip = discover(refs, ffmpeg, Sha256Cache(None))[0]
+    spec = get_spec("libx264")
+    encs = []
+    for cq in CQS:
+        enc = work / f"shared-{cq}.h264"
+        subprocess.run(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc), check=True,
+                       capture_output=True)
+        encs.append(enc)
+    start = time.perf_counter()
+    for i, enc in enumerate(encs):
+        subprocess.run(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+                                        work / f"sep-{i}.json", 1), check=True, capture_output=True)
+    separate = time.perf_counter() - start
+    n = len(encs)
+    chains = [f"[{n}:v]settb=1/25,setpts=N,format={clip.pix_fmt},split={n}" + "".join(f"[r{i}]" for i in range(n))]
+    for i in range(n):
+        chains.append(f"[{i}:v]settb=1/25,setpts=N,format={clip.pix_fmt}[d{i}]")
+        chains.append(f"[d{i}][r{i}]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:n_threads=1:"
+                      f"log_path={escape_filter_value(str(work / f'shared-{i}.json'))}[o{i}]")
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y"]
+    for enc in encs:
+        argv += ["-i", str(enc)]
+    argv += [*clip.input_args(), "-filter_complex", ";".join(chains)]
+    for i in range(n):
+        argv += ["-map", f"[o{i}]", "-f", "null", "-"]
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return separate, time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "corpus720")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    ffmpeg = str(imageio_binary())
+    cores = core_count()
+    refs, out = args.work / "refs", args.work / "kit"
+    render_refs(ffmpeg, refs, args.seconds)
+    res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)))
+    if res.returncode != 0:
+        raise SystemExit(res.stderr)
+    n_jobs = len(SOURCES) * len(CQS)
+    print(f"{n_jobs} jobs: {len(SOURCES)} clips 1280x720 x {args.seconds:g} s x {len(CQS)} cqs, libx264; "
+          f"{cores} cores")
+
+    threads = 1  # what the kit picks with one job per core (cores // jobs)
+    bare = run_bare(bare_scripts(ffmpeg, refs, args.work / "bare", threads), cores)
+    kit_wall, kit_step = run_kit_corpus(refs, out, cores, threads)
+    bare_again = run_bare(bare_scripts(ffmpeg, refs, args.work / "bare", threads), cores)
+    bare_best = min(bare, bare_again)
+    _, one_step = run_kit_corpus(refs, out, 1, 1)
+    separate, shared = shared_decode(ffmpeg, refs, args.work / "bare")
+
+    print(f"\n{'':52s} {'seconds':>8s}")
+    print(f"{'bare shell loop, xargs -P ' + str(cores) + ' (best of 2)':52s} {bare_best:8.1f}")
+    print(f"{'kit corpus step, --jobs ' + str(cores) + ' (whole command)':52s} {kit_wall:8.1f}")
+    print(f"{'kit corpus step, --jobs ' + str(cores) + ' (step only)':52s} {kit_step:8.1f}")
+    print(f"{'kit corpus step, --jobs 1 (step only)':52s} {one_step:8.1f}")
+    print(f"{'score 4 encodes of one clip: 4 commands':52s} {separate:8.2f}")
+    print(f"{'score 4 encodes of one clip: 1 command, shared reference':52s} {shared:8.2f}")
+    efficiency = one_step / (cores * kit_step)
+    print("\nratios (measured side by side in this run):")
+    print(f"  kit / bare, whole command:   {kit_wall / bare_best:5.3f}   target <= 1.05")
+    print(f"  kit / bare, step only:       {kit_step / bare_best:5.3f}")
+    print(f"  parallel efficiency:         {efficiency:5.3f}   target >= 0.9  (1 job at a time vs {cores})")
+    print(f"  shared reference decode:     {shared / separate:5.3f}   (< 1 would pay; kept only if it does)")
+    ok = kit_wall / bare_best <= 1.05 and efficiency >= 0.9
+    print(f"\n{'PASS' if ok else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()

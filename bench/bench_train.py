@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""LOSO training: the batched ensemble against the one-model-at-a-time loop.
+
+On a real 3,600-row corpus (the 9 demo clips x 4 cqs x 100 frames), all in one run:
+  * the kit's batched LOSO, 5 seeds x 9 folds, kit recipe;
+  * the straightforward per-model loop at the same recipe (PLCC must agree within 0.002);
+  * the per-model loop at the bash kit's recipe (200 epochs, batch 32, Adam 5e-4), timed
+    for one seed (all seeds with --full), against the bash kit's ~270 s per seed;
+  * the batched trainer at the bash kit's recipe, to show the recipe change keeps PLCC.
+
+    python bench/bench_train.py [--full] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, demo_corpus, timed
+from reference_trainer import loop_loso
+
+from kit.loso import load_corpus, make_folds, run_loso
+from kit.model import TrainConfig, design_matrix
+
+SEEDS = [0, 1, 2, 3, 4]
+BASH_KIT_SECONDS_PER_SEED = 270.0  # the bash kit's own trainer on this 2-core machine (issue 5)
+BASH_RECIPE = replace(TrainConfig(), epochs=200, batch_size=32)
+
+
+def per_seed_mean(result: dict[int, list[dict[str, float]]]) -> dict[int, float]:
+    return {s: float(np.mean([f["plcc"] for f in folds])) for s, folds in result.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="time the bash-recipe loop for all 5 seeds")
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "demo4s")
+    args = ap.parse_args()
+    df = load_corpus(demo_corpus(args.work))
+    feats, codec = design_matrix(df)
+    target = df["vmaf"].to_numpy()
+    folds = make_folds(df)
+    kit = TrainConfig()
+    print(f"corpus: {len(df)} rows, {len(folds)} sources; kit recipe {kit.epochs} epochs x batch {kit.batch_size}")
+
+    batched, t_batched = timed(lambda: run_loso(df, SEEDS, kit))
+    b_plcc = {r["seed"]: float(r["mean_plcc"]) for r in batched.seed_reports}
+    loop, t_loop = timed(lambda: loop_loso(feats, codec, target, folds, SEEDS, kit))
+    l_plcc = per_seed_mean(loop)
+    bash_seeds = SEEDS if args.full else SEEDS[:1]
+    bash_loop, t_bash = timed(lambda: loop_loso(feats, codec, target, folds, bash_seeds, BASH_RECIPE))
+    bash_per_seed = t_bash / len(bash_seeds)
+    batched_bash, t_batched_bash = timed(lambda: run_loso(df, SEEDS, BASH_RECIPE))
+    bb_plcc = {r["seed"]: float(r["mean_plcc"]) for r in batched_bash.seed_reports}
+
+    print(f"\n{'':38s} {'seconds':>9s}  per-seed mean PLCC")
+    print(f"{'batched, kit recipe (5x9)':38s} {t_batched:9.1f}  {[round(b_plcc[s], 4) for s in SEEDS]}")
+    print(f"{'per-model loop, kit recipe (5x9)':38s} {t_loop:9.1f}  {[round(l_plcc[s], 4) for s in SEEDS]}")
+    print(f"{'batched, bash recipe (5x9)':38s} {t_batched_bash:9.1f}  {[round(bb_plcc[s], 4) for s in SEEDS]}")
+    print(f"{f'per-model loop, bash recipe ({len(bash_seeds)}x9)':38s} {t_bash:9.1f}  "
+          f"{[round(v, 4) for v in per_seed_mean(bash_loop).values()]}")
+    diff = max(abs(b_plcc[s] - l_plcc[s]) for s in SEEDS)
+    recipe = max(abs(b_plcc[s] - bb_plcc[s]) for s in SEEDS)
+    speed_bash = BASH_KIT_SECONDS_PER_SEED * len(SEEDS) / t_batched
+    speed_loop = bash_per_seed * len(SEEDS) / t_batched
+    print("\nratios (measured side by side in this run):")
+    print(f"  speed-up vs the bash kit trainer (270 s/seed x 5):      {speed_bash:7.1f}x   target >= 50x")
+    print(f"  speed-up vs the per-model loop at the bash recipe:      {speed_loop:7.1f}x   "
+          f"({bash_per_seed:.1f} s/seed measured)")
+    print(f"  speed-up vs the per-model loop at the kit recipe:       {t_loop / t_batched:7.1f}x")
+    print(f"  max |PLCC batched - loop|, same recipe, per seed:       {diff:7.4f}    target <= 0.002")
+    print(f"  max |PLCC kit recipe - bash recipe|, batched, per seed: {recipe:7.4f}")
+    ok = speed_bash >= 50 and diff <= 0.002
+    print(f"\n{'PASS' if ok else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Shared helpers for the benchmarks: timing, peak memory, corpora to measure on."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+@contextmanager
+def stopwatch(label: str, sink: dict[str, float]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    sink[label] = time.perf_counter() - start
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux: ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_kit(*args: str | Path, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The kit's CLI in a child process; returns (result, wall seconds)."""
+    cmd = [sys.executable, str(ROOT / "kit" / "run_full_pipeline.py"), *map(str, args)]
+    full_env = {**os.environ, **(env or {})}
+    start = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, env=full_env)
+    return res, time.perf_counter() - start
+
+
+def demo_corpus(out_dir: Path, seconds: float = 4.0) -> Path:
+    """A real corpus: the 9 demo clips x 4 cqs (100 frames each at 4 s): 3,600 rows."""
+    shard = out_dir / "02_corpus" / "shard.parquet"
+    if shard.is_file():
+        return shard
+    for step in ("prereqs", "corpus"):
+        res, _ = run_kit("--only", step, "--out-dir", out_dir, "--demo-seconds", str(seconds))
+        if res.returncode != 0:
+            raise SystemExit(f"corpus for the benchmark failed:\n{res.stderr}")
+    return shard
+
+
+def scaled_corpus(real: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+    """`rows` rows resampled from a real corpus with small jitter, sources kept."""
+    from kit.vmaf import FEATURES
+
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(real), rows)
+    df = real.iloc[pick].reset_index(drop=True)
+    for col in FEATURES:
+        values = df[col].to_numpy(dtype=np.float64)
+        df[col] = values * (1 + rng.normal(0, 0.002, rows))
+    df["vmaf"] = np.clip(df["vmaf"].to_numpy() + rng.normal(0, 0.3, rows), 0, 100)
+    df["frame_index"] = np.arange(rows, dtype=np.int32)
+    return df

@@ -1,0 +1,223 @@
+"""Host families, render-node choice, device set-up and provenance: pure functions
+of the frozen HostSignals (gathered by kit.platforms.signals).
+
+A family only *nominates* encoders (DESIGN §6); whether one is available is
+decided by a real test encode (kit.platforms.probe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from kit.platforms.encoders import EncoderSpec, HwArgs, build_hw_args
+from kit.platforms.signals import NVIDIA_VENDOR, HostSignals, RenderNode
+
+INTEL_VENDOR = "0x8086"
+AMD_VENDOR = "0x1002"
+VENDOR_NAMES = {INTEL_VENDOR: "Intel", AMD_VENDOR: "AMD", NVIDIA_VENDOR: "NVIDIA"}
+
+NVENC_DEFAULTS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
+QSV_DEFAULTS = ("h264_qsv", "hevc_qsv", "av1_qsv")
+VAAPI_OPT_IN = ("h264_vaapi", "hevc_vaapi", "av1_vaapi")
+VT_DEFAULTS = ("h264_videotoolbox", "hevc_videotoolbox")
+CPU_DEFAULTS = ("libx264",)
+CPU_OPT_IN = ("libx265", "libsvtav1")
+
+# which host family nominates an encoder family, and how a failure is named ("NVENC unavailable")
+HOST_FAMILY_OF = {"nvenc": "NVIDIA", "qsv": "Intel", "vaapi": "Intel", "videotoolbox": "macOS",
+                  "x264": "CPU", "x265": "CPU", "svtav1": "CPU"}
+ENGINE_NAMES = {"nvenc": "NVENC", "qsv": "QSV", "vaapi": "VAAPI", "videotoolbox": "VideoToolbox"}
+
+
+@dataclass(frozen=True)
+class HostFamily:
+    key: str  # nvidia | intel | macos | cpu
+    label: str  # e.g. "NVIDIA (Linux)"
+    evidence: str  # the signal that nominated it
+    defaults: tuple[str, ...]
+    opt_in: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HwSetup:
+    """What a test encode or corpus job of one encoder needs on this host."""
+
+    args: HwArgs
+    device: str  # the hardware that encodes, for row provenance
+    missing: str = ""  # why it cannot even be tried here ("" when it can)
+
+
+# --- families ------------------------------------------------------------------------------
+
+
+def gpu_summary(sig: HostSignals) -> str:
+    """The NVIDIA GPU(s) as one provenance string."""
+    names = list(dict.fromkeys(g.name for g in sig.gpus))
+    if not names:
+        return ""
+    driver = sig.gpus[0].driver
+    if len(names) == 1:
+        count = f"{len(sig.gpus)}x " if len(sig.gpus) > 1 else ""
+        return f"{count}{names[0]} (driver {driver})"
+    # NVENC's default device is the first capable GPU; with mixed GPUs say so
+    return f"first NVENC-capable of {', '.join(names)} (driver {driver})"
+
+
+def _says_intel(va: str) -> bool:
+    return any(tag in va.lower() for tag in ("intel", "ihd", "i965"))
+
+
+def intel_node(sig: HostSignals) -> RenderNode | None:
+    """The first Intel render node; a node of unknown vendor counts when its VA driver is Intel's."""
+    for node in sig.render_nodes:
+        if node.vendor == INTEL_VENDOR:
+            return node
+    for node in sig.render_nodes:
+        if not node.vendor and _says_intel(node.va_driver or sig.libva_driver_name):
+            return node
+    return None
+
+
+def vaapi_node(sig: HostSignals) -> RenderNode | None:
+    """Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)."""
+    for wanted in (INTEL_VENDOR, AMD_VENDOR):
+        for node in sig.render_nodes:
+            if node.vendor == wanted:
+                return node
+    return intel_node(sig) or next((n for n in sig.render_nodes if not n.vendor), None)
+
+
+def _nvidia(sig: HostSignals) -> HostFamily | None:
+    if not sig.gpus or sig.system not in ("linux", "windows"):
+        return None
+    return HostFamily("nvidia", f"NVIDIA ({sig.system.title()})", f"nvidia-smi: {gpu_summary(sig)}",
+                      NVENC_DEFAULTS)
+
+
+def _intel(sig: HostSignals) -> HostFamily | None:
+    node = intel_node(sig) if sig.system == "linux" else None
+    if node is None:
+        return None
+    return HostFamily("intel", "Intel (Linux)", node_label(node, sig), QSV_DEFAULTS, VAAPI_OPT_IN)
+
+
+def _macos(sig: HostSignals) -> HostFamily | None:
+    if sig.system != "darwin":
+        return None
+    return HostFamily("macos", f"macOS ({sig.machine})", sig.cpu, VT_DEFAULTS)
+
+
+def detect_families(sig: HostSignals) -> tuple[HostFamily, ...]:
+    """The families this host belongs to, hardware first; CPU always."""
+    found = [f for f in (_nvidia(sig), _intel(sig), _macos(sig)) if f is not None]
+    return (*found, HostFamily("cpu", "CPU", sig.cpu, CPU_DEFAULTS, CPU_OPT_IN))
+
+
+def role(name: str, families: Sequence[HostFamily]) -> str:
+    """default | opt-in | not detected: how this host's families see an encoder."""
+    if any(name in f.defaults for f in families):
+        return "default"
+    if any(name in f.opt_in for f in families):
+        return "opt-in"
+    return "not detected"
+
+
+def auto_candidates(families: Sequence[HostFamily]) -> tuple[str, ...]:
+    """What `--encoders auto` probes: every detected family's defaults, libx264 last."""
+    names = [n for f in families if f.key != "cpu" for n in f.defaults]
+    return tuple(dict.fromkeys([*names, *CPU_DEFAULTS]))
+
+
+def resolve_auto(families: Sequence[HostFamily], available: Mapping[str, bool]) -> tuple[str, ...]:
+    """The defaults that passed their test encode, plus libx264."""
+    return tuple(n for n in auto_candidates(families) if available.get(n) or n in CPU_DEFAULTS)
+
+
+# --- device set-up and provenance ------------------------------------------------------
+
+
+def node_label(node: RenderNode, sig: HostSignals) -> str:
+    vendor = VENDOR_NAMES.get(node.vendor, node.vendor or "unknown vendor")
+    va = node.va_driver or (f"LIBVA_DRIVER_NAME={sig.libva_driver_name}" if sig.libva_driver_name else "default")
+    return f"{node.path} ({vendor} {node.driver or 'driver ?'}, VA driver {va})"
+
+
+def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
+    engine = ENGINE_NAMES[spec.family]
+    node = intel_node(sig) if spec.family == "qsv" else vaapi_node(sig)
+    needs = ("vaapi", "qsv") if spec.family == "qsv" else ("vaapi",)
+    lacking = [h for h in needs if sig.hwaccels and h not in sig.hwaccels]
+    if sig.system != "linux":
+        return HwSetup(HwArgs(), "", f"the kit drives {engine} through a Linux /dev/dri render node")
+    if node is None:
+        seen = ", ".join(f"{n.path} ({VENDOR_NAMES.get(n.vendor, n.vendor or '?')})" for n in sig.render_nodes)
+        want = "Intel" if spec.family == "qsv" else "usable"
+        return HwSetup(HwArgs(), "", f"no {want} render node under /dev/dri" + (f" (found {seen})" if seen else ""))
+    if lacking:
+        return HwSetup(HwArgs(), node_label(node, sig), f"this ffmpeg build has no {'/'.join(lacking)} hwaccel")
+    return HwSetup(build_hw_args(spec, node.path), node_label(node, sig))
+
+
+def hw_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
+    """Device args and provenance for `spec` on this host (render node discovered, never assumed)."""
+    if spec.family in ("qsv", "vaapi"):
+        return _render_node_setup(spec, sig)
+    if spec.family == "nvenc":
+        missing = "NVENC exists only on Linux and Windows" if sig.system == "darwin" else ""
+        return HwSetup(build_hw_args(spec), gpu_summary(sig) or "NVIDIA GPU (not listed by nvidia-smi)", missing)
+    if spec.family == "videotoolbox":
+        missing = "" if sig.system == "darwin" else "VideoToolbox exists only on macOS"
+        return HwSetup(build_hw_args(spec), "" if missing else f"Apple VideoToolbox ({sig.cpu})", missing)
+    return HwSetup(build_hw_args(spec), sig.cpu)
+
+
+# --- prereqs rows (check, result, detail) -------------------------------------------------
+
+LIBVA_ADVICE = ("if QSV fails, install intel-media-va-driver (iHD) and export LIBVA_DRIVER_NAME=iHD "
+                "(the legacy i965 driver has no QSV)")
+
+
+def _nvidia_rows(sig: HostSignals) -> list[list[str]]:
+    if sig.gpus:
+        return [["nvidia", "ok", f"{gpu_summary(sig)} via nvidia-smi; NVENC is decided by the test encode"]]
+    if sig.nvidia_smi not in ("", "ok"):
+        return [["nvidia", "warn", f"{sig.nvidia_smi} - hint: NVENC needs a loaded NVIDIA driver; "
+                                   "`nvidia-smi` must list the GPU"]]
+    return []
+
+
+def _intel_rows(sig: HostSignals) -> list[list[str]]:
+    node = intel_node(sig) if sig.system == "linux" else None
+    if node is None:
+        if sig.render_nodes:
+            seen = ", ".join(f"{n.path} ({VENDOR_NAMES.get(n.vendor, n.vendor or '?')})" for n in sig.render_nodes)
+            return [["intel gpu", "skip", f"no Intel render node (found {seen})"]]
+        return []
+    env = sig.libva_driver_name
+    if env.lower() == "i965":
+        advice = "hint: LIBVA_DRIVER_NAME=i965 cannot drive QSV; install intel-media-va-driver and use iHD"
+    elif not env:
+        advice = f"LIBVA_DRIVER_NAME unset - hint: {LIBVA_ADVICE}"
+    else:
+        advice = f"LIBVA_DRIVER_NAME={env}"
+    return [["intel gpu", "ok", f"{node_label(node, sig)}; {advice}; QSV is decided by the test encode"]]
+
+
+def _macos_rows(sig: HostSignals) -> list[list[str]]:
+    if sig.system != "darwin":
+        return []
+    note = "" if sig.machine == "arm64" else (" (Intel Mac: VideoToolbox constant quality -q:v needs Apple silicon, "
+                                              "so the test encode is expected to refuse it)")
+    return [["macos", "ok", f"{sig.cpu}, {sig.system}-{sig.machine}; VideoToolbox is decided by the test encode"
+                            + note]]
+
+
+def family_rows(sig: HostSignals, families: Sequence[HostFamily]) -> list[list[str]]:
+    """Prereqs rows for the detected families, with hints."""
+    labels = ", ".join(f"{f.label} (defaults {', '.join(f.defaults)})" for f in families)
+    return [["platform", "ok", f"{sig.system}-{sig.machine}; families: {labels}"],
+            *_nvidia_rows(sig), *_intel_rows(sig), *_macos_rows(sig)]

@@ -1,0 +1,46 @@
+"""Which encoders a run uses: the asked-for ones, all proven by a test encode, or
+with `--encoders auto` every detected family's defaults that pass, plus libx264."""
+
+from __future__ import annotations
+
+from kit.errors import PrereqError
+from kit.platforms.detect import HostFamily, auto_candidates, resolve_auto
+from kit.platforms.encoders import AUTO, get_spec
+from kit.platforms.probe import Prober, ProbeResult
+
+
+def refuse(failed: ProbeResult, others: int) -> PrereqError:
+    more = f" ({others} more requested encoder(s) failed too)" if others else ""
+    hint = f"{failed.hint}; " if failed.hint else ""
+    return PrereqError(f"encoder {failed.name} does not work on this box: {failed.reason}{more}",
+                       hint=f"{hint}drop {failed.name} from --encoders (`ensemble-kit detect` shows what works here)")
+
+
+def in_grid_range(names: tuple[str, ...], cqs: tuple[int, ...]) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Auto candidates whose quality range holds the whole grid; a skip row for each other one."""
+    keep, rows = [], []
+    for name in names:
+        lo, hi = get_spec(name).cq_range
+        bad = [q for q in cqs if not lo <= q <= hi]
+        if bad:
+            rows.append([name, "skip", f"--cqs value {bad[0]} is outside its range {lo}..{hi}"])
+        else:
+            keep.append(name)
+    return tuple(keep), rows
+
+
+def resolve_encoders(requested: tuple[str, ...], cqs: tuple[int, ...], families: tuple[HostFamily, ...],
+                     prober: Prober) -> tuple[tuple[str, ...], list[ProbeResult], list[list[str]]]:
+    """(encoders the corpus uses, every probe result, skip rows). Asked-for encoders must all work."""
+    if requested != (AUTO,):
+        results = [prober.probe(n) for n in requested]
+        failed = [r for r in results if not r.available]
+        if failed:
+            raise refuse(failed[0], len(failed) - 1)
+        return requested, results, []
+    candidates, skipped = in_grid_range(auto_candidates(families), cqs)
+    results = [prober.probe(n) for n in candidates]
+    x264 = next((r for r in results if r.name == "libx264"), None)
+    if x264 is not None and not x264.available:
+        raise refuse(x264, 0)
+    return resolve_auto(families, {r.name: r.available for r in results}), results, skipped

@@ -1,0 +1,192 @@
+"""Gathering the host signals that platform detection decides on.
+
+Each signal comes from one small function that tests can feed (a folder, a
+captured text, a missing program); `gather_signals` runs them once. The
+decisions are pure functions of the frozen `HostSignals` (kit.platforms.detect).
+A missing tool is no signal, never an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kit.errors import ToolError
+from kit.ffmpeg import FFmpegInfo, platform_tag
+from kit.host import cpu_name
+from kit.proc import run_process
+
+SIGNAL_TIMEOUT_S = 10.0  # nvidia-smi, vainfo and sysctl answer well within a second when healthy
+DEV_DRI = Path("/dev/dri")
+SYS_DRM = Path("/sys/class/drm")
+NVIDIA_VENDOR = "0x10de"
+
+
+@dataclass(frozen=True)
+class NvidiaGpu:
+    index: int
+    name: str
+    driver: str
+
+
+@dataclass(frozen=True)
+class RenderNode:
+    path: str  # e.g. /dev/dri/renderD128, as enumerated (never assumed)
+    vendor: str = ""  # PCI vendor id from sysfs: 0x8086 Intel, 0x1002 AMD, 0x10de NVIDIA; "" unknown
+    driver: str = ""  # kernel driver: i915, xe, amdgpu, nvidia
+    va_driver: str = ""  # vainfo's "Driver version" on this node; "" when vainfo is absent or fails
+
+
+@dataclass(frozen=True)
+class HostSignals:
+    system: str  # linux | darwin | windows
+    machine: str  # x86_64 | arm64
+    cpu: str  # CPU name; on macOS the chip (Apple M2 Pro)
+    gpus: tuple[NvidiaGpu, ...] = ()
+    nvidia_smi: str = ""  # "" no nvidia-smi | "ok" | why it failed
+    render_nodes: tuple[RenderNode, ...] = ()
+    libva_driver_name: str = ""  # the LIBVA_DRIVER_NAME environment variable
+    encoders: tuple[str, ...] = ()  # `ffmpeg -encoders` (video)
+    hwaccels: tuple[str, ...] = ()  # `ffmpeg -hwaccels`
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def _ask(argv: list[str], timeout_s: float) -> tuple[int, str]:
+    """(exit code, stdout + stderr) of a short query; ToolError when it cannot run in time."""
+    res = run_process(argv, timeout_s=timeout_s, capture_stdout=True)
+    return res.returncode, res.stdout.decode("utf-8", "replace") + "\n" + res.stderr
+
+
+# --- NVIDIA ------------------------------------------------------------------------------
+
+
+def parse_nvidia_smi(text: str) -> tuple[NvidiaGpu, ...]:
+    """GPUs from `nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader`."""
+    gpus = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 3 and parts[0].isdigit() and parts[-1]:
+            gpus.append(NvidiaGpu(int(parts[0]), ", ".join(parts[1:-1]), parts[-1]))
+    return tuple(gpus)
+
+
+def query_nvidia_smi(exe: str | None = None, timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[tuple[NvidiaGpu, ...], str]:
+    """(GPUs, status): status "" without nvidia-smi, "ok", or why it failed."""
+    exe = exe or shutil.which("nvidia-smi")
+    if not exe:
+        return (), ""
+    argv = [exe, "--query-gpu=index,name,driver_version", "--format=csv,noheader,nounits"]
+    try:
+        code, text = _ask(argv, timeout_s)
+    except ToolError as exc:
+        return (), f"nvidia-smi: {exc.message}"
+    gpus = parse_nvidia_smi(text)
+    if code != 0 or not gpus:
+        return (), f"nvidia-smi failed: {last_line(text) or f'exit {code}'}"
+    return gpus, "ok"
+
+
+# --- render nodes and VA-API -------------------------------------------------------------
+
+
+def _node_number(path: Path) -> int:
+    m = re.search(r"(\d+)$", path.name)
+    return int(m.group(1)) if m else 1 << 30
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _driver_name(link: Path) -> str:
+    return Path(os.path.realpath(link)).name if link.exists() else ""
+
+
+def list_render_nodes(dev_dri: Path = DEV_DRI, sys_drm: Path = SYS_DRM) -> tuple[RenderNode, ...]:
+    """Every /dev/dri/renderD* in numeric order, with its PCI vendor and kernel driver from sysfs."""
+    try:
+        found = sorted(dev_dri.glob("renderD*"), key=_node_number)
+    except OSError:
+        return ()
+    return tuple(RenderNode(str(p), _read_text(sys_drm / p.name / "device" / "vendor"),
+                            _driver_name(sys_drm / p.name / "device" / "driver")) for p in found)
+
+
+def parse_vainfo(text: str) -> str:
+    m = re.search(r"Driver version:\s*(.+)", text)
+    return m.group(1).strip() if m else ""
+
+
+def query_vainfo(node: str, exe: str | None = None, timeout_s: float = SIGNAL_TIMEOUT_S) -> str:
+    """The VA driver that opens `node` (vainfo's "Driver version"), or "" when unknown."""
+    exe = exe or shutil.which("vainfo")
+    if not exe:
+        return ""
+    try:
+        _, text = _ask([exe, "--display", "drm", "--device", node], timeout_s)
+    except ToolError:
+        return ""
+    return parse_vainfo(text)
+
+
+def with_va_drivers(nodes: tuple[RenderNode, ...], vainfo: str | None = None) -> tuple[RenderNode, ...]:
+    """Ask vainfo about each node, except NVIDIA's (its VA shim cannot encode)."""
+    return tuple(n if n.vendor == NVIDIA_VENDOR else
+                 RenderNode(n.path, n.vendor, n.driver, query_vainfo(n.path, vainfo)) for n in nodes)
+
+
+# --- ffmpeg, OS, CPU ---------------------------------------------------------------------
+
+
+def parse_hwaccels(text: str) -> tuple[str, ...]:
+    """Method names listed after `Hardware acceleration methods:` by `ffmpeg -hwaccels`."""
+    _, _, rest = text.partition("Hardware acceleration methods:")
+    return tuple(ln.strip() for ln in rest.splitlines() if re.fullmatch(r"\s*\w+\s*", ln))
+
+
+def query_hwaccels(ffmpeg: str, timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[str, ...]:
+    try:
+        _, text = _ask([ffmpeg, "-hide_banner", "-hwaccels"], timeout_s)
+    except ToolError:
+        return ()
+    return parse_hwaccels(text)
+
+
+def os_and_arch() -> tuple[str, str]:
+    system, _, machine = platform_tag().partition("-")
+    return system, machine
+
+
+def host_cpu(system: str) -> str:
+    """The CPU name; on macOS the chip from sysctl (platform.processor() only says "arm")."""
+    if system == "darwin":
+        try:
+            code, text = _ask(["sysctl", "-n", "machdep.cpu.brand_string"], SIGNAL_TIMEOUT_S)
+        except ToolError:
+            code, text = 1, ""
+        if code == 0 and text.strip():
+            return text.strip().splitlines()[0]
+    return cpu_name()
+
+
+def gather_signals(info: FFmpegInfo) -> HostSignals:
+    """Every signal of this host, gathered once (a few short queries)."""
+    system, machine = os_and_arch()
+    gpus, smi = query_nvidia_smi() if system in ("linux", "windows") else ((), "")
+    nodes = with_va_drivers(list_render_nodes()) if system == "linux" else ()
+    return HostSignals(system=system, machine=machine, cpu=host_cpu(system), gpus=gpus, nvidia_smi=smi,
+                       render_nodes=nodes, libva_driver_name=os.environ.get("LIBVA_DRIVER_NAME", ""),
+                       encoders=info.encoders, hwaccels=query_hwaccels(info.path))
