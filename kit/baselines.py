@@ -135,8 +135,12 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
     for folder in (path, path / "exports", path / "05_bundle" / "exports"):
         manifest = folder / "ensemble.json"
         if manifest.is_file():
-            members = json.loads(manifest.read_text()).get("members", [])
-            onnx_files = [folder / str(m["onnx"]) for m in members]
+            try:
+                members = json.loads(manifest.read_text()).get("members", [])
+                onnx_files = [folder / Path(str(m["onnx"])).name for m in members]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise InputError(f"--incumbent {manifest}: not a readable ensemble manifest ({exc})",
+                                 hint="point --incumbent at a bundle written by the kit") from exc
             missing = [p for p in onnx_files if not p.is_file()]
             if not onnx_files or missing:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
@@ -150,7 +154,11 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 def _check_inputs(onnx_path: Path) -> None:
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
+        raise InputError(f"--incumbent model {onnx_path}: not a loadable ONNX model ({str(exc)[:120]})",
+                         hint="the incumbent bundle is damaged; point --incumbent at a complete one") from exc
     dims = {i.name: i.shape[-1] for i in sess.get_inputs()}
     if dims.get("features") != N_FEATURES or dims.get("codec") != CODEC_DIM:
         raise InputError(f"--incumbent model {onnx_path.name} takes inputs {dims}, this kit feeds "

@@ -52,11 +52,21 @@ def parse_fps_flag(text: str | None) -> str | None:
 
 def retry_command() -> str:
     argv = list(sys.argv)
+    python = interpreter()
     if argv and argv[0].endswith("__main__.py"):
-        argv = [Path(sys.executable).name, "-m", "kit", *argv[1:]]
+        argv = [python, "-m", "kit", *argv[1:]]
     elif argv and argv[0].endswith(".py"):
-        argv = [Path(sys.executable).name, *argv]
+        argv = [python, *argv]
     return shlex.join(argv)
+
+
+def interpreter() -> str:
+    """This Python as the user can type it: relative when inside the current folder (.venv/bin/python)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return str(exe)
 
 
 def report_error(exc: KitError) -> None:
@@ -185,8 +195,8 @@ def with_env_vars(fn: Callable[..., Any]) -> Callable[..., Any]:
 def build_settings(kw: dict[str, Any]) -> Any:
     from kit.gate import GateThresholds
     from kit.host import default_box_id, safe_box_id
-    from kit.model import TrainConfig
     from kit.platforms.encoders import get_spec, parse_encoder_list
+    from kit.recipe import TrainConfig
     from kit.steps.base import RunSettings
 
     encoders = parse_encoder_list(kw["encoders"])

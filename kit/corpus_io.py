@@ -29,6 +29,7 @@ from kit.bundle import MANIFEST, safe_extract
 from kit.corpus import COLUMNS, SCHEMA
 from kit.errors import InputError
 from kit.fsio import read_json, sha256_file
+from kit.host import kit_cli
 from kit.jsonl_rows import read_jsonl, read_jsonl_fast
 from kit.platforms.encoders import ENCODER_VOCAB
 from kit.vmaf import FEATURES
@@ -208,7 +209,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         expected = _listed_sha(tar_manifest, SHARD_IN_TARBALL)
         if expected is not None and expected != sha256_file(shards[0]):
             raise InputError(f"{path}: {SHARD_IN_TARBALL} does not match the tarball's manifest.json",
-                             hint=f"the tarball was damaged or edited; check it with: ensemble-kit verify {path}")
+                             hint=f"the tarball was damaged or edited; check it with: {kit_cli()} verify {path}")
         shard_manifest = _json_or_empty(top / "02_corpus" / "shard.manifest.json")
         table = read_parquet(shards[0], f"{path}:{top.name}/{SHARD_IN_TARBALL}")
     manifest = {**shard_manifest, "tarball": {k: tar_manifest.get(k) for k in ("box_id", "verdict", "created_utc")}}

@@ -147,10 +147,10 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the DESIGN §4 order; raise PrereqError if none fits."""
     if explicit:
-        return check_ffmpeg(Path(explicit).expanduser(), "--ffmpeg")
+        return check_ffmpeg(Path(explicit).expanduser().absolute(), "--ffmpeg")
     env = os.environ.get("KIT_FFMPEG")
     if env:
-        return check_ffmpeg(Path(env).expanduser(), "KIT_FFMPEG")
+        return check_ffmpeg(Path(env).expanduser().absolute(), "KIT_FFMPEG")
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(staged, f"binaries/{platform_tag()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -52,3 +53,25 @@ def core_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def kit_cli() -> str:
+    """How to call the kit's CLI, written the way this process was started, for hints.
+
+    `ensemble-kit` when that is what ran; otherwise this very interpreter with `-m kit`
+    (from the kit's folder) or the path of kit/__main__.py, so a pasted hint always works.
+    """
+    import sys
+
+    if Path(sys.argv[0]).name == "ensemble-kit":
+        return "ensemble-kit"
+    exe = Path(sys.executable)
+    with contextlib.suppress(ValueError):
+        exe = exe.relative_to(Path.cwd())
+    root = Path(__file__).resolve().parent.parent
+    if root == Path.cwd().resolve():
+        return f"{exe} -m kit"
+    main = root / "kit" / "__main__.py"
+    with contextlib.suppress(ValueError):
+        main = main.relative_to(Path.cwd())
+    return f"{exe} {main}"

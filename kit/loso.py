@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 from kit.errors import InputError
 from kit.metrics import agreement, summarise
 from kit.model import TrainConfig, design_matrix
+from kit.recipe import MIN_SOURCES
 from kit.train import Member, train_members
 from kit.vmaf import FEATURES
 
-MIN_SOURCES = 3
 TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
 VMAF_CEILING = 100.0
 
@@ -54,6 +54,11 @@ def load_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame
 def validate_values(df: pd.DataFrame, path: Path) -> None:
     if df.empty:
         raise InputError(f"{path}: corpus holds no rows", hint="re-run the corpus step")
+    for col in ("src", "src_sha256", "encoder", "cq"):
+        missing = np.flatnonzero(df[col].isna().to_numpy())
+        if len(missing):
+            raise InputError(f"{path}: row {missing[0]} column {col!r} is empty",
+                             hint="the corpus is damaged; re-create it or merge it with `ensemble-kit merge`")
     for col in (*FEATURES, "vmaf"):
         values = df[col].to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(values))

@@ -8,35 +8,19 @@ Network: Linear(6+V+1 -> 64) -> GELU -> Dropout -> Linear(64 -> 64) -> GELU -> D
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from kit.platforms.encoders import ENCODER_VOCAB, get_spec
+from kit.recipe import ARCH, TrainConfig
 from kit.vmaf import FEATURES
 
-ARCH = "fr_regressor_v2"
+__all__ = ["ARCH", "CODEC_DIM", "N_FEATURES", "FrRegressor", "TrainConfig", "codec_block", "design_matrix"]
+
 N_FEATURES = len(FEATURES)
 CODEC_DIM = len(ENCODER_VOCAB) + 1
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    hidden: int = 64  # width of both hidden layers
-    dropout: float = 0.1  # after each GELU
-    lr: float = 5e-4  # Adam learning rate
-    weight_decay: float = 1e-5  # Adam L2 penalty
-    epochs: int = 60  # passes over each member's training rows ...
-    batch_size: int = 64  # ... in batches of this many rows
-    max_samples: int = 4_000_000  # ... but at most this many rows seen per member (large corpora)
-    max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
-    max_batch: int = 1_024  # ... up to this size
-
-    def to_json(self) -> dict[str, object]:
-        return {"arch": ARCH, **asdict(self), "optimizer": "adam", "loss": "mse", "target": "vmaf"}
 
 
 def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -> np.ndarray:

@@ -202,7 +202,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
             run_one(step, settings, selection, emit)
-    if any(s.name == "verdict" for s in selection.steps):
+    if any(s.name in ("verdict", "bundle") for s in selection.steps):
         return verdict_exit_code(out)
     return 0
 
@@ -212,7 +212,7 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
     step_dir.mkdir(parents=True, exist_ok=True)
     log = StepLog(step_dir / "logs" / f"{step.name}.log")
     try:
-        ctx = Context(settings, emit, step_dir, log)
+        ctx = Context(settings, emit, step_dir, log, forced=step.name in selection.forced)
         plan = step.plan(ctx)
         reason = "forced" if step.name in selection.forced else stale_reason(step_dir, plan)
         if reason is None:

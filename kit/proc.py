@@ -134,6 +134,8 @@ def run_process(
         ) from exc
     with _live_lock:
         _live.add(proc)
+    if _stopping.is_set():  # stop_all ran between our check and the start: this child must not live on
+        _kill(proc)
     streamer = _LineStreamer(proc, on_stdout_line) if on_stdout_line else None
     try:
         out, err = streamer.wait(timeout_s) if streamer else proc.communicate(timeout=timeout_s)

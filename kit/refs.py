@@ -117,6 +117,15 @@ class Sha256Cache:
             self._save()
         return self._data[key]
 
+    def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
+        """A master's probe (a whole strict decode) once per file version, not on every plan."""
+        key = "master|" + self._key(p)
+        if key not in self._data:
+            self._data[key] = json.dumps(master_geometry(p, ffmpeg))
+            self._save()
+        w, h, fps, pix, n = json.loads(self._data[key])
+        return int(w), int(h), str(fps), str(pix), int(n)
+
     def _save(self) -> None:
         if self.path is not None:
             with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
@@ -288,7 +297,16 @@ def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
 
 
 def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
-               defaults: YuvDefaults = YuvDefaults()) -> Clip:
+               defaults: YuvDefaults = YuvDefaults(), cache: Sha256Cache | None = None) -> Clip:
+    try:
+        return _probe_clip(path, ffmpeg, sha, defaults, cache)
+    except OSError as exc:  # unreadable, vanished: the user's file, not a bug
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
+                         hint="check the file's permissions, or remove it from --ref-dir") from exc
+
+
+def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
+                cache: Sha256Cache | None) -> Clip:
     ext = path.suffix.lower()
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
@@ -306,7 +324,8 @@ def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
                 hint="fix the geometry in the name or sidecar, or replace the truncated file")
         n, kind = size // per_frame, "yuv"
     else:
-        w, h, fps, pix, n = master_geometry(path, ffmpeg)
+        w, h, fps, pix, n = (cache.master_geometry(path, ffmpeg) if cache is not None
+                             else master_geometry(path, ffmpeg))
         kind = "master"
     if n < 1:
         raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
@@ -330,7 +349,7 @@ def find_clip_files(ref_dir: Path) -> list[Path]:
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache,
              defaults: YuvDefaults = YuvDefaults()) -> list[Clip]:
     """Every clip in ref_dir, checked; duplicates of one content are refused."""
-    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults) for p in find_clip_files(ref_dir)]
+    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir)]
     check_distinct(clips)
     return clips
 

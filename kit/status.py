@@ -17,8 +17,8 @@ from pathlib import Path
 from kit.errors import KitError
 from kit.fsio import read_json
 from kit.gate import GateThresholds
-from kit.model import TrainConfig
 from kit.pipeline import LOCK, STATUS, stale_reason
+from kit.recipe import TrainConfig
 from kit.shard import ShardSpec
 from kit.steps import STEPS
 from kit.steps.base import Context, RunSettings, Step
@@ -129,6 +129,14 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     return out
 
 
+def command_of(argv: list[str]) -> str | None:
+    """The recorded invocation as an `ensemble-kit` command (run_full_pipeline.py means `run`)."""
+    if not argv:
+        return None
+    rest = ["run", *argv[1:]] if argv[0].endswith("run_full_pipeline.py") else argv[1:]
+    return shlex.join(["ensemble-kit", *rest]) if rest else None
+
+
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     run_json = out_dir / "run.json"
@@ -140,7 +148,6 @@ def run_status(out_dir: Path) -> RunStatus:
     quiet = Context(settings, lambda event: None, out_dir, lambda line: None)
     statuses = [step_status(step, dataclasses.replace(quiet, step_dir=out_dir / step.dirname)) for step in STEPS]
     verdict = next((v for v in ("PROMOTE", "HOLD") if (out_dir / "04_verdict" / f"{v}.json").is_file()), None)
-    argv = [str(a) for a in run.get("argv", [])]
-    command = shlex.join(["ensemble-kit", *argv[1:]]) if len(argv) > 1 else None
+    command = command_of([str(a) for a in run.get("argv", [])])
     return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))

@@ -146,7 +146,7 @@ def test_a_stale_promote_is_removed_when_the_gate_fails(promoted: tuple[Path, ob
     assert res.returncode == 1, res.stdout + res.stderr
     assert (out / "04_verdict" / "HOLD.json").exists() and not (out / "04_verdict" / "PROMOTE.json").exists()
     res = run_kit("step", "bundle", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr  # the bundle of a HOLD exits as the verdict does
     assert not (out / "05_bundle" / "exports").exists()  # no models of the old PROMOTE ship
 
 
@@ -172,3 +172,16 @@ def test_a_failed_job_fails_the_step_after_the_others_and_keeps_them(
     res = run_kit("run", *args)
     assert f"{2 * n} jobs (clip x encoder x cq), {n} already done" in res.stdout, res.stdout
     assert res.returncode in (0, 1), res.stderr
+
+
+def test_force_redoes_the_corpus_jobs_and_hints_use_the_invoked_command(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    assert run_kit("run", *args, "--only", "prereqs").returncode == 0
+    assert run_kit("step", "corpus", *args).returncode == 0
+    res = run_kit("step", "corpus", *args, "--force")
+    n = len(TINY_SOURCES) * 2
+    assert res.returncode == 0 and f"{n} jobs (clip x encoder x cq), 0 already done" in res.stdout, res.stdout
+    res = run_kit("step", "verdict", *args)  # LOSO never ran: the hint names a command that works as typed
+    assert res.returncode == 2
+    assert "-m kit step loso --out-dir" in res.stderr, res.stderr

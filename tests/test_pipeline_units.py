@@ -147,4 +147,4 @@ def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> No
         res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--seeds", "x"], cwd=ROOT,
                              capture_output=True, text=True)
         assert res.returncode == 2
-        assert f"retry: {Path(sys.executable).name} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr
+        assert f"retry: {sys.executable} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr

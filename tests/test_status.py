@@ -75,7 +75,7 @@ def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
     got = states(status(copied))
     assert got["prereqs"][0] == got["corpus"][0] == "done"
     assert got["loso"] == ("stale", "setting seeds: [0, 1] -> [0, 1, 2]")
-    assert got["verdict"][0] == "pending" and "loso_seed2.json is missing" in got["verdict"][1]
+    assert got["verdict"][0] == "pending" and "LOSO ran with seeds [0, 1], not [0, 1, 2]" in got["verdict"][1]
     edit_settings(copied, seeds=[0, 1])
     with (copied / "03_loso" / "folds.parquet").open("ab") as fh:
         fh.write(b"edited")
@@ -117,3 +117,11 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
                            cqs=(22, 30), seeds=(3,), corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
                            gate=GateThresholds(0.9, 0.01, 0.9, 0.7), train=TrainConfig(epochs=7))
     assert settings_from_json(json.loads(json.dumps(settings.to_json())), tmp_path) == settings
+
+
+def test_next_command_of_a_run_started_by_the_one_command_says_run() -> None:
+    from kit.status import command_of
+
+    assert command_of(["kit/run_full_pipeline.py", "--seeds", "0,1"]) == "ensemble-kit run --seeds 0,1"
+    assert command_of(["/x/kit/run_full_pipeline.py"]) == "ensemble-kit run"
+    assert command_of(["/x/kit/__main__.py", "step", "loso"]) == "ensemble-kit step loso"

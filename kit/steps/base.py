@@ -18,7 +18,8 @@ from kit.errors import InputError
 from kit.events import Emit
 from kit.fsio import read_json, sha256_file
 from kit.gate import GateThresholds
-from kit.model import TrainConfig
+from kit.host import kit_cli
+from kit.recipe import TrainConfig
 from kit.shard import ShardSpec
 
 
@@ -59,6 +60,7 @@ class Context:
     emit: Emit
     step_dir: Path
     log: Callable[[str], None]
+    forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
 
     @property
     def out_dir(self) -> Path:
@@ -107,7 +109,7 @@ def require_output(ctx: Context, step_dir_name: str, filename: str, producer: st
     """
     path = ctx.path(step_dir_name, filename)
     status = ctx.path(step_dir_name, "status.json")
-    rerun = f"ensemble-kit step {producer} --out-dir {ctx.out_dir}"
+    rerun = f"{kit_cli()} step {producer} --out-dir {ctx.out_dir}"
     if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")

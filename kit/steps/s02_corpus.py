@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from kit.corpus import (
     Provenance,
     build_manifest,
     job_is_done,
+    job_paths,
     plan_jobs,
     write_shard,
 )
@@ -25,9 +27,9 @@ from kit.events import Emit, Info, JobDone, JobProgress, JobsPlanned, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.fsio import remove_temp_files, write_json
 from kit.host import cache_dir, core_count, safe_box_id
-from kit.loso import MIN_SOURCES
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
 from kit.proc import stop_all
+from kit.recipe import MIN_SOURCES
 from kit.refs import Clip, Sha256Cache, YuvDefaults, discover
 from kit.shard import select_shard, shard_note, shard_settings
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
@@ -82,6 +84,12 @@ class ProgressRelay:
         self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1)))
 
 
+def expected_cost(job: Job) -> tuple[int, int]:
+    """Relative work of a job: pixels to encode and score; a lower cq encodes slower."""
+    clip = job.clip
+    return clip.n_frames * clip.width * clip.height, -job.cq
+
+
 class CorpusStep:
     number = 2
     name = "corpus"
@@ -131,7 +139,9 @@ class CorpusStep:
             settings={"encoders": list(self.encoders), "cqs": list(s.cqs), "box_id": prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, self.all_clips, clips)},
-            inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}" for c in clips)),
+            # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
+            inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
+                                             f"{c.pix_fmt}:{c.n_frames}" for c in clips)),
                     "ffmpeg": prov.ffmpeg_build, "libvmaf": prov.libvmaf_version, "device": prov.device,
                     "devices": repr(prov.devices)},
         )
@@ -154,6 +164,10 @@ class CorpusStep:
         jobs_dir, work_dir = ctx.step_dir / "jobs", ctx.step_dir / "work"
         jobs_dir.mkdir(parents=True, exist_ok=True)
         remove_temp_files(jobs_dir)
+        shutil.rmtree(work_dir, ignore_errors=True)  # scratch of killed jobs; the out-dir lock makes us alone
+        if ctx.forced:  # --force redoes the jobs too: forget their ledger entries, keep nothing stale
+            for job in jobs:
+                job_paths(jobs_dir, job)[1].unlink(missing_ok=True)
         n_par, vmaf_threads = concurrency(s.jobs, core_count())
         runner = JobRunner(
             ffmpeg=prov.ffmpeg_path, prov=prov, jobs_dir=jobs_dir, work_dir=work_dir, vmaf_threads=vmaf_threads,
@@ -167,6 +181,7 @@ class CorpusStep:
         reused = len(reused_ids)
         ctx.emit(JobsPlanned(len(jobs), reused))
         failures = self._run_jobs(ctx, runner, jobs, n_par, reused_ids)
+        shutil.rmtree(work_dir, ignore_errors=True)
         if failures:
             first = failures[0]
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",
@@ -193,7 +208,8 @@ class CorpusStep:
             return runner.run(job)
 
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
-            futures = {pool.submit(work, j): j for j in jobs}
+            # longest first: a long job started last would leave the other cores idle at the end
+            futures = {pool.submit(work, j): j for j in sorted(jobs, key=expected_cost, reverse=True)}
             try:
                 for fut in cf.as_completed(futures):
                     done += 1

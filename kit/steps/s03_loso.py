@@ -8,9 +8,10 @@ from kit.baselines import arch_loso, find_incumbent, incumbent_loso, ridge_loso
 from kit.errors import InputError
 from kit.events import Epoch, Info
 from kit.fsio import atomic_path, sha256_file, write_json
-from kit.loso import MIN_SOURCES, load_corpus, make_folds, run_loso
+from kit.loso import load_corpus, make_folds, run_loso
 from kit.metrics import json_safe
 from kit.model import design_matrix
+from kit.recipe import MIN_SOURCES
 from kit.shard import refuse_small_shard
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 from kit.train import LINEAR, MLP_SMALL

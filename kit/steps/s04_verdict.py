@@ -21,6 +21,7 @@ from kit.gate import (
     recommendation,
     thresholds_json,
 )
+from kit.host import kit_cli
 from kit.merge import corpus_origin
 from kit.metrics import agreement, json_safe
 from kit.steps.base import Context, Outcome, Plan, require_output
@@ -89,6 +90,14 @@ class VerdictStep:
                 for seed in ctx.settings.seeds}
 
     def plan(self, ctx: Context) -> Plan:
+        loso_status = ctx.path("03_loso", "status.json")
+        if loso_status.is_file():
+            ran = read_json(loso_status).get("settings", {}).get("seeds")
+            if ran is not None and list(ran) != list(ctx.settings.seeds):
+                raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
+                                 hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
+                                      f"{kit_cli()} run --from loso --out-dir {ctx.out_dir} --seeds "
+                                      f"{','.join(map(str, ctx.settings.seeds))}")
         inputs = {f"loso_seed{s}": sha256_file(require_output(ctx, "03_loso", f"loso_seed{s}.json", "loso"))
                   for s in ctx.settings.seeds}
         inputs["folds"] = sha256_file(require_output(ctx, "03_loso", "folds.parquet", "loso"))
@@ -107,7 +116,7 @@ class VerdictStep:
         corpus_file = Path(str(corpus["path"]))
         if not corpus_file.is_file() or sha256_file(corpus_file) != corpus["sha256"]:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
-                             hint=f"rerun from LOSO: ensemble-kit run --from loso --out-dir {s.out_dir}")
+                             hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {s.out_dir}")
         folds = pd.read_parquet(require_output(ctx, "03_loso", "folds.parquet", "loso"))
         folds = folds[folds["seed"].isin(list(s.seeds))]
         predictions = pd.read_parquet(require_output(ctx, "03_loso", "predictions.parquet", "loso"),

@@ -15,7 +15,7 @@ from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.export import OPSET, PARITY_ATOL, build_onnx, parity
 from kit.fsio import atomic_path, read_json, sha256_file, write_json, write_text
-from kit.host import safe_box_id
+from kit.host import kit_cli, safe_box_id
 from kit.loso import load_corpus
 from kit.model import CODEC_DIM, N_FEATURES, TrainConfig, design_matrix
 from kit.platforms.encoders import ENCODER_VOCAB, SPECS
@@ -32,7 +32,7 @@ def find_verdict(ctx: Context) -> tuple[str, Path]:
     found = [(v, folder / f"{v}.json") for v in ("PROMOTE", "HOLD") if (folder / f"{v}.json").is_file()]
     if len(found) != 1:
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {folder}, found {len(found)}",
-                         hint=f"rerun the verdict step: ensemble-kit step verdict --out-dir {ctx.out_dir}")
+                         hint=f"rerun the verdict step: {kit_cli()} step verdict --out-dir {ctx.out_dir}")
     name, _ = found[0]
     # exactly as the verdict step wrote it: a hand-edited PROMOTE must never export models
     return name, require_output(ctx, "04_verdict", f"{name}.json", "verdict")
@@ -46,19 +46,20 @@ def export_members(ctx: Context, verdict: dict[str, object], exports: Path) -> l
     corpus_file = Path(str(corpus["path"]))
     if not corpus_file.is_file() or sha256_file(corpus_file) != corpus["sha256"]:
         raise InputError(f"the corpus {corpus_file} changed since the verdict was reached",
-                         hint=f"rerun from LOSO: ensemble-kit run --from loso --out-dir {ctx.out_dir}")
+                         hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {ctx.out_dir}")
     df = load_corpus(corpus_file)
     feats, codec = design_matrix(df)
     target = df["vmaf"].to_numpy(dtype=np.float64)
     rows = np.arange(len(df))
-    members = [Member(seed, -1, rows) for seed in s.seeds]
+    seeds = [int(x) for x in verdict["seeds"]]  # the seeds the gate judged, whatever the flags say now
+    members = [Member(seed, -1, rows) for seed in seeds]
     ctx.emit(Info("bundle", f"PROMOTE: refitting {len(members)} seeds on all {len(df)} rows"))
     ens = train_members(feats, codec, target, members, s.train,
                         lambda e, n, loss: ctx.emit(Epoch("bundle", e, n, len(members), loss)))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     per_seed = {int(r["seed"]): r for r in verdict.get("per_seed", [])}  # type: ignore[union-attr]
     written, entries = [], []
-    for m, seed in enumerate(s.seeds):
+    for m, seed in enumerate(seeds):
         model = ens.export_member(m)
         name = f"fr_regressor_v2_seed{seed}"
         onnx_path = exports / f"{name}.onnx"
@@ -80,7 +81,7 @@ def export_members(ctx: Context, verdict: dict[str, object], exports: Path) -> l
     manifest = exports / "ensemble.json"
     write_json(manifest, {
         "name": "fr_regressor_v2_ensemble", "kit_version": __version__, "members": entries,
-        "combine": "mean of the members' vmaf outputs", "seeds": list(s.seeds),
+        "combine": "mean of the members' vmaf outputs", "seeds": seeds,
         "corpus_sha256": corpus["sha256"], "verdict": verdict["verdict"],
         "gate": verdict["gate"], "teacher_model": TEACHER_MODEL,
     })
@@ -113,15 +114,29 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, scaler: dict[str, list[fl
     }
 
 
-def tarball_files(ctx: Context, verdict_path: Path, exports: list[Path], report: Path) -> dict[str, Path]:
+def tarball_files(ctx: Context, verdict: dict[str, object], verdict_path: Path, exports: list[Path],
+                  report: Path) -> dict[str, Path]:
+    """What the receiver needs: the corpus the verdict was reached on, LOSO, verdict, models, logs."""
     out = ctx.out_dir
     files: dict[str, Path] = {}
-    for rel in ("run.json", "01_prereqs/prereqs.json", "02_corpus/shard.parquet", "02_corpus/shard.manifest.json",
-                "03_loso/folds.parquet", "03_loso/predictions.parquet"):
+    for rel in ("run.json", "01_prereqs/prereqs.json"):
         if (out / rel).is_file():
             files[rel] = out / rel
-    for seed in ctx.settings.seeds:
-        files[f"03_loso/loso_seed{seed}.json"] = out / "03_loso" / f"loso_seed{seed}.json"
+    corpus = verdict["corpus"]
+    assert isinstance(corpus, dict)
+    shard = out / "02_corpus" / "shard.parquet"
+    if shard.is_file() and shard.resolve() == Path(str(corpus["path"])).resolve():
+        # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
+        if sha256_file(shard) != corpus["sha256"]:
+            raise InputError(f"{shard} changed since the verdict was reached",
+                             hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {out}")
+        files["02_corpus/shard.parquet"] = shard
+        if (out / "02_corpus" / "shard.manifest.json").is_file():
+            files["02_corpus/shard.manifest.json"] = out / "02_corpus" / "shard.manifest.json"
+    for rel in ("03_loso/folds.parquet", "03_loso/predictions.parquet", "03_loso/baselines.json"):
+        files[rel] = require_output(ctx, "03_loso", rel.split("/")[1], "loso")
+    for seed in verdict["seeds"]:  # type: ignore[union-attr]
+        files[f"03_loso/loso_seed{seed}.json"] = require_output(ctx, "03_loso", f"loso_seed{seed}.json", "loso")
     files[f"04_verdict/{verdict_path.name}"] = verdict_path
     for p in [*exports, report]:
         files[str(p.relative_to(out))] = p
@@ -137,7 +152,7 @@ class BundleStep:
 
     def plan(self, ctx: Context) -> Plan:
         verdict, path = find_verdict(ctx)
-        return Plan(settings={"seeds": list(ctx.settings.seeds), "train": ctx.settings.train.to_json(),
+        return Plan(settings={"train": ctx.settings.train.to_json(),
                               "box_id": safe_box_id(ctx.settings.box_id)},
                     inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
 
@@ -157,12 +172,13 @@ class BundleStep:
         box = safe_box_id(ctx.settings.box_id)
         utc = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         stem = f"results-{box}-{utc}"
-        for old in ctx.step_dir.glob("results-*.tar.gz"):
-            old.unlink()
         tarball = ctx.step_dir / f"{stem}.tar.gz"
-        files = tarball_files(ctx, verdict_path, exports, report)
+        files = tarball_files(ctx, verdict, verdict_path, exports, report)
         write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict_name,
                                                      "created_utc": utc, "corpus_sha256": verdict["corpus"]["sha256"]})
+        for old in ctx.step_dir.glob("results-*.tar.gz"):  # only once the new one is complete
+            if old != tarball:
+                old.unlink()
         digest = sha256_file(tarball)
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, digest))
         return Outcome([report, tarball, *exports], {"verdict": verdict_name, "tarball": str(tarball),
