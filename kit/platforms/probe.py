@@ -127,9 +127,10 @@ def explain(reason: str) -> str:
     return ""
 
 
-def render_probe_clip(ffmpeg: str, dest: Path) -> Path:
+def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES) -> Path:
+    """A small synthetic y4m clip to test-encode and score."""
     res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i",
-                       f"testsrc2=s={PROBE_SIZE}:r=25", "-frames:v", str(PROBE_FRAMES), "-pix_fmt", "yuv420p",
+                       f"testsrc2=s={size}:r=25", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
                        "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",

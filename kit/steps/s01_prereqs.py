@@ -19,11 +19,11 @@ from kit.fsio import sha256_json, write_json
 from kit.host import core_count, free_bytes
 from kit.platforms.detect import HostFamily, detect_families, family_rows
 from kit.platforms.encoders import get_spec
-from kit.platforms.probe import Prober, ProbeResult, probe_row
+from kit.platforms.probe import Prober, ProbeResult, probe_row, render_probe_clip
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
 from kit.proc import run_process
-from kit.refs import decoded_frame_count
+from kit.refs import decoded_frame_count, telling_line
 from kit.steps.base import Context, Outcome, Plan
 from kit.vmaf import parse_vmaf_log
 
@@ -46,15 +46,6 @@ def python_packages() -> dict[str, str]:
     return found
 
 
-def _render_probe_clip(ffmpeg: str, dest: Path) -> None:
-    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i",
-                       f"testsrc2=s={PROBE_SIZE}:r=25", "-frames:v", str(PROBE_FRAMES), "-pix_fmt", "yuv420p",
-                       "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S)
-    if res.returncode != 0:
-        raise PrereqError(f"ffmpeg cannot render a test clip: {res.stderr_tail.splitlines()[-1:]}",
-                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
-
-
 def encode_probe_clip(ffmpeg: str, ref: Path, work: Path) -> Path:
     """A libx264 encode of the small probe clip, for the libvmaf check."""
     spec = get_spec("libx264")
@@ -74,7 +65,7 @@ def probe_libvmaf(ffmpeg: str, distorted: Path, ref: Path, work: Path) -> str:
     res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log, 1),
                       timeout_s=PROBE_TIMEOUT_S)
     if res.returncode != 0 or not log.is_file():
-        raise PrereqError(f"libvmaf failed to score a test pair: {res.stderr_tail.splitlines()[-1:]}",
+        raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
                           hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")
     vlog = parse_vmaf_log(log)
     if vlog.n_frames != PROBE_FRAMES or not (0 <= float(vlog.vmaf.mean()) <= 100):
@@ -123,7 +114,7 @@ class PrereqsStep:
         """(libvmaf version, resolved encoders, probe results, skip rows)."""
         s = ctx.settings
         ref = work / "ref.y4m"
-        _render_probe_clip(info.path, ref)
+        render_probe_clip(info.path, ref, PROBE_SIZE, PROBE_FRAMES)
         libvmaf_version = probe_libvmaf(info.path, encode_probe_clip(info.path, ref, work), ref, work)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]]
