@@ -153,6 +153,7 @@ def main() -> None:
     bare_again = run_bare(bare_scripts(ffmpeg, refs, args.work / "bare", threads), cores)
     bare_best = min(bare, bare_again)
     _, one_step = run_kit_corpus(refs, out, 1, 1)
+    bare_one = run_bare(bare_scripts(ffmpeg, refs, args.work / "bare", threads), 1)
     separate, shared, separate_cpu, shared_cpu = shared_decode(ffmpeg, refs, args.work / "bare")
 
     print(f"\n{'':52s} {'seconds':>8s}")
@@ -160,6 +161,7 @@ def main() -> None:
     print(f"{'kit corpus step, --jobs ' + str(cores) + ' (whole command)':52s} {kit_wall:8.1f}")
     print(f"{'kit corpus step, --jobs ' + str(cores) + ' (step only)':52s} {kit_step:8.1f}")
     print(f"{'kit corpus step, --jobs 1 (step only)':52s} {one_step:8.1f}")
+    print(f"{'bare shell loop, xargs -P 1':52s} {bare_one:8.1f}")
     print(f"{'score 4 encodes of one clip: 4 commands':52s} {separate:8.2f}  (cpu {separate_cpu:.2f} s)")
     print(f"{'score 4 encodes of one clip: 1 command, shared reference':52s} {shared:8.2f}  (cpu {shared_cpu:.2f} s)")
     efficiency = one_step / (cores * kit_step)
@@ -167,6 +169,7 @@ def main() -> None:
     print(f"  kit / bare, whole command:   {kit_wall / bare_best:5.3f}   target <= 1.05")
     print(f"  kit / bare, step only:       {kit_step / bare_best:5.3f}")
     print(f"  parallel efficiency:         {efficiency:5.3f}   target >= 0.9  (1 job at a time vs {cores})")
+    print(f"  ... of the bare loop itself: {bare_one / (cores * bare_best):5.3f}   (what this box allows)")
     print(f"  shared reference decode:     wall {shared / separate:5.3f}, cpu {shared_cpu / separate_cpu:5.3f}   "
           "(pays on a busy box only if cpu < 1)")
     ok = kit_wall / bare_best <= 1.05 and efficiency >= 0.9

@@ -84,12 +84,6 @@ class ProgressRelay:
         self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1)))
 
 
-def expected_cost(job: Job) -> tuple[int, int]:
-    """Relative work of a job: pixels to encode and score; a lower cq encodes slower."""
-    clip = job.clip
-    return clip.n_frames * clip.width * clip.height, -job.cq
-
-
 class CorpusStep:
     number = 2
     name = "corpus"
@@ -208,8 +202,7 @@ class CorpusStep:
             return runner.run(job)
 
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
-            # longest first: a long job started last would leave the other cores idle at the end
-            futures = {pool.submit(work, j): j for j in sorted(jobs, key=expected_cost, reverse=True)}
+            futures = {pool.submit(work, j): j for j in jobs}
             try:
                 for fut in cf.as_completed(futures):
                     done += 1
