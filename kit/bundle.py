@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kit import __version__
 from kit.errors import InputError
-from kit.fsio import atomic_path, sha256_bytes, sha256_file
+from kit.fsio import atomic_path, sha256_file
 
 MANIFEST = "manifest.json"
 MAX_MEMBER_BYTES = 8 << 30
@@ -138,7 +138,3 @@ def verify_tarball(source: Path) -> VerifyReport:
             report.problems.append(f"{extra}: in the tarball but not in the manifest")
         report.ok = not report.problems
         return report
-
-
-def manifest_digest(manifest: dict[str, object]) -> str:
-    return sha256_bytes(json.dumps(manifest, sort_keys=True).encode())

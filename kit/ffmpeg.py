@@ -42,17 +42,6 @@ class FFmpegInfo:
             "encoders": list(self.encoders),
         }
 
-    @classmethod
-    def from_json(cls, d: dict[str, object]) -> FFmpegInfo:
-        return cls(
-            path=str(d["path"]),
-            source=str(d["source"]),
-            version=str(d["version"]),
-            build=str(d["build"]),
-            has_libvmaf=bool(d["has_libvmaf"]),
-            encoders=tuple(str(e) for e in d.get("encoders", []) or []),  # type: ignore[union-attr]
-        )
-
 
 def platform_tag() -> str:
     system = platform.system().lower()

@@ -31,9 +31,8 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     for j, name in enumerate(ENCODER_VOCAB):
         mask = enc == name
         if mask.any():
-            lo, hi = get_spec(name).cq_range
             out[mask, j] = 1.0
-            out[mask, -1] = (cq[mask] - lo) / (hi - lo)
+            out[mask, -1] = get_spec(name).normalise_cq(cq[mask])
     unknown = ~np.isin(enc, ENCODER_VOCAB)
     if unknown.any():
         get_spec(str(enc[unknown][0]))  # raises InputError naming the encoder

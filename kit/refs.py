@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -366,11 +366,3 @@ def check_distinct(clips: list[Clip]) -> None:
                              hint="rename one of them")
         by_sha[c.sha256] = c
         by_src[c.src] = c
-
-
-def clip_to_json(c: Clip) -> dict[str, object]:
-    return asdict(c)
-
-
-def clip_from_json(d: dict[str, object]) -> Clip:
-    return Clip(**d)  # type: ignore[arg-type]

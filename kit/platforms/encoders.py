@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kit.errors import InputError
 
@@ -57,7 +58,8 @@ class EncoderSpec:
             return ["-q:v", str(min(100, max(1, 100 - 2 * cq))), "-realtime", "0"]
         raise AssertionError(self.family)
 
-    def normalise_cq(self, cq: int) -> float:
+    def normalise_cq(self, cq: Any) -> Any:
+        """cq on 0..1 within this family's own range (a number or a numpy array)."""
         lo, hi = self.cq_range
         return (cq - lo) / (hi - lo)
 

@@ -97,10 +97,6 @@ class Step(Protocol):
     def run(self, ctx: Context) -> Outcome: ...
 
 
-def step_dirname(number: int, name: str) -> str:
-    return f"{number:02d}_{name}"
-
-
 def require_output(ctx: Context, step_dir_name: str, filename: str, producer: str) -> Path:
     """An upstream output this step reads, exactly as its step wrote it.
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import threading
 import time
-from pathlib import Path
 
 from kit.corpus import (
     Job,
@@ -223,7 +222,3 @@ class CorpusStep:
                 stop_all()
                 raise
         return failures
-
-
-def shard_path(out_dir: Path) -> Path:
-    return out_dir / "02_corpus" / "shard.parquet"
