@@ -158,3 +158,32 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
         "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
         hint="pip install -r requirements-frozen.txt (brings imageio-ffmpeg), or pass --ffmpeg PATH",
     )
+
+
+# --- reading ffmpeg's stderr -----------------------------------------------------------------
+
+# consequences, never the cause: skipped when picking the line that explains a failure
+_GENERIC = re.compile(
+    r"Error while opening encoder|Could not open encoder|Error sending frames|Task finished with error|"
+    r"Terminating thread|Nothing was written|Conversion failed|Error parsing global options|Failed to set value|"
+    r"Error initializing output|Error opening output|Error while filtering|Error reinitializing filters|"
+    r"Failed to inject frame|Error while processing the decoded data|Exiting with exit code|"
+    r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])", re.IGNORECASE)
+_TELLING = re.compile(
+    r"cannot|can't|could not|couldn't|fail|error|not found|\bno\b.*\b(device|display|driver)|unsupported|"
+    r"not supported|does not support|invalid|denied|unable|assert|not available|no such", re.IGNORECASE)
+
+
+def strip_log_prefix(line: str) -> str:
+    """Drop ffmpeg's "[h264_nvenc @ 0x55...]" context tags from a log line."""
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
+
+
+def telling_line(stderr: str) -> str:
+    """The line of ffmpeg's stderr that says why it failed, not what failed as a consequence."""
+    lines = [strip_log_prefix(ln) for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln for ln in lines if ln and not _GENERIC.search(ln)]
+    for line in causes:
+        if _TELLING.search(line):
+            return line
+    return (causes or lines or [""])[-1]

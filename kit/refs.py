@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.ffmpeg import telling_line
 from kit.fsio import read_json, sha256_file, write_json
 from kit.proc import run_process
 
@@ -259,18 +260,6 @@ def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = PROBE_TIMEOU
         return parse_frame_count(res.stderr) if res.returncode == 0 else -1
     except ValueError:
         return -1
-
-
-def telling_line(stderr: str) -> str:
-    """The line of ffmpeg's stderr that names the cause: the first error, without its [ctx @ 0x..] tags."""
-    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", ln.strip()) for ln in stderr.splitlines() if ln.strip()]
-    keywords = ("corrupt", "invalid", "error", "no such", "not found", "failed")
-    generic = ("conversion failed", "task finished", "terminating thread", "error code")
-    for line in lines:
-        low = line.lower()
-        if any(k in low for k in keywords) and not any(g in low for g in generic):
-            return line
-    return lines[-1] if lines else "ffmpeg failed"
 
 
 def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:

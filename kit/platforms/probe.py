@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kit.commands import build_encode_argv
 from kit.errors import PrereqError, ToolError
-from kit.ffmpeg import FFmpegInfo
+from kit.ffmpeg import FFmpegInfo, strip_log_prefix, telling_line  # noqa: F401 - re-exported
 from kit.fsio import read_json, sha256_json, write_json
 from kit.host import cache_dir
 from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
@@ -32,16 +32,6 @@ PROBE_TIMEOUT_S = 60.0
 PROBE_CQ = 25
 CACHE_VERSION = 1
 
-# consequences ffmpeg prints after the real cause; never the telling line
-_GENERIC = re.compile(
-    r"Error while opening encoder|Could not open encoder|Error sending frames|Task finished with error|"
-    r"Terminating thread|Nothing was written|Conversion failed|Error parsing global options|Failed to set value|"
-    r"Error initializing output|Error opening output|Error while filtering|Error reinitializing filters|"
-    r"Failed to inject frame|Error while processing the decoded data|Exiting with exit code|"
-    r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])", re.IGNORECASE)
-_TELLING = re.compile(
-    r"cannot|can't|could not|couldn't|fail|error|not found|\bno\b.*\b(device|display|driver)|unsupported|"
-    r"not supported|does not support|invalid|denied|unable|assert|not available|no such", re.IGNORECASE)
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
     (r"libcuda|cuInit|CUDA_ERROR_NO_DEVICE",
@@ -103,21 +93,6 @@ class ProbeResult:
                    None if fps is None else float(fps), str(d.get("device", "")),  # type: ignore[arg-type]
                    str(d.get("hint", "")), float(d.get("seconds", 0.0)),  # type: ignore[arg-type]
                    HwArgs.from_json(d.get("hw")), bool(d.get("cached", False)))  # type: ignore[arg-type]
-
-
-def strip_log_prefix(line: str) -> str:
-    """Drop ffmpeg's "[h264_nvenc @ 0x55...]" context tags from a log line."""
-    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
-
-
-def telling_line(stderr: str) -> str:
-    """The line of ffmpeg's stderr that says why it failed, not what failed as a consequence."""
-    lines = [strip_log_prefix(ln) for ln in stderr.splitlines() if ln.strip()]
-    causes = [ln for ln in lines if ln and not _GENERIC.search(ln)]
-    for line in causes:
-        if _TELLING.search(line):
-            return line
-    return (causes or lines or [""])[-1]
 
 
 def explain(reason: str) -> str:

@@ -14,7 +14,7 @@ from kit import __version__
 from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg
+from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg, telling_line
 from kit.fsio import sha256_json, write_json
 from kit.host import core_count, free_bytes
 from kit.platforms.detect import HostFamily, detect_families, family_rows
@@ -23,7 +23,7 @@ from kit.platforms.probe import Prober, ProbeResult, probe_row, render_probe_cli
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
 from kit.proc import run_process
-from kit.refs import decoded_frame_count, telling_line
+from kit.refs import decoded_frame_count
 from kit.steps.base import Context, Outcome, Plan
 from kit.vmaf import parse_vmaf_log
 
