@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from kit import events as ev
 from kit.commands import COMMON, build_encode_argv, build_score_argv
 from kit.corpus import parse_progress_frame
 from kit.platforms.encoders import get_spec
+from kit.errors import ToolError
 from kit.proc import run_process
 from kit.steps.s02_corpus import ProgressRelay
 
@@ -50,6 +54,26 @@ def test_a_failing_callback_is_raised_after_the_child_finished(ffmpeg: str, tmp_
     with pytest.raises(RuntimeError, match="bad line"):
         run_process(encode_argv(ffmpeg, tmp_path / "b.h264"), timeout_s=60, on_stdout_line=boom)
     assert (tmp_path / "b.h264").stat().st_size > 0  # the child was drained and ran to the end
+
+
+def test_a_streamed_child_past_its_timeout_is_killed(tmp_path: Path) -> None:
+    with pytest.raises(ToolError, match="timed out after 1 s"):
+        run_process(["sh", "-c", "echo frame=1; exec sleep 30"], timeout_s=1, on_stdout_line=lambda _: None)
+
+
+def test_a_child_whose_own_child_keeps_the_pipes_open_does_not_hang(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kit.proc.ORPHAN_PIPE_GRACE_S", 0.3)
+    pid_file = tmp_path / "orphan.pid"
+    start = time.monotonic()
+    try:
+        with pytest.raises(ToolError, match="timed out"):
+            run_process(["sh", "-c", f"sleep 20 & echo $! > {pid_file}; echo frame=1; exit 0"], timeout_s=600,
+                        on_stdout_line=lambda _: None)
+        assert time.monotonic() - start < 15  # the orphan's 20 s, let alone the 600 s timeout, were not waited
+    finally:
+        if pid_file.is_file():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def test_the_relay_throttles_per_job_and_phase(monkeypatch: pytest.MonkeyPatch) -> None:
