@@ -12,7 +12,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats
 
 
 def _finite_or_nan(x: float) -> float:
@@ -26,6 +25,8 @@ def agreement(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     rmse = float(np.sqrt(np.mean((y - p) ** 2))) if len(y) else float("nan")
     if len(y) < 2 or np.ptp(y) == 0 or np.ptp(p) == 0:
         return {"plcc": float("nan"), "srocc": float("nan"), "krocc": float("nan"), "rmse": rmse}
+    from scipy import stats  # here, not at import: the corpus step's UI needs json_safe, not scipy (0.5 s)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plcc = stats.pearsonr(y, p).statistic
