@@ -20,7 +20,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.ffmpeg import telling_line
 from kit.fsio import read_json, sha256_file, write_json
-from kit.proc import run_process
+from kit.proc import LogFn, run_process
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 MASTER_EXTS = (".mp4", ".mkv", ".mov")
@@ -252,10 +252,10 @@ def parse_frame_count(stderr: str) -> int:
     return int(counts[-1])
 
 
-def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = PROBE_TIMEOUT_S) -> int:
+def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> int:
     """Decode a file to nowhere and count its frames; -1 when it does not decode."""
     res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", path, "-map", "0:v:0", "-f", "null",
-                       "-"], timeout_s=timeout_s)
+                       "-"], timeout_s=timeout_s, log=log)
     try:
         return parse_frame_count(res.stderr) if res.returncode == 0 else -1
     except ValueError:

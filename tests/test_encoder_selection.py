@@ -56,6 +56,12 @@ def test_a_named_encoder_that_fails_its_probe_exits_2_with_the_real_reason(tiny_
     hint = next(ln for ln in res.stderr.splitlines() if ln.startswith("hint: "))
     assert "NVIDIA driver" in hint and "drop h264_nvenc from --encoders" in hint
     assert not (tmp_path / "out" / "02_corpus" / "shard.parquet").exists()
+    # the step log holds every probe command line and the failing one's stderr, to reproduce by hand
+    log = (tmp_path / "out" / "01_prereqs" / "logs" / "prereqs.log").read_text()
+    probe_lines = [ln for ln in log.splitlines() if " $ " in ln]
+    assert any("-c:v h264_nvenc" in ln for ln in probe_lines)
+    assert any("libvmaf=" in ln for ln in probe_lines) and any("-c:v libx264" in ln for ln in probe_lines)
+    assert "Cannot load libcuda.so.1" in log
 
 
 def test_auto_on_a_gpu_without_nvenc_says_nvenc_unavailable_and_keeps_libx264(

@@ -23,7 +23,7 @@ from kit.host import cache_dir
 from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals
-from kit.proc import run_process
+from kit.proc import LogFn, run_process
 from kit.refs import decoded_frame_count
 
 PROBE_SIZE = "640x360"  # the demo corpus's size: above every hardware encoder's minimum
@@ -102,11 +102,12 @@ def explain(reason: str) -> str:
     return ""
 
 
-def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES) -> Path:
+def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
+                      log: LogFn | None = None) -> Path:
     """A small synthetic y4m clip to test-encode and score."""
     res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i",
                        f"testsrc2=s={size}:r=25", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
-                       "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S)
+                       "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S, log=log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
@@ -118,7 +119,7 @@ def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0
 
 
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
-                  timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
+                  timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> ProbeResult:
     """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args."""
     if setup.missing:
         return _failed(spec, setup, setup.missing)
@@ -127,12 +128,12 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
     try:
-        res = run_process(argv, timeout_s=timeout_s)
+        res = run_process(argv, timeout_s=timeout_s, log=log)
     except ToolError as exc:
         return _failed(spec, setup, f"test encode: {exc.message}", timeout_s)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
-    frames = decoded_frame_count(out, ffmpeg, timeout_s)
+    frames = decoded_frame_count(out, ffmpeg, timeout_s, log)
     if frames != PROBE_FRAMES:
         return _failed(spec, setup, f"the test encode decodes to {frames} frames, not {PROBE_FRAMES}", res.elapsed_s)
     fps = round(PROBE_FRAMES / max(res.elapsed_s, 1e-3), 1)
@@ -186,16 +187,16 @@ class Prober:
     """Probes encoders against one ffmpeg on one host; renders its test clip once, lazily."""
 
     def __init__(self, info: FFmpegInfo, sig: HostSignals, work: Path, cq: int = PROBE_CQ,
-                 refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+                 refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> None:
         self.info, self.sig, self.work, self.cq = info, sig, work, cq
-        self.refresh, self.timeout_s = refresh, timeout_s
+        self.refresh, self.timeout_s, self.log = refresh, timeout_s, log
         self.cache = ProbeCache(cache_path(info, sig))
         self._clip: Path | None = None
 
     def clip(self) -> Path:
         if self._clip is None:
             self.work.mkdir(parents=True, exist_ok=True)
-            self._clip = render_probe_clip(self.info.path, self.work / "probe.y4m")
+            self._clip = render_probe_clip(self.info.path, self.work / "probe.y4m", log=self.log)
         return self._clip
 
     def probe(self, name: str) -> ProbeResult:
@@ -209,7 +210,8 @@ class Prober:
         hit = None if self.refresh else self.cache.get(key)
         if hit is not None:
             return hit
-        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq, self.timeout_s)
+        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq, self.timeout_s,
+                               self.log)
         self.cache.put(key, result)
         return result
 

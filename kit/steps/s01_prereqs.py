@@ -22,7 +22,7 @@ from kit.platforms.encoders import get_spec
 from kit.platforms.probe import Prober, ProbeResult, probe_row, render_probe_clip
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
-from kit.proc import run_process
+from kit.proc import LogFn, run_process
 from kit.refs import decoded_frame_count
 from kit.steps.base import Context, Outcome, Plan
 from kit.vmaf import parse_vmaf_log
@@ -46,28 +46,29 @@ def python_packages() -> dict[str, str]:
     return found
 
 
-def encode_probe_clip(ffmpeg: str, ref: Path, work: Path) -> Path:
+def encode_probe_clip(ffmpeg: str, ref: Path, work: Path, log: LogFn | None = None) -> Path:
     """A libx264 encode of the small probe clip, for the libvmaf check."""
     spec = get_spec("libx264")
     out = work / f"probe_libvmaf.{spec.container}"
-    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, out), timeout_s=PROBE_TIMEOUT_S)
-    if res.returncode != 0 or not out.is_file() or decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S) != PROBE_FRAMES:
+    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, out), timeout_s=PROBE_TIMEOUT_S, log=log)
+    if (res.returncode != 0 or not out.is_file()
+            or decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S, log) != PROBE_FRAMES):
         last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
         raise PrereqError(f"encoder libx264 does not work on this box: {last}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
     return out
 
 
-def probe_libvmaf(ffmpeg: str, distorted: Path, ref: Path, work: Path) -> str:
+def probe_libvmaf(ffmpeg: str, distorted: Path, ref: Path, work: Path, log: LogFn | None = None) -> str:
     """Score a tiny real pair; returns libvmaf's version."""
-    log = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
+    log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in PROBE_SIZE.split("x"))
-    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log, 1),
-                      timeout_s=PROBE_TIMEOUT_S)
-    if res.returncode != 0 or not log.is_file():
+    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
+                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
                           hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")
-    vlog = parse_vmaf_log(log)
+    vlog = parse_vmaf_log(log_path)
     if vlog.n_frames != PROBE_FRAMES or not (0 <= float(vlog.vmaf.mean()) <= 100):
         raise PrereqError(f"libvmaf scored {vlog.n_frames} of {PROBE_FRAMES} test frames",
                           hint="use another ffmpeg build (--ffmpeg PATH)")
@@ -114,11 +115,12 @@ class PrereqsStep:
         """(libvmaf version, resolved encoders, probe results, skip rows)."""
         s = ctx.settings
         ref = work / "ref.y4m"
-        render_probe_clip(info.path, ref, PROBE_SIZE, PROBE_FRAMES)
-        libvmaf_version = probe_libvmaf(info.path, encode_probe_clip(info.path, ref, work), ref, work)
+        render_probe_clip(info.path, ref, PROBE_SIZE, PROBE_FRAMES, log=ctx.log)
+        distorted = encode_probe_clip(info.path, ref, work, ctx.log)
+        libvmaf_version = probe_libvmaf(info.path, distorted, ref, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]]
-        prober = Prober(info, sig, work / "encoders", cq=s.cqs[0])
+        prober = Prober(info, sig, work / "encoders", cq=s.cqs[0], log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, families, prober)
         return libvmaf_version, resolved, results, skipped
 
