@@ -83,6 +83,7 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(promoted: tuple[Path
         assert sidecar["inputs"]["features"]["order"] == ["adm2", "vif_scale0", "vif_scale1", "vif_scale2",
                                                            "vif_scale3", "motion2"]
         assert "h264_videotoolbox" in sidecar["encoder_vocab"]
+        assert sidecar["output"]["clipped"] is False  # says plainly that the raw output is not clamped
         preds.append(onnx_predict(exports / f"fr_regressor_v2_seed{seed}.onnx", feats, codec))
     assert preds[0].shape == (len(df),) and not np.allclose(preds[0], preds[1])  # seeds really differ
     ensemble = json.loads((exports / "ensemble.json").read_text())
