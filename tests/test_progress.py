@@ -12,8 +12,8 @@ import pytest
 from kit import events as ev
 from kit.commands import COMMON, build_encode_argv, build_score_argv
 from kit.corpus import parse_progress_frame
-from kit.platforms.encoders import get_spec
 from kit.errors import ToolError
+from kit.platforms.encoders import get_spec
 from kit.proc import run_process
 from kit.steps.s02_corpus import ProgressRelay
 
