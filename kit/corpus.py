@@ -168,7 +168,9 @@ class JobRunner:
     prov: Provenance
     jobs_dir: Path
     work_dir: Path
-    vmaf_threads: int
+    # libvmaf threads: a number, or asked of a callable just before each scoring (the count
+    # may grow as jobs finish; it never changes a row: libvmaf's scores do not depend on it)
+    vmaf_threads: int | Callable[[], int]
     encoder_threads: int
     sessions: dict[str, threading.Semaphore]
     log: Callable[[str], None]
@@ -228,9 +230,10 @@ class JobRunner:
             raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {clip.n_frames}",
                              enc.stderr_tail)
         log_path = work / "vmaf.json"
+        n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
-                             log_path, self.vmaf_threads, progress=self.progress is not None),
+                             log_path, n_threads, progress=self.progress is not None),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not log_path.is_file():
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail)

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 
 from kit.corpus import (
     Job,
@@ -50,17 +51,45 @@ def prereq_hw(prereqs: dict[str, object]) -> dict[str, HwArgs]:
     return {name: HwArgs.from_json(p.get("hw")) for name, p in probes.items()}
 
 
-def concurrency(requested: int, cores: int) -> tuple[int, int]:
-    """(parallel jobs, threads per job) for this many cores.
+def fixed_threads() -> int | None:
+    """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset (the kit decides)."""
+    value = os.environ.get("KIT_JOB_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
-    One job per core, each libvmaf (and x264/x265) given cores // jobs threads:
-    whole jobs in parallel scale better than threads inside one job, since an
-    encode and its scoring are sequential. KIT_JOB_THREADS overrides the threads.
+
+def concurrency(requested: int, cores: int, to_run: int) -> int:
+    """How many jobs run at once: --jobs, else one per core; never more than there are to run.
+
+    Whole jobs in parallel scale better than threads inside one job (an encode and
+    its scoring are sequential, and one job alone already keeps ~1.1 cores busy).
     """
-    jobs = requested if requested > 0 else cores
-    override = os.environ.get("KIT_JOB_THREADS", "")
-    threads = int(override) if override.isdigit() and int(override) > 0 else max(1, cores // jobs)
-    return jobs, threads
+    return max(1, min(requested if requested > 0 else cores, to_run))
+
+
+class ScoreThreads:
+    """libvmaf threads for the next scoring: the cores shared among the jobs still unfinished.
+
+    With as many jobs left as run at once, each gets cores // parallel; once fewer are
+    left (the tail of a run, or fewer jobs than cores on a big box) the freed cores go
+    to their scoring. Encoders stay as they are: x264/x265 output depends on threads,
+    libvmaf's scores do not.
+    """
+
+    def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
+        self.cores, self.parallel, self.fixed = cores, parallel, fixed
+        self._unfinished = unfinished
+        self._lock = threading.Lock()
+
+    def job_finished(self) -> None:
+        with self._lock:
+            self._unfinished -= 1
+
+    def __call__(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        with self._lock:
+            sharing = max(1, min(self.parallel, self._unfinished))
+        return max(1, self.cores // sharing)
 
 
 class ProgressRelay:
@@ -161,19 +190,21 @@ class CorpusStep:
         if ctx.forced:  # --force redoes the jobs too: forget their ledger entries, keep nothing stale
             for job in jobs:
                 job_paths(jobs_dir, job)[1].unlink(missing_ok=True)
-        n_par, vmaf_threads = concurrency(s.jobs, core_count())
+        reused_ids = {j.job_id for j in jobs if job_is_done(jobs_dir, j, prov)}
+        reused = len(reused_ids)
+        cores = core_count()
+        n_par = concurrency(s.jobs, cores, len(jobs) - reused)
+        threads = ScoreThreads(cores, n_par, len(jobs) - reused, fixed_threads())
         runner = JobRunner(
-            ffmpeg=prov.ffmpeg_path, prov=prov, jobs_dir=jobs_dir, work_dir=work_dir, vmaf_threads=vmaf_threads,
+            ffmpeg=prov.ffmpeg_path, prov=prov, jobs_dir=jobs_dir, work_dir=work_dir, vmaf_threads=threads,
             # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
             # software encoders always run single-threaded; parallelism comes from whole jobs
             encoder_threads=1,
             sessions=session_semaphores(self.encoders), log=ctx.log, hw=self.hw,
             progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}),
         )
-        reused_ids = {j.job_id for j in jobs if job_is_done(jobs_dir, j, prov)}
-        reused = len(reused_ids)
         ctx.emit(JobsPlanned(len(jobs), reused))
-        failures = self._run_jobs(ctx, runner, jobs, n_par, reused_ids)
+        failures = self._run_jobs(ctx, runner, jobs, n_par, reused_ids, threads.job_finished)
         shutil.rmtree(work_dir, ignore_errors=True)
         if failures:
             first = failures[0]
@@ -191,14 +222,18 @@ class CorpusStep:
                                                 "sources": len(clips), "demo": demo})
 
     def _run_jobs(self, ctx: Context, runner: JobRunner, jobs: list[Job], n_par: int,
-                  reused_ids: set[str]) -> list[ToolError]:
+                  reused_ids: set[str], finished: Callable[[], None]) -> list[ToolError]:
         failures: list[ToolError] = []
         done = 0
 
         def work(job: Job) -> JobResult:
-            if job.job_id not in reused_ids:
-                ctx.emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames))
-            return runner.run(job)
+            if job.job_id in reused_ids:
+                return runner.run(job)
+            ctx.emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames))
+            try:
+                return runner.run(job)
+            finally:
+                finished()
 
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
             futures = {pool.submit(work, j): j for j in jobs}
