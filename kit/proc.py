@@ -50,6 +50,10 @@ class Stopped(Exception):
     """Raised instead of starting a process once the run is being stopped."""
 
 
+class _PipesHeld(Exception):
+    """The child exited, but something it started still holds its output pipes open."""
+
+
 def tail_lines(text: str, n: int) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return "\n".join(lines[-n:])
@@ -141,22 +145,24 @@ def run_process(
     if _stopping.is_set():  # stop_all ran between our check and the start: this child must not live on
         _kill(proc)
     streamer = _LineStreamer(proc, on_stdout_line) if on_stdout_line else None
+    name = Path(args[0]).name
     try:
         out, err = streamer.wait(timeout_s) if streamer else proc.communicate(timeout=timeout_s)
+    except _PipesHeld:
+        assert streamer is not None
+        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
+                       "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
+                       streamer.stderr_so_far()) from None
     except subprocess.TimeoutExpired:
         _kill(proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
             out, err = streamer.wait(2) if streamer else proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            err = b""
+        except (subprocess.TimeoutExpired, _PipesHeld):
+            err = streamer.stderr_so_far() if streamer else b""
             proc.wait()
-        text = err.decode("utf-8", "replace")
-        raise ToolError(
-            f"{Path(args[0]).name} timed out after {timeout_s:.0f} s",
-            hint="the input may be corrupt or the tool may hang; see the step log",
-            stderr_tail=tail_lines(text, STDERR_TAIL_LINES),
-        ) from None
+        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
+                       "the input may be corrupt or the tool may hang; see the step log", err) from None
     finally:
         _kill(proc)
         with _live_lock:
@@ -166,6 +172,14 @@ def run_process(
     if log is not None and proc.returncode != 0:
         log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
     return ProcResult(args, proc.returncode, out or b"", text, elapsed)
+
+
+def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
+    """A ToolError for a child that never finished properly, its stderr tail logged too."""
+    tail = tail_lines(stderr[-STDERR_KEEP_BYTES:].decode("utf-8", "replace"), STDERR_TAIL_LINES)
+    if log is not None:
+        log(f"  {message}; stderr tail:\n{tail}")
+    return ToolError(message, hint=hint, stderr_tail=tail)
 
 
 class _LineStreamer:
@@ -195,10 +209,13 @@ class _LineStreamer:
 
     def _pump_err(self) -> None:
         assert self.proc.stderr is not None
-        while chunk := self.proc.stderr.read(65536):
+        while chunk := self.proc.stderr.read1(65536):  # what is there now, not 64 KiB or EOF
             self.err_chunks.append(chunk)
             if sum(map(len, self.err_chunks)) > 2 * STDERR_KEEP_BYTES:
                 self.err_chunks[:] = [b"".join(self.err_chunks)[-STDERR_KEEP_BYTES:]]
+
+    def stderr_so_far(self) -> bytes:
+        return b"".join(self.err_chunks)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
         # Join the readers first: they end the moment the child's pipes close, i.e. when it
@@ -210,10 +227,12 @@ class _LineStreamer:
             now = time.monotonic()
             if self.proc.poll() is not None:
                 exited_at = exited_at or now
-            # past the timeout, or the child exited 10 s ago and something of its own
-            # (a wrapper script's child) still holds the pipes open
-            if now >= deadline or (exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S):
+            # past the timeout; or the child exited a while ago and something it started
+            # (a wrapper script's own child) still holds the pipes open
+            if now >= deadline:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
+                raise _PipesHeld()
             alive[0].join(timeout=min(1.0, deadline - now))
         # pipes closed: the child has exited or is about to (one that closes them and
         # lives on is still held to the timeout)

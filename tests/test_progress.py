@@ -56,9 +56,13 @@ def test_a_failing_callback_is_raised_after_the_child_finished(ffmpeg: str, tmp_
     assert (tmp_path / "b.h264").stat().st_size > 0  # the child was drained and ran to the end
 
 
-def test_a_streamed_child_past_its_timeout_is_killed(tmp_path: Path) -> None:
-    with pytest.raises(ToolError, match="timed out after 1 s"):
-        run_process(["sh", "-c", "echo frame=1; exec sleep 30"], timeout_s=1, on_stdout_line=lambda _: None)
+def test_a_streamed_child_past_its_timeout_is_killed_and_its_stderr_kept(tmp_path: Path) -> None:
+    logged: list[str] = []
+    with pytest.raises(ToolError, match="timed out after 1 s") as caught:
+        run_process(["sh", "-c", "echo frame=1; echo stuck-here >&2; exec sleep 30"], timeout_s=1,
+                    on_stdout_line=lambda _: None, log=logged.append)
+    assert "stuck-here" in caught.value.stderr_tail
+    assert logged[0].startswith("$ ") and "stuck-here" in logged[-1]  # the step log has the tail too
 
 
 def test_a_child_whose_own_child_keeps_the_pipes_open_does_not_hang(tmp_path: Path,
@@ -67,10 +71,13 @@ def test_a_child_whose_own_child_keeps_the_pipes_open_does_not_hang(tmp_path: Pa
     pid_file = tmp_path / "orphan.pid"
     start = time.monotonic()
     try:
-        with pytest.raises(ToolError, match="timed out"):
-            run_process(["sh", "-c", f"sleep 20 & echo $! > {pid_file}; echo frame=1; exit 0"], timeout_s=600,
-                        on_stdout_line=lambda _: None)
+        logged: list[str] = []
+        with pytest.raises(ToolError, match=r"sh exited \(code 0\) but a process it started kept its output open") \
+                as caught:
+            run_process(["sh", "-c", f"sleep 20 & echo $! > {pid_file}; echo frame=1; echo on-stderr >&2; exit 0"],
+                        timeout_s=600, on_stdout_line=lambda _: None, log=logged.append)
         assert time.monotonic() - start < 15  # the orphan's 20 s, let alone the 600 s timeout, were not waited
+        assert "on-stderr" in caught.value.stderr_tail and "on-stderr" in logged[-1]  # what it said is kept
     finally:
         if pid_file.is_file():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
