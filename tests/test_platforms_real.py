@@ -110,6 +110,19 @@ def test_software_encoders_really_encode_through_the_probe(prober: Prober, name:
     assert (prober.work / f"probe_{name}.{spec.container}").stat().st_size > 0
 
 
+def test_probe_commands_go_to_the_log_and_a_cached_answer_says_where_it_came_from(ffmpeg: str,
+                                                                                  tmp_path: Path) -> None:
+    info = describe(Path(ffmpeg), "test")
+    sig = HostSignals("linux", "x86_64", "Logged CPU", encoders=info.encoders)  # a host no other test probed
+    first: list[str] = []
+    assert Prober(info, sig, tmp_path / "a", log=first.append).probe("libx264").available
+    assert any(ln.startswith("$ ") and "-c:v libx264" in ln for ln in first)  # the test encode, runnable by hand
+    again: list[str] = []
+    result = Prober(info, sig, tmp_path / "b", log=again.append).probe("libx264")
+    assert result.cached and len(again) == 1
+    assert again[0].startswith("libx264: probe result from the cache ") and "(works: " in again[0]
+
+
 @needs_no_gpu
 @pytest.mark.parametrize("name", ["h264_nvenc", "hevc_nvenc", "av1_nvenc"])
 def test_nvenc_probe_fails_cleanly_and_fast_with_the_real_reason(prober: Prober, name: str) -> None:

@@ -209,6 +209,9 @@ class Prober:
         key = entry_key(spec, setup, self.cq)
         hit = None if self.refresh else self.cache.get(key)
         if hit is not None:
+            if self.log is not None:  # no command runs: say where the answer came from
+                self.log(f"{name}: probe result from the cache {self.cache.path} "
+                         f"({'works' if hit.available else 'fails'}: {hit.reason})")
             return hit
         result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq, self.timeout_s,
                                self.log)
