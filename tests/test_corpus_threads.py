@@ -6,14 +6,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
 
-from kit.corpus import JobRunner, Provenance, job_paths, plan_jobs
+from kit.corpus import JobResult, JobRunner, Provenance, job_paths, plan_jobs
+from kit.errors import ToolError
 from kit.host import cpu_name
 from kit.refs import Sha256Cache, discover
-from kit.steps.s02_corpus import ScoreThreads, concurrency, fixed_threads
+from kit.steps.s02_corpus import CorpusStep, ScoreThreads, concurrency, fixed_threads
 
 
 def test_one_job_per_core_but_never_more_than_there_are_to_run() -> None:
@@ -70,3 +72,28 @@ def test_rows_do_not_depend_on_the_libvmaf_thread_count(ffmpeg: str, tiny_refs: 
     many = _rows(ffmpeg, tiny_refs, tmp_path / "many", four)
     assert calls == [4, 4]  # asked once per scoring
     assert one and one == many
+
+
+def test_the_step_counts_every_fresh_job_finished_once_and_no_reused_one() -> None:
+    """Reused jobs are not counted; a failing job is; the count ends at zero, never below."""
+    jobs = [SimpleNamespace(job_id=f"j{i}", encoder="libx264", cq=25, clip=SimpleNamespace(src=f"s{i}", n_frames=3))
+            for i in range(6)]
+    reused = {"j0", "j3"}
+    threads = ScoreThreads(cores=4, parallel=2, unfinished=len(jobs) - len(reused))
+    seen: list[int] = []
+
+    class Runner:
+        def run(self, job: SimpleNamespace) -> JobResult:
+            if job.job_id not in reused:
+                seen.append(threads())  # what this job's scoring would get
+            if job.job_id == "j4":
+                raise ToolError("j4: encode failed")
+            return JobResult(job.job_id, 3, 1.0, 1.0, job.job_id in reused, 50.0)
+
+    events: list[object] = []
+    failures = CorpusStep()._run_jobs(SimpleNamespace(emit=events.append), Runner(), jobs, 2,  # type: ignore[arg-type]
+                                      reused, threads.job_finished)
+    assert [f.message for f in failures] == ["j4: encode failed"]
+    assert threads._unfinished == 0
+    assert len(seen) == 4 and set(seen) <= {2, 4}  # 2 threads while 2+ jobs were left, all 4 for the last one
+    assert sum(type(e).__name__ == "JobStarted" for e in events) == 4
