@@ -30,7 +30,8 @@ def test_quality_mapping_per_family() -> None:
 
 def test_score_argv_puts_distorted_first_and_sets_threads() -> None:
     argv = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 3)
-    assert argv[:8] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "d.h264", "-i"]
+    assert argv[:12] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-threads", "3", "-i", "d.h264",
+                         "-threads", "3", "-i"]
     graph = argv[argv.index("-lavfi") + 1]
     assert graph == ("[0:v]settb=1/25,setpts=N,scale=640:360:flags=bicubic,format=yuv420p[dis];"
                      "[1:v]settb=1/25,setpts=N,format=yuv420p[ref];"
