@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def test_a_named_encoder_that_fails_its_probe_exits_2_with_the_real_reason(tiny_
     assert any("-c:v h264_nvenc" in ln for ln in probe_lines)
     assert any("libvmaf=" in ln for ln in probe_lines) and any("-c:v libx264" in ln for ln in probe_lines)
     assert "Cannot load libcuda.so.1" in log
+    assert re.search(r"ffmpeg \S+ \(from [^)]+\): .*libvmaf filter: yes; video encoders: .*h264_nvenc", log)
+    assert "host signals: {" in log
 
 
 def test_auto_on_a_gpu_without_nvenc_says_nvenc_unavailable_and_keeps_libx264(

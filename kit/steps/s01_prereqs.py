@@ -4,6 +4,7 @@ encode, is there room to write, are the Python packages there."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import shutil
 import sys
@@ -130,6 +131,10 @@ class PrereqsStep:
         free = check_out_dir(s.out_dir)
         info = self._ffmpeg(ctx)
         sig = gather_signals(info)
+        # what -version/-filters/-encoders and the host queries said (their commands are not logged)
+        ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
+                f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
+        ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         families = detect_families(sig)
         work = ctx.step_dir / "probe"
         shutil.rmtree(work, ignore_errors=True)
