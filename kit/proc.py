@@ -109,7 +109,7 @@ def run_process(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     capture_stdout: bool = False,
-    log: Callable[[str], None] | None = None,
+    log: LogFn | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
