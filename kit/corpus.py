@@ -26,7 +26,7 @@ from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import ToolError
 from kit.fsio import atomic_path, read_json, sha256_file, sha256_json, write_json
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
-from kit.proc import run_process, tail_lines
+from kit.proc import LogFn, run_process, tail_lines
 from kit.refs import Clip, parse_frame_count
 from kit.vmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
 
@@ -173,7 +173,7 @@ class JobRunner:
     vmaf_threads: int | Callable[[], int]
     encoder_threads: int
     sessions: dict[str, threading.Semaphore]
-    log: Callable[[str], None]
+    log: LogFn
     hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
     # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
     progress: Callable[[str, str, int], None] | None = None
@@ -192,12 +192,16 @@ class JobRunner:
 
         return on_line
 
+    def reused(self, job: Job) -> JobResult:
+        """The result of a job already done (job_is_done said so), from its ledger."""
+        ledger = read_json(job_paths(self.jobs_dir, job)[1])
+        return JobResult(job.job_id, ledger["rows"], ledger["enc_time_ms"], ledger.get("score_time_ms", 0.0),
+                         True, ledger.get("vmaf_mean", float("nan")))
+
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
         if job_is_done(self.jobs_dir, job, self.prov):
-            ledger = read_json(ledger_path)
-            return JobResult(job.job_id, ledger["rows"], ledger["enc_time_ms"], ledger.get("score_time_ms", 0.0),
-                             True, ledger.get("vmaf_mean", float("nan")))
+            return self.reused(job)
         work = self.work_dir / job.job_id
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)

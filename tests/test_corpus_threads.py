@@ -83,12 +83,16 @@ def test_the_step_counts_every_fresh_job_finished_once_and_no_reused_one() -> No
     seen: list[int] = []
 
     class Runner:
+        def reused(self, job: SimpleNamespace) -> JobResult:
+            assert job.job_id in reused
+            return JobResult(job.job_id, 3, 1.0, 1.0, True, 50.0)
+
         def run(self, job: SimpleNamespace) -> JobResult:
-            if job.job_id not in reused:
-                seen.append(threads())  # what this job's scoring would get
+            assert job.job_id not in reused  # a reused job is never run (nor its parquet hashed) again
+            seen.append(threads())  # what this job's scoring would get
             if job.job_id == "j4":
                 raise ToolError("j4: encode failed")
-            return JobResult(job.job_id, 3, 1.0, 1.0, job.job_id in reused, 50.0)
+            return JobResult(job.job_id, 3, 1.0, 1.0, False, 50.0)
 
     events: list[object] = []
     failures = CorpusStep()._run_jobs(SimpleNamespace(emit=events.append), Runner(), jobs, 2,  # type: ignore[arg-type]

@@ -227,8 +227,8 @@ class CorpusStep:
         done = 0
 
         def work(job: Job) -> JobResult:
-            if job.job_id in reused_ids:
-                return runner.run(job)
+            if job.job_id in reused_ids:  # checked (parquet hashed) when planning: not again
+                return runner.reused(job)
             ctx.emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames))
             try:
                 return runner.run(job)
