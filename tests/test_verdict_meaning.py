@@ -4,6 +4,9 @@ fail, and determinism."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ import pytest
 from kit.baselines import fit_ridge, lift, lift_gate, ridge_loso
 from kit.loso import make_folds
 from kit.model import design_matrix
-from tests.conftest import LENIENT, run_kit
+from tests.conftest import LENIENT, ROOT, run_kit
 from tests.test_train_export import synthetic_corpus
 
 FAST_LOSO = ["--seeds", "0,1", "--epochs", "25", "--batch-size", "16"]
@@ -172,3 +175,12 @@ def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(tiny_
     # a folder that is not a bundle is refused clearly
     res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "x", *FAST_LOSO, "--incumbent", tmp_path)
     assert res.returncode == 2 and "no ensemble.json found" in res.stderr
+
+
+def test_mkl_runs_in_its_reproducible_mode_unless_the_user_chose(tmp_path: Path) -> None:
+    probe = "import os, kit, torch; print(os.environ['MKL_CBWR'])"
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    for preset, expected in ((None, "AUTO,STRICT"), ("COMPATIBLE", "COMPATIBLE")):
+        run_env = {**env, "PYTHONPATH": str(ROOT), **({"MKL_CBWR": preset} if preset else {})}
+        out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
