@@ -29,12 +29,12 @@ from pathlib import Path
 
 from common import ROOT, run_kit
 
-from kit.commands import build_encode_argv, build_score_argv
-from kit.ffmpeg import imageio_binary
-from kit.host import core_count
+from kit.infra.host import core_count
+from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.ffmpeg import imageio_binary
+from kit.media.libvmaf import escape_filter_value
+from kit.media.refs import Sha256Cache, discover
 from kit.platforms.encoders import get_spec
-from kit.refs import Sha256Cache, discover
-from kit.vmaf import escape_filter_value
 
 SOURCES = {
     "pattern": "testsrc2=s=1280x720:r=25",

@@ -26,14 +26,15 @@ from common import ROOT, demo_corpus, peak_rss_mib, run_kit, scaled_corpus
 
 
 def child_loso(path: Path) -> None:
-    from kit.loso import load_corpus, run_loso
-    from kit.model import TrainConfig
+    from kit.corpus.schema import load_training_corpus as load_corpus
+    from kit.model.loso import run_loso
+    from kit.model.recipe import TrainConfig
 
     start = time.perf_counter()
     df = load_corpus(path)
     result = run_loso(df, [0, 1, 2, 3, 4], TrainConfig())
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(),
-                      "mean_plcc": [r["mean_plcc"] for r in result.seed_reports], "rows": len(df)}))
+                      "mean_plcc": [r.mean_plcc for r in result.seed_reports], "rows": len(df)}))
 
 
 def in_child(*args: str) -> dict[str, object]:
@@ -86,9 +87,9 @@ def main() -> None:
 
 def merge_bench(big_path: Path, work: Path, results: dict[str, object]) -> None:
     try:
-        import kit.merge  # noqa: F401
+        import kit.corpus.merge  # noqa: F401
     except ImportError:
-        print("merge: kit.merge is not available in this checkout; skipped")
+        print("merge: kit.corpus.merge is not available in this checkout; skipped")
         return
     df = pd.read_parquet(big_path)
     half = len(df) // 2

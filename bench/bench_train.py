@@ -21,8 +21,10 @@ import numpy as np
 from common import ROOT, demo_corpus, timed
 from reference_trainer import loop_loso
 
-from kit.loso import load_corpus, make_folds, run_loso
-from kit.model import TrainConfig, design_matrix
+from kit.corpus.schema import load_training_corpus
+from kit.model.loso import make_folds, run_loso
+from kit.model.features import design_matrix
+from kit.model.recipe import TrainConfig
 
 SEEDS = [0, 1, 2, 3, 4]
 BASH_KIT_SECONDS_PER_SEED = 270.0  # the bash kit's own trainer on this 2-core machine (issue 5)
@@ -38,7 +40,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="time the bash-recipe loop for all 5 seeds")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "demo4s")
     args = ap.parse_args()
-    df = load_corpus(demo_corpus(args.work))
+    df = load_training_corpus(demo_corpus(args.work))
     feats, codec = design_matrix(df)
     target = df["vmaf"].to_numpy()
     folds = make_folds(df)
@@ -46,14 +48,14 @@ def main() -> None:
     print(f"corpus: {len(df)} rows, {len(folds)} sources; kit recipe {kit.epochs} epochs x batch {kit.batch_size}")
 
     batched, t_batched = timed(lambda: run_loso(df, SEEDS, kit))
-    b_plcc = {r["seed"]: float(r["mean_plcc"]) for r in batched.seed_reports}
+    b_plcc = {r.seed: float(r.mean_plcc) for r in batched.seed_reports}
     loop, t_loop = timed(lambda: loop_loso(feats, codec, target, folds, SEEDS, kit))
     l_plcc = per_seed_mean(loop)
     bash_seeds = SEEDS if args.full else SEEDS[:1]
     bash_loop, t_bash = timed(lambda: loop_loso(feats, codec, target, folds, bash_seeds, BASH_RECIPE))
     bash_per_seed = t_bash / len(bash_seeds)
     batched_bash, t_batched_bash = timed(lambda: run_loso(df, SEEDS, BASH_RECIPE))
-    bb_plcc = {r["seed"]: float(r["mean_plcc"]) for r in batched_bash.seed_reports}
+    bb_plcc = {r.seed: float(r.mean_plcc) for r in batched_bash.seed_reports}
 
     print(f"\n{'':38s} {'seconds':>9s}  per-seed mean PLCC")
     print(f"{'batched, kit recipe (5x9)':38s} {t_batched:9.1f}  {[round(b_plcc[s], 4) for s in SEEDS]}")

@@ -62,7 +62,7 @@ def demo_corpus(out_dir: Path, seconds: float = 4.0) -> Path:
 
 def scaled_corpus(real: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
     """`rows` rows resampled from a real corpus with small jitter, sources kept."""
-    from kit.vmaf import FEATURES
+    from kit.media.libvmaf import FEATURES
 
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(real), rows)

@@ -14,9 +14,10 @@ import math
 import numpy as np
 import torch
 
-from kit.loso import Fold
-from kit.metrics import agreement
-from kit.model import FrRegressor, TrainConfig
+from kit.model.loso import Fold
+from kit.model.metrics import agreement
+from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.recipe import TrainConfig
 
 
 def train_one(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, rows: np.ndarray, seed: int,
@@ -26,11 +27,10 @@ def train_one(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, rows: np
     c = torch.from_numpy(codec[rows].astype(np.float32))
     y = torch.from_numpy(target[rows].astype(np.float32))
     std = f.std(0, unbiased=False)
-    model = FrRegressor(f.mean(0), torch.where(std > 1e-12, std, torch.ones_like(std)), config.hidden,
-                        config.dropout)
+    model = FrRegressor(f.mean(0), torch.where(std > 1e-12, std, torch.ones_like(std)), fr_regressor_v2(config))
     if bias_init:
         with torch.no_grad():
-            model.net[6].bias += y.mean()
+            model.slot("output").bias += y.mean()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     model.train()
     n = len(rows)

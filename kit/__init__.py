@@ -2,8 +2,12 @@
 ensemble with leave-one-source-out validation, gate it and export ONNX."""
 
 import os
+from pathlib import Path
 
 __version__ = "0.1.0"
+
+PACKAGE_DIR = Path(__file__).resolve().parent  # kit/
+KIT_ROOT = PACKAGE_DIR.parent  # the untarred kit or the clone: holds binaries/ and pyproject.toml
 
 # Intel MKL (torch's CPU BLAS) does not promise identical results from run to run
 # unless its conditional numerical reproducibility mode is on: without it, kernel

@@ -7,6 +7,6 @@ if __package__ in (None, ""):
     # run as a file from an untarred kit: make the `kit` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kit.cli import main
+from kit.cli.main import main
 
 main()

@@ -6,7 +6,6 @@ object per line with `--json`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -60,13 +59,6 @@ class StepFailed(Event):
 @dataclass(frozen=True)
 class Info(Event):
     kind = "info"
-    step: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Warning_(Event):
-    kind = "warning"
     step: str
     message: str
 
@@ -184,12 +176,8 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (
-    RunStarted, StepStarted, StepSkipped, StepFinished, StepFailed, Info, Warning_, CheckTable, JobsPlanned,
+    RunStarted, StepStarted, StepSkipped, StepFinished, StepFailed, Info, CheckTable, JobsPlanned,
     JobStarted, JobProgress, JobDone, JobFailed, Epoch, VerdictReached, BundleWritten, RunError, RunFinished,
 )
 
 Emit = Callable[[Event], None]
-
-
-def stamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -15,7 +15,7 @@ if __package__ in (None, ""):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from kit.cli import cli
+    from kit.cli.main import cli
 
     cli.main(args=["run", *(sys.argv[1:] if argv is None else argv)], prog_name="run_full_pipeline.py")
 

@@ -7,18 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from kit.ffmpeg import imageio_binary
+from kit.media.ffmpeg import imageio_binary
+from kit.media.libvmaf import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "176x144"
 TINY_FRAMES = 8
+# Every random source has its seed and colours fixed: the same ffmpeg build renders the same bytes in
+# every session (tests/real/test_fixtures.py checks it), so a test's outcome never depends on the draw.
 TINY_SOURCES = {
     "alpha": "testsrc2=s=176x144:r=25",
     "beta": "mandelbrot=s=176x144:r=25",
-    "gamma": "life=s=176x144:r=25:mold=10:ratio=0.1",
-    "delta": "gradients=s=176x144:r=25:speed=0.05",
+    "gamma": "life=s=176x144:r=25:mold=10:ratio=0.1:seed=4:death_color=#C83232:life_color=#00ff00",
+    "delta": "gradients=s=176x144:r=25:speed=0.05:n=3:seed=2:c0=0x1f77b4:c1=0xff7f0e:c2=0x2ca02c",
 }
 # a quick training recipe and a gate every run passes, for tests that need the PROMOTE path
 FAST = ["--epochs", "3", "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37"]
@@ -75,3 +80,30 @@ def json_run(tiny_refs: Path,
     res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return out, res
+
+
+# -- helpers shared by several test modules ---------------------------------------------------------
+def assert_clean_failure(res: subprocess.CompletedProcess[str], *needles: str) -> None:
+    """Exit 2, no traceback, exactly one `error:` line holding every needle, and a hint."""
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1, res.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    assert any(ln.startswith("hint: ") for ln in res.stderr.splitlines()), res.stderr
+
+
+def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Rows whose vmaf is a smooth function of the features, as libvmaf's are."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for s in range(n_src):
+        feats = rng.uniform(0.3, 1.0, size=(rows_per_src, 6))
+        feats[:, 5] = rng.uniform(0, 20, rows_per_src)  # motion2 has its own scale
+        cq = rng.choice([19, 25, 31, 37], rows_per_src)
+        vmaf = np.clip(100 * feats[:, 0] ** 2 * feats[:, 1] - 0.2 * feats[:, 5] - 0.3 * (cq - 19), 0, 100)
+        frames.append(pd.DataFrame({"src": f"s{s}", "src_sha256": f"{s:064x}", "encoder": "libx264", "cq": cq,
+                                    "frame_index": np.arange(rows_per_src), "vmaf": vmaf,
+                                    **{f: feats[:, i] for i, f in enumerate(FEATURES)}}))
+    return pd.concat(frames, ignore_index=True)

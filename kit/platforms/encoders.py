@@ -2,7 +2,7 @@
 
 Each spec knows its family, codec, preset, pixel format, session cap, the
 range of its quality knob (for normalising `cq` *within* the family) and how
-`cq` maps onto its own rate-control flags (DESIGN §6).
+`cq` maps onto its own rate-control flags.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.errors import InputError
+from kit.infra.records import Record
 
 AUTO = "auto"  # --encoders auto: each detected family's probed defaults plus libx264
 
@@ -26,7 +27,6 @@ class EncoderSpec:
     pix_fmt: str
     cq_range: tuple[int, int]  # the knob's own scale, for within-family normalisation
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
-    needs_device: str = ""  # "" | "cuda" | "render_node" | "videotoolbox"
     extra: tuple[str, ...] = field(default=())
 
     @property
@@ -79,17 +79,17 @@ _SPECS: tuple[EncoderSpec, ...] = (
                 extra=("-x265-params", "log-level=error")),
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "8"), "yuv420p", (1, 63),
                 extra=("-svtav1-params", "lp=1")),
-    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
-    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
-    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, "cuda"),
-    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
-    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
-    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, "render_node"),
-    EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2, "render_node"),
-    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, "render_node"),
-    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2, "render_node"),
-    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2, "videotoolbox"),
-    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2, "videotoolbox"),
+    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3),
+    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3),
+    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3),
+    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2),
+    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2),
+    EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2),
+    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2),
+    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2),
+    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2),
+    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2),
 )
 
 SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
@@ -99,19 +99,18 @@ ENCODER_VOCAB: tuple[str, ...] = tuple(s.name for s in _SPECS)
 
 
 @dataclass(frozen=True)
-class HwArgs:
+class HwArgs(Record):
     """Device set-up for one encoder: global init options and the upload filter chain."""
 
     init: tuple[str, ...] = ()
     filter: str = ""
 
-    def to_json(self) -> dict[str, object]:
-        return {"init": list(self.init), "filter": self.filter}
-
     @classmethod
-    def from_json(cls, d: dict[str, object] | None) -> HwArgs:
-        d = d or {}
-        return cls(tuple(str(a) for a in d.get("init", ()) or ()), str(d.get("filter", "")))  # type: ignore[union-attr]
+    def from_json(cls, d: object, where: str = "") -> HwArgs:
+        """From prereqs.json; anything that is not the recorded shape means no device args."""
+        d = d if isinstance(d, dict) else {}
+        init = d.get("init")
+        return cls(tuple(str(a) for a in init) if isinstance(init, list) else (), str(d.get("filter") or ""))
 
 
 def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:

@@ -4,7 +4,7 @@ The probe encodes a small rendered clip with exactly the pixel format,
 rate-control flags and device arguments the corpus will use, within a
 timeout, and measures the encode speed. A failure keeps the most telling line
 of ffmpeg's stderr plus a hint. Results are cached per ffmpeg build and host
-signals (drivers, devices) in kit.host.cache_dir(); transient failures (a
+signals (drivers, devices) in kit.infra.host.cache_dir(); transient failures (a
 timeout, busy NVENC sessions) are not cached.
 """
 
@@ -15,21 +15,28 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kit.commands import build_encode_argv
 from kit.errors import PrereqError, ToolError
-from kit.ffmpeg import FFmpegInfo, strip_log_prefix, telling_line  # noqa: F401 - re-exported
-from kit.fsio import read_json, sha256_json, write_json
-from kit.host import cache_dir
+from kit.infra.files import read_json, sha256_json, write_json
+from kit.infra.host import cache_dir
+from kit.infra.proc import LogFn, run_process
+from kit.infra.records import Record
+from kit.media.argv import build_encode_argv, build_render_argv, build_score_argv
+from kit.media.ffmpeg import FFmpegInfo, telling_line
+from kit.media.libvmaf import parse_vmaf_log
+from kit.media.refs import decoded_frame_count
 from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals
-from kit.proc import LogFn, run_process
-from kit.refs import decoded_frame_count
 
 PROBE_SIZE = "640x360"  # the demo corpus's size: above every hardware encoder's minimum
 PROBE_FRAMES = 30
-PROBE_TIMEOUT_S = 60.0
+PROBE_TIMEOUT_S = 60.0  # one render, test encode, decode-back or libvmaf check
 PROBE_CQ = 25
+# the libvmaf check scores a libx264 encode of a smaller clip: libvmaf has no minimum size, and a
+# check on every run should cost a fraction of a second
+VMAF_CHECK_SIZE = "176x144"
+VMAF_CHECK_FRAMES = 5
+VMAF_CHECK_CQ = 30
 CACHE_VERSION = 1
 
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
@@ -60,7 +67,9 @@ _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(Record):
+    """One encoder's test encode: cached per ffmpeg build and host, recorded in prereqs.json."""
+
     name: str
     available: bool
     reason: str  # success: what was proven; failure: the most telling line
@@ -81,18 +90,6 @@ class ProbeResult:
         engine = ENGINE_NAMES.get(get_spec(self.name).family, self.name)
         return f"{engine} unavailable: {self.reason}"
 
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "available": self.available, "reason": self.reason, "fps": self.fps,
-                "device": self.device, "hint": self.hint, "seconds": self.seconds, "hw": self.hw.to_json(),
-                "cached": self.cached}
-
-    @classmethod
-    def from_json(cls, d: dict[str, object]) -> ProbeResult:
-        fps = d.get("fps")
-        return cls(str(d["name"]), bool(d["available"]), str(d["reason"]),
-                   None if fps is None else float(fps), str(d.get("device", "")),  # type: ignore[arg-type]
-                   str(d.get("hint", "")), float(d.get("seconds", 0.0)),  # type: ignore[arg-type]
-                   HwArgs.from_json(d.get("hw")), bool(d.get("cached", False)))  # type: ignore[arg-type]
 
 
 def explain(reason: str) -> str:
@@ -105,9 +102,8 @@ def explain(reason: str) -> str:
 def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
                       log: LogFn | None = None) -> Path:
     """A small synthetic y4m clip to test-encode and score."""
-    res = run_process([ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i",
-                       f"testsrc2=s={size}:r=25", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
-                       "-f", "yuv4mpegpipe", dest], timeout_s=PROBE_TIMEOUT_S, log=log)
+    res = run_process(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames),
+                      timeout_s=PROBE_TIMEOUT_S, log=log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
@@ -227,3 +223,35 @@ def probe_row(result: ProbeResult) -> list[str]:
                                    f"{cached}"]
     hint = f" - hint: {result.hint}" if result.hint else ""
     return [result.name, "no", f"{result.failure}{hint}"]
+
+
+# --- the libvmaf check ----------------------------------------------------------------------
+
+
+def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
+    """Encode a tiny clip with libx264 and score it with libvmaf's vmaf_v0.6.1; returns libvmaf's version.
+
+    Either failure is a PrereqError: without a working libx264 and libvmaf the kit can do nothing.
+    """
+    ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
+    spec = get_spec("libx264")
+    distorted = work / f"probe_libvmaf.{spec.container}"
+    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    if (res.returncode != 0 or not distorted.is_file()
+            or decoded_frame_count(distorted, ffmpeg, PROBE_TIMEOUT_S, log) != VMAF_CHECK_FRAMES):
+        last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
+        raise PrereqError(f"encoder libx264 does not work on this box: {last}",
+                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
+    log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
+    w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
+    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
+                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    if res.returncode != 0 or not log_path.is_file():
+        raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
+                          hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")
+    vlog = parse_vmaf_log(log_path)
+    if vlog.n_frames != VMAF_CHECK_FRAMES or not (0 <= float(vlog.vmaf.mean()) <= 100):
+        raise PrereqError(f"libvmaf scored {vlog.n_frames} of {VMAF_CHECK_FRAMES} test frames",
+                          hint="use another ffmpeg build (--ffmpeg PATH)")
+    return vlog.version

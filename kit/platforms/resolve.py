@@ -4,7 +4,7 @@ with `--encoders auto` every detected family's defaults that pass, plus libx264.
 from __future__ import annotations
 
 from kit.errors import PrereqError
-from kit.host import kit_cli
+from kit.infra.invocation import kit_cli
 from kit.platforms.detect import HostFamily, auto_candidates, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
 from kit.platforms.probe import Prober, ProbeResult

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
-from kit.ffmpeg import FFmpegInfo, platform_tag
-from kit.host import cpu_name
-from kit.proc import run_process
+from kit.infra.host import cpu_name, platform_tag
+from kit.infra.proc import run_process
+from kit.media.argv import build_query_argv
+from kit.media.ffmpeg import FFmpegInfo
 
 SIGNAL_TIMEOUT_S = 10.0  # nvidia-smi, vainfo and sysctl answer well within a second when healthy
 DEV_DRI = Path("/dev/dri")
@@ -159,7 +160,7 @@ def parse_hwaccels(text: str) -> tuple[str, ...]:
 
 def query_hwaccels(ffmpeg: str, timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[str, ...]:
     try:
-        _, text = _ask([ffmpeg, "-hide_banner", "-hwaccels"], timeout_s)
+        _, text = _ask(build_query_argv(ffmpeg, "-hwaccels"), timeout_s)
     except ToolError:
         return ()
     return parse_hwaccels(text)

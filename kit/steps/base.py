@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kit.corpus.sharding import ShardSpec
 from kit.errors import InputError
 from kit.events import Emit
-from kit.fsio import read_json, sha256_file
-from kit.gate import GateThresholds
-from kit.host import kit_cli
-from kit.recipe import TrainConfig
-from kit.shard import ShardSpec
+from kit.infra.files import read_json, sha256_file
+from kit.infra.invocation import kit_cli
+from kit.model.recipe import TrainConfig
+from kit.rundir import RunDir
+from kit.verdict.gate import GateThresholds
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,22 @@ class Context:
     def out_dir(self) -> Path:
         return self.settings.out_dir
 
-    def path(self, step_dir_name: str, *parts: str) -> Path:
-        return self.out_dir.joinpath(step_dir_name, *parts)
+    @property
+    def run(self) -> RunDir:
+        return RunDir(self.settings.out_dir)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and digests of its upstream inputs."""
+    """What a step depends on: its settings and digests of its upstream inputs.
+
+    `prepared` is what planning found and running needs again (the corpus step's clips),
+    handed to `run` so nothing is discovered or hashed twice; it is not fingerprinted.
+    """
 
     settings: dict[str, object]
     inputs: dict[str, str]
+    prepared: object = None
 
 
 @dataclass
@@ -85,31 +92,35 @@ class Outcome:
     exit_code: int = 0
 
 
-class Step(Protocol):
-    number: int
-    name: str
+class StepCode(Protocol):
+    """What a step module's class provides: a pure-ish plan, and a run that emits events."""
 
-    @property
-    def dirname(self) -> str: ...
+    name: str
 
     def plan(self, ctx: Context) -> Plan: ...
 
-    def run(self, ctx: Context) -> Outcome: ...
+    def run(self, ctx: Context, plan: Plan) -> Outcome: ...
 
 
-def require_output(ctx: Context, step_dir_name: str, filename: str, producer: str) -> Path:
-    """An upstream output this step reads, exactly as its step wrote it.
+class Step(StepCode, Protocol):
+    """A registered step: its code plus its place in the run (kit.steps.STEPS)."""
+
+    number: int
+    dirname: str
+
+
+def require_output(ctx: Context, path: Path, producer: str) -> Path:
+    """An upstream output this step reads, exactly as step `producer` wrote it.
 
     Missing, left by an interrupted run (no status.json), or edited since (sha256
     differs from the producer's record): each is a clear error, never silently used.
     """
-    path = ctx.path(step_dir_name, filename)
-    status = ctx.path(step_dir_name, "status.json")
+    status = ctx.run.status(producer)
     rerun = f"{kit_cli()} step {producer} --out-dir {ctx.out_dir}"
     if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")
-    recorded = read_json(status).get("outputs", {}).get(f"{step_dir_name}/{filename}")
+    recorded = read_json(status).get("outputs", {}).get(ctx.run.rel(path))
     if recorded is not None and recorded != cached_sha256(path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs)",
                          hint=f"restore it, or rerun that step: {rerun} --force")
@@ -129,7 +140,7 @@ def cached_sha256(path: Path) -> str:
 
 
 def read_prereqs(ctx: Context) -> dict[str, object]:
-    return dict(read_json(require_output(ctx, "01_prereqs", "prereqs.json", "prereqs")))
+    return dict(read_json(require_output(ctx, ctx.run.prereqs_json, "prereqs")))
 
 
 class Timer:

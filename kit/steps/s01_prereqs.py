@@ -12,25 +12,17 @@ import tempfile
 from pathlib import Path
 
 from kit import __version__
-from kit.commands import build_encode_argv, build_score_argv
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.ffmpeg import FFmpegInfo, platform_tag, resolve_ffmpeg, telling_line
-from kit.fsio import sha256_json, write_json
-from kit.host import core_count, free_bytes
+from kit.infra.files import sha256_json, write_json
+from kit.infra.host import core_count, free_bytes, platform_tag
+from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.platforms.detect import HostFamily, detect_families, family_rows
-from kit.platforms.encoders import get_spec
-from kit.platforms.probe import Prober, ProbeResult, probe_row, render_probe_clip
+from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
-from kit.proc import LogFn, run_process
-from kit.refs import decoded_frame_count
 from kit.steps.base import Context, Outcome, Plan
-from kit.vmaf import parse_vmaf_log
 
-PROBE_FRAMES = 5
-PROBE_SIZE = "176x144"
-PROBE_TIMEOUT_S = 60.0
 MIN_FREE_BYTES = 1 << 30
 PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "torch", "onnx", "onnxruntime", "click", "rich",
                    "platformdirs", "matplotlib")
@@ -45,35 +37,6 @@ def python_packages() -> dict[str, str]:
             raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
                               hint="pip install -r requirements-frozen.txt") from None
     return found
-
-
-def encode_probe_clip(ffmpeg: str, ref: Path, work: Path, log: LogFn | None = None) -> Path:
-    """A libx264 encode of the small probe clip, for the libvmaf check."""
-    spec = get_spec("libx264")
-    out = work / f"probe_libvmaf.{spec.container}"
-    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, out), timeout_s=PROBE_TIMEOUT_S, log=log)
-    if (res.returncode != 0 or not out.is_file()
-            or decoded_frame_count(out, ffmpeg, PROBE_TIMEOUT_S, log) != PROBE_FRAMES):
-        last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
-        raise PrereqError(f"encoder libx264 does not work on this box: {last}",
-                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
-    return out
-
-
-def probe_libvmaf(ffmpeg: str, distorted: Path, ref: Path, work: Path, log: LogFn | None = None) -> str:
-    """Score a tiny real pair; returns libvmaf's version."""
-    log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
-    w, h = (int(v) for v in PROBE_SIZE.split("x"))
-    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
-                      timeout_s=PROBE_TIMEOUT_S, log=log)
-    if res.returncode != 0 or not log_path.is_file():
-        raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
-                          hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")
-    vlog = parse_vmaf_log(log_path)
-    if vlog.n_frames != PROBE_FRAMES or not (0 <= float(vlog.vmaf.mean()) <= 100):
-        raise PrereqError(f"libvmaf scored {vlog.n_frames} of {PROBE_FRAMES} test frames",
-                          hint="use another ffmpeg build (--ffmpeg PATH)")
-    return vlog.version
 
 
 def check_out_dir(out_dir: Path) -> int:
@@ -92,9 +55,7 @@ def check_out_dir(out_dir: Path) -> int:
 
 
 class PrereqsStep:
-    number = 1
     name = "prereqs"
-    dirname = "01_prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
         return resolve_ffmpeg(ctx.settings.ffmpeg)
@@ -115,17 +76,14 @@ class PrereqsStep:
                work: Path) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]]]:
         """(libvmaf version, resolved encoders, probe results, skip rows)."""
         s = ctx.settings
-        ref = work / "ref.y4m"
-        render_probe_clip(info.path, ref, PROBE_SIZE, PROBE_FRAMES, log=ctx.log)
-        distorted = encode_probe_clip(info.path, ref, work, ctx.log)
-        libvmaf_version = probe_libvmaf(info.path, distorted, ref, work, ctx.log)
+        libvmaf_version = check_libvmaf(info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]]
         prober = Prober(info, sig, work / "encoders", cq=s.cqs[0], log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, families, prober)
         return libvmaf_version, resolved, results, skipped
 
-    def run(self, ctx: Context) -> Outcome:
+    def run(self, ctx: Context, plan: Plan) -> Outcome:
         s = ctx.settings
         packages = python_packages()
         free = check_out_dir(s.out_dir)
@@ -145,7 +103,7 @@ class PrereqsStep:
             shutil.rmtree(work, ignore_errors=True)
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
-            ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {PROBE_SIZE} test pair"],
+            ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
             *family_rows(sig, families),
             *[probe_row(r) for r in results], *skipped,
             ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,

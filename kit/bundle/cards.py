@@ -1,0 +1,74 @@
+"""The model cards beside each exported ONNX, and the ensemble manifest.
+
+A sidecar says what a model takes (feature order, codec block, normalisation),
+what it gives, how it was trained, on which corpus, and what LOSO measured;
+the ensemble manifest lists the members with their sha256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import __version__
+from kit.corpus.summary import CorpusSummary
+from kit.infra.files import sha256_file
+from kit.infra.records import Record
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.model.export import OPSET
+from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.recipe import TrainConfig
+from kit.model.results import SeedSummary
+from kit.platforms.encoders import ENCODER_VOCAB, SPECS
+from kit.verdict.gate import GateResult
+
+
+@dataclass(frozen=True)
+class EnsembleMember(Record):
+    seed: int
+    onnx: str
+    sidecar: str
+    sha256: str
+    parity_max_abs_diff: float
+
+
+@dataclass(frozen=True)
+class EnsembleManifest(Record):
+    """`ensemble.json`: the members of a promoted ensemble and how to combine them."""
+
+    name: str
+    kit_version: str
+    members: tuple[EnsembleMember, ...]
+    combine: str
+    seeds: list[int]
+    corpus_sha256: str
+    verdict: str
+    gate: GateResult
+    teacher_model: str
+
+
+def member_name(seed: int) -> str:
+    return f"fr_regressor_v2_seed{seed}"
+
+
+def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], train: TrainConfig,
+                corpus: CorpusSummary, loso: SeedSummary | None, diff: float) -> dict[str, object]:
+    return {
+        "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
+        "onnx_sha256": sha256_file(onnx_path), "onnx_opset": OPSET,
+        "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(FEATURES),
+                                "note": "raw libvmaf integer_* values; the scaler is inside the graph"},
+                   "codec": {"shape": ["batch", CODEC_DIM], "order": [*ENCODER_VOCAB, "cq_norm"],
+                             "note": "one-hot encoder, then cq normalised within the encoder family"}},
+        "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,
+                   "note": "the raw regression output (DESIGN: Linear(64->1), no clamp): it can fall a few points "
+                           "outside the teacher's [0, 100]; clip it where a vmaf-range score is needed"},
+        "normalisation": {"features": scaler,
+                          "cq_ranges": {n: list(SPECS[n].cq_range) for n in ENCODER_VOCAB}},
+        "encoder_vocab": list(ENCODER_VOCAB),
+        "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
+        "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
+                   "boxes": corpus.boxes, "encoders": corpus.encoders},
+        "loso": loso.to_json() if loso is not None else None, "teacher_model": TEACHER_MODEL,
+        "parity_max_abs_diff": diff, "kit_version": __version__,
+    }

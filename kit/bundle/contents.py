@@ -1,0 +1,41 @@
+"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the
+verdict, the models, the report and the logs, under their run-directory paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.infra.files import sha256_file
+from kit.infra.invocation import kit_cli
+from kit.rundir import RunDir
+from kit.verdict.document import Verdict
+
+Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> the path, verified
+
+
+def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: list[Path], report: Path,
+                  checked: Checked) -> dict[str, Path]:
+    """Archive path -> file. `checked` verifies an upstream output against its step's record."""
+    files: dict[str, Path] = {}
+    for path in (run.run_json, run.prereqs_json):
+        if path.is_file():
+            files[run.rel(path)] = path
+    if run.shard.is_file() and run.shard.resolve() == Path(verdict.corpus.path).resolve():
+        # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
+        if sha256_file(run.shard) != verdict.corpus.sha256:
+            raise InputError(f"{run.shard} changed since the verdict was reached",
+                             hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {run.root}")
+        files[run.rel(run.shard)] = run.shard
+        if run.shard_manifest.is_file():
+            files[run.rel(run.shard_manifest)] = run.shard_manifest
+    for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds)):
+        files[run.rel(path)] = checked(path, "loso")
+    files[run.rel(verdict_path)] = verdict_path
+    for path in [*exports, report]:
+        files[run.rel(path)] = path
+    for log in run.logs():
+        if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
+            files[run.rel(log)] = log
+    return files

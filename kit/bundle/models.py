@@ -1,0 +1,61 @@
+"""On PROMOTE: refit every judged seed on the whole corpus, export each as a
+single-file ONNX checked against torch, and write its card and the ensemble manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from kit import __version__
+from kit.bundle.cards import EnsembleManifest, EnsembleMember, member_name, sidecar_doc
+from kit.corpus.schema import load_training_corpus
+from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.model.export import PARITY_ATOL, build_onnx, parity
+from kit.model.features import design_matrix
+from kit.model.recipe import TrainConfig
+from kit.model.train import Member, train_members
+from kit.verdict.document import Verdict
+
+PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
+
+EpochFn = Callable[[int, int, float], None]
+
+
+def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, on_epoch: EpochFn | None = None
+                    ) -> list[Path]:
+    """Refit the verdict's seeds on its corpus and export them into `exports`; returns the files written."""
+    corpus = verdict.corpus
+    df = load_training_corpus(Path(corpus.path))
+    feats, codec = design_matrix(df)
+    rows = np.arange(len(df))
+    seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
+    ens = train_members(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), [Member(s, -1, rows) for s in seeds],
+                        train, on_epoch)
+    pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
+    per_seed = {r.seed: r for r in verdict.per_seed}
+    written, members = [], []
+    for m, seed in enumerate(seeds):
+        model = ens.export_member(m)
+        onnx_path = exports / f"{member_name(seed)}.onnx"
+        proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
+                                   "features": ",".join(FEATURES), "teacher_model": TEACHER_MODEL})
+        with atomic_path(onnx_path) as tmp:
+            tmp.write_bytes(proto.SerializeToString())
+        diff = parity(model, onnx_path, feats[pick], codec[pick])
+        if diff > PARITY_ATOL:
+            onnx_path.unlink()
+            raise RuntimeError(f"ONNX export of seed {seed} disagrees with torch by {diff:.2e} > {PARITY_ATOL}")
+        scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
+        sidecar_path = exports / f"{member_name(seed)}.json"
+        write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff))
+        written += [onnx_path, sidecar_path]
+        members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, sha256_file(onnx_path), diff))
+    manifest = exports / "ensemble.json"
+    write_json(manifest, EnsembleManifest(
+        name="fr_regressor_v2_ensemble", kit_version=__version__, members=tuple(members),
+        combine="mean of the members' vmaf outputs", seeds=seeds, corpus_sha256=corpus.sha256,
+        verdict=verdict.verdict, gate=verdict.gate, teacher_model=TEACHER_MODEL).to_json())
+    return [*written, manifest]

@@ -1,0 +1,131 @@
+"""`ensemble-kit detect` and `ensemble-kit binaries stage`.
+
+Light to import (click only): the work lives in kit.platforms and kit.platforms.binaries
+and is imported when a command runs, so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit.cli.guard import guarded
+
+COLUMNS = ("family", "encoder", "role", "available", "fps", "why")
+
+
+def detect_report(info: Any, sig: Any, families: Any, results: Any) -> dict[str, object]:
+    """The detect result as one JSON-able document (also what the table shows)."""
+    from kit import __version__
+    from kit.platforms.detect import HOST_FAMILY_OF, resolve_auto, role
+    from kit.platforms.encoders import get_spec
+
+    rows = []
+    for r in results:
+        rows.append({**r.to_json(), "family": HOST_FAMILY_OF[get_spec(r.name).family],
+                     "role": role(r.name, families), "failure": "" if r.available else r.failure})
+    probed = {r.name: r.available for r in results}
+    return {
+        "kit_version": __version__,
+        "host": {k: v for k, v in sig.to_json().items() if k != "encoders"},  # the build's list is long
+        "ffmpeg": {k: v for k, v in info.to_json().items() if k != "encoders"},
+        "families": [f.to_json() for f in families],
+        "auto_encoders": list(resolve_auto(families, probed)),
+        "encoders": rows,
+    }
+
+
+def _signal_lines(report: dict[str, Any]) -> list[str]:
+    host, ff = report["host"], report["ffmpeg"]
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in host["gpus"])
+    smi = gpus or {"": "not found", "ok": "no GPU"}.get(host["nvidia_smi"], host["nvidia_smi"])
+    nodes = ", ".join(f"{n['path']} ({n['vendor'] or '?'} {n['driver'] or '?'}"
+                      f"{', VA ' + n['va_driver'] if n['va_driver'] else ''})" for n in host["render_nodes"])
+    return [
+        f"host: {host['system']}-{host['machine']}, {host['cpu']}",
+        f"ffmpeg: {ff['version']} from {ff['source']}: {ff['path']}",
+        f"nvidia-smi: {smi}; render nodes: {nodes or 'none'}; "
+        f"LIBVA_DRIVER_NAME: {host['libva_driver_name'] or 'unset'}; hwaccels: {', '.join(host['hwaccels']) or '-'}",
+        "families: " + "; ".join(f"{f['label']} [{f['evidence']}] defaults {', '.join(f['defaults'])}"
+                                 for f in report["families"]),
+    ]
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    fps = f"{row['fps']:.1f}" if row["fps"] else "-"
+    why = row["reason"] if row["available"] else row["failure"]
+    why += " (cached)" if row["cached"] else ""
+    why += f" - hint: {row['hint']}" if row["hint"] else ""
+    return [row["family"], row["name"], row["role"], "yes" if row["available"] else "no", fps, why]
+
+
+def print_detect(report: dict[str, Any]) -> None:
+    for line in _signal_lines(report):
+        click.echo(line)
+    cells = [_cells(r) for r in report["encoders"]]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*COLUMNS, header_style="bold")
+        for row in cells:
+            table.add_row(*row, style="green" if row[3] == "yes" else "yellow")
+        Console(highlight=False).print(table)
+    else:
+        widths = [max(len(c[i]) for c in [list(COLUMNS), *cells]) for i in range(len(COLUMNS) - 1)]
+        for row in [list(COLUMNS), *cells]:
+            click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    click.echo(f"--encoders auto on this box: {', '.join(report['auto_encoders'])}")
+
+
+def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool) -> int:
+    import tempfile
+
+    from kit.media.ffmpeg import resolve_ffmpeg
+    from kit.platforms.detect import auto_candidates, detect_families
+    from kit.platforms.encoders import AUTO, ENCODER_VOCAB, parse_encoder_list
+    from kit.platforms.probe import Prober
+    from kit.platforms.signals import gather_signals
+
+    info = resolve_ffmpeg(ffmpeg)
+    sig = gather_signals(info)
+    families = detect_families(sig)
+    names = ENCODER_VOCAB if encoders == "all" else parse_encoder_list(encoders)
+    names = auto_candidates(families) if names == (AUTO,) else names
+    with tempfile.TemporaryDirectory(prefix="kit-detect-") as tmp:
+        prober = Prober(info, sig, Path(tmp), refresh=refresh)
+        results = [prober.probe(n) for n in names]
+    report = detect_report(info, sig, families, results)
+    if json_mode:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        print_detect(report)
+    return 0
+
+
+@click.command("detect")
+@click.option("--ffmpeg", envvar="KIT_FFMPEG",
+              help="ffmpeg binary to probe (default: the one `run` picks: binaries/, then PATH, then imageio-ffmpeg).")
+@click.option("--encoders", default="all", show_default=True,
+              help="Encoders to probe: all the kit knows, auto (this box's candidates), or a comma-separated list.")
+@click.option("--refresh", is_flag=True, help="Ignore cached probe results and encode again.")
+@click.option("--json", "json_mode", is_flag=True, help="One JSON document on stdout instead of the table.")
+def detect_cmd(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool) -> None:
+    """Detect this box's encoder families and test-encode every candidate.
+
+    A family (NVIDIA via nvidia-smi, Intel via /dev/dri render nodes and the VA
+    driver, macOS, CPU) only nominates encoders; an encoder is available only
+    after a real test encode, decoded back and frame-counted. Results are cached
+    per ffmpeg build and driver (--refresh encodes again).
+
+    \b
+    Examples:
+      ensemble-kit detect
+      ensemble-kit detect --json --refresh
+      ensemble-kit detect --encoders h264_nvenc,libx264
+    """
+    guarded(lambda: run_detect(ffmpeg, encoders, refresh, json_mode), retry=False)

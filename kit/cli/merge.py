@@ -1,0 +1,124 @@
+"""`ensemble-kit merge` and `ensemble-kit corpus info`.
+
+Importing this module stays light: pyarrow and pandas load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kit.cli.guard import guarded
+
+if TYPE_CHECKING:
+    from kit.corpus.manifests import MergeManifest
+    from kit.corpus.summary import TableSummary
+
+
+def _echo_counts(manifest: MergeManifest, err: bool) -> None:
+    for inp in manifest.inputs:
+        click.echo(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
+                   f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict", err=err)
+    for rep in manifest.repeated_inputs:
+        click.echo(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once", err=err)
+    for warning in manifest.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@click.command("merge")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The merged corpus (parquet); its manifest goes beside it as <stem>.manifest.json.")
+@click.option("--prefer", type=click.Choice(["first", "newest"]), default=None,
+              help="Resolve conflicts (same key, different scores): the first input in sorted order, "
+                   "or the newest recorded one. Without it a conflict is an error.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
+def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode: bool) -> None:
+    """Merge corpus shards, results tarballs and bash-kit JSONL into one corpus.
+
+    Rows are de-duplicated on (src_sha256, encoder, preset, cq, frame_index, device);
+    the result is sorted canonically, so the order of the inputs does not matter.
+    Exit 0 merged, 2 bad input or unresolved conflicts.
+
+    \b
+    Examples:
+      ensemble-kit merge results-boxa-*.tar.gz results-boxb-*.tar.gz -o merged.parquet
+      ensemble-kit merge runs/a/02_corpus/shard.parquet legacy.jsonl -o merged.parquet --prefer newest
+      ensemble-kit run --corpus merged.parquet --out-dir runs/union
+    """
+    def go() -> int:
+        from kit.corpus.merge import MergeConflict, merge_files
+
+        try:
+            manifest = merge_files(list(inputs), out, prefer)
+        except MergeConflict as exc:
+            for line in exc.details:
+                click.echo(f"conflict: {line}", err=True)
+            raise
+        click.echo(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
+                   f"{manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+                   f"{manifest.duplicates_dropped} duplicate(s) dropped, "
+                   f"{manifest.conflicts.keys} conflict(s) resolved", err=json_mode)
+        _echo_counts(manifest, err=json_mode)
+        if json_mode:
+            click.echo(json.dumps(manifest.to_json(), indent=2))
+        return 0
+
+    guarded(go, retry=False)
+
+
+@click.group("corpus")
+def corpus_group() -> None:
+    """Inspect corpus files (shards, merged corpora, results tarballs, bash-kit JSONL).
+
+    \b
+    Examples:
+      ensemble-kit corpus info runs/mybox/02_corpus/shard.parquet
+      ensemble-kit corpus info results-mybox-20261121T101500Z.tar.gz --json
+    """
+
+
+@corpus_group.command("info")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "json_mode", is_flag=True, help="Print the summary as JSON on stdout.")
+def info_cmd(file: Path, json_mode: bool) -> None:
+    """Summarise a corpus: rows, sources, encoders, boxes, devices, cq grid, vmaf range.
+
+    \b
+    Examples:
+      ensemble-kit corpus info runs/mybox/02_corpus/shard.parquet
+      ensemble-kit corpus info merged.parquet --json
+    """
+    def go() -> int:
+        from kit.corpus.inputs import load_input
+        from kit.corpus.manifests import ShardManifest
+        from kit.corpus.summary import summarise_table
+
+        loaded = load_input(file)
+        m = loaded.manifest
+        shard = m.shard if isinstance(m, ShardManifest) else None
+        summary = summarise_table(loaded.table)
+        if json_mode:
+            click.echo(json.dumps({"path": str(file), "kind": loaded.kind, "sha256": loaded.sha256,
+                                   "manifest_kind": m.kind if m is not None else None,
+                                   "shard": shard.to_json() if shard is not None else None,
+                                   "recorded_utc": loaded.recorded_utc or None, **summary.to_json()}, indent=2))
+        else:
+            kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
+            click.echo("\n".join(info_lines(f"{file} ({kind})", summary)))
+        return 0
+
+    guarded(go, retry=False)
+
+
+def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
+    names = ", ".join(x.src for x in s.sources[:limit])
+    if len(s.sources) > limit:
+        names += f", ... (+{len(s.sources) - limit} more; --json lists all)"
+    lo, hi = s.vmaf_range
+    return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
+            f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
+            f"cq grid   {', '.join(map(str, s.cq_grid))}", f"vmaf      {lo:.3f} .. {hi:.3f}"]

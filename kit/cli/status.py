@@ -1,0 +1,78 @@
+"""`ensemble-kit status [OUT_DIR]`: which steps are done, stale or pending, and why.
+
+Light to import (click only); the planning code loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kit.cli.guard import guarded
+
+if TYPE_CHECKING:
+    from kit.steps.status import RunStatus
+
+STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "unused": "bright_black"}
+
+
+def default_out_dir() -> Path:
+    """As `run` chooses it: KIT_OUT_DIR, else runs/<box-id> (KIT_BOX_ID or the host name)."""
+    from kit.infra.host import default_box_id, safe_box_id
+
+    env = os.environ.get("KIT_OUT_DIR")
+    return Path(env) if env else Path("runs") / safe_box_id(os.environ.get("KIT_BOX_ID") or default_box_id())
+
+
+def status_lines(report: RunStatus, color: bool) -> list[str]:
+    head = f"{report.out_dir}"
+    if report.invoked_at_utc:
+        head += f" (settings of the latest run, {report.invoked_at_utc})"
+    else:
+        head += " (no run in this out-dir yet)"
+    lines = [head]
+    if report.running:
+        lines.append(f"a run is in progress: {report.running}")
+    for st in report.steps:
+        state = click.style(f"{st.state:<8}", fg=STYLES.get(st.state)) if color else f"{st.state:<8}"
+        when = f" (completed {st.completed_at_utc})" if st.completed_at_utc else ""
+        lines.append(f"  {st.number:02d} {st.step:<8} {state} {st.reason}{when}")
+    if report.verdict:
+        lines.append(f"verdict on disk: {report.verdict}")
+    lines.append(f"next: {report.next_command}" if report.next_command else "nothing to do: every step is up to date")
+    return lines
+
+
+@click.command("status")
+@click.argument("out_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "json_mode", is_flag=True, envvar="KIT_JSON", show_envvar=True,
+              help="One JSON document on stdout instead of the lines.")
+def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
+    """Show which steps of OUT_DIR are done, stale or pending, and why.
+
+    Uses the settings of the out-dir's latest run (run.json) and the same checks a
+    run uses to skip a step. It runs no step and changes nothing. OUT_DIR defaults
+    to what `run` uses: KIT_OUT_DIR, else runs/<box-id>.
+
+    \b
+    Examples:
+      ensemble-kit status
+      ensemble-kit status runs/mybox
+      ensemble-kit status runs/mybox --json | jq '.steps[] | select(.state != "done")'
+    """
+    def go() -> int:
+        from kit.steps.status import run_status
+
+        report = run_status(out_dir or default_out_dir())
+        if json_mode:
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            click.echo("\n".join(status_lines(report, color=sys.stdout.isatty())))
+        return 0
+
+    guarded(go, retry=False)

@@ -1,0 +1,39 @@
+"""`ensemble-kit verify TARBALL`: check a results tarball against its manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kit.cli.guard import guarded
+from kit.errors import EXIT_BAD_INPUT
+
+
+@click.command("verify")
+@click.argument("tarball", type=click.Path(path_type=Path))
+def verify_cmd(tarball: Path) -> None:
+    """Check a results tarball against its manifest.json (sha256 of every file).
+
+    \b
+    Example:
+      ensemble-kit verify results-mybox-20261121T101500Z.tar.gz
+    """
+    def go() -> int:
+        from kit.bundle.tarball import verify_tarball
+
+        report = verify_tarball(tarball)
+        if report.ok and report.manifest is not None:
+            meta = report.manifest
+            click.echo(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
+                       f"verdict {meta.get('verdict')})")
+            return 0
+        for problem in report.problems:
+            click.echo(f"MISMATCH: {problem}", err=True)
+        click.echo(f"error: {tarball} failed verification ({len(report.problems)} problem(s))", err=True)
+        click.echo("hint: the tarball was damaged in transit or edited; ask for it again", err=True)
+        return EXIT_BAD_INPUT
+
+    guarded(go, retry=False)
+
+

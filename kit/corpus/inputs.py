@@ -1,0 +1,181 @@
+"""Reading corpus files for `merge` and `corpus info`.
+
+Three kinds of input, each read into the schema-1 layout (kit.corpus.jobs.SCHEMA):
+
+* parquet: a shard or a merged corpus (its `<stem>.manifest.json` is used when
+  it sits beside the file and its sha256 matches);
+* a results tarball: extracted with kit.bundle.tarball.safe_extract into a temporary
+  folder only; its `02_corpus/shard.parquet` must match the tarball manifest;
+* the bash kit's JSONL rows (see kit.corpus.jsonl).
+
+Every value problem names the file, the row (the line for JSONL) and the column.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
+from kit.corpus.manifests import CorpusManifest, ShardManifest, parse_manifest, read_manifest
+from kit.corpus.schema import COLUMNS, SCHEMA, validate_table
+from kit.errors import InputError
+from kit.infra.archive import ResultsManifest, read_results_manifest, safe_extract
+from kit.infra.files import read_json, sha256_file
+from kit.infra.invocation import kit_cli
+from kit.rundir import LAYOUT, RESULTS_MANIFEST
+
+SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
+COMPACT_UTC = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+BAD_SCHEMA_HINT = "merge accepts schema-1 shards and corpora written by the kit, results tarballs and bash-kit JSONL"
+
+
+@dataclass(frozen=True)
+class LoadedInput:
+    """One input's rows in the schema-1 layout, and where they came from."""
+
+    path: str
+    kind: str  # parquet | tarball | jsonl
+    sha256: str
+    table: pa.Table
+    recorded_utc: str = ""  # when the rows were made, "YYYY-MM-DDTHH:MM:SSZ"; "" when nothing recorded it
+    manifest: CorpusManifest | None = None  # the shard or merge manifest that describes exactly these rows
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+def normalise_utc(text: object) -> str:
+    """An ISO UTC stamp from the kit's two spellings; "" for anything else."""
+    value = str(text or "")
+    if m := COMPACT_UTC.match(value):
+        return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}Z"
+    return value if ISO_UTC.match(value) else ""
+
+
+def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | None = None) -> str:
+    """When the rows were made: the shard's creation, a merge's newest input, else the tarball's time."""
+    stamps: list[object] = []
+    if isinstance(manifest, ShardManifest):
+        stamps.append(manifest.created_at_utc)
+    elif manifest is not None:
+        stamps.append(manifest.recorded_utc)
+    if tarball is not None:
+        stamps.append(tarball.get("created_utc"))
+    return next((s for s in map(normalise_utc, stamps) if s), "")
+
+
+def detect_kind(path: Path) -> str:
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file",
+                         hint="pass shard .parquet files, results-*.tar.gz tarballs or bash-kit .jsonl files")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    if head[:2] == b"\x1f\x8b" or path.name.endswith((".tar", ".tar.gz", ".tgz")) or tarfile.is_tarfile(path):
+        return "tarball"
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or head.lstrip()[:1] == b"{":
+        return "jsonl"
+    raise InputError(f"{path}: not a parquet file, a tarball or JSONL", hint=BAD_SCHEMA_HINT)
+
+
+def load_input(path: Path) -> LoadedInput:
+    kind = detect_kind(path)
+    digest = sha256_file(path)
+    if kind == "tarball":
+        return load_tarball(path, digest)
+    if kind == "jsonl":
+        return LoadedInput(str(path), kind, digest, load_jsonl(path))
+    manifest = sidecar_manifest(path, digest)
+    return LoadedInput(str(path), kind, digest, read_parquet(path, str(path)), recorded_time(manifest), manifest)
+
+
+def load_jsonl(path: Path) -> pa.Table:
+    """Arrow's fast parser first; on any problem the line-by-line reader, whose errors name the line."""
+    table = read_jsonl_fast(path)
+    if table is not None:
+        try:
+            validate_table(table, str(path), lambda i: f"row {i}")
+            return table
+        except InputError:
+            pass
+    table, row_label = read_jsonl(path)
+    validate_table(table, str(path), row_label)
+    return table
+
+
+def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
+    """`<stem>.manifest.json` beside a parquet file, when it describes exactly these bytes."""
+    manifest = read_manifest(path)
+    return manifest if manifest is not None and manifest.sha256 == digest else None
+
+
+def read_parquet(path: Path, label: str) -> pa.Table:
+    """A schema-1 parquet file, cast to SCHEMA and validated."""
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{label}: not a readable parquet file ({exc})", hint=BAD_SCHEMA_HINT) from exc
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise InputError(f"{label}: column {missing[0]!r} is missing (schema 1 needs {', '.join(COLUMNS)})",
+                         hint=BAD_SCHEMA_HINT)
+    table = pq.read_table(path, columns=list(COLUMNS))
+    table = pa.table([cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS], schema=SCHEMA)
+    validate_table(table, label, lambda i: f"row {i}")
+    return table
+
+
+def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -> pa.ChunkedArray:
+    if col.type == typ:
+        return col
+    try:
+        return pc.cast(col, typ, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    for i, value in enumerate(col.to_pylist()):  # the error path only: find the value that does not fit
+        try:
+            pc.cast(pa.array([value]), typ, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"{label}: row {i} column {name!r}: {value!r} is not {typ}",
+                             hint=BAD_SCHEMA_HINT) from None
+    raise InputError(f"{label}: column {name!r} is {col.type}, not {typ}", hint=BAD_SCHEMA_HINT)
+
+
+def load_tarball(path: Path, digest: str) -> LoadedInput:
+    """The shard inside a results tarball, extracted into a temporary folder that is removed after."""
+    with tempfile.TemporaryDirectory(prefix="kit-merge-") as tmp:
+        written = safe_extract(path, Path(tmp))
+        shards = [p for p in written if p.as_posix().endswith("/" + SHARD_IN_TARBALL)]
+        if len(shards) != 1:
+            raise InputError(f"{path}: holds {len(shards)} {SHARD_IN_TARBALL} files, expected one",
+                             hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
+        top = shards[0].parent.parent
+        tar_manifest = read_results_manifest(top / RESULTS_MANIFEST)
+        listed = tar_manifest.files.get(SHARD_IN_TARBALL) if tar_manifest is not None else None
+        digest_in_tar = sha256_file(shards[0])
+        if listed is not None and listed.sha256 != digest_in_tar:
+            raise InputError(f"{path}: {SHARD_IN_TARBALL} does not match the tarball's {RESULTS_MANIFEST}",
+                             hint=f"the tarball was damaged or edited; check it with: {kit_cli()} verify {path}")
+        shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, digest_in_tar)
+        table = read_parquet(shards[0], f"{path}:{top.name}/{SHARD_IN_TARBALL}")
+    return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, tar_manifest),
+                       shard_manifest)
+
+
+def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:
+    try:
+        manifest = parse_manifest(read_json(path), str(path)) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return manifest if manifest is not None and manifest.sha256 == digest else None

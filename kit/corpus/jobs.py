@@ -1,0 +1,248 @@
+"""One corpus job: a (source, encoder, cq) encode, scored frame by frame, and its ledger.
+
+A job encodes one clip at one quality, scores every frame with libvmaf and
+writes its rows to `jobs/<job>.parquet`, then a ledger entry `jobs/<job>.json`
+holding the job's fingerprint and the parquet's sha256. A job counts as done
+only when both exist and agree, so a killed job is simply done again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kit.corpus.schema import SCHEMA, SCHEMA_VERSION
+from kit.errors import ToolError
+from kit.infra.clock import utc_iso
+from kit.infra.files import atomic_path, read_json, sha256_file, sha256_json, write_json
+from kit.infra.proc import LogFn, run_process, tail_lines
+from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.ffmpeg import parse_frame_count, parse_progress_frame
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
+from kit.media.refs import Clip
+from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who made the rows: written into every row and the shard manifest."""
+
+    box_id: str
+    platform: str
+    device: str
+    ffmpeg_path: str
+    ffmpeg_version: str
+    ffmpeg_build: str
+    libvmaf_version: str
+    devices: tuple[tuple[str, str], ...] = ()  # (encoder, hardware that encodes it); default: `device`
+
+    def device_for(self, encoder: str) -> str:
+        return dict(self.devices).get(encoder, self.device)
+
+
+@dataclass(frozen=True)
+class Job:
+    clip: Clip
+    encoder: str
+    cq: int
+
+    @property
+    def spec(self) -> EncoderSpec:
+        return get_spec(self.encoder)
+
+    @property
+    def job_id(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.clip.src).strip("-.")[:40] or "clip"
+        return f"{slug}-{self.clip.sha256[:10]}__{self.encoder}__cq{self.cq:03d}"
+
+    def quality_argv(self) -> str:
+        return " ".join([*self.spec.quality_args(self.cq), *self.spec.extra])
+
+    def fingerprint(self, prov: Provenance) -> str:
+        return sha256_json({
+            "schema": SCHEMA_VERSION, "clip": self.clip.sha256, "geometry": [
+                self.clip.width, self.clip.height, self.clip.fps, self.clip.pix_fmt, self.clip.n_frames],
+            "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
+            "cq": self.cq, "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
+            "platform": prov.platform,
+        })
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    rows: int
+    enc_time_ms: float
+    score_time_ms: float
+    reused: bool
+    vmaf_mean: float
+
+
+class JobFailed(ToolError):
+    pass
+
+
+def plan_jobs(clips: Iterable[Clip], encoders: Iterable[str], cqs: Iterable[int]) -> list[Job]:
+    encoders, cqs = list(encoders), list(cqs)
+    return [Job(c, e, q) for c in sorted(clips, key=lambda c: c.src) for e in encoders for q in cqs]
+
+
+def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
+    return jobs_dir / f"{job.job_id}.parquet", jobs_dir / f"{job.job_id}.json"
+
+
+def job_is_done(jobs_dir: Path, job: Job, prov: Provenance) -> bool:
+    data_path, ledger_path = job_paths(jobs_dir, job)
+    if not (data_path.is_file() and ledger_path.is_file()):
+        return False
+    try:
+        ledger = read_json(ledger_path)
+    except (OSError, ValueError):
+        return False
+    return (ledger.get("fingerprint") == job.fingerprint(prov)
+            and ledger.get("sha256") == sha256_file(data_path))
+
+
+def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
+                enc_bytes: int, enc_time_ms: float) -> pa.Table:
+    n = len(vmaf)
+    clip, spec = job.clip, job.spec
+    seconds = n / clip.fps_float
+    bitrate = enc_bytes * 8 / seconds / 1000 if seconds > 0 else 0.0
+
+    def const(value: object, typ: pa.DataType) -> pa.Array:
+        return pa.array([value] * n, type=typ)
+
+    cols = {
+        "src": const(clip.src, pa.string()), "src_sha256": const(clip.sha256, pa.string()),
+        "encoder": const(job.encoder, pa.string()), "preset": const(spec.preset_name, pa.string()),
+        "quality_args": const(job.quality_argv(), pa.string()), "cq": const(job.cq, pa.int32()),
+        "frame_index": pa.array(np.arange(n, dtype=np.int32)),
+        **{f: pa.array(feats[:, i]) for i, f in enumerate(FEATURES)},
+        "vmaf": pa.array(vmaf),
+        "enc_bytes": const(enc_bytes, pa.int64()), "enc_time_ms": const(enc_time_ms, pa.float64()),
+        "bitrate_kbps": const(bitrate, pa.float64()),
+        "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
+        "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
+        "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
+        "device": const(prov.device_for(job.encoder), pa.string()),
+        "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
+        "teacher_model": const(TEACHER_MODEL, pa.string()),
+    }
+    return pa.table(cols, schema=SCHEMA)
+
+
+def _timeout_s(clip: Clip) -> float:
+    # generous: a 1080p frame should take well under a second to encode or score
+    return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
+
+
+@dataclass(frozen=True)
+class JobRunner:
+    """Runs jobs against one ffmpeg; shared by the worker threads."""
+
+    ffmpeg: str
+    prov: Provenance
+    jobs_dir: Path
+    work_dir: Path
+    # libvmaf threads: a number, or asked of a callable just before each scoring (the count
+    # may grow as jobs finish; it never changes a row: libvmaf's scores do not depend on it)
+    vmaf_threads: int | Callable[[], int]
+    encoder_threads: int
+    sessions: dict[str, threading.Semaphore]
+    log: LogFn
+    hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
+    # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
+    progress: Callable[[str, str, int], None] | None = None
+
+    def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
+        """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
+        report = self.progress
+        if report is None:
+            return None
+        report(job.job_id, phase, 0)
+
+        def on_line(line: str) -> None:
+            frames = parse_progress_frame(line)
+            if frames is not None:
+                report(job.job_id, phase, frames)
+
+        return on_line
+
+    def reused(self, job: Job) -> JobResult:
+        """The result of a job already done (job_is_done said so), from its ledger."""
+        ledger = read_json(job_paths(self.jobs_dir, job)[1])
+        return JobResult(job.job_id, ledger["rows"], ledger["enc_time_ms"], ledger.get("score_time_ms", 0.0),
+                         True, ledger.get("vmaf_mean", float("nan")))
+
+    def run(self, job: Job) -> JobResult:
+        data_path, ledger_path = job_paths(self.jobs_dir, job)
+        if job_is_done(self.jobs_dir, job, self.prov):
+            return self.reused(job)
+        work = self.work_dir / job.job_id
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            return self._run_fresh(job, work, data_path, ledger_path)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _fail(self, job: Job, what: str, tail: str) -> JobFailed:
+        return JobFailed(f"job {job.job_id}: {what}", hint="see the stderr tail below and the step log",
+                         stderr_tail=tail)
+
+    def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
+        clip, spec = job.clip, job.spec
+        encoded = work / f"enc.{spec.container}"
+        hw = self.hw.get(job.encoder, HwArgs())
+        argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
+                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
+        sem = self.sessions.get(job.encoder)
+        with sem if sem is not None else contextlib.nullcontext():
+            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode"))
+        if enc.returncode != 0 or not encoded.is_file():
+            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail)
+        try:
+            encoded_frames = parse_frame_count(enc.stderr)
+        except ValueError:
+            raise self._fail(job, "ffmpeg reported no encoded frame count", enc.stderr_tail) from None
+        if encoded_frames != clip.n_frames:
+            raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {clip.n_frames}",
+                             enc.stderr_tail)
+        log_path = work / "vmaf.json"
+        n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
+        score = run_process(
+            build_score_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+                             log_path, n_threads, progress=self.progress is not None),
+            timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
+        if score.returncode != 0 or not log_path.is_file():
+            raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail)
+        try:
+            vlog = parse_vmaf_log(log_path)
+        except ValueError as exc:
+            raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
+        if vlog.n_frames != clip.n_frames:
+            raise self._fail(job, f"distorted has {vlog.n_frames} scored frames, the reference has "
+                                  f"{clip.n_frames}", score.stderr_tail)
+        enc_time_ms = round(enc.elapsed_s * 1000, 3)
+        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
+        with atomic_path(data_path) as tmp:
+            pq.write_table(table, tmp)
+        write_json(ledger_path, {
+            "job_id": job.job_id, "fingerprint": job.fingerprint(self.prov), "sha256": sha256_file(data_path),
+            "rows": table.num_rows, "enc_time_ms": enc_time_ms, "score_time_ms": round(score.elapsed_s * 1000, 3),
+            "enc_argv": argv, "libvmaf_version": vlog.version, "vmaf_mean": float(vlog.vmaf.mean()),
+            "completed_at_utc": utc_iso(),
+        })
+        return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
+                         float(vlog.vmaf.mean()))

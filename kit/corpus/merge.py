@@ -1,0 +1,261 @@
+"""Merging corpus shards into one corpus (DESIGN §7).
+
+Rows are keyed by (src_sha256, encoder, preset, cq, frame_index, device).
+Rows with one key and equal scored values (the six features and vmaf) are
+duplicates: one is kept. Rows with one key and different scored values are a
+conflict: the merge refuses (exit 2) unless told which to keep:
+
+* `--prefer first`: the row of the first input in the canonical input order,
+  inputs sorted by (file name, sha256 of the file's bytes);
+* `--prefer newest`: the row of the input with the newest recorded time (the
+  shard manifest's `created_at_utc`, else the results tarball's `created_utc`,
+  or a merged corpus's `recorded_utc`); inputs with none recorded count as
+  oldest; ties go to the canonical input order.
+
+Within one input the earlier row wins. The same bytes given twice count once.
+The output holds the schema-1 columns only, sorted by
+(src_sha256, encoder, preset, device, cq, frame_index) and written with fixed
+parquet settings, so A+B, B+A and A+B+A give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kit import __version__
+from kit.corpus.inputs import LoadedInput, load_input
+from kit.corpus.jsonl import JSONL_NAMESPACE
+from kit.corpus.manifests import (
+    Conflicts,
+    InputEntry,
+    MergeManifest,
+    RepeatedInput,
+    ShardManifest,
+    manifest_path,
+)
+from kit.corpus.schema import COLUMNS, SCHEMA, SCHEMA_VERSION
+from kit.corpus.summary import TableSummary, summarise_table
+from kit.errors import InputError
+from kit.infra.clock import utc_iso
+from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.media.libvmaf import FEATURES
+
+KEY = ("src_sha256", "encoder", "preset", "cq", "frame_index", "device")
+SORT_ORDER = ("src_sha256", "encoder", "preset", "device", "cq", "frame_index")
+SCORED = (*FEATURES, "vmaf")
+PREFER_CHOICES = ("first", "newest")
+ROW_GROUP_ROWS = 1 << 20
+MAX_EXAMPLES = 5
+HELPERS = ("_input", "_pref", "_row")
+
+
+class MergeConflict(InputError):
+    """Same key, different scored values, and no --prefer: the details name each conflict."""
+
+    def __init__(self, message: str, hint: str, details: list[str]) -> None:
+        super().__init__(message, hint)
+        self.details = details
+
+
+@dataclass(frozen=True)
+class InputCounts:
+    read: int
+    kept: int
+    duplicate: int
+    conflict: int
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """The combined rows in canonical order and what became of each."""
+
+    table: pa.Table  # sorted by SORT_ORDER, then preference
+    keep: np.ndarray  # bool: the row goes to the output
+    kept_row: np.ndarray  # index of the row kept for this row's key
+    differs: np.ndarray  # bool: scored values differ from the kept row's
+
+    @property
+    def conflict_rows(self) -> np.ndarray:
+        return ~self.keep & self.differs
+
+    @property
+    def conflict_keys(self) -> int:
+        return len(np.unique(self.kept_row[self.conflict_rows]))
+
+
+def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedInput]]:
+    """Inputs sorted by (file name, sha256); a repeat of the same bytes is set aside."""
+    chosen: dict[str, LoadedInput] = {}
+    repeats = []
+    for inp in sorted(loaded, key=lambda i: (i.name, i.sha256, i.path)):
+        if inp.sha256 in chosen:
+            repeats.append(RepeatedInput(inp.path, chosen[inp.sha256].path))
+        else:
+            chosen[inp.sha256] = inp
+    return list(chosen.values()), repeats
+
+
+def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
+    """Rank of each input (0 wins) under --prefer; `first` when none was given."""
+    order = list(range(len(inputs)))
+    if prefer == "newest":
+        order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
+    ranks = [0] * len(inputs)
+    for rank, i in enumerate(order):
+        ranks[i] = rank
+    return ranks
+
+
+def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
+    parts = []
+    for i, inp in enumerate(inputs):
+        n = inp.table.num_rows
+        parts.append(inp.table.append_column("_input", pa.array(np.full(n, i, dtype=np.int32)))
+                     .append_column("_pref", pa.array(np.full(n, ranks[i], dtype=np.int32)))
+                     .append_column("_row", pa.array(np.arange(n, dtype=np.int64))))
+    return pa.concat_tables(parts)
+
+
+def dedupe(table: pa.Table) -> Dedup:
+    """Sort by key then preference; the first row of each key is kept."""
+    order = [(c, "ascending") for c in (*SORT_ORDER, "_pref", "_row")]
+    table = table.sort_by(order).combine_chunks()
+    n = table.num_rows
+    starts = np.zeros(n, dtype=bool)
+    starts[:1] = True
+    for name in KEY:
+        col = table[name].combine_chunks()
+        starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    differs = np.zeros(n, dtype=bool)
+    for name in SCORED:
+        values = table[name].to_numpy()
+        differs |= values != values[kept_row]
+    return Dedup(table, starts, kept_row, differs)
+
+
+def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
+    src = d.table["_input"].to_numpy()
+
+    def per(mask: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(src if mask is None else src[mask], minlength=n_inputs)
+
+    read, kept, conflict = per(), per(d.keep), per(d.conflict_rows)
+    dup = per(~d.keep & ~d.differs)
+    return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
+
+
+def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_EXAMPLES) -> list[str]:
+    """One line per conflicting key (the first `limit`): the key, the values, the inputs."""
+    lines, seen = [], set()
+    cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
+    for i in np.flatnonzero(d.conflict_rows):
+        k = int(d.kept_row[i])
+        if k in seen:
+            continue
+        seen.add(k)
+        at = {c: (cols[c][k].as_py(), cols[c][int(i)].as_py()) for c in cols}
+        names = [inputs[n].name for n in at["_input"]]
+        diff = "; ".join(f"{c} {at[c][0]!r} in {names[0]} vs {at[c][1]!r} in {names[1]}"
+                         for c in SCORED if at[c][0] != at[c][1])
+        lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
+                     f"preset {at['preset'][0]!r} cq {at['cq'][0]} frame {at['frame_index'][0]} device "
+                     f"{at['device'][0]!r}: {diff}")
+        if len(lines) >= limit:
+            break
+    return lines
+
+
+def write_corpus(table: pa.Table, out: Path) -> None:
+    """Schema-1 parquet with fixed settings: equal rows give equal bytes."""
+    table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+
+
+def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
+    """Shards of one reference set that were not all given."""
+    sets: dict[str, tuple[int, set[int]]] = {}
+    for inp in inputs:
+        if isinstance(inp.manifest, ShardManifest) and inp.manifest.shard is not None:
+            shard = inp.manifest.shard
+            sets.setdefault(shard.set_sha256, (shard.n, set()))[1].add(shard.k)
+    warnings = []
+    for digest, (n, ks) in sorted(sets.items()):
+        if missing := sorted(set(range(1, n + 1)) - ks):
+            warnings.append(f"reference set {digest[:12]}: shard(s) {', '.join(f'{k}/{n}' for k in missing)} "
+                            "not among the inputs")
+    return warnings
+
+
+def name_warnings(summary: TableSummary) -> list[str]:
+    """One source name with several contents: legal (separate folds) but worth a look."""
+    names: dict[str, int] = {}
+    for s in summary.sources:
+        names[s.src] = names.get(s.src, 0) + 1
+    return [f"source name {n!r} has {c} different contents (each is its own fold)"
+            for n, c in sorted(names.items()) if c > 1]
+
+
+def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
+    m = inp.manifest
+    shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
+    return InputEntry(
+        name=inp.name, path=str(Path(inp.path).resolve()), kind=inp.kind, sha256=inp.sha256,
+        recorded_utc=inp.recorded_utc or None,
+        box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
+        manifest_kind=m.kind if m is not None else None, shard=shard,
+        demo_corpus=bool(m.demo_corpus) if m is not None else False,
+        read=counts.read, kept=counts.kept, duplicate=counts.duplicate, conflict=counts.conflict,
+    )
+
+
+def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> MergeManifest:
+    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest."""
+    if prefer is not None and prefer not in PREFER_CHOICES:
+        raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
+    if not paths:
+        raise InputError("merge needs at least one input",
+                         hint="ensemble-kit merge A.parquet B.tar.gz -o merged.parquet")
+    inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
+    d = dedupe(combine(inputs, preference(inputs, prefer)))
+    n_conflicts = d.conflict_keys
+    if n_conflicts and prefer is None:
+        raise MergeConflict(f"{n_conflicts} key(s) hold different scores in different rows; nothing was written",
+                            hint="pick a rule: --prefer first (canonical input order) or --prefer newest "
+                                 "(newest recorded time); or drop the input that is wrong",
+                            details=conflict_examples(d, inputs))
+    counts = count_per_input(d, len(inputs))
+    merged = d.table.filter(pa.array(d.keep)).drop_columns(list(HELPERS))
+    write_corpus(merged, out)
+    conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
+    manifest = build_merge_manifest(out, inputs, counts, repeats, prefer, summarise_table(merged), conflicts)
+    write_json(manifest_path(out), manifest.to_json())
+    return manifest
+
+
+def build_merge_manifest(out: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
+                         repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
+                         conflicts: Conflicts) -> MergeManifest:
+    times = [i.recorded_utc for i in inputs if i.recorded_utc]
+    return MergeManifest(
+        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(out), rows=summary.rows,
+        key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
+        conflicts=conflicts, duplicates_dropped=sum(c.duplicate for c in counts),
+        inputs=tuple(input_entry(i, c) for i, c in zip(inputs, counts, strict=True)),
+        repeated_inputs=tuple(repeats),
+        demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
+        jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
+        warnings=[*shard_warnings(inputs), *name_warnings(summary)],
+        recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
+        n_sources=summary.n_sources, sources=summary.sources, encoders=summary.encoders, boxes=summary.boxes,
+        devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
+        vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models,
+    )

@@ -1,0 +1,120 @@
+"""Running the corpus jobs: how many at once, libvmaf's thread budget, live progress.
+
+Whole jobs run in parallel on worker threads (one per core unless --jobs says
+otherwise); each job's encode and scoring run as ffmpeg children. An interrupt
+cancels the queue and kills the running children; finished jobs stay on disk.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from kit.corpus.jobs import Job, JobResult, JobRunner
+from kit.errors import ToolError
+from kit.events import Emit, JobDone, JobProgress, JobStarted
+from kit.events import JobFailed as JobFailedEvent
+from kit.infra.proc import stop_all
+
+
+def fixed_threads() -> int | None:
+    """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset (the kit decides)."""
+    value = os.environ.get("KIT_JOB_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def concurrency(requested: int, cores: int, to_run: int) -> int:
+    """How many jobs run at once: --jobs, else one per core; never more than there are to run.
+
+    Whole jobs in parallel scale better than threads inside one job (an encode and
+    its scoring are sequential, and one job alone already keeps ~1.1 cores busy).
+    """
+    return max(1, min(requested if requested > 0 else cores, to_run))
+
+
+class ScoreThreads:
+    """libvmaf threads for the next scoring: the cores shared among the jobs still unfinished.
+
+    With as many jobs left as run at once, each gets cores // parallel; once fewer are
+    left (the tail of a run, or fewer jobs than cores on a big box) the freed cores go
+    to their scoring. Encoders stay as they are: x264/x265 output depends on threads,
+    libvmaf's scores do not.
+    """
+
+    def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
+        self.cores, self.parallel, self.fixed = cores, parallel, fixed
+        self._unfinished = unfinished
+        self._lock = threading.Lock()
+
+    def job_finished(self) -> None:
+        with self._lock:
+            self._unfinished -= 1
+
+    def __call__(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        with self._lock:
+            sharing = max(1, min(self.parallel, self._unfinished))
+        return max(1, self.cores // sharing)
+
+
+class ProgressRelay:
+    """JobRunner progress -> JobProgress events: at most one per job and phase per period, plus the last."""
+
+    def __init__(self, emit: Emit, frames: dict[str, int], period_s: float = 1.0) -> None:
+        self.emit, self.frames, self.period_s = emit, frames, period_s
+        self._lock = threading.Lock()
+        self._started: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str], float] = {}
+
+    def __call__(self, job_id: str, phase: str, frames_done: int) -> None:
+        now, key, total = time.monotonic(), (job_id, phase), self.frames[job_id]
+        with self._lock:
+            start = self._started.setdefault(key, now)
+            if frames_done == 0 or (frames_done < total and now - self._last.get(key, start) < self.period_s):
+                return
+            self._last[key] = now
+        fps = frames_done / (now - start) if now > start else 0.0
+        self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1)))
+
+
+def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],
+             finished: Callable[[], None]) -> list[ToolError]:
+    """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures."""
+    failures: list[ToolError] = []
+    done = 0
+
+    def work(job: Job) -> JobResult:
+        if job.job_id in reused_ids:  # checked (parquet hashed) when planning: not again
+            return runner.reused(job)
+        emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames))
+        try:
+            return runner.run(job)
+        finally:
+            finished()
+
+    with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
+        futures = {pool.submit(work, j): j for j in jobs}
+        try:
+            for fut in cf.as_completed(futures):
+                done += 1
+                try:
+                    r = fut.result()
+                except ToolError as exc:  # a failed or timed-out job; the others go on
+                    failures.append(exc)
+                    emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
+                    continue
+                enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
+                emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
+                                 round(r.score_time_ms, 3), round(enc_fps, 1)))
+        except BaseException:
+            # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
+            # so the pool below joins within moments; finished jobs stay on disk
+            for f in futures:
+                f.cancel()
+            stop_all()
+            raise
+    return failures

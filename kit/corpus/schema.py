@@ -1,0 +1,116 @@
+"""The corpus shard schema (version 1) and the one check of its values.
+
+One row per scored frame. Every reader (the merge, `corpus info`, LOSO
+training) validates with `validate_table`, so a corpus is judged the same way
+wherever it is read, and every problem names the file, the row and the column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from kit.errors import InputError
+from kit.media.libvmaf import FEATURES
+from kit.platforms.encoders import ENCODER_VOCAB
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+
+SCHEMA = pa.schema([
+    ("src", pa.string()), ("src_sha256", pa.string()),
+    ("encoder", pa.string()), ("preset", pa.string()), ("quality_args", pa.string()),
+    ("cq", pa.int32()), ("frame_index", pa.int32()),
+    *[(f, pa.float64()) for f in FEATURES],
+    ("vmaf", pa.float64()),
+    ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
+    ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
+    ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
+    ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
+])
+COLUMNS = tuple(SCHEMA.names)
+# what training reads: content identity, the codec block's inputs, the six features, the teacher
+TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
+VMAF_CEILING = 100.0  # the teacher's range is [0, VMAF_CEILING]
+
+REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
+SCORES = (*FEATURES, "vmaf")
+SHA_HEX = re.compile(r"^[0-9a-f]{64}$")
+ROW = Callable[[int], str]
+
+
+def _first(mask: np.ndarray) -> int | None:
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if len(hits) else None
+
+
+def _bad(label: str, row: str, name: str, problem: str) -> InputError:
+    return InputError(f"{label}: {row} column {name!r}: {problem}",
+                      hint="fix or drop that row, or re-create the file with the kit")
+
+
+def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
+    rules: list[tuple[str, Callable[[pa.ChunkedArray], pa.ChunkedArray], str]] = [
+        ("src", lambda c: pc.equal(pc.utf8_length(c), 0), "empty source name"),
+        ("src_sha256", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
+         "not 64 lowercase hex digits"),
+        ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_VOCAB))),
+         "not an encoder the kit knows (" + ", ".join(ENCODER_VOCAB) + ")"),
+        ("frame_index", lambda c: pc.less(c, 0), "negative"),
+    ]
+    return [(name, mask(table[name]), problem) for name, mask, problem in rules if name in table.column_names]
+
+
+def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row {i}") -> None:
+    """Keys present and well-formed, scores finite, vmaf within [0, 100]; the first problem is raised.
+
+    Only the columns the table has are checked: readers first make sure the ones they need are there.
+    """
+    if table.num_rows == 0:
+        raise InputError(f"{label}: holds no rows", hint="pass a corpus with scored frames")
+    present = [c for c in REQUIRED if c in table.column_names]
+    for name in present:
+        if (i := _first(pc.is_null(table[name]).to_numpy(zero_copy_only=False))) is not None:
+            # pandas writes a NaN float as null: for a score that is the value not being finite
+            problem = "missing (null or NaN: not finite)" if name in SCORES else "missing (null)"
+            raise _bad(label, row_label(i), name, problem)
+    for name, mask, problem in _rules(table):
+        if (i := _first(mask.to_numpy(zero_copy_only=False))) is not None:
+            raise _bad(label, row_label(i), name, f"{table[name][i].as_py()!r} is {problem}")
+    for name in (c for c in SCORES if c in present):
+        values = table[name].to_numpy()
+        if (i := _first(~np.isfinite(values))) is not None:
+            raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
+    vmaf = table["vmaf"].to_numpy()
+    if (i := _first((vmaf < 0) | (vmaf > VMAF_CEILING))) is not None:
+        raise _bad(label, row_label(i), "vmaf", f"{vmaf[i]} is outside [0, 100]")
+
+
+def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The training columns of a shard or merged corpus, validated, as a DataFrame."""
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable parquet corpus ({exc})",
+                         hint="pass a shard.parquet or a corpus written by `ensemble-kit merge`") from exc
+    missing = [c for c in TRAIN_COLUMNS if c not in names]
+    if missing:
+        raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
+                         hint="the file is not a schema-1 corpus shard; re-create it with the kit or merge it")
+    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
+    try:
+        table = pq.read_table(path, columns=wanted)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: damaged parquet corpus ({exc})",
+                         hint="copy it again, or re-create it with the kit (ensemble-kit merge ...)") from exc
+    validate_table(table, str(path))
+    return table.to_pandas()

@@ -1,0 +1,42 @@
+"""Assembling the shard: every job's rows in plan order, and the shard manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from kit import __version__
+from kit.corpus.jobs import Job, Provenance, job_paths
+from kit.corpus.manifests import ClipEntry, FFmpegRef, ShardManifest, ShardRecord
+from kit.corpus.schema import COLUMNS, SCHEMA, SCHEMA_VERSION
+from kit.infra.clock import utc_iso
+from kit.infra.files import atomic_path, sha256_file
+from kit.media.libvmaf import TEACHER_MODEL
+from kit.media.refs import Clip
+
+
+def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path) -> int:
+    """Stream every job's rows, in plan order, into one parquet file; returns the row count."""
+    rows = 0
+    with atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+        for job in jobs:
+            table = pq.read_table(job_paths(jobs_dir, job)[0])
+            writer.write_table(table.select(COLUMNS).cast(SCHEMA))
+            rows += table.num_rows
+    return rows
+
+
+def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
+                   cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None) -> ShardManifest:
+    return ShardManifest(
+        schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=sha256_file(out_path), rows=rows,
+        box_id=prov.box_id, platform=prov.platform, device=prov.device,
+        devices={enc: prov.device_for(enc) for enc in encoders},
+        ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
+        libvmaf_version=prov.libvmaf_version, teacher_model=TEACHER_MODEL, encoders=encoders, grid={"cq": cqs},
+        demo_corpus=demo,
+        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames)
+                      for c in sorted(clips, key=lambda c: c.src)),
+        kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
+    )

@@ -1,0 +1,103 @@
+"""`--shard K/N`: split one reference set across N boxes of the same kind.
+
+The split depends only on the content of the set: clips are ordered by their
+`src_sha256` and dealt round-robin, clip i (0-based, in that order) going to
+shard (i mod N) + 1. So every clip lands in exactly one shard, shard sizes
+differ by at most one, and neither file order nor file names change anything.
+Every box must hold the same reference set; the shard record carries a digest
+of the whole set (`set_sha256`) so the merge can tell when they did not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
+from kit.errors import InputError
+from kit.infra.files import sha256_bytes
+from kit.media.refs import Clip
+
+SHARD_FORM = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+MAX_SHARDS = 4096
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    k: int  # 1-based
+    n: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.k}/{self.n}"
+
+
+def parse_shard(text: str | None) -> ShardSpec | None:
+    """`"2/3"` -> ShardSpec(2, 3); None stays None; anything else is an InputError."""
+    if text is None:
+        return None
+    m = SHARD_FORM.match(text)
+    hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes"
+    if not m:
+        raise InputError(f"--shard {text!r} is not of the form K/N", hint=hint)
+    k, n = int(m[1]), int(m[2])
+    if not (1 <= k <= n <= MAX_SHARDS):
+        raise InputError(f"--shard {text!r}: K must be 1..N and N 1..{MAX_SHARDS}", hint=hint)
+    return ShardSpec(k, n)
+
+
+def set_digest(clips: Sequence[Clip]) -> str:
+    """sha256 over the sorted content hashes of the whole reference set."""
+    return sha256_bytes("\n".join(sorted(c.sha256 for c in clips)).encode())
+
+
+def select_shard(clips: Sequence[Clip], spec: ShardSpec | None) -> list[Clip]:
+    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard."""
+    if spec is None:
+        return list(clips)
+    ordered = sorted(clips, key=lambda c: c.sha256)
+    chosen = [c for i, c in enumerate(ordered) if i % spec.n == spec.k - 1]
+    if not chosen:
+        raise InputError(f"--shard {spec.label}: the reference set has only {len(clips)} clip(s), "
+                         f"so shard {spec.k} holds none",
+                         hint=f"use at most {len(clips)} shards for this reference set")
+    return sorted(chosen, key=lambda c: c.src)
+
+
+def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardSpec | None) -> ShardRecord | None:
+    """What the shard manifest and the corpus step's settings record about the split; None when not sharding."""
+    if spec is None:
+        return None
+    return ShardRecord(spec.k, spec.n, spec.label, len(all_clips), set_digest(all_clips),
+                       sorted(c.sha256 for c in chosen))
+
+
+def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip]) -> dict[str, object]:
+    """`{"shard": record}` for the corpus step's settings; `{}` when not sharding."""
+    record = shard_record(all_clips, chosen, spec)
+    return {} if record is None else {"shard": record.to_json()}
+
+
+def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip],
+               min_sources: int) -> str | None:
+    """What the corpus step says about the split (None when not sharding)."""
+    if spec is None:
+        return None
+    note = f"--shard {spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
+    if len(chosen) < min_sources:
+        note += (f"; LOSO needs {min_sources} sources, so this shard alone cannot be trained on: merge the "
+                 "shards of all boxes (ensemble-kit merge) and train on the union with --corpus")
+    return note
+
+
+def refuse_small_shard(corpus: Path, n_sources: int, min_sources: int) -> None:
+    """LOSO on one shard of fewer than min_sources sources: refuse, pointing at the merge."""
+    manifest = read_manifest(corpus)
+    if n_sources >= min_sources or not isinstance(manifest, ShardManifest) or manifest.shard is None:
+        return
+    raise InputError(f"{corpus} is shard {manifest.shard.label} with {n_sources} source(s); LOSO needs at least "
+                     f"{min_sources}, so a shard this small is trained on only as part of the union",
+                     hint="send its results tarball (or this shard.parquet) to the lead: ensemble-kit merge "
+                          "<every box's tarball> -o merged.parquet, then ensemble-kit run --corpus merged.parquet")

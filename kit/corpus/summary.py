@@ -1,0 +1,106 @@
+"""What a corpus holds, in two views: `TableSummary` of any schema-1 table (for
+`merge` and `corpus info`) and `CorpusSummary`, the verdict's corpus block."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit.corpus.manifests import CorpusManifest, MergeManifest, ShardManifest, SourceRows, read_manifest
+from kit.infra.records import Record, omit_none
+
+if TYPE_CHECKING:  # the records here are read by light commands (status, the summary): no pyarrow at import
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSummary(Record):
+    """Rows, sources, encoders, boxes, devices, cq grid and vmaf range of a schema-1 table."""
+
+    rows: int
+    n_sources: int
+    sources: tuple[SourceRows, ...]
+    encoders: list[str]
+    boxes: list[str]
+    devices: list[str]
+    platforms: list[str]
+    cq_grid: list[int]
+    vmaf_range: list[float]
+    teacher_models: list[str]
+
+
+def _unique(col: pa.ChunkedArray) -> list[object]:
+    import pyarrow.compute as pc
+
+    return sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+
+
+def summarise_table(table: pa.Table) -> TableSummary:
+    import pyarrow.compute as pc
+
+    per_src = table.select(["src_sha256", "src"]).group_by("src_sha256").aggregate(
+        [("src", "min"), ("src", "count")]).sort_by([("src_min", "ascending"), ("src_sha256", "ascending")])
+    vmaf = pc.min_max(table["vmaf"])
+    return TableSummary(
+        rows=table.num_rows, n_sources=per_src.num_rows,
+        sources=tuple(SourceRows(s, h, n) for s, h, n in zip(
+            per_src["src_min"].to_pylist(), per_src["src_sha256"].to_pylist(), per_src["src_count"].to_pylist(),
+            strict=True)),
+        encoders=[str(v) for v in _unique(table["encoder"])], boxes=[str(v) for v in _unique(table["box_id"])],
+        devices=[str(v) for v in _unique(table["device"])], platforms=[str(v) for v in _unique(table["platform"])],
+        cq_grid=[int(str(c)) for c in _unique(table["cq"])],
+        vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
+        teacher_models=[str(v) for v in _unique(table["teacher_model"])],
+    )
+
+
+@dataclass(frozen=True)
+class CorpusSummary(Record):
+    """The verdict's `corpus` block: which corpus the verdict was reached on, and what it holds."""
+
+    path: str
+    sha256: str
+    rows: int
+    n_sources: int
+    sources: list[str]
+    boxes: list[str]
+    devices: list[str]
+    platforms: list[str]
+    encoders: list[str]
+    cq_grid: list[int]
+    vmaf_range: list[float]
+    demo_corpus: bool
+    corpus_kind: str
+    shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
+    merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
+
+
+def merged_from(manifest: MergeManifest) -> list[str]:
+    return [f"{i.name} ({i.kind}{', shard ' + str(i.shard) if i.shard else ''}; "
+            f"boxes {', '.join(i.box_ids)}; {i.kept} of {i.read} rows kept)" for i in manifest.inputs]
+
+
+def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
+    """The corpus block for the verdict: the figures from the file, its kind from its manifest."""
+    import pyarrow.parquet as pq
+
+    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf")
+            if c in pq.read_schema(path).names]
+    df = pq.read_table(path, columns=cols).to_pandas()
+    manifest = read_manifest(path)
+
+    def uniq(col: str) -> list[str]:
+        return sorted(df[col].dropna().unique().tolist()) if col in df else []
+
+    exact: CorpusManifest | None = manifest if manifest is not None and manifest.sha256 == sha else None
+    return CorpusSummary(
+        path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=int(df["src_sha256"].nunique()),
+        sources=sorted(df.groupby("src_sha256")["src"].first().tolist()),
+        boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
+        cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],
+        demo_corpus=bool(manifest.demo_corpus) if manifest is not None else False,
+        corpus_kind=exact.kind if exact is not None else "unknown",
+        shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
+        merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
+    )

@@ -1,0 +1,21 @@
+"""UTC stamps, in the two spellings the kit writes: ISO for records, compact for file names."""
+
+from __future__ import annotations
+
+import time
+
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # 2026-11-22T09:38:18Z: every *_utc field
+COMPACT_UTC = "%Y%m%dT%H%M%SZ"  # 20261122T093818Z: results-<box>-<utc>.tar.gz
+
+
+def utc_iso() -> str:
+    return time.strftime(ISO_UTC, time.gmtime())
+
+
+def utc_compact() -> str:
+    return time.strftime(COMPACT_UTC, time.gmtime())
+
+
+def local_clock() -> str:
+    """HH:MM:SS in local time, for the step logs a person reads beside the terminal."""
+    return time.strftime("%H:%M:%S")

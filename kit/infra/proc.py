@@ -1,0 +1,244 @@
+"""The one place that spawns processes.
+
+Every child gets a closed stdin, a timeout and a bounded stderr tail for error
+messages. Children stay in the kit's process group, so killing the group (a
+kill -9 of the whole pipeline, a Ctrl-C at the terminal) reaches them too.
+`stop_all` kills the children still running and refuses to start new ones, so
+an interrupted run stops within moments instead of finishing its jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.errors import ToolError
+
+STDERR_TAIL_LINES = 25
+STDERR_KEEP_BYTES = 4 * 1024 * 1024
+# how long a child's pipes may stay open after it exited (a wrapper script's own child holding them)
+ORPHAN_PIPE_GRACE_S = 10.0
+
+LogFn = Callable[[str], None]  # where a command line and a failed command's stderr tail are written
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: str
+    elapsed_s: float
+
+    @property
+    def stderr_tail(self) -> str:
+        return tail_lines(self.stderr, STDERR_TAIL_LINES)
+
+
+class Stopped(Exception):
+    """Raised instead of starting a process once the run is being stopped."""
+
+
+class _PipesHeld(Exception):
+    """The child exited, but something it started still holds its output pipes open."""
+
+
+def tail_lines(text: str, n: int) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-n:])
+
+
+def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
+    return shlex.join(str(a) for a in argv)
+
+
+def timeout_cap(timeout_s: float) -> float:
+    """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
+    env = os.environ.get("KIT_TIMEOUT_S", "")
+    try:
+        cap = float(env) if env else 0.0
+    except ValueError:
+        cap = 0.0
+    return min(timeout_s, cap) if cap > 0 else timeout_s
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            proc.kill()
+
+
+def kill_all() -> int:
+    """Kill every child the kit still runs; returns how many were killed."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill(proc)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+    return len(procs)
+
+
+def allow_new() -> None:
+    """A new invocation in the same process (tests, embedding) may start children again."""
+    _stopping.clear()
+
+
+def stop_all() -> int:
+    """Refuse new children from now on and kill the running ones."""
+    _stopping.set()
+    return kill_all()
+
+
+def run_process(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    timeout_s: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    capture_stdout: bool = False,
+    log: LogFn | None = None,
+    on_stdout_line: Callable[[str], None] | None = None,
+) -> ProcResult:
+    """Run argv to completion; never raises for a non-zero exit (callers decide).
+
+    With on_stdout_line, stdout is read while the child runs and handed over line
+    by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
+    Raises ToolError when the program cannot be started or runs past its timeout,
+    and Stopped when the run is being interrupted.
+    """
+    args = tuple(str(a) for a in argv)
+    timeout_s = timeout_cap(timeout_s)
+    if _stopping.is_set():
+        raise Stopped(args[0])
+    if log is not None:
+        log(f"$ {quote_argv(args)}" + (f"   (cwd {cwd})" if cwd else ""))
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+        )
+    except OSError as exc:
+        raise ToolError(
+            f"cannot start {args[0]}: {exc.strerror or exc}",
+            hint="check that the program exists and is executable",
+        ) from exc
+    with _live_lock:
+        _live.add(proc)
+    if _stopping.is_set():  # stop_all ran between our check and the start: this child must not live on
+        _kill(proc)
+    streamer = _LineStreamer(proc, on_stdout_line) if on_stdout_line else None
+    name = Path(args[0]).name
+    try:
+        out, err = streamer.wait(timeout_s) if streamer else proc.communicate(timeout=timeout_s)
+    except _PipesHeld:
+        assert streamer is not None
+        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
+                       "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
+                       streamer.stderr_so_far()) from None
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        try:
+            # a wrapper script's own child may still hold the pipes open: read briefly, then give up
+            out, err = streamer.wait(2) if streamer else proc.communicate(timeout=2)
+        except (subprocess.TimeoutExpired, _PipesHeld):
+            err = streamer.stderr_so_far() if streamer else b""
+            proc.wait()
+        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
+                       "the input may be corrupt or the tool may hang; see the step log", err) from None
+    finally:
+        _kill(proc)
+        with _live_lock:
+            _live.discard(proc)
+    elapsed = time.monotonic() - start
+    text = err[-STDERR_KEEP_BYTES:].decode("utf-8", "replace")
+    if log is not None and proc.returncode != 0:
+        log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
+    return ProcResult(args, proc.returncode, out or b"", text, elapsed)
+
+
+def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
+    """A ToolError for a child that never finished properly, its stderr tail logged too."""
+    tail = tail_lines(stderr[-STDERR_KEEP_BYTES:].decode("utf-8", "replace"), STDERR_TAIL_LINES)
+    if log is not None:
+        log(f"  {message}; stderr tail:\n{tail}")
+    return ToolError(message, hint=hint, stderr_tail=tail)
+
+
+class _LineStreamer:
+    """Reads a child's stdout line by line (to a callback) and its stderr whole, on two threads.
+
+    The callback must not stop the reading: its first exception is kept, the pipe is
+    drained so the child never blocks on a full pipe, and the exception is raised after.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+        self.proc, self.on_line = proc, on_line
+        self.err_chunks: list[bytes] = []
+        self.failure: BaseException | None = None
+        self.threads = [threading.Thread(target=self._pump_out, daemon=True),
+                        threading.Thread(target=self._pump_err, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _pump_out(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            if self.failure is None:
+                try:
+                    self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                except Exception as exc:  # re-raised by wait(), once the child is done
+                    self.failure = exc
+
+    def _pump_err(self) -> None:
+        stderr = self.proc.stderr
+        assert isinstance(stderr, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
+        while chunk := stderr.read1(65536):  # what is there now, not 64 KiB or EOF
+            self.err_chunks.append(chunk)
+            if sum(map(len, self.err_chunks)) > 2 * STDERR_KEEP_BYTES:
+                self.err_chunks[:] = [b"".join(self.err_chunks)[-STDERR_KEEP_BYTES:]]
+
+    def stderr_so_far(self) -> bytes:
+        return b"".join(self.err_chunks)
+
+    def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
+        # Join the readers first: they end the moment the child's pipes close, i.e. when it
+        # exits. Popen.wait(timeout) polls with sleeps of up to 50 ms, so waiting on it
+        # first would leave a core idle ~25 ms after every ffmpeg (measured in bench_corpus).
+        deadline = time.monotonic() + timeout_s
+        exited_at: float | None = None
+        while alive := [t for t in self.threads if t.is_alive()]:
+            now = time.monotonic()
+            if self.proc.poll() is not None:
+                exited_at = exited_at or now
+            # past the timeout; or the child exited a while ago and something it started
+            # (a wrapper script's own child) still holds the pipes open
+            if now >= deadline:
+                raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
+                raise _PipesHeld()
+            alive[0].join(timeout=min(1.0, deadline - now))
+        # pipes closed: the child has exited or is about to (one that closes them and
+        # lives on is still held to the timeout)
+        self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))
+        if self.failure is not None:
+            raise self.failure
+        return b"", b"".join(self.err_chunks)

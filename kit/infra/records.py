@@ -1,0 +1,143 @@
+"""Typed records: frozen dataclasses with a versioned JSON form.
+
+A record's JSON is its fields in declaration order, so the dataclass *is* the
+file format: `to_json` writes exactly those keys in that order, `from_json`
+reads them back with their declared types. The rules every record shares:
+
+* a float that is NaN or infinite is written as `null` (strict JSON) and read
+  back as NaN: a correlation over a constant fold is undefined, not zero;
+* a field declared with `omit_none()` is left out while it is None, for keys
+  that only some documents carry (a disabled gate has no `statement`);
+* a field declared with `flatten()` holds a dict whose keys are written inline
+  between the neighbouring fields, and from_json gathers every key the record
+  does not declare into it (a baseline's model-specific description);
+* nested records, tuples and dicts of records convert both ways.
+
+`SCHEMA_VERSION` on a record class is the version of its JSON form; from_json
+refuses a document that declares a newer one than this kit reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+R = TypeVar("R", bound="Record")
+
+
+def omit_none(default: object = None) -> Any:
+    """A field left out of the JSON while it is None."""
+    return dataclasses.field(default=default, metadata={"omit_none": True})
+
+
+def flatten() -> Any:
+    """A dict field whose keys are written inline (one per record at most)."""
+    return dataclasses.field(default_factory=dict, metadata={"flatten": True})
+
+
+class RecordError(ValueError):
+    """A document does not fit the record it is read as."""
+
+
+def dump(value: object) -> object:
+    """A value as strict JSON: records as objects, NaN/inf as null, tuples as lists."""
+    if isinstance(value, Record):
+        return value.to_json()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: dump(v) for k, v in value.items()}
+    return value
+
+
+def _arms(tp: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return (tp,)
+
+
+def load(tp: Any, value: object, where: str) -> Any:
+    """`value` read as type `tp` (the declared type of a record field)."""
+    arms = _arms(tp)
+    if len(arms) > 1:
+        if value is None and type(None) in arms:
+            return None
+        real = [a for a in arms if a is not type(None)]
+        if len(real) == 1:
+            return load(real[0], value, where)
+        return value  # a union of several real types: kept as read
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any or tp is object:
+        return value
+    if tp is float:
+        if value is None:
+            return math.nan
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecordError(f"{where}: {value!r} is not a number")
+        return float(value)
+    if tp is int or tp is bool or tp is str:
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecordError(f"{where}: {value!r} is not a {tp.__name__}")
+        return value
+    if isinstance(tp, type) and issubclass(tp, Record):
+        return tp.from_json(value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
+        item = args[0] if args else Any
+        return tuple(load(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
+        return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: {type(value).__name__} where an object was expected")
+        item = args[1] if len(args) == 2 else Any
+        return {str(k): load(item, v, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """Base of every typed result: to_json / from_json, field order = key order."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("flatten"):
+                out.update({k: dump(v) for k, v in value.items()})
+            elif not (f.metadata.get("omit_none") and value is None):
+                out[f.name] = dump(value)
+        return out
+
+    @classmethod
+    def from_json(cls: type[R], data: object, where: str = "") -> R:
+        where = where or cls.__name__
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{where}: {type(data).__name__} where an object was expected")
+        version = data.get("schema_version", 1)
+        if isinstance(version, int) and version > cls.SCHEMA_VERSION:
+            raise RecordError(f"{where}: schema_version {version} is newer than this kit reads "
+                              f"({cls.SCHEMA_VERSION})")
+        hints = typing.get_type_hints(cls)
+        kw: dict[str, object] = {}
+        declared = {f.name for f in dataclasses.fields(cls)}
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("flatten"):
+                kw[f.name] = {k: v for k, v in data.items() if k not in declared}
+            elif f.name in data:
+                kw[f.name] = load(hints[f.name], data[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{where}: lacks {f.name!r}")
+        return cls(**kw)

@@ -1,0 +1,113 @@
+"""Pure builders of every ffmpeg command line the kit runs (tests compare them exactly).
+
+Nothing else in the kit spells an ffmpeg argv: an encode, a libvmaf scoring,
+a lavfi render, a decode that counts frames, and the build queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from kit.media.libvmaf import build_libvmaf_graph
+
+# Quiet but not silent: -nostats drops the progress spam, while the final
+# "frame=" report (the encoded frame count) and errors are still printed.
+COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
+# key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
+PROGRESS = ("-progress", "pipe:1")
+
+
+class EncoderArgs(Protocol):
+    """What an encode needs of an encoder spec (kit.platforms.encoders.EncoderSpec is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def family(self) -> str: ...
+    @property
+    def pix_fmt(self) -> str: ...
+    @property
+    def preset(self) -> tuple[str, ...]: ...
+    @property
+    def extra(self) -> tuple[str, ...]: ...
+    @property
+    def container(self) -> str: ...
+    def quality_args(self, cq: int) -> list[str]: ...
+
+
+def build_encode_argv(
+    ffmpeg: str,
+    ref_input: Sequence[str],
+    spec: EncoderArgs,
+    cq: int,
+    out_path: Path | str,
+    *,
+    hw_init: Sequence[str] = (),
+    hw_filter: str = "",
+    threads: int = 0,
+    progress: bool = False,
+) -> list[str]:
+    """Encode the reference's first video stream with `spec` at quality `cq`.
+
+    hw_init carries device set-up (e.g. `-init_hw_device vaapi=va:/dev/dri/renderD128`)
+    and hw_filter the upload chain for encoders that take hardware frames.
+    """
+    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
+            "-dn"]
+    if hw_filter:
+        argv += ["-vf", hw_filter]
+    else:
+        argv += ["-pix_fmt", spec.pix_fmt]
+    argv += ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra]
+    if threads > 0 and spec.family in ("x264", "x265"):
+        argv += ["-threads", str(threads)]
+    # an elementary stream, so the file size is exactly the bitstream size
+    argv += ["-f", spec.container, str(out_path)]
+    return argv
+
+
+def build_score_argv(
+    ffmpeg: str,
+    distorted: Path | str,
+    ref_input: Sequence[str],
+    width: int,
+    height: int,
+    pix_fmt: str,
+    log_path: Path | str,
+    n_threads: int,
+    progress: bool = False,
+) -> list[str]:
+    """Score `distorted` (input 0) against the reference (input 1) with libvmaf.
+
+    Both decoders get the job's thread budget too: left at ffmpeg's default (one
+    frame thread per core) every parallel job would start a decoder thread per core.
+    """
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads)
+    threads = ("-threads", str(n_threads))
+    return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
+            "-lavfi", graph, "-f", "null", "-"]
+
+
+def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int = 0, seconds: float = 0.0) -> list[str]:
+    """Render a lavfi source to a y4m file: `frames` frames, or `seconds` of it."""
+    length = ["-frames:v", str(frames)] if frames else ["-t", str(seconds)]
+    return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe",
+            str(dest)]
+
+
+def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) -> list[str]:
+    """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames.
+
+    strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
+    so a reference corrupt mid-stream is refused, not silently patched over.
+    """
+    checks = ["-xerror", "-err_detect", "explode"] if strict else []
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, "-i", str(path), "-map", "0:v:0", "-f", "null",
+            "-"]
+
+
+def build_query_argv(ffmpeg: str | Path, what: str) -> list[str]:
+    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has."""
+    return [str(ffmpeg), "-hide_banner", what]

@@ -1,0 +1,202 @@
+"""Finding ffmpeg, describing its build, and reading what it prints.
+
+Resolution order: --ffmpeg / KIT_FFMPEG, then the kit's own
+binaries/<os>-<arch>/ffmpeg, then an ffmpeg on PATH that has the libvmaf
+filter, then the binary shipped inside the imageio-ffmpeg wheel.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import KIT_ROOT
+from kit.errors import PrereqError, ToolError
+from kit.infra.files import sha256_bytes
+from kit.infra.host import platform_tag
+from kit.infra.proc import run_process
+from kit.media.argv import build_query_argv
+
+DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
+
+
+@dataclass(frozen=True)
+class FFmpegInfo:
+    path: str
+    source: str
+    version: str
+    build: str
+    has_libvmaf: bool
+    encoders: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "source": self.source,
+            "version": self.version,
+            "build": self.build,
+            "has_libvmaf": self.has_libvmaf,
+            "encoders": list(self.encoders),
+        }
+
+
+def exe_name() -> str:
+    return "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
+
+
+def staged_binary(root: Path = KIT_ROOT) -> Path:
+    return root / "binaries" / platform_tag() / exe_name()
+
+
+def imageio_binary() -> Path | None:
+    """The ffmpeg inside the imageio-ffmpeg wheel, found without importing it."""
+    spec = importlib.util.find_spec("imageio_ffmpeg")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "binaries"
+    found = sorted(p for p in bindir.glob("ffmpeg-*") if p.is_file())
+    return found[-1] if found else None
+
+
+def parse_version(version_text: str) -> tuple[str, str]:
+    """(version, build id) from `ffmpeg -version` output.
+
+    The build id hashes the version line with the configuration line, so two
+    binaries of the same release built differently get different ids.
+    """
+    first = version_text.splitlines()[0] if version_text else ""
+    m = re.match(r"ffmpeg version (\S+)", first)
+    version = m.group(1) if m else "unknown"
+    config = next((ln for ln in version_text.splitlines() if ln.startswith("configuration:")), "")
+    return version, f"{version}+{sha256_bytes((first + config).encode())[:12]}"
+
+
+def parse_encoders(encoders_text: str) -> tuple[str, ...]:
+    """Encoder names from `ffmpeg -encoders` (lines like ' V....D libx264  ...')."""
+    names = []
+    for line in encoders_text.splitlines():
+        m = re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line)
+        if m and m.group(1)[0] == "V" and m.group(2) != "=":
+            names.append(m.group(2))
+    return tuple(names)
+
+
+def parse_has_libvmaf(filters_text: str) -> bool:
+    return re.search(r"^\s*\S*\s+libvmaf\s", filters_text, re.MULTILINE) is not None
+
+
+def describe(path: Path, source: str) -> FFmpegInfo:
+    """Run the binary to learn its version, build, filters and encoders."""
+    def ask(what: str) -> str:
+        res = run_process(build_query_argv(path, what), timeout_s=DESCRIBE_TIMEOUT_S, capture_stdout=True)
+        if res.returncode != 0:
+            raise ToolError(f"{path} does not run as ffmpeg (exit {res.returncode})",
+                            hint="pass a working ffmpeg with --ffmpeg PATH", stderr_tail=res.stderr_tail)
+        return res.stdout.decode("utf-8", "replace")
+
+    version, build = parse_version(ask("-version"))
+    return FFmpegInfo(
+        path=str(path),
+        source=source,
+        version=version,
+        build=build,
+        has_libvmaf=parse_has_libvmaf(ask("-filters")),
+        encoders=parse_encoders(ask("-encoders")),
+    )
+
+
+def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
+    if not path.exists():
+        raise PrereqError(f"ffmpeg not found at {path} (from {source})",
+                          hint="pass an existing ffmpeg with --ffmpeg PATH, or unset KIT_FFMPEG")
+    if not os.access(path, os.X_OK) or path.is_dir():
+        raise PrereqError(f"ffmpeg at {path} (from {source}) is not executable",
+                          hint=f"chmod +x {path}, or pass another one with --ffmpeg PATH")
+    try:
+        info = describe(path, source)
+    except ToolError as exc:
+        raise PrereqError(str(exc), hint=exc.hint) from exc
+    if not info.has_libvmaf:
+        raise PrereqError(f"ffmpeg at {path} (from {source}) has no libvmaf filter",
+                          hint="use an ffmpeg built with --enable-libvmaf, or drop --ffmpeg to use the "
+                               "imageio-ffmpeg one (pip install -r requirements-frozen.txt)")
+    return info
+
+
+def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
+    """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits."""
+    if explicit:
+        return check_ffmpeg(Path(explicit).expanduser().absolute(), "--ffmpeg")
+    env = os.environ.get("KIT_FFMPEG")
+    if env:
+        return check_ffmpeg(Path(env).expanduser().absolute(), "KIT_FFMPEG")
+    staged = staged_binary(root)
+    if staged.exists():
+        return check_ffmpeg(staged, f"binaries/{platform_tag()}")
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        try:
+            info = describe(Path(on_path), "PATH")
+        except ToolError:
+            info = None
+        if info is not None and info.has_libvmaf:
+            return info
+    wheel = imageio_binary()
+    if wheel is not None:
+        return check_ffmpeg(wheel, "imageio-ffmpeg")
+    raise PrereqError(
+        "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
+        hint="pip install -r requirements-frozen.txt (brings imageio-ffmpeg), or pass --ffmpeg PATH",
+    )
+
+
+# --- reading ffmpeg's stderr -----------------------------------------------------------------
+
+# consequences, never the cause: skipped when picking the line that explains a failure
+_GENERIC = re.compile(
+    r"Error while opening encoder|Could not open encoder|Error sending frames|Task finished with error|"
+    r"Terminating thread|Nothing was written|Conversion failed|Error parsing global options|Failed to set value|"
+    r"Error initializing output|Error opening output|Error while filtering|Error reinitializing filters|"
+    r"Failed to inject frame|Error while processing the decoded data|Exiting with exit code|"
+    r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])", re.IGNORECASE)
+_TELLING = re.compile(
+    r"cannot|can't|could not|couldn't|fail|error|not found|\bno\b.*\b(device|display|driver)|unsupported|"
+    r"not supported|does not support|invalid|denied|unable|assert|not available|no such", re.IGNORECASE)
+
+
+def strip_log_prefix(line: str) -> str:
+    """Drop ffmpeg's "[h264_nvenc @ 0x55...]" context tags from a log line."""
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip())
+
+
+def telling_line(stderr: str) -> str:
+    """The line of ffmpeg's stderr that says why it failed, not what failed as a consequence."""
+    lines = [strip_log_prefix(ln) for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln for ln in lines if ln and not _GENERIC.search(ln)]
+    for line in causes:
+        if _TELLING.search(line):
+            return line
+    return (causes or lines or [""])[-1]
+
+
+def parse_frame_count(stderr: str) -> int:
+    """The frame count of ffmpeg's closing `frame=  N` report."""
+    counts = re.findall(r"frame=\s*(\d+)", stderr)
+    if not counts:
+        raise ValueError("no frame count in ffmpeg output")
+    return int(counts[-1])
+
+
+def parse_progress_frame(line: str) -> int | None:
+    """`frame=123` from ffmpeg's -progress output -> 123; any other line -> None."""
+    key, _, value = line.partition("=")
+    if key.strip() != "frame":
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None

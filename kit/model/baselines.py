@@ -1,0 +1,85 @@
+"""Baselines on the same LOSO folds, so a reader sees what the ensemble adds.
+
+The canonical six features are vmaf_v0.6.1's own inputs, so even a linear model
+agrees with the teacher well. `ridge` is a closed-form ridge regression on the
+same inputs as the ensemble (six features z-scored on the training fold, plus
+the codec block), fit on exactly the same folds. `linear` and `mlp_small` are
+seed document 000's architectures, trained with the ensemble's recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kit.model.loso import Fold, training_rows
+from kit.model.metrics import agreement, summarise
+from kit.model.network import Arch
+from kit.model.recipe import TrainConfig
+from kit.model.results import BaselineResult, FoldResult
+from kit.model.train import Member, train_members
+
+RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
+
+
+@dataclass(frozen=True)
+class RidgeModel:
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray  # (in_dim,)
+    intercept: float
+
+    def predict(self, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+        z = (feats.astype(np.float64) - self.mean) / self.std
+        return np.concatenate([z, codec.astype(np.float64)], axis=1) @ self.weights + self.intercept
+
+
+def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> RidgeModel:
+    mean = feats.mean(0).astype(np.float64)
+    std = feats.std(0).astype(np.float64)
+    std = np.where(std > 1e-12, std, 1.0)
+    x = np.concatenate([(feats - mean) / std, codec], axis=1).astype(np.float64)
+    x_mean, y_mean = x.mean(0), float(target.mean())
+    xc, yc = x - x_mean, target - y_mean
+    # centring removes the intercept from the penalty; lstsq stays stable for all-zero codec columns
+    a = xc.T @ xc + alpha * np.eye(x.shape[1])
+    w = np.linalg.lstsq(a, xc.T @ yc, rcond=None)[0]
+    return RidgeModel(mean, std, w, y_mean - float(x_mean @ w))
+
+
+def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> FoldResult:
+    """A baseline's figures on one held-out source."""
+    a = agreement(target[fold.rows], pred)
+    return FoldResult(fold=fold.index, src=fold.src, src_sha256=fold.src_sha256, n_frames=len(fold.rows),
+                      plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"])
+
+
+def baseline_result(model: str, folds: list[FoldResult], details: dict[str, object]) -> BaselineResult:
+    """Mean PLCC/SROCC/KROCC/RMSE over the folds (NaN when any fold is NaN), with the folds."""
+    means = {m: summarise([getattr(f, m) for f in folds])["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
+    return BaselineResult(model, details, means["plcc"], means["srocc"], means["krocc"], means["rmse"],
+                          len(folds), tuple(folds))
+
+
+def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
+    """Ridge regression on the LOSO folds."""
+    results = []
+    for fold, train in zip(folds, training_rows(folds, len(target)), strict=True):
+        model = fit_ridge(feats[train], codec[train], target[train])
+        results.append(fold_result(fold, target, model.predict(feats[fold.rows], codec[fold.rows])))
+    return baseline_result("ridge", results, {
+        "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
+
+
+def arch_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold], arch: Arch,
+              seed: int, config: TrainConfig) -> BaselineResult:
+    """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
+    members = [Member(seed, f.index, rows) for f, rows in zip(folds, training_rows(folds, len(target)), strict=True)]
+    ens = train_members(feats, codec, target, members, config, arch=arch)
+    results = [fold_result(fold, target, ens.predict(m, feats[fold.rows], codec[fold.rows]))
+               for m, fold in enumerate(folds)]
+    return baseline_result(arch.name, results, {
+        "params": arch.params, "seed": seed,
+        "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
+        "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})

@@ -1,0 +1,96 @@
+"""Single-file ONNX export of one ensemble member, scaler inside the graph.
+
+The graph is written op by op with onnx.helper rather than traced, so it is
+small, byte-for-byte reproducible for the same weights, and independent of
+torch's exporter of the day. Its output is checked against torch with
+onnxruntime before anything is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from kit import __version__
+from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.network import FrRegressor
+from kit.model.recipe import ARCH
+
+OPSET = 17
+PARITY_ATOL = 1e-4
+INPUT_FEATURES, INPUT_CODEC, OUTPUT = "features", "codec", "vmaf"
+
+
+def _gelu(nodes: list[onnx.NodeProto], x: str, name: str) -> str:
+    # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))
+    nodes += [
+        helper.make_node("Div", [x, "sqrt2"], [f"{name}_d"]),
+        helper.make_node("Erf", [f"{name}_d"], [f"{name}_e"]),
+        helper.make_node("Add", [f"{name}_e", "one"], [f"{name}_a"]),
+        helper.make_node("Mul", [x, f"{name}_a"], [f"{name}_m"]),
+        helper.make_node("Mul", [f"{name}_m", "half"], [name]),
+    ]
+    return name
+
+
+def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
+    """The member as an ONNX graph: scaler, then each layer slot of its Arch, by name."""
+    layers = model.arch.layers()
+    if any(layer.activation not in (None, "gelu") for layer in layers):
+        raise ValueError(f"{model.arch.name}: only GELU members are exported")
+    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    inits = [
+        numpy_helper.from_array(sd["mean"].reshape(1, N_FEATURES), "scaler_mean"),
+        numpy_helper.from_array(sd["std"].reshape(1, N_FEATURES), "scaler_std"),
+        numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
+        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
+        numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
+    ]
+    nodes = [
+        helper.make_node("Sub", [INPUT_FEATURES, "scaler_mean"], ["centred"]),
+        helper.make_node("Div", ["centred", "scaler_std"], ["z"]),
+        helper.make_node("Concat", ["z", INPUT_CODEC], ["x"], axis=1),
+    ]
+    h = "x"
+    for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
+        inits.append(numpy_helper.from_array(sd[f"slots.{layer.name}.weight"], f"w{k}"))
+        inits.append(numpy_helper.from_array(sd[f"slots.{layer.name}.bias"], f"b{k}"))
+        nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
+        h = _gelu(nodes, f"l{k}", f"h{k}") if layer.activation == "gelu" else f"l{k}"
+    nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [OUTPUT]))
+    graph = helper.make_graph(
+        nodes, ARCH,
+        [helper.make_tensor_value_info(INPUT_FEATURES, TensorProto.FLOAT, ["batch", N_FEATURES]),
+         helper.make_tensor_value_info(INPUT_CODEC, TensorProto.FLOAT, ["batch", CODEC_DIM])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
+        initializer=inits,
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="ensemble-kit", producer_version=__version__)
+    proto.ir_version = 8
+    helper.set_model_props(proto, dict(sorted(metadata.items())))
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
+    return np.asarray(out, dtype=np.float64)
+
+
+def parity(model: FrRegressor, path: Path, feats: np.ndarray, codec: np.ndarray) -> float:
+    """Max |onnxruntime - torch| over the given rows."""
+    with torch.no_grad():
+        ref = model(torch.from_numpy(feats.astype(np.float32)), torch.from_numpy(codec.astype(np.float32)))
+    return float(np.max(np.abs(onnx_predict(path, feats, codec) - ref.numpy().astype(np.float64))))

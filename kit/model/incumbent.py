@@ -1,0 +1,74 @@
+"""The incumbent: a previous bundle's models, scored on this run's LOSO folds.
+
+Champion/challenger (kit.verdict.lift) compares the new ensemble with it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kit.errors import InputError
+from kit.infra.files import sha256_file
+from kit.model.baselines import baseline_result, fold_result
+from kit.model.export import onnx_predict
+from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.loso import Fold
+from kit.model.results import BaselineResult
+from kit.rundir import LAYOUT, RunDir
+
+EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
+
+
+def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
+    """The ensemble.json and its ONNX files in a previous bundle (run dir, 05_bundle or exports)."""
+    for folder in (path, path / "exports", RunDir(path).exports):
+        manifest = folder / "ensemble.json"
+        if manifest.is_file():
+            try:
+                members = json.loads(manifest.read_text()).get("members", [])
+                onnx_files = [folder / Path(str(m["onnx"])).name for m in members]
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise InputError(f"--incumbent {manifest}: not a readable ensemble manifest ({exc})",
+                                 hint="point --incumbent at a bundle written by the kit") from exc
+            missing = [p for p in onnx_files if not p.is_file()]
+            if not onnx_files or missing:
+                raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
+                                 f"({', '.join(p.name for p in missing) or 'none listed'})",
+                                 hint=f"point --incumbent at a complete {EXPORTS} folder")
+            return manifest, onnx_files
+    raise InputError(f"--incumbent {path}: no ensemble.json found (looked in ., exports/, {EXPORTS}/)",
+                     hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
+
+
+def _check_inputs(onnx_path: Path) -> None:
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
+        raise InputError(f"--incumbent model {onnx_path}: not a loadable ONNX model ({str(exc)[:120]})",
+                         hint="the incumbent bundle is damaged; point --incumbent at a complete one") from exc
+    dims = {i.name: i.shape[-1] for i in sess.get_inputs()}
+    if dims.get("features") != N_FEATURES or dims.get("codec") != CODEC_DIM:
+        raise InputError(f"--incumbent model {onnx_path.name} takes inputs {dims}, this kit feeds "
+                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
+                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
+                              "re-export it with this kit")
+
+
+def incumbent_loso(path: Path, feats: np.ndarray, codec: np.ndarray, target: np.ndarray,
+                   folds: list[Fold]) -> BaselineResult:
+    """The incumbent ensemble (mean of its members) scored on each held-out source."""
+    manifest, onnx_files = find_incumbent(path)
+    for p in onnx_files:
+        _check_inputs(p)
+    results = [fold_result(fold, target, np.mean([onnx_predict(p, feats[fold.rows], codec[fold.rows])
+                                                  for p in onnx_files], axis=0)) for fold in folds]
+    return baseline_result("incumbent", results, {
+        "path": str(manifest.parent), "members": [p.name for p in onnx_files],
+        "sha256": {p.name: sha256_file(p) for p in onnx_files},
+        "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
+    })

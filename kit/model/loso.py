@@ -1,0 +1,93 @@
+"""Leave-one-source-out evaluation of the ensemble.
+
+One fold per distinct content (`src_sha256`), so a piece of content never sits
+on both sides of a fold, even when two boxes named it differently. Every
+(seed, fold) member is trained in one batched run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from kit.corpus.schema import VMAF_CEILING
+from kit.errors import InputError
+from kit.model.features import design_matrix
+from kit.model.metrics import agreement, summarise
+from kit.model.recipe import MIN_SOURCES, TrainConfig
+from kit.model.results import FoldResult, SeedReport
+from kit.model.train import Member, train_members
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    src: str
+    src_sha256: str
+    rows: np.ndarray  # held-out row indices
+
+
+def make_folds(df: pd.DataFrame) -> list[Fold]:
+    """One fold per src_sha256, ordered by source name; refuses fewer than 3 sources."""
+    groups = df.groupby("src_sha256", sort=False).indices
+    names = df.groupby("src_sha256", sort=False)["src"].first()
+    order = sorted(groups, key=lambda s: (str(names[s]), s))
+    if len(order) < MIN_SOURCES:
+        raise InputError(f"the corpus has {len(order)} distinct source(s); LOSO needs at least {MIN_SOURCES}",
+                         hint="add reference clips (--ref-dir) or train on a merged corpus (--corpus)")
+    return [Fold(i, str(names[s]), s, np.sort(groups[s])) for i, s in enumerate(order)]
+
+
+def training_rows(folds: list[Fold], n_rows: int) -> list[np.ndarray]:
+    """Per fold, the rows it trains on: every row not held out."""
+    all_rows = np.arange(n_rows)
+    return [np.setdiff1d(all_rows, f.rows, assume_unique=True) for f in folds]
+
+
+@dataclass
+class LosoResult:
+    seed_reports: list[SeedReport]
+    fold_results: list[FoldResult]  # every (seed, fold), seeds in the order given
+    folds: pd.DataFrame  # the same as a table (folds.parquet)
+    predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
+    n_members: int
+
+
+def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
+             on_epoch: Callable[[int, int, float], None] | None = None) -> LosoResult:
+    folds = make_folds(df)
+    feats, codec = design_matrix(df)
+    target = df["vmaf"].to_numpy(dtype=np.float64)
+    train = training_rows(folds, len(df))
+    members = [Member(seed, fold.index, train[fold.index]) for seed in seeds for fold in folds]
+    ens = train_members(feats, codec, target, members, config, on_epoch)
+    results, pred_frames = [], []
+    for m, mem in enumerate(members):
+        fold = folds[mem.fold]
+        pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
+        y = target[fold.rows]
+        a = agreement(y, pred)
+        results.append(FoldResult(seed=mem.seed, fold=fold.index, src=fold.src, src_sha256=fold.src_sha256,
+                                  n_frames=len(fold.rows), share_vmaf_100=float(np.mean(y >= VMAF_CEILING)),
+                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"]))
+        pred_frames.append(pd.DataFrame({
+            "seed": np.int32(mem.seed), "fold": np.int32(fold.index), "row": fold.rows.astype(np.int64),
+            "src_sha256": fold.src_sha256, "encoder": df["encoder"].to_numpy()[fold.rows],
+            "cq": df["cq"].to_numpy()[fold.rows], "frame_index": df["frame_index"].to_numpy()[fold.rows],
+            "vmaf": y, "pred": pred,
+        }))
+    reports = [seed_report(seed, [r for r in results if r.seed == seed]) for seed in seeds]
+    return LosoResult(reports, results, pd.DataFrame([asdict(r) for r in results]),
+                      pd.concat(pred_frames, ignore_index=True), len(members))
+
+
+def seed_report(seed: int, folds: list[FoldResult]) -> SeedReport:
+    plcc = summarise([f.plcc for f in folds])
+    return SeedReport(
+        seed=seed, mean_plcc=plcc["mean"], std_plcc=plcc["std"], min_plcc=plcc["min"], max_plcc=plcc["max"],
+        mean_srocc=summarise([f.srocc for f in folds])["mean"], mean_krocc=summarise([f.krocc for f in folds])["mean"],
+        mean_rmse=summarise([f.rmse for f in folds])["mean"], n_folds=len(folds), folds=tuple(folds),
+    )

@@ -1,0 +1,110 @@
+"""The network, described once: an `Arch` names its layers, and every form of the
+model is built from that description.
+
+fr_regressor_v2 (seed document 001):
+
+    input   six z-scored libvmaf features + the codec block (kit.model.features)
+    hidden1 Linear(in -> 64), GELU, Dropout 0.1
+    hidden2 Linear(64 -> 64), GELU, Dropout 0.1
+    output  Linear(64 -> 1)
+
+The three forms: `FrRegressor`, one member as a torch module with its scaler
+baked in (what is exported and compared against ONNX); the batched trainer's
+stacked weights (kit.model.train), one tensor per layer slot holding every
+member; and the ONNX graph (kit.model.export). All three walk `Arch.layers()`,
+so a slot is always found by its name.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.recipe import ARCH, TrainConfig
+
+IN_DIM = N_FEATURES + CODEC_DIM
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One linear layer slot: its name, shape and what follows it."""
+
+    name: str  # hidden1, hidden2, ..., output
+    fan_in: int
+    fan_out: int
+    activation: str | None  # "gelu" | "relu" after a hidden layer; None after the output
+    dropout: float  # after the activation, while training
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A plain MLP: hidden widths, activation, dropout, and whether it sees the codec block."""
+
+    name: str
+    hidden: tuple[int, ...]
+    activation: str  # "gelu" | "relu"
+    dropout: float
+    use_codec: bool
+
+    @property
+    def in_dim(self) -> int:
+        return IN_DIM if self.use_codec else N_FEATURES
+
+    def layers(self) -> tuple[Layer, ...]:
+        widths = [self.in_dim, *self.hidden, 1]
+        names = [*(f"hidden{i + 1}" for i in range(len(self.hidden))), "output"]
+        return tuple(Layer(name, fi, fo, None if name == "output" else self.activation,
+                           0.0 if name == "output" else self.dropout)
+                     for name, (fi, fo) in zip(names, itertools.pairwise(widths), strict=True))
+
+    @property
+    def params(self) -> int:
+        return sum(layer.fan_in * layer.fan_out + layer.fan_out for layer in self.layers())
+
+
+def fr_regressor_v2(config: TrainConfig) -> Arch:
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout."""
+    return Arch(ARCH, (config.hidden, config.hidden), "gelu", config.dropout, True)
+
+
+# seed document 000's baselines: the six features only
+LINEAR = Arch("linear", (), "relu", 0.0, False)  # 6 -> 1, 7 parameters
+MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)  # 6 -> 16 -> 8 -> 1 ReLU, 257 parameters
+
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+class FrRegressor(nn.Module):
+    """One member with its feature scaler baked in: the exported form, checked against ONNX."""
+
+    mean: torch.Tensor  # (1, 6) feature means of the training rows, a buffer
+    std: torch.Tensor  # (1, 6) their standard deviations
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
+        super().__init__()
+        if not arch.use_codec:
+            raise ValueError(f"{arch.name} takes no codec block; only codec-aware members are exported")
+        self.arch = arch
+        self.register_buffer("mean", mean.reshape(1, N_FEATURES).float())
+        self.register_buffer("std", std.reshape(1, N_FEATURES).float())
+        self.slots = nn.ModuleDict({layer.name: nn.Linear(layer.fan_in, layer.fan_out) for layer in arch.layers()})
+        self.after = nn.ModuleDict({
+            layer.name: nn.Sequential(ACTIVATIONS[layer.activation](), nn.Dropout(layer.dropout))
+            for layer in arch.layers() if layer.activation is not None})
+
+    def slot(self, name: str) -> nn.Linear:
+        linear = self.slots[name]
+        assert isinstance(linear, nn.Linear)
+        return linear
+
+    def forward(self, features: torch.Tensor, codec: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([(features - self.mean) / self.std, codec], dim=1)
+        for layer in self.arch.layers():
+            h = self.slots[layer.name](h)
+            if layer.name in self.after:
+                h = self.after[layer.name](h)
+        return h.squeeze(1)

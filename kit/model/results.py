@@ -1,0 +1,129 @@
+"""What LOSO evaluation produces, as typed records.
+
+Their JSON is the bash kit's `loso_seed<N>.json` layout (seed, mean_plcc,
+std_plcc, min_plcc, max_plcc, mean_srocc, mean_rmse, n_folds, folds[]) with the
+kit's additions after it; the lusoris gate scripts read these files, so the
+keys and their order do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from kit.infra.records import Record, flatten, omit_none
+
+
+@dataclass(frozen=True)
+class FoldResult(Record):
+    """Agreement with the teacher on one held-out source.
+
+    `seed` is None for a baseline's fold; in a seed report's `folds` it is implied
+    by the report (SeedReport.to_json leaves it out, as the bash kit did).
+    """
+
+    seed: int | None = omit_none()
+    fold: int = 0
+    src: str = ""
+    src_sha256: str = ""
+    n_frames: int = 0
+    share_vmaf_100: float | None = omit_none()  # share of held-out frames at the teacher's ceiling
+    plcc: float = float("nan")
+    srocc: float = float("nan")
+    krocc: float = float("nan")
+    rmse: float = float("nan")
+
+    def without_seed(self) -> FoldResult:
+        return replace(self, seed=None)
+
+
+@dataclass(frozen=True)
+class CorpusRef(Record):
+    """The corpus a report was computed on: where it was and the sha256 of its bytes."""
+
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class SeedSummary(Record):
+    """One seed's figures over its folds: the verdict's `per_seed` rows."""
+
+    seed: int
+    mean_plcc: float
+    std_plcc: float
+    min_plcc: float
+    max_plcc: float
+    mean_srocc: float
+    mean_krocc: float
+    mean_rmse: float
+    n_folds: int
+
+
+@dataclass(frozen=True)
+class SeedReport(Record):
+    """`loso_seed<N>.json`: one seed's summary, its folds, and how it was trained."""
+
+    seed: int
+    mean_plcc: float
+    std_plcc: float
+    min_plcc: float
+    max_plcc: float
+    mean_srocc: float
+    mean_krocc: float
+    mean_rmse: float
+    n_folds: int
+    folds: tuple[FoldResult, ...] = ()
+    corpus: CorpusRef | None = omit_none()
+    train_config: dict[str, object] | None = omit_none()
+    batched_members: int | None = omit_none()
+    train_seconds: float | None = omit_none()
+
+    @property
+    def summary(self) -> SeedSummary:
+        return SeedSummary(self.seed, self.mean_plcc, self.std_plcc, self.min_plcc, self.max_plcc,
+                           self.mean_srocc, self.mean_krocc, self.mean_rmse, self.n_folds)
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), "folds": [f.without_seed().to_json() for f in self.folds]}
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "") -> SeedReport:
+        report = super().from_json(data, where or "SeedReport")
+        return replace(report, folds=tuple(replace(f, seed=report.seed) for f in report.folds))
+
+
+@dataclass(frozen=True)
+class BaselineResult(Record):
+    """A reference model on the same folds: its name, what it is, its mean figures and folds.
+
+    `details` holds the model's own description (ridge: alpha, inputs; an architecture:
+    params, seed, inputs, recipe; the incumbent: path, members, sha256, note).
+    """
+
+    model: str
+    details: dict[str, object] = flatten()
+    mean_plcc: float = float("nan")
+    mean_srocc: float = float("nan")
+    mean_krocc: float = float("nan")
+    mean_rmse: float = float("nan")
+    n_folds: int = 0
+    folds: tuple[FoldResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Baselines(Record):
+    """`baselines.json`: every baseline of one LOSO run, by name (ridge first)."""
+
+    corpus_sha256: str
+    models: dict[str, BaselineResult] = flatten()
+
+    @property
+    def ridge(self) -> BaselineResult:
+        return self.models["ridge"]
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "") -> Baselines:
+        raw = super().from_json(data, where or "Baselines")
+        return Baselines(raw.corpus_sha256, {name: BaselineResult.from_json(b, f"baselines.{name}")
+                                             for name, b in raw.models.items()})

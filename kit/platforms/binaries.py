@@ -1,0 +1,91 @@
+"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it.
+
+The staged copy comes second in the order kit.media.ffmpeg resolves (after --ffmpeg and
+KIT_FFMPEG), so a box that untars the kit uses it without any flag. A small
+manifest.json beside it records its build string, libvmaf, sha256 and origin.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import KIT_ROOT, __version__
+from kit.errors import PrereqError, ToolError
+from kit.infra.clock import utc_iso
+from kit.infra.files import TMP_MARK, sha256_file, write_json
+from kit.infra.host import platform_tag
+from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
+from kit.platforms.encoders import ENCODER_VOCAB
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class StagedBinary:
+    path: Path
+    manifest_path: Path
+    info: FFmpegInfo
+    sha256: str
+    source: str
+
+
+def choose_source(from_path: Path | None) -> tuple[Path, str]:
+    """The ffmpeg to stage: the given one, else PATH's if it has libvmaf, else imageio-ffmpeg's."""
+    if from_path is not None:
+        return from_path.expanduser(), "--from"
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        try:
+            if describe(Path(on_path), "PATH").has_libvmaf:
+                return Path(on_path), "PATH"
+        except ToolError:
+            pass
+    wheel = imageio_binary()
+    if wheel is not None:
+        return wheel, "imageio-ffmpeg"
+    raise PrereqError("no ffmpeg with libvmaf to stage (PATH has none and imageio-ffmpeg is not installed)",
+                      hint="pass one with --from PATH, or pip install -r requirements-frozen.txt")
+
+
+def _copy_executable(src: Path, dest: Path) -> None:
+    """Copy under a temporary name, make it executable, rename into place (a kill leaves no half binary)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{TMP_MARK}{dest.name}.{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        tmp.chmod(0o755)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:
+    return {
+        "schema_version": 1, "platform": platform_tag(), "file": dest.name,
+        "version": info.version, "build": info.build, "has_libvmaf": info.has_libvmaf,
+        "sha256": digest, "size_bytes": dest.stat().st_size, "source": source, "source_path": str(src),
+        "kit_encoders": [e for e in ENCODER_VOCAB if e in info.encoders],
+        "staged_at_utc": utc_iso(), "kit_version": __version__,
+    }
+
+
+def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
+    """Check `src` is an ffmpeg with libvmaf, copy it to binaries/<os>-<arch>/ and prove the copy runs."""
+    if not src.is_file():
+        raise PrereqError(f"no ffmpeg to stage at {src} (from {source})", hint="pass an ffmpeg binary with --from PATH")
+    src = src.resolve()
+    info = check_ffmpeg(src, source)
+    dest = staged_binary(root)
+    if not (dest.exists() and dest.samefile(src)):
+        _copy_executable(src, dest)
+    staged = describe(dest, f"binaries/{platform_tag()}")
+    if staged.build != info.build:
+        raise PrereqError(f"the staged copy {dest} reports build {staged.build}, not {info.build}",
+                          hint=f"{src} may depend on files beside it; stage a static build with --from PATH")
+    digest = sha256_file(dest)
+    manifest_path = dest.parent / MANIFEST
+    write_json(manifest_path, build_manifest(staged, dest, digest, source, src))
+    return StagedBinary(dest, manifest_path, staged, digest, source)

@@ -1,0 +1,220 @@
+"""report.html: a self-contained page (no network) summarising a run.
+
+Tables come from the verdict; the figures (kit.report.figures) from the held-out
+predictions and the corpus, which `load_report_data` reads.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kit.verdict.document import Verdict
+
+
+def _fmt(v: object) -> str:
+    """A cell: floats to 4 places; None and NaN (null in the verdict file) as n/a."""
+    if isinstance(v, float):
+        return f"{v:.4f}" if math.isfinite(v) else "n/a"
+    if v is None:
+        return "n/a"
+    if isinstance(v, list | tuple):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def kv_table(d: dict[str, object]) -> str:
+    rows = table(["field", "value"], [(k, v) for k, v in d.items() if not isinstance(v, dict | list)
+                                      or (isinstance(v, list) and len(v) <= 12)])
+    return rows.replace("<table>", "<table class='kv'>", 1)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
+h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
+table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
+table.kv td{text-align:left;word-break:break-all} td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold}
+figure{margin:1em 0 2em} figure svg,figure img{max-width:100%;height:auto} figcaption{color:#555;font-size:.9em}
+nav a{margin-right:1em}
+"""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """What the figures need beyond the verdict; any part may be missing (its section says so)."""
+
+    predictions: pd.DataFrame | None = None  # one row per held-out frame: src, vmaf (teacher), pred (seed mean)
+    rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
+    provenance: dict[str, object] = field(default_factory=dict)
+
+
+def load_report_data(verdict: Verdict, predictions: Path, run_json: Path | None = None,
+                     prereqs_json: Path | None = None) -> ReportData:
+    corpus_path = Path(verdict.corpus.path)
+    return ReportData(held_out_predictions(predictions, verdict),
+                      rate_quality_points(corpus_path) if corpus_path.is_file() else None,
+                      run_provenance(run_json, prereqs_json))
+
+
+def held_out_predictions(path: Path, verdict: Verdict) -> pd.DataFrame:
+    """The ensemble's held-out prediction per frame: the mean over the verdict's seeds."""
+    import pandas as pd
+
+    df = pd.read_parquet(path, columns=["seed", "row", "src_sha256", "vmaf", "pred"])
+    df = df[df["seed"].isin(verdict.seeds)]
+    per_frame = df.groupby("row").agg(src_sha256=("src_sha256", "first"), vmaf=("vmaf", "first"),
+                                      pred=("pred", "mean"))
+    names = {f.src_sha256: f.src for f in verdict.per_fold}
+    per_frame["src"] = per_frame["src_sha256"].map(lambda sha: names.get(sha, sha[:12]))
+    return per_frame.reset_index(drop=True)
+
+
+def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
+    """Mean bitrate and VMAF per (src, encoder, cq); None when the corpus records no bitrate."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    wanted = ["src", "encoder", "cq", "bitrate_kbps", "vmaf"]
+    if not set(wanted) <= set(pq.read_schema(corpus).names):
+        return None
+    df = pq.read_table(corpus, columns=wanted).to_pandas()
+    df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
+    if df.empty:
+        return None
+    return df.groupby(["src", "encoder", "cq"], as_index=False).agg(bitrate_kbps=("bitrate_kbps", "mean"),
+                                                                     vmaf=("vmaf", "mean"))
+
+
+def run_provenance(run_json: Path | None, prereqs_json: Path | None) -> dict[str, object]:
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds."""
+    from kit.infra.files import read_json
+
+    out: dict[str, object] = {}
+    if run_json is not None and run_json.is_file():
+        run = read_json(run_json)
+        out |= {"invoked_at_utc": run.get("invoked_at_utc"), "command": " ".join(map(str, run.get("argv", []))),
+                **{k: v for k, v in (run.get("provenance") or {}).items() if not isinstance(v, dict | list)}}
+    if prereqs_json is not None and prereqs_json.is_file():
+        pre = read_json(prereqs_json)
+        ff, host = pre.get("ffmpeg") or {}, pre.get("host") or {}
+        out |= {"ffmpeg": f"{ff.get('version')} ({ff.get('source')}): {ff.get('path')}",
+                "ffmpeg_build": ff.get("build"), "libvmaf_version": pre.get("libvmaf_version"),
+                "host": f"{host.get('os')}, {host.get('cpu')}, {host.get('cores')} cores",
+                "encoders_used": ", ".join(map(str, pre.get("resolved_encoders") or []))}
+    return out
+
+
+# -- sections -------------------------------------------------------------------------------------
+def gate_table(verdict: Verdict) -> str:
+    gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
+    lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
+    rows: list[tuple[str, float | None, str, bool]] = [
+        ("mean over seeds of each seed's mean LOSO PLCC", gate.mean_plcc, f">= {_fmt(gate.mean_plcc_threshold)}",
+         gate.mean_plcc_pass),
+        ("seed spread (max - min of the seed means)", gate.plcc_spread, f"<= {_fmt(gate.plcc_spread_max)}",
+         gate.plcc_spread_pass),
+        ("every seed's mean PLCC (lowest shown)", lowest, f">= {_fmt(gate.per_seed_min)}", gate.per_seed_pass)]
+    if lift_gate.enabled:
+        rows.append(("RMSE ratio ensemble / ridge (--min-rmse-lift)", lift_gate.rmse_ratio,
+                     f"<= {_fmt(lift_gate.threshold)}", lift_gate.passed))
+    if challenger.enabled:
+        rows.append(("margin over the incumbent (PLCC)", challenger.margin,
+                     f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(_fmt(value))}</td><td>{html.escape(limit)}</td>"
+        f"<td class='{'pass' if ok else 'FAIL'}'>{'pass' if ok else 'FAIL'}</td></tr>"
+        for name, value, limit, ok in rows)
+    failing = gate.failing_seeds
+    note = f"<p class='note'>Failing seeds: {html.escape(_fmt(failing))}</p>" if failing else ""
+    return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>{note}")
+
+
+def baselines_section(verdict: Verdict) -> list[str]:
+    lift = verdict.lift
+    rows: list[list[object]] = [["fr_regressor_v2 ensemble", lift.ensemble_mean_plcc, lift.ensemble_mean_rmse]]
+    for name, b in verdict.baselines.items():
+        rows.append([f"{name} ({b.details.get('inputs', '')})", b.mean_plcc, b.mean_rmse])
+    if verdict.incumbent is not None:
+        rows.append(["incumbent (previous bundle)", verdict.incumbent.mean_plcc, verdict.incumbent.mean_rmse])
+    parts = ["<h2 id='baselines'>Ensemble vs baselines (same folds)</h2>"]
+    for statement in (lift.statement, verdict.challenger_gate.statement):
+        if statement:
+            parts.append(f"<p>{html.escape(statement)}</p>")
+    return [*parts, table(["model", "mean PLCC", "mean RMSE"], rows)]
+
+
+def figure_sections(verdict: Verdict, data: ReportData) -> list[str]:
+    import pandas as pd
+
+    from kit.report import figures
+
+    per_fold = pd.DataFrame([asdict(f) for f in verdict.per_fold])
+    parts = ["<h2 id='folds'>Per-fold PLCC per seed</h2>"]
+    parts.append(figures.figure_html(figures.fold_plcc_figure(per_fold, verdict.gate.mean_plcc_threshold),
+                                     "Held-out PLCC of every (seed, fold); each fold holds out one source.")
+                 if not per_fold.empty else "<p class='note'>No folds in the verdict.</p>")
+    parts.append("<h2 id='predictions'>Predicted vs teacher VMAF per held-out source</h2>")
+    parts.append(figures.figure_html(figures.pred_vs_teacher_figure(data.predictions),
+                                     "Per frame: the mean of the seeds' held-out predictions against the "
+                                     "vmaf_v0.6.1 teacher; grey line = perfect agreement; worst sources first.", "png")
+                 if data.predictions is not None and not data.predictions.empty
+                 else "<p class='note'>No held-out predictions available.</p>")
+    parts.append("<h2 id='rate-quality'>Rate-quality curves</h2>")
+    parts.append(figures.figure_html(figures.rate_quality_figure(data.rate_quality),
+                                     "Mean VMAF against bitrate per source and encoder, one point per cq.")
+                 if data.rate_quality is not None else "<p class='note'>The corpus records no bitrate.</p>")
+    return parts
+
+
+def render_report(verdict: Verdict, data: ReportData | None = None,
+                  extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+    data = data or ReportData()
+    v = verdict.verdict
+    demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
+    nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
+        ("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teacher"),
+        ("rate-quality", "rate-quality"), ("baselines", "baselines"), ("corpus", "corpus"),
+        ("provenance", "provenance")))
+    parts = [
+        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>", f"<nav>{nav}</nav>",
+        f"<p>{html.escape(verdict.recommendation)}</p>",
+        f"<p class='note'>{html.escape(verdict.plcc_measures)} "
+        f"Teacher model: {html.escape(verdict.teacher_model)}.</p>",
+        "<h2 id='gate'>Gate</h2>", gate_table(verdict),
+        *figure_sections(verdict, data),
+        "<h2>Per seed</h2>",
+        table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC", "mean RMSE",
+               "folds"],
+              [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
+                r.n_folds] for r in verdict.per_seed]),
+        *baselines_section(verdict),
+        "<h2>Worst folds</h2>",
+        table(["source", "PLCC", "SROCC", "RMSE", "frames", "share at vmaf 100"],
+              [[w.src, w.plcc, w.srocc, w.rmse, w.n_frames, w.share_vmaf_100] for w in verdict.worst_folds]),
+        "<details><summary>Every fold</summary>",
+        table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE"],
+              [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse] for f in verdict.per_fold]),
+        "</details>",
+        f"<h2 id='corpus'>Corpus{html.escape(demo)}</h2>", kv_table(verdict.corpus.to_json()),
+    ]
+    for title, body in extra_sections:
+        parts += [f"<h2>{html.escape(title)}</h2>", body]
+    prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
+    parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")

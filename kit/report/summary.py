@@ -1,0 +1,111 @@
+"""The closing summary: verdict, figures, worst folds, where the tarball is,
+and the last event of a run (`run_finished`)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from kit.events import RunFinished
+from kit.infra.files import read_json
+from kit.rundir import RunDir
+from kit.verdict.document import Verdict
+
+
+def _verdict(out_dir: Path) -> Verdict | None:
+    """The run's verdict document, when exactly one verdict file is on disk."""
+    found = RunDir(out_dir).verdict_on_disk()
+    if found is None:
+        return None
+    _, path = found
+    return Verdict.from_json(read_json(path), str(path))
+
+
+def mib(path: Path) -> str:
+    size = path.stat().st_size if path.is_file() else 0
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
+
+
+def _num(v: float | None, fmt: str = ".4f") -> str:
+    """A figure; n/a for None and NaN (null in the verdict file)."""
+    return format(v, fmt) if v is not None and math.isfinite(v) else "n/a"
+
+
+def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    gate = verdict.gate
+    ok = {True: "pass", False: "FAIL"}
+    seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
+    return [
+        ("mean LOSO PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
+                           f"{ok[gate.mean_plcc_pass]})"),
+        ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
+        ("per seed", seeds + f"  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
+    ]
+
+
+def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
+    rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}")
+            for name, b in verdict.baselines.items()]
+    if verdict.lift.statement:
+        rows.append(("what the ensemble adds", verdict.lift.statement))
+    if verdict.incumbent is not None:
+        rows.append(("incumbent", f"PLCC {_num(verdict.incumbent.mean_plcc)}, "
+                                  f"RMSE {_num(verdict.incumbent.mean_rmse, '.2f')}"))
+    challenger = verdict.challenger_gate
+    if challenger.enabled and challenger.statement:
+        rows.append(("champion/challenger", challenger.statement))
+    return rows
+
+
+def corpus_row(verdict: Verdict) -> tuple[str, str]:
+    corpus = verdict.corpus
+    demo = "  (DEMO corpus)" if corpus.demo_corpus else ""
+    path = Path(corpus.path)
+    size = f", {mib(path)} on disk" if path.is_file() else ""
+    return ("corpus", f"{corpus.rows} frames, {corpus.n_sources} sources, "
+                      f"encoders {', '.join(map(str, corpus.encoders))}, "
+                      f"boxes {', '.join(map(str, corpus.boxes))}{size}{demo}")
+
+
+def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
+    worst = ", ".join(f"{w.src} {_num(w.plcc, '.3f')}" for w in verdict.worst_folds)
+    rows = [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds (PLCC)", worst),
+            *baseline_rows(verdict), corpus_row(verdict)]
+    run = RunDir(out_dir)
+    if run.report.is_file():
+        rows.append(("report", f"{run.report}  (open it in a browser; it works offline)"))
+    tarball = run.latest_tarball()
+    rows.append(("results tarball", f"{tarball}  ({mib(tarball)})" if tarball else "(bundle step not run yet)"))
+    if tarball:
+        rows.append(("send back", f"{tarball.name} to the lead, as it is; they check it with: "
+                                  f"ensemble-kit verify {tarball.name}"))
+    return rows
+
+
+def print_summary(out_dir: Path, console: Console) -> None:
+    verdict = _verdict(out_dir)
+    if verdict is None:
+        return
+    table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # long paths fold; an ellipsis would break copy and paste
+    style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
+    for label, text in summary_rows(out_dir, verdict):
+        table.add_row(label, text, style=style if label == "verdict" else None)
+    console.print(table)
+
+
+# -- the closing events ---------------------------------------------------------------------------
+def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: bool) -> RunFinished:
+    """The last event; with_results when the run reached the verdict or bundle step (else the files may be old)."""
+    if not with_results:
+        return RunFinished(exit_code, round(seconds, 3))
+    verdict = _verdict(out_dir)
+    run = RunDir(out_dir)
+    tarball = run.latest_tarball()
+    return RunFinished(exit_code, round(seconds, 3), verdict.verdict if verdict is not None else None,
+                       str(tarball) if tarball else None, str(run.report) if run.report.is_file() else None)

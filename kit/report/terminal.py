@@ -1,0 +1,324 @@
+"""Rendering events: rich progress on a terminal, plain lines otherwise,
+NDJSON on stdout with --json (humans then read stderr).
+
+On a terminal one rich Progress lives for the whole run and shares the
+Console with the log lines, so those print above the bars: an overall step
+bar, a corpus bar with an ETA, one bar per running corpus job (frames through
+encode then score, fps, ETA) and a training bar across the ensemble.
+Elsewhere (CI, a log file) the same events become plain lines, a bounded
+number of them per step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
+from rich.table import Column
+from rich.text import Text
+
+from kit import events as ev
+from kit.infra.records import dump
+from kit.rundir import STEP_NAMES, step_number
+
+PLAIN_JOB_LINES = 20  # plain mode prints about this many corpus job lines per step, plus failures
+PLAIN_EPOCH_LINES = 5  # ... and this many training lines per training run
+
+
+def tag(step: str) -> str:
+    return f"[{step_number(step) if step in STEP_NAMES else 0:02d} {step}]"
+
+
+def duration(seconds: float) -> str:
+    """42 s, 3m05s, 1h02m."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class _TimeColumn(ProgressColumn):
+    """`eta 1m20s` for tasks that estimate one, the elapsed time for the others (the step bar)."""
+
+    def render(self, task: Task) -> Text:
+        if not task.fields.get("eta"):
+            return Text(duration(task.elapsed or 0), style="progress.elapsed")
+        remaining = task.time_remaining
+        return Text("eta " + (duration(remaining) if remaining is not None else "-"), style="progress.remaining")
+
+
+class LiveBars:
+    """The bars of one run on a terminal; every method is called with the Renderer's lock held."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}", table_column=Column(width=26, no_wrap=True)), BarColumn(bar_width=28),
+            TextColumn("{task.fields[count]}", justify="right", table_column=Column(min_width=14, no_wrap=True)),
+            TextColumn("{task.fields[info]}", table_column=Column(width=40, no_wrap=True, overflow="ellipsis")),
+            _TimeColumn(),
+            console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+        self.steps: TaskID | None = None
+        self.corpus: TaskID | None = None
+        self.jobs: dict[str, TaskID] = {}
+        self.job_frames: dict[str, dict[str, int]] = {}  # job -> frames done per phase, and its "frames"
+        self.steps_total = self.steps_done = 0
+        self.corpus_total, self.corpus_done = 0, 0.0
+        self.training: tuple[tuple[str, int, int], TaskID] | None = None
+        self.last_epoch = 0
+
+    def _add(self, description: str, total: float | None, count: str = "", info: str = "", eta: bool = True,
+             completed: int = 0) -> TaskID:
+        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info,
+                                      eta=eta)
+
+    def _drop(self, task: TaskID | None) -> None:
+        if task is not None:
+            self.progress.remove_task(task)
+
+    def start(self, steps: list[str]) -> None:
+        self.progress.start()
+        self.steps_total = len(steps)
+        self.steps = self._add("steps", len(steps), f"0/{len(steps)}", eta=False)
+
+    def step_started(self, step: str) -> None:
+        self.end_step()
+        if self.steps is not None:
+            self.progress.update(self.steps, info=f"{tag(step)} running")
+
+    def step_ended(self) -> None:
+        self.end_step()
+        self.steps_done += 1
+        if self.steps is not None:
+            self.progress.update(self.steps, completed=self.steps_done, count=f"{self.steps_done}/{self.steps_total}",
+                                 info="")
+
+    def end_step(self) -> None:
+        for job in list(self.jobs):
+            self._drop(self.jobs.pop(job))
+        self._drop(self.corpus)
+        self.corpus = None
+        self._drop(self.training[1] if self.training else None)
+        self.training = None
+
+    def jobs_planned(self, total: int, reused: int) -> None:
+        self.corpus_total, self.corpus_done = total, float(reused)
+        self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
+                                completed=reused)
+
+    def job_started(self, e: ev.JobStarted) -> None:
+        label = f"  {e.src[:18]} {e.encoder} cq{e.cq}"
+        self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
+        self.job_frames[e.job_id] = {"encode": 0, "score": 0, "frames": max(1, e.frames)}
+
+    def job_progress(self, e: ev.JobProgress) -> None:
+        task = self.jobs.get(e.job_id)
+        frames = self.job_frames.get(e.job_id)
+        if task is None or frames is None:
+            return
+        frames[e.phase] = e.frames_done
+        done = frames["encode"] + frames["score"]
+        self.progress.update(task, completed=done, count=f"{e.phase} {e.frames_done}/{e.frames}",
+                             info=f"{e.fps:.0f} fps")
+        self._update_corpus()
+
+    def job_ended(self, job_id: str, counted: bool, info: str) -> None:
+        """A job left the pool: `counted` unless it was reused (already counted when planned)."""
+        self._drop(self.jobs.pop(job_id, None))
+        self.job_frames.pop(job_id, None)
+        if counted:
+            self.corpus_done += 1
+            self._update_corpus(info)
+
+    def _update_corpus(self, info: str | None = None) -> None:
+        if self.corpus is None:
+            return
+        running = sum((f["encode"] + f["score"]) / (2 * f["frames"]) for f in self.job_frames.values())
+        count = f"{self.corpus_done:.0f}/{self.corpus_total}"
+        if info is None:
+            self.progress.update(self.corpus, completed=self.corpus_done + running, count=count)
+        else:
+            self.progress.update(self.corpus, completed=self.corpus_done + running, count=count, info=info)
+
+    def epoch(self, e: ev.Epoch) -> None:
+        key = (e.step, e.members, e.epochs)
+        if self.training is None or self.training[0] != key or e.epoch <= self.last_epoch:
+            self._drop(self.training[1] if self.training else None)
+            self.training = (key, self._add(f"training {e.members} models", e.epochs))
+        self.last_epoch = e.epoch
+        self.progress.update(self.training[1], completed=e.epoch, count=f"epoch {e.epoch}/{e.epochs}",
+                             info=f"loss {e.loss:.3f}")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+class PlainLines:
+    """Bounded plain-text progress: a few corpus and training lines per step, with an ETA."""
+
+    def __init__(self) -> None:
+        self.fresh_total = 0
+        self.fresh_done = 0
+        self.corpus_t0 = 0.0
+        self.last_epoch_print = 0
+
+    def jobs_planned(self, total: int, reused: int) -> None:
+        self.fresh_total, self.fresh_done, self.corpus_t0 = total - reused, 0, time.monotonic()
+
+    def job_line_due(self) -> bool:
+        """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
+        self.fresh_done += 1
+        every = max(1, self.fresh_total // PLAIN_JOB_LINES)
+        return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
+
+    def corpus_eta(self) -> str:
+        if not self.fresh_done or self.fresh_done >= self.fresh_total:
+            return ""
+        elapsed = time.monotonic() - self.corpus_t0
+        return f", eta {duration(elapsed / self.fresh_done * (self.fresh_total - self.fresh_done))}"
+
+    def epoch_line_due(self, e: ev.Epoch) -> bool:
+        if e.epoch < self.last_epoch_print:
+            self.last_epoch_print = 0  # a new training run
+        due = e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES)
+        if due:
+            self.last_epoch_print = e.epoch
+        return due
+
+
+class Renderer:
+    """Turns events into output; one instance per invocation. Safe to call from worker threads."""
+
+    def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, force_plain: bool = False,
+                 console: Console | None = None, json_stream: IO[str] | None = None) -> None:
+        self.json_mode = json_mode
+        self.json_out = json_stream or sys.stdout
+        human = sys.stderr if json_mode else (stream or sys.stdout)
+        self.console = console or Console(file=human, highlight=False, soft_wrap=True)
+        self.live = self.console.is_terminal and not force_plain
+        self.bars: LiveBars | None = None
+        self.plain = PlainLines()
+        self.labels: dict[str, str] = {}  # job id -> "src encoder cqN"
+        self._lock = threading.RLock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            if self.json_mode:
+                self.json_out.write(json.dumps(dump(event.to_json()), default=str) + "\n")
+                self.json_out.flush()
+            handler = getattr(self, f"on_{event.kind}", None)
+            if handler is not None:
+                handler(event)
+
+    def say(self, text: str, style: str = "") -> None:
+        self.console.print(text, style=style or None, markup=False)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.bars is not None:
+                self.bars.stop()
+                self.bars = None
+
+    # -- run and steps ----------------------------------------------------------------------
+    def on_run_started(self, e: ev.RunStarted) -> None:
+        self.say(f"ensemble-kit {e.kit_version}: steps {', '.join(e.steps)} in {e.out_dir}", "bold")
+        if self.live and self.bars is None:
+            self.bars = LiveBars(self.console)
+            self.bars.start(e.steps)
+
+    def on_step_started(self, e: ev.StepStarted) -> None:
+        if self.bars:
+            self.bars.step_started(e.step)
+        self.say(f"{tag(e.step)} runs: {e.reason}", "bold cyan")
+
+    def on_step_skipped(self, e: ev.StepSkipped) -> None:
+        if self.bars:
+            self.bars.step_ended()
+        self.say(f"{tag(e.step)} skipped: {e.reason}", "dim")
+
+    def on_step_finished(self, e: ev.StepFinished) -> None:
+        if self.bars:
+            self.bars.step_ended()
+        brief = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in e.summary.items()
+                          if not isinstance(v, list | dict))
+        self.say(f"{tag(e.step)} done in {duration(e.seconds) if e.seconds >= 60 else f'{e.seconds:.1f} s'}"
+                 + (f": {brief}" if brief else ""), "green")
+
+    def on_step_failed(self, e: ev.StepFailed) -> None:
+        if self.bars:
+            self.bars.end_step()
+        self.say(f"{tag(e.step)} failed (the error follows)", "bold red")
+
+    def on_info(self, e: ev.Info) -> None:
+        self.say(f"{tag(e.step)} {e.message}")
+
+    def on_checks(self, e: ev.CheckTable) -> None:
+        if self.live:
+            from rich.table import Table
+
+            table = Table(show_header=True, header_style="bold")
+            for col in ("check", "result", "detail"):
+                table.add_column(col)
+            for row in e.rows:
+                table.add_row(*row, style="green" if row[1] == "ok" else "yellow")
+            self.console.print(table)
+            return
+        width = max(len(r[0]) for r in e.rows)
+        for check, result, detail in e.rows:
+            self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
+
+    # -- corpus -----------------------------------------------------------------------------
+    def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
+        self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
+        self.plain.jobs_planned(e.total, e.reused)
+        if self.bars:
+            self.bars.jobs_planned(e.total, e.reused)
+
+    def on_job_started(self, e: ev.JobStarted) -> None:
+        self.labels[e.job_id] = f"{e.src} {e.encoder} cq{e.cq}"
+        if self.bars:
+            self.bars.job_started(e)
+
+    def on_job_progress(self, e: ev.JobProgress) -> None:
+        if self.bars:
+            self.bars.job_progress(e)
+
+    def on_job_done(self, e: ev.JobDone) -> None:
+        label = self.labels.pop(e.job_id, e.job_id)
+        if self.bars:
+            self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
+            return
+        if e.reused or not self.plain.job_line_due():
+            return
+        self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
+                 f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
+                 f"score {e.score_time_ms / 1000:.1f} s{self.plain.corpus_eta()}")
+
+    def on_job_failed(self, e: ev.JobFailed) -> None:
+        if self.bars:
+            self.bars.job_ended(e.job_id, True, f"{e.job_id} FAILED")
+        self.say(f"{tag('corpus')} FAILED {self.labels.pop(e.job_id, e.job_id)}: {e.message}", "bold red")
+        for line in e.stderr_tail.splitlines()[-6:]:
+            self.say(f"    {line}", "red")
+
+    # -- training, verdict, bundle ----------------------------------------------------------
+    def on_epoch(self, e: ev.Epoch) -> None:
+        if self.bars:
+            self.bars.epoch(e)
+        elif self.plain.epoch_line_due(e):
+            self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}")
+
+    def on_verdict(self, e: ev.VerdictReached) -> None:
+        style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"
+        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f}, seed spread {e.plcc_spread:.4f}",
+                 style)
+
+    def on_bundle_written(self, e: ev.BundleWritten) -> None:
+        self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files} files)")

@@ -1,0 +1,146 @@
+"""The run directory: the one place that names its folders and files.
+
+```
+run.json                       settings + provenance of the latest invocation
+01_prereqs/  status.json  prereqs.json
+02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/
+03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
+04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
+05_bundle/   status.json  exports/  report.html  results-<box>-<utc>.tar.gz
+```
+
+Steps meet only through these files. A results tarball holds the same
+relative paths under one top folder, plus `manifest.json` (RESULTS_MANIFEST).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
+VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
+RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
+STATUS = "status.json"
+LOCK = ".lock"
+
+
+def step_number(name: str) -> int:
+    return STEP_NAMES.index(name) + 1
+
+
+def step_dirname(name: str) -> str:
+    """`03_loso` for `loso`: zero-padded so the folders list in run order."""
+    return f"{step_number(name):02d}_{name}"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Every path of one run directory. `RunDir(Path())` gives the relative layout."""
+
+    root: Path
+
+    def step(self, name: str) -> Path:
+        return self.root / step_dirname(name)
+
+    def status(self, name: str) -> Path:
+        return self.step(name) / STATUS
+
+    def log(self, name: str) -> Path:
+        return self.step(name) / "logs" / f"{name}.log"
+
+    def logs(self) -> list[Path]:
+        """Every step's log, in step order."""
+        return sorted(self.root.glob("0[1-5]_*/logs/*.log"))
+
+    def rel(self, path: Path) -> str:
+        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it."""
+        return path.resolve().relative_to(self.root.resolve()).as_posix()
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK
+
+    # -- 01 prereqs ------------------------------------------------------------------------
+    @property
+    def prereqs_json(self) -> Path:
+        return self.step("prereqs") / "prereqs.json"
+
+    # -- 02 corpus -------------------------------------------------------------------------
+    @property
+    def shard(self) -> Path:
+        return self.step("corpus") / "shard.parquet"
+
+    @property
+    def shard_manifest(self) -> Path:
+        return self.step("corpus") / "shard.manifest.json"
+
+    @property
+    def jobs(self) -> Path:
+        return self.step("corpus") / "jobs"
+
+    @property
+    def corpus_work(self) -> Path:
+        return self.step("corpus") / "work"
+
+    # -- 03 loso ---------------------------------------------------------------------------
+    def loso_seed(self, seed: int) -> Path:
+        return self.step("loso") / f"loso_seed{seed}.json"
+
+    def loso_seed_files(self) -> list[Path]:
+        return sorted(self.step("loso").glob("loso_seed*.json"))
+
+    @property
+    def folds(self) -> Path:
+        return self.step("loso") / "folds.parquet"
+
+    @property
+    def predictions(self) -> Path:
+        return self.step("loso") / "predictions.parquet"
+
+    @property
+    def baselines(self) -> Path:
+        return self.step("loso") / "baselines.json"
+
+    @property
+    def incumbent(self) -> Path:
+        return self.step("loso") / "incumbent.json"
+
+    # -- 04 verdict ------------------------------------------------------------------------
+    def verdict_file(self, verdict: str) -> Path:
+        return self.step("verdict") / f"{verdict}.json"
+
+    def verdicts_on_disk(self) -> list[tuple[str, Path]]:
+        """(PROMOTE|HOLD, path) for each verdict file present; the verdict step leaves exactly one."""
+        return [(v, self.verdict_file(v)) for v in VERDICTS if self.verdict_file(v).is_file()]
+
+    def verdict_on_disk(self) -> tuple[str, Path] | None:
+        """The verdict file when exactly one is present, else None."""
+        found = self.verdicts_on_disk()
+        return found[0] if len(found) == 1 else None
+
+    # -- 05 bundle -------------------------------------------------------------------------
+    @property
+    def exports(self) -> Path:
+        return self.step("bundle") / "exports"
+
+    @property
+    def report(self) -> Path:
+        return self.step("bundle") / "report.html"
+
+    def tarball(self, stem: str) -> Path:
+        return self.step("bundle") / f"{stem}.tar.gz"
+
+    def tarballs(self) -> list[Path]:
+        return sorted(self.step("bundle").glob("results-*.tar.gz"))
+
+    def latest_tarball(self) -> Path | None:
+        found = self.tarballs()
+        return found[-1] if found else None
+
+
+LAYOUT = RunDir(Path())  # relative paths, as a results tarball holds them under its top folder

@@ -1,0 +1,240 @@
+"""Running steps in order with resume.
+
+A step is skipped when its recorded fingerprint (settings + upstream input
+digests + kit version) matches the current plan and every output it recorded
+still has its sha256; otherwise the reason it reruns is said. status.json is
+written only after a step's outputs are all in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import platform
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import PACKAGE_DIR, __version__
+from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
+from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
+from kit.infra.clock import local_clock, utc_iso
+from kit.infra.files import read_json, remove_temp_files, sha256_file, sha256_json, write_json
+from kit.rundir import RunDir
+from kit.steps import STEPS
+from kit.steps.base import Context, Plan, RunSettings, Step, Timer
+
+
+@dataclass(frozen=True)
+class Selection:
+    steps: tuple[Step, ...]
+    forced: frozenset[str]
+
+
+def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool) -> Selection:
+    from kit.steps import get_step
+
+    names = [s.name for s in STEPS]
+    if only and from_step:
+        raise InputError("--only and --from cannot be combined", hint="use one of them")
+    try:
+        if only:
+            chosen = [get_step(only)]
+        elif from_step:
+            start = names.index(get_step(from_step).name)
+            chosen = list(STEPS[start:])
+        else:
+            chosen = list(STEPS)
+    except KeyError as exc:
+        raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(names)) from None
+    if corpus_given:
+        if only == "corpus" or (only and get_step(only).name == "corpus"):
+            raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
+        chosen = [s for s in chosen if s.name != "corpus"]
+    forced = {s.name for s in chosen} if force else set()
+    if from_step and chosen:
+        forced.add(chosen[0].name)
+    return Selection(tuple(chosen), frozenset(forced))
+
+
+@functools.cache
+def kit_build() -> str:
+    """sha256 over the kit's own source: a changed kit reruns its steps even at the same version."""
+    root = PACKAGE_DIR
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def fingerprint(plan: Plan) -> str:
+    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__, "build": kit_build()})
+
+
+def _short(v: object) -> str:
+    text = str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _setting_changes(key: str, old: object, new: object) -> list[str]:
+    """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
+                for k in keys if old.get(k, "(unset)") != new.get(k, "(unset)")]
+    return [f"setting {key}: {_short(old)} -> {_short(new)}"]
+
+
+NOT_RUN = "not run yet in this out-dir"
+
+
+def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
+    """None when the step is up to date, else a sentence saying why it reruns."""
+    status_path = run.status(step)
+    if not status_path.is_file():
+        return NOT_RUN
+    try:
+        status = read_json(status_path)
+    except (OSError, ValueError):
+        return "its status.json is unreadable"
+    if status.get("fingerprint") != fingerprint(plan):
+        old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
+        changes = [change for k, v in plan.settings.items() if old_settings.get(k) != v
+                   for change in _setting_changes(k, old_settings.get(k), v)]
+        changes += [f"input {k} changed" for k, v in plan.inputs.items() if old_inputs.get(k) != v]
+        if status.get("kit_version") != __version__:
+            changes.append(f"kit version {status.get('kit_version')} -> {__version__}")
+        elif status.get("kit_build") != kit_build():
+            changes.append(f"kit code changed (build {status.get('kit_build')} -> {kit_build()})")
+        return "; ".join(changes) or "its fingerprint changed"
+    for rel, digest in status.get("outputs", {}).items():
+        path = run.root / rel
+        if not path.is_file():
+            return f"output {rel} is missing"
+        if sha256_file(path) != digest:
+            return f"output {rel} was modified"
+    return None
+
+
+def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
+                 started: str, seconds: float, summary: dict[str, object]) -> None:
+    write_json(run.status(step.name), {
+        "step": step.name, "number": step.number, "fingerprint": fingerprint(plan),
+        "settings": plan.settings, "inputs": plan.inputs, "kit_version": __version__, "kit_build": kit_build(),
+        "started_at_utc": started, "completed_at_utc": utc_iso(), "seconds": seconds, "exit_code": exit_code,
+        "outputs": {run.rel(p): sha256_file(p) for p in outputs},
+        "summary": summary,
+    })
+
+
+@contextlib.contextmanager
+def out_dir_lock(out_dir: Path) -> Iterator[None]:
+    """One run per out-dir at a time; a second one is refused, never blocked."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = RunDir(out_dir).lock
+    fh = open(path, "a+")  # noqa: SIM115 - held open for the whole run: the lock lives on it
+    try:
+        if os.name == "posix":
+            import fcntl
+
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise InputError(f"{out_dir} is in use by another run ({holder})",
+                                 hint="wait for it to finish, or use another --out-dir") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {utc_iso()}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+class StepLog:
+    """The per-step debug log: quoted commands, stderr tails, tracebacks."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self._fh.write(f"{local_clock()} {line}\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_run_json(settings: RunSettings, argv: Sequence[str]) -> None:
+    write_json(RunDir(settings.out_dir).run_json, {
+        "kit_version": __version__, "invoked_at_utc": utc_iso(), "argv": list(argv),
+        "settings": settings.to_json(),
+        "provenance": {"python": sys.version.split()[0], "executable": sys.executable,
+                       "kit_root": str(PACKAGE_DIR),
+                       "platform": platform.platform(), "cwd": os.getcwd()},
+    })
+
+
+def verdict_exit_code(out_dir: Path) -> int:
+    """0 when the run directory holds a PROMOTE verdict, else 1 (HOLD, or no single verdict)."""
+    found = RunDir(out_dir).verdict_on_disk()
+    return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
+
+
+def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
+    """Run the selected steps in order; returns the exit code (verdict-driven)."""
+    out = settings.out_dir
+    with out_dir_lock(out):
+        write_run_json(settings, argv)
+        emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
+        for step in selection.steps:
+            run_one(step, settings, selection, emit)
+    if any(s.name in ("verdict", "bundle") for s in selection.steps):
+        return verdict_exit_code(out)
+    return 0
+
+
+def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+    run = RunDir(settings.out_dir)
+    step_dir = run.step(step.name)
+    step_dir.mkdir(parents=True, exist_ok=True)
+    log = StepLog(run.log(step.name))
+    try:
+        ctx = Context(settings, emit, step_dir, log, forced=step.name in selection.forced)
+        plan = step.plan(ctx)
+        reason = "forced" if step.name in selection.forced else stale_reason(run, step.name, plan)
+        if reason is None:
+            emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
+            return
+        cleaned = remove_temp_files(step_dir)
+        if cleaned:
+            emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
+        run.status(step.name).unlink(missing_ok=True)
+        emit(StepStarted(step.name, reason))
+        log(f"step {step.name} starts: {reason}")
+        started, timer = utc_iso(), Timer()
+        outcome = step.run(ctx, plan)
+        write_status(step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds, outcome.summary)
+        log(f"step {step.name} done in {timer.seconds:.1f} s")
+        emit(StepFinished(step.name, timer.seconds, outcome.summary))
+    except BaseException as exc:
+        import traceback
+
+        log("step failed:\n" + "".join(traceback.format_exception(exc)))
+        if isinstance(exc, KitError):
+            emit(StepFailed(step.name, exc.message, exc.hint))
+        elif isinstance(exc, Exception):
+            emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
+        raise
+    finally:
+        log.close()

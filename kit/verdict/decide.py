@@ -1,0 +1,105 @@
+"""The decision: from the LOSO outputs to the verdict document, with no file access."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from kit import __version__
+from kit.corpus.summary import CorpusSummary
+from kit.infra.clock import utc_iso
+from kit.media.libvmaf import TEACHER_MODEL
+from kit.model.metrics import agreement
+from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
+from kit.verdict.document import (
+    VERDICT_SCHEMA_VERSION,
+    Agreement,
+    Overall,
+    PooledAgreement,
+    Verdict,
+    VerdictProvenance,
+    WorstFold,
+)
+from kit.verdict.gate import GateResult, GateThresholds, evaluate_gate
+from kit.verdict.lift import ChallengerGate, LiftGate, challenger_gate, lift, lift_gate
+
+WORST_FOLDS = 3
+PLCC_MEANING = ("PLCC, SROCC and KROCC measure per-frame agreement with the vmaf_v0.6.1 teacher on sources "
+                "held out of training (leave-one-source-out), not agreement with human opinion scores; "
+                "no logistic mapping is applied before PLCC.")
+
+
+def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
+    """The mean over seeds of each seed's fold means; and the seeds' held-out predictions averaged per
+    frame and scored over all frames of all sources at once (which also shows whether the sources'
+    scales line up)."""
+    means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
+                                                                                       "rmse")}
+    pooled = predictions.groupby("row").agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
+    a = agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy())
+    return Overall(Agreement(means["plcc"], means["srocc"], means["krocc"], means["rmse"]),
+                   PooledAgreement(a["plcc"], a["srocc"], a["krocc"], a["rmse"], len(pooled)))
+
+
+def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, ...]:
+    """The sources the ensemble predicts worst, averaged over seeds."""
+    agg = folds.groupby(["src", "src_sha256"], as_index=False).agg(
+        plcc=("plcc", "mean"), srocc=("srocc", "mean"), rmse=("rmse", "mean"),
+        n_frames=("n_frames", "first"), share_vmaf_100=("share_vmaf_100", "first"))
+    rows = agg.sort_values(["plcc", "src"], na_position="first").head(n).to_dict(orient="records")
+    return tuple(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]),
+                           float(r["rmse"]), int(r["n_frames"]), float(r["share_vmaf_100"])) for r in rows)
+
+
+def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
+    """Every (seed, fold) row, ordered by seed then fold."""
+    return tuple(FoldResult(seed=int(r["seed"]), fold=int(r["fold"]), src=str(r["src"]),
+                            src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
+                            share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
+                            srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]))
+                 for r in folds.sort_values(["seed", "fold"]).to_dict(orient="records"))
+
+
+def recommendation(gate: GateResult, lift_gate: LiftGate | None = None,
+                   challenger: ChallengerGate | None = None) -> str:
+    lift_failed = lift_gate is not None and not lift_gate.passed
+    champion_kept = challenger is not None and not challenger.passed
+    if gate.passed and not lift_failed and not champion_kept:
+        return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
+    reasons = []
+    if challenger is not None and champion_kept:
+        reasons.append(str(challenger.statement).rstrip("."))
+    if lift_gate is not None and lift_failed:
+        reasons.append(f"ensemble RMSE is {lift_gate.rmse_ratio:.3f}x the ridge baseline's, above the "
+                       f"--min-rmse-lift {lift_gate.threshold}")
+    if not gate.mean_plcc_pass:
+        reasons.append(f"mean PLCC {gate.mean_plcc:.4f} is below {gate.mean_plcc_threshold}")
+    if not gate.plcc_spread_pass:
+        reasons.append(f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}")
+    if not gate.per_seed_pass:
+        reasons.append(f"seeds {gate.failing_seeds} are below {gate.per_seed_min}")
+    return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
+
+
+def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
+           baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
+           thresholds: GateThresholds) -> Verdict:
+    """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation."""
+    gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
+    ens_rmse = [r.mean_rmse for r in reports]
+    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
+    extra_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
+    champion = challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread)
+    passed = gate.passed and extra_gate.passed and champion.passed
+    return Verdict(
+        schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),
+        seeds=list(seeds), gate=gate, corpus=corpus, lift_gate=extra_gate, challenger_gate=champion,
+        recommendation=recommendation(gate, extra_gate, champion), baselines=dict(baselines.models),
+        incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
+        overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
+        teacher_model=TEACHER_MODEL, plcc_measures=PLCC_MEANING,
+        provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
+                                     thresholds.to_json()),
+    )

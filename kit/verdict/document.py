@@ -1,0 +1,95 @@
+"""The verdict document: PROMOTE.json or HOLD.json.
+
+It keeps the bash kit's fields (schema_version, verdict, generated_at_utc,
+seeds, gate{...}, corpus{...}, recommendation) and adds the optional gates, the
+baselines and lift, per-seed and overall figures, the per-fold table, the worst
+folds, the teacher model and provenance. Reading it needs no pandas; building it
+is kit.verdict.decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kit.corpus.summary import CorpusSummary
+from kit.infra.records import Record
+from kit.model.results import BaselineResult, FoldResult, SeedSummary
+from kit.verdict.gate import GateResult
+from kit.verdict.lift import ChallengerGate, Lift, LiftGate
+
+VERDICT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Agreement(Record):
+    plcc: float
+    srocc: float
+    krocc: float
+    rmse: float
+
+
+@dataclass(frozen=True)
+class PooledAgreement(Record):
+    plcc: float
+    srocc: float
+    krocc: float
+    rmse: float
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class Overall(Record):
+    """Across seeds: the mean of each seed's fold means, and the pooled ensemble over every frame."""
+
+    mean_over_seeds: Agreement
+    pooled_ensemble: PooledAgreement
+
+
+@dataclass(frozen=True)
+class WorstFold(Record):
+    """A source the ensemble predicts worst, averaged over seeds."""
+
+    src: str
+    src_sha256: str
+    plcc: float
+    srocc: float
+    rmse: float
+    n_frames: int
+    share_vmaf_100: float
+
+
+@dataclass(frozen=True)
+class VerdictProvenance(Record):
+    kit_version: str
+    python: str
+    train_config: dict[str, object] | None
+    thresholds: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Verdict(Record):
+    schema_version: int
+    verdict: str  # PROMOTE | HOLD
+    generated_at_utc: str
+    seeds: list[int]
+    gate: GateResult
+    corpus: CorpusSummary
+    lift_gate: LiftGate
+    challenger_gate: ChallengerGate
+    recommendation: str
+    baselines: dict[str, BaselineResult]
+    incumbent: BaselineResult | None
+    lift: Lift
+    per_seed: tuple[SeedSummary, ...]
+    overall: Overall
+    per_fold: tuple[FoldResult, ...]
+    worst_folds: tuple[WorstFold, ...]
+    teacher_model: str
+    plcc_measures: str
+    provenance: VerdictProvenance
+
+    SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
+
+    @property
+    def promoted(self) -> bool:
+        return self.verdict == "PROMOTE"

@@ -1,0 +1,64 @@
+"""The promotion gate.
+
+Defaults from the seed documents: the mean over seeds of each seed's mean
+LOSO PLCC is at least 0.95, the spread (max - min) of the per-seed means is at
+most 0.005, and every seed reaches 0.95 on its own. A NaN anywhere fails.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from kit.infra.records import Record
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    mean_plcc_min: float = 0.95
+    plcc_spread_max: float = 0.005
+    per_seed_plcc_min: float = 0.95
+    min_rmse_lift: float | None = None  # optional: ensemble RMSE <= X * ridge RMSE (its own block)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GateResult(Record):
+    """The bash kit's gate block, field for field."""
+
+    passed: bool
+    mean_plcc: float
+    mean_plcc_threshold: float
+    mean_plcc_pass: bool
+    plcc_spread: float
+    plcc_spread_max: float
+    plcc_spread_pass: bool
+    per_seed_plccs: dict[str, float]
+    per_seed_min: float
+    per_seed_pass: bool
+    failing_seeds: list[int]
+
+
+def _ok(x: float) -> bool:
+    return isinstance(x, float | int) and math.isfinite(x)
+
+
+def evaluate_gate(per_seed_plcc: dict[int, float], t: GateThresholds) -> GateResult:
+    """The gate, computed from each seed's mean LOSO PLCC."""
+    values = list(per_seed_plcc.values())
+    finite = all(_ok(v) for v in values) and bool(values)
+    mean = sum(values) / len(values) if finite else float("nan")
+    spread = (max(values) - min(values)) if finite else float("nan")
+    failing = [s for s, v in per_seed_plcc.items() if not (_ok(v) and v >= t.per_seed_plcc_min)]
+    mean_pass = finite and mean >= t.mean_plcc_min
+    spread_pass = finite and spread <= t.plcc_spread_max
+    seed_pass = not failing and bool(values)
+    return GateResult(
+        passed=bool(mean_pass and spread_pass and seed_pass),
+        mean_plcc=mean, mean_plcc_threshold=t.mean_plcc_min, mean_plcc_pass=bool(mean_pass),
+        plcc_spread=spread, plcc_spread_max=t.plcc_spread_max, plcc_spread_pass=bool(spread_pass),
+        per_seed_plccs={str(s): v for s, v in per_seed_plcc.items()}, per_seed_min=t.per_seed_plcc_min,
+        per_seed_pass=bool(seed_pass), failing_seeds=failing,
+    )

@@ -1,0 +1,79 @@
+"""What the ensemble adds over the ridge baseline, the optional lift gate, and
+champion/challenger against an incumbent bundle."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from kit.infra.records import Record, omit_none
+from kit.model.results import BaselineResult
+
+SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE above 0.8x the ridge's is "little over a linear model"
+
+
+@dataclass(frozen=True)
+class Lift(Record):
+    ensemble_mean_plcc: float
+    ensemble_mean_rmse: float
+    ridge_mean_plcc: float
+    ridge_mean_rmse: float
+    rmse_ratio: float  # ensemble RMSE / ridge RMSE: lower is better
+    plcc_delta: float
+    small_lift: bool
+    statement: str
+
+
+@dataclass(frozen=True)
+class LiftGate(Record):
+    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE (off unless X is given)."""
+
+    enabled: bool
+    threshold: float | None
+    rmse_ratio: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class ChallengerGate(Record):
+    """--incumbent: promote only if the challenger beats the incumbent by more than the seed spread."""
+
+    enabled: bool
+    passed: bool
+    challenger_mean_plcc: float | None = omit_none()
+    incumbent_mean_plcc: float | None = omit_none()
+    margin: float | None = omit_none()
+    seed_spread: float | None = omit_none()
+    statement: str | None = omit_none()
+
+
+def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> Lift:
+    """What the ensemble adds over ridge: RMSE ratio (lower is better) and PLCC delta."""
+    ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
+    ratio = ensemble_rmse / ridge_rmse if ridge_rmse > 0 else float("nan")
+    small = not (ratio < SMALL_LIFT_RMSE_RATIO)
+    statement = (f"The ensemble adds little over a linear model: its RMSE is {ratio:.2f}x the ridge "
+                 f"baseline's ({ensemble_rmse:.2f} vs {ridge_rmse:.2f})." if small else
+                 f"The ensemble cuts RMSE to {ratio:.2f}x the ridge baseline's ({ensemble_rmse:.2f} vs "
+                 f"{ridge_rmse:.2f}) and changes PLCC by {ensemble_plcc - ridge_plcc:+.4f}.")
+    return Lift(ensemble_plcc, ensemble_rmse, ridge_plcc, ridge_rmse, ratio, ensemble_plcc - ridge_plcc, small,
+                statement)
+
+
+def lift_gate(rmse_ratio: float, min_rmse_lift: float | None) -> LiftGate:
+    if min_rmse_lift is None:
+        return LiftGate(False, None, rmse_ratio, True)
+    return LiftGate(True, min_rmse_lift, rmse_ratio, bool(math.isfinite(rmse_ratio) and rmse_ratio <= min_rmse_lift))
+
+
+def challenger_gate(challenger_plcc: float, incumbent: BaselineResult | None, seed_spread: float) -> ChallengerGate:
+    if incumbent is None:
+        return ChallengerGate(False, True)
+    inc = float(incumbent.mean_plcc)
+    margin = challenger_plcc - inc
+    beats = bool(math.isfinite(margin) and math.isfinite(seed_spread) and margin > seed_spread)
+    statement = (f"The challenger beats the incumbent by {margin:+.4f} PLCC, more than the seed spread "
+                 f"{seed_spread:.4f}." if beats else
+                 f"The challenger does not beat the incumbent by more than the seed spread "
+                 f"({margin:+.4f} PLCC vs spread {seed_spread:.4f}).")
+    return ChallengerGate(True, beats, challenger_plcc, inc, margin, seed_spread, statement)

@@ -1,0 +1,186 @@
+"""The whole pipeline on tiny real clips: verdict, shard, ONNX, tarball, resume."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from kit.corpus.schema import COLUMNS, SCHEMA
+from kit.model.export import onnx_predict
+from kit.model.features import design_matrix
+from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_kit
+
+
+@pytest.fixture(scope="module")
+def promoted(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("run") / "out dir"  # a space: paths must survive it
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out, res
+
+
+def test_full_run_promotes_and_writes_every_artefact(promoted: tuple[Path, object]) -> None:
+    out, res = promoted
+    verdict = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())
+    assert not (out / "04_verdict" / "HOLD.json").exists()
+    for key in ("schema_version", "verdict", "generated_at_utc", "seeds", "gate", "corpus", "recommendation",
+                "per_fold", "worst_folds", "teacher_model", "provenance"):
+        assert key in verdict, key
+    for key in ("passed", "mean_plcc", "mean_plcc_threshold", "mean_plcc_pass", "plcc_spread", "plcc_spread_max",
+                "plcc_spread_pass", "per_seed_plccs", "per_seed_min", "per_seed_pass", "failing_seeds"):
+        assert key in verdict["gate"], key
+    assert verdict["verdict"] == "PROMOTE" and verdict["seeds"] == [0, 1]
+    assert verdict["corpus"]["boxes"] == ["testbox"]
+    assert verdict["teacher_model"] == "vmaf_v0.6.1"
+    assert len(verdict["per_fold"]) == 2 * len(TINY_SOURCES)
+    for seed in (0, 1):
+        report = json.loads((out / "03_loso" / f"loso_seed{seed}.json").read_text())
+        for key in ("seed", "mean_plcc", "std_plcc", "min_plcc", "max_plcc", "mean_srocc", "mean_rmse", "n_folds",
+                    "folds"):
+            assert key in report
+        assert report["seed"] == seed and report["n_folds"] == len(TINY_SOURCES)
+    assert "PROMOTE" in res.stdout and "results tarball" in res.stdout
+
+
+def test_shard_has_schema_and_one_row_per_frame(promoted: tuple[Path, object]) -> None:
+    out, _ = promoted
+    table = pq.read_table(out / "02_corpus" / "shard.parquet")
+    assert table.schema.equals(SCHEMA, check_metadata=False)
+    assert table.num_rows == len(TINY_SOURCES) * 2 * TINY_FRAMES  # clips x cqs x frames
+    df = table.to_pandas()
+    assert set(df["cq"]) == {25, 37}
+    assert (df.groupby(["src", "cq"])["frame_index"].apply(lambda s: sorted(s) == list(range(TINY_FRAMES)))).all()
+    assert df["vmaf"].between(0, 100).all()
+    assert (df["quality_args"].str.startswith("-crf ")).all()
+    assert (df["enc_bytes"] > 0).all() and (df["bitrate_kbps"] > 0).all()
+    # a lower cq means more bits and a higher score for every clip
+    per = df.groupby(["src", "cq"]).agg(bits=("enc_bytes", "first"), vmaf=("vmaf", "mean")).unstack("cq")
+    assert (per[("bits", 25)] > per[("bits", 37)]).all()
+    assert (per[("vmaf", 25)] > per[("vmaf", 37)]).all()
+    manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
+    assert manifest["rows"] == table.num_rows and manifest["schema_version"] == 1
+    assert len(manifest["sources"]) == len(TINY_SOURCES) and manifest["ffmpeg"]["build"]
+    assert list(COLUMNS) == table.column_names
+
+
+def test_onnx_models_match_torch_and_sidecars_describe_them(promoted: tuple[Path, object]) -> None:
+    out, _ = promoted
+    exports = out / "05_bundle" / "exports"
+    df = pq.read_table(out / "02_corpus" / "shard.parquet").to_pandas()
+    feats, codec = design_matrix(df)
+    preds = []
+    for seed in (0, 1):
+        sidecar = json.loads((exports / f"fr_regressor_v2_seed{seed}.json").read_text())
+        assert sidecar["parity_max_abs_diff"] <= 1e-4
+        assert sidecar["inputs"]["features"]["order"] == ["adm2", "vif_scale0", "vif_scale1", "vif_scale2",
+                                                           "vif_scale3", "motion2"]
+        assert "h264_videotoolbox" in sidecar["encoder_vocab"]
+        assert sidecar["output"]["clipped"] is False  # says plainly that the raw output is not clamped
+        preds.append(onnx_predict(exports / f"fr_regressor_v2_seed{seed}.onnx", feats, codec))
+    assert preds[0].shape == (len(df),) and not np.allclose(preds[0], preds[1])  # seeds really differ
+    ensemble = json.loads((exports / "ensemble.json").read_text())
+    assert [m["seed"] for m in ensemble["members"]] == [0, 1]
+
+
+def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(promoted: tuple[Path, object], tmp_path: Path) -> None:
+    out, _ = promoted
+    (tarball,) = (out / "05_bundle").glob("results-testbox-*.tar.gz")
+    ok = run_kit("verify", tarball)
+    assert ok.returncode == 0 and "OK:" in ok.stdout, ok.stderr
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    assert any(n.endswith("02_corpus/shard.parquet") for n in names)
+    assert any(n.endswith("/manifest.json") for n in names)
+    assert any(n.endswith(".onnx") for n in names)
+    # rewrite one member's bytes and repack: verify must name it
+    bad_dir = tmp_path / "x"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(bad_dir, filter="data")
+    (victim,) = bad_dir.glob("*/04_verdict/PROMOTE.json")
+    victim.write_text(victim.read_text().replace('"PROMOTE"', '"PROM0TE"', 1))
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as tar:
+        tar.add(victim.parent.parent, arcname=victim.parent.parent.name)
+    res = run_kit("verify", bad)
+    assert res.returncode == 2
+    assert "04_verdict/PROMOTE.json: sha256 mismatch" in res.stderr
+
+
+def test_second_identical_run_skips_every_step(promoted: tuple[Path, object], tiny_refs: Path) -> None:
+    out, _ = promoted
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stderr
+    for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
+    assert "runs:" not in res.stdout
+
+
+def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
+        promoted: tuple[Path, object], tiny_refs: Path) -> None:
+    out, _ = promoted
+    args = ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST, *LENIENT]
+    res = run_kit("run", *args, "--cqs", "25,31")
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"\[02 corpus\] runs: setting cqs: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
+    assert f"{len(TINY_SOURCES) * 2} jobs (clip x encoder x cq), {len(TINY_SOURCES)} already done" in res.stdout
+    for step in ("loso", "verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] runs: input", res.stdout), (step, res.stdout)
+    df = pq.read_table(out / "02_corpus" / "shard.parquet").to_pandas()
+    assert set(df["cq"]) == {25, 31}
+    # back to the original grid: every job is reused, nothing is encoded again
+    res = run_kit("run", *args)
+    assert f"{len(TINY_SOURCES) * 2} already done" in res.stdout, res.stdout
+
+
+def test_a_stale_promote_is_removed_when_the_gate_fails(promoted: tuple[Path, object], tiny_refs: Path) -> None:
+    out, _ = promoted
+    res = run_kit("step", "verdict", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST,
+                  "--min-mean-plcc", "1.01")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert (out / "04_verdict" / "HOLD.json").exists() and not (out / "04_verdict" / "PROMOTE.json").exists()
+    res = run_kit("step", "bundle", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST)
+    assert res.returncode == 1, res.stderr  # the bundle of a HOLD exits as the verdict does
+    assert not (out / "05_bundle" / "exports").exists()  # no models of the old PROMOTE ship
+
+
+def test_a_failed_job_fails_the_step_after_the_others_and_keeps_them(
+        tiny_refs: Path, ffmpeg: str, tmp_path: Path) -> None:
+    wrapper = tmp_path / "ffmpeg-crashes-at-37"
+    wrapper.write_text("#!/bin/sh\n"
+                       "case \" $* \" in *\" -crf 37 \"*) echo 'simulated encoder crash at cq 37' >&2; exit 3;; esac\n"
+                       f"exec '{ffmpeg}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    out = tmp_path / "out"
+    args = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    res = run_kit("run", *args, "--ffmpeg", wrapper)
+    n = len(TINY_SOURCES)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"error: {n} of {2 * n} corpus jobs failed" in res.stderr
+    assert "simulated encoder crash at cq 37" in res.stderr  # the stderr tail reaches the user
+    assert res.stdout.count("FAILED ") == n and res.stdout.count("frames, vmaf") == n  # the others finished
+    assert "retry: " in res.stderr
+    assert len(list((out / "02_corpus" / "jobs").glob("*.parquet"))) == n
+    assert not (out / "02_corpus" / "status.json").exists() and not (out / "02_corpus" / "shard.parquet").exists()
+    # the same ffmpeg build without the fault: the finished jobs are reused, only the failed ones run
+    res = run_kit("run", *args)
+    assert f"{2 * n} jobs (clip x encoder x cq), {n} already done" in res.stdout, res.stdout
+    assert res.returncode in (0, 1), res.stderr
+
+
+def test_force_redoes_the_corpus_jobs_and_hints_use_the_invoked_command(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    assert run_kit("run", *args, "--only", "prereqs").returncode == 0
+    assert run_kit("step", "corpus", *args).returncode == 0
+    res = run_kit("step", "corpus", *args, "--force")
+    n = len(TINY_SOURCES) * 2
+    assert res.returncode == 0 and f"{n} jobs (clip x encoder x cq), 0 already done" in res.stdout, res.stdout
+    res = run_kit("step", "verdict", *args)  # LOSO never ran: the hint names a command that works as typed
+    assert res.returncode == 2
+    assert "-m kit step loso --out-dir" in res.stderr, res.stderr

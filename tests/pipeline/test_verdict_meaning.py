@@ -1,0 +1,187 @@
+"""A verdict that means something: the ridge baseline and lift, a gate that can
+fail, and determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.model.baselines import fit_ridge, ridge_loso
+from kit.model.features import design_matrix
+from kit.model.loso import make_folds
+from kit.model.results import BaselineResult
+from kit.verdict.lift import lift, lift_gate
+from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
+
+FAST_LOSO = ["--seeds", "0,1", "--epochs", "25", "--batch-size", "16"]
+
+
+def test_ridge_recovers_a_linear_teacher_exactly() -> None:
+    rng = np.random.default_rng(1)
+    feats = rng.uniform(0, 1, (200, 6)).astype(np.float32)
+    codec = np.zeros((200, 15), dtype=np.float32)
+    codec[:, 0] = 1
+    target = 10 + feats @ np.array([30, 5, -4, 2, 1, 0.5])
+    model = fit_ridge(feats, codec, target, alpha=1e-9)
+    np.testing.assert_allclose(model.predict(feats, codec), target, atol=1e-3)
+
+
+def test_ridge_loso_uses_the_same_folds() -> None:
+    df = synthetic_corpus(n_src=4)
+    feats, codec = design_matrix(df)
+    report = ridge_loso(feats, codec, df["vmaf"].to_numpy(), make_folds(df))
+    assert report.n_folds == 4 and [f.src for f in report.folds] == ["s0", "s1", "s2", "s3"]
+    assert 0.5 < report.mean_plcc < 1.0 and report.mean_rmse > 0
+
+
+def test_lift_statement_and_optional_gate() -> None:
+    ridge = BaselineResult("ridge", mean_plcc=0.976, mean_rmse=6.8)
+    big = lift(0.994, 3.1, ridge)
+    assert big.rmse_ratio == pytest.approx(3.1 / 6.8) and not big.small_lift
+    assert big.plcc_delta == pytest.approx(0.018)
+    small = lift(0.977, 6.5, ridge)
+    assert small.small_lift and "adds little over a linear model" in small.statement
+    assert lift_gate(0.46, None).to_json() == {"enabled": False, "threshold": None, "rmse_ratio": 0.46, "passed": True}
+    assert lift_gate(0.46, 0.7).passed and not lift_gate(0.9, 0.7).passed
+
+
+@pytest.fixture(scope="module")
+def tiny_shard(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shard")
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--only", "prereqs", "--cqs", "19,28,37")
+    assert res.returncode == 0, res.stderr
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--cqs", "19,28,37")
+    assert res.returncode == 0, res.stderr
+    return out / "02_corpus" / "shard.parquet"
+
+
+def _verdict(out: Path) -> tuple[str, dict]:
+    (path,) = [p for p in (out / "04_verdict").glob("*.json") if p.stem in ("PROMOTE", "HOLD")]
+    return path.stem, json.loads(path.read_text())
+
+
+def test_verdict_reports_baseline_lift_worst_folds_and_meaning(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
+    assert res.returncode in (0, 1), res.stderr
+    _, v = _verdict(tmp_path / "o")
+    ridge = v["baselines"]["ridge"]
+    assert ridge["model"] == "ridge" and ridge["n_folds"] == 4 and len(ridge["folds"]) == 4
+    assert v["lift"]["ridge_mean_rmse"] == pytest.approx(ridge["mean_rmse"])
+    assert v["lift"]["rmse_ratio"] == pytest.approx(v["lift"]["ensemble_mean_rmse"] / ridge["mean_rmse"])
+    assert v["lift_gate"] == {"enabled": False, "threshold": None, "rmse_ratio": v["lift"]["rmse_ratio"],
+                              "passed": True}
+    for w in v["worst_folds"]:
+        assert set(w) >= {"src", "plcc", "rmse", "n_frames", "share_vmaf_100"}
+    plccs = [w["plcc"] for w in v["worst_folds"]]
+    assert plccs == sorted(plccs)
+    assert set(v["overall"]["mean_over_seeds"]) == {"plcc", "srocc", "krocc", "rmse"}
+    assert v["overall"]["mean_over_seeds"]["plcc"] == pytest.approx(v["gate"]["mean_plcc"])
+    pooled = v["overall"]["pooled_ensemble"]
+    assert pooled["n_frames"] == v["corpus"]["rows"] and -1 <= pooled["krocc"] <= 1
+    assert v["teacher_model"] == "vmaf_v0.6.1"
+    assert "not agreement with human opinion scores" in v["plcc_measures"]
+    assert "no logistic mapping" in v["plcc_measures"]
+    assert "ridge baseline" in res.stdout
+
+
+def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO, *LENIENT,
+                  "--min-rmse-lift", "0.01")
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "o")
+    assert name == "HOLD" and v["gate"]["passed"]  # the seed-compatible gate keeps its meaning
+    assert v["lift_gate"]["enabled"] and not v["lift_gate"]["passed"]
+    assert "--min-rmse-lift 0.01" in v["recommendation"]
+
+
+def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, tmp_path: Path) -> None:
+    df = pd.read_parquet(tiny_shard)
+    shuffled = df.copy()
+    shuffled["vmaf"] = np.random.default_rng(0).permutation(df["vmaf"].to_numpy())
+    bad = tmp_path / "shuffled.parquet"
+    shuffled.to_parquet(bad, index=False)
+    res = run_kit("run", "--corpus", bad, "--out-dir", tmp_path / "bad", *FAST_LOSO)
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "bad")
+    assert name == "HOLD" and not v["gate"]["mean_plcc_pass"]
+    assert v["gate"]["mean_plcc"] < 0.5
+    # the control: the same rows with their true scores agree far better with the teacher
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "good", *FAST_LOSO)
+    _, good = _verdict(tmp_path / "good")
+    assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
+
+
+def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path, tmp_path: Path) -> None:
+    verdicts, models = [], []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        res = run_kit("run", "--corpus", tiny_shard, "--out-dir", out, *FAST_LOSO, *LENIENT)
+        assert res.returncode == 0, res.stderr
+        _, v = _verdict(out)
+        v.pop("generated_at_utc")
+        verdicts.append(v)
+        models.append({p.name: p.read_bytes() for p in (out / "05_bundle" / "exports").glob("*.onnx")})
+    assert verdicts[0] == verdicts[1]
+    assert sorted(models[0]) == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
+    assert models[0] == models[1]
+
+
+def test_seed_document_baselines_sit_beside_the_ensemble(tiny_shard: Path, tmp_path: Path) -> None:
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
+    assert res.returncode in (0, 1), res.stderr
+    _, v = _verdict(tmp_path / "o")
+    assert set(v["baselines"]) == {"ridge", "linear", "mlp_small"}
+    assert v["baselines"]["linear"]["params"] == 7 and v["baselines"]["mlp_small"]["params"] == 257
+    for name in ("linear", "mlp_small"):
+        b = v["baselines"][name]
+        ridge_srcs = [f["src"] for f in v["baselines"]["ridge"]["folds"]]
+        assert b["n_folds"] == 4 and [f["src"] for f in b["folds"]] == ridge_srcs
+        assert b["mean_rmse"] > 0
+
+
+def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(tiny_shard: Path, tmp_path: Path) -> None:
+    strong = tmp_path / "strong"  # long training on every source the challenger is scored on
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", strong, "--seeds", "0,1", "--epochs", "120",
+                  "--batch-size", "16", *LENIENT)
+    assert res.returncode == 0, res.stderr
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "challenger", *FAST_LOSO, *LENIENT,
+                  "--incumbent", strong)
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "challenger")
+    assert name == "HOLD" and v["gate"]["passed"]  # the seed gate passes; the champion stays
+    cg = v["challenger_gate"]
+    assert cg["enabled"] and not cg["passed"] and cg["margin"] <= cg["seed_spread"]
+    assert v["incumbent"]["members"] == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
+    assert "does not beat the incumbent" in v["recommendation"]
+    # an incumbent trained on an inverted teacher (100 - vmaf) ranks every source backwards: beaten clearly
+    df = pd.read_parquet(tiny_shard)
+    df["vmaf"] = 100.0 - df["vmaf"]
+    inverted = tmp_path / "inverted.parquet"
+    df.to_parquet(inverted, index=False)
+    weak = tmp_path / "weak"
+    # backwards at any length of training: the challenger's short recipe is enough
+    assert run_kit("run", "--corpus", inverted, "--out-dir", weak, *FAST_LOSO, *LENIENT).returncode == 0
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "c2", *FAST_LOSO, *LENIENT,
+                  "--incumbent", weak / "05_bundle" / "exports")
+    assert res.returncode == 0, res.stdout + res.stderr
+    _, v = _verdict(tmp_path / "c2")
+    assert v["challenger_gate"]["passed"] and v["challenger_gate"]["margin"] > v["challenger_gate"]["seed_spread"]
+    # a folder that is not a bundle is refused clearly
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "x", *FAST_LOSO, "--incumbent", tmp_path)
+    assert res.returncode == 2 and "no ensemble.json found" in res.stderr
+
+
+def test_mkl_runs_in_its_reproducible_mode_unless_the_user_chose(tmp_path: Path) -> None:
+    probe = "import os, kit, torch; print(os.environ['MKL_CBWR'])"
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    for preset, expected in ((None, "AUTO,STRICT"), ("COMPATIBLE", "COMPATIBLE")):
+        run_env = {**env, "PYTHONPATH": str(ROOT), **({"MKL_CBWR": preset} if preset else {})}
+        out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected

@@ -1,0 +1,243 @@
+"""Merging the shards of two real boxes and a bash-kit JSONL, and training on the union."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner, Result
+
+from kit.cli.main import cli
+from kit.corpus.jsonl import JSONL_REQUIRED
+from kit.corpus.schema import SCHEMA
+from kit.infra.files import sha256_file
+from tests.conftest import FAST, LENIENT, ROOT, TINY_FRAMES, TINY_SOURCES, run_kit
+
+pytestmark = pytest.mark.slow
+
+N_ROWS = len(TINY_SOURCES) * 2 * TINY_FRAMES  # clips x cqs x frames, per box
+
+
+def merge(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, ["merge", *map(str, args)])
+
+
+def write_jsonl(shard: Path, dest: Path, src: str = "delta", rename: str = "legacy-delta") -> Path:
+    """Bash-kit rows: the JSONL fields only, from one source of a real shard, under another name."""
+    table = pq.read_table(shard)
+    rows = table.filter(pc.equal(table["src"], src)).select(list(JSONL_REQUIRED)).to_pylist()
+    dest.write_text("".join(json.dumps({**r, "src": rename}) + "\n" for r in rows))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def boxes(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two boxes (own out-dir, box id and encoder) and a bash-kit JSONL."""
+    root = tmp_path_factory.mktemp("boxes")
+    found: dict[str, Path] = {}
+    for box, encoder in (("boxa", "libx264"), ("boxb", "libx265")):
+        out = root / box
+        res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", box, "--encoders", encoder,
+                      *FAST, *LENIENT)
+        assert res.returncode == 0, res.stdout + res.stderr
+        (found[box],) = (out / "05_bundle").glob(f"results-{box}-*.tar.gz")
+        found[f"{box}_shard"] = out / "02_corpus" / "shard.parquet"
+    found["jsonl"] = write_jsonl(found["boxa_shard"], root / "legacy rows.jsonl")
+    return found
+
+
+def test_two_boxes_and_a_jsonl_merge_and_train_on_the_union(boxes: dict[str, Path], tmp_path: Path) -> None:
+    merged = tmp_path / "union" / "merged.parquet"
+    res = run_kit("merge", boxes["boxa"], boxes["boxb"], boxes["jsonl"], "-o", merged)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "boxes bash-kit, boxa, boxb" in res.stdout
+    manifest = json.loads((tmp_path / "union" / "merged.manifest.json").read_text())
+    assert manifest["sha256"] == sha256_file(merged) and manifest["rows"] == 2 * N_ROWS + TINY_FRAMES * 2
+    assert sorted(i["kind"] for i in manifest["inputs"]) == ["jsonl", "tarball", "tarball"]
+    assert all(i["read"] == i["kept"] and len(i["sha256"]) == 64 for i in manifest["inputs"])
+    table = pq.read_table(merged)
+    assert table.schema.equals(SCHEMA, check_metadata=False)
+
+    out = tmp_path / "union run"
+    res = run_kit("--corpus", merged, "--out-dir", out, "--box-id", "lead", "--encoders", "libx264", *FAST, *LENIENT,
+                  entry=[sys.executable, str(ROOT / "kit" / "run_full_pipeline.py")])
+    assert res.returncode == 0, res.stdout + res.stderr
+    verdict = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())
+    corpus = verdict["corpus"]
+    assert corpus["boxes"] == ["bash-kit", "boxa", "boxb"]
+    assert corpus["encoders"] == ["libx264", "libx265"] and len(corpus["devices"]) >= 1
+    assert corpus["corpus_kind"] == "merged" and len(corpus["merged_from"]) == 3
+    # one fold per content: the four clips both boxes encoded are four folds, not eight; the JSONL source is a fifth
+    assert corpus["n_sources"] == len(TINY_SOURCES) + 1
+    report = json.loads((out / "03_loso" / "loso_seed0.json").read_text())
+    assert report["n_folds"] == len(TINY_SOURCES) + 1
+    html = (out / "05_bundle" / "report.html").read_text()
+    assert "boxa" in html and "boxb" in html and boxes["boxb"].name in html
+
+
+def test_merge_is_order_independent_and_idempotent(boxes: dict[str, Path], tmp_path: Path) -> None:
+    a, b, j = boxes["boxa"], boxes["boxb"], boxes["jsonl"]
+    outs = []
+    for i, order in enumerate(([a, b, j], [j, b, a], [a, b, j, a], [b, boxes["boxa_shard"], j, a])):
+        out = tmp_path / f"m{i}.parquet"
+        res = merge(*order, "-o", out)
+        assert res.exit_code == 0, res.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2] == outs[3]  # A+B == B+A == A+B+A, byte for byte
+    again = tmp_path / "again.parquet"
+    assert merge(tmp_path / "m0.parquet", a, "-o", again).exit_code == 0  # merging into the union changes nothing
+    assert again.read_bytes() == outs[0]
+    manifest = json.loads((tmp_path / "m3.manifest.json").read_text())
+    counts = {i["name"]: (i["read"], i["kept"], i["duplicate"], i["conflict"]) for i in manifest["inputs"]}
+    assert counts[a.name] == (N_ROWS, N_ROWS, 0, 0)  # "results-..." sorts before "shard.parquet": it wins
+    assert counts["shard.parquet"] == (N_ROWS, 0, N_ROWS, 0)
+
+
+def _edited_copy(shard: Path, dest: Path, rows: list[int], delta: float) -> Path:
+    table = pq.read_table(shard)
+    vmaf = table["vmaf"].to_numpy().copy()
+    vmaf[rows] = (vmaf[rows] + delta).clip(0, 100)
+    pq.write_table(table.set_column(table.schema.get_field_index("vmaf"), "vmaf", pa.array(vmaf)), dest)
+    return dest
+
+
+def test_conflicts_fail_unless_a_rule_is_given(boxes: dict[str, Path], tmp_path: Path) -> None:
+    shard = boxes["boxa_shard"]
+    edited = _edited_copy(shard, tmp_path / "zz-edited.parquet", [1, 5, 9], delta=-0.5)
+    out = tmp_path / "m.parquet"
+    res = merge(shard, edited, "-o", out)
+    assert res.exit_code == 2 and not out.exists()
+    assert "error: 3 key(s) hold different scores" in res.stderr and "--prefer" in res.stderr
+    conflicts = [ln for ln in res.stderr.splitlines() if ln.startswith("conflict: ")]
+    assert len(conflicts) == 3 and all("vmaf" in c and "zz-edited.parquet" in c for c in conflicts)
+
+    res = merge(edited, shard, "-o", out, "--prefer", "first")
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "m.manifest.json").read_text())
+    counts = {i["name"]: (i["kept"], i["duplicate"], i["conflict"]) for i in manifest["inputs"]}
+    assert counts == {"shard.parquet": (N_ROWS, 0, 0), "zz-edited.parquet": (0, N_ROWS - 3, 3)}
+    assert manifest["conflicts"]["keys"] == 3 and manifest["prefer"] == "first"
+    first = out.read_bytes()
+    # newest: the edited copy says it was made later, so its three rows win, whatever the argument order
+    made_later = json.loads(shard.with_name("shard.manifest.json").read_text()) | {
+        "file": edited.name, "sha256": sha256_file(edited), "created_at_utc": "2099-01-01T00:00:00Z"}
+    (tmp_path / "zz-edited.manifest.json").write_text(json.dumps(made_later))
+    for order in ((shard, edited), (edited, shard)):
+        assert merge(*order, "-o", out, "--prefer", "newest").exit_code == 0
+        assert out.read_bytes() != first
+        assert sorted(pq.read_table(out)["vmaf"].to_pylist()) == sorted(pq.read_table(edited)["vmaf"].to_pylist())
+
+
+def _evil_tarball(path: Path, member: tarfile.TarInfo, data: bytes = b"pwned") -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        ok = tarfile.TarInfo("results-x/02_corpus/shard.manifest.json")
+        ok.size = 2
+        tar.addfile(ok, io.BytesIO(b"{}"))
+        tar.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "hardlink", "device"])
+def test_malicious_tarball_is_refused_and_writes_nothing(tmp_path: Path, kind: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    scratch = tmp_path / "scratch"
+    work.mkdir()
+    scratch.mkdir()
+    member = tarfile.TarInfo({"traversal": "results-x/../../../escaped.txt", "absolute": str(tmp_path / "abs.txt")}
+                             .get(kind, "results-x/02_corpus/shard.parquet"))
+    member.size = 5
+    if kind in ("symlink", "hardlink"):
+        member.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+        member.linkname, member.size = str(tmp_path / "target.parquet"), 0
+    elif kind == "device":
+        member.type, member.size = tarfile.CHRTYPE, 0
+    evil = _evil_tarball(work / "results-evil.tar.gz", member)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the only place the merge may extract into
+    res = merge(evil, "-o", work / "merged.parquet")
+    assert res.exit_code == 2, res.output
+    assert "results-evil.tar.gz" in res.stderr and any(
+        w in res.stderr for w in ("unsafe member path", "is a link", "device or special"))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["results-evil.tar.gz", "scratch", "work"]
+
+
+@pytest.mark.parametrize(("edit", "needles"), [
+    (lambda t: t.drop_columns(["device"]), ["column 'device' is missing"]),
+    (lambda t: t.set_column(t.schema.get_field_index("vmaf"), "vmaf",
+                            pa.array([150.0 if i == 5 else v for i, v in enumerate(t["vmaf"].to_pylist())])),
+     ["row 5 column 'vmaf'", "150.0 is outside [0, 100]"]),
+    (lambda t: t.set_column(t.schema.get_field_index("cq"), "cq",
+                            pa.array(["abc" if i == 2 else str(v) for i, v in enumerate(t["cq"].to_pylist())])),
+     ["row 2 column 'cq'", "'abc'"]),
+    (lambda t: t.set_column(t.schema.get_field_index("encoder"), "encoder",
+                            pa.array(["x999" if i == 7 else v for i, v in enumerate(t["encoder"].to_pylist())])),
+     ["row 7 column 'encoder'", "'x999'"]),
+])
+def test_parquet_schema_errors_name_file_row_and_column(boxes: dict[str, Path], tmp_path: Path, edit,  # type: ignore[no-untyped-def]
+                                                        needles: list[str]) -> None:
+    bad = tmp_path / "bad shard.parquet"
+    pq.write_table(edit(pq.read_table(boxes["boxa_shard"])), bad)
+    res = merge(boxes["boxb"], bad, "-o", tmp_path / "m.parquet")
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    (error,) = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert str(bad) in error and all(n in error for n in needles), error
+    assert not (tmp_path / "m.parquet").exists()
+
+
+@pytest.mark.parametrize(("line", "needles"), [
+    ('{"src": "x", "encoder": "libx264"}', ["line 3 column 'cq': missing"]),
+    (None, ["line 2 column 'vmaf'", "'high' is not a number"]),
+    ("not json", ["line 3: not valid JSON"]),
+    ('[1, 2]', ["line 3: a JSON list, not an object"]),
+])
+def test_jsonl_errors_name_file_line_and_column(boxes: dict[str, Path], tmp_path: Path, line: str | None,
+                                                needles: list[str]) -> None:
+    rows = boxes["jsonl"].read_text().splitlines()[:4]
+    if line is None:
+        rows[1] = json.dumps({**json.loads(rows[1]), "vmaf": "high"})
+    else:
+        rows[2] = line
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(rows) + "\n")
+    res = merge(bad, "-o", tmp_path / "m.parquet")
+    assert res.exit_code == 2, res.output
+    (error,) = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert str(bad) in error and all(n in error for n in needles), error
+
+
+def test_jsonl_identity_is_a_namespaced_name_hash(boxes: dict[str, Path], tmp_path: Path) -> None:
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(boxes["jsonl"].read_text().replace(", ", ",  "))  # other bytes, the same rows
+    out = tmp_path / "m.parquet"
+    assert merge(boxes["jsonl"], copy, "-o", out).exit_code == 0
+    table = pq.read_table(out)
+    assert table.num_rows == TINY_FRAMES * 2  # the second file's rows are duplicates
+    expected = hashlib.sha256(b"bash-kit-jsonl:legacy-delta").hexdigest()
+    assert set(table["src_sha256"].to_pylist()) == {expected}
+    assert set(table["box_id"].to_pylist()) == {"bash-kit"} and set(table["device"].to_pylist()) == {"unknown"}
+
+
+def test_corpus_info_summarises_any_corpus(boxes: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    assert merge(boxes["boxa"], boxes["boxb"], "-o", out).exit_code == 0
+    res = CliRunner().invoke(cli, ["corpus", "info", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["rows"] == 2 * N_ROWS and info["n_sources"] == len(TINY_SOURCES)
+    assert info["boxes"] == ["boxa", "boxb"] and info["encoders"] == ["libx264", "libx265"]
+    assert info["cq_grid"] == [25, 37] and 0 <= info["vmaf_range"][0] < info["vmaf_range"][1] <= 100
+    assert info["manifest_kind"] == "merged"
+    for path in (boxes["jsonl"], boxes["boxb"], boxes["boxa_shard"]):
+        res = CliRunner().invoke(cli, ["corpus", "info", str(path)])
+        assert res.exit_code == 0, res.output
+        assert "rows" in res.stdout and "cq grid   25, 37" in res.stdout
+    assert "boxes     boxb" in CliRunner().invoke(cli, ["corpus", "info", str(boxes["boxb"])]).stdout

@@ -1,0 +1,114 @@
+"""Reference clips: names, geometry, probing real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.media.refs import (
+    Sha256Cache,
+    YuvDefaults,
+    discover,
+    frame_bytes,
+    parse_fps,
+    probe_clip,
+    source_name,
+    y4m_geometry,
+    yuv_geometry,
+)
+from tests.conftest import render
+
+
+@pytest.mark.parametrize(("name", "src"), [
+    ("Tennis_1920x1080_24fps.yuv", "Tennis"),
+    ("BigBuckBunny_25fps.yuv", "BigBuckBunny"),
+    ("clip a_640x360_30fps_10bit_422.yuv", "clip a"),
+    ("plain.y4m", "plain"),
+    ("Ducks_3840x2160_50fps_yuv420p10le.mkv", "Ducks"),
+])
+def test_source_name_drops_geometry_tokens(name: str, src: str) -> None:
+    assert source_name(Path(name)) == src
+
+
+def test_parse_fps_is_exact() -> None:
+    assert parse_fps("25") == "25/1"
+    assert parse_fps("29.97") == "2997/100"
+    assert parse_fps("30000/1001") == "30000/1001"
+    assert parse_fps("25:1") == "25/1"
+
+
+def test_yuv_geometry_from_every_naming_form(tmp_path: Path) -> None:
+    none = YuvDefaults()
+    assert yuv_geometry(Path("A_176x144_25fps.yuv"), none) == (176, 144, "25/1", "yuv420p")
+    assert yuv_geometry(Path("A_176x144_50fps_10bit_444.yuv"), none) == (176, 144, "50/1", "yuv444p10le")
+    assert yuv_geometry(Path("Netflix_24fps.yuv"), none) == (1920, 1080, "24/1", "yuv420p")
+    side = tmp_path / "Side.yuv"
+    (tmp_path / "Side.json").write_text('{"width": 320, "height": 240, "fps": "30000/1001", "pix_fmt": "yuv422p"}')
+    assert yuv_geometry(side, none) == (320, 240, "30000/1001", "yuv422p")
+    with pytest.raises(InputError, match="cannot tell its geometry"):
+        yuv_geometry(Path("NoTokens.yuv"), none)
+    given = YuvDefaults(640, 360, "50/1")
+    assert yuv_geometry(Path("Netflix_24fps.yuv"), given) == (640, 360, "24/1", "yuv420p")
+    assert yuv_geometry(Path("Sized_320x240.yuv"), given) == (320, 240, "50/1", "yuv420p")
+    assert yuv_geometry(Path("NoTokens.yuv"), given) == (640, 360, "50/1", "yuv420p")
+    with pytest.raises(InputError):
+        yuv_geometry(Path("Sized_320x240.yuv"), YuvDefaults(640, 360))  # no rate anywhere
+
+
+def test_frame_bytes() -> None:
+    assert frame_bytes(176, 144, "yuv420p") == 38016
+    assert frame_bytes(176, 144, "yuv444p10le") == 176 * 144 * 3 * 2
+    assert frame_bytes(175, 143, "yuv420p") == 175 * 143 + 2 * 88 * 72
+
+
+@pytest.mark.parametrize(("pix_fmt", "extra"), [("yuv420p", ()), ("yuv420p10le", ("-strict", "-1")),
+                                                ("yuv444p", ()), ("yuv422p", ())])
+def test_y4m_header_and_frame_count(ffmpeg: str, tmp_path: Path, pix_fmt: str, extra: tuple[str, ...]) -> None:
+    clip = render(ffmpeg, "testsrc2=s=176x144:r=30000/1001", tmp_path / "c.y4m", frames=5, pix_fmt=pix_fmt,
+                  extra=extra)
+    w, h, fps, pix, n = y4m_geometry(clip)
+    assert (w, h, fps, pix, n) == (176, 144, "30000/1001", pix_fmt, 5)
+
+
+def test_truncated_y4m_is_refused(ffmpeg: str, tmp_path: Path) -> None:
+    clip = render(ffmpeg, "testsrc2=s=176x144:r=25", tmp_path / "c.y4m", frames=5)
+    clip.write_bytes(clip.read_bytes()[:-100])
+    with pytest.raises(InputError, match="truncated y4m"):
+        y4m_geometry(clip)
+
+
+def test_mp4_master_is_probed(ffmpeg: str, tmp_path: Path) -> None:
+    master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
+                    extra=("-c:v", "libx264"))
+    clip = probe_clip(master, ffmpeg, Sha256Cache(None).get)
+    assert (clip.src, clip.kind, clip.width, clip.height, clip.fps, clip.n_frames, clip.pix_fmt) == (
+        "Master_clip", "master", 320, 240, "24/1", 12, "yuv420p")
+
+
+def test_not_a_video_is_refused(ffmpeg: str, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"this is not a video at all" * 100)
+    with pytest.raises(InputError, match="not a readable video"):
+        probe_clip(bogus, ffmpeg, Sha256Cache(None).get)
+
+
+def test_sha_cache_reuses_by_path_size_mtime(tmp_path: Path) -> None:
+    f = tmp_path / "a.y4m"
+    f.write_bytes(b"abc")
+    cache = Sha256Cache(tmp_path / "cache.json")
+    first = cache.get(f)
+    reloaded = Sha256Cache(tmp_path / "cache.json")
+    assert reloaded.get(f) == first and len(reloaded._data) == 1
+    f.write_bytes(b"abcd")
+    assert reloaded.get(f) != first
+
+
+def test_discover_per_clip_geometry(ffmpeg: str, tmp_path: Path) -> None:
+    render(ffmpeg, "testsrc2=s=176x144:r=25", tmp_path / "small.y4m", frames=4)
+    render(ffmpeg, "mandelbrot=s=320x180:r=30", tmp_path / "Wide_320x180_30fps.yuv", frames=3, fmt="rawvideo")
+    clips = {c.src: c for c in discover(tmp_path, ffmpeg, Sha256Cache(None))}
+    assert (clips["small"].width, clips["small"].n_frames) == (176, 4)
+    assert (clips["Wide"].width, clips["Wide"].height, clips["Wide"].fps, clips["Wide"].n_frames) == (
+        320, 180, "30/1", 3)

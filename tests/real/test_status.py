@@ -1,0 +1,131 @@
+"""`ensemble-kit status`: done, stale or pending, and why; it never runs or changes anything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kit.cli.main import cli
+from kit.corpus.sharding import ShardSpec
+from kit.model.recipe import TrainConfig
+from kit.steps.base import RunSettings
+from kit.steps.runner import out_dir_lock
+from kit.steps.status import settings_from_json
+from kit.verdict.gate import GateThresholds
+
+STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
+
+
+def status(out: Path) -> dict[str, object]:
+    res = CliRunner().invoke(cli, ["status", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def states(report: dict[str, object]) -> dict[str, tuple[str, str]]:
+    return {s["step"]: (s["state"], s["reason"]) for s in report["steps"]}  # type: ignore[union-attr, index]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def copied(json_run: tuple[Path, object], tmp_path: Path) -> Path:
+    """A copy of the finished run, free to change."""
+    out = tmp_path / "copy"
+    shutil.copytree(json_run[0], out)
+    return out
+
+
+def edit_settings(out: Path, **changes: object) -> None:
+    run = json.loads((out / "run.json").read_text())
+    run["settings"].update(changes)
+    (out / "run.json").write_text(json.dumps(run))
+
+
+def test_a_fresh_out_dir_is_all_pending(tmp_path: Path) -> None:
+    report = status(tmp_path)
+    assert list(states(report)) == STEPS
+    assert {s for s, _ in states(report).values()} == {"pending"}
+    assert report["next_command"] == f"ensemble-kit run --out-dir {tmp_path}" and report["invoked_at_utc"] is None
+    res = CliRunner().invoke(cli, ["status", str(tmp_path / "never made")])
+    assert res.exit_code == 0 and "no run in this out-dir yet" in res.output and "01 prereqs  pending" in res.output
+    assert not (tmp_path / "never made").exists()
+
+
+@pytest.mark.slow  # a whole run first
+def test_a_completed_run_is_all_done_and_status_changes_nothing(json_run: tuple[Path, object]) -> None:
+    out = json_run[0]
+    before = snapshot(out)
+    report = status(out)
+    assert snapshot(out) == before
+    assert {k: v[0] for k, v in states(report).items()} == dict.fromkeys(STEPS, "done")
+    assert all(s["completed_at_utc"] for s in report["steps"])  # type: ignore[union-attr, index]
+    assert report["verdict"] == "PROMOTE" and report["next_command"] is None and report["running"] is None
+    res = CliRunner().invoke(cli, ["status", str(out)])
+    assert "nothing to do: every step is up to date" in res.output and "verdict on disk: PROMOTE" in res.output
+
+
+@pytest.mark.slow  # a whole run first
+def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
+    edit_settings(copied, seeds=[0, 1, 2])
+    got = states(status(copied))
+    assert got["prereqs"][0] == got["corpus"][0] == "done"
+    assert got["loso"] == ("stale", "setting seeds: [0, 1] -> [0, 1, 2]")
+    assert got["verdict"][0] == "pending" and "LOSO ran with seeds [0, 1], not [0, 1, 2]" in got["verdict"][1]
+    edit_settings(copied, seeds=[0, 1])
+    with (copied / "03_loso" / "folds.parquet").open("ab") as fh:
+        fh.write(b"edited")
+    got = states(status(copied))
+    assert got["loso"] == ("stale", "output 03_loso/folds.parquet was modified")
+    assert got["verdict"][0] == "pending" and "was changed after step 'loso' wrote it" in got["verdict"][1]
+    (copied / "02_corpus" / "shard.parquet").unlink()
+    got = states(status(copied))
+    assert got["corpus"] == ("stale", "output 02_corpus/shard.parquet is missing")
+    assert got["loso"][0] == "pending" and "step 'corpus' has not completed" in got["loso"][1]
+    report = status(copied)
+    assert str(report["next_command"]).startswith("ensemble-kit run --json --ref-dir ")  # the latest command
+
+
+@pytest.mark.slow  # a whole run first
+def test_a_done_step_after_a_stale_one_says_it_may_rerun(copied: Path) -> None:
+    edit_settings(copied, cqs=[25])
+    got = states(status(copied))
+    assert got["corpus"] == ("stale", "setting cqs: [25, 37] -> [25]")
+    assert got["loso"] == ("done", "up to date; reruns if corpus changes its outputs")
+
+
+@pytest.mark.slow  # a whole run first
+def test_corpus_given_demo_clips_missing_and_a_running_run(copied: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    edit_settings(copied, corpus=str(copied / "02_corpus" / "shard.parquet"))
+    assert states(status(copied))["corpus"][0] == "unused"
+    cache = tmp_path / "empty-cache"
+    cache.mkdir()
+    monkeypatch.setenv("KIT_CACHE_DIR", str(cache))
+    edit_settings(copied, corpus=None, ref_dir=None)
+    state, why = states(status(copied))["corpus"]
+    assert state == "stale" and "not in the cache; the next run renders them" in why
+    assert not any(cache.rglob("*.y4m"))  # status never renders them itself
+    with out_dir_lock(copied):
+        assert str(status(copied)["running"]).startswith("pid ")
+
+
+def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
+    settings = RunSettings(out_dir=tmp_path, ref_dir=tmp_path / "refs", encoders=("libx264", "h264_nvenc"),
+                           cqs=(22, 30), seeds=(3,), corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
+                           gate=GateThresholds(0.9, 0.01, 0.9, 0.7), train=TrainConfig(epochs=7))
+    assert settings_from_json(json.loads(json.dumps(settings.to_json())), tmp_path) == settings
+
+
+def test_next_command_of_a_run_started_by_the_one_command_says_run() -> None:
+    from kit.steps.status import command_of
+
+    assert command_of(["kit/run_full_pipeline.py", "--seeds", "0,1"]) == "ensemble-kit run --seeds 0,1"
+    assert command_of(["/x/kit/run_full_pipeline.py"]) == "ensemble-kit run"
+    assert command_of(["/x/kit/__main__.py", "step", "loso"]) == "ensemble-kit step loso"

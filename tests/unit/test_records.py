@@ -1,0 +1,81 @@
+"""Typed records: their JSON is the file format, byte for byte, and damage is refused, not guessed at."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+
+import pytest
+
+from kit.infra.records import Record, RecordError, flatten, omit_none
+from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
+from kit.verdict.document import Verdict
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "data" / "verdict_promote.json"  # PROMOTE.json of a default run of kit 0.1.0
+
+
+def _as_written(doc: dict[str, object]) -> str:
+    """The bytes kit.infra.files.write_json gives a document."""
+    return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def test_a_verdict_file_reads_and_writes_back_byte_for_byte() -> None:
+    text = GOLDEN.read_text()
+    verdict = Verdict.from_json(json.loads(text))
+    assert _as_written(verdict.to_json()) == text
+    assert verdict.promoted and verdict.gate.passed and len(verdict.per_fold) == 45
+    assert verdict.per_fold[0].seed == 0 and verdict.incumbent is None and verdict.challenger_gate.statement is None
+    assert verdict.baselines["ridge"].details["alpha"] == 1.0  # a baseline's own description survives
+
+
+def test_seed_report_folds_carry_the_seed_but_write_the_bash_kits_layout() -> None:
+    doc = {"seed": 3, "mean_plcc": 0.99, "std_plcc": 0.01, "min_plcc": 0.98, "max_plcc": 1.0, "mean_srocc": 0.98,
+           "mean_krocc": 0.9, "mean_rmse": None, "n_folds": 1,
+           "folds": [{"fold": 0, "src": "a", "src_sha256": "0" * 64, "n_frames": 5, "share_vmaf_100": 0.0,
+                      "plcc": 0.99, "srocc": 0.98, "krocc": 0.9, "rmse": None}]}
+    report = SeedReport.from_json(doc)
+    assert report.folds[0].seed == 3 and math.isnan(report.mean_rmse) and math.isnan(report.folds[0].rmse)
+    assert report.to_json() == doc and list(report.to_json()) == list(doc)
+
+
+def test_baselines_keep_every_model_and_its_keys_in_order() -> None:
+    ridge = BaselineResult("ridge", {"alpha": 1.0, "inputs": "x"}, 0.9, 0.8, 0.7, 2.0, 1,
+                           (FoldResult(fold=0, src="a", src_sha256="0" * 64, n_frames=5, plcc=0.9, srocc=0.8,
+                                       krocc=0.7, rmse=2.0),))
+    doc = Baselines("f" * 64, {"ridge": ridge, "linear": replace(ridge, model="linear", details={"params": 7})})
+    written = doc.to_json()
+    assert list(written) == ["corpus_sha256", "ridge", "linear"]
+    assert list(written["ridge"]) == ["model", "alpha", "inputs", "mean_plcc", "mean_srocc", "mean_krocc",
+                                      "mean_rmse", "n_folds", "folds"]
+    assert "seed" not in written["ridge"]["folds"][0] and "share_vmaf_100" not in written["ridge"]["folds"][0]
+    assert Baselines.from_json(written) == doc
+
+
+@dataclass(frozen=True)
+class _Doc(Record):
+    name: str
+    score: float
+    extra: dict[str, object] = flatten()
+    note: str | None = omit_none()
+
+
+@pytest.mark.parametrize(("doc", "problem"), [
+    ([], "list where an object was expected"),
+    ({"score": 1.0}, "lacks 'name'"),
+    ({"name": 3, "score": 1.0}, "is not a str"),
+    ({"name": "a", "score": "high"}, "is not a number"),
+    ({"name": "a", "score": True}, "is not a number"),
+    ({"name": "a", "score": 1.0, "schema_version": 9}, "newer than this kit reads"),
+])
+def test_damaged_documents_are_refused_with_the_reason(doc: object, problem: str) -> None:
+    with pytest.raises(RecordError, match=problem):
+        _Doc.from_json(doc)
+
+
+def test_nan_is_null_and_unknown_keys_flatten_in_place() -> None:
+    doc = _Doc("a", math.nan, {"alpha": 1})
+    assert doc.to_json() == {"name": "a", "score": None, "alpha": 1}
+    back = _Doc.from_json({"name": "a", "score": None, "alpha": 1, "note": "n"})
+    assert math.isnan(back.score) and back.extra == {"alpha": 1} and back.note == "n"

@@ -1,0 +1,155 @@
+"""Resume bookkeeping, step selection, the out-dir lock, the CLI surface."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from kit.errors import InputError
+from kit.rundir import RunDir
+from kit.steps import STEPS
+from kit.steps.base import Plan
+from kit.steps.runner import out_dir_lock, select_steps, stale_reason, write_status
+from tests.conftest import ROOT
+
+
+def test_stale_reasons_say_why(tmp_path: Path) -> None:
+    step = STEPS[2]
+    step_dir = tmp_path / step.dirname
+    step_dir.mkdir()
+    plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
+    out = step_dir / "x.json"
+    out.write_text("{}")
+    write_status(step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
+    assert stale_reason(RunDir(tmp_path), step.name, plan) is None
+    assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
+        "setting seeds: [0, 1] -> [0, 1, 2]"
+    assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1]}, {"corpus": "bbb"})) == \
+        "input corpus changed"
+    out.write_text('{"edited": true}')
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json was modified"
+    out.unlink()
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json is missing"
+
+
+def test_step_selection() -> None:
+    assert [s.name for s in select_steps(None, None, False, False).steps] == \
+        ["prereqs", "corpus", "loso", "verdict", "bundle"]
+    sel = select_steps(None, "loso", False, False)
+    assert [s.name for s in sel.steps] == ["loso", "verdict", "bundle"] and sel.forced == {"loso"}
+    assert [s.name for s in select_steps("verdict", None, False, False).steps] == ["verdict"]
+    assert [s.name for s in select_steps(None, None, False, True).steps] == ["prereqs", "loso", "verdict", "bundle"]
+    assert select_steps(None, None, True, False).forced == {s.name for s in STEPS}
+    with pytest.raises(InputError):
+        select_steps("loso", "corpus", False, False)
+
+
+def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
+    code = ("from pathlib import Path; from kit.steps.runner import out_dir_lock\n"
+            f"with out_dir_lock(Path({str(tmp_path)!r})): pass\n")
+    with out_dir_lock(tmp_path):
+        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode != 0 and "in use by another run" in res.stderr
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr  # released: the next run gets it
+
+
+EVERY_COMMAND = [["run"], ["step"], ["verify"], ["detect"], ["binaries"], ["binaries", "stage"], ["merge"],
+                 ["corpus"], ["corpus", "info"], ["status"]]
+
+
+def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
+    """Every command's --help has examples and loads neither torch, onnx, pyarrow, pandas nor matplotlib."""
+    code = ("import sys, json; from click.testing import CliRunner; from kit.cli.main import cli\n"
+            f"for words in {EVERY_COMMAND!r} + [[]]:\n"
+            "    r = CliRunner().invoke(cli, [*words, '--help']); assert r.exit_code == 0, (words, r.output)\n"
+            "    assert 'Example' in r.output, words\n"
+            "heavy = [m for m in ('torch', 'onnx', 'pyarrow', 'pandas', 'onnxruntime', 'matplotlib', 'scipy')\n"
+            "         if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_every_command_is_covered_by_the_help_test() -> None:
+    from kit.cli.main import cli
+
+    def walk(group: click.Group, prefix: list[str]) -> list[list[str]]:
+        found = []
+        for name, cmd in group.commands.items():
+            found.append([*prefix, name])
+            if isinstance(cmd, click.Group):
+                found += walk(cmd, [*prefix, name])
+        return found
+
+    assert sorted(walk(cli, [])) == sorted(EVERY_COMMAND)
+
+
+def test_run_flags_have_kit_environment_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.cli.main import NO_ENV, cli
+
+    env = {"KIT_JOBS": "3", "KIT_SEEDS": "4,5", "KIT_CORPUS": "/c.parquet", "KIT_EPOCHS": "7", "KIT_JSON": "1",
+           "KIT_MIN_MEAN_PLCC": "0.9", "KIT_DEMO_CLIPS": "2", "KIT_SHARD": "1/2", "KIT_WIDTH": "1280"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    run = cli.commands["run"]
+    ctx = run.make_context("run", [])
+    assert (ctx.params["jobs"], ctx.params["seeds"], str(ctx.params["corpus"]), ctx.params["epochs"]) == \
+        (3, "4,5", "/c.parquet", 7)
+    assert ctx.params["json_mode"] is True and ctx.params["min_mean_plcc"] == 0.9 and ctx.params["shard"] == "1/2"
+    assert run.make_context("run", ["--jobs", "5"]).params["jobs"] == 5  # a flag beats its variable
+    options = [p for p in run.params if isinstance(p, click.Option) and p.name not in ("help",)]
+    missing = [p.name for p in options if p.name not in NO_ENV and not p.envvar]
+    assert not missing, missing
+    assert all(not p.envvar for p in options if p.name in NO_ENV)  # --from/--only/--force: never from the env
+
+
+def test_shell_completion_works_as_documented() -> None:
+    env = {**os.environ, "_ENSEMBLE_KIT_COMPLETE": "bash_source"}
+    res = subprocess.run([sys.executable, "-m", "kit"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and "complete -o nosort -F _ensemble_kit_completion ensemble-kit" in res.stdout
+    env = {**os.environ, "_ENSEMBLE_KIT_COMPLETE": "bash_complete", "COMP_WORDS": "ensemble-kit st", "COMP_CWORD": "1"}
+    res = subprocess.run([sys.executable, "-m", "kit"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.stdout.split() == ["plain,status", "plain,step"]
+
+
+def test_version_flag() -> None:
+    res = subprocess.run([sys.executable, "-m", "kit", "--version"], cwd=ROOT, capture_output=True, text=True)
+    from kit import __version__
+
+    assert res.returncode == 0 and __version__ in res.stdout
+
+
+@pytest.mark.parametrize("entry", [["-m", "kit.run_full_pipeline"], ["kit/run_full_pipeline.py"], ["-m", "kit", "run"]])
+def test_every_entry_point_is_the_one_command(entry: list[str]) -> None:
+    res = subprocess.run([sys.executable, *entry, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "--ref-dir" in res.stdout and "--min-mean-plcc" in res.stdout
+
+
+def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path) -> None:
+    step = STEPS[3]
+    step_dir = tmp_path / step.dirname
+    step_dir.mkdir()
+    old = Plan({"gate": {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005}}, {})
+    write_status(step, RunDir(tmp_path), old, [], 0, "t", 1.0, {})
+    new = Plan({"gate": {"mean_plcc_min": 0.97, "plcc_spread_max": 0.005}}, {})
+    assert stale_reason(RunDir(tmp_path), step.name, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"
+
+
+def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> None:
+    for entry, shown in ((["-m", "kit", "run"], "-m kit run"),
+                         (["kit/run_full_pipeline.py"], "kit/run_full_pipeline.py")):
+        res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--seeds", "x"], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert res.returncode == 2
+        python = Path(sys.executable)
+        if python.is_relative_to(ROOT):  # inside the folder it ran from: shown as typed, e.g. .venv/bin/python
+            python = python.relative_to(ROOT)
+        assert f"retry: {python} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr

@@ -1,0 +1,191 @@
+"""Rendering events: live rich bars, plain lines, NDJSON; the closing summary and events."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from dataclasses import replace
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+
+from kit import events as ev
+from kit.cli.guard import failure_events
+from kit.errors import InputError
+from kit.report.summary import finished_event, print_summary, summary_rows
+from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
+from kit.verdict.document import Verdict
+from kit.verdict.lift import ChallengerGate
+from tests.conftest import ROOT
+
+STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def corpus_events(n_jobs: int, reused: int = 0) -> list[ev.Event]:
+    out: list[ev.Event] = [ev.RunStarted("/runs/box", STEPS, "0.1.0"), ev.StepSkipped("prereqs", "up to date"),
+                           ev.StepStarted("corpus", "not run yet in this out-dir"), ev.JobsPlanned(n_jobs, reused)]
+    for i in range(n_jobs):
+        job = f"clip{i}-0123456789__libx264__cq025"
+        if i < reused:
+            out.append(ev.JobDone(job, i + 1, n_jobs, True, 75, 100.0, 90.0))
+            continue
+        out += [ev.JobStarted(job, f"clip{i}", "libx264", 25, 75),
+                ev.JobProgress(job, "encode", 75, 75, 250.0), ev.JobProgress(job, "score", 40, 75, 120.0),
+                ev.JobDone(job, i + 1, n_jobs, False, 75, 300.0, 91.5, 600.0, 250.0)]
+    return [*out, ev.StepFinished("corpus", 3.5, {"rows": 75 * n_jobs})]
+
+
+def live_renderer() -> tuple[Renderer, StringIO]:
+    buf = StringIO()
+    console = Console(file=buf, force_terminal=True, width=150, color_system=None, highlight=False)
+    return Renderer(console=console), buf
+
+
+def test_live_mode_draws_step_job_and_training_bars_with_log_lines_above() -> None:
+    r, buf = live_renderer()
+    assert r.live
+    events = corpus_events(3)
+    for e in events[:7]:  # up to the first job's score progress
+        r(e)
+    assert r.bars is not None
+    r.bars.progress.refresh()
+    mid = ANSI.sub("", buf.getvalue())
+    assert "steps" in mid and "1/5" in mid and "[02 corpus] running" in mid
+    assert "corpus jobs" in mid and "0/3" in mid
+    assert "clip0 libx264 cq25" in mid and "score 40/75" in mid and "120 fps" in mid and "eta" in mid
+    for e in events[7:-1]:
+        r(e)
+    r.bars.progress.refresh()
+    r(events[-1])
+    r(ev.StepStarted("loso", "input corpus changed"))
+    for epoch in range(1, 4):
+        r(ev.Epoch("loso", epoch, 10, 8, 5.0 / epoch))
+        time.sleep(0.05)
+    r.bars.progress.refresh()
+    r(ev.Info("loso", "a log line while bars are shown"))
+    r.close()
+    text = ANSI.sub("", buf.getvalue())
+    assert "training 8 models" in text and "epoch 3/10" in text and "loss 1.667" in text
+    assert "last: clip2 libx264 cq25, vmaf 91.5" in text
+    assert "[02 corpus] done in 3.5 s: rows 225" in text
+    assert "[03 loso] a log line while bars are shown" in text
+    assert r.bars is None  # stopped: the summary prints below, not inside the bars
+
+
+def test_live_mode_counts_reused_and_failed_jobs_once() -> None:
+    r, _ = live_renderer()
+    for e in corpus_events(4, reused=2)[:-1]:
+        r(e)
+    assert r.bars is not None and r.bars.corpus_done == 4 and not r.bars.jobs
+    r(ev.JobStarted("x", "x", "libx264", 25, 75))
+    r(ev.JobFailed("x", "libx264 encode failed (exit 1)", "line 1\nline 2"))
+    assert r.bars.corpus_done == 5 and not r.bars.jobs
+    r.close()
+
+
+def test_plain_mode_is_readable_and_bounded() -> None:
+    buf = StringIO()
+    r = Renderer(stream=buf)
+    assert not r.live  # a StringIO is not a terminal
+    for e in corpus_events(100):
+        r(e)
+    for epoch in range(1, 61):
+        r(ev.Epoch("loso", epoch, 60, 10, 1.0))
+    r(ev.JobFailed("bad-job", "encoder wrote 3 frames, the reference has 8", "err a\nerr b"))
+    lines = buf.getvalue().splitlines()
+    job_lines = [line for line in lines if "jobs run;" in line]
+    assert PLAIN_JOB_LINES <= len(job_lines) <= PLAIN_JOB_LINES + 1
+    assert job_lines[-1] == ("[02 corpus] 100/100 jobs run; clip99 libx264 cq25: 75 frames, vmaf 91.5, "
+                             "encode 250 fps, score 0.6 s")
+    assert "eta" in job_lines[0] and "eta" not in job_lines[-1]
+    assert len([line for line in lines if "epoch" in line]) == 5
+    assert "[02 corpus] FAILED bad-job: encoder wrote 3 frames, the reference has 8" in lines
+    assert "    err b" in lines
+    assert not any("\x1b" in line for line in lines)
+    assert "[01 prereqs] skipped: up to date" in lines
+
+
+def test_json_mode_writes_one_object_per_line_and_humans_elsewhere() -> None:
+    out, human = StringIO(), StringIO()
+    r = Renderer(json_mode=True, console=Console(file=human), json_stream=out)
+
+    def worker(k: int) -> None:
+        for i in range(50):
+            r(ev.JobProgress(f"job{k}", "encode", i, 50, float("nan")))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    r(ev.StepSkipped("loso", "up to date (settings and inputs unchanged)"))
+    lines = out.getvalue().splitlines()
+    parsed = [json.loads(line) for line in lines]
+    assert len(parsed) == 201 and all("event" in p for p in parsed)
+    assert parsed[0]["fps"] is None  # NaN is written as null, never as bare NaN
+    assert parsed[-1] == {"event": "step_skipped", "step": "loso",
+                          "reason": "up to date (settings and inputs unchanged)"}
+    assert "skipped: up to date" in human.getvalue() and "{" not in human.getvalue()
+
+
+def verdict_doc(corpus: Path) -> Verdict:
+    """A HOLD verdict with a failing gate, a NaN worst fold and an enabled champion/challenger."""
+    v = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
+    gate = replace(v.gate, passed=False, mean_plcc=0.94, mean_plcc_pass=False, plcc_spread=0.002,
+                   per_seed_plccs={"0": 0.939, "1": 0.941}, per_seed_pass=False, failing_seeds=[0, 1])
+    worst = (replace(v.worst_folds[0], src="perlin", plcc=0.81), replace(v.worst_folds[1], src="life", plcc=math.nan))
+    return replace(
+        v, verdict="HOLD", gate=gate, worst_folds=worst,
+        baselines={"ridge": replace(v.baselines["ridge"], mean_plcc=0.93, mean_rmse=4.2),
+                   "linear": replace(v.baselines["linear"], mean_plcc=0.9, mean_rmse=6.0)},
+        lift=replace(v.lift, statement="The ensemble cuts RMSE to 0.50x the ridge baseline's."),
+        challenger_gate=ChallengerGate(True, True, statement="The challenger beats the incumbent by +0.0100 PLCC."),
+        corpus=replace(v.corpus, path=str(corpus), rows=2700, n_sources=9, encoders=["libx264"], boxes=["a"],
+                       demo_corpus=True))
+
+
+def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path: Path) -> None:
+    (tmp_path / "04_verdict").mkdir()
+    (tmp_path / "05_bundle").mkdir()
+    corpus = tmp_path / "shard.parquet"
+    corpus.write_bytes(b"x" * 3000)
+    (tmp_path / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
+    tarball = tmp_path / "05_bundle" / "results-a-20260101T000000Z.tar.gz"
+    tarball.write_bytes(b"y" * 5000)
+    (tmp_path / "05_bundle" / "report.html").write_text("<html></html>")
+    rows = dict(summary_rows(tmp_path, Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json")
+                                                                    .read_text()))))
+    assert rows["verdict"] == "HOLD"
+    assert rows["mean LOSO PLCC"] == "0.9400  (gate >= 0.95, FAIL)"
+    assert rows["per seed"].startswith("seed 0 0.9390, seed 1 0.9410")
+    assert rows["worst folds (PLCC)"] == "perlin 0.810, life n/a"
+    assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00"
+    assert rows["champion/challenger"].startswith("The challenger beats")
+    assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]
+    assert rows["results tarball"] == f"{tarball}  (5 KiB)"
+    assert rows["send back"].startswith(f"{tarball.name} to the lead") and "ensemble-kit verify" in rows["send back"]
+    buf = StringIO()
+    print_summary(tmp_path, Console(file=buf, width=100))
+    assert "ensemble-kit summary" in buf.getvalue() and "…" not in buf.getvalue()  # paths fold, never cut
+    finished = finished_event(tmp_path, 1, 12.5, with_results=True)
+    assert (finished.verdict, finished.tarball) == ("HOLD", str(tarball))
+    assert finished_event(tmp_path, 0, 1.0, with_results=False).verdict is None
+
+
+def test_failure_events_match_the_exit_codes() -> None:
+    kinds = [(e.kind, getattr(e, "exit_code", None)) for e in
+             failure_events(InputError("bad", hint="fix"), "ensemble-kit run", 1.0)]
+    assert kinds == [("error", 2), ("run_finished", 2)]
+    assert [e.kind for e in failure_events(KeyboardInterrupt(), "r", 1.0)] == ["run_finished"]
+    assert failure_events(BrokenPipeError(), "r", 1.0) == []
+    internal = failure_events(ValueError("boom"), "r", 1.0)
+    assert internal[0].to_json()["exit_code"] == 70 and "ValueError: boom" in internal[0].to_json()["message"]
+
+
+def test_duration_reads_like_a_person_would_write_it() -> None:
+    assert [duration(s) for s in (0.4, 42, 185, 3720)] == ["0 s", "42 s", "3m05s", "1h02m"]

@@ -1,0 +1,110 @@
+"""The batched trainer, LOSO folds, the codec block and ONNX export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kit.errors import InputError
+from kit.model.export import build_onnx, onnx_predict, parity
+from kit.model.features import CODEC_DIM, codec_block
+from kit.model.loso import make_folds, run_loso
+from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.recipe import TrainConfig
+from kit.model.train import Member, train_members
+from kit.platforms.encoders import ENCODER_VOCAB
+from tests.conftest import synthetic_corpus
+
+
+def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from kit.model.features import design_matrix
+
+    feats, codec = design_matrix(df)
+    return feats, codec, df["vmaf"].to_numpy()
+
+
+def test_members_train_independently_of_each_other() -> None:
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    cfg = TrainConfig(epochs=3, batch_size=16, dropout=0.0)
+    a = Member(seed=3, fold=0, train_rows=np.arange(0, 180))
+    b = Member(seed=9, fold=1, train_rows=np.arange(60, 240))
+    alone = train_members(feats, codec, y, [a], cfg)
+    together = train_members(feats, codec, y, [b, a], cfg)
+    np.testing.assert_allclose(alone.predict(0, feats, codec), together.predict(1, feats, codec), rtol=0, atol=1e-4)
+    assert not np.allclose(together.predict(0, feats, codec), together.predict(1, feats, codec))
+
+
+def test_scaler_is_fit_on_training_rows_only() -> None:
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    rows = np.arange(60, 240)
+    ens = train_members(feats, codec, y, [Member(0, 0, rows)], TrainConfig(epochs=1))
+    np.testing.assert_allclose(ens.means[0, 0].numpy(), feats[rows].mean(0), rtol=1e-5)
+    assert not np.allclose(ens.means[0, 0].numpy(), feats.mean(0), rtol=1e-3)
+
+
+def test_folds_group_by_content_not_name() -> None:
+    df = synthetic_corpus(n_src=4)
+    df.loc[df["src"] == "s3", "src_sha256"] = f"{2:064x}"  # s3 is s2's content under another name
+    folds = make_folds(df)
+    assert len(folds) == 3
+    merged = next(f for f in folds if f.src_sha256 == f"{2:064x}")
+    assert len(merged.rows) == 120
+
+
+def test_fewer_than_three_sources_is_refused() -> None:
+    with pytest.raises(InputError, match="at least 3"):
+        make_folds(synthetic_corpus(n_src=2))
+
+
+def test_loso_learns_and_honours_seeds_exactly() -> None:
+    df = synthetic_corpus(n_src=4, rows_per_src=80)
+    result = run_loso(df, [7, 2], TrainConfig(epochs=30, batch_size=32))
+    assert [r.seed for r in result.seed_reports] == [7, 2]
+    assert all(r.n_folds == 4 for r in result.seed_reports)
+    assert all(r.mean_plcc > 0.9 for r in result.seed_reports), result.seed_reports
+    assert len(result.predictions) == 2 * len(df)  # every row predicted once per seed, held out
+
+
+def test_codec_block_normalises_cq_within_its_family() -> None:
+    block = codec_block(np.array(["libx264", "libsvtav1", "hevc_videotoolbox"]), np.array([51, 63, 0]))
+    assert block.shape == (3, CODEC_DIM)
+    assert block[0, ENCODER_VOCAB.index("libx264")] == 1 and block[0, -1] == pytest.approx(1.0)
+    assert block[1, ENCODER_VOCAB.index("libsvtav1")] == 1 and block[1, -1] == pytest.approx(1.0)
+    assert block[2, ENCODER_VOCAB.index("hevc_videotoolbox")] == 1 and block[2, -1] == pytest.approx(0.0)
+    assert block[:, :-1].sum() == 3  # every row in a real slot, none "unknown"
+    with pytest.raises(InputError, match="unknown encoder"):
+        codec_block(np.array(["mystery_enc"]), np.array([20]))
+
+
+def _random_member(seed: int = 0) -> FrRegressor:
+    torch.manual_seed(seed)
+    model = FrRegressor(torch.rand(6) + 0.5, torch.rand(6) + 0.1, fr_regressor_v2(TrainConfig()))
+    model.eval()
+    return model
+
+
+def test_onnx_matches_torch_and_is_byte_identical(tmp_path: Path) -> None:
+    df = synthetic_corpus()
+    feats, codec, _ = _inputs(df)
+    model = _random_member()
+    paths = []
+    for name in ("a.onnx", "b.onnx"):
+        path = tmp_path / name
+        path.write_bytes(build_onnx(model, {"seed": "0"}).SerializeToString())
+        paths.append(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    assert parity(model, paths[0], feats, codec) <= 1e-4
+    # dynamic batch: one row and many rows both run
+    assert onnx_predict(paths[0], feats[:1], codec[:1]).shape == (1,)
+    # and a different model really gives different outputs
+    other = tmp_path / "c.onnx"
+    other.write_bytes(build_onnx(_random_member(1), {}).SerializeToString())
+    assert not np.allclose(onnx_predict(other, feats, codec), onnx_predict(paths[0], feats, codec))
+
+
