@@ -22,7 +22,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md")
+INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md", "CHANGELOG.md")
 OPTIONAL = ("docs",)  # shipped when present
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")

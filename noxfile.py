@@ -21,7 +21,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
-def type(session: nox.Session) -> None:  # noqa: A001 - the session's name on the command line
+def type(session: nox.Session) -> None:
     session.run("mypy")
 
 

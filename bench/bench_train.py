@@ -22,8 +22,8 @@ from common import ROOT, demo_corpus, timed
 from reference_trainer import loop_loso
 
 from kit.corpus.schema import load_training_corpus
-from kit.model.loso import make_folds, run_loso
 from kit.model.features import design_matrix
+from kit.model.loso import make_folds, run_loso
 from kit.model.recipe import TrainConfig
 
 SEEDS = [0, 1, 2, 3, 4]
