@@ -22,8 +22,8 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md", "CHANGELOG.md")
-OPTIONAL = ("docs",)  # shipped when present
+INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md")
+OPTIONAL = ("docs", "CHANGELOG.md")  # shipped when present
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 # 2026-01-01T00:00:00Z, overridable the usual way for reproducible builds

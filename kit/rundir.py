@@ -21,8 +21,14 @@ from pathlib import Path
 STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
 VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
 RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
+ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 STATUS = "status.json"
 LOCK = ".lock"
+
+
+def manifest_path(corpus: Path) -> Path:
+    """`<stem>.manifest.json`: where a corpus file's manifest sits (a shard's, a merged corpus's)."""
+    return corpus.with_name(corpus.stem + ".manifest.json")
 
 
 def step_number(name: str) -> int:
@@ -51,7 +57,7 @@ class RunDir:
 
     def logs(self) -> list[Path]:
         """Every step's log, in step order."""
-        return sorted(self.root.glob("0[1-5]_*/logs/*.log"))
+        return [log for name in STEP_NAMES for log in sorted((self.step(name) / "logs").glob("*.log"))]
 
     def rel(self, path: Path) -> str:
         """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it."""
@@ -77,7 +83,7 @@ class RunDir:
 
     @property
     def shard_manifest(self) -> Path:
-        return self.step("corpus") / "shard.manifest.json"
+        return manifest_path(self.shard)
 
     @property
     def jobs(self) -> Path:
@@ -132,11 +138,21 @@ class RunDir:
     def report(self) -> Path:
         return self.step("bundle") / "report.html"
 
+    @property
+    def probe_work(self) -> Path:
+        """Scratch of step 01's test encodes, removed when it ends."""
+        return self.step("prereqs") / "probe"
+
+    @staticmethod
+    def results_stem(box_id: str, utc_compact: str) -> str:
+        """`results-<box>-<utc>`: the tarball's name and its top folder."""
+        return f"results-{box_id}-{utc_compact}"
+
     def tarball(self, stem: str) -> Path:
         return self.step("bundle") / f"{stem}.tar.gz"
 
     def tarballs(self) -> list[Path]:
-        return sorted(self.step("bundle").glob("results-*.tar.gz"))
+        return sorted(self.step("bundle").glob(f"{self.results_stem('*', '*')}.tar.gz"))
 
     def latest_tarball(self) -> Path | None:
         found = self.tarballs()

@@ -17,19 +17,10 @@ from kit.infra.records import Record
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM, N_FEATURES
-from kit.model.recipe import TrainConfig
-from kit.model.results import SeedSummary
+from kit.model.recipe import ARCH, TrainConfig
+from kit.model.results import EnsembleMember, SeedSummary
 from kit.platforms.encoders import ENCODER_VOCAB, SPECS
 from kit.verdict.gate import GateResult
-
-
-@dataclass(frozen=True)
-class EnsembleMember(Record):
-    seed: int
-    onnx: str
-    sidecar: str
-    sha256: str
-    parity_max_abs_diff: float
 
 
 @dataclass(frozen=True)
@@ -48,7 +39,7 @@ class EnsembleManifest(Record):
 
 
 def member_name(seed: int) -> str:
-    return f"fr_regressor_v2_seed{seed}"
+    return f"{ARCH}_seed{seed}"
 
 
 def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], train: TrainConfig,

@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 
 from kit import __version__
-from kit.bundle.cards import EnsembleManifest, EnsembleMember, member_name, sidecar_doc
+from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
 from kit.corpus.schema import load_training_corpus
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
-from kit.model.recipe import TrainConfig
+from kit.model.recipe import ARCH, TrainConfig
+from kit.model.results import EnsembleMember
 from kit.model.train import Member, train_members
+from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
@@ -53,9 +55,9 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, on_epoc
         write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff))
         written += [onnx_path, sidecar_path]
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, sha256_file(onnx_path), diff))
-    manifest = exports / "ensemble.json"
+    manifest = exports / ENSEMBLE_MANIFEST
     write_json(manifest, EnsembleManifest(
-        name="fr_regressor_v2_ensemble", kit_version=__version__, members=tuple(members),
+        name=f"{ARCH}_ensemble", kit_version=__version__, members=tuple(members),
         combine="mean of the members' vmaf outputs", seeds=seeds, corpus_sha256=corpus.sha256,
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=TEACHER_MODEL).to_json())
     return [*written, manifest]

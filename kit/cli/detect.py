@@ -1,7 +1,7 @@
-"""`ensemble-kit detect` and `ensemble-kit binaries stage`.
+"""`ensemble-kit detect`: this box's encoder families, and a test encode of every candidate.
 
-Light to import (click only): the work lives in kit.platforms and kit.platforms.binaries
-and is imported when a command runs, so `--help` stays instant.
+Light to import (click only): the work lives in kit.platforms and is imported
+when the command runs, so `--help` stays instant.
 """
 
 from __future__ import annotations

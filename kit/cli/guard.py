@@ -15,12 +15,15 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, KitError
-from kit.events import Event, RunError, RunFinished
 from kit.infra.invocation import retry_command
+
+if TYPE_CHECKING:
+    from kit.events import Event
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -51,6 +54,8 @@ def as_user_error(exc: BaseException) -> KitError | None:
 
 def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event]:
     """`error` (not for an interrupt) and `run_finished` for a run that raised; none for a broken pipe."""
+    from kit.events import RunError, RunFinished
+
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE or not isinstance(exc, Exception | KeyboardInterrupt):
         return []

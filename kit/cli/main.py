@@ -11,11 +11,9 @@ from kit import __version__
 from kit.cli.binaries import binaries_cmd
 from kit.cli.detect import detect_cmd
 from kit.cli.merge import corpus_group, merge_cmd
-from kit.cli.run import NO_ENV, run_cmd, step_cmd
+from kit.cli.run import run_cmd, step_cmd
 from kit.cli.status import status_cmd
 from kit.cli.verify import verify_cmd
-
-__all__ = ["NO_ENV", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -151,7 +151,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
 
 
 def parse_shard_flag(text: str | None, corpus: Path | None) -> Any:
-    from kit.corpus.sharding import parse_shard
+    from kit.corpus.split import parse_shard
 
     if text is not None and corpus is not None:
         raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",

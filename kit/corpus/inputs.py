@@ -1,10 +1,10 @@
 """Reading corpus files for `merge` and `corpus info`.
 
-Three kinds of input, each read into the schema-1 layout (kit.corpus.jobs.SCHEMA):
+Three kinds of input, each read into the schema-1 layout (kit.corpus.schema.SCHEMA):
 
 * parquet: a shard or a merged corpus (its `<stem>.manifest.json` is used when
   it sits beside the file and its sha256 matches);
-* a results tarball: extracted with kit.bundle.tarball.safe_extract into a temporary
+* a results tarball: extracted with kit.infra.archive.safe_extract into a temporary
   folder only; its `02_corpus/shard.parquet` must match the tarball manifest;
 * the bash kit's JSONL rows (see kit.corpus.jsonl).
 
@@ -13,7 +13,6 @@ Every value problem names the file, the row (the line for JSONL) and the column.
 
 from __future__ import annotations
 
-import re
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -28,13 +27,12 @@ from kit.corpus.manifests import CorpusManifest, ShardManifest, parse_manifest, 
 from kit.corpus.schema import COLUMNS, SCHEMA, validate_table
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, read_results_manifest, safe_extract
+from kit.infra.clock import normalise_utc
 from kit.infra.files import read_json, sha256_file
 from kit.infra.invocation import kit_cli
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
-COMPACT_UTC = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
-ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 BAD_SCHEMA_HINT = "merge accepts schema-1 shards and corpora written by the kit, results tarballs and bash-kit JSONL"
 
 
@@ -52,14 +50,6 @@ class LoadedInput:
     @property
     def name(self) -> str:
         return Path(self.path).name
-
-
-def normalise_utc(text: object) -> str:
-    """An ISO UTC stamp from the kit's two spellings; "" for anything else."""
-    value = str(text or "")
-    if m := COMPACT_UTC.match(value):
-        return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}Z"
-    return value if ISO_UTC.match(value) else ""
 
 
 def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | None = None) -> str:

@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kit.corpus.schema import SCHEMA, SCHEMA_VERSION
+from kit.corpus.manifests import SCHEMA_VERSION
+from kit.corpus.schema import SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, read_json, sha256_file, sha256_json, write_json

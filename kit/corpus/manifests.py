@@ -9,16 +9,15 @@ always checked, its manifest only adds provenance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.infra.files import read_json
 from kit.infra.records import Record, RecordError, omit_none
+from kit.rundir import manifest_path
 
-
-def manifest_path(corpus: Path) -> Path:
-    """`<stem>.manifest.json` beside the corpus file."""
-    return corpus.with_name(corpus.stem + ".manifest.json")
+# the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -53,28 +52,35 @@ class ClipEntry(Record):
 
 @dataclass(frozen=True)
 class ShardManifest(Record):
-    """`shard.manifest.json`: one box's corpus and everything about how it was made."""
+    """`shard.manifest.json`: one box's corpus and everything about how it was made.
 
-    schema_version: int
-    kind: str  # "shard"
-    file: str
-    sha256: str
-    rows: int
-    box_id: str
-    platform: str
-    device: str
-    devices: dict[str, str]  # encoder -> the hardware that encoded its rows
-    ffmpeg: FFmpegRef
-    libvmaf_version: str
-    teacher_model: str
-    encoders: list[str]
-    grid: dict[str, list[int]]
-    demo_corpus: bool
-    sources: tuple[ClipEntry, ...]
-    kit_version: str
-    created_at_utc: str  # when the rows were made: `merge --prefer newest` ranks inputs by it
-    jobs: int
-    reused_jobs: int
+    Read leniently: a manifest of an older kit (or a hand-made one) that lacks a key still gives
+    what it has; the shard's rows are checked on their own whatever the manifest says.
+    """
+
+    LENIENT = True
+    SCHEMA_VERSION = SCHEMA_VERSION
+
+    schema_version: int = SCHEMA_VERSION
+    kind: str = ""  # "shard"; a hand-made manifest may leave it out
+    file: str = ""
+    sha256: str = ""
+    rows: int = 0
+    box_id: str = ""
+    platform: str = ""
+    device: str = ""
+    devices: dict[str, str] = field(default_factory=dict)  # encoder -> the hardware that encoded its rows
+    ffmpeg: FFmpegRef = field(default_factory=lambda: FFmpegRef("", "", ""))
+    libvmaf_version: str = ""
+    teacher_model: str = ""
+    encoders: list[str] = field(default_factory=list)
+    grid: dict[str, list[int]] = field(default_factory=dict)
+    demo_corpus: bool = False
+    sources: tuple[ClipEntry, ...] = ()
+    kit_version: str = ""
+    created_at_utc: str = ""  # when the rows were made: `merge --prefer newest` ranks inputs by it
+    jobs: int = 0
+    reused_jobs: int = 0
     shard: ShardRecord | None = omit_none()
 
 
@@ -121,47 +127,47 @@ class Conflicts(Record):
 class MergeManifest(Record):
     """`<stem>.manifest.json` of a merged corpus: every input, the rule, the counts, what the union holds."""
 
-    schema_version: int
-    kind: str  # "merged"
-    file: str
-    sha256: str
-    rows: int
-    key: list[str]
-    sort_order: list[str]
-    scored_columns: list[str]
-    prefer: str | None
-    conflicts: Conflicts
-    duplicates_dropped: int
-    inputs: tuple[InputEntry, ...]
-    repeated_inputs: tuple[RepeatedInput, ...]
-    demo_corpus: bool
-    jsonl_identity: str
-    warnings: list[str]
-    recorded_utc: str | None
-    merged_at_utc: str
-    kit_version: str
-    n_sources: int
-    sources: tuple[SourceRows, ...]
-    encoders: list[str]
-    boxes: list[str]
-    devices: list[str]
-    platforms: list[str]
-    cq_grid: list[int]
-    vmaf_range: list[float]
-    teacher_models: list[str]
+    LENIENT = True
+    SCHEMA_VERSION = SCHEMA_VERSION
 
+    schema_version: int = SCHEMA_VERSION
+    kind: str = "merged"
+    file: str = ""
+    sha256: str = ""
+    rows: int = 0
+    key: list[str] = field(default_factory=list)
+    sort_order: list[str] = field(default_factory=list)
+    scored_columns: list[str] = field(default_factory=list)
+    prefer: str | None = None
+    conflicts: Conflicts = field(default_factory=lambda: Conflicts(0, 0, []))
+    duplicates_dropped: int = 0
+    inputs: tuple[InputEntry, ...] = ()
+    repeated_inputs: tuple[RepeatedInput, ...] = ()
+    demo_corpus: bool = False
+    jsonl_identity: str = ""
+    warnings: list[str] = field(default_factory=list)
+    recorded_utc: str | None = None
+    merged_at_utc: str = ""
+    kit_version: str = ""
+    n_sources: int = 0
+    sources: tuple[SourceRows, ...] = ()
+    encoders: list[str] = field(default_factory=list)
+    boxes: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    cq_grid: list[int] = field(default_factory=list)
+    vmaf_range: list[float] = field(default_factory=list)
+    teacher_models: list[str] = field(default_factory=list)
 
 
 CorpusManifest = ShardManifest | MergeManifest
 
 
 def parse_manifest(data: object, where: str) -> CorpusManifest | None:
-    """A shard or merge manifest from its JSON; None for anything else or anything damaged."""
-    kind = data.get("kind") if isinstance(data, dict) else None
-    cls: type[ShardManifest] | type[MergeManifest] | None = {"shard": ShardManifest,
-                                                            "merged": MergeManifest}.get(str(kind))
-    if cls is None:
+    """A merge manifest (kind `merged`), else a shard manifest; None when it is not one or is damaged."""
+    if not isinstance(data, dict):
         return None
+    cls: type[ShardManifest] | type[MergeManifest] = MergeManifest if data.get("kind") == "merged" else ShardManifest
     try:
         return cls.from_json(data, where)
     except RecordError:

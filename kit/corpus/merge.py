@@ -33,19 +33,20 @@ from kit import __version__
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
+    SCHEMA_VERSION,
     Conflicts,
     InputEntry,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
-    manifest_path,
 )
-from kit.corpus.schema import COLUMNS, SCHEMA, SCHEMA_VERSION
+from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.media.libvmaf import FEATURES
+from kit.rundir import manifest_path
 
 KEY = ("src_sha256", "encoder", "preset", "cq", "frame_index", "device")
 SORT_ORDER = ("src_sha256", "encoder", "preset", "device", "cq", "frame_index")

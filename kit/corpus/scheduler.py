@@ -109,7 +109,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
                     continue
                 enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
                 emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
-                                 round(r.score_time_ms, 3), round(enc_fps, 1)))
+                             round(r.score_time_ms, 3), round(enc_fps, 1)))
         except BaseException:
             # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
             # so the pool below joins within moments; finished jobs stay on disk

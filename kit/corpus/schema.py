@@ -1,4 +1,4 @@
-"""The corpus shard schema (version 1) and the one check of its values.
+"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION) and the one check of its values.
 
 One row per scored frame. Every reader (the merge, `corpus info`, LOSO
 training) validates with `validate_table`, so a corpus is judged the same way
@@ -24,7 +24,6 @@ from kit.platforms.encoders import ENCODER_VOCAB
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
 
 SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 
 from kit import __version__
 from kit.corpus.jobs import Job, Provenance, job_paths
-from kit.corpus.manifests import ClipEntry, FFmpegRef, ShardManifest, ShardRecord
-from kit.corpus.schema import COLUMNS, SCHEMA, SCHEMA_VERSION
+from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
+from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, sha256_file
 from kit.media.libvmaf import TEACHER_MODEL

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import CorpusManifest, MergeManifest, ShardManifest, SourceRows, read_manifest
 from kit.infra.records import Record, omit_none
+from kit.rundir import LAYOUT
 
 if TYPE_CHECKING:  # the records here are read by light commands (status, the summary): no pyarrow at import
     import pyarrow as pa
@@ -88,7 +89,8 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf")
             if c in pq.read_schema(path).names]
     df = pq.read_table(path, columns=cols).to_pandas()
-    manifest = read_manifest(path)
+    # beside it as <stem>.manifest.json; a shard copied under another name still finds its shard.manifest.json
+    manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
 
     def uniq(col: str) -> list[str]:
         return sorted(df[col].dropna().unique().tolist()) if col in df else []
@@ -100,7 +102,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
         cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],
         demo_corpus=bool(manifest.demo_corpus) if manifest is not None else False,
-        corpus_kind=exact.kind if exact is not None else "unknown",
+        corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
     )

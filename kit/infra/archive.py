@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import tarfile
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import InputError
@@ -79,13 +79,17 @@ def _extract_members(tar: tarfile.TarFile, source: Path, dest: Path) -> list[Pat
 
 @dataclass(frozen=True)
 class FileSum(Record):
+    LENIENT = True  # `verify` needs only the sha256
+
     sha256: str
-    bytes: int
+    bytes: int = 0
 
 
 @dataclass(frozen=True)
 class ResultsManifest(Record):
     """`manifest.json` at the top of a results tarball: who sent it, and the sha256 of every file."""
+
+    LENIENT = True  # only `files` is needed to verify
 
     kind: str = "ensemble-kit-results"
     kit_version: str = ""
@@ -96,8 +100,7 @@ class ResultsManifest(Record):
     def from_json(cls, data: object, where: str = "") -> ResultsManifest:
         if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
             raise RecordError(f"{where or 'results manifest'}: no `files` object")
-        raw = super().from_json(data, where or "results manifest")
-        return replace(raw, meta={k: v for k, v in raw.meta.items() if k != "files"})
+        return super().from_json(data, where or "results manifest")
 
     def get(self, key: str) -> object:
         return self.meta.get(key)

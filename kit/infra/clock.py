@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # 2026-11-22T09:38:18Z: every *_utc field
@@ -19,3 +20,15 @@ def utc_compact() -> str:
 def local_clock() -> str:
     """HH:MM:SS in local time, for the step logs a person reads beside the terminal."""
     return time.strftime("%H:%M:%S")
+
+
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def normalise_utc(text: object) -> str:
+    """An ISO stamp from either spelling the kit writes; "" for anything else."""
+    value = str(text or "")
+    if m := _COMPACT.match(value):
+        return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}Z"
+    return value if _ISO.match(value) else ""

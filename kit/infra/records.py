@@ -7,11 +7,17 @@ reads them back with their declared types. The rules every record shares:
 * a float that is NaN or infinite is written as `null` (strict JSON) and read
   back as NaN: a correlation over a constant fold is undefined, not zero;
 * a field declared with `omit_none()` is left out while it is None, for keys
-  that only some documents carry (a disabled gate has no `statement`);
+  that only some documents carry (a disabled gate has no `statement`); when its
+  key is present, a null in it is a NaN like any other float;
 * a field declared with `flatten()` holds a dict whose keys are written inline
   between the neighbouring fields, and from_json gathers every key the record
   does not declare into it (a baseline's model-specific description);
 * nested records, tuples and dicts of records convert both ways.
+
+Every other field must be present when read, whatever its Python default:
+a damaged document is refused, not filled in. A record whose older versions
+lacked keys says so with `LENIENT = True`; its defaulted fields may then be
+absent (the corpus manifests, which only add provenance).
 
 `SCHEMA_VERSION` on a record class is the version of its JSON form; from_json
 refuses a document that declares a newer one than this kit reads.
@@ -110,6 +116,7 @@ class Record:
     """Base of every typed result: to_json / from_json, field order = key order."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -134,10 +141,16 @@ class Record:
         kw: dict[str, object] = {}
         declared = {f.name for f in dataclasses.fields(cls)}
         for f in dataclasses.fields(cls):
+            optional = f.metadata.get("omit_none") or (cls.LENIENT and (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING))
             if f.metadata.get("flatten"):
                 kw[f.name] = {k: v for k, v in data.items() if k not in declared}
             elif f.name in data:
-                kw[f.name] = load(hints[f.name], data[f.name], f"{where}.{f.name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                value = data[f.name]
+                if value is None and f.metadata.get("omit_none") and float in _arms(hints[f.name]):
+                    kw[f.name] = math.nan  # present but null: a NaN (absent would mean None)
+                else:
+                    kw[f.name] = load(hints[f.name], value, f"{where}.{f.name}")
+            elif not optional:
                 raise RecordError(f"{where}: lacks {f.name!r}")
         return cls(**kw)

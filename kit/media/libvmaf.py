@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` import this module
+    import numpy as np
 
 TEACHER_MODEL = "vmaf_v0.6.1"
 FEATURES = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
@@ -59,6 +61,8 @@ class VmafLog:
 
 def parse_vmaf_log(path: Path) -> VmafLog:
     """Per-frame canonical features and teacher score from a libvmaf JSON log."""
+    import numpy as np
+
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     frames = sorted(data.get("frames", []), key=lambda f: f["frameNum"])

@@ -38,15 +38,18 @@ def _gelu(nodes: list[onnx.NodeProto], x: str, name: str) -> str:
     return name
 
 
+def _array(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
 def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
     """The member as an ONNX graph: scaler, then each layer slot of its Arch, by name."""
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")
-    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
     inits = [
-        numpy_helper.from_array(sd["mean"].reshape(1, N_FEATURES), "scaler_mean"),
-        numpy_helper.from_array(sd["std"].reshape(1, N_FEATURES), "scaler_std"),
+        numpy_helper.from_array(_array(model.mean).reshape(1, N_FEATURES), "scaler_mean"),
+        numpy_helper.from_array(_array(model.std).reshape(1, N_FEATURES), "scaler_std"),
         numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
         numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
         numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
@@ -59,8 +62,9 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
     ]
     h = "x"
     for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
-        inits.append(numpy_helper.from_array(sd[f"slots.{layer.name}.weight"], f"w{k}"))
-        inits.append(numpy_helper.from_array(sd[f"slots.{layer.name}.bias"], f"b{k}"))
+        linear = model.slot(layer.name)
+        inits.append(numpy_helper.from_array(_array(linear.weight), f"w{k}"))
+        inits.append(numpy_helper.from_array(_array(linear.bias), f"b{k}"))
         nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
         h = _gelu(nodes, f"l{k}", f"h{k}") if layer.activation == "gelu" else f"l{k}"
     nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [OUTPUT]))

@@ -5,32 +5,31 @@ Champion/challenger (kit.verdict.lift) compares the new ensemble with it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from kit.errors import InputError
-from kit.infra.files import sha256_file
+from kit.infra.files import read_json, sha256_file
 from kit.model.baselines import baseline_result, fold_result
 from kit.model.export import onnx_predict
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.loso import Fold
-from kit.model.results import BaselineResult
-from kit.rundir import LAYOUT, RunDir
+from kit.model.results import BaselineResult, EnsembleMembers
+from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 
 
 def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
-    """The ensemble.json and its ONNX files in a previous bundle (run dir, 05_bundle or exports)."""
-    for folder in (path, path / "exports", RunDir(path).exports):
-        manifest = folder / "ensemble.json"
+    """The ensemble manifest and its ONNX files in a previous bundle (run dir, 05_bundle or exports)."""
+    for folder in (path, path / LAYOUT.exports.name, RunDir(path).exports):
+        manifest = folder / ENSEMBLE_MANIFEST
         if manifest.is_file():
             try:
-                members = json.loads(manifest.read_text()).get("members", [])
-                onnx_files = [folder / Path(str(m["onnx"])).name for m in members]
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                members = EnsembleMembers.from_json(read_json(manifest), str(manifest)).members
+                onnx_files = [folder / Path(m.onnx).name for m in members]
+            except (OSError, ValueError) as exc:
                 raise InputError(f"--incumbent {manifest}: not a readable ensemble manifest ({exc})",
                                  hint="point --incumbent at a bundle written by the kit") from exc
             missing = [p for p in onnx_files if not p.is_file()]

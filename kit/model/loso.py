@@ -50,8 +50,7 @@ def training_rows(folds: list[Fold], n_rows: int) -> list[np.ndarray]:
 @dataclass
 class LosoResult:
     seed_reports: list[SeedReport]
-    fold_results: list[FoldResult]  # every (seed, fold), seeds in the order given
-    folds: pd.DataFrame  # the same as a table (folds.parquet)
+    folds: pd.DataFrame  # every (seed, fold), the FoldResult fields as columns (folds.parquet)
     predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
     n_members: int
 
@@ -80,7 +79,7 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
             "vmaf": y, "pred": pred,
         }))
     reports = [seed_report(seed, [r for r in results if r.seed == seed]) for seed in seeds]
-    return LosoResult(reports, results, pd.DataFrame([asdict(r) for r in results]),
+    return LosoResult(reports, pd.DataFrame([asdict(r) for r in results]),
                       pd.concat(pred_frames, ignore_index=True), len(members))
 
 

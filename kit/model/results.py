@@ -127,3 +127,23 @@ class Baselines(Record):
         raw = super().from_json(data, where or "Baselines")
         return Baselines(raw.corpus_sha256, {name: BaselineResult.from_json(b, f"baselines.{name}")
                                              for name, b in raw.models.items()})
+
+
+@dataclass(frozen=True)
+class EnsembleMember(Record):
+    """One exported member, as `ensemble.json` lists it."""
+
+    seed: int
+    onnx: str
+    sidecar: str
+    sha256: str
+    parity_max_abs_diff: float
+
+
+@dataclass(frozen=True)
+class EnsembleMembers(Record):
+    """What the incumbent reader needs of an `ensemble.json` (kit.bundle.cards.EnsembleManifest): its members."""
+
+    LENIENT = True
+
+    members: tuple[EnsembleMember, ...] = ()

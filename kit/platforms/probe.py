@@ -70,6 +70,8 @@ _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out
 class ProbeResult(Record):
     """One encoder's test encode: cached per ffmpeg build and host, recorded in prereqs.json."""
 
+    LENIENT = True  # cache entries of older kits lack the later keys
+
     name: str
     available: bool
     reason: str  # success: what was proven; failure: the most telling line
@@ -89,7 +91,6 @@ class ProbeResult(Record):
         """e.g. "NVENC unavailable: Cannot load libcuda.so.1"."""
         engine = ENGINE_NAMES.get(get_spec(self.name).family, self.name)
         return f"{engine} unavailable: {self.reason}"
-
 
 
 def explain(reason: str) -> str:

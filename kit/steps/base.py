@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from kit.corpus.sharding import ShardSpec
+from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.events import Emit
 from kit.infra.files import read_json, sha256_file
@@ -59,7 +59,6 @@ class RunSettings:
 class Context:
     settings: RunSettings
     emit: Emit
-    step_dir: Path
     log: Callable[[str], None]
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
 

@@ -210,7 +210,7 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
     step_dir.mkdir(parents=True, exist_ok=True)
     log = StepLog(run.log(step.name))
     try:
-        ctx = Context(settings, emit, step_dir, log, forced=step.name in selection.forced)
+        ctx = Context(settings, emit, log, forced=step.name in selection.forced)
         plan = step.plan(ctx)
         reason = "forced" if step.name in selection.forced else stale_reason(run, step.name, plan)
         if reason is None:

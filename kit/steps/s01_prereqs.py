@@ -94,7 +94,7 @@ class PrereqsStep:
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         families = detect_families(sig)
-        work = ctx.step_dir / "probe"
+        work = ctx.run.probe_work
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
@@ -127,7 +127,6 @@ class PrereqsStep:
             "python_packages": packages,
             "out_dir": {"path": str(s.out_dir.resolve()), "free_gib": round(free / 2**30, 1)},
         }
-        out_path = ctx.step_dir / "prereqs.json"
-        write_json(out_path, report)
-        return Outcome([out_path], {"ffmpeg": info.version, "source": info.source, "libvmaf": libvmaf_version,
-                                    "encoders": list(resolved)})
+        write_json(ctx.run.prereqs_json, report)
+        return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
+                                                "libvmaf": libvmaf_version, "encoders": list(resolved)})

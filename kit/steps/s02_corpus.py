@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from kit.corpus.jobs import JobFailed, JobRunner, Provenance, job_is_done, job_paths, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
-from kit.corpus.sharding import select_shard, shard_note, shard_record, shard_settings
+from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.files import remove_temp_files, write_json
@@ -65,11 +65,11 @@ class Prepared:
 def prepare(ctx: Context) -> Prepared:
     s = ctx.settings
     prereqs = read_prereqs(ctx)
+    encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     prov = provenance(ctx, prereqs)
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
                                       s.demo_clips or None, s.demo_seconds)
-    return Prepared(prereq_encoders(ctx, prereqs, s.encoders), prereq_hw(prereqs), prov, all_clips,
-                    select_shard(all_clips, s.shard), demo)
+    return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)
 
 
 class CorpusStep:

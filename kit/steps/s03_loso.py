@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kit.corpus.schema import load_training_corpus
-from kit.corpus.sharding import refuse_small_shard
+from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
 from kit.infra.files import atomic_path, sha256_file, write_json
@@ -58,10 +58,11 @@ class LosoStep:
                                                                      len(s.seeds) * n_sources, loss)))
         feats, codec = design_matrix(df)
         target, folds = df["vmaf"].to_numpy(dtype="float64"), make_folds(df)
-        corpus_sha = sha256_file(corpus)
-        baselines = Baselines(corpus_sha, {"ridge": ridge_loso(feats, codec, target, folds)})
+        corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
+        models = {"ridge": ridge_loso(feats, codec, target, folds)}
         for arch in (LINEAR, MLP_SMALL):  # seed document 000's models, trained on the same folds
-            baselines.models[arch.name] = arch_loso(feats, codec, target, folds, arch, s.seeds[0], s.train)
+            models[arch.name] = arch_loso(feats, codec, target, folds, arch, s.seeds[0], s.train)
+        baselines = Baselines(corpus_sha, models)
         incumbent = incumbent_loso(s.incumbent, feats, codec, target, folds) if s.incumbent else None
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger

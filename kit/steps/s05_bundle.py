@@ -59,7 +59,7 @@ class BundleStep:
                                 run.prereqs_json)
         write_text(run.report, render_report(verdict, data))
         box, utc = safe_box_id(ctx.settings.box_id), utc_compact()
-        stem = f"results-{box}-{utc}"
+        stem = run.results_stem(box, utc)
         tarball = run.tarball(stem)
         files = tarball_files(run, verdict, verdict_path, exports, run.report,
                               lambda path, producer: require_output(ctx, path, producer))

@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.corpus.sharding import ShardSpec
+from kit.corpus.split import ShardSpec
 from kit.errors import KitError
 from kit.infra.files import read_json
 from kit.model.recipe import TrainConfig
@@ -146,8 +146,8 @@ def run_status(out_dir: Path) -> RunStatus:
         return RunStatus(str(out_dir), None, None, lock_holder(out_dir), None, pending)
     run = read_json(run_json)
     settings = settings_from_json(dict(run.get("settings") or {}), out_dir)
-    quiet = Context(settings, lambda event: None, out_dir, lambda line: None)
-    statuses = [step_status(step, dataclasses.replace(quiet, step_dir=rundir.step(step.name))) for step in STEPS]
+    quiet = Context(settings, lambda event: None, lambda line: None)
+    statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
     command = command_of([str(a) for a in run.get("argv", [])])

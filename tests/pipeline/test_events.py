@@ -16,6 +16,8 @@ from kit import events as ev
 from kit.cli.main import cli
 from tests.conftest import FAST, LENIENT, ROOT, run_kit
 
+pytestmark = pytest.mark.slow  # whole runs of the pipeline
+
 DOC = ROOT / "docs" / "events.md"
 # what the issue asks the stream to carry, at least
 REQUIRED = {"step_started", "step_skipped", "job_done", "job_failed", "epoch", "verdict", "bundle_written", "error",

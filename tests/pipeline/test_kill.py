@@ -24,6 +24,8 @@ import pytest
 
 from tests.conftest import FAST, LENIENT, ROOT, run_kit
 
+pytestmark = pytest.mark.slow  # whole runs of the pipeline
+
 KILL_COUNT = int(os.environ.get("KIT_KILL_COUNT", "6"))
 KEY = ["src_sha256", "encoder", "preset", "cq", "frame_index", "device"]
 

@@ -16,6 +16,8 @@ from kit.model.export import onnx_predict
 from kit.model.features import design_matrix
 from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_kit
 
+pytestmark = pytest.mark.slow  # whole runs of the pipeline
+
 
 @pytest.fixture(scope="module")
 def promoted(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:

@@ -22,6 +22,8 @@ from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.gate import GateResult
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # whole runs of the pipeline
+
 GOLDEN_VERDICT = ROOT / "tests" / "data" / "verdict_promote.json"  # a real run's PROMOTE.json
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

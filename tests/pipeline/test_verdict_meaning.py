@@ -20,6 +20,8 @@ from kit.model.results import BaselineResult
 from kit.verdict.lift import lift, lift_gate
 from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
 
+pytestmark = pytest.mark.slow  # whole runs of the pipeline
+
 FAST_LOSO = ["--seeds", "0,1", "--epochs", "25", "--batch-size", "16"]
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.corpus.merge import merge_files
-from kit.corpus.sharding import ShardSpec, parse_shard, select_shard
+from kit.corpus.split import ShardSpec, parse_shard, select_shard
 from kit.errors import InputError
 from kit.media.refs import Clip
 from tests.conftest import FAST, TINY_SOURCES, run_kit

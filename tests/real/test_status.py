@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kit.cli.main import cli
-from kit.corpus.sharding import ShardSpec
+from kit.corpus.split import ShardSpec
 from kit.model.recipe import TrainConfig
 from kit.steps.base import RunSettings
 from kit.steps.runner import out_dir_lock

@@ -13,7 +13,8 @@ from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.document import Verdict
 from tests.conftest import ROOT
 
-GOLDEN = ROOT / "tests" / "data" / "verdict_promote.json"  # PROMOTE.json of a default run of kit 0.1.0
+# PROMOTE.json that kit 0.1.0 wrote (commit f41ef5e, the flat layout) for the default run
+GOLDEN = ROOT / "tests" / "data" / "verdict_promote.json"
 
 
 def _as_written(doc: dict[str, object]) -> str:

@@ -77,6 +77,18 @@ def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
     assert res.returncode == 0, res.stderr
 
 
+def test_status_of_an_out_dir_loads_no_training_or_table_library(tmp_path: Path) -> None:
+    """`status` stays as light as --help: it plans the steps, and planning imports no torch, pyarrow or pandas."""
+    code = ("import sys; from click.testing import CliRunner; from kit.cli.main import cli\n"
+            f"r = CliRunner().invoke(cli, ['status', {str(tmp_path / 'out')!r}]); assert r.exit_code == 0, r.output\n"
+            "assert 'pending' in r.output, r.output\n"
+            "heavy = [m for m in ('torch', 'onnx', 'pyarrow', 'pandas', 'onnxruntime', 'matplotlib', 'scipy',\n"
+            "                     'numpy') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
 def test_every_command_is_covered_by_the_help_test() -> None:
     from kit.cli.main import cli
 
@@ -92,7 +104,8 @@ def test_every_command_is_covered_by_the_help_test() -> None:
 
 
 def test_run_flags_have_kit_environment_twins(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kit.cli.main import NO_ENV, cli
+    from kit.cli.main import cli
+    from kit.cli.run import NO_ENV
 
     env = {"KIT_JOBS": "3", "KIT_SEEDS": "4,5", "KIT_CORPUS": "/c.parquet", "KIT_EPOCHS": "7", "KIT_JSON": "1",
            "KIT_MIN_MEAN_PLCC": "0.9", "KIT_DEMO_CLIPS": "2", "KIT_SHARD": "1/2", "KIT_WIDTH": "1280"}
