@@ -10,6 +10,7 @@ import numpy as np
 
 from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
+from kit.bundle.vmaftune import Exported, write_profile
 from kit.corpus.schema import load_training_corpus
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
@@ -22,13 +23,15 @@ from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
+VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
 EpochFn = Callable[[int, int, float], None]
 
 
-def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, on_epoch: EpochFn | None = None
-                    ) -> list[Path]:
-    """Refit the verdict's seeds on its corpus and export them into `exports`; returns the files written."""
+def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
+                    on_epoch: EpochFn | None = None) -> list[Path]:
+    """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
+    models) and `exports/vmaftune` (the vmaf-tune profile); returns the files written."""
     corpus = verdict.corpus
     df = load_training_corpus(Path(corpus.path))
     feats, codec = design_matrix(df)
@@ -38,9 +41,10 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, on_epoc
                         train, on_epoch)
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     per_seed = {r.seed: r for r in verdict.per_seed}
-    written, members = [], []
+    written, members, refit = [], [], []
     for m, seed in enumerate(seeds):
         model = ens.export_member(m)
+        refit.append(Exported(seed, model))
         onnx_path = exports / f"{member_name(seed)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
                                    "features": ",".join(FEATURES), "teacher_model": TEACHER_MODEL})
@@ -60,4 +64,6 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, on_epoc
         name=f"{ARCH}_ensemble", kit_version=__version__, members=tuple(members),
         combine="mean of the members' vmaf outputs", seeds=seeds, corpus_sha256=corpus.sha256,
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=TEACHER_MODEL).to_json())
-    return [*written, manifest]
+    profile = write_profile(refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
+                            df["encoder"].to_numpy(), df["cq"].to_numpy())
+    return [*written, manifest, *profile]

@@ -38,6 +38,14 @@ def parse_int_list(text: str, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     return values
 
 
+def parse_crf_range(text: str) -> tuple[int, int]:
+    values = parse_int_list(text, "--vmaftune-crf-range", 0, 255)
+    if len(values) != 2 or values[0] >= values[1]:
+        raise InputError(f"--vmaftune-crf-range {text!r} is not MIN,MAX with MIN < MAX",
+                         hint="e.g. --vmaftune-crf-range 10,51 (vmaf-tune's default search range)")
+    return values[0], values[1]
+
+
 def parse_fps_flag(text: str | None) -> str | None:
     if text is None:
         return None
@@ -97,6 +105,9 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Use only the first N demo clips (0 = all)."),
         click.option("--demo-seconds", type=click.FloatRange(0, 60), default=0.0,
                      help="Length of each demo clip in seconds (0 = the default 3)."),
+        click.option("--vmaftune-crf-range", default="10,51", show_default=True, metavar="MIN,MAX",
+                     help="The CRF range vmaf-tune normalises crf_norm over, for the vmaf-tune export profile "
+                          "written on PROMOTE (its default search range is 10..51)."),
         click.option("--json", "json_mode", is_flag=True, help="NDJSON events on stdout; human output on stderr."),
     ]
     for opt in reversed(options):
@@ -147,6 +158,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
         incumbent=Path(kw["incumbent"]).absolute() if kw["incumbent"] else None,
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
         shard=parse_shard_flag(kw["shard"], kw["corpus"]),
+        vmaftune_crf_range=parse_crf_range(kw["vmaftune_crf_range"]),
     )
 
 

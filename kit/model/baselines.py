@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kit.model.loso import Fold, training_rows
-from kit.model.metrics import agreement, summarise
+from kit.model.loso import Fold, fold_summary, is_constant, training_rows
+from kit.model.metrics import agreement
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult
@@ -52,12 +52,13 @@ def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> FoldResult:
     """A baseline's figures on one held-out source."""
     a = agreement(target[fold.rows], pred)
     return FoldResult(fold=fold.index, src=fold.src, src_sha256=fold.src_sha256, n_frames=len(fold.rows),
-                      plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"])
+                      plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
+                      teacher_constant=is_constant(target[fold.rows]))
 
 
 def baseline_result(model: str, folds: list[FoldResult], details: dict[str, object]) -> BaselineResult:
-    """Mean PLCC/SROCC/KROCC/RMSE over the folds (NaN when any fold is NaN), with the folds."""
-    means = {m: summarise([getattr(f, m) for f in folds])["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
+    """Mean PLCC/SROCC/KROCC/RMSE over the folds (kit.model.loso.CORRELATION_RULE), with the folds."""
+    means = {m: fold_summary(folds, m)["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
     return BaselineResult(model, details, means["plcc"], means["srocc"], means["krocc"], means["rmse"],
                           len(folds), tuple(folds))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -42,8 +43,10 @@ def _array(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().astype(np.float32)
 
 
-def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
-    """The member as an ONNX graph: scaler, then each layer slot of its Arch, by name."""
+def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str = INPUT_CODEC,
+                 output: str = OUTPUT) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The member's nodes and initialisers, from tensors `features` and `codec` to `output`: the scaler,
+    then each layer slot of its Arch, by name. Another graph can feed it (kit.bundle.vmaftune)."""
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")
@@ -56,9 +59,9 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
         numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
     ]
     nodes = [
-        helper.make_node("Sub", [INPUT_FEATURES, "scaler_mean"], ["centred"]),
+        helper.make_node("Sub", [features, "scaler_mean"], ["centred"]),
         helper.make_node("Div", ["centred", "scaler_std"], ["z"]),
-        helper.make_node("Concat", ["z", INPUT_CODEC], ["x"], axis=1),
+        helper.make_node("Concat", ["z", codec], ["x"], axis=1),
     ]
     h = "x"
     for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
@@ -67,14 +70,12 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
         inits.append(numpy_helper.from_array(_array(linear.bias), f"b{k}"))
         nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
         h = _gelu(nodes, f"l{k}", f"h{k}") if layer.activation == "gelu" else f"l{k}"
-    nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [OUTPUT]))
-    graph = helper.make_graph(
-        nodes, ARCH,
-        [helper.make_tensor_value_info(INPUT_FEATURES, TensorProto.FLOAT, ["batch", N_FEATURES]),
-         helper.make_tensor_value_info(INPUT_CODEC, TensorProto.FLOAT, ["batch", CODEC_DIM])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
-        initializer=inits,
-    )
+    nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
+    return nodes, inits
+
+
+def finish_model(graph: onnx.GraphProto, metadata: dict[str, str]) -> onnx.ModelProto:
+    """A single-file model at the kit's opset, metadata sorted (stable bytes), checked by onnx."""
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="ensemble-kit", producer_version=__version__)
     proto.ir_version = 8
@@ -83,12 +84,29 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
     return proto
 
 
-def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
+    """The member with the kit's own two inputs: features[N, 6] and codec[N, CODEC_DIM]."""
+    nodes, inits = member_graph(model)
+    return finish_model(helper.make_graph(
+        nodes, ARCH,
+        [helper.make_tensor_value_info(INPUT_FEATURES, TensorProto.FLOAT, ["batch", N_FEATURES]),
+         helper.make_tensor_value_info(INPUT_CODEC, TensorProto.FLOAT, ["batch", CODEC_DIM])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
+        initializer=inits,
+    ), metadata)
+
+
+def session(path: Path) -> Any:
+    """An onnxruntime session on the CPU, quiet."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    sess = session(path)
     (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
     return np.asarray(out, dtype=np.float64)
 

@@ -12,7 +12,7 @@ import numpy as np
 from kit.errors import InputError
 from kit.infra.files import read_json, sha256_file
 from kit.model.baselines import baseline_result, fold_result
-from kit.model.export import onnx_predict
+from kit.model.export import onnx_predict, session
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.loso import Fold
 from kit.model.results import BaselineResult, EnsembleMembers
@@ -43,10 +43,8 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 
 
 def _check_inputs(onnx_path: Path) -> None:
-    import onnxruntime as ort
-
     try:
-        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        sess = session(onnx_path)
     except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
         raise InputError(f"--incumbent model {onnx_path}: not a loadable ONNX model ({str(exc)[:120]})",
                          hint="the incumbent bundle is damaged; point --incumbent at a complete one") from exc

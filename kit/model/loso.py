@@ -7,6 +7,7 @@ on both sides of a fold, even when two boxes named it differently. Every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -71,7 +72,8 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
         a = agreement(y, pred)
         results.append(FoldResult(seed=mem.seed, fold=fold.index, src=fold.src, src_sha256=fold.src_sha256,
                                   n_frames=len(fold.rows), share_vmaf_100=float(np.mean(y >= VMAF_CEILING)),
-                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"]))
+                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
+                                  teacher_constant=is_constant(y)))
         pred_frames.append(pd.DataFrame({
             "seed": np.int32(mem.seed), "fold": np.int32(fold.index), "row": fold.rows.astype(np.int64),
             "src_sha256": fold.src_sha256, "encoder": df["encoder"].to_numpy()[fold.rows],
@@ -83,10 +85,37 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
                       pd.concat(pred_frames, ignore_index=True), len(members))
 
 
+def correlation(fold: FoldResult, metric: str) -> float:
+    """A fold's PLCC, SROCC or KROCC as the seed's means count it (CORRELATION_RULE)."""
+    value = float(getattr(fold, metric))
+    return 0.0 if math.isnan(value) else value
+
+
+CORRELATION_RULE = (
+    "A held-out source whose teacher scores are all equal has no defined correlation: its fold is left out of the "
+    "PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold whose "
+    "predictions are constant while the teacher varies counts as correlation 0.")
+
+
+def fold_summary(folds: list[FoldResult], metric: str) -> dict[str, float]:
+    """mean/std/min/max of one metric over the folds, by CORRELATION_RULE for the correlations."""
+    if metric == "rmse":
+        return summarise([f.rmse for f in folds])
+    return summarise([correlation(f, metric) for f in folds if not f.teacher_constant])
+
+
+def is_constant(values: np.ndarray) -> bool | None:
+    """True when every value is equal (FoldResult.teacher_constant), else None (the key is left out)."""
+    return True if len(values) and np.ptp(values) == 0 else None
+
+
 def seed_report(seed: int, folds: list[FoldResult]) -> SeedReport:
-    plcc = summarise([f.plcc for f in folds])
+    """One seed's figures over its folds, by CORRELATION_RULE."""
+    plcc = fold_summary(folds, "plcc")
+    undefined = [f.src for f in folds if f.teacher_constant]
     return SeedReport(
         seed=seed, mean_plcc=plcc["mean"], std_plcc=plcc["std"], min_plcc=plcc["min"], max_plcc=plcc["max"],
-        mean_srocc=summarise([f.srocc for f in folds])["mean"], mean_krocc=summarise([f.krocc for f in folds])["mean"],
-        mean_rmse=summarise([f.rmse for f in folds])["mean"], n_folds=len(folds), folds=tuple(folds),
+        mean_srocc=fold_summary(folds, "srocc")["mean"], mean_krocc=fold_summary(folds, "krocc")["mean"],
+        mean_rmse=fold_summary(folds, "rmse")["mean"], n_folds=len(folds), folds=tuple(folds),
+        folds_without_correlation=undefined or None,
     )

@@ -31,6 +31,7 @@ class FoldResult(Record):
     srocc: float = float("nan")
     krocc: float = float("nan")
     rmse: float = float("nan")
+    teacher_constant: bool | None = omit_none()  # True: every held-out teacher score is equal (no correlation)
 
     def without_seed(self) -> FoldResult:
         return replace(self, seed=None)
@@ -78,6 +79,7 @@ class SeedReport(Record):
     train_config: dict[str, object] | None = omit_none()
     batched_members: int | None = omit_none()
     train_seconds: float | None = omit_none()
+    folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
 
     @property
     def summary(self) -> SeedSummary:

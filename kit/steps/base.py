@@ -46,12 +46,14 @@ class RunSettings:
     demo_seconds: float = 0.0  # 0 = the demo default
     incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
     shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
+    vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         for k in ("out_dir", "ref_dir", "corpus", "incumbent"):
             d[k] = None if d[k] is None else str(d[k])
         d["encoders"], d["cqs"], d["seeds"] = list(self.encoders), list(self.cqs), list(self.seeds)
+        d["vmaftune_crf_range"] = list(self.vmaftune_crf_range)
         return d
 
 

@@ -36,7 +36,8 @@ class BundleStep:
 
     def plan(self, ctx: Context) -> Plan:
         verdict, path = find_verdict(ctx)
-        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": safe_box_id(ctx.settings.box_id)},
+        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": safe_box_id(ctx.settings.box_id),
+                              "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)},
                     inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -53,7 +54,7 @@ class BundleStep:
             ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
                                      f"{verdict.corpus.rows} rows"))
             run.exports.mkdir(parents=True)
-            exports = export_ensemble(verdict, ctx.settings.train, run.exports,
+            exports = export_ensemble(verdict, ctx.settings.train, run.exports, ctx.settings.vmaftune_crf_range,
                                       lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)))
         data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), run.run_json,
                                 run.prereqs_json)

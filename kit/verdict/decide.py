@@ -11,6 +11,7 @@ from kit import __version__
 from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
+from kit.model.loso import CORRELATION_RULE
 from kit.model.metrics import agreement
 from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.document import (
@@ -58,7 +59,8 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
     return tuple(FoldResult(seed=int(r["seed"]), fold=int(r["fold"]), src=str(r["src"]),
                             src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
                             share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
-                            srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]))
+                            srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]),
+                            teacher_constant=True if r.get("teacher_constant") is True else None)
                  for r in folds.sort_values(["seed", "fold"]).to_dict(orient="records"))
 
 
@@ -102,4 +104,11 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         teacher_model=TEACHER_MODEL, plcc_measures=PLCC_MEANING,
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
+        folds_without_correlation=undefined_correlation(reports),
     )
+
+
+def undefined_correlation(reports: list[SeedReport]) -> str | None:
+    """The sentence that names the folds left out of the correlation means, when there are any."""
+    sources = sorted({src for r in reports for src in (r.folds_without_correlation or [])})
+    return f"{', '.join(sources)}: {CORRELATION_RULE}" if sources else None

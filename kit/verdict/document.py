@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.corpus.summary import CorpusSummary
-from kit.infra.records import Record
+from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult, FoldResult, SeedSummary
 from kit.verdict.gate import GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
@@ -87,6 +87,7 @@ class Verdict(Record):
     teacher_model: str
     plcc_measures: str
     provenance: VerdictProvenance
+    folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
 
     SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
 

@@ -88,6 +88,14 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(promoted: tuple[Path
     assert preds[0].shape == (len(df),) and not np.allclose(preds[0], preds[1])  # seeds really differ
     ensemble = json.loads((exports / "ensemble.json").read_text())
     assert [m["seed"] for m in ensemble["members"]] == [0, 1]
+    # and the vmaf-tune profile beside them, ready for model/tiny/ (tests/unit/test_vmaftune.py checks its rules)
+    profile = exports / "vmaftune"
+    assert sorted(p.name for p in profile.iterdir()) == [
+        "fr_regressor_v2.json", "fr_regressor_v2.onnx", "fr_regressor_v2_ensemble_v1.json",
+        "fr_regressor_v2_ensemble_v1_seed0.json", "fr_regressor_v2_ensemble_v1_seed0.onnx",
+        "fr_regressor_v2_ensemble_v1_seed1.json", "fr_regressor_v2_ensemble_v1_seed1.onnx", "registry-rows.json"]
+    assert all(json.loads((profile / f"{r['id']}.json").read_text())["parity_max_abs_diff"] <= 1e-4
+               for r in json.loads((profile / "registry-rows.json").read_text()))
 
 
 def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(promoted: tuple[Path, object], tmp_path: Path) -> None:

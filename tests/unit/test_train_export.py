@@ -108,3 +108,42 @@ def test_onnx_matches_torch_and_is_byte_identical(tmp_path: Path) -> None:
     assert not np.allclose(onnx_predict(other, feats, codec), onnx_predict(paths[0], feats, codec))
 
 
+
+
+def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defined() -> None:
+    """A held-out source scored 100 on every frame has no correlation: it is left out of the PLCC means, named,
+    and the per-seed mean_plcc the lusoris gate scripts read stays a number (it used to be null)."""
+    from kit.corpus.summary import CorpusSummary
+    from kit.model.baselines import ridge_loso
+    from kit.model.results import Baselines
+    from kit.verdict.decide import decide
+    from kit.verdict.gate import GateThresholds
+
+    df = synthetic_corpus(n_src=4)
+    df.loc[df["src"] == "s2", "vmaf"] = 100.0
+    result = run_loso(df, [0, 1], TrainConfig(epochs=3))
+    for report in result.seed_reports:
+        doc = report.to_json()
+        assert isinstance(doc["mean_plcc"], float) and doc["folds_without_correlation"] == ["s2"]
+        s2 = next(f for f in doc["folds"] if f["src"] == "s2")
+        assert s2["plcc"] is None and s2["teacher_constant"] is True and s2["rmse"] is not None
+        assert doc["mean_plcc"] == pytest.approx(np.mean([f.plcc for f in report.folds if f.src != "s2"]))
+    feats, codec, target = _inputs(df)
+    ridge = ridge_loso(feats, codec, target, make_folds(df))
+    corpus = CorpusSummary("c.parquet", "0" * 64, len(df), 4, ["s0", "s1", "s2", "s3"], [], [], [], ["libx264"],
+                           [19, 25, 31, 37], [0.0, 100.0], False, "shard")
+    verdict = decide([0, 1], result.seed_reports, result.folds, result.predictions, Baselines("0" * 64,
+                     {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1))
+    doc = verdict.to_json()
+    assert all(isinstance(v, float) for v in doc["gate"]["per_seed_plccs"].values())
+    assert doc["verdict"] == "PROMOTE" and "s2: " in str(doc["folds_without_correlation"])
+    assert np.isfinite(ridge.mean_plcc)  # the baselines count folds the same way
+
+
+def test_a_member_with_constant_predictions_counts_as_no_correlation() -> None:
+    from kit.model.loso import seed_report
+    from kit.model.results import FoldResult
+
+    folds = [FoldResult(seed=0, fold=i, src=f"s{i}", src_sha256=f"{i:064x}", n_frames=5, share_vmaf_100=0.0,
+                        plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, float("nan")))]
+    assert seed_report(0, folds).mean_plcc == pytest.approx(0.45)  # the model's failure is not hidden

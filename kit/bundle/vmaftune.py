@@ -1,0 +1,304 @@
+"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models.
+
+vmaf-tune's proxy feeds one float32 tensor of shape [N, 20] to a model's first
+input and reads the first value of its first output:
+
+    columns 0-5    adm2, vif_scale0..3, motion2: raw libvmaf values
+    columns 6-17   one-hot over VOCAB_V2 (vmaf-tune's ENCODER_VOCAB v2, in its order)
+    column 18      preset_norm (vmaf-tune always sends 0.5; the kit's models have no preset input)
+    column 19      crf_norm = (crf - crf_min) / (crf_max - crf_min) over the caller's CRF range
+
+Each member's graph maps that layout onto the kit's own inputs with allowlisted
+ops (Slice, MatMul, Mul, Add, Concat) and then runs the member's graph unchanged,
+scaler included. So the published feature_mean/feature_std are the identity:
+a consumer that scales again changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from kit import __version__
+from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import FEATURES
+from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
+from kit.model.features import N_FEATURES
+from kit.model.network import FrRegressor
+from kit.model.recipe import TrainConfig
+from kit.platforms.encoders import ENCODER_VOCAB, SPECS
+from kit.verdict.document import Verdict
+
+# vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
+VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
+                             "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
+WIDTH = N_FEATURES + len(VOCAB_V2) + 2  # 20
+PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
+DEFAULT_CRF_RANGE = (10, 51)  # vmaf-tune's default CRF search range
+# quality scale of the v2 encoders the kit has no slot for: used only to keep their rows finite
+FOREIGN_CQ_RANGE = (0, 63)
+# libvmaf's ONNX op allowlist, restricted to what these graphs may use
+ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
+                         "Gather", "Identity"})
+INPUT, OUTPUT = "input", "vmaf"
+# model/tiny/registry.json's rules for an entry
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+SHA_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+MAX_NOTES, MIN_OPSET, MAX_OPSET = 512, 7, 21
+SINGLE_ID = "fr_regressor_v2"
+ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"
+
+
+def member_id(seed: int) -> str:
+    return f"{ENSEMBLE_ID}_seed{seed}"
+
+
+def layout() -> dict[str, object]:
+    return {"shape": ["batch", WIDTH],
+            "columns": {"0-5": list(FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
+                        str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}}
+
+
+def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(one-hot map [12, V], cq_norm slope [12, 1], cq_norm offset [12, 1]) from the v2 layout to the kit's.
+
+    For a v2 encoder e with a kit slot, the kit's cq_norm is (crf - lo_e) / (hi_e - lo_e) with
+    crf = crf_min + crf_norm * (crf_max - crf_min): linear in crf_norm, so one MatMul per term.
+    """
+    crf_min, crf_max = crf_range
+    onehot = np.zeros((len(VOCAB_V2), len(ENCODER_VOCAB)), dtype=np.float32)
+    slope = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
+    offset = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
+    for i, name in enumerate(VOCAB_V2):
+        if name in ENCODER_VOCAB:
+            onehot[i, ENCODER_VOCAB.index(name)] = 1.0
+        lo, hi = SPECS[name].cq_range if name in SPECS else FOREIGN_CQ_RANGE
+        slope[i, 0] = (crf_max - crf_min) / (hi - lo)
+        offset[i, 0] = (crf_min - lo) / (hi - lo)
+    return onehot, slope, offset
+
+
+def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata: dict[str, str]) -> onnx.ModelProto:
+    """One member with vmaf-tune's [N, 20] input, mapped in the graph onto the member's own inputs."""
+    onehot, slope, offset = codec_mapping(crf_range)
+
+    def index(name: str, values: list[int]) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+    inits = [index("feat_start", [0]), index("feat_end", [N_FEATURES]),
+             index("onehot_start", [N_FEATURES]), index("onehot_end", [N_FEATURES + len(VOCAB_V2)]),
+             index("crf_start", [CRF_COLUMN]), index("crf_end", [WIDTH]), index("columns", [1]),
+             numpy_helper.from_array(onehot, "v2_to_kit_onehot"), numpy_helper.from_array(slope, "cq_slope"),
+             numpy_helper.from_array(offset, "cq_offset")]
+    nodes = [
+        helper.make_node("Slice", [INPUT, "feat_start", "feat_end", "columns"], ["features"]),
+        helper.make_node("Slice", [INPUT, "onehot_start", "onehot_end", "columns"], ["onehot_v2"]),
+        helper.make_node("Slice", [INPUT, "crf_start", "crf_end", "columns"], ["crf_norm"]),
+        helper.make_node("MatMul", ["onehot_v2", "v2_to_kit_onehot"], ["onehot_kit"]),
+        helper.make_node("MatMul", ["onehot_v2", "cq_slope"], ["row_slope"]),
+        helper.make_node("MatMul", ["onehot_v2", "cq_offset"], ["row_offset"]),
+        helper.make_node("Mul", ["crf_norm", "row_slope"], ["cq_scaled"]),
+        helper.make_node("Add", ["cq_scaled", "row_offset"], ["cq_norm"]),
+        helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
+    ]
+    member_nodes, member_inits = member_graph(model, "features", "codec", OUTPUT)
+    graph = helper.make_graph(
+        [*nodes, *member_nodes], f"{SINGLE_ID}_vmaftune",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", WIDTH])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
+        initializer=[*inits, *member_inits],
+    )
+    return finish_model(graph, metadata)
+
+
+def ops_used(proto: onnx.ModelProto) -> set[str]:
+    return {n.op_type for n in proto.graph.node}
+
+
+def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range: tuple[int, int]) -> np.ndarray:
+    """Shard rows in vmaf-tune's layout (preset_norm 0.5, as `vmaf-tune fast` sends); encoders must be in VOCAB_V2."""
+    crf_min, crf_max = crf_range
+    x = np.zeros((len(feats), WIDTH), dtype=np.float32)
+    x[:, :N_FEATURES] = feats
+    for i, name in enumerate(VOCAB_V2):
+        x[encoders == name, N_FEATURES + i] = 1.0
+    x[:, PRESET_COLUMN] = 0.5
+    x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
+    return x
+
+
+@dataclass(frozen=True)
+class RegistryRow(Record):
+    """One entry of lusoris/vmaf's model/tiny/registry.json, with only the keys it allows."""
+
+    id: str
+    kind: str
+    onnx: str
+    sha256: str
+    opset: int | None = omit_none()
+    smoke: bool | None = omit_none()
+    notes: str | None = omit_none()
+    description: str | None = omit_none()
+
+
+@dataclass(frozen=True)
+class ProfileMember(Record):
+    id: str
+    onnx: str
+    seed: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ProfileManifest(Record):
+    """`fr_regressor_v2_ensemble_v1.json`, as lusoris/vmaf's ensemble consumer reads it."""
+
+    id: str
+    members: tuple[ProfileMember, ...]
+    feature_order: list[str]
+    feature_mean: list[float]
+    feature_std: list[float]
+    codec_vocab: list[str]
+    combine: str
+    crf_range: list[int]
+    kit_version: str
+    corpus_sha256: str
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One refit member, ready to write: its seed and its module."""
+
+    seed: int
+    model: FrRegressor
+
+
+def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
+                   codec: np.ndarray, crf_range: tuple[int, int]) -> float:
+    """Max |profile(20-wide rows) - native model(kit inputs)| over the rows whose encoder vmaf-tune knows."""
+    import torch
+
+    keep = np.isin(encoders, VOCAB_V2)
+    if not keep.any():
+        return 0.0
+    x = v2_rows(feats[keep], encoders[keep], cqs[keep], crf_range)
+    sess = session(path)
+    (out,) = sess.run(None, {INPUT: x})
+    with torch.no_grad():
+        ref = model(torch.from_numpy(feats[keep].astype(np.float32)), torch.from_numpy(codec[keep].astype(np.float32)))
+    return float(np.max(np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - ref.numpy().astype(np.float64))))
+
+
+def single_seed(verdict: Verdict) -> tuple[int, str]:
+    """The member vmaf-tune's proxy uses alone, and why: the best LOSO mean PLCC (then RMSE, then seed)."""
+    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
+    return best.seed, (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, "
+                       f"RMSE {best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
+
+
+def _finite(x: float, fallback: float) -> float:
+    return x if np.isfinite(x) else fallback
+
+
+def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
+    """Vocabulary entries the models never saw a row of, and why."""
+    return {e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in ENCODER_VOCAB
+                else "no row of the training corpus: predictions for it are extrapolation")
+            for e in VOCAB_V2 if e not in corpus_encoders}
+
+
+def sidecar_doc(name: str, seed: int, onnx_path: Path, verdict: Verdict, train: TrainConfig,
+                crf_range: tuple[int, int], diff: float, chosen: str | None) -> dict[str, object]:
+    seed_row = next((r for r in verdict.per_seed if r.seed == seed), None)
+    corpus = verdict.corpus
+    doc: dict[str, object] = {
+        "schema_version": 1, "id": name, "kind": "fr", "onnx": onnx_path.name, "sha256": sha256_file(onnx_path),
+        "onnx_opset": OPSET, "input_names": [INPUT], "output_names": [OUTPUT],
+        "seed": seed, "gate": {
+            "passed": verdict.promoted and verdict.gate.passed, "verdict": verdict.verdict,
+            "mean_plcc": verdict.gate.mean_plcc, "plcc_spread": verdict.gate.plcc_spread,
+            "seed_mean_plcc": seed_row.mean_plcc if seed_row else None,
+            "seed_mean_rmse": seed_row.mean_rmse if seed_row else None,
+            "thresholds": verdict.provenance.thresholds, "measures": "leave-one-source-out agreement with the "
+                                                                      f"{verdict.teacher_model} teacher"},
+        "feature_order": list(FEATURES), "feature_mean": [0.0] * N_FEATURES, "feature_std": [1.0] * N_FEATURES,
+        "normalisation": "inside the graph (each member's own z-scoring); feature_mean/feature_std are the identity, "
+                         "so scaling again changes nothing",
+        "encoder_vocab": list(VOCAB_V2), "layout": layout(),
+        "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
+        "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
+        "unseen_encoders": unseen_encoders(corpus.encoders),
+        "output": {"name": OUTPUT, "clipped": False, "note": "the raw regression value; it can leave [0, 100]"},
+        "recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
+        "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
+                   "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model},
+        "parity_max_abs_diff": diff, "kit_version": __version__,
+    }
+    if chosen is not None:
+        doc["chosen_member"] = chosen
+    return doc
+
+
+def check_registry_row(row: RegistryRow) -> None:
+    """The key rules of model/tiny/registry.json; a breach is a bug in the kit."""
+    ok = (ID_PATTERN.match(row.id) and row.kind == "fr" and SHA_PATTERN.match(row.sha256)
+          and (row.notes is None or len(row.notes) <= MAX_NOTES)
+          and (row.opset is None or MIN_OPSET <= row.opset <= MAX_OPSET))
+    if not ok:
+        raise RuntimeError(f"registry row {row.to_json()} breaks the registry's rules")
+
+
+def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
+                  crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
+                  cqs: np.ndarray) -> list[Path]:
+    """Write the profile into `folder`; every model is checked (ops, parity) before it is kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen_seed, why = single_seed(verdict)
+    written: list[Path] = []
+    rows: list[RegistryRow] = []
+    entries: list[ProfileMember] = []
+    for member in members:
+        names = [member_id(member.seed)] + ([SINGLE_ID] if member.seed == chosen_seed else [])
+        for name in names:
+            proto = build_profile_onnx(member.model, crf_range, {
+                "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
+                "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}"})
+            if bad := ops_used(proto) - ALLOWED_OPS:
+                raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
+            onnx_path = folder / f"{name}.onnx"
+            with atomic_path(onnx_path) as tmp:
+                tmp.write_bytes(proto.SerializeToString())
+            diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
+            if diff > PARITY_ATOL:
+                onnx_path.unlink()
+                raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
+            sidecar = folder / f"{name}.json"
+            write_json(sidecar, sidecar_doc(name, member.seed, onnx_path, verdict, train, crf_range, diff,
+                                            why if name == SINGLE_ID else None))
+            sha = sha256_file(onnx_path)
+            rows.append(RegistryRow(name, "fr", onnx_path.name, sha, OPSET, False, _notes(member.seed, verdict)))
+            if name != SINGLE_ID:
+                entries.append(ProfileMember(name, onnx_path.name, member.seed, sha))
+            written += [onnx_path, sidecar]
+    for row in rows:
+        check_registry_row(row)
+    manifest = folder / f"{ENSEMBLE_ID}.json"
+    write_json(manifest, ProfileManifest(
+        ENSEMBLE_ID, tuple(entries), list(FEATURES), [0.0] * N_FEATURES, [1.0] * N_FEATURES, list(VOCAB_V2),
+        "mean of the members' outputs; their sample standard deviation (ddof=1) is the uncertainty",
+        list(crf_range), __version__, verdict.corpus.sha256).to_json())
+    registry = folder / "registry-rows.json"
+    write_json(registry, [r.to_json() for r in rows])
+    return [*written, manifest, registry]
+
+
+def _notes(seed: int, verdict: Verdict) -> str:
+    return (f"ensemble-kit {__version__} {verdict.verdict}: seed {seed}, LOSO mean PLCC {verdict.gate.mean_plcc:.4f} "
+            f"over {verdict.corpus.n_sources} sources, corpus sha256 {verdict.corpus.sha256[:16]}; "
+            f"layout vmaftune-v2-20")[:MAX_NOTES]
