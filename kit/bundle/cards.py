@@ -52,8 +52,9 @@ def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], trai
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*ENCODER_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,
-                   "note": "the raw regression output (DESIGN: Linear(64->1), no clamp): it can fall a few points "
-                           "outside the teacher's [0, 100]; clip it where a vmaf-range score is needed"},
+                   "note": "the raw regression output (DESIGN: Linear(64->1), no clamp): it can fall outside the "
+                           "teacher's [0, 100]; clip it where a vmaf-range score is needed (exports/vmaftune/ does)",
+                   "out_of_range_share": loso.share_out_of_range if loso is not None else None},
         "normalisation": {"features": scaler,
                           "cq_ranges": {n: list(SPECS[n].cq_range) for n in ENCODER_VOCAB}},
         "encoder_vocab": list(ENCODER_VOCAB),

@@ -30,6 +30,7 @@ from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import FEATURES
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
 from kit.model.features import N_FEATURES
+from kit.model.metrics import VMAF_RANGE
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.platforms.encoders import ENCODER_VOCAB, SPECS
@@ -45,7 +46,7 @@ DEFAULT_CRF_RANGE = (10, 51)  # vmaf-tune's default CRF search range
 FOREIGN_CQ_RANGE = (0, 63)
 # libvmaf's ONNX op allowlist, restricted to what these graphs may use
 ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
-                         "Gather", "Identity"})
+                         "Gather", "Identity", "Clip"})
 INPUT, OUTPUT = "input", "vmaf"
 # model/tiny/registry.json's rules for an entry
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -107,7 +108,12 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
         helper.make_node("Add", ["cq_scaled", "row_offset"], ["cq_norm"]),
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
     ]
-    member_nodes, member_inits = member_graph(model, "features", "codec", OUTPUT)
+    member_nodes, member_inits = member_graph(model, "features", "codec", "vmaf_raw")
+    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it: clip to the teacher's range
+    # here (the kit's native model keeps the raw value)
+    inits += [numpy_helper.from_array(np.array(VMAF_RANGE[0], dtype=np.float32), "vmaf_min"),
+              numpy_helper.from_array(np.array(VMAF_RANGE[1], dtype=np.float32), "vmaf_max")]
+    member_nodes.append(helper.make_node("Clip", ["vmaf_raw", "vmaf_min", "vmaf_max"], [OUTPUT]))
     graph = helper.make_graph(
         [*nodes, *member_nodes], f"{SINGLE_ID}_vmaftune",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", WIDTH])],
@@ -192,7 +198,14 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     (out,) = sess.run(None, {INPUT: x})
     with torch.no_grad():
         ref = model(torch.from_numpy(feats[keep].astype(np.float32)), torch.from_numpy(codec[keep].astype(np.float32)))
-    return float(np.max(np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - ref.numpy().astype(np.float64))))
+    expected = np.clip(ref.numpy().astype(np.float64), *VMAF_RANGE)  # the profile clips; the native model does not
+    return float(np.max(np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - expected)))
+
+
+def out_of_range(verdict: Verdict, seed: int) -> float | None:
+    """The share of a seed's held-out LOSO predictions outside [0, 100]; None for a verdict without it."""
+    row = next((r for r in verdict.per_seed if r.seed == seed), None)
+    return row.share_out_of_range if row is not None else None
 
 
 def single_seed(verdict: Verdict) -> tuple[int, str]:
@@ -234,7 +247,11 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, verdict: Verdict, train: 
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
         "unseen_encoders": unseen_encoders(corpus.encoders),
-        "output": {"name": OUTPUT, "clipped": False, "note": "the raw regression value; it can leave [0, 100]"},
+        "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
+                   "out_of_range_share": out_of_range(verdict, seed),
+                   "note": "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF "
+                           "score; the kit's native model (exports/) keeps the raw value. out_of_range_share: the "
+                           "share of this seed's held-out LOSO predictions the clip changes"},
         "recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model},

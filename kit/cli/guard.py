@@ -85,6 +85,9 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # a parent may hand us SIGINT ignored (a background job of a non-interactive shell): an interrupt sent
+    # to the kit must still stop it, as it stops the ffmpegs beside it, so the run never outlives it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     proc.allow_new()
     try:
         code = fn()

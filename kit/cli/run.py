@@ -38,6 +38,19 @@ def parse_int_list(text: str, flag: str, lo: int, hi: int) -> tuple[int, ...]:
     return values
 
 
+def parse_limit(text: str, flag: str) -> float | None:
+    """A gate's threshold: a positive number, or `off` (None)."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise InputError(f"{flag} {text!r} is neither a positive number nor off", hint=f"e.g. {flag} 5, or {flag} off")
+    return value
+
+
 def parse_crf_range(text: str) -> tuple[int, int]:
     values = parse_int_list(text, "--vmaftune-crf-range", 0, 255)
     if len(values) != 2 or values[0] >= values[1]:
@@ -98,6 +111,11 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "beats its models by more than the seed spread."),
         click.option("--min-rmse-lift", type=click.FloatRange(0, 10), default=None,
                      help="Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
+        click.option("--max-abs-bias", default="10", show_default=True, metavar="X|off",
+                     help="Gate: no held-out source may be off by more than X VMAF points on average "
+                          "(mean of prediction - teacher, over seeds); off to drop it."),
+        click.option("--max-fold-rmse", default="off", show_default=True, metavar="X|off",
+                     help="Optional gate: every held-out source's RMSE (mean over seeds) at most X."),
         click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Training epochs (advanced)."),
         click.option("--batch-size", type=click.IntRange(1, 1 << 20), default=None,
                      help="Training batch size per model (advanced)."),
@@ -154,7 +172,9 @@ def build_settings(kw: dict[str, Any]) -> Any:
         width=kw["width"], height=kw["height"], fps=parse_fps_flag(kw["fps"]), encoders=encoders, cqs=cqs, seeds=seeds,
         corpus=Path(kw["corpus"]).absolute() if kw["corpus"] else None, jobs=kw["jobs"], ffmpeg=kw["ffmpeg"],
         box_id=box_id,
-        gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"], kw["min_rmse_lift"]),
+        gate=GateThresholds(kw["min_mean_plcc"], kw["max_plcc_spread"], kw["min_seed_plcc"], kw["min_rmse_lift"],
+                            parse_limit(kw["max_abs_bias"], "--max-abs-bias"),
+                            parse_limit(kw["max_fold_rmse"], "--max-fold-rmse")),
         incumbent=Path(kw["incumbent"]).absolute() if kw["incumbent"] else None,
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
         shard=parse_shard_flag(kw["shard"], kw["corpus"]),

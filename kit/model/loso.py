@@ -17,7 +17,7 @@ import pandas as pd
 from kit.corpus.schema import VMAF_CEILING
 from kit.errors import InputError
 from kit.model.features import design_matrix
-from kit.model.metrics import agreement, summarise
+from kit.model.metrics import agreement, errors, summarise
 from kit.model.recipe import MIN_SOURCES, TrainConfig
 from kit.model.results import FoldResult, SeedReport
 from kit.model.train import Member, train_members
@@ -69,11 +69,12 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
         fold = folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
-        a = agreement(y, pred)
+        a, e = agreement(y, pred), errors(y, pred)
         results.append(FoldResult(seed=mem.seed, fold=fold.index, src=fold.src, src_sha256=fold.src_sha256,
                                   n_frames=len(fold.rows), share_vmaf_100=float(np.mean(y >= VMAF_CEILING)),
                                   plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
-                                  teacher_constant=is_constant(y)))
+                                  bias=e["bias"], max_abs_error=e["max_abs_error"],
+                                  share_out_of_range=e["share_out_of_range"], teacher_constant=is_constant(y)))
         pred_frames.append(pd.DataFrame({
             "seed": np.int32(mem.seed), "fold": np.int32(fold.index), "row": fold.rows.astype(np.int64),
             "src_sha256": fold.src_sha256, "encoder": df["encoder"].to_numpy()[fold.rows],
@@ -113,9 +114,20 @@ def seed_report(seed: int, folds: list[FoldResult]) -> SeedReport:
     """One seed's figures over its folds, by CORRELATION_RULE."""
     plcc = fold_summary(folds, "plcc")
     undefined = [f.src for f in folds if f.teacher_constant]
+    bias = [float(f.bias) for f in folds if f.bias is not None]
     return SeedReport(
         seed=seed, mean_plcc=plcc["mean"], std_plcc=plcc["std"], min_plcc=plcc["min"], max_plcc=plcc["max"],
         mean_srocc=fold_summary(folds, "srocc")["mean"], mean_krocc=fold_summary(folds, "krocc")["mean"],
         mean_rmse=fold_summary(folds, "rmse")["mean"], n_folds=len(folds), folds=tuple(folds),
         folds_without_correlation=undefined or None,
+        mean_bias=float(np.mean(bias)) if bias else None, max_abs_bias=float(np.max(np.abs(bias))) if bias else None,
+        max_abs_error=max((float(f.max_abs_error) for f in folds if f.max_abs_error is not None), default=None),
+        share_out_of_range=out_of_range_share(folds),
     )
+
+
+def out_of_range_share(folds: list[FoldResult]) -> float | None:
+    """Of all held-out predictions of these folds, the share outside [0, 100] (each fold weighs its frames)."""
+    counted = [f for f in folds if f.share_out_of_range is not None]
+    frames = sum(f.n_frames for f in counted)
+    return sum(float(f.share_out_of_range or 0.0) * f.n_frames for f in counted) / frames if frames else None

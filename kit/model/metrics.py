@@ -36,6 +36,23 @@ def agreement(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "rmse": rmse}
 
 
+VMAF_RANGE = (0.0, 100.0)  # the teacher's scale; a prediction outside it is out of range
+
+
+def errors(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Bias and range beside the correlations: what PLCC cannot see.
+
+    bias: mean of (prediction - teacher), signed: a constant offset a correlation ignores;
+    max_abs_error: the largest single-frame miss; share_out_of_range: predictions outside [0, 100].
+    """
+    y = np.asarray(target, dtype=np.float64)
+    p = np.asarray(pred, dtype=np.float64)
+    if not len(y):
+        return {"bias": float("nan"), "max_abs_error": float("nan"), "share_out_of_range": float("nan")}
+    return {"bias": float(np.mean(p - y)), "max_abs_error": float(np.max(np.abs(p - y))),
+            "share_out_of_range": float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1])))}
+
+
 def summarise(values: list[float]) -> dict[str, float]:
     """mean/std/min/max over folds; NaN folds make the summary NaN (never silently dropped)."""
     arr = np.asarray(values, dtype=np.float64)

@@ -30,7 +30,10 @@ class FoldResult(Record):
     plcc: float = float("nan")
     srocc: float = float("nan")
     krocc: float = float("nan")
-    rmse: float = float("nan")
+    rmse: float = float("nan")  # of this seed's predictions on the held-out frames
+    bias: float | None = omit_none()  # mean(prediction - teacher): an offset the correlations cannot see
+    max_abs_error: float | None = omit_none()  # the largest single-frame miss
+    share_out_of_range: float | None = omit_none()  # predictions outside the teacher's [0, 100]
     teacher_constant: bool | None = omit_none()  # True: every held-out teacher score is equal (no correlation)
 
     def without_seed(self) -> FoldResult:
@@ -59,6 +62,11 @@ class SeedSummary(Record):
     mean_krocc: float
     mean_rmse: float
     n_folds: int
+    # bias and range (kit 0.2): absent from older files
+    mean_bias: float | None = omit_none()  # mean over folds of each fold's bias
+    max_abs_bias: float | None = omit_none()  # the largest |bias| of any fold
+    max_abs_error: float | None = omit_none()  # the largest single-frame miss of any fold
+    share_out_of_range: float | None = omit_none()  # of all held-out predictions, outside [0, 100]
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,16 @@ class SeedReport(Record):
     batched_members: int | None = omit_none()
     train_seconds: float | None = omit_none()
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
+    mean_bias: float | None = omit_none()  # the SeedSummary figures of bias and range
+    max_abs_bias: float | None = omit_none()
+    max_abs_error: float | None = omit_none()
+    share_out_of_range: float | None = omit_none()
 
     @property
     def summary(self) -> SeedSummary:
         return SeedSummary(self.seed, self.mean_plcc, self.std_plcc, self.min_plcc, self.max_plcc,
-                           self.mean_srocc, self.mean_krocc, self.mean_rmse, self.n_folds)
+                           self.mean_srocc, self.mean_krocc, self.mean_rmse, self.n_folds, self.mean_bias,
+                           self.max_abs_bias, self.max_abs_error, self.share_out_of_range)
 
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "folds": [f.without_seed().to_json() for f in self.folds]}

@@ -159,6 +159,10 @@ class Schedule:
     def rounds(self) -> int:
         return -(-self.steps // self.steps_per_round)
 
+    def epochs(self, mean_rows: float) -> int:
+        """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
+        return max(1, round(self.steps * self.batch / mean_rows))
+
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
     """Epochs x batch for small corpora; a sample budget with larger batches for big ones.
@@ -185,7 +189,7 @@ def train_members(
 ) -> TrainedEnsemble:
     """Train every member together; returns the stacked ensemble.
 
-    on_epoch(round, rounds, mean train loss) is called after each round of steps
+    on_epoch(epochs done, epochs, mean train loss) is called after each round of steps
     (an epoch on small corpora, 1/50 of the step budget on large ones).
     """
     if not members:
@@ -205,10 +209,12 @@ def train_members(
     opt = torch.optim.Adam(net.params, lr=config.lr, weight_decay=config.weight_decay)
     streams = [_RowStream(m.train_rows, torch.Generator().manual_seed(m.seed * 1_000_003 + m.fold + 1))
                for m in members]
-    sched = plan_schedule(float(np.mean([len(m.train_rows) for m in members])), config)
+    mean_rows = float(np.mean([len(m.train_rows) for m in members]))
+    sched = plan_schedule(mean_rows, config)
+    epochs = sched.epochs(mean_rows)
     last = [float("nan")] * len(members)
     done = 0
-    for rnd in range(sched.rounds):
+    for _ in range(sched.rounds):
         n = min(sched.steps_per_round, sched.steps - done)
         idx = torch.stack([s.take(n * sched.batch) for s in streams])
         round_loss = torch.zeros(len(members))
@@ -223,6 +229,6 @@ def train_members(
             round_loss += per_member.detach()
         done += n
         last = (round_loss / n).tolist()
-        if on_epoch is not None:
-            on_epoch(rnd + 1, sched.rounds, float(np.mean(last)))
+        if on_epoch is not None:  # real epochs: passes over a member's rows, not the schedule's rounds
+            on_epoch(min(epochs, max(1, round(done * sched.batch / mean_rows))), epochs, float(np.mean(last)))
     return TrainedEnsemble(net, means, stds, members, last)

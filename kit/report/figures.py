@@ -60,7 +60,8 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None) -> Figure:
     ax.hlines(means, x - 0.4, x + 0.4, colors="black", linewidth=1.5, label="mean over seeds")
     if threshold is not None and np.isfinite(threshold) and threshold > -1:
         ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
-    ax.set_xticks(x, order, rotation=45 if len(order) > 6 else 0, ha="right" if len(order) > 6 else "center")
+    # rotated, so long source names never run together, however few folds there are
+    ax.set_xticks(x, order, rotation=35, ha="right", rotation_mode="anchor")
     ax.set_ylabel("held-out PLCC vs teacher")
     ax.set_xlabel("held-out source (fold), worst first")
     fig.legend(loc="outside right upper", fontsize=7)
@@ -94,7 +95,7 @@ def pred_vs_teacher_figure(preds: pd.DataFrame, rng_seed: int = 0) -> Figure:
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
         ax.scatter(rows["vmaf"], rows["pred"], s=6, alpha=0.5, color="tab:blue", linewidths=0)
         ax.set(xlim=(lo, hi), ylim=(lo, hi), title=f"{name}\nPLCC {stats.at[name, 'plcc']:.3f}, "
-                                                  f"RMSE {stats.at[name, 'rmse']:.2f}")
+                                                  f"ens. RMSE {stats.at[name, 'rmse']:.2f}")
         ax.title.set_fontsize(8)
     for ax in axes:
         ax.set_xlabel("teacher VMAF", fontsize=8)
@@ -119,28 +120,40 @@ def _agreement(rows: pd.DataFrame) -> pd.Series:
     return pd.Series({"plcc": scores["plcc"], "rmse": scores["rmse"]})
 
 
-def rate_quality_figure(rq: pd.DataFrame) -> Figure:
-    """Bitrate against mean VMAF, one panel per encoder, one line per source (its cq grid).
+def distinct_colours(n: int) -> list[tuple[float, float, float, float]]:
+    """n colours no two alike: tab10, tab20 (pairs split apart), then evenly spaced hues in two lightnesses."""
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        tab20 = matplotlib.colormaps["tab20"]
+        return [tab20(i) for i in (*range(0, 20, 2), *range(1, 20, 2))][:n]
+    import colorsys
+
+    return [(*colorsys.hls_to_rgb(i / n, 0.38 if i % 2 else 0.55, 0.75), 1.0) for i in range(n)]
+
+
+def rate_quality_figures(rq: pd.DataFrame) -> list[tuple[str, Figure]]:
+    """Bitrate against mean VMAF, one large figure per encoder, one line per source (its cq grid);
+    a source keeps its colour across the encoders.
 
     rq: one row per (src, encoder, cq) with bitrate_kbps and vmaf (the mean over frames).
     """
-    encoders = sorted(rq["encoder"].unique())
     sources = sorted(rq["src"].unique())
-    colours = matplotlib.colormaps["tab20" if len(sources) > 10 else "tab10"]
-    fig, axes = _grid(len(encoders), cols=2)
-    fig.set_size_inches(max(6.0, 4.6 * min(2, len(encoders)) + 1.8), 3.6 * (-(-len(encoders) // 2)))
-    for ax, encoder in zip(axes, encoders, strict=True):
-        for i, src in enumerate(sources):
+    colours = dict(zip(sources, distinct_colours(len(sources)), strict=True))
+    figures = []
+    for encoder in sorted(rq["encoder"].unique()):
+        fig = Figure(figsize=(9.0, 5.2), layout="constrained")
+        ax = fig.add_subplot()
+        for src in sources:
             line = rq[(rq["encoder"] == encoder) & (rq["src"] == src)].sort_values("bitrate_kbps")
             if not line.empty:
-                ax.plot(line["bitrate_kbps"], line["vmaf"], "o-", ms=3, linewidth=1.2, color=colours(i % colours.N),
-                        label=src)
+                ax.plot(line["bitrate_kbps"], line["vmaf"], "o-", ms=4, linewidth=1.5, color=colours[src], label=src)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 50, 100, 200, 500 ...: plain numbers
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(title=encoder, xlabel="bitrate (kbps, log scale)", ylabel="mean VMAF", ylim=(0, 102))
-    legend = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
-    fig.legend(list(legend.values()), list(legend), loc="outside right upper", fontsize=7, title="source",
-               title_fontsize=8)
-    return fig
+        fig.legend(loc="outside right upper", fontsize=8, title="source", title_fontsize=9,
+                   ncols=2 if len(sources) > 16 else 1)
+        figures.append((encoder, fig))
+    return figures

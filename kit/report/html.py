@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 def _fmt(v: object) -> str:
-    """A cell: floats to 4 places; None and NaN (null in the verdict file) as n/a."""
+    """A cell for people: floats to 4 places, yes/no for flags, None and NaN (null in the file) as n/a."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.4f}" if math.isfinite(v) else "n/a"
     if v is None:
@@ -37,8 +39,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def kv_table(d: dict[str, object]) -> str:
-    rows = table(["field", "value"], [(k, v) for k, v in d.items() if not isinstance(v, dict | list)
-                                      or (isinstance(v, list) and len(v) <= 12)])
+    rows = table(["field", "value"], [(k.replace("_", " "), v) for k, v in d.items()
+                                      if not isinstance(v, dict | list) or (isinstance(v, list) and len(v) <= 12)])
     return rows.replace("<table>", "<table class='kv'>", 1)
 
 
@@ -47,7 +49,8 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
 h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
 table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
-table.kv td{text-align:left;word-break:break-all} td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold}
+table.kv td{text-align:left;overflow-wrap:anywhere} table.kv td:first-child{white-space:nowrap}
+td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold} td.off{color:#777}
 figure{margin:1em 0 2em} figure svg,figure img{max-width:100%;height:auto} figcaption{color:#555;font-size:.9em}
 nav a{margin-right:1em}
 """
@@ -122,7 +125,7 @@ def run_provenance(run_json: Path | None, prereqs_json: Path | None) -> dict[str
 def gate_table(verdict: Verdict) -> str:
     gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
-    rows: list[tuple[str, float | None, str, bool]] = [
+    rows: list[tuple[str, float | None, str, bool | None]] = [
         ("mean over seeds of each seed's mean LOSO PLCC", gate.mean_plcc, f">= {_fmt(gate.mean_plcc_threshold)}",
          gate.mean_plcc_pass),
         ("seed spread (max - min of the seed means)", gate.plcc_spread, f"<= {_fmt(gate.plcc_spread_max)}",
@@ -134,14 +137,27 @@ def gate_table(verdict: Verdict) -> str:
     if challenger.enabled:
         rows.append(("margin over the incumbent (PLCC)", challenger.margin,
                      f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
+    for g, what, flag in ((verdict.bias_gate, "largest |bias| of a source (mean over seeds)", "--max-abs-bias"),
+                          (verdict.fold_rmse_gate, "largest RMSE of a source (mean over seeds)", "--max-fold-rmse")):
+        if g is not None:
+            limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
+            rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
     body = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{html.escape(_fmt(value))}</td><td>{html.escape(limit)}</td>"
-        f"<td class='{'pass' if ok else 'FAIL'}'>{'pass' if ok else 'FAIL'}</td></tr>"
-        for name, value, limit, ok in rows)
+        f"<td class='{_result(ok)}'>{_result(ok)}</td></tr>" for name, value, limit, ok in rows)
     failing = gate.failing_seeds
     note = f"<p class='note'>Failing seeds: {html.escape(_fmt(failing))}</p>" if failing else ""
     return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
             f"</tr></thead><tbody>{body}</tbody></table>{note}")
+
+
+def _result(ok: bool | None) -> str:
+    return "off" if ok is None else "pass" if ok else "FAIL"
+
+
+RMSE_NOTE = ("RMSE here is per fold, or the mean over seeds of each seed's fold RMSE; the figures' RMSE is that of "
+             "the seeds' mean prediction (an ensemble average is a little closer to the teacher). Bias is the mean "
+             "of (prediction - teacher): an offset no correlation can see.")
 
 
 def baselines_section(verdict: Verdict) -> list[str]:
@@ -171,13 +187,17 @@ def figure_sections(verdict: Verdict, data: ReportData) -> list[str]:
     parts.append("<h2 id='predictions'>Predicted vs teacher VMAF per held-out source</h2>")
     parts.append(figures.figure_html(figures.pred_vs_teacher_figure(data.predictions),
                                      "Per frame: the mean of the seeds' held-out predictions against the "
-                                     "vmaf_v0.6.1 teacher; grey line = perfect agreement; worst sources first.", "png")
+                                     "vmaf_v0.6.1 teacher; grey line = perfect agreement; worst sources first. "
+                                     "ens. RMSE: the RMSE of that mean prediction (the tables' RMSE is the mean "
+                                     "over seeds of each seed's RMSE, a little larger).", "png")
                  if data.predictions is not None and not data.predictions.empty
                  else "<p class='note'>No held-out predictions available.</p>")
     parts.append("<h2 id='rate-quality'>Rate-quality curves</h2>")
-    parts.append(figures.figure_html(figures.rate_quality_figure(data.rate_quality),
-                                     "Mean VMAF against bitrate per source and encoder, one point per cq.")
-                 if data.rate_quality is not None else "<p class='note'>The corpus records no bitrate.</p>")
+    if data.rate_quality is None:
+        parts.append("<p class='note'>The corpus records no bitrate.</p>")
+    for encoder, fig in figures.rate_quality_figures(data.rate_quality) if data.rate_quality is not None else []:
+        parts.append(figures.figure_html(fig, f"{encoder}: mean VMAF against bitrate, one line per source, one "
+                                              "point per cq; a source keeps its colour in every chart."))
     return parts
 
 
@@ -198,17 +218,26 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
         *figure_sections(verdict, data),
         "<h2>Per seed</h2>",
-        table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC", "mean RMSE",
+        table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
+               "mean RMSE (over folds)", "mean bias", "max |bias| of a fold", "max abs error", "share outside [0, 100]",
                "folds"],
               [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
-                r.n_folds] for r in verdict.per_seed]),
+                r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]
+               for r in verdict.per_seed]),
+        f"<p class='note'>{html.escape(RMSE_NOTE)}</p>",
         *baselines_section(verdict),
         "<h2>Worst folds</h2>",
-        table(["source", "PLCC", "SROCC", "RMSE", "frames", "share at vmaf 100"],
-              [[w.src, w.plcc, w.srocc, w.rmse, w.n_frames, w.share_vmaf_100] for w in verdict.worst_folds]),
+        "<p class='note'>Ranked by whichever of PLCC, RMSE and |bias| is furthest from the typical source "
+        "(each relative to its median over the sources); the reason names it. Figures are means over seeds.</p>",
+        table(["source", "why", "PLCC", "SROCC", "RMSE (mean over seeds)", "bias", "max abs error", "frames",
+               "share at vmaf 100"],
+              [[w.src, w.reason, w.plcc, w.srocc, w.rmse, w.bias, w.max_abs_error, w.n_frames, w.share_vmaf_100]
+               for w in verdict.worst_folds]),
         "<details><summary>Every fold</summary>",
-        table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE"],
-              [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse] for f in verdict.per_fold]),
+        table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE", "bias", "max abs error",
+               "share outside [0, 100]"],
+              [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
+                f.share_out_of_range] for f in verdict.per_fold]),
         "</details>",
         f"<h2 id='corpus'>Corpus{html.escape(demo)}</h2>", kv_table(verdict.corpus.to_json()),
     ]

@@ -43,13 +43,32 @@ def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
                            f"{ok[gate.mean_plcc_pass]})"),
         ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
         ("per seed", seeds + f"  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
+        *fold_gate_rows(verdict),
     ]
+
+
+def fold_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The per-source limits: each gate that is on, with the source nearest it."""
+    ok = {True: "pass", False: "FAIL"}
+    rows = []
+    for g, label, limit in ((verdict.bias_gate, "largest source bias", "--max-abs-bias"),
+                            (verdict.fold_rmse_gate, "largest source RMSE", "--max-fold-rmse")):
+        if g is not None and g.worst_src is not None:
+            gate = f"gate <= {g.threshold:g}, {ok[g.passed]}" if g.enabled else f"no gate: {limit} off"
+            rows.append((label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}  ({gate})"))
+    return rows
+
+
+BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
+                  "000's 6->1 and 6->16->8->1 nets on the six features, trained with the ensemble's recipe")
 
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
     """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
     rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}")
             for name, b in verdict.baselines.items()]
+    if rows:
+        rows.append(("the baselines", BASELINES_LINE))
     if verdict.lift.statement:
         rows.append(("what the ensemble adds", verdict.lift.statement))
     if verdict.incumbent is not None:
@@ -72,8 +91,9 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
-    worst = ", ".join(f"{w.src} {_num(w.plcc, '.3f')}" for w in verdict.worst_folds)
-    rows = [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds (PLCC)", worst),
+    worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
+                      for w in verdict.worst_folds)
+    rows = [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
             *baseline_rows(verdict), corpus_row(verdict)]
     run = RunDir(out_dir)
     if run.report.is_file():

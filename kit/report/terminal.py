@@ -148,7 +148,7 @@ class LiveBars:
 
     def epoch(self, e: ev.Epoch) -> None:
         key = (e.step, e.members, e.epochs)
-        if self.training is None or self.training[0] != key or e.epoch <= self.last_epoch:
+        if self.training is None or self.training[0] != key or e.epoch < self.last_epoch:  # a new training
             self._drop(self.training[1] if self.training else None)
             self.training = (key, self._add(f"training {e.members} models", e.epochs))
         self.last_epoch = e.epoch
@@ -186,7 +186,9 @@ class PlainLines:
     def epoch_line_due(self, e: ev.Epoch) -> bool:
         if e.epoch < self.last_epoch_print:
             self.last_epoch_print = 0  # a new training run
-        due = e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES)
+        # several rounds of training can end in one epoch: each epoch is printed once at most
+        due = e.epoch != self.last_epoch_print and (
+            e.epoch == e.epochs or e.epoch - self.last_epoch_print >= max(1, e.epochs // PLAIN_EPOCH_LINES))
         if due:
             self.last_epoch_print = e.epoch
         return due

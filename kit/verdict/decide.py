@@ -23,7 +23,7 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import GateResult, GateThresholds, evaluate_gate
+from kit.verdict.gate import FoldGate, GateResult, GateThresholds, evaluate_gate, fold_gate
 from kit.verdict.lift import ChallengerGate, LiftGate, challenger_gate, lift, lift_gate
 
 WORST_FOLDS = 3
@@ -44,14 +44,47 @@ def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Ove
                    PooledAgreement(a["plcc"], a["srocc"], a["krocc"], a["rmse"], len(pooled)))
 
 
+def per_source(folds: pd.DataFrame) -> pd.DataFrame:
+    """One row per held-out source: its folds' figures averaged over seeds (max for the largest miss)."""
+    folds = folds.assign(**{c: folds.get(c, np.nan) for c in ("bias", "max_abs_error")})
+    return folds.groupby(["src", "src_sha256"], as_index=False).agg(
+        plcc=("plcc", "mean"), srocc=("srocc", "mean"), rmse=("rmse", "mean"), bias=("bias", "mean"),
+        max_abs_error=("max_abs_error", "max"), n_frames=("n_frames", "first"),
+        share_vmaf_100=("share_vmaf_100", "first"))
+
+
+CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))
+
+
+def _badness(sources: pd.DataFrame) -> pd.DataFrame:
+    """How far each source is from the typical source on each criterion: (1 - PLCC), RMSE and |bias|,
+    each divided by its median over the sources. A criterion a source has no figure for counts 0."""
+    raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
+    return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
+
+
+def _reason(row: dict[str, object], scores: dict[str, float]) -> str:
+    """The criteria that make this source worst: the top one and any close to it, e.g. "RMSE 9.5, bias +7.7"."""
+    top = max(scores.values())
+    shown = {"plcc": f"PLCC {row['plcc']:.3f}", "rmse": f"RMSE {row['rmse']:.1f}", "bias": f"bias {row['bias']:+.1f}"}
+    return ", ".join(shown[c] for c, _ in CRITERIA if scores[c] > 0 and scores[c] >= 0.5 * top) or shown["plcc"]
+
+
 def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, ...]:
-    """The sources the ensemble predicts worst, averaged over seeds."""
-    agg = folds.groupby(["src", "src_sha256"], as_index=False).agg(
-        plcc=("plcc", "mean"), srocc=("srocc", "mean"), rmse=("rmse", "mean"),
-        n_frames=("n_frames", "first"), share_vmaf_100=("share_vmaf_100", "first"))
-    rows = agg.sort_values(["plcc", "src"], na_position="first").head(n).to_dict(orient="records")
-    return tuple(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]),
-                           float(r["rmse"]), int(r["n_frames"]), float(r["share_vmaf_100"])) for r in rows)
+    """The sources the ensemble predicts worst: by whichever of PLCC, RMSE and |bias| is furthest from the
+    typical source (relative to its median), with that reason named."""
+    sources = per_source(folds)
+    scores = _badness(sources)
+    order = sorted(range(len(sources)), key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
+    out = []
+    for i in order[:n]:
+        r = sources.iloc[i].to_dict()
+        bias, miss = float(r["bias"]), float(r["max_abs_error"])
+        out.append(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
+                             int(r["n_frames"]), float(r["share_vmaf_100"]),
+                             bias if np.isfinite(bias) else None, miss if np.isfinite(miss) else None,
+                             _reason(r, {c: float(scores.iloc[i][c]) for c, _ in CRITERIA})))
+    return tuple(out)
 
 
 def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
@@ -60,17 +93,33 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
                             src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
                             share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
                             srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]),
+                            bias=_opt(r.get("bias")), max_abs_error=_opt(r.get("max_abs_error")),
+                            share_out_of_range=_opt(r.get("share_out_of_range")),
                             teacher_constant=True if r.get("teacher_constant") is True else None)
                  for r in folds.sort_values(["seed", "fold"]).to_dict(orient="records"))
 
 
-def recommendation(gate: GateResult, lift_gate: LiftGate | None = None,
-                   challenger: ChallengerGate | None = None) -> str:
+def _opt(value: object) -> float | None:
+    """A figure a folds table of an older kit may lack: None when absent or NaN."""
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
+
+
+FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average", "--max-abs-bias"),
+               "rmse": ("has RMSE {value:.1f}", "--max-fold-rmse")}
+
+
+def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challenger: ChallengerGate | None = None,
+                   fold_gates: tuple[FoldGate, ...] = ()) -> str:
     lift_failed = lift_gate is not None and not lift_gate.passed
     champion_kept = challenger is not None and not challenger.passed
-    if gate.passed and not lift_failed and not champion_kept:
+    failed_folds = [g for g in fold_gates if not g.passed]
+    if gate.passed and not lift_failed and not champion_kept and not failed_folds:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
     reasons = []
+    for g in failed_folds:
+        what, flag = FOLD_LIMITS[g.measure]
+        reasons.append(f"source {g.worst_src} {what.format(value=g.worst_value)}, beyond {flag} {g.threshold}"
+                       + (f" ({len(g.failing_sources) - 1} more source(s) too)" if len(g.failing_sources) > 1 else ""))
     if challenger is not None and champion_kept:
         reasons.append(str(challenger.statement).rstrip("."))
     if lift_gate is not None and lift_failed:
@@ -94,17 +143,21 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
     extra_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
     champion = challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread)
-    passed = gate.passed and extra_gate.passed and champion.passed
+    sources = per_source(folds)
+    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)),
+                     thresholds.max_abs_bias)
+    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=gate, corpus=corpus, lift_gate=extra_gate, challenger_gate=champion,
-        recommendation=recommendation(gate, extra_gate, champion), baselines=dict(baselines.models),
+        recommendation=recommendation(gate, extra_gate, champion, (bias, rmse)), baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
         teacher_model=TEACHER_MODEL, plcc_measures=PLCC_MEANING,
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
-        folds_without_correlation=undefined_correlation(reports),
+        folds_without_correlation=undefined_correlation(reports), bias_gate=bias, fold_rmse_gate=rmse,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult, FoldResult, SeedSummary
-from kit.verdict.gate import GateResult
+from kit.verdict.gate import FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 
 VERDICT_SCHEMA_VERSION = 1
@@ -56,6 +56,9 @@ class WorstFold(Record):
     rmse: float
     n_frames: int
     share_vmaf_100: float
+    bias: float | None = omit_none()  # mean over seeds of the fold's mean(prediction - teacher)
+    max_abs_error: float | None = omit_none()  # the largest single-frame miss over seeds
+    reason: str | None = omit_none()  # what makes it worst, e.g. "RMSE 9.5, bias +7.7"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Verdict(Record):
     plcc_measures: str
     provenance: VerdictProvenance
     folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
+    bias_gate: FoldGate | None = omit_none()  # --max-abs-bias (kit 0.2; absent from older verdicts)
+    fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
 
     SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
 

@@ -19,6 +19,9 @@ class GateThresholds:
     plcc_spread_max: float = 0.005
     per_seed_plcc_min: float = 0.95
     min_rmse_lift: float | None = None  # optional: ensemble RMSE <= X * ridge RMSE (its own block)
+    # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
+    max_abs_bias: float | None = 10.0  # on by default: no source may be off by more than 10 VMAF points on average
+    max_fold_rmse: float | None = None  # optional
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -39,6 +42,30 @@ class GateResult(Record):
     per_seed_min: float
     per_seed_pass: bool
     failing_seeds: list[int]
+
+
+@dataclass(frozen=True)
+class FoldGate(Record):
+    """A limit every held-out source must keep (--max-abs-bias, --max-fold-rmse), and the source nearest it."""
+
+    enabled: bool
+    measure: str  # "abs_bias" | "rmse", per source averaged over seeds
+    threshold: float | None
+    worst_src: str | None
+    worst_value: float
+    failing_sources: list[str]
+    passed: bool
+
+
+def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -> FoldGate:
+    """Every source's value <= threshold (off when None); NaN (a table without the figure) fails nothing."""
+    finite = {src: v for src, v in values.items() if math.isfinite(v)}
+    worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
+    worst_value = finite[worst] if worst is not None else float("nan")
+    if threshold is None:
+        return FoldGate(False, measure, None, worst, worst_value, [], True)
+    failing = sorted(s for s, v in finite.items() if v > threshold)
+    return FoldGate(True, measure, threshold, worst, worst_value, failing, not failing)
 
 
 def _ok(x: float) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult
 
-SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE above 0.8x the ridge's is "little over a linear model"
+SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE from 0.8x to 1x the ridge's "adds little"; above 1x it is worse
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,21 @@ def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> L
     ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
     ratio = ensemble_rmse / ridge_rmse if ridge_rmse > 0 else float("nan")
     small = not (ratio < SMALL_LIFT_RMSE_RATIO)
-    statement = (f"The ensemble adds little over a linear model: its RMSE is {ratio:.2f}x the ridge "
-                 f"baseline's ({ensemble_rmse:.2f} vs {ridge_rmse:.2f})." if small else
-                 f"The ensemble cuts RMSE to {ratio:.2f}x the ridge baseline's ({ensemble_rmse:.2f} vs "
-                 f"{ridge_rmse:.2f}) and changes PLCC by {ensemble_plcc - ridge_plcc:+.4f}.")
     return Lift(ensemble_plcc, ensemble_rmse, ridge_plcc, ridge_rmse, ratio, ensemble_plcc - ridge_plcc, small,
-                statement)
+                lift_statement(ratio, ensemble_rmse, ridge_rmse, ensemble_plcc - ridge_plcc))
+
+
+def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_delta: float) -> str:
+    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better)."""
+    rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f})"
+    if not math.isfinite(ratio):
+        return f"The ensemble and a ridge regression could not be compared on RMSE {rmses}."
+    if ratio > 1:
+        return f"The ensemble is worse than a ridge regression: its RMSE is {ratio:.2f}x the ridge's {rmses}."
+    if ratio >= SMALL_LIFT_RMSE_RATIO:
+        return f"The ensemble adds little over a ridge regression: its RMSE is {ratio:.2f}x the ridge's {rmses}."
+    return (f"The ensemble cuts RMSE to {ratio:.2f}x a ridge regression's {rmses} and changes PLCC by "
+            f"{plcc_delta:+.4f}.")
 
 
 def lift_gate(rmse_ratio: float, min_rmse_lift: float | None) -> LiftGate:

@@ -49,7 +49,7 @@ def test_lift_statement_and_optional_gate() -> None:
     assert big.rmse_ratio == pytest.approx(3.1 / 6.8) and not big.small_lift
     assert big.plcc_delta == pytest.approx(0.018)
     small = lift(0.977, 6.5, ridge)
-    assert small.small_lift and "adds little over a linear model" in small.statement
+    assert small.small_lift and "adds little over a ridge regression" in small.statement
     assert lift_gate(0.46, None).to_json() == {"enabled": False, "threshold": None, "rmse_ratio": 0.46, "passed": True}
     assert lift_gate(0.46, 0.7).passed and not lift_gate(0.9, 0.7).passed
 
@@ -187,3 +187,27 @@ def test_mkl_runs_in_its_reproducible_mode_unless_the_user_chose(tmp_path: Path)
         run_env = {**env, "PYTHONPATH": str(ROOT), **({"MKL_CBWR": preset} if preset else {})}
         out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
+
+
+def test_a_source_offset_by_ten_in_the_teacher_is_seen_beside_its_correlation(tiny_shard: Path,
+                                                                              tmp_path: Path) -> None:
+    """An offset is what a new source brings and what PLCC cannot see: the bias gate HOLDs and names the
+    source; without the gate, the summary still shows how far off it is."""
+    df = pd.read_parquet(tiny_shard)
+    src = str(df.groupby("src")["vmaf"].mean().idxmin())  # the most room below the teacher's ceiling
+    df.loc[df["src"] == src, "vmaf"] = (df.loc[df["src"] == src, "vmaf"] + 10.0).clip(upper=100.0)
+    offset = tmp_path / "offset.parquet"
+    df.to_parquet(offset, index=False)
+    recipe = ["--seeds", "0,1", "--epochs", "100", "--batch-size", "16"]  # trained enough for the offset to show
+    res = run_kit("run", "--corpus", offset, "--out-dir", tmp_path / "gated", *recipe, *LENIENT, "--max-abs-bias", "5")
+    assert res.returncode == 1, res.stdout + res.stderr
+    name, v = _verdict(tmp_path / "gated")
+    assert name == "HOLD" and v["gate"]["passed"]  # the correlation gate alone would have promoted
+    assert v["bias_gate"]["enabled"] and not v["bias_gate"]["passed"] and src in v["bias_gate"]["failing_sources"]
+    assert f"source {src} is off by" in v["recommendation"] and "--max-abs-bias 5" in v["recommendation"]
+    (worst,) = [w for w in v["worst_folds"] if w["src"] == src]  # named among the worst, for its bias
+    assert "bias -" in worst["reason"] and worst["bias"] < -5
+    res = run_kit("run", "--corpus", offset, "--out-dir", tmp_path / "open", *recipe, *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"on {src}" in res.stdout and "no gate: --max-abs-bias off" in res.stdout
+    assert f"{src} (" in res.stdout and "bias -" in res.stdout  # the worst folds row gives the reason

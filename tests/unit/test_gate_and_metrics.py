@@ -50,3 +50,34 @@ def test_constant_predictions_give_nan_not_a_crash() -> None:
     assert math.isnan(m["plcc"]) and m["rmse"] > 0
     assert math.isnan(summarise([0.9, float("nan")])["mean"])
     assert dump({"a": [float("nan"), 1.0]}) == {"a": [None, 1.0]}
+
+
+@pytest.mark.parametrize(("ratio", "words"), [
+    (0.5, "The ensemble cuts RMSE to 0.50x a ridge regression's (1.00 vs 2.00) and changes PLCC by +0.0100."),
+    (0.9, "The ensemble adds little over a ridge regression: its RMSE is 0.90x the ridge's (1.80 vs 2.00)."),
+    (9.45, "The ensemble is worse than a ridge regression: its RMSE is 9.45x the ridge's (18.90 vs 2.00)."),
+])
+def test_the_lift_sentence_matches_the_number(ratio: float, words: str) -> None:
+    from kit.model.results import BaselineResult
+    from kit.verdict.lift import lift
+
+    got = lift(0.96, 2.0 * ratio, BaselineResult("ridge", mean_plcc=0.95, mean_rmse=2.0))
+    assert got.statement == words and got.rmse_ratio == pytest.approx(ratio)
+    assert got.small_lift == (ratio >= 0.8)
+
+
+def test_bias_and_range_beside_the_correlations() -> None:
+    from kit.model.metrics import errors
+
+    y = np.array([90.0, 95.0, 100.0, 100.0])
+    e = errors(y, y + np.array([8.0, 9.0, 10.0, 11.0]))  # a +9.5 offset: PLCC would be perfect
+    assert e["bias"] == pytest.approx(9.5) and e["max_abs_error"] == pytest.approx(11.0)
+    assert e["share_out_of_range"] == pytest.approx(0.75)  # 104, 110 and 111 are above the teacher's 100
+
+
+def test_a_fold_gate_names_the_source_nearest_its_limit() -> None:
+    from kit.verdict.gate import fold_gate
+
+    off = fold_gate("abs_bias", {"a": 1.0, "b": 10.5, "c": float("nan")}, 5.0)
+    assert not off.passed and off.worst_src == "b" and off.failing_sources == ["b"]
+    assert fold_gate("abs_bias", {"a": 1.0}, None).to_json()["enabled"] is False

@@ -15,9 +15,10 @@ from kit.infra import proc
 
 @pytest.fixture(autouse=True)
 def _restore() -> Iterator[None]:
-    handler = signal.getsignal(signal.SIGTERM)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     yield
-    signal.signal(signal.SIGTERM, handler)
+    for s, handler in handlers.items():
+        signal.signal(s, handler)
     proc.allow_new()  # an interrupt path refuses new children: later tests must start them again
 
 
@@ -69,3 +70,16 @@ def test_every_exit_code_comes_from_one_mapping() -> None:
     assert exit_code_for(OSError(errno.EDQUOT, "quota")) == EXIT_BAD_INPUT
     assert exit_code_for(OSError(errno.EACCES, "denied")) == EXIT_INTERNAL
     assert exit_code_for(RuntimeError()) == EXIT_INTERNAL
+
+
+def test_an_interrupt_stops_the_kit_even_when_its_parent_ignored_sigint() -> None:
+    """A background job of a shell script inherits SIGINT ignored; the kit takes it back."""
+    import os
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def interrupted() -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        return 0
+
+    assert _run(interrupted) == EXIT_INTERRUPTED

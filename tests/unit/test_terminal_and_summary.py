@@ -19,6 +19,7 @@ from kit.errors import InputError
 from kit.report.summary import finished_event, print_summary, summary_rows
 from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
 from kit.verdict.document import Verdict
+from kit.verdict.gate import FoldGate
 from kit.verdict.lift import ChallengerGate
 from tests.conftest import ROOT
 
@@ -138,13 +139,15 @@ def verdict_doc(corpus: Path) -> Verdict:
     v = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
     gate = replace(v.gate, passed=False, mean_plcc=0.94, mean_plcc_pass=False, plcc_spread=0.002,
                    per_seed_plccs={"0": 0.939, "1": 0.941}, per_seed_pass=False, failing_seeds=[0, 1])
-    worst = (replace(v.worst_folds[0], src="perlin", plcc=0.81), replace(v.worst_folds[1], src="life", plcc=math.nan))
+    worst = (replace(v.worst_folds[0], src="perlin", plcc=0.81, reason="RMSE 9.5, bias +7.7"),
+             replace(v.worst_folds[1], src="life", plcc=math.nan))
     return replace(
         v, verdict="HOLD", gate=gate, worst_folds=worst,
         baselines={"ridge": replace(v.baselines["ridge"], mean_plcc=0.93, mean_rmse=4.2),
                    "linear": replace(v.baselines["linear"], mean_plcc=0.9, mean_rmse=6.0)},
         lift=replace(v.lift, statement="The ensemble cuts RMSE to 0.50x the ridge baseline's."),
         challenger_gate=ChallengerGate(True, True, statement="The challenger beats the incumbent by +0.0100 PLCC."),
+        bias_gate=FoldGate(True, "abs_bias", 10.0, "perlin", 7.66, [], True),
         corpus=replace(v.corpus, path=str(corpus), rows=2700, n_sources=9, encoders=["libx264"], boxes=["a"],
                        demo_corpus=True))
 
@@ -163,7 +166,9 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     assert rows["verdict"] == "HOLD"
     assert rows["mean LOSO PLCC"] == "0.9400  (gate >= 0.95, FAIL)"
     assert rows["per seed"].startswith("seed 0 0.9390, seed 1 0.9410")
-    assert rows["worst folds (PLCC)"] == "perlin 0.810, life n/a"
+    assert rows["worst folds"] == "perlin (RMSE 9.5, bias +7.7); life (PLCC n/a)"
+    assert rows["largest source bias"] == "7.7 on perlin  (gate <= 10, pass)"
+    assert "linear and mlp_small: seed document 000's" in rows["the baselines"]
     assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00"
     assert rows["champion/challenger"].startswith("The challenger beats")
     assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]

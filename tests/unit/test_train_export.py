@@ -133,7 +133,7 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
     corpus = CorpusSummary("c.parquet", "0" * 64, len(df), 4, ["s0", "s1", "s2", "s3"], [], [], [], ["libx264"],
                            [19, 25, 31, 37], [0.0, 100.0], False, "shard")
     verdict = decide([0, 1], result.seed_reports, result.folds, result.predictions, Baselines("0" * 64,
-                     {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1))
+                     {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1, max_abs_bias=None))
     doc = verdict.to_json()
     assert all(isinstance(v, float) for v in doc["gate"]["per_seed_plccs"].values())
     assert doc["verdict"] == "PROMOTE" and "s2: " in str(doc["folds_without_correlation"])
