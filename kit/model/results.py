@@ -8,7 +8,7 @@ keys and their order do not change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from kit.infra.records import Record, flatten, omit_none
 
@@ -70,34 +70,19 @@ class SeedSummary(Record):
 
 
 @dataclass(frozen=True)
-class SeedReport(Record):
-    """`loso_seed<N>.json`: one seed's summary, its folds, and how it was trained."""
+class SeedReport(SeedSummary):
+    """`loso_seed<N>.json`: one seed's summary (the bash kit's keys first), its folds, how it was trained."""
 
-    seed: int
-    mean_plcc: float
-    std_plcc: float
-    min_plcc: float
-    max_plcc: float
-    mean_srocc: float
-    mean_krocc: float
-    mean_rmse: float
-    n_folds: int
     folds: tuple[FoldResult, ...] = ()
     corpus: CorpusRef | None = omit_none()
     train_config: dict[str, object] | None = omit_none()
     batched_members: int | None = omit_none()
     train_seconds: float | None = omit_none()
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
-    mean_bias: float | None = omit_none()  # the SeedSummary figures of bias and range
-    max_abs_bias: float | None = omit_none()
-    max_abs_error: float | None = omit_none()
-    share_out_of_range: float | None = omit_none()
 
     @property
     def summary(self) -> SeedSummary:
-        return SeedSummary(self.seed, self.mean_plcc, self.std_plcc, self.min_plcc, self.max_plcc,
-                           self.mean_srocc, self.mean_krocc, self.mean_rmse, self.n_folds, self.mean_bias,
-                           self.max_abs_bias, self.max_abs_error, self.share_out_of_range)
+        return SeedSummary(**{f.name: getattr(self, f.name) for f in fields(SeedSummary)})
 
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "folds": [f.without_seed().to_json() for f in self.folds]}

@@ -82,8 +82,8 @@ def assert_self_contained(page: str) -> None:
 def test_the_page_holds_its_figures_and_tables() -> None:
     page = render_report(synthetic_verdict(), synthetic_data())
     assert_self_contained(page)
-    assert page.count("<figure class='plot") == 3
-    assert page.count("<svg") == 2 and page.count("src='data:image/png;base64,") == 1
+    assert page.count("<figure class='plot") == 4  # folds, predictions, and one rate-quality chart per encoder (2)
+    assert page.count("<svg") == 3 and page.count("src='data:image/png;base64,") == 1
     for heading in ("Gate", "Per-fold PLCC per seed", "Predicted vs teacher VMAF per held-out source",
                     "Rate-quality curves", "Ensemble vs baselines (same folds)", "Corpus", "Provenance"):
         assert f">{heading}</h2>" in page, heading
@@ -102,8 +102,8 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     out, _ = json_run
     page = (out / "05_bundle" / "report.html").read_text()
     assert_self_contained(page)
-    assert page.count("<figure class='plot") == 3 and "PROMOTE" in page
-    assert "ffmpeg_build" in page and "libvmaf_version" in page  # provenance of the run, not just the kit
+    assert page.count("<figure class='plot") == 3 and "PROMOTE" in page  # one encoder: one rate-quality chart
+    assert "ffmpeg build" in page and "libvmaf version" in page  # provenance of the run, not just the kit
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     started = time.monotonic()
     data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", out / "run.json",

@@ -81,3 +81,20 @@ def test_a_fold_gate_names_the_source_nearest_its_limit() -> None:
     off = fold_gate("abs_bias", {"a": 1.0, "b": 10.5, "c": float("nan")}, 5.0)
     assert not off.passed and off.worst_src == "b" and off.failing_sources == ["b"]
     assert fold_gate("abs_bias", {"a": 1.0}, None).to_json()["enabled"] is False
+
+
+def test_worst_folds_are_named_by_whichever_measure_is_furthest_off() -> None:
+    import pandas as pd
+
+    from kit.verdict.decide import worst_folds
+
+    rows = [  # (src, plcc, rmse, bias): "offset" correlates perfectly but sits 9 points high
+        ("typical1", 0.995, 1.0, 0.2), ("typical2", 0.994, 1.1, -0.3), ("typical3", 0.996, 0.9, 0.1),
+        ("offset", 0.998, 9.2, 9.0), ("scattered", 0.90, 3.0, 0.4)]
+    folds = pd.DataFrame([{"seed": s, "fold": i, "src": src, "src_sha256": f"{i:064x}", "n_frames": 10,
+                           "share_vmaf_100": 0.0, "plcc": p, "srocc": p, "krocc": p, "rmse": r, "bias": b,
+                           "max_abs_error": 2 * r} for s in (0, 1) for i, (src, p, r, b) in enumerate(rows)])
+    worst = worst_folds(folds, n=3)
+    assert [w.src for w in worst][:2] == ["offset", "scattered"]
+    assert worst[0].reason == "bias +9.0" and worst[1].reason == "PLCC 0.900"  # what sets each apart
+    assert worst[0].bias == pytest.approx(9.0) and worst[0].max_abs_error == pytest.approx(18.4)

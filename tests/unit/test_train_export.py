@@ -147,3 +147,15 @@ def test_a_member_with_constant_predictions_counts_as_no_correlation() -> None:
     folds = [FoldResult(seed=0, fold=i, src=f"s{i}", src_sha256=f"{i:064x}", n_frames=5, share_vmaf_100=0.0,
                         plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, float("nan")))]
     assert seed_report(0, folds).mean_plcc == pytest.approx(0.45)  # the model's failure is not hidden
+
+
+@pytest.mark.parametrize("epochs", [5, 60])
+def test_progress_counts_real_epochs(epochs: int) -> None:
+    """`--epochs N` ends at N/N: the trainer reports passes over the rows, not its rounds of steps."""
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    seen: list[tuple[int, int]] = []
+    train_members(feats, codec, y, [Member(0, -1, np.arange(len(df)))], TrainConfig(epochs=epochs, batch_size=16),
+                  lambda e, n, loss: seen.append((e, n)))
+    assert seen[-1] == (epochs, epochs) and all(n == epochs for _, n in seen)
+    assert [e for e, _ in seen] == sorted(e for e, _ in seen) and seen[0][0] >= 1
