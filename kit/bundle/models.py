@@ -51,7 +51,7 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
         with atomic_path(onnx_path) as tmp:
             tmp.write_bytes(proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
-        if diff > PARITY_ATOL:
+        if not diff <= PARITY_ATOL:  # NaN fails too
             onnx_path.unlink()
             raise RuntimeError(f"ONNX export of seed {seed} disagrees with torch by {diff:.2e} > {PARITY_ATOL}")
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}

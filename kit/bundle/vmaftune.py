@@ -187,19 +187,30 @@ class Exported:
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
                    codec: np.ndarray, crf_range: tuple[int, int]) -> float:
-    """Max |profile(20-wide rows) - native model(kit inputs)| over the rows whose encoder vmaf-tune knows."""
+    """Max |profile(20-wide rows) - native model(kit inputs)| over every corpus row whose encoder vmaf-tune
+    knows, and over probe rows that give every slotted vocabulary encoder the whole CRF range (so each
+    family's mapping is checked, whatever encoders the corpus holds). NaN when anything is not finite."""
     import torch
 
+    from kit.model.features import codec_block
+
     keep = np.isin(encoders, VOCAB_V2)
-    if not keep.any():
-        return 0.0
-    x = v2_rows(feats[keep], encoders[keep], cqs[keep], crf_range)
-    sess = session(path)
-    (out,) = sess.run(None, {INPUT: x})
+    slotted = [e for e in VOCAB_V2 if e in ENCODER_VOCAB]
+    crfs = np.arange(crf_range[0], crf_range[1] + 1)
+    base = feats[np.linspace(0, len(feats) - 1, num=min(len(feats), 16), dtype=int)]
+    probe_enc = np.repeat(slotted, len(base) * len(crfs)).astype(object)
+    probe_cq = np.tile(np.repeat(crfs, len(base)), len(slotted))
+    probe_feats = np.tile(base, (len(slotted) * len(crfs), 1))
+    all_feats = np.concatenate([feats[keep], probe_feats]).astype(np.float32)
+    all_enc = np.concatenate([encoders[keep].astype(object), probe_enc])
+    all_cq = np.concatenate([np.asarray(cqs)[keep], probe_cq])
+    all_codec = np.concatenate([codec[keep], codec_block(probe_enc, probe_cq)]).astype(np.float32)
+    (out,) = session(path).run(None, {INPUT: v2_rows(all_feats, all_enc, all_cq, crf_range)})
     with torch.no_grad():
-        ref = model(torch.from_numpy(feats[keep].astype(np.float32)), torch.from_numpy(codec[keep].astype(np.float32)))
-    expected = np.clip(ref.numpy().astype(np.float64), *VMAF_RANGE)  # the profile clips; the native model does not
-    return float(np.max(np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - expected)))
+        ref = model(torch.from_numpy(all_feats), torch.from_numpy(all_codec)).numpy().astype(np.float64)
+    expected = np.clip(ref, *VMAF_RANGE)  # the profile clips; the native model does not
+    diff = np.abs(np.asarray(out, dtype=np.float64).reshape(-1) - expected)
+    return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
 def out_of_range(verdict: Verdict, seed: int) -> float | None:
@@ -292,7 +303,7 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
             with atomic_path(onnx_path) as tmp:
                 tmp.write_bytes(proto.SerializeToString())
             diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
-            if diff > PARITY_ATOL:
+            if not diff <= PARITY_ATOL:  # NaN fails too
                 onnx_path.unlink()
                 raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
             sidecar = folder / f"{name}.json"

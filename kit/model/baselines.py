@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kit.model.loso import Fold, fold_summary, is_constant, training_rows
-from kit.model.metrics import agreement, errors
+from kit.model.loso import Fold, agreement_of, fold_summary, is_constant, training_rows
+from kit.model.metrics import errors
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult
@@ -50,7 +50,7 @@ def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: f
 
 def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> FoldResult:
     """A baseline's figures on one held-out source."""
-    a, e = agreement(target[fold.rows], pred), errors(target[fold.rows], pred)
+    a, e = agreement_of(target[fold.rows], pred), errors(target[fold.rows], pred)
     return FoldResult(fold=fold.index, src=fold.src, src_sha256=fold.src_sha256, n_frames=len(fold.rows),
                       plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"], bias=e["bias"],
                       max_abs_error=e["max_abs_error"], share_out_of_range=e["share_out_of_range"],

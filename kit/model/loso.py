@@ -7,7 +7,6 @@ on both sides of a fold, even when two boxes named it differently. Every
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -69,7 +68,7 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
         fold = folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
-        a, e = agreement(y, pred), errors(y, pred)
+        a, e = agreement_of(y, pred), errors(y, pred)
         results.append(FoldResult(seed=mem.seed, fold=fold.index, src=fold.src, src_sha256=fold.src_sha256,
                                   n_frames=len(fold.rows), share_vmaf_100=float(np.mean(y >= VMAF_CEILING)),
                                   plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
@@ -87,9 +86,17 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
 
 
 def correlation(fold: FoldResult, metric: str) -> float:
-    """A fold's PLCC, SROCC or KROCC as the seed's means count it (CORRELATION_RULE)."""
-    value = float(getattr(fold, metric))
-    return 0.0 if math.isnan(value) else value
+    """A fold's PLCC, SROCC or KROCC as the seed's means count it (CORRELATION_RULE); NaN stays NaN."""
+    return float(getattr(fold, metric))
+
+
+def agreement_of(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """kit.model.metrics.agreement, with CORRELATION_RULE for finite constant predictions of a varying
+    teacher: correlation 0 (the model has none), where agreement says undefined."""
+    a = agreement(y, pred)
+    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
+        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
+    return a
 
 
 CORRELATION_RULE = (

@@ -159,9 +159,9 @@ class Schedule:
     def rounds(self) -> int:
         return -(-self.steps // self.steps_per_round)
 
-    def epochs(self, mean_rows: float) -> int:
+    def epochs(self, mean_rows: float, configured: int) -> int:
         """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
-        return max(1, round(self.steps * self.batch / mean_rows))
+        return max(1, min(configured, round(self.steps * self.batch / mean_rows)))
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
@@ -211,7 +211,7 @@ def train_members(
                for m in members]
     mean_rows = float(np.mean([len(m.train_rows) for m in members]))
     sched = plan_schedule(mean_rows, config)
-    epochs = sched.epochs(mean_rows)
+    epochs = sched.epochs(mean_rows, config.epochs)
     last = [float("nan")] * len(members)
     done = 0
     for _ in range(sched.rounds):

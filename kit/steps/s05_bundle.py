@@ -70,5 +70,8 @@ class BundleStep:
             if old != tarball:
                 old.unlink()
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
-        return Outcome([run.report, tarball, *exports], {"verdict": verdict.verdict, "tarball": str(tarball),
-                                                         "onnx_models": sum(p.suffix == ".onnx" for p in exports)})
+        models = [p for p in exports if p.suffix == ".onnx"]
+        native = sum(p.parent == run.exports for p in models)
+        return Outcome([run.report, tarball, *exports], {
+            "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
+            "vmaftune_models": len(models) - native})

@@ -53,6 +53,13 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
         share_vmaf_100=("share_vmaf_100", "first"))
 
 
+def source_labels(sources: pd.DataFrame) -> list[str]:
+    """A name per held-out source: its src, with the start of its sha256 where two contents share one name."""
+    counts = sources["src"].value_counts()
+    return [f"{s} ({h[:8]})" if counts[s] > 1 else str(s) for s, h in zip(sources["src"], sources["src_sha256"],
+                                                                            strict=True)]
+
+
 CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))
 
 
@@ -104,7 +111,7 @@ def _opt(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
 
 
-FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average", "--max-abs-bias"),
+FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (either way)", "--max-abs-bias"),
                "rmse": ("has RMSE {value:.1f}", "--max-fold-rmse")}
 
 
@@ -118,7 +125,7 @@ def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challeng
     reasons = []
     for g in failed_folds:
         what, flag = FOLD_LIMITS[g.measure]
-        reasons.append(f"source {g.worst_src} {what.format(value=g.worst_value)}, beyond {flag} {g.threshold}"
+        reasons.append(f"source {g.worst_src} {what.format(value=g.worst_value)}, beyond {flag} {g.threshold:g}"
                        + (f" ({len(g.failing_sources) - 1} more source(s) too)" if len(g.failing_sources) > 1 else ""))
     if challenger is not None and champion_kept:
         reasons.append(str(challenger.statement).rstrip("."))
@@ -144,9 +151,10 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     extra_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
     champion = challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread)
     sources = per_source(folds)
-    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)),
+    labels = source_labels(sources)
+    bias = fold_gate("abs_bias", dict(zip(labels, sources["bias"].abs(), strict=True)) if "bias" in folds else {},
                      thresholds.max_abs_bias)
-    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    rmse = fold_gate("rmse", dict(zip(labels, sources["rmse"], strict=True)), thresholds.max_fold_rmse)
     passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),

@@ -58,13 +58,14 @@ class FoldGate(Record):
 
 
 def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -> FoldGate:
-    """Every source's value <= threshold (off when None); NaN (a table without the figure) fails nothing."""
+    """Every source's value <= threshold (off when None). A NaN (a member that diverged) fails; a folds table
+    of an older kit, without the figure at all, gives no values and passes."""
     finite = {src: v for src, v in values.items() if math.isfinite(v)}
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")
     if threshold is None:
         return FoldGate(False, measure, None, worst, worst_value, [], True)
-    failing = sorted(s for s, v in finite.items() if v > threshold)
+    failing = sorted(s for s, v in values.items() if not v <= threshold)
     return FoldGate(True, measure, threshold, worst, worst_value, failing, not failing)
 
 

@@ -79,7 +79,7 @@ def test_a_fold_gate_names_the_source_nearest_its_limit() -> None:
     from kit.verdict.gate import fold_gate
 
     off = fold_gate("abs_bias", {"a": 1.0, "b": 10.5, "c": float("nan")}, 5.0)
-    assert not off.passed and off.worst_src == "b" and off.failing_sources == ["b"]
+    assert not off.passed and off.worst_src == "b" and off.failing_sources == ["b", "c"]  # NaN: diverged, fails
     assert fold_gate("abs_bias", {"a": 1.0}, None).to_json()["enabled"] is False
 
 
@@ -98,3 +98,17 @@ def test_worst_folds_are_named_by_whichever_measure_is_furthest_off() -> None:
     assert [w.src for w in worst][:2] == ["offset", "scattered"]
     assert worst[0].reason == "bias +9.0" and worst[1].reason == "PLCC 0.900"  # what sets each apart
     assert worst[0].bias == pytest.approx(9.0) and worst[0].max_abs_error == pytest.approx(18.4)
+
+
+def test_two_contents_of_one_name_are_judged_apart() -> None:
+    import pandas as pd
+
+    from kit.verdict.decide import per_source, source_labels
+    from kit.verdict.gate import fold_gate
+
+    folds = pd.DataFrame([{"seed": 0, "fold": i, "src": "a", "src_sha256": f"{i}" * 64, "n_frames": 5,
+                           "share_vmaf_100": 0.0, "plcc": 0.99, "srocc": 0.99, "krocc": 0.9, "rmse": 1.0,
+                           "bias": b, "max_abs_error": 2.0} for i, b in enumerate((20.0, 0.0))])
+    sources = per_source(folds)
+    gate = fold_gate("abs_bias", dict(zip(source_labels(sources), sources["bias"].abs(), strict=True)), 10.0)
+    assert not gate.passed and gate.failing_sources == ["a (00000000)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -141,12 +142,17 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
 
 
 def test_a_member_with_constant_predictions_counts_as_no_correlation() -> None:
-    from kit.model.loso import seed_report
+    from kit.model.loso import agreement_of, seed_report
     from kit.model.results import FoldResult
 
+    y = np.array([80.0, 90.0, 95.0])
+    assert agreement_of(y, np.full(3, 85.0))["plcc"] == 0.0  # the model's failure is not hidden
+    assert np.isnan(agreement_of(y, np.array([85.0, np.nan, 85.0]))["plcc"])  # a diverged member stays NaN
     folds = [FoldResult(seed=0, fold=i, src=f"s{i}", src_sha256=f"{i:064x}", n_frames=5, share_vmaf_100=0.0,
-                        plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, float("nan")))]
-    assert seed_report(0, folds).mean_plcc == pytest.approx(0.45)  # the model's failure is not hidden
+                        plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, 0.0))]
+    assert seed_report(0, folds).mean_plcc == pytest.approx(0.45)
+    folds[1] = replace(folds[1], plcc=float("nan"))
+    assert np.isnan(seed_report(0, folds).mean_plcc)  # and the gate, which needs a number, fails
 
 
 @pytest.mark.parametrize("epochs", [5, 60])
