@@ -6,7 +6,7 @@ run.json                       settings + provenance of the latest invocation
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
-05_bundle/   status.json  exports/  report.html  results-<box>-<utc>.tar.gz
+05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
 ```
 
 Steps meet only through these files. A results tarball holds the same

@@ -80,12 +80,12 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
-def remove_temp_files(folder: Path) -> int:
-    """Delete temporaries a killed run left behind; returns how many."""
+def remove_temp_files(folder: Path, recursive: bool = True) -> int:
+    """Delete temporaries a killed run left behind (in sub-folders too unless not recursive); returns how many."""
     if not folder.is_dir():
         return 0
     count = 0
-    for p in folder.rglob(TMP_MARK + "*"):
+    for p in (folder.rglob if recursive else folder.glob)(TMP_MARK + "*"):
         if p.is_file():
             p.unlink(missing_ok=True)
             count += 1

@@ -195,6 +195,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
     with out_dir_lock(out):
+        remove_temp_files(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
         write_run_json(settings, argv)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:

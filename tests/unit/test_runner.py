@@ -166,3 +166,17 @@ def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> No
         if python.is_relative_to(ROOT):  # inside the folder it ran from: shown as typed, e.g. .venv/bin/python
             python = python.relative_to(ROOT)
         assert f"retry: {python} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr
+
+
+def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """kill -9 while run.json was being written leaves its temporary beside it; the next run removes it."""
+    from kit.steps.base import RunSettings
+    from kit.steps.runner import Selection, run_steps
+
+    out = tmp_path / "out"
+    (out / "02_corpus").mkdir(parents=True)
+    (out / ".tmp-run.json.abc123").write_text('{"half": ')
+    (out / "02_corpus" / ".tmp-shard.parquet.x").write_text("half")  # a step's own: left for that step
+    assert run_steps(RunSettings(out_dir=out), Selection((), frozenset()), lambda e: None, ["kit"]) == 0
+    assert (out / "run.json").is_file() and not list(out.glob(".tmp-*"))
+    assert (out / "02_corpus" / ".tmp-shard.parquet.x").exists()
