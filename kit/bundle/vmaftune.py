@@ -25,12 +25,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
+from kit.corpus.schema import VMAF_RANGE
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import FEATURES
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
 from kit.model.features import N_FEATURES
-from kit.model.metrics import VMAF_RANGE
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.platforms.encoders import ENCODER_VOCAB, SPECS
@@ -41,7 +41,6 @@ VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "l
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
 WIDTH = N_FEATURES + len(VOCAB_V2) + 2  # 20
 PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
-DEFAULT_CRF_RANGE = (10, 51)  # vmaf-tune's default CRF search range
 # quality scale of the v2 encoders the kit has no slot for: used only to keep their rows finite
 FOREIGN_CQ_RANGE = (0, 63)
 # libvmaf's ONNX op allowlist, restricted to what these graphs may use

@@ -39,7 +39,8 @@ SCHEMA = pa.schema([
 COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
 TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
-VMAF_CEILING = 100.0  # the teacher's range is [0, VMAF_CEILING]
+VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
+VMAF_CEILING = VMAF_RANGE[1]
 
 REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
 SCORES = (*FEATURES, "vmaf")
@@ -90,7 +91,7 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
         if (i := _first(~np.isfinite(values))) is not None:
             raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
     vmaf = table["vmaf"].to_numpy()
-    if (i := _first((vmaf < 0) | (vmaf > VMAF_CEILING))) is not None:
+    if (i := _first((vmaf < VMAF_RANGE[0]) | (vmaf > VMAF_RANGE[1]))) is not None:
         raise _bad(label, row_label(i), "vmaf", f"{vmaf[i]} is outside [0, 100]")
 
 

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from kit.corpus.schema import VMAF_RANGE
+
 
 def _finite_or_nan(x: float) -> float:
     return float(x) if math.isfinite(x) else float("nan")
@@ -36,7 +38,6 @@ def agreement(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "rmse": rmse}
 
 
-VMAF_RANGE = (0.0, 100.0)  # the teacher's scale; a prediction outside it is out of range
 
 
 def errors(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
