@@ -50,8 +50,10 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
-        from kit.corpus.merge import MergeConflict, merge_files
+        from kit.corpus.merge import MergeConflict, merge_files, recover_output
 
+        for note in recover_output(out):
+            click.echo(f"note: {note}", err=True)
         try:
             manifest = merge_files(list(inputs), out, prefer)
         except MergeConflict as exc:
@@ -96,9 +98,13 @@ def info_cmd(file: Path, json_mode: bool) -> None:
         from kit.corpus.inputs import load_input
         from kit.corpus.manifests import ShardManifest
         from kit.corpus.summary import summarise_table
+        from kit.rundir import manifest_path
 
         loaded = load_input(file)
         m = loaded.manifest
+        if loaded.kind == "parquet" and m is None and manifest_path(file).is_file():
+            click.echo(f"warning: {manifest_path(file)} does not describe {file} (another file's, or a merge "
+                       "into it was killed); its provenance is ignored. Rerun the merge to rewrite both", err=True)
         shard = m.shard if isinstance(m, ShardManifest) else None
         summary = summarise_table(loaded.table)
         if json_mode:

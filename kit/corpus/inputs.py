@@ -4,8 +4,8 @@ Three kinds of input, each read into the schema-1 layout (kit.corpus.schema.SCHE
 
 * parquet: a shard or a merged corpus (its `<stem>.manifest.json` is used when
   it sits beside the file and its sha256 matches);
-* a results tarball: extracted with kit.infra.archive.safe_extract into a temporary
-  folder only; its `02_corpus/shard.parquet` must match the tarball manifest;
+* a results tarball: checked as `verify` checks it (kit.infra.archive.check_results:
+  the limits, the members, every file against its manifest.json), in a temporary folder only;
 * the bash kit's JSONL rows (see kit.corpus.jsonl).
 
 Every value problem names the file, the row (the line for JSONL) and the column.
@@ -14,23 +14,23 @@ Every value problem names the file, the row (the line for JSONL) and the column.
 from __future__ import annotations
 
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import CorpusManifest, ShardManifest, parse_manifest, read_manifest
 from kit.corpus.schema import COLUMNS, SCHEMA, validate_table
 from kit.errors import InputError
-from kit.infra.archive import ResultsManifest, read_results_manifest, safe_extract
+from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
 from kit.infra.files import read_json, sha256_file
 from kit.infra.invocation import kit_cli
-from kit.rundir import LAYOUT, RESULTS_MANIFEST
+from kit.infra.parquet import parquet_columns
+from kit.infra.parquet import read_parquet as read_guarded
+from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 BAD_SCHEMA_HINT = "merge accepts schema-1 shards and corpora written by the kit, results tarballs and bash-kit JSONL"
@@ -112,15 +112,12 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
 
 def read_parquet(path: Path, label: str) -> pa.Table:
     """A schema-1 parquet file, cast to SCHEMA and validated."""
-    try:
-        names = pq.read_schema(path).names
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{label}: not a readable parquet file ({exc})", hint=BAD_SCHEMA_HINT) from exc
+    names = parquet_columns(path, label)
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise InputError(f"{label}: column {missing[0]!r} is missing (schema 1 needs {', '.join(COLUMNS)})",
                          hint=BAD_SCHEMA_HINT)
-    table = pq.read_table(path, columns=list(COLUMNS))
+    table = read_guarded(path, COLUMNS, label)
     table = pa.table([cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS], schema=SCHEMA)
     validate_table(table, label, lambda i: f"row {i}")
     return table
@@ -143,23 +140,23 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
 
 
 def load_tarball(path: Path, digest: str) -> LoadedInput:
-    """The shard inside a results tarball, extracted into a temporary folder that is removed after."""
-    with tempfile.TemporaryDirectory(prefix="kit-merge-") as tmp:
-        written = safe_extract(path, Path(tmp))
-        shards = [p for p in written if p.as_posix().endswith("/" + SHARD_IN_TARBALL)]
-        if len(shards) != 1:
-            raise InputError(f"{path}: holds {len(shards)} {SHARD_IN_TARBALL} files, expected one",
+    """The shard inside a results tarball, once the tarball passed `verify`'s check (extracted into a
+    temporary folder that is removed after)."""
+    with extraction_dir("kit-merge-") as tmp:
+        check = check_results(path, tmp)
+        if not check.ok or check.top is None or check.manifest is None:
+            more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
+            raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing was merged",
+                             hint=f"the tarball was damaged in transit or edited; ask the sender for it again "
+                                  f"(details: {kit_cli()} verify {path})")
+        top = check.top
+        shard = top / SHARD_IN_TARBALL
+        if SHARD_IN_TARBALL not in check.manifest.files or not shard.is_file():
+            raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
-        top = shards[0].parent.parent
-        tar_manifest = read_results_manifest(top / RESULTS_MANIFEST)
-        listed = tar_manifest.files.get(SHARD_IN_TARBALL) if tar_manifest is not None else None
-        digest_in_tar = sha256_file(shards[0])
-        if listed is not None and listed.sha256 != digest_in_tar:
-            raise InputError(f"{path}: {SHARD_IN_TARBALL} does not match the tarball's {RESULTS_MANIFEST}",
-                             hint=f"the tarball was damaged or edited; check it with: {kit_cli()} verify {path}")
-        shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, digest_in_tar)
-        table = read_parquet(shards[0], f"{path}:{top.name}/{SHARD_IN_TARBALL}")
-    return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, tar_manifest),
+        shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
+        table = read_parquet(shard, f"{path}:{top.name}/{SHARD_IN_TARBALL}")
+    return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest)
 
 

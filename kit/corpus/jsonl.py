@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import pyarrow.json as pajson
 
 from kit.corpus.jobs import SCHEMA
 from kit.errors import InputError
+from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 
 JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *FEATURES)
@@ -42,6 +44,7 @@ JSONL_DEFAULTS: dict[str, object] = {
     "preset": "", "quality_args": "", "device": "unknown", "box_id": "bash-kit", "platform": "unknown",
     "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL,
 }
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 HINT = "each line must be one JSON object with " + ", ".join(JSONL_REQUIRED)
 
 
@@ -50,24 +53,49 @@ def jsonl_src_sha256(src: str) -> str:
     return hashlib.sha256((JSONL_NAMESPACE + src).encode("utf-8")).hexdigest()
 
 
+def _check_size(path: Path) -> None:
+    if (size := path.stat().st_size) > MAX_JSONL_BYTES:
+        raise InputError(f"{path}: {human_bytes(size)}, over the limit of {human_bytes(MAX_JSONL_BYTES)} per JSONL "
+                         "file (nothing was read)", hint="split the file, or convert it with the kit in parts")
+
+
+def _surrogate(value: object) -> bool:
+    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text)."""
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(map(_surrogate, value))
+    return False
+
+
 def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     rows: list[dict[str, object]] = []
     lines: list[int] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, text in enumerate(fh, 1):
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except ValueError as exc:
-                    raise InputError(f"{path}: line {lineno}: not valid JSON ({exc})", hint=HINT) from None
-                if not isinstance(obj, dict):
-                    raise InputError(f"{path}: line {lineno}: a JSON {type(obj).__name__}, not an object", hint=HINT)
-                rows.append(obj)
-                lines.append(lineno)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})", hint=HINT) from None
+    _check_size(path)
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: line {lineno}: not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                 hint=HINT) from None
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise InputError(f"{path}: line {lineno}: not valid JSON ({exc})", hint=HINT) from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}: line {lineno}: a JSON {type(obj).__name__}, not an object", hint=HINT)
+            if SURROGATE_ESCAPE.search(text) and _surrogate(obj):
+                raise InputError(f"{path}: line {lineno}: a lone surrogate escape (\\udXXX), not text", hint=HINT)
+            rows.append(obj)
+            lines.append(lineno)
+            if len(rows) > MAX_CORPUS_ROWS:
+                raise InputError(f"{path}: more than {MAX_CORPUS_ROWS} rows, over the limit per corpus file",
+                                 hint="split the file")
     if not rows:
         raise InputError(f"{path}: holds no rows", hint=HINT)
     return rows, lines
@@ -84,7 +112,20 @@ def _fits(value: object, kind: str) -> bool:
         return isinstance(value, str)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return kind == "number" or float(value).is_integer()
+    return kind == "number" or isinstance(value, int) or value.is_integer()
+
+
+def _out_of_range(value: object, typ: pa.DataType) -> bool:
+    """An integer too large for the column's type (a float64 holds up to about 1.8e308)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    if pa.types.is_integer(typ):
+        return not -(2 ** (typ.bit_width - 1)) <= value < 2 ** (typ.bit_width - 1)
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def _column(rows: list[dict[str, object]], lines: list[int], name: str, path: Path) -> pa.Array:
@@ -101,9 +142,11 @@ def _column(rows: list[dict[str, object]], lines: list[int], name: str, path: Pa
     try:
         return pa.array(values, type=typ)
     except (pa.ArrowInvalid, OverflowError):
-        limit = 2 ** (typ.bit_width - 1)
-        i = next(i for i, v in enumerate(values) if v is not None and abs(float(v)) >= limit)  # type: ignore[arg-type]
-        raise InputError(f"{path}: line {lines[i]} column {name!r}: {values[i]!r} is out of range", hint=HINT) from None
+        i = next((i for i, v in enumerate(values) if _out_of_range(v, typ)), -1)
+        if i < 0:
+            raise InputError(f"{path}: column {name!r}: a value does not fit {typ}", hint=HINT) from None
+        shown = repr(values[i]) if len(repr(values[i])) <= 40 else f"a {len(repr(values[i]))}-digit integer"
+        raise InputError(f"{path}: line {lines[i]} column {name!r}: {shown} is out of range", hint=HINT) from None
 
 
 def _raise_first_misfit(values: list[object], lines: list[int], name: str, kind: str, required: bool,
@@ -126,7 +169,9 @@ def read_jsonl_fast(path: Path) -> pa.Table | None:
     """The same table as read_jsonl, parsed by Arrow; None when anything is off (read_jsonl then names it)."""
     options = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
     try:
+        _check_size(path)
         table = pajson.read_json(path, parse_options=options)
+        table.validate(full=True)  # Arrow's parser passes invalid UTF-8 (and lone surrogates) through
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         return None
     if table.num_rows == 0 or any(table[c].null_count for c in JSONL_REQUIRED):

@@ -20,7 +20,9 @@ parquet settings, so A+B, B+A and A+B+A give byte-identical files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +46,11 @@ from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.faults import kill_point
+from kit.infra.files import TMP_MARK, new_temp, pid_alive, read_json, remove_stale, seal, sha256_file, write_json
+from kit.infra.limits import MAX_CORPUS_ROWS
+from kit.infra.parquet import WRITE_OPTIONS
+from kit.infra.records import Record
 from kit.media.libvmaf import FEATURES
 from kit.rundir import manifest_path
 
@@ -55,6 +61,7 @@ PREFER_CHOICES = ("first", "newest")
 ROW_GROUP_ROWS = 1 << 20
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
+COMMIT_SUFFIX = ".merge-commit.json"
 
 
 class MergeConflict(InputError):
@@ -177,8 +184,83 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
 def write_corpus(table: pa.Table, out: Path) -> None:
     """Schema-1 parquet with fixed settings: equal rows give equal bytes."""
     table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    pq.write_table(table, out, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
+
+
+@dataclass(frozen=True)
+class Commit(Record):
+    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do.
+
+    Written (atomically) once both temporaries are complete; a merge killed before it leaves the old pair,
+    one killed after it is completed by the next merge into the same -o, before anything else.
+    """
+
+    pid: int
+    sha256: str  # of the new parquet
+    moves: list[list[str]]  # [temporary, final] names in -o's folder, in the order they are renamed
+
+
+def commit_journal(out: Path) -> Path:
+    return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
+
+
+def _temp_prefixes(out: Path) -> list[str]:
+    return [f"{TMP_MARK}{n}." for n in (out.name, manifest_path(out).name, commit_journal(out).name)]
+
+
+def recover_output(out: Path) -> list[str]:
+    """Finish what a killed merge into `out` left: its commit completed, its temporaries removed.
+
+    Returns a note per thing done. A commit whose merge is still running (another process) is refused.
+    """
+    notes = []
+    journal = commit_journal(out)
+    if journal.is_file():
+        try:
+            commit = Commit.from_json(read_json(journal), str(journal))
+        except (OSError, ValueError):  # written atomically, so never half: not ours, or edited
+            commit = None
+        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid):
+            raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
+                             hint="wait for it to finish, or merge into another -o")
+        for tmp_name, final_name in commit.moves if commit is not None else []:
+            tmp = out.parent / tmp_name
+            if _plain_name(tmp_name) and _plain_name(final_name) and tmp_name.startswith(TMP_MARK) and tmp.is_file():
+                os.replace(tmp, out.parent / final_name)
+        journal.unlink(missing_ok=True)
+        if commit is not None:
+            notes.append(f"completed the interrupted merge into {out} (a kill between its renames)")
+    removed = sum(remove_stale(out.parent, prefix) for prefix in _temp_prefixes(out))
+    if removed:
+        notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
+    return notes
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeManifest]) -> MergeManifest:
+    """Write the parquet and its manifest so that a kill at any instant leaves the old pair or the new one."""
+    temps = [new_temp(out), new_temp(manifest_path(out))]
+    try:
+        write_corpus(table, temps[0])
+        kill_point("merge-writing")
+        seal(temps[0])
+        manifest = manifest_of(temps[0])
+        temps[1].write_text(json.dumps(manifest.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        seal(temps[1])
+        moves = [[temps[0].name, out.name], [temps[1].name, manifest_path(out).name]]
+        write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
+        kill_point("merge-committed")
+        os.replace(temps[0], out)
+        kill_point("merge-renamed")
+        os.replace(temps[1], manifest_path(out))
+        commit_journal(out).unlink()
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+    return manifest
 
 
 def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
@@ -225,7 +307,11 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
     if not paths:
         raise InputError("merge needs at least one input",
                          hint="ensemble-kit merge A.parquet B.tar.gz -o merged.parquet")
+    recover_output(out)
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
+    if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
+        raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
+                         "merge; nothing was written", hint="merge fewer inputs at a time")
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = d.conflict_keys
     if n_conflicts and prefer is None:
@@ -235,19 +321,18 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
                             details=conflict_examples(d, inputs))
     counts = count_per_input(d, len(inputs))
     merged = d.table.filter(pa.array(d.keep)).drop_columns(list(HELPERS))
-    write_corpus(merged, out)
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
-    manifest = build_merge_manifest(out, inputs, counts, repeats, prefer, summarise_table(merged), conflicts)
-    write_json(manifest_path(out), manifest.to_json())
-    return manifest
+    summary = summarise_table(merged)
+    return commit_pair(merged, out, lambda written: build_merge_manifest(
+        out, written, inputs, counts, repeats, prefer, summary, conflicts))
 
 
-def build_merge_manifest(out: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
+def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts) -> MergeManifest:
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
-        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(out), rows=summary.rows,
+        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(written), rows=summary.rows,
         key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
         conflicts=conflicts, duplicates_dropped=sum(c.duplicate for c in counts),
         inputs=tuple(input_entry(i, c) for i, c in zip(inputs, counts, strict=True)),

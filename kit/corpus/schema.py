@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from kit.errors import InputError
+from kit.infra.parquet import parquet_columns, read_parquet
 from kit.media.libvmaf import FEATURES
 from kit.platforms.encoders import ENCODER_VOCAB
 
@@ -41,6 +41,16 @@ COLUMNS = tuple(SCHEMA.names)
 TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
+# what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
+# 1e308 would pass every other check and then break training. adm2 and vif_scaleN are ratios of the detail
+# (information) the encode kept to the reference's, 1 for a perfect copy and a little above for an encode
+# that adds contrast; motion2 is a mean absolute difference of blurred luma on libvmaf's 8-bit scale (at most
+# 255), with room left for a 10-bit one.
+RATIO_RANGE = (0.0, 2.0)
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "adm2": RATIO_RANGE, "vif_scale0": RATIO_RANGE, "vif_scale1": RATIO_RANGE, "vif_scale2": RATIO_RANGE,
+    "vif_scale3": RATIO_RANGE, "motion2": (0.0, 1024.0), "vmaf": VMAF_RANGE,
+}
 
 REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
 SCORES = (*FEATURES, "vmaf")
@@ -71,7 +81,7 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
 
 
 def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row {i}") -> None:
-    """Keys present and well-formed, scores finite, vmaf within [0, 100]; the first problem is raised.
+    """Keys present and well-formed, scores finite and within their PLAUSIBLE range; the first problem is raised.
 
     Only the columns the table has are checked: readers first make sure the ones they need are there.
     """
@@ -90,27 +100,21 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
         values = table[name].to_numpy()
         if (i := _first(~np.isfinite(values))) is not None:
             raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
-    vmaf = table["vmaf"].to_numpy()
-    if (i := _first((vmaf < VMAF_RANGE[0]) | (vmaf > VMAF_RANGE[1]))) is not None:
-        raise _bad(label, row_label(i), "vmaf", f"{vmaf[i]} is outside [0, 100]")
+    for name in (c for c in PLAUSIBLE if c in present):
+        lo, hi = PLAUSIBLE[name]
+        values = table[name].to_numpy()
+        if (i := _first((values < lo) | (values > hi))) is not None:
+            raise _bad(label, row_label(i), name, f"{values[i]} is outside [{lo:g}, {hi:g}], the plausible range")
 
 
 def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """The training columns of a shard or merged corpus, validated, as a DataFrame."""
-    try:
-        names = pq.read_schema(path).names
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: not a readable parquet corpus ({exc})",
-                         hint="pass a shard.parquet or a corpus written by `ensemble-kit merge`") from exc
+    names = parquet_columns(path)
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a schema-1 corpus shard; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
-    try:
-        table = pq.read_table(path, columns=wanted)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: damaged parquet corpus ({exc})",
-                         hint="copy it again, or re-create it with the kit (ensemble-kit merge ...)") from exc
+    table = read_parquet(path, wanted)
     validate_table(table, str(path))
     return table.to_pandas()

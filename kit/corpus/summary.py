@@ -84,11 +84,11 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     """The corpus block for the verdict: the figures from the file, its kind from its manifest."""
-    import pyarrow.parquet as pq
+    from kit.infra.parquet import parquet_columns, read_parquet
 
-    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf")
-            if c in pq.read_schema(path).names]
-    df = pq.read_table(path, columns=cols).to_pandas()
+    names = parquet_columns(path)
+    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf") if c in names]
+    df = read_parquet(path, cols).to_pandas()
     # beside it as <stem>.manifest.json; a shard copied under another name still finds its shard.manifest.json
     manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
 

@@ -1,80 +1,163 @@
-"""Reading archives someone else made: regular files only, nothing that escapes.
+"""Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
 
-Used for results tarballs (`verify`, `merge`): a member with an absolute path,
-`..`, a link or a device is refused, as are archives over the size limits.
+Used for results tarballs (`verify`, `merge`), through one check of a tarball against its
+manifest (`check_results`), so both commands judge a tarball the same way. Every member's
+header is checked as it is read, before anything is written: a member with an absolute
+path, `..`, a backslash, a link or a device is refused, as is an archive over a limit of
+kit.infra.limits (a member's size, a sparse member's real size included, the number of
+members, their sum, the expansion ratio), naming the limit it hit. A results tarball holds
+one top folder, its `manifest.json` lists the sha256 of every other file in it, and a file
+that is missing, extra or different is a problem.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import tarfile
+import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.files import read_json
+from kit.infra.faults import kill_point
+from kit.infra.files import read_json, remove_stale, sha256_file
+from kit.infra.limits import (
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_RATIO,
+    MAX_TOTAL_BYTES,
+    RATIO_FLOOR_BYTES,
+    human_bytes,
+)
 from kit.infra.records import Record, RecordError, flatten
+from kit.rundir import RESULTS_MANIFEST
 
-MAX_MEMBER_BYTES = 8 << 30
-MAX_TOTAL_BYTES = 32 << 30
-MAX_MEMBERS = 100_000
+NOT_KIT_HINT = "the tarball was not made by the kit; do not use it"
+BOMB_HINT = ("a results tarball holds a few dozen files of a few MB; this one is not one (or was tampered with): "
+             "ask the sender for it again")
+DAMAGED_HINT = "copy it again from the sender; its sha256 should match what they sent"
 
 
 def _check_member(m: tarfile.TarInfo, source: Path) -> None:
     name = m.name
     parts = Path(name).parts
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-        raise InputError(f"{source}: unsafe member path {name!r} (absolute or with ..)",
-                         hint="the tarball was not made by the kit; do not use it")
+        raise InputError(f"{source}: unsafe member path {name!r} (absolute or with ..)", hint=NOT_KIT_HINT)
+    if "\\" in name:
+        raise InputError(f"{source}: unsafe member path {name!r} (a backslash: a Windows path)", hint=NOT_KIT_HINT)
     if m.issym() or m.islnk():
-        raise InputError(f"{source}: member {name!r} is a link", hint="the tarball was not made by the kit")
+        raise InputError(f"{source}: member {name!r} is a link", hint=NOT_KIT_HINT)
     if not (m.isfile() or m.isdir()):
-        raise InputError(f"{source}: member {name!r} is a device or special file",
-                         hint="the tarball was not made by the kit")
+        raise InputError(f"{source}: member {name!r} is a device or special file", hint=NOT_KIT_HINT)
     if m.size > MAX_MEMBER_BYTES:
-        raise InputError(f"{source}: member {name!r} is {m.size} bytes, over the {MAX_MEMBER_BYTES} limit",
-                         hint="the tarball is not a results tarball")
+        raise InputError(f"{source}: member {name!r} declares {human_bytes(m.size)}, over the "
+                         f"{human_bytes(MAX_MEMBER_BYTES)} limit per member (nothing was extracted)", hint=BOMB_HINT)
 
 
-def safe_extract(source: Path, dest: Path) -> list[Path]:
-    """Extract regular files only, refusing anything that could escape dest.
+@dataclass
+class _Budget:
+    """The running totals of a tarball's members, checked against the limits as each header is read."""
 
-    A damaged archive (bad gzip CRC, truncated member) is an InputError, not a crash.
-    """
+    source: Path
+    archive_bytes: int
+    members: int = 0
+    total: int = 0
+
+    def add(self, m: tarfile.TarInfo) -> None:
+        self.members += 1
+        if self.members > MAX_MEMBERS:
+            raise InputError(f"{self.source}: more than {MAX_MEMBERS} members, over the limit on members "
+                             "(nothing was extracted)", hint=BOMB_HINT)
+        self.total += m.size if m.isfile() else 0
+        if self.total > MAX_TOTAL_BYTES:
+            raise InputError(f"{self.source}: members add up to more than {human_bytes(MAX_TOTAL_BYTES)}, over the "
+                             "limit on the total size (nothing was extracted)", hint=BOMB_HINT)
+        if self.total > RATIO_FLOOR_BYTES and self.total > MAX_RATIO * self.archive_bytes:
+            raise InputError(f"{self.source}: {human_bytes(self.archive_bytes)} would expand to more than "
+                             f"{human_bytes(self.total)}, over the limit of {MAX_RATIO}x expansion "
+                             "(nothing was extracted)", hint=BOMB_HINT)
+
+
+def _scan(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
+    """Every member's header, each checked as it is read: a bomb is refused before its data is touched."""
+    budget = _Budget(source, source.stat().st_size)
+    members = []
+    seen: set[str] = set()
+    while (m := tar.next()) is not None:
+        _check_member(m, source)
+        budget.add(m)
+        key = m.name.rstrip("/")
+        if key in seen and not m.isdir():
+            raise InputError(f"{source}: member {m.name!r} appears twice", hint=NOT_KIT_HINT)
+        seen.add(key)
+        members.append(m)
+    return members
+
+
+def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
+    """The one top folder every member of a results tarball sits under."""
+    tops = {Path(m.name).parts[0] for m in members if Path(m.name).parts}
+    stray = next((m.name for m in members if len(Path(m.name).parts) < 2 and not m.isdir()), None)
+    if len(tops) != 1 or stray is not None:
+        outside = stray or sorted(tops)[1]
+        raise InputError(f"{source}: member {outside!r} is outside the top folder (a results tarball holds one "
+                         "folder, results-<box>-<utc>/)", hint=NOT_KIT_HINT)
+    return tops.pop()
+
+
+def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], str]:
     try:
         with tarfile.open(source, "r:*") as tar:
-            return _extract_members(tar, source, dest)
+            members = _scan(tar, source)
+            top = _one_top(members, source) if results else ""
+            return _extract_members(tar, members, source, dest), top
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault
-        raise InputError(f"{source}: damaged or not a tarball ({exc})",
-                         hint="copy it again from the sender; its sha256 should match what they sent") from exc
+        raise InputError(f"{source}: damaged or not a tarball ({exc})", hint=DAMAGED_HINT) from exc
 
 
-def _extract_members(tar: tarfile.TarFile, source: Path, dest: Path) -> list[Path]:
-    members = tar.getmembers()
-    if len(members) > MAX_MEMBERS or sum(m.size for m in members) > MAX_TOTAL_BYTES:
-        raise InputError(f"{source}: too many or too large members", hint="not a results tarball")
-    for m in members:
-        _check_member(m, source)
+def safe_extract(source: Path, dest: Path) -> list[Path]:
+    """Extract regular files only, refusing anything that could escape dest or exceed a limit.
+
+    A damaged archive (bad gzip CRC, truncated member) is an InputError, not a crash.
+    """
+    return _open_checked(source, dest, results=False)[0]
+
+
+def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], source: Path, dest: Path) -> list[Path]:
     root = dest.resolve()
     written = []
     for m in members:
         target = (root / m.name).resolve()
         if root not in target.parents and target != root:
-            raise InputError(f"{source}: member {m.name!r} escapes the target", hint="not a kit tarball")
+            raise InputError(f"{source}: member {m.name!r} escapes the target", hint=NOT_KIT_HINT)
         if m.isdir():
             target.mkdir(parents=True, exist_ok=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         fh = tar.extractfile(m)
-        assert fh is not None
+        if fh is None:
+            raise InputError(f"{source}: member {m.name!r} has no data", hint=NOT_KIT_HINT)
         with fh, open(target, "wb") as out:
             while block := fh.read(1 << 20):
                 out.write(block)
         written.append(target)
+        kill_point("extracting")
     return written
+
+
+@contextlib.contextmanager
+def extraction_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder `<prefix><pid>-...` removed after; first, those of killed commands are removed."""
+    base = Path(tempfile.gettempdir())
+    remove_stale(base, prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=base) as tmp:
+        yield Path(tmp)
 
 
 @dataclass(frozen=True)
@@ -106,9 +189,43 @@ class ResultsManifest(Record):
         return self.meta.get(key)
 
 
-def read_results_manifest(path: Path) -> ResultsManifest | None:
-    """The manifest at `path`, or None when it is missing or not a results manifest."""
+@dataclass
+class ResultsCheck:
+    """A results tarball checked against its manifest: ok when every file matches its sha256."""
+
+    path: str
+    ok: bool
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+    manifest: ResultsManifest | None = None
+    top: Path | None = None  # the extracted top folder
+
+
+def check_results(source: Path, dest: Path) -> ResultsCheck:
+    """Extract a results tarball into dest and recompute every file's sha256 against its manifest.json.
+
+    A hostile or damaged archive raises InputError; a tarball that extracts but does not match its
+    manifest (none, damaged, a file missing, extra or different) comes back with its problems.
+    """
+    if not source.is_file():
+        raise InputError(f"{source} does not exist or is not a file", hint="pass the results-<box>-<utc>.tar.gz file")
+    written, top_name = _open_checked(source, dest, results=True)
+    top = dest.resolve() / top_name
+    manifest_file = top / RESULTS_MANIFEST
+    if manifest_file not in written:
+        return ResultsCheck(str(source), False, problems=[f"no top-level {RESULTS_MANIFEST} in the tarball"], top=top)
     try:
-        return ResultsManifest.from_json(read_json(path), str(path)) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
+        manifest = ResultsManifest.from_json(read_json(manifest_file), f"{top_name}/{RESULTS_MANIFEST}")
+    except (ValueError, RecordError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return ResultsCheck(str(source), False, problems=[f"{RESULTS_MANIFEST} is damaged ({exc})"], top=top)
+    report = ResultsCheck(str(source), True, len(manifest.files), manifest=manifest, top=top)
+    present = {p.relative_to(top).as_posix(): p for p in written if p != manifest_file}
+    for arc, entry in sorted(manifest.files.items()):
+        if arc not in present:
+            report.problems.append(f"{arc}: listed in the manifest but missing")
+        elif (digest := sha256_file(present[arc])) != entry.sha256:
+            report.problems.append(f"{arc}: sha256 mismatch (manifest {entry.sha256[:12]}…, file {digest[:12]}…)")
+    for extra in sorted(set(present) - set(manifest.files)):
+        report.problems.append(f"{extra}: in the tarball but not in the manifest")
+    report.ok = not report.problems
+    return report

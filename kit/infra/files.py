@@ -10,10 +10,14 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from kit.infra.limits import STALE_TEMP_S
 
 TMP_MARK = ".tmp-"
 # mkstemp creates 0600 files; outputs get the mode a plain open() would give them
@@ -43,18 +47,36 @@ def canonical_json(obj: Any) -> str:
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_MARK + path.name + ".", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    """Yield a temporary path beside `path`; rename it into place on success.
+
+    The temporary is `.tmp-<name>.<pid>.<random>`: remove_stale can tell a killed writer's from a live one's.
+    """
+    tmp_path = new_temp(path)
     try:
         yield tmp_path
-        _fsync(tmp_path)
-        os.chmod(tmp_path, 0o666 & ~_UMASK)
+        seal(tmp_path)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def new_temp(path: Path) -> Path:
+    """An empty temporary file beside `path`, named as atomic_path names them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def seal(tmp: Path) -> None:
+    """A finished temporary: on disk (fsync) and with the mode a plain open() would give it."""
+    _fsync(tmp)
+    os.chmod(tmp, 0o666 & ~_UMASK)
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of this process's temporaries for `name`."""
+    return f"{TMP_MARK}{name}.{os.getpid()}."
 
 
 def _fsync(path: Path) -> None:
@@ -90,3 +112,57 @@ def remove_temp_files(folder: Path, recursive: bool = True) -> int:
             p.unlink(missing_ok=True)
             count += 1
     return count
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user's counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_pid(name: str, prefix: str) -> int | None:
+    """The pid in `<prefix><pid><sep>...`, None when the name carries none (a temporary of an older kit)."""
+    digits = name[len(prefix):].split(".", 1)[0].split("-", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def remove_stale(folder: Path, prefix: str, max_age_s: float = STALE_TEMP_S) -> int:
+    """Remove `<prefix><pid>...` files and folders in `folder` whose process is gone or that are older than max_age_s.
+
+    What a killed command left behind: a live command's temporaries (another merge beside this one) are kept.
+    Returns how many were removed.
+    """
+    count = 0
+    try:
+        entries = list(folder.glob(glob_escape(prefix) + "*"))
+    except OSError:
+        return 0
+    now = time.time()
+    for p in entries:
+        pid = owner_pid(p.name, prefix)
+        try:
+            age = now - p.lstat().st_mtime
+        except OSError:
+            continue
+        if pid == os.getpid() or (pid is not None and pid_alive(pid) and age <= max_age_s):
+            continue
+        if pid is None and age <= max_age_s:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        count += 1
+    return count
+
+
+def glob_escape(text: str) -> str:
+    """`text` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)

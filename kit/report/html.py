@@ -89,12 +89,13 @@ def held_out_predictions(path: Path, verdict: Verdict) -> pd.DataFrame:
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
     """Mean bitrate and VMAF per (src, encoder, cq); None when the corpus records no bitrate."""
     import numpy as np
-    import pyarrow.parquet as pq
+
+    from kit.infra.parquet import parquet_columns, read_parquet
 
     wanted = ["src", "encoder", "cq", "bitrate_kbps", "vmaf"]
-    if not set(wanted) <= set(pq.read_schema(corpus).names):
+    if not set(wanted) <= set(parquet_columns(corpus)):
         return None
-    df = pq.read_table(corpus, columns=wanted).to_pandas()
+    df = read_parquet(corpus, wanted).to_pandas()
     df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
     if df.empty:
         return None

@@ -5,13 +5,19 @@ included) at random instants spread over a whole run (corpus, LOSO, bundle),
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
 uninterrupted run. CI runs KIT_KILL_COUNT=6 instants by default; set
 KIT_KILL_COUNT=20 (or more) for the full harness.
+
+`merge` is killed the same way (random instants), and at the exact instants of its
+commit through KIT_KILL_AT (kit.infra.faults): mid-extraction, mid-write, after the
+commit is written down, and between its two renames.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +28,12 @@ import onnx
 import pandas as pd
 import pytest
 
+from kit.corpus.merge import commit_journal, recover_output
+from kit.infra.faults import KILL_ENV
+from kit.infra.files import sha256_file
+from kit.rundir import manifest_path
 from tests.conftest import FAST, LENIENT, ROOT, run_kit
+from tests.kitfiles import results_tarball, shard_table, write_shard
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
@@ -118,3 +129,100 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     res = run_kit(*args[:-2])  # resume (any parallelism): the finished jobs are reused
     assert res.returncode in (0, 1), res.stderr
     assert f"{done} already done" in res.stdout, res.stdout
+
+
+# ---- merge: a kill at any instant leaves the old output pair or the new one, and the next run tidies up ----
+
+# each instant and what a kill there leaves for the next run to remove (in the temp dir, beside -o)
+BOTH_TEMPS = (".tmp-m.parquet.", ".tmp-m.manifest.json.")
+MERGE_POINTS = {"extracting": ("kit-merge-",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
+                "merge-renamed": (".tmp-m.manifest.json.",)}
+
+
+def _pair(out: Path) -> tuple[str, str]:
+    """(sha256 of the parquet, the sha256 its manifest records)."""
+    return sha256_file(out), json.loads(manifest_path(out).read_text())["sha256"]
+
+
+@pytest.fixture(scope="module")
+def merge_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An old output pair to replace, and inputs big enough (tens of thousands of rows) to kill mid-way."""
+    root = tmp_path_factory.mktemp("merge-kill")
+    a = write_shard(root / "a.parquet", shard_table(n_src=6, rows_per_src=4000, box="boxa"))
+    b = results_tarball(root / "results-boxb.tar.gz",
+                        write_shard(root / "b" / "shard.parquet", shard_table(n_src=6, rows_per_src=4000, box="boxb",
+                                                                              seed=1)), box="boxb")
+    old = root / "old" / "m.parquet"
+    new = root / "new" / "m.parquet"
+    for out, inputs in ((old, [a]), (new, [a, b])):
+        res = run_kit("merge", *inputs, "-o", out)
+        assert res.returncode == 0, res.stderr
+    return {"a": a, "b": b, "old": old, "new": new}
+
+
+def _kill_merge(inputs: dict[str, Path], work: Path, point: str | None, delay: float = 0.0) -> Path:
+    """A merge of a+b over a copy of the old pair, killed at `point` (or after `delay` s); returns -o."""
+    out = work / "out" / "m.parquet"
+    out.parent.mkdir(parents=True)
+    shutil.copy(inputs["old"], out)
+    shutil.copy(manifest_path(inputs["old"]), manifest_path(out))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(work / "tmp")}
+    (work / "tmp").mkdir()
+    if point is not None:
+        env[KILL_ENV] = point
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env=env)
+    if point is None:
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=120)
+    if point is not None:
+        assert proc.returncode == -signal.SIGKILL, f"{point}: the kill point was never reached"
+    return out
+
+
+def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> None:
+    """The next merge completes or redoes the work, and leaves nothing of the killed one behind."""
+    res = subprocess.run([sys.executable, "-m", "kit", "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
+                         cwd=ROOT, text=True, capture_output=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(work / "tmp")})
+    assert res.returncode == 0, f"{label}: {res.stderr}"
+    assert _pair(out) == _pair(inputs["new"]), label
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.manifest.json", "m.parquet"], label
+    assert list((work / "tmp").iterdir()) == [], f"{label}: extraction folders left in the temp dir"
+
+
+@pytest.mark.parametrize("point", MERGE_POINTS)
+def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path], tmp_path: Path, point: str) -> None:
+    out = _kill_merge(merge_inputs, tmp_path, point)
+    left = [p.name for p in [*(tmp_path / "tmp").iterdir(), *out.parent.iterdir()]]
+    for prefix in MERGE_POINTS[point]:  # the harness really leaves what the next run must tidy
+        assert any(n.startswith(prefix) for n in left), (point, left)
+    old, new = _pair(merge_inputs["old"]), _pair(merge_inputs["new"])
+    journal = commit_journal(out)
+    if journal.exists():  # killed inside the commit: the renames left are written down
+        assert point in ("merge-committed", "merge-renamed")
+        assert recover_output(out)[0].startswith("completed the interrupted merge")
+        assert _pair(out) == new, point
+    else:
+        assert _pair(out) == old, point  # killed before the commit: the old pair, untouched
+    _check_rerun(merge_inputs, tmp_path, out, point)
+
+
+def test_kill_9_during_merge_at_random_instants(merge_inputs: dict[str, Path], tmp_path: Path) -> None:
+    begin = time.monotonic()
+    res = run_kit("merge", merge_inputs["a"], merge_inputs["b"], "-o", tmp_path / "timing" / "m.parquet")
+    assert res.returncode == 0, res.stderr
+    full_s = time.monotonic() - begin
+    rng = random.Random(20261122)
+    for i, delay in enumerate(sorted(rng.uniform(0.2, full_s) for _ in range(KILL_COUNT))):
+        work = tmp_path / f"k{i}"
+        out = _kill_merge(merge_inputs, work, None, delay)
+        pair = _pair(out)
+        if commit_journal(out).exists():  # the one window between renames: the journal completes it
+            recover_output(out)
+            pair = _pair(out)
+        assert pair in (_pair(merge_inputs["old"]), _pair(merge_inputs["new"])), f"kill at {delay:.2f} s"
+        _check_rerun(merge_inputs, work, out, f"kill at {delay:.2f} s")

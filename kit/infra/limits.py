@@ -1,0 +1,39 @@
+"""The size limits on what other people send: checked before anything is extracted or read.
+
+A results tarball, a parquet corpus or a bash-kit JSONL comes from another box, so its
+declared sizes are checked against these limits first: a bomb (a few KB that would expand
+to gigabytes, or a footer declaring a hundred million rows) is refused with the limit it
+hit, before it can fill the temp dir or the memory. Each limit sits far above what the
+kit itself writes (a shard: thousands of rows, a few MB; a results tarball: a few dozen
+files, tens of MB) and far below what would hurt a box. README.md lists them.
+"""
+
+from __future__ import annotations
+
+GIB = 1 << 30
+MIB = 1 << 20
+
+# results tarballs (kit.infra.archive): a real one holds a few dozen files of a few MB each
+MAX_MEMBERS = 2_000  # files and folders in one tarball
+MAX_MEMBER_BYTES = 2 * GIB  # one member's size as extracted (a sparse member's real size)
+MAX_TOTAL_BYTES = 4 * GIB  # all members together, as extracted
+MAX_RATIO = 100  # extracted bytes per byte of the tarball (parquet and ONNX barely compress)...
+RATIO_FLOOR_BYTES = 64 * MIB  # ...checked once the members add up to more than this
+
+# corpus files (kit.infra.parquet, kit.corpus.jsonl, kit.corpus.merge)
+MAX_CORPUS_ROWS = 10_000_000  # rows in one corpus file, and in one merge (about 3 GB in memory)
+MAX_PARQUET_BYTES = 4 * GIB  # the footer's uncompressed size of the columns read
+MAX_JSONL_BYTES = 2 * GIB  # a bash-kit JSONL file
+
+# temporaries of a killed command (kit.infra.files.remove_stale): removed once their process is gone,
+# or, whatever their process, once untouched this long (a recycled pid must not keep them forever)
+STALE_TEMP_S = 6 * 3600
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB': the unit a person reads a limit in."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -1,0 +1,96 @@
+"""The one reader of parquet files someone else made: the footer checked first, every error a sentence.
+
+A bad copy is the likeliest damage a corpus meets. Reading goes through `read_parquet` only:
+the footer's declared row count and uncompressed size are checked against kit.infra.limits
+before a page is read, a column name that appears twice is refused (which one would count?),
+page checksums are verified where the writer stored them (the kit does: `WRITE_OPTIONS`), and
+whatever pyarrow raises on a damaged page (ArrowInvalid, ArrowException, its OSErrors) becomes
+an InputError naming the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kit.errors import InputError
+from kit.infra.limits import MAX_CORPUS_ROWS, MAX_PARQUET_BYTES, human_bytes
+
+DAMAGED_HINT = "copy it again from the box that made it, or re-create it with the kit"
+# every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading
+WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": True}
+ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def damaged(label: str, exc: BaseException) -> InputError:
+    return InputError(f"damaged parquet: {label} ({_reason(exc)}) — copy it again", hint=DAMAGED_HINT)
+
+
+def _open(path: Path, label: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})",
+                         hint="check that the path exists and that you may read it") from exc
+
+
+def _file(fh: BinaryIO, label: str) -> pq.ParquetFile:
+    try:
+        pf = pq.ParquetFile(fh, page_checksum_verification=True)
+    except ARROW_ERRORS as exc:
+        raise InputError(f"{label}: not a readable parquet file ({_reason(exc)})",
+                         hint="pass a parquet file written by the kit (a shard or a merged corpus); "
+                              "if it is one, copy it again") from exc
+    names = pf.schema_arrow.names
+    if twice := sorted(n for n, c in Counter(names).items() if c > 1):
+        raise InputError(f"{label}: column {twice[0]!r} appears {Counter(names)[twice[0]]} times",
+                         hint="a corpus has one column of each name; re-create the file with the kit")
+    return pf
+
+
+def parquet_columns(path: Path, label: str | None = None) -> list[str]:
+    """The column names of a parquet file (its footer only), each appearing once."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        return list(_file(fh, label).schema_arrow.names)
+
+
+def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None) -> pa.Table:
+    """The columns (all when None) of a parquet file, after its footer passed the limits."""
+    label = label or str(path)
+    with _open(path, label) as fh:
+        pf = _file(fh, label)
+        meta = pf.metadata
+        if meta.num_rows > MAX_CORPUS_ROWS:
+            raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {MAX_CORPUS_ROWS} rows "
+                             "per corpus file (nothing was read)", hint="split the corpus, or check where it came from")
+        names = pf.schema_arrow.names
+        wanted = set(range(len(names))) if columns is None else {names.index(c) for c in columns if c in names}
+        leaves = [i for i in range(meta.num_columns) if _top_index(pf, i, names) in wanted]
+        size = sum(meta.row_group(g).column(i).total_uncompressed_size
+                   for g in range(meta.num_row_groups) for i in leaves)
+        if size > MAX_PARQUET_BYTES:
+            raise InputError(f"{label}: declares {human_bytes(size)} of data, over the limit of "
+                             f"{human_bytes(MAX_PARQUET_BYTES)} per corpus file (nothing was read)",
+                             hint="split the corpus, or check where it came from")
+        try:
+            return pf.read(columns=list(columns) if columns is not None else None)
+        except ARROW_ERRORS as exc:
+            raise damaged(label, exc) from exc
+
+
+def _top_index(pf: pq.ParquetFile, leaf: int, names: list[str]) -> int:
+    """The top-level column a leaf column of the footer belongs to."""
+    top = pf.schema.column(leaf).path.split(".", 1)[0]
+    return names.index(top) if top in names else -1

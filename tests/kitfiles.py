@@ -1,0 +1,70 @@
+"""Corpus files and results tarballs made by the kit's own writers, without running the pipeline.
+
+For tests that damage them (flip bytes in a page, edit a manifest, build a bomb around them):
+the shard is a real schema-1 parquet written by the merge's writer, the tarball a real one
+written by kit.bundle.tarball with its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kit.bundle.tarball import write_results_tarball
+from kit.corpus.merge import write_corpus
+from kit.corpus.schema import SCHEMA
+from kit.rundir import LAYOUT
+from tests.conftest import synthetic_corpus
+
+
+def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed: int = 0) -> pa.Table:
+    df = synthetic_corpus(n_src, rows_per_src, seed)
+    n = len(df)
+    df["src_sha256"] = [f"{int(s[1:]) + 1000 * seed:064x}" for s in df["src"]]
+    df["src"] = [f"{s}-{box}" for s in df["src"]]
+    extra = {"preset": "medium", "quality_args": "-crf", "enc_bytes": np.full(n, 1000), "enc_time_ms": np.full(n, 5.0),
+             "bitrate_kbps": np.full(n, 800.0), "width": np.full(n, 176), "height": np.full(n, 144),
+             "fps": np.full(n, 25.0), "pix_fmt": "yuv420p", "box_id": box, "platform": "linux", "device": "cpu",
+             "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1"}
+    for k, v in extra.items():
+        df[k] = v
+    return pa.Table.from_pandas(df[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+
+
+def write_shard(path: Path, table: pa.Table | None = None) -> Path:
+    """A shard written as the kit writes corpora (zstd, page checksums)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_corpus(shard_table() if table is None else table, path)
+    return path
+
+
+def results_tarball(dest: Path, shard: Path | None = None, box: str = "boxa") -> Path:
+    """A results tarball holding a shard and its manifest, as the bundle step packs one."""
+    work = dest.parent / f"{dest.name}.parts"
+    shard = shard or write_shard(work / "shard.parquet", shard_table(box=box))
+    side = work / "shard.manifest.json"
+    work.mkdir(parents=True, exist_ok=True)
+    side.write_text(json.dumps({"kind": "shard", "file": "shard.parquet", "box_id": box}))
+    write_results_tarball(dest, f"results-{box}-20261122T000000Z",
+                          {LAYOUT.shard.as_posix(): shard, LAYOUT.shard_manifest.as_posix(): side},
+                          {"box_id": box, "verdict": "HOLD", "created_utc": "2026-11-22T00:00:00Z"})
+    return dest
+
+
+def flip_data_page(path: Path, column: str = "vmaf", count: int = 8) -> None:
+    """Flip bytes inside a column chunk's pages, leaving the footer (and so the schema) intact."""
+    meta = pq.ParquetFile(path).metadata
+    names = pq.ParquetFile(path).schema_arrow.names
+    chunk = meta.row_group(0).column(names.index(column))
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    span = [p for p in range(start + 24, min(start + chunk.total_compressed_size, footer)) if p % 7 == 0][:count]
+    assert span, "no page bytes to damage"
+    for p in span:
+        data[p] ^= 0xFF
+    path.write_bytes(bytes(data))
