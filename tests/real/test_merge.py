@@ -240,3 +240,25 @@ def test_corpus_info_summarises_any_corpus(boxes: dict[str, Path], tmp_path: Pat
         assert res.exit_code == 0, res.output
         assert "rows" in res.stdout and "cq grid   25, 37" in res.stdout
     assert "boxes     boxb" in CliRunner().invoke(cli, ["corpus", "info", str(boxes["boxb"])]).stdout
+
+
+@pytest.mark.parametrize("damage", ["corrupted page", "two vmaf columns", "1e308 feature"])
+def test_run_on_a_damaged_corpus_is_refused_cleanly(tmp_path: Path, damage: str) -> None:
+    from tests.kitfiles import flip_data_page, shard_table, write_shard
+
+    table = shard_table(n_src=4)
+    if damage == "1e308 feature":
+        values = table["adm2"].to_pylist()
+        values[9] = 1e308
+        table = table.set_column(table.schema.get_field_index("adm2"), "adm2", pa.array(values, pa.float64()))
+    bad = write_shard(tmp_path / "corpus.parquet", table)
+    if damage == "corrupted page":
+        flip_data_page(bad, "vif_scale1")
+    elif damage == "two vmaf columns":
+        pq.write_table(pa.table([*table.columns, table["vmaf"]], names=[*table.column_names, "vmaf"]), bad)
+    res = run_kit("run", "--corpus", bad, "--out-dir", tmp_path / "out", *FAST)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr and str(bad) in res.stderr
+    needle = {"corrupted page": "damaged parquet: ", "two vmaf columns": "column 'vmaf' appears 2 times",
+              "1e308 feature": "row 9 column 'adm2': 1e+308 is outside [0, 2]"}[damage]
+    assert needle in res.stderr, res.stderr
