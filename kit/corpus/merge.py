@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ ROW_GROUP_ROWS = 1 << 20
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
 COMMIT_SUFFIX = ".merge-commit.json"
+COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 
 
 class MergeConflict(InputError):
@@ -220,16 +222,17 @@ def recover_output(out: Path) -> list[str]:
             commit = Commit.from_json(read_json(journal), str(journal))
         except (OSError, ValueError):  # written atomically, so never half: not ours, or edited
             commit = None
-        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid):
+        fresh = time.time() - journal.stat().st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
             raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o")
-        for tmp_name, final_name in commit.moves if commit is not None else []:
-            tmp = out.parent / tmp_name
-            if _plain_name(tmp_name) and _plain_name(final_name) and tmp_name.startswith(TMP_MARK) and tmp.is_file():
-                os.replace(tmp, out.parent / final_name)
+        for move in commit.moves if commit is not None else []:
+            if len(move) == 2 and all(map(_plain_name, move)) and move[0].startswith(TMP_MARK) \
+                    and (out.parent / move[0]).is_file():
+                os.replace(out.parent / move[0], out.parent / move[1])
         journal.unlink(missing_ok=True)
         if commit is not None:
-            notes.append(f"completed the interrupted merge into {out} (a kill between its renames)")
+            notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
     removed = sum(remove_stale(out.parent, prefix) for prefix in _temp_prefixes(out))
     if removed:
         notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
@@ -243,6 +246,7 @@ def _plain_name(name: str) -> bool:
 def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeManifest]) -> MergeManifest:
     """Write the parquet and its manifest so that a kill at any instant leaves the old pair or the new one."""
     temps = [new_temp(out), new_temp(manifest_path(out))]
+    committed = False
     try:
         write_corpus(table, temps[0])
         kill_point("merge-writing")
@@ -252,13 +256,14 @@ def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeM
         seal(temps[1])
         moves = [[temps[0].name, out.name], [temps[1].name, manifest_path(out).name]]
         write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
+        committed = True  # from here on the renames are written down: a failure leaves them to the next merge
         kill_point("merge-committed")
         os.replace(temps[0], out)
         kill_point("merge-renamed")
         os.replace(temps[1], manifest_path(out))
         commit_journal(out).unlink()
     finally:
-        for tmp in temps:
+        for tmp in temps if not committed else []:
             tmp.unlink(missing_ok=True)
     return manifest
 

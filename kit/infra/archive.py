@@ -4,8 +4,8 @@ Used for results tarballs (`verify`, `merge`), through one check of a tarball ag
 manifest (`check_results`), so both commands judge a tarball the same way. Every member's
 header is checked as it is read, before anything is written: a member with an absolute
 path, `..`, a backslash, a link or a device is refused, as is an archive over a limit of
-kit.infra.limits (a member's size, a sparse member's real size included, the number of
-members, their sum, the expansion ratio), naming the limit it hit. A results tarball holds
+kit.infra.limits (a member's size, a sparse member's real size included, an extended
+header's size, the number of members, their sum, the expansion ratio), naming the limit it hit. A results tarball holds
 one top folder, its `manifest.json` lists the sha256 of every other file in it, and a file
 that is missing, extra or different is a problem.
 """
@@ -26,6 +26,7 @@ from kit.errors import InputError
 from kit.infra.faults import kill_point
 from kit.infra.files import read_json, remove_stale, sha256_file
 from kit.infra.limits import (
+    MAX_HEADER_BYTES,
     MAX_MEMBER_BYTES,
     MAX_MEMBERS,
     MAX_RATIO,
@@ -40,6 +41,26 @@ NOT_KIT_HINT = "the tarball was not made by the kit; do not use it"
 BOMB_HINT = ("a results tarball holds a few dozen files of a few MB; this one is not one (or was tampered with): "
              "ask the sender for it again")
 DAMAGED_HINT = "copy it again from the sender; its sha256 should match what they sent"
+
+
+class _HeaderTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A member header whose extended records (long names, PAX records) tarfile would read whole into memory:
+    their declared size is checked first."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(self.size)
+        return super()._proc_member(tar)  # type: ignore[misc]
+
+
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)
 
 
 def _check_member(m: tarfile.TarInfo, source: Path) -> None:
@@ -111,10 +132,13 @@ def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
 
 def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], str]:
     try:
-        with tarfile.open(source, "r:*") as tar:
+        with tarfile.open(source, "r:*", tarinfo=_BoundedTarInfo) as tar:
             members = _scan(tar, source)
             top = _one_top(members, source) if results else ""
             return _extract_members(tar, members, source, dest), top
+    except _HeaderTooLarge as exc:
+        raise InputError(f"{source}: a member header declares {human_bytes(exc.size)} of extended records, over the "
+                         f"{human_bytes(MAX_HEADER_BYTES)} limit (nothing was extracted)", hint=BOMB_HINT) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault

@@ -17,6 +17,7 @@ MIB = 1 << 20
 MAX_MEMBERS = 2_000  # files and folders in one tarball
 MAX_MEMBER_BYTES = 2 * GIB  # one member's size as extracted (a sparse member's real size)
 MAX_TOTAL_BYTES = 4 * GIB  # all members together, as extracted
+MAX_HEADER_BYTES = 1 * MIB  # a member's extended header (a long name, PAX records): a few hundred bytes
 MAX_RATIO = 100  # extracted bytes per byte of the tarball (parquet and ONNX barely compress)...
 RATIO_FLOOR_BYTES = 64 * MIB  # ...checked once the members add up to more than this
 

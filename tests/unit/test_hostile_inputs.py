@@ -273,7 +273,20 @@ def _zero_bomb(dest: Path, size: int) -> Path:
     return dest
 
 
+def _pax_bomb(dest: Path, size: int) -> Path:
+    """A PAX extended header of `size` bytes of records (tarfile would read it whole into memory)."""
+    record = b"30 comment=" + b"a" * 18 + b"\n"
+    body = record * (size // len(record))
+    head = tarfile.TarInfo("././@PaxHeader")
+    head.type, head.size = tarfile.XHDTYPE, len(body)
+    member = _member("02_corpus/shard.parquet", 1)
+    raw = head.tobuf(tarfile.USTAR_FORMAT) + body + b"\0" * (-len(body) % 512) + member.tobuf(tarfile.USTAR_FORMAT)
+    dest.write_bytes(gzip.compress(raw + b"x" + b"\0" * 511 + b"\0" * 1024))
+    return dest
+
+
 BOMBS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "PAX header of 2 MiB": (lambda d: _pax_bomb(d, 2 << 20), "of extended records, over the 1.0 MiB limit"),
     "member declaring 7 GiB": (lambda d: _raw_tar(d, [_member("02_corpus/shard.parquet", 7 << 30)]),
                                "over the 2.0 GiB limit per member"),
     "sparse member of 7 GiB in a 10 KB tar": (
@@ -368,7 +381,8 @@ def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path)
     journal.write_text(json.dumps(merge_mod.Commit(_dead_pid(), "f" * 64, [
         [new_parquet.name, out.name], [new_manifest.name, manifest_path(out).name]]).to_json()))
     os.replace(new_parquet, out)  # killed between the two renames
-    assert merge_mod.recover_output(out) == [f"completed the interrupted merge into {out} (a kill between its renames)"]
+    assert merge_mod.recover_output(out) == [
+        f"completed the interrupted merge into {out} (it was killed while replacing its files)"]
     assert (out.read_bytes(), manifest_path(out).read_bytes()) == (b"new parquet", b"new manifest") != old
     assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json",
                                                                                    "m.parquet"]
@@ -379,6 +393,20 @@ def test_a_commit_of_a_live_merge_is_left_alone(tmp_path: Path) -> None:
     merge_mod.commit_journal(out).write_text(json.dumps(merge_mod.Commit(os.getppid(), "f" * 64, []).to_json()))
     assert_refused(invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out), "is writing", "right now")
     assert merge_mod.commit_journal(out).exists()
+    old = time.time() - merge_mod.COMMIT_STALE_S - 1  # a recycled pid cannot hold the output forever
+    os.utime(merge_mod.commit_journal(out), (old, old))
+    assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
+    assert not merge_mod.commit_journal(out).exists()
+
+
+def test_a_damaged_commit_journal_is_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    merge_mod.commit_journal(out).write_text('{"pid": 1, "sha256": "x", "moves": [["a"], 5]}')
+    assert invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out).exit_code == 0
+    escape = {"pid": 999999999, "sha256": "x", "moves": [["../../etc/x", "m.parquet"]]}
+    merge_mod.commit_journal(out).write_text(json.dumps(escape))
+    assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json", "m.parquet"]
 
 
 def test_corpus_info_flags_a_manifest_of_other_bytes(tmp_path: Path) -> None:
