@@ -167,8 +167,8 @@ def array_script(plan: SlurmPlan) -> str:
         f'[ $(( ${{SLURM_ARRAY_TASK_MAX:-0}} - ${{SLURM_ARRAY_TASK_MIN:-0}} + 1 )) != {n} ]; then',
         f'  echo "error: this script runs {n} shards, one per array task, but this array holds '
         f'${{SLURM_ARRAY_TASK_COUNT:-no}} task(s)" >&2',
-        f'  echo "hint: submit it whole (sbatch {again}): finished shards end at once; or requeue one task: '
-        f'scontrol requeue <array job id>_<task id>" >&2',
+        "  echo " + shlex.quote(f"hint: submit it whole (sbatch {again}): finished shards end at once; or "
+                                "requeue one task: scontrol requeue <array job id>_<task id>") + " >&2",
         "  exit 2",
         "fi",
         shlex.join([*plan.kit, "step", "prereqs", *kit_args]),
