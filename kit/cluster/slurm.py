@@ -98,7 +98,7 @@ class SlurmPlan:
     layout: SlurmLayout
     shards: int
     kit: tuple[str, ...]  # the kit's command, absolute (infra.invocation.kit_argv_absolute)
-    cwd: Path  # where the user submitted from: the scripts run there, as a local run would
+    cwd: Path  # where the user submitted from: sbatch runs there
     run_args: tuple[str, ...]  # the user's run flags, passed through unchanged
     box_id: str
     sbatch: SbatchOptions
@@ -140,9 +140,8 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
 
 
 def _prologue(plan: SlurmPlan) -> list[str]:
-    lines = ["set -euo pipefail", f"cd {shlex.quote(str(plan.cwd))}"]
-    lines += [f"export {name}={shlex.quote(value)}" for name, value in plan.env]
-    return lines
+    """Every path in the scripts is absolute, so they run from any folder (a resubmission's, a node's)."""
+    return ["set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env)]
 
 
 def array_script(plan: SlurmPlan) -> str:
@@ -240,8 +239,12 @@ def submit(plan: SlurmPlan) -> Submitted:
     return Submitted(array_job, union_job)
 
 
+PATH_VARS = ("KIT_CACHE_DIR",)
+
+
 def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tuple[str, str], ...]:
     """KIT_* variables set now that are no run flag (KIT_CACHE_DIR, KIT_TIMEOUT_S, ...): the scripts export
-    them, so a resubmission from another shell behaves the same. Run flags are written out as flags instead."""
-    return tuple(sorted((k, v) for k, v in environ.items()
+    them (a folder made absolute), so a resubmission from another shell or folder behaves the same. Run
+    flags are written out as flags instead."""
+    return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
                         if k.startswith("KIT_") and k not in run_env_names and "\n" not in v))

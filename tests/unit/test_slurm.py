@@ -182,12 +182,13 @@ def test_dry_run_prints_both_scripts_with_every_flag_passed_through(refs: Path, 
 
 def test_defaults_are_left_to_the_jobs(refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    code, scripts, err = dry_run("--shards", "2", "--ref-dir", "my clips")
+    code, scripts, err = dry_run("--shards", "2", "--ref-dir", "my clips", environ={"KIT_CACHE_DIR": "cache"})
     assert code == 0, err
     prereqs = kit_lines(scripts["array.sh"])[0]
     assert prereqs[4:] == ["--shard", "auto", "--out-dir", f"{tmp_path}/runs/slurm/shards/{{shard}}",
                            "--box-id", f"{default_box_id()}-{{shard}}", "--ref-dir", str(refs)]
-    assert f"cd {tmp_path}" in scripts["array.sh"].splitlines()
+    assert not any(line.startswith("cd ") for line in scripts["array.sh"].splitlines())  # all paths absolute
+    assert f"export KIT_CACHE_DIR={tmp_path}/cache" in scripts["array.sh"].splitlines()
 
 
 @pytest.mark.parametrize(("args", "cause"), [
