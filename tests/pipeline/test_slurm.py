@@ -198,6 +198,8 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
         manifest = json.loads((shard / "02_corpus" / "shard.manifest.json").read_text())
         assert manifest["shard"]["label"] == f"{k}/3", logs
         assert set(pd.read_parquet(shard / "02_corpus" / "shard.parquet")["box_id"]) == {f"cluster-shard{k}of3"}
+    first = (root / "slurm" / "logs" / f"corpus-{a}_1.out").read_text()
+    assert "--shard auto: Slurm array task 1 of 1..3, so shard 1/3: 2 of the reference set's 4 clips" in first, first
     # the union corpus holds exactly the local run's rows
     pd.testing.assert_frame_equal(content(root / "union.parquet"), content(local / "02_corpus" / "shard.parquet"))
     assert set(pd.read_parquet(root / "union.parquet")["src"]) == set(TINY_SOURCES)
