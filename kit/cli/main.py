@@ -12,6 +12,7 @@ from kit.cli.binaries import binaries_cmd
 from kit.cli.detect import detect_cmd
 from kit.cli.merge import corpus_group, merge_cmd
 from kit.cli.run import run_cmd, step_cmd
+from kit.cli.slurm import slurm_cmd
 from kit.cli.status import status_cmd
 from kit.cli.verify import verify_cmd
 
@@ -31,6 +32,7 @@ def cli() -> None:
       ensemble-kit status runs/mybox                    # what is done, stale or pending, and why
       ensemble-kit run --json 2>run.log | jq -c .       # NDJSON events (docs/events.md)
       ensemble-kit verify runs/mybox/05_bundle/results-mybox-*.tar.gz
+      ensemble-kit slurm --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/a   # a Slurm cluster
 
     Most flags of `run` and `step` also read an environment variable, e.g. KIT_JOBS=4 or
     KIT_SEEDS=0,1,2 (their --help names each one).
@@ -41,7 +43,8 @@ def cli() -> None:
     """
 
 
-for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd):
+for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd,
+                slurm_cmd):
     cli.add_command(command)
 
 

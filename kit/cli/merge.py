@@ -37,7 +37,10 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
                    "or the newest recorded one. Without it a conflict is an error.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
 def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode: bool) -> None:
-    """Merge corpus shards, results tarballs and bash-kit JSONL into one corpus.
+    """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
+
+    A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
+    refused while its corpus step has not completed.
 
     Rows are de-duplicated on (src_sha256, encoder, preset, cq, frame_index, device);
     the result is sorted canonically, so the order of the inputs does not matter.
@@ -47,15 +50,19 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
     Examples:
       ensemble-kit merge results-boxa-*.tar.gz results-boxb-*.tar.gz -o merged.parquet
       ensemble-kit merge runs/a/02_corpus/shard.parquet legacy.jsonl -o merged.parquet --prefer newest
+      ensemble-kit merge runs/slurm/shards/shard1of2 runs/slurm/shards/shard2of2 -o merged.parquet
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
         from kit.corpus.merge import MergeConflict, merge_files, recover_output
+        from kit.steps.status import finished_corpus
 
         for note in recover_output(out):
             click.echo(f"note: {note}", err=True)
+        # a run directory stands for the corpus its completed corpus step wrote
+        paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
         try:
-            manifest = merge_files(list(inputs), out, prefer)
+            manifest = merge_files(paths, out, prefer)
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {line}", err=True)

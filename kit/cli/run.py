@@ -92,9 +92,11 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Train on this corpus (a shard or merged corpus) and skip the corpus step."),
         click.option("--box-id", envvar="KIT_BOX_ID",
                      help="Name of this box in shards and tarballs. Default: host name."),
-        click.option("--shard", metavar="K/N",
+        click.option("--shard", metavar="K/N|auto",
                      help="Encode only shard K of N (1-based) of the reference set, split by content hash; "
-                          "run K=1..N on N boxes, then `ensemble-kit merge` their tarballs or shard.parquet files."),
+                          "run K=1..N on N boxes, then `ensemble-kit merge` their tarballs or shard.parquet files. "
+                          "auto: K and N from the Slurm array task (1/1 outside one); {shard} in --out-dir and "
+                          "--box-id becomes shard<K>of<N>."),
         click.option("--jobs", type=click.IntRange(0, 256), default=0, help="Parallel corpus jobs (0 = cores)."),
         click.option("--ffmpeg", envvar="KIT_FFMPEG", help="ffmpeg binary with libvmaf to use."),
         click.option("--from", "from_step", type=click.Choice(STEP_CHOICES), help="Rerun from this step on."),
@@ -147,6 +149,7 @@ def with_env_vars(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_settings(kw: dict[str, Any]) -> Any:
+    from kit.corpus.split import is_auto
     from kit.infra.host import default_box_id, safe_box_id
     from kit.model.recipe import TrainConfig
     from kit.platforms.encoders import get_spec, parse_encoder_list
@@ -159,13 +162,15 @@ def build_settings(kw: dict[str, Any]) -> Any:
         for cq in cqs:
             get_spec(enc).check_cq(cq)
     seeds = parse_int_list(kw["seeds"], "--seeds", 0, 2**31 - 1)
-    box_id = safe_box_id(kw["box_id"] or default_box_id())
+    shard = parse_shard_flag(kw["shard"], kw["corpus"])
+    box_id = safe_box_id(with_shard(kw["box_id"], shard, "--box-id") if kw["box_id"] else
+                         shard_box_id(default_box_id(), shard) if is_auto(kw["shard"]) else default_box_id())
     train = TrainConfig()
     if kw["epochs"] or kw["batch_size"]:
         from dataclasses import replace
 
         train = replace(train, epochs=kw["epochs"] or train.epochs, batch_size=kw["batch_size"] or train.batch_size)
-    out_dir = kw["out_dir"] or Path("runs") / box_id
+    out_dir = Path(with_shard(str(kw["out_dir"]), shard, "--out-dir")) if kw["out_dir"] else Path("runs") / box_id
     return RunSettings(
         out_dir=Path(out_dir).absolute(),
         ref_dir=Path(kw["ref_dir"]).absolute() if kw["ref_dir"] else None,
@@ -177,9 +182,28 @@ def build_settings(kw: dict[str, Any]) -> Any:
                             parse_limit(kw["max_fold_rmse"], "--max-fold-rmse")),
         incumbent=Path(kw["incumbent"]).absolute() if kw["incumbent"] else None,
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
-        shard=parse_shard_flag(kw["shard"], kw["corpus"]),
+        shard=shard,
         vmaftune_crf_range=parse_crf_range(kw["vmaftune_crf_range"]),
     )
+
+
+SHARD_FIELD = "{shard}"
+
+
+def with_shard(text: str, shard: Any, flag: str) -> str:
+    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
+    if SHARD_FIELD not in text:
+        return text
+    if shard is None:
+        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
+                         hint=f"add --shard K/N (or --shard auto in a Slurm array job), or drop {SHARD_FIELD}")
+    return text.replace(SHARD_FIELD, str(shard.tag))
+
+
+def shard_box_id(host: str, shard: Any) -> str:
+    """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
+    tag = str(shard.tag)
+    return f"{host[:63 - len(tag)]}-{tag}"
 
 
 def parse_shard_flag(text: str | None, corpus: Path | None) -> Any:

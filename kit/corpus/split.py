@@ -6,40 +6,70 @@ shard (i mod N) + 1. So every clip lands in exactly one shard, shard sizes
 differ by at most one, and neither file order nor file names change anything.
 Every box must hold the same reference set; the shard record carries a digest
 of the whole set (`set_sha256`) so the merge can tell when they did not.
+
+`--shard auto` takes K and N from the Slurm array task the kit runs in (the
+rule is in `kit/infra/slurm.py`); outside an array task it is the whole set, 1/1.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
 from kit.errors import InputError
 from kit.infra.files import sha256_bytes
+from kit.infra.slurm import array_position
 from kit.media.refs import Clip
 
 SHARD_FORM = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 MAX_SHARDS = 4096
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
 class ShardSpec:
     k: int  # 1-based
     n: int
+    how: str = field(default="", compare=False)  # `--shard auto`: where K and N came from, said in the corpus step
 
     @property
     def label(self) -> str:
         return f"{self.k}/{self.n}"
 
+    @property
+    def tag(self) -> str:
+        """`shard2of3`: names this shard in box ids and folders (`{shard}` in --out-dir and --box-id)."""
+        return f"shard{self.k}of{self.n}"
 
-def parse_shard(text: str | None) -> ShardSpec | None:
-    """`"2/3"` -> ShardSpec(2, 3); None stays None; anything else is an InputError."""
+
+def is_auto(text: str | None) -> bool:
+    return text is not None and text.strip().lower() == AUTO
+
+
+def auto_shard(env: Mapping[str, str] | None = None) -> ShardSpec:
+    """`--shard auto`: this Slurm array task's shard, or 1/1 outside an array; its `how` says which."""
+    pos = array_position(os.environ if env is None else env)
+    if pos is None:
+        return ShardSpec(1, 1, "--shard auto: not in a Slurm array task, so the whole set (1/1)")
+    if pos.n > MAX_SHARDS:
+        raise InputError(f"--shard auto: the Slurm array has {pos.n} tasks, more than {MAX_SHARDS} shards",
+                         hint=f"use an array of at most {MAX_SHARDS} tasks")
+    return ShardSpec(pos.k, pos.n, f"--shard auto: {pos.how}, so shard {pos.k}/{pos.n}")
+
+
+def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> ShardSpec | None:
+    """`"2/3"` -> ShardSpec(2, 3); `"auto"` -> from the Slurm array (`auto_shard`); None stays None;
+    anything else is an InputError."""
     if text is None:
         return None
+    if is_auto(text):
+        return auto_shard(env)
     m = SHARD_FORM.match(text)
-    hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes"
+    hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes, or auto in a Slurm array job"
     if not m:
         raise InputError(f"--shard {text!r} is not of the form K/N", hint=hint)
     k, n = int(m[1]), int(m[2])
@@ -85,7 +115,7 @@ def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequen
     """What the corpus step says about the split (None when not sharding)."""
     if spec is None:
         return None
-    note = f"--shard {spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
+    note = f"{spec.how or '--shard ' + spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
     if len(chosen) < min_sources:
         note += (f"; LOSO needs {min_sources} sources, so this shard alone cannot be trained on: merge the "
                  "shards of all boxes (ensemble-kit merge) and train on the union with --corpus")

@@ -7,7 +7,9 @@ the whole command line again, both spelled the way the user invoked the kit.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,3 +51,17 @@ def retry_command() -> str:
     elif argv and argv[0].endswith(".py"):
         argv = [python, *argv]
     return shlex.join(argv)
+
+
+def kit_argv_absolute() -> list[str]:
+    """How to call the kit from anywhere (a batch script on another node): as this process was started,
+    with absolute paths.
+
+    The installed `ensemble-kit` script when that is what ran; otherwise this very interpreter (its path
+    as started, not resolved, so a venv's python stays the venv's) with the kit's own kit/__main__.py,
+    which works from any folder, as `python -m kit` needs the kit on the import path.
+    """
+    if Path(sys.argv[0]).name == "ensemble-kit":
+        found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
+        return [str(Path(found or sys.argv[0]).absolute())]
+    return [str(Path(sys.executable).absolute()), str(KIT_ROOT / "kit" / "__main__.py")]

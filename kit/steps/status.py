@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.corpus.split import ShardSpec
-from kit.errors import KitError
+from kit.errors import InputError, KitError
 from kit.infra.files import read_json
+from kit.infra.invocation import kit_cli
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, RunSettings, Step
+from kit.steps.base import Context, RunSettings, Step, require_output
 from kit.steps.runner import NOT_RUN, stale_reason
 from kit.verdict.gate import GateThresholds
 
@@ -129,12 +130,44 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     return out
 
 
-def command_of(argv: list[str]) -> str | None:
-    """The recorded invocation as an `ensemble-kit` command (run_full_pipeline.py means `run`)."""
+def command_of(argv: list[str], shard: ShardSpec | None = None) -> str | None:
+    """The recorded invocation as an `ensemble-kit` command (run_full_pipeline.py means `run`).
+
+    `--shard auto` is written as the shard it resolved to, and `{shard}` as its tag: the command is
+    typed outside the Slurm array task that recorded it, where auto would mean 1/1.
+    """
     if not argv:
         return None
     rest = ["run", *argv[1:]] if argv[0].endswith("run_full_pipeline.py") else argv[1:]
+    if shard is not None:
+        rest = [shard.label if a.strip().lower() == "auto" and i and rest[i - 1] == "--shard" else
+                f"--shard={shard.label}" if a.strip().lower() == "--shard=auto" else a.replace("{shard}", shard.tag)
+                for i, a in enumerate(rest)]
     return shlex.join(["ensemble-kit", *rest]) if rest else None
+
+
+def finished_corpus(out_dir: Path) -> Path:
+    """The corpus that a completed corpus step wrote in the run directory `out_dir` (merge takes run
+    directories); an InputError naming the folder when it is not a run directory, a run holds it, or its
+    corpus step has not completed (or its shard.parquet was changed since)."""
+    rundir = RunDir(out_dir)
+    what = str(out_dir)
+    if rundir.run_json.is_file():
+        shard = settings_from_json(dict(read_json(rundir.run_json).get("settings") or {}), out_dir).shard
+        what += f" (shard {shard.label})" if shard is not None else ""
+    elif not rundir.step("corpus").is_dir():
+        raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)",
+                         hint="give a run's out-dir, a shard.parquet, a results tarball or bash-kit JSONL")
+    if (holder := lock_holder(out_dir)) is not None:
+        raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
+                         hint="wait for that run to finish, then merge")
+    quiet = Context(RunSettings(out_dir=out_dir.absolute()), lambda event: None, lambda line: None)
+    try:
+        return require_output(quiet, rundir.shard, "corpus")
+    except InputError as exc:
+        raise InputError(f"{what}: {exc.message}",
+                         hint=f"finish that run first ({kit_cli()} status {shlex.quote(str(out_dir))} says what is "
+                              "left and the command that does it), or leave it out of the merge") from None
 
 
 def run_status(out_dir: Path) -> RunStatus:
@@ -150,6 +183,6 @@ def run_status(out_dir: Path) -> RunStatus:
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
-    command = command_of([str(a) for a in run.get("argv", [])])
+    command = command_of([str(a) for a in run.get("argv", [])], settings.shard)
     return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))

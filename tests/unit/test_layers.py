@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 
 KIT = ROOT / "kit"
 # the layers, lowest first; a module may import its own layer and any layer below it
-LAYERS = ("contracts", "infra", "media", "platforms", "corpus", "model", "verdict", "bundle", "report", "steps", "cli",
-          "entry")
+LAYERS = ("contracts", "infra", "media", "platforms", "corpus", "model", "verdict", "bundle", "report", "steps",
+          "cluster", "cli", "entry")
 CONTRACTS = {"kit", "kit.errors", "kit.events", "kit.rundir"}  # kit/*.py that every layer shares
 ENTRY = {"kit.__main__", "kit.run_full_pipeline"}
 UI_LIBRARIES = ("click", "rich")

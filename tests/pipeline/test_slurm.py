@@ -1,0 +1,241 @@
+"""`ensemble-kit slurm` on a real single-node Slurm started by the test: a 3-task array job of shards,
+then the union job, end with the corpus, verdict and figures of one local run on the same clips.
+
+Needs Debian's slurm-wlm and munge (`.ci/run` installs them) and root (munged runs as the munge user,
+slurmd as root); skips and says why where either is missing or the daemons do not come up. The daemons
+run in the foreground under the test, with a key, socket, state and ports of their own, and are stopped
+by pid at the end; nothing under /etc is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, run_kit
+
+pytestmark = pytest.mark.slow
+
+PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "runuser")
+JOB_TIMEOUT_S = 420.0
+# what differs between two runs of the same rows: a measurement, and who encoded them
+NOT_CONTENT = ("enc_time_ms", "box_id")
+KEY = ["src_sha256", "encoder", "preset", "cq", "frame_index", "device"]
+FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    env: dict[str, str]
+    procs: list[subprocess.Popen[bytes]]
+
+    def cmd(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(args), env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def job_state(self, job: str) -> str:
+        res = self.cmd("scontrol", "show", "job", job)
+        states = re.findall(r"JobState=(\S+)", res.stdout)
+        return ",".join(sorted(set(states))) or f"unknown ({res.stderr.strip()})"
+
+    def wait(self, *jobs: str, timeout: float = JOB_TIMEOUT_S) -> None:
+        """Until none of `jobs` (array tasks included) is pending or running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            res = self.cmd("squeue", "-h", "-j", ",".join(jobs), "-o", "%i %T")
+            if res.returncode == 0 and not res.stdout.strip():
+                return
+            time.sleep(1)
+        pytest.fail(f"Slurm jobs {jobs} still queued after {timeout:.0f} s:\n" + self.cmd("squeue").stdout
+                    + self.logs())
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.folder.glob("*.log")))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(check: object, timeout: float, what: str, cluster: Cluster) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        if any(p.poll() is not None for p in cluster.procs):
+            break
+        time.sleep(0.5)
+    pytest.skip(f"a single-node Slurm could not be started here ({what}):\n{cluster.logs()}")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):  # slurmd, slurmctld, then munged: each by its own pid
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def slurm() -> Iterator[Cluster]:
+    missing = [p for p in PROGRAMS if shutil.which(p) is None]
+    if missing:
+        pytest.skip(f"Slurm is not installed ({', '.join(missing)} not found): apt-get install -y slurm-wlm munge "
+                    "(.ci/run does it)")
+    if os.geteuid() != 0:
+        pytest.skip("starting munged (as the munge user) and slurmd needs root")
+    # outside pytest's private tmp folder: munged, running as the munge user, must reach its key and socket
+    folder = Path(tempfile.mkdtemp(prefix="kit-slurm-"))
+    folder.chmod(0o755)
+    key_dir, sock_dir = folder / "munge", folder / "run"
+    for sub, mode in ((key_dir, 0o700), (sock_dir, 0o755)):
+        sub.mkdir(mode=mode)
+        shutil.chown(sub, "munge", "munge")
+    key = key_dir / "munge.key"
+    key.write_bytes(secrets.token_bytes(1024))
+    shutil.chown(key, "munge", "munge")
+    key.chmod(0o400)
+    for sub in ("state", "spool"):
+        (folder / sub).mkdir()
+    host = socket.gethostname().split(".")[0]
+    sock = sock_dir / "munge.socket"
+    conf = folder / "slurm.conf"
+    conf.write_text("\n".join([
+        "ClusterName=kittest", f"SlurmctldHost={host}", "SlurmUser=root",
+        f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+        "AuthType=auth/munge", f"AuthInfo=socket={sock}", "CredType=cred/munge",
+        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
+        "AccountingStorageType=accounting_storage/none", "SelectType=select/cons_tres",
+        "SelectTypeParameters=CR_Core", "MpiDefault=none", "ReturnToService=2",
+        f"StateSaveLocation={folder / 'state'}", f"SlurmdSpoolDir={folder / 'spool'}",
+        f"SlurmctldPidFile={folder / 'slurmctld.pid'}", f"SlurmdPidFile={folder / 'slurmd.pid'}",
+        f"SlurmctldLogFile={folder / 'slurmctld.log'}", f"SlurmdLogFile={folder / 'slurmd.log'}",
+        f"NodeName={host} CPUs={os.cpu_count() or 1} State=UNKNOWN",
+        f"PartitionName=kit Nodes={host} Default=YES MaxTime=INFINITE State=UP", ""]))
+    env = {**os.environ, "SLURM_CONF": str(conf)}
+    cluster = Cluster(folder, env, [])
+
+    def start(argv: list[str], log: str) -> None:
+        with open(folder / log, "wb") as fh:
+            cluster.procs.append(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fh,
+                                                  stderr=subprocess.STDOUT))
+
+    try:
+        start(["runuser", "-u", "munge", "--", "munged", "--foreground", f"--socket={sock}", f"--key-file={key}",
+               f"--pid-file={sock_dir / 'munged.pid'}", f"--log-file={key_dir / 'munged.log'}",
+               f"--seed-file={key_dir / 'munged.seed'}"], "munged.log")
+        _wait_for(sock.exists, 20, "munged made no socket", cluster)
+        start(["slurmctld", "-D", "-i"], "slurmctld.out.log")
+        _wait_for(lambda: cluster.cmd("scontrol", "ping").returncode == 0, 30, "slurmctld does not answer", cluster)
+        start(["slurmd", "-D"], "slurmd.out.log")
+        _wait_for(lambda: cluster.cmd("sinfo", "-h", "-o", "%T").stdout.strip() == "idle", 60,
+                  "the node never became idle", cluster)
+        yield cluster
+    finally:
+        _stop(cluster.procs)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def content(corpus: Path) -> pd.DataFrame:
+    df = pd.read_parquet(corpus).drop(columns=list(NOT_CONTENT))
+    return df.sort_values(KEY).reset_index(drop=True)
+
+
+def loso_figures(out: Path, seed: int) -> dict[str, object]:
+    report = json.loads((out / "03_loso" / f"loso_seed{seed}.json").read_text())
+    return {k: v for k, v in report.items() if k != "corpus" and "seconds" not in k and "time" not in k}
+
+
+def completed(out: Path, step: str) -> str:
+    return str(json.loads((out / f"{step}" / "status.json").read_text())["completed_at_utc"])
+
+
+def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    root = tmp_path / "shared folder"  # a space: the scripts must quote every path
+    res = run_kit("slurm", "--shards", "3", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id", "cluster",
+                  "--job-name", "kit-test", *FLAGS, env=slurm.env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    array_job = re.search(r"submitted array job (\d+)", res.stdout)
+    union_job = re.search(r"submitted union job (\d+)", res.stdout)
+    assert array_job and union_job, res.stdout
+    a, u = array_job[1], union_job[1]
+    assert (root / "slurm" / "array.sh").is_file() and (root / "slurm" / "union.sh").is_file()
+
+    # one local run on the same clips while the cluster works
+    local = tmp_path / "local"
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", local, "--box-id", "local", *FLAGS)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+    slurm.wait(a, u)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+                     for p in sorted((root / "slurm" / "logs").glob("*.out")))
+    assert slurm.job_state(f"{a}_1") == "COMPLETED" and slurm.job_state(u) == "COMPLETED", logs
+    print(f"array job and union job done {time.monotonic() - started:.0f} s after submission")
+
+    # each task encoded its own shard into its own folder, under its own box id
+    shards = [root / "shards" / f"shard{k}of3" for k in (1, 2, 3)]
+    union = root / "union"
+    for k, shard in enumerate(shards, 1):
+        manifest = json.loads((shard / "02_corpus" / "shard.manifest.json").read_text())
+        assert manifest["shard"]["label"] == f"{k}/3", logs
+        assert set(pd.read_parquet(shard / "02_corpus" / "shard.parquet")["box_id"]) == {f"cluster-shard{k}of3"}
+    first = (root / "slurm" / "logs" / f"corpus-{a}_1.out").read_text()
+    assert "--shard auto: Slurm array task 1 of 1..3, so shard 1/3: 2 of the reference set's 4 clips" in first, first
+    # the union corpus holds exactly the local run's rows
+    pd.testing.assert_frame_equal(content(root / "union.parquet"), content(local / "02_corpus" / "shard.parquet"))
+    assert set(pd.read_parquet(root / "union.parquet")["src"]) == set(TINY_SOURCES)
+    # the same verdict, and the same figures as a local training on the same rows in the same order. The
+    # local run itself trains on its rows in encode order, the union in the merge's canonical order: the
+    # batches differ, so its PLCCs agree to about 1e-3, not to the last bit
+    reference = tmp_path / "local-canonical"
+    res = run_kit("merge", local, "-o", tmp_path / "local.parquet")
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = run_kit("run", "--corpus", tmp_path / "local.parquet", "--out-dir", reference, "--box-id", "local", *FLAGS)
+    assert res.returncode == 0, res.stdout + res.stderr
+    mine = json.loads((union / "04_verdict" / "PROMOTE.json").read_text())
+    for other in (local, reference):
+        theirs = json.loads((other / "04_verdict" / "PROMOTE.json").read_text())
+        assert mine["verdict"] == theirs["verdict"] == "PROMOTE"
+        assert mine["gate"]["mean_plcc"] == pytest.approx(theirs["gate"]["mean_plcc"], abs=5e-3)
+        assert [f["src"] for f in mine["per_fold"]] == [f["src"] for f in theirs["per_fold"]]
+    theirs = json.loads((reference / "04_verdict" / "PROMOTE.json").read_text())
+    for key in ("gate", "per_fold", "worst_folds", "seeds", "recommendation", "baselines"):
+        assert mine[key] == theirs[key], key
+    for seed in (0, 1):
+        assert loso_figures(union, seed) == loso_figures(reference, seed)
+    assert list((union / "05_bundle").glob("results-cluster-*.tar.gz"))
+
+    # a finished task run again (requeued) and the union job run again do nothing new
+    before = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}
+    requeue = slurm.cmd("scontrol", "requeue", f"{a}_2")
+    assert requeue.returncode == 0, requeue.stderr
+    slurm.cmd("scontrol", "update", f"JobId={a}_2", "StartTime=now")  # a requeued job is held back 2 minutes
+    again = slurm.cmd("sbatch", "--parsable", str(root / "slurm" / "union.sh"))
+    assert again.returncode == 0, again.stderr
+    slurm.wait(a, again.stdout.strip().split(";")[0])
+    assert slurm.job_state(f"{a}_2") == "COMPLETED"
+    after = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}
+    assert after == before
+    task_log = (root / "slurm" / "logs" / f"corpus-{a}_2.out").read_text()
+    assert "skipped: up to date" in task_log, task_log[-3000:]
+    print(f"test wall time {time.monotonic() - started:.0f} s")
+

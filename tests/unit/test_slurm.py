@@ -1,0 +1,230 @@
+"""`--shard auto` (the Slurm array rule), `{shard}` in --out-dir/--box-id, and the scripts `slurm` writes."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kit.cli.main import cli
+from kit.cli.run import build_settings
+from kit.corpus.split import ShardSpec, parse_shard
+from kit.errors import InputError
+from kit.infra.host import default_box_id
+from kit.infra.slurm import array_position
+from kit.steps.status import command_of
+
+
+def env(task: int | None = None, lo: int | None = None, hi: int | None = None, count: int | None = None,
+        step: int | None = None) -> dict[str, str]:
+    values = {"ID": task, "MIN": lo, "MAX": hi, "COUNT": count, "STEP": step}
+    return {f"SLURM_ARRAY_TASK_{k}": str(v) for k, v in values.items() if v is not None}
+
+
+# (environment, shard K/N) -- a 0-based and a 1-based array both give shards 1..N
+MAPPED = [
+    (env(0, 0, 2, 3, 1), (1, 3)), (env(1, 0, 2, 3, 1), (2, 3)), (env(2, 0, 2, 3, 1), (3, 3)),  # --array=0-2
+    (env(1, 1, 3, 3, 1), (1, 3)), (env(2, 1, 3, 3, 1), (2, 3)), (env(3, 1, 3, 3, 1), (3, 3)),  # --array=1-3
+    (env(7, 5, 8, 4), (3, 4)),  # --array=5-8: any contiguous range
+    (env(0, 0, 0, 1), (1, 1)),  # one task
+    (env(4, 1, 5), (4, 5)),  # no COUNT: MIN/MAX alone
+    (env(2, 0, count=4), (3, 4)),  # no MAX: MIN and COUNT
+]
+
+
+@pytest.mark.parametrize(("environ", "expected"), MAPPED)
+def test_array_tasks_map_to_shards(environ: dict[str, str], expected: tuple[int, int]) -> None:
+    pos = array_position(environ)
+    assert pos is not None and (pos.k, pos.n) == expected
+    spec = parse_shard("auto", environ)
+    assert spec == ShardSpec(*expected) and spec is not None and spec.how.startswith("--shard auto: Slurm array task")
+
+
+@pytest.mark.parametrize("base", [0, 1, 10])
+def test_every_shard_exactly_once(base: int) -> None:
+    n = 7
+    shards = [array_position(env(t, base, base + n - 1, n, 1)) for t in range(base, base + n)]
+    assert sorted((p.k, p.n) for p in shards if p) == [(k, n) for k in range(1, n + 1)]
+
+
+# (environment, words of the one-line cause) -- each refused with exit 2
+REFUSED = [
+    (env(3, 1, 4, 3, 1), "has 3 task(s) but spans 1..4"),  # --array=1,3,4: a list
+    (env(3, 0, 6, 3, 3), "step of 3"),  # --array=0-6:3
+    (env(None, 0, 2, 3), "SLURM_ARRAY_TASK_ID not set"),
+    (env(1, None, 2, 3), "SLURM_ARRAY_TASK_MIN not set"),
+    (env(1, 0), "number of shards is unknown"),
+    (env(5, 0, 2, 3), "SLURM_ARRAY_TASK_ID=5 is outside the array 0..2"),
+    (env(0, 1, 3, 3), "SLURM_ARRAY_TASK_ID=0 is outside the array 1..3"),
+    ({**env(1, 0, 2), "SLURM_ARRAY_TASK_ID": "x1"}, "'x1' is not a whole number"),
+    ({"SLURM_ARRAY_JOB_ID": "77"}, "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_MIN not set"),
+]
+
+
+@pytest.mark.parametrize(("environ", "cause"), REFUSED)
+def test_inconsistent_array_variables_are_refused(environ: dict[str, str], cause: str) -> None:
+    with pytest.raises(InputError, match="--shard auto") as info:
+        parse_shard("auto", environ)
+    assert cause in info.value.message and info.value.hint and info.value.exit_code == 2
+
+
+def test_auto_outside_an_array_is_the_whole_set_and_says_so() -> None:
+    assert array_position({"SLURM_JOB_ID": "12"}) is None  # a plain batch job is no array task
+    spec = parse_shard(" AUTO ", {})
+    assert spec == ShardSpec(1, 1) and spec is not None
+    assert "not in a Slurm array task" in spec.how and "(1/1)" in spec.how
+
+
+def kw(**over: object) -> dict[str, object]:
+    """The keyword arguments `run` gives build_settings, with its defaults."""
+    params = cli.commands["run"].make_context("run", []).params
+    return {**params, **over}
+
+
+def test_auto_box_id_and_shard_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in env(2, 1, 3, 3, 1).items():
+        monkeypatch.setenv(name, value)
+    s = build_settings(kw(shard="auto"))
+    assert s.shard == ShardSpec(2, 3) and s.box_id == f"{default_box_id()}-shard2of3"
+    assert s.out_dir == (Path("runs") / s.box_id).absolute()
+    s = build_settings(kw(shard="auto", box_id="lab-{shard}", out_dir=tmp_path / "shared" / "{shard}"))
+    assert s.box_id == "lab-shard2of3" and s.out_dir == tmp_path / "shared" / "shard2of3"
+    s = build_settings(kw(shard="2/4", out_dir=tmp_path / "{shard}"))
+    assert s.out_dir == tmp_path / "shard2of4" and s.box_id == default_box_id()  # K/N keeps the host name
+    with pytest.raises(InputError, match=r"holds \{shard\} but no --shard is given"):
+        build_settings(kw(out_dir=tmp_path / "{shard}"))
+
+
+def test_a_long_host_name_keeps_the_shard_in_the_box_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kit.infra.host.default_box_id", lambda: "h" * 80)
+    for name, value in env(11, 0, 11).items():
+        monkeypatch.setenv(name, value)
+    box = build_settings(kw(shard="auto")).box_id
+    assert box.endswith("-shard12of12") and len(box) <= 64
+
+
+def test_status_command_names_the_resolved_shard() -> None:
+    argv = ["/x/kit/__main__.py", "step", "corpus", "--shard", "auto", "--out-dir", "/s/shards/{shard}",
+            "--box-id", "lab-{shard}"]
+    assert command_of(argv, ShardSpec(2, 3, "auto")) == \
+        "ensemble-kit step corpus --shard 2/3 --out-dir /s/shards/shard2of3 --box-id lab-shard2of3"
+    assert command_of(["/x/kit/__main__.py", "run", "--shard=auto"], ShardSpec(1, 2)) == \
+        "ensemble-kit run --shard=1/2"
+
+
+# -- the scripts ------------------------------------------------------------------------------------------
+@pytest.fixture
+def refs(tmp_path: Path) -> Path:
+    folder = tmp_path / "my clips"  # only listed at submission, never read
+    folder.mkdir()
+    for name in ("a", "b", "c", "d"):
+        (folder / f"{name}.y4m").write_bytes(b"YUV4MPEG2 ")
+    return folder
+
+
+def dry_run(*args: str | Path, environ: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    res = CliRunner().invoke(cli, ["slurm", "--dry-run", *map(str, args)], env=environ)
+    scripts: dict[str, str] = {}
+    for part in res.stdout.split("# ==> ")[1:]:
+        head, text = part.split("\n", 1)
+        scripts[Path(head.removesuffix(" <==")).name] = text
+    return res.exit_code, scripts, res.stderr
+
+
+def kit_lines(script: str) -> list[list[str]]:
+    """Every line of the script that calls the kit, as the argv bash gives it."""
+    return [shlex.split(line) for line in script.splitlines()
+            if ("__main__.py" in line or "ensemble-kit " in line) and not line.startswith(("#", "  echo"))]
+
+
+def test_dry_run_prints_both_scripts_with_every_flag_passed_through(refs: Path, tmp_path: Path) -> None:
+    root = tmp_path / "shared runs" / "it's"  # a space and a quote: bash must get them back intact
+    flags = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1,2", "--min-mean-plcc", "0.9",
+             "--max-plcc-spread", "0.01", "--min-seed-plcc", "0.85", "--max-abs-bias", "off", "--epochs", "5"]
+    code, scripts, err = dry_run("--shards", "3", "--ref-dir", refs, "--out-dir", root, "--box-id", "lab",
+                                 "--partition", "cpu q", "--time", "2:00:00", "--cpus-per-task", "4", "--mem", "8G",
+                                 "--sbatch-arg=--account=vq", "--sbatch-arg", "--exclusive", *flags,
+                                 environ={"KIT_JOBS": "2", "KIT_CACHE_DIR": "/cache dir"})
+    assert code == 0, err
+    assert set(scripts) == {"array.sh", "union.sh"} and "dry run: nothing written or submitted" in err
+    assert not root.exists()  # a dry run writes nothing
+    array, union = scripts["array.sh"], scripts["union.sh"]
+    for text, name in ((array, "corpus"), (union, "union")):
+        assert f"#SBATCH --job-name=ensemble-kit-{name}" in text
+        for line in ('#SBATCH --partition="cpu q"', "#SBATCH --time=2:00:00", "#SBATCH --cpus-per-task=4",
+                     "#SBATCH --mem=8G", "#SBATCH --account=vq", "#SBATCH --exclusive"):
+            assert line in text.splitlines(), line
+        assert "export KIT_CACHE_DIR='/cache dir'" in text
+        assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0  # valid bash
+    assert "#SBATCH --array=1-3" in array and "#SBATCH --array" not in union
+    assert f'#SBATCH --output="{root}/slurm/logs/corpus-%A_%a.out"' in array
+    prereqs, corpus = kit_lines(array)
+    union_merge, union_run = kit_lines(union)
+    for argv in (prereqs, corpus, union_run):
+        assert Path(argv[0]).is_absolute() and Path(argv[1]).is_file()  # this python, the kit's __main__.py
+        assert argv[argv.index("--ref-dir") + 1] == str(refs.absolute())
+        joined = " ".join(argv)
+        assert " ".join(flags) in joined or all(f in argv for f in flags), joined
+        assert argv[argv.index("--jobs") + 1] == "2"  # from KIT_JOBS, written out
+    assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
+    for argv in (prereqs, corpus):
+        assert argv[argv.index("--shard") + 1] == "auto"
+        assert argv[argv.index("--out-dir") + 1] == f"{root}/shards/{{shard}}"
+        assert argv[argv.index("--box-id") + 1] == "lab-{shard}"
+    assert union_merge[2] == "merge" and union_merge[3:6] == [f"{root}/shards/shard{k}of3" for k in (1, 2, 3)]
+    assert union_merge[6:] == ["-o", f"{root}/union.parquet"]
+    assert union_run[2:8] == ["run", "--corpus", f"{root}/union.parquet", "--out-dir", f"{root}/union", "--box-id"]
+    assert union_run[8] == "lab" and "--shard" not in union_run
+
+
+def test_defaults_are_left_to_the_jobs(refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, scripts, err = dry_run("--shards", "2", "--ref-dir", "my clips", environ={"KIT_CACHE_DIR": "cache"})
+    assert code == 0, err
+    prereqs = kit_lines(scripts["array.sh"])[0]
+    assert prereqs[4:] == ["--shard", "auto", "--out-dir", f"{tmp_path}/runs/slurm/shards/{{shard}}",
+                           "--box-id", f"{default_box_id()}-{{shard}}", "--ref-dir", str(refs)]
+    assert not any(line.startswith("cd ") for line in scripts["array.sh"].splitlines())  # all paths absolute
+    assert f"export KIT_CACHE_DIR={tmp_path}/cache" in scripts["array.sh"].splitlines()
+
+
+@pytest.mark.parametrize(("args", "cause"), [
+    (["--corpus", "x.parquet"], "--corpus cannot be used with `slurm`"),
+    (["--shard", "1/2"], "--shard cannot be used with `slurm`"),
+    (["--force"], "--force cannot be used with `slurm`"),
+    (["--only", "loso"], "--only cannot be used with `slurm`"),
+    (["--shards", "5"], "--shards 5 but"),
+    (["--cqs", "19,99"], "outside"),
+    (["--sbatch-arg", "account=x"], "is not an sbatch option"),
+    (["--partition", 'a"b'], "which an #SBATCH line cannot carry"),
+    (["--out-dir", "runs/{shard}"], "holds {shard}"),
+])
+def test_bad_slurm_flags_exit_2_before_anything_is_written(refs: Path, tmp_path: Path, args: list[str],
+                                                           cause: str) -> None:
+    full = ["--shards", "2", "--ref-dir", str(refs), "--out-dir", str(tmp_path / "o"), *args]
+    if "--shards" in args:
+        full = full[2:]
+    res = CliRunner().invoke(cli, ["slurm", *full])
+    assert res.exit_code == 2, res.output
+    assert cause in res.stderr and "hint: " in res.stderr and "Traceback" not in res.output, res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_refused_flag_from_the_environment_says_so(refs: Path) -> None:
+    res = CliRunner().invoke(cli, ["slurm", "--dry-run", "--shards", "2", "--ref-dir", str(refs)],
+                             env={"KIT_CORPUS": "x.parquet"})
+    assert res.exit_code == 2 and "--corpus (from KIT_CORPUS) cannot be used" in res.stderr
+
+
+def test_without_sbatch_the_scripts_are_kept_and_the_cause_said(refs: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on it
+    root = tmp_path / "o"
+    res = CliRunner().invoke(cli, ["slurm", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(root)])
+    assert res.exit_code == 2 and "sbatch not found" in res.stderr and "--dry-run" in res.stderr, res.output
+    for name in ("array.sh", "union.sh"):
+        script = root / "slurm" / name
+        assert script.is_file() and script.stat().st_mode & 0o111
