@@ -29,7 +29,7 @@ from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, read_results_manifest, safe_extract
 from kit.infra.clock import normalise_utc
 from kit.infra.files import read_json, sha256_file
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
@@ -156,7 +156,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         digest_in_tar = sha256_file(shards[0])
         if listed is not None and listed.sha256 != digest_in_tar:
             raise InputError(f"{path}: {SHARD_IN_TARBALL} does not match the tarball's {RESULTS_MANIFEST}",
-                             hint=f"the tarball was damaged or edited; check it with: {kit_cli()} verify {path}")
+                             hint=f"the tarball was damaged or edited; check it with: {kit_command('verify', path)}")
         shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, digest_in_tar)
         table = read_parquet(shards[0], f"{path}:{top.name}/{SHARD_IN_TARBALL}")
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, tar_manifest),

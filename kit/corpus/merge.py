@@ -45,6 +45,7 @@ from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.invocation import kit_command
 from kit.media.libvmaf import FEATURES
 from kit.rundir import manifest_path
 
@@ -224,7 +225,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:
         raise InputError("merge needs at least one input",
-                         hint="ensemble-kit merge A.parquet B.tar.gz -o merged.parquet")
+                         hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = d.conflict_keys

@@ -8,6 +8,7 @@ cancels the queue and kills the running children; finished jobs stay on disk.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import threading
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable
 
 from kit.corpus.jobs import Job, JobResult, JobRunner
 from kit.errors import ToolError
-from kit.events import Emit, JobDone, JobProgress, JobStarted
+from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.infra.proc import stop_all
 
@@ -110,11 +111,16 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
                 enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
                 emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
                              round(r.score_time_ms, 3), round(enc_fps, 1)))
-        except BaseException:
+        except BaseException as exc:
             # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
             # so the pool below joins within moments; finished jobs stay on disk
             for f in futures:
                 f.cancel()
             stop_all()
+            if isinstance(exc, KeyboardInterrupt):
+                kept = done - len(failures)
+                with contextlib.suppress(Exception):  # saying so must never hide the interrupt
+                    emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "
+                                        f"the rerun does the other {len(jobs) - kept}"))
             raise
     return failures

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kit.errors import InputError
+from kit.infra.invocation import kit_command
 from kit.media.libvmaf import FEATURES
 from kit.platforms.encoders import ENCODER_VOCAB
 
@@ -101,7 +102,7 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
         names = pq.read_schema(path).names
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable parquet corpus ({exc})",
-                         hint="pass a shard.parquet or a corpus written by `ensemble-kit merge`") from exc
+                         hint=f"pass a shard.parquet or a corpus written by `{kit_command('merge')}`") from exc
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
@@ -111,6 +112,6 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
         table = pq.read_table(path, columns=wanted)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: damaged parquet corpus ({exc})",
-                         hint="copy it again, or re-create it with the kit (ensemble-kit merge ...)") from exc
+                         hint=f"copy it again, or re-create it with the kit ({kit_command('merge')} ...)") from exc
     validate_table(table, str(path))
     return table.to_pandas()
