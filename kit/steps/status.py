@@ -139,7 +139,7 @@ def command_of(argv: list[str], cwd: str | None, out_dir: Path) -> str | None:
     """The recorded invocation again, as this process was invoked (run_full_pipeline.py means `run`).
 
     Relative paths were relative to the run's folder (`cwd`): they become absolute, and --out-dir
-    is always spelled, so the command runs as printed from any folder.
+    is this out-dir (wherever it was then), so the command runs as printed from any folder.
     """
     if not argv:
         return None
@@ -152,16 +152,19 @@ def command_of(argv: list[str], cwd: str | None, out_dir: Path) -> str | None:
     for arg in rest:
         name, eq, value = arg.partition("=")
         if flag is not None:
-            out.append(_absolute(arg, base, flag))
+            if flag != "--out-dir":
+                out.append(_absolute(arg, base, flag))
             flag = None
         elif name in PATH_FLAGS and eq:
-            out.append(f"{name}={_absolute(value, base, name)}")
+            if name != "--out-dir":
+                out.append(f"{name}={_absolute(value, base, name)}")
+        elif arg in PATH_FLAGS:
+            flag = arg
+            if arg != "--out-dir":
+                out.append(arg)
         else:
             out.append(arg)
-            flag = arg if arg in PATH_FLAGS else None
-    if not any(a.partition("=")[0] == "--out-dir" for a in out):
-        out += ["--out-dir", str(out_dir)]
-    return kit_command(*out)
+    return kit_command(*out, "--out-dir", out_dir)
 
 
 def _absolute(value: str, base: Path, flag: str) -> str:
