@@ -25,7 +25,9 @@ def test_stale_reasons_say_why(tmp_path: Path) -> None:
     plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
     assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
     out = step_dir / "x.json"
-    out.write_text("{}")
+    out.write_text("{}")  # what a step interrupted before its status.json leaves
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == \
+        "started in this out-dir but did not complete (interrupted or failed)"
     write_status(step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
     assert stale_reason(RunDir(tmp_path), step.name, plan) is None
     assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
