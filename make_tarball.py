@@ -2,7 +2,7 @@
 """Build dist/ensemble-kit-<version>.tar.gz: the kit a collaborator untars.
 
 It holds kit/, binaries/ (with any ffmpeg staged there), pyproject.toml,
-requirements-frozen.txt and README.md under one top folder. The archive is
+requirements-torch.txt, requirements-frozen.txt and README.md under one top folder. The archive is
 reproducible: the same tree gives the same sha256 (sorted entries, fixed
 timestamps, owners and modes, gzip header without a date).
 
@@ -22,7 +22,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-frozen.txt", "README.md")
+INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-torch.txt", "requirements-frozen.txt", "README.md")
 OPTIONAL = ("docs", "CHANGELOG.md")  # shipped when present
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.files import sha256_file
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 
@@ -26,7 +26,7 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: li
         # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
         if sha256_file(run.shard) != verdict.corpus.sha256:
             raise InputError(f"{run.shard} changed since the verdict was reached",
-                             hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {run.root}")
+                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
         files[run.rel(run.shard)] = run.shard
         if run.shard_manifest.is_file():
             files[run.rel(run.shard_manifest)] = run.shard_manifest

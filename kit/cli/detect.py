@@ -49,7 +49,9 @@ def _signal_lines(report: dict[str, Any]) -> list[str]:
         f"host: {host['system']}-{host['machine']}, {host['cpu']}",
         f"ffmpeg: {ff['version']} from {ff['source']}: {ff['path']}",
         f"nvidia-smi: {smi}; render nodes: {nodes or 'none'}; "
-        f"LIBVA_DRIVER_NAME: {host['libva_driver_name'] or 'unset'}; hwaccels: {', '.join(host['hwaccels']) or '-'}",
+        f"LIBVA_DRIVER_NAME: {host['libva_driver_name'] or 'unset'}; "
+        f"ffmpeg built with hwaccels: {', '.join(host['hwaccels']) or '-'} (what this build supports, "
+        "not hardware found here)",
         "families: " + "; ".join(f"{f['label']} [{f['evidence']}] defaults {', '.join(f['defaults'])}"
                                  for f in report["families"]),
     ]

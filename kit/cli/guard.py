@@ -99,8 +99,9 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
             with contextlib.suppress(OSError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         elif code == EXIT_INTERRUPTED:
-            killed = proc.stop_all()
-            click.echo(f"\ninterrupted ({killed} child process(es) stopped); finished work is kept.", err=True)
+            proc.stop_all()
+            click.echo(f"\ninterrupted ({proc.stopped_count()} running process(es) stopped); finished work is kept.",
+                       err=True)
             click.echo(f"resume with: {retry_command()}", err=True)
         elif (user := as_user_error(exc)) is not None:
             (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()

@@ -71,6 +71,15 @@ def parse_fps_flag(text: str | None) -> str | None:
 
 
 def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return _with_options(fn, selection=True)
+
+
+def step_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`run`'s flags without --from and --only: `step NAME` is the selection."""
+    return _with_options(fn, selection=False)
+
+
+def _with_options(fn: Callable[..., Any], selection: bool) -> Callable[..., Any]:
     options = [
         click.option("--ref-dir", type=click.Path(path_type=Path), envvar="KIT_REF_DIR",
                      help="Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). Default: the embedded demo set."),
@@ -99,8 +108,8 @@ def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                           "--box-id becomes shard<K>of<N>."),
         click.option("--jobs", type=click.IntRange(0, 256), default=0, help="Parallel corpus jobs (0 = cores)."),
         click.option("--ffmpeg", envvar="KIT_FFMPEG", help="ffmpeg binary with libvmaf to use."),
-        click.option("--from", "from_step", type=click.Choice(STEP_CHOICES), help="Rerun from this step on."),
-        click.option("--only", type=click.Choice(STEP_CHOICES), help="Run only this step."),
+        *([click.option("--from", "from_step", type=click.Choice(STEP_CHOICES), help="Rerun from this step on."),
+           click.option("--only", type=click.Choice(STEP_CHOICES), help="Run only this step.")] if selection else []),
         click.option("--force", is_flag=True, help="Rerun the selected steps even if up to date (redoes corpus jobs)."),
         click.option("--min-mean-plcc", type=float, default=0.95, show_default=True,
                      help="Gate: mean over seeds of per-seed mean LOSO PLCC."),
@@ -261,16 +270,19 @@ def run_cmd(**kw: Any) -> None:
 
 @click.command("step")
 @click.argument("name", type=click.Choice(STEP_CHOICES))
-@run_options
+@step_options
 def step_cmd(name: str, **kw: Any) -> None:
-    """Run one step alone (same flags as `run`), e.g. to retry it.
+    """Run one step alone (the flags of `run`), e.g. to retry it.
+
+    It reads what the steps before it wrote in the out-dir, so it follows a run
+    (or those steps) there; on a fresh out-dir start with `step prereqs` or `run`.
 
     \b
     Examples:
-      ensemble-kit step corpus --ref-dir clips --out-dir runs/mybox
+      ensemble-kit step prereqs --out-dir runs/mybox --encoders libx264
       ensemble-kit step verdict --out-dir runs/mybox --min-mean-plcc 0.97
     """
-    kw["only"] = None
+    kw["only"] = kw["from_step"] = None
     guarded(lambda: execute(kw, name))
 
 

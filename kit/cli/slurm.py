@@ -17,18 +17,19 @@ from click.core import ParameterSource
 from kit.cli.guard import guarded
 from kit.cli.run import build_settings, run_options
 from kit.errors import InputError
+from kit.infra.invocation import kit_cli, kit_command
 
 # run flags that make no sense here, and why
 REFUSED = {
     "corpus": "the array job encodes the corpus; to train on a corpus you already have, use "
-              "`ensemble-kit run --corpus FILE` on one box",
+              "`{kit} run --corpus FILE` on one box",
     "shard": "each array task takes its own shard (--shard auto); set their number with --shards N",
     "from_step": "the array runs prereqs and corpus and the union job the rest; rerun a step on one folder "
-                 "with `ensemble-kit step NAME --out-dir FOLDER`",
+                 "with `{kit} step NAME --out-dir FOLDER`",
     "only": "the array runs prereqs and corpus and the union job the rest; rerun a step on one folder "
-            "with `ensemble-kit step NAME --out-dir FOLDER`",
+            "with `{kit} step NAME --out-dir FOLDER`",
     "force": "the scripts are resubmitted to resume, and --force would redo every finished job each time; "
-             "rerun a step on one folder with `ensemble-kit step NAME --out-dir FOLDER --force`",
+             "rerun a step on one folder with `{kit} step NAME --out-dir FOLDER --force`",
 }
 OWN = ("out_dir", "box_id")  # become the shared folder and the prefix of every task's box id
 PATHS = ("ref_dir", "incumbent")  # made absolute: the jobs run on other nodes
@@ -59,7 +60,7 @@ def passthrough(ctx: click.Context, kw: dict[str, Any]) -> list[str]:
         if name in REFUSED:
             given = flag if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE else \
                 f"{flag} (from {param.envvar})"
-            raise InputError(f"{given} cannot be used with `slurm`", hint=REFUSED[name])
+            raise InputError(f"{given} cannot be used with `slurm`", hint=REFUSED[name].replace("{kit}", kit_cli()))
         if name in OWN or value is None:
             continue
         if isinstance(param, click.Option) and param.is_flag:
@@ -176,7 +177,7 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
                    f"{lay.union_out}")
         click.echo(f"watch:  squeue -j {jobs.array_job},{jobs.union_job}   logs: {lay.logs}/")
-        click.echo(f"        ensemble-kit status {q(str(lay.shard(1, shards)))}   (each shard folder; then "
+        click.echo(f"        {kit_command('status', lay.shard(1, shards))}   (each shard folder; then "
                    f"{q(str(lay.union_out))})")
         click.echo("resume: run this command again; finished shards and steps are skipped")
         return 0

@@ -5,6 +5,7 @@ Light to import (click only); the planning code loads when the command runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 from kit.cli.guard import guarded
+from kit.errors import InputError
+from kit.infra.invocation import kit_command
 
 if TYPE_CHECKING:
     from kit.steps.status import RunStatus
@@ -36,16 +39,33 @@ def status_lines(report: RunStatus, color: bool) -> list[str]:
     else:
         head += " (no run in this out-dir yet)"
     lines = [head]
-    if report.running:
-        lines.append(f"a run is in progress: {report.running}")
     for st in report.steps:
         state = click.style(f"{st.state:<8}", fg=STYLES.get(st.state)) if color else f"{st.state:<8}"
         when = f" (completed {st.completed_at_utc})" if st.completed_at_utc else ""
         lines.append(f"  {st.number:02d} {st.step:<8} {state} {st.reason}{when}")
     if report.verdict:
         lines.append(f"verdict on disk: {report.verdict}")
-    lines.append(f"next: {report.next_command}" if report.next_command else "nothing to do: every step is up to date")
+    if report.running:
+        lines.append(f"a run is in progress in this out-dir ({report.running}): wait for it, "
+                     f"then {kit_command('status', report.out_dir)} again")
+    elif report.next_command:
+        lines.append(f"next: {report.next_command}")
+    else:
+        lines.append("nothing to do: every step is up to date")
     return lines
+
+
+def missing_out_dir(out_dir: Path) -> InputError:
+    """`status /a/typo`: say so, and name the out-dirs that do exist beside it."""
+    parent = out_dir.absolute().parent
+    runs: list[str] = []
+    with contextlib.suppress(OSError):
+        runs = sorted(p.name for p in parent.iterdir() if (p / "run.json").is_file())
+    if runs:
+        hint = f"check the path (the run's --out-dir); out-dirs in {parent}: {', '.join(runs[:8])}"
+    else:
+        hint = f"check the path (the run's --out-dir), or start a run there: {kit_command('run', '--out-dir', out_dir)}"
+    return InputError(f"{out_dir} does not exist: there is no run there to report on", hint=hint)
 
 
 @click.command("status")
@@ -68,6 +88,8 @@ def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
     def go() -> int:
         from kit.steps.status import run_status
 
+        if out_dir is not None and not out_dir.is_dir():
+            raise missing_out_dir(out_dir)
         report = run_status(out_dir or default_out_dir())
         if json_mode:
             click.echo(json.dumps(report.to_json(), indent=2))

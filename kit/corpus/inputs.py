@@ -27,7 +27,7 @@ from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
 from kit.infra.files import read_json, sha256_file
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.infra.parquet import parquet_columns
 from kit.infra.parquet import read_parquet as read_guarded
 from kit.rundir import LAYOUT
@@ -148,7 +148,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
             more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""
             raise InputError(f"{path}: fails verification: {check.problems[0]}{more}; nothing was merged",
                              hint=f"the tarball was damaged in transit or edited; ask the sender for it again "
-                                  f"(details: {kit_cli()} verify {path})")
+                                  f"(details: {kit_command('verify', path)})")
         top = check.top
         shard = top / SHARD_IN_TARBALL
         if SHARD_IN_TARBALL not in check.manifest.files or not shard.is_file():

@@ -49,6 +49,7 @@ from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.faults import kill_point
 from kit.infra.files import TMP_MARK, new_temp, pid_alive, read_json, remove_stale, seal, sha256_file, write_json
+from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
@@ -311,7 +312,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:
         raise InputError("merge needs at least one input",
-                         hint="ensemble-kit merge A.parquet B.tar.gz -o merged.parquet")
+                         hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
     recover_output(out)
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:

@@ -8,14 +8,15 @@ cancels the queue and kills the running children; finished jobs stay on disk.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable
 
-from kit.corpus.jobs import Job, JobResult, JobRunner
+from kit.corpus.jobs import Job, JobResult, JobRunner, job_paths
 from kit.errors import ToolError
-from kit.events import Emit, JobDone, JobProgress, JobStarted
+from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.infra.proc import stop_all
 
@@ -96,25 +97,33 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         finally:
             finished()
 
-    with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
-        futures = {pool.submit(work, j): j for j in jobs}
-        try:
-            for fut in cf.as_completed(futures):
-                done += 1
-                try:
-                    r = fut.result()
-                except ToolError as exc:  # a failed or timed-out job; the others go on
-                    failures.append(exc)
-                    emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
-                    continue
-                enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
-                emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
-                             round(r.score_time_ms, 3), round(enc_fps, 1)))
-        except BaseException:
-            # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
-            # so the pool below joins within moments; finished jobs stay on disk
-            for f in futures:
-                f.cancel()
-            stop_all()
-            raise
+    try:
+        with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
+            futures = {pool.submit(work, j): j for j in jobs}
+            try:
+                for fut in cf.as_completed(futures):
+                    done += 1
+                    try:
+                        r = fut.result()
+                    except ToolError as exc:  # a failed or timed-out job; the others go on
+                        failures.append(exc)
+                        emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
+                        continue
+                    enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
+                    emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
+                                 round(r.score_time_ms, 3), round(enc_fps, 1)))
+            except BaseException:
+                # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
+                # so the pool below joins within moments; finished jobs stay on disk
+                for f in futures:
+                    f.cancel()
+                stop_all()
+                raise
+    except KeyboardInterrupt:
+        # the pool has joined: the ledgers on disk are the jobs a rerun reuses
+        kept = sum(1 for j in jobs if job_paths(runner.jobs_dir, j)[1].is_file())
+        with contextlib.suppress(Exception):  # saying so must never hide the interrupt
+            emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "
+                                f"the rerun does the other {len(jobs) - kept}"))
+        raise
     return failures

@@ -22,6 +22,7 @@ from pathlib import Path
 from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
 from kit.errors import InputError
 from kit.infra.files import sha256_bytes
+from kit.infra.invocation import kit_command
 from kit.infra.slurm import array_position
 from kit.media.refs import Clip
 
@@ -118,7 +119,7 @@ def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequen
     note = f"{spec.how or '--shard ' + spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
     if len(chosen) < min_sources:
         note += (f"; LOSO needs {min_sources} sources, so this shard alone cannot be trained on: merge the "
-                 "shards of all boxes (ensemble-kit merge) and train on the union with --corpus")
+                 f"shards of all boxes ({kit_command('merge')} ...) and train on the union with --corpus")
     return note
 
 
@@ -129,5 +130,6 @@ def refuse_small_shard(corpus: Path, n_sources: int, min_sources: int) -> None:
         return
     raise InputError(f"{corpus} is shard {manifest.shard.label} with {n_sources} source(s); LOSO needs at least "
                      f"{min_sources}, so a shard this small is trained on only as part of the union",
-                     hint="send its results tarball (or this shard.parquet) to the lead: ensemble-kit merge "
-                          "<every box's tarball> -o merged.parquet, then ensemble-kit run --corpus merged.parquet")
+                     hint=f"send its results tarball (or this shard.parquet) to the lead, who merges every box's: "
+                          f"{kit_command('merge', 'results-A.tar.gz', 'results-B.tar.gz', '-o', 'merged.parquet')}, "
+                          f"then {kit_command('run', '--corpus', 'merged.parquet')}")

@@ -1,7 +1,9 @@
 """How this process was started, so every command the kit prints runs as printed.
 
-`kit_cli` is the prefix for hints (`<prefix> step corpus ...`), `retry_command`
-the whole command line again, both spelled the way the user invoked the kit.
+`kit_cli` is the prefix for hints (`<prefix> step corpus ...`), `kit_command` a
+whole printed command, `retry_command` the whole command line again, all spelled
+the way the user invoked the kit. No printed message spells `ensemble-kit ...`
+itself: that name is on PATH only where the kit is installed and its venv active.
 """
 
 from __future__ import annotations
@@ -15,41 +17,64 @@ from pathlib import Path
 
 from kit import KIT_ROOT
 
+ENTRY_POINT = "ensemble-kit"
+
+
+def as_typed(path: Path) -> str:
+    """A path as the user can type it here: relative when inside the current folder (.venv/bin/python)."""
+    with contextlib.suppress(ValueError):
+        rel = path.relative_to(Path.cwd())
+        # a bare name would be looked up on PATH: spell the folder (./ensemble-kit)
+        return str(rel) if len(rel.parts) > 1 else f".{os.sep}{rel}"
+    return str(path)
+
 
 def interpreter() -> str:
     """This Python as the user can type it: relative when inside the current folder (.venv/bin/python)."""
-    exe = Path(sys.executable)
-    try:
-        return str(exe.relative_to(Path.cwd()))
-    except ValueError:
-        return str(exe)
+    return as_typed(Path(sys.executable))
+
+
+def _entry_point() -> str | None:
+    """How to call the installed entry point, when that is what started this process."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is None or argv0.stem != ENTRY_POINT:
+        return None
+    found = shutil.which(ENTRY_POINT)
+    with contextlib.suppress(OSError):
+        if found and Path(found).resolve() == argv0.resolve():
+            return ENTRY_POINT  # the name on PATH is this very script
+    return as_typed(argv0.absolute())  # e.g. .venv/bin/ensemble-kit, with no venv active
 
 
 def kit_cli() -> str:
     """How to call the kit's CLI, written the way this process was started, for hints.
 
-    `ensemble-kit` when that is what ran; otherwise this very interpreter with `-m kit`
+    `ensemble-kit` when that name on PATH is what ran, the script's path when it ran
+    from a venv that is not active; otherwise this very interpreter with `-m kit`
     (from the kit's folder) or the path of kit/__main__.py, so a pasted hint always works.
     """
-    if Path(sys.argv[0]).name == "ensemble-kit":
-        return "ensemble-kit"
+    if (entry := _entry_point()) is not None:
+        return entry
     exe = interpreter()
     if Path.cwd().resolve() == KIT_ROOT:
         return f"{exe} -m kit"
-    main = KIT_ROOT / "kit" / "__main__.py"
-    with contextlib.suppress(ValueError):
-        main = main.relative_to(Path.cwd())
-    return f"{exe} {main}"
+    return f"{exe} {as_typed(KIT_ROOT / 'kit' / '__main__.py')}"
+
+
+def kit_command(*args: str | Path) -> str:
+    """One kit command to print, e.g. kit_command("verify", tarball), runnable as printed."""
+    return " ".join([kit_cli(), *(shlex.quote(str(a)) for a in args)])
 
 
 def retry_command() -> str:
     """This invocation's command line again, runnable as printed."""
     argv = list(sys.argv)
-    python = interpreter()
-    if argv and argv[0].endswith("__main__.py"):
-        argv = [python, "-m", "kit", *argv[1:]]
-    elif argv and argv[0].endswith(".py"):
-        argv = [python, *argv]
+    if not argv:
+        return kit_cli()
+    if _entry_point() is not None or argv[0].endswith("__main__.py"):
+        return kit_command(*argv[1:])
+    if argv[0].endswith(".py"):  # kit/run_full_pipeline.py
+        return shlex.join([interpreter(), as_typed(Path(argv[0]).absolute()), *argv[1:]])
     return shlex.join(argv)
 
 

@@ -32,6 +32,11 @@ LogFn = Callable[[str], None]  # where a command line and a failed command's std
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 _stopping = threading.Event()
+# a terminal's Ctrl-C reaches the children too: they may end a moment before the kit stops them,
+# and they count as stopped by the interrupt when they failed this shortly before it
+INTERRUPT_GRACE_S = 2.0
+_ended: list[tuple[float, int]] = []  # (monotonic end, return code) of the latest children
+_stopped = 0  # children stopped (or ended by the same interrupt) since allow_new
 
 
 @dataclass(frozen=True)
@@ -94,13 +99,39 @@ def kill_all() -> int:
 
 def allow_new() -> None:
     """A new invocation in the same process (tests, embedding) may start children again."""
+    global _stopped
     _stopping.clear()
+    with _live_lock:
+        _stopped = 0
+        _ended.clear()
 
 
 def stop_all() -> int:
-    """Refuse new children from now on and kill the running ones."""
+    """Refuse new children from now on and kill the running ones; returns how many were stopped."""
+    global _stopped
+    first = not _stopping.is_set()
     _stopping.set()
-    return kill_all()
+    if first:  # children that died of the same signal a moment ago were running when it came
+        now = time.monotonic()
+        with _live_lock:
+            _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
+    killed = kill_all()
+    with _live_lock:
+        _stopped += killed
+    return killed
+
+
+def stopped_count() -> int:
+    """How many children the stop ended (since allow_new), however many stop_all calls it took."""
+    return _stopped
+
+
+def _record_end(proc: subprocess.Popen[bytes]) -> None:
+    with _live_lock:
+        _live.discard(proc)
+        if not _stopping.is_set() and proc.returncode is not None:
+            _ended.append((time.monotonic(), proc.returncode))
+            del _ended[:-64]
 
 
 def run_process(
@@ -166,8 +197,7 @@ def run_process(
                        "the input may be corrupt or the tool may hang; see the step log", err) from None
     finally:
         _kill(proc)
-        with _live_lock:
-            _live.discard(proc)
+        _record_end(proc)
     elapsed = time.monotonic() - start
     text = err[-STDERR_KEEP_BYTES:].decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:

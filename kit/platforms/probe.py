@@ -18,6 +18,7 @@ from pathlib import Path
 from kit.errors import PrereqError, ToolError
 from kit.infra.files import read_json, sha256_json, write_json
 from kit.infra.host import cache_dir
+from kit.infra.invocation import kit_cli
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import Record
 from kit.media.argv import build_encode_argv, build_render_argv, build_score_argv
@@ -60,7 +61,7 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"qscale not available",
      "VideoToolbox constant quality (-q:v) needs Apple silicon; this Mac cannot run it at a fixed quality"),
     (r"compression session|allow_sw", "no hardware VideoToolbox encoder here (a virtual machine?)"),
-    (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `ensemble-kit binaries stage`"),
+    (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `{kit} binaries stage`"),
 )
 _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily",
                         re.IGNORECASE)
@@ -96,7 +97,7 @@ class ProbeResult(Record):
 def explain(reason: str) -> str:
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
-            return hint
+            return hint.replace("{kit}", kit_cli())
     return ""
 
 

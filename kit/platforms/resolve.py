@@ -4,7 +4,7 @@ with `--encoders auto` every detected family's defaults that pass, plus libx264.
 from __future__ import annotations
 
 from kit.errors import PrereqError
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.platforms.detect import HostFamily, auto_candidates, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
 from kit.platforms.probe import Prober, ProbeResult
@@ -14,7 +14,7 @@ def refuse(failed: ProbeResult, others: int) -> PrereqError:
     more = f" ({others} more requested encoder(s) failed too)" if others else ""
     hint = f"{failed.hint}; " if failed.hint else ""
     return PrereqError(f"encoder {failed.name} does not work on this box: {failed.reason}{more}",
-                       hint=f"{hint}drop {failed.name} from --encoders (`{kit_cli()} detect` shows what works here)")
+                       hint=f"{hint}drop {failed.name} from --encoders ({kit_command('detect')} shows what works here)")
 
 
 def in_grid_range(names: tuple[str, ...], cqs: tuple[int, ...]) -> tuple[tuple[str, ...], list[list[str]]]:

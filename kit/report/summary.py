@@ -11,6 +11,7 @@ from rich.table import Table
 
 from kit.events import RunFinished
 from kit.infra.files import read_json
+from kit.infra.invocation import kit_command
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 
@@ -91,19 +92,27 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
+    """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    rows = [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
+    return [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
             *baseline_rows(verdict), corpus_row(verdict)]
+
+
+def path_lines(out_dir: Path) -> list[tuple[str, str]]:
+    """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
+    so what is copied from a terminal or a log is the path itself."""
     run = RunDir(out_dir)
+    lines = []
     if run.report.is_file():
-        rows.append(("report", f"{run.report}  (open it in a browser; it works offline)"))
+        lines.append(("report (open it in a browser; it works offline)", str(run.report)))
     tarball = run.latest_tarball()
-    rows.append(("results tarball", f"{tarball}  ({mib(tarball)})" if tarball else "(bundle step not run yet)"))
-    if tarball:
-        rows.append(("send back", f"{tarball.name} to the lead, as it is; they check it with: "
-                                  f"ensemble-kit verify {tarball.name}"))
-    return rows
+    if tarball is None:
+        lines.append(("results tarball: the bundle step has not run yet", ""))
+        return lines
+    lines += [(f"results tarball ({mib(tarball)}): send it to the lead as it is", str(tarball)),
+              ("they check it with", kit_command("verify", tarball))]
+    return lines
 
 
 def print_summary(out_dir: Path, console: Console) -> None:
@@ -112,11 +121,15 @@ def print_summary(out_dir: Path, console: Console) -> None:
         return
     table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")  # long paths fold; an ellipsis would break copy and paste
+    table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
     for label, text in summary_rows(out_dir, verdict):
         table.add_row(label, text, style=style if label == "verdict" else None)
     console.print(table)
+    for label, text in path_lines(out_dir):
+        console.print(f"{label}:" if text else label, markup=False, highlight=False, soft_wrap=True)
+        if text:
+            console.print(f"  {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- the closing events ---------------------------------------------------------------------------

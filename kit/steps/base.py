@@ -18,7 +18,7 @@ from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.events import Emit
 from kit.infra.files import read_json, sha256_file
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.verdict.gate import GateThresholds
@@ -117,7 +117,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     differs from the producer's record): each is a clear error, never silently used.
     """
     status = ctx.run.status(producer)
-    rerun = f"{kit_cli()} step {producer} --out-dir {ctx.out_dir}"
+    rerun = kit_command("step", producer, "--out-dir", ctx.out_dir)
     if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")

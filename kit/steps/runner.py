@@ -90,13 +90,15 @@ def _setting_changes(key: str, old: object, new: object) -> list[str]:
 
 
 NOT_RUN = "not run yet in this out-dir"
+UNFINISHED = "started in this out-dir but did not complete (interrupted or failed)"
 
 
 def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
     """None when the step is up to date, else a sentence saying why it reruns."""
     status_path = run.status(step)
     if not status_path.is_file():
-        return NOT_RUN
+        step_dir = status_path.parent
+        return UNFINISHED if step_dir.is_dir() and any(step_dir.iterdir()) else NOT_RUN
     try:
         status = read_json(status_path)
     except (OSError, ValueError):
@@ -150,7 +152,7 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
                                  hint="wait for it to finish, or use another --out-dir") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} since {utc_iso()}")
+        fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
         fh.flush()
         yield
     finally:

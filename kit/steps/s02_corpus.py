@@ -13,7 +13,7 @@ from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.files import remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.media.refs import Clip, YuvDefaults, reference_clips
 from kit.model.recipe import MIN_SOURCES
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
@@ -25,8 +25,9 @@ def prereq_encoders(ctx: Context, prereqs: dict[str, object], requested: tuple[s
     asked, resolved = prereqs.get("requested_encoders"), prereqs.get("resolved_encoders")
     if asked != list(requested) or not isinstance(resolved, list):
         was = ",".join(map(str, asked)) if isinstance(asked, list) else "(unknown)"
+        again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--encoders", ",".join(requested))
         raise InputError(f"{ctx.run.step('prereqs').name} was run for --encoders {was}, not {','.join(requested)}",
-                         hint=f"rerun it with the same flags: {kit_cli()} step prereqs ... (or use `run`)")
+                         hint=f"rerun it with these encoders: {again}")
     return tuple(str(e) for e in resolved)
 
 

@@ -6,16 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from kit.corpus.schema import load_training_corpus
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
 from kit.infra.files import atomic_path, sha256_file, write_json
-from kit.model.baselines import arch_loso, ridge_loso
-from kit.model.features import design_matrix
-from kit.model.incumbent import find_incumbent, incumbent_loso
-from kit.model.loso import make_folds, run_loso
-from kit.model.network import LINEAR, MLP_SMALL
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
@@ -38,6 +32,8 @@ class LosoStep:
         s = ctx.settings
         inputs = {"corpus": sha256_file(corpus_path(ctx))}
         if s.incumbent is not None:
+            from kit.model.incumbent import find_incumbent
+
             _, models = find_incumbent(s.incumbent)
             inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
@@ -45,6 +41,14 @@ class LosoStep:
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
+        # torch, pyarrow and pandas load here, not when planning: `status` plans every step
+        from kit.corpus.schema import load_training_corpus
+        from kit.model.baselines import arch_loso, ridge_loso
+        from kit.model.features import design_matrix
+        from kit.model.incumbent import incumbent_loso
+        from kit.model.loso import make_folds, run_loso
+        from kit.model.network import LINEAR, MLP_SMALL
+
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
         df = load_training_corpus(corpus)

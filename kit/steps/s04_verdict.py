@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from kit.corpus.summary import summarise_corpus
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import read_json, sha256_file, write_json
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, require_output
-from kit.verdict.decide import decide
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -36,13 +32,18 @@ class VerdictStep:
             if ran is not None and list(ran) != list(ctx.settings.seeds):
                 raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
-                                      f"{kit_cli()} run --from loso --out-dir {ctx.out_dir} --seeds "
-                                      f"{','.join(map(str, ctx.settings.seeds))}")
+                                      + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir, "--seeds",
+                                                    ",".join(map(str, ctx.settings.seeds))))
         inputs = {p.stem: sha256_file(p) for p in loso_outputs(ctx)}
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json()},
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
+        import pandas as pd  # here, not when planning: `status` plans every step
+
+        from kit.corpus.summary import summarise_corpus
+        from kit.verdict.decide import decide
+
         s, run = ctx.settings, ctx.run
         loso_outputs(ctx)
         reports = [SeedReport.from_json(read_json(run.loso_seed(seed)), str(run.loso_seed(seed)))
@@ -52,7 +53,7 @@ class VerdictStep:
         corpus_file = Path(corpus.path)
         if not corpus_file.is_file() or sha256_file(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
-                             hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {s.out_dir}")
+                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
         folds = pd.read_parquet(run.folds)
         predictions = pd.read_parquet(run.predictions, columns=["seed", "row", "vmaf", "pred"])
         baselines = Baselines.from_json(read_json(run.baselines), str(run.baselines))

@@ -6,16 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kit.bundle.contents import tarball_files
-from kit.bundle.models import export_ensemble
-from kit.bundle.tarball import write_results_tarball
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.files import read_json, sha256_file, write_text
 from kit.infra.host import safe_box_id
-from kit.infra.invocation import kit_cli
-from kit.report.html import load_report_data, render_report
+from kit.infra.invocation import kit_command
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.verdict.document import Verdict
 
@@ -25,7 +21,7 @@ def find_verdict(ctx: Context) -> tuple[str, Path]:
     if len(found) != 1:
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {ctx.run.step('verdict')}, "
                          f"found {len(found)}",
-                         hint=f"rerun the verdict step: {kit_cli()} step verdict --out-dir {ctx.out_dir}")
+                         hint=f"rerun the verdict step: {kit_command('step', 'verdict', '--out-dir', ctx.out_dir)}")
     name, path = found[0]
     # exactly as the verdict step wrote it: a hand-edited PROMOTE must never export models
     return name, require_output(ctx, path, "verdict")
@@ -41,6 +37,12 @@ class BundleStep:
                     inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
+        # torch, onnx and the report load here, not when planning: `status` plans every step
+        from kit.bundle.contents import tarball_files
+        from kit.bundle.models import export_ensemble
+        from kit.bundle.tarball import write_results_tarball
+        from kit.report.html import load_report_data, render_report
+
         run = ctx.run
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(read_json(verdict_path), str(verdict_path))
@@ -50,7 +52,8 @@ class BundleStep:
             corpus = Path(verdict.corpus.path)
             if not corpus.is_file() or sha256_file(corpus) != verdict.corpus.sha256:
                 raise InputError(f"the corpus {corpus} changed since the verdict was reached",
-                                 hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {ctx.out_dir}")
+                                 hint="rerun from LOSO: "
+                                      + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
             ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
                                      f"{verdict.corpus.rows} rows"))
             run.exports.mkdir(parents=True)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
 from kit.infra.files import read_json
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.steps import STEPS
 from kit.steps.base import Context, RunSettings, Step, require_output
-from kit.steps.runner import NOT_RUN, stale_reason
+from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
 from kit.verdict.gate import GateThresholds
 
 NESTED = {"GateThresholds": GateThresholds, "TrainConfig": TrainConfig, "ShardSpec": ShardSpec}
@@ -48,9 +47,11 @@ class RunStatus:
 
     @property
     def next_command(self) -> str | None:
-        if all(s.state in ("done", "unused") for s in self.steps):
+        """The run that brings the out-dir up to date; None when it is, or while a run holds it (it would be
+        refused)."""
+        if self.running or all(s.state in ("done", "unused") for s in self.steps):
             return None
-        return self.command or f"ensemble-kit run --out-dir {shlex.quote(self.out_dir)}"
+        return self.command or kit_command("run", "--out-dir", self.out_dir)
 
     def to_json(self) -> dict[str, object]:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
@@ -111,8 +112,9 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
         reason = stale_reason(ctx.run, step.name, step.plan(ctx))
     except KitError as exc:
         return StepStatus(step.number, step.name, "pending", exc.message)
-    if reason == NOT_RUN:
-        return StepStatus(step.number, step.name, "pending", "not completed in this out-dir yet")
+    if reason in (NOT_RUN, UNFINISHED):
+        why = UNFINISHED if reason == UNFINISHED else "not completed in this out-dir yet"
+        return StepStatus(step.number, step.name, "pending", why)
     if reason is not None:
         return StepStatus(step.number, step.name, "stale", reason)
     completed = read_json(ctx.run.status(step.name)).get("completed_at_utc")
@@ -130,9 +132,14 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     return out
 
 
-def command_of(argv: list[str], shard: ShardSpec | None = None) -> str | None:
-    """The recorded invocation as an `ensemble-kit` command (run_full_pipeline.py means `run`).
+PATH_FLAGS = ("--ref-dir", "--out-dir", "--corpus", "--incumbent", "--ffmpeg")
 
+
+def command_of(argv: list[str], cwd: str | None, out_dir: Path, shard: ShardSpec | None = None) -> str | None:
+    """The recorded invocation again, as this process was invoked (run_full_pipeline.py means `run`).
+
+    Relative paths were relative to the run's folder (`cwd`): they become absolute, and --out-dir
+    is this out-dir (wherever it was then), so the command runs as printed from any folder.
     `--shard auto` is written as the shard it resolved to, and `{shard}` as its tag: the command is
     typed outside the Slurm array task that recorded it, where auto would mean 1/1.
     """
@@ -143,7 +150,35 @@ def command_of(argv: list[str], shard: ShardSpec | None = None) -> str | None:
         rest = [shard.label if a.strip().lower() == "auto" and i and rest[i - 1] == "--shard" else
                 f"--shard={shard.label}" if a.strip().lower() == "--shard=auto" else a.replace("{shard}", shard.tag)
                 for i, a in enumerate(rest)]
-    return shlex.join(["ensemble-kit", *rest]) if rest else None
+    if not rest or rest[0] not in ("run", "step"):
+        return None
+    base = Path(cwd) if cwd else Path.cwd()
+    out: list[str] = []
+    flag: str | None = None
+    for arg in rest:
+        name, eq, value = arg.partition("=")
+        if flag is not None:
+            if flag != "--out-dir":
+                out.append(_absolute(arg, base, flag))
+            flag = None
+        elif name in PATH_FLAGS and eq:
+            if name != "--out-dir":
+                out.append(f"{name}={_absolute(value, base, name)}")
+        elif arg in PATH_FLAGS:
+            flag = arg
+            if arg != "--out-dir":
+                out.append(arg)
+        else:
+            out.append(arg)
+    return kit_command(*out, "--out-dir", out_dir)
+
+
+def _absolute(value: str, base: Path, flag: str) -> str:
+    """A path flag's value, absolute against the run's folder (--ffmpeg may be a name looked up on PATH)."""
+    if flag == "--ffmpeg" and os.sep not in value and "/" not in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
 
 
 def finished_corpus(out_dir: Path) -> Path:
@@ -166,7 +201,7 @@ def finished_corpus(out_dir: Path) -> Path:
         return require_output(quiet, rundir.shard, "corpus")
     except InputError as exc:
         raise InputError(f"{what}: {exc.message}",
-                         hint=f"finish that run first ({kit_cli()} status {shlex.quote(str(out_dir))} says what is "
+                         hint=f"finish that run first ({kit_command('status', out_dir)} says what is "
                               "left and the command that does it), or leave it out of the merge") from None
 
 
@@ -183,6 +218,8 @@ def run_status(out_dir: Path) -> RunStatus:
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
-    command = command_of([str(a) for a in run.get("argv", [])], settings.shard)
+    provenance = run.get("provenance") or {}
+    cwd = provenance.get("cwd") if isinstance(provenance, dict) else None
+    command = command_of([str(a) for a in run.get("argv", [])], str(cwd) if cwd else None, out_dir, settings.shard)
     return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 import shutil
 from pathlib import Path
 
@@ -11,11 +13,13 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec
+from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.steps.base import RunSettings
 from kit.steps.runner import out_dir_lock
 from kit.steps.status import settings_from_json
 from kit.verdict.gate import GateThresholds
+from tests.conftest import assert_clean_failure, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
 
@@ -52,10 +56,33 @@ def test_a_fresh_out_dir_is_all_pending(tmp_path: Path) -> None:
     report = status(tmp_path)
     assert list(states(report)) == STEPS
     assert {s for s, _ in states(report).values()} == {"pending"}
-    assert report["next_command"] == f"ensemble-kit run --out-dir {tmp_path}" and report["invoked_at_utc"] is None
-    res = CliRunner().invoke(cli, ["status", str(tmp_path / "never made")])
+    assert report["next_command"] == kit_command("run", "--out-dir", tmp_path) and report["invoked_at_utc"] is None
+    res = CliRunner().invoke(cli, ["status", str(tmp_path)])
     assert res.exit_code == 0 and "no run in this out-dir yet" in res.output and "01 prereqs  pending" in res.output
-    assert not (tmp_path / "never made").exists()
+
+
+def test_a_folder_that_does_not_exist_is_an_error_naming_the_out_dirs_beside_it(tmp_path: Path) -> None:
+    typo = tmp_path / "runs" / "mybxo"
+    res = run_kit("status", typo)
+    assert_clean_failure(res, str(typo), "does not exist")
+    assert "start a run there: " in res.stderr and not typo.exists()
+    for name in ("mybox", "other"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "run.json").write_text("{}")
+    res = run_kit("status", typo)
+    assert_clean_failure(res, str(typo))
+    assert f"out-dirs in {tmp_path / 'runs'}: mybox, other" in res.stderr
+
+
+def test_while_a_run_holds_the_out_dir_status_suggests_no_run(tmp_path: Path) -> None:
+    with out_dir_lock(tmp_path):
+        res = run_kit("status", tmp_path)
+        report = json.loads(run_kit("status", tmp_path, "--json").stdout)
+    assert res.returncode == 0, res.stderr
+    assert f"a run is in progress in this out-dir (pid {os.getpid()} on {platform.node()} since " in res.stdout
+    assert "next:" not in res.stdout and report["next_command"] is None
+    assert str(report["running"]).startswith(f"pid {os.getpid()} on ")
+    assert run_kit("status", tmp_path).stdout.splitlines()[-1].startswith("next: ")  # the lock is gone
 
 
 @pytest.mark.slow  # a whole run first
@@ -89,7 +116,8 @@ def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
     assert got["corpus"] == ("stale", "output 02_corpus/shard.parquet is missing")
     assert got["loso"][0] == "pending" and "step 'corpus' has not completed" in got["loso"][1]
     report = status(copied)
-    assert str(report["next_command"]).startswith("ensemble-kit run --json --ref-dir ")  # the latest command
+    assert str(report["next_command"]).startswith(kit_command("run", "--json", "--ref-dir"))  # the latest command
+    assert str(report["next_command"]).endswith(f"--out-dir {copied}")  # this out-dir, not the one copied
 
 
 @pytest.mark.slow  # a whole run first
@@ -123,9 +151,14 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
     assert settings_from_json(json.loads(json.dumps(settings.to_json())), tmp_path) == settings
 
 
-def test_next_command_of_a_run_started_by_the_one_command_says_run() -> None:
+def test_next_command_is_the_recorded_run_with_absolute_paths_and_this_out_dir(tmp_path: Path) -> None:
     from kit.steps.status import command_of
 
-    assert command_of(["kit/run_full_pipeline.py", "--seeds", "0,1"]) == "ensemble-kit run --seeds 0,1"
-    assert command_of(["/x/kit/run_full_pipeline.py"]) == "ensemble-kit run"
-    assert command_of(["/x/kit/__main__.py", "step", "loso"]) == "ensemble-kit step loso"
+    run = kit_command("run")
+    assert command_of(["kit/run_full_pipeline.py", "--seeds", "0,1"], "/w", tmp_path) == \
+        f"{run} --seeds 0,1 --out-dir {tmp_path}"
+    assert command_of(["/x/kit/__main__.py", "step", "loso", "--out-dir", "old/place", "--ref-dir=clips",
+                       "--corpus", "/abs/c.parquet", "--ffmpeg", "ffmpeg"], "/w", tmp_path / "moved here") == \
+        (f"{kit_command('step')} loso --ref-dir=/w/clips --corpus /abs/c.parquet --ffmpeg ffmpeg "
+         f"--out-dir '{tmp_path / 'moved here'}'")
+    assert command_of(["/x/kit/__main__.py", "status"], "/w", tmp_path) is None

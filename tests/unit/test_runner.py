@@ -25,7 +25,9 @@ def test_stale_reasons_say_why(tmp_path: Path) -> None:
     plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
     assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
     out = step_dir / "x.json"
-    out.write_text("{}")
+    out.write_text("{}")  # what a step interrupted before its status.json leaves
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == \
+        "started in this out-dir but did not complete (interrupted or failed)"
     write_status(step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
     assert stale_reason(RunDir(tmp_path), step.name, plan) is None
     assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
@@ -78,7 +80,10 @@ def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
 
 
 def test_status_of_an_out_dir_loads_no_training_or_table_library(tmp_path: Path) -> None:
-    """`status` stays as light as --help: it plans the steps, and planning imports no torch, pyarrow or pandas."""
+    """`status` stays as light as --help: it plans the steps, and planning imports no torch, pyarrow or pandas.
+
+    (An out-dir with a run's settings, where every step module is planned: tests/real/test_printed_commands.py.)"""
+    (tmp_path / "out").mkdir()
     code = ("import sys; from click.testing import CliRunner; from kit.cli.main import cli\n"
             f"r = CliRunner().invoke(cli, ['status', {str(tmp_path / 'out')!r}]); assert r.exit_code == 0, r.output\n"
             "assert 'pending' in r.output, r.output\n"

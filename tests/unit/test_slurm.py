@@ -14,6 +14,7 @@ from kit.cli.run import build_settings
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.host import default_box_id
+from kit.infra.invocation import kit_command
 from kit.infra.slurm import array_position
 from kit.steps.status import command_of
 
@@ -109,10 +110,10 @@ def test_a_long_host_name_keeps_the_shard_in_the_box_id(monkeypatch: pytest.Monk
 def test_status_command_names_the_resolved_shard() -> None:
     argv = ["/x/kit/__main__.py", "step", "corpus", "--shard", "auto", "--out-dir", "/s/shards/{shard}",
             "--box-id", "lab-{shard}"]
-    assert command_of(argv, ShardSpec(2, 3, "auto")) == \
-        "ensemble-kit step corpus --shard 2/3 --out-dir /s/shards/shard2of3 --box-id lab-shard2of3"
-    assert command_of(["/x/kit/__main__.py", "run", "--shard=auto"], ShardSpec(1, 2)) == \
-        "ensemble-kit run --shard=1/2"
+    assert command_of(argv, "/w", Path("/s/shards/shard2of3"), ShardSpec(2, 3, "auto")) == \
+        f"{kit_command('step')} corpus --shard 2/3 --box-id lab-shard2of3 --out-dir /s/shards/shard2of3"
+    assert command_of(["/x/kit/__main__.py", "run", "--shard=auto"], "/w", Path("/o"), ShardSpec(1, 2)) == \
+        f"{kit_command('run')} --shard=1/2 --out-dir /o"
 
 
 # -- the scripts ------------------------------------------------------------------------------------------

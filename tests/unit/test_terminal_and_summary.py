@@ -11,12 +11,14 @@ from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from kit import events as ev
 from kit.cli.guard import failure_events
 from kit.errors import InputError
-from kit.report.summary import finished_event, print_summary, summary_rows
+from kit.infra.invocation import kit_command
+from kit.report.summary import finished_event, path_lines, print_summary, summary_rows
 from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
 from kit.verdict.document import Verdict
 from kit.verdict.gate import FoldGate
@@ -172,14 +174,41 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00"
     assert rows["champion/challenger"].startswith("The challenger beats")
     assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]
-    assert rows["results tarball"] == f"{tarball}  (5 KiB)"
-    assert rows["send back"].startswith(f"{tarball.name} to the lead") and "ensemble-kit verify" in rows["send back"]
+    assert path_lines(tmp_path) == [
+        ("report (open it in a browser; it works offline)", str(tmp_path / "05_bundle" / "report.html")),
+        ("results tarball (5 KiB): send it to the lead as it is", str(tarball)),
+        ("they check it with", kit_command("verify", tarball))]
     buf = StringIO()
     print_summary(tmp_path, Console(file=buf, width=100))
-    assert "ensemble-kit summary" in buf.getvalue() and "…" not in buf.getvalue()  # paths fold, never cut
+    assert "ensemble-kit summary" in buf.getvalue() and "…" not in buf.getvalue()  # never cut
     finished = finished_event(tmp_path, 1, 12.5, with_results=True)
     assert (finished.verdict, finished.tarball) == ("HOLD", str(tarball))
     assert finished_event(tmp_path, 0, 1.0, with_results=False).verdict is None
+
+
+def test_plain_summary_prints_long_paths_whole_on_lines_of_their_own(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log of a narrow terminal: every path and the verify command can be copied as they are."""
+    out = tmp_path / ("an-out-dir-whose-name-is-longer-than-the-terminal-is-wide-" * 2) / "runs" / "mybox"
+    (out / "04_verdict").mkdir(parents=True)
+    (out / "05_bundle").mkdir()
+    corpus = out / "shard.parquet"
+    corpus.write_bytes(b"x" * 3000)
+    (out / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
+    tarball = out / "05_bundle" / "results-vm-20261122T101500Z.tar.gz"
+    tarball.write_bytes(b"y" * 5000)
+    (out / "05_bundle" / "report.html").write_text("<html></html>")
+    monkeypatch.setenv("COLUMNS", "60")
+    buf = StringIO()
+    renderer = Renderer(stream=buf)  # not a terminal: plain mode, as in CI or a log file
+    assert not renderer.live and renderer.console.width == 60
+    print_summary(out, renderer.console)
+    lines = buf.getvalue().splitlines()
+    assert f"  {tarball}" in lines and f"  {out / '05_bundle' / 'report.html'}" in lines
+    verify = lines[lines.index("they check it with:") + 1]
+    assert verify == f"  {kit_command('verify', tarball)}" and len(verify) > 60
+    table = lines[:lines.index("report (open it in a browser; it works offline):")]
+    assert table and max(len(ln) for ln in table) <= 60  # the table above still fits the terminal
 
 
 def test_failure_events_match_the_exit_codes() -> None:

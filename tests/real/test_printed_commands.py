@@ -1,0 +1,82 @@
+"""The commands the kit prints run as printed (executed here), and `status` is as light as `--help`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit.infra.files import write_json
+from kit.steps.base import RunSettings
+from tests.conftest import ROOT
+from tests.unit.test_invocation import entry_script
+
+HEAVY = ("torch", "pandas", "onnx", "onnxruntime", "matplotlib", "scipy")
+PROBE = """
+import json, sys
+sys.argv = ["ensemble-kit", *sys.argv[1:]]
+from kit.cli.main import cli
+try:
+    cli(prog_name="ensemble-kit")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def loaded(*args: str | Path, cwd: Path) -> tuple[int, set[str]]:
+    """Run a kit command in a fresh interpreter; its exit code and every module it imported."""
+    res = subprocess.run([sys.executable, "-c", PROBE, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    last = json.loads(res.stderr.strip().splitlines()[-1])
+    return int(last["code"] or 0), set(last["modules"])
+
+
+def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    # settings as a run records them: status plans every step, which loads every step's module
+    write_json(out / "run.json", {"argv": ["kit/run_full_pipeline.py"], "invoked_at_utc": "2026-01-01T00:00:00Z",
+                                  "settings": RunSettings(out_dir=out, ref_dir=tiny_refs).to_json()})
+    code, modules = loaded("status", out, cwd=tmp_path)
+    assert code == 0
+    assert {f"kit.steps.s0{n}_{name}" for n, name in ((1, "prereqs"), (3, "loso"), (4, "verdict"),
+                                                      (5, "bundle"))} <= modules
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+    for args in (["--help"], ["status", "--help"], ["detect"], ["detect", "--help"]):
+        code, modules = loaded(*args, cwd=tmp_path)
+        assert code == 0 and not modules & {*HEAVY, "numpy", "pyarrow"}, (args, sorted(modules & set(HEAVY)))
+
+
+@pytest.mark.slow  # a whole run first
+def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Path, object], tmp_path: Path) -> None:
+    """From a venv that is not active, in another folder, on a 60-column log: copy, paste, it runs."""
+    out = tmp_path / ("an-out-dir-whose-name-is-longer-than-a-narrow-terminal-" * 2) / "mybox"
+    shutil.copytree(json_run[0], out)
+    for step in ("04_verdict", "05_bundle"):  # as if the run had stopped after LOSO
+        (out / step / "status.json").unlink()
+    script = entry_script(tmp_path / "venv" / "bin")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "60"}
+    status = subprocess.run([str(script), "status", str(out)], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert status.returncode == 0, status.stderr
+    (next_line,) = [ln for ln in status.stdout.splitlines() if ln.startswith("next: ")]
+    command = shlex.split(next_line.removeprefix("next: "))
+    assert command[0] == str(script)  # not on PATH: the path, as it was typed
+    again = subprocess.run(command, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
+    lines = again.stderr.splitlines()  # --json was recorded: the summary is on stderr
+    assert f"  {tarball}" in lines, again.stderr[-3000:]  # whole on its own line, though wider than the log
+    verify = shlex.split(lines[lines.index("they check it with:") + 1])
+    assert verify[0] == str(script) and verify[-1] == str(tarball)
+    checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
