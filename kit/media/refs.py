@@ -79,7 +79,7 @@ class Clip:
             return ""
         if now[0] != self.stamp[0]:
             return f"its size went from {self.stamp[0]} to {now[0]} bytes"
-        return "it was rewritten (new modification time)" if now[1] != self.stamp[1] else "it was replaced"
+        return "its modification time changed" if now[1] != self.stamp[1] else "another file replaced it"
 
     @property
     def fps_float(self) -> float:
@@ -307,11 +307,18 @@ STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in `ffmpeg -i` output."""
-    line = next((m.group(0) for m in STREAM_LINE.finditer(stderr)), None)
-    if line is None:
+    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`.
+
+    The size is the decoded one (the null output's `wrapped_avframe` stream) where it is printed: a
+    phone recording's display matrix makes ffmpeg rotate a 1920x1080 stream to 1080x1920 frames, and
+    those frames are what every job encodes and scores.
+    """
+    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
+    if not lines:
         raise ValueError("no video stream")
-    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
+    line = lines[0]
+    decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
+    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
     fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
     pix = re.search(r"Video: [^,]+, ([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):

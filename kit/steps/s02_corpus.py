@@ -14,8 +14,9 @@ from kit.events import Info, JobsPlanned
 from kit.infra.files import remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_cli
+from kit.media.demo import FPS as DEMO_FPS
 from kit.media.refs import Clip, YuvDefaults, reference_clips
-from kit.model.recipe import MIN_SOURCES, check_frames_per_source
+from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
@@ -70,7 +71,8 @@ def prepare(ctx: Context) -> Prepared:
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
                                       s.demo_clips or None, s.demo_seconds)
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
-                            hint="use a longer cut of the clip, or remove it from --ref-dir")
+                            hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
+                            else "use a longer cut of the clip, or remove it from --ref-dir")
     return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)
 
 

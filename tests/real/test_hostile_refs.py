@@ -52,6 +52,14 @@ def vfr_mkv(ffmpeg: str, dest: Path) -> Path:
     return dest
 
 
+def rotated_vfr_mp4(ffmpeg: str, dest: Path) -> Path:
+    """The same recording as a phone writes it: mp4, a 90-degree display matrix (decoded frames are 144x176)."""
+    src = vfr_mkv(ffmpeg, dest.with_suffix(".src.mkv"))
+    ffmpeg_run(ffmpeg, "-display_rotation:v:0", "90", "-i", src, "-c", "copy", "-f", "mp4", dest)
+    src.unlink()
+    return dest
+
+
 def damaged_mkv(ffmpeg: str, dest: Path) -> Path:
     """Five clusters; the third one's header overwritten: the demuxer resyncs and 10 frames go missing."""
     ffmpeg_run(ffmpeg, "-f", "lavfi", "-i", "testsrc2=s=176x144:r=25", "-frames:v", "50", "-c:v", "libx264",
@@ -165,6 +173,7 @@ def test_vfr_master_and_y4m_frame_params_give_one_row_per_decoded_frame(ffmpeg: 
     refs.mkdir()
     (refs / "alpha.y4m").symlink_to(tiny_refs / "alpha.y4m")
     vfr_mkv(ffmpeg, refs / "phone.mkv")
+    rotated_vfr_mp4(ffmpeg, refs / "portrait.mp4")
     y4m_with_frame_params(ffmpeg, refs / "params.y4m")
     out = tmp_path / "out"
     for step in ("prereqs", "corpus"):
@@ -174,9 +183,13 @@ def test_vfr_master_and_y4m_frame_params_give_one_row_per_decoded_frame(ffmpeg: 
     frames = df.groupby("src")["frame_index"].agg(["count", "max"])
     # the default CFR conversion made 48 of the phone's 34 frames; params.y4m used to be "truncated"
     assert frames.loc["phone"].tolist() == [34, 33]
+    assert frames.loc["portrait"].tolist() == [34, 33]
+    sizes = df.groupby("src")[["width", "height"]].first()
+    assert sizes.loc["portrait"].tolist() == [144, 176]  # the decoded (rotated) frames, as encoded and scored
     assert frames.loc["params"].tolist() == [TINY_FRAMES, TINY_FRAMES - 1]
     assert frames.loc["alpha"].tolist() == [TINY_FRAMES, TINY_FRAMES - 1]
-    assert df.loc[df["src"] == "phone", "vmaf"].min() > 30  # frames paired one to one, not shifted by duplicates
+    for src in ("phone", "portrait"):  # frames paired one to one, not shifted by duplicates
+        assert df.loc[df["src"] == src, "vmaf"].min() > 30, src
 
 
 def runner(ffmpeg: str, tmp: Path) -> JobRunner:
@@ -192,7 +205,7 @@ def test_clip_reexported_during_the_run_has_its_rows_discarded(ffmpeg: str, tmp_
     render(ffmpeg, TINY_SOURCES["beta"], path)  # re-exported after discovery hashed it
     run = runner(ffmpeg, tmp_path)
     job = Job(clip, "libx264", 30)
-    with pytest.raises(ClipChanged, match=r"clip\.y4m changed while the run was going \(it was rewritten"):
+    with pytest.raises(ClipChanged, match=r"clip\.y4m changed while the run was going \(its modification time"):
         run.run(job)
     assert not any(p.exists() for p in job_paths(tmp_path / "jobs", job))  # no rows under the old sha256
 
@@ -215,3 +228,22 @@ def test_training_refuses_a_corpus_source_with_too_few_frames() -> None:
     with pytest.raises(InputError, match=r"source 's2' \(000000000000\): 2 frame\(s\) in the corpus; a LOSO fold "
                                          rf"needs at least {MIN_FRAMES_PER_SOURCE} frames per source"):
         make_folds(short)
+
+
+def test_clip_touched_during_the_corpus_step_fails_the_step_naming_it(ffmpeg: str, tiny_refs: Path,
+                                                                       tmp_path: Path) -> None:
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in ("alpha", "beta"):
+        (refs / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
+    clip = refs / "gamma.y4m"
+    clip.write_bytes((tiny_refs / "gamma.y4m").read_bytes())
+    # the real ffmpeg, behind a wrapper that re-exports (touches) the clip whenever it encodes it
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *gamma.y4m*-c:v*) touch "{clip}" ;; esac\nexec "{ffmpeg}" "$@"\n')
+    wrapper.chmod(0o755)
+    res = run_kit("run", "--ffmpeg", wrapper, "--ref-dir", refs, "--out-dir", tmp_path / "out", *ARGS)
+    assert_clean_failure(res, f"{clip} changed while the run was going", "sha256")
+    made = sorted(p.name for p in (tmp_path / "out" / "02_corpus" / "jobs").glob("*.parquet"))
+    assert len(made) == 2 and not any(n.startswith("gamma") for n in made), made  # its rows were never written
+
