@@ -27,7 +27,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, read_json, sha256_file, sha256_json, write_json
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.media.argv import build_encode_argv, build_score_argv
-from kit.media.ffmpeg import parse_frame_count, parse_progress_frame
+from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
@@ -90,6 +90,15 @@ class JobResult:
 
 class JobFailed(ToolError):
     pass
+
+
+class ClipChanged(JobFailed):
+    """The reference changed on disk after discovery hashed it: the job's rows would carry the old sha256."""
+
+    def __init__(self, job: Job, why: str) -> None:
+        super().__init__(f"{job.clip.path} changed while the run was going ({why}); the rows of job {job.job_id} "
+                         "were discarded", hint="rerun once the file is final: it is hashed again and its jobs redone")
+        self.clip_path = job.clip.path
 
 
 def plan_jobs(clips: Iterable[Clip], encoders: Iterable[str], cqs: Iterable[int]) -> list[Job]:
@@ -197,9 +206,10 @@ class JobRunner:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _fail(self, job: Job, what: str, tail: str) -> JobFailed:
-        return JobFailed(f"job {job.job_id}: {what}", hint="see the stderr tail below and the step log",
-                         stderr_tail=tail)
+    def _fail(self, job: Job, what: str, tail: str, said: str = "") -> JobFailed:
+        """The clip, the job and (when ffmpeg failed) its telling line, in the one message the console shows."""
+        return JobFailed(f"{job.clip.path} ({job.encoder} cq {job.cq}): {what}" + (f": {said}" if said else ""),
+                         hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
         clip, spec = job.clip, job.spec
@@ -212,7 +222,8 @@ class JobRunner:
             enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
                               on_stdout_line=self._progress_lines(job, "encode"))
         if enc.returncode != 0 or not encoded.is_file():
-            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail)
+            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
+                             telling_line(enc.stderr))
         try:
             encoded_frames = parse_frame_count(enc.stderr)
         except ValueError:
@@ -227,7 +238,8 @@ class JobRunner:
                              log_path, n_threads, progress=self.progress is not None),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not log_path.is_file():
-            raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail)
+            raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
+                             telling_line(score.stderr))
         try:
             vlog = parse_vmaf_log(log_path)
         except ValueError as exc:
@@ -235,6 +247,8 @@ class JobRunner:
         if vlog.n_frames != clip.n_frames:
             raise self._fail(job, f"distorted has {vlog.n_frames} scored frames, the reference has "
                                   f"{clip.n_frames}", score.stderr_tail)
+        if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
+            raise ClipChanged(job, why)
         enc_time_ms = round(enc.elapsed_s * 1000, 3)
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
         with atomic_path(data_path) as tmp:

@@ -17,6 +17,8 @@ from kit.media.libvmaf import build_libvmaf_graph
 COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
 # key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
 PROGRESS = ("-progress", "pipe:1")
+# one output frame per decoded frame, none duplicated or dropped to reach a constant rate
+PASSTHROUGH = ("-fps_mode", "passthrough")
 
 
 class EncoderArgs(Protocol):
@@ -53,9 +55,12 @@ def build_encode_argv(
 
     hw_init carries device set-up (e.g. `-init_hw_device vaapi=va:/dev/dri/renderD128`)
     and hw_filter the upload chain for encoders that take hardware frames.
+    `-fps_mode passthrough`: every decoded frame is encoded once, as it is. The default would make a
+    variable-frame-rate master constant-rate for the timestamp-less elementary stream, duplicating
+    and dropping frames, so the encode would no longer pair frame by frame with the reference.
     """
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
-            "-dn"]
+            "-dn", *PASSTHROUGH]
     if hw_filter:
         argv += ["-vf", hw_filter]
     else:
@@ -101,9 +106,10 @@ def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) ->
     """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames.
 
     strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
-    so a reference corrupt mid-stream is refused, not silently patched over.
+    so a reference corrupt mid-stream is refused, not silently patched over; every line carries its
+    level (`[error]`), so an error the demuxer resynced over is seen too (kit.media.refs.demuxer_damage).
     """
-    checks = ["-xerror", "-err_detect", "explode"] if strict else []
+    checks = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"] if strict else []
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, "-i", str(path), "-map", "0:v:0", "-f", "null",
             "-"]
 

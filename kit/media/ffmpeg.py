@@ -165,7 +165,8 @@ _GENERIC = re.compile(
     r"^(frame=|Input #|Output #|Stream |Duration|Metadata|Press \[q\])", re.IGNORECASE)
 _TELLING = re.compile(
     r"cannot|can't|could not|couldn't|fail|error|not found|\bno\b.*\b(device|display|driver)|unsupported|"
-    r"not supported|does not support|invalid|denied|unable|assert|not available|no such", re.IGNORECASE)
+    r"not supported|does not support|invalid|denied|unable|assert|not available|no such|not divisible|must be",
+    re.IGNORECASE)
 
 
 def strip_log_prefix(line: str) -> str:

@@ -4,6 +4,11 @@
 (`Name_1920x1080_25fps[_10bit][_422].yuv`, or Netflix-style `Name_25fps.yuv`
 with the --width/--height defaults) or from a `Name.json` sidecar; `.mp4`,
 `.mkv` and `.mov` masters are probed with ffmpeg. Geometry is per clip.
+
+Discovery refuses, before any encode, what every job would fail on: an odd
+width or height (every encode is 4:2:0), a zero size or rate, a master whose
+demuxer skipped damaged data, a dangling link. A variable-frame-rate master is
+accepted: its decoded frames are encoded as they are (kit.media.argv).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from kit.errors import InputError
 from kit.infra.files import read_json, sha256_file, write_json
 from kit.infra.proc import LogFn, run_process
 from kit.media.argv import build_decode_argv
-from kit.media.ffmpeg import parse_frame_count, telling_line
+from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
@@ -33,12 +38,17 @@ PIX_FMTS: dict[str, tuple[int, int, int]] = {
     "yuv420p12le": (2, 2, 2), "yuv422p12le": (2, 1, 2), "yuv444p12le": (1, 1, 2),
     "gray": (0, 0, 1), "gray10le": (0, 0, 2),
 }
+Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
 Y4M_COLORSPACES = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
     "422": "yuv422p", "444": "yuv444p", "mono": "gray",
     "420p10": "yuv420p10le", "422p10": "yuv422p10le", "444p10": "yuv444p10le",
     "420p12": "yuv420p12le", "422p12": "yuv422p12le", "444p12": "yuv444p12le", "mono10": "gray10le",
 }
+MAX_DIMENSION = 16384  # larger than any encoder the kit drives accepts
+MAX_FPS = 1000
+# The Netflix Public Dataset names its distorted encodes <name>_<quality>_<height>_<bitrate>.yuv
+NETFLIX_DISTORTED = re.compile(r"_\d+_\d+_\d+$")
 GEOMETRY_TOKEN = re.compile(
     r"_(\d+x\d+|\d+(?:\.\d+)?fps|\d+bit|420|422|444|yuv4\d\dp(?:1[02]le)?)(?=_|$)", re.IGNORECASE)
 
@@ -54,6 +64,22 @@ class Clip:
     pix_fmt: str
     n_frames: int
     sha256: str
+    # the file's (size, mtime_ns, inode) when it was hashed: a clip re-exported during the run differs
+    stamp: tuple[int, int, int] = (0, 0, 0)
+
+    def changed_on_disk(self) -> str:
+        """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
+        if self.stamp == (0, 0, 0):
+            return ""
+        try:
+            now = file_stamp(Path(self.path))
+        except OSError as exc:
+            return f"it can no longer be read ({exc.strerror or exc})"
+        if now == self.stamp:
+            return ""
+        if now[0] != self.stamp[0]:
+            return f"its size went from {self.stamp[0]} to {now[0]} bytes"
+        return "its modification time changed" if now[1] != self.stamp[1] else "another file replaced it"
 
     @property
     def fps_float(self) -> float:
@@ -65,6 +91,11 @@ class Clip:
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
                     "-framerate", self.fps, "-i", self.path]
         return ["-i", self.path]
+
+
+def file_stamp(p: Path) -> tuple[int, int, int]:
+    st = p.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -84,11 +115,31 @@ def source_name(path: Path) -> str:
 
 
 def parse_fps(text: str) -> str:
-    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1"."""
-    frac = Fraction(text.strip().replace(":", "/"))
-    if frac <= 0:
-        raise ValueError(text)
+    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1"; ValueError otherwise."""
+    try:
+        frac = Fraction(text.strip().replace(":", "/"))
+    except ZeroDivisionError:
+        raise ValueError(f"frame rate {text!r} divides by zero") from None
+    if not 0 < frac <= MAX_FPS:
+        raise ValueError(f"frame rate {text!r} is not in (0, {MAX_FPS}]")
     return f"{frac.numerator}/{frac.denominator}"
+
+
+def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
+    """Refuse a size no job could encode: zero, huge, or odd (every encode is 4:2:0, which needs even sizes)."""
+    if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
+        raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
+                         hint="fix the size in the file name, sidecar or y4m header")
+    if pix_fmt not in PIX_FMTS:
+        raise InputError(f"{path}: unsupported pixel format {pix_fmt}",
+                         hint="use one of " + ", ".join(sorted(PIX_FMTS)))
+    if width % 2 or height % 2:
+        odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
+        even = f"{width - width % 2}:{height - height % 2}"
+        raise InputError(f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
+                         "(encoders refuse it)",
+                         hint=f"crop it to an even size, e.g. ffmpeg -i {path.name} -vf crop={even}:0:0 -c:v ffv1 "
+                              f"{path.stem}_even.mkv (cropping keeps the score honest; scaling would not)")
 
 
 # --- content identity -------------------------------------------------------------------
@@ -120,7 +171,7 @@ class Sha256Cache:
 
     def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
         """A master's probe (a whole strict decode) once per file version, not on every plan."""
-        key = "master|" + self._key(p)
+        key = "master2|" + self._key(p)  # master2: probes that also check for demuxer damage
         if key not in self._data:
             self._data[key] = json.dumps(master_geometry(p, ffmpeg))
             self._save()
@@ -139,7 +190,7 @@ class Sha256Cache:
 def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     """(width, height, fps, pix_fmt, header length) of a y4m file."""
     with open(path, "rb") as fh:
-        head = fh.read(512)
+        head = fh.read(4096)
     nl = head.find(b"\n")
     if not head.startswith(b"YUV4MPEG2 ") or nl < 0:
         raise InputError(f"{path}: not a y4m file (no YUV4MPEG2 header)",
@@ -160,15 +211,27 @@ def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
+    """Geometry and frame count; walks every FRAME header, whose optional parameters are legal."""
     width, height, fps, pix_fmt, header = parse_y4m_header(path)
-    per_frame = frame_bytes(width, height, pix_fmt) + len(b"FRAME\n")
-    body = path.stat().st_size - header
-    if body <= 0 or body % per_frame:
-        raise InputError(
-            f"{path}: truncated y4m ({body} bytes after the header is not a whole number of "
-            f"{per_frame}-byte frames)",
-            hint="the file was cut short; copy it again or drop it from --ref-dir")
-    return width, height, fps, pix_fmt, body // per_frame
+    check_geometry(path, width, height, pix_fmt)
+    picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, header, 0
+    with open(path, "rb") as fh:
+        while at < size:
+            fh.seek(at)
+            head = fh.read(Y4M_MAX_FRAME_HEADER)
+            nl = head.find(b"\n")
+            if not head.startswith(b"FRAME") or nl < 0 or head[5:6] not in (b" ", b"\n"):
+                raise InputError(f"{path}: malformed y4m: frame {n} does not start with a FRAME line "
+                                 f"(at byte {at}: {head[:16]!r})",
+                                 hint="the header's size or colour space does not match the frames, or the file "
+                                      "is damaged; re-export it with ffmpeg -f yuv4mpegpipe")
+            at += nl + 1 + picture
+            if at > size:
+                raise InputError(
+                    f"{path}: truncated y4m (frame {n} has {size - (at - picture)} of its {picture} bytes)",
+                    hint="the file was cut short; copy it again or drop it from --ref-dir")
+            n += 1
+    return width, height, fps, pix_fmt, n
 
 
 YUV_FULL = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
@@ -202,12 +265,25 @@ def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
     return fmt if depth == 8 else f"{fmt}{depth}le"
 
 
+def whole(value: object) -> int:
+    """A sidecar's width or height: a whole number (1920 or "1920"), never 1920.5 or true."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or int(float(value)) != float(value):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(float(value))
+
+
+def is_netflix_distorted(path: Path) -> bool:
+    """`Name_20_288_375.yuv`: a distorted encode of the Netflix Public Dataset's dis/ folder, not a reference."""
+    return (path.suffix.lower() == ".yuv" and not path.with_suffix(".json").is_file()
+            and NETFLIX_DISTORTED.search(path.stem) is not None and GEOMETRY_TOKEN.search(path.stem) is None)
+
+
 def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]:
     sidecar = path.with_suffix(".json")
     try:
         if sidecar.is_file():
             meta = json.loads(sidecar.read_text())
-            return (int(meta["width"]), int(meta["height"]), parse_fps(str(meta["fps"])),
+            return (whole(meta["width"]), whole(meta["height"]), parse_fps(str(meta["fps"])),
                     str(meta.get("pix_fmt", "yuv420p")))
         if m := YUV_FULL.search(path.stem):
             return int(m[1]), int(m[2]), parse_fps(m[3]), yuv_pix_fmt(m[4], m[5])
@@ -217,7 +293,7 @@ def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]
             return *defaults.size, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
         if defaults.width and defaults.height and defaults.fps:
             return defaults.width, defaults.height, parse_fps(defaults.fps), "yuv420p"
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise InputError(f"{path}: cannot read its geometry ({exc})",
                          hint="name it Name_WxH_FPSfps.yuv or give a Name.json sidecar "
                               '{"width":..,"height":..,"fps":..,"pix_fmt":..}') from exc
@@ -231,11 +307,18 @@ STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in `ffmpeg -i` output."""
-    line = next((m.group(0) for m in STREAM_LINE.finditer(stderr)), None)
-    if line is None:
+    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`.
+
+    The size is the decoded one (the null output's `wrapped_avframe` stream) where it is printed: a
+    phone recording's display matrix makes ffmpeg rotate a 1920x1080 stream to 1080x1920 frames, and
+    those frames are what every job encodes and scores.
+    """
+    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
+    if not lines:
         raise ValueError("no video stream")
-    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
+    line = lines[0]
+    decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
+    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
     fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
     pix = re.search(r"Video: [^,]+, ([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):
@@ -254,6 +337,25 @@ def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = DECODE_TIMEO
         return -1
 
 
+# Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the
+# null muxer complain of non-monotonic dts, which says nothing about the file.
+_OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#)")
+_ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
+
+
+def demuxer_damage(stderr: str) -> str:
+    """The first error a `-loglevel level+info` decode logged on its input side; "" when there was none.
+
+    The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
+    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing.
+    """
+    for line in stderr.splitlines():
+        m = _ERROR_LINE.search(line)
+        if m and not _OUTPUT_SIDE.match(line.strip()):
+            return strip_log_prefix(m.group(2)) or line.strip()
+    return ""
+
+
 def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
     # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
     # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
@@ -268,6 +370,10 @@ def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
     except ValueError as exc:
         raise InputError(f"{path}: not a readable video ({exc})",
                          hint="check the file plays, or remove it from --ref-dir") from exc
+    if damage := demuxer_damage(res.stderr):
+        raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} frames "
+                         "decode, so every job would fail on frame counts",
+                         hint="copy or re-export the clip again, or remove it from --ref-dir")
     if pix_fmt not in PIX_FMTS:
         pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
     return width, height, fps, pix_fmt, n_frames
@@ -288,28 +394,66 @@ def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
 def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
                 cache: Sha256Cache | None) -> Clip:
     ext = path.suffix.lower()
-    if path.stat().st_size == 0:
+    stamp = file_stamp(path)  # before hashing: a change from here on is caught after the jobs
+    if stamp[0] == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
     if ext == ".y4m":
         w, h, fps, pix, n = y4m_geometry(path)
         kind = "y4m"
     elif ext == ".yuv":
+        if is_netflix_distorted(path):
+            raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
+                             "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
+                             hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
+                                  "makes its own encodes")
         w, h, fps, pix = yuv_geometry(path, defaults)
+        check_geometry(path, w, h, pix)
         per_frame = frame_bytes(w, h, pix)
-        size = path.stat().st_size
-        if size % per_frame:
+        if stamp[0] % per_frame:
             raise InputError(
-                f"{path}: {size} bytes is not a whole number of {w}x{h} {pix} frames "
+                f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
                 f"({per_frame} bytes each)",
                 hint="fix the geometry in the name or sidecar, or replace the truncated file")
-        n, kind = size // per_frame, "yuv"
+        n, kind = stamp[0] // per_frame, "yuv"
     else:
         w, h, fps, pix, n = (cache.master_geometry(path, ffmpeg) if cache is not None
                              else master_geometry(path, ffmpeg))
+        check_geometry(path, w, h, pix)
         kind = "master"
     if n < 1:
         raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path))
+    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp)
+
+
+def _clip_names(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_EXTS and p.is_file())
+    except OSError:
+        return []
+
+
+def no_clips_error(ref_dir: Path) -> InputError:
+    """No clip directly in ref_dir: name the subfolder that holds some (the Netflix dataset's ref/ and dis/)."""
+    looked = f"looked for {' '.join(CLIP_EXTS)}"
+    try:
+        subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
+    except OSError:
+        subs = []
+    found = [(sub, clips) for sub in subs if (clips := _clip_names(sub))]
+    refs = [(sub, clips) for sub, clips in found if not all(is_netflix_distorted(c) for c in clips)]
+    distorted = [sub for sub, clips in found if all(is_netflix_distorted(c) for c in clips)]
+    if refs:
+        sub, clips = refs[0]
+        also = f"; {', '.join(str(d) for d in distorted)} holds distorted encodes, not references" if distorted else ""
+        others = f" ({len(refs) - 1} more subfolders hold clips too)" if len(refs) > 1 else ""
+        return InputError(f"no clips directly in {ref_dir} ({looked}); {sub} holds {len(clips)} clip(s){others}{also}",
+                          hint=f"use --ref-dir {sub}")
+    if distorted:
+        return InputError(f"no reference clips in {ref_dir}: {distorted[0]} holds only distorted encodes "
+                          "(Netflix naming <name>_<quality>_<height>_<bitrate>.yuv)",
+                          hint="point --ref-dir at the folder of the references (the dataset's ref/ folder)")
+    return InputError(f"no reference clips in {ref_dir} ({looked})",
+                      hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
 
 
 def find_clip_files(ref_dir: Path) -> list[Path]:
@@ -319,10 +463,14 @@ def find_clip_files(ref_dir: Path) -> list[Path]:
         raise InputError(f"--ref-dir {ref_dir} is not a folder", hint="pass a folder of reference clips")
     if not os.access(ref_dir, os.R_OK | os.X_OK):
         raise InputError(f"--ref-dir {ref_dir} is not readable", hint=f"chmod u+rx {ref_dir}")
-    files = sorted(p for p in ref_dir.iterdir() if p.is_file() and p.suffix.lower() in CLIP_EXTS)
+    named = sorted(p for p in ref_dir.iterdir() if p.suffix.lower() in CLIP_EXTS)
+    for p in named:  # a link to an unmounted drive or a moved file: refused, never a silently smaller corpus
+        if p.is_symlink() and not p.exists():
+            raise InputError(f"{p}: a symbolic link to {os.readlink(p)}, which does not exist",
+                             hint="mount or restore its target, or remove the link from --ref-dir")
+    files = [p for p in named if p.is_file()]
     if not files:
-        raise InputError(f"no reference clips in {ref_dir} (looked for {' '.join(CLIP_EXTS)})",
-                         hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
+        raise no_clips_error(ref_dir)
     return files
 
 

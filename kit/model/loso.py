@@ -15,9 +15,10 @@ import pandas as pd
 
 from kit.corpus.schema import VMAF_CEILING
 from kit.errors import InputError
+from kit.infra.invocation import kit_command
 from kit.model.features import design_matrix
 from kit.model.metrics import agreement, errors, summarise
-from kit.model.recipe import MIN_SOURCES, TrainConfig
+from kit.model.recipe import MIN_SOURCES, TrainConfig, check_frames_per_source
 from kit.model.results import FoldResult, SeedReport
 from kit.model.train import Member, train_members
 
@@ -31,13 +32,17 @@ class Fold:
 
 
 def make_folds(df: pd.DataFrame) -> list[Fold]:
-    """One fold per src_sha256, ordered by source name; refuses fewer than 3 sources."""
+    """One fold per src_sha256, ordered by source name; refuses fewer than 3 sources, or a too-short one."""
     groups = df.groupby("src_sha256", sort=False).indices
     names = df.groupby("src_sha256", sort=False)["src"].first()
     order = sorted(groups, key=lambda s: (str(names[s]), s))
     if len(order) < MIN_SOURCES:
         raise InputError(f"the corpus has {len(order)} distinct source(s); LOSO needs at least {MIN_SOURCES}",
                          hint="add reference clips (--ref-dir) or train on a merged corpus (--corpus)")
+    frames = df.groupby("src_sha256", sort=False)["frame_index"].nunique()
+    check_frames_per_source({f"source {names[s]!r} ({s[:12]})": int(frames[s]) for s in order}, " in the corpus",
+                            hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "
+                                 "or re-make them from a longer cut of the clip")
     return [Fold(i, str(names[s]), s, np.sort(groups[s])) for i, s in enumerate(order)]
 
 

@@ -3,10 +3,29 @@ corpus step load it; --help stays instant)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+
+from kit.errors import InputError
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
+# A held-out source is one fold, and every fold weighs the same in the gate: a 1- or 2-frame source
+# gives a trivial correlation (two points always lie on a line) worth as much as a long clip's.
+MIN_FRAMES_PER_SOURCE = 8
+
+
+def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
+    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames; frames maps a source's label to its count.
+
+    The one check, made at discovery (before any encode) and again on a corpus given to training.
+    """
+    short = sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE)
+    if short:
+        n, label = short[0]
+        more = f" (and {len(short) - 1} more)" if len(short) > 1 else ""
+        raise InputError(f"{label}: {n} frame(s){where}{more}; a LOSO fold needs at least "
+                         f"{MIN_FRAMES_PER_SOURCE} frames per source", hint=hint)
 
 
 @dataclass(frozen=True)

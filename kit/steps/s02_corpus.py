@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from kit.corpus.jobs import JobFailed, JobRunner, Provenance, job_is_done, job_paths, plan_jobs
+from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, job_paths, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -14,8 +14,9 @@ from kit.events import Info, JobsPlanned
 from kit.infra.files import remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_command
+from kit.media.demo import FPS as DEMO_FPS
 from kit.media.refs import Clip, YuvDefaults, reference_clips
-from kit.model.recipe import MIN_SOURCES
+from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
@@ -70,6 +71,9 @@ def prepare(ctx: Context) -> Prepared:
     prov = provenance(ctx, prereqs)
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
                                       s.demo_clips or None, s.demo_seconds)
+    check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
+                            hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
+                            else "use a longer cut of the clip, or remove it from --ref-dir")
     return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)
 
 
@@ -126,6 +130,12 @@ class CorpusStep:
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         shutil.rmtree(run.corpus_work, ignore_errors=True)
+        changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
+        if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
+            more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
+            raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
+                             "rows made from it would carry the sha256 of the content hashed at the start",
+                             hint="rerun once the clip is final: it is hashed again and its jobs redone")
         if failures:
             first = failures[0]
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",

@@ -14,8 +14,8 @@ from tests.conftest import render
 def test_libx264_encode_argv_is_exact() -> None:
     argv = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libx264"), 25, "out.h264", threads=2)
     assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "ref.y4m", "-map", "0:v:0", "-an",
-                    "-sn", "-dn", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "medium", "-crf", "25",
-                    "-threads", "2", "-f", "h264", "out.h264"]
+                    "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset",
+                    "medium", "-crf", "25", "-threads", "2", "-f", "h264", "out.h264"]
 
 
 def test_quality_mapping_per_family() -> None:

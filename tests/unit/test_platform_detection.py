@@ -262,7 +262,7 @@ def test_hw_args_are_exact() -> None:
                              hw_filter="format=nv12,hwupload=extra_hw_frames=64")
     assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-init_hw_device",
                     "vaapi=va:/dev/dri/renderD128", "-init_hw_device", "qsv=qs@va", "-filter_hw_device", "qs",
-                    "-i", "r.y4m", "-map", "0:v:0", "-an", "-sn", "-dn", "-vf",
+                    "-i", "r.y4m", "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-vf",
                     "format=nv12,hwupload=extra_hw_frames=64", "-c:v", "hevc_qsv", "-preset", "medium",
                     "-global_quality", "30", "-f", "hevc", "o.hevc"]
     assert get_spec("av1_vaapi").quality_args(120) == ["-rc_mode", "CQP", "-global_quality", "120"]
