@@ -118,3 +118,56 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     res = run_kit(*args[:-2])  # resume (any parallelism): the finished jobs are reused
     assert res.returncode in (0, 1), res.stderr
     assert f"{done} already done" in res.stdout, res.stdout
+
+
+# --- prereqs' probes: a signal that ends a test encode proves nothing -----------------------------
+
+
+def child_running(parent: int, marker: str, timeout_s: float = 60) -> int:
+    """The pid of `parent`'s child whose command line holds `marker`, polled as it appears."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and marker in cmdline and "-f null" not in cmdline:
+                return int(entry.name)
+        time.sleep(0.002)
+    raise AssertionError(f"no child with {marker!r} appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "sigint-to-ffmpeg-alone"])
+@pytest.mark.parametrize("marker", ["probe_libx264.", "probe_libvmaf."], ids=["encoder-probe", "libvmaf-check"])
+def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
+        sig: signal.Signals, marker: str, tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache)}
+    args = [sys.executable, "-m", "kit", "run", "--only", "prereqs", "--out-dir", str(out), *FAST]
+    proc = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env=env)
+    try:
+        pid = child_running(proc.pid, marker)
+        if sig == signal.SIGINT and marker == "probe_libx264.":  # the libvmaf check's encode is too short
+            time.sleep(0.05)  # let ffmpeg install its handler: it then stops "normally" with a valid file
+        os.kill(pid, sig)  # the ffmpeg alone: the kit itself gets no signal
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    how = "killed by signal 9 (SIGKILL)" if sig == signal.SIGKILL else "by signal 2 (SIGINT)"
+    assert proc.returncode == 2, stderr
+    assert how in stderr and "proved nothing" in stderr and "Traceback" not in stderr, stderr
+    assert "does not work" not in stderr and "drop libx264" not in stderr, stderr
+    cached = [e for f in (cache / "probes").glob("*.json") for e in json.loads(f.read_text()).values()]
+    assert not [e for e in cached if not e["available"]], cached
+    again = subprocess.run(args, cwd=ROOT, text=True, capture_output=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    other = subprocess.run([*args[:-len(FAST) - 2], "--out-dir", str(tmp_path / "other"), *FAST], cwd=ROOT,
+                           text=True, capture_output=True, env=env, timeout=300)
+    assert other.returncode == 0, other.stderr  # another out-dir, the same cache: nothing poisoned
