@@ -171,3 +171,46 @@ def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
     other = subprocess.run([*args[:-len(FAST) - 2], "--out-dir", str(tmp_path / "other"), *FAST], cwd=ROOT,
                            text=True, capture_output=True, env=env, timeout=300)
     assert other.returncode == 0, other.stderr  # another out-dir, the same cache: nothing poisoned
+
+
+def test_an_interrupted_forced_corpus_run_keeps_what_it_had_not_redone(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args: list[str | Path] = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    first = run_kit("run", "--only", "prereqs", *args)
+    assert first.returncode == 0, first.stderr
+    first = run_kit("run", "--only", "corpus", *args)
+    assert first.returncode == 0, first.stderr
+    jobs = out / "02_corpus" / "jobs"
+    before = {p.name: p.read_bytes() for p in jobs.glob("*.json")}
+    assert len(before) >= 4
+
+    def redone() -> list[str]:
+        found = []
+        for p in jobs.glob("*.json"):
+            try:
+                if "generation" in json.loads(p.read_text()):
+                    found.append(p.name)
+            except ValueError:
+                pass
+        return found
+
+    proc = start(["run", "--from", "corpus", "--jobs", "1", *args])
+    deadline = time.monotonic() + 120
+    while not redone() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    fresh = redone()
+    assert 1 <= len(fresh) < len(before), fresh
+    assert sorted(p.name for p in jobs.glob("*.json")) == sorted(before)  # nothing lost
+    untouched = [n for n in before if n not in fresh]
+    assert all((jobs / n).read_bytes() == before[n] for n in untouched)
+    assert (out / "02_corpus" / "redo.json").is_file()
+    res = run_kit("run", "--only", "corpus", *args)  # a plain rerun still redoes the rest
+    assert res.returncode == 0, res.stderr
+    assert "interrupted forced run" in res.stdout + res.stderr
+    assert f"{len(fresh)} already done" in res.stdout, res.stdout
+    assert sorted(redone()) == sorted(before)
+    assert not (out / "02_corpus" / "redo.json").exists()
+    again = run_kit("run", "--only", "corpus", *args)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout
