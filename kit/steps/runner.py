@@ -134,7 +134,10 @@ def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], e
 @contextlib.contextmanager
 def out_dir_lock(out_dir: Path) -> Iterator[None]:
     """One run per out-dir at a time; a second one is refused, never blocked."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir} is a file, not a folder",
+                         hint="choose another --out-dir (a folder; it is created when missing)")
+    out_dir.mkdir(parents=True, exist_ok=True)  # an OSError here names the path: kit/cli/guard.py explains it
     path = RunDir(out_dir).lock
     fh = open(path, "a+")  # noqa: SIM115 - held open for the whole run: the lock lives on it
     try:
