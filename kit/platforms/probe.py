@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
-from kit.infra.files import read_json, sha256_json, write_json
+from kit.infra.files import read_json_object, sha256_json, write_json
 from kit.infra.host import cache_dir
 from kit.infra.invocation import kit_cli
 from kit.infra.proc import LogFn, ProcResult, run_process
@@ -209,20 +209,23 @@ def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int) -> str:
 
 
 class ProbeCache:
+    """The probe results of one (ffmpeg build, host), checked, not trusted: a damaged file or entry is
+    treated as absent (that encoder is probed again) and `damaged` says so for the step log."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self._data: dict[str, dict[str, object]] = dict(read_json(path)) if path.is_file() else {}
-        except (OSError, ValueError, TypeError):
-            self._data = {}
+        data, why = read_json_object(path)
+        self.damaged = "" if why in ("", "missing") else f"the probe cache {path} is {why}: it is rebuilt"
+        self._data: dict[str, object] = data or {}
 
     def get(self, key: str) -> ProbeResult | None:
         entry = self._data.get(key)
-        if not isinstance(entry, dict):
+        if entry is None:
             return None
         try:
             hit = ProbeResult.from_json(entry)
         except (KeyError, TypeError, ValueError):
+            self.damaged = f"the cached probe of {key.split('|')[0]} in {self.path} is damaged: probed again"
             return None
         if hit.transient:
             return None  # not something this kit caches: test again
@@ -261,6 +264,9 @@ class Prober:
             return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
         key = entry_key(spec, setup, self.cq)
         hit = None if self.refresh else self.cache.get(key)
+        if self.cache.damaged and self.log is not None:
+            self.log(self.cache.damaged)
+            self.cache.damaged = ""
         if hit is not None:
             if self.log is not None:  # no command runs: say where the answer came from
                 self.log(f"{name}: probe result from the cache {self.cache.path} "

@@ -23,10 +23,10 @@ from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import read_json, remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, Plan, RunSettings, Step, Timer
+from kit.steps.base import Context, Plan, RunSettings, Step, Timer, read_status
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,10 @@ def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
     status_path = run.status(step)
     if not status_path.is_file():
         return NOT_RUN
-    try:
-        status = read_json(status_path)
-    except (OSError, ValueError):
-        return "its status.json is unreadable"
+    status = read_status(status_path)
+    if status is None:
+        return "its status.json is damaged (the kit's own record is checked, not trusted): the step reruns " \
+               "and rebuilds it"
     if status.get("fingerprint") != fingerprint(plan):
         old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
         changes = [change for k, v in plan.settings.items() if old_settings.get(k) != v

@@ -16,6 +16,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import read_json, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_cli
+from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.refs import Clip, YuvDefaults, reference_clips
 from kit.model.recipe import MIN_SOURCES
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
@@ -69,6 +70,10 @@ def prepare(ctx: Context) -> Prepared:
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     prov = provenance(ctx, prereqs)
+    if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
+                                                            s.demo_seconds or SECONDS)):
+        ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
+        ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
                                       s.demo_clips or None, s.demo_seconds)
     return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)

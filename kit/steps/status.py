@@ -16,11 +16,11 @@ from pathlib import Path
 
 from kit.corpus.split import ShardSpec
 from kit.errors import KitError
-from kit.infra.files import read_json
+from kit.infra.files import read_json_object
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, RunSettings, Step
+from kit.steps.base import Context, RunSettings, Step, read_status
 from kit.steps.runner import NOT_RUN, stale_reason
 from kit.verdict.gate import GateThresholds
 
@@ -73,6 +73,13 @@ def settings_from_json(recorded: dict[str, object], out_dir: Path) -> RunSetting
     """RunSettings back from run.json's `settings` (fields it lacks keep their defaults)."""
     kw = {f.name: _convert(str(f.type), recorded[f.name]) for f in dataclasses.fields(RunSettings)
           if f.name in recorded and f.name != "out_dir"}
+    for f in dataclasses.fields(RunSettings):  # a value of another type than the default's: damaged
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        value = kw.get(f.name)
+        if f.name in kw and value is not None and default not in (None, dataclasses.MISSING):
+            want = (int, float) if isinstance(default, float) else type(default)
+            if not isinstance(value, want) or isinstance(value, bool) != isinstance(default, bool):
+                raise ValueError(f"setting {f.name}: {type(value).__name__}, not {type(default).__name__}")
     return RunSettings(out_dir=out_dir, **kw)  # type: ignore[arg-type]
 
 
@@ -97,7 +104,8 @@ def _demo_missing(settings: RunSettings) -> str | None:
     from kit.media.demo import SECONDS, missing_demo_clips
 
     missing = missing_demo_clips(cache_dir(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
-    return f"demo clip(s) {', '.join(missing)} are not in the cache; the next run renders them" if missing else None
+    return (f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run renders them"
+            if missing else None)
 
 
 def step_status(step: Step, ctx: Context) -> StepStatus:
@@ -114,7 +122,7 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
         return StepStatus(step.number, step.name, "pending", "not completed in this out-dir yet")
     if reason is not None:
         return StepStatus(step.number, step.name, "stale", reason)
-    completed = read_json(ctx.run.status(step.name)).get("completed_at_utc")
+    completed = (read_status(ctx.run.status(step.name)) or {}).get("completed_at_utc")
     return StepStatus(step.number, step.name, "done", "up to date", str(completed) if completed else None)
 
 
@@ -140,16 +148,22 @@ def command_of(argv: list[str]) -> str | None:
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     rundir = RunDir(out_dir)
-    run_json = rundir.run_json
-    if not run_json.is_file():
-        pending = tuple(StepStatus(s.number, s.name, "pending", NOT_RUN) for s in STEPS)
+    run, why = read_json_object(rundir.run_json)
+    settings = None
+    if run is not None and isinstance(run.get("settings"), dict) and isinstance(run.get("argv"), list):
+        try:
+            settings = settings_from_json(run["settings"], out_dir)
+        except (TypeError, ValueError):  # a field of the wrong type: the record is damaged
+            settings = None
+    if run is None or settings is None:
+        reason = NOT_RUN if why == "missing" else (
+            f"{rundir.rel(rundir.run_json)} is {why or 'damaged (fields of the wrong type)'}: the next run rewrites it")
+        pending = tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
         return RunStatus(str(out_dir), None, None, lock_holder(out_dir), None, pending)
-    run = read_json(run_json)
-    settings = settings_from_json(dict(run.get("settings") or {}), out_dir)
     quiet = Context(settings, lambda event: None, lambda line: None)
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
-    command = command_of([str(a) for a in run.get("argv", [])])
+    command = command_of([str(a) for a in run["argv"]])
     return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))
