@@ -123,7 +123,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
                          hint=f"run it first: {rerun}")
     record = read_status(status)
     if record is None:
-        raise InputError(f"{path} cannot be trusted: step '{producer}''s status.json is damaged",
+        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
                          hint=f"rerun that step (it rebuilds its record): {rerun} --force")
     recorded = record["outputs"].get(ctx.run.rel(path))
     if recorded is not None and recorded != cached_sha256(path):
