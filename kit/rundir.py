@@ -3,7 +3,7 @@
 ```
 run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
-02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/
+02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
@@ -92,6 +92,11 @@ class RunDir:
     @property
     def corpus_work(self) -> Path:
         return self.step("corpus") / "work"
+
+    @property
+    def redo_stamp(self) -> Path:
+        """Written by a forced corpus run: ledgers of an older generation are redone, not reused."""
+        return self.step("corpus") / "redo.json"
 
     # -- 03 loso ---------------------------------------------------------------------------
     def loso_seed(self, seed: int) -> Path:

@@ -4,6 +4,15 @@ A leaf of the CLI: the commands import it, it imports no command. KitError ->
 its exit code with one line of cause and a hint; Ctrl-C -> 130; a full disk ->
 2; a reader that went away -> 141, quietly; anything else is a bug and keeps its
 traceback (exit 70, never 1, which means HOLD).
+
+The rule for an OSError: it is the user's to fix (exit 2, naming the path and
+the fix) when it names a path and its errno is one the environment causes:
+permission (EACCES, EPERM), a read-only file system (EROFS), a name too long
+(ENAMETOOLONG), a file where a folder belongs or the reverse (ENOTDIR, EISDIR,
+EEXIST), a symlink loop (ELOOP), a failing disk (EIO), a full disk (ENOSPC,
+EDQUOT). Standard output closed (EBADF on stdout) is exit 2 too, as `ls >&-`.
+Any other OSError (ENOENT, EBADF, EINVAL, ...) or one without a path is a bug:
+the kit made or checked those paths itself, so it keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -26,6 +36,54 @@ if TYPE_CHECKING:
     from kit.events import Event
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+# errno -> what it means for the path, for the OSErrors that are the environment's, not the kit's
+PATH_CAUSES = {
+    errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only", errno.ENAMETOOLONG: "a name in the path is too long",
+    errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EISDIR: "it is a folder, not a file",
+    errno.EEXIST: "a file of that name is in the way", errno.ELOOP: "too many levels of symbolic links",
+    errno.EIO: "an input/output error (a failing disk or a lost network mount?)",
+}
+TMP_MARK = ".tmp-"  # kit.infra.files' temporary names: the user knows the folder, not the temporary
+
+
+def _cache_root() -> Path | None:
+    with contextlib.suppress(Exception):  # HOME unset and no KIT_CACHE_DIR: there is no cache to blame
+        from kit.infra.host import cache_dir
+
+        return cache_dir().absolute()
+    return None
+
+
+def path_error(exc: OSError) -> KitError | None:
+    """The user error for an OSError about a path the user chose or the kit's cache; None for a bug."""
+    cause = PATH_CAUSES.get(exc.errno or 0)
+    if cause is None or not exc.filename:
+        return None
+    path = Path(os.fsdecode(exc.filename))
+    shown = f"in {path.parent}" if path.name.startswith(TMP_MARK) else str(path)
+    cache = _cache_root()
+    if cache is not None and path.absolute().is_relative_to(cache):
+        return KitError(f"cannot write the kit's cache {shown}: {cause}",
+                        hint="set KIT_CACHE_DIR to a folder you can write (it holds probe results, clip hashes "
+                             "and the demo clips) and rerun")
+    if exc.errno == errno.ENAMETOOLONG:
+        fix = "choose a shorter path (--out-dir, -o)"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        fix = "choose another path (--out-dir, -o), or move the file that is in the way"
+    else:
+        fix = "choose a folder you can write (another --out-dir, or -o for merge), or fix its permissions"
+    return KitError(f"cannot write {shown}: {cause}", hint=f"{fix}; nothing already computed is lost")
+
+
+def _stdout_closed(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename
+
+
+def require_stdout() -> None:
+    """Python sets sys.stdout to None when the kit starts with descriptor 1 closed (`cmd >&-`)."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -36,7 +94,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+    if isinstance(exc, OSError) and (exc.errno in DISK_FULL or path_error(exc) is not None or _stdout_closed(exc)):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL
 
@@ -49,6 +107,11 @@ def as_user_error(exc: BaseException) -> KitError | None:
         return KitError(f"disk full while writing {exc.filename or 'an output'}",
                         hint="free some space (or choose another --out-dir) and rerun: every finished "
                              "output is kept and half-written files are never used")
+    if isinstance(exc, OSError) and (user := path_error(exc)) is not None:
+        return user
+    if _stdout_closed(exc):
+        return KitError("cannot write to standard output: it is closed",
+                        hint="run the command with its output open, or redirect it to a file (> out.txt)")
     return None
 
 
@@ -90,6 +153,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     proc.allow_new()
     try:
+        require_stdout()
         code = fn()
     except (Exception, KeyboardInterrupt) as exc:  # every exit path is decided here, once
         code = exit_code_for(exc)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -110,16 +111,40 @@ def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
     return jobs_dir / f"{job.job_id}.parquet", jobs_dir / f"{job.job_id}.json"
 
 
-def job_is_done(jobs_dir: Path, job: Job, prov: Provenance) -> bool:
+# a ledger's fields and their types: one that lacks any, or holds another type, is damaged and redone
+LEDGER_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "job_id": str, "fingerprint": str, "sha256": str, "rows": int, "enc_time_ms": (int, float)}
+LEDGER_OPTIONAL = ("score_time_ms", "vmaf_mean")  # numbers when present (older kits did not write them)
+
+
+def read_ledger(path: Path) -> dict[str, object] | None:
+    """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape."""
+    try:
+        ledger = read_json(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(ledger, dict):
+        return None
+    for key, typ in LEDGER_FIELDS.items():
+        value = ledger.get(key)
+        if not isinstance(value, typ) or isinstance(value, bool):
+            return None
+    if any(not isinstance(ledger.get(k, 0.0), int | float) or isinstance(ledger.get(k), bool)
+           for k in LEDGER_OPTIONAL):
+        return None
+    return ledger
+
+
+def job_is_done(jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:
+    """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
+    `generation` (a forced run), only a ledger that this generation wrote counts."""
     data_path, ledger_path = job_paths(jobs_dir, job)
     if not (data_path.is_file() and ledger_path.is_file()):
         return False
-    try:
-        ledger = read_json(ledger_path)
-    except (OSError, ValueError):
+    ledger = read_ledger(ledger_path)
+    if ledger is None or (generation and ledger.get("generation") != generation):
         return False
-    return (ledger.get("fingerprint") == job.fingerprint(prov)
-            and ledger.get("sha256") == sha256_file(data_path))
+    return ledger["fingerprint"] == job.fingerprint(prov) and ledger["sha256"] == sha256_file(data_path)
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
@@ -173,6 +198,7 @@ class JobRunner:
     hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
     # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
     progress: Callable[[str, str, int], None] | None = None
+    generation: str = ""  # a forced run's redo generation, written into each ledger it completes
 
     def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
         """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
@@ -190,13 +216,14 @@ class JobRunner:
 
     def reused(self, job: Job) -> JobResult:
         """The result of a job already done (job_is_done said so), from its ledger."""
-        ledger = read_json(job_paths(self.jobs_dir, job)[1])
+        ledger: dict[str, Any] | None = read_ledger(job_paths(self.jobs_dir, job)[1])
+        assert ledger is not None  # job_is_done checked it
         return JobResult(job.job_id, ledger["rows"], ledger["enc_time_ms"], ledger.get("score_time_ms", 0.0),
                          True, ledger.get("vmaf_mean", float("nan")))
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
-        if job_is_done(self.jobs_dir, job, self.prov):
+        if job_is_done(self.jobs_dir, job, self.prov, self.generation):
             return self.reused(job)
         work = self.work_dir / job.job_id
         shutil.rmtree(work, ignore_errors=True)
@@ -257,7 +284,7 @@ class JobRunner:
             "job_id": job.job_id, "fingerprint": job.fingerprint(self.prov), "sha256": sha256_file(data_path),
             "rows": table.num_rows, "enc_time_ms": enc_time_ms, "score_time_ms": round(score.elapsed_s * 1000, 3),
             "enc_argv": argv, "libvmaf_version": vlog.version, "vmaf_mean": float(vlog.vmaf.mean()),
-            "completed_at_utc": utc_iso(),
+            "completed_at_utc": utc_iso(), **({"generation": self.generation} if self.generation else {}),
         })
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))

@@ -102,6 +102,23 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
+def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """A JSON object the kit wrote itself, checked, not trusted: (the object, "") or (None, why not).
+
+    Missing, unreadable, cut short, not UTF-8, or valid JSON of another shape ([] or a string): the
+    caller treats it as absent and rebuilds it. `why` is "missing" for a file that is not there.
+    """
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return None, "missing"
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None, f"unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return None, f"damaged (a JSON {type(data).__name__}, not an object)"
+    return data, ""
+
+
 def remove_temp_files(folder: Path, recursive: bool = True) -> int:
     """Delete temporaries a killed run left behind (in sub-folders too unless not recursive); returns how many."""
     if not folder.is_dir():

@@ -9,6 +9,8 @@ import shutil
 import socket
 from pathlib import Path
 
+from kit.errors import PrereqError
+
 
 def default_box_id() -> str:
     name = socket.gethostname().split(".")[0].lower()
@@ -45,7 +47,11 @@ def cache_dir() -> Path:
         return Path(env)
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("ensemble-kit"))
+    found = Path(platformdirs.user_cache_dir("ensemble-kit"))
+    if not found.is_absolute():  # HOME unset and the user unknown to the password database (a service)
+        raise PrereqError("no folder for the kit's cache: HOME is not set and this user has no home folder",
+                          hint="set KIT_CACHE_DIR to a folder you can write (export KIT_CACHE_DIR=/var/cache/kit)")
+    return found
 
 
 def free_bytes(path: Path) -> int:

@@ -9,10 +9,12 @@ an interrupted run stops within moments instead of finishing its jobs.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import os
 import shlex
+import signal
 import subprocess
 import threading
 import time
@@ -23,9 +25,13 @@ from pathlib import Path
 from kit.errors import ToolError
 
 STDERR_TAIL_LINES = 25
-STDERR_KEEP_BYTES = 4 * 1024 * 1024
+STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
+STDERR_HEAD_BYTES = 64 * 1024  # and the first (ffmpeg's stream description), however much comes between
+STDOUT_KEEP_BYTES = 16 * 1024 * 1024  # captured stdout (version and capability queries) is cut beyond this
 # how long a child's pipes may stay open after it exited (a wrapper script's own child holding them)
 ORPHAN_PIPE_GRACE_S = 10.0
+
+SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 
 LogFn = Callable[[str], None]  # where a command line and a failed command's stderr tail are written
 
@@ -51,6 +57,16 @@ class ProcResult:
     def stderr_tail(self) -> str:
         return tail_lines(self.stderr, STDERR_TAIL_LINES)
 
+    @property
+    def killed_by(self) -> int | None:
+        """The signal that ended the child: a negative return code, or the 128+N a wrapper shell
+        reports for a child killed by one of the usual signals (HUP, INT, QUIT, ABRT, KILL, PIPE, TERM)."""
+        if self.returncode < 0:
+            return -self.returncode
+        if self.returncode - 128 in SHELL_REPORTED_SIGNALS:
+            return self.returncode - 128
+        return None
+
 
 class Stopped(Exception):
     """Raised instead of starting a process once the run is being stopped."""
@@ -63,6 +79,14 @@ class _PipesHeld(Exception):
 def tail_lines(text: str, n: int) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     return "\n".join(lines[-n:])
+
+
+def signal_name(signum: int) -> str:
+    """9 -> "signal 9 (SIGKILL)"."""
+    try:
+        return f"signal {signum} ({signal.Signals(signum).name})"
+    except ValueError:
+        return f"signal {signum}"
 
 
 def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
@@ -176,22 +200,21 @@ def run_process(
         _live.add(proc)
     if _stopping.is_set():  # stop_all ran between our check and the start: this child must not live on
         _kill(proc)
-    streamer = _LineStreamer(proc, on_stdout_line) if on_stdout_line else None
+    reader = _Reader(proc, on_stdout_line, capture_stdout)
     name = Path(args[0]).name
     try:
-        out, err = streamer.wait(timeout_s) if streamer else proc.communicate(timeout=timeout_s)
+        out, err = reader.wait(timeout_s)
     except _PipesHeld:
-        assert streamer is not None
         raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
-                       streamer.stderr_so_far()) from None
+                       reader.stderr_so_far()) from None
     except subprocess.TimeoutExpired:
         _kill(proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
-            out, err = streamer.wait(2) if streamer else proc.communicate(timeout=2)
+            out, err = reader.wait(2)
         except (subprocess.TimeoutExpired, _PipesHeld):
-            err = streamer.stderr_so_far() if streamer else b""
+            err = reader.stderr_so_far()
             proc.wait()
         raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
                        "the input may be corrupt or the tool may hang; see the step log", err) from None
@@ -199,38 +222,77 @@ def run_process(
         _kill(proc)
         _record_end(proc)
     elapsed = time.monotonic() - start
-    text = err[-STDERR_KEEP_BYTES:].decode("utf-8", "replace")
+    text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
         log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
-    return ProcResult(args, proc.returncode, out or b"", text, elapsed)
+    return ProcResult(args, proc.returncode, out, text, elapsed)
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
     """A ToolError for a child that never finished properly, its stderr tail logged too."""
-    tail = tail_lines(stderr[-STDERR_KEEP_BYTES:].decode("utf-8", "replace"), STDERR_TAIL_LINES)
+    tail = tail_lines(stderr.decode("utf-8", "replace"), STDERR_TAIL_LINES)
     if log is not None:
         log(f"  {message}; stderr tail:\n{tail}")
     return ToolError(message, hint=hint, stderr_tail=tail)
 
 
-class _LineStreamer:
-    """Reads a child's stdout line by line (to a callback) and its stderr whole, on two threads.
+class BoundedBuffer:
+    """The first `head` and the last `tail` bytes of a stream, whatever its length.
+
+    ffmpeg's stderr opens with what it read (stream geometry) and closes with what
+    happened (frame counts, the error); a child that writes gigabytes in between
+    costs the kit no more memory than this.
+    """
+
+    def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
+        self.head_limit, self.tail_limit = head, tail
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_bytes = 0
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail.append(chunk)
+        self.tail_bytes += len(chunk)
+        while self.tail and self.tail_bytes - len(self.tail[0]) >= self.tail_limit:
+            first = self.tail.popleft()
+            self.tail_bytes -= len(first)
+            self.dropped += len(first)
+
+    def value(self) -> bytes:
+        middle = f"\n[... {self.dropped} bytes of output not kept ...]\n".encode() if self.dropped else b""
+        return bytes(self.head) + middle + b"".join(self.tail)
+
+
+class _Reader:
+    """Reads a child's stdout (to a callback, into memory, or not at all) and its stderr
+    into a BoundedBuffer, on threads, so neither pipe ever fills and memory stays bounded.
 
     The callback must not stop the reading: its first exception is kept, the pipe is
     drained so the child never blocks on a full pipe, and the exception is raised after.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
+                 capture_stdout: bool) -> None:
         self.proc, self.on_line = proc, on_line
-        self.err_chunks: list[bytes] = []
+        self.err = BoundedBuffer()
+        self.out = BoundedBuffer(STDOUT_KEEP_BYTES, 0) if capture_stdout and on_line is None else None
         self.failure: BaseException | None = None
-        self.threads = [threading.Thread(target=self._pump_out, daemon=True),
-                        threading.Thread(target=self._pump_err, daemon=True)]
+        pumps = [self._pump_err]
+        if proc.stdout is not None:
+            pumps.append(self._pump_lines if on_line is not None else self._pump_out)
+        self.threads = [threading.Thread(target=t, daemon=True) for t in pumps]
         for t in self.threads:
             t.start()
 
-    def _pump_out(self) -> None:
-        assert self.proc.stdout is not None
+    def _pump_lines(self) -> None:
+        assert self.proc.stdout is not None and self.on_line is not None
         for raw in self.proc.stdout:
             if self.failure is None:
                 try:
@@ -238,16 +300,21 @@ class _LineStreamer:
                 except Exception as exc:  # re-raised by wait(), once the child is done
                     self.failure = exc
 
+    def _pump_out(self) -> None:
+        self._pump(self.proc.stdout, self.out)
+
     def _pump_err(self) -> None:
-        stderr = self.proc.stderr
-        assert isinstance(stderr, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
-        while chunk := stderr.read1(65536):  # what is there now, not 64 KiB or EOF
-            self.err_chunks.append(chunk)
-            if sum(map(len, self.err_chunks)) > 2 * STDERR_KEEP_BYTES:
-                self.err_chunks[:] = [b"".join(self.err_chunks)[-STDERR_KEEP_BYTES:]]
+        self._pump(self.proc.stderr, self.err)
+
+    @staticmethod
+    def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
+        assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
+        while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
+            if buf is not None:
+                buf.add(chunk)
 
     def stderr_so_far(self) -> bytes:
-        return b"".join(self.err_chunks)
+        return self.err.value()
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
         # Join the readers first: they end the moment the child's pipes close, i.e. when it
@@ -271,4 +338,4 @@ class _LineStreamer:
         self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))
         if self.failure is not None:
             raise self.failure
-        return b"", b"".join(self.err_chunks)
+        return (self.out.value() if self.out is not None else b""), self.err.value()

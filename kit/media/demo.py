@@ -8,6 +8,7 @@ the demo corpus.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,8 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS) -> Path:
-    """Render one clip to dest (y4m) atomically; skipped when it already exists."""
-    if dest.is_file() and dest.stat().st_size > 0:
+    """Render one clip to dest (y4m) atomically; skipped when it is already there whole."""
+    if clip_is_whole(dest, width, height, seconds):
         return dest
     lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
         f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
@@ -68,15 +69,38 @@ def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: 
     return dest
 
 
+def clip_is_whole(path: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> bool:
+    """A rendered clip is checked, not trusted: its y4m header names its size and the file holds exactly
+    its frames (a copy cut short, an empty file or another file under its name fails)."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline(512)
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if not header.startswith(b"YUV4MPEG2 ") or f" W{width} H{height} ".encode() not in header:
+        return False
+    frame = len(b"FRAME\n") + width * height * 3 // 2  # rendered as yuv420p
+    frames, rest = divmod(size - len(header), frame)
+    return rest == 0 and math.floor(seconds * FPS) <= frames <= math.ceil(seconds * FPS) and frames > 0
+
+
+def damaged_demo_clips(cache_dir: Path, count: int | None = None, seconds: float = SECONDS) -> list[str]:
+    """Names of demo clips present in the cache but not whole (the next render replaces them)."""
+    folder = demo_folder(cache_dir, seconds=seconds)
+    return [c.name for c in DEMO_CLIPS[:count]
+            if (folder / f"{c.name}.y4m").exists() and not clip_is_whole(folder / f"{c.name}.y4m", seconds=seconds)]
+
+
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> Path:
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s"
 
 
 def missing_demo_clips(cache_dir: Path, count: int | None = None, seconds: float = SECONDS) -> list[str]:
-    """Names of the demo clips not rendered yet (ensure_demo_set would render them)."""
+    """Names of the demo clips not rendered yet or damaged (ensure_demo_set would render them)."""
     folder = demo_folder(cache_dir, seconds=seconds)
     paths = {c.name: folder / f"{c.name}.y4m" for c in DEMO_CLIPS[:count]}
-    return [name for name, p in paths.items() if not (p.is_file() and p.stat().st_size > 0)]
+    return [name for name, p in paths.items() if not clip_is_whole(p, seconds=seconds)]
 
 
 def ensure_demo_set(cache_dir: Path, ffmpeg: str, count: int | None = None, width: int = WIDTH,

@@ -18,7 +18,7 @@ from kit import KIT_ROOT
 from kit.errors import PrereqError, ToolError
 from kit.infra.files import sha256_bytes
 from kit.infra.host import platform_tag
-from kit.infra.proc import run_process
+from kit.infra.proc import ProcResult, run_process, signal_name
 from kit.media.argv import build_query_argv
 
 DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
@@ -182,6 +182,23 @@ def telling_line(stderr: str) -> str:
         if _TELLING.search(line):
             return line
     return (causes or lines or [""])[-1]
+
+
+_RECEIVED_SIGNAL = re.compile(r"received signal (\d+)", re.IGNORECASE)
+# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash (SIGABRT,
+# SIGSEGV) is ffmpeg's own failure, as telling as an error message
+EXTERNAL_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
+
+
+def interruption(res: ProcResult) -> str:
+    """"killed by signal 9 (SIGKILL)" / "stopped by signal 2 (SIGINT)" when a signal, not the input or the
+    encoder, ended this ffmpeg; "" otherwise. ffmpeg stops cleanly on SIGINT/SIGTERM (exit 255, "Exiting
+    normally, received signal 2."), so its output may even look complete: it proves nothing either way."""
+    if (signum := res.killed_by) is not None:
+        return f"killed by {signal_name(signum)}" if signum in EXTERNAL_SIGNALS else ""
+    if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:
+        return f"stopped by {signal_name(int(found.group(1)))}"
+    return ""
 
 
 def parse_frame_count(stderr: str) -> int:

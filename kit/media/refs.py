@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.files import read_json, sha256_file, write_json
+from kit.infra.files import read_json_object, sha256_file, write_json
 from kit.infra.proc import LogFn, run_process
 from kit.media.argv import build_decode_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
@@ -145,17 +145,27 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
 # --- content identity -------------------------------------------------------------------
 
 
+def _valid_entry(key: str, value: str) -> bool:
+    """A sha256 entry is 64 hex digits; a master's is its [w, h, fps, pix_fmt, frames] as JSON."""
+    if not key.startswith("master|"):
+        return re.fullmatch(r"[0-9a-f]{64}", value) is not None
+    try:
+        w, h, fps, pix, n = json.loads(value)
+    except (ValueError, TypeError):
+        return False
+    return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
+            and isinstance(fps, str) and isinstance(pix, str))
+
+
 class Sha256Cache:
     """sha256 of clip bytes, cached by (absolute path, size, mtime_ns)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._data: dict[str, str] = {}
-        if path is not None and path.is_file():
-            try:
-                self._data = dict(read_json(path))
-            except (OSError, ValueError, TypeError):
-                self._data = {}
+        if path is not None:  # the kit's own cache, checked, not trusted: a damaged entry is computed again
+            data, _ = read_json_object(path)
+            self._data = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
     @staticmethod
     def _key(p: Path) -> str:

@@ -1,6 +1,10 @@
 """The incumbent: a previous bundle's models, scored on this run's LOSO folds.
 
-Champion/challenger (kit.verdict.lift) compares the new ensemble with it.
+Champion/challenger (kit.verdict.lift) compares the new ensemble with it. The
+incumbent runs on the whole corpus before any training, so a model that cannot
+run, answers in another shape, or outputs NaN or one constant is refused at once,
+not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
+(an export convention as good as [N]; squeezed).
 """
 
 from __future__ import annotations
@@ -56,14 +60,43 @@ def _check_inputs(onnx_path: Path) -> None:
                               "re-export it with this kit")
 
 
-def incumbent_loso(path: Path, feats: np.ndarray, codec: np.ndarray, target: np.ndarray,
-                   folds: list[Fold]) -> BaselineResult:
-    """The incumbent ensemble (mean of its members) scored on each held-out source."""
+def member_scores(onnx_path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    """One member's score for every row, checked: one finite score per row, not one constant for all."""
+    hint = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
+    try:
+        out = onnx_predict(onnx_path, feats, codec)
+    except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
+        raise InputError(f"--incumbent model {onnx_path}: fails on this corpus's rows ({str(exc)[:120]})",
+                         hint=hint) from exc
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    if out.shape != (len(feats),):
+        raise InputError(f"--incumbent model {onnx_path}: answers {len(feats)} rows with an output of shape "
+                         f"{list(out.shape)}; one score per row ([N] or [N, 1]) is needed", hint=hint)
+    bad = int((~np.isfinite(out)).sum())
+    if bad:
+        raise InputError(f"--incumbent model {onnx_path}: outputs NaN or infinity for {bad} of {len(out)} rows",
+                         hint=hint)
+    if len(out) > 1 and np.ptp(out) == 0 and np.ptp(feats, axis=0).any():
+        raise InputError(f"--incumbent model {onnx_path}: outputs the constant {out[0]:.6g} for all {len(out)} "
+                         "rows, whatever their features", hint=hint)
+    return out
+
+
+def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray) -> tuple[Path, list[Path], np.ndarray]:
+    """(manifest, member files, the ensemble's score per row): run before training, so a broken incumbent
+    is refused before the LOSO, naming the file."""
     manifest, onnx_files = find_incumbent(path)
     for p in onnx_files:
         _check_inputs(p)
-    results = [fold_result(fold, target, np.mean([onnx_predict(p, feats[fold.rows], codec[fold.rows])
-                                                  for p in onnx_files], axis=0)) for fold in folds]
+    return manifest, onnx_files, np.mean([member_scores(p, feats, codec) for p in onnx_files], axis=0)
+
+
+def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
+                   folds: list[Fold]) -> BaselineResult:
+    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source."""
+    manifest, onnx_files, scores = scored
+    results = [fold_result(fold, target, scores[fold.rows]) for fold in folds]
     return baseline_result("incumbent", results, {
         "path": str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},

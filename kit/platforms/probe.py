@@ -5,7 +5,10 @@ rate-control flags and device arguments the corpus will use, within a
 timeout, and measures the encode speed. A failure keeps the most telling line
 of ffmpeg's stderr plus a hint. Results are cached per ffmpeg build and host
 signals (drivers, devices) in kit.infra.host.cache_dir(); transient failures (a
-timeout, busy NVENC sessions) are not cached.
+timeout, busy NVENC sessions) are not cached. A probe whose ffmpeg was ended by a
+signal (a kill, a Ctrl-C that reached ffmpeg alone, the OOM killer) proved nothing:
+it stops the run with that cause and caches nothing. Every cached failure names
+the command that tests it again.
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
-from kit.infra.files import read_json, sha256_json, write_json
+from kit.infra.files import read_json_object, sha256_json, write_json
 from kit.infra.host import cache_dir
-from kit.infra.invocation import kit_cli
-from kit.infra.proc import LogFn, run_process
+from kit.infra.invocation import kit_cli, kit_command
+from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
-from kit.media.argv import build_encode_argv, build_render_argv, build_score_argv
-from kit.media.ffmpeg import FFmpegInfo, telling_line
+from kit.media.argv import build_decode_argv, build_encode_argv, build_render_argv, build_score_argv
+from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, telling_line
 from kit.media.libvmaf import parse_vmaf_log
-from kit.media.refs import decoded_frame_count
 from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals
@@ -38,7 +40,8 @@ PROBE_CQ = 25
 VMAF_CHECK_SIZE = "176x144"
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
-CACHE_VERSION = 1
+# 2: results of kits that cached a probe killed by a signal as "does not work" are dropped
+CACHE_VERSION = 2
 
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -63,8 +66,32 @@ _HINTS: tuple[tuple[str, str], ...] = (
     (r"compression session|allow_sw", "no hardware VideoToolbox encoder here (a virtual machine?)"),
     (r"not in this ffmpeg build|hwaccel", "use an ffmpeg that has it: --ffmpeg PATH or `{kit} binaries stage`"),
 )
-_TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily",
-                        re.IGNORECASE)
+_TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out|cannot start|temporarily|"
+                        r"by signal|received signal", re.IGNORECASE)
+
+
+class ProbeInterrupted(PrereqError):
+    """A probe's ffmpeg was ended by a signal: the probe proved nothing and nothing is cached."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"the {what} was {why} before it finished, so it proved nothing (nothing was cached)",
+                         hint="something outside the kit stopped that ffmpeg (a kill, a Ctrl-C sent to it "
+                              "alone, the out-of-memory killer): rerun the same command and the test runs again")
+
+
+def _run(argv: list[str], what: str, timeout_s: float, log: LogFn | None) -> ProcResult:
+    """run_process for a probe command; a signal that ended it raises ProbeInterrupted."""
+    res = run_process(argv, timeout_s=timeout_s, log=log)
+    if why := interruption(res):
+        if log is not None:
+            log(f"  {what} was {why}: not a result, nothing cached")
+        raise ProbeInterrupted(what, why)
+    return res
+
+
+def retest_command(name: str, ffmpeg: str) -> str:
+    """The command that test-encodes `name` again with this ffmpeg and replaces its cached result."""
+    return kit_command("detect", "--refresh", "--encoders", name, "--ffmpeg", ffmpeg)
 
 
 @dataclass(frozen=True)
@@ -82,6 +109,15 @@ class ProbeResult(Record):
     seconds: float = 0.0
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
+    retest: str = ""  # a cached failure: the command that tests it again
+
+    @property
+    def cached_note(self) -> str:
+        """For a failure read from the cache: where it came from and how to test again."""
+        if self.available or not self.cached:
+            return ""
+        return f"cached from an earlier test encode; test it again with `{self.retest}`" if self.retest else \
+            "cached from an earlier test encode"
 
     @property
     def transient(self) -> bool:
@@ -104,8 +140,8 @@ def explain(reason: str) -> str:
 def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
                       log: LogFn | None = None) -> Path:
     """A small synthetic y4m clip to test-encode and score."""
-    res = run_process(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames),
-                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    res = _run(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames), "test clip render",
+               PROBE_TIMEOUT_S, log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
@@ -126,17 +162,33 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
     try:
-        res = run_process(argv, timeout_s=timeout_s, log=log)
-    except ToolError as exc:
+        res = _run(argv, f"{spec.name} test encode", timeout_s, log)
+    except ProbeInterrupted:
+        raise
+    except ToolError as exc:  # cannot start, or timed out: not cached (transient)
         return _failed(spec, setup, f"test encode: {exc.message}", timeout_s)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
-    frames = decoded_frame_count(out, ffmpeg, timeout_s, log)
+    try:
+        frames = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", timeout_s, log)
+    except ProbeInterrupted:
+        raise
+    except ToolError as exc:
+        return _failed(spec, setup, f"decoding the test encode back: {exc.message}", timeout_s)
     if frames != PROBE_FRAMES:
         return _failed(spec, setup, f"the test encode decodes to {frames} frames, not {PROBE_FRAMES}", res.elapsed_s)
     fps = round(PROBE_FRAMES / max(res.elapsed_s, 1e-3), 1)
     return ProbeResult(spec.name, True, f"{PROBE_SIZE} test encode decoded back, {PROBE_FRAMES} frames exact",
                        fps, setup.device, "", round(res.elapsed_s, 3), setup.args)
+
+
+def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> int:
+    """How many frames `path` decodes to; -1 when it does not decode."""
+    res = _run(build_decode_argv(ffmpeg, path), what, timeout_s, log)
+    try:
+        return parse_frame_count(res.stderr) if res.returncode == 0 else -1
+    except ValueError:
+        return -1
 
 
 # --- cache ---------------------------------------------------------------------------------
@@ -156,21 +208,26 @@ def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int) -> str:
 
 
 class ProbeCache:
+    """The probe results of one (ffmpeg build, host), checked, not trusted: a damaged file or entry is
+    treated as absent (that encoder is probed again) and `damaged` says so for the step log."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self._data: dict[str, dict[str, object]] = dict(read_json(path)) if path.is_file() else {}
-        except (OSError, ValueError, TypeError):
-            self._data = {}
+        data, why = read_json_object(path)
+        self.damaged = "" if why in ("", "missing") else f"the probe cache {path} is {why}: it is rebuilt"
+        self._data: dict[str, object] = data or {}
 
     def get(self, key: str) -> ProbeResult | None:
         entry = self._data.get(key)
-        if not isinstance(entry, dict):
+        if entry is None:
             return None
         try:
             hit = ProbeResult.from_json(entry)
         except (KeyError, TypeError, ValueError):
+            self.damaged = f"the cached probe of {key.split('|')[0]} in {self.path} is damaged: probed again"
             return None
+        if hit.transient:
+            return None  # not something this kit caches: test again
         return replace(hit, cached=True)
 
     def put(self, key: str, result: ProbeResult) -> None:
@@ -206,11 +263,14 @@ class Prober:
             return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
         key = entry_key(spec, setup, self.cq)
         hit = None if self.refresh else self.cache.get(key)
+        if self.cache.damaged and self.log is not None:
+            self.log(self.cache.damaged)
+            self.cache.damaged = ""
         if hit is not None:
             if self.log is not None:  # no command runs: say where the answer came from
                 self.log(f"{name}: probe result from the cache {self.cache.path} "
                          f"({'works' if hit.available else 'fails'}: {hit.reason})")
-            return hit
+            return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
         result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq, self.timeout_s,
                                self.log)
         self.cache.put(key, result)
@@ -223,8 +283,8 @@ def probe_row(result: ProbeResult) -> list[str]:
         cached = ", cached" if result.cached else ""
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
                                    f"{cached}"]
-    hint = f" - hint: {result.hint}" if result.hint else ""
-    return [result.name, "no", f"{result.failure}{hint}"]
+    hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
+    return [result.name, "no", result.failure + (f" - hint: {hints}" if hints else "")]
 
 
 # --- the libvmaf check ----------------------------------------------------------------------
@@ -238,17 +298,21 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"
-    res = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
-                      timeout_s=PROBE_TIMEOUT_S, log=log)
-    if (res.returncode != 0 or not distorted.is_file()
-            or decoded_frame_count(distorted, ffmpeg, PROBE_TIMEOUT_S, log) != VMAF_CHECK_FRAMES):
-        last = res.stderr_tail.splitlines()[-1] if res.stderr_tail else f"exit {res.returncode}"
-        raise PrereqError(f"encoder libx264 does not work on this box: {last}",
-                          hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
+    res = _run(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+               "libvmaf check's libx264 encode", PROBE_TIMEOUT_S, log)
+    frames = -1
+    if res.returncode == 0 and distorted.is_file():
+        frames = decode_back(ffmpeg, distorted, "libvmaf check's decode-back", PROBE_TIMEOUT_S, log)
+    if frames != VMAF_CHECK_FRAMES:
+        why = (telling_line(res.stderr) or f"ffmpeg exit {res.returncode}" if res.returncode != 0
+               else f"its test encode decodes to {frames} frames, not {VMAF_CHECK_FRAMES}")
+        raise PrereqError(f"encoder libx264 does not work on this box: {why}",
+                          hint="libx264 is the baseline every run needs: use an ffmpeg whose libx264 works "
+                               f"(--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")
     log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
-    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
-                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    res = _run(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
+               "libvmaf check's scoring", PROBE_TIMEOUT_S, log)
     if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
                           hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
-from kit.platforms.detect import HostFamily, auto_candidates, resolve_auto
+from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
 from kit.platforms.probe import Prober, ProbeResult
 
 
-def refuse(failed: ProbeResult, others: int) -> PrereqError:
+def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> PrereqError:
+    """Why an encoder the run needs failed, and a way forward that works: never "drop" an encoder that
+    `--encoders auto` always uses, never "drop" one whose failure a retry may clear."""
     more = f" ({others} more requested encoder(s) failed too)" if others else ""
-    hint = f"{failed.hint}; " if failed.hint else ""
-    return PrereqError(f"encoder {failed.name} does not work on this box: {failed.reason}{more}",
-                       hint=f"{hint}drop {failed.name} from --encoders ({kit_command('detect')} shows what works here)")
+    if failed.transient:
+        way = "this can pass on a retry (nothing was cached): rerun when the box is less busy"
+    elif failed.name in CPU_DEFAULTS:
+        way = (f"{failed.name} is the baseline every run uses (--encoders auto included): use an ffmpeg whose "
+               f"{failed.name} works (--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")
+    else:
+        works = f"of those asked for, {', '.join(working)} work here; " if working else ""
+        way = (f"drop {failed.name} from --encoders ({works}`{kit_command('detect')}` shows every encoder that "
+               "works here)")
+    hint = "; ".join(h for h in (failed.hint, way, failed.cached_note) if h)
+    return PrereqError(f"encoder {failed.name} does not work on this box: {failed.reason}{more}", hint=hint)
 
 
 def in_grid_range(names: tuple[str, ...], cqs: tuple[int, ...]) -> tuple[tuple[str, ...], list[list[str]]]:
@@ -37,7 +47,7 @@ def resolve_encoders(requested: tuple[str, ...], cqs: tuple[int, ...], families:
         results = [prober.probe(n) for n in requested]
         failed = [r for r in results if not r.available]
         if failed:
-            raise refuse(failed[0], len(failed) - 1)
+            raise refuse(failed[0], len(failed) - 1, tuple(r.name for r in results if r.available))
         return requested, results, []
     candidates, skipped = in_grid_range(auto_candidates(families), cqs)
     results = [prober.probe(n) for n in candidates]

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,20 +105,23 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
 
 def run_provenance(run_json: Path | None, prereqs_json: Path | None) -> dict[str, object]:
     """Where and how the run happened: command line, host, ffmpeg and libvmaf builds."""
-    from kit.infra.files import read_json
+    from kit.infra.files import read_json_object
+
+    def obj(value: object) -> dict[str, Any]:  # the kit's own records, checked, not trusted
+        return value if isinstance(value, dict) else {}
 
     out: dict[str, object] = {}
-    if run_json is not None and run_json.is_file():
-        run = read_json(run_json)
-        out |= {"invoked_at_utc": run.get("invoked_at_utc"), "command": " ".join(map(str, run.get("argv", []))),
-                **{k: v for k, v in (run.get("provenance") or {}).items() if not isinstance(v, dict | list)}}
-    if prereqs_json is not None and prereqs_json.is_file():
-        pre = read_json(prereqs_json)
-        ff, host = pre.get("ffmpeg") or {}, pre.get("host") or {}
+    if run_json is not None and (run := read_json_object(run_json)[0]) is not None:
+        argv = run["argv"] if isinstance(run.get("argv"), list) else []
+        out |= {"invoked_at_utc": run.get("invoked_at_utc"), "command": " ".join(map(str, argv)),
+                **{k: v for k, v in obj(run.get("provenance")).items() if not isinstance(v, dict | list)}}
+    if prereqs_json is not None and (pre := read_json_object(prereqs_json)[0]) is not None:
+        ff, host = obj(pre.get("ffmpeg")), obj(pre.get("host"))
+        used = pre["resolved_encoders"] if isinstance(pre.get("resolved_encoders"), list) else []
         out |= {"ffmpeg": f"{ff.get('version')} ({ff.get('source')}): {ff.get('path')}",
                 "ffmpeg_build": ff.get("build"), "libvmaf_version": pre.get("libvmaf_version"),
                 "host": f"{host.get('os')}, {host.get('cpu')}, {host.get('cores')} cores",
-                "encoders_used": ", ".join(map(str, pre.get("resolved_encoders") or []))}
+                "encoders_used": ", ".join(map(str, used))}
     return out
 
 

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.events import Emit
-from kit.infra.files import read_json, sha256_file
+from kit.infra.files import read_json_object, sha256_file
 from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
@@ -121,7 +121,11 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")
-    recorded = read_json(status).get("outputs", {}).get(ctx.run.rel(path))
+    record = read_status(status)
+    if record is None:
+        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
+                         hint=f"rerun that step (it rebuilds its record): {rerun} --force")
+    recorded = record["outputs"].get(ctx.run.rel(path))
     if recorded is not None and recorded != cached_sha256(path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs)",
                          hint=f"restore it, or rerun that step: {rerun} --force")
@@ -141,7 +145,29 @@ def cached_sha256(path: Path) -> str:
 
 
 def read_prereqs(ctx: Context) -> dict[str, object]:
-    return dict(read_json(require_output(ctx, ctx.run.prereqs_json, "prereqs")))
+    path = require_output(ctx, ctx.run.prereqs_json, "prereqs")
+    data, why = read_json_object(path)
+    ffmpeg, host = (data or {}).get("ffmpeg"), (data or {}).get("host")
+    if data is None or not isinstance(ffmpeg, dict) or not isinstance(host, dict):
+        raise InputError(f"{path} is {why or 'damaged (fields missing or of the wrong type)'}",
+                         hint="rerun the prereqs step, which rebuilds it: "
+                              + kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--force"))
+    return data
+
+
+# a status.json's fields and their types: one that lacks any, or holds another type, is damaged
+STATUS_FIELDS: dict[str, type] = {"step": str, "fingerprint": str, "settings": dict, "inputs": dict,
+                                  "outputs": dict}
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """A step's status.json, checked, not trusted: None when missing, unreadable or of the wrong shape."""
+    data, _ = read_json_object(path)
+    if data is None or any(not isinstance(data.get(k), t) for k, t in STATUS_FIELDS.items()):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["outputs"].items()):
+        return None
+    return data
 
 
 class Timer:

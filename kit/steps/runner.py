@@ -23,10 +23,10 @@ from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import read_json, remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, Plan, RunSettings, Step, Timer
+from kit.steps.base import Context, Plan, RunSettings, Step, Timer, read_status
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,10 @@ def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
     if not status_path.is_file():
         step_dir = status_path.parent
         return UNFINISHED if step_dir.is_dir() and any(step_dir.iterdir()) else NOT_RUN
-    try:
-        status = read_json(status_path)
-    except (OSError, ValueError):
-        return "its status.json is unreadable"
+    status = read_status(status_path)
+    if status is None:
+        return "its status.json is damaged (the kit's own record is checked, not trusted): the step reruns " \
+               "and rebuilds it"
     if status.get("fingerprint") != fingerprint(plan):
         old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
         changes = [change for k, v in plan.settings.items() if old_settings.get(k) != v
@@ -136,7 +136,10 @@ def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], e
 @contextlib.contextmanager
 def out_dir_lock(out_dir: Path) -> Iterator[None]:
     """One run per out-dir at a time; a second one is refused, never blocked."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out-dir {out_dir} is a file, not a folder",
+                         hint="choose another --out-dir (a folder; it is created when missing)")
+    out_dir.mkdir(parents=True, exist_ok=True)  # an OSError here names the path: kit/cli/guard.py explains it
     path = RunDir(out_dir).lock
     fh = open(path, "a+")  # noqa: SIM115 - held open for the whole run: the lock lives on it
     try:

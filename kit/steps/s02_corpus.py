@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from dataclasses import dataclass
 
-from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, job_paths, plan_jobs
+from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
-from kit.infra.files import remove_temp_files, write_json
+from kit.infra.clock import utc_iso
+from kit.infra.files import read_json, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_command
 from kit.media.demo import FPS as DEMO_FPS
+from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.refs import Clip, YuvDefaults, reference_clips
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
@@ -69,12 +72,51 @@ def prepare(ctx: Context) -> Prepared:
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     prov = provenance(ctx, prereqs)
+    if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
+                                                            s.demo_seconds or SECONDS)):
+        ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
+        ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
                                       s.demo_clips or None, s.demo_seconds)
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
     return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)
+
+
+def redo_generation(ctx: Context) -> str:
+    """The redo generation of a forced corpus run, "" when every valid ledger may be reused.
+
+    --force / --from redo the jobs as they go: each job's rows and ledger are replaced only when its new
+    ones are complete, so an interrupted forced run keeps every job it had not redone yet. The stamp
+    02_corpus/redo.json says which generation is being redone; it outlives the interrupt, so the next run
+    (a plain rerun; a new --force starts a new generation) still redoes the ledgers older than it,
+    and it is removed once the shard is written.
+    """
+    stamp = ctx.run.redo_stamp
+    if ctx.forced:
+        generation = uuid.uuid4().hex[:16]
+        write_json(stamp, {"generation": generation, "since_utc": utc_iso()})
+        return generation
+    if not stamp.exists():
+        return ""
+    try:
+        recorded = read_json(stamp)
+    except (OSError, ValueError):
+        recorded = None
+    kept = recorded.get("generation") if isinstance(recorded, dict) else None
+    if isinstance(kept, str) and kept:
+        since = recorded.get("since_utc", "?") if isinstance(recorded, dict) else "?"
+        ctx.emit(Info("corpus", f"an interrupted forced run (since {since}) is resumed: "
+                                "jobs it had not redone yet are redone now"))
+        return kept
+    # damaged: which ledgers predate the force is unknown, so none is trusted
+    generation = uuid.uuid4().hex[:16]
+    ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
+    ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
+                            "every job is redone"))
+    write_json(stamp, {"generation": generation, "since_utc": utc_iso()})
+    return generation
 
 
 class CorpusStep:
@@ -112,10 +154,8 @@ class CorpusStep:
         run.jobs.mkdir(parents=True, exist_ok=True)
         remove_temp_files(run.jobs)
         shutil.rmtree(run.corpus_work, ignore_errors=True)  # scratch of killed jobs; the out-dir lock makes us alone
-        if ctx.forced:  # --force redoes the jobs too: forget their ledger entries, keep nothing stale
-            for job in jobs:
-                job_paths(run.jobs, job)[1].unlink(missing_ok=True)
-        reused_ids = {j.job_id for j in jobs if job_is_done(run.jobs, j, p.prov)}
+        generation = redo_generation(ctx)
+        reused_ids = {j.job_id for j in jobs if job_is_done(run.jobs, j, p.prov, generation)}
         cores = core_count()
         n_par = concurrency(s.jobs, cores, len(jobs) - len(reused_ids))
         threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
@@ -125,7 +165,7 @@ class CorpusStep:
             # software encoders always run single-threaded; parallelism comes from whole jobs
             encoder_threads=1,
             sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw,
-            progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}),
+            progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         )
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
@@ -145,5 +185,6 @@ class CorpusStep:
         manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
                                   len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard))
         write_json(run.shard_manifest, manifest.to_json())
+        run.redo_stamp.unlink(missing_ok=True)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),
                                                          "sources": len(p.clips), "demo": p.demo})

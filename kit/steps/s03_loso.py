@@ -45,7 +45,7 @@ class LosoStep:
         from kit.corpus.schema import load_training_corpus
         from kit.model.baselines import arch_loso, ridge_loso
         from kit.model.features import design_matrix
-        from kit.model.incumbent import incumbent_loso
+        from kit.model.incumbent import incumbent_loso, incumbent_scores
         from kit.model.loso import make_folds, run_loso
         from kit.model.network import LINEAR, MLP_SMALL
 
@@ -56,18 +56,20 @@ class LosoStep:
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
         ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
                                  f"{n_sources} folds as one batch"))
+        feats, codec = design_matrix(df)
+        # the incumbent runs first: one that cannot score this corpus is refused before any training
+        scored = incumbent_scores(s.incumbent, feats, codec) if s.incumbent else None
         timer = Timer()
         result = run_loso(df, list(s.seeds), s.train,
                           lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs,
                                                                      len(s.seeds) * n_sources, loss)))
-        feats, codec = design_matrix(df)
         target, folds = df["vmaf"].to_numpy(dtype="float64"), make_folds(df)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         models = {"ridge": ridge_loso(feats, codec, target, folds)}
         for arch in (LINEAR, MLP_SMALL):  # seed document 000's models, trained on the same folds
             models[arch.name] = arch_loso(feats, codec, target, folds, arch, s.seeds[0], s.train)
         baselines = Baselines(corpus_sha, models)
-        incumbent = incumbent_loso(s.incumbent, feats, codec, target, folds) if s.incumbent else None
+        incumbent = incumbent_loso(scored, target, folds) if scored is not None else None
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
             stale.unlink()

@@ -10,7 +10,8 @@ from kit.infra.files import read_json, sha256_file, write_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.base import Context, Outcome, Plan, read_status, require_output
+from kit.verdict.decide import decide
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -26,10 +27,10 @@ class VerdictStep:
     name = "verdict"
 
     def plan(self, ctx: Context) -> Plan:
-        loso_status = ctx.run.status("loso")
-        if loso_status.is_file():
-            ran = read_json(loso_status).get("settings", {}).get("seeds")
-            if ran is not None and list(ran) != list(ctx.settings.seeds):
+        loso_status = read_status(ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns first
+        if loso_status is not None:
+            ran = loso_status["settings"].get("seeds")
+            if isinstance(ran, list) and ran != list(ctx.settings.seeds):
                 raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
                                       + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir, "--seeds",
@@ -42,7 +43,6 @@ class VerdictStep:
         import pandas as pd  # here, not when planning: `status` plans every step
 
         from kit.corpus.summary import summarise_corpus
-        from kit.verdict.decide import decide
 
         s, run = ctx.settings, ctx.run
         loso_outputs(ctx)

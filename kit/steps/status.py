@@ -15,12 +15,12 @@ from pathlib import Path
 
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
-from kit.infra.files import read_json
+from kit.infra.files import read_json, read_json_object
 from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, RunSettings, Step, require_output
+from kit.steps.base import Context, RunSettings, Step, read_status, require_output
 from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
 from kit.verdict.gate import GateThresholds
 
@@ -75,6 +75,13 @@ def settings_from_json(recorded: dict[str, object], out_dir: Path) -> RunSetting
     """RunSettings back from run.json's `settings` (fields it lacks keep their defaults)."""
     kw = {f.name: _convert(str(f.type), recorded[f.name]) for f in dataclasses.fields(RunSettings)
           if f.name in recorded and f.name != "out_dir"}
+    for f in dataclasses.fields(RunSettings):  # a value of another type than the default's: damaged
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        value = kw.get(f.name)
+        if f.name in kw and value is not None and default not in (None, dataclasses.MISSING):
+            want = (int, float) if isinstance(default, float) else type(default)
+            if not isinstance(value, want) or isinstance(value, bool) != isinstance(default, bool):
+                raise ValueError(f"setting {f.name}: {type(value).__name__}, not {type(default).__name__}")
     return RunSettings(out_dir=out_dir, **kw)  # type: ignore[arg-type]
 
 
@@ -99,7 +106,8 @@ def _demo_missing(settings: RunSettings) -> str | None:
     from kit.media.demo import SECONDS, missing_demo_clips
 
     missing = missing_demo_clips(cache_dir(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
-    return f"demo clip(s) {', '.join(missing)} are not in the cache; the next run renders them" if missing else None
+    return (f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run renders them"
+            if missing else None)
 
 
 def step_status(step: Step, ctx: Context) -> StepStatus:
@@ -117,7 +125,7 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
         return StepStatus(step.number, step.name, "pending", why)
     if reason is not None:
         return StepStatus(step.number, step.name, "stale", reason)
-    completed = read_json(ctx.run.status(step.name)).get("completed_at_utc")
+    completed = (read_status(ctx.run.status(step.name)) or {}).get("completed_at_utc")
     return StepStatus(step.number, step.name, "done", "up to date", str(completed) if completed else None)
 
 
@@ -208,12 +216,18 @@ def finished_corpus(out_dir: Path) -> Path:
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     rundir = RunDir(out_dir)
-    run_json = rundir.run_json
-    if not run_json.is_file():
-        pending = tuple(StepStatus(s.number, s.name, "pending", NOT_RUN) for s in STEPS)
+    run, why = read_json_object(rundir.run_json)
+    settings = None
+    if run is not None and isinstance(run.get("settings"), dict) and isinstance(run.get("argv"), list):
+        try:
+            settings = settings_from_json(run["settings"], out_dir)
+        except (TypeError, ValueError):  # a field of the wrong type: the record is damaged
+            settings = None
+    if run is None or settings is None:
+        reason = NOT_RUN if why == "missing" else (
+            f"{rundir.rel(rundir.run_json)} is {why or 'damaged (fields of the wrong type)'}: the next run rewrites it")
+        pending = tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
         return RunStatus(str(out_dir), None, None, lock_holder(out_dir), None, pending)
-    run = read_json(run_json)
-    settings = settings_from_json(dict(run.get("settings") or {}), out_dir)
     quiet = Context(settings, lambda event: None, lambda line: None)
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()

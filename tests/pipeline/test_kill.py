@@ -235,3 +235,99 @@ def test_kill_9_during_merge_at_random_instants(merge_inputs: dict[str, Path], t
             pair = _pair(out)
         assert pair in (_pair(merge_inputs["old"]), _pair(merge_inputs["new"])), f"kill at {delay:.2f} s"
         _check_rerun(merge_inputs, work, out, f"kill at {delay:.2f} s")
+
+
+# --- prereqs' probes: a signal that ends a test encode proves nothing -----------------------------
+
+
+def child_running(parent: int, marker: str, timeout_s: float = 60) -> int:
+    """The pid of `parent`'s child whose command line holds `marker`, polled as it appears."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and marker in cmdline and "-f null" not in cmdline:
+                return int(entry.name)
+        time.sleep(0.002)
+    raise AssertionError(f"no child with {marker!r} appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "sigint-to-ffmpeg-alone"])
+@pytest.mark.parametrize("marker", ["probe_libx264.", "probe_libvmaf."], ids=["encoder-probe", "libvmaf-check"])
+def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
+        sig: signal.Signals, marker: str, tmp_path: Path) -> None:
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache)}
+    args = [sys.executable, "-m", "kit", "run", "--only", "prereqs", "--out-dir", str(out), *FAST]
+    proc = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env=env)
+    try:
+        pid = child_running(proc.pid, marker)
+        if sig == signal.SIGINT and marker == "probe_libx264.":  # the libvmaf check's encode is too short
+            time.sleep(0.05)  # let ffmpeg install its handler: it then stops "normally" with a valid file
+        os.kill(pid, sig)  # the ffmpeg alone: the kit itself gets no signal
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    how = "killed by signal 9 (SIGKILL)" if sig == signal.SIGKILL else "by signal 2 (SIGINT)"
+    assert proc.returncode == 2, stderr
+    assert how in stderr and "proved nothing" in stderr and "Traceback" not in stderr, stderr
+    assert "does not work" not in stderr and "drop libx264" not in stderr, stderr
+    cached = [e for f in (cache / "probes").glob("*.json") for e in json.loads(f.read_text()).values()]
+    assert not [e for e in cached if not e["available"]], cached
+    again = subprocess.run(args, cwd=ROOT, text=True, capture_output=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    other = subprocess.run([*args[:-len(FAST) - 2], "--out-dir", str(tmp_path / "other"), *FAST], cwd=ROOT,
+                           text=True, capture_output=True, env=env, timeout=300)
+    assert other.returncode == 0, other.stderr  # another out-dir, the same cache: nothing poisoned
+
+
+def test_an_interrupted_forced_corpus_run_keeps_what_it_had_not_redone(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args: list[str | Path] = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    first = run_kit("run", "--only", "prereqs", *args)
+    assert first.returncode == 0, first.stderr
+    first = run_kit("run", "--only", "corpus", *args)
+    assert first.returncode == 0, first.stderr
+    jobs = out / "02_corpus" / "jobs"
+    before = {p.name: p.read_bytes() for p in jobs.glob("*.json")}
+    assert len(before) >= 4
+
+    def redone() -> list[str]:
+        found = []
+        for p in jobs.glob("*.json"):
+            try:
+                if "generation" in json.loads(p.read_text()):
+                    found.append(p.name)
+            except ValueError:
+                pass
+        return found
+
+    proc = start(["run", "--from", "corpus", "--jobs", "1", *args])
+    deadline = time.monotonic() + 120
+    while not redone() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    fresh = redone()
+    assert 1 <= len(fresh) < len(before), fresh
+    assert sorted(p.name for p in jobs.glob("*.json")) == sorted(before)  # nothing lost
+    untouched = [n for n in before if n not in fresh]
+    assert all((jobs / n).read_bytes() == before[n] for n in untouched)
+    assert (out / "02_corpus" / "redo.json").is_file()
+    res = run_kit("run", "--only", "corpus", *args)  # a plain rerun still redoes the rest
+    assert res.returncode == 0, res.stderr
+    assert "interrupted forced run" in res.stdout + res.stderr
+    assert f"{len(fresh)} already done" in res.stdout, res.stdout
+    assert sorted(redone()) == sorted(before)
+    assert not (out / "02_corpus" / "redo.json").exists()
+    again = run_kit("run", "--only", "corpus", *args)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout
