@@ -1,14 +1,23 @@
-"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION) and the one check of its values.
+"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION), the one check of its values, and
+the corpus's identity.
 
 One row per scored frame. Every reader (the merge, `corpus info`, LOSO
 training) validates with `validate_table`, so a corpus is judged the same way
 wherever it is read, and every problem names the file, the row and the column.
+
+`corpus_sha256` is the corpus's identity wherever it is recorded (LOSO reports,
+the verdict, model sidecars and ONNX metadata): a hash of its content columns,
+in row order, leaving out the measured ones (`enc_time_ms`), so two runs that
+made the same rows give the same identity and byte-identical models.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +42,7 @@ SCHEMA = pa.schema([
     ("vmaf", pa.float64()),
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
+    ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
 ])
@@ -41,6 +51,11 @@ COLUMNS = tuple(SCHEMA.names)
 TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
+
+# measured on the box as the rows were made: two runs that made the same rows differ here
+MEASURED_COLUMNS = ("enc_time_ms",)
+CONTENT_COLUMNS = tuple(c for c in COLUMNS if c not in MEASURED_COLUMNS)
+CONTENT_HASH_VERSION = "kit-corpus-content-v1"
 
 REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
 SCORES = (*FEATURES, "vmaf")
@@ -105,7 +120,7 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
-                         hint="the file is not a schema-1 corpus shard; re-create it with the kit or merge it")
+                         hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
     try:
         table = pq.read_table(path, columns=wanted)
@@ -114,3 +129,41 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
                          hint="copy it again, or re-create it with the kit (ensemble-kit merge ...)") from exc
     validate_table(table, str(path))
     return table.to_pandas()
+
+
+def _content_parts(table: pa.Table) -> Iterator[bytes]:
+    """Each content column as bytes that depend only on its values, in row order (nulls marked)."""
+    for name in (c for c in CONTENT_COLUMNS if c in table.column_names):
+        col = table[name]
+        want = SCHEMA.field(name).type
+        if col.type != want:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):  # else hashed as stored
+                col = pc.cast(col, want, safe=True)
+        valid = pc.is_valid(col).to_numpy(zero_copy_only=False).astype(np.uint8)
+        yield f"{name}:{col.type}:{len(col)}".encode() + b"\0" + valid.tobytes()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            encoded = pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))
+            words = encoded.dictionary.to_pylist()
+            yield json.dumps(words, ensure_ascii=False).encode()
+            yield pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes()
+        else:
+            values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+            yield values.astype(values.dtype.newbyteorder("<")).tobytes()
+
+
+def corpus_sha256(path: Path) -> str:
+    """The corpus's identity: sha256 over its content columns (CONTENT_COLUMNS, those it has), row by row.
+
+    Not the file's bytes: parquet settings and the measured `enc_time_ms` do not change it, so two
+    from-scratch runs that made the same rows train byte-identical models that name the same corpus.
+    """
+    try:
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[c for c in CONTENT_COLUMNS if c in names])
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable parquet corpus ({exc})",
+                         hint="pass a shard.parquet or a corpus written by `ensemble-kit merge`") from exc
+    h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
+    for part in _content_parts(table):
+        h.update(len(part).to_bytes(8, "little") + part)
+    return h.hexdigest()

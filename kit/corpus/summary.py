@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the records here are read by light commands (status, the su
 
 @dataclass(frozen=True)
 class TableSummary(Record):
-    """Rows, sources, encoders, boxes, devices, cq grid and vmaf range of a schema-1 table."""
+    """Rows, sources, encoders, boxes, devices, cq grid, vmaf range and encoded formats of a corpus table."""
 
     rows: int
     n_sources: int
@@ -29,6 +29,7 @@ class TableSummary(Record):
     cq_grid: list[int]
     vmaf_range: list[float]
     teacher_models: list[str]
+    enc_pix_fmts: list[str]  # the encoded formats ("" = not recorded, bash-kit rows)
 
 
 def _unique(col: pa.ChunkedArray) -> list[object]:
@@ -53,6 +54,7 @@ def summarise_table(table: pa.Table) -> TableSummary:
         cq_grid=[int(str(c)) for c in _unique(table["cq"])],
         vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
         teacher_models=[str(v) for v in _unique(table["teacher_model"])],
+        enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
     )
 
 

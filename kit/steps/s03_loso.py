@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from kit.corpus.schema import load_training_corpus
+from kit.corpus.schema import corpus_sha256, load_training_corpus
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
@@ -36,7 +36,8 @@ class LosoStep:
 
     def plan(self, ctx: Context) -> Plan:
         s = ctx.settings
-        inputs = {"corpus": sha256_file(corpus_path(ctx))}
+        # the corpus's content, not its bytes: a rerun whose rows differ only in enc_time_ms is the same corpus
+        inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
         if s.incumbent is not None:
             _, models = find_incumbent(s.incumbent)
             inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)

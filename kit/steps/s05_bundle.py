@@ -9,6 +9,7 @@ from pathlib import Path
 from kit.bundle.contents import tarball_files
 from kit.bundle.models import export_ensemble
 from kit.bundle.tarball import write_results_tarball
+from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
@@ -48,7 +49,7 @@ class BundleStep:
         exports: list[Path] = []
         if verdict.promoted:
             corpus = Path(verdict.corpus.path)
-            if not corpus.is_file() or sha256_file(corpus) != verdict.corpus.sha256:
+            if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
                 raise InputError(f"the corpus {corpus} changed since the verdict was reached",
                                  hint=f"rerun from LOSO: {kit_cli()} run --from loso --out-dir {ctx.out_dir}")
             ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
