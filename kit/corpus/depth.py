@@ -64,9 +64,8 @@ def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
         able = [e for e in encoders if e in probes and probes[e].available]
         more = f" ({len(cannot) - 1} more encoder(s) cannot either)" if len(cannot) > 1 else ""
         formats = ", ".join(sorted({c.pix_fmt for c in deep}))
-        keep = (f"drop {', '.join(e for e, _ in cannot)} from --encoders (10 bit works here with "
-                f"{', '.join(able)})" if able else "choose encoders that keep 10 bit (libx265, libsvtav1; "
-                f"`{kit_cli()} detect` shows what works here)")
+        keep = (f"pass --encoders {','.join(able)} (those keep 10 bit here)" if able else
+                f"pass encoders that keep 10 bit, e.g. --encoders libx265 (`{kit_cli()} detect` shows what works here)")
         raise InputError(f"--encode-depth source: encoder {name} cannot encode 10-bit here: {reason}{more}; "
                          f"{len(deep)} reference(s) are deeper than 8 bit ({formats}, e.g. {deep[0].src})",
                          hint=f"{keep}, or use --encode-depth 8bit to encode every reference at 8 bit")

@@ -101,11 +101,12 @@ def test_plan_depths_refuses_an_encoder_without_10_bit_before_any_encode() -> No
     assert err.value.message == (
         "--encode-depth source: encoder libx264 cannot encode 10-bit here: this ffmpeg's libx264 takes no 10-bit "
         "input; 2 reference(s) are deeper than 8 bit (yuv420p10le, yuv422p10le, e.g. deep)")
-    assert err.value.hint == ("drop libx264 from --encoders (10 bit works here with libx265), or use "
-                              "--encode-depth 8bit to encode every reference at 8 bit")
+    assert err.value.hint == ("pass --encoders libx265 (those keep 10 bit here), or use --encode-depth 8bit to "
+                              "encode every reference at 8 bit")
     # an encoder step 01 never probed for 10 bit is refused too, never encoded at 8 bit behind the user's back
-    with pytest.raises(InputError, match="encoder hevc_qsv cannot encode 10-bit here: not probed for 10 bit"):
+    with pytest.raises(InputError, match="encoder hevc_qsv cannot encode 10-bit here: not probed for 10 bit") as err:
         plan_depths(clips, ["hevc_qsv"], "source", {})
+    assert err.value.hint.startswith("pass encoders that keep 10 bit, e.g. --encoders libx265")
 
 
 def test_plan_depths_keeps_8_bit_references_and_the_default_at_8_bit() -> None:
