@@ -43,7 +43,7 @@ def check_prereqs_depth(prereqs: dict[str, object], setting: str, prereqs_dir: s
     if was != setting:
         raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",
                          hint=f"rerun it with the same flags: {kit_cli()} step prereqs --encode-depth {setting} ... "
-                              "(or use `run`, which does)")
+                              "(a plain `run`, without --from/--only, reruns it by itself)")
 
 
 def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
