@@ -131,24 +131,45 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
     return table.to_pandas()
 
 
+def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """(the values in order of first appearance, each row's code, nulls 0): a string column's content,
+    whatever dictionaries the file's row groups carried, without materialising a string per row."""
+    codes: dict[str, int] = {}
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in col.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        ix = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        words = chunk.dictionary.to_pylist()
+        used, first = np.unique(ix[ix >= 0], return_index=True)
+        lookup = np.zeros(max(len(words), 1), dtype=np.int64)
+        for local in used[np.argsort(first, kind="stable")]:
+            lookup[local] = codes.setdefault(words[local], len(codes))
+        parts.append(np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0))
+    return list(codes), np.concatenate(parts)
+
+
 def _content_parts(table: pa.Table) -> Iterator[bytes]:
     """Each content column as bytes that depend only on its values, in row order (nulls marked)."""
     for name in (c for c in CONTENT_COLUMNS if c in table.column_names):
         col = table[name]
         want = SCHEMA.field(name).type
-        if col.type != want:
+        text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
+        if not text and col.type != want:
             with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):  # else hashed as stored
                 col = pc.cast(col, want, safe=True)
         valid = pc.is_valid(col).to_numpy(zero_copy_only=False).astype(np.uint8)
-        yield f"{name}:{col.type}:{len(col)}".encode() + b"\0" + valid.tobytes()
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            encoded = pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))
-            words = encoded.dictionary.to_pylist()
+        yield f"{name}:{'string' if text else col.type}:{len(col)}".encode() + b"\0" + valid.tobytes()
+        if text:
+            words, codes = _string_codes(col)
             yield json.dumps(words, ensure_ascii=False).encode()
-            yield pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype("<i8").tobytes()
+            yield codes.astype("<i8").tobytes()
         else:
             values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
             yield values.astype(values.dtype.newbyteorder("<")).tobytes()
+
+
+_content_memo: dict[tuple[str, int, int], str] = {}
 
 
 def corpus_sha256(path: Path) -> str:
@@ -156,14 +177,23 @@ def corpus_sha256(path: Path) -> str:
 
     Not the file's bytes: parquet settings and the measured `enc_time_ms` do not change it, so two
     from-scratch runs that made the same rows train byte-identical models that name the same corpus.
+    Remembered for this process by (path, size, mtime): a run checks it in several steps.
     """
     try:
-        names = pq.read_schema(path).names
-        table = pq.read_table(path, columns=[c for c in CONTENT_COLUMNS if c in names])
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key in _content_memo:
+            return _content_memo[key]
+        schema = pq.read_schema(path)
+        names = [c for c in CONTENT_COLUMNS if c in schema.names]
+        # strings as the dictionaries parquet stores them: reading them row by row is most of the cost
+        table = pq.read_table(path, columns=names, read_dictionary=[
+            c for c in names if pa.types.is_string(schema.field(c).type)])
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable parquet corpus ({exc})",
                          hint="pass a shard.parquet or a corpus written by `ensemble-kit merge`") from exc
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):
         h.update(len(part).to_bytes(8, "little") + part)
-    return h.hexdigest()
+    _content_memo[key] = h.hexdigest()
+    return _content_memo[key]

@@ -147,17 +147,23 @@ def corpus_table(n: int = 6, vmaf_bump: float = 0.0, enc_time: float = 10.0, enc
 def test_corpus_sha256_hashes_content_not_enc_time_ms_or_file_bytes(tmp_path: Path) -> None:
     assert MEASURED_COLUMNS == ("enc_time_ms",)
     paths = {}
-    for name, table, compression in (
-            ("base", corpus_table(), "zstd"), ("retimed", corpus_table(enc_time=97.5), "zstd"),
-            ("snappy", corpus_table(), "snappy"), ("vmaf", corpus_table(vmaf_bump=0.01), "zstd"),
-            ("tenbit", corpus_table(enc_pix_fmt="yuv420p10le"), "zstd"),
-            ("reordered", corpus_table().take([1, 0, 2, 3, 4, 5]), "zstd")):
+    base = corpus_table()
+    # the second half from another box: row groups then carry other string dictionaries
+    mixed = base.set_column(base.schema.get_field_index("box_id"), "box_id", pa.array(["b"] * 3 + ["c"] * 3))
+    for name, table, compression, group in (
+            ("base", base, "zstd", None), ("retimed", corpus_table(enc_time=97.5), "zstd", None),
+            ("snappy", base, "snappy", None), ("groups", base, "zstd", 2),
+            ("vmaf", corpus_table(vmaf_bump=0.01), "zstd", None),
+            ("tenbit", corpus_table(enc_pix_fmt="yuv420p10le"), "zstd", None),
+            ("reordered", base.take([1, 0, 2, 3, 4, 5]), "zstd", None),
+            ("mixed", mixed, "zstd", None), ("mixed_groups", mixed, "snappy", 4)):
         paths[name] = tmp_path / f"{name}.parquet"
-        pq.write_table(table, paths[name], compression=compression)
+        pq.write_table(table, paths[name], compression=compression, row_group_size=group)
     digest = {name: corpus_sha256(p) for name, p in paths.items()}
-    assert paths["retimed"].read_bytes() != paths["base"].read_bytes() != paths["snappy"].read_bytes()
-    assert digest["retimed"] == digest["base"] == digest["snappy"]
-    assert len({digest["base"], digest["vmaf"], digest["tenbit"], digest["reordered"]}) == 4
+    assert len({paths[n].read_bytes() for n in ("base", "retimed", "snappy", "groups")}) == 4
+    assert digest["retimed"] == digest["base"] == digest["snappy"] == digest["groups"]
+    assert digest["mixed"] == digest["mixed_groups"]
+    assert len({digest["base"], digest["vmaf"], digest["tenbit"], digest["reordered"], digest["mixed"]}) == 5
 
 
 def test_corpus_sha256_of_an_unreadable_file_is_a_clean_input_error(tmp_path: Path) -> None:
