@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import CorpusManifest, MergeManifest, ShardManifest, SourceRows, read_manifest
+from kit.infra.files import sha256_file
 from kit.infra.records import Record, omit_none
 from kit.rundir import LAYOUT
 
@@ -85,7 +86,8 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The corpus block for the verdict: the figures from the file, its kind from its manifest."""
+    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file, its kind from
+    the manifest that describes exactly its bytes."""
     import pyarrow.parquet as pq
 
     cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf")
@@ -97,7 +99,9 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     def uniq(col: str) -> list[str]:
         return sorted(df[col].dropna().unique().tolist()) if col in df else []
 
-    exact: CorpusManifest | None = manifest if manifest is not None and manifest.sha256 == sha else None
+    # a manifest describes its file's bytes; `sha` is the corpus's content identity (kit.corpus.schema)
+    exact: CorpusManifest | None = (manifest if manifest is not None and manifest.sha256 == sha256_file(path)
+                                    else None)
     return CorpusSummary(
         path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=int(df["src_sha256"].nunique()),
         sources=sorted(df.groupby("src_sha256")["src"].first().tolist()),

@@ -142,6 +142,8 @@ def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path,
         _, v = _verdict(out)
         v.pop("generated_at_utc")
         assert v["corpus"].pop("path") == str(corpus.resolve())
+        # what the file's own manifest says: the copy has none beside it
+        assert v["corpus"].pop("corpus_kind") == ("shard" if corpus == tiny_shard else "unknown")
         verdicts.append(v)
         models.append({p.name: p.read_bytes() for p in (out / "05_bundle" / "exports").glob("*.onnx")})
     assert verdicts[0] == verdicts[1]  # the corpus sha256 included: it hashes content, not enc_time_ms
