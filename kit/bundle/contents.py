@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
-from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
@@ -24,7 +24,7 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: li
             files[run.rel(path)] = path
     if run.shard.is_file() and run.shard.resolve() == Path(verdict.corpus.path).resolve():
         # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
-        if sha256_file(run.shard) != verdict.corpus.sha256:
+        if corpus_sha256(run.shard) != verdict.corpus.sha256:
             raise InputError(f"{run.shard} changed since the verdict was reached",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
         files[run.rel(run.shard)] = run.shard

@@ -22,6 +22,8 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
     for inp in manifest.inputs:
         click.echo(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
                    f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict", err=err)
+        if inp.upgraded:
+            click.echo(f"    {inp.upgraded}", err=err)
     for rep in manifest.repeated_inputs:
         click.echo(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once", err=err)
     for warning in manifest.warnings:
@@ -108,6 +110,8 @@ def info_cmd(file: Path, json_mode: bool) -> None:
         from kit.rundir import manifest_path
 
         loaded = load_input(file)
+        if loaded.upgraded and not json_mode:
+            click.echo(f"note: {loaded.upgraded}", err=True)
         m = loaded.manifest
         if loaded.kind == "parquet" and m is None and manifest_path(file).is_file():
             click.echo(f"warning: {manifest_path(file)} does not describe {file} (another file's, or a merge "
@@ -134,4 +138,5 @@ def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
     lo, hi = s.vmaf_range
     return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
             f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
-            f"cq grid   {', '.join(map(str, s.cq_grid))}", f"vmaf      {lo:.3f} .. {hi:.3f}"]
+            f"cq grid   {', '.join(map(str, s.cq_grid))}", f"vmaf      {lo:.3f} .. {hi:.3f}",
+            f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]

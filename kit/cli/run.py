@@ -17,6 +17,7 @@ import click
 from kit.cli.guard import failure_events, guarded
 from kit.errors import InputError
 from kit.infra.invocation import retry_command
+from kit.media.pixfmt import DEPTH_8BIT, ENCODE_DEPTHS
 from kit.rundir import STEP_NAMES
 
 STEP_CHOICES = STEP_NAMES
@@ -91,6 +92,9 @@ def _with_options(fn: Callable[..., Any], selection: bool) -> Callable[..., Any]
         click.option("--encoders", default="auto", show_default=True, envvar="KIT_ENCODERS",
                      help="Comma-separated encoders, or auto: each detected family's defaults that pass a test "
                           "encode, plus libx264 (see `ensemble-kit detect`)."),
+        click.option("--encode-depth", type=click.Choice(ENCODE_DEPTHS), default=DEPTH_8BIT, show_default=True,
+                     help="Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references "
+                          "deeper than 8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
         click.option("--cqs", default="19,25,31,37", show_default=True, envvar="KIT_CQS",
                      help="Quality grid (the cq knob, mapped per encoder family)."),
         click.option("--seeds", default="0,1,2,3,4", show_default=True, envvar="KIT_SEEDS",
@@ -193,6 +197,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
         train=train, demo_clips=kw["demo_clips"], demo_seconds=kw["demo_seconds"],
         shard=shard,
         vmaftune_crf_range=parse_crf_range(kw["vmaftune_crf_range"]),
+        encode_depth=kw["encode_depth"],
     )
 
 

@@ -1,9 +1,12 @@
 """Reading corpus files for `merge` and `corpus info`.
 
-Three kinds of input, each read into the schema-1 layout (kit.corpus.schema.SCHEMA):
+Three kinds of input, each read into the current layout (kit.corpus.schema.SCHEMA):
 
 * parquet: a shard or a merged corpus (its `<stem>.manifest.json` is used when
-  it sits beside the file and its sha256 matches);
+  it sits beside the file and its sha256 matches); a schema-1 file, which has
+  no `enc_pix_fmt`, gets `yuv420p` there (every schema-1 encode was 8-bit
+  4:2:0), or "" (not recorded) on rows without a reference format (bash-kit
+  rows merged into it), and the input says so in the merge manifest;
 * a results tarball: checked as `verify` checks it (kit.infra.archive.check_results:
   the limits, the members, every file against its manifest.json), in a temporary folder only;
 * the bash kit's JSONL rows (see kit.corpus.jsonl).
@@ -21,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
-from kit.corpus.manifests import CorpusManifest, ShardManifest, parse_manifest, read_manifest
+from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
 from kit.corpus.schema import COLUMNS, SCHEMA, validate_table
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
@@ -30,10 +33,13 @@ from kit.infra.files import read_json, sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.parquet import parquet_columns
 from kit.infra.parquet import read_parquet as read_guarded
+from kit.media.pixfmt import SCHEMA1_ENC_PIX_FMT
 from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
-BAD_SCHEMA_HINT = "merge accepts schema-1 shards and corpora written by the kit, results tarballs and bash-kit JSONL"
+BAD_SCHEMA_HINT = "merge accepts shards and corpora written by the kit, results tarballs and bash-kit JSONL"
+# columns a schema-1 file lacks, and how they are filled when it is read
+SCHEMA1_MISSING = ("enc_pix_fmt",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class LoadedInput:
     table: pa.Table
     recorded_utc: str = ""  # when the rows were made, "YYYY-MM-DDTHH:MM:SSZ"; "" when nothing recorded it
     manifest: CorpusManifest | None = None  # the shard or merge manifest that describes exactly these rows
+    upgraded: str = ""  # how an older schema's rows were brought to this one ("" when nothing was filled in)
 
     @property
     def name(self) -> str:
@@ -87,7 +94,8 @@ def load_input(path: Path) -> LoadedInput:
     if kind == "jsonl":
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
     manifest = sidecar_manifest(path, digest)
-    return LoadedInput(str(path), kind, digest, read_parquet(path, str(path)), recorded_time(manifest), manifest)
+    table, upgraded = read_parquet(path, str(path))
+    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded)
 
 
 def load_jsonl(path: Path) -> pa.Table:
@@ -110,17 +118,38 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
     return manifest if manifest is not None and manifest.sha256 == digest else None
 
 
-def read_parquet(path: Path, label: str) -> pa.Table:
-    """A schema-1 parquet file, cast to SCHEMA and validated."""
+def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
+    """(a kit parquet file cast to SCHEMA and validated, how a schema-1 file was upgraded or "")."""
     names = parquet_columns(path, label)
     missing = [c for c in COLUMNS if c not in names]
-    if missing:
-        raise InputError(f"{label}: column {missing[0]!r} is missing (schema 1 needs {', '.join(COLUMNS)})",
-                         hint=BAD_SCHEMA_HINT)
-    table = read_guarded(path, COLUMNS, label)
-    table = pa.table([cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS], schema=SCHEMA)
+    schema1 = bool(missing) and set(missing) <= set(SCHEMA1_MISSING)
+    if missing and not schema1:
+        gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
+        raise InputError(f"{label}: column {gap!r} is missing (schema {SCHEMA_VERSION} needs "
+                         f"{', '.join(COLUMNS)})", hint=BAD_SCHEMA_HINT)
+    table = read_guarded(path, [c for c in COLUMNS if c in names], label)
+    upgraded = ""
+    if schema1:
+        table, upgraded = upgrade_schema1(table)
+    cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
+    # a hand-made file may leave it null: "" is "not recorded", one value to key and sort on
+    cols[COLUMNS.index("enc_pix_fmt")] = pc.fill_null(cols[COLUMNS.index("enc_pix_fmt")], "")
+    table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label, lambda i: f"row {i}")
-    return table
+    return table, upgraded
+
+
+def upgrade_schema1(table: pa.Table) -> tuple[pa.Table, str]:
+    """A schema-1 table with `enc_pix_fmt`: yuv420p where the kit encoded the row (it always encoded
+    8-bit 4:2:0), "" where the row has no reference format (a bash-kit row merged into it)."""
+    known = pc.is_valid(table["pix_fmt"])
+    filled = pc.if_else(known, pa.scalar(SCHEMA1_ENC_PIX_FMT), pa.scalar(""))
+    n_known = pc.sum(known.cast(pa.int64())).as_py() or 0
+    note = (f"schema 1 (no enc_pix_fmt column): enc_pix_fmt filled with {SCHEMA1_ENC_PIX_FMT} on {n_known} row(s), "
+            "since every schema-1 encode was 8-bit 4:2:0")
+    if n_known < table.num_rows:
+        note += f"; left \"\" (not recorded) on {table.num_rows - n_known} row(s) without a reference pix_fmt"
+    return table.append_column("enc_pix_fmt", filled), note
 
 
 def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -> pa.ChunkedArray:
@@ -155,9 +184,9 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
         shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
-        table = read_parquet(shard, f"{path}:{top.name}/{SHARD_IN_TARBALL}")
+        table, upgraded = read_parquet(shard, f"{path}:{top.name}/{SHARD_IN_TARBALL}")
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
-                       shard_manifest)
+                       shard_manifest, upgraded)
 
 
 def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:

@@ -30,6 +30,7 @@ from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
+from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 
@@ -56,10 +57,15 @@ class Job:
     clip: Clip
     encoder: str
     cq: int
+    bits: int = 8  # the encode's bit depth (10 only with --encode-depth source, for a deeper reference)
 
     @property
     def spec(self) -> EncoderSpec:
-        return get_spec(self.encoder)
+        return get_spec(self.encoder).at_bits(self.bits)
+
+    @property
+    def enc_pix_fmt(self) -> str:
+        return enc_pix_fmt(self.bits)
 
     @property
     def job_id(self) -> str:
@@ -74,7 +80,8 @@ class Job:
             "schema": SCHEMA_VERSION, "clip": self.clip.sha256, "geometry": [
                 self.clip.width, self.clip.height, self.clip.fps, self.clip.pix_fmt, self.clip.n_frames],
             "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
-            "cq": self.cq, "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
+            "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
+            "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform,
         })
 
@@ -102,9 +109,11 @@ class ClipChanged(JobFailed):
         self.clip_path = job.clip.path
 
 
-def plan_jobs(clips: Iterable[Clip], encoders: Iterable[str], cqs: Iterable[int]) -> list[Job]:
+def plan_jobs(clips: Iterable[Clip], encoders: Iterable[str], cqs: Iterable[int],
+              bits: Callable[[Clip], int] = lambda clip: 8) -> list[Job]:
+    """Every (clip, encoder, cq), clips by name; `bits` gives each clip's encode depth."""
     encoders, cqs = list(encoders), list(cqs)
-    return [Job(c, e, q) for c in sorted(clips, key=lambda c: c.src) for e in encoders for q in cqs]
+    return [Job(c, e, q, bits(c)) for c in sorted(clips, key=lambda c: c.src) for e in encoders for q in cqs]
 
 
 def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
@@ -168,6 +177,7 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "bitrate_kbps": const(bitrate, pa.float64()),
         "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
         "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
+        "enc_pix_fmt": const(job.enc_pix_fmt, pa.string()),
         "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
         "device": const(prov.device_for(job.encoder), pa.string()),
         "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
@@ -196,6 +206,7 @@ class JobRunner:
     sessions: dict[str, threading.Semaphore]
     log: LogFn
     hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
+    hw_10bit: dict[str, HwArgs] = field(default_factory=dict)  # the same for 10-bit encodes (their upload format)
     # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
     progress: Callable[[str, str, int], None] | None = None
     generation: str = ""  # a forced run's redo generation, written into each ledger it completes
@@ -241,7 +252,7 @@ class JobRunner:
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
         clip, spec = job.clip, job.spec
         encoded = work / f"enc.{spec.container}"
-        hw = self.hw.get(job.encoder, HwArgs())
+        hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
                                  hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
         sem = self.sessions.get(job.encoder)

@@ -14,10 +14,10 @@ i.e. `printf 'bash-kit-jsonl:%s' "$src" | sha256sum`. It is a hash of the
 de-duplicate only against other JSONL rows of the same source name, and a
 JSONL source is its own LOSO fold even when a shard holds the same content
 under its real sha256. A row that does carry a 64-hex `src_sha256` keeps it.
-Missing provenance becomes: preset "", quality_args "", device "unknown",
-box_id "bash-kit", platform "unknown", ffmpeg_version "unknown",
-teacher_model "vmaf_v0.6.1"; width, height, fps, pix_fmt and bitrate_kbps
-stay null.
+Missing provenance becomes: preset "", quality_args "", enc_pix_fmt ""
+(not recorded), device "unknown", box_id "bash-kit", platform "unknown",
+ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1"; width, height, fps,
+pix_fmt and bitrate_kbps stay null.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *FEATURES)
 JSONL_NAMESPACE = "bash-kit-jsonl:"
 JSONL_DEFAULTS: dict[str, object] = {
-    "preset": "", "quality_args": "", "device": "unknown", "box_id": "bash-kit", "platform": "unknown",
+    "preset": "", "quality_args": "", "enc_pix_fmt": "", "device": "unknown", "box_id": "bash-kit",
+    "platform": "unknown",
     "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL,
 }
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -17,7 +17,8 @@ from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
 
 # the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version
-SCHEMA_VERSION = 1
+# 2: the `enc_pix_fmt` column (the encoded stream's format); schema-1 files are read with it filled in
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class FFmpegRef(Record):
 
 @dataclass(frozen=True)
 class ClipEntry(Record):
+    LENIENT = True  # schema-1 manifests have no enc_pix_fmt
+
     src: str
     src_sha256: str
     width: int
@@ -48,6 +51,7 @@ class ClipEntry(Record):
     fps: str
     pix_fmt: str
     frames: int
+    enc_pix_fmt: str = ""  # what its encodes are made in (yuv420p, or yuv420p10le with --encode-depth source)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class ShardManifest(Record):
     teacher_model: str = ""
     encoders: list[str] = field(default_factory=list)
     grid: dict[str, list[int]] = field(default_factory=dict)
+    encode_depth: str = ""  # --encode-depth (8bit | source); "" in a schema-1 manifest, whose encodes were 8-bit
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
     kit_version: str = ""
@@ -108,6 +113,7 @@ class InputEntry(Record):
     kept: int
     duplicate: int
     conflict: int
+    upgraded: str | None = omit_none()  # how an older schema's rows were brought to this one
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,7 @@ class MergeManifest(Record):
     cq_grid: list[int] = field(default_factory=list)
     vmaf_range: list[float] = field(default_factory=list)
     teacher_models: list[str] = field(default_factory=list)
+    enc_pix_fmts: list[str] = field(default_factory=list)
 
 
 CorpusManifest = ShardManifest | MergeManifest

@@ -1,6 +1,7 @@
 """Merging corpus shards into one corpus (DESIGN §7).
 
-Rows are keyed by (src_sha256, encoder, preset, cq, frame_index, device).
+Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
+device): an 8-bit and a 10-bit encode of one frame are two rows, not a conflict.
 Rows with one key and equal scored values (the six features and vmaf) are
 duplicates: one is kept. Rows with one key and different scored values are a
 conflict: the merge refuses (exit 2) unless told which to keep:
@@ -13,9 +14,11 @@ conflict: the merge refuses (exit 2) unless told which to keep:
   oldest; ties go to the canonical input order.
 
 Within one input the earlier row wins. The same bytes given twice count once.
-The output holds the schema-1 columns only, sorted by
-(src_sha256, encoder, preset, device, cq, frame_index) and written with fixed
-parquet settings, so A+B, B+A and A+B+A give byte-identical files.
+Schema-1 inputs are read with `enc_pix_fmt` filled in (kit.corpus.inputs), and
+their manifest entry says how (`upgraded`). The output holds the current
+schema's columns only, sorted by (src_sha256, encoder, preset, device,
+enc_pix_fmt, cq, frame_index) and written with fixed parquet settings, so A+B,
+B+A and A+B+A give byte-identical files.
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ from kit.infra.records import Record
 from kit.media.libvmaf import FEATURES
 from kit.rundir import manifest_path
 
-KEY = ("src_sha256", "encoder", "preset", "cq", "frame_index", "device")
-SORT_ORDER = ("src_sha256", "encoder", "preset", "device", "cq", "frame_index")
+KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
+SORT_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
 SCORED = (*FEATURES, "vmaf")
 PREFER_CHOICES = ("first", "newest")
 ROW_GROUP_ROWS = 1 << 20
@@ -177,15 +180,15 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
         diff = "; ".join(f"{c} {at[c][0]!r} in {names[0]} vs {at[c][1]!r} in {names[1]}"
                          for c in SCORED if at[c][0] != at[c][1])
         lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
-                     f"preset {at['preset'][0]!r} cq {at['cq'][0]} frame {at['frame_index'][0]} device "
-                     f"{at['device'][0]!r}: {diff}")
+                     f"preset {at['preset'][0]!r} {at['enc_pix_fmt'][0] or 'enc_pix_fmt not recorded'} cq "
+                     f"{at['cq'][0]} frame {at['frame_index'][0]} device {at['device'][0]!r}: {diff}")
         if len(lines) >= limit:
             break
     return lines
 
 
 def write_corpus(table: pa.Table, out: Path) -> None:
-    """Schema-1 parquet with fixed settings: equal rows give equal bytes."""
+    """The current schema's parquet with fixed settings: equal rows give equal bytes."""
     table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
     pq.write_table(table, out, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
 
@@ -303,6 +306,7 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
         manifest_kind=m.kind if m is not None else None, shard=shard,
         demo_corpus=bool(m.demo_corpus) if m is not None else False,
         read=counts.read, kept=counts.kept, duplicate=counts.duplicate, conflict=counts.conflict,
+        upgraded=inp.upgraded or None,
     )
 
 
@@ -349,5 +353,5 @@ def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput]
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=summary.sources, encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
-        vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models,
+        vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
     )

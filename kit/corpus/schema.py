@@ -1,14 +1,23 @@
-"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION) and the one check of its values.
+"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION), the one check of its values, and
+the corpus's identity.
 
 One row per scored frame. Every reader (the merge, `corpus info`, LOSO
 training) validates with `validate_table`, so a corpus is judged the same way
 wherever it is read, and every problem names the file, the row and the column.
+
+`corpus_sha256` is the corpus's identity wherever it is recorded (LOSO reports,
+the verdict, model sidecars and ONNX metadata): a hash of its content columns,
+in row order, leaving out the measured ones (`enc_time_ms`), so two runs that
+made the same rows give the same identity and byte-identical models.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +42,7 @@ SCHEMA = pa.schema([
     ("vmaf", pa.float64()),
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
+    ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
 ])
@@ -51,6 +61,11 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "adm2": RATIO_RANGE, "vif_scale0": RATIO_RANGE, "vif_scale1": RATIO_RANGE, "vif_scale2": RATIO_RANGE,
     "vif_scale3": RATIO_RANGE, "motion2": (0.0, 1024.0), "vmaf": VMAF_RANGE,
 }
+
+# measured on the box as the rows were made: two runs that made the same rows differ here
+MEASURED_COLUMNS = ("enc_time_ms",)
+CONTENT_COLUMNS = tuple(c for c in COLUMNS if c not in MEASURED_COLUMNS)
+CONTENT_HASH_VERSION = "kit-corpus-content-v1"
 
 REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
 SCORES = (*FEATURES, "vmaf")
@@ -113,8 +128,74 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
-                         hint="the file is not a schema-1 corpus shard; re-create it with the kit or merge it")
+                         hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
     table = read_parquet(path, wanted)
     validate_table(table, str(path))
     return table.to_pandas()
+
+
+def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
+    """(the values in order of first appearance, each row's code, nulls 0): a string column's content,
+    whatever dictionaries the file's row groups carried, without materialising a string per row."""
+    codes: dict[str, int] = {}
+    parts = [np.zeros(0, dtype=np.int64)]
+    for chunk in col.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        ix = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        words = chunk.dictionary.to_pylist()
+        used, first = np.unique(ix[ix >= 0], return_index=True)
+        lookup = np.zeros(max(len(words), 1), dtype=np.int64)
+        for local in used[np.argsort(first, kind="stable")]:
+            lookup[local] = codes.setdefault(words[local], len(codes))
+        parts.append(np.where(ix >= 0, lookup[np.maximum(ix, 0)], 0))
+    return list(codes), np.concatenate(parts)
+
+
+def _content_parts(table: pa.Table) -> Iterator[bytes]:
+    """Each content column as bytes that depend only on its values, in row order (nulls marked)."""
+    for name in (c for c in CONTENT_COLUMNS if c in table.column_names):
+        col = table[name]
+        want = SCHEMA.field(name).type
+        text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
+        if not text and col.type != want:
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):  # else hashed as stored
+                col = pc.cast(col, want, safe=True)
+        valid = pc.is_valid(col).to_numpy(zero_copy_only=False).astype(np.uint8)
+        yield f"{name}:{'string' if text else col.type}:{len(col)}".encode() + b"\0" + valid.tobytes()
+        if text:
+            words, codes = _string_codes(col)
+            yield json.dumps(words, ensure_ascii=False).encode()
+            yield codes.astype("<i8").tobytes()
+        else:
+            values = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+            yield values.astype(values.dtype.newbyteorder("<")).tobytes()
+
+
+_content_memo: dict[tuple[str, int, int], str] = {}
+
+
+def corpus_sha256(path: Path) -> str:
+    """The corpus's identity: sha256 over its content columns (CONTENT_COLUMNS, those it has), row by row.
+
+    Not the file's bytes: parquet settings and the measured `enc_time_ms` do not change it, so two
+    from-scratch runs that made the same rows train byte-identical models that name the same corpus.
+    Remembered for this process by (path, size, mtime): a run checks it in several steps.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})",
+                         hint="check that the path exists and that you may read it") from exc
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _content_memo:
+        return _content_memo[key]
+    names = [c for c in CONTENT_COLUMNS if c in parquet_columns(path)]
+    # strings as the dictionaries parquet stores them: reading them row by row is most of the cost
+    table = read_parquet(path, names, dictionary=[c for c in names if pa.types.is_string(SCHEMA.field(c).type)])
+    h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
+    for part in _content_parts(table):
+        h.update(len(part).to_bytes(8, "little") + part)
+    _content_memo[key] = h.hexdigest()
+    return _content_memo[key]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from kit import __version__
+from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Provenance, job_paths
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
 from kit.corpus.schema import COLUMNS, SCHEMA
@@ -14,6 +15,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, sha256_file
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.media.libvmaf import TEACHER_MODEL
+from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 
 
@@ -29,15 +31,17 @@ def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path) -> int:
 
 
 def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
-                   cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None) -> ShardManifest:
+                   cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
+                   depth: DepthPlan) -> ShardManifest:
     return ShardManifest(
         schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=sha256_file(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
         libvmaf_version=prov.libvmaf_version, teacher_model=TEACHER_MODEL, encoders=encoders, grid={"cq": cqs},
-        demo_corpus=demo,
-        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames)
+        encode_depth=depth.setting, demo_corpus=demo,
+        sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
+                                enc_pix_fmt(depth.bits_of(c)))
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import CorpusManifest, MergeManifest, ShardManifest, SourceRows, read_manifest
+from kit.infra.files import sha256_file
 from kit.infra.records import Record, omit_none
 from kit.rundir import LAYOUT
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the records here are read by light commands (status, the su
 
 @dataclass(frozen=True)
 class TableSummary(Record):
-    """Rows, sources, encoders, boxes, devices, cq grid and vmaf range of a schema-1 table."""
+    """Rows, sources, encoders, boxes, devices, cq grid, vmaf range and encoded formats of a corpus table."""
 
     rows: int
     n_sources: int
@@ -29,6 +30,7 @@ class TableSummary(Record):
     cq_grid: list[int]
     vmaf_range: list[float]
     teacher_models: list[str]
+    enc_pix_fmts: list[str]  # the encoded formats ("" = not recorded, bash-kit rows)
 
 
 def _unique(col: pa.ChunkedArray) -> list[object]:
@@ -53,6 +55,7 @@ def summarise_table(table: pa.Table) -> TableSummary:
         cq_grid=[int(str(c)) for c in _unique(table["cq"])],
         vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
         teacher_models=[str(v) for v in _unique(table["teacher_model"])],
+        enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
     )
 
 
@@ -83,7 +86,8 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The corpus block for the verdict: the figures from the file, its kind from its manifest."""
+    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file, its kind from
+    the manifest that describes exactly its bytes."""
     from kit.infra.parquet import parquet_columns, read_parquet
 
     names = parquet_columns(path)
@@ -95,7 +99,9 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     def uniq(col: str) -> list[str]:
         return sorted(df[col].dropna().unique().tolist()) if col in df else []
 
-    exact: CorpusManifest | None = manifest if manifest is not None and manifest.sha256 == sha else None
+    # a manifest describes its file's bytes; `sha` is the corpus's content identity (kit.corpus.schema)
+    exact: CorpusManifest | None = (manifest if manifest is not None and manifest.sha256 == sha256_file(path)
+                                    else None)
     return CorpusSummary(
         path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=int(df["src_sha256"].nunique()),
         sources=sorted(df.groupby("src_sha256")["src"].first().tolist()),

@@ -45,9 +45,9 @@ def _open(path: Path, label: str) -> BinaryIO:
                          hint="check that the path exists and that you may read it") from exc
 
 
-def _file(fh: BinaryIO, label: str) -> pq.ParquetFile:
+def _file(fh: BinaryIO, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
     try:
-        pf = pq.ParquetFile(fh, page_checksum_verification=True)
+        pf = pq.ParquetFile(fh, page_checksum_verification=True, read_dictionary=list(dictionary) or None)
     except ARROW_ERRORS as exc:
         raise InputError(f"{label}: not a readable parquet file ({_reason(exc)})",
                          hint="pass a parquet file written by the kit (a shard or a merged corpus); "
@@ -66,11 +66,13 @@ def parquet_columns(path: Path, label: str | None = None) -> list[str]:
         return list(_file(fh, label).schema_arrow.names)
 
 
-def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None) -> pa.Table:
-    """The columns (all when None) of a parquet file, after its footer passed the limits."""
+def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None,
+                 dictionary: Sequence[str] = ()) -> pa.Table:
+    """The columns (all when None) of a parquet file, after its footer passed the limits; the
+    `dictionary` columns as the dictionaries parquet stores them."""
     label = label or str(path)
     with _open(path, label) as fh:
-        pf = _file(fh, label)
+        pf = _file(fh, label, dictionary)
         meta = pf.metadata
         if meta.num_rows > MAX_CORPUS_ROWS:
             raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {MAX_CORPUS_ROWS} rows "

@@ -95,10 +95,13 @@ def build_score_argv(
             "-lavfi", graph, "-f", "null", "-"]
 
 
-def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int = 0, seconds: float = 0.0) -> list[str]:
+def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int = 0, seconds: float = 0.0,
+                      pix_fmt: str = "yuv420p") -> list[str]:
     """Render a lavfi source to a y4m file: `frames` frames, or `seconds` of it."""
     length = ["-frames:v", str(frames)] if frames else ["-t", str(seconds)]
-    return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe",
+    # y4m's deeper colour spaces (C420p10, ...) are an extension the muxer writes only when told
+    strict = ["-strict", "-1"] if pix_fmt != "yuv420p" else []
+    return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict, "-f", "yuv4mpegpipe",
             str(dest)]
 
 
@@ -117,3 +120,8 @@ def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) ->
 def build_query_argv(ffmpeg: str | Path, what: str) -> list[str]:
     """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has."""
     return [str(ffmpeg), "-hide_banner", what]
+
+
+def build_encoder_help_argv(ffmpeg: str | Path, encoder: str) -> list[str]:
+    """`ffmpeg -hide_banner -h encoder=NAME`: its options and the pixel formats this build's encoder takes."""
+    return [str(ffmpeg), "-hide_banner", "-h", f"encoder={encoder}"]

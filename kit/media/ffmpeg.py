@@ -85,6 +85,12 @@ def parse_encoders(encoders_text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
+    """The "Supported pixel formats:" of `ffmpeg -h encoder=NAME`; () when the build lists none."""
+    m = re.search(r"^\s*Supported pixel formats:(.*)$", encoder_help, re.MULTILINE)
+    return tuple(m.group(1).split()) if m else ()
+
+
 def parse_has_libvmaf(filters_text: str) -> bool:
     return re.search(r"^\s*\S*\s+libvmaf\s", filters_text, re.MULTILINE) is not None
 

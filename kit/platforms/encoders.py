@@ -2,14 +2,17 @@
 
 Each spec knows its family, codec, preset, pixel format, session cap, the
 range of its quality knob (for normalising `cq` *within* the family) and how
-`cq` maps onto its own rate-control flags.
+`cq` maps onto its own rate-control flags. It also says, as data, which pixel
+format it takes for a 10-bit 4:2:0 encode (`--encode-depth source`), or why it
+has none; whether this ffmpeg and this hardware really do it is proven by the
+10-bit test encode (kit.platforms.probe).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kit.errors import InputError
@@ -28,6 +31,10 @@ class EncoderSpec:
     cq_range: tuple[int, int]  # the knob's own scale, for within-family normalisation
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
     extra: tuple[str, ...] = field(default=())
+    # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows from it:
+    # Main 10, High 10, AV1 Main); "" = it has no 10-bit encode, and no_10bit says why
+    pix_fmt_10bit: str = ""
+    no_10bit: str = ""
 
     @property
     def preset_name(self) -> str:
@@ -37,6 +44,14 @@ class EncoderSpec:
     def container(self) -> str:
         """Elementary-stream muxer, so the file size is the bitstream size."""
         return {"h264": "h264", "hevc": "hevc", "av1": "obu"}[self.codec]
+
+    def at_bits(self, bits: int) -> EncoderSpec:
+        """This spec encoding at `bits` (8 or 10): the same flags, the 10-bit input format."""
+        if bits == 8:
+            return self
+        if bits != 10 or not self.pix_fmt_10bit:
+            raise ValueError(f"{self.name} has no {bits}-bit encode")
+        return replace(self, pix_fmt=self.pix_fmt_10bit)
 
     def quality_args(self, cq: int) -> list[str]:
         """The rate-control argv that realises quality knob `cq` for this family."""
@@ -73,23 +88,31 @@ class EncoderSpec:
 _X264_LIKE = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")
 
+_TEN = "yuv420p10le"  # the software encoders take planar 10-bit
+_P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned), as they take nv12 at 8 bit
+
 _SPECS: tuple[EncoderSpec, ...] = (
-    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51)),
+    # libx264: High 10 when its x264 was built with 10-bit (the probe reads the binary's pixel formats)
+    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51), pix_fmt_10bit=_TEN),
     EncoderSpec("libx265", "x265", "hevc", _X264_LIKE, "yuv420p", (0, 51),
-                extra=("-x265-params", "log-level=error")),
+                extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN),
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "8"), "yuv420p", (1, 63),
-                extra=("-svtav1-params", "lp=1")),
-    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3),
-    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3),
-    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3),
-    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2),
-    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2),
-    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2),
-    EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2),
-    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2),
-    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2),
-    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2),
-    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2),
+                extra=("-svtav1-params", "lp=1"), pix_fmt_10bit=_TEN),
+    # NVENC H.264 High 10 needs a Blackwell or newer GPU: older ones fail the 10-bit test encode
+    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
+    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
+    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
+    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2,
+                no_10bit="Intel Quick Sync encodes H.264 in 8 bit only"),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010),
+    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010),
+    EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2,
+                no_10bit="VA-API encodes H.264 in 8 bit only"),
+    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, pix_fmt_10bit=_P010),
+    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2, pix_fmt_10bit=_P010),
+    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2,
+                no_10bit="VideoToolbox encodes H.264 in 8 bit only"),
+    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2, pix_fmt_10bit=_P010),
 )
 
 SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
@@ -119,12 +142,12 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
         # QSV is derived from a VAAPI device on that node, so the chosen GPU is the one encoding
         return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-init_hw_device", "qsv=qs@va",
                        "-filter_hw_device", "qs"),
-                      # system frames -> nv12 -> GPU surfaces; spare surfaces for the encoder's lookahead
-                      "format=nv12,hwupload=extra_hw_frames=64")
+                      # system frames -> nv12 (p010le at 10 bit) -> GPU surfaces; spare surfaces for the lookahead
+                      f"format={spec.pix_fmt},hwupload=extra_hw_frames=64")
     if spec.family == "vaapi":
         return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
-                      "format=nv12,hwupload")
-    # NVENC uploads system-memory yuv420p itself (first NVENC-capable GPU); VideoToolbox and
+                      f"format={spec.pix_fmt},hwupload")
+    # NVENC uploads system-memory yuv420p (p010le at 10 bit) itself (first NVENC-capable GPU); VideoToolbox and
     # the software encoders take system frames as they are
     return HwArgs()
 

@@ -2,7 +2,11 @@
 
 The probe encodes a small rendered clip with exactly the pixel format,
 rate-control flags and device arguments the corpus will use, within a
-timeout, and measures the encode speed. A failure keeps the most telling line
+timeout, and measures the encode speed. With `--encode-depth source` each
+encoder also gets a 10-bit probe: refused at once when its spec has no 10-bit
+format or this ffmpeg's encoder does not list it (`ffmpeg -h encoder=NAME`),
+else a 10-bit test encode that must decode back as yuv420p10le, so an encoder
+that quietly falls back to 8 bit is caught. A failure keeps the most telling line
 of ffmpeg's stderr plus a hint. Results are cached per ffmpeg build and host
 signals (drivers, devices) in kit.infra.host.cache_dir(); transient failures (a
 timeout, busy NVENC sessions) are not cached. A probe whose ffmpeg was ended by a
@@ -24,9 +28,17 @@ from kit.infra.host import cache_dir
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
-from kit.media.argv import build_decode_argv, build_encode_argv, build_render_argv, build_score_argv
-from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, telling_line
+from kit.media.argv import (
+    build_decode_argv,
+    build_encode_argv,
+    build_encoder_help_argv,
+    build_render_argv,
+    build_score_argv,
+)
+from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, parse_pix_fmts, telling_line
 from kit.media.libvmaf import parse_vmaf_log
+from kit.media.pixfmt import ENC_PIX_FMTS
+from kit.media.refs import parse_probe
 from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals
@@ -42,6 +54,10 @@ VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
 # 2: results of kits that cached a probe killed by a signal as "does not work" are dropped
 CACHE_VERSION = 2
+TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-bit encode must decode back as
+# formats of frames already on a device: an encoder listing only these (VAAPI) takes whatever its upload sends
+HW_FRAME_FORMATS = frozenset(("vaapi", "qsv", "cuda", "videotoolbox_vld", "d3d11", "d3d12", "vulkan", "drm_prime",
+                              "opencl", "mediacodec", "amf"))
 
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
@@ -138,10 +154,10 @@ def explain(reason: str) -> str:
 
 
 def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
-                      log: LogFn | None = None) -> Path:
+                      log: LogFn | None = None, pix_fmt: str = "yuv420p") -> Path:
     """A small synthetic y4m clip to test-encode and score."""
-    res = _run(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames), "test clip render",
-               PROBE_TIMEOUT_S, log)
+    res = _run(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames, pix_fmt=pix_fmt),
+               "test clip render", PROBE_TIMEOUT_S, log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
@@ -152,9 +168,24 @@ def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0
     return ProbeResult(spec.name, False, reason, None, setup.device, explain(reason), round(seconds, 3), setup.args)
 
 
+def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
+    """Why `spec` cannot encode 10-bit with this ffmpeg, from its data and the formats the binary lists
+    (`ffmpeg -h encoder=NAME`); "" when only a test encode can tell."""
+    if not spec.pix_fmt_10bit:
+        return spec.no_10bit or f"{spec.name} has no 10-bit encode"
+    system = [f for f in listed if f not in HW_FRAME_FORMATS]
+    if system and spec.pix_fmt_10bit not in system:
+        return (f"this ffmpeg's {spec.name} takes no 10-bit input (it lists {' '.join(system)}; "
+                f"{spec.pix_fmt_10bit} is not among them)")
+    return ""
+
+
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
-                  timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> ProbeResult:
-    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args."""
+                  timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
+    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args.
+
+    decodes_as: the pixel format the encode must decode back as (the 10-bit probe), "" for any.
+    """
     if setup.missing:
         return _failed(spec, setup, setup.missing)
     out = work / f"probe_{spec.name}.{spec.container}"
@@ -170,25 +201,36 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
     try:
-        frames = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", timeout_s, log)
+        frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", timeout_s, log)
     except ProbeInterrupted:
         raise
     except ToolError as exc:
         return _failed(spec, setup, f"decoding the test encode back: {exc.message}", timeout_s)
     if frames != PROBE_FRAMES:
         return _failed(spec, setup, f"the test encode decodes to {frames} frames, not {PROBE_FRAMES}", res.elapsed_s)
+    if decodes_as and decoded != decodes_as:
+        return _failed(spec, setup, f"the {spec.pix_fmt} test encode decodes as {decoded}, not {decodes_as}: "
+                                    "the encoder does not keep 10 bit", res.elapsed_s)
     fps = round(PROBE_FRAMES / max(res.elapsed_s, 1e-3), 1)
-    return ProbeResult(spec.name, True, f"{PROBE_SIZE} test encode decoded back, {PROBE_FRAMES} frames exact",
+    what = f"{spec.pix_fmt} test encode decoded back as {decoded}" if decodes_as else "test encode decoded back"
+    return ProbeResult(spec.name, True, f"{PROBE_SIZE} {what}, {PROBE_FRAMES} frames exact",
                        fps, setup.device, "", round(res.elapsed_s, 3), setup.args)
 
 
-def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> int:
-    """How many frames `path` decodes to; -1 when it does not decode."""
+def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> tuple[int, str]:
+    """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not
+    decode, the format "" when the decoder does not say it."""
     res = _run(build_decode_argv(ffmpeg, path), what, timeout_s, log)
+    if res.returncode != 0:
+        return -1, ""
     try:
-        return parse_frame_count(res.stderr) if res.returncode == 0 else -1
+        frames = parse_frame_count(res.stderr)
     except ValueError:
-        return -1
+        return -1, ""
+    try:
+        return frames, parse_probe(res.stderr)[3]
+    except ValueError:
+        return frames, ""
 
 
 # --- cache ---------------------------------------------------------------------------------
@@ -200,11 +242,14 @@ def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path | None = None) -> 
     return (root or cache_dir()) / "probes" / f"{key[:20]}.json"
 
 
-def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int) -> str:
+def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int, clip_pix_fmt: str = "") -> str:
     """The exact probe command (without temp paths), so a changed flag means a new probe."""
     argv = build_encode_argv("ffmpeg", ["-i", "probe.y4m"], spec, cq, "out", hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
-    return f"{spec.name}|{sha256_json([argv, PROBE_SIZE, PROBE_FRAMES, setup.device])[:16]}"
+    facts: list[object] = [argv, PROBE_SIZE, PROBE_FRAMES, setup.device]
+    if clip_pix_fmt:  # the 10-bit probe: another clip, and the decoded format is checked
+        facts.append(clip_pix_fmt)
+    return f"{spec.name}|{sha256_json(facts)[:16]}"
 
 
 class ProbeCache:
@@ -246,13 +291,49 @@ class Prober:
         self.info, self.sig, self.work, self.cq = info, sig, work, cq
         self.refresh, self.timeout_s, self.log = refresh, timeout_s, log
         self.cache = ProbeCache(cache_path(info, sig))
-        self._clip: Path | None = None
+        self._clips: dict[str, Path] = {}
 
-    def clip(self) -> Path:
-        if self._clip is None:
+    def clip(self, pix_fmt: str = "yuv420p") -> Path:
+        if pix_fmt not in self._clips:
             self.work.mkdir(parents=True, exist_ok=True)
-            self._clip = render_probe_clip(self.info.path, self.work / "probe.y4m", log=self.log)
-        return self._clip
+            name = "probe.y4m" if pix_fmt == "yuv420p" else f"probe_{pix_fmt}.y4m"
+            self._clips[pix_fmt] = render_probe_clip(self.info.path, self.work / name, log=self.log, pix_fmt=pix_fmt)
+        return self._clips[pix_fmt]
+
+    def listed_pix_fmts(self, name: str) -> tuple[str, ...]:
+        """The pixel formats this build's encoder `name` lists; () when it cannot be asked."""
+        try:
+            res = run_process(build_encoder_help_argv(self.info.path, name), timeout_s=PROBE_TIMEOUT_S, log=self.log,
+                              capture_stdout=True)
+        except ToolError:
+            return ()
+        return parse_pix_fmts(res.stdout.decode("utf-8", "replace")) if res.returncode == 0 else ()
+
+    def probe_10bit(self, name: str) -> ProbeResult:
+        """Can `name` keep 10 bit here (`--encode-depth source`)? Its data, this build, then a 10-bit test encode."""
+        spec = get_spec(name)
+        setup = hw_setup(spec, self.sig)
+        if setup.missing:
+            return _failed(spec, setup, setup.missing)
+        if name not in self.info.encoders:
+            return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
+        if not spec.pix_fmt_10bit:
+            return _failed(spec, setup, ten_bit_refusal(spec, ()))
+        spec10 = spec.at_bits(10)
+        setup = hw_setup(spec10, self.sig)  # the upload chain of QSV/VAAPI carries the 10-bit format
+        key = entry_key(spec10, setup, self.cq, TEN_BIT_FMT)
+        hit = None if self.refresh else self.cache.get(key)
+        if hit is not None:
+            if self.log is not None:
+                self.log(f"{name} 10-bit: probe result from the cache {self.cache.path} "
+                         f"({'works' if hit.available else 'fails'}: {hit.reason})")
+            return hit
+        refusal = ten_bit_refusal(spec, self.listed_pix_fmts(name))
+        result = (_failed(spec10, setup, refusal) if refusal else
+                  probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq,
+                                self.timeout_s, self.log, decodes_as=TEN_BIT_FMT))
+        self.cache.put(key, result)
+        return result
 
     def probe(self, name: str) -> ProbeResult:
         spec = get_spec(name)
@@ -287,6 +368,15 @@ def probe_row(result: ProbeResult) -> list[str]:
     return [result.name, "no", result.failure + (f" - hint: {hints}" if hints else "")]
 
 
+def probe_row_10bit(result: ProbeResult) -> list[str]:
+    """A prereqs row for one encoder's 10-bit probe (--encode-depth source)."""
+    if result.available:
+        cached = ", cached" if result.cached else ""
+        return [f"{result.name} 10-bit", "ok", f"{result.reason}{cached}"]
+    hint = f" - hint: {result.hint}" if result.hint else ""
+    return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
+
+
 # --- the libvmaf check ----------------------------------------------------------------------
 
 
@@ -302,7 +392,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
                "libvmaf check's libx264 encode", PROBE_TIMEOUT_S, log)
     frames = -1
     if res.returncode == 0 and distorted.is_file():
-        frames = decode_back(ffmpeg, distorted, "libvmaf check's decode-back", PROBE_TIMEOUT_S, log)
+        frames, _ = decode_back(ffmpeg, distorted, "libvmaf check's decode-back", PROBE_TIMEOUT_S, log)
     if frames != VMAF_CHECK_FRAMES:
         why = (telling_line(res.stderr) or f"ffmpeg exit {res.returncode}" if res.returncode != 0
                else f"its test encode decodes to {frames} frames, not {VMAF_CHECK_FRAMES}")

@@ -47,6 +47,7 @@ class RunSettings:
     incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
     shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
     vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
+    encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)

@@ -17,8 +17,9 @@ from kit.events import CheckTable
 from kit.infra.files import sha256_json, write_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
+from kit.media.pixfmt import DEPTH_SOURCE
 from kit.platforms.detect import HostFamily, detect_families, family_rows
-from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row
+from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
 from kit.steps.base import Context, Outcome, Plan
@@ -65,7 +66,7 @@ class PrereqsStep:
         st = Path(info.path).stat()
         return Plan(
             settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
-                      "needs_ffmpeg": ctx.settings.corpus is None},
+                      "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
                     "host": sha256_json(gather_signals(info).to_json()),
@@ -73,15 +74,17 @@ class PrereqsStep:
         )
 
     def _probe(self, ctx: Context, info: FFmpegInfo, sig: HostSignals, families: tuple[HostFamily, ...],
-               work: Path) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]]]:
-        """(libvmaf version, resolved encoders, probe results, skip rows)."""
+               work: Path) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]], list[ProbeResult]]:
+        """(libvmaf version, resolved encoders, probe results, skip rows, 10-bit probe results)."""
         s = ctx.settings
         libvmaf_version = check_libvmaf(info.path, work, ctx.log)
         if s.corpus is not None:
-            return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]]
+            return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
         prober = Prober(info, sig, work / "encoders", cq=s.cqs[0], log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, families, prober)
-        return libvmaf_version, resolved, results, skipped
+        # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
+        ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
+        return libvmaf_version, resolved, results, skipped, ten_bit
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         s = ctx.settings
@@ -98,7 +101,7 @@ class PrereqsStep:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
-            libvmaf_version, resolved, results, skipped = self._probe(ctx, info, sig, families, work)
+            libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, info, sig, families, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rows = [
@@ -107,6 +110,7 @@ class PrereqsStep:
             *family_rows(sig, families),
             *[probe_row(r) for r in results], *skipped,
             ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,
+            *[probe_row_10bit(r) for r in ten_bit],
             ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
             ["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
                 f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow"))],
@@ -120,6 +124,8 @@ class PrereqsStep:
             "requested_encoders": list(s.encoders),
             "resolved_encoders": list(resolved),
             "encoders": {r.name: r.to_json() for r in results},
+            "encode_depth": s.encode_depth,
+            "encoders_10bit": {r.name: r.to_json() for r in ten_bit},  # --encode-depth source only
             "families": [f.to_json() for f in families],
             "host": {"platform": platform_tag(), "os": platform.platform(), "cpu": sig.cpu,
                      "cores": core_count(), "python": sys.version.split()[0],

@@ -6,6 +6,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 
+from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths, read_10bit_probes
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
@@ -65,12 +66,14 @@ class Prepared:
     all_clips: list[Clip]  # the whole reference set, before --shard
     clips: list[Clip]  # this box's shard of it
     demo: bool
+    depth: DepthPlan  # each clip's encode depth (--encode-depth), checked against the 10-bit probes
 
 
 def prepare(ctx: Context) -> Prepared:
     s = ctx.settings
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
+    check_prereqs_depth(prereqs, s.encode_depth, ctx.run.step("prereqs").name)
     prov = provenance(ctx, prereqs)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):
@@ -81,7 +84,10 @@ def prepare(ctx: Context) -> Prepared:
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
-    return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, select_shard(all_clips, s.shard), demo)
+    clips = select_shard(all_clips, s.shard)
+    # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
+    depth = plan_depths(clips, encoders, s.encode_depth, read_10bit_probes(prereqs))
+    return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, clips, demo, depth)
 
 
 def redo_generation(ctx: Context) -> str:
@@ -125,7 +131,8 @@ class CorpusStep:
     def plan(self, ctx: Context) -> Plan:
         p, s = prepare(ctx), ctx.settings
         return Plan(
-            settings={"encoders": list(p.encoders), "cqs": list(s.cqs), "box_id": p.prov.box_id,
+            settings={"encoders": list(p.encoders), "cqs": list(s.cqs), "encode_depth": s.encode_depth,
+                      "box_id": p.prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips)},
             # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
@@ -150,7 +157,7 @@ class CorpusStep:
         for enc in p.encoders:
             for cq in s.cqs:
                 get_spec(enc).check_cq(cq)
-        jobs = plan_jobs(p.clips, p.encoders, s.cqs)
+        jobs = plan_jobs(p.clips, p.encoders, s.cqs, p.depth.bits_of)
         run.jobs.mkdir(parents=True, exist_ok=True)
         remove_temp_files(run.jobs)
         shutil.rmtree(run.corpus_work, ignore_errors=True)  # scratch of killed jobs; the out-dir lock makes us alone
@@ -164,7 +171,7 @@ class CorpusStep:
             # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
             # software encoders always run single-threaded; parallelism comes from whole jobs
             encoder_threads=1,
-            sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw,
+            sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
             progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         )
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
@@ -183,7 +190,7 @@ class CorpusStep:
                             stderr_tail=first.stderr_tail)
         rows = write_shard(jobs, run.jobs, run.shard)
         manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
-                                  len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard))
+                                  len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth)
         write_json(run.shard_manifest, manifest.to_json())
         run.redo_stamp.unlink(missing_ok=True)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
@@ -30,7 +31,8 @@ class LosoStep:
 
     def plan(self, ctx: Context) -> Plan:
         s = ctx.settings
-        inputs = {"corpus": sha256_file(corpus_path(ctx))}
+        # the corpus's content, not its bytes: a rerun whose rows differ only in enc_time_ms is the same corpus
+        inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
         if s.incumbent is not None:
             from kit.model.incumbent import find_incumbent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import read_json, sha256_file, write_json
@@ -51,7 +52,7 @@ class VerdictStep:
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
         corpus_file = Path(corpus.path)
-        if not corpus_file.is_file() or sha256_file(corpus_file) != corpus.sha256:
+        if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
         folds = pd.read_parquet(run.folds)

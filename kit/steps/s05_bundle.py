@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
@@ -50,7 +51,7 @@ class BundleStep:
         exports: list[Path] = []
         if verdict.promoted:
             corpus = Path(verdict.corpus.path)
-            if not corpus.is_file() or sha256_file(corpus) != verdict.corpus.sha256:
+            if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
                 raise InputError(f"the corpus {corpus} changed since the verdict was reached",
                                  hint="rerun from LOSO: "
                                       + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))

@@ -120,18 +120,35 @@ def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, tmp_path: Path) -
 
 
 def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path, tmp_path: Path) -> None:
+    """A rerun that made the same rows, measured slower: other file bytes, the same corpus and models."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from kit.infra.files import sha256_file
+
+    table = pq.read_table(tiny_shard)
+    slower = pc.add(pc.multiply(table["enc_time_ms"], 1.7), 3.0)
+    retimed = tmp_path / "retimed.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("enc_time_ms"), "enc_time_ms", slower), retimed,
+                   compression="snappy")
+    assert sha256_file(retimed) != sha256_file(tiny_shard)
+    assert pa.Table.equals(pq.read_table(retimed).drop_columns(["enc_time_ms"]), table.drop_columns(["enc_time_ms"]))
     verdicts, models = [], []
-    for run in ("a", "b"):
+    for run, corpus in (("a", tiny_shard), ("b", retimed)):
         out = tmp_path / run
-        res = run_kit("run", "--corpus", tiny_shard, "--out-dir", out, *FAST_LOSO, *LENIENT)
+        res = run_kit("run", "--corpus", corpus, "--out-dir", out, *FAST_LOSO, *LENIENT)
         assert res.returncode == 0, res.stderr
         _, v = _verdict(out)
         v.pop("generated_at_utc")
+        assert v["corpus"].pop("path") == str(corpus.resolve())
+        # what the file's own manifest says: the copy has none beside it
+        assert v["corpus"].pop("corpus_kind") == ("shard" if corpus == tiny_shard else "unknown")
         verdicts.append(v)
         models.append({p.name: p.read_bytes() for p in (out / "05_bundle" / "exports").glob("*.onnx")})
-    assert verdicts[0] == verdicts[1]
+    assert verdicts[0] == verdicts[1]  # the corpus sha256 included: it hashes content, not enc_time_ms
     assert sorted(models[0]) == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
-    assert models[0] == models[1]
+    assert models[0] == models[1]  # byte for byte, the metadata's corpus_sha256 included
 
 
 def test_seed_document_baselines_sit_beside_the_ensemble(tiny_shard: Path, tmp_path: Path) -> None:

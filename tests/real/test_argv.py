@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.argv import build_encode_argv, build_encoder_help_argv, build_render_argv, build_score_argv
 from kit.media.libvmaf import FEATURES, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
-from kit.platforms.encoders import get_spec
+from kit.platforms.encoders import build_hw_args, get_spec
 from tests.conftest import render
 
 
@@ -56,3 +56,67 @@ def test_log_path_with_space_quote_colon_and_comma_survives_real_ffmpeg(ffmpeg: 
     parsed = parse_vmaf_log(log)
     assert parsed.n_frames == 3 and parsed.features.shape == (3, len(FEATURES))
     assert (parsed.vmaf > 95).all()  # identical inputs score (nearly) perfectly
+
+
+def test_10_bit_encode_argvs_are_exact() -> None:
+    """--encode-depth source: the same flags, the encoder's 10-bit input format (its profile follows)."""
+    head = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y"]
+    body = ["-map", "0:v:0", "-an", "-sn", "-dn"]
+    x265 = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libx265").at_bits(10), 25, "out.hevc", threads=1)
+    assert x265 == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libx265", "-preset", "medium",
+                    "-crf", "25", "-x265-params", "log-level=error", "-threads", "1", "-f", "hevc", "out.hevc"]
+    x264 = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libx264").at_bits(10), 25, "out.h264")
+    assert x264 == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libx264", "-preset", "medium",
+                    "-crf", "25", "-f", "h264", "out.h264"]
+    svt = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libsvtav1").at_bits(10), 40, "out.obu")
+    assert svt == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-preset", "8",
+                   "-crf", "40", "-svtav1-params", "lp=1", "-f", "obu", "out.obu"]
+    nvenc = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("hevc_nvenc").at_bits(10), 30, "out.hevc")
+    assert nvenc == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "p010le", "-c:v", "hevc_nvenc", "-preset", "p5",
+                     "-tune", "hq", "-rc", "vbr", "-cq", "30", "-b:v", "0", "-f", "hevc", "out.hevc"]
+    av1_nv = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("av1_nvenc").at_bits(10), 30, "out.obu")
+    assert av1_nv[av1_nv.index("-pix_fmt"):av1_nv.index("-c:v") + 2] == ["-pix_fmt", "p010le", "-c:v", "av1_nvenc"]
+    qsv10 = get_spec("hevc_qsv").at_bits(10)
+    hw = build_hw_args(qsv10, "/dev/dri/renderD128")
+    qsv = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], qsv10, 30, "out.hevc", hw_init=hw.init, hw_filter=hw.filter)
+    assert qsv == [*head, "-init_hw_device", "vaapi=va:/dev/dri/renderD128", "-init_hw_device", "qsv=qs@va",
+                   "-filter_hw_device", "qs", "-i", "ref.y4m", *body,
+                   "-vf", "format=p010le,hwupload=extra_hw_frames=64", "-c:v", "hevc_qsv", "-preset", "medium",
+                   "-global_quality", "30", "-f", "hevc", "out.hevc"]
+    vaapi10 = get_spec("av1_vaapi").at_bits(10)
+    assert build_hw_args(vaapi10, "/dev/dri/renderD129").filter == "format=p010le,hwupload"
+    # 8 bit: as before
+    assert build_hw_args(get_spec("av1_vaapi"), "/dev/dri/renderD129").filter == "format=nv12,hwupload"
+    vt = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("hevc_videotoolbox").at_bits(10), 25, "out.hevc")
+    assert vt[vt.index("-pix_fmt"):vt.index("-f")] == ["-pix_fmt", "p010le", "-c:v", "hevc_videotoolbox", "-q:v", "50",
+                                                       "-realtime", "0"]
+
+
+def test_render_argv_of_a_10_bit_probe_clip() -> None:
+    assert build_render_argv("ffmpeg", "testsrc2=s=64x64:r=25", "c.y4m", frames=3, pix_fmt="yuv420p10le") == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25",
+        "-frames:v", "3", "-pix_fmt", "yuv420p10le", "-strict", "-1", "-f", "yuv4mpegpipe", "c.y4m"]
+    assert "-strict" not in build_render_argv("ffmpeg", "testsrc2", "c.y4m", frames=3)  # 8 bit: as before
+    assert build_encoder_help_argv("ffmpeg", "libx264") == ["ffmpeg", "-hide_banner", "-h", "encoder=libx264"]
+
+
+def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(ffmpeg: str, tmp_path: Path) -> None:
+    """Both inputs are converted to the reference's format (here yuv420p10le, nothing to convert) and libvmaf
+    reads them at 10 bit: the 10-bit encode keeps more of the reference than an 8-bit one at the same crf."""
+    ref = render(ffmpeg, "testsrc2=s=176x144:r=25", tmp_path / "ref.y4m", frames=6, pix_fmt="yuv420p10le",
+                 extra=("-strict", "-1"))
+    scores = {}
+    for bits in (8, 10):
+        enc = tmp_path / f"enc{bits}.hevc"
+        spec = get_spec("libx265").at_bits(bits)
+        subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, enc, threads=1), check=True,
+                       capture_output=True)
+        log = tmp_path / f"vmaf{bits}.json"
+        res = subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p10le", log, 1),
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-2000:]
+        parsed = parse_vmaf_log(log)
+        assert parsed.n_frames == 6
+        scores[bits] = float(parsed.vmaf.mean())
+    assert 60 < scores[8] <= 100 and 60 < scores[10] <= 100, scores
+    assert scores[10] >= scores[8] - 1.0, scores  # never markedly worse for keeping the depth

@@ -42,7 +42,8 @@ def _row(key: tuple[str, str, int, int, str], bump: float, noise: float) -> dict
             "cq": cq, "frame_index": frame, **feats, "vmaf": (_stable(key) % 1000) / 20.0 + bump,
             "enc_bytes": 1000 + cq,
             "enc_time_ms": noise, "bitrate_kbps": 1.0, "width": 64, "height": 64, "fps": 25.0, "pix_fmt": "yuv420p",
-            "box_id": f"box-{device}", "platform": "linux", "device": device, "ffmpeg_version": "9",
+            "enc_pix_fmt": "yuv420p", "box_id": f"box-{device}", "platform": "linux", "device": device,
+            "ffmpeg_version": "9",
             "teacher_model": "vmaf_v0.6.1"}
 
 
@@ -90,7 +91,7 @@ def test_order_and_repetition_do_not_change_the_bytes(spec: list[tuple[list[int]
         table = pq.read_table(folder / "out0.parquet")
         keys = list(zip(*(table[c].to_pylist() for c in KEY), strict=True))
         assert len(keys) == len(set(keys))  # one row per key
-        wanted = {(_sha(KEYS[k][0]), KEYS[k][1], "medium", KEYS[k][2], KEYS[k][3], KEYS[k][4])
+        wanted = {(_sha(KEYS[k][0]), KEYS[k][1], "medium", "yuv420p", KEYS[k][2], KEYS[k][3], KEYS[k][4])
                   for keys_, _, _, _ in spec for k in keys_}
         assert set(keys) == wanted  # ... and every key of every input
         again = folder / "again.parquet"

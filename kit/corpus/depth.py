@@ -1,0 +1,72 @@
+"""`--encode-depth`: which bit depth each reference is encoded at, refused before any encode when an
+encoder cannot keep it.
+
+With `source`, a reference deeper than 8 bit is encoded at 10 bit by every encoder of the run, so
+each needs a 10-bit probe that passed in step 01 (`encoders_10bit` in prereqs.json); 8-bit
+references stay 8-bit whatever the setting. The default `8bit` encodes everything at 8 bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kit.errors import InputError
+from kit.infra.invocation import kit_cli
+from kit.media.pixfmt import DEPTH_8BIT, DEPTH_SOURCE, ENCODE_DEPTHS, encode_bits
+from kit.media.refs import Clip
+from kit.platforms.encoders import HwArgs
+from kit.platforms.probe import ProbeResult
+
+
+@dataclass(frozen=True)
+class DepthPlan:
+    """Each clip's encode depth (by content hash) and the device args of the 10-bit encodes."""
+
+    setting: str
+    bits: dict[str, int]  # src_sha256 -> 8 | 10
+    hw_10bit: dict[str, HwArgs]
+
+    def bits_of(self, clip: Clip) -> int:
+        return self.bits.get(clip.sha256, 8)
+
+
+def read_10bit_probes(prereqs: dict[str, object]) -> dict[str, ProbeResult]:
+    probes = prereqs.get("encoders_10bit") or {}
+    assert isinstance(probes, dict)
+    return {str(name): ProbeResult.from_json(p, f"prereqs.encoders_10bit.{name}") for name, p in probes.items()}
+
+
+def check_prereqs_depth(prereqs: dict[str, object], setting: str, prereqs_dir: str) -> None:
+    """Step 01 must have probed for the same --encode-depth (an older prereqs.json: 8bit)."""
+    was = prereqs.get("encode_depth", DEPTH_8BIT)
+    if was != setting:
+        raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",
+                         hint=f"rerun it with the same flags: {kit_cli()} step prereqs --encode-depth {setting} ... "
+                              "(a plain `run`, without --from/--only, reruns it by itself)")
+
+
+def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
+                probes: dict[str, ProbeResult]) -> DepthPlan:
+    """Each clip's encode depth; an encoder that cannot keep a deeper reference at 10 bit is refused (exit 2)."""
+    if setting not in ENCODE_DEPTHS:
+        raise InputError(f"--encode-depth {setting!r} is not one of {', '.join(ENCODE_DEPTHS)}",
+                         hint="--encode-depth 8bit (the default) or --encode-depth source")
+    bits = {c.sha256: encode_bits(c.pix_fmt, setting) for c in clips}
+    deep = sorted((c for c in clips if bits[c.sha256] > 8), key=lambda c: c.src)
+    if setting != DEPTH_SOURCE or not deep:
+        return DepthPlan(setting, bits, {})
+    missing = "not probed for 10 bit in step 01"
+    cannot = [(e, probes[e].reason if e in probes else missing) for e in encoders
+              if e not in probes or not probes[e].available]
+    if cannot:
+        name, reason = cannot[0]
+        able = [e for e in encoders if e in probes and probes[e].available]
+        more = f" ({len(cannot) - 1} more encoder(s) cannot either)" if len(cannot) > 1 else ""
+        formats = ", ".join(sorted({c.pix_fmt for c in deep}))
+        keep = (f"pass --encoders {','.join(able)} (those keep 10 bit here)" if able else
+                f"pass encoders that keep 10 bit, e.g. --encoders libx265 (`{kit_cli()} detect` shows what works here)")
+        raise InputError(f"--encode-depth source: encoder {name} cannot encode 10-bit here: {reason}{more}; "
+                         f"{len(deep)} reference(s) are deeper than 8 bit ({formats}, e.g. {deep[0].src})",
+                         hint=f"{keep}, or use --encode-depth 8bit to encode every reference at 8 bit")
+    return DepthPlan(setting, bits, {e: probes[e].hw for e in encoders})
