@@ -61,7 +61,7 @@ def test_log_path_with_space_quote_colon_and_comma_survives_real_ffmpeg(ffmpeg: 
 def test_10_bit_encode_argvs_are_exact() -> None:
     """--encode-depth source: the same flags, the encoder's 10-bit input format (its profile follows)."""
     head = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y"]
-    body = ["-map", "0:v:0", "-an", "-sn", "-dn"]
+    body = ["-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
     x265 = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libx265").at_bits(10), 25, "out.hevc", threads=1)
     assert x265 == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libx265", "-preset", "medium",
                     "-crf", "25", "-x265-params", "log-level=error", "-threads", "1", "-f", "hevc", "out.hevc"]

@@ -169,7 +169,7 @@ def test_corpus_sha256_hashes_content_not_enc_time_ms_or_file_bytes(tmp_path: Pa
 def test_corpus_sha256_of_an_unreadable_file_is_a_clean_input_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.parquet"
     bad.write_text("not parquet")
-    with pytest.raises(InputError, match=r"bad\.parquet: not a readable parquet corpus"):
+    with pytest.raises(InputError, match=r"bad\.parquet: not a readable parquet file"):
         corpus_sha256(bad)
 
 
