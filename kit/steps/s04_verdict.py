@@ -12,7 +12,6 @@ from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, read_status, require_output
-from kit.verdict.decide import decide
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -44,6 +43,7 @@ class VerdictStep:
         import pandas as pd  # here, not when planning: `status` plans every step
 
         from kit.corpus.summary import summarise_corpus
+        from kit.verdict.decide import decide
 
         s, run = ctx.settings, ctx.run
         loso_outputs(ctx)
