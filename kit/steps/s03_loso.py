@@ -18,6 +18,7 @@ from kit.model.loso import make_folds, run_loso
 from kit.model.network import LINEAR, MLP_SMALL
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
+from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 
 
@@ -52,6 +53,9 @@ class LosoStep:
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
         ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
                                  f"{n_sources} folds as one batch"))
+        threads = choose_threads()
+        apply_threads(threads)
+        ctx.log(threads.describe())
         timer = Timer()
         result = run_loso(df, list(s.seeds), s.train,
                           lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs,
