@@ -51,10 +51,10 @@ def test_the_choice_is_a_record_for_run_json() -> None:
 def test_applying_sets_torch_threads() -> None:
     before = torch.get_num_threads()
     try:
-        apply_threads(choose_threads({ENV: "2"}, 2))
-        assert torch.get_num_threads() == 2
-        apply_threads(choose_threads({}, 2))
+        apply_threads(choose_threads({ENV: "1"}, 4))
         assert torch.get_num_threads() == 1
+        apply_threads(choose_threads({}, 4))
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
