@@ -13,7 +13,7 @@ On a real 3,600-row corpus (the 9 demo clips x 4 cqs x 100 frames), all in one r
     in a child process: the command's wall and CPU, the step's own seconds, and the ratio
     to the bash kit (target >= 50x: <= 27.3 s).
 
-    python bench/bench_train.py [--full] [--work DIR] [--command-only]
+    python bench/bench_train.py [--full] [--work DIR] [--command-only] [--baseline-kit PATH]
 """
 
 from __future__ import annotations
@@ -58,22 +58,24 @@ def legacy_corpus(shard: Path, work: Path) -> Path:
     return merged
 
 
-def loso_command(corpus: Path, work: Path, runs: int = 2) -> tuple[Measured, float]:
-    """The whole LOSO command, `runs` times from a fresh out-dir; the fastest, and its step's seconds."""
-    best: tuple[Measured, float] | None = None
+def loso_command(corpus: Path, work: Path, kits: dict[str, Path], runs: int = 2) -> dict[str, tuple[Measured, float]]:
+    """The whole LOSO command of each kit checkout, `runs` times interleaved, each from a fresh out-dir:
+    per kit the fastest run and its step's own seconds."""
+    best: dict[str, tuple[Measured, float]] = {}
     for _ in range(runs):
-        out = work / "loso-command"
-        shutil.rmtree(out, ignore_errors=True)
-        m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", corpus, "--seeds", "0,1,2,3,4",
-                     "--only", "loso", "--out-dir", out], {"PYTHONPATH": str(ROOT)}, log=work / "loso-command.log")
-        if m.rc != 0:
-            raise SystemExit(f"the LOSO command failed (exit {m.rc}):\n{m.output[-3000:]}")
-        step = float(json.loads((out / "03_loso" / "status.json").read_text())["seconds"])
-        print(f"  whole LOSO command: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, step {step:.1f} s "
-              f"(load average {load_average()})", flush=True)
-        if best is None or m.wall < best[0].wall:
-            best = (m, step)
-    assert best is not None
+        for label, root in kits.items():
+            out = work / f"loso-command-{label}"
+            shutil.rmtree(out, ignore_errors=True)
+            m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", corpus, "--seeds", "0,1,2,3,4",
+                         "--only", "loso", "--out-dir", out], {"PYTHONPATH": str(root)},
+                        log=work / f"loso-command-{label}.log")
+            if m.rc != 0:
+                raise SystemExit(f"the LOSO command of {root} failed (exit {m.rc}):\n{m.output[-3000:]}")
+            step = float(json.loads((out / "03_loso" / "status.json").read_text())["seconds"])
+            print(f"  {label:6s} whole LOSO command: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, step {step:.1f} s "
+                  f"(load average {load_average()})", flush=True)
+            if label not in best or m.wall < best[label][0].wall:
+                best[label] = (m, step)
     return best
 
 
@@ -86,15 +88,19 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="time the bash-recipe loop for all 5 seeds")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "demo4s")
     ap.add_argument("--command-only", action="store_true", help="time only the whole LOSO command")
+    ap.add_argument("--baseline-kit", type=Path, help="another kit checkout whose LOSO command is timed beside")
     args = ap.parse_args()
     apply_threads(choose_threads())  # as the LOSO step does
     shard = demo_corpus(args.work)
     legacy = legacy_corpus(shard, args.work)
     print(f"load average {load_average()}; threads {choose_threads().to_json()}")
-    command, step_s = loso_command(legacy, args.work)
-    print(f"whole LOSO command on {legacy.name} (best of 2): {command.wall:.1f} s wall, {command.cpu:.1f} s CPU, "
-          f"step {step_s:.1f} s; {BASH_KIT_LOSO_SECONDS / command.wall:.1f}x the bash kit's "
-          f"{BASH_KIT_LOSO_SECONDS:.0f} s (target >= 50x)")
+    kits = {"this": ROOT, **({"before": args.baseline_kit.resolve()} if args.baseline_kit else {})}
+    commands = loso_command(legacy, args.work, kits)
+    for label, (m, step) in commands.items():
+        print(f"{label:6s} whole LOSO command on {legacy.name} (best of 2): {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, "
+              f"step {step:.1f} s; {BASH_KIT_LOSO_SECONDS / m.wall:.1f}x the bash kit's "
+              f"{BASH_KIT_LOSO_SECONDS:.0f} s (target >= 50x)")
+    command, step_s = commands["this"]
     if args.command_only:
         print("PASS" if BASH_KIT_LOSO_SECONDS / command.wall >= 50 else "FAIL")
         return
