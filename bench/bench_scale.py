@@ -29,7 +29,9 @@ def child_loso(path: Path) -> None:
     from kit.corpus.schema import load_training_corpus as load_corpus
     from kit.model.loso import run_loso
     from kit.model.recipe import TrainConfig
+    from kit.model.threads import apply_threads, choose_threads
 
+    apply_threads(choose_threads())  # as the LOSO step does
     start = time.perf_counter()
     df = load_corpus(path)
     result = run_loso(df, [0, 1, 2, 3, 4], TrainConfig())

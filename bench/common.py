@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +48,58 @@ def run_kit(*args: str | Path, env: dict[str, str] | None = None) -> tuple[subpr
     start = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=full_env)
     return res, time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One child command: wall seconds, CPU seconds (user + sys of it and the children it reaped), exit."""
+
+    wall: float
+    cpu: float
+    rc: int
+    timed_out: bool
+    output: str
+
+    def show(self, what: str) -> str:
+        mark = ">" if self.timed_out else ""
+        return f"{mark}{getattr(self, what):.1f}"
+
+
+def kit_argv(kit_root: Path = ROOT) -> list[str]:
+    """The one command of a kit checkout, as a user runs it from an untarred kit."""
+    return [sys.executable, str(kit_root / "kit" / "run_full_pipeline.py")]
+
+
+def measure(argv: list[str | Path], env: dict[str, str] | None = None, timeout: float | None = None,
+            log: Path | None = None) -> Measured:
+    """Run a child command to its end (or `timeout`, then kill it) and take its own rusage with wait4,
+    so processes running beside it (CPU hogs, other benches) never count in its CPU figure."""
+    full_env = {**os.environ, **(env or {})}
+    log = log or Path(os.devnull)
+    with open(log, "w") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT, env=full_env,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - start > timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    text = log.read_text(errors="replace") if log != Path(os.devnull) else ""
+    return Measured(wall, usage.ru_utime + usage.ru_stime, proc.returncode, timed_out, text)
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def demo_corpus(out_dir: Path, seconds: float = 4.0) -> Path:

@@ -15,3 +15,10 @@ KIT_ROOT = PACKAGE_DIR.parent  # the untarred kit or the clone: holds binaries/ 
 # verdict and byte-identical ONNX, so it is on (about 1 % slower LOSO, measured).
 # It must be set before torch loads MKL; a value the user set is kept.
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
+# OpenMP threads that wait for work spin by default: on a busy box a waiting thread
+# burns the core its descheduled peer needs (issue 14: 7-13x the CPU, minutes instead of
+# seconds). Waiting threads sleep instead (kit/model/threads.py chooses how many there
+# are). Read when torch loads its OpenMP runtime; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # GNU and LLVM OpenMP
+os.environ.setdefault("KMP_BLOCKTIME", "0")  # Intel and LLVM OpenMP: sleep at once after a parallel region

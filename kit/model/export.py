@@ -21,6 +21,7 @@ from kit import __version__
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
+from kit.model.threads import ORT_THREADS
 
 OPSET = 17
 PARITY_ATOL = 1e-4
@@ -97,11 +98,21 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet."""
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle.
+
+    Every session of the kit (parity, the vmaf-tune profile's check, the incumbent) comes
+    from here. onnxruntime's default is a thread per core that spin-waits between runs: on a
+    busy box that burns the CPU other processes need, for models of a few thousand weights.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    opts.intra_op_num_threads = ORT_THREADS
+    opts.inter_op_num_threads = ORT_THREADS
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 

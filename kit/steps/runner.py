@@ -24,6 +24,7 @@ from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
 from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
+from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
 from kit.steps.base import Context, Plan, RunSettings, Step, Timer, read_status
@@ -180,10 +181,10 @@ class StepLog:
         self._fh.close()
 
 
-def write_run_json(settings: RunSettings, argv: Sequence[str]) -> None:
+def write_run_json(settings: RunSettings, argv: Sequence[str], threads: ThreadChoice) -> None:
     write_json(RunDir(settings.out_dir).run_json, {
         "kit_version": __version__, "invoked_at_utc": utc_iso(), "argv": list(argv),
-        "settings": settings.to_json(),
+        "settings": settings.to_json(), "threads": threads.to_json(),
         "provenance": {"python": sys.version.split()[0], "executable": sys.executable,
                        "kit_root": str(PACKAGE_DIR),
                        "platform": platform.platform(), "cwd": os.getcwd()},
@@ -199,9 +200,10 @@ def verdict_exit_code(out_dir: Path) -> int:
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
+    threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(out):
         remove_temp_files(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
-        write_run_json(settings, argv)
+        write_run_json(settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
             run_one(step, settings, selection, emit)

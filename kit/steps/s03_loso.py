@@ -13,6 +13,7 @@ from kit.events import Epoch, Info
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
+from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 
 
@@ -58,6 +59,9 @@ class LosoStep:
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
         ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
                                  f"{n_sources} folds as one batch"))
+        threads = choose_threads()
+        apply_threads(threads)
+        ctx.log(threads.describe())
         feats, codec = design_matrix(df)
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         scored = incumbent_scores(s.incumbent, feats, codec) if s.incumbent else None

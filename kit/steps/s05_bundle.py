@@ -13,6 +13,7 @@ from kit.infra.clock import utc_compact
 from kit.infra.files import read_json, sha256_file, write_text
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
+from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.verdict.document import Verdict
 
@@ -58,6 +59,9 @@ class BundleStep:
             ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
                                      f"{verdict.corpus.rows} rows"))
             run.exports.mkdir(parents=True)
+            threads = choose_threads()
+            apply_threads(threads)
+            ctx.log(threads.describe())
             exports = export_ensemble(verdict, ctx.settings.train, run.exports, ctx.settings.vmaftune_crf_range,
                                       lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)))
         data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), run.run_json,

@@ -99,6 +99,10 @@ CASES = [
     Case("cqs-out-of-range", lambda t, f, r: ["run", "--out-dir", t / "o", "--encoders", "libx264", "--cqs", "19,99"],
          ("outside libx264's range 0..51",)),
     Case("seeds-malformed", lambda t, f, r: ["run", "--out-dir", t / "o", "--seeds", "0,x"], ("--seeds",)),
+    Case("train-threads-not-a-number", lambda t, f, r: ["run", "--out-dir", t / "o"],
+         ("KIT_TRAIN_THREADS='many'", "from 1 to"), {"KIT_TRAIN_THREADS": "many"}),
+    Case("train-threads-zero", lambda t, f, r: ["step", "loso", "--out-dir", t / "o"], ("KIT_TRAIN_THREADS='0'",),
+         {"KIT_TRAIN_THREADS": "0"}),
     # ffmpeg
     Case("ffmpeg-missing", lambda t, f, r: _run("--ref-dir", r, "--out-dir", t / "o", "--ffmpeg", t / "none"),
          ("ffmpeg not found", "none")),
@@ -148,6 +152,12 @@ def test_bad_input_table(case: Case, tmp_path: Path, ffmpeg: str, tiny_refs: Pat
 def test_bad_flags_are_refused_before_anything_runs(tmp_path: Path) -> None:
     res = run_kit("run", "--out-dir", tmp_path / "out", "--seeds", "1,1")
     assert_clean_failure(res, "repeats")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_thread_count_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    res = run_kit("run", "--out-dir", tmp_path / "out", env={"KIT_TRAIN_THREADS": "100000"})
+    assert_clean_failure(res, "KIT_TRAIN_THREADS='100000' is not a thread count")
     assert not (tmp_path / "out").exists()
 
 

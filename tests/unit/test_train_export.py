@@ -165,3 +165,23 @@ def test_progress_counts_real_epochs(epochs: int) -> None:
                   lambda e, n, loss: seen.append((e, n)))
     assert seen[-1] == (epochs, epochs) and all(n == epochs for _, n in seen)
     assert [e for e, _ in seen] == sorted(e for e, _ in seen) and seen[0][0] >= 1
+
+
+def test_the_trainers_adam_is_torch_adam_bit_for_bit() -> None:
+    from kit.model.train import Adam
+
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(5, 7, 16), (5, 1, 16), (5, 16, 1)]
+    ours = [torch.randn(s, generator=gen).requires_grad_(True) for s in shapes]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    mine, ref = Adam(ours, lr=5e-4, weight_decay=1e-5), torch.optim.Adam(theirs, lr=5e-4, weight_decay=1e-5)
+    for _ in range(300):
+        grads = [torch.randn(s, generator=gen) * 3 for s in shapes]
+        for params, opt in ((ours, mine), (theirs, ref)):
+            opt.zero_grad()
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+            opt.step()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
