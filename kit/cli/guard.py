@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, KitError
+from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ PATH_CAUSES = {
     errno.EEXIST: "a file of that name is in the way", errno.ELOOP: "too many levels of symbolic links",
     errno.EIO: "an input/output error (a failing disk or a lost network mount?)",
 }
-TMP_MARK = ".tmp-"  # kit.infra.files' temporary names: the user knows the folder, not the temporary
 
 
 def _cache_root() -> Path | None:

@@ -44,7 +44,8 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
     A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
     refused while its corpus step has not completed.
 
-    Rows are de-duplicated on (src_sha256, encoder, preset, cq, frame_index, device);
+    Rows are de-duplicated on (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
+    device);
     the result is sorted canonically, so the order of the inputs does not matter.
     Exit 0 merged, 2 bad input or unresolved conflicts.
 

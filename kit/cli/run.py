@@ -201,11 +201,10 @@ def build_settings(kw: dict[str, Any]) -> Any:
     )
 
 
-SHARD_FIELD = "{shard}"
-
-
 def with_shard(text: str, shard: Any, flag: str) -> str:
     """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
+    from kit.corpus.split import SHARD_FIELD
+
     if SHARD_FIELD not in text:
         return text
     if shard is None:

@@ -91,7 +91,9 @@ def make_plan(ctx: click.Context, shards: int, sbatch_opts: Any, kw: dict[str, A
 
     run_args = passthrough(ctx, kw)
     root = Path(kw["out_dir"] or Path("runs") / "slurm").absolute()
-    if "{shard}" in str(root):
+    from kit.corpus.split import SHARD_FIELD
+
+    if SHARD_FIELD in str(root):
         raise InputError(f"--out-dir {str(root)!r} holds {{shard}}; with `slurm` it is the one shared folder of "
                          "all shards", hint="give the shared folder; each shard gets <folder>/shards/shard<K>of<N>")
     box_id = safe_box_id(kw["box_id"] or default_box_id())

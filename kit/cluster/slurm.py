@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
+from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError, KitError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import write_text
 from kit.infra.slurm import sbatch
 
-SHARD_FIELD = "{shard}"  # what --out-dir and --box-id replace with shard<K>of<N> (kit/cli/run.py)
 UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
 
@@ -65,7 +65,7 @@ class SlurmLayout:
         return self.root / "shards"
 
     def shard(self, k: int, n: int) -> Path:
-        return self.shards / f"shard{k}of{n}"
+        return self.shards / ShardSpec(k, n).tag
 
     @property
     def shard_pattern(self) -> Path:

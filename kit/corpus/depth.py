@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.invocation import kit_cli
+from kit.infra.invocation import kit_command
 from kit.media.pixfmt import DEPTH_8BIT, DEPTH_SOURCE, ENCODE_DEPTHS, encode_bits
 from kit.media.refs import Clip
 from kit.platforms.encoders import HwArgs
@@ -37,13 +38,16 @@ def read_10bit_probes(prereqs: dict[str, object]) -> dict[str, ProbeResult]:
     return {str(name): ProbeResult.from_json(p, f"prereqs.encoders_10bit.{name}") for name, p in probes.items()}
 
 
-def check_prereqs_depth(prereqs: dict[str, object], setting: str, prereqs_dir: str) -> None:
+def check_prereqs_depth(prereqs: dict[str, object], setting: str, prereqs_dir: str, out_dir: Path,
+                        encoders: Sequence[str]) -> None:
     """Step 01 must have probed for the same --encode-depth (an older prereqs.json: 8bit)."""
     was = prereqs.get("encode_depth", DEPTH_8BIT)
     if was != setting:
+        again = kit_command("step", "prereqs", "--out-dir", out_dir, "--encoders", ",".join(encoders),
+                            "--encode-depth", setting)
         raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",
-                         hint=f"rerun it with the same flags: {kit_cli()} step prereqs --encode-depth {setting} ... "
-                              "(a plain `run`, without --from/--only, reruns it by itself)")
+                         hint=f"rerun it for this depth: {again} (a plain `run`, without --from/--only, reruns it "
+                              "by itself)")
 
 
 def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
@@ -65,7 +69,8 @@ def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
         more = f" ({len(cannot) - 1} more encoder(s) cannot either)" if len(cannot) > 1 else ""
         formats = ", ".join(sorted({c.pix_fmt for c in deep}))
         keep = (f"pass --encoders {','.join(able)} (those keep 10 bit here)" if able else
-                f"pass encoders that keep 10 bit, e.g. --encoders libx265 (`{kit_cli()} detect` shows what works here)")
+                f"pass encoders that keep 10 bit, e.g. --encoders libx265 (`{kit_command('detect')}` shows what "
+                "works here)")
         raise InputError(f"--encode-depth source: encoder {name} cannot encode 10-bit here: {reason}{more}; "
                          f"{len(deep)} reference(s) are deeper than 8 bit ({formats}, e.g. {deep[0].src})",
                          hint=f"{keep}, or use --encode-depth 8bit to encode every reference at 8 bit")

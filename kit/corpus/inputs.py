@@ -16,6 +16,7 @@ Every value problem names the file, the row (the line for JSONL) and the column.
 
 from __future__ import annotations
 
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from kit.media.pixfmt import SCHEMA1_ENC_PIX_FMT
 from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
+SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
 BAD_SCHEMA_HINT = "merge accepts shards and corpora written by the kit, results tarballs and bash-kit JSONL"
 # columns a schema-1 file lacks, and how they are filled when it is read
 SCHEMA1_MISSING = ("enc_pix_fmt",)
@@ -73,8 +75,14 @@ def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | No
 
 def detect_kind(path: Path) -> str:
     if not path.is_file():
-        raise InputError(f"{path} does not exist or is not a file",
-                         hint="pass shard .parquet files, results-*.tar.gz tarballs or bash-kit .jsonl files")
+        kinds = "shard .parquet files, results-*.tar.gz tarballs, bash-kit .jsonl files or run directories"
+        if path.exists():
+            raise InputError(f"{path} is not a file or a folder", hint=f"merge takes {kinds}")
+        if SHARD_TAG.fullmatch(path.name):  # a shard folder of a Slurm submission (kit/cluster/slurm.py)
+            raise InputError(f"{path} does not exist: shard {path.name} was never run",
+                             hint="run that array task again (sbatch <folder>/slurm/array.sh; finished shards end "
+                                  "at once), then the union (sbatch <folder>/slurm/union.sh)")
+        raise InputError(f"{path} does not exist", hint=f"check the path; merge takes {kinds}")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":

@@ -219,14 +219,17 @@ def recover_output(out: Path) -> list[str]:
 
     Returns a note per thing done. A commit whose merge is still running (another process) is refused.
     """
-    notes = []
+    notes: list[str] = []
     journal = commit_journal(out)
     if journal.is_file():
         try:
             commit = Commit.from_json(read_json(journal), str(journal))
         except (OSError, ValueError):  # written atomically, so never half: not ours, or edited
             commit = None
-        fresh = time.time() - journal.stat().st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        try:
+            fresh = time.time() - journal.stat().st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        except FileNotFoundError:  # a concurrent merge finished its commit a moment ago: nothing to recover
+            return notes
         if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
             raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from kit.corpus.jobs import Job, JobResult, JobRunner, job_paths
+from kit.corpus.jobs import Job, JobResult, JobRunner, job_is_done
 from kit.errors import ToolError
 from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
@@ -120,8 +120,9 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
                 stop_all()
                 raise
     except KeyboardInterrupt:
-        # the pool has joined: the ledgers on disk are the jobs a rerun reuses
-        kept = sum(1 for j in jobs if job_paths(runner.jobs_dir, j)[1].is_file())
+        # the pool has joined: the jobs a rerun reuses are those done for this fingerprint (and, in a
+        # forced run, this redo generation): an older ledger left in place is redone, not kept
+        kept = sum(1 for j in jobs if job_is_done(runner.jobs_dir, j, runner.prov, runner.generation))
         with contextlib.suppress(Exception):  # saying so must never hide the interrupt
             emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "
                                 f"the rerun does the other {len(jobs) - kept}"))

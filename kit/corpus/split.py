@@ -43,8 +43,11 @@ class ShardSpec:
 
     @property
     def tag(self) -> str:
-        """`shard2of3`: names this shard in box ids and folders (`{shard}` in --out-dir and --box-id)."""
+        """`shard2of3`: names this shard in box ids and folders (SHARD_FIELD in --out-dir and --box-id)."""
         return f"shard{self.k}of{self.n}"
+
+
+SHARD_FIELD = "{shard}"  # what --out-dir and --box-id replace with the shard's tag (shard<K>of<N>)
 
 
 def is_auto(text: str | None) -> bool:

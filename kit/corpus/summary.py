@@ -107,7 +107,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         sources=sorted(df.groupby("src_sha256")["src"].first().tolist()),
         boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
         cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],
-        demo_corpus=bool(manifest.demo_corpus) if manifest is not None else False,
+        demo_corpus=bool(exact.demo_corpus) if exact is not None else False,
         corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,

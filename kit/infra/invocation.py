@@ -34,16 +34,21 @@ def interpreter() -> str:
     return as_typed(Path(sys.executable))
 
 
+def _started_as_entry_point() -> bool:
+    """Whether the installed `ensemble-kit` script (ensemble-kit.exe on Windows) started this process."""
+    return bool(sys.argv and sys.argv[0]) and Path(sys.argv[0]).stem == ENTRY_POINT
+
+
 def _entry_point() -> str | None:
     """How to call the installed entry point, when that is what started this process."""
-    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    if argv0 is None or argv0.stem != ENTRY_POINT:
+    if not _started_as_entry_point():
         return None
+    argv0 = Path(sys.argv[0])
     found = shutil.which(ENTRY_POINT)
     with contextlib.suppress(OSError):
         if found and Path(found).resolve() == argv0.resolve():
             return ENTRY_POINT  # the name on PATH is this very script
-    return as_typed(argv0.absolute())  # e.g. .venv/bin/ensemble-kit, with no venv active
+    return shlex.quote(as_typed(argv0.absolute()))  # e.g. .venv/bin/ensemble-kit, with no venv active
 
 
 def kit_cli() -> str:
@@ -57,8 +62,8 @@ def kit_cli() -> str:
         return entry
     exe = interpreter()
     if Path.cwd().resolve() == KIT_ROOT:
-        return f"{exe} -m kit"
-    return f"{exe} {as_typed(KIT_ROOT / 'kit' / '__main__.py')}"
+        return shlex.join([exe, "-m", "kit"])
+    return shlex.join([exe, as_typed(KIT_ROOT / "kit" / "__main__.py")])
 
 
 def kit_command(*args: str | Path) -> str:
@@ -86,7 +91,7 @@ def kit_argv_absolute() -> list[str]:
     as started, not resolved, so a venv's python stays the venv's) with the kit's own kit/__main__.py,
     which works from any folder, as `python -m kit` needs the kit on the import path.
     """
-    if Path(sys.argv[0]).name == "ensemble-kit":
+    if _started_as_entry_point():
         found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
         return [str(Path(found or sys.argv[0]).absolute())]
     return [str(Path(sys.executable).absolute()), str(KIT_ROOT / "kit" / "__main__.py")]

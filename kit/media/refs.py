@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.files import read_json_object, sha256_file, write_json
-from kit.infra.proc import LogFn, run_process
+from kit.infra.proc import run_process
 from kit.media.argv import build_decode_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 
@@ -336,15 +336,6 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
     known = {23.98: "24000/1001", 29.97: "30000/1001", 59.94: "60000/1001", 47.95: "48000/1001"}
     return int(size[1]), int(size[2]), known.get(round(rate, 2), parse_fps(repr(rate))), pix.group(1)
-
-
-def decoded_frame_count(path: Path, ffmpeg: str, timeout_s: float = DECODE_TIMEOUT_S, log: LogFn | None = None) -> int:
-    """Decode a file to nowhere and count its frames; -1 when it does not decode."""
-    res = run_process(build_decode_argv(ffmpeg, path), timeout_s=timeout_s, log=log)
-    try:
-        return parse_frame_count(res.stderr) if res.returncode == 0 else -1
-    except ValueError:
-        return -1
 
 
 # Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the

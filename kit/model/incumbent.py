@@ -10,18 +10,20 @@ not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kit.errors import InputError
 from kit.infra.files import read_json, sha256_file
-from kit.model.baselines import baseline_result, fold_result
-from kit.model.export import onnx_predict, session
-from kit.model.features import CODEC_DIM, N_FEATURES
-from kit.model.loso import Fold
 from kit.model.results import BaselineResult, EnsembleMembers
 from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
+if TYPE_CHECKING:
+    from kit.model.loso import Fold
+
+# torch, pandas and onnx load in the functions that score, not on import: `status` plans the LOSO step,
+# which finds the incumbent's files (find_incumbent) to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 
 
@@ -47,6 +49,9 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 
 
 def _check_inputs(onnx_path: Path) -> None:
+    from kit.model.export import session
+    from kit.model.features import CODEC_DIM, N_FEATURES
+
     try:
         sess = session(onnx_path)
     except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
@@ -62,6 +67,8 @@ def _check_inputs(onnx_path: Path) -> None:
 
 def member_scores(onnx_path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
     """One member's score for every row, checked: one finite score per row, not one constant for all."""
+    from kit.model.export import onnx_predict
+
     hint = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
     try:
         out = onnx_predict(onnx_path, feats, codec)
@@ -95,6 +102,8 @@ def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray) -> tuple[
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
                    folds: list[Fold]) -> BaselineResult:
     """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source."""
+    from kit.model.baselines import baseline_result, fold_result
+
     manifest, onnx_files, scores = scored
     results = [fold_result(fold, target, scores[fold.rows]) for fold in folds]
     return baseline_result("incumbent", results, {

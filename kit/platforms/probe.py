@@ -275,6 +275,16 @@ class ProbeCache:
             return None  # not something this kit caches: test again
         return replace(hit, cached=True)
 
+    def forget(self, name: str) -> None:
+        """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it, and
+        a run, which probes at its own grid's first cq, must not keep reading an older answer."""
+        keys = [k for k in self._data if k.split("|")[0] == name]
+        for k in keys:
+            del self._data[k]
+        if keys:
+            with contextlib.suppress(OSError):
+                write_json(self.path, self._data)
+
     def put(self, key: str, result: ProbeResult) -> None:
         if result.transient:
             return
@@ -343,6 +353,8 @@ class Prober:
         if name not in self.info.encoders:
             return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
         key = entry_key(spec, setup, self.cq)
+        if self.refresh:
+            self.cache.forget(name)
         hit = None if self.refresh else self.cache.get(key)
         if self.cache.damaged and self.log is not None:
             self.log(self.cache.damaged)

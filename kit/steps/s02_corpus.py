@@ -73,7 +73,7 @@ def prepare(ctx: Context) -> Prepared:
     s = ctx.settings
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
-    check_prereqs_depth(prereqs, s.encode_depth, ctx.run.step("prereqs").name)
+    check_prereqs_depth(prereqs, s.encode_depth, ctx.run.step("prereqs").name, ctx.out_dir, s.encoders)
     prov = provenance(ctx, prereqs)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):

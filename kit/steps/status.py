@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
-from kit.infra.files import read_json, read_json_object
+from kit.infra.files import read_json_object
 from kit.infra.invocation import kit_command
 from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
@@ -61,7 +61,9 @@ def _convert(type_text: str, value: object) -> object:
     if value is None:
         return None
     for name, cls in NESTED.items():
-        if name in type_text and isinstance(value, dict):
+        if name in type_text:
+            if not isinstance(value, dict):  # a damaged record: the caller treats it as absent
+                raise ValueError(f"{name}: {type(value).__name__}, not an object")
             known = {f.name for f in dataclasses.fields(cls)}
             return cls(**{k: v for k, v in value.items() if k in known})
     if "Path" in type_text:
@@ -143,7 +145,8 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
 PATH_FLAGS = ("--ref-dir", "--out-dir", "--corpus", "--incumbent", "--ffmpeg")
 
 
-def command_of(argv: list[str], cwd: str | None, out_dir: Path, shard: ShardSpec | None = None) -> str | None:
+def command_of(argv: list[str], cwd: str | None, out_dir: Path, shard: ShardSpec | None = None,
+               box_id: str | None = None) -> str | None:
     """The recorded invocation again, as this process was invoked (run_full_pipeline.py means `run`).
 
     Relative paths were relative to the run's folder (`cwd`): they become absolute, and --out-dir
@@ -155,9 +158,13 @@ def command_of(argv: list[str], cwd: str | None, out_dir: Path, shard: ShardSpec
         return None
     rest = ["run", *argv[1:]] if argv[0].endswith("run_full_pipeline.py") else argv[1:]
     if shard is not None:
+        auto = any(a.strip().lower() == "--shard=auto" or (a.strip().lower() == "auto" and i and
+                                                           rest[i - 1] == "--shard") for i, a in enumerate(rest))
         rest = [shard.label if a.strip().lower() == "auto" and i and rest[i - 1] == "--shard" else
                 f"--shard={shard.label}" if a.strip().lower() == "--shard=auto" else a.replace("{shard}", shard.tag)
                 for i, a in enumerate(rest)]
+        if auto and box_id and not any(a == "--box-id" or a.startswith("--box-id=") for a in rest):
+            rest += ["--box-id", box_id]  # auto's default box id (<host>-shard<K>of<N>): K/N alone gives <host>
     if not rest or rest[0] not in ("run", "step"):
         return None
     base = Path(cwd) if cwd else Path.cwd()
@@ -196,7 +203,12 @@ def finished_corpus(out_dir: Path) -> Path:
     rundir = RunDir(out_dir)
     what = str(out_dir)
     if rundir.run_json.is_file():
-        shard = settings_from_json(dict(read_json(rundir.run_json).get("settings") or {}), out_dir).shard
+        run, _ = read_json_object(rundir.run_json)  # only names the shard: the corpus itself is checked below
+        recorded = run.get("settings") if run is not None else None
+        try:
+            shard = settings_from_json(recorded, out_dir).shard if isinstance(recorded, dict) else None
+        except (TypeError, ValueError):
+            shard = None
         what += f" (shard {shard.label})" if shard is not None else ""
     elif not rundir.step("corpus").is_dir():
         raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)",
@@ -234,6 +246,7 @@ def run_status(out_dir: Path) -> RunStatus:
     verdict = found[0] if found is not None else None
     provenance = run.get("provenance") or {}
     cwd = provenance.get("cwd") if isinstance(provenance, dict) else None
-    command = command_of([str(a) for a in run.get("argv", [])], str(cwd) if cwd else None, out_dir, settings.shard)
+    command = command_of([str(a) for a in run.get("argv", [])], str(cwd) if cwd else None, out_dir, settings.shard,
+                         settings.box_id)
     return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))

@@ -80,3 +80,17 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     assert verify[0] == str(script) and verify[-1] == str(tarball)
     checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.slow  # a whole run first: its corpus and bundle are the second run's --corpus and --incumbent
+def test_status_of_a_run_with_an_incumbent_stays_light(json_run: tuple[Path, object], tmp_path: Path) -> None:
+    done, _ = json_run
+    out = tmp_path / "challenger"
+    out.mkdir()
+    settings = RunSettings(out_dir=out, corpus=done / "02_corpus" / "shard.parquet", incumbent=done)
+    write_json(out / "run.json", {"argv": ["kit/run_full_pipeline.py"], "invoked_at_utc": "2026-01-01T00:00:00Z",
+                                  "settings": settings.to_json()})
+    code, modules = loaded("status", out, cwd=tmp_path)
+    assert code == 0
+    assert "kit.model.incumbent" in modules  # the LOSO step's plan found the incumbent's files
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))

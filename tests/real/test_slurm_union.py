@@ -35,8 +35,10 @@ def errors(res: subprocess.CompletedProcess[str]) -> list[str]:
 
 def test_a_missing_shard_stops_the_union(union_script: tuple[Path, Path]) -> None:
     root, script = union_script
-    (errors_,) = errors(bash(script))
-    assert f"{root}/shards/shard1of3" in errors_ and "does not exist" in errors_
+    res = bash(script)
+    (errors_,) = errors(res)
+    assert f"{root}/shards/shard1of3 does not exist: shard shard1of3 was never run" in errors_
+    assert "hint: run that array task again (sbatch" in res.stderr  # not "pass .parquet files"
     assert not (root / "union.parquet").exists() and not (root / "union").exists()
 
 

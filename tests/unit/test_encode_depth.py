@@ -16,6 +16,7 @@ from kit.corpus.jobs import Job, Provenance
 from kit.corpus.merge import merge_files
 from kit.corpus.schema import COLUMNS, MEASURED_COLUMNS, SCHEMA, corpus_sha256
 from kit.errors import EXIT_BAD_INPUT, InputError
+from kit.infra.invocation import kit_command
 from kit.media.ffmpeg import parse_pix_fmts
 from kit.media.libvmaf import FEATURES
 from kit.media.pixfmt import bit_depth, encode_bits
@@ -120,9 +121,13 @@ def test_plan_depths_keeps_8_bit_references_and_the_default_at_8_bit() -> None:
 
 
 def test_prereqs_must_have_probed_for_the_same_depth() -> None:
-    check_prereqs_depth({}, "8bit", "01_prereqs")  # a prereqs.json of an older kit probed at 8 bit
-    with pytest.raises(InputError, match="01_prereqs was run for --encode-depth 8bit, not source"):
-        check_prereqs_depth({"encode_depth": "8bit"}, "source", "01_prereqs")
+    check_prereqs_depth({}, "8bit", "01_prereqs", Path("/o"), ["libx265"])  # an older kit's: probed at 8 bit
+    with pytest.raises(InputError, match="01_prereqs was run for --encode-depth 8bit, not source") as err:
+        check_prereqs_depth({"encode_depth": "8bit"}, "source", "01_prereqs", Path("/o d"), ["libx265", "libx264"])
+    # the hint is a whole command for this out-dir, runnable as printed
+    assert err.value.hint.split(": ", 1)[1].startswith(
+        kit_command("step", "prereqs", "--out-dir", "/o d", "--encoders", "libx265,libx264",
+                    "--encode-depth", "source"))
 
 
 def test_a_10_bit_job_is_another_job_with_its_own_format() -> None:

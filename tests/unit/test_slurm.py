@@ -114,6 +114,9 @@ def test_status_command_names_the_resolved_shard() -> None:
         f"{kit_command('step')} corpus --shard 2/3 --box-id lab-shard2of3 --out-dir /s/shards/shard2of3"
     assert command_of(["/x/kit/__main__.py", "run", "--shard=auto"], "/w", Path("/o"), ShardSpec(1, 2)) == \
         f"{kit_command('run')} --shard=1/2 --out-dir /o"
+    # auto's default box id (<host>-shard<K>of<N>) is kept: --shard K/N alone would make it <host>, and redo every job
+    assert command_of(["/x/kit/__main__.py", "run", "--shard", "auto"], "/w", Path("/o"), ShardSpec(1, 2, "auto"),
+                      "node7-shard1of2") == f"{kit_command('run')} --shard 1/2 --box-id node7-shard1of2 --out-dir /o"
 
 
 # -- the scripts ------------------------------------------------------------------------------------------
