@@ -46,7 +46,7 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
 )
-from kit.corpus.schema import COLUMNS, SCHEMA
+from kit.corpus.schema import COLUMNS, ROW_ORDER, SCHEMA
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -60,7 +60,7 @@ from kit.media.libvmaf import FEATURES
 from kit.rundir import manifest_path
 
 KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
-SORT_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
+SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
 SCORED = (*FEATURES, "vmaf")
 PREFER_CHOICES = ("first", "newest")
 ROW_GROUP_ROWS = 1 << 20

@@ -48,6 +48,8 @@ SCHEMA = pa.schema([
 ])
 COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
+# the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
+ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
 TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
@@ -123,15 +125,19 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
 
 
 def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The training columns of a shard or merged corpus, validated, as a DataFrame."""
+    """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
+    order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
+    same models, figure for figure."""
     names = parquet_columns(path)
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
-    table = read_parquet(path, wanted)
-    validate_table(table, str(path))
+    order = [c for c in ROW_ORDER if c in names]
+    table = read_parquet(path, list(dict.fromkeys([*wanted, *order])))
+    validate_table(table.select(wanted), str(path))
+    table = table.sort_by([(c, "ascending") for c in order]).select(wanted)
     return table.to_pandas()
 
 

@@ -203,25 +203,16 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
     # the union corpus holds exactly the local run's rows
     pd.testing.assert_frame_equal(content(root / "union.parquet"), content(local / "02_corpus" / "shard.parquet"))
     assert set(pd.read_parquet(root / "union.parquet")["src"]) == set(TINY_SOURCES)
-    # the same verdict, and the same figures as a local training on the same rows in the same order. The
-    # local run itself trains on its rows in encode order, the union in the merge's canonical order: the
-    # batches differ, so its PLCCs agree to about 1e-3, not to the last bit
-    reference = tmp_path / "local-canonical"
-    res = run_kit("merge", local, "-o", tmp_path / "local.parquet")
-    assert res.returncode == 0, res.stdout + res.stderr
-    res = run_kit("run", "--corpus", tmp_path / "local.parquet", "--out-dir", reference, "--box-id", "local", *FLAGS)
-    assert res.returncode == 0, res.stdout + res.stderr
+    # the same verdict and the same figures, to the last bit: LOSO trains in the corpus's canonical row order
+    # (kit.corpus.schema.ROW_ORDER), so a shard in its encode order and the union merged from three boxes
+    # train the same models
     mine = json.loads((union / "04_verdict" / "PROMOTE.json").read_text())
-    for other in (local, reference):
-        theirs = json.loads((other / "04_verdict" / "PROMOTE.json").read_text())
-        assert mine["verdict"] == theirs["verdict"] == "PROMOTE"
-        assert mine["gate"]["mean_plcc"] == pytest.approx(theirs["gate"]["mean_plcc"], abs=5e-3)
-        assert [f["src"] for f in mine["per_fold"]] == [f["src"] for f in theirs["per_fold"]]
-    theirs = json.loads((reference / "04_verdict" / "PROMOTE.json").read_text())
+    theirs = json.loads((local / "04_verdict" / "PROMOTE.json").read_text())
+    assert mine["verdict"] == theirs["verdict"] == "PROMOTE"
     for key in ("gate", "per_fold", "worst_folds", "seeds", "recommendation", "baselines"):
         assert mine[key] == theirs[key], key
     for seed in (0, 1):
-        assert loso_figures(union, seed) == loso_figures(reference, seed)
+        assert loso_figures(union, seed) == loso_figures(local, seed)
     assert list((union / "05_bundle").glob("results-cluster-*.tar.gz"))
 
     # a finished task run again (requeued) and the union job run again do nothing new

@@ -185,3 +185,24 @@ def test_the_trainers_adam_is_torch_adam_bit_for_bit() -> None:
     for a, b in zip(ours, theirs, strict=True):
         assert torch.equal(a, b)
         assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+
+
+def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_its_seed() -> None:
+    from kit.model.network import fr_regressor_v2
+    from kit.model.recipe import TrainConfig
+    from kit.model.train import StackedMLP
+
+    net = StackedMLP([0, 1], fr_regressor_v2(TrainConfig()))
+    h = torch.ones(45, 64, 64)
+    with pytest.raises(RuntimeError, match="mask_bits"):
+        net._drop(h, 0.1, training=True)
+    assert net._drop(h, 0.1, training=False) is h and net._drop(h, 0.0, training=True) is h
+    masks = []
+    for _ in range(2):
+        net.mask_bits = np.random.PCG64(0)
+        masks.append(net._drop(h, 0.1, training=True))
+    assert torch.equal(masks[0], masks[1])  # the same seed, the same masks
+    dropped = float((masks[0] == 0).float().mean())
+    assert abs(dropped - 0.1) < 0.003, dropped  # 184,320 units: the share is within ~4 sigma of p
+    assert abs(float(masks[0].mean()) - 1.0) < 0.005  # inverted dropout: the expected output is unchanged
+    assert not torch.equal(net._drop(h, 0.1, training=True), masks[0])  # the generator moves on
