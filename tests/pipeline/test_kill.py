@@ -315,11 +315,11 @@ def test_an_interrupted_forced_corpus_run_keeps_what_it_had_not_redone(tiny_refs
     while not redone() and time.monotonic() < deadline:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the kit says what it keeps
-    out, err = proc.communicate(timeout=60)
+    said = "".join(proc.communicate(timeout=60))
     fresh = redone()
     assert 1 <= len(fresh) < len(before), fresh
     # the old ledgers left in place are redone, not kept: only this forced run's own count as kept
-    assert f"interrupted: {len(fresh)} of {len(before)} corpus jobs are finished and kept" in out + err, out + err
+    assert f"interrupted: {len(fresh)} of {len(before)} corpus jobs are finished and kept" in said, said
     assert sorted(p.name for p in jobs.glob("*.json")) == sorted(before)  # nothing lost
     untouched = [n for n in before if n not in fresh]
     assert all((jobs / n).read_bytes() == before[n] for n in untouched)
