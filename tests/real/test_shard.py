@@ -76,7 +76,8 @@ def test_small_shards_encode_then_merge_into_the_whole_set(tiny_refs: Path, tmp_
         # the corpus step succeeds with 2 of 4 sources; LOSO on the shard alone refuses and points at the merge
         assert res.returncode == 2, res.stdout + res.stderr
         assert f"--shard {k}/2: 2 of the reference set's 4 clips" in res.stdout
-        assert f"is shard {k}/2 with 2 source(s)" in res.stderr and "ensemble-kit merge" in res.stderr
+        assert f"is shard {k}/2 with 2 source(s)" in res.stderr
+        assert "-m kit merge results-A.tar.gz results-B.tar.gz -o merged.parquet" in res.stderr  # as invoked
         manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
         assert manifest["shard"]["label"] == f"{k}/2" and manifest["shard"]["set_size"] == len(TINY_SOURCES)
         status = json.loads((out / "02_corpus" / "status.json").read_text())

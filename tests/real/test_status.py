@@ -138,7 +138,7 @@ def test_corpus_given_demo_clips_missing_and_a_running_run(copied: Path, tmp_pat
     monkeypatch.setenv("KIT_CACHE_DIR", str(cache))
     edit_settings(copied, corpus=None, ref_dir=None)
     state, why = states(status(copied))["corpus"]
-    assert state == "stale" and "not in the cache; the next run renders them" in why
+    assert state == "stale" and "not in the cache or are damaged; the next run renders them" in why
     assert not any(cache.rglob("*.y4m"))  # status never renders them itself
     with out_dir_lock(copied):
         assert str(status(copied)["running"]).startswith("pid ")
