@@ -319,14 +319,22 @@ class Prober:
             return ()
         return parse_pix_fmts(res.stdout.decode("utf-8", "replace")) if res.returncode == 0 else ()
 
-    def probe_10bit(self, name: str) -> ProbeResult:
-        """Can `name` keep 10 bit here (`--encode-depth source`)? Its data, this build, then a 10-bit test encode."""
+    def _setup(self, name: str) -> tuple[EncoderSpec, HwSetup, ProbeResult | None]:
+        """The encoder's spec and device set-up, and the failure when no test encode can run at all."""
         spec = get_spec(name)
         setup = hw_setup(spec, self.sig)
         if setup.missing:
-            return _failed(spec, setup, setup.missing)
+            return spec, setup, _failed(spec, setup, setup.missing)
         if name not in self.info.encoders:
-            return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
+            return spec, setup, _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, "
+                                                     f"{self.info.source})")
+        return spec, setup, None
+
+    def probe_10bit(self, name: str) -> ProbeResult:
+        """Can `name` keep 10 bit here (`--encode-depth source`)? Its data, this build, then a 10-bit test encode."""
+        spec, setup, unusable = self._setup(name)
+        if unusable is not None:
+            return unusable
         if not spec.pix_fmt_10bit:
             return _failed(spec, setup, ten_bit_refusal(spec, ()))
         spec10 = spec.at_bits(10)
@@ -346,12 +354,9 @@ class Prober:
         return result
 
     def probe(self, name: str) -> ProbeResult:
-        spec = get_spec(name)
-        setup = hw_setup(spec, self.sig)
-        if setup.missing:
-            return _failed(spec, setup, setup.missing)
-        if name not in self.info.encoders:
-            return _failed(spec, setup, f"{name} is not in this ffmpeg build ({self.info.version}, {self.info.source})")
+        spec, setup, unusable = self._setup(name)
+        if unusable is not None:
+            return unusable
         key = entry_key(spec, setup, self.cq)
         if self.refresh:
             self.cache.forget(name)
