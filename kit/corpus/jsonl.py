@@ -91,7 +91,8 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
             if not isinstance(obj, dict):
                 raise InputError(f"{path}: line {lineno}: a JSON {type(obj).__name__}, not an object", hint=HINT)
             if SURROGATE_ESCAPE.search(text) and _surrogate(obj):
-                raise InputError(f"{path}: line {lineno}: a lone surrogate escape (\\udXXX), not text", hint=HINT)
+                raise InputError(f"{path}: line {lineno}: a lone surrogate escape (\\ud800 to \\udfff without "
+                                 "its pair), not text", hint=HINT)
             rows.append(obj)
             lines.append(lineno)
             if len(rows) > MAX_CORPUS_ROWS:

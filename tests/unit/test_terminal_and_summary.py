@@ -154,15 +154,21 @@ def verdict_doc(corpus: Path) -> Verdict:
                        demo_corpus=True))
 
 
-def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path: Path) -> None:
-    (tmp_path / "04_verdict").mkdir()
-    (tmp_path / "05_bundle").mkdir()
-    corpus = tmp_path / "shard.parquet"
+def finished_run(out: Path, tarball_name: str) -> Path:
+    """An out-dir as a finished HOLD run leaves it (verdict, report, tarball); returns the tarball."""
+    (out / "04_verdict").mkdir(parents=True)
+    (out / "05_bundle").mkdir()
+    corpus = out / "shard.parquet"
     corpus.write_bytes(b"x" * 3000)
-    (tmp_path / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
-    tarball = tmp_path / "05_bundle" / "results-a-20260101T000000Z.tar.gz"
+    (out / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
+    tarball = out / "05_bundle" / tarball_name
     tarball.write_bytes(b"y" * 5000)
-    (tmp_path / "05_bundle" / "report.html").write_text("<html></html>")
+    (out / "05_bundle" / "report.html").write_text("<html></html>")
+    return tarball
+
+
+def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path: Path) -> None:
+    tarball = finished_run(tmp_path, "results-a-20260101T000000Z.tar.gz")
     rows = dict(summary_rows(tmp_path, Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json")
                                                                     .read_text()))))
     assert rows["verdict"] == "HOLD"
@@ -190,14 +196,7 @@ def test_plain_summary_prints_long_paths_whole_on_lines_of_their_own(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A log of a narrow terminal: every path and the verify command can be copied as they are."""
     out = tmp_path / ("an-out-dir-whose-name-is-longer-than-the-terminal-is-wide-" * 2) / "runs" / "mybox"
-    (out / "04_verdict").mkdir(parents=True)
-    (out / "05_bundle").mkdir()
-    corpus = out / "shard.parquet"
-    corpus.write_bytes(b"x" * 3000)
-    (out / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
-    tarball = out / "05_bundle" / "results-vm-20261122T101500Z.tar.gz"
-    tarball.write_bytes(b"y" * 5000)
-    (out / "05_bundle" / "report.html").write_text("<html></html>")
+    tarball = finished_run(out, "results-vm-20261122T101500Z.tar.gz")
     monkeypatch.setenv("COLUMNS", "60")
     buf = StringIO()
     renderer = Renderer(stream=buf)  # not a terminal: plain mode, as in CI or a log file
