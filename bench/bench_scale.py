@@ -31,10 +31,11 @@ def child_loso(path: Path) -> None:
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
 
-    apply_threads(choose_threads())  # as the LOSO step does
+    threads = choose_threads()
+    apply_threads(threads)  # as the LOSO step does
     start = time.perf_counter()
     df = load_corpus(path)
-    result = run_loso(df, [0, 1, 2, 3, 4], TrainConfig())
+    result = run_loso(df, [0, 1, 2, 3, 4], TrainConfig(), workers=threads.train)
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(),
                       "mean_plcc": [r.mean_plcc for r in result.seed_reports], "rows": len(df)}))
 

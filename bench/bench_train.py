@@ -68,7 +68,7 @@ def loso_command(corpus: Path, work: Path, kits: dict[str, Path], runs: int = 2)
             shutil.rmtree(out, ignore_errors=True)
             m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", corpus, "--seeds", "0,1,2,3,4",
                          "--only", "loso", "--out-dir", out], {"PYTHONPATH": str(root)},
-                        log=work / f"loso-command-{label}.log")
+                        log=work / f"loso-command-{label}.log", cwd=root)
             if m.rc != 0:
                 raise SystemExit(f"the LOSO command of {root} failed (exit {m.rc}):\n{m.output[-3000:]}")
             step = float(json.loads((out / "03_loso" / "status.json").read_text())["seconds"])
@@ -90,10 +90,11 @@ def main() -> None:
     ap.add_argument("--command-only", action="store_true", help="time only the whole LOSO command")
     ap.add_argument("--baseline-kit", type=Path, help="another kit checkout whose LOSO command is timed beside")
     args = ap.parse_args()
-    apply_threads(choose_threads())  # as the LOSO step does
+    threads = choose_threads()
+    apply_threads(threads)  # as the LOSO step does
     shard = demo_corpus(args.work)
     legacy = legacy_corpus(shard, args.work)
-    print(f"load average {load_average()}; threads {choose_threads().to_json()}")
+    print(f"load average {load_average()}; threads {threads.to_json()}")
     kits = {"this": ROOT, **({"before": args.baseline_kit.resolve()} if args.baseline_kit else {})}
     commands = loso_command(legacy, args.work, kits)
     for label, (m, step) in commands.items():
@@ -111,14 +112,14 @@ def main() -> None:
     kit = TrainConfig()
     print(f"corpus: {len(df)} rows, {len(folds)} sources; kit recipe {kit.epochs} epochs x batch {kit.batch_size}")
 
-    batched, t_batched = timed(lambda: run_loso(df, SEEDS, kit))
+    batched, t_batched = timed(lambda: run_loso(df, SEEDS, kit, workers=threads.train))
     b_plcc = {r.seed: float(r.mean_plcc) for r in batched.seed_reports}
     loop, t_loop = timed(lambda: loop_loso(feats, codec, target, folds, SEEDS, kit))
     l_plcc = per_seed_mean(loop)
     bash_seeds = SEEDS if args.full else SEEDS[:1]
     bash_loop, t_bash = timed(lambda: loop_loso(feats, codec, target, folds, bash_seeds, BASH_RECIPE))
     bash_per_seed = t_bash / len(bash_seeds)
-    batched_bash, t_batched_bash = timed(lambda: run_loso(df, SEEDS, BASH_RECIPE))
+    batched_bash, t_batched_bash = timed(lambda: run_loso(df, SEEDS, BASH_RECIPE, workers=threads.train))
     bb_plcc = {r.seed: float(r.mean_plcc) for r in batched_bash.seed_reports}
 
     print(f"\n{'':38s} {'seconds':>9s}  per-seed mean PLCC")

@@ -71,15 +71,17 @@ def kit_argv(kit_root: Path = ROOT) -> list[str]:
 
 
 def measure(argv: list[str | Path], env: dict[str, str] | None = None, timeout: float | None = None,
-            log: Path | None = None) -> Measured:
+            log: Path | None = None, cwd: Path | None = None) -> Measured:
     """Run a child command to its end (or `timeout`, then kill it) and take its own rusage with wait4,
-    so processes running beside it (CPU hogs, other benches) never count in its CPU figure."""
+    so processes running beside it (CPU hogs, other benches) never count in its CPU figure.
+
+    `cwd`: where it runs; `python -m kit...` imports the kit of that folder before PYTHONPATH's."""
     full_env = {**os.environ, **(env or {})}
     log = log or Path(os.devnull)
     with open(log, "w") as out:
         start = time.perf_counter()
         proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=subprocess.STDOUT, env=full_env,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
         timed_out = False
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)

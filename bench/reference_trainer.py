@@ -10,6 +10,7 @@ figures comes from batching all members together, not from the recipe.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -48,9 +49,21 @@ def train_one(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, rows: np
 
 def loop_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold], seeds: list[int],
               config: TrainConfig, max_folds: int | None = None) -> dict[int, list[dict[str, float]]]:
-    """Per seed, the per-fold figures of the one-model-at-a-time loop."""
+    """Per seed, the per-fold figures of the one-model-at-a-time loop, on torch's own thread count
+    (one per core, as the bash kit ran; the kit's choice of one thread per worker is restored after)."""
     all_rows = np.arange(len(target))
     out: dict[int, list[dict[str, float]]] = {}
+    kit_threads = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    try:
+        return _loop(feats, codec, target, folds, seeds, config, max_folds, all_rows, out)
+    finally:
+        torch.set_num_threads(kit_threads)
+
+
+def _loop(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold], seeds: list[int],
+          config: TrainConfig, max_folds: int | None, all_rows: np.ndarray,
+          out: dict[int, list[dict[str, float]]]) -> dict[int, list[dict[str, float]]]:
     for seed in seeds:
         out[seed] = []
         for fold in folds[:max_folds]:

@@ -29,7 +29,7 @@ EpochFn = Callable[[int, int, float], None]
 
 
 def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
-                    on_epoch: EpochFn | None = None) -> list[Path]:
+                    on_epoch: EpochFn | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
     models) and `exports/vmaftune` (the vmaf-tune profile); returns the files written."""
     corpus = verdict.corpus
@@ -38,7 +38,7 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     ens = train_members(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), [Member(s, -1, rows) for s in seeds],
-                        train, on_epoch)
+                        train, on_epoch, workers=workers)
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     per_seed = {r.seed: r for r in verdict.per_seed}
     written, members, refit = [], [], []

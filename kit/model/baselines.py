@@ -12,13 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from kit.model.loso import Fold, agreement_of, fold_summary, is_constant, training_rows
+from kit.model.loso import (
+    Fold,
+    LosoInputs,
+    LosoResult,
+    agreement_of,
+    evaluate_loso,
+    fold_summary,
+    is_constant,
+    training_rows,
+)
 from kit.model.metrics import errors
-from kit.model.network import Arch
+from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult
-from kit.model.train import Member, train_members
+from kit.model.train import EpochCallback, Member, TrainData, TrainedEnsemble, TrainJob, train_jobs
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
 
@@ -74,14 +84,36 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
         "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
 
 
-def arch_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold], arch: Arch,
-              seed: int, config: TrainConfig) -> BaselineResult:
+def arch_members(inputs: LosoInputs, seed: int) -> list[Member]:
+    """A baseline architecture's members: one per fold, all from one seed."""
+    return inputs.members([seed])
+
+
+def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
     """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
-    members = [Member(seed, f.index, rows) for f, rows in zip(folds, training_rows(folds, len(target)), strict=True)]
-    ens = train_members(feats, codec, target, members, config, arch=arch)
-    results = [fold_result(fold, target, ens.predict(m, feats[fold.rows], codec[fold.rows]))
-               for m, fold in enumerate(folds)]
+    feats, codec = inputs.feats, inputs.codec
+    results = [fold_result(fold, inputs.target, ens.predict(m, feats[fold.rows], codec[fold.rows]))
+               for m, fold in enumerate(inputs.folds)]
     return baseline_result(arch.name, results, {
         "params": arch.params, "seed": seed,
         "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
         "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})
+
+
+BASELINE_ARCHS = (LINEAR, MLP_SMALL)  # seed document 000's models, trained on the ensemble's folds
+
+
+def loso_with_baselines(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
+                        on_epoch: EpochCallback | None = None, workers: int = 1,
+                        ) -> tuple[LosoResult, dict[str, BaselineResult]]:
+    """The ensemble's LOSO and every baseline on the same folds: ridge (closed form), then linear and
+    mlp_small from the first seed, trained in the same pool as the ensemble (kit.model.train.train_jobs),
+    so their few small members fill the workers' idle time instead of running after it."""
+    inputs = LosoInputs.of(df)
+    jobs = [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
+            *(TrainJob(arch_members(inputs, seeds[0]), arch) for arch in BASELINE_ARCHS)]
+    trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
+    models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
+    for arch, ens in zip(BASELINE_ARCHS, trained[1:], strict=True):
+        models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
+    return evaluate_loso(inputs, seeds, trained[0]), models

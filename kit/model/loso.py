@@ -7,7 +7,6 @@ on both sides of a fold, even when two boxes named it differently. Every
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from kit.model.features import design_matrix
 from kit.model.metrics import agreement, errors, summarise
 from kit.model.recipe import MIN_SOURCES, TrainConfig, check_frames_per_source
 from kit.model.results import FoldResult, SeedReport
-from kit.model.train import Member, train_members
+from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
 
 
 @dataclass(frozen=True)
@@ -60,17 +59,43 @@ class LosoResult:
     n_members: int
 
 
+@dataclass(frozen=True)
+class LosoInputs:
+    """A corpus cut into its folds: what every model evaluated on them (ensemble, baselines) trains on."""
+
+    df: pd.DataFrame
+    folds: list[Fold]
+    train: list[np.ndarray]  # per fold, the rows it trains on
+    feats: np.ndarray
+    codec: np.ndarray
+    target: np.ndarray  # vmaf, float64
+
+    @classmethod
+    def of(cls, df: pd.DataFrame) -> LosoInputs:
+        folds = make_folds(df)
+        feats, codec = design_matrix(df)
+        return cls(df, folds, training_rows(folds, len(df)), feats, codec, df["vmaf"].to_numpy(dtype=np.float64))
+
+    def members(self, seeds: list[int]) -> list[Member]:
+        """One member per (seed, fold), seed by seed."""
+        return [Member(seed, fold.index, self.train[fold.index]) for seed in seeds for fold in self.folds]
+
+
 def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
-             on_epoch: Callable[[int, int, float], None] | None = None) -> LosoResult:
-    folds = make_folds(df)
-    feats, codec = design_matrix(df)
-    target = df["vmaf"].to_numpy(dtype=np.float64)
-    train = training_rows(folds, len(df))
-    members = [Member(seed, fold.index, train[fold.index]) for seed in seeds for fold in folds]
-    ens = train_members(feats, codec, target, members, config, on_epoch)
+             on_epoch: EpochCallback | None = None, workers: int = 1) -> LosoResult:
+    """The ensemble's LOSO alone (kit.model.baselines.loso_with_baselines trains the baselines beside it)."""
+    inputs = LosoInputs.of(df)
+    members = inputs.members(seeds)
+    ens = train_members(inputs.feats, inputs.codec, inputs.target, members, config, on_epoch, workers=workers)
+    return evaluate_loso(inputs, seeds, ens)
+
+
+def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
+    """Every member on its held-out source: the folds' figures, the seeds' reports, the predictions."""
+    df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
     results, pred_frames = [], []
-    for m, mem in enumerate(members):
-        fold = folds[mem.fold]
+    for m, mem in enumerate(ens.members):
+        fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
         a, e = agreement_of(y, pred), errors(y, pred)
@@ -87,7 +112,7 @@ def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
         }))
     reports = [seed_report(seed, [r for r in results if r.seed == seed]) for seed in seeds]
     return LosoResult(reports, pd.DataFrame([asdict(r) for r in results]),
-                      pd.concat(pred_frames, ignore_index=True), len(members))
+                      pd.concat(pred_frames, ignore_index=True), len(ens.members))
 
 
 def correlation(fold: FoldResult, metric: str) -> float:

@@ -1,4 +1,4 @@
-"""How many threads torch and onnxruntime may use: the kit decides, as it does for libvmaf.
+"""How many threads training and inference use: the kit decides, as it does for libvmaf.
 
 torch's default is one intra-op thread per core, and its OpenMP threads spin while they
 wait for each other. On a busy box a spinning thread burns the core its descheduled peer
@@ -6,16 +6,19 @@ needs, and each of the ~100,000 parallel regions of a LOSO run waits for its slo
 thread: measured on this 2-core box at load 10, 4 epochs took > 300 s on 2 spinning
 threads against 8-30 s otherwise (issue 14: a whole LOSO > 35 min). So:
 
-* waiting threads sleep (OMP_WAIT_POLICY=PASSIVE, set in kit/__init__.py before torch
-  loads): the CPU a run costs no longer grows with the load around it;
-* two threads at most (one on a 1-core box): with sleeping waiters, 2 threads cost the
-  same CPU as 1 here (3.5 s for 4 epochs either way) and gave 2-4x less wall on the busy
-  box. More threads split matrices of (members x 64 x 64) into slices too small to pay
-  for the wake-ups; torch would start one per core, 64 on a 64-core box.
+* training runs on worker threads (kit.model.train.train_jobs), each training its own
+  group of members with torch on that one thread (intra-op 1): no thread waits for
+  another inside an operation, so a descheduled thread delays only its own group. On
+  the idle 2-core box the whole LOSO command took 37 % less wall and 20 % less CPU on
+  two workers than on two intra-op threads whose waiters sleep (bench/README.md);
+* two workers at most (one on a 1-core box): the kit's measured choice; more cores
+  would split the members into groups too small to pay for the per-operation cost;
+* whatever else touches OpenMP sleeps while it waits (OMP_WAIT_POLICY=PASSIVE, set in
+  kit/__init__.py before torch loads, only when unset).
 
 KIT_TRAIN_THREADS overrides the choice (1 to the core count). Results do not depend on
-the thread count (batched matmuls are split by member, and MKL runs in its strict
-reproducible mode): 1 and 2 threads gave byte-identical weights here.
+it: every member trains from its own generators, and 1 and 2 workers give byte-identical
+weights (a test checks it).
 
 Importing this module does not import torch (the runner records the choice in
 run.json before any step runs, and `status` stays light).
@@ -33,7 +36,7 @@ from kit.infra.host import core_count
 from kit.infra.records import Record
 
 ENV = "KIT_TRAIN_THREADS"
-MAX_KIT_THREADS = 2  # torch intra-op threads when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
+MAX_KIT_THREADS = 2  # training workers when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
 ORT_THREADS = 1  # onnxruntime intra- and inter-op threads per session: its models are as tiny
 
 
@@ -41,10 +44,13 @@ ORT_THREADS = 1  # onnxruntime intra- and inter-op threads per session: its mode
 class ThreadChoice(Record):
     """The threads of this run's training and inference, as run.json and the step logs record them."""
 
-    train: int  # torch intra-op threads (torch.set_num_threads)
+    LENIENT = True  # run.json of kits before the training workers lacks intraop
+
+    train: int  # training worker threads, each with one torch thread (kit.model.train.train_jobs)
     chosen_by: str  # "kit" or KIT_TRAIN_THREADS
     cores: int  # the cores this process may run on
-    interop: int = 1  # torch inter-op threads (the kit runs no parallel torch ops of its own)
+    interop: int = 1  # torch inter-op threads (torch's own parallel ops: none in the kit)
+    intraop: int = 1  # torch intra-op threads per worker: an operation never waits for another thread
     onnxruntime: int = ORT_THREADS  # per session, spin-waiting off
     omp_wait_policy: str = ""  # as torch's OpenMP runtime read it at start (kit/__init__.py sets PASSIVE)
 
@@ -52,8 +58,9 @@ class ThreadChoice(Record):
         """One line for the step log."""
         why = (f"set by {ENV}" if self.chosen_by == ENV
                else f"the kit's choice on {self.cores} core(s): at most {MAX_KIT_THREADS}, the models are small")
-        return (f"torch threads: {self.train} ({why}); inter-op {self.interop}; onnxruntime {self.onnxruntime} "
-                f"per session, no spin-wait; OMP_WAIT_POLICY={self.omp_wait_policy or '(unset)'}")
+        return (f"training threads: {self.train} ({why}), each running torch on {self.intraop} thread; "
+                f"inter-op {self.interop}; onnxruntime {self.onnxruntime} per session, no spin-wait; "
+                f"OMP_WAIT_POLICY={self.omp_wait_policy or '(unset)'}")
 
 
 def choose_threads(environ: Mapping[str, str] | None = None, cores: int | None = None) -> ThreadChoice:
@@ -78,10 +85,11 @@ _applied: list[ThreadChoice] = []
 
 
 def apply_threads(choice: ThreadChoice) -> None:
-    """Set torch's thread counts for this process (before its first parallel work)."""
+    """Set torch's thread counts for this process (before its first parallel work); the workers are
+    started by kit.model.train.train_jobs, `choice.train` of them."""
     import torch
 
-    torch.set_num_threads(choice.train)
+    torch.set_num_threads(choice.intraop)
     if not _applied:
         # torch allows it once, and only before any inter-op work; a RuntimeError means it is
         # already fixed in this process (a test or an embedding program ran torch first)

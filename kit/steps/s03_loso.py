@@ -46,11 +46,10 @@ class LosoStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import load_training_corpus
-        from kit.model.baselines import arch_loso, ridge_loso
+        from kit.model.baselines import loso_with_baselines
         from kit.model.features import design_matrix
         from kit.model.incumbent import incumbent_loso, incumbent_scores
-        from kit.model.loso import make_folds, run_loso
-        from kit.model.network import LINEAR, MLP_SMALL
+        from kit.model.loso import make_folds
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
@@ -66,16 +65,14 @@ class LosoStep:
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         scored = incumbent_scores(s.incumbent, feats, codec) if s.incumbent else None
         timer = Timer()
-        result = run_loso(df, list(s.seeds), s.train,
-                          lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs,
-                                                                     len(s.seeds) * n_sources, loss)))
-        target, folds = df["vmaf"].to_numpy(dtype="float64"), make_folds(df)
+        result, models = loso_with_baselines(
+            df, list(s.seeds), s.train,
+            lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_sources, loss)),
+            workers=threads.train)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
-        models = {"ridge": ridge_loso(feats, codec, target, folds)}
-        for arch in (LINEAR, MLP_SMALL):  # seed document 000's models, trained on the same folds
-            models[arch.name] = arch_loso(feats, codec, target, folds, arch, s.seeds[0], s.train)
         baselines = Baselines(corpus_sha, models)
-        incumbent = incumbent_loso(scored, target, folds) if scored is not None else None
+        incumbent = (incumbent_loso(scored, df["vmaf"].to_numpy(dtype="float64"), make_folds(df))
+                     if scored is not None else None)
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
             stale.unlink()

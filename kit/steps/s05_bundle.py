@@ -63,7 +63,8 @@ class BundleStep:
             apply_threads(threads)
             ctx.log(threads.describe())
             exports = export_ensemble(verdict, ctx.settings.train, run.exports, ctx.settings.vmaftune_crf_range,
-                                      lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)))
+                                      lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
+                                      workers=threads.train)
         data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), run.run_json,
                                 run.prereqs_json)
         write_text(run.report, render_report(verdict, data))

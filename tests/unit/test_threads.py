@@ -45,16 +45,22 @@ def test_a_bad_kit_train_threads_is_refused_with_a_hint(value: str) -> None:
 def test_the_choice_is_a_record_for_run_json() -> None:
     choice = choose_threads({ENV: "2"}, 4)
     assert ThreadChoice.from_json(choice.to_json()) == choice
-    assert list(choice.to_json()) == ["train", "chosen_by", "cores", "interop", "onnxruntime", "omp_wait_policy"]
+    assert list(choice.to_json()) == ["train", "chosen_by", "cores", "interop", "intraop", "onnxruntime",
+                                      "omp_wait_policy"]
+    older = {k: v for k, v in choice.to_json().items() if k != "intraop"}  # run.json of a kit before workers
+    assert ThreadChoice.from_json(older) == choice
 
 
-def test_applying_sets_torch_threads() -> None:
+def test_applying_gives_torch_one_thread_whatever_the_worker_count() -> None:
+    """The workers are the parallelism (kit.model.train.train_jobs); torch itself never splits an op."""
     before = torch.get_num_threads()
     try:
-        apply_threads(choose_threads({ENV: "1"}, 4))
-        assert torch.get_num_threads() == 1
-        apply_threads(choose_threads({}, 4))
-        assert torch.get_num_threads() == 2
+        torch.set_num_threads(2)
+        for env in ({ENV: "2"}, {}):
+            choice = choose_threads(env, 4)
+            apply_threads(choice)
+            assert (torch.get_num_threads(), choice.train) == (1, 2)
+            assert "training threads: 2" in choice.describe() and "torch on 1 thread" in choice.describe()
     finally:
         torch.set_num_threads(before)
 

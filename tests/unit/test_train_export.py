@@ -14,7 +14,7 @@ from kit.errors import InputError
 from kit.model.export import build_onnx, onnx_predict, parity
 from kit.model.features import CODEC_DIM, codec_block
 from kit.model.loso import make_folds, run_loso
-from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
 from kit.platforms.encoders import ENCODER_VOCAB
@@ -167,42 +167,143 @@ def test_progress_counts_real_epochs(epochs: int) -> None:
     assert [e for e, _ in seen] == sorted(e for e, _ in seen) and seen[0][0] >= 1
 
 
-def test_the_trainers_adam_is_torch_adam_bit_for_bit() -> None:
+def test_the_trainers_adam_is_torch_fused_adam_bit_for_bit() -> None:
     from kit.model.train import Adam
 
     gen = torch.Generator().manual_seed(3)
     shapes = [(5, 7, 16), (5, 1, 16), (5, 16, 1)]
-    ours = [torch.randn(s, generator=gen).requires_grad_(True) for s in shapes]
+    ours = [torch.randn(s, generator=gen) for s in shapes]
     theirs = [p.detach().clone().requires_grad_(True) for p in ours]
-    mine, ref = Adam(ours, lr=5e-4, weight_decay=1e-5), torch.optim.Adam(theirs, lr=5e-4, weight_decay=1e-5)
+    mine = Adam(ours, lr=5e-4, weight_decay=1e-5)
+    ref = torch.optim.Adam(theirs, lr=5e-4, weight_decay=1e-5, fused=True)
     for _ in range(300):
         grads = [torch.randn(s, generator=gen) * 3 for s in shapes]
-        for params, opt in ((ours, mine), (theirs, ref)):
-            opt.zero_grad()
-            for p, g in zip(params, grads, strict=True):
-                p.grad = g.clone()
-            opt.step()
+        mine.step([g.clone() for g in grads])
+        ref.zero_grad()
+        for p, g in zip(theirs, grads, strict=True):
+            p.grad = g.clone()
+        ref.step()
     for a, b in zip(ours, theirs, strict=True):
-        assert torch.equal(a, b)
-        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+        assert a.numpy().tobytes() == b.detach().numpy().tobytes()
 
 
-def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_its_seed() -> None:
-    from kit.model.network import fr_regressor_v2
-    from kit.model.recipe import TrainConfig
-    from kit.model.train import StackedMLP
+@pytest.mark.parametrize("arch_name", ["fr_regressor_v2", "linear", "mlp_small"])
+def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
+    """StackedMLP.gradients against torch's autograd on the same forward pass, dropout masks included."""
+    from kit.model.network import MLP_SMALL
+    from kit.model.train import StackedMLP, Trace
 
-    net = StackedMLP([0, 1], fr_regressor_v2(TrainConfig()))
-    h = torch.ones(45, 64, 64)
-    with pytest.raises(RuntimeError, match="mask_bits"):
-        net._drop(h, 0.1, training=True)
-    assert net._drop(h, 0.1, training=False) is h and net._drop(h, 0.0, training=True) is h
-    masks = []
-    for _ in range(2):
-        net.mask_bits = np.random.PCG64(0)
-        masks.append(net._drop(h, 0.1, training=True))
-    assert torch.equal(masks[0], masks[1])  # the same seed, the same masks
+    arch = {"linear": LINEAR, "mlp_small": MLP_SMALL}.get(arch_name) or fr_regressor_v2(TrainConfig())
+    net = StackedMLP([4, 5, 6], arch)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 16, arch.in_dim, generator=gen)
+    y = torch.randn(3, 16, generator=gen) * 10 + 80
+    masks = [(torch.rand(3, 16, layer.fan_out, generator=gen) > 0.3).float() / 0.7
+             for layer in arch.layers() if layer.activation is not None and layer.dropout > 0]
+    for slot in net.slots:  # away from the initialisation, so no gradient is trivially small
+        slot.weight.mul_(3)
+    trace: list[Trace] = []
+    err = net.forward(x, masks, trace=trace) - y
+    written = net.gradients(trace, err * (2 / 16))
+    params = [p.clone().requires_grad_(True) for p in net.params]
+    for slot, (w, b) in zip(net.slots, zip(params[::2], params[1::2], strict=True), strict=True):
+        object.__setattr__(slot, "weight", w)
+        object.__setattr__(slot, "bias", b)
+    loss = ((net.forward(x, masks) - y) ** 2).mean(dim=1).sum()
+    expected = torch.autograd.grad(loss, params)
+    assert [g.shape for g in written] == [p.shape for p in params]
+    for ours, theirs in zip(written, expected, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+        assert float(theirs.abs().max()) > 1e-3
+
+
+def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_members_seed() -> None:
+    from kit.model.train import Dropout
+
+    arch = fr_regressor_v2(TrainConfig())
+    members = [Member(s, f, np.arange(10)) for s in (0, 1) for f in range(20)]
+    masks = Dropout(members, arch, 64).next()
+    assert [m.shape for m in masks] == [(40, 64, 64), (40, 64, 64)]
     dropped = float((masks[0] == 0).float().mean())
-    assert abs(dropped - 0.1) < 0.003, dropped  # 184,320 units: the share is within ~4 sigma of p
+    assert abs(dropped - 0.1) < 0.003, dropped  # 163,840 units: the share is within ~4 sigma of p
     assert abs(float(masks[0].mean()) - 1.0) < 0.005  # inverted dropout: the expected output is unchanged
-    assert not torch.equal(net._drop(h, 0.1, training=True), masks[0])  # the generator moves on
+    assert torch.unique(masks[0]).tolist() == [0.0, pytest.approx(65536 / (65536 - 6554))]
+    # a member's masks are its own: the same alone, in another group, from any step on
+    alone = Dropout(members[7:8], arch, 64)
+    steps = Dropout(members, arch, 64)
+    for _ in range(3):
+        together, mine = steps.next(), alone.next()
+        assert torch.equal(together[1][7], mine[1][0])
+    assert not torch.equal(together[0][0], together[0][1])  # and differ from member to member
+    assert Dropout(members, LINEAR, 64).next() == []  # nothing to drop: no draws at all
+    small = Dropout(members[:2], arch, 64)
+    small.ahead = 1  # drawn one step ahead instead of many: the same stream
+    big = Dropout(members[:2], arch, 64)
+    for _ in range(4):
+        assert all(torch.equal(a, b) for a, b in zip(small.next(), big.next(), strict=True))
+
+
+def test_members_train_to_the_same_bits_however_they_are_grouped_onto_workers() -> None:
+    from kit.model.network import MLP_SMALL
+    from kit.model.train import TrainData, TrainJob, train_jobs
+
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    cfg = TrainConfig(epochs=3, batch_size=16)
+    members = [Member(s, f, np.arange(f * 20, f * 20 + 150)) for s in (0, 1, 2) for f in range(3)]
+    data = TrainData.of(feats, codec, y)
+    runs = {}
+    for workers in (1, 2, 3, 4):
+        jobs = [TrainJob(members, fr_regressor_v2(cfg)), TrainJob(members[:3], MLP_SMALL)]
+        trained = train_jobs(data, jobs, cfg, workers)
+        runs[workers] = [b"".join(t.numpy().tobytes() for t in ens.net.params) for ens in trained]
+        assert [m.seed for m in trained[0].members] == [m.seed for m in members]
+    assert len({tuple(r) for r in runs.values()}) == 1
+
+
+def test_the_costliest_job_is_split_across_the_workers_and_the_small_ones_stay_whole() -> None:
+    from kit.model.network import MLP_SMALL
+    from kit.model.train import TrainJob, _plans
+
+    cfg = TrainConfig()
+    members = [Member(s, f, np.arange(3000)) for s in range(5) for f in range(9)]
+    jobs = [TrainJob(members[:9], LINEAR), TrainJob(members, fr_regressor_v2(cfg)), TrainJob(members[:9], MLP_SMALL)]
+    plans = _plans(jobs, cfg, 2)
+    assert [[len(g) for g in p.groups] for p in plans] == [[9], [22, 23], [9]]
+    assert [len(g) for g in _plans(jobs[1:2], cfg, 4)[0].groups] == [11, 11, 12, 11]
+    refit = _plans([TrainJob(members[:5], fr_regressor_v2(cfg))], cfg, 2)[0]  # the bundle's refit, alone
+    assert [len(g) for g in refit.groups] == [2, 3]
+    assert _plans(jobs, cfg, 1)[1].groups == [members]
+
+
+def test_a_stopped_training_stops_every_worker_at_its_next_step() -> None:
+    """Ctrl-C while waiting (the caller's KeyboardInterrupt) leaves no worker training behind."""
+    import threading
+    import time
+
+    from kit.model.train import TrainData, TrainJob, train_jobs
+
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    members = [Member(s, -1, np.arange(len(df))) for s in range(4)]
+    start = time.monotonic()
+
+    def interrupt(epoch: int, epochs: int, loss: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_jobs(TrainData.of(feats, codec, y), [TrainJob(members, fr_regressor_v2(TrainConfig()), interrupt)],
+                   TrainConfig(epochs=2000, batch_size=8), 2)
+    assert time.monotonic() - start < 20  # 2000 epochs would take minutes
+    assert not [t for t in threading.enumerate() if t.name.startswith("kit-train")]
+
+
+def test_a_workers_error_reaches_the_caller() -> None:
+    from kit.model.train import TrainData, TrainJob, train_jobs
+
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    bad = Member(0, -1, np.array([len(df) + 5]))  # a row that does not exist
+    with pytest.raises(IndexError):
+        train_jobs(TrainData.of(feats, codec, y), [TrainJob([bad], fr_regressor_v2(TrainConfig()))],
+                   TrainConfig(epochs=1), 2)
