@@ -3,7 +3,6 @@ single-file ONNX checked against torch, and write its card and the ensemble mani
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,17 @@ from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TrainConfig
 from kit.model.results import EnsembleMember
-from kit.model.train import Member, train_members
+from kit.model.train import EpochCallback, Member, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
 VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
-EpochFn = Callable[[int, int, float], None]
 
 
 def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
-                    on_epoch: EpochFn | None = None, workers: int = 1) -> list[Path]:
+                    on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
     models) and `exports/vmaftune` (the vmaf-tune profile); returns the files written."""
     corpus = verdict.corpus

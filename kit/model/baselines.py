@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from kit.model.loso import (
     Fold,
@@ -103,13 +102,12 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
 BASELINE_ARCHS = (LINEAR, MLP_SMALL)  # seed document 000's models, trained on the ensemble's folds
 
 
-def loso_with_baselines(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
+def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
                         on_epoch: EpochCallback | None = None, workers: int = 1,
                         ) -> tuple[LosoResult, dict[str, BaselineResult]]:
     """The ensemble's LOSO and every baseline on the same folds: ridge (closed form), then linear and
     mlp_small from the first seed, trained in the same pool as the ensemble (kit.model.train.train_jobs),
     so their few small members fill the workers' idle time instead of running after it."""
-    inputs = LosoInputs.of(df)
     jobs = [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
             *(TrainJob(arch_members(inputs, seeds[0]), arch) for arch in BASELINE_ARCHS)]
     trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)

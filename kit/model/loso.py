@@ -2,7 +2,8 @@
 
 One fold per distinct content (`src_sha256`), so a piece of content never sits
 on both sides of a fold, even when two boxes named it differently. Every
-(seed, fold) member is trained in one batched run.
+(seed, fold) member is trained in one call of the batched trainer
+(kit.model.train), its members grouped onto the training workers.
 """
 
 from __future__ import annotations

@@ -39,6 +39,11 @@ class Layer:
     activation: str | None  # "gelu" | "relu" after a hidden layer; None after the output
     dropout: float  # after the activation, while training
 
+    @property
+    def drops(self) -> bool:
+        """Whether training drops units after this layer (a hidden layer with dropout > 0)."""
+        return self.activation is not None and self.dropout > 0
+
 
 @dataclass(frozen=True)
 class Arch:

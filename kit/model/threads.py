@@ -38,6 +38,7 @@ from kit.infra.records import Record
 ENV = "KIT_TRAIN_THREADS"
 MAX_KIT_THREADS = 2  # training workers when KIT_TRAIN_THREADS is unset, at most (bench/README.md)
 ORT_THREADS = 1  # onnxruntime intra- and inter-op threads per session: its models are as tiny
+INTRAOP_THREADS = 1  # torch threads per training worker (kit.model.train): no op waits for another thread
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ThreadChoice(Record):
     chosen_by: str  # "kit" or KIT_TRAIN_THREADS
     cores: int  # the cores this process may run on
     interop: int = 1  # torch inter-op threads (torch's own parallel ops: none in the kit)
-    intraop: int = 1  # torch intra-op threads per worker: an operation never waits for another thread
+    intraop: int = INTRAOP_THREADS  # torch intra-op threads per worker
     onnxruntime: int = ORT_THREADS  # per session, spin-waiting off
     omp_wait_policy: str = ""  # as torch's OpenMP runtime read it at start (kit/__init__.py sets PASSIVE)
 

@@ -8,12 +8,13 @@ so a member trains exactly as it would alone: its own initialisation (from its s
 own scaler (fit on its training rows only), its own shuffled batches, its own dropout
 masks (from its own generator).
 
-Since a member depends on nothing but itself, a job's members are split into groups,
-one stack each, trained side by side on worker threads (`train_jobs`). Each worker runs
-torch on its own single intra-op thread, so no thread ever waits for another inside an
-operation: that waiting is what made training collapse on a busy box (issue 14), and on
-an idle one two workers beat two intra-op threads (bench/README.md). How the members are
-grouped does not change a bit of any member's weights (a test trains them both ways).
+Since a member depends on nothing but itself and its job's schedule, a job's members are
+split into groups, one stack each, trained side by side on worker threads (`train_jobs`).
+Each worker runs torch on its own single intra-op thread, so no thread ever waits for
+another inside an operation: that waiting is what made training collapse on a busy box
+(issue 14), and on an idle one two workers beat two intra-op threads (bench/README.md).
+How the members are grouped does not change a bit of any member's weights (a test trains
+them every way).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 
 from kit.model.network import Arch, FrRegressor, Layer, fr_regressor_v2
 from kit.model.recipe import TrainConfig
+from kit.model.threads import INTRAOP_THREADS
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
 # d(activation)/d(input), applied to the gradient by its output: (gradient, input) -> gradient by the input
@@ -124,11 +126,13 @@ class StackedMLP:
             if s.layer.activation is not None:
                 seen.pre = h
                 h = ACTIVATION_FNS[s.layer.activation](h)
-                if masks is not None and s.layer.dropout > 0:
+                if masks is not None and s.layer.drops:
                     seen.mask = next(pending)
                     h = h * seen.mask
             if trace is not None:
                 trace.append(seen)
+        if next(pending, None) is not None:
+            raise ValueError("more dropout masks than layers that drop")
         return h.squeeze(-1)
 
     def gradients(self, trace: list[Trace], d_out: torch.Tensor) -> list[torch.Tensor]:
@@ -169,7 +173,7 @@ class StackedMLP:
 
 MASK_LEVELS = 1 << 16  # dropout draws are 16-bit
 MASK_STREAM = 0x6D61736B  # tells a member's dropout generator from its other ones
-MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group
+MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 
 def mask_generator(member: Member) -> np.random.PCG64:
@@ -187,24 +191,24 @@ class Dropout:
     The mask is one float tensor of 0 and that scale: a single multiply forward and back.
     """
 
-    def __init__(self, members: list[Member], arch: Arch, batch: int) -> None:
+    def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))
-                       for layer in arch.layers() if layer.activation is not None and layer.dropout > 0]
+                       for layer in arch.layers() if layer.drops]
         self.draws = sum(rows * width for rows, width, _ in self.layers)  # per member and step
         self.words = -(-self.draws // 4)
         self.generators = [mask_generator(m) for m in members]
-        # a member's stream is read in order, so how far ahead it is drawn changes no mask
-        self.ahead = max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))
-        self.buffer = np.empty((len(members), 0, 0), dtype=np.uint16)
-        self.pos = 0
+        # steps drawn at once; a member's stream is read in order, so how far ahead it is drawn changes no mask
+        self.ahead = ahead or max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))
+        self.buffer = np.empty((len(members), self.ahead, self.words * 4), dtype=np.uint16)
+        self.pos = self.ahead
 
     def next(self) -> list[torch.Tensor]:
         """The masks of the next step: per layer with dropout, (members, rows, width) float32."""
         if not self.layers:
             return []
-        if self.pos == self.buffer.shape[1]:
-            self.buffer = np.stack([g.random_raw(self.ahead * self.words).view(np.uint16)
-                                    .reshape(self.ahead, self.words * 4) for g in self.generators])
+        if self.pos == self.ahead:
+            for m, g in enumerate(self.generators):
+                self.buffer[m] = g.random_raw(self.ahead * self.words).view(np.uint16).reshape(self.ahead, -1)
             self.pos = 0
         draws = self.buffer[:, self.pos]
         self.pos += 1
@@ -385,10 +389,14 @@ class Cancelled(Exception):
     """The caller stopped waiting (Ctrl-C, an error elsewhere): the workers stop at their next step."""
 
 
+def _worker_start() -> None:
+    # this worker's ops run on this thread alone; torch keeps the count per thread for OpenMP and MKL
+    torch.set_num_threads(INTRAOP_THREADS)
+
+
 @torch.no_grad()  # the gradients are written out (StackedMLP.gradients): no autograd graph to build
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
                  report: Callable[[int, list[float]], None], stop: threading.Event) -> TrainedEnsemble:
-    torch.set_num_threads(1)  # this worker's ops run on this thread alone (kit.model.threads)
     inputs = _Inputs(data, members, arch)
     net = StackedMLP([m.seed for m in members], arch)
     # start each output at its training rows' mean vmaf: with Adam's lr-sized steps a bias
@@ -426,10 +434,10 @@ def _groups(members: list[Member], parts: int) -> list[list[Member]]:
     return [members[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-# A step's fixed cost (Python, dispatch, a few dozen small ops), as many parameters as its arithmetic
-# would update: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further
-# one added 0.4 s.
-STEP_COST_PARAMS = 36_000
+# A step's fixed cost (Python, dispatch, a few dozen small ops) in parameters of arithmetic that cost as
+# much: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further one added
+# 0.4 s, so the fixed part (2.2 s) is worth 5.5 members' 5,569 parameters.
+STEP_COST_PARAMS = 31_000
 
 
 @dataclass(frozen=True)
@@ -475,8 +483,9 @@ class _Progress:
         return lambda done, loss: self.updates.put((j, g, done, loss))
 
     def show(self) -> None:
-        """on_epoch once for every round all of a job's groups have finished (in real epochs: passes over
-        the rows), with the mean loss of its members."""
+        """on_epoch for each job whose slowest group has finished another round since the last call (rounds
+        finished between two calls are reported once, in real epochs: passes over the rows), with the mean of
+        its members' losses over their latest round."""
         while True:
             try:
                 j, g, done, loss = self.updates.get_nowait()
@@ -495,9 +504,10 @@ class _Progress:
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads (see `_plans` for how they are shared out).
 
-    Progress is reported on the calling thread. The members' weights are the same for any `workers`
-    (a test checks it bit for bit). Ctrl-C or a worker's error stops every worker at its next step."""
-    if any(not job.members for job in jobs):
+    Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch.
+    The members' weights are the same for any `workers` (a test checks it bit for bit). Ctrl-C or a
+    worker's error stops every worker at its next step."""
+    if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     plans = _plans(jobs, config, workers)
     progress = _Progress(plans)
@@ -505,7 +515,7 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
     order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
                    key=lambda jg: -plans[jg[0]].cost(jg[1]))
     results: dict[tuple[int, int], Future[TrainedEnsemble]] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train")
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train", initializer=_worker_start)
     try:
         for j, g in order:
             plan = plans[j]
@@ -530,8 +540,8 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
                   workers: int = 1) -> TrainedEnsemble:
     """One job: train the members (of `arch`, by default the ensemble's) and return them as one ensemble.
 
-    on_epoch(epochs done, epochs, mean train loss) is called after each round of steps
-    (an epoch on small corpora, 1/50 of the step budget on large ones).
+    on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
+    finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
     job = TrainJob(members, arch or fr_regressor_v2(config), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers)[0]

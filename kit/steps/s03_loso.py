@@ -47,32 +47,30 @@ class LosoStep:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import load_training_corpus
         from kit.model.baselines import loso_with_baselines
-        from kit.model.features import design_matrix
         from kit.model.incumbent import incumbent_loso, incumbent_scores
-        from kit.model.loso import make_folds
+        from kit.model.loso import LosoInputs
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
         df = load_training_corpus(corpus)
         n_sources = df["src_sha256"].nunique()
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
-        ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
-                                 f"{n_sources} folds as one batch"))
         threads = choose_threads()
+        ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
+                                 f"{n_sources} folds and the baselines on {threads.train} thread(s)"))
         apply_threads(threads)
         ctx.log(threads.describe())
-        feats, codec = design_matrix(df)
+        inputs = LosoInputs.of(df)  # the folds: a source too short for one is refused here
         # the incumbent runs first: one that cannot score this corpus is refused before any training
-        scored = incumbent_scores(s.incumbent, feats, codec) if s.incumbent else None
+        scored = incumbent_scores(s.incumbent, inputs.feats, inputs.codec) if s.incumbent else None
         timer = Timer()
         result, models = loso_with_baselines(
-            df, list(s.seeds), s.train,
+            inputs, list(s.seeds), s.train,
             lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_sources, loss)),
             workers=threads.train)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)
-        incumbent = (incumbent_loso(scored, df["vmaf"].to_numpy(dtype="float64"), make_folds(df))
-                     if scored is not None else None)
+        incumbent = incumbent_loso(scored, inputs.target, inputs.folds) if scored is not None else None
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
             stale.unlink()

@@ -29,14 +29,16 @@ def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_members_train_independently_of_each_other() -> None:
+    """Dropout on: a member beside another trains to the same bits as alone (its own generators)."""
     df = synthetic_corpus()
     feats, codec, y = _inputs(df)
-    cfg = TrainConfig(epochs=3, batch_size=16, dropout=0.0)
+    cfg = TrainConfig(epochs=3, batch_size=16)
     a = Member(seed=3, fold=0, train_rows=np.arange(0, 180))
     b = Member(seed=9, fold=1, train_rows=np.arange(60, 240))
     alone = train_members(feats, codec, y, [a], cfg)
     together = train_members(feats, codec, y, [b, a], cfg)
-    np.testing.assert_allclose(alone.predict(0, feats, codec), together.predict(1, feats, codec), rtol=0, atol=1e-4)
+    for mine, stacked in zip(alone.net.params, together.net.params, strict=True):
+        assert mine[0].numpy().tobytes() == stacked[1].numpy().tobytes()
     assert not np.allclose(together.predict(0, feats, codec), together.predict(1, feats, codec))
 
 
@@ -218,7 +220,7 @@ def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
 
 
 def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_members_seed() -> None:
-    from kit.model.train import Dropout
+    from kit.model.train import Dropout, StackedMLP
 
     arch = fr_regressor_v2(TrainConfig())
     members = [Member(s, f, np.arange(10)) for s in (0, 1) for f in range(20)]
@@ -236,9 +238,11 @@ def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_
         assert torch.equal(together[1][7], mine[1][0])
     assert not torch.equal(together[0][0], together[0][1])  # and differ from member to member
     assert Dropout(members, LINEAR, 64).next() == []  # nothing to drop: no draws at all
-    small = Dropout(members[:2], arch, 64)
-    small.ahead = 1  # drawn one step ahead instead of many: the same stream
-    big = Dropout(members[:2], arch, 64)
+    net = StackedMLP([0, 1], LINEAR)
+    with pytest.raises(ValueError, match="more dropout masks"):  # a mask no layer uses is an error
+        net.forward(torch.zeros(2, 64, 6), [torch.ones(2, 64, 6)])
+    small = Dropout(members[:2], arch, 64, ahead=1)  # drawn one step ahead instead of many: the same stream
+    big = Dropout(members[:2], arch, 64, ahead=3)
     for _ in range(4):
         assert all(torch.equal(a, b) for a, b in zip(small.next(), big.next(), strict=True))
 
