@@ -94,12 +94,30 @@ NOT_RUN = "not run yet in this out-dir"
 UNFINISHED = "started in this out-dir but did not complete (interrupted or failed)"
 
 
+def start_line(step: str, reason: str) -> str:
+    """The step log's line when a step starts its work: what tells a step begun here from one never run."""
+    return f"step {step} starts: {reason}"
+
+
+def started_before(run: RunDir, step: str) -> bool:
+    """Whether a run began this step's work here: something in its folder besides its logs (which every run
+    opens before deciding), or a start line in its log (LOSO writes nothing else until it ends)."""
+    step_dir, log = run.step(step), run.log(step)
+    if not step_dir.is_dir():
+        return False
+    if any(entry != log.parent for entry in step_dir.iterdir()):
+        return True
+    marker = start_line(step, "").encode()
+    with contextlib.suppress(OSError), open(log, "rb") as fh:
+        return any(marker in line for line in fh)
+    return False
+
+
 def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
     """None when the step is up to date, else a sentence saying why it reruns."""
     status_path = run.status(step)
     if not status_path.is_file():
-        step_dir = status_path.parent
-        return UNFINISHED if step_dir.is_dir() and any(step_dir.iterdir()) else NOT_RUN
+        return UNFINISHED if started_before(run, step) else NOT_RUN
     status = read_status(status_path)
     if status is None:
         return "its status.json is damaged (the kit's own record is checked, not trusted): the step reruns " \
@@ -229,7 +247,7 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
             emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
         run.status(step.name).unlink(missing_ok=True)
         emit(StepStarted(step.name, reason))
-        log(f"step {step.name} starts: {reason}")
+        log(start_line(step.name, reason))
         started, timer = utc_iso(), Timer()
         outcome = step.run(ctx, plan)
         write_status(step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds, outcome.summary)

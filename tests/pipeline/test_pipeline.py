@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def promoted(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 def test_full_run_promotes_and_writes_every_artefact(promoted: tuple[Path, object]) -> None:
     out, res = promoted
+    assert isinstance(res, subprocess.CompletedProcess)
+    for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):  # a fresh out-dir: nothing was interrupted
+        assert re.search(rf"\[\d\d {step}\] runs: not run yet in this out-dir", res.stdout), (step, res.stdout)
     verdict = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())
     assert not (out / "04_verdict" / "HOLD.json").exists()
     for key in ("schema_version", "verdict", "generated_at_utc", "seeds", "gate", "corpus", "recommendation",

@@ -14,7 +14,7 @@ from kit.errors import InputError
 from kit.rundir import RunDir
 from kit.steps import STEPS
 from kit.steps.base import Plan
-from kit.steps.runner import out_dir_lock, select_steps, stale_reason, write_status
+from kit.steps.runner import StepLog, out_dir_lock, select_steps, stale_reason, start_line, write_status
 from tests.conftest import ROOT
 
 
@@ -24,6 +24,14 @@ def test_stale_reasons_say_why(tmp_path: Path) -> None:
     step_dir.mkdir()
     plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
     assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
+    log = StepLog(RunDir(tmp_path).log(step.name))  # every run opens the step's log before deciding
+    log("planning")
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
+    log(start_line(step.name, "not run yet in this out-dir"))  # LOSO writes nothing else until it ends
+    log.close()
+    assert stale_reason(RunDir(tmp_path), step.name, plan) == \
+        "started in this out-dir but did not complete (interrupted or failed)"
+    RunDir(tmp_path).log(step.name).unlink()
     out = step_dir / "x.json"
     out.write_text("{}")  # what a step interrupted before its status.json leaves
     assert stale_reason(RunDir(tmp_path), step.name, plan) == \
