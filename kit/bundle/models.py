@@ -25,7 +25,6 @@ PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed see
 VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
 
-
 def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
