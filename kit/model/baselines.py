@@ -27,7 +27,7 @@ from kit.model.metrics import errors
 from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult
-from kit.model.train import EpochCallback, Member, TrainData, TrainedEnsemble, TrainJob, train_jobs
+from kit.model.train import EpochCallback, TrainData, TrainedEnsemble, TrainJob, train_jobs
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
 
@@ -83,11 +83,6 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
         "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
 
 
-def arch_members(inputs: LosoInputs, seed: int) -> list[Member]:
-    """A baseline architecture's members: one per fold, all from one seed."""
-    return inputs.members([seed])
-
-
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
     """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
     feats, codec = inputs.feats, inputs.codec
@@ -109,7 +104,7 @@ def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfi
     mlp_small from the first seed, trained in the same pool as the ensemble (kit.model.train.train_jobs),
     so their few small members fill the workers' idle time instead of running after it."""
     jobs = [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
-            *(TrainJob(arch_members(inputs, seeds[0]), arch) for arch in BASELINE_ARCHS)]
+            *(TrainJob(inputs.members(seeds[:1]), arch) for arch in BASELINE_ARCHS)]  # one per fold
     trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(BASELINE_ARCHS, trained[1:], strict=True):

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kit.model.features import N_FEATURES
 from kit.model.network import Arch, FrRegressor, Layer, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.threads import INTRAOP_THREADS
@@ -265,15 +266,19 @@ def _scalers(feats: torch.Tensor, members: list[Member]) -> tuple[torch.Tensor, 
 class TrainData:
     """The rows every job trains on: float32 tensors, shared read-only by the workers."""
 
-    feats: torch.Tensor  # (N, 6)
-    table: torch.Tensor  # (N, 6 + CODEC_DIM): the features, then the codec block
+    table: torch.Tensor  # (N, 6 + CODEC_DIM): the six features, then the codec block
     target: torch.Tensor  # (N,)
 
     @classmethod
     def of(cls, feats: np.ndarray, codec: np.ndarray, target: np.ndarray) -> TrainData:
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-        return cls(f32(feats), torch.cat([f32(feats), f32(codec)], dim=1), f32(target))
+        return cls(torch.cat([f32(feats), f32(codec)], dim=1), f32(target))
+
+    @property
+    def feats(self) -> torch.Tensor:
+        """(N, 6): the features, a view of the table."""
+        return self.table[:, :N_FEATURES]
 
 
 class _Inputs:
