@@ -5,14 +5,17 @@ Extraction and the check against the manifest (kit.infra.archive) are the ones `
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 from kit import __version__
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
-from kit.infra.files import atomic_path, sha256_file
+from kit.infra.files import atomic_path
+from kit.infra.nofollow import open_regular
 from kit.rundir import RESULTS_MANIFEST
 
 __all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
@@ -25,18 +28,36 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+class _Hashing:
+    """A reader that hashes what passes through it: a file's sha256 comes from the bytes that were shipped."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh, self.sha = fh, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fh.read(size)
+        self.sha.update(data)
+        return data
+
+
 def write_results_tarball(dest: Path, top: str, files: dict[str, Path], meta: dict[str, object]) -> ResultsManifest:
-    """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s."""
-    manifest = ResultsManifest("ensemble-kit-results", __version__, meta, {
-        arc: FileSum(sha256_file(p), p.stat().st_size) for arc, p in sorted(files.items())})
+    """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
+
+    Each file is opened without following a link (a link planted in the out-dir must not ship what it points
+    to) and hashed as it is copied, so the manifest describes exactly the bytes in the tarball.
+    """
+    sums: dict[str, FileSum] = {}
     with atomic_path(dest) as tmp, tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
         for arc, path in sorted(files.items()):
-            info = tar.gettarinfo(str(path), arcname=f"{top}/{arc}")
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mode = 0o644
-            with open(path, "rb") as fh:
-                tar.addfile(info, fh)
+            with open_regular(path) as fh:
+                info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mode = 0o644
+                reader = _Hashing(fh)
+                tar.addfile(info, reader)  # tarfile reads with .read(n) only
+                sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
+        manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
         _add_bytes(tar, f"{top}/{RESULTS_MANIFEST}", json.dumps(manifest.to_json(), indent=2).encode())
     return manifest
 

@@ -27,6 +27,7 @@ from onnx import TensorProto, helper, numpy_helper
 from kit import __version__
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import FEATURES
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
@@ -285,7 +286,7 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
                   crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
                   cqs: np.ndarray) -> list[Path]:
     """Write the profile into `folder`; every model is checked (ops, parity) before it is kept."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     written: list[Path] = []
     rows: list[RegistryRow] = []

@@ -33,6 +33,7 @@ from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError, KitError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import write_text
+from kit.infra.nofollow import make_folder, own_tree
 from kit.infra.slurm import sbatch
 
 UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
@@ -212,7 +213,8 @@ def write_scripts(plan: SlurmPlan) -> tuple[Path, Path]:
     """array.sh and union.sh into <root>/slurm/ (executable), and the log folder Slurm writes into."""
     check_plan(plan)
     lay = plan.layout
-    lay.logs.mkdir(parents=True, exist_ok=True)
+    own_tree(lay.root)  # shared storage: nothing a neighbour planted below it is written through
+    make_folder(lay.logs)
     for path, text in ((lay.array_script, array_script(plan)), (lay.union_script, union_script(plan))):
         write_text(path, text)
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -25,7 +25,7 @@ from kit.corpus.manifests import SCHEMA_VERSION
 from kit.corpus.schema import SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, read_json, sha256_file, sha256_json, write_json
+from kit.infra.files import atomic_path, fresh_folder, read_json, sha256_file, sha256_json, write_json
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
@@ -236,9 +236,7 @@ class JobRunner:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
         if job_is_done(self.jobs_dir, job, self.prov, self.generation):
             return self.reused(job)
-        work = self.work_dir / job.job_id
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        work = fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
         finally:

@@ -51,9 +51,20 @@ from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.faults import kill_point
-from kit.infra.files import TMP_MARK, new_temp, pid_alive, read_json, remove_stale, seal, sha256_file, write_json
+from kit.infra.files import (
+    TMP_MARK,
+    new_temp,
+    pid_alive,
+    read_json,
+    remove_stale,
+    replace,
+    seal,
+    sha256_file,
+    write_json,
+)
 from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
+from kit.infra.nofollow import check_target
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
 from kit.media.libvmaf import FEATURES
@@ -236,7 +247,7 @@ def recover_output(out: Path) -> list[str]:
         for move in commit.moves if commit is not None else []:
             if len(move) == 2 and all(map(_plain_name, move)) and move[0].startswith(TMP_MARK) \
                     and (out.parent / move[0]).is_file():
-                os.replace(out.parent / move[0], out.parent / move[1])
+                replace(out.parent / move[0], out.parent / move[1])
         journal.unlink(missing_ok=True)
         if commit is not None:
             notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
@@ -265,9 +276,9 @@ def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeM
         write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
         committed = True  # from here on the renames are written down: a failure leaves them to the next merge
         kill_point("merge-committed")
-        os.replace(temps[0], out)
+        replace(temps[0], out)
         kill_point("merge-renamed")
-        os.replace(temps[1], manifest_path(out))
+        replace(temps[1], manifest_path(out))
         commit_journal(out).unlink()
     finally:
         for tmp in temps if not committed else []:
@@ -320,6 +331,8 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
+    for target in (out, manifest_path(out), commit_journal(out)):  # refused before any work, not after it
+        check_target(target)
     recover_output(out)
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:

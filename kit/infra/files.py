@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.infra.limits import STALE_TEMP_S
+from kit.infra.nofollow import O_NOFOLLOW, check_target, describe, make_folder, refuse
 
 TMP_MARK = ".tmp-"
 # mkstemp creates 0600 files; outputs get the mode a plain open() would give them
@@ -55,17 +56,44 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         seal(tmp_path)
-        os.replace(tmp_path, path)
+        replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
 def new_temp(path: Path) -> Path:
-    """An empty temporary file beside `path`, named as atomic_path names them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """An empty temporary file beside `path`, named as atomic_path names them.
+
+    `path` must be free for a regular file (kit.infra.nofollow.check_target), checked before any work is
+    written; mkstemp creates the temporary with O_EXCL and O_NOFOLLOW, so it is never someone else's file.
+    """
+    make_folder(path.parent)
+    check_target(path)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)
     os.close(fd)
     return Path(tmp)
+
+
+def replace(tmp: Path, path: Path) -> None:
+    """Rename a finished temporary over `path`, once more checked to be a regular file or missing."""
+    check_target(path)
+    os.replace(tmp, path)
+
+
+def fresh_folder(path: Path) -> Path:
+    """An empty scratch folder at `path` that only this user can enter (so nothing can be planted in it while
+    ffmpeg writes there); an earlier one is removed, a link or a file in its place is refused."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and (what := describe(st, path)) != "a folder":
+        raise refuse(path, what or "a file", "a scratch folder")
+    if st is not None:
+        shutil.rmtree(path)  # rmtree never follows links inside the tree
+    make_folder(path.parent)
+    make_folder(path, 0o700)
+    return path
 
 
 def seal(tmp: Path) -> None:
@@ -86,7 +114,9 @@ def _fsync(path: Path) -> None:
 
 def write_bytes(path: Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | O_NOFOLLOW)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
 
 
 def write_text(path: Path, text: str) -> None:

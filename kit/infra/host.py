@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 from kit.errors import PrereqError
+from kit.infra.nofollow import own_tree
 
 
 def default_box_id() -> str:
@@ -42,6 +43,13 @@ def cpu_name() -> str:
 
 
 def cache_dir() -> Path:
+    """The kit's cache (probe results, clip hashes, demo clips): a kit tree, since boxes and runs may share it."""
+    found = _cache_dir()
+    own_tree(found)
+    return found
+
+
+def _cache_dir() -> Path:
     env = os.environ.get("KIT_CACHE_DIR")
     if env:
         return Path(env)

@@ -24,6 +24,7 @@ from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
 from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
 from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
@@ -159,8 +160,9 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
     out_dir.mkdir(parents=True, exist_ok=True)  # an OSError here names the path: kit/cli/guard.py explains it
+    own_tree(out_dir)  # the out-dir may be shared: below it, nothing a neighbour planted is written through
     path = RunDir(out_dir).lock
-    fh = open(path, "a+")  # noqa: SIM115 - held open for the whole run: the lock lives on it
+    fh = open_in_place(path, "r+", encoding="utf-8")  # held open for the whole run: the lock lives on it
     try:
         if os.name == "posix":
             import fcntl
@@ -185,9 +187,9 @@ class StepLog:
     """The per-step debug log: quoted commands, stderr tails, tracebacks."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         self.path = path
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._fh = open_in_place(path, "a", encoding="utf-8")  # closed by close()
         self._lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
@@ -220,6 +222,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     out = settings.out_dir
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(out):
+        check_planted(RunDir(out), selection)
         remove_temp_files(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
         write_run_json(settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
@@ -230,10 +233,17 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     return 0
 
 
+def check_planted(run: RunDir, selection: Selection) -> None:
+    """Refuse before any work what a neighbour planted where this run will write (a link, a FIFO, a device):
+    the files at the top of the out-dir and every selected step's folder. Each write checks again."""
+    check_target(run.run_json)
+    for step in selection.steps:
+        check_tree(run.step(step.name))
+
+
 def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
-    step_dir = run.step(step.name)
-    step_dir.mkdir(parents=True, exist_ok=True)
+    step_dir = make_folder(run.step(step.name))
     log = StepLog(run.log(step.name))
     try:
         ctx = Context(settings, emit, log, forced=step.name in selection.forced)

@@ -14,7 +14,7 @@ from pathlib import Path
 from kit import __version__
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.infra.files import sha256_json, write_json
+from kit.infra.files import fresh_folder, sha256_json, write_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
@@ -97,9 +97,7 @@ class PrereqsStep:
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         families = detect_families(sig)
-        work = ctx.run.probe_work
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        work = fresh_folder(ctx.run.probe_work)
         try:
             libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, info, sig, families, work)
         finally:

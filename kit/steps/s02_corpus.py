@@ -17,6 +17,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import read_json, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_command
+from kit.infra.nofollow import make_folder
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.refs import Clip, YuvDefaults, reference_clips
@@ -158,7 +159,7 @@ class CorpusStep:
             for cq in s.cqs:
                 get_spec(enc).check_cq(cq)
         jobs = plan_jobs(p.clips, p.encoders, s.cqs, p.depth.bits_of)
-        run.jobs.mkdir(parents=True, exist_ok=True)
+        make_folder(run.jobs)
         remove_temp_files(run.jobs)
         shutil.rmtree(run.corpus_work, ignore_errors=True)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)

@@ -13,6 +13,7 @@ from kit.infra.clock import utc_compact
 from kit.infra.files import read_json, sha256_file, write_text
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
+from kit.infra.nofollow import make_folder
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.verdict.document import Verdict
@@ -58,7 +59,7 @@ class BundleStep:
                                       + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
             ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
                                      f"{verdict.corpus.rows} rows"))
-            run.exports.mkdir(parents=True)
+            make_folder(run.exports)
             threads = choose_threads()
             apply_threads(threads)
             ctx.log(threads.describe())
