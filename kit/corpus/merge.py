@@ -232,6 +232,8 @@ def recover_output(out: Path) -> list[str]:
     """
     notes: list[str] = []
     journal = commit_journal(out)
+    for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
+        check_target(target)
     if journal.is_file():
         try:
             commit = Commit.from_json(read_json(journal), str(journal))
@@ -331,8 +333,6 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> 
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
-    for target in (out, manifest_path(out), commit_journal(out)):  # refused before any work, not after it
-        check_target(target)
     recover_output(out)
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:

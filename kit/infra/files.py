@@ -47,15 +47,15 @@ def canonical_json(obj: Any) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it into place on success.
+def atomic_path(path: Path, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it into place on success (with `mode`, e.g. 0o755).
 
     The temporary is `.tmp-<name>.<pid>.<random>`: remove_stale can tell a killed writer's from a live one's.
     """
     tmp_path = new_temp(path)
     try:
         yield tmp_path
-        seal(tmp_path)
+        seal(tmp_path, mode)
         replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -80,6 +80,13 @@ def replace(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def remove_output(path: Path) -> None:
+    """Delete an earlier output of the kit's own; a link, pipe or folder in its place is refused, not removed,
+    so that what a neighbour planted is seen (and a step's refusal names it) rather than silently cleared."""
+    check_target(path)
+    path.unlink(missing_ok=True)
+
+
 def fresh_folder(path: Path) -> Path:
     """An empty scratch folder at `path` that only this user can enter (so nothing can be planted in it while
     ffmpeg writes there); an earlier one is removed, a link or a file in its place is refused."""
@@ -96,10 +103,10 @@ def fresh_folder(path: Path) -> Path:
     return path
 
 
-def seal(tmp: Path) -> None:
-    """A finished temporary: on disk (fsync) and with the mode a plain open() would give it."""
+def seal(tmp: Path, mode: int | None = None) -> None:
+    """A finished temporary: on disk (fsync) and with the mode a plain open() would give it (or `mode`)."""
     _fsync(tmp)
-    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.chmod(tmp, (0o666 if mode is None else mode) & ~_UMASK)
 
 
 def temp_prefix(name: str) -> str:

@@ -7,7 +7,6 @@ manifest.json beside it records its build string, libvmaf, sha256 and origin.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from kit import KIT_ROOT, __version__
 from kit.errors import PrereqError, ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import TMP_MARK, sha256_file, write_json
+from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.infra.host import platform_tag
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
 from kit.platforms.encoders import ENCODER_VOCAB
@@ -52,14 +51,8 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
 
 def _copy_executable(src: Path, dest: Path) -> None:
     """Copy under a temporary name, make it executable, rename into place (a kill leaves no half binary)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{TMP_MARK}{dest.name}.{os.getpid()}")
-    try:
+    with atomic_path(dest, mode=0o755) as tmp:
         shutil.copyfile(src, tmp)
-        tmp.chmod(0o755)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:

@@ -26,6 +26,7 @@ from kit.errors import PrereqError, ToolError
 from kit.infra.files import read_json_object, sha256_json, write_json
 from kit.infra.host import cache_dir
 from kit.infra.invocation import kit_cli, kit_command
+from kit.infra.nofollow import make_folder
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
 from kit.media.argv import (
@@ -305,7 +306,7 @@ class Prober:
 
     def clip(self, pix_fmt: str = "yuv420p") -> Path:
         if pix_fmt not in self._clips:
-            self.work.mkdir(parents=True, exist_ok=True)
+            make_folder(self.work)
             name = "probe.y4m" if pix_fmt == "yuv420p" else f"probe_{pix_fmt}.y4m"
             self._clips[pix_fmt] = render_probe_clip(self.info.path, self.work / name, log=self.log, pix_fmt=pix_fmt)
         return self._clips[pix_fmt]

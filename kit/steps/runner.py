@@ -23,7 +23,7 @@ from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.files import remove_output, remove_temp_files, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
 from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
@@ -159,7 +159,7 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
-    out_dir.mkdir(parents=True, exist_ok=True)  # an OSError here names the path: kit/cli/guard.py explains it
+    make_folder(out_dir)  # an OSError here names the path: kit/cli/guard.py explains it
     own_tree(out_dir)  # the out-dir may be shared: below it, nothing a neighbour planted is written through
     path = RunDir(out_dir).lock
     fh = open_in_place(path, "r+", encoding="utf-8")  # held open for the whole run: the lock lives on it
@@ -255,7 +255,7 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
         cleaned = remove_temp_files(step_dir)
         if cleaned:
             emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
-        run.status(step.name).unlink(missing_ok=True)
+        remove_output(run.status(step.name))
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
         started, timer = utc_iso(), Timer()

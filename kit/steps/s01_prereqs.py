@@ -16,6 +16,7 @@ from kit.errors import PrereqError
 from kit.events import CheckTable
 from kit.infra.files import fresh_folder, sha256_json, write_json
 from kit.infra.host import core_count, free_bytes, platform_tag
+from kit.infra.nofollow import make_folder
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
 from kit.platforms.detect import HostFamily, detect_families, family_rows
@@ -42,7 +43,7 @@ def python_packages() -> dict[str, str]:
 
 def check_out_dir(out_dir: Path) -> int:
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(out_dir)
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".tmp-write-test-"):
             pass
     except OSError as exc:

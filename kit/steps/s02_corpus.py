@@ -14,7 +14,7 @@ from kit.corpus.split import select_shard, shard_note, shard_record, shard_setti
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
-from kit.infra.files import read_json, remove_temp_files, write_json
+from kit.infra.files import read_json, remove_output, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
@@ -193,6 +193,6 @@ class CorpusStep:
         manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
                                   len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth)
         write_json(run.shard_manifest, manifest.to_json())
-        run.redo_stamp.unlink(missing_ok=True)  # every job is of this generation now
+        remove_output(run.redo_stamp)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),
                                                          "sources": len(p.clips), "demo": p.demo})

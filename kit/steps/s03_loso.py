@@ -10,7 +10,7 @@ from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
-from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.files import atomic_path, remove_output, sha256_file, write_json
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
@@ -73,7 +73,7 @@ class LosoStep:
         incumbent = incumbent_loso(scored, inputs.target, inputs.folds) if scored is not None else None
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
-            stale.unlink()
+            remove_output(stale)
         outputs: list[Path] = []
         ref = CorpusRef(str(corpus.resolve()), corpus_sha, len(df))
         for report in result.seed_reports:
@@ -83,7 +83,7 @@ class LosoStep:
             outputs.append(path)
         write_json(run.baselines, baselines.to_json())
         outputs.append(run.baselines)
-        run.incumbent.unlink(missing_ok=True)
+        remove_output(run.incumbent)
         if incumbent is not None:
             write_json(run.incumbent, incumbent.to_json())
             outputs.append(run.incumbent)

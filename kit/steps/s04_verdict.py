@@ -7,7 +7,7 @@ from pathlib import Path
 from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
-from kit.infra.files import read_json, sha256_file, write_json
+from kit.infra.files import read_json, remove_output, sha256_file, write_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
@@ -66,7 +66,7 @@ class VerdictStep:
         keep = run.verdict_file(verdict.verdict)
         for other in VERDICTS:  # a stale verdict must never trigger an export
             if other != verdict.verdict:
-                run.verdict_file(other).unlink(missing_ok=True)
+                remove_output(run.verdict_file(other))
         write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
         return Outcome([keep], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
