@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 EXIT_PROMOTE = 0
 EXIT_HOLD = 1
 EXIT_BAD_INPUT = 2
@@ -41,3 +43,9 @@ class ToolError(KitError):
     def __init__(self, message: str, hint: str = "", stderr_tail: str = "") -> None:
         super().__init__(message, hint)
         self.stderr_tail = stderr_tail
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """The arm of a `match` over a closed type (a Literal) that no value reaches: mypy reports a call that a value
+    can reach, i.e. a member of the type without an arm of its own (typing.assert_never is 3.11+)."""
+    raise AssertionError(f"unhandled value {value!r}")

@@ -14,12 +14,12 @@ from kit import __version__
 from kit.corpus.summary import CorpusSummary
 from kit.infra.files import sha256_file
 from kit.infra.records import Record
-from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.media.libvmaf import TEACHER_MODEL
+from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.recipe import ARCH, TrainConfig
 from kit.model.results import EnsembleMember, SeedSummary
-from kit.platforms.encoders import ENCODER_VOCAB, SPECS
 from kit.verdict.gate import GateResult
 
 
@@ -47,17 +47,17 @@ def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], trai
     return {
         "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": sha256_file(onnx_path), "onnx_opset": OPSET,
-        "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(FEATURES),
+        "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(MODEL_FEATURES),
                                 "note": "raw libvmaf integer_* values; the scaler is inside the graph"},
-                   "codec": {"shape": ["batch", CODEC_DIM], "order": [*ENCODER_VOCAB, "cq_norm"],
+                   "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,
                    "note": "the raw regression output (DESIGN: Linear(64->1), no clamp): it can fall outside the "
                            "teacher's [0, 100]; clip it where a vmaf-range score is needed (exports/vmaftune/ does)",
                    "out_of_range_share": loso.share_out_of_range if loso is not None else None},
         "normalisation": {"features": scaler,
-                          "cq_ranges": {n: list(SPECS[n].cq_range) for n in ENCODER_VOCAB}},
-        "encoder_vocab": list(ENCODER_VOCAB),
+                          "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}},
+        "encoder_vocab": list(CODEC_VOCAB),
         "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},

@@ -3,7 +3,7 @@
 vmaf-tune's proxy feeds one float32 tensor of shape [N, 20] to a model's first
 input and reads the first value of its first output:
 
-    columns 0-5    adm2, vif_scale0..3, motion2: raw libvmaf values
+    columns 0-5    FEED_FEATURES: adm2, vif_scale0..3, motion2, raw libvmaf values
     columns 6-17   one-hot over VOCAB_V2 (vmaf-tune's ENCODER_VOCAB v2, in its order)
     column 18      preset_norm (vmaf-tune always sends 0.5; the kit's models have no preset input)
     column 19      crf_norm = (crf - crf_min) / (crf_max - crf_min) over the caller's CRF range
@@ -29,18 +29,20 @@ from kit.corpus.schema import VMAF_RANGE
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
-from kit.media.libvmaf import FEATURES
+from kit.model.contract import CODEC_VOCAB, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
-from kit.model.features import N_FEATURES
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
-from kit.platforms.encoders import ENCODER_VOCAB, SPECS
 from kit.verdict.document import Verdict
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
-WIDTH = N_FEATURES + len(VOCAB_V2) + 2  # 20
+# vmaf-tune's feature columns, in its order: its contract, not the kit's (a test checks they are the model's,
+# the graph below passing them straight to the member)
+FEED_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+N_FEED = len(FEED_FEATURES)
+WIDTH = N_FEED + len(VOCAB_V2) + 2  # 20
 PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 # quality scale of the v2 encoders the kit has no slot for: used only to keep their rows finite
 FOREIGN_CQ_RANGE = (0, 63)
@@ -62,7 +64,7 @@ def member_id(seed: int) -> str:
 
 def layout() -> dict[str, object]:
     return {"shape": ["batch", WIDTH],
-            "columns": {"0-5": list(FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
+            "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
                         str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}}
 
 
@@ -73,13 +75,14 @@ def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, n
     crf = crf_min + crf_norm * (crf_max - crf_min): linear in crf_norm, so one MatMul per term.
     """
     crf_min, crf_max = crf_range
-    onehot = np.zeros((len(VOCAB_V2), len(ENCODER_VOCAB)), dtype=np.float32)
+    onehot = np.zeros((len(VOCAB_V2), len(CODEC_VOCAB)), dtype=np.float32)
+    ranges = cq_ranges()
     slope = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
     offset = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
     for i, name in enumerate(VOCAB_V2):
-        if name in ENCODER_VOCAB:
-            onehot[i, ENCODER_VOCAB.index(name)] = 1.0
-        lo, hi = SPECS[name].cq_range if name in SPECS else FOREIGN_CQ_RANGE
+        if name in CODEC_VOCAB:
+            onehot[i, CODEC_VOCAB.index(name)] = 1.0
+        lo, hi = ranges.get(name, FOREIGN_CQ_RANGE)
         slope[i, 0] = (crf_max - crf_min) / (hi - lo)
         offset[i, 0] = (crf_min - lo) / (hi - lo)
     return onehot, slope, offset
@@ -92,8 +95,8 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
     def index(name: str, values: list[int]) -> onnx.TensorProto:
         return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
-    inits = [index("feat_start", [0]), index("feat_end", [N_FEATURES]),
-             index("onehot_start", [N_FEATURES]), index("onehot_end", [N_FEATURES + len(VOCAB_V2)]),
+    inits = [index("feat_start", [0]), index("feat_end", [N_FEED]),
+             index("onehot_start", [N_FEED]), index("onehot_end", [N_FEED + len(VOCAB_V2)]),
              index("crf_start", [CRF_COLUMN]), index("crf_end", [WIDTH]), index("columns", [1]),
              numpy_helper.from_array(onehot, "v2_to_kit_onehot"), numpy_helper.from_array(slope, "cq_slope"),
              numpy_helper.from_array(offset, "cq_offset")]
@@ -131,9 +134,9 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
     """Shard rows in vmaf-tune's layout (preset_norm 0.5, as `vmaf-tune fast` sends); encoders must be in VOCAB_V2."""
     crf_min, crf_max = crf_range
     x = np.zeros((len(feats), WIDTH), dtype=np.float32)
-    x[:, :N_FEATURES] = feats
+    x[:, :N_FEED] = feats
     for i, name in enumerate(VOCAB_V2):
-        x[encoders == name, N_FEATURES + i] = 1.0
+        x[encoders == name, N_FEED + i] = 1.0
     x[:, PRESET_COLUMN] = 0.5
     x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
     return x
@@ -195,7 +198,7 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     from kit.model.features import codec_block
 
     keep = np.isin(encoders, VOCAB_V2)
-    slotted = [e for e in VOCAB_V2 if e in ENCODER_VOCAB]
+    slotted = [e for e in VOCAB_V2 if e in CODEC_VOCAB]
     crfs = np.arange(crf_range[0], crf_range[1] + 1)
     base = feats[np.linspace(0, len(feats) - 1, num=min(len(feats), 16), dtype=int)]
     probe_enc = np.repeat(slotted, len(base) * len(crfs)).astype(object)
@@ -232,7 +235,7 @@ def _finite(x: float, fallback: float) -> float:
 
 def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
     """Vocabulary entries the models never saw a row of, and why."""
-    return {e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in ENCODER_VOCAB
+    return {e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
                 else "no row of the training corpus: predictions for it are extrapolation")
             for e in VOCAB_V2 if e not in corpus_encoders}
 
@@ -251,7 +254,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, verdict: Verdict, train: 
             "seed_mean_rmse": seed_row.mean_rmse if seed_row else None,
             "thresholds": verdict.provenance.thresholds, "measures": "leave-one-source-out agreement with the "
                                                                       f"{verdict.teacher_model} teacher"},
-        "feature_order": list(FEATURES), "feature_mean": [0.0] * N_FEATURES, "feature_std": [1.0] * N_FEATURES,
+        "feature_order": list(FEED_FEATURES), "feature_mean": [0.0] * N_FEED, "feature_std": [1.0] * N_FEED,
         "normalisation": "inside the graph (each member's own z-scoring); feature_mean/feature_std are the identity, "
                          "so scaling again changes nothing",
         "encoder_vocab": list(VOCAB_V2), "layout": layout(),
@@ -318,7 +321,7 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
         check_registry_row(row)
     manifest = folder / f"{ENSEMBLE_ID}.json"
     write_json(manifest, ProfileManifest(
-        ENSEMBLE_ID, tuple(entries), list(FEATURES), [0.0] * N_FEATURES, [1.0] * N_FEATURES, list(VOCAB_V2),
+        ENSEMBLE_ID, tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED, [1.0] * N_FEED, list(VOCAB_V2),
         "mean of the members' outputs; their sample standard deviation (ddof=1) is the uncertainty",
         list(crf_range), __version__, verdict.corpus.sha256).to_json())
     registry = folder / "registry-rows.json"

@@ -21,12 +21,12 @@ COLUMNS = ("family", "encoder", "role", "available", "fps", "why")
 def detect_report(info: Any, sig: Any, families: Any, results: Any) -> dict[str, object]:
     """The detect result as one JSON-able document (also what the table shows)."""
     from kit import __version__
-    from kit.platforms.detect import HOST_FAMILY_OF, resolve_auto, role
+    from kit.platforms.detect import resolve_auto, role
     from kit.platforms.encoders import get_spec
 
     rows = []
     for r in results:
-        rows.append({**r.to_json(), "family": HOST_FAMILY_OF[get_spec(r.name).family],
+        rows.append({**r.to_json(), "family": get_spec(r.name).traits.host,
                      "role": role(r.name, families), "failure": "" if r.available else r.failure})
     probed = {r.name: r.available for r in results}
     return {
@@ -89,14 +89,14 @@ def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool
 
     from kit.media.ffmpeg import resolve_ffmpeg
     from kit.platforms.detect import auto_candidates, detect_families
-    from kit.platforms.encoders import AUTO, ENCODER_VOCAB, parse_encoder_list
+    from kit.platforms.encoders import AUTO, ENCODER_NAMES, parse_encoder_list
     from kit.platforms.probe import Prober
     from kit.platforms.signals import gather_signals
 
     info = resolve_ffmpeg(ffmpeg)
     sig = gather_signals(info)
     families = detect_families(sig)
-    names = ENCODER_VOCAB if encoders == "all" else parse_encoder_list(encoders)
+    names = ENCODER_NAMES if encoders == "all" else parse_encoder_list(encoders)
     names = auto_candidates(families) if names == (AUTO,) else names
     with tempfile.TemporaryDirectory(prefix="kit-detect-") as tmp:
         prober = Prober(info, sig, Path(tmp), refresh=refresh)

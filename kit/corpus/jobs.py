@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.corpus.manifests import SCHEMA_VERSION
-from kit.corpus.schema import SCHEMA
+from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, fresh_folder, read_json, sha256_file, sha256_json, write_json
@@ -171,7 +171,7 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "encoder": const(job.encoder, pa.string()), "preset": const(spec.preset_name, pa.string()),
         "quality_args": const(job.quality_argv(), pa.string()), "cq": const(job.cq, pa.int32()),
         "frame_index": pa.array(np.arange(n, dtype=np.int32)),
-        **{f: pa.array(feats[:, i]) for i, f in enumerate(FEATURES)},
+        **{f: pa.array(feats[:, FEATURES.index(f)]) for f in CORPUS_FEATURES},  # libvmaf's order -> the schema's
         "vmaf": pa.array(vmaf),
         "enc_bytes": const(enc_bytes, pa.int64()), "enc_time_ms": const(enc_time_ms, pa.float64()),
         "bitrate_kbps": const(bitrate, pa.float64()),

@@ -36,9 +36,11 @@ import pyarrow.json as pajson
 from kit.corpus.jobs import SCHEMA
 from kit.errors import InputError
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
-from kit.media.libvmaf import FEATURES, TEACHER_MODEL
+from kit.media.libvmaf import TEACHER_MODEL
 
-JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *FEATURES)
+# the bash kit's rows carry these six features, and always will: its format does not move with the kit's
+JSONL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *JSONL_FEATURES)
 JSONL_NAMESPACE = "bash-kit-jsonl:"
 JSONL_DEFAULTS: dict[str, object] = {
     "preset": "", "quality_args": "", "enc_pix_fmt": "", "device": "unknown", "box_id": "bash-kit",

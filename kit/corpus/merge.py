@@ -46,7 +46,7 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
 )
-from kit.corpus.schema import COLUMNS, ROW_ORDER, SCHEMA
+from kit.corpus.schema import COLUMNS, CORPUS_FEATURES, ROW_ORDER, SCHEMA
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -67,12 +67,11 @@ from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.nofollow import check_target
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
-from kit.media.libvmaf import FEATURES
 from kit.rundir import manifest_path
 
 KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
 SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
-SCORED = (*FEATURES, "vmaf")
+SCORED = (*CORPUS_FEATURES, "vmaf")
 PREFER_CHOICES = ("first", "newest")
 ROW_GROUP_ROWS = 1 << 20
 MAX_EXAMPLES = 5

@@ -27,18 +27,20 @@ import pyarrow.compute as pc
 
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
-from kit.media.libvmaf import FEATURES
-from kit.platforms.encoders import ENCODER_VOCAB
+from kit.platforms.encoders import ENCODER_NAMES
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
+# the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
+# measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
+CORPUS_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),
     ("encoder", pa.string()), ("preset", pa.string()), ("quality_args", pa.string()),
     ("cq", pa.int32()), ("frame_index", pa.int32()),
-    *[(f, pa.float64()) for f in FEATURES],
+    *[(f, pa.float64()) for f in CORPUS_FEATURES],
     ("vmaf", pa.float64()),
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
@@ -50,7 +52,7 @@ COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
 ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
-TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *FEATURES, "vmaf")
+TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
 # what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
@@ -69,8 +71,8 @@ MEASURED_COLUMNS = ("enc_time_ms",)
 CONTENT_COLUMNS = tuple(c for c in COLUMNS if c not in MEASURED_COLUMNS)
 CONTENT_HASH_VERSION = "kit-corpus-content-v1"
 
-REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *FEATURES, "vmaf")
-SCORES = (*FEATURES, "vmaf")
+REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
+SCORES = (*CORPUS_FEATURES, "vmaf")
 SHA_HEX = re.compile(r"^[0-9a-f]{64}$")
 ROW = Callable[[int], str]
 
@@ -90,8 +92,8 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
         ("src", lambda c: pc.equal(pc.utf8_length(c), 0), "empty source name"),
         ("src_sha256", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
          "not 64 lowercase hex digits"),
-        ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_VOCAB))),
-         "not an encoder the kit knows (" + ", ".join(ENCODER_VOCAB) + ")"),
+        ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_NAMES))),
+         "not an encoder the kit knows (" + ", ".join(ENCODER_NAMES) + ")"),
         ("frame_index", lambda c: pc.less(c, 0), "negative"),
     ]
     return [(name, mask(table[name]), problem) for name, mask, problem in rules if name in table.column_names]

@@ -27,8 +27,6 @@ class EncoderArgs(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def family(self) -> str: ...
-    @property
     def pix_fmt(self) -> str: ...
     @property
     def preset(self) -> tuple[str, ...]: ...
@@ -37,6 +35,7 @@ class EncoderArgs(Protocol):
     @property
     def container(self) -> str: ...
     def quality_args(self, cq: int) -> list[str]: ...
+    def thread_args(self, threads: int) -> list[str]: ...
 
 
 def build_encode_argv(
@@ -66,8 +65,7 @@ def build_encode_argv(
     else:
         argv += ["-pix_fmt", spec.pix_fmt]
     argv += ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra]
-    if threads > 0 and spec.family in ("x264", "x265"):
-        argv += ["-threads", str(threads)]
+    argv += spec.thread_args(threads)
     # an elementary stream, so the file size is exactly the bitstream size
     argv += ["-f", spec.container, str(out_path)]
     return argv

@@ -1,7 +1,7 @@
-"""The model's input: six raw libvmaf features and the codec block.
+"""The model's input arrays, built as kit.model.contract pins them: six raw libvmaf features and the codec block.
 
-    features[6]  adm2, vif_scale0..3, motion2 (raw; each model z-scores them itself)
-    codec[V+1]   one-hot over ENCODER_VOCAB, then cq normalised within its encoder family
+    features[6]  MODEL_FEATURES (raw; each model z-scores them itself)
+    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder family
 
 The order here is the order of the ONNX inputs and of every sidecar.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.media.libvmaf import FEATURES
-from kit.platforms.encoders import ENCODER_VOCAB, get_spec
+from kit.errors import InputError
+from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges, no_slot_message
+from kit.platforms.encoders import get_spec
 
-N_FEATURES = len(FEATURES)
-CODEC_DIM = len(ENCODER_VOCAB) + 1
+N_FEATURES = len(MODEL_FEATURES)
+CODEC_DIM = len(CODEC_VOCAB) + 1
 
 
 def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -> np.ndarray:
@@ -23,18 +24,25 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     enc = np.asarray(encoders, dtype=object)
     cq = np.asarray(cqs, dtype=np.float64)
     out = np.zeros((len(enc), CODEC_DIM), dtype=np.float32)
-    for j, name in enumerate(ENCODER_VOCAB):
+    ranges = cq_ranges()
+    for j, name in enumerate(CODEC_VOCAB):
         mask = enc == name
         if mask.any():
+            lo, hi = ranges[name]
             out[mask, j] = 1.0
-            out[mask, -1] = get_spec(name).normalise_cq(cq[mask])
-    unknown = ~np.isin(enc, ENCODER_VOCAB)
+            out[mask, -1] = (cq[mask] - lo) / (hi - lo)
+    unknown = ~np.isin(enc, CODEC_VOCAB)
     if unknown.any():
-        get_spec(str(enc[unknown][0]))  # raises InputError naming the encoder
+        names = sorted({str(e) for e in enc[unknown]})
+        for name in names:
+            get_spec(name)  # an encoder the kit does not know at all: InputError naming it
+        raise InputError(f"{no_slot_message(names)} ({int(unknown.sum())} rows)",
+                         hint="train without those rows' encoders (--encoders), or keep their rows for the lead: "
+                              "a kit whose codec vocabulary takes them can train on them")
     return out
 
 
 def design_matrix(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(raw features (N,6), codec block (N,CODEC_DIM)) as float32."""
-    feats = df[list(FEATURES)].to_numpy(dtype=np.float32)
+    feats = df[list(MODEL_FEATURES)].to_numpy(dtype=np.float32)
     return feats, codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())

@@ -17,7 +17,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.infra.host import platform_tag
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
-from kit.platforms.encoders import ENCODER_VOCAB
+from kit.platforms.encoders import ENCODER_NAMES
 
 MANIFEST = "manifest.json"
 
@@ -60,7 +60,7 @@ def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: 
         "schema_version": 1, "platform": platform_tag(), "file": dest.name,
         "version": info.version, "build": info.build, "has_libvmaf": info.has_libvmaf,
         "sha256": digest, "size_bytes": dest.stat().st_size, "source": source, "source_path": str(src),
-        "kit_encoders": [e for e in ENCODER_VOCAB if e in info.encoders],
+        "kit_encoders": [e for e in ENCODER_NAMES if e in info.encoders],
         "staged_at_utc": utc_iso(), "kit_version": __version__,
     }
 

@@ -10,29 +10,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from kit.errors import assert_never
 from kit.platforms.encoders import EncoderSpec, HwArgs, build_hw_args
-from kit.platforms.signals import NVIDIA_VENDOR, HostSignals, RenderNode
+from kit.platforms.signals import AMD_VENDOR, NVIDIA_VENDOR, HostSignals, RenderNode, VideoController
 
 INTEL_VENDOR = "0x8086"
-AMD_VENDOR = "0x1002"
 VENDOR_NAMES = {INTEL_VENDOR: "Intel", AMD_VENDOR: "AMD", NVIDIA_VENDOR: "NVIDIA"}
 
 NVENC_DEFAULTS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
 QSV_DEFAULTS = ("h264_qsv", "hevc_qsv", "av1_qsv")
 VAAPI_OPT_IN = ("h264_vaapi", "hevc_vaapi", "av1_vaapi")
 VT_DEFAULTS = ("h264_videotoolbox", "hevc_videotoolbox")
+# AMF works here but the model's codec vocabulary has no slot for it yet (kit.model.contract): opt-in, for
+# shards the lead keeps until a kit whose vocabulary takes AMF trains on them
+AMF_OPT_IN = ("h264_amf", "hevc_amf", "av1_amf")
 CPU_DEFAULTS = ("libx264",)
 CPU_OPT_IN = ("libx265", "libsvtav1")
 
-# which host family nominates an encoder family, and how a failure is named ("NVENC unavailable")
-HOST_FAMILY_OF = {"nvenc": "NVIDIA", "qsv": "Intel", "vaapi": "Intel", "videotoolbox": "macOS",
-                  "x264": "CPU", "x265": "CPU", "svtav1": "CPU"}
-ENGINE_NAMES = {"nvenc": "NVENC", "qsv": "QSV", "vaapi": "VAAPI", "videotoolbox": "VideoToolbox"}
 
 
 @dataclass(frozen=True)
 class HostFamily:
-    key: str  # nvidia | intel | macos | cpu
+    key: str  # nvidia | intel | amd | macos | cpu
     label: str  # e.g. "NVIDIA (Linux)"
     evidence: str  # the signal that nominated it
     defaults: tuple[str, ...]
@@ -105,6 +104,20 @@ def _intel(sig: HostSignals) -> HostFamily | None:
     return HostFamily("intel", "Intel (Linux)", node_label(node, sig), QSV_DEFAULTS, VAAPI_OPT_IN)
 
 
+def amd_gpu(sig: HostSignals) -> VideoController | None:
+    """The first AMD graphics adapter Windows lists (by PCI vendor, else by its maker's name)."""
+    return next((c for c in sig.video_controllers if c.vendor == AMD_VENDOR), None) or next(
+        (c for c in sig.video_controllers if not c.vendor and "advanced micro devices" in c.maker.lower()), None)
+
+
+def _amd(sig: HostSignals) -> HostFamily | None:
+    gpu = amd_gpu(sig) if sig.system == "windows" else None
+    if gpu is None:
+        return None
+    runtime = f"AMF runtime {sig.amf_runtime}" if sig.amf_runtime else "no AMF runtime (amfrt64.dll) found"
+    return HostFamily("amd", "AMD (Windows)", f"{gpu.name} (driver {gpu.driver or '?'}); {runtime}", (), AMF_OPT_IN)
+
+
 def _macos(sig: HostSignals) -> HostFamily | None:
     if sig.system != "darwin":
         return None
@@ -113,7 +126,7 @@ def _macos(sig: HostSignals) -> HostFamily | None:
 
 def detect_families(sig: HostSignals) -> tuple[HostFamily, ...]:
     """The families this host belongs to, hardware first; CPU always."""
-    found = [f for f in (_nvidia(sig), _intel(sig), _macos(sig)) if f is not None]
+    found = [f for f in (_nvidia(sig), _intel(sig), _amd(sig), _macos(sig)) if f is not None]
     return (*found, HostFamily("cpu", "CPU", sig.cpu, CPU_DEFAULTS, CPU_OPT_IN))
 
 
@@ -147,7 +160,7 @@ def node_label(node: RenderNode, sig: HostSignals) -> str:
 
 
 def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
-    engine = ENGINE_NAMES[spec.family]
+    engine = spec.traits.engine
     node = intel_node(sig) if spec.family == "qsv" else vaapi_node(sig)
     needs = ("vaapi", "qsv") if spec.family == "qsv" else ("vaapi",)
     lacking = [h for h in needs if sig.hwaccels and h not in sig.hwaccels]
@@ -164,15 +177,33 @@ def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
 
 def hw_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
     """Device args and provenance for `spec` on this host (render node discovered, never assumed)."""
-    if spec.family in ("qsv", "vaapi"):
-        return _render_node_setup(spec, sig)
-    if spec.family == "nvenc":
-        missing = "NVENC exists only on Linux and Windows" if sig.system == "darwin" else ""
-        return HwSetup(build_hw_args(spec), gpu_summary(sig) or "NVIDIA GPU (not listed by nvidia-smi)", missing)
-    if spec.family == "videotoolbox":
-        missing = "" if sig.system == "darwin" else "VideoToolbox exists only on macOS"
-        return HwSetup(build_hw_args(spec), "" if missing else f"Apple VideoToolbox ({sig.cpu})", missing)
-    return HwSetup(build_hw_args(spec), sig.cpu)
+    match spec.family:
+        case "qsv" | "vaapi":
+            return _render_node_setup(spec, sig)
+        case "nvenc":
+            missing = "NVENC exists only on Linux and Windows" if sig.system == "darwin" else ""
+            return HwSetup(build_hw_args(spec), gpu_summary(sig) or "NVIDIA GPU (not listed by nvidia-smi)", missing)
+        case "amf":
+            return _amf_setup(spec, sig)
+        case "videotoolbox":
+            missing = "" if sig.system == "darwin" else "VideoToolbox exists only on macOS"
+            return HwSetup(build_hw_args(spec), "" if missing else f"Apple VideoToolbox ({sig.cpu})", missing)
+        case "x264" | "x265" | "svtav1":
+            return HwSetup(build_hw_args(spec), sig.cpu)
+        case _:
+            assert_never(spec.family)
+
+
+def _amf_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
+    """AMF on Windows with an AMD GPU; elsewhere it is not tried (on Linux, AMD GPUs encode through VA-API)."""
+    if sig.system != "windows":
+        return HwSetup(HwArgs(), "", "the kit drives AMF on Windows (on Linux an AMD GPU encodes through VA-API: "
+                                     "--encoders h264_vaapi,hevc_vaapi)")
+    gpu = amd_gpu(sig)
+    if gpu is None:
+        listed = ", ".join(c.name for c in sig.video_controllers) or "none"
+        return HwSetup(HwArgs(), "", f"no AMD graphics adapter (Windows lists: {listed})")
+    return HwSetup(build_hw_args(spec), f"{gpu.name} (driver {gpu.driver or '?'})")
 
 
 # --- prereqs rows (check, result, detail) -------------------------------------------------
@@ -207,6 +238,18 @@ def _intel_rows(sig: HostSignals) -> list[list[str]]:
     return [["intel gpu", "ok", f"{node_label(node, sig)}; {advice}; QSV is decided by the test encode"]]
 
 
+def _amd_rows(sig: HostSignals) -> list[list[str]]:
+    gpu = amd_gpu(sig) if sig.system == "windows" else None
+    if gpu is None:
+        return []
+    if not sig.amf_runtime:
+        return [["amd gpu", "warn", f"{gpu.name} (driver {gpu.driver or '?'}) but no amfrt64.dll in System32 - "
+                                    "hint: install AMD's Adrenalin driver, which ships the AMF runtime"]]
+    return [["amd gpu", "ok", f"{gpu.name} (driver {gpu.driver or '?'}), AMF runtime {sig.amf_runtime}; "
+                              "AMF is decided by the test encode; opt-in (--encoders h264_amf,...): the models "
+                              "have no codec slot for AMF yet"]]
+
+
 def _macos_rows(sig: HostSignals) -> list[list[str]]:
     if sig.system != "darwin":
         return []
@@ -220,4 +263,4 @@ def family_rows(sig: HostSignals, families: Sequence[HostFamily]) -> list[list[s
     """Prereqs rows for the detected families, with hints."""
     labels = ", ".join(f"{f.label} (defaults {', '.join(f.defaults)})" for f in families)
     return [["platform", "ok", f"{sig.system}-{sig.machine}; families: {labels}"],
-            *_nvidia_rows(sig), *_intel_rows(sig), *_macos_rows(sig)]
+            *_nvidia_rows(sig), *_intel_rows(sig), *_amd_rows(sig), *_macos_rows(sig)]

@@ -6,6 +6,11 @@ range of its quality knob (for normalising `cq` *within* the family) and how
 format it takes for a 10-bit 4:2:0 encode (`--encode-depth source`), or why it
 has none; whether this ffmpeg and this hardware really do it is proven by the
 10-bit test encode (kit.platforms.probe).
+
+A family is a closed type (`Family`): everything that differs between families is
+decided by a `match` ending in `assert_never`, so mypy names the function whose arm a
+new family lacks. Adding a row here does not change the model's inputs: its codec
+vocabulary is pinned apart (kit.model.contract).
 """
 
 from __future__ import annotations
@@ -13,18 +18,51 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Literal, get_args
 
-from kit.errors import InputError
+from kit.errors import InputError, assert_never
 from kit.infra.records import Record
 
 AUTO = "auto"  # --encoders auto: each detected family's probed defaults plus libx264
+
+Family = Literal["x264", "x265", "svtav1", "nvenc", "qsv", "vaapi", "videotoolbox", "amf"]
+FAMILIES: tuple[Family, ...] = get_args(Family)
+
+
+@dataclass(frozen=True)
+class FamilyTraits:
+    """What a family is, beyond its rows: who nominates it and how it is named."""
+
+    host: str  # the host family that nominates it: CPU | NVIDIA | Intel | macOS | AMD
+    engine: str  # its hardware engine in messages ("NVENC unavailable: ..."); "" for a software encoder
+    # x264/x265 give other bits at another thread count, so the kit pins it (--jobs never changes a row)
+    pins_threads: bool = False
+
+
+def family_traits(family: Family) -> FamilyTraits:
+    match family:
+        case "x264" | "x265":
+            return FamilyTraits("CPU", "", pins_threads=True)
+        case "svtav1":
+            return FamilyTraits("CPU", "")  # its own thread count is pinned in `extra` (lp=1)
+        case "nvenc":
+            return FamilyTraits("NVIDIA", "NVENC")
+        case "qsv":
+            return FamilyTraits("Intel", "QSV")
+        case "vaapi":
+            return FamilyTraits("Intel", "VAAPI")
+        case "videotoolbox":
+            return FamilyTraits("macOS", "VideoToolbox")
+        case "amf":
+            return FamilyTraits("AMD", "AMF")
+        case _:
+            assert_never(family)
 
 
 @dataclass(frozen=True)
 class EncoderSpec:
     name: str
-    family: str  # x264 | x265 | svtav1 | nvenc | qsv | vaapi | videotoolbox
+    family: Family
     codec: str  # h264 | hevc | av1
     preset: tuple[str, ...]  # preset flags, e.g. ("-preset", "medium")
     pix_fmt: str
@@ -53,30 +91,40 @@ class EncoderSpec:
             raise ValueError(f"{self.name} has no {bits}-bit encode")
         return replace(self, pix_fmt=self.pix_fmt_10bit)
 
+    @property
+    def traits(self) -> FamilyTraits:
+        return family_traits(self.family)
+
     def quality_args(self, cq: int) -> list[str]:
         """The rate-control argv that realises quality knob `cq` for this family."""
-        if self.family in ("x264", "x265", "svtav1"):
-            return ["-crf", str(cq)]
-        if self.family == "nvenc":
-            # constant-quality VBR: -cq drives quality, -b:v 0 lifts the bitrate cap
-            return ["-rc", "vbr", "-cq", str(cq), "-b:v", "0"]
-        if self.family == "qsv":
-            # -global_quality without a bitrate selects ICQ
-            return ["-global_quality", str(cq)]
-        if self.family == "vaapi" and self.codec == "av1":
-            # av1_vaapi has no -qp option: in CQP mode it takes the quantiser index from global_quality
-            return ["-rc_mode", "CQP", "-global_quality", str(cq)]
-        if self.family == "vaapi":
-            return ["-rc_mode", "CQP", "-qp", str(cq)]
-        if self.family == "videotoolbox":
-            # VideoToolbox quality is 1..100, higher is better; realtime off for full quality
-            return ["-q:v", str(min(100, max(1, 100 - 2 * cq))), "-realtime", "0"]
-        raise AssertionError(self.family)
+        q = str(cq)
+        match self.family:
+            case "x264" | "x265" | "svtav1":
+                return ["-crf", q]
+            case "nvenc":
+                # constant-quality VBR: -cq drives quality, -b:v 0 lifts the bitrate cap
+                return ["-rc", "vbr", "-cq", q, "-b:v", "0"]
+            case "qsv":
+                # -global_quality without a bitrate selects ICQ
+                return ["-global_quality", q]
+            case "vaapi" if self.codec == "av1":
+                # av1_vaapi has no -qp option: in CQP mode it takes the quantiser index from global_quality
+                return ["-rc_mode", "CQP", "-global_quality", q]
+            case "vaapi":
+                return ["-rc_mode", "CQP", "-qp", q]
+            case "videotoolbox":
+                # VideoToolbox quality is 1..100, higher is better; realtime off for full quality
+                return ["-q:v", str(min(100, max(1, 100 - 2 * cq))), "-realtime", "0"]
+            case "amf":
+                # constant QP on every frame type (AMF has no CRF); hevc_amf encodes no B-frames and has no -qp_b
+                b_frames = [] if self.codec == "hevc" else ["-qp_b", q]
+                return ["-rc", "cqp", "-qp_i", q, "-qp_p", q, *b_frames]
+            case _:
+                assert_never(self.family)
 
-    def normalise_cq(self, cq: Any) -> Any:
-        """cq on 0..1 within this family's own range (a number or a numpy array)."""
-        lo, hi = self.cq_range
-        return (cq - lo) / (hi - lo)
+    def thread_args(self, threads: int) -> list[str]:
+        """`-threads N` for a family whose output depends on it (x264, x265); nothing for the others."""
+        return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
     def check_cq(self, cq: int) -> None:
         lo, hi = self.cq_range
@@ -87,6 +135,8 @@ class EncoderSpec:
 
 _X264_LIKE = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")
+# AMF: the transcoding usage with the quality preset (each codec's encoder names the constant `quality`)
+_AMF_PRESET = ("-usage", "transcoding", "-quality", "quality")
 
 _TEN = "yuv420p10le"  # the software encoders take planar 10-bit
 _P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned), as they take nv12 at 8 bit
@@ -113,12 +163,17 @@ _SPECS: tuple[EncoderSpec, ...] = (
     EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2,
                 no_10bit="VideoToolbox encodes H.264 in 8 bit only"),
     EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2, pix_fmt_10bit=_P010),
+    # AMD AMF (Windows): system-memory frames, uploaded by the encoder itself as NVENC does; av1's QP is 0..255
+    EncoderSpec("h264_amf", "amf", "h264", _AMF_PRESET, "nv12", (0, 51), 2,
+                no_10bit="AMF encodes H.264 in 8 bit only"),
+    EncoderSpec("hevc_amf", "amf", "hevc", _AMF_PRESET, "nv12", (0, 51), 2, pix_fmt_10bit=_P010),
+    EncoderSpec("av1_amf", "amf", "av1", _AMF_PRESET, "nv12", (0, 255), 2, pix_fmt_10bit=_P010),
 )
 
 SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
-# The model's codec one-hot is over this fixed vocabulary: every encoder the kit knows,
-# so a VideoToolbox or VAAPI row never falls into an "unknown" slot.
-ENCODER_VOCAB: tuple[str, ...] = tuple(s.name for s in _SPECS)
+# every encoder the kit can drive, in table order (what a corpus row may name); the model's codec
+# vocabulary is pinned apart, in kit.model.contract
+ENCODER_NAMES: tuple[str, ...] = tuple(s.name for s in _SPECS)
 
 
 @dataclass(frozen=True)
@@ -138,18 +193,22 @@ class HwArgs(Record):
 
 def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
     """The device arguments `spec` needs; QSV and VAAPI open the given (discovered) render node."""
-    if spec.family == "qsv":
-        # QSV is derived from a VAAPI device on that node, so the chosen GPU is the one encoding
-        return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-init_hw_device", "qsv=qs@va",
-                       "-filter_hw_device", "qs"),
-                      # system frames -> nv12 (p010le at 10 bit) -> GPU surfaces; spare surfaces for the lookahead
-                      f"format={spec.pix_fmt},hwupload=extra_hw_frames=64")
-    if spec.family == "vaapi":
-        return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
-                      f"format={spec.pix_fmt},hwupload")
-    # NVENC uploads system-memory yuv420p (p010le at 10 bit) itself (first NVENC-capable GPU); VideoToolbox and
-    # the software encoders take system frames as they are
-    return HwArgs()
+    match spec.family:
+        case "qsv":
+            # QSV is derived from a VAAPI device on that node, so the chosen GPU is the one encoding
+            return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-init_hw_device", "qsv=qs@va",
+                           "-filter_hw_device", "qs"),
+                          # system frames -> nv12 (p010le at 10 bit) -> GPU surfaces; spare surfaces for the lookahead
+                          f"format={spec.pix_fmt},hwupload=extra_hw_frames=64")
+        case "vaapi":
+            return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
+                          f"format={spec.pix_fmt},hwupload")
+        case "nvenc" | "amf" | "videotoolbox" | "x264" | "x265" | "svtav1":
+            # NVENC and AMF upload system-memory frames themselves (the first capable GPU); VideoToolbox and the
+            # software encoders take system frames as they are
+            return HwArgs()
+        case _:
+            assert_never(spec.family)
 
 
 def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore]:
@@ -170,7 +229,7 @@ def get_spec(name: str) -> EncoderSpec:
         return SPECS[name]
     except KeyError:
         raise InputError(f"unknown encoder {name!r}",
-                         hint="choose from " + ", ".join(ENCODER_VOCAB)) from None
+                         hint="choose from " + ", ".join(ENCODER_NAMES)) from None
 
 
 def parse_encoder_list(text: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, parse_
 from kit.media.libvmaf import parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import parse_probe
-from kit.platforms.detect import ENGINE_NAMES, HwSetup, hw_setup
+from kit.platforms.detect import HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals
 
@@ -75,6 +75,9 @@ _HINTS: tuple[tuple[str, str], ...] = (
      "LIBVA_DRIVER_NAME=iHD, and check you are in the render/video group (in a container: --device /dev/dri)"),
     (r"MFX|libvpl|oneVPL",
      "no oneVPL runtime for this GPU: install libvpl2/libmfx-gen1 and intel-media-va-driver (iHD)"),
+    (r"amfrt64|hardware device context \(AMF\)",
+     "no AMD AMF runtime here: AMF needs an AMD GPU with AMD's driver (on Windows, Adrenalin installs "
+     "amfrt64.dll); on Linux an AMD GPU encodes through VA-API (--encoders h264_vaapi,hevc_vaapi)"),
     (r"only on macOS", "run this encoder on a Mac"),
     (r"only on Linux and Windows", "run this encoder on a box with an NVIDIA GPU"),
     (r"render node", "no Intel/AMD GPU is visible: install its driver (in a container pass --device /dev/dri)"),
@@ -143,7 +146,7 @@ class ProbeResult(Record):
     @property
     def failure(self) -> str:
         """e.g. "NVENC unavailable: Cannot load libcuda.so.1"."""
-        engine = ENGINE_NAMES.get(get_spec(self.name).family, self.name)
+        engine = get_spec(self.name).traits.engine or self.name
         return f"{engine} unavailable: {self.reason}"
 
 

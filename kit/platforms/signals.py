@@ -8,6 +8,8 @@ A missing tool is no signal, never an error.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -24,6 +26,10 @@ SIGNAL_TIMEOUT_S = 10.0  # nvidia-smi, vainfo and sysctl answer well within a se
 DEV_DRI = Path("/dev/dri")
 SYS_DRM = Path("/sys/class/drm")
 NVIDIA_VENDOR = "0x10de"
+AMD_VENDOR = "0x1002"
+# Windows: the graphics adapters as CSV (one query, answered from WMI in well under a second)
+VIDEO_CONTROLLER_QUERY = ("Get-CimInstance -ClassName Win32_VideoController | Select-Object Name,AdapterCompatibility,"
+                          "DriverVersion,PNPDeviceID | ConvertTo-Csv -NoTypeInformation")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,16 @@ class RenderNode:
 
 
 @dataclass(frozen=True)
+class VideoController:
+    """A graphics adapter as Windows lists it (Win32_VideoController)."""
+
+    name: str  # e.g. AMD Radeon RX 7800 XT
+    vendor: str = ""  # PCI vendor id from its PNPDeviceID (PCI\VEN_1002&...): 0x1002 AMD; "" when not PCI
+    maker: str = ""  # AdapterCompatibility: "Advanced Micro Devices, Inc."
+    driver: str = ""  # DriverVersion, e.g. 31.0.24033.1003
+
+
+@dataclass(frozen=True)
 class HostSignals:
     system: str  # linux | darwin | windows
     machine: str  # x86_64 | arm64
@@ -52,6 +68,8 @@ class HostSignals:
     libva_driver_name: str = ""  # the LIBVA_DRIVER_NAME environment variable
     encoders: tuple[str, ...] = ()  # `ffmpeg -encoders` (video)
     hwaccels: tuple[str, ...] = ()  # `ffmpeg -hwaccels`
+    video_controllers: tuple[VideoController, ...] = ()  # Windows only
+    amf_runtime: str = ""  # Windows: the AMF runtime DLL AMD's driver installs, when present
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -149,6 +167,43 @@ def with_va_drivers(nodes: tuple[RenderNode, ...], vainfo: str | None = None) ->
                  RenderNode(n.path, n.vendor, n.driver, query_vainfo(n.path, vainfo)) for n in nodes)
 
 
+# --- Windows graphics adapters and AMD's AMF runtime --------------------------------------
+
+
+def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
+    """Adapters from PowerShell's `... | ConvertTo-Csv` of Win32_VideoController (VIDEO_CONTROLLER_QUERY)."""
+    lines = [ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip() and not ln.startswith("#TYPE")]
+    found = []
+    for row in csv.DictReader(io.StringIO("\n".join(lines))):
+        name = (row.get("Name") or "").strip()
+        if not name:
+            continue
+        vendor = re.search(r"VEN_([0-9A-Fa-f]{4})", row.get("PNPDeviceID") or "")
+        found.append(VideoController(name, f"0x{vendor.group(1).lower()}" if vendor else "",
+                                     (row.get("AdapterCompatibility") or "").strip(),
+                                     (row.get("DriverVersion") or "").strip()))
+    return tuple(found)
+
+
+def query_video_controllers(exe: str | None = None,
+                            timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[VideoController, ...]:
+    exe = exe or shutil.which("powershell") or shutil.which("pwsh")
+    if not exe:
+        return ()
+    try:
+        code, text = _ask([exe, "-NoProfile", "-NonInteractive", "-Command", VIDEO_CONTROLLER_QUERY], timeout_s)
+    except ToolError:
+        return ()
+    return parse_video_controllers(text) if code == 0 else ()
+
+
+def amf_runtime(system_root: str | None = None) -> str:
+    """The AMF runtime (amfrt64.dll in System32, installed by AMD's driver), or "" when missing."""
+    root = Path(system_root or os.environ.get("SYSTEMROOT") or r"C:\Windows")
+    dll = root / "System32" / "amfrt64.dll"
+    return str(dll) if dll.is_file() else ""
+
+
 # --- ffmpeg, OS, CPU ---------------------------------------------------------------------
 
 
@@ -188,6 +243,9 @@ def gather_signals(info: FFmpegInfo) -> HostSignals:
     system, machine = os_and_arch()
     gpus, smi = query_nvidia_smi() if system in ("linux", "windows") else ((), "")
     nodes = with_va_drivers(list_render_nodes()) if system == "linux" else ()
+    windows = system == "windows"
     return HostSignals(system=system, machine=machine, cpu=host_cpu(system), gpus=gpus, nvidia_smi=smi,
                        render_nodes=nodes, libva_driver_name=os.environ.get("LIBVA_DRIVER_NAME", ""),
-                       encoders=info.encoders, hwaccels=query_hwaccels(info.path))
+                       encoders=info.encoders, hwaccels=query_hwaccels(info.path),
+                       video_controllers=query_video_controllers() if windows else (),
+                       amf_runtime=amf_runtime() if windows else "")

@@ -217,9 +217,28 @@ def verdict_exit_code(out_dir: Path) -> int:
     return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
 
 
+def check_trainable(settings: RunSettings, selection: Selection) -> None:
+    """A run that trains refuses, before any work, an encoder asked for by name that the models cannot learn."""
+    from kit.model.contract import no_slot_message, unslotted
+    from kit.platforms.encoders import AUTO
+
+    if settings.encoders == (AUTO,) or settings.corpus is not None or "loso" not in {s.name for s in selection.steps}:
+        return
+    if bad := unslotted(settings.encoders):
+        from kit.infra.invocation import kit_command
+
+        keep, asked = [e for e in settings.encoders if e not in bad], ",".join(settings.encoders)
+        train = f"train on {','.join(keep)} (--encoders {','.join(keep)}); " if keep else ""
+        raise InputError(f"--encoders: {no_slot_message(bad)}",
+                         hint=f"{train}to keep their rows for the lead, make the corpus alone: "
+                              f"{kit_command('step', 'prereqs', '--encoders', asked)}, then "
+                              f"{kit_command('step', 'corpus', '--encoders', asked)} (with your other flags)")
+
+
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
+    check_trainable(settings, selection)
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(out):
         check_planted(RunDir(out), selection)

@@ -20,7 +20,7 @@ from kit.media.ffmpeg import describe
 from kit.platforms.detect import hw_setup
 from kit.platforms.encoders import SPECS, get_spec
 from kit.platforms.probe import PROBE_FRAMES, Prober
-from kit.platforms.signals import HostSignals, RenderNode, list_render_nodes
+from kit.platforms.signals import HostSignals, RenderNode, VideoController, list_render_nodes
 from tests.conftest import run_kit
 
 NO_GPU_HERE = shutil.which("nvidia-smi") is None and not Path("/dev/dri").exists()
@@ -207,3 +207,20 @@ def test_detect_table_names_family_availability_and_why(tmp_path: Path) -> None:
         nvenc = next(ln for ln in lines if " h264_nvenc " in ln)
         assert " no " in nvenc and "NVENC unavailable: Cannot load libcuda.so.1" in nvenc
     assert lines[-1].startswith("--encoders auto on this box: ") and "libx264" in lines[-1]
+
+
+@needs_no_gpu
+@pytest.mark.parametrize("name", ["h264_amf", "hevc_amf", "av1_amf"])
+def test_amf_probe_on_an_amd_windows_box_without_the_runtime_fails_cleanly_and_fast(ffmpeg: str, tmp_path: Path,
+                                                                                    name: str) -> None:
+    """The AMD family's signals (captured Windows adapters), the real ffmpeg's AMF encoder, no AMF runtime here:
+    the flags parse, the runtime is missing, and the probe says so with the hint, within moments."""
+    info = describe(Path(ffmpeg), "test")
+    sig = HostSignals("windows", "x86_64", "cpu", encoders=info.encoders,
+                      video_controllers=(VideoController("AMD Radeon RX 7800 XT", "0x1002", "AMD", "31.0.24033.1003"),))
+    start = time.monotonic()
+    result = Prober(info, sig, tmp_path, refresh=True).probe(name)
+    assert time.monotonic() - start < FAIL_FAST_S
+    assert not result.available and result.reason == "DLL libamfrt64.so.1 failed to open", result
+    assert result.failure == "AMF unavailable: DLL libamfrt64.so.1 failed to open" and "AMD's driver" in result.hint
+    assert result.device == "AMD Radeon RX 7800 XT (driver 31.0.24033.1003)"

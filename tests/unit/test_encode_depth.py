@@ -67,6 +67,7 @@ def test_every_spec_says_its_10_bit_format_or_why_it_has_none() -> None:
         "h264_qsv": "none: Intel Quick Sync encodes H.264 in 8 bit only", "hevc_qsv": "p010le", "av1_qsv": "p010le",
         "h264_vaapi": "none: VA-API encodes H.264 in 8 bit only", "hevc_vaapi": "p010le", "av1_vaapi": "p010le",
         "h264_videotoolbox": "none: VideoToolbox encodes H.264 in 8 bit only", "hevc_videotoolbox": "p010le",
+        "h264_amf": "none: AMF encodes H.264 in 8 bit only", "hevc_amf": "p010le", "av1_amf": "p010le",
     }
     assert get_spec("hevc_nvenc").at_bits(10).pix_fmt == "p010le"
     assert get_spec("libx265").at_bits(8) is get_spec("libx265")

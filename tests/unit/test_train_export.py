@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from kit.errors import InputError
+from kit.model.contract import CODEC_VOCAB
 from kit.model.export import build_onnx, onnx_predict, parity
 from kit.model.features import CODEC_DIM, codec_block
 from kit.model.loso import make_folds, run_loso
 from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
-from kit.platforms.encoders import ENCODER_VOCAB
 from tests.conftest import synthetic_corpus
 
 
@@ -77,9 +77,9 @@ def test_loso_learns_and_honours_seeds_exactly() -> None:
 def test_codec_block_normalises_cq_within_its_family() -> None:
     block = codec_block(np.array(["libx264", "libsvtav1", "hevc_videotoolbox"]), np.array([51, 63, 0]))
     assert block.shape == (3, CODEC_DIM)
-    assert block[0, ENCODER_VOCAB.index("libx264")] == 1 and block[0, -1] == pytest.approx(1.0)
-    assert block[1, ENCODER_VOCAB.index("libsvtav1")] == 1 and block[1, -1] == pytest.approx(1.0)
-    assert block[2, ENCODER_VOCAB.index("hevc_videotoolbox")] == 1 and block[2, -1] == pytest.approx(0.0)
+    assert block[0, CODEC_VOCAB.index("libx264")] == 1 and block[0, -1] == pytest.approx(1.0)
+    assert block[1, CODEC_VOCAB.index("libsvtav1")] == 1 and block[1, -1] == pytest.approx(1.0)
+    assert block[2, CODEC_VOCAB.index("hevc_videotoolbox")] == 1 and block[2, -1] == pytest.approx(0.0)
     assert block[:, :-1].sum() == 3  # every row in a real slot, none "unknown"
     with pytest.raises(InputError, match="unknown encoder"):
         codec_block(np.array(["mystery_enc"]), np.array([20]))

@@ -1,0 +1,72 @@
+"""Are two run directories the same run? Byte for byte where bytes are deterministic, content where they are not.
+
+    .venv/bin/python bench/compare_runs.py OLD_OUT NEW_OUT
+
+For a refactor that must not change behaviour: run the same command (same clips, flags and --box-id) with the
+kit before and after, then compare. Compared:
+- the shard by its content hash (kit.corpus.schema.corpus_sha256: every column but the measured enc_time_ms)
+  and its manifest minus its file hash and times;
+- the LOSO reports, baselines and verdict as JSON minus timing and time-stamp fields;
+- folds.parquet, predictions.parquet and every file under 05_bundle/exports/ (ONNX included) byte for byte.
+Exit 0 when everything compared is the same, 1 otherwise (each difference is printed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kit.corpus.schema import corpus_sha256
+
+# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash
+VOLATILE = {"train_seconds", "seconds", "kit_build", "path", "sha256_of_file"}
+
+
+def scrub(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items() if k not in VOLATILE and not k.endswith("_utc")}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
+
+
+def same_json(a: Path, b: Path, drop: tuple[str, ...] = ()) -> bool:
+    da, db = (scrub(json.loads(p.read_text())) for p in (a, b))
+    for key in drop:
+        da.pop(key, None)
+        db.pop(key, None)
+    return bool(da == db)
+
+
+def compare(old: Path, new: Path) -> list[str]:
+    problems = []
+    if corpus_sha256(old / "02_corpus/shard.parquet") != corpus_sha256(new / "02_corpus/shard.parquet"):
+        problems.append("02_corpus/shard.parquet: content differs")
+    if not same_json(old / "02_corpus/shard.manifest.json", new / "02_corpus/shard.manifest.json", ("sha256",)):
+        problems.append("02_corpus/shard.manifest.json differs")
+    checked = 2
+    for pattern in ("03_loso/*.json", "04_verdict/*.json", "03_loso/*.parquet", "05_bundle/exports/**/*"):
+        for a in sorted(old.glob(pattern)):
+            if a.is_dir() or a.name == "status.json":
+                continue
+            rel = a.relative_to(old)
+            b = new / rel
+            checked += 1
+            if not b.is_file():
+                problems.append(f"{rel}: missing in {new}")
+            elif not (same_json(a, b) if a.suffix == ".json" else a.read_bytes() == b.read_bytes()):
+                problems.append(f"{rel} differs")
+    extra = {p.relative_to(new) for p in new.glob("05_bundle/exports/**/*")} - \
+            {p.relative_to(old) for p in old.glob("05_bundle/exports/**/*")}
+    problems += [f"{rel}: only in {new}" for rel in sorted(extra)]
+    print(f"{checked} outputs compared, {len(problems)} different")
+    return problems
+
+
+if __name__ == "__main__":
+    found = compare(Path(sys.argv[1]), Path(sys.argv[2]))
+    for line in found:
+        print(line)
+    sys.exit(1 if found else 0)

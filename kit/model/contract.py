@@ -1,0 +1,57 @@
+"""The model's input contract, pinned: what fr_regressor_v2 consumes, versioned apart from what the
+corpus measures (kit.corpus.schema) and from the encoders the kit can drive (kit.platforms.encoders).
+
+    features[6]  MODEL_FEATURES: raw libvmaf values, in this order (each model z-scores them itself)
+    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder's own range
+
+A new encoder row or a new measured libvmaf column changes nothing here. Changing MODEL_FEATURES,
+CODEC_VOCAB or the cq range of a vocabulary encoder changes every model's inputs: every incumbent
+bundle stops fitting and every figure moves (the first layer's initial weights are drawn for another
+width). That is a major version (CHANGELOG): bump INPUT_VERSION (features) or CODEC_VOCAB_VERSION
+(vocabulary) and record the new `input_digest()` in PINNED, deliberately;
+tests/unit/test_model_contract.py fails until both are done.
+
+Light on purpose (no numpy): the CLI checks an `--encoders` list against the vocabulary before any work.
+"""
+
+from __future__ import annotations
+
+from kit.infra.files import sha256_json
+from kit.platforms.encoders import get_spec
+
+INPUT_VERSION = 2  # fr_regressor_v2
+MODEL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+CODEC_VOCAB_VERSION = 1
+CODEC_VOCAB: tuple[str, ...] = (
+    "libx264", "libx265", "libsvtav1", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
+    "h264_vaapi", "hevc_vaapi", "av1_vaapi", "h264_videotoolbox", "hevc_videotoolbox",
+)
+# (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
+PINNED: dict[tuple[int, int], str] = {
+    (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
+}
+
+
+def cq_ranges() -> dict[str, tuple[int, int]]:
+    """Each vocabulary encoder's quality range, over which its cq is normalised (from the encoder table)."""
+    return {name: get_spec(name).cq_range for name in CODEC_VOCAB}
+
+
+def input_digest() -> str:
+    """sha256 over everything that decides a row's model input: the version pair, the features, the vocabulary
+    and the cq ranges."""
+    return sha256_json({"input_version": INPUT_VERSION, "codec_vocab_version": CODEC_VOCAB_VERSION,
+                        "features": list(MODEL_FEATURES), "codec_vocab": list(CODEC_VOCAB),
+                        "cq_ranges": {k: list(v) for k, v in cq_ranges().items()}})
+
+
+def unslotted(encoders: tuple[str, ...] | list[str]) -> list[str]:
+    """The encoders among `encoders` the model has no codec slot for (the kit drives them; the model cannot
+    learn their rows until the vocabulary takes them, a deliberate version change)."""
+    return [e for e in encoders if e not in CODEC_VOCAB]
+
+
+def no_slot_message(encoders: list[str]) -> str:
+    return (f"{', '.join(encoders)} {'has' if len(encoders) == 1 else 'have'} no slot in the model's codec "
+            f"vocabulary (model input v{INPUT_VERSION}, codec vocabulary v{CODEC_VOCAB_VERSION}): the models "
+            "cannot learn such rows")
