@@ -166,7 +166,7 @@ def build_settings(kw: dict[str, Any]) -> Any:
     from kit.infra.host import default_box_id, safe_box_id
     from kit.model.recipe import TrainConfig
     from kit.platforms.encoders import get_spec, parse_encoder_list
-    from kit.steps.base import RunSettings
+    from kit.steps.settings import RunSettings
     from kit.verdict.gate import GateThresholds
 
     encoders = parse_encoder_list(kw["encoders"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.media.pixfmt import DEPTH_8BIT, DEPTH_SOURCE, ENCODE_DEPTHS, encode_bits
+from kit.media.pixfmt import DEPTH_SOURCE, ENCODE_DEPTHS, encode_bits
 from kit.media.refs import Clip
 from kit.platforms.encoders import HwArgs
 from kit.platforms.probe import ProbeResult
@@ -32,16 +32,8 @@ class DepthPlan:
         return self.bits.get(clip.sha256, 8)
 
 
-def read_10bit_probes(prereqs: dict[str, object]) -> dict[str, ProbeResult]:
-    probes = prereqs.get("encoders_10bit") or {}
-    assert isinstance(probes, dict)
-    return {str(name): ProbeResult.from_json(p, f"prereqs.encoders_10bit.{name}") for name, p in probes.items()}
-
-
-def check_prereqs_depth(prereqs: dict[str, object], setting: str, prereqs_dir: str, out_dir: Path,
-                        encoders: Sequence[str]) -> None:
-    """Step 01 must have probed for the same --encode-depth (an older prereqs.json: 8bit)."""
-    was = prereqs.get("encode_depth", DEPTH_8BIT)
+def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, out_dir: Path, encoders: Sequence[str]) -> None:
+    """Step 01 must have probed for the same --encode-depth (`was`; an older prereqs.json: 8bit)."""
     if was != setting:
         again = kit_command("step", "prereqs", "--out-dir", out_dir, "--encoders", ",".join(encoders),
                             "--encode-depth", setting)

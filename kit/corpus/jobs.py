@@ -9,13 +9,13 @@ only when both exist and agree, so a killed job is simply done again.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,8 +25,9 @@ from kit.corpus.manifests import SCHEMA_VERSION
 from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, fresh_folder, read_json, sha256_file, sha256_json, write_json
+from kit.infra.files import atomic_path, fresh_folder, read_json_object, sha256_file, sha256_json, write_json
 from kit.infra.proc import LogFn, run_process, tail_lines
+from kit.infra.records import Record, RecordError, omit_none
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
@@ -120,28 +121,32 @@ def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
     return jobs_dir / f"{job.job_id}.parquet", jobs_dir / f"{job.job_id}.json"
 
 
-# a ledger's fields and their types: one that lacks any, or holds another type, is damaged and redone
-LEDGER_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "job_id": str, "fingerprint": str, "sha256": str, "rows": int, "enc_time_ms": (int, float)}
-LEDGER_OPTIONAL = ("score_time_ms", "vmaf_mean")  # numbers when present (older kits did not write them)
+@dataclass(frozen=True)
+class JobLedger(Record):
+    """`jobs/<job>.json`, written once the job's rows are on disk: what makes the job count as done."""
+
+    LENIENT = True  # older kits wrote fewer keys
+
+    job_id: str
+    fingerprint: str
+    sha256: str  # of the job's parquet
+    rows: int
+    enc_time_ms: float
+    score_time_ms: float = 0.0
+    enc_argv: list[str] = field(default_factory=list)
+    libvmaf_version: str = ""
+    vmaf_mean: float = math.nan
+    completed_at_utc: str = ""
+    generation: str | None = omit_none()  # the forced run (redo.json) that made it, if one did
 
 
-def read_ledger(path: Path) -> dict[str, object] | None:
+def read_ledger(path: Path) -> JobLedger | None:
     """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape."""
+    data, _ = read_json_object(path)
     try:
-        ledger = read_json(path)
-    except (OSError, ValueError):
+        return JobLedger.from_json(data, path.name) if data is not None else None
+    except RecordError:
         return None
-    if not isinstance(ledger, dict):
-        return None
-    for key, typ in LEDGER_FIELDS.items():
-        value = ledger.get(key)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            return None
-    if any(not isinstance(ledger.get(k, 0.0), int | float) or isinstance(ledger.get(k), bool)
-           for k in LEDGER_OPTIONAL):
-        return None
-    return ledger
 
 
 def job_is_done(jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:
@@ -151,9 +156,9 @@ def job_is_done(jobs_dir: Path, job: Job, prov: Provenance, generation: str = ""
     if not (data_path.is_file() and ledger_path.is_file()):
         return False
     ledger = read_ledger(ledger_path)
-    if ledger is None or (generation and ledger.get("generation") != generation):
+    if ledger is None or (generation and ledger.generation != generation):
         return False
-    return ledger["fingerprint"] == job.fingerprint(prov) and ledger["sha256"] == sha256_file(data_path)
+    return ledger.fingerprint == job.fingerprint(prov) and ledger.sha256 == sha256_file(data_path)
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
@@ -227,10 +232,9 @@ class JobRunner:
 
     def reused(self, job: Job) -> JobResult:
         """The result of a job already done (job_is_done said so), from its ledger."""
-        ledger: dict[str, Any] | None = read_ledger(job_paths(self.jobs_dir, job)[1])
+        ledger = read_ledger(job_paths(self.jobs_dir, job)[1])
         assert ledger is not None  # job_is_done checked it
-        return JobResult(job.job_id, ledger["rows"], ledger["enc_time_ms"], ledger.get("score_time_ms", 0.0),
-                         True, ledger.get("vmaf_mean", float("nan")))
+        return JobResult(job.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
@@ -289,11 +293,9 @@ class JobRunner:
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
         with atomic_path(data_path) as tmp:
             pq.write_table(table, tmp)
-        write_json(ledger_path, {
-            "job_id": job.job_id, "fingerprint": job.fingerprint(self.prov), "sha256": sha256_file(data_path),
-            "rows": table.num_rows, "enc_time_ms": enc_time_ms, "score_time_ms": round(score.elapsed_s * 1000, 3),
-            "enc_argv": argv, "libvmaf_version": vlog.version, "vmaf_mean": float(vlog.vmaf.mean()),
-            "completed_at_utc": utc_iso(), **({"generation": self.generation} if self.generation else {}),
-        })
+        write_json(ledger_path, JobLedger(
+            job.job_id, job.fingerprint(self.prov), sha256_file(data_path), table.num_rows, enc_time_ms,
+            round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), utc_iso(),
+            self.generation or None).to_json())
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))

@@ -23,6 +23,7 @@ from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
 from kit.errors import InputError
 from kit.infra.files import sha256_bytes
 from kit.infra.invocation import kit_command
+from kit.infra.records import Record
 from kit.infra.slurm import array_position
 from kit.media.refs import Clip
 
@@ -32,7 +33,7 @@ AUTO = "auto"
 
 
 @dataclass(frozen=True)
-class ShardSpec:
+class ShardSpec(Record):
     k: int  # 1-based
     n: int
     how: str = field(default="", compare=False)  # `--shard auto`: where K and N came from, said in the corpus step

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import shlex
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from kit import KIT_ROOT
+from kit import KIT_ROOT, PACKAGE_DIR
+from kit.infra.records import Record
 
 ENTRY_POINT = "ensemble-kit"
 
@@ -95,3 +98,18 @@ def kit_argv_absolute() -> list[str]:
         found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
         return [str(Path(found or sys.argv[0]).absolute())]
     return [str(Path(sys.executable).absolute()), str(KIT_ROOT / "kit" / "__main__.py")]
+
+
+@dataclass(frozen=True)
+class RunProvenance(Record):
+    """Where the latest invocation ran."""
+
+    python: str
+    executable: str
+    kit_root: str
+    platform: str
+    cwd: str
+
+    @classmethod
+    def here(cls) -> RunProvenance:
+        return cls(sys.version.split()[0], sys.executable, str(PACKAGE_DIR), platform.platform(), os.getcwd())

@@ -12,7 +12,8 @@ reads them back with their declared types. The rules every record shares:
 * a field declared with `flatten()` holds a dict whose keys are written inline
   between the neighbouring fields, and from_json gathers every key the record
   does not declare into it (a baseline's model-specific description);
-* nested records, tuples and dicts of records convert both ways.
+* nested records, tuples and dicts of records convert both ways;
+* a path is written as its text and read back as a Path.
 
 Every other field must be present when read, whatever its Python default:
 a damaged document is refused, not filled in. A record whose older versions
@@ -30,6 +31,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path, PurePath
 from typing import Any, ClassVar, TypeVar
 
 R = TypeVar("R", bound="Record")
@@ -59,6 +61,8 @@ def dump(value: object) -> object:
         return [dump(v) for v in value]
     if isinstance(value, dict):
         return {k: dump(v) for k, v in value.items()}
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 
@@ -94,6 +98,10 @@ def load(tp: Any, value: object, where: str) -> Any:
         return value
     if isinstance(tp, type) and issubclass(tp, Record):
         return tp.from_json(value, where)
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise RecordError(f"{where}: {value!r} is not a path")
+        return Path(value)
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise RecordError(f"{where}: {type(value).__name__} where a list was expected")

@@ -19,29 +19,20 @@ from kit.errors import PrereqError, ToolError
 from kit.infra.files import sha256_bytes
 from kit.infra.host import platform_tag
 from kit.infra.proc import ProcResult, run_process, signal_name
+from kit.infra.records import Record
 from kit.media.argv import build_query_argv
 
 DESCRIBE_TIMEOUT_S = 30.0  # -version, -filters, -encoders answer at once on a healthy build
 
 
 @dataclass(frozen=True)
-class FFmpegInfo:
+class FFmpegInfo(Record):
     path: str
     source: str
     version: str
     build: str
     has_libvmaf: bool
     encoders: tuple[str, ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "source": self.source,
-            "version": self.version,
-            "build": self.build,
-            "has_libvmaf": self.has_libvmaf,
-            "encoders": list(self.encoders),
-        }
 
 
 def exe_name() -> str:

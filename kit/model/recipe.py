@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from kit.errors import InputError
+from kit.infra.records import Record
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
@@ -29,7 +30,9 @@ def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) ->
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Record):
+    LENIENT = True  # run.json of older kits may lack a later field
+
     hidden: int = 64  # width of both hidden layers
     dropout: float = 0.1  # after each GELU
     lr: float = 5e-4  # Adam learning rate

@@ -8,9 +8,10 @@ decided by a real test encode (kit.platforms.probe).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from kit.errors import assert_never
+from kit.infra.records import Record
 from kit.platforms.encoders import EncoderSpec, HwArgs, build_hw_args
 from kit.platforms.signals import AMD_VENDOR, NVIDIA_VENDOR, HostSignals, RenderNode, VideoController
 
@@ -30,15 +31,12 @@ CPU_OPT_IN = ("libx265", "libsvtav1")
 
 
 @dataclass(frozen=True)
-class HostFamily:
+class HostFamily(Record):
     key: str  # nvidia | intel | amd | macos | cpu
     label: str  # e.g. "NVIDIA (Linux)"
     evidence: str  # the signal that nominated it
     defaults: tuple[str, ...]
     opt_in: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

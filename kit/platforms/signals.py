@@ -13,12 +13,13 @@ import io
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
 from kit.infra.host import cpu_name, platform_tag
 from kit.infra.proc import run_process
+from kit.infra.records import Record
 from kit.media.argv import build_query_argv
 from kit.media.ffmpeg import FFmpegInfo
 
@@ -33,14 +34,14 @@ VIDEO_CONTROLLER_QUERY = ("Get-CimInstance -ClassName Win32_VideoController | Se
 
 
 @dataclass(frozen=True)
-class NvidiaGpu:
+class NvidiaGpu(Record):
     index: int
     name: str
     driver: str
 
 
 @dataclass(frozen=True)
-class RenderNode:
+class RenderNode(Record):
     path: str  # e.g. /dev/dri/renderD128, as enumerated (never assumed)
     vendor: str = ""  # PCI vendor id from sysfs: 0x8086 Intel, 0x1002 AMD, 0x10de NVIDIA; "" unknown
     driver: str = ""  # kernel driver: i915, xe, amdgpu, nvidia
@@ -48,7 +49,7 @@ class RenderNode:
 
 
 @dataclass(frozen=True)
-class VideoController:
+class VideoController(Record):
     """A graphics adapter as Windows lists it (Win32_VideoController)."""
 
     name: str  # e.g. AMD Radeon RX 7800 XT
@@ -58,7 +59,9 @@ class VideoController:
 
 
 @dataclass(frozen=True)
-class HostSignals:
+class HostSignals(Record):
+    LENIENT = True  # prereqs.json of an older kit lacks the later signals (the Windows adapters)
+
     system: str  # linux | darwin | windows
     machine: str  # x86_64 | arm64
     cpu: str  # CPU name; on macOS the chip (Apple M2 Pro)
@@ -70,9 +73,6 @@ class HostSignals:
     hwaccels: tuple[str, ...] = ()  # `ffmpeg -hwaccels`
     video_controllers: tuple[VideoController, ...] = ()  # Windows only
     amf_runtime: str = ""  # Windows: the AMF runtime DLL AMD's driver installs, when present
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def last_line(text: str) -> str:

@@ -11,11 +11,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kit.infra.invocation import RunProvenance
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.platforms.prereqs import Prereqs
     from kit.verdict.document import Verdict
 
 
@@ -65,12 +68,21 @@ class ReportData:
     provenance: dict[str, object] = field(default_factory=dict)
 
 
-def load_report_data(verdict: Verdict, predictions: Path, run_json: Path | None = None,
-                     prereqs_json: Path | None = None) -> ReportData:
+@dataclass(frozen=True)
+class Invocation:
+    """What run.json says of the latest invocation (the steps read it; the report only shows it)."""
+
+    invoked_at_utc: str
+    argv: list[str]
+    where: RunProvenance
+
+
+def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
+                     prereqs: Prereqs | None = None) -> ReportData:
     corpus_path = Path(verdict.corpus.path)
     return ReportData(held_out_predictions(predictions, verdict),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
-                      run_provenance(run_json, prereqs_json))
+                      run_provenance(run, prereqs))
 
 
 def held_out_predictions(path: Path, verdict: Verdict) -> pd.DataFrame:
@@ -103,25 +115,16 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
                                                                      vmaf=("vmaf", "mean"))
 
 
-def run_provenance(run_json: Path | None, prereqs_json: Path | None) -> dict[str, object]:
+def run_provenance(run: Invocation | None, prereqs: Prereqs | None) -> dict[str, object]:
     """Where and how the run happened: command line, host, ffmpeg and libvmaf builds."""
-    from kit.infra.files import read_json_object
-
-    def obj(value: object) -> dict[str, Any]:  # the kit's own records, checked, not trusted
-        return value if isinstance(value, dict) else {}
-
     out: dict[str, object] = {}
-    if run_json is not None and (run := read_json_object(run_json)[0]) is not None:
-        argv = run["argv"] if isinstance(run.get("argv"), list) else []
-        out |= {"invoked_at_utc": run.get("invoked_at_utc"), "command": " ".join(map(str, argv)),
-                **{k: v for k, v in obj(run.get("provenance")).items() if not isinstance(v, dict | list)}}
-    if prereqs_json is not None and (pre := read_json_object(prereqs_json)[0]) is not None:
-        ff, host = obj(pre.get("ffmpeg")), obj(pre.get("host"))
-        used = pre["resolved_encoders"] if isinstance(pre.get("resolved_encoders"), list) else []
-        out |= {"ffmpeg": f"{ff.get('version')} ({ff.get('source')}): {ff.get('path')}",
-                "ffmpeg_build": ff.get("build"), "libvmaf_version": pre.get("libvmaf_version"),
-                "host": f"{host.get('os')}, {host.get('cpu')}, {host.get('cores')} cores",
-                "encoders_used": ", ".join(map(str, used))}
+    if run is not None:
+        out |= {"invoked_at_utc": run.invoked_at_utc, "command": " ".join(run.argv), **run.where.to_json()}
+    if prereqs is not None:
+        ff, host = prereqs.ffmpeg, prereqs.host
+        out |= {"ffmpeg": f"{ff.version} ({ff.source}): {ff.path}", "ffmpeg_build": ff.build,
+                "libvmaf_version": prereqs.libvmaf_version, "host": f"{host.os}, {host.cpu}, {host.cores} cores",
+                "encoders_used": ", ".join(prereqs.resolved_encoders)}
     return out
 
 

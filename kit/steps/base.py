@@ -10,52 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.events import Emit
-from kit.infra.files import read_json_object, sha256_file
+from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
-from kit.model.recipe import TrainConfig
+from kit.platforms.prereqs import Prereqs
+from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
-from kit.verdict.gate import GateThresholds
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything the user can set for a run; each step picks what it depends on."""
-
-    out_dir: Path
-    ref_dir: Path | None = None
-    width: int | None = None  # geometry .yuv names leave out (refs.YuvDefaults)
-    height: int | None = None
-    fps: str | None = None
-    encoders: tuple[str, ...] = ("libx264",)
-    cqs: tuple[int, ...] = (19, 25, 31, 37)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    corpus: Path | None = None
-    jobs: int = 0  # 0 = from the core count
-    ffmpeg: str | None = None
-    box_id: str = ""
-    gate: GateThresholds = field(default_factory=GateThresholds)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    demo_clips: int = 0  # 0 = the whole demo set
-    demo_seconds: float = 0.0  # 0 = the demo default
-    incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
-    shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
-    vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
-    encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
-
-    def to_json(self) -> dict[str, object]:
-        d = asdict(self)
-        for k in ("out_dir", "ref_dir", "corpus", "incumbent"):
-            d[k] = None if d[k] is None else str(d[k])
-        d["encoders"], d["cqs"], d["seeds"] = list(self.encoders), list(self.cqs), list(self.seeds)
-        d["vmaftune_crf_range"] = list(self.vmaftune_crf_range)
-        return d
+from kit.steps.records import read_step_record
+from kit.steps.settings import RunSettings
 
 
 @dataclass
@@ -122,11 +89,11 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     if not path.is_file() or not status.is_file():
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")
-    record = read_status(status)
+    record, _ = read_step_record(status)
     if record is None:
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
                          hint=f"rerun that step (it rebuilds its record): {rerun} --force")
-    recorded = record["outputs"].get(ctx.run.rel(path))
+    recorded = record.outputs.get(ctx.run.rel(path))
     if recorded is not None and recorded != cached_sha256(path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs)",
                          hint=f"restore it, or rerun that step: {rerun} --force")
@@ -145,30 +112,15 @@ def cached_sha256(path: Path) -> str:
     return _sha_memo[key]
 
 
-def read_prereqs(ctx: Context) -> dict[str, object]:
+def read_prereqs(ctx: Context) -> Prereqs:
+    """prereqs.json as step 01 wrote it (its sha256 checked), as a record; a damaged one is refused."""
     path = require_output(ctx, ctx.run.prereqs_json, "prereqs")
-    data, why = read_json_object(path)
-    ffmpeg, host = (data or {}).get("ffmpeg"), (data or {}).get("host")
-    if data is None or not isinstance(ffmpeg, dict) or not isinstance(host, dict):
-        raise InputError(f"{path} is {why or 'damaged (fields missing or of the wrong type)'}",
+    prereqs, why = read_prereqs_record(path)
+    if prereqs is None:
+        raise InputError(f"{path} is {why}",
                          hint="rerun the prereqs step, which rebuilds it: "
                               + kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--force"))
-    return data
-
-
-# a status.json's fields and their types: one that lacks any, or holds another type, is damaged
-STATUS_FIELDS: dict[str, type] = {"step": str, "fingerprint": str, "settings": dict, "inputs": dict,
-                                  "outputs": dict}
-
-
-def read_status(path: Path) -> dict[str, Any] | None:
-    """A step's status.json, checked, not trusted: None when missing, unreadable or of the wrong shape."""
-    data, _ = read_json_object(path)
-    if data is None or any(not isinstance(data.get(k), t) for k, t in STATUS_FIELDS.items()):
-        return None
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data["outputs"].items()):
-        return None
-    return data
+    return prereqs
 
 
 class Timer:

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import os
 import platform
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,12 +22,14 @@ from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import remove_output, remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.files import remove_output, remove_temp_files, sha256_file, sha256_json
 from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
-from kit.model.threads import ThreadChoice, choose_threads
+from kit.model.threads import choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, Plan, RunSettings, Step, Timer, read_status
+from kit.steps.base import Context, Plan, Step, Timer
+from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
+from kit.steps.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -119,21 +120,21 @@ def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
     status_path = run.status(step)
     if not status_path.is_file():
         return UNFINISHED if started_before(run, step) else NOT_RUN
-    status = read_status(status_path)
+    status, why = read_step_record(status_path)
     if status is None:
-        return "its status.json is damaged (the kit's own record is checked, not trusted): the step reruns " \
+        what = why if why.startswith("damaged") else f"damaged: {why}"
+        return f"its status.json is {what} (the kit's own record is checked, not trusted): the step reruns " \
                "and rebuilds it"
-    if status.get("fingerprint") != fingerprint(plan):
-        old_settings, old_inputs = status.get("settings", {}), status.get("inputs", {})
-        changes = [change for k, v in plan.settings.items() if old_settings.get(k) != v
-                   for change in _setting_changes(k, old_settings.get(k), v)]
-        changes += [f"input {k} changed" for k, v in plan.inputs.items() if old_inputs.get(k) != v]
-        if status.get("kit_version") != __version__:
-            changes.append(f"kit version {status.get('kit_version')} -> {__version__}")
-        elif status.get("kit_build") != kit_build():
-            changes.append(f"kit code changed (build {status.get('kit_build')} -> {kit_build()})")
+    if status.fingerprint != fingerprint(plan):
+        changes = [change for k, v in plan.settings.items() if k not in status.settings or status.settings[k] != v
+                   for change in _setting_changes(k, status.settings.get(k, "(unset)"), v)]
+        changes += [f"input {k} changed" for k, v in plan.inputs.items() if status.inputs.get(k) != v]
+        if status.kit_version != __version__:
+            changes.append(f"kit version {status.kit_version} -> {__version__}")
+        elif status.kit_build != kit_build():
+            changes.append(f"kit code changed (build {status.kit_build} -> {kit_build()})")
         return "; ".join(changes) or "its fingerprint changed"
-    for rel, digest in status.get("outputs", {}).items():
+    for rel, digest in status.outputs.items():
         path = run.root / rel
         if not path.is_file():
             return f"output {rel} is missing"
@@ -144,13 +145,10 @@ def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
 
 def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
                  started: str, seconds: float, summary: dict[str, object]) -> None:
-    write_json(run.status(step.name), {
-        "step": step.name, "number": step.number, "fingerprint": fingerprint(plan),
-        "settings": plan.settings, "inputs": plan.inputs, "kit_version": __version__, "kit_build": kit_build(),
-        "started_at_utc": started, "completed_at_utc": utc_iso(), "seconds": seconds, "exit_code": exit_code,
-        "outputs": {run.rel(p): sha256_file(p) for p in outputs},
-        "summary": summary,
-    })
+    write_step_record(run.status(step.name), StepRecord(
+        step.name, step.number, fingerprint(plan), plan.settings, plan.inputs, __version__, kit_build(),
+        started, utc_iso(), seconds, exit_code, {run.rel(p): sha256_file(p) for p in outputs}, summary,
+        StepRecord.SCHEMA_VERSION))
 
 
 @contextlib.contextmanager
@@ -201,16 +199,6 @@ class StepLog:
         self._fh.close()
 
 
-def write_run_json(settings: RunSettings, argv: Sequence[str], threads: ThreadChoice) -> None:
-    write_json(RunDir(settings.out_dir).run_json, {
-        "kit_version": __version__, "invoked_at_utc": utc_iso(), "argv": list(argv),
-        "settings": settings.to_json(), "threads": threads.to_json(),
-        "provenance": {"python": sys.version.split()[0], "executable": sys.executable,
-                       "kit_root": str(PACKAGE_DIR),
-                       "platform": platform.platform(), "cwd": os.getcwd()},
-    })
-
-
 def verdict_exit_code(out_dir: Path) -> int:
     """0 when the run directory holds a PROMOTE verdict, else 1 (HOLD, or no single verdict)."""
     found = RunDir(out_dir).verdict_on_disk()
@@ -243,7 +231,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     with out_dir_lock(out):
         check_planted(RunDir(out), selection)
         remove_temp_files(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
-        write_run_json(settings, argv, threads)
+        write_run_record(RunDir(out).run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
             run_one(step, settings, selection, emit)

@@ -9,17 +9,19 @@ import platform
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from kit import __version__
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.infra.files import fresh_folder, sha256_json, write_json
+from kit.infra.files import fresh_folder, sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.nofollow import make_folder
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
 from kit.platforms.detect import HostFamily, detect_families, family_rows
+from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import resolve_encoders
 from kit.platforms.signals import HostSignals, gather_signals
@@ -116,22 +118,14 @@ class PrereqsStep:
             ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
         ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))
-        report = {
-            "kit_version": __version__,
-            "ffmpeg": info.to_json(),
-            "libvmaf_version": libvmaf_version,
-            "requested_encoders": list(s.encoders),
-            "resolved_encoders": list(resolved),
-            "encoders": {r.name: r.to_json() for r in results},
-            "encode_depth": s.encode_depth,
-            "encoders_10bit": {r.name: r.to_json() for r in ten_bit},  # --encode-depth source only
-            "families": [f.to_json() for f in families],
-            "host": {"platform": platform_tag(), "os": platform.platform(), "cpu": sig.cpu,
-                     "cores": core_count(), "python": sys.version.split()[0],
-                     "signals": {k: v for k, v in sig.to_json().items() if k != "encoders"}},
-            "python_packages": packages,
-            "out_dir": {"path": str(s.out_dir.resolve()), "free_gib": round(free / 2**30, 1)},
-        }
-        write_json(ctx.run.prereqs_json, report)
+        write_prereqs(ctx.run.prereqs_json, Prereqs(
+            kit_version=__version__, ffmpeg=info, libvmaf_version=libvmaf_version,
+            requested_encoders=list(s.encoders), resolved_encoders=list(resolved),
+            encoders={r.name: r for r in results}, families=list(families),
+            host=HostReport(platform_tag(), platform.platform(), sig.cpu, core_count(), sys.version.split()[0],
+                            replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
+            python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
+            encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in ten_bit},
+            schema_version=Prereqs.SCHEMA_VERSION))
         return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
                                                 "libvmaf": libvmaf_version, "encoders": list(resolved)})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
-from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths, read_10bit_probes
+from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
@@ -14,47 +15,36 @@ from kit.corpus.split import select_shard, shard_note, shard_record, shard_setti
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
-from kit.infra.files import read_json, remove_output, remove_temp_files, write_json
+from kit.infra.files import read_json_object, remove_output, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count, safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
+from kit.infra.records import Record, RecordError
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.refs import Clip, YuvDefaults, reference_clips
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
+from kit.platforms.prereqs import Prereqs
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
 
-def prereq_encoders(ctx: Context, prereqs: dict[str, object], requested: tuple[str, ...]) -> tuple[str, ...]:
+def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
     """The encoder list step 01 resolved (and probed) for the requested one."""
-    asked, resolved = prereqs.get("requested_encoders"), prereqs.get("resolved_encoders")
-    if asked != list(requested) or not isinstance(resolved, list):
-        was = ",".join(map(str, asked)) if isinstance(asked, list) else "(unknown)"
+    if prereqs.requested_encoders != list(requested):
         again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--encoders", ",".join(requested))
-        raise InputError(f"{ctx.run.step('prereqs').name} was run for --encoders {was}, not {','.join(requested)}",
+        raise InputError(f"{ctx.run.step('prereqs').name} was run for --encoders "
+                         f"{','.join(prereqs.requested_encoders)}, not {','.join(requested)}",
                          hint=f"rerun it with these encoders: {again}")
-    return tuple(str(e) for e in resolved)
+    return tuple(prereqs.resolved_encoders)
 
 
-def prereq_hw(prereqs: dict[str, object]) -> dict[str, HwArgs]:
-    probes = prereqs.get("encoders") or {}
-    assert isinstance(probes, dict)
-    return {name: HwArgs.from_json(p.get("hw")) for name, p in probes.items()}
-
-
-def provenance(ctx: Context, prereqs: dict[str, object]) -> Provenance:
-    ff = prereqs["ffmpeg"]
-    host = prereqs["host"]
-    probes = prereqs.get("encoders") or {}
-    assert isinstance(ff, dict) and isinstance(host, dict) and isinstance(probes, dict)
+def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
+    ff = prereqs.ffmpeg
     return Provenance(
-        box_id=safe_box_id(ctx.settings.box_id), platform=str(host["platform"]), device=str(host["cpu"]),
-        ffmpeg_path=str(ff["path"]), ffmpeg_version=str(ff["version"]), ffmpeg_build=str(ff["build"]),
-        libvmaf_version=str(prereqs["libvmaf_version"]),
-        # the hardware that encodes each encoder's rows (GPU, render node, VideoToolbox, CPU)
-        devices=tuple((str(n), str(p.get("device") or host["cpu"])) for n, p in sorted(probes.items())),
-    )
+        box_id=safe_box_id(ctx.settings.box_id), platform=prereqs.host.platform, device=prereqs.host.cpu,
+        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices())
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ def prepare(ctx: Context) -> Prepared:
     s = ctx.settings
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
-    check_prereqs_depth(prereqs, s.encode_depth, ctx.run.step("prereqs").name, ctx.out_dir, s.encoders)
+    check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name, ctx.out_dir, s.encoders)
     prov = provenance(ctx, prereqs)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):
@@ -87,8 +77,8 @@ def prepare(ctx: Context) -> Prepared:
                             else "use a longer cut of the clip, or remove it from --ref-dir")
     clips = select_shard(all_clips, s.shard)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
-    depth = plan_depths(clips, encoders, s.encode_depth, read_10bit_probes(prereqs))
-    return Prepared(encoders, prereq_hw(prereqs), prov, all_clips, clips, demo, depth)
+    depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
+    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, clips, demo, depth)
 
 
 def redo_generation(ctx: Context) -> str:
@@ -102,28 +92,37 @@ def redo_generation(ctx: Context) -> str:
     """
     stamp = ctx.run.redo_stamp
     if ctx.forced:
-        generation = uuid.uuid4().hex[:16]
-        write_json(stamp, {"generation": generation, "since_utc": utc_iso()})
-        return generation
+        return write_redo(stamp).generation
     if not stamp.exists():
         return ""
+    data, _ = read_json_object(stamp)
     try:
-        recorded = read_json(stamp)
-    except (OSError, ValueError):
+        recorded = RedoStamp.from_json(data, stamp.name) if data is not None else None
+    except RecordError:
         recorded = None
-    kept = recorded.get("generation") if isinstance(recorded, dict) else None
-    if isinstance(kept, str) and kept:
-        since = recorded.get("since_utc", "?") if isinstance(recorded, dict) else "?"
-        ctx.emit(Info("corpus", f"an interrupted forced run (since {since}) is resumed: "
+    if recorded is not None and recorded.generation:
+        ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                 "jobs it had not redone yet are redone now"))
-        return kept
+        return recorded.generation
     # damaged: which ledgers predate the force is unknown, so none is trusted
-    generation = uuid.uuid4().hex[:16]
     ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
     ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                             "every job is redone"))
-    write_json(stamp, {"generation": generation, "since_utc": utc_iso()})
-    return generation
+    return write_redo(stamp).generation
+
+
+@dataclass(frozen=True)
+class RedoStamp(Record):
+    """`02_corpus/redo.json`: the generation a forced corpus run is redoing, until its shard is written."""
+
+    generation: str
+    since_utc: str
+
+
+def write_redo(stamp: Path) -> RedoStamp:
+    record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
+    write_json(stamp, record.to_json())
+    return record
 
 
 class CorpusStep:

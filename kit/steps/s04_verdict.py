@@ -11,7 +11,8 @@ from kit.infra.files import read_json, remove_output, sha256_file, write_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, read_status, require_output
+from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.records import read_step_record
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -27,9 +28,9 @@ class VerdictStep:
     name = "verdict"
 
     def plan(self, ctx: Context) -> Plan:
-        loso_status = read_status(ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns first
+        loso_status, _ = read_step_record(ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns
         if loso_status is not None:
-            ran = loso_status["settings"].get("seeds")
+            ran = loso_status.settings.get("seeds")
             if isinstance(ran, list) and ran != list(ctx.settings.seeds):
                 raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "

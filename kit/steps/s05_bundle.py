@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
@@ -16,7 +17,11 @@ from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.records import read_run_record
 from kit.verdict.document import Verdict
+
+if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
+    from kit.report.html import Invocation
 
 
 def find_verdict(ctx: Context) -> tuple[str, Path]:
@@ -44,6 +49,7 @@ class BundleStep:
         from kit.bundle.contents import tarball_files
         from kit.bundle.models import export_ensemble
         from kit.bundle.tarball import write_results_tarball
+        from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
         run = ctx.run
@@ -66,8 +72,8 @@ class BundleStep:
             exports = export_ensemble(verdict, ctx.settings.train, run.exports, ctx.settings.vmaftune_crf_range,
                                       lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
                                       workers=threads.train)
-        data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), run.run_json,
-                                run.prereqs_json)
+        data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
+                                read_prereqs(run.prereqs_json)[0])
         write_text(run.report, render_report(verdict, data))
         box, utc = safe_box_id(ctx.settings.box_id), utc_compact()
         stem = run.results_stem(box, utc)
@@ -85,3 +91,11 @@ class BundleStep:
         return Outcome([run.report, tarball, *exports], {
             "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native})
+
+
+def invocation(run_json: Path) -> Invocation | None:
+    """The report's view of run.json (None when it is missing or damaged: the report says so)."""
+    from kit.report.html import Invocation
+
+    record, _ = read_run_record(run_json)
+    return Invocation(record.invoked_at_utc, record.argv, record.provenance) if record is not None else None

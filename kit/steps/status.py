@@ -15,16 +15,13 @@ from pathlib import Path
 
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
-from kit.infra.files import read_json_object
 from kit.infra.invocation import kit_command
-from kit.model.recipe import TrainConfig
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, RunSettings, Step, read_status, require_output
+from kit.steps.base import Context, Step, require_output
+from kit.steps.records import read_run_record, read_step_record
 from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
-from kit.verdict.gate import GateThresholds
-
-NESTED = {"GateThresholds": GateThresholds, "TrainConfig": TrainConfig, "ShardSpec": ShardSpec}
+from kit.steps.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -55,36 +52,6 @@ class RunStatus:
 
     def to_json(self) -> dict[str, object]:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
-
-
-def _convert(type_text: str, value: object) -> object:
-    if value is None:
-        return None
-    for name, cls in NESTED.items():
-        if name in type_text:
-            if not isinstance(value, dict):  # a damaged record: the caller treats it as absent
-                raise ValueError(f"{name}: {type(value).__name__}, not an object")
-            known = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in value.items() if k in known})
-    if "Path" in type_text:
-        return Path(str(value))
-    if type_text.startswith("tuple") and isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-def settings_from_json(recorded: dict[str, object], out_dir: Path) -> RunSettings:
-    """RunSettings back from run.json's `settings` (fields it lacks keep their defaults)."""
-    kw = {f.name: _convert(str(f.type), recorded[f.name]) for f in dataclasses.fields(RunSettings)
-          if f.name in recorded and f.name != "out_dir"}
-    for f in dataclasses.fields(RunSettings):  # a value of another type than the default's: damaged
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        value = kw.get(f.name)
-        if f.name in kw and value is not None and default not in (None, dataclasses.MISSING):
-            want = (int, float) if isinstance(default, float) else type(default)
-            if not isinstance(value, want) or isinstance(value, bool) != isinstance(default, bool):
-                raise ValueError(f"setting {f.name}: {type(value).__name__}, not {type(default).__name__}")
-    return RunSettings(out_dir=out_dir, **kw)  # type: ignore[arg-type]
 
 
 def lock_holder(out_dir: Path) -> str | None:
@@ -127,8 +94,8 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
         return StepStatus(step.number, step.name, "pending", why)
     if reason is not None:
         return StepStatus(step.number, step.name, "stale", reason)
-    completed = (read_status(ctx.run.status(step.name)) or {}).get("completed_at_utc")
-    return StepStatus(step.number, step.name, "done", "up to date", str(completed) if completed else None)
+    record, _ = read_step_record(ctx.run.status(step.name))
+    return StepStatus(step.number, step.name, "done", "up to date", record.completed_at_utc if record else None)
 
 
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
@@ -203,12 +170,8 @@ def finished_corpus(out_dir: Path) -> Path:
     rundir = RunDir(out_dir)
     what = str(out_dir)
     if rundir.run_json.is_file():
-        run, _ = read_json_object(rundir.run_json)  # only names the shard: the corpus itself is checked below
-        recorded = run.get("settings") if run is not None else None
-        try:
-            shard = settings_from_json(recorded, out_dir).shard if isinstance(recorded, dict) else None
-        except (TypeError, ValueError):
-            shard = None
+        run, _ = read_run_record(rundir.run_json)  # only names the shard: the corpus itself is checked below
+        shard = run.settings.shard if run is not None else None
         what += f" (shard {shard.label})" if shard is not None else ""
     elif not rundir.step("corpus").is_dir():
         raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)",
@@ -228,25 +191,16 @@ def finished_corpus(out_dir: Path) -> Path:
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     rundir = RunDir(out_dir)
-    run, why = read_json_object(rundir.run_json)
-    settings = None
-    if run is not None and isinstance(run.get("settings"), dict) and isinstance(run.get("argv"), list):
-        try:
-            settings = settings_from_json(run["settings"], out_dir)
-        except (TypeError, ValueError):  # a field of the wrong type: the record is damaged
-            settings = None
-    if run is None or settings is None:
-        reason = NOT_RUN if why == "missing" else (
-            f"{rundir.rel(rundir.run_json)} is {why or 'damaged (fields of the wrong type)'}: the next run rewrites it")
+    run, why = read_run_record(rundir.run_json)
+    if run is None:
+        reason = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
         pending = tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
         return RunStatus(str(out_dir), None, None, lock_holder(out_dir), None, pending)
+    settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
     quiet = Context(settings, lambda event: None, lambda line: None)
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
-    provenance = run.get("provenance") or {}
-    cwd = provenance.get("cwd") if isinstance(provenance, dict) else None
-    command = command_of([str(a) for a in run.get("argv", [])], str(cwd) if cwd else None, out_dir, settings.shard,
-                         settings.box_id)
-    return RunStatus(str(out_dir), run.get("invoked_at_utc"), command, lock_holder(out_dir), verdict,
+    command = command_of(run.argv, run.provenance.cwd or None, out_dir, settings.shard, settings.box_id)
+    return RunStatus(str(out_dir), run.invoked_at_utc, command, lock_holder(out_dir), verdict,
                      tuple(with_upstream_note(statuses)))

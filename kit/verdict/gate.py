@@ -8,13 +8,17 @@ most 0.005, and every seed reaches 0.95 on its own. A NaN anywhere fails.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from kit.infra.records import Record
 
 
 @dataclass(frozen=True)
-class GateThresholds:
+class GateThresholds(Record):
+    """The gate's thresholds: their defaults are the `run` flags' defaults (the one place they are spelled)."""
+
+    LENIENT = True  # run.json of older kits lacks the later thresholds
+
     mean_plcc_min: float = 0.95
     plcc_spread_max: float = 0.005
     per_seed_plcc_min: float = 0.95
@@ -22,9 +26,6 @@ class GateThresholds:
     # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
     max_abs_bias: float | None = 10.0  # on by default: no source may be off by more than 10 VMAF points on average
     max_fold_rmse: float | None = None  # optional
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

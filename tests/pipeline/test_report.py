@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from kit.model.results import BaselineResult, FoldResult
+from kit.platforms.prereqs import read_prereqs
 from kit.report.html import ReportData, load_report_data, render_report
+from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.gate import GateResult
 from tests.conftest import ROOT
@@ -106,8 +108,8 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     assert "ffmpeg build" in page and "libvmaf version" in page  # provenance of the run, not just the kit
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     started = time.monotonic()
-    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", out / "run.json",
-                            out / "01_prereqs" / "prereqs.json")
+    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", invocation(out / "run.json"),
+                            read_prereqs(out / "01_prereqs" / "prereqs.json")[0])
     render_report(verdict, data)
     assert time.monotonic() - started < 10  # a few seconds at most, matplotlib's import included
     assert set(data.predictions["src"]) == set(verdict.corpus.sources)  # type: ignore[index]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kit.infra.files import write_json
-from kit.steps.base import RunSettings
+from kit.model.threads import choose_threads
+from kit.steps.records import write_run_record
+from kit.steps.settings import RunSettings
 from tests.conftest import ROOT
 from tests.unit.test_invocation import entry_script
 
@@ -42,8 +43,8 @@ def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tm
     out = tmp_path / "out"
     out.mkdir()
     # settings as a run records them: status plans every step, which loads every step's module
-    write_json(out / "run.json", {"argv": ["kit/run_full_pipeline.py"], "invoked_at_utc": "2026-01-01T00:00:00Z",
-                                  "settings": RunSettings(out_dir=out, ref_dir=tiny_refs).to_json()})
+    write_run_record(out / "run.json", RunSettings(out_dir=out, ref_dir=tiny_refs), ["kit/run_full_pipeline.py"],
+                     choose_threads())
     code, modules = loaded("status", out, cwd=tmp_path)
     assert code == 0
     assert {f"kit.steps.s0{n}_{name}" for n, name in ((1, "prereqs"), (3, "loso"), (4, "verdict"),
@@ -88,8 +89,7 @@ def test_status_of_a_run_with_an_incumbent_stays_light(json_run: tuple[Path, obj
     out = tmp_path / "challenger"
     out.mkdir()
     settings = RunSettings(out_dir=out, corpus=done / "02_corpus" / "shard.parquet", incumbent=done)
-    write_json(out / "run.json", {"argv": ["kit/run_full_pipeline.py"], "invoked_at_utc": "2026-01-01T00:00:00Z",
-                                  "settings": settings.to_json()})
+    write_run_record(out / "run.json", settings, ["kit/run_full_pipeline.py"], choose_threads())
     code, modules = loaded("status", out, cwd=tmp_path)
     assert code == 0
     assert "kit.model.incumbent" in modules  # the LOSO step's plan found the incumbent's files

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from kit.corpus.split import ShardSpec
+from kit.model.threads import choose_threads
+from kit.steps.records import write_run_record
+from kit.steps.settings import RunSettings
 from tests.conftest import ROOT, run_kit
 
 
@@ -46,7 +49,7 @@ def test_an_unfinished_shard_stops_the_union(union_script: tuple[Path, Path]) ->
     root, script = union_script
     shard = root / "shards" / "shard1of3"
     (shard / "02_corpus").mkdir(parents=True)  # a task killed in its corpus step: no status.json
-    (shard / "run.json").write_text(json.dumps({"argv": [], "settings": {"shard": {"k": 1, "n": 3}}}))
+    write_run_record(shard / "run.json", RunSettings(out_dir=shard, shard=ShardSpec(1, 3)), ["run"], choose_threads())
     (errors_,) = errors(bash(script))
     assert f"{shard} (shard 1/3): " in errors_ and "step 'corpus' has not completed" in errors_, errors_
     assert not (root / "union.parquet").exists()

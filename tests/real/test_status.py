@@ -13,11 +13,12 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec
-from kit.infra.invocation import kit_command
+from kit.infra.invocation import RunProvenance, kit_command
 from kit.model.recipe import TrainConfig
-from kit.steps.base import RunSettings
+from kit.model.threads import choose_threads
+from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
-from kit.steps.status import settings_from_json
+from kit.steps.settings import RunSettings
 from kit.verdict.gate import GateThresholds
 from tests.conftest import assert_clean_failure, run_kit
 
@@ -148,7 +149,11 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
     settings = RunSettings(out_dir=tmp_path, ref_dir=tmp_path / "refs", encoders=("libx264", "h264_nvenc"),
                            cqs=(22, 30), seeds=(3,), corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
                            gate=GateThresholds(0.9, 0.01, 0.9, 0.7), train=TrainConfig(epochs=7))
-    assert settings_from_json(json.loads(json.dumps(settings.to_json())), tmp_path) == settings
+    assert RunSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
+    record = RunRecord("0.1.0", "2026-11-23T00:00:00Z", ["run"], settings, choose_threads(), RunProvenance.here(), 2)
+    write_run_record_for_test = tmp_path / "run.json"
+    write_run_record_for_test.write_text(json.dumps(record.to_json()))
+    assert read_run_record(write_run_record_for_test) == (record, "")
 
 
 def test_next_command_is_the_recorded_run_with_absolute_paths_and_this_out_dir(tmp_path: Path) -> None:

@@ -122,9 +122,9 @@ def test_plan_depths_keeps_8_bit_references_and_the_default_at_8_bit() -> None:
 
 
 def test_prereqs_must_have_probed_for_the_same_depth() -> None:
-    check_prereqs_depth({}, "8bit", "01_prereqs", Path("/o"), ["libx265"])  # an older kit's: probed at 8 bit
+    check_prereqs_depth("8bit", "8bit", "01_prereqs", Path("/o"), ["libx265"])
     with pytest.raises(InputError, match="01_prereqs was run for --encode-depth 8bit, not source") as err:
-        check_prereqs_depth({"encode_depth": "8bit"}, "source", "01_prereqs", Path("/o d"), ["libx265", "libx264"])
+        check_prereqs_depth("8bit", "source", "01_prereqs", Path("/o d"), ["libx265", "libx264"])
     # the hint is a whole command for this out-dir, runnable as printed
     assert err.value.hint.split(": ", 1)[1].startswith(
         kit_command("step", "prereqs", "--out-dir", "/o d", "--encoders", "libx265,libx264",

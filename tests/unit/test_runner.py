@@ -183,8 +183,8 @@ def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> No
 
 def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Path) -> None:
     """kill -9 while run.json was being written leaves its temporary beside it; the next run removes it."""
-    from kit.steps.base import RunSettings
     from kit.steps.runner import Selection, run_steps
+    from kit.steps.settings import RunSettings
 
     out = tmp_path / "out"
     (out / "02_corpus").mkdir(parents=True)

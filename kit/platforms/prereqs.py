@@ -1,0 +1,82 @@
+"""`01_prereqs/prereqs.json` as a record: what step 01 found on this box, the one file the corpus step trusts
+for the ffmpeg, the encoders (probed, with their device arguments) and the encode depth.
+
+Written by `write_prereqs` (step 01), read by `read_prereqs` (the corpus step, kit.corpus.depth, the report),
+checked, not trusted: a file that does not fit reads as None with the reason. A file of the previous
+release (schema 1, no `schema_version` key) still reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from kit.infra.files import read_json_object, write_json
+from kit.infra.records import Record, RecordError
+from kit.media.ffmpeg import FFmpegInfo
+from kit.media.pixfmt import DEPTH_8BIT
+from kit.platforms.detect import HostFamily
+from kit.platforms.encoders import HwArgs
+from kit.platforms.probe import ProbeResult
+from kit.platforms.signals import HostSignals
+
+
+@dataclass(frozen=True)
+class HostReport(Record):
+    platform: str  # linux-x86_64: names binaries/<os>-<arch>/ and the shard's platform
+    os: str
+    cpu: str
+    cores: int
+    python: str
+    signals: HostSignals  # what detection decided on (the ffmpeg's encoder list is in `ffmpeg`)
+
+
+@dataclass(frozen=True)
+class OutDirReport(Record):
+    path: str
+    free_gib: float
+
+
+@dataclass(frozen=True)
+class Prereqs(Record):
+    SCHEMA_VERSION: ClassVar[int] = 2
+    LENIENT = True  # schema 1 had no schema_version; an older one no encode_depth (8bit) or 10-bit probes
+
+    kit_version: str
+    ffmpeg: FFmpegInfo
+    libvmaf_version: str
+    requested_encoders: list[str]
+    resolved_encoders: list[str]
+    encoders: dict[str, ProbeResult]
+    families: list[HostFamily]
+    host: HostReport
+    python_packages: dict[str, str]
+    out_dir: OutDirReport
+    encode_depth: str = DEPTH_8BIT
+    encoders_10bit: dict[str, ProbeResult] = field(default_factory=dict)  # --encode-depth source only
+    schema_version: int = 1
+
+    def hw_args(self) -> dict[str, HwArgs]:
+        """The device arguments each probed encoder's corpus jobs use."""
+        return {name: probe.hw for name, probe in self.encoders.items()}
+
+    def devices(self) -> tuple[tuple[str, str], ...]:
+        """(encoder, the hardware that encodes its rows: GPU, render node, VideoToolbox, CPU)."""
+        return tuple((name, probe.device or self.host.cpu) for name, probe in sorted(self.encoders.items()))
+
+
+def write_prereqs(path: Path, prereqs: Prereqs) -> None:
+    doc = prereqs.to_json()
+    write_json(path, {"schema_version": doc.pop("schema_version"), **doc})
+
+
+def read_prereqs(path: Path) -> tuple[Prereqs | None, str]:
+    """(the record, "") or (None, why not)."""
+    data, why = read_json_object(path)
+    if data is None:
+        return None, why
+    try:
+        return Prereqs.from_json(data, path.name), ""
+    except (RecordError, TypeError) as exc:
+        return None, f"damaged ({exc})"

@@ -1,0 +1,99 @@
+"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json`
+(StepRecord). Each is written by one function here and read by one typed function here; prereqs.json's
+record is kit.platforms.prereqs.Prereqs (the corpus layer below the steps reads it too).
+
+Both are checked, not trusted: a file that is missing, cut short, of another shape or of a newer schema
+reads as None with the reason, and the caller treats it as absent (the step reruns and rewrites it).
+A file of the previous release (schema 1, no `schema_version` key) still reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kit import __version__
+from kit.infra.clock import utc_iso
+from kit.infra.files import read_json_object, write_json
+from kit.infra.invocation import RunProvenance
+from kit.infra.records import Record, RecordError
+from kit.model.threads import ThreadChoice
+from kit.steps.settings import RunSettings
+
+
+@dataclass(frozen=True)
+class RunRecord(Record):
+    """`run.json`: the settings and provenance of the out-dir's latest invocation."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    LENIENT = True  # schema 1 (the previous release) had no schema_version key
+
+    kit_version: str
+    invoked_at_utc: str
+    argv: list[str]
+    settings: RunSettings
+    threads: ThreadChoice
+    provenance: RunProvenance
+    schema_version: int = 1
+
+
+@dataclass(frozen=True)
+class StepRecord(Record):
+    """A step's `status.json`: its fingerprint (settings, upstream digests, kit version and build), when it ran,
+    and the sha256 of each output, by its path in the run directory."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    LENIENT = True  # schema 1 had no schema_version key
+
+    step: str
+    number: int
+    fingerprint: str
+    settings: dict[str, Any]
+    inputs: dict[str, str]
+    kit_version: str
+    kit_build: str
+    started_at_utc: str
+    completed_at_utc: str
+    seconds: float
+    exit_code: int
+    outputs: dict[str, str]
+    summary: dict[str, Any]
+    schema_version: int = 1
+
+
+def write_run_record(path: Path, settings: RunSettings, argv: Sequence[str], threads: ThreadChoice) -> RunRecord:
+    record = RunRecord(__version__, utc_iso(), [str(a) for a in argv], settings, threads, RunProvenance.here(),
+                       RunRecord.SCHEMA_VERSION)
+    write_json(path, _schema_first(record))
+    return record
+
+
+def read_run_record(path: Path) -> tuple[RunRecord | None, str]:
+    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)"."""
+    return _read(RunRecord, path)
+
+
+def write_step_record(path: Path, record: StepRecord) -> None:
+    write_json(path, _schema_first(record))
+
+
+def read_step_record(path: Path) -> tuple[StepRecord | None, str]:
+    return _read(StepRecord, path)
+
+
+def _schema_first(record: Record) -> dict[str, object]:
+    """The record's JSON with `schema_version` as its first key, as every file of the kit opens."""
+    doc = record.to_json()
+    return {"schema_version": doc.pop("schema_version"), **doc}
+
+
+def _read(cls: type[RunRecord] | type[StepRecord], path: Path) -> tuple[Any, str]:
+    data, why = read_json_object(path)
+    if data is None:
+        return None, why
+    try:
+        return cls.from_json(data, path.name), ""
+    except (RecordError, TypeError) as exc:
+        return None, f"damaged ({exc})"

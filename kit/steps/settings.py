@@ -1,0 +1,41 @@
+"""What a run is asked to do: the RunSettings record, built by the CLI from its flags, written into run.json,
+read back typed by `status` and handed to every step (each picks what it depends on)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kit.corpus.split import ShardSpec
+from kit.infra.records import Record
+from kit.model.recipe import TrainConfig
+from kit.verdict.gate import GateThresholds
+
+
+@dataclass(frozen=True)
+class RunSettings(Record):
+    """Everything the user can set for a run; each step picks what it depends on. run.json holds it (its JSON
+    form is this record's), and `status` and the Slurm scripts read it back typed."""
+
+    LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
+
+    out_dir: Path
+    ref_dir: Path | None = None
+    width: int | None = None  # geometry .yuv names leave out (refs.YuvDefaults)
+    height: int | None = None
+    fps: str | None = None
+    encoders: tuple[str, ...] = ("libx264",)
+    cqs: tuple[int, ...] = (19, 25, 31, 37)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    corpus: Path | None = None
+    jobs: int = 0  # 0 = from the core count
+    ffmpeg: str | None = None
+    box_id: str = ""
+    gate: GateThresholds = field(default_factory=GateThresholds)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    demo_clips: int = 0  # 0 = the whole demo set
+    demo_seconds: float = 0.0  # 0 = the demo default
+    incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
+    shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
+    vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
+    encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
