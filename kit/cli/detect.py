@@ -88,20 +88,17 @@ def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool
     import tempfile
 
     from kit.media.ffmpeg import resolve_ffmpeg
-    from kit.platforms.detect import auto_candidates, detect_families
+    from kit.platforms.detect import auto_candidates
     from kit.platforms.encoders import AUTO, ENCODER_NAMES, parse_encoder_list
-    from kit.platforms.probe import Prober
-    from kit.platforms.signals import gather_signals
+    from kit.platforms.resolve import survey_host
 
-    info = resolve_ffmpeg(ffmpeg)
-    sig = gather_signals(info)
-    families = detect_families(sig)
+    survey = survey_host(resolve_ffmpeg(ffmpeg))
     names = ENCODER_NAMES if encoders == "all" else parse_encoder_list(encoders)
-    names = auto_candidates(families) if names == (AUTO,) else names
+    names = auto_candidates(survey.families) if names == (AUTO,) else names
     with tempfile.TemporaryDirectory(prefix="kit-detect-") as tmp:
-        prober = Prober(info, sig, Path(tmp), refresh=refresh)
+        prober = survey.prober(Path(tmp), refresh=refresh)
         results = [prober.probe(n) for n in names]
-    report = detect_report(info, sig, families, results)
+    report = detect_report(survey.info, survey.signals, survey.families, results)
     if json_mode:
         click.echo(json.dumps(report, indent=2))
     else:

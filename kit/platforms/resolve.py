@@ -3,11 +3,36 @@ with `--encoders auto` every detected family's defaults that pass, plus libx264.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
-from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, resolve_auto
+from kit.infra.proc import LogFn
+from kit.media.ffmpeg import FFmpegInfo
+from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
 from kit.platforms.probe import Prober, ProbeResult
+from kit.platforms.signals import HostSignals, gather_signals
+
+
+@dataclass(frozen=True)
+class Survey:
+    """This box as detection sees it: the ffmpeg, the host's signals and the families they nominate. The one
+    chain `detect` and step 01 both start from."""
+
+    info: FFmpegInfo
+    signals: HostSignals
+    families: tuple[HostFamily, ...]
+
+    def prober(self, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None) -> Prober:
+        """Test encodes with this ffmpeg on this host, scratch files in `work`, results cached per build."""
+        return Prober(self.info, self.signals, work, cq=cq, refresh=refresh, log=log)
+
+
+def survey_host(info: FFmpegInfo) -> Survey:
+    signals = gather_signals(info)
+    return Survey(info, signals, detect_families(signals))
 
 
 def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> PrereqError:

@@ -20,11 +20,11 @@ from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.nofollow import make_folder
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
-from kit.platforms.detect import HostFamily, detect_families, family_rows
+from kit.platforms.detect import family_rows
 from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
-from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
-from kit.platforms.resolve import resolve_encoders
-from kit.platforms.signals import HostSignals, gather_signals
+from kit.platforms.probe import VMAF_CHECK_SIZE, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
+from kit.platforms.resolve import Survey, resolve_encoders, survey_host
+from kit.platforms.signals import gather_signals
 from kit.steps.base import Context, Outcome, Plan
 
 MIN_FREE_BYTES = 1 << 30
@@ -76,15 +76,15 @@ class PrereqsStep:
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
 
-    def _probe(self, ctx: Context, info: FFmpegInfo, sig: HostSignals, families: tuple[HostFamily, ...],
-               work: Path) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]], list[ProbeResult]]:
+    def _probe(self, ctx: Context, survey: Survey, work: Path
+               ) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]], list[ProbeResult]]:
         """(libvmaf version, resolved encoders, probe results, skip rows, 10-bit probe results)."""
         s = ctx.settings
-        libvmaf_version = check_libvmaf(info.path, work, ctx.log)
+        libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
-        prober = Prober(info, sig, work / "encoders", cq=s.cqs[0], log=ctx.log)
-        resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, families, prober)
+        prober = survey.prober(work / "encoders", cq=s.cqs[0], log=ctx.log)
+        resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
         return libvmaf_version, resolved, results, skipped, ten_bit
@@ -93,16 +93,15 @@ class PrereqsStep:
         s = ctx.settings
         packages = python_packages()
         free = check_out_dir(s.out_dir)
-        info = self._ffmpeg(ctx)
-        sig = gather_signals(info)
+        survey = survey_host(self._ffmpeg(ctx))
+        info, sig, families = survey.info, survey.signals, survey.families
         # what -version/-filters/-encoders and the host queries said (their commands are not logged)
         ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
-        families = detect_families(sig)
         work = fresh_folder(ctx.run.probe_work)
         try:
-            libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, info, sig, families, work)
+            libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, survey, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         rows = [
