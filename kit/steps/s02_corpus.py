@@ -20,7 +20,8 @@ from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.refs import Clip, YuvDefaults, reference_clips
+from kit.media.discovery import reference_clips
+from kit.media.refs import Clip, YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
 from kit.steps.base import Context, Outcome, Plan, read_prereqs

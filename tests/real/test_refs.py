@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.media.discovery import discover, probe_clip
 from kit.media.refs import (
     Sha256Cache,
     YuvDefaults,
-    discover,
     frame_bytes,
     parse_fps,
-    probe_clip,
     source_name,
     y4m_geometry,
     yuv_geometry,
