@@ -144,16 +144,18 @@ def check_distinct(clips: list[Clip]) -> None:
 
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = NO_DEFAULTS,
-                    demo_count: int | None = None, demo_seconds: float = 0.0) -> tuple[list[Clip], bool]:
+                    demo_count: int | None = None, demo_seconds: float = 0.0,
+                    note: Callable[[str], None] | None = None) -> tuple[list[Clip], bool]:
     """(the reference set, is it the demo set): the clips of --ref-dir, else the embedded demo clips.
 
-    Content hashes are cached in cache_folder/sha256.json; the demo set is rendered there once.
+    Content hashes are cached in cache_folder/sha256.json; the demo set is rendered there once. `note` hears
+    a wait for another run rendering a demo clip.
     """
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_folder / "sha256.json")
     if ref_dir is not None:
         return discover(ref_dir, ffmpeg, cache, defaults), False
-    folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS)
+    folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
     names = {c.name for c in DEMO_CLIPS[:demo_count]}
     return [c for c in discover(folder, ffmpeg, cache) if c.src in names], True

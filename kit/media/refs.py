@@ -22,12 +22,15 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.files import read_json_object, sha256_file, write_json
+from kit.infra.locks import LockBusy, locked
+from kit.infra.nofollow import make_folder
 from kit.infra.proc import run_process
 from kit.media.argv import build_decode_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
+CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
@@ -145,7 +148,7 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
 
 def _valid_entry(key: str, value: str) -> bool:
     """A sha256 entry is 64 hex digits; a master's is its [w, h, fps, pix_fmt, frames] as JSON."""
-    if not key.startswith("master|"):
+    if not key.startswith(("master|", "master2|")):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
         w, h, fps, pix, n = json.loads(value)
@@ -156,14 +159,22 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, cached by (absolute path, size, mtime_ns)."""
+    """sha256 of clip bytes (and masters' probes), cached by (absolute path, size, mtime_ns).
+
+    The file may be shared by runs going at once (one cache, several out-dirs): an entry computed here is
+    written under the file's lock, merged into what the file holds by then, so no run drops another's.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._data: dict[str, str] = {}
-        if path is not None:  # the kit's own cache, checked, not trusted: a damaged entry is computed again
-            data, _ = read_json_object(path)
-            self._data = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+        self._data = self._read()
+
+    def _read(self) -> dict[str, str]:
+        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
+        if self.path is None:
+            return {}
+        data, _ = read_json_object(self.path)
+        return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
     @staticmethod
     def _key(p: Path) -> str:
@@ -173,23 +184,30 @@ class Sha256Cache:
     def get(self, p: Path) -> str:
         key = self._key(p)
         if key not in self._data:
-            self._data[key] = sha256_file(p)
-            self._save()
+            self._add(key, sha256_file(p))
         return self._data[key]
 
     def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
         """A master's probe (a whole strict decode) once per file version, not on every plan."""
         key = "master2|" + self._key(p)  # master2: probes that also check for demuxer damage
         if key not in self._data:
-            self._data[key] = json.dumps(master_geometry(p, ffmpeg))
-            self._save()
+            self._add(key, json.dumps(master_geometry(p, ffmpeg)))
         w, h, fps, pix, n = json.loads(self._data[key])
         return int(w), int(h), str(fps), str(pix), int(n)
 
-    def _save(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-                write_json(self.path, self._data)
+    def _add(self, key: str, value: str) -> None:
+        """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""
+        self._data[key] = value
+        if self.path is None:
+            return
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
+            make_folder(self.path.parent)
+            with locked(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+                merged = {**self._read(), key: value}
+                write_json(self.path, merged)
+            for k, v in merged.items():  # what the other runs found is known here too from now on
+                self._data.setdefault(k, v)
 
 
 # --- per-kind geometry --------------------------------------------------------------------
