@@ -19,11 +19,12 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.errors import InputError
-from kit.infra.files import read_json_object, sha256_file, write_json
+from kit.infra.files import read_json_object, sha256_stream, write_json
 from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import make_folder
+from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
 from kit.infra.proc import run_process
 from kit.media.argv import build_decode_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
@@ -97,6 +98,21 @@ class Clip:
 def file_stamp(p: Path) -> tuple[int, int, int]:
     st = p.stat()
     return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def open_clip(path: Path) -> BinaryIO:
+    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
+    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
+    try:
+        return open_for_reading(path)
+    except NotRegular as exc:
+        raise InputError(f"{path}: {exc.what} now, not a clip file (it was replaced while the kit read the folder)",
+                         hint="put the clip back, or remove the entry from --ref-dir") from None
+
+
+def clip_sha256(path: Path) -> str:
+    with open_clip(path) as fh:
+        return sha256_stream(fh)
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -184,7 +200,7 @@ class Sha256Cache:
     def get(self, p: Path) -> str:
         key = self._key(p)
         if key not in self._data:
-            self._add(key, sha256_file(p))
+            self._add(key, clip_sha256(p))
         return self._data[key]
 
     def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
@@ -215,7 +231,7 @@ class Sha256Cache:
 
 def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     """(width, height, fps, pix_fmt, header length) of a y4m file."""
-    with open(path, "rb") as fh:
+    with open_clip(path) as fh:
         head = fh.read(4096)
     nl = head.find(b"\n")
     if not head.startswith(b"YUV4MPEG2 ") or nl < 0:
@@ -241,7 +257,7 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
     width, height, fps, pix_fmt, header = parse_y4m_header(path)
     check_geometry(path, width, height, pix_fmt)
     picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, header, 0
-    with open(path, "rb") as fh:
+    with open_clip(path) as fh:
         while at < size:
             fh.seek(at)
             head = fh.read(Y4M_MAX_FRAME_HEADER)

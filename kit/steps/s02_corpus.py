@@ -82,7 +82,7 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
         ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
 
-    def note(line: str) -> None:  # a wait for another run's demo render
+    def note(line: str) -> None:  # an entry of --ref-dir skipped, a wait for another run's demo render
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
