@@ -57,15 +57,13 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
-        from kit.corpus.merge import MergeConflict, merge_files, recover_output
+        from kit.corpus.merge import MergeConflict, merge_files
         from kit.steps.status import finished_corpus
 
-        for note in recover_output(out):
-            click.echo(f"note: {note}", err=True)
         # a run directory stands for the corpus its completed corpus step wrote
         paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
         try:
-            manifest = merge_files(paths, out, prefer)
+            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {line}", err=True))
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {line}", err=True)

@@ -75,7 +75,7 @@ def passthrough(ctx: click.Context, kw: dict[str, Any]) -> list[str]:
 def count_clips(kw: dict[str, Any]) -> int:
     """How many clips the reference set has, from the folder listing alone (nothing is decoded or hashed)."""
     if kw["ref_dir"] is not None:
-        from kit.media.refs import find_clip_files
+        from kit.media.discovery import find_clip_files
 
         return len(find_clip_files(Path(kw["ref_dir"])))
     from kit.media.demo import DEMO_CLIPS

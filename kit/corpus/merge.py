@@ -19,14 +19,18 @@ their manifest entry says how (`upgraded`). The output holds the current
 schema's columns only, sorted by (src_sha256, encoder, preset, device,
 enc_pix_fmt, cq, frame_index) and written with fixed parquet settings, so A+B,
 B+A and A+B+A give byte-identical files.
+
+One merge into one `-o` at a time: while a merge holds the lock file `.<name>.merge-lock` beside -o
+(removed when it ends), another one into the same -o is refused at once (exit 2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +68,8 @@ from kit.infra.files import (
 )
 from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
-from kit.infra.nofollow import check_target
+from kit.infra.locks import LockBusy, locked
+from kit.infra.nofollow import check_target, make_folder
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
 from kit.rundir import manifest_path
@@ -77,6 +82,7 @@ ROW_GROUP_ROWS = 1 << 20
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
 COMMIT_SUFFIX = ".merge-commit.json"
+LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 
 
@@ -220,6 +226,22 @@ def commit_journal(out: Path) -> Path:
     return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
 
 
+def merge_lock(out: Path) -> Path:
+    """`.<name>.merge-lock` beside -o: held by the one merge into `out`, from its first look at `out` to its end."""
+    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
+
+
+@contextlib.contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """This process is the one merge into `out` while inside; another one is refused at once (exit 2)."""
+    try:
+        with locked(merge_lock(out), tidy=True):
+            yield
+    except LockBusy as busy:
+        raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
+                         hint="wait for it to finish, or merge into another -o") from None
+
+
 def _temp_prefixes(out: Path) -> list[str]:
     return [f"{TMP_MARK}{n}." for n in (out.name, manifest_path(out).name, commit_journal(out).name)]
 
@@ -227,7 +249,9 @@ def _temp_prefixes(out: Path) -> list[str]:
 def recover_output(out: Path) -> list[str]:
     """Finish what a killed merge into `out` left: its commit completed, its temporaries removed.
 
-    Returns a note per thing done. A commit whose merge is still running (another process) is refused.
+    Returns a note per thing done. Called under `out`'s merge lock (merge_files), so a journal found is a
+    killed merge's; one whose process still runs, written a moment ago, is refused all the same (a merge of a
+    kit that took no lock).
     """
     notes: list[str] = []
     journal = commit_journal(out)
@@ -325,14 +349,26 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
     )
 
 
-def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest."""
+def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
+                note: Callable[[str], None] = lambda _: None) -> MergeManifest:
+    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
+
+    One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
+    killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
+    """
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
-    recover_output(out)
+    make_folder(out.parent)
+    with writing(out):
+        for line in recover_output(out):  # refuses a link planted at -o or beside it, before any work
+            note(line)
+        return _merge_into(paths, out, prefer)
+
+
+def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kit.infra.limits import STALE_TEMP_S
 from kit.infra.nofollow import O_NOFOLLOW, check_target, describe, make_folder, refuse
@@ -26,11 +26,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
+        return sha256_stream(fh)
+
+
+def sha256_stream(fh: BinaryIO, chunk: int = 1 << 20) -> str:
+    """sha256 of what is left to read in `fh`."""
+    h = hashlib.sha256()
+    while block := fh.read(chunk):
+        h.update(block)
     return h.hexdigest()
 
 

@@ -164,6 +164,29 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
+class NotRegular(OSError):
+    """What `open_for_reading` found instead of a regular file: `what` says what it is ("a named pipe (FIFO)")."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path} is {what}, not a regular file")
+        self.what = what
+
+
+def open_for_reading(path: Path) -> BinaryIO:
+    """Open a file of the user's to read it (a link is followed: links to one's clips are usual), never blocking
+    on a named pipe: anything but a regular file raises NotRegular."""
+    fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    try:
+        if (what := describe(os.fstat(fd), path)) is not None:
+            raise NotRegular(path, what)
+        if O_NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def check_tree(folder: Path) -> None:
     """Refuse at once, before a step does any work, what a neighbour planted anywhere in one of the kit's
     folders: every entry below `folder` is a real folder or a regular file."""

@@ -1,7 +1,8 @@
 """The embedded default reference set: synthetic clips rendered by lavfi.
 
 Nine sources of different spatial and temporal complexity, 640x360 at 25 fps,
-3 s each, rendered once into the user cache. They let a newcomer see the whole
+3 s each, rendered once into the user cache (runs sharing it render each clip once, under
+its lock, and never replace a whole one). They let a newcomer see the whole
 pipeline work on any box in minutes; every output that uses them says it is
 the demo corpus.
 """
@@ -9,17 +10,21 @@ the demo corpus.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
-from kit.infra.files import atomic_path
+from kit.infra.files import TMP_MARK, atomic_path, remove_stale
+from kit.infra.locks import LockBusy, locked
+from kit.infra.nofollow import make_folder
 from kit.infra.proc import run_process
 from kit.media.argv import build_render_argv
 
 DEMO_SET_ID = "demo-v4"
 WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 25, 3
 RENDER_TIMEOUT_S = 120.0
+RENDER_WAIT_S = 2 * RENDER_TIMEOUT_S  # another run's render of the same clip: it ends or times out before this
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,33 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 
 def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
-           seconds: float = SECONDS) -> Path:
-    """Render one clip to dest (y4m) atomically; skipped when it is already there whole."""
+           seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
+    """Render one clip to dest (y4m) unless it is already there whole.
+
+    Runs sharing the cache render under the clip's lock, and render only when, holding it, no whole clip is
+    there: a whole clip is never replaced, so a run that found it keeps the file it hashed. `note` hears a
+    wait for another run's render.
+    """
     if clip_is_whole(dest, width, height, seconds):
         return dest
+    make_folder(dest.parent)
+
+    def waiting(holder: str) -> None:
+        if note is not None:
+            note(f"demo clip {clip.name}: another run ({holder}) is rendering it; waiting for it")
+
+    try:
+        with locked(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
+            if not clip_is_whole(dest, width, height, seconds):  # rendered by the run we waited for
+                remove_stale(dest.parent, f"{TMP_MARK}{dest.name}.")  # a killed render's temporaries
+                _render(clip, dest, ffmpeg, width, height, seconds)
+    except LockBusy as busy:
+        raise ToolError(f"demo clip {clip.name}: another run ({busy.holder}) has been rendering it for over "
+                        f"{RENDER_WAIT_S:.0f} s", hint="wait for that run, or stop it, then run again") from None
+    return dest
+
+
+def _render(clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, seconds: float) -> None:
     lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
         f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
     with atomic_path(dest) as tmp:
@@ -66,7 +94,6 @@ def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: 
             raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
                             hint="the ffmpeg in use lacks a lavfi source; pass another with --ffmpeg",
                             stderr_tail=res.stderr_tail)
-    return dest
 
 
 def clip_is_whole(path: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> bool:
@@ -104,9 +131,9 @@ def missing_demo_clips(cache_dir: Path, count: int | None = None, seconds: float
 
 
 def ensure_demo_set(cache_dir: Path, ffmpeg: str, count: int | None = None, width: int = WIDTH,
-                    height: int = HEIGHT, seconds: float = SECONDS) -> Path:
-    """Render the demo clips into cache_dir/<set>/ and return that folder."""
+                    height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
+    """Render the demo clips into cache_dir/<set>/ (those not there whole yet) and return that folder."""
     folder = demo_folder(cache_dir, width, height, seconds)
     for clip in DEMO_CLIPS[:count]:
-        render(clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds)
+        render(clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds, note)
     return folder

@@ -1,35 +1,37 @@
-"""Reference clips: discovery, per-clip geometry, content identity.
+"""Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir).
 
 `.y4m` describes itself; `.yuv` takes its geometry from the file name
 (`Name_1920x1080_25fps[_10bit][_422].yuv`, or Netflix-style `Name_25fps.yuv`
 with the --width/--height defaults) or from a `Name.json` sidecar; `.mp4`,
 `.mkv` and `.mov` masters are probed with ffmpeg. Geometry is per clip.
 
-Discovery refuses, before any encode, what every job would fail on: an odd
-width or height (every encode is 4:2:0), a zero size or rate, a master whose
-demuxer skipped damaged data, a dangling link. A variable-frame-rate master is
-accepted: its decoded frames are encoded as they are (kit.media.argv).
+What every job would fail on is refused here, before any encode: an odd width
+or height (every encode is 4:2:0), a zero size or rate, a master whose demuxer
+skipped damaged data. A variable-frame-rate master is accepted: its decoded
+frames are encoded as they are (kit.media.argv).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.errors import InputError
-from kit.infra.files import read_json_object, sha256_file, write_json
+from kit.infra.files import read_json_object, sha256_stream, write_json
+from kit.infra.locks import LockBusy, locked
+from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
 from kit.infra.proc import run_process
 from kit.media.argv import build_decode_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
+CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
@@ -98,6 +100,21 @@ def file_stamp(p: Path) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
+def open_clip(path: Path) -> BinaryIO:
+    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
+    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
+    try:
+        return open_for_reading(path)
+    except NotRegular as exc:
+        raise InputError(f"{path}: {exc.what} now, not a clip file (it was replaced while the kit read the folder)",
+                         hint="put the clip back, or remove the entry from --ref-dir") from None
+
+
+def clip_sha256(path: Path) -> str:
+    with open_clip(path) as fh:
+        return sha256_stream(fh)
+
+
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
     if pix_fmt not in PIX_FMTS:
         raise InputError(f"unsupported pixel format {pix_fmt}",
@@ -147,7 +164,7 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
 
 def _valid_entry(key: str, value: str) -> bool:
     """A sha256 entry is 64 hex digits; a master's is its [w, h, fps, pix_fmt, frames] as JSON."""
-    if not key.startswith("master|"):
+    if not key.startswith(("master|", "master2|")):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
         w, h, fps, pix, n = json.loads(value)
@@ -158,14 +175,22 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, cached by (absolute path, size, mtime_ns)."""
+    """sha256 of clip bytes (and masters' probes), cached by (absolute path, size, mtime_ns).
+
+    The file may be shared by runs going at once (one cache, several out-dirs): an entry computed here is
+    written under the file's lock, merged into what the file holds by then, so no run drops another's.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._data: dict[str, str] = {}
-        if path is not None:  # the kit's own cache, checked, not trusted: a damaged entry is computed again
-            data, _ = read_json_object(path)
-            self._data = {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+        self._data = self._read()
+
+    def _read(self) -> dict[str, str]:
+        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
+        if self.path is None:
+            return {}
+        data, _ = read_json_object(self.path)
+        return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
     @staticmethod
     def _key(p: Path) -> str:
@@ -175,23 +200,30 @@ class Sha256Cache:
     def get(self, p: Path) -> str:
         key = self._key(p)
         if key not in self._data:
-            self._data[key] = sha256_file(p)
-            self._save()
+            self._add(key, clip_sha256(p))
         return self._data[key]
 
     def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
         """A master's probe (a whole strict decode) once per file version, not on every plan."""
         key = "master2|" + self._key(p)  # master2: probes that also check for demuxer damage
         if key not in self._data:
-            self._data[key] = json.dumps(master_geometry(p, ffmpeg))
-            self._save()
+            self._add(key, json.dumps(master_geometry(p, ffmpeg)))
         w, h, fps, pix, n = json.loads(self._data[key])
         return int(w), int(h), str(fps), str(pix), int(n)
 
-    def _save(self) -> None:
-        if self.path is not None:
-            with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-                write_json(self.path, self._data)
+    def _add(self, key: str, value: str) -> None:
+        """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""
+        self._data[key] = value
+        if self.path is None:
+            return
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
+            make_folder(self.path.parent)
+            with locked(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+                merged = {**self._read(), key: value}
+                write_json(self.path, merged)
+            for k, v in merged.items():  # what the other runs found is known here too from now on
+                self._data.setdefault(k, v)
 
 
 # --- per-kind geometry --------------------------------------------------------------------
@@ -199,7 +231,7 @@ class Sha256Cache:
 
 def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     """(width, height, fps, pix_fmt, header length) of a y4m file."""
-    with open(path, "rb") as fh:
+    with open_clip(path) as fh:
         head = fh.read(4096)
     nl = head.find(b"\n")
     if not head.startswith(b"YUV4MPEG2 ") or nl < 0:
@@ -225,7 +257,7 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
     width, height, fps, pix_fmt, header = parse_y4m_header(path)
     check_geometry(path, width, height, pix_fmt)
     picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, header, 0
-    with open(path, "rb") as fh:
+    with open_clip(path) as fh:
         while at < size:
             fh.seek(at)
             head = fh.read(Y4M_MAX_FRAME_HEADER)
@@ -378,136 +410,3 @@ def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
     if pix_fmt not in PIX_FMTS:
         pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
     return width, height, fps, pix_fmt, n_frames
-
-
-# --- discovery ----------------------------------------------------------------------------
-
-
-def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
-               defaults: YuvDefaults = YuvDefaults(), cache: Sha256Cache | None = None) -> Clip:
-    try:
-        return _probe_clip(path, ffmpeg, sha, defaults, cache)
-    except OSError as exc:  # unreadable, vanished: the user's file, not a bug
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
-                         hint="check the file's permissions, or remove it from --ref-dir") from exc
-
-
-def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
-                cache: Sha256Cache | None) -> Clip:
-    ext = path.suffix.lower()
-    stamp = file_stamp(path)  # before hashing: a change from here on is caught after the jobs
-    if stamp[0] == 0:
-        raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
-    if ext == ".y4m":
-        w, h, fps, pix, n = y4m_geometry(path)
-        kind = "y4m"
-    elif ext == ".yuv":
-        if is_netflix_distorted(path):
-            raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
-                             "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
-                             hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
-                                  "makes its own encodes")
-        w, h, fps, pix = yuv_geometry(path, defaults)
-        check_geometry(path, w, h, pix)
-        per_frame = frame_bytes(w, h, pix)
-        if stamp[0] % per_frame:
-            raise InputError(
-                f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
-                f"({per_frame} bytes each)",
-                hint="fix the geometry in the name or sidecar, or replace the truncated file")
-        n, kind = stamp[0] // per_frame, "yuv"
-    else:
-        w, h, fps, pix, n = (cache.master_geometry(path, ffmpeg) if cache is not None
-                             else master_geometry(path, ffmpeg))
-        check_geometry(path, w, h, pix)
-        kind = "master"
-    if n < 1:
-        raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp)
-
-
-def _clip_names(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_EXTS and p.is_file())
-    except OSError:
-        return []
-
-
-def no_clips_error(ref_dir: Path) -> InputError:
-    """No clip directly in ref_dir: name the subfolder that holds some (the Netflix dataset's ref/ and dis/)."""
-    looked = f"looked for {' '.join(CLIP_EXTS)}"
-    try:
-        subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
-    except OSError:
-        subs = []
-    found = [(sub, clips) for sub in subs if (clips := _clip_names(sub))]
-    refs = [(sub, clips) for sub, clips in found if not all(is_netflix_distorted(c) for c in clips)]
-    distorted = [sub for sub, clips in found if all(is_netflix_distorted(c) for c in clips)]
-    if refs:
-        sub, clips = refs[0]
-        also = f"; {', '.join(str(d) for d in distorted)} holds distorted encodes, not references" if distorted else ""
-        others = f" ({len(refs) - 1} more subfolders hold clips too)" if len(refs) > 1 else ""
-        return InputError(f"no clips directly in {ref_dir} ({looked}); {sub} holds {len(clips)} clip(s){others}{also}",
-                          hint=f"use --ref-dir {sub}")
-    if distorted:
-        return InputError(f"no reference clips in {ref_dir}: {distorted[0]} holds only distorted encodes "
-                          "(Netflix naming <name>_<quality>_<height>_<bitrate>.yuv)",
-                          hint="point --ref-dir at the folder of the references (the dataset's ref/ folder)")
-    return InputError(f"no reference clips in {ref_dir} ({looked})",
-                      hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
-
-
-def find_clip_files(ref_dir: Path) -> list[Path]:
-    if not ref_dir.exists():
-        raise InputError(f"--ref-dir {ref_dir} does not exist", hint="pass a folder of reference clips")
-    if not ref_dir.is_dir():
-        raise InputError(f"--ref-dir {ref_dir} is not a folder", hint="pass a folder of reference clips")
-    if not os.access(ref_dir, os.R_OK | os.X_OK):
-        raise InputError(f"--ref-dir {ref_dir} is not readable", hint=f"chmod u+rx {ref_dir}")
-    named = sorted(p for p in ref_dir.iterdir() if p.suffix.lower() in CLIP_EXTS)
-    for p in named:  # a link to an unmounted drive or a moved file: refused, never a silently smaller corpus
-        if p.is_symlink() and not p.exists():
-            raise InputError(f"{p}: a symbolic link to {os.readlink(p)}, which does not exist",
-                             hint="mount or restore its target, or remove the link from --ref-dir")
-    files = [p for p in named if p.is_file()]
-    if not files:
-        raise no_clips_error(ref_dir)
-    return files
-
-
-def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache,
-             defaults: YuvDefaults = YuvDefaults()) -> list[Clip]:
-    """Every clip in ref_dir, checked; duplicates of one content are refused."""
-    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir)]
-    check_distinct(clips)
-    return clips
-
-
-def check_distinct(clips: list[Clip]) -> None:
-    by_sha: dict[str, Clip] = {}
-    by_src: dict[str, Clip] = {}
-    for c in clips:
-        if c.sha256 in by_sha:
-            raise InputError(f"{c.path} and {by_sha[c.sha256].path} hold the same content",
-                             hint="keep one of them: one piece of content must not sit on both sides of a fold")
-        if c.src in by_src:
-            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r}",
-                             hint="rename one of them")
-        by_sha[c.sha256] = c
-        by_src[c.src] = c
-
-
-def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = YuvDefaults(),
-                    demo_count: int | None = None, demo_seconds: float = 0.0) -> tuple[list[Clip], bool]:
-    """(the reference set, is it the demo set): the clips of --ref-dir, else the embedded demo clips.
-
-    Content hashes are cached in cache_folder/sha256.json; the demo set is rendered there once.
-    """
-    from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
-
-    cache = Sha256Cache(cache_folder / "sha256.json")
-    if ref_dir is not None:
-        return discover(ref_dir, ffmpeg, cache, defaults), False
-    folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS)
-    names = {c.name for c in DEMO_CLIPS[:demo_count]}
-    return [c for c in discover(folder, ffmpeg, cache) if c.src in names], True

@@ -22,7 +22,8 @@ from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, RecordError
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.refs import Clip, YuvDefaults, reference_clips
+from kit.media.discovery import reference_clips
+from kit.media.refs import Clip, YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
 from kit.platforms.prereqs import Prereqs
@@ -70,8 +71,13 @@ def prepare(ctx: Context) -> Prepared:
                                                             s.demo_seconds or SECONDS)):
         ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
         ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
+
+    def note(line: str) -> None:  # an entry of --ref-dir skipped, a wait for another run's demo render
+        ctx.log(line)
+        ctx.emit(Info("corpus", line))
+
     all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
-                                      s.demo_clips or None, s.demo_seconds)
+                                      s.demo_clips or None, s.demo_seconds, note)
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")

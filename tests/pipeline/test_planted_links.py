@@ -141,13 +141,14 @@ def test_a_link_in_the_cache_is_refused(tiny_refs: Path, victims: tuple[Path, Pa
     assert_refused(invoke(*run_args(out, tiny_refs), "--only", "prereqs", "--force"), cache / "probes")
 
 
-@pytest.mark.parametrize("planted", ["out", "manifest", "journal"])
+@pytest.mark.parametrize("planted", ["out", "manifest", "journal", "lock"])
 def test_merge_refuses_a_link_at_what_it_writes(finished: Path, victims: tuple[Path, Path], tmp_path: Path,
                                                planted: str) -> None:
     out = tmp_path / "merged" / "union.parquet"
     out.parent.mkdir()
     path = {"out": out, "manifest": out.with_name("union.manifest.json"),
-            "journal": out.with_name(".union.parquet.merge-commit.json")}[planted]
+            "journal": out.with_name(".union.parquet.merge-commit.json"),
+            "lock": out.with_name(".union.parquet.merge-lock")}[planted]
     path.symlink_to(victims[0])
     res = invoke("merge", RunDir(finished).shard, "-o", out)
     assert_refused(res, path)

@@ -164,11 +164,11 @@ def test_a_bad_thread_count_is_refused_before_anything_runs(tmp_path: Path) -> N
 def test_unreadable_ref_dir_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # root reads any folder, so the permission answer is faked; the check itself is real
     from kit.errors import InputError
-    from kit.media import refs
+    from kit.media import discovery
 
-    monkeypatch.setattr(refs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(discovery.os, "access", lambda path, mode: False)
     with pytest.raises(InputError, match="is not readable"):
-        refs.find_clip_files(tmp_path)
+        discovery.find_clip_files(tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.media.discovery import discover, probe_clip
 from kit.media.refs import (
     Sha256Cache,
     YuvDefaults,
-    discover,
     frame_bytes,
     parse_fps,
-    probe_clip,
     source_name,
     y4m_geometry,
     yuv_geometry,
@@ -112,3 +111,11 @@ def test_discover_per_clip_geometry(ffmpeg: str, tmp_path: Path) -> None:
     assert (clips["small"].width, clips["small"].n_frames) == (176, 4)
     assert (clips["Wide"].width, clips["Wide"].height, clips["Wide"].fps, clips["Wide"].n_frames) == (
         320, 180, "30/1", 3)
+
+
+def test_a_masters_probe_is_kept_in_the_cache_file(ffmpeg: str, tmp_path: Path) -> None:
+    master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
+                    extra=("-c:v", "libx264"))
+    geometry = Sha256Cache(tmp_path / "cache.json").master_geometry(master, ffmpeg)
+    reloaded = Sha256Cache(tmp_path / "cache.json")  # read from the file: no ffmpeg is run again
+    assert reloaded.master_geometry(master, str(tmp_path / "no-such-ffmpeg")) == geometry

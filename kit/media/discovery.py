@@ -1,0 +1,228 @@
+"""Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them).
+
+An entry named like a clip (.y4m, .yuv, .mp4, .mkv, .mov, in any case) is
+
+- used when it is a regular file, or a symbolic link to one;
+- refused (exit 2) when it is a link to nothing (an unmounted drive, a moved file) or a loop of links: it
+  was meant to be a clip, and a silently smaller corpus would be worse than stopping;
+- skipped when it is something no clip can be (a folder, a named pipe, a device, a socket, or a link to
+  one): the run goes on with the usable clips, and says `skipped PATH: WHY, not a clip file` once per entry.
+
+What an entry is comes from lstat and stat alone: nothing is opened to find out, so a FIFO cannot block
+discovery, and the clips kept are opened without blocking (kit.media.refs.open_clip).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.infra.nofollow import describe
+from kit.media.refs import (
+    CLIP_EXTS,
+    Clip,
+    Sha256Cache,
+    YuvDefaults,
+    check_geometry,
+    frame_bytes,
+    is_netflix_distorted,
+    master_geometry,
+    open_clip,
+    source_name,
+    y4m_geometry,
+    yuv_geometry,
+)
+
+Note = Callable[[str], None]
+NO_DEFAULTS = YuvDefaults()  # no --width, --height or --fps given
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry named like a clip that is no clip file, and what it is instead."""
+
+    path: Path
+    what: str  # "a named pipe (FIFO)", "a symbolic link to /dev/zero, a device", ...
+
+    def line(self) -> str:
+        return f"skipped {self.path}: {self.what}, not a clip file"
+
+
+def not_a_clip_file(path: Path) -> str | None:
+    """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one.
+
+    A link to nothing, or a loop of links, is refused (InputError), as is an entry that cannot be looked at.
+    """
+    link = ""
+    try:
+        own = os.lstat(path)
+        link = f"a symbolic link to {os.readlink(path)}" if stat.S_ISLNK(own.st_mode) else ""
+        st = os.stat(path)
+    except OSError as exc:
+        if link and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise InputError(f"{path}: {link}, which does not exist",
+                             hint="mount or restore its target, or remove the link from --ref-dir") from None
+        if link and exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: {link}, which leads back to itself (a loop of links)",
+                             hint="point the link at the clip, or remove it from --ref-dir") from None
+        raise InputError(f"{path}: cannot look at it ({exc.strerror or exc})",
+                         hint="check the folder's permissions, or remove it from --ref-dir") from exc
+    if stat.S_ISREG(st.st_mode):
+        return None
+    what = describe(st, path) or "not a regular file"
+    return f"{link}, {what}" if link else what
+
+
+def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
+    """(the clip files of ref_dir, the entries named like clips that are not clip files), sorted by name."""
+    if not ref_dir.exists():
+        raise InputError(f"--ref-dir {ref_dir} does not exist", hint="pass a folder of reference clips")
+    if not ref_dir.is_dir():
+        raise InputError(f"--ref-dir {ref_dir} is not a folder", hint="pass a folder of reference clips")
+    if not os.access(ref_dir, os.R_OK | os.X_OK):
+        raise InputError(f"--ref-dir {ref_dir} is not readable", hint=f"chmod u+rx {ref_dir}")
+    files, skipped = [], []
+    for p in sorted(p for p in ref_dir.iterdir() if p.suffix.lower() in CLIP_EXTS):
+        if (what := not_a_clip_file(p)) is None:
+            files.append(p)
+        else:
+            skipped.append(Skipped(p, what))
+    return files, skipped
+
+
+def find_clip_files(ref_dir: Path, note: Note = _ignore) -> list[Path]:
+    """The clip files of ref_dir; `note` hears one line per entry skipped. None at all is an error."""
+    files, skipped = list_clip_files(ref_dir)
+    for s in skipped:
+        note(s.line())
+    if not files:
+        raise no_clips_error(ref_dir, skipped)
+    return files
+
+
+def _clip_names(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_EXTS and p.is_file())
+    except OSError:
+        return []
+
+
+def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> InputError:
+    """No clip directly in ref_dir: name the subfolder that holds some (the Netflix dataset's ref/ and dis/)."""
+    looked = f"looked for {' '.join(CLIP_EXTS)}"
+    if skipped:
+        more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        looked += f"; skipped {skipped[0].path}, {skipped[0].what}{more}"
+    try:
+        subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
+    except OSError:
+        subs = []
+    found = [(sub, clips) for sub in subs if (clips := _clip_names(sub))]
+    refs = [(sub, clips) for sub, clips in found if not all(is_netflix_distorted(c) for c in clips)]
+    distorted = [sub for sub, clips in found if all(is_netflix_distorted(c) for c in clips)]
+    if refs:
+        sub, clips = refs[0]
+        also = f"; {', '.join(str(d) for d in distorted)} holds distorted encodes, not references" if distorted else ""
+        others = f" ({len(refs) - 1} more subfolders hold clips too)" if len(refs) > 1 else ""
+        return InputError(f"no clips directly in {ref_dir} ({looked}); {sub} holds {len(clips)} clip(s){others}{also}",
+                          hint=f"use --ref-dir {sub}")
+    if distorted:
+        return InputError(f"no reference clips in {ref_dir}: {distorted[0]} holds only distorted encodes "
+                          "(Netflix naming <name>_<quality>_<height>_<bitrate>.yuv)",
+                          hint="point --ref-dir at the folder of the references (the dataset's ref/ folder)")
+    return InputError(f"no reference clips in {ref_dir} ({looked})",
+                      hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
+
+
+def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
+               defaults: YuvDefaults = NO_DEFAULTS, cache: Sha256Cache | None = None) -> Clip:
+    try:
+        return _probe_clip(path, ffmpeg, sha, defaults, cache)
+    except OSError as exc:  # unreadable, vanished: the user's file, not a bug
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
+                         hint="check the file's permissions, or remove it from --ref-dir") from exc
+
+
+def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
+                cache: Sha256Cache | None) -> Clip:
+    ext = path.suffix.lower()
+    with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
+        st = os.fstat(fh.fileno())  # is caught after the jobs
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    if stamp[0] == 0:
+        raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
+    if ext == ".y4m":
+        w, h, fps, pix, n = y4m_geometry(path)
+        kind = "y4m"
+    elif ext == ".yuv":
+        if is_netflix_distorted(path):
+            raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
+                             "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
+                             hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
+                                  "makes its own encodes")
+        w, h, fps, pix = yuv_geometry(path, defaults)
+        check_geometry(path, w, h, pix)
+        per_frame = frame_bytes(w, h, pix)
+        if stamp[0] % per_frame:
+            raise InputError(
+                f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
+                f"({per_frame} bytes each)",
+                hint="fix the geometry in the name or sidecar, or replace the truncated file")
+        n, kind = stamp[0] // per_frame, "yuv"
+    else:
+        w, h, fps, pix, n = (cache.master_geometry(path, ffmpeg) if cache is not None
+                             else master_geometry(path, ffmpeg))
+        check_geometry(path, w, h, pix)
+        kind = "master"
+    if n < 1:
+        raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
+    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp)
+
+
+def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
+             note: Note = _ignore) -> list[Clip]:
+    """Every clip in ref_dir, checked; duplicates of one content are refused; `note` hears what is skipped."""
+    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
+    check_distinct(clips)
+    return clips
+
+
+def check_distinct(clips: list[Clip]) -> None:
+    by_sha: dict[str, Clip] = {}
+    by_src: dict[str, Clip] = {}
+    for c in clips:
+        if c.sha256 in by_sha:
+            raise InputError(f"{c.path} and {by_sha[c.sha256].path} hold the same content",
+                             hint="keep one of them: one piece of content must not sit on both sides of a fold")
+        if c.src in by_src:
+            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r}",
+                             hint="rename one of them")
+        by_sha[c.sha256] = c
+        by_src[c.src] = c
+
+
+def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = NO_DEFAULTS,
+                    demo_count: int | None = None, demo_seconds: float = 0.0,
+                    note: Note = _ignore) -> tuple[list[Clip], bool]:
+    """(the reference set, is it the demo set): the clips of --ref-dir, else the embedded demo clips.
+
+    Content hashes are cached in cache_folder/sha256.json; the demo set is rendered there once. `note` hears
+    each entry skipped, and a wait for another run rendering a demo clip.
+    """
+    from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
+
+    cache = Sha256Cache(cache_folder / "sha256.json")
+    if ref_dir is not None:
+        return discover(ref_dir, ffmpeg, cache, defaults, note), False
+    folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
+    names = {c.name for c in DEMO_CLIPS[:demo_count]}
+    return [c for c in discover(folder, ffmpeg, cache, note=note) if c.src in names], True

@@ -1,0 +1,98 @@
+"""Nothing in --ref-dir is skipped without a word (issue 24 I).
+
+An entry named like a clip that no clip can be (a named pipe, a link to a device, a folder) is skipped with
+one line naming it and why, and the run goes on with the usable clips; a link to nothing or a loop of links
+is refused. Nothing is opened to find out, and a clip that turns into a named pipe never blocks discovery.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.media.discovery import find_clip_files, list_clip_files, probe_clip
+from kit.media.refs import Sha256Cache
+from tests.conftest import run_kit
+
+ARGS = ("--encoders", "libx264", "--cqs", "30")
+
+
+@pytest.fixture()
+def refs(tiny_refs: Path, tmp_path: Path) -> Path:
+    """Three good clips (links to them, as users keep them) and three entries no clip can be."""
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in ("alpha", "beta", "delta"):
+        (folder / f"{name}.y4m").symlink_to(tiny_refs / f"{name}.y4m")
+    os.mkfifo(folder / "pipe.y4m")
+    (folder / "zero.y4m").symlink_to("/dev/zero")
+    (folder / "folder.y4m").mkdir()
+    (folder / "notes.txt").write_text("not named like a clip: not looked at\n")
+    return folder
+
+
+def skipped_lines(folder: Path) -> list[str]:
+    return [f"skipped {folder / 'folder.y4m'}: a folder, not a clip file",
+            f"skipped {folder / 'pipe.y4m'}: a named pipe (FIFO), not a clip file",
+            f"skipped {folder / 'zero.y4m'}: a symbolic link to /dev/zero, a device, not a clip file"]
+
+
+def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
+    files, skipped = list_clip_files(refs)
+    assert [p.name for p in files] == ["alpha.y4m", "beta.y4m", "delta.y4m"]
+    assert [s.line() for s in skipped] == skipped_lines(refs)
+    heard: list[str] = []
+    assert find_clip_files(refs, heard.append) == files
+    assert heard == skipped_lines(refs)
+
+
+def test_a_folder_of_only_unusable_entries_says_what_it_skipped(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.y4m")
+    (tmp_path / "zero.mov").symlink_to("/dev/zero")
+    with pytest.raises(InputError) as err:
+        find_clip_files(tmp_path)
+    assert err.value.message == (f"no reference clips in {tmp_path} (looked for .y4m .yuv .mp4 .mkv .mov; skipped "
+                                 f"{tmp_path / 'pipe.y4m'}, a named pipe (FIFO) and 1 more)")
+
+
+def test_a_loop_of_links_is_refused_naming_it(refs: Path) -> None:
+    (refs / "loop.y4m").symlink_to("loop.y4m")
+    with pytest.raises(InputError, match=r"loop\.y4m: a symbolic link to loop\.y4m, which leads back to itself"):
+        list_clip_files(refs)
+
+
+def test_a_clip_turned_into_a_named_pipe_never_blocks_discovery(tmp_path: Path) -> None:
+    """Listed as a file, a FIFO by the time it is probed: refused at once, not an open() waiting for a writer."""
+    fifo = tmp_path / "clip.y4m"
+    os.mkfifo(fifo)
+
+    returned = threading.Event()
+
+    def unblock() -> None:  # a writer after 5 s, so a blocking open ends (and the test fails) instead of hanging
+        if not returned.wait(5):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=unblock, daemon=True).start()
+    began = time.monotonic()
+    try:
+        with pytest.raises(InputError, match=r"clip\.y4m: a named pipe \(FIFO\) now, not a clip file"):
+            probe_clip(fifo, "ffmpeg", Sha256Cache(None).get)
+    finally:
+        returned.set()
+    assert time.monotonic() - began < 2
+
+
+def test_the_run_names_each_skipped_entry_once_and_goes_on(refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_kit("run", "--ref-dir", refs, "--out-dir", out, *ARGS, "--only", "prereqs").returncode == 0
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *ARGS, "--only", "corpus", timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for line in skipped_lines(refs):
+        assert res.stdout.count(f"[02 corpus] {line}\n") == 1, res.stdout
+        assert line in (out / "02_corpus" / "logs" / "corpus.log").read_text()
+    assert "sources 3" in res.stdout  # the run went on with the three usable clips
