@@ -26,6 +26,11 @@ STATUS = "status.json"
 LOCK = ".lock"
 
 
+def default_out_dir(box_id: str) -> Path:
+    """Where a run writes without --out-dir (and what `status` looks at without an argument)."""
+    return Path("runs") / box_id
+
+
 def manifest_path(corpus: Path) -> Path:
     """`<stem>.manifest.json`: where a corpus file's manifest sits (a shard's, a merged corpus's)."""
     return corpus.with_name(corpus.stem + ".manifest.json")

@@ -14,10 +14,11 @@ from kit.cli.merge import corpus_group, merge_cmd
 from kit.cli.run import run_cmd, step_cmd
 from kit.cli.slurm import slurm_cmd
 from kit.cli.status import status_cmd
+from kit.cli.usage import KitGroup
 from kit.cli.verify import verify_cmd
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ensemble-kit")
 def cli() -> None:
     """ensemble-kit: encode reference clips with the encoders this box has, score every frame

@@ -14,8 +14,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from kit.cli.flags import BY_NAME, build_settings, run_options
 from kit.cli.guard import guarded
-from kit.cli.run import build_settings, run_options
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli, kit_command
 
@@ -61,14 +61,14 @@ def passthrough(ctx: click.Context, kw: dict[str, Any]) -> list[str]:
             given = flag if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE else \
                 f"{flag} (from {param.envvar})"
             raise InputError(f"{given} cannot be used with `slurm`", hint=REFUSED[name].replace("{kit}", kit_cli()))
-        if name in OWN or value is None:
+        if name in OWN or (value is None and BY_NAME[name].default() is None):
             continue
         if isinstance(param, click.Option) and param.is_flag:
             args += [flag] if value else []
         elif name in PATHS or (name == "ffmpeg" and (os.sep in str(value) or Path(value).exists())):
             args += [flag, str(Path(value).absolute())]
         else:
-            args += [flag, str(value)]
+            args += [flag, BY_NAME[name].text(value)]
     return args
 
 
@@ -91,7 +91,7 @@ def make_plan(ctx: click.Context, shards: int, sbatch_opts: Any, kw: dict[str, A
 
     run_args = passthrough(ctx, kw)
     root = Path(kw["out_dir"] or Path("runs") / "slurm").absolute()
-    from kit.corpus.split import SHARD_FIELD
+    from kit.corpus.split import SHARD_FIELD, ShardSpec
 
     if SHARD_FIELD in str(root):
         raise InputError(f"--out-dir {str(root)!r} holds {{shard}}; with `slurm` it is the one shared folder of "
@@ -99,8 +99,8 @@ def make_plan(ctx: click.Context, shards: int, sbatch_opts: Any, kw: dict[str, A
     box_id = safe_box_id(kw["box_id"] or default_box_id())
     layout = SlurmLayout(root)
     # every flag is checked here, before anything is written or submitted (as the first task will check it)
-    build_settings({**kw, "shard": f"1/{shards}", "corpus": None, "out_dir": layout.shard(1, shards),
-                    "box_id": f"{box_id}-shard1of{shards}"})
+    build_settings({**kw, "shard": ShardSpec(1, shards), "corpus": None, "out_dir": layout.shard(1, shards),
+                    "box_id": f"{box_id}-{ShardSpec(1, shards).tag}"})
     clips = count_clips(kw)
     where = kw["ref_dir"] or "the demo set"
     if clips < MIN_SOURCES:

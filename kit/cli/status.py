@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,11 +24,13 @@ STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "unused": "brig
 
 
 def default_out_dir() -> Path:
-    """As `run` chooses it: KIT_OUT_DIR, else runs/<box-id> (KIT_BOX_ID or the host name)."""
+    """As `run` chooses it: its --out-dir's variable, else runs/<box-id> (its --box-id's variable, or the host)."""
+    from kit.cli.flags import env_default
     from kit.infra.host import default_box_id, safe_box_id
+    from kit.rundir import default_out_dir as layout_default
 
-    env = os.environ.get("KIT_OUT_DIR")
-    return Path(env) if env else Path("runs") / safe_box_id(os.environ.get("KIT_BOX_ID") or default_box_id())
+    given = env_default("out_dir")
+    return Path(given) if given else layout_default(safe_box_id(env_default("box_id") or default_box_id()))
 
 
 def status_lines(report: RunStatus, color: bool) -> list[str]:

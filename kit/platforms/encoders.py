@@ -224,6 +224,14 @@ def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore
     return out
 
 
+def check_grid(encoders: Iterable[str], cqs: Iterable[int]) -> None:
+    """Every grid value within every encoder's own quality range (the one check: the CLI makes it for the
+    encoders it knows, the corpus step for those --encoders auto resolved to)."""
+    for name in encoders:
+        for cq in cqs:
+            get_spec(name).check_cq(cq)
+
+
 def get_spec(name: str) -> EncoderSpec:
     try:
         return SPECS[name]

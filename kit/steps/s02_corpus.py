@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import read_json_object, remove_output, remove_temp_files, write_json
-from kit.infra.host import cache_dir, core_count, safe_box_id
+from kit.infra.host import cache_dir, core_count
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, RecordError
@@ -25,7 +25,7 @@ from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import reference_clips
 from kit.media.refs import Clip, YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
-from kit.platforms.encoders import HwArgs, get_spec, session_semaphores
+from kit.platforms.encoders import HwArgs, check_grid, session_semaphores
 from kit.platforms.prereqs import Prereqs
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
@@ -43,7 +43,7 @@ def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) 
 def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
     ff = prereqs.ffmpeg
     return Provenance(
-        box_id=safe_box_id(ctx.settings.box_id), platform=prereqs.host.platform, device=prereqs.host.cpu,
+        box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
         ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
         libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices())
 
@@ -160,9 +160,7 @@ class CorpusStep:
                              hint="add reference clips to --ref-dir")
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
-        for enc in p.encoders:
-            for cq in s.cqs:
-                get_spec(enc).check_cq(cq)
+        check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
         jobs = plan_jobs(p.clips, p.encoders, s.cqs, p.depth.bits_of)
         make_folder(run.jobs)
         remove_temp_files(run.jobs)

@@ -12,7 +12,6 @@ from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.files import read_json, sha256_file, write_text
-from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.model.threads import apply_threads, choose_threads
@@ -40,7 +39,7 @@ class BundleStep:
 
     def plan(self, ctx: Context) -> Plan:
         verdict, path = find_verdict(ctx)
-        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": safe_box_id(ctx.settings.box_id),
+        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)},
                     inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
 
@@ -75,7 +74,7 @@ class BundleStep:
         data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
                                 read_prereqs(run.prereqs_json)[0])
         write_text(run.report, render_report(verdict, data))
-        box, utc = safe_box_id(ctx.settings.box_id), utc_compact()
+        box, utc = ctx.settings.box_id, utc_compact()
         stem = run.results_stem(box, utc)
         tarball = run.tarball(stem)
         files = tarball_files(run, verdict, verdict_path, exports, run.report,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.corpus.split import ShardSpec
+from kit.infra.host import safe_box_id
 from kit.infra.records import Record
 from kit.model.recipe import TrainConfig
 from kit.verdict.gate import GateThresholds
@@ -24,7 +25,7 @@ class RunSettings(Record):
     width: int | None = None  # geometry .yuv names leave out (refs.YuvDefaults)
     height: int | None = None
     fps: str | None = None
-    encoders: tuple[str, ...] = ("libx264",)
+    encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
     cqs: tuple[int, ...] = (19, 25, 31, 37)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     corpus: Path | None = None
@@ -39,3 +40,7 @@ class RunSettings(Record):
     shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
     vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
     encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
+
+    def __post_init__(self) -> None:
+        # the box id names files and folders: sanitised here, once, whoever builds the settings
+        object.__setattr__(self, "box_id", safe_box_id(self.box_id))

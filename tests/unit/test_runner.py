@@ -117,8 +117,9 @@ def test_every_command_is_covered_by_the_help_test() -> None:
 
 
 def test_run_flags_have_kit_environment_twins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.cli.flags import NO_ENV
     from kit.cli.main import cli
-    from kit.cli.run import NO_ENV
+    from kit.corpus.split import ShardSpec
 
     env = {"KIT_JOBS": "3", "KIT_SEEDS": "4,5", "KIT_CORPUS": "/c.parquet", "KIT_EPOCHS": "7", "KIT_JSON": "1",
            "KIT_MIN_MEAN_PLCC": "0.9", "KIT_DEMO_CLIPS": "2", "KIT_SHARD": "1/2", "KIT_WIDTH": "1280"}
@@ -127,8 +128,9 @@ def test_run_flags_have_kit_environment_twins(monkeypatch: pytest.MonkeyPatch) -
     run = cli.commands["run"]
     ctx = run.make_context("run", [])
     assert (ctx.params["jobs"], ctx.params["seeds"], str(ctx.params["corpus"]), ctx.params["epochs"]) == \
-        (3, "4,5", "/c.parquet", 7)
-    assert ctx.params["json_mode"] is True and ctx.params["min_mean_plcc"] == 0.9 and ctx.params["shard"] == "1/2"
+        (3, (4, 5), "/c.parquet", 7)
+    assert ctx.params["json_mode"] is True and ctx.params["min_mean_plcc"] == 0.9
+    assert ctx.params["shard"] == ShardSpec(1, 2)
     assert run.make_context("run", ["--jobs", "5"]).params["jobs"] == 5  # a flag beats its variable
     options = [p for p in run.params if isinstance(p, click.Option) and p.name not in ("help",)]
     missing = [p.name for p in options if p.name not in NO_ENV and not p.envvar]
@@ -172,13 +174,13 @@ def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path) -> No
 def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> None:
     for entry, shown in ((["-m", "kit", "run"], "-m kit run"),
                          (["kit/run_full_pipeline.py"], "kit/run_full_pipeline.py")):
-        res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--seeds", "x"], cwd=ROOT,
+        res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--ref-dir", "nope"], cwd=ROOT,
                              capture_output=True, text=True)
         assert res.returncode == 2
         python = Path(sys.executable)
         if python.is_relative_to(ROOT):  # inside the folder it ran from: shown as typed, e.g. .venv/bin/python
             python = python.relative_to(ROOT)
-        assert f"retry: {python} {shown} --out-dir {tmp_path} --seeds x" in res.stderr, res.stderr
+        assert f"retry: {python} {shown} --out-dir {tmp_path} --ref-dir nope" in res.stderr, res.stderr
 
 
 def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Path) -> None:

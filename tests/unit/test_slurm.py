@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kit.cli.flags import build_settings
 from kit.cli.main import cli
-from kit.cli.run import build_settings
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.slurm import array_position
+from kit.steps.settings import RunSettings
 from kit.steps.status import command_of
 
 
@@ -79,31 +80,30 @@ def test_auto_outside_an_array_is_the_whole_set_and_says_so() -> None:
     assert "not in a Slurm array task" in spec.how and "(1/1)" in spec.how
 
 
-def kw(**over: object) -> dict[str, object]:
-    """The keyword arguments `run` gives build_settings, with its defaults."""
-    params = cli.commands["run"].make_context("run", []).params
-    return {**params, **over}
+def settings_of(*args: str | Path) -> RunSettings:
+    """The settings `run` would run with for these flags (parsed by click, as on the command line)."""
+    return build_settings(cli.commands["run"].make_context("run", [str(a) for a in args]).params)
 
 
 def test_auto_box_id_and_shard_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name, value in env(2, 1, 3, 3, 1).items():
         monkeypatch.setenv(name, value)
-    s = build_settings(kw(shard="auto"))
+    s = settings_of("--shard", "auto")
     assert s.shard == ShardSpec(2, 3) and s.box_id == f"{default_box_id()}-shard2of3"
     assert s.out_dir == (Path("runs") / s.box_id).absolute()
-    s = build_settings(kw(shard="auto", box_id="lab-{shard}", out_dir=tmp_path / "shared" / "{shard}"))
+    s = settings_of("--shard", "auto", "--box-id", "lab-{shard}", "--out-dir", tmp_path / "shared" / "{shard}")
     assert s.box_id == "lab-shard2of3" and s.out_dir == tmp_path / "shared" / "shard2of3"
-    s = build_settings(kw(shard="2/4", out_dir=tmp_path / "{shard}"))
+    s = settings_of("--shard", "2/4", "--out-dir", tmp_path / "{shard}")
     assert s.out_dir == tmp_path / "shard2of4" and s.box_id == default_box_id()  # K/N keeps the host name
     with pytest.raises(InputError, match=r"holds \{shard\} but no --shard is given"):
-        build_settings(kw(out_dir=tmp_path / "{shard}"))
+        settings_of("--out-dir", tmp_path / "{shard}")
 
 
 def test_a_long_host_name_keeps_the_shard_in_the_box_id(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kit.infra.host.default_box_id", lambda: "h" * 80)
     for name, value in env(11, 0, 11).items():
         monkeypatch.setenv(name, value)
-    box = build_settings(kw(shard="auto")).box_id
+    box = settings_of("--shard", "auto").box_id
     assert box.endswith("-shard12of12") and len(box) <= 64
 
 

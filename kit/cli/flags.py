@@ -1,0 +1,243 @@
+"""The flags of `run` and `step` (and through them `slurm`), each defined once.
+
+A RunFlag names the setting it sets (a dotted path into kit.steps.settings.RunSettings: `cqs`,
+`gate.max_abs_bias`, `train.epochs`), its type (kit.cli.params: validated at the flag, handed over typed)
+and its help. Its default is the setting's own default in the settings, gate and recipe records, never
+spelled here. From this one table come the click options, the RunSettings a command runs with
+(`build_settings`) and the flags a cluster job is given to run the very same settings (`settings_flags`).
+
+Light to import (click only): the settings load when a command runs or its help is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from kit.cli.params import AbsPath, Encoders, Fps, IntList, KitType, Limit, Range, Shard
+from kit.errors import InputError
+from kit.media.pixfmt import ENCODE_DEPTHS
+from kit.rundir import STEP_NAMES
+
+if TYPE_CHECKING:
+    from kit.steps.settings import RunSettings
+
+NO_ENV = ("from_step", "only", "force")  # choices of one invocation: a forgotten variable must not redo work
+ENV_PREFIX = "KIT_"
+
+
+@dataclass(frozen=True)
+class RunFlag:
+    opt: str  # --cqs
+    path: str  # the RunSettings field it sets ("gate.max_abs_bias"); "" for a flag that is no setting
+    type: Any  # a KitType, a click type or a Python type
+    help: str
+    metavar: str | None = None
+    is_flag: bool = False
+    dest: str = ""  # the click parameter name when it is not the option's own (--from -> from_step)
+    computed: str = ""  # a default worked out at run time, said in the help instead of a value
+
+    @property
+    def name(self) -> str:
+        return self.dest or self.opt[2:].replace("-", "_")
+
+    @property
+    def envvar(self) -> str | None:
+        return None if self.name in NO_ENV else ENV_PREFIX + ("JSON" if self.name == "json_mode" else self.name.upper())
+
+    def default(self) -> Any:
+        if self.is_flag:
+            return False
+        return setting(defaults(), self.path) if self.path and not self.computed else None
+
+    def text(self, value: Any) -> str:
+        """A value as this flag's text: `19,25`, `off`, `2/3`, a path."""
+        return self.type.text(value) if isinstance(self.type, KitType) else str(value)
+
+
+@functools.cache
+def defaults() -> RunSettings:
+    from kit.steps.settings import RunSettings
+
+    return RunSettings(out_dir=Path("runs"))
+
+
+def setting(settings: object, path: str) -> Any:
+    for part in path.split("."):
+        settings = getattr(settings, part)
+    return settings
+
+
+FLAGS: tuple[RunFlag, ...] = (
+    RunFlag("--ref-dir", "ref_dir", AbsPath(), "Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). "
+            "Default: the embedded demo set.", computed="demo"),
+    RunFlag("--width", "width", click.IntRange(16, 16384),
+            "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."),
+    RunFlag("--height", "height", click.IntRange(16, 16384),
+            "Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."),
+    RunFlag("--fps", "fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."),
+    RunFlag("--encoders", "encoders", Encoders(), "Comma-separated encoders, or auto: each detected family's "
+            "defaults that pass a test encode, plus libx264 (the detect command lists them)."),
+    RunFlag("--encode-depth", "encode_depth", click.Choice(ENCODE_DEPTHS),
+            "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than "
+            "8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
+    RunFlag("--cqs", "cqs", IntList(0, 255, "19,25,31,37"), "Quality grid (the cq knob, mapped per encoder family)."),
+    RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
+    RunFlag("--out-dir", "out_dir", AbsPath(), "Run directory.", computed="runs/<box-id>"),
+    RunFlag("--corpus", "corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the "
+            "corpus step."),
+    RunFlag("--box-id", "box_id", str, "Name of this box in shards and tarballs.", computed="host name"),
+    RunFlag("--shard", "shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content "
+            "hash; run K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). "
+            "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id "
+            "becomes shard<K>of<N>.", metavar="K/N|auto"),
+    RunFlag("--jobs", "jobs", click.IntRange(0, 256), "Parallel corpus jobs (0 = cores)."),
+    RunFlag("--ffmpeg", "ffmpeg", str, "ffmpeg binary with libvmaf to use.", computed="found"),
+    RunFlag("--from", "", click.Choice(STEP_NAMES), "Rerun from this step on.", dest="from_step"),
+    RunFlag("--only", "", click.Choice(STEP_NAMES), "Run only this step."),
+    RunFlag("--force", "", bool, "Rerun the selected steps even if up to date (redoes corpus jobs).", is_flag=True),
+    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", float, "Gate: mean over seeds of per-seed mean LOSO PLCC."),
+    RunFlag("--max-plcc-spread", "gate.plcc_spread_max", float, "Gate: max - min of the per-seed mean PLCCs."),
+    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", float, "Gate: every seed's mean PLCC."),
+    RunFlag("--incumbent", "incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote "
+            "only if this run beats its models by more than the seed spread."),
+    RunFlag("--min-rmse-lift", "gate.min_rmse_lift", click.FloatRange(0, 10),
+            "Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
+    RunFlag("--max-abs-bias", "gate.max_abs_bias", Limit(), "Gate: no held-out source may be off by more than X "
+            "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
+    RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "
+            "over seeds) at most X.", metavar="X|off"),
+    RunFlag("--epochs", "train.epochs", click.IntRange(1, 10_000), "Training epochs (advanced)."),
+    RunFlag("--batch-size", "train.batch_size", click.IntRange(1, 1 << 20), "Training batch size per model "
+            "(advanced)."),
+    RunFlag("--demo-clips", "demo_clips", click.IntRange(0, 64), "Use only the first N demo clips (0 = all)."),
+    RunFlag("--demo-seconds", "demo_seconds", click.FloatRange(0, 60), "Length of each demo clip in seconds "
+            "(0 = the default 3)."),
+    RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
+            "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
+            "is 10..51).", metavar="MIN,MAX"),
+    RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
+)
+BY_NAME = {f.name: f for f in FLAGS}
+
+
+def _option(flag: RunFlag) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    default = flag.default()
+    flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
+    if isinstance(flag.type, KitType) and (default is not None or isinstance(flag.type, Limit)):
+        default = flag.text(default)  # the flag's own text: the help shows it as typed, the type parses it
+    return click.option(flag.opt, flag.name, type=None if flag.is_flag else flag.type, default=default,
+                        is_flag=flag.is_flag, help=flag_help, metavar=flag.metavar, envvar=flag.envvar,
+                        show_envvar=flag.envvar is not None, show_default=default is not None and not flag.is_flag)
+
+
+def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return _with(fn, selection=True)
+
+
+def step_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`run`'s flags without --from and --only: `step NAME` is the selection."""
+    return _with(fn, selection=False)
+
+
+def _with(fn: Callable[..., Any], selection: bool) -> Callable[..., Any]:
+    for flag in reversed(FLAGS):
+        if selection or flag.name not in ("from_step", "only"):
+            fn = _option(flag)(fn)
+    return fn
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """One invocation of `run` or `step`: the settings it runs with, and what it selects (not settings)."""
+
+    settings: RunSettings
+    from_step: str | None = None
+    only: str | None = None
+    force: bool = False
+    json_mode: bool = False
+
+
+def build_run(values: Mapping[str, Any]) -> RunChoice:
+    """The typed values of the run flags (as click parsed them) -> the settings and the selection."""
+    return RunChoice(build_settings(values), values.get("from_step"), values.get("only"),
+                     bool(values.get("force")), bool(values.get("json_mode")))
+
+
+def build_settings(values: Mapping[str, Any]) -> RunSettings:
+    """RunSettings from the flags' typed values: every flag with a setting path sets it, defaults stay the
+    settings' own; then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
+    from kit.infra.host import default_box_id
+    from kit.platforms.encoders import AUTO, check_grid
+    from kit.rundir import default_out_dir
+
+    shard, corpus = values.get("shard"), values.get("corpus")
+    if shard is not None and corpus is not None:
+        raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
+                         hint="drop --shard, or drop --corpus to encode this box's shard")
+    settings = defaults()
+    for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
+        if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):
+            settings = with_setting(settings, flag.path, values[flag.name])
+    box = values.get("box_id")
+    box_id = with_shard(box, shard, "--box-id") if box else \
+        shard_box_id(default_box_id(), shard) if shard is not None and shard.how else default_box_id()
+    settings = dataclasses.replace(settings, box_id=box_id)  # sanitised by the record
+    out = values.get("out_dir")
+    out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
+    check_grid(("libx264",) if settings.encoders == (AUTO,) else settings.encoders, settings.cqs)
+    return dataclasses.replace(settings, out_dir=out_dir)
+
+
+def with_setting(settings: Any, path: str, value: Any) -> Any:
+    """`settings` with the field at dotted `path` set to `value` (nested records replaced, never changed)."""
+    head, _, rest = path.partition(".")
+    new = with_setting(getattr(settings, head), rest, value) if rest else value
+    return dataclasses.replace(settings, **{head: new})
+
+
+def with_shard(text: str, shard: Any, flag: str) -> str:
+    """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
+    from kit.corpus.split import SHARD_FIELD
+
+    if SHARD_FIELD not in text:
+        return text
+    if shard is None:
+        raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
+                         hint=f"add --shard K/N (or --shard auto in an array job), or drop {SHARD_FIELD}")
+    return text.replace(SHARD_FIELD, str(shard.tag))
+
+
+def shard_box_id(host: str, shard: Any) -> str:
+    """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
+    tag = str(shard.tag)
+    return f"{host[:63 - len(tag)]}-{tag}"
+
+
+def settings_flags(settings: RunSettings, leave_out: tuple[str, ...] = ()) -> list[str]:
+    """The flags that make another process run with these settings: every setting that differs from its
+    default, written as its flag's text (paths absolute, an ffmpeg given as a path made absolute)."""
+    args: list[str] = []
+    for flag in FLAGS:
+        if not flag.path or flag.name in leave_out:
+            continue
+        value = setting(settings, flag.path)
+        if value == setting(defaults(), flag.path) or (value is None and not isinstance(flag.type, Limit)):
+            continue  # a default, or None where only a default can be None (--max-abs-bias off is written)
+        if flag.name == "ffmpeg" and (os.sep in str(value) or Path(value).exists()):
+            value = str(Path(value).absolute())
+        args += [flag.opt, flag.text(value)]
+    return args
+
+
+def env_default(name: str) -> str | None:
+    """The value a run flag takes from its KIT_ variable when not given on the command line."""
+    flag = BY_NAME[name]
+    return os.environ.get(flag.envvar) if flag.envvar else None

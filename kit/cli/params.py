@@ -1,0 +1,156 @@
+"""Click parameter types of the run flags: each validates its text at the flag, with the kit's message and hint,
+and hands over a typed value; `text` writes a value back as the flag's text (help defaults, the Slurm
+pass-through), so `convert(text(v)) == v`.
+
+Light to import: the kit modules they parse with load when a value is converted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kit.errors import InputError
+
+OFF = "off"
+
+
+class FlagError(click.BadParameter):
+    """A flag's value refused, with the kit's one-line cause and its hint (the CLI prints both, exit 2)."""
+
+    def __init__(self, message: str, hint: str, ctx: click.Context | None, param: click.Parameter | None) -> None:
+        super().__init__(message, ctx, param)
+        self.hint = hint
+
+
+class KitType(click.ParamType):
+    """A flag's type: parse with the kit's own parser, a refusal is a usage error carrying its hint."""
+
+    def parse(self, text: str, flag: str) -> Any:
+        raise NotImplementedError
+
+    def text(self, value: Any) -> str:
+        return str(value)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):  # a default, already typed
+            return value
+        flag = max(param.opts, key=len) if param is not None and param.opts else self.name
+        try:
+            return self.parse(value, flag)
+        except InputError as exc:
+            raise FlagError(exc.message, exc.hint, ctx, param) from None
+
+
+class IntList(KitType):
+    """`19,25,31` -> (19, 25, 31): whole numbers in lo..hi, each once, at least one."""
+
+    name = "list"
+
+    def __init__(self, lo: int, hi: int, example: str) -> None:
+        self.lo, self.hi, self.example = lo, hi, example
+
+    def parse(self, text: str, flag: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(v.strip()) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise InputError(f"{flag} {text!r} is not a comma-separated list of whole numbers",
+                             hint=f"e.g. {flag} {self.example}") from None
+        if not values:
+            raise InputError(f"{flag} {text!r} is empty", hint=f"give at least one value to {flag}")
+        if len(set(values)) != len(values):
+            raise InputError(f"{flag} {text!r} repeats a value", hint="list each value once")
+        if bad := [v for v in values if not self.lo <= v <= self.hi]:
+            raise InputError(f"{flag} value {bad[0]} is outside {self.lo}..{self.hi}",
+                             hint=f"use values from {self.lo} to {self.hi}")
+        return values
+
+    def text(self, value: Any) -> str:
+        return ",".join(str(v) for v in value)
+
+
+class Range(IntList):
+    """`10,51` -> (10, 51): MIN,MAX with MIN < MAX."""
+
+    name = "range"
+
+    def parse(self, text: str, flag: str) -> tuple[int, int]:
+        values = super().parse(text, flag)
+        if len(values) != 2 or values[0] >= values[1]:
+            raise InputError(f"{flag} {text!r} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
+        return values[0], values[1]
+
+
+class Limit(KitType):
+    """A gate's threshold `X|off`: a positive number, or off (None)."""
+
+    name = "limit"
+
+    def parse(self, text: str, flag: str) -> float | None:
+        if text.strip().lower() in (OFF, "none"):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < float("inf"):
+            raise InputError(f"{flag} {text!r} is neither a positive number nor off",
+                             hint=f"e.g. {flag} 5, or {flag} off")
+        return value
+
+    def text(self, value: Any) -> str:
+        return OFF if value is None else f"{value:g}"
+
+
+class Shard(KitType):
+    """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
+
+    name = "shard"
+
+    def parse(self, text: str, flag: str) -> Any:
+        from kit.corpus.split import parse_shard
+
+        return parse_shard(text)
+
+    def text(self, value: Any) -> str:
+        return str(value.label)
+
+
+class Fps(KitType):
+    """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
+
+    name = "fps"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.media.refs import parse_fps
+
+        try:
+            return parse_fps(text)
+        except (ValueError, ZeroDivisionError):
+            raise InputError(f"{flag} {text!r} is not a frame rate", hint=f"e.g. {flag} 25 or {flag} 30000/1001") \
+                from None
+
+
+class Encoders(KitType):
+    """`libx264,h264_nvenc` or `auto` -> a tuple of names the kit knows."""
+
+    name = "encoders"
+
+    def parse(self, text: str, flag: str) -> tuple[str, ...]:
+        from kit.platforms.encoders import parse_encoder_list
+
+        return parse_encoder_list(text)
+
+    def text(self, value: Any) -> str:
+        return ",".join(value)
+
+
+class AbsPath(KitType):
+    """A path, made absolute where it is given (the steps and the cluster's jobs run elsewhere)."""
+
+    name = "path"
+
+    def parse(self, text: str, flag: str) -> Path:
+        return Path(text).expanduser().absolute()

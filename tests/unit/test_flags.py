@@ -1,0 +1,95 @@
+"""The run flags are defined once (kit/cli/flags.py): typed at the flag, every default the settings' own, and
+the cluster pass-through turns settings back into flags that give the very same settings."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+
+import click
+import pytest
+
+from kit.cli.flags import FLAGS, build_settings, defaults, setting, settings_flags
+from kit.cli.main import cli
+from kit.cli.params import FlagError
+from kit.corpus.split import ShardSpec
+from kit.infra.invocation import kit_command
+from kit.steps.settings import RunSettings
+from kit.verdict.gate import GateThresholds
+from tests.conftest import ROOT
+
+
+def parse(*args: str | Path) -> dict[str, object]:
+    return dict(cli.commands["run"].make_context("run", [str(a) for a in args]).params)
+
+
+def test_no_flag_means_the_settings_own_defaults(tmp_path: Path) -> None:
+    made = build_settings(parse("--out-dir", tmp_path, "--box-id", "b"))
+    assert made == dataclasses.replace(RunSettings(out_dir=tmp_path, box_id="b"))
+    assert made.gate == GateThresholds() and made.encoders == ("auto",)
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.path and not f.computed], ids=lambda f: f.opt)
+def test_each_flags_default_is_read_from_the_settings(flag: object) -> None:
+    assert parse()[flag.name] == setting(defaults(), flag.path)  # type: ignore[attr-defined]
+
+
+def test_the_cli_module_spells_no_default_value() -> None:
+    """Defaults live in the settings, gate and recipe records: the flag table passes none of its own."""
+    tree = ast.parse((ROOT / "kit" / "cli" / "flags.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "RunFlag"]
+    assert len(calls) == len(FLAGS)
+    assert not any(k.arg == "default" for c in calls for k in c.keywords)
+
+
+@pytest.mark.parametrize("args", [
+    ["--cqs", "22,30", "--seeds", "3", "--max-abs-bias", "off", "--max-fold-rmse", "7.5", "--epochs", "5"],
+    ["--encoders", "libx264,libx265", "--encode-depth", "source", "--min-mean-plcc", "0.9", "--min-rmse-lift", "0.7",
+     "--vmaftune-crf-range", "0,63", "--fps", "30000/1001", "--width", "1920", "--height", "1080", "--jobs", "3"],
+    ["--shard", "2/5", "--demo-clips", "4", "--demo-seconds", "1.5", "--batch-size", "128", "--ffmpeg", "ffmpeg"],
+])
+def test_settings_become_flags_that_give_the_same_settings(args: list[str], tmp_path: Path) -> None:
+    """The cluster pass-through: the job's command line, parsed again, runs the very same settings."""
+    refs = tmp_path / "refs"
+    first = build_settings(parse(*args, "--ref-dir", refs, "--out-dir", tmp_path / "o", "--box-id", "lab"))
+    again = build_settings(parse(*settings_flags(first), "--out-dir", tmp_path / "o", "--box-id", "lab"))
+    assert again == first
+    assert "--out-dir" not in settings_flags(first, leave_out=("out_dir", "box_id"))
+
+
+def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
+    values = parse("--cqs", "31,19", "--max-abs-bias", "off", "--shard", "1/2", "--vmaftune-crf-range", "5,40")
+    assert values["cqs"] == (31, 19) and values["max_abs_bias"] is None and values["shard"] == ShardSpec(1, 2)
+    assert values["vmaftune_crf_range"] == (5, 40) and values["max_fold_rmse"] is None
+    for args, message in ((["--seeds", "0,0"], "--seeds '0,0' repeats a value"),
+                          (["--max-abs-bias", "0"], "neither a positive number nor off"),
+                          (["--shard", "0/2"], "K must be 1..N"), (["--fps", "1/0"], "is not a frame rate"),
+                          (["--encoders", "auto,libx264"], "mixes 'auto' with encoder names")):
+        with pytest.raises(FlagError, match=message) as err:
+            parse(*args)
+        assert err.value.hint
+
+
+def test_usage_errors_print_as_the_kit_prints_errors() -> None:
+    from click.testing import CliRunner
+
+    res = CliRunner().invoke(cli, ["run", "--cqs", "19,abc"])
+    assert res.exit_code == 2
+    assert res.output.splitlines() == ["error: --cqs '19,abc' is not a comma-separated list of whole numbers",
+                                       "hint: e.g. --cqs 19,25,31,37"]
+    res = CliRunner().invoke(cli, ["run", "--no-such-flag"])
+    assert res.exit_code == 2 and res.output.splitlines()[1] == f"hint: see `{kit_command('run', '--help')}`"
+    res = CliRunner().invoke(cli, ["run", "--seeds", "x"], env={"KIT_SEEDS": "x"})
+    assert "(from KIT_SEEDS)" not in res.output  # given on the command line
+    res = CliRunner().invoke(cli, ["run"], env={"KIT_SEEDS": "x"})
+    assert res.output.startswith("error: --seeds 'x' is not a comma-separated list of whole numbers (from KIT_SEEDS)")
+
+
+def test_the_status_default_out_dir_is_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.cli.status import default_out_dir
+
+    monkeypatch.setenv("KIT_BOX_ID", "lab box")
+    monkeypatch.delenv("KIT_OUT_DIR", raising=False)
+    assert default_out_dir() == Path("runs") / "lab-box" == build_settings(parse()).out_dir.relative_to(Path.cwd())
+    assert isinstance(cli.commands["run"], click.Command)
