@@ -7,8 +7,8 @@ differ by at most one, and neither file order nor file names change anything.
 Every box must hold the same reference set; the shard record carries a digest
 of the whole set (`set_sha256`) so the merge can tell when they did not.
 
-`--shard auto` takes K and N from the Slurm array task the kit runs in (the
-rule is in `kit/infra/slurm.py`); outside an array task it is the whole set, 1/1.
+`--shard auto` takes K and N from the array task the kit runs in (kit/infra/arrays.py: a Slurm array
+task, or a task of the kit's own Ray adapter); outside an array task it is the whole set, 1/1.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from kit.corpus.manifests import ShardManifest, ShardRecord, read_manifest
 from kit.errors import InputError
+from kit.infra.arrays import array_position
 from kit.infra.files import sha256_bytes
 from kit.infra.invocation import kit_command
 from kit.infra.records import Record
-from kit.infra.slurm import array_position
 from kit.media.refs import Clip
 
 SHARD_FORM = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -56,12 +56,13 @@ def is_auto(text: str | None) -> bool:
 
 
 def auto_shard(env: Mapping[str, str] | None = None) -> ShardSpec:
-    """`--shard auto`: this Slurm array task's shard, or 1/1 outside an array; its `how` says which."""
+    """`--shard auto`: this array task's shard, or 1/1 outside an array; its `how` says which."""
     pos = array_position(os.environ if env is None else env)
     if pos is None:
-        return ShardSpec(1, 1, "--shard auto: not in a Slurm array task, so the whole set (1/1)")
+        return ShardSpec(1, 1, "--shard auto: not in an array task (Slurm, or the kit's Ray adapter), so the whole "
+                               "set (1/1)")
     if pos.n > MAX_SHARDS:
-        raise InputError(f"--shard auto: the Slurm array has {pos.n} tasks, more than {MAX_SHARDS} shards",
+        raise InputError(f"--shard auto: the array has {pos.n} tasks, more than {MAX_SHARDS} shards",
                          hint=f"use an array of at most {MAX_SHARDS} tasks")
     return ShardSpec(pos.k, pos.n, f"--shard auto: {pos.how}, so shard {pos.k}/{pos.n}")
 

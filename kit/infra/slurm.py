@@ -17,25 +17,16 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError, PrereqError, ToolError
+from kit.infra.arrays import ArrayPosition
 from kit.infra.proc import run_process
 
 ARRAY_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_COUNT",
               "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_JOB_ID")
 ARRAY_HINT = "submit the array as --array=1-N (or 0-(N-1)): one task per shard, a %limit is fine"
 SBATCH_TIMEOUT_S = 120.0
-
-
-@dataclass(frozen=True)
-class ArrayPosition:
-    """Where this array task sits: shard k (1-based) of n, and how that was read."""
-
-    k: int
-    n: int
-    how: str
 
 
 def _int(env: Mapping[str, str], name: str) -> int | None:

@@ -77,7 +77,7 @@ def test_auto_outside_an_array_is_the_whole_set_and_says_so() -> None:
     assert array_position({"SLURM_JOB_ID": "12"}) is None  # a plain batch job is no array task
     spec = parse_shard(" AUTO ", {})
     assert spec == ShardSpec(1, 1) and spec is not None
-    assert "not in a Slurm array task" in spec.how and "(1/1)" in spec.how
+    assert "not in an array task" in spec.how and "(1/1)" in spec.how
 
 
 def settings_of(*args: str | Path) -> RunSettings:
@@ -232,3 +232,15 @@ def test_without_sbatch_the_scripts_are_kept_and_the_cause_said(refs: Path, tmp_
     for name in ("array.sh", "union.sh"):
         script = root / "slurm" / name
         assert script.is_file() and script.stat().st_mode & 0o111
+
+
+def test_the_kits_own_array_variable_places_a_task_and_two_schedulers_must_agree() -> None:
+    from kit.infra.arrays import array_position as placed
+
+    assert parse_shard("auto", {"KIT_ARRAY_TASK": "2/5"}) == ShardSpec(2, 5)
+    assert placed({"KIT_ARRAY_TASK": "3/3", **env(2, 0, 2)}) is not None  # both say task 3 of 3
+    with pytest.raises(InputError, match="placed twice, differently"):
+        placed({"KIT_ARRAY_TASK": "1/3", **env(2, 0, 2)})
+    for bad in ("0/3", "4/3", "x"):
+        with pytest.raises(InputError, match="KIT_ARRAY_TASK"):
+            placed({"KIT_ARRAY_TASK": bad})
