@@ -121,6 +121,12 @@ class RunDir:
     def incumbent(self) -> Path:
         return self.step("loso") / "incumbent.json"
 
+    @property
+    def incumbent_work(self) -> Path:
+        """Scratch of the child process that runs the incumbent's models (kit.model.incumbent_child), removed
+        when it ends."""
+        return self.step("loso") / "incumbent-work"
+
     # -- 04 verdict ------------------------------------------------------------------------
     def verdict_file(self, verdict: str) -> Path:
         return self.step("verdict") / f"{verdict}.json"

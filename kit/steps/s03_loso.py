@@ -62,7 +62,8 @@ class LosoStep:
         ctx.log(threads.describe())
         inputs = LosoInputs.of(df)  # the folds: a source too short for one is refused here
         # the incumbent runs first: one that cannot score this corpus is refused before any training
-        scored = incumbent_scores(s.incumbent, inputs.feats, inputs.codec) if s.incumbent else None
+        scored = (incumbent_scores(s.incumbent, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
+                  if s.incumbent else None)
         timer = Timer()
         result, models = loso_with_baselines(
             inputs, list(s.seeds), s.train,
