@@ -22,6 +22,7 @@ import numpy as np
 from kit import KIT_ROOT
 from kit.errors import InputError, ToolError
 from kit.infra.files import (
+    copy_file,
     fresh_folder,
     read_json,
     read_json_object,
@@ -47,6 +48,7 @@ HINT = "point --incumbent at a working bundle exported by the kit, or drop --inc
 # comes near it (KIT_INCUMBENT_TIMEOUT_S overrides it; KIT_TIMEOUT_S caps it, as every command's timeout)
 INCUMBENT_TIMEOUT_S = 600.0
 TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
+SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
 
 
 def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
@@ -68,6 +70,31 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
             return manifest, onnx_files
     raise InputError(f"--incumbent {path}: no ensemble.json found (looked in ., exports/, {EXPORTS}/)",
                      hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
+
+
+def copy_incumbent(manifest: Path, onnx_files: list[Path], dest: Path, given: Path) -> tuple[Path, list[Path]]:
+    """The incumbent's manifest and models copied byte for byte into `dest` (emptied first), beside `source.json`
+    naming the --incumbent it was copied for; returns the copy's manifest and models."""
+    fresh_folder(dest)
+    for src in (manifest, *onnx_files):
+        copy_file(src, dest / src.name)
+    write_json(dest / SOURCE, {"incumbent": str(given), "copied_from": str(manifest.parent)})
+    return dest / manifest.name, [dest / p.name for p in onnx_files]
+
+
+def kept_copy(folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
+    """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
+    source, _ = read_json_object(folder / SOURCE)
+    if source is None or source.get("incumbent") != str(given):
+        return None
+    return find_incumbent(folder)
+
+
+def copied_from(folder: Path) -> Path | None:
+    """Where the copy in `folder` came from (copy_incumbent), None for a folder that is no such copy."""
+    source, _ = read_json_object(folder / SOURCE)
+    value = source.get("copied_from") if source is not None else None
+    return Path(value) if isinstance(value, str) else None
 
 
 def incumbent_timeout() -> float:
@@ -180,8 +207,9 @@ def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray, scratch: 
 
 
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
-                   folds: list[Fold]) -> BaselineResult:
-    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source."""
+                   folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
+    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
+    `copied_from` names the original of a copy that was scored (copy_incumbent)."""
     from kit.model.baselines import baseline_result, fold_result
 
     manifest, onnx_files, scores = scored
@@ -190,4 +218,5 @@ def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarr
         "path": str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
         "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
+        **({"copied_from": str(copied_from)} if copied_from is not None else {}),
     })
