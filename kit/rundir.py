@@ -5,8 +5,10 @@ run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
+             [incumbent/: a copy of an --incumbent that lies in this out-dir]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
+             [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
 ```
 
 Steps meet only through these files. A results tarball holds the same
@@ -126,6 +128,18 @@ class RunDir:
     def incumbent(self) -> Path:
         return self.step("loso") / "incumbent.json"
 
+    @property
+    def incumbent_models(self) -> Path:
+        """A copy of an --incumbent that lies in this out-dir (its bundle step moves earlier models aside): the
+        models LOSO scored, with `source.json` naming what was copied."""
+        return self.step("loso") / "incumbent"
+
+    @property
+    def incumbent_work(self) -> Path:
+        """Scratch of the child process that runs the incumbent's models (kit.model.incumbent_child), removed
+        when it ends."""
+        return self.step("loso") / "incumbent-work"
+
     # -- 04 verdict ------------------------------------------------------------------------
     def verdict_file(self, verdict: str) -> Path:
         return self.step("verdict") / f"{verdict}.json"
@@ -147,6 +161,18 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.step("bundle") / "report.html"
+
+    @property
+    def previous(self) -> Path:
+        """Where a bundle moves the earlier exports and results tarballs it replaces: never deleted."""
+        return self.step("bundle") / "previous"
+
+    def set_aside(self, utc_compact: str) -> Path:
+        """`05_bundle/previous/<utc>/`: what the bundle that made results-<box>-<utc>.tar.gz moved aside."""
+        return self.previous / utc_compact
+
+    def set_aside_for(self, tarball: Path) -> Path:
+        return self.set_aside(tarball.name.removesuffix(".tar.gz").rsplit("-", 1)[-1])
 
     @property
     def probe_work(self) -> Path:

@@ -30,9 +30,10 @@ from kit.infra.files import atomic_path, sha256_file, write_json
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
 from kit.model.contract import CODEC_VOCAB, cq_ranges
-from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph, session
+from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
+from kit.model.runtime import session
 from kit.verdict.document import Verdict
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order

@@ -33,7 +33,8 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
 @click.command("merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The merged corpus (parquet); its manifest goes beside it as <stem>.manifest.json.")
+              help="The merged corpus: a new .parquet file, never one of the inputs; its manifest goes beside "
+                   "it as <stem>.manifest.json.")
 @click.option("--prefer", type=click.Choice(["first", "newest"]), default=None,
               help="Resolve conflicts (same key, different scores): the first input in sorted order, "
                    "or the newest recorded one. Without it a conflict is an error.")
@@ -57,11 +58,12 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
-        from kit.corpus.merge import MergeConflict, merge_files
+        from kit.corpus.merge import MergeConflict, check_output, merge_files
         from kit.steps.status import finished_corpus
 
         # a run directory stands for the corpus its completed corpus step wrote
         paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
+        check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {line}", err=True))
         except MergeConflict as exc:

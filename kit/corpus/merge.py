@@ -72,7 +72,7 @@ from kit.infra.locks import LockBusy, locked
 from kit.infra.nofollow import check_target, make_folder
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
-from kit.rundir import manifest_path
+from kit.rundir import LAYOUT, RunDir, manifest_path
 
 KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
 SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
@@ -349,6 +349,51 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
     )
 
 
+def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
+    """The files an input is or stands for, each with its name for a message: the file read (for a run directory,
+    its shard), and for a results tarball in a run's bundle folder, that run's own shard, which it packs."""
+    found = [(read, f"the input {given}" if read == given else f"the corpus of the input {given} ({read})")]
+    if read.parent.name == LAYOUT.step("bundle").name and read.name.endswith(".tar.gz"):
+        run = RunDir(read.parent.parent)
+        found.append((run.shard, f"the shard of the run {run.root}, which the input {given} packs"))
+    return found
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """One path spelled twice (`x/../m.parquet`, through a linked folder) or one file under two names (a hard link)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def check_output(out: Path, inputs: Sequence[tuple[Path, Path]]) -> None:
+    """Refuse an -o that would write over something the user gave the merge: -o must be a new parquet file of
+    its own, not an input (same path or same file), the corpus a run directory stands for, or a run's shard
+    that a results tarball of that run packs; nor may its manifest land on an input.
+
+    `inputs` are (as given, the file read): a run directory is read as its 02_corpus/shard.parquet.
+    """
+    if not out.name.lower().endswith(".parquet") or out.name.lower() == ".parquet":
+        raise InputError(f"-o {out}: a merged corpus is a parquet file, and its name must end in .parquet; "
+                         "nothing was written",
+                         hint="name a new file, e.g. -o merged.parquet (merge never writes over its inputs)")
+    for target in (out, manifest_path(out)):
+        for given, read in inputs:
+            for path, what in _stands_for(given, read):
+                if not same_file(target, path):
+                    continue
+                how = "is" if target == out else f"would write its manifest {target.name} over"
+                alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
+                    " (the same file under another name: a hard link, or a path through a linked folder)"
+                raise InputError(f"-o {out} {how} {what}{alias}; the merge would replace it, so nothing was written",
+                                 hint="merge into a new file, e.g. -o merged.parquet, and move it into place "
+                                      "yourself once you have checked it")
+
+
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
@@ -356,6 +401,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
     killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
     """
+    check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
     if not paths:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kit.infra.limits import STALE_TEMP_S
-from kit.infra.nofollow import O_NOFOLLOW, check_target, describe, make_folder, refuse
+from kit.infra.nofollow import O_NOFOLLOW, check_target, describe, make_folder, open_regular, refuse
 
 TMP_MARK = ".tmp-"
 # mkstemp creates 0600 files; outputs get the mode a plain open() would give them
@@ -106,6 +106,28 @@ def fresh_folder(path: Path) -> Path:
     make_folder(path.parent)
     make_folder(path, 0o700)
     return path
+
+
+def move_into(path: Path, folder: Path) -> Path:
+    """Move an earlier output of the kit's own, a regular file or a folder, into `folder` (made when missing) under
+    its name, or `<name>.2`, `.3`, ... when that is taken; returns where it went. A rename: nothing is copied or
+    deleted, and a link or pipe in its place is refused, not moved."""
+    what = describe(os.lstat(path), path)
+    if what not in (None, "a folder"):
+        raise refuse(path, what or "not a regular file", "a file or folder")
+    make_folder(folder)
+    dest, n = folder / path.name, 2
+    while os.path.lexists(dest):
+        dest, n = folder / f"{path.name}.{n}", n + 1
+    os.rename(path, dest)
+    return dest
+
+
+def copy_file(src: Path, dest: Path) -> None:
+    """Copy the regular file `src` (never what a link in its place points to) to `dest`, written atomically."""
+    with open_regular(src) as fh, atomic_path(dest) as tmp, \
+            os.fdopen(os.open(tmp, os.O_WRONLY | os.O_TRUNC | O_NOFOLLOW), "wb") as out:
+        shutil.copyfileobj(fh, out)
 
 
 def seal(tmp: Path, mode: int | None = None) -> None:

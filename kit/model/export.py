@@ -3,14 +3,13 @@
 The graph is written op by op with onnx.helper rather than traced, so it is
 small, byte-for-byte reproducible for the same weights, and independent of
 torch's exporter of the day. Its output is checked against torch with
-onnxruntime before anything is kept.
+onnxruntime (kit.model.runtime, the one session) before anything is kept.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -21,11 +20,10 @@ from kit import __version__
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
-from kit.model.threads import ORT_THREADS
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, onnx_predict
 
 OPSET = 17
 PARITY_ATOL = 1e-4
-INPUT_FEATURES, INPUT_CODEC, OUTPUT = "features", "codec", "vmaf"
 
 
 def _gelu(nodes: list[onnx.NodeProto], x: str, name: str) -> str:
@@ -95,31 +93,6 @@ def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
         initializer=inits,
     ), metadata)
-
-
-def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle.
-
-    Every session of the kit (parity, the vmaf-tune profile's check, the incumbent) comes
-    from here. onnxruntime's default is a thread per core that spin-waits between runs: on a
-    busy box that burns the CPU other processes need, for models of a few thousand weights.
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = ORT_THREADS
-    opts.inter_op_num_threads = ORT_THREADS
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-    sess = session(path)
-    (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
-    return np.asarray(out, dtype=np.float64)
 
 
 def parity(model: FrRegressor, path: Path, feats: np.ndarray, codec: np.ndarray) -> float:

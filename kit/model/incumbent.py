@@ -9,22 +9,46 @@ not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.errors import InputError
-from kit.infra.files import read_json, sha256_file
+from kit import KIT_ROOT
+from kit.errors import InputError, ToolError
+from kit.infra.files import (
+    copy_file,
+    fresh_folder,
+    read_json,
+    read_json_object,
+    sha256_file,
+    write_bytes,
+    write_json,
+)
+from kit.model import incumbent_child as child
 from kit.model.results import BaselineResult, EnsembleMembers
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES
 from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
 if TYPE_CHECKING:
+    from kit.infra.proc import LogFn
     from kit.model.loso import Fold
 
 # torch, pandas and onnx load in the functions that score, not on import: `status` plans the LOSO step,
 # which finds the incumbent's files (find_incumbent) to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
+HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
+# how long the incumbent's models may take to score the corpus, together, in their child process: a model
+# the kit exports scores a million rows in about a second, so only a model that loops or is absurdly large
+# comes near it (KIT_INCUMBENT_TIMEOUT_S overrides it; KIT_TIMEOUT_S caps it, as every command's timeout)
+INCUMBENT_TIMEOUT_S = 600.0
+TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
+SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
 
 
 def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
@@ -48,60 +72,144 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                      hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
 
 
-def _check_inputs(onnx_path: Path) -> None:
-    from kit.model.export import session
+def copy_incumbent(manifest: Path, onnx_files: list[Path], dest: Path, given: Path) -> tuple[Path, list[Path]]:
+    """The incumbent's manifest and models copied byte for byte into `dest` (emptied first), beside `source.json`
+    naming the --incumbent it was copied for; returns the copy's manifest and models."""
+    fresh_folder(dest)
+    for src in (manifest, *onnx_files):
+        copy_file(src, dest / src.name)
+    write_json(dest / SOURCE, {"incumbent": str(given), "copied_from": str(manifest.parent)})
+    return dest / manifest.name, [dest / p.name for p in onnx_files]
+
+
+def kept_copy(folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
+    """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
+    source, _ = read_json_object(folder / SOURCE)
+    if source is None or source.get("incumbent") != str(given):
+        return None
+    return find_incumbent(folder)
+
+
+def copied_from(folder: Path) -> Path | None:
+    """Where the copy in `folder` came from (copy_incumbent), None for a folder that is no such copy."""
+    source, _ = read_json_object(folder / SOURCE)
+    value = source.get("copied_from") if source is not None else None
+    return Path(value) if isinstance(value, str) else None
+
+
+def incumbent_timeout() -> float:
+    """KIT_INCUMBENT_TIMEOUT_S, else INCUMBENT_TIMEOUT_S: how long the incumbent's models may run, together."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    if not text:
+        return INCUMBENT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0",
+                         hint=f"unset it (the default is {INCUMBENT_TIMEOUT_S:.0f} s), or give seconds, e.g. 1800")
+    return value
+
+
+def run_models(onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
+               log: LogFn | None = None) -> list[np.ndarray]:
+    """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child)
+    that a timeout and an interrupt can stop. A member that cannot be loaded, takes other inputs, fails on the
+    rows or does not finish in time is refused, named; the checks come in the order the kit always made them."""
+    from kit.infra.proc import run_process, signal_name, timeout_cap
     from kit.model.features import CODEC_DIM, N_FEATURES
 
+    timeout_s = timeout_cap(incumbent_timeout())
+    fresh_folder(scratch)
+    write_json(scratch / child.REQUEST, {"models": [str(p) for p in onnx_files],
+                                         "inputs": {INPUT_FEATURES: N_FEATURES, INPUT_CODEC: CODEC_DIM}})
+    write_bytes(scratch / child.FEATURES, child.npy_bytes(feats.astype(np.float32)))
+    write_bytes(scratch / child.CODEC, child.npy_bytes(codec.astype(np.float32)))
+    path = os.pathsep.join([str(KIT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # the kit as run now
+    start = time.monotonic()
     try:
-        sess = session(onnx_path)
-    except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
-        raise InputError(f"--incumbent model {onnx_path}: not a loadable ONNX model ({str(exc)[:120]})",
-                         hint="the incumbent bundle is damaged; point --incumbent at a complete one") from exc
-    dims = {i.name: i.shape[-1] for i in sess.get_inputs()}
-    if dims.get("features") != N_FEATURES or dims.get("codec") != CODEC_DIM:
-        raise InputError(f"--incumbent model {onnx_path.name} takes inputs {dims}, this kit feeds "
+        res = run_process([sys.executable, "-m", child.__name__, scratch], timeout_s=timeout_s,
+                          env={**os.environ, "PYTHONPATH": path}, log=log)
+    except ToolError as exc:  # past the timeout (or, never seen, its output held open): the child was killed
+        model = _running(scratch, onnx_files)
+        past = time.monotonic() - start >= timeout_s
+        raise InputError(f"--incumbent model {model}: " + (
+            f"not finished after {timeout_s:.0f} s on {len(feats)} rows; it was stopped" if past else exc.message),
+            hint="a model the kit exports scores a corpus in seconds: this one loops or is far too large. Point "
+                 f"--incumbent at a bundle exported by the kit, or drop it; {TIMEOUT_ENV} gives it more time "
+                 f"(now {timeout_s:.0f} s)") from None
+    failure, _ = read_json_object(scratch / child.FAILURE) if res.returncode == child.EXIT_MODEL_FAILED else ({}, "")
+    if res.returncode not in (0, child.EXIT_MODEL_FAILED) or failure is None:
+        how = f"killed by {signal_name(res.killed_by)}" if res.killed_by else f"exit {res.returncode}"
+        raise InputError(f"--incumbent model {_running(scratch, onnx_files)}: the process running it ended "
+                         f"abnormally ({how})", hint=f"the LOSO step log has its last lines; {HINT}")
+    _refuse_model(failure)
+    scores = []
+    for k, onnx_path in enumerate(onnx_files):
+        if not child.scores_file(scratch, k).is_file():  # the child stopped at this member: it failed to run
+            raise InputError(f"--incumbent model {onnx_path}: fails on this corpus's rows ({failure.get('detail')})",
+                             hint=HINT)
+        scores.append(member_scores(onnx_path, child.load_npy(child.scores_file(scratch, k)), feats))
+    return scores
+
+
+def _running(scratch: Path, onnx_files: list[Path]) -> str:
+    """The model the child was loading or running (the first one when it had not started on any)."""
+    state, _ = read_json_object(scratch / child.STATE)
+    model = state.get("model") if state is not None else None
+    return model if isinstance(model, str) else str(onnx_files[0])
+
+
+def _refuse_model(failure: dict[str, object]) -> None:
+    """The user error for a model the child could not load or that takes other inputs, worded as always."""
+    from kit.model.features import CODEC_DIM, N_FEATURES
+
+    model, stage = Path(str(failure.get("model"))), failure.get("stage")
+    if stage == "load":
+        raise InputError(f"--incumbent model {model}: not a loadable ONNX model ({failure.get('detail')})",
+                         hint="the incumbent bundle is damaged; point --incumbent at a complete one")
+    if stage == "inputs":
+        raise InputError(f"--incumbent model {model.name} takes inputs {failure.get('dims')}, this kit feeds "
                          f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
                          hint="the incumbent was exported by a kit with another encoder vocabulary; "
                               "re-export it with this kit")
 
 
-def member_scores(onnx_path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.ndarray:
     """One member's score for every row, checked: one finite score per row, not one constant for all."""
-    from kit.model.export import onnx_predict
-
-    hint = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
-    try:
-        out = onnx_predict(onnx_path, feats, codec)
-    except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
-        raise InputError(f"--incumbent model {onnx_path}: fails on this corpus's rows ({str(exc)[:120]})",
-                         hint=hint) from exc
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.shape != (len(feats),):
         raise InputError(f"--incumbent model {onnx_path}: answers {len(feats)} rows with an output of shape "
-                         f"{list(out.shape)}; one score per row ([N] or [N, 1]) is needed", hint=hint)
+                         f"{list(out.shape)}; one score per row ([N] or [N, 1]) is needed", hint=HINT)
     bad = int((~np.isfinite(out)).sum())
     if bad:
         raise InputError(f"--incumbent model {onnx_path}: outputs NaN or infinity for {bad} of {len(out)} rows",
-                         hint=hint)
+                         hint=HINT)
     if len(out) > 1 and np.ptp(out) == 0 and np.ptp(feats, axis=0).any():
         raise InputError(f"--incumbent model {onnx_path}: outputs the constant {out[0]:.6g} for all {len(out)} "
-                         "rows, whatever their features", hint=hint)
+                         "rows, whatever their features", hint=HINT)
     return out
 
 
-def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray) -> tuple[Path, list[Path], np.ndarray]:
+def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
+                     log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
     """(manifest, member files, the ensemble's score per row): run before training, so a broken incumbent
-    is refused before the LOSO, naming the file."""
+    is refused before the LOSO, naming the file. Its models run in a child process (run_models) working in
+    `scratch`, a private folder removed afterwards."""
     manifest, onnx_files = find_incumbent(path)
-    for p in onnx_files:
-        _check_inputs(p)
-    return manifest, onnx_files, np.mean([member_scores(p, feats, codec) for p in onnx_files], axis=0)
+    try:
+        scores = run_models(onnx_files, feats, codec, scratch, log)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return manifest, onnx_files, np.mean(scores, axis=0)
 
 
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
-                   folds: list[Fold]) -> BaselineResult:
-    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source."""
+                   folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
+    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
+    `copied_from` names the original of a copy that was scored (copy_incumbent)."""
     from kit.model.baselines import baseline_result, fold_result
 
     manifest, onnx_files, scores = scored
@@ -110,4 +218,5 @@ def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarr
         "path": str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
         "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
+        **({"copied_from": str(copied_from)} if copied_from is not None else {}),
     })

@@ -112,6 +112,9 @@ def path_lines(out_dir: Path) -> list[tuple[str, str]]:
         return lines
     lines += [(f"results tarball ({mib(tarball)}): send it to the lead as it is", str(tarball)),
               ("they check it with", kit_command("verify", tarball))]
+    if (aside := run.set_aside_for(tarball)).is_dir():
+        lines.append(("the earlier models and tarballs it replaced, moved aside (kept, not in the tarball)",
+                      str(aside)))
     return lines
 
 

@@ -27,6 +27,41 @@ def corpus_path(ctx: Context) -> Path:
     return require_output(ctx, ctx.run.shard, "corpus")
 
 
+def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
+    """--incumbent's ensemble manifest and models. One that lies in this out-dir was copied when LOSO scored it
+    (take_incumbent): once the bundle step has moved the original aside (a HOLD), that copy stands for it, so
+    the same command still resumes."""
+    from kit.model.incumbent import find_incumbent, kept_copy
+
+    given = ctx.settings.incumbent
+    assert given is not None
+    try:
+        return find_incumbent(given)
+    except InputError:
+        if (kept := kept_copy(ctx.run.incumbent_models, given)) is None:
+            raise
+        return kept
+
+
+def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
+    """The folder whose models LOSO scores, and the folder they were copied from. An incumbent inside the out-dir
+    is copied first (into 03_loso/incumbent/): the bundle step moves earlier exports aside, and the models that
+    were scored must stay where this run's record says they are."""
+    from kit.model.incumbent import copied_from, copy_incumbent
+
+    manifest, models = locate_incumbent(ctx)
+    folder, run, given = manifest.parent, ctx.run, ctx.settings.incumbent
+    assert given is not None
+    if folder.resolve() == run.incumbent_models.resolve():
+        return folder, copied_from(folder)
+    if not folder.resolve().is_relative_to(ctx.out_dir.resolve()):
+        return folder, None
+    copy_incumbent(manifest, models, run.incumbent_models, given)
+    ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
+                          f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))
+    return run.incumbent_models, folder
+
+
 class LosoStep:
     name = "loso"
 
@@ -35,9 +70,7 @@ class LosoStep:
         # the corpus's content, not its bytes: a rerun whose rows differ only in enc_time_ms is the same corpus
         inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
         if s.incumbent is not None:
-            from kit.model.incumbent import find_incumbent
-
-            _, models = find_incumbent(s.incumbent)
+            _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
                               "incumbent": str(s.incumbent) if s.incumbent else None},
@@ -47,7 +80,7 @@ class LosoStep:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import load_training_corpus
         from kit.model.baselines import loso_with_baselines
-        from kit.model.incumbent import incumbent_loso, incumbent_scores
+        from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
         from kit.model.loso import LosoInputs
 
         s, run = ctx.settings, ctx.run
@@ -62,7 +95,9 @@ class LosoStep:
         ctx.log(threads.describe())
         inputs = LosoInputs.of(df)  # the folds: a source too short for one is refused here
         # the incumbent runs first: one that cannot score this corpus is refused before any training
-        scored = incumbent_scores(s.incumbent, inputs.feats, inputs.codec) if s.incumbent else None
+        folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
+        scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
+                  if folder is not None else None)
         timer = Timer()
         result, models = loso_with_baselines(
             inputs, list(s.seeds), s.train,
@@ -70,7 +105,7 @@ class LosoStep:
             workers=threads.train)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)
-        incumbent = incumbent_loso(scored, inputs.target, inputs.folds) if scored is not None else None
+        incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
 
         for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
             remove_output(stale)
@@ -87,6 +122,8 @@ class LosoStep:
         if incumbent is not None:
             write_json(run.incumbent, incumbent.to_json())
             outputs.append(run.incumbent)
+        if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
+            outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
         for path, frame in ((run.folds, result.folds), (run.predictions, result.predictions)):
             with atomic_path(path) as tmp:
                 frame.to_parquet(tmp, index=False)

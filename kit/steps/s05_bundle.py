@@ -1,9 +1,14 @@
 """Step 05: on PROMOTE export one ONNX per seed; always write the report and
-the results tarball the collaborator sends back."""
+the results tarball the collaborator sends back.
+
+Earlier exports and results tarballs are never deleted: they may be the only copies of
+the champion (a run that HOLDs against `--incumbent OUT --out-dir OUT`). They are moved
+into `05_bundle/previous/<utc>/`, named by the new tarball's time, and the step says so;
+the new tarball ships only what this verdict made."""
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,10 +16,11 @@ from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
-from kit.infra.files import read_json, sha256_file, write_text
+from kit.infra.files import move_into, read_json, sha256_file, write_text
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.model.threads import apply_threads, choose_threads
+from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.steps.records import read_run_record
 from kit.verdict.document import Verdict
@@ -54,7 +60,14 @@ class BundleStep:
         run = ctx.run
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(read_json(verdict_path), str(verdict_path))
-        shutil.rmtree(run.exports, ignore_errors=True)  # never ship models of an earlier verdict
+        box, utc = ctx.settings.box_id, utc_compact()
+        aside = run.set_aside(utc)
+        # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
+        if moved := set_aside(run, aside):
+            said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
+                    f"{aside} (none of it goes into the new tarball)")
+            ctx.log(said)
+            ctx.emit(Info(self.name, said))
         exports: list[Path] = []
         if verdict.promoted:
             corpus = Path(verdict.corpus.path)
@@ -74,22 +87,30 @@ class BundleStep:
         data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
                                 read_prereqs(run.prereqs_json)[0])
         write_text(run.report, render_report(verdict, data))
-        box, utc = ctx.settings.box_id, utc_compact()
         stem = run.results_stem(box, utc)
         tarball = run.tarball(stem)
         files = tarball_files(run, verdict, verdict_path, exports, run.report,
                               lambda path, producer: require_output(ctx, path, producer))
         write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
                                                      "corpus_sha256": verdict.corpus.sha256})
-        for old in run.tarballs():  # only once the new one is complete
-            if old != tarball:
-                old.unlink()
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
         return Outcome([run.report, tarball, *exports], {
             "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
-            "vmaftune_models": len(models) - native})
+            "vmaftune_models": len(models) - native, **({"moved_aside": str(aside)} if moved else {})})
+
+
+def set_aside(run: RunDir, aside: Path) -> list[Path]:
+    """The earlier exports/ and results tarballs moved into `aside` (where they went); an empty exports/ is just
+    removed. A link or pipe planted in their place is refused, not moved."""
+    moved = []
+    if os.path.lexists(run.exports):
+        if run.exports.is_dir() and not run.exports.is_symlink() and not any(run.exports.iterdir()):
+            run.exports.rmdir()
+        else:
+            moved.append(move_into(run.exports, aside))
+    return moved + [move_into(old, aside) for old in run.tarballs()]
 
 
 def invocation(run_json: Path) -> Invocation | None:

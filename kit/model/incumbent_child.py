@@ -1,0 +1,82 @@
+"""The child process that runs an incumbent's ONNX models: `python -m kit.model.incumbent_child SCRATCH`.
+
+Models the kit did not make run here, never in the kit's own process: while onnxruntime runs a model
+it holds the thread, so a model that never ends (a `Loop` of 10^13 iterations, a valid graph) would
+leave the kit deaf to Ctrl-C and SIGTERM. The parent (kit.model.incumbent) waits for this child
+through kit.infra.proc.run_process, which has a timeout and kills the child on an interrupt.
+
+SCRATCH is a private folder the parent made (kit.infra.files.fresh_folder). It holds `request.json`
+(the model files, in the ensemble's order, and the input widths the kit feeds), `features.npy` and
+`codec.npy`. The child loads every model and checks its inputs, then runs each on the rows, as the
+kit did in-process: it writes `state.json` before each model it loads or runs (a timeout names that
+model), `scores<k>.npy` (float64) per member, and `failure.json` for the first model that cannot be
+loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and numpy, no torch.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kit.infra.files import read_json, write_bytes, write_json
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, predict, session
+
+REQUEST, FEATURES, CODEC, STATE, FAILURE = "request.json", "features.npy", "codec.npy", "state.json", "failure.json"
+EXIT_MODEL_FAILED = 3  # failure.json says which model and why
+DETAIL_CHARS = 120  # of onnxruntime's message, as the kit has always quoted it
+
+
+def scores_file(scratch: Path, k: int) -> Path:
+    return scratch / f"scores{k}.npy"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def load_npy(path: Path) -> np.ndarray:
+    return np.asarray(np.load(path, allow_pickle=False))
+
+
+def _fail(scratch: Path, model: str, stage: str, detail: str = "", dims: dict[str, Any] | None = None) -> int:
+    write_json(scratch / FAILURE, {"model": model, "stage": stage, "detail": detail[:DETAIL_CHARS], "dims": dims})
+    return EXIT_MODEL_FAILED
+
+
+def _width(shape: list[Any]) -> Any:
+    return shape[-1] if shape else None  # a scalar input has no width
+
+
+def run(scratch: Path) -> int:
+    request = read_json(scratch / REQUEST)
+    models, widths = [str(m) for m in request["models"]], request["inputs"]
+    feats, codec = load_npy(scratch / FEATURES), load_npy(scratch / CODEC)
+    sessions = []
+    for model in models:  # every member loads and takes the kit's inputs before any runs
+        write_json(scratch / STATE, {"model": model, "stage": "load"})
+        try:
+            sess = session(Path(model))
+        except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
+            return _fail(scratch, model, "load", str(exc))
+        dims = {i.name: _width(i.shape) for i in sess.get_inputs()}
+        if dims.get(INPUT_FEATURES) != widths[INPUT_FEATURES] or dims.get(INPUT_CODEC) != widths[INPUT_CODEC]:
+            return _fail(scratch, model, "inputs", dims=dims)
+        sessions.append(sess)
+    for k, (model, sess) in enumerate(zip(models, sessions, strict=True)):
+        write_json(scratch / STATE, {"model": model, "stage": "run"})
+        try:
+            out = predict(sess, feats, codec)
+        except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
+            return _fail(scratch, model, "run", str(exc))
+        write_bytes(scores_file(scratch, k), npy_bytes(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))

@@ -1,0 +1,45 @@
+"""The one onnxruntime session of the kit, and the model's tensor names.
+
+Light on purpose (onnxruntime and numpy, no torch): the child that runs an incumbent's
+models (kit.model.incumbent_child) starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kit.model.threads import ORT_THREADS
+
+INPUT_FEATURES, INPUT_CODEC, OUTPUT = "features", "codec", "vmaf"
+
+
+def session(path: Path) -> Any:
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle.
+
+    Every session of the kit (parity, the vmaf-tune profile's check, the incumbent) comes
+    from here. onnxruntime's default is a thread per core that spin-waits between runs: on a
+    busy box that burns the CPU other processes need, for models of a few thousand weights.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = ORT_THREADS
+    opts.inter_op_num_threads = ORT_THREADS
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    """A session's `vmaf` output for the rows, as float64."""
+    (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
+    return np.asarray(out, dtype=np.float64)
+
+
+def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    return predict(session(path), feats, codec)

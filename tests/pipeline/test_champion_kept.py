@@ -1,0 +1,85 @@
+"""`run --incumbent OUT --out-dir OUT` never destroys the champion (issue 24 B).
+
+Retrain and compare with what I have: the challenger HOLDs, and the bundle step once deleted
+05_bundle/exports/ and the PROMOTE tarball, the only copies of the champion, without a word. Now the
+incumbent is copied into 03_loso/incumbent/ before it is scored, the bundle moves earlier exports and
+tarballs into 05_bundle/previous/<utc>/ and says where (step line, step log, summary), the new tarball
+holds nothing of them, and the same command rerun is up to date."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kit.infra.files import sha256_file
+from kit.rundir import ENSEMBLE_MANIFEST, RunDir
+from tests.conftest import LENIENT, run_kit, synthetic_corpus
+
+pytestmark = pytest.mark.slow  # three runs of the pipeline on a small corpus
+
+STRONG = ["--seeds", "0,1", "--epochs", "120", "--batch-size", "16"]  # the champion: trained long, on every source
+WEAK = ["--seeds", "0,1", "--epochs", "5", "--batch-size", "16"]  # a challenger that cannot beat it
+
+
+def files_of(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def members(tarball: Path) -> list[str]:
+    with tarfile.open(tarball) as tar:
+        return [m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name]
+
+
+def test_a_challenger_that_holds_keeps_the_champion_and_says_where(tmp_path: Path) -> None:
+    corpus, out = tmp_path / "corpus.parquet", tmp_path / "out"
+    synthetic_corpus(n_src=4, rows_per_src=40).to_parquet(corpus, index=False)
+    run = RunDir(out)
+    res = run_kit("run", "--corpus", corpus, "--out-dir", out, *STRONG, *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    champion = files_of(run.exports)
+    (promoted,) = run.tarballs()
+    promoted_sha = sha256_file(promoted)
+
+    challenge = ["run", "--corpus", corpus, "--out-dir", out, *WEAK, *LENIENT, "--incumbent", out]
+    res = run_kit(*challenge)
+    assert res.returncode == 1, res.stdout + res.stderr
+    verdict = json.loads(run.verdict_file("HOLD").read_text())
+    assert verdict["gate"]["passed"] and not verdict["challenger_gate"]["passed"]  # held by the champion alone
+    # the incumbent was copied before it was scored, and the record names the copy and its original
+    assert f"--incumbent {out} lies in this out-dir" in res.stdout
+    copied = files_of(run.incumbent_models)
+    assert {k: v for k, v in copied.items() if k != "source.json"} == {
+        k: v for k, v in champion.items() if k == ENSEMBLE_MANIFEST or (k.endswith(".onnx") and "/" not in k)}
+    incumbent = json.loads(run.incumbent.read_text())
+    assert incumbent["path"] == str(run.incumbent_models) and incumbent["copied_from"] == str(run.exports)
+    # the champion and its tarball moved aside, byte for byte, and the step line, log and summary say where
+    (tarball,) = run.tarballs()
+    aside = run.set_aside_for(tarball)
+    assert files_of(aside / "exports") == champion
+    assert sha256_file(aside / promoted.name) == promoted_sha
+    assert not run.exports.exists()
+    said = f"moved aside, not deleted: exports, {promoted.name} of an earlier bundle, now in {aside}"
+    assert said in res.stdout and said in run.log("bundle").read_text()
+    lines = (res.stdout + res.stderr).splitlines()
+    assert f"  {aside}" in lines and any(ln.startswith("the earlier models and tarballs it replaced") for ln in lines)
+    # stale models never ship: the HOLD tarball holds no model at all
+    assert not [m for m in members(tarball) if "exports" in m or m.endswith(".onnx")]
+
+    # the same command again: the copy stands for the champion the bundle moved, so every step is up to date
+    res = run_kit(*challenge)
+    assert res.returncode == 1, res.stdout + res.stderr
+    for step in ("loso", "verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
+    assert run.tarballs() == [tarball] and sorted(p.name for p in run.previous.iterdir()) == [aside.name]
+
+    # a later PROMOTE moves the HOLD tarball aside too, and ships only its own models
+    res = run_kit("run", "--corpus", corpus, "--out-dir", out, *STRONG, "--seeds", "2,3", *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (newest,) = run.tarballs()
+    assert (run.set_aside_for(newest) / tarball.name).is_file() and files_of(aside / "exports") == champion
+    shipped = [m for m in members(newest) if m.endswith(".onnx") and "/vmaftune/" not in m]
+    assert sorted(Path(m).name for m in shipped) == ["fr_regressor_v2_seed2.onnx", "fr_regressor_v2_seed3.onnx"]

@@ -1,0 +1,90 @@
+"""`merge -o` never writes over what the user gave it (issue 24 B): an -o that is an input (same path, another
+spelling, a hard link), the corpus of an input run directory, or the shard a run's tarball packs is refused,
+and so is an -o whose name does not end in .parquet. Nothing is written; the inputs keep their bytes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kit.cli.main import cli
+from kit.infra.files import sha256_file
+from kit.rundir import RunDir
+from kit.steps import get_step
+from kit.steps.base import Plan
+from kit.steps.runner import write_status
+from tests.conftest import run_kit
+from tests.kitfiles import results_tarball, write_shard
+
+
+def merge(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, ["merge", *map(str, args)])
+
+
+def refused(res: Result, *needles: str) -> str:
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit), res.output
+    (error,) = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert all(n in error for n in needles), error
+    assert "hint: " in res.stderr and "nothing was written" in error
+    return error
+
+
+def finished_run(root: Path) -> RunDir:
+    """A run directory whose corpus step completed: its shard and the step's record of it."""
+    run = RunDir(root)
+    write_shard(run.shard)
+    write_status(get_step("corpus"), run, Plan({}, {}), [run.shard], 0, "2026-01-01T00:00:00Z", 1.0, {})
+    return run
+
+
+def test_a_results_tarball_given_as_its_own_output_is_kept(tmp_path: Path) -> None:
+    tarball = results_tarball(tmp_path / "R.tar.gz")
+    before = sha256_file(tarball)
+    res = run_kit("merge", tarball, "-o", tarball, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"error: -o {tarball}: a merged corpus is a parquet file, and its name must end in .parquet" in res.stderr
+    assert sha256_file(tarball) == before and sorted(p.name for p in tmp_path.iterdir()) == ["R.tar.gz",
+                                                                                             "R.tar.gz.parts"]
+
+
+@pytest.mark.parametrize("name", ["merged.tar.gz", "merged", "merged.parquet.bak", ".parquet"])
+def test_an_output_not_named_parquet_is_refused(tmp_path: Path, name: str) -> None:
+    shard = write_shard(tmp_path / "a.parquet")
+    refused(merge(shard, "-o", tmp_path / name), "must end in .parquet")
+    assert not (tmp_path / name).exists()
+
+
+def test_an_input_as_the_output_by_path_spelling_or_hard_link_is_kept(tmp_path: Path) -> None:
+    shard = write_shard(tmp_path / "data" / "a.parquet")
+    other = write_shard(tmp_path / "b.parquet")
+    before = sha256_file(shard)
+    (tmp_path / "linked").symlink_to(tmp_path / "data")
+    os.link(shard, tmp_path / "hard.parquet")
+    refused(merge(other, shard, "-o", shard), f"-o {shard} is the input {shard};")
+    refused(merge(other, shard, "-o", tmp_path / "data" / ".." / "data" / "a.parquet"), f"is the input {shard}")
+    refused(merge(other, shard, "-o", tmp_path / "linked" / "a.parquet"), f"is the input {shard}",
+            "the same file under another name")
+    refused(merge(other, shard, "-o", tmp_path / "hard.parquet"), f"is the input {shard}", "hard link")
+    assert sha256_file(shard) == before and os.stat(shard).st_nlink == 2
+    assert not (tmp_path / "data" / "a.manifest.json").exists()
+
+
+def test_a_run_directory_or_its_tarball_cannot_be_merged_over_the_runs_shard(tmp_path: Path) -> None:
+    run = finished_run(tmp_path / "run")
+    tarball = results_tarball(run.step("bundle") / "results-boxa-20261122T000000Z.tar.gz", shard=run.shard)
+    before = sha256_file(run.shard)
+    refused(merge(run.root, "-o", run.shard), f"is the corpus of the input {run.root}")
+    refused(merge(tarball, "-o", run.shard), f"is the shard of the run {run.root}, which the input {tarball} packs")
+    assert sha256_file(run.shard) == before and not run.shard_manifest.exists()
+
+
+def test_a_new_output_beside_the_inputs_is_merged(tmp_path: Path) -> None:
+    """The refusals are about -o landing on an input, not about -o's folder: merging beside them works."""
+    run = finished_run(tmp_path / "run")
+    res = merge(run.root, "-o", run.step("corpus") / "merged.parquet")
+    assert res.exit_code == 0, res.output
+    assert (run.step("corpus") / "merged.parquet").is_file()

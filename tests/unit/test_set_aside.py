@@ -1,0 +1,79 @@
+"""Earlier outputs are moved aside, never deleted (issue 24 B): kit.infra.files.move_into and the bundle's
+set_aside, on real files and folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.infra.files import copy_file, move_into
+from kit.infra.nofollow import own_tree
+from kit.rundir import RunDir
+from kit.steps.s05_bundle import set_aside
+
+
+@pytest.fixture()
+def run(tmp_path: Path) -> RunDir:
+    root = tmp_path / "out"
+    root.mkdir()
+    own_tree(root)
+    return RunDir(root)
+
+
+def test_earlier_exports_and_tarballs_move_into_the_dated_folder(run: RunDir) -> None:
+    (run.exports / "vmaftune").mkdir(parents=True)
+    (run.exports / "ensemble.json").write_text("{}")
+    (run.exports / "vmaftune" / "m.onnx").write_bytes(b"model")
+    tarballs = [run.tarball(run.results_stem("box", t)) for t in ("20260101T000000Z", "20260102T000000Z")]
+    for t in tarballs:
+        t.write_bytes(t.name.encode())
+    aside = run.set_aside("20260103T000000Z")
+    moved = set_aside(run, aside)
+    assert moved == [aside / "exports", *(aside / t.name for t in tarballs)]
+    assert (aside / "exports" / "vmaftune" / "m.onnx").read_bytes() == b"model"
+    assert [(aside / t.name).read_bytes() for t in tarballs] == [t.name.encode() for t in tarballs]
+    assert not run.exports.exists() and run.tarballs() == []
+    assert run.set_aside_for(run.tarball(run.results_stem("my-box", "20260103T000000Z"))) == aside
+
+
+def test_an_empty_exports_folder_is_removed_and_nothing_reported(run: RunDir) -> None:
+    run.exports.mkdir(parents=True)
+    assert set_aside(run, run.set_aside("20260103T000000Z")) == []
+    assert not run.exports.exists() and not run.previous.exists()
+
+
+def test_a_taken_name_gets_a_number_instead_of_being_replaced(run: RunDir, tmp_path: Path) -> None:
+    folder = run.set_aside("20260103T000000Z")
+    folder.mkdir(parents=True)
+    (folder / "a.tar.gz").write_bytes(b"first")
+    second = run.step("bundle") / "a.tar.gz"
+    second.parent.mkdir(parents=True, exist_ok=True)
+    second.write_bytes(b"second")
+    assert move_into(second, folder) == folder / "a.tar.gz.2"
+    assert (folder / "a.tar.gz").read_bytes() == b"first" and (folder / "a.tar.gz.2").read_bytes() == b"second"
+
+
+def test_a_link_planted_where_exports_were_is_refused_not_moved(run: RunDir, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep")
+    run.exports.parent.mkdir(parents=True)
+    run.exports.symlink_to(victim)
+    with pytest.raises(InputError, match=r"exports is a symbolic link to .*victim"):
+        set_aside(run, run.set_aside("20260103T000000Z"))
+    assert run.exports.is_symlink() and (victim / "precious").read_text() == "keep"
+    assert not run.previous.exists()
+
+
+def test_a_copy_never_reads_through_a_link(run: RunDir, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("private key")
+    (run.root / "m.onnx").symlink_to(secret)
+    with pytest.raises(InputError, match=r"m\.onnx is a symbolic link"):
+        copy_file(run.root / "m.onnx", run.root / "copy.onnx")
+    assert not (run.root / "copy.onnx").exists()
+    (run.root / "real.onnx").write_bytes(b"\x00onnx")
+    copy_file(run.root / "real.onnx", run.root / "copy.onnx")
+    assert (run.root / "copy.onnx").read_bytes() == b"\x00onnx"
