@@ -3,6 +3,7 @@ private op that is gone or changed falls back to the twins instead of breaking t
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,7 +24,7 @@ from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult
 from kit.model.threads import choose_threads
 from kit.model.train import Member, TrainData, TrainJob, train_jobs
-from tests.conftest import synthetic_corpus
+from tests.conftest import ROOT, synthetic_corpus
 
 PRIVATE, PUBLIC = Kernels(True), Kernels(False, "a test")
 CONFIG = TrainConfig(epochs=4, batch_size=16)
@@ -180,3 +181,33 @@ def test_the_step_log_names_the_kernels_on_the_threads_line(monkeypatch: pytest.
     monkeypatch.setenv(ENV, "public")
     assert choose_threads({}, 2).describe().endswith(f"; training kernels: torch's public API ({ENV}=public)")
     assert "\n" not in line
+
+
+def is_private(name: str) -> bool:
+    """torch.ops.*, or a torch._* below torch (not a dunder such as torch.__version__)."""
+    parts = name.split(".")
+    return len(parts) > 1 and parts[0] == "torch" and (
+        parts[1] == "ops" or (parts[1].startswith("_") and not parts[1].endswith("__")))
+
+
+def private_torch(source: str) -> list[str]:
+    """Each private torch name the source reaches: an attribute of `torch`, an import of or from a module."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch":
+            found.append(f"torch.{node.attr}")
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append(str(node.module))
+    return [name for name in found if is_private(name)]
+
+
+def test_no_module_but_kernels_uses_a_private_torch_op() -> None:
+    used = {str(p.relative_to(ROOT)): private_torch(p.read_text()) for p in sorted((ROOT / "kit").rglob("*.py"))}
+    assert {path for path, names in used.items() if names} == {"kit/model/kernels.py"}
+    assert sorted(set(used["kit/model/kernels.py"])) == ["torch._foreach_add_", "torch._fused_adam_", "torch.ops"]
+    # the scan sees each way of reaching one
+    assert private_torch("import torch\ntorch._foreach_add_(s, 1)\nprint(torch.__version__)") == ["torch._foreach_add_"]
+    assert private_torch("torch.ops.aten.gelu_backward(g, x)") == ["torch.ops"]
+    assert private_torch("from torch._dynamo import x\nimport torch._C") == ["torch._dynamo", "torch._C"]
