@@ -17,9 +17,9 @@ so each has a public twin here, and the trainer uses the private one only when i
   has no fused Adam, its default one (the same update, different last bits).
 
 Checked with torch 2.13.0 (CPU, AVX2): every twin gives the private op's bits, and a LOSO trained either way gives
-byte-identical weights, reports and predictions (tests/unit/test_kernels.py). The twins cost: GELU's ~4x the
-private op (autograd repeats the forward), ReLU's a few times more, Adam's ~15 % more; the whole LOSO step's
-cost is in bench/README.md.
+byte-identical weights, reports and predictions (tests/unit/test_kernels.py). The twins cost more: GELU's ~4x
+the private op (autograd repeats the forward GELU), ReLU's ~5x on mlp_small's shapes (~20 us a layer), Adam's
+~15 %; the whole LOSO step ~1.4x the CPU (bench/README.md).
 
 KIT_TRAIN_KERNELS=public forces the public twins (to compare, or to rule the private ops out); unset or `auto`
 uses the private ops when they passed the self-check. The choice is in the step log, on the threads line.
