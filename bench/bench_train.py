@@ -13,7 +13,9 @@ On a real 3,600-row corpus (the 9 demo clips x 4 cqs x 100 frames), all in one r
     in a child process: the command's wall and CPU, the step's own seconds, and the ratio
     to the bash kit (target >= 50x: <= 27.3 s).
 
-    python bench/bench_train.py [--full] [--work DIR] [--command-only] [--baseline-kit PATH]
+    python bench/bench_train.py [--full] [--work DIR] [--command-only] [--baseline-kit PATH] [--public-kernels]
+
+  --public-kernels adds this checkout's LOSO command on torch's public API (KIT_TRAIN_KERNELS=public).
 """
 
 from __future__ import annotations
@@ -58,21 +60,26 @@ def legacy_corpus(shard: Path, work: Path) -> Path:
     return merged
 
 
-def loso_command(corpus: Path, work: Path, kits: dict[str, Path], runs: int = 2) -> dict[str, tuple[Measured, float]]:
-    """The whole LOSO command of each kit checkout, `runs` times interleaved, each from a fresh out-dir:
-    per kit the fastest run and its step's own seconds."""
+def loso_command(corpus: Path, work: Path, kits: dict[str, tuple[Path, dict[str, str]]],
+                 runs: int = 2) -> dict[str, tuple[Measured, float]]:
+    """The whole LOSO command of each kit checkout (its folder, its environment), `runs` times interleaved, each
+    from a fresh out-dir: per kit the fastest run and its step's own seconds. Each round's ratios to the first
+    kit's run of that round are printed (wall and CPU), since a round's runs share the box's load."""
     best: dict[str, tuple[Measured, float]] = {}
     for _ in range(runs):
-        for label, root in kits.items():
+        first: Measured | None = None
+        for label, (root, env) in kits.items():
             out = work / f"loso-command-{label}"
             shutil.rmtree(out, ignore_errors=True)
             m = measure([sys.executable, "-m", "kit.run_full_pipeline", "--corpus", corpus, "--seeds", "0,1,2,3,4",
-                         "--only", "loso", "--out-dir", out], {"PYTHONPATH": str(root)},
+                         "--only", "loso", "--out-dir", out], {"PYTHONPATH": str(root), **env},
                         log=work / f"loso-command-{label}.log", cwd=root)
             if m.rc != 0:
                 raise SystemExit(f"the LOSO command of {root} failed (exit {m.rc}):\n{m.output[-3000:]}")
             step = float(json.loads((out / "03_loso" / "status.json").read_text())["seconds"])
-            print(f"  {label:6s} whole LOSO command: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, step {step:.1f} s "
+            first = first or m
+            print(f"  {label:6s} whole LOSO command: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, step {step:.1f} s; "
+                  f"x{m.wall / first.wall:.2f} wall, x{m.cpu / first.cpu:.2f} CPU of this round's first "
                   f"(load average {load_average()})", flush=True)
             if label not in best or m.wall < best[label][0].wall:
                 best[label] = (m, step)
@@ -89,13 +96,16 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "demo4s")
     ap.add_argument("--command-only", action="store_true", help="time only the whole LOSO command")
     ap.add_argument("--baseline-kit", type=Path, help="another kit checkout whose LOSO command is timed beside")
+    ap.add_argument("--public-kernels", action="store_true",
+                    help="also time this checkout's LOSO command with KIT_TRAIN_KERNELS=public (kit.model.kernels)")
     args = ap.parse_args()
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does
     shard = demo_corpus(args.work)
     legacy = legacy_corpus(shard, args.work)
     print(f"load average {load_average()}; threads {threads.to_json()}")
-    kits = {"this": ROOT, **({"before": args.baseline_kit.resolve()} if args.baseline_kit else {})}
+    kits = {"this": (ROOT, {}), **({"before": (args.baseline_kit.resolve(), {})} if args.baseline_kit else {}),
+            **({"public": (ROOT, {"KIT_TRAIN_KERNELS": "public"})} if args.public_kernels else {})}
     commands = loso_command(legacy, args.work, kits)
     for label, (m, step) in commands.items():
         print(f"{label:6s} whole LOSO command on {legacy.name} (best of 2): {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, "

@@ -10,7 +10,7 @@ fr_regressor_v2 (seed document 001):
 
 The three forms: `FrRegressor`, one member as a torch module with its scaler
 baked in (what is exported and compared against ONNX); the batched trainer's
-stacked weights (kit.model.train), one tensor per layer slot holding every
+stacked weights (kit.model.stacked), one tensor per layer slot holding every
 member; and the ONNX graph (kit.model.export). All three walk `Arch.layers()`,
 so a slot is always found by its name.
 """

@@ -56,12 +56,14 @@ class ThreadChoice(Record):
     omp_wait_policy: str = ""  # as torch's OpenMP runtime read it at start (kit/__init__.py sets PASSIVE)
 
     def describe(self) -> str:
-        """One line for the step log."""
+        """One line for the step log, ending with the training kernels (kit.model.kernels: imports torch)."""
+        from kit.model.kernels import active
+
         why = (f"set by {ENV}" if self.chosen_by == ENV
                else f"the kit's choice on {self.cores} core(s): at most {MAX_KIT_THREADS}, the models are small")
         return (f"training threads: {self.train} ({why}), each running torch on {self.intraop} thread; "
                 f"inter-op {self.interop}; onnxruntime {self.onnxruntime} per session, no spin-wait; "
-                f"OMP_WAIT_POLICY={self.omp_wait_policy or '(unset)'}")
+                f"OMP_WAIT_POLICY={self.omp_wait_policy or '(unset)'}; {active().describe()}")
 
 
 def choose_threads(environ: Mapping[str, str] | None = None, cores: int | None = None) -> ThreadChoice:

@@ -1,0 +1,213 @@
+"""torch's private ops in the trainer and their public twins (kit.model.kernels): the same figures either way, and a
+private op that is gone or changed falls back to the twins instead of breaking the training."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kit.errors import InputError
+from kit.model import kernels
+from kit.model.baselines import loso_with_baselines
+from kit.model.features import design_matrix
+from kit.model.kernels import ENV, Adam, Kernels, active, choose
+from kit.model.loso import LosoInputs, LosoResult
+from kit.model.network import MLP_SMALL, fr_regressor_v2
+from kit.model.recipe import TrainConfig
+from kit.model.results import BaselineResult
+from kit.model.threads import choose_threads
+from kit.model.train import Member, TrainData, TrainJob, train_jobs
+from tests.conftest import ROOT, synthetic_corpus
+
+PRIVATE, PUBLIC = Kernels(True), Kernels(False, "a test")
+CONFIG = TrainConfig(epochs=4, batch_size=16)
+
+
+def _loso(monkeypatch: pytest.MonkeyPatch, kernels_env: str | None) -> tuple[LosoResult, dict[str, BaselineResult]]:
+    """The ensemble (GELU, dropout) and the baselines (linear; mlp_small, ReLU) on 4 sources, 2 seeds, 2 workers."""
+    if kernels_env is None:
+        monkeypatch.delenv(ENV, raising=False)
+    else:
+        monkeypatch.setenv(ENV, kernels_env)
+    inputs = LosoInputs.of(synthetic_corpus(n_src=4, rows_per_src=60))
+    return loso_with_baselines(inputs, [0, 1], CONFIG, workers=2)
+
+
+def _figures(result: LosoResult, models: dict[str, BaselineResult]) -> list[Any]:
+    return [[r.to_json() for r in result.seed_reports], {k: m.to_json() for k, m in models.items()}]
+
+
+@pytest.fixture
+def public_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """Counts the public twins' calls, so a test knows they ran."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kw: Any) -> Any:
+            calls[name] += 1
+            return fn(*args, **kw)
+        return call
+
+    for name, fn in list(kernels.PUBLIC_GRADS.items()):
+        monkeypatch.setitem(kernels.PUBLIC_GRADS, name, counted(name, fn))
+    monkeypatch.setattr(torch.optim.Adam, "step", counted("adam", torch.optim.Adam.step))
+    yield calls
+
+
+def test_each_public_twin_gives_the_private_ops_bits() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for shape in [(7, 33, 64), (3, 5, 1), (45, 64, 64)]:  # vector lanes and tails
+        pre, grad = torch.randn(shape, generator=gen) * 3, torch.randn(shape, generator=gen)
+        pre[0, 0, 0] = 0.0  # ReLU's derivative at 0 is 0 in both
+        for activation in ("gelu", "relu"):
+            ours, twin = PRIVATE.activation_grad(activation)(grad, pre), PUBLIC.activation_grad(activation)(grad, pre)
+            assert ours.numpy().tobytes() == twin.numpy().tobytes(), activation
+    shapes = [(5, 7, 16), (5, 1, 16), (5, 16, 1), (5, 1, 1)]
+    params = [torch.randn(s, generator=gen) for s in shapes]
+    private, public = [p.clone() for p in params], [p.clone() for p in params]
+    adams = [Adam(p, lr=5e-4, weight_decay=1e-5, kernels=k) for p, k in ((private, PRIVATE), (public, PUBLIC))]
+    for _ in range(300):
+        grads = [torch.randn(s, generator=gen) * 3 for s in shapes]
+        for adam in adams:
+            adam.step([g.clone() for g in grads])
+    assert all(a.numpy().tobytes() == b.numpy().tobytes() for a, b in zip(private, public, strict=True))
+    assert not torch.equal(private[0], params[0])  # they moved
+
+
+def test_a_loso_on_the_public_twins_is_the_private_ops_loso_bit_for_bit(
+        monkeypatch: pytest.MonkeyPatch, public_calls: Counter[str]) -> None:
+    """Every figure of the seed reports and baselines, every fold and held-out prediction: the same bytes."""
+    private = _loso(monkeypatch, None)
+    assert not public_calls
+    public = _loso(monkeypatch, "public")
+    assert public_calls["gelu"] and public_calls["relu"] and public_calls["adam"]  # the twins did the training
+    assert _figures(*public) == _figures(*private)
+    for frame in ("folds", "predictions"):
+        pd.testing.assert_frame_equal(getattr(public[0], frame), getattr(private[0], frame), check_exact=True)
+    assert public[0].predictions["pred"].to_numpy().tobytes() == private[0].predictions["pred"].to_numpy().tobytes()
+
+
+def test_where_torch_has_no_fused_adam_the_printed_figures_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.optim.Adam unfused (the public Adam on a torch without a fused one) rounds differently in the last
+    bits: the figures the kit prints (4 decimals) stay, held-out predictions move by ~1e-5 VMAF (1.1e-5 at most
+    on the 1,800-row demo corpus, 60 epochs, 5 seeds; torch 2.13)."""
+    private = _loso(monkeypatch, None)
+    monkeypatch.setattr(kernels, "FUSED_PUBLIC", False)
+    unfused = _loso(monkeypatch, "public")
+    for ours, theirs in zip(private[0].seed_reports, unfused[0].seed_reports, strict=True):
+        for figure in ("mean_plcc", "mean_srocc", "mean_krocc", "mean_rmse", "std_plcc", "min_plcc", "max_plcc"):
+            assert f"{getattr(ours, figure):.4f}" == f"{getattr(theirs, figure):.4f}", figure
+    for name, model in private[1].items():
+        assert f"{model.mean_plcc:.4f} {model.mean_rmse:.4f}" == \
+               f"{unfused[1][name].mean_plcc:.4f} {unfused[1][name].mean_rmse:.4f}", name
+    moved = np.abs(private[0].predictions["pred"].to_numpy() - unfused[0].predictions["pred"].to_numpy())
+    assert moved.max() < 1e-3, moved.max()
+
+
+def _changed_fused_adam(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch whose fused Adam takes two new keyword arguments: torch.optim passes them, the kit did not."""
+    real = torch._fused_adam_
+
+    def changed(*args: Any, grad_scale: Any, found_inf: Any, **kw: Any) -> Any:
+        return real(*args, grad_scale=grad_scale, found_inf=found_inf, **kw)
+
+    monkeypatch.setattr(torch, "_fused_adam_", changed)
+
+
+def test_a_private_op_that_changed_falls_back_to_the_public_twins_with_the_same_weights(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    df = synthetic_corpus()
+    data = TrainData.of(*design_matrix(df), df["vmaf"].to_numpy())
+    members = [Member(s, f, np.arange(f * 30, f * 30 + 150)) for s in (0, 1) for f in range(3)]
+
+    def weights() -> list[bytes]:
+        jobs = [TrainJob(members, fr_regressor_v2(CONFIG)), TrainJob(members[:3], MLP_SMALL)]
+        return [b"".join(p.numpy().tobytes() for p in ens.net.params) for ens in train_jobs(data, jobs, CONFIG, 2)]
+
+    assert active().private
+    before = weights()
+    _changed_fused_adam(monkeypatch)
+    fault = kernels.self_check()
+    assert fault.startswith("torch._fused_adam_: TypeError"), fault
+    monkeypatch.setattr(kernels, "PRIVATE_FAULT", fault)  # as the import of kit.model.kernels finds it on that torch
+    now = active()
+    assert not now.private and "torch._fused_adam_: TypeError" in now.why and kernels.CHECKED_WITH in now.why
+    assert "training kernels: torch's public API (torch " in choose_threads({}, 2).describe()
+    assert weights() == before
+
+
+@pytest.mark.parametrize(("patch", "found"), [
+    ("gelu sign", "torch.ops.aten.gelu_backward is not GELU's derivative any more"),
+    ("relu gone", "torch.ops.aten.threshold_backward: AttributeError"),
+    ("adam idle", "torch._fused_adam_ is not Adam's update any more"),
+    ("adam signature", "torch._fused_adam_: TypeError"),
+])
+def test_the_self_check_names_an_op_that_is_gone_or_computes_something_else(
+        monkeypatch: pytest.MonkeyPatch, patch: str, found: str) -> None:
+    assert kernels.self_check() == ""
+    if patch == "gelu sign":
+        monkeypatch.setattr(kernels, "_gelu_backward", lambda g, x: -torch.ops.aten.gelu_backward(g, x))
+    elif patch == "relu gone":
+        monkeypatch.setattr(kernels, "_relu_backward", lambda g, x: torch.ops.aten.no_such_backward(g, x, 0))
+    elif patch == "adam idle":
+        monkeypatch.setattr(torch, "_fused_adam_", lambda *args, **kw: None)
+    else:
+        _changed_fused_adam(monkeypatch)
+    assert kernels.self_check().startswith(found)
+
+
+def test_kit_train_kernels_forces_the_public_twins_and_anything_else_is_refused() -> None:
+    assert choose({}, "") == choose({ENV: " auto "}, "") == Kernels(True)
+    assert choose({ENV: "public"}, "") == Kernels(False, f"{ENV}=public")
+    fault = "torch._fused_adam_: TypeError"
+    assert choose({}, fault).why.endswith(f"{fault}; checked with {kernels.CHECKED_WITH}")
+    with pytest.raises(InputError) as err:
+        choose({ENV: "private"}, "")
+    assert f"{ENV}='private'" in err.value.message and f"{ENV}=public" in err.value.hint
+
+
+def test_the_step_log_names_the_kernels_on_the_threads_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    line = choose_threads({}, 2).describe()
+    assert line.startswith("training threads: 2") and "; training kernels: torch's private ops, self-checked" in line
+    monkeypatch.setenv(ENV, "public")
+    assert choose_threads({}, 2).describe().endswith(f"; training kernels: torch's public API ({ENV}=public)")
+    assert "\n" not in line
+
+
+def is_private(name: str) -> bool:
+    """torch.ops.*, or a torch._* below torch (not a dunder such as torch.__version__)."""
+    parts = name.split(".")
+    return len(parts) > 1 and parts[0] == "torch" and (
+        parts[1] == "ops" or (parts[1].startswith("_") and not parts[1].endswith("__")))
+
+
+def private_torch(source: str) -> list[str]:
+    """Each private torch name the source reaches: an attribute of `torch`, an import of or from a module."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch":
+            found.append(f"torch.{node.attr}")
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append(str(node.module))
+    return [name for name in found if is_private(name)]
+
+
+def test_no_module_but_kernels_uses_a_private_torch_op() -> None:
+    used = {str(p.relative_to(ROOT)): private_torch(p.read_text()) for p in sorted((ROOT / "kit").rglob("*.py"))}
+    assert {path for path, names in used.items() if names} == {"kit/model/kernels.py"}
+    assert sorted(set(used["kit/model/kernels.py"])) == ["torch._foreach_add_", "torch._fused_adam_", "torch.ops"]
+    # the scan sees each way of reaching one
+    assert private_torch("import torch\ntorch._foreach_add_(s, 1)\nprint(torch.__version__)") == ["torch._foreach_add_"]
+    assert private_torch("torch.ops.aten.gelu_backward(g, x)") == ["torch.ops"]
+    assert private_torch("from torch._dynamo import x\nimport torch._C") == ["torch._dynamo", "torch._C"]
