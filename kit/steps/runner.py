@@ -22,6 +22,7 @@ from pathlib import Path
 from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
+from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
 from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
@@ -228,6 +229,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
             run_one(step, settings, selection, emit)
+        interrupts.check()
     if any(s.name in ("verdict", "bundle") for s in selection.steps):
         return verdict_exit_code(out)
     return 0
@@ -246,8 +248,10 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
     step_dir = make_folder(run.step(step.name))
     log = StepLog(run.log(step.name))
     try:
+        interrupts.check()  # a stop signal swallowed by a library in the step before (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, forced=step.name in selection.forced)
         plan = step.plan(ctx)
+        interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(run, step.name, plan)
         if reason is None:
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
