@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from kit.infra.faults import KILL_ENV, SIGNAL_ENV
-from tests.conftest import FAST, LENIENT, ROOT, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
 
 STOP = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 GRID = ["--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]  # jobs long enough to signal the corpus step mid-way
@@ -52,20 +52,6 @@ def wait_for_a_job(out: Path, timeout_s: float = 60) -> None:
     while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert list(jobs.glob("*.json")), "the corpus step never finished a job"
-
-
-def processes_using(out: Path) -> list[str]:
-    """Command lines of the processes that name `out` (the kit's ffmpegs write below it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            except OSError:
-                continue
-            if str(out) in cmdline:
-                found.append(cmdline)
-    return found
 
 
 def test_run_piped_into_head_exits_141_quietly(tiny_refs: Path, tmp_path: Path) -> None:
@@ -109,7 +95,7 @@ def test_a_stop_signal_during_the_corpus_step(sig: str, tiny_refs: Path, tmp_pat
     interrupted_lines(stderr, sig)
     kept = re.search(r"interrupted: (\d+) of (\d+) corpus jobs are finished and kept", stdout)
     assert kept and int(kept.group(1)) == len(list((out / "02_corpus" / "jobs").glob("*.json"))), stdout
-    assert not processes_using(out), processes_using(out)
+    assert not processes_naming(out), processes_naming(out)
 
 
 @pytest.mark.slow  # a whole run resumed after the hang-up
@@ -133,7 +119,7 @@ def test_a_dropped_terminal_ends_the_run_with_129_and_keeps_the_finished_jobs(ti
     assert proc.wait(timeout=60) == 129  # it was killed by the signal (-1): no clean-up, no resume line
     done = len(list(jobs.glob("*.json")))
     assert done >= 1
-    assert not processes_using(out), processes_using(out)
+    assert not processes_naming(out), processes_naming(out)
     res = run_kit(*kit_args(tiny_refs, out, *GRID))
     assert res.returncode == 0, res.stderr
     assert f"{done} already done and reused" in res.stdout, res.stdout
