@@ -27,15 +27,16 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
+from kit.infra.resources import resource_error
 
 if TYPE_CHECKING:
     from kit.events import Event
@@ -84,6 +85,60 @@ def _stdout_closed(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename
 
 
+class OutputError(KitError):
+    """Standard output or error cannot be written (`> /dev/full`, a redirect to a full disk): a fault of where
+    the kit's own output goes, not of the out-dir."""
+
+    def __init__(self, stream: str, exc: OSError) -> None:
+        cause = (exc.strerror or str(exc)).lower() if exc.errno != errno.EBADF else "it is closed"
+        where = "a full disk or device (> /dev/full, or a file on a full disk)" if exc.errno in DISK_FULL else \
+            "somewhere it cannot be written"
+        super().__init__(f"cannot write to standard {stream}: {cause}",
+                         hint=f"standard {stream} goes to {where}: redirect it to a file on a disk with room, or "
+                              f"drop the redirect; the out-dir is fine and finished work in it is kept")
+
+
+class _Output:
+    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed.
+
+    Without it, `run > /dev/full` read "disk full while writing an output … choose another --out-dir". A gone
+    reader (EPIPE) stays a BrokenPipeError: the guard's quiet 141.
+    """
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text) or len(text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def _guard(self, op: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return op(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self._name, exc) from exc
+
+    def __getattr__(self, attr: str) -> Any:  # isatty, fileno, encoding, buffer: the stream's own
+        return getattr(self._stream, attr)
+
+
+@contextlib.contextmanager
+def _watched_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None:
+        sys.stdout = _Output(sys.stdout, "output")
+    if sys.stderr is not None:
+        sys.stderr = _Output(sys.stderr, "error")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def require_stdout() -> None:
     """Python sets sys.stdout to None when the kit starts with descriptor 1 closed (`cmd >&-`)."""
     if sys.stdout is None:
@@ -98,6 +153,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
+    if resource_error(exc) is not None:
+        return EXIT_BAD_INPUT
     if isinstance(exc, OSError) and (exc.errno in DISK_FULL or path_error(exc) is not None or _stdout_closed(exc)):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL
@@ -107,6 +164,8 @@ def as_user_error(exc: BaseException) -> KitError | None:
     """The KitError a user sees for `exc`; None for an interrupt, a broken pipe or a bug."""
     if isinstance(exc, KitError):
         return exc
+    if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
+        return limit
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return KitError(f"disk full while writing {exc.filename or 'an output'}",
                         hint="free some space (or choose another --out-dir) and rerun: every finished "
@@ -184,7 +243,8 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     try:
         try:
             require_stdout()
-            code = fn()
+            with _watched_output():
+                code = fn()
             interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
         finally:
             interrupts.settle()

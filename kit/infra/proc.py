@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
+from kit.infra import resources
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -278,6 +279,8 @@ def run_process(
             start_new_session=GROUPS,  # its own group, killed whole (see the module's docstring)
         )
     except OSError as exc:
+        if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
+            raise limit from exc  # the box's limits (open files, memory), not the program
         raise ToolError(
             f"cannot start {args[0]}: {exc.strerror or exc}",
             hint="check that the program exists and is executable",
@@ -313,6 +316,8 @@ def run_process(
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
         log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
+    if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
+        raise resources.file_size_error(f"{name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(args, proc.returncode, out, text, elapsed)
 
 

@@ -24,8 +24,9 @@ from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import remove_temp_files, sha256_file, sha256_json, write_json
+from kit.infra.files import named_errors, remove_temp_files, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
+from kit.infra.resources import require_address_space
 from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
@@ -194,7 +195,7 @@ class StepLog:
         self._lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
-        with self._lock:
+        with self._lock, named_errors(self.path):  # a full disk here names the log
             self._fh.write(f"{local_clock()} {line}\n")
             self._fh.flush()
 
@@ -221,6 +222,7 @@ def verdict_exit_code(out_dir: Path) -> int:
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
+    require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(out):
         check_planted(RunDir(out), selection)
