@@ -26,6 +26,7 @@ from kit.corpus.schema import SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, fresh_folder, read_json, sha256_file, sha256_json, write_json
+from kit.infra.nofollow import check_root
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
@@ -239,6 +240,9 @@ class JobRunner:
         work = fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
+        except ToolError:
+            check_root(work)  # the out-dir vanished under ffmpeg: that, not the encode, is what failed
+            raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
 from kit.infra.files import named_errors, remove_temp_files, sha256_file, sha256_json, write_json
-from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
+from kit.infra.nofollow import check_target, check_tree, hold_tree, make_folder, open_in_place, own_tree, release_tree
 from kit.infra.resources import require_address_space
 from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
@@ -180,8 +180,10 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
         fh.flush()
+        hold_tree(out_dir, path, fh.fileno())  # a write after the out-dir vanished stops the run instead
         yield
     finally:
+        release_tree(out_dir)
         fh.close()
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +89,27 @@ def test_too_many_open_files_is_named_not_a_missing_program(tiny_refs: Path, tmp
     # was "cannot start …: Too many open files" with "check that the program exists and is executable"
     assert_clean_failure(res, "too many open files (the limit, ulimit -n, is 12): cannot start")
     assert "ulimit -n 4096" in res.stderr and "exists" not in res.stderr
+
+
+def test_an_out_dir_deleted_mid_run_stops_the_run_and_is_not_made_again(tiny_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "kit", *kit_args(tiny_refs, out, "--cqs", "14,18,22,26,30,34,38,42",
+                                                                    "--jobs", "1")],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    jobs = out / "02_corpus" / "jobs"
+    deadline = time.monotonic() + 60
+    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    gone = tmp_path / "deleted"
+    out.rename(gone)  # `rm -rf OUT`, as one instant (a recursive delete races with the kit's new files)
+    shutil.rmtree(gone)
+    stdout, stderr = proc.communicate(timeout=120)
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    # was "libx264 encode failed (exit 0): kb/s:252.19", while the run made 02_corpus/jobs/ again and went on
+    assert_clean_failure(res, f"the out-dir {out} was deleted, moved or replaced while the run was going")
+    assert "encode failed" not in stdout + stderr
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
 
 
 @pytest.fixture
