@@ -241,40 +241,55 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     interrupts.install()
     proc.allow_new()
     try:
-        try:
-            require_stdout()
-            with _watched_output():
-                code = fn()
-            interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
-        finally:
-            interrupts.settle()
+        code = _run(fn)
     except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
         interrupts.settle()
-        exc = outcome(caught)
-        code = exit_code_for(exc)
-        if code == EXIT_BROKEN_PIPE:
-            # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
-            proc.stop_all()
-            _quiet_stdout()
-        elif isinstance(exc, KeyboardInterrupt):
-            proc.stop_all()
-            say(interrupted_line(exc, proc.stopped_count()))
-            say(f"resume with: {retry_command()}")
-        elif (user := as_user_error(exc)) is not None:
-            (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
-            report_error(user)
-            if retry:
-                say(f"retry: {retry_command()}")
-        else:
-            proc.stop_all()
-            # a bug, not a user error: keep the traceback visible
-            with contextlib.suppress(OSError, ValueError):
-                traceback.print_exc()
-            say("error: internal error in ensemble-kit (a bug; the traceback is above)")
-            say("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept")
-    interrupts.end()
+        code = _report(outcome(caught), retry)
+    finally:
+        interrupts.end()
     try:
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):
         _quiet_stdout()
     sys.exit(code)
+
+
+def _run(fn: Callable[[], int]) -> int:
+    from kit.infra import interrupts
+
+    try:
+        require_stdout()
+        with _watched_output():
+            code = fn()
+        interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
+        return code
+    finally:
+        interrupts.settle()
+
+
+def _report(exc: BaseException, retry: bool) -> int:
+    """Stop what still runs, say why the command ended; returns its exit code."""
+    from kit.infra import proc
+
+    code = exit_code_for(exc)
+    if code == EXIT_BROKEN_PIPE:
+        # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
+        proc.stop_all()
+        _quiet_stdout()
+    elif isinstance(exc, KeyboardInterrupt):
+        proc.stop_all()
+        say(interrupted_line(exc, proc.stopped_count()))
+        say(f"resume with: {retry_command()}")
+    elif (user := as_user_error(exc)) is not None:
+        (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
+        report_error(user)
+        if retry:
+            say(f"retry: {retry_command()}")
+    else:
+        proc.stop_all()
+        # a bug, not a user error: keep the traceback visible
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+        say("error: internal error in ensemble-kit (a bug; the traceback is above)")
+        say("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept")
+    return code
