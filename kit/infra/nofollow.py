@@ -56,21 +56,31 @@ def release_tree(root: Path) -> None:
 
 def check_root(path: Path) -> None:
     """The kit tree holding `path` is still the one its run holds (see hold_tree); a vanished one is refused."""
+    if (gone := vanished(path)) is not None:
+        raise gone
+
+
+class OutDirGone(InputError):
+    """The run's out-dir was deleted, moved or replaced under it."""
+
+
+def vanished(path: Path) -> OutDirGone | None:
+    """The error for a kit tree (holding `path`) that is no longer the one its run holds; None while it is."""
     root = tree_of(path)
     held = _HELD.get(str(root)) if root is not None else None
     if held is None:
-        return
+        return None
     lock, dev, ino = held
     try:
         st = os.lstat(lock)
-        same = (st.st_dev, st.st_ino) == (dev, ino)
+        if (st.st_dev, st.st_ino) == (dev, ino):
+            return None
     except OSError:
-        same = False
-    if not same:
-        raise InputError(f"the out-dir {root} was deleted, moved or replaced while the run was going (its lock "
-                         f"file {lock.name} is gone): the run stopped",
-                         hint="nothing more was written; if you moved it, rerun with --out-dir at its new place "
-                              "(the work finished there is reused), otherwise rerun to start again")
+        pass
+    return OutDirGone(f"the out-dir {root} was deleted, moved or replaced while the run was going (its lock "
+                      f"file {lock.name} is gone): the run stopped",
+                      hint="nothing more was written; if you moved it, rerun with --out-dir at its new place "
+                           "(the work finished there is reused), otherwise rerun to start again")
 
 
 def tree_of(path: Path) -> Path | None:

@@ -25,7 +25,17 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
 from kit.infra.files import named_errors, remove_temp_files, sha256_file, sha256_json, write_json
-from kit.infra.nofollow import check_target, check_tree, hold_tree, make_folder, open_in_place, own_tree, release_tree
+from kit.infra.nofollow import (
+    OutDirGone,
+    check_target,
+    check_tree,
+    hold_tree,
+    make_folder,
+    open_in_place,
+    own_tree,
+    release_tree,
+    vanished,
+)
 from kit.infra.resources import require_address_space
 from kit.model.threads import ThreadChoice, choose_threads
 from kit.rundir import RunDir
@@ -275,10 +285,14 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
         import traceback
 
         log("step failed:\n" + "".join(traceback.format_exception(exc)))
-        if isinstance(exc, KitError):
-            emit(StepFailed(step.name, exc.message, exc.hint))
-        elif isinstance(exc, Exception):
+        # whatever failed once the out-dir vanished (a file read back, an ffmpeg output) failed because it did
+        cause = (vanished(run.root) if isinstance(exc, Exception) and not isinstance(exc, OutDirGone) else None) or exc
+        if isinstance(cause, KitError):
+            emit(StepFailed(step.name, cause.message, cause.hint))
+        elif isinstance(cause, Exception):
             emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
+        if cause is not exc:
+            raise cause from exc
         raise
     finally:
         log.close()
