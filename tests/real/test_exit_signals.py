@@ -72,6 +72,7 @@ def finished(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # a whole run first, then a resumed one per signal
 @pytest.mark.parametrize("sig", STOP)
 def test_a_stop_signal_while_the_summary_is_written(sig: str, tiny_refs: Path, finished: Path) -> None:
     res = run_kit(*kit_args(tiny_refs, finished), env={KILL_ENV: "summary", SIGNAL_ENV: sig})

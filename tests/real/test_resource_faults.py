@@ -135,6 +135,7 @@ def used_kib(disk: Path) -> int:
     return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
 
 
+@pytest.mark.slow  # two whole runs
 def test_a_full_disk_in_the_bundle_names_the_file_and_keeps_the_rest(tiny_refs: Path, small_disk: Path) -> None:
     out = small_disk / "out"
     first = run_kit(*kit_args(tiny_refs, out, "--only", "prereqs"))  # it wants 1 GiB free: the tmpfs has it
