@@ -120,8 +120,9 @@ def timeout_cap(timeout_s: float) -> float:
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the child's whole process group: the child and whatever it started that is still there.
 
-    Also after the child has exited (a wrapper's leftover child); run_process calls it the moment the child
-    is reaped, before its group id could be anyone else's.
+    Also after the child has exited (a wrapper's leftover child): run_process calls it the moment the child
+    is reaped. The group id stays the group's while anything is left in it, and a number freed that moment
+    is not handed out again so soon (Linux allocates pids in sequence, up to pid_max, before reusing any).
     """
     if GROUPS:
         with contextlib.suppress(ProcessLookupError, PermissionError):
