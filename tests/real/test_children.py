@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.errors import ToolError
 from kit.infra.proc import run_process
 from tests.conftest import ROOT, run_kit
 
@@ -77,7 +78,7 @@ def test_a_timeout_ends_the_child_s_whole_group(tmp_path: Path) -> None:
     script = tmp_path / "wrapper.sh"
     script.write_text(f'#!/bin/sh\nsleep 1000 &\necho $! > "{pids}"\nwait\n')
     script.chmod(0o755)
-    with pytest.raises(Exception, match="timed out after 1 s"):
+    with pytest.raises(ToolError, match="timed out after 1 s"):
         run_process([script], timeout_s=1)
     (grandchild,) = read_pids(pids)
     assert all_gone([grandchild], within_s=0.5), "the wrapper's child outlived the timeout"
