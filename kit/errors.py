@@ -7,7 +7,7 @@ from typing import NoReturn
 EXIT_PROMOTE = 0
 EXIT_HOLD = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; SIGTERM and SIGHUP end a run with 128 + theirs too (Interrupted)
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away
 EXIT_INTERNAL = 70  # a bug in the kit (EX_SOFTWARE); never 1, which means HOLD
 
@@ -29,6 +29,22 @@ class KitError(Exception):
         return self.message
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept.
+
+    A KeyboardInterrupt, so every clean-up written for Ctrl-C (children stopped, the corpus jobs kept
+    counted) runs for the other two as well.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 class InputError(KitError):
     """Bad input: a flag, a clip, a corpus file."""
 
@@ -43,6 +59,11 @@ class ToolError(KitError):
     def __init__(self, message: str, hint: str = "", stderr_tail: str = "") -> None:
         super().__init__(message, hint)
         self.stderr_tail = stderr_tail
+
+
+class ResourceLimit(KitError):
+    """The box ran out of something or hit one of its limits (memory, open files, a file's size): no job can
+    succeed while it lasts, so it stops the run at once (a ToolError fails one corpus job, this is not one)."""
 
 
 def assert_never(value: NoReturn) -> NoReturn:

@@ -1,7 +1,7 @@
 """The one command: `python kit/run_full_pipeline.py [FLAGS]` (or `ensemble-kit run`).
 
 Runs prereqs -> corpus -> loso -> verdict -> bundle. Exit 0 PROMOTE, 1 HOLD,
-2 bad input or missing prerequisite, 130 interrupted.
+2 bad input or missing prerequisite, 130 interrupted (143 by SIGTERM, 129 by SIGHUP).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ if __package__ in (None, ""):
 
 def main(argv: list[str] | None = None) -> None:
     from kit.cli.main import cli
+    from kit.infra import interrupts
 
+    interrupts.whole_process()  # the process ends with the command (kit/infra/interrupts.py)
     cli.main(args=["run", *(sys.argv[1:] if argv is None else argv)], prog_name="run_full_pipeline.py")
 
 

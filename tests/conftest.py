@@ -107,3 +107,20 @@ def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> p
                                     "frame_index": np.arange(rows_per_src), "vmaf": vmaf,
                                     **{f: feats[:, i] for i, f in enumerate(FEATURES)}}))
     return pd.concat(frames, ignore_index=True)
+
+
+def processes_naming(path: Path) -> list[str]:
+    """Command lines of the running processes that name `path` (the kit's ffmpegs write below its out-dir)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # ended, waiting for its parent to collect it
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append(cmdline)
+    return found

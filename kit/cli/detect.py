@@ -70,13 +70,14 @@ def print_detect(report: dict[str, Any]) -> None:
         click.echo(line)
     cells = [_cells(r) for r in report["encoders"]]
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich.table import Table
+
+        from kit.report.terminal import KitConsole
 
         table = Table(*COLUMNS, header_style="bold")
         for row in cells:
             table.add_row(*row, style="green" if row[3] == "yes" else "yellow")
-        Console(highlight=False).print(table)
+        KitConsole(highlight=False).print(table)
     else:
         widths = [max(len(c[i]) for c in [list(COLUMNS), *cells]) for i in range(len(COLUMNS) - 1)]
         for row in [list(COLUMNS), *cells]:

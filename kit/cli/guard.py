@@ -1,9 +1,13 @@
 """The one mapping from an exception to an exit code, and the guard every command runs under.
 
 A leaf of the CLI: the commands import it, it imports no command. KitError ->
-its exit code with one line of cause and a hint; Ctrl-C -> 130; a full disk ->
-2; a reader that went away -> 141, quietly; anything else is a bug and keeps its
-traceback (exit 70, never 1, which means HOLD).
+its exit code with one line of cause and a hint; a stop signal -> 128 + its
+number (Ctrl-C 130, SIGTERM 143, SIGHUP 129; kit/infra/interrupts.py) with the
+same two lines for each, `interrupted …; finished work is kept.` and `resume
+with: …`; a full disk -> 2; a reader that went away -> 141, quietly; anything
+else is a bug and keeps its traceback (exit 70, never 1, which means HOLD).
+Writing those lines never fails the exit: a terminal gone with a dropped ssh
+session makes them vanish, not turn into a traceback or another code.
 
 The rule for an OSError: it is the user's to fix (exit 2, naming the path and
 the fix) when it names a path and its errno is one the environment causes:
@@ -23,15 +27,16 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, KitError
+from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
+from kit.infra.resources import resource_error
 
 if TYPE_CHECKING:
     from kit.events import Event
@@ -80,6 +85,60 @@ def _stdout_closed(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename
 
 
+class OutputError(KitError):
+    """Standard output or error cannot be written (`> /dev/full`, a redirect to a full disk): a fault of where
+    the kit's own output goes, not of the out-dir."""
+
+    def __init__(self, stream: str, exc: OSError) -> None:
+        cause = (exc.strerror or str(exc)).lower() if exc.errno != errno.EBADF else "it is closed"
+        where = "a full disk or device (> /dev/full, or a file on a full disk)" if exc.errno in DISK_FULL else \
+            "somewhere it cannot be written"
+        super().__init__(f"cannot write to standard {stream}: {cause}",
+                         hint=f"standard {stream} goes to {where}: redirect it to a file on a disk with room, or "
+                              f"drop the redirect; the out-dir is fine and finished work in it is kept")
+
+
+class _Output:
+    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed.
+
+    Without it, `run > /dev/full` read "disk full while writing an output … choose another --out-dir". A gone
+    reader (EPIPE) stays a BrokenPipeError: the guard's quiet 141.
+    """
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text) or len(text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def _guard(self, op: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return op(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self._name, exc) from exc
+
+    def __getattr__(self, attr: str) -> Any:  # isatty, fileno, encoding, buffer: the stream's own
+        return getattr(self._stream, attr)
+
+
+@contextlib.contextmanager
+def _watched_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    if sys.stdout is not None:
+        sys.stdout = _Output(sys.stdout, "output")
+    if sys.stderr is not None:
+        sys.stderr = _Output(sys.stderr, "error")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def require_stdout() -> None:
     """Python sets sys.stdout to None when the kit starts with descriptor 1 closed (`cmd >&-`)."""
     if sys.stdout is None:
@@ -88,12 +147,14 @@ def require_stdout() -> None:
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a command that raised `exc`."""
-    if isinstance(exc, KitError):
+    if isinstance(exc, KitError | Interrupted):
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
+    if resource_error(exc) is not None:
+        return EXIT_BAD_INPUT
     if isinstance(exc, OSError) and (exc.errno in DISK_FULL or path_error(exc) is not None or _stdout_closed(exc)):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL
@@ -103,6 +164,8 @@ def as_user_error(exc: BaseException) -> KitError | None:
     """The KitError a user sees for `exc`; None for an interrupt, a broken pipe or a bug."""
     if isinstance(exc, KitError):
         return exc
+    if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
+        return limit
     if isinstance(exc, OSError) and exc.errno in DISK_FULL:
         return KitError(f"disk full while writing {exc.filename or 'an output'}",
                         hint="free some space (or choose another --out-dir) and rerun: every finished "
@@ -115,10 +178,21 @@ def as_user_error(exc: BaseException) -> KitError | None:
     return None
 
 
+def outcome(exc: BaseException) -> BaseException:
+    """What ended the command: `exc`, or the stop signal that came before it. After a signal, whatever failed
+    follows from it (a library that swallowed the interrupt, then failed on its half-done import; a child the
+    same signal killed)."""
+    from kit.infra import interrupts
+
+    signum = interrupts.received()
+    return Interrupted(signum) if signum is not None and not isinstance(exc, Interrupted) else exc
+
+
 def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event]:
     """`error` (not for an interrupt) and `run_finished` for a run that raised; none for a broken pipe."""
     from kit.events import RunError, RunFinished
 
+    exc = outcome(exc)
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE or not isinstance(exc, Exception | KeyboardInterrupt):
         return []
@@ -131,52 +205,91 @@ def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event
     return [*events, RunFinished(code, round(seconds, 3))]
 
 
+def say(line: str) -> None:
+    """One line on stderr, unless stderr is gone (a closed terminal): the exit code still tells."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(line, err=True)
+
+
 def report_error(exc: KitError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    say(f"error: {exc.message}")
     tail = getattr(exc, "stderr_tail", "")
     for line in tail.splitlines()[-8:]:
-        click.echo(f"    | {line}", err=True)
+        say(f"    | {line}")
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        say(f"hint: {exc.hint}")
+
+
+def interrupted_line(exc: KeyboardInterrupt, stopped: int) -> str:
+    """Ctrl-C's line (kept as it always read) or the same naming SIGTERM or SIGHUP."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    return f"\ninterrupted{by} ({stopped} running process(es) stopped); finished work is kept."
+
+
+def _quiet_stdout() -> None:
+    """Whatever is still buffered for stdout goes nowhere, so Python's last flush cannot fail (a reader gone,
+    a terminal gone): a failed flush at exit would print a traceback and turn the exit code into 120."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     """Run fn and exit with its code, or with the code and message its exception deserves."""
-    from kit.infra import proc
+    from kit.infra import interrupts, proc
 
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    # a parent may hand us SIGINT ignored (a background job of a non-interactive shell): an interrupt sent
-    # to the kit must still stop it, as it stops the ffmpegs beside it, so the run never outlives it
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupts.install()
     proc.allow_new()
     try:
-        require_stdout()
-        code = fn()
-    except (Exception, KeyboardInterrupt) as exc:  # every exit path is decided here, once
-        code = exit_code_for(exc)
-        if code == EXIT_BROKEN_PIPE:
-            # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
-            proc.stop_all()
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        elif code == EXIT_INTERRUPTED:
-            proc.stop_all()
-            click.echo(f"\ninterrupted ({proc.stopped_count()} running process(es) stopped); finished work is kept.",
-                       err=True)
-            click.echo(f"resume with: {retry_command()}", err=True)
-        elif (user := as_user_error(exc)) is not None:
-            (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
-            report_error(user)
-            if retry:
-                click.echo(f"retry: {retry_command()}", err=True)
-        else:
-            proc.stop_all()
-            # a bug, not a user error: keep the traceback visible
-            traceback.print_exc()
-            click.echo("error: internal error in ensemble-kit (a bug; the traceback is above)", err=True)
-            click.echo("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept",
-                       err=True)
+        code = _run(fn)
+    except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
+        interrupts.settle()
+        code = _report(outcome(caught), retry)
+    finally:
+        interrupts.end()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        _quiet_stdout()
     sys.exit(code)
+
+
+def _run(fn: Callable[[], int]) -> int:
+    from kit.infra import interrupts
+
+    try:
+        require_stdout()
+        with _watched_output():
+            code = fn()
+        interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
+        return code
+    finally:
+        interrupts.settle()
+
+
+def _report(exc: BaseException, retry: bool) -> int:
+    """Stop what still runs, say why the command ended; returns its exit code."""
+    from kit.infra import proc
+
+    code = exit_code_for(exc)
+    if code == EXIT_BROKEN_PIPE:
+        # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
+        proc.stop_all()
+        _quiet_stdout()
+    elif isinstance(exc, KeyboardInterrupt):
+        proc.stop_all()
+        say(interrupted_line(exc, proc.stopped_count()))
+        say(f"resume with: {retry_command()}")
+    elif (user := as_user_error(exc)) is not None:
+        (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
+        report_error(user)
+        if retry:
+            say(f"retry: {retry_command()}")
+    else:
+        proc.stop_all()
+        # a bug, not a user error: keep the traceback visible
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc()
+        say("error: internal error in ensemble-kit (a bug; the traceback is above)")
+        say("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept")
+    return code

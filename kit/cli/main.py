@@ -50,7 +50,10 @@ for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_c
 
 
 def main() -> None:
+    from kit.infra import interrupts
+
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    interrupts.whole_process()  # the process ends with the command (kit/infra/interrupts.py)
     cli(prog_name="ensemble-kit")
 
 

@@ -34,7 +34,7 @@ def execute(values: dict[str, Any], only: str | None) -> int:
         finally:
             renderer.close()
     except BaseException as exc:  # `error` and `run_finished` events, then `guarded` reports it
-        with contextlib.suppress(BrokenPipeError):
+        with contextlib.suppress(OSError):  # a reader or a terminal gone: saying so must not hide what happened
             for event in failure_events(exc, retry_command(), time.monotonic() - started):
                 renderer(event)
         raise
@@ -50,7 +50,8 @@ def execute(values: dict[str, Any], only: str | None) -> int:
 def run_cmd(**kw: Any) -> None:
     """Run the five steps: prereqs, corpus, loso, verdict, bundle.
 
-    Exit 0 PROMOTE, 1 HOLD, 2 bad input or missing prerequisite, 130 interrupted.
+    Exit 0 PROMOTE, 1 HOLD, 2 bad input or missing prerequisite, 130 interrupted
+    (143 by SIGTERM, 129 by SIGHUP).
     A step whose settings and inputs are unchanged is skipped; a rerun resumes.
 
     \b

@@ -26,6 +26,7 @@ from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, fresh_folder, read_json_object, sha256_file, sha256_json, write_json
+from kit.infra.nofollow import check_root
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, RecordError, omit_none
 from kit.media.argv import build_encode_argv, build_score_argv
@@ -243,6 +244,9 @@ class JobRunner:
         work = fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
+        except ToolError:
+            check_root(work)  # the out-dir vanished under ffmpeg: that, not the encode, is what failed
+            raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

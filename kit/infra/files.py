@@ -7,6 +7,7 @@ into place, so a kill at any instant leaves the old complete file or the new one
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -51,17 +52,35 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# errors of a write that are the disk's or the box's, not the kit's: the message names the file
+NAMED_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+@contextlib.contextmanager
+def named_errors(path: Path) -> Iterator[None]:
+    """An OSError of NAMED_ERRNOS raised without a file name (a write through a file object: a tarball, a
+    parquet writer, a log) gets `path` as its file name, so that `disk full while writing …` names it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno in NAMED_ERRNOS:
+            exc.filename = os.fspath(path)
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place on success (with `mode`, e.g. 0o755).
 
     The temporary is `.tmp-<name>.<pid>.<random>`: remove_stale can tell a killed writer's from a live one's.
+    A full disk (or another of NAMED_ERRNOS) while it is written is reported as writing `path`.
     """
     tmp_path = new_temp(path)
     try:
-        yield tmp_path
-        seal(tmp_path, mode)
-        replace(tmp_path, path)
+        with named_errors(path):
+            yield tmp_path
+            seal(tmp_path, mode)
+            replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
 

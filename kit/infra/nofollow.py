@@ -33,11 +33,54 @@ O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none: there the lstat c
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted where a log goes must not block the open
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TREES: set[str] = set()  # absolute, normalised roots of the kit trees this process writes in
+_HELD: dict[str, tuple[Path, int, int]] = {}  # tree root -> its run's lock file (path, st_dev, st_ino)
 
 
 def own_tree(root: Path) -> None:
     """Declare `root` a kit tree: from now on no folder below it may be a link where the kit writes."""
     _TREES.add(os.path.abspath(root))
+
+
+def hold_tree(root: Path, lock: Path, fd: int) -> None:
+    """The run holding `lock` (open as `fd`) owns the kit tree `root`: until release_tree, every write below
+    it first checks that `root` is still there with that very lock file in it (check_root). A run whose
+    out-dir was deleted or moved under it then stops, instead of recreating a part of it (a jobs folder
+    without its lock, free for a second run) and reporting every job as a failed encode."""
+    st = os.fstat(fd)
+    _HELD[os.path.abspath(root)] = (lock, st.st_dev, st.st_ino)
+
+
+def release_tree(root: Path) -> None:
+    _HELD.pop(os.path.abspath(root), None)
+
+
+def check_root(path: Path) -> None:
+    """The kit tree holding `path` is still the one its run holds (see hold_tree); a vanished one is refused."""
+    if (gone := vanished(path)) is not None:
+        raise gone
+
+
+class OutDirGone(InputError):
+    """The run's out-dir was deleted, moved or replaced under it."""
+
+
+def vanished(path: Path) -> OutDirGone | None:
+    """The error for a kit tree (holding `path`) that is no longer the one its run holds; None while it is."""
+    root = tree_of(path)
+    held = _HELD.get(str(root)) if root is not None else None
+    if held is None:
+        return None
+    lock, dev, ino = held
+    try:
+        st = os.lstat(lock)
+        if (st.st_dev, st.st_ino) == (dev, ino):
+            return None
+    except OSError:
+        pass
+    return OutDirGone(f"the out-dir {root} was deleted, moved or replaced while the run was going (its lock "
+                      f"file {lock.name} is gone): the run stopped",
+                      hint="nothing more was written; if you moved it, rerun with --out-dir at its new place "
+                           "(the work finished there is reused), otherwise rerun to start again")
 
 
 def tree_of(path: Path) -> Path | None:
@@ -80,6 +123,7 @@ def check_folders(path: Path) -> None:
     root = tree_of(path)
     if root is None:
         return
+    check_root(root)
     current = Path(os.path.abspath(root))
     for part in Path(os.path.abspath(path)).relative_to(current).parts:
         current = current / part
@@ -97,6 +141,7 @@ def make_folder(path: Path, mode: int = 0o777) -> Path:
     if root is None:
         path.mkdir(parents=True, exist_ok=True)
         return path
+    check_root(root)  # a run's out-dir is never made again once it has vanished
     root.mkdir(parents=True, exist_ok=True)  # the root and above are the user's: their links are followed
     current = Path(os.path.abspath(root))
     for part in Path(os.path.abspath(path)).relative_to(current).parts:

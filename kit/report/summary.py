@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kit.events import RunFinished
+from kit.infra.faults import kill_point
 from kit.infra.files import read_json
 from kit.infra.invocation import kit_command
 from kit.rundir import RunDir
@@ -129,6 +130,7 @@ def print_summary(out_dir: Path, console: Console) -> None:
     for label, text in summary_rows(out_dir, verdict):
         table.add_row(label, text, style=style if label == "verdict" else None)
     console.print(table)
+    kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
     for label, text in path_lines(out_dir):
         console.print(f"{label}:" if text else label, markup=False, highlight=False, soft_wrap=True)
         if text:

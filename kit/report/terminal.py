@@ -11,7 +11,9 @@ number of them per step.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import threading
 import time
@@ -28,6 +30,18 @@ from kit.rundir import STEP_NAMES, step_number
 
 PLAIN_JOB_LINES = 20  # plain mode prints about this many corpus job lines per step, plus failures
 PLAIN_EPOCH_LINES = 5  # ... and this many training lines per training run
+
+
+class KitConsole(Console):
+    """rich's Console, except when the reader goes away (`ensemble-kit run | head -1`).
+
+    rich then raises SystemExit(1), past the kit's guard, and 1 means HOLD. The kit's answer is the
+    BrokenPipeError itself, which the guard (kit/cli/guard.py) turns into a quiet 141, as Unix tools end.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more is written: the reader is gone
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 def tag(step: str) -> str:
@@ -202,7 +216,7 @@ class Renderer:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
-        self.console = console or Console(file=human, highlight=False, soft_wrap=True)
+        self.console = console or KitConsole(file=human, highlight=False, soft_wrap=True)
         self.live = self.console.is_terminal and not force_plain
         self.bars: LiveBars | None = None
         self.plain = PlainLines()

@@ -21,9 +21,21 @@ from pathlib import Path
 from kit import PACKAGE_DIR, __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
+from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import remove_output, remove_temp_files, sha256_file, sha256_json
-from kit.infra.nofollow import check_target, check_tree, make_folder, open_in_place, own_tree
+from kit.infra.files import named_errors, remove_output, remove_temp_files, sha256_file, sha256_json
+from kit.infra.nofollow import (
+    OutDirGone,
+    check_target,
+    check_tree,
+    hold_tree,
+    make_folder,
+    open_in_place,
+    own_tree,
+    release_tree,
+    vanished,
+)
+from kit.infra.resources import require_address_space
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
@@ -176,8 +188,10 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
         fh.flush()
+        hold_tree(out_dir, path, fh.fileno())  # a write after the out-dir vanished stops the run instead
         yield
     finally:
+        release_tree(out_dir)
         fh.close()
 
 
@@ -191,7 +205,7 @@ class StepLog:
         self._lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
-        with self._lock:
+        with self._lock, named_errors(self.path):  # a full disk here names the log
             self._fh.write(f"{local_clock()} {line}\n")
             self._fh.flush()
 
@@ -227,6 +241,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
     out = settings.out_dir
     check_trainable(settings, selection)
+    require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(out):
         check_planted(RunDir(out), selection)
@@ -235,6 +250,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
             run_one(step, settings, selection, emit)
+        interrupts.check()
     if any(s.name in ("verdict", "bundle") for s in selection.steps):
         return verdict_exit_code(out)
     return 0
@@ -253,8 +269,10 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
     step_dir = make_folder(run.step(step.name))
     log = StepLog(run.log(step.name))
     try:
+        interrupts.check()  # a stop signal swallowed by a library in the step before (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, forced=step.name in selection.forced)
         plan = step.plan(ctx)
+        interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(run, step.name, plan)
         if reason is None:
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
@@ -274,10 +292,14 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
         import traceback
 
         log("step failed:\n" + "".join(traceback.format_exception(exc)))
-        if isinstance(exc, KitError):
-            emit(StepFailed(step.name, exc.message, exc.hint))
-        elif isinstance(exc, Exception):
+        # whatever failed once the out-dir vanished (a file read back, an ffmpeg output) failed because it did
+        cause = (vanished(run.root) if isinstance(exc, Exception) and not isinstance(exc, OutDirGone) else None) or exc
+        if isinstance(cause, KitError):
+            emit(StepFailed(step.name, cause.message, cause.hint))
+        elif isinstance(cause, Exception):
             emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
+        if cause is not exc:
+            raise cause from exc
         raise
     finally:
         log.close()

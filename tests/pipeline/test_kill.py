@@ -1,10 +1,12 @@
 """Kill -9 at random instants, Ctrl-C, and resume: nothing lost, nothing duplicated.
 
-The harness kills the real pipeline's whole process group (ffmpeg children
-included) at random instants spread over a whole run (corpus, LOSO, bundle),
+The harness kills the real pipeline's whole process group at random instants
+spread over a whole run (corpus, LOSO, bundle), checks that none of its ffmpeg
+children (which lead groups of their own, ended by the kit's reaper) lives on,
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
-uninterrupted run. CI runs KIT_KILL_COUNT=6 instants by default; set
-KIT_KILL_COUNT=20 (or more) for the full harness.
+uninterrupted run. SIGINT, SIGTERM and SIGHUP are sent the same way: each ends
+the run with 128 + N and the resume line. CI runs KIT_KILL_COUNT=6 instants by
+default; set KIT_KILL_COUNT=20 (or more) for the full harness.
 
 `merge` is killed the same way (random instants), and at the exact instants of its
 commit through KIT_KILL_AT (kit.infra.faults): mid-extraction, mid-write, after the
@@ -33,7 +35,7 @@ from kit.corpus.merge import commit_journal, recover_output
 from kit.infra.faults import KILL_ENV
 from kit.infra.files import sha256_file
 from kit.rundir import manifest_path
-from tests.conftest import FAST, LENIENT, ROOT, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -92,6 +94,10 @@ def test_kill_9_at_random_instants_then_resume(reference: tuple, tmp_path: Path)
         while group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not group_alive(proc.pid), f"kill at {delay:.2f} s left processes behind"
+        # the ffmpegs lead groups of their own: the kit's reaper ends them (kit/infra/proc.py)
+        while processes_naming(out) and time.monotonic() < deadline + 5:
+            time.sleep(0.05)
+        assert not processes_naming(out), f"kill at {delay:.2f} s left {processes_naming(out)} running"
         res = run_kit(*args, "--out-dir", out)
         assert res.returncode == 0, f"rerun after a kill at {delay:.2f} s failed:\n{res.stdout}\n{res.stderr}"
         rows, verdict, models = outcome(out)
@@ -106,10 +112,56 @@ def test_kill_9_at_random_instants_then_resume(reference: tuple, tmp_path: Path)
         assert not work.exists() or not any(work.iterdir()), list(work.iterdir())
 
 
+STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]  # Ctrl-C, a scheduler's stop, a dropped ssh session
+
+
+def test_stop_signals_at_random_instants_exit_128_plus_n_then_resume(reference: tuple, tmp_path: Path) -> None:
+    """Each signal at instants spread over a whole run: exit 128 + N with the same two lines, or, once the run
+    has printed its outcome, that outcome; the rerun ends with the uninterrupted run's rows, verdict, models."""
+    args, full_s, expected = reference
+    rng = random.Random(20261124)
+    instants = sorted(rng.uniform(0.3, full_s * 1.05) for _ in range(KILL_COUNT))
+    for i, delay in enumerate(instants):
+        sig = STOP_SIGNALS[i % len(STOP_SIGNALS)]
+        out = tmp_path / f"run{i}"
+        proc = start([*args, "--out-dir", out])
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)  # the kit's group, as a terminal or a scheduler sends it
+        stdout, stderr = proc.communicate(timeout=120)
+        label = f"{sig.name} at {delay:.2f} s"
+        if proc.returncode == 0:  # the run had decided its outcome (PROMOTE) before the signal
+            assert "they check it with" in stdout and "interrupted" not in stderr, label
+        else:
+            assert proc.returncode == 128 + sig, f"{label}: exit {proc.returncode}\n{stderr}"
+            by = "" if sig == signal.SIGINT else f" by {sig.name}"
+            assert re.search(rf"interrupted{by} \(\d+ running process\(es\) stopped\); finished work is kept\.\n"
+                             r"resume with: ", stderr), f"{label}\n{stderr}"
+            assert "Traceback" not in stderr and "error:" not in stderr, f"{label}\n{stderr}"
+        assert not processes_naming(out), label
+        res = run_kit(*args, "--out-dir", out)
+        assert res.returncode == 0, f"rerun after {label} failed:\n{res.stdout}\n{res.stderr}"
+        rows, verdict, models = outcome(out)
+        exp_rows, exp_verdict, exp_models = expected
+        pd.testing.assert_frame_equal(rows, exp_rows)
+        assert (verdict, models) == (exp_verdict, exp_models), label
+
+
+# the real ffmpeg; while the test holds the file `slow`, a corpus job's ffmpeg reads its input in real time
+# (8 frames: 0.32 s), so that one is still running when the kit handles the Ctrl-C
+SLOW_WRAPPER = """#!/bin/sh
+case "$*" in *02_corpus*) [ -e "{slow}" ] && exec "{ffmpeg}" -re "$@" ;; esac
+exec "{ffmpeg}" "$@"
+"""
+
+
 def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
-        tiny_refs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    args: list[str | Path] = ["run", "--ref-dir", tiny_refs, "--out-dir", out, *FAST,
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    out, slow, wrapper = tmp_path / "out", tmp_path / "slow", tmp_path / "ffmpeg-wrapper.sh"
+    wrapper.write_text(SLOW_WRAPPER.format(slow=slow, ffmpeg=ffmpeg))
+    wrapper.chmod(0o755)
+    slow.touch()
+    args: list[str | Path] = ["run", "--ref-dir", tiny_refs, "--out-dir", out, "--ffmpeg", wrapper, *FAST,
                               "--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]
     proc = start(args)
     jobs = out / "02_corpus" / "jobs"
@@ -124,10 +176,12 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     assert proc.returncode == 130, stderr
     assert took <= 2.0, f"stopping took {took:.2f} s"
     assert not group_alive(proc.pid), "ffmpeg children outlived the interrupt"
+    assert not processes_naming(out), "ffmpeg children outlived the interrupt"
     assert "Traceback" not in stderr
-    # the ffmpegs died of the terminal's SIGINT a moment before the kit stopped: they count
+    # the running ffmpeg (it leads a group of its own: the terminal's SIGINT reaches the kit, which stops it)
     stopped = re.search(r"interrupted \((\d+) running process\(es\) stopped\); finished work is kept", stderr)
     assert stopped and int(stopped.group(1)) >= 1, stderr
+    slow.unlink()  # the resumed run goes at full speed
     done = len(list(jobs.glob("*.json")))
     kept = re.search(r"interrupted: (\d+) of (\d+) corpus jobs are finished and kept", proc_out)
     assert kept and int(kept.group(1)) == done, proc_out

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import errno
+import io
+import os
 import signal
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from kit.cli.guard import exit_code_for, guarded
-from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, InputError, ToolError
+from kit.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    InputError,
+    Interrupted,
+    ToolError,
+)
 from kit.infra import proc
 
 
 @pytest.fixture(autouse=True)
 def _restore() -> Iterator[None]:
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     yield
     for s, handler in handlers.items():
         signal.signal(s, handler)
@@ -83,3 +93,64 @@ def test_an_interrupt_stops_the_kit_even_when_its_parent_ignored_sigint() -> Non
         return 0
 
     assert _run(interrupted) == EXIT_INTERRUPTED
+
+
+def _signal_self(sig: int, then: Callable[[], int] = lambda: 0) -> Callable[[], int]:
+    def fn() -> int:
+        os.kill(os.getpid(), sig)  # the handler runs at the next instruction, as for a signal from outside
+        return then()
+    return fn
+
+
+@pytest.mark.parametrize(("sig", "code", "by"), [(signal.SIGINT, 130, ""), (signal.SIGTERM, 143, " by SIGTERM"),
+                                                 (signal.SIGHUP, 129, " by SIGHUP")])
+def test_each_stop_signal_exits_128_plus_its_number_with_the_same_lines(
+        sig: int, code: int, by: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(_signal_self(sig)) == code
+    err = capsys.readouterr().err
+    assert f"\ninterrupted{by} (0 running process(es) stopped); finished work is kept.\nresume with: " in err, err
+    assert exit_code_for(Interrupted(sig)) == code
+
+
+def test_a_signal_a_library_swallowed_still_ends_the_command_as_an_interrupt(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """pyarrow swallows a KeyboardInterrupt raised inside the pandas import it makes lazily; the run went on."""
+    def swallowed() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    def then_broken() -> int:  # the library then fails on its half-done import: a consequence, not a bug
+        swallowed()
+        raise AttributeError("partially initialized module 'pandas' has no attribute '_pandas_datetime_CAPI'")
+
+    assert _run(swallowed) == 143
+    assert _run(then_broken) == 143
+    err = capsys.readouterr().err
+    assert err.count("interrupted by SIGTERM") == 2 and "internal error" not in err and "Traceback" not in err
+
+
+def test_a_sighup_ignored_by_nohup_stays_ignored() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    assert _run(_signal_self(signal.SIGHUP)) == 0
+
+
+def test_the_exit_code_stands_when_the_terminal_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dropped ssh session: SIGHUP, and every write to the terminal fails (EIO)."""
+    class Gone(io.StringIO):
+        def write(self, s: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr("sys.stderr", Gone())
+    assert _run(_signal_self(signal.SIGHUP)) == 129
+    assert _run(_raise(InputError("bad"))) == EXIT_BAD_INPUT
+
+
+def test_a_command_run_in_process_gives_the_signal_handlers_back() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    _run(lambda: 0)
+    _run(_raise(KeyboardInterrupt()))
+    assert {s: signal.getsignal(s) for s in before} == before

@@ -1,0 +1,96 @@
+"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a batch scheduler's stop), SIGHUP (a closed
+terminal, a dropped ssh session).
+
+One convention for the three, at every instant once a command has started (kit/cli/guard.py installs the
+handlers first thing): exit 128 + the signal's number (130, 143, 129), the running children stopped, and the
+same two lines, `interrupted …; finished work is kept.` and `resume with: …`. Before that (Python starting
+and importing, ~0.1 s, nothing begun yet) a signal has its default effect, which gives the same exit code.
+
+The handler raises Interrupted and remembers the signal. Third-party code may swallow the exception: pyarrow
+does when the signal lands in the pandas import it makes lazily (seen: SIGTERM during the LOSO step's plan,
+and the run went on to PROMOTE, exit 0). `check()`, at every step boundary and in the guard once the command
+returns, raises it again, so a swallowed signal still ends the command as an interrupt.
+
+Once the guard has decided how the command ends (`settle()`), the handler does nothing: a late signal cannot
+cut the closing lines short. When the command is the whole process (the kit's entry points call
+`whole_process()`), the three are then ignored until it exits: Python puts back the default action of every
+signal it handled (but keeps those it ignores) before it unloads its modules, which takes ~20 ms with torch
+and pandas loaded; a SIGTERM there ended the process silently with 143 after it had printed its summary and
+chosen exit 0 (seen). A command run inside another program (a test, CliRunner) gets the handlers it found
+back instead (`end()`), so nothing it leaves ignored reaches the processes that program starts later.
+
+A SIGHUP ignored when the kit started (`nohup ensemble-kit run &`) stays ignored: that is what nohup asks.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import Any
+
+from kit.errors import Interrupted
+
+SIGHUP = getattr(signal, "SIGHUP", None)  # POSIX only
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, SIGHUP) if s is not None)
+
+_received: int | None = None  # the latest stop signal since install()
+_settled = False
+_whole_process = False
+_saved: dict[int, Any] = {}  # the handlers install() replaced
+
+
+def whole_process() -> None:
+    """This process runs one command and ends with it (the kit's entry points, not a test)."""
+    global _whole_process
+    _whole_process = True
+
+
+def install() -> None:
+    """Handle the stop signals from now on (in the main thread, as a command starts)."""
+    global _received, _settled
+    _received, _settled = None, False
+    for sig in STOP_SIGNALS:
+        if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+            continue  # nohup
+        # SIGINT too when the parent handed it over ignored (a background job of a non-interactive shell):
+        # an interrupt sent to the kit must still stop it, as it stops the ffmpegs beside it
+        _saved.setdefault(sig, signal.getsignal(sig))
+        signal.signal(sig, _on_signal)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _received
+    if _settled:
+        return
+    _received = signum
+    raise Interrupted(signum)
+
+
+def received() -> int | None:
+    """The stop signal that came since install(), if any."""
+    return _received
+
+
+def check() -> None:
+    """Raise the interrupt again if a stop signal came and the exception it raised was swallowed."""
+    if _received is not None and not _settled:
+        raise Interrupted(_received)
+
+
+def settle() -> None:
+    """The command's outcome is decided: a stop signal changes nothing from now on."""
+    global _settled
+    _settled = True
+    if _whole_process:
+        for sig in _saved:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def end() -> None:
+    """The command is over; inside another program, the handlers it had are put back."""
+    global _received
+    _received = None
+    if not _whole_process:
+        for sig, handler in _saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _saved.clear()

@@ -1,0 +1,115 @@
+"""The box's limits, named when a fault comes from one: memory, open files, a file's size.
+
+Under `ulimit -v`, `ulimit -n` or `ulimit -f` the kit fails in places that say nothing of the cause: a
+library that cannot map its code ("failed to map segment"), a thread that cannot start, "Too many open
+files" when ffmpeg is started, ffmpeg killed by SIGXFSZ while it writes a test clip. `resource_error` turns
+such a fault into one line that names the limit and how to lift it (exit 2; kit/cli/guard.py maps it), and
+`require_address_space` refuses an address-space limit the kit cannot live in before any work starts: below
+it, pyarrow was seen to crash the process (SIGSEGV), which nothing can catch and no message can explain.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+from kit.errors import ResourceLimit
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits
+    resource = None  # type: ignore[assignment]
+
+# The address space the kit needs at least. torch, onnxruntime, pyarrow and the worker threads reserve far
+# more than they use: a tiny run peaks at 2.6 GiB of address space for 0.55 GiB resident (2 cores, measured);
+# at 2.4 GiB torch could not load its libraries. A limit below this fails for certain; one above it may still
+# fail later, and that failure is named as well.
+MIN_ADDRESS_SPACE = int(2.5 * 2**30)
+
+# What an exhausted address space looks like when it is not a MemoryError
+OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't allocate memory",
+                       "can't start new thread", "std::bad_alloc")
+LIFT = "and rerun; finished work is kept"
+MEMORY_HINT = f"free memory (close other programs, or run fewer --jobs) {LIFT}"
+
+
+def _limit(which: str) -> int | None:
+    """The soft limit in bytes (or files), None when there is none."""
+    if resource is None:
+        return None
+    soft = resource.getrlimit(getattr(resource, which))[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def size_text(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"
+
+
+def require_address_space() -> None:
+    """Refuse, before any work, an address-space limit the kit cannot run in."""
+    limit = _limit("RLIMIT_AS")
+    if limit is not None and limit < MIN_ADDRESS_SPACE:
+        raise ResourceLimit(f"the address-space limit (ulimit -v) is {size_text(limit)}, below the "
+                            f"{size_text(MIN_ADDRESS_SPACE)} the kit needs: torch and pyarrow reserve far more "
+                            f"address space than they use",
+                            hint=f"raise it (ulimit -v unlimited, or at least ulimit -v {MIN_ADDRESS_SPACE // 1024}) "
+                                 f"{LIFT}")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True  # pyarrow's ArrowMemoryError and numpy's are MemoryErrors
+    text = str(exc).lower()
+    return isinstance(exc, ImportError | OSError | RuntimeError) and any(s in text for s in OUT_OF_MEMORY_SIGNS)
+
+
+def memory_error(what: str) -> ResourceLimit:
+    limit = _limit("RLIMIT_AS")
+    if limit is None:
+        return ResourceLimit(f"out of memory: {what}", hint=MEMORY_HINT)
+    return ResourceLimit(f"out of memory (the address-space limit, ulimit -v, is {size_text(limit)}): {what}",
+                         hint=f"raise the limit (ulimit -v unlimited) {LIFT}")
+
+
+def open_files_error(what: str, err: int = errno.EMFILE) -> ResourceLimit:
+    if err == errno.ENFILE:
+        return ResourceLimit(f"the system's table of open files is full: {what}",
+                             hint=f"close other programs (or raise fs.file-max) {LIFT}")
+    limit = _limit("RLIMIT_NOFILE")
+    shown = f" (the limit, ulimit -n, is {limit})" if limit is not None else ""
+    return ResourceLimit(f"too many open files{shown}: {what}", hint=f"raise the limit (ulimit -n 4096) {LIFT}")
+
+
+def file_size_error(what: str) -> ResourceLimit:
+    """`what` ("cannot write X", "ffmpeg was killed ...") ran into the file-size limit, or the file system's."""
+    limit = _limit("RLIMIT_FSIZE")
+    if limit is None:
+        return ResourceLimit(f"{what}: the file is too large for its file system",
+                             hint=f"choose an --out-dir on a file system that holds larger files {LIFT}")
+    return ResourceLimit(f"{what}: past the file-size limit (ulimit -f) of {size_text(limit)}",
+                         hint=f"raise the limit (ulimit -f unlimited) {LIFT}")
+
+
+def killed_by_file_size(returncode: int) -> bool:
+    """A child that SIGXFSZ ended (it wrote past the file-size limit), directly or as its shell reports it."""
+    xfsz = getattr(signal, "SIGXFSZ", None)
+    return xfsz is not None and returncode in (-xfsz, 128 + xfsz)
+
+
+def resource_error(exc: BaseException, what: str | None = None) -> ResourceLimit | None:
+    """The box's limit behind `exc`, named, with `what` failed (by default the exception); None if none is."""
+    if isinstance(exc, ResourceLimit):
+        return exc
+    filename = os.fsdecode(exc.filename) if isinstance(exc, OSError) and exc.filename else None
+    said = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        return open_files_error(what or (f"cannot open {filename}" if filename else said), exc.errno)
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return file_size_error(what or (f"cannot write {filename}" if filename else said))
+    if out_of_memory(exc):
+        return memory_error(what or said)
+    return None

@@ -1,0 +1,123 @@
+"""A child's own children (issue 24 D): `--ffmpeg wrapper.sh` whose child hangs.
+
+A timeout, an interrupt or any end of a child kills the child's whole process group, so the wrapper's `sleep`
+does not live on under PID 1; and a SIGKILL of the kit's group (what the harness, a scheduler or a terminal
+sends), which the kit cannot catch, still leaves nothing of its children running (kit/infra/proc.py, the
+reaper). Real processes throughout: the kit, the real ffmpeg behind the wrapper, a real `sleep`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kit.errors import ToolError
+from kit.infra.proc import run_process
+from tests.conftest import ROOT, run_kit
+
+# the corpus encodes (their output is under 02_corpus) hang in a child of the wrapper; every other call
+# (version, filters, probes, the libvmaf check) is the real ffmpeg's
+WRAPPER = """#!/bin/sh
+case "$*" in
+  *02_corpus*) echo $$ >> "{pids}"; sleep 1000 & echo $! >> "{pids}"; wait ;;
+  *) exec "{ffmpeg}" "$@" ;;
+esac
+"""
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper does not count)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def all_gone(pids: list[int], within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(p) for p in pids)
+
+
+@pytest.fixture
+def hanging(ffmpeg: str, tmp_path: Path) -> tuple[Path, Path]:
+    """(the wrapper, the file where it writes its own pid and its hanging child's)."""
+    pids = tmp_path / "pids"
+    wrapper = tmp_path / "ffmpeg-wrapper.sh"
+    wrapper.write_text(WRAPPER.format(pids=pids, ffmpeg=ffmpeg))
+    wrapper.chmod(0o755)
+    return wrapper, pids
+
+
+def read_pids(path: Path) -> list[int]:
+    return [int(n) for n in path.read_text().split()] if path.is_file() else []
+
+
+def wait_for_pids(path: Path, n: int, timeout_s: float = 60) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while len(read_pids(path)) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(read_pids(path)) >= n, "the wrapper never started its hanging encode"
+    return read_pids(path)
+
+
+def kit_args(refs: Path, out: Path, wrapper: Path) -> list[str]:
+    return ["run", "--ref-dir", str(refs), "--out-dir", str(out), "--ffmpeg", str(wrapper), "--cqs", "25",
+            "--jobs", "2", "--seeds", "0,1"]
+
+
+def test_a_timeout_ends_the_child_s_whole_group(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = tmp_path / "wrapper.sh"
+    script.write_text(f'#!/bin/sh\nsleep 1000 &\necho $! > "{pids}"\nwait\n')
+    script.chmod(0o755)
+    with pytest.raises(ToolError, match="timed out after 1 s"):
+        run_process([script], timeout_s=1)
+    (grandchild,) = read_pids(pids)
+    assert all_gone([grandchild], within_s=0.5), "the wrapper's child outlived the timeout"
+
+
+def test_a_timeout_in_the_corpus_step_leaves_no_grandchild(tiny_refs: Path, tmp_path: Path,
+                                                           hanging: tuple[Path, Path]) -> None:
+    wrapper, pids = hanging
+    res = run_kit(*kit_args(tiny_refs, tmp_path / "out", wrapper), env={"KIT_TIMEOUT_S": "3"})
+    assert res.returncode == 2, res.stderr
+    assert "timed out after 3 s" in res.stderr, res.stderr
+    started = read_pids(pids)
+    assert len(started) == 8  # 4 encodes, each a wrapper and its sleep
+    assert all_gone(started, within_s=0.5), [p for p in started if alive(p)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_ends_the_children_s_whole_groups(sig: int, tiny_refs: Path, tmp_path: Path,
+                                                        hanging: tuple[Path, Path]) -> None:
+    wrapper, pids = hanging
+    proc = subprocess.Popen([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out", wrapper)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    started = wait_for_pids(pids, 4)  # both jobs hang
+    proc.send_signal(sig)  # to the kit alone: its children are its to stop
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, stderr
+    assert "(2 running process(es) stopped)" in stderr, stderr
+    assert all_gone(started, within_s=0.5), [p for p in read_pids(pids) if alive(p)]
+
+
+def test_a_sigkill_of_the_kit_s_group_leaves_no_child_running(tiny_refs: Path, tmp_path: Path,
+                                                               hanging: tuple[Path, Path]) -> None:
+    """The harness's kill: uncatchable, and the children's groups are not the kit's: the reaper ends them."""
+    wrapper, pids = hanging
+    proc = subprocess.Popen([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out", wrapper)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    started = wait_for_pids(pids, 4)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert all_gone(started, within_s=3), [p for p in started if alive(p)]
