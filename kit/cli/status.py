@@ -16,6 +16,7 @@ import click
 from kit.cli.guard import guarded
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.infra.visible import visible
 
 if TYPE_CHECKING:
     from kit.steps.status import RunStatus
@@ -39,15 +40,15 @@ def status_lines(report: RunStatus, color: bool) -> list[str]:
         head += f" (settings of the latest run, {report.invoked_at_utc})"
     else:
         head += " (no run in this out-dir yet)"
-    lines = [head]
+    lines = [visible(head)]
     for st in report.steps:
         state = click.style(f"{st.state:<8}", fg=STYLES.get(st.state)) if color else f"{st.state:<8}"
         when = f" (completed {st.completed_at_utc})" if st.completed_at_utc else ""
-        lines.append(f"  {st.number:02d} {st.step:<8} {state} {st.reason}{when}")
+        lines.append(f"  {st.number:02d} {st.step:<8} {state} {visible(st.reason)}{when}")
     if report.verdict:
         lines.append(f"verdict on disk: {report.verdict}")
     if report.running:
-        lines.append(f"a run is in progress in this out-dir ({report.running}): wait for it, "
+        lines.append(f"a run is in progress in this out-dir ({visible(report.running)}): wait for it, "
                      f"then {kit_command('status', report.out_dir)} again")
     elif report.next_command:
         lines.append(f"next: {report.next_command}")

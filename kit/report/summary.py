@@ -8,11 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
 from kit.infra.files import read_json
 from kit.infra.invocation import kit_command
+from kit.infra.visible import visible
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 
@@ -127,14 +129,15 @@ def print_summary(out_dir: Path, console: Console) -> None:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
+    # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
     for label, text in summary_rows(out_dir, verdict):
-        table.add_row(label, text, style=style if label == "verdict" else None)
+        table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
     for label, text in path_lines(out_dir):
-        console.print(f"{label}:" if text else label, markup=False, highlight=False, soft_wrap=True)
+        console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:
-            console.print(f"  {text}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- the closing events ---------------------------------------------------------------------------
