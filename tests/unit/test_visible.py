@@ -169,3 +169,10 @@ def test_the_report_shows_a_forged_source_escaped_in_its_tables_and_figures() ->
     page = render_report(forged_verdict())
     assert "\u202e" not in page and f"\n{FORGED}" not in page
     assert html.escape(f"zz\\n{FORGED}\\nzz\\u202e[red]x") in page
+
+
+def test_a_dollar_in_a_source_name_is_drawn_as_itself_not_as_mathematics() -> None:
+    v = forged_verdict()
+    odd = "price$\\frac$"  # matplotlib would read $...$ as mathematics, and this one as an error
+    v = replace(v, per_fold=tuple(replace(f, src=odd) if f.src == v.worst_folds[0].src else f for f in v.per_fold))
+    assert "price$\\frac$" in render_report(v)
