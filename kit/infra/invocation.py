@@ -81,6 +81,14 @@ def kit_command(*args: str | Path) -> str:
     return " ".join([kit_cli(), shell_join(args)]) if args else kit_cli()
 
 
+def receiver_commands(*args: str | Path) -> tuple[str, str]:
+    """A command for the lead's box, not this one (checking the results tarball this box sends): as the
+    installed `ensemble-kit`, and as `python -m kit` from the folder of an untarred kit. This process's
+    interpreter and paths mean nothing there, so the arguments are what the receiver has (the tarball's name)."""
+    rest = shell_join(args)
+    return f"{ENTRY_POINT} {rest}", f"python -m kit {rest}"
+
+
 def retry_command() -> str:
     """This invocation's command line again, runnable as printed."""
     argv = list(sys.argv)
