@@ -21,7 +21,7 @@ from kit.infra.visible import visible
 if TYPE_CHECKING:
     from kit.steps.status import RunStatus
 
-STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "unused": "bright_black"}
+STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "running": "magenta", "unused": "bright_black"}
 
 
 def default_out_dir() -> Path:
@@ -75,7 +75,7 @@ def missing_out_dir(out_dir: Path) -> InputError:
 @click.option("--json", "json_mode", is_flag=True, envvar="KIT_JSON", show_envvar=True,
               help="One JSON document on stdout instead of the lines.")
 def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
-    """Show which steps of OUT_DIR are done, stale or pending, and why.
+    """Show which steps of OUT_DIR are done, stale, pending or running, and why.
 
     Uses the settings of the out-dir's latest run (run.json) and the same checks a
     run uses to skip a step. It runs no step and changes nothing. OUT_DIR defaults
