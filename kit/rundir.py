@@ -6,6 +6,7 @@ run.json                       settings + provenance of the latest invocation
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
+             [attempts.json]  (while LOSO trains)
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
              [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
@@ -139,6 +140,11 @@ class RunDir:
         """Scratch of the child process that runs the incumbent's models (kit.model.incumbent_child), removed
         when it ends."""
         return self.step("loso") / "incumbent-work"
+
+    @property
+    def loso_attempts(self) -> Path:
+        """While LOSO trains: the training seconds of its attempts so far (removed once it completes)."""
+        return self.step("loso") / "attempts.json"
 
     # -- 04 verdict ------------------------------------------------------------------------
     def verdict_file(self, verdict: str) -> Path:

@@ -26,7 +26,6 @@ import errno
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INT
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
+from kit.infra.visible import traceback_lines, visible
 
 if TYPE_CHECKING:
     from kit.events import Event
@@ -212,12 +212,13 @@ def say(line: str) -> None:
 
 
 def report_error(exc: KitError) -> None:
-    say(f"error: {exc.message}")
+    """`error:`, the tool's last lines, `hint:`; each on its own line, names in them made visible."""
+    say(f"error: {visible(exc.message)}")
     tail = getattr(exc, "stderr_tail", "")
     for line in tail.splitlines()[-8:]:
-        say(f"    | {line}")
+        say(f"    | {visible(line)}")
     if exc.hint:
-        say(f"hint: {exc.hint}")
+        say(f"hint: {visible(exc.hint)}")
 
 
 def interrupted_line(exc: KeyboardInterrupt, stopped: int) -> str:
@@ -288,8 +289,7 @@ def _report(exc: BaseException, retry: bool) -> int:
     else:
         proc.stop_all()
         # a bug, not a user error: keep the traceback visible
-        with contextlib.suppress(OSError, ValueError):
-            traceback.print_exc()
+        say("\n".join(traceback_lines(exc)))  # each exception's message on its own line, made visible
         say("error: internal error in ensemble-kit (a bug; the traceback is above)")
         say("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept")
     return code

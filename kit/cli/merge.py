@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from kit.cli.guard import guarded
+from kit.infra.visible import visible
 
 if TYPE_CHECKING:
     from kit.corpus.manifests import MergeManifest
@@ -20,14 +21,15 @@ if TYPE_CHECKING:
 
 def _echo_counts(manifest: MergeManifest, err: bool) -> None:
     for inp in manifest.inputs:
-        click.echo(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
-                   f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict", err=err)
+        click.echo(visible(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
+                           f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict"),
+                   err=err)
         if inp.upgraded:
-            click.echo(f"    {inp.upgraded}", err=err)
+            click.echo(f"    {visible(inp.upgraded)}", err=err)
     for rep in manifest.repeated_inputs:
-        click.echo(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once", err=err)
+        click.echo(visible(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once"), err=err)
     for warning in manifest.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {visible(warning)}", err=True)
 
 
 @click.command("merge")
@@ -65,15 +67,15 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
         paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
-            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {line}", err=True))
+            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True))
         except MergeConflict as exc:
             for line in exc.details:
-                click.echo(f"conflict: {line}", err=True)
+                click.echo(f"conflict: {visible(line)}", err=True)
             raise
-        click.echo(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
-                   f"{manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
-                   f"{manifest.duplicates_dropped} duplicate(s) dropped, "
-                   f"{manifest.conflicts.keys} conflict(s) resolved", err=json_mode)
+        click.echo(visible(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
+                           f"{manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+                           f"{manifest.duplicates_dropped} duplicate(s) dropped, "
+                           f"{manifest.conflicts.keys} conflict(s) resolved"), err=json_mode)
         _echo_counts(manifest, err=json_mode)
         if json_mode:
             click.echo(json.dumps(manifest.to_json(), indent=2))
@@ -112,11 +114,12 @@ def info_cmd(file: Path, json_mode: bool) -> None:
 
         loaded = load_input(file)
         if loaded.upgraded and not json_mode:
-            click.echo(f"note: {loaded.upgraded}", err=True)
+            click.echo(f"note: {visible(loaded.upgraded)}", err=True)
         m = loaded.manifest
         if loaded.kind == "parquet" and m is None and manifest_path(file).is_file():
-            click.echo(f"warning: {manifest_path(file)} does not describe {file} (another file's, or a merge "
-                       "into it was killed); its provenance is ignored. Rerun the merge to rewrite both", err=True)
+            click.echo(visible(f"warning: {manifest_path(file)} does not describe {file} (another file's, or a merge "
+                               "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
+                       err=True)
         shard = m.shard if isinstance(m, ShardManifest) else None
         summary = summarise_table(loaded.table)
         if json_mode:
@@ -126,7 +129,7 @@ def info_cmd(file: Path, json_mode: bool) -> None:
                                    "recorded_utc": loaded.recorded_utc or None, **summary.to_json()}, indent=2))
         else:
             kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
-            click.echo("\n".join(info_lines(f"{file} ({kind})", summary)))
+            click.echo("\n".join(visible(line) for line in info_lines(f"{file} ({kind})", summary)))
         return 0
 
     guarded(go, retry=False)

@@ -126,7 +126,9 @@ def make_plan(ctx: click.Context, shards: int, sbatch_opts: Any, kw: dict[str, A
                    "repeatable, e.g. --sbatch-arg=--account=myproject --sbatch-arg=--qos=normal.")
 @click.option("--job-name", default="ensemble-kit", show_default=True,
               help="Job name prefix: NAME-corpus for the array, NAME-union for the union job.")
-@click.option("--dry-run", is_flag=True, help="Print the two batch scripts; write and submit nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the two batch scripts; write and submit nothing. Without it, on a host with no sbatch, "
+                   "the scripts are written and kept, and the error says how to submit them on the login node.")
 @run_options
 @click.pass_context
 def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit: str | None,

@@ -16,11 +16,12 @@ import click
 from kit.cli.guard import guarded
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.infra.visible import visible
 
 if TYPE_CHECKING:
     from kit.steps.status import RunStatus
 
-STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "unused": "bright_black"}
+STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "running": "magenta", "unused": "bright_black"}
 
 
 def default_out_dir() -> Path:
@@ -39,15 +40,15 @@ def status_lines(report: RunStatus, color: bool) -> list[str]:
         head += f" (settings of the latest run, {report.invoked_at_utc})"
     else:
         head += " (no run in this out-dir yet)"
-    lines = [head]
+    lines = [visible(head)]
     for st in report.steps:
         state = click.style(f"{st.state:<8}", fg=STYLES.get(st.state)) if color else f"{st.state:<8}"
         when = f" (completed {st.completed_at_utc})" if st.completed_at_utc else ""
-        lines.append(f"  {st.number:02d} {st.step:<8} {state} {st.reason}{when}")
+        lines.append(f"  {st.number:02d} {st.step:<8} {state} {visible(st.reason)}{when}")
     if report.verdict:
         lines.append(f"verdict on disk: {report.verdict}")
     if report.running:
-        lines.append(f"a run is in progress in this out-dir ({report.running}): wait for it, "
+        lines.append(f"a run is in progress in this out-dir ({visible(report.running)}): wait for it, "
                      f"then {kit_command('status', report.out_dir)} again")
     elif report.next_command:
         lines.append(f"next: {report.next_command}")
@@ -74,7 +75,7 @@ def missing_out_dir(out_dir: Path) -> InputError:
 @click.option("--json", "json_mode", is_flag=True, envvar="KIT_JSON", show_envvar=True,
               help="One JSON document on stdout instead of the lines.")
 def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
-    """Show which steps of OUT_DIR are done, stale or pending, and why.
+    """Show which steps of OUT_DIR are done, stale, pending or running, and why.
 
     Uses the settings of the out-dir's latest run (run.json) and the same checks a
     run uses to skip a step. It runs no step and changes nothing. OUT_DIR defaults

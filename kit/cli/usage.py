@@ -18,6 +18,7 @@ import click
 from kit.cli.params import FlagError
 from kit.errors import EXIT_BAD_INPUT
 from kit.infra.invocation import kit_command
+from kit.infra.visible import visible
 
 
 def usage_lines(exc: click.UsageError) -> list[str]:
@@ -41,7 +42,7 @@ class KitGroup(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             for line in usage_lines(exc):
-                click.echo(line, err=True)
+                click.echo(visible(line), err=True)  # the value given may hold a line break or an escape
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)

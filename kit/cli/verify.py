@@ -8,6 +8,7 @@ import click
 
 from kit.cli.guard import guarded
 from kit.errors import EXIT_BAD_INPUT
+from kit.infra.visible import visible
 
 
 @click.command("verify")
@@ -25,12 +26,12 @@ def verify_cmd(tarball: Path) -> None:
         report = verify_tarball(tarball)
         if report.ok and report.manifest is not None:
             meta = report.manifest
-            click.echo(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
-                       f"verdict {meta.get('verdict')})")
+            click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
+                               f"verdict {meta.get('verdict')})"))
             return 0
         for problem in report.problems:
-            click.echo(f"MISMATCH: {problem}", err=True)
-        click.echo(f"error: {tarball} failed verification ({len(report.problems)} problem(s))", err=True)
+            click.echo(f"MISMATCH: {visible(problem)}", err=True)  # member names are the sender's
+        click.echo(f"error: {visible(str(tarball))} failed verification ({len(report.problems)} problem(s))", err=True)
         click.echo("hint: the tarball was damaged in transit or edited; ask for it again", err=True)
         return EXIT_BAD_INPUT
 

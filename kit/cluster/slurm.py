@@ -30,9 +30,10 @@ from pathlib import Path
 
 from kit import __version__
 from kit.corpus.split import SHARD_FIELD, ShardSpec
-from kit.errors import InputError, KitError, ToolError
+from kit.errors import InputError, KitError, PrereqError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import write_text
+from kit.infra.invocation import shell_join
 from kit.infra.nofollow import make_folder, own_tree
 from kit.infra.slurm import sbatch
 
@@ -221,6 +222,12 @@ def write_scripts(plan: SlurmPlan) -> tuple[Path, Path]:
     return lay.array_script, lay.union_script
 
 
+def union_after(array_job: str) -> list[str]:
+    """sbatch's options for the union job: it starts once every task of the array succeeded, and Slurm
+    cancels it when one fails."""
+    return [f"--dependency=afterok:{array_job}", "--kill-on-invalid-dep=yes"]
+
+
 @dataclass(frozen=True)
 class Submitted:
     array_job: str
@@ -229,12 +236,21 @@ class Submitted:
 
 def submit(plan: SlurmPlan) -> Submitted:
     """Submit the array, then the union after it (afterok; Slurm cancels the union when a task fails)."""
-    array_job = sbatch(plan.layout.array_script, cwd=plan.cwd)
-    after = [f"--dependency=afterok:{array_job}", "--kill-on-invalid-dep=yes"]
+    lay = plan.layout
     try:
-        union_job = sbatch(plan.layout.union_script, after, cwd=plan.cwd)
+        array_job = sbatch(lay.array_script, cwd=plan.cwd)
+    except PrereqError as exc:  # no sbatch on this host: the scripts are written, say how to submit them
+        first = shell_join(["sbatch", lay.array_script])
+        second = shell_join(["sbatch", *union_after("N"), lay.union_script])
+        raise PrereqError(exc.message, hint=f"{exc.hint}: the scripts are written and kept, so run this command "
+                                            f"again there, or submit them there yourself: {first}, then {second} "
+                                            "with N the job id the first one printed (--dry-run only prints the "
+                                            "scripts)") from None
+    after = union_after(array_job)
+    try:
+        union_job = sbatch(lay.union_script, after, cwd=plan.cwd)
     except KitError as exc:
-        again = shlex.join(["sbatch", *after, str(plan.layout.union_script)])
+        again = shell_join(["sbatch", *after, lay.union_script])
         raise ToolError(f"array job {array_job} is submitted, but the union job is not: {exc.message}",
                         hint=f"fix the cause, then: {again}",
                         stderr_tail=getattr(exc, "stderr_tail", "")) from exc

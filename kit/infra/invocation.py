@@ -11,16 +11,23 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import shlex
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit import KIT_ROOT, PACKAGE_DIR
 from kit.infra.records import Record
+from kit.infra.visible import shell_quote
 
 ENTRY_POINT = "ensemble-kit"
+
+
+def shell_join(args: Iterable[str | Path]) -> str:
+    """A printed command line: each argument quoted as a shell reads it, a name holding a line break or a
+    terminal escape as bash's $'...' (kit/infra/visible.py), so what is printed is visible and runs."""
+    return " ".join(shell_quote(str(a)) for a in args)
 
 
 def as_typed(path: Path) -> str:
@@ -51,7 +58,7 @@ def _entry_point() -> str | None:
     with contextlib.suppress(OSError):
         if found and Path(found).resolve() == argv0.resolve():
             return ENTRY_POINT  # the name on PATH is this very script
-    return shlex.quote(as_typed(argv0.absolute()))  # e.g. .venv/bin/ensemble-kit, with no venv active
+    return shell_quote(as_typed(argv0.absolute()))  # e.g. .venv/bin/ensemble-kit, with no venv active
 
 
 def kit_cli() -> str:
@@ -65,13 +72,21 @@ def kit_cli() -> str:
         return entry
     exe = interpreter()
     if Path.cwd().resolve() == KIT_ROOT:
-        return shlex.join([exe, "-m", "kit"])
-    return shlex.join([exe, as_typed(KIT_ROOT / "kit" / "__main__.py")])
+        return shell_join([exe, "-m", "kit"])
+    return shell_join([exe, as_typed(KIT_ROOT / "kit" / "__main__.py")])
 
 
 def kit_command(*args: str | Path) -> str:
     """One kit command to print, e.g. kit_command("verify", tarball), runnable as printed."""
-    return " ".join([kit_cli(), *(shlex.quote(str(a)) for a in args)])
+    return " ".join([kit_cli(), shell_join(args)]) if args else kit_cli()
+
+
+def receiver_commands(*args: str | Path) -> tuple[str, str]:
+    """A command for the lead's box, not this one (checking the results tarball this box sends): as the
+    installed `ensemble-kit`, and as `python -m kit` from the folder of an untarred kit. This process's
+    interpreter and paths mean nothing there, so the arguments are what the receiver has (the tarball's name)."""
+    rest = shell_join(args)
+    return f"{ENTRY_POINT} {rest}", f"python -m kit {rest}"
 
 
 def retry_command() -> str:
@@ -82,8 +97,8 @@ def retry_command() -> str:
     if _entry_point() is not None or argv[0].endswith("__main__.py"):
         return kit_command(*argv[1:])
     if argv[0].endswith(".py"):  # kit/run_full_pipeline.py
-        return shlex.join([interpreter(), as_typed(Path(argv[0]).absolute()), *argv[1:]])
-    return shlex.join(argv)
+        return shell_join([interpreter(), as_typed(Path(argv[0]).absolute()), *argv[1:]])
+    return shell_join(argv)
 
 
 def kit_argv_absolute() -> list[str]:

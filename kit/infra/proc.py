@@ -24,7 +24,6 @@ import collections
 import contextlib
 import io
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from kit.errors import ToolError
 from kit.infra import resources
+from kit.infra.visible import shell_quote
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -104,7 +104,9 @@ def signal_name(signum: int) -> str:
 
 
 def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
-    return shlex.join(str(a) for a in argv)
+    """The command line for the step log, runnable as written: a name with a line break or a terminal escape
+    is quoted as bash's $'...', so it never starts a log line of its own (kit/infra/visible.py)."""
+    return " ".join(shell_quote(os.fspath(a)) for a in argv)
 
 
 def timeout_cap(timeout_s: float) -> float:

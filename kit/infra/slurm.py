@@ -72,8 +72,7 @@ def sbatch(script: Path, args: Sequence[str] = (), cwd: Path | None = None) -> s
     exe = shutil.which("sbatch")
     if exe is None:
         raise PrereqError("sbatch not found: this machine is not a Slurm submit host",
-                          hint="run the command on the cluster's login node, or use --dry-run to only write "
-                               "the scripts")
+                          hint="run the command on the cluster's login node")
     res = run_process([exe, "--parsable", *args, str(script)], timeout_s=SBATCH_TIMEOUT_S, cwd=cwd,
                       capture_stdout=True)
     out = res.stdout.decode(errors="replace").strip()

@@ -17,6 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from kit.infra.visible import visible
+
 matplotlib.use("Agg")  # never a display: the kit runs on headless boxes (and no pyplot state is used)
 matplotlib.rcParams.update({
     "svg.hashsalt": "ensemble-kit",  # stable element ids: the same run gives the same page
@@ -28,6 +30,12 @@ matplotlib.rcParams.update({
 MAX_SCATTER_POINTS = 1500  # per source panel; more only slows the page down
 MAX_PANELS = 24  # predicted-vs-teacher panels (the worst sources first)
 PANEL_IN = 2.6  # inches per small-multiple panel
+
+
+def label(name: str) -> str:
+    """A source's name as a figure shows it: on one line, made visible (kit/infra/visible.py), and a `$` as
+    itself (matplotlib reads $...$ as mathematics, and an unbalanced one as an error)."""
+    return visible(name).replace("$", r"\$")
 
 
 def figure_html(fig: Figure, caption: str, fmt: str = "svg") -> str:
@@ -61,7 +69,7 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None) -> Figure:
     if threshold is not None and np.isfinite(threshold) and threshold > -1:
         ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
     # rotated, so long source names never run together, however few folds there are
-    ax.set_xticks(x, order, rotation=35, ha="right", rotation_mode="anchor")
+    ax.set_xticks(x, [label(src) for src in order], rotation=35, ha="right", rotation_mode="anchor")
     ax.set_ylabel("held-out PLCC vs teacher")
     ax.set_xlabel("held-out source (fold), worst first")
     fig.legend(loc="outside right upper", fontsize=7)
@@ -94,7 +102,7 @@ def pred_vs_teacher_figure(preds: pd.DataFrame, rng_seed: int = 0) -> Figure:
         lo, hi = _span(rows["vmaf"], rows["pred"])
         ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
         ax.scatter(rows["vmaf"], rows["pred"], s=6, alpha=0.5, color="tab:blue", linewidths=0)
-        ax.set(xlim=(lo, hi), ylim=(lo, hi), title=f"{name}\nPLCC {stats.at[name, 'plcc']:.3f}, "
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), title=f"{label(name)}\nPLCC {stats.at[name, 'plcc']:.3f}, "
                                                   f"ens. RMSE {stats.at[name, 'rmse']:.2f}")
         ax.title.set_fontsize(8)
     for ax in axes:
@@ -147,7 +155,8 @@ def rate_quality_figures(rq: pd.DataFrame) -> list[tuple[str, Figure]]:
         for src in sources:
             line = rq[(rq["encoder"] == encoder) & (rq["src"] == src)].sort_values("bitrate_kbps")
             if not line.empty:
-                ax.plot(line["bitrate_kbps"], line["vmaf"], "o-", ms=4, linewidth=1.5, color=colours[src], label=src)
+                ax.plot(line["bitrate_kbps"], line["vmaf"], "o-", ms=4, linewidth=1.5, color=colours[src],
+                        label=label(src))
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 50, 100, 200, 500 ...: plain numbers
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

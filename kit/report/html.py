@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.infra.invocation import RunProvenance
+from kit.infra.visible import visible
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from kit.platforms.prereqs import Prereqs
     from kit.verdict.document import Verdict
+
+
+def esc(text: str) -> str:
+    """Text for the page: HTML-escaped, and made visible (kit/infra/visible.py), so a source name or a path
+    holding a line break, a terminal escape or a bidi override reads as it is spelled."""
+    return html.escape(visible(text))
 
 
 def _fmt(v: object) -> str:
@@ -36,8 +43,8 @@ def _fmt(v: object) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -150,10 +157,10 @@ def gate_table(verdict: Verdict) -> str:
             limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
             rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
     body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(_fmt(value))}</td><td>{html.escape(limit)}</td>"
+        f"<tr><td>{esc(name)}</td><td>{esc(_fmt(value))}</td><td>{esc(limit)}</td>"
         f"<td class='{_result(ok)}'>{_result(ok)}</td></tr>" for name, value, limit, ok in rows)
     failing = gate.failing_seeds
-    note = f"<p class='note'>Failing seeds: {html.escape(_fmt(failing))}</p>" if failing else ""
+    note = f"<p class='note'>Failing seeds: {esc(_fmt(failing))}</p>" if failing else ""
     return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
             f"</tr></thead><tbody>{body}</tbody></table>{note}")
 
@@ -177,7 +184,7 @@ def baselines_section(verdict: Verdict) -> list[str]:
     parts = ["<h2 id='baselines'>Ensemble vs baselines (same folds)</h2>"]
     for statement in (lift.statement, verdict.challenger_gate.statement):
         if statement:
-            parts.append(f"<p>{html.escape(statement)}</p>")
+            parts.append(f"<p>{esc(statement)}</p>")
     return [*parts, table(["model", "mean PLCC", "mean RMSE"], rows)]
 
 
@@ -219,9 +226,9 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         ("provenance", "provenance")))
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>", f"<nav>{nav}</nav>",
-        f"<p>{html.escape(verdict.recommendation)}</p>",
-        f"<p class='note'>{html.escape(verdict.plcc_measures)} "
-        f"Teacher model: {html.escape(verdict.teacher_model)}.</p>",
+        f"<p>{esc(verdict.recommendation)}</p>",
+        f"<p class='note'>{esc(verdict.plcc_measures)} "
+        f"Teacher model: {esc(verdict.teacher_model)}.</p>",
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
         *figure_sections(verdict, data),
         "<h2>Per seed</h2>",
@@ -231,7 +238,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
               [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
                 r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]
                for r in verdict.per_seed]),
-        f"<p class='note'>{html.escape(RMSE_NOTE)}</p>",
+        f"<p class='note'>{esc(RMSE_NOTE)}</p>",
         *baselines_section(verdict),
         "<h2>Worst folds</h2>",
         "<p class='note'>Ranked by whichever of PLCC, RMSE and |bias| is furthest from the typical source "
@@ -246,10 +253,10 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
               [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
                 f.share_out_of_range] for f in verdict.per_fold]),
         "</details>",
-        f"<h2 id='corpus'>Corpus{html.escape(demo)}</h2>", kv_table(verdict.corpus.to_json()),
+        f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", kv_table(verdict.corpus.to_json()),
     ]
     for title, body in extra_sections:
-        parts += [f"<h2>{html.escape(title)}</h2>", body]
+        parts += [f"<h2>{esc(title)}</h2>", body]
     prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
     parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
 from kit.infra.files import read_json
-from kit.infra.invocation import kit_command
+from kit.infra.invocation import kit_command, receiver_commands
+from kit.infra.visible import visible
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 
@@ -100,9 +102,20 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *baseline_rows(verdict), corpus_row(verdict)]
 
 
-def path_lines(out_dir: Path) -> list[tuple[str, str]]:
+DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "
+                "the models do on your content, so it is not what the lead needs")
+REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
+RECEIVER = "the lead checks it, in the folder they saved it in, with"
+RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
+
+
+def path_lines(out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
     """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
-    so what is copied from a terminal or a log is the path itself."""
+    so what is copied from a terminal or a log is the path itself.
+
+    The verify command twice: as this box runs it, and as the lead runs it on theirs (the installed
+    `ensemble-kit` or an untarred kit, with the tarball's own name). A demo run's tarball is not sent: the
+    lines say so and give the run on real clips instead."""
     run = RunDir(out_dir)
     lines = []
     if run.report.is_file():
@@ -111,8 +124,15 @@ def path_lines(out_dir: Path) -> list[tuple[str, str]]:
     if tarball is None:
         lines.append(("results tarball: the bundle step has not run yet", ""))
         return lines
-    lines += [(f"results tarball ({mib(tarball)}): send it to the lead as it is", str(tarball)),
-              ("they check it with", kit_command("verify", tarball))]
+    if demo:
+        lines += [(f"results tarball ({mib(tarball)}) {DEMO_TARBALL}", str(tarball)),
+                  ("check it here with", kit_command("verify", tarball)),
+                  (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips"))]
+    else:
+        installed, untarred = receiver_commands("verify", tarball.name)
+        lines += [(f"results tarball ({mib(tarball)}): send it to the lead as it is", str(tarball)),
+                  ("check it here with", kit_command("verify", tarball)),
+                  (RECEIVER, installed), (RECEIVER_UNTARRED, untarred)]
     if (aside := run.set_aside_for(tarball)).is_dir():
         lines.append(("the earlier models and tarballs it replaced, moved aside (kept, not in the tarball)",
                       str(aside)))
@@ -127,14 +147,15 @@ def print_summary(out_dir: Path, console: Console) -> None:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
+    # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
     for label, text in summary_rows(out_dir, verdict):
-        table.add_row(label, text, style=style if label == "verdict" else None)
+        table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    for label, text in path_lines(out_dir):
-        console.print(f"{label}:" if text else label, markup=False, highlight=False, soft_wrap=True)
+    for label, text in path_lines(out_dir, verdict.corpus.demo_corpus):
+        console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:
-            console.print(f"  {text}", markup=False, highlight=False, soft_wrap=True)
+            console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- the closing events ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from kit import events as ev
 from kit.infra.records import dump
+from kit.infra.visible import visible
 from kit.rundir import STEP_NAMES, step_number
 
 PLAIN_JOB_LINES = 20  # plain mode prints about this many corpus job lines per step, plus failures
@@ -73,9 +74,12 @@ class LiveBars:
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
-            TextColumn("{task.description}", table_column=Column(width=26, no_wrap=True)), BarColumn(bar_width=28),
+            # markup off: a job's description and info hold clip names, whose brackets are not rich markup
+            TextColumn("{task.description}", markup=False, table_column=Column(width=26, no_wrap=True)),
+            BarColumn(bar_width=28),
             TextColumn("{task.fields[count]}", justify="right", table_column=Column(min_width=14, no_wrap=True)),
-            TextColumn("{task.fields[info]}", table_column=Column(width=40, no_wrap=True, overflow="ellipsis")),
+            TextColumn("{task.fields[info]}", markup=False,
+                       table_column=Column(width=40, no_wrap=True, overflow="ellipsis")),
             _TimeColumn(),
             console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
         self.steps: TaskID | None = None
@@ -127,7 +131,7 @@ class LiveBars:
                                 completed=reused)
 
     def job_started(self, e: ev.JobStarted) -> None:
-        label = f"  {e.src[:18]} {e.encoder} cq{e.cq}"
+        label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}"
         self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
         self.job_frames[e.job_id] = {"encode": 0, "score": 0, "frames": max(1, e.frames)}
 
@@ -234,7 +238,8 @@ class Renderer:
                 handler(event)
 
     def say(self, text: str, style: str = "") -> None:
-        self.console.print(text, style=style or None, markup=False)
+        """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
+        self.console.print(visible(text), style=style or None, markup=False)
 
     def close(self) -> None:
         with self._lock:
@@ -283,7 +288,7 @@ class Renderer:
             for col in ("check", "result", "detail"):
                 table.add_column(col)
             for row in e.rows:
-                table.add_row(*row, style="green" if row[1] == "ok" else "yellow")
+                table.add_row(*(Text(visible(cell)) for cell in row), style="green" if row[1] == "ok" else "yellow")
             self.console.print(table)
             return
         width = max(len(r[0]) for r in e.rows)
@@ -298,7 +303,7 @@ class Renderer:
             self.bars.jobs_planned(e.total, e.reused)
 
     def on_job_started(self, e: ev.JobStarted) -> None:
-        self.labels[e.job_id] = f"{e.src} {e.encoder} cq{e.cq}"
+        self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}")
         if self.bars:
             self.bars.job_started(e)
 

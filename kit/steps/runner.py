@@ -36,6 +36,7 @@ from kit.infra.nofollow import (
     vanished,
 )
 from kit.infra.resources import require_address_space
+from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
@@ -196,7 +197,11 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
 
 
 class StepLog:
-    """The per-step debug log: quoted commands, stderr tails, tracebacks."""
+    """The per-step debug log: quoted commands, stderr tails, tracebacks.
+
+    Each entry starts a line with the local time; the lines of a block (a traceback, a stderr tail) follow it
+    indented. Every line is made visible (kit/infra/visible.py), so a name, a path or a line of ffmpeg's
+    with a line break or a terminal escape never starts a line of its own or rewrites one."""
 
     def __init__(self, path: Path) -> None:
         make_folder(path.parent)
@@ -204,9 +209,11 @@ class StepLog:
         self._fh = open_in_place(path, "a", encoding="utf-8")  # closed by close()
         self._lock = threading.Lock()
 
-    def __call__(self, line: str) -> None:
+    def __call__(self, text: str) -> None:
+        first, *rest = visible_lines(text.rstrip("\n"))
+        entry = "".join([f"{local_clock()} {first}\n", *(f"    {line}\n" for line in rest)])
         with self._lock, named_errors(self.path):  # a full disk here names the log
-            self._fh.write(f"{local_clock()} {line}\n")
+            self._fh.write(entry)
             self._fh.flush()
 
     def close(self) -> None:
@@ -289,9 +296,7 @@ def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit)
         log(f"step {step.name} done in {timer.seconds:.1f} s")
         emit(StepFinished(step.name, timer.seconds, outcome.summary))
     except BaseException as exc:
-        import traceback
-
-        log("step failed:\n" + "".join(traceback.format_exception(exc)))
+        log("\n".join(["step failed:", *traceback_lines(exc)]))
         # whatever failed once the out-dir vanished (a file read back, an ffmpeg output) failed because it did
         cause = (vanished(run.root) if isinstance(exc, Exception) and not isinstance(exc, OutDirGone) else None) or exc
         if isinstance(cause, KitError):

@@ -3,14 +3,18 @@ baselines on the same folds."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+import math
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
-from kit.infra.files import atomic_path, remove_output, sha256_file, write_json
+from kit.infra.files import atomic_path, read_json_object, remove_output, sha256_file, sha256_json, write_json
+from kit.infra.records import Record, RecordError
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
@@ -62,6 +66,61 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     return run.incumbent_models, folder
 
 
+SAVE_EVERY_S = 1.0  # how often the attempts file is brought up to date while training
+
+
+@dataclass(frozen=True)
+class LosoAttempts(Record):
+    """`03_loso/attempts.json`, while LOSO trains: the training seconds of this LOSO's attempts so far."""
+
+    fingerprint: str  # the plan's settings and inputs: attempts of another LOSO do not count
+    seconds: float
+    attempts: int
+
+
+class TrainingClock:
+    """Training seconds over every attempt of one LOSO (same settings and corpus), so that train_seconds after
+    an interrupted and resumed LOSO is all its training, not the last attempt's: LOSO starts again from
+    scratch, and what the earlier attempts spent is counted too.
+
+    The record (LosoAttempts; a damaged one counts as absent) is written at most once a second while training
+    and when an attempt stops, and removed once LOSO completes (its reports hold the total)."""
+
+    def __init__(self, path: Path, plan: Plan) -> None:
+        self.path, self.key = path, sha256_json({"settings": plan.settings, "inputs": plan.inputs})
+        earlier = read_attempts(path)
+        same = earlier is not None and earlier.fingerprint == self.key
+        self.earlier, self.attempts = (earlier.seconds, earlier.attempts + 1) if earlier and same else (0.0, 1)
+        self.timer, self.saved_at = Timer(), 0.0
+        self.save()
+
+    @property
+    def seconds(self) -> float:
+        return round(self.earlier + self.timer.seconds, 3)
+
+    def save(self) -> None:
+        write_json(self.path, LosoAttempts(self.key, self.seconds, self.attempts).to_json())
+        self.saved_at = time.monotonic()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+            self.save()
+
+    def done(self) -> None:
+        remove_output(self.path)
+
+
+def read_attempts(path: Path) -> LosoAttempts | None:
+    """The attempts so far; None when there are none, or the file is damaged (then they do not count)."""
+    data, _ = read_json_object(path)
+    try:
+        record = LosoAttempts.from_json(data, path.name) if data is not None else None
+    except RecordError:
+        return None
+    ok = record is not None and math.isfinite(record.seconds) and record.seconds >= 0 and record.attempts >= 1
+    return record if ok else None
+
+
 class LosoStep:
     name = "loso"
 
@@ -98,11 +157,23 @@ class LosoStep:
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
         scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
-        timer = Timer()
-        result, models = loso_with_baselines(
-            inputs, list(s.seeds), s.train,
-            lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_sources, loss)),
-            workers=threads.train)
+        clock = TrainingClock(run.loso_attempts, plan)
+        if clock.attempts > 1:
+            ctx.emit(Info(self.name, f"{clock.attempts - 1} earlier attempt(s) of this LOSO stopped after "
+                                     f"{clock.earlier:.1f} s of training; it starts again, and train_seconds "
+                                     "counts them too"))
+
+        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
+            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_sources, loss))
+            clock.tick()
+
+        try:
+            result, models = loso_with_baselines(inputs, list(s.seeds), s.train, on_epoch, workers=threads.train)
+        except BaseException:
+            with contextlib.suppress(Exception):  # never in the way of why training stopped
+                clock.save()  # an interrupt or a failure: the next attempt counts this one's training
+            raise
+        train_seconds = clock.seconds
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)
         incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
@@ -114,7 +185,8 @@ class LosoStep:
         for report in result.seed_reports:
             path = run.loso_seed(report.seed)
             write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
-                                     batched_members=result.n_members, train_seconds=timer.seconds).to_json())
+                                     batched_members=result.n_members, train_seconds=train_seconds,
+                                     train_attempts=clock.attempts if clock.attempts > 1 else None).to_json())
             outputs.append(path)
         write_json(run.baselines, baselines.to_json())
         outputs.append(run.baselines)
@@ -128,7 +200,9 @@ class LosoStep:
             with atomic_path(path) as tmp:
                 frame.to_parquet(tmp, index=False)
             outputs.append(path)
+        clock.done()
         means = [r.mean_plcc for r in result.seed_reports]
+        attempts = {"attempts": clock.attempts} if clock.attempts > 1 else {}
         return Outcome(outputs, {"seeds": list(s.seeds), "members": result.n_members,
                                  "mean_plcc": sum(means) / len(means),
-                                 "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": timer.seconds})
+                                 "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **attempts})

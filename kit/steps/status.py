@@ -1,4 +1,4 @@
-"""Which steps of an out-dir are done, stale or pending, and why.
+"""Which steps of an out-dir are done, stale, pending or running, and why.
 
 Uses the settings of the out-dir's latest invocation (run.json), each step's
 `plan` and `pipeline.stale_reason`, exactly as a run decides what to skip. It
@@ -8,6 +8,7 @@ asks ffmpeg and the host what they are (as a run does before it starts).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from kit.steps.settings import RunSettings
 class StepStatus:
     number: int
     step: str
-    state: str  # done | stale | pending | unused
+    state: str  # done | stale | pending | running | unused
     reason: str
     completed_at_utc: str | None = None
 
@@ -98,11 +99,31 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
     return StepStatus(step.number, step.name, "done", "up to date", record.completed_at_utc if record else None)
 
 
+RUNNING = "running now, in the run that holds this out-dir"
+
+
+def with_live_step(run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
+    """While a run holds the out-dir, the step it has begun reads as running, not as interrupted: a step begun
+    but not completed whose log the live run wrote to since it took the lock (the lock file's time). A step an
+    earlier run left unfinished keeps its reason until the live run starts it."""
+    try:
+        since = run.lock.stat().st_mtime
+    except OSError:
+        return statuses
+    out = []
+    for st in statuses:
+        with contextlib.suppress(OSError):
+            if st.reason == UNFINISHED and run.log(st.step).stat().st_mtime >= since:
+                st = dataclasses.replace(st, state="running", reason=RUNNING)
+        out.append(st)
+    return out
+
+
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     """A done step after a stale or pending one is up to date *now*; say it may rerun after that one."""
     out: list[StepStatus] = []
     for st in statuses:
-        ahead = [u.step for u in out if u.state in ("stale", "pending")]
+        ahead = [u.step for u in out if u.state in ("stale", "pending", "running")]
         if st.state == "done" and ahead:
             st = dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
         out.append(st)
@@ -202,5 +223,8 @@ def run_status(out_dir: Path) -> RunStatus:
     found = rundir.verdict_on_disk()
     verdict = found[0] if found is not None else None
     command = command_of(run.argv, run.provenance.cwd or None, out_dir, settings.shard, settings.box_id)
-    return RunStatus(str(out_dir), run.invoked_at_utc, command, lock_holder(out_dir), verdict,
+    running = lock_holder(out_dir)
+    if running is not None:
+        statuses = with_live_step(rundir, statuses)
+    return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,
                      tuple(with_upstream_note(statuses)))

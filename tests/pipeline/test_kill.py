@@ -131,7 +131,7 @@ def test_stop_signals_at_random_instants_exit_128_plus_n_then_resume(reference: 
         stdout, stderr = proc.communicate(timeout=120)
         label = f"{sig.name} at {delay:.2f} s"
         if proc.returncode == 0:  # the run had decided its outcome (PROMOTE) before the signal
-            assert "they check it with" in stdout and "interrupted" not in stderr, label
+            assert "check it here with" in stdout and "interrupted" not in stderr, label
         else:
             assert proc.returncode == 128 + sig, f"{label}: exit {proc.returncode}\n{stderr}"
             by = "" if sig == signal.SIGINT else f" by {sig.name}"

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
+import sys
 from pathlib import Path
 
+import pytest
+
 from kit.media.demo import DEMO_CLIPS, render
+from tests.conftest import FAST, ROOT, run_kit
 
 
 def test_demo_clips_are_deterministic_and_distinct(ffmpeg: str, tmp_path: Path) -> None:
@@ -17,3 +22,20 @@ def test_demo_clips_are_deterministic_and_distinct(ffmpeg: str, tmp_path: Path) 
         assert a.read_bytes() == b.read_bytes(), clip.name
         digests.append(hashlib.sha256(a.read_bytes()).hexdigest())
     assert len(set(digests)) == len(DEMO_CLIPS)
+
+
+@pytest.mark.slow  # a whole run on a small demo set
+def test_a_demo_run_says_its_tarball_is_the_demo_and_how_to_run_on_real_clips(tmp_path: Path) -> None:
+    res = run_kit("run", "--out-dir", tmp_path / "out", "--demo-clips", "3", "--demo-seconds", "0.4", *FAST,
+                  env={"KIT_CACHE_DIR": str(tmp_path / "cache")})
+    assert res.returncode in (0, 1), res.stdout[-3000:] + res.stderr[-3000:]
+    lines = res.stdout.splitlines()
+    (tarball,) = (tmp_path / "out" / "05_bundle").glob("results-*.tar.gz")
+    assert "send it to the lead" not in res.stdout
+    label = lines[lines.index(f"  {tarball}") - 1]
+    assert "of the DEMO corpus (synthetic clips, no --ref-dir)" in label and "not what the lead needs" in label
+    run = lines[lines.index("the results to send are made from your own reference clips: run (with the other "
+                            "flags you used):") + 1]
+    assert shlex.split(run)[-3:] == ["run", "--ref-dir", "/path/to/clips"]
+    exe, *rest = shlex.split(run)[:-3]  # spelled as this run was started: this python, -m kit, from the kit's folder
+    assert (ROOT / exe).absolute() == Path(sys.executable).absolute() and rest == ["-m", "kit"]

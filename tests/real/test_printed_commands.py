@@ -77,10 +77,27 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
     lines = again.stderr.splitlines()  # --json was recorded: the summary is on stderr
     assert f"  {tarball}" in lines, again.stderr[-3000:]  # whole on its own line, though wider than the log
-    verify = shlex.split(lines[lines.index("they check it with:") + 1])
+    verify = shlex.split(lines[lines.index("check it here with:") + 1])
     assert verify[0] == str(script) and verify[-1] == str(tarball)
     checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the lead's box: the tarball saved in a folder of theirs, the kit installed as `ensemble-kit` on PATH
+    # (their own script, nothing of the sender's), or untarred (its folder: here, this checkout)
+    theirs = tmp_path / "lead" / "downloads"
+    theirs.mkdir(parents=True)
+    shutil.copy(tarball, theirs / tarball.name)
+    installed = shlex.split(lines[lines.index("the lead checks it, in the folder they saved it in, with:") + 1])
+    assert installed == ["ensemble-kit", "verify", tarball.name]
+    lead_bin = entry_script(tmp_path / "lead" / "venv" / "bin").parent
+    lead_env = {**env, "PATH": f"{lead_bin}{os.pathsep}{os.environ['PATH']}"}
+    checked = subprocess.run(installed, cwd=theirs, env=lead_env, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "OK: " in checked.stdout, checked.stdout + checked.stderr
+    untarred = shlex.split(lines[lines.index("or, from the folder of an untarred kit (the tarball's path in place "
+                                             "of its name):") + 1])
+    assert untarred == ["python", "-m", "kit", "verify", tarball.name]
+    checked = subprocess.run([sys.executable, *untarred[1:-1], str(theirs / tarball.name)], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": ""}, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and "OK: " in checked.stdout, checked.stdout + checked.stderr
 
 
 @pytest.mark.slow  # a whole run first: its corpus and bundle are the second run's --corpus and --incumbent

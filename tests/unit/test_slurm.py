@@ -223,15 +223,26 @@ def test_a_refused_flag_from_the_environment_says_so(refs: Path) -> None:
     assert res.exit_code == 2 and "--corpus (from KIT_CORPUS) cannot be used" in res.stderr
 
 
-def test_without_sbatch_the_scripts_are_kept_and_the_cause_said(refs: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_sbatch_the_scripts_are_kept_and_the_hint_says_how_to_submit_them(
+        refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch on it
     root = tmp_path / "o"
     res = CliRunner().invoke(cli, ["slurm", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(root)])
-    assert res.exit_code == 2 and "sbatch not found" in res.stderr and "--dry-run" in res.stderr, res.output
+    assert res.exit_code == 2 and "sbatch not found" in res.stderr, res.output
     for name in ("array.sh", "union.sh"):
         script = root / "slurm" / name
         assert script.is_file() and script.stat().st_mode & 0o111
+    # the hint says what happened and what --dry-run does (it writes nothing), and how to submit what was written
+    hint = " ".join(line for line in res.stderr.splitlines() if line.startswith("hint: "))
+    assert "the scripts are written and kept" in hint and "(--dry-run only prints the scripts)" in hint, hint
+    assert f"sbatch {root}/slurm/array.sh, then sbatch --dependency=afterok:N --kill-on-invalid-dep=yes " \
+           f"{root}/slurm/union.sh with N the job id the first one printed" in hint, hint
+    dry = CliRunner().invoke(cli, ["slurm", "--dry-run", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
+                                   str(tmp_path / "dry")])
+    assert dry.exit_code == 0 and not (tmp_path / "dry").exists()
+    helptext = " ".join(CliRunner().invoke(cli, ["slurm", "--help"]).output.split())
+    assert "--dry-run Print the two batch scripts; write and submit nothing. Without it, on a host with no " \
+           "sbatch, the scripts are written and kept" in helptext
 
 
 def test_the_kits_own_array_variable_places_a_task_and_two_schedulers_must_agree() -> None:

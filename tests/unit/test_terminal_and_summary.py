@@ -180,10 +180,21 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00"
     assert rows["champion/challenger"].startswith("The challenger beats")
     assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]
+    report = ("report (open it in a browser; it works offline)", str(tmp_path / "05_bundle" / "report.html"))
     assert path_lines(tmp_path) == [
-        ("report (open it in a browser; it works offline)", str(tmp_path / "05_bundle" / "report.html")),
-        ("results tarball (5 KiB): send it to the lead as it is", str(tarball)),
-        ("they check it with", kit_command("verify", tarball))]
+        report, ("results tarball (5 KiB): send it to the lead as it is", str(tarball)),
+        ("check it here with", kit_command("verify", tarball)),
+        ("the lead checks it, in the folder they saved it in, with",
+         "ensemble-kit verify results-a-20260101T000000Z.tar.gz"),
+        ("or, from the folder of an untarred kit (the tarball's path in place of its name)",
+         "python -m kit verify results-a-20260101T000000Z.tar.gz")]
+    assert path_lines(tmp_path, demo=True) == [
+        report, ("results tarball (5 KiB) of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit "
+                 "works on this box, not how the models do on your content, so it is not what the lead needs",
+                 str(tarball)),
+        ("check it here with", kit_command("verify", tarball)),
+        ("the results to send are made from your own reference clips: run (with the other flags you used)",
+         kit_command("run", "--ref-dir", "/path/to/clips"))]
     buf = StringIO()
     print_summary(tmp_path, Console(file=buf, width=100))
     assert "ensemble-kit summary" in buf.getvalue() and "…" not in buf.getvalue()  # never cut
@@ -204,7 +215,7 @@ def test_plain_summary_prints_long_paths_whole_on_lines_of_their_own(tmp_path: P
     print_summary(out, renderer.console)
     lines = buf.getvalue().splitlines()
     assert f"  {tarball}" in lines and f"  {out / '05_bundle' / 'report.html'}" in lines
-    verify = lines[lines.index("they check it with:") + 1]
+    verify = lines[lines.index("check it here with:") + 1]
     assert verify == f"  {kit_command('verify', tarball)}" and len(verify) > 60
     table = lines[:lines.index("report (open it in a browser; it works offline):")]
     assert table and max(len(ln) for ln in table) <= 60  # the table above still fits the terminal

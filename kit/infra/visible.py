@@ -1,0 +1,95 @@
+"""Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it.
+
+A name is the user's, or a neighbour's on shared storage, and may hold anything a file system allows:
+a line break that starts a line of its own (`zz⏎[04 verdict] PROMOTE: …⏎zz.y4m` forging a verdict line),
+a carriage return that overwrites one, a terminal escape (ESC[...) that recolours or hides text, a
+bidi override (U+202E) that shows a name backwards, a zero-width character. `visible` writes each
+character Python does not call printable (`str.isprintable`: the controls C0, DEL and C1, format
+characters such as the bidi controls, line and paragraph separators, every space but ' ', lone
+surrogates, unassigned code points) as an escape a reader sees, and leaves everything else alone:
+
+    \\n \\r \\t          line feed, carriage return, tab
+    \\x1b \\x7f        another character below U+0080
+    \\u202e \\u0085    a character up to U+FFFF
+    \\U000e0001       one above
+    \\xff             a byte that is not UTF-8 in a file name (Python holds it as the lone surrogate U+DCFF)
+
+So every name stays on its line and reads as it is spelled; a backslash is left as it is (a Windows path
+stays a path). `shell_quote` quotes an argument for a printed command the same way: bash's `$'...'`
+takes these escapes back, so a command holding such a name is both visible and runnable as printed.
+
+Applied where outside text reaches a person: the terminal (kit/report/terminal.py, summary.py,
+kit/cli/guard.py), the step logs (kit/steps/runner.StepLog), report.html, the commands the kit prints
+(kit/infra/invocation.py) and logs (kit/infra/proc.py). The NDJSON stream needs none: JSON escapes them.
+"""
+
+from __future__ import annotations
+
+import shlex
+import traceback
+
+NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+SURROGATE_BYTES = range(0xDC80, 0xDD00)  # os.fsdecode's surrogateescape: byte 0xHH is U+DCHH
+
+
+def escape(ch: str) -> str:
+    """One character's escape (see the module's table)."""
+    code = ord(ch)
+    if ch in NAMED:
+        return NAMED[ch]
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    if code in SURROGATE_BYTES:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """`text` on one line, every character that is not printable written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else escape(ch) for ch in text)
+
+
+def visible_lines(text: str) -> list[str]:
+    """The lines of a block the kit wrote as lines (a traceback, a stderr tail), each made visible; only a
+    line feed ends a line (a carriage return, a form feed or U+2028 inside one is escaped)."""
+    return [visible(line) for line in text.split("\n")]
+
+
+CAUSE = "The above exception was the direct cause of the following exception:"
+CONTEXT = "During handling of the above exception, another exception occurred:"
+
+
+def traceback_lines(exc: BaseException) -> list[str]:
+    """A traceback as Python prints it, but each exception's message on the one line of its own, made
+    visible: a message naming a file whose name holds a line break cannot start a line."""
+    chain: list[tuple[BaseException, str]] = []
+    link, current, seen = "", exc, set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
+        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)  # type: ignore[assignment]
+    lines: list[str] = []
+    for current, link in reversed(chain):  # the first cause first, as Python prints them
+        if current.__traceback__ is not None:
+            lines.append("Traceback (most recent call last):")
+            lines += [visible(line) for frame in traceback.format_tb(current.__traceback__)
+                      for line in frame.rstrip("\n").split("\n")]
+        name, module, message = type(current).__qualname__, type(current).__module__, str(current)
+        name = name if module in ("__main__", "builtins") else f"{module}.{name}"
+        lines.append(visible(f"{name}: {message}" if message else name))
+        if link:
+            lines += ["", link, ""]
+    return lines
+
+
+def shell_quote(arg: str) -> str:
+    """One argument for a printed command: shlex.quote, or bash's `$'...'` with the escapes above when it
+    holds a character that is not printable (inside `$'...'`, a backslash and a quote are escaped too)."""
+    if arg.isprintable():
+        return shlex.quote(arg)
+    body = "".join("\\\\" if ch == "\\" else "\\'" if ch == "'" else ch if ch.isprintable() else escape(ch)
+                   for ch in arg)
+    return f"$'{body}'"

@@ -1,0 +1,114 @@
+"""A LOSO that is running, interrupted and resumed (issue 24 J), in real runs: `status` during the run says the
+step is running, not "interrupted or failed"; after Ctrl-C and a rerun, train_seconds counts both attempts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kit.rundir import RunDir
+from tests.conftest import LENIENT, ROOT, run_kit
+
+pytestmark = pytest.mark.slow  # real runs with a LOSO long enough to be caught running
+
+EPOCHS = 4000  # LOSO trains ~13 s on an idle 2-core box: long enough to be caught running
+FIRST_ATTEMPT_S = 3.0  # training seconds before the interrupt (or 40 % of the epochs, whichever is first)
+
+
+@dataclass
+class Interrupted:
+    out: Path
+    args: list[str]
+    status_while_training: dict[str, Any]
+    first_attempt_s: float  # what the test measured: from LOSO's first epoch to the interrupt
+
+
+def stream(args: list[str | Path]) -> subprocess.Popen[str]:
+    """A real `--json` run whose events are read as they come."""
+    return subprocess.Popen([sys.executable, "-m", "kit", *map(str, args), "--json"], cwd=ROOT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def loso_events(proc: subprocess.Popen[str]) -> Iterator[tuple[float, dict[str, Any]]]:
+    """(when, event) for each of LOSO's events, as they come."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event.get("step") == "loso":
+            yield time.monotonic(), event
+
+
+@pytest.fixture(scope="module")
+def interrupted(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
+    out = tmp_path_factory.mktemp("interrupted") / "out"
+    args = ["--ref-dir", str(tiny_refs), "--out-dir", str(out), "--box-id", "resumed", "--epochs", str(EPOCHS),
+            "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37", *LENIENT]
+    proc = stream(["run", *args])
+    first = None
+    status: dict[str, Any] = {}
+    for when, event in loso_events(proc):
+        assert event["event"] != "step_finished", "LOSO ended before it was interrupted: raise EPOCHS"
+        if event["event"] != "epoch":
+            continue
+        first = first or when
+        if not status:  # LOSO is training: ask what the out-dir holds, as a user in another shell would
+            res = run_kit("status", out, "--json")
+            assert res.returncode == 0, res.stdout + res.stderr
+            status = json.loads(res.stdout)
+        if when - first >= FIRST_ATTEMPT_S or event["epoch"] >= 0.4 * EPOCHS:
+            break
+    if first is None or not status:
+        proc.wait(timeout=120)
+        pytest.fail(f"the run ended (exit {proc.returncode}) before LOSO trained: {proc.stderr.read()[-3000:]}")
+    proc.send_signal(signal.SIGINT)
+    trained = time.monotonic() - first
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    return Interrupted(out, args, status, trained)
+
+
+def test_status_during_a_run_says_the_step_it_is_in_is_running(interrupted: Interrupted) -> None:
+    report = interrupted.status_while_training
+    states = {s["step"]: (s["state"], s["reason"]) for s in report["steps"]}
+    assert states["loso"] == ("running", "running now, in the run that holds this out-dir"), states
+    assert states["prereqs"][0] == states["corpus"][0] == "done"
+    assert states["verdict"][0] == states["bundle"][0] == "pending"
+    assert str(report["running"]).startswith("pid ") and report["next_command"] is None
+    lines = run_kit("status", interrupted.out).stdout.splitlines()  # the run is over: what it left
+    assert any("loso" in ln and "started in this out-dir but did not complete (interrupted" in ln for ln in lines)
+
+
+def test_train_seconds_after_a_resumed_loso_counts_every_attempt(interrupted: Interrupted) -> None:
+    run = RunDir(interrupted.out)
+    recorded = json.loads(run.loso_attempts.read_text()) if run.loso_attempts.is_file() else None
+    proc = stream(["step", "loso", *interrupted.args])  # the resume: the same settings, LOSO alone
+    # this attempt trains between LOSO's "N rows, M sources; training ..." line and its step_finished
+    seen = {str(e["event"]) + ("-training" if "; training" in str(e.get("message")) else ""): when
+            for when, e in loso_events(proc)}
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0 and {"info-training", "step_finished"} <= set(seen), err[-3000:]
+    second_attempt_at_most = seen["step_finished"] - seen["info-training"]
+    for seed in (0, 1):
+        report = json.loads(run.loso_seed(seed).read_text())
+        # the first attempt trained a while before the interrupt: it counts, so the total is above what the
+        # second attempt alone can have trained
+        assert report["train_seconds"] >= second_attempt_at_most + interrupted.first_attempt_s / 2, \
+            (report["train_seconds"], second_attempt_at_most, interrupted.first_attempt_s)
+        assert report["train_attempts"] == 2
+    assert "1 earlier attempt(s) of this LOSO stopped after" in err  # said on stderr (--json)
+    assert recorded is not None and recorded["attempts"] == 1
+    assert recorded["seconds"] >= interrupted.first_attempt_s - 1.0  # saved each second, and at the interrupt
+    assert not run.loso_attempts.exists()  # LOSO completed: its reports hold the total
+    status = json.loads(run.status("loso").read_text())
+    assert status["summary"]["seconds"] == report["train_seconds"] and status["summary"]["attempts"] == 2
