@@ -11,6 +11,7 @@ from kit import __version__
 from kit.cli.binaries import binaries_cmd
 from kit.cli.detect import detect_cmd
 from kit.cli.merge import corpus_group, merge_cmd
+from kit.cli.ray import ray_cmd
 from kit.cli.run import run_cmd, step_cmd
 from kit.cli.slurm import slurm_cmd
 from kit.cli.status import status_cmd
@@ -45,7 +46,7 @@ def cli() -> None:
 
 
 for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd,
-                slurm_cmd):
+                slurm_cmd, ray_cmd):
     cli.add_command(command)
 
 

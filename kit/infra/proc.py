@@ -256,8 +256,12 @@ def run_process(
     capture_stdout: bool = False,
     log: LogFn | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
+    capped: bool = True,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
+
+    KIT_TIMEOUT_S caps `timeout_s` unless `capped` is False: a whole kit command that a cluster task runs,
+    whose own commands the cap reaches inside it.
 
     With on_stdout_line, stdout is read while the child runs and handed over line
     by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
@@ -265,7 +269,7 @@ def run_process(
     and Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
-    timeout_s = timeout_cap(timeout_s)
+    timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
         raise Stopped(args[0])
     if log is not None:

@@ -1,0 +1,69 @@
+"""`ensemble-kit ray`: the corpus as one Ray task per shard, then LOSO, verdict and bundle on the union.
+
+Light to import (click only); the tasks are run by kit/cluster/ray.py, Ray itself loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import click
+
+from kit.cli.cluster import cluster_options, make_plan
+from kit.cli.guard import guarded
+from kit.infra.invocation import kit_command
+
+
+@click.command("ray")
+@click.option("--address", envvar="RAY_ADDRESS", show_envvar=True,
+              help="The Ray cluster to run on (ray://HOST:10001 or HOST:6379). Default: the cluster `ray start` "
+                   "made on this machine, else a local one started for this command.")
+@click.option("--cpus-per-task", type=click.FloatRange(0.1, 4096), default=1.0, show_default=True,
+              help="CPUs Ray reserves for each task (give --jobs to match: the kit runs that many encodes at once).")
+@cluster_options("Print the commands every task would run; connect to no cluster, write and run nothing.")
+@click.pass_context
+def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shards: int, dry_run: bool,
+            **values: Any) -> None:
+    """Run the corpus on a Ray cluster as one task per shard, then train on the union.
+
+    Each task K runs prereqs and corpus for shard K/N (--shard auto; the task carries
+    KIT_ARRAY_TASK=K/N) into OUT_DIR/shards/shard<K>of<N>; once every shard succeeded,
+    one task merges them into OUT_DIR/union.parquet and runs LOSO, verdict and bundle
+    in OUT_DIR/union. This command drives the tasks and waits for them; its exit code is
+    the union's verdict (0 PROMOTE, 1 HOLD; 2 bad input or a failed task). OUT_DIR
+    (default runs/ray), --ref-dir and the kit with its Python must be on storage every
+    node shares. Run the same command again to resume: finished shards and steps are
+    skipped. Needs the optional extra: pip install 'ensemble-kit[ray]'.
+
+    \b
+    Examples:
+      ensemble-kit ray --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 --dry-run
+      ensemble-kit ray --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 --address ray://head:10001
+    """
+    def go() -> int:
+        plan = make_plan(ctx, "ray", shards, values)
+        if dry_run:
+            q = shlex.join
+            click.echo(f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:")
+            for argv in plan.shard_commands():
+                click.echo(q(argv))
+            click.echo("# then, once every shard succeeded, the union task runs:")
+            for argv in plan.union_commands():
+                click.echo(q(argv))
+            click.echo("dry run: nothing written or run", err=True)
+            return 0
+        from kit.cluster.ray import run_plan
+
+        code = run_plan(plan, address, cpus_per_task, lambda line: click.echo(line, err=True))
+        lay = plan.layout
+        if values["json_mode"]:
+            click.echo(json.dumps({"exit_code": code, "shards": shards, "union_out": str(lay.union_out),
+                                   "logs": str(lay.logs)}))
+        else:
+            click.echo(f"union: {lay.union_out} (its summary is in the union task's log, {lay.logs / 'union.log'}); "
+                       f"{kit_command('status', lay.union_out)}")
+        return code
+
+    guarded(go, retry=True)

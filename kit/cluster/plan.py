@@ -1,0 +1,125 @@
+"""The pipeline fanned out over a cluster, whatever runs it: the layout, the commands, the union sequence.
+
+A scheduler adapter (kit.cluster.slurm, kit.cluster.ray) only decides how these commands reach the nodes:
+
+```
+<root>/
+  <scheduler>/                     what the adapter keeps: its scripts or driver record, and logs/
+  shards/shard<K>of<N>/            one run directory per shard: prereqs + corpus of shard K
+  union.parquet  union.manifest.json   the merge of every shard
+  union/                           the run directory of LOSO, verdict and bundle on the union
+```
+
+Every shard task runs the same two commands, `step prereqs` and `step corpus` with `--shard auto`: its
+out-dir and box id hold `{shard}`, so both follow from the task's place in the array alone (kit/infra/
+arrays.py) and a task run again resumes its own folder on whichever node it lands. The union task merges
+the N shard folders (merge refuses one whose corpus step has not completed, naming it) and runs
+`run --corpus` on the union. The run flags pass through as flags of the settings they made
+(kit.cli.flags.settings_flags), the same in every command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.corpus.split import SHARD_FIELD, ShardSpec
+from kit.errors import InputError
+from kit.model.recipe import MIN_SOURCES
+
+PATH_VARS = ("KIT_CACHE_DIR",)
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Every path under the shared folder of one submission."""
+
+    root: Path
+    scheduler: str  # slurm | ray: the folder its own files go in
+
+    @property
+    def own(self) -> Path:
+        return self.root / self.scheduler
+
+    @property
+    def logs(self) -> Path:
+        return self.own / "logs"
+
+    @property
+    def shards(self) -> Path:
+        return self.root / "shards"
+
+    def shard(self, k: int, n: int) -> Path:
+        return self.shards / ShardSpec(k, n).tag
+
+    @property
+    def shard_pattern(self) -> Path:
+        """The out-dir every shard task is given: `{shard}` becomes its shard<K>of<N>."""
+        return self.shards / SHARD_FIELD
+
+    @property
+    def union_corpus(self) -> Path:
+        return self.root / "union.parquet"
+
+    @property
+    def union_out(self) -> Path:
+        return self.root / "union"
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    layout: ClusterLayout
+    shards: int
+    kit: tuple[str, ...]  # the kit's command, absolute (infra.invocation.kit_argv_absolute)
+    cwd: Path  # where the user submitted from
+    run_args: tuple[str, ...]  # the settings' flags, the same in every command
+    box_id: str
+    env: tuple[tuple[str, str], ...] = ()  # KIT_* settings that are no run flag (KIT_CACHE_DIR, ...), pinned
+
+    @property
+    def shard_box_id(self) -> str:
+        return f"{self.box_id}-{SHARD_FIELD}"
+
+    def shard_commands(self) -> list[list[str]]:
+        """What every shard task runs, in order: prereqs, then the corpus of its shard."""
+        where = ["--shard", "auto", "--out-dir", str(self.layout.shard_pattern), "--box-id", self.shard_box_id,
+                 *self.run_args]
+        return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
+
+    def union_commands(self) -> list[list[str]]:
+        """What the union task runs once every shard succeeded: the merge, then LOSO, verdict and bundle."""
+        lay = self.layout
+        shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
+        return [[*self.kit, "merge", *shards, "-o", str(lay.union_corpus)],
+                [*self.kit, "run", "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
+                 "--box-id", self.box_id, *self.run_args]]
+
+
+def check_shards(shards: int, clips: int, where: str) -> None:
+    if clips < MIN_SOURCES:
+        raise InputError(f"{where} holds {clips} clip(s); LOSO needs at least {MIN_SOURCES} sources",
+                         hint="add reference clips to --ref-dir")
+    if shards > clips:
+        raise InputError(f"--shards {shards} but {where} holds only {clips} clip(s): some shards would be empty",
+                         hint=f"use at most {clips} shards")
+
+
+def check_root(root: Path) -> None:
+    if SHARD_FIELD in str(root):
+        raise InputError(f"--out-dir {str(root)!r} holds {SHARD_FIELD}; on a cluster it is the one shared folder of "
+                         "all shards", hint="give the shared folder; each shard gets <folder>/shards/shard<K>of<N>")
+
+
+def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tuple[str, str], ...]:
+    """KIT_* variables set now that are no run flag (KIT_CACHE_DIR, KIT_TIMEOUT_S, ...): every task exports them
+    (a folder made absolute), so a resubmission from another shell or folder behaves the same. Run flags are
+    written out as flags instead."""
+    return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
+                        if k.startswith("KIT_") and k not in run_env_names and "\n" not in v))
+
+
+def task_env(plan: ClusterPlan, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a task runs the kit in: this one (or `base`) with the pinned KIT_* variables."""
+    return {**(os.environ if base is None else base), **dict(plan.env)}
