@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -27,7 +27,10 @@ from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
+    from kit.corpus.split import ShardSpec
     from kit.steps.settings import RunSettings
+
+Command = TypeVar("Command", bound=Callable[..., object])
 
 NO_ENV = ("from_step", "only", "force")  # choices of one invocation: a forgotten variable must not redo work
 ENV_PREFIX = "KIT_"
@@ -37,7 +40,7 @@ ENV_PREFIX = "KIT_"
 class RunFlag:
     opt: str  # --cqs
     path: str  # the RunSettings field it sets ("gate.max_abs_bias"); "" for a flag that is no setting
-    type: Any  # a KitType, a click type or a Python type
+    type: KitType[Any] | click.ParamType | type  # a kit type (typed value and text), a click type, a Python type
     help: str
     metavar: str | None = None
     is_flag: bool = False
@@ -52,12 +55,12 @@ class RunFlag:
     def envvar(self) -> str | None:
         return None if self.name in NO_ENV else ENV_PREFIX + ("JSON" if self.name == "json_mode" else self.name.upper())
 
-    def default(self) -> Any:
+    def default(self) -> object:
         if self.is_flag:
             return False
         return setting(defaults(), self.path) if self.path and not self.computed else None
 
-    def text(self, value: Any) -> str:
+    def text(self, value: object) -> str:
         """A value as this flag's text: `19,25`, `off`, `2/3`, a path."""
         return self.type.text(value) if isinstance(self.type, KitType) else str(value)
 
@@ -69,7 +72,7 @@ def defaults() -> RunSettings:
     return RunSettings(out_dir=Path("runs"))
 
 
-def setting(settings: object, path: str) -> Any:
+def setting(settings: object, path: str) -> object:
     for part in path.split("."):
         settings = getattr(settings, part)
     return settings
@@ -128,7 +131,7 @@ FLAGS: tuple[RunFlag, ...] = (
 BY_NAME = {f.name: f for f in FLAGS}
 
 
-def _option(flag: RunFlag) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _option(flag: RunFlag) -> Callable[[Command], Command]:
     default = flag.default()
     flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
     if isinstance(flag.type, KitType) and (default is not None or isinstance(flag.type, Limit)):
@@ -138,16 +141,16 @@ def _option(flag: RunFlag) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                         show_envvar=flag.envvar is not None, show_default=default is not None and not flag.is_flag)
 
 
-def run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def run_options(fn: Command) -> Command:
     return _with(fn, selection=True)
 
 
-def step_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def step_options(fn: Command) -> Command:
     """`run`'s flags without --from and --only: `step NAME` is the selection."""
     return _with(fn, selection=False)
 
 
-def _with(fn: Callable[..., Any], selection: bool) -> Callable[..., Any]:
+def _with(fn: Command, selection: bool) -> Command:
     for flag in reversed(FLAGS):
         if selection or flag.name not in ("from_step", "only"):
             fn = _option(flag)(fn)
@@ -203,7 +206,7 @@ def with_setting(settings: Any, path: str, value: Any) -> Any:
     return dataclasses.replace(settings, **{head: new})
 
 
-def with_shard(text: str, shard: Any, flag: str) -> str:
+def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
     """`{shard}` in --out-dir or --box-id becomes the shard's tag (`shard2of3`); refused without --shard."""
     from kit.corpus.split import SHARD_FIELD
 
@@ -215,7 +218,7 @@ def with_shard(text: str, shard: Any, flag: str) -> str:
     return text.replace(SHARD_FIELD, str(shard.tag))
 
 
-def shard_box_id(host: str, shard: Any) -> str:
+def shard_box_id(host: str, shard: ShardSpec) -> str:
     """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
     tag = str(shard.tag)
     return f"{host[:63 - len(tag)]}-{tag}"
@@ -231,8 +234,8 @@ def settings_flags(settings: RunSettings, leave_out: tuple[str, ...] = ()) -> li
         value = setting(settings, flag.path)
         if value == setting(defaults(), flag.path) or (value is None and not isinstance(flag.type, Limit)):
             continue  # a default, or None where only a default can be None (--max-abs-bias off is written)
-        if flag.name == "ffmpeg" and (os.sep in str(value) or Path(value).exists()):
-            value = str(Path(value).absolute())
+        if flag.name == "ffmpeg" and (os.sep in str(value) or Path(str(value)).exists()):
+            value = str(Path(str(value)).absolute())
         args += [flag.opt, flag.text(value)]
     return args
 

@@ -8,13 +8,17 @@ Light to import: the kit modules they parse with load when a value is converted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import click
 
 from kit.errors import InputError
 
+if TYPE_CHECKING:
+    from kit.corpus.split import ShardSpec
+
 OFF = "off"
+T = TypeVar("T")
 
 
 class FlagError(click.BadParameter):
@@ -25,13 +29,13 @@ class FlagError(click.BadParameter):
         self.hint = hint
 
 
-class KitType(click.ParamType):
+class KitType(click.ParamType, Generic[T]):
     """A flag's type: parse with the kit's own parser, a refusal is a usage error carrying its hint."""
 
-    def parse(self, text: str, flag: str) -> Any:
+    def parse(self, text: str, flag: str) -> T:
         raise NotImplementedError
 
-    def text(self, value: Any) -> str:
+    def text(self, value: T) -> str:
         return str(value)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
@@ -44,7 +48,7 @@ class KitType(click.ParamType):
             raise FlagError(exc.message, exc.hint, ctx, param) from None
 
 
-class IntList(KitType):
+class IntList(KitType[tuple[int, ...]]):
     """`19,25,31` -> (19, 25, 31): whole numbers in lo..hi, each once, at least one."""
 
     name = "list"
@@ -67,23 +71,29 @@ class IntList(KitType):
                              hint=f"use values from {self.lo} to {self.hi}")
         return values
 
-    def text(self, value: Any) -> str:
+    def text(self, value: tuple[int, ...]) -> str:
         return ",".join(str(v) for v in value)
 
 
-class Range(IntList):
+class Range(KitType[tuple[int, int]]):
     """`10,51` -> (10, 51): MIN,MAX with MIN < MAX."""
 
     name = "range"
 
+    def __init__(self, lo: int, hi: int, example: str) -> None:
+        self.values, self.example = IntList(lo, hi, example), example
+
     def parse(self, text: str, flag: str) -> tuple[int, int]:
-        values = super().parse(text, flag)
+        values = self.values.parse(text, flag)
         if len(values) != 2 or values[0] >= values[1]:
             raise InputError(f"{flag} {text!r} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
         return values[0], values[1]
 
+    def text(self, value: tuple[int, int]) -> str:
+        return f"{value[0]},{value[1]}"
 
-class Limit(KitType):
+
+class Limit(KitType["float | None"]):
     """A gate's threshold `X|off`: a positive number, or off (None)."""
 
     name = "limit"
@@ -100,25 +110,25 @@ class Limit(KitType):
                              hint=f"e.g. {flag} 5, or {flag} off")
         return value
 
-    def text(self, value: Any) -> str:
+    def text(self, value: float | None) -> str:
         return OFF if value is None else f"{value:g}"
 
 
-class Shard(KitType):
+class Shard(KitType["ShardSpec | None"]):
     """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
 
     name = "shard"
 
-    def parse(self, text: str, flag: str) -> Any:
+    def parse(self, text: str, flag: str) -> ShardSpec | None:
         from kit.corpus.split import parse_shard
 
         return parse_shard(text)
 
-    def text(self, value: Any) -> str:
-        return str(value.label)
+    def text(self, value: ShardSpec | None) -> str:
+        return value.label if value is not None else ""
 
 
-class Fps(KitType):
+class Fps(KitType[str]):
     """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
 
     name = "fps"
@@ -133,7 +143,7 @@ class Fps(KitType):
                 from None
 
 
-class Encoders(KitType):
+class Encoders(KitType[tuple[str, ...]]):
     """`libx264,h264_nvenc` or `auto` -> a tuple of names the kit knows."""
 
     name = "encoders"
@@ -143,11 +153,11 @@ class Encoders(KitType):
 
         return parse_encoder_list(text)
 
-    def text(self, value: Any) -> str:
+    def text(self, value: tuple[str, ...]) -> str:
         return ",".join(value)
 
 
-class AbsPath(KitType):
+class AbsPath(KitType[Path]):
     """A path, made absolute where it is given (the steps and the cluster's jobs run elsewhere)."""
 
     name = "path"

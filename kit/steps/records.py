@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from kit import __version__
 from kit.infra.clock import utc_iso
@@ -89,7 +89,10 @@ def _schema_first(record: Record) -> dict[str, object]:
     return {"schema_version": doc.pop("schema_version"), **doc}
 
 
-def _read(cls: type[RunRecord] | type[StepRecord], path: Path) -> tuple[Any, str]:
+R = TypeVar("R", RunRecord, StepRecord)
+
+
+def _read(cls: type[R], path: Path) -> tuple[R | None, str]:
     data, why = read_json_object(path)
     if data is None:
         return None, why
