@@ -4,11 +4,14 @@
     hint: e.g. --cqs 19,25,31,37
 
 exit 2, as every other bad input; a flag's type (kit.cli.params) carries the hint of the kit's parser, other
-usage errors point at the command's --help. Nothing has run yet, so there is nothing to retry or resume.
+usage errors point at the command's --help. Nothing has run yet, so there is nothing to resume. With --json
+(or KIT_JSON) the `error` and `run_finished` events go to stdout too, as for any other failed run.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,20 +20,41 @@ import click
 
 from kit.cli.params import FlagError
 from kit.errors import EXIT_BAD_INPUT
-from kit.infra.invocation import kit_command
+from kit.infra.invocation import kit_command, retry_command
 from kit.infra.visible import visible
 
 
-def usage_lines(exc: click.UsageError) -> list[str]:
+def cause_and_hint(exc: click.UsageError) -> tuple[str, str]:
     if isinstance(exc, FlagError):
         source = ""
         if exc.ctx is not None and exc.param is not None and exc.param.name and isinstance(exc.param, click.Option) \
                 and exc.ctx.get_parameter_source(exc.param.name) == click.core.ParameterSource.ENVIRONMENT:
             source = f" (from {exc.param.envvar})"
-        return [f"error: {exc.message}{source}", *([f"hint: {exc.hint}"] if exc.hint else [])]
+        return f"{exc.message}{source}", exc.hint
     words = exc.ctx.command_path.split()[1:] if exc.ctx is not None else []
     message = exc.format_message() if isinstance(exc, click.BadParameter) else exc.message
-    return [f"error: {message}", f"hint: see `{kit_command(*words, '--help')}`"]
+    return message, f"see `{kit_command(*words, '--help')}`"
+
+
+def usage_lines(exc: click.UsageError) -> list[str]:
+    cause, hint = cause_and_hint(exc)
+    return [f"error: {cause}", *([f"hint: {hint}"] if hint else [])]
+
+
+def json_mode(args: Sequence[str] | None) -> bool:
+    """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
+    given = list(sys.argv[1:] if args is None else args)
+    return "--json" in given or os.environ.get("KIT_JSON", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def usage_events(exc: click.UsageError) -> list[str]:
+    """The `error` and `run_finished` events a --json consumer reads for a run refused at its flags."""
+    from kit.events import RunError, RunFinished
+    from kit.infra.records import dump
+
+    cause, hint = cause_and_hint(exc)
+    return [json.dumps(dump(e.to_json())) for e in (RunError(cause, hint, EXIT_BAD_INPUT, retry_command()),
+                                                    RunFinished(EXIT_BAD_INPUT, 0.0))]
 
 
 class KitGroup(click.Group):
@@ -41,6 +65,9 @@ class KitGroup(click.Group):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
+            if json_mode(args):
+                for event in usage_events(exc):
+                    click.echo(event)
             for line in usage_lines(exc):
                 click.echo(visible(line), err=True)  # the value given may hold a line break or an escape
             sys.exit(EXIT_BAD_INPUT)

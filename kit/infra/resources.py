@@ -13,13 +13,9 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 
 from kit.errors import ResourceLimit
-
-try:
-    import resource
-except ImportError:  # Windows: no rlimits
-    resource = None  # type: ignore[assignment]
 
 # The address space the kit needs at least. torch, onnxruntime, pyarrow and the worker threads reserve far
 # more than they use: a tiny run peaks at 2.6 GiB of address space for 0.55 GiB resident (2 cores, measured);
@@ -35,9 +31,11 @@ MEMORY_HINT = f"free memory (close other programs, or run fewer --jobs) {LIFT}"
 
 
 def _limit(which: str) -> int | None:
-    """The soft limit in bytes (or files), None when there is none."""
-    if resource is None:
+    """The soft limit in bytes (or files), None when there is none (Windows has no rlimits)."""
+    if sys.platform == "win32":
         return None
+    import resource
+
     soft = resource.getrlimit(getattr(resource, which))[0]
     return None if soft == resource.RLIM_INFINITY else soft
 

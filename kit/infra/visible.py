@@ -65,12 +65,13 @@ def traceback_lines(exc: BaseException) -> list[str]:
     """A traceback as Python prints it, but each exception's message on the one line of its own, made
     visible: a message naming a file whose name holds a line break cannot start a line."""
     chain: list[tuple[BaseException, str]] = []
-    link, current, seen = "", exc, set()
+    current: BaseException | None = exc
+    link, seen = "", set()
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         chain.append((current, link))
         cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
-        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)  # type: ignore[assignment]
+        link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
     lines: list[str] = []
     for current, link in reversed(chain):  # the first cause first, as Python prints them
         if current.__traceback__ is not None:
