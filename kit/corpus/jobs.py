@@ -25,10 +25,10 @@ from kit.corpus.manifests import SCHEMA_VERSION
 from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, fresh_folder, read_json_object, sha256_file, sha256_json, write_json
+from kit.infra.files import atomic_path, fresh_folder, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_root
 from kit.infra.proc import LogFn, run_process, tail_lines
-from kit.infra.records import Record, RecordError, omit_none
+from kit.infra.records import Record, omit_none, read_record
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
@@ -143,11 +143,7 @@ class JobLedger(Record):
 
 def read_ledger(path: Path) -> JobLedger | None:
     """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape."""
-    data, _ = read_json_object(path)
-    try:
-        return JobLedger.from_json(data, path.name) if data is not None else None
-    except RecordError:
-        return None
+    return read_record(JobLedger, path)[0]
 
 
 def job_is_done(jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:

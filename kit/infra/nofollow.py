@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -198,9 +199,15 @@ def open_regular(path: Path) -> BinaryIO:
         if O_NOFOLLOW and os.path.islink(path):
             raise refuse(path, describe(os.lstat(path), path) or "a symbolic link", "a regular file") from exc
         raise
+    return _regular(fd, path, lambda what: refuse(path, what))
+
+
+def _regular(fd: int, path: Path, otherwise: Callable[[str], Exception]) -> BinaryIO:
+    """The open descriptor `fd` as a blocking binary file, if it is a regular file; else it is closed and
+    `otherwise(what it is)` raised."""
     try:
         if (what := describe(os.fstat(fd), path)) is not None:
-            raise refuse(path, what)
+            raise otherwise(what)
         if O_NONBLOCK:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -221,15 +228,7 @@ def open_for_reading(path: Path) -> BinaryIO:
     """Open a file of the user's to read it (a link is followed: links to one's clips are usual), never blocking
     on a named pipe: anything but a regular file raises NotRegular."""
     fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-    try:
-        if (what := describe(os.fstat(fd), path)) is not None:
-            raise NotRegular(path, what)
-        if O_NONBLOCK:
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    return _regular(fd, path, lambda what: NotRegular(path, what))
 
 
 def check_tree(folder: Path) -> None:

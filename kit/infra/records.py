@@ -162,3 +162,17 @@ class Record:
             elif not optional:
                 raise RecordError(f"{where}: lacks {f.name!r}")
         return cls(**kw)
+
+
+def read_record(cls: type[R], path: Path) -> tuple[R | None, str]:
+    """A record the kit wrote itself, checked, not trusted: (the record, "") or (None, why not): "missing",
+    "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema)."""
+    from kit.infra.files import read_json_object
+
+    data, why = read_json_object(path)
+    if data is None:
+        return None, why
+    try:
+        return cls.from_json(data, path.name), ""
+    except (RecordError, TypeError) as exc:
+        return None, f"damaged ({exc})"

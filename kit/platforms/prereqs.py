@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from kit.infra.files import read_json_object, write_json
-from kit.infra.records import Record, RecordError
+from kit.infra.files import write_json
+from kit.infra.records import Record, read_record
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.pixfmt import DEPTH_8BIT
 from kit.platforms.detect import HostFamily
@@ -73,10 +73,4 @@ def write_prereqs(path: Path, prereqs: Prereqs) -> None:
 
 def read_prereqs(path: Path) -> tuple[Prereqs | None, str]:
     """(the record, "") or (None, why not)."""
-    data, why = read_json_object(path)
-    if data is None:
-        return None, why
-    try:
-        return Prereqs.from_json(data, path.name), ""
-    except (RecordError, TypeError) as exc:
-        return None, f"damaged ({exc})"
+    return read_record(Prereqs, path)

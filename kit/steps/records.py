@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from kit import __version__
 from kit.infra.clock import utc_iso
-from kit.infra.files import read_json_object, write_json
+from kit.infra.files import write_json
 from kit.infra.invocation import RunProvenance
-from kit.infra.records import Record, RecordError
+from kit.infra.records import Record, read_record
 from kit.model.threads import ThreadChoice
 from kit.steps.settings import RunSettings
 
@@ -72,7 +72,7 @@ def write_run_record(path: Path, settings: RunSettings, argv: Sequence[str], thr
 
 def read_run_record(path: Path) -> tuple[RunRecord | None, str]:
     """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)"."""
-    return _read(RunRecord, path)
+    return read_record(RunRecord, path)
 
 
 def write_step_record(path: Path, record: StepRecord) -> None:
@@ -80,7 +80,7 @@ def write_step_record(path: Path, record: StepRecord) -> None:
 
 
 def read_step_record(path: Path) -> tuple[StepRecord | None, str]:
-    return _read(StepRecord, path)
+    return read_record(StepRecord, path)
 
 
 def _schema_first(record: Record) -> dict[str, object]:
@@ -89,14 +89,4 @@ def _schema_first(record: Record) -> dict[str, object]:
     return {"schema_version": doc.pop("schema_version"), **doc}
 
 
-R = TypeVar("R", RunRecord, StepRecord)
 
-
-def _read(cls: type[R], path: Path) -> tuple[R | None, str]:
-    data, why = read_json_object(path)
-    if data is None:
-        return None, why
-    try:
-        return cls.from_json(data, path.name), ""
-    except (RecordError, TypeError) as exc:
-        return None, f"damaged ({exc})"

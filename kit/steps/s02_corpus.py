@@ -15,11 +15,11 @@ from kit.corpus.split import select_shard, shard_note, shard_record, shard_setti
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
-from kit.infra.files import read_json_object, remove_output, remove_temp_files, write_json
+from kit.infra.files import remove_output, remove_temp_files, write_json
 from kit.infra.host import cache_dir, core_count
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
-from kit.infra.records import Record, RecordError
+from kit.infra.records import Record, read_record
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import reference_clips
@@ -101,11 +101,7 @@ def redo_generation(ctx: Context) -> str:
         return write_redo(stamp).generation
     if not stamp.exists():
         return ""
-    data, _ = read_json_object(stamp)
-    try:
-        recorded = RedoStamp.from_json(data, stamp.name) if data is not None else None
-    except RecordError:
-        recorded = None
+    recorded, _ = read_record(RedoStamp, stamp)
     if recorded is not None and recorded.generation:
         ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                 "jobs it had not redone yet are redone now"))
