@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from kit.bundle.tarball import write_results_tarball
 from kit.corpus.merge import write_corpus
 from kit.corpus.schema import SCHEMA
+from kit.infra.files import atomic_path, open_temp
 from kit.rundir import LAYOUT
 from tests.conftest import synthetic_corpus
 
@@ -38,7 +39,8 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
 def write_shard(path: Path, table: pa.Table | None = None) -> Path:
     """A shard written as the kit writes corpora (zstd, page checksums)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_corpus(shard_table() if table is None else table, path)
+    with atomic_path(path) as tmp, open_temp(tmp) as fh:
+        write_corpus(shard_table() if table is None else table, fh)
     return path
 
 

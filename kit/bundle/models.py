@@ -11,7 +11,7 @@ from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
 from kit.bundle.vmaftune import Exported, write_profile
 from kit.corpus.schema import load_training_corpus
-from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
 from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.contract import MODEL_FEATURES
 from kit.model.export import PARITY_ATOL, build_onnx, parity
@@ -46,8 +46,8 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
         onnx_path = exports / f"{member_name(seed)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
                                    "features": ",".join(MODEL_FEATURES), "teacher_model": TEACHER_MODEL})
-        with atomic_path(onnx_path) as tmp:
-            tmp.write_bytes(proto.SerializeToString())
+        with atomic_path(onnx_path) as tmp, open_temp(tmp) as fh:
+            fh.write(proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
         if not diff <= PARITY_ATOL:  # NaN fails too
             onnx_path.unlink()

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
-from kit.infra.files import atomic_path
+from kit.infra.files import atomic_path, open_temp
 from kit.infra.nofollow import open_regular
 from kit.rundir import RESULTS_MANIFEST
 
@@ -47,7 +47,8 @@ def write_results_tarball(dest: Path, top: str, files: dict[str, Path], meta: di
     to) and hashed as it is copied, so the manifest describes exactly the bytes in the tarball.
     """
     sums: dict[str, FileSum] = {}
-    with atomic_path(dest) as tmp, tarfile.open(tmp, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with atomic_path(dest) as tmp, open_temp(tmp) as fh, \
+            tarfile.open(fileobj=fh, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for arc, path in sorted(files.items()):
             with open_regular(path) as fh:
                 info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)

@@ -26,7 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
 from kit.corpus.schema import VMAF_RANGE
-from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
 from kit.model.contract import CODEC_VOCAB, cq_ranges
@@ -304,8 +304,8 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
             if bad := ops_used(proto) - ALLOWED_OPS:
                 raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
             onnx_path = folder / f"{name}.onnx"
-            with atomic_path(onnx_path) as tmp:
-                tmp.write_bytes(proto.SerializeToString())
+            with atomic_path(onnx_path) as tmp, open_temp(tmp) as fh:
+                fh.write(proto.SerializeToString())
             diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
             if not diff <= PARITY_ATOL:  # NaN fails too
                 onnx_path.unlink()

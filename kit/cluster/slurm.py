@@ -13,7 +13,6 @@ it: kit/infra/slurm.py); the union script runs the plan's union commands, submit
 from __future__ import annotations
 
 import shlex
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,8 +148,7 @@ def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> tuple[Path, Path]:
     own_tree(lay.root)  # shared storage: nothing a neighbour planted below it is written through
     make_folder(lay.logs)
     for path, text in ((array_path(lay), array_script(plan, opts)), (union_path(lay), union_script(plan, opts))):
-        write_text(path, text)
-        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        write_text(path, text, mode=0o777)  # executable, as the umask allows
     return array_path(lay), union_path(lay)
 
 

@@ -25,7 +25,7 @@ from kit.corpus.manifests import SCHEMA_VERSION
 from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, fresh_folder, sha256_file, sha256_json, write_json
+from kit.infra.files import atomic_path, fresh_folder, open_temp, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_root
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
@@ -291,8 +291,8 @@ class JobRunner:
             raise ClipChanged(job, why)
         enc_time_ms = round(enc.elapsed_s * 1000, 3)
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
-        with atomic_path(data_path) as tmp:
-            pq.write_table(table, tmp)
+        with atomic_path(data_path) as tmp, open_temp(tmp) as fh:
+            pq.write_table(table, fh)
         write_json(ledger_path, JobLedger(
             job.job_id, job.fingerprint(self.prov), sha256_file(data_path), table.num_rows, enc_time_ms,
             round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), utc_iso(),

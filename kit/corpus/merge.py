@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -58,6 +59,7 @@ from kit.infra.faults import kill_point
 from kit.infra.files import (
     TMP_MARK,
     new_temp,
+    open_temp,
     pid_alive,
     read_json,
     remove_stale,
@@ -203,10 +205,10 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
     return lines
 
 
-def write_corpus(table: pa.Table, out: Path) -> None:
+def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
     """The current schema's parquet with fixed settings: equal rows give equal bytes."""
     table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
-    pq.write_table(table, out, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
+    pq.write_table(table, fh, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -291,11 +293,13 @@ def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeM
     temps = [new_temp(out), new_temp(manifest_path(out))]
     committed = False
     try:
-        write_corpus(table, temps[0])
+        with open_temp(temps[0]) as fh:  # written through the file new_temp made, never a link in its place
+            write_corpus(table, fh)
         kill_point("merge-writing")
         seal(temps[0])
         manifest = manifest_of(temps[0])
-        temps[1].write_text(json.dumps(manifest.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        with open_temp(temps[1]) as fh:
+            fh.write((json.dumps(manifest.to_json(), indent=2, default=str) + "\n").encode())
         seal(temps[1])
         moves = [[temps[0].name, out.name], [temps[1].name, manifest_path(out).name]]
         write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())

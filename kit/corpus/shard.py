@@ -12,7 +12,7 @@ from kit.corpus.jobs import Job, Provenance, job_paths
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, sha256_file
+from kit.infra.files import atomic_path, open_temp, sha256_file
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.media.libvmaf import TEACHER_MODEL
 from kit.media.pixfmt import enc_pix_fmt
@@ -22,7 +22,7 @@ from kit.media.refs import Clip
 def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path) -> int:
     """Stream every job's rows, in plan order, into one parquet file; returns the row count."""
     rows = 0
-    with atomic_path(out_path) as tmp, pq.ParquetWriter(tmp, SCHEMA, **WRITE_OPTIONS) as writer:
+    with atomic_path(out_path) as tmp, open_temp(tmp) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
         for job in jobs:
             table = pq.read_table(job_paths(jobs_dir, job)[0])
             writer.write_table(table.select(COLUMNS).cast(SCHEMA))

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kit.infra.limits import STALE_TEMP_S
-from kit.infra.nofollow import O_NOFOLLOW, check_target, describe, make_folder, open_regular, refuse
+from kit.infra.nofollow import (
+    O_BINARY,
+    O_CLOEXEC,
+    O_NOFOLLOW,
+    check_target,
+    describe,
+    make_folder,
+    open_regular,
+    refuse,
+)
 
 TMP_MARK = ".tmp-"
 # mkstemp creates 0600 files; outputs get the mode a plain open() would give them
@@ -144,15 +153,33 @@ def move_into(path: Path, folder: Path) -> Path:
 
 def copy_file(src: Path, dest: Path) -> None:
     """Copy the regular file `src` (never what a link in its place points to) to `dest`, written atomically."""
-    with open_regular(src) as fh, atomic_path(dest) as tmp, \
-            os.fdopen(os.open(tmp, os.O_WRONLY | os.O_TRUNC | O_NOFOLLOW), "wb") as out:
+    with open_regular(src) as fh, atomic_path(dest) as tmp, open_temp(tmp) as out:
         shutil.copyfileobj(fh, out)
 
 
+def open_temp(tmp: Path, write: bool = True) -> BinaryIO:
+    """A temporary of this process's (new_temp), opened again without following a link: if a neighbour swapped
+    it for one since, the open fails (ELOOP) instead of writing, syncing or changing the mode of the target."""
+    flags = (os.O_WRONLY | os.O_TRUNC) if write else os.O_RDONLY
+    try:
+        fd = os.open(tmp, flags | O_NOFOLLOW | O_CLOEXEC | O_BINARY)
+    except OSError as exc:
+        if os.path.islink(tmp):
+            raise refuse(tmp, "a symbolic link (it replaced the kit's temporary)") from exc
+        raise
+    return os.fdopen(fd, "wb" if write else "rb")
+
+
 def seal(tmp: Path, mode: int | None = None) -> None:
-    """A finished temporary: on disk (fsync) and with the mode a plain open() would give it (or `mode`)."""
-    _fsync(tmp)
-    os.chmod(tmp, (0o666 if mode is None else mode) & ~_UMASK)
+    """A finished temporary: on disk (fsync) and with the mode a plain open() would give it (or `mode`), both
+    done on the opened file, never through a link."""
+    with open_temp(tmp, write=False) as fh:
+        os.fsync(fh.fileno())
+        wanted = (0o666 if mode is None else mode) & ~_UMASK
+        if hasattr(os, "fchmod"):
+            os.fchmod(fh.fileno(), wanted)
+        else:  # Windows: no fchmod, and no links a user may plant
+            os.chmod(tmp, wanted)
 
 
 def temp_prefix(name: str) -> str:
@@ -160,20 +187,14 @@ def temp_prefix(name: str) -> str:
     return f"{TMP_MARK}{name}.{os.getpid()}."
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
+def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    with atomic_path(path, mode) as tmp, open_temp(tmp) as fh:
+        fh.write(data)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | O_NOFOLLOW)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-
-
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """`text` as UTF-8 at `path`, atomically; `mode` (0o777: executable) is masked by the umask."""
+    write_bytes(path, text.encode("utf-8"), mode)
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -33,6 +33,7 @@ from kit.errors import InputError
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none: there the lstat checks alone apply
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted where a log goes must not block the open
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: a descriptor is in text mode (CRLF, 0x1A) unless asked
 _TREES: set[str] = set()  # absolute, normalised roots of the kit trees this process writes in
 _HELD: dict[str, tuple[Path, int, int]] = {}  # tree root -> its run's lock file (path, st_dev, st_ino)
 
@@ -136,8 +137,11 @@ def check_folders(path: Path) -> None:
             raise refuse(current, describe(st, current) or "a file", "a folder")
 
 
-def make_folder(path: Path, mode: int = 0o777) -> Path:
-    """`mkdir -p path`, where no folder below a kit tree's root may be a link (or a file). Returns `path`."""
+def make_folder(path: Path, mode: int = 0o755) -> Path:
+    """`mkdir -p path`, where no folder below a kit tree's root may be a link (or a file). Returns `path`.
+
+    A folder the kit makes below a kit tree's root is writable by this user alone (0755 at most, whatever the
+    umask): no one else can plant, rename or swap anything inside it, even while a write is under way."""
     root = tree_of(path)
     if root is None:
         path.mkdir(parents=True, exist_ok=True)
@@ -148,7 +152,7 @@ def make_folder(path: Path, mode: int = 0o777) -> Path:
     for part in Path(os.path.abspath(path)).relative_to(current).parts:
         current = current / part
         with contextlib.suppress(FileExistsError):
-            os.mkdir(current, mode)  # mkdir never follows a link at its last component: a link is EEXIST
+            os.mkdir(current, mode & ~0o022)  # never follows a link at its last component: a link is EEXIST
         st = os.lstat(current)
         if not stat.S_ISDIR(st.st_mode):
             raise refuse(current, describe(st, current) or "a file", "a folder")
@@ -172,7 +176,7 @@ def open_in_place(path: Path, mode: str, encoding: str | None = None) -> IO:
     check_target(path)
     flags = {"a": os.O_WRONLY | os.O_APPEND, "r+": os.O_RDWR}[mode]
     try:
-        fd = os.open(path, flags | os.O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o666)
+        fd = os.open(path, flags | os.O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_BINARY, 0o666)
     except OSError as exc:
         if O_NOFOLLOW and os.path.islink(path):  # planted between the check and the open (ELOOP, or EMLINK on BSD)
             raise refuse(path, "a symbolic link") from exc
@@ -194,7 +198,7 @@ def open_regular(path: Path) -> BinaryIO:
     """Open a file the kit wrote, to read it into something others get (a results tarball), only if it still
     is a regular file: a link planted in its place must not ship the file it points to."""
     try:
-        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_BINARY)
     except OSError as exc:
         if O_NOFOLLOW and os.path.islink(path):
             raise refuse(path, describe(os.lstat(path), path) or "a symbolic link", "a regular file") from exc
@@ -227,7 +231,7 @@ class NotRegular(OSError):
 def open_for_reading(path: Path) -> BinaryIO:
     """Open a file of the user's to read it (a link is followed: links to one's clips are usual), never blocking
     on a named pipe: anything but a regular file raises NotRegular."""
-    fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY)
     return _regular(fd, path, lambda what: NotRegular(path, what))
 
 

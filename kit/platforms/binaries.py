@@ -14,7 +14,7 @@ from pathlib import Path
 from kit import KIT_ROOT, __version__
 from kit.errors import PrereqError, ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, sha256_file, write_json
+from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
 from kit.infra.host import platform_tag
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
 from kit.platforms.encoders import ENCODER_NAMES
@@ -51,8 +51,9 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
 
 def _copy_executable(src: Path, dest: Path) -> None:
     """Copy under a temporary name, make it executable, rename into place (a kill leaves no half binary)."""
-    with atomic_path(dest, mode=0o755) as tmp:
-        shutil.copyfile(src, tmp)
+    # src is the user's own binary: a link to it is followed
+    with atomic_path(dest, mode=0o755) as tmp, open(src, "rb") as source, open_temp(tmp) as fh:
+        shutil.copyfileobj(source, fh)
 
 
 def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:

@@ -8,14 +8,13 @@ import json
 import platform
 import shutil
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from kit import __version__
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.infra.files import fresh_folder, sha256_json
+from kit.infra.files import fresh_folder, new_temp, sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.nofollow import make_folder
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
@@ -46,8 +45,7 @@ def python_packages() -> dict[str, str]:
 def check_out_dir(out_dir: Path) -> int:
     try:
         make_folder(out_dir)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".tmp-write-test-"):
-            pass
+        new_temp(out_dir / "write-test").unlink()
     except OSError as exc:
         raise PrereqError(f"--out-dir {out_dir} is not writable: {exc.strerror or exc}",
                           hint="choose a folder you can write to with --out-dir") from exc

@@ -13,7 +13,15 @@ from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError
 from kit.events import Epoch, Info
-from kit.infra.files import atomic_path, read_json_object, remove_output, sha256_file, sha256_json, write_json
+from kit.infra.files import (
+    atomic_path,
+    open_temp,
+    read_json_object,
+    remove_output,
+    sha256_file,
+    sha256_json,
+    write_json,
+)
 from kit.infra.records import Record, RecordError
 from kit.model.recipe import MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef
@@ -197,8 +205,8 @@ class LosoStep:
         if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
             outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
         for path, frame in ((run.folds, result.folds), (run.predictions, result.predictions)):
-            with atomic_path(path) as tmp:
-                frame.to_parquet(tmp, index=False)
+            with atomic_path(path) as tmp, open_temp(tmp) as fh:
+                frame.to_parquet(fh, index=False)
             outputs.append(path)
         clock.done()
         means = [r.mean_plcc for r in result.seed_reports]
