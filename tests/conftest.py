@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,17 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["KIT_CACHE_DIR"] = str(cache)
     os.environ.pop("KIT_FFMPEG", None)
     return cache
+
+
+@pytest.fixture(autouse=True)
+def children_allowed() -> Iterator[None]:
+    """An in-process invocation that failed refuses new children until the next one starts (guard):
+    a test that calls run_process directly after it must not inherit that state."""
+    from kit.infra import proc
+
+    proc.allow_new()
+    yield
+    proc.allow_new()
 
 
 def render(ffmpeg: str, lavfi: str, dest: Path, frames: int = TINY_FRAMES, pix_fmt: str = "yuv420p",

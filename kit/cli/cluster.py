@@ -77,20 +77,30 @@ def count_clips(values: dict[str, Any]) -> int:
 def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str, Any]) -> ClusterPlan:
     """The plan every adapter runs, every flag checked first (as the first task will check it)."""
     from kit.cluster.plan import ClusterLayout, ClusterPlan, check_root, check_shards, pinned_env
-    from kit.corpus.split import ShardSpec
+    from kit.corpus.split import SHARD_FIELD, ShardSpec
     from kit.infra.host import default_box_id, safe_box_id
     from kit.infra.invocation import kit_argv_absolute
+    from kit.infra.nofollow import TREE_ENV
+    from kit.model.contract import no_slot_message, unslotted
+    from kit.rundir import default_out_dir
 
     refuse_flags(ctx, scheduler)
-    root = Path(values["out_dir"] or Path("runs") / scheduler).absolute()
+    root = Path(values["out_dir"] or default_out_dir(scheduler)).absolute()
     check_root(root)
-    box_id = safe_box_id(values["box_id"] or default_box_id())
+    if SHARD_FIELD in (values["box_id"] or ""):
+        raise InputError(f"--box-id {values['box_id']!r} holds {SHARD_FIELD}; on a cluster it is the prefix of "
+                         "every task's box id", hint="give the prefix alone: shard task K is <box-id>-shard<K>of<N>")
+    # the prefix leaves room for the longest tag: every shard keeps a box id of its own within 64 characters
+    box_id = safe_box_id(values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
     layout = ClusterLayout(root, scheduler)
     first = ShardSpec(1, shards)
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
                                "box_id": f"{box_id}-{first.tag}"})
+    if settings.encoders != ("auto",) and (bad := unslotted(settings.encoders)):  # the union task trains
+        raise InputError(f"--encoders: {no_slot_message(bad)}",
+                         hint="leave them out of --encoders: the union task trains on every row the shards make")
     check_shards(shards, count_clips(values), str(values["ref_dir"] or "the demo set"))
     run_envs = {f.envvar for f in FLAGS if f.envvar}
     return ClusterPlan(layout, shards, tuple(kit_argv_absolute()), Path.cwd().absolute(),
                        tuple(settings_flags(settings, leave_out=("out_dir", "box_id", "shard", "corpus"))), box_id,
-                       pinned_env(os.environ, run_envs))
+                       (*pinned_env(os.environ, run_envs), (TREE_ENV, str(root))))

@@ -7,6 +7,7 @@ Light to import: the kit modules they parse with load when a value is converted.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -111,7 +112,10 @@ class Limit(KitType["float | None"]):
         return value
 
     def text(self, value: float | None) -> str:
-        return OFF if value is None else f"{value:g}"
+        if value is None:
+            return OFF
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)  # never rounded: the pass-through keeps it whole
 
 
 class Shard(KitType["ShardSpec | None"]):
@@ -163,4 +167,7 @@ class AbsPath(KitType[Path]):
     name = "path"
 
     def parse(self, text: str, flag: str) -> Path:
-        return Path(text).expanduser().absolute()
+        path = Path(text).expanduser()
+        # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
+        # kernel does, so the folders checked are the ones written
+        return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()

@@ -5,15 +5,16 @@ Light to import (click only); the tasks are run by kit/cluster/ray.py, Ray itsel
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shlex
+import math
 from typing import Any
 
 import click
 
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guarded
-from kit.infra.invocation import kit_command
+from kit.infra.invocation import kit_command, shell_join
 
 
 @click.command("ray")
@@ -21,7 +22,8 @@ from kit.infra.invocation import kit_command
               help="The Ray cluster to run on (ray://HOST:10001 or HOST:6379). Default: the cluster `ray start` "
                    "made on this machine, else a local one started for this command.")
 @click.option("--cpus-per-task", type=click.FloatRange(0.1, 4096), default=1.0, show_default=True,
-              help="CPUs Ray reserves for each task (give --jobs to match: the kit runs that many encodes at once).")
+              help="CPUs Ray reserves for each task; without --jobs, each task's kit runs that many encodes at once "
+                   "(rounded up).")
 @cluster_options("Print the commands every task would run; connect to no cluster, write and run nothing.")
 @click.pass_context
 def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shards: int, dry_run: bool,
@@ -44,8 +46,10 @@ def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shard
     """
     def go() -> int:
         plan = make_plan(ctx, "ray", shards, values)
+        if "--jobs" not in plan.run_args:  # the kit would run as many encodes as the node has cores
+            plan = dataclasses.replace(plan, run_args=(*plan.run_args, "--jobs", str(math.ceil(cpus_per_task))))
         if dry_run:
-            q = shlex.join
+            q = shell_join
             click.echo(f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:")
             for argv in plan.shard_commands():
                 click.echo(q(argv))

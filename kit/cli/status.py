@@ -27,11 +27,14 @@ STYLES = {"done": "green", "stale": "yellow", "pending": "cyan", "running": "mag
 def default_out_dir() -> Path:
     """As `run` chooses it: its --out-dir's variable, else runs/<box-id> (its --box-id's variable, or the host)."""
     from kit.cli.flags import env_default
+    from kit.cli.params import AbsPath
     from kit.infra.host import default_box_id, safe_box_id
     from kit.rundir import default_out_dir as layout_default
 
     given = env_default("out_dir")
-    return Path(given) if given else layout_default(safe_box_id(env_default("box_id") or default_box_id()))
+    if given:
+        return AbsPath().parse(given, "KIT_OUT_DIR")  # as `run` reads it (~ expanded)
+    return layout_default(safe_box_id(env_default("box_id") or default_box_id()))
 
 
 def status_lines(report: RunStatus, color: bool) -> list[str]:

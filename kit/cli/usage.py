@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from kit.cli.params import FlagError
-from kit.errors import EXIT_BAD_INPUT
+from kit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from kit.infra.invocation import kit_command, retry_command
 from kit.infra.visible import visible
 
@@ -44,7 +44,11 @@ def usage_lines(exc: click.UsageError) -> list[str]:
 def json_mode(args: Sequence[str] | None) -> bool:
     """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
     given = list(sys.argv[1:] if args is None else args)
-    return "--json" in given or os.environ.get("KIT_JSON", "").strip().lower() in ("1", "true", "yes", "on")
+    try:  # the variable read as click reads the flag's (1, true, t, yes, y, on)
+        from_env = bool(click.BOOL.convert(os.environ.get("KIT_JSON", "0") or "0", None, None))
+    except click.BadParameter:
+        from_env = False
+    return "--json" in given or from_env
 
 
 def usage_events(exc: click.UsageError) -> list[str]:
@@ -78,7 +82,7 @@ class KitGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         if standalone_mode:  # as click's own standalone mode: a command that returns (or --help) exits 0
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv

@@ -27,9 +27,13 @@ from pathlib import Path
 
 from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
+from kit.infra.arrays import KIT_ARRAY_TASK
+from kit.infra.nofollow import TREE_ENV
 from kit.model.recipe import MIN_SOURCES
 
 PATH_VARS = ("KIT_CACHE_DIR",)
+# set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
+NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, "KIT_KILL_AT", "KIT_KILL_SIGNAL")
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tup
     (a folder made absolute), so a resubmission from another shell or folder behaves the same. Run flags are
     written out as flags instead."""
     return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
-                        if k.startswith("KIT_") and k not in run_env_names and "\n" not in v))
+                        if k.startswith("KIT_") and k not in run_env_names and k not in NOT_PINNED
+                        and "\n" not in v))
 
 
 def task_env(plan: ClusterPlan, base: Mapping[str, str] | None = None) -> dict[str, str]:

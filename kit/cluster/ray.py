@@ -13,6 +13,7 @@ Ray is an optional extra (`pip install 'ensemble-kit[ray]'`): a collaborator's b
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from kit.cluster.plan import ClusterPlan, task_env
+from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
+from kit.infra import interrupts
 from kit.infra.arrays import KIT_ARRAY_TASK
 from kit.infra.files import write_json
 from kit.infra.invocation import shell_join
-from kit.infra.nofollow import make_folder, open_in_place, own_tree
+from kit.infra.nofollow import make_folder, open_in_place, open_regular, own_tree
 
 TASK_TIMEOUT_S = 7 * 86400.0  # a shard of thousands of clips takes hours; a hung task still ends
+CONNECT_TIMEOUT_S = 30  # a wrong address fails after this instead of Ray's own minutes of retries
+RETRIES = 2  # a task whose worker or node died runs again (the kit's commands resume); a failed command does not
 INSTALL_HINT = "install the optional extra: pip install 'ensemble-kit[ray]' (or pip install ray==2.60.0)"
 
 
@@ -46,23 +51,32 @@ class TaskResult:
 
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
-                 ok_codes: tuple[int, ...] = (0,)) -> TaskResult:
-    """The body of a Ray task, run on a worker: the commands in order through the kit's process wrapper, their
-    output appended to `log`; stops at the first whose exit code is not in `ok_codes`."""
+                 ok_codes: Sequence[tuple[int, ...]]) -> TaskResult:
+    """The body of a Ray task, run on a worker: the commands in order through the kit's process wrapper, each
+    writing into `log` as it goes (readable while the task runs); stops at the first whose exit code is not in
+    its `ok_codes`."""
     import platform
 
     from kit.infra.proc import quote_argv, run_process, tail_lines
 
     codes: list[int] = []
-    for argv in commands:
-        res = run_process(argv, timeout_s=TASK_TIMEOUT_S, env=env, capture_stdout=True, capped=False)
+    for argv, ok in zip(commands, ok_codes, strict=True):
         with open_in_place(Path(log), "a", encoding="utf-8") as fh:
-            fh.write(f"$ {quote_argv(argv)}\n{res.stdout.decode('utf-8', 'replace')}{res.stderr}\n"
-                     f"(exit {res.returncode})\n")
+            fh.write(f"$ {quote_argv(argv)}\n")
+            fh.flush()
+            res = run_process(argv, timeout_s=TASK_TIMEOUT_S, env=env, capped=False, output=fh)
+            fh.write(f"(exit {res.returncode})\n")
         codes.append(res.returncode)
-        if res.returncode not in ok_codes:
-            return TaskResult(name, tuple(codes), tuple(argv), tail_lines(res.stderr, 8), platform.node())
+        if res.returncode not in ok:
+            return TaskResult(name, tuple(codes), tuple(argv), tail_lines(_tail(Path(log)), 8), platform.node())
     return TaskResult(name, tuple(codes), node=platform.node())
+
+
+def _tail(log: Path, size: int = 16384) -> str:
+    """The end of a task's log: what the failed command said last."""
+    with open_regular(log) as fh:
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - size))
+        return fh.read().decode("utf-8", "replace")
 
 
 def import_ray() -> Any:
@@ -75,16 +89,42 @@ def import_ray() -> Any:
 
 def connect(ray: Any, address: str | None) -> str:
     """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` cluster), else start a local
-    one; returns a line saying which."""
-    if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address or None, log_to_driver=False)
-        return f"connected to the Ray cluster at {address or os.environ['RAY_ADDRESS']}"
+    one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it.
+
+    ray.init installs a SIGTERM handler of its own (it exits at once); the kit's are put back after it, so a
+    SIGTERM or SIGHUP stops the tasks and ends the command as every other interrupt does (143, 129)."""
+    given = address or os.environ.get("RAY_ADDRESS") or ""
     try:
-        ray.init(address="auto", log_to_driver=False)
-        return "connected to the Ray cluster started on this machine (ray start)"
-    except ConnectionError:
-        ray.init(include_dashboard=False, log_to_driver=False)
-        return "started a local Ray cluster on this machine for this command"
+        reachable(given)
+        if given:
+            ray.init(address=given, log_to_driver=False)
+            return f"connected to the Ray cluster at {given}"
+        try:
+            ray.init(address="auto", log_to_driver=False)
+            return "connected to the Ray cluster started on this machine (ray start)"
+        except ConnectionError:
+            ray.init(include_dashboard=False, log_to_driver=False)
+            return "started a local Ray cluster on this machine for this command"
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise PrereqError(f"cannot join the Ray cluster {given or 'on this machine'}: {exc}",
+                          hint="check the address (ray://HEAD:10001 for a remote head, HOST:6379 on a cluster "
+                               "node; `ray status` on the head tells both) and that this machine reaches it; "
+                               "for ray:// the extra must be installed whole: pip install 'ensemble-kit[ray]'") \
+            from None
+    finally:
+        interrupts.install()
+
+
+def reachable(address: str) -> None:
+    """A cluster address's port answers within CONNECT_TIMEOUT_S (Ray itself retries a dead GCS address for many
+    minutes); ray:// is checked by Ray's client, which times out by itself."""
+    if not address or address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"{address!r} is not HOST:PORT")
+    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
+        pass
 
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
@@ -96,30 +136,32 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
                                        "union_commands": plan.union_commands(), "env": dict(plan.env)})
     say(connect(ray, address))
-    task = ray.remote(num_cpus=cpus_per_task, max_retries=0)(run_commands)
+    task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
     try:
         for k in range(1, plan.shards + 1):
             env = {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{plan.shards}"}
             name = f"shard {k}/{plan.shards}"
-            refs[task.remote(name, plan.shard_commands(), env, str(lay.logs / f"shard{k}of{plan.shards}.log"))] = name
+            log = lay.logs / f"{ShardSpec(k, plan.shards).tag}.log"
+            refs[task.remote(name, plan.shard_commands(), env, str(log), [(0,), (0,)])] = name
         say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
         failed = _wait_all(ray, refs, say, len(plan.kit))
         if failed:  # every other shard has finished its work: a rerun redoes only these
             more = f" ({len(failed) - 1} more shard(s) failed too)" if len(failed) > 1 else ""
             _check(failed[0], more)
+        # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
         refs = {task.remote("union", plan.union_commands(), task_env(plan), str(lay.logs / "union.log"),
-                            ok_codes=(0, 1)): "union"}
+                            [(0,), (0, 1)]): "union"}
         say(f"every shard is done; the union task merges them and trains in {lay.union_out}")
-        result: TaskResult = ray.get(next(iter(refs)))
+        result = _result(ray, next(iter(refs)), "union")
         _check(result)
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         say(f"union done on {result.node}: exit {result.codes[-1]} ({verdict})")
         return result.codes[-1]
     except KeyboardInterrupt:
         stopped = _cancel(ray, list(refs))
-        say(f"interrupted: {stopped} running task(s) stopped, each ending the kit command it ran (finished shards "
-            "and steps are kept)")
+        say(f"interrupted: {stopped} task(s) stopped, queued or running, each ending the kit command it ran "
+            "(finished shards and steps are kept)")
         raise
     finally:
         ray.shutdown()
@@ -130,8 +172,8 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_wo
     pending, started, failed = list(refs), time.monotonic(), []
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        result: TaskResult = ray.get(done[0])
-        what = " ".join(result.failed[kit_words:kit_words + 2])  # "step prereqs", "merge"
+        result = _result(ray, done[0], refs[done[0]])
+        what = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
         state = "done" if result.ok else f"FAILED in {what} (exit {result.codes[-1]})"
         say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
             f"({len(refs) - len(pending)} of {len(refs)})")
@@ -140,9 +182,21 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_wo
     return failed
 
 
+def _result(ray: Any, ref: Any, name: str) -> TaskResult:
+    """A task's result; a task that Ray itself lost (its node or worker died past the retries, the kit not
+    importable on that node, its memory monitor) is a failed result naming why, like a failed command."""
+    try:
+        result: TaskResult = ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        return TaskResult(name, (-1,), ("(the task itself)",), f"{type(exc).__name__}: {exc}"[-2000:],
+                          "(unknown node)")
+    return result
+
+
 def _cancel(ray: Any, refs: list[Any], grace_s: float = 30.0) -> int:
-    """An interrupt: each running task is interrupted (not killed, so the kit it runs stops its own children
-    and keeps its finished work), and given a moment to end; how many were."""
+    """An interrupt: each running task is interrupted; the kit command it runs is killed with its process group
+    (its ffmpegs end with it through the kit's reaper; every finished job and step is already on disk); each
+    is given a moment to end. How many were running."""
     pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
     for ref in pending:
         ray.cancel(ref, force=False)

@@ -34,6 +34,7 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class ShardSpec(Record):
+    LENIENT = True  # run.json of the release 0.1.0 holds no `how`
     k: int  # 1-based
     n: int
     how: str = field(default="", compare=False)  # `--shard auto`: where K and N came from, said in the corpus step

@@ -38,6 +38,16 @@ _TREES: set[str] = set()  # absolute, normalised roots of the kit trees this pro
 _HELD: dict[str, tuple[Path, int, int]] = {}  # tree root -> its run's lock file (path, st_dev, st_ino)
 
 
+TREE_ENV = "KIT_TREE_ROOT"  # a cluster's shared folder, set for every task: its shards/ and union/ are the kit's
+
+
+def own_trees_from_env() -> None:
+    """The kit tree a cluster adapter names for the tasks it runs (TREE_ENV): a folder it made inside it, such
+    as shards/ or union/, is checked like the out-dir's own."""
+    if root := os.environ.get(TREE_ENV, "").strip():
+        own_tree(Path(root))
+
+
 def own_tree(root: Path) -> None:
     """Declare `root` a kit tree: from now on no folder below it may be a link where the kit writes."""
     _TREES.add(os.path.abspath(root))
@@ -235,9 +245,21 @@ def open_for_reading(path: Path) -> BinaryIO:
     return _regular(fd, path, lambda what: NotRegular(path, what))
 
 
+# names the kit gives what it writes in its folders: its files by suffix, its results tarballs, temporaries and
+# locks, and its folders (no suffix). A link the user keeps beside them under another name (latest.tar.gz,
+# notes.txt) is never written to, so it is left alone
+KIT_SUFFIXES = frozenset({".json", ".parquet", ".log", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu", ".npy"})
+
+
+def kit_named(name: str) -> bool:
+    suffix = Path(name).suffix
+    return not suffix or suffix in KIT_SUFFIXES or name.startswith(("results-", ".")) or name.endswith(".sh")
+
+
 def check_tree(folder: Path) -> None:
     """Refuse at once, before a step does any work, what a neighbour planted anywhere in one of the kit's
-    folders: every entry below `folder` is a real folder or a regular file."""
+    folders: every entry below `folder` named as the kit names what it writes (kit_named) is a real folder or
+    a regular file."""
     check_folders(folder)
     if not folder.is_dir():
         return
@@ -248,5 +270,5 @@ def check_tree(folder: Path) -> None:
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(Path(entry.path))
-                elif (what := describe(st, Path(entry.path))) is not None:
+                elif (what := describe(st, Path(entry.path))) is not None and kit_named(entry.name):
                     raise refuse(Path(entry.path), what)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import resources
@@ -257,8 +258,12 @@ def run_process(
     log: LogFn | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
     capped: bool = True,
+    output: IO[Any] | None = None,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
+
+    With `output` (an open file), the child writes its stdout and stderr straight into it as it goes (a
+    cluster task's log, readable while the task runs); the result then keeps neither.
 
     KIT_TIMEOUT_S caps `timeout_s` unless `capped` is False: a whole kit command that a cluster task runs,
     whose own commands the cap reaches inside it.
@@ -279,8 +284,9 @@ def run_process(
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=output if output is not None else
+            subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL,
+            stderr=output if output is not None else subprocess.PIPE,
             cwd=cwd,
             env=env,
             start_new_session=GROUPS,  # its own group, killed whole (see the module's docstring)
@@ -384,7 +390,7 @@ class _Reader:
         self.err = BoundedBuffer()
         self.out = BoundedBuffer(STDOUT_KEEP_BYTES, 0) if capture_stdout and on_line is None else None
         self.failure: BaseException | None = None
-        pumps = [self._pump_err]
+        pumps = [self._pump_err] if proc.stderr is not None else []
         if proc.stdout is not None:
             pumps.append(self._pump_lines if on_line is not None else self._pump_out)
         self.threads = [threading.Thread(target=t, daemon=True) for t in pumps]

@@ -25,7 +25,8 @@ MIN_ADDRESS_SPACE = int(2.5 * 2**30)
 
 # What an exhausted address space looks like when it is not a MemoryError
 OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't allocate memory",
-                       "can't start new thread", "std::bad_alloc")
+                       "std::bad_alloc")
+NO_THREAD_SIGN = "can't start new thread"  # the process limit (ulimit -u, a container's pids.max), or memory
 LIFT = "and rerun; finished work is kept"
 MEMORY_HINT = f"free memory (close other programs, or run fewer --jobs) {LIFT}"
 
@@ -108,6 +109,17 @@ def resource_error(exc: BaseException, what: str | None = None) -> ResourceLimit
         return open_files_error(what or (f"cannot open {filename}" if filename else said), exc.errno)
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         return file_size_error(what or (f"cannot write {filename}" if filename else said))
+    if isinstance(exc, RuntimeError) and NO_THREAD_SIGN in str(exc).lower():
+        return thread_error(what or said)
     if out_of_memory(exc):
         return memory_error(what or said)
     return None
+
+
+def thread_error(what: str) -> ResourceLimit:
+    """A thread that cannot start: on a cluster node most often the limit on processes, else memory."""
+    limit = _limit("RLIMIT_NPROC")
+    shown = f" (the limit on processes and threads, ulimit -u, is {limit})" if limit is not None else ""
+    return ResourceLimit(f"cannot start a thread{shown}: {what}",
+                         hint="raise the limit (ulimit -u), or the container's pids limit, or free memory (close "
+                              f"other programs, or run fewer --jobs) {LIFT}")

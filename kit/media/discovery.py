@@ -46,15 +46,21 @@ def _ignore(_: str) -> None:
     pass
 
 
+# videos people keep beside their masters that discovery does not take: named when skipped, never silently
+OTHER_VIDEO_EXTS = (".webm", ".avi", ".ts", ".m2ts", ".mts", ".mxf", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
+                    ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
+
+
 @dataclass(frozen=True)
 class Skipped:
     """An entry named like a clip that is no clip file, and what it is instead."""
 
     path: Path
     what: str  # "a named pipe (FIFO)", "a symbolic link to /dev/zero, a device", ...
+    tail: str = ", not a clip file"
 
     def line(self) -> str:
-        return f"skipped {self.path}: {self.what}, not a clip file"
+        return f"skipped {self.path}: {self.what}{self.tail}"
 
 
 def not_a_clip_file(path: Path) -> str | None:
@@ -91,12 +97,17 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
     if not os.access(ref_dir, os.R_OK | os.X_OK):
         raise InputError(f"--ref-dir {ref_dir} is not readable", hint=f"chmod u+rx {ref_dir}")
     files, skipped = [], []
-    for p in sorted(p for p in ref_dir.iterdir() if p.suffix.lower() in CLIP_EXTS):
+    entries = sorted(ref_dir.iterdir())
+    for p in (p for p in entries if p.suffix.lower() in CLIP_EXTS):
         if (what := not_a_clip_file(p)) is None:
             files.append(p)
         else:
             skipped.append(Skipped(p, what))
-    return files, skipped
+    for p in (p for p in entries if p.suffix.lower() in OTHER_VIDEO_EXTS):  # a video the kit does not read
+        skipped.append(Skipped(p, f"a {p.suffix.lower()} video", f", which the kit does not read (it reads "
+                                  f"{' '.join(CLIP_EXTS)}; convert it losslessly: ffmpeg -i {p.name} -c:v ffv1 "
+                                  f"{p.stem}.mkv)"))
+    return files, sorted(skipped, key=lambda s: s.path)
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> list[Path]:

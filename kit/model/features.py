@@ -37,8 +37,9 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
         for name in names:
             get_spec(name)  # an encoder the kit does not know at all: InputError naming it
         raise InputError(f"{no_slot_message(names)} ({int(unknown.sum())} rows)",
-                         hint="train without those rows' encoders (--encoders), or keep their rows for the lead: "
-                              "a kit whose codec vocabulary takes them can train on them")
+                         hint="train on a corpus without them (merge the inputs that hold none; a shard of both "
+                              "kinds of rows cannot be split here), and keep those rows for a kit whose codec "
+                              "vocabulary takes their encoder")
     return out
 
 

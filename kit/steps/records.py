@@ -34,8 +34,8 @@ class RunRecord(Record):
     invoked_at_utc: str
     argv: list[str]
     settings: RunSettings
-    threads: ThreadChoice
     provenance: RunProvenance
+    threads: ThreadChoice | None = None  # the release 0.1.0 wrote no threads
     schema_version: int = 1
 
 
@@ -64,7 +64,7 @@ class StepRecord(Record):
 
 
 def write_run_record(path: Path, settings: RunSettings, argv: Sequence[str], threads: ThreadChoice) -> RunRecord:
-    record = RunRecord(__version__, utc_iso(), [str(a) for a in argv], settings, threads, RunProvenance.here(),
+    record = RunRecord(__version__, utc_iso(), [str(a) for a in argv], settings, RunProvenance.here(), threads,
                        RunRecord.SCHEMA_VERSION)
     write_json(path, _schema_first(record))
     return record

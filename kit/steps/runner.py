@@ -32,6 +32,7 @@ from kit.infra.nofollow import (
     make_folder,
     open_in_place,
     own_tree,
+    own_trees_from_env,
     release_tree,
     vanished,
 )
@@ -170,6 +171,7 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
+    own_trees_from_env()  # a cluster task's shared folder: its shards/ or union/ must be real folders too
     make_folder(out_dir)  # an OSError here names the path: kit/cli/guard.py explains it
     own_tree(out_dir)  # the out-dir may be shared: below it, nothing a neighbour planted is written through
     path = RunDir(out_dir).lock
@@ -239,7 +241,8 @@ def check_trainable(settings: RunSettings, selection: Selection) -> None:
         keep, asked = [e for e in settings.encoders if e not in bad], ",".join(settings.encoders)
         train = f"train on {','.join(keep)} (--encoders {','.join(keep)}); " if keep else ""
         raise InputError(f"--encoders: {no_slot_message(bad)}",
-                         hint=f"{train}to keep their rows for the lead, make the corpus alone: "
+                         hint=f"{train}to keep their rows for a kit whose codec vocabulary takes them, make the "
+                              "corpus alone: "
                               f"{kit_command('step', 'prereqs', '--encoders', asked)}, then "
                               f"{kit_command('step', 'corpus', '--encoders', asked)} (with your other flags)")
 

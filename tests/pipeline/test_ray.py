@@ -89,8 +89,11 @@ def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp
     assert not (tmp_path / "o" / "union.parquet").exists() and not (tmp_path / "o" / "union").exists()
 
 
-def test_ctrl_c_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_path: Path, ffmpeg: str) -> None:
-    """The driver's Ctrl-C interrupts each running task; the kit command a task runs ends its own ffmpegs."""
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_path: Path, ffmpeg: str, signum: int,
+                                                         code: int) -> None:
+    """Ctrl-C or SIGTERM to the driver interrupts each running task (Ray's own SIGTERM handler, which would just
+    exit, is replaced by the kit's); the kit command a task runs ends with its ffmpegs; 128 + the signal."""
     slow = tmp_path / "slow-ffmpeg"  # encodes wait 60 s, so the tasks are caught in the middle
     slow.write_text(f"#!/bin/sh\ncase \"$*\" in *-version*|*-filters*|*-encoders*|*-hwaccels*|*testsrc2*|*' null '*) "
                     f"exec {ffmpeg} \"$@\";; esac\nsleep 60\nexec {ffmpeg} \"$@\"\n")
@@ -104,10 +107,10 @@ def test_ctrl_c_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_path: Pat
     while time.monotonic() < deadline and len(running(out)) < 2:  # both tasks are inside a slow encode
         time.sleep(0.5)
     assert len(running(out)) >= 2, running(out)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=90)
-    assert proc.returncode == 130, err[-3000:]
-    assert "interrupted: 2 running task(s) stopped" in err and "resume with:" in err
+    assert proc.returncode == code, err[-3000:]
+    assert "interrupted: 2 task(s) stopped" in err and "resume with:" in err
     time.sleep(2)
     assert running(out) == [], running(out)
 

@@ -238,10 +238,10 @@ def test_disk_full_while_writing_keeps_everything_finished(
     args = ["run", "--ref-dir", str(tiny_refs), "--out-dir", str(out), *FAST]
     real_write = fsio.write_bytes
 
-    def full_disk(path: Path, data: bytes) -> None:
+    def full_disk(path: Path, data: bytes, mode: int | None = None) -> None:
         if path.name == "loso_seed0.json":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real_write(path, data)
+        real_write(path, data, mode)
 
     monkeypatch.setattr(fsio, "write_bytes", full_disk)
     res = CliRunner().invoke(cli, args)

@@ -51,6 +51,16 @@ def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
     assert heard == skipped_lines(refs)
 
 
+def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Path) -> None:
+    (refs / "trailer.webm").write_bytes(b"\x1a\x45\xdf\xa3")
+    (refs / "notes.txt").write_text("not a video, not named")
+    _, skipped = list_clip_files(refs)
+    assert f"skipped {refs / 'trailer.webm'}: a .webm video, which the kit does not read (it reads .y4m .yuv .mp4 " \
+           ".mkv .mov; convert it losslessly: ffmpeg -i trailer.webm -c:v ffv1 trailer.mkv)" in \
+           [s.line() for s in skipped]
+    assert not any("notes.txt" in s.line() for s in skipped)
+
+
 def test_a_folder_of_only_unusable_entries_says_what_it_skipped(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.y4m")
     (tmp_path / "zero.mov").symlink_to("/dev/zero")

@@ -58,6 +58,13 @@ def test_memory_running_out_mid_run_is_named(code: str) -> None:
     assert "MemoryError" in res.stderr  # what failed, after the cause
 
 
+def test_a_thread_that_cannot_start_names_the_process_limit() -> None:
+    """root is exempt from ulimit -u, so the failure Python raises when it hits it is raised here as it is."""
+    res = run_guarded("raise RuntimeError(\"can't start new thread\")", "-u 4000")
+    assert_clean_failure(res, "cannot start a thread (the limit on processes and threads, ulimit -u, is 4000)")
+    assert "ulimit -u" in res.stderr.split("hint: ", 1)[1]
+
+
 def test_standard_output_on_a_full_device_is_named_not_the_out_dir(tiny_refs: Path, tmp_path: Path) -> None:
     with open("/dev/full", "w") as full:
         res = subprocess.run([sys.executable, "-m", "kit", *kit_args(tiny_refs, tmp_path / "out")], cwd=ROOT,

@@ -150,7 +150,7 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
                            cqs=(22, 30), seeds=(3,), corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
                            gate=GateThresholds(0.9, 0.01, 0.9, 0.7), train=TrainConfig(epochs=7))
     assert RunSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
-    record = RunRecord("0.1.0", "2026-11-23T00:00:00Z", ["run"], settings, choose_threads(), RunProvenance.here(), 2)
+    record = RunRecord("0.1.0", "2026-11-23T00:00:00Z", ["run"], settings, RunProvenance.here(), choose_threads(), 2)
     write_run_record_for_test = tmp_path / "run.json"
     write_run_record_for_test.write_text(json.dumps(record.to_json()))
     assert read_run_record(write_run_record_for_test) == (record, "")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -40,6 +41,8 @@ def test_slurm_and_ray_run_the_same_commands(refs: Path, tmp_path: Path) -> None
     assert len(from_slurm) == len(from_ray) == 4  # prereqs, corpus; merge, run
 
     def neutral(argv: list[str], root: Path) -> list[str]:
+        if argv[-2:] == ["--jobs", "1"]:  # Ray gives each task's kit the CPUs it reserved; Slurm's cgroup does that
+            argv = argv[:-2]
         return [a.replace(str(root), "ROOT") for a in argv]
 
     slurm_out, ray_out = tmp_path / "slurm-out", tmp_path / "ray-out"
@@ -70,3 +73,47 @@ def test_ray_without_ray_installed_says_how_to_install_it(refs: Path, tmp_path: 
     assert res.returncode == 2, res.stderr
     assert "error: Ray is not installed in this Python" in res.stderr
     assert "pip install 'ensemble-kit[ray]'" in res.stderr
+
+
+def test_every_task_knows_the_shared_folder_and_nothing_per_task_is_pinned(refs: Path, tmp_path: Path) -> None:
+    env = {"KIT_ARRAY_TASK": "1/2", "KIT_KILL_AT": "x", "KIT_TIMEOUT_S": "30"}
+    res = CliRunner().invoke(cli, ["slurm", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
+                                   str(tmp_path / "root"), "--dry-run"], env=env)
+    assert res.exit_code == 0, res.output
+    assert f"export KIT_TREE_ROOT={tmp_path / 'root'}" in res.stdout and "export KIT_TIMEOUT_S=30" in res.stdout
+    assert "KIT_ARRAY_TASK" not in res.stdout and "KIT_KILL_AT" not in res.stdout
+
+
+def test_a_long_box_id_keeps_every_shard_apart(refs: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["ray", "--shards", "3", "--ref-dir", str(refs), "--out-dir", str(tmp_path),
+                                   "--box-id", "b" * 80, "--dry-run"])
+    assert res.exit_code == 0, res.output
+    prereqs = kit_commands(res.stdout)[0]
+    prefix = prereqs[prereqs.index("--box-id") + 1]
+    assert prefix.endswith("-{shard}") and len(prefix.replace("{shard}", "shard3of3")) <= 64
+    assert prereqs[prereqs.index("--jobs") + 1] == "1"  # a task's kit runs as many encodes as Ray gave it CPUs
+    res = CliRunner().invoke(cli, ["ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(tmp_path),
+                                   "--box-id", "lab-{shard}", "--dry-run"])
+    assert res.exit_code == 2 and "holds {shard}" in res.output
+
+
+def test_a_shard_task_refuses_a_link_planted_at_the_shared_folders(tmp_path: Path, refs: Path) -> None:
+    root, victim = tmp_path / "root", tmp_path / "victim"
+    root.mkdir()
+    victim.mkdir()
+    (root / "shards").symlink_to(victim)  # the neighbour's move, before the tasks start
+    res = subprocess.run([sys.executable, "-m", "kit", "step", "prereqs", "--out-dir",
+                          str(root / "shards" / "shard1of2"), "--ref-dir", str(refs)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "KIT_TREE_ROOT": str(root)})
+    assert res.returncode == 2 and f"error: {root / 'shards'} is a symbolic link" in res.stderr, res.stderr
+    assert list(victim.iterdir()) == []
+
+
+def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is an optional extra")
+    res = subprocess.run([sys.executable, "-m", "kit", "ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir",
+                          str(tmp_path / "o"), "--address", "127.0.0.1:1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "error: cannot join the Ray cluster 127.0.0.1:1" in res.stderr and "hint: check the address" in res.stderr

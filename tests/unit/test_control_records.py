@@ -23,15 +23,16 @@ from kit.steps.records import (
 from kit.steps.settings import RunSettings
 from tests.conftest import ROOT
 
-PREVIOUS = ROOT / "tests" / "data" / "release_0_1_0"  # written by the kit before these records (commit 7a90364)
+PREVIOUS = ROOT / "tests" / "data" / "release_0_1_0"  # written by the release 0.1.0 (commit f41ef5e), tiny clips
 
 
 def test_the_previous_releases_files_still_read() -> None:
     run, why = read_run_record(PREVIOUS / "run.json")
     assert why == "" and run is not None and run.schema_version == 1
-    assert run.settings.seeds == (0, 1) and run.settings.cqs == (25, 37) and run.settings.box_id == "cmpbox"
-    assert run.settings.gate.mean_plcc_min == -1 and run.settings.gate.max_abs_bias is None
-    assert run.settings.train.epochs == 3 and run.threads.train >= 1 and run.provenance.cwd
+    assert run.settings.seeds == (0, 1) and run.settings.cqs == (25, 37) and run.settings.box_id == "oldbox"
+    assert run.settings.gate.mean_plcc_min == -1 and run.settings.gate.max_abs_bias == 10.0  # 0.1.0 knew no bias gate
+    assert run.settings.train.epochs == 3 and run.threads is None and run.provenance.cwd
+    assert run.settings.encode_depth == "8bit" and run.settings.vmaftune_crf_range == (10, 51)  # later: defaults
     for path in sorted(PREVIOUS.glob("status_*.json")):
         status, why = read_step_record(path)
         assert why == "" and status is not None and status.schema_version == 1, path

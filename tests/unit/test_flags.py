@@ -45,6 +45,7 @@ def test_the_cli_module_spells_no_default_value() -> None:
 
 @pytest.mark.parametrize("args", [
     ["--cqs", "22,30", "--seeds", "3", "--max-abs-bias", "off", "--max-fold-rmse", "7.5", "--epochs", "5"],
+    ["--max-abs-bias", "1.23456789", "--max-fold-rmse", "0.1", "--min-mean-plcc", "0.987654321"],  # never rounded
     ["--encoders", "libx264,libx265", "--encode-depth", "source", "--min-mean-plcc", "0.9", "--min-rmse-lift", "0.7",
      "--vmaftune-crf-range", "0,63", "--fps", "30000/1001", "--width", "1920", "--height", "1080", "--jobs", "3"],
     ["--shard", "2/5", "--demo-clips", "4", "--demo-seconds", "1.5", "--batch-size", "128", "--ffmpeg", "ffmpeg"],
@@ -93,3 +94,11 @@ def test_the_status_default_out_dir_is_the_runs(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("KIT_OUT_DIR", raising=False)
     assert default_out_dir() == Path("runs") / "lab-box" == build_settings(parse()).out_dir.relative_to(Path.cwd())
     assert isinstance(cli.commands["run"], click.Command)
+
+
+def test_a_path_with_dotdot_after_a_link_is_the_one_the_kernel_writes(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "inner"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    made = build_settings(parse("--out-dir", tmp_path / "link" / ".." / "out", "--box-id", "b"))
+    assert made.out_dir == tmp_path / "real" / "out"  # the link's parent, as the kernel resolves `..`

@@ -106,7 +106,8 @@ def test_readme_ci_and_tarball_install_torch_first_then_the_pins_and_the_entry_p
                   "requirements-frozen.txt -e "
     readme = (ROOT / "README.md").read_text()
     assert f"{torch_first}. && .venv/bin/python kit/run_full_pipeline.py" in readme
-    assert f"{torch_first}'.[test]'" in readme and f"{torch_first}'.[test]'" in (ROOT / ".ci" / "run").read_text()
+    tests = f"{torch_first}'.[test,ray]'"
+    assert tests in readme and tests in (ROOT / ".ci" / "run").read_text()
     assert {"requirements-torch.txt", "requirements-frozen.txt", "pyproject.toml"} <= set(make_tarball.INCLUDE)
 
 

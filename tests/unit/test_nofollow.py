@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import stat
+import sys
 import threading
 from pathlib import Path
 
@@ -143,6 +144,8 @@ def test_a_tree_check_names_the_first_planted_entry(tree: Path, victim: Path) ->
     make_folder(tree / "02_corpus" / "jobs")
     (tree / "02_corpus" / "jobs" / "a.parquet").write_bytes(b"x")
     check_tree(tree / "02_corpus")
+    (tree / "02_corpus" / "latest.tar.gz").symlink_to(victim)  # the user's own link, named as the kit never names
+    check_tree(tree / "02_corpus")
     os.mkfifo(tree / "02_corpus" / "jobs" / "b.json")
     with pytest.raises(InputError, match=r"jobs/b\.json is a named pipe"):
         check_tree(tree / "02_corpus")
@@ -217,3 +220,29 @@ def test_the_write_scan_finds_a_bare_write(tmp_path: Path) -> None:
     assert [w.split("(")[0] for w in _bare_writes(sample)] == ["open", "mkdir", "os.replace", "log.write_text",
                                                               "tmp.write_bytes", "pq.write_table", "p.chmod",
                                                               "tarfile.open"]
+
+
+def test_every_descriptor_is_opened_binary(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows opens a descriptor in text mode (CRLF, a stop at 0x1A) unless O_BINARY is given: every open of
+    the primitives passes it. Here O_BINARY is 0, so a stand-in bit is planted and looked for."""
+    from kit.infra import files
+
+    bit, seen, real_open = 1 << 29, [], os.open
+
+    def recording_open(path: object, flags: int, *args: object, **kw: object) -> int:
+        caller = sys._getframe(1).f_code.co_filename
+        if not caller.endswith("tempfile.py"):  # mkstemp passes the real O_BINARY itself, where there is one
+            seen.append((f"{path} from {caller}", bool(flags & bit)))
+        return real_open(path, flags & ~bit, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nofollow, "O_BINARY", bit)
+    monkeypatch.setattr(files, "O_BINARY", bit)
+    monkeypatch.setattr(os, "open", recording_open)
+    write_json(tree / "a.json", {"x": 1})
+    with open_in_place(tree / "a.log", "a", encoding="utf-8"):
+        pass
+    with open_regular(tree / "a.json"):
+        pass
+    with nofollow.open_for_reading(tree / "a.json"):
+        pass
+    assert seen and all(binary for _, binary in seen), seen
