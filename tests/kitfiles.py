@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from kit.bundle.tarball import write_results_tarball
 from kit.corpus.merge import write_corpus
-from kit.corpus.schema import SCHEMA
+from kit.corpus.schema import JOB_SCHEMA, with_content
 from kit.infra.files import atomic_path, open_temp
 from kit.rundir import LAYOUT
 from tests.conftest import synthetic_corpus
@@ -33,7 +33,7 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
              "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1"}
     for k, v in extra.items():
         df[k] = v
-    return pa.Table.from_pandas(df[SCHEMA.names], schema=SCHEMA, preserve_index=False)
+    return with_content(pa.Table.from_pandas(df[JOB_SCHEMA.names], schema=JOB_SCHEMA, preserve_index=False))
 
 
 def write_shard(path: Path, table: pa.Table | None = None) -> Path:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
-from kit.corpus.schema import COLUMNS, SCHEMA, validate_table
+from kit.corpus.schema import COLUMNS, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -42,6 +42,8 @@ SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
 BAD_SCHEMA_HINT = "merge accepts shards and corpora written by the kit, results tarballs and bash-kit JSONL"
 # columns a schema-1 file lacks, and how they are filled when it is read
 SCHEMA1_MISSING = ("enc_pix_fmt",)
+# what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
+SCHEMA2_MISSING = ("content",)
 
 
 @dataclass(frozen=True)
@@ -112,12 +114,12 @@ def load_jsonl(path: Path) -> pa.Table:
     if table is not None:
         try:
             validate_table(table, str(path), lambda i: f"row {i}")
-            return table
+            return with_content(table)
         except InputError:
             pass
     table, row_label = read_jsonl(path)
     validate_table(table, str(path), row_label)
-    return table
+    return with_content(table)  # the bash kit knew no content groups: every source is its own
 
 
 def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
@@ -129,7 +131,7 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     """(a kit parquet file cast to SCHEMA and validated, how a schema-1 file was upgraded or "")."""
     names = parquet_columns(path, label)
-    missing = [c for c in COLUMNS if c not in names]
+    missing = [c for c in COLUMNS if c not in names and c not in SCHEMA2_MISSING]
     schema1 = bool(missing) and set(missing) <= set(SCHEMA1_MISSING)
     if missing and not schema1:
         gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
@@ -139,6 +141,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     upgraded = ""
     if schema1:
         table, upgraded = upgrade_schema1(table)
+    if "content" not in names:
+        table = with_content(table)
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
     # a hand-made file may leave it null: "" is "not recorded", one value to key and sort on
     cols[COLUMNS.index("enc_pix_fmt")] = pc.fill_null(cols[COLUMNS.index("enc_pix_fmt")], "")

@@ -21,8 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kit.corpus.manifests import SCHEMA_VERSION
-from kit.corpus.schema import CORPUS_FEATURES, SCHEMA
+from kit.corpus.schema import CORPUS_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, fresh_folder, open_temp, sha256_file, sha256_json, write_json
@@ -79,7 +78,7 @@ class Job:
 
     def fingerprint(self, prov: Provenance) -> str:
         return sha256_json({
-            "schema": SCHEMA_VERSION, "clip": self.clip.sha256, "geometry": [
+            "schema": JOB_ROWS_VERSION, "clip": self.clip.sha256, "geometry": [
                 self.clip.width, self.clip.height, self.clip.fps, self.clip.pix_fmt, self.clip.n_frames],
             "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
             "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
@@ -185,7 +184,7 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
         "teacher_model": const(TEACHER_MODEL, pa.string()),
     }
-    return pa.table(cols, schema=SCHEMA)
+    return pa.table(cols, schema=JOB_SCHEMA)
 
 
 def _timeout_s(clip: Clip) -> float:

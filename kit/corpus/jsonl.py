@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from kit.corpus.jobs import SCHEMA
+from kit.corpus.schema import JOB_SCHEMA as SCHEMA
 from kit.errors import InputError
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
 from kit.media.libvmaf import TEACHER_MODEL

@@ -18,7 +18,9 @@ from kit.rundir import manifest_path
 
 # the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version
 # 2: the `enc_pix_fmt` column (the encoded stream's format); schema-1 files are read with it filled in
-SCHEMA_VERSION = 2
+# 3: the `content` column (a row's content group) and the sources' picture fingerprints in the manifests;
+#    schema-2 files read with every source its own group, and a merge says their sources were not compared
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,39 @@ class ClipEntry(Record):
     pix_fmt: str
     frames: int
     enc_pix_fmt: str = ""  # what its encodes are made in (yuv420p, or yuv420p10le with --encode-depth source)
+    # schema 3: its content group, and what the lead compares boxes by (kit.media.identity.Fingerprint):
+    # the decoded pictures' sha256 and the perceptual signature; "" in an older manifest (not compared)
+    content: str = ""
+    pixels_sha256: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class TwinEntry(Record):
+    """A file of the reference set whose decoded pictures are those of a kept source: not encoded again."""
+
+    file: str
+    src: str
+    src_sha256: str
+    same_as: str  # the kept source's src_sha256
+    same_as_file: str
+
+
+@dataclass(frozen=True)
+class GroupMember(Record):
+    src: str
+    src_sha256: str
+    box_id: str = ""
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class ContentGroup(Record):
+    """Sources that hold one piece of content: held out together by every fold scheme, kept on one shard."""
+
+    content: str  # the group's id: its lowest member src_sha256 (what the rows' `content` column holds)
+    members: tuple[GroupMember, ...]
+    why: list[str]  # one line per link that made the group: a near-duplicate and how close, an override
 
 
 @dataclass(frozen=True)
@@ -87,13 +122,19 @@ class ShardManifest(Record):
     jobs: int = 0
     reused_jobs: int = 0
     shard: ShardRecord | None = omit_none()
+    twins: tuple[TwinEntry, ...] = ()  # schema 3: frame-identical copies, skipped
+    groups: tuple[ContentGroup, ...] = ()  # schema 3: the content groups of more than one source
+    overrides: list[str] = field(default_factory=list)  # schema 3: the --content-groups lines applied
 
 
 @dataclass(frozen=True)
 class SourceRows(Record):
+    LENIENT = True
+
     src: str
     src_sha256: str
     rows: int
+    content: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,6 +206,11 @@ class MergeManifest(Record):
     vmaf_range: list[float] = field(default_factory=list)
     teacher_models: list[str] = field(default_factory=list)
     enc_pix_fmts: list[str] = field(default_factory=list)
+    # schema 3: the contents (content groups) across every input, and which inputs could not be compared
+    n_contents: int = 0
+    groups: tuple[ContentGroup, ...] = ()
+    unchecked_inputs: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
 
 
 CorpusManifest = ShardManifest | MergeManifest

@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
 # measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
 CORPUS_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-SCHEMA = pa.schema([
+# what one job makes: a row per scored frame, of one clip (schema 2's layout; a job's ledger keeps it)
+JOB_SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),
     ("encoder", pa.string()), ("preset", pa.string()), ("quality_args", pa.string()),
     ("cq", pa.int32()), ("frame_index", pa.int32()),
@@ -48,11 +49,17 @@ SCHEMA = pa.schema([
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
 ])
+JOB_COLUMNS = tuple(JOB_SCHEMA.names)
+JOB_ROWS_VERSION = 2  # a job's ledger names it: schema 3 changed the corpus, not a job's rows
+# schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
+# that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
+# no group is its own, so a schema-2 file reads with content = src_sha256
+SCHEMA = JOB_SCHEMA.insert(2, pa.field("content", pa.string()))
 COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
 ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
-TRAIN_COLUMNS = ("src", "src_sha256", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
+TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
 # what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
@@ -71,7 +78,8 @@ MEASURED_COLUMNS = ("enc_time_ms",)
 CONTENT_COLUMNS = tuple(c for c in COLUMNS if c not in MEASURED_COLUMNS)
 CONTENT_HASH_VERSION = "kit-corpus-content-v1"
 
-REQUIRED = ("src", "src_sha256", "encoder", "preset", "device", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
+REQUIRED = ("src", "src_sha256", "content", "encoder", "preset", "device", "cq", "frame_index", *CORPUS_FEATURES,
+            "vmaf")
 SCORES = (*CORPUS_FEATURES, "vmaf")
 SHA_HEX = re.compile(r"^[0-9a-f]{64}$")
 ROW = Callable[[int], str]
@@ -91,6 +99,8 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
     rules: list[tuple[str, Callable[[pa.ChunkedArray], pa.ChunkedArray], str]] = [
         ("src", lambda c: pc.equal(pc.utf8_length(c), 0), "empty source name"),
         ("src_sha256", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
+         "not 64 lowercase hex digits"),
+        ("content", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
          "not 64 lowercase hex digits"),
         ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_NAMES))),
          "not an encoder the kit knows (" + ", ".join(ENCODER_NAMES) + ")"),
@@ -126,18 +136,36 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
             raise _bad(label, row_label(i), name, f"{values[i]} is outside [{lo:g}, {hi:g}], the plausible range")
 
 
+def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -> pa.Table:
+    """The table with its `content` column (set, or replaced): each row's content group from content_of
+    (src_sha256 -> group), its own src_sha256 for a source in no group."""
+    own = table["src_sha256"]
+    col = own
+    if content_of:
+        keys = pa.array(sorted(content_of))
+        groups = pa.array([content_of[k] for k in keys.to_pylist()])
+        col = pc.coalesce(pc.take(groups, pc.index_in(own, value_set=keys)), own)
+    if "content" in table.column_names:
+        return table.set_column(table.column_names.index("content"), "content", col)
+    at = table.column_names.index("src_sha256") + 1
+    return table.add_column(at, "content", col)
+
+
 def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
     order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
-    same models, figure for figure."""
-    names = parquet_columns(path)
+    same models, figure for figure. A schema-2 file (no `content`) reads with every source its own group."""
+    stored = parquet_columns(path)
+    names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
     order = [c for c in ROW_ORDER if c in names]
-    table = read_parquet(path, list(dict.fromkeys([*wanted, *order])))
+    table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *order]) if c in stored])
+    if "content" not in stored:
+        table = with_content(table)
     validate_table(table.select(wanted), str(path))
     table = table.sort_by([(c, "ascending") for c in order]).select(wanted)
     return table.to_pandas()

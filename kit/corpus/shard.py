@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -10,7 +11,7 @@ from kit import __version__
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Provenance, job_paths
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
-from kit.corpus.schema import COLUMNS, SCHEMA
+from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, open_temp, sha256_file
 from kit.infra.parquet import WRITE_OPTIONS
@@ -19,13 +20,14 @@ from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 
 
-def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path) -> int:
-    """Stream every job's rows, in plan order, into one parquet file; returns the row count."""
+def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
+    """Stream every job's rows, in plan order, into one parquet file, each row with its content group
+    (content_of: src_sha256 -> group; a source in none is its own); returns the row count."""
     rows = 0
     with atomic_path(out_path) as tmp, open_temp(tmp) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
         for job in jobs:
             table = pq.read_table(job_paths(jobs_dir, job)[0])
-            writer.write_table(table.select(COLUMNS).cast(SCHEMA))
+            writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
             rows += table.num_rows
     return rows
 

@@ -188,7 +188,7 @@ class CorpusStep:
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",
                             hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                             stderr_tail=first.stderr_tail)
-        rows = write_shard(jobs, run.jobs, run.shard)
+        rows = write_shard(jobs, run.jobs, run.shard, {})
         manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
                                   len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth)
         write_json(run.shard_manifest, manifest.to_json())

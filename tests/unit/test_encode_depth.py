@@ -14,7 +14,7 @@ import pytest
 from kit.corpus.depth import check_prereqs_depth, plan_depths
 from kit.corpus.jobs import Job, Provenance
 from kit.corpus.merge import merge_files
-from kit.corpus.schema import COLUMNS, MEASURED_COLUMNS, SCHEMA, corpus_sha256
+from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, with_content
 from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra.invocation import kit_command
 from kit.media.ffmpeg import parse_pix_fmts
@@ -147,7 +147,7 @@ def corpus_table(n: int = 6, vmaf_bump: float = 0.0, enc_time: float = 10.0, enc
              "enc_bytes": 900, "enc_time_ms": enc_time + i, "bitrate_kbps": 12.5, "width": 64, "height": 64,
              "fps": 25.0, "pix_fmt": "yuv420p10le", "enc_pix_fmt": enc_pix_fmt, "box_id": "b", "platform": "linux",
              "device": "cpu", "ffmpeg_version": "9", "teacher_model": "vmaf_v0.6.1"} for i in range(n)]
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    return with_content(pa.Table.from_pylist(rows, schema=JOB_SCHEMA))
 
 
 def test_corpus_sha256_hashes_content_not_enc_time_ms_or_file_bytes(tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: P
         "was 8-bit 4:2:0; left \"\" (not recorded) on 1 row(s) without a reference pix_fmt")
     assert entry["new.parquet"].upgraded is None
     written = json.loads((tmp_path / "m.manifest.json").read_text())
-    assert written["schema_version"] == 2 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
+    assert written["schema_version"] == 3 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
     by_name = {i["name"]: i for i in written["inputs"]}
     assert by_name["old.parquet"]["upgraded"].startswith("schema 1") and "upgraded" not in by_name["new.parquet"]
     assert written["key"][3] == "enc_pix_fmt"

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.corpus.merge import KEY, merge_files
-from kit.corpus.schema import SCHEMA
+from kit.corpus.schema import JOB_SCHEMA, with_content
 from kit.errors import InputError
 from kit.media.libvmaf import FEATURES
 
@@ -52,7 +52,7 @@ def _write(folder: Path, name: str, rows: list[dict[str, object]], stamp: str) -
     if name.endswith(".jsonl"):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         return path
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), path)
+    pq.write_table(with_content(pa.Table.from_pylist(rows, schema=JOB_SCHEMA)), path)
     manifest = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "created_at_utc": stamp}
     path.with_name(path.stem + ".manifest.json").write_text(json.dumps(manifest))
     return path

@@ -71,7 +71,7 @@ def test_a_new_measured_feature_changes_neither_the_corpus_rows_nor_the_model(mo
     prov = Provenance("box", "linux-x86_64", "cpu", "ffmpeg", "9", "9+x", "3.0")
     feats = np.arange(21, dtype=np.float64).reshape(3, 7) / 100
     table = frame_table(Job(clip, "libx264", 25), prov, feats, np.array([90.0, 91.0, 92.0]), 100, 1.0)
-    assert tuple(table.column_names) == schema.COLUMNS and "cambi" not in table.column_names
+    assert tuple(table.column_names) == schema.JOB_COLUMNS and "cambi" not in table.column_names
     assert table["motion2"].to_pylist() == list(feats[:, 5])  # taken by name, not by position
 
 
