@@ -3,7 +3,7 @@ verdict, the models, the report and the logs, under their run-directory paths.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kit.corpus.schema import corpus_sha256
@@ -15,9 +15,11 @@ from kit.verdict.document import Verdict
 Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> the path, verified
 
 
-def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: list[Path], report: Path,
+def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path], report: Path,
                   checked: Checked) -> dict[str, Path]:
-    """Archive path -> file. `checked` verifies an upstream output against its step's record."""
+    """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
+    in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
+    output against its step's record."""
     files: dict[str, Path] = {}
     for path in (run.run_json, run.prereqs_json):
         if path.is_file():
@@ -33,8 +35,9 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: li
     for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds)):
         files[run.rel(path)] = checked(path, "loso")
     files[run.rel(verdict_path)] = verdict_path
-    for path in [*exports, report]:
-        files[run.rel(path)] = path
+    for place, path in exports.items():
+        files[run.rel(place)] = path
+    files[run.rel(report)] = report
     for log in run.logs():
         if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
             files[run.rel(log)] = log

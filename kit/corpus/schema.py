@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kit.corpus.names import with_names
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
@@ -154,7 +155,8 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
 def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
     order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
-    same models, figure for figure. A schema-2 file (no `content`) reads with every source its own group."""
+    same models, figure for figure. A schema-2 file (no `content`) reads with every source its own group.
+    `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart)."""
     stored = parquet_columns(path)
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
@@ -168,7 +170,7 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
         table = with_content(table)
     validate_table(table.select(wanted), str(path))
     table = table.sort_by([(c, "ascending") for c in order]).select(wanted)
-    return table.to_pandas()
+    return with_names(table).to_pandas()
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:

@@ -7,12 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.manifests import CorpusManifest, MergeManifest, ShardManifest, SourceRows, read_manifest
+from kit.corpus.manifests import (
+    ContentGroup,
+    CorpusManifest,
+    GroupMember,
+    MergeManifest,
+    ShardManifest,
+    SourceRows,
+    read_manifest,
+)
 from kit.infra.files import sha256_file
 from kit.infra.records import Record, omit_none
 from kit.rundir import LAYOUT
 
 if TYPE_CHECKING:  # the records here are read by light commands (status, the summary): no pyarrow at import
+    import pandas as pd
     import pyarrow as pa
 
 
@@ -60,6 +69,20 @@ def summarise_table(table: pa.Table) -> TableSummary:
 
 
 @dataclass(frozen=True)
+class SourceInfo(Record):
+    """One source of the corpus as the report lists it (0, NaN and "" where its rows do not record it)."""
+
+    src: str  # its name as people read it (kit.corpus.names)
+    src_sha256: str
+    content: str
+    width: int
+    height: int
+    fps: float
+    frames: int  # distinct frame indices scored
+    pix_fmt: str
+
+
+@dataclass(frozen=True)
 class CorpusSummary(Record):
     """The verdict's `corpus` block: which corpus the verdict was reached on, and what it holds."""
 
@@ -78,6 +101,25 @@ class CorpusSummary(Record):
     corpus_kind: str
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
+    # what the sources are (absent from a verdict of an older kit): the distinct contents (the rows' `content`),
+    # the reference files they came from (a source on each box that holds it, and the frame-identical twins a
+    # shard skipped), the content groups of more than one source, and each source's geometry
+    n_contents: int | None = omit_none()
+    n_files: int | None = omit_none()
+    groups: tuple[ContentGroup, ...] | None = omit_none()
+    clips: tuple[SourceInfo, ...] | None = omit_none()
+
+    @property
+    def contents_text(self) -> str:
+        """"10 contents in 16 files" (and the sources when they are neither), or the sources of an older verdict."""
+        if self.n_contents is None or self.n_files is None:
+            return f"{self.n_sources} sources"
+        text = f"{self.n_contents} contents in {self.n_files} files"
+        if self.n_sources not in (self.n_contents, self.n_files):
+            text += f" ({self.n_sources} sources)"
+        if self.groups:
+            text += f", {len(self.groups)} group(s) of more than one source"
+        return text
 
 
 def merged_from(manifest: MergeManifest) -> list[str]:
@@ -85,14 +127,24 @@ def merged_from(manifest: MergeManifest) -> list[str]:
             f"boxes {', '.join(i.box_ids)}; {i.kept} of {i.read} rows kept)" for i in manifest.inputs]
 
 
+SUMMARY_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", "box_id", "device", "platform",
+                   "vmaf", "width", "height", "fps", "pix_fmt")
+UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the file says why"
+
+
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file, its kind from
-    the manifest that describes exactly its bytes."""
+    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file (the sources under
+    the names people read, kit.corpus.names), its kind, twins and groups from the manifest that describes
+    exactly its bytes."""
+    from kit.corpus.names import with_names
+    from kit.corpus.schema import with_content
     from kit.infra.parquet import parquet_columns, read_parquet
 
     names = parquet_columns(path)
-    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf") if c in names]
-    df = read_parquet(path, cols).to_pandas()
+    table = read_parquet(path, [c for c in SUMMARY_COLUMNS if c in names])
+    if "content" not in names:
+        table = with_content(table)
+    df = with_names(table).to_pandas()
     # beside it as <stem>.manifest.json; a shard copied under another name still finds its shard.manifest.json
     manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
 
@@ -102,13 +154,57 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     # a manifest describes its file's bytes; `sha` is the corpus's content identity (kit.corpus.schema)
     exact: CorpusManifest | None = (manifest if manifest is not None and manifest.sha256 == sha256_file(path)
                                     else None)
+    clips = source_infos(df)
     return CorpusSummary(
-        path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=int(df["src_sha256"].nunique()),
-        sources=sorted(df.groupby("src_sha256")["src"].first().tolist()),
+        path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=len(clips),
+        sources=sorted(c.src for c in clips),
         boxes=uniq("box_id"), devices=uniq("device"), platforms=uniq("platform"), encoders=uniq("encoder"),
         cq_grid=[int(c) for c in uniq("cq")], vmaf_range=[float(df["vmaf"].min()), float(df["vmaf"].max())],
         demo_corpus=bool(exact.demo_corpus) if exact is not None else False,
         corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
+        n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
+        groups=content_groups(df, exact), clips=clips,
     )
+
+
+def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:
+    """The reference files the corpus came from: each source once per box that holds it, and the frame-identical
+    twins a shard recorded and skipped."""
+    held = df[["box_id", "src_sha256"]].drop_duplicates() if "box_id" in df else df[["src_sha256"]].drop_duplicates()
+    twins = len(manifest.twins) if isinstance(manifest, ShardManifest) else 0
+    return len(held) + twins
+
+
+def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[ContentGroup, ...]:
+    """The content groups of more than one source: as the manifest records them (members, why), else as the rows
+    hold them. Sorted by their members' names."""
+    recorded = [g for g in manifest.groups if len(g.members) > 1] if manifest is not None else []
+    if not recorded:
+        per = df.drop_duplicates(["content", "src_sha256"])
+        for content, rows in per.groupby("content", sort=True):
+            if len(rows) > 1:
+                members = tuple(GroupMember(str(r.src), str(r.src_sha256), str(getattr(r, "box_id", "") or ""))
+                                for r in rows.sort_values(["src", "src_sha256"]).itertuples())
+                recorded.append(ContentGroup(str(content), members, [UNEXPLAINED]))
+    return tuple(sorted(recorded, key=lambda g: ([m.src for m in g.members], g.content)))
+
+
+def source_infos(df: pd.DataFrame) -> tuple[SourceInfo, ...]:
+    """Per source, sorted by name: its content and geometry from its rows (frames: distinct frame indices)."""
+    import pandas as pd
+
+    def first(rows: pd.DataFrame, col: str) -> object:
+        values = rows[col].dropna() if col in rows else pd.Series([], dtype=object)
+        return values.iloc[0] if len(values) else None
+
+    out = []
+    for sha, rows in df.groupby("src_sha256", sort=False):
+        width, height, fps, pix_fmt = (first(rows, c) for c in ("width", "height", "fps", "pix_fmt"))
+        out.append(SourceInfo(str(rows["src"].iloc[0]), str(sha), str(rows["content"].iloc[0]),
+                              int(str(width)) if width is not None else 0,
+                              int(str(height)) if height is not None else 0,
+                              float(str(fps)) if fps is not None else float("nan"),
+                              int(rows["frame_index"].nunique()), str(pix_fmt or "")))
+    return tuple(sorted(out, key=lambda c: (c.src, c.src_sha256)))

@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -23,6 +24,7 @@ from kit.infra.nofollow import (
     O_BINARY,
     O_CLOEXEC,
     O_NOFOLLOW,
+    check_folders,
     check_target,
     describe,
     make_folder,
@@ -149,6 +151,35 @@ def move_into(path: Path, folder: Path) -> Path:
         dest, n = folder / f"{path.name}.{n}", n + 1
     os.rename(path, dest)
     return dest
+
+
+def new_temp_folder(path: Path) -> Path:
+    """An empty folder beside `path`, named as atomic_path names temporaries (`.tmp-<name>.<pid>.<random>`), where
+    a folder of outputs is built before place_folder moves it into place whole."""
+    make_folder(path.parent)
+    check_folders(path.parent)
+    while True:
+        tmp = path.parent / f"{temp_prefix(path.name)}{secrets.token_hex(4)}"
+        try:
+            os.mkdir(tmp, 0o755 & ~0o022)  # never follows a link at its last component: a link is EEXIST
+        except FileExistsError:
+            continue
+        return tmp
+
+
+def place_folder(tmp: Path, path: Path) -> None:
+    """Rename a finished temporary folder (new_temp_folder) to `path`, which must be free: an earlier folder there
+    is moved aside first (move_into), never replaced."""
+    check_folders(path.parent)
+    if os.path.lexists(path):
+        raise refuse(path, describe(os.lstat(path), path) or "a file", "nothing: an earlier one is moved aside")
+    os.rename(tmp, path)
+
+
+def remove_temp_folder(tmp: Path) -> None:
+    """Delete a temporary folder of this process's (new_temp_folder) whose work was abandoned."""
+    if os.path.isdir(tmp) and not os.path.islink(tmp):
+        shutil.rmtree(tmp)  # rmtree never follows links inside the tree
 
 
 def copy_file(src: Path, dest: Path) -> None:

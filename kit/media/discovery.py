@@ -216,7 +216,7 @@ def check_distinct(clips: list[Clip]) -> None:
                              hint="keep one of them: one piece of content must not sit on both sides of a fold")
         if c.src in by_src:
             raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r}",
-                             hint="rename one of them")
+                             hint="if they are the same clip keep one; if they are different clips rename one")
         by_sha[c.sha256] = c
         by_src[c.src] = c
 

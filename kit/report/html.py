@@ -109,12 +109,13 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
     """Mean bitrate and VMAF per (src, encoder, cq); None when the corpus records no bitrate."""
     import numpy as np
 
+    from kit.corpus.names import with_names
     from kit.infra.parquet import parquet_columns, read_parquet
 
-    wanted = ["src", "encoder", "cq", "bitrate_kbps", "vmaf"]
+    wanted = ["src", "src_sha256", "encoder", "cq", "bitrate_kbps", "vmaf"]
     if not set(wanted) <= set(parquet_columns(corpus)):
         return None
-    df = read_parquet(corpus, wanted).to_pandas()
+    df = with_names(read_parquet(corpus, wanted)).to_pandas()
     df = df[np.isfinite(df["bitrate_kbps"]) & (df["bitrate_kbps"] > 0)]
     if df.empty:
         return None

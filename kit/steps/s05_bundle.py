@@ -16,9 +16,18 @@ from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
-from kit.infra.files import move_into, read_json, sha256_file, write_text
+from kit.infra.files import (
+    move_into,
+    new_temp_folder,
+    place_folder,
+    read_json,
+    remove_stale,
+    remove_temp_folder,
+    sha256_file,
+    temp_prefix,
+    write_text,
+)
 from kit.infra.invocation import kit_command
-from kit.infra.nofollow import make_folder
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, require_output
@@ -52,7 +61,6 @@ class BundleStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
-        from kit.bundle.models import export_ensemble
         from kit.bundle.tarball import write_results_tarball
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
@@ -61,38 +69,35 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(read_json(verdict_path), str(verdict_path))
         box, utc = ctx.settings.box_id, utc_compact()
+        remove_stale(run.step(self.name), temp_prefix(run.exports.name))  # what a killed bundle half-built
+        # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
+        # exports/ as they were, and no half-written models
+        staged = new_temp_folder(run.exports) if verdict.promoted else None
+        try:
+            built = self.export(ctx, verdict, staged) if staged is not None else []
+            exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
+            data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
+                                    read_prereqs(run.prereqs_json)[0])
+            write_text(run.report, render_report(verdict, data))
+            stem = run.results_stem(box, utc)
+            tarball = run.tarball(stem)
+            files = tarball_files(run, verdict, verdict_path, exports, run.report,
+                                  lambda path, producer: require_output(ctx, path, producer))
+            write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict.verdict,
+                                                         "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
+        except BaseException:
+            if staged is not None:
+                remove_temp_folder(staged)
+            raise
         aside = run.set_aside(utc)
         # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
-        if moved := set_aside(run, aside):
+        if moved := set_aside(run, aside, keep=tarball):
             said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
                     f"{aside} (none of it goes into the new tarball)")
             ctx.log(said)
             ctx.emit(Info(self.name, said))
-        exports: list[Path] = []
-        if verdict.promoted:
-            corpus = Path(verdict.corpus.path)
-            if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
-                raise InputError(f"the corpus {corpus} changed since the verdict was reached",
-                                 hint="rerun from LOSO: "
-                                      + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
-            ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all "
-                                     f"{verdict.corpus.rows} rows"))
-            make_folder(run.exports)
-            threads = choose_threads()
-            apply_threads(threads)
-            ctx.log(threads.describe())
-            exports = export_ensemble(verdict, ctx.settings.train, run.exports, ctx.settings.vmaftune_crf_range,
-                                      lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
-                                      workers=threads.train)
-        data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
-                                read_prereqs(run.prereqs_json)[0])
-        write_text(run.report, render_report(verdict, data))
-        stem = run.results_stem(box, utc)
-        tarball = run.tarball(stem)
-        files = tarball_files(run, verdict, verdict_path, exports, run.report,
-                              lambda path, producer: require_output(ctx, path, producer))
-        write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict.verdict, "created_utc": utc,
-                                                     "corpus_sha256": verdict.corpus.sha256})
+        if staged is not None:
+            place_folder(staged, run.exports)
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
@@ -100,17 +105,33 @@ class BundleStep:
             "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native, **({"moved_aside": str(aside)} if moved else {})})
 
+    def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:
+        """On PROMOTE: the seeds refit on the verdict's corpus and exported into `folder`; the files written."""
+        from kit.bundle.models import export_ensemble
 
-def set_aside(run: RunDir, aside: Path) -> list[Path]:
-    """The earlier exports/ and results tarballs moved into `aside` (where they went); an empty exports/ is just
-    removed. A link or pipe planted in their place is refused, not moved."""
+        corpus = Path(verdict.corpus.path)
+        if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
+            raise InputError(f"the corpus {corpus} changed since the verdict was reached",
+                             hint="rerun from LOSO: " + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
+        ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
+        threads = choose_threads()
+        apply_threads(threads)
+        ctx.log(threads.describe())
+        return export_ensemble(verdict, ctx.settings.train, folder, ctx.settings.vmaftune_crf_range,
+                               lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
+                               workers=threads.train)
+
+
+def set_aside(run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
+    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
+    went); an empty exports/ is just removed. A link or pipe planted in their place is refused, not moved."""
     moved = []
     if os.path.lexists(run.exports):
         if run.exports.is_dir() and not run.exports.is_symlink() and not any(run.exports.iterdir()):
             run.exports.rmdir()
         else:
             moved.append(move_into(run.exports, aside))
-    return moved + [move_into(old, aside) for old in run.tarballs()]
+    return moved + [move_into(old, aside) for old in run.tarballs() if old != keep]
 
 
 def invocation(run_json: Path) -> Invocation | None:

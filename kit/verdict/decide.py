@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from kit import __version__
+from kit.corpus.names import named_frame
 from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
@@ -51,13 +52,6 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
         plcc=("plcc", "mean"), srocc=("srocc", "mean"), rmse=("rmse", "mean"), bias=("bias", "mean"),
         max_abs_error=("max_abs_error", "max"), n_frames=("n_frames", "first"),
         share_vmaf_100=("share_vmaf_100", "first"))
-
-
-def source_labels(sources: pd.DataFrame) -> list[str]:
-    """A name per held-out source: its src, with the start of its sha256 where two contents share one name."""
-    counts = sources["src"].value_counts()
-    return [f"{s} ({h[:8]})" if counts[s] > 1 else str(s) for s, h in zip(sources["src"], sources["src_sha256"],
-                                                                            strict=True)]
 
 
 CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))
@@ -150,11 +144,11 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
     extra_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
     champion = challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread)
+    folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     sources = per_source(folds)
-    labels = source_labels(sources)
-    bias = fold_gate("abs_bias", dict(zip(labels, sources["bias"].abs(), strict=True)) if "bias" in folds else {},
-                     thresholds.max_abs_bias)
-    rmse = fold_gate("rmse", dict(zip(labels, sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)) if "bias" in folds
+                     else {}, thresholds.max_abs_bias)
+    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
     passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),

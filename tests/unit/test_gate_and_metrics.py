@@ -103,12 +103,13 @@ def test_worst_folds_are_named_by_whichever_measure_is_furthest_off() -> None:
 def test_two_contents_of_one_name_are_judged_apart() -> None:
     import pandas as pd
 
-    from kit.verdict.decide import per_source, source_labels
+    from kit.corpus.names import named_frame
+    from kit.verdict.decide import per_source
     from kit.verdict.gate import fold_gate
 
     folds = pd.DataFrame([{"seed": 0, "fold": i, "src": "a", "src_sha256": f"{i}" * 64, "n_frames": 5,
                            "share_vmaf_100": 0.0, "plcc": 0.99, "srocc": 0.99, "krocc": 0.9, "rmse": 1.0,
                            "bias": b, "max_abs_error": 2.0} for i, b in enumerate((20.0, 0.0))])
-    sources = per_source(folds)
-    gate = fold_gate("abs_bias", dict(zip(source_labels(sources), sources["bias"].abs(), strict=True)), 10.0)
-    assert not gate.passed and gate.failing_sources == ["a (00000000)"]
+    sources = per_source(named_frame(folds))
+    gate = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)), 10.0)
+    assert not gate.passed and gate.failing_sources == ["a~000000"]

@@ -1,0 +1,66 @@
+"""The names people read for a corpus's sources: a clip's name, told apart from another content's of the same name.
+
+Two different sources (different `src_sha256`) may carry one `src`: two boxes that each have a different
+`intro.mp4`. Every reader that shows sources or groups rows by name (LOSO's folds, the verdict, the report's
+figures and tables, the bundle) takes its names from here, through `with_names` (a pyarrow table, as the
+corpus is read) or `named_frame` (a pandas frame of an older LOSO's folds):
+
+* a name no other source carries is shown as it is (`alpha`);
+* names that clash get the first 6 hex digits of each source's sha256 (`intro~3fa2c1`, `intro~9b07d4`), and
+  only those (more digits in the unlikely case that 6 do not tell them apart);
+* a source recorded under several names (two boxes named the same file differently) is shown under the least.
+
+The names depend only on the set of (src_sha256, src) pairs, never on the order of rows or of a merge's inputs,
+and naming named rows again changes nothing. The corpus file itself keeps the names as the boxes gave them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the records of the verdict are read by light commands: pyarrow and pandas load with a table
+    import pandas as pd
+    import pyarrow as pa
+
+SHORT_ID = 6  # hex digits of src_sha256 added to a name that clashes
+SEPARATOR = "~"
+
+
+def source_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """src_sha256 -> the name shown for that source, for every (src_sha256, src) pair of a corpus."""
+    given: dict[str, str] = {}
+    for sha, src in pairs:
+        if sha not in given or src < given[sha]:
+            given[sha] = src
+    uses = Counter(given.values())
+    shown = dict(given)
+    for width in range(SHORT_ID, 65):
+        shown = {sha: f"{src}{SEPARATOR}{sha[:width]}" if uses[src] > 1 else src for sha, src in given.items()}
+        if len(set(shown.values())) == len(shown):
+            break
+    return shown
+
+
+def with_names(table: pa.Table) -> pa.Table:
+    """The table with every row's `src` replaced by its source's name (source_names); unchanged when no
+    name clashes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pairs = table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([])
+    found = list(zip(pairs["src_sha256"].to_pylist(), pairs["src"].to_pylist(), strict=True))
+    names = source_names(found)
+    if all(names[sha] == src for sha, src in found):
+        return table
+    keys = sorted(names)
+    col = pc.take(pa.array([names[k] for k in keys], pa.string()),
+                  pc.index_in(table["src_sha256"], value_set=pa.array(keys, pa.string())))
+    return table.set_column(table.column_names.index("src"), "src", col)
+
+
+def named_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A pandas frame with `src` and `src_sha256` columns, its `src` replaced by the sources' names."""
+    names = source_names(zip(df["src_sha256"].astype(str), df["src"].astype(str), strict=True))
+    return df.assign(src=df["src_sha256"].astype(str).map(names))
