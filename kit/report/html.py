@@ -216,6 +216,37 @@ def figure_sections(verdict: Verdict, data: ReportData) -> list[str]:
     return parts
 
 
+SOURCES_SHOWN = 100  # rows of the corpus's tables (sources, groups): a corpus of 1,000 sources says how many more
+
+
+def _capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str) -> str:
+    """A table of at most SOURCES_SHOWN rows, and a note of how many more there are."""
+    more = len(rows) - SOURCES_SHOWN
+    note = f"<p class='note'>and {more} more {what} (the verdict file lists them all)</p>" if more > 0 else ""
+    return table(headers, rows[:SOURCES_SHOWN]) + note
+
+
+def corpus_section(verdict: Verdict, demo: str) -> list[str]:
+    """What the corpus holds: contents, files and groups, its fields, and each source's geometry, sorted by name."""
+    corpus = verdict.corpus
+    fields = {k: v for k, v in corpus.to_json().items() if k not in ("groups", "clips")}
+    parts = [f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", f"<p>{esc(corpus.contents_text)}.</p>", kv_table(fields)]
+    if corpus.groups:
+        parts += ["<h3>Content groups of more than one source (each held out as one)</h3>",
+                  _capped(["content", "members", "why"],
+                          [[g.content[:12], "; ".join(f"{m.src} ({m.box_id})" if m.box_id else m.src
+                                                      for m in g.members), "; ".join(g.why)] for g in corpus.groups],
+                          "groups")]
+    if corpus.clips:
+        rows = [[c.src, c.src_sha256[:12], "" if c.content == c.src_sha256 else c.content[:12],
+                 f"{c.width}x{c.height}" if c.width and c.height else "n/a",
+                 f"{c.fps:g}" if math.isfinite(c.fps) else "n/a", c.frames, c.pix_fmt or "n/a"]
+                for c in sorted(corpus.clips, key=lambda c: (c.src, c.src_sha256))]
+        parts += ["<h3>Sources</h3>", _capped(["source", "src_sha256", "content group", "resolution", "frame rate",
+                                               "frames", "pixel format"], rows, "sources")]
+    return parts
+
+
 def render_report(verdict: Verdict, data: ReportData | None = None,
                   extra_sections: Sequence[tuple[str, str]] = ()) -> str:
     data = data or ReportData()
@@ -254,7 +285,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
               [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
                 f.share_out_of_range] for f in verdict.per_fold]),
         "</details>",
-        f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", kv_table(verdict.corpus.to_json()),
+        *corpus_section(verdict, demo),
     ]
     for title, body in extra_sections:
         parts += [f"<h2>{esc(title)}</h2>", body]

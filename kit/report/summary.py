@@ -89,9 +89,22 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
     demo = "  (DEMO corpus)" if corpus.demo_corpus else ""
     path = Path(corpus.path)
     size = f", {mib(path)} on disk" if path.is_file() else ""
-    return ("corpus", f"{corpus.rows} frames, {corpus.n_sources} sources, "
+    return ("corpus", f"{corpus.rows} frames, {corpus.contents_text}, "
                       f"encoders {', '.join(map(str, corpus.encoders))}, "
                       f"boxes {', '.join(map(str, corpus.boxes))}{size}{demo}")
+
+
+GROUPS_SHOWN = 5  # content groups the summary lists; the report lists them all
+
+
+def group_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The content groups of more than one source: their members and why they are one content."""
+    groups = verdict.corpus.groups or ()
+    rows = [("content group", f"{', '.join(m.src for m in g.members)}: {'; '.join(g.why) or 'no reason recorded'}")
+            for g in groups[:GROUPS_SHOWN]]
+    if len(groups) > GROUPS_SHOWN:
+        rows.append(("content group", f"and {len(groups) - GROUPS_SHOWN} more (the report lists them all)"))
+    return rows
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -99,7 +112,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
-            *baseline_rows(verdict), corpus_row(verdict)]
+            *baseline_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "
