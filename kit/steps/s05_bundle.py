@@ -16,7 +16,9 @@ from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
+from kit.infra.faults import kill_point
 from kit.infra.files import (
+    TMP_MARK,
     move_into,
     new_temp_folder,
     place_folder,
@@ -24,7 +26,6 @@ from kit.infra.files import (
     remove_stale,
     remove_temp_folder,
     sha256_file,
-    temp_prefix,
     write_text,
 )
 from kit.infra.invocation import kit_command
@@ -69,12 +70,13 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(read_json(verdict_path), str(verdict_path))
         box, utc = ctx.settings.box_id, utc_compact()
-        remove_stale(run.step(self.name), temp_prefix(run.exports.name))  # what a killed bundle half-built
+        remove_stale(run.step(self.name), f"{TMP_MARK}{run.exports.name}.")  # what a killed bundle half-built
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
         # exports/ as they were, and no half-written models
         staged = new_temp_folder(run.exports) if verdict.promoted else None
         try:
             built = self.export(ctx, verdict, staged) if staged is not None else []
+            kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
                                     read_prereqs(run.prereqs_json)[0])
