@@ -77,3 +77,29 @@ def test_a_copy_never_reads_through_a_link(run: RunDir, tmp_path: Path) -> None:
     (run.root / "real.onnx").write_bytes(b"\x00onnx")
     copy_file(run.root / "real.onnx", run.root / "copy.onnx")
     assert (run.root / "copy.onnx").read_bytes() == b"\x00onnx"
+
+
+def test_the_new_tarball_stays_and_new_exports_are_placed_whole(run: RunDir) -> None:
+    """The bundle builds its exports in a temporary folder and moves them into place once its tarball is written:
+    the earlier exports and tarballs go aside, the new tarball stays."""
+    from kit.infra.files import new_temp_folder, place_folder, remove_temp_folder
+
+    run.exports.mkdir(parents=True)
+    (run.exports / "old.onnx").write_bytes(b"old")
+    old, new = (run.tarball(run.results_stem("box", t)) for t in ("20260101T000000Z", "20260102T000000Z"))
+    staged = new_temp_folder(run.exports)
+    assert staged.parent == run.exports.parent and staged.name.startswith(".tmp-exports.") and not any(staged.iterdir())
+    (staged / "new.onnx").write_bytes(b"new")
+    with pytest.raises(InputError, match="exports"):  # never over an earlier exports/
+        place_folder(staged, run.exports)
+    for t in (old, new):
+        t.write_bytes(t.name.encode())
+    aside = run.set_aside("20260102T000000Z")
+    assert set_aside(run, aside, keep=new) == [aside / "exports", aside / old.name]
+    place_folder(staged, run.exports)
+    assert (run.exports / "new.onnx").read_bytes() == b"new" and not staged.exists()
+    assert (aside / "exports" / "old.onnx").read_bytes() == b"old" and run.tarballs() == [new]
+    abandoned = new_temp_folder(run.exports)
+    (abandoned / "half.onnx").write_bytes(b"half")
+    remove_temp_folder(abandoned)
+    assert not abandoned.exists() and (run.exports / "new.onnx").is_file()
