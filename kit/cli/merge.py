@@ -136,7 +136,10 @@ def info_cmd(file: Path, json_mode: bool) -> None:
 
 
 def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
-    names = ", ".join(x.src for x in s.sources[:limit])
+    from kit.corpus.names import source_names
+
+    shown = source_names((x.src_sha256, x.src) for x in s.sources)  # two contents of one name told apart
+    names = ", ".join(sorted(shown.values())[:limit])
     if len(s.sources) > limit:
         names += f", ... (+{len(s.sources) - limit} more; --json lists all)"
     lo, hi = s.vmaf_range

@@ -203,8 +203,8 @@ def source_infos(df: pd.DataFrame) -> tuple[SourceInfo, ...]:
     for sha, rows in df.groupby("src_sha256", sort=False):
         width, height, fps, pix_fmt = (first(rows, c) for c in ("width", "height", "fps", "pix_fmt"))
         out.append(SourceInfo(str(rows["src"].iloc[0]), str(sha), str(rows["content"].iloc[0]),
-                              int(str(width)) if width is not None else 0,
-                              int(str(height)) if height is not None else 0,
+                              int(float(str(width))) if width is not None else 0,  # a column with nulls is float
+                              int(float(str(height))) if height is not None else 0,
                               float(str(fps)) if fps is not None else float("nan"),
                               int(rows["frame_index"].nunique()), str(pix_fmt or "")))
     return tuple(sorted(out, key=lambda c: (c.src, c.src_sha256)))

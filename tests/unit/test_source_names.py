@@ -166,3 +166,17 @@ def test_two_clips_of_one_name_in_one_box_are_refused_with_both_ways_out() -> No
     with pytest.raises(InputError, match="same source name 'intro'") as err:
         check_distinct(clips)
     assert err.value.hint == "if they are the same clip keep one; if they are different clips rename one"
+
+
+def test_rows_without_geometry_read_as_not_recorded(tmp_path: Path) -> None:
+    """Bash-kit rows merged into a corpus carry no width, height, fps or pix_fmt."""
+    corpus = _corpus(tmp_path / "m.parquet", [("alpha", A, A)])
+    table = pq.read_table(corpus)
+    legacy_row = {**table.to_pylist()[0], "src": "legacy", "src_sha256": C, "content": C, "width": None,
+                  "height": None, "fps": None, "pix_fmt": None}
+    rows = [*table.to_pylist(), legacy_row]
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), corpus)
+    clips = {c.src: c for c in summarise_corpus(corpus, "0" * 64).clips or ()}
+    assert (clips["alpha"].width, clips["alpha"].height, clips["alpha"].pix_fmt) == (176, 144, "yuv420p")
+    legacy = clips["legacy"]
+    assert (legacy.width, legacy.height, legacy.pix_fmt, legacy.frames) == (0, 0, "", 1) and legacy.fps != legacy.fps
