@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,7 +180,10 @@ def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:
 def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[ContentGroup, ...]:
     """The content groups of more than one source: as the manifest records them (members, why), else as the rows
     hold them. Sorted by their members' names."""
-    recorded = [g for g in manifest.groups if len(g.members) > 1] if manifest is not None else []
+    one = df.drop_duplicates("src_sha256")
+    shown = dict(zip(one["src_sha256"], one["src"], strict=True))  # the names people read (kit.corpus.names)
+    recorded = [replace(g, members=tuple(replace(m, src=shown.get(m.src_sha256, m.src)) for m in g.members))
+                for g in manifest.groups if len(g.members) > 1] if manifest is not None else []
     if not recorded:
         per = df.drop_duplicates(["content", "src_sha256"])
         for content, rows in per.groupby("content", sort=True):

@@ -180,3 +180,16 @@ def test_rows_without_geometry_read_as_not_recorded(tmp_path: Path) -> None:
     assert (clips["alpha"].width, clips["alpha"].height, clips["alpha"].pix_fmt) == (176, 144, "yuv420p")
     legacy = clips["legacy"]
     assert (legacy.width, legacy.height, legacy.pix_fmt, legacy.frames) == (0, 0, "", 1) and legacy.fps != legacy.fps
+
+
+def test_a_recorded_group_names_its_members_as_the_report_does(tmp_path: Path) -> None:
+    """intro.mp4 on one box, its re-encode intro.mkv on another: one content, two names told apart."""
+    corpus = _corpus(tmp_path / "m.parquet", [("intro", A, A), ("intro", B, A), ("alpha", C, C)])
+    group = ContentGroup(A, (GroupMember("intro", A, "boxa"), GroupMember("intro", B, "boxb")),
+                         ["near-duplicate: signature distance 0.02"])
+    manifest = ShardManifest(kind="shard", file=corpus.name, sha256=sha256_file(corpus), groups=(group,))
+    manifest_path(corpus).write_text(json.dumps(manifest.to_json()))
+    summary = summarise_corpus(corpus, "0" * 64)
+    assert summary.contents_text == "2 contents in 3 files, 1 group(s) of more than one source"
+    [shown] = summary.groups or ()
+    assert [m.src for m in shown.members] == ["intro~3fa2c1", "intro~9b07d4"] and shown.why == group.why
