@@ -87,19 +87,19 @@ class BundleStep:
                                   lambda path, producer: require_output(ctx, path, producer))
             write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict.verdict,
                                                          "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
+            aside = run.set_aside(utc)
+            # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
+            if moved := set_aside(run, aside, keep=tarball):
+                said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
+                        f"{aside} (none of it goes into the new tarball)")
+                ctx.log(said)
+                ctx.emit(Info(self.name, said))
+            if staged is not None:
+                place_folder(staged, run.exports)
         except BaseException:
             if staged is not None:
-                remove_temp_folder(staged)
+                remove_temp_folder(staged)  # gone once placed
             raise
-        aside = run.set_aside(utc)
-        # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
-        if moved := set_aside(run, aside, keep=tarball):
-            said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
-                    f"{aside} (none of it goes into the new tarball)")
-            ctx.log(said)
-            ctx.emit(Info(self.name, said))
-        if staged is not None:
-            place_folder(staged, run.exports)
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
