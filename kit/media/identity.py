@@ -42,7 +42,7 @@ class Likeness:
 
 
 def _judge(dist: float, offset: int, frames: tuple[int, int]) -> Likeness:
-    shift = f", {abs(offset)}-frame offset" if offset else ""
+    shift = f", {abs(offset)}-frame offset" if offset else ""  # at some positions at least
     lengths = f", {frames[0]} vs {frames[1]} frames" if frames[0] != frames[1] else ""
     if dist <= MATCH_AT:
         return Likeness("match", dist, f"near-duplicate: thumbnail distance {dist:.3f} (match <= {MATCH_AT})"

@@ -76,18 +76,18 @@ def _frame_distance(a: Floats, b: Floats) -> Floats:
 
 
 def distance(a: Floats, b: Floats) -> tuple[float, int]:
-    """(distance, the offset most positions chose) of two decoded signatures.
+    """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at
+    some positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up as it is.
 
-    Per position: the best of offset 0 (both frames of the pairs), +1 (b starts a frame later) and -1; the
-    clip's distance is the mean over the positions.
+    Per position: the best of offset 0 (both frames of the pairs), +1 and -1; the clip's distance is the
+    mean over the positions.
     """
     same = (_frame_distance(a[:, 0], b[:, 0]) + _frame_distance(a[:, 1], b[:, 1])) / 2
     later = _frame_distance(a[:, 1], b[:, 0])
     earlier = _frame_distance(a[:, 0], b[:, 1])
-    options = np.stack([same, later, earlier])
-    best = options.min(axis=0)
-    choice = np.bincount(options.argmin(axis=0), minlength=3)
-    offset = (0, 1, -1)[int(choice.argmax())]
+    best = np.minimum(same, np.minimum(later, earlier))
+    shifted = (int(((later < same) & (later <= earlier)).sum()), int(((earlier < same) & (earlier < later)).sum()))
+    offset = 0 if not any(shifted) else 1 if shifted[0] >= shifted[1] else -1
     return float(best.mean()), offset
 
 
