@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.nofollow import describe
+from kit.media.cache import stamp_of
 from kit.media.refs import (
     CLIP_EXTS,
     Clip,
@@ -168,7 +169,7 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
     ext = path.suffix.lower()
     with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
         st = os.fstat(fh.fileno())  # is caught after the jobs
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = stamp_of(st)
     if stamp[0] == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
     if ext == ".y4m":
