@@ -211,10 +211,14 @@ def _unique(sources: Sequence[Source]) -> list[Source]:
     return list(best.values())
 
 
-def group_sources(sources: Sequence[Source], overrides: Overrides | None = None) -> Grouping:
+def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
+                  known: Sequence[tuple[str, str, str]] = ()) -> Grouping:
     """The content groups of `sources` (see the module's text); InputError when an override names no
-    source, names several, or says two sources differ that other links still join."""
+    source, names several, or says two sources differ that other links still join.
+
+    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge."""
     unique = _unique(sources)
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
     printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
     links: list[tuple[int, int, str]] = []
     undecided: list[tuple[int, int, str]] = []
@@ -226,6 +230,7 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None)
             undecided.append((i, j, f"{_label(unique[i])} and {_label(unique[j])} look alike ({like.detail}): "
                                     "held out together as one content; if they are different contents say so "
                                     "with --content-groups"))
+    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
     apart: set[tuple[int, int]] = set()
     if overrides is not None:
         for same in overrides.rules.same:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from kit.corpus.schema import corpus_sha256
 from tests.conftest import FAST, TINY_SOURCES, assert_clean_failure, render, run_kit
 
 pytestmark = pytest.mark.slow  # real encodes and scores
@@ -93,3 +94,20 @@ def test_two_different_clips_with_one_name_are_refused_with_both_ways_out(
     res = _corpus(refs, tmp_path / "out")
     assert_clean_failure(res, "give the same source name 'alpha'")
     assert "if they are the same clip keep one; if they are different clips rename one" in res.stderr
+
+
+def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """A set with frame-identical copies trains on exactly the rows of the set without them: the held-out
+    figures of a source with a twin are those it has alone."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
+    _copy(ffmpeg, refs / "alpha.y4m", refs / "alpha_master.mkv", "-c:v", "ffv1")
+    raw = refs / "delta_176x144_25fps.yuv"
+    _copy(ffmpeg, refs / "delta.y4m", raw, "-f", "rawvideo", "-pix_fmt", "yuv420p")
+    with_twins, alone = tmp_path / "twins", tmp_path / "alone"
+    assert _corpus(refs, with_twins).returncode == 0
+    assert _corpus(tiny_refs, alone).returncode == 0
+    shard = Path("02_corpus") / "shard.parquet"
+    assert corpus_sha256(with_twins / shard) == corpus_sha256(alone / shard)
