@@ -162,9 +162,11 @@ class CorpusStep:
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
-        if len(p.all_clips) < MIN_SOURCES:  # a shard may hold fewer: the union is trained on
-            raise InputError(f"{len(p.all_clips)} distinct source(s) found; LOSO needs at least {MIN_SOURCES}",
-                             hint="add reference clips to --ref-dir")
+        contents = p.refs.grouping.contents(len(p.all_clips))
+        if contents < MIN_SOURCES:  # a shard may hold fewer: the union is trained on
+            held = f" in {len(p.all_clips)} sources" if contents < len(p.all_clips) else ""
+            raise InputError(f"{contents} distinct content(s) found{held}; LOSO needs at least {MIN_SOURCES}",
+                             hint="add reference clips of other content to --ref-dir")
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
