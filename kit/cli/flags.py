@@ -81,6 +81,9 @@ def setting(settings: object, path: str) -> object:
 FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--ref-dir", "ref_dir", AbsPath(), "Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). "
             "Default: the embedded demo set.", computed="demo"),
+    RunFlag("--content-groups", "content_groups", AbsPath(), "A JSON file overriding which sources hold one "
+            'content, both ways: {"same": [["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> '
+            "or src_sha256 prefixes); recorded in the shard manifest."),
     RunFlag("--width", "width", click.IntRange(16, 16384),
             "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."),
     RunFlag("--height", "height", click.IntRange(16, 16384),

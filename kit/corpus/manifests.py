@@ -135,6 +135,8 @@ class SourceRows(Record):
     src_sha256: str
     rows: int
     content: str = ""
+    pixels_sha256: str = ""  # its fingerprint, carried on so that a merge of merges still compares it
+    signature: str = ""
 
 
 @dataclass(frozen=True)

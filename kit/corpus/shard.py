@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from kit import __version__
+from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Provenance, job_paths
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
@@ -34,7 +35,7 @@ def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Map
 
 def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
                    cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
-                   depth: DepthPlan) -> ShardManifest:
+                   depth: DepthPlan, refs: ReferenceSet) -> ShardManifest:
     return ShardManifest(
         schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=sha256_file(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
@@ -43,7 +44,9 @@ def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip
         libvmaf_version=prov.libvmaf_version, teacher_model=TEACHER_MODEL, encoders=encoders, grid={"cq": cqs},
         encode_depth=depth.setting, demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
-                                enc_pix_fmt(depth.bits_of(c)))
+                                enc_pix_fmt(depth.bits_of(c)), *refs.entry(c))
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
+        twins=refs.twins_of(clips), groups=refs.groups_of(clips),
+        overrides=refs.overrides.lines() if refs.overrides else [],
     )

@@ -90,16 +90,22 @@ def set_digest(clips: Sequence[Clip]) -> str:
     return sha256_bytes("\n".join(sorted(c.sha256 for c in clips)).encode())
 
 
-def select_shard(clips: Sequence[Clip], spec: ShardSpec | None) -> list[Clip]:
-    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard."""
+def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
+                 content_of: Mapping[str, str] | None = None) -> list[Clip]:
+    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard.
+
+    Contents are dealt round robin in the order of their ids (a clip in no group is its own content,
+    its id its sha256), so a content group lands whole on one shard."""
     if spec is None:
         return list(clips)
-    ordered = sorted(clips, key=lambda c: c.sha256)
-    chosen = [c for i, c in enumerate(ordered) if i % spec.n == spec.k - 1]
+    group = {c.sha256: (content_of or {}).get(c.sha256, c.sha256) for c in clips}
+    units = sorted(set(group.values()))
+    slot = {u: i % spec.n for i, u in enumerate(units)}
+    chosen = [c for c in clips if slot[group[c.sha256]] == spec.k - 1]
     if not chosen:
-        raise InputError(f"--shard {spec.label}: the reference set has only {len(clips)} clip(s), "
+        raise InputError(f"--shard {spec.label}: the reference set holds only {len(units)} content(s), "
                          f"so shard {spec.k} holds none",
-                         hint=f"use at most {len(clips)} shards for this reference set")
+                         hint=f"use at most {len(units)} shards for this reference set")
     return sorted(chosen, key=lambda c: c.src)
 
 

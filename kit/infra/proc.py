@@ -58,6 +58,7 @@ _stopping = threading.Event()
 INTERRUPT_GRACE_S = 2.0
 _ended: list[tuple[float, int]] = []  # (monotonic end, return code) of the latest children
 _stopped = 0  # children stopped (or ended by the same interrupt) since allow_new
+_counted: set[int] = set()  # the pids counted in _stopped: a child is counted once, however it was stopped
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ def allow_new() -> None:
     _stopping.clear()
     with _live_lock:
         _stopped = 0
+        _counted.clear()
         _ended.clear()
 
 
@@ -229,10 +231,11 @@ def stop_all() -> int:
         now = time.monotonic()
         with _live_lock:
             _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
-    killed = kill_all()
     with _live_lock:
-        _stopped += killed
-    return killed
+        fresh = {p.pid for p in _live} - _counted
+        _counted.update(fresh)
+        _stopped += len(fresh)
+    return kill_all()
 
 
 def stopped_count() -> int:
@@ -273,6 +276,7 @@ def run_process(
     Raises ToolError when the program cannot be started or runs past its timeout,
     and Stopped when the run is being interrupted.
     """
+    global _stopped
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
@@ -300,8 +304,13 @@ def run_process(
         ) from exc
     with _live_lock:
         _live.add(proc)
+        # stop_all ran between our check and the start: this child must not live on, and counts as stopped
+        late = _stopping.is_set()
+        if late and proc.pid not in _counted:
+            _counted.add(proc.pid)
+            _stopped += 1
     _reaper.add(proc.pid)
-    if _stopping.is_set():  # stop_all ran between our check and the start: this child must not live on
+    if late:
         _kill(proc)
     reader = _Reader(proc, on_stdout_line, capture_stdout)
     name = Path(args[0]).name

@@ -115,6 +115,29 @@ def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) ->
             "-"]
 
 
+# every decoded frame as a 8x8 4:2:0 thumbnail, each sample the average of its block (kit.media.signature)
+THUMBNAIL_FILTER = "scale=8:8:flags=area,format=yuv420p"
+
+
+def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
+                           count: bool = False) -> list[str]:
+    """Decode the first video stream once into the clip's identity (kit.media.decode).
+
+    Outputs, all fed by the one decoder: with `count`, `-f null` first, as in build_decode_argv (its
+    stream line carries the decoded size, its closing `frame=` line the count); the decoded frames
+    as they are (rawvideo: the planes of the clip's own pix_fmt, no padding) into the `hash` muxer,
+    which prints `SHA256=<hex>` on stderr (pipe:2) at the end; and an 8x8 thumbnail of each frame as
+    rawvideo on stdout (pipe:1). `-fps_mode passthrough`: every decoded frame once, as the encodes
+    take them. strict: as in build_decode_argv.
+    """
+    checks = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"] if strict else []
+    each = ["-map", "0:v:0", *PASSTHROUGH]
+    null = ["-map", "0:v:0", "-f", "null", "-"] if count else []
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, *ref_input, *null,
+            *each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+            *each, "-vf", THUMBNAIL_FILTER, "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+
+
 def build_query_argv(ffmpeg: str | Path, what: str) -> list[str]:
     """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has."""
     return [str(ffmpeg), "-hide_banner", what]

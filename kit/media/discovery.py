@@ -23,6 +23,8 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.nofollow import describe
+from kit.media.cache import stamp_of
+from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
     Clip,
@@ -39,6 +41,7 @@ from kit.media.refs import (
 )
 
 Note = Callable[[str], None]
+CACHE_FILE = "sha256.json"  # in the kit's cache folder: hashes, masters' probes, fingerprints
 NO_DEFAULTS = YuvDefaults()  # no --width, --height or --fps given
 
 
@@ -168,7 +171,7 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
     ext = path.suffix.lower()
     with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
         st = os.fstat(fh.fileno())  # is caught after the jobs
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+    stamp = stamp_of(st)
     if stamp[0] == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
     if ext == ".y4m":
@@ -201,24 +204,27 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore) -> list[Clip]:
-    """Every clip in ref_dir, checked; duplicates of one content are refused; `note` hears what is skipped."""
-    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
-    check_distinct(clips)
-    return clips
+    """Every clip in ref_dir, checked; `note` hears what is skipped. Copies of one content are all returned:
+    the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names."""
+    return [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
 
 
 def check_distinct(clips: list[Clip]) -> None:
-    by_sha: dict[str, Clip] = {}
+    """Two clips of one set never share a source name: every fold, figure and file is named by it."""
     by_src: dict[str, Clip] = {}
     for c in clips:
-        if c.sha256 in by_sha:
-            raise InputError(f"{c.path} and {by_sha[c.sha256].path} hold the same content",
-                             hint="keep one of them: one piece of content must not sit on both sides of a fold")
         if c.src in by_src:
-            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r}",
+            raise InputError(f"{c.path} and {by_src[c.src].path} give the same source name {c.src!r} but hold "
+                             "different pictures",
                              hint="if they are the same clip keep one; if they are different clips rename one")
-        by_sha[c.sha256] = c
         by_src[c.src] = c
+
+
+def clip_fingerprints(clips: list[Clip], ffmpeg: str, cache_folder: Path) -> dict[str, Fingerprint]:
+    """Each clip's fingerprint by its sha256 (kit.media.identity), from the cache where it is there: a
+    master's came with its geometry's decode, a .y4m/.yuv clip's costs one pass over the file, once."""
+    cache = Sha256Cache(cache_folder / CACHE_FILE)
+    return {c.sha256: fingerprint(c, ffmpeg, cache) for c in clips}
 
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = NO_DEFAULTS,
@@ -231,7 +237,7 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defau
     """
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
-    cache = Sha256Cache(cache_folder / "sha256.json")
+    cache = Sha256Cache(cache_folder / CACHE_FILE)
     if ref_dir is not None:
         return discover(ref_dir, ffmpeg, cache, defaults, note), False
     folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)

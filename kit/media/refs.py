@@ -13,33 +13,24 @@ frames are encoded as they are (kit.media.argv).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
 
 from kit.errors import InputError
-from kit.infra.files import read_json_object, sha256_stream, write_json
-from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
-from kit.infra.proc import run_process
-from kit.media.argv import build_decode_argv
-from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
+
+# re-exported (`as`): these lived here before kit.media.cache and kit.media.decode took them
+from kit.media.cache import Sha256Cache as Sha256Cache
+from kit.media.cache import Stamp, file_stamp, open_clip
+from kit.media.cache import clip_sha256 as clip_sha256
+from kit.media.decode import PIX_FMTS
+from kit.media.decode import demuxer_damage as demuxer_damage
+from kit.media.decode import master_geometry as master_geometry
+from kit.media.decode import parse_probe as parse_probe
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
-DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
-CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-
-# Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
-PIX_FMTS: dict[str, tuple[int, int, int]] = {
-    "yuv420p": (2, 2, 1), "yuv422p": (2, 1, 1), "yuv444p": (1, 1, 1),
-    "yuv420p10le": (2, 2, 2), "yuv422p10le": (2, 1, 2), "yuv444p10le": (1, 1, 2),
-    "yuv420p12le": (2, 2, 2), "yuv422p12le": (2, 1, 2), "yuv444p12le": (1, 1, 2),
-    "gray": (0, 0, 1), "gray10le": (0, 0, 2),
-}
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
 Y4M_COLORSPACES = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
@@ -66,12 +57,13 @@ class Clip:
     pix_fmt: str
     n_frames: int
     sha256: str
-    # the file's (size, mtime_ns, inode) when it was hashed: a clip re-exported during the run differs
-    stamp: tuple[int, int, int] = (0, 0, 0)
+    # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip re-exported or rewritten in
+    # place during the run differs (ctime: even with its size and mtime put back)
+    stamp: Stamp = (0, 0, 0, 0)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
-        if self.stamp == (0, 0, 0):
+        if not any(self.stamp):
             return ""
         try:
             now = file_stamp(Path(self.path))
@@ -81,7 +73,11 @@ class Clip:
             return ""
         if now[0] != self.stamp[0]:
             return f"its size went from {self.stamp[0]} to {now[0]} bytes"
-        return "its modification time changed" if now[1] != self.stamp[1] else "another file replaced it"
+        if now[1] != self.stamp[1]:
+            return "its modification time changed"
+        if now[2] != self.stamp[2]:
+            return "another file replaced it"
+        return "it was rewritten or changed in place (its status-change time moved)"
 
     @property
     def fps_float(self) -> float:
@@ -93,26 +89,6 @@ class Clip:
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
                     "-framerate", self.fps, "-i", self.path]
         return ["-i", self.path]
-
-
-def file_stamp(p: Path) -> tuple[int, int, int]:
-    st = p.stat()
-    return st.st_size, st.st_mtime_ns, st.st_ino
-
-
-def open_clip(path: Path) -> BinaryIO:
-    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
-    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
-    try:
-        return open_for_reading(path)
-    except NotRegular as exc:
-        raise InputError(f"{path}: {exc.what} now, not a clip file (it was replaced while the kit read the folder)",
-                         hint="put the clip back, or remove the entry from --ref-dir") from None
-
-
-def clip_sha256(path: Path) -> str:
-    with open_clip(path) as fh:
-        return sha256_stream(fh)
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
@@ -157,73 +133,6 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
                          "(encoders refuse it)",
                          hint=f"crop it to an even size, e.g. ffmpeg -i {path.name} -vf crop={even}:0:0 -c:v ffv1 "
                               f"{path.stem}_even.mkv (cropping keeps the score honest; scaling would not)")
-
-
-# --- content identity -------------------------------------------------------------------
-
-
-def _valid_entry(key: str, value: str) -> bool:
-    """A sha256 entry is 64 hex digits; a master's is its [w, h, fps, pix_fmt, frames] as JSON."""
-    if not key.startswith(("master|", "master2|")):
-        return re.fullmatch(r"[0-9a-f]{64}", value) is not None
-    try:
-        w, h, fps, pix, n = json.loads(value)
-    except (ValueError, TypeError):
-        return False
-    return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
-            and isinstance(fps, str) and isinstance(pix, str))
-
-
-class Sha256Cache:
-    """sha256 of clip bytes (and masters' probes), cached by (absolute path, size, mtime_ns).
-
-    The file may be shared by runs going at once (one cache, several out-dirs): an entry computed here is
-    written under the file's lock, merged into what the file holds by then, so no run drops another's.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._data = self._read()
-
-    def _read(self) -> dict[str, str]:
-        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
-        if self.path is None:
-            return {}
-        data, _ = read_json_object(self.path)
-        return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
-
-    @staticmethod
-    def _key(p: Path) -> str:
-        st = p.stat()
-        return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-
-    def get(self, p: Path) -> str:
-        key = self._key(p)
-        if key not in self._data:
-            self._add(key, clip_sha256(p))
-        return self._data[key]
-
-    def master_geometry(self, p: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
-        """A master's probe (a whole strict decode) once per file version, not on every plan."""
-        key = "master2|" + self._key(p)  # master2: probes that also check for demuxer damage
-        if key not in self._data:
-            self._add(key, json.dumps(master_geometry(p, ffmpeg)))
-        w, h, fps, pix, n = json.loads(self._data[key])
-        return int(w), int(h), str(fps), str(pix), int(n)
-
-    def _add(self, key: str, value: str) -> None:
-        """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""
-        self._data[key] = value
-        if self.path is None:
-            return
-        lock = self.path.with_name(f".{self.path.name}.lock")
-        with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
-            make_folder(self.path.parent)
-            with locked(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
-                merged = {**self._read(), key: value}
-                write_json(self.path, merged)
-            for k, v in merged.items():  # what the other runs found is known here too from now on
-                self._data.setdefault(k, v)
 
 
 # --- per-kind geometry --------------------------------------------------------------------
@@ -343,70 +252,3 @@ def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]
                      hint="name it Name_1920x1080_25fps.yuv (or Name_25fps.yuv with --width/--height), "
                           "add a Name.json sidecar with width, height, fps and pix_fmt, "
                           "or give all of --width, --height and --fps")
-
-
-STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
-
-
-def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`.
-
-    The size is the decoded one (the null output's `wrapped_avframe` stream) where it is printed: a
-    phone recording's display matrix makes ffmpeg rotate a 1920x1080 stream to 1080x1920 frames, and
-    those frames are what every job encodes and scores.
-    """
-    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
-    if not lines:
-        raise ValueError("no video stream")
-    line = lines[0]
-    decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
-    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
-    fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
-    pix = re.search(r"Video: [^,]+, ([a-z0-9]+)[(,]", line)
-    if not (size and fps and pix):
-        raise ValueError(f"cannot parse {line!r}")
-    rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
-    known = {23.98: "24000/1001", 29.97: "30000/1001", 59.94: "60000/1001", 47.95: "48000/1001"}
-    return int(size[1]), int(size[2]), known.get(round(rate, 2), parse_fps(repr(rate))), pix.group(1)
-
-
-# Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the
-# null muxer complain of non-monotonic dts, which says nothing about the file.
-_OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#)")
-_ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
-
-
-def demuxer_damage(stderr: str) -> str:
-    """The first error a `-loglevel level+info` decode logged on its input side; "" when there was none.
-
-    The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
-    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing.
-    """
-    for line in stderr.splitlines():
-        m = _ERROR_LINE.search(line)
-        if m and not _OUTPUT_SIDE.match(line.strip()):
-            return strip_log_prefix(m.group(2)) or line.strip()
-    return ""
-
-
-def master_geometry(path: Path, ffmpeg: str) -> tuple[int, int, str, str, int]:
-    # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
-    # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
-    res = run_process(build_decode_argv(ffmpeg, path, strict=True), timeout_s=DECODE_TIMEOUT_S)
-    try:
-        if res.returncode != 0:
-            counts = re.findall(r"frame=\s*(\d+)", res.stderr)
-            where = f" after frame {counts[-1]}" if counts else ""
-            raise ValueError(f"decoding failed{where}: {telling_line(res.stderr)}")
-        width, height, fps, pix_fmt = parse_probe(res.stderr)
-        n_frames = parse_frame_count(res.stderr)
-    except ValueError as exc:
-        raise InputError(f"{path}: not a readable video ({exc})",
-                         hint="check the file plays, or remove it from --ref-dir") from exc
-    if damage := demuxer_damage(res.stderr):
-        raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} frames "
-                         "decode, so every job would fail on frame counts",
-                         hint="copy or re-export the clip again, or remove it from --ref-dir")
-    if pix_fmt not in PIX_FMTS:
-        pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
-    return width, height, fps, pix_fmt, n_frames

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
@@ -15,14 +16,14 @@ from kit.corpus.split import select_shard, shard_note, shard_record, shard_setti
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
-from kit.infra.files import remove_output, remove_temp_files, write_json
+from kit.infra.files import remove_output, remove_temp_files, sha256_json, write_json
 from kit.infra.host import cache_dir, core_count
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, read_record
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.discovery import reference_clips
+from kit.media.discovery import clip_fingerprints, reference_clips
 from kit.media.refs import Clip, YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, check_grid, session_semaphores
@@ -55,7 +56,8 @@ class Prepared:
     encoders: tuple[str, ...]  # what 01_prereqs resolved and probed
     hw: dict[str, HwArgs]  # device args per encoder, as the probe used them
     prov: Provenance
-    all_clips: list[Clip]  # the whole reference set, before --shard
+    all_clips: list[Clip]  # the whole reference set, before --shard (twins left out)
+    refs: ReferenceSet  # its twins, fingerprints and content groups
     clips: list[Clip]  # this box's shard of it
     demo: bool
     depth: DepthPlan  # each clip's encode depth (--encode-depth), checked against the 10-bit probes
@@ -76,15 +78,20 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
-    all_clips, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
-                                      s.demo_clips or None, s.demo_seconds, note)
+    found, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
+                                  s.demo_clips or None, s.demo_seconds, note)
+    overrides = read_overrides(s.content_groups)
+    refs = one_source_each(found, clip_fingerprints(found, prov.ffmpeg_path, cache_dir()), overrides)
+    for line in [*map(twin_line, refs.twins), *refs.grouping.notes]:
+        note(line)
+    all_clips = refs.clips
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
-    clips = select_shard(all_clips, s.shard)
+    clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
-    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, clips, demo, depth)
+    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth)
 
 
 def redo_generation(ctx: Context) -> str:
@@ -140,6 +147,10 @@ class CorpusStep:
             # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
+                    # a changed grouping or override rewrites the rows' content column: the jobs are reused
+                    "contents": sha256_json({"groups": [g.to_json() for g in p.refs.grouping.groups],
+                                             "twins": [t.to_json() for t in p.refs.twins],
+                                             "overrides": p.refs.overrides.lines() if p.refs.overrides else []}),
                     "ffmpeg": p.prov.ffmpeg_build, "libvmaf": p.prov.libvmaf_version, "device": p.prov.device,
                     "devices": repr(p.prov.devices)},
             prepared=p,
@@ -151,9 +162,11 @@ class CorpusStep:
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
-        if len(p.all_clips) < MIN_SOURCES:  # a shard may hold fewer: the union is trained on
-            raise InputError(f"{len(p.all_clips)} distinct source(s) found; LOSO needs at least {MIN_SOURCES}",
-                             hint="add reference clips to --ref-dir")
+        contents = p.refs.grouping.contents(len(p.all_clips))
+        if contents < MIN_SOURCES:  # a shard may hold fewer: the union is trained on
+            held = f" in {len(p.all_clips)} sources" if contents < len(p.all_clips) else ""
+            raise InputError(f"{contents} distinct content(s) found{held}; LOSO needs at least {MIN_SOURCES}",
+                             hint="add reference clips of other content to --ref-dir")
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
@@ -188,9 +201,10 @@ class CorpusStep:
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",
                             hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                             stderr_tail=first.stderr_tail)
-        rows = write_shard(jobs, run.jobs, run.shard, {})
+        rows = write_shard(jobs, run.jobs, run.shard, p.refs.grouping.content_of)
         manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
-                                  len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth)
+                                  len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth,
+                                  p.refs)
         write_json(run.shard_manifest, manifest.to_json())
         remove_output(run.redo_stamp)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),

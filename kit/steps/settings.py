@@ -40,6 +40,7 @@ class RunSettings(Record):
     shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
     vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
     encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
+    content_groups: Path | None = None  # --content-groups: the user's word on which sources hold one content
 
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings

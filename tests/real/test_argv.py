@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kit.media.argv import build_encode_argv, build_encoder_help_argv, build_render_argv, build_score_argv
+from kit.media.argv import (
+    build_encode_argv,
+    build_encoder_help_argv,
+    build_fingerprint_argv,
+    build_render_argv,
+    build_score_argv,
+)
 from kit.media.libvmaf import FEATURES, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
 from kit.platforms.encoders import build_hw_args, get_spec
 from tests.conftest import render
@@ -120,3 +126,15 @@ def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(f
         scores[bits] = float(parsed.vmaf.mean())
     assert 60 < scores[8] <= 100 and 60 < scores[10] <= 100, scores
     assert scores[10] >= scores[8] - 1.0, scores  # never markedly worse for keeping the depth
+
+
+def test_fingerprint_argv_is_exact() -> None:
+    """One decode, three outputs: the frame count (null), the pixel hash (stderr), the thumbnails (stdout)."""
+    each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
+    tail = [*each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+            *each, "-vf", "scale=8:8:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+    assert build_fingerprint_argv("ffmpeg", ["-i", "m.mkv"], strict=True, count=True) == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-xerror", "-err_detect",
+        "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]
+    assert build_fingerprint_argv("ffmpeg", ["-f", "rawvideo", "-i", "c.yuv"]) == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-f", "rawvideo", "-i", "c.yuv", *tail]

@@ -1,0 +1,267 @@
+"""One content, one source: frame-identical copies, content groups and the user's word on them.
+
+The same rules at discovery (one box's reference set) and at merge (every box's sources):
+
+* two files whose decoded pictures are identical (kit.media.identity: same `pixels_sha256`) are one
+  source: the one cheapest to decode is kept, the other is a twin, named in one warning line and never
+  encoded (`split_twins`);
+* sources whose signatures match or are undecided (a copy trimmed, rescaled or lossy, or the same
+  clip kept by two boxes in other containers) form one *content group* (`group_sources`): every fold
+  scheme holds the whole group out at once, and `--shard` keeps it on one shard. An undecided pair is
+  grouped: a group too many costs one fold, a leak inflates every held-out figure;
+* `--content-groups FILE` overrides both ways: `{"same": [["a", "b"]], "different": [["c", "d"]]}`,
+  each entry a source name, a file name, `name~<hex>` or a src_sha256 prefix (at least 6 hex digits).
+
+A group's id is the lowest src_sha256 among its members, whatever order the sources came in: the rows'
+`content` column holds it (kit.corpus.schema.with_content).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
+from kit.errors import InputError
+from kit.infra.files import read_json, sha256_file
+from kit.infra.records import Record, RecordError
+from kit.media.discovery import check_distinct
+from kit.media.identity import Fingerprint, similar_pairs
+from kit.media.refs import Clip
+
+OVERRIDE_HINT = ('write it as {"same": [["name-a", "name-b"]], "different": [["name-c", "name-d"]]}, naming each '
+                 "source by its name, its file name, name~<hex> or a src_sha256 prefix of 6+ hex digits")
+KIND_COST = {"y4m": 0, "yuv": 1, "master": 2}  # which of two twins is kept: the one cheapest to decode
+HEX = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source to group: at discovery a clip, at merge a source of one box's shard."""
+
+    src: str
+    src_sha256: str
+    fingerprint: Fingerprint | None = None  # None: an older shard's source, known only by its sha256
+    box_id: str = ""
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class GroupRules(Record):
+    """The file --content-groups names; either list may be left out."""
+
+    LENIENT = True
+
+    same: tuple[tuple[str, ...], ...] = ()
+    different: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Overrides:
+    rules: GroupRules
+    file: str
+    sha256: str
+
+    def lines(self) -> list[str]:
+        where = f"{self.file} (sha256 {self.sha256[:12]})"
+        return ([f"same content: {', '.join(s)} ({where})" for s in self.rules.same]
+                + [f"different contents: {', '.join(d)} ({where})" for d in self.rules.different])
+
+
+def read_overrides(path: Path | None) -> Overrides | None:
+    """The --content-groups file, checked; None without one."""
+    if path is None:
+        return None
+    try:
+        data = read_json(path)
+        rules = GroupRules.from_json(data, "the file")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the --content-groups file ({exc.strerror or exc})",
+                         hint="check the path") from exc
+    except (ValueError, RecordError) as exc:
+        raise InputError(f"{path}: not a --content-groups file ({exc})", hint=OVERRIDE_HINT) from exc
+    for entry in (*rules.same, *rules.different):
+        if len(entry) < 2 or not all(isinstance(e, str) and e for e in entry):
+            raise InputError(f"{path}: {list(entry)!r} is not a list of two or more source names",
+                             hint=OVERRIDE_HINT)
+    return Overrides(rules, str(path), sha256_file(path))
+
+
+@dataclass(frozen=True)
+class Grouping:
+    content_of: dict[str, str]  # src_sha256 -> its group's id, for the members of groups of two or more
+    groups: tuple[ContentGroup, ...]
+    notes: list[str] = field(default_factory=list)  # what people should hear: undecided pairs grouped
+
+    def contents(self, sources: int) -> int:
+        """How many contents `sources` distinct sources hold."""
+        return sources - sum(len(g.members) - 1 for g in self.groups)
+
+
+def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:
+    """(the clips to encode, the twins skipped): of the files with one decoded picture sequence, the one
+    cheapest to decode (y4m, then yuv, then a master; then by path) is kept. `prints` maps each clip's
+    sha256 to its fingerprint; byte-identical files are twins too."""
+    by_pixels: dict[str, list[Clip]] = {}
+    for clip in clips:
+        by_pixels.setdefault(prints[clip.sha256].pixels_sha256, []).append(clip)
+    kept: list[Clip] = []
+    twins: list[TwinEntry] = []
+    for same in by_pixels.values():
+        first, *rest = sorted(same, key=lambda c: (KIND_COST.get(c.kind, 9), c.path))
+        kept.append(first)
+        twins += [TwinEntry(c.path, c.src, c.sha256, first.sha256, first.path) for c in rest]
+    order = {c.path: i for i, c in enumerate(clips)}
+    return sorted(kept, key=lambda c: order[c.path]), sorted(twins, key=lambda t: t.file)
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    """A box's reference set as the corpus step encodes it: one clip per picture sequence, its groups."""
+
+    clips: list[Clip]  # twins left out
+    twins: list[TwinEntry]
+    prints: dict[str, Fingerprint]  # by src_sha256
+    grouping: Grouping
+    overrides: Overrides | None
+
+    def entry(self, clip: Clip) -> tuple[str, str, str]:
+        """(content, pixels_sha256, signature) for the clip's manifest entry."""
+        fp = self.prints[clip.sha256]
+        return self.grouping.content_of.get(clip.sha256, clip.sha256), fp.pixels_sha256, fp.signature
+
+    def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
+        """The twins of `clips` (a shard's): each twin is named by the shard that encodes its pictures."""
+        shas = {c.sha256 for c in clips}
+        return tuple(t for t in self.twins if t.same_as in shas)
+
+    def groups_of(self, clips: Sequence[Clip]) -> tuple[ContentGroup, ...]:
+        """The groups with a member among `clips` (a shard's)."""
+        shas = {c.sha256 for c in clips}
+        return tuple(g for g in self.grouping.groups if any(m.src_sha256 in shas for m in g.members))
+
+
+def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
+                    overrides: Overrides | None) -> ReferenceSet:
+    """Twins out, names checked (two different contents never share one), content groups formed."""
+    clips, twins = split_twins(found, prints)
+    check_distinct(clips)
+    grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path) for c in clips], overrides)
+    return ReferenceSet(clips, twins, prints, grouping, overrides)
+
+
+def twin_line(twin: TwinEntry) -> str:
+    return (f"{twin.file} holds the same pictures as {twin.same_as_file} (frame-identical): encoded and scored "
+            f"once, as {PurePath(twin.same_as_file).name}")
+
+
+def _label(s: Source) -> str:
+    box = f" on {s.box_id}" if s.box_id else ""
+    return f"{s.src} ({s.src_sha256[:8]}{box})"
+
+
+def _matches(s: Source, selector: str) -> bool:
+    name, _, tail = selector.partition("~")
+    if tail:
+        return name == s.src and HEX.match(tail) is not None and s.src_sha256.startswith(tail)
+    return (selector == s.src or (bool(s.file) and selector == PurePath(s.file).name)
+            or (HEX.match(selector) is not None and s.src_sha256.startswith(selector)))
+
+
+def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> int:
+    hits = sorted({s.src_sha256: i for i, s in enumerate(sources) if _matches(s, selector)}.values())
+    if not hits:
+        raise InputError(f"{overrides.file}: {selector!r} names no source of this set",
+                         hint="name a source by its name, file name, name~<hex> or src_sha256 prefix; "
+                              + OVERRIDE_HINT.split(", naming")[0].replace("write it as", "the format is"))
+    if len(hits) > 1:
+        which = ", ".join(_label(sources[i]) for i in hits[:4])
+        raise InputError(f"{overrides.file}: {selector!r} names {len(hits)} sources ({which})",
+                         hint=f"name one of them as name~<hex>, e.g. {sources[hits[0]].src}~"
+                              f"{sources[hits[0]].src_sha256[:6]}")
+    return hits[0]
+
+
+class _Groups:
+    """Union-find over source indices; each root's members and the links that joined them."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+def _unique(sources: Sequence[Source]) -> list[Source]:
+    """One entry per src_sha256 (a source two boxes both hold is one source), fingerprinted where any is,
+    in src_sha256 order: the outcome does not depend on the order the sources came in."""
+    best: dict[str, Source] = {}
+    for s in sorted(sources, key=lambda s: (s.src_sha256, s.fingerprint is None, s.box_id, s.src, s.file)):
+        best.setdefault(s.src_sha256, s)
+    return list(best.values())
+
+
+def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
+                  known: Sequence[tuple[str, str, str]] = ()) -> Grouping:
+    """The content groups of `sources` (see the module's text); InputError when an override names no
+    source, names several, or says two sources differ that other links still join.
+
+    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge."""
+    unique = _unique(sources)
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
+    printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
+    links: list[tuple[int, int, str]] = []
+    undecided: list[tuple[int, int, str]] = []
+    prints = [unique[i].fingerprint for i in printed]
+    for a, b, like in similar_pairs([p for p in prints if p is not None]):
+        i, j = printed[a], printed[b]
+        links.append((i, j, f"{_label(unique[i])} ~ {_label(unique[j])}: {like.detail}"))
+        if like.outcome == "undecided":
+            undecided.append((i, j, f"{_label(unique[i])} and {_label(unique[j])} look alike ({like.detail}): "
+                                    "held out together as one content; if they are different contents say so "
+                                    "with --content-groups"))
+    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
+    apart: set[tuple[int, int]] = set()
+    if overrides is not None:
+        for same in overrides.rules.same:
+            ix = [_resolve(unique, sel, overrides) for sel in same]
+            links += [(ix[0], j, f"{', '.join(same)}: one content by {overrides.file}") for j in ix[1:]]
+        for diff in overrides.rules.different:
+            ix = [_resolve(unique, sel, overrides) for sel in diff]
+            apart |= {(min(a, b), max(a, b)) for a in ix for b in ix if a != b}
+    kept = [(i, j, why) for i, j, why in links if (min(i, j), max(i, j)) not in apart]
+    uf = _Groups(len(unique))
+    for i, j, _ in kept:
+        uf.join(i, j)
+    for a, b in sorted(apart):
+        if uf.find(a) == uf.find(b):
+            raise InputError(f"{overrides.file if overrides else ''}: {_label(unique[a])} and {_label(unique[b])} "
+                             "are said to be different contents, but other links join them: "
+                             + "; ".join(why for i, j, why in kept if uf.find(i) == uf.find(a))[:600],
+                             hint="list the linking sources under \"different\" too, or drop the entry")
+    members: dict[int, list[int]] = {}
+    for i in range(len(unique)):
+        members.setdefault(uf.find(i), []).append(i)
+    groups: list[ContentGroup] = []
+    content_of: dict[str, str] = {}
+    for root, ix in members.items():
+        if len(ix) < 2:
+            continue
+        gid = min(unique[i].src_sha256 for i in ix)
+        ordered = sorted(ix, key=lambda i: (unique[i].src, unique[i].src_sha256))
+        groups.append(ContentGroup(gid, tuple(GroupMember(unique[i].src, unique[i].src_sha256, unique[i].box_id,
+                                                          unique[i].file) for i in ordered),
+                                   sorted(why for i, j, why in kept if uf.find(i) == root)))
+        content_of.update({unique[i].src_sha256: gid for i in ix})
+    notes = [text for i, j, text in undecided if (min(i, j), max(i, j)) not in apart]
+    return Grouping(content_of, tuple(sorted(groups, key=lambda g: g.content)), notes)

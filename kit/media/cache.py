@@ -1,0 +1,151 @@
+"""The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version.
+
+Three kinds of entry, each keyed by the file's identity (file_key): the sha256 of a clip's bytes, a
+master's geometry with its fingerprint (one strict decode gives both), and a .y4m/.yuv clip's
+fingerprint. The identity is the resolved path, size and mtime_ns, and also the device, inode and
+ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`, a reproducible
+tarball unpacked again) has another inode or a later ctime, which no user can set back, so it never
+inherits the old entry. A cache shared by boxes stays correct the same way (their devices and inodes
+differ: they only compute again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from kit.errors import InputError
+from kit.infra.files import read_json_object, sha256_stream, write_json
+from kit.infra.locks import LockBusy, locked
+from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
+from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.signature import Fingerprint
+
+CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
+MASTER = "master3|"  # master3: the geometry and the fingerprint of one decode (master2 had no fingerprint)
+PICTURES = "print1|"  # a .y4m/.yuv clip's fingerprint, keyed also by how it is read (a .yuv's geometry)
+
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """What tells one version of a file from another: size, mtime, inode and ctime (set by the system only)."""
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
+
+
+def file_stamp(p: Path) -> Stamp:
+    return stamp_of(p.stat())
+
+
+def file_key(p: Path) -> str:
+    st = p.stat()
+    return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_dev}|{st.st_ino}|{st.st_ctime_ns}"
+
+
+def open_clip(path: Path) -> BinaryIO:
+    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
+    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
+    try:
+        return open_for_reading(path)
+    except NotRegular as exc:
+        raise InputError(f"{path}: {exc.what} now, not a clip file (it was replaced while the kit read the folder)",
+                         hint="put the clip back, or remove the entry from --ref-dir") from None
+
+
+def clip_sha256(path: Path) -> str:
+    with open_clip(path) as fh:
+        return sha256_stream(fh)
+
+
+def _print_from(values: Sequence[object]) -> Fingerprint:
+    sha, sig, frames = values
+    if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
+        raise ValueError("not a fingerprint")
+    return Fingerprint(sha, sig, frames)
+
+
+def _valid_entry(key: str, value: str) -> bool:
+    """A sha256 entry is 64 hex digits; a master's is [w, h, fps, pix_fmt, frames, pixels_sha256, signature,
+    fingerprint frames] as JSON; a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    if not key.startswith((MASTER, PICTURES)):
+        return re.fullmatch(r"[0-9a-f]{64}", value) is not None
+    try:
+        items = json.loads(value)
+        if key.startswith(PICTURES):
+            _print_from(items)
+            return True
+        w, h, fps, pix, n, *identity = items
+        _print_from(identity)
+    except (ValueError, TypeError):
+        return False
+    return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
+            and isinstance(fps, str) and isinstance(pix, str))
+
+
+class Sha256Cache:
+    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key).
+
+    The file may be shared by runs going at once (one cache, several out-dirs): an entry computed here is
+    written under the file's lock, merged into what the file holds by then, so no run drops another's.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._data = self._read()
+
+    def _read(self) -> dict[str, str]:
+        """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
+        if self.path is None:
+            return {}
+        data, _ = read_json_object(self.path)
+        return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
+
+    @staticmethod
+    def _key(p: Path) -> str:
+        return file_key(p)
+
+    def get(self, p: Path) -> str:
+        key = self._key(p)
+        if key not in self._data:
+            self._add(key, clip_sha256(p))
+        return self._data[key]
+
+    def master(self, p: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
+        """A master's geometry and fingerprint: one whole strict decode per file version, not on every plan."""
+        key = MASTER + self._key(p)
+        if key not in self._data:
+            geometry, identity = decode_master(p, ffmpeg)
+            self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames]))
+        w, h, fps, pix, n, *identity_items = json.loads(self._data[key])
+        return (int(w), int(h), str(fps), str(pix), int(n)), _print_from(identity_items)
+
+    def master_geometry(self, p: Path, ffmpeg: str) -> Geometry:
+        return self.master(p, ffmpeg)[0]
+
+    def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
+        """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
+        how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
+        key = f"{PICTURES}{how}|{self._key(p)}"
+        if key not in self._data:
+            identity = decode_pictures(p, input_args, ffmpeg)
+            self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))
+        return _print_from(json.loads(self._data[key]))
+
+    def _add(self, key: str, value: str) -> None:
+        """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""
+        self._data[key] = value
+        if self.path is None:
+            return
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
+            make_folder(self.path.parent)
+            with locked(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+                merged = {**self._read(), key: value}
+                write_json(self.path, merged)
+            for k, v in merged.items():  # what the other runs found is known here too from now on
+                self._data.setdefault(k, v)

@@ -1,0 +1,135 @@
+"""The one decode of a reference clip: its geometry (masters), its frame count and its identity.
+
+A master (.mp4/.mkv/.mov) is decoded strictly once at discovery; that same ffmpeg run also hashes the
+decoded planes and writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), so the
+fingerprint costs no decode of its own. A .y4m/.yuv clip is read once by ffmpeg for its fingerprint
+(no geometry needed: the file describes it). kit.media.cache keeps both per file version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.infra.proc import ProcResult, run_process
+from kit.media.argv import build_fingerprint_argv
+from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
+from kit.media.signature import THUMB_BYTES, Fingerprint, build_signature
+
+DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
+
+# Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
+PIX_FMTS: dict[str, tuple[int, int, int]] = {
+    "yuv420p": (2, 2, 1), "yuv422p": (2, 1, 1), "yuv444p": (1, 1, 1),
+    "yuv420p10le": (2, 2, 2), "yuv422p10le": (2, 1, 2), "yuv444p10le": (1, 1, 2),
+    "yuv420p12le": (2, 2, 2), "yuv422p12le": (2, 1, 2), "yuv444p12le": (1, 1, 2),
+    "gray": (0, 0, 1), "gray10le": (0, 0, 2),
+}
+Geometry = tuple[int, int, str, str, int]  # width, height, fps "num/den", pix_fmt, frames
+
+STREAM_LINE = re.compile(r"Stream #0:\d+.*?: Video: .*")
+# the hash muxer's one line (written to pipe:2, so among ffmpeg's log lines)
+HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
+
+
+def parse_probe(stderr: str) -> tuple[int, int, str, str]:
+    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`.
+
+    The size is the decoded one (the null output's `wrapped_avframe` stream) where it is printed: a
+    phone recording's display matrix makes ffmpeg rotate a 1920x1080 stream to 1080x1920 frames, and
+    those frames are what every job encodes and scores.
+    """
+    lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
+    if not lines:
+        raise ValueError("no video stream")
+    line = lines[0]
+    decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
+    size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
+    fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
+    pix = re.search(r"Video: [^,]+, ([a-z0-9]+)[(,]", line)
+    if not (size and fps and pix):
+        raise ValueError(f"cannot parse {line!r}")
+    rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
+    known = {23.98: "24000/1001", 29.97: "30000/1001", 59.94: "60000/1001", 47.95: "48000/1001"}
+    return int(size[1]), int(size[2]), known.get(round(rate, 2), _exact_fps(rate)), pix.group(1)
+
+
+def _exact_fps(rate: float) -> str:
+    from kit.media.refs import parse_fps  # the one reader of a rate (refs imports this module)
+
+    return parse_fps(repr(rate))
+
+
+# Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the
+# null muxer complain of non-monotonic dts, which says nothing about the file.
+_OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#|hash|rawvideo)")
+_ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
+
+
+def demuxer_damage(stderr: str) -> str:
+    """The first error a `-loglevel level+info` decode logged on its input side; "" when there was none.
+
+    The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
+    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing.
+    """
+    for line in stderr.splitlines():
+        m = _ERROR_LINE.search(line)
+        if m and not _OUTPUT_SIDE.match(line.strip()):
+            return strip_log_prefix(m.group(2)) or line.strip()
+    return ""
+
+
+def parse_fingerprint(res: ProcResult) -> Fingerprint:
+    """The fingerprint a build_fingerprint_argv decode printed; ValueError if it is not all there."""
+    hashes = HASH_LINE.findall(res.stderr)
+    if len(hashes) != 1:
+        raise ValueError("the decode printed no pixel hash")
+    thumbs = res.stdout
+    if not thumbs or len(thumbs) % THUMB_BYTES:
+        raise ValueError(f"the decode wrote {len(thumbs)} bytes of thumbnails, not whole frames "
+                         "(a clip too long to fingerprint, or a decode cut short)")
+    return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // THUMB_BYTES)
+
+
+def decode_master(path: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
+    """A master's geometry and fingerprint from one strict decode of the whole file."""
+    # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
+    # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
+    argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
+    res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True)
+    try:
+        if res.returncode != 0:
+            counts = re.findall(r"frame=\s*(\d+)", res.stderr)
+            where = f" after frame {counts[-1]}" if counts else ""
+            raise ValueError(f"decoding failed{where}: {telling_line(res.stderr)}")
+        width, height, fps, pix_fmt = parse_probe(res.stderr)
+        n_frames = parse_frame_count(res.stderr)
+        if damage := demuxer_damage(res.stderr):
+            raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
+                             "frames decode, so every job would fail on frame counts",
+                             hint="copy or re-export the clip again, or remove it from --ref-dir")
+        identity = parse_fingerprint(res)
+    except ValueError as exc:
+        raise InputError(f"{path}: not a readable video ({exc})",
+                         hint="check the file plays, or remove it from --ref-dir") from exc
+    if pix_fmt not in PIX_FMTS:
+        pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
+    return (width, height, fps, pix_fmt, n_frames), identity
+
+
+def master_geometry(path: Path, ffmpeg: str) -> Geometry:
+    return decode_master(path, ffmpeg)[0]
+
+
+def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
+    """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
+    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=DECODE_TIMEOUT_S, capture_stdout=True)
+    try:
+        if res.returncode != 0:
+            raise ValueError(f"ffmpeg failed: {telling_line(res.stderr)}")
+        return parse_fingerprint(res)
+    except ValueError as exc:
+        raise InputError(f"{path}: cannot fingerprint its pictures ({exc})",
+                         hint="check the clip plays, or remove it from --ref-dir") from exc

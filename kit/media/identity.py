@@ -1,0 +1,101 @@
+"""One content, one source: a clip's identity by its decoded pictures, and how alike two clips are.
+
+A Fingerprint (kit.media.signature) holds `pixels_sha256`, the sha256 of the decoded planes in frame
+order (the same pictures in .y4m, .yuv, .mkv, lossless .mp4 or .mov give the same value), and a
+perceptual signature: 8x8 thumbnails of pairs of consecutive frames at 24 fixed relative positions.
+It comes from the one decode the kit makes of a clip anyway (kit.media.decode) and is cached with the
+clip's other facts per file version (kit.media.cache).
+
+compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at
+most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded or lossy), "undecided" (up to
+DIFFERENT_ABOVE) and "different". The thresholds and the rates they give are measured in
+bench/bench_identity.py (README, "Same content, other file").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from kit.media.cache import Sha256Cache
+from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.refs import Clip
+from kit.media.signature import Fingerprint, all_distances, decode_signature, distance
+
+__all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "compare", "fingerprint",
+           "master_identity", "similar_pairs"]
+
+Outcome = Literal["identical", "match", "undecided", "different"]
+MATCH_AT = 0.03  # signature distance at or under which two clips are the same scene
+DIFFERENT_ABOVE = 0.06  # over which they are different contents; between the two: undecided
+
+
+@dataclass(frozen=True)
+class Likeness:
+    outcome: Outcome
+    distance: float  # the signature distance (0 for identical pictures)
+    detail: str  # one line for people
+
+
+def _judge(dist: float, offset: int, frames: tuple[int, int]) -> Likeness:
+    shift = f", {abs(offset)}-frame offset" if offset else ""  # at some positions at least
+    lengths = f", {frames[0]} vs {frames[1]} frames" if frames[0] != frames[1] else ""
+    if dist <= MATCH_AT:
+        return Likeness("match", dist, f"near-duplicate: thumbnail distance {dist:.3f} (match <= {MATCH_AT})"
+                                       f"{shift}{lengths}")
+    if dist <= DIFFERENT_ABOVE:
+        return Likeness("undecided", dist, f"alike: thumbnail distance {dist:.3f} (match <= {MATCH_AT}, "
+                                           f"different > {DIFFERENT_ABOVE}){shift}{lengths}")
+    return Likeness("different", dist, f"different: thumbnail distance {dist:.3f} (> {DIFFERENT_ABOVE})")
+
+
+def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
+    if a.pixels_sha256 == b.pixels_sha256:
+        return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
+    dist, offset = distance(decode_signature(a.signature), decode_signature(b.signature))
+    return _judge(dist, offset, (a.frames, b.frames))
+
+
+def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:
+    """Every pair (i < j, sorted) whose outcome is not "different".
+
+    All distances at once as matrices, after a prefilter that drops most different pairs by a lower
+    bound (kit.media.signature.all_distances); identical pictures are paired by their hash.
+    """
+    n = len(prints)
+    found: dict[tuple[int, int], Likeness] = {}
+    by_hash: dict[str, list[int]] = {}
+    for i, p in enumerate(prints):
+        by_hash.setdefault(p.pixels_sha256, []).append(i)
+    for members in by_hash.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1:]:
+                found[(i, j)] = compare(prints[i], prints[j])
+    if n > 1:
+        sigs = np.stack([decode_signature(p.signature) for p in prints])
+        dist = all_distances(sigs, DIFFERENT_ABOVE)
+        rows, cols = np.nonzero(np.triu(dist <= DIFFERENT_ABOVE, k=1))
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            if (i, j) not in found:
+                found[(i, j)] = compare(prints[i], prints[j])  # the exact figure and its offset, for the detail
+    return [(i, j, like) for (i, j), like in sorted(found.items()) if like.outcome != "different"]
+
+
+def master_identity(path: Path, ffmpeg: str, cache: Sha256Cache | None = None) -> tuple[Geometry, Fingerprint]:
+    """A master's (width, height, fps, pix_fmt, frames) and fingerprint from its one strict decode (cached)."""
+    return cache.master(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
+
+
+def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache | None = None) -> Fingerprint:
+    """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
+    a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
+    path = Path(clip.path)
+    if clip.kind == "master":
+        return master_identity(path, ffmpeg, cache)[1]
+    if cache is not None:
+        return cache.pictures(path, clip.input_args(), ffmpeg)
+    return decode_pictures(path, clip.input_args(), ffmpeg)

@@ -1,0 +1,113 @@
+"""One content, one source, in a real corpus step: twins skipped, near-duplicates grouped, overrides."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kit.corpus.schema import corpus_sha256
+from tests.conftest import FAST, TINY_SOURCES, assert_clean_failure, render, run_kit
+
+pytestmark = pytest.mark.slow  # real encodes and scores
+
+
+def _copy(ffmpeg: str, src: Path, dest: Path, *codec: str, vf: str = "") -> Path:
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), *(["-vf", vf] if vf else []),
+                    *codec, str(dest)], check=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def twin_refs(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four tiny clips, plus: alpha's frame-exact ffv1 copy under another name, gamma's lossless x264
+    copy under gamma's own name, and beta's lossy copy (a near-duplicate)."""
+    folder = tmp_path_factory.mktemp("twin-refs")
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", folder / f"{name}.y4m")
+    _copy(ffmpeg, folder / "alpha.y4m", folder / "alpha_master.mkv", "-c:v", "ffv1")
+    _copy(ffmpeg, folder / "gamma.y4m", folder / "gamma.mp4", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p")
+    _copy(ffmpeg, folder / "beta.y4m", folder / "beta_lossy.mp4", "-c:v", "libx264", "-crf", "30", "-pix_fmt",
+          "yuv420p")
+    return folder
+
+
+def _corpus(refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
+    args = ["--ref-dir", refs, "--out-dir", out, *FAST, *extra]
+    assert run_kit("run", *args, "--only", "prereqs").returncode == 0
+    return run_kit("step", "corpus", *args)
+
+
+def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = _corpus(twin_refs, out)
+    assert res.returncode == 0, res.stdout + res.stderr
+    said = res.stdout + res.stderr
+    assert "alpha_master.mkv holds the same pictures as" in said and "alpha.y4m (frame-identical)" in said
+    assert "gamma.mp4 holds the same pictures as" in said
+    manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
+    assert manifest["schema_version"] == 3
+    assert sorted(Path(t["file"]).name for t in manifest["twins"]) == ["alpha_master.mkv", "gamma.mp4"]
+    assert sorted(s["src"] for s in manifest["sources"]) == ["alpha", "beta", "beta_lossy", "delta", "gamma"]
+    # 2 encodes per source: the twins were not encoded
+    assert "10 jobs (clip x encoder x cq)" in res.stdout, res.stdout
+    (group,) = manifest["groups"]
+    assert sorted(m["src"] for m in group["members"]) == ["beta", "beta_lossy"]
+    assert group["why"] and "near-duplicate" in group["why"][0]
+    by_src = {s["src"]: s for s in manifest["sources"]}
+    assert by_src["beta"]["content"] == by_src["beta_lossy"]["content"] == group["content"]
+    assert group["content"] == min(by_src["beta"]["src_sha256"], by_src["beta_lossy"]["src_sha256"])
+    assert all(len(s["pixels_sha256"]) == 64 and s["signature"].startswith("t1:") for s in manifest["sources"])
+    rows = pq.read_table(out / "02_corpus" / "shard.parquet", columns=["src", "src_sha256", "content"]).to_pylist()
+    assert {r["content"] for r in rows if r["src"].startswith("beta")} == {group["content"]}
+    assert all(r["content"] == r["src_sha256"] for r in rows if not r["src"].startswith("beta"))
+
+    # the user says beta_lossy is another content: the rows change, the jobs are reused
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"different": [["beta", "beta_lossy.mp4"]]}))
+    res = run_kit("step", "corpus", "--ref-dir", twin_refs, "--out-dir", out, *FAST, "--content-groups", groups)
+    assert res.returncode == 0 and "10 already done" in res.stdout, res.stdout + res.stderr
+    manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
+    assert manifest["groups"] == [] and manifest["overrides"][0].startswith("different contents: beta, beta_lossy.mp4")
+    rows = pq.read_table(out / "02_corpus" / "shard.parquet", columns=["src_sha256", "content"]).to_pylist()
+    assert all(r["content"] == r["src_sha256"] for r in rows)
+
+
+def test_an_override_naming_no_source_is_refused(twin_refs: Path, tmp_path: Path) -> None:
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"same": [["alpha", "nosuchclip"]]}))
+    res = _corpus(twin_refs, tmp_path / "out", "--content-groups", groups)
+    assert_clean_failure(res, str(groups), "'nosuchclip' names no source")
+
+
+def test_two_different_clips_with_one_name_are_refused_with_both_ways_out(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
+    render(ffmpeg, "smptebars=s=176x144:r=25", refs / "alpha.mkv", fmt="matroska", extra=("-c:v", "ffv1"))
+    res = _corpus(refs, tmp_path / "out")
+    assert_clean_failure(res, "give the same source name 'alpha'")
+    assert "if they are the same clip keep one; if they are different clips rename one" in res.stderr
+
+
+def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """A set with frame-identical copies trains on exactly the rows of the set without them: the held-out
+    figures of a source with a twin are those it has alone."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
+    _copy(ffmpeg, refs / "alpha.y4m", refs / "alpha_master.mkv", "-c:v", "ffv1")
+    raw = refs / "delta_176x144_25fps.yuv"
+    _copy(ffmpeg, refs / "delta.y4m", raw, "-f", "rawvideo", "-pix_fmt", "yuv420p")
+    with_twins, alone = tmp_path / "twins", tmp_path / "alone"
+    assert _corpus(refs, with_twins).returncode == 0
+    assert _corpus(tiny_refs, alone).returncode == 0
+    shard = Path("02_corpus") / "shard.parquet"
+    assert corpus_sha256(with_twins / shard) == corpus_sha256(alone / shard)

@@ -1,0 +1,152 @@
+"""Identity by decoded pictures, with real ffmpeg on generated clips (kit.media.identity).
+
+The same pictures in every container the kit reads are "identical"; a copy trimmed by a frame, rescaled
+by 2 px or compressed hard is a "match"; different clips, also look-alikes (two title cards of one
+layout style, two gradients), are "different". A master's fingerprint comes from discovery's one decode.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kit.media.cache import Sha256Cache
+from kit.media.discovery import probe_clip
+from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, fingerprint, similar_pairs
+from kit.media.refs import Clip
+from tests.conftest import TINY_SOURCES, render
+
+FRAMES = 50
+BASE = "testsrc2=s=176x144:r=25"
+CARD = "color=c=0x203060:s=176x144:r=25,drawbox=x={x}:y={y}:w={w}:h={h}:color=white:t=fill"
+GRADIENT = "gradients=s=176x144:r=25:speed=0.00001:n=2:c0={c0}:c1={c1}:x0=0:y0=0:x1={x1}:y1={y1}"
+# the same pictures as BASE in each container the kit reads
+TWINS = {
+    "base.y4m": ("yuv4mpegpipe", ()),
+    "base_176x144_25fps.yuv": ("rawvideo", ()),
+    "base.mkv": ("matroska", ("-c:v", "ffv1")),
+    "base.mp4": ("mp4", ("-c:v", "libx264", "-qp", "0")),  # 8-bit 4:2:0 at qp 0: lossless
+    "base.mov": ("mov", ("-c:v", "ffv1")),
+}
+NEAR = {  # name: (lavfi, frames, extra), each a near-duplicate of BASE
+    "trimmed.y4m": (f"{BASE},trim=start_frame=1,setpts=PTS-STARTPTS", FRAMES - 1, ()),
+    "wider.y4m": (f"{BASE},scale=178:144", FRAMES, ()),
+    "narrower.mkv": (f"{BASE},scale=174:144", FRAMES, ("-c:v", "ffv1")),
+    "lossy.mp4": (BASE, FRAMES, ("-c:v", "libx264", "-crf", "35")),
+}
+LOOKALIKES = {
+    "card_a.y4m": CARD.format(x=20, y=40, w=136, h=20),
+    "card_b.y4m": CARD.format(x=20, y=90, w=60, h=30),
+    "ramp_across.y4m": GRADIENT.format(c0="black", c1="white", x1=175, y1=0),
+    "ramp_down.y4m": GRADIENT.format(c0="black", c1="white", x1=0, y1=143),
+    "ramp_colour.y4m": GRADIENT.format(c0="red", c1="blue", x1=175, y1=0),
+}
+
+
+@pytest.fixture(scope="module")
+def clips(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
+    folder = tmp_path_factory.mktemp("identity")
+    for name, (fmt, extra) in TWINS.items():
+        render(ffmpeg, BASE, folder / name, frames=FRAMES, fmt=fmt, extra=extra)
+    for name, (lavfi, frames, extra) in NEAR.items():
+        fmt = "yuv4mpegpipe" if name.endswith(".y4m") else name.rsplit(".", 1)[1].replace("mkv", "matroska")
+        render(ffmpeg, lavfi, folder / name, frames=frames, fmt=fmt, extra=extra)
+    for name, lavfi in {**{f"{k}.y4m": v for k, v in TINY_SOURCES.items()}, **LOOKALIKES}.items():
+        render(ffmpeg, lavfi, folder / name, frames=FRAMES)
+    cache = Sha256Cache(None)
+    return {p.name: probe_clip(p, ffmpeg, cache.get, cache=cache) for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def prints(clips: dict[str, Clip], ffmpeg: str) -> dict[str, Fingerprint]:
+    return {name: fingerprint(clip, ffmpeg) for name, clip in clips.items()}
+
+
+def test_the_same_pictures_in_every_container_are_identical(prints: dict[str, Fingerprint],
+                                                           clips: dict[str, Clip]) -> None:
+    base = prints["base.y4m"]
+    assert base.frames == FRAMES
+    # the raw file is exactly the decoded planes: its byte hash is the pixel hash
+    assert base.pixels_sha256 == clips["base_176x144_25fps.yuv"].sha256
+    for name in TWINS:
+        assert prints[name].pixels_sha256 == base.pixels_sha256, name
+        assert prints[name].signature == base.signature, name
+        assert compare(base, prints[name]).outcome == "identical", name
+    assert len({clips[n].sha256 for n in TWINS}) == len(TWINS)  # while every file's bytes differ
+
+
+@pytest.mark.parametrize("name", sorted(NEAR))
+def test_a_trimmed_rescaled_or_lossy_copy_matches(prints: dict[str, Fingerprint], name: str) -> None:
+    like = compare(prints["base.y4m"], prints[name])
+    assert like.outcome == "match", like
+    assert 0 <= like.distance <= MATCH_AT
+    other_way = compare(prints[name], prints["base.mkv"])  # the other way round, against a twin
+    assert (other_way.outcome, other_way.distance) == (like.outcome, like.distance)
+
+
+def test_the_trimmed_copy_is_found_a_frame_off(prints: dict[str, Fingerprint]) -> None:
+    like = compare(prints["base.y4m"], prints["trimmed.y4m"])
+    assert "1-frame offset" in like.detail and f"{FRAMES} vs {FRAMES - 1} frames" in like.detail
+
+
+def test_different_clips_and_lookalikes_are_different(prints: dict[str, Fingerprint]) -> None:
+    others = [f"{k}.y4m" for k in TINY_SOURCES if TINY_SOURCES[k] != BASE] + list(LOOKALIKES)
+    names = ["base.y4m", *others]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            like = compare(prints[a], prints[b])
+            assert like.outcome == "different" and like.distance > DIFFERENT_ABOVE, (a, b, like)
+
+
+def test_similar_pairs_finds_exactly_the_twins_and_near_copies(prints: dict[str, Fingerprint]) -> None:
+    names = sorted(prints)
+    pairs = similar_pairs([prints[n] for n in names])
+    found = {(names[i], names[j]): like.outcome for i, j, like in pairs}
+    family = set(TWINS) | set(NEAR) | {"alpha.y4m"}  # alpha is testsrc2 too: the same pictures as the base
+    expected = {(a, b) for a in family for b in family if a < b}
+    assert set(found) == expected
+    assert found[("base.mkv", "base.y4m")] == "identical" and found[("alpha.y4m", "base.y4m")] == "identical"
+    assert found[("base.y4m", "lossy.mp4")] == "match"
+    assert [(i, j) for i, j, _ in pairs] == sorted((i, j) for i, j, _ in pairs) and all(i < j for i, j, _ in pairs)
+
+
+def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[str, Clip], ffmpeg: str,
+                                                                     tmp_path: Path) -> None:
+    cache = Sha256Cache(tmp_path / "sha256.json")
+    master = Path(clips["base.mp4"].path)
+    geometry, made = cache.master(master, ffmpeg)
+    assert geometry == (176, 144, "25/1", "yuv420p", FRAMES)
+    assert cache.master_geometry(master, ffmpeg) == geometry
+    y4m = clips["base.y4m"]
+    assert fingerprint(y4m, ffmpeg, cache) == made.__class__(made.pixels_sha256, made.signature, FRAMES)
+    reloaded = Sha256Cache(tmp_path / "sha256.json")  # from the file: no ffmpeg runs again
+    no_ffmpeg = str(tmp_path / "no-such-ffmpeg")
+    assert fingerprint(clips["base.mp4"], no_ffmpeg, reloaded) == made
+    assert fingerprint(y4m, no_ffmpeg, reloaded) == made
+    assert Fingerprint.from_json(made.to_json()) == made
+    assert len(made.signature) < 4096
+
+
+def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg: str, tmp_path: Path) -> None:
+    refs = tmp_path / "refs"
+    clip_path = render(ffmpeg, TINY_SOURCES["beta"], refs / "clip.y4m", frames=FRAMES)
+    cache = Sha256Cache(tmp_path / "cache" / "sha256.json")
+    before = probe_clip(clip_path, ffmpeg, cache.get, cache=cache)
+    first = fingerprint(before, ffmpeg, cache)
+    st = clip_path.stat()
+    other = render(ffmpeg, TINY_SOURCES["gamma"], tmp_path / "other.y4m", frames=FRAMES)
+    assert other.stat().st_size == st.st_size  # same geometry, same frame count: the same size
+    with open(clip_path, "r+b") as fh:  # rewritten in place (as rsync --inplace or a tar unpack may): same inode
+        fh.write(other.read_bytes())
+    os.utime(clip_path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    now = clip_path.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert before.changed_on_disk() == "it was rewritten or changed in place (its status-change time moved)"
+    again = Sha256Cache(tmp_path / "cache" / "sha256.json")  # a later run reading the same cache file
+    after = probe_clip(clip_path, ffmpeg, again.get, cache=again)
+    assert after.sha256 != before.sha256
+    second = fingerprint(after, ffmpeg, again)
+    assert second.pixels_sha256 != first.pixels_sha256
+    assert compare(first, second).outcome == "different"

@@ -1,0 +1,96 @@
+"""Content groups: links from fingerprints, overrides both ways, ids independent of order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kit.corpus.contents import Overrides, Source, group_sources, read_overrides
+from kit.errors import InputError
+from kit.media.signature import THUMB_BYTES, Fingerprint, build_signature
+
+
+def _print(seed: int, noise: float = 0.0, frames: int = 30) -> Fingerprint:
+    """A clip's fingerprint from made-up thumbnails: seed picks the scene, noise makes a lossy copy of it."""
+    scene = np.random.default_rng(seed).uniform(0, 255, size=(frames, THUMB_BYTES))
+    jitter = np.random.default_rng(1000 + int(noise * 100)).normal(0, noise, size=scene.shape) if noise else 0
+    thumbs = np.clip(scene + jitter, 0, 255).astype(np.uint8)
+    return Fingerprint(hashlib.sha256(thumbs.tobytes()).hexdigest(), build_signature(thumbs.tobytes()), frames)
+
+
+def _sha(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
+SOURCES = [Source("a", _sha(1), _print(1), "box1", "/r/a.y4m"),
+           Source("a_lossy", _sha(2), _print(1, noise=2.0), "box1", "/r/a_lossy.mp4"),
+           Source("b", _sha(3), _print(3), "box2", "/r/b.y4m"),
+           Source("c", _sha(4), _print(4), "box2", "/r/c.y4m"),
+           Source("c_old", _sha(5), None, "box3", "")]  # an older shard's source: no fingerprint
+
+
+def _overrides(tmp_path: Path, rules: dict[str, object]) -> Overrides | None:
+    path = tmp_path / "groups.json"
+    path.write_text(json.dumps(rules))
+    return read_overrides(path)
+
+
+def test_a_lossy_copy_joins_its_source_and_the_group_id_is_its_lowest_sha() -> None:
+    g = group_sources(SOURCES)
+    (group,) = g.groups
+    assert sorted(m.src for m in group.members) == ["a", "a_lossy"]
+    assert group.content == min(_sha(1), _sha(2)) and g.content_of == {_sha(1): group.content,
+                                                                        _sha(2): group.content}
+    assert g.contents(len(SOURCES)) == 4 and "near-duplicate" in group.why[0]
+
+
+def test_the_grouping_does_not_depend_on_the_order_the_sources_come_in() -> None:
+    first = group_sources(SOURCES)
+    for seed in range(5):
+        shuffled = SOURCES[:]
+        random.Random(seed).shuffle(shuffled)
+        assert group_sources(shuffled) == first
+
+
+def test_one_source_on_two_boxes_is_one_source() -> None:
+    again = Source("a", _sha(1), None, "box9", "/other/a.y4m")
+    assert group_sources([*SOURCES, again]).groups == group_sources(SOURCES).groups
+
+
+def test_overrides_join_and_split(tmp_path: Path) -> None:
+    same = _overrides(tmp_path, {"same": [["b", "c_old"]]})
+    groups = {tuple(sorted(m.src for m in g.members)) for g in group_sources(SOURCES, same).groups}
+    assert groups == {("a", "a_lossy"), ("b", "c_old")}
+    apart = _overrides(tmp_path, {"different": [["a", "a_lossy.mp4"]]})
+    assert group_sources(SOURCES, apart).groups == ()
+
+
+@pytest.mark.parametrize(("rules", "needle"), [
+    ({"same": [["a", "zzz"]]}, "'zzz' names no source"),
+    ({"same": [["b"]]}, "is not a list of two or more source names"),
+    ({"same": "b"}, "not a --content-groups file"),
+])
+def test_bad_overrides_name_the_file_and_the_entry(tmp_path: Path, rules: dict[str, object], needle: str) -> None:
+    with pytest.raises(InputError, match=r"groups\.json") as err:
+        group_sources(SOURCES, _overrides(tmp_path, rules))
+    assert needle in str(err.value)
+
+
+def test_a_name_two_boxes_use_for_different_clips_must_be_told_apart(tmp_path: Path) -> None:
+    twice = [*SOURCES, Source("b", _sha(6), _print(6), "box3", "/r3/b.y4m")]
+    with pytest.raises(InputError, match="'b' names 2 sources") as err:
+        group_sources(twice, _overrides(tmp_path, {"same": [["b", "c"]]}))
+    assert f"b~{min(_sha(3), _sha(6))[:6]}" in err.value.hint or "b~" in err.value.hint
+    ok = group_sources(twice, _overrides(tmp_path, {"same": [[f"b~{_sha(6)[:8]}", "c"]]}))
+    assert {tuple(sorted(m.src_sha256 for m in g.members)) for g in ok.groups} >= {tuple(sorted((_sha(6), _sha(4))))}
+
+
+def test_different_sources_still_linked_by_a_third_are_refused(tmp_path: Path) -> None:
+    chain = [*SOURCES, Source("a_again", _sha(7), _print(1, noise=1.0), "box1", "/r/a_again.mp4")]
+    with pytest.raises(InputError, match="other links join them"):
+        group_sources(chain, _overrides(tmp_path, {"different": [["a", "a_lossy"]]}))

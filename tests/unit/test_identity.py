@@ -1,0 +1,111 @@
+"""The perceptual signature and its comparison, on thumbnails made here (kit.media.signature, identity)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import numpy as np
+import pytest
+
+from kit.infra.records import RecordError
+from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, similar_pairs
+from kit.media.signature import POSITIONS, THUMB_BYTES, all_distances, build_signature, decode_signature, distance
+
+
+def _thumbs(frames: np.ndarray) -> bytes:
+    """(n, THUMB_BYTES) uint8 frames as ffmpeg's rawvideo thumbnails."""
+    return np.clip(frames, 0, 255).astype(np.uint8).tobytes()
+
+
+def _clip(seed: int, n: int = 60, motion: float = 3.0) -> np.ndarray:
+    """A moving picture: a smooth random field drifting by `motion` levels a frame."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(30, 220, THUMB_BYTES)
+    drift = rng.normal(0, motion, THUMB_BYTES)
+    return np.stack([base + drift * t for t in range(n)])
+
+
+def _print(frames: np.ndarray) -> Fingerprint:
+    data = _thumbs(frames)
+    return Fingerprint(hashlib.sha256(data).hexdigest(), build_signature(data), len(frames))
+
+
+def test_the_same_frames_are_identical_and_a_frame_lost_still_matches() -> None:
+    frames = _clip(1)
+    a = _print(frames)
+    assert compare(a, _print(frames)).outcome == "identical"
+    for cut in (frames[1:], frames[:-1]):
+        like = compare(a, _print(cut))
+        assert like.outcome == "match" and like.distance == pytest.approx(0.0, abs=1e-9), like
+    assert "1-frame offset" in compare(a, _print(frames[1:])).detail
+
+
+def test_noise_of_a_lossy_copy_matches_and_other_content_is_different() -> None:
+    frames = _clip(2)
+    noisy = frames + np.random.default_rng(9).normal(0, 2.0, frames.shape)  # ~2 levels: a hard re-encode
+    assert compare(_print(frames), _print(noisy)).outcome == "match"
+    assert compare(_print(frames), _print(_clip(3))).outcome == "different"
+
+
+def test_the_three_way_outcome_follows_the_thresholds() -> None:
+    frames = _clip(4, motion=0.0)
+    a = _print(frames)
+    for shift, outcome in ((0.5 * MATCH_AT, "match"), ((MATCH_AT + DIFFERENT_ABOVE) / 2, "undecided"),
+                           (2 * DIFFERENT_ABOVE, "different")):
+        like = compare(a, _print(frames + shift * 255))  # every sample moved by `shift`: the distance is `shift`
+        assert like.outcome == outcome and like.distance == pytest.approx(shift, abs=0.003), (shift, like)
+
+
+def test_colour_alone_tells_two_pictures_of_one_layout_apart() -> None:
+    frames = _clip(5, motion=0.0)
+    frames[:, 64:80], frames[:, 80:] = 60, 200  # reddish
+    recoloured = frames.copy()
+    recoloured[:, 64:80], recoloured[:, 80:] = 200, 60  # the same luma, bluish
+    like = compare(_print(frames), _print(recoloured))
+    assert like.outcome == "different", like
+
+
+def test_similar_pairs_equals_every_pair_compared_one_by_one() -> None:
+    rng = np.random.default_rng(0)
+    clips = [_clip(s, n=int(rng.integers(2, 80))) for s in range(40)]
+    clips += [c[1:] for c in clips[:5]] + [c + rng.normal(0, 6, c.shape) for c in clips[5:10]]
+    clips += [clips[11] + 255 * (MATCH_AT + DIFFERENT_ABOVE) / 2, clips[12].copy()]
+    prints = [_print(c) for c in clips]
+    expected = [(i, j, compare(prints[i], prints[j])) for i, j in itertools.combinations(range(len(prints)), 2)]
+    assert similar_pairs(prints) == [e for e in expected if e[2].outcome != "different"]
+    assert {like.outcome for _, _, like in similar_pairs(prints)} == {"identical", "match", "undecided"}
+
+
+def test_the_prefilter_bound_never_exceeds_the_distance() -> None:
+    rng = np.random.default_rng(1)
+    sigs = np.stack([decode_signature(_print(_clip(s, motion=float(rng.uniform(0, 9)))).signature)
+                     for s in range(30)])
+    full = all_distances(sigs, within=10.0)  # nothing cut: every pair computed in full
+    for i, j in itertools.combinations(range(len(sigs)), 2):
+        assert full[i, j] == pytest.approx(distance(sigs[i], sigs[j])[0], abs=1e-9)
+    cut = all_distances(sigs, within=0.05)
+    assert np.all((cut == full) | (np.isinf(cut) & (full > 0.05)))
+
+
+def test_a_signature_is_small_and_versioned() -> None:
+    noise = np.random.default_rng(2).integers(0, 256, (5000, THUMB_BYTES))  # nothing to compress
+    sig = build_signature(_thumbs(noise))
+    assert sig.startswith("t1:") and len(sig) < 4400 and sig.isascii() and sig.isprintable()
+    assert decode_signature(sig).shape == (POSITIONS, 2, 66)
+    assert len(build_signature(_thumbs(np.full((5000, THUMB_BYTES), 128)))) < 200  # a static clip
+
+
+@pytest.mark.parametrize("bad", ["t2:" + "A" * 8, "t1:not base64!", "t1:" + "QUFB", ""])
+def test_a_damaged_or_foreign_signature_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        decode_signature(bad)
+
+
+def test_a_fingerprint_reads_back_from_json_and_refuses_a_damaged_one() -> None:
+    made = _print(_clip(6))
+    assert Fingerprint.from_json(made.to_json()) == made
+    assert list(made.to_json()) == ["pixels_sha256", "signature", "frames"]
+    for field, value in (("pixels_sha256", "xyz"), ("signature", "t1:AAAA"), ("frames", 0)):
+        with pytest.raises((ValueError, RecordError)):
+            Fingerprint.from_json({**made.to_json(), field: value})
