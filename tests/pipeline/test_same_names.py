@@ -153,3 +153,34 @@ def test_a_failed_bundle_leaves_the_earlier_exports_intact(union: dict[str, Path
     assert len(aside) == 1 and _digests(aside[0] / "exports") == before
     assert sorted(p.name for p in (bundle / "exports").glob("*.onnx")) == [
         "fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
+
+
+def test_a_set_with_twins_and_a_near_duplicate_says_its_contents_and_files(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """Seven files: the four tiny clips, alpha's frame-exact ffv1 copy and gamma's lossless x264 copy (twins,
+    skipped) and beta's lossy copy (kept, in beta's content group): 4 contents in 7 files, from 5 sources."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in TINY_SOURCES:
+        shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
+    for src, dest, codec in (("alpha", "alpha_master.mkv", ["-c:v", "ffv1"]),
+                             ("gamma", "gamma_copy.mp4", ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]),
+                             ("beta", "beta_lossy.mp4", ["-c:v", "libx264", "-crf", "30", "-pix_fmt", "yuv420p"])):
+        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(refs / f"{src}.y4m"), *codec,
+                        str(refs / dest)], check=True)
+    out = tmp_path / "out"
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *FAST, *LENIENT)
+    _ok(res)
+    corpus = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())["corpus"]
+    assert (corpus["n_contents"], corpus["n_files"], corpus["n_sources"]) == (4, 7, 5)
+    [group] = corpus["groups"]
+    assert sorted(m["src"] for m in group["members"]) == ["beta", "beta_lossy"] and group["why"]
+    from kit.report.summary import summary_rows
+    from kit.verdict.document import Verdict
+
+    verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
+    rows = dict(summary_rows(out, verdict))  # as the closing summary prints them (wrapped to the terminal there)
+    assert "4 contents in 7 files (5 sources), 1 group(s) of more than one source" in rows["corpus"]
+    assert rows["content group"].split(": ")[0] in ("beta, beta_lossy", "beta_lossy, beta")
+    report = (out / "05_bundle" / "report.html").read_text()
+    assert "4 contents in 7 files (5 sources)" in report and "<td>beta_lossy</td>" in report
