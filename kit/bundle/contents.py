@@ -9,7 +9,7 @@ from pathlib import Path
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.rundir import RunDir
+from kit.rundir import LAYOUT, RunDir
 from kit.verdict.document import Verdict
 
 Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> the path, verified
@@ -35,8 +35,8 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: Ma
     for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds)):
         files[run.rel(path)] = checked(path, "loso")
     files[run.rel(verdict_path)] = verdict_path
-    for place, path in exports.items():
-        files[run.rel(place)] = path
+    for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
+        files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report
     for log in run.logs():
         if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing

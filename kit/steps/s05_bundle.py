@@ -23,12 +23,14 @@ from kit.infra.files import (
     new_temp_folder,
     place_folder,
     read_json,
+    remove_output,
     remove_stale,
     remove_temp_folder,
     sha256_file,
     write_text,
 )
 from kit.infra.invocation import kit_command
+from kit.infra.nofollow import check_folders
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, require_output
@@ -73,7 +75,9 @@ class BundleStep:
         remove_stale(run.step(self.name), f"{TMP_MARK}{run.exports.name}.")  # what a killed bundle half-built
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
         # exports/ as they were, and no half-written models
+        check_folders(run.exports)  # a link planted at exports/ is refused before any work, not after the refit
         staged = new_temp_folder(run.exports) if verdict.promoted else None
+        tarball: Path | None = None
         try:
             built = self.export(ctx, verdict, staged) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
@@ -82,11 +86,11 @@ class BundleStep:
                                     read_prereqs(run.prereqs_json)[0])
             write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
-            tarball = run.tarball(stem)
             files = tarball_files(run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer))
-            write_results_tarball(tarball, stem, files, {"box_id": box, "verdict": verdict.verdict,
-                                                         "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
+            write_results_tarball(run.tarball(stem), stem, files, {
+                "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
+            tarball = run.tarball(stem)
             aside = run.set_aside(utc)
             # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
             if moved := set_aside(run, aside, keep=tarball):
@@ -99,6 +103,8 @@ class BundleStep:
         except BaseException:
             if staged is not None:
                 remove_temp_folder(staged)  # gone once placed
+            if tarball is not None:  # a tarball of a bundle that did not complete is not the latest results
+                remove_output(tarball)
             raise
         ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
