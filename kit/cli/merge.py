@@ -60,7 +60,8 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
-        from kit.corpus.merge import MergeConflict, check_output, merge_files
+        from kit.corpus.commit import check_output
+        from kit.corpus.merge import MergeConflict, merge_files
         from kit.steps.status import finished_corpus
 
         # a run directory stands for the corpus its completed corpus step wrote
