@@ -3,7 +3,8 @@
 Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
 device): an 8-bit and a 10-bit encode of one frame are two rows, not a conflict.
 Rows with one key and equal scored values (the six features and vmaf) are
-duplicates: one is kept. Rows with one key and different scored values are a
+duplicates: one is kept (the rule is kit.corpus.dedup's, which `run --corpus`
+shares). Rows with one key and different scored values are a
 conflict: the merge refuses (exit 2) unless told which to keep:
 
 * `--prefer first`: the row of the first input in the canonical input order,
@@ -35,6 +36,7 @@ import pyarrow.compute as pc
 
 from kit import __version__
 from kit.corpus.commit import check_output, commit_pair, recover_output, writing
+from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
@@ -45,7 +47,6 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
 )
-from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -54,9 +55,6 @@ from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
 from kit.infra.nofollow import make_folder
 
-KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
-SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
-SCORED = (*CORPUS_FEATURES, "vmaf")
 PREFER_CHOICES = ("first", "newest")
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
@@ -76,24 +74,6 @@ class InputCounts:
     kept: int
     duplicate: int
     conflict: int
-
-
-@dataclass(frozen=True)
-class Dedup:
-    """The combined rows in canonical order and what became of each."""
-
-    table: pa.Table  # sorted by SORT_ORDER, then preference
-    keep: np.ndarray  # bool: the row goes to the output
-    kept_row: np.ndarray  # index of the row kept for this row's key
-    differs: np.ndarray  # bool: scored values differ from the kept row's
-
-    @property
-    def conflict_rows(self) -> np.ndarray:
-        return ~self.keep & self.differs
-
-    @property
-    def conflict_keys(self) -> int:
-        return len(np.unique(self.kept_row[self.conflict_rows]))
 
 
 def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedInput]]:
@@ -129,24 +109,6 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def dedupe(table: pa.Table) -> Dedup:
-    """Sort by key then preference; the first row of each key is kept."""
-    order = [(c, "ascending") for c in (*SORT_ORDER, "_pref", "_row")]
-    table = table.sort_by(order).combine_chunks()
-    n = table.num_rows
-    starts = np.zeros(n, dtype=bool)
-    starts[:1] = True
-    for name in KEY:
-        col = table[name].combine_chunks()
-        starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    differs = np.zeros(n, dtype=bool)
-    for name in SCORED:
-        values = table[name].to_numpy()
-        differs |= values != values[kept_row]
-    return Dedup(table, starts, kept_row, differs)
-
-
 def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
     src = d.table["_input"].to_numpy()
 
@@ -154,7 +116,7 @@ def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
         return np.bincount(src if mask is None else src[mask], minlength=n_inputs)
 
     read, kept, conflict = per(), per(d.keep), per(d.conflict_rows)
-    dup = per(~d.keep & ~d.differs)
+    dup = per(d.duplicate_rows)
     return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
 
 
