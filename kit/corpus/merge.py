@@ -41,12 +41,14 @@ from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
     SCHEMA_VERSION,
+    BuildRows,
     Conflicts,
     InputEntry,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
 )
+from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -180,8 +182,10 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
-                note: Callable[[str], None] = lambda _: None) -> MergeManifest:
+                note: Callable[[str], None] = lambda _: None, mixed_teachers: bool = False) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
+
+    Inputs of different teacher models are refused unless `mixed_teachers` (kit.corpus.provenance).
 
     One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
     killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
@@ -196,14 +200,24 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with writing(out):
         for line in recover_output(out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(paths, out, prefer)
+        return _merge_into(paths, out, prefer, mixed_teachers)
 
 
-def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None) -> MergeManifest:
+@dataclass(frozen=True)
+class Findings:
+    """What the merge found about its inputs beyond the rows' keys: lines for the manifest's warnings (and the
+    terminal), and the builds of the rows kept. Cross-input checks add theirs here."""
+
+    warnings: tuple[str, ...]
+    builds: tuple[BuildRows, ...]
+
+
+def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
+    teachers = check_teachers([i.name for i in inputs], [i.table for i in inputs], mixed_teachers)
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = d.conflict_keys
     if n_conflicts and prefer is None:
@@ -212,16 +226,19 @@ def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None) -> MergeMa
                                  "(newest recorded time); or drop the input that is wrong",
                             details=conflict_examples(d, inputs))
     counts = count_per_input(d, len(inputs))
-    merged = d.table.filter(pa.array(d.keep)).drop_columns(list(HELPERS))
+    kept = d.table.filter(pa.array(d.keep))
+    builds = build_rows(kept, [i.manifest for i in inputs])
+    merged = kept.drop_columns(list(HELPERS))
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
     summary = summarise_table(merged)
+    findings = Findings((*teachers, *build_warnings(builds)), builds)
     return commit_pair(merged, out, lambda written: build_merge_manifest(
-        out, written, inputs, counts, repeats, prefer, summary, conflicts))
+        out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
 
 
 def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
-                         conflicts: Conflicts) -> MergeManifest:
+                         conflicts: Conflicts, findings: Findings) -> MergeManifest:
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(written), rows=summary.rows,
@@ -231,9 +248,10 @@ def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput]
         repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
-        warnings=[*shard_warnings(inputs), *name_warnings(summary)],
+        warnings=[*shard_warnings(inputs), *name_warnings(summary), *findings.warnings],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=summary.sources, encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
+        builds=findings.builds,
     )
