@@ -78,6 +78,7 @@ class CorpusSummary(Record):
     corpus_kind: str
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
+    teacher_models: list[str] | None = omit_none()  # every teacher of its rows (absent from kit 0.1.0's verdicts)
 
 
 def merged_from(manifest: MergeManifest) -> list[str]:
@@ -91,7 +92,8 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     from kit.infra.parquet import parquet_columns, read_parquet
 
     names = parquet_columns(path)
-    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf") if c in names]
+    cols = [c for c in ("src", "src_sha256", "encoder", "cq", "box_id", "device", "platform", "vmaf",
+                        "teacher_model") if c in names]
     df = read_parquet(path, cols).to_pandas()
     # beside it as <stem>.manifest.json; a shard copied under another name still finds its shard.manifest.json
     manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
@@ -111,4 +113,5 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
+        teacher_models=uniq("teacher_model"),
     )
