@@ -31,6 +31,10 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
         click.echo(visible(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once"), err=err)
     for line in build_lines(manifest.builds):
         click.echo(visible(line), err=err)
+    from kit.corpus.regroup import group_lines
+
+    for line in group_lines(manifest.groups, manifest.unchecked_inputs):
+        click.echo(visible(f"  {line}"), err=err)
     for warning in manifest.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)
 
@@ -52,8 +56,13 @@ def build_lines(builds: Sequence[BuildRows]) -> list[str]:
               help="Merge rows scored by different teacher models (e.g. vmaf_v0.6.1 and vmaf_4k_v0.6.1). "
                    "Without it such inputs are refused; with it the manifest's warnings and the verdict name "
                    "every teacher.")
+@click.option("--content-groups", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='A JSON file overriding which sources hold one content, both ways: {"same": [["a", "b"]], '
+                   '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
+                   "in the merged manifest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
-def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_teachers: bool, json_mode: bool) -> None:
+def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_teachers: bool,
+              content_groups: Path | None, json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
 
     A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
@@ -76,6 +85,7 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
     """
     def go() -> int:
         from kit.corpus.commit import check_output
+        from kit.corpus.contents import read_overrides
         from kit.corpus.merge import MergeConflict, merge_files
         from kit.steps.status import finished_corpus
 
@@ -84,13 +94,14 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                                   mixed_teachers=mixed_teachers)
+                                   mixed_teachers=mixed_teachers, overrides=read_overrides(content_groups))
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {visible(line)}", err=True)
             raise
         click.echo(visible(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
-                           f"{manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+                           f"{manifest.n_contents} contents in {manifest.n_sources} sources, "
+                           f"boxes {', '.join(manifest.boxes)}, "
                            f"{manifest.duplicates_dropped} duplicate(s) dropped, "
                            f"{manifest.conflicts.keys} conflict(s) resolved"), err=json_mode)
         _echo_counts(manifest, err=json_mode)

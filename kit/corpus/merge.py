@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from kit import __version__
 from kit.corpus.commit import check_output, commit_pair, recover_output, writing
+from kit.corpus.contents import Overrides
 from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
@@ -49,6 +50,7 @@ from kit.corpus.manifests import (
     ShardManifest,
 )
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
+from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -182,10 +184,13 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
-                note: Callable[[str], None] = lambda _: None, mixed_teachers: bool = False) -> MergeManifest:
+                note: Callable[[str], None] = lambda _: None, mixed_teachers: bool = False,
+                overrides: Overrides | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
 
-    Inputs of different teacher models are refused unless `mixed_teachers` (kit.corpus.provenance).
+    Inputs of different teacher models are refused unless `mixed_teachers` (kit.corpus.provenance). The
+    sources of every input are compared by their fingerprints and grouped into contents (kit.corpus.regroup;
+    `overrides`: --content-groups).
 
     One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
     killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
@@ -200,7 +205,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with writing(out):
         for line in recover_output(out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(paths, out, prefer, mixed_teachers)
+        return _merge_into(paths, out, prefer, mixed_teachers, overrides)
 
 
 @dataclass(frozen=True)
@@ -210,9 +215,12 @@ class Findings:
 
     warnings: tuple[str, ...]
     builds: tuple[BuildRows, ...]
+    contents: Regrouped
+    overrides: tuple[str, ...]  # the --content-groups lines applied
 
 
-def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool) -> MergeManifest:
+def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool,
+                overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
@@ -228,10 +236,12 @@ def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teac
     counts = count_per_input(d, len(inputs))
     kept = d.table.filter(pa.array(d.keep))
     builds = build_rows(kept, [i.manifest for i in inputs])
-    merged = kept.drop_columns(list(HELPERS))
+    contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
+    merged = contents.table
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
     summary = summarise_table(merged)
-    findings = Findings((*teachers, *build_warnings(builds)), builds)
+    findings = Findings((*teachers, *build_warnings(builds), *contents.grouping.notes), builds, contents,
+                        tuple(overrides.lines() if overrides else ()))
     return commit_pair(merged, out, lambda written: build_merge_manifest(
         out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
 
@@ -250,8 +260,11 @@ def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput]
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *findings.warnings],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        n_sources=summary.n_sources, sources=summary.sources, encoders=summary.encoders, boxes=summary.boxes,
+        n_sources=summary.n_sources, sources=source_rows(summary.sources, findings.contents),
+        encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
-        builds=findings.builds,
+        builds=findings.builds, n_contents=content_count(findings.contents.table),
+        groups=findings.contents.grouping.groups, unchecked_inputs=[Path(p).name for p in findings.contents.unchecked],
+        overrides=list(findings.overrides),
     )
