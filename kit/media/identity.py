@@ -30,8 +30,8 @@ __all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", 
            "master_identity", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
-MATCH_AT = 0.03  # signature distance at or under which two clips are the same scene
-DIFFERENT_ABOVE = 0.06  # over which they are different contents; between the two: undecided
+MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
+DIFFERENT_ABOVE = 0.04  # over which they are different contents; between the two: undecided
 
 
 @dataclass(frozen=True)
