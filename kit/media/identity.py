@@ -23,8 +23,9 @@ import numpy as np
 
 from kit.media.cache import Sha256Cache
 from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.fingerprint import Fingerprint
 from kit.media.refs import Clip
-from kit.media.signature import Fingerprint, all_distances, decode_signature, distance
+from kit.media.signature import all_distances, decode_signature, distance
 
 __all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "compare", "fingerprint",
            "master_identity", "similar_pairs"]

@@ -15,22 +15,13 @@ a version tag, so a manifest can carry it (at most ~4.3 KB, a static clip far le
 from __future__ import annotations
 
 import base64
-import re
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from kit.infra.records import Record
+from kit.media.fingerprint import CHROMA, FRAME, LUMA, POSITIONS, THUMB_BYTES, VERSION, signature_bytes
 
-VERSION = "t1"
-THUMB = 8  # thumbnail side (luma); the chroma planes of the 4:2:0 thumbnail are THUMB/2 a side
-POSITIONS = 24  # relative positions sampled (each a pair of consecutive frames)
-LUMA = THUMB * THUMB
-CHROMA = (THUMB // 2) ** 2
-THUMB_BYTES = LUMA + 2 * CHROMA  # one yuv420p thumbnail as ffmpeg's rawvideo writes it
-FRAME = LUMA + 2  # a frame in the signature: the luma samples, then the U and V means
 # in a distance, each chroma mean weighs as much as the CHROMA samples it stands for
 WEIGHTS = np.concatenate([np.ones(LUMA), np.full(2, float(CHROMA))]) / (LUMA + 2 * CHROMA)
 
@@ -58,15 +49,7 @@ def build_signature(thumbs: bytes) -> str:
 
 def decode_signature(text: str) -> Floats:
     """The signature's frames as floats in [0, 1], shaped (POSITIONS, 2, FRAME); ValueError if it is not one."""
-    tag, _, body = text.partition(":")
-    if tag != VERSION:
-        raise ValueError(f"signature version {tag!r} is not {VERSION!r}")
-    try:
-        raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
-    except (ValueError, zlib.error) as exc:
-        raise ValueError(f"damaged signature ({exc})") from None
-    if len(raw) != POSITIONS * 2 * FRAME:
-        raise ValueError(f"signature holds {len(raw)} bytes, not {POSITIONS * 2 * FRAME}")
+    raw = signature_bytes(text)
     return np.frombuffer(raw, dtype=np.uint8).reshape(POSITIONS, 2, FRAME).astype(np.float64) / 255.0
 
 
@@ -135,23 +118,3 @@ def _pair_distances(a: Floats, b: Floats) -> Floats:
     later = _frame_distance(a[:, :, 1], b[:, :, 0])
     earlier = _frame_distance(a[:, :, 0], b[:, :, 1])
     return np.minimum(same, np.minimum(later, earlier)).mean(axis=1)
-
-
-@dataclass(frozen=True)
-class Fingerprint(Record):
-    """A clip's identity by its decoded pictures (kit.media.identity compares them).
-
-    pixels_sha256: sha256 over the decoded frames' planes (the clip's own pix_fmt, no padding) in frame order,
-    the same for the same pictures in any container; signature: build_signature's text; frames: decoded.
-    """
-
-    pixels_sha256: str
-    signature: str
-    frames: int
-
-    def __post_init__(self) -> None:
-        if re.fullmatch(r"[0-9a-f]{64}", self.pixels_sha256) is None:
-            raise ValueError(f"pixels_sha256 {self.pixels_sha256!r} is not 64 hex digits")
-        if self.frames < 1:
-            raise ValueError(f"a fingerprint of {self.frames} frames")
-        decode_signature(self.signature)  # refuses a damaged or foreign one
