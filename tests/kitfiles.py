@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.bundle.tarball import write_results_tarball
-from kit.corpus.merge import write_corpus
+from kit.corpus.commit import write_corpus
 from kit.corpus.schema import JOB_SCHEMA, with_content
 from kit.infra.files import atomic_path, open_temp
 from kit.rundir import LAYOUT

@@ -43,7 +43,8 @@ def member_name(seed: int) -> str:
 
 
 def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], train: TrainConfig,
-                corpus: CorpusSummary, loso: SeedSummary | None, diff: float) -> dict[str, object]:
+                corpus: CorpusSummary, loso: SeedSummary | None, diff: float,
+                teacher_model: str = TEACHER_MODEL) -> dict[str, object]:
     return {
         "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": sha256_file(onnx_path), "onnx_opset": OPSET,
@@ -61,6 +62,6 @@ def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], trai
         "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
-        "loso": loso.to_json() if loso is not None else None, "teacher_model": TEACHER_MODEL,
+        "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher_model,
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }

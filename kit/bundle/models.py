@@ -12,7 +12,6 @@ from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
 from kit.bundle.vmaftune import Exported, write_profile
 from kit.corpus.schema import load_training_corpus
 from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
-from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.contract import MODEL_FEATURES
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
@@ -45,7 +44,7 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
         refit.append(Exported(seed, model))
         onnx_path = exports / f"{member_name(seed)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
-                                   "features": ",".join(MODEL_FEATURES), "teacher_model": TEACHER_MODEL})
+                                   "features": ",".join(MODEL_FEATURES), "teacher_model": verdict.teacher_model})
         with atomic_path(onnx_path) as tmp, open_temp(tmp) as fh:
             fh.write(proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
@@ -54,14 +53,15 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
             raise RuntimeError(f"ONNX export of seed {seed} disagrees with torch by {diff:.2e} > {PARITY_ATOL}")
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
         sidecar_path = exports / f"{member_name(seed)}.json"
-        write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff))
+        write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff,
+                                                 verdict.teacher_model))
         written += [onnx_path, sidecar_path]
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, sha256_file(onnx_path), diff))
     manifest = exports / ENSEMBLE_MANIFEST
     write_json(manifest, EnsembleManifest(
         name=f"{ARCH}_ensemble", kit_version=__version__, members=tuple(members),
         combine="mean of the members' vmaf outputs", seeds=seeds, corpus_sha256=corpus.sha256,
-        verdict=verdict.verdict, gate=verdict.gate, teacher_model=TEACHER_MODEL).to_json())
+        verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model).to_json())
     profile = write_profile(refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
                             df["encoder"].to_numpy(), df["cq"].to_numpy())
     return [*written, manifest, *profile]

@@ -6,6 +6,7 @@ Importing this module stays light: pyarrow and pandas load inside the commands.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from kit.cli.guard import guarded
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
-    from kit.corpus.manifests import MergeManifest
+    from kit.corpus.manifests import BuildRows, MergeManifest
     from kit.corpus.summary import TableSummary
 
 
@@ -28,8 +29,19 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
             click.echo(f"    {visible(inp.upgraded)}", err=err)
     for rep in manifest.repeated_inputs:
         click.echo(visible(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once"), err=err)
+    for line in build_lines(manifest.builds):
+        click.echo(visible(line), err=err)
+    from kit.corpus.regroup import group_lines
+
+    for line in group_lines(manifest.groups, manifest.unchecked_inputs):
+        click.echo(visible(f"  {line}"), err=err)
     for warning in manifest.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)
+
+
+def build_lines(builds: Sequence[BuildRows]) -> list[str]:
+    """The ffmpeg/libvmaf builds of a corpus with their row counts, one line each."""
+    return [f"  build: {b.label}: {b.rows} rows" for b in builds]
 
 
 @click.command("merge")
@@ -40,8 +52,17 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
 @click.option("--prefer", type=click.Choice(["first", "newest"]), default=None,
               help="Resolve conflicts (same key, different scores): the first input in sorted order, "
                    "or the newest recorded one. Without it a conflict is an error.")
+@click.option("--mixed-teachers", is_flag=True,
+              help="Merge rows scored by different teacher models (e.g. vmaf_v0.6.1 and vmaf_4k_v0.6.1). "
+                   "Without it such inputs are refused; with it the manifest's warnings and the verdict name "
+                   "every teacher.")
+@click.option("--content-groups", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help='A JSON file overriding which sources hold one content, both ways: {"same": [["a", "b"]], '
+                   '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
+                   "in the merged manifest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
-def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode: bool) -> None:
+def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_teachers: bool,
+              content_groups: Path | None, json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
 
     A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
@@ -50,7 +71,10 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
     Rows are de-duplicated on (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
     device);
     the result is sorted canonically, so the order of the inputs does not matter.
-    Exit 0 merged, 2 bad input or unresolved conflicts.
+    One corpus, one teacher: inputs scored by different teacher models are refused
+    unless --mixed-teachers is given. The ffmpeg/libvmaf builds of the rows are
+    listed with their row counts, with a warning when they mix.
+    Exit 0 merged, 2 bad input, unresolved conflicts or mixed teachers.
 
     \b
     Examples:
@@ -60,20 +84,24 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, json_mode
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
     def go() -> int:
-        from kit.corpus.merge import MergeConflict, check_output, merge_files
+        from kit.corpus.commit import check_output
+        from kit.corpus.contents import read_overrides
+        from kit.corpus.merge import MergeConflict, merge_files
         from kit.steps.status import finished_corpus
 
         # a run directory stands for the corpus its completed corpus step wrote
         paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
-            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True))
+            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
+                                   mixed_teachers=mixed_teachers, overrides=read_overrides(content_groups))
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {visible(line)}", err=True)
             raise
         click.echo(visible(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
-                           f"{manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+                           f"{manifest.n_contents} contents in {manifest.n_sources} sources, "
+                           f"boxes {', '.join(manifest.boxes)}, "
                            f"{manifest.duplicates_dropped} duplicate(s) dropped, "
                            f"{manifest.conflicts.keys} conflict(s) resolved"), err=json_mode)
         _echo_counts(manifest, err=json_mode)
@@ -99,7 +127,8 @@ def corpus_group() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "json_mode", is_flag=True, help="Print the summary as JSON on stdout.")
 def info_cmd(file: Path, json_mode: bool) -> None:
-    """Summarise a corpus: rows, sources, encoders, boxes, devices, cq grid, vmaf range.
+    """Summarise a corpus: rows, sources, encoders, boxes, devices, cq grid, vmaf range, teachers and
+    ffmpeg/libvmaf builds (with their row counts; a warning when builds mix).
 
     \b
     Examples:
@@ -109,6 +138,7 @@ def info_cmd(file: Path, json_mode: bool) -> None:
     def go() -> int:
         from kit.corpus.inputs import load_input
         from kit.corpus.manifests import ShardManifest
+        from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
         from kit.corpus.summary import summarise_table
         from kit.rundir import manifest_path
 
@@ -122,14 +152,21 @@ def info_cmd(file: Path, json_mode: bool) -> None:
                        err=True)
         shard = m.shard if isinstance(m, ShardManifest) else None
         summary = summarise_table(loaded.table)
+        builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
         if json_mode:
             click.echo(json.dumps({"path": str(file), "kind": loaded.kind, "sha256": loaded.sha256,
                                    "manifest_kind": m.kind if m is not None else None,
                                    "shard": shard.to_json() if shard is not None else None,
-                                   "recorded_utc": loaded.recorded_utc or None, **summary.to_json()}, indent=2))
+                                   "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
+                                   "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
         else:
             kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
-            click.echo("\n".join(visible(line) for line in info_lines(f"{file} ({kind})", summary)))
+            lines = [*info_lines(f"{file} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
+                     "builds", *build_lines(builds)]
+            click.echo("\n".join(visible(line) for line in lines))
+        for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
+                                                 if len(teachers) > 1 else []):
+            click.echo(f"warning: {visible(warning)}", err=True)
         return 0
 
     guarded(go, retry=False)

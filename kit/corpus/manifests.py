@@ -173,6 +173,23 @@ class Conflicts(Record):
 
 
 @dataclass(frozen=True)
+class BuildRows(Record):
+    """One ffmpeg build a corpus was scored with and its rows: the rows' `ffmpeg_version`, and the build line and
+    libvmaf version from the manifest of the input they came from ("" where no manifest says)."""
+
+    ffmpeg_version: str
+    ffmpeg_build: str
+    libvmaf_version: str
+    rows: int
+
+    @property
+    def label(self) -> str:
+        build = f" ({self.ffmpeg_build})" if self.ffmpeg_build else ""
+        return (f"ffmpeg {self.ffmpeg_version or '(not recorded)'}{build}, "
+                f"libvmaf {self.libvmaf_version or '(not recorded)'}")
+
+
+@dataclass(frozen=True)
 class MergeManifest(Record):
     """`<stem>.manifest.json` of a merged corpus: every input, the rule, the counts, what the union holds."""
 
@@ -213,6 +230,7 @@ class MergeManifest(Record):
     groups: tuple[ContentGroup, ...] = ()
     unchecked_inputs: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
+    builds: tuple[BuildRows, ...] = ()  # the ffmpeg/libvmaf builds of the rows kept, with their row counts
 
 
 CorpusManifest = ShardManifest | MergeManifest

@@ -3,7 +3,8 @@
 Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
 device): an 8-bit and a 10-bit encode of one frame are two rows, not a conflict.
 Rows with one key and equal scored values (the six features and vmaf) are
-duplicates: one is kept. Rows with one key and different scored values are a
+duplicates: one is kept (the rule is kit.corpus.dedup's, which `run --corpus`
+shares). Rows with one key and different scored values are a
 conflict: the merge refuses (exit 2) unless told which to keep:
 
 * `--prefer first`: the row of the first input in the canonical input order,
@@ -20,72 +21,47 @@ schema's columns only, sorted by (src_sha256, encoder, preset, device,
 enc_pix_fmt, cq, frame_index) and written with fixed parquet settings, so A+B,
 B+A and A+B+A give byte-identical files.
 
-One merge into one `-o` at a time: while a merge holds the lock file `.<name>.merge-lock` beside -o
-(removed when it ends), another one into the same -o is refused at once (exit 2).
+Writing into -o (one merge at a time, a kill leaving the old pair or the new one) is kit.corpus.commit.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from kit import __version__
+from kit.corpus.commit import check_output, commit_pair, recover_output, writing
+from kit.corpus.contents import Overrides
+from kit.corpus.dedup import KEY, SCORED, SORT_ORDER, Dedup, dedupe
 from kit.corpus.inputs import LoadedInput, load_input
 from kit.corpus.jsonl import JSONL_NAMESPACE
 from kit.corpus.manifests import (
     SCHEMA_VERSION,
+    BuildRows,
     Conflicts,
     InputEntry,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
 )
-from kit.corpus.schema import COLUMNS, CORPUS_FEATURES, ROW_ORDER, SCHEMA
+from kit.corpus.provenance import build_rows, build_warnings, check_teachers
+from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.faults import kill_point
-from kit.infra.files import (
-    TMP_MARK,
-    new_temp,
-    open_temp,
-    pid_alive,
-    read_json,
-    remove_stale,
-    replace,
-    seal,
-    sha256_file,
-    write_json,
-)
+from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
-from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import check_target, make_folder
-from kit.infra.parquet import WRITE_OPTIONS
-from kit.infra.records import Record
-from kit.rundir import LAYOUT, RunDir, manifest_path
+from kit.infra.nofollow import make_folder
 
-KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
-SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
-SCORED = (*CORPUS_FEATURES, "vmaf")
 PREFER_CHOICES = ("first", "newest")
-ROW_GROUP_ROWS = 1 << 20
 MAX_EXAMPLES = 5
 HELPERS = ("_input", "_pref", "_row")
-COMMIT_SUFFIX = ".merge-commit.json"
-LOCK_SUFFIX = ".merge-lock"
-COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 
 
 class MergeConflict(InputError):
@@ -102,24 +78,6 @@ class InputCounts:
     kept: int
     duplicate: int
     conflict: int
-
-
-@dataclass(frozen=True)
-class Dedup:
-    """The combined rows in canonical order and what became of each."""
-
-    table: pa.Table  # sorted by SORT_ORDER, then preference
-    keep: np.ndarray  # bool: the row goes to the output
-    kept_row: np.ndarray  # index of the row kept for this row's key
-    differs: np.ndarray  # bool: scored values differ from the kept row's
-
-    @property
-    def conflict_rows(self) -> np.ndarray:
-        return ~self.keep & self.differs
-
-    @property
-    def conflict_keys(self) -> int:
-        return len(np.unique(self.kept_row[self.conflict_rows]))
 
 
 def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedInput]]:
@@ -155,24 +113,6 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def dedupe(table: pa.Table) -> Dedup:
-    """Sort by key then preference; the first row of each key is kept."""
-    order = [(c, "ascending") for c in (*SORT_ORDER, "_pref", "_row")]
-    table = table.sort_by(order).combine_chunks()
-    n = table.num_rows
-    starts = np.zeros(n, dtype=bool)
-    starts[:1] = True
-    for name in KEY:
-        col = table[name].combine_chunks()
-        starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    differs = np.zeros(n, dtype=bool)
-    for name in SCORED:
-        values = table[name].to_numpy()
-        differs |= values != values[kept_row]
-    return Dedup(table, starts, kept_row, differs)
-
-
 def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
     src = d.table["_input"].to_numpy()
 
@@ -180,7 +120,7 @@ def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
         return np.bincount(src if mask is None else src[mask], minlength=n_inputs)
 
     read, kept, conflict = per(), per(d.keep), per(d.conflict_rows)
-    dup = per(~d.keep & ~d.differs)
+    dup = per(d.duplicate_rows)
     return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
 
 
@@ -203,116 +143,6 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
         if len(lines) >= limit:
             break
     return lines
-
-
-def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
-    """The current schema's parquet with fixed settings: equal rows give equal bytes."""
-    table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
-    pq.write_table(table, fh, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
-
-
-@dataclass(frozen=True)
-class Commit(Record):
-    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do.
-
-    Written (atomically) once both temporaries are complete; a merge killed before it leaves the old pair,
-    one killed after it is completed by the next merge into the same -o, before anything else.
-    """
-
-    pid: int
-    sha256: str  # of the new parquet
-    moves: list[list[str]]  # [temporary, final] names in -o's folder, in the order they are renamed
-
-
-def commit_journal(out: Path) -> Path:
-    return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
-
-
-def merge_lock(out: Path) -> Path:
-    """`.<name>.merge-lock` beside -o: held by the one merge into `out`, from its first look at `out` to its end."""
-    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
-
-
-@contextlib.contextmanager
-def writing(out: Path) -> Iterator[None]:
-    """This process is the one merge into `out` while inside; another one is refused at once (exit 2)."""
-    try:
-        with locked(merge_lock(out), tidy=True):
-            yield
-    except LockBusy as busy:
-        raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
-                         hint="wait for it to finish, or merge into another -o") from None
-
-
-def _temp_prefixes(out: Path) -> list[str]:
-    return [f"{TMP_MARK}{n}." for n in (out.name, manifest_path(out).name, commit_journal(out).name)]
-
-
-def recover_output(out: Path) -> list[str]:
-    """Finish what a killed merge into `out` left: its commit completed, its temporaries removed.
-
-    Returns a note per thing done. Called under `out`'s merge lock (merge_files), so a journal found is a
-    killed merge's; one whose process still runs, written a moment ago, is refused all the same (a merge of a
-    kit that took no lock).
-    """
-    notes: list[str] = []
-    journal = commit_journal(out)
-    for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
-        check_target(target)
-    if journal.is_file():
-        try:
-            commit = Commit.from_json(read_json(journal), str(journal))
-        except (OSError, ValueError):  # written atomically, so never half: not ours, or edited
-            commit = None
-        try:
-            fresh = time.time() - journal.stat().st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
-        except FileNotFoundError:  # a concurrent merge finished its commit a moment ago: nothing to recover
-            return notes
-        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
-            raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
-                             hint="wait for it to finish, or merge into another -o")
-        for move in commit.moves if commit is not None else []:
-            if len(move) == 2 and all(map(_plain_name, move)) and move[0].startswith(TMP_MARK) \
-                    and (out.parent / move[0]).is_file():
-                replace(out.parent / move[0], out.parent / move[1])
-        journal.unlink(missing_ok=True)
-        if commit is not None:
-            notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
-    removed = sum(remove_stale(out.parent, prefix) for prefix in _temp_prefixes(out))
-    if removed:
-        notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
-    return notes
-
-
-def _plain_name(name: str) -> bool:
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
-
-
-def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeManifest]) -> MergeManifest:
-    """Write the parquet and its manifest so that a kill at any instant leaves the old pair or the new one."""
-    temps = [new_temp(out), new_temp(manifest_path(out))]
-    committed = False
-    try:
-        with open_temp(temps[0]) as fh:  # written through the file new_temp made, never a link in its place
-            write_corpus(table, fh)
-        kill_point("merge-writing")
-        seal(temps[0])
-        manifest = manifest_of(temps[0])
-        with open_temp(temps[1]) as fh:
-            fh.write((json.dumps(manifest.to_json(), indent=2, default=str) + "\n").encode())
-        seal(temps[1])
-        moves = [[temps[0].name, out.name], [temps[1].name, manifest_path(out).name]]
-        write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
-        committed = True  # from here on the renames are written down: a failure leaves them to the next merge
-        kill_point("merge-committed")
-        replace(temps[0], out)
-        kill_point("merge-renamed")
-        replace(temps[1], manifest_path(out))
-        commit_journal(out).unlink()
-    finally:
-        for tmp in temps if not committed else []:
-            tmp.unlink(missing_ok=True)
-    return manifest
 
 
 def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
@@ -353,54 +183,14 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
     )
 
 
-def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
-    """The files an input is or stands for, each with its name for a message: the file read (for a run directory,
-    its shard), and for a results tarball in a run's bundle folder, that run's own shard, which it packs."""
-    found = [(read, f"the input {given}" if read == given else f"the corpus of the input {given} ({read})")]
-    if read.parent.name == LAYOUT.step("bundle").name and read.name.endswith(".tar.gz"):
-        run = RunDir(read.parent.parent)
-        found.append((run.shard, f"the shard of the run {run.root}, which the input {given} packs"))
-    return found
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """One path spelled twice (`x/../m.parquet`, through a linked folder) or one file under two names (a hard link)."""
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
-    try:
-        sa, sb = os.stat(a), os.stat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
-def check_output(out: Path, inputs: Sequence[tuple[Path, Path]]) -> None:
-    """Refuse an -o that would write over something the user gave the merge: -o must be a new parquet file of
-    its own, not an input (same path or same file), the corpus a run directory stands for, or a run's shard
-    that a results tarball of that run packs; nor may its manifest land on an input.
-
-    `inputs` are (as given, the file read): a run directory is read as its 02_corpus/shard.parquet.
-    """
-    if not out.name.lower().endswith(".parquet") or out.name.lower() == ".parquet":
-        raise InputError(f"-o {out}: a merged corpus is a parquet file, and its name must end in .parquet; "
-                         "nothing was written",
-                         hint="name a new file, e.g. -o merged.parquet (merge never writes over its inputs)")
-    for target in (out, manifest_path(out)):
-        for given, read in inputs:
-            for path, what in _stands_for(given, read):
-                if not same_file(target, path):
-                    continue
-                how = "is" if target == out else f"would write its manifest {target.name} over"
-                alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
-                    " (the same file under another name: a hard link, or a path through a linked folder)"
-                raise InputError(f"-o {out} {how} {what}{alias}; the merge would replace it, so nothing was written",
-                                 hint="merge into a new file, e.g. -o merged.parquet, and move it into place "
-                                      "yourself once you have checked it")
-
-
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
-                note: Callable[[str], None] = lambda _: None) -> MergeManifest:
+                note: Callable[[str], None] = lambda _: None, mixed_teachers: bool = False,
+                overrides: Overrides | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
+
+    Inputs of different teacher models are refused unless `mixed_teachers` (kit.corpus.provenance). The
+    sources of every input are compared by their fingerprints and grouped into contents (kit.corpus.regroup;
+    `overrides`: --content-groups).
 
     One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
     killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
@@ -415,14 +205,27 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with writing(out):
         for line in recover_output(out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(paths, out, prefer)
+        return _merge_into(paths, out, prefer, mixed_teachers, overrides)
 
 
-def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None) -> MergeManifest:
+@dataclass(frozen=True)
+class Findings:
+    """What the merge found about its inputs beyond the rows' keys: lines for the manifest's warnings (and the
+    terminal), and the builds of the rows kept. Cross-input checks add theirs here."""
+
+    warnings: tuple[str, ...]
+    builds: tuple[BuildRows, ...]
+    contents: Regrouped
+    overrides: tuple[str, ...]  # the --content-groups lines applied
+
+
+def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool,
+                overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
+    teachers = check_teachers([i.name for i in inputs], [i.table for i in inputs], mixed_teachers)
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = d.conflict_keys
     if n_conflicts and prefer is None:
@@ -431,16 +234,21 @@ def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None) -> MergeMa
                                  "(newest recorded time); or drop the input that is wrong",
                             details=conflict_examples(d, inputs))
     counts = count_per_input(d, len(inputs))
-    merged = d.table.filter(pa.array(d.keep)).drop_columns(list(HELPERS))
+    kept = d.table.filter(pa.array(d.keep))
+    builds = build_rows(kept, [i.manifest for i in inputs])
+    contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
+    merged = contents.table
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
     summary = summarise_table(merged)
+    findings = Findings((*teachers, *build_warnings(builds), *contents.grouping.notes), builds, contents,
+                        tuple(overrides.lines() if overrides else ()))
     return commit_pair(merged, out, lambda written: build_merge_manifest(
-        out, written, inputs, counts, repeats, prefer, summary, conflicts))
+        out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
 
 
 def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
-                         conflicts: Conflicts) -> MergeManifest:
+                         conflicts: Conflicts, findings: Findings) -> MergeManifest:
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(written), rows=summary.rows,
@@ -450,9 +258,13 @@ def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput]
         repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
-        warnings=[*shard_warnings(inputs), *name_warnings(summary)],
+        warnings=[*shard_warnings(inputs), *name_warnings(summary), *findings.warnings],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        n_sources=summary.n_sources, sources=summary.sources, encoders=summary.encoders, boxes=summary.boxes,
+        n_sources=summary.n_sources, sources=source_rows(summary.sources, findings.contents),
+        encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
+        builds=findings.builds, n_contents=content_count(findings.contents.table),
+        groups=findings.contents.grouping.groups, unchecked_inputs=[Path(p).name for p in findings.contents.unchecked],
+        overrides=list(findings.overrides),
     )

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.contents import Grouping, Overrides, Source, group_sources
 from kit.corpus.inputs import LoadedInput
-from kit.corpus.manifests import ClipEntry, MergeManifest, ShardManifest, SourceRows
+from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardManifest, SourceRows
 from kit.corpus.schema import with_content
 from kit.errors import InputError
 from kit.media.identity import Fingerprint
@@ -84,21 +84,21 @@ def regroup(table: pa.Table, inputs: Sequence[LoadedInput], overrides: Overrides
     return Regrouped(with_content(table, grouping.content_of), grouping, unchecked, prints)
 
 
-def group_lines(r: Regrouped) -> list[str]:
-    """What the merge says about the contents it found (which files, which boxes, how close)."""
+def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str]) -> list[str]:
+    """What a merge says about the contents it found: which sources, which boxes, how close; and which
+    inputs it could not check (their file names)."""
     lines = []
-    for g in r.grouping.groups[:MAX_LISTED]:
+    for g in groups[:MAX_LISTED]:
         who = ", ".join(f"{m.src} ({m.box_id or '?'})" for m in g.members)
         lines.append(f"one content in {len(g.members)} sources: {who}; {g.why[0]}"
                      + (f" (+{len(g.why) - 1} more link(s))" if len(g.why) > 1 else ""))
-    if len(r.grouping.groups) > MAX_LISTED:
-        lines.append(f"... and {len(r.grouping.groups) - MAX_LISTED} more group(s): see the manifest's groups")
-    if r.unchecked:
-        names = ", ".join(PurePath(p).name for p in r.unchecked)
-        lines.append(f"{len(r.unchecked)} input(s) could not be checked for copies of one content in other files "
-                     f"(no fingerprints: written before schema 3, or bash-kit JSONL): {names}; their sources are "
-                     "grouped by sha256 only")
-    return lines + r.grouping.notes
+    if len(groups) > MAX_LISTED:
+        lines.append(f"... and {len(groups) - MAX_LISTED} more group(s): see the manifest's groups")
+    if unchecked:
+        lines.append(f"{len(unchecked)} input(s) could not be checked for copies of one content in other files "
+                     f"(no fingerprints: written before schema 3, or bash-kit JSONL): {', '.join(unchecked)}; "
+                     "their sources are grouped by sha256 only")
+    return lines
 
 
 def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, ...]:

@@ -153,10 +153,18 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
 
 
 def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The training columns of a shard or merged corpus (training_corpus), without the count of duplicates."""
+    return training_corpus(path, extra_columns)[0]
+
+
+def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
     order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
     same models, figure for figure. A schema-2 file (no `content`) reads with every source its own group.
-    `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart)."""
+    `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart).
+    Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second."""
+    from kit.corpus.dedup import KEY, SCORED, drop_duplicates  # dedup builds on this module's columns
+
     stored = parquet_columns(path)
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
@@ -164,13 +172,12 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
-    order = [c for c in ROW_ORDER if c in names]
-    table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *order]) if c in stored])
+    table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *ROW_ORDER, *KEY, *SCORED]) if c in stored])
     if "content" not in stored:
         table = with_content(table)
     validate_table(table.select(wanted), str(path))
-    table = table.sort_by([(c, "ascending") for c in order]).select(wanted)
-    return with_names(table).to_pandas()
+    table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
+    return with_names(table.select(wanted)).to_pandas(), duplicates
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:

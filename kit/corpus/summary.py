@@ -101,6 +101,7 @@ class CorpusSummary(Record):
     corpus_kind: str
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
+    teacher_models: list[str] | None = omit_none()  # every teacher of its rows (absent from kit 0.1.0's verdicts)
     # what the sources are (absent from a verdict of an older kit): the distinct contents (the rows' `content`),
     # the reference files they came from (a source on each box that holds it, and the frame-identical twins a
     # shard skipped), the content groups of more than one source, and each source's geometry
@@ -128,7 +129,7 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 
 SUMMARY_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", "box_id", "device", "platform",
-                   "vmaf", "width", "height", "fps", "pix_fmt")
+                   "vmaf", "width", "height", "fps", "pix_fmt", "teacher_model")
 UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the file says why"
 
 
@@ -164,6 +165,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
+        teacher_models=uniq("teacher_model"),
         n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
         groups=content_groups(df, exact), clips=clips,
     )

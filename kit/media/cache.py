@@ -24,7 +24,7 @@ from kit.infra.files import read_json_object, sha256_stream, write_json
 from kit.infra.locks import LockBusy, locked
 from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
 from kit.media.decode import Geometry, decode_master, decode_pictures
-from kit.media.signature import Fingerprint
+from kit.media.fingerprint import Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
 MASTER = "master3|"  # master3: the geometry and the fingerprint of one decode (master2 had no fingerprint)

@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.infra.proc import ProcResult, run_process
 from kit.media.argv import build_fingerprint_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
-from kit.media.signature import THUMB_BYTES, Fingerprint, build_signature
+from kit.media.fingerprint import THUMB_BYTES, Fingerprint
 
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 
@@ -83,6 +83,8 @@ def demuxer_damage(stderr: str) -> str:
 
 def parse_fingerprint(res: ProcResult) -> Fingerprint:
     """The fingerprint a build_fingerprint_argv decode printed; ValueError if it is not all there."""
+    from kit.media.signature import build_signature  # numpy: only when a clip is fingerprinted
+
     hashes = HASH_LINE.findall(res.stderr)
     if len(hashes) != 1:
         raise ValueError("the decode printed no pixel hash")

@@ -23,15 +23,16 @@ import numpy as np
 
 from kit.media.cache import Sha256Cache
 from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.fingerprint import Fingerprint
 from kit.media.refs import Clip
-from kit.media.signature import Fingerprint, all_distances, decode_signature, distance
+from kit.media.signature import all_distances, decode_signature, distance
 
 __all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "compare", "fingerprint",
            "master_identity", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
-MATCH_AT = 0.03  # signature distance at or under which two clips are the same scene
-DIFFERENT_ABOVE = 0.06  # over which they are different contents; between the two: undecided
+MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
+DIFFERENT_ABOVE = 0.04  # over which they are different contents; between the two: undecided
 
 
 @dataclass(frozen=True)

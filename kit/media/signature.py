@@ -15,22 +15,13 @@ a version tag, so a manifest can carry it (at most ~4.3 KB, a static clip far le
 from __future__ import annotations
 
 import base64
-import re
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from kit.infra.records import Record
+from kit.media.fingerprint import CHROMA, FRAME, LUMA, POSITIONS, THUMB_BYTES, VERSION, signature_bytes
 
-VERSION = "t1"
-THUMB = 8  # thumbnail side (luma); the chroma planes of the 4:2:0 thumbnail are THUMB/2 a side
-POSITIONS = 24  # relative positions sampled (each a pair of consecutive frames)
-LUMA = THUMB * THUMB
-CHROMA = (THUMB // 2) ** 2
-THUMB_BYTES = LUMA + 2 * CHROMA  # one yuv420p thumbnail as ffmpeg's rawvideo writes it
-FRAME = LUMA + 2  # a frame in the signature: the luma samples, then the U and V means
 # in a distance, each chroma mean weighs as much as the CHROMA samples it stands for
 WEIGHTS = np.concatenate([np.ones(LUMA), np.full(2, float(CHROMA))]) / (LUMA + 2 * CHROMA)
 
@@ -58,15 +49,7 @@ def build_signature(thumbs: bytes) -> str:
 
 def decode_signature(text: str) -> Floats:
     """The signature's frames as floats in [0, 1], shaped (POSITIONS, 2, FRAME); ValueError if it is not one."""
-    tag, _, body = text.partition(":")
-    if tag != VERSION:
-        raise ValueError(f"signature version {tag!r} is not {VERSION!r}")
-    try:
-        raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
-    except (ValueError, zlib.error) as exc:
-        raise ValueError(f"damaged signature ({exc})") from None
-    if len(raw) != POSITIONS * 2 * FRAME:
-        raise ValueError(f"signature holds {len(raw)} bytes, not {POSITIONS * 2 * FRAME}")
+    raw = signature_bytes(text)
     return np.frombuffer(raw, dtype=np.uint8).reshape(POSITIONS, 2, FRAME).astype(np.float64) / 255.0
 
 
@@ -92,68 +75,46 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 
 def all_distances(sigs: Floats, within: float) -> Floats:
-    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); pairs whose
-    distance surely exceeds `within` hold +inf.
+    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose
+    distance surely exceeds `within` holds +inf (the diagonal too).
 
-    A prefilter first: each frame cut to 6 numbers (the means of its luma quadrants and the chroma means)
-    gives a lower bound of every frame distance (the squared differences of 16 samples sum to at least
-    16 times their mean's), so of the clip distance; only pairs under `within` by that bound are computed
-    in full, position by position, as matrix products.
+    A prefilter first, a lower bound of every pair's distance from a few matrix products. At a position,
+    each frame of a pair lies within r (half the distance between the pair's two frames) of the pair's
+    mean m, so whatever the offset the position's term is at least |m_a - m_b| - r_a - r_b; over a group
+    of positions the sum of those norms is at least the norm of the concatenated differences. So the
+    clip distance times POSITIONS is at least the sum over groups of max(0, |M_a - M_b| - R_a - R_b),
+    M the group's concatenated means, R its summed radii: one Gram matrix per group. Only the pairs it
+    leaves under `within` are computed in full, exactly as `distance` does.
     """
-    n = len(sigs)
+    n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)
-    if n == 0:
+    if n < 2:
         return out
-    half = THUMB // 2
-    luma = sigs[..., :LUMA].reshape(*sigs.shape[:3], 2, half, 2, half)
-    quads = luma.mean(axis=(-3, -1)).reshape(*sigs.shape[:3], 4)
-    coarse = np.concatenate([quads, sigs[..., LUMA:]], axis=-1)
-    cw = np.full(6, half * half / (LUMA + 2 * CHROMA))  # each entry stands for 16 samples of the full distance
-    bound = _clip_matrix(coarse, cw)
-    rows, cols = np.nonzero(bound <= within)
-    keep = sorted({int(i) for i in rows} | {int(j) for j in cols})
-    if not keep:
-        return out
-    idx = np.asarray(keep)
-    full = _clip_matrix(sigs[idx], WEIGHTS)
-    full[bound[np.ix_(idx, idx)] > within] = np.inf
-    out[np.ix_(idx, idx)] = full
+    scaled = sigs * np.sqrt(WEIGHTS)
+    means = scaled.mean(axis=2)  # (N, POSITIONS, FRAME)
+    radii = np.sqrt(((scaled[:, :, 0] - scaled[:, :, 1]) ** 2).sum(axis=-1)) / 2  # (N, POSITIONS)
+    bound = np.zeros((n, n))
+    for group in np.array_split(np.arange(k_all), PREFILTER_GROUPS):
+        flat = means[:, group].reshape(n, -1)
+        sq = (flat * flat).sum(axis=1)
+        gap = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (flat @ flat.T), 0.0))
+        r = radii[:, group].sum(axis=1)
+        bound += np.maximum(gap - r[:, None] - r[None, :], 0.0)
+    rows, cols = np.nonzero(np.triu(bound / k_all - GRAM_SLACK <= within, k=1))
+    for start in range(0, len(rows), PAIR_CHUNK):
+        i, j = rows[start:start + PAIR_CHUNK], cols[start:start + PAIR_CHUNK]
+        out[i, j] = out[j, i] = _pair_distances(sigs[i], sigs[j])
     return out
 
 
-def _clip_matrix(sigs: Floats, weights: Floats) -> Floats:
-    """`distance` for every pair of signatures (N, POSITIONS, 2, D) with per-entry weights, as matrices."""
-    n = len(sigs)
-    total = np.zeros((n, n))
-    root = np.sqrt(weights)
-    for k in range(sigs.shape[1]):
-        a0, a1 = sigs[:, k, 0] * root, sigs[:, k, 1] * root
-        same = (_euclid(a0, a0) + _euclid(a1, a1)) / 2
-        later = _euclid(a1, a0)  # row's second frame against the column's first: the column starts later
-        total += np.minimum(np.minimum(same, later), later.T)
-    return total / sigs.shape[1]
+PREFILTER_GROUPS = 4  # more groups: a tighter bound, more matrix products
+GRAM_SLACK = 1e-6  # rounding of the products: never let it drop a pair
+PAIR_CHUNK = 2048  # pairs computed in full at once (~50 MB)
 
 
-def _euclid(x: Floats, y: Floats) -> Floats:
-    sq = (x * x).sum(axis=1)[:, None] + (y * y).sum(axis=1)[None, :] - 2.0 * x @ y.T
-    return np.sqrt(np.maximum(sq, 0.0))
-
-
-@dataclass(frozen=True)
-class Fingerprint(Record):
-    """A clip's identity by its decoded pictures (kit.media.identity compares them).
-
-    pixels_sha256: sha256 over the decoded frames' planes (the clip's own pix_fmt, no padding) in frame order,
-    the same for the same pictures in any container; signature: build_signature's text; frames: decoded.
-    """
-
-    pixels_sha256: str
-    signature: str
-    frames: int
-
-    def __post_init__(self) -> None:
-        if re.fullmatch(r"[0-9a-f]{64}", self.pixels_sha256) is None:
-            raise ValueError(f"pixels_sha256 {self.pixels_sha256!r} is not 64 hex digits")
-        if self.frames < 1:
-            raise ValueError(f"a fingerprint of {self.frames} frames")
-        decode_signature(self.signature)  # refuses a damaged or foreign one
+def _pair_distances(a: Floats, b: Floats) -> Floats:
+    """`distance` of a[m] and b[m] for every m (each: M, POSITIONS, 2, FRAME), in float64."""
+    same = (_frame_distance(a[:, :, 0], b[:, :, 0]) + _frame_distance(a[:, :, 1], b[:, :, 1])) / 2
+    later = _frame_distance(a[:, :, 1], b[:, :, 0])
+    earlier = _frame_distance(a[:, :, 0], b[:, :, 1])
+    return np.minimum(same, np.minimum(later, earlier)).mean(axis=1)

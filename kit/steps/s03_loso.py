@@ -145,14 +145,19 @@ class LosoStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
-        from kit.corpus.schema import load_training_corpus
+        from kit.corpus.schema import training_corpus
         from kit.model.baselines import loso_with_baselines
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
         from kit.model.loso import LosoInputs
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df = load_training_corpus(corpus)
+        df, duplicates = training_corpus(corpus)
+        if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
+            line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
+                    f"as merge drops them); training on {len(df)} rows")
+            ctx.log(line)
+            ctx.emit(Info(self.name, line))
         n_sources = df["src_sha256"].nunique()
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
         threads = choose_threads()
@@ -210,7 +215,9 @@ class LosoStep:
             outputs.append(path)
         clock.done()
         means = [r.mean_plcc for r in result.seed_reports]
-        attempts = {"attempts": clock.attempts} if clock.attempts > 1 else {}
+        extra = {"attempts": clock.attempts} if clock.attempts > 1 else {}
+        if duplicates:
+            extra["duplicates_dropped"] = duplicates
         return Outcome(outputs, {"seeds": list(s.seeds), "members": result.n_members,
                                  "mean_plcc": sum(means) / len(means),
-                                 "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **attempts})
+                                 "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **extra})

@@ -149,6 +149,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)) if "bias" in folds
                      else {}, thresholds.max_abs_bias)
     rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
     passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),
@@ -156,11 +157,17 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         recommendation=recommendation(gate, extra_gate, champion, (bias, rmse)), baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=TEACHER_MODEL, plcc_measures=PLCC_MEANING,
+        teacher_model=teacher_claim(teachers), plcc_measures=PLCC_MEANING,
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=bias, fold_rmse_gate=rmse,
+        teacher_models=teachers,
     )
+
+
+def teacher_claim(teachers: list[str]) -> str:
+    """The verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none."""
+    return teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
 
 
 def undefined_correlation(reports: list[SeedReport]) -> str | None:

@@ -3,8 +3,9 @@
 It keeps the bash kit's fields (schema_version, verdict, generated_at_utc,
 seeds, gate{...}, corpus{...}, recommendation) and adds the optional gates, the
 baselines and lift, per-seed and overall figures, the per-fold table, the worst
-folds, the teacher model and provenance. Reading it needs no pandas; building it
-is kit.verdict.decide.
+folds, the teacher model (`teacher_models`: every teacher of the corpus;
+`teacher_model` the one teacher, or "mixed: ..." for a corpus of several) and
+provenance. Reading it needs no pandas; building it is kit.verdict.decide.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class Verdict(Record):
     folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
     bias_gate: FoldGate | None = omit_none()  # --max-abs-bias (kit 0.2; absent from older verdicts)
     fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
+    # every teacher of the corpus (kit 0.2); teacher_model names the one teacher, or says the corpus mixes them
+    teacher_models: list[str] | None = omit_none()
 
     SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
 

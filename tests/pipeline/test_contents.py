@@ -111,3 +111,52 @@ def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, tmp_pat
     assert _corpus(tiny_refs, alone).returncode == 0
     shard = Path("02_corpus") / "shard.parquet"
     assert corpus_sha256(with_twins / shard) == corpus_sha256(alone / shard)
+
+
+def test_merge_groups_one_content_across_boxes_and_names_unchecked_inputs(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    """Box A keeps alpha as .y4m, box B the same pictures as .mkv (and a lossy beta): the union holds
+    four contents in six sources, whatever the order of the inputs; an older input is named as unchecked."""
+    box_a, box_b = tmp_path / "a", tmp_path / "b"
+    box_a.mkdir()
+    box_b.mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        shutil.copy(tiny_refs / f"{name}.y4m", box_a / f"{name}.y4m")
+    shutil.copy(tiny_refs / "delta.y4m", box_b / "delta.y4m")
+    _copy(ffmpeg, tiny_refs / "alpha.y4m", box_b / "alpha.mkv", "-c:v", "ffv1")
+    _copy(ffmpeg, tiny_refs / "beta.y4m", box_b / "beta_lossy.mp4", "-c:v", "libx264", "-crf", "30", "-pix_fmt",
+          "yuv420p")
+    for refs, out, box in ((box_a, tmp_path / "out_a", "boxa"), (box_b, tmp_path / "out_b", "boxb")):
+        res = _corpus(refs, out, "--box-id", box)
+        assert res.returncode == 0, res.stderr
+    shards = [tmp_path / "out_a" / "02_corpus" / "shard.parquet", tmp_path / "out_b" / "02_corpus" / "shard.parquet"]
+    res = run_kit("merge", *shards, "-o", tmp_path / "ab.parquet")
+    assert res.returncode == 0, res.stderr
+    assert "4 contents in 6 sources" in res.stdout, res.stdout
+    assert "one content in 2 sources: alpha (boxa), alpha (boxb); " in res.stdout and "frame-identical" in res.stdout
+    assert "beta (boxa), beta_lossy (boxb)" in res.stdout
+    manifest = json.loads((tmp_path / "ab.manifest.json").read_text())
+    assert manifest["n_contents"] == 4 and len(manifest["groups"]) == 2 and manifest["unchecked_inputs"] == []
+    assert all(s["pixels_sha256"] and s["content"] for s in manifest["sources"])
+    assert run_kit("merge", *reversed(shards), "-o", tmp_path / "ba.parquet").returncode == 0
+    assert (tmp_path / "ab.parquet").read_bytes() == (tmp_path / "ba.parquet").read_bytes()
+    rows = pq.read_table(tmp_path / "ab.parquet", columns=["src", "content"]).to_pylist()
+    assert len({r["content"] for r in rows}) == 4
+
+    # an input without fingerprints (a schema-2 shard, here without its manifest) still merges, named
+    old = tmp_path / "old" / "shard.parquet"
+    old.parent.mkdir()
+    table = pq.read_table(shards[1])
+    pq.write_table(table.drop_columns(["content"]), old)
+    res = run_kit("merge", shards[0], old, "-o", tmp_path / "legacy.parquet")
+    assert res.returncode == 0, res.stderr
+    assert "1 input(s) could not be checked" in res.stdout and "shard.parquet" in res.stdout, res.stdout
+    assert "4 contents" not in res.stdout  # alpha on box B is compared by sha256 only: not joined
+
+    # the lead's word: beta_lossy is another content
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({"different": [["beta", "beta_lossy"]]}))
+    res = run_kit("merge", *shards, "-o", tmp_path / "split.parquet", "--content-groups", groups)
+    assert res.returncode == 0 and "5 contents in 6 sources" in res.stdout, res.stdout + res.stderr
+    split = json.loads((tmp_path / "split.manifest.json").read_text())
+    assert split["overrides"][0].startswith("different contents: beta, beta_lossy")

@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kit.corpus.merge import commit_journal, recover_output
+from kit.corpus.commit import commit_journal, recover_output
 from kit.infra.faults import KILL_ENV
 from kit.infra.files import sha256_file
 from kit.rundir import manifest_path

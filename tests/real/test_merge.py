@@ -262,3 +262,30 @@ def test_run_on_a_damaged_corpus_is_refused_cleanly(tmp_path: Path, damage: str)
     needle = {"corrupted page": "damaged parquet: ", "two vmaf columns": "column 'vmaf' appears 2 times",
               "1e308 feature": "row 9 column 'adm2': 1e+308 is outside [0, 2]"}[damage]
     assert needle in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_run_on_a_corpus_of_doubled_rows_trains_on_each_row_once(tmp_path: Path) -> None:
+    """Every row twice (the copy with another measured enc_time_ms, as a second run of one box gives): `run --corpus`
+    drops the copies by merge's rule, says how many on the terminal and in LOSO's log, and trains on each row once."""
+    from kit.corpus.schema import corpus_sha256
+    from kit.rundir import RunDir
+    from tests.kitfiles import shard_table, write_shard
+
+    table = shard_table(n_src=4)
+    copy = table.set_column(table.column_names.index("enc_time_ms"), "enc_time_ms",
+                            pa.array([7.5] * table.num_rows, pa.float64()))
+    doubled = write_shard(tmp_path / "doubled.parquet", pa.concat_tables([table, copy]))
+    out = tmp_path / "out"
+    res = run_kit("run", "--corpus", doubled, "--out-dir", out, *FAST, *LENIENT)
+    assert res.returncode in (0, 1), res.stdout + res.stderr
+    line = f"{table.num_rows} duplicate row(s) dropped from {doubled}"
+    assert line in res.stdout and f"training on {table.num_rows} rows" in res.stdout, res.stdout
+    assert f"duplicates_dropped {table.num_rows}" in res.stdout  # the step's closing line
+    run = RunDir(out)
+    assert line in run.log("loso").read_text()
+    report = json.loads(run.loso_seed(0).read_text())
+    assert report["corpus"]["rows"] == table.num_rows  # each row once
+    assert report["corpus"]["sha256"] == corpus_sha256(doubled)  # the identity of the file it was given
+    once = write_shard(tmp_path / "once.parquet", table)
+    assert corpus_sha256(once) != corpus_sha256(doubled)

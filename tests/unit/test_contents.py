@@ -12,7 +12,8 @@ import pytest
 
 from kit.corpus.contents import Overrides, Source, group_sources, read_overrides
 from kit.errors import InputError
-from kit.media.signature import THUMB_BYTES, Fingerprint, build_signature
+from kit.media.fingerprint import THUMB_BYTES, Fingerprint
+from kit.media.signature import build_signature
 
 
 def _print(seed: int, noise: float = 0.0, frames: int = 30) -> Fingerprint:

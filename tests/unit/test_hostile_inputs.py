@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
-from kit.corpus import merge as merge_mod
+from kit.corpus import commit as commit_mod
 from kit.corpus.schema import load_training_corpus
 from kit.errors import InputError
 from kit.infra import archive, limits, parquet
@@ -377,11 +377,11 @@ def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path)
     new_parquet, new_manifest = tmp_path / f".tmp-m.parquet.{_dead_pid()}.x", tmp_path / ".tmp-m.manifest.json.1.y"
     new_parquet.write_bytes(b"new parquet")
     new_manifest.write_bytes(b"new manifest")
-    journal = merge_mod.commit_journal(out)
-    journal.write_text(json.dumps(merge_mod.Commit(_dead_pid(), "f" * 64, [
+    journal = commit_mod.commit_journal(out)
+    journal.write_text(json.dumps(commit_mod.Commit(_dead_pid(), "f" * 64, [
         [new_parquet.name, out.name], [new_manifest.name, manifest_path(out).name]]).to_json()))
     os.replace(new_parquet, out)  # killed between the two renames
-    assert merge_mod.recover_output(out) == [
+    assert commit_mod.recover_output(out) == [
         f"completed the interrupted merge into {out} (it was killed while replacing its files)"]
     assert (out.read_bytes(), manifest_path(out).read_bytes()) == (b"new parquet", b"new manifest") != old
     assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json",
@@ -390,21 +390,21 @@ def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path)
 
 def test_a_commit_of_a_live_merge_is_left_alone(tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"
-    merge_mod.commit_journal(out).write_text(json.dumps(merge_mod.Commit(os.getppid(), "f" * 64, []).to_json()))
+    commit_mod.commit_journal(out).write_text(json.dumps(commit_mod.Commit(os.getppid(), "f" * 64, []).to_json()))
     assert_refused(invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out), "is writing", "right now")
-    assert merge_mod.commit_journal(out).exists()
-    old = time.time() - merge_mod.COMMIT_STALE_S - 1  # a recycled pid cannot hold the output forever
-    os.utime(merge_mod.commit_journal(out), (old, old))
+    assert commit_mod.commit_journal(out).exists()
+    old = time.time() - commit_mod.COMMIT_STALE_S - 1  # a recycled pid cannot hold the output forever
+    os.utime(commit_mod.commit_journal(out), (old, old))
     assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
-    assert not merge_mod.commit_journal(out).exists()
+    assert not commit_mod.commit_journal(out).exists()
 
 
 def test_a_damaged_commit_journal_is_ignored(tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"
-    merge_mod.commit_journal(out).write_text('{"pid": 1, "sha256": "x", "moves": [["a"], 5]}')
+    commit_mod.commit_journal(out).write_text('{"pid": 1, "sha256": "x", "moves": [["a"], 5]}')
     assert invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out).exit_code == 0
     escape = {"pid": 999999999, "sha256": "x", "moves": [["../../etc/x", "m.parquet"]]}
-    merge_mod.commit_journal(out).write_text(json.dumps(escape))
+    commit_mod.commit_journal(out).write_text(json.dumps(escape))
     assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json", "m.parquet"]
 

@@ -1,0 +1,73 @@
+"""The one rule for duplicate rows, shared by `merge` and training on a given corpus (`run --corpus`).
+
+Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index, device): an 8-bit and a
+10-bit encode of one frame are two rows. Rows with one key and equal scored values (the six features and
+vmaf) are duplicates, whatever else differs (the measured `enc_time_ms`): one is kept. Rows with one key and
+different scored values are a conflict, which the merge resolves (or refuses) and training leaves as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER
+
+KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
+SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
+SCORED = (*CORPUS_FEATURES, "vmaf")
+RANK = ("_pref", "_row")  # which row of a key wins: the preferred input's, then the earlier one
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """The rows in canonical order and what became of each."""
+
+    table: pa.Table  # sorted by SORT_ORDER, then preference
+    keep: np.ndarray  # bool: the row goes to the output
+    kept_row: np.ndarray  # index of the row kept for this row's key
+    differs: np.ndarray  # bool: scored values differ from the kept row's
+
+    @property
+    def duplicate_rows(self) -> np.ndarray:
+        return ~self.keep & ~self.differs
+
+    @property
+    def conflict_rows(self) -> np.ndarray:
+        return ~self.keep & self.differs
+
+    @property
+    def conflict_keys(self) -> int:
+        return len(np.unique(self.kept_row[self.conflict_rows]))
+
+
+def dedupe(table: pa.Table) -> Dedup:
+    """Sort by key then rank (RANK's columns); the first row of each key is kept.
+
+    A key column the table lacks (a schema-1 file read as it is) counts as one value for every row."""
+    order = [(c, "ascending") for c in (*SORT_ORDER, *RANK) if c in table.column_names]
+    table = table.sort_by(order).combine_chunks()
+    n = table.num_rows
+    starts = np.zeros(n, dtype=bool)
+    starts[:1] = True
+    for name in (c for c in KEY if c in table.column_names):
+        col = table[name].combine_chunks()
+        starts[1:] |= pc.not_equal(col.slice(1), col.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    kept_row = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    differs = np.zeros(n, dtype=bool)
+    for name in SCORED:
+        values = table[name].to_numpy()
+        differs |= values != values[kept_row]
+    return Dedup(table, starts, kept_row, differs)
+
+
+def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
+    """The table without its duplicate rows (conflicting rows stay), in the canonical row order, and how many
+    were dropped: what training on a given corpus does with the merge's rule."""
+    ranked = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    d = dedupe(ranked)
+    dup = d.duplicate_rows
+    return d.table.filter(pa.array(~dup)).drop_columns(["_row"]), int(dup.sum())
