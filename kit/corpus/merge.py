@@ -49,6 +49,7 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
 )
+from kit.corpus.names import source_names
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
 from kit.corpus.summary import TableSummary, summarise_table
@@ -161,12 +162,14 @@ def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
 
 
 def name_warnings(summary: TableSummary) -> list[str]:
-    """One source name with several contents: legal (separate folds) but worth a look."""
-    names: dict[str, int] = {}
+    """One source name for several sources (other bytes): legal, told apart by kit.corpus.names, worth a look."""
+    shown = source_names((s.src_sha256, s.src) for s in summary.sources)
+    by_name: dict[str, list[str]] = {}
     for s in summary.sources:
-        names[s.src] = names.get(s.src, 0) + 1
-    return [f"source name {n!r} has {c} different contents (each is its own fold)"
-            for n, c in sorted(names.items()) if c > 1]
+        by_name.setdefault(s.src, []).append(shown[s.src_sha256])
+    return [f"source name {n!r} is used by {len(v)} different files: told apart as {', '.join(sorted(v))} in "
+            "folds, figures and tables (a content group holds them out together where they are one content)"
+            for n, v in sorted(by_name.items()) if len(v) > 1]
 
 
 def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
