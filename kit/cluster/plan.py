@@ -96,7 +96,9 @@ class ClusterPlan:
         """What the union task runs once every shard succeeded: the merge, then LOSO, verdict and bundle."""
         lay = self.layout
         shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
-        return [[*self.kit, "merge", *shards, "-o", str(lay.union_corpus)],
+        args = list(self.run_args)  # the user's word on content groups holds across shards too
+        groups = args[args.index("--content-groups"):][:2] if "--content-groups" in args else []
+        return [[*self.kit, "merge", *shards, "-o", str(lay.union_corpus), *groups],
                 [*self.kit, "run", "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
                  "--box-id", self.box_id, *self.run_args]]
 

@@ -117,3 +117,14 @@ def test_ray_names_a_cluster_it_cannot_join(refs: Path, tmp_path: Path) -> None:
                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 2, res.stderr[-2000:]
     assert "error: cannot join the Ray cluster 127.0.0.1:1" in res.stderr and "hint: check the address" in res.stderr
+
+
+def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Path) -> None:
+    groups = tmp_path / "groups.json"
+    groups.write_text('{"different": [["alpha", "beta"]]}')
+    res = CliRunner().invoke(cli, ["ray", "--out-dir", str(tmp_path / "o"), "--shards", "2", "--ref-dir", str(refs),
+                                   "--dry-run", "--content-groups", str(groups), *FLAGS])
+    assert res.exit_code == 0, res.output
+    _prereqs, corpus, merge, run = kit_commands(res.stdout)
+    for argv in (corpus, merge, run):
+        assert argv[argv.index("--content-groups") + 1] == str(groups)
