@@ -229,6 +229,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         f"<p>{esc(verdict.recommendation)}</p>",
         f"<p class='note'>{esc(verdict.plcc_measures)} "
         f"Teacher model: {esc(verdict.teacher_model)}.</p>",
+        f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Figures are per source, from each row's "
+        "prediction by the members that did not train on it.</p>",
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
         *figure_sections(verdict, data),
         "<h2>Per seed</h2>",

@@ -98,7 +98,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
+    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
+            ("worst folds", worst),
             *baseline_rows(verdict), corpus_row(verdict)]
 
 
