@@ -42,8 +42,9 @@ def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
     gate = verdict.gate
     ok = {True: "pass", False: "FAIL"}
     seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
+    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     return [
-        ("mean LOSO PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
+        (f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
                            f"{ok[gate.mean_plcc_pass]})"),
         ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
         ("per seed", seeds + f"  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
