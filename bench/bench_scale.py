@@ -1,28 +1,145 @@
 #!/usr/bin/env python3
-"""Scale: a million rows on 2 cores.
+"""Scale: validation at 10 to 1,000 contents, LOSO and grouped K-fold side by side, on 2 cores.
 
-  * LOSO, 5 seeds x 9 folds, on a 1,000,000-row corpus: wall time (target <= 10 min)
-    and peak RSS (target <= 4 GiB), measured in a child process;
-  * merging 1,000,000 rows (two 500k-row shards): wall time (target <= 30 s);
-  * corpus-step memory flat in the number of jobs: peak RSS of the corpus step with
-    N and 4N jobs side by side (target ratio ~1).
+Default (the contents sweep): corpora of 10, 50, 200 and 1,000 contents x 300 rows, made from the real demo
+corpus (9 sources x 4 cqs): content c takes 300 rows of demo source c % 9, with a fixed per-content gain on
+each feature (x (1 + N(0, 0.01))), per-row jitter (x (1 + N(0, 0.002))), vmaf + N(0, 0.3), and a new identity
+(src c<c>, src_sha256 = sha256 of the name). Each point is the whole loso step's training (5 seeds, the
+ensemble and the baselines: kit.model.baselines.loso_with_baselines) in a child process, for its wall time,
+its CPU (user + sys, from wait4) and its peak RSS. LOSO is measured up to --loso-max contents and extrapolated
+to 1,000 and 5,000 from its cost per member-sample; the ratio K-fold / LOSO is printed per size.
 
-The big corpus is resampled, with jitter, from the real demo corpus (9 sources).
+    python bench/bench_scale.py [--contents 10,50,200,1000] [--loso-max 50] [--k 10] [--work DIR]
+    python bench/bench_scale.py --million [--rows 1000000] [--skip-loso]   (the 1,000,000-row bench)
 
-    python bench/bench_scale.py [--rows 1000000] [--work DIR] [--skip-loso]
+--million: LOSO, 5 seeds x 9 folds, on a 1,000,000-row corpus (target <= 10 min, <= 4 GiB); merging 1,000,000
+rows (target <= 30 s); corpus-step memory flat in the number of jobs. The big corpus is resampled, with
+jitter, from the real demo corpus (9 sources).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from common import ROOT, demo_corpus, peak_rss_mib, run_kit, scaled_corpus
+from common import ROOT, demo_corpus, measure, peak_rss_mib, run_kit, scaled_corpus
+
+ROWS_PER_CONTENT = 300
+SEEDS = [0, 1, 2, 3, 4]
+
+
+def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.DataFrame:
+    """`contents` new contents x ROWS_PER_CONTENT rows, each drawn from one real source (module docstring)."""
+    from kit.media.libvmaf import FEATURES
+
+    rng = np.random.default_rng(seed)
+    bases = [g.reset_index(drop=True) for _, g in sorted(real.groupby("src_sha256"), key=lambda kv: kv[0])]
+    parts = []
+    for c in range(contents):
+        base = bases[c % len(bases)]
+        pick = rng.choice(len(base), ROWS_PER_CONTENT, replace=len(base) < ROWS_PER_CONTENT)
+        part = base.iloc[np.sort(pick)].reset_index(drop=True)
+        gain = 1 + rng.normal(0, 0.01, len(FEATURES))
+        for i, col in enumerate(FEATURES):
+            part[col] = part[col].to_numpy(dtype=np.float64) * gain[i] * (1 + rng.normal(0, 0.002, len(part)))
+        part["vmaf"] = np.clip(part["vmaf"].to_numpy() + rng.normal(0, 0.3, len(part)), 0, 100)
+        name = f"c{c:05d}"
+        part["src"], part["src_sha256"] = name, hashlib.sha256(name.encode()).hexdigest()
+        part["frame_index"] = np.arange(len(part), dtype=np.int32)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def child_fold(path: Path, folds: str) -> None:
+    """One point: the loso step's training and evaluation (5 seeds, ensemble + baselines) on this corpus."""
+    from kit.corpus.schema import load_training_corpus
+    from kit.model.baselines import loso_with_baselines
+    from kit.model.loso import LosoInputs
+    from kit.model.recipe import TrainConfig
+    from kit.model.threads import apply_threads, choose_threads
+
+    threads = choose_threads()
+    apply_threads(threads)  # as the LOSO step does
+    start = time.perf_counter()
+    df = load_training_corpus(path)
+    inputs = LosoInputs.of(df, folds)
+    result, models = loso_with_baselines(inputs, SEEDS, TrainConfig(), workers=threads.train)
+    mean_rows = float(np.mean([len(t) for t in inputs.train]))
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(), "rows": len(df),
+                      "scheme": inputs.scheme.label, "folds": len(inputs.folds), "mean_train_rows": mean_rows,
+                      "members": result.n_members + 2 * len(inputs.folds),
+                      "mean_plcc": [r.mean_plcc for r in result.seed_reports],
+                      "mean_rmse": [r.mean_rmse for r in result.seed_reports],
+                      "ridge_plcc": models["ridge"].mean_plcc}))
+
+
+def member_samples(contents: int, folds: int, config_epochs: int = 60, cap: int = 4_000_000) -> float:
+    """Samples all members of one point train on: 7 members per fold (5 seeds, linear, mlp_small), each
+    min(epochs x its rows, the recipe's cap)."""
+    rows = ROWS_PER_CONTENT * contents * (1 - 1 / folds)
+    return 7 * folds * min(config_epochs * rows, cap)
+
+
+def point(work: Path, corpus: Path, folds: str, log: Path) -> dict[str, object]:
+    m = measure([sys.executable, __file__, "--child", "fold", str(corpus), folds], log=log, cwd=ROOT)
+    if m.rc != 0:
+        raise SystemExit(f"{corpus.name} --folds {folds} failed (exit {m.rc}):\n{m.output[-3000:]}")
+    out = json.loads(m.output.strip().splitlines()[-1])
+    return {**out, "wall": m.wall, "cpu": m.cpu}
+
+
+def sweep(args: argparse.Namespace) -> None:
+    real = pd.read_parquet(demo_corpus(args.work / "demo4s"))
+    rows = []
+    for contents in args.contents:
+        path = args.work / f"contents-{contents}.parquet"
+        if not path.is_file():
+            contents_corpus(real, contents).to_parquet(path, index=False)
+        for folds in ("loso", str(args.k)):
+            if (folds == "loso" and contents > args.loso_max) or (folds != "loso" and args.k >= contents):
+                continue  # LOSO not measured this far; K >= contents is LOSO
+            r = point(args.work, path, folds, args.work / f"contents-{contents}-{folds}.log")
+            samples = member_samples(contents, r["folds"])
+            rows.append({"contents": contents, "asked": folds, **r, "samples": samples})
+            print(f"{contents:>5} contents {r['rows']:>7} rows  {r['scheme']:<16} {r['members']:>5} members  "
+                  f"wall {r['wall']:7.1f} s  CPU {r['cpu']:7.1f} s  peak RSS {r['peak_rss_mib']:6.0f} MiB  "
+                  f"mean PLCC {np.mean(r['mean_plcc']):.4f} (seeds {min(r['mean_plcc']):.4f}-"
+                  f"{max(r['mean_plcc']):.4f})  RMSE {np.mean(r['mean_rmse']):.3f}  ridge {r['ridge_plcc']:.4f}",
+                  flush=True)
+    print()
+    extrapolate(rows, args.contents)
+    (args.work / "sweep.json").write_text(json.dumps(rows, indent=1))
+
+
+def extrapolate(rows: list[dict[str, object]], sizes: list[int]) -> None:
+    """LOSO's CPU where it was not measured: its members times their samples times a CPU cost per member-sample,
+    taken from the largest measured point in the same regime (below the recipe's sample cap: the largest LOSO,
+    batches of 64; at the cap: the largest K-fold point whose members hit it, batches of ~1,000, as LOSO's would)."""
+    def rate(points: list[dict[str, object]]) -> float | None:
+        return float(points[-1]["cpu"]) / float(points[-1]["samples"]) if points else None
+
+    capped = 60 * ROWS_PER_CONTENT  # rows x epochs >= the cap from here on
+    below = rate([r for r in rows if r["asked"] == "loso"])
+    at_cap = rate([r for r in rows if r["asked"] != "loso" and float(r["mean_train_rows"]) * 60 >= 4_000_000])
+    for contents in sorted({*sizes, 1000, 5000}):
+        kf = [r for r in rows if r["contents"] == contents and r["asked"] != "loso"]
+        measured = [r for r in rows if r["contents"] == contents and r["asked"] == "loso"]
+        use = at_cap if capped * (contents - 1) >= 4_000_000 else below
+        if measured:
+            cpu, how = float(measured[0]["cpu"]), "measured"
+        elif use is not None:
+            cpu, how = use * member_samples(contents, contents), f"extrapolated ({use * 1e6:.2f} us/member-sample)"
+        else:
+            continue
+        ratio = f"  K-fold/LOSO CPU {float(kf[0]['cpu']) / cpu:.4f}" if kf else ""
+        print(f"LOSO at {contents:>5} contents: CPU {cpu:9.0f} s = {cpu / 3600:6.2f} h, {how}{ratio}", flush=True)
 
 
 def child_loso(path: Path) -> None:
@@ -61,13 +178,24 @@ def corpus_rss(work: Path, clips: int, cqs: str) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--contents", type=lambda s: [int(v) for v in s.split(",")], default=[10, 50, 200, 1000])
+    ap.add_argument("--loso-max", type=int, default=50, help="measure LOSO up to this many contents")
+    ap.add_argument("--k", type=int, default=10, help="the K of grouped K-fold")
+    ap.add_argument("--million", action="store_true", help="the 1,000,000-row bench instead")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     ap.add_argument("--skip-loso", action="store_true")
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child_loso(Path(args.child[1]))
+        if args.child[0] == "fold":
+            child_fold(Path(args.child[1]), args.child[2])
+        else:
+            child_loso(Path(args.child[1]))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    if not args.million:
+        sweep(args)
         return
     real = pd.read_parquet(demo_corpus(args.work / "demo4s"))
     big_path = args.work / f"big-{args.rows}.parquet"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kit.cli.params import AbsPath, Encoders, Fps, IntList, KitType, Limit, Range, Shard
+from kit.cli.params import AbsPath, Encoders, Folds, Fps, IntList, KitType, Limit, Range, Shard
 from kit.errors import InputError
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.rundir import STEP_NAMES
@@ -96,6 +96,9 @@ FLAGS: tuple[RunFlag, ...] = (
             "8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
     RunFlag("--cqs", "cqs", IntList(0, 255, "19,25,31,37"), "Quality grid (the cq knob, mapped per encoder family)."),
     RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
+    RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
+            "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "
+            "above). Figures are per source either way.", metavar="loso|K|auto"),
     RunFlag("--out-dir", "out_dir", AbsPath(), "Run directory.", computed="runs/<box-id>"),
     RunFlag("--corpus", "corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the "
             "corpus step."),

@@ -132,6 +132,21 @@ class Shard(KitType["ShardSpec | None"]):
         return value.label if value is not None else ""
 
 
+class Folds(KitType[str]):
+    """`loso`, `auto` or a number K >= 2 of grouped folds, written back as the kit reads it (`10`, `loso`)."""
+
+    name = "folds"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.model.recipe import parse_folds
+
+        try:
+            return parse_folds(text)
+        except ValueError:
+            raise InputError(f"{flag} {text!r} is neither loso, auto nor a number of folds of at least 2",
+                             hint=f"e.g. {flag} auto, {flag} loso or {flag} 10") from None
+
+
 class Fps(KitType[str]):
     """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
 

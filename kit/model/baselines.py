@@ -13,17 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kit.model.loso import (
-    Fold,
-    LosoInputs,
-    LosoResult,
-    agreement_of,
-    evaluate_loso,
-    fold_summary,
-    is_constant,
-    training_rows,
-)
-from kit.model.metrics import errors
+from kit.model.batches import Complement
+from kit.model.folds import Fold
+from kit.model.loso import LosoInputs, LosoResult, by_source, evaluate_loso, fold_summary, source_results
 from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult
@@ -57,13 +49,9 @@ def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: f
     return RidgeModel(mean, std, w, y_mean - float(x_mean @ w))
 
 
-def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> FoldResult:
-    """A baseline's figures on one held-out source."""
-    a, e = agreement_of(target[fold.rows], pred), errors(target[fold.rows], pred)
-    return FoldResult(fold=fold.index, src=fold.src, src_sha256=fold.src_sha256, n_frames=len(fold.rows),
-                      plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"], bias=e["bias"],
-                      max_abs_error=e["max_abs_error"], share_out_of_range=e["share_out_of_range"],
-                      teacher_constant=is_constant(target[fold.rows]))
+def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> list[FoldResult]:
+    """A baseline's figures on each source of one fold, from its predictions of the fold's rows."""
+    return source_results(fold, target[fold.rows], pred)
 
 
 def baseline_result(model: str, folds: list[FoldResult], details: dict[str, object]) -> BaselineResult:
@@ -76,19 +64,20 @@ def baseline_result(model: str, folds: list[FoldResult], details: dict[str, obje
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
     """Ridge regression on the LOSO folds."""
     results = []
-    for fold, train in zip(folds, training_rows(folds, len(target)), strict=True):
+    for fold in folds:
+        train = Complement(len(target), fold.rows).array()
         model = fit_ridge(feats[train], codec[train], target[train])
-        results.append(fold_result(fold, target, model.predict(feats[fold.rows], codec[fold.rows])))
-    return baseline_result("ridge", results, {
+        results += fold_result(fold, target, model.predict(feats[fold.rows], codec[fold.rows]))
+    return baseline_result("ridge", by_source(results), {
         "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
 
 
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
     """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
     feats, codec = inputs.feats, inputs.codec
-    results = [fold_result(fold, inputs.target, ens.predict(m, feats[fold.rows], codec[fold.rows]))
-               for m, fold in enumerate(inputs.folds)]
-    return baseline_result(arch.name, results, {
+    results = [r for m, fold in enumerate(inputs.folds)
+               for r in fold_result(fold, inputs.target, ens.predict(m, feats[fold.rows], codec[fold.rows]))]
+    return baseline_result(arch.name, by_source(results), {
         "params": arch.params, "seed": seed,
         "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
         "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})

@@ -7,6 +7,7 @@ trains it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +18,44 @@ from kit.model.network import Arch
 
 
 @dataclass(frozen=True)
+class Complement:
+    """The rows a fold trains on (every row it does not hold out), made only while a group trains on them:
+    folds and members share no copy of them (at 1,000 sources, a copy per fold was 18 GiB)."""
+
+    n_rows: int
+    held_out: np.ndarray  # sorted
+
+    def __len__(self) -> int:
+        return self.n_rows - len(self.held_out)
+
+    def array(self) -> np.ndarray:
+        keep = np.ones(self.n_rows, dtype=bool)
+        keep[self.held_out] = False
+        return np.flatnonzero(keep).astype(np.int64, copy=False)
+
+
+@dataclass(frozen=True)
 class Member:
-    """One model to train: its seed and the global row indices it trains on."""
+    """One model to train: its seed and the global row indices it trains on (the same object for every member
+    of a fold: what a member's rows cost is computed once per object, see `row_arrays` and `Scalers`)."""
 
     seed: int
     fold: int  # -1 for a full-corpus fit
-    train_rows: np.ndarray
+    train_rows: np.ndarray | Complement
+
+
+def rows_of(member: Member) -> np.ndarray:
+    rows = member.train_rows
+    return rows.array() if isinstance(rows, Complement) else rows
+
+
+def row_arrays(members: list[Member]) -> list[torch.Tensor]:
+    """Each member's training rows as a tensor; members sharing a rows object share one tensor."""
+    made: dict[int, torch.Tensor] = {}
+    for m in members:
+        if id(m.train_rows) not in made:
+            made[id(m.train_rows)] = torch.from_numpy(rows_of(m))
+    return [made[id(m.train_rows)] for m in members]
 
 
 @dataclass(frozen=True)
@@ -45,38 +78,59 @@ class TrainData:
 
 
 class RowStream:
-    """One member's training rows, reshuffled on every pass, handed out in order."""
+    """One member's training rows, reshuffled on every pass, handed out in order. The rows are shared with
+    the fold's other members; a member keeps only its permutation of them."""
 
-    def __init__(self, member: Member) -> None:
-        self.rows = torch.from_numpy(member.train_rows)
+    def __init__(self, member: Member, rows: torch.Tensor) -> None:
+        self.rows = rows
         self.gen = torch.Generator().manual_seed(member.seed * 1_000_003 + member.fold + 1)
-        self.perm = self.rows[torch.randperm(len(self.rows), generator=self.gen)]
+        self.perm = torch.randperm(len(self.rows), generator=self.gen)
         self.pos = 0
 
     def take(self, n: int) -> torch.Tensor:
         parts = []
         while n > 0:
             if self.pos == len(self.perm):
-                self.perm = self.rows[torch.randperm(len(self.rows), generator=self.gen)]
+                self.perm = torch.randperm(len(self.rows), generator=self.gen)
                 self.pos = 0
-            part = self.perm[self.pos : self.pos + n]
+            part = self.rows[self.perm[self.pos : self.pos + n]]
             self.pos += len(part)
             n -= len(part)
             parts.append(part)
         return torch.cat(parts)
 
 
+def scaler(feats: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The feature means and standard deviations (6,) of these training rows."""
+    x = feats[rows].double()
+    mu = x.mean(0)
+    sd = x.std(0, unbiased=False)
+    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
+    return mu.float(), sd.float()
+
+
+class Scalers:
+    """Each member's scaler, fit on its training rows only, computed once per rows object (a fold's members,
+    every seed and baseline, share one): one pass over the rows per fold, not per member. Shared by the workers."""
+
+    def __init__(self, feats: torch.Tensor) -> None:
+        self.feats, self.lock = feats, threading.Lock()
+        self.made: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def of(self, members: list[Member], rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(means, stds), each (M, 1, 6)."""
+        pairs = []
+        for mem, r in zip(members, rows, strict=True):
+            with self.lock:
+                if id(mem.train_rows) not in self.made:
+                    self.made[id(mem.train_rows)] = scaler(self.feats, r)
+                pairs.append(self.made[id(mem.train_rows)])
+        return torch.stack([p[0] for p in pairs]).unsqueeze(1), torch.stack([p[1] for p in pairs]).unsqueeze(1)
+
+
 def scalers(feats: torch.Tensor, members: list[Member]) -> tuple[torch.Tensor, torch.Tensor]:
     """Each member's feature means and standard deviations (M, 1, 6), from its training rows only."""
-    means, stds = [], []
-    for mem in members:
-        rows = feats[torch.from_numpy(mem.train_rows)].double()
-        mu = rows.mean(0)
-        sd = rows.std(0, unbiased=False)
-        sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
-        means.append(mu.float())
-        stds.append(sd.float())
-    return torch.stack(means).unsqueeze(1), torch.stack(stds).unsqueeze(1)
+    return Scalers(feats).of(members, row_arrays(members))
 
 
 def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -90,8 +144,9 @@ class Inputs:
     The codec columns pass through the same subtract-and-divide as (x - 0) / 1, which is x
     exactly, so a batch is one gather and two element-wise ops."""
 
-    def __init__(self, data: TrainData, members: list[Member], arch: Arch) -> None:
-        self.means, self.stds = scalers(data.feats, members)
+    def __init__(self, data: TrainData, members: list[Member], arch: Arch, rows: list[torch.Tensor],
+                 fitted: Scalers | None = None) -> None:
+        self.means, self.stds = (fitted or Scalers(data.feats)).of(members, rows)
         if arch.use_codec:
             self.table = data.table
             pad = data.table.shape[1] - data.feats.shape[1]

@@ -1,9 +1,9 @@
-"""Leave-one-source-out evaluation of the ensemble.
+"""Validation of the ensemble: leave one content group out (LOSO), or grouped K-fold (kit.model.folds).
 
-One fold per distinct content (`src_sha256`), so a piece of content never sits
-on both sides of a fold, even when two boxes named it differently. Every
-(seed, fold) member is trained in one call of the batched trainer
-(kit.model.train), its members grouped onto the training workers.
+A piece of content never sits on both sides of a fold, even when two boxes named it differently. Every
+(seed, fold) member is trained in one call of the batched trainer (kit.model.train), its members grouped onto the
+training workers. Whatever the scheme, every row is predicted by the members that did not train on it and the
+figures are per source (FoldResult rows): with one source per fold, as in LOSO, they are the folds' figures.
 """
 
 from __future__ import annotations
@@ -14,50 +14,28 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import VMAF_CEILING
-from kit.errors import InputError
-from kit.infra.invocation import kit_command
+from kit.model.batches import Complement
 from kit.model.features import design_matrix
+from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
-from kit.model.recipe import MIN_SOURCES, TrainConfig, check_frames_per_source
-from kit.model.results import FoldResult, SeedReport
+from kit.model.recipe import TrainConfig
+from kit.model.results import FoldResult, FoldScheme, SeedReport
 from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
 
 
-@dataclass(frozen=True)
-class Fold:
-    index: int
-    src: str
-    src_sha256: str
-    rows: np.ndarray  # held-out row indices
-
-
-def make_folds(df: pd.DataFrame) -> list[Fold]:
-    """One fold per src_sha256, ordered by source name; refuses fewer than 3 sources, or a too-short one."""
-    groups = df.groupby("src_sha256", sort=False).indices
-    names = df.groupby("src_sha256", sort=False)["src"].first()
-    order = sorted(groups, key=lambda s: (str(names[s]), s))
-    if len(order) < MIN_SOURCES:
-        raise InputError(f"the corpus has {len(order)} distinct source(s); LOSO needs at least {MIN_SOURCES}",
-                         hint="add reference clips (--ref-dir) or train on a merged corpus (--corpus)")
-    frames = df.groupby("src_sha256", sort=False)["frame_index"].nunique()
-    check_frames_per_source({f"source {names[s]!r} ({s[:12]})": int(frames[s]) for s in order}, " in the corpus",
-                            hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "
-                                 "or re-make them from a longer cut of the clip")
-    return [Fold(i, str(names[s]), s, np.sort(groups[s])) for i, s in enumerate(order)]
-
-
-def training_rows(folds: list[Fold], n_rows: int) -> list[np.ndarray]:
-    """Per fold, the rows it trains on: every row not held out."""
-    all_rows = np.arange(n_rows)
-    return [np.setdiff1d(all_rows, f.rows, assume_unique=True) for f in folds]
+def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:
+    """The folds of --folds `asked` (LOSO by default: one fold per content group, ordered by source name);
+    refuses fewer than 3 content groups, or a too-short source."""
+    return cut_folds(df, asked)[0]
 
 
 @dataclass
 class LosoResult:
     seed_reports: list[SeedReport]
-    folds: pd.DataFrame  # every (seed, fold), the FoldResult fields as columns (folds.parquet)
+    folds: pd.DataFrame  # every (seed, source), the FoldResult fields as columns (folds.parquet)
     predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
     n_members: int
+    scheme: FoldScheme | None = None
 
 
 @dataclass(frozen=True)
@@ -66,16 +44,18 @@ class LosoInputs:
 
     df: pd.DataFrame
     folds: list[Fold]
-    train: list[np.ndarray]  # per fold, the rows it trains on
+    train: list[Complement]  # per fold, the rows it trains on (made when a group trains on them)
     feats: np.ndarray
     codec: np.ndarray
     target: np.ndarray  # vmaf, float64
+    scheme: FoldScheme
 
     @classmethod
-    def of(cls, df: pd.DataFrame) -> LosoInputs:
-        folds = make_folds(df)
+    def of(cls, df: pd.DataFrame, asked: str = LOSO) -> LosoInputs:
+        folds, scheme = cut_folds(df, asked)
         feats, codec = design_matrix(df)
-        return cls(df, folds, training_rows(folds, len(df)), feats, codec, df["vmaf"].to_numpy(dtype=np.float64))
+        return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
+                   df["vmaf"].to_numpy(dtype=np.float64), scheme)
 
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
@@ -83,37 +63,58 @@ class LosoInputs:
 
 
 def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
-             on_epoch: EpochCallback | None = None, workers: int = 1) -> LosoResult:
-    """The ensemble's LOSO alone (kit.model.baselines.loso_with_baselines trains the baselines beside it)."""
-    inputs = LosoInputs.of(df)
+             on_epoch: EpochCallback | None = None, workers: int = 1, asked: str = LOSO) -> LosoResult:
+    """The ensemble's validation alone (kit.model.baselines.loso_with_baselines trains the baselines beside it)."""
+    inputs = LosoInputs.of(df, asked)
     members = inputs.members(seeds)
     ens = train_members(inputs.feats, inputs.codec, inputs.target, members, config, on_epoch, workers=workers)
     return evaluate_loso(inputs, seeds, ens)
 
 
+def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
+    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows
+    (teacher `y`)."""
+    results = []
+    for source in fold.sources:
+        at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
+        ys, ps = y[at], pred[at]
+        a, e = agreement_of(ys, ps), errors(ys, ps)
+        results.append(FoldResult(seed=seed, fold=fold.index, src=source.src, src_sha256=source.src_sha256,
+                                  n_frames=len(source.rows),
+                                  share_vmaf_100=float(np.mean(ys >= VMAF_CEILING)) if seed is not None else None,
+                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
+                                  bias=e["bias"], max_abs_error=e["max_abs_error"],
+                                  share_out_of_range=e["share_out_of_range"], teacher_constant=is_constant(ys)))
+    return results
+
+
+def by_source(results: list[FoldResult]) -> list[FoldResult]:
+    """Per-source results in source order (name, hash), whichever fold held each out; stable within a seed."""
+    return sorted(results, key=lambda r: (r.src, r.src_sha256))
+
+
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
-    """Every member on its held-out source: the folds' figures, the seeds' reports, the predictions."""
+    """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
-    results, pred_frames = [], []
+    # whole columns once, not once per member (at 1,000 sources that alone took minutes)
+    encoder, cq, frame, sha = (df[c].to_numpy() for c in ("encoder", "cq", "frame_index", "src_sha256"))
+    per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
+    pred_frames = []
     for m, mem in enumerate(ens.members):
         fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
-        a, e = agreement_of(y, pred), errors(y, pred)
-        results.append(FoldResult(seed=mem.seed, fold=fold.index, src=fold.src, src_sha256=fold.src_sha256,
-                                  n_frames=len(fold.rows), share_vmaf_100=float(np.mean(y >= VMAF_CEILING)),
-                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
-                                  bias=e["bias"], max_abs_error=e["max_abs_error"],
-                                  share_out_of_range=e["share_out_of_range"], teacher_constant=is_constant(y)))
+        per_seed[mem.seed] += source_results(fold, y, pred, mem.seed)
         pred_frames.append(pd.DataFrame({
             "seed": np.int32(mem.seed), "fold": np.int32(fold.index), "row": fold.rows.astype(np.int64),
-            "src_sha256": fold.src_sha256, "encoder": df["encoder"].to_numpy()[fold.rows],
-            "cq": df["cq"].to_numpy()[fold.rows], "frame_index": df["frame_index"].to_numpy()[fold.rows],
-            "vmaf": y, "pred": pred,
+            "src_sha256": sha[fold.rows], "encoder": encoder[fold.rows],
+            "cq": cq[fold.rows], "frame_index": frame[fold.rows], "vmaf": y, "pred": pred,
         }))
-    reports = [seed_report(seed, [r for r in results if r.seed == seed]) for seed in seeds]
-    return LosoResult(reports, pd.DataFrame([asdict(r) for r in results]),
-                      pd.concat(pred_frames, ignore_index=True), len(ens.members))
+    per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
+    reports = [seed_report(seed, per_seed[seed]) for seed in seeds]
+    rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
+    return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
+                      inputs.scheme)
 
 
 def correlation(fold: FoldResult, metric: str) -> float:

@@ -41,6 +41,22 @@ class FoldResult(Record):
 
 
 @dataclass(frozen=True)
+class FoldScheme(Record):
+    """Which validation ran and why (kit.model.folds.choose_scheme): in every seed report and the verdict."""
+
+    scheme: str  # "loso" (one fold per content group) or "kfold" (grouped K-fold)
+    folds: int
+    groups: int  # content groups
+    sources: int
+    asked: str  # --folds as given
+    why: str
+
+    @property
+    def label(self) -> str:
+        return "LOSO" if self.scheme == "loso" else f"grouped {self.folds}-fold"
+
+
+@dataclass(frozen=True)
 class CorpusRef(Record):
     """The corpus a report was computed on: where it was and the sha256 of its bytes."""
 
@@ -80,6 +96,7 @@ class SeedReport(SeedSummary):
     train_seconds: float | None = omit_none()  # the training of every attempt of this LOSO (steps/s03_loso.py)
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
+    validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
 
     @property
     def summary(self) -> SeedSummary:

@@ -34,7 +34,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from kit.model.batches import Dropout, Inputs, Member, RowStream, TrainData, gather
+from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.kernels import Adam, Kernels, active
 from kit.model.network import Arch, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
@@ -112,16 +112,17 @@ class TrainedEnsemble:
 
 @torch.no_grad()  # the gradients are written out (StackedMLP.gradients): no autograd graph to build
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
-                 kernels: Kernels, report: Callable[[int, list[float]], None],
+                 kernels: Kernels, fitted: Scalers, report: Callable[[int, list[float]], None],
                  stop: threading.Event) -> TrainedEnsemble:
-    inputs = Inputs(data, members, arch)
+    train_rows = row_arrays(members)  # made now, dropped when the group is done: one per fold of the group
+    inputs = Inputs(data, members, arch, train_rows, fitted)
     net = StackedMLP([m.seed for m in members], arch)
     # start each output at its training rows' mean vmaf: with Adam's lr-sized steps a bias
     # starting near 0 would spend most of training climbing to ~80
-    for m, mem in enumerate(members):
-        net.slots[-1].bias[m] += data.target[torch.from_numpy(mem.train_rows)].mean()
+    for m, r in enumerate(train_rows):
+        net.slots[-1].bias[m] += data.target[r].mean()
     opt = Adam(net.params, lr=config.lr, weight_decay=config.weight_decay, kernels=kernels)
-    streams = [RowStream(m) for m in members]
+    streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
     done = 0
@@ -144,9 +145,9 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     return TrainedEnsemble(net, inputs.means, inputs.stds, members, last)
 
 
-def _groups(members: list[Member], parts: int) -> list[list[Member]]:
-    """Contiguous, near-equal groups, in order."""
-    parts = max(1, min(parts, len(members)))
+def _groups(members: list[Member], parts: int, most: int) -> list[list[Member]]:
+    """Contiguous, near-equal groups, in order: at least `parts`, each of at most `most` members."""
+    parts = max(1, min(max(parts, -(-len(members) // most)), len(members)))
     bounds = [round(i * len(members) / parts) for i in range(parts + 1)]
     return [members[a:b] for a, b in itertools.pairwise(bounds)]
 
@@ -155,6 +156,16 @@ def _groups(members: list[Member], parts: int) -> list[list[Member]]:
 # much: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further one added
 # 0.4 s, so the fixed part (2.2 s) is worth 5.5 members' 5,569 parameters.
 STEP_COST_PARAMS = 31_000
+# A stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
+# allocator's memory instead of having the kernel fault in and zero new pages: 500 members x 896 rows x 64
+# (115 MB a tensor) cost 2.2 us of CPU per member-sample, 60 % of it in page faults; stacks of 10-50, 1.4-1.5 us.
+STACK_BYTES = 8 << 20
+
+
+def stack_members(arch: Arch, batch: int) -> int:
+    """The most members one stack holds (STACK_BYTES)."""
+    width = max(layer.fan_out for layer in arch.layers())
+    return max(1, STACK_BYTES // (batch * width * 4))
 
 
 @dataclass(frozen=True)
@@ -179,9 +190,11 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     for job in jobs:
         mean_rows = float(np.mean([len(m.train_rows) for m in job.members]))
         sched = plan_schedule(mean_rows, config)
-        plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), [job.members]))
-    big = max(range(len(plans)), key=lambda j: plans[j].cost(0))
-    plans[big] = replace(plans[big], groups=_groups(jobs[big].members, workers))
+        groups = _groups(job.members, 1, stack_members(job.arch, sched.batch))
+        plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), groups))
+    big = max(range(len(plans)), key=lambda j: sum(map(plans[j].cost, range(len(plans[j].groups)))))
+    most = stack_members(jobs[big].arch, plans[big].sched.batch)
+    plans[big] = replace(plans[big], groups=_groups(jobs[big].members, workers, most))
     return plans
 
 
@@ -232,8 +245,9 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
     progress = _Progress(plans)
     order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
                    key=lambda jg: -plans[jg[0]].cost(jg[1]))
+    fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
     tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                     progress.reporter(j, g)) for j, g in order]
+                     fitted, progress.reporter(j, g)) for j, g in order]
     trained = dict(zip(order, run_on_workers(tasks, workers, progress.show), strict=True))
     return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
 

@@ -140,8 +140,9 @@ def run_provenance(run: Invocation | None, prereqs: Prereqs | None) -> dict[str,
 def gate_table(verdict: Verdict) -> str:
     gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
+    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     rows: list[tuple[str, float | None, str, bool | None]] = [
-        ("mean over seeds of each seed's mean LOSO PLCC", gate.mean_plcc, f">= {_fmt(gate.mean_plcc_threshold)}",
+        (f"mean over seeds of each seed's mean {scheme} PLCC", gate.mean_plcc, f">= {_fmt(gate.mean_plcc_threshold)}",
          gate.mean_plcc_pass),
         ("seed spread (max - min of the seed means)", gate.plcc_spread, f"<= {_fmt(gate.plcc_spread_max)}",
          gate.plcc_spread_pass),
@@ -261,6 +262,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         f"<p>{esc(verdict.recommendation)}</p>",
         f"<p class='note'>{esc(verdict.plcc_measures)} "
         f"Teacher model: {esc(verdict.teacher_model)}.</p>",
+        f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Figures are per source, from each row's "
+        "prediction by the members that did not train on it.</p>",
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
         *figure_sections(verdict, data),
         "<h2>Per seed</h2>",

@@ -42,8 +42,9 @@ def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
     gate = verdict.gate
     ok = {True: "pass", False: "FAIL"}
     seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
+    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     return [
-        ("mean LOSO PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
+        (f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
                            f"{ok[gate.mean_plcc_pass]})"),
         ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
         ("per seed", seeds + f"  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
@@ -111,8 +112,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), *gate_rows(verdict), ("worst folds", worst),
-            *baseline_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
+    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
+            ("worst folds", worst), *baseline_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
-from kit.errors import InputError
+from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import (
     atomic_path,
@@ -23,8 +23,9 @@ from kit.infra.files import (
     write_json,
 )
 from kit.infra.records import Record, RecordError
-from kit.model.recipe import MIN_SOURCES
-from kit.model.results import Baselines, CorpusRef
+from kit.infra.resources import out_of_memory
+from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
+from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 
@@ -72,6 +73,21 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
                           f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))
     return run.incumbent_models, folder
+
+
+def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: FoldScheme) -> ResourceLimit:
+    """Training that ran out of memory, named with what to lower (exit 2, never an internal error)."""
+    fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
+    return ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
+                         f"on {rows} rows: {type(exc).__name__}: {visible_cause(exc)}",
+                         hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close other "
+                              "programs), and rerun; the corpus is kept")
+
+
+def visible_cause(exc: BaseException) -> str:
+    """The first line of the exception's message, cut short (torch's allocator explains at length)."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else "no message"
 
 
 SAVE_EVERY_S = 1.0  # how often the attempts file is brought up to date while training
@@ -139,8 +155,10 @@ class LosoStep:
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)
+        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was
+        folds = {"folds": s.folds} if s.folds != AUTO else {}
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
-                              "incumbent": str(s.incumbent) if s.incumbent else None},
+                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds},
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -161,11 +179,13 @@ class LosoStep:
         n_sources = df["src_sha256"].nunique()
         refuse_small_shard(corpus, n_sources, MIN_SOURCES)
         threads = choose_threads()
-        ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; training {len(s.seeds)} seeds x "
-                                 f"{n_sources} folds and the baselines on {threads.train} thread(s)"))
+        inputs = LosoInputs.of(df, s.folds)  # the folds: a source too short for one is refused here
+        scheme, n_folds = inputs.scheme, len(inputs.folds)
+        ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; {scheme.label} ({scheme.why}); training "
+                                 f"{len(s.seeds)} seeds x {n_folds} folds and the baselines on {threads.train} "
+                                 "thread(s)"))
         apply_threads(threads)
         ctx.log(threads.describe())
-        inputs = LosoInputs.of(df)  # the folds: a source too short for one is refused here
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
         scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
@@ -177,14 +197,16 @@ class LosoStep:
                                      "counts them too"))
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
-            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_sources, loss))
+            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_folds, loss))
             clock.tick()
 
         try:
             result, models = loso_with_baselines(inputs, list(s.seeds), s.train, on_epoch, workers=threads.train)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(Exception):  # never in the way of why training stopped
                 clock.save()  # an interrupt or a failure: the next attempt counts this one's training
+            if out_of_memory(exc):
+                raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
         train_seconds = clock.seconds
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
@@ -199,7 +221,8 @@ class LosoStep:
             path = run.loso_seed(report.seed)
             write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
                                      batched_members=result.n_members, train_seconds=train_seconds,
-                                     train_attempts=clock.attempts if clock.attempts > 1 else None).to_json())
+                                     train_attempts=clock.attempts if clock.attempts > 1 else None,
+                                     validation=scheme).to_json())
             outputs.append(path)
         write_json(run.baselines, baselines.to_json())
         outputs.append(run.baselines)
@@ -215,9 +238,9 @@ class LosoStep:
             outputs.append(path)
         clock.done()
         means = [r.mean_plcc for r in result.seed_reports]
-        extra = {"attempts": clock.attempts} if clock.attempts > 1 else {}
+        extra: dict[str, object] = {"attempts": clock.attempts} if clock.attempts > 1 else {}
         if duplicates:
             extra["duplicates_dropped"] = duplicates
-        return Outcome(outputs, {"seeds": list(s.seeds), "members": result.n_members,
+        return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
                                  "mean_plcc": sum(means) / len(means),
                                  "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **extra})

@@ -9,7 +9,7 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.infra.host import safe_box_id
 from kit.infra.records import Record
-from kit.model.recipe import TrainConfig
+from kit.model.recipe import AUTO, TrainConfig
 from kit.verdict.gate import GateThresholds
 
 
@@ -28,6 +28,7 @@ class RunSettings(Record):
     encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
     cqs: tuple[int, ...] = (19, 25, 31, 37)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    folds: str = AUTO  # --folds: loso, auto, or K grouped folds (kit.model.recipe.parse_folds)
     corpus: Path | None = None
     jobs: int = 0  # 0 = from the core count
     ffmpeg: str | None = None

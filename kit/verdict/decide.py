@@ -89,7 +89,7 @@ def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, .
 
 
 def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
-    """Every (seed, fold) row, ordered by seed then fold."""
+    """Every (seed, source) row, ordered by seed, fold, then source (K-fold holds out several per fold)."""
     return tuple(FoldResult(seed=int(r["seed"]), fold=int(r["fold"]), src=str(r["src"]),
                             src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
                             share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
@@ -97,7 +97,7 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
                             bias=_opt(r.get("bias")), max_abs_error=_opt(r.get("max_abs_error")),
                             share_out_of_range=_opt(r.get("share_out_of_range")),
                             teacher_constant=True if r.get("teacher_constant") is True else None)
-                 for r in folds.sort_values(["seed", "fold"]).to_dict(orient="records"))
+                 for r in folds.sort_values(["seed", "fold", "src", "src_sha256"]).to_dict(orient="records"))
 
 
 def _opt(value: object) -> float | None:
@@ -162,6 +162,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=bias, fold_rmse_gate=rmse,
         teacher_models=teachers,
+        validation=reports[0].validation,
     )
 
 

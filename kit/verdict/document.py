@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
-from kit.model.results import BaselineResult, FoldResult, SeedSummary
+from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.verdict.gate import FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 
@@ -96,6 +96,14 @@ class Verdict(Record):
     fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
     # every teacher of the corpus (kit 0.2); teacher_model names the one teacher, or says the corpus mixes them
     teacher_models: list[str] | None = omit_none()
+    validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3; absent: LOSO, older kits)
+
+    @property
+    def scheme_text(self) -> str:
+        """Which validation ran and why, in one line: what the summary and the report say."""
+        if self.validation is None:
+            return "LOSO (one fold per source)"
+        return f"{self.validation.label}: {self.validation.why}"
 
     SCHEMA_VERSION = VERDICT_SCHEMA_VERSION
 

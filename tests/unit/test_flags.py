@@ -44,7 +44,8 @@ def test_the_cli_module_spells_no_default_value() -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ["--cqs", "22,30", "--seeds", "3", "--max-abs-bias", "off", "--max-fold-rmse", "7.5", "--epochs", "5"],
+    ["--cqs", "22,30", "--seeds", "3", "--max-abs-bias", "off", "--max-fold-rmse", "7.5", "--epochs", "5",
+     "--folds", "07"],
     ["--max-abs-bias", "1.23456789", "--max-fold-rmse", "0.1", "--min-mean-plcc", "0.987654321"],  # never rounded
     ["--encoders", "libx264,libx265", "--encode-depth", "source", "--min-mean-plcc", "0.9", "--min-rmse-lift", "0.7",
      "--vmaftune-crf-range", "0,63", "--fps", "30000/1001", "--width", "1920", "--height", "1080", "--jobs", "3"],

@@ -1,0 +1,121 @@
+"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold.
+
+A content group is what must never sit on both sides of a fold: the corpus's `content` column where it has one
+(the lowest src_sha256 among the group's sources), else the source itself (`src_sha256`). LOSO holds out one group
+per fold; grouped K-fold deals the groups into K folds, balanced by rows: groups taken by (rows, descending; group
+id), each to the fold with the fewest rows so far (ties: the lowest fold index). Nothing here depends on the row
+order of the corpus or on how it was merged: the same corpus always gives the same folds.
+
+Whatever the scheme, the figures are per source (kit.model.loso): every row is predicted by the members that did not
+train on it, and a fold's predictions are split by source, so a K-fold verdict reads like a LOSO one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import InputError
+from kit.infra.invocation import kit_command
+from kit.model.recipe import AUTO, AUTO_K, LOSO, LOSO_MAX_GROUPS, MIN_SOURCES, check_frames_per_source, parse_folds
+from kit.model.results import FoldScheme
+
+CONTENT = "content"  # the corpus column naming a source's content group (absent: each source is its own)
+
+
+def choose_scheme(asked: str, groups: int, sources: int) -> FoldScheme:
+    """--folds applied to a corpus of `groups` content groups (`sources` sources)."""
+    asked = parse_folds(asked)
+    of = f"{groups} content group(s) of {sources} source(s)"
+    if asked == LOSO:
+        return FoldScheme(LOSO, groups, groups, sources, asked, f"--folds loso: one fold per content group, {of}")
+    if asked == AUTO:
+        if groups <= LOSO_MAX_GROUPS:
+            return FoldScheme(LOSO, groups, groups, sources, asked,
+                              f"--folds auto: {of}, at most {LOSO_MAX_GROUPS}, so one fold per content group")
+        return FoldScheme("kfold", AUTO_K, groups, sources, asked,
+                          f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
+                          "balanced by rows")
+    k = int(asked)
+    if k >= groups:
+        return FoldScheme(LOSO, groups, groups, sources, asked,
+                          f"--folds {k}: {of}, no more than {k}, so one fold per content group")
+    return FoldScheme("kfold", k, groups, sources, asked,
+                      f"--folds {k}: {of}, dealt into {k} folds of whole groups, balanced by rows")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source of a fold: its name, content hash and rows (sorted global indices)."""
+
+    src: str
+    src_sha256: str
+    rows: np.ndarray
+
+
+@dataclass(frozen=True)
+class Fold:
+    """What one fold holds out: whole content groups, their sources ordered by (name, hash)."""
+
+    index: int
+    sources: tuple[Source, ...]
+    rows: np.ndarray  # every held-out row, sorted
+
+    @property
+    def src(self) -> str:
+        return self.sources[0].src
+
+    @property
+    def src_sha256(self) -> str:
+        return self.sources[0].src_sha256
+
+
+def group_ids(df: pd.DataFrame) -> np.ndarray:
+    """Each row's content group: the `content` column where the corpus has one, else its source."""
+    return (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()
+
+
+def cut_folds(df: pd.DataFrame, asked: str = LOSO) -> tuple[list[Fold], FoldScheme]:
+    """The folds --folds `asked` gives this corpus, and the scheme that ran; refuses fewer than MIN_SOURCES
+    content groups, or a source too short to hold out."""
+    by_source = df.groupby("src_sha256", sort=False)
+    rows, names = by_source.indices, by_source["src"].first()
+    sources = {s: Source(str(names[s]), s, np.sort(rows[s])) for s in rows}
+    order = sorted(sources, key=lambda s: (sources[s].src, s))
+    group = group_ids(df)
+    members: dict[str, list[str]] = {}
+    for s in order:  # a group's sources in (name, hash) order; groups in their first source's
+        members.setdefault(str(group[sources[s].rows[0]]), []).append(s)
+    if len(members) < MIN_SOURCES:
+        what = "content group(s)" if CONTENT in df.columns else "source(s)"
+        raise InputError(f"the corpus has {len(members)} distinct {what}; LOSO needs at least {MIN_SOURCES}",
+                         hint="add reference clips (--ref-dir) or train on a merged corpus (--corpus)")
+    frames = by_source["frame_index"].nunique()
+    check_frames_per_source({f"source {sources[s].src!r} ({s[:12]})": int(frames[s]) for s in order}, " in the corpus",
+                            hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "
+                                 "or re-make them from a longer cut of the clip")
+    scheme = choose_scheme(asked, len(members), len(sources))
+    if scheme.scheme == LOSO:
+        dealt = [[g] for g in members]
+    else:
+        dealt = deal(members, {g: sum(len(sources[s].rows) for s in ss) for g, ss in members.items()}, scheme.folds)
+    folds = []
+    for i, groups in enumerate(dealt):
+        held = sorted((s for g in groups for s in members[g]), key=lambda s: (sources[s].src, s))
+        fold_rows = [sources[s].rows for s in held]
+        folds.append(Fold(i, tuple(sources[s] for s in held),
+                          fold_rows[0] if len(fold_rows) == 1 else np.sort(np.concatenate(fold_rows))))
+    return folds, scheme
+
+
+def deal(groups: dict[str, list[str]], rows: dict[str, int], k: int) -> list[list[str]]:
+    """Groups into k folds balanced by rows: by (rows desc, id), each to the lightest fold (ties: lowest index)."""
+    folds: list[list[str]] = [[] for _ in range(k)]
+    load = [0] * k
+    for g in sorted(groups, key=lambda g: (-rows[g], g)):
+        i = min(range(k), key=lambda f: (load[f], f))
+        folds[i].append(g)
+        load[i] += rows[g]
+    return [f for f in folds if f]

@@ -1,0 +1,167 @@
+"""Validation folds (kit.model.folds): LOSO and grouped K-fold over content groups, deterministic whatever the
+row order, balanced by rows; figures per source whatever the scheme; memory per member flat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from kit.cli.main import cli
+from kit.model.batches import Complement, Member, RowStream, row_arrays, scalers
+from kit.model.folds import choose_scheme, cut_folds, deal
+from kit.model.loso import run_loso
+from kit.model.network import fr_regressor_v2
+from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, parse_folds
+from kit.model.train import STACK_BYTES, TrainJob, _plans, stack_members
+from tests.conftest import synthetic_corpus
+
+
+def uneven_corpus(n_src: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Sources of different lengths, so balancing by rows has something to do."""
+    parts = [synthetic_corpus(n_src=1, rows_per_src=20 + 7 * s, seed=seed + s).assign(
+        src=f"s{s:02d}", src_sha256=f"{s:064x}") for s in range(n_src)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def held_out(df: pd.DataFrame, asked: str) -> list[list[str]]:
+    """Per fold, the sources it holds out, read back through the rows (what the folds mean, not how they are stored)."""
+    folds, _ = cut_folds(df, asked)
+    sha = df["src_sha256"].to_numpy()
+    return [sorted(set(sha[f.rows])) for f in folds]
+
+
+@pytest.mark.parametrize("asked", ["loso", "3", "5"])
+def test_the_same_corpus_gives_the_same_folds_whatever_the_row_order(asked: str) -> None:
+    df = uneven_corpus()
+    shuffled = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    by_source = [g for _, g in df.groupby("src_sha256")]
+    merged = pd.concat([by_source[i] for i in np.random.default_rng(3).permutation(len(by_source))],
+                       ignore_index=True)  # shards merged in another order
+    assert held_out(df, asked) == held_out(shuffled, asked) == held_out(merged, asked)
+
+
+def test_k_fold_holds_out_whole_sources_balanced_by_rows() -> None:
+    df = uneven_corpus()
+    folds, scheme = cut_folds(df, "3")
+    assert scheme.scheme == "kfold" and scheme.folds == 3 and len(folds) == 3
+    all_rows = np.sort(np.concatenate([f.rows for f in folds]))
+    assert np.array_equal(all_rows, np.arange(len(df)))  # every row held out exactly once
+    sha = df["src_sha256"].to_numpy()
+    for f in folds:  # a source lies wholly in one fold
+        for s in set(sha[f.rows]):
+            assert (sha == s).sum() == (sha[f.rows] == s).sum()
+        assert [src.src for src in f.sources] == sorted(src.src for src in f.sources)
+    sizes = [len(f.rows) for f in folds]
+    biggest = df["src_sha256"].value_counts().max()
+    assert max(sizes) - min(sizes) <= biggest  # greedy to the lightest fold
+
+
+def test_deal_takes_groups_heaviest_first_to_the_lightest_fold() -> None:
+    groups = {g: [g] for g in "abcde"}
+    rows = {"a": 50, "b": 40, "c": 30, "d": 30, "e": 10}
+    # a->0, b->1, c->2, d->2 (30 < 40 < 50), e->1 (40 < 50 < 60)
+    assert deal(groups, rows, 3) == [["a"], ["b", "e"], ["c", "d"]]
+
+
+def test_a_content_column_keeps_its_sources_in_one_fold_in_loso_and_k_fold() -> None:
+    df = uneven_corpus(n_src=8)
+    sha = df["src_sha256"].to_numpy()
+    # sources 1 and 6 are one content (cut from the same master): its id is the lower of their hashes
+    content = np.where(np.isin(sha, [f"{1:064x}", f"{6:064x}"]), f"{1:064x}", sha)
+    grouped = df.assign(content=content)
+    for asked in ("loso", "3"):
+        folds = held_out(grouped, asked)
+        together = [f for f in folds if f"{1:064x}" in f]
+        assert len(together) == 1 and f"{6:064x}" in together[0], asked
+        assert not any(f"{6:064x}" in f for f in folds if f is not together[0])
+    loso, scheme = cut_folds(grouped, "loso")
+    assert scheme.groups == 7 and scheme.sources == 8 and len(loso) == 7
+    assert len(cut_folds(df, "loso")[0]) == 8  # without the column, each source is its own group
+
+
+def test_the_scheme_chosen_and_why() -> None:
+    assert choose_scheme("auto", LOSO_MAX_GROUPS, LOSO_MAX_GROUPS).scheme == "loso"
+    above = choose_scheme("auto", LOSO_MAX_GROUPS + 1, LOSO_MAX_GROUPS + 1)
+    assert (above.scheme, above.folds, above.label) == ("kfold", AUTO_K, f"grouped {AUTO_K}-fold")
+    assert f"more than {LOSO_MAX_GROUPS}" in above.why
+    assert choose_scheme("10", 9, 9).scheme == "loso"  # K >= groups: one group per fold
+    assert choose_scheme("loso", 500, 600).folds == 500
+    assert [parse_folds(t) for t in ("LOSO", " auto", "010")] == ["loso", "auto", "10"]
+    for bad in ("1", "0", "-3", "ten", ""):
+        with pytest.raises(ValueError):
+            parse_folds(bad)
+
+
+def test_k_fold_figures_are_per_source_and_comparable_with_loso() -> None:
+    df = synthetic_corpus(n_src=6, rows_per_src=60)
+    config = TrainConfig(epochs=3)
+    loso = run_loso(df, [0, 1], config)
+    kfold = run_loso(df, [0, 1], config, asked="3")
+    assert kfold.scheme is not None and kfold.scheme.label == "grouped 3-fold"
+    for report in (*loso.seed_reports, *kfold.seed_reports):  # one row per source, in source order
+        assert [f.src for f in report.folds] == [f"s{i}" for i in range(6)] and report.n_folds == 6
+        assert report.mean_plcc == pytest.approx(np.mean([f.plcc for f in report.folds]))
+    assert sorted({f.fold for f in kfold.seed_reports[0].folds}) == [0, 1, 2]
+    for seed in (0, 1):  # every row predicted once per seed, by a member that did not train on it
+        pred = kfold.predictions[kfold.predictions["seed"] == seed]
+        assert sorted(pred["row"]) == list(range(len(df)))
+        assert (pred["src_sha256"].to_numpy() == df["src_sha256"].to_numpy()[pred["row"]]).all()
+    assert len(kfold.folds) == 12 and kfold.n_members == 6
+
+
+def test_training_rows_are_shared_per_fold_not_copied_per_member() -> None:
+    rows = Complement(10, np.array([2, 3, 7]))
+    assert len(rows) == 7 and list(rows.array()) == [0, 1, 4, 5, 6, 8, 9]
+    members = [Member(seed, 0, rows) for seed in range(4)] + [Member(0, 1, Complement(10, np.array([0])))]
+    arrays = row_arrays(members)
+    assert all(a is arrays[0] for a in arrays[:4]) and arrays[4] is not arrays[0]
+    stream = RowStream(members[0], arrays[0])
+    assert stream.perm.dtype == torch.int64 and stream.rows is arrays[0]  # only a permutation per member
+    assert sorted(stream.take(7).tolist()) == list(rows.array())
+    feats = torch.rand(10, 6)
+    means, stds = scalers(feats, members)
+    x = feats[torch.from_numpy(rows.array())].double()
+    assert torch.equal(means[0, 0], x.mean(0).float()) and torch.equal(stds[3, 0], x.std(0, unbiased=False).float())
+
+
+def test_stacks_are_bounded_so_activations_are_reused() -> None:
+    arch = fr_regressor_v2(TrainConfig())
+    assert stack_members(arch, 1_000) * 1_000 * 64 * 4 <= STACK_BYTES < (stack_members(arch, 1_000) + 1) * 256_000
+    big = Complement(400_000, np.arange(1_000))
+    members = [Member(s, f, big) for s in range(5) for f in range(40)]  # 200 members at the sample cap
+    plans = _plans([TrainJob(members, arch)], TrainConfig(), workers=2)
+    most = stack_members(arch, plans[0].sched.batch)
+    assert plans[0].sched.batch > 64 and most < len(members)
+    assert all(len(g) <= most for g in plans[0].groups)
+    assert [m for g in plans[0].groups for m in g] == members  # in order, each once
+
+
+def test_running_out_of_memory_while_training_is_exit_2_naming_what_to_lower(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kit.model.baselines
+
+    def oom(*args: object, **kwargs: object) -> None:  # what torch raised at 1,000 contents
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 2400000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(kit.model.baselines, "loso_with_baselines", oom)
+    corpus = tmp_path / "corpus.parquet"
+    synthetic_corpus(n_src=4, rows_per_src=40).to_parquet(corpus, index=False)
+    res = CliRunner().invoke(cli, ["run", "--corpus", str(corpus), "--out-dir", str(tmp_path / "out"), "--only", "loso",
+                                   "--seeds", "0,1"])
+    assert res.exit_code == 2, res.output
+    error = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(error) == 1 and "out of memory while training 2 seed(s) x 4 folds (LOSO) on 160 rows" in error[0]
+    assert "can't allocate memory" in error[0] and "internal error" not in res.stderr
+    assert any(ln.startswith("hint: ") and "--seeds" in ln for ln in res.stderr.splitlines())
+
+
+def test_an_invalid_folds_flag_is_a_usage_error_with_a_hint(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["run", "--out-dir", str(tmp_path / "out"), "--folds", "1"])
+    assert res.exit_code == 2 and "--folds '1' is neither loso, auto nor a number of folds" in res.stderr
+    assert "--folds 10" in res.stderr
