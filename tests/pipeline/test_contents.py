@@ -66,6 +66,13 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Pa
     assert {r["content"] for r in rows if r["src"].startswith("beta")} == {group["content"]}
     assert all(r["content"] == r["src_sha256"] for r in rows if not r["src"].startswith("beta"))
 
+    # LOSO holds the group out at once: one fold for beta and beta_lossy, four folds for five sources
+    res = run_kit("step", "loso", "--ref-dir", twin_refs, "--out-dir", out, *FAST)
+    assert res.returncode == 0, res.stdout + res.stderr
+    folds = pq.read_table(out / "03_loso" / "folds.parquet", columns=["seed", "fold", "src"]).to_pylist()
+    fold_of = {r["src"]: r["fold"] for r in folds if r["seed"] == 0}
+    assert fold_of["beta"] == fold_of["beta_lossy"] and len(set(fold_of.values())) == 4, fold_of
+
     # the user says beta_lossy is another content: the rows change, the jobs are reused
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps({"different": [["beta", "beta_lossy.mp4"]]}))
