@@ -33,7 +33,7 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
         click.echo(visible(line), err=err)
     from kit.corpus.regroup import group_lines
 
-    for line in group_lines(manifest.groups, manifest.unchecked_inputs):
+    for line in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources):
         click.echo(visible(f"  {line}"), err=err)
     for warning in manifest.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)

@@ -96,11 +96,12 @@ class ClusterPlan:
         """What the union task runs once every shard succeeded: the merge, then LOSO, verdict and bundle."""
         lay = self.layout
         shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
-        args = list(self.run_args)  # the user's word on content groups holds across shards too
-        groups = args[args.index("--content-groups"):][:2] if "--content-groups" in args else []
+        args = list(self.run_args)  # the user's word on content groups holds across shards: the merge applies it
+        at = args.index("--content-groups") if "--content-groups" in args else len(args)
+        groups, rest = args[at:at + 2], args[:at] + args[at + 2:]
         return [[*self.kit, "merge", *shards, "-o", str(lay.union_corpus), *groups],
                 [*self.kit, "run", "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
-                 "--box-id", self.box_id, *self.run_args]]
+                 "--box-id", self.box_id, *rest]]
 
 
 def check_shards(shards: int, clips: int, where: str) -> None:

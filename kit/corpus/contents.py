@@ -76,6 +76,8 @@ def read_overrides(path: Path | None) -> Overrides | None:
         return None
     try:
         data = read_json(path)
+        if isinstance(data, dict) and (unknown := sorted(set(data) - {"same", "different"})):
+            raise ValueError(f"unknown key {unknown[0]!r}: only \"same\" and \"different\" are read")
         rules = GroupRules.from_json(data, "the file")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the --content-groups file ({exc.strerror or exc})",
@@ -94,6 +96,7 @@ class Grouping:
     content_of: dict[str, str]  # src_sha256 -> its group's id, for the members of groups of two or more
     groups: tuple[ContentGroup, ...]
     notes: list[str] = field(default_factory=list)  # what people should hear: undecided pairs grouped
+    apart: list[tuple[str, str]] = field(default_factory=list)  # src_sha256 pairs kept apart by the user's word
 
     def contents(self, sources: int) -> int:
         """How many contents `sources` distinct sources hold."""
@@ -212,11 +215,12 @@ def _unique(sources: Sequence[Source]) -> list[Source]:
 
 
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
-                  known: Sequence[tuple[str, str, str]] = ()) -> Grouping:
+                  known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources` (see the module's text); InputError when an override names no
     source, names several, or says two sources differ that other links still join.
 
-    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge."""
+    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
+    `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
     unique = _unique(sources)
     at = {s.src_sha256: i for i, s in enumerate(unique)}
     printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
@@ -231,7 +235,7 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                                     "held out together as one content; if they are different contents say so "
                                     "with --content-groups"))
     links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
-    apart: set[tuple[int, int]] = set()
+    apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
     if overrides is not None:
         for same in overrides.rules.same:
             ix = [_resolve(unique, sel, overrides) for sel in same]
@@ -245,7 +249,8 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
         uf.join(i, j)
     for a, b in sorted(apart):
         if uf.find(a) == uf.find(b):
-            raise InputError(f"{overrides.file if overrides else ''}: {_label(unique[a])} and {_label(unique[b])} "
+            where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
+            raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
                              "are said to be different contents, but other links join them: "
                              + "; ".join(why for i, j, why in kept if uf.find(i) == uf.find(a))[:600],
                              hint="list the linking sources under \"different\" too, or drop the entry")
@@ -264,4 +269,5 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                                    sorted(why for i, j, why in kept if uf.find(i) == root)))
         content_of.update({unique[i].src_sha256: gid for i in ix})
     notes = [text for i, j, text in undecided if (min(i, j), max(i, j)) not in apart]
-    return Grouping(content_of, tuple(sorted(groups, key=lambda g: g.content)), notes)
+    kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
+    return Grouping(content_of, tuple(sorted(groups, key=lambda g: g.content)), notes, kept_apart)

@@ -59,6 +59,7 @@ class ClipEntry(Record):
     content: str = ""
     pixels_sha256: str = ""
     signature: str = ""
+    file: str = ""  # the clip's file name: what --content-groups may name it by, at merge too
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ class ShardManifest(Record):
     twins: tuple[TwinEntry, ...] = ()  # schema 3: frame-identical copies, skipped
     groups: tuple[ContentGroup, ...] = ()  # schema 3: the content groups of more than one source
     overrides: list[str] = field(default_factory=list)  # schema 3: the --content-groups lines applied
+    # schema 3: the src_sha256 pairs --content-groups said are different contents: a merge keeps them apart
+    apart: list[list[str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ class SourceRows(Record):
     content: str = ""
     pixels_sha256: str = ""  # its fingerprint, carried on so that a merge of merges still compares it
     signature: str = ""
+    frames: int = 0
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,8 @@ class MergeManifest(Record):
     groups: tuple[ContentGroup, ...] = ()
     unchecked_inputs: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
+    apart: list[list[str]] = field(default_factory=list)  # as in a shard manifest: every input's, and -o's own
+    twins: tuple[TwinEntry, ...] = ()  # every input's frame-identical files, skipped by the box that had them
     builds: tuple[BuildRows, ...] = ()  # the ffmpeg/libvmaf builds of the rows kept, with their row counts
 
 

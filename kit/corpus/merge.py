@@ -269,5 +269,6 @@ def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput]
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
         builds=findings.builds, n_contents=content_count(findings.contents.table),
         groups=findings.contents.grouping.groups, unchecked_inputs=[Path(p).name for p in findings.contents.unchecked],
-        overrides=list(findings.overrides),
+        overrides=list(findings.overrides), twins=findings.contents.twins,
+        apart=[list(p) for p in findings.contents.grouping.apart],
     )

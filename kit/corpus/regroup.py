@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from kit.corpus.contents import Grouping, Overrides, Source, group_sources
 from kit.corpus.inputs import LoadedInput
-from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardManifest, SourceRows
+from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardManifest, SourceRows, TwinEntry
+from kit.corpus.names import source_names
 from kit.corpus.schema import with_content
 from kit.errors import InputError
 from kit.media.identity import Fingerprint
@@ -33,63 +34,82 @@ class Regrouped:
     table: pa.Table  # the rows, their `content` column set to the union's groups
     grouping: Grouping
     unchecked: list[str]  # inputs whose sources could not be compared (no fingerprints)
-    prints: dict[str, Fingerprint]  # every fingerprint known, by src_sha256: the merged manifest carries them on
+    recorded: dict[str, Recorded]  # what the inputs' manifests knew of each source: the merged manifest carries it on
+    twins: tuple[TwinEntry, ...]  # every input's twins
+
+
+@dataclass(frozen=True)
+class Recorded:
+    fingerprint: Fingerprint | None
+    frames: int
+    file: str
 
 
 def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | None:
     if not (entry.pixels_sha256 and entry.signature):
         return None
     try:
-        return Fingerprint(entry.pixels_sha256, entry.signature, getattr(entry, "frames", 0) or 1)
+        return Fingerprint(entry.pixels_sha256, entry.signature, entry.frames or 1)
     except ValueError as exc:
         raise InputError(f"{where}: the manifest's fingerprint of {entry.src!r} is damaged ({exc})",
                          hint="merge the results tarball or shard as the box wrote it, or remove the manifest "
                               "beside the parquet file (its sources are then grouped by sha256 only)") from None
 
 
-def _recorded(inp: LoadedInput) -> dict[str, Fingerprint | None]:
-    """src_sha256 -> fingerprint, as the input's manifest recorded them (none without a manifest)."""
+def _recorded(inp: LoadedInput) -> dict[str, Recorded]:
+    """src_sha256 -> what the input's manifest recorded of it (nothing without a manifest)."""
     m = inp.manifest
     entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
-    return {e.src_sha256: _fingerprint(e, inp.path) for e in entries}
+    return {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
 
 
-def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, str]], bool]:
-    """(the input's sources, the links its own content groups make, were all of them fingerprinted)."""
+def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, str]], dict[str, Recorded]]:
+    """(the input's sources, the links its own content groups make, what its manifest recorded of them)."""
     t = inp.table.select(["src", "src_sha256", "content", "box_id"]).group_by(
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
     recorded = _recorded(inp)
-    sources = [Source(r["src"], r["src_sha256"], recorded.get(r["src_sha256"]), r["box_id"] or "", inp.path)
-               for r in t]
+    none = Recorded(None, 0, "")
+    sources = [Source(r["src"], r["src_sha256"], recorded.get(r["src_sha256"], none).fingerprint, r["box_id"] or "",
+                      recorded.get(r["src_sha256"], none).file) for r in t]
     by_content: dict[str, list[str]] = {}
     for r in t:
         by_content.setdefault(r["content"], []).append(r["src_sha256"])
     links = [(shas[0], other, f"one content in {PurePath(inp.path).name}")
              for shas in (sorted(set(v)) for v in by_content.values()) for other in shas[1:]]
-    return sources, links, all(s.fingerprint is not None for s in sources)
+    return sources, links, recorded
 
 
 def regroup(table: pa.Table, inputs: Sequence[LoadedInput], overrides: Overrides | None) -> Regrouped:
     sources: list[Source] = []
     links: list[tuple[str, str, str]] = []
     unchecked: list[str] = []
+    recorded: dict[str, Recorded] = {}
+    apart: list[list[str]] = []
+    twins: dict[tuple[str, str], TwinEntry] = {}
     for inp in inputs:
-        found, own, checked = input_sources(inp)
+        found, own, known = input_sources(inp)
         sources += found
         links += own
-        if not checked:
+        for sha, rec in known.items():
+            if sha not in recorded or recorded[sha].fingerprint is None:
+                recorded[sha] = rec
+        if any(s.fingerprint is None for s in found):
             unchecked.append(inp.path)
-    grouping = group_sources(sources, overrides, links)
-    prints = {s.src_sha256: s.fingerprint for s in sources if s.fingerprint is not None}
-    return Regrouped(with_content(table, grouping.content_of), grouping, unchecked, prints)
+        if isinstance(inp.manifest, ShardManifest | MergeManifest):
+            apart += inp.manifest.apart  # a box's word that two sources differ holds in the union too
+            twins.update({(t.file, t.src_sha256): t for t in inp.manifest.twins})
+    grouping = group_sources(sources, overrides, links, apart)
+    return Regrouped(with_content(table, grouping.content_of), grouping, unchecked, recorded,
+                     tuple(twins[k] for k in sorted(twins)))
 
 
-def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str]) -> list[str]:
-    """What a merge says about the contents it found: which sources, which boxes, how close; and which
-    inputs it could not check (their file names)."""
+def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], sources: Sequence[SourceRows]) -> list[str]:
+    """What a merge says about the contents it found: which sources (named as people read them:
+    kit.corpus.names), which boxes, how close; and which inputs it could not check (their file names)."""
+    shown = source_names((s.src_sha256, s.src) for s in sources)
     lines = []
     for g in groups[:MAX_LISTED]:
-        who = ", ".join(f"{m.src} ({m.box_id or '?'})" for m in g.members)
+        who = ", ".join(f"{shown.get(m.src_sha256, m.src)} ({m.box_id or '?'})" for m in g.members)
         lines.append(f"one content in {len(g.members)} sources: {who}; {g.why[0]}"
                      + (f" (+{len(g.why) - 1} more link(s))" if len(g.why) > 1 else ""))
     if len(groups) > MAX_LISTED:
@@ -102,12 +122,13 @@ def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str]) -> lis
 
 
 def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, ...]:
-    """The merged manifest's per-source entries with each source's group and fingerprint."""
+    """The merged manifest's per-source entries with each source's group, fingerprint, frames and file name."""
     out = []
     for s in rows:
-        fp = r.prints.get(s.src_sha256)
+        rec = r.recorded.get(s.src_sha256, Recorded(None, 0, ""))
+        fp = rec.fingerprint
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
-                              fp.pixels_sha256 if fp else "", fp.signature if fp else ""))
+                              fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file))
     return tuple(out)
 
 

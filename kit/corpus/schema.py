@@ -176,8 +176,23 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd
     if "content" not in stored:
         table = with_content(table)
     validate_table(table.select(wanted), str(path))
+    check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
     return with_names(table.select(wanted)).to_pandas(), duplicates
+
+
+def check_one_group_each(table: pa.Table, label: str) -> None:
+    """A source sits in one content group: rows of one src_sha256 naming two groups would let the group leak
+    across folds."""
+    pairs = table.select(["src_sha256", "content"]).group_by(["src_sha256", "content"]).aggregate([])
+    counts = pairs.group_by("src_sha256").aggregate([("content", "count")])
+    split = counts.filter(pc.greater(counts["content_count"], 1))
+    if split.num_rows:
+        sha = split["src_sha256"][0].as_py()
+        groups = sorted(pairs.filter(pc.equal(pairs["src_sha256"], sha))["content"].to_pylist())
+        raise InputError(f"{label}: source {sha[:12]} has rows in {len(groups)} content groups "
+                         f"({', '.join(g[:12] for g in groups)}): one source is one content",
+                         hint="re-create the file with the kit (merge regroups every row), or fix its content column")
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
@@ -202,6 +217,8 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
     """Each content column as bytes that depend only on its values, in row order (nulls marked)."""
     for name in (c for c in CONTENT_COLUMNS if c in table.column_names):
         col = table[name]
+        if name == "content" and pc.all(pc.equal(col, table["src_sha256"])).as_py():
+            continue  # every source its own group: the identity of the same rows without the column (schema 2)
         want = SCHEMA.field(name).type
         text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
         if not text and col.type != want:

@@ -44,9 +44,9 @@ def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip
         libvmaf_version=prov.libvmaf_version, teacher_model=TEACHER_MODEL, encoders=encoders, grid={"cq": cqs},
         encode_depth=depth.setting, demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
-                                enc_pix_fmt(depth.bits_of(c)), *refs.entry(c))
+                                enc_pix_fmt(depth.bits_of(c)), *refs.entry(c), file=Path(c.path).name)
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=refs.twins_of(clips), groups=refs.groups_of(clips),
-        overrides=refs.overrides.lines() if refs.overrides else [],
+        overrides=refs.overrides.lines() if refs.overrides else [], apart=[list(p) for p in refs.grouping.apart],
     )

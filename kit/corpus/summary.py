@@ -175,7 +175,7 @@ def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:
     """The reference files the corpus came from: each source once per box that holds it, and the frame-identical
     twins a shard recorded and skipped."""
     held = df[["box_id", "src_sha256"]].drop_duplicates() if "box_id" in df else df[["src_sha256"]].drop_duplicates()
-    twins = len(manifest.twins) if isinstance(manifest, ShardManifest) else 0
+    twins = len(manifest.twins) if manifest is not None else 0
     return len(held) + twins
 
 

@@ -19,6 +19,7 @@ from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import THUMB_BYTES, Fingerprint
 
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
+RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
@@ -127,7 +128,9 @@ def master_geometry(path: Path, ffmpeg: str) -> Geometry:
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
-    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=DECODE_TIMEOUT_S, capture_stdout=True)
+    # a long raw clip takes longer than any master's probe: at least 20 MB/s of the file read, hashed and scaled
+    timeout_s = max(DECODE_TIMEOUT_S, path.stat().st_size / RAW_BYTES_PER_S)
+    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=timeout_s, capture_stdout=True)
     try:
         if res.returncode != 0:
             raise ValueError(f"ffmpeg failed: {telling_line(res.stderr)}")

@@ -171,9 +171,9 @@ def _result(ok: bool | None) -> str:
     return "off" if ok is None else "pass" if ok else "FAIL"
 
 
-RMSE_NOTE = ("RMSE here is per fold, or the mean over seeds of each seed's fold RMSE; the figures' RMSE is that of "
-             "the seeds' mean prediction (an ensemble average is a little closer to the teacher). Bias is the mean "
-             "of (prediction - teacher): an offset no correlation can see.")
+RMSE_NOTE = ("RMSE here is per held-out source, or the mean over seeds of each seed's per-source RMSE; the "
+             "figures' RMSE is that of the seeds' mean prediction (an ensemble average is a little closer to the "
+             "teacher). Bias is the mean of (prediction - teacher): an offset no correlation can see.")
 
 
 def baselines_section(verdict: Verdict) -> list[str]:
@@ -196,9 +196,11 @@ def figure_sections(verdict: Verdict, data: ReportData) -> list[str]:
     from kit.report import figures
 
     per_fold = pd.DataFrame([asdict(f) for f in verdict.per_fold])
-    parts = ["<h2 id='folds'>Per-fold PLCC per seed</h2>"]
+    parts = ["<h2 id='folds'>Per-source PLCC per seed</h2>"]
     parts.append(figures.figure_html(figures.fold_plcc_figure(per_fold, verdict.gate.mean_plcc_threshold),
-                                     "Held-out PLCC of every (seed, fold); each fold holds out one source.")
+                                     "Held-out PLCC of every (seed, source), from the predictions of the members "
+                                     "that did not train on the source (its fold held out its whole content "
+                                     "group).")
                  if not per_fold.empty else "<p class='note'>No folds in the verdict.</p>")
     parts.append("<h2 id='predictions'>Predicted vs teacher VMAF per held-out source</h2>")
     parts.append(figures.figure_html(figures.pred_vs_teacher_figure(data.predictions),
@@ -269,7 +271,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         "<h2>Per seed</h2>",
         table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
                "mean RMSE (over folds)", "mean bias", "max |bias| of a fold", "max abs error", "share outside [0, 100]",
-               "folds"],
+               "sources"],
               [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
                 r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]
                for r in verdict.per_seed]),

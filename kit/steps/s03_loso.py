@@ -22,6 +22,7 @@ from kit.infra.files import (
     sha256_json,
     write_json,
 )
+from kit.infra.invocation import kit_command
 from kit.infra.records import Record, RecordError
 from kit.infra.resources import out_of_memory
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
@@ -33,6 +34,12 @@ from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 def corpus_path(ctx: Context) -> Path:
     """The corpus LOSO trains on: --corpus, else this run's own shard."""
     if ctx.settings.corpus is not None:
+        if ctx.settings.content_groups is not None:  # the groups of a corpus file are in its rows already
+            raise InputError(f"--content-groups has no effect with --corpus: {ctx.settings.corpus}'s rows already name "
+                             "their content groups",
+                             hint=kit_command("merge", ctx.settings.corpus, "--content-groups",
+                                              ctx.settings.content_groups, "-o", "regrouped.parquet")
+                             + ", then --corpus regrouped.parquet")
         if not ctx.settings.corpus.is_file():
             raise InputError(f"--corpus {ctx.settings.corpus} does not exist",
                              hint="pass a shard.parquet or a merged corpus file")
@@ -177,7 +184,7 @@ class LosoStep:
             ctx.log(line)
             ctx.emit(Info(self.name, line))
         n_sources = df["src_sha256"].nunique()
-        refuse_small_shard(corpus, n_sources, MIN_SOURCES)
+        refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds)  # the folds: a source too short for one is refused here
         scheme, n_folds = inputs.scheme, len(inputs.folds)

@@ -10,7 +10,7 @@ from kit.events import VerdictReached
 from kit.infra.files import read_json, remove_output, sha256_file, write_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
-from kit.rundir import VERDICTS
+from kit.rundir import VERDICTS, manifest_path
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.steps.records import read_step_record
 
@@ -37,6 +37,11 @@ class VerdictStep:
                                       + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir, "--seeds",
                                                     ",".join(map(str, ctx.settings.seeds))))
         inputs = {p.stem: sha256_file(p) for p in loso_outputs(ctx)}
+        # the corpus block counts files and groups from the corpus's manifest: a twin added to --ref-dir changes
+        # the manifest, not the rows LOSO trained on
+        side = manifest_path(ctx.settings.corpus or ctx.run.shard)
+        if side.is_file():
+            inputs["corpus_manifest"] = sha256_file(side)
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json()},
                     inputs=inputs)
 

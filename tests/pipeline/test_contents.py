@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -82,6 +83,14 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Pa
     assert manifest["groups"] == [] and manifest["overrides"][0].startswith("different contents: beta, beta_lossy.mp4")
     rows = pq.read_table(out / "02_corpus" / "shard.parquet", columns=["src_sha256", "content"]).to_pylist()
     assert all(r["content"] == r["src_sha256"] for r in rows)
+    assert len(manifest["apart"]) == 1  # recorded as data: a merge without the file keeps them apart too
+    res = run_kit("merge", out / "02_corpus" / "shard.parquet", "-o", tmp_path / "m.parquet")
+    assert res.returncode == 0 and json.loads((tmp_path / "m.manifest.json").read_text())["groups"] == [], res.stdout
+    # and a corpus file's rows name their groups: --content-groups with --corpus is refused, saying where it goes
+    res = run_kit("run", "--corpus", tmp_path / "m.parquet", "--out-dir", tmp_path / "c", *FAST,
+                  "--content-groups", groups)
+    assert_clean_failure(res, "--content-groups has no effect with --corpus")
+    assert "merge" in res.stderr and "regrouped.parquet" in res.stderr
 
 
 def test_an_override_naming_no_source_is_refused(twin_refs: Path, tmp_path: Path) -> None:
@@ -140,7 +149,9 @@ def test_merge_groups_one_content_across_boxes_and_names_unchecked_inputs(
     res = run_kit("merge", *shards, "-o", tmp_path / "ab.parquet")
     assert res.returncode == 0, res.stderr
     assert "4 contents in 6 sources" in res.stdout, res.stdout
-    assert "one content in 2 sources: alpha (boxa), alpha (boxb); " in res.stdout and "frame-identical" in res.stdout
+    # two files named alpha are told apart as alpha~<hex>, as in every fold and figure
+    assert re.search(r"one content in 2 sources: alpha~[0-9a-f]{6} \(boxa\), alpha~[0-9a-f]{6} \(boxb\); ",
+                     res.stdout) and "frame-identical" in res.stdout, res.stdout
     assert "beta (boxa), beta_lossy (boxb)" in res.stdout
     manifest = json.loads((tmp_path / "ab.manifest.json").read_text())
     assert manifest["n_contents"] == 4 and len(manifest["groups"]) == 2 and manifest["unchecked_inputs"] == []
@@ -162,7 +173,7 @@ def test_merge_groups_one_content_across_boxes_and_names_unchecked_inputs(
 
     # the lead's word: beta_lossy is another content
     groups = tmp_path / "groups.json"
-    groups.write_text(json.dumps({"different": [["beta", "beta_lossy"]]}))
+    groups.write_text(json.dumps({"different": [["beta", "beta_lossy.mp4"]]}))  # a file name, as at discovery
     res = run_kit("merge", *shards, "-o", tmp_path / "split.parquet", "--content-groups", groups)
     assert res.returncode == 0 and "5 contents in 6 sources" in res.stdout, res.stdout + res.stderr
     split = json.loads((tmp_path / "split.manifest.json").read_text())

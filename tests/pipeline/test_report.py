@@ -86,7 +86,7 @@ def test_the_page_holds_its_figures_and_tables() -> None:
     assert_self_contained(page)
     assert page.count("<figure class='plot") == 4  # folds, predictions, and one rate-quality chart per encoder (2)
     assert page.count("<svg") == 3 and page.count("src='data:image/png;base64,") == 1
-    for heading in ("Gate", "Per-fold PLCC per seed", "Predicted vs teacher VMAF per held-out source",
+    for heading in ("Gate", "Per-source PLCC per seed", "Predicted vs teacher VMAF per held-out source",
                     "Rate-quality curves", "Ensemble vs baselines (same folds)", "Corpus", "Provenance"):
         assert f">{heading}</h2>" in page, heading
     assert "<td class='FAIL'>FAIL</td>" in page and "Failing seeds: 0, 1" in page

@@ -126,5 +126,6 @@ def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Pa
                                    "--dry-run", "--content-groups", str(groups), *FLAGS])
     assert res.exit_code == 0, res.output
     _prereqs, corpus, merge, run = kit_commands(res.stdout)
-    for argv in (corpus, merge, run):
+    for argv in (corpus, merge):
         assert argv[argv.index("--content-groups") + 1] == str(groups)
+    assert "--content-groups" not in run  # the union's rows name their groups; run --corpus refuses the flag

@@ -75,6 +75,7 @@ def test_overrides_join_and_split(tmp_path: Path) -> None:
     ({"same": [["a", "zzz"]]}, "'zzz' names no source"),
     ({"same": [["b"]]}, "is not a list of two or more source names"),
     ({"same": "b"}, "not a --content-groups file"),
+    ({"same": [["a", "b"]], "diffrent": [["a", "c"]]}, "unknown key 'diffrent'"),
 ])
 def test_bad_overrides_name_the_file_and_the_entry(tmp_path: Path, rules: dict[str, object], needle: str) -> None:
     with pytest.raises(InputError, match=r"groups\.json") as err:
@@ -95,3 +96,28 @@ def test_different_sources_still_linked_by_a_third_are_refused(tmp_path: Path) -
     chain = [*SOURCES, Source("a_again", _sha(7), _print(1, noise=1.0), "box1", "/r/a_again.mp4")]
     with pytest.raises(InputError, match="other links join them"):
         group_sources(chain, _overrides(tmp_path, {"different": [["a", "a_lossy"]]}))
+
+
+def test_a_source_in_two_content_groups_is_refused_and_singleton_groups_keep_the_corpus_identity(
+        tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kit.corpus.schema import corpus_sha256, training_corpus, with_content
+    from tests.kitfiles import shard_table
+
+    table = shard_table()
+    pq.write_table(table, tmp_path / "v3.parquet")
+    pq.write_table(table.drop_columns(["content"]), tmp_path / "v2.parquet")
+    assert corpus_sha256(tmp_path / "v3.parquet") == corpus_sha256(tmp_path / "v2.parquet")
+    shas = sorted(set(table["src_sha256"].to_pylist()))
+    grouped = with_content(table, {shas[1]: shas[0]})
+    pq.write_table(grouped, tmp_path / "g.parquet")
+    assert corpus_sha256(tmp_path / "g.parquet") != corpus_sha256(tmp_path / "v3.parquet")
+    content = grouped["content"].to_pylist()
+    first = table["src_sha256"].to_pylist().index(shas[2])
+    content[first] = shas[0]  # one row of the third source names another group
+    pq.write_table(grouped.set_column(grouped.column_names.index("content"), "content", pa.array(content)),
+                   tmp_path / "split.parquet")
+    with pytest.raises(InputError, match="has rows in 2 content groups"):
+        training_corpus(tmp_path / "split.parquet")
