@@ -46,6 +46,7 @@ class Source:
     fingerprint: Fingerprint | None = None  # None: an older shard's source, known only by its sha256
     box_id: str = ""
     file: str = ""
+    aliases: tuple[str, ...] = ()  # the names and file names of its frame-identical twins: an override may use them
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ def one_source_each(found: Sequence[Clip], prints: dict[str, Fingerprint],
     """Twins out, names checked (two different contents never share one), content groups formed."""
     clips, twins = split_twins(found, prints)
     check_distinct(clips)
-    grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path) for c in clips], overrides)
+    aliases: dict[str, list[str]] = {}
+    for t in twins:
+        aliases.setdefault(t.same_as, []).extend((t.src, PurePath(t.file).name))
+    grouping = group_sources([Source(c.src, c.sha256, prints[c.sha256], file=c.path,
+                                     aliases=tuple(aliases.get(c.sha256, ()))) for c in clips], overrides)
     return ReferenceSet(clips, twins, prints, grouping, overrides)
 
 
@@ -169,7 +174,7 @@ def _matches(s: Source, selector: str) -> bool:
     name, _, tail = selector.partition("~")
     if tail:
         return name == s.src and HEX.match(tail) is not None and s.src_sha256.startswith(tail)
-    return (selector == s.src or (bool(s.file) and selector == PurePath(s.file).name)
+    return (selector == s.src or (bool(s.file) and selector == PurePath(s.file).name) or selector in s.aliases
             or (HEX.match(selector) is not None and s.src_sha256.startswith(selector)))
 
 

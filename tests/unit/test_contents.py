@@ -121,3 +121,9 @@ def test_a_source_in_two_content_groups_is_refused_and_singleton_groups_keep_the
                    tmp_path / "split.parquet")
     with pytest.raises(InputError, match="has rows in 2 content groups"):
         training_corpus(tmp_path / "split.parquet")
+
+
+def test_an_override_may_name_a_skipped_twin_for_its_kept_clip(tmp_path: Path) -> None:
+    kept = Source("a", _sha(1), _print(1), "box1", "/r/a.y4m", aliases=("a_master", "a_master.mkv"))
+    rules = _overrides(tmp_path, {"different": [["a_master.mkv", "a_lossy"]]})
+    assert group_sources([kept, *SOURCES[1:]], rules).groups == ()
