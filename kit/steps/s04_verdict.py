@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kit.corpus.manifests import read_manifest
 from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
-from kit.infra.files import read_json, remove_output, sha256_file, write_json
+from kit.infra.files import read_json, remove_output, sha256_file, sha256_json, write_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
-from kit.rundir import VERDICTS, manifest_path
+from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.steps.records import read_step_record
 
@@ -38,10 +39,10 @@ class VerdictStep:
                                                     ",".join(map(str, ctx.settings.seeds))))
         inputs = {p.stem: sha256_file(p) for p in loso_outputs(ctx)}
         # the corpus block counts files and groups from the corpus's manifest: a twin added to --ref-dir changes
-        # the manifest, not the rows LOSO trained on
-        side = manifest_path(ctx.settings.corpus or ctx.run.shard)
-        if side.is_file():
-            inputs["corpus_manifest"] = sha256_file(side)
+        # the manifest, not the rows LOSO trained on (its times change on every merge: only what is counted)
+        if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
+            inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
+                                                     "groups": [g.to_json() for g in manifest.groups]})
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json()},
                     inputs=inputs)
 
