@@ -8,6 +8,7 @@ Light to import: the kit modules they parse with load when a value is converted.
 from __future__ import annotations
 
 import os
+from abc import ABCMeta, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -30,11 +31,13 @@ class FlagError(click.BadParameter):
         self.hint = hint
 
 
-class KitType(click.ParamType, Generic[T]):
-    """A flag's type: parse with the kit's own parser, a refusal is a usage error carrying its hint."""
+class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
+    """A flag's type: parse with the kit's own parser, a refusal is a usage error carrying its hint.
+    Each type says how its text becomes a value (`parse`); a type without it cannot be made."""
 
+    @abstractmethod
     def parse(self, text: str, flag: str) -> T:
-        raise NotImplementedError
+        """The value of `text` given to `flag`; InputError (with a hint) when it is not one."""
 
     def text(self, value: T) -> str:
         return str(value)
