@@ -31,10 +31,10 @@ from common import ROOT, run_kit
 
 from kit.infra.host import core_count
 from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.ffmpeg import imageio_binary
 from kit.media.libvmaf import escape_filter_value
-from kit.media.refs import Sha256Cache
 from kit.platforms.encoders import get_spec
 
 SOURCES = {

@@ -108,7 +108,7 @@ def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) ->
 
     strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
     so a reference corrupt mid-stream is refused, not silently patched over; every line carries its
-    level (`[error]`), so an error the demuxer resynced over is seen too (kit.media.refs.demuxer_damage).
+    level (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
     """
     checks = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"] if strict else []
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, "-i", str(path), "-map", "0:v:0", "-f", "null",

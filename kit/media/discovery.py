@@ -23,18 +23,16 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.nofollow import describe
-from kit.media.cache import stamp_of
+from kit.media.cache import Sha256Cache, open_clip, stamp_of
+from kit.media.decode import master_geometry
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
     Clip,
-    Sha256Cache,
     YuvDefaults,
     check_geometry,
     frame_bytes,
     is_netflix_distorted,
-    master_geometry,
-    open_clip,
     source_name,
     y4m_geometry,
     yuv_geometry,

@@ -20,15 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
-
-# re-exported (`as`): these lived here before kit.media.cache and kit.media.decode took them
-from kit.media.cache import Sha256Cache as Sha256Cache
 from kit.media.cache import Stamp, file_stamp, open_clip
-from kit.media.cache import clip_sha256 as clip_sha256
 from kit.media.decode import PIX_FMTS
-from kit.media.decode import demuxer_damage as demuxer_damage
-from kit.media.decode import master_geometry as master_geometry
-from kit.media.decode import parse_probe as parse_probe
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline

@@ -36,10 +36,10 @@ from kit.media.argv import (
     build_render_argv,
     build_score_argv,
 )
+from kit.media.decode import parse_probe
 from kit.media.ffmpeg import FFmpegInfo, interruption, parse_frame_count, parse_pix_fmts, telling_line
 from kit.media.libvmaf import parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS
-from kit.media.refs import parse_probe
 from kit.platforms.detect import HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 from kit.platforms.signals import HostSignals

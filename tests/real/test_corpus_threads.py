@@ -15,8 +15,8 @@ from kit.corpus.jobs import JobResult, JobRunner, Provenance, job_paths, plan_jo
 from kit.corpus.scheduler import ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.errors import ToolError
 from kit.infra.host import cpu_name
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
-from kit.media.refs import Sha256Cache
 
 
 def test_one_job_per_core_but_never_more_than_there_are_to_run() -> None:

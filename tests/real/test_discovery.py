@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import find_clip_files, list_clip_files, probe_clip
-from kit.media.refs import Sha256Cache
 from tests.conftest import run_kit
 
 ARGS = ("--encoders", "libx264", "--cqs", "30")

@@ -16,8 +16,8 @@ import pytest
 
 from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
 from kit.infra.host import cpu_name
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
-from kit.media.refs import Sha256Cache
 from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, assert_clean_failure, run_kit
 
 NO_GPU_HERE = not Path("/dev/dri").exists() and not any(

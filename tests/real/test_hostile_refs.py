@@ -20,8 +20,9 @@ import pytest
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Provenance, job_paths
 from kit.errors import InputError
 from kit.infra.host import cpu_name
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
-from kit.media.refs import Clip, Sha256Cache
+from kit.media.refs import Clip
 from kit.model.loso import make_folds
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE
 from tests.conftest import TINY_FRAMES, TINY_SOURCES, assert_clean_failure, render, run_kit, synthetic_corpus

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover, probe_clip
 from kit.media.refs import (
-    Sha256Cache,
     YuvDefaults,
     frame_bytes,
     parse_fps,

@@ -24,8 +24,8 @@ import pytest
 
 from kit.errors import InputError
 from kit.infra.files import sha256_file
+from kit.media.cache import Sha256Cache
 from kit.media.demo import DEMO_CLIPS, render
-from kit.media.refs import Sha256Cache
 from kit.rundir import manifest_path
 from tests.conftest import ROOT, assert_clean_failure, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard
@@ -127,7 +127,7 @@ def test_merges_started_together_never_crash_and_leave_a_described_pair(big_inpu
 HASHER = """
 import sys, time
 from pathlib import Path
-from kit.media.refs import Sha256Cache
+from kit.media.cache import Sha256Cache
 cache = Sha256Cache(Path(sys.argv[1]))  # read before the others write: each starts from the same file
 Path(sys.argv[2]).touch()
 while not Path(sys.argv[3]).exists():
