@@ -218,26 +218,23 @@ def check_distinct(clips: list[Clip]) -> None:
         by_src[c.src] = c
 
 
-def clip_fingerprints(clips: list[Clip], ffmpeg: str, cache_folder: Path) -> dict[str, Fingerprint]:
-    """Each clip's fingerprint by its sha256 (kit.media.identity), from the cache where it is there: a
-    master's came with its geometry's decode, a .y4m/.yuv clip's costs one pass over the file, once."""
-    cache = Sha256Cache(cache_folder / CACHE_FILE)
-    return {c.sha256: fingerprint(c, ffmpeg, cache) for c in clips}
-
-
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = NO_DEFAULTS,
                     demo_count: int | None = None, demo_seconds: float = 0.0,
-                    note: Note = _ignore) -> tuple[list[Clip], bool]:
-    """(the reference set, is it the demo set): the clips of --ref-dir, else the embedded demo clips.
+                    note: Note = _ignore) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
+    """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir,
+    else the embedded demo clips.
 
-    Content hashes are cached in cache_folder/sha256.json; the demo set is rendered there once. `note` hears
-    each entry skipped, and a wait for another run rendering a demo clip.
+    Content hashes, masters' probes and fingerprints are cached in cache_folder/sha256.json (a master's
+    fingerprint came with its probe's decode; a .y4m/.yuv clip's costs one pass over the file, once); the demo
+    set is rendered there once. `note` hears each entry skipped, and a wait for another run rendering a demo clip.
     """
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_folder / CACHE_FILE)
     if ref_dir is not None:
-        return discover(ref_dir, ffmpeg, cache, defaults, note), False
-    folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
-    names = {c.name for c in DEMO_CLIPS[:demo_count]}
-    return [c for c in discover(folder, ffmpeg, cache, note=note) if c.src in names], True
+        clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note), False
+    else:
+        folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
+        names = {c.name for c in DEMO_CLIPS[:demo_count]}
+        clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note) if c.src in names], True
+    return clips, {c.sha256: fingerprint(c, ffmpeg, cache) for c in clips}, demo

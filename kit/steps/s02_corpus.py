@@ -23,7 +23,7 @@ from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, read_record
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.discovery import clip_fingerprints, reference_clips
+from kit.media.discovery import reference_clips
 from kit.media.refs import Clip, YuvDefaults
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, check_grid, session_semaphores
@@ -78,10 +78,10 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
-    found, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(), YuvDefaults(s.width, s.height, s.fps),
-                                  s.demo_clips or None, s.demo_seconds, note)
-    overrides = read_overrides(s.content_groups)
-    refs = one_source_each(found, clip_fingerprints(found, prov.ffmpeg_path, cache_dir()), overrides)
+    found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(),
+                                          YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
+                                          s.demo_seconds, note)
+    refs = one_source_each(found, prints, read_overrides(s.content_groups))
     for line in [*map(twin_line, refs.twins), *refs.grouping.notes]:
         note(line)
     all_clips = refs.clips
