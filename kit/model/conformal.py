@@ -127,8 +127,8 @@ def interval(mu: np.ndarray, sigma: np.ndarray | None, q: np.ndarray | float) ->
     """[mu - q sigma, mu + q sigma] (or mu +- q), with an unbounded q giving (-inf, inf) whatever sigma."""
     mu = np.asarray(mu, dtype=np.float64)
     qq = np.broadcast_to(np.asarray(q, dtype=np.float64), mu.shape)
-    half = qq * np.asarray(sigma, dtype=np.float64) if sigma is not None else qq.copy()
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # inf x 0: an unbounded q is unbounded whatever the spread
+        half = qq * np.asarray(sigma, dtype=np.float64) if sigma is not None else qq.copy()
         half = np.where(np.isinf(qq), np.inf, np.where(qq == 0, 0.0, half))
     return mu - half, mu + half
 

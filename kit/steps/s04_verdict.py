@@ -74,6 +74,9 @@ class VerdictStep:
 
         s, run = ctx.settings, ctx.run
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height"))
+        # a hand-made corpus may lack them: its rows are then one box, of no known size
+        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0))
+                              if c not in meta.columns})
         if len(predictions) and int(predictions["row"].max()) >= len(meta):
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
