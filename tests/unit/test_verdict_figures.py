@@ -69,3 +69,24 @@ def test_groups_by_box_quality_and_resolution() -> None:
     assert by[("quality", "libx264 cq19")].n_frames == 75
     assert [resolution_class(h) for h in (144, 480, 720, 1080, 2160, 0)] == \
         ["<=240p", "<=480p", "<=720p", "<=1080p", ">1080p", "unknown"]
+
+
+def test_ridge_from_the_totals_minus_the_fold_is_the_ridge_fit_on_the_fold_s_training_rows() -> None:
+    from kit.model.baselines import Moments, fit_ridge, ridge_from_moments
+    from kit.model.features import design_matrix
+    from tests.conftest import synthetic_corpus
+
+    df = synthetic_corpus(n_src=5, rows_per_src=50)
+    feats, codec = design_matrix(df)
+    y = df["vmaf"].to_numpy(dtype=np.float64)
+    data = np.concatenate([feats.astype(np.float64), codec.astype(np.float64), y[:, None]], axis=1)
+    shift = data.mean(0)
+    total = Moments.of(data - shift)
+    for src in ("s0", "s3"):
+        held = np.flatnonzero(df["src"] == src)
+        keep = np.flatnonzero(df["src"] != src)
+        direct = fit_ridge(feats[keep], codec[keep], y[keep])
+        fast = ridge_from_moments(total - Moments.of(data[held] - shift), shift, feats.shape[1])
+        assert np.allclose(fast.predict(feats[held], codec[held]), direct.predict(feats[held], codec[held]),
+                           rtol=0, atol=1e-5)  # fit_ridge takes its means in float32
+        assert np.allclose(fast.mean, direct.mean, rtol=1e-6) and np.allclose(fast.std, direct.std, rtol=1e-6)
