@@ -30,7 +30,7 @@ GAUSSIAN_Z = 1.959963984540054  # upstream's confidence.gaussian_z: the standard
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
 NORMALISED = "normalised"  # the verdict's score |teacher - mean| / std: its q multiplies the ensemble std
 DEFAULT_NOMINAL = 0.95  # upstream's nominal_coverage when a verdict names none
-NO_INTERVALS = "no intervals in this verdict (kit older than 0.2)"
+NO_INTERVALS = "no intervals in this verdict (kit older than 0.4)"
 
 
 @dataclass(frozen=True)

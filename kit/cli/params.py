@@ -150,6 +150,23 @@ class Folds(KitType[str]):
                              hint=f"e.g. {flag} auto, {flag} loso or {flag} 10") from None
 
 
+class Holdouts(KitType[tuple[str, ...]]):
+    """`encoder`, `box`, `encoder,box` or `none` -> the held-out validations to add, in the kit's order."""
+
+    name = "holdout"
+    KINDS = ("encoder", "box")
+
+    def parse(self, text: str, flag: str) -> tuple[str, ...]:
+        asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
+        if bad := sorted(asked - set(self.KINDS)):
+            raise InputError(f"{flag} {bad[0]!r} is neither encoder nor box",
+                             hint=f"e.g. {flag} encoder, {flag} box or {flag} encoder,box ({flag} none: neither)")
+        return tuple(k for k in self.KINDS if k in asked)
+
+    def text(self, value: tuple[str, ...]) -> str:
+        return ",".join(value) or "none"
+
+
 class Fps(KitType[str]):
     """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
 

@@ -125,7 +125,8 @@ class BundleStep:
         settings = ctx.settings
         # a registry row upstream would reject is refused before the refit, not after it
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url)
-        ship = Shipping(settings.model_license, settings.model_license_url, confidence(None), None)
+        calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
+        ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
         corpus = Path(verdict.corpus.path)
         if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
             raise InputError(f"the corpus {corpus} changed since the verdict was reached",
