@@ -35,6 +35,9 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: Ma
     for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds)):
         files[run.rel(path)] = checked(path, "loso")
     files[run.rel(verdict_path)] = verdict_path
+    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
+        for path in (run.intervals, run.calibration):
+            files[run.rel(path)] = checked(path, "verdict")
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report

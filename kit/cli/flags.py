@@ -21,7 +21,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from kit.cli.params import AbsPath, Encoders, Folds, Fps, Holdouts, IntList, KitType, Limit, Range, Shard
+from kit.cli.params import (
+    AbsPath,
+    Encoders,
+    Folds,
+    Fps,
+    Holdouts,
+    IntList,
+    KitType,
+    LicenseId,
+    LicenseUrl,
+    Limit,
+    Range,
+    Shard,
+)
 from kit.errors import InputError
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.rundir import STEP_NAMES
@@ -144,6 +157,10 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
             "is 10..51).", metavar="MIN,MAX"),
+    RunFlag("--model-license", "model_license", LicenseId(), "SPDX license of the exported models, written into "
+            "the vmaf-tune registry rows (the kit's own license unless set)."),
+    RunFlag("--model-license-url", "model_license_url", LicenseUrl(), "Address of that license's text, written "
+            "into the vmaf-tune registry rows."),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}

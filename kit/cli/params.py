@@ -206,3 +206,29 @@ class AbsPath(KitType[Path]):
         # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
         # kernel does, so the folders checked are the ones written
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
+
+
+class LicenseId(KitType[str]):
+    """An SPDX license identifier or expression for the vmaf-tune registry rows (`BSD-3-Clause`)."""
+
+    name = "spdx"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.bundle.registry import license_problem
+
+        if (why := license_problem(text)) is not None:
+            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} BSD-3-Clause-Plus-Patent")
+        return text
+
+
+class LicenseUrl(KitType[str]):
+    """The address of the license text named in the registry rows."""
+
+    name = "url"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.bundle.registry import license_url_problem
+
+        if (why := license_url_problem(text)) is not None:
+            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} https://spdx.org/licenses/MIT.html")
+        return text
