@@ -19,16 +19,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from kit.errors import InputError
 from kit.infra.files import copy_file, read_json_object, sha256_file, write_json
 from kit.infra.records import Record, RecordError, omit_none
+from kit.model.conformal import GAUSSIAN_Z95, bounded, rank_needed
+from kit.verdict.document import Intervals
 
 METHOD = "split-conformal"
-GAUSSIAN_Z = 1.959963984540054  # upstream's confidence.gaussian_z: the standard normal's 97.5 % point
+GAUSSIAN_Z = GAUSSIAN_Z95  # upstream's confidence.gaussian_z
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
-NORMALISED = "normalised"  # the verdict's score |teacher - mean| / std: its q multiplies the ensemble std
 DEFAULT_NOMINAL = 0.95  # upstream's nominal_coverage when a verdict names none
 NO_INTERVALS = "no intervals in this verdict (kit older than 0.4)"
 
@@ -44,13 +44,12 @@ class SplitConformal(Record):
 
 
 def rank(n: int, alpha: float) -> int:
-    """ceil((n+1)(1-alpha)): the rank of the residual a level-(1-alpha) interval takes. The product is rounded
-    to 9 places first, so 20 * (1 - 0.05) is 19, not the 20 its binary rounding would give."""
-    return math.ceil(round((n + 1) * (1.0 - alpha), 9))
+    """ceil((n+1)(1-alpha)): the rank of the residual a level-(1-alpha) interval takes (kit.model.conformal)."""
+    return rank_needed(n, 1.0 - alpha)
 
 
 def unbounded(n: int, alpha: float) -> bool:
-    return rank(n, alpha) > n
+    return not bounded(n, 1.0 - alpha)
 
 
 def upstream_quantile(residuals: Sequence[float], alpha: float) -> float:
@@ -116,8 +115,8 @@ def unbounded_warning(n: int, alpha: float) -> str:
 
 
 def groups_needed(alpha: float) -> int:
-    """The fewest calibration units with a bounded level-(1-alpha) interval: n >= (1-alpha)/alpha."""
-    return math.ceil(round((1.0 - alpha) / alpha, 9))
+    """The fewest calibration units with a bounded level-(1-alpha) interval."""
+    return next(n for n in range(1, 1_000_000) if bounded(n, 1.0 - alpha))
 
 
 def ship_calibration(source: Path, dest: Path) -> CalibrationCard:
@@ -140,28 +139,6 @@ def ship_calibration(source: Path, dest: Path) -> CalibrationCard:
         "VMAF points, per clip (a source x encoder x cq encode, predicted from its mean features)", note)
 
 
-class Level(Protocol):
-    """One level of the verdict's `intervals.levels`, as far as the confidence block needs it."""
-
-    @property
-    def level(self) -> float: ...
-    @property
-    def q(self) -> float | None: ...
-    @property
-    def unbounded(self) -> bool: ...
-
-
-class Intervals(Protocol):
-    """The verdict's `intervals` block, as far as the confidence block needs it."""
-
-    @property
-    def nominal(self) -> float: ...
-    @property
-    def score(self) -> str: ...
-    @property
-    def levels(self) -> Sequence[Level]: ...
-
-
 @dataclass(frozen=True)
 class Confidence(Record):
     """Upstream's ensemble-manifest `confidence` block (ai/scripts/train_fr_regressor_v2_ensemble.py's
@@ -176,20 +153,10 @@ class Confidence(Record):
 
 
 def confidence(intervals: Intervals | None) -> Confidence:
-    """The shipped ensemble's confidence: the verdict's q at its nominal level as a multiplier of the members'
-    std (ddof=1), when its score is normalised and the interval is bounded; else null with the reason."""
+    """The shipped ensemble's confidence: the verdict's multiplier of the members' std (ddof=1) at its nominal
+    level (`conformal_q_residual`), or null with the verdict's reason (absolute scores, an unbounded interval)."""
     if intervals is None:
         return Confidence(ENSEMBLE, DEFAULT_NOMINAL, GAUSSIAN_Z, None, NO_INTERVALS)
-    nominal = intervals.nominal
-    at = next((lv for lv in intervals.levels if math.isclose(lv.level, nominal, abs_tol=1e-9)), None)
-    if intervals.score != NORMALISED:
-        why = (f"the verdict's intervals use {intervals.score} scores (VMAF points, not a multiple of the ensemble "
-               f"std): see the calibration sidecar for the half-width")
-    elif at is None:
-        why = f"the verdict's intervals have no level at the nominal {nominal}"
-    elif at.unbounded or at.q is None or not math.isfinite(at.q):
-        why = (f"the {nominal:.0%} interval is unbounded: too few content groups "
-               f"(ceil((n+1)(1-alpha)) > n), so no finite multiplier is guaranteed")
-    else:
-        return Confidence(ENSEMBLE_CONFORMAL, nominal, GAUSSIAN_Z, at.q)
-    return Confidence(ENSEMBLE, nominal, GAUSSIAN_Z, None, why)
+    if intervals.conformal_q_residual is not None:
+        return Confidence(ENSEMBLE_CONFORMAL, intervals.nominal, GAUSSIAN_Z, intervals.conformal_q_residual)
+    return Confidence(ENSEMBLE, intervals.nominal, GAUSSIAN_Z, None, intervals.q_reason or "no multiplier")

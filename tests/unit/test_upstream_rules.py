@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from kit.errors import InputError
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
-from kit.verdict.document import Verdict
+from kit.verdict.document import IntervalLevel, Intervals, Verdict
 from tests.conftest import ROOT, synthetic_corpus
 
 # --- registry.schema.json, $defs.model_entry --------------------------------------------------------------
@@ -109,18 +108,13 @@ def upstream_q(residuals: tuple[float, ...], alpha: float) -> float:
 
 
 # --- the verdict's intervals, as the lead's contract gives them ---------------------------------------------
-@dataclass(frozen=True)
-class FakeLevel:
-    level: float
-    q: float | None
-    unbounded: bool
-
-
-@dataclass(frozen=True)
-class FakeIntervals:
-    nominal: float
-    score: str
-    levels: tuple[FakeLevel, ...]
+def verdict_intervals(q: float | None, reason: str | None = None, score: str = "normalised") -> Intervals:
+    """The verdict's `intervals` block as kit.verdict.intervals.calibrate writes it, at 95 % nominal."""
+    level = IntervalLevel(level=0.95, rank=24, q=q, q_abs=None if q is None else 3.1, unbounded=q is None,
+                          coverage=0.94, mean_width=None if q is None else 5.0, source_coverage_min=0.8,
+                          share_unbounded=0.0)
+    return Intervals(method="m", formula="f", score=score, unit="u", nominal=0.95, n_groups=23, levels=(level,),
+                     conformal_q_residual=q if score == "normalised" else None, q_reason=reason)
 
 
 def sidecar(path: Path, n: int, alpha: float = 1 - 0.95) -> Path:
@@ -147,7 +141,7 @@ def build(trained: tuple, folder: Path, ship: Shipping) -> Path:
     return folder
 
 
-BOUNDED = FakeIntervals(0.95, "normalised", (FakeLevel(0.5, 0.61, False), FakeLevel(0.95, 2.75, False)))
+BOUNDED = verdict_intervals(2.75)
 
 
 def test_rows_pass_upstream_registry_schema_validator_and_tests(trained: tuple, tmp_path: Path) -> None:
@@ -206,7 +200,7 @@ def test_manifest_has_upstream_keys_and_the_conformal_multiplier(trained: tuple,
 
 
 def test_unbounded_sidecar_is_said_plainly_and_still_loads_upstream(trained: tuple, tmp_path: Path) -> None:
-    unbounded = FakeIntervals(0.95, "normalised", (FakeLevel(0.95, None, True),))
+    unbounded = verdict_intervals(None, "5 content group(s) cannot bound a 95% interval: unbounded")
     ship = Shipping("BSD-3-Clause", "https://spdx.org/licenses/BSD-3-Clause.html", confidence(unbounded),
                     sidecar(tmp_path / "calibration.json", 5))
     folder = build(trained, tmp_path / "profile", ship)
@@ -237,10 +231,11 @@ def test_confidence_block_without_intervals_or_with_absolute_scores() -> None:
     old = confidence(None).to_json()
     assert old == {"method": "ensemble", "nominal_coverage": 0.95, "gaussian_z": GAUSSIAN_Z,
                    "conformal_q_residual": None, "reason": NO_INTERVALS}
-    absolute = confidence(replace(BOUNDED, score="absolute")).to_json()
+    absolute = confidence(verdict_intervals(2.0, "one seed: the intervals are absolute", "absolute")).to_json()
     assert absolute["conformal_q_residual"] is None and "absolute" in absolute["reason"]
-    at_90 = confidence(replace(BOUNDED, nominal=0.9)).to_json()
-    assert at_90["conformal_q_residual"] is None and "0.9" in at_90["reason"]
+    bounded = confidence(BOUNDED).to_json()
+    assert bounded == {"method": "ensemble+conformal", "nominal_coverage": 0.95, "gaussian_z": GAUSSIAN_Z,
+                       "conformal_q_residual": 2.75}
 
 
 @pytest.mark.parametrize(("seeds", "license", "url", "needle", "hint"), [
