@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import InputError
+from kit.infra.invocation import kit_command
 from kit.model.folds import cut_folds
 from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
@@ -39,7 +40,8 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "
                          f"so none can be left out",
-                         hint=f"merge corpora of two {kind}s or more (ensemble-kit merge), or drop --holdout {kind}")
+                         hint=f"merge corpora of two {kind}s or more ({kit_command('merge')} A B -o union.parquet), "
+                              f"or drop --holdout {kind}")
     content_folds, scheme = cut_folds(df, str(HOLDOUT_K))
     out: list[HoldoutFold] = []
     for v in kinds:
