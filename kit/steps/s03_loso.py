@@ -230,17 +230,10 @@ class LosoStep:
 
         try:
             result, models = loso_with_baselines(inputs, list(s.seeds), s.train, on_epoch, workers=threads.train)
+            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
         except BaseException as exc:
             with contextlib.suppress(Exception):  # never in the way of why training stopped
                 clock.save()  # an interrupt or a failure: the next attempt counts this one's training
-            if out_of_memory(exc):
-                raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
-            raise
-        try:
-            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
-        except BaseException as exc:
-            with contextlib.suppress(Exception):
-                clock.save()
             if out_of_memory(exc):
                 raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
