@@ -128,7 +128,7 @@ def interval(mu: np.ndarray, sigma: np.ndarray | None, q: np.ndarray | float) ->
     mu = np.asarray(mu, dtype=np.float64)
     qq = np.broadcast_to(np.asarray(q, dtype=np.float64), mu.shape)
     with np.errstate(invalid="ignore"):  # inf x 0: an unbounded q is unbounded whatever the spread
-        half = qq * np.asarray(sigma, dtype=np.float64) if sigma is not None else qq.copy()
+        half = qq * np.asarray(sigma, dtype=np.float64) if sigma is not None else np.array(qq)
         half = np.where(np.isinf(qq), np.inf, np.where(qq == 0, 0.0, half))
     return mu - half, mu + half
 

@@ -66,7 +66,7 @@ def calibrate(rows: pd.DataFrame, nominal: float) -> tuple[pd.DataFrame, Interva
     y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
     cal = Calibration.of(scores(y, mu, spread), codes)
     cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
-    out = rows.copy()
+    out = rows.assign()  # a new frame: the interval columns are added to it, not to the caller's
     levels = []
     for level in levels_for(nominal):
         lo, hi = interval(mu, spread, cal.left_out(level)[codes])
@@ -146,7 +146,7 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float, score: str
     return (ClipUse(n_clips=len(ens), rmse=float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan"),
                     max_abs_error=float(miss.max()) if len(ens) else float("nan"), coverage=cov, holds=bool(holds),
                     note=note),
-            per_group.rename("residual").reset_index())
+            per_group.to_frame("residual").reset_index())
 
 
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
