@@ -27,17 +27,14 @@ from common import ROOT, peak_rss_mib
 
 def child(out: Path) -> None:
     started = time.perf_counter()
-    from kit.report.extras import Extras
-    from kit.report.html import ReportData, load_report_data, render_report
+    from kit.report.html import load_report_data, render_report
     from kit.verdict.document import Verdict
     imported = time.perf_counter()
-    raw = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())
-    verdict = Verdict.from_json(raw)
+    verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     data = load_report_data(verdict, out / "03_loso" / "predictions.parquet",
                             intervals=out / "04_verdict" / "intervals.parquet")
     loaded = time.perf_counter()
-    page = render_report(verdict, ReportData(data.predictions, data.rate_quality, data.provenance, data.intervals,
-                                             Extras.from_json(raw)))
+    page = render_report(verdict, data)
     rendered = time.perf_counter()
     (out / "report.html").write_text(page)
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -35,7 +35,7 @@ LEVELS = (0.5, 0.8, 0.9, 0.95)
 class SyntheticRun:
     out: Path
     verdict: Verdict
-    blocks: dict[str, object]  # the verdict's intervals / breakdown blocks, as the contract gives them
+    blocks: dict[str, object]  # the verdict's intervals / breakdown blocks, as its JSON holds them
     bad: list[str]  # the sources made bad
 
     @property
@@ -74,8 +74,9 @@ def make_run(out: Path, n_sources: int, seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     rows.assign(bitrate_kbps=40000.0 / rows["cq"] * (1 + i % 7)).drop(columns=["row", "fold"]).to_parquet(corpus)
     ensemble = preds.groupby("row")["pred"].mean().to_numpy()
     blocks = interval_blocks(out, rows, ensemble)
-    verdict = synthetic_verdict(folds, names, shas, list(seeds), corpus, height)
-    (out / "04_verdict" / "PROMOTE.json").write_text(json.dumps({**verdict.to_json(), **blocks}))
+    verdict = Verdict.from_json({**synthetic_verdict(folds, names, shas, list(seeds), corpus, height).to_json(),
+                                 **blocks})
+    (out / "04_verdict" / "PROMOTE.json").write_text(json.dumps(verdict.to_json()))
     return SyntheticRun(out, verdict, blocks, bad)
 
 
@@ -133,7 +134,9 @@ def interval_blocks(out: Path, rows: pd.DataFrame, pred: np.ndarray) -> dict[str
         frame[f"lo_{tag}"], frame[f"hi_{tag}"] = pred - q, pred + q
         inside = (frame[f"lo_{tag}"] <= frame["vmaf"]) & (frame["vmaf"] <= frame[f"hi_{tag}"])
         levels.append({"level": level, "rank": rank, "q": q, "q_abs": q, "unbounded": False,
-                       "coverage": float(inside.mean()), "mean_width": 2 * q})
+                       "coverage": float(inside.mean()), "mean_width": 2 * q,
+                       "source_coverage_min": float(inside.groupby(frame["src_sha256"]).mean().min()),
+                       "share_unbounded": 0.0})
     frame["lo"], frame["hi"] = frame["lo_95"], frame["hi_95"]
     frame.drop(columns="fold").to_parquet(out / "04_verdict" / "intervals.parquet", index=False)
     nominal = frame[(frame["lo"] <= frame["vmaf"]) & (frame["vmaf"] <= frame["hi"])]
@@ -152,7 +155,8 @@ def interval_blocks(out: Path, rows: pd.DataFrame, pred: np.ndarray) -> dict[str
                               "mean_width": float((part["hi"] - part["lo"]).mean())})
     return {"intervals": {"method": "split conformal over content groups", "formula": "|pred - teacher| <= q",
                           "score": "absolute", "unit": "a new frame of a new source", "nominal": 0.95,
-                          "n_groups": int(rows["src_sha256"].nunique()), "levels": levels, "warning": None,
+                          "n_groups": int(rows["src_sha256"].nunique()), "levels": levels,
+                          "conformal_q_residual": None, "q_reason": "absolute scores: no multiplier of the std",
                           "clip_use": {"n_clips": 8 * int(rows["src_sha256"].nunique()), "rmse": 1.1,
                                        "max_abs_error": 4.0, "coverage": 0.97, "holds": True,
                                        "note": "per-clip errors fall inside the frame intervals"}},

@@ -8,8 +8,8 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from kit.report.extras import Intervals
 from kit.report.figures import label  # also sets matplotlib's backend and style
+from kit.verdict.document import Intervals
 
 PER_SOURCE_TICKS = 40  # up to this many sources the fold chart names each; above, the spread chart ranks them
 LABELLED_WORST = 5  # sources named on the spread chart

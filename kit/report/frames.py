@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from kit.model.results import FoldResult
-from kit.report.extras import GroupRow
 from kit.report.markup import ROWS_SHOWN
+from kit.verdict.document import GroupErrors
 
 if TYPE_CHECKING:
     from kit.corpus.summary import SourceInfo
@@ -108,9 +108,9 @@ def plcc_rmse(teacher: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     return float(np.corrcoef(y, p)[0, 1]), rmse
 
 
-def quality_rows(per_row: pd.DataFrame) -> list[GroupRow]:
+def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
     """The error of each quality setting ("<encoder> cq<N>") over its held-out rows, as the verdict's breakdown
-    rows read (without coverage: that needs the intervals)."""
+    rows read (coverage NaN: that needs the intervals)."""
     from kit.model.metrics import errors
 
     if not {"encoder", "cq"} <= set(per_row.columns):
@@ -119,8 +119,8 @@ def quality_rows(per_row: pd.DataFrame) -> list[GroupRow]:
     for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True):
         y, p = rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float)
         (plcc, rmse), e = plcc_rmse(y, p), errors(y, p)
-        out.append(GroupRow("quality", quality_key(str(encoder), int(cq)), len(rows), int(rows["src"].nunique()),
-                            plcc, rmse, e["bias"], e["max_abs_error"], e["share_out_of_range"]))
+        out.append(GroupErrors("quality", quality_key(str(encoder), int(cq)), len(rows), int(rows["src"].nunique()),
+                               plcc, rmse, e["bias"], e["max_abs_error"], e["share_out_of_range"], float("nan"), None))
     return out
 
 

@@ -50,7 +50,6 @@ class ReportData:
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
     intervals: pd.DataFrame | None = None  # 04_verdict/intervals.parquet: src_sha256, vmaf, lo/hi per level
-    extras: Extras | None = None  # the verdict's intervals and breakdown blocks; None: read from the verdict
 
 
 @dataclass(frozen=True)
@@ -127,6 +126,7 @@ def gate_table(verdict: Verdict) -> str:
         if g is not None:
             limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
             rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
+    rows += limit_rows(verdict)
     body = "".join(
         f"<tr><td>{esc(name)}</td><td>{esc(_fmt(value))}</td><td>{esc(limit)}</td>"
         f"<td class='{_result(ok)}'>{_result(ok)}</td></tr>" for name, value, limit, ok in rows)
@@ -134,6 +134,30 @@ def gate_table(verdict: Verdict) -> str:
     note = f"<p class='note'>Failing seeds: {esc(_fmt(failing))}</p>" if failing else ""
     return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
             f"</tr></thead><tbody>{body}</tbody></table>{note}")
+
+
+LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
+          "plcc": (">=", "--holdout-min-plcc")}
+
+
+def limit_rows(verdict: Verdict) -> list[tuple[str, float | None, str, bool | None]]:
+    """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
+    gates = [("pooled coverage at the nominal level", verdict.coverage_gate),
+             ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
+             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
+    rows: list[tuple[str, float | None, str, bool | None]] = []
+    for what, g in gates:
+        if g is None:
+            continue
+        sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
+        rows.append((f"{what}: {g.worst}" if g.worst else what, g.worst_value,
+                     f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
+                     g.passed if g.enabled else None))
+    if (c := verdict.completeness) is not None:
+        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
+        rows.append((f"sources with held-out results{missing}", c.with_results,
+                     f"= {c.expected_sources}", c.passed))
+    return rows
 
 
 def _result(ok: bool | None) -> str:
@@ -225,7 +249,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
     from kit.report.frames import folds_frame
 
     data = data or ReportData()
-    extras = data.extras if data.extras is not None else Extras.of(verdict)
+    extras = Extras.of(verdict)
     folds = folds_frame(verdict.per_fold)
     worst_first = ranked(verdict, data, folds)
     v = verdict.verdict

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.report.extras import Extras, GroupRow
+from kit.report.extras import Extras
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
-from kit.report.markup import ROWS_SHOWN, esc, kv_table, note, table
+from kit.report.markup import ROWS_SHOWN, esc, note, table
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from kit.corpus.summary import SourceInfo
-    from kit.verdict.document import Verdict
+    from kit.verdict.document import GroupErrors, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -109,8 +109,8 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
 GROUP_HEADERS = ["group", "frames", "sources", "PLCC", "RMSE", "bias", "max abs error", "share outside [0, 100]"]
 
 
-def group_table(rows: list[GroupRow]) -> str:
-    coverage = any(r.coverage is not None for r in rows)
+def group_table(rows: list[GroupErrors]) -> str:
+    coverage = any(np.isfinite(r.coverage) for r in rows)
     return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
                  [[r.group, r.n_frames, r.n_sources, r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range,
                    *([r.coverage, r.mean_width] if coverage else [])] for r in rows])
@@ -143,12 +143,9 @@ def breakdown_sections(extras: Extras) -> list[str]:
                              f"at the nominal level, recomputable from {INTERVALS_FILE}."))
     for block in extras.holdout:
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
-                  note(f"Each {block.kind} held out whole: trained on the others, scored on it."),
+                  note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
+                       f"it nor the row's content. Its gate is in the gate table."),
                   group_table(list(block.groups))]
-        if block.gate:
-            parts.append(kv_table(block.gate))
-    for name, gate in extras.gates:
-        parts += [f"<h3>{esc(name.replace('_', ' '))}</h3>", kv_table(gate)]
     return parts
 
 
@@ -164,9 +161,10 @@ def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[st
              f"{esc(iv.unit)}; calibrated on {iv.n_groups} content groups; nominal level {iv.nominal:g}.</p>"]
     if iv.warning:
         parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
-    parts.append(table(["nominal", "rank", "q", "q (VMAF points)", "unbounded", "coverage (pooled)", "mean width"],
-                       [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.coverage, lv.mean_width]
-                        for lv in iv.levels]))
+    parts.append(table(["nominal", "rank", "q", "q (VMAF points)", "unbounded", "coverage (pooled)", "mean width",
+                        "lowest coverage of a source", "share of rows unbounded"],
+                       [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.coverage, lv.mean_width,
+                         lv.source_coverage_min, lv.share_unbounded] for lv in iv.levels]))
     parts.append(figures.figure_html(charts.coverage_figure(iv, by_source),
                                      "Pooled coverage from the verdict; per source, the share of each source's "
                                      f"rows with lo <= teacher <= hi at each level, from {INTERVALS_FILE}."))

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from kit.report import figures
-from kit.report.extras import Extras
 from kit.report.html import ReportData, load_report_data, render_report
+from kit.verdict.document import Verdict
 from tests.report_run import SyntheticRun, make_run
 
 pytestmark = pytest.mark.slow  # renders the figures of 1,000 sources
@@ -40,9 +40,10 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRun:
 
 
 def page_of(run: SyntheticRun, with_blocks: bool = True) -> tuple[str, ReportData]:
-    data = load_report_data(run.verdict, run.predictions, intervals=run.intervals if with_blocks else None)
-    data = replace(data, extras=Extras.from_json(run.blocks if with_blocks else {}))
-    return render_report(run.verdict, data), data
+    """The page of the run's verdict; without its blocks, as a verdict of an older kit (none of them)."""
+    verdict = run.verdict if with_blocks else replace(run.verdict, intervals=None, breakdown=None)
+    data = load_report_data(verdict, run.predictions, intervals=run.intervals if with_blocks else None)
+    return render_report(verdict, data), data
 
 
 def cells(page: str, heading: str) -> list[list[str]]:
@@ -132,14 +133,20 @@ def test_the_contract_blocks_become_sections_and_an_older_verdict_has_none(small
 def test_holdout_and_the_new_gates_show_when_present(small: SyntheticRun) -> None:
     group = {"by": "encoder", "group": "h264_nvenc", "n_frames": 10, "n_sources": 2, "plcc": 0.9, "rmse": 3.0,
              "bias": 1.0, "max_abs_error": 9.0, "share_out_of_range": 0.0, "coverage": 0.9, "mean_width": 8.0}
-    blocks = {**small.blocks, "holdout": [{"kind": "encoder", "groups": [group],
-                                           "gate": {"enabled": True, "passed": False, "worst": "h264_nvenc"}}],
-              "coverage_gate": {"enabled": True, "passed": True, "threshold": 0.9}}
-    data = replace(load_report_data(small.verdict, small.predictions, intervals=small.intervals),
-                   extras=Extras.from_json(blocks))
-    page = render_report(small.verdict, data)
+    gate = {"enabled": True, "measure": "plcc", "threshold": 0.95, "worst": "h264_nvenc", "worst_value": 0.9,
+            "failing": ["h264_nvenc"], "passed": False}
+    verdict = Verdict.from_json({**small.verdict.to_json(), "holdout": [
+        {"kind": "encoder", "scheme": "leave one encoder out x 5 grouped folds", "groups": [group], "gate": gate}],
+        "coverage_gate": {**gate, "measure": "coverage", "threshold": 0.9, "worst": "pooled", "worst_value": 0.93,
+                          "failing": [], "passed": True},
+        "completeness": {"expected_sources": 7, "with_results": 6, "missing": ["lost"], "passed": False}})
+    page = render_report(verdict, load_report_data(verdict, small.predictions, intervals=small.intervals))
     assert ">Held out by encoder (--holdout)</h2>" in page and "<td>h264_nvenc</td>" in page
-    assert ">coverage gate</h3>" in page and "<td>threshold</td><td>0.9000</td>" in page
+    assert "<td>lowest PLCC of a held-out encoder: h264_nvenc</td><td>0.9000</td><td>&gt;= 0.95</td>" in page
+    assert "<td>pooled coverage at the nominal level: pooled</td><td>0.9300</td><td>&gt;= 0.9</td>" in page
+    assert "<td>sources with held-out results (missing: lost)</td><td>6</td><td>= 7</td><td class='FAIL'>" in page
+    older = render_report(replace(verdict, holdout=None, coverage_gate=None, completeness=None))
+    assert "of a held-out encoder" not in older and "pooled coverage" not in older and "(--holdout)" not in older
 
 
 def test_sources_far_below_1080p_are_said_and_1080p_ones_are_not(tmp_path: Path) -> None:
