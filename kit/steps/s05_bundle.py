@@ -85,7 +85,8 @@ class BundleStep:
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
-                                    read_prereqs(run.prereqs_json)[0])
+                                    read_prereqs(run.prereqs_json)[0],
+                                    require_output(ctx, run.intervals, "verdict") if verdict.intervals else None)
             write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
             files = tarball_files(run, verdict, verdict_path, exports, run.report,
