@@ -94,9 +94,11 @@ class ClipUse(Record):
     n_clips: int
     rmse: float
     max_abs_error: float
-    coverage: float  # clips whose mean teacher lies in the frame-level interval at the nominal level
+    coverage: float  # clips whose mean teacher lies in the frame-level interval at the nominal level (NaN:
+    # unbounded for some clip, not measured)
     holds: bool  # coverage >= nominal - COVERAGE_SLACK, with bounded intervals
     note: str
+    coverage_by_level: dict[str, float | None] | None = omit_none()  # per level; None where unbounded for a clip
 
 
 @dataclass(frozen=True)

@@ -125,27 +125,35 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float, score: str
     codes, ids = group_codes(rows)
     y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
     spread = rows["std"].to_numpy(dtype=np.float64) if score == "normalised" else None
-    q_left = Calibration.of(scores(y, mu, spread), codes).left_out(nominal)  # each group's, calibrated without it
-    clip_q = q_left[pd.Series(np.arange(len(ids)), index=ids).loc[ens["content"]].to_numpy()]
-    lo, hi = interval(ens["pred"].to_numpy(), ens["std"].to_numpy() if score == "normalised" else None, clip_q)
-    inside = covered(ens["vmaf"].to_numpy(), lo, hi)
+    cal = Calibration.of(scores(y, mu, spread), codes)
+    at_clip = pd.Series(np.arange(len(ids)), index=ids).loc[ens["content"]].to_numpy()
+    clip_sd = ens["std"].to_numpy() if score == "normalised" else None
+    by_level: dict[str, float | None] = {}
+    for level in levels_for(nominal):  # each clip in its group's interval, calibrated without that group
+        clip_q = cal.left_out(level)[at_clip]
+        inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
+        by_level[f"{level:g}"] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
-    cov = float(inside.mean()) if len(ens) else float("nan")
-    vacuous = not np.isfinite(clip_q).all()
-    holds = cov >= nominal - COVERAGE_SLACK and not vacuous
-    said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE "
-            f"{float(np.sqrt(np.mean(miss ** 2))):.2f} against the clip's mean teacher score; ")
-    if vacuous:
+    rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
+    cov = by_level[f"{nominal:g}"]
+    holds = cov is not None and cov >= nominal - COVERAGE_SLACK
+    measured = [(float(k), v) for k, v in by_level.items() if v is not None]
+    said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE {rmse:.2f} "
+            "against the clip's mean teacher score; ")
+    if cov is None:
         note = said + (f"the frame-level {nominal:.0%} interval is unbounded for some of them (too few content "
-                       "groups to calibrate without their own), so whether it holds per clip is not measured")
+                       "groups to calibrate without their own), so it is not measured per clip"
+                       + ("; at " + ", ".join(f"{lv:.0%} {v:.1%}" for lv, v in measured) + " of clips are inside"
+                          if measured else ""))
     else:
         note = said + (f"{cov:.1%} inside the frame-level {nominal:.0%} interval, so the intervals "
                        + ("hold for per-clip use" if holds else
                           "do not hold for per-clip use: use the calibration sidecar's clip residuals"))
     per_group = ens.assign(miss=miss).groupby("content", sort=True)["miss"].max()
-    return (ClipUse(n_clips=len(ens), rmse=float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan"),
-                    max_abs_error=float(miss.max()) if len(ens) else float("nan"), coverage=cov, holds=bool(holds),
-                    note=note),
+    return (ClipUse(n_clips=len(ens), rmse=rmse,
+                    max_abs_error=float(miss.max()) if len(ens) else float("nan"),
+                    coverage=cov if cov is not None else float("nan"), holds=bool(holds), note=note,
+                    coverage_by_level=by_level),
             per_group.to_frame("residual").reset_index())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from kit.verdict.assess import assess, completeness
 from kit.verdict.breakdown import range_gate, resolution_class
@@ -90,3 +91,28 @@ def test_ridge_from_the_totals_minus_the_fold_is_the_ridge_fit_on_the_fold_s_tra
         assert np.allclose(fast.predict(feats[held], codec[held]), direct.predict(feats[held], codec[held]),
                            rtol=0, atol=1e-5)  # fit_ridge takes its means in float32
         assert np.allclose(fast.mean, direct.mean, rtol=1e-6) and np.allclose(fast.std, direct.std, rtol=1e-6)
+
+
+def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> None:
+    from kit.verdict.document import ClipUse
+
+    meta, preds = corpus_rows()
+    src = meta["src_sha256"].to_numpy()[preds["row"]]
+    clips = preds.assign(src_sha256=src, encoder="libx264", cq=meta["cq"].to_numpy()[preds["row"]]).groupby(
+        ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
+        n_frames=("row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
+        pred_mean_of_frames=("pred", "mean"))
+    a = assess(preds, meta, clips, {}, 0.8, None)
+    use = a.intervals.clip_use
+    assert use is not None and use.coverage_by_level is not None and set(use.coverage_by_level) == \
+        {"0.5", "0.8", "0.9", "0.95"}
+    rows = a.rows
+    q80 = ((rows["hi_80"] - rows["pred"]) / rows["std"]).groupby(rows["src_sha256"]).first()  # each group's q
+    ens = clips.groupby(["src_sha256", "encoder", "cq"]).agg(v=("vmaf_mean", "first"),
+                                                             p=("pred_from_mean_features", "mean"),
+                                                             s=("pred_from_mean_features", "std"))
+    q = q80.loc[ens.index.get_level_values(0)].to_numpy()
+    inside = ((ens["p"] - q * ens["s"] <= ens["v"]) & (ens["v"] <= ens["p"] + q * ens["s"])).mean()
+    assert use.coverage_by_level["0.8"] == use.coverage == pytest.approx(inside)
+    assert ClipUse.from_json(use.to_json()) == use
+    assert a.sidecar is not None and a.sidecar["n"] == 25 and len(a.sidecar["residuals"]) == 25
