@@ -56,12 +56,26 @@ def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> Gr
     has_interval = "lo" in part
     width = (part["hi"] - part["lo"]).to_numpy() if has_interval else np.array([np.nan])
     inside = ((part["lo"] <= part["vmaf"]) & (part["vmaf"] <= part["hi"])).mean() if has_interval else math.nan
+    levels = [c[3:] for c in part.columns if c.startswith("lo_")]  # every level intervals.parquet holds
     return GroupErrors(by=by, group=group, n_frames=len(part), n_sources=int(part["src_sha256"].nunique()),
                        plcc=plcc(y, p), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(miss.mean()),
                        max_abs_error=float(np.abs(miss).max()),
                        share_out_of_range=float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1]))),
                        coverage=float(inside),
-                       mean_width=float(width.mean()) if has_interval and np.isfinite(width).all() else None)
+                       mean_width=float(width.mean()) if has_interval and np.isfinite(width).all() else None,
+                       coverage_by_level={lv: level_coverage(part, lv) for lv in levels} or None,
+                       width_by_level={lv: level_width(part, lv) for lv in levels} or None)
+
+
+def level_coverage(part: pd.DataFrame, level: str) -> float:
+    """Rows inside [lo_<L>, hi_<L>] (closed)."""
+    return float(((part[f"lo_{level}"] <= part["vmaf"]) & (part["vmaf"] <= part[f"hi_{level}"])).mean())
+
+
+def level_width(part: pd.DataFrame, level: str) -> float | None:
+    """Mean hi_<L> - lo_<L>; None when any is unbounded."""
+    width = (part[f"hi_{level}"] - part[f"lo_{level}"]).to_numpy()
+    return float(width.mean()) if np.isfinite(width).all() else None
 
 
 def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tuple[GroupErrors, ...]:

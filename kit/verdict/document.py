@@ -137,6 +137,9 @@ class GroupErrors(Record):
     share_out_of_range: float
     coverage: float  # at the nominal level
     mean_width: float | None  # None when unbounded
+    # at every level of intervals.parquet, keyed as its columns are ("50", "80", "90", "95"); kit 0.4
+    coverage_by_level: dict[str, float] | None = omit_none()
+    width_by_level: dict[str, float | None] | None = omit_none()
 
 
 def worst_group(groups: tuple[GroupErrors, ...], by: str) -> GroupErrors | None:

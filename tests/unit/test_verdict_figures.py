@@ -116,3 +116,15 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
     assert use.coverage_by_level["0.8"] == use.coverage == pytest.approx(inside)
     assert ClipUse.from_json(use.to_json()) == use
     assert a.sidecar is not None and a.sidecar["n"] == 25 and len(a.sidecar["residuals"]) == 25
+
+
+def test_every_group_has_its_coverage_and_width_at_every_level() -> None:
+    meta, preds = corpus_rows()
+    a = assess(preds, meta, None, {}, 0.95, None)
+    box = next(g for g in a.breakdown if g.by == "box" and g.group == "a")
+    mine = a.rows[a.rows["box_id"] == "a"]
+    assert box.coverage_by_level is not None and set(box.coverage_by_level) == {"50", "80", "90", "95"}
+    for level in ("50", "80", "90", "95"):
+        inside = ((mine[f"lo_{level}"] <= mine["vmaf"]) & (mine["vmaf"] <= mine[f"hi_{level}"])).mean()
+        assert box.coverage_by_level[level] == pytest.approx(inside)
+    assert box.coverage == box.coverage_by_level["95"]
