@@ -53,7 +53,8 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
             train = np.flatnonzero(~mine & ~in_fold)
             if len(test) and len(train):
                 out.append(HoldoutFold(len(out), v, train.astype(np.int64), test.astype(np.int64)))
-    why = (f"each of {len(kinds)} {kind}s left out in turn, crossed with {scheme.label} over contents: a row is "
+    shown = ", ".join(kinds[:6]) + (f" and {len(kinds) - 6} more" if len(kinds) > 6 else "")
+    why = (f"every {kind} ({shown}) left out in turn, crossed with {scheme.label} over contents: a row is "
            f"predicted by members that saw neither its {kind} nor its content")
     return out, why
 
