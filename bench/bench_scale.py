@@ -52,6 +52,8 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.Data
         part["vmaf"] = np.clip(part["vmaf"].to_numpy() + rng.normal(0, 0.3, len(part)), 0, 100)
         name = f"c{c:05d}"
         part["src"], part["src_sha256"] = name, hashlib.sha256(name.encode()).hexdigest()
+        if "content" in part:  # a schema-3 shard names its base clip's group: each new content is its own
+            part["content"] = part["src_sha256"]
         part["frame_index"] = np.arange(len(part), dtype=np.int32)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
