@@ -42,6 +42,7 @@ class RunSettings(Record):
     vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
     encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
     content_groups: Path | None = None  # --content-groups: the user's word on which sources hold one content
+    train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
 
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings
