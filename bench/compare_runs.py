@@ -4,8 +4,8 @@
 
 For a refactor that must not change behaviour: run the same command (same clips, flags and --box-id) with the
 kit before and after, then compare. Compared:
-- the shard by its content hash (when either run made one: `run --corpus FILE` makes none) (kit.corpus.schema.corpus_sha256: every column but the measured enc_time_ms)
-  and its manifest minus its file hash and times;
+- the shard by its content hash (kit.corpus.schema.corpus_sha256: every column but the measured enc_time_ms)
+  and its manifest minus its file hash and times, when either run made one (`run --corpus FILE` makes none);
 - the LOSO reports, baselines and verdict as JSON minus timing and time-stamp fields;
 - folds.parquet, predictions.parquet and every file under 05_bundle/exports/ (ONNX included) byte for byte.
 Exit 0 when everything compared is the same, 1 otherwise (each difference is printed).
