@@ -96,9 +96,6 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     layout = ClusterLayout(root, scheduler)
     first = ShardSpec(1, shards)
     tasks = values.get("train_tasks") or 0
-    if tasks and scheduler != "slurm":
-        raise InputError(f"--train-tasks cannot be used with `{scheduler}`: its union task trains LOSO itself",
-                         hint=f"drop --train-tasks; `{kit_cli()} slurm --train-tasks N` spreads LOSO's training")
     values = {**values, "train_tasks": shards if tasks == AUTO_TASKS else tasks}  # auto: one training task per shard
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
                                "box_id": f"{box_id}-{first.tag}"})
