@@ -4,12 +4,14 @@
 run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
-03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
+03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
+             [incumbent.json]  [holdout_<encoder|box>.parquet]  (--holdout)
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [attempts.json]  (while LOSO trains)
              [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy: each trained member, until LOSO completes]
              [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
+             intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
              [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
 ```
@@ -124,6 +126,15 @@ class RunDir:
         return self.step("loso") / "predictions.parquet"
 
     @property
+    def clips(self) -> Path:
+        """Held-out clips predicted from their mean features, per seed (kit.model.clips)."""
+        return self.step("loso") / "clips.parquet"
+
+    def holdout(self, kind: str) -> Path:
+        """--holdout encoder|box: the held-out predictions of that validation (kit.model.holdout)."""
+        return self.step("loso") / f"holdout_{kind}.parquet"
+
+    @property
     def baselines(self) -> Path:
         return self.step("loso") / "baselines.json"
 
@@ -164,6 +175,16 @@ class RunDir:
     # -- 04 verdict ------------------------------------------------------------------------
     def verdict_file(self, verdict: str) -> Path:
         return self.step("verdict") / f"{verdict}.json"
+
+    @property
+    def intervals(self) -> Path:
+        """Every held-out row: the ensemble's prediction, its spread and its interval at each level."""
+        return self.step("verdict") / "intervals.parquet"
+
+    @property
+    def calibration(self) -> Path:
+        """vmaf-tune's split-conformal sidecar: one absolute residual per content group."""
+        return self.step("verdict") / "calibration.json"
 
     def verdicts_on_disk(self) -> list[tuple[str, Path]]:
         """(PROMOTE|HOLD, path) for each verdict file present; the verdict step leaves exactly one."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
+from kit.bundle.conformal import Confidence
 from kit.corpus.summary import CorpusSummary
 from kit.infra.files import sha256_file
 from kit.infra.records import Record
@@ -28,10 +29,16 @@ class EnsembleManifest(Record):
     """`ensemble.json`: the members of a promoted ensemble and how to combine them."""
 
     name: str
+    kind: str  # "fr_ensemble", as upstream's ensemble manifests
+    ensemble_size: int
     kit_version: str
     members: tuple[EnsembleMember, ...]
     combine: str
     seeds: list[int]
+    codec_vocab: list[str]  # the members' codec input, in order (model/contract.py)
+    codec_vocab_version: int
+    confidence: Confidence  # upstream's block: how wide an interval around the mean is
+    smoke: bool  # False: real models, trained on a real corpus and gated
     corpus_sha256: str
     verdict: str
     gate: GateResult
@@ -43,7 +50,7 @@ def member_name(seed: int) -> str:
 
 
 def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], train: TrainConfig,
-                corpus: CorpusSummary, loso: SeedSummary | None, diff: float,
+                corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
                 teacher_model: str = TEACHER_MODEL) -> dict[str, object]:
     return {
         "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
@@ -64,4 +71,6 @@ def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], trai
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
         "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher_model,
         "parity_max_abs_diff": diff, "kit_version": __version__,
+        "confidence": {**confidence.to_json(), "applies_to": "the mean of the ensemble's members (ensemble.json), "
+                                                             "+/- conformal_q_residual x their std (ddof=1)"},
     }

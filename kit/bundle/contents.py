@@ -32,9 +32,14 @@ def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: Ma
         files[run.rel(run.shard)] = run.shard
         if run.shard_manifest.is_file():
             files[run.rel(run.shard_manifest)] = run.shard_manifest
-    for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds)):
+    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if p.is_file()]
+    for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds), *optional):
         files[run.rel(path)] = checked(path, "loso")
     files[run.rel(verdict_path)] = verdict_path
+    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
+        for path in (run.intervals, run.calibration):
+            if path == run.intervals or path.is_file():  # no sidecar from a LOSO without clips.parquet
+                files[run.rel(path)] = checked(path, "verdict")
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report

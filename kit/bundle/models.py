@@ -9,10 +9,10 @@ import numpy as np
 
 from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
-from kit.bundle.vmaftune import Exported, write_profile
+from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.schema import load_training_corpus
 from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
-from kit.model.contract import MODEL_FEATURES
+from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, MODEL_FEATURES
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TrainConfig
@@ -25,10 +25,11 @@ PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed see
 VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
 
-def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
+def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int], ship: Shipping,
                     on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
-    models) and `exports/vmaftune` (the vmaf-tune profile); returns the files written."""
+    models) and `exports/vmaftune` (the vmaf-tune profile, with `ship`'s license and intervals); returns the files
+    written."""
     corpus = verdict.corpus
     df = load_training_corpus(Path(corpus.path))
     feats, codec = design_matrix(df)
@@ -54,14 +55,16 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
         sidecar_path = exports / f"{member_name(seed)}.json"
         write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff,
-                                                 verdict.teacher_model))
+                                             ship.confidence, verdict.teacher_model))
         written += [onnx_path, sidecar_path]
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, sha256_file(onnx_path), diff))
     manifest = exports / ENSEMBLE_MANIFEST
     write_json(manifest, EnsembleManifest(
-        name=f"{ARCH}_ensemble", kit_version=__version__, members=tuple(members),
-        combine="mean of the members' vmaf outputs", seeds=seeds, corpus_sha256=corpus.sha256,
+        name=f"{ARCH}_ensemble", kind="fr_ensemble", ensemble_size=len(members), kit_version=__version__,
+        members=tuple(members), combine="mean of the members' vmaf outputs; their std (ddof=1) is the uncertainty",
+        seeds=seeds, codec_vocab=list(CODEC_VOCAB), codec_vocab_version=CODEC_VOCAB_VERSION,
+        confidence=ship.confidence, smoke=False, corpus_sha256=corpus.sha256,
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model).to_json())
     profile = write_profile(refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
-                            df["encoder"].to_numpy(), df["cq"].to_numpy())
+                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship)
     return [*written, manifest, *profile]

@@ -16,7 +16,6 @@ a consumer that scales again changes nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +24,22 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
+from kit.bundle.conformal import CalibrationCard, Confidence, ship_calibration
+from kit.bundle.registry import (
+    ENSEMBLE_ID,
+    MAX_NOTES,
+    SINGLE_ID,
+    RegistryRow,
+    member_id,
+    refuse_breaches,
+    rows_problems,
+    sigstore_bundle,
+)
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
 from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
-from kit.model.contract import CODEC_VOCAB, cq_ranges
+from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
@@ -51,16 +61,8 @@ FOREIGN_CQ_RANGE = (0, 63)
 ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
                          "Gather", "Identity", "Clip"})
 INPUT, OUTPUT = "input", "vmaf"
-# model/tiny/registry.json's rules for an entry
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-SHA_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-MAX_NOTES, MIN_OPSET, MAX_OPSET = 512, 7, 21
-SINGLE_ID = "fr_regressor_v2"
-ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"
-
-
-def member_id(seed: int) -> str:
-    return f"{ENSEMBLE_ID}_seed{seed}"
+VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
+CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidecar <model>_calibration.json
 
 
 def layout() -> dict[str, object]:
@@ -144,20 +146,6 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
 
 
 @dataclass(frozen=True)
-class RegistryRow(Record):
-    """One entry of lusoris/vmaf's model/tiny/registry.json, with only the keys it allows."""
-
-    id: str
-    kind: str
-    onnx: str
-    sha256: str
-    opset: int | None = omit_none()
-    smoke: bool | None = omit_none()
-    notes: str | None = omit_none()
-    description: str | None = omit_none()
-
-
-@dataclass(frozen=True)
 class ProfileMember(Record):
     id: str
     onnx: str
@@ -170,15 +158,22 @@ class ProfileManifest(Record):
     """`fr_regressor_v2_ensemble_v1.json`, as lusoris/vmaf's ensemble consumer reads it."""
 
     id: str
+    kind: str  # "fr_ensemble"
+    ensemble_size: int
     members: tuple[ProfileMember, ...]
     feature_order: list[str]
     feature_mean: list[float]
     feature_std: list[float]
-    codec_vocab: list[str]
+    codec_vocab: list[str]  # what the 20-wide feed's one-hot lists: vmaf-tune's ENCODER_VOCAB v2
+    codec_vocab_version: int  # ... and its version (2); the members' own vocabulary is the next key's
+    model_codec_vocab_version: int  # the kit's codec vocabulary the members were trained on (model/contract.py)
+    confidence: Confidence
+    smoke: bool
     combine: str
     crf_range: list[int]
     kit_version: str
     corpus_sha256: str
+    calibration: CalibrationCard | None = omit_none()  # the split-conformal sidecar beside the models
 
 
 @dataclass(frozen=True)
@@ -277,22 +272,45 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, verdict: Verdict, train: 
     return doc
 
 
-def check_registry_row(row: RegistryRow) -> None:
-    """The key rules of model/tiny/registry.json; a breach is a bug in the kit."""
-    ok = (ID_PATTERN.match(row.id) and row.kind == "fr" and SHA_PATTERN.match(row.sha256)
-          and (row.notes is None or len(row.notes) <= MAX_NOTES)
-          and (row.opset is None or MIN_OPSET <= row.opset <= MAX_OPSET))
-    if not ok:
-        raise RuntimeError(f"registry row {row.to_json()} breaks the registry's rules")
+@dataclass(frozen=True)
+class Shipping:
+    """What the profile ships that the models do not hold: the license of the rows and the intervals."""
+
+    license: str
+    license_url: str
+    confidence: Confidence
+    calibration: Path | None  # the verdict's split-conformal sidecar; None for a verdict without intervals
+
+
+def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, object]:
+    """What a model card says of the intervals: the manifest's confidence block and the sidecar shipped."""
+    q = ship.confidence.conformal_q_residual
+    return {
+        "confidence": ship.confidence.to_json(),
+        "ensemble_rule": (f"mean of the members +/- {q:.4f} x their std (ddof=1): conformal, "
+                          f"{ship.confidence.nominal_coverage:.0%} nominal" if q is not None else
+                          f"no conformal multiplier ({ship.confidence.reason}); upstream's fallback, mean +/- "
+                          f"{ship.confidence.gaussian_z} x std, assumes Gaussian errors and is not calibrated"),
+        "calibration": card.to_json() if card is not None else None,
+        "applies_to": "the ensemble's mean prediction of a clip from its mean features (vmaf-tune's per-clip use); "
+                      "a single member's output is not what it was calibrated on",
+        "unbounded": card.unbounded if card is not None else None,
+    }
 
 
 def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
                   crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
-                  cqs: np.ndarray) -> list[Path]:
-    """Write the profile into `folder`; every model is checked (ops, parity) before it is kept."""
+                  cqs: np.ndarray, ship: Shipping) -> list[Path]:
+    """Write the profile into `folder`; every model is checked (ops, parity) before it is kept, every registry
+    row against upstream's rules before any is written (a breach: exit 2)."""
     make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     written: list[Path] = []
+    card = None
+    if ship.calibration is not None:
+        dest = folder / f"{ENSEMBLE_ID}{CALIBRATION_SUFFIX}"
+        card = ship_calibration(ship.calibration, dest)
+        written.append(dest)
     rows: list[RegistryRow] = []
     entries: list[ProfileMember] = []
     for member in members:
@@ -311,20 +329,22 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
                 onnx_path.unlink()
                 raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
             sidecar = folder / f"{name}.json"
-            write_json(sidecar, sidecar_doc(name, member.seed, onnx_path, verdict, train, crf_range, diff,
-                                            why if name == SINGLE_ID else None))
+            doc = sidecar_doc(name, member.seed, onnx_path, verdict, train, crf_range, diff,
+                              why if name == SINGLE_ID else None)
+            write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
             sha = sha256_file(onnx_path)
-            rows.append(RegistryRow(name, "fr", onnx_path.name, sha, OPSET, False, _notes(member.seed, verdict)))
+            rows.append(RegistryRow(name, "fr", onnx_path.name, sha, ship.license, ship.license_url,
+                                    sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
             if name != SINGLE_ID:
                 entries.append(ProfileMember(name, onnx_path.name, member.seed, sha))
             written += [onnx_path, sidecar]
-    for row in rows:
-        check_registry_row(row)
+    refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ENSEMBLE_ID}.json"
     write_json(manifest, ProfileManifest(
-        ENSEMBLE_ID, tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED, [1.0] * N_FEED, list(VOCAB_V2),
+        ENSEMBLE_ID, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,
+        [1.0] * N_FEED, list(VOCAB_V2), VOCAB_V2_VERSION, CODEC_VOCAB_VERSION, ship.confidence, False,
         "mean of the members' outputs; their sample standard deviation (ddof=1) is the uncertainty",
-        list(crf_range), __version__, verdict.corpus.sha256).to_json())
+        list(crf_range), __version__, verdict.corpus.sha256, card).to_json())
     registry = folder / "registry-rows.json"
     write_json(registry, [r.to_json() for r in rows])
     return [*written, manifest, registry]

@@ -27,8 +27,11 @@ from kit.cli.params import (
     Encoders,
     Folds,
     Fps,
+    Holdouts,
     IntList,
     KitType,
+    LicenseId,
+    LicenseUrl,
     Limit,
     Range,
     Shard,
@@ -139,6 +142,18 @@ FLAGS: tuple[RunFlag, ...] = (
             "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
     RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "
             "over seeds) at most X.", metavar="X|off"),
+    RunFlag("--interval-level", "interval_level", click.FloatRange(0.5, 0.999), "Nominal coverage of the "
+            "prediction intervals (hierarchical split conformal over content groups: a new frame of a new source "
+            "lies inside with at least this probability); figures at 50/80/90/95 % are given either way."),
+    RunFlag("--min-coverage", "gate.min_coverage", click.FloatRange(0, 1), "Optional gate: the held-out coverage "
+            "of the intervals at --interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it."),
+    RunFlag("--max-out-of-range", "gate.max_out_of_range", click.FloatRange(0, 1), "Optional gate: no source's "
+            "share of held-out predictions outside [0, 100] above X (e.g. 0.05)."),
+    RunFlag("--holdout", "holdout", Holdouts(), "Also validate on unseen encoders (encoder) or boxes (box): each "
+            "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
+            metavar="encoder|box|encoder,box|none"),
+    RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", click.FloatRange(-1, 1), "Optional gate: with "
+            "--holdout, every held-out encoder's (box's) PLCC at least X."),
     RunFlag("--epochs", "train.epochs", click.IntRange(1, 10_000), "Training epochs (advanced)."),
     RunFlag("--batch-size", "train.batch_size", click.IntRange(1, 1 << 20), "Training batch size per model "
             "(advanced)."),
@@ -148,6 +163,10 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
             "is 10..51).", metavar="MIN,MAX"),
+    RunFlag("--model-license", "model_license", LicenseId(), "SPDX license of the exported models, written into "
+            "the vmaf-tune registry rows (the kit's own license unless set)."),
+    RunFlag("--model-license-url", "model_license_url", LicenseUrl(), "Address of that license's text, written "
+            "into the vmaf-tune registry rows."),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}

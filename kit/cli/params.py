@@ -173,6 +173,21 @@ class TrainTasks(KitType[int]):
 
     def text(self, value: int) -> str:
         return OFF if value == 0 else "auto" if value == AUTO_TASKS else str(value)
+class Holdouts(KitType[tuple[str, ...]]):
+    """`encoder`, `box`, `encoder,box` or `none` -> the held-out validations to add, in the kit's order."""
+
+    name = "holdout"
+    KINDS = ("encoder", "box")
+
+    def parse(self, text: str, flag: str) -> tuple[str, ...]:
+        asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
+        if bad := sorted(asked - set(self.KINDS)):
+            raise InputError(f"{flag} {bad[0]!r} is neither encoder nor box",
+                             hint=f"e.g. {flag} encoder, {flag} box or {flag} encoder,box ({flag} none: neither)")
+        return tuple(k for k in self.KINDS if k in asked)
+
+    def text(self, value: tuple[str, ...]) -> str:
+        return ",".join(value) or "none"
 
 
 class Fps(KitType[str]):
@@ -214,3 +229,29 @@ class AbsPath(KitType[Path]):
         # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
         # kernel does, so the folders checked are the ones written
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
+
+
+class LicenseId(KitType[str]):
+    """An SPDX license identifier or expression for the vmaf-tune registry rows (`BSD-3-Clause`)."""
+
+    name = "spdx"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.bundle.registry import license_problem
+
+        if (why := license_problem(text)) is not None:
+            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} BSD-3-Clause-Plus-Patent")
+        return text
+
+
+class LicenseUrl(KitType[str]):
+    """The address of the license text named in the registry rows."""
+
+    name = "url"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.bundle.registry import license_url_problem
+
+        if (why := license_url_problem(text)) is not None:
+            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} https://spdx.org/licenses/MIT.html")
+        return text

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kit.model.batches import Complement
 from kit.model.folds import Fold
 from kit.model.loso import LosoInputs, LosoResult, by_source, evaluate_loso, fold_summary, source_results
 from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
@@ -61,12 +60,49 @@ def baseline_result(model: str, folds: list[FoldResult], details: dict[str, obje
                           len(folds), tuple(folds))
 
 
+@dataclass(frozen=True)
+class Moments:
+    """What a ridge fit needs of its rows, summed: count, sums and cross products of [features, codec, target],
+    taken about the whole corpus's means (so the differences stay well conditioned). A fold's training rows are
+    the corpus's minus the fold's: their moments are the totals minus the fold's, O(rows) for every fold at once."""
+
+    n: float
+    s: np.ndarray  # (d+1,) sums of the shifted columns
+    g: np.ndarray  # (d+1, d+1) their cross products
+
+    @classmethod
+    def of(cls, shifted: np.ndarray) -> Moments:
+        return cls(float(len(shifted)), shifted.sum(0), shifted.T @ shifted)
+
+    def __sub__(self, other: Moments) -> Moments:
+        return Moments(self.n - other.n, self.s - other.s, self.g - other.g)
+
+
+def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float = RIDGE_ALPHA) -> RidgeModel:
+    """fit_ridge's model from the moments of its training rows: the same z-scoring of the features (mean and
+    population std of the training rows), the same centred normal equations, up to rounding."""
+    mean = m.s / m.n
+    cov = m.g / m.n - np.outer(mean, mean)  # population covariance of [features, codec, target]
+    d = len(shift) - 1
+    std = np.sqrt(np.clip(np.diag(cov)[:n_feats], 0.0, None))
+    std = np.where(std > 1e-12, std, 1.0)
+    scale = np.concatenate([1.0 / std, np.ones(d - n_feats)])
+    a = (cov[:d, :d] * m.n) * np.outer(scale, scale) + alpha * np.eye(d)
+    w = np.linalg.lstsq(a, cov[:d, d] * m.n * scale, rcond=None)[0]
+    x_mean = (mean[:d] + shift[:d]) * np.concatenate([np.zeros(n_feats), np.ones(d - n_feats)])
+    return RidgeModel(mean[:n_feats] + shift[:n_feats], std, w, float(mean[d] + shift[d] - x_mean @ w))
+
+
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
-    """Ridge regression on the LOSO folds."""
+    """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy of the
+    training rows per fold: at 1,000 folds of 300,000 rows that was minutes)."""
+    data = np.concatenate([feats.astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
+    shift = data.mean(0)
+    shifted = data - shift
+    total = Moments.of(shifted)
     results = []
     for fold in folds:
-        train = Complement(len(target), fold.rows).array()
-        model = fit_ridge(feats[train], codec[train], target[train])
+        model = ridge_from_moments(total - Moments.of(shifted[fold.rows]), shift, feats.shape[1])
         results += fold_result(fold, target, model.predict(feats[fold.rows], codec[fold.rows]))
     return baseline_result("ridge", by_source(results), {
         "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})

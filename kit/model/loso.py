@@ -8,13 +8,15 @@ figures are per source (FoldResult rows): with one source per fold, as in LOSO, 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import VMAF_CEILING
 from kit.model.batches import Complement
+from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
@@ -36,6 +38,7 @@ class LosoResult:
     predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
     n_members: int
     scheme: FoldScheme | None = None
+    clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out clip and seed (clips.parquet)
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     # whole columns once, not once per member (at 1,000 sources that alone took minutes)
     encoder, cq, frame, sha = (df[c].to_numpy() for c in ("encoder", "cq", "frame_index", "src_sha256"))
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
-    pred_frames = []
+    pred_frames, clip_frames = [], []
+    codes, keys = clip_codes(df), df[list(CLIP_KEY)]
     for m, mem in enumerate(ens.members):
         fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
@@ -110,11 +114,14 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
             "src_sha256": sha[fold.rows], "encoder": encoder[fold.rows],
             "cq": cq[fold.rows], "frame_index": frame[fold.rows], "vmaf": y, "pred": pred,
         }))
+        clip_frames.append(clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
+                                            functools.partial(ens.predict, m)))
     per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
     reports = [seed_report(seed, per_seed[seed]) for seed in seeds]
     rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
+    clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *CLIP_KEY], kind="stable")
     return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
-                      inputs.scheme)
+                      inputs.scheme, clips.reset_index(drop=True))
 
 
 def correlation(fold: FoldResult, metric: str) -> float:

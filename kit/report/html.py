@@ -1,20 +1,24 @@
 """report.html: a self-contained page (no network) summarising a run.
 
-Tables come from the verdict; the figures (kit.report.figures) from the held-out
-predictions and the corpus, which `load_report_data` reads.
+Tables come from the verdict; the figures (kit.report.figures, kit.report.charts) from the held-out
+predictions, the intervals and the corpus, which `load_report_data` reads. It stays readable and small at
+1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file that holds
+the rest named (kit.report.sections).
 """
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.infra.invocation import RunProvenance
-from kit.infra.visible import visible
+from kit.report.extras import Extras
+from kit.report.markup import capped, esc, kv_table, table
+from kit.report.markup import fmt as _fmt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,38 +27,9 @@ if TYPE_CHECKING:
     from kit.verdict.document import Verdict
 
 
-def esc(text: str) -> str:
-    """Text for the page: HTML-escaped, and made visible (kit/infra/visible.py), so a source name or a path
-    holding a line break, a terminal escape or a bidi override reads as it is spelled."""
-    return html.escape(visible(text))
-
-
-def _fmt(v: object) -> str:
-    """A cell for people: floats to 4 places, yes/no for flags, None and NaN (null in the file) as n/a."""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4f}" if math.isfinite(v) else "n/a"
-    if v is None:
-        return "n/a"
-    if isinstance(v, list | tuple):
-        return ", ".join(_fmt(x) for x in v)
-    return str(v)
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def kv_table(d: dict[str, object]) -> str:
-    rows = table(["field", "value"], [(k.replace("_", " "), v) for k, v in d.items()
-                                      if not isinstance(v, dict | list) or (isinstance(v, list) and len(v) <= 12)])
-    return rows.replace("<table>", "<table class='kv'>", 1)
-
-
 STYLE = """
+p.warn{background:#fff4e0;border-left:4px solid #b35900;padding:.4em .8em}
+table.compact td,table.compact th{padding:.1em .4em;font-size:.85em}
 body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
 h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
 table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
@@ -70,9 +45,11 @@ nav a{margin-right:1em}
 class ReportData:
     """What the figures need beyond the verdict; any part may be missing (its section says so)."""
 
-    predictions: pd.DataFrame | None = None  # one row per held-out frame: src, vmaf (teacher), pred (seed mean)
+    # one row per held-out frame: src, src_sha256, encoder, cq, vmaf (teacher), pred (seed mean)
+    predictions: pd.DataFrame | None = None
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
+    intervals: pd.DataFrame | None = None  # 04_verdict/intervals.parquet: src_sha256, vmaf, lo/hi per level
 
 
 @dataclass(frozen=True)
@@ -85,24 +62,15 @@ class Invocation:
 
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
-                     prereqs: Prereqs | None = None) -> ReportData:
+                     prereqs: Prereqs | None = None, intervals: Path | None = None) -> ReportData:
+    from kit.report.frames import held_out_predictions, read_intervals
+
     corpus_path = Path(verdict.corpus.path)
-    return ReportData(held_out_predictions(predictions, verdict),
-                      rate_quality_points(corpus_path) if corpus_path.is_file() else None,
-                      run_provenance(run, prereqs))
-
-
-def held_out_predictions(path: Path, verdict: Verdict) -> pd.DataFrame:
-    """The ensemble's held-out prediction per frame: the mean over the verdict's seeds."""
-    import pandas as pd
-
-    df = pd.read_parquet(path, columns=["seed", "row", "src_sha256", "vmaf", "pred"])
-    df = df[df["seed"].isin(verdict.seeds)]
-    per_frame = df.groupby("row").agg(src_sha256=("src_sha256", "first"), vmaf=("vmaf", "first"),
-                                      pred=("pred", "mean"))
     names = {f.src_sha256: f.src for f in verdict.per_fold}
-    per_frame["src"] = per_frame["src_sha256"].map(lambda sha: names.get(sha, sha[:12]))
-    return per_frame.reset_index(drop=True)
+    return ReportData(held_out_predictions(predictions, verdict.seeds, names),
+                      rate_quality_points(corpus_path) if corpus_path.is_file() else None,
+                      run_provenance(run, prereqs),
+                      read_intervals(intervals) if intervals is not None and intervals.is_file() else None)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -158,6 +126,7 @@ def gate_table(verdict: Verdict) -> str:
         if g is not None:
             limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
             rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
+    rows += limit_rows(verdict)
     body = "".join(
         f"<tr><td>{esc(name)}</td><td>{esc(_fmt(value))}</td><td>{esc(limit)}</td>"
         f"<td class='{_result(ok)}'>{_result(ok)}</td></tr>" for name, value, limit, ok in rows)
@@ -165,6 +134,30 @@ def gate_table(verdict: Verdict) -> str:
     note = f"<p class='note'>Failing seeds: {esc(_fmt(failing))}</p>" if failing else ""
     return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
             f"</tr></thead><tbody>{body}</tbody></table>{note}")
+
+
+LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
+          "plcc": (">=", "--holdout-min-plcc")}
+
+
+def limit_rows(verdict: Verdict) -> list[tuple[str, float | None, str, bool | None]]:
+    """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
+    gates = [("pooled coverage at the nominal level", verdict.coverage_gate),
+             ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
+             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
+    rows: list[tuple[str, float | None, str, bool | None]] = []
+    for what, g in gates:
+        if g is None:
+            continue
+        sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
+        rows.append((f"{what}: {g.worst}" if g.worst else what, g.worst_value,
+                     f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
+                     g.passed if g.enabled else None))
+    if (c := verdict.completeness) is not None:
+        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
+        rows.append((f"sources with held-out results{missing}", c.with_results,
+                     f"= {c.expected_sources}", c.passed))
+    return rows
 
 
 def _result(ok: bool | None) -> str:
@@ -190,43 +183,38 @@ def baselines_section(verdict: Verdict) -> list[str]:
     return [*parts, table(["model", "mean PLCC", "mean RMSE"], rows)]
 
 
-def figure_sections(verdict: Verdict, data: ReportData) -> list[str]:
+def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
+    """Every source worst first, with its figures (kit.report.frames.ranked_sources); empty without folds."""
     import pandas as pd
 
-    from kit.report import figures
+    from kit.report import frames
 
-    per_fold = pd.DataFrame([asdict(f) for f in verdict.per_fold])
-    parts = ["<h2 id='folds'>Per-source PLCC per seed</h2>"]
-    parts.append(figures.figure_html(figures.fold_plcc_figure(per_fold, verdict.gate.mean_plcc_threshold),
-                                     "Held-out PLCC of every (seed, source), from the predictions of the members "
-                                     "that did not train on the source (its fold held out its whole content "
-                                     "group).")
-                 if not per_fold.empty else "<p class='note'>No folds in the verdict.</p>")
-    parts.append("<h2 id='predictions'>Predicted vs teacher VMAF per held-out source</h2>")
-    parts.append(figures.figure_html(figures.pred_vs_teacher_figure(data.predictions),
-                                     "Per frame: the mean of the seeds' held-out predictions against the "
-                                     "vmaf_v0.6.1 teacher; grey line = perfect agreement; worst sources first. "
-                                     "ens. RMSE: the RMSE of that mean prediction (the tables' RMSE is the mean "
-                                     "over seeds of each seed's RMSE, a little larger).", "png")
-                 if data.predictions is not None and not data.predictions.empty
-                 else "<p class='note'>No held-out predictions available.</p>")
-    parts.append("<h2 id='rate-quality'>Rate-quality curves</h2>")
+    if folds.empty:
+        return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
+    coverage = frames.coverage_by_source(data.intervals) if data.intervals is not None else None
+    return frames.ranked_sources(folds, verdict.corpus.clips, coverage)
+
+
+def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
+                    folds: pd.DataFrame | None = None) -> list[str]:
+    from kit.report import figures, frames, sections
+
+    folds = frames.folds_frame(verdict.per_fold) if folds is None else folds
+    worst_first = ranked(verdict, data, folds) if worst_first is None else worst_first
+    parts = [*sections.spread_section(verdict, folds, worst_first),
+             *sections.prediction_sections(data.predictions, worst_first),
+             "<h2 id='rate-quality'>Rate-quality curves</h2>"]
     if data.rate_quality is None:
-        parts.append("<p class='note'>The corpus records no bitrate.</p>")
-    for encoder, fig in figures.rate_quality_figures(data.rate_quality) if data.rate_quality is not None else []:
-        parts.append(figures.figure_html(fig, f"{encoder}: mean VMAF against bitrate, one line per source, one "
-                                              "point per cq; a source keeps its colour in every chart."))
+        return [*parts, "<p class='note'>The corpus records no bitrate.</p>"]
+    sources = data.rate_quality["src"].nunique()
+    many = sources > figures.LEGEND_SOURCES
+    worst = [str(s) for s in worst_first["src"].head(frames.PANELS)]
+    for encoder, fig in figures.rate_quality_figures(data.rate_quality, worst):
+        caption = (f"{encoder}: mean VMAF against bitrate, one line per source, one point per cq; "
+                   + (f"the {len(worst)} worst sources coloured and named, the other {sources - len(worst):,} grey."
+                      if many else "a source keeps its colour in every chart.") + " From the corpus.")
+        parts.append(figures.figure_html(fig, caption, "png" if many else "svg"))
     return parts
-
-
-SOURCES_SHOWN = 100  # rows of the corpus's tables (sources, groups): a corpus of 1,000 sources says how many more
-
-
-def _capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str) -> str:
-    """A table of at most SOURCES_SHOWN rows, and a note of how many more there are."""
-    more = len(rows) - SOURCES_SHOWN
-    note = f"<p class='note'>and {more} more {what} (the verdict file lists them all)</p>" if more > 0 else ""
-    return table(headers, rows[:SOURCES_SHOWN]) + note
 
 
 def corpus_section(verdict: Verdict, demo: str) -> list[str]:
@@ -236,29 +224,42 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
     parts = [f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", f"<p>{esc(corpus.contents_text)}.</p>", kv_table(fields)]
     if corpus.groups:
         parts += ["<h3>Content groups of more than one source (each held out as one)</h3>",
-                  _capped(["content", "members", "why"],
+                  capped(["content", "members", "why"],
                           [[g.content[:12], "; ".join(f"{m.src} ({m.box_id})" if m.box_id else m.src
                                                       for m in g.members), "; ".join(g.why)] for g in corpus.groups],
-                          "groups")]
+                          "groups", "the verdict file")]
     if corpus.clips:
         rows = [[c.src, c.src_sha256[:12], "" if c.content == c.src_sha256 else c.content[:12],
                  f"{c.width}x{c.height}" if c.width and c.height else "n/a",
                  f"{c.fps:g}" if math.isfinite(c.fps) else "n/a", c.frames, c.pix_fmt or "n/a"]
                 for c in sorted(corpus.clips, key=lambda c: (c.src, c.src_sha256))]
-        parts += ["<h3>Sources</h3>", _capped(["source", "src_sha256", "content group", "resolution", "frame rate",
-                                               "frames", "pixel format"], rows, "sources")]
+        parts += ["<h3>Sources</h3>", capped(["source", "src_sha256", "content group", "resolution", "frame rate",
+                                              "frames", "pixel format"], rows, "sources", "the verdict file")]
     return parts
+
+
+NAV = (("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teacher"), ("rate-quality", "rate-quality"),
+       ("baselines", "baselines"), ("sources", "by source"), ("quality", "by quality"), ("coverage", "coverage"),
+       ("corpus", "corpus"), ("provenance", "provenance"))
 
 
 def render_report(verdict: Verdict, data: ReportData | None = None,
                   extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+    from kit.report import sections
+    from kit.report.frames import folds_frame
+
     data = data or ReportData()
+    extras = Extras.of(verdict)
+    folds = folds_frame(verdict.per_fold)
+    worst_first = ranked(verdict, data, folds)
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
-    nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
-        ("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teacher"),
-        ("rate-quality", "rate-quality"), ("baselines", "baselines"), ("corpus", "corpus"),
-        ("provenance", "provenance")))
+    body = [*(sections.source_table_section(worst_first, folds, extras) if not worst_first.empty else []),
+            *sections.quality_section(extras, data.predictions), *sections.breakdown_sections(extras),
+            *sections.intervals_section(extras, _coverage(data))]
+    anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
+        "gate", "folds", "predictions", "rate-quality", "baselines", "corpus", "provenance"}
+    nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>", f"<nav>{nav}</nav>",
         f"<p>{esc(verdict.recommendation)}</p>",
@@ -266,8 +267,9 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         f"Teacher model: {esc(verdict.teacher_model)}.</p>",
         f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Figures are per source, from each row's "
         "prediction by the members that did not train on it.</p>",
+        *sections.resolution_note(verdict.corpus.clips),
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
-        *figure_sections(verdict, data),
+        *figure_sections(verdict, data, worst_first, folds),
         "<h2>Per seed</h2>",
         table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
                "mean RMSE (over folds)", "mean bias", "max |bias| of a fold", "max abs error", "share outside [0, 100]",
@@ -284,17 +286,19 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
                "share at vmaf 100"],
               [[w.src, w.reason, w.plcc, w.srocc, w.rmse, w.bias, w.max_abs_error, w.n_frames, w.share_vmaf_100]
                for w in verdict.worst_folds]),
-        "<details><summary>Every fold</summary>",
-        table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE", "bias", "max abs error",
-               "share outside [0, 100]"],
-              [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
-                f.share_out_of_range] for f in verdict.per_fold]),
-        "</details>",
+        *body,
+        *sections.every_fold_table(verdict),
         *corpus_section(verdict, demo),
     ]
-    for title, body in extra_sections:
-        parts += [f"<h2>{esc(title)}</h2>", body]
+    for title, text in extra_sections:
+        parts += [f"<h2>{esc(title)}</h2>", text]
     prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
     parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def _coverage(data: ReportData) -> pd.DataFrame | None:
+    from kit.report.frames import coverage_by_source
+
+    return coverage_by_source(data.intervals) if data.intervals is not None else None

@@ -16,7 +16,7 @@ from kit.infra.files import read_json
 from kit.infra.invocation import kit_command, receiver_commands
 from kit.infra.visible import visible
 from kit.rundir import RunDir
-from kit.verdict.document import Verdict
+from kit.verdict.document import IntervalLevel, Verdict, worst_group
 
 
 def _verdict(out_dir: Path) -> Verdict | None:
@@ -108,12 +108,55 @@ def group_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return rows
 
 
+def level_text(x: IntervalLevel, n_groups: int) -> str:
+    """One level of the intervals as the summary says it: its measured coverage and width, or why there is none."""
+    if x.unbounded:
+        return f"{x.level:.0%} unbounded ({n_groups} content groups: needs more)"
+    if x.share_unbounded > 0:
+        return f"{x.level:.0%} not measurable (unbounded without each row's own group)"
+    return f"{x.level:.0%} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
+
+
+def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The intervals (measured coverage per level), their warning, whole-clip use, the optional gates on them."""
+    iv = verdict.intervals
+    if iv is None:
+        return []
+    rows = [("intervals (held out)", "; ".join(level_text(x, iv.n_groups) for x in iv.levels))]
+    if iv.warning:
+        rows.append(("WARNING", iv.warning))
+    if iv.clip_use is not None:
+        rows.append(("per-clip use", iv.clip_use.note))
+    for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
+        if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
+            state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+            rows.append((label, f"{g.statement}  ({state})"))
+    return rows
+
+
+def group_error_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The worst group of each grouping with two groups or more, and each --holdout block's worst."""
+    rows = []
+    for by in ("encoder", "box", "resolution", "quality"):
+        if (g := worst_group(verdict.breakdown or (), by)) is not None:
+            rows.append((f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, bias {g.bias:+.2f}, "
+                                        f"max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} out of range"))
+    for block in verdict.holdout or ():
+        state = f"gate {block.gate.threshold:g}, {'pass' if block.gate.passed else 'FAIL'}" if block.gate.enabled \
+            else "no gate: --holdout-min-plcc"
+        rows.append((f"unseen {block.kind}", f"{block.gate.statement}  ({state})"))
+    if verdict.completeness is not None and not verdict.completeness.passed:
+        rows.append(("FOLDS WITHOUT RESULTS", ", ".join(verdict.completeness.missing)))
+    return rows
+
+
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
-            ("worst folds", worst), *baseline_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
+            ("worst folds", worst), *interval_rows(verdict), *group_error_rows(verdict), *baseline_rows(verdict),
+            corpus_row(verdict), *group_rows(verdict)]
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "

@@ -22,6 +22,7 @@ from kit.infra.files import remove_folder, sha256_json
 from kit.infra.invocation import kit_command
 from kit.rundir import RunDir
 from kit.steps.base import Context, Plan
+from kit.steps.settings import RunSettings
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
@@ -34,14 +35,21 @@ if TYPE_CHECKING:
 KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 
+def kept_apart(settings: RunSettings) -> tuple[str, ...]:
+    """The columns that keep otherwise duplicate rows apart when the corpus is read for training (kit.corpus.dedup):
+    the box under --holdout box. The gather and every training task read the same rows through it."""
+    return ("box_id",) if "box" in settings.holdout else ()
+
+
 def members_fingerprint(ctx: Context, plan: Plan) -> str:
-    """What a member's weights depend on: the corpus's content, the folds asked, the recipe and the kit's code.
-    Not the seeds (a member is one seed), nor the number of tasks (a member trains the same in any)."""
+    """What a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
+    recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
+    same in any)."""
     from kit.steps.runner import kit_build
 
     s = ctx.settings
-    return sha256_json({"corpus": plan.inputs["corpus"], "folds": s.folds, "train": s.train.to_json(),
-                        "kit": __version__, "build": kit_build()})
+    return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": s.folds,
+                        "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
 
 
 def store_of(ctx: Context, plan: Plan) -> MemberStore:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
@@ -29,7 +31,12 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
-from kit.steps.members import clear_members, refuse_missing, train_and_gather, train_share
+from kit.steps.members import clear_members, kept_apart, refuse_missing, train_and_gather, train_share
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kit.model.loso import LosoInputs
 
 
 def corpus_path(ctx: Context) -> Path:
@@ -165,9 +172,23 @@ class LosoStep:
             inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)
         # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was
         folds = {"folds": s.folds} if s.folds != AUTO else {}
+        holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
-                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds},
+                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout},
                     inputs=inputs)
+
+    def holdout(self, ctx: Context, df: pd.DataFrame, inputs: LosoInputs, kind: str,
+                on_epoch: Callable[[int, int, float], None], workers: int) -> pd.DataFrame:
+        """--holdout `kind`: every encoder (box) left out in turn, crossed with grouped folds over contents."""
+        from kit.model.holdout import run_holdout
+
+        s = ctx.settings
+        ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
+                                 "turn"))
+        frame, why = run_holdout(df, inputs.feats, inputs.codec, inputs.target, kind, list(s.seeds), s.train,
+                                 str(corpus_path(ctx)), on_epoch, workers)
+        ctx.log(f"--holdout {kind}: {why}")
+        return frame.assign(scheme=why)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
@@ -177,7 +198,7 @@ class LosoStep:
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df, duplicates = training_corpus(corpus)
+        df, duplicates = training_corpus(corpus, kept_apart(s))
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")
@@ -210,6 +231,7 @@ class LosoStep:
 
         try:
             result, models = train_and_gather(ctx, plan, inputs, on_epoch, threads.train)  # kit.steps.members
+            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
         except BaseException as exc:
             with contextlib.suppress(Exception):  # never in the way of why training stopped
                 clock.save()  # an interrupt or a failure: the next attempt counts this one's training
@@ -240,7 +262,11 @@ class LosoStep:
             outputs.append(run.incumbent)
         if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
             outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
-        for path, frame in ((run.folds, result.folds), (run.predictions, result.predictions)):
+        for stale in (run.holdout(kind) for kind in ("encoder", "box") if kind not in held):
+            remove_output(stale)
+        frames = [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                  *((run.holdout(kind), frame) for kind, frame in held.items())]
+        for path, frame in frames:
             with atomic_path(path) as tmp, open_temp(tmp) as fh:
                 frame.to_parquet(fh, index=False)
             outputs.append(path)
@@ -261,7 +287,7 @@ class LosoStep:
         from kit.model.loso import LosoInputs
 
         s = ctx.settings
-        df, _ = training_corpus(corpus_path(ctx))
+        df, _ = training_corpus(corpus_path(ctx), kept_apart(s))  # the rows the gather reads
         refuse_small_shard(corpus_path(ctx), int(df["content"].nunique()), MIN_SOURCES)
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds)

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import read_manifest
 from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
-from kit.infra.files import read_json, remove_output, sha256_file, sha256_json, write_json
+from kit.infra.files import (
+    atomic_path,
+    open_temp,
+    read_json,
+    remove_output,
+    sha256_file,
+    sha256_json,
+    write_json,
+)
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.steps.records import read_step_record
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kit.verdict.assess import Assessment
 
 
 def loso_outputs(ctx: Context) -> list[Path]:
@@ -22,6 +36,9 @@ def loso_outputs(ctx: Context) -> list[Path]:
     paths = [run.loso_seed(s) for s in ctx.settings.seeds] + [run.folds, run.baselines]
     if ctx.settings.incumbent is not None:
         paths.append(run.incumbent)
+    paths += [run.holdout(kind) for kind in ctx.settings.holdout]
+    if run.clips.is_file():  # a LOSO of an older kit made none: the verdict then has no clip figures
+        paths.append(run.clips)
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -43,8 +60,32 @@ class VerdictStep:
         if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
-        return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json()},
+        return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json(),
+                              "interval_level": ctx.settings.interval_level, "holdout": list(ctx.settings.holdout)},
                     inputs=inputs)
+
+    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
+        """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
+        (numbered as LOSO numbered them: the same reader, the same order)."""
+        import pandas as pd
+
+        from kit.corpus.schema import training_corpus
+        from kit.verdict.assess import assess
+
+        s, run = ctx.settings, ctx.run
+        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height"))
+        # a hand-made corpus may lack them: its rows are then one box, of no known size
+        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0))
+                              if c not in meta.columns})
+        if len(predictions) and int(predictions["row"].max()) >= len(meta):
+            raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
+                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
+        clips = pd.read_parquet(run.clips) if run.clips.is_file() else None
+        if clips is not None:
+            clips = clips[clips["seed"].isin(list(s.seeds))]
+        holdouts = {kind: pd.read_parquet(run.holdout(kind)) for kind in s.holdout}
+        holdouts = {kind: frame[frame["seed"].isin(list(s.seeds))] for kind, frame in holdouts.items()}
+        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         import pandas as pd  # here, not when planning: `status` plans every step
@@ -67,15 +108,23 @@ class VerdictStep:
         baselines = Baselines.from_json(read_json(run.baselines), str(run.baselines))
         incumbent = (BaselineResult.from_json(read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)
-        verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))],
-                         predictions[predictions["seed"].isin(list(s.seeds))], baselines, incumbent,
-                         summarise_corpus(corpus_file, corpus.sha256), s.gate)
+        predictions = predictions[predictions["seed"].isin(list(s.seeds))]
+        assessment = self.assess(ctx, corpus_file, predictions)
+        verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
+                         incumbent, summarise_corpus(corpus_file, corpus.sha256), s.gate, assessment)
         keep = run.verdict_file(verdict.verdict)
         for other in VERDICTS:  # a stale verdict must never trigger an export
             if other != verdict.verdict:
                 remove_output(run.verdict_file(other))
+        with atomic_path(run.intervals) as tmp, open_temp(tmp) as fh:
+            assessment.rows.to_parquet(fh, index=False)
+        outputs = [run.intervals]
+        remove_output(run.calibration)
+        if assessment.sidecar is not None:
+            write_json(run.calibration, assessment.sidecar)
+            outputs.append(run.calibration)
         write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
-        return Outcome([keep], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
+        return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
                                 "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

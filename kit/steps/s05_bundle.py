@@ -58,7 +58,9 @@ class BundleStep:
     def plan(self, ctx: Context) -> Plan:
         verdict, path = find_verdict(ctx)
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
-                              "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)},
+                              "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
+                              "model_license": ctx.settings.model_license,
+                              "model_license_url": ctx.settings.model_license_url},
                     inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -83,7 +85,8 @@ class BundleStep:
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
-                                    read_prereqs(run.prereqs_json)[0])
+                                    read_prereqs(run.prereqs_json)[0],
+                                    require_output(ctx, run.intervals, "verdict") if verdict.intervals else None)
             write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
             files = tarball_files(run, verdict, verdict_path, exports, run.report,
@@ -115,8 +118,16 @@ class BundleStep:
 
     def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:
         """On PROMOTE: the seeds refit on the verdict's corpus and exported into `folder`; the files written."""
+        from kit.bundle.conformal import confidence
         from kit.bundle.models import export_ensemble
+        from kit.bundle.registry import check_proposed
+        from kit.bundle.vmaftune import Shipping
 
+        settings = ctx.settings
+        # a registry row upstream would reject is refused before the refit, not after it
+        check_proposed(verdict.seeds, settings.model_license, settings.model_license_url)
+        calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
+        ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
         corpus = Path(verdict.corpus.path)
         if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
             raise InputError(f"the corpus {corpus} changed since the verdict was reached",
@@ -125,7 +136,7 @@ class BundleStep:
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())
-        return export_ensemble(verdict, ctx.settings.train, folder, ctx.settings.vmaftune_crf_range,
+        return export_ensemble(verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
                                workers=threads.train)
 

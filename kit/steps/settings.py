@@ -40,8 +40,13 @@ class RunSettings(Record):
     incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
     shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
     vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
+    # the license the vmaf-tune registry rows give the models (an SPDX id) and its text's address: the kit's own
+    model_license: str = "BSD-3-Clause"
+    model_license_url: str = "https://spdx.org/licenses/BSD-3-Clause.html"
     encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
     content_groups: Path | None = None  # --content-groups: the user's word on which sources hold one content
+    interval_level: float = 0.95  # --interval-level: the intervals' nominal coverage (kit.model.conformal)
+    holdout: tuple[str, ...] = ()  # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
     train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
 
     def __post_init__(self) -> None:

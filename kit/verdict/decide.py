@@ -12,12 +12,15 @@ from kit.corpus.names import named_frame
 from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
-from kit.model.loso import CORRELATION_RULE
 from kit.model.metrics import agreement
 from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
+from kit.verdict.assess import Assessment
+from kit.verdict.breakdown import range_gate
 from kit.verdict.document import (
     VERDICT_SCHEMA_VERSION,
     Agreement,
+    Completeness,
+    LimitGate,
     Overall,
     PooledAgreement,
     Verdict,
@@ -25,6 +28,7 @@ from kit.verdict.document import (
     WorstFold,
 )
 from kit.verdict.gate import FoldGate, GateResult, GateThresholds, evaluate_gate, fold_gate
+from kit.verdict.intervals import coverage_gate
 from kit.verdict.lift import ChallengerGate, LiftGate, challenger_gate, lift, lift_gate
 
 WORST_FOLDS = 3
@@ -110,13 +114,22 @@ FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (eithe
 
 
 def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challenger: ChallengerGate | None = None,
-                   fold_gates: tuple[FoldGate, ...] = ()) -> str:
+                   fold_gates: tuple[FoldGate, ...] = (), limits: tuple[LimitGate, ...] = (),
+                   complete: Completeness | None = None) -> str:
     lift_failed = lift_gate is not None and not lift_gate.passed
     champion_kept = challenger is not None and not challenger.passed
     failed_folds = [g for g in fold_gates if not g.passed]
-    if gate.passed and not lift_failed and not champion_kept and not failed_folds:
+    failed_limits = [g for g in limits if not g.passed]
+    incomplete = complete is not None and not complete.passed
+    if gate.passed and not lift_failed and not champion_kept and not failed_folds and not failed_limits \
+            and not incomplete:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
     reasons = []
+    if complete is not None and incomplete:
+        reasons.append(f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
+                       f"(a fold failed): {', '.join(complete.missing[:5])}"
+                       + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
+    reasons += [limit_reason(lim) for lim in failed_limits]
     for g in failed_folds:
         what, flag = FOLD_LIMITS[g.measure]
         reasons.append(f"source {g.worst_src} {what.format(value=g.worst_value)}, beyond {flag} {g.threshold:g}"
@@ -135,9 +148,25 @@ def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challeng
     return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
 
 
+LIMIT_FLAGS = {"coverage": "--min-coverage", "share_out_of_range": "--max-out-of-range",
+               "plcc": "--holdout-min-plcc"}
+
+
+def limit_reason(g: LimitGate) -> str:
+    """Why a limit gate failed, in the recommendation's words."""
+    flag = LIMIT_FLAGS[g.measure]
+    if g.measure == "plcc":
+        return f"held-out {', '.join(g.failing)} below {flag} {g.threshold:g} ({g.statement})"
+    if g.measure == "share_out_of_range":
+        more = f" ({len(g.failing) - 1} more source(s) too)" if len(g.failing) > 1 else ""
+        return f"{g.statement}, beyond {flag} {g.threshold:g}{more}"
+    return f"{g.statement}, below {flag} {g.threshold:g}" if g.statement and "unbounded" not in g.statement \
+        else f"{g.statement} ({flag} {g.threshold:g})"
+
+
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
-           thresholds: GateThresholds) -> Verdict:
+           thresholds: GateThresholds, assessment: Assessment | None = None) -> Verdict:
     """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation."""
     gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
     ens_rmse = [r.mean_rmse for r in reports]
@@ -150,11 +179,18 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
                      else {}, thresholds.max_abs_bias)
     rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
-    passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed
+    a = assessment
+    coverage = coverage_gate(a.intervals, thresholds.min_coverage) if a else None
+    in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
+    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout)) if g is not None) if a else ()
+    complete = a.completeness if a else None
+    passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed \
+        and all(g.passed for g in limits) and (complete is None or complete.passed)
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=gate, corpus=corpus, lift_gate=extra_gate, challenger_gate=champion,
-        recommendation=recommendation(gate, extra_gate, champion, (bias, rmse)), baselines=dict(baselines.models),
+        recommendation=recommendation(gate, extra_gate, champion, (bias, rmse), limits, complete),
+        baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
         teacher_model=teacher_claim(teachers), plcc_measures=PLCC_MEANING,
@@ -163,6 +199,9 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         folds_without_correlation=undefined_correlation(reports), bias_gate=bias, fold_rmse_gate=rmse,
         teacher_models=teachers,
         validation=reports[0].validation,
+        intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
+        holdout=a.holdout or None if a else None, coverage_gate=coverage, range_gate=in_range,
+        completeness=complete,
     )
 
 
@@ -173,5 +212,7 @@ def teacher_claim(teachers: list[str]) -> str:
 
 def undefined_correlation(reports: list[SeedReport]) -> str | None:
     """The sentence that names the folds left out of the correlation means, when there are any."""
+    from kit.model.loso import CORRELATION_RULE  # here: kit.model.loso loads torch, which the report never needs
+
     sources = sorted({src for r in reports for src in (r.folds_without_correlation or [])})
     return f"{', '.join(sources)}: {CORRELATION_RULE}" if sources else None

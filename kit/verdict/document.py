@@ -10,6 +10,7 @@ provenance. Reading it needs no pandas; building it is kit.verdict.decide.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from kit.corpus.summary import CorpusSummary
@@ -71,6 +72,114 @@ class VerdictProvenance(Record):
 
 
 @dataclass(frozen=True)
+class IntervalLevel(Record):
+    """One nominal level of the intervals: its threshold from every content group, and its measured coverage."""
+
+    level: float
+    rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
+    q: float | None  # the score threshold (a multiplier of the ensemble std when normalised); None: unbounded
+    q_abs: float | None  # the threshold on absolute misses, VMAF points; None: unbounded
+    unbounded: bool
+    coverage: float  # share of held-out rows inside their interval, each calibrated without its own group
+    mean_width: float | None  # mean hi - lo over those rows; None when any is unbounded
+    source_coverage_min: float  # the lowest per-source coverage
+    share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded (covered trivially)
+
+
+@dataclass(frozen=True)
+class ClipUse(Record):
+    """How the frame-trained ensemble does on whole clips, predicted from the mean of their frames' features
+    (as vmaf-tune uses it): against each clip's mean teacher score, every clip held out."""
+
+    n_clips: int
+    rmse: float
+    max_abs_error: float
+    coverage: float  # clips whose mean teacher lies in the frame-level interval at the nominal level
+    holds: bool  # coverage >= nominal - COVERAGE_SLACK, with bounded intervals
+    note: str
+
+
+@dataclass(frozen=True)
+class Intervals(Record):
+    """The verdict's `intervals` block (kit.model.conformal): method, unit, thresholds and measured coverage."""
+
+    method: str
+    formula: str
+    score: str  # "normalised" (by the ensemble's std over seeds) | "absolute" (one seed)
+    unit: str
+    nominal: float  # --interval-level
+    n_groups: int
+    levels: tuple[IntervalLevel, ...]
+    conformal_q_residual: float | None  # q at the nominal level as a multiplier of the std; None: see q_reason
+    q_reason: str | None = omit_none()
+    warning: str | None = omit_none()  # pooled coverage far below nominal
+    clip_use: ClipUse | None = omit_none()
+
+    def at(self, level: float) -> IntervalLevel | None:
+        return next((x for x in self.levels if abs(x.level - level) < 1e-9), None)
+
+
+@dataclass(frozen=True)
+class GroupErrors(Record):
+    """The ensemble's figures on the held-out rows of one group: an encoder, a box, a resolution class, a quality
+    setting or a source."""
+
+    by: str  # encoder | box | resolution | quality | source
+    group: str
+    n_frames: int
+    n_sources: int
+    plcc: float
+    rmse: float
+    bias: float
+    max_abs_error: float
+    share_out_of_range: float
+    coverage: float  # at the nominal level
+    mean_width: float | None  # None when unbounded
+
+
+def worst_group(groups: tuple[GroupErrors, ...], by: str) -> GroupErrors | None:
+    """The group of one grouping with the largest RMSE (the summary's one line per grouping), when it has two or
+    more groups."""
+    mine = [g for g in groups if g.by == by]
+    finite = [g for g in mine if math.isfinite(g.rmse)]
+    return max(finite, key=lambda g: (g.rmse, g.group)) if len(mine) > 1 and finite else None
+
+
+@dataclass(frozen=True)
+class LimitGate(Record):
+    """A limit on a measured share or figure (--min-coverage, --max-out-of-range, --holdout-min-plcc)."""
+
+    enabled: bool
+    measure: str
+    threshold: float | None
+    worst: str | None  # the group nearest the limit (a source, a held-out encoder; "pooled")
+    worst_value: float
+    failing: list[str]
+    passed: bool
+    statement: str | None = omit_none()
+
+
+@dataclass(frozen=True)
+class HoldoutBlock(Record):
+    """--holdout encoder|box: every encoder (box) left out in turn, crossed with grouped folds over contents."""
+
+    kind: str  # encoder | box
+    scheme: str
+    groups: tuple[GroupErrors, ...]
+    gate: LimitGate
+
+
+@dataclass(frozen=True)
+class Completeness(Record):
+    """Every content group of the corpus has held-out results; a fold that failed never passes."""
+
+    expected_sources: int
+    with_results: int
+    missing: list[str]
+    passed: bool
+
+
+@dataclass(frozen=True)
 class Verdict(Record):
     schema_version: int
     verdict: str  # PROMOTE | HOLD
@@ -97,6 +206,13 @@ class Verdict(Record):
     # every teacher of the corpus (kit 0.2); teacher_model names the one teacher, or says the corpus mixes them
     teacher_models: list[str] | None = omit_none()
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3; absent: LOSO, older kits)
+    # kit 0.4: intervals, errors by group, the optional held-out encoder/box block and their gates
+    intervals: Intervals | None = omit_none()
+    breakdown: tuple[GroupErrors, ...] | None = omit_none()
+    holdout: tuple[HoldoutBlock, ...] | None = omit_none()
+    coverage_gate: LimitGate | None = omit_none()  # --min-coverage
+    range_gate: LimitGate | None = omit_none()  # --max-out-of-range
+    completeness: Completeness | None = omit_none()  # folds without results
 
     @property
     def scheme_text(self) -> str:
@@ -110,3 +226,4 @@ class Verdict(Record):
     @property
     def promoted(self) -> bool:
         return self.verdict == "PROMOTE"
+

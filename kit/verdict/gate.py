@@ -26,6 +26,9 @@ class GateThresholds(Record):
     # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
     max_abs_bias: float | None = 10.0  # on by default: no source may be off by more than 10 VMAF points on average
     max_fold_rmse: float | None = None  # optional
+    min_coverage: float | None = None  # optional: pooled held-out coverage at --interval-level
+    max_out_of_range: float | None = None  # optional: per source, share of predictions outside [0, 100]
+    holdout_min_plcc: float | None = None  # optional: with --holdout, every held-out encoder's (box's) PLCC
 
 
 @dataclass(frozen=True)

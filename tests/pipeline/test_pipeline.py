@@ -96,7 +96,8 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(promoted: tuple[Path
     profile = exports / "vmaftune"
     assert sorted(p.name for p in profile.iterdir()) == [
         "fr_regressor_v2.json", "fr_regressor_v2.onnx", "fr_regressor_v2_ensemble_v1.json",
-        "fr_regressor_v2_ensemble_v1_seed0.json", "fr_regressor_v2_ensemble_v1_seed0.onnx",
+        "fr_regressor_v2_ensemble_v1_calibration.json", "fr_regressor_v2_ensemble_v1_seed0.json",
+        "fr_regressor_v2_ensemble_v1_seed0.onnx",
         "fr_regressor_v2_ensemble_v1_seed1.json", "fr_regressor_v2_ensemble_v1_seed1.onnx", "registry-rows.json"]
     assert all(json.loads((profile / f"{r['id']}.json").read_text())["parity_max_abs_diff"] <= 1e-4
                for r in json.loads((profile / "registry-rows.json").read_text()))

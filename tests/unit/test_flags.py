@@ -50,6 +50,7 @@ def test_the_cli_module_spells_no_default_value() -> None:
     ["--encoders", "libx264,libx265", "--encode-depth", "source", "--min-mean-plcc", "0.9", "--min-rmse-lift", "0.7",
      "--vmaftune-crf-range", "0,63", "--fps", "30000/1001", "--width", "1920", "--height", "1080", "--jobs", "3"],
     ["--shard", "2/5", "--demo-clips", "4", "--demo-seconds", "1.5", "--batch-size", "128", "--ffmpeg", "ffmpeg"],
+    ["--model-license", "MIT OR Apache-2.0", "--model-license-url", "https://spdx.org/licenses/MIT.html"],
 ])
 def test_settings_become_flags_that_give_the_same_settings(args: list[str], tmp_path: Path) -> None:
     """The cluster pass-through: the job's command line, parsed again, runs the very same settings."""
@@ -67,7 +68,11 @@ def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
     for args, message in ((["--seeds", "0,0"], "--seeds '0,0' repeats a value"),
                           (["--max-abs-bias", "0"], "neither a positive number nor off"),
                           (["--shard", "0/2"], "K must be 1..N"), (["--fps", "1/0"], "is not a frame rate"),
-                          (["--encoders", "auto,libx264"], "mixes 'auto' with encoder names")):
+                          (["--encoders", "auto,libx264"], "mixes 'auto' with encoder names"),
+                          (["--model-license", " "], "the license is empty"),
+                          (["--model-license", "x" * 129], "the registry allows 128"),
+                          (["--model-license-url", "ftp://example.org/L"], "not an absolute http"),
+                          (["--model-license-url", "https://example.org/a b"], "holds spaces")):
         with pytest.raises(FlagError, match=message) as err:
             parse(*args)
         assert err.value.hint

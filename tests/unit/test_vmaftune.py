@@ -16,7 +16,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from kit.bundle.vmaftune import Exported, write_profile
+from kit.bundle.conformal import confidence
+from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
@@ -61,7 +62,8 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Export
                       corpus=replace(golden.corpus, encoders=sorted(ENCODERS)))
     folder = tmp_path_factory.mktemp("profile")
     write_profile(members, verdict, TrainConfig(epochs=3), folder, PROXY_CRF, feats, codec,
-                  df["encoder"].to_numpy(), df["cq"].to_numpy())
+                  df["encoder"].to_numpy(), df["cq"].to_numpy(),
+                  Shipping("BSD-3-Clause", "https://spdx.org/licenses/BSD-3-Clause.html", confidence(None), None))
     return folder, members, (df, feats, codec)
 
 

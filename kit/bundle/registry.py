@@ -1,0 +1,161 @@
+"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules.
+
+The rules are upstream's, restated (model/tiny/registry.schema.json, `$defs.model_entry`, and
+ai/scripts/validate_model_registry.py's `_consistency_check`); tests/unit/test_registry_rules.py names the
+lines each rule comes from. A row that breaks one is never written: the bundle refuses (exit 2) and says which
+setting to change. Light on purpose (re only): the CLI checks `--model-license` and `--model-license-url` with
+the same functions before any work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from kit.errors import InputError
+from kit.infra.records import Record, omit_none
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_ID = 64
+ONNX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_./-]*\.onnx$")
+SIGSTORE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_./-]*\.sigstore\.json$")
+MAX_PATH = 256  # onnx and sigstore_bundle alike
+SHA_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+KINDS = ("fr", "nr", "filter")
+MAX_NOTES, MAX_DESCRIPTION = 512, 256
+MIN_OPSET, MAX_OPSET = 7, 21
+MAX_LICENSE, MAX_LICENSE_URL = 128, 512
+SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
+
+
+@dataclass(frozen=True)
+class RegistryRow(Record):
+    """One entry of model/tiny/registry.json, with only the keys its schema allows."""
+
+    id: str
+    kind: str
+    onnx: str
+    sha256: str
+    license: str
+    license_url: str
+    sigstore_bundle: str
+    opset: int | None = omit_none()
+    smoke: bool | None = omit_none()
+    notes: str | None = omit_none()
+    description: str | None = omit_none()
+
+
+def sigstore_bundle(onnx_name: str) -> str:
+    """Where the lead's signature of `onnx_name` goes: upstream names it `<onnx>.sigstore.json`."""
+    return onnx_name + SIGSTORE_SUFFIX
+
+
+def license_problem(text: str) -> str | None:
+    """Why `text` cannot be a row's `license` (an SPDX identifier or expression), or None."""
+    if not text.strip():
+        return "the license is empty"
+    if len(text) > MAX_LICENSE:
+        return f"the license is {len(text)} characters long; the registry allows {MAX_LICENSE}"
+    if not text.isprintable() or not text.isascii():
+        return "the license holds characters an SPDX expression does not (only printable ASCII)"
+    return None
+
+
+def license_url_problem(text: str) -> str | None:
+    """Why `text` cannot be a row's `license_url` (an absolute http(s) URI), or None."""
+    if len(text) > MAX_LICENSE_URL:
+        return f"the license URL is {len(text)} characters long; the registry allows {MAX_LICENSE_URL}"
+    if any(c.isspace() for c in text) or not text.isprintable() or not text.isascii():
+        return "the license URL holds spaces or characters a URI does not"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "the license URL is not an absolute http(s) address"
+    return None
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One rule a row breaks: what, and which setting changes it."""
+
+    text: str
+    hint: str
+
+
+SEEDS_HINT = "choose seeds with fewer digits (--seeds): the row id is fr_regressor_v2_ensemble_v1_seed<N>"
+
+
+def id_problems(row_id: str) -> list[Breach]:
+    out = []
+    if len(row_id) > MAX_ID:
+        out.append(Breach(f"id {row_id!r} is {len(row_id)} characters long; the registry allows {MAX_ID}",
+                          SEEDS_HINT))
+    if not ID_PATTERN.match(row_id):
+        out.append(Breach(f"id {row_id!r} does not match {ID_PATTERN.pattern}", SEEDS_HINT))
+    return out
+
+
+def path_problems(key: str, value: str, pattern: re.Pattern[str]) -> list[Breach]:
+    out = []
+    if len(value) > MAX_PATH:
+        out.append(Breach(f"{key} {value!r} is {len(value)} characters long; the registry allows {MAX_PATH}",
+                          SEEDS_HINT))
+    if not pattern.match(value):
+        out.append(Breach(f"{key} {value!r} does not match {pattern.pattern}", SEEDS_HINT))
+    return out
+
+
+def row_problems(row: RegistryRow) -> list[Breach]:
+    """Every rule of the registry's schema and validator that `row` breaks."""
+    out = [*id_problems(row.id), *path_problems("onnx", row.onnx, ONNX_PATTERN),
+           *path_problems("sigstore_bundle", row.sigstore_bundle, SIGSTORE_PATTERN)]
+    if (why := license_problem(row.license)) is not None:
+        out.append(Breach(why, "set --model-license to the models' SPDX license identifier"))
+    if (why := license_url_problem(row.license_url)) is not None:
+        out.append(Breach(why, "set --model-license-url to the license text's address"))
+    kit_bugs = [(row.kind in KINDS, f"kind {row.kind!r} is not one of {', '.join(KINDS)}"),
+                (bool(SHA_PATTERN.match(row.sha256)), "sha256 is not 64 lowercase hex digits"),
+                (row.opset is None or MIN_OPSET <= row.opset <= MAX_OPSET,
+                 f"opset {row.opset} is outside {MIN_OPSET}..{MAX_OPSET}"),
+                (row.notes is None or len(row.notes) <= MAX_NOTES, f"notes are longer than {MAX_NOTES}"),
+                (row.description is None or len(row.description) <= MAX_DESCRIPTION,
+                 f"the description is longer than {MAX_DESCRIPTION}")]
+    out += [Breach(text, "a bug in the kit: please report it") for ok, text in kit_bugs if not ok]
+    return out
+
+
+def rows_problems(rows: list[RegistryRow]) -> list[Breach]:
+    """Every row's breaches, and an id proposed twice (the validator refuses a duplicate id)."""
+    out = [b for row in rows for b in row_problems(row)]
+    ids = [row.id for row in rows]
+    out += [Breach(f"id {i!r} is proposed twice", "a bug in the kit: please report it")
+            for i in sorted({i for i in ids if ids.count(i) > 1})]
+    return out
+
+
+SINGLE_ID = "fr_regressor_v2"  # the one member vmaf-tune's proxy loads alone
+ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and its members' prefix
+
+
+def member_id(seed: int) -> str:
+    return f"{ENSEMBLE_ID}_seed{seed}"
+
+
+def proposed_ids(seeds: Sequence[int]) -> list[str]:
+    """The ids of the rows a profile of these seeds proposes (each seed's member, and the single model)."""
+    return [SINGLE_ID, *(member_id(s) for s in seeds)]
+
+
+def refuse_breaches(breaches: list[Breach]) -> None:
+    """Exit 2 naming every breach, with the hint of the first: a row upstream would reject is never written."""
+    if breaches:
+        raise InputError("the vmaf-tune registry rows would break model/tiny/registry.json's rules: "
+                         + "; ".join(b.text for b in breaches), hint=breaches[0].hint)
+
+
+def check_proposed(seeds: Sequence[int], license: str, license_url: str) -> None:
+    """Before any refit: the rows these seeds and license settings would give, checked (sha256 still unknown)."""
+    rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
+            for i in proposed_ids(seeds)]
+    refuse_breaches(rows_problems(rows))

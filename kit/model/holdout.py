@@ -1,0 +1,74 @@
+"""--holdout encoder|box: does the ensemble hold on an encoder (a box) it never saw?
+
+Each encoder (box) is left out in turn, crossed with grouped folds over contents (kit.model.folds, K = HOLDOUT_K,
+or one per content group when there are fewer): a member trains on the rows of the other encoders and the other
+folds' contents, and predicts the held-out encoder's rows of its own fold's contents. So every predicted row comes
+from a model that saw neither its encoder (box) nor its content, and a copy of the same clip under another encoder
+cannot leak the answer. Written to `03_loso/holdout_<kind>.parquet` (seed, fold, heldout, row, vmaf, pred); the
+verdict reads it as its own block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import InputError
+from kit.infra.invocation import kit_command
+from kit.model.folds import cut_folds
+from kit.model.recipe import TrainConfig
+from kit.model.train import EpochCallback, Member, train_members
+
+HOLDOUT_K = 5
+COLUMN = {"encoder": "encoder", "box": "box_id"}
+
+
+@dataclass(frozen=True)
+class HoldoutFold:
+    index: int
+    heldout: str  # the encoder (box id) left out
+    train: np.ndarray  # rows of the other encoders (boxes) and the other folds' contents
+    test: np.ndarray  # rows of this encoder (box) among this fold's contents
+
+
+def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
+    """The folds of one held-out validation, and the sentence that says how they were cut."""
+    values = df[COLUMN[kind]].astype(str).to_numpy()
+    kinds = sorted(set(values))
+    if len(kinds) < 2:
+        raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "
+                         f"so none can be left out",
+                         hint=f"merge corpora of two {kind}s or more ({kit_command('merge')} A B -o union.parquet), "
+                              f"or drop --holdout {kind}")
+    content_folds, scheme = cut_folds(df, str(HOLDOUT_K))
+    out: list[HoldoutFold] = []
+    for v in kinds:
+        mine = values == v
+        for fold in content_folds:
+            in_fold = np.zeros(len(df), dtype=bool)
+            in_fold[fold.rows] = True
+            test = np.flatnonzero(mine & in_fold)
+            train = np.flatnonzero(~mine & ~in_fold)
+            if len(test) and len(train):
+                out.append(HoldoutFold(len(out), v, train.astype(np.int64), test.astype(np.int64)))
+    why = (f"each of {len(kinds)} {kind}s left out in turn, crossed with {scheme.label} over contents: a row is "
+           f"predicted by members that saw neither its {kind} nor its content")
+    return out, why
+
+
+def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, kind: str,
+                seeds: list[int], config: TrainConfig, corpus: str, on_epoch: EpochCallback | None = None,
+                workers: int = 1) -> tuple[pd.DataFrame, str]:
+    """Train every (seed, holdout fold) member and predict its held-out rows."""
+    folds, why = holdout_folds(df, kind, corpus)
+    members = [Member(seed, f.index, f.train) for seed in seeds for f in folds]
+    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers)
+    frames = []
+    for m, mem in enumerate(ens.members):
+        f = folds[mem.fold]
+        frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(f.index), "heldout": f.heldout,
+                                    "row": f.test, "vmaf": target[f.test],
+                                    "pred": ens.predict(m, feats[f.test], codec[f.test])}))
+    return pd.concat(frames, ignore_index=True), why

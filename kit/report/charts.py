@@ -1,0 +1,87 @@
+"""The report's aggregate charts: what stays readable at 1,000 sources (kit.report.figures draws the per-source
+panels). Each chart is drawn from one file the kit writes; nothing here reads files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from kit.report.figures import label  # also sets matplotlib's backend and style
+from kit.verdict.document import Intervals
+
+PER_SOURCE_TICKS = 40  # up to this many sources the fold chart names each; above, the spread chart ranks them
+LABELLED_WORST = 5  # sources named on the spread chart
+
+
+def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
+    """Every held-out row of every source: the ensemble's prediction against the teacher as a density (counts
+    per hexagon, log scale), with the diagonal and the teacher's range [0, 100]."""
+    from kit.report.frames import plcc_rmse
+
+    y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    lo, hi = min(0.0, float(np.nanmin([y.min(), p.min()]))) - 3, max(100.0, float(np.nanmax([y.max(), p.max()]))) + 3
+    cells = ax.hexbin(y, p, gridsize=70, extent=(lo, hi, lo, hi), mincnt=1, norm=LogNorm(), cmap="viridis",
+                      linewidths=0)
+    ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
+    for bound in (0.0, 100.0):
+        ax.axhline(bound, color="tab:red", linestyle="--", linewidth=0.8)
+    plcc, rmse = plcc_rmse(y, p)
+    outside = float(np.mean((p < 0) | (p > 100))) if len(p) else float("nan")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="teacher VMAF", ylabel="predicted (mean over seeds)",
+           title=f"{len(y):,} held-out frames, {per_row['src'].nunique():,} sources: pooled PLCC "
+                 f"{plcc:.4f}, RMSE {rmse:.2f}, {outside:.1%} outside [0, 100]")
+    ax.title.set_fontsize(8)
+    fig.colorbar(cells, ax=ax, label="frames per cell")
+    return fig
+
+
+def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: float | None) -> Figure:
+    """Per source, from the folds table: its PLCC (mean over seeds, the band the seeds' lowest to highest),
+    sources sorted from lowest to highest, the worst few named; and the histogram of the sources' RMSE."""
+    per = folds.groupby("src_sha256")["plcc"].agg(["mean", "min", "max"]).sort_values("mean", na_position="first")
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    strip, hist = fig.subplots(1, 2, width_ratios=(3, 2))
+    x = np.arange(len(per))
+    strip.fill_between(x, per["min"], per["max"], color="tab:blue", alpha=0.25, linewidth=0, label="seeds' range")
+    strip.plot(x, per["mean"], color="tab:blue", linewidth=1.2, label="mean over seeds")
+    if threshold is not None and np.isfinite(threshold) and threshold > -1:
+        strip.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
+    position = {sha: i for i, sha in enumerate(per.index)}
+    for _, w in ranked.head(LABELLED_WORST).iterrows():
+        i = position.get(w["src_sha256"])
+        if i is not None and np.isfinite(per["mean"].iloc[i]):
+            strip.annotate(label(str(w["src"])), (i, per["mean"].iloc[i]), fontsize=7, xytext=(6, -3),
+                           textcoords="offset points")
+    strip.set(xlabel=f"{len(per):,} held-out sources, lowest PLCC first", ylabel="held-out PLCC vs teacher")
+    strip.legend(fontsize=7, loc="lower right")
+    rmse = folds.groupby("src_sha256")["rmse"].mean().to_numpy(dtype=float)
+    hist.hist(rmse[np.isfinite(rmse)], bins=min(40, max(5, len(rmse) // 5)), color="tab:orange")
+    hist.set(xlabel="RMSE of a source (mean over seeds)", ylabel="sources")
+    return fig
+
+
+def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Figure:
+    """Nominal against empirical coverage: pooled (one point per level, from the verdict) and per source (a box
+    per level over the sources, from intervals.parquet); the diagonal is exact calibration."""
+    fig = Figure(figsize=(6.0, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    levels = [lv for lv in intervals.levels if np.isfinite(lv.level)]
+    ax.plot([0.45, 1.0], [0.45, 1.0], color="grey", linewidth=0.8, label="nominal = empirical")
+    if by_source is not None:
+        columns = [(lv.level, f"{lv.level:g}") for lv in levels if f"{lv.level:g}" in by_source]
+        if columns:
+            data = [by_source[c].dropna().to_numpy() for _, c in columns]
+            ax.boxplot(data, positions=[lv for lv, _ in columns], widths=0.025, showfliers=True, manage_ticks=False,
+                       flierprops={"markersize": 2, "alpha": 0.4}, medianprops={"color": "tab:orange"})
+            ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
+    ax.plot([lv.level for lv in levels], [lv.coverage for lv in levels], "o-", color="tab:blue", label="pooled")
+    for lv in levels:
+        if lv.unbounded:
+            ax.annotate("unbounded", (lv.level, lv.coverage), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig

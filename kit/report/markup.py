@@ -1,0 +1,55 @@
+"""The page's HTML pieces: escaped text, cells, tables, capped tables. No figures, no files."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+
+from kit.infra.visible import visible
+
+ROWS_SHOWN = 100  # rows of a table that grows with the sources (sources, groups, folds); the rest in a named file
+
+
+def esc(text: str) -> str:
+    """Text for the page: HTML-escaped, and made visible (kit/infra/visible.py), so a source name or a path
+    holding a line break, a terminal escape or a bidi override reads as it is spelled."""
+    return html.escape(visible(text))
+
+
+def fmt(v: object) -> str:
+    """A cell for people: floats to 4 places, yes/no for flags, None and NaN (null in the file) as n/a."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4f}" if math.isfinite(v) else "n/a"
+    if v is None:
+        return "n/a"
+    if isinstance(v, list | tuple):
+        return ", ".join(fmt(x) for x in v)
+    return str(v)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+    opening = f"<table class='{cls}'>" if cls else "<table>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def kv_table(d: dict[str, object]) -> str:
+    return table(["field", "value"], [(k.replace("_", " "), v) for k, v in d.items()
+                                      if not isinstance(v, dict | list) or (isinstance(v, list) and len(v) <= 12)],
+                 cls="kv")
+
+
+def capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str, where: str,
+           shown: int = ROWS_SHOWN) -> str:
+    """A table of at most `shown` rows, and a note of how many more there are and which file holds them all."""
+    more = len(rows) - shown
+    note = f"<p class='note'>and {more} more {esc(what)} ({esc(where)} lists them all)</p>" if more > 0 else ""
+    return table(headers, rows[:shown], cls="compact") + note
+
+
+def note(text: str) -> str:
+    return f"<p class='note'>{esc(text)}</p>"

@@ -1,0 +1,72 @@
+"""Everything the verdict measures beyond the seeds' fold means, from LOSO's files: the ensemble's held-out rows
+with their intervals, the error by group, whole-clip use, the --holdout blocks and whether every fold has results.
+No file access: the verdict step reads the files and hands them over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from kit.verdict.breakdown import breakdown, errors_of
+from kit.verdict.document import Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
+from kit.verdict.intervals import calibrate, clip_use, ensemble_rows, sidecar
+
+
+@dataclass(frozen=True)
+class Assessment:
+    rows: pd.DataFrame  # intervals.parquet
+    intervals: Intervals
+    breakdown: tuple[GroupErrors, ...]
+    holdout: tuple[HoldoutBlock, ...]
+    completeness: Completeness
+    sidecar: dict[str, object] | None  # calibration.json (None without clips.parquet: a LOSO of an older kit)
+
+
+def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
+           holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None) -> Assessment:
+    """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
+    numbered them (kit.verdict.intervals.META columns); `clips`: 03_loso/clips.parquet of those seeds."""
+    rows, intervals = calibrate(ensemble_rows(predictions, meta), nominal)
+    residuals = None
+    if clips is not None and len(clips):
+        use, residuals = clip_use(clips, rows, nominal, intervals.score)
+        intervals = replace(intervals, clip_use=use)
+    blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc) for kind, frame in holdouts.items())
+    return Assessment(rows, intervals, breakdown(rows), blocks, completeness(meta, predictions),
+                      sidecar(residuals, nominal) if residuals is not None else None)
+
+
+def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
+    """Every source of the corpus predicted, every row of it, by every seed, with no NaN: a fold that failed
+    (no results, or a member that diverged) never passes, and its sources are named."""
+    seeds = sorted(int(s) for s in predictions["seed"].unique())
+    ok = predictions[predictions["pred"].notna()]
+    src = meta["src_sha256"].to_numpy()[ok["row"].to_numpy()]
+    counts = pd.DataFrame({"src": src, "seed": ok["seed"].to_numpy()}).groupby(["src", "seed"]).size()
+    table = counts.unstack(fill_value=0).reindex(columns=seeds, fill_value=0)
+    sizes = meta.groupby("src_sha256").size()
+    complete = set(table.index[(table.to_numpy() == sizes.loc[table.index].to_numpy()[:, None]).all(axis=1)]) \
+        if seeds else set()
+    expected = meta.drop_duplicates("src_sha256")
+    missing = sorted(str(r.src) for r in expected.itertuples() if r.src_sha256 not in complete)
+    return Completeness(expected_sources=len(expected), with_results=len(expected) - len(missing), missing=missing,
+                        passed=not missing)
+
+
+def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None) -> HoldoutBlock:
+    """One --holdout validation: the ensemble (mean over seeds) on each held-out encoder (box), and its gate."""
+    by_row = frame.groupby("row", sort=True)
+    rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
+                                                heldout=by_row["heldout"].first())
+    groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
+    worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
+    failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
+    gate = LimitGate(enabled=min_plcc is not None, measure="plcc", threshold=min_plcc,
+                     worst=worst.group if worst else None, worst_value=worst.plcc if worst else float("nan"),
+                     failing=failing, passed=not failing,
+                     statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
+                                f"{worst.n_frames} frames it never saw" if worst else None))
+    scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
+    return HoldoutBlock(kind=kind, scheme=scheme, groups=groups, gate=gate)
+

@@ -1,0 +1,173 @@
+"""The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them.
+
+Every figure here is recomputable from `04_verdict/intervals.parquet`: one row per held-out corpus row with the
+ensemble's prediction (the mean over seeds of the out-of-fold predictions), its std over seeds, and the interval
+at every level, each calibrated on the other content groups (leave one group out).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from kit.model.conformal import (
+    FORMULA,
+    LEVELS,
+    METHOD,
+    UNIT,
+    Calibration,
+    covered,
+    interval,
+    rank_needed,
+    scores,
+)
+from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
+
+COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
+META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "frame_index")
+
+
+def column(level: float, side: str) -> str:
+    """`lo_95`, `hi_80`, `lo_97.5`: a level's interval columns in intervals.parquet."""
+    return f"{side}_{level * 100:g}"
+
+
+def levels_for(nominal: float) -> tuple[float, ...]:
+    return tuple(sorted({*LEVELS, nominal}))
+
+
+def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """Per held-out row: the seeds' mean prediction and their std (ddof=1; NaN with one seed), beside the corpus
+    columns of that row (`meta`, indexed by row as LOSO numbered them)."""
+    by_row = predictions.groupby("row", sort=True)
+    out = pd.DataFrame({"vmaf": by_row["vmaf"].first(), "pred": by_row["pred"].mean(),
+                        "std": by_row["pred"].std(ddof=1)})
+    out = meta.loc[out.index, list(META)].join(out)
+    out.index.name = "row"
+    return out.reset_index()
+
+
+def group_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """An integer code per row for its content group (0..n-1, by group id) and the group ids."""
+    codes, ids = pd.factorize(rows["content"], sort=True)
+    return codes.astype(np.int64), np.asarray(ids, dtype=object)
+
+
+def calibrate(rows: pd.DataFrame, nominal: float) -> tuple[pd.DataFrame, Intervals]:
+    """Every level's interval for every held-out row (its group left out), the thresholds from all groups, and the
+    measured coverage. Normalised scores with two seeds or more, absolute with one."""
+    codes, ids = group_codes(rows)
+    n = len(ids)
+    sigma = rows["std"].to_numpy(dtype=np.float64)
+    normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
+    spread = sigma if normalised else None
+    y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
+    cal = Calibration.of(scores(y, mu, spread), codes)
+    cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
+    out = rows.assign()  # a new frame: the interval columns are added to it, not to the caller's
+    levels = []
+    for level in levels_for(nominal):
+        lo, hi = interval(mu, spread, cal.left_out(level)[codes])
+        out[column(level, "lo")], out[column(level, "hi")] = lo, hi
+        inside = covered(y, lo, hi)
+        width = hi - lo
+        per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
+        q, q_abs = cal.threshold(level), cal_abs.threshold(level)
+        levels.append(IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
+                                    unbounded=not math.isfinite(q), coverage=float(inside.mean()),
+                                    mean_width=float(width.mean()) if np.isfinite(width).all() else None,
+                                    source_coverage_min=float(per_source.min()),
+                                    share_unbounded=float(np.mean(~np.isfinite(width)))))
+    out["lo"], out["hi"] = out[column(nominal, "lo")], out[column(nominal, "hi")]
+    at = next(x for x in levels if abs(x.level - nominal) < 1e-9)
+    reason = None
+    if not normalised:
+        reason = "one seed: no ensemble spread to scale by, so the intervals are absolute (q_abs, VMAF points)"
+    elif at.unbounded:
+        reason = unbounded_reason(n, nominal)
+    return out, Intervals(method=METHOD, formula=FORMULA, score="normalised" if normalised else "absolute",
+                          unit=UNIT, nominal=nominal, n_groups=n, levels=tuple(levels),
+                          conformal_q_residual=at.q if normalised else None, q_reason=reason,
+                          warning=coverage_warning(levels))
+
+
+def unbounded_reason(n: int, level: float) -> str:
+    need = next(m for m in range(n, 100_000) if rank_needed(m, level) <= m)
+    return (f"{n} content group(s) cannot bound a {level:.0%} interval: the threshold is the "
+            f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least {need} "
+            "groups")
+
+
+def coverage_warning(levels: list[IntervalLevel]) -> str | None:
+    """The sentence the summary shows when the pooled coverage at 95 % is more than 5 points below nominal."""
+    at95 = next((x for x in levels if abs(x.level - 0.95) < 1e-9), None)
+    if at95 is None or at95.coverage >= at95.level - COVERAGE_SLACK:
+        return None
+    return (f"held-out coverage at 95 % nominal is {at95.coverage:.1%}, more than {COVERAGE_SLACK:.0%} below: the "
+            "intervals are too narrow for new sources")
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float, score: str) -> tuple[ClipUse, pd.DataFrame]:
+    """Clips predicted from their mean features (03_loso/clips.parquet, per seed) against their mean teacher, with
+    the frame-level interval of their group (calibrated without it) around the clips' ensemble prediction; and
+    one absolute residual per content group (its largest clip miss) for the split-conformal sidecar."""
+    ens = clips.groupby(["src_sha256", "encoder", "cq"], sort=True).agg(
+        vmaf=("vmaf_mean", "first"), pred=("pred_from_mean_features", "mean"),
+        std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
+    content = rows.drop_duplicates("src_sha256").set_index("src_sha256")["content"]
+    ens["content"] = content.loc[ens["src_sha256"]].to_numpy()
+    codes, ids = group_codes(rows)
+    y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
+    spread = rows["std"].to_numpy(dtype=np.float64) if score == "normalised" else None
+    q_left = Calibration.of(scores(y, mu, spread), codes).left_out(nominal)  # each group's, calibrated without it
+    clip_q = q_left[pd.Series(np.arange(len(ids)), index=ids).loc[ens["content"]].to_numpy()]
+    lo, hi = interval(ens["pred"].to_numpy(), ens["std"].to_numpy() if score == "normalised" else None, clip_q)
+    inside = covered(ens["vmaf"].to_numpy(), lo, hi)
+    miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
+    cov = float(inside.mean()) if len(ens) else float("nan")
+    vacuous = not np.isfinite(clip_q).all()
+    holds = cov >= nominal - COVERAGE_SLACK and not vacuous
+    said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE "
+            f"{float(np.sqrt(np.mean(miss ** 2))):.2f} against the clip's mean teacher score; ")
+    if vacuous:
+        note = said + (f"the frame-level {nominal:.0%} interval is unbounded for some of them (too few content "
+                       "groups to calibrate without their own), so whether it holds per clip is not measured")
+    else:
+        note = said + (f"{cov:.1%} inside the frame-level {nominal:.0%} interval, so the intervals "
+                       + ("hold for per-clip use" if holds else
+                          "do not hold for per-clip use: use the calibration sidecar's clip residuals"))
+    per_group = ens.assign(miss=miss).groupby("content", sort=True)["miss"].max()
+    return (ClipUse(n_clips=len(ens), rmse=float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan"),
+                    max_abs_error=float(miss.max()) if len(ens) else float("nan"), coverage=cov, holds=bool(holds),
+                    note=note),
+            per_group.to_frame("residual").reset_index())
+
+
+def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
+    """vmaf-tune's split-conformal calibration sidecar: one absolute residual (VMAF points) per content group, in
+    group order, so its ceil((n+1)(1-alpha))-rank rule covers every clip of a new source."""
+    values = [round(float(r), 6) for r in residuals["residual"]]
+    return {"alpha": round(1.0 - nominal, 10), "method": "split-conformal", "n": len(values), "residuals": values}
+
+
+def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
+    """--min-coverage: the pooled held-out coverage at the nominal level at least X. An unbounded interval covers
+    everything and says nothing: it fails the gate, naming how many content groups it needs."""
+    at = intervals.at(intervals.nominal)
+    assert at is not None  # calibrate always computes the nominal level
+    value = at.coverage
+    failing = []
+    statement = f"held-out coverage at {intervals.nominal:.0%} nominal is {value:.1%}"
+    if threshold is not None and at.unbounded:
+        failing, statement = ["pooled"], f"the {intervals.nominal:.0%} interval is unbounded: " + unbounded_reason(
+            intervals.n_groups, intervals.nominal)
+    elif threshold is not None and not value >= threshold:
+        failing = ["pooled"]
+    return LimitGate(enabled=threshold is not None, measure="coverage", threshold=threshold, worst="pooled",
+                     worst_value=value, failing=failing, passed=not failing, statement=statement)

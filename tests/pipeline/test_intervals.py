@@ -1,0 +1,127 @@
+"""The verdict's intervals, errors by group and whole-clip figures on real runs: each recomputed from the files the
+run writes (intervals.parquet, clips.parquet, calibration.json); --holdout encoder|box on a corpus of two encoders
+and two boxes; a fold without results is HOLD, naming the source."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.rundir import RunDir
+from kit.verdict.document import Verdict
+from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
+
+pytestmark = pytest.mark.slow  # real runs
+
+
+def verdict_of(out: Path) -> Verdict:
+    found = RunDir(out).verdict_on_disk()
+    assert found is not None
+    return Verdict.from_json(json.loads(found[1].read_text()), str(found[1]))
+
+
+def plcc(y: pd.Series, p: pd.Series) -> float:
+    return float(np.corrcoef(y, p)[0, 1])
+
+
+def test_every_interval_and_group_figure_is_recomputed_from_the_files(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = json_run
+    run, v = RunDir(out), verdict_of(json_run[0])
+    rows = pd.read_parquet(run.intervals)
+    pred = pd.read_parquet(run.predictions)
+    # the ensemble: the seeds' mean held-out prediction and their std, per row
+    by_row = pred.groupby("row")["pred"]
+    assert np.allclose(rows.set_index("row")["pred"], by_row.mean().loc[rows["row"]])
+    assert np.allclose(rows.set_index("row")["std"], by_row.std(ddof=1).loc[rows["row"]])
+    iv = v.intervals
+    assert iv is not None and iv.n_groups == rows["content"].nunique() and iv.nominal == 0.95
+    for x in iv.levels:
+        lo, hi = rows[f"lo_{x.level * 100:g}"], rows[f"hi_{x.level * 100:g}"]
+        assert x.coverage == pytest.approx(((lo <= rows["vmaf"]) & (rows["vmaf"] <= hi)).mean())
+        assert x.share_unbounded == pytest.approx(float(np.mean(~np.isfinite(hi - lo))))
+        assert x.unbounded == (math.ceil((iv.n_groups + 1) * x.level - 1e-9) > iv.n_groups)
+    for g in v.breakdown or ():
+        part = {"encoder": rows["encoder"], "box": rows["box_id"], "source": rows["src"]}.get(g.by)
+        if part is None:
+            continue
+        mine = rows[part == g.group]
+        assert g.n_frames == len(mine)
+        assert g.rmse == pytest.approx(float(np.sqrt(((mine["pred"] - mine["vmaf"]) ** 2).mean())))
+        assert g.bias == pytest.approx(float((mine["pred"] - mine["vmaf"]).mean()))
+        assert g.plcc == pytest.approx(plcc(mine["vmaf"], mine["pred"]))
+        assert g.share_out_of_range == pytest.approx(float(((mine["pred"] < 0) | (mine["pred"] > 100)).mean()))
+    assert {g.by for g in v.breakdown or ()} == {"encoder", "box", "resolution", "quality", "source"}
+    assert {g.group for g in v.breakdown or () if g.by == "resolution"} == {"<=240p"}  # 176x144 clips
+    # the sidecar: one residual per content group, its largest clip miss (clips predicted from mean features)
+    side = json.loads(run.calibration.read_text())
+    assert set(side) == {"alpha", "method", "n", "residuals"} and side["method"] == "split-conformal"
+    assert side["alpha"] == pytest.approx(0.05) and side["n"] == iv.n_groups == len(side["residuals"])
+    clips = pd.read_parquet(run.clips)
+    ens = clips.groupby(["src_sha256", "encoder", "cq"]).agg(v=("vmaf_mean", "first"),
+                                                             p=("pred_from_mean_features", "mean"))
+    content = rows.drop_duplicates("src_sha256").set_index("src_sha256")["content"]
+    miss = (ens["p"] - ens["v"]).abs().groupby(content.loc[ens.index.get_level_values(0)].to_numpy()).max()
+    assert np.allclose(side["residuals"], miss.sort_index().to_numpy(), atol=1e-5)
+    frames = rows.groupby(["src_sha256", "encoder", "cq"])["vmaf"].mean()
+    assert np.allclose(ens["v"], frames.loc[ens.index])  # a clip's mean teacher is its frames' mean
+    assert iv.clip_use is not None and iv.clip_use.n_clips == len(ens)
+    assert iv.clip_use.rmse == pytest.approx(float(np.sqrt(((ens["p"] - ens["v"]) ** 2).mean())))
+    assert v.completeness is not None and v.completeness.passed
+
+
+def two_box_corpus(path: Path) -> None:
+    """Six sources, each encoded by two encoders on one of two boxes."""
+    df = synthetic_corpus(n_src=6, rows_per_src=40, seed=3)
+    twin = df.copy()
+    twin["encoder"], twin["vmaf"] = "libx265", np.clip(df["vmaf"] + 1.5, 0, 100)
+    both = pd.concat([df, twin], ignore_index=True)
+    both["box_id"] = np.where(both["src"].isin(["s0", "s1", "s2"]), "boxA", "boxB")
+    both["width"], both["height"] = 1920, 1080
+    both.to_parquet(path, index=False)
+
+
+def test_holdout_encoder_and_box_are_their_own_blocks_and_gate_only_when_asked(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.parquet"
+    two_box_corpus(corpus)
+    out = tmp_path / "out"
+    base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "2", "--only", "loso",
+            *LENIENT]
+    res = run_kit(*base, "--holdout", "encoder,box", cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = RunDir(out)
+    enc = pd.read_parquet(run.holdout("encoder"))
+    meta = pd.read_parquet(corpus)
+    # a held-out row's member saw neither its encoder nor its content
+    assert set(enc["heldout"]) == {"libx264", "libx265"} and set(enc["seed"]) == {0, 1}
+    assert enc.groupby("seed")["row"].nunique().eq(len(meta)).all()
+    verdict = run_kit(*[a if a != "loso" else "verdict" for a in base], "--holdout", "encoder,box",
+                      "--holdout-min-plcc", "0.999", cwd=ROOT)
+    v = verdict_of(out)
+    assert v.holdout is not None and [b.kind for b in v.holdout] == ["encoder", "box"]
+    block = v.holdout[0]
+    assert [g.group for g in block.groups] == ["libx264", "libx265"] and "neither its encoder" in block.scheme
+    assert block.gate.enabled and block.gate.threshold == 0.999
+    if not block.gate.passed:
+        assert v.verdict == "HOLD" and "--holdout-min-plcc" in v.recommendation
+    assert "unseen encoder" in verdict.stdout
+    # recomputed: the ensemble's PLCC on each held-out encoder from holdout_encoder.parquet
+    ens = enc.groupby("row").agg(vmaf=("vmaf", "first"), pred=("pred", "mean"), heldout=("heldout", "first"))
+    for g in block.groups:
+        mine = ens[ens["heldout"] == g.group]
+        assert g.plcc == pytest.approx(plcc(mine["vmaf"], mine["pred"]))
+
+
+def test_holdout_of_a_corpus_with_one_encoder_is_refused_naming_it(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.parquet"
+    synthetic_corpus(n_src=4, rows_per_src=30).to_parquet(corpus, index=False)
+    res = run_kit("run", "--corpus", corpus, "--out-dir", tmp_path / "out", "--seeds", "0", "--epochs", "1",
+                  "--holdout", "encoder", cwd=ROOT)
+    assert res.returncode == 2 and "holds one encoder only (libx264)" in res.stderr, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr

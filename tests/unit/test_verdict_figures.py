@@ -1,0 +1,92 @@
+"""What the verdict adds from the held-out rows: a fold without results is HOLD naming its sources; the
+out-of-range and coverage gates; errors by group (kit.verdict.assess, breakdown, intervals)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kit.verdict.assess import assess, completeness
+from kit.verdict.breakdown import range_gate, resolution_class
+from kit.verdict.decide import recommendation
+from kit.verdict.gate import GateThresholds, evaluate_gate
+from kit.verdict.intervals import coverage_gate
+
+
+def corpus_rows(n_src: int = 25, frames: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(meta as the verdict reads the corpus, predictions of two seeds) for n_src sources."""
+    rng = np.random.default_rng(0)
+    ids = [f"{i:064x}" for i in range(n_src)]
+    meta = pd.DataFrame({"src": np.repeat([f"s{i}" for i in range(n_src)], frames),
+                         "src_sha256": np.repeat(ids, frames), "content": np.repeat(ids, frames),
+                         "encoder": "libx264", "cq": np.tile([19, 37], n_src * frames // 2),
+                         "box_id": np.repeat(["a", "b"], n_src * frames // 2 + 1)[: n_src * frames],
+                         "width": 1920, "height": 1080, "frame_index": np.tile(np.arange(frames), n_src)})
+    y = rng.uniform(20, 95, len(meta))
+    preds = pd.concat([pd.DataFrame({"seed": s, "row": np.arange(len(meta)), "vmaf": y,
+                                     "pred": y + rng.normal(0, 2, len(meta))}) for s in (0, 1)], ignore_index=True)
+    return meta, preds
+
+
+def test_a_source_without_results_fails_completeness_and_the_recommendation_names_it() -> None:
+    meta, preds = corpus_rows()
+    assert completeness(meta, preds).passed
+    lost = meta.index[meta["src"] == "s7"]
+    partial = preds[~((preds["seed"] == 1) & preds["row"].isin(lost))]  # one seed's fold failed
+    c = completeness(meta, partial)
+    assert not c.passed and c.missing == ["s7"] and c.with_results == 24
+    nan = preds.copy()
+    nan.loc[(nan["seed"] == 0) & nan["row"].isin(meta.index[meta["src"] == "s3"]), "pred"] = np.nan
+    assert completeness(meta, nan).missing == ["s3"]  # a member that diverged
+    gate = evaluate_gate({0: 0.99, 1: 0.99}, GateThresholds())
+    text = recommendation(gate, complete=c)
+    assert text.startswith("HOLD") and "s7" in text and "no held-out results" in text
+
+
+def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> None:
+    meta, preds = corpus_rows()
+    preds.loc[preds["row"].isin(meta.index[meta["src"] == "s2"][:3]), "pred"] = 112.0
+    a = assess(preds, meta, None, {}, 0.9, None)
+    off = range_gate(a.breakdown, None)
+    assert off.passed and not off.enabled and off.worst == "s2" and off.worst_value == 0.5
+    on = range_gate(a.breakdown, 0.05)
+    assert not on.passed and on.failing == ["s2"]
+    assert coverage_gate(a.intervals, None).passed
+    at = a.intervals.at(0.9)
+    assert at is not None and not coverage_gate(a.intervals, at.coverage + 0.01).passed
+    assert coverage_gate(a.intervals, at.coverage).passed
+    few = assess(preds[preds["row"] < 36], meta.iloc[:36], None, {}, 0.95, None)  # 6 sources: unbounded at 95 %
+    g = coverage_gate(few.intervals, 0.5)
+    assert not g.passed and "unbounded" in str(g.statement) and "needs at least 19 groups" in str(g.statement)
+
+
+def test_groups_by_box_quality_and_resolution() -> None:
+    meta, preds = corpus_rows()
+    a = assess(preds, meta, None, {}, 0.95, None)
+    by = {(g.by, g.group): g for g in a.breakdown}
+    assert {k for k in by if k[0] == "quality"} == {("quality", "libx264 cq19"), ("quality", "libx264 cq37")}
+    assert {k for k in by if k[0] == "box"} == {("box", "a"), ("box", "b")}
+    assert by[("quality", "libx264 cq19")].n_frames == 75
+    assert [resolution_class(h) for h in (144, 480, 720, 1080, 2160, 0)] == \
+        ["<=240p", "<=480p", "<=720p", "<=1080p", ">1080p", "unknown"]
+
+
+def test_ridge_from_the_totals_minus_the_fold_is_the_ridge_fit_on_the_fold_s_training_rows() -> None:
+    from kit.model.baselines import Moments, fit_ridge, ridge_from_moments
+    from kit.model.features import design_matrix
+    from tests.conftest import synthetic_corpus
+
+    df = synthetic_corpus(n_src=5, rows_per_src=50)
+    feats, codec = design_matrix(df)
+    y = df["vmaf"].to_numpy(dtype=np.float64)
+    data = np.concatenate([feats.astype(np.float64), codec.astype(np.float64), y[:, None]], axis=1)
+    shift = data.mean(0)
+    total = Moments.of(data - shift)
+    for src in ("s0", "s3"):
+        held = np.flatnonzero(df["src"] == src)
+        keep = np.flatnonzero(df["src"] != src)
+        direct = fit_ridge(feats[keep], codec[keep], y[keep])
+        fast = ridge_from_moments(total - Moments.of(data[held] - shift), shift, feats.shape[1])
+        assert np.allclose(fast.predict(feats[held], codec[held]), direct.predict(feats[held], codec[held]),
+                           rtol=0, atol=1e-5)  # fit_ridge takes its means in float32
+        assert np.allclose(fast.mean, direct.mean, rtol=1e-6) and np.allclose(fast.std, direct.std, rtol=1e-6)
