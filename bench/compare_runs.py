@@ -5,7 +5,7 @@
 For a refactor that must not change behaviour: run the same command (same clips, flags and --box-id) with the
 kit before and after, then compare. Compared:
 - the shard by its content hash (kit.corpus.schema.corpus_sha256: every column but the measured enc_time_ms)
-  and its manifest minus its file hash and times;
+  and its manifest minus its file hash and times, when either run made one (`run --corpus FILE` makes none);
 - the LOSO reports, baselines and verdict as JSON minus timing and time-stamp fields;
 - folds.parquet, predictions.parquet and every file under 05_bundle/exports/ (ONNX included) byte for byte.
 Exit 0 when everything compared is the same, 1 otherwise (each difference is printed).
@@ -41,12 +41,14 @@ def same_json(a: Path, b: Path, drop: tuple[str, ...] = ()) -> bool:
 
 
 def compare(old: Path, new: Path) -> list[str]:
-    problems = []
-    if corpus_sha256(old / "02_corpus/shard.parquet") != corpus_sha256(new / "02_corpus/shard.parquet"):
-        problems.append("02_corpus/shard.parquet: content differs")
-    if not same_json(old / "02_corpus/shard.manifest.json", new / "02_corpus/shard.manifest.json", ("sha256",)):
-        problems.append("02_corpus/shard.manifest.json differs")
-    checked = 2
+    problems, checked = [], 0
+    shards = [run / "02_corpus/shard.parquet" for run in (old, new)]
+    if any(shard.is_file() for shard in shards):  # two runs of `run --corpus FILE` have none
+        if corpus_sha256(shards[0]) != corpus_sha256(shards[1]):
+            problems.append("02_corpus/shard.parquet: content differs")
+        if not same_json(old / "02_corpus/shard.manifest.json", new / "02_corpus/shard.manifest.json", ("sha256",)):
+            problems.append("02_corpus/shard.manifest.json differs")
+        checked = 2
     for pattern in ("03_loso/*.json", "04_verdict/*.json", "03_loso/*.parquet", "05_bundle/exports/**/*"):
         for a in sorted(old.glob(pattern)):
             if a.is_dir() or a.name == "status.json":

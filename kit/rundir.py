@@ -8,6 +8,8 @@ run.json                       settings + provenance of the latest invocation
              [incumbent.json]  [holdout_<encoder|box>.parquet]  (--holdout)
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [attempts.json]  (while LOSO trains)
+             [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy: each trained member, until LOSO completes]
+             [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
              intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
@@ -156,6 +158,19 @@ class RunDir:
     def loso_attempts(self) -> Path:
         """While LOSO trains: the training seconds of its attempts so far (removed once it completes)."""
         return self.step("loso") / "attempts.json"
+
+    @property
+    def members(self) -> Path:
+        """Every LOSO member trained so far, one file each (kit.model.tasks), removed once LOSO completes."""
+        return self.step("loso") / "members"
+
+    def members_of(self, fingerprint: str) -> Path:
+        """The members of one LOSO: a folder per fingerprint of what their weights depend on."""
+        return self.members / fingerprint[:16]
+
+    def train_task_log(self, k: int, n: int) -> Path:
+        """The log of training task K of N (`step loso --train-task K/N`), beside the step's own."""
+        return self.log("loso").parent / f"train-task{k}of{n}.log"
 
     # -- 04 verdict ------------------------------------------------------------------------
     def verdict_file(self, verdict: str) -> Path:

@@ -15,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from kit.cli.flags import BY_NAME, FLAGS, build_settings, run_options, settings_flags
+from kit.cli.params import AUTO_TASKS
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
 
@@ -94,6 +95,8 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     box_id = safe_box_id(values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
     layout = ClusterLayout(root, scheduler)
     first = ShardSpec(1, shards)
+    tasks = values.get("train_tasks") or 0
+    values = {**values, "train_tasks": shards if tasks == AUTO_TASKS else tasks}  # auto: one training task per shard
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
                                "box_id": f"{box_id}-{first.tag}"})
     if settings.encoders != ("auto",) and (bad := unslotted(settings.encoders)):  # the union task trains
@@ -103,4 +106,4 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     run_envs = {f.envvar for f in FLAGS if f.envvar}
     return ClusterPlan(layout, shards, tuple(kit_argv_absolute()), Path.cwd().absolute(),
                        tuple(settings_flags(settings, leave_out=("out_dir", "box_id", "shard", "corpus"))), box_id,
-                       (*pinned_env(os.environ, run_envs), (TREE_ENV, str(root))))
+                       (*pinned_env(os.environ, run_envs), (TREE_ENV, str(root))), settings.train_tasks)

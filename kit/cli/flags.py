@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from kit.cli.params import (
+    AUTO_TASKS,
     AbsPath,
     Encoders,
     Folds,
@@ -34,6 +35,7 @@ from kit.cli.params import (
     Limit,
     Range,
     Shard,
+    TrainTasks,
 )
 from kit.errors import InputError
 from kit.media.pixfmt import ENCODE_DEPTHS
@@ -112,6 +114,10 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "
             "above). Figures are per source either way.", metavar="loso|K|auto"),
+    RunFlag("--train-tasks", "train_tasks", TrainTasks(), "LOSO's members are trained by N separate tasks "
+            "(`step loso --train-task K/N`; `slurm` submits them as an array, auto: one per shard): LOSO gathers "
+            "them and refuses, naming them, any that is missing. off: LOSO trains what is missing itself.",
+            metavar="N|auto|off"),
     RunFlag("--out-dir", "out_dir", AbsPath(), "Run directory.", computed="runs/<box-id>"),
     RunFlag("--corpus", "corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the "
             "corpus step."),
@@ -230,6 +236,9 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
     settings = dataclasses.replace(settings, box_id=box_id)  # sanitised by the record
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
+    if settings.train_tasks == AUTO_TASKS:
+        raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
+                         hint="give the number of tasks that train LOSO's members (--train-tasks N), or off")
     check_grid(("libx264",) if settings.encoders == (AUTO,) else settings.encoders, settings.cqs)
     return dataclasses.replace(settings, out_dir=out_dir)
 

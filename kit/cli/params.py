@@ -150,6 +150,29 @@ class Folds(KitType[str]):
                              hint=f"e.g. {flag} auto, {flag} loso or {flag} 10") from None
 
 
+AUTO_TASKS = -1  # --train-tasks auto: `slurm` makes it its --shards
+
+
+class TrainTasks(KitType[int]):
+    """`off` (or 0) -> 0: LOSO trains its members itself; N -> N tasks train them; `auto` -> AUTO_TASKS."""
+
+    name = "tasks"
+
+    def parse(self, text: str, flag: str) -> int:
+        from kit.infra.arrays import MAX_TASKS
+
+        value = text.strip().lower()
+        if value == OFF:
+            return 0
+        if value == "auto":
+            return AUTO_TASKS
+        if not value.isdigit() or int(value) > MAX_TASKS:
+            raise InputError(f"{flag} {text!r} is neither off, auto nor a number of tasks up to {MAX_TASKS}",
+                             hint=f"e.g. {flag} 8 (with `slurm`: {flag} auto, one task per shard)")
+        return int(value)
+
+    def text(self, value: int) -> str:
+        return OFF if value == 0 else "auto" if value == AUTO_TASKS else str(value)
 class Holdouts(KitType[tuple[str, ...]]):
     """`encoder`, `box`, `encoder,box` or `none` -> the held-out validations to add, in the kit's order."""
 

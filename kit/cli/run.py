@@ -6,6 +6,7 @@ Importing this module stays light (click only): the steps load when a command ru
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import Any
@@ -14,14 +15,15 @@ import click
 
 from kit.cli.flags import RunChoice, build_run, run_options, step_options
 from kit.cli.guard import failure_events, guarded
+from kit.infra.arrays import parse_task
 from kit.infra.invocation import retry_command
 from kit.rundir import STEP_NAMES
 
 
-def execute(values: dict[str, Any], only: str | None) -> int:
+def execute(values: dict[str, Any], only: str | None, train_task: str | None = None) -> int:
     from kit.report.summary import finished_event, print_summary
     from kit.report.terminal import Renderer
-    from kit.steps.runner import run_steps, select_steps
+    from kit.steps.runner import run_steps, run_train_task, select_steps
 
     renderer = Renderer(json_mode=bool(values["json_mode"]))
     started = time.monotonic()
@@ -30,6 +32,11 @@ def execute(values: dict[str, Any], only: str | None) -> int:
         settings = choice.settings
         selection = select_steps(only or choice.only, choice.from_step, choice.force, settings.corpus is not None)
         try:
+            if train_task is not None:
+                task = parse_task(train_task, "--train-task", os.environ)
+                code = run_train_task(settings, task.k, task.n, renderer)
+                renderer(finished_event(settings.out_dir, code, time.monotonic() - started, False))
+                return code
             code = run_steps(settings, selection, renderer, sys.argv)
         finally:
             renderer.close()
@@ -66,8 +73,12 @@ def run_cmd(**kw: Any) -> None:
 
 @click.command("step")
 @click.argument("name", type=click.Choice(STEP_NAMES))
+@click.option("--train-task", metavar="K/N|auto",
+              help="With `step loso`: train only the members of LOSO's share K of N that are not on disk yet, and "
+                   "stop; a run with --train-tasks N gathers them. auto: K and N of the array task this runs in "
+                   "(KIT_ARRAY_TASK=K/N, or Slurm's).")
 @step_options
-def step_cmd(name: str, **kw: Any) -> None:
+def step_cmd(name: str, train_task: str | None, **kw: Any) -> None:
     """Run one step alone (the flags of `run`), e.g. to retry it.
 
     It reads what the steps before it wrote in the out-dir, so it follows a run
@@ -77,8 +88,11 @@ def step_cmd(name: str, **kw: Any) -> None:
     Examples:
       ensemble-kit step prereqs --out-dir runs/mybox --encoders libx264
       ensemble-kit step verdict --out-dir runs/mybox --min-mean-plcc 0.97
+      ensemble-kit step loso --train-task 2/4 --corpus union.parquet --out-dir runs/union
     """
     kw["only"] = kw["from_step"] = None
-    guarded(lambda: execute(kw, name))
+    if train_task is not None and name != "loso":
+        raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
+    guarded(lambda: execute(kw, name, train_task))
 
 

@@ -26,7 +26,7 @@ from kit.infra.invocation import kit_command
                    "repeatable, e.g. --sbatch-arg=--account=myproject --sbatch-arg=--qos=normal.")
 @click.option("--job-name", default="ensemble-kit", show_default=True,
               help="Job name prefix: NAME-corpus for the array, NAME-union for the union job.")
-@cluster_options("Print the two batch scripts; write and submit nothing. Without it, on a host with no sbatch, "
+@cluster_options("Print the batch scripts; write and submit nothing. Without it, on a host with no sbatch, "
                  "the scripts are written and kept, and the error says how to submit them on the login node.")
 @click.pass_context
 def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit: str | None,
@@ -44,22 +44,32 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
     ...) pass through unchanged. To resume, run the same command again (or sbatch
     the kept scripts): finished work is skipped. Exit 0 submitted, 2 bad input.
 
+    With --train-tasks T (or auto: one per shard) LOSO's training is an array
+    too: the union job only merges, training task K (train.sh) trains share K/T
+    of LOSO's members into OUT_DIR/union/03_loso/members/, and a gather job
+    (gather.sh, afterok on them) runs LOSO, verdict and bundle with the members.
+    A failed task K alone: sbatch --array=K OUT_DIR/slurm/train.sh, then sbatch
+    gather.sh; members already written are kept.
+
     \b
     Examples:
       ensemble-kit slurm --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 --dry-run
       ensemble-kit slurm --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 \\
           --partition cpu --time 4:00:00 --cpus-per-task 8 --mem 16G --sbatch-arg=--account=vq
+      ensemble-kit slurm --shards 8 --train-tasks 16 --ref-dir /shared/clips --out-dir /shared/runs/big
       squeue --me; ensemble-kit status /shared/runs/x264/shards/shard1of8
     """
     def go() -> int:
         from kit.cluster.slurm import (
             SbatchOptions,
             array_path,
-            array_script,
             check_plan,
+            gather_path,
+            retrain_hint,
+            scripts,
             submit,
+            train_path,
             union_path,
-            union_script,
             write_scripts,
         )
 
@@ -68,27 +78,40 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         lay = plan.layout
         if dry_run:
             check_plan(plan, opts)
-            scripts = ((array_path(lay), array_script(plan, opts)), (union_path(lay), union_script(plan, opts)))
-            for path, text in scripts:
+            for path, text in scripts(plan, opts):
                 click.echo(f"# ==> {path} <==")
                 click.echo(text)
             click.echo("dry run: nothing written or submitted", err=True)
             return 0
-        write_scripts(plan, opts)
+        written = write_scripts(plan, opts)
         jobs = submit(plan)
+        t = plan.train_tasks
         if values["json_mode"]:
+            split = {"train_job": jobs.train_job, "gather_job": jobs.gather_job, "train_tasks": t,
+                     "train_script": str(train_path(lay)), "gather_script": str(gather_path(lay))} if t else {}
             click.echo(json.dumps({"array_job": jobs.array_job, "union_job": jobs.union_job, "shards": shards,
                                    "array_script": str(array_path(lay)), "union_script": str(union_path(lay)),
+                                   **split,
                                    "shard_dirs": [str(lay.shard(k, shards)) for k in range(1, shards + 1)],
                                    "union_out": str(lay.union_out), "logs": str(lay.logs)}, indent=2))
             return 0
         q = shlex.quote
-        click.echo(f"wrote {array_path(lay)} and {union_path(lay)}")
+        click.echo(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
         click.echo(f"submitted array job {jobs.array_job}: {shards} task(s), shard K into "
                    f"{lay.shards}/shard<K>of{shards}")
-        click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
-                   f"{lay.union_out}")
-        click.echo(f"watch:  squeue -j {jobs.array_job},{jobs.union_job}   logs: {lay.logs}/")
+        if t:
+            click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, merges the shards into "
+                       f"{lay.union_corpus}")
+            click.echo(f"submitted training array job {jobs.train_job}: {t} task(s), task K trains share K/{t} of "
+                       f"LOSO's members into {lay.union_out}/03_loso/members/")
+            click.echo(f"submitted gather job {jobs.gather_job}: after every training task succeeded, LOSO, verdict "
+                       f"and bundle on the union in {lay.union_out}")
+            click.echo(f"a failed training task K alone: {retrain_hint(lay, 'K')}")
+        else:
+            click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
+                       f"{lay.union_out}")
+        listed = ",".join(j for j in (jobs.array_job, jobs.union_job, jobs.train_job, jobs.gather_job) if j)
+        click.echo(f"watch:  squeue -j {listed}   logs: {lay.logs}/")
         click.echo(f"        {kit_command('status', lay.shard(1, shards))}   (each shard folder; then "
                    f"{q(str(lay.union_out))})")
         click.echo("resume: run this command again; finished shards and steps are skipped")

@@ -10,6 +10,11 @@ A scheduler adapter (kit.cluster.slurm, kit.cluster.ray) only decides how these 
   union/                           the run directory of LOSO, verdict and bundle on the union
 ```
 
+With --train-tasks T, LOSO's training is spread too: the union task only merges; T training tasks each run
+`step loso --train-task K/T` on the union (each writes its share of LOSO's members into union/03_loso/members/,
+kit.model.tasks); then the gather runs `run --corpus` there, which loads every member, refuses any that is
+missing (naming the task that trains it), and evaluates, gates and bundles: the same files as one node's run.
+
 Every shard task runs the same two commands, `step prereqs` and `step corpus` with `--shard auto`: its
 out-dir and box id hold `{shard}`, so both follow from the task's place in the array alone (kit/infra/
 arrays.py) and a task run again resumes its own folder on whichever node it lands. The union task merges
@@ -33,7 +38,7 @@ from kit.model.recipe import MIN_SOURCES
 
 PATH_VARS = ("KIT_CACHE_DIR",)
 # set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
-NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, "KIT_KILL_AT", "KIT_KILL_SIGNAL")
+NOT_PINNED = (KIT_ARRAY_TASK, TREE_ENV, "KIT_KILL_AT", "KIT_KILL_SIGNAL", "KIT_TRAIN_RETRY")
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class ClusterPlan:
     run_args: tuple[str, ...]  # the settings' flags, the same in every command
     box_id: str
     env: tuple[tuple[str, str], ...] = ()  # KIT_* settings that are no run flag (KIT_CACHE_DIR, ...), pinned
+    train_tasks: int = 0  # --train-tasks T: LOSO's members trained by T tasks between the merge and the gather
 
     @property
     def shard_box_id(self) -> str:
@@ -92,16 +98,36 @@ class ClusterPlan:
                  *self.run_args]
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
+    def _union_args(self) -> tuple[list[str], list[str]]:
+        """The merge's --content-groups (the user's word on groups holds across shards: the merge applies it),
+        and the other run flags (a corpus file's rows already name their groups)."""
+        args = list(self.run_args)
+        at = args.index("--content-groups") if "--content-groups" in args else len(args)
+        return args[at:at + 2], args[:at] + args[at + 2:]
+
     def union_commands(self) -> list[list[str]]:
-        """What the union task runs once every shard succeeded: the merge, then LOSO, verdict and bundle."""
+        """What the union task runs once every shard succeeded: the merge, then (unless --train-tasks splits the
+        training off: gather_commands) LOSO, verdict and bundle."""
         lay = self.layout
         shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
-        args = list(self.run_args)  # the user's word on content groups holds across shards: the merge applies it
-        at = args.index("--content-groups") if "--content-groups" in args else len(args)
-        groups, rest = args[at:at + 2], args[:at] + args[at + 2:]
-        return [[*self.kit, "merge", *shards, "-o", str(lay.union_corpus), *groups],
-                [*self.kit, "run", "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
-                 "--box-id", self.box_id, *rest]]
+        groups, _ = self._union_args()
+        merge = [*self.kit, "merge", *shards, "-o", str(lay.union_corpus), *groups]
+        return [merge] if self.train_tasks else [merge, *self.gather_commands()]
+
+    def on_union(self, *command: str) -> list[str]:
+        _, rest = self._union_args()
+        lay = self.layout
+        return [*self.kit, *command, "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
+                "--box-id", self.box_id, *rest]
+
+    def train_command(self, task: str) -> list[str]:
+        """What training task `task` (K/T) runs once the union is merged: its share of LOSO's members. The
+        task's place is its last argument, so an adapter can write it as its scheduler numbers the task."""
+        return [*self.on_union("step", "loso"), "--train-task", task]
+
+    def gather_commands(self) -> list[list[str]]:
+        """LOSO (gathering every member; trained here without --train-tasks), verdict and bundle on the union."""
+        return [self.on_union("run")]
 
 
 def check_shards(shards: int, clips: int, where: str) -> None:

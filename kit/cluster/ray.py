@@ -7,6 +7,11 @@ plan's two commands with KIT_ARRAY_TASK=K/N set, which is how `--shard auto` fin
 (kit/infra/arrays.py); each command goes through the kit's one process wrapper, with the task's output
 kept in <root>/ray/logs/. Run the same command again to resume: finished shards and steps are skipped.
 
+With --train-tasks T the union task only merges; then T training tasks run the plan's training command with
+KIT_ARRAY_TASK=K/T (`step loso --train-task auto`), each writing its share of LOSO's members, and the gather task
+runs LOSO (from those members), verdict and bundle. Ray runs a lost task again (RETRIES); its members already
+written are kept, so it trains only the missing ones.
+
 Ray is an optional extra (`pip install 'ensemble-kit[ray]'`): a collaborator's box never needs it.
 """
 
@@ -133,8 +138,10 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     lay = plan.layout
     own_tree(lay.root)
     make_folder(lay.logs)
+    split = {"train_tasks": plan.train_tasks, "train_command": plan.train_command("auto"),
+             "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
     write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
-                                       "union_commands": plan.union_commands(), "env": dict(plan.env)})
+                                       "union_commands": plan.union_commands(), **split, "env": dict(plan.env)})
     say(connect(ray, address))
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
@@ -150,13 +157,28 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
             more = f" ({len(failed) - 1} more shard(s) failed too)" if len(failed) > 1 else ""
             _check(failed[0], more)
         # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
+        last = [(0,), (0,)] if plan.train_tasks else [(0,), (0, 1)]
         refs = {task.remote("union", plan.union_commands(), task_env(plan), str(lay.logs / "union.log"),
-                            [(0,), (0, 1)]): "union"}
-        say(f"every shard is done; the union task merges them and trains in {lay.union_out}")
+                            last[:len(plan.union_commands())]): "union"}
+        say(f"every shard is done; the union task merges them and trains in {lay.union_out}" if not plan.train_tasks
+            else f"every shard is done; the union task merges them into {lay.union_corpus}")
         result = _result(ray, next(iter(refs)), "union")
         _check(result)
+        if plan.train_tasks:
+            refs = train_tasks(ray, task, plan)
+            say(f"submitted {plan.train_tasks} training task(s); task K trains share K/{plan.train_tasks} of "
+                f"LOSO's members into {lay.union_out}")
+            failed = _wait_all(ray, refs, say, len(plan.kit))
+            if failed:  # the other tasks' members are on disk: a rerun trains only what is missing
+                more = f" ({len(failed) - 1} more training task(s) failed too)" if len(failed) > 1 else ""
+                _check(failed[0], more)
+            refs = {task.remote("gather", plan.gather_commands(), task_env(plan), str(lay.logs / "gather.log"),
+                                [(0, 1)]): "gather"}
+            say(f"every training task is done; the gather task runs LOSO, verdict and bundle in {lay.union_out}")
+            result = _result(ray, next(iter(refs)), "gather")
+            _check(result)
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
-        say(f"union done on {result.node}: exit {result.codes[-1]} ({verdict})")
+        say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict})")
         return result.codes[-1]
     except KeyboardInterrupt:
         stopped = _cancel(ray, list(refs))
@@ -165,6 +187,18 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         raise
     finally:
         ray.shutdown()
+
+
+def train_tasks(ray: Any, task: Any, plan: ClusterPlan) -> dict[Any, str]:
+    """The T training tasks, each placed by KIT_ARRAY_TASK=K/T (`step loso --train-task auto`)."""
+    refs: dict[Any, str] = {}
+    t = plan.train_tasks
+    for k in range(1, t + 1):
+        env = {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{t}"}
+        name = f"training task {k}/{t}"
+        refs[task.remote(name, [plan.train_command("auto")], env, str(plan.layout.logs / f"train-task{k}of{t}.log"),
+                         [(0,)])] = name
+    return refs
 
 
 def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_words: int) -> list[TaskResult]:

@@ -3,11 +3,16 @@ their union, as two batch scripts submitted with sbatch (README, "Running on a S
 
 ```
 <root>/slurm/array.sh  union.sh   the batch scripts, kept: read them, submit them again
-<root>/slurm/logs/                corpus-<job>_<task>.out, union-<job>.out (Slurm's output files)
+<root>/slurm/train.sh  gather.sh  with --train-tasks T: LOSO's training array, and the job that gathers it
+<root>/slurm/logs/                corpus-<job>_<task>.out, union-<job>.out, train-<job>_<task>.out,
+                                  gather-<job>.out (Slurm's output files)
 ```
 
 The array script runs the plan's shard commands in every array task (Slurm's SLURM_ARRAY_* variables place
 it: kit/infra/slurm.py); the union script runs the plan's union commands, submitted with afterok on the array.
+With --train-tasks T the union job only merges; the training array (afterok on the union) runs task K of T in
+array task K (`--array=K` alone runs that one task again), and the gather job (afterok on the training array)
+runs LOSO's gather, verdict and bundle.
 """
 
 from __future__ import annotations
@@ -34,6 +39,20 @@ def array_path(layout: ClusterLayout) -> Path:
 
 def union_path(layout: ClusterLayout) -> Path:
     return layout.own / "union.sh"
+
+
+def train_path(layout: ClusterLayout) -> Path:
+    return layout.own / "train.sh"
+
+
+def gather_path(layout: ClusterLayout) -> Path:
+    return layout.own / "gather.sh"
+
+
+def retrain_hint(layout: ClusterLayout, tasks: str) -> str:
+    """How to train tasks again after a failure, then gather: the command the gather's refusal prints."""
+    return (f"sbatch --array={tasks} {shell_join([train_path(layout)])}, then "
+            f"sbatch --dependency=afterok:<its job id> {shell_join([gather_path(layout)])}")
 
 
 @dataclass(frozen=True)
@@ -113,19 +132,61 @@ def array_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
 
 def union_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """The plan's union commands: merge every shard folder (refused while one is not complete), then LOSO,
-    verdict and bundle on the union."""
+    verdict and bundle on the union (with --train-tasks: the merge alone)."""
     lay, n = plan.layout, plan.shards
+    then = (f"# the training array ({train_path(lay).name}) and the gather ({gather_path(lay).name}) follow it."
+            if plan.train_tasks else f"# runs LOSO, verdict and bundle on the union in {lay.union_out}.")
     return "\n".join([
         "#!/bin/bash",
         f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
-        f"# Merges the {n} shard folders under {lay.shards} into {lay.union_corpus.name} and runs",
-        f"# LOSO, verdict and bundle on the union in {lay.union_out}. Submitted with --dependency=afterok on",
+        f"# Merges the {n} shard folders under {lay.shards} into {lay.union_corpus.name}; then",
+        then + " Submitted with --dependency=afterok on",
         "# the array job; run it again (once every shard is done) with: sbatch " + shlex.quote(str(union_path(lay))),
         *sbatch_lines(opts, f"{opts.job_name}-union", slurm_filename(lay.logs, "union-%j.out")),
         "",
         *_prologue(plan),
         "# merge refuses (exit 2) a shard folder that is missing or whose corpus step has not completed, naming it",
         *(shlex.join(argv) for argv in plan.union_commands()),
+        "",
+    ])
+
+
+def train_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
+    """One array task per share of LOSO's members: task K of T trains share K (the ones not on disk yet)."""
+    lay, t = plan.layout, plan.train_tasks
+    command = plan.train_command("K")
+    again = shlex.quote(str(train_path(lay)))
+    return "\n".join([
+        "#!/bin/bash",
+        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        f"# Array task K of 1..{t} trains share K/{t} of LOSO's members on {lay.union_corpus.name} and writes",
+        f"# each into {lay.union_out}/03_loso/members/; the gather job ({gather_path(lay).name}) uses them all.",
+        f"# A failed task K alone: sbatch --array=K {again}   (members already written are kept),",
+        f"# then: sbatch --dependency=afterok:<its job id> {shlex.quote(str(gather_path(lay)))}",
+        *sbatch_lines(opts, f"{opts.job_name}-train", slurm_filename(lay.logs, "train-%A_%a.out"), array=f"1-{t}"),
+        "",
+        *_prologue(plan),
+        f"# the task's place is its array index, out of {t}, whatever else the array holds (--array=K runs task K)",
+        shlex.join(command[:-1]) + f' "${{SLURM_ARRAY_TASK_ID}}/{t}"',
+        "",
+    ])
+
+
+def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
+    """LOSO's gather (every member from the training tasks, a missing one refused), verdict and bundle."""
+    lay, t = plan.layout, plan.train_tasks
+    return "\n".join([
+        "#!/bin/bash",
+        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        f"# Gathers the LOSO members the {t} training tasks wrote and runs LOSO, verdict and bundle on the union",
+        f"# in {lay.union_out}. Submitted with --dependency=afterok on the training array; run it again with:",
+        "# sbatch " + shlex.quote(str(gather_path(lay))),
+        *sbatch_lines(opts, f"{opts.job_name}-gather", slurm_filename(lay.logs, "gather-%j.out")),
+        "",
+        *_prologue(plan),
+        "# a missing member is refused (exit 2), naming it and this command to train its task again",
+        f"export KIT_TRAIN_RETRY={shlex.quote(retrain_hint(lay, '{tasks}'))}",
+        *(shlex.join(argv) for argv in plan.gather_commands()),
         "",
     ])
 
@@ -141,47 +202,72 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
                          hint="give each one as --option=value, e.g. --sbatch-arg=--account=myproject")
 
 
-def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> tuple[Path, Path]:
-    """array.sh and union.sh into <root>/slurm/ (executable), and the log folder Slurm writes into."""
+def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
+    """Every batch script of the plan, in the order they are submitted."""
+    lay = plan.layout
+    made = [(array_path(lay), array_script(plan, opts)), (union_path(lay), union_script(plan, opts))]
+    if plan.train_tasks:
+        made += [(train_path(lay), train_script(plan, opts)), (gather_path(lay), gather_script(plan, opts))]
+    return made
+
+
+def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
+    """array.sh and union.sh (with --train-tasks, train.sh and gather.sh too) into <root>/slurm/ (executable),
+    and the log folder Slurm writes into."""
     check_plan(plan, opts)
     lay = plan.layout
     own_tree(lay.root)  # shared storage: nothing a neighbour planted below it is written through
     make_folder(lay.logs)
-    for path, text in ((array_path(lay), array_script(plan, opts)), (union_path(lay), union_script(plan, opts))):
+    made = scripts(plan, opts)
+    for path, text in made:
         write_text(path, text, mode=0o777)  # executable, as the umask allows
-    return array_path(lay), union_path(lay)
+    return [path for path, _ in made]
+
+
+def after(job: str) -> list[str]:
+    """sbatch's options for a job that starts once every task of `job` succeeded; Slurm cancels it when one
+    fails."""
+    return [f"--dependency=afterok:{job}", "--kill-on-invalid-dep=yes"]
 
 
 def union_after(array_job: str) -> list[str]:
-    """sbatch's options for the union job: it starts once every task of the array succeeded, and Slurm
-    cancels it when one fails."""
-    return [f"--dependency=afterok:{array_job}", "--kill-on-invalid-dep=yes"]
+    return after(array_job)
 
 
 @dataclass(frozen=True)
 class Submitted:
     array_job: str
     union_job: str
+    train_job: str | None = None  # with --train-tasks: the training array, and the gather after it
+    gather_job: str | None = None
 
 
 def submit(plan: ClusterPlan) -> Submitted:
-    """Submit the array, then the union after it (afterok; Slurm cancels the union when a task fails)."""
+    """Submit the array, then the union after it (afterok; Slurm cancels the union when a task fails); with
+    --train-tasks, the training array after the union and the gather after the training array."""
     lay = plan.layout
     try:
         array_job = sbatch(array_path(lay), cwd=plan.cwd)
     except PrereqError as exc:  # no sbatch on this host: the scripts are written, say how to submit them
-        first = shell_join(["sbatch", array_path(lay)])
-        second = shell_join(["sbatch", *union_after("N"), union_path(lay)])
+        chain = [shell_join(["sbatch", array_path(lay)])]
+        chain += [shell_join(["sbatch", *after("N"), path]) for path in
+                  (union_path(lay), *((train_path(lay), gather_path(lay)) if plan.train_tasks else ()))]
         raise PrereqError(exc.message, hint=f"{exc.hint}: the scripts are written and kept, so run this command "
-                                            f"again there, or submit them there yourself: {first}, then {second} "
-                                            "with N the job id the first one printed (--dry-run only prints the "
-                                            "scripts)") from None
-    after = union_after(array_job)
-    try:
-        union_job = sbatch(union_path(lay), after, cwd=plan.cwd)
-    except KitError as exc:
-        again = shell_join(["sbatch", *after, union_path(lay)])
-        raise ToolError(f"array job {array_job} is submitted, but the union job is not: {exc.message}",
-                        hint=f"fix the cause, then: {again}",
-                        stderr_tail=getattr(exc, "stderr_tail", "")) from exc
-    return Submitted(array_job, union_job)
+                                            f"again there, or submit them there yourself: {', then '.join(chain)} "
+                                            + ("with each N the job id the one before printed" if plan.train_tasks
+                                               else "with N the job id the first one printed")
+                                            + " (--dry-run only prints the scripts)") from None
+    jobs = [array_job]
+    follow = [union_path(lay), *((train_path(lay), gather_path(lay)) if plan.train_tasks else ())]
+    for script in follow:
+        options = after(jobs[-1])
+        try:
+            jobs.append(sbatch(script, options, cwd=plan.cwd))
+        except KitError as exc:
+            again = shell_join(["sbatch", *options, script])
+            done = ", ".join(jobs)
+            raise ToolError(f"job(s) {done} are submitted, but {script.name} is not: {exc.message}",
+                            hint=f"fix the cause, then: {again}" + (", and submit the scripts after it the same way"
+                                                                    if script != follow[-1] else ""),
+                            stderr_tail=getattr(exc, "stderr_tail", "")) from exc
+    return Submitted(*jobs)

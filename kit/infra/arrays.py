@@ -54,3 +54,24 @@ def array_position(env: Mapping[str, str], found_by: Sequence[Source] | None = N
         raise InputError(f"--shard auto: this task is placed twice, differently: {placed[0].how} and {placed[1].how}",
                          hint="run it under one scheduler, or give --shard K/N")
     return placed[0] if placed else None
+
+
+MAX_TASKS = 4096  # an array of at most this many tasks (Slurm's MaxArraySize is 1001 by default)
+
+
+def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
+    """`K/N` as given, or `auto`: this array task's place (KIT_ARRAY_TASK or Slurm's variables), for a flag that
+    runs one task of N (`step loso --train-task`). Outside every array, `auto` is refused: a task of nothing."""
+    hint = f"give K/N with 1 <= K <= N <= {MAX_TASKS}, or auto inside an array task ({KIT_ARRAY_TASK}=K/N, or Slurm)"
+    if text.strip().lower() == "auto":
+        pos = array_position(env)
+        if pos is None:
+            raise InputError(f"{flag} auto: this process runs in no array task", hint=hint)
+    else:
+        m = re.fullmatch(r"\s*(\d+)/(\d+)\s*", text)
+        if m is None:
+            raise InputError(f"{flag} {text!r} is not of the form K/N", hint=hint)
+        pos = ArrayPosition(int(m[1]), int(m[2]), f"{flag} {m[1]}/{m[2]}")
+    if not 1 <= pos.k <= pos.n <= MAX_TASKS:
+        raise InputError(f"{flag} {text!r}: task {pos.k} of {pos.n} is not 1 <= K <= N <= {MAX_TASKS}", hint=hint)
+    return pos

@@ -182,6 +182,18 @@ def remove_temp_folder(tmp: Path) -> None:
         shutil.rmtree(tmp)  # rmtree never follows links inside the tree
 
 
+def remove_folder(path: Path) -> None:
+    """Delete a folder of the kit's own and everything in it (nothing when it is missing); a link or a file in
+    its place, or a link in a folder above it, is refused, not removed."""
+    if not os.path.lexists(path):
+        return
+    check_folders(path)
+    what = describe(os.lstat(path), path)
+    if what != "a folder":
+        raise refuse(path, what or "a file", "a folder")
+    shutil.rmtree(path)  # rmtree never follows links inside the tree
+
+
 def copy_file(src: Path, dest: Path) -> None:
     """Copy the regular file `src` (never what a link in its place points to) to `dest`, written atomically."""
     with open_regular(src) as fh, atomic_path(dest) as tmp, open_temp(tmp) as out:

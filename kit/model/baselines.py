@@ -122,16 +122,30 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
 BASELINE_ARCHS = (LINEAR, MLP_SMALL)  # seed document 000's models, trained on the ensemble's folds
 
 
-def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
-                        on_epoch: EpochCallback | None = None, workers: int = 1,
-                        ) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and every baseline on the same folds: ridge (closed form), then linear and
-    mlp_small from the first seed, trained in the same pool as the ensemble (kit.model.train.train_jobs),
+def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
+              on_epoch: EpochCallback | None = None) -> list[TrainJob]:
+    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold),
     so their few small members fill the workers' idle time instead of running after it."""
-    jobs = [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
+    return [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
             *(TrainJob(inputs.members(seeds[:1]), arch) for arch in BASELINE_ARCHS)]  # one per fold
-    trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
+
+
+def evaluate_jobs(inputs: LosoInputs, seeds: list[int],
+                  trained: list[TrainedEnsemble]) -> tuple[LosoResult, dict[str, BaselineResult]]:
+    """The ensemble's LOSO and every baseline on the same folds, from the members of `loso_jobs` trained (in its
+    order): ridge (closed form) fit here."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(BASELINE_ARCHS, trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
     return evaluate_loso(inputs, seeds, trained[0]), models
+
+
+def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
+                        on_epoch: EpochCallback | None = None, workers: int = 1,
+                        ) -> tuple[LosoResult, dict[str, BaselineResult]]:
+    """The ensemble's LOSO and every baseline on the same folds, trained here in one pool
+    (kit.model.train.train_jobs); the loso step trains the same jobs through kit.model.tasks, member files
+    and all."""
+    jobs = loso_jobs(inputs, seeds, config, on_epoch)
+    trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
+    return evaluate_jobs(inputs, seeds, trained)

@@ -63,6 +63,15 @@ class StackedMLP:
         self.arch = arch
 
     @classmethod
+    def of_slots(cls, arch: Arch, slots: list[Slot]) -> StackedMLP:
+        """A stack of trained weights (the members kit.model.tasks kept), one slot per layer of `arch`."""
+        if [s.layer for s in slots] != list(arch.layers()):
+            raise ValueError(f"the slots are not the layers of {arch.name}")
+        net = cls.__new__(cls)
+        net.arch, net.slots = arch, slots
+        return net
+
+    @classmethod
     def joined(cls, parts: list[StackedMLP]) -> StackedMLP:
         """One stack of the parts' members, in the parts' order."""
         net = cls.__new__(cls)

@@ -51,6 +51,9 @@ class TrainJob:
     members: list[Member]
     arch: Arch
     on_epoch: EpochCallback | None = None  # called on the caller's thread
+    # the mean training rows its schedule is planned on; None: its members'. A share of a larger job
+    # (kit.model.tasks) gives the whole job's, so each member trains as it would beside all the others
+    planned_rows: float | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     only repeats its fixed cost per step); the workers take the groups costliest first."""
     plans = []
     for job in jobs:
-        mean_rows = float(np.mean([len(m.train_rows) for m in job.members]))
+        mean_rows = job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
         sched = plan_schedule(mean_rows, config)
         groups = _groups(job.members, 1, stack_members(job.arch, sched.batch))
         plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), groups))
@@ -231,10 +234,15 @@ class _Progress:
             plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])))
 
 
-def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[TrainedEnsemble]:
+GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
+
+
+def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
+               on_group: GroupCallback | None = None) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads (see `_plans` for how they are shared out).
 
-    Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch.
+    Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch;
+    `on_group` is called there too as each group of members is trained (kit.model.tasks keeps them).
     The members' weights are the same for any `workers` (a test checks it bit for bit), and with the
     private or the public kernels (kit.model.kernels; another test). Ctrl-C or a worker's error stops
     every worker at its next step."""
@@ -248,7 +256,10 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
     fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
     tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
                      fitted, progress.reporter(j, g)) for j, g in order]
-    trained = dict(zip(order, run_on_workers(tasks, workers, progress.show), strict=True))
+    done: Callable[[int, TrainedEnsemble], None] | None = None
+    if on_group is not None:
+        done = lambda i, ens: on_group(order[i][0], ens)  # noqa: E731
+    trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
     return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
 
 

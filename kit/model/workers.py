@@ -29,21 +29,26 @@ def _worker_start() -> None:
     torch.set_num_threads(INTRAOP_THREADS)
 
 
-def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None]) -> list[T]:
+def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
+                   on_done: Callable[[int, T], None] | None = None) -> list[T]:
     """Each task's result, the tasks started in the order given on `workers` threads.
 
     A task gets the stop event and raises `Cancelled` at its next step once it is set. `poll` runs on the
-    calling thread while the tasks run (every POLL_SECONDS at most) and once when all have finished. Ctrl-C or
-    a task's error stops every worker at its next step, and is raised here once they have all stopped."""
+    calling thread while the tasks run (every POLL_SECONDS at most) and once when all have finished; `on_done`
+    (task index, result) on the calling thread as each task finishes. Ctrl-C, a task's error or an error of
+    `on_done` stops every worker at its next step, and is raised here once they have all stopped."""
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train", initializer=_worker_start)
     try:
         futures = [pool.submit(task, stop) for task in tasks]
+        index = {future: i for i, future in enumerate(futures)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in finished:
-                future.result()  # a worker's error ends the training here
+            for future in sorted(finished, key=index.__getitem__):
+                result = future.result()  # a worker's error ends the training here
+                if on_done is not None:
+                    on_done(index[future], result)
             poll()
     finally:
         stop.set()

@@ -166,8 +166,9 @@ def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], e
 
 
 @contextlib.contextmanager
-def out_dir_lock(out_dir: Path) -> Iterator[None]:
-    """One run per out-dir at a time; a second one is refused, never blocked."""
+def out_dir_lock(out_dir: Path, shared: bool = False) -> Iterator[None]:
+    """One run per out-dir at a time; a second one is refused, never blocked. `shared`: a LOSO training task
+    (run_train_task), which writes only its own members' files, beside other tasks but never beside a run."""
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
@@ -181,16 +182,17 @@ def out_dir_lock(out_dir: Path) -> Iterator[None]:
             import fcntl
 
             try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
                 fh.seek(0)
                 holder = fh.read().strip() or "another process"
                 raise InputError(f"{out_dir} is in use by another run ({holder})",
                                  hint="wait for it to finish, or use another --out-dir") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
-        fh.flush()
+        if not shared:  # the holder a refused run names; training tasks leave it to the runs
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
+            fh.flush()
         hold_tree(out_dir, path, fh.fileno())  # a write after the out-dir vanished stops the run instead
         yield
     finally:
@@ -263,6 +265,43 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         interrupts.check()
     if any(s.name in ("verdict", "bundle") for s in selection.steps):
         return verdict_exit_code(out)
+    return 0
+
+
+def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
+    """`step loso --train-task K/N`: the members of LOSO's share K of N that are not on disk yet, trained and
+    written (kit.steps.members), beside the other tasks of the same out-dir; LOSO itself (the gather) is left
+    to a run. Nothing to do once LOSO is up to date."""
+    from kit.steps import get_step
+    from kit.steps.s03_loso import LosoStep
+
+    step, run, loso = get_step("loso"), RunDir(settings.out_dir), LosoStep()
+    require_address_space()
+    with out_dir_lock(settings.out_dir, shared=True):
+        check_tree(run.step(step.name))
+        emit(RunStarted(str(settings.out_dir), [step.name], __version__))
+        log = StepLog(run.train_task_log(k, n))
+        try:
+            ctx = Context(settings, emit, log)
+            plan = loso.plan(ctx)
+            if stale_reason(run, step.name, plan) is None:
+                emit(StepSkipped(step.name, f"task {k}/{n}: LOSO is up to date (its members were gathered): "
+                                            "nothing to train"))
+                return 0
+            emit(StepStarted(step.name, f"training task {k}/{n} of LOSO's members"))
+            log(start_line(step.name, f"training task {k}/{n}"))
+            timer = Timer()
+            summary = loso.train_task(ctx, plan, k, n)
+            log(f"task {k}/{n} done in {timer.seconds:.1f} s: {summary}")
+            emit(StepFinished(step.name, timer.seconds, summary))
+        except BaseException as exc:
+            log("\n".join(["task failed:", *traceback_lines(exc)]))
+            if isinstance(exc, KitError):
+                emit(StepFailed(step.name, exc.message, exc.hint))
+            raise
+        finally:
+            log.close()
+    interrupts.check()
     return 0
 
 

@@ -31,6 +31,7 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
+from kit.steps.members import clear_members, kept_apart, refuse_missing, train_and_gather, train_share
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,8 +119,8 @@ class LosoAttempts(Record):
 
 class TrainingClock:
     """Training seconds over every attempt of one LOSO (same settings and corpus), so that train_seconds after
-    an interrupted and resumed LOSO is all its training, not the last attempt's: LOSO starts again from
-    scratch, and what the earlier attempts spent is counted too.
+    an interrupted and resumed LOSO is all its training, not the last attempt's: LOSO resumes from the members
+    the earlier attempts wrote (kit.steps.members), and what those attempts spent is counted too.
 
     The record (LosoAttempts; a damaged one counts as absent) is written at most once a second while training
     and when an attempt stops, and removed once LOSO completes (its reports hold the total)."""
@@ -192,13 +193,12 @@ class LosoStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import training_corpus
-        from kit.model.baselines import loso_with_baselines
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
         from kit.model.loso import LosoInputs
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df, duplicates = training_corpus(corpus, ("box_id",) if "box" in s.holdout else ())
+        df, duplicates = training_corpus(corpus, kept_apart(s))
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")
@@ -218,18 +218,19 @@ class LosoStep:
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
         scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
+        refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
         clock = TrainingClock(run.loso_attempts, plan)
         if clock.attempts > 1:
             ctx.emit(Info(self.name, f"{clock.attempts - 1} earlier attempt(s) of this LOSO stopped after "
-                                     f"{clock.earlier:.1f} s of training; it starts again, and train_seconds "
-                                     "counts them too"))
+                                     f"{clock.earlier:.1f} s of training; the members they finished are "
+                                     "kept, and train_seconds counts them too"))
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_folds, loss))
             clock.tick()
 
         try:
-            result, models = loso_with_baselines(inputs, list(s.seeds), s.train, on_epoch, workers=threads.train)
+            result, models = train_and_gather(ctx, plan, inputs, on_epoch, threads.train)  # kit.steps.members
             held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
         except BaseException as exc:
             with contextlib.suppress(Exception):  # never in the way of why training stopped
@@ -270,6 +271,7 @@ class LosoStep:
                 frame.to_parquet(fh, index=False)
             outputs.append(path)
         clock.done()
+        clear_members(run)  # the reports hold what the members were kept for
         means = [r.mean_plcc for r in result.seed_reports]
         extra: dict[str, object] = {"attempts": clock.attempts} if clock.attempts > 1 else {}
         if duplicates:
@@ -277,3 +279,26 @@ class LosoStep:
         return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
                                  "mean_plcc": sum(means) / len(means),
                                  "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **extra})
+
+    def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
+        """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
+        trained and written; LOSO itself is left to the gather (this step's run)."""
+        from kit.corpus.schema import training_corpus
+        from kit.model.loso import LosoInputs
+
+        s = ctx.settings
+        df, _ = training_corpus(corpus_path(ctx), kept_apart(s))  # the rows the gather reads
+        refuse_small_shard(corpus_path(ctx), int(df["content"].nunique()), MIN_SOURCES)
+        threads = choose_threads()
+        inputs = LosoInputs.of(df, s.folds)
+        apply_threads(threads)
+
+        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
+            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
+
+        try:
+            return train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
+        except BaseException as exc:
+            if out_of_memory(exc):
+                raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
+            raise

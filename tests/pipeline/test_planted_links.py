@@ -100,13 +100,14 @@ def test_each_step_refuses_a_link_at_the_file_it_writes_even_past_the_first_chec
     layout = RunDir(Path())
     cases = [(layout.prereqs_json, "prereqs"), (layout.shard_manifest, "corpus"), (layout.loso_seed(1), "loso"),
              (layout.log("loso"), "loso"), (layout.verdict_file("PROMOTE"), "verdict"), (layout.report, "bundle"),
-             (layout.exports, "bundle")]
+             (layout.exports, "bundle"), (layout.members, "loso")]  # members/: where LOSO keeps each member
     for n, (rel, step) in enumerate(cases):
         out = tmp_path / f"case{n}"
         shutil.copytree(json_run[0], out, symlinks=True)
         path = out / rel
-        (shutil.rmtree if path.is_dir() else Path.unlink)(path)
-        path.symlink_to(victims[1] if rel == layout.exports else victims[0])
+        if path.exists():
+            (shutil.rmtree if path.is_dir() else Path.unlink)(path)
+        path.symlink_to(victims[1] if rel in (layout.exports, layout.members) else victims[0])
         assert_refused(invoke(*run_args(out, tiny_refs), "--only", step, "--force"), path)
 
 

@@ -28,8 +28,8 @@ FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 def ray_run(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     base = tmp_path_factory.mktemp("ray")
     root, local = base / "shared", base / "local"
-    res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id", "raybox", *FLAGS,
-                  env={"RAY_ADDRESS": ""})
+    res = run_kit("ray", "--shards", "2", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id",
+                  "raybox", *FLAGS, env={"RAY_ADDRESS": ""})
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     one = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", local, "--box-id", "raybox", *FLAGS)
     assert one.returncode == 0, one.stderr[-3000:]
@@ -49,7 +49,9 @@ def verdict(out: Path) -> dict[str, object]:
 def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str]) -> None:
     root, local, stderr = ray_run
     assert "started a local Ray cluster" in stderr and "shard 1/2 done" in stderr and "shard 2/2 done" in stderr
-    assert "union done" in stderr and "exit 0 (PROMOTE)" in stderr
+    assert "gather done" in stderr and "exit 0 (PROMOTE)" in stderr
+    # --train-tasks 2: the union task merged, two training tasks trained LOSO's members, the gather used them
+    assert "training task 1/2 done" in stderr and "training task 2/2 done" in stderr and "gather done" in stderr
     for k in (1, 2):  # each task placed itself by KIT_ARRAY_TASK: its own half of the clips
         manifest = json.loads((root / "shards" / f"shard{k}of2" / "02_corpus" / "shard.manifest.json").read_text())
         assert manifest["shard"]["label"] == f"{k}/2" and manifest["box_id"] == f"raybox-shard{k}of2"
@@ -58,8 +60,11 @@ def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str])
     union, alone = verdict(root / "union"), verdict(local)
     for key in ("verdict", "gate", "per_fold", "worst_folds", "seeds", "recommendation", "baselines"):
         assert union[key] == alone[key], key
+    for rel in ("03_loso/folds.parquet", "03_loso/predictions.parquet"):  # trained in two tasks, to the bit
+        assert (root / "union" / rel).read_bytes() == (local / rel).read_bytes(), rel
     logs = sorted(p.name for p in (root / "ray" / "logs").iterdir())
-    assert logs == ["shard1of2.log", "shard2of2.log", "union.log"]
+    assert logs == ["gather.log", "shard1of2.log", "shard2of2.log", "train-task1of2.log", "train-task2of2.log",
+                    "union.log"]
     assert json.loads((root / "ray" / "plan.json").read_text())["shards"] == 2
 
 
@@ -68,12 +73,14 @@ def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], 
     status = [root / "shards" / f"shard{k}of2" / "02_corpus" / "status.json" for k in (1, 2)]
     status.append(root / "union" / "04_verdict" / "status.json")
     before = {p: p.read_bytes() for p in status}
-    res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id", "raybox", *FLAGS,
-                  env={"RAY_ADDRESS": ""})
+    res = run_kit("ray", "--shards", "2", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id",
+                  "raybox", *FLAGS, env={"RAY_ADDRESS": ""})
     assert res.returncode == 0, res.stderr[-3000:]
     assert {p: p.read_bytes() for p in status} == before  # no step completed again
     log = (root / "ray" / "logs" / "shard1of2.log").read_text()
     assert log.count("skipped: up to date") == 2, log[-3000:]  # prereqs and corpus, the second time
+    trained = (root / "ray" / "logs" / "train-task1of2.log").read_text()
+    assert "task 1/2: LOSO is up to date" in trained, trained[-3000:]  # nothing trained again
 
 
 def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""`ensemble-kit slurm` on a real single-node Slurm started by the test: a 3-task array job of shards,
-then the union job, end with the corpus, verdict and figures of one local run on the same clips.
+"""`ensemble-kit slurm` on a real single-node Slurm started by the test: a 3-task array job of shards, the union
+job (the merge), a 2-task array training LOSO's members (--train-tasks 2) and the gather job, end with the corpus,
+verdict and figures of one local run on the same clips, its folds, predictions and ONNX models byte for byte.
 
 Needs Debian's slurm-wlm and munge (`.ci/run` installs them) and root (munged runs as the munge user,
 slurmd as root); skips and says why where either is missing or the daemons do not come up. The daemons
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnx as onnx_model
 import pandas as pd
 import pytest
 
@@ -171,24 +173,28 @@ def completed(out: Path, step: str) -> str:
 def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     root = tmp_path / "shared folder"  # a space: the scripts must quote every path
-    res = run_kit("slurm", "--shards", "3", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id", "cluster",
-                  "--job-name", "kit-test", *FLAGS, env=slurm.env)
+    res = run_kit("slurm", "--shards", "3", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root,
+                  "--box-id", "cluster", "--job-name", "kit-test", *FLAGS, env=slurm.env)
     assert res.returncode == 0, res.stdout + res.stderr
-    array_job = re.search(r"submitted array job (\d+)", res.stdout)
-    union_job = re.search(r"submitted union job (\d+)", res.stdout)
-    assert array_job and union_job, res.stdout
-    a, u = array_job[1], union_job[1]
-    assert (root / "slurm" / "array.sh").is_file() and (root / "slurm" / "union.sh").is_file()
+    jobs = [re.search(rf"submitted {what} job (\d+)", res.stdout) for what in ("array", "union", "training array",
+                                                                              "gather")]
+    assert all(jobs), res.stdout
+    a, u, t, g = (job[1] for job in jobs if job is not None)
+    for name in ("array", "union", "train", "gather"):
+        assert (root / "slurm" / f"{name}.sh").is_file()
+    assert f"a failed training task K alone: sbatch --array=K {root / 'slurm' / 'train.sh'}" in " ".join(
+        res.stdout.split()).replace("'", ""), res.stdout
 
     # one local run on the same clips while the cluster works
     local = tmp_path / "local"
     res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", local, "--box-id", "local", *FLAGS)
     assert res.returncode == 0, res.stdout + res.stderr
 
-    slurm.wait(a, u)
+    slurm.wait(a, u, t, g)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
                      for p in sorted((root / "slurm" / "logs").glob("*.out")))
-    assert slurm.job_state(f"{a}_1") == "COMPLETED" and slurm.job_state(u) == "COMPLETED", logs
+    states = [slurm.job_state(job) for job in (f"{a}_1", u, f"{t}_1", f"{t}_2", g)]
+    assert states == ["COMPLETED"] * 5, logs
     print(f"array job and union job done {time.monotonic() - started:.0f} s after submission")
 
     # each task encoded its own shard into its own folder, under its own box id
@@ -214,16 +220,37 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
     for seed in (0, 1):
         assert loso_figures(union, seed) == loso_figures(local, seed)
     assert list((union / "05_bundle").glob("results-cluster-*.tar.gz"))
+    # LOSO trained by two array tasks, gathered by a third job: the bytes of the one-node run
+    for k in (1, 2):
+        task_log = (root / "slurm" / "logs" / f"train-{t}_{k}.out").read_text()
+        assert f"training task {k}/2 of LOSO's members" in task_log, task_log[-3000:]
+    gathered = (root / "slurm" / "logs" / f"gather-{g}.out").read_text()
+    assert "members already trained in" in gathered and "training the other" not in gathered, gathered[-3000:]
+    onnx = sorted(p.relative_to(local) for p in (local / "05_bundle" / "exports").rglob("*.onnx"))
+    assert onnx and onnx == sorted(p.relative_to(union) for p in (union / "05_bundle" / "exports").rglob("*.onnx"))
+    for rel in (Path("03_loso/folds.parquet"), Path("03_loso/predictions.parquet")):
+        assert (union / rel).read_bytes() == (local / rel).read_bytes(), rel
+    for rel in onnx:  # the graphs and weights; the metadata names each run's corpus (its rows' box ids differ)
+        graphs = [onnx_model.load(str(run / rel)).graph.SerializeToString() for run in (union, local)]
+        assert graphs[0] == graphs[1], rel
 
     # a finished task run again (requeued) and the union job run again do nothing new
     before = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}
     requeue = slurm.cmd("scontrol", "requeue", f"{a}_2")
     assert requeue.returncode == 0, requeue.stderr
     slurm.cmd("scontrol", "update", f"JobId={a}_2", "StartTime=now")  # a requeued job is held back 2 minutes
-    again = slurm.cmd("sbatch", "--parsable", str(root / "slurm" / "union.sh"))
-    assert again.returncode == 0, again.stderr
-    slurm.wait(a, again.stdout.strip().split(";")[0])
+    again: list[str] = []  # the union, task 2 of the training array alone, the gather: each after the one before
+    for script, extra in (("union.sh", []), ("train.sh", ["--array=2"]), ("gather.sh", [])):
+        after = [f"--dependency=afterok:{again[-1]}"] if again else []
+        sub = slurm.cmd("sbatch", "--parsable", *after, *extra, str(root / "slurm" / script))
+        assert sub.returncode == 0, sub.stderr
+        again.append(sub.stdout.strip().split(";")[0])
+    one, retrained, gather = again
+    slurm.wait(a, one, retrained, gather)
     assert slurm.job_state(f"{a}_2") == "COMPLETED"
+    # a training task submitted alone (--array=2) is task 2 of 2, and finds LOSO complete
+    lone = (root / "slurm" / "logs" / f"train-{retrained}_2.out").read_text()
+    assert "task 2/2: LOSO is up to date" in lone, lone[-3000:]
     after = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}
     assert after == before
     task_log = (root / "slurm" / "logs" / f"corpus-{a}_2.out").read_text()

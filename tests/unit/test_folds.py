@@ -143,13 +143,13 @@ def test_stacks_are_bounded_so_activations_are_reused() -> None:
 
 def test_running_out_of_memory_while_training_is_exit_2_naming_what_to_lower(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kit.model.baselines
+    import kit.model.tasks
 
     def oom(*args: object, **kwargs: object) -> None:  # what torch raised at 1,000 contents
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
                            "you tried to allocate 2400000000 bytes. Error code 12 (Cannot allocate memory)")
 
-    monkeypatch.setattr(kit.model.baselines, "loso_with_baselines", oom)
+    monkeypatch.setattr(kit.model.tasks, "train_missing", oom)
     corpus = tmp_path / "corpus.parquet"
     synthetic_corpus(n_src=4, rows_per_src=40).to_parquet(corpus, index=False)
     res = CliRunner().invoke(cli, ["run", "--corpus", str(corpus), "--out-dir", str(tmp_path / "out"), "--only", "loso",

@@ -241,7 +241,7 @@ def test_without_sbatch_the_scripts_are_kept_and_the_hint_says_how_to_submit_the
                                    str(tmp_path / "dry")])
     assert dry.exit_code == 0 and not (tmp_path / "dry").exists()
     helptext = " ".join(CliRunner().invoke(cli, ["slurm", "--help"]).output.split())
-    assert "--dry-run Print the two batch scripts; write and submit nothing. Without it, on a host with no " \
+    assert "--dry-run Print the batch scripts; write and submit nothing. Without it, on a host with no " \
            "sbatch, the scripts are written and kept" in helptext
 
 

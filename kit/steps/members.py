@@ -1,0 +1,148 @@
+"""LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store of this LOSO, the gather, and one
+training task's share (`step loso --train-task K/N`).
+
+The loso step always gathers: it loads every member the store holds, trains those it lacks (all of them on a
+first local run; after an interruption, those not yet written), evaluates and writes the step's files. With
+--train-tasks N the members are trained elsewhere, by N tasks, and a missing one is refused instead, named with
+the task that trains it. Once LOSO completes, its members' files are removed (its reports hold the figures).
+
+Not a step: the loso step (s03_loso) and the runner's training task call it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit import __version__
+from kit.errors import InputError
+from kit.events import Info
+from kit.infra.files import remove_folder, sha256_json
+from kit.infra.invocation import kit_command
+from kit.rundir import RunDir
+from kit.steps.base import Context, Plan
+from kit.steps.settings import RunSettings
+
+if TYPE_CHECKING:
+    from kit.model.baselines import BaselineResult
+    from kit.model.loso import LosoInputs, LosoResult
+    from kit.model.tasks import MemberKey, MemberStore
+    from kit.model.train import EpochCallback, TrainJob
+
+# set by a scheduler adapter in the gather's environment: how to train tasks again there, `{tasks}` their numbers
+# (Slurm: `sbatch --array={tasks} .../train.sh`); without it the hint names `step loso --train-task K/N`
+KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
+
+
+def kept_apart(settings: RunSettings) -> tuple[str, ...]:
+    """The columns that keep otherwise duplicate rows apart when the corpus is read for training (kit.corpus.dedup):
+    the box under --holdout box. The gather and every training task read the same rows through it."""
+    return ("box_id",) if "box" in settings.holdout else ()
+
+
+def members_fingerprint(ctx: Context, plan: Plan) -> str:
+    """What a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
+    recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
+    same in any)."""
+    from kit.steps.runner import kit_build
+
+    s = ctx.settings
+    return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": s.folds,
+                        "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
+
+
+def store_of(ctx: Context, plan: Plan) -> MemberStore:
+    from kit.model.tasks import MemberStore
+
+    return MemberStore(ctx.run.members_of(members_fingerprint(ctx, plan)))
+
+
+def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
+    """With --train-tasks N, before LOSO starts (and counts an attempt): every member's file must be there; the
+    missing ones are named with the tasks that train them. (A file there but damaged is refused by the gather.)"""
+    from kit.model.baselines import loso_jobs
+    from kit.model.tasks import job_keys
+
+    if not ctx.settings.train_tasks:
+        return
+    jobs = loso_jobs(inputs, list(ctx.settings.seeds), ctx.settings.train)
+    store = store_of(ctx, plan)
+    keys = [key for job in jobs for key in job_keys(job)]
+    missing = [key for key in keys if not store.path(key).is_file()]
+    if missing:
+        raise missing_members(ctx, jobs, missing, len(keys), store.folder)
+
+
+def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
+                     ) -> tuple[LosoResult, dict[str, BaselineResult]]:
+    """The ensemble's LOSO and the baselines, from every member in the store; what it lacks is trained here
+    first (each member written as its group finishes), or, with --train-tasks N, refused."""
+    from kit.model.baselines import evaluate_jobs, loso_jobs
+    from kit.model.tasks import gather, missing_keys, train_missing
+    from kit.model.train import TrainData
+
+    s = ctx.settings
+    jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
+    store = store_of(ctx, plan)
+    found = store.load_all(jobs)
+    missing = missing_keys(jobs, found)
+    total = len(found) + len(missing)
+    if missing and s.train_tasks:
+        raise missing_members(ctx, jobs, missing, total, store.folder)
+    if found:
+        line = (f"{len(found)} of {total} members already trained in {store.folder}"
+                + (f"; training the other {len(missing)}" if missing else ""))
+        ctx.log(line)
+        ctx.emit(Info("loso", line))
+    if missing:
+        data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers)
+        found |= store.load_all(jobs, set(trained))
+        if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
+            raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
+                             hint="another process removes files in this out-dir: stop it, then rerun")
+    return evaluate_jobs(inputs, list(s.seeds), gather(jobs, found))
+
+
+def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,
+                    folder: Path) -> InputError:
+    """--train-tasks N, and members missing: which, which tasks train them, and how to run those again."""
+    from kit.model.tasks import describe, share_out, task_of
+
+    n = ctx.settings.train_tasks
+    where = task_of(share_out(jobs, n))
+    tasks = sorted({where[key] for key in missing})
+    listed = ",".join(map(str, tasks))
+    retry = os.environ.get(KIT_TRAIN_RETRY, "").strip()
+    again = retry.replace("{tasks}", listed) if retry else \
+        kit_command("step", "loso", "--train-task", f"{tasks[0]}/{n}", "--out-dir", ctx.out_dir) + \
+        " with this command's other flags" + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")
+    return InputError(f"{len(missing)} of {total} LOSO member(s) missing from {folder}: {describe(missing)}; "
+                      f"--train-tasks {n}: task(s) {listed} of {n} train them",
+                      hint=f"train them again: {again}; then rerun this command (the members on disk are kept)")
+
+
+def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, workers: int,
+                on_epoch: EpochCallback) -> dict[str, object]:
+    """Training task K of N: the members of share K that the store lacks, written as they finish; the summary."""
+    from kit.model.baselines import loso_jobs
+    from kit.model.tasks import share_out, train_missing
+    from kit.model.train import TrainData
+
+    s = ctx.settings
+    jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
+    share = share_out(jobs, n)[k - 1]
+    store = store_of(ctx, plan)
+    have = store.load_all(jobs, set(share))
+    ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
+                          f"{len(have)} already in {store.folder}"))
+    trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
+                            store, s.train, workers)
+    return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}
+
+
+def clear_members(run: RunDir) -> None:
+    """Once LOSO has completed: every member file (of this LOSO and of any earlier one) is removed."""
+    remove_folder(run.members)
+
