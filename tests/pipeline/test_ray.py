@@ -21,19 +21,17 @@ from tests.conftest import FAST, LENIENT, ROOT, run_kit
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); CI installs it")
 
-FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
+FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]  # as the session's x264_run (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def ray_run(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    base = tmp_path_factory.mktemp("ray")
-    root, local = base / "shared", base / "local"
+def ray_run(tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """The Ray run, and the session's one-box run on the same clips with the same flags (FLAGS) to compare it with."""
+    root = tmp_path_factory.mktemp("ray") / "shared"
     res = run_kit("ray", "--shards", "2", "--ref-dir", tiny_refs, "--out-dir", root, "--box-id", "raybox", *FLAGS,
                   env={"RAY_ADDRESS": ""})
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    one = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", local, "--box-id", "raybox", *FLAGS)
-    assert one.returncode == 0, one.stderr[-3000:]
-    return root, local, res.stderr
+    return root, x264_run, res.stderr
 
 
 def content(corpus: Path) -> pd.DataFrame:
