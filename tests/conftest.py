@@ -94,6 +94,17 @@ def json_run(tiny_refs: Path,
     return out, res
 
 
+@pytest.fixture(scope="session")
+def x264_run(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real `run` on the tiny clips with libx264 alone, as box `boxa` (PROMOTE): the one-box run the Ray and
+    Slurm unions must equal, and box A of the merge tests. Read-only for its users."""
+    out = tmp_path_factory.mktemp("x264-run") / "out"
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "boxa", "--encoders", "libx264", *FAST,
+                  *LENIENT)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return out
+
+
 # -- helpers shared by several test modules ---------------------------------------------------------
 def assert_clean_failure(res: subprocess.CompletedProcess[str], *needles: str) -> None:
     """Exit 2, no traceback, exactly one `error:` line holding every needle, and a hint."""

@@ -54,12 +54,10 @@ RECORDS = {"prereqs status": "01_prereqs/status.json", "corpus status": "02_corp
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str | Path]]:
-    out = tmp_path_factory.mktemp("finished") / "out"
-    args: list[str | Path] = ["run", "--ref-dir", tiny_refs, "--box-id", "dmgbox", *FAST, *LENIENT]
-    res = run_kit(*args, "--out-dir", out)
-    assert res.returncode == 0, res.stderr
-    return out, args
+def finished(json_run: tuple[Path, object], tiny_refs: Path) -> tuple[Path, list[str | Path]]:
+    """The session's finished run and the arguments that made it (every test damages a copy of it)."""
+    args: list[str | Path] = ["run", "--ref-dir", tiny_refs, "--box-id", "jsonbox", *FAST, *LENIENT]
+    return json_run[0], args
 
 
 def damaged_copy(finished: tuple[Path, list[str | Path]], tmp_path: Path, record: str, how: str) -> Path:

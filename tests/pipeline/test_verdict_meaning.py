@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,10 +71,18 @@ def _verdict(out: Path) -> tuple[str, dict]:
     return path.stem, json.loads(path.read_text())
 
 
-def test_verdict_reports_baseline_lift_worst_folds_and_meaning(tiny_shard: Path, tmp_path: Path) -> None:
-    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
+@pytest.fixture(scope="module")
+def plain_run(tiny_shard: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One run on the true scores with the default gate, read by several tests: its out-dir and stdout."""
+    out = tmp_path_factory.mktemp("plain") / "o"
+    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", out, *FAST_LOSO)
     assert res.returncode in (0, 1), res.stderr
-    _, v = _verdict(tmp_path / "o")
+    return out, res.stdout
+
+
+def test_verdict_reports_baseline_lift_worst_folds_and_meaning(plain_run: tuple[Path, str]) -> None:
+    out, stdout = plain_run
+    _, v = _verdict(out)
     ridge = v["baselines"]["ridge"]
     assert ridge["model"] == "ridge" and ridge["n_folds"] == 4 and len(ridge["folds"]) == 4
     assert v["lift"]["ridge_mean_rmse"] == pytest.approx(ridge["mean_rmse"])
@@ -89,7 +99,7 @@ def test_verdict_reports_baseline_lift_worst_folds_and_meaning(tiny_shard: Path,
     assert v["teacher_model"] == "vmaf_v0.6.1"
     assert "not agreement with human opinion scores" in v["plcc_measures"]
     assert "no logistic mapping" in v["plcc_measures"]
-    assert "ridge baseline" in res.stdout
+    assert "ridge baseline" in stdout
 
 
 def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, tmp_path: Path) -> None:
@@ -102,7 +112,7 @@ def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, tmp
     assert "--min-rmse-lift 0.01" in v["recommendation"]
 
 
-def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, tmp_path: Path) -> None:
+def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, plain_run: tuple[Path, str], tmp_path: Path) -> None:
     df = pd.read_parquet(tiny_shard)
     shuffled = df.copy()
     shuffled["vmaf"] = np.random.default_rng(0).permutation(df["vmaf"].to_numpy())
@@ -113,9 +123,8 @@ def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, tmp_path: Path) -
     name, v = _verdict(tmp_path / "bad")
     assert name == "HOLD" and not v["gate"]["mean_plcc_pass"]
     assert v["gate"]["mean_plcc"] < 0.5
-    # the control: the same rows with their true scores agree far better with the teacher
-    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "good", *FAST_LOSO)
-    _, good = _verdict(tmp_path / "good")
+    # the control: the same rows with their true scores (the same recipe) agree far better with the teacher
+    _, good = _verdict(plain_run[0])
     assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
 
 
@@ -151,10 +160,8 @@ def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path,
     assert models[0] == models[1]  # byte for byte, the metadata's corpus_sha256 included
 
 
-def test_seed_document_baselines_sit_beside_the_ensemble(tiny_shard: Path, tmp_path: Path) -> None:
-    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "o", *FAST_LOSO)
-    assert res.returncode in (0, 1), res.stderr
-    _, v = _verdict(tmp_path / "o")
+def test_seed_document_baselines_sit_beside_the_ensemble(plain_run: tuple[Path, str]) -> None:
+    _, v = _verdict(plain_run[0])
     assert set(v["baselines"]) == {"ridge", "linear", "mlp_small"}
     assert v["baselines"]["linear"]["params"] == 7 and v["baselines"]["mlp_small"]["params"] == 257
     for name in ("linear", "mlp_small"):
@@ -223,7 +230,10 @@ def test_a_source_offset_by_ten_in_the_teacher_is_seen_beside_its_correlation(ti
     assert f"source {src} is off by" in v["recommendation"] and "--max-abs-bias 5" in v["recommendation"]
     (worst,) = [w for w in v["worst_folds"] if w["src"] == src]  # named among the worst, for its bias
     assert "bias -" in worst["reason"] and worst["bias"] < -5
+    # the same run without the gate: a copy of it, so the trained LOSO is reused and only the verdict is redone
+    shutil.copytree(tmp_path / "gated", tmp_path / "open")
     res = run_kit("run", "--corpus", offset, "--out-dir", tmp_path / "open", *recipe, *LENIENT)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert re.search(r"\[\d\d loso\] skipped: up to date", res.stdout), res.stdout
     assert f"on {src}" in res.stdout and "no gate: --max-abs-bias off" in res.stdout
     assert f"{src} (" in res.stdout and "bias -" in res.stdout  # the worst folds row gives the reason

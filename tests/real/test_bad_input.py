@@ -7,6 +7,7 @@ The same cases are listed in the README's troubleshooting table.
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,10 +170,12 @@ def test_unreadable_ref_dir_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str | Path]]:
-    out = tmp_path_factory.mktemp("finished")
-    args: list[str | Path] = ["--ref-dir", tiny_refs, "--out-dir", out, *FAST, *LENIENT]
-    assert run_kit("run", *args).returncode == 0
+def finished(json_run: tuple[Path, object], tiny_refs: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str | Path]]:
+    """A copy of the session's finished run (these tests change it) and the arguments that made it."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    shutil.copytree(json_run[0], out)
+    args: list[str | Path] = ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT]
     return out, args
 
 

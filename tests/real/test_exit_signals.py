@@ -11,6 +11,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,18 +65,21 @@ def test_run_piped_into_head_exits_141_quietly(tiny_refs: Path, tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def finished(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An out-dir whose run is complete: a rerun skips every step and goes straight to the summary."""
+def finished(json_run: tuple[Path, object], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An out-dir whose run is complete (a copy of the session's run, made with JSON_BOX): a rerun skips every
+    step and goes straight to the summary."""
     out = tmp_path_factory.mktemp("signals") / "out"
-    res = run_kit(*kit_args(tiny_refs, out))
-    assert res.returncode == 0, res.stderr
+    shutil.copytree(json_run[0], out)
     return out
+
+
+JSON_BOX = ("--box-id", "jsonbox")  # the box id of the session's run (tests/conftest.py, json_run)
 
 
 @pytest.mark.slow  # a whole run first, then a resumed one per signal
 @pytest.mark.parametrize("sig", STOP)
 def test_a_stop_signal_while_the_summary_is_written(sig: str, tiny_refs: Path, finished: Path) -> None:
-    res = run_kit(*kit_args(tiny_refs, finished), env={KILL_ENV: "summary", SIGNAL_ENV: sig})
+    res = run_kit(*kit_args(tiny_refs, finished, *JSON_BOX), env={KILL_ENV: "summary", SIGNAL_ENV: sig})
     assert res.returncode == STOP[sig], (res.returncode, res.stderr)  # was 130 for SIGTERM, a silent 129 for SIGHUP
     assert "ensemble-kit summary" in res.stdout and "results tarball" not in res.stdout, res.stdout
     resume = interrupted_lines(res.stderr, sig)[-1].removeprefix("resume with: ")

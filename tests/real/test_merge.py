@@ -40,15 +40,14 @@ def write_jsonl(shard: Path, dest: Path, src: str = "delta", rename: str = "lega
 
 
 @pytest.fixture(scope="module")
-def boxes(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two boxes (own out-dir, box id and encoder) and a bash-kit JSONL."""
+def boxes(tiny_refs: Path, x264_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two boxes (own out-dir, box id and encoder) and a bash-kit JSONL; box A is the session's x264_run."""
     root = tmp_path_factory.mktemp("boxes")
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", root / "boxb", "--box-id", "boxb", "--encoders",
+                  "libx265", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout + res.stderr
     found: dict[str, Path] = {}
-    for box, encoder in (("boxa", "libx264"), ("boxb", "libx265")):
-        out = root / box
-        res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", box, "--encoders", encoder,
-                      *FAST, *LENIENT)
-        assert res.returncode == 0, res.stdout + res.stderr
+    for box, out in (("boxa", x264_run), ("boxb", root / "boxb")):
         (found[box],) = (out / "05_bundle").glob(f"results-{box}-*.tar.gz")
         found[f"{box}_shard"] = out / "02_corpus" / "shard.parquet"
     found["jsonl"] = write_jsonl(found["boxa_shard"], root / "legacy rows.jsonl")
