@@ -1,5 +1,6 @@
 """`python -m kit` is the `ensemble-kit` command (also `python kit/__main__.py`)."""
 
+import signal
 import sys
 from pathlib import Path
 
@@ -7,6 +8,20 @@ if __package__ in (None, ""):
     # run as a file from an untarred kit: make the `kit` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kit.cli.main import main
+from kit.errors import Interrupted
+from kit.infra import interrupts
+
+# a stop signal while the command's modules load (a loaded box can take a second): nothing has begun, so the
+# same two lines and exit 128 + N as at any later instant, not a traceback (kit/infra/interrupts.py)
+interrupts.install()
+try:
+    from kit.cli.main import main
+except Interrupted as exc:
+    from kit.infra.invocation import retry_command
+
+    by = "" if exc.signum == signal.SIGINT else f" by {signal.Signals(exc.signum).name}"
+    sys.stderr.write(f"\ninterrupted{by} (0 running process(es) stopped); finished work is kept.\n"
+                     f"resume with: {retry_command()}\n")
+    sys.exit(128 + exc.signum)
 
 main()
