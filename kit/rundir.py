@@ -4,6 +4,7 @@
 run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
+             [work/: scratch while it runs: a folder per job, decoded/<clip>/ref.nut]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [attempts.json]  (while LOSO trains)
@@ -100,6 +101,11 @@ class RunDir:
     @property
     def corpus_work(self) -> Path:
         return self.step("corpus") / "work"
+
+    @property
+    def decoded_refs(self) -> Path:
+        """Compressed masters decoded once for all their jobs (kit.corpus.shared), one folder per clip."""
+        return self.corpus_work / "decoded"
 
     @property
     def redo_stamp(self) -> Path:
