@@ -241,6 +241,8 @@ class JobRunner:
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
         if job_is_done(self.jobs_dir, job, self.prov, self.generation):
+            if self.shared is not None:  # done since the plan was made: its clip waits for it no more
+                self.shared.finished(job)
             return self.reused(job)
         work = fresh_folder(self.work_dir / job.job_id)
         try:
