@@ -4,7 +4,6 @@
 run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
-             [work/: scratch while it runs: a folder per job, decoded/<clip>/ref.nut]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  baselines.json  [incumbent.json]
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [attempts.json]  (while LOSO trains)

@@ -54,7 +54,7 @@ class Batch:
     writes_ref: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
     ran: bool = False
-    failure: Exception | None = None  # why the batch's ffmpeg failed: each of its jobs fails with it
+    failure: BaseException | None = None  # why the batch's ffmpeg failed: each of its jobs fails with it
     elapsed_s: float = 0.0
     argv: list[str] = field(default_factory=list)
 
@@ -116,8 +116,9 @@ class SharedDecodes:
                             fresh_folder(clip.folder)
                             clip.made = True
                     run_batch(batch, with_ref)
-                except Exception as exc:
+                except BaseException as exc:  # a failed ffmpeg, or an interrupt: no job of the batch goes on
                     batch.failure = exc
+                    raise
                 finally:
                     if batch.writes_ref:
                         clip.ref_made.set()
