@@ -106,6 +106,11 @@ class RunDir:
         return self.step("corpus") / "work"
 
     @property
+    def decoded_refs(self) -> Path:
+        """Compressed masters decoded once for all their jobs (kit.corpus.shared), one folder per clip."""
+        return self.corpus_work / "decoded"
+
+    @property
     def redo_stamp(self) -> Path:
         """Written by a forced corpus run: ledgers of an older generation are redone, not reused."""
         return self.step("corpus") / "redo.json"

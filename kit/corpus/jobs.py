@@ -22,14 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.corpus.schema import CORPUS_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
+from kit.corpus.shared import Batch, SharedDecodes
 from kit.errors import ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import atomic_path, fresh_folder, open_temp, sha256_file, sha256_json, write_json
 from kit.infra.nofollow import check_root
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
-from kit.media.argv import build_encode_argv, build_score_argv
-from kit.media.ffmpeg import parse_frame_count, parse_progress_frame, telling_line
+from kit.media.argv import build_encode_argv, build_score_argv, build_shared_decode_argv, decoded_ref_input
+from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
 from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
@@ -187,6 +188,10 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     return pa.table(cols, schema=JOB_SCHEMA)
 
 
+def clip_key(job: Job) -> str:
+    return job.clip.path
+
+
 def _timeout_s(clip: Clip) -> float:
     # generous: a 1080p frame should take well under a second to encode or score
     return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
@@ -211,6 +216,7 @@ class JobRunner:
     # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
     progress: Callable[[str, str, int], None] | None = None
     generation: str = ""  # a forced run's redo generation, written into each ledger it completes
+    shared: SharedDecodes | None = None  # masters decoded once for all their jobs (kit.corpus.shared)
 
     def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
         """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
@@ -235,6 +241,8 @@ class JobRunner:
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
         if job_is_done(self.jobs_dir, job, self.prov, self.generation):
+            if self.shared is not None:  # done since the plan was made: its clip waits for it no more
+                self.shared.finished(job)
             return self.reused(job)
         work = fresh_folder(self.work_dir / job.job_id)
         try:
@@ -244,6 +252,8 @@ class JobRunner:
             raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            if self.shared is not None:
+                self.shared.finished(job)
 
     def _fail(self, job: Job, what: str, tail: str, said: str = "") -> JobFailed:
         """The clip, the job and (when ffmpeg failed) its telling line, in the one message the console shows."""
@@ -251,29 +261,19 @@ class JobRunner:
                          hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
-        clip, spec = job.clip, job.spec
-        encoded = work / f"enc.{spec.container}"
-        hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
-        argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
-                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
-        sem = self.sessions.get(job.encoder)
-        with sem if sem is not None else contextlib.nullcontext():
-            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode"))
-        if enc.returncode != 0 or not encoded.is_file():
-            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
-                             telling_line(enc.stderr))
-        try:
-            encoded_frames = parse_frame_count(enc.stderr)
-        except ValueError:
-            raise self._fail(job, "ffmpeg reported no encoded frame count", enc.stderr_tail) from None
-        if encoded_frames != clip.n_frames:
-            raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {clip.n_frames}",
-                             enc.stderr_tail)
+        clip = job.clip
+        if self.shared is not None and self.shared.batch_of(job) is not None:
+            batch = self.shared.encode(job, lambda b, with_ref: self._run_batch(job, b, with_ref))
+            encoded, enc_elapsed_s, argv = batch.encoded(job), batch.elapsed_s, batch.argv
+            decoded = self.shared.ref_input(job)
+            ref_input = decoded_ref_input(*decoded) if decoded is not None else clip.input_args()
+        else:
+            encoded, enc_elapsed_s, argv = self._encode(job, work)
+            ref_input = clip.input_args()
         log_path = work / "vmaf.json"
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
-            build_score_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+            build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
                              log_path, n_threads, progress=self.progress is not None),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not log_path.is_file():
@@ -288,7 +288,7 @@ class JobRunner:
                                   f"{clip.n_frames}", score.stderr_tail)
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
-        enc_time_ms = round(enc.elapsed_s * 1000, 3)
+        enc_time_ms = round(enc_elapsed_s * 1000, 3)
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
         with atomic_path(data_path) as tmp, open_temp(tmp) as fh:
             pq.write_table(table, fh)
@@ -298,3 +298,54 @@ class JobRunner:
             self.generation or None).to_json())
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))
+
+    def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
+        """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""
+        clip, spec = job.clip, job.spec
+        encoded = work / f"enc.{spec.container}"
+        hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
+        argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
+                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
+        sem = self.sessions.get(job.encoder)
+        with sem if sem is not None else contextlib.nullcontext():
+            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode"))
+        if enc.returncode != 0 or not encoded.is_file():
+            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
+                             telling_line(enc.stderr))
+        self._check_frames(job, enc.stderr, enc.stderr_tail)
+        return encoded, enc.elapsed_s, argv
+
+    def _check_frames(self, job: Job, stderr: str, tail: str) -> None:
+        try:
+            encoded_frames = parse_frame_count(stderr)
+        except ValueError:
+            raise self._fail(job, "ffmpeg reported no encoded frame count", tail) from None
+        if encoded_frames != job.clip.n_frames:
+            raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {job.clip.n_frames}",
+                             tail)
+
+    def _run_batch(self, job: Job, batch: Batch, with_ref: bool) -> None:
+        """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference,
+        written atomically); run by `job`, the first of the batch to start."""
+        assert self.shared is not None
+        clip, ref_path = job.clip, self.shared.clips[clip_key(job)].ref_path
+        encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
+        with contextlib.ExitStack() as stack:
+            ref_tmp = stack.enter_context(atomic_path(ref_path)) if with_ref else None
+            argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=clip.pix_fmt,
+                                            ref_out=ref_tmp or "", threads=self.encoder_threads,
+                                            progress=self.progress is not None)
+            enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode"))
+            if enc.returncode != 0 or not all(batch.encoded(j).is_file() for j in batch.jobs):
+                raise self._fail(job, f"the shared decode of {len(encodes)} encodes failed (exit {enc.returncode})",
+                                 enc.stderr_tail, telling_line(enc.stderr))
+            self._check_frames(job, enc.stderr, enc.stderr_tail)
+            if ref_tmp is not None:
+                tags = parse_output_colour(enc.stderr, len(encodes))
+                if tags is None:  # a colour tag the scorings could not give back: they decode the master
+                    self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were not recognised; "
+                             "its scorings decode the master themselves")
+                self.shared.set_ref_tags(job, tags)
+        batch.elapsed_s, batch.argv = enc.elapsed_s, argv

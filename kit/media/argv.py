@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from kit.media.libvmaf import build_libvmaf_graph
+from kit.media.libvmaf import RENUMBER, build_libvmaf_graph
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
 # "frame=" report (the encoded frame count) and errors are still printed.
@@ -91,6 +91,50 @@ def build_score_argv(
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
+
+
+# the decoded reference, exactly as a scoring's reference branch takes it (kit.media.libvmaf), kept as raw
+# frames in NUT: any pixel format, frame for frame; its colour tags do not survive, kit.media.ffmpeg reads them
+REF_FORMAT = ("-c:v", "rawvideo", "-f", "nut")
+
+
+def build_shared_decode_argv(
+    ffmpeg: str,
+    ref_input: Sequence[str],
+    encodes: Sequence[tuple[EncoderArgs, int, Path | str]],
+    *,
+    ref_pix_fmt: str = "",
+    ref_out: Path | str = "",
+    threads: int = 0,
+    progress: bool = False,
+) -> list[str]:
+    """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the
+    decoded reference for the scorings (kit.corpus.shared).
+
+    Each encode output is build_encode_argv's for one job, fed by `split` instead of a decoder of its own:
+    the same frames with the same properties (timestamps, colour tags, side data), the same -pix_fmt
+    conversion, so the same bitstream. The reference output is the scoring graph's reference branch
+    (renumbered, converted to `ref_pix_fmt`), so a scoring that reads it converts nothing again.
+    Software encoders only: a device's upload chain and session cap stay one encode per process.
+    """
+    labels = [f"[e{i}]" for i in range(len(encodes))] + (["[r]"] if ref_out else [])
+    graph = f"[0:v:0]split={len(labels)}{''.join(labels)}"
+    if ref_out:
+        graph += f";[r]{RENUMBER},format={ref_pix_fmt}[ref]"
+    argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
+    for label, (spec, cq, out_path) in zip(labels[:len(encodes)], encodes, strict=True):
+        argv += ["-map", label, "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
+                 "-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
+                 "-f", spec.container, str(out_path)]
+    if ref_out:
+        argv += ["-map", "[ref]", *REF_FORMAT, str(ref_out)]
+    return argv
+
+
+def decoded_ref_input(ref_path: Path | str, tags: Sequence[tuple[str, str]]) -> list[str]:
+    """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`): its colour tags,
+    which NUT does not keep, given back to the decoder; libvmaf's input negotiation reads them."""
+    return [*(arg for name, value in tags for arg in (f"-{name}", value)), "-i", str(ref_path)]
 
 
 def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int = 0, seconds: float = 0.0,

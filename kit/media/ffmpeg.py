@@ -215,3 +215,42 @@ def parse_progress_frame(line: str) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
+
+
+# Colour tags a decoder may be given back as input options (-color_range, -colorspace, ...): the names ffmpeg
+# prints (av_color_*_name) that its option parser also takes; a name outside these is not passed on.
+COLOUR_NAMES: dict[str, frozenset[str]] = {
+    "color_range": frozenset({"tv", "pc"}),
+    "colorspace": frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",
+                             "smpte2085", "ictcp"}),
+    "color_primaries": frozenset({"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020",
+                                  "smpte428", "smpte431", "smpte432"}),
+    "color_trc": frozenset({"bt709", "gamma22", "gamma28", "smpte170m", "smpte240m", "linear", "log100", "log316",
+                            "iec61966-2-4", "bt1361e", "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084",
+                            "smpte428", "arib-std-b67"}),
+}
+FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "bottom coded first")
+
+
+def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
+    """The colour tags of rawvideo output `output` as ffmpeg printed its stream, `(option, name)` pairs;
+    () when it has none, None when the line is missing or names a tag COLOUR_NAMES does not list.
+
+    ffmpeg prints `rawvideo (I420 / 0x30323449), yuv420p(pc, bt709/unknown/unknown, progressive), 1920x1080`:
+    the range, then colour space/primaries/transfer (one name when all three are the same), then the field order.
+    """
+    line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
+    if line is None:
+        return None
+    tags: list[tuple[str, str]] = []
+    for part in filter(None, (line.group(1) or "").split(", ")):
+        if part in COLOUR_NAMES["color_range"]:
+            tags.append(("color_range", part))
+        elif part.count("/") == 2:
+            names = zip(("colorspace", "color_primaries", "color_trc"), part.split("/"), strict=True)
+            tags += [(opt, name) for opt, name in names if name != "unknown"]
+        elif not part.startswith(FIELD_ORDERS):  # one name for all three, or a tag of another kind
+            tags += [(opt, part) for opt in ("colorspace", "color_primaries", "color_trc")]
+    if any(name not in COLOUR_NAMES[opt] for opt, name in tags):
+        return None
+    return tuple(tags)

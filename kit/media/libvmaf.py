@@ -14,6 +14,8 @@ TEACHER_MODEL = "vmaf_v0.6.1"
 FEATURES = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 # libvmaf's integer extractors report the canonical six under these keys.
 FEATURE_KEYS = tuple(f"integer_{f}" for f in FEATURES)
+# both inputs renumbered frame by frame, so frames pair by index, not by container timestamps
+RENUMBER = "settb=1/25,setpts=N"
 
 
 def escape_filter_value(value: str) -> str:
@@ -34,7 +36,7 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
     container timestamps; the distorted stream is scaled and converted to the
     reference's size and pixel format.
     """
-    renumber = "settb=1/25,setpts=N"
+    renumber = RENUMBER
     options = ":".join([
         f"model=version={TEACHER_MODEL}",
         "log_fmt=json",

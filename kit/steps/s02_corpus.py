@@ -12,6 +12,7 @@ from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
+from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
@@ -179,13 +180,21 @@ class CorpusStep:
         cores = core_count()
         n_par = concurrency(s.jobs, cores, len(jobs) - len(reused_ids))
         threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
+        sessions = session_semaphores(p.encoders)
+        # a master is decoded once for all its jobs to run (software encoders; a device encodes one job a process)
+        shared = SharedDecodes(
+            [j for j in jobs if j.job_id not in reused_ids], run.decoded_refs, ctx.log,
+            lambda j: j.encoder not in sessions and not any(h.init or h.filter for h in (
+                p.hw.get(j.encoder, HwArgs()), p.depth.hw_10bit.get(j.encoder, HwArgs()))),
+        ) if shared_decode_enabled() else None
         runner = JobRunner(
             ffmpeg=p.prov.ffmpeg_path, prov=p.prov, jobs_dir=run.jobs, work_dir=run.corpus_work, vmaf_threads=threads,
             # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
             # software encoders always run single-threaded; parallelism comes from whole jobs
             encoder_threads=1,
-            sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
+            sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
             progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
+            shared=shared,
         )
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)

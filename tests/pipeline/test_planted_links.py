@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,9 +15,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
+from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
+from kit.corpus.shared import SharedDecodes
+from kit.errors import InputError
+from kit.infra import nofollow
+from kit.media.cache import Sha256Cache
+from kit.media.discovery import discover
 from kit.rundir import RunDir
 from kit.steps import runner
-from tests.conftest import FAST, LENIENT, run_kit
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, render, run_kit
 
 pytestmark = pytest.mark.slow  # one whole run (shared), then one refused run per planted path
 
@@ -154,3 +161,28 @@ def test_merge_refuses_a_link_at_what_it_writes(finished: Path, victims: tuple[P
     res = invoke("merge", RunDir(finished).shard, "-o", out)
     assert_refused(res, path)
     assert sorted(p.name for p in out.parent.iterdir()) == [path.name]
+
+
+def test_a_link_where_a_master_is_decoded_for_its_jobs_is_refused(
+        ffmpeg: str, victims: tuple[Path, Path], tmp_path: Path) -> None:
+    """02_corpus/work/decoded/<clip>/ (kit.corpus.shared) is made after the run's first scan: a link planted at
+    it, or at the clip's folder, mid-run is refused naming it, and no job writes through it."""
+    refs = tmp_path / "refs"
+    render(ffmpeg, TINY_SOURCES["alpha"], refs / "alpha.mp4", fmt="mp4", extra=("-c:v", "libx264"))
+    (clip,) = discover(refs, ffmpeg, Sha256Cache(None))
+    prov = Provenance("box", "linux-x86_64", "cpu", ffmpeg, "9", "9+x", "3.0")
+    for n, planted_at in enumerate(("decoded", "clip")):
+        out = tmp_path / f"out{n}"
+        nofollow.own_tree(out)
+        run = RunDir(out)
+        jobs = plan_jobs([clip], ["libx264"], [25, 37])
+        shared = SharedDecodes(jobs, run.decoded_refs, lambda line: None)
+        path = run.decoded_refs if planted_at == "decoded" else shared.clips[clip.path].folder
+        path.parent.mkdir(parents=True)
+        path.symlink_to(victims[1])
+        runner = JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=run.jobs, work_dir=run.corpus_work, vmaf_threads=1,
+                           encoder_threads=1, sessions={}, log=lambda line: None, shared=shared)
+        for job in jobs:  # the second job of the batch is refused too, not run on its own
+            with pytest.raises(InputError, match=re.escape(str(path))):
+                runner.run(job)
+        assert not list(run.jobs.glob("*.parquet"))

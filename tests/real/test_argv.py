@@ -11,6 +11,8 @@ from kit.media.argv import (
     build_fingerprint_argv,
     build_render_argv,
     build_score_argv,
+    build_shared_decode_argv,
+    decoded_ref_input,
 )
 from kit.media.libvmaf import FEATURES, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
 from kit.platforms.encoders import build_hw_args, get_spec
@@ -22,6 +24,27 @@ def test_libx264_encode_argv_is_exact() -> None:
     assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "ref.y4m", "-map", "0:v:0", "-an",
                     "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset",
                     "medium", "-crf", "25", "-threads", "2", "-f", "h264", "out.h264"]
+
+
+def test_shared_decode_argv_is_each_jobs_encode_fed_by_split() -> None:
+    """Each output carries exactly what build_encode_argv gives that job after its input (kit.corpus.shared)."""
+    x264, x265 = get_spec("libx264"), get_spec("libx265")
+    argv = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264"), (x265, 31, "b.hevc")],
+                                    ref_pix_fmt="yuv420p10le", ref_out="ref.tmp", threads=1)
+    assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "m.mp4", "-filter_complex",
+                    "[0:v:0]split=3[e0][e1][r];[r]settb=1/25,setpts=N,format=yuv420p10le[ref]",
+                    "-map", "[e0]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
+                    "libx264", "-preset", "medium", "-crf", "25", "-threads", "1", "-f", "h264", "a.h264",
+                    "-map", "[e1]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
+                    "libx265", "-preset", "medium", "-crf", "31", "-x265-params", "log-level=error", "-threads", "1",
+                    "-f", "hevc", "b.hevc", "-map", "[ref]", "-c:v", "rawvideo", "-f", "nut", "ref.tmp"]
+    for (spec, cq, out), start in (((x264, 25, "a.h264"), 11), ((x265, 31, "b.hevc"), 31)):
+        own = build_encode_argv("ffmpeg", ["-i", "m.mp4"], spec, cq, out, threads=1)
+        assert argv[start:start + len(own) - 9] == own[9:]  # after its `-map 0:v:0`, the job's own encode
+    no_ref = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264")])
+    assert no_ref[7:9] == ["-filter_complex", "[0:v:0]split=1[e0]"] and no_ref[-1] == "a.h264"
+    assert decoded_ref_input("r.nut", [("color_range", "pc"), ("colorspace", "bt709")]) == [
+        "-color_range", "pc", "-colorspace", "bt709", "-i", "r.nut"]
 
 
 def test_quality_mapping_per_family() -> None:

@@ -1,0 +1,167 @@
+"""One decode of a compressed master for all of its corpus jobs (issue 27, item 8).
+
+Done job by job, a master (.mp4/.mkv/.mov) is decoded twice per job: by its encode and by its scoring.
+Here the jobs still to run of one master share its decode: one ffmpeg decodes it once and feeds, by
+`split`, the encodes of up to ENCODES_PER_DECODE jobs (the same frames and properties each encode
+would have decoded itself, so the same bitstreams) and, once per clip, writes the reference as the
+scorings take it (renumbered, in the clip's pixel format) to `02_corpus/work/decoded/<clip>/ref.nut`.
+Each job then scores its own encode against that file and writes its rows and ledger as before:
+resume stays per job, and the rows are byte-identical to the per-job decode's
+(tests/real/test_shared_decode.py).
+
+A .y4m or .yuv clip is read, not decoded: it keeps the per-job plan. So do hardware encoders (their
+device set-up and session caps are one encode per process), a clip whose decoded copy would not fit
+on the disk (said once in the step log), and every clip with KIT_SHARED_DECODE=0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit.infra.files import fresh_folder
+from kit.infra.proc import LogFn
+from kit.media.refs import frame_bytes
+
+if TYPE_CHECKING:
+    from kit.corpus.jobs import Job
+
+# encoders fed by one decode, each with its own lookahead in memory (x264 medium ~0.1 GB at 1080p, x265 and
+# SVT-AV1 more): the quality grid of one encoder, for the kit's default four cqs
+ENCODES_PER_DECODE = 4
+# free space kept on the disk beyond the decoded reference itself
+DISK_RESERVE_BYTES = 512 << 20
+REF_NAME = "ref.nut"
+
+
+def shared_decode_enabled() -> bool:
+    """KIT_SHARED_DECODE=0 turns the plan off (every job decodes its master itself, as before)."""
+    return os.environ.get("KIT_SHARED_DECODE", "1").strip() != "0"
+
+
+@dataclass
+class Batch:
+    """Jobs of one clip whose encodes one ffmpeg makes from one decode; the first of a clip also writes its
+    decoded reference. Run by whichever of its jobs comes first; the others wait for it."""
+
+    jobs: list[Job]
+    folder: Path  # the clip's folder: encodes and the decoded reference
+    writes_ref: bool
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ran: bool = False
+    failure: BaseException | None = None  # why the batch's ffmpeg failed: each of its jobs fails with it
+    elapsed_s: float = 0.0
+    argv: list[str] = field(default_factory=list)
+
+    def encoded(self, job: Job) -> Path:
+        return self.folder / f"{job.job_id}.{job.spec.container}"
+
+
+@dataclass
+class ClipDecode:
+    """A clip's batches, its decoded reference, and how many of its jobs have not finished."""
+
+    folder: Path
+    batches: list[Batch]
+    unfinished: int
+    ref_made: threading.Event = field(default_factory=threading.Event)  # set once the ref is there, or never will be
+    ref_tags: tuple[tuple[str, str], ...] | None = None  # colour tags of ref.nut; None: no usable ref
+    made: bool = False  # its folder exists
+
+    @property
+    def ref_path(self) -> Path:
+        return self.folder / REF_NAME
+
+
+class SharedDecodes:
+    """The shared decodes of one corpus step: which jobs share one, running each batch once, tidying up."""
+
+    def __init__(self, jobs: Iterable[Job], folder: Path, log: LogFn,
+                 shares: Callable[[Job], bool] = lambda job: True) -> None:
+        self.folder, self.log = folder, log
+        self._lock = threading.Lock()
+        by_clip: dict[str, list[Job]] = {}
+        for job in jobs:
+            if job.clip.kind == "master" and shares(job):
+                by_clip.setdefault(job.clip.path, []).append(job)
+        self.clips: dict[str, ClipDecode] = {}
+        self._batch_of: dict[str, Batch] = {}
+        for path, clip_jobs in by_clip.items():
+            sub = folder / clip_jobs[0].job_id.split("__")[0]
+            batches = [Batch(clip_jobs[i:i + ENCODES_PER_DECODE], sub, writes_ref=i == 0)
+                       for i in range(0, len(clip_jobs), ENCODES_PER_DECODE)]
+            self.clips[path] = ClipDecode(sub, batches, len(clip_jobs))
+            self._batch_of.update({j.job_id: b for b in batches for j in b.jobs})
+
+    def batch_of(self, job: Job) -> Batch | None:
+        return self._batch_of.get(job.job_id)
+
+    def encode(self, job: Job, run_batch: Callable[[Batch, bool], None]) -> Batch:
+        """The job's batch, run first if no job of it has run it: `run_batch(batch, with_ref)` makes its
+        encodes (and the clip's decoded reference when `with_ref`), recording its result in the batch."""
+        batch = self._batch_of[job.job_id]
+        clip = self.clips[job.clip.path]
+        with batch.lock:
+            if not batch.ran:
+                batch.ran = True
+                with_ref = batch.writes_ref and self._room_for_ref(job)
+                try:
+                    with self._lock:  # made once, by whichever batch of the clip starts first
+                        if not clip.made:
+                            fresh_folder(clip.folder)
+                            clip.made = True
+                    run_batch(batch, with_ref)
+                except BaseException as exc:  # a failed ffmpeg, or an interrupt: no job of the batch goes on
+                    batch.failure = exc
+                    raise
+                finally:
+                    if batch.writes_ref:
+                        clip.ref_made.set()
+        if batch.failure is not None:
+            raise batch.failure
+        return batch
+
+    def _room_for_ref(self, job: Job) -> bool:
+        """Whether the decoded reference fits on the disk; when not, the clip's scorings decode the master."""
+        clip = job.clip
+        need = clip.n_frames * frame_bytes(clip.width, clip.height, clip.pix_fmt)
+        probe = self.folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        free = shutil.disk_usage(probe).free
+        if free >= need + DISK_RESERVE_BYTES:
+            return True
+        self.log(f"shared decode: {clip.src} decoded would take {need / 2**30:.2f} GiB, {free / 2**30:.2f} GiB are "
+                 f"free in {probe}: its scorings decode the master themselves, as without the plan")
+        return False
+
+    def ref_input(self, job: Job) -> tuple[Path, tuple[tuple[str, str], ...]] | None:
+        """The clip's decoded reference and its colour tags, once its first batch is done; None when there is
+        none (no room, or its batch failed): the scoring then decodes the master."""
+        clip = self.clips[job.clip.path]
+        clip.ref_made.wait()
+        if clip.ref_tags is None or not clip.ref_path.is_file():
+            return None
+        return clip.ref_path, clip.ref_tags
+
+    def set_ref_tags(self, job: Job, tags: tuple[tuple[str, str], ...] | None) -> None:
+        self.clips[job.clip.path].ref_tags = tags
+
+    def finished(self, job: Job) -> None:
+        """A job of a shared decode is over (done or failed): its encode goes, and the clip's folder with
+        its decoded reference once no job of the clip is left to run."""
+        batch = self._batch_of.get(job.job_id)
+        if batch is None:
+            return
+        batch.encoded(job).unlink(missing_ok=True)
+        clip = self.clips[job.clip.path]
+        with self._lock:
+            clip.unfinished -= 1
+            last = clip.unfinished == 0
+        if last:
+            shutil.rmtree(clip.folder, ignore_errors=True)

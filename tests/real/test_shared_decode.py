@@ -1,0 +1,175 @@
+"""A compressed master decoded once for all its corpus jobs (kit.corpus.shared): the rows are those of the
+per-job decode, byte for byte, whatever the master's container, depth, colour tags or timestamps; the
+decoded copy is gone when the step ends; a killed step resumes to the same rows; a disk too full for the
+copy falls back to the per-job decode and says so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import namedtuple
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kit.corpus.jobs import JobRunner, Provenance, job_paths, plan_jobs
+from kit.corpus.scheduler import run_jobs
+from kit.corpus.schema import corpus_sha256
+from kit.corpus.shared import SharedDecodes
+from kit.infra.host import cpu_name
+from kit.media.cache import Sha256Cache
+from kit.media.discovery import discover
+from kit.media.ffmpeg import COLOUR_NAMES, parse_output_colour
+from kit.rundir import RunDir
+from tests.conftest import ROOT, TINY_SOURCES, run_kit
+
+GRID = ["--encoders", "libx264,libx265,libsvtav1", "--cqs", "25,37"]
+OFF = {"KIT_SHARED_DECODE": "0"}
+
+
+def make(ffmpeg: str, dest: Path, lavfi: str, *args: str, frames: int = 10) -> Path:
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", lavfi,
+                    "-frames:v", str(frames), *args, str(dest)], check=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def masters(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four compressed masters, each with what could tell a decoded copy from the master itself: colour tags
+    and full range at 29.97 fps, 10 bit, JPEG range, variable frame timing."""
+    refs = tmp_path_factory.mktemp("masters")
+    make(ffmpeg, refs / "alpha.mp4", TINY_SOURCES["alpha"].replace("r=25", "r=30000/1001"), "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", "-color_range", "pc", "-colorspace", "bt709", "-color_primaries", "bt709",
+         "-color_trc", "bt709")
+    make(ffmpeg, refs / "beta.mkv", TINY_SOURCES["beta"], "-c:v", "ffv1", "-pix_fmt", "yuv420p10le")
+    make(ffmpeg, refs / "gamma.mov", TINY_SOURCES["gamma"], "-c:v", "mjpeg", "-pix_fmt", "yuvj420p")
+    make(ffmpeg, refs / "delta.mkv", TINY_SOURCES["delta"], "-vf", "setpts='if(lt(N,4),N*2,N+4)/TB/25'",
+         "-fps_mode", "passthrough", "-c:v", "libx264", frames=12)
+    return refs
+
+
+def corpus(refs: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -> str:
+    for step in ("prereqs", "corpus"):
+        res = run_kit("step", step, "--ref-dir", refs, "--out-dir", out, *GRID, *extra, env=env)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return corpus_sha256(RunDir(out).shard)
+
+
+def step_log(out: Path) -> str:
+    return RunDir(out).log("corpus").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", ["8bit", "source"])
+def test_the_rows_are_those_of_the_per_job_decode(masters: Path, tmp_path: Path, depth: str) -> None:
+    per_job = corpus(masters, tmp_path / "per-job", "--encode-depth", depth, env=OFF)
+    shared = corpus(masters, tmp_path / "shared", "--encode-depth", depth)
+    assert shared == per_job
+    assert "split=" not in step_log(tmp_path / "per-job")
+    log = step_log(tmp_path / "shared")
+    # one decode per clip for its 6 encodes (two batches: 4 + 2), its decoded copy read by every scoring
+    assert log.count("split=5[e0][e1][e2][e3][r]") == 4 and log.count("split=2[e0][e1]") == 4
+    assert log.count("ref.nut") >= 4 * 6 and "-color_range pc -colorspace bt709" in log
+    assert "not recognised" not in log and "decoded would take" not in log
+    assert not (RunDir(tmp_path / "shared").corpus_work).exists()
+    rows = pq.read_table(RunDir(tmp_path / "shared").shard, columns=["enc_pix_fmt", "src"]).to_pylist()
+    if depth == "source":  # the 10-bit master was encoded at 10 bit, read from its decoded copy
+        assert {r["enc_pix_fmt"] for r in rows if r["src"] == "beta"} == {"yuv420p10le"}
+
+
+@pytest.mark.slow
+def test_a_killed_step_resumes_to_the_same_rows(masters: Path, tmp_path: Path) -> None:
+    expected = corpus(masters, tmp_path / "clean", env=OFF)
+    out = tmp_path / "killed"
+    res = run_kit("step", "prereqs", "--ref-dir", masters, "--out-dir", out, *GRID)
+    assert res.returncode == 0, res.stderr
+    jobs = RunDir(out).jobs
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "step", "corpus", "--ref-dir", str(masters), "--out-dir",
+                             str(out), *GRID], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 300
+    while len(list(jobs.glob("*.json"))) < 7 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-way: a clip's decoded copy is on disk, some of its jobs done
+    proc.wait()
+    done = len(list(jobs.glob("*.json")))
+    assert 7 <= done < 24, done
+    res = run_kit("step", "corpus", "--ref-dir", masters, "--out-dir", out, *GRID)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert corpus_sha256(RunDir(out).shard) == expected
+    log = step_log(out).split("step corpus starts")[-1]  # the rerun's part of the log
+    # only clips with jobs left are decoded again: fewer decodes than clips x batches
+    assert log.count("split=") < 8 and log.count("split=") >= 1
+    assert not RunDir(out).corpus_work.exists()
+
+
+Usage = namedtuple("Usage", "total used free")
+
+
+def _rows(ffmpeg: str, refs: Path, out: Path, shared: bool, log: list[str]) -> list[dict[str, object]]:
+    clips = [c for c in discover(refs, ffmpeg, Sha256Cache(None)) if c.src in ("alpha", "beta")]
+    prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
+    out.mkdir()
+    jobs = plan_jobs(clips, ["libx264"], [25, 37])
+    runner = JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
+                       encoder_threads=1, sessions={}, log=log.append,
+                       shared=SharedDecodes(jobs, out / "work" / "decoded", log.append) if shared else None)
+    failures = run_jobs(lambda event: None, runner, jobs, 2, set(), lambda: None)
+    assert not failures, failures
+    rows = []
+    for job in jobs:
+        rows += pq.read_table(job_paths(out, job)[0]).drop(["enc_time_ms"]).to_pylist()
+    return rows
+
+
+def test_a_disk_too_full_for_the_decoded_copy_falls_back_and_says_so(
+        ffmpeg: str, masters: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    per_job = _rows(ffmpeg, masters, tmp_path / "per-job", False, [])
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(1 << 40, (1 << 40) - (100 << 20), 100 << 20))
+    log: list[str] = []
+    assert _rows(ffmpeg, masters, tmp_path / "full", True, log) == per_job
+    said = [line for line in log if "decoded would take" in line]
+    assert len(said) == 2 and "alpha" in said[0] + said[1], said  # once per clip, both fall back
+    assert not [line for line in log if "ref.nut" in line]  # every scoring decoded its master
+    assert [line for line in log if "split=3[e0][e1][r]" in line] == []  # no copy was written
+    assert len([line for line in log if "split=2[e0][e1]" in line]) == 2  # the encodes still share a decode
+    assert not list((tmp_path / "full" / "work" / "decoded").iterdir())  # each clip's folder went with its jobs
+
+
+def test_with_room_the_decoded_copy_feeds_the_scorings_and_goes(ffmpeg: str, masters: Path, tmp_path: Path) -> None:
+    per_job = _rows(ffmpeg, masters, tmp_path / "per-job", False, [])
+    log: list[str] = []
+    assert _rows(ffmpeg, masters, tmp_path / "shared", True, log) == per_job
+    assert len([line for line in log if "split=3[e0][e1][r]" in line]) == 2
+    assert len([line for line in log if "ref.nut" in line]) == 2 + 4  # 2 written, 4 scorings read them
+    assert not list((tmp_path / "shared" / "work" / "decoded").iterdir())
+
+
+def test_colour_tags_are_read_from_the_output_stream_line() -> None:
+    line = ("Output #4, nut, to 'x':\n  Stream #4:0: Video: rawvideo (I420 / 0x30323449), yuv420p(pc, "
+            "bt709/unknown/unknown, progressive), 1920x1080 [SAR 1:1 DAR 16:9], q=2-31, 25 fps, 25 tbn\n")
+    assert parse_output_colour(line, 4) == (("color_range", "pc"), ("colorspace", "bt709"))
+    assert parse_output_colour(line, 3) is None  # no such output
+    plain = "  Stream #1:0: Video: rawvideo (I420 / 0x30323449), yuv420p(progressive), 176x144, 25 fps\n"
+    assert parse_output_colour(plain, 1) == ()
+    bare = "  Stream #1:0: Video: rawvideo (Y3[11][10] / 0xA0B3359), yuv420p10le, 176x144, 25 fps\n"
+    assert parse_output_colour(bare, 1) == ()
+    same = "  Stream #2:0: Video: rawvideo, yuv420p(tv, bt709, top first), 176x144, 25 fps\n"
+    assert parse_output_colour(same, 2) == (("color_range", "tv"), ("colorspace", "bt709"),
+                                           ("color_primaries", "bt709"), ("color_trc", "bt709"))
+    odd = "  Stream #2:0: Video: rawvideo, yuv420p(tv, reserved/bt709/bt709, progressive), 176x144, 25 fps\n"
+    assert parse_output_colour(odd, 2) is None  # not a name to give back: the scorings decode the master
+
+
+def test_every_colour_name_is_taken_by_this_ffmpeg_as_an_input_option(ffmpeg: str, tmp_path: Path) -> None:
+    nut = make(ffmpeg, tmp_path / "x.nut", TINY_SOURCES["alpha"], "-c:v", "rawvideo", "-f", "nut", frames=1)
+    for option, names in COLOUR_NAMES.items():
+        for name in sorted(names):
+            res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", f"-{option}", name, "-i", str(nut),
+                                  "-f", "null", "-"], capture_output=True, text=True)
+            assert res.returncode == 0, (option, name, res.stderr[-500:])
