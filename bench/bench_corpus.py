@@ -21,13 +21,12 @@ import argparse
 import json
 import os
 import resource
-import shlex
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from common import ROOT, run_kit
+from common import ROOT, job_scripts, run_kit
 
 from kit.infra.host import core_count
 from kit.media.argv import build_encode_argv, build_score_argv
@@ -59,20 +58,7 @@ def bare_scripts(ffmpeg: str, refs: Path, work: Path, threads: int) -> list[Path
     """One shell script per job: the kit's own encode and score argv, nothing else."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    scripts = []
-    spec = get_spec("libx264")
-    for clip in discover(refs, ffmpeg, Sha256Cache(None)):
-        for cq in CQS:
-            enc = work / f"{clip.src}-{cq}.h264"
-            log = work / f"{clip.src}-{cq}.json"
-            lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=threads)),
-                     shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height,
-                                                 clip.pix_fmt, log, threads)),
-                     f"rm -f {shlex.quote(str(enc))}"]
-            script = work / f"job-{clip.src}-{cq}.sh"
-            script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
-            scripts.append(script)
-    return scripts
+    return job_scripts(ffmpeg, list(discover(refs, ffmpeg, Sha256Cache(None))), CQS, work, threads, threads)
 
 
 def run_bare(scripts: list[Path], jobs: int) -> float:

@@ -29,13 +29,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import ROOT, load_average
+from common import ROOT, job_scripts, load_average
 
 from kit.infra.host import core_count
-from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.discovery import reference_clips
 from kit.media.ffmpeg import imageio_binary
-from kit.platforms.encoders import get_spec
 
 SOURCES = {
     "pattern": "testsrc2=s=1920x1080:r=25",
@@ -90,18 +88,7 @@ def floor_scripts(ffmpeg: str, refs: Path, cache: Path, work: Path, threads: int
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     clips, _, _ = reference_clips(refs, ffmpeg, cache)
-    spec, scripts = get_spec("libx264"), []
-    for clip in clips:
-        for cq in CQS:
-            enc, log = work / f"{clip.src}-{cq}.h264", work / f"{clip.src}-{cq}.json"
-            lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=1)),
-                     shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height,
-                                                 clip.pix_fmt, log, threads)),
-                     f"rm -f {shlex.quote(str(enc))}"]
-            script = work / f"job-{clip.src}-{cq}.sh"
-            script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
-            scripts.append(script)
-    return scripts
+    return job_scripts(ffmpeg, clips, CQS, work, 1, threads)
 
 
 def run_floor(scripts: list[Path], cores: int) -> Run:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -129,3 +129,26 @@ def scaled_corpus(real: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
     df["vmaf"] = np.clip(df["vmaf"].to_numpy() + rng.normal(0, 0.3, rows), 0, 100)
     df["frame_index"] = np.arange(rows, dtype=np.int32)
     return df
+
+
+def job_scripts(ffmpeg: str, clips: list[Any], cqs: tuple[int, ...] | list[int], work: Path, encode_threads: int,
+                score_threads: int) -> list[Path]:
+    """One shell script per (clip, cq) job: the kit's own libx264 encode and score argv, each reading the clip
+    itself, then the encode removed: what the same jobs cost run by hand (the benchmarks' floor)."""
+    import shlex
+
+    from kit.media.argv import build_encode_argv, build_score_argv
+    from kit.platforms.encoders import get_spec
+
+    spec, scripts = get_spec("libx264"), []
+    for clip in clips:
+        for cq in cqs:
+            enc, log = work / f"{clip.src}-{cq}.h264", work / f"{clip.src}-{cq}.json"
+            lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=encode_threads)),
+                     shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height,
+                                                 clip.pix_fmt, log, score_threads)),
+                     f"rm -f {shlex.quote(str(enc))}"]
+            script = work / f"job-{clip.src}-{cq}.sh"
+            script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
+            scripts.append(script)
+    return scripts

@@ -86,20 +86,11 @@ class Breach:
 SEEDS_HINT = "choose seeds with fewer digits (--seeds): the row id is fr_regressor_v2_ensemble_v1_seed<N>"
 
 
-def id_problems(row_id: str) -> list[Breach]:
+def field_problems(key: str, value: str, limit: int, pattern: re.Pattern[str]) -> list[Breach]:
+    """A row field upstream bounds in length and pattern (the id, the onnx and sigstore paths)."""
     out = []
-    if len(row_id) > MAX_ID:
-        out.append(Breach(f"id {row_id!r} is {len(row_id)} characters long; the registry allows {MAX_ID}",
-                          SEEDS_HINT))
-    if not ID_PATTERN.match(row_id):
-        out.append(Breach(f"id {row_id!r} does not match {ID_PATTERN.pattern}", SEEDS_HINT))
-    return out
-
-
-def path_problems(key: str, value: str, pattern: re.Pattern[str]) -> list[Breach]:
-    out = []
-    if len(value) > MAX_PATH:
-        out.append(Breach(f"{key} {value!r} is {len(value)} characters long; the registry allows {MAX_PATH}",
+    if len(value) > limit:
+        out.append(Breach(f"{key} {value!r} is {len(value)} characters long; the registry allows {limit}",
                           SEEDS_HINT))
     if not pattern.match(value):
         out.append(Breach(f"{key} {value!r} does not match {pattern.pattern}", SEEDS_HINT))
@@ -108,8 +99,9 @@ def path_problems(key: str, value: str, pattern: re.Pattern[str]) -> list[Breach
 
 def row_problems(row: RegistryRow) -> list[Breach]:
     """Every rule of the registry's schema and validator that `row` breaks."""
-    out = [*id_problems(row.id), *path_problems("onnx", row.onnx, ONNX_PATTERN),
-           *path_problems("sigstore_bundle", row.sigstore_bundle, SIGSTORE_PATTERN)]
+    out = [*field_problems("id", row.id, MAX_ID, ID_PATTERN),
+           *field_problems("onnx", row.onnx, MAX_PATH, ONNX_PATTERN),
+           *field_problems("sigstore_bundle", row.sigstore_bundle, MAX_PATH, SIGSTORE_PATTERN)]
     if (why := license_problem(row.license)) is not None:
         out.append(Breach(why, "set --model-license to the models' SPDX license identifier"))
     if (why := license_url_problem(row.license_url)) is not None:
