@@ -23,7 +23,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.files import copy_file, read_json_object, sha256_file, write_json
 from kit.infra.records import Record, RecordError, omit_none
-from kit.model.conformal import GAUSSIAN_Z95, bounded, rank_needed
+from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
 from kit.verdict.document import Intervals
 
 METHOD = "split-conformal"
@@ -110,13 +110,10 @@ def unbounded_warning(n: int, alpha: float) -> str:
     return (f"UNBOUNDED: with n={n} content groups the {1 - alpha:.0%} interval needs the {k}-th smallest residual "
             f"and there are only {n}: no finite interval is guaranteed to cover a new source at this level. "
             f"Upstream's loader (vmaftune.conformal) would silently use the largest residual instead; an interval it "
-            f"prints from this file has no coverage guarantee. Add content groups (at least {groups_needed(alpha)} for "
-            f"this level) or use a lower level (--interval-level).")
+            f"prints from this file has no coverage guarantee. Add content groups (at least "
+            f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
 
 
-def groups_needed(alpha: float) -> int:
-    """The fewest calibration units with a bounded level-(1-alpha) interval."""
-    return next(n for n in range(1, 1_000_000) if bounded(n, 1.0 - alpha))
 
 
 def ship_calibration(source: Path, dest: Path) -> CalibrationCard:

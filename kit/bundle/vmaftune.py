@@ -292,8 +292,10 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
                           f"no conformal multiplier ({ship.confidence.reason}); upstream's fallback, mean +/- "
                           f"{ship.confidence.gaussian_z} x std, assumes Gaussian errors and is not calibrated"),
         "calibration": card.to_json() if card is not None else None,
-        "applies_to": "the ensemble's mean prediction of a clip from its mean features (vmaf-tune's per-clip use); "
-                      "a single member's output is not what it was calibrated on",
+        "applies_to": "conformal_q_residual: the ensemble's mean prediction of one frame (calibrated on frames of "
+                      "held-out sources; whether it holds per clip is the verdict's intervals.clip_use); the "
+                      "calibration sidecar: a clip predicted from its mean features. A single member's output is "
+                      "neither",
         "unbounded": card.unbounded if card is not None else None,
     }
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.infra.files import fresh_folder
+from kit.infra.files import fresh_folder, remove_folder
 from kit.infra.proc import LogFn
 from kit.media.refs import frame_bytes
 
@@ -164,4 +164,4 @@ class SharedDecodes:
             clip.unfinished -= 1
             last = clip.unfinished == 0
         if last:
-            shutil.rmtree(clip.folder, ignore_errors=True)
+            remove_folder(clip.folder)

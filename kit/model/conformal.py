@@ -54,6 +54,11 @@ def bounded(n: int, level: float) -> bool:
     return rank_needed(n, level) <= n
 
 
+def groups_needed(level: float) -> int:
+    """The fewest calibration groups that bound a level: the smallest n with ceil((n+1) level) <= n."""
+    return next(n for n in range(1, 1_000_000) if bounded(n, level))
+
+
 def scores(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray | None) -> np.ndarray:
     """Each row's nonconformity score: |y - mu| / sigma (a zero spread: 0 for an exact hit, else inf), or |y - mu|."""
     miss = np.abs(np.asarray(y, dtype=np.float64) - np.asarray(mu, dtype=np.float64))
@@ -97,7 +102,7 @@ class Calibration:
             return math.inf
         need = (self.n + 1) * level - EPS
         p = int(np.searchsorted(self.pooled, need, side="left"))
-        return float(self.sorted_scores[min(p, len(self.sorted_scores) - 1)])
+        return float(self.sorted_scores[p]) if p < len(self.sorted_scores) else math.inf  # never the largest
 
     def left_out(self, level: float) -> np.ndarray:
         """For each group k, q calibrated on the other n-1 groups (inf when n-1 groups cannot bound it)."""

@@ -80,7 +80,7 @@ def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Fig
             ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
     ax.plot([lv.level for lv in levels], [lv.coverage for lv in levels], "o-", color="tab:blue", label="pooled")
     for lv in levels:
-        if lv.unbounded:
+        if lv.unbounded or lv.share_unbounded > 0:  # 100 % of an unbounded interval says nothing
             ax.annotate("unbounded", (lv.level, lv.coverage), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
     ax.legend(fontsize=7, loc="upper left")

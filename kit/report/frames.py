@@ -18,7 +18,9 @@ import pandas as pd
 
 from kit.model.results import FoldResult
 from kit.report.markup import ROWS_SHOWN
+from kit.verdict.breakdown import quality_key
 from kit.verdict.document import GroupErrors
+from kit.verdict.intervals import level_of
 
 if TYPE_CHECKING:
     from kit.corpus.summary import SourceInfo
@@ -58,7 +60,8 @@ def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
     for lo in (c for c in intervals.columns if c.startswith("lo")):
         hi = "hi" + lo[2:]
         if hi in intervals:
-            name = "nominal" if lo == "lo" else f"{int(lo[3:]) / 100:g}"  # lo_95 -> "0.95", lo_50 -> "0.5"
+            level = level_of(lo)
+            name = "nominal" if level is None else f"{level:g}"  # lo_95 -> "0.95", lo_97.5 -> "0.975"
             inside[name] = (intervals[lo] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals[hi])
     return pd.DataFrame(inside).groupby(intervals["src_sha256"]).mean()
 
@@ -124,8 +127,6 @@ def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
     return out
 
 
-def quality_key(encoder: str, cq: int) -> str:
-    return f"{encoder} cq{cq}"
 
 
 def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:

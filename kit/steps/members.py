@@ -36,8 +36,8 @@ KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 
 def kept_apart(settings: RunSettings) -> tuple[str, ...]:
-    """The columns that keep otherwise duplicate rows apart when the corpus is read for training (kit.corpus.dedup):
-    the box under --holdout box. The gather and every training task read the same rows through it."""
+    """The extra columns the corpus is read with for training: the box under --holdout box (its folds need it).
+    The gather and every training task read the same rows and columns through it."""
     return ("box_id",) if "box" in settings.holdout else ()
 
 

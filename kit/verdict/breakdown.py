@@ -15,6 +15,7 @@ import pandas as pd
 
 from kit.corpus.schema import VMAF_RANGE
 from kit.verdict.document import GroupErrors, LimitGate
+from kit.verdict.intervals import level_of
 
 GROUPINGS = ("encoder", "box", "resolution", "quality", "source")
 # classes by picture height: what libvmaf's vmaf_v0.6.1 (trained for 1080p viewing) sees far from its setting
@@ -37,10 +38,16 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     if by == "resolution":
         return rows["height"].map(resolution_class)
     if by == "quality":
-        return rows["encoder"].astype(str) + " cq" + rows["cq"].astype(str)
+        return pd.Series([quality_key(str(e), int(c)) for e, c in zip(rows["encoder"], rows["cq"], strict=True)],
+                         index=rows.index)
     if by == "source":
         return rows["src"].astype(str)
     raise ValueError(f"unknown grouping {by!r}")
+
+
+def quality_key(encoder: str, cq: int) -> str:
+    """A quality setting's group: `libx264 cq25`."""
+    return f"{encoder} cq{cq}"
 
 
 def plcc(y: np.ndarray, p: np.ndarray) -> float:
@@ -56,7 +63,7 @@ def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> Gr
     has_interval = "lo" in part
     width = (part["hi"] - part["lo"]).to_numpy() if has_interval else np.array([np.nan])
     inside = ((part["lo"] <= part["vmaf"]) & (part["vmaf"] <= part["hi"])).mean() if has_interval else math.nan
-    levels = [c[3:] for c in part.columns if c.startswith("lo_")]  # every level intervals.parquet holds
+    levels = [c[3:] for c in part.columns if level_of(c) is not None and c.startswith("lo")]  # every level held
     return GroupErrors(by=by, group=group, n_frames=len(part), n_sources=int(part["src_sha256"].nunique()),
                        plcc=plcc(y, p), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(miss.mean()),
                        max_abs_error=float(np.abs(miss).max()),
@@ -68,13 +75,14 @@ def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> Gr
 
 
 def level_coverage(part: pd.DataFrame, level: str) -> float:
-    """Rows inside [lo_<L>, hi_<L>] (closed)."""
-    return float(((part[f"lo_{level}"] <= part["vmaf"]) & (part["vmaf"] <= part[f"hi_{level}"])).mean())
+    """Rows inside [lo_<L>, hi_<L>] (closed); `level` as the columns spell it ("95", "97.5")."""
+    lo, hi = part["lo_" + level], part["hi_" + level]
+    return float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
 
 
 def level_width(part: pd.DataFrame, level: str) -> float | None:
     """Mean hi_<L> - lo_<L>; None when any is unbounded."""
-    width = (part[f"hi_{level}"] - part[f"lo_{level}"]).to_numpy()
+    width = (part["hi_" + level] - part["lo_" + level]).to_numpy()
     return float(width.mean()) if np.isfinite(width).all() else None
 
 

@@ -19,6 +19,7 @@ from kit.model.conformal import (
     UNIT,
     Calibration,
     covered,
+    groups_needed,
     interval,
     rank_needed,
     scores,
@@ -32,6 +33,15 @@ META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "hei
 def column(level: float, side: str) -> str:
     """`lo_95`, `hi_80`, `lo_97.5`: a level's interval columns in intervals.parquet."""
     return f"{side}_{level * 100:g}"
+
+
+def level_of(col: str) -> float | None:
+    """The level of an interval column (`lo_97.5` -> 0.975), None for another column (`lo`, the nominal's)."""
+    side, _, pct = col.partition("_")
+    try:
+        return float(pct) / 100 if side in ("lo", "hi") and pct else None
+    except ValueError:
+        return None
 
 
 def levels_for(nominal: float) -> tuple[float, ...]:
@@ -94,7 +104,7 @@ def calibrate(rows: pd.DataFrame, nominal: float) -> tuple[pd.DataFrame, Interva
 
 
 def unbounded_reason(n: int, level: float) -> str:
-    need = next(m for m in range(n, 100_000) if rank_needed(m, level) <= m)
+    need = groups_needed(level)
     return (f"{n} content group(s) cannot bound a {level:.0%} interval: the threshold is the "
             f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least {need} "
             "groups")
@@ -172,9 +182,13 @@ def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
     value = at.coverage
     failing = []
     statement = f"held-out coverage at {intervals.nominal:.0%} nominal is {value:.1%}"
-    if threshold is not None and at.unbounded:
-        failing, statement = ["pooled"], f"the {intervals.nominal:.0%} interval is unbounded: " + unbounded_reason(
-            intervals.n_groups, intervals.nominal)
+    if threshold is not None and (at.unbounded or at.share_unbounded > 0):
+        # unbounded with all n groups, or with each row's own group left out (n - 1): the coverage says nothing
+        n = intervals.n_groups if at.unbounded else intervals.n_groups - 1
+        failing = ["pooled"]
+        statement = (f"the {intervals.nominal:.0%} interval is unbounded" + ("" if at.unbounded else
+                     " once a row's own group is left out of its calibration") + ": " +
+                     unbounded_reason(n, intervals.nominal))
     elif threshold is not None and not value >= threshold:
         failing = ["pooled"]
     return LimitGate(enabled=threshold is not None, measure="coverage", threshold=threshold, worst="pooled",
