@@ -1,6 +1,5 @@
 """`python -m kit` is the `ensemble-kit` command (also `python kit/__main__.py`)."""
 
-import signal
 import sys
 from pathlib import Path
 
@@ -19,9 +18,7 @@ try:
 except Interrupted as exc:
     from kit.infra.invocation import retry_command
 
-    by = "" if exc.signum == signal.SIGINT else f" by {signal.Signals(exc.signum).name}"
-    sys.stderr.write(f"\ninterrupted{by} (0 running process(es) stopped); finished work is kept.\n"
-                     f"resume with: {retry_command()}\n")
+    sys.stderr.write("\n".join(interrupts.stop_lines(exc.signum, 0, retry_command())) + "\n")
     sys.exit(128 + exc.signum)
 
 main()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -221,11 +220,6 @@ def report_error(exc: KitError) -> None:
         say(f"hint: {visible(exc.hint)}")
 
 
-def interrupted_line(exc: KeyboardInterrupt, stopped: int) -> str:
-    """Ctrl-C's line (kept as it always read) or the same naming SIGTERM or SIGHUP."""
-    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-    by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    return f"\ninterrupted{by} ({stopped} running process(es) stopped); finished work is kept."
 
 
 def _quiet_stdout() -> None:
@@ -270,7 +264,7 @@ def _run(fn: Callable[[], int]) -> int:
 
 def _report(exc: BaseException, retry: bool) -> int:
     """Stop what still runs, say why the command ended; returns its exit code."""
-    from kit.infra import proc
+    from kit.infra import interrupts, proc
 
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE:
@@ -279,8 +273,8 @@ def _report(exc: BaseException, retry: bool) -> int:
         _quiet_stdout()
     elif isinstance(exc, KeyboardInterrupt):
         proc.stop_all()
-        say(interrupted_line(exc, proc.stopped_count()))
-        say(f"resume with: {retry_command()}")
+        for line in interrupts.stop_lines(interrupts.signal_of(exc), proc.stopped_count(), retry_command()):
+            say(line)
     elif (user := as_user_error(exc)) is not None:
         (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
         report_error(user)

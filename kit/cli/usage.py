@@ -19,7 +19,8 @@ from typing import Any
 import click
 
 from kit.cli.params import FlagError
-from kit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from kit.errors import EXIT_BAD_INPUT
+from kit.infra import interrupts
 from kit.infra.invocation import kit_command, retry_command
 from kit.infra.visible import visible
 
@@ -80,9 +81,11 @@ class KitGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+        except click.Abort as exc:  # a stop signal while the flags were read (click turns it into Abort)
+            signum = interrupts.signal_of(exc.__cause__ or exc.__context__)
+            for line in interrupts.stop_lines(signum, 0, retry_command()):
+                click.echo(line, err=True)
+            sys.exit(128 + signum)
         if standalone_mode:  # as click's own standalone mode: a command that returns (or --help) exits 0
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv

@@ -66,6 +66,18 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def signal_of(exc: BaseException | None) -> int:
+    """The stop signal an interrupt stands for: its own, or Ctrl-C's for a plain KeyboardInterrupt."""
+    return exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+
+
+def stop_lines(signum: int, stopped: int, resume: str) -> tuple[str, str]:
+    """The two lines every stop ends with, at whatever instant it came (Ctrl-C's kept as it always read)."""
+    by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    return (f"\ninterrupted{by} ({stopped} running process(es) stopped); finished work is kept.",
+            f"resume with: {resume}")
+
+
 def received() -> int | None:
     """The stop signal that came since install(), if any."""
     return _received

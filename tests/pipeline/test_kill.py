@@ -166,9 +166,10 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     proc = start(args)
     jobs = out / "02_corpus" / "jobs"
     deadline = time.monotonic() + 60
-    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
+    # a job's ledger, and an ffmpeg running now: the line must count the process the interrupt stops
+    while not (jobs.is_dir() and list(jobs.glob("*.json")) and processes_naming(out)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert list(jobs.glob("*.json")), "the corpus step never started a job"
+    assert list(jobs.glob("*.json")) and processes_naming(out), "the corpus step never started a job"
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does
     proc_out, stderr = proc.communicate(timeout=30)
