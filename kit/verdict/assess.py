@@ -10,7 +10,7 @@ import pandas as pd
 
 from kit.verdict.breakdown import breakdown, errors_of
 from kit.verdict.document import Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
-from kit.verdict.intervals import calibrate, clip_use, ensemble_rows, sidecar
+from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,12 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
            holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
     numbered them (kit.verdict.intervals.META columns); `clips`: 03_loso/clips.parquet of those seeds."""
-    rows, intervals = calibrate(ensemble_rows(predictions, meta), nominal)
+    held_out = ensemble_rows(predictions, meta)
+    th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
+    rows, intervals = calibrate(held_out, nominal, th)
     residuals = None
     if clips is not None and len(clips):
-        use, residuals = clip_use(clips, rows, nominal, intervals.score)
+        use, residuals = clip_use(clips, rows, nominal, th)
         intervals = replace(intervals, clip_use=use)
     blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc) for kind, frame in holdouts.items())
     return Assessment(rows, intervals, breakdown(rows), blocks, completeness(meta, predictions),

@@ -8,6 +8,7 @@ at every level, each calibrated on the other content groups (leave one group out
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -65,26 +66,45 @@ def group_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(ids, dtype=object)
 
 
-def calibrate(rows: pd.DataFrame, nominal: float) -> tuple[pd.DataFrame, Intervals]:
+@dataclass(frozen=True)
+class GroupThresholds:
+    """The scores' calibration over the content groups, made once for the rows' and the clips' intervals."""
+
+    ids: np.ndarray  # the group ids, in code order
+    codes: np.ndarray  # each row's group code
+    normalised: bool  # scores scaled by the ensemble's std (two seeds or more), else absolute
+    cal: Calibration
+    cal_abs: Calibration  # on absolute scores (cal itself when the scores are absolute)
+    left_out: dict[float, np.ndarray]  # per level, each group's threshold calibrated without it
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame, nominal: float) -> GroupThresholds:
+        codes, ids = group_codes(rows)
+        sigma = rows["std"].to_numpy(dtype=np.float64)
+        normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
+        y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
+        cal = Calibration.of(scores(y, mu, sigma if normalised else None), codes)
+        cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
+        return cls(ids, codes, normalised, cal, cal_abs, {lv: cal.left_out(lv) for lv in levels_for(nominal)})
+
+
+def calibrate(rows: pd.DataFrame, nominal: float,
+              th: GroupThresholds | None = None) -> tuple[pd.DataFrame, Intervals]:
     """Every level's interval for every held-out row (its group left out), the thresholds from all groups, and the
     measured coverage. Normalised scores with two seeds or more, absolute with one."""
-    codes, ids = group_codes(rows)
-    n = len(ids)
-    sigma = rows["std"].to_numpy(dtype=np.float64)
-    normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
-    spread = sigma if normalised else None
+    th = th or GroupThresholds.of(rows, nominal)
+    codes, n, normalised = th.codes, len(th.ids), th.normalised
+    spread = rows["std"].to_numpy(dtype=np.float64) if normalised else None
     y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
-    cal = Calibration.of(scores(y, mu, spread), codes)
-    cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
     out = rows.assign()  # a new frame: the interval columns are added to it, not to the caller's
     levels = []
     for level in levels_for(nominal):
-        lo, hi = interval(mu, spread, cal.left_out(level)[codes])
+        lo, hi = interval(mu, spread, th.left_out[level][codes])
         out[column(level, "lo")], out[column(level, "hi")] = lo, hi
         inside = covered(y, lo, hi)
         width = hi - lo
         per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
-        q, q_abs = cal.threshold(level), cal_abs.threshold(level)
+        q, q_abs = th.cal.threshold(level), th.cal_abs.threshold(level)
         levels.append(IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
                                     unbounded=not math.isfinite(q), coverage=float(inside.mean()),
                                     mean_width=float(width.mean()) if np.isfinite(width).all() else None,
@@ -123,7 +143,8 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float, score: str) -> tuple[ClipUse, pd.DataFrame]:
+def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
+             th: GroupThresholds) -> tuple[ClipUse, pd.DataFrame]:
     """Clips predicted from their mean features (03_loso/clips.parquet, per seed) against their mean teacher, with
     the frame-level interval of their group (calibrated without it) around the clips' ensemble prediction; and
     one absolute residual per content group (its largest clip miss) for the split-conformal sidecar."""
@@ -132,15 +153,11 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float, score: str
         std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
     content = rows.drop_duplicates("src_sha256").set_index("src_sha256")["content"]
     ens["content"] = content.loc[ens["src_sha256"]].to_numpy()
-    codes, ids = group_codes(rows)
-    y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
-    spread = rows["std"].to_numpy(dtype=np.float64) if score == "normalised" else None
-    cal = Calibration.of(scores(y, mu, spread), codes)
-    at_clip = pd.Series(np.arange(len(ids)), index=ids).loc[ens["content"]].to_numpy()
-    clip_sd = ens["std"].to_numpy() if score == "normalised" else None
+    at_clip = pd.Series(np.arange(len(th.ids)), index=th.ids).loc[ens["content"]].to_numpy()
+    clip_sd = ens["std"].to_numpy() if th.normalised else None
     by_level: dict[str, float | None] = {}
-    for level in levels_for(nominal):  # each clip in its group's interval, calibrated without that group
-        clip_q = cal.left_out(level)[at_clip]
+    for level, left_out in th.left_out.items():  # each clip in its group's interval, calibrated without that group
+        clip_q = left_out[at_clip]
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
         by_level[f"{level:g}"] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
