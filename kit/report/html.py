@@ -49,7 +49,8 @@ class ReportData:
     predictions: pd.DataFrame | None = None
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
-    intervals: pd.DataFrame | None = None  # 04_verdict/intervals.parquet: src_sha256, vmaf, lo/hi per level
+    # per source (index src_sha256), from 04_verdict/intervals.parquet: the share inside, one column per level
+    coverage: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,15 @@ class Invocation:
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None) -> ReportData:
-    from kit.report.frames import held_out_predictions, read_intervals
+    from kit.report.frames import coverage_by_source, held_out_predictions, read_intervals
 
     corpus_path = Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
     return ReportData(held_out_predictions(predictions, verdict.seeds, names),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs),
-                      read_intervals(intervals) if intervals is not None and intervals.is_file() else None)
+                      coverage_by_source(read_intervals(intervals))
+                      if intervals is not None and intervals.is_file() else None)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -191,8 +193,7 @@ def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFr
 
     if folds.empty:
         return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
-    coverage = frames.coverage_by_source(data.intervals) if data.intervals is not None else None
-    return frames.ranked_sources(folds, verdict.corpus.clips, coverage)
+    return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
 
 
 def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
@@ -256,7 +257,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     body = [*(sections.source_table_section(worst_first, folds, extras) if not worst_first.empty else []),
             *sections.quality_section(extras, data.predictions), *sections.breakdown_sections(extras),
-            *sections.intervals_section(extras, _coverage(data))]
+            *sections.intervals_section(extras, data.coverage)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "gate", "folds", "predictions", "rate-quality", "baselines", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
@@ -296,9 +297,3 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
     parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
-
-
-def _coverage(data: ReportData) -> pd.DataFrame | None:
-    from kit.report.frames import coverage_by_source
-
-    return coverage_by_source(data.intervals) if data.intervals is not None else None
