@@ -18,7 +18,7 @@ import pandas as pd
 
 from kit.model.results import FoldResult
 from kit.report.markup import ROWS_SHOWN
-from kit.verdict.breakdown import quality_key
+from kit.verdict.breakdown import errors_of, plcc, quality_key
 from kit.verdict.document import GroupErrors
 from kit.verdict.intervals import level_of
 
@@ -100,33 +100,22 @@ def out_of_range_by_source(folds: pd.DataFrame) -> pd.Series:
 
 
 def plcc_rmse(teacher: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """PLCC (NaN when either side is constant, as kit.model.metrics.agreement) and RMSE, without the rank
+    """PLCC (kit.verdict.breakdown.plcc: NaN when either side is constant) and RMSE, without the rank
     correlations: the report's pooled figures span every held-out frame, where Kendall's tau alone takes seconds."""
     y, p = np.asarray(teacher, dtype=float), np.asarray(pred, dtype=float)
     if len(y) == 0:
         return float("nan"), float("nan")
-    rmse = float(np.sqrt(np.mean((y - p) ** 2)))
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(p) == 0:
-        return float("nan"), rmse
-    return float(np.corrcoef(y, p)[0, 1]), rmse
+    return plcc(y, p), float(np.sqrt(np.mean((y - p) ** 2)))
 
 
 def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
     """The error of each quality setting ("<encoder> cq<N>") over its held-out rows, as the verdict's breakdown
-    rows read (coverage NaN: that needs the intervals)."""
-    from kit.model.metrics import errors
-
+    makes them (kit.verdict.breakdown.errors_of; coverage NaN: that needs the intervals). For a verdict of a kit
+    without the breakdown."""
     if not {"encoder", "cq"} <= set(per_row.columns):
         return []
-    out = []
-    for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True):
-        y, p = rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float)
-        (plcc, rmse), e = plcc_rmse(y, p), errors(y, p)
-        out.append(GroupErrors("quality", quality_key(str(encoder), int(cq)), len(rows), int(rows["src"].nunique()),
-                               plcc, rmse, e["bias"], e["max_abs_error"], e["share_out_of_range"], float("nan"), None))
-    return out
-
-
+    return [errors_of("quality", quality_key(str(encoder), int(cq)), rows)
+            for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True)]
 
 
 def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
