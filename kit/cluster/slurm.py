@@ -97,6 +97,11 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
     return lines
 
 
+def _header() -> list[str]:
+    """The first lines of every script the kit writes: the shell, and which kit wrote it when."""
+    return ["#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}."]
+
+
 def _prologue(plan: ClusterPlan) -> list[str]:
     """Every path in the scripts is absolute, so they run from any folder (a resubmission's, a node's)."""
     return ["set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env)]
@@ -107,8 +112,7 @@ def array_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     lay, n = plan.layout, plan.shards
     again = shlex.quote(str(array_path(lay)))
     return "\n".join([
-        "#!/bin/bash",
-        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        *_header(),
         f"# Array task K of 1..{n} runs prereqs and corpus for shard K/{n} into",
         f"# {lay.shards}/shard<K>of{n}; the union job ({union_path(lay).name}) trains on all of them.",
         "# Run the tasks again with: sbatch " + again + "   (finished shards end at once),",
@@ -137,8 +141,7 @@ def union_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     then = (f"# the training array ({train_path(lay).name}) and the gather ({gather_path(lay).name}) follow it."
             if plan.train_tasks else f"# runs LOSO, verdict and bundle on the union in {lay.union_out}.")
     return "\n".join([
-        "#!/bin/bash",
-        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        *_header(),
         f"# Merges the {n} shard folders under {lay.shards} into {lay.union_corpus.name}; then",
         then + " Submitted with --dependency=afterok on",
         "# the array job; run it again (once every shard is done) with: sbatch " + shlex.quote(str(union_path(lay))),
@@ -157,8 +160,7 @@ def train_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     command = plan.train_command("K")
     again = shlex.quote(str(train_path(lay)))
     return "\n".join([
-        "#!/bin/bash",
-        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        *_header(),
         f"# Array task K of 1..{t} trains share K/{t} of LOSO's members on {lay.union_corpus.name} and writes",
         f"# each into {lay.union_out}/03_loso/members/; the gather job ({gather_path(lay).name}) uses them all.",
         f"# A failed task K alone: sbatch --array=K {again}   (members already written are kept),",
@@ -176,8 +178,7 @@ def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """LOSO's gather (every member from the training tasks, a missing one refused), verdict and bundle."""
     lay, t = plan.layout, plan.train_tasks
     return "\n".join([
-        "#!/bin/bash",
-        f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.",
+        *_header(),
         f"# Gathers the LOSO members the {t} training tasks wrote and runs LOSO, verdict and bundle on the union",
         f"# in {lay.union_out}. Submitted with --dependency=afterok on the training array; run it again with:",
         "# sbatch " + shlex.quote(str(gather_path(lay))),
