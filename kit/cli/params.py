@@ -231,27 +231,41 @@ class AbsPath(KitType[Path]):
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
 
 
-class LicenseId(KitType[str]):
+class RegistryField(KitType[str]):
+    """Text for a field of the vmaf-tune registry rows, refused at the flag by the registry's own rule for it
+    (kit.bundle.registry, loaded when a value is converted)."""
+
+    example = ""
+
+    @abstractmethod
+    def problem(self, text: str) -> str | None:
+        """Why `text` cannot be the field, or None."""
+
+    def parse(self, text: str, flag: str) -> str:
+        if (why := self.problem(text)) is not None:
+            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} {self.example}")
+        return text
+
+
+class LicenseId(RegistryField):
     """An SPDX license identifier or expression for the vmaf-tune registry rows (`BSD-3-Clause`)."""
 
     name = "spdx"
+    example = "BSD-3-Clause-Plus-Patent"
 
-    def parse(self, text: str, flag: str) -> str:
+    def problem(self, text: str) -> str | None:
         from kit.bundle.registry import license_problem
 
-        if (why := license_problem(text)) is not None:
-            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} BSD-3-Clause-Plus-Patent")
-        return text
+        return license_problem(text)
 
 
-class LicenseUrl(KitType[str]):
+class LicenseUrl(RegistryField):
     """The address of the license text named in the registry rows."""
 
     name = "url"
+    example = "https://spdx.org/licenses/MIT.html"
 
-    def parse(self, text: str, flag: str) -> str:
+    def problem(self, text: str) -> str | None:
         from kit.bundle.registry import license_url_problem
 
-        if (why := license_url_problem(text)) is not None:
-            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} https://spdx.org/licenses/MIT.html")
-        return text
+        return license_url_problem(text)
