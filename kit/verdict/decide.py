@@ -160,8 +160,8 @@ def limit_reason(g: LimitGate) -> str:
     if g.measure == "share_out_of_range":
         more = f" ({len(g.failing) - 1} more source(s) too)" if len(g.failing) > 1 else ""
         return f"{g.statement}, beyond {flag} {g.threshold:g}{more}"
-    return f"{g.statement}, below {flag} {g.threshold:g}" if g.statement and "unbounded" not in g.statement \
-        else f"{g.statement} ({flag} {g.threshold:g})"
+    below = g.threshold is not None and g.worst_value < g.threshold  # else it failed as unbounded
+    return f"{g.statement}, below {flag} {g.threshold:g}" if below else f"{g.statement} ({flag} {g.threshold:g})"
 
 
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
