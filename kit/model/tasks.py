@@ -19,7 +19,6 @@ interruption, what had not been written) and gathers. A cluster runs the shares 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -168,11 +167,11 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
     Returns the members trained."""
     share, trained = [], []
     for job in jobs:
-        keys = job_keys(job)
-        members = [m for m, key in zip(job.members, keys, strict=True) if key in wanted and key not in have]
-        if members:
-            share.append(replace(job, members=members, planned_rows=planned_rows(job)))
-            trained += [key for key in keys if key in wanted and key not in have]
+        pairs = zip(job.members, job_keys(job), strict=True)
+        todo = [(m, key) for m, key in pairs if key in wanted and key not in have]
+        if todo:
+            share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
+            trained += [key for _, key in todo]
     if not share:
         return []
 
@@ -204,4 +203,4 @@ def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[Mem
 def describe(keys: list[MemberKey], most: int = 3) -> str:
     """`linear seed 0 fold 2, fr_regressor_v2 seed 1 fold 0 (and 4 more)`."""
     more = f" (and {len(keys) - most} more)" if len(keys) > most else ""
-    return ", ".join(map(str, itertools.islice(keys, most))) + more
+    return ", ".join(map(str, keys[:most])) + more
