@@ -147,10 +147,11 @@ def test_stop_signals_at_random_instants_exit_128_plus_n_then_resume(reference: 
         assert (verdict, models) == (exp_verdict, exp_models), label
 
 
-# the real ffmpeg; while the test holds the file `slow`, a corpus job's ffmpeg reads its input in real time
-# (8 frames: 0.32 s), so that one is still running when the kit handles the Ctrl-C
+# the real ffmpeg; while the test holds the file `slow`, a corpus job's ffmpeg is held back for a minute first
+# (the wrapper says so in `slow.held`), so the one the test finds running is still running when the kit handles
+# the Ctrl-C, however loaded the box (ffmpeg's own -re left a window of 0.32 s, missed on a busy CI machine)
 SLOW_WRAPPER = """#!/bin/sh
-case "$*" in *02_corpus*) [ -e "{slow}" ] && exec "{ffmpeg}" -re "$@" ;; esac
+case "$*" in *02_corpus*) if [ -e "{slow}" ]; then touch "{slow}.held"; sleep 60; fi ;; esac
 exec "{ffmpeg}" "$@"
 """
 
@@ -160,16 +161,20 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     out, slow, wrapper = tmp_path / "out", tmp_path / "slow", tmp_path / "ffmpeg-wrapper.sh"
     wrapper.write_text(SLOW_WRAPPER.format(slow=slow, ffmpeg=ffmpeg))
     wrapper.chmod(0o755)
-    slow.touch()
     args: list[str | Path] = ["run", "--ref-dir", tiny_refs, "--out-dir", out, "--ffmpeg", wrapper, *FAST,
                               "--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]
     proc = start(args)
     jobs = out / "02_corpus" / "jobs"
     deadline = time.monotonic() + 60
-    # a job's ledger, and an ffmpeg running now: the line must count the process the interrupt stops
-    while not (jobs.is_dir() and list(jobs.glob("*.json")) and processes_naming(out)) and time.monotonic() < deadline:
+    # a finished job's ledger first, at full speed; then the ffmpegs started from now on are slow ones
+    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert list(jobs.glob("*.json")) and processes_naming(out), "the corpus step never started a job"
+    assert list(jobs.glob("*.json")), "the corpus step never finished a job"
+    slow.touch()
+    held = slow.with_name("slow.held")
+    while not held.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held.exists() and processes_naming(out), "no corpus ffmpeg was held back"
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does
     proc_out, stderr = proc.communicate(timeout=30)
