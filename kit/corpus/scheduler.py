@@ -18,6 +18,7 @@ from kit.corpus.jobs import Job, JobResult, JobRunner, job_is_done
 from kit.errors import ToolError
 from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
+from kit.infra.interrupts import batches
 from kit.infra.proc import stop_all
 
 
@@ -101,7 +102,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
             futures = {pool.submit(work, j): j for j in jobs}
             try:
-                for fut in cf.as_completed(futures):
+                for fut in (fut for finished in batches(list(futures)) for fut in finished):
                     done += 1
                     try:
                         r = fut.result()

@@ -20,13 +20,22 @@ chosen exit 0 (seen). A command run inside another program (a test, CliRunner) g
 back instead (`end()`), so nothing it leaves ignored reaches the processes that program starts later.
 
 A SIGHUP ignored when the kit started (`nohup ensemble-kit run &`) stays ignored: that is what nohup asks.
+
+The handler runs on the main thread only, between two of its bytecodes. A wait on a lock with no timeout
+(`concurrent.futures.as_completed`, a thread's join) entered just as the signal came, or while the kernel
+handed the signal to another thread, sleeps on with the handler pending until what it waits for ends: a
+SIGTERM was ignored for good while two corpus jobs hung (seen, on a loaded box). So the main thread never
+waits longer than MAIN_WAIT_S at once on what other threads do (`batches`): the handler runs at the latest
+that long after the signal.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from kit.errors import Interrupted
 
@@ -37,6 +46,8 @@ _received: int | None = None  # the latest stop signal since install()
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
+MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once on other threads (the module's docstring)
+T = TypeVar("T")
 
 
 def whole_process() -> None:
@@ -106,3 +117,13 @@ def end() -> None:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _saved.clear()
+
+
+def batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
+    """The futures that finished, in the order given, every MAIN_WAIT_S at most (an empty list when none did),
+    until all have: the caller's thread handles a stop signal between two batches (the module's docstring)."""
+    index = {future: i for i, future in enumerate(futures)}
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
+        yield sorted(finished, key=index.__getitem__)

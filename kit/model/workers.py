@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import torch
 
+from kit.infra.interrupts import batches
 from kit.model.threads import INTRAOP_THREADS
 
 T = TypeVar("T")
-POLL_SECONDS = 0.2  # the caller's progress is refreshed this often at most
 
 
 class Cancelled(Exception):
@@ -34,7 +34,7 @@ def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int
     """Each task's result, the tasks started in the order given on `workers` threads.
 
     A task gets the stop event and raises `Cancelled` at its next step once it is set. `poll` runs on the
-    calling thread while the tasks run (every POLL_SECONDS at most) and once when all have finished; `on_done`
+    calling thread while the tasks run (every MAIN_WAIT_S at most) and once when all have finished; `on_done`
     (task index, result) on the calling thread as each task finishes. Ctrl-C, a task's error or an error of
     `on_done` stops every worker at its next step, and is raised here once they have all stopped."""
     stop = threading.Event()
@@ -42,10 +42,8 @@ def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int
     try:
         futures = [pool.submit(task, stop) for task in tasks]
         index = {future: i for i, future in enumerate(futures)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=index.__getitem__):
+        for finished in batches(futures):  # a stop signal is handled between two (kit.infra.interrupts)
+            for future in finished:
                 result = future.result()  # a worker's error ends the training here
                 if on_done is not None:
                     on_done(index[future], result)
