@@ -239,9 +239,11 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
     requeue = slurm.cmd("scontrol", "requeue", f"{a}_2")
     assert requeue.returncode == 0, requeue.stderr
     slurm.cmd("scontrol", "update", f"JobId={a}_2", "StartTime=now")  # a requeued job is held back 2 minutes
-    again: list[str] = []  # the union, task 2 of the training array alone, the gather: each after the one before
+    # the union, task 2 of the training array alone, the gather: each after the one before, the union after the
+    # requeued task (while that task holds its shard, the union refuses to merge it: "in use by a run")
+    again: list[str] = []
     for script, extra in (("union.sh", []), ("train.sh", ["--array=2"]), ("gather.sh", [])):
-        after = [f"--dependency=afterok:{again[-1]}"] if again else []
+        after = [f"--dependency=afterok:{again[-1] if again else f'{a}_2'}"]
         sub = slurm.cmd("sbatch", "--parsable", *after, *extra, str(root / "slurm" / script))
         assert sub.returncode == 0, sub.stderr
         again.append(sub.stdout.strip().split(";")[0])
