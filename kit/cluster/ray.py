@@ -205,7 +205,9 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_wo
     """Wait for every task, saying each one's end; the ones that failed."""
     pending, started, failed = list(refs), time.monotonic(), []
     while pending:
-        done, pending = ray.wait(pending, num_returns=1)
+        done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)  # signals handled between
+        if not done:
+            continue
         result = _result(ray, done[0], refs[done[0]])
         what = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
         state = "done" if result.ok else f"FAILED in {what} (exit {result.codes[-1]})"

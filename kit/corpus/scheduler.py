@@ -18,7 +18,7 @@ from kit.corpus.jobs import Job, JobResult, JobRunner, job_is_done
 from kit.errors import ToolError
 from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
-from kit.infra.interrupts import batches
+from kit.infra.interrupts import finished_batches
 from kit.infra.proc import stop_all
 
 
@@ -102,17 +102,18 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
             futures = {pool.submit(work, j): j for j in jobs}
             try:
-                for fut in (fut for finished in batches(list(futures)) for fut in finished):
-                    done += 1
-                    try:
-                        r = fut.result()
-                    except ToolError as exc:  # a failed or timed-out job; the others go on
-                        failures.append(exc)
-                        emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
-                        continue
-                    enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
-                    emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
-                                 round(r.score_time_ms, 3), round(enc_fps, 1)))
+                for batch in finished_batches(list(futures)):  # a stop signal is handled between two
+                    for fut in batch:
+                        done += 1
+                        try:
+                            r = fut.result()
+                        except ToolError as exc:  # a failed or timed-out job; the others go on
+                            failures.append(exc)
+                            emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
+                            continue
+                        enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
+                        emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
+                                     round(r.score_time_ms, 3), round(enc_fps, 1)))
             except BaseException:
                 # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
                 # so the pool below joins within moments; finished jobs stay on disk

@@ -25,7 +25,8 @@ The handler runs on the main thread only, between two of its bytecodes. A wait o
 (`concurrent.futures.as_completed`, a thread's join) entered just as the signal came, or while the kernel
 handed the signal to another thread, sleeps on with the handler pending until what it waits for ends: a
 SIGTERM was ignored for good while two corpus jobs hung (seen, on a loaded box). So the main thread never
-waits longer than MAIN_WAIT_S at once on what other threads do (`batches`): the handler runs at the latest
+waits longer than MAIN_WAIT_S at once on what other threads do (`finished_batches`, and the
+slices of kit.infra.proc's and kit.cluster.ray's waits): the handler runs at the latest
 that long after the signal.
 """
 
@@ -119,10 +120,14 @@ def end() -> None:
         _saved.clear()
 
 
-def batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
+def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
     """The futures that finished, in the order given, every MAIN_WAIT_S at most (an empty list when none did),
-    until all have: the caller's thread handles a stop signal between two batches (the module's docstring)."""
+    until all have: the caller's thread handles a stop signal between two batches (the module's docstring).
+    The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is waited
+    for (as concurrent.futures.as_completed does)."""
     index = {future: i for i, future in enumerate(futures)}
+    if len(index) != len(futures):
+        raise ValueError("the same future twice")
     pending = set(futures)
     while pending:
         finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)

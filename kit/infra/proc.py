@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import resources
+from kit.infra.interrupts import MAIN_WAIT_S
 from kit.infra.visible import shell_quote
 
 STDERR_TAIL_LINES = 25
@@ -447,7 +448,7 @@ class _Reader:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            alive[0].join(timeout=min(1.0, deadline - now))
+            alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))  # a stop signal is handled between two
         # pipes closed: the child has exited or is about to (one that closes them and
         # lives on is still held to the timeout)
         self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))

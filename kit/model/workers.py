@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import torch
 
-from kit.infra.interrupts import batches
+from kit.infra.interrupts import finished_batches
 from kit.model.threads import INTRAOP_THREADS
 
 T = TypeVar("T")
@@ -34,15 +34,16 @@ def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int
     """Each task's result, the tasks started in the order given on `workers` threads.
 
     A task gets the stop event and raises `Cancelled` at its next step once it is set. `poll` runs on the
-    calling thread while the tasks run (every MAIN_WAIT_S at most) and once when all have finished; `on_done`
-    (task index, result) on the calling thread as each task finishes. Ctrl-C, a task's error or an error of
-    `on_done` stops every worker at its next step, and is raised here once they have all stopped."""
+    calling thread while the tasks run (every kit.infra.interrupts.MAIN_WAIT_S at most) and once when all have
+    finished; `on_done` (task index, result) on the calling thread as each task finishes. Ctrl-C, a task's error
+    or an error of `on_done` stops every worker at its next step, and is raised here once they have all
+    stopped."""
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train", initializer=_worker_start)
     try:
         futures = [pool.submit(task, stop) for task in tasks]
         index = {future: i for i, future in enumerate(futures)}
-        for finished in batches(futures):  # a stop signal is handled between two (kit.infra.interrupts)
+        for finished in finished_batches(futures):  # a stop signal is handled between two (kit.infra.interrupts)
             for future in finished:
                 result = future.result()  # a worker's error ends the training here
                 if on_done is not None:

@@ -166,15 +166,21 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
     proc = start(args)
     jobs = out / "02_corpus" / "jobs"
     deadline = time.monotonic() + 60
-    # a finished job's ledger first, at full speed; then the ffmpegs started from now on are slow ones
-    while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(jobs.glob("*.json")), "the corpus step never finished a job"
-    slow.touch()
-    held = slow.with_name("slow.held")
-    while not held.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert held.exists() and processes_naming(out), "no corpus ffmpeg was held back"
+    try:
+        # a finished job's ledger first, at full speed; then the ffmpegs started from now on are held back
+        while not (jobs.is_dir() and list(jobs.glob("*.json"))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(jobs.glob("*.json")), "the corpus step never finished a job"
+        slow.touch()
+        held = slow.with_name("slow.held")
+        while not held.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert held.exists() and processes_naming(out), "no corpus ffmpeg was held back"
+    except BaseException:  # a run left behind would hold each ffmpeg back a minute
+        slow.unlink(missing_ok=True)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     sent = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C at a terminal does
     proc_out, stderr = proc.communicate(timeout=30)

@@ -243,7 +243,7 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
     # requeued task (while that task holds its shard, the union refuses to merge it: "in use by a run")
     again: list[str] = []
     for script, extra in (("union.sh", []), ("train.sh", ["--array=2"]), ("gather.sh", [])):
-        after = [f"--dependency=afterok:{again[-1] if again else f'{a}_2'}"]
+        after = [f"--dependency=afterok:{again[-1] if again else f'{a}_2'}", "--kill-on-invalid-dep=yes"]
         sub = slurm.cmd("sbatch", "--parsable", *after, *extra, str(root / "slurm" / script))
         assert sub.returncode == 0, sub.stderr
         again.append(sub.stdout.strip().split(";")[0])
