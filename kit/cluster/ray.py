@@ -205,7 +205,8 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_wo
     """Wait for every task, saying each one's end; the ones that failed."""
     pending, started, failed = list(refs), time.monotonic(), []
     while pending:
-        done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)  # signals handled between
+        with interrupts.waiting():  # a stop signal is handled between two slices
+            done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])

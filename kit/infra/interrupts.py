@@ -25,14 +25,19 @@ The handler runs on the main thread only, between two of its bytecodes. A wait o
 (`concurrent.futures.as_completed`, a thread's join) entered just as the signal came, or while the kernel
 handed the signal to another thread, sleeps on with the handler pending until what it waits for ends: a
 SIGTERM was ignored for good while two corpus jobs hung (seen, on a loaded box). So the main thread never
-waits longer than MAIN_WAIT_S at once on what other threads do (`finished_batches`, and the
-slices of kit.infra.proc's and kit.cluster.ray's waits): the handler runs at the latest
-that long after the signal.
+waits longer than MAIN_WAIT_S at once on what other threads do (`finished_batches`, and the slices of
+kit.infra.proc's and kit.cluster.ray's waits): the handler runs at the latest that long after the signal.
+And such a wait is `waiting()`: a signal that comes during it is raised once it returns, not inside it.
+Raised inside `concurrent.futures.wait`, it left the futures' locks held by the main thread (taken one by
+one, before the block that releases them): a worker then blocked for good on a future's lock and the
+pool's shutdown on the worker (seen: a SIGHUP that never ended the run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import FrameType
@@ -47,6 +52,7 @@ _received: int | None = None  # the latest stop signal since install()
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
+_deferred = False  # the main thread is in a `waiting()` block
 MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once on other threads (the module's docstring)
 T = TypeVar("T")
 
@@ -75,6 +81,8 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _settled:
         return
     _received = signum
+    if _deferred:
+        return  # raised by waiting() once the wait returns
     raise Interrupted(signum)
 
 
@@ -130,5 +138,23 @@ def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
         raise ValueError("the same future twice")
     pending = set(futures)
     while pending:
-        finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
+        with waiting():
+            finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
         yield sorted(finished, key=index.__getitem__)
+
+
+@contextlib.contextmanager
+def waiting() -> Iterator[None]:
+    """A wait of at most MAIN_WAIT_S on other threads or processes: on the main thread, a stop signal that comes
+    during it is raised when it returns, never inside the library code that waits (the module's docstring).
+    Elsewhere, and inside another such block, it changes nothing."""
+    global _deferred
+    if _deferred or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferred = True
+    try:
+        yield
+    finally:
+        _deferred = False
+    check()

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import resources
-from kit.infra.interrupts import MAIN_WAIT_S
+from kit.infra.interrupts import MAIN_WAIT_S, waiting
 from kit.infra.visible import shell_quote
 
 STDERR_TAIL_LINES = 25
@@ -448,7 +448,8 @@ class _Reader:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))  # a stop signal is handled between two
+            with waiting():  # a stop signal is handled between two slices
+                alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))
         # pipes closed: the child has exited or is about to (one that closes them and
         # lives on is still held to the timeout)
         self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))

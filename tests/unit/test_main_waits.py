@@ -92,3 +92,49 @@ def test_no_kit_code_waits_on_futures_without_a_timeout() -> None:
     assert not found, found
     assert untimed_waits(ast.parse("cf.as_completed(fs)\nray.wait(refs, num_returns=1)\ncf.wait(fs, timeout=1)")) \
         == [1, 2]
+
+
+DEFERRED = """
+import os, signal, threading
+from kit.errors import Interrupted
+from kit.infra import interrupts
+
+interrupts.install()
+inside = after = False
+try:
+    with interrupts.waiting():
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(100_000))  # bytecodes run: the handler has run by now, and did not raise here
+        inside = True
+except Interrupted:
+    after = True
+print("raised", "after the wait" if inside and after else "inside it" if after else "never")
+
+# a worker thread's wait defers nothing: the main thread's next bytecodes raise
+ready, go = threading.Event(), threading.Event()
+
+def worker() -> None:
+    with interrupts.waiting():
+        ready.set()
+        go.wait(10)
+
+t = threading.Thread(target=worker)
+t.start()
+ready.wait(10)
+interrupts.install()  # a new command: no signal received yet
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    sum(range(100_000))
+    print("main: never")
+except Interrupted:
+    print("main: at once")
+finally:
+    go.set()
+    t.join()
+"""
+
+
+def test_a_signal_during_a_wait_is_raised_when_it_returns_not_inside_the_library() -> None:
+    """Raised inside concurrent.futures.wait it left the futures' locks held, and the pool's shutdown hung."""
+    res = subprocess.run([sys.executable, "-c", DEFERRED], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert res.stdout == "raised after the wait\nmain: at once\n", res.stdout + res.stderr
