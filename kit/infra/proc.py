@@ -164,10 +164,16 @@ class _Reaper:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def add(self, pid: int) -> None:
+    def ready(self) -> None:
+        """Running before a child starts, so that the child's group is told to it at once, not after a Python
+        has started (~10-100 ms, in which a SIGKILL of the kit left the first child running: seen in CI)."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()
+
+    def add(self, pid: int) -> None:
+        self.ready()  # started again if it was killed: told of the groups still alive
+        with self._lock:
             self._send(f"+{pid}\n")
 
     def drop(self, pid: int) -> None:
@@ -285,6 +291,7 @@ def run_process(
     if log is not None:
         log(f"$ {quote_argv(args)}" + (f"   (cwd {cwd})" if cwd else ""))
     start = time.monotonic()
+    _reaper.ready()
     try:
         proc = subprocess.Popen(
             args,
