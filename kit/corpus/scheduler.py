@@ -100,16 +100,16 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
 
     try:
         with cf.ThreadPoolExecutor(max_workers=n_par, thread_name_prefix="job") as pool:
-            futures = {pool.submit(work, j): j for j in jobs}
+            futures = [pool.submit(work, j) for j in jobs]
             try:
-                for batch in finished_batches(list(futures)):  # a stop signal is handled between two
-                    for fut in batch:
+                for batch in finished_batches(futures):  # a stop signal is handled between two
+                    for i in batch:
                         done += 1
                         try:
-                            r = fut.result()
+                            r = futures[i].result()
                         except ToolError as exc:  # a failed or timed-out job; the others go on
                             failures.append(exc)
-                            emit(JobFailedEvent(futures[fut].job_id, exc.message, exc.stderr_tail))
+                            emit(JobFailedEvent(jobs[i].job_id, exc.message, exc.stderr_tail))
                             continue
                         enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
                         emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,

@@ -128,9 +128,9 @@ def end() -> None:
         _saved.clear()
 
 
-def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
-    """The futures that finished, in the order given, every MAIN_WAIT_S at most (an empty list when none did),
-    until all have: the caller's thread handles a stop signal between two batches (the module's docstring).
+def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
+    """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none
+    did), until all have: the caller's thread handles a stop signal between two batches (the module's docstring).
     The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is waited
     for (as concurrent.futures.as_completed does)."""
     index = {future: i for i, future in enumerate(futures)}
@@ -140,7 +140,7 @@ def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[Future[T]]]:
     while pending:
         with waiting():
             finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
-        yield sorted(finished, key=index.__getitem__)
+        yield sorted(index[future] for future in finished)
 
 
 @contextlib.contextmanager

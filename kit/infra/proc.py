@@ -172,7 +172,8 @@ class _Reaper:
                 self._proc = self._start()
 
     def add(self, pid: int) -> None:
-        self.ready()  # started again if it was killed: told of the groups still alive
+        """After ready() and the child's start (a reaper killed in between is started again by the next
+        child's ready(), and told of every group still alive then)."""
         with self._lock:
             self._send(f"+{pid}\n")
 

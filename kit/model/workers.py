@@ -42,12 +42,11 @@ def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train", initializer=_worker_start)
     try:
         futures = [pool.submit(task, stop) for task in tasks]
-        index = {future: i for i, future in enumerate(futures)}
         for finished in finished_batches(futures):  # a stop signal is handled between two (kit.infra.interrupts)
-            for future in finished:
-                result = future.result()  # a worker's error ends the training here
+            for i in finished:
+                result = futures[i].result()  # a worker's error ends the training here
                 if on_done is not None:
-                    on_done(index[future], result)
+                    on_done(i, result)
             poll()
     finally:
         stop.set()
