@@ -98,7 +98,8 @@ class ClipUse(Record):
     # unbounded for some clip, not measured)
     holds: bool  # coverage >= nominal - COVERAGE_SLACK, with bounded intervals
     note: str
-    coverage_by_level: dict[str, float | None] | None = omit_none()  # per level; None where unbounded for a clip
+    coverage_by_level: dict[str, float | None] | None = omit_none()  # per level, keyed "50".."95" as
+    # GroupErrors is; None where unbounded for a clip
 
 
 @dataclass(frozen=True)

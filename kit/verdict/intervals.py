@@ -31,9 +31,14 @@ COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary 
 META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "frame_index")
 
 
+def level_key(level: float) -> str:
+    """A level as the verdict keys it and intervals.parquet's columns spell it: 0.95 -> "95", 0.975 -> "97.5"."""
+    return f"{level * 100:g}"
+
+
 def column(level: float, side: str) -> str:
     """`lo_95`, `hi_80`, `lo_97.5`: a level's interval columns in intervals.parquet."""
-    return f"{side}_{level * 100:g}"
+    return f"{side}_{level_key(level)}"
 
 
 def level_of(col: str) -> float | None:
@@ -159,12 +164,12 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     for level, left_out in th.left_out.items():  # each clip in its group's interval, calibrated without that group
         clip_q = left_out[at_clip]
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
-        by_level[f"{level:g}"] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
+        by_level[level_key(level)] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
     rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
-    cov = by_level[f"{nominal:g}"]
+    cov = by_level[level_key(nominal)]
     holds = cov is not None and cov >= nominal - COVERAGE_SLACK
-    measured = [(float(k), v) for k, v in by_level.items() if v is not None]
+    measured = [(level, v) for level, v in zip(th.left_out, by_level.values(), strict=True) if v is not None]
     said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE {rmse:.2f} "
             "against the clip's mean teacher score; ")
     if cov is None:

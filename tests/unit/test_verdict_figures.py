@@ -105,7 +105,7 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
     a = assess(preds, meta, clips, {}, 0.8, None)
     use = a.intervals.clip_use
     assert use is not None and use.coverage_by_level is not None and set(use.coverage_by_level) == \
-        {"0.5", "0.8", "0.9", "0.95"}
+        {"50", "80", "90", "95"}  # as GroupErrors and intervals.parquet key them
     rows = a.rows
     q80 = ((rows["hi_80"] - rows["pred"]) / rows["std"]).groupby(rows["src_sha256"]).first()  # each group's q
     ens = clips.groupby(["src_sha256", "encoder", "cq"]).agg(v=("vmaf_mean", "first"),
@@ -113,8 +113,14 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
                                                              s=("pred_from_mean_features", "std"))
     q = q80.loc[ens.index.get_level_values(0)].to_numpy()
     inside = ((ens["p"] - q * ens["s"] <= ens["v"]) & (ens["v"] <= ens["p"] + q * ens["s"])).mean()
-    assert use.coverage_by_level["0.8"] == use.coverage == pytest.approx(inside)
+    assert use.coverage_by_level["80"] == use.coverage == pytest.approx(inside)
     assert ClipUse.from_json(use.to_json()) == use
+    nine = preds["row"] < 9 * 6  # 9 content groups: 95 % is unbounded (ceil(10 x 0.95) > 9), 80 % is not
+    few = assess(preds[nine], meta.iloc[: 9 * 6], clips[clips["src_sha256"].isin(meta["src_sha256"][: 9 * 6])],
+                 {}, 0.95, None).intervals.clip_use
+    assert few is not None and few.coverage_by_level is not None and few.coverage_by_level["95"] is None
+    assert np.isnan(few.coverage) and not few.holds and "unbounded for some of them" in few.note
+    assert f"80% {few.coverage_by_level['80']:.1%}" in few.note
     assert a.sidecar is not None and a.sidecar["n"] == 25 and len(a.sidecar["residuals"]) == 25
 
 
