@@ -142,7 +142,14 @@ def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], 
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault
-        raise InputError(f"{source}: damaged or not a tarball ({exc})", hint=DAMAGED_HINT) from exc
+        raise InputError(f"{source}: damaged or not a tarball ({_why(exc)})", hint=DAMAGED_HINT) from exc
+
+
+def _why(exc: BaseException) -> str:
+    """tarfile's reason on one line: its `r:*` refusal lists every method it tried, one per line."""
+    if isinstance(exc, tarfile.ReadError) and "could not be opened successfully" in str(exc):
+        return "neither a tar archive nor a gzip, bzip2 or xz compressed one"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def safe_extract(source: Path, dest: Path) -> list[Path]:

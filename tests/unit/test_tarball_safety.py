@@ -58,5 +58,7 @@ def test_written_tarball_verifies(tmp_path: Path) -> None:
 def test_not_a_tarball(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"nope")
-    with pytest.raises(InputError, match="damaged or not a tarball"):
+    with pytest.raises(InputError, match="damaged or not a tarball") as caught:
         verify_tarball(junk)
+    assert str(caught.value) == f"{junk}: damaged or not a tarball (neither a tar archive nor a gzip, bzip2 or xz " \
+        "compressed one)"  # one line, not tarfile's list of the methods it tried
