@@ -39,7 +39,8 @@ from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
-BAD_SCHEMA_HINT = "merge accepts shards and corpora written by the kit, results tarballs and bash-kit JSONL"
+BAD_SCHEMA_HINT = ("pass a shard or corpus the kit wrote (parquet), a results tarball, a run directory or "
+                   "bash-kit JSONL")
 # columns a schema-1 file lacks, and how they are filled when it is read
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
