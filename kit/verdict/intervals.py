@@ -51,7 +51,11 @@ def level_of(col: str) -> float | None:
 
 
 def levels_for(nominal: float) -> tuple[float, ...]:
-    return tuple(sorted({*LEVELS, nominal}))
+    """The reported levels and the nominal, one per key: a standard level the nominal spells the same
+    (0.9500001 is "95") gives way to the nominal, so no column or verdict key is written twice."""
+    by_key = {level_key(lv): lv for lv in LEVELS}
+    by_key[level_key(nominal)] = nominal
+    return tuple(sorted(by_key.values()))
 
 
 def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
@@ -161,15 +165,18 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     at_clip = pd.Series(np.arange(len(th.ids)), index=th.ids).loc[ens["content"]].to_numpy()
     clip_sd = ens["std"].to_numpy() if th.normalised else None
     by_level: dict[str, float | None] = {}
+    measured: list[tuple[float, float]] = []
     for level, left_out in th.left_out.items():  # each clip in its group's interval, calibrated without that group
         clip_q = left_out[at_clip]
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
-        by_level[level_key(level)] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
+        share = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
+        by_level[level_key(level)] = share
+        if share is not None:
+            measured.append((level, share))
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
     rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
     cov = by_level[level_key(nominal)]
     holds = cov is not None and cov >= nominal - COVERAGE_SLACK
-    measured = [(level, v) for level, v in zip(th.left_out, by_level.values(), strict=True) if v is not None]
     said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE {rmse:.2f} "
             "against the clip's mean teacher score; ")
     if cov is None:

@@ -134,3 +134,21 @@ def test_every_group_has_its_coverage_and_width_at_every_level() -> None:
         inside = ((mine[f"lo_{level}"] <= mine["vmaf"]) & (mine["vmaf"] <= mine[f"hi_{level}"])).mean()
         assert box.coverage_by_level[level] == pytest.approx(inside)
     assert box.coverage == box.coverage_by_level["95"]
+
+
+def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
+    """--interval-level 0.9500001 is keyed "95" as 0.95 is: one lo_95/hi_95 pair, one "95" key, no crash."""
+    from kit.verdict.intervals import levels_for
+
+    assert levels_for(0.9500001) == (0.5, 0.8, 0.9, 0.9500001) and levels_for(0.975)[-1] == 0.975
+    meta, preds = corpus_rows()
+    clips = preds.assign(src_sha256=meta["src_sha256"].to_numpy()[preds["row"]], encoder="libx264",
+                         cq=meta["cq"].to_numpy()[preds["row"]]).groupby(
+        ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
+        n_frames=("row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
+        pred_mean_of_frames=("pred", "mean"))
+    a = assess(preds, meta, clips, {}, 0.9500001, None)
+    assert list(a.rows.columns).count("lo_95") == 1 and "lo" in a.rows
+    use = a.intervals.clip_use
+    assert use is not None and use.coverage_by_level is not None and list(use.coverage_by_level) == \
+        ["50", "80", "90", "95"] and use.coverage == use.coverage_by_level["95"]
