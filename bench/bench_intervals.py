@@ -22,6 +22,8 @@ from bench_scale import contents_corpus
 from bench_train import legacy_corpus
 from common import ROOT, demo_corpus, measure
 
+from kit.verdict.intervals import column
+
 
 def verdict_of(out: Path) -> dict[str, object]:
     for name in ("PROMOTE", "HOLD"):
@@ -50,7 +52,7 @@ def run_corpus(label: str, corpus: Path, work: Path, extra: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for x in iv["levels"]:
         lvl = x["level"]
-        inside = ((rows[f"lo_{lvl * 100:g}"] <= rows["vmaf"]) & (rows["vmaf"] <= rows[f"hi_{lvl * 100:g}"])).mean()
+        inside = ((rows[column(lvl, "lo")] <= rows["vmaf"]) & (rows["vmaf"] <= rows[column(lvl, "hi")])).mean()
         assert abs(inside - x["coverage"]) < 1e-12, (label, lvl)  # the figure is the file's
         width = "unbounded" if x["mean_width"] is None else f"{x['mean_width']:.2f}"
         q = "unbounded" if x["q"] is None else f"{x['q']:.2f}"

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from kit.report.figures import label  # also sets matplotlib's backend and style
 from kit.verdict.document import Intervals
+from kit.verdict.intervals import level_key
 
 PER_SOURCE_TICKS = 40  # up to this many sources the fold chart names each; above, the spread chart ranks them
 LABELLED_WORST = 5  # sources named on the spread chart
@@ -72,7 +73,7 @@ def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Fig
     levels = [lv for lv in intervals.levels if np.isfinite(lv.level)]
     ax.plot([0.45, 1.0], [0.45, 1.0], color="grey", linewidth=0.8, label="nominal = empirical")
     if by_source is not None:
-        columns = [(lv.level, f"{lv.level:g}") for lv in levels if f"{lv.level:g}" in by_source]
+        columns = [(lv.level, level_key(lv.level)) for lv in levels if level_key(lv.level) in by_source]
         if columns:
             data = [by_source[c].dropna().to_numpy() for _, c in columns]
             ax.boxplot(data, positions=[lv for lv, _ in columns], widths=0.025, showfliers=True, manage_ticks=False,

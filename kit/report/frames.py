@@ -20,7 +20,7 @@ from kit.model.results import FoldResult
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, plcc, quality_key
 from kit.verdict.document import GroupErrors
-from kit.verdict.intervals import level_of
+from kit.verdict.intervals import level_key, level_of
 
 if TYPE_CHECKING:
     from kit.corpus.summary import SourceInfo
@@ -55,13 +55,13 @@ def read_intervals(path: Path) -> pd.DataFrame:
 
 def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
     """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level
-    ("nominal" for lo/hi, "0.95" for lo_95/hi_95, "0.5" for lo_50/hi_50)."""
+    keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5)."""
     inside = {}
     for lo in (c for c in intervals.columns if c.startswith("lo")):
         hi = "hi" + lo[2:]
         if hi in intervals:
             level = level_of(lo)
-            name = "nominal" if level is None else f"{level:g}"  # lo_95 -> "0.95", lo_97.5 -> "0.975"
+            name = "nominal" if level is None else level_key(level)
             inside[name] = (intervals[lo] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals[hi])
     return pd.DataFrame(inside).groupby(intervals["src_sha256"]).mean()
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kit.corpus.schema import VMAF_RANGE
 from kit.verdict.document import GroupErrors, LimitGate
-from kit.verdict.intervals import level_of
+from kit.verdict.intervals import column, level_key, level_of
 
 GROUPINGS = ("encoder", "box", "resolution", "quality", "source")
 # classes by picture height: what libvmaf's vmaf_v0.6.1 (trained for 1080p viewing) sees far from its setting
@@ -63,26 +63,26 @@ def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> Gr
     has_interval = "lo" in part
     width = (part["hi"] - part["lo"]).to_numpy() if has_interval else np.array([np.nan])
     inside = ((part["lo"] <= part["vmaf"]) & (part["vmaf"] <= part["hi"])).mean() if has_interval else math.nan
-    levels = [c[3:] for c in part.columns if level_of(c) is not None and c.startswith("lo")]  # every level held
+    levels = [lv for c in part.columns if c.startswith("lo") and (lv := level_of(c)) is not None]  # every level held
     return GroupErrors(by=by, group=group, n_frames=len(part), n_sources=int(part["src_sha256"].nunique()),
                        plcc=plcc(y, p), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(miss.mean()),
                        max_abs_error=float(np.abs(miss).max()),
                        share_out_of_range=float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1]))),
                        coverage=float(inside),
                        mean_width=float(width.mean()) if has_interval and np.isfinite(width).all() else None,
-                       coverage_by_level={lv: level_coverage(part, lv) for lv in levels} or None,
-                       width_by_level={lv: level_width(part, lv) for lv in levels} or None)
+                       coverage_by_level={level_key(lv): level_coverage(part, lv) for lv in levels} or None,
+                       width_by_level={level_key(lv): level_width(part, lv) for lv in levels} or None)
 
 
-def level_coverage(part: pd.DataFrame, level: str) -> float:
-    """Rows inside [lo_<L>, hi_<L>] (closed); `level` as the columns spell it ("95", "97.5")."""
-    lo, hi = part["lo_" + level], part["hi_" + level]
+def level_coverage(part: pd.DataFrame, level: float) -> float:
+    """Rows inside [lo_<L>, hi_<L>] (closed)."""
+    lo, hi = part[column(level, "lo")], part[column(level, "hi")]
     return float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
 
 
-def level_width(part: pd.DataFrame, level: str) -> float | None:
+def level_width(part: pd.DataFrame, level: float) -> float | None:
     """Mean hi_<L> - lo_<L>; None when any is unbounded."""
-    width = (part["hi_" + level] - part["lo_" + level]).to_numpy()
+    width = (part[column(level, "hi")] - part[column(level, "lo")]).to_numpy()
     return float(width.mean()) if np.isfinite(width).all() else None
 
 

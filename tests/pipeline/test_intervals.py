@@ -15,6 +15,7 @@ import pytest
 
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
+from kit.verdict.intervals import column
 from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
 
 pytestmark = pytest.mark.slow  # real runs
@@ -43,7 +44,7 @@ def test_every_interval_and_group_figure_is_recomputed_from_the_files(
     iv = v.intervals
     assert iv is not None and iv.n_groups == rows["content"].nunique() and iv.nominal == 0.95
     for x in iv.levels:
-        lo, hi = rows[f"lo_{x.level * 100:g}"], rows[f"hi_{x.level * 100:g}"]
+        lo, hi = rows[column(x.level, "lo")], rows[column(x.level, "hi")]
         assert x.coverage == pytest.approx(((lo <= rows["vmaf"]) & (rows["vmaf"] <= hi)).mean())
         assert x.share_unbounded == pytest.approx(float(np.mean(~np.isfinite(hi - lo))))
         assert x.unbounded == (math.ceil((iv.n_groups + 1) * x.level - 1e-9) > iv.n_groups)
