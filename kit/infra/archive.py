@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import lzma
 import os
 import tarfile
 import tempfile
@@ -31,6 +32,7 @@ from kit.infra.limits import (
     MAX_MEMBERS,
     MAX_RATIO,
     MAX_TOTAL_BYTES,
+    MAX_TRAILER_BYTES,
     RATIO_FLOOR_BYTES,
     human_bytes,
 )
@@ -134,12 +136,13 @@ def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], 
     try:
         with tarfile.open(source, "r:*", tarinfo=_BoundedTarInfo) as tar:
             members = _scan(tar, source)
+            _read_to_end(tar, source)
             top = _one_top(members, source) if results else ""
             return _extract_members(tar, members, source, dest), top
     except _HeaderTooLarge as exc:
         raise InputError(f"{source}: a member header declares {human_bytes(exc.size)} of extended records, over the "
                          f"{human_bytes(MAX_HEADER_BYTES)} limit (nothing was extracted)", hint=BOMB_HINT) from None
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault
         raise InputError(f"{source}: damaged or not a tarball ({_why(exc)})", hint=DAMAGED_HINT) from exc
@@ -148,14 +151,29 @@ def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], 
 def _why(exc: BaseException) -> str:
     """tarfile's reason on one line: its `r:*` refusal lists every method it tried, one per line."""
     if isinstance(exc, tarfile.ReadError) and "could not be opened successfully" in str(exc):
-        return "neither a tar archive nor a gzip, bzip2 or xz compressed one"
+        return "not readable as a tar archive, plain or gzip, bzip2 or xz compressed"
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
+    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks
+    it (gzip's CRC-32 and length, xz's check, bzip2's CRC): tarfile stops at the end block, so a byte changed
+    inside a member would otherwise pass unseen. More than MAX_TRAILER_BYTES there is refused."""
+    stream = tar.fileobj
+    assert stream is not None  # an open TarFile reads from one
+    left = MAX_TRAILER_BYTES
+    while block := stream.read(min(1 << 16, left + 1)):
+        left -= len(block)
+        if left < 0:
+            raise InputError(f"{source}: more than {human_bytes(MAX_TRAILER_BYTES)} of data after the end of the "
+                             "archive (nothing was extracted)", hint=NOT_KIT_HINT)
 
 
 def safe_extract(source: Path, dest: Path) -> list[Path]:
     """Extract regular files only, refusing anything that could escape dest or exceed a limit.
 
-    A damaged archive (bad gzip CRC, truncated member) is an InputError, not a crash.
+    A damaged archive (a bad gzip CRC, a corrupt xz or bzip2 block, a truncated member) is an InputError naming
+    it, before anything is extracted, not a crash.
     """
     return _open_checked(source, dest, results=False)[0]
 

@@ -60,5 +60,43 @@ def test_not_a_tarball(tmp_path: Path) -> None:
     junk.write_bytes(b"nope")
     with pytest.raises(InputError, match="damaged or not a tarball") as caught:
         verify_tarball(junk)
-    assert str(caught.value) == f"{junk}: damaged or not a tarball (neither a tar archive nor a gzip, bzip2 or xz " \
-        "compressed one)"  # one line, not tarfile's list of the methods it tried
+    assert str(caught.value) == f"{junk}: damaged or not a tarball (not readable as a tar archive, plain or " \
+        "gzip, bzip2 or xz compressed)"  # one line, not tarfile's list of the methods it tried
+
+
+@pytest.mark.parametrize("mode", ["gz", "bz2", "xz"])
+@pytest.mark.parametrize("where", ["inside a member", "in the trailer"])
+def test_a_changed_byte_in_a_compressed_tarball_is_damage_found_before_extracting(
+        tmp_path: Path, mode: str, where: str) -> None:
+    """tarfile stops reading at the end block: the stream is read on to its end, so its check (gzip's CRC-32,
+    xz's, bzip2's) sees a byte changed inside a member's data, which would otherwise extract silently."""
+    import os
+
+    good = tmp_path / f"r.tar.{mode}"
+    info = _file("top/noise.bin", 300_000)
+    with tarfile.open(good, f"w:{mode}") as tar:
+        tar.addfile(info, io.BytesIO(os.urandom(info.size)))  # incompressible: a changed byte stays a changed byte
+    assert len(safe_extract(good, tmp_path / "ok")) == 1
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2 if where == "inside a member" else -6] ^= 0xFF  # gzip's CRC; xz's and bzip2's end fields
+    bad = tmp_path / f"bad.tar.{mode}"
+    bad.write_bytes(bytes(data))
+    target = tmp_path / "t"
+    with pytest.raises(InputError, match="damaged or not a tarball") as caught:
+        safe_extract(bad, target)
+    assert "\n" not in str(caught.value) and caught.value.hint and "sha256" in caught.value.hint
+    assert not target.exists() or list(target.rglob("*")) == []  # refused before anything was written
+
+
+def test_data_after_the_archive_s_end_is_bounded(tmp_path: Path) -> None:
+    from kit.infra.limits import MAX_TRAILER_BYTES
+
+    tarball = _tar(tmp_path / "r.tar.gz", [_file("top/a.txt")])
+    import gzip
+
+    plain = gzip.decompress(tarball.read_bytes())
+    (tmp_path / "pad.tar").write_bytes(plain + bytes(MAX_TRAILER_BYTES // 2))  # a generous padding: accepted
+    assert len(safe_extract(tmp_path / "pad.tar", tmp_path / "a")) == 1
+    (tmp_path / "more.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
+    with pytest.raises(InputError, match=r"more than 1\.0 MiB of data after the end of the archive"):
+        safe_extract(tmp_path / "more.tar.gz", tmp_path / "b")
