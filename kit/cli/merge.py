@@ -114,11 +114,11 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
 
 @click.group("corpus")
 def corpus_group() -> None:
-    """Inspect corpus files (shards, merged corpora, results tarballs, bash-kit JSONL).
+    """Inspect corpus files (shards, merged corpora, results tarballs, bash-kit JSONL, a run's corpus).
 
     \b
     Examples:
-      ensemble-kit corpus info runs/mybox/02_corpus/shard.parquet
+      ensemble-kit corpus info runs/mybox
       ensemble-kit corpus info results-mybox-20261121T101500Z.tar.gz --json
     """
 
@@ -131,8 +131,12 @@ def info_cmd(file: Path, json_mode: bool) -> None:
     ffmpeg/libvmaf builds (with their row counts; a warning when builds mix).
 
     \b
+    FILE is a shard or merged corpus (parquet), a results tarball, bash-kit JSONL or a run's out-dir (the corpus
+    its completed corpus step wrote).
+
+    \b
     Examples:
-      ensemble-kit corpus info runs/mybox/02_corpus/shard.parquet
+      ensemble-kit corpus info runs/mybox
       ensemble-kit corpus info merged.parquet --json
     """
     def go() -> int:
@@ -141,27 +145,29 @@ def info_cmd(file: Path, json_mode: bool) -> None:
         from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
         from kit.corpus.summary import summarise_table
         from kit.rundir import manifest_path
+        from kit.steps.status import finished_corpus
 
-        loaded = load_input(file)
+        path = finished_corpus(file) if file.is_dir() else file  # a run directory: the corpus its corpus step wrote
+        loaded = load_input(path)
         if loaded.upgraded and not json_mode:
             click.echo(f"note: {visible(loaded.upgraded)}", err=True)
         m = loaded.manifest
-        if loaded.kind == "parquet" and m is None and manifest_path(file).is_file():
-            click.echo(visible(f"warning: {manifest_path(file)} does not describe {file} (another file's, or a merge "
+        if loaded.kind == "parquet" and m is None and manifest_path(path).is_file():
+            click.echo(visible(f"warning: {manifest_path(path)} does not describe {path} (another file's, or a merge "
                                "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
                        err=True)
         shard = m.shard if isinstance(m, ShardManifest) else None
         summary = summarise_table(loaded.table)
         builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
         if json_mode:
-            click.echo(json.dumps({"path": str(file), "kind": loaded.kind, "sha256": loaded.sha256,
+            click.echo(json.dumps({"path": str(path), "kind": loaded.kind, "sha256": loaded.sha256,
                                    "manifest_kind": m.kind if m is not None else None,
                                    "shard": shard.to_json() if shard is not None else None,
                                    "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
                                    "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
         else:
             kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
-            lines = [*info_lines(f"{file} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
+            lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
                      "builds", *build_lines(builds)]
             click.echo("\n".join(visible(line) for line in lines))
         for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]

@@ -39,8 +39,9 @@ from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
-BAD_SCHEMA_HINT = ("pass a shard or corpus the kit wrote (parquet), a results tarball, a run directory or "
-                   "bash-kit JSONL")
+# what `merge` and `corpus info` read (a run directory stands for its corpus: kit.steps.status.finished_corpus)
+ACCEPTED = "a run's out-dir, a shard or corpus the kit wrote (parquet), a results tarball or bash-kit JSONL"
+BAD_SCHEMA_HINT = f"pass {ACCEPTED}"
 # columns a schema-1 file lacks, and how they are filled when it is read
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
@@ -78,14 +79,13 @@ def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | No
 
 def detect_kind(path: Path) -> str:
     if not path.is_file():
-        kinds = "shard .parquet files, results-*.tar.gz tarballs, bash-kit .jsonl files or run directories"
-        if path.exists():
-            raise InputError(f"{path} is not a file or a folder", hint=f"merge takes {kinds}")
+        if path.exists():  # a folder is resolved before (finished_corpus); this is a device, a FIFO, a socket
+            raise InputError(f"{path} is not a regular file", hint=BAD_SCHEMA_HINT)
         if SHARD_TAG.fullmatch(path.name):  # a shard folder of a Slurm submission (kit/cluster/slurm.py)
             raise InputError(f"{path} does not exist: shard {path.name} was never run",
                              hint="run that array task again (sbatch <folder>/slurm/array.sh; finished shards end "
                                   "at once), then the union (sbatch <folder>/slurm/union.sh)")
-        raise InputError(f"{path} does not exist", hint=f"check the path; merge takes {kinds}")
+        raise InputError(f"{path} does not exist", hint=f"check the path; {BAD_SCHEMA_HINT}")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":

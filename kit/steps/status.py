@@ -195,8 +195,10 @@ def finished_corpus(out_dir: Path) -> Path:
         shard = run.settings.shard if run is not None else None
         what += f" (shard {shard.label})" if shard is not None else ""
     elif not rundir.step("corpus").is_dir():
+        from kit.corpus.inputs import BAD_SCHEMA_HINT
+
         raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)",
-                         hint="give a run's out-dir, a shard.parquet, a results tarball or bash-kit JSONL")
+                         hint=BAD_SCHEMA_HINT)
     if (holder := lock_holder(out_dir)) is not None:
         raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
                          hint="wait for that run to finish, then merge")

@@ -239,6 +239,11 @@ def test_corpus_info_summarises_any_corpus(boxes: dict[str, Path], tmp_path: Pat
         assert res.exit_code == 0, res.output
         assert "rows" in res.stdout and "cq grid   25, 37" in res.stdout
     assert "boxes     boxb" in CliRunner().invoke(cli, ["corpus", "info", str(boxes["boxb"])]).stdout
+    # a run's out-dir stands for the corpus its corpus step wrote, as merge reads it
+    run_dir = boxes["boxa_shard"].parent.parent
+    by_dir = json.loads(CliRunner().invoke(cli, ["corpus", "info", str(run_dir), "--json"]).stdout)
+    by_file = json.loads(CliRunner().invoke(cli, ["corpus", "info", str(boxes["boxa_shard"]), "--json"]).stdout)
+    assert by_dir == by_file and by_dir["path"] == str(boxes["boxa_shard"])
 
 
 @pytest.mark.parametrize("damage", ["corrupted page", "two vmaf columns", "1e308 feature"])

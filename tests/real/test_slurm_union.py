@@ -60,3 +60,6 @@ def test_a_folder_that_is_no_run_directory_is_refused(tmp_path: Path) -> None:
     res = run_kit("merge", tmp_path / "not a run", "-o", tmp_path / "m.parquet")
     (error,) = errors(res)
     assert "not a run is a folder but no run directory" in error
+    res = run_kit("corpus", "info", tmp_path / "not a run")  # corpus info reads a folder as merge does
+    assert res.returncode == 2 and "not a run is a folder but no run directory" in errors(res)[0]
+    assert "hint: pass a run's out-dir, a shard or corpus the kit wrote (parquet)" in res.stderr, res.stderr
