@@ -20,15 +20,16 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.summary import SourceInfo
+from kit.model.conformal import LEVELS
 from kit.model.results import FoldResult
 from kit.verdict.document import Verdict, WorstFold
+from kit.verdict.intervals import column
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_VERDICT = ROOT / "tests" / "data" / "verdict_promote.json"
 ENCODERS = ("libx264", "h264_nvenc")
 CQS = (19, 25, 31, 37)
 FRAMES = 38
-LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,9 @@ def interval_blocks(out: Path, rows: pd.DataFrame, pred: np.ndarray) -> dict[str
         n = len(score)
         rank = int(np.ceil((n + 1) * level))
         q = float(np.sort(score)[rank - 1]) if rank <= n else float("inf")
-        tag = f"{round(level * 100)}"
-        frame[f"lo_{tag}"], frame[f"hi_{tag}"] = pred - q, pred + q
-        inside = (frame[f"lo_{tag}"] <= frame["vmaf"]) & (frame["vmaf"] <= frame[f"hi_{tag}"])
+        lo, hi = column(level, "lo"), column(level, "hi")
+        frame[lo], frame[hi] = pred - q, pred + q
+        inside = (frame[lo] <= frame["vmaf"]) & (frame["vmaf"] <= frame[hi])
         levels.append({"level": level, "rank": rank, "q": q, "q_abs": q, "unbounded": False,
                        "coverage": float(inside.mean()), "mean_width": 2 * q,
                        "source_coverage_min": float(inside.groupby(frame["src_sha256"]).mean().min()),

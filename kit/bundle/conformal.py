@@ -25,6 +25,7 @@ from kit.infra.files import copy_file, read_json_object, sha256_file, write_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
 from kit.verdict.document import Intervals
+from kit.verdict.intervals import percent
 
 METHOD = "split-conformal"
 GAUSSIAN_Z = GAUSSIAN_Z95  # upstream's confidence.gaussian_z
@@ -107,8 +108,8 @@ class CalibrationCard(Record):
 
 def unbounded_warning(n: int, alpha: float) -> str:
     k = rank(n, alpha)
-    return (f"UNBOUNDED: with n={n} content groups the {1 - alpha:.0%} interval needs the {k}-th smallest residual "
-            f"and there are only {n}: no finite interval is guaranteed to cover a new source at this level. "
+    return (f"UNBOUNDED: with n={n} content groups the {percent(1 - alpha)} interval needs the {k}-th smallest "
+            f"residual and there are only {n}: no finite interval is guaranteed to cover a new source at this level. "
             f"Upstream's loader (vmaftune.conformal) would silently use the largest residual instead; an interval it "
             f"prints from this file has no coverage guarantee. Add content groups (at least "
             f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
@@ -127,9 +128,9 @@ def ship_calibration(source: Path, dest: Path) -> CalibrationCard:
         copy_file(source, dest)
     note = (unbounded_warning(cal.n, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-clip miss); the "
-            f"{1 - cal.alpha:.0%} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every clip "
-            f"of a new source with probability at least {1 - cal.alpha:.0%}; upstream's loader interpolates up to "
-            f"{upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider")
+            f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "
+            f"clip of a new source with probability at least {percent(1 - cal.alpha)}; upstream's loader interpolates "
+            f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider")
     return CalibrationCard(
         dest.name, sha256_file(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), cal.n, k, open_ended,
         None if open_ended else sorted(cal.residuals)[k - 1], upstream_quantile(cal.residuals, cal.alpha),

@@ -45,6 +45,7 @@ from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
 from kit.verdict.document import Verdict
+from kit.verdict.intervals import percent
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
@@ -288,7 +289,7 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
     return {
         "confidence": ship.confidence.to_json(),
         "ensemble_rule": (f"mean of the members +/- {q:.4f} x their std (ddof=1): conformal, "
-                          f"{ship.confidence.nominal_coverage:.0%} nominal" if q is not None else
+                          f"{percent(ship.confidence.nominal_coverage)} nominal" if q is not None else
                           f"no conformal multiplier ({ship.confidence.reason}); upstream's fallback, mean +/- "
                           f"{ship.confidence.gaussian_z} x std, assumes Gaussian errors and is not calibrated"),
         "calibration": card.to_json() if card is not None else None,

@@ -17,6 +17,7 @@ from kit.infra.invocation import kit_command, receiver_commands
 from kit.infra.visible import visible
 from kit.rundir import RunDir
 from kit.verdict.document import IntervalLevel, Verdict, worst_group
+from kit.verdict.intervals import percent
 
 
 def _verdict(out_dir: Path) -> Verdict | None:
@@ -111,10 +112,10 @@ def group_rows(verdict: Verdict) -> list[tuple[str, str]]:
 def level_text(x: IntervalLevel, n_groups: int) -> str:
     """One level of the intervals as the summary says it: its measured coverage and width, or why there is none."""
     if x.unbounded:
-        return f"{x.level:.0%} unbounded ({n_groups} content groups: needs more)"
+        return f"{percent(x.level)} unbounded ({n_groups} content groups: needs more)"
     if x.share_unbounded > 0:
-        return f"{x.level:.0%} not measurable (unbounded without each row's own group)"
-    return f"{x.level:.0%} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
+        return f"{percent(x.level)} not measurable (unbounded without each row's own group)"
+    return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
 
 
 def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:

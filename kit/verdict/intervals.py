@@ -36,13 +36,20 @@ def level_key(level: float) -> str:
     return f"{level * 100:g}"
 
 
+def percent(level: float) -> str:
+    """A level as sentences say it: 0.95 -> "95%", 0.975 -> "97.5%" (not rounded to "98%")."""
+    return f"{level_key(level)}%"
+
+
 def column(level: float, side: str) -> str:
     """`lo_95`, `hi_80`, `lo_97.5`: a level's interval columns in intervals.parquet."""
     return f"{side}_{level_key(level)}"
 
 
 def level_of(col: str) -> float | None:
-    """The level of an interval column (`lo_97.5` -> 0.975), None for another column (`lo`, the nominal's)."""
+    """The level of an interval column (`lo_97.5` -> 0.975), None for another column (`lo`, the nominal's).
+    Within a float's last bit of the level that made the column (0.999 comes back as 0.9990000000000001): re-key
+    it with `level_key`/`column`, which give the column's own spelling back; do not compare it with ==."""
     side, _, pct = col.partition("_")
     try:
         return float(pct) / 100 if side in ("lo", "hi") and pct else None
@@ -134,14 +141,14 @@ def calibrate(rows: pd.DataFrame, nominal: float,
 
 def unbounded_reason(n: int, level: float) -> str:
     need = groups_needed(level)
-    return (f"{n} content group(s) cannot bound a {level:.0%} interval: the threshold is the "
+    return (f"{n} content group(s) cannot bound a {percent(level)} interval: the threshold is the "
             f"ceil((n+1) x {level:g}) = {rank_needed(n, level)}-th smallest of {n} scores; it needs at least {need} "
             "groups")
 
 
 def coverage_warning(levels: list[IntervalLevel]) -> str | None:
     """The sentence the summary shows when the pooled coverage at 95 % is more than 5 points below nominal."""
-    at95 = next((x for x in levels if abs(x.level - 0.95) < 1e-9), None)
+    at95 = next((x for x in levels if level_key(x.level) == level_key(0.95)), None)  # or the nominal spelled so
     if at95 is None or at95.coverage >= at95.level - COVERAGE_SLACK:
         return None
     return (f"held-out coverage at 95 % nominal is {at95.coverage:.1%}, more than {COVERAGE_SLACK:.0%} below: the "
@@ -180,12 +187,12 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE {rmse:.2f} "
             "against the clip's mean teacher score; ")
     if cov is None:
-        note = said + (f"the frame-level {nominal:.0%} interval is unbounded for some of them (too few content "
+        note = said + (f"the frame-level {percent(nominal)} interval is unbounded for some of them (too few content "
                        "groups to calibrate without their own), so it is not measured per clip"
-                       + ("; at " + ", ".join(f"{lv:.0%} {v:.1%}" for lv, v in measured) + " of clips are inside"
+                       + ("; at " + ", ".join(f"{percent(lv)} {v:.1%}" for lv, v in measured) + " of clips are inside"
                           if measured else ""))
     else:
-        note = said + (f"{cov:.1%} inside the frame-level {nominal:.0%} interval, so the intervals "
+        note = said + (f"{cov:.1%} inside the frame-level {percent(nominal)} interval, so the intervals "
                        + ("hold for per-clip use" if holds else
                           "do not hold for per-clip use: use the calibration sidecar's clip residuals"))
     per_group = ens.assign(miss=miss).groupby("content", sort=True)["miss"].max()
@@ -210,12 +217,12 @@ def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
     assert at is not None  # calibrate always computes the nominal level
     value = at.coverage
     failing = []
-    statement = f"held-out coverage at {intervals.nominal:.0%} nominal is {value:.1%}"
+    statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
     if threshold is not None and (at.unbounded or at.share_unbounded > 0):
         # unbounded with all n groups, or with each row's own group left out (n - 1): the coverage says nothing
         n = intervals.n_groups if at.unbounded else intervals.n_groups - 1
         failing = ["pooled"]
-        statement = (f"the {intervals.nominal:.0%} interval is unbounded" + ("" if at.unbounded else
+        statement = (f"the {percent(intervals.nominal)} interval is unbounded" + ("" if at.unbounded else
                      " once a row's own group is left out of its calibration") + ": " +
                      unbounded_reason(n, intervals.nominal))
     elif threshold is not None and not value >= threshold:

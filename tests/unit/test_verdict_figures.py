@@ -152,3 +152,12 @@ def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
     use = a.intervals.clip_use
     assert use is not None and use.coverage_by_level is not None and list(use.coverage_by_level) == \
         ["50", "80", "90", "95"] and use.coverage == use.coverage_by_level["95"]
+    from dataclasses import replace
+
+    from kit.verdict.intervals import coverage_warning, percent
+
+    at = a.intervals.at(0.9500001)
+    assert at is not None and a.intervals.levels[-1] is at
+    low = [*a.intervals.levels[:-1], replace(at, coverage=0.5)]  # the 95 % warning still finds its level
+    assert (warning := coverage_warning(low)) is not None and "at 95 % nominal is 50.0%" in warning
+    assert [percent(x) for x in (0.95, 0.975, 0.999)] == ["95%", "97.5%", "99.9%"]  # never rounded to "98%"
