@@ -1,13 +1,14 @@
 """Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
 
-Used for results tarballs (`verify`, `merge`), through one check of a tarball against its
-manifest (`check_results`), so both commands judge a tarball the same way. Every member's
-header is checked as it is read, before anything is written: a member with an absolute
-path, `..`, a backslash, a link or a device is refused, as is an archive over a limit of
-kit.infra.limits (a member's size, a sparse member's real size included, an extended
-header's size, the number of members, their sum, the expansion ratio), naming the limit it hit. A results tarball holds
-one top folder, its `manifest.json` lists the sha256 of every other file in it, and a file
-that is missing, extra or different is a problem.
+Used for results tarballs (`verify`, `merge`, `corpus info`), through one check of a tarball against its
+manifest (`check_results`), so the commands judge a tarball the same way. Every member's header is checked as
+it is read, before anything is written: a member with an absolute path, `..`, a backslash, a link or a device
+is refused, as is an archive over a limit of kit.infra.limits (a member's size, a sparse member's real size
+included, an extended header's size, the number of members, their sum, the expansion ratio), naming the limit
+it hit. The whole stream is read before anything is extracted, so a compressed one is checked to its end
+(gzip's CRC, xz's and bzip2's checks) and nothing but tar's zero padding may follow the end-of-archive block.
+A results tarball holds one top folder, its `manifest.json` lists the sha256 of every other file in it, and a
+file that is missing, extra or different is a problem.
 """
 
 from __future__ import annotations
@@ -158,15 +159,20 @@ def _why(exc: BaseException) -> str:
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
     """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks
     it (gzip's CRC-32 and length, xz's check, bzip2's CRC): tarfile stops at the end block, so a byte changed
-    inside a member would otherwise pass unseen. More than MAX_TRAILER_BYTES there is refused."""
+    inside a member would otherwise pass unseen. tar pads with zeros only: anything else there is a member
+    header tarfile could not read (it takes a damaged header after the first for the end) or a second archive
+    appended, and is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
     left = MAX_TRAILER_BYTES
     while block := stream.read(min(1 << 16, left + 1)):
+        if block.strip(b"\0"):
+            raise InputError(f"{source}: damaged or not a tarball (data after the end-of-archive block: a damaged "
+                             "member header or a second archive appended; nothing was extracted)", hint=DAMAGED_HINT)
         left -= len(block)
         if left < 0:
-            raise InputError(f"{source}: more than {human_bytes(MAX_TRAILER_BYTES)} of data after the end of the "
-                             "archive (nothing was extracted)", hint=NOT_KIT_HINT)
+            raise InputError(f"{source}: more than {human_bytes(MAX_TRAILER_BYTES)} of zeros after the end of the "
+                             "archive (nothing was extracted)", hint=BOMB_HINT)
 
 
 def safe_extract(source: Path, dest: Path) -> list[Path]:

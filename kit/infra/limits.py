@@ -20,7 +20,7 @@ MAX_TOTAL_BYTES = 4 * GIB  # all members together, as extracted
 MAX_HEADER_BYTES = 1 * MIB  # a member's extended header (a long name, PAX records): a few hundred bytes
 MAX_RATIO = 100  # extracted bytes per byte of the tarball (parquet and ONNX barely compress)...
 RATIO_FLOOR_BYTES = 64 * MIB  # ...checked once the members add up to more than this
-MAX_TRAILER_BYTES = 1 * MIB  # data after the archive's end (tar pads its last record to 10 KiB)
+MAX_TRAILER_BYTES = 16 * MIB  # zeros after the end block: tar pads its last record (10 KiB; 2 MiB at -b 4096)
 
 # corpus files (kit.infra.parquet, kit.corpus.jsonl, kit.corpus.merge)
 MAX_CORPUS_ROWS = 10_000_000  # rows in one corpus file, and in one merge (about 3 GB in memory)

@@ -88,15 +88,29 @@ def test_a_changed_byte_in_a_compressed_tarball_is_damage_found_before_extractin
     assert not target.exists() or list(target.rglob("*")) == []  # refused before anything was written
 
 
-def test_data_after_the_archive_s_end_is_bounded(tmp_path: Path) -> None:
-    from kit.infra.limits import MAX_TRAILER_BYTES
-
-    tarball = _tar(tmp_path / "r.tar.gz", [_file("top/a.txt")])
+def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> None:
+    """tarfile takes a damaged header after the first member for the end of the archive, and stops at the end
+    of the first of two archives concatenated: what follows the end block must be tar's zeros, boundedly."""
     import gzip
 
-    plain = gzip.decompress(tarball.read_bytes())
-    (tmp_path / "pad.tar").write_bytes(plain + bytes(MAX_TRAILER_BYTES // 2))  # a generous padding: accepted
-    assert len(safe_extract(tmp_path / "pad.tar", tmp_path / "a")) == 1
-    (tmp_path / "more.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
-    with pytest.raises(InputError, match=r"more than 1\.0 MiB of data after the end of the archive"):
-        safe_extract(tmp_path / "more.tar.gz", tmp_path / "b")
+    from kit.infra.limits import MAX_TRAILER_BYTES
+
+    big = [_file("top/a.bin", 4096), _file("top/b.bin", 4096), _file("top/c.bin", 4096)]
+    plain = gzip.decompress(_tar(tmp_path / "r.tar.gz", big, b"y" * 4096).read_bytes())
+    (tmp_path / "pad.tar").write_bytes(plain + bytes(2 << 20))  # GNU tar -b 4096 pads its record to 2 MiB
+    assert len(safe_extract(tmp_path / "pad.tar", tmp_path / "a")) == 3
+    second = plain.index(b"top/b.bin")  # the second member's header
+    damaged = bytearray(plain)
+    damaged[second + 130] ^= 0x01  # a byte of its mode field: the header checksum no longer matches
+    both = plain.rstrip(b"\0") + bytes(1024) + plain  # two archives, `cat a.tar b.tar`
+    for name, data in (("header.tar", bytes(damaged)), ("header.tar.gz", gzip.compress(bytes(damaged))),
+                       ("cat.tar", both)):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError, match=r"damaged or not a tarball \(data after the end-of-archive block") \
+                as caught:
+            safe_extract(tmp_path / name, tmp_path / name.replace(".", "_"))
+        assert caught.value.hint and "sha256" in caught.value.hint
+        assert not (tmp_path / name.replace(".", "_")).exists()  # nothing extracted, not even member a
+    (tmp_path / "zeros.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
+    with pytest.raises(InputError, match=r"more than 16\.0 MiB of zeros after the end of the archive"):
+        safe_extract(tmp_path / "zeros.tar.gz", tmp_path / "b")
