@@ -87,10 +87,9 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
         from kit.corpus.commit import check_output
         from kit.corpus.contents import read_overrides
         from kit.corpus.merge import MergeConflict, merge_files
-        from kit.steps.status import finished_corpus
+        from kit.steps.status import corpus_path
 
-        # a run directory stands for the corpus its completed corpus step wrote
-        paths = [finished_corpus(p) if p.is_dir() else p for p in inputs]
+        paths = [corpus_path(p) for p in inputs]
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
@@ -145,9 +144,9 @@ def info_cmd(file: Path, json_mode: bool) -> None:
         from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
         from kit.corpus.summary import summarise_table
         from kit.rundir import manifest_path
-        from kit.steps.status import finished_corpus
+        from kit.steps.status import corpus_path
 
-        path = finished_corpus(file) if file.is_dir() else file  # a run directory: the corpus its corpus step wrote
+        path = corpus_path(file)
         loaded = load_input(path)
         if loaded.upgraded and not json_mode:
             click.echo(f"note: {visible(loaded.upgraded)}", err=True)

@@ -41,7 +41,7 @@ SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
 # what `merge` and `corpus info` read (a run directory stands for its corpus: kit.steps.status.finished_corpus)
 ACCEPTED = "a run's out-dir, a shard or corpus the kit wrote (parquet), a results tarball or bash-kit JSONL"
-BAD_SCHEMA_HINT = f"pass {ACCEPTED}"
+INPUT_HINT = f"pass {ACCEPTED}"
 # columns a schema-1 file lacks, and how they are filled when it is read
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
@@ -80,12 +80,12 @@ def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | No
 def detect_kind(path: Path) -> str:
     if not path.is_file():
         if path.exists():  # a folder is resolved before (finished_corpus); this is a device, a FIFO, a socket
-            raise InputError(f"{path} is not a regular file", hint=BAD_SCHEMA_HINT)
+            raise InputError(f"{path} is not a regular file", hint=INPUT_HINT)
         if SHARD_TAG.fullmatch(path.name):  # a shard folder of a Slurm submission (kit/cluster/slurm.py)
             raise InputError(f"{path} does not exist: shard {path.name} was never run",
                              hint="run that array task again (sbatch <folder>/slurm/array.sh; finished shards end "
                                   "at once), then the union (sbatch <folder>/slurm/union.sh)")
-        raise InputError(f"{path} does not exist", hint=f"check the path; {BAD_SCHEMA_HINT}")
+        raise InputError(f"{path} does not exist", hint=f"check the path; {INPUT_HINT}")
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":
@@ -94,7 +94,7 @@ def detect_kind(path: Path) -> str:
         return "tarball"
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or head.lstrip()[:1] == b"{":
         return "jsonl"
-    raise InputError(f"{path}: not a parquet file, a tarball or JSONL", hint=BAD_SCHEMA_HINT)
+    raise InputError(f"{path}: not a parquet file, a tarball or JSONL", hint=INPUT_HINT)
 
 
 def load_input(path: Path) -> LoadedInput:
@@ -137,7 +137,7 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     if missing and not schema1:
         gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
         raise InputError(f"{label}: column {gap!r} is missing (schema {SCHEMA_VERSION} needs "
-                         f"{', '.join(COLUMNS)})", hint=BAD_SCHEMA_HINT)
+                         f"{', '.join(COLUMNS)})", hint=INPUT_HINT)
     table = read_guarded(path, [c for c in COLUMNS if c in names], label)
     upgraded = ""
     if schema1:
@@ -177,8 +177,8 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
             pc.cast(pa.array([value]), typ, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise InputError(f"{label}: row {i} column {name!r}: {value!r} is not {typ}",
-                             hint=BAD_SCHEMA_HINT) from None
-    raise InputError(f"{label}: column {name!r} is {col.type}, not {typ}", hint=BAD_SCHEMA_HINT)
+                             hint=INPUT_HINT) from None
+    raise InputError(f"{label}: column {name!r} is {col.type}, not {typ}", hint=INPUT_HINT)
 
 
 def load_tarball(path: Path, digest: str) -> LoadedInput:

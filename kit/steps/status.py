@@ -184,10 +184,16 @@ def _absolute(value: str, base: Path, flag: str) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
+def corpus_path(path: Path) -> Path:
+    """What `merge` and `corpus info` read for a path they are given: a file as it is, a run directory as the
+    corpus its completed corpus step wrote (finished_corpus)."""
+    return finished_corpus(path) if path.is_dir() else path
+
+
 def finished_corpus(out_dir: Path) -> Path:
-    """The corpus that a completed corpus step wrote in the run directory `out_dir` (merge takes run
-    directories); an InputError naming the folder when it is not a run directory, a run holds it, or its
-    corpus step has not completed (or its shard.parquet was changed since)."""
+    """The corpus that a completed corpus step wrote in the run directory `out_dir`; an InputError naming the
+    folder when it is not a run directory, a run holds it, or its corpus step has not completed (or its
+    shard.parquet was changed since)."""
     rundir = RunDir(out_dir)
     what = str(out_dir)
     if rundir.run_json.is_file():
@@ -195,20 +201,19 @@ def finished_corpus(out_dir: Path) -> Path:
         shard = run.settings.shard if run is not None else None
         what += f" (shard {shard.label})" if shard is not None else ""
     elif not rundir.step("corpus").is_dir():
-        from kit.corpus.inputs import BAD_SCHEMA_HINT
+        from kit.corpus.inputs import INPUT_HINT
 
-        raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)",
-                         hint=BAD_SCHEMA_HINT)
+        raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)", hint=INPUT_HINT)
     if (holder := lock_holder(out_dir)) is not None:
         raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
-                         hint="wait for that run to finish, then merge")
+                         hint="wait for that run to finish, then read its corpus again")
     quiet = Context(RunSettings(out_dir=out_dir.absolute()), lambda event: None, lambda line: None)
     try:
         return require_output(quiet, rundir.shard, "corpus")
     except InputError as exc:
         raise InputError(f"{what}: {exc.message}",
                          hint=f"finish that run first ({kit_command('status', out_dir)} says what is "
-                              "left and the command that does it), or leave it out of the merge") from None
+                              "left and the command that does it), or leave it out (of a merge)") from None
 
 
 def run_status(out_dir: Path) -> RunStatus:
