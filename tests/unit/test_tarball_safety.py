@@ -68,8 +68,9 @@ def test_not_a_tarball(tmp_path: Path) -> None:
 @pytest.mark.parametrize("where", ["inside a member", "in the trailer"])
 def test_a_changed_byte_in_a_compressed_tarball_is_damage_found_before_extracting(
         tmp_path: Path, mode: str, where: str) -> None:
-    """tarfile stops reading at the end block: the stream is read on to its end, so its check (gzip's CRC-32,
-    xz's, bzip2's) sees a byte changed inside a member's data, which would otherwise extract silently."""
+    """tarfile stops reading at the end block: the stream is read on to its end, so gzip's CRC-32 sees a byte
+    changed inside a member's data, which extracted silently before; xz's damage was lzma's own error (exit 70),
+    bzip2's was already caught: all three are "damaged" now, before anything is written."""
     import os
 
     good = tmp_path / f"r.tar.{mode}"
