@@ -87,9 +87,9 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
         from kit.corpus.commit import check_output
         from kit.corpus.contents import read_overrides
         from kit.corpus.merge import MergeConflict, merge_files
-        from kit.steps.status import corpus_path
+        from kit.steps.status import input_corpus
 
-        paths = [corpus_path(p) for p in inputs]
+        paths = [input_corpus(p) for p in inputs]
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
@@ -144,9 +144,9 @@ def info_cmd(file: Path, json_mode: bool) -> None:
         from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
         from kit.corpus.summary import summarise_table
         from kit.rundir import manifest_path
-        from kit.steps.status import corpus_path
+        from kit.steps.status import input_corpus
 
-        path = corpus_path(file)
+        path = input_corpus(file)
         loaded = load_input(path)
         if loaded.upgraded and not json_mode:
             click.echo(f"note: {visible(loaded.upgraded)}", err=True)

@@ -39,7 +39,7 @@ from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
-# what `merge` and `corpus info` read (a run directory stands for its corpus: kit.steps.status.finished_corpus)
+# what `merge` and `corpus info` read (a run directory stands for its corpus: kit.steps.status.input_corpus)
 ACCEPTED = "a run's out-dir, a shard or corpus the kit wrote (parquet), a results tarball or bash-kit JSONL"
 INPUT_HINT = f"pass {ACCEPTED}"
 # columns a schema-1 file lacks, and how they are filled when it is read
@@ -79,7 +79,7 @@ def recorded_time(manifest: CorpusManifest | None, tarball: ResultsManifest | No
 
 def detect_kind(path: Path) -> str:
     if not path.is_file():
-        if path.exists():  # a folder is resolved before (finished_corpus); this is a device, a FIFO, a socket
+        if path.exists():  # a folder is resolved before (status.input_corpus); this is a device, a FIFO, a socket
             raise InputError(f"{path} is not a regular file", hint=INPUT_HINT)
         if SHARD_TAG.fullmatch(path.name):  # a shard folder of a Slurm submission (kit/cluster/slurm.py)
             raise InputError(f"{path} does not exist: shard {path.name} was never run",

@@ -5,7 +5,8 @@ manifest (`check_results`), so the commands judge a tarball the same way. Every 
 it is read, before anything is written: a member with an absolute path, `..`, a backslash, a link or a device
 is refused, as is an archive over a limit of kit.infra.limits (a member's size, a sparse member's real size
 included, an extended header's size, the number of members, their sum, the expansion ratio), naming the limit
-it hit. The whole stream is read before anything is extracted, so a compressed one is checked to its end
+it hit. Only a block of zeros ends the archive (a damaged or missing header after the first is damage, not
+the end), and the whole stream is read before anything is extracted, so a compressed one is checked to its end
 (gzip's CRC, xz's and bzip2's checks) and nothing but tar's zero padding may follow the end-of-archive block.
 A results tarball holds one top folder, its `manifest.json` lists the sha256 of every other file in it, and a
 file that is missing, extra or different is a problem.
@@ -53,8 +54,28 @@ class _HeaderTooLarge(Exception):
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
-    """A member header whose extended records (long names, PAX records) tarfile would read whole into memory:
-    their declared size is checked first."""
+    """A member header read strictly. Its extended records (long names, PAX records), which tarfile would read
+    whole into memory, have their declared size checked first. After the first member, only a block of zeros
+    ends the archive: tarfile takes a damaged header (bad checksum), a short one or none at all (a plain tar
+    cut short) for the end and keeps the members before it, which is damage here."""
+
+    @classmethod
+    def fromtarfile(cls, tar: tarfile.TarFile) -> _BoundedTarInfo:
+        try:
+            return super().fromtarfile(tar)
+        except _ZERO_BLOCK:
+            raise  # a block of zeros: tar's end-of-archive
+        except tarfile.HeaderError as exc:
+            if tar.offset == 0:
+                raise  # the first header: not a tar in this compression, and `r:*` tries the next one
+            if isinstance(exc, _NO_HEADER):
+                what = "missing: the file ends without tar's end-of-archive block (cut short)"
+            elif isinstance(exc, _SHORT_HEADER):
+                what = "cut short: the file ends inside it"
+            else:
+                what = f"damaged: {exc}"
+            raise tarfile.ReadError(f"the member header at byte {tar.offset} is {what}; nothing was extracted") \
+                from None
 
     def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
@@ -62,6 +83,10 @@ class _BoundedTarInfo(tarfile.TarInfo):
         return super()._proc_member(tar)  # type: ignore[misc]
 
 
+# tarfile's kinds of header error (there since Python 3.2; typeshed does not list them)
+_ZERO_BLOCK: type[tarfile.HeaderError] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_NO_HEADER: type[tarfile.HeaderError] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
+_SHORT_HEADER: type[tarfile.HeaderError] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
 _EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
              tarfile.GNUTYPE_LONGLINK)
 
@@ -159,16 +184,15 @@ def _why(exc: BaseException) -> str:
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
     """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks
     it (gzip's CRC-32 and length, xz's check, bzip2's CRC): tarfile stops at the end block, so a byte changed
-    inside a member would otherwise pass unseen. tar pads with zeros only: anything else there is a member
-    header tarfile could not read (it takes a damaged header after the first for the end) or a second archive
-    appended, and is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
+    inside a member would otherwise pass unseen. tar pads with zeros only: anything else there (a second
+    archive appended) is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
     left = MAX_TRAILER_BYTES
     while block := stream.read(min(1 << 16, left + 1)):
         if block.strip(b"\0"):
-            raise InputError(f"{source}: damaged or not a tarball (data after the end-of-archive block: a damaged "
-                             "member header or a second archive appended; nothing was extracted)", hint=DAMAGED_HINT)
+            raise InputError(f"{source}: damaged or not a tarball (data after the end-of-archive block, such as "
+                             "a second archive appended; nothing was extracted)", hint=DAMAGED_HINT)
         left -= len(block)
         if left < 0:
             raise InputError(f"{source}: more than {human_bytes(MAX_TRAILER_BYTES)} of zeros after the end of the "

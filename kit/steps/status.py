@@ -184,7 +184,7 @@ def _absolute(value: str, base: Path, flag: str) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
-def corpus_path(path: Path) -> Path:
+def input_corpus(path: Path) -> Path:
     """What `merge` and `corpus info` read for a path they are given: a file as it is, a run directory as the
     corpus its completed corpus step wrote (finished_corpus)."""
     return finished_corpus(path) if path.is_dir() else path

@@ -90,8 +90,9 @@ def test_a_changed_byte_in_a_compressed_tarball_is_damage_found_before_extractin
 
 
 def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> None:
-    """tarfile takes a damaged header after the first member for the end of the archive, and stops at the end
-    of the first of two archives concatenated: what follows the end block must be tar's zeros, boundedly."""
+    """tarfile takes a damaged, short or missing header after the first member for the end of the archive, and
+    stops at the end of the first of two archives concatenated: only a block of zeros ends an archive, and what
+    follows it must be tar's zeros, boundedly."""
     import gzip
 
     from kit.infra.limits import MAX_TRAILER_BYTES
@@ -102,14 +103,27 @@ def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> 
     assert len(safe_extract(tmp_path / "pad.tar", tmp_path / "a")) == 3
     second = plain.index(b"top/b.bin")  # the second member's header
     damaged = bytearray(plain)
-    damaged[second + 130] ^= 0x01  # a byte of its mode field: the header checksum no longer matches
-    both = plain.rstrip(b"\0") + bytes(1024) + plain  # two archives, `cat a.tar b.tar`
-    for name, data in (("header.tar", bytes(damaged)), ("header.tar.gz", gzip.compress(bytes(damaged))),
-                       ("cat.tar", both)):
+    damaged[second + 101] ^= 0x01  # a digit of its mode field (bytes 100-107): the header checksum fails
+    # an empty last member whose header is damaged: only zeros follow the header tarfile refused
+    empty_last = gzip.decompress(_tar(tmp_path / "e.tar.gz", [_file("top/a.bin", 1), _file("top/z.bin", 0)])
+                                 .read_bytes())
+    last = bytearray(empty_last)
+    last[empty_last.index(b"top/z.bin") + 101] ^= 0x01
+    cases = {
+        "header.tar": (bytes(damaged), f"the member header at byte {second} is damaged: bad checksum"),
+        "header.tar.gz": (gzip.compress(bytes(damaged)), "is damaged: bad checksum"),
+        "last.tar": (bytes(last), "is damaged: bad checksum"),
+        "last.tar.gz": (gzip.compress(bytes(last)), "is damaged: bad checksum"),
+        "cut.tar": (plain[:second], f"header at byte {second} is missing: the file ends without tar's end-of"),
+        "midheader.tar": (plain[:second + 200], f"header at byte {second} is cut short"),
+        "cat.tar": (plain.rstrip(b"\0") + bytes(1024) + plain, "data after the end-of-archive block"),
+    }
+    for name, (data, why) in cases.items():
         (tmp_path / name).write_bytes(data)
-        with pytest.raises(InputError, match=r"damaged or not a tarball \(data after the end-of-archive block") \
-                as caught:
+        with pytest.raises(InputError, match="damaged or not a tarball") as caught:
             safe_extract(tmp_path / name, tmp_path / name.replace(".", "_"))
+        assert why in str(caught.value), (name, str(caught.value))
+        assert "nothing was extracted" in str(caught.value) and "\n" not in str(caught.value)
         assert caught.value.hint and "sha256" in caught.value.hint
         assert not (tmp_path / name.replace(".", "_")).exists()  # nothing extracted, not even member a
     (tmp_path / "zeros.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
