@@ -21,7 +21,7 @@ from typing import Any
 from kit.corpus.schema import corpus_sha256
 
 # what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash
-VOLATILE = {"train_seconds", "seconds", "kit_build", "path", "sha256_of_file"}
+VOLATILE = {"train_seconds", "train_tasks_seconds", "seconds", "kit_build", "path", "sha256_of_file"}
 
 
 def scrub(obj: Any) -> Any:

@@ -9,6 +9,7 @@ run.json                       settings + provenance of the latest invocation
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [attempts.json]  (while LOSO trains)
              [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy: each trained member, until LOSO completes]
+             [members/<fingerprint>/task<K>of<N>.seconds.json: a training task's seconds (kit.steps.clock)]
              [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
              intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)

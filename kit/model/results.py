@@ -93,7 +93,8 @@ class SeedReport(SeedSummary):
     corpus: CorpusRef | None = omit_none()
     train_config: dict[str, object] | None = omit_none()
     batched_members: int | None = omit_none()
-    train_seconds: float | None = omit_none()  # the training of every attempt of this LOSO (steps/s03_loso.py)
+    train_seconds: float | None = omit_none()  # the training of every attempt and task of this LOSO (steps/clock.py)
+    train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)

@@ -4,10 +4,8 @@ baselines on the same folds."""
 from __future__ import annotations
 
 import contextlib
-import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,20 +16,27 @@ from kit.events import Epoch, Info
 from kit.infra.files import (
     atomic_path,
     open_temp,
-    read_json_object,
     remove_output,
     sha256_file,
     sha256_json,
     write_json,
 )
 from kit.infra.invocation import kit_command
-from kit.infra.records import Record, RecordError
 from kit.infra.resources import out_of_memory
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
-from kit.steps.base import Context, Outcome, Plan, Timer, require_output
-from kit.steps.members import clear_members, kept_apart, refuse_missing, train_and_gather, train_share
+from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.clock import TrainingClock, task_clock_path, tasks_seconds
+from kit.steps.members import (
+    clear_members,
+    kept_apart,
+    members_fingerprint,
+    refuse_missing,
+    store_of,
+    train_and_gather,
+    train_share,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,61 +110,6 @@ def visible_cause(exc: BaseException) -> str:
     return text[0][:200] if text else "no message"
 
 
-SAVE_EVERY_S = 1.0  # how often the attempts file is brought up to date while training
-
-
-@dataclass(frozen=True)
-class LosoAttempts(Record):
-    """`03_loso/attempts.json`, while LOSO trains: the training seconds of this LOSO's attempts so far."""
-
-    fingerprint: str  # the plan's settings and inputs: attempts of another LOSO do not count
-    seconds: float
-    attempts: int
-
-
-class TrainingClock:
-    """Training seconds over every attempt of one LOSO (same settings and corpus), so that train_seconds after
-    an interrupted and resumed LOSO is all its training, not the last attempt's: LOSO resumes from the members
-    the earlier attempts wrote (kit.steps.members), and what those attempts spent is counted too.
-
-    The record (LosoAttempts; a damaged one counts as absent) is written at most once a second while training
-    and when an attempt stops, and removed once LOSO completes (its reports hold the total)."""
-
-    def __init__(self, path: Path, plan: Plan) -> None:
-        self.path, self.key = path, sha256_json({"settings": plan.settings, "inputs": plan.inputs})
-        earlier = read_attempts(path)
-        same = earlier is not None and earlier.fingerprint == self.key
-        self.earlier, self.attempts = (earlier.seconds, earlier.attempts + 1) if earlier and same else (0.0, 1)
-        self.timer, self.saved_at = Timer(), 0.0
-        self.save()
-
-    @property
-    def seconds(self) -> float:
-        return round(self.earlier + self.timer.seconds, 3)
-
-    def save(self) -> None:
-        write_json(self.path, LosoAttempts(self.key, self.seconds, self.attempts).to_json())
-        self.saved_at = time.monotonic()
-
-    def tick(self) -> None:
-        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
-            self.save()
-
-    def done(self) -> None:
-        remove_output(self.path)
-
-
-def read_attempts(path: Path) -> LosoAttempts | None:
-    """The attempts so far; None when there are none, or the file is damaged (then they do not count)."""
-    data, _ = read_json_object(path)
-    try:
-        record = LosoAttempts.from_json(data, path.name) if data is not None else None
-    except RecordError:
-        return None
-    ok = record is not None and math.isfinite(record.seconds) and record.seconds >= 0 and record.attempts >= 1
-    return record if ok else None
-
-
 class LosoStep:
     name = "loso"
 
@@ -219,7 +169,7 @@ class LosoStep:
         scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
         refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
-        clock = TrainingClock(run.loso_attempts, plan)
+        clock = TrainingClock(run.loso_attempts, sha256_json({"settings": plan.settings, "inputs": plan.inputs}))
         if clock.attempts > 1:
             ctx.emit(Info(self.name, f"{clock.attempts - 1} earlier attempt(s) of this LOSO stopped after "
                                      f"{clock.earlier:.1f} s of training; the members they finished are "
@@ -238,7 +188,9 @@ class LosoStep:
             if out_of_memory(exc):
                 raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
-        train_seconds = clock.seconds
+        # --train-tasks N: what the tasks trained counts too (their records sit beside the members)
+        tasks = tasks_seconds(store_of(ctx, plan).folder, members_fingerprint(ctx, plan))
+        train_seconds = round(clock.seconds + tasks, 3)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)
         incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
@@ -251,6 +203,7 @@ class LosoStep:
             path = run.loso_seed(report.seed)
             write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
                                      batched_members=result.n_members, train_seconds=train_seconds,
+                                     train_tasks_seconds=tasks or None,
                                      train_attempts=clock.attempts if clock.attempts > 1 else None,
                                      validation=scheme).to_json())
             outputs.append(path)
@@ -274,6 +227,8 @@ class LosoStep:
         clear_members(run)  # the reports hold what the members were kept for
         means = [r.mean_plcc for r in result.seed_reports]
         extra: dict[str, object] = {"attempts": clock.attempts} if clock.attempts > 1 else {}
+        if tasks:
+            extra["tasks_seconds"] = tasks
         if duplicates:
             extra["duplicates_dropped"] = duplicates
         return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
@@ -293,12 +248,20 @@ class LosoStep:
         inputs = LosoInputs.of(df, s.folds)
         apply_threads(threads)
 
+        # this task's training seconds, added to by a retry of it, and counted by the gather (kit.steps.clock)
+        clock = TrainingClock(task_clock_path(store_of(ctx, plan).folder, k, n), members_fingerprint(ctx, plan))
+
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
+            clock.tick()
 
         try:
-            return train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
+            summary = train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
+            clock.save()
+            return {**summary, "seconds": clock.seconds}
         except BaseException as exc:
+            with contextlib.suppress(Exception):  # never in the way of why training stopped
+                clock.save()
             if out_of_memory(exc):
                 raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
             raise

@@ -71,6 +71,13 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     assert task(2, args).returncode == 0  # resumed: only task 2's members, the same bytes
     assert members(split) == kept
 
+    # each task's training seconds, over its attempts, beside the members (kit.steps.clock)
+    clocks = {p.name: json.loads(p.read_text()) for p in RunDir(split).members.glob("*/task*of3.seconds.json")}
+    assert sorted(clocks) == [f"task{k}of3.seconds.json" for k in (1, 2, 3)], sorted(clocks)
+    assert [clocks[f"task{k}of3.seconds.json"]["attempts"] for k in (1, 2, 3)] == [2, 2, 1], clocks
+    assert all(c["seconds"] > 0 for c in clocks.values()), clocks
+    tasks_total = round(sum(c["seconds"] for c in clocks.values()), 3)
+
     res = run_kit("run", "--train-tasks", "3", *args)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"{len(kept)} of {len(kept)} members already trained" in res.stdout, res.stdout
@@ -78,6 +85,11 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     assert compare(one, split) == []
     report = json.loads(RunDir(split).loso_seed(0).read_text())
     assert "train_attempts" not in report  # the refused gather was no attempt
+    # train_seconds is all the training: the tasks' (recomputed from their records) and the gather's own
+    assert report["train_tasks_seconds"] == tasks_total and report["train_seconds"] >= tasks_total, report
+    status = json.loads(RunDir(split).status("loso").read_text())
+    assert status["summary"]["tasks_seconds"] == tasks_total, status["summary"]
+    assert "train_tasks_seconds" not in json.loads(RunDir(one).loso_seed(0).read_text())  # one process: no tasks
     assert list((split / "05_bundle" / "exports").glob("*.onnx")), "PROMOTE exports ONNX: compared above"
     # a task run once LOSO is complete finds nothing to do
     out = task(2, args).stdout
