@@ -6,14 +6,22 @@ before a page is read, a column name that appears twice is refused (which one wo
 page checksums are verified where the writer stored them (the kit does: `WRITE_OPTIONS`), and
 whatever pyarrow raises on a damaged page (ArrowInvalid, ArrowException, its OSErrors) becomes
 an InputError naming the file.
+
+Files are opened by arrow itself (`pa.OSFile`), never handed over as Python file objects: arrow then
+reads through a Python wrapper whose buffers must take the GIL when freed, and its thread pool frees
+some after the read returned. When the kit exits right after a read (a refused corpus), a pool thread
+freeing one while the interpreter shut down aborted the process ("terminate called without an active
+exception", exit -6 for one in ~100 refusals on a loaded box; apache/arrow#49942, and #50482 for the
+hang at exit the same wrapper can cause).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,15 +45,17 @@ def damaged(label: str, exc: BaseException) -> InputError:
     return InputError(f"damaged parquet: {label} ({_reason(exc)}) — copy it again", hint=DAMAGED_HINT)
 
 
-def _open(path: Path, label: str) -> BinaryIO:
+def _open(path: Path, label: str) -> pa.NativeFile:
+    """The file opened by arrow (see the module's docstring for why not by Python)."""
     try:
-        return open(path, "rb")
+        return pa.OSFile(str(path), "rb")
     except OSError as exc:
-        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})",
+        why = os.strerror(exc.errno) if exc.errno else "a directory" if path.is_dir() else _reason(exc)
+        raise InputError(f"{label}: cannot be read ({why})",
                          hint="check that the path exists and that you may read it") from exc
 
 
-def _file(fh: BinaryIO, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
+def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
     try:
         pf = pq.ParquetFile(fh, page_checksum_verification=True, read_dictionary=list(dictionary) or None)
     except ARROW_ERRORS as exc:

@@ -170,6 +170,27 @@ def test_a_parquet_without_checksums_is_still_read(tmp_path: Path) -> None:
     assert read_parquet(plain).num_rows == shard_table().num_rows
 
 
+
+def test_parquet_is_read_through_arrows_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python file object handed to arrow leaves buffers its thread pool frees under the GIL, after the read
+    returned: a kit exiting right after a refused corpus aborted ("terminate called without an active
+    exception", exit -6) when a pool thread freed one during the interpreter's shutdown (kit/infra/parquet.py)."""
+    shard = write_shard(tmp_path / "s.parquet")
+    given: list[object] = []
+    real = pq.ParquetFile
+
+    def spy(source: object, *args: object, **kw: object) -> pq.ParquetFile:
+        given.append(source)
+        return real(source, *args, **kw)
+
+    monkeypatch.setattr(pq, "ParquetFile", spy)
+    assert read_parquet(shard).num_rows == shard_table().num_rows
+    assert given and all(isinstance(s, pa.NativeFile) and not isinstance(s, pa.PythonFile) for s in given), given
+    with pytest.raises(InputError, match=r"missing\.parquet: cannot be read \(No such file or directory\)"):
+        read_parquet(tmp_path / "missing.parquet")
+    with pytest.raises(InputError, match=r": cannot be read \(a directory\)"):
+        read_parquet(tmp_path)
+
 # ---- damaged JSONL ----
 
 JSONL_ROW = {"src": "a", "encoder": "libx264", "cq": 23, "enc_bytes": 1000, "enc_time_ms": 5.0, "frame_index": 0,
