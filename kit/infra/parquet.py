@@ -1,6 +1,7 @@
 """The one reader of parquet files someone else made: the footer checked first, every error a sentence.
 
-A bad copy is the likeliest damage a corpus meets. Reading goes through `read_parquet` only:
+A bad copy is the likeliest damage a corpus meets. Reading goes through `read_parquet` only (`read_frame`
+for the files the kit wrote in an out-dir):
 the footer's declared row count and uncompressed size are checked against kit.infra.limits
 before a page is read, a column name that appears twice is refused (which one would count?),
 page checksums are verified where the writer stored them (the kit does: `WRITE_OPTIONS`), and
@@ -11,8 +12,8 @@ Files are opened by arrow itself (`pa.OSFile`), never handed over as Python file
 reads through a Python wrapper whose buffers must take the GIL when freed, and its thread pool frees
 some after the read returned. When the kit exits right after a read (a refused corpus), a pool thread
 freeing one while the interpreter shut down aborted the process ("terminate called without an active
-exception", exit -6 for one in ~100 refusals on a loaded box; apache/arrow#49942, and #50482 for the
-hang at exit the same wrapper can cause).
+exception", exit -6, in 5 of 200 refusals with four runs at once on 2 cores; apache/arrow#49942, and
+#50482 for the hang at exit the same wrapper can cause).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.errors import InputError
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_PARQUET_BYTES, human_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DAMAGED_HINT = "copy it again from the box that made it, or re-create it with the kit"
 # every parquet file the kit writes stores a CRC per page, so a damaged page is caught on reading
@@ -48,9 +52,10 @@ def damaged(label: str, exc: BaseException) -> InputError:
 def _open(path: Path, label: str) -> pa.NativeFile:
     """The file opened by arrow (see the module's docstring for why not by Python)."""
     try:
-        return pa.OSFile(str(path), "rb")
-    except OSError as exc:
-        why = os.strerror(exc.errno) if exc.errno else "a directory" if path.is_dir() else _reason(exc)
+        return pa.OSFile(os.fsencode(path), "rb")  # bytes: a name that is not UTF-8 opens as Python's open() would
+    except (OSError, ValueError) as exc:
+        errno = getattr(exc, "errno", None)
+        why = os.strerror(errno) if errno else "a directory" if path.is_dir() else _reason(exc)
         raise InputError(f"{label}: cannot be read ({why})",
                          hint="check that the path exists and that you may read it") from exc
 
@@ -77,15 +82,15 @@ def parquet_columns(path: Path, label: str | None = None) -> list[str]:
 
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None,
-                 dictionary: Sequence[str] = ()) -> pa.Table:
-    """The columns (all when None) of a parquet file, after its footer passed the limits; the
-    `dictionary` columns as the dictionaries parquet stores them."""
+                 dictionary: Sequence[str] = (), max_rows: int | None = MAX_CORPUS_ROWS) -> pa.Table:
+    """The columns (all when None) of a parquet file, after its footer passed the limits (`max_rows` None: the
+    size limit alone); the `dictionary` columns as the dictionaries parquet stores them."""
     label = label or str(path)
     with _open(path, label) as fh:
         pf = _file(fh, label, dictionary)
         meta = pf.metadata
-        if meta.num_rows > MAX_CORPUS_ROWS:
-            raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {MAX_CORPUS_ROWS} rows "
+        if max_rows is not None and meta.num_rows > max_rows:
+            raise InputError(f"{label}: declares {meta.num_rows} rows, over the limit of {max_rows} rows "
                              "per corpus file (nothing was read)", hint="split the corpus, or check where it came from")
         names = pf.schema_arrow.names
         wanted = set(range(len(names))) if columns is None else {names.index(c) for c in columns if c in names}
@@ -100,6 +105,14 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
             return pf.read(columns=list(columns) if columns is not None else None)
         except ARROW_ERRORS as exc:
             raise damaged(label, exc) from exc
+
+
+def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A parquet file the kit wrote in an out-dir (LOSO's folds, predictions, clips and holdouts, the verdict's
+    intervals), as pandas would read it: through `read_parquet`, with no row limit (predictions hold a row per
+    corpus row and seed), so that damage is a sentence naming the file and pandas never hands arrow a Python file
+    (pandas before 3.1 does, for a local path)."""
+    return read_parquet(path, columns, max_rows=None).to_pandas()
 
 
 def _top_index(pf: pq.ParquetFile, leaf: int, names: list[str]) -> int:

@@ -33,10 +33,10 @@ ROW_COLUMNS = ("seed", "row", "src_sha256", "encoder", "cq", "vmaf", "pred")
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
     """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf (teacher) and pred,
     the mean over `seeds` of the held-out predictions."""
-    from kit.infra.parquet import parquet_columns
+    from kit.infra.parquet import parquet_columns, read_frame
 
     have = set(parquet_columns(path))
-    df = pd.read_parquet(path, columns=[c for c in ROW_COLUMNS if c in have])
+    df = read_frame(path, [c for c in ROW_COLUMNS if c in have])
     df = df[df["seed"].isin(list(seeds))]
     firsts = {c: (c, "first") for c in ("src_sha256", "encoder", "cq", "vmaf") if c in df}
     per_row = df.groupby("row", sort=True).agg(**firsts, pred=("pred", "mean")).reset_index(drop=True)
@@ -47,10 +47,10 @@ def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]
 
 def read_intervals(path: Path) -> pd.DataFrame:
     """The held-out rows' intervals: src_sha256, vmaf, and every lo*/hi* pair the file holds."""
-    from kit.infra.parquet import parquet_columns
+    from kit.infra.parquet import parquet_columns, read_frame
 
     wanted = [c for c in parquet_columns(path) if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))]
-    return pd.read_parquet(path, columns=wanted)
+    return read_frame(path, wanted)
 
 
 def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:

@@ -67,9 +67,8 @@ class VerdictStep:
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
         """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
         (numbered as LOSO numbered them: the same reader, the same order)."""
-        import pandas as pd
-
         from kit.corpus.schema import training_corpus
+        from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
 
         s, run = ctx.settings, ctx.run
@@ -80,17 +79,17 @@ class VerdictStep:
         if len(predictions) and int(predictions["row"].max()) >= len(meta):
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
-        clips = pd.read_parquet(run.clips) if run.clips.is_file() else None
+        clips = read_frame(run.clips) if run.clips.is_file() else None
         if clips is not None:
             clips = clips[clips["seed"].isin(list(s.seeds))]
-        holdouts = {kind: pd.read_parquet(run.holdout(kind)) for kind in s.holdout}
+        holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(list(s.seeds))] for kind, frame in holdouts.items()}
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
-        import pandas as pd  # here, not when planning: `status` plans every step
-
+        # pandas and pyarrow load here, not when planning: `status` plans every step
         from kit.corpus.summary import summarise_corpus
+        from kit.infra.parquet import read_frame
         from kit.verdict.decide import decide
 
         s, run = ctx.settings, ctx.run
@@ -103,8 +102,8 @@ class VerdictStep:
         if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
-        folds = pd.read_parquet(run.folds)
-        predictions = pd.read_parquet(run.predictions, columns=["seed", "row", "vmaf", "pred"])
+        folds = read_frame(run.folds)
+        predictions = read_frame(run.predictions, ["seed", "row", "vmaf", "pred"])
         baselines = Baselines.from_json(read_json(run.baselines), str(run.baselines))
         incumbent = (BaselineResult.from_json(read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)

@@ -11,6 +11,8 @@ import gzip
 import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -30,7 +33,7 @@ from kit.corpus.schema import load_training_corpus
 from kit.errors import InputError
 from kit.infra import archive, limits, parquet
 from kit.infra.files import remove_stale
-from kit.infra.parquet import read_parquet
+from kit.infra.parquet import read_frame, read_parquet
 from kit.rundir import LAYOUT, manifest_path
 from tests.kitfiles import flip_data_page, results_tarball, shard_table, write_shard
 
@@ -190,6 +193,22 @@ def test_parquet_is_read_through_arrows_own_file(tmp_path: Path, monkeypatch: py
         read_parquet(tmp_path / "missing.parquet")
     with pytest.raises(InputError, match=r": cannot be read \(a directory\)"):
         read_parquet(tmp_path)
+    latin1 = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.parquet"))  # a name that is not UTF-8, as old boxes make
+    shutil.copy(shard, latin1)
+    assert read_parquet(latin1).num_rows == shard_table().num_rows
+    with pytest.raises(InputError, match="cannot be read"):
+        read_parquet(latin1.with_name(os.fsdecode(b"gon\xe9.parquet")))
+
+
+def test_the_kits_own_files_read_as_pandas_reads_them_and_damage_is_a_sentence(tmp_path: Path) -> None:
+    """`read_frame` (the verdict's and the report's reader of LOSO's files) gives pandas' frame, has no row limit
+    of a corpus, and names a damaged file."""
+    shard = write_shard(tmp_path / "s.parquet")
+    pd.testing.assert_frame_equal(read_frame(shard), pd.read_parquet(shard), check_exact=True)
+    pd.testing.assert_frame_equal(read_frame(shard, ["vmaf", "src"]), pd.read_parquet(shard, columns=["vmaf", "src"]))
+    flip_data_page(shard, "vmaf")
+    with pytest.raises(InputError, match=f"damaged parquet: {re.escape(str(shard))}"):
+        read_frame(shard)
 
 # ---- damaged JSONL ----
 
