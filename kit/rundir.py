@@ -23,6 +23,7 @@ relative paths under one top folder, plus `manifest.json` (RESULTS_MANIFEST).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results ta
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 STATUS = "status.json"
 LOCK = ".lock"
+_TASK_CLOCK = re.compile(r"task(\d+)of(\d+)\.seconds\.json")  # RunDir.task_clock's names
 
 
 def default_out_dir(box_id: str) -> Path:
@@ -173,6 +175,16 @@ class RunDir:
     def members_of(self, fingerprint: str) -> Path:
         """The members of one LOSO: a folder per fingerprint of what their weights depend on."""
         return self.members / fingerprint[:16]
+
+    def task_clock(self, fingerprint: str, k: int, n: int) -> Path:
+        """Training task K of N's seconds over its attempts (kit.steps.clock), beside the members it writes."""
+        return self.members_of(fingerprint) / f"task{k}of{n}.seconds.json"
+
+    def task_clocks(self, fingerprint: str) -> list[Path]:
+        """The records of every training task that trained members of `fingerprint`, whatever their number N."""
+        folder = self.members_of(fingerprint)
+        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        return [folder / name for name in names if _TASK_CLOCK.fullmatch(name)]
 
     def train_task_log(self, k: int, n: int) -> Path:
         """The log of training task K of N (`step loso --train-task K/N`), beside the step's own."""

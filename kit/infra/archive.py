@@ -74,7 +74,8 @@ class _BoundedTarInfo(tarfile.TarInfo):
                 what = "cut short: the file ends inside it"
             else:
                 what = f"damaged: {exc}"
-            raise tarfile.ReadError(f"the member header at byte {tar.offset} is {what}; nothing was extracted") \
+            raise tarfile.ReadError(f"the member header at byte {tar.offset} of the tar stream is {what}; nothing "
+                                     "was extracted") \
                 from None
 
     def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
@@ -149,6 +150,9 @@ def _scan(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
 
 def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
     """The one top folder every member of a results tarball sits under."""
+    if not members:
+        raise InputError(f"{source}: an empty tarball (it holds no files; a results tarball holds one folder, "
+                         "results-<box>-<utc>/)", hint=NOT_KIT_HINT)
     tops = {Path(m.name).parts[0] for m in members if Path(m.name).parts}
     stray = next((m.name for m in members if len(Path(m.name).parts) < 2 and not m.isdir()), None)
     if len(tops) != 1 or stray is not None:

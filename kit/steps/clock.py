@@ -4,8 +4,8 @@
 An interrupted LOSO resumes from the members the earlier attempts wrote (kit.steps.members); with --train-tasks N
 the members are trained by N tasks and the loso step only gathers them. Each of those processes keeps a clock
 record (LosoAttempts) of its training seconds so far: the gather's in `03_loso/attempts.json`, a task's beside the
-members it writes (`<members folder>/task<K>of<N>.seconds.json`, one file per task, so that tasks on other nodes
-never write the same file). A record is written at most once a second while training and when its process
+members it writes (`RunDir.task_clock`, one file per task, so that tasks on other nodes never write the same
+file). A record is written at most once a second while training and when its process
 stops; a damaged one counts as absent. The gather adds the tasks' records of its members' folder to its own, and
 once LOSO completes every record is removed with the members (its reports hold the totals).
 
@@ -15,7 +15,6 @@ Not a step: the loso step (s03_loso) and the runner's training task use it.
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from kit.infra.records import Record, RecordError
 from kit.steps.base import Timer
 
 SAVE_EVERY_S = 1.0  # how often a clock record is brought up to date while training
-TASK_CLOCK = re.compile(r"task(\d+)of(\d+)\.seconds\.json")  # a training task's record in its members' folder
 
 
 @dataclass(frozen=True)
@@ -76,15 +74,10 @@ def read_attempts(path: Path) -> LosoAttempts | None:
     return record if ok else None
 
 
-def task_clock_path(members: Path, k: int, n: int) -> Path:
-    """The clock record of training task K of N, in the folder of the members it writes."""
-    return members / f"task{k}of{n}.seconds.json"
-
-
-def tasks_seconds(members: Path, key: str) -> float:
-    """The training seconds of every task that trained into `members` under `key` (the members' fingerprint),
-    whatever their number N: each trained only members that were missing, all of which the gather uses."""
-    if not members.is_dir():
-        return 0.0
-    records = (read_attempts(p) for p in sorted(members.iterdir()) if TASK_CLOCK.fullmatch(p.name))
-    return round(sum(r.seconds for r in records if r is not None and r.fingerprint == key), 3)
+def tasks_seconds(records: list[Path], key: str) -> float:
+    """The training seconds of the tasks' `records` (RunDir.task_clocks) kept under `key`, the members'
+    fingerprint, whatever their number N. Each task trained only members that were missing. The fingerprint
+    leaves the seeds out, so when --seeds changed between the tasks and the gather, this counts the training of
+    members of seeds the gather does not report too."""
+    found = (read_attempts(p) for p in records)
+    return round(sum(r.seconds for r in found if r is not None and r.fingerprint == key), 3)

@@ -27,13 +27,12 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, require_output
-from kit.steps.clock import TrainingClock, task_clock_path, tasks_seconds
+from kit.steps.clock import TrainingClock, tasks_seconds
 from kit.steps.members import (
     clear_members,
     kept_apart,
     members_fingerprint,
     refuse_missing,
-    store_of,
     train_and_gather,
     train_share,
 )
@@ -189,7 +188,7 @@ class LosoStep:
                 raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
         # --train-tasks N: what the tasks trained counts too (their records sit beside the members)
-        tasks = tasks_seconds(store_of(ctx, plan).folder, members_fingerprint(ctx, plan))
+        tasks = tasks_seconds(run.task_clocks(fingerprint := members_fingerprint(ctx, plan)), fingerprint)
         train_seconds = round(clock.seconds + tasks, 3)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)
@@ -249,7 +248,8 @@ class LosoStep:
         apply_threads(threads)
 
         # this task's training seconds, added to by a retry of it, and counted by the gather (kit.steps.clock)
-        clock = TrainingClock(task_clock_path(store_of(ctx, plan).folder, k, n), members_fingerprint(ctx, plan))
+        fingerprint = members_fingerprint(ctx, plan)
+        clock = TrainingClock(ctx.run.task_clock(fingerprint, k, n), fingerprint)
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))

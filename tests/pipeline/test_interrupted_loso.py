@@ -112,3 +112,40 @@ def test_train_seconds_after_a_resumed_loso_counts_every_attempt(interrupted: In
     assert not run.loso_attempts.exists()  # LOSO completed: its reports hold the total
     status = json.loads(run.status("loso").read_text())
     assert status["summary"]["seconds"] == report["train_seconds"] and status["summary"]["attempts"] == 2
+
+
+def test_a_training_task_keeps_its_seconds_over_interrupted_attempts(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    """`step loso --train-task 1/2` stopped twice by Ctrl-C: each stop saves the task's seconds, the second attempt
+    adds to the first's (kit.steps.clock), and the record sits where RunDir says, beside the members."""
+    out = tmp_path / "out"
+    corpus = json_run[0] / "02_corpus" / "shard.parquet"
+    args: list[str | Path] = ["step", "loso", "--train-task", "1/2", "--corpus", corpus, "--out-dir", out,
+                              "--box-id", "task", "--epochs", str(EPOCHS), "--batch-size", "64", "--seeds", "0,1",
+                              *LENIENT]
+    trained: list[float] = []
+    records: list[dict[str, Any]] = []
+    for attempt in (1, 2):
+        proc = stream(args)
+        first = None
+        for when, event in loso_events(proc):
+            assert event["event"] != "step_finished", "the task ended before it was interrupted: raise EPOCHS"
+            if event["event"] == "epoch":
+                first = first or when
+                if when - first >= FIRST_ATTEMPT_S or event["epoch"] >= 0.4 * EPOCHS:
+                    break
+        assert first is not None, proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGINT)
+        trained.append(time.monotonic() - first)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err[-3000:]
+        clocks = sorted(RunDir(out).members.glob("*/task*.seconds.json"))
+        assert [p.name for p in clocks] == ["task1of2.seconds.json"], clocks
+        records.append(json.loads(clocks[0].read_text()))
+        assert clocks == RunDir(out).task_clocks(records[-1]["fingerprint"])
+        assert clocks[0] == RunDir(out).task_clock(records[-1]["fingerprint"], 1, 2)
+        assert records[-1]["attempts"] == attempt, records
+    # saved each second and at the interrupt: each attempt's training is in, the second added to the first
+    assert records[0]["seconds"] >= trained[0] - 1.0, (records, trained)
+    assert records[1]["seconds"] >= records[0]["seconds"] + trained[1] - 1.0, (records, trained)
+    assert records[0]["fingerprint"] == records[1]["fingerprint"]

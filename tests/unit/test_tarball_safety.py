@@ -110,12 +110,14 @@ def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> 
     last = bytearray(empty_last)
     last[empty_last.index(b"top/z.bin") + 101] ^= 0x01
     cases = {
-        "header.tar": (bytes(damaged), f"the member header at byte {second} is damaged: bad checksum"),
+        "header.tar": (bytes(damaged),
+                       f"the member header at byte {second} of the tar stream is damaged: bad checksum"),
         "header.tar.gz": (gzip.compress(bytes(damaged)), "is damaged: bad checksum"),
         "last.tar": (bytes(last), "is damaged: bad checksum"),
         "last.tar.gz": (gzip.compress(bytes(last)), "is damaged: bad checksum"),
-        "cut.tar": (plain[:second], f"header at byte {second} is missing: the file ends without tar's end-of"),
-        "midheader.tar": (plain[:second + 200], f"header at byte {second} is cut short"),
+        "cut.tar": (plain[:second],
+                    f"header at byte {second} of the tar stream is missing: the file ends without tar's end-of"),
+        "midheader.tar": (plain[:second + 200], f"header at byte {second} of the tar stream is cut short"),
         "cat.tar": (plain.rstrip(b"\0") + bytes(1024) + plain, "data after the end-of-archive block"),
     }
     for name, (data, why) in cases.items():
@@ -129,3 +131,13 @@ def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> 
     (tmp_path / "zeros.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
     with pytest.raises(InputError, match=r"more than 16\.0 MiB of zeros after the end of the archive"):
         safe_extract(tmp_path / "zeros.tar.gz", tmp_path / "b")
+
+
+@pytest.mark.parametrize("name", ["e.tar", "e.tar.gz"])
+def test_an_empty_tarball_is_refused_by_name(tmp_path: Path, name: str) -> None:
+    """A tarball of no members (`tar -cf e.tar -T /dev/null`) is bad input, not an internal error."""
+    empty = tmp_path / name
+    with tarfile.open(empty, "w:gz" if name.endswith(".gz") else "w"):
+        pass
+    with pytest.raises(InputError, match=r"e\.tar(\.gz)?: an empty tarball \(it holds no files"):
+        verify_tarball(empty)
