@@ -54,10 +54,17 @@ def _open(path: Path, label: str) -> pa.NativeFile:
     try:
         return pa.OSFile(os.fsencode(path), "rb")  # bytes: a name that is not UTF-8 opens as Python's open() would
     except (OSError, ValueError) as exc:
-        errno = getattr(exc, "errno", None)
-        why = os.strerror(errno) if errno else "a directory" if path.is_dir() else _reason(exc)
-        raise InputError(f"{label}: cannot be read ({why})",
+        raise InputError(f"{label}: cannot be read ({_open_failure(path, exc)})",
                          hint="check that the path exists and that you may read it") from exc
+
+
+def _open_failure(path: Path, exc: OSError | ValueError) -> str:
+    """Why arrow could not open `path`, as Python's open() would say it (arrow gives no errno for a folder)."""
+    if errno := getattr(exc, "errno", None):
+        return os.strerror(errno)
+    if path.is_dir():
+        return "a directory"
+    return _reason(exc)
 
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:

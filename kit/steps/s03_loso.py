@@ -188,7 +188,8 @@ class LosoStep:
                 raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
         # --train-tasks N: what the tasks trained counts too (their records sit beside the members)
-        tasks = tasks_seconds(run.task_clocks(fingerprint := members_fingerprint(ctx, plan)), fingerprint)
+        fingerprint = members_fingerprint(ctx, plan)
+        tasks = tasks_seconds(run.task_clocks(fingerprint), fingerprint)
         train_seconds = round(clock.seconds + tasks, 3)
         corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
         baselines = Baselines(corpus_sha, models)

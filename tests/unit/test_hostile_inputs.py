@@ -173,7 +173,6 @@ def test_a_parquet_without_checksums_is_still_read(tmp_path: Path) -> None:
     assert read_parquet(plain).num_rows == shard_table().num_rows
 
 
-
 def test_parquet_is_read_through_arrows_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A Python file object handed to arrow leaves buffers its thread pool frees under the GIL, after the read
     returned: a kit exiting right after a refused corpus aborted ("terminate called without an active
@@ -209,6 +208,7 @@ def test_the_kits_own_files_read_as_pandas_reads_them_and_damage_is_a_sentence(t
     flip_data_page(shard, "vmaf")
     with pytest.raises(InputError, match=f"damaged parquet: {re.escape(str(shard))}"):
         read_frame(shard)
+
 
 # ---- damaged JSONL ----
 
