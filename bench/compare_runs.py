@@ -6,7 +6,8 @@ For a refactor that must not change behaviour: run the same command (same clips,
 kit before and after, then compare. Compared:
 - the shard by its content hash (kit.corpus.schema.corpus_sha256: every column but the measured enc_time_ms)
   and its manifest minus its file hash and times, when either run made one (`run --corpus FILE` makes none);
-- the LOSO reports, baselines and verdict as JSON minus timing and time-stamp fields;
+- the LOSO reports, baselines, the members' records (03_loso/training.json: each member's sha256, whoever trained
+  it) and the verdict as JSON minus timing, time-stamp and who-made-it fields;
 - folds.parquet, predictions.parquet and every file under 05_bundle/exports/ (ONNX included) byte for byte.
 Exit 0 when everything compared is the same, 1 otherwise (each difference is printed).
 """
@@ -20,8 +21,10 @@ from typing import Any
 
 from kit.corpus.schema import corpus_sha256
 
-# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash
-VOLATILE = {"train_seconds", "train_tasks_seconds", "seconds", "kit_build", "path", "sha256_of_file"}
+# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash, and who
+# trained a member (03_loso/training.json: one process or the tasks; the members' own sha256 must be equal)
+VOLATILE = {"train_seconds", "train_tasks_seconds", "holdout_seconds", "seconds", "kit_build", "path",
+            "sha256_of_file", "made_by", "process"}
 
 
 def scrub(obj: Any) -> Any:

@@ -5,11 +5,11 @@ run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
+             training.json  (who trained each member, from what: the members' records)
              [incumbent.json]  [holdout_<encoder|box>.parquet]  (--holdout)
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
-             [attempts.json]  (while LOSO trains)
-             [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy: each trained member, until LOSO completes]
-             [members/<fingerprint>/task<K>of<N>.seconds.json: a training task's seconds (kit.steps.clock)]
+             [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy + .json: each trained member and its producer's
+              record (kit.model.tasks), until LOSO completes]
              [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
              intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
@@ -23,9 +23,11 @@ relative paths under one top folder, plus `manifest.json` (RESULTS_MANIFEST).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
 VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
@@ -33,7 +35,15 @@ RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results ta
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
 STATUS = "status.json"
 LOCK = ".lock"
-_TASK_CLOCK = re.compile(r"task(\d+)of(\d+)\.seconds\.json")  # RunDir.task_clock's names
+_SEED_FILE = re.compile(r"loso_seed\d+\.json")
+
+
+class Listing(Protocol):
+    """What RunDir's look-ups read the folder with: the out-dir's Tree (kit.infra.tree), never following a link."""
+
+    def names(self, path: Path) -> list[str]: ...
+
+    def is_file(self, path: Path) -> bool: ...
 
 
 def default_out_dir(box_id: str) -> Path:
@@ -70,13 +80,15 @@ class RunDir:
     def log(self, name: str) -> Path:
         return self.step(name) / "logs" / f"{name}.log"
 
-    def logs(self) -> list[Path]:
+    def logs(self, tree: Listing) -> list[Path]:
         """Every step's log, in step order."""
-        return [log for name in STEP_NAMES for log in sorted((self.step(name) / "logs").glob("*.log"))]
+        return [folder / n for name in STEP_NAMES for folder in [self.step(name) / "logs"]
+                for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
     def rel(self, path: Path) -> str:
-        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it."""
-        return path.resolve().relative_to(self.root.resolve()).as_posix()
+        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it, from
+        the path's text (a link is never resolved: what a status records is the name the kit wrote)."""
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
     @property
     def run_json(self) -> Path:
@@ -122,8 +134,9 @@ class RunDir:
     def loso_seed(self, seed: int) -> Path:
         return self.step("loso") / f"loso_seed{seed}.json"
 
-    def loso_seed_files(self) -> list[Path]:
-        return sorted(self.step("loso").glob("loso_seed*.json"))
+    def loso_seed_files(self, tree: Listing) -> list[Path]:
+        folder = self.step("loso")
+        return [folder / n for n in tree.names(folder) if _SEED_FILE.fullmatch(n)]
 
     @property
     def folds(self) -> Path:
@@ -163,9 +176,10 @@ class RunDir:
         return self.step("loso") / "incumbent-work"
 
     @property
-    def loso_attempts(self) -> Path:
-        """While LOSO trains: the training seconds of its attempts so far (removed once it completes)."""
-        return self.step("loso") / "attempts.json"
+    def training(self) -> Path:
+        """Who trained each member the figures come from, with its sha256 and seconds (the members' records, kept
+        once the members are removed): train_seconds is their sum, plus the holdout's training."""
+        return self.step("loso") / "training.json"
 
     @property
     def members(self) -> Path:
@@ -175,16 +189,6 @@ class RunDir:
     def members_of(self, fingerprint: str) -> Path:
         """The members of one LOSO: a folder per fingerprint of what their weights depend on."""
         return self.members / fingerprint[:16]
-
-    def task_clock(self, fingerprint: str, k: int, n: int) -> Path:
-        """Training task K of N's seconds over its attempts (kit.steps.clock), beside the members it writes."""
-        return self.members_of(fingerprint) / f"task{k}of{n}.seconds.json"
-
-    def task_clocks(self, fingerprint: str) -> list[Path]:
-        """The records of every training task that trained members of `fingerprint`, whatever their number N."""
-        folder = self.members_of(fingerprint)
-        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        return [folder / name for name in names if _TASK_CLOCK.fullmatch(name)]
 
     def train_task_log(self, k: int, n: int) -> Path:
         """The log of training task K of N (`step loso --train-task K/N`), beside the step's own."""
@@ -204,13 +208,13 @@ class RunDir:
         """vmaf-tune's split-conformal sidecar: one absolute residual per content group."""
         return self.step("verdict") / "calibration.json"
 
-    def verdicts_on_disk(self) -> list[tuple[str, Path]]:
+    def verdicts_on_disk(self, tree: Listing) -> list[tuple[str, Path]]:
         """(PROMOTE|HOLD, path) for each verdict file present; the verdict step leaves exactly one."""
-        return [(v, self.verdict_file(v)) for v in VERDICTS if self.verdict_file(v).is_file()]
+        return [(v, self.verdict_file(v)) for v in VERDICTS if tree.is_file(self.verdict_file(v))]
 
-    def verdict_on_disk(self) -> tuple[str, Path] | None:
+    def verdict_on_disk(self, tree: Listing) -> tuple[str, Path] | None:
         """The verdict file when exactly one is present, else None."""
-        found = self.verdicts_on_disk()
+        found = self.verdicts_on_disk(tree)
         return found[0] if len(found) == 1 else None
 
     # -- 05 bundle -------------------------------------------------------------------------
@@ -247,11 +251,13 @@ class RunDir:
     def tarball(self, stem: str) -> Path:
         return self.step("bundle") / f"{stem}.tar.gz"
 
-    def tarballs(self) -> list[Path]:
-        return sorted(self.step("bundle").glob(f"{self.results_stem('*', '*')}.tar.gz"))
+    def tarballs(self, tree: Listing) -> list[Path]:
+        folder = self.step("bundle")
+        return [folder / n for n in tree.names(folder)
+                if n.startswith("results-") and n.endswith(".tar.gz") and tree.is_file(folder / n)]
 
-    def latest_tarball(self) -> Path | None:
-        found = self.tarballs()
+    def latest_tarball(self, tree: Listing) -> Path | None:
+        found = self.tarballs(tree)
         return found[-1] if found else None
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
 from kit.media.libvmaf import FEATURES
 
@@ -29,6 +30,18 @@ TINY_SOURCES = {
 # a quick training recipe and a gate every run passes, for tests that need the PROMOTE path
 FAST = ["--epochs", "3", "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37"]
 LENIENT = ["--min-mean-plcc", "-1", "--max-plcc-spread", "2", "--min-seed-plcc", "-1", "--max-abs-bias", "off"]
+
+
+# the kit's trust rules (kit.infra.perms) refuse files others may write: the tests make theirs as a umask of 022
+# does, whatever the machine's, so a file a test writes by hand reads as the kit's own would
+os.umask(0o022)
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Iterator[Tree]:
+    """The test's tmp_path opened as a Tree (kit.infra.tree), as a command opens the folder it writes in."""
+    with Tree.open(tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

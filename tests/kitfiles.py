@@ -8,6 +8,7 @@ written by kit.bundle.tarball with its manifest.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 from kit.bundle.tarball import write_results_tarball
 from kit.corpus.commit import write_corpus
 from kit.corpus.schema import JOB_SCHEMA, with_content
-from kit.infra.files import atomic_path, open_temp
+from kit.infra.tree import Tree
 from kit.rundir import LAYOUT
 from tests.conftest import synthetic_corpus
 
@@ -38,8 +39,7 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
 
 def write_shard(path: Path, table: pa.Table | None = None) -> Path:
     """A shard written as the kit writes corpora (zstd, page checksums)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open_temp(tmp) as fh:
+    with Tree.open(path.parent) as tree, tree.atomic(path) as fh:
         write_corpus(shard_table() if table is None else table, fh)
     return path
 
@@ -51,9 +51,10 @@ def results_tarball(dest: Path, shard: Path | None = None, box: str = "boxa") ->
     side = work / "shard.manifest.json"
     work.mkdir(parents=True, exist_ok=True)
     side.write_text(json.dumps({"kind": "shard", "file": "shard.parquet", "box_id": box}))
-    write_results_tarball(dest, f"results-{box}-20261122T000000Z",
-                          {LAYOUT.shard.as_posix(): shard, LAYOUT.shard_manifest.as_posix(): side},
-                          {"box_id": box, "verdict": "HOLD", "created_utc": "2026-11-22T00:00:00Z"})
+    with Tree.open(Path(os.path.commonpath([dest.parent, shard.parent]))) as tree:
+        write_results_tarball(tree, dest, f"results-{box}-20261122T000000Z",
+                              {LAYOUT.shard.as_posix(): shard, LAYOUT.shard_manifest.as_posix(): side},
+                              {"box_id": box, "verdict": "HOLD", "created_utc": "2026-11-22T00:00:00Z"})
     return dest
 
 

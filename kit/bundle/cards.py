@@ -13,7 +13,6 @@ from pathlib import Path
 from kit import __version__
 from kit.bundle.conformal import Confidence
 from kit.corpus.summary import CorpusSummary
-from kit.infra.files import sha256_file
 from kit.infra.records import Record
 from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges
@@ -49,12 +48,12 @@ def member_name(seed: int) -> str:
     return f"{ARCH}_seed{seed}"
 
 
-def sidecar_doc(seed: int, onnx_path: Path, scaler: dict[str, list[float]], train: TrainConfig,
+def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
                 teacher_model: str = TEACHER_MODEL) -> dict[str, object]:
     return {
         "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
-        "onnx_sha256": sha256_file(onnx_path), "onnx_opset": OPSET,
+        "onnx_sha256": onnx_sha256, "onnx_opset": OPSET,
         "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(MODEL_FEATURES),
                                 "note": "raw libvmaf integer_* values; the scaler is inside the graph"},
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],

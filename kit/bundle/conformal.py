@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.files import copy_file, read_json_object, sha256_file, write_json
 from kit.infra.records import Record, RecordError, omit_none
+from kit.infra.tree import Tree
 from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
 from kit.verdict.document import Intervals
 from kit.verdict.intervals import percent
@@ -67,9 +67,9 @@ def upstream_quantile(residuals: Sequence[float], alpha: float) -> float:
     return values[lo] + (h - lo) * (values[hi] - values[lo])
 
 
-def read_calibration(path: Path) -> SplitConformal:
+def read_calibration(tree: Tree, path: Path) -> SplitConformal:
     """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals)."""
-    doc, why = read_json_object(path)
+    doc, why = tree.read_json_object(path)
     hint = "rerun the verdict step: it writes the calibration sidecar"
     if doc is None:
         raise InputError(f"{path}: {why}", hint=hint)
@@ -117,22 +117,22 @@ def unbounded_warning(n: int, alpha: float) -> str:
 
 
 
-def ship_calibration(source: Path, dest: Path) -> CalibrationCard:
+def ship_calibration(tree: Tree, source: Path, dest: Path) -> CalibrationCard:
     """Copy the verdict's sidecar to `dest` (upstream's format; an unbounded one says so in two extra keys its
     loader ignores) and describe it."""
-    cal = read_calibration(source)
+    cal = read_calibration(tree, source)
     k, open_ended = rank(cal.n, cal.alpha), unbounded(cal.n, cal.alpha)
     if open_ended:
-        write_json(dest, {**cal.to_json(), "unbounded": True, "warning": unbounded_warning(cal.n, cal.alpha)})
+        tree.write_json(dest, {**cal.to_json(), "unbounded": True, "warning": unbounded_warning(cal.n, cal.alpha)})
     else:
-        copy_file(source, dest)
+        tree.write_bytes(dest, tree.read_bytes(source))
     note = (unbounded_warning(cal.n, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-clip miss); the "
             f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "
             f"clip of a new source with probability at least {percent(1 - cal.alpha)}; upstream's loader interpolates "
             f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider")
     return CalibrationCard(
-        dest.name, sha256_file(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), cal.n, k, open_ended,
+        dest.name, tree.sha256(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), cal.n, k, open_ended,
         None if open_ended else sorted(cal.residuals)[k - 1], upstream_quantile(cal.residuals, cal.alpha),
         "VMAF points, per clip (a source x encoder x cq encode, predicted from its mean features)", note)
 

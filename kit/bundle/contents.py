@@ -9,41 +9,42 @@ from pathlib import Path
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RunDir
 from kit.verdict.document import Verdict
 
 Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> the path, verified
 
 
-def tarball_files(run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path], report: Path,
-                  checked: Checked) -> dict[str, Path]:
+def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
+                  report: Path, checked: Checked) -> dict[str, Path]:
     """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
     in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
     output against its step's record."""
     files: dict[str, Path] = {}
     for path in (run.run_json, run.prereqs_json):
-        if path.is_file():
+        if tree.is_file(path):
             files[run.rel(path)] = path
-    if run.shard.is_file() and run.shard.resolve() == Path(verdict.corpus.path).resolve():
+    if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
         # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
         if corpus_sha256(run.shard) != verdict.corpus.sha256:
             raise InputError(f"{run.shard} changed since the verdict was reached",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
         files[run.rel(run.shard)] = run.shard
-        if run.shard_manifest.is_file():
+        if tree.is_file(run.shard_manifest):
             files[run.rel(run.shard_manifest)] = run.shard_manifest
-    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if p.is_file()]
+    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
     for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds), *optional):
         files[run.rel(path)] = checked(path, "loso")
     files[run.rel(verdict_path)] = verdict_path
     if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
         for path in (run.intervals, run.calibration):
-            if path == run.intervals or path.is_file():  # no sidecar from a LOSO without clips.parquet
+            if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
                 files[run.rel(path)] = checked(path, "verdict")
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report
-    for log in run.logs():
+    for log in run.logs(tree):
         if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
             files[run.rel(log)] = log
     return files

@@ -11,7 +11,7 @@ from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.schema import load_training_corpus
-from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
+from kit.infra.tree import Tree
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, MODEL_FEATURES
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
@@ -25,8 +25,8 @@ PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed see
 VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
 
-def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int], ship: Shipping,
-                    on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
+def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
+                    ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
     models) and `exports/vmaftune` (the vmaf-tune profile, with `ship`'s license and intervals); returns the files
     written."""
@@ -46,25 +46,25 @@ def export_ensemble(verdict: Verdict, train: TrainConfig, exports: Path, crf_ran
         onnx_path = exports / f"{member_name(seed)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
                                    "features": ",".join(MODEL_FEATURES), "teacher_model": verdict.teacher_model})
-        with atomic_path(onnx_path) as tmp, open_temp(tmp) as fh:
-            fh.write(proto.SerializeToString())
+        tree.write_bytes(onnx_path, proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
         if not diff <= PARITY_ATOL:  # NaN fails too
-            onnx_path.unlink()
+            tree.remove(onnx_path)
             raise RuntimeError(f"ONNX export of seed {seed} disagrees with torch by {diff:.2e} > {PARITY_ATOL}")
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
         sidecar_path = exports / f"{member_name(seed)}.json"
-        write_json(sidecar_path, sidecar_doc(seed, onnx_path, scaler, train, corpus, per_seed.get(seed), diff,
-                                             ship.confidence, verdict.teacher_model))
+        onnx_sha = tree.sha256(onnx_path)
+        tree.write_json(sidecar_path, sidecar_doc(seed, onnx_path, onnx_sha, scaler, train, corpus, per_seed.get(seed),
+                                                  diff, ship.confidence, verdict.teacher_model))
         written += [onnx_path, sidecar_path]
-        members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, sha256_file(onnx_path), diff))
+        members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, onnx_sha, diff))
     manifest = exports / ENSEMBLE_MANIFEST
-    write_json(manifest, EnsembleManifest(
+    tree.write_json(manifest, EnsembleManifest(
         name=f"{ARCH}_ensemble", kind="fr_ensemble", ensemble_size=len(members), kit_version=__version__,
         members=tuple(members), combine="mean of the members' vmaf outputs; their std (ddof=1) is the uncertainty",
         seeds=seeds, codec_vocab=list(CODEC_VOCAB), codec_vocab_version=CODEC_VOCAB_VERSION,
         confidence=ship.confidence, smoke=False, corpus_sha256=corpus.sha256,
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model).to_json())
-    profile = write_profile(refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
+    profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
                             df["encoder"].to_numpy(), df["cq"].to_numpy(), ship)
     return [*written, manifest, *profile]

@@ -14,8 +14,7 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
-from kit.infra.files import atomic_path, open_temp
-from kit.infra.nofollow import open_regular
+from kit.infra.tree import Tree
 from kit.rundir import RESULTS_MANIFEST
 
 __all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
@@ -40,17 +39,18 @@ class _Hashing:
         return data
 
 
-def write_results_tarball(dest: Path, top: str, files: dict[str, Path], meta: dict[str, object]) -> ResultsManifest:
+def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path],
+                          meta: dict[str, object]) -> ResultsManifest:
     """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
 
-    Each file is opened without following a link (a link planted in the out-dir must not ship what it points
-    to) and hashed as it is copied, so the manifest describes exactly the bytes in the tarball.
+    Each file is opened through the out-dir's Tree, without following a link (a link planted in the out-dir must
+    not ship what it points to), and hashed as it is copied, so the manifest describes exactly the bytes in the
+    tarball.
     """
     sums: dict[str, FileSum] = {}
-    with atomic_path(dest) as tmp, open_temp(tmp) as fh, \
-            tarfile.open(fileobj=fh, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tree.atomic(dest) as out, tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for arc, path in sorted(files.items()):
-            with open_regular(path) as fh:
+            with tree.open_read(path, trusted=False) as fh:
                 info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
@@ -65,5 +65,5 @@ def write_results_tarball(dest: Path, top: str, files: dict[str, Path], meta: di
 
 def verify_tarball(source: Path) -> ResultsCheck:
     """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too)."""
-    with extraction_dir("kit-verify-") as tmp:
+    with extraction_dir("kit-verify") as tmp:
         return check_results(source, tmp)

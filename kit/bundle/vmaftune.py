@@ -36,9 +36,8 @@ from kit.bundle.registry import (
     sigstore_bundle,
 )
 from kit.corpus.schema import VMAF_RANGE
-from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
-from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, omit_none
+from kit.infra.tree import Tree
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
@@ -237,12 +236,12 @@ def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
             for e in VOCAB_V2 if e not in corpus_encoders}
 
 
-def sidecar_doc(name: str, seed: int, onnx_path: Path, verdict: Verdict, train: TrainConfig,
+def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict: Verdict, train: TrainConfig,
                 crf_range: tuple[int, int], diff: float, chosen: str | None) -> dict[str, object]:
     seed_row = next((r for r in verdict.per_seed if r.seed == seed), None)
     corpus = verdict.corpus
     doc: dict[str, object] = {
-        "schema_version": 1, "id": name, "kind": "fr", "onnx": onnx_path.name, "sha256": sha256_file(onnx_path),
+        "schema_version": 1, "id": name, "kind": "fr", "onnx": onnx_path.name, "sha256": onnx_sha256,
         "onnx_opset": OPSET, "input_names": [INPUT], "output_names": [OUTPUT],
         "seed": seed, "gate": {
             "passed": verdict.promoted and verdict.gate.passed, "verdict": verdict.verdict,
@@ -301,18 +300,18 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
     }
 
 
-def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
+def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
                   crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
                   cqs: np.ndarray, ship: Shipping) -> list[Path]:
     """Write the profile into `folder`; every model is checked (ops, parity) before it is kept, every registry
     row against upstream's rules before any is written (a breach: exit 2)."""
-    make_folder(folder)
+    tree.make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     written: list[Path] = []
     card = None
     if ship.calibration is not None:
         dest = folder / f"{ENSEMBLE_ID}{CALIBRATION_SUFFIX}"
-        card = ship_calibration(ship.calibration, dest)
+        card = ship_calibration(tree, ship.calibration, dest)
         written.append(dest)
     rows: list[RegistryRow] = []
     entries: list[ProfileMember] = []
@@ -325,17 +324,16 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
             if bad := ops_used(proto) - ALLOWED_OPS:
                 raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
             onnx_path = folder / f"{name}.onnx"
-            with atomic_path(onnx_path) as tmp, open_temp(tmp) as fh:
-                fh.write(proto.SerializeToString())
+            tree.write_bytes(onnx_path, proto.SerializeToString())
             diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
             if not diff <= PARITY_ATOL:  # NaN fails too
-                onnx_path.unlink()
+                tree.remove(onnx_path)
                 raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
             sidecar = folder / f"{name}.json"
-            doc = sidecar_doc(name, member.seed, onnx_path, verdict, train, crf_range, diff,
+            sha = tree.sha256(onnx_path)
+            doc = sidecar_doc(name, member.seed, onnx_path, sha, verdict, train, crf_range, diff,
                               why if name == SINGLE_ID else None)
-            write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
-            sha = sha256_file(onnx_path)
+            tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
             rows.append(RegistryRow(name, "fr", onnx_path.name, sha, ship.license, ship.license_url,
                                     sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
             if name != SINGLE_ID:
@@ -343,13 +341,13 @@ def write_profile(members: list[Exported], verdict: Verdict, train: TrainConfig,
             written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ENSEMBLE_ID}.json"
-    write_json(manifest, ProfileManifest(
+    tree.write_json(manifest, ProfileManifest(
         ENSEMBLE_ID, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,
         [1.0] * N_FEED, list(VOCAB_V2), VOCAB_V2_VERSION, CODEC_VOCAB_VERSION, ship.confidence, False,
         "mean of the members' outputs; their sample standard deviation (ddof=1) is the uncertainty",
         list(crf_range), __version__, verdict.corpus.sha256, card).to_json())
     registry = folder / "registry-rows.json"
-    write_json(registry, [r.to_json() for r in rows])
+    tree.write_json(registry, [r.to_json() for r in rows])
     return [*written, manifest, registry]
 
 

@@ -81,7 +81,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.corpus.split import SHARD_FIELD, ShardSpec
     from kit.infra.host import default_box_id, safe_box_id
     from kit.infra.invocation import kit_argv_absolute
-    from kit.infra.nofollow import TREE_ENV
+    from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
 

@@ -167,6 +167,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "the vmaf-tune registry rows (the kit's own license unless set)."),
     RunFlag("--model-license-url", "model_license_url", LicenseUrl(), "Address of that license's text, written "
             "into the vmaf-tune registry rows."),
+    RunFlag("--group-shared", "group_shared", bool, "A project folder shared on purpose: the folders the kit makes "
+            "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
+            "others can write are accepted if sticky. Files stay writable by you alone, and the kit trusts only "
+            "the ones you made.", is_flag=True),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}
@@ -278,6 +282,9 @@ def settings_flags(settings: RunSettings, leave_out: tuple[str, ...] = ()) -> li
         value = setting(settings, flag.path)
         if value == setting(defaults(), flag.path) or (value is None and not isinstance(flag.type, Limit)):
             continue  # a default, or None where only a default can be None (--max-abs-bias off is written)
+        if flag.is_flag:
+            args.append(flag.opt)
+            continue
         if flag.name == "ffmpeg" and (os.sep in str(value) or Path(str(value)).exists()):
             value = str(Path(str(value)).absolute())
         args += [flag.opt, flag.text(value)]

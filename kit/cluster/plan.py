@@ -33,7 +33,7 @@ from pathlib import Path
 from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
 from kit.infra.arrays import KIT_ARRAY_TASK
-from kit.infra.nofollow import TREE_ENV
+from kit.infra.tree import TREE_ENV
 from kit.model.recipe import MIN_SOURCES
 
 PATH_VARS = ("KIT_CACHE_DIR",)

@@ -30,9 +30,9 @@ from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
 from kit.infra import interrupts
 from kit.infra.arrays import KIT_ARRAY_TASK
-from kit.infra.files import write_json
+from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
-from kit.infra.nofollow import make_folder, open_in_place, open_regular, own_tree
+from kit.infra.tree import Rules, Tree
 
 TASK_TIMEOUT_S = 7 * 86400.0  # a shard of thousands of clips takes hours; a hung task still ends
 CONNECT_TIMEOUT_S = 30  # a wrong address fails after this instead of Ray's own minutes of retries
@@ -65,21 +65,24 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
     from kit.infra.proc import quote_argv, run_process, tail_lines
 
     codes: list[int] = []
-    for argv, ok in zip(commands, ok_codes, strict=True):
-        with open_in_place(Path(log), "a", encoding="utf-8") as fh:
-            fh.write(f"$ {quote_argv(argv)}\n")
-            fh.flush()
-            res = run_process(argv, timeout_s=TASK_TIMEOUT_S, env=env, capped=False, output=fh)
-            fh.write(f"(exit {res.returncode})\n")
-        codes.append(res.returncode)
-        if res.returncode not in ok:
-            return TaskResult(name, tuple(codes), tuple(argv), tail_lines(_tail(Path(log)), 8), platform.node())
+    path = Path(log)
+    with Tree.open(path.parent, Rules(group_shared=group_shared_from_env()), make=False,
+                   label="the cluster's log folder") as tree:
+        for argv, ok in zip(commands, ok_codes, strict=True):
+            with tree.open_append(path) as fh:
+                fh.write(f"$ {quote_argv(argv)}\n")
+                fh.flush()
+                res = run_process(argv, timeout_s=TASK_TIMEOUT_S, env=env, capped=False, output=fh)
+                fh.write(f"(exit {res.returncode})\n")
+            codes.append(res.returncode)
+            if res.returncode not in ok:
+                return TaskResult(name, tuple(codes), tuple(argv), tail_lines(_tail(tree, path), 8), platform.node())
     return TaskResult(name, tuple(codes), node=platform.node())
 
 
-def _tail(log: Path, size: int = 16384) -> str:
+def _tail(tree: Tree, log: Path, size: int = 16384) -> str:
     """The end of a task's log: what the failed command said last."""
-    with open_regular(log) as fh:
+    with tree.open_read(log) as fh:
         fh.seek(max(0, os.fstat(fh.fileno()).st_size - size))
         return fh.read().decode("utf-8", "replace")
 
@@ -136,12 +139,13 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     """Every shard task, then the union task, on Ray; the union run's exit code (0 PROMOTE, 1 HOLD)."""
     ray = import_ray()
     lay = plan.layout
-    own_tree(lay.root)
-    make_folder(lay.logs)
     split = {"train_tasks": plan.train_tasks, "train_command": plan.train_command("auto"),
              "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
-    write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
-                                       "union_commands": plan.union_commands(), **split, "env": dict(plan.env)})
+    with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
+        tree.make_folder(lay.logs)
+        tree.write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
+                                                "union_commands": plan.union_commands(), **split,
+                                                "env": dict(plan.env)})
     say(connect(ray, address))
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}

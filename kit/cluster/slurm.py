@@ -25,10 +25,10 @@ from kit import __version__
 from kit.cluster.plan import ClusterLayout, ClusterPlan
 from kit.errors import InputError, KitError, PrereqError, ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import write_text
+from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import shell_join
-from kit.infra.nofollow import make_folder, own_tree
 from kit.infra.slurm import sbatch
+from kit.infra.tree import Rules, Tree
 
 UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
@@ -217,11 +217,12 @@ def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
     and the log folder Slurm writes into."""
     check_plan(plan, opts)
     lay = plan.layout
-    own_tree(lay.root)  # shared storage: nothing a neighbour planted below it is written through
-    make_folder(lay.logs)
     made = scripts(plan, opts)
-    for path, text in made:
-        write_text(path, text, mode=0o777)  # executable, as the umask allows
+    # shared storage: nothing a neighbour planted below the cluster's folder is written through
+    with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
+        tree.make_folder(lay.logs)
+        for path, text in made:
+            tree.write_text(path, text, executable=True)
     return [path for path, _ in made]
 
 

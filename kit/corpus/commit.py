@@ -25,21 +25,10 @@ from kit.corpus.manifests import MergeManifest
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.errors import InputError
 from kit.infra.faults import kill_point
-from kit.infra.files import (
-    TMP_MARK,
-    new_temp,
-    open_temp,
-    pid_alive,
-    read_json,
-    remove_stale,
-    replace,
-    seal,
-    write_json,
-)
-from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import check_target
+from kit.infra.files import TMP_MARK, pid_alive
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
+from kit.infra.tree import LockBusy, Tree
 from kit.rundir import LAYOUT, RunDir, manifest_path
 
 ROW_GROUP_ROWS = 1 << 20
@@ -76,21 +65,18 @@ def merge_lock(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def writing(out: Path) -> Iterator[None]:
+def writing(tree: Tree, out: Path) -> Iterator[None]:
     """This process is the one merge into `out` while inside; another one is refused at once (exit 2)."""
-    try:
-        with locked(merge_lock(out), tidy=True):
-            yield
-    except LockBusy as busy:
-        raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
-                         hint="wait for it to finish, or merge into another -o") from None
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(tree.lock(merge_lock(out), tidy=True))
+        except LockBusy as busy:
+            raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
+                             hint="wait for it to finish, or merge into another -o") from None
+        yield
 
 
-def _temp_prefixes(out: Path) -> list[str]:
-    return [f"{TMP_MARK}{n}." for n in (out.name, manifest_path(out).name, commit_journal(out).name)]
-
-
-def recover_output(out: Path) -> list[str]:
+def recover_output(tree: Tree, out: Path) -> list[str]:
     """Finish what a killed merge into `out` left: its commit completed, its temporaries removed.
 
     Returns a note per thing done. Called under `out`'s merge lock (merge_files), so a journal found is a
@@ -99,61 +85,65 @@ def recover_output(out: Path) -> list[str]:
     """
     notes: list[str] = []
     journal = commit_journal(out)
+    folder = tree.folder(out.parent)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
-        check_target(target)
-    if journal.is_file():
-        try:
-            commit = Commit.from_json(read_json(journal), str(journal))
-        except (OSError, ValueError):  # written atomically, so never half: not ours, or edited
-            commit = None
-        try:
-            fresh = time.time() - journal.stat().st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
-        except FileNotFoundError:  # a concurrent merge finished its commit a moment ago: nothing to recover
-            return notes
+        tree.check_target(folder, target.name)
+    if (st := tree.lstat(journal)) is not None:
+        data, _ = tree.read_json_object(journal)  # written atomically, so never half: None if edited
+        commit = _commit(data, journal)
+        fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
         if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
             raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o")
         for move in commit.moves if commit is not None else []:
             if len(move) == 2 and all(map(_plain_name, move)) and move[0].startswith(TMP_MARK) \
-                    and (out.parent / move[0]).is_file():
-                replace(out.parent / move[0], out.parent / move[1])
-        journal.unlink(missing_ok=True)
+                    and tree.is_file(out.parent / move[0]):
+                tree.replace(out.parent / move[0], out.parent / move[1])
+        tree.remove(journal)
         if commit is not None:
             notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
-    removed = sum(remove_stale(out.parent, prefix) for prefix in _temp_prefixes(out))
+    removed = tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name))
     if removed:
         notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
     return notes
+
+
+def _commit(data: dict[str, object] | None, journal: Path) -> Commit | None:
+    try:
+        return Commit.from_json(data, str(journal)) if data is not None else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _plain_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
-def commit_pair(table: pa.Table, out: Path, manifest_of: Callable[[Path], MergeManifest]) -> MergeManifest:
+def commit_pair(tree: Tree, table: pa.Table, out: Path,
+                manifest_of: Callable[[str], MergeManifest]) -> MergeManifest:
     """Write the parquet and its manifest so that a kill at any instant leaves the old pair or the new one."""
-    temps = [new_temp(out), new_temp(manifest_path(out))]
+    (data_tmp, data_fh), (side_tmp, side_fh) = tree.new_temp(out), tree.new_temp(manifest_path(out))
     committed = False
     try:
-        with open_temp(temps[0]) as fh:  # written through the file new_temp made, never a link in its place
-            write_corpus(table, fh)
+        write_corpus(table, data_fh)
         kill_point("merge-writing")
-        seal(temps[0])
-        manifest = manifest_of(temps[0])
-        with open_temp(temps[1]) as fh:
-            fh.write((json.dumps(manifest.to_json(), indent=2, default=str) + "\n").encode())
-        seal(temps[1])
-        moves = [[temps[0].name, out.name], [temps[1].name, manifest_path(out).name]]
-        write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
+        tree.seal(data_fh)
+        manifest = manifest_of(tree.sha256(data_tmp))  # the manifest names the bytes just written
+        side_fh.write((json.dumps(manifest.to_json(), indent=2, default=str) + "\n").encode())
+        tree.seal(side_fh)
+        moves = [[data_tmp.name, out.name], [side_tmp.name, manifest_path(out).name]]
+        tree.write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
         committed = True  # from here on the renames are written down: a failure leaves them to the next merge
         kill_point("merge-committed")
-        replace(temps[0], out)
+        tree.replace(data_tmp, out)
         kill_point("merge-renamed")
-        replace(temps[1], manifest_path(out))
-        commit_journal(out).unlink()
+        tree.replace(side_tmp, manifest_path(out))
+        tree.remove(commit_journal(out))
     finally:
-        for tmp in temps if not committed else []:
-            tmp.unlink(missing_ok=True)
+        data_fh.close()
+        side_fh.close()
+        for tmp in (data_tmp, side_tmp) if not committed else ():
+            tree.remove_temp(tmp)
     return manifest
 
 def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:

@@ -184,7 +184,7 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
 def load_tarball(path: Path, digest: str) -> LoadedInput:
     """The shard inside a results tarball, once the tarball passed `verify`'s check (extracted into a
     temporary folder that is removed after)."""
-    with extraction_dir("kit-merge-") as tmp:
+    with extraction_dir("kit-merge") as tmp:
         check = check_results(path, tmp)
         if not check.ok or check.top is None or check.manifest is None:
             more = f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1 else ""

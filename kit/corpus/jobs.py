@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,12 +23,12 @@ import pyarrow.parquet as pq
 
 from kit.corpus.schema import CORPUS_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.corpus.shared import Batch, SharedDecodes
-from kit.errors import ToolError
+from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, fresh_folder, open_temp, sha256_file, sha256_json, write_json
-from kit.infra.nofollow import check_root
+from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
+from kit.infra.tree import Tree
 from kit.media.argv import build_encode_argv, build_score_argv, build_shared_decode_argv, decoded_ref_input
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
@@ -139,23 +139,42 @@ class JobLedger(Record):
     vmaf_mean: float = math.nan
     completed_at_utc: str = ""
     generation: str | None = omit_none()  # the forced run (redo.json) that made it, if one did
+    made_by: str = ""  # `pid N on HOST`: the process that ran the job (older kits wrote none)
 
 
-def read_ledger(path: Path) -> JobLedger | None:
-    """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape."""
-    return read_record(JobLedger, path)[0]
+def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
+    """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape; one that is
+    not the user's own is refused (exit 2)."""
+    return read_record(JobLedger, tree, path)[0]
 
 
-def job_is_done(jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:
+def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:
     """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
-    `generation` (a forced run), only a ledger that this generation wrote counts."""
+    `generation` (a forced run), only a ledger that this generation wrote counts. Rows that differ from what
+    their ledger records were changed after the job wrote them: refused (exit 2), never redone silently."""
     data_path, ledger_path = job_paths(jobs_dir, job)
-    if not (data_path.is_file() and ledger_path.is_file()):
+    if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False
-    ledger = read_ledger(ledger_path)
+    ledger = read_ledger(tree, ledger_path)
     if ledger is None or (generation and ledger.generation != generation):
         return False
-    return ledger.fingerprint == job.fingerprint(prov) and ledger.sha256 == sha256_file(data_path)
+    if ledger.fingerprint != job.fingerprint(prov):
+        return False
+    read_job_rows(tree, data_path, ledger, ledger_path)  # refuses rows that are not the ones recorded
+    return True
+
+
+def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: Path) -> pa.Table:
+    """A finished job's rows, read and hashed in one go (what is hashed is what is used), checked against the
+    sha256 its ledger recorded when the job wrote them."""
+    data = tree.read_bytes(data_path)
+    if (found := sha256_bytes(data)) != ledger.sha256:
+        who = f" ({ledger.made_by}, {ledger.completed_at_utc})" if ledger.made_by else ""
+        raise InputError(f"{data_path} has sha256 {found[:12]}…, but the job that wrote it{who} recorded "
+                         f"{ledger.sha256[:12]}… in {ledger_path.name}: the rows were changed after",
+                         hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or rerun "
+                              "the corpus step with --force")
+    return pq.read_table(pa.BufferReader(data))
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
@@ -203,6 +222,7 @@ class JobRunner:
 
     ffmpeg: str
     prov: Provenance
+    tree: Tree  # the out-dir: the jobs' rows, ledgers and scratch are written through it
     jobs_dir: Path
     work_dir: Path
     # libvmaf threads: a number, or asked of a callable just before each scoring (the count
@@ -234,24 +254,25 @@ class JobRunner:
 
     def reused(self, job: Job) -> JobResult:
         """The result of a job already done (job_is_done said so), from its ledger."""
-        ledger = read_ledger(job_paths(self.jobs_dir, job)[1])
+        ledger = read_ledger(self.tree, job_paths(self.jobs_dir, job)[1])
         assert ledger is not None  # job_is_done checked it
         return JobResult(job.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
-        if job_is_done(self.jobs_dir, job, self.prov, self.generation):
+        if job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation):
             if self.shared is not None:  # done since the plan was made: its clip waits for it no more
                 self.shared.finished(job)
             return self.reused(job)
-        work = fresh_folder(self.work_dir / job.job_id)
+        work = self.tree.fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
         except ToolError:
-            check_root(work)  # the out-dir vanished under ffmpeg: that, not the encode, is what failed
+            self.tree.check_alive()  # ffmpeg writes below the out-dir by name: its deletion or move, not the encode
             raise
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.tree.remove_folder(work)
             if self.shared is not None:
                 self.shared.finished(job)
 
@@ -276,7 +297,7 @@ class JobRunner:
             build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
                              log_path, n_threads, progress=self.progress is not None),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
-        if score.returncode != 0 or not log_path.is_file():
+        if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
                              telling_line(score.stderr))
         try:
@@ -290,12 +311,14 @@ class JobRunner:
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
         table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
-        with atomic_path(data_path) as tmp, open_temp(tmp) as fh:
-            pq.write_table(table, fh)
-        write_json(ledger_path, JobLedger(
-            job.job_id, job.fingerprint(self.prov), sha256_file(data_path), table.num_rows, enc_time_ms,
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        rows = sink.getvalue().to_pybytes()
+        self.tree.write_bytes(data_path, rows)
+        self.tree.write_json(ledger_path, JobLedger(
+            job.job_id, job.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, enc_time_ms,
             round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), utc_iso(),
-            self.generation or None).to_json())
+            self.generation or None, f"pid {os.getpid()} on {host_name()}").to_json())
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))
 
@@ -310,7 +333,7 @@ class JobRunner:
         with sem if sem is not None else contextlib.nullcontext():
             enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
                               on_stdout_line=self._progress_lines(job, "encode"))
-        if enc.returncode != 0 or not encoded.is_file():
+        if enc.returncode != 0 or not self.tree.is_file(encoded):
             raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
                              telling_line(enc.stderr))
         self._check_frames(job, enc.stderr, enc.stderr_tail)
@@ -332,13 +355,13 @@ class JobRunner:
         clip, ref_path = job.clip, self.shared.clips[clip_key(job)].ref_path
         encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
         with contextlib.ExitStack() as stack:
-            ref_tmp = stack.enter_context(atomic_path(ref_path)) if with_ref else None
+            ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
             argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=clip.pix_fmt,
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
                                             progress=self.progress is not None)
             enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
                               on_stdout_line=self._progress_lines(job, "encode"))
-            if enc.returncode != 0 or not all(batch.encoded(j).is_file() for j in batch.jobs):
+            if enc.returncode != 0 or not all(self.tree.is_file(batch.encoded(j)) for j in batch.jobs):
                 raise self._fail(job, f"the shared decode of {len(encodes)} encodes failed (exit {enc.returncode})",
                                  enc.stderr_tail, telling_line(enc.stderr))
             self._check_frames(job, enc.stderr, enc.stderr_tail)

@@ -55,10 +55,10 @@ from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
 from kit.corpus.summary import TableSummary, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.files import sha256_file
+from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command
 from kit.infra.limits import MAX_CORPUS_ROWS
-from kit.infra.nofollow import make_folder
+from kit.infra.tree import Rules, Tree
 
 PREFER_CHOICES = ("first", "newest")
 MAX_EXAMPLES = 5
@@ -204,11 +204,16 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     if not paths:
         raise InputError("merge needs at least one input",
                          hint=kit_command("merge", "A.parquet", "B.tar.gz", "-o", "merged.parquet"))
-    make_folder(out.parent)
-    with writing(out):
-        for line in recover_output(out):  # refuses a link planted at -o or beside it, before any work
+    with open_output_folder(out) as tree, writing(tree, out):
+        for line in recover_output(tree, out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(paths, out, prefer, mixed_teachers, overrides)
+        return _merge_into(tree, paths, out, prefer, mixed_teachers, overrides)
+
+
+def open_output_folder(out: Path) -> Tree:
+    """-o's folder, the user's (made when missing), held for the merge: its files are the merge's to check."""
+    return Tree.open(out.parent, Rules(group_shared=group_shared_from_env(), checked_root=False),
+                     label="-o's folder")
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ class Findings:
     overrides: tuple[str, ...]  # the --content-groups lines applied
 
 
-def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool,
+def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool,
                 overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
@@ -245,16 +250,16 @@ def _merge_into(paths: Sequence[Path], out: Path, prefer: str | None, mixed_teac
     summary = summarise_table(merged)
     findings = Findings((*teachers, *build_warnings(builds), *contents.grouping.notes), builds, contents,
                         tuple(overrides.lines() if overrides else ()))
-    return commit_pair(merged, out, lambda written: build_merge_manifest(
+    return commit_pair(tree, merged, out, lambda written: build_merge_manifest(
         out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
 
 
-def build_merge_manifest(out: Path, written: Path, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
+def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts, findings: Findings) -> MergeManifest:
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
-        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=sha256_file(written), rows=summary.rows,
+        schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
         key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
         conflicts=conflicts, duplicates_dropped=sum(c.duplicate for c in counts),
         inputs=tuple(input_entry(i, c) for i, c in zip(inputs, counts, strict=True)),

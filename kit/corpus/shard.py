@@ -10,34 +10,41 @@ import pyarrow.parquet as pq
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
-from kit.corpus.jobs import Job, Provenance, job_paths
+from kit.corpus.jobs import Job, Provenance, job_paths, read_job_rows, read_ledger
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
 from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
+from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, open_temp, sha256_file
 from kit.infra.parquet import WRITE_OPTIONS
+from kit.infra.tree import Tree
 from kit.media.libvmaf import TEACHER_MODEL
 from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 
 
-def write_shard(jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
+def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
     """Stream every job's rows, in plan order, into one parquet file, each row with its content group
-    (content_of: src_sha256 -> group; a source in none is its own); returns the row count."""
+    (content_of: src_sha256 -> group; a source in none is its own); returns the row count. Each job's rows are
+    the ones its ledger recorded (kit.corpus.jobs.read_job_rows), checked as they are read."""
     rows = 0
-    with atomic_path(out_path) as tmp, open_temp(tmp) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
+    with tree.atomic(out_path) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
         for job in jobs:
-            table = pq.read_table(job_paths(jobs_dir, job)[0])
+            data_path, ledger_path = job_paths(jobs_dir, job)
+            ledger = read_ledger(tree, ledger_path)
+            if ledger is None:
+                raise InputError(f"{ledger_path} is missing or damaged: job {job.job_id} finished without its record",
+                                 hint="rerun the corpus step: that job is done again")
+            table = read_job_rows(tree, data_path, ledger, ledger_path)
             writer.write_table(with_content(table.select(JOB_COLUMNS), content_of).cast(SCHEMA))
             rows += table.num_rows
     return rows
 
 
-def build_manifest(out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
+def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
                    cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
                    depth: DepthPlan, refs: ReferenceSet) -> ShardManifest:
     return ShardManifest(
-        schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=sha256_file(out_path), rows=rows,
+        schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.infra.files import fresh_folder, remove_folder
 from kit.infra.proc import LogFn
+from kit.infra.tree import Tree
 from kit.media.refs import frame_bytes
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ class ClipDecode:
 class SharedDecodes:
     """The shared decodes of one corpus step: which jobs share one, running each batch once, tidying up."""
 
-    def __init__(self, jobs: Iterable[Job], folder: Path, log: LogFn,
+    def __init__(self, tree: Tree, jobs: Iterable[Job], folder: Path, log: LogFn,
                  shares: Callable[[Job], bool] = lambda job: True) -> None:
-        self.folder, self.log = folder, log
+        self.tree, self.folder, self.log = tree, folder, log
         self._lock = threading.Lock()
         by_clip: dict[str, list[Job]] = {}
         for job in jobs:
@@ -113,7 +113,7 @@ class SharedDecodes:
                 try:
                     with self._lock:  # made once, by whichever batch of the clip starts first
                         if not clip.made:
-                            fresh_folder(clip.folder)
+                            self.tree.fresh_folder(clip.folder)
                             clip.made = True
                     run_batch(batch, with_ref)
                 except BaseException as exc:  # a failed ffmpeg, or an interrupt: no job of the batch goes on
@@ -145,7 +145,7 @@ class SharedDecodes:
         none (no room, or its batch failed): the scoring then decodes the master."""
         clip = self.clips[job.clip.path]
         clip.ref_made.wait()
-        if clip.ref_tags is None or not clip.ref_path.is_file():
+        if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):
             return None
         return clip.ref_path, clip.ref_tags
 
@@ -158,10 +158,10 @@ class SharedDecodes:
         batch = self._batch_of.get(job.job_id)
         if batch is None:
             return
-        batch.encoded(job).unlink(missing_ok=True)
+        self.tree.remove(batch.encoded(job))
         clip = self.clips[job.clip.path]
         with self._lock:
             clip.unfinished -= 1
             last = clip.unfinished == 0
         if last:
-            remove_folder(clip.folder)
+            self.tree.remove_folder(clip.folder)

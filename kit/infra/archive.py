@@ -27,7 +27,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.faults import kill_point
-from kit.infra.files import read_json, remove_stale, sha256_file
+from kit.infra.files import TMP_MARK, host_tag, read_json, sha256_file
 from kit.infra.limits import (
     MAX_HEADER_BYTES,
     MAX_MEMBER_BYTES,
@@ -39,6 +39,7 @@ from kit.infra.limits import (
     human_bytes,
 )
 from kit.infra.records import Record, RecordError, flatten
+from kit.infra.tree import Rules, Tree
 from kit.rundir import RESULTS_MANIFEST
 
 NOT_KIT_HINT = "the tarball was not made by the kit; do not use it"
@@ -236,10 +237,12 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
 
 @contextlib.contextmanager
 def extraction_dir(prefix: str) -> Iterator[Path]:
-    """A temporary folder `<prefix><pid>-...` removed after; first, those of killed commands are removed."""
+    """A private temporary folder, named as temporaries are (`.tmp-<prefix>.<pid>.<host>.<random>`), removed after;
+    first, those of killed commands are removed."""
     base = Path(tempfile.gettempdir())
-    remove_stale(base, prefix)
-    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-", dir=base) as tmp:
+    with Tree.open(base, Rules(checked_root=False), make=False) as tmp_tree:
+        tmp_tree.remove_stale(base, names=[prefix])
+    with tempfile.TemporaryDirectory(prefix=f"{TMP_MARK}{prefix}.{os.getpid()}.{host_tag()}.", dir=base) as tmp:
         yield Path(tmp)
 
 

@@ -10,7 +10,8 @@ import socket
 from pathlib import Path
 
 from kit.errors import PrereqError
-from kit.infra.nofollow import own_tree
+from kit.infra.perms import GROUP_SHARED_ENV, Rules
+from kit.infra.tree import Tree
 
 
 def default_box_id() -> str:
@@ -42,14 +43,31 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+_CACHE_TREES: dict[str, Tree] = {}  # the cache's one owner in this process, by its folder
+
+
+def cache_tree() -> Tree:
+    """The kit's cache (probe results, clip hashes, demo clips), opened as a Tree once per process and folder
+    (boxes and runs may share it). Opening it removes the temporaries of writers that are gone (a killed
+    render, a killed write of sha256.json): of this host and a dead process, or untouched for hours."""
+    root = cache_dir()
+    tree = _CACHE_TREES.get(str(root))
+    if tree is None:
+        tree = Tree.open(root, Rules(group_shared=group_shared_from_env()), label="the kit's cache")
+        for folder in [root, *(root / name for name in tree.names(root))]:
+            if tree.is_folder(folder):
+                tree.remove_stale(folder)
+        _CACHE_TREES[str(root)] = tree
+    return tree
+
+
+def group_shared_from_env() -> bool:
+    """--group-shared's variable, for what opens a Tree without the run's settings (the cache, merge -o)."""
+    return os.environ.get(GROUP_SHARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def cache_dir() -> Path:
-    """The kit's cache (probe results, clip hashes, demo clips): a kit tree, since boxes and runs may share it."""
-    found = _cache_dir()
-    own_tree(found)
-    return found
-
-
-def _cache_dir() -> Path:
+    """Where the kit's cache is: KIT_CACHE_DIR, else the user's cache folder (platformdirs)."""
     env = os.environ.get("KIT_CACHE_DIR")
     if env:
         return Path(env)

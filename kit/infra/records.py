@@ -32,7 +32,10 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from kit.infra.tree import Tree
 
 R = TypeVar("R", bound="Record")
 
@@ -175,12 +178,11 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def read_record(cls: type[R], path: Path) -> tuple[R | None, str]:
-    """A record the kit wrote itself, checked, not trusted: (the record, "") or (None, why not): "missing",
-    "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema)."""
-    from kit.infra.files import read_json_object
-
-    data, why = read_json_object(path)
+def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:
+    """A record the kit wrote itself below `tree`, checked, not trusted: (the record, "") or (None, why not):
+    "missing", "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema).
+    One that is not the user's own is refused (kit.infra.treeio.Files.read_json_object)."""
+    data, why = tree.read_json_object(path)
     if data is None:
         return None, why
     try:

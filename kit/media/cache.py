@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kit.errors import InputError
-from kit.infra.files import read_json_object, sha256_stream, write_json
-from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
+from kit.infra.files import sha256_stream
+from kit.infra.tree import LockBusy, Tree
+from kit.infra.treeio import NotRegular, open_for_reading
 from kit.media.decode import Geometry, decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint
 
@@ -94,15 +94,15 @@ class Sha256Cache:
     written under the file's lock, merged into what the file holds by then, so no run drops another's.
     """
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
+        self.tree, self.path = tree, path if tree is not None else None
         self._data = self._read()
 
     def _read(self) -> dict[str, str]:
         """The file's entries, checked, not trusted: a damaged entry is left out (and computed again)."""
-        if self.path is None:
+        if self.tree is None or self.path is None:
             return {}
-        data, _ = read_json_object(self.path)
+        data, _ = self.tree.read_json_object(self.path)
         return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
     @staticmethod
@@ -139,13 +139,12 @@ class Sha256Cache:
     def _add(self, key: str, value: str) -> None:
         """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""
         self._data[key] = value
-        if self.path is None:
+        if self.tree is None or self.path is None:
             return
         lock = self.path.with_name(f".{self.path.name}.lock")
         with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
-            make_folder(self.path.parent)
-            with locked(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+            with self.tree.lock(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
                 merged = {**self._read(), key: value}
-                write_json(self.path, merged)
+                self.tree.write_json(self.path, merged)
             for k, v in merged.items():  # what the other runs found is known here too from now on
                 self._data.setdefault(k, v)

@@ -10,15 +10,14 @@ the demo corpus.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
-from kit.infra.files import TMP_MARK, atomic_path, remove_stale
-from kit.infra.locks import LockBusy, locked
-from kit.infra.nofollow import make_folder
 from kit.infra.proc import run_process
+from kit.infra.tree import LockBusy, Tree, Untrusted
 from kit.media.argv import build_render_argv
 
 DEMO_SET_ID = "demo-v4"
@@ -58,7 +57,7 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 )
 
 
-def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
+def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
     """Render one clip to dest (y4m) unless it is already there whole.
 
@@ -66,29 +65,28 @@ def render(clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: 
     there: a whole clip is never replaced, so a run that found it keeps the file it hashed. `note` hears a
     wait for another run's render.
     """
-    if clip_is_whole(dest, width, height, seconds):
+    if clip_is_whole(cache, dest, width, height, seconds):
         return dest
-    make_folder(dest.parent)
 
     def waiting(holder: str) -> None:
         if note is not None:
             note(f"demo clip {clip.name}: another run ({holder}) is rendering it; waiting for it")
 
     try:
-        with locked(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
-            if not clip_is_whole(dest, width, height, seconds):  # rendered by the run we waited for
-                remove_stale(dest.parent, f"{TMP_MARK}{dest.name}.")  # a killed render's temporaries
-                _render(clip, dest, ffmpeg, width, height, seconds)
+        with cache.lock(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
+            if not clip_is_whole(cache, dest, width, height, seconds):  # rendered by the run we waited for
+                cache.remove_stale(dest.parent)  # a killed render's temporaries
+                _render(cache, clip, dest, ffmpeg, width, height, seconds)
     except LockBusy as busy:
         raise ToolError(f"demo clip {clip.name}: another run ({busy.holder}) has been rendering it for over "
                         f"{RENDER_WAIT_S:.0f} s", hint="wait for that run, or stop it, then run again") from None
     return dest
 
 
-def _render(clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, seconds: float) -> None:
+def _render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, seconds: float) -> None:
     lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
         f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
-    with atomic_path(dest) as tmp:
+    with cache.atomic_path(dest) as tmp:
         res = run_process(build_render_argv(ffmpeg, lavfi, tmp, seconds=seconds), timeout_s=RENDER_TIMEOUT_S)
         if res.returncode != 0:
             raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
@@ -96,13 +94,19 @@ def _render(clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, se
                             stderr_tail=res.stderr_tail)
 
 
-def clip_is_whole(path: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> bool:
-    """A rendered clip is checked, not trusted: its y4m header names its size and the file holds exactly
-    its frames (a copy cut short, an empty file or another file under its name fails)."""
+def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
+                  seconds: float = SECONDS) -> bool:
+    """A rendered clip is checked, not trusted: the user's own file that nobody else can change, its y4m header
+    names its size and the file holds exactly its frames (a copy cut short, an empty file or another file under
+    its name fails, and is rendered again). Another user's file there is refused (exit 2)."""
     try:
-        with open(path, "rb") as fh:
+        with cache.open_read(path) as fh:
             header = fh.readline(512)
-        size = path.stat().st_size
+            size = os.fstat(fh.fileno()).st_size
+    except Untrusted as exc:
+        if not exc.mine:
+            raise
+        return False
     except OSError:
         return False
     if not header.startswith(b"YUV4MPEG2 ") or f" W{width} H{height} ".encode() not in header:
@@ -112,28 +116,28 @@ def clip_is_whole(path: Path, width: int = WIDTH, height: int = HEIGHT, seconds:
     return rest == 0 and math.floor(seconds * FPS) <= frames <= math.ceil(seconds * FPS) and frames > 0
 
 
-def damaged_demo_clips(cache_dir: Path, count: int | None = None, seconds: float = SECONDS) -> list[str]:
+def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:
     """Names of demo clips present in the cache but not whole (the next render replaces them)."""
-    folder = demo_folder(cache_dir, seconds=seconds)
-    return [c.name for c in DEMO_CLIPS[:count]
-            if (folder / f"{c.name}.y4m").exists() and not clip_is_whole(folder / f"{c.name}.y4m", seconds=seconds)]
+    folder = demo_folder(cache.root, seconds=seconds)
+    return [c.name for c in DEMO_CLIPS[:count] if cache.lstat(folder / f"{c.name}.y4m") is not None
+            and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> Path:
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s"
 
 
-def missing_demo_clips(cache_dir: Path, count: int | None = None, seconds: float = SECONDS) -> list[str]:
+def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:
     """Names of the demo clips not rendered yet or damaged (ensure_demo_set would render them)."""
-    folder = demo_folder(cache_dir, seconds=seconds)
+    folder = demo_folder(cache.root, seconds=seconds)
     paths = {c.name: folder / f"{c.name}.y4m" for c in DEMO_CLIPS[:count]}
-    return [name for name, p in paths.items() if not clip_is_whole(p, seconds=seconds)]
+    return [name for name, p in paths.items() if not clip_is_whole(cache, p, seconds=seconds)]
 
 
-def ensure_demo_set(cache_dir: Path, ffmpeg: str, count: int | None = None, width: int = WIDTH,
+def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render the demo clips into cache_dir/<set>/ (those not there whole yet) and return that folder."""
-    folder = demo_folder(cache_dir, width, height, seconds)
+    """Render the demo clips into <cache>/<set>/ (those not there whole yet) and return that folder."""
+    folder = demo_folder(cache.root, width, height, seconds)
     for clip in DEMO_CLIPS[:count]:
-        render(clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds, note)
+        render(cache, clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds, note)
     return folder

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.nofollow import describe
+from kit.infra.perms import describe
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.decode import master_geometry
 from kit.media.identity import Fingerprint, fingerprint
@@ -218,23 +219,23 @@ def check_distinct(clips: list[Clip]) -> None:
         by_src[c.src] = c
 
 
-def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_folder: Path, defaults: YuvDefaults = NO_DEFAULTS,
+def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,
                     demo_count: int | None = None, demo_seconds: float = 0.0,
                     note: Note = _ignore) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
     """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir,
     else the embedded demo clips.
 
-    Content hashes, masters' probes and fingerprints are cached in cache_folder/sha256.json (a master's
+    Content hashes, masters' probes and fingerprints are cached in <cache>/sha256.json (a master's
     fingerprint came with its probe's decode; a .y4m/.yuv clip's costs one pass over the file, once); the demo
     set is rendered there once. `note` hears each entry skipped, and a wait for another run rendering a demo clip.
     """
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
-    cache = Sha256Cache(cache_folder / CACHE_FILE)
+    cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)
     if ref_dir is not None:
         clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note), False
     else:
-        folder = ensure_demo_set(cache_folder, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
+        folder = ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
         names = {c.name for c in DEMO_CLIPS[:demo_count]}
         clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note) if c.src in names], True
     return clips, {c.sha256: fingerprint(c, ffmpeg, cache) for c in clips}, demo

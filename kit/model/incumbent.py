@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,15 +20,8 @@ import numpy as np
 
 from kit import KIT_ROOT
 from kit.errors import InputError, ToolError
-from kit.infra.files import (
-    copy_file,
-    fresh_folder,
-    read_json,
-    read_json_object,
-    sha256_file,
-    write_bytes,
-    write_json,
-)
+from kit.infra.files import read_json, sha256_file
+from kit.infra.tree import Tree
 from kit.model import incumbent_child as child
 from kit.model.results import BaselineResult, EnsembleMembers
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES
@@ -72,27 +64,29 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                      hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
 
 
-def copy_incumbent(manifest: Path, onnx_files: list[Path], dest: Path, given: Path) -> tuple[Path, list[Path]]:
-    """The incumbent's manifest and models copied byte for byte into `dest` (emptied first), beside `source.json`
-    naming the --incumbent it was copied for; returns the copy's manifest and models."""
-    fresh_folder(dest)
+def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
+                   given: Path) -> tuple[Path, list[Path]]:
+    """The incumbent's manifest and models (in the out-dir `tree`) copied byte for byte into `dest` (emptied
+    first), beside `source.json` naming the --incumbent it was copied for; returns the copy's manifest and
+    models. Each is read without following a link: what a link planted in its place points to is not copied."""
+    tree.fresh_folder(dest, private=False)
     for src in (manifest, *onnx_files):
-        copy_file(src, dest / src.name)
-    write_json(dest / SOURCE, {"incumbent": str(given), "copied_from": str(manifest.parent)})
+        tree.write_bytes(dest / src.name, tree.read_bytes(src, trusted=False))
+    tree.write_json(dest / SOURCE, {"incumbent": str(given), "copied_from": str(manifest.parent)})
     return dest / manifest.name, [dest / p.name for p in onnx_files]
 
 
-def kept_copy(folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
+def kept_copy(tree: Tree, folder: Path, given: Path) -> tuple[Path, list[Path]] | None:
     """The copy that copy_incumbent made in `folder` for this very --incumbent, when it is there; else None."""
-    source, _ = read_json_object(folder / SOURCE)
+    source, _ = tree.read_json_object(folder / SOURCE)
     if source is None or source.get("incumbent") != str(given):
         return None
     return find_incumbent(folder)
 
 
-def copied_from(folder: Path) -> Path | None:
+def copied_from(tree: Tree, folder: Path) -> Path | None:
     """Where the copy in `folder` came from (copy_incumbent), None for a folder that is no such copy."""
-    source, _ = read_json_object(folder / SOURCE)
+    source, _ = tree.read_json_object(folder / SOURCE)
     value = source.get("copied_from") if source is not None else None
     return Path(value) if isinstance(value, str) else None
 
@@ -112,7 +106,7 @@ def incumbent_timeout() -> float:
     return value
 
 
-def run_models(onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
+def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
                log: LogFn | None = None) -> list[np.ndarray]:
     """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child)
     that a timeout and an interrupt can stop. A member that cannot be loaded, takes other inputs, fails on the
@@ -121,42 +115,43 @@ def run_models(onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scr
     from kit.model.features import CODEC_DIM, N_FEATURES
 
     timeout_s = timeout_cap(incumbent_timeout())
-    fresh_folder(scratch)
-    write_json(scratch / child.REQUEST, {"models": [str(p) for p in onnx_files],
-                                         "inputs": {INPUT_FEATURES: N_FEATURES, INPUT_CODEC: CODEC_DIM}})
-    write_bytes(scratch / child.FEATURES, child.npy_bytes(feats.astype(np.float32)))
-    write_bytes(scratch / child.CODEC, child.npy_bytes(codec.astype(np.float32)))
+    tree.fresh_folder(scratch)
+    tree.write_json(scratch / child.REQUEST, {"models": [str(p) for p in onnx_files],
+                                              "inputs": {INPUT_FEATURES: N_FEATURES, INPUT_CODEC: CODEC_DIM}})
+    tree.write_bytes(scratch / child.FEATURES, child.npy_bytes(feats.astype(np.float32)))
+    tree.write_bytes(scratch / child.CODEC, child.npy_bytes(codec.astype(np.float32)))
     path = os.pathsep.join([str(KIT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # the kit as run now
     start = time.monotonic()
     try:
         res = run_process([sys.executable, "-m", child.__name__, scratch], timeout_s=timeout_s,
                           env={**os.environ, "PYTHONPATH": path}, log=log)
     except ToolError as exc:  # past the timeout (or, never seen, its output held open): the child was killed
-        model = _running(scratch, onnx_files)
+        model = _running(tree, scratch, onnx_files)
         past = time.monotonic() - start >= timeout_s
         raise InputError(f"--incumbent model {model}: " + (
             f"not finished after {timeout_s:.0f} s on {len(feats)} rows; it was stopped" if past else exc.message),
             hint="a model the kit exports scores a corpus in seconds: this one loops or is far too large. Point "
                  f"--incumbent at a bundle exported by the kit, or drop it; {TIMEOUT_ENV} gives it more time "
                  f"(now {timeout_s:.0f} s)") from None
-    failure, _ = read_json_object(scratch / child.FAILURE) if res.returncode == child.EXIT_MODEL_FAILED else ({}, "")
+    failure, _ = tree.read_json_object(scratch / child.FAILURE) if res.returncode == child.EXIT_MODEL_FAILED \
+        else ({}, "")
     if res.returncode not in (0, child.EXIT_MODEL_FAILED) or failure is None:
         how = f"killed by {signal_name(res.killed_by)}" if res.killed_by else f"exit {res.returncode}"
-        raise InputError(f"--incumbent model {_running(scratch, onnx_files)}: the process running it ended "
+        raise InputError(f"--incumbent model {_running(tree, scratch, onnx_files)}: the process running it ended "
                          f"abnormally ({how})", hint=f"the LOSO step log has its last lines; {HINT}")
     _refuse_model(failure)
     scores = []
     for k, onnx_path in enumerate(onnx_files):
-        if not child.scores_file(scratch, k).is_file():  # the child stopped at this member: it failed to run
+        if not tree.is_file(child.scores_file(scratch, k)):  # the child stopped at this member: it failed to run
             raise InputError(f"--incumbent model {onnx_path}: fails on this corpus's rows ({failure.get('detail')})",
                              hint=HINT)
-        scores.append(member_scores(onnx_path, child.load_npy(child.scores_file(scratch, k)), feats))
+        scores.append(member_scores(onnx_path, child.load_npy(tree, child.scores_file(scratch, k)), feats))
     return scores
 
 
-def _running(scratch: Path, onnx_files: list[Path]) -> str:
+def _running(tree: Tree, scratch: Path, onnx_files: list[Path]) -> str:
     """The model the child was loading or running (the first one when it had not started on any)."""
-    state, _ = read_json_object(scratch / child.STATE)
+    state, _ = tree.read_json_object(scratch / child.STATE)
     model = state.get("model") if state is not None else None
     return model if isinstance(model, str) else str(onnx_files[0])
 
@@ -193,16 +188,16 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
     return out
 
 
-def incumbent_scores(path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
+def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
                      log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
     """(manifest, member files, the ensemble's score per row): run before training, so a broken incumbent
     is refused before the LOSO, naming the file. Its models run in a child process (run_models) working in
-    `scratch`, a private folder removed afterwards."""
+    `scratch`, a private folder of the out-dir `tree`, removed afterwards."""
     manifest, onnx_files = find_incumbent(path)
     try:
-        scores = run_models(onnx_files, feats, codec, scratch, log)
+        scores = run_models(tree, onnx_files, feats, codec, scratch, log)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        tree.remove_folder(scratch)
     return manifest, onnx_files, np.mean(scores, axis=0)
 
 

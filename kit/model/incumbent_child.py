@@ -5,9 +5,9 @@ it holds the thread, so a model that never ends (a `Loop` of 10^13 iterations, a
 leave the kit deaf to Ctrl-C and SIGTERM. The parent (kit.model.incumbent) waits for this child
 through kit.infra.proc.run_process, which has a timeout and kills the child on an interrupt.
 
-SCRATCH is a private folder the parent made (kit.infra.files.fresh_folder). It holds `request.json`
-(the model files, in the ensemble's order, and the input widths the kit feeds), `features.npy` and
-`codec.npy`. The child loads every model and checks its inputs, then runs each on the rows, as the
+SCRATCH is a private folder the parent made, which this process opens as a Tree of its own (kit.infra.tree).
+It holds `request.json` (the model files, in the ensemble's order, and the input widths the kit feeds),
+`features.npy` and `codec.npy`. The child loads every model and checks its inputs, then runs each on the rows, as the
 kit did in-process: it writes `state.json` before each model it loads or runs (a timeout names that
 model), `scores<k>.npy` (float64) per member, and `failure.json` for the first model that cannot be
 loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and numpy, no torch.
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from kit.infra.files import read_json, write_bytes, write_json
+from kit.infra.tree import Tree
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, predict, session
 
 REQUEST, FEATURES, CODEC, STATE, FAILURE = "request.json", "features.npy", "codec.npy", "state.json", "failure.json"
@@ -40,12 +40,13 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def load_npy(path: Path) -> np.ndarray:
-    return np.asarray(np.load(path, allow_pickle=False))
+def load_npy(tree: Tree, path: Path) -> np.ndarray:
+    return np.asarray(np.load(io.BytesIO(tree.read_bytes(path)), allow_pickle=False))
 
 
-def _fail(scratch: Path, model: str, stage: str, detail: str = "", dims: dict[str, Any] | None = None) -> int:
-    write_json(scratch / FAILURE, {"model": model, "stage": stage, "detail": detail[:DETAIL_CHARS], "dims": dims})
+def _fail(tree: Tree, model: str, stage: str, detail: str = "", dims: dict[str, Any] | None = None) -> int:
+    tree.write_json(tree.root / FAILURE, {"model": model, "stage": stage, "detail": detail[:DETAIL_CHARS],
+                                          "dims": dims})
     return EXIT_MODEL_FAILED
 
 
@@ -54,27 +55,33 @@ def _width(shape: list[Any]) -> Any:
 
 
 def run(scratch: Path) -> int:
-    request = read_json(scratch / REQUEST)
+    with Tree.open(scratch, make=False) as tree:
+        return _run(tree)
+
+
+def _run(tree: Tree) -> int:
+    scratch = tree.root
+    request = tree.read_json(scratch / REQUEST)
     models, widths = [str(m) for m in request["models"]], request["inputs"]
-    feats, codec = load_npy(scratch / FEATURES), load_npy(scratch / CODEC)
+    feats, codec = load_npy(tree, scratch / FEATURES), load_npy(tree, scratch / CODEC)
     sessions = []
     for model in models:  # every member loads and takes the kit's inputs before any runs
-        write_json(scratch / STATE, {"model": model, "stage": "load"})
+        tree.write_json(scratch / STATE, {"model": model, "stage": "load"})
         try:
             sess = session(Path(model))
         except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
-            return _fail(scratch, model, "load", str(exc))
+            return _fail(tree, model, "load", str(exc))
         dims = {i.name: _width(i.shape) for i in sess.get_inputs()}
         if dims.get(INPUT_FEATURES) != widths[INPUT_FEATURES] or dims.get(INPUT_CODEC) != widths[INPUT_CODEC]:
-            return _fail(scratch, model, "inputs", dims=dims)
+            return _fail(tree, model, "inputs", dims=dims)
         sessions.append(sess)
     for k, (model, sess) in enumerate(zip(models, sessions, strict=True)):
-        write_json(scratch / STATE, {"model": model, "stage": "run"})
+        tree.write_json(scratch / STATE, {"model": model, "stage": "run"})
         try:
             out = predict(sess, feats, codec)
         except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
-            return _fail(scratch, model, "run", str(exc))
-        write_bytes(scores_file(scratch, k), npy_bytes(out))
+            return _fail(tree, model, "run", str(exc))
+        tree.write_bytes(scores_file(scratch, k), npy_bytes(out))
     return 0
 
 

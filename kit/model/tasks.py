@@ -6,9 +6,10 @@ then the linear and mlp_small baselines). Its weights depend on nothing but itse
 evaluates exactly what one process training everything at once would have:
 
     share_out    the members in N tasks: a pure function of the jobs and N, the same on every node
-    MemberStore  one `.npy` file per member, written atomically as its group finishes (kit.infra.files), in a
-                 folder named by the fingerprint of what the weights depend on: a file of another corpus or
-                 recipe is never found
+    MemberStore  one `.npy` file per member, written atomically as its group finishes, in a folder named by the
+                 fingerprint of what the weights depend on, each with its producer's record beside it
+                 (MemberRecord: the file's sha256, what it was made from, who made it and when), which the
+                 gather checks before it uses the file: nothing is trusted for having the right shape
     train_missing  the members of a share that the store lacks, trained in one pool (kit.model.train.train_jobs)
                  on the whole job's schedule, each written as soon as its group is done
     gather       every member of the jobs from the store, as the ensembles evaluate_jobs reads
@@ -19,15 +20,21 @@ interruption, what had not been written) and gathers. A cluster runs the shares 
 
 from __future__ import annotations
 
+import io
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from kit.infra.files import atomic_path, open_temp
-from kit.infra.nofollow import open_regular
+from kit.errors import InputError
+from kit.infra.clock import utc_iso
+from kit.infra.files import sha256_bytes
+from kit.infra.records import Record, RecordError
+from kit.infra.tree import Tree
 from kit.model.batches import Member, TrainData
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
@@ -122,36 +129,130 @@ def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
     return Trained(slots, mean, std, float(flat[-1]))
 
 
-class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` (kit.rundir.RunDir.members_of). A file that is
-    missing, cut short or of another shape counts as missing (trained again, replacing it atomically); a link or
-    a pipe in its place is refused (exit 2), never read or written through."""
+@dataclass(frozen=True)
+class Origin:
+    """What every member of one LOSO is made from, and who is making it: what its record states and the gather
+    expects. `made_from` is the members' fingerprint (corpus content, rows read, folds, recipe, kit version and
+    build); the other fields spell its parts out for a message."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    made_from: str
+    corpus: str  # the corpus's content hash
+    recipe: str  # sha256 of the training recipe
+    kit_build: str
+    made_by: str = "the loso step"  # or "training task K/N"
+    process: str = ""  # `pid N on HOST`
+
+
+@dataclass(frozen=True)
+class MemberRecord(Record):
+    """`<member>.json` beside `<member>.npy`: written by whoever trained the member, once its file is in place."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    member: str  # fr_regressor_v2.seed0.fold3
+    sha256: str  # of the .npy file
+    made_from: str
+    corpus: str
+    recipe: str
+    kit_build: str
+    made_by: str
+    process: str
+    made_at_utc: str
+    seconds: float  # this member's share of its process's training time until it was written
+    schema_version: int = 1
+
+
+class MemberStore:
+    """The trained members of one LOSO: `<folder>/<member>.npy` (kit.rundir.RunDir.members_of) and its record.
+
+    A member counts as there when both are, and is used only once checked: its record the user's own, made for
+    this LOSO and this member, and the file's bytes those the record names. A mismatch is refused (exit 2),
+    naming the file, what it should have been and who made it; a file without its record (a write killed between
+    the two) counts as missing and is trained again, replacing it atomically."""
+
+    def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
+        self.tree, self.folder, self.origin = tree, folder, origin
+        self._since = time.monotonic()  # the training time not yet given to a member (save_group)
 
     def path(self, key: MemberKey) -> Path:
         return self.folder / f"{key.name}.npy"
 
-    def save(self, key: MemberKey, ens: TrainedEnsemble, m: int) -> None:
-        with atomic_path(self.path(key)) as tmp, open_temp(tmp) as fh:
-            np.save(fh, flatten(ens, m), allow_pickle=False)
+    def record_path(self, key: MemberKey) -> Path:
+        return self.folder / f"{key.name}.json"
 
-    def load(self, key: MemberKey, arch: Arch) -> Trained | None:
+    def save_group(self, keys: list[MemberKey], ens: TrainedEnsemble) -> None:
+        """A finished group's members, each with its record; the training time since the last group finished
+        is shared among them (so the records add up to this process's training)."""
+        now = time.monotonic()
+        seconds, self._since = (now - self._since) / max(1, len(keys)), now
+        for m, key in enumerate(keys):
+            buffer = io.BytesIO()
+            np.save(buffer, flatten(ens, m), allow_pickle=False)
+            data = buffer.getvalue()
+            self.tree.write_bytes(self.path(key), data)
+            o = self.origin
+            self.tree.write_json(self.record_path(key), MemberRecord(
+                key.name, sha256_bytes(data), o.made_from, o.corpus, o.recipe, o.kit_build, o.made_by, o.process,
+                utc_iso(), round(seconds, 3)).to_json())
+
+    def has(self, key: MemberKey) -> bool:
+        return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))
+
+    def record(self, key: MemberKey) -> MemberRecord | None:
+        """The member's record, checked: None when it is missing; a record that is not the user's own, damaged,
+        or made for another LOSO or member is refused."""
+        path = self.record_path(key)
+        try:
+            record = MemberRecord.from_json(self.tree.read_json(path), path.name)
+        except FileNotFoundError:
+            return None
+        except (RecordError, TypeError, ValueError, RecursionError) as exc:  # written whole (atomically): edited
+            raise InputError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): the record of member "
+                             f"{key} cannot be read",
+                             hint=f"remove it and {key.name}.npy beside it to have the member trained again") from None
+        self._check(key, record, path)
+        return record
+
+    def _check(self, key: MemberKey, record: MemberRecord, path: Path) -> None:
+        o, who = self.origin, f"{record.made_by} ({record.process}, {record.made_at_utc})"
+        wrong = [f"{what} {got[:12]} where this LOSO's is {want[:12]}" for what, got, want in (
+            ("member", record.member, key.name), ("corpus", record.corpus, o.corpus),
+            ("recipe", record.recipe, o.recipe), ("kit build", record.kit_build, o.kit_build),
+            ("fingerprint", record.made_from, o.made_from)) if got != want]
+        if wrong:
+            raise InputError(f"{path} was made by {who} for another LOSO or member: {'; '.join(wrong[:2])}",
+                             hint=f"remove it and {key.name}.npy beside it (they were copied or moved here); the "
+                                  "member is then trained again")
+        if not (record.seconds >= 0 and record.seconds < 1e8):  # NaN fails too
+            raise InputError(f"{path} records {record.seconds!r} training seconds: no training takes that",
+                             hint=f"remove it and {key.name}.npy beside it to have the member trained again")
+
+    def load(self, key: MemberKey, arch: Arch) -> tuple[Trained, MemberRecord] | None:
+        """The member's weights and record, checked (see the class); None when it is not there."""
+        record = self.record(key)
         path = self.path(key)
-        if not path.is_file() and not path.is_symlink():
+        if record is None or self.tree.lstat(path) is None:
             return None
-        with open_regular(path) as fh:  # a link planted here is refused, not followed
-            try:
-                vector = np.load(fh, allow_pickle=False)
-            except (ValueError, OSError, EOFError):
-                return None
+        data = self.tree.read_bytes(path)  # a link or a pipe in its place is refused here
+        who = f"{record.made_by} ({record.process}, {record.made_at_utc})"
+        if (found := sha256_bytes(data)) != record.sha256:
+            raise InputError(f"{path} has sha256 {found[:12]}…, but {who} recorded {record.sha256[:12]}… when it "
+                             "wrote it: the member was changed after",
+                             hint=f"remove it and {key.name}.json beside it to have the member trained again")
+        try:
+            vector = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"{path}, written by {who}, is no member file: {exc}",
+                             hint=f"remove it and {key.name}.json beside it to have it trained again") from None
         if vector.dtype != np.float32 or vector.shape != (flat_size(arch),):
-            return None
-        return unflatten(vector, arch)
+            raise InputError(f"{path}, written by {who}, holds {vector.dtype} {vector.shape}, not the "
+                             f"{flat_size(arch)} float32 weights of {key.arch}",
+                             hint=f"remove it and {key.name}.json beside it to have it trained again")
+        return unflatten(vector, arch), record
 
-    def load_all(self, jobs: list[TrainJob], only: Collection[MemberKey] | None = None) -> dict[MemberKey, Trained]:
-        """Every member of `jobs` (or of them, those in `only`) that the store holds."""
+    def load_all(self, jobs: list[TrainJob], only: Collection[MemberKey] | None = None
+                 ) -> dict[MemberKey, tuple[Trained, MemberRecord]]:
+        """Every member of `jobs` (or of them, those in `only`) that the store holds, checked."""
         found = {}
         for job in jobs:
             for key in job_keys(job):
@@ -176,8 +277,7 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
         return []
 
     def keep(j: int, group: TrainedEnsemble) -> None:
-        for m, member in enumerate(group.members):
-            store.save(MemberKey(share[j].arch.name, member.seed, member.fold), group, m)
+        store.save_group([MemberKey(share[j].arch.name, member.seed, member.fold) for member in group.members], group)
 
     train_jobs(data, share, config, workers, on_group=keep)
     return trained
@@ -191,9 +291,9 @@ def ensemble_of(arch: Arch, members: list[Member], weights: list[Trained]) -> Tr
                            torch.stack([w.std for w in weights]), members, [w.loss for w in weights])
 
 
-def gather(jobs: list[TrainJob], found: dict[MemberKey, Trained]) -> list[TrainedEnsemble]:
+def gather(jobs: list[TrainJob], found: dict[MemberKey, tuple[Trained, MemberRecord]]) -> list[TrainedEnsemble]:
     """Each job's members, all found in the store, as one ensemble each, in the job's order."""
-    return [ensemble_of(job.arch, job.members, [found[key] for key in job_keys(job)]) for job in jobs]
+    return [ensemble_of(job.arch, job.members, [found[key][0] for key in job_keys(job)]) for job in jobs]
 
 
 def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[MemberKey]:

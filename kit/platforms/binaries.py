@@ -14,8 +14,8 @@ from pathlib import Path
 from kit import KIT_ROOT, __version__
 from kit.errors import PrereqError, ToolError
 from kit.infra.clock import utc_iso
-from kit.infra.files import atomic_path, open_temp, sha256_file, write_json
 from kit.infra.host import platform_tag
+from kit.infra.tree import Rules, Tree
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
 from kit.platforms.encoders import ENCODER_NAMES
 
@@ -49,10 +49,10 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
                       hint="pass one with --from PATH, or pip install -r requirements-frozen.txt")
 
 
-def _copy_executable(src: Path, dest: Path) -> None:
+def _copy_executable(tree: Tree, src: Path, dest: Path) -> None:
     """Copy under a temporary name, make it executable, rename into place (a kill leaves no half binary)."""
     # src is the user's own binary: a link to it is followed
-    with atomic_path(dest, mode=0o755) as tmp, open(src, "rb") as source, open_temp(tmp) as fh:
+    with tree.atomic(dest, executable=True) as fh, open(src, "rb") as source:
         shutil.copyfileobj(source, fh)
 
 
@@ -73,13 +73,15 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
     src = src.resolve()
     info = check_ffmpeg(src, source)
     dest = staged_binary(root)
-    if not (dest.exists() and dest.samefile(src)):
-        _copy_executable(src, dest)
-    staged = describe(dest, f"binaries/{platform_tag()}")
-    if staged.build != info.build:
-        raise PrereqError(f"the staged copy {dest} reports build {staged.build}, not {info.build}",
-                          hint=f"{src} may depend on files beside it; stage a static build with --from PATH")
-    digest = sha256_file(dest)
-    manifest_path = dest.parent / MANIFEST
-    write_json(manifest_path, build_manifest(staged, dest, digest, source, src))
+    # binaries/<os>-<arch>/ is a folder of the kit's the user unpacked: held while written, not checked as the kit's
+    with Tree.open(dest.parent, Rules(checked_root=False), label="the binaries folder") as tree:
+        if not (dest.exists() and dest.samefile(src)):
+            _copy_executable(tree, src, dest)
+        staged = describe(dest, f"binaries/{platform_tag()}")
+        if staged.build != info.build:
+            raise PrereqError(f"the staged copy {dest} reports build {staged.build}, not {info.build}",
+                              hint=f"{src} may depend on files beside it; stage a static build with --from PATH")
+        digest = tree.sha256(dest)
+        manifest_path = dest.parent / MANIFEST
+        tree.write_json(manifest_path, build_manifest(staged, dest, digest, source, src))
     return StagedBinary(dest, manifest_path, staged, digest, source)

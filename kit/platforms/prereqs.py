@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from kit.infra.files import write_json
 from kit.infra.records import Record, read_record
+from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.media.pixfmt import DEPTH_8BIT
 from kit.platforms.detect import HostFamily
@@ -66,11 +66,11 @@ class Prereqs(Record):
         return tuple((name, probe.device or self.host.cpu) for name, probe in sorted(self.encoders.items()))
 
 
-def write_prereqs(path: Path, prereqs: Prereqs) -> None:
+def write_prereqs(tree: Tree, path: Path, prereqs: Prereqs) -> None:
     doc = prereqs.to_json()
-    write_json(path, {"schema_version": doc.pop("schema_version"), **doc})
+    tree.write_json(path, {"schema_version": doc.pop("schema_version"), **doc})
 
 
-def read_prereqs(path: Path) -> tuple[Prereqs | None, str]:
+def read_prereqs(tree: Tree, path: Path) -> tuple[Prereqs | None, str]:
     """(the record, "") or (None, why not)."""
-    return read_record(Prereqs, path)
+    return read_record(Prereqs, tree, path)

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
-from kit.infra.files import read_json_object, sha256_json, write_json
-from kit.infra.host import cache_dir
+from kit.infra.files import sha256_json
+from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
-from kit.infra.nofollow import make_folder
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
+from kit.infra.tree import Tree
 from kit.media.argv import (
     build_decode_argv,
     build_encode_argv,
@@ -240,10 +240,10 @@ def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn
 # --- cache ---------------------------------------------------------------------------------
 
 
-def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path | None = None) -> Path:
+def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path) -> Path:
     """One file per (ffmpeg build, host signals): a new driver, GPU or render node means new probes."""
     key = sha256_json({"v": CACHE_VERSION, "ffmpeg": info.build, "path": info.path, "host": sig.to_json()})
-    return (root or cache_dir()) / "probes" / f"{key[:20]}.json"
+    return root / "probes" / f"{key[:20]}.json"
 
 
 def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int, clip_pix_fmt: str = "") -> str:
@@ -260,9 +260,9 @@ class ProbeCache:
     """The probe results of one (ffmpeg build, host), checked, not trusted: a damaged file or entry is
     treated as absent (that encoder is probed again) and `damaged` says so for the step log."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        data, why = read_json_object(path)
+    def __init__(self, tree: Tree, path: Path) -> None:
+        self.tree, self.path = tree, path
+        data, why = tree.read_json_object(path)
         self.damaged = "" if why in ("", "missing") else f"the probe cache {path} is {why}: it is rebuilt"
         self._data: dict[str, object] = data or {}
 
@@ -287,29 +287,30 @@ class ProbeCache:
             del self._data[k]
         if keys:
             with contextlib.suppress(OSError):
-                write_json(self.path, self._data)
+                self.tree.write_json(self.path, self._data)
 
     def put(self, key: str, result: ProbeResult) -> None:
         if result.transient:
             return
         self._data[key] = result.to_json()
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            write_json(self.path, self._data)
+            self.tree.write_json(self.path, self._data)
 
 
 class Prober:
     """Probes encoders against one ffmpeg on one host; renders its test clip once, lazily."""
 
-    def __init__(self, info: FFmpegInfo, sig: HostSignals, work: Path, cq: int = PROBE_CQ,
+    def __init__(self, info: FFmpegInfo, sig: HostSignals, tree: Tree, work: Path, cq: int = PROBE_CQ,
                  refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> None:
-        self.info, self.sig, self.work, self.cq = info, sig, work, cq
+        self.info, self.sig, self.tree, self.work, self.cq = info, sig, tree, work, cq
         self.refresh, self.timeout_s, self.log = refresh, timeout_s, log
-        self.cache = ProbeCache(cache_path(info, sig))
+        cache = cache_tree()
+        self.cache = ProbeCache(cache, cache_path(info, sig, cache.root))
         self._clips: dict[str, Path] = {}
 
     def clip(self, pix_fmt: str = "yuv420p") -> Path:
         if pix_fmt not in self._clips:
-            make_folder(self.work)
+            self.tree.make_folder(self.work)
             name = "probe.y4m" if pix_fmt == "yuv420p" else f"probe_{pix_fmt}.y4m"
             self._clips[pix_fmt] = render_probe_clip(self.info.path, self.work / name, log=self.log, pix_fmt=pix_fmt)
         return self._clips[pix_fmt]

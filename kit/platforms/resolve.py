@@ -9,6 +9,7 @@ from pathlib import Path
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
 from kit.infra.proc import LogFn
+from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
@@ -25,9 +26,10 @@ class Survey:
     signals: HostSignals
     families: tuple[HostFamily, ...]
 
-    def prober(self, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None) -> Prober:
-        """Test encodes with this ffmpeg on this host, scratch files in `work`, results cached per build."""
-        return Prober(self.info, self.signals, work, cq=cq, refresh=refresh, log=log)
+    def prober(self, tree: Tree, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None) -> Prober:
+        """Test encodes with this ffmpeg on this host, scratch files in `work` (below `tree`), results cached per
+        build."""
+        return Prober(self.info, self.signals, tree, work, cq=cq, refresh=refresh, log=log)
 
 
 def survey_host(info: FFmpegInfo) -> Survey:

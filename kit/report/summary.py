@@ -12,25 +12,30 @@ from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
-from kit.infra.files import read_json
+from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command, receiver_commands
+from kit.infra.tree import Rules, Tree
 from kit.infra.visible import visible
 from kit.rundir import RunDir
 from kit.verdict.document import IntervalLevel, Verdict, worst_group
 from kit.verdict.intervals import percent
 
 
-def _verdict(out_dir: Path) -> Verdict | None:
+def read_out_dir(out_dir: Path) -> Tree:
+    """The out-dir a finished run leaves, opened to be read (its files checked as the run checked them)."""
+    return Tree.open(out_dir, Rules(group_shared=group_shared_from_env()), make=False, label="the out-dir")
+
+
+def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
     """The run's verdict document, when exactly one verdict file is on disk."""
-    found = RunDir(out_dir).verdict_on_disk()
+    found = RunDir(out_dir).verdict_on_disk(tree)
     if found is None:
         return None
     _, path = found
-    return Verdict.from_json(read_json(path), str(path))
+    return Verdict.from_json(tree.read_json(path), str(path))
 
 
-def mib(path: Path) -> str:
-    size = path.stat().st_size if path.is_file() else 0
+def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
@@ -90,7 +95,7 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
     corpus = verdict.corpus
     demo = "  (DEMO corpus)" if corpus.demo_corpus else ""
     path = Path(corpus.path)
-    size = f", {mib(path)} on disk" if path.is_file() else ""
+    size = f", {mib(path.stat().st_size)} on disk" if path.is_file() else ""
     return ("corpus", f"{corpus.rows} frames, {corpus.contents_text}, "
                       f"encoders {', '.join(map(str, corpus.encoders))}, "
                       f"boxes {', '.join(map(str, corpus.boxes))}{size}{demo}")
@@ -167,7 +172,7 @@ RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
 
 
-def path_lines(out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
+def path_lines(tree: Tree, out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
     """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
     so what is copied from a terminal or a log is the path itself.
 
@@ -176,29 +181,35 @@ def path_lines(out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
     lines say so and give the run on real clips instead."""
     run = RunDir(out_dir)
     lines = []
-    if run.report.is_file():
+    if tree.is_file(run.report):
         lines.append(("report (open it in a browser; it works offline)", str(run.report)))
-    tarball = run.latest_tarball()
+    tarball = run.latest_tarball(tree)
     if tarball is None:
         lines.append(("results tarball: the bundle step has not run yet", ""))
         return lines
+    size = mib(st.st_size if (st := tree.lstat(tarball)) is not None else 0)
     if demo:
-        lines += [(f"results tarball ({mib(tarball)}) {DEMO_TARBALL}", str(tarball)),
+        lines += [(f"results tarball ({size}) {DEMO_TARBALL}", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
                   (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips"))]
     else:
         installed, untarred = receiver_commands("verify", tarball.name)
-        lines += [(f"results tarball ({mib(tarball)}): send it to the lead as it is", str(tarball)),
+        lines += [(f"results tarball ({size}): send it to the lead as it is", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
                   (RECEIVER, installed), (RECEIVER_UNTARRED, untarred)]
-    if (aside := run.set_aside_for(tarball)).is_dir():
+    if tree.is_folder(aside := run.set_aside_for(tarball)):
         lines.append(("the earlier models and tarballs it replaced, moved aside (kept, not in the tarball)",
                       str(aside)))
     return lines
 
 
 def print_summary(out_dir: Path, console: Console) -> None:
-    verdict = _verdict(out_dir)
+    with read_out_dir(out_dir) as tree:
+        _print_summary(tree, out_dir, console)
+
+
+def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
+    verdict = _verdict(tree, out_dir)
     if verdict is None:
         return
     table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
@@ -210,7 +221,7 @@ def print_summary(out_dir: Path, console: Console) -> None:
         table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    for label, text in path_lines(out_dir, verdict.corpus.demo_corpus):
+    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus):
         console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:
             console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
@@ -221,8 +232,8 @@ def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: 
     """The last event; with_results when the run reached the verdict or bundle step (else the files may be old)."""
     if not with_results:
         return RunFinished(exit_code, round(seconds, 3))
-    verdict = _verdict(out_dir)
     run = RunDir(out_dir)
-    tarball = run.latest_tarball()
+    with read_out_dir(out_dir) as tree:
+        verdict, tarball, report = _verdict(tree, out_dir), run.latest_tarball(tree), tree.is_file(run.report)
     return RunFinished(exit_code, round(seconds, 3), verdict.verdict if verdict is not None else None,
-                       str(tarball) if tarball else None, str(run.report) if run.report.is_file() else None)
+                       str(tarball) if tarball else None, str(run.report) if report else None)

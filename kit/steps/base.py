@@ -16,8 +16,8 @@ from typing import Protocol
 
 from kit.errors import InputError
 from kit.events import Emit
-from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
+from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
@@ -30,6 +30,7 @@ class Context:
     settings: RunSettings
     emit: Emit
     log: Callable[[str], None]
+    tree: Tree  # the out-dir, opened once by the runner: every file a step writes or trusts goes through it
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
 
     @property
@@ -84,38 +85,44 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     Missing, left by an interrupted run (no status.json), or edited since (sha256
     differs from the producer's record): each is a clear error, never silently used.
     """
-    status = ctx.run.status(producer)
+    status, tree = ctx.run.status(producer), ctx.tree
     rerun = kit_command("step", producer, "--out-dir", ctx.out_dir)
-    if not path.is_file() or not status.is_file():
+    if not tree.is_file(path) or not tree.is_file(status):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun}")
-    record, _ = read_step_record(status)
+    record, _ = read_step_record(tree, status)
     if record is None:
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
                          hint=f"rerun that step (it rebuilds its record): {rerun} --force")
     recorded = record.outputs.get(ctx.run.rel(path))
-    if recorded is not None and recorded != cached_sha256(path):
-        raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs)",
+    if recorded is None:
+        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' does not record it",
+                         hint=f"rerun that step (it rebuilds its record): {rerun} --force")
+    if recorded != cached_sha256(tree, path):
+        raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs from the "
+                         f"{recorded[:12]}… that step recorded)",
                          hint=f"restore it, or rerun that step: {rerun} --force")
     return path
 
 
-_sha_memo: dict[tuple[str, int, int], str] = {}
+_sha_memo: dict[tuple[str, int, int, int], str] = {}
 
 
-def cached_sha256(path: Path) -> str:
-    """sha256 of a file, remembered for this process by (path, size, mtime)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+def cached_sha256(tree: Tree, path: Path) -> str:
+    """sha256 of a file below the out-dir, remembered for this process by (path, inode, size, mtime)."""
+    st = tree.lstat(path)
+    if st is None:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     if key not in _sha_memo:
-        _sha_memo[key] = sha256_file(path)
+        _sha_memo[key] = tree.sha256(path)
     return _sha_memo[key]
 
 
 def read_prereqs(ctx: Context) -> Prereqs:
     """prereqs.json as step 01 wrote it (its sha256 checked), as a record; a damaged one is refused."""
     path = require_output(ctx, ctx.run.prereqs_json, "prereqs")
-    prereqs, why = read_prereqs_record(path)
+    prereqs, why = read_prereqs_record(ctx.tree, path)
     if prereqs is None:
         raise InputError(f"{path} is {why}",
                          hint="rerun the prereqs step, which rebuilds it: "

@@ -12,14 +12,16 @@ Not a step: the loso step (s03_loso) and the runner's training task call it.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit import __version__
 from kit.errors import InputError
 from kit.events import Info
-from kit.infra.files import remove_folder, sha256_json
-from kit.infra.invocation import kit_command
+from kit.infra.files import host_name, sha256_json
+from kit.infra.invocation import kit_build, kit_command
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.steps.base import Context, Plan
 from kit.steps.settings import RunSettings
@@ -27,7 +29,7 @@ from kit.steps.settings import RunSettings
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult
-    from kit.model.tasks import MemberKey, MemberStore
+    from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
 # set by a scheduler adapter in the gather's environment: how to train tasks again there, `{tasks}` their numbers
@@ -45,17 +47,37 @@ def members_fingerprint(ctx: Context, plan: Plan) -> str:
     """What a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
     recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
     same in any)."""
-    from kit.steps.runner import kit_build
-
     s = ctx.settings
     return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": s.folds,
                         "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
 
 
-def store_of(ctx: Context, plan: Plan) -> MemberStore:
-    from kit.model.tasks import MemberStore
+def store_of(ctx: Context, plan: Plan, made_by: str = "the loso step") -> MemberStore:
+    """This LOSO's members, written and checked as `made_by` (the loso step, or training task K/N) makes them."""
+    from kit.model.tasks import MemberStore, Origin
 
-    return MemberStore(ctx.run.members_of(members_fingerprint(ctx, plan)))
+    made_from = members_fingerprint(ctx, plan)
+    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(ctx.settings.train.to_json()), kit_build(), made_by,
+                    f"pid {os.getpid()} on {host_name()}")
+    return MemberStore(ctx.tree, ctx.run.members_of(made_from), origin)
+
+
+@dataclass(frozen=True)
+class TrainingTime:
+    """The training behind a LOSO's members, from their records (kit.model.tasks.MemberRecord, kept in
+    03_loso/training.json): in all, of which the training tasks', and how many runs of the loso step trained some
+    (more than one: it was interrupted). Training stopped before a group of members was written produced nothing
+    the figures use, and is not counted."""
+
+    seconds: float
+    tasks_seconds: float
+    attempts: int
+
+    @classmethod
+    def of(cls, records: list[MemberRecord]) -> TrainingTime:
+        tasks = sum(r.seconds for r in records if r.made_by.startswith("training task"))
+        runs = {r.process for r in records if not r.made_by.startswith("training task")}
+        return cls(round(sum(r.seconds for r in records), 3), round(tasks, 3), len(runs))
 
 
 def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
@@ -69,17 +91,18 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
     jobs = loso_jobs(inputs, list(ctx.settings.seeds), ctx.settings.train)
     store = store_of(ctx, plan)
     keys = [key for job in jobs for key in job_keys(job)]
-    missing = [key for key in keys if not store.path(key).is_file()]
+    missing = [key for key in keys if not store.has(key)]
     if missing:
         raise missing_members(ctx, jobs, missing, len(keys), store.folder)
 
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
-                     ) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and the baselines, from every member in the store; what it lacks is trained here
-    first (each member written as its group finishes), or, with --train-tasks N, refused."""
+                     ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
+    """The ensemble's LOSO and the baselines, from every member in the store (each checked against its record);
+    what it lacks is trained here first (each member written as its group finishes), or, with --train-tasks N,
+    refused."""
     from kit.model.baselines import evaluate_jobs, loso_jobs
-    from kit.model.tasks import gather, missing_keys, train_missing
+    from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
 
     s = ctx.settings
@@ -102,7 +125,8 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
                              hint="another process removes files in this out-dir: stop it, then rerun")
-    return evaluate_jobs(inputs, list(s.seeds), gather(jobs, found))
+    result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found))
+    return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 
 def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,
@@ -133,7 +157,7 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     s = ctx.settings
     jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
     share = share_out(jobs, n)[k - 1]
-    store = store_of(ctx, plan)
+    store = store_of(ctx, plan, f"training task {k}/{n}")
     have = store.load_all(jobs, set(share))
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))
@@ -142,7 +166,7 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}
 
 
-def clear_members(run: RunDir) -> None:
+def clear_members(tree: Tree, run: RunDir) -> None:
     """Once LOSO has completed: every member file (of this LOSO and of any earlier one) is removed."""
-    remove_folder(run.members)
+    tree.remove_folder(run.members)
 

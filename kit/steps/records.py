@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 from kit import __version__
 from kit.infra.clock import utc_iso
-from kit.infra.files import write_json
 from kit.infra.invocation import RunProvenance
 from kit.infra.records import Record, read_record
+from kit.infra.tree import Tree
 from kit.model.threads import ThreadChoice
 from kit.steps.settings import RunSettings
 
@@ -63,24 +63,25 @@ class StepRecord(Record):
     schema_version: int = 1
 
 
-def write_run_record(path: Path, settings: RunSettings, argv: Sequence[str], threads: ThreadChoice) -> RunRecord:
+def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequence[str],
+                     threads: ThreadChoice) -> RunRecord:
     record = RunRecord(__version__, utc_iso(), [str(a) for a in argv], settings, RunProvenance.here(), threads,
                        RunRecord.SCHEMA_VERSION)
-    write_json(path, _schema_first(record))
+    tree.write_json(path, _schema_first(record))
     return record
 
 
-def read_run_record(path: Path) -> tuple[RunRecord | None, str]:
+def read_run_record(tree: Tree, path: Path) -> tuple[RunRecord | None, str]:
     """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)"."""
-    return read_record(RunRecord, path)
+    return read_record(RunRecord, tree, path)
 
 
-def write_step_record(path: Path, record: StepRecord) -> None:
-    write_json(path, _schema_first(record))
+def write_step_record(tree: Tree, path: Path, record: StepRecord) -> None:
+    tree.write_json(path, _schema_first(record))
 
 
-def read_step_record(path: Path) -> tuple[StepRecord | None, str]:
-    return read_record(StepRecord, path)
+def read_step_record(tree: Tree, path: Path) -> tuple[StepRecord | None, str]:
+    return read_record(StepRecord, tree, path)
 
 
 def _schema_first(record: Record) -> dict[str, object]:

@@ -9,34 +9,21 @@ written only after a step's outputs are all in place.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
-import platform
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit import PACKAGE_DIR, __version__
+from kit import __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra import interrupts
 from kit.infra.clock import local_clock, utc_iso
-from kit.infra.files import named_errors, remove_output, remove_temp_files, sha256_file, sha256_json
-from kit.infra.nofollow import (
-    OutDirGone,
-    check_target,
-    check_tree,
-    hold_tree,
-    make_folder,
-    open_in_place,
-    own_tree,
-    own_trees_from_env,
-    release_tree,
-    vanished,
-)
+from kit.infra.files import named_errors, sha256_json
+from kit.infra.invocation import kit_build
 from kit.infra.resources import require_address_space
+from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
@@ -78,16 +65,6 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
     return Selection(tuple(chosen), frozenset(forced))
 
 
-@functools.cache
-def kit_build() -> str:
-    """sha256 over the kit's own source: a changed kit reruns its steps even at the same version."""
-    root = PACKAGE_DIR
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
-
-
 def fingerprint(plan: Plan) -> str:
     return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__, "build": kit_build()})
 
@@ -115,26 +92,26 @@ def start_line(step: str, reason: str) -> str:
     return f"step {step} starts: {reason}"
 
 
-def started_before(run: RunDir, step: str) -> bool:
+def started_before(tree: Tree, run: RunDir, step: str) -> bool:
     """Whether a run began this step's work here: something in its folder besides its logs (which every run
     opens before deciding), or a start line in its log (LOSO writes nothing else until it ends)."""
     step_dir, log = run.step(step), run.log(step)
-    if not step_dir.is_dir():
+    if not tree.is_folder(step_dir):
         return False
-    if any(entry != log.parent for entry in step_dir.iterdir()):
+    if any(name != log.parent.name for name in tree.names(step_dir)):
         return True
     marker = start_line(step, "").encode()
-    with contextlib.suppress(OSError), open(log, "rb") as fh:
+    with contextlib.suppress(OSError), tree.open_read(log) as fh:
         return any(marker in line for line in fh)
     return False
 
 
-def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
+def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
     """None when the step is up to date, else a sentence saying why it reruns."""
     status_path = run.status(step)
-    if not status_path.is_file():
-        return UNFINISHED if started_before(run, step) else NOT_RUN
-    status, why = read_step_record(status_path)
+    if not tree.is_file(status_path):
+        return UNFINISHED if started_before(tree, run, step) else NOT_RUN
+    status, why = read_step_record(tree, status_path)
     if status is None:
         what = why if why.startswith("damaged") else f"damaged: {why}"
         return f"its status.json is {what} (the kit's own record is checked, not trusted): the step reruns " \
@@ -150,54 +127,45 @@ def stale_reason(run: RunDir, step: str, plan: Plan) -> str | None:
         return "; ".join(changes) or "its fingerprint changed"
     for rel, digest in status.outputs.items():
         path = run.root / rel
-        if not path.is_file():
+        if not tree.is_file(path):
             return f"output {rel} is missing"
-        if sha256_file(path) != digest:
+        if tree.sha256(path) != digest:
             return f"output {rel} was modified"
     return None
 
 
-def write_status(step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
+def write_status(tree: Tree, step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
                  started: str, seconds: float, summary: dict[str, object]) -> None:
-    write_step_record(run.status(step.name), StepRecord(
+    write_step_record(tree, run.status(step.name), StepRecord(
         step.name, step.number, fingerprint(plan), plan.settings, plan.inputs, __version__, kit_build(),
-        started, utc_iso(), seconds, exit_code, {run.rel(p): sha256_file(p) for p in outputs}, summary,
+        started, utc_iso(), seconds, exit_code, {run.rel(p): tree.sha256(p) for p in outputs}, summary,
         StepRecord.SCHEMA_VERSION))
 
 
-@contextlib.contextmanager
-def out_dir_lock(out_dir: Path, shared: bool = False) -> Iterator[None]:
-    """One run per out-dir at a time; a second one is refused, never blocked. `shared`: a LOSO training task
-    (run_train_task), which writes only its own members' files, beside other tasks but never beside a run."""
+def open_out_dir(settings: RunSettings, make: bool = True) -> Tree:
+    """The out-dir's Tree (kit.infra.tree): its folders held, its rules from --group-shared. In a cluster task,
+    opened from the cluster's folder down (TREE_ENV), so no step between them is a link either."""
+    out_dir = settings.out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
-    own_trees_from_env()  # a cluster task's shared folder: its shards/ or union/ must be real folders too
-    make_folder(out_dir)  # an OSError here names the path: kit/cli/guard.py explains it
-    own_tree(out_dir)  # the out-dir may be shared: below it, nothing a neighbour planted is written through
-    path = RunDir(out_dir).lock
-    fh = open_in_place(path, "r+", encoding="utf-8")  # held open for the whole run: the lock lives on it
-    try:
-        if os.name == "posix":
-            import fcntl
+    within = os.environ.get(TREE_ENV, "").strip()
+    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), make, Path(within) if within else None,
+                     label="the out-dir")
 
-            try:
-                fcntl.flock(fh.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "another process"
-                raise InputError(f"{out_dir} is in use by another run ({holder})",
-                                 hint="wait for it to finish, or use another --out-dir") from None
-        if not shared:  # the holder a refused run names; training tasks leave it to the runs
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} on {platform.node() or 'this host'} since {utc_iso()}")
-            fh.flush()
-        hold_tree(out_dir, path, fh.fileno())  # a write after the out-dir vanished stops the run instead
-        yield
-    finally:
-        release_tree(out_dir)
-        fh.close()
+
+@contextlib.contextmanager
+def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
+    """The out-dir, opened and locked: one run at a time; a second one is refused, never blocked. `shared`: a LOSO
+    training task (run_train_task), which writes only its own members' files, beside other tasks but never
+    beside a run."""
+    with open_out_dir(settings) as tree, contextlib.ExitStack() as held:
+        try:
+            held.enter_context(tree.lock(RunDir(settings.out_dir).lock, shared=shared))
+        except LockBusy as busy:
+            raise InputError(f"{settings.out_dir} is in use by another run ({busy.holder})",
+                             hint="wait for it to finish, or use another --out-dir") from None
+        yield tree
 
 
 class StepLog:
@@ -207,10 +175,9 @@ class StepLog:
     indented. Every line is made visible (kit/infra/visible.py), so a name, a path or a line of ffmpeg's
     with a line break or a terminal escape never starts a line of its own or rewrites one."""
 
-    def __init__(self, path: Path) -> None:
-        make_folder(path.parent)
+    def __init__(self, tree: Tree, path: Path) -> None:
         self.path = path
-        self._fh = open_in_place(path, "a", encoding="utf-8")  # closed by close()
+        self._fh = tree.open_append(path)  # closed by close()
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> None:
@@ -224,9 +191,9 @@ class StepLog:
         self._fh.close()
 
 
-def verdict_exit_code(out_dir: Path) -> int:
+def verdict_exit_code(tree: Tree, out_dir: Path) -> int:
     """0 when the run directory holds a PROMOTE verdict, else 1 (HOLD, or no single verdict)."""
-    found = RunDir(out_dir).verdict_on_disk()
+    found = RunDir(out_dir).verdict_on_disk(tree)
     return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
 
 
@@ -255,16 +222,16 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     check_trainable(settings, selection)
     require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
-    with out_dir_lock(out):
-        check_planted(RunDir(out), selection)
-        remove_temp_files(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
-        write_run_record(RunDir(out).run_json, settings, argv, threads)
+    with out_dir_lock(settings) as tree:
+        check_planted(tree, RunDir(out), selection)
+        tree.remove_temps(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
+        write_run_record(tree, RunDir(out).run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         for step in selection.steps:
-            run_one(step, settings, selection, emit)
+            run_one(tree, step, settings, selection, emit)
         interrupts.check()
-    if any(s.name in ("verdict", "bundle") for s in selection.steps):
-        return verdict_exit_code(out)
+        if any(s.name in ("verdict", "bundle") for s in selection.steps):
+            return verdict_exit_code(tree, out)
     return 0
 
 
@@ -277,14 +244,14 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
 
     step, run, loso = get_step("loso"), RunDir(settings.out_dir), LosoStep()
     require_address_space()
-    with out_dir_lock(settings.out_dir, shared=True):
-        check_tree(run.step(step.name))
+    with out_dir_lock(settings, shared=True) as tree:
+        tree.check_planted(run.step(step.name))
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
-        log = StepLog(run.train_task_log(k, n))
+        log = StepLog(tree, run.train_task_log(k, n))
         try:
-            ctx = Context(settings, emit, log)
+            ctx = Context(settings, emit, log, tree)
             plan = loso.plan(ctx)
-            if stale_reason(run, step.name, plan) is None:
+            if stale_reason(tree, run, step.name, plan) is None:
                 emit(StepSkipped(step.name, f"task {k}/{n}: LOSO is up to date (its members were gathered): "
                                             "nothing to train"))
                 return 0
@@ -305,48 +272,45 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     return 0
 
 
-def check_planted(run: RunDir, selection: Selection) -> None:
+def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
     """Refuse before any work what a neighbour planted where this run will write (a link, a FIFO, a device):
     the files at the top of the out-dir and every selected step's folder. Each write checks again."""
-    check_target(run.run_json)
+    tree.check_target(tree.folder(run.root), run.run_json.name)
     for step in selection.steps:
-        check_tree(run.step(step.name))
+        tree.check_planted(run.step(step.name))
 
 
-def run_one(step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+def run_one(tree: Tree, step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
-    step_dir = make_folder(run.step(step.name))
-    log = StepLog(run.log(step.name))
+    step_dir = tree.make_folder(run.step(step.name))
+    log = StepLog(tree, run.log(step.name))
     try:
         interrupts.check()  # a stop signal swallowed by a library in the step before (kit/infra/interrupts.py)
-        ctx = Context(settings, emit, log, forced=step.name in selection.forced)
+        ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
         plan = step.plan(ctx)
         interrupts.check()
-        reason = "forced" if step.name in selection.forced else stale_reason(run, step.name, plan)
+        reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)
         if reason is None:
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
             return
-        cleaned = remove_temp_files(step_dir)
+        cleaned = tree.remove_temps(step_dir)
         if cleaned:
             emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
-        remove_output(run.status(step.name))
+        tree.remove(run.status(step.name))
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
         started, timer = utc_iso(), Timer()
         outcome = step.run(ctx, plan)
-        write_status(step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds, outcome.summary)
+        write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds,
+                     outcome.summary)
         log(f"step {step.name} done in {timer.seconds:.1f} s")
         emit(StepFinished(step.name, timer.seconds, outcome.summary))
     except BaseException as exc:
         log("\n".join(["step failed:", *traceback_lines(exc)]))
-        # whatever failed once the out-dir vanished (a file read back, an ffmpeg output) failed because it did
-        cause = (vanished(run.root) if isinstance(exc, Exception) and not isinstance(exc, OutDirGone) else None) or exc
-        if isinstance(cause, KitError):
-            emit(StepFailed(step.name, cause.message, cause.hint))
-        elif isinstance(cause, Exception):
+        if isinstance(exc, KitError):
+            emit(StepFailed(step.name, exc.message, exc.hint))
+        elif isinstance(exc, Exception):
             emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
-        if cause is not exc:
-            raise cause from exc
         raise
     finally:
         log.close()

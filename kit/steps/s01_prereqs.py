@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +13,9 @@ from pathlib import Path
 from kit import __version__
 from kit.errors import PrereqError
 from kit.events import CheckTable
-from kit.infra.files import fresh_folder, new_temp, sha256_json
+from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
-from kit.infra.nofollow import make_folder
+from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
 from kit.platforms.detect import family_rows
@@ -42,10 +41,11 @@ def python_packages() -> dict[str, str]:
     return found
 
 
-def check_out_dir(out_dir: Path) -> int:
+def check_out_dir(tree: Tree, out_dir: Path) -> int:
     try:
-        make_folder(out_dir)
-        new_temp(out_dir / "write-test").unlink()
+        tmp, fh = tree.new_temp(out_dir / "write-test")
+        fh.close()
+        tree.remove_temp(tmp)
     except OSError as exc:
         raise PrereqError(f"--out-dir {out_dir} is not writable: {exc.strerror or exc}",
                           hint="choose a folder you can write to with --out-dir") from exc
@@ -81,7 +81,7 @@ class PrereqsStep:
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
-        prober = survey.prober(work / "encoders", cq=s.cqs[0], log=ctx.log)
+        prober = survey.prober(ctx.tree, work / "encoders", cq=s.cqs[0], log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
@@ -90,18 +90,18 @@ class PrereqsStep:
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         s = ctx.settings
         packages = python_packages()
-        free = check_out_dir(s.out_dir)
+        free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
         # what -version/-filters/-encoders and the host queries said (their commands are not logged)
         ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
-        work = fresh_folder(ctx.run.probe_work)
+        work = ctx.tree.fresh_folder(ctx.run.probe_work)
         try:
             libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, survey, work)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            ctx.tree.remove_folder(work)
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
             ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
@@ -115,7 +115,7 @@ class PrereqsStep:
             ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
         ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))
-        write_prereqs(ctx.run.prereqs_json, Prereqs(
+        write_prereqs(ctx.tree, ctx.run.prereqs_json, Prereqs(
             kit_version=__version__, ffmpeg=info, libvmaf_version=libvmaf_version,
             requested_encoders=list(s.encoders), resolved_encoders=list(resolved),
             encoders={r.name: r for r in results}, families=list(families),

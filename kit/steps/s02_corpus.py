@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,11 @@ from kit.corpus.split import select_shard, shard_note, shard_record, shard_setti
 from kit.errors import InputError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
-from kit.infra.files import remove_output, remove_temp_files, sha256_json, write_json
-from kit.infra.host import cache_dir, core_count
+from kit.infra.files import sha256_json
+from kit.infra.host import cache_tree, core_count
 from kit.infra.invocation import kit_command
-from kit.infra.nofollow import make_folder
 from kit.infra.records import Record, read_record
+from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import reference_clips
@@ -70,7 +69,7 @@ def prepare(ctx: Context) -> Prepared:
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name, ctx.out_dir, s.encoders)
     prov = provenance(ctx, prereqs)
-    if s.ref_dir is None and (damaged := damaged_demo_clips(cache_dir(), s.demo_clips or None,
+    if s.ref_dir is None and (damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):
         ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
         ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
@@ -79,7 +78,7 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
-    found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_dir(),
+    found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
                                           s.demo_seconds, note)
     refs = one_source_each(found, prints, read_overrides(s.content_groups))
@@ -104,12 +103,12 @@ def redo_generation(ctx: Context) -> str:
     (a plain rerun; a new --force starts a new generation) still redoes the ledgers older than it,
     and it is removed once the shard is written.
     """
-    stamp = ctx.run.redo_stamp
+    stamp, tree = ctx.run.redo_stamp, ctx.tree
     if ctx.forced:
-        return write_redo(stamp).generation
-    if not stamp.exists():
+        return write_redo(tree, stamp).generation
+    if tree.lstat(stamp) is None:
         return ""
-    recorded, _ = read_record(RedoStamp, stamp)
+    recorded, _ = read_record(RedoStamp, tree, stamp)
     if recorded is not None and recorded.generation:
         ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                 "jobs it had not redone yet are redone now"))
@@ -118,7 +117,7 @@ def redo_generation(ctx: Context) -> str:
     ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
     ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                             "every job is redone"))
-    return write_redo(stamp).generation
+    return write_redo(tree, stamp).generation
 
 
 @dataclass(frozen=True)
@@ -129,9 +128,9 @@ class RedoStamp(Record):
     since_utc: str
 
 
-def write_redo(stamp: Path) -> RedoStamp:
+def write_redo(tree: Tree, stamp: Path) -> RedoStamp:
     record = RedoStamp(uuid.uuid4().hex[:16], utc_iso())
-    write_json(stamp, record.to_json())
+    tree.write_json(stamp, record.to_json())
     return record
 
 
@@ -158,7 +157,7 @@ class CorpusStep:
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
-        s, run, p = ctx.settings, ctx.run, plan.prepared
+        s, run, p, tree = ctx.settings, ctx.run, plan.prepared, ctx.tree
         assert isinstance(p, Prepared)
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
@@ -172,23 +171,24 @@ class CorpusStep:
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
         jobs = plan_jobs(p.clips, p.encoders, s.cqs, p.depth.bits_of)
-        make_folder(run.jobs)
-        remove_temp_files(run.jobs)
-        shutil.rmtree(run.corpus_work, ignore_errors=True)  # scratch of killed jobs; the out-dir lock makes us alone
+        tree.make_folder(run.jobs)
+        tree.remove_temps(run.jobs)
+        tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)
-        reused_ids = {j.job_id for j in jobs if job_is_done(run.jobs, j, p.prov, generation)}
+        reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation)}
         cores = core_count()
         n_par = concurrency(s.jobs, cores, len(jobs) - len(reused_ids))
         threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
         sessions = session_semaphores(p.encoders)
         # a master is decoded once for all its jobs to run (software encoders; a device encodes one job a process)
         shared = SharedDecodes(
-            [j for j in jobs if j.job_id not in reused_ids], run.decoded_refs, ctx.log,
+            tree, [j for j in jobs if j.job_id not in reused_ids], run.decoded_refs, ctx.log,
             lambda j: j.encoder not in sessions and not any(h.init or h.filter for h in (
                 p.hw.get(j.encoder, HwArgs()), p.depth.hw_10bit.get(j.encoder, HwArgs()))),
         ) if shared_decode_enabled() else None
         runner = JobRunner(
-            ffmpeg=p.prov.ffmpeg_path, prov=p.prov, jobs_dir=run.jobs, work_dir=run.corpus_work, vmaf_threads=threads,
+            ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
+            vmaf_threads=threads,
             # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
             # software encoders always run single-threaded; parallelism comes from whole jobs
             encoder_threads=1,
@@ -198,7 +198,7 @@ class CorpusStep:
         )
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
-        shutil.rmtree(run.corpus_work, ignore_errors=True)
+        tree.remove_folder(run.corpus_work)
         changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
         if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
             more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
@@ -210,11 +210,11 @@ class CorpusStep:
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",
                             hint="fix the cause and rerun: finished jobs are kept and will not be redone",
                             stderr_tail=first.stderr_tail)
-        rows = write_shard(jobs, run.jobs, run.shard, p.refs.grouping.content_of)
-        manifest = build_manifest(run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
+        rows = write_shard(tree, jobs, run.jobs, run.shard, p.refs.grouping.content_of)
+        manifest = build_manifest(tree, run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
                                   len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth,
                                   p.refs)
-        write_json(run.shard_manifest, manifest.to_json())
-        remove_output(run.redo_stamp)  # every job is of this generation now
+        tree.write_json(run.shard_manifest, manifest.to_json())
+        tree.remove(run.redo_stamp)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),
                                                          "sources": len(p.clips), "demo": p.demo})

@@ -3,7 +3,7 @@ baselines on the same folds."""
 
 from __future__ import annotations
 
-import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -13,25 +13,17 @@ from kit.corpus.schema import corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
-from kit.infra.files import (
-    atomic_path,
-    open_temp,
-    remove_output,
-    sha256_file,
-    sha256_json,
-    write_json,
-)
+from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.resources import out_of_memory
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
-from kit.steps.base import Context, Outcome, Plan, require_output
-from kit.steps.clock import TrainingClock, tasks_seconds
+from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 from kit.steps.members import (
+    TrainingTime,
     clear_members,
     kept_apart,
-    members_fingerprint,
     refuse_missing,
     train_and_gather,
     train_share,
@@ -40,7 +32,8 @@ from kit.steps.members import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.model.loso import LosoInputs
+    from kit.model.baselines import BaselineResult
+    from kit.model.loso import LosoInputs, LosoResult
 
 
 def corpus_path(ctx: Context) -> Path:
@@ -70,7 +63,7 @@ def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
     try:
         return find_incumbent(given)
     except InputError:
-        if (kept := kept_copy(ctx.run.incumbent_models, given)) is None:
+        if (kept := kept_copy(ctx.tree, ctx.run.incumbent_models, given)) is None:
             raise
         return kept
 
@@ -85,13 +78,20 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     folder, run, given = manifest.parent, ctx.run, ctx.settings.incumbent
     assert given is not None
     if folder.resolve() == run.incumbent_models.resolve():
-        return folder, copied_from(folder)
+        return folder, copied_from(ctx.tree, folder)
     if not folder.resolve().is_relative_to(ctx.out_dir.resolve()):
         return folder, None
-    copy_incumbent(manifest, models, run.incumbent_models, given)
+    inside = [ctx.out_dir / p.resolve().relative_to(ctx.out_dir.resolve()) for p in (manifest, *models)]
+    copy_incumbent(ctx.tree, inside[0], inside[1:], run.incumbent_models, given)
     ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
                           f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))
     return run.incumbent_models, folder
+
+
+def incumbent_sha256(ctx: Context, path: Path) -> str:
+    """An incumbent model's sha256: through the out-dir's Tree when it lies there (never through a link planted
+    in its place), as the user's file otherwise."""
+    return ctx.tree.sha256(path) if ctx.tree.holds(path) else sha256_file(path)
 
 
 def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: FoldScheme) -> ResourceLimit:
@@ -118,7 +118,7 @@ class LosoStep:
         inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
-            inputs["incumbent"] = ",".join(f"{p.name}:{sha256_file(p)}" for p in models)
+            inputs["incumbent"] = ",".join(f"{p.name}:{incumbent_sha256(ctx, p)}" for p in models)
         # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was
         folds = {"folds": s.folds} if s.folds != AUTO else {}
         holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
@@ -165,75 +165,82 @@ class LosoStep:
         ctx.log(threads.describe())
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
-        scored = (incumbent_scores(folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
+        scored = (incumbent_scores(ctx.tree, folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
         refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
-        clock = TrainingClock(run.loso_attempts, sha256_json({"settings": plan.settings, "inputs": plan.inputs}))
-        if clock.attempts > 1:
-            ctx.emit(Info(self.name, f"{clock.attempts - 1} earlier attempt(s) of this LOSO stopped after "
-                                     f"{clock.earlier:.1f} s of training; the members they finished are "
-                                     "kept, and train_seconds counts them too"))
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_folds, loss))
-            clock.tick()
 
         try:
-            result, models = train_and_gather(ctx, plan, inputs, on_epoch, threads.train)  # kit.steps.members
+            result, models, records = train_and_gather(ctx, plan, inputs, on_epoch, threads.train)
+            holdout_timer = Timer()
             held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
         except BaseException as exc:
-            with contextlib.suppress(Exception):  # never in the way of why training stopped
-                clock.save()  # an interrupt or a failure: the next attempt counts this one's training
             if out_of_memory(exc):
                 raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
             raise
-        # --train-tasks N: what the tasks trained counts too (their records sit beside the members)
-        fingerprint = members_fingerprint(ctx, plan)
-        tasks = tasks_seconds(run.task_clocks(fingerprint), fingerprint)
-        train_seconds = round(clock.seconds + tasks, 3)
-        corpus_sha = plan.inputs["corpus"]  # hashed when planning, before the file was read
-        baselines = Baselines(corpus_sha, models)
+        holdout_s = holdout_timer.seconds if held else 0.0
+        time_used = TrainingTime.of(records)
+        if time_used.attempts > 1:
+            ctx.emit(Info(self.name, f"{time_used.attempts} runs of this step trained its members (earlier ones "
+                                     "were stopped): the members they finished were kept, and train_seconds counts "
+                                     "their training"))
+        time_used = replace(time_used, seconds=round(time_used.seconds + holdout_s, 3))
         incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
-
-        for stale in run.loso_seed_files():  # seeds of an earlier run must not linger
-            remove_output(stale)
-        outputs: list[Path] = []
-        ref = CorpusRef(str(corpus.resolve()), corpus_sha, len(df))
-        for report in result.seed_reports:
-            path = run.loso_seed(report.seed)
-            write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
-                                     batched_members=result.n_members, train_seconds=train_seconds,
-                                     train_tasks_seconds=tasks or None,
-                                     train_attempts=clock.attempts if clock.attempts > 1 else None,
-                                     validation=scheme).to_json())
-            outputs.append(path)
-        write_json(run.baselines, baselines.to_json())
-        outputs.append(run.baselines)
-        remove_output(run.incumbent)
-        if incumbent is not None:
-            write_json(run.incumbent, incumbent.to_json())
-            outputs.append(run.incumbent)
+        outputs = self.write_reports(ctx, plan, corpus, len(df), result, Baselines(plan.inputs["corpus"], models),
+                                     incumbent, time_used, scheme)
+        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in records],
+                                           "holdout_seconds": holdout_s})
+        outputs.append(run.training)
         if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
             outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
+        outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
+                                           (run.clips, result.clips),
+                                           *((run.holdout(kind), frame) for kind, frame in held.items())])
         for stale in (run.holdout(kind) for kind in ("encoder", "box") if kind not in held):
-            remove_output(stale)
-        frames = [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
-                  *((run.holdout(kind), frame) for kind, frame in held.items())]
-        for path, frame in frames:
-            with atomic_path(path) as tmp, open_temp(tmp) as fh:
-                frame.to_parquet(fh, index=False)
-            outputs.append(path)
-        clock.done()
-        clear_members(run)  # the reports hold what the members were kept for
+            ctx.tree.remove(stale)
+        clear_members(ctx.tree, run)  # the reports hold what the members were kept for
         means = [r.mean_plcc for r in result.seed_reports]
-        extra: dict[str, object] = {"attempts": clock.attempts} if clock.attempts > 1 else {}
-        if tasks:
-            extra["tasks_seconds"] = tasks
+        extra: dict[str, object] = {"attempts": time_used.attempts} if time_used.attempts > 1 else {}
+        if time_used.tasks_seconds:
+            extra["tasks_seconds"] = time_used.tasks_seconds
         if duplicates:
             extra["duplicates_dropped"] = duplicates
         return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
-                                 "mean_plcc": sum(means) / len(means),
-                                 "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **extra})
+                                 "mean_plcc": sum(means) / len(means), "ridge_mean_plcc": models["ridge"].mean_plcc,
+                                 "seconds": time_used.seconds, **extra})
+
+    def write_reports(self, ctx: Context, plan: Plan, corpus: Path, rows: int, result: LosoResult,
+                      baselines: Baselines, incumbent: BaselineResult | None, time_used: TrainingTime,
+                      scheme: FoldScheme) -> list[Path]:
+        """The seeds' reports (an earlier run's other seeds removed), the baselines and the incumbent's."""
+        s, run, tree = ctx.settings, ctx.run, ctx.tree
+        for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
+            tree.remove(stale)
+        outputs: list[Path] = []
+        ref = CorpusRef(os.path.abspath(corpus), plan.inputs["corpus"], rows)  # hashed when planning
+        for report in result.seed_reports:
+            path = run.loso_seed(report.seed)
+            tree.write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
+                                          batched_members=result.n_members, train_seconds=time_used.seconds,
+                                          train_tasks_seconds=time_used.tasks_seconds or None,
+                                          train_attempts=time_used.attempts if time_used.attempts > 1 else None,
+                                          validation=scheme).to_json())
+            outputs.append(path)
+        tree.write_json(run.baselines, baselines.to_json())
+        outputs.append(run.baselines)
+        tree.remove(run.incumbent)
+        if incumbent is not None:
+            tree.write_json(run.incumbent, incumbent.to_json())
+            outputs.append(run.incumbent)
+        return outputs
+
+    def write_frames(self, ctx: Context, frames: list[tuple[Path, pd.DataFrame]]) -> list[Path]:
+        for path, frame in frames:
+            with ctx.tree.atomic(path) as fh:
+                frame.to_parquet(fh, index=False)
+        return [path for path, _ in frames]
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
@@ -248,21 +255,12 @@ class LosoStep:
         inputs = LosoInputs.of(df, s.folds)
         apply_threads(threads)
 
-        # this task's training seconds, added to by a retry of it, and counted by the gather (kit.steps.clock)
-        fingerprint = members_fingerprint(ctx, plan)
-        clock = TrainingClock(ctx.run.task_clock(fingerprint, k, n), fingerprint)
-
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
-            clock.tick()
 
         try:
-            summary = train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
-            clock.save()
-            return {**summary, "seconds": clock.seconds}
+            return train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
         except BaseException as exc:
-            with contextlib.suppress(Exception):  # never in the way of why training stopped
-                clock.save()
             if out_of_memory(exc):
                 raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
             raise

@@ -9,19 +9,11 @@ from kit.corpus.manifests import read_manifest
 from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
-from kit.infra.files import (
-    atomic_path,
-    open_temp,
-    read_json,
-    remove_output,
-    sha256_file,
-    sha256_json,
-    write_json,
-)
+from kit.infra.files import sha256_json
 from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
 from kit.steps.records import read_step_record
 
 if TYPE_CHECKING:
@@ -37,7 +29,7 @@ def loso_outputs(ctx: Context) -> list[Path]:
     if ctx.settings.incumbent is not None:
         paths.append(run.incumbent)
     paths += [run.holdout(kind) for kind in ctx.settings.holdout]
-    if run.clips.is_file():  # a LOSO of an older kit made none: the verdict then has no clip figures
+    if ctx.tree.is_file(run.clips):  # a LOSO of an older kit made none: the verdict then has no clip figures
         paths.append(run.clips)
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
@@ -46,7 +38,7 @@ class VerdictStep:
     name = "verdict"
 
     def plan(self, ctx: Context) -> Plan:
-        loso_status, _ = read_step_record(ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns
+        loso_status, _ = read_step_record(ctx.tree, ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns
         if loso_status is not None:
             ran = loso_status.settings.get("seeds")
             if isinstance(ran, list) and ran != list(ctx.settings.seeds):
@@ -54,7 +46,7 @@ class VerdictStep:
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
                                       + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir, "--seeds",
                                                     ",".join(map(str, ctx.settings.seeds))))
-        inputs = {p.stem: sha256_file(p) for p in loso_outputs(ctx)}
+        inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
         # the corpus block counts files and groups from the corpus's manifest: a twin added to --ref-dir changes
         # the manifest, not the rows LOSO trained on (its times change on every merge: only what is counted)
         if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
@@ -79,7 +71,7 @@ class VerdictStep:
         if len(predictions) and int(predictions["row"].max()) >= len(meta):
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
-        clips = read_frame(run.clips) if run.clips.is_file() else None
+        clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
         if clips is not None:
             clips = clips[clips["seed"].isin(list(s.seeds))]
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
@@ -92,9 +84,9 @@ class VerdictStep:
         from kit.infra.parquet import read_frame
         from kit.verdict.decide import decide
 
-        s, run = ctx.settings, ctx.run
+        s, run, tree = ctx.settings, ctx.run, ctx.tree
         loso_outputs(ctx)
-        reports = [SeedReport.from_json(read_json(run.loso_seed(seed)), str(run.loso_seed(seed)))
+        reports = [SeedReport.from_json(tree.read_json(run.loso_seed(seed)), str(run.loso_seed(seed)))
                    for seed in s.seeds]
         corpus = reports[0].corpus
         assert corpus is not None  # LOSO always records it
@@ -104,8 +96,8 @@ class VerdictStep:
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
         folds = read_frame(run.folds)
         predictions = read_frame(run.predictions, ["seed", "row", "vmaf", "pred"])
-        baselines = Baselines.from_json(read_json(run.baselines), str(run.baselines))
-        incumbent = (BaselineResult.from_json(read_json(run.incumbent), str(run.incumbent))
+        baselines = Baselines.from_json(tree.read_json(run.baselines), str(run.baselines))
+        incumbent = (BaselineResult.from_json(tree.read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         assessment = self.assess(ctx, corpus_file, predictions)
@@ -114,15 +106,15 @@ class VerdictStep:
         keep = run.verdict_file(verdict.verdict)
         for other in VERDICTS:  # a stale verdict must never trigger an export
             if other != verdict.verdict:
-                remove_output(run.verdict_file(other))
-        with atomic_path(run.intervals) as tmp, open_temp(tmp) as fh:
+                tree.remove(run.verdict_file(other))
+        with tree.atomic(run.intervals) as fh:
             assessment.rows.to_parquet(fh, index=False)
         outputs = [run.intervals]
-        remove_output(run.calibration)
+        tree.remove(run.calibration)
         if assessment.sidecar is not None:
-            write_json(run.calibration, assessment.sidecar)
+            tree.write_json(run.calibration, assessment.sidecar)
             outputs.append(run.calibration)
-        write_json(keep, verdict.to_json())
+        tree.write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
                                 "plcc_spread": verdict.gate.plcc_spread},

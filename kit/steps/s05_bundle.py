@@ -8,7 +8,6 @@ the new tarball ships only what this verdict made."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,23 +16,12 @@ from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
-from kit.infra.files import (
-    TMP_MARK,
-    move_into,
-    new_temp_folder,
-    place_folder,
-    read_json,
-    remove_output,
-    remove_stale,
-    remove_temp_folder,
-    sha256_file,
-    write_text,
-)
 from kit.infra.invocation import kit_command
-from kit.infra.nofollow import check_folders
+from kit.infra.perms import describe, refuse
+from kit.infra.tree import Tree
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
-from kit.steps.base import Context, Outcome, Plan, require_output
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
 from kit.steps.records import read_run_record
 from kit.verdict.document import Verdict
 
@@ -42,7 +30,7 @@ if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` p
 
 
 def find_verdict(ctx: Context) -> tuple[str, Path]:
-    found = ctx.run.verdicts_on_disk()
+    found = ctx.run.verdicts_on_disk(ctx.tree)
     if len(found) != 1:
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {ctx.run.step('verdict')}, "
                          f"found {len(found)}",
@@ -61,7 +49,7 @@ class BundleStep:
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
                               "model_license": ctx.settings.model_license,
                               "model_license_url": ctx.settings.model_license_url},
-                    inputs={"verdict": f"{verdict}:{sha256_file(path)}"})
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, onnx and the report load here, not when planning: `status` plans every step
@@ -70,46 +58,48 @@ class BundleStep:
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
-        run = ctx.run
+        run, tree = ctx.run, ctx.tree
         _, verdict_path = find_verdict(ctx)
-        verdict = Verdict.from_json(read_json(verdict_path), str(verdict_path))
+        verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
         box, utc = ctx.settings.box_id, utc_compact()
-        remove_stale(run.step(self.name), f"{TMP_MARK}{run.exports.name}.")  # what a killed bundle half-built
+        tree.remove_stale(run.step(self.name), names=[run.exports.name])  # what a killed bundle half-built
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
         # exports/ as they were, and no half-written models
-        check_folders(run.exports)  # a link planted at exports/ is refused before any work, not after the refit
-        staged = new_temp_folder(run.exports) if verdict.promoted else None
+        if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) != "a folder":
+            # a link planted at exports/ is refused before any work, not after the refit
+            raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
+        staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         tarball: Path | None = None
         try:
             built = self.export(ctx, verdict, staged) if staged is not None else []
             kill_point("bundle-exported")  # the harness's instant: models built, nothing in place yet
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
-            data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"), invocation(run.run_json),
-                                    read_prereqs(run.prereqs_json)[0],
+            data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
+                                    invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None)
-            write_text(run.report, render_report(verdict, data))
+            tree.write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
-            files = tarball_files(run, verdict, verdict_path, exports, run.report,
+            files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer))
-            write_results_tarball(run.tarball(stem), stem, files, {
+            write_results_tarball(tree, run.tarball(stem), stem, files, {
                 "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
             tarball = run.tarball(stem)
             aside = run.set_aside(utc)
             # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
-            if moved := set_aside(run, aside, keep=tarball):
+            if moved := set_aside(tree, run, aside, keep=tarball):
                 said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
                         f"{aside} (none of it goes into the new tarball)")
                 ctx.log(said)
                 ctx.emit(Info(self.name, said))
             if staged is not None:
-                place_folder(staged, run.exports)
+                tree.place_folder(staged, run.exports)
         except BaseException:
-            if staged is not None:
-                remove_temp_folder(staged)  # gone once placed
+            if staged is not None and tree.is_folder(staged):
+                tree.remove_folder(staged)  # gone once placed
             if tarball is not None:  # a tarball of a bundle that did not complete is not the latest results
-                remove_output(tarball)
+                tree.remove(tarball)
             raise
-        ctx.emit(BundleWritten(str(tarball), len(files) + 1, sha256_file(tarball)))
+        ctx.emit(BundleWritten(str(tarball), len(files) + 1, tree.sha256(tarball)))
         models = [p for p in exports if p.suffix == ".onnx"]
         native = sum(p.parent == run.exports for p in models)
         return Outcome([run.report, tarball, *exports], {
@@ -136,26 +126,26 @@ class BundleStep:
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())
-        return export_ensemble(verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
+        return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
                                workers=threads.train)
 
 
-def set_aside(run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
+def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
     """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
     went); an empty exports/ is just removed. A link or pipe planted in their place is refused, not moved."""
     moved = []
-    if os.path.lexists(run.exports):
-        if run.exports.is_dir() and not run.exports.is_symlink() and not any(run.exports.iterdir()):
-            run.exports.rmdir()
+    if tree.lstat(run.exports) is not None:
+        if tree.is_folder(run.exports) and not tree.names(run.exports):
+            tree.remove_folder(run.exports)
         else:
-            moved.append(move_into(run.exports, aside))
-    return moved + [move_into(old, aside) for old in run.tarballs() if old != keep]
+            moved.append(tree.move_into(run.exports, aside))
+    return moved + [tree.move_into(old, aside) for old in run.tarballs(tree) if old != keep]
 
 
-def invocation(run_json: Path) -> Invocation | None:
+def invocation(tree: Tree, run_json: Path) -> Invocation | None:
     """The report's view of run.json (None when it is missing or damaged: the report says so)."""
     from kit.report.html import Invocation
 
-    record, _ = read_run_record(run_json)
+    record, _ = read_run_record(tree, run_json)
     return Invocation(record.invoked_at_utc, record.argv, record.provenance) if record is not None else None

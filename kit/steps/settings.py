@@ -48,6 +48,7 @@ class RunSettings(Record):
     interval_level: float = 0.95  # --interval-level: the intervals' nominal coverage (kit.model.conformal)
     holdout: tuple[str, ...] = ()  # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
     train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
+    group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
 
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings

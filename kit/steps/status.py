@@ -8,7 +8,6 @@ asks ffmpeg and the host what they are (as a run does before it starts).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
 from kit.infra.invocation import kit_command
+from kit.infra.tree import Rules, Tree
 from kit.rundir import RunDir
 from kit.steps import STEPS
 from kit.steps.base import Context, Step, require_output
@@ -55,27 +55,18 @@ class RunStatus:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
 
 
-def lock_holder(out_dir: Path) -> str | None:
-    """'pid N since T' while a run holds the out-dir; None otherwise (never takes the lock for long)."""
-    path = RunDir(out_dir).lock
-    if os.name != "posix" or not path.is_file():
-        return None
-    import fcntl
+def open_to_read(out_dir: Path) -> Tree:
+    """An out-dir opened to be read (made by nobody): its files are checked as a run checks them."""
+    from kit.infra.host import group_shared_from_env
 
-    with open(path) as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return fh.read().strip() or "another process"
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return None
+    return Tree.open(out_dir, Rules(group_shared=group_shared_from_env()), make=False, label="the out-dir")
 
 
 def _demo_missing(settings: RunSettings) -> str | None:
-    from kit.infra.host import cache_dir
+    from kit.infra.host import cache_tree
     from kit.media.demo import SECONDS, missing_demo_clips
 
-    missing = missing_demo_clips(cache_dir(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
+    missing = missing_demo_clips(cache_tree(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
     return (f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run renders them"
             if missing else None)
 
@@ -87,7 +78,7 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
     if step.name == "corpus" and s.ref_dir is None and (why := _demo_missing(s)):
         return StepStatus(step.number, step.name, "stale", why)
     try:
-        reason = stale_reason(ctx.run, step.name, step.plan(ctx))
+        reason = stale_reason(ctx.tree, ctx.run, step.name, step.plan(ctx))
     except KitError as exc:
         return StepStatus(step.number, step.name, "pending", exc.message)
     if reason in (NOT_RUN, UNFINISHED):
@@ -95,26 +86,25 @@ def step_status(step: Step, ctx: Context) -> StepStatus:
         return StepStatus(step.number, step.name, "pending", why)
     if reason is not None:
         return StepStatus(step.number, step.name, "stale", reason)
-    record, _ = read_step_record(ctx.run.status(step.name))
+    record, _ = read_step_record(ctx.tree, ctx.run.status(step.name))
     return StepStatus(step.number, step.name, "done", "up to date", record.completed_at_utc if record else None)
 
 
 RUNNING = "running now, in the run that holds this out-dir"
 
 
-def with_live_step(run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
+def with_live_step(tree: Tree, run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
     """While a run holds the out-dir, the step it has begun reads as running, not as interrupted: a step begun
     but not completed whose log the live run wrote to since it took the lock (the lock file's time). A step an
     earlier run left unfinished keeps its reason until the live run starts it."""
-    try:
-        since = run.lock.stat().st_mtime
-    except OSError:
+    lock = tree.lstat(run.lock)
+    if lock is None:
         return statuses
     out = []
     for st in statuses:
-        with contextlib.suppress(OSError):
-            if st.reason == UNFINISHED and run.log(st.step).stat().st_mtime >= since:
-                st = dataclasses.replace(st, state="running", reason=RUNNING)
+        log = tree.lstat(run.log(st.step))
+        if st.reason == UNFINISHED and log is not None and log.st_mtime >= lock.st_mtime:
+            st = dataclasses.replace(st, state="running", reason=RUNNING)
         out.append(st)
     return out
 
@@ -196,42 +186,51 @@ def finished_corpus(out_dir: Path) -> Path:
     shard.parquet was changed since)."""
     rundir = RunDir(out_dir)
     what = str(out_dir)
-    if rundir.run_json.is_file():
-        run, _ = read_run_record(rundir.run_json)  # only names the shard: the corpus itself is checked below
-        shard = run.settings.shard if run is not None else None
-        what += f" (shard {shard.label})" if shard is not None else ""
-    elif not rundir.step("corpus").is_dir():
-        from kit.corpus.inputs import INPUT_HINT
+    with open_to_read(out_dir) as tree:
+        if tree.is_file(rundir.run_json):
+            run, _ = read_run_record(tree, rundir.run_json)  # only names the shard: the corpus is checked below
+            shard = run.settings.shard if run is not None else None
+            what += f" (shard {shard.label})" if shard is not None else ""
+        elif not tree.is_folder(rundir.step("corpus")):
+            from kit.corpus.inputs import INPUT_HINT
 
-        raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)", hint=INPUT_HINT)
-    if (holder := lock_holder(out_dir)) is not None:
-        raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
-                         hint="wait for that run to finish, then read its corpus again")
-    quiet = Context(RunSettings(out_dir=out_dir.absolute()), lambda event: None, lambda line: None)
-    try:
-        return require_output(quiet, rundir.shard, "corpus")
-    except InputError as exc:
-        raise InputError(f"{what}: {exc.message}",
-                         hint=f"finish that run first ({kit_command('status', out_dir)} says what is "
-                              "left and the command that does it), or leave it out (of a merge)") from None
+            raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)", hint=INPUT_HINT)
+        if (holder := tree.lock_holder(rundir.lock)) is not None:
+            raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
+                             hint="wait for that run to finish, then read its corpus again")
+        quiet = Context(RunSettings(out_dir=out_dir.absolute()), lambda event: None, lambda line: None, tree)
+        try:
+            return require_output(quiet, rundir.shard, "corpus")
+        except InputError as exc:
+            raise InputError(f"{what}: {exc.message}",
+                             hint=f"finish that run first ({kit_command('status', out_dir)} says what is "
+                                  "left and the command that does it), or leave it out (of a merge)") from None
 
 
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
+    if not out_dir.is_dir():
+        pending = tuple(StepStatus(s.number, s.name, "pending", NOT_RUN) for s in STEPS)
+        return RunStatus(str(out_dir), None, None, None, None, pending)
+    with open_to_read(out_dir) as tree:
+        return _run_status(tree, out_dir)
+
+
+def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
     rundir = RunDir(out_dir)
-    run, why = read_run_record(rundir.run_json)
+    run, why = read_run_record(tree, rundir.run_json)
+    running = tree.lock_holder(rundir.lock)
     if run is None:
         reason = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
         pending = tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
-        return RunStatus(str(out_dir), None, None, lock_holder(out_dir), None, pending)
+        return RunStatus(str(out_dir), None, None, running, None, pending)
     settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
-    quiet = Context(settings, lambda event: None, lambda line: None)
+    quiet = Context(settings, lambda event: None, lambda line: None, tree)
     statuses = [step_status(step, quiet) for step in STEPS]
-    found = rundir.verdict_on_disk()
+    found = rundir.verdict_on_disk(tree)
     verdict = found[0] if found is not None else None
     command = command_of(run.argv, run.provenance.cwd or None, out_dir, settings.shard, settings.box_id)
-    running = lock_holder(out_dir)
     if running is not None:
-        statuses = with_live_step(rundir, statuses)
+        statuses = with_live_step(tree, rundir, statuses)
     return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,
                      tuple(with_upstream_note(statuses)))

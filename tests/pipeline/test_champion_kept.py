@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.infra.files import sha256_file
 from kit.rundir import ENSEMBLE_MANIFEST, RunDir
 from tests.conftest import LENIENT, run_kit, synthetic_corpus
@@ -41,7 +42,7 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(tmp_path: Pat
     res = run_kit("run", "--corpus", corpus, "--out-dir", out, *STRONG, *LENIENT)
     assert res.returncode == 0, res.stdout + res.stderr
     champion = files_of(run.exports)
-    (promoted,) = run.tarballs()
+    (promoted,) = run.tarballs(Tree.open(run.root, make=False))
     promoted_sha = sha256_file(promoted)
 
     challenge = ["run", "--corpus", corpus, "--out-dir", out, *WEAK, *LENIENT, "--incumbent", out]
@@ -57,7 +58,7 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(tmp_path: Pat
     incumbent = json.loads(run.incumbent.read_text())
     assert incumbent["path"] == str(run.incumbent_models) and incumbent["copied_from"] == str(run.exports)
     # the champion and its tarball moved aside, byte for byte, and the step line, log and summary say where
-    (tarball,) = run.tarballs()
+    (tarball,) = run.tarballs(Tree.open(run.root, make=False))
     aside = run.set_aside_for(tarball)
     assert files_of(aside / "exports") == champion
     assert sha256_file(aside / promoted.name) == promoted_sha
@@ -74,12 +75,13 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(tmp_path: Pat
     assert res.returncode == 1, res.stdout + res.stderr
     for step in ("loso", "verdict", "bundle"):
         assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
-    assert run.tarballs() == [tarball] and sorted(p.name for p in run.previous.iterdir()) == [aside.name]
+    assert run.tarballs(Tree.open(run.root, make=False)) == [tarball]
+    assert sorted(p.name for p in run.previous.iterdir()) == [aside.name]
 
     # a later PROMOTE moves the HOLD tarball aside too, and ships only its own models
     res = run_kit("run", "--corpus", corpus, "--out-dir", out, *STRONG, "--seeds", "2,3", *LENIENT)
     assert res.returncode == 0, res.stdout + res.stderr
-    (newest,) = run.tarballs()
+    (newest,) = run.tarballs(Tree.open(run.root, make=False))
     assert (run.set_aside_for(newest) / tarball.name).is_file() and files_of(aside / "exports") == champion
     shipped = [m for m in members(newest) if m.endswith(".onnx") and "/vmaftune/" not in m]
     assert sorted(Path(m).name for m in shipped) == ["fr_regressor_v2_seed2.onnx", "fr_regressor_v2_seed3.onnx"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import ROOT, run_kit, synthetic_corpus
 
@@ -34,7 +35,7 @@ def test_folds_changes_redo_loso_and_the_verdict_names_the_scheme(tmp_path: Path
 
     verdict = run_kit(*base, "--only", "verdict", "--folds", "loso", cwd=ROOT)
     assert verdict.returncode in (0, 1), verdict.stderr
-    found = RunDir(out).verdict_on_disk()
+    found = RunDir(out).verdict_on_disk(Tree.open(out, make=False))
     assert found is not None
     doc = json.loads(found[1].read_text())
     assert doc["validation"]["why"] == "--folds loso: one fold per content group, 5 content group(s) of 5 source(s)"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import FAST, run_kit
 
@@ -31,7 +32,7 @@ def test_a_clip_named_to_forge_a_promote_line_cannot(tiny_refs: Path, tmp_path: 
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr[-3000:]  # HOLD, whatever the names say
     run = RunDir(out)
     shown = {"stdout": res.stdout, "stderr": res.stderr, "report.html": run.report.read_text(),
-             **{run.rel(log): log.read_text() for log in run.logs()}}
+             **{run.rel(log): log.read_text() for log in run.logs(Tree.open(run.root, make=False))}}
     for where, text in shown.items():
         lines = text.replace("\r", "\n").splitlines()
         assert not any(line.startswith(FORGED) for line in lines), where

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.model.incumbent import TIMEOUT_ENV
 from kit.rundir import RunDir
 from tests.conftest import ROOT, assert_clean_failure, run_kit, synthetic_corpus
@@ -42,7 +43,7 @@ def test_a_model_that_never_ends_is_stopped_at_the_timeout_naming_it(corpus: Pat
                               "it was stopped")
     assert TIMEOUT_ENV in res.stderr  # the hint says how to give a slow model more time
     run = RunDir(out)
-    assert not run.loso_seed_files() and not run.incumbent_work.exists()
+    assert not run.loso_seed_files(Tree.open(run.root, make=False)) and not run.incumbent_work.exists()
     assert "kit.model.incumbent_child" in run.log("loso").read_text()  # the quoted command, as for every child
 
 
@@ -87,4 +88,4 @@ def test_an_interrupt_during_the_model_stops_the_run_at_once(corpus: Path, tmp_p
     assert "Traceback" not in stderr
     time.sleep(0.5)
     assert not processes_mentioning(str(run.incumbent_work)), "the model's process outlived the run"
-    assert not run.loso_seed_files()
+    assert not run.loso_seed_files(Tree.open(run.root, make=False))

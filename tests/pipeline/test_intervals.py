@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 from kit.verdict.intervals import column
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow  # real runs
 
 
 def verdict_of(out: Path) -> Verdict:
-    found = RunDir(out).verdict_on_disk()
+    found = RunDir(out).verdict_on_disk(Tree.open(out, make=False))
     assert found is not None
     return Verdict.from_json(json.loads(found[1].read_text()), str(found[1]))
 

@@ -33,6 +33,7 @@ import pytest
 
 from kit.corpus.commit import commit_journal, recover_output
 from kit.infra.faults import KILL_ENV
+from kit.infra.tree import Tree
 from kit.infra.files import sha256_file
 from kit.rundir import manifest_path
 from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
@@ -209,7 +210,7 @@ def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
 
 # each instant and what a kill there leaves for the next run to remove (in the temp dir, beside -o)
 BOTH_TEMPS = (".tmp-m.parquet.", ".tmp-m.manifest.json.")
-MERGE_POINTS = {"extracting": ("kit-merge-",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
+MERGE_POINTS = {"extracting": (".tmp-kit-merge.",), "merge-writing": BOTH_TEMPS, "merge-committed": BOTH_TEMPS,
                 "merge-renamed": (".tmp-m.manifest.json.",)}
 
 
@@ -278,7 +279,8 @@ def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path
     journal = commit_journal(out)
     if journal.exists():  # killed inside the commit: the renames left are written down
         assert point in ("merge-committed", "merge-renamed")
-        assert recover_output(out)[0].startswith("completed the interrupted merge")
+        with Tree.open(out.parent) as tree:
+            assert recover_output(tree, out)[0].startswith("completed the interrupted merge")
         assert _pair(out) == new, point
     else:
         assert _pair(out) == old, point  # killed before the commit: the old pair, untouched
@@ -296,7 +298,8 @@ def test_kill_9_during_merge_at_random_instants(merge_inputs: dict[str, Path], t
         out = _kill_merge(merge_inputs, work, None, delay)
         pair = _pair(out)
         if commit_journal(out).exists():  # the one window between renames: the journal completes it
-            recover_output(out)
+            with Tree.open(out.parent) as tree:
+                recover_output(tree, out)
             pair = _pair(out)
         assert pair in (_pair(merge_inputs["old"]), _pair(merge_inputs["new"])), f"kill at {delay:.2f} s"
         _check_rerun(merge_inputs, work, out, f"kill at {delay:.2f} s")

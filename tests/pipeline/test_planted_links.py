@@ -18,7 +18,7 @@ from kit.cli.main import cli
 from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
 from kit.corpus.shared import SharedDecodes
 from kit.errors import InputError
-from kit.infra import nofollow
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.rundir import RunDir
@@ -103,7 +103,7 @@ def test_each_step_refuses_a_link_at_the_file_it_writes_even_past_the_first_chec
     """Planted after the run's first scan (here: with the scan switched off), each write still checks its path.
 
     Each case on a fresh copy of the finished run: a refused step is not complete, and the next would say so."""
-    monkeypatch.setattr(runner, "check_planted", lambda run, selection: None)
+    monkeypatch.setattr(runner, "check_planted", lambda tree, run, selection: None)
     layout = RunDir(Path())
     cases = [(layout.prereqs_json, "prereqs"), (layout.shard_manifest, "corpus"), (layout.loso_seed(1), "loso"),
              (layout.log("loso"), "loso"), (layout.verdict_file("PROMOTE"), "verdict"), (layout.report, "bundle"),
@@ -173,14 +173,15 @@ def test_a_link_where_a_master_is_decoded_for_its_jobs_is_refused(
     prov = Provenance("box", "linux-x86_64", "cpu", ffmpeg, "9", "9+x", "3.0")
     for n, planted_at in enumerate(("decoded", "clip")):
         out = tmp_path / f"out{n}"
-        nofollow.own_tree(out)
+        tree = Tree.open(out)
         run = RunDir(out)
         jobs = plan_jobs([clip], ["libx264"], [25, 37])
-        shared = SharedDecodes(jobs, run.decoded_refs, lambda line: None)
+        shared = SharedDecodes(tree, jobs, run.decoded_refs, lambda line: None)
         path = run.decoded_refs if planted_at == "decoded" else shared.clips[clip.path].folder
         path.parent.mkdir(parents=True)
         path.symlink_to(victims[1])
-        runner = JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=run.jobs, work_dir=run.corpus_work, vmaf_threads=1,
+        runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
+                           vmaf_threads=1,
                            encoder_threads=1, sessions={}, log=lambda line: None, shared=shared)
         for job in jobs:  # the second job of the batch is refused too, not run on its own
             with pytest.raises(InputError, match=re.escape(str(path))):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.infra.tree import Tree
 from kit.model.results import BaselineResult, FoldResult
 from kit.platforms.prereqs import read_prereqs
 from kit.report.html import ReportData, load_report_data, render_report
@@ -112,8 +113,9 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     assert "ffmpeg build" in page and "libvmaf version" in page  # provenance of the run, not just the kit
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
     started = time.process_time()  # CPU, not wall: the box's other work must not fail this test
-    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", invocation(out / "run.json"),
-                            read_prereqs(out / "01_prereqs" / "prereqs.json")[0])
+    tree = Tree.open(out)
+    data = load_report_data(verdict, out / "03_loso" / "predictions.parquet", invocation(tree, out / "run.json"),
+                            read_prereqs(tree, out / "01_prereqs" / "prereqs.json")[0])
     render_report(verdict, data)
     assert time.process_time() - started < 10  # a few seconds at most, matplotlib's import included
     assert set(data.predictions["src"]) == set(verdict.corpus.sources)  # type: ignore[index]

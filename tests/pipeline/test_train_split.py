@@ -67,16 +67,15 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     assert f"{len(shares[2])} of {len(kept)} LOSO member(s) missing" in error and "task(s) 2 of 3" in error, error
     hint = next(line for line in res.stderr.splitlines() if line.startswith("hint: "))
     assert "step loso --train-task 2/3" in hint, hint
-    assert not RunDir(split).loso_seed(0).exists() and not RunDir(split).loso_attempts.exists()
+    assert not RunDir(split).loso_seed(0).exists()
     assert task(2, args).returncode == 0  # resumed: only task 2's members, the same bytes
     assert members(split) == kept
 
-    # each task's training seconds, over its attempts, beside the members (kit.steps.clock)
-    clocks = {p.name: json.loads(p.read_text()) for p in RunDir(split).members.glob("*/task*of3.seconds.json")}
-    assert sorted(clocks) == [f"task{k}of3.seconds.json" for k in (1, 2, 3)], sorted(clocks)
-    assert [clocks[f"task{k}of3.seconds.json"]["attempts"] for k in (1, 2, 3)] == [2, 2, 1], clocks
-    assert all(c["seconds"] > 0 for c in clocks.values()), clocks
-    tasks_total = round(sum(c["seconds"] for c in clocks.values()), 3)
+    # each member's record: the task that trained it, its sha256, its share of that task's training seconds
+    records = [json.loads(p.read_text()) for p in RunDir(split).members.glob("*/*.json")]
+    assert len(records) == len(kept) and {r["made_by"] for r in records} == {f"training task {k}/3" for k in (1, 2, 3)}
+    assert all(r["seconds"] >= 0 for r in records) and sum(r["seconds"] for r in records) > 0
+    tasks_total = round(sum(r["seconds"] for r in records), 3)
 
     res = run_kit("run", "--train-tasks", "3", *args)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -85,10 +84,15 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     assert compare(one, split) == []
     report = json.loads(RunDir(split).loso_seed(0).read_text())
     assert "train_attempts" not in report  # the refused gather was no attempt
-    # train_seconds is all the training: the tasks' (recomputed from their records) and the gather's own
-    assert report["train_tasks_seconds"] == tasks_total and report["train_seconds"] >= tasks_total, report
+    # train_seconds is the training of the members behind the figures: the tasks' (recomputed from their records,
+    # which 03_loso/training.json keeps once the members are removed)
+    assert abs(report["train_tasks_seconds"] - tasks_total) < 0.01, report
+    assert abs(report["train_seconds"] - tasks_total) < 0.01, report
+    kept_records = json.loads(RunDir(split).training.read_text())["members"]
+    assert abs(sum(r["seconds"] for r in kept_records) - tasks_total) < 0.01
+    assert sorted(r["sha256"] for r in kept_records) == sorted(r["sha256"] for r in records)
     status = json.loads(RunDir(split).status("loso").read_text())
-    assert status["summary"]["tasks_seconds"] == tasks_total, status["summary"]
+    assert status["summary"]["tasks_seconds"] == report["train_tasks_seconds"], status["summary"]
     assert "train_tasks_seconds" not in json.loads(RunDir(one).loso_seed(0).read_text())  # one process: no tasks
     assert list((split / "05_bundle" / "exports").glob("*.onnx")), "PROMOTE exports ONNX: compared above"
     # a task run once LOSO is complete finds nothing to do

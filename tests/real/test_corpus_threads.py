@@ -15,6 +15,7 @@ from kit.corpus.jobs import JobResult, JobRunner, Provenance, job_paths, plan_jo
 from kit.corpus.scheduler import ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.errors import ToolError
 from kit.infra.host import cpu_name
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 
@@ -53,7 +54,8 @@ def _rows(ffmpeg: str, refs: Path, out: Path, threads: int | Callable[[], int]) 
     clips = discover(refs, ffmpeg, Sha256Cache(None))[:2]
     prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
     out.mkdir()
-    runner = JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=out, work_dir=out / "work", vmaf_threads=threads,
+    runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=Tree.open(out), jobs_dir=out, work_dir=out / "work",
+                       vmaf_threads=threads,
                        encoder_threads=1, sessions={"libx264": threading.Semaphore(1)}, log=lambda line: None)
     rows = []
     for job in plan_jobs(clips, ["libx264"], [30]):

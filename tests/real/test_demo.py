@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.media.demo import DEMO_CLIPS, render
 from tests.conftest import FAST, ROOT, run_kit
 
 
-def test_demo_clips_are_deterministic_and_distinct(ffmpeg: str, tmp_path: Path) -> None:
+def test_demo_clips_are_deterministic_and_distinct(ffmpeg: str, tmp_path: Path, tree: Tree) -> None:
     assert len(DEMO_CLIPS) >= 8
     digests = []
     for clip in DEMO_CLIPS:
-        a = render(clip, tmp_path / "a" / f"{clip.name}.y4m", ffmpeg, 160, 96, 0.4)
-        b = render(clip, tmp_path / "b" / f"{clip.name}.y4m", ffmpeg, 160, 96, 0.4)
+        a = render(tree, clip, tmp_path / "a" / f"{clip.name}.y4m", ffmpeg, 160, 96, 0.4)
+        b = render(tree, clip, tmp_path / "b" / f"{clip.name}.y4m", ffmpeg, 160, 96, 0.4)
         assert a.read_bytes() == b.read_bytes(), clip.name
         digests.append(hashlib.sha256(a.read_bytes()).hexdigest())
     assert len(set(digests)) == len(DEMO_CLIPS)

@@ -16,6 +16,7 @@ import pytest
 
 from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
 from kit.infra.host import cpu_name
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, assert_clean_failure, run_kit
@@ -118,7 +119,8 @@ def test_a_session_cap_of_one_is_never_exceeded_while_scoring_runs_in_parallel(
     slow = _script(tmp_path / "slow-ffmpeg", COUNTING_FFMPEG.format(log=log, active=active, ffmpeg=ffmpeg))
     clips = discover(tiny_refs, ffmpeg, Sha256Cache(None))
     prov = Provenance("box", "linux-x86_64", cpu_name(), str(slow), "9", "9+x", "3.0")
-    runner = JobRunner(ffmpeg=str(slow), prov=prov, jobs_dir=tmp_path / "jobs", work_dir=tmp_path / "work",
+    runner = JobRunner(ffmpeg=str(slow), prov=prov, tree=Tree.open(tmp_path), jobs_dir=tmp_path / "jobs",
+                       work_dir=tmp_path / "work",
                        vmaf_threads=1, encoder_threads=1, sessions={"libx264": threading.Semaphore(1)},
                        log=lambda line: None)
     (tmp_path / "jobs").mkdir()

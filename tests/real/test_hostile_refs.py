@@ -20,6 +20,7 @@ import pytest
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Provenance, job_paths
 from kit.errors import InputError
 from kit.infra.host import cpu_name
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.refs import Clip
@@ -197,7 +198,8 @@ def test_vfr_master_and_y4m_frame_params_give_one_row_per_decoded_frame(ffmpeg: 
 def runner(ffmpeg: str, tmp: Path) -> JobRunner:
     prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
     (tmp / "jobs").mkdir()
-    return JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=tmp / "jobs", work_dir=tmp / "work", vmaf_threads=1,
+    return JobRunner(ffmpeg=ffmpeg, prov=prov, tree=Tree.open(tmp), jobs_dir=tmp / "jobs", work_dir=tmp / "work",
+                     vmaf_threads=1,
                      encoder_threads=1, sessions={"libx264": threading.Semaphore(1)}, log=lambda line: None)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, fingerprint, similar_pairs
@@ -114,14 +115,14 @@ def test_similar_pairs_finds_exactly_the_twins_and_near_copies(prints: dict[str,
 
 def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[str, Clip], ffmpeg: str,
                                                                      tmp_path: Path) -> None:
-    cache = Sha256Cache(tmp_path / "sha256.json")
+    cache = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")
     master = Path(clips["base.mp4"].path)
     geometry, made = cache.master(master, ffmpeg)
     assert geometry == (176, 144, "25/1", "yuv420p", FRAMES)
     assert cache.master_geometry(master, ffmpeg) == geometry
     y4m = clips["base.y4m"]
     assert fingerprint(y4m, ffmpeg, cache) == made.__class__(made.pixels_sha256, made.signature, FRAMES)
-    reloaded = Sha256Cache(tmp_path / "sha256.json")  # from the file: no ffmpeg runs again
+    reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")  # from the file: no ffmpeg runs
     no_ffmpeg = str(tmp_path / "no-such-ffmpeg")
     assert fingerprint(clips["base.mp4"], no_ffmpeg, reloaded) == made
     assert fingerprint(y4m, no_ffmpeg, reloaded) == made
@@ -132,7 +133,7 @@ def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[
 def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg: str, tmp_path: Path) -> None:
     refs = tmp_path / "refs"
     clip_path = render(ffmpeg, TINY_SOURCES["beta"], refs / "clip.y4m", frames=FRAMES)
-    cache = Sha256Cache(tmp_path / "cache" / "sha256.json")
+    cache = Sha256Cache(Tree.open(tmp_path / "cache"), tmp_path / "cache" / "sha256.json")
     before = probe_clip(clip_path, ffmpeg, cache.get, cache=cache)
     first = fingerprint(before, ffmpeg, cache)
     st = clip_path.stat()
@@ -144,7 +145,8 @@ def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg
     now = clip_path.stat()
     assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
     assert before.changed_on_disk() == "it was rewritten or changed in place (its status-change time moved)"
-    again = Sha256Cache(tmp_path / "cache" / "sha256.json")  # a later run reading the same cache file
+    # a later run reading the same cache file
+    again = Sha256Cache(Tree.open(tmp_path / "cache"), tmp_path / "cache" / "sha256.json")
     after = probe_clip(clip_path, ffmpeg, again.get, cache=again)
     assert after.sha256 != before.sha256
     second = fingerprint(after, ffmpeg, again)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings
@@ -43,8 +44,8 @@ def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tm
     out = tmp_path / "out"
     out.mkdir()
     # settings as a run records them: status plans every step, which loads every step's module
-    write_run_record(out / "run.json", RunSettings(out_dir=out, ref_dir=tiny_refs), ["kit/run_full_pipeline.py"],
-                     choose_threads())
+    write_run_record(Tree.open(out), out / "run.json", RunSettings(out_dir=out, ref_dir=tiny_refs),
+                     ["kit/run_full_pipeline.py"], choose_threads())
     code, modules = loaded("status", out, cwd=tmp_path)
     assert code == 0
     assert {f"kit.steps.s0{n}_{name}" for n, name in ((1, "prereqs"), (3, "loso"), (4, "verdict"),

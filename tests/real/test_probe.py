@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.media.argv import build_encode_argv
 from kit.media.ffmpeg import describe
 from kit.platforms.detect import hw_setup
@@ -97,7 +98,8 @@ def test_every_option_of_every_spec_exists_in_the_real_ffmpeg(ffmpeg: str, name:
 def prober(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Prober:
     info = describe(Path(ffmpeg), "test")
     sig = HostSignals("linux", "x86_64", "Test CPU", encoders=info.encoders, hwaccels=("cuda", "vaapi", "qsv"))
-    return Prober(info, sig, tmp_path_factory.mktemp("probe"), refresh=True)
+    work = tmp_path_factory.mktemp("probe")
+    return Prober(info, sig, Tree.open(work), work, refresh=True)
 
 
 @pytest.mark.parametrize("name", ["libx264", "libx265", "libsvtav1"])
@@ -110,15 +112,15 @@ def test_software_encoders_really_encode_through_the_probe(prober: Prober, name:
     assert (prober.work / f"probe_{name}.{spec.container}").stat().st_size > 0
 
 
-def test_probe_commands_go_to_the_log_and_a_cached_answer_says_where_it_came_from(ffmpeg: str,
-                                                                                  tmp_path: Path) -> None:
+def test_probe_commands_go_to_the_log_and_a_cached_answer_says_where_it_came_from(ffmpeg: str, tmp_path: Path,
+                                                                                  tree: Tree) -> None:
     info = describe(Path(ffmpeg), "test")
     sig = HostSignals("linux", "x86_64", "Logged CPU", encoders=info.encoders)  # a host no other test probed
     first: list[str] = []
-    assert Prober(info, sig, tmp_path / "a", log=first.append).probe("libx264").available
+    assert Prober(info, sig, tree, tmp_path / "a", log=first.append).probe("libx264").available
     assert any(ln.startswith("$ ") and "-c:v libx264" in ln for ln in first)  # the test encode, runnable by hand
     again: list[str] = []
-    result = Prober(info, sig, tmp_path / "b", log=again.append).probe("libx264")
+    result = Prober(info, sig, tree, tmp_path / "b", log=again.append).probe("libx264")
     assert result.cached and len(again) == 1
     assert again[0].startswith("libx264: probe result from the cache ") and "(works: " in again[0]
 
@@ -145,7 +147,7 @@ def test_qsv_and_vaapi_probes_open_the_discovered_node_and_fail_cleanly(ffmpeg: 
     info = describe(Path(ffmpeg), "test")
     sig = HostSignals("linux", "x86_64", "cpu", render_nodes=list_render_nodes(dev, sys_drm), encoders=info.encoders,
                       hwaccels=("vaapi", "qsv"))
-    prober = Prober(info, sig, tmp_path / "work", refresh=True)
+    prober = Prober(info, sig, Tree.open(tmp_path), tmp_path / "work", refresh=True)
     for name in ("h264_qsv", "hevc_qsv", "av1_qsv", "h264_vaapi", "hevc_vaapi", "av1_vaapi"):
         start = time.monotonic()
         result = prober.probe(name)
@@ -219,7 +221,7 @@ def test_amf_probe_on_an_amd_windows_box_without_the_runtime_fails_cleanly_and_f
     sig = HostSignals("windows", "x86_64", "cpu", encoders=info.encoders,
                       video_controllers=(VideoController("AMD Radeon RX 7800 XT", "0x1002", "AMD", "31.0.24033.1003"),))
     start = time.monotonic()
-    result = Prober(info, sig, tmp_path, refresh=True).probe(name)
+    result = Prober(info, sig, Tree.open(tmp_path), tmp_path, refresh=True).probe(name)
     assert time.monotonic() - start < FAIL_FAST_S
     assert not result.available and result.reason == "DLL libamfrt64.so.1 failed to open", result
     assert result.failure == "AMF unavailable: DLL libamfrt64.so.1 failed to open" and "AMD's driver" in result.hint

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.host import cache_tree
 from kit.media.ffmpeg import resolve_ffmpeg
 from kit.platforms.detect import hw_setup
 from kit.platforms.encoders import get_spec
@@ -28,7 +29,8 @@ def test_the_printed_retest_command_clears_a_poisoned_cache_entry(ffmpeg: str, t
     spec = get_spec("libx264")
     setup = hw_setup(spec, sig)
     # what an interrupted probe of an older kit left behind, at the run's first cq (19, not detect's 25)
-    ProbeCache(cache_path(info, sig)).put(entry_key(spec, setup, 19), _failed(spec, setup, "CPB properties: poisoned"))
+    ProbeCache(cache_tree(), cache_path(info, sig, cache)).put(entry_key(spec, setup, 19),
+                                                              _failed(spec, setup, "CPB properties: poisoned"))
     args = ["run", "--only", "prereqs", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "out", "--ffmpeg", ffmpeg,
             "--encoders", "libx264", "--cqs", "19,30"]
     env = {"KIT_CACHE_DIR": str(cache)}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover, probe_clip
 from kit.media.refs import (
@@ -96,9 +97,9 @@ def test_not_a_video_is_refused(ffmpeg: str, tmp_path: Path) -> None:
 def test_sha_cache_reuses_by_path_size_mtime(tmp_path: Path) -> None:
     f = tmp_path / "a.y4m"
     f.write_bytes(b"abc")
-    cache = Sha256Cache(tmp_path / "cache.json")
+    cache = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
     first = cache.get(f)
-    reloaded = Sha256Cache(tmp_path / "cache.json")
+    reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
     assert reloaded.get(f) == first and len(reloaded._data) == 1
     f.write_bytes(b"abcd")
     assert reloaded.get(f) != first
@@ -116,6 +117,7 @@ def test_discover_per_clip_geometry(ffmpeg: str, tmp_path: Path) -> None:
 def test_a_masters_probe_is_kept_in_the_cache_file(ffmpeg: str, tmp_path: Path) -> None:
     master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
                     extra=("-c:v", "libx264"))
-    geometry = Sha256Cache(tmp_path / "cache.json").master_geometry(master, ffmpeg)
-    reloaded = Sha256Cache(tmp_path / "cache.json")  # read from the file: no ffmpeg is run again
+    geometry = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json").master_geometry(master, ffmpeg)
+    # read from the file: no ffmpeg is run again
+    reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
     assert reloaded.master_geometry(master, str(tmp_path / "no-such-ffmpeg")) == geometry

@@ -22,6 +22,7 @@ from kit.corpus.scheduler import run_jobs
 from kit.corpus.schema import corpus_sha256
 from kit.corpus.shared import SharedDecodes
 from kit.infra.host import cpu_name
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
 from kit.media.ffmpeg import COLOUR_NAMES, parse_output_colour
@@ -116,9 +117,10 @@ def _rows(ffmpeg: str, refs: Path, out: Path, shared: bool, log: list[str]) -> l
     prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
     out.mkdir()
     jobs = plan_jobs(clips, ["libx264"], [25, 37])
-    runner = JobRunner(ffmpeg=ffmpeg, prov=prov, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
+    tree = Tree.open(out)
+    runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=log.append,
-                       shared=SharedDecodes(jobs, out / "work" / "decoded", log.append) if shared else None)
+                       shared=SharedDecodes(tree, jobs, out / "work" / "decoded", log.append) if shared else None)
     failures = run_jobs(lambda event: None, runner, jobs, 2, set(), lambda: None)
     assert not failures, failures
     rows = []

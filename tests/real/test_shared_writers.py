@@ -24,6 +24,7 @@ import pytest
 
 from kit.errors import InputError
 from kit.infra.files import sha256_file
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.demo import DEMO_CLIPS, render
 from kit.rundir import manifest_path
@@ -87,7 +88,7 @@ def test_a_second_merge_into_one_output_is_refused_while_the_first_runs(big_inpu
     def merging() -> bool:  # the first merge's lock (once it names its holder), temporaries or extraction
         lock = out.with_name(f".{out.name}.merge-lock")
         return (lock.is_file() and lock.stat().st_size > 0) or any(out.parent.glob(f".tmp-{out.name}.*")) or \
-            any(scratch.glob("kit-merge-*"))
+            any(scratch.glob(".tmp-kit-merge.*"))
 
     wait_for(first, merging, "the first merge at work")
     stop(first)  # held in the middle of its merge for as long as the second one takes
@@ -127,8 +128,10 @@ def test_merges_started_together_never_crash_and_leave_a_described_pair(big_inpu
 HASHER = """
 import sys, time
 from pathlib import Path
+from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
-cache = Sha256Cache(Path(sys.argv[1]))  # read before the others write: each starts from the same file
+# read before the others write: each starts from the same file
+cache = Sha256Cache(Tree.open(Path(sys.argv[1]).parent), Path(sys.argv[1]))
 Path(sys.argv[2]).touch()
 while not Path(sys.argv[3]).exists():
     time.sleep(0.005)
@@ -209,11 +212,12 @@ def test_a_demo_clip_found_whole_is_never_rendered_over_by_another_run(tmp_path:
 RENDERER = """
 import sys, time
 from pathlib import Path
+from kit.infra.tree import Tree
 from kit.media.demo import ensure_demo_set
 Path(sys.argv[3]).touch()
 while not Path(sys.argv[4]).exists():
     time.sleep(0.005)
-folder = ensure_demo_set(Path(sys.argv[1]), sys.argv[2], 2, 160, 96, 0.4)
+folder = ensure_demo_set(Tree.open(Path(sys.argv[1])), sys.argv[2], 2, 160, 96, 0.4)
 print(sorted((p.name, p.stat().st_ino) for p in folder.glob("*.y4m")))
 """
 
@@ -250,9 +254,9 @@ def test_a_link_planted_at_a_cache_lock_is_refused_and_nothing_is_written_throug
     clip.write_bytes(b"clip")
     (cache / ".sha256.json.lock").symlink_to(victim)
     with pytest.raises(InputError, match=r"\.sha256\.json\.lock is a symbolic link to"):
-        Sha256Cache(cache / "sha256.json").get(clip)
+        Sha256Cache(Tree.open(cache), cache / "sha256.json").get(clip)
     (cache / "demo" / ".testpattern.y4m.lock").symlink_to(victim)
     with pytest.raises(InputError, match=r"\.testpattern\.y4m\.lock is a symbolic link to"):
-        render(DEMO_CLIPS[0], cache / "demo" / "testpattern.y4m", ffmpeg, 160, 96, 0.4)
+        render(Tree.open(cache), DEMO_CLIPS[0], cache / "demo" / "testpattern.y4m", ffmpeg, 160, 96, 0.4)
     assert victim.read_text() == "keep\n"
     assert not (cache / "sha256.json").exists() and not (cache / "demo" / "testpattern.y4m").exists()

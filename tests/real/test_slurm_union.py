@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.corpus.split import ShardSpec
 from kit.model.threads import choose_threads
 from kit.steps.records import write_run_record
@@ -49,7 +50,8 @@ def test_an_unfinished_shard_stops_the_union(union_script: tuple[Path, Path]) ->
     root, script = union_script
     shard = root / "shards" / "shard1of3"
     (shard / "02_corpus").mkdir(parents=True)  # a task killed in its corpus step: no status.json
-    write_run_record(shard / "run.json", RunSettings(out_dir=shard, shard=ShardSpec(1, 3)), ["run"], choose_threads())
+    write_run_record(Tree.open(shard), shard / "run.json", RunSettings(out_dir=shard, shard=ShardSpec(1, 3)), ["run"],
+                     choose_threads())
     (errors_,) = errors(bash(script))
     assert f"{shard} (shard 1/3): " in errors_ and "step 'corpus' has not completed" in errors_, errors_
     assert not (root / "union.parquet").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kit.infra.tree import Tree
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec
 from kit.infra.invocation import RunProvenance, kit_command
@@ -76,7 +77,7 @@ def test_a_folder_that_does_not_exist_is_an_error_naming_the_out_dirs_beside_it(
 
 
 def test_while_a_run_holds_the_out_dir_status_suggests_no_run(tmp_path: Path) -> None:
-    with out_dir_lock(tmp_path):
+    with out_dir_lock(RunSettings(out_dir=tmp_path)):
         res = run_kit("status", tmp_path)
         report = json.loads(run_kit("status", tmp_path, "--json").stdout)
     assert res.returncode == 0, res.stderr
@@ -141,7 +142,7 @@ def test_corpus_given_demo_clips_missing_and_a_running_run(copied: Path, tmp_pat
     state, why = states(status(copied))["corpus"]
     assert state == "stale" and "not in the cache or are damaged; the next run renders them" in why
     assert not any(cache.rglob("*.y4m"))  # status never renders them itself
-    with out_dir_lock(copied):
+    with out_dir_lock(RunSettings(out_dir=copied)):
         assert str(status(copied)["running"]).startswith("pid ")
 
 
@@ -153,7 +154,7 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
     record = RunRecord("0.1.0", "2026-11-23T00:00:00Z", ["run"], settings, RunProvenance.here(), choose_threads(), 2)
     write_run_record_for_test = tmp_path / "run.json"
     write_run_record_for_test.write_text(json.dumps(record.to_json()))
-    assert read_run_record(write_run_record_for_test) == (record, "")
+    assert read_run_record(Tree.open(tmp_path), write_run_record_for_test) == (record, "")
 
 
 def test_next_command_is_the_recorded_run_with_absolute_paths_and_this_out_dir(tmp_path: Path) -> None:

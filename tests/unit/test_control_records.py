@@ -4,12 +4,13 @@ the files of the previous release read; damaged or newer ones read as absent wit
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kit.infra.invocation import RunProvenance
+from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.platforms.prereqs import Prereqs, read_prereqs, write_prereqs
 from kit.steps.records import (
@@ -23,44 +24,60 @@ from kit.steps.records import (
 from kit.steps.settings import RunSettings
 from tests.conftest import ROOT
 
-PREVIOUS = ROOT / "tests" / "data" / "release_0_1_0"  # written by the release 0.1.0 (commit f41ef5e), tiny clips
+RELEASE = ROOT / "tests" / "data" / "release_0_1_0"  # written by the release 0.1.0 (commit f41ef5e), tiny clips
 
 
-def test_the_previous_releases_files_still_read() -> None:
-    run, why = read_run_record(PREVIOUS / "run.json")
+@pytest.fixture()
+def previous(tmp_path: Path) -> Iterator[tuple[Tree, Path]]:
+    """The release's files, copied as the kit would find them in an out-dir of the user's (whatever the modes of the
+    checkout), opened as the out-dir is."""
+    folder = tmp_path / "release"
+    folder.mkdir()
+    for path in RELEASE.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    with Tree.open(folder) as opened:
+        yield opened, folder
+
+
+def test_the_previous_releases_files_still_read(previous: tuple[Tree, Path]) -> None:
+    old, release = previous
+    run, why = read_run_record(old, release / "run.json")
     assert why == "" and run is not None and run.schema_version == 1
     assert run.settings.seeds == (0, 1) and run.settings.cqs == (25, 37) and run.settings.box_id == "oldbox"
     assert run.settings.gate.mean_plcc_min == -1 and run.settings.gate.max_abs_bias == 10.0  # 0.1.0 knew no bias gate
     assert run.settings.train.epochs == 3 and run.threads is None and run.provenance.cwd
     assert run.settings.encode_depth == "8bit" and run.settings.vmaftune_crf_range == (10, 51)  # later: defaults
-    for path in sorted(PREVIOUS.glob("status_*.json")):
-        status, why = read_step_record(path)
+    for path in sorted(release.glob("status_*.json")):
+        status, why = read_step_record(old, path)
         assert why == "" and status is not None and status.schema_version == 1, path
         assert path.stem.endswith(status.step) and status.outputs and status.fingerprint
-    prereqs, why = read_prereqs(PREVIOUS / "prereqs.json")
+    prereqs, why = read_prereqs(old, release / "prereqs.json")
     assert why == "" and prereqs is not None and prereqs.schema_version == 1
     assert prereqs.resolved_encoders == ["libx264"] and prereqs.encoders["libx264"].available
     assert prereqs.host.signals.video_controllers == () and prereqs.encode_depth == "8bit"
     assert prereqs.devices() == (("libx264", prereqs.encoders["libx264"].device),)
 
 
-def test_each_record_writes_and_reads_back_exactly(tmp_path: Path) -> None:
-    prev_run = read_run_record(PREVIOUS / "run.json")[0]
+def test_each_record_writes_and_reads_back_exactly(tmp_path: Path, tree: Tree,
+                                                   previous: tuple[Tree, Path]) -> None:
+    old, release = previous
+    prev_run = read_run_record(old, release / "run.json")[0]
     assert prev_run is not None
-    record = write_run_record(tmp_path / "run.json", prev_run.settings, ["kit/__main__.py", "run"], choose_threads())
-    assert read_run_record(tmp_path / "run.json") == (record, "") and record.schema_version == 2
+    record = write_run_record(tree, tmp_path / "run.json", prev_run.settings, ["kit/__main__.py", "run"],
+                              choose_threads())
+    assert read_run_record(tree, tmp_path / "run.json") == (record, "") and record.schema_version == 2
     assert next(iter(json.loads((tmp_path / "run.json").read_text()))) == "schema_version"
-    status = read_step_record(PREVIOUS / "status_03_loso.json")[0]
+    status = read_step_record(old, release / "status_03_loso.json")[0]
     assert status is not None
     from dataclasses import replace
 
     new = replace(status, schema_version=StepRecord.SCHEMA_VERSION)
-    write_step_record(tmp_path / "status.json", new)
-    assert read_step_record(tmp_path / "status.json") == (new, "")
-    prereqs = read_prereqs(PREVIOUS / "prereqs.json")[0]
+    write_step_record(tree, tmp_path / "status.json", new)
+    assert read_step_record(tree, tmp_path / "status.json") == (new, "")
+    prereqs = read_prereqs(old, release / "prereqs.json")[0]
     assert prereqs is not None
-    write_prereqs(tmp_path / "prereqs.json", replace(prereqs, schema_version=Prereqs.SCHEMA_VERSION))
-    again = read_prereqs(tmp_path / "prereqs.json")[0]
+    write_prereqs(tree, tmp_path / "prereqs.json", replace(prereqs, schema_version=Prereqs.SCHEMA_VERSION))
+    again = read_prereqs(tree, tmp_path / "prereqs.json")[0]
     assert again is not None and again.schema_version == 2 and again.encoders == prereqs.encoders
 
 
@@ -75,22 +92,21 @@ def test_each_record_writes_and_reads_back_exactly(tmp_path: Path) -> None:
     ("prereqs.json", lambda d: d.__setitem__("host", []), "damaged (prereqs.json.host: list where an object"),
 ])
 def test_a_damaged_or_newer_file_reads_as_absent_with_the_reason(tmp_path: Path, name: str, edit: object,
-                                                                 why: str) -> None:
-    doc = json.loads((PREVIOUS / name).read_text())
+                                                                 why: str, tree: Tree) -> None:
+    doc = json.loads((RELEASE / name).read_text())
     edit(doc)  # type: ignore[operator]
     path = tmp_path / name
     path.write_text(json.dumps(doc))
     reader = read_run_record if name == "run.json" else read_prereqs if name == "prereqs.json" else read_step_record
-    found, reason = reader(path)
+    found, reason = reader(tree, path)
     assert found is None and reason.startswith(why), reason
 
 
-def test_a_file_cut_short_or_missing_reads_as_absent(tmp_path: Path) -> None:
-    shutil.copy(PREVIOUS / "run.json", tmp_path / "run.json")
-    data = (tmp_path / "run.json").read_bytes()
+def test_a_file_cut_short_or_missing_reads_as_absent(tmp_path: Path, tree: Tree) -> None:
+    data = (RELEASE / "run.json").read_bytes()
     (tmp_path / "run.json").write_bytes(data[: len(data) // 2])
-    assert read_run_record(tmp_path / "run.json") == (None, "unreadable (JSONDecodeError)")
-    assert read_step_record(tmp_path / "nothing.json") == (None, "missing")
+    assert read_run_record(tree, tmp_path / "run.json") == (None, "unreadable (JSONDecodeError)")
+    assert read_step_record(tree, tmp_path / "nothing.json") == (None, "missing")
 
 
 def test_the_run_records_provenance_is_where_it_ran() -> None:

@@ -32,8 +32,9 @@ from kit.corpus import commit as commit_mod
 from kit.corpus.schema import load_training_corpus
 from kit.errors import InputError
 from kit.infra import archive, limits, parquet
-from kit.infra.files import remove_stale
+from kit.infra.files import host_tag
 from kit.infra.parquet import read_frame, read_parquet
+from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, manifest_path
 from tests.kitfiles import flip_data_page, results_tarball, shard_table, write_shard
 
@@ -391,22 +392,27 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_stale_temporaries_are_removed_live_ones_kept(tmp_path: Path) -> None:
-    dead, live = _dead_pid(), os.getppid()
-    for name in (f".tmp-m.parquet.{dead}.abc", f".tmp-m.parquet.{live}.abc", ".tmp-m.parquet.legacy"):
+def test_stale_temporaries_are_removed_live_ones_kept(tmp_path: Path, tree: Tree) -> None:
+    """Temporaries of a dead writer of this host go; a live one's, another host's and one without a pid stay until
+    they are old (a pid may have been recycled; another host's cannot be asked)."""
+    dead, live, here = _dead_pid(), os.getppid(), host_tag()
+    names = (f".tmp-m.parquet.{dead}.{here}.abcd1234", f".tmp-m.parquet.{dead}.abcd1234",  # this kit's, an earlier's
+             f".tmp-m.parquet.{live}.{here}.abcd1234", f".tmp-m.parquet.{dead}.0badf00d.abcd1234",  # another host's
+             ".tmp-m.parquet.legacy")
+    for name in names:
         (tmp_path / name).write_bytes(b"x")
-    (tmp_path / f"kit-merge-{dead}-xyz").mkdir()
-    (tmp_path / f"kit-merge-{dead}-xyz" / "shard.parquet").write_bytes(b"x")
-    (tmp_path / f"kit-merge-{live}-xyz").mkdir()
-    assert remove_stale(tmp_path, ".tmp-m.parquet.") == 1
-    assert remove_stale(tmp_path, "kit-merge-") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f".tmp-m.parquet.{live}.abc", ".tmp-m.parquet.legacy", f"kit-merge-{live}-xyz"]
+    (tmp_path / f".tmp-kit-merge.{dead}.{here}.x_yz1234").mkdir()
+    (tmp_path / f".tmp-kit-merge.{dead}.{here}.x_yz1234" / "shard.parquet").write_bytes(b"x")
+    (tmp_path / f".tmp-kit-merge.{live}.{here}.x_yz1234").mkdir()
+    assert tree.remove_stale(tmp_path, names=["m.parquet"]) == 2
+    assert tree.remove_stale(tmp_path, names=["kit-merge"]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([
+        *names[2:], f".tmp-kit-merge.{live}.{here}.x_yz1234"])
     old = time.time() - limits.STALE_TEMP_S - 60
     for p in tmp_path.iterdir():
         os.utime(p, (old, old))
-    assert remove_stale(tmp_path, ".tmp-m.parquet.") == 2  # age wins over a pid that may have been recycled
-    assert remove_stale(tmp_path, "kit-merge-") == 1
+    assert tree.remove_stale(tmp_path, names=["m.parquet"]) == 3  # age wins over a pid that may have been recycled
+    assert tree.remove_stale(tmp_path) == 1
 
 
 def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path) -> None:
@@ -421,7 +427,9 @@ def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path)
     journal.write_text(json.dumps(commit_mod.Commit(_dead_pid(), "f" * 64, [
         [new_parquet.name, out.name], [new_manifest.name, manifest_path(out).name]]).to_json()))
     os.replace(new_parquet, out)  # killed between the two renames
-    assert commit_mod.recover_output(out) == [
+    with Tree.open(tmp_path) as tree:
+        recovered = commit_mod.recover_output(tree, out)
+    assert recovered == [
         f"completed the interrupted merge into {out} (it was killed while replacing its files)"]
     assert (out.read_bytes(), manifest_path(out).read_bytes()) == (b"new parquet", b"new manifest") != old
     assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json",

@@ -19,6 +19,7 @@ import torch
 from onnx import TensorProto, helper
 
 from kit.errors import InputError
+from kit.infra.tree import Tree
 from kit.model.export import INPUT_CODEC, INPUT_FEATURES, OUTPUT, build_onnx, onnx_predict
 from kit.model.features import CODEC_DIM, N_FEATURES, design_matrix
 from kit.model.incumbent import TIMEOUT_ENV, incumbent_loso, incumbent_scores
@@ -97,9 +98,10 @@ def corpus() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("kind", ["column", "vector"])
-def test_one_score_per_row_as_n_or_n_by_1_is_accepted(kind: str, corpus: pd.DataFrame, tmp_path: Path) -> None:
+def test_one_score_per_row_as_n_or_n_by_1_is_accepted(kind: str, corpus: pd.DataFrame, tmp_path: Path,
+                                                      tree: Tree) -> None:
     feats, codec = design_matrix(corpus)
-    scored = incumbent_scores(bundle(tmp_path / kind, kind), feats, codec, tmp_path / "scratch")
+    scored = incumbent_scores(tree, bundle(tmp_path / kind, kind), feats, codec, tmp_path / "scratch")
     assert scored[2].shape == (len(corpus),)
     np.testing.assert_allclose(scored[2], feats.astype(np.float64).sum(axis=1) * 10, rtol=1e-5)
     result = incumbent_loso(scored, corpus["vmaf"].to_numpy(dtype="float64"), make_folds(corpus))
@@ -110,15 +112,15 @@ def test_one_score_per_row_as_n_or_n_by_1_is_accepted(kind: str, corpus: pd.Data
                                               ("constant", "outputs the constant 50"),
                                               ("two-columns", "output of shape [160, 2]")])
 def test_a_broken_incumbent_is_refused_naming_the_file(kind: str, needle: str, corpus: pd.DataFrame,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path, tree: Tree) -> None:
     feats, codec = design_matrix(corpus)
     with pytest.raises(InputError) as err:
-        incumbent_scores(bundle(tmp_path / kind, kind), feats, codec, tmp_path / "scratch")
+        incumbent_scores(tree, bundle(tmp_path / kind, kind), feats, codec, tmp_path / "scratch")
     assert needle in err.value.message and str(tmp_path / kind / "m0.onnx") in err.value.message
     assert "--incumbent" in err.value.hint
 
 
-def test_a_model_that_never_ends_is_stopped_at_the_timeout_and_named(corpus: pd.DataFrame, tmp_path: Path,
+def test_a_model_that_never_ends_is_stopped_at_the_timeout_and_named(corpus: pd.DataFrame, tmp_path: Path, tree: Tree,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A Loop of 10^13 iterations once kept the kit at 100 % CPU for ever, deaf to Ctrl-C: it runs in a child
     process now, which the timeout stops (exit 2 for a run: an InputError naming the model)."""
@@ -127,7 +129,7 @@ def test_a_model_that_never_ends_is_stopped_at_the_timeout_and_named(corpus: pd.
     scratch = tmp_path / "scratch"
     start = time.monotonic()
     with pytest.raises(InputError) as err:
-        incumbent_scores(bundle(tmp_path / "loop", "loop"), feats, codec, scratch)
+        incumbent_scores(tree, bundle(tmp_path / "loop", "loop"), feats, codec, scratch)
     assert time.monotonic() - start < 30
     assert err.value.message == (f"--incumbent model {tmp_path / 'loop' / 'm0.onnx'}: not finished after 3 s on "
                                  f"{len(corpus)} rows; it was stopped")
@@ -135,7 +137,7 @@ def test_a_model_that_never_ends_is_stopped_at_the_timeout_and_named(corpus: pd.
     assert not scratch.exists() and not processes_mentioning(str(scratch))
 
 
-def test_a_model_process_killed_from_outside_is_named(corpus: pd.DataFrame, tmp_path: Path) -> None:
+def test_a_model_process_killed_from_outside_is_named(corpus: pd.DataFrame, tmp_path: Path, tree: Tree) -> None:
     """The OOM killer (here: a SIGKILL to the child alone) ends the model's process: refused, naming the model."""
     feats, codec = design_matrix(corpus)
     scratch = tmp_path / "scratch"
@@ -154,7 +156,7 @@ def test_a_model_process_killed_from_outside_is_named(corpus: pd.DataFrame, tmp_
     killer.start()
     try:
         with pytest.raises(InputError) as err:
-            incumbent_scores(bundle(tmp_path / "loop", "loop"), feats, codec, scratch)
+            incumbent_scores(tree, bundle(tmp_path / "loop", "loop"), feats, codec, scratch)
     finally:
         killer.join()
     assert err.value.message == (f"--incumbent model {tmp_path / 'loop' / 'm0.onnx'}: the process running it ended "
@@ -163,15 +165,16 @@ def test_a_model_process_killed_from_outside_is_named(corpus: pd.DataFrame, tmp_
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf"])
-def test_a_bad_incumbent_timeout_is_refused(value: str, corpus: pd.DataFrame, tmp_path: Path,
+def test_a_bad_incumbent_timeout_is_refused(value: str, corpus: pd.DataFrame, tmp_path: Path, tree: Tree,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     feats, codec = design_matrix(corpus)
     monkeypatch.setenv(TIMEOUT_ENV, value)
     with pytest.raises(InputError, match=f"{TIMEOUT_ENV}='{value}' is not a number of seconds above 0"):
-        incumbent_scores(bundle(tmp_path / "column", "column"), feats, codec, tmp_path / "scratch")
+        incumbent_scores(tree, bundle(tmp_path / "column", "column"), feats, codec, tmp_path / "scratch")
 
 
-def test_a_kit_ensemble_scores_exactly_as_in_the_kits_own_process(corpus: pd.DataFrame, tmp_path: Path) -> None:
+def test_a_kit_ensemble_scores_exactly_as_in_the_kits_own_process(corpus: pd.DataFrame, tmp_path: Path,
+                                                                   tree: Tree) -> None:
     """The child changes where the models run, not what they give: the same float64 figures to the last bit."""
     feats, codec = design_matrix(corpus)
     folder = tmp_path / "exports"
@@ -185,7 +188,7 @@ def test_a_kit_ensemble_scores_exactly_as_in_the_kits_own_process(corpus: pd.Dat
         members.append({"seed": seed, "onnx": f"m{seed}.onnx", "sidecar": "", "sha256": "",
                         "parity_max_abs_diff": 0.0})
     (folder / ENSEMBLE_MANIFEST).write_text(json.dumps({"members": members}))
-    _, _, scores = incumbent_scores(folder, feats, codec, tmp_path / "scratch")
+    _, _, scores = incumbent_scores(tree, folder, feats, codec, tmp_path / "scratch")
     in_process = np.mean([onnx_predict(folder / f"m{seed}.onnx", feats, codec) for seed in (0, 1)], axis=0)
     assert scores.dtype == np.float64 and scores.tobytes() == in_process.tobytes()
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
 from kit.infra.files import sha256_file
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.steps import get_step
 from kit.steps.base import Plan
@@ -37,7 +38,8 @@ def finished_run(root: Path) -> RunDir:
     """A run directory whose corpus step completed: its shard and the step's record of it."""
     run = RunDir(root)
     write_shard(run.shard)
-    write_status(get_step("corpus"), run, Plan({}, {}), [run.shard], 0, "2026-01-01T00:00:00Z", 1.0, {})
+    with Tree.open(root) as tree:
+        write_status(tree, get_step("corpus"), run, Plan({}, {}), [run.shard], 0, "2026-01-01T00:00:00Z", 1.0, {})
     return run
 
 

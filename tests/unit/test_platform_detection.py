@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.media.argv import build_encode_argv
 from kit.media.ffmpeg import FFmpegInfo, telling_line
 from kit.platforms.detect import (
@@ -279,19 +280,19 @@ def test_telling_line_and_hints_on_captured_stderr() -> None:
     assert telling_line("") == ""
 
 
-def test_probe_cache_keeps_results_per_build_and_driver_but_not_transient_ones(tmp_path: Path) -> None:
+def test_probe_cache_keeps_results_per_build_and_driver_but_not_transient_ones(tmp_path: Path, tree: Tree) -> None:
     info = FFmpegInfo("/x/ffmpeg", "test", "9.0", "9.0+abc", True, ("libx264",))
     sig = signals(gpus=(H100,), nvidia_smi="ok")
     path = cache_path(info, sig, tmp_path)
     newer_driver = signals(gpus=(NvidiaGpu(0, H100.name, "560.1"),), nvidia_smi="ok")
     assert cache_path(info, newer_driver, tmp_path) != path
     assert cache_path(FFmpegInfo("/x/ffmpeg", "test", "9.0", "9.0+def", True, ()), sig, tmp_path) != path
-    cache = ProbeCache(path)
+    cache = ProbeCache(tree, path)
     good = ProbeResult("libx264", True, "ok", 120.5, "Test CPU 9000")
     busy = ProbeResult("h264_nvenc", False, "OpenEncodeSessionEx failed: out of memory (10): (no details)")
     cache.put("a", good)
     cache.put("b", busy)
-    again = ProbeCache(path)
+    again = ProbeCache(tree, path)
     assert again.get("a") == ProbeResult("libx264", True, "ok", 120.5, "Test CPU 9000", cached=True)
     assert again.get("b") is None and busy.transient
 

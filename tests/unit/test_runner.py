@@ -11,41 +11,43 @@ import click
 import pytest
 
 from kit.errors import InputError
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.steps import STEPS
 from kit.steps.base import Plan
 from kit.steps.runner import StepLog, out_dir_lock, select_steps, stale_reason, start_line, write_status
+from kit.steps.settings import RunSettings
 from tests.conftest import ROOT
 
 
-def test_stale_reasons_say_why(tmp_path: Path) -> None:
+def test_stale_reasons_say_why(tmp_path: Path, tree: Tree) -> None:
     step = STEPS[2]
     step_dir = tmp_path / step.dirname
     step_dir.mkdir()
     plan = Plan({"seeds": [0, 1]}, {"corpus": "aaa"})
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
-    log = StepLog(RunDir(tmp_path).log(step.name))  # every run opens the step's log before deciding
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
+    log = StepLog(tree, RunDir(tmp_path).log(step.name))  # every run opens the step's log before deciding
     log("planning")
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "not run yet in this out-dir"
     log(start_line(step.name, "not run yet in this out-dir"))  # LOSO writes nothing else until it ends
     log.close()
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == \
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == \
         "started in this out-dir but did not complete (interrupted or failed)"
     RunDir(tmp_path).log(step.name).unlink()
     out = step_dir / "x.json"
     out.write_text("{}")  # what a step interrupted before its status.json leaves
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == \
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == \
         "started in this out-dir but did not complete (interrupted or failed)"
-    write_status(step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
-    assert stale_reason(RunDir(tmp_path), step.name, plan) is None
-    assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
+    write_status(tree, step, RunDir(tmp_path), plan, [out], 0, "t", 1.0, {})
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) is None
+    assert stale_reason(tree, RunDir(tmp_path), step.name, Plan({"seeds": [0, 1, 2]}, {"corpus": "aaa"})) == \
         "setting seeds: [0, 1] -> [0, 1, 2]"
-    assert stale_reason(RunDir(tmp_path), step.name, Plan({"seeds": [0, 1]}, {"corpus": "bbb"})) == \
+    assert stale_reason(tree, RunDir(tmp_path), step.name, Plan({"seeds": [0, 1]}, {"corpus": "bbb"})) == \
         "input corpus changed"
     out.write_text('{"edited": true}')
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json was modified"
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json was modified"
     out.unlink()
-    assert stale_reason(RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json is missing"
+    assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json is missing"
 
 
 def test_step_selection() -> None:
@@ -62,8 +64,9 @@ def test_step_selection() -> None:
 
 def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
     code = ("from pathlib import Path; from kit.steps.runner import out_dir_lock\n"
-            f"with out_dir_lock(Path({str(tmp_path)!r})): pass\n")
-    with out_dir_lock(tmp_path):
+            "from kit.steps.settings import RunSettings\n"
+            f"with out_dir_lock(RunSettings(out_dir=Path({str(tmp_path)!r}))): pass\n")
+    with out_dir_lock(RunSettings(out_dir=tmp_path)):
         res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode != 0 and "in use by another run" in res.stderr
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -161,14 +164,14 @@ def test_every_entry_point_is_the_one_command(entry: list[str]) -> None:
     assert "--ref-dir" in res.stdout and "--min-mean-plcc" in res.stdout
 
 
-def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path) -> None:
+def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path, tree: Tree) -> None:
     step = STEPS[3]
     step_dir = tmp_path / step.dirname
     step_dir.mkdir()
     old = Plan({"gate": {"mean_plcc_min": 0.95, "plcc_spread_max": 0.005}}, {})
-    write_status(step, RunDir(tmp_path), old, [], 0, "t", 1.0, {})
+    write_status(tree, step, RunDir(tmp_path), old, [], 0, "t", 1.0, {})
     new = Plan({"gate": {"mean_plcc_min": 0.97, "plcc_spread_max": 0.005}}, {})
-    assert stale_reason(RunDir(tmp_path), step.name, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"
+    assert stale_reason(tree, RunDir(tmp_path), step.name, new) == "setting gate.mean_plcc_min: 0.95 -> 0.97"
 
 
 def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> None:

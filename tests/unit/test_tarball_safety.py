@@ -10,6 +10,7 @@ import pytest
 
 from kit.bundle.tarball import safe_extract, verify_tarball, write_results_tarball
 from kit.errors import InputError
+from kit.infra.tree import Tree
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
@@ -46,11 +47,11 @@ def test_links_and_special_files_are_refused(tmp_path: Path, kind: bytes) -> Non
         safe_extract(bad, tmp_path / "t")
 
 
-def test_written_tarball_verifies(tmp_path: Path) -> None:
+def test_written_tarball_verifies(tmp_path: Path, tree: Tree) -> None:
     a = tmp_path / "a.json"
     a.write_text("{}")
     out = tmp_path / "r.tar.gz"
-    write_results_tarball(out, "results-x", {"sub/a.json": a}, {"box_id": "x"})
+    write_results_tarball(tree, out, "results-x", {"sub/a.json": a}, {"box_id": "x"})
     report = verify_tarball(out)
     assert report.ok and report.files == 1
 

@@ -3,7 +3,10 @@ by share in any order, to the bits of one pool training them all."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +15,23 @@ import torch
 
 from kit.errors import InputError
 from kit.infra.arrays import parse_task
+from kit.infra.tree import Tree
 from kit.model.baselines import evaluate_jobs, loso_jobs, loso_with_baselines
 from kit.model.loso import LosoInputs
+from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
-from kit.model.tasks import MemberKey, MemberStore, gather, job_keys, missing_keys, share_out, task_of, train_missing
+from kit.model.tasks import (
+    MemberKey,
+    MemberRecord,
+    MemberStore,
+    Origin,
+    gather,
+    job_keys,
+    missing_keys,
+    share_out,
+    task_of,
+    train_missing,
+)
 from kit.model.train import TrainData, train_jobs
 from tests.conftest import synthetic_corpus
 
@@ -55,11 +71,19 @@ def test_every_member_is_in_exactly_one_share_and_the_shares_are_the_same_on_eve
     assert sum(map(len, share_out(jobs[:1], 40))) == 15  # more tasks than members: some are empty
 
 
-def test_shares_trained_one_by_one_in_any_order_give_the_bits_of_one_pool(inputs: LosoInputs, tmp_path: Path) -> None:
+ORIGIN = Origin("f" * 64, "c" * 64, "r" * 64, "build1", "training task 1/3", "pid 1 on testhost")
+
+
+def store_in(tree: Tree, folder: Path, origin: Origin = ORIGIN) -> MemberStore:
+    return MemberStore(tree, folder, origin)
+
+
+def test_shares_trained_one_by_one_in_any_order_give_the_bits_of_one_pool(inputs: LosoInputs, tmp_path: Path,
+                                                                          tree: Tree) -> None:
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     jobs = loso_jobs(inputs, SEEDS, CONFIG)
     whole = train_jobs(data, jobs, CONFIG, workers=2)
-    store = MemberStore(tmp_path / "members")
+    store = store_in(tree, tmp_path / "members")
     shares = share_out(jobs, 3)
     for k, workers in ((2, 1), (0, 2), (1, 1)):  # out of order, each alone, on different worker counts
         trained = train_missing(data, jobs, set(shares[k]), (), store, CONFIG, workers)
@@ -74,52 +98,128 @@ def test_shares_trained_one_by_one_in_any_order_give_the_bits_of_one_pool(inputs
     assert one.predictions.equals(two.predictions) and one.folds.equals(two.folds) and models == models2
 
 
-def test_a_share_skips_members_on_disk_and_retrains_a_damaged_one(inputs: LosoInputs, tmp_path: Path) -> None:
+def test_a_share_skips_members_on_disk_and_trains_again_one_whose_file_or_record_is_gone(
+        inputs: LosoInputs, tmp_path: Path, tree: Tree) -> None:
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     jobs = loso_jobs(inputs, SEEDS, CONFIG)
-    store = MemberStore(tmp_path / "members")
+    store = store_in(tree, tmp_path / "members")
     share = share_out(jobs, 2)[0]
     train_missing(data, jobs, set(share), (), store, CONFIG, 1)
     kept = {key: store.path(key).read_bytes() for key in share}
     have = store.load_all(jobs, set(share))
     assert train_missing(data, jobs, set(share), set(have), store, CONFIG, 1) == []  # all there: nothing trained
-    cut, gone = share[0], share[1]
-    store.path(cut).write_bytes(kept[cut][:100])  # cut short
+    no_record, gone = share[0], share[1]  # a write killed between the file and its record; a file removed
+    store.record_path(no_record).unlink()
     store.path(gone).unlink()
     have = store.load_all(jobs, set(share))
-    assert set(share) - set(have) == {cut, gone}
-    assert sorted(train_missing(data, jobs, set(share), set(have), store, CONFIG, 2)) == sorted([cut, gone])
+    assert set(share) - set(have) == {no_record, gone}
+    assert sorted(train_missing(data, jobs, set(share), set(have), store, CONFIG, 2)) == sorted([no_record, gone])
     # the two retrained members are the same bytes as before (np.save writes the same file for the same array)
     assert all(store.path(key).read_bytes() == kept[key] for key in share)
     assert set(store.load_all(jobs, set(share))) == set(share)
 
 
-def test_a_member_file_of_another_shape_counts_as_missing_and_a_link_is_refused(inputs: LosoInputs,
-                                                                                 tmp_path: Path) -> None:
+def refusal(store: MemberStore, key: MemberKey, arch: Arch) -> str:
+    with pytest.raises(InputError) as err:
+        store.load(key, arch)
+    return err.value.message
+
+
+def test_a_member_changed_after_it_was_written_is_refused_naming_the_file_and_its_maker(
+        inputs: LosoInputs, tmp_path: Path, tree: Tree) -> None:
+    """Issue 40: a member was trusted for its shape. Another member's bytes copied over it, bytes set to NaN, a
+    file cut short: each is refused (exit 2) naming the file, what its record says and which task wrote it."""
+    data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    jobs = loso_jobs(inputs, SEEDS[:1], CONFIG)
+    store = store_in(tree, tmp_path / "members")
+    train_missing(data, jobs, {job_keys(jobs[0])[0], job_keys(jobs[0])[1]}, (), store, CONFIG, 1)
+    one, two = job_keys(jobs[0])[:2]
+    arch = jobs[0].arch
+    original = store.path(one).read_bytes()
+    store.path(one).write_bytes(store.path(two).read_bytes())  # another member's weights, the same shape
+    message = refusal(store, one, arch)
+    assert str(store.path(one)) in message and "training task 1/3 (pid 1 on testhost" in message
+    assert "changed after" in message
+    nan = bytearray(original)
+    nan[-8:-4] = np.array([np.nan], dtype=np.float32).tobytes()
+    store.path(one).write_bytes(bytes(nan))
+    assert "changed after" in refusal(store, one, arch)
+    store.path(one).write_bytes(original[:100])
+    assert "changed after" in refusal(store, one, arch)
+    store.path(one).write_bytes(original)
+    assert store.load(one, arch) is not None
+
+
+def test_a_member_of_another_corpus_or_another_member_is_refused(inputs: LosoInputs, tmp_path: Path,
+                                                                  tree: Tree) -> None:
+    """A member (file and record) of another LOSO with the same flags, or another member's pair under this
+    member's name, is refused, saying whose it is: a file of another corpus never counts."""
+    data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    jobs = loso_jobs(inputs, SEEDS[:1], CONFIG)
+    one, two = job_keys(jobs[0])[:2]
+    other = store_in(tree, tmp_path / "other", replace(ORIGIN, corpus="d" * 64, made_from="e" * 64))
+    train_missing(data, jobs, {one, two}, (), other, CONFIG, 1)
+    store = store_in(tree, tmp_path / "members")
+    store.folder.mkdir()
+    for name in (other.path(one), other.record_path(one)):
+        (store.folder / name.name).write_bytes(name.read_bytes())
+    message = refusal(store, one, jobs[0].arch)
+    assert "for another LOSO or member" in message and "corpus dddddddddddd" in message
+    assert "training task 1/3" in message
+    mine = store_in(tree, tmp_path / "mine")
+    train_missing(data, jobs, {one, two}, (), mine, CONFIG, 1)
+    for suffix in (".npy", ".json"):  # member two's pair under member one's names
+        (mine.folder / f"{one.name}{suffix}").write_bytes((mine.folder / f"{two.name}{suffix}").read_bytes())
+    assert f"member {two.name[:12]} where this LOSO's is {one.name[:12]}" in refusal(mine, one, jobs[0].arch)
+
+
+def test_a_member_record_of_absurd_seconds_or_not_the_users_own_is_refused(inputs: LosoInputs, tmp_path: Path,
+                                                                            tree: Tree) -> None:
+    data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    jobs = loso_jobs(inputs, SEEDS[:1], CONFIG)
+    key = job_keys(jobs[0])[0]
+    store = store_in(tree, tmp_path / "members")
+    train_missing(data, jobs, {key}, (), store, CONFIG, 1)
+    record = json.loads(store.record_path(key).read_text())
+    store.record_path(key).write_text(json.dumps({**record, "seconds": 1e308}))
+    assert "records 1e+308 training seconds" in refusal(store, key, jobs[0].arch)
+    store.record_path(key).write_text(json.dumps(record))
+    os.chmod(store.record_path(key), 0o664)
+    message = refusal(store, key, jobs[0].arch)
+    assert "can be written by group" in message and "trusts only files that you made" in message
+    os.chmod(store.record_path(key), 0o644)
+    if os.geteuid() == 0:  # root can give the file away, as another user's own would be
+        os.chown(store.record_path(key), 4242, 4242)
+        assert "belongs to user uid 4242" in refusal(store, key, jobs[0].arch)
+
+
+def test_a_link_or_a_file_of_another_shape_in_a_members_place_is_refused(inputs: LosoInputs, tmp_path: Path,
+                                                                         tree: Tree) -> None:
     jobs = loso_jobs(inputs, SEEDS, CONFIG)
-    store = MemberStore(tmp_path / "members")
+    store = store_in(tree, tmp_path / "members")
     key = job_keys(jobs[0])[0]
     store.folder.mkdir()
-    np.save(store.path(key), np.zeros(10, dtype=np.float32))  # another architecture's size
+    np.save(store.path(key), np.zeros(10, dtype=np.float32))  # no record: a member never finished
     assert store.load(key, jobs[0].arch) is None
-    np.save(store.path(key), np.zeros(jobs[0].arch.params + 13, dtype=np.float64))  # another dtype
-    assert store.load(key, jobs[0].arch) is None
+    data = (store.folder / f"{key.name}.npy").read_bytes()
+    store.record_path(key).write_text(json.dumps(MemberRecord(
+        key.name, hashlib.sha256(data).hexdigest(), ORIGIN.made_from, ORIGIN.corpus, ORIGIN.recipe, ORIGIN.kit_build,
+        "a hand", "pid 0", "now", 0.0).to_json()))
+    assert "float32 (10,), not the" in refusal(store, key, jobs[0].arch)
     store.path(key).unlink()
     victim = tmp_path / "victim.npy"
     np.save(victim, np.zeros(jobs[0].arch.params + 13, dtype=np.float32))
     os.symlink(victim, store.path(key))
-    with pytest.raises(InputError, match="symbolic link"):
-        store.load(key, jobs[0].arch)
+    assert "symbolic link" in refusal(store, key, jobs[0].arch)
 
 
-def test_a_member_round_trips_its_file_exactly(inputs: LosoInputs, tmp_path: Path) -> None:
+def test_a_member_round_trips_its_file_exactly(inputs: LosoInputs, tmp_path: Path, tree: Tree) -> None:
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     jobs = loso_jobs(inputs, SEEDS[:1], CONFIG)
     trained = train_jobs(data, jobs, CONFIG, 1)
-    store = MemberStore(tmp_path)
+    store = store_in(tree, tmp_path)
     for job, ens in zip(jobs, trained, strict=True):
-        for m, key in enumerate(job_keys(job)):
-            store.save(key, ens, m)
+        store.save_group(job_keys(job), ens)
     back = gather(jobs, store.load_all(jobs))
     assert bits(back) == bits(trained)
     assert [a.final_loss for a in back] == [torch.tensor(b.final_loss).tolist() for b in trained]

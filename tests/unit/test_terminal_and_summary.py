@@ -18,6 +18,7 @@ from kit import events as ev
 from kit.cli.guard import failure_events
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.infra.tree import Tree
 from kit.report.summary import finished_event, path_lines, print_summary, summary_rows
 from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
 from kit.verdict.document import Verdict
@@ -167,7 +168,7 @@ def finished_run(out: Path, tarball_name: str) -> Path:
     return tarball
 
 
-def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path: Path) -> None:
+def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path: Path, tree: Tree) -> None:
     tarball = finished_run(tmp_path, "results-a-20260101T000000Z.tar.gz")
     rows = dict(summary_rows(tmp_path, Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json")
                                                                     .read_text()))))
@@ -181,14 +182,14 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     assert rows["champion/challenger"].startswith("The challenger beats")
     assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]
     report = ("report (open it in a browser; it works offline)", str(tmp_path / "05_bundle" / "report.html"))
-    assert path_lines(tmp_path) == [
+    assert path_lines(tree, tmp_path) == [
         report, ("results tarball (5 KiB): send it to the lead as it is", str(tarball)),
         ("check it here with", kit_command("verify", tarball)),
         ("the lead checks it, in the folder they saved it in, with",
          "ensemble-kit verify results-a-20260101T000000Z.tar.gz"),
         ("or, from the folder of an untarred kit (the tarball's path in place of its name)",
          "python -m kit verify results-a-20260101T000000Z.tar.gz")]
-    assert path_lines(tmp_path, demo=True) == [
+    assert path_lines(tree, tmp_path, demo=True) == [
         report, ("results tarball (5 KiB) of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit "
                  "works on this box, not how the models do on your content, so it is not what the lead needs",
                  str(tarball)),

@@ -33,6 +33,7 @@ from kit.bundle.conformal import GAUSSIAN_Z, NO_INTERVALS, confidence, rank, ups
 from kit.bundle.registry import check_proposed
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.errors import InputError
+from kit.infra.tree import Tree
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
@@ -136,7 +137,7 @@ def trained() -> tuple[list[Exported], Verdict, tuple]:
 
 def build(trained: tuple, folder: Path, ship: Shipping) -> Path:
     members, verdict, (df, feats, codec) = trained
-    write_profile(members, verdict, TrainConfig(epochs=2), folder, (10, 51), feats, codec,
+    write_profile(Tree.open(folder.parent), members, verdict, TrainConfig(epochs=2), folder, (10, 51), feats, codec,
                   df["encoder"].to_numpy(), df["cq"].to_numpy(), ship)
     return folder
 

@@ -18,6 +18,7 @@ import torch
 
 from kit.bundle.conformal import confidence
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
+from kit.infra.tree import Tree
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
@@ -61,7 +62,7 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Export
     verdict = replace(golden, seeds=[0, 1], per_seed=golden.per_seed[:2],
                       corpus=replace(golden.corpus, encoders=sorted(ENCODERS)))
     folder = tmp_path_factory.mktemp("profile")
-    write_profile(members, verdict, TrainConfig(epochs=3), folder, PROXY_CRF, feats, codec,
+    write_profile(Tree.open(folder), members, verdict, TrainConfig(epochs=3), folder, PROXY_CRF, feats, codec,
                   df["encoder"].to_numpy(), df["cq"].to_numpy(),
                   Shipping("BSD-3-Clause", "https://spdx.org/licenses/BSD-3-Clause.html", confidence(None), None))
     return folder, members, (df, feats, codec)

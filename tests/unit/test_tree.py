@@ -1,0 +1,352 @@
+"""One owner per folder (kit.infra.tree): a Tree holds its folders by descriptor, so no write follows a link
+planted, or raced in, anywhere below its root; what it makes has no write bit for others whatever the umask; what
+it finds made by someone else, or writable by others, is refused, naming whose it is."""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kit.bundle.tarball import write_results_tarball
+from kit.errors import InputError
+from kit.infra import folders, treeio
+from kit.infra.tree import FolderGone, LockBusy, Rules, Tree, Untrusted
+from tests.conftest import ROOT
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "out"
+
+
+@pytest.fixture()
+def out(root: Path) -> Iterator[Tree]:
+    with Tree.open(root, label="the out-dir") as opened:
+        yield opened
+
+
+@pytest.fixture()
+def victim(tmp_path: Path) -> Path:
+    path = tmp_path / "victim"
+    path.write_text("precious\n")
+    return path
+
+
+def assert_untouched(victim: Path) -> None:
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_link_where_a_file_is_written_is_refused_and_its_target_kept(out: Tree, victim: Path) -> None:
+    target = out.root / "run.json"
+    target.symlink_to(victim)
+    for write in (lambda: out.write_json(target, {"a": 1}), lambda: out.write_text(target, "x"),
+                  lambda: out.new_temp(target)):
+        with pytest.raises(InputError, match=r"run\.json is a symbolic link to .*victim, where the kit writes a "
+                                             r"regular file"):
+            write()
+    with pytest.raises(InputError), out.atomic_path(target) as tmp:
+        tmp.write_text("never")
+    assert_untouched(victim)
+    assert target.is_symlink() and not [p for p in out.root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_logs_and_locks_refuse_links_pipes_folders_and_hard_links(out: Tree, victim: Path) -> None:
+    link, fifo, folder, hard = (out.root / n for n in ("link.log", "fifo.log", "dir.log", "hard.log"))
+    link.symlink_to(victim)
+    os.mkfifo(fifo)  # opening it for writing would block for ever without a reader: it must be refused at once
+    folder.mkdir()
+    os.link(victim, hard)
+    for path, what in ((link, "a symbolic link"), (fifo, "a named pipe"), (folder, "a folder"),
+                       (hard, "has 2 names")):
+        with pytest.raises(InputError, match=what):
+            out.open_append(path)
+        with pytest.raises(InputError, match=what), out.lock(path):
+            pass
+    assert_untouched(victim)
+    with out.open_append(out.root / "new.log") as fh:
+        fh.write("made")
+    assert (out.root / "new.log").read_text() == "made"
+
+
+def test_a_link_planted_before_the_rename_is_refused(out: Tree, victim: Path) -> None:
+    target = out.root / "loso_seed0.json"
+    tmp, fh = out.new_temp(target)
+    fh.write(b"new")
+    out.seal(fh)
+    target.symlink_to(victim)  # after the temporary was made, before it is renamed into place
+    with pytest.raises(InputError, match="symbolic link"):
+        out.replace(tmp, target)
+    assert_untouched(victim)
+
+
+def test_a_folder_swapped_for_a_link_after_it_was_opened_keeps_the_writes(out: Tree, tmp_path: Path) -> None:
+    """Issue 40: a link raced in at any instant. The Tree holds the folder itself: what it writes lands there, never
+    in what a link now at its name points to; the next command, opening the name again, refuses the link."""
+    step = out.make_folder(out.root / "03_loso")
+    out.write_text(step / "a.json", "{}")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    step.rename(tmp_path / "moved")
+    step.symlink_to(elsewhere)
+    out.write_text(step / "b.json", "{}")
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in (tmp_path / "moved").iterdir()) == [
+        "a.json", "b.json"]
+    with Tree.open(out.root) as again, pytest.raises(InputError, match=r"03_loso is a symbolic link to .*elsewhere"):
+        again.write_text(step / "c.json", "{}")
+
+
+def test_folders_below_the_root_are_never_links_but_the_users_own_links_above_it_are_followed(
+        tmp_path: Path, victim: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real)  # the user's own choice: --out-dir alias/out
+    root = tmp_path / "alias" / "out"
+    with Tree.open(root) as out:
+        out.make_folder(root / "03_loso" / "logs")
+        assert (real / "out" / "03_loso" / "logs").is_dir()
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (root / "04_verdict").symlink_to(elsewhere)
+        for write in (lambda: out.make_folder(root / "04_verdict" / "logs"),
+                      lambda: out.write_json(root / "04_verdict" / "x", 1),
+                      lambda: out.check_planted(root / "04_verdict")):
+            with pytest.raises(InputError, match=r"04_verdict is a symbolic link to .*elsewhere, where the kit writes "
+                                                 r"a folder"):
+                write()
+        assert list(elsewhere.iterdir()) == []
+
+
+def test_scratch_folders_are_private_and_a_link_in_their_place_is_refused(out: Tree, tmp_path: Path) -> None:
+    work = out.fresh_folder(out.root / "02_corpus" / "work" / "job1")
+    (work / "enc.mp4").write_bytes(b"old")
+    work = out.fresh_folder(work)  # an earlier one is emptied
+    assert list(work.iterdir()) == [] and stat.S_IMODE(work.stat().st_mode) & 0o077 == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("k")
+    (out.root / "02_corpus" / "work" / "job2").symlink_to(elsewhere)
+    with pytest.raises(InputError, match="job2 is a symbolic link"):
+        out.fresh_folder(out.root / "02_corpus" / "work" / "job2")
+    assert (elsewhere / "keep").read_text() == "k"
+
+
+def test_a_removal_walks_by_descriptors_and_never_enters_a_link(out: Tree, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("k")
+    members = out.make_folder(out.root / "03_loso" / "members" / "abc")
+    (members / "m.npy").write_bytes(b"x")
+    (members / "planted").symlink_to(elsewhere)
+    out.remove_folder(out.root / "03_loso" / "members")
+    assert not (out.root / "03_loso" / "members").exists() and (elsewhere / "keep").read_text() == "k"
+
+
+def test_a_tree_check_names_the_first_planted_entry(out: Tree, victim: Path) -> None:
+    jobs = out.make_folder(out.root / "02_corpus" / "jobs")
+    (jobs / "a.parquet").write_bytes(b"x")
+    out.check_planted(out.root / "02_corpus")
+    (out.root / "02_corpus" / "latest.tar.gz").symlink_to(victim)  # the user's own link, named as the kit never does
+    out.check_planted(out.root / "02_corpus")
+    os.mkfifo(jobs / "b.json")
+    with pytest.raises(InputError, match=r"jobs/b\.json is a named pipe"):
+        out.check_planted(out.root / "02_corpus")
+
+
+def test_the_results_tarball_never_ships_what_a_planted_link_points_to(out: Tree, victim: Path) -> None:
+    (out.root / "HOLD.json").symlink_to(victim)
+    os.mkfifo(out.root / "fifo")
+    ok = out.root / "ok.json"
+    ok.write_text("{}")
+    for planted in ("HOLD.json", "fifo"):
+        with pytest.raises(InputError, match=planted):
+            write_results_tarball(out, out.root / "r.tar.gz", "r", {"a": ok, "b": out.root / planted}, {})
+        assert not (out.root / "r.tar.gz").exists()
+    done: list[bool] = []
+    reader = threading.Thread(target=lambda: done.append(bool(out.read_bytes(ok))))
+    reader.start()
+    reader.join(5)
+    assert done == [True]
+
+
+def test_what_the_kit_makes_has_no_write_bit_for_others_whatever_the_umask(tmp_path: Path) -> None:
+    """Issue 40: under `umask 002` in a setgid project folder, every file the kit wrote was group-writable, and
+    another member of the group rewrote the LOSO members. Folders 0755 and files 0644, whatever the umask; with
+    --group-shared, folders 3775 (setgid, sticky) and files still 0644."""
+    old = os.umask(0o002)
+    try:
+        with Tree.open(tmp_path / "out") as out:
+            out.write_json(out.root / "03_loso" / "members" / "f" / "m.json", {})
+            with out.atomic_path(out.root / "03_loso" / "x.y4m") as tmp:
+                tmp.write_bytes(b"made by a child")
+        with Tree.open(tmp_path / "shared", Rules(group_shared=True)) as shared:
+            shared.write_json(shared.root / "03_loso" / "m.json", {})
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert modes == {"out": 0o755, "out/03_loso": 0o755, "out/03_loso/members": 0o755, "out/03_loso/members/f": 0o755,
+                     "out/03_loso/members/f/m.json": 0o644, "out/03_loso/x.y4m": 0o644,
+                     "shared": 0o3775, "shared/03_loso": 0o3775, "shared/03_loso/m.json": 0o644}
+
+
+def test_a_folder_others_can_write_or_another_user_owns_is_refused_naming_whose(tmp_path: Path) -> None:
+    """A step folder pre-created 0777 by another member of the group was used silently; now refused (exit 2),
+    naming it and who can write it, unless --group-shared, where a folder others can write must be sticky."""
+    (tmp_path / "out" / "03_loso").mkdir(parents=True)
+    os.chmod(tmp_path / "out", 0o755)
+    os.chmod(tmp_path / "out" / "03_loso", 0o777)
+    with Tree.open(tmp_path / "out") as out, pytest.raises(InputError) as err:
+        out.write_json(out.root / "03_loso" / "x.json", {})
+    assert err.value.message.startswith(f"{tmp_path / 'out' / '03_loso'} can be written by group ")
+    assert "everyone (drwxrwxrwx)" in err.value.message and "--group-shared" in err.value.hint
+    shared = Rules(group_shared=True)
+    with Tree.open(tmp_path / "out", shared) as out, pytest.raises(InputError, match="without the sticky bit"):
+        out.write_json(out.root / "03_loso" / "x.json", {})
+    os.chmod(tmp_path / "out" / "03_loso", 0o1777)
+    with Tree.open(tmp_path / "out", shared) as out:
+        out.write_json(out.root / "03_loso" / "x.json", {})
+    os.chmod(tmp_path / "out", 0o775)
+    with pytest.raises(InputError, match=r"out can be written by group .* \(drwxrwxr-x\)"):
+        Tree.open(tmp_path / "out")
+    if os.geteuid() != 0:
+        return  # giving a folder to another user needs root: the real users' test covers it (tests/pipeline)
+    os.chmod(tmp_path / "out", 0o755)
+    os.chown(tmp_path / "out" / "03_loso", 4242, 4242)
+    os.chmod(tmp_path / "out" / "03_loso", 0o755)
+    with Tree.open(tmp_path / "out") as out, pytest.raises(InputError, match="belongs to user uid 4242, not to you"):
+        out.write_json(out.root / "03_loso" / "y.json", {})
+
+
+def test_a_file_of_another_user_or_writable_by_others_is_not_trusted(out: Tree) -> None:
+    path = out.root / "status.json"
+    out.write_json(path, {"a": 1})
+    assert out.read_json(path) == {"a": 1}
+    os.chmod(path, 0o664)
+    with pytest.raises(Untrusted, match=r"can be written by group .* \(-rw-rw-r--\)"):
+        out.read_json(path)
+    assert out.read_json_object(path) == (None, "writable by others (not trusted)")  # ours: rebuilt, not used
+    assert out.sha256(path)  # a hash is its own check: it does not need the file to be trusted
+    if os.geteuid() == 0:
+        os.chmod(path, 0o644)
+        os.chown(path, 4242, 4242)
+        with pytest.raises(Untrusted, match="belongs to user uid 4242"):
+            out.read_json_object(path)  # another user's: refused, never rebuilt over
+
+
+def test_the_lock_refuses_a_second_holder_and_lets_training_tasks_share_it(out: Tree) -> None:
+    lock = out.root / ".lock"
+    with out.lock(lock):
+        assert out.lock_holder(lock) is not None and out.lock_holder(lock).startswith(f"pid {os.getpid()} on ")
+        with Tree.open(out.root) as other, pytest.raises(LockBusy) as busy, other.lock(lock):
+            pass
+        assert busy.value.pid == os.getpid()
+    with out.lock(lock, shared=True), Tree.open(out.root) as other:
+        with other.lock(lock, shared=True):
+            pass
+        with pytest.raises(LockBusy), other.lock(lock):
+            pass
+
+
+def test_a_folder_deleted_while_a_command_writes_in_it_is_named(out: Tree, tmp_path: Path) -> None:
+    out.write_json(out.root / "02_corpus" / "a.json", {})
+    out.root.rename(tmp_path / "gone")
+    import shutil
+
+    shutil.rmtree(tmp_path / "gone")
+    with pytest.raises(FolderGone, match=f"the out-dir {out.root} was deleted while the kit was writing in it"):
+        out.write_json(out.root / "b.json", {})
+    with pytest.raises(FolderGone):
+        out.check_alive()
+    assert not out.root.exists()  # never made again
+
+
+def test_a_moved_out_dir_is_named_by_the_check_of_a_child_s_failure(out: Tree, tmp_path: Path) -> None:
+    out.write_json(out.root / "a.json", {})
+    out.root.rename(tmp_path / "moved")
+    with pytest.raises(FolderGone, match="was deleted or moved while the kit was writing in it"):
+        out.check_alive()
+    out.write_json(out.root / "b.json", {})  # the kit's own writes follow the folder it holds
+    assert (tmp_path / "moved" / "b.json").is_file() and not out.root.exists()
+
+
+# every write the kit makes goes through the Tree: a new bare write would bypass it unnoticed. A library that
+# writes (pyarrow, pandas, tarfile) gets the Tree's file object (named fh, or out), never a path
+WRITERS = {"kit/infra/folders.py", "kit/infra/treeio.py", "kit/infra/treeops.py", "kit/infra/treelock.py"}
+PRIVATE = {"kit/infra/archive.py": "extracts into a private temporary folder (mkdtemp, mode 0700)",
+           "kit/cli/guard.py": "points stdout at os.devnull when the reader went away"}
+
+
+def _bare_writes(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+        if name == "open" and not owner and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) \
+                and set(str(node.args[1].value)) & set("wax+"):
+            found.append(f"open(..., {node.args[1].value!r}) line {node.lineno}")
+        elif name in ("write_table", "to_parquet", "ParquetWriter"):
+            if owner != "writer" and not any(isinstance(a, ast.Name) and a.id in ("fh", "out", "sink")
+                                             for a in [*node.args, *(k.value for k in node.keywords)]):
+                found.append(f"{ast.unparse(func)}() line {node.lineno}")
+        elif name in ("mkdir", "makedirs", "rename", "symlink", "link", "copyfile", "copy", "copy2", "move", "chmod") \
+                or (owner == "os" and name in ("replace", "open")) \
+                or (name == "open" and owner == "tarfile" and not any(k.arg == "fileobj" for k in node.keywords)):
+            found.append(f"{owner + '.' if owner else ''}{name}() line {node.lineno}")
+        elif name in ("write_text", "write_bytes") and isinstance(func, ast.Attribute) \
+                and not (isinstance(func.value, ast.Name) and func.value.id in ("tree", "ctx", "cache")) \
+                and not ast.unparse(func.value).endswith(("tree", ".tree")):
+            found.append(f"{ast.unparse(func.value)}.{name}() line {node.lineno}")
+    return found
+
+
+def test_every_write_in_the_kit_goes_through_a_tree() -> None:
+    offenders = {}
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in WRITERS or rel in PRIVATE:
+            continue
+        if bad := _bare_writes(path):
+            offenders[rel] = bad
+    assert offenders == {}, "write through a kit.infra.tree.Tree instead: " + repr(offenders)
+
+
+def test_the_write_scan_finds_a_bare_write(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nopen(p, 'a')\nPath(p).mkdir()\nos.replace(a, b)\nlog.write_text('x')\n"
+                      "tmp.write_bytes(b'')\nopen(p, 'rb')\npq.write_table(t, tmp)\np.chmod(0o755)\n"
+                      "tarfile.open(tmp, 'w:gz')\ntarfile.open(fileobj=fh, mode='w:gz')\ntree.write_text(p, 'x')\n")
+    assert [w.split("(")[0] for w in _bare_writes(sample)] == ["open", "mkdir", "os.replace", "log.write_text",
+                                                              "tmp.write_bytes", "pq.write_table", "p.chmod",
+                                                              "tarfile.open"]
+
+
+def test_every_descriptor_is_opened_binary(out: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows opens a descriptor in text mode (CRLF, a stop at 0x1A) unless O_BINARY is given: every open of
+    a file passes it. Here O_BINARY is 0, so a stand-in bit is planted and looked for."""
+    bit, seen, real_open = 1 << 29, [], os.open
+
+    def recording_open(path: object, flags: int, *args: object, **kw: object) -> int:
+        if not flags & os.O_DIRECTORY:  # folders are opened as folders
+            seen.append((f"{path} from {sys._getframe(1).f_code.co_name}", bool(flags & bit)))
+        return real_open(path, flags & ~bit, *args, **kw)  # type: ignore[arg-type]
+
+    for module, name in ((treeio, "_NEW"), (treeio, "_READ")):
+        monkeypatch.setattr(module, name, getattr(module, name) | bit)
+    monkeypatch.setattr(treeio, "O_BINARY", bit)
+    monkeypatch.setattr(folders, "O_BINARY", bit)
+    monkeypatch.setattr(os, "open", recording_open)
+    out.write_json(out.root / "a.json", {"x": 1})
+    with out.open_append(out.root / "a.log"):
+        pass
+    with out.open_read(out.root / "a.json"):
+        pass
+    assert seen and all(binary for _, binary in seen), seen
