@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kit.infra.tree import Tree
 from kit.infra.files import sha256_file
+from kit.infra.tree import Tree
 from kit.rundir import ENSEMBLE_MANIFEST, RunDir
 from tests.conftest import LENIENT, run_kit, synthetic_corpus
 

@@ -33,8 +33,8 @@ import pytest
 
 from kit.corpus.commit import commit_journal, recover_output
 from kit.infra.faults import KILL_ENV
-from kit.infra.tree import Tree
 from kit.infra.files import sha256_file
+from kit.infra.tree import Tree
 from kit.rundir import manifest_path
 from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard

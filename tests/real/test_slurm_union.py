@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kit.infra.tree import Tree
 from kit.corpus.split import ShardSpec
+from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.steps.records import write_run_record
 from kit.steps.settings import RunSettings

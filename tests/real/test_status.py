@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kit.infra.tree import Tree
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec
 from kit.infra.invocation import RunProvenance, kit_command
+from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.model.threads import choose_threads
 from kit.steps.records import RunRecord, read_run_record
