@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.files import copy_file, read_json_object, sha256_file, write_json
+from kit.infra.files import copy_file, sha256_file, write_json
+from kit.infra.outside import read_json_object
 from kit.infra.records import Record, RecordError, omit_none
 from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
 from kit.verdict.document import Intervals

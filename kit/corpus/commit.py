@@ -30,7 +30,6 @@ from kit.infra.files import (
     new_temp,
     open_temp,
     pid_alive,
-    read_json,
     remove_stale,
     replace,
     seal,
@@ -38,6 +37,7 @@ from kit.infra.files import (
 )
 from kit.infra.locks import LockBusy, locked
 from kit.infra.nofollow import check_target
+from kit.infra.outside import read_json
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
 from kit.rundir import LAYOUT, RunDir, manifest_path

@@ -178,7 +178,7 @@ def _type_hints(cls: type) -> dict[str, Any]:
 def read_record(cls: type[R], path: Path) -> tuple[R | None, str]:
     """A record the kit wrote itself, checked, not trusted: (the record, "") or (None, why not): "missing",
     "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema)."""
-    from kit.infra.files import read_json_object
+    from kit.infra.outside import read_json_object
 
     data, why = read_json_object(path)
     if data is None:

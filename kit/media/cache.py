@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kit.errors import InputError
-from kit.infra.files import read_json_object, sha256_stream, write_json
+from kit.infra.files import sha256_stream, write_json
 from kit.infra.locks import LockBusy, locked
 from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
+from kit.infra.outside import load_json, read_json_object
 from kit.media.decode import Geometry, decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint
 
@@ -75,7 +76,7 @@ def _valid_entry(key: str, value: str) -> bool:
     if not key.startswith((MASTER, PICTURES)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
-        items = json.loads(value)
+        items = load_json(value)
         if key.startswith(PICTURES):
             _print_from(items)
             return True
@@ -121,7 +122,7 @@ class Sha256Cache:
         if key not in self._data:
             geometry, identity = decode_master(p, ffmpeg)
             self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames]))
-        w, h, fps, pix, n, *identity_items = json.loads(self._data[key])
+        w, h, fps, pix, n, *identity_items = load_json(self._data[key])
         return (int(w), int(h), str(fps), str(pix), int(n)), _print_from(identity_items)
 
     def master_geometry(self, p: Path, ffmpeg: str) -> Geometry:
@@ -134,7 +135,7 @@ class Sha256Cache:
         if key not in self._data:
             identity = decode_pictures(p, input_args, ffmpeg)
             self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))
-        return _print_from(json.loads(self._data[key]))
+        return _print_from(load_json(self._data[key]))
 
     def _add(self, key: str, value: str) -> None:
         """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""

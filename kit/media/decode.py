@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
 from kit.media.argv import build_fingerprint_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import THUMB_BYTES, Fingerprint
 
+MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
 
@@ -58,9 +60,19 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
 
 
 def _exact_fps(rate: float) -> str:
-    from kit.media.refs import parse_fps  # the one reader of a rate (refs imports this module)
-
     return parse_fps(repr(rate))
+
+
+def parse_fps(text: str) -> str:
+    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1" (kit.infra.outside.read_rate);
+    ValueError otherwise: the one reader of a rate, for flags, names, sidecars, y4m headers and ffmpeg's lines."""
+    try:
+        frac = read_rate(text)
+    except NotANumber as exc:
+        raise NotANumber(f"frame rate {shown(text)}: {exc}") from None
+    if not 0 < frac <= MAX_FPS:
+        raise ValueError(f"frame rate {shown(text)} is not in (0, {MAX_FPS}]")
+    return f"{frac.numerator}/{frac.denominator}"
 
 
 # Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from kit.infra.files import read_json, write_bytes, write_json
+from kit.infra.files import write_bytes, write_json
+from kit.infra.outside import read_json
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, predict, session
 
 REQUEST, FEATURES, CODEC, STATE, FAILURE = "request.json", "features.npy", "codec.npy", "state.json", "failure.json"

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
-from kit.infra.files import read_json_object, sha256_json, write_json
+from kit.infra.files import sha256_json, write_json
 from kit.infra.host import cache_dir
 from kit.infra.invocation import kit_cli, kit_command
 from kit.infra.nofollow import make_folder
+from kit.infra.outside import read_json_object
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.infra.records import Record
 from kit.media.argv import (

@@ -12,8 +12,8 @@ from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
-from kit.infra.files import read_json
 from kit.infra.invocation import kit_command, receiver_commands
+from kit.infra.outside import read_json
 from kit.infra.visible import visible
 from kit.rundir import RunDir
 from kit.verdict.document import IntervalLevel, Verdict, worst_group

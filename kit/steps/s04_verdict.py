@@ -12,13 +12,13 @@ from kit.events import VerdictReached
 from kit.infra.files import (
     atomic_path,
     open_temp,
-    read_json,
     remove_output,
     sha256_file,
     sha256_json,
     write_json,
 )
 from kit.infra.invocation import kit_command
+from kit.infra.outside import read_json
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, require_output

@@ -22,7 +22,6 @@ from kit.infra.files import (
     move_into,
     new_temp_folder,
     place_folder,
-    read_json,
     remove_output,
     remove_stale,
     remove_temp_folder,
@@ -31,6 +30,7 @@ from kit.infra.files import (
 )
 from kit.infra.invocation import kit_command
 from kit.infra.nofollow import check_folders
+from kit.infra.outside import read_json
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, require_output
