@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -53,6 +53,8 @@ class Clip:
     # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip re-exported or rewritten in
     # place during the run differs (ctime: even with its size and mtime put back)
     stamp: Stamp = (0, 0, 0, 0)
+    # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
+    dropped: tuple[str, ...] = field(default=(), compare=False)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
