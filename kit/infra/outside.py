@@ -77,15 +77,14 @@ def shown(text: str) -> str:
     return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
 
 
-def _foreign(text: str, allowed: str) -> str | None:
-    """Why `text` holds a character no number of this kind has (the first such), or None."""
-    for ch in text:
-        if not ch.isascii():
-            kind = "a digit, but not an ASCII one" if ch.isdigit() or ch.isnumeric() else "not ASCII"
-            return f"{ch!r} (U+{ord(ch):04X}) is {kind}: only the digits 0-9 are read"
-        if ch not in allowed:
-            return None  # ASCII but out of place: the form check says so
-    return None
+def _foreign(text: str) -> str | None:
+    """Why `text` is no number for a character beyond ASCII (the first), or None: `²`, `٣`, `３` are digits to
+    Python, never to the kit. An ASCII character out of place is the form check's to say."""
+    ch = next((c for c in text if not c.isascii()), None)
+    if ch is None:
+        return None
+    kind = "a digit, but not an ASCII one" if ch.isdigit() or ch.isnumeric() else "not ASCII"
+    return f"{ch!r} (U+{ord(ch):04X}) is {kind}: only the digits 0-9 are read"
 
 
 def read_int(text: str, *, signed: bool = False) -> int:
@@ -93,7 +92,7 @@ def read_int(text: str, *, signed: bool = False) -> int:
     body = text.strip(_SPACE)
     if not body:
         raise NotANumber("it is empty", plain=True)
-    if (why := _foreign(body, "0123456789+-")) is not None:
+    if (why := _foreign(body)) is not None:
         raise NotANumber(why)
     digits = body[1:] if signed and body[0] in "+-" else body
     if _WHOLE.fullmatch(digits) is None:
@@ -117,7 +116,7 @@ def read_float(text: str) -> float:
     body = text.strip(_SPACE)
     if not body:
         raise NotANumber("it is empty", plain=True)
-    if (why := _foreign(body, "0123456789+-.eE")) is not None:
+    if (why := _foreign(body)) is not None:
         raise NotANumber(why)
     if body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise NotANumber("NaN and infinity are refused")
@@ -133,7 +132,8 @@ def read_float(text: str) -> float:
 
 
 def read_rate(text: str) -> Fraction:
-    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (ASCII, bounded, above 0)."""
+    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (ASCII, bounded; its range is
+    the caller's: kit.media.decode.parse_fps)."""
     body = text.strip(_SPACE)
     num, sep, den = body.replace(":", "/").partition("/")
     if sep:
@@ -141,21 +141,26 @@ def read_rate(text: str) -> Fraction:
         if d == 0:
             raise NotANumber("it divides by zero")
         return Fraction(n, d)
-    if (why := _foreign(body, "0123456789.")) is not None:
+    if (why := _foreign(body)) is not None:
         raise NotANumber(why)
     if len(body) > MAX_NUMBER_CHARS or _FIXED.fullmatch(body) is None:
         raise NotANumber("it is not a rate such as 25, 29.97 or 30000/1001", plain=True)
     return Fraction(body)
 
 
+def _figure(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"  # 1048576, not 1.04858e+06
+
+
 def _range_words(lo: float | None, hi: float | None, lo_open: bool, whole: bool) -> str:
     kind = "a whole number" if whole else "a number"
     if lo is not None and hi is not None:
-        return f"{kind} from {lo:g} to {hi:g}" if not lo_open else f"{kind} above {lo:g} and at most {hi:g}"
+        low, high = _figure(lo), _figure(hi)
+        return f"{kind} from {low} to {high}" if not lo_open else f"{kind} above {low} and at most {high}"
     if lo is not None:
-        return f"{kind} above {lo:g}" if lo_open else f"{kind} of at least {lo:g}"
+        return f"{kind} above {_figure(lo)}" if lo_open else f"{kind} of at least {_figure(lo)}"
     if hi is not None:
-        return f"{kind} of at most {hi:g}"
+        return f"{kind} of at most {_figure(hi)}"
     return kind if whole else "a finite number"
 
 
@@ -197,7 +202,7 @@ def env_int(env: Mapping[str, str], name: str, lo: int | None = None, hi: int | 
             hint: str = "") -> int | None:
     """The whole number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
-    return None if not text.strip() else parse_int(text, name, lo, hi, hint=hint or f"unset {name}, or give "
+    return None if not text.strip(_SPACE) else parse_int(text, name, lo, hi, hint=hint or f"unset {name}, or give "
                                                    f"{_range_words(lo, hi, False, whole=True)}")
 
 
@@ -205,7 +210,7 @@ def env_float(env: Mapping[str, str], name: str, lo: float | None = None, hi: fl
               lo_open: bool = False, hint: str = "") -> float | None:
     """The finite number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
-    return None if not text.strip() else parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint or
+    return None if not text.strip(_SPACE) else parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint or
                                                      f"unset {name}, or give {_range_words(lo, hi, lo_open, False)}")
 
 
