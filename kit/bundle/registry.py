@@ -29,6 +29,23 @@ MIN_OPSET, MAX_OPSET = 7, 21
 MAX_LICENSE, MAX_LICENSE_URL = 128, 512
 SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
 
+# RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1); anything
+# else (a space, " < > \ ^ ` { | }, a control, any non-ASCII character) must be percent-encoded
+_UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
+_SUB_DELIMS = "!$&'()*+,;="
+URI_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
+                           ":/?#[]@" + _SUB_DELIMS + "%")
+LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:@]|{_PCT})"
+# http(s)://[userinfo@]host[:port] path-abempty [?query] [#fragment] (3.2, 3.3, 3.4, 3.5); host a reg-name or an
+# IP literal in brackets
+HTTP_URI = re.compile(
+    rf"[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"(?:(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:]|{_PCT})*@)?"
+    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}]|{_PCT})+)(?::[0-9]*)?"
+    rf"(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?", re.ASCII)
+
 
 @dataclass(frozen=True)
 class RegistryRow(Record):
@@ -64,14 +81,25 @@ def license_problem(text: str) -> str | None:
 
 
 def license_url_problem(text: str) -> str | None:
-    """Why `text` cannot be a row's `license_url` (an absolute http(s) URI), or None."""
+    """Why `text` cannot be a row's `license_url` (an absolute http(s) URI, RFC 3986), or None."""
     if len(text) > MAX_LICENSE_URL:
         return f"the license URL is {len(text)} characters long; the registry allows {MAX_LICENSE_URL}"
-    if any(c.isspace() for c in text) or not text.isprintable() or not text.isascii():
-        return "the license URL holds spaces or characters a URI does not"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if (bad := next((c for c in text if c not in URI_CHARACTERS), None)) is not None:
+        encoded = "".join(f"%{b:02X}" for b in bad.encode("utf-8", "surrogatepass"))
+        return (f"the license URL holds spaces or characters a URI does not (RFC 3986): {bad!r}; percent-encode it "
+                f"({encoded})")
+    if (m := LONE_PERCENT.search(text)) is not None:
+        return (f"the license URL holds a % not followed by two hex digits (at character {m.start() + 1}): "
+                "write a % itself as %25")
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # an unclosed [ of an IPv6 host
+        return f"the license URL is not an absolute http(s) address ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return "the license URL is not an absolute http(s) address"
+    if HTTP_URI.fullmatch(text) is None:
+        return ("the license URL is not an absolute http(s) URI as RFC 3986 writes one (a host, then a path, "
+                "?query and #fragment; [ and ] only around an IPv6 host)")
     return None
 
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
+from kit.cli.environment import check_environment
 from kit.cli.flags import BY_NAME, FLAGS, build_settings, run_options, settings_flags
-from kit.cli.params import AUTO_TASKS
+from kit.cli.params import AUTO_TASKS, Int
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
 
@@ -44,7 +45,7 @@ def cluster_options(dry_run_help: str) -> Callable[[Callable[..., Any]], Callabl
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn = run_options(fn)
         fn = click.option("--dry-run", is_flag=True, help=dry_run_help)(fn)
-        fn = click.option("--shards", type=click.IntRange(1, 4096), required=True,
+        fn = click.option("--shards", type=Int(1, 4096), required=True,
                           help="Split the reference set into N shards: one task each.")(fn)
         for param in getattr(fn, "__click_params__", []):
             if isinstance(param, click.Option) and param.name in HELP:
@@ -86,6 +87,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.rundir import default_out_dir
 
     refuse_flags(ctx, scheduler)
+    check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
     root = Path(values["out_dir"] or default_out_dir(scheduler)).absolute()
     check_root(root)
     if SHARD_FIELD in (values["box_id"] or ""):

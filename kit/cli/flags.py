@@ -25,9 +25,11 @@ from kit.cli.params import (
     AUTO_TASKS,
     AbsPath,
     Encoders,
+    Float,
     Folds,
     Fps,
     Holdouts,
+    Int,
     IntList,
     KitType,
     LicenseId,
@@ -99,9 +101,9 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--content-groups", "content_groups", AbsPath(), "A JSON file overriding which sources hold one "
             'content, both ways: {"same": [["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> '
             "or src_sha256 prefixes); recorded in the shard manifest."),
-    RunFlag("--width", "width", click.IntRange(16, 16384),
+    RunFlag("--width", "width", Int(16, 16384),
             "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."),
-    RunFlag("--height", "height", click.IntRange(16, 16384),
+    RunFlag("--height", "height", Int(16, 16384),
             "Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."),
     RunFlag("--fps", "fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."),
     RunFlag("--encoders", "encoders", Encoders(), "Comma-separated encoders, or auto: each detected family's "
@@ -126,39 +128,39 @@ FLAGS: tuple[RunFlag, ...] = (
             "hash; run K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). "
             "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id "
             "becomes shard<K>of<N>.", metavar="K/N|auto"),
-    RunFlag("--jobs", "jobs", click.IntRange(0, 256), "Parallel corpus jobs (0 = cores)."),
+    RunFlag("--jobs", "jobs", Int(0, 256), "Parallel corpus jobs (0 = cores)."),
     RunFlag("--ffmpeg", "ffmpeg", str, "ffmpeg binary with libvmaf to use.", computed="found"),
     RunFlag("--from", "", click.Choice(STEP_NAMES), "Rerun from this step on.", dest="from_step"),
     RunFlag("--only", "", click.Choice(STEP_NAMES), "Run only this step."),
     RunFlag("--force", "", bool, "Rerun the selected steps even if up to date (redoes corpus jobs).", is_flag=True),
-    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", float, "Gate: mean over seeds of per-seed mean LOSO PLCC."),
-    RunFlag("--max-plcc-spread", "gate.plcc_spread_max", float, "Gate: max - min of the per-seed mean PLCCs."),
-    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", float, "Gate: every seed's mean PLCC."),
+    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", Float(), "Gate: mean over seeds of per-seed mean LOSO PLCC."),
+    RunFlag("--max-plcc-spread", "gate.plcc_spread_max", Float(0), "Gate: max - min of the per-seed mean PLCCs."),
+    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(), "Gate: every seed's mean PLCC."),
     RunFlag("--incumbent", "incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote "
             "only if this run beats its models by more than the seed spread."),
-    RunFlag("--min-rmse-lift", "gate.min_rmse_lift", click.FloatRange(0, 10),
+    RunFlag("--min-rmse-lift", "gate.min_rmse_lift", Float(0, 10),
             "Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
     RunFlag("--max-abs-bias", "gate.max_abs_bias", Limit(), "Gate: no held-out source may be off by more than X "
             "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
     RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "
             "over seeds) at most X.", metavar="X|off"),
-    RunFlag("--interval-level", "interval_level", click.FloatRange(0.5, 0.999), "Nominal coverage of the "
+    RunFlag("--interval-level", "interval_level", Float(0.5, 0.999), "Nominal coverage of the "
             "prediction intervals (hierarchical split conformal over content groups: a new frame of a new source "
             "lies inside with at least this probability); figures at 50/80/90/95 % are given either way."),
-    RunFlag("--min-coverage", "gate.min_coverage", click.FloatRange(0, 1), "Optional gate: the held-out coverage "
+    RunFlag("--min-coverage", "gate.min_coverage", Float(0, 1), "Optional gate: the held-out coverage "
             "of the intervals at --interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it."),
-    RunFlag("--max-out-of-range", "gate.max_out_of_range", click.FloatRange(0, 1), "Optional gate: no source's "
+    RunFlag("--max-out-of-range", "gate.max_out_of_range", Float(0, 1), "Optional gate: no source's "
             "share of held-out predictions outside [0, 100] above X (e.g. 0.05)."),
     RunFlag("--holdout", "holdout", Holdouts(), "Also validate on unseen encoders (encoder) or boxes (box): each "
             "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
             metavar="encoder|box|encoder,box|none"),
-    RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", click.FloatRange(-1, 1), "Optional gate: with "
+    RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", Float(-1, 1), "Optional gate: with "
             "--holdout, every held-out encoder's (box's) PLCC at least X."),
-    RunFlag("--epochs", "train.epochs", click.IntRange(1, 10_000), "Training epochs (advanced)."),
-    RunFlag("--batch-size", "train.batch_size", click.IntRange(1, 1 << 20), "Training batch size per model "
+    RunFlag("--epochs", "train.epochs", Int(1, 10_000), "Training epochs (advanced)."),
+    RunFlag("--batch-size", "train.batch_size", Int(1, 1 << 20), "Training batch size per model "
             "(advanced)."),
-    RunFlag("--demo-clips", "demo_clips", click.IntRange(0, 64), "Use only the first N demo clips (0 = all)."),
-    RunFlag("--demo-seconds", "demo_seconds", click.FloatRange(0, 60), "Length of each demo clip in seconds "
+    RunFlag("--demo-clips", "demo_clips", Int(0, 64), "Use only the first N demo clips (0 = all)."),
+    RunFlag("--demo-seconds", "demo_seconds", Float(0, 60), "Length of each demo clip in seconds "
             "(0 = the default 3)."),
     RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "

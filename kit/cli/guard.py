@@ -262,6 +262,13 @@ def _run(fn: Callable[[], int]) -> int:
         interrupts.settle()
 
 
+def report_failure(exc: Exception) -> int:
+    """Say why a command ended that raised outside `guarded` (while its flags were read); returns the exit code:
+    a KitError's own, 70 with the traceback for a bug. Never 1, which means HOLD: Python's own exit code for an
+    uncaught exception."""
+    return _report(outcome(exc), retry=False)
+
+
 def _report(exc: BaseException, retry: bool) -> int:
     """Stop what still runs, say why the command ended; returns its exit code."""
     from kit.infra import interrupts, proc

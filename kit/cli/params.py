@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 from abc import ABCMeta, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import click
 
 from kit.errors import InputError
+from kit.infra.outside import NotANumber, because, label, parse_float, parse_int, read_float, read_int, read_rate
 
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
+    from kit.infra.arrays import ArrayPosition
 
 OFF = "off"
 T = TypeVar("T")
@@ -33,7 +35,11 @@ class FlagError(click.BadParameter):
 
 class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
     """A flag's type: parse with the kit's own parser, a refusal is a usage error carrying its hint.
-    Each type says how its text becomes a value (`parse`); a type without it cannot be made."""
+    Each type says how its text becomes a value (`parse`); a type without it cannot be made.
+    `numeric`: its text holds numbers, read by kit.infra.outside (tests/unit/test_outside_numbers.py feeds
+    every such flag `²`, 5000 digits, nan and inf)."""
+
+    numeric: ClassVar[bool] = False
 
     @abstractmethod
     def parse(self, text: str, flag: str) -> T:
@@ -52,24 +58,61 @@ class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
             raise FlagError(exc.message, exc.hint, ctx, param) from None
 
 
+class Int(KitType[int]):
+    """A whole number in lo..hi, in ASCII digits (kit.infra.outside.parse_int)."""
+
+    name = "integer"
+    numeric = True
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def parse(self, text: str, flag: str) -> int:
+        return parse_int(text, flag, self.lo, self.hi)
+
+
+class Float(KitType[float]):
+    """A finite number in [lo, hi] ((lo, hi] with lo_open; None: no bound that side), in plain ASCII notation:
+    never nan or inf."""
+
+    name = "float"
+    numeric = True
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
+        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+
+    def parse(self, text: str, flag: str) -> float:
+        return parse_float(text, flag, self.lo, self.hi, lo_open=self.lo_open)
+
+    def text(self, value: float) -> str:
+        return exact_text(value)
+
+
+def exact_text(value: float) -> str:
+    """A number as the text that reads back as exactly it: 0.95, not 0.9500000000000001 rounded away."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)  # never rounded: the pass-through keeps it whole
+
+
 class IntList(KitType[tuple[int, ...]]):
     """`19,25,31` -> (19, 25, 31): whole numbers in lo..hi, each once, at least one."""
 
     name = "list"
+    numeric = True
 
     def __init__(self, lo: int, hi: int, example: str) -> None:
         self.lo, self.hi, self.example = lo, hi, example
 
     def parse(self, text: str, flag: str) -> tuple[int, ...]:
         try:
-            values = tuple(int(v.strip()) for v in text.split(",") if v.strip())
-        except ValueError:
-            raise InputError(f"{flag} {text!r} is not a comma-separated list of whole numbers",
+            values = tuple(read_int(v) for v in text.split(",") if v.strip())
+        except NotANumber as exc:
+            raise InputError(f"{label(flag, text)} is not a comma-separated list of whole numbers{because(exc)}",
                              hint=f"e.g. {flag} {self.example}") from None
         if not values:
-            raise InputError(f"{flag} {text!r} is empty", hint=f"give at least one value to {flag}")
+            raise InputError(f"{label(flag, text)} is empty", hint=f"give at least one value to {flag}")
         if len(set(values)) != len(values):
-            raise InputError(f"{flag} {text!r} repeats a value", hint="list each value once")
+            raise InputError(f"{label(flag, text)} repeats a value", hint="list each value once")
         if bad := [v for v in values if not self.lo <= v <= self.hi]:
             raise InputError(f"{flag} value {bad[0]} is outside {self.lo}..{self.hi}",
                              hint=f"use values from {self.lo} to {self.hi}")
@@ -83,6 +126,7 @@ class Range(KitType[tuple[int, int]]):
     """`10,51` -> (10, 51): MIN,MAX with MIN < MAX."""
 
     name = "range"
+    numeric = True
 
     def __init__(self, lo: int, hi: int, example: str) -> None:
         self.values, self.example = IntList(lo, hi, example), example
@@ -90,7 +134,7 @@ class Range(KitType[tuple[int, int]]):
     def parse(self, text: str, flag: str) -> tuple[int, int]:
         values = self.values.parse(text, flag)
         if len(values) != 2 or values[0] >= values[1]:
-            raise InputError(f"{flag} {text!r} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
+            raise InputError(f"{label(flag, text)} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
         return values[0], values[1]
 
     def text(self, value: tuple[int, int]) -> str:
@@ -101,30 +145,29 @@ class Limit(KitType["float | None"]):
     """A gate's threshold `X|off`: a positive number, or off (None)."""
 
     name = "limit"
+    numeric = True
 
     def parse(self, text: str, flag: str) -> float | None:
         if text.strip().lower() in (OFF, "none"):
             return None
+        refused, hint = f"{label(flag, text)} is neither a positive number nor off", f"e.g. {flag} 5, or {flag} off"
         try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not 0 < value < float("inf"):
-            raise InputError(f"{flag} {text!r} is neither a positive number nor off",
-                             hint=f"e.g. {flag} 5, or {flag} off")
+            value = read_float(text)
+        except NotANumber as exc:
+            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        if value <= 0:
+            raise InputError(refused, hint=hint)
         return value
 
     def text(self, value: float | None) -> str:
-        if value is None:
-            return OFF
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)  # never rounded: the pass-through keeps it whole
+        return OFF if value is None else exact_text(value)
 
 
 class Shard(KitType["ShardSpec | None"]):
     """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
 
     name = "shard"
+    numeric = True
 
     def parse(self, text: str, flag: str) -> ShardSpec | None:
         from kit.corpus.split import parse_shard
@@ -139,14 +182,16 @@ class Folds(KitType[str]):
     """`loso`, `auto` or a number K >= 2 of grouped folds, written back as the kit reads it (`10`, `loso`)."""
 
     name = "folds"
+    numeric = True
 
     def parse(self, text: str, flag: str) -> str:
         from kit.model.recipe import parse_folds
 
         try:
             return parse_folds(text)
-        except ValueError:
-            raise InputError(f"{flag} {text!r} is neither loso, auto nor a number of folds of at least 2",
+        except ValueError as exc:
+            why = because(exc) if isinstance(exc, NotANumber) else ""
+            raise InputError(f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2{why}",
                              hint=f"e.g. {flag} auto, {flag} loso or {flag} 10") from None
 
 
@@ -157,6 +202,7 @@ class TrainTasks(KitType[int]):
     """`off` (or 0) -> 0: LOSO trains its members itself; N -> N tasks train them; `auto` -> AUTO_TASKS."""
 
     name = "tasks"
+    numeric = True
 
     def parse(self, text: str, flag: str) -> int:
         from kit.infra.arrays import MAX_TASKS
@@ -166,13 +212,26 @@ class TrainTasks(KitType[int]):
             return 0
         if value == "auto":
             return AUTO_TASKS
-        if not value.isdigit() or int(value) > MAX_TASKS:
-            raise InputError(f"{flag} {text!r} is neither off, auto nor a number of tasks up to {MAX_TASKS}",
-                             hint=f"e.g. {flag} 8 (with `slurm`: {flag} auto, one task per shard)")
-        return int(value)
+        return parse_int(text, flag, 0, MAX_TASKS, hint=f"give off, auto or a number of tasks up to {MAX_TASKS}, "
+                                                        f"e.g. {flag} 8 (with `slurm`: {flag} auto, one per shard)")
 
     def text(self, value: int) -> str:
         return OFF if value == 0 else "auto" if value == AUTO_TASKS else str(value)
+class TrainTask(KitType["ArrayPosition"]):
+    """`K/N` -> task K of N; `auto` -> the place of the array task this runs in (KIT_ARRAY_TASK, or Slurm's)."""
+
+    name = "task"
+    numeric = True
+
+    def parse(self, text: str, flag: str) -> ArrayPosition:
+        from kit.infra.arrays import parse_task
+
+        return parse_task(text, flag, os.environ)
+
+    def text(self, value: ArrayPosition) -> str:
+        return f"{value.k}/{value.n}"
+
+
 class Holdouts(KitType[tuple[str, ...]]):
     """`encoder`, `box`, `encoder,box` or `none` -> the held-out validations to add, in the kit's order."""
 
@@ -194,14 +253,20 @@ class Fps(KitType[str]):
     """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
 
     name = "fps"
+    numeric = True
 
     def parse(self, text: str, flag: str) -> str:
-        from kit.media.refs import parse_fps
+        from kit.media.decode import MAX_FPS, parse_fps
 
+        hint = f"e.g. {flag} 25 or {flag} 30000/1001"
+        try:
+            read_rate(text)
+        except NotANumber as exc:
+            raise InputError(f"{label(flag, text)} is not a frame rate{because(exc)}", hint=hint) from None
         try:
             return parse_fps(text)
-        except (ValueError, ZeroDivisionError):
-            raise InputError(f"{flag} {text!r} is not a frame rate", hint=f"e.g. {flag} 25 or {flag} 30000/1001") \
+        except ValueError:
+            raise InputError(f"{label(flag, text)} is not a frame rate above 0 and at most {MAX_FPS}", hint=hint) \
                 from None
 
 

@@ -6,21 +6,24 @@ Importing this module stays light (click only): the steps load when a command ru
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from kit.cli.environment import check_environment
 from kit.cli.flags import RunChoice, build_run, run_options, step_options
 from kit.cli.guard import failure_events, guarded
-from kit.infra.arrays import parse_task
+from kit.cli.params import TrainTask
 from kit.infra.invocation import retry_command
 from kit.rundir import STEP_NAMES
 
+if TYPE_CHECKING:
+    from kit.infra.arrays import ArrayPosition
 
-def execute(values: dict[str, Any], only: str | None, train_task: str | None = None) -> int:
+
+def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None = None) -> int:
     from kit.report.summary import finished_event, print_summary
     from kit.report.terminal import Renderer
     from kit.steps.runner import run_steps, run_train_task, select_steps
@@ -29,11 +32,11 @@ def execute(values: dict[str, Any], only: str | None, train_task: str | None = N
     started = time.monotonic()
     try:
         choice: RunChoice = build_run(values)
+        check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         settings = choice.settings
         selection = select_steps(only or choice.only, choice.from_step, choice.force, settings.corpus is not None)
         try:
-            if train_task is not None:
-                task = parse_task(train_task, "--train-task", os.environ)
+            if task is not None:
                 code = run_train_task(settings, task.k, task.n, renderer)
                 renderer(finished_event(settings.out_dir, code, time.monotonic() - started, False))
                 return code
@@ -73,12 +76,12 @@ def run_cmd(**kw: Any) -> None:
 
 @click.command("step")
 @click.argument("name", type=click.Choice(STEP_NAMES))
-@click.option("--train-task", metavar="K/N|auto",
+@click.option("--train-task", type=TrainTask(), metavar="K/N|auto",
               help="With `step loso`: train only the members of LOSO's share K of N that are not on disk yet, and "
                    "stop; a run with --train-tasks N gathers them. auto: K and N of the array task this runs in "
                    "(KIT_ARRAY_TASK=K/N, or Slurm's).")
 @step_options
-def step_cmd(name: str, train_task: str | None, **kw: Any) -> None:
+def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
     """Run one step alone (the flags of `run`), e.g. to retry it.
 
     It reads what the steps before it wrote in the out-dir, so it follows a run

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from kit.cli.guard import report_failure
 from kit.cli.params import FlagError
 from kit.errors import EXIT_BAD_INPUT
 from kit.infra import interrupts
@@ -86,6 +87,8 @@ class KitGroup(click.Group):
             for line in interrupts.stop_lines(signum, 0, retry_command()):
                 click.echo(line, err=True)
             sys.exit(128 + signum)
+        except Exception as exc:  # not a usage error, raised while the flags were read: a KitError, or a bug
+            sys.exit(report_failure(exc))  # never Python's own 1 for it, which would read as HOLD
         if standalone_mode:  # as click's own standalone mode: a command that returns (or --help) exits 0
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv

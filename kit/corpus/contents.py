@@ -25,7 +25,8 @@ from pathlib import Path, PurePath
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.errors import InputError
-from kit.infra.files import read_json, sha256_file
+from kit.infra.files import sha256_file
+from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError
 from kit.media.discovery import check_distinct
 from kit.media.identity import Fingerprint, similar_pairs

@@ -30,8 +30,9 @@ from kit.corpus.schema import COLUMNS, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
-from kit.infra.files import read_json, sha256_file
+from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
+from kit.infra.outside import read_json
 from kit.infra.parquet import parquet_columns
 from kit.infra.parquet import read_parquet as read_guarded
 from kit.media.pixfmt import SCHEMA1_ENC_PIX_FMT

@@ -23,7 +23,6 @@ pix_fmt and bitrate_kbps stay null.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +35,7 @@ import pyarrow.json as pajson
 from kit.corpus.schema import JOB_SCHEMA as SCHEMA
 from kit.errors import InputError
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
+from kit.infra.outside import load_json
 from kit.media.libvmaf import TEACHER_MODEL
 
 # the bash kit's rows carry these six features, and always will: its format does not move with the kit's
@@ -87,8 +87,8 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
-            except (ValueError, RecursionError) as exc:
+                obj = load_json(text)
+            except ValueError as exc:  # JsonRefused: not JSON, or nested too deep
                 raise InputError(f"{path}: line {lineno}: not valid JSON ({exc})", hint=HINT) from None
             if not isinstance(obj, dict):
                 raise InputError(f"{path}: line {lineno}: a JSON {type(obj).__name__}, not an object", hint=HINT)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit.infra.files import read_json
+from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
 

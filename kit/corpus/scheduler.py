@@ -12,20 +12,26 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kit.corpus.jobs import Job, JobResult, JobRunner, job_is_done
 from kit.errors import ToolError
 from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
 from kit.infra.interrupts import finished_batches
+from kit.infra.outside import env_int
 from kit.infra.proc import stop_all
 
+JOB_THREADS_ENV = "KIT_JOB_THREADS"
+MAX_JOB_THREADS = 1024
 
-def fixed_threads() -> int | None:
-    """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset (the kit decides)."""
-    value = os.environ.get("KIT_JOB_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
+
+def fixed_threads(env: Mapping[str, str] | None = None) -> int | None:
+    """KIT_JOB_THREADS: libvmaf threads per job, fixed; None when unset or 0 (the kit decides)."""
+    value = env_int(os.environ if env is None else env, JOB_THREADS_ENV, 0, MAX_JOB_THREADS,
+                    hint=f"unset {JOB_THREADS_ENV} (the kit shares the cores among the jobs), or give libvmaf's "
+                         f"threads per job, e.g. {JOB_THREADS_ENV}=2")
+    return value or None
 
 
 def concurrency(requested: int, cores: int, to_run: int) -> int:

@@ -14,7 +14,6 @@ task, or a task of the kit's own Ray adapter); outside an array task it is the w
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,10 @@ from kit.errors import InputError
 from kit.infra.arrays import array_position
 from kit.infra.files import sha256_bytes
 from kit.infra.invocation import kit_command
+from kit.infra.outside import NotANumber, because, label, read_pair
 from kit.infra.records import Record
 from kit.media.refs import Clip
 
-SHARD_FORM = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 MAX_SHARDS = 4096
 AUTO = "auto"
 
@@ -75,13 +74,13 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
         return None
     if is_auto(text):
         return auto_shard(env)
-    m = SHARD_FORM.match(text)
     hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes, or auto in a Slurm array job"
-    if not m:
-        raise InputError(f"--shard {text!r} is not of the form K/N", hint=hint)
-    k, n = int(m[1]), int(m[2])
+    try:
+        k, n = read_pair(text)
+    except NotANumber as exc:
+        raise InputError(f"{label('--shard', text)} is not of the form K/N{because(exc)}", hint=hint) from None
     if not (1 <= k <= n <= MAX_SHARDS):
-        raise InputError(f"--shard {text!r}: K must be 1..N and N 1..{MAX_SHARDS}", hint=hint)
+        raise InputError(f"{label('--shard', text)}: K must be 1..N and N 1..{MAX_SHARDS}", hint=hint)
     return ShardSpec(k, n)
 
 

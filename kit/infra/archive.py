@@ -27,7 +27,7 @@ from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.faults import kill_point
-from kit.infra.files import TMP_MARK, host_tag, read_json, sha256_file
+from kit.infra.files import TMP_MARK, host_tag, sha256_file
 from kit.infra.limits import (
     MAX_HEADER_BYTES,
     MAX_MEMBER_BYTES,
@@ -38,6 +38,7 @@ from kit.infra.limits import (
     RATIO_FLOOR_BYTES,
     human_bytes,
 )
+from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, flatten
 from kit.infra.tree import Rules, Tree
 from kit.rundir import RESULTS_MANIFEST

@@ -9,11 +9,11 @@ A task that two sources place differently is refused rather than guessed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kit.errors import InputError
+from kit.infra.outside import NotANumber, because, label, read_pair
 
 KIT_ARRAY_TASK = "KIT_ARRAY_TASK"  # "K/N", 1-based: set by the kit's own cluster adapters
 
@@ -31,14 +31,18 @@ Source = Callable[[Mapping[str, str]], "ArrayPosition | None"]
 
 
 def kit_position(env: Mapping[str, str]) -> ArrayPosition | None:
-    text = env.get(KIT_ARRAY_TASK, "").strip()
-    if not text:
+    text = env.get(KIT_ARRAY_TASK, "")
+    if not text.strip():
         return None
-    m = re.fullmatch(r"(\d+)/(\d+)", text)
-    if m is None or not 1 <= int(m[1]) <= int(m[2]):
-        raise InputError(f"--shard auto: {KIT_ARRAY_TASK}={text!r} is not K/N with 1 <= K <= N",
-                         hint=f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give --shard K/N")
-    return ArrayPosition(int(m[1]), int(m[2]), f"task {m[1]} of {m[2]} ({KIT_ARRAY_TASK})")
+    refused = f"--shard auto: {label(KIT_ARRAY_TASK, text)} is not K/N with 1 <= K <= N"
+    hint = f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give --shard K/N"
+    try:
+        k, n = read_pair(text)
+    except NotANumber as exc:
+        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+    if not 1 <= k <= n:
+        raise InputError(refused, hint=hint)
+    return ArrayPosition(k, n, f"task {k} of {n} ({KIT_ARRAY_TASK})")
 
 
 def sources() -> tuple[Source, ...]:
@@ -68,10 +72,12 @@ def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
         if pos is None:
             raise InputError(f"{flag} auto: this process runs in no array task", hint=hint)
     else:
-        m = re.fullmatch(r"\s*(\d+)/(\d+)\s*", text)
-        if m is None:
-            raise InputError(f"{flag} {text!r} is not of the form K/N", hint=hint)
-        pos = ArrayPosition(int(m[1]), int(m[2]), f"{flag} {m[1]}/{m[2]}")
+        try:
+            k, n = read_pair(text)
+        except NotANumber as exc:
+            raise InputError(f"{label(flag, text)} is not of the form K/N{because(exc)}", hint=hint) from None
+        pos = ArrayPosition(k, n, f"{flag} {k}/{n}")
     if not 1 <= pos.k <= pos.n <= MAX_TASKS:
-        raise InputError(f"{flag} {text!r}: task {pos.k} of {pos.n} is not 1 <= K <= N <= {MAX_TASKS}", hint=hint)
+        raise InputError(f"{label(flag, text)}: task {pos.k} of {pos.n} is not 1 <= K <= N <= {MAX_TASKS}",
+                         hint=hint)
     return pos

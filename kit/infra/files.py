@@ -87,8 +87,3 @@ def pid_alive(pid: int) -> bool:
 
 
 
-
-def read_json(path: Path) -> Any:
-    """A JSON file of the user's (a sidecar, a manifest they gave): links followed, as for their clips."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

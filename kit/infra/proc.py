@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +37,7 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import resources
 from kit.infra.interrupts import MAIN_WAIT_S, waiting
+from kit.infra.outside import env_float
 from kit.infra.visible import shell_quote
 
 STDERR_TAIL_LINES = 25
@@ -112,14 +113,20 @@ def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
     return " ".join(shell_quote(os.fspath(a)) for a in argv)
 
 
+TIMEOUT_ENV = "KIT_TIMEOUT_S"
+
+
+def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
+    """KIT_TIMEOUT_S: seconds that cap every single command's timeout; None when unset or 0 (no cap)."""
+    cap = env_float(os.environ if env is None else env, TIMEOUT_ENV, 0, None,
+                    hint=f"unset {TIMEOUT_ENV} (no cap), or give the seconds a single command may run, e.g. 600")
+    return cap or None
+
+
 def timeout_cap(timeout_s: float) -> float:
     """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
-    env = os.environ.get("KIT_TIMEOUT_S", "")
-    try:
-        cap = float(env) if env else 0.0
-    except ValueError:
-        cap = 0.0
-    return min(timeout_s, cap) if cap > 0 else timeout_s
+    cap = timeout_limit()
+    return min(timeout_s, cap) if cap is not None else timeout_s
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from kit.errors import InputError, PrereqError, ToolError
 from kit.infra.arrays import ArrayPosition
+from kit.infra.outside import NotANumber, because, label, read_int
 from kit.infra.proc import run_process
 
 ARRAY_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_COUNT",
@@ -30,12 +31,14 @@ SBATCH_TIMEOUT_S = 120.0
 
 
 def _int(env: Mapping[str, str], name: str) -> int | None:
-    text = env.get(name, "").strip()
-    if not text:
+    text = env.get(name, "")
+    if not text.strip():
         return None
-    if not re.fullmatch(r"\d+", text):
-        raise InputError(f"--shard auto: {name}={text!r} is not a whole number", hint=ARRAY_HINT)
-    return int(text)
+    try:
+        return read_int(text)
+    except NotANumber as exc:
+        raise InputError(f"--shard auto: {label(name, text)} is not a whole number{because(exc)}", hint=ARRAY_HINT) \
+            from None
 
 
 def array_position(env: Mapping[str, str]) -> ArrayPosition | None:
@@ -83,7 +86,7 @@ def sbatch(script: Path, args: Sequence[str] = (), cwd: Path | None = None) -> s
                         stderr_tail=res.stderr_tail)
     # --parsable prints "<jobid>" or "<jobid>;<cluster>"
     job_id = out.splitlines()[-1].split(";")[0].strip() if out else ""
-    if not re.fullmatch(r"\d+", job_id):
+    if not re.fullmatch(r"[0-9]+", job_id):
         raise ToolError(f"sbatch printed no job id for {script}: {out!r}", hint="check sbatch's output above",
                         stderr_tail=res.stderr_tail)
     return job_id

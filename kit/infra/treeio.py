@@ -22,6 +22,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 
 from kit.infra.files import TMP_MARK, host_tag, named_errors, sha256_stream
 from kit.infra.folders import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, Folder, Folders
+from kit.infra.outside import JsonRefused, load_json
 from kit.infra.perms import Untrusted, describe, file_problem, refuse
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
@@ -173,8 +174,9 @@ class Files(Folders):
             return sha256_stream(fh)
 
     def read_json(self, path: Path) -> Any:
-        """A trusted JSON file's value; a file that is no JSON raises ValueError."""
-        return json.loads(self.read_bytes(path).decode("utf-8"))
+        """A trusted JSON file's value, read within the bounds of JSON from outside (kit.infra.outside.load_json):
+        a file that is no JSON raises JsonRefused, a ValueError."""
+        return load_json(self.read_bytes(path))
 
     def read_json_object(self, path: Path) -> tuple[dict[str, Any] | None, str]:
         """A JSON object the kit wrote itself, checked, not trusted: (the object, "") or (None, why not).
@@ -190,7 +192,9 @@ class Files(Folders):
             if not exc.mine:
                 raise
             return None, "writable by others (not trusted)"
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except JsonRefused as exc:
+            return None, f"unreadable ({exc.kind})"
+        except OSError as exc:
             return None, f"unreadable ({type(exc).__name__})"
         if not isinstance(data, dict):
             return None, f"damaged (a JSON {type(data).__name__}, not an object)"

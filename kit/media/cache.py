@@ -21,13 +21,16 @@ from typing import BinaryIO
 
 from kit.errors import InputError
 from kit.infra.files import sha256_stream
+from kit.infra.outside import load_json
 from kit.infra.tree import LockBusy, Tree
 from kit.infra.treeio import NotRegular, open_for_reading
-from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.decode import Geometry, MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-MASTER = "master3|"  # master3: the geometry and the fingerprint of one decode (master2 had no fingerprint)
+# master4: the geometry, the fingerprint and what the corpus does not keep of the master, from one decode (master3
+# had no `dropped`, master2 no fingerprint)
+MASTER = "master4|"
 PICTURES = "print1|"  # a .y4m/.yuv clip's fingerprint, keyed also by how it is read (a .yuv's geometry)
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
@@ -71,16 +74,18 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
 
 def _valid_entry(key: str, value: str) -> bool:
     """A sha256 entry is 64 hex digits; a master's is [w, h, fps, pix_fmt, frames, pixels_sha256, signature,
-    fingerprint frames] as JSON; a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    fingerprint frames, [dropped, ...]] as JSON; a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
     if not key.startswith((MASTER, PICTURES)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
-        items = json.loads(value)
+        items = load_json(value)
         if key.startswith(PICTURES):
             _print_from(items)
             return True
-        w, h, fps, pix, n, *identity = items
-        _print_from(identity)
+        w, h, fps, pix, n, sha, sig, frames, dropped = items
+        _print_from((sha, sig, frames))
+        if not (isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
+            return False
     except (ValueError, TypeError):
         return False
     return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
@@ -115,14 +120,22 @@ class Sha256Cache:
             self._add(key, clip_sha256(p))
         return self._data[key]
 
-    def master(self, p: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
-        """A master's geometry and fingerprint: one whole strict decode per file version, not on every plan."""
+    def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
+        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
+        one decode per file version, not on every plan."""
         key = MASTER + self._key(p)
         if key not in self._data:
-            geometry, identity = decode_master(p, ffmpeg)
-            self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames]))
-        w, h, fps, pix, n, *identity_items = json.loads(self._data[key])
-        return (int(w), int(h), str(fps), str(pix), int(n)), _print_from(identity_items)
+            geometry, identity, dropped = decode_master(p, ffmpeg)
+            self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
+                                       list(dropped)]))
+        w, h, fps, pix, n, sha, sig, frames, dropped = load_json(self._data[key])
+        return MasterDecode((int(w), int(h), str(fps), str(pix), int(n)), _print_from((sha, sig, frames)),
+                            tuple(dropped))
+
+    def master(self, p: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
+        """A master's geometry and fingerprint (master_decode)."""
+        decoded = self.master_decode(p, ffmpeg)
+        return decoded.geometry, decoded.identity
 
     def master_geometry(self, p: Path, ffmpeg: str) -> Geometry:
         return self.master(p, ffmpeg)[0]
@@ -134,7 +147,7 @@ class Sha256Cache:
         if key not in self._data:
             identity = decode_pictures(p, input_args, ffmpeg)
             self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))
-        return _print_from(json.loads(self._data[key]))
+        return _print_from(load_json(self._data[key]))
 
     def _add(self, key: str, value: str) -> None:
         """Keep the entry, and write it into the file: re-read under the lock, so what others wrote stays."""

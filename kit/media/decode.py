@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from kit.errors import InputError
+from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
 from kit.media.argv import build_fingerprint_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import THUMB_BYTES, Fingerprint
+from kit.media.streams import dropped, no_video
 
+MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
 
@@ -58,9 +62,19 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
 
 
 def _exact_fps(rate: float) -> str:
-    from kit.media.refs import parse_fps  # the one reader of a rate (refs imports this module)
-
     return parse_fps(repr(rate))
+
+
+def parse_fps(text: str) -> str:
+    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1" (kit.infra.outside.read_rate);
+    ValueError otherwise: the one reader of a rate, for flags, names, sidecars, y4m headers and ffmpeg's lines."""
+    try:
+        frac = read_rate(text)
+    except NotANumber as exc:
+        raise NotANumber(f"frame rate {shown(text)}: {exc}") from None
+    if not 0 < frac <= MAX_FPS:
+        raise ValueError(f"frame rate {shown(text)} is not in (0, {MAX_FPS}]")
+    return f"{frac.numerator}/{frac.denominator}"
 
 
 # Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the
@@ -96,12 +110,25 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
     return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // THUMB_BYTES)
 
 
-def decode_master(path: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
+class MasterDecode(NamedTuple):
+    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus
+    does not keep (kit.media.streams.dropped: alpha, more video streams, HDR tags), one phrase each."""
+
+    geometry: Geometry
+    identity: Fingerprint
+    dropped: tuple[str, ...] = ()
+
+
+def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     """A master's geometry and fingerprint from one strict decode of the whole file."""
     # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
     # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True)
+    if (holds := no_video(res.stderr)) is not None:
+        raise InputError(f"{path} has no video stream ({holds})",
+                         hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
+                              "belongs with there instead")
     try:
         if res.returncode != 0:
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
@@ -119,11 +146,11 @@ def decode_master(path: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
                          hint="check the file plays, or remove it from --ref-dir") from exc
     if pix_fmt not in PIX_FMTS:
         pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
-    return (width, height, fps, pix_fmt, n_frames), identity
+    return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, dropped(res.stderr))
 
 
 def master_geometry(path: Path, ffmpeg: str) -> Geometry:
-    return decode_master(path, ffmpeg)[0]
+    return decode_master(path, ffmpeg).geometry
 
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:

@@ -25,7 +25,7 @@ from kit.errors import InputError
 from kit.infra.perms import describe
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.decode import master_geometry
+from kit.media.decode import decode_master
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -173,6 +173,7 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
     stamp = stamp_of(st)
     if stamp[0] == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
+    dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
     if ext == ".y4m":
         w, h, fps, pix, n = y4m_geometry(path)
         kind = "y4m"
@@ -192,20 +193,25 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
                 hint="fix the geometry in the name or sidecar, or replace the truncated file")
         n, kind = stamp[0] // per_frame, "yuv"
     else:
-        w, h, fps, pix, n = (cache.master_geometry(path, ffmpeg) if cache is not None
-                             else master_geometry(path, ffmpeg))
+        decoded = cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
+        w, h, fps, pix, n = decoded.geometry
         check_geometry(path, w, h, pix)
-        kind = "master"
+        kind, dropped = "master", decoded.dropped
     if n < 1:
         raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp)
+    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
 
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore) -> list[Clip]:
-    """Every clip in ref_dir, checked; `note` hears what is skipped. Copies of one content are all returned:
+    """Every clip in ref_dir, checked; `note` hears what is skipped, and what of a clip the corpus does not keep
+    (its alpha channel, more video streams, HDR tags: one line each). Copies of one content are all returned:
     the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names."""
-    return [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
+    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
+    for clip in clips:
+        for what in clip.dropped:
+            note(f"{clip.path}: {what}")
+    return clips
 
 
 def check_distinct(clips: list[Clip]) -> None:

@@ -88,7 +88,10 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
 
 def master_identity(path: Path, ffmpeg: str, cache: Sha256Cache | None = None) -> tuple[Geometry, Fingerprint]:
     """A master's (width, height, fps, pix_fmt, frames) and fingerprint from its one strict decode (cached)."""
-    return cache.master(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
+    if cache is not None:
+        return cache.master(path, ffmpeg)
+    decoded = decode_master(path, ffmpeg)
+    return decoded.geometry, decoded.identity
 
 
 def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache | None = None) -> Fingerprint:

@@ -13,15 +13,16 @@ frames are encoded as they are (kit.media.argv).
 
 from __future__ import annotations
 
-import json
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.outside import read_int, read_json
 from kit.media.cache import Stamp, file_stamp, open_clip
-from kit.media.decode import PIX_FMTS
+from kit.media.decode import PIX_FMTS, parse_fps
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
@@ -32,11 +33,10 @@ Y4M_COLORSPACES = {
     "420p12": "yuv420p12le", "422p12": "yuv422p12le", "444p12": "yuv444p12le", "mono10": "gray10le",
 }
 MAX_DIMENSION = 16384  # larger than any encoder the kit drives accepts
-MAX_FPS = 1000
 # The Netflix Public Dataset names its distorted encodes <name>_<quality>_<height>_<bitrate>.yuv
-NETFLIX_DISTORTED = re.compile(r"_\d+_\d+_\d+$")
+NETFLIX_DISTORTED = re.compile(r"_\d+_\d+_\d+$", re.ASCII)
 GEOMETRY_TOKEN = re.compile(
-    r"_(\d+x\d+|\d+(?:\.\d+)?fps|\d+bit|420|422|444|yuv4\d\dp(?:1[02]le)?)(?=_|$)", re.IGNORECASE)
+    r"_(\d+x\d+|\d+(?:\.\d+)?fps|\d+bit|420|422|444|yuv4\d\dp(?:1[02]le)?)(?=_|$)", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Clip:
     # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip re-exported or rewritten in
     # place during the run differs (ctime: even with its size and mtime put back)
     stamp: Stamp = (0, 0, 0, 0)
+    # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
+    dropped: tuple[str, ...] = field(default=(), compare=False)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
@@ -100,17 +102,6 @@ def source_name(path: Path) -> str:
     return name or path.stem
 
 
-def parse_fps(text: str) -> str:
-    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1"; ValueError otherwise."""
-    try:
-        frac = Fraction(text.strip().replace(":", "/"))
-    except ZeroDivisionError:
-        raise ValueError(f"frame rate {text!r} divides by zero") from None
-    if not 0 < frac <= MAX_FPS:
-        raise ValueError(f"frame rate {text!r} is not in (0, {MAX_FPS}]")
-    return f"{frac.numerator}/{frac.denominator}"
-
-
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
     """Refuse a size no job could encode: zero, huge, or odd (every encode is 4:2:0, which needs even sizes)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
@@ -142,7 +133,7 @@ def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     fields = head[:nl].decode("ascii", "replace").split()[1:]
     tags = {f[0]: f[1:] for f in fields if f}
     try:
-        width, height = int(tags["W"]), int(tags["H"])
+        width, height = read_int(tags["W"]), read_int(tags["H"])
         fps = parse_fps(tags.get("F", "25:1").replace(":", "/"))
     except (KeyError, ValueError, ZeroDivisionError) as exc:
         raise InputError(f"{path}: malformed y4m header {head[:nl]!r}",
@@ -178,9 +169,10 @@ def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
     return width, height, fps, pix_fmt, n
 
 
-YUV_FULL = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
-YUV_SIZE_ONLY = re.compile(r"_(\d+)x(\d+)(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
-YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE)
+# ASCII digits only (re.ASCII): `\d` alone also takes `٣` and full-width digits, which int() reads
+YUV_FULL = re.compile(r"_(\d+)x(\d+)_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE | re.ASCII)
+YUV_SIZE_ONLY = re.compile(r"_(\d+)x(\d+)(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE | re.ASCII)
+YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?$", re.IGNORECASE | re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -202,7 +194,7 @@ class YuvDefaults:
 
 
 def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
-    depth = int(bits or 8)
+    depth = read_int(bits or "8")
     if depth not in (8, 10, 12):
         raise ValueError(f"{depth}-bit")
     fmt = f"yuv{chroma or '420'}p"
@@ -210,10 +202,13 @@ def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
 
 
 def whole(value: object) -> int:
-    """A sidecar's width or height: a whole number (1920 or "1920"), never 1920.5 or true."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or int(float(value)) != float(value):
+    """A sidecar's width or height: a whole number (1920, 1920.0 or "1920"), never 1920.5, true or "١٩٢٠"."""
+    if isinstance(value, str):
+        return read_int(value)  # NotANumber, a ValueError, saying why not
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value != int(value):
         raise ValueError(f"{value!r} is not a whole number")
-    return int(float(value))
+    return int(value)
 
 
 def is_netflix_distorted(path: Path) -> bool:
@@ -222,17 +217,30 @@ def is_netflix_distorted(path: Path) -> bool:
             and NETFLIX_DISTORTED.search(path.stem) is not None and GEOMETRY_TOKEN.search(path.stem) is None)
 
 
+def read_sidecar(sidecar: Path) -> dict[str, object]:
+    """A .yuv clip's `Name.json`, read as JSON from outside is (kit.infra.outside: bounded size and depth);
+    ValueError naming it when it cannot be read or is no JSON object."""
+    try:
+        meta = read_json(sidecar)
+    except (OSError, ValueError) as exc:  # JsonRefused is a ValueError
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"its sidecar {sidecar.name}: {why}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"its sidecar {sidecar.name} holds a JSON {type(meta).__name__}, not an object")
+    return meta
+
+
 def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]:
     sidecar = path.with_suffix(".json")
     try:
         if sidecar.is_file():
-            meta = json.loads(sidecar.read_text())
+            meta = read_sidecar(sidecar)
             return (whole(meta["width"]), whole(meta["height"]), parse_fps(str(meta["fps"])),
                     str(meta.get("pix_fmt", "yuv420p")))
         if m := YUV_FULL.search(path.stem):
-            return int(m[1]), int(m[2]), parse_fps(m[3]), yuv_pix_fmt(m[4], m[5])
+            return read_int(m[1]), read_int(m[2]), parse_fps(m[3]), yuv_pix_fmt(m[4], m[5])
         if (m := YUV_SIZE_ONLY.search(path.stem)) and defaults.fps:
-            return int(m[1]), int(m[2]), parse_fps(defaults.fps), yuv_pix_fmt(m[3], m[4])
+            return read_int(m[1]), read_int(m[2]), parse_fps(defaults.fps), yuv_pix_fmt(m[3], m[4])
         if m := YUV_FPS_ONLY.search(path.stem):
             return *defaults.size, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
         if defaults.width and defaults.height and defaults.fps:

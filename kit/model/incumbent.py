@@ -9,10 +9,10 @@ not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,8 @@ import numpy as np
 
 from kit import KIT_ROOT
 from kit.errors import InputError, ToolError
-from kit.infra.files import read_json, sha256_file
+from kit.infra.files import sha256_file
+from kit.infra.outside import env_float, read_json
 from kit.infra.tree import Tree
 from kit.model import incumbent_child as child
 from kit.model.results import BaselineResult, EnsembleMembers
@@ -91,19 +92,11 @@ def copied_from(tree: Tree, folder: Path) -> Path | None:
     return Path(value) if isinstance(value, str) else None
 
 
-def incumbent_timeout() -> float:
+def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
     """KIT_INCUMBENT_TIMEOUT_S, else INCUMBENT_TIMEOUT_S: how long the incumbent's models may run, together."""
-    text = os.environ.get(TIMEOUT_ENV, "")
-    if not text:
-        return INCUMBENT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0",
-                         hint=f"unset it (the default is {INCUMBENT_TIMEOUT_S:.0f} s), or give seconds, e.g. 1800")
-    return value
+    value = env_float(os.environ if env is None else env, TIMEOUT_ENV, 0, None, lo_open=True,
+                      hint=f"unset it (the default is {INCUMBENT_TIMEOUT_S:.0f} s), or give seconds, e.g. 1800")
+    return INCUMBENT_TIMEOUT_S if value is None else value
 
 
 def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from kit.errors import InputError
+from kit.infra.outside import read_int
 from kit.infra.records import Record
 
 ARCH = "fr_regressor_v2"
@@ -43,9 +44,9 @@ def parse_folds(text: str) -> str:
     value = text.strip().lower()
     if value in (LOSO, AUTO):
         return value
-    if not value.isdigit() or int(value) < 2:
+    if read_int(value) < 2:  # NotANumber (a ValueError) when it is no whole number in ASCII digits
         raise ValueError(f"{text!r} is neither loso, auto nor a number of folds of at least 2")
-    return str(int(value))
+    return str(read_int(value))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from kit.errors import InputError
 from kit.infra.host import core_count
+from kit.infra.outside import NotANumber, because, label, read_int
 from kit.infra.records import Record
 
 ENV = "KIT_TRAIN_THREADS"
@@ -71,16 +72,17 @@ def choose_threads(environ: Mapping[str, str] | None = None, cores: int | None =
     env = os.environ if environ is None else environ
     cores = core_count() if cores is None else cores
     policy = env.get("OMP_WAIT_POLICY", "")
-    raw = env.get(ENV, "").strip()
-    if not raw:
+    raw = env.get(ENV, "")
+    if not raw.strip():
         return ThreadChoice(min(cores, MAX_KIT_THREADS), "kit", cores, omp_wait_policy=policy)
+    refused = f"{label(ENV, raw)} is not a thread count from 1 to {cores} (this box's cores)"
+    hint = f"unset {ENV} to let the kit choose (at most {MAX_KIT_THREADS}), or set e.g. {ENV}=1"
     try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+        value = read_int(raw)
+    except NotANumber as exc:
+        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
     if not 1 <= value <= cores:
-        raise InputError(f"{ENV}={raw!r} is not a thread count from 1 to {cores} (this box's cores)",
-                         hint=f"unset {ENV} to let the kit choose (at most {MAX_KIT_THREADS}), or set e.g. {ENV}=1")
+        raise InputError(refused, hint=hint)
     return ThreadChoice(value, ENV, cores, omp_wait_policy=policy)
 
 

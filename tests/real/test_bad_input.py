@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,12 @@ def corpus_with(ffmpeg: str, tiny_refs: Path, tmp: Path, edit: Callable[[pd.Data
     path = tmp / "edited.parquet"
     df.to_parquet(path, index=False)
     return path
+
+
+def audio_only(ffmpeg: str, dest: Path) -> None:
+    """An .mp4 holding a sine tone and no picture: what a reference folder gets when a sound track slips in."""
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=0.5", "-c:a",
+                    "aac", str(dest)], check=True)
 
 
 def mp4(ffmpeg: str, dest: Path, corrupt: bool) -> None:
@@ -85,6 +92,9 @@ CASES = [
         ("Wrong_176x144_25fps.yuv", "38016 bytes each")),
     Case("not-a-video", lambda t, f, r: _run("--ref-dir", refs_with(r, t, lambda d: (d / "notes.mp4").write_text(
         "shopping list\n" * 50)), "--out-dir", t / "o"), ("notes.mp4: not a readable video",)),
+    Case("audio-only-master", lambda t, f, r: _run("--ref-dir", refs_with(
+        r, t, lambda d: audio_only(f, d / "voice.mp4")), "--out-dir", t / "o"),
+        ("voice.mp4 has no video stream (only audio)",)),
     Case("corrupt-mid-stream", lambda t, f, r: _run("--ref-dir", refs_with(r, t, lambda d: mp4(f, d / "broken.mp4",
                                                                                                True)),
                                                     "--out-dir", t / "o"), ("broken.mp4", "decoding failed")),

@@ -13,7 +13,7 @@ import pytest
 
 from kit.corpus.jobs import JobResult, JobRunner, Provenance, job_paths, plan_jobs
 from kit.corpus.scheduler import ScoreThreads, concurrency, fixed_threads, run_jobs
-from kit.errors import ToolError
+from kit.errors import InputError, ToolError
 from kit.infra.host import cpu_name
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
@@ -45,9 +45,13 @@ def test_kit_job_threads_fixes_the_count(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("KIT_JOB_THREADS", "3")
     threads = ScoreThreads(cores=8, parallel=4, unfinished=1, fixed=fixed_threads())
     assert threads() == 3
-    for bad in ("0", "-2", "two", ""):
-        monkeypatch.setenv("KIT_JOB_THREADS", bad)
+    for unset in ("0", ""):  # 0: the kit decides, as when it is unset
+        monkeypatch.setenv("KIT_JOB_THREADS", unset)
         assert fixed_threads() is None
+    for bad in ("-2", "two", "²", "9" * 5000):  # refused with a sentence naming it, no longer ignored
+        monkeypatch.setenv("KIT_JOB_THREADS", bad)
+        with pytest.raises(InputError, match="KIT_JOB_THREADS="):
+            fixed_threads()
 
 
 def _rows(ffmpeg: str, refs: Path, out: Path, threads: int | Callable[[], int]) -> list[dict[str, object]]:

@@ -169,7 +169,7 @@ def test_a_bad_incumbent_timeout_is_refused(value: str, corpus: pd.DataFrame, tm
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     feats, codec = design_matrix(corpus)
     monkeypatch.setenv(TIMEOUT_ENV, value)
-    with pytest.raises(InputError, match=f"{TIMEOUT_ENV}='{value}' is not a number of seconds above 0"):
+    with pytest.raises(InputError, match=f"{TIMEOUT_ENV}='{value}' is not a number above 0"):
         incumbent_scores(tree, bundle(tmp_path / "column", "column"), feats, codec, tmp_path / "scratch")
 
 

@@ -1,0 +1,66 @@
+"""The environment variables the kit reads, besides each run flag's own (KIT_<FLAG>, read as the flag is).
+
+A number in one is read by one function of kit.infra.outside, in the module that uses it. `run`, `step`,
+`slurm` and `ray` check those read during a run at their start (`check_environment`), before any work: a
+KIT_TRAIN_THREADS=nan is refused at once (exit 2, naming it), not after an hour of corpus. The array
+variables are read where `--shard auto` or `--train-task auto` is converted, which is also before any work.
+
+tests/unit/test_outside_numbers.py feeds each variable of NUMERIC bad numbers, and checks that every
+KIT_* or SLURM_* name the kit's source spells is listed here (or is a run flag's), so a new one cannot
+escape it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+Reader = Callable[[Mapping[str, str]], object]
+
+
+def _timeout(env: Mapping[str, str]) -> object:
+    from kit.infra.proc import timeout_limit
+
+    return timeout_limit(env)
+
+
+def _job_threads(env: Mapping[str, str]) -> object:
+    from kit.corpus.scheduler import fixed_threads
+
+    return fixed_threads(env)
+
+
+def _train_threads(env: Mapping[str, str]) -> object:
+    from kit.model.threads import choose_threads
+
+    return choose_threads(env)
+
+
+def _incumbent_timeout(env: Mapping[str, str]) -> object:
+    from kit.model.incumbent import incumbent_timeout
+
+    return incumbent_timeout(env)
+
+
+# read during a run: checked at the start of every command that runs steps
+AT_START: dict[str, Reader] = {
+    "KIT_TIMEOUT_S": _timeout, "KIT_JOB_THREADS": _job_threads, "KIT_TRAIN_THREADS": _train_threads,
+    "KIT_INCUMBENT_TIMEOUT_S": _incumbent_timeout,
+}
+# read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays, kit.infra.slurm)
+ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+         "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
+NUMERIC = (*AT_START, *ARRAY)
+# the others, and what they hold: no number
+TEXT = {
+    "KIT_FFMPEG": "a path (as --ffmpeg)", "KIT_CACHE_DIR": "a folder", "KIT_TREE_ROOT": "a folder",
+    "KIT_SHARED_DECODE": "a switch: 0 turns it off", "KIT_TRAIN_KERNELS": "public or auto",
+    "KIT_TRAIN_RETRY": "a command", "KIT_JSON": "a switch, as --json", "SLURM_ARRAY_JOB_ID": "only whether it is set",
+    "KIT_KILL_AT": "the test harness's kill point", "KIT_KILL_SIGNAL": "the test harness's signal name",
+}
+
+
+def check_environment(env: Mapping[str, str] | None = None) -> None:
+    """Read every variable of AT_START once: InputError (exit 2, naming it) for one that holds no valid value."""
+    for read in AT_START.values():
+        read(os.environ if env is None else env)

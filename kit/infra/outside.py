@@ -1,0 +1,279 @@
+"""Numbers and JSON from outside the kit, each kind read by one function: a flag's value, an environment
+variable, a file someone gave (a sidecar, a --content-groups file, a results tarball's manifest).
+
+Python's own readers take more than a person means, and fail in ways that are no sentence:
+
+* `int` takes any Unicode decimal digit (`int("٣")` is 3, full-width digits too), `_` between digits and
+  surrounding Unicode spaces, and refuses a string of more than 4300 digits with a ValueError that names
+  `sys.set_int_max_str_digits`; `str.isdigit` says yes to `²`, which `int` then refuses;
+* `float` takes `nan`, `inf`, `infinity` in any case, and `1e999` becomes infinity, all of which pass a
+  range check written as `not lo <= x <= hi` the wrong way round (every comparison with NaN is false);
+* `json.loads` recurses once per nesting level: a few kilobytes of `[[[[…` raise RecursionError, which is no
+  ValueError, so it escapes every `except ValueError` around a read.
+
+Here a whole number is ASCII digits 0-9 only, with a sign only where the reader allows one, at most
+MAX_DIGITS of them; a number with a fraction is ASCII too, in plain decimal notation (an exponent allowed),
+and finite; a frame rate is a whole number, a decimal or N/D; JSON is at most MAX_JSON_BYTES and nested at
+most MAX_JSON_DEPTH deep, and its whole numbers are at most MAX_JSON_DIGITS long. Each refusal is one
+sentence naming what was read (`--width '²' …`, `KIT_TRAIN_THREADS='nan' …`) with a hint: InputError,
+exit 2. The readers that return a reason instead of raising (`read_int`, `read_float`, `read_rate`,
+`load_json`) raise NotANumber or JsonRefused, both ValueErrors, for callers that phrase it themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from kit.errors import InputError
+from kit.infra.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, human_bytes
+
+MAX_DIGITS = 18  # digits of a whole number: every count, seed and size the kit takes fits (and 2**63 does not)
+MAX_NUMBER_CHARS = 40  # characters of a number with a fraction: 0.0000000000000000000001 fits
+MAX_JSON_DIGITS = 4300  # digits of a whole number inside JSON: Python's own limit, refused here as a sentence
+SHOWN_CHARS = 24  # of a value refused, the characters a message shows
+
+_SPACE = " \t\r\n"  # what may surround a number: ASCII white space only (not U+00A0, U+3000, ...)
+_WHOLE = re.compile(r"[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
+_FIXED = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)  # a rate: 25, 29.97 (no exponent: 1e-99999 is no rate)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+class NotANumber(ValueError):
+    """Text that is not a number of the kind read; its message says why (`'²' is a digit, but not an ASCII one`).
+    `plain`: it is just not written as such a number (`abc`, `1.5` for a whole one), which the caller's own
+    sentence already says; `because` then adds nothing."""
+
+    def __init__(self, why: str, plain: bool = False) -> None:
+        super().__init__(why)
+        self.plain = plain
+
+
+def because(exc: NotANumber) -> str:
+    """`: why` to end a caller's sentence with, or "" when the sentence already says it all."""
+    return "" if exc.plain else f": {exc}"
+
+
+class JsonRefused(ValueError):
+    """Bytes that are not JSON the kit reads: not UTF-8, too large, too deep, not JSON; its message says why.
+    `kind`: the decoder's error type (JSONDecodeError, UnicodeDecodeError) or, for a limit, the message."""
+
+    def __init__(self, why: str, kind: str = "") -> None:
+        super().__init__(why)
+        self.kind = kind or why
+
+
+def shown(text: str) -> str:
+    """A value as a message quotes it: repr, cut to SHOWN_CHARS characters with its length said."""
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+
+
+def _foreign(text: str) -> str | None:
+    """Why `text` is no number for a character beyond ASCII (the first), or None: `²`, `٣`, `３` are digits to
+    Python, never to the kit. An ASCII character out of place is the form check's to say."""
+    ch = next((c for c in text if not c.isascii()), None)
+    if ch is None:
+        return None
+    kind = "a digit, but not an ASCII one" if ch.isdigit() or ch.isnumeric() else "not ASCII"
+    return f"{ch!r} (U+{ord(ch):04X}) is {kind}: only the digits 0-9 are read"
+
+
+def read_int(text: str, *, signed: bool = False) -> int:
+    """A whole number written in ASCII digits, at most MAX_DIGITS, with `+`/`-` only if `signed`."""
+    body = text.strip(_SPACE)
+    if not body:
+        raise NotANumber("it is empty", plain=True)
+    if (why := _foreign(body)) is not None:
+        raise NotANumber(why)
+    digits = body[1:] if signed and body[0] in "+-" else body
+    if _WHOLE.fullmatch(digits) is None:
+        raise NotANumber("only the digits 0-9 are read" + (", after an optional sign" if signed else
+                                                           " (no sign, no point)"), plain=True)
+    if len(digits) > MAX_DIGITS:
+        raise NotANumber(f"{len(digits)} digits, more than the {MAX_DIGITS} a whole number here may have")
+    return int(body)
+
+
+def read_pair(text: str) -> tuple[int, int]:
+    """`K/N`: two whole numbers (read_int) around a slash, as --shard, --train-task and KIT_ARRAY_TASK give them."""
+    k, sep, n = text.partition("/")
+    if not sep:
+        raise NotANumber("no slash between K and N", plain=True)
+    return read_int(k), read_int(n)
+
+
+def read_float(text: str) -> float:
+    """A finite number in plain ASCII notation (`0.95`, `-1`, `.5`, `5e-3`): never nan, inf or 1e999."""
+    body = text.strip(_SPACE)
+    if not body:
+        raise NotANumber("it is empty", plain=True)
+    if (why := _foreign(body)) is not None:
+        raise NotANumber(why)
+    if body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise NotANumber("NaN and infinity are refused")
+    if len(body) > MAX_NUMBER_CHARS:
+        raise NotANumber(f"{len(body)} characters, more than the {MAX_NUMBER_CHARS} a number here may have")
+    unsigned = body[1:] if body[0] in "+-" else body
+    if _DECIMAL.fullmatch(unsigned) is None:
+        raise NotANumber("it is not a number written in decimal notation (e.g. 0.95)", plain=True)
+    value = float(body)
+    if not math.isfinite(value):
+        raise NotANumber("it is too large to be a finite number")
+    return value
+
+
+def read_rate(text: str) -> Fraction:
+    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (ASCII, bounded; its range is
+    the caller's: kit.media.decode.parse_fps)."""
+    body = text.strip(_SPACE)
+    num, sep, den = body.replace(":", "/").partition("/")
+    if sep:
+        n, d = read_int(num), read_int(den)
+        if d == 0:
+            raise NotANumber("it divides by zero")
+        return Fraction(n, d)
+    if (why := _foreign(body)) is not None:
+        raise NotANumber(why)
+    if len(body) > MAX_NUMBER_CHARS or _FIXED.fullmatch(body) is None:
+        raise NotANumber("it is not a rate such as 25, 29.97 or 30000/1001", plain=True)
+    return Fraction(body)
+
+
+def _figure(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"  # 1048576, not 1.04858e+06
+
+
+def _range_words(lo: float | None, hi: float | None, lo_open: bool, whole: bool) -> str:
+    kind = "a whole number" if whole else "a number"
+    if lo is not None and hi is not None:
+        low, high = _figure(lo), _figure(hi)
+        return f"{kind} from {low} to {high}" if not lo_open else f"{kind} above {low} and at most {high}"
+    if lo is not None:
+        return f"{kind} above {_figure(lo)}" if lo_open else f"{kind} of at least {_figure(lo)}"
+    if hi is not None:
+        return f"{kind} of at most {_figure(hi)}"
+    return kind if whole else "a finite number"
+
+
+def label(name: str, text: str) -> str:
+    """What a message calls a value read: `--width '²'` for a flag, `KIT_JOBS='²'` for a variable."""
+    return f"{name}={shown(text)}" if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) else f"{name} {shown(text)}"
+
+
+def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None, *, signed: bool = False,
+              hint: str = "") -> int:
+    """`text` given to `name` (a flag, a variable) as a whole number in lo..hi; InputError naming it otherwise."""
+    expected = _range_words(lo, hi, False, whole=True)
+    try:
+        value = read_int(text, signed=signed or (lo is not None and lo < 0))
+    except NotANumber as exc:
+        raise InputError(f"{label(name, text)} is not {expected}{because(exc)}",
+                         hint=hint or f"give {expected}, in ASCII digits") from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise InputError(f"{label(name, text)} is not {expected}", hint=hint or f"give {expected}")
+    return value
+
+
+def parse_float(text: str, name: str, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                hint: str = "") -> float:
+    """`text` given to `name` as a finite number in [lo, hi] (or (lo, hi] with lo_open); InputError otherwise."""
+    expected = _range_words(lo, hi, lo_open, whole=False)
+    try:
+        value = read_float(text)
+    except NotANumber as exc:
+        raise InputError(f"{label(name, text)} is not {expected}{because(exc)}",
+                         hint=hint or f"give {expected}") from None
+    below = lo is not None and (value <= lo if lo_open else value < lo)
+    if below or (hi is not None and value > hi):
+        raise InputError(f"{label(name, text)} is not {expected}", hint=hint or f"give {expected}")
+    return value
+
+
+def env_int(env: Mapping[str, str], name: str, lo: int | None = None, hi: int | None = None,
+            hint: str = "") -> int | None:
+    """The whole number in environment variable `name`; None when it is unset or blank."""
+    text = env.get(name, "")
+    return None if not text.strip(_SPACE) else parse_int(text, name, lo, hi, hint=hint or f"unset {name}, or give "
+                                                   f"{_range_words(lo, hi, False, whole=True)}")
+
+
+def env_float(env: Mapping[str, str], name: str, lo: float | None = None, hi: float | None = None, *,
+              lo_open: bool = False, hint: str = "") -> float | None:
+    """The finite number in environment variable `name`; None when it is unset or blank."""
+    text = env.get(name, "")
+    return None if not text.strip(_SPACE) else parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint or
+                                                     f"unset {name}, or give {_range_words(lo, hi, lo_open, False)}")
+
+
+# --- JSON ------------------------------------------------------------------------------------------------
+
+
+def json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep `text`'s arrays and objects nest, counted without parsing (brackets inside strings left out);
+    stops counting once past `limit`."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
+def _json_int(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > MAX_JSON_DIGITS:
+        raise JsonRefused(f"a whole number of {len(digits)} digits, more than the {MAX_JSON_DIGITS} read")
+    return int(text)
+
+
+def load_json(raw: bytes | str) -> Any:
+    """JSON text (UTF-8 bytes or str) as Python values, bounded: JsonRefused (a ValueError) saying why not."""
+    size = len(raw)
+    if size > MAX_JSON_BYTES:
+        raise JsonRefused(f"{human_bytes(size)} of JSON, more than the {human_bytes(MAX_JSON_BYTES)} read")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise JsonRefused(f"not UTF-8 text ({exc.reason} at byte {exc.start})", type(exc).__name__) from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise JsonRefused(f"arrays or objects nested more than {MAX_JSON_DEPTH} deep")
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except JsonRefused:
+        raise
+    except (ValueError, RecursionError) as exc:  # RecursionError: a depth json_depth did not see; never a bug
+        raise JsonRefused(str(exc) or "nested too deep", type(exc).__name__) from None
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable."""
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_JSON_BYTES + 1)
+    return load_json(raw)
+
+
+def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """A JSON object, checked, not trusted: (the object, "") or (None, why not): "missing", "unreadable (...)",
+    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        return None, "missing"
+    except JsonRefused as exc:
+        return None, f"unreadable ({exc.kind})"
+    except OSError as exc:
+        return None, f"unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return None, f"damaged (a JSON {type(data).__name__}, not an object)"
+    return data, ""

@@ -1,0 +1,85 @@
+"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the
+file (the strict decode of kit.media.decode, so no run of its own):
+
+- whether it has a video stream at all: an audio-only `.mp4` is refused as such, not as ffmpeg's "Stream map
+  '' matches no streams … Error parsing options for output file -"; a cover picture (`attached pic`) is no
+  video either;
+- what the corpus does not keep of it (`dropped`), one line each, said at the corpus step: an alpha channel
+  (the encodes are 4:2:0 without one), video streams after the first (every job reads `0:v:0`), HDR tags (a PQ
+  or HLG transfer, mastering display and light level metadata: the corpus has no column for them, and the
+  teacher, vmaf_v0.6.1, is a model of SDR viewing). ffmpeg's software encoders do write the transfer and the
+  mastering display into their streams; what is lost is what the rows and their scores say about it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# one line per stream of input #0, before `Stream mapping:` (the outputs are listed after it)
+_STREAM = re.compile(r"Stream #0:(\d+)[^:\n]*: (Video|Audio|Subtitle|Data|Attachment): ([^\n]*)")
+_PIX_FMT = re.compile(r"^[^,]+, ([a-z0-9]+)[(,]")
+ALPHA = re.compile(r"^(?:yuva|gbrap|ya(?:8|16)|rgba|bgra|argb|abgr)", re.ASCII)
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")  # PQ, HLG: ffmpeg's names, as its stream line prints them
+HDR_SIDE_DATA = {"Mastering display metadata": "mastering display metadata",
+                 "Content light level metadata": "content light level metadata"}
+ATTACHED = "(attached pic)"
+
+
+@dataclass(frozen=True)
+class InputStream:
+    index: int  # #0:N
+    kind: str  # Video, Audio, Subtitle, Data, Attachment
+    detail: str  # the rest of ffmpeg's line: codec, pixel format and colours, size, rates
+
+    @property
+    def picture(self) -> bool:
+        """A video stream of moving pictures: not a cover picture (an audio file's artwork)."""
+        return self.kind == "Video" and ATTACHED not in self.detail
+
+    @property
+    def pix_fmt(self) -> str:
+        m = _PIX_FMT.search(self.detail)
+        return m.group(1) if m else ""
+
+
+def input_streams(stderr: str) -> list[InputStream]:
+    """The streams of input #0 as ffmpeg listed them on opening it, in order."""
+    head = stderr.split("Stream mapping:", 1)[0]
+    return [InputStream(int(m[1]), m[2], m[3]) for m in _STREAM.finditer(head)]
+
+
+def no_video(stderr: str) -> str | None:
+    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `only audio and an attached
+    picture`, `no stream at all`); None when it has one, or when ffmpeg could not open it (another error)."""
+    if "Input #0" not in stderr:
+        return None
+    streams = input_streams(stderr)
+    if any(s.picture for s in streams):
+        return None
+    kinds = [("an attached picture" if s.kind == "Video" else s.kind.lower()) for s in streams]
+    if not kinds:
+        return "no stream at all"
+    unique = list(dict.fromkeys(kinds))
+    return "only " + (" and ".join(unique) if len(unique) <= 2 else ", ".join(unique[:-1]) + " and " + unique[-1])
+
+
+def dropped(stderr: str) -> tuple[str, ...]:
+    """What of the master the corpus does not keep, one phrase each (empty for a plain 8/10-bit video)."""
+    video = [s for s in input_streams(stderr) if s.kind == "Video"]
+    if not video:
+        return ()
+    first, notes = video[0], []
+    if ALPHA.match(first.pix_fmt):
+        notes.append(f"its alpha channel ({first.pix_fmt}) is dropped: the encodes and their scores see the colour "
+                     "planes only")
+    if len(video) > 1:
+        others = ", ".join(f"#0:{s.index}" for s in video[1:])
+        notes.append(f"{len(video) - 1} more video stream(s) ({others}) not used: only the first video stream "
+                     f"(#0:{first.index}) is encoded and scored")
+    hdr = [f"transfer {t}" for t in HDR_TRANSFERS if re.search(rf"\b{t}\b", first.detail)]
+    hdr += [name for line, name in HDR_SIDE_DATA.items() if line in stderr]
+    if hdr:
+        notes.append(f"its HDR tags ({', '.join(hdr)}) are not kept: the corpus has no column for them, and "
+                     "vmaf_v0.6.1 scores the pictures as SDR")
+    return tuple(notes)

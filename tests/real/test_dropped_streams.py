@@ -1,0 +1,102 @@
+"""What the corpus does not keep of a master gets one note line each (issue 40, item 6): an alpha channel, a second
+video stream, HDR tags. Tiny masters made by the kit's own ffmpeg; read by discovery (as the corpus step does,
+from the cache too) and through the real CLI, where the note is an event of the corpus step and a line of its log."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kit.infra.tree import Tree
+from kit.media.cache import Sha256Cache
+from kit.media.discovery import discover
+from kit.media.streams import dropped, input_streams, no_video
+from tests.conftest import run_kit
+
+SIZE = "s=176x144:r=25"
+# PQ transfer and BT.2020 tags on the frames, mastering display and light level in x265's bitstream
+HDR = ("-vf", "setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc,format=yuv420p10le",
+       "-c:v", "libx265", "-x265-params",
+       "log-level=error:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):"
+       "max-cll=1000,400")
+
+
+def make(ffmpeg: str, dest: Path, *args: str) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args, "-frames:v", "8", str(dest)],
+                   check=True)
+    return dest
+
+
+def alpha(ffmpeg: str, dest: Path) -> Path:
+    return make(ffmpeg, dest, "-f", "lavfi", "-i", f"mandelbrot={SIZE}", "-vf", "format=yuva420p", "-c:v", "ffv1")
+
+
+def two_streams(ffmpeg: str, dest: Path) -> Path:
+    return make(ffmpeg, dest, "-f", "lavfi", "-i", f"testsrc2={SIZE}", "-f", "lavfi", "-i", f"rgbtestsrc={SIZE}",
+                "-map", "0", "-map", "1", "-c:v", "ffv1")
+
+
+def hdr(ffmpeg: str, dest: Path) -> Path:
+    return make(ffmpeg, dest, "-f", "lavfi", "-i", f"smptebars={SIZE}", *HDR)
+
+
+def plain(ffmpeg: str, dest: Path) -> Path:
+    """A video with a sound track: the sound is not worth a note."""
+    return make(ffmpeg, dest, "-f", "lavfi", "-i", f"gradients={SIZE}:seed=2", "-f", "lavfi", "-i", "sine=d=1",
+                "-pix_fmt", "yuv420p", "-c:v", "ffv1", "-c:a", "flac", "-shortest")
+
+
+@pytest.fixture(scope="module")
+def masters(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("masters")
+    alpha(ffmpeg, folder / "alpha.mkv")
+    two_streams(ffmpeg, folder / "two.mkv")
+    hdr(ffmpeg, folder / "hdr.mkv")
+    plain(ffmpeg, folder / "plain.mkv")
+    return folder
+
+
+EXPECTED = {
+    "alpha.mkv": ["its alpha channel (yuva420p) is dropped: the encodes and their scores see the colour planes only"],
+    "two.mkv": ["1 more video stream(s) (#0:1) not used: only the first video stream (#0:0) is encoded and scored"],
+    "hdr.mkv": ["its HDR tags (transfer smpte2084, mastering display metadata, content light level metadata) are "
+                "not kept: the corpus has no column for them, and vmaf_v0.6.1 scores the pictures as SDR"],
+    "plain.mkv": [],
+}
+
+
+def test_each_thing_dropped_is_one_note_of_discovery_also_from_the_cache(masters: Path, ffmpeg: str,
+                                                                         tmp_path: Path) -> None:
+    for attempt, tool in enumerate((ffmpeg, str(tmp_path / "no-such-ffmpeg"))):  # the second: all from the cache
+        notes: list[str] = []
+        clips = discover(masters, tool, Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json"), note=notes.append)
+        assert sorted(c.src for c in clips) == ["alpha", "hdr", "plain", "two"], attempt
+        expected = sorted(f"{masters / name}: {line}" for name, lines in EXPECTED.items() for line in lines)
+        assert sorted(notes) == expected, attempt
+
+
+def test_the_notes_come_from_ffmpeg_s_stream_list(masters: Path, ffmpeg: str) -> None:
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(masters / "two.mkv"), "-map", "0:v:0",
+                          "-f", "null", "-"], capture_output=True, text=True)
+    assert [(s.index, s.kind, s.picture) for s in input_streams(res.stderr)] == [(0, "Video", True),
+                                                                                (1, "Video", True)]
+    assert no_video(res.stderr) is None and len(dropped(res.stderr)) == 1
+
+
+def test_the_corpus_step_says_each_note_and_logs_it(masters: Path, tmp_path: Path) -> None:
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in ("alpha.mkv", "two.mkv"):  # two sources: refused after discovery, before any encode
+        (refs / name).symlink_to(masters / name)
+    out = tmp_path / "out"
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, "--encoders", "libx264", "--cqs", "31")
+    assert res.returncode == 2 and "2 distinct content(s)" in res.stderr, res.stderr
+    said = [ln for ln in (res.stdout + res.stderr).splitlines()
+            if ln.startswith("[02 corpus]") and ("alpha channel" in ln or "more video stream" in ln)]
+    assert len(said) == 2, res.stdout + res.stderr
+    log = (out / "02_corpus" / "logs" / "corpus.log").read_text()
+    assert f"{masters / 'alpha.mkv'}: its alpha channel (yuva420p) is dropped" in log  # a clip is named resolved
+    assert f"{masters / 'two.mkv'}: 1 more video stream(s) (#0:1) not used" in log

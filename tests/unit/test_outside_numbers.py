@@ -1,0 +1,323 @@
+"""Numbers and JSON from outside are read one way (kit/infra/outside.py; issue 40, item 5).
+
+Every numeric flag of every command, found by walking the click command tree (a new one cannot escape),
+and every numeric environment variable (kit/cli/environment.py, checked against the names the kit's source
+spells) is fed `²`, a 5000-digit number, nan, inf, -inf and 1e999: each must end as exit 2 with one line
+naming the flag or the variable, a hint and no traceback, before any work. Exit 1 stays HOLD's alone. A
+depth bomb in each JSON someone gives (a results tarball's manifest, --content-groups, a .yuv sidecar) is
+exit 2 naming the file, never RecursionError's exit 70.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from kit.cli import environment
+from kit.cli.flags import FLAGS, RunFlag
+from kit.cli.main import cli
+from kit.cli.params import Int, KitType
+from kit.errors import EXIT_INTERNAL, InputError
+from kit.infra.limits import MAX_JSON_DEPTH
+from kit.infra.outside import JsonRefused, NotANumber, load_json, read_float, read_int, read_rate
+from tests.conftest import ROOT
+from tests.kitfiles import results_tarball, shard_table, write_shard
+
+HUGE = "9" * 5000
+BAD = ("²", "٣", "３", HUGE, "nan", "inf", "-inf", "1e999")
+# the same inside the forms some flags take: K/N, lists, MIN,MAX
+IN_FORMS = ("1/²", f"1/{HUGE}", "1/nan", "²,1", f"1,{HUGE}", "nan,1", "1,inf")
+DEPTH_BOMB = b"[" * 100_000 + b"]" * 100_000
+
+
+def walk(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from walk(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def is_numeric(param: click.Parameter) -> bool:
+    return (isinstance(param.type, KitType) and param.type.numeric) or \
+        isinstance(param.type, click.types.IntParamType | click.types.FloatParamType)
+
+
+NUMERIC = [(path, param) for path, command in walk(cli) for param in command.params if is_numeric(param)]
+
+
+def placeholder(param: click.Parameter) -> str:
+    """A valid value for a required parameter that is not the one under test."""
+    if isinstance(param.type, click.Choice):
+        return str(param.type.choices[0])
+    if isinstance(param.type, Int):
+        return str(param.type.lo)
+    return "x"
+
+
+def args_for(path: tuple[str, ...], command: click.Command, tested: click.Parameter) -> list[str]:
+    args = list(path)
+    for p in command.params:
+        if p is tested or not p.required:
+            continue
+        args += [placeholder(p)] if isinstance(p, click.Argument) else [p.opts[0], placeholder(p)]
+    return args
+
+
+@pytest.fixture(autouse=True)
+def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value the flags accept would start the command: it fails the test instead of running it."""
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the command started: its flags were accepted")
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kit.cli.") and hasattr(module, "guarded"):
+            monkeypatch.setattr(module, "guarded", refuse)
+
+
+def assert_one_line(res: Result, *needles: str) -> str:
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    assert "Traceback" not in res.output
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1, res.stderr
+    assert all(n in errors[0] for n in needles), (needles, errors[0])
+    assert len(errors[0]) < 400, errors[0]  # the value is shown cut short, not 5000 digits long
+    assert any(ln.startswith("hint: ") for ln in res.stderr.splitlines()), res.stderr
+    return errors[0]
+
+
+def test_the_walk_finds_the_numeric_flags_of_every_command() -> None:
+    found = {(" ".join(path), max(p.opts, key=len)) for path, p in NUMERIC}
+    for expected in [("run", "--width"), ("run", "--interval-level"), ("run", "--min-mean-plcc"),
+                     ("step", "--train-task"), ("step", "--train-tasks"), ("slurm", "--shards"),
+                     ("slurm", "--cpus-per-task"), ("ray", "--cpus-per-task"), ("run", "--shard")]:
+        assert expected in found
+    numeric_run_flags = {f.opt for f in FLAGS if isinstance(f.type, KitType) and f.type.numeric}
+    assert numeric_run_flags <= {opt for cmd, opt in found if cmd == "run"} and len(numeric_run_flags) >= 24
+
+
+def test_no_flag_reads_numbers_with_clicks_own_types() -> None:
+    """click's INT takes `٣` and 5000 digits go to int(); its FLOAT takes nan: every number goes through
+    kit.cli.params (Int, Float, ...), which read with kit.infra.outside."""
+    clicks = [f"{' '.join(path)} {p.name}" for path, p in NUMERIC if not isinstance(p.type, KitType)]
+    assert clicks == []
+
+
+@pytest.mark.parametrize(("path", "param"), NUMERIC, ids=[f"{' '.join(p)} {q.name}" for p, q in NUMERIC])
+def test_every_numeric_flag_refuses_bad_numbers_in_one_line(path: tuple[str, ...], param: click.Parameter,
+                                                            tmp_path: Path) -> None:
+    command = cli
+    for word in path:
+        command = command.commands[word]  # type: ignore[assignment]
+    opt = max(param.opts, key=len)
+    base = args_for(path, command, param)
+    for value in (*BAD, *IN_FORMS):
+        res = CliRunner().invoke(cli, [*base, f"{opt}={value}"])
+        assert_one_line(res, opt)
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if isinstance(f.type, KitType) and f.type.numeric and f.envvar],
+                         ids=lambda f: f.envvar)
+def test_every_numeric_flag_variable_refuses_bad_numbers_in_one_line(flag: RunFlag) -> None:
+    assert flag.envvar is not None
+    for value in BAD:
+        res = CliRunner().invoke(cli, ["run"], env={flag.envvar: value})
+        assert_one_line(res, flag.opt, f"(from {flag.envvar})")
+
+
+@pytest.mark.parametrize("name", sorted(environment.AT_START))
+def test_every_variable_a_run_reads_is_refused_before_any_work(name: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # this one runs the command: its guard is the real one
+    out = tmp_path / "out"
+    for value in BAD:
+        res = CliRunner().invoke(cli, ["run", "--out-dir", str(out)], env={name: value})
+        assert_one_line(res, f"{name}=")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("name", environment.ARRAY)
+def test_every_array_variable_is_refused_where_auto_reads_it(name: str) -> None:
+    slurm = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "2",
+             "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_STEP": "1"}
+    base = slurm if name.startswith("SLURM_") else {}
+    values = (*BAD, *IN_FORMS[:3], "²/2") if name == "KIT_ARRAY_TASK" else BAD
+    for value in values:
+        for args in (["run", "--shard", "auto"], ["step", "loso", "--train-task", "auto"]):
+            res = CliRunner().invoke(cli, args, env={**base, name: value})
+            assert_one_line(res, f"{name}=")
+
+
+def test_every_variable_the_kit_spells_is_listed() -> None:
+    """A KIT_* or SLURM_* name in the kit's source is a run flag's variable, a numeric one (checked above) or one
+    of the text ones: a new variable read as a number cannot escape the tests above."""
+    flag_vars = {f.envvar for f in FLAGS if f.envvar}
+    known = {*environment.NUMERIC, *environment.TEXT, *flag_vars}
+    spelled: dict[str, str] = {}
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                for name in re.findall(r"\b(?:KIT|SLURM)_[A-Z0-9_]*[A-Z0-9]\b", node.value):
+                    spelled.setdefault(name, path.relative_to(ROOT).as_posix())
+    assert {n: where for n, where in spelled.items() if n not in known} == {}
+
+
+def test_exit_1_stays_hold_s_even_for_a_bug_while_the_flags_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object, text: str, flag: str) -> int:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(Int, "parse", broken)
+    res = CliRunner().invoke(cli, ["run", "--jobs", "2"])
+    assert res.exit_code == EXIT_INTERNAL, res.output
+    assert "Traceback" in res.stderr and "ZeroDivisionError: a bug" in res.stderr
+    assert "error: internal error" in res.stderr
+
+
+# ---- the readers themselves ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", (*BAD, "1_000", "0x10", "+5", " ", "5.0"))
+def test_read_int_takes_ascii_digits_only(text: str) -> None:
+    with pytest.raises(NotANumber):
+        read_int(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), (" 42\n", 42), ("000123", 123), ("9" * 18, int("9" * 18))])
+def test_read_int_reads_what_people_write(text: str, value: int) -> None:
+    assert read_int(text) == value
+    assert read_int(f"-{text.strip()}", signed=True) == -value
+
+
+@pytest.mark.parametrize("text", (*BAD, "NaN", "Infinity", "-nan", "1e", "1_0.5", "0x1p3", "1" * 41))
+def test_read_float_takes_finite_ascii_numbers_only(text: str) -> None:
+    with pytest.raises(NotANumber):
+        read_float(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [("0.95", 0.95), ("-1", -1.0), (".5", 0.5), ("5e-3", 0.005),
+                                             ("1E2", 100.0), ("+2.", 2.0)])
+def test_read_float_reads_what_people_write(text: str, value: float) -> None:
+    assert read_float(text) == value
+
+
+@pytest.mark.parametrize("text", (*BAD, "1/0", "1e-99999", "25/", "/1", "-25", "٢٥/١"))
+def test_read_rate_refuses_what_is_no_rate(text: str) -> None:
+    with pytest.raises(NotANumber):
+        read_rate(text)
+
+
+def test_the_messages_say_why_and_cut_the_value_short() -> None:
+    from kit.infra.outside import parse_float, parse_int
+
+    with pytest.raises(InputError) as err:
+        parse_int("²", "--width", 16, 16384)
+    assert err.value.message == ("--width '²' is not a whole number from 16 to 16384: '²' (U+00B2) is a digit, but "
+                                 "not an ASCII one: only the digits 0-9 are read")
+    with pytest.raises(InputError) as err:
+        parse_int(HUGE, "KIT_JOBS", 0)
+    assert "KIT_JOBS='999999999999999999999999'… (5000 characters)" in err.value.message
+    with pytest.raises(InputError) as err:
+        parse_float("nan", "--interval-level", 0.5, 0.999)
+    assert err.value.message == "--interval-level 'nan' is not a number from 0.5 to 0.999: NaN and infinity are refused"
+
+
+# ---- JSON from outside -----------------------------------------------------------------------------------
+
+def test_load_json_refuses_a_depth_bomb_before_parsing_it() -> None:
+    with pytest.raises(JsonRefused, match=f"nested more than {MAX_JSON_DEPTH} deep"):
+        load_json(DEPTH_BOMB)
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert load_json(nested) is not None
+    assert load_json('{"a": "[[[[[[[[", "b": [1, {"c": "]]]"}]}') == {"a": "[[[[[[[[", "b": [1, {"c": "]]]"}]}
+    with pytest.raises(JsonRefused, match="5000 digits"):
+        load_json(b'{"n": ' + HUGE.encode() + b"}")
+
+
+def _with_manifest(src: Path, dest: Path, manifest: bytes) -> Path:
+    with tarfile.open(src) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+    with tarfile.open(dest, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            data = manifest if name.endswith("/manifest.json") and name.count("/") == 1 else data
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return dest
+
+
+@pytest.mark.parametrize("command", ["verify", "merge", "corpus info"])
+def test_a_depth_bomb_manifest_in_a_results_tarball_is_named(command: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    bad = _with_manifest(results_tarball(tmp_path / "orig.tar.gz"), tmp_path / "results-bomb.tar.gz", DEPTH_BOMB)
+    args = {"verify": ["verify", str(bad)], "merge": ["merge", str(bad), "-o", str(tmp_path / "m.parquet")],
+            "corpus info": ["corpus", "info", str(bad)]}[command]
+    res = CliRunner().invoke(cli, args)
+    assert_one_line(res, str(bad))
+    assert "manifest.json is damaged (arrays or objects nested more than" in res.stderr, res.stderr
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_a_depth_bomb_content_groups_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    groups = tmp_path / "groups.json"
+    groups.write_bytes(b'{"same": ' + DEPTH_BOMB + b"}")
+    shard = write_shard(tmp_path / "a.parquet", shard_table())
+    res = CliRunner().invoke(cli, ["merge", str(shard), "-o", str(tmp_path / "m.parquet"), "--content-groups",
+                                   str(groups)])
+    assert_one_line(res, str(groups), "nested more than")
+
+
+def test_a_depth_bomb_yuv_sidecar_is_named(tmp_path: Path) -> None:
+    from kit.media.refs import YuvDefaults, yuv_geometry
+
+    clip = tmp_path / "Side.yuv"
+    clip.write_bytes(bytes(176 * 144 * 3 // 2))
+    (tmp_path / "Side.json").write_bytes(DEPTH_BOMB)
+    with pytest.raises(InputError) as err:
+        yuv_geometry(clip, YuvDefaults())
+    assert str(clip) in err.value.message and "Side.json" in err.value.message
+    assert "nested more than" in err.value.message
+
+
+def test_sidecar_numbers_are_read_as_flags_are(tmp_path: Path) -> None:
+    from kit.media.refs import YuvDefaults, yuv_geometry
+
+    clip = tmp_path / "Side.yuv"
+    clip.write_bytes(bytes(176 * 144 * 3 // 2))
+    for meta, needle in ((b'{"width": "\xd9\xa1\xd9\xa7\xd9\xa6", "height": 144, "fps": 25}', "not an ASCII one"),
+                         (b'{"width": 176, "height": 1e999, "fps": 25}', "is not a whole number"),
+                         (b'{"width": 176, "height": 144, "fps": "nan"}', "frame rate 'nan'"),
+                         (b'{"width": 176, "height": 144, "fps": "1/' + HUGE.encode() + b'"}', "5000 digits")):
+        (tmp_path / "Side.json").write_bytes(meta)
+        with pytest.raises(InputError, match=needle):
+            yuv_geometry(clip, YuvDefaults())
+
+
+# the kit's own JSON written by a command the kit ran, which may be larger than what others may send
+OWN_JSON = {"kit/media/libvmaf.py": "libvmaf's per-frame log: hours of frames pass 64 MiB"}
+
+
+def test_json_is_read_through_the_one_reader() -> None:
+    """No json.load/json.loads, nor files.read_json/read_json_object, outside kit/infra/outside.py."""
+    found = []
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in ("kit/infra/outside.py", "kit/infra/files.py", *OWN_JSON):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), rel)):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "json" \
+                    and node.attr in ("load", "loads"):
+                found.append(f"{rel}:{node.lineno} json.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module == "kit.infra.files":
+                found += [f"{rel}:{node.lineno} files.{a.name}" for a in node.names
+                          if a.name in ("read_json", "read_json_object")]
+    assert found == []
