@@ -24,11 +24,13 @@ from kit.infra.files import read_json_object, sha256_stream, write_json
 from kit.infra.locks import LockBusy, locked
 from kit.infra.nofollow import NotRegular, make_folder, open_for_reading
 from kit.media.decode import Geometry, decode_master, decode_pictures
-from kit.media.fingerprint import Fingerprint
+from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-MASTER = "master3|"  # master3: the geometry and the fingerprint of one decode (master2 had no fingerprint)
-PICTURES = "print1|"  # a .y4m/.yuv clip's fingerprint, keyed also by how it is read (a .yuv's geometry)
+# the geometry and the fingerprint of one decode; master4: the signature taken inside letterbox bars (t2);
+# master3 held a t1 signature, master2 no fingerprint. An entry of an older key is never read.
+MASTER = "master4|"
+PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
@@ -66,6 +68,8 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
     sha, sig, frames = values
     if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
         raise ValueError("not a fingerprint")
+    if not sig.startswith(f"{VERSION}:"):  # the cache holds this kit's signatures only: never one made another way
+        raise ValueError(f"a signature of another version than {VERSION}")
     return Fingerprint(sha, sig, frames)
 
 

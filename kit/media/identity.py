@@ -7,9 +7,9 @@ It comes from the one decode the kit makes of a clip anyway (kit.media.decode) a
 clip's other facts per file version (kit.media.cache).
 
 compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at
-most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded or lossy), "undecided" (up to
-DIFFERENT_ABOVE) and "different". The thresholds and the rates they give are measured in
-bench/bench_identity.py (README, "Same content, other file").
+most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded, lossy, or with letterbox or pillarbox
+bars added: kit.media.bars), "undecided" (up to DIFFERENT_ABOVE) and "different". The thresholds and the
+rates they give are measured in bench/bench_identity.py (README, "Same content, other file").
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import numpy as np
 
 from kit.media.cache import Sha256Cache
 from kit.media.decode import Geometry, decode_master, decode_pictures
-from kit.media.fingerprint import Fingerprint
+from kit.media.fingerprint import Fingerprint, signature_crop
 from kit.media.refs import Clip
 from kit.media.signature import all_distances, decode_signature, distance
 
-__all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "compare", "fingerprint",
-           "master_identity", "similar_pairs"]
+__all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "bars_text", "compare",
+           "fingerprint", "master_identity", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
@@ -40,6 +40,15 @@ class Likeness:
     outcome: Outcome
     distance: float  # the signature distance (0 for identical pictures)
     detail: str  # one line for people
+
+
+def bars_text(signature: str) -> str:
+    """"letterbox bars (12% top, 12% bottom)" for the bars a signature was taken inside; "" for none."""
+    top, bottom, left, right = signature_crop(signature)
+    sides = [f"{share:.0%} {side}" for share, side in ((top, "top"), (bottom, "bottom"), (left, "left"),
+                                                        (right, "right")) if share > 0]
+    kind = " and ".join(k for k, on in (("letterbox", top or bottom), ("pillarbox", left or right)) if on)
+    return f"{kind} bars ({', '.join(sides)})" if sides else ""
 
 
 def _judge(dist: float, offset: int, frames: tuple[int, int]) -> Likeness:

@@ -1,20 +1,25 @@
 """Identity by decoded pictures, with real ffmpeg on generated clips (kit.media.identity).
 
 The same pictures in every container the kit reads are "identical"; a copy trimmed by a frame, rescaled
-by 2 px or compressed hard is a "match"; different clips, also look-alikes (two title cards of one
-layout style, two gradients), are "different". A master's fingerprint comes from discovery's one decode.
+by 2 px, compressed hard, or letterboxed or pillarboxed (black bars added) is a "match"; different clips,
+also look-alikes (two title cards of one layout style, two gradients), are "different". A dark scene is not
+cut as bars. A master's fingerprint comes from discovery's one decode.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import zlib
 from pathlib import Path
 
 import pytest
 
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
-from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, fingerprint, similar_pairs
+from kit.media.fingerprint import FRAMES_BYTES, signature_crop
+from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, bars_text, compare, fingerprint, similar_pairs
 from kit.media.refs import Clip
 from tests.conftest import TINY_SOURCES, render
 
@@ -30,12 +35,23 @@ TWINS = {
     "base.mp4": ("mp4", ("-c:v", "libx264", "-qp", "0")),  # 8-bit 4:2:0 at qp 0: lossless
     "base.mov": ("mov", ("-c:v", "ffv1")),
 }
+# BASE inside black bars: 18 px top and bottom (12.5 % each), 22 px left and right (12.5 % each)
+LETTERBOX = "scale=176:108,pad=176:144:0:18:black"
+PILLARBOX = "scale=132:144,pad=176:144:22:0:black"
+BARS = {"letterboxed.y4m": (0.125, 0.125, 0.0, 0.0), "pillarboxed.mkv": (0.0, 0.0, 0.125, 0.125),
+        "letterboxed_lossy.mp4": (0.125, 0.125, 0.0, 0.0)}
 NEAR = {  # name: (lavfi, frames, extra), each a near-duplicate of BASE
     "trimmed.y4m": (f"{BASE},trim=start_frame=1,setpts=PTS-STARTPTS", FRAMES - 1, ()),
     "wider.y4m": (f"{BASE},scale=178:144", FRAMES, ()),
     "narrower.mkv": (f"{BASE},scale=174:144", FRAMES, ("-c:v", "ffv1")),
     "lossy.mp4": (BASE, FRAMES, ("-c:v", "libx264", "-crf", "35")),
+    "letterboxed.y4m": (f"{BASE},{LETTERBOX}", FRAMES, ()),
+    "pillarboxed.mkv": (f"{BASE},{PILLARBOX}", FRAMES, ("-c:v", "ffv1")),
+    "letterboxed_lossy.mp4": (f"{BASE},{LETTERBOX}", FRAMES, ("-c:v", "libx264", "-crf", "35")),
 }
+# a dark scene (luma 16..55, moving): never cut as bars, and its letterboxed copy matches it
+DARK = "mandelbrot=s=176x144:r=25,lutyuv=y=16+(val-16)/6"
+DARKS = {"dark.y4m": DARK, "dark_letterboxed.y4m": f"{DARK},{LETTERBOX}"}
 LOOKALIKES = {
     "card_a.y4m": CARD.format(x=20, y=40, w=136, h=20),
     "card_b.y4m": CARD.format(x=20, y=90, w=60, h=30),
@@ -53,7 +69,7 @@ def clips(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cl
     for name, (lavfi, frames, extra) in NEAR.items():
         fmt = "yuv4mpegpipe" if name.endswith(".y4m") else name.rsplit(".", 1)[1].replace("mkv", "matroska")
         render(ffmpeg, lavfi, folder / name, frames=frames, fmt=fmt, extra=extra)
-    for name, lavfi in {**{f"{k}.y4m": v for k, v in TINY_SOURCES.items()}, **LOOKALIKES}.items():
+    for name, lavfi in {**{f"{k}.y4m": v for k, v in TINY_SOURCES.items()}, **LOOKALIKES, **DARKS}.items():
         render(ffmpeg, lavfi, folder / name, frames=FRAMES)
     cache = Sha256Cache(None)
     return {p.name: probe_clip(p, ffmpeg, cache.get, cache=cache) for p in sorted(folder.iterdir())}
@@ -92,7 +108,7 @@ def test_the_trimmed_copy_is_found_a_frame_off(prints: dict[str, Fingerprint]) -
 
 
 def test_different_clips_and_lookalikes_are_different(prints: dict[str, Fingerprint]) -> None:
-    others = [f"{k}.y4m" for k in TINY_SOURCES if TINY_SOURCES[k] != BASE] + list(LOOKALIKES)
+    others = [f"{k}.y4m" for k in TINY_SOURCES if TINY_SOURCES[k] != BASE] + list(LOOKALIKES) + ["dark.y4m"]
     names = ["base.y4m", *others]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
@@ -105,7 +121,7 @@ def test_similar_pairs_finds_exactly_the_twins_and_near_copies(prints: dict[str,
     pairs = similar_pairs([prints[n] for n in names])
     found = {(names[i], names[j]): like.outcome for i, j, like in pairs}
     family = set(TWINS) | set(NEAR) | {"alpha.y4m"}  # alpha is testsrc2 too: the same pictures as the base
-    expected = {(a, b) for a in family for b in family if a < b}
+    expected = {(a, b) for a in family for b in family if a < b} | {tuple(sorted(DARKS))}
     assert set(found) == expected
     assert found[("base.mkv", "base.y4m")] == "identical" and found[("alpha.y4m", "base.y4m")] == "identical"
     assert found[("base.y4m", "lossy.mp4")] == "match"
@@ -150,3 +166,40 @@ def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg
     second = fingerprint(after, ffmpeg, again)
     assert second.pixels_sha256 != first.pixels_sha256
     assert compare(first, second).outcome == "different"
+
+
+@pytest.mark.parametrize("name", sorted(BARS))
+def test_a_letterboxed_or_pillarboxed_copy_matches_inside_its_bars(prints: dict[str, Fingerprint], name: str) -> None:
+    """Before bars were cut the letterboxed copy was 0.17 from its original and the pillarboxed one 0.20:
+    "different", so they sat on both sides of a fold."""
+    like = compare(prints["base.y4m"], prints[name])
+    assert like.outcome == "match" and like.distance <= MATCH_AT / 2, like
+    kind = "letterbox" if BARS[name][0] else "pillarbox"
+    assert bars_text(prints[name].signature).startswith(f"{kind} bars (1"), bars_text(prints[name].signature)
+    assert bars_text(prints["base.y4m"].signature) == ""
+    assert signature_crop(prints[name].signature) == pytest.approx(BARS[name], abs=0.01)
+    assert signature_crop(prints["base.y4m"].signature) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_a_dark_scene_is_not_cut_as_bars_and_its_letterboxed_copy_matches(prints: dict[str, Fingerprint]) -> None:
+    """Its lines are near black, but they move: no bar. With bars added, only the bars are cut."""
+    assert signature_crop(prints["dark.y4m"].signature) == (0.0, 0.0, 0.0, 0.0)
+    assert signature_crop(prints["dark_letterboxed.y4m"].signature) == pytest.approx((0.125, 0.125, 0, 0), abs=0.01)
+    like = compare(prints["dark.y4m"], prints["dark_letterboxed.y4m"])
+    assert like.outcome == "match" and like.distance < 0.005, like
+    assert compare(prints["dark.y4m"], prints["base.y4m"]).outcome == "different"
+
+
+def test_a_cached_signature_of_the_old_kind_is_never_read(clips: dict[str, Clip], ffmpeg: str, tmp_path: Path) -> None:
+    """The signature is taken inside the bars now (t2): a sha256.json entry holding a t1 one, under the old key
+    (print1|, as the kit wrote it before) or under today's, is computed again, never mixed in."""
+    path = tmp_path / "sha256.json"
+    made = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(path))
+    data = json.loads(path.read_text())
+    (key,) = [k for k in data if k.startswith("print2|")]
+    t1 = "t1:" + base64.b64encode(zlib.compress(bytes(FRAMES_BYTES))).decode()
+    old = json.dumps([made.pixels_sha256, t1, made.frames])
+    path.write_text(json.dumps({key.replace("print2|", "print1|"): old, key: old}))
+    again = fingerprint(clips["letterboxed.y4m"], ffmpeg, Sha256Cache(path))
+    assert again == made and again.signature.startswith("t2:")
+    assert json.loads(path.read_text())[key] == json.dumps([made.pixels_sha256, made.signature, made.frames])

@@ -12,16 +12,17 @@ import pytest
 
 from kit.corpus.contents import Overrides, Source, group_sources, read_overrides
 from kit.errors import InputError
-from kit.media.fingerprint import THUMB_BYTES, Fingerprint
+from kit.media.fingerprint import Fingerprint
 from kit.media.signature import build_signature
+from tests.conftest import THUMB8_BYTES, grid_thumbs
 
 
 def _print(seed: int, noise: float = 0.0, frames: int = 30) -> Fingerprint:
     """A clip's fingerprint from made-up thumbnails: seed picks the scene, noise makes a lossy copy of it."""
-    scene = np.random.default_rng(seed).uniform(0, 255, size=(frames, THUMB_BYTES))
+    scene = np.random.default_rng(seed).uniform(0, 255, size=(frames, THUMB8_BYTES))
     jitter = np.random.default_rng(1000 + int(noise * 100)).normal(0, noise, size=scene.shape) if noise else 0
-    thumbs = np.clip(scene + jitter, 0, 255).astype(np.uint8)
-    return Fingerprint(hashlib.sha256(thumbs.tobytes()).hexdigest(), build_signature(thumbs.tobytes()), frames)
+    thumbs = grid_thumbs(scene + jitter)
+    return Fingerprint(hashlib.sha256(thumbs).hexdigest(), build_signature(thumbs), frames)
 
 
 def _sha(n: int) -> str:
