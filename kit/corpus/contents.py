@@ -234,6 +234,10 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     prints = [unique[i].fingerprint for i in printed]
     for a, b, like in similar_pairs([p for p in prints if p is not None]):
         i, j = printed[a], printed[b]
+        if like.flat:  # two flat pictures: the signature cannot tell, so only the user's word groups them
+            undecided.append((i, j, f"{_label(unique[i])} and {_label(unique[j])} are undecided ({like.detail}): "
+                                    "kept as two contents; if they are one content say so with --content-groups"))
+            continue
         links.append((i, j, f"{_label(unique[i])} ~ {_label(unique[j])}: {like.detail}"))
         if like.outcome == "undecided":
             undecided.append((i, j, f"{_label(unique[i])} and {_label(unique[j])} look alike ({like.detail}): "

@@ -13,6 +13,10 @@ chroma plane (66 bytes): the luma layout tells scenes apart, the chroma means te
 one layout in other colours (two gradients). The bars cut follow the frames (4 bytes). The payload is
 zlib-compressed and written as base64 behind a version tag, so a manifest can carry it (at most ~4.3 KB,
 a static clip far less).
+
+`flat_share` says how much of a signature is one flat level: two title cards (black, a line of white text)
+are both mostly black, so their distance is small whatever the text says; kit.media.identity does not
+call such a pair a match.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-from kit.media.bars import find_bars, inside
+from kit.media.bars import BAR_LEVEL, find_bars, inside
 from kit.media.fingerprint import CHROMA, FRAME, GRID, GRID_BYTES, LUMA, POSITIONS, VERSION, signature_bytes
 
 # in a distance, each chroma mean weighs as much as the CHROMA samples it stands for
@@ -53,6 +57,23 @@ def build_signature(thumbs: bytes) -> str:
     crop = bytes(int(np.floor(s * 255 + 0.5)) for s in bars.shares())
     payload = frames.tobytes() + crop
     return f"{VERSION}:" + base64.b64encode(zlib.compress(payload, 9)).decode("ascii")
+
+
+FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's median counts as the flat field
+
+
+def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
+    """How much of the picture is one flat level: the share of a decoded signature's luma samples (all
+    positions) within FLAT_LEVELS of their median, 1.0 for a colour field, ~0.9 for a title card, low for a
+    scene with texture. `bars` (fingerprint.signature_crop: the shares of the sides the signature left out)
+    count as that level when it is dark, as bars are: a title card's black sides are cut as pillarbox bars."""
+    luma = sig[..., :LUMA]
+    level = float(np.median(luma))
+    inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())
+    if level > BAR_LEVEL / 255:
+        return inside
+    top, bottom, left, right = bars
+    return 1.0 - (1.0 - inside) * (1.0 - top - bottom) * (1.0 - left - right)
 
 
 def decode_signature(text: str) -> Floats:

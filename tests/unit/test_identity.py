@@ -122,3 +122,15 @@ def test_an_older_t1_signature_still_reads_and_compares_as_taken_without_bars() 
     like = compare(made, old)
     assert like.outcome == "match" and like.distance == pytest.approx(0.0, abs=1e-9)
 
+
+def test_a_flat_picture_pair_is_undecided_however_close_and_a_textured_one_matches() -> None:
+    card = np.full((40, THUMB_BYTES), 60.0)
+    card[:, 64:] = 128  # dark grey (not black: no bar), neutral chroma
+    one, two = card.copy(), card.copy()
+    one[:, [27, 28, 29]] = 84  # a word in the middle row, as 8x8 thumbnails see text: a little lighter...
+    two[:, [26, 28, 30]] = 84  # ...another word
+    like = compare(_print(one), _print(two))
+    assert like.outcome == "undecided" and like.flat and like.distance < MATCH_AT, like
+    assert "flat pictures" in like.detail
+    textured = _clip(8, motion=0.0)
+    assert not compare(_print(textured), _print(textured + 1.0)).flat
