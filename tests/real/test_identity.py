@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.corpus.contents import one_source_each
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.fingerprint import FRAMES_BYTES, signature_crop
@@ -204,6 +205,30 @@ def test_two_title_cards_are_undecided_never_a_match(prints: dict[str, Fingerpri
     like = compare(prints["title_one.y4m"], prints["title_two.y4m"])
     assert like.outcome == "undecided" and like.flat and like.distance <= DIFFERENT_ABOVE, like
     assert "flat pictures" in like.detail and "cannot tell them apart" in like.detail
+
+
+def test_discovery_groups_the_bars_and_says_the_cards_are_undecided(clips: dict[str, Clip],
+                                                                    prints: dict[str, Fingerprint]) -> None:
+    """What the corpus step says: every pair it groups and every pair it could not decide, both names, the
+    distance and the --content-groups entry that reverses it; the cards are not grouped."""
+    names = ["base.y4m", *sorted(BARS), *sorted(CARDS), "beta.y4m"]
+    refs = one_source_each([clips[n] for n in names], {clips[n].sha256: prints[n] for n in names}, None)
+    content = {Path(c.path).name: refs.grouping.content_of.get(c.sha256, c.sha256) for c in refs.clips}
+    assert len({content[n] for n in ["base.y4m", *BARS]}) == 1
+    assert content["title_one.y4m"] != content["title_two.y4m"]
+    assert refs.grouping.contents(len(refs.clips)) == 4
+    said = refs.grouping.said
+    for name in BARS:
+        (line,) = [s for s in said if s.startswith(f"base and {name.split('.')[0]} ")]
+        assert "are held out together as one content (near-duplicate: thumbnail distance 0.0" in line
+        assert f"; {name.split('.')[0]} compared inside its " in line
+        assert f'pass --content-groups FILE with FILE holding {{"different": [["base", "{name.split(".")[0]}"]]}}' \
+            in line
+    (card,) = [s for s in said if "title_one" in s]
+    assert card.startswith("title_one and title_two are undecided (flat pictures") and "kept as two contents" in card
+    assert '{"same": [["title_one", "title_two"]]}' in card and card in refs.grouping.notes
+    (group,) = refs.grouping.groups
+    assert all('; if they are different contents: {"different": [["' in why for why in group.why)
 
 
 def test_a_cached_signature_of_the_old_kind_is_never_read(clips: dict[str, Clip], ffmpeg: str, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kit.corpus.contents import Overrides, Source, group_sources, read_overrides
+from kit.corpus.contents import Overrides, Source, group_sources, read_overrides, refuse_few_contents
 from kit.errors import InputError
 from kit.media.fingerprint import Fingerprint
 from kit.media.signature import build_signature
@@ -128,3 +128,25 @@ def test_an_override_may_name_a_skipped_twin_for_its_kept_clip(tmp_path: Path) -
     kept = Source("a", _sha(1), _print(1), "box1", "/r/a.y4m", aliases=("a_master", "a_master.mkv"))
     rules = _overrides(tmp_path, {"different": [["a_master.mkv", "a_lossy"]]})
     assert group_sources([kept, *SOURCES[1:]], rules).groups == ()
+
+
+def test_every_grouping_is_said_with_the_entry_that_reverses_it(tmp_path: Path) -> None:
+    g = group_sources(SOURCES, _overrides(tmp_path, {"same": [["b", "c_old"]]}))
+    (ruling,) = g.rulings
+    assert (ruling.a, ruling.b, ruling.joined) == ("a", "a_lossy", True)
+    assert g.said == [f"a and a_lossy are held out together as one content ({ruling.detail}); if they are different "
+                      'contents, pass --content-groups FILE with FILE holding {"different": [["a", "a_lossy"]]}',
+                      f"b, c_old are held out together as one content, as {tmp_path / 'groups.json'} says"]
+    assert "thumbnail distance" in ruling.detail
+
+
+def test_too_few_contents_names_the_pair_and_the_override() -> None:
+    """Was "2 distinct content(s) found in 3 sources", naming neither the pair nor --content-groups."""
+    g = group_sources(SOURCES[:3])
+    with pytest.raises(InputError) as err:
+        refuse_few_contents(g, 3, 3)
+    assert str(err.value).startswith("2 distinct content(s) found in 3 sources; LOSO needs at least 3; held out as "
+                                     "one content: a and a_lossy (near-duplicate: thumbnail distance 0.0")
+    assert err.value.hint.startswith('if they are different contents, pass --content-groups FILE with FILE holding '
+                                     '{"different": [["a", "a_lossy"]]}; else add reference clips')
+    refuse_few_contents(g, 4, 3)  # enough: nothing said
