@@ -25,7 +25,7 @@ from pathlib import Path, PurePath
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
-from kit.corpus.rulings import Ruling, reverse_all
+from kit.corpus.rulings import Ruling, check_consistent, entry_lines, reverse_all
 from kit.errors import InputError
 from kit.infra.files import read_json, sha256_file
 from kit.infra.records import Record, RecordError
@@ -66,6 +66,7 @@ class Overrides:
     rules: GroupRules
     file: str
     sha256: str
+    at: dict[str, list[int]] = field(default_factory=dict)  # the line of each "same" and "different" entry
 
     def lines(self) -> list[str]:
         where = f"{self.file} (sha256 {self.sha256[:12]})"
@@ -91,7 +92,18 @@ def read_overrides(path: Path | None) -> Overrides | None:
         if len(entry) < 2 or not all(isinstance(e, str) and e for e in entry):
             raise InputError(f"{path}: {list(entry)!r} is not a list of two or more source names",
                              hint=OVERRIDE_HINT)
-    return Overrides(rules, str(path), sha256_file(path))
+    return Overrides(rules, str(path), sha256_file(path), _lines_of(path, rules))
+
+
+def _lines_of(path: Path, rules: GroupRules) -> dict[str, list[int]]:
+    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; {} when the
+    text cannot say (a key given twice: JSON keeps its last)."""
+    try:
+        found = entry_lines(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, IndexError):
+        return {}
+    counts = {"same": len(rules.same), "different": len(rules.different)}
+    return {k: v for k, v in found.items() if len(v) == counts[k]}
 
 
 @dataclass(frozen=True)
@@ -271,11 +283,12 @@ def _judged(unique: Sequence[Source]) -> list[tuple[int, int, Ruling]]:
 def _user_links(unique: Sequence[Source], overrides: Overrides | None
                 ) -> tuple[list[tuple[int, int, str]], set[tuple[int, int]]]:
     """(the links the file's "same" entries make, the pairs its "different" entries keep apart); InputError
-    for a name that fits no source or several."""
+    for a name that fits no source or several, or a file that says both of one pair."""
     if overrides is None:
         return [], set()
     same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
     different = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.different]
+    check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
     links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
              for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
     return links, {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
@@ -284,7 +297,7 @@ def _user_links(unique: Sequence[Source], overrides: Overrides | None
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources` (see the module's text); InputError when an override names no
-    source, names several, or says two sources differ that other links still join.
+    source, names several, contradicts itself, or says two sources differ that other links still join.
 
     `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
     `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""

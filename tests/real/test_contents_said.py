@@ -1,5 +1,6 @@
 """What the corpus step says about contents, with real ffmpeg: each grouping that moves the folds (on the terminal
-and in the step log), and the refusal of too few contents naming the pair and --content-groups.
+and in the step log), the refusal of too few contents naming the pair and --content-groups, and a --content-groups
+file that contradicts itself (exit 2, naming the file, its lines and the pair). The step stops before any encode.
 """
 
 from __future__ import annotations
@@ -55,3 +56,13 @@ def test_the_letterboxed_copy_is_grouped_said_and_the_refusal_names_the_pair(ref
     manifest = json.loads((tmp_path / "out" / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["groups"] == [] and len(manifest["apart"]) == 1
 
+
+def test_a_contradictory_content_groups_file_is_exit_2_naming_its_lines_and_the_pair(refs: Path,
+                                                                                   tmp_path: Path) -> None:
+    """alpha = alpha_tv, alpha_tv = beta, yet alpha != beta: was accepted, "different" silently winning."""
+    groups = tmp_path / "groups.json"
+    groups.write_text('{\n  "same": [["alpha", "alpha_tv.y4m"],\n           ["alpha_tv", "beta"]],\n'
+                      '  "different": [["beta", "alpha"]]\n}\n')
+    res = _corpus(refs, tmp_path / "out", "--content-groups", groups)
+    assert_clean_failure(res, f"{groups}: 'beta' and 'alpha' are one content by \"same\" entry 1 (line 2), \"same\" "
+                              "entry 2 (line 3) and different contents by \"different\" entry 1 (line 4)")

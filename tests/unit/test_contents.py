@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from kit.corpus.contents import Overrides, Source, group_sources, read_overrides, refuse_few_contents
+from kit.corpus.rulings import entry_lines
 from kit.errors import InputError
 from kit.media.fingerprint import Fingerprint
 from kit.media.signature import build_signature
@@ -128,6 +129,41 @@ def test_an_override_may_name_a_skipped_twin_for_its_kept_clip(tmp_path: Path) -
     kept = Source("a", _sha(1), _print(1), "box1", "/r/a.y4m", aliases=("a_master", "a_master.mkv"))
     rules = _overrides(tmp_path, {"different": [["a_master.mkv", "a_lossy"]]})
     assert group_sources([kept, *SOURCES[1:]], rules).groups == ()
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    # one pair, both ways: "different" won silently before
+    ('{"same": [["a", "b"]],\n "different": [["b", "a"]]}',
+     "'b' and 'a' are one content by \"same\" entry 1 (line 1) and different contents by \"different\" entry 1 "
+     "(line 2)"),
+    # through a chain: a = b, b = c, yet a != c (names of all kinds: a file name, a sha prefix)
+    ('{\n  "same": [\n    ["a", "b.y4m"],\n    ["c", "b"]\n  ],\n  "different": [\n    ["c", "' + _sha(1)[:8] + '"]\n'
+     '  ]\n}',
+     f"'c' and '{_sha(1)[:8]}' are one content by \"same\" entry 1 (line 3), \"same\" entry 2 (line 4) and different "
+     "contents by \"different\" entry 1 (line 7)"),
+    # a group of three in one entry, two of them said to differ
+    ('{"same": [["a", "b", "c"]], "different": [["c", "c_old"], ["a", "c"]]}',
+     "'a' and 'c' are one content by \"same\" entry 1 (line 1) and different contents by \"different\" entry 2"),
+    ('{"different": [["a", "a.y4m"]]}', "\"different\" entry 1 (line 1) names one source twice: 'a' and 'a.y4m'"),
+])
+def test_a_file_that_says_one_pair_is_the_same_and_different_is_refused(tmp_path: Path, text: str,
+                                                                       needle: str) -> None:
+    """Exit 2 naming the file, the entries and their lines, and the pair (was accepted, "different" winning)."""
+    path = tmp_path / "groups.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        group_sources(SOURCES, read_overrides(path))
+    assert str(err.value).startswith(f"{path}: ") and needle in str(err.value), str(err.value)
+    assert err.value.exit_code == 2 and ("remove" in err.value.hint or "drop" in err.value.hint)
+
+
+def test_entry_lines_point_at_each_entry_and_give_up_on_a_key_given_twice(tmp_path: Path) -> None:
+    text = '{"same": [["a", "b"],\n  ["c\\"]", "d"]],\n"different":\n[\n["x", "y"]]}'
+    assert entry_lines(text) == {"same": [1, 2], "different": [5]}
+    path = tmp_path / "twice.json"
+    path.write_text('{"same": [["a", "b"]],\n"same": [["a", "c"]]}')
+    overrides = read_overrides(path)
+    assert overrides is not None and overrides.at == {"different": []}  # JSON keeps the last "same": no line known
 
 
 def test_every_grouping_is_said_with_the_entry_that_reverses_it(tmp_path: Path) -> None:
