@@ -7,9 +7,11 @@ with bars added matches the clip without them.
 A line of the grid (a row for a letterbox, a column for a pillarbox) is a bar when, over every frame of
 the clip, each of its samples is near black (at most BAR_LEVEL) and they all lie within BAR_FLAT levels of
 each other: constant over time and along the line. A dark scene moves or has some texture, so its lines
-fail one test or the other; a picture that is dark and still in a whole band at its edge (a night sky that
-never moves) is cut the same way in every copy of it, so the copies still match. Bars are counted inward
-from each edge; bars that would leave less than half of a side are not bars (a dark clip, a title card).
+fail one test or the other. Bars are counted inward from each edge, and they frame the picture: a still
+dark band at one edge only is the picture's own (cutting it would follow the noise of each copy), and where
+one edge's band is wider than the other's by more than MAX_SKEW lines only the width both share is cut (the
+bars of a copy, beside a dark band of its picture). Bars that would leave less than half of a side are not
+bars (a dark clip, a title card's black above and below its line of text).
 
 A bar rarely ends on a line of the grid: the first line past it holds the rest of the bar and the start of
 the picture. Its share of bar is estimated from its mean over the clip against the next line's, both above
@@ -29,6 +31,7 @@ from kit.media.fingerprint import GRID, THUMB
 BAR_LEVEL = 32  # a bar's samples are at most this (8-bit luma: black is 16 in limited range, 0 in full range)
 BAR_FLAT = 3  # and within this many levels of each other, over the clip and along the line
 MIN_KEPT = GRID // 2  # bars leave at least half of a side; more is a dark picture, not bars
+MAX_SKEW = 2  # lines by which the bars at two opposite edges may differ (a picture padded off centre by a little)
 MIN_STEP = 8.0  # the picture next to a bar must be this much brighter than it to tell how much of a line is bar
 MAX_PART = 0.95  # at most this much of the first line past a bar is cut as bar
 
@@ -57,13 +60,20 @@ def _is_bar(hi: Bytes, lo: Bytes) -> bool:
 
 
 def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
-    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when they are not bars."""
+    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none.
+
+    Bars frame the picture: at both edges, about as wide. A dark band at one edge only is the picture's own;
+    beside a bar (a copy with bars of a picture dark at one side), only the width the two bars share is cut."""
     n = len(hi)
     lead = next((i for i in range(n) if not _is_bar(hi[i], lo[i])), n)
     if lead == n:
         return 0, 0  # bars everywhere: a black clip
     trail = next(i for i in range(n) if not _is_bar(hi[n - 1 - i], lo[n - 1 - i]))
-    return (0, 0) if n - lead - trail < MIN_KEPT else (lead, trail)
+    if abs(lead - trail) > MAX_SKEW:
+        lead = trail = min(lead, trail)
+    if not (lead and trail) or n - lead - trail < MIN_KEPT:
+        return 0, 0
+    return lead, trail
 
 
 def _part(means: Floats, first: int, inward: int) -> float:
@@ -77,10 +87,15 @@ def _part(means: Floats, first: int, inward: int) -> float:
 
 
 def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
+    """The bars at the two ends of one axis, in lines; the line past a bar is partly bar only where the bar
+    ends there (not where the cut stopped short of a dark band of the picture)."""
     lead, trail = _count(hi, lo)
     n = len(means)
-    return (lead + _part(means, lead, 1) if lead else 0.0,
-            trail + _part(means, n - 1 - trail, -1) if trail else 0.0)
+    if not lead:
+        return 0.0, 0.0
+    first, last = lead, n - 1 - trail
+    return (lead + (0.0 if _is_bar(hi[first], lo[first]) else _part(means, first, 1)),
+            trail + (0.0 if _is_bar(hi[last], lo[last]) else _part(means, last, -1)))
 
 
 def line_means(luma: Bytes) -> tuple[Floats, Floats]:

@@ -36,7 +36,7 @@ __all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Likeness
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
 DIFFERENT_ABOVE = 0.04  # over which they are different contents; between the two: undecided
-FLAT_SHARE = 0.7  # a picture with this share of its signature on one level is flat (signature.flat_share)
+FLAT_SHARE = 0.8  # a picture with this share of its signature on one level is flat (signature.flat_share)
 
 
 @dataclass(frozen=True)
