@@ -7,10 +7,11 @@
     clips (640x360, 3 s, y4m) and on a 1080p 5 s clip as x264 .mp4 (a master: the fingerprint rides on
     the strict decode discovery already makes) and as .y4m (one extra ffmpeg pass);
   * detection: every pair of a set of clips, each clip in a family (itself, its twins in other
-    containers, a copy trimmed by a frame, rescaled by 2 px, lossy); pairs within a family should be
-    identical or match, pairs across families different. On the demo clips, on generated look-alikes
-    (title cards, gradients, flat fields) and on real clips given with --real (a folder; the bench makes
-    the variants of each clip, and cuts a long clip into 5 s segments, which are different contents);
+    containers, a copy trimmed by a frame, rescaled by 2 px, lossy, letterboxed and pillarboxed: black bars
+    of 12.5 % a side added); pairs within a family should be identical or match, pairs across families
+    different. On the demo clips, on generated look-alikes (title cards, gradients, flat fields; two flat
+    title cards are undecided) and on real clips given with --real (a folder; the bench makes the variants
+    of each clip, and cuts a long clip into 5 s segments, which are different contents);
   * similar_pairs on 1,000 signatures.
 
     python bench/bench_identity.py --work /tmp/idbench [--real /tmp/realclips] [--skip-cost]
@@ -33,9 +34,10 @@ from kit.media.cache import Sha256Cache
 from kit.media.demo import DEMO_CLIPS, ensure_demo_set
 from kit.media.discovery import probe_clip
 from kit.media.ffmpeg import imageio_binary
+from kit.media.fingerprint import GRID, THUMB
 from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, fingerprint, similar_pairs
 from kit.media.refs import Clip
-from kit.media.signature import THUMB_BYTES, build_signature
+from kit.media.signature import build_signature
 from kit.platforms.encoders import get_spec
 
 CQS = (19, 25, 31, 37)  # the default grid (steps/settings.RunSettings.cqs)
@@ -119,7 +121,8 @@ def cost(ffmpeg: str, work: Path) -> None:
 def variants(ffmpeg: str, src: Path, out: Path, stem: str, width: int, height: int,
              twins: bool = True) -> list[Path]:
     """The family of `src`: twins in other containers (lossless), a copy trimmed by a frame at the start
-    and one at the end, rescaled by +2 px, and lossy copies (x264 crf 35, and 100 kb/s)."""
+    and one at the end, rescaled by +2 px, lossy copies (x264 crf 35, and 100 kb/s), and copies inside black
+    bars (letterbox, pillarbox: the picture scaled to 3/4 of a side, 1/8 of it black at each edge)."""
     made = []
 
     def make(name: str, *args: str) -> None:
@@ -138,11 +141,21 @@ def variants(ffmpeg: str, src: Path, out: Path, stem: str, width: int, height: i
     make(f"{stem}__wider.mkv", "-vf", f"scale={width + 2}:{height}", "-c:v", "ffv1")
     make(f"{stem}__crf35.mp4", "-c:v", "libx264", "-crf", "35", "-preset", "veryfast")
     make(f"{stem}__100k.mp4", "-c:v", "libx264", "-b:v", "100k", "-preset", "veryfast")
+    inner_h, inner_w = 2 * round(height * 3 / 8), 2 * round(width * 3 / 8)
+    make(f"{stem}__letterbox.mkv", "-vf", f"scale={width}:{inner_h},pad={width}:{height}:0:(oh-ih)/2:black",
+         "-c:v", "ffv1")
+    make(f"{stem}__pillarbox.mkv", "-vf", f"scale={inner_w}:{height},pad={width}:{height}:(ow-iw)/2:0:black",
+         "-c:v", "ffv1")
     return made
 
 
 def lookalikes(ffmpeg: str, out: Path) -> list[tuple[str, Path]]:
     card = "color=c=0x203060:s=640x360:r=25,drawbox=x={}:y={}:w={}:h={}:color=white:t=fill"
+    letter = "drawbox=x={}:y=160:w={}:h=40:color=white:t=fill"  # a title card's text, as boxes the size of letters
+    title = "color=c=black:s=640x360:r=25," + ",".join(letter.format(120 + 32 * k + (k * k) % 7, 14 + (3 * k) % 9)
+                                                     for k in range(12))
+    title_b = "color=c=black:s=640x360:r=25," + ",".join(letter.format(110 + 30 * k + (k * 5) % 11, 12 + (7 * k) % 11)
+                                                       for k in range(13))
     grad = "gradients=s=640x360:r=25:speed=0.00001:n=2:c0={}:c1={}:x0={}:y0={}:x1={}:y1={}"
     sources = {
         "card_top": card.format(40, 60, 560, 50), "card_low": card.format(40, 250, 560, 50),
@@ -153,6 +166,7 @@ def lookalikes(ffmpeg: str, out: Path) -> list[tuple[str, Path]]:
         "ramp_red_blue": grad.format("red", "blue", 0, 0, 639, 0),
         "flat_100": "color=c=0x646464:s=640x360:r=25", "flat_120": "color=c=0x787878:s=640x360:r=25",
         "flat_red": "color=c=0xb03030:s=640x360:r=25", "flat_blue": "color=c=0x3030b0:s=640x360:r=25",
+        "title_a": title, "title_b": title_b,
     }
     made = []
     for name, lavfi in sources.items():
@@ -253,11 +267,14 @@ def pairs_speed(real_prints: list[Fingerprint]) -> None:
     """similar_pairs on 1,000 signatures: the measured ones, the rest synthetic moving clips."""
     rng = np.random.default_rng(0)
     prints = list(real_prints)
-    while len(prints) < 1000:
-        base = rng.uniform(20, 235, THUMB_BYTES)
-        drift = rng.normal(0, rng.uniform(0, 4), THUMB_BYTES)
+    k = GRID // THUMB
+    while len(prints) < 1000:  # each an 8x8 picture drifting, written as the decode's GRID x GRID thumbnails
+        base = rng.uniform(20, 235, (THUMB, THUMB))
+        drift = rng.normal(0, rng.uniform(0, 4), (THUMB, THUMB))
         frames = np.clip(np.stack([base + drift * t for t in range(int(rng.integers(30, 300)))]), 0, 255)
-        data = frames.astype(np.uint8).tobytes()
+        luma = frames.astype(np.uint8).repeat(k, axis=1).repeat(k, axis=2).reshape(len(frames), -1)
+        chroma = np.full((len(frames), GRID * GRID // 2), 128, np.uint8)
+        data = np.concatenate([luma, chroma], axis=1).tobytes()
         prints.append(Fingerprint(f"{len(prints):064x}", build_signature(data), len(frames)))
     best = 1e9
     for _ in range(3):

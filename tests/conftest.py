@@ -14,6 +14,7 @@ import pytest
 
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
+from kit.media.fingerprint import GRID, THUMB
 from kit.media.libvmaf import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,21 @@ def tree(tmp_path: Path) -> Iterator[Tree]:
     """The test's tmp_path opened as a Tree (kit.infra.tree), as a command opens the folder it writes in."""
     with Tree.open(tmp_path) as opened:
         yield opened
+
+
+THUMB8_BYTES = 96  # an 8x8 yuv420p thumbnail: 64 luma samples, then 16 of each chroma plane
+
+
+def grid_thumbs(frames: np.ndarray) -> bytes:
+    """(n, THUMB8_BYTES) 8x8 thumbnails (clipped to 0..255) as the decode writes them, GRID x GRID: each sample
+    repeated over its block, so the signature's frames (kit.media.signature) are these 8x8 ones exactly."""
+    f = np.clip(frames, 0, 255).astype(np.uint8)
+    n, k = len(f), GRID // THUMB
+
+    def blocks(plane: np.ndarray, side: int) -> np.ndarray:
+        return plane.reshape(n, side, side).repeat(k, axis=1).repeat(k, axis=2).reshape(n, -1)
+
+    return np.concatenate([blocks(f[:, :64], 8), blocks(f[:, 64:80], 4), blocks(f[:, 80:], 4)], axis=1).tobytes()
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
+from kit.corpus.names import source_names
+from kit.corpus.rulings import Ruling, check_consistent, entry_lines, reverse_all
 from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError
 from kit.media.discovery import check_distinct
-from kit.media.identity import Fingerprint, similar_pairs
+from kit.media.identity import Fingerprint, bars_text, similar_pairs
 from kit.media.refs import Clip
 
 OVERRIDE_HINT = ('write it as {"same": [["name-a", "name-b"]], "different": [["name-c", "name-d"]]}, naming each '
@@ -65,6 +67,7 @@ class Overrides:
     rules: GroupRules
     file: str
     sha256: str
+    at: dict[str, list[int]] = field(default_factory=dict)  # the line of each "same" and "different" entry
 
     def lines(self) -> list[str]:
         where = f"{self.file} (sha256 {self.sha256[:12]})"
@@ -90,19 +93,56 @@ def read_overrides(path: Path | None) -> Overrides | None:
         if len(entry) < 2 or not all(isinstance(e, str) and e for e in entry):
             raise InputError(f"{path}: {list(entry)!r} is not a list of two or more source names",
                              hint=OVERRIDE_HINT)
-    return Overrides(rules, str(path), sha256_file(path))
+    return Overrides(rules, str(path), sha256_file(path), _lines_of(path, rules))
+
+
+def _lines_of(path: Path, rules: GroupRules) -> dict[str, list[int]]:
+    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; {} when the
+    text cannot say (a key given twice: JSON keeps its last)."""
+    try:
+        found = entry_lines(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, IndexError):
+        return {}
+    counts = {"same": len(rules.same), "different": len(rules.different)}
+    return {k: v for k, v in found.items() if len(v) == counts[k]}
 
 
 @dataclass(frozen=True)
 class Grouping:
     content_of: dict[str, str]  # src_sha256 -> its group's id, for the members of groups of two or more
     groups: tuple[ContentGroup, ...]
-    notes: list[str] = field(default_factory=list)  # what people should hear: undecided pairs grouped
+    notes: list[str] = field(default_factory=list)  # what a merge warns of: undecided pairs, grouped or (flat) not
     apart: list[tuple[str, str]] = field(default_factory=list)  # src_sha256 pairs kept apart by the user's word
+    said: list[str] = field(default_factory=list)  # what the corpus step says: every grouping that moves the folds
+    rulings: list[Ruling] = field(default_factory=list)  # the signature's decisions that stand
+
+    def joined(self) -> list[Ruling]:
+        return [r for r in self.rulings if r.joined]
 
     def contents(self, sources: int) -> int:
         """How many contents `sources` distinct sources hold."""
         return sources - sum(len(g.members) - 1 for g in self.groups)
+
+
+def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
+    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one
+    content, and how --content-groups takes them apart when they are not."""
+    contents = grouping.contents(sources)
+    if contents >= needed:
+        return
+    hint = "add reference clips of other content to --ref-dir"
+    if contents == sources:
+        raise InputError(f"{contents} distinct content(s) found; LOSO needs at least {needed}", hint=hint)
+    joined = grouping.joined()
+    named = {n for r in joined for n in (r.a, r.b)}
+    by_user = [", ".join(m.src for m in g.members) + f" ({g.why[0]})" for g in grouping.groups
+               if not named & {m.src for m in g.members} and g.why]
+    what = "; ".join([f"{r.a} and {r.b} ({r.detail})" for r in joined] + by_user)
+    if joined:
+        hint = (f"if they are different contents, pass --content-groups FILE with FILE holding {reverse_all(joined)}"
+                f"; else {hint}")
+    raise InputError(f"{contents} distinct content(s) found in {sources} sources; LOSO needs at least {needed}; "
+                     f"held out as one content: {what}", hint=hint)
 
 
 def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:
@@ -220,35 +260,57 @@ def _unique(sources: Sequence[Source]) -> list[Source]:
     return list(best.values())
 
 
+def _said(unique: Sequence[Source]) -> dict[str, str]:
+    """src_sha256 -> the name a --content-groups file gives the source (its name, name~<hex> when two share one)."""
+    return source_names((s.src_sha256, s.src) for s in unique)
+
+
+def _judged(unique: Sequence[Source]) -> list[tuple[int, int, Ruling]]:
+    """What the signature says of every pair of fingerprinted sources that is not different."""
+    printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
+    named = _said(unique)
+    prints = [p for p in (unique[i].fingerprint for i in printed) if p is not None]
+    out = []
+    for a, b, like in similar_pairs(prints):
+        i, j = printed[a], printed[b]
+        (first, fa), (second, fb) = sorted((named[unique[k].src_sha256], unique[k].fingerprint) for k in (i, j))
+        bars = [f"{name} compared inside its {text}" for name, fp in ((first, fa), (second, fb))
+                if fp is not None and (text := bars_text(fp.signature))]
+        detail = "; ".join([like.detail, *bars])
+        out.append((i, j, Ruling(first, second, detail, like.outcome, joined=not like.flat)))
+    return out
+
+
+def _user_links(unique: Sequence[Source], overrides: Overrides | None
+                ) -> tuple[list[tuple[int, int, str]], set[tuple[int, int]]]:
+    """(the links the file's "same" entries make, the pairs its "different" entries keep apart); InputError
+    for a name that fits no source or several, or a file that says both of one pair."""
+    if overrides is None:
+        return [], set()
+    same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
+    different = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.different]
+    check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
+    links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
+             for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
+    return links, {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
+
+
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources` (see the module's text); InputError when an override names no
-    source, names several, or says two sources differ that other links still join.
+    source, names several, contradicts itself, or says two sources differ that other links still join.
 
     `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
     `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
     unique = _unique(sources)
     at = {s.src_sha256: i for i, s in enumerate(unique)}
-    printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
-    links: list[tuple[int, int, str]] = []
-    undecided: list[tuple[int, int, str]] = []
-    prints = [unique[i].fingerprint for i in printed]
-    for a, b, like in similar_pairs([p for p in prints if p is not None]):
-        i, j = printed[a], printed[b]
-        links.append((i, j, f"{_label(unique[i])} ~ {_label(unique[j])}: {like.detail}"))
-        if like.outcome == "undecided":
-            undecided.append((i, j, f"{_label(unique[i])} and {_label(unique[j])} look alike ({like.detail}): "
-                                    "held out together as one content; if they are different contents say so "
-                                    "with --content-groups"))
+    judged = _judged(unique)
+    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
     links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
     apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
-    if overrides is not None:
-        for same in overrides.rules.same:
-            ix = [_resolve(unique, sel, overrides) for sel in same]
-            links += [(ix[0], j, f"{', '.join(same)}: one content by {overrides.file}") for j in ix[1:]]
-        for diff in overrides.rules.different:
-            ix = [_resolve(unique, sel, overrides) for sel in diff]
-            apart |= {(min(a, b), max(a, b)) for a in ix for b in ix if a != b}
+    user, user_apart = _user_links(unique, overrides)
+    links += user
+    apart |= user_apart
     kept = [(i, j, why) for i, j, why in links if (min(i, j), max(i, j)) not in apart]
     uf = _Groups(len(unique))
     for i, j, _ in kept:
@@ -260,6 +322,24 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                              "are said to be different contents, but other links join them: "
                              + "; ".join(why for i, j, why in kept if uf.find(i) == uf.find(a))[:600],
                              hint="list the linking sources under \"different\" too, or drop the entry")
+    groups, content_of = _groups(unique, uf, kept)
+    rulings = [r for i, j, r in judged if _stands(r, (min(i, j), max(i, j)), apart, uf)]
+    users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
+                                          f"{overrides.file} says" for entry in overrides.rules.same]
+    said = [r.line() for r in rulings] + users
+    kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
+    return Grouping(content_of, groups, [r.line() for r in rulings if r.outcome == "undecided"], kept_apart, said,
+                    rulings)
+
+
+def _stands(ruling: Ruling, pair: tuple[int, int], apart: set[tuple[int, int]], uf: _Groups) -> bool:
+    """A decision of the signature that nobody's word changed: a pair joined and not kept apart, or a pair
+    left apart that nothing joined."""
+    return pair not in apart if ruling.joined else uf.find(pair[0]) != uf.find(pair[1])
+
+
+def _groups(unique: Sequence[Source], uf: _Groups, kept: Sequence[tuple[int, int, str]]
+            ) -> tuple[tuple[ContentGroup, ...], dict[str, str]]:
     members: dict[int, list[int]] = {}
     for i in range(len(unique)):
         members.setdefault(uf.find(i), []).append(i)
@@ -274,6 +354,4 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                                                           unique[i].file) for i in ordered),
                                    sorted(why for i, j, why in kept if uf.find(i) == root)))
         content_of.update({unique[i].src_sha256: gid for i in ix})
-    notes = [text for i, j, text in undecided if (min(i, j), max(i, j)) not in apart]
-    kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
-    return Grouping(content_of, tuple(sorted(groups, key=lambda g: g.content)), notes, kept_apart)
+    return tuple(sorted(groups, key=lambda g: g.content)), content_of

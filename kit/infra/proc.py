@@ -277,6 +277,7 @@ def run_process(
     on_stdout_line: Callable[[str], None] | None = None,
     capped: bool = True,
     output: IO[Any] | None = None,
+    stdout_max_bytes: int = STDOUT_KEEP_BYTES,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
@@ -288,6 +289,8 @@ def run_process(
 
     With on_stdout_line, stdout is read while the child runs and handed over line
     by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
+    Captured stdout is cut after `stdout_max_bytes` (what a caller that reads data, not
+    text, expects at most: the thumbnails of a clip's decode).
     Raises ToolError when the program cannot be started or runs past its timeout,
     and Stopped when the run is being interrupted.
     """
@@ -328,7 +331,7 @@ def run_process(
     _reaper.add(proc.pid)
     if late:
         _kill(proc)
-    reader = _Reader(proc, on_stdout_line, capture_stdout)
+    reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
     name = Path(args[0]).name
     try:
         out, err = reader.wait(timeout_s)
@@ -410,10 +413,10 @@ class _Reader:
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
-                 capture_stdout: bool) -> None:
+                 capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:
         self.proc, self.on_line = proc, on_line
         self.err = BoundedBuffer()
-        self.out = BoundedBuffer(STDOUT_KEEP_BYTES, 0) if capture_stdout and on_line is None else None
+        self.out = BoundedBuffer(stdout_max_bytes, 0) if capture_stdout and on_line is None else None
         self.failure: BaseException | None = None
         pumps = [self._pump_err] if proc.stderr is not None else []
         if proc.stdout is not None:

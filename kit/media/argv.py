@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from kit.media.fingerprint import GRID
 from kit.media.libvmaf import RENUMBER, build_libvmaf_graph
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
@@ -159,8 +160,9 @@ def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) ->
             "-"]
 
 
-# every decoded frame as a 8x8 4:2:0 thumbnail, each sample the average of its block (kit.media.signature)
-THUMBNAIL_FILTER = "scale=8:8:flags=area,format=yuv420p"
+# every decoded frame as a 32x32 4:2:0 thumbnail (fingerprint.GRID), each sample the average of its block: fine
+# enough to find letterbox bars and cut them before the signature's 8x8 frames are made (kit.media.signature)
+THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
 
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
@@ -170,7 +172,7 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
     Outputs, all fed by the one decoder: with `count`, `-f null` first, as in build_decode_argv (its
     stream line carries the decoded size, its closing `frame=` line the count); the decoded frames
     as they are (rawvideo: the planes of the clip's own pix_fmt, no padding) into the `hash` muxer,
-    which prints `SHA256=<hex>` on stderr (pipe:2) at the end; and an 8x8 thumbnail of each frame as
+    which prints `SHA256=<hex>` on stderr (pipe:2) at the end; and a 32x32 thumbnail of each frame as
     rawvideo on stdout (pipe:1). `-fps_mode passthrough`: every decoded frame once, as the encodes
     take them. strict: as in build_decode_argv.
     """

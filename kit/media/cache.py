@@ -25,13 +25,14 @@ from kit.infra.outside import load_json
 from kit.infra.tree import LockBusy, Tree
 from kit.infra.treeio import NotRegular, open_for_reading
 from kit.media.decode import Geometry, MasterDecode, decode_master, decode_pictures
-from kit.media.fingerprint import Fingerprint
+from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-# master4: the geometry, the fingerprint and what the corpus does not keep of the master, from one decode (master3
-# had no `dropped`, master2 no fingerprint)
-MASTER = "master4|"
-PICTURES = "print1|"  # a .y4m/.yuv clip's fingerprint, keyed also by how it is read (a .yuv's geometry)
+# master5: the geometry, the fingerprint (its signature taken inside letterbox bars: t2) and what the corpus does
+# not keep of the master, from one decode (master4 lacked one of the two, master3 both, master2 had no
+# fingerprint). An entry of an older key is never read.
+MASTER = "master5|"
+PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
@@ -69,6 +70,8 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
     sha, sig, frames = values
     if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
         raise ValueError("not a fingerprint")
+    if not sig.startswith(f"{VERSION}:"):  # the cache holds this kit's signatures only: never one made another way
+        raise ValueError(f"a signature of another version than {VERSION}")
     return Fingerprint(sha, sig, frames)
 
 

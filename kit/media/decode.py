@@ -18,12 +18,16 @@ from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
 from kit.media.argv import build_fingerprint_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
-from kit.media.fingerprint import THUMB_BYTES, Fingerprint
+from kit.media.fingerprint import GRID_BYTES, Fingerprint
 from kit.media.streams import dropped, no_video
 
 MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
+# frames a fingerprint reads the thumbnails of (GRID_BYTES each, held in memory at once: 276 MB at most);
+# 100 minutes at 30 fps
+MAX_FINGERPRINT_FRAMES = 180_000
+THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
 PIX_FMTS: dict[str, tuple[int, int, int]] = {
@@ -104,10 +108,12 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
     if len(hashes) != 1:
         raise ValueError("the decode printed no pixel hash")
     thumbs = res.stdout
-    if not thumbs or len(thumbs) % THUMB_BYTES:
+    if len(thumbs) > THUMBS_MAX_BYTES:  # the reader kept the first bytes and a note of what it left out
+        raise ValueError(f"more than {MAX_FINGERPRINT_FRAMES} frames: too long to fingerprint")
+    if not thumbs or len(thumbs) % GRID_BYTES:
         raise ValueError(f"the decode wrote {len(thumbs)} bytes of thumbnails, not whole frames "
-                         "(a clip too long to fingerprint, or a decode cut short)")
-    return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // THUMB_BYTES)
+                         "(a decode cut short)")
+    return Fingerprint(hashes[0], build_signature(thumbs), len(thumbs) // GRID_BYTES)
 
 
 class MasterDecode(NamedTuple):
@@ -124,7 +130,7 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
     # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
-    res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True)
+    res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
     if (holds := no_video(res.stderr)) is not None:
         raise InputError(f"{path} has no video stream ({holds})",
                          hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
@@ -157,7 +163,8 @@ def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Finge
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
     # a long raw clip takes longer than any master's probe: at least 20 MB/s of the file read, hashed and scaled
     timeout_s = max(DECODE_TIMEOUT_S, path.stat().st_size / RAW_BYTES_PER_S)
-    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=timeout_s, capture_stdout=True)
+    res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=timeout_s, capture_stdout=True,
+                      stdout_max_bytes=THUMBS_MAX_BYTES)
     try:
         if res.returncode != 0:
             raise ValueError(f"ffmpeg failed: {telling_line(res.stderr)}")

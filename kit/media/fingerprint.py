@@ -11,27 +11,47 @@ from dataclasses import dataclass
 
 from kit.infra.records import Record
 
-VERSION = "t1"
-THUMB = 8  # thumbnail side (luma); the chroma planes of the 4:2:0 thumbnail are THUMB/2 a side
+# t2: taken inside the bars (letterbox, pillarbox) found over the clip, from a GRID x GRID thumbnail of each frame;
+# t1 (the signature before bars were cut; still read from older manifests): the whole picture, from an 8x8 thumbnail
+VERSION = "t2"
+READ_VERSIONS = ("t1", VERSION)
+THUMB = 8  # the signature's thumbnail side (luma)
+GRID = 32  # the side of the thumbnail the decode writes of every frame (luma; its chroma planes are GRID/2 a side)
 POSITIONS = 24  # relative positions sampled (each a pair of consecutive frames)
 LUMA = THUMB * THUMB
-CHROMA = (THUMB // 2) ** 2
-THUMB_BYTES = LUMA + 2 * CHROMA  # one yuv420p thumbnail as ffmpeg's rawvideo writes it
+CHROMA = (THUMB // 2) ** 2  # what the chroma planes of a 4:2:0 8x8 thumbnail hold: the weight of a chroma mean
+GRID_BYTES = GRID * GRID * 3 // 2  # one yuv420p GRID x GRID thumbnail as ffmpeg's rawvideo writes it
 FRAME = LUMA + 2  # a frame in the signature: the luma samples, then the U and V means
+FRAMES_BYTES = POSITIONS * 2 * FRAME
+CROP_BYTES = 4  # t2: after the frames, the bars cropped (top, bottom, left, right), each in 1/255 of the side
 
 
-def signature_bytes(text: str) -> bytes:
-    """The raw frames a signature holds (POSITIONS x 2 x FRAME bytes); ValueError if it is not one."""
+def _payload(text: str) -> tuple[str, bytes]:
     tag, _, body = text.partition(":")
-    if tag != VERSION:
-        raise ValueError(f"signature version {tag!r} is not {VERSION!r}")
+    if tag not in READ_VERSIONS:
+        raise ValueError(f"signature version {tag!r} is not {' or '.join(map(repr, READ_VERSIONS))}")
     try:
         raw = zlib.decompress(base64.b64decode(body.encode("ascii"), validate=True))
     except (ValueError, binascii.Error, zlib.error) as exc:
         raise ValueError(f"damaged signature ({exc})") from None
-    if len(raw) != POSITIONS * 2 * FRAME:
-        raise ValueError(f"signature holds {len(raw)} bytes, not {POSITIONS * 2 * FRAME}")
-    return raw
+    size = FRAMES_BYTES + (CROP_BYTES if tag == VERSION else 0)
+    if len(raw) != size:
+        raise ValueError(f"signature holds {len(raw)} bytes, not {size}")
+    return tag, raw
+
+
+def signature_bytes(text: str) -> bytes:
+    """The raw frames a signature holds (POSITIONS x 2 x FRAME bytes); ValueError if it is not one."""
+    return _payload(text)[1][:FRAMES_BYTES]
+
+
+def signature_crop(text: str) -> tuple[float, float, float, float]:
+    """The share of each side (top, bottom, left, right) the signature left out as bars; zeros for a t1 one."""
+    tag, raw = _payload(text)
+    if tag != VERSION:
+        return 0.0, 0.0, 0.0, 0.0
+    top, bottom, left, right = (b / 255 for b in raw[FRAMES_BYTES:])
+    return top, bottom, left, right
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,11 @@ It comes from the one decode the kit makes of a clip anyway (kit.media.decode) a
 clip's other facts per file version (kit.media.cache).
 
 compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at
-most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded or lossy), "undecided" (up to
-DIFFERENT_ABOVE) and "different". The thresholds and the rates they give are measured in
+most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded, lossy, or with letterbox or pillarbox
+bars added: kit.media.bars), "undecided" (up to DIFFERENT_ABOVE) and "different". Two *flat* pictures (a
+title card, a colour field: FLAT_SHARE of the signature or more on one level) within DIFFERENT_ABOVE are
+undecided however close, and `Likeness.flat` says why: their signatures are one flat field with a little on
+it, which the thumbnails cannot read. The thresholds and the rates they give are measured in
 bench/bench_identity.py (README, "Same content, other file").
 """
 
@@ -23,16 +26,17 @@ import numpy as np
 
 from kit.media.cache import Sha256Cache
 from kit.media.decode import Geometry, decode_master, decode_pictures
-from kit.media.fingerprint import Fingerprint
+from kit.media.fingerprint import Fingerprint, signature_crop
 from kit.media.refs import Clip
-from kit.media.signature import all_distances, decode_signature, distance
+from kit.media.signature import all_distances, decode_signature, distance, flat_share
 
-__all__ = ["DIFFERENT_ABOVE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "compare", "fingerprint",
-           "master_identity", "similar_pairs"]
+__all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "bars_text", "compare",
+           "fingerprint", "master_identity", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
 DIFFERENT_ABOVE = 0.04  # over which they are different contents; between the two: undecided
+FLAT_SHARE = 0.8  # a picture with this share of its signature on one level is flat (signature.flat_share)
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,25 @@ class Likeness:
     outcome: Outcome
     distance: float  # the signature distance (0 for identical pictures)
     detail: str  # one line for people
+    flat: bool = False  # undecided because both pictures are flat: never grouped without the user's word
 
 
-def _judge(dist: float, offset: int, frames: tuple[int, int]) -> Likeness:
+def bars_text(signature: str) -> str:
+    """"letterbox bars (12% top, 12% bottom)" for the bars a signature was taken inside; "" for none."""
+    top, bottom, left, right = signature_crop(signature)
+    sides = [f"{share:.0%} {side}" for share, side in ((top, "top"), (bottom, "bottom"), (left, "left"),
+                                                        (right, "right")) if share > 0]
+    kind = " and ".join(k for k, on in (("letterbox", top or bottom), ("pillarbox", left or right)) if on)
+    return f"{kind} bars ({', '.join(sides)})" if sides else ""
+
+
+def _judge(dist: float, offset: int, frames: tuple[int, int], flat: float) -> Likeness:
     shift = f", {abs(offset)}-frame offset" if offset else ""  # at some positions at least
     lengths = f", {frames[0]} vs {frames[1]} frames" if frames[0] != frames[1] else ""
+    if dist <= DIFFERENT_ABOVE and flat >= FLAT_SHARE:
+        return Likeness("undecided", dist, f"flat pictures (a title card, a colour field: {flat:.0%} or more of "
+                                           f"each on one level): thumbnail distance {dist:.3f} cannot tell "
+                                           f"them apart{lengths}", flat=True)
     if dist <= MATCH_AT:
         return Likeness("match", dist, f"near-duplicate: thumbnail distance {dist:.3f} (match <= {MATCH_AT})"
                                        f"{shift}{lengths}")
@@ -57,8 +75,10 @@ def _judge(dist: float, offset: int, frames: tuple[int, int]) -> Likeness:
 def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
     if a.pixels_sha256 == b.pixels_sha256:
         return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
-    dist, offset = distance(decode_signature(a.signature), decode_signature(b.signature))
-    return _judge(dist, offset, (a.frames, b.frames))
+    sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
+    dist, offset = distance(sig_a, sig_b)
+    flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
+    return _judge(dist, offset, (a.frames, b.frames), flat)
 
 
 def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:

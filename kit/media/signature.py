@@ -1,15 +1,22 @@
 """A clip's perceptual signature: tiny thumbnails at fixed relative positions, and their distance.
 
 Pure (numpy only): kit.media.decode makes the thumbnails in the one decode of a clip, kit.media.identity
-compares clips. The thumbnails are what ffmpeg's `scale=8:8:flags=area,format=yuv420p` makes of every
-decoded frame: 64 luma samples and 16 samples of each chroma plane, the area average of each block.
+compares clips. The decode writes what ffmpeg's `scale=32:32:flags=area,format=yuv420p` makes of every
+decoded frame (fingerprint.GRID); letterbox and pillarbox bars found over the whole clip are left out
+(kit.media.bars), and each frame of the signature is the picture inside them as 64 area-averaged luma
+samples (8x8) and the mean of each chroma plane.
 
 The signature keeps, at `POSITIONS` fixed relative positions of the clip, a *pair* of consecutive frames
 (p, p+1): comparing a's pair with b's pair at offsets -1, 0 and +1 lets a copy trimmed by a frame (whose
 positions fall up to one frame off) still line up. Each frame is 64 luma samples and the mean of each
 chroma plane (66 bytes): the luma layout tells scenes apart, the chroma means tell apart two pictures of
-one layout in other colours (two gradients). The payload is zlib-compressed and written as base64 behind
-a version tag, so a manifest can carry it (at most ~4.3 KB, a static clip far less).
+one layout in other colours (two gradients). The bars cut follow the frames (4 bytes). The payload is
+zlib-compressed and written as base64 behind a version tag, so a manifest can carry it (at most ~4.3 KB,
+a static clip far less).
+
+`flat_share` says how much of a signature is one flat level: two title cards (black, a line of white text)
+are both mostly black, so their distance is small whatever the text says; kit.media.identity does not
+call such a pair a match.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-from kit.media.fingerprint import CHROMA, FRAME, LUMA, POSITIONS, THUMB_BYTES, VERSION, signature_bytes
+from kit.media.bars import BAR_LEVEL, find_bars, inside
+from kit.media.fingerprint import CHROMA, FRAME, GRID, GRID_BYTES, LUMA, POSITIONS, VERSION, signature_bytes
 
 # in a distance, each chroma mean weighs as much as the CHROMA samples it stands for
 WEIGHTS = np.concatenate([np.ones(LUMA), np.full(2, float(CHROMA))]) / (LUMA + 2 * CHROMA)
@@ -35,16 +43,37 @@ def positions(frames: int) -> list[int]:
 
 
 def build_signature(thumbs: bytes) -> str:
-    """The signature of a clip from its thumbnails (THUMB_BYTES per decoded frame, in frame order)."""
-    if not thumbs or len(thumbs) % THUMB_BYTES:
-        raise ValueError(f"{len(thumbs)} bytes of thumbnails is not a whole number of {THUMB_BYTES}-byte frames")
-    every = np.frombuffer(thumbs, dtype=np.uint8).reshape(-1, THUMB_BYTES)
-    n = len(every)
-    picked = [every[min(p + d, n - 1)] for p in positions(n) for d in (0, 1)]
-    rows = [np.concatenate([t[:LUMA], [round(float(t[LUMA:LUMA + CHROMA].mean())),
-                                       round(float(t[LUMA + CHROMA:].mean()))]]) for t in picked]
-    payload = np.asarray(rows, dtype=np.uint8).tobytes()
+    """The signature of a clip from its thumbnails (GRID_BYTES per decoded frame, in frame order)."""
+    if not thumbs or len(thumbs) % GRID_BYTES:
+        raise ValueError(f"{len(thumbs)} bytes of thumbnails is not a whole number of {GRID_BYTES}-byte frames")
+    every = np.frombuffer(thumbs, dtype=np.uint8).reshape(-1, GRID_BYTES)
+    n, area, half = len(every), GRID * GRID, GRID // 2
+    luma = every[:, :area].reshape(n, GRID, GRID)  # views: a long clip's thumbnails are not copied
+    bars = find_bars(luma)
+    picked = [min(p + d, n - 1) for p in positions(n) for d in (0, 1)]
+    u = every[picked, area:area + half * half].reshape(-1, half, half)
+    v = every[picked, area + half * half:].reshape(-1, half, half)
+    frames = inside(luma[picked], u, v, bars)
+    crop = bytes(int(np.floor(s * 255 + 0.5)) for s in bars.shares())
+    payload = frames.tobytes() + crop
     return f"{VERSION}:" + base64.b64encode(zlib.compress(payload, 9)).decode("ascii")
+
+
+FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's median counts as the flat field
+
+
+def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
+    """How much of the picture is one flat level: the share of a decoded signature's luma samples (all
+    positions) within FLAT_LEVELS of their median, 1.0 for a colour field, ~0.9 for a title card, low for a
+    scene with texture. `bars` (fingerprint.signature_crop: the shares of the sides the signature left out)
+    count as that level when it is dark, as bars are: a title card's black sides are cut as pillarbox bars."""
+    luma = sig[..., :LUMA]
+    level = float(np.median(luma))
+    inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())
+    if level > BAR_LEVEL / 255:
+        return inside
+    top, bottom, left, right = bars
+    return 1.0 - (1.0 - inside) * (1.0 - top - bottom) * (1.0 - left - right)
 
 
 def decode_signature(text: str) -> Floats:

@@ -12,6 +12,7 @@ train on it, and a fold's predictions are split by source, so a K-fold verdict r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,22 @@ def group_ids(df: pd.DataFrame) -> np.ndarray:
     return (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()
 
 
+def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grouped: bool) -> None:
+    """Fewer than MIN_SOURCES content groups (`members`: each group's sources, `names` theirs): refused, naming
+    the sources the corpus holds as one content and how a merge with --content-groups takes them apart."""
+    what = "content group(s)" if grouped else "source(s)"
+    hint = "add reference clips (--ref-dir) or train on a merged corpus (--corpus)"
+    together = [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]
+    if not together:
+        raise InputError(f"the corpus has {len(members)} distinct {what}; LOSO needs at least {MIN_SOURCES}", hint=hint)
+    apart = json.dumps({"different": together})
+    raise InputError(f"the corpus has {len(members)} distinct {what} in {len(names)} sources; LOSO needs at least "
+                     f"{MIN_SOURCES}; held out as one content: {'; '.join(', '.join(t) for t in together)}",
+                     hint=f"if they are different contents, regroup the corpus: "
+                          f"{kit_command('merge', 'CORPUS', '--content-groups', 'FILE', '-o', 'regrouped.parquet')} "
+                          f"with FILE holding {apart}; else {hint}")
+
+
 def cut_folds(df: pd.DataFrame, asked: str = LOSO) -> tuple[list[Fold], FoldScheme]:
     """The folds --folds `asked` gives this corpus, and the scheme that ran; refuses fewer than MIN_SOURCES
     content groups, or a source too short to hold out."""
@@ -89,9 +106,7 @@ def cut_folds(df: pd.DataFrame, asked: str = LOSO) -> tuple[list[Fold], FoldSche
     for s in order:  # a group's sources in (name, hash) order; groups in their first source's
         members.setdefault(str(group[sources[s].rows[0]]), []).append(s)
     if len(members) < MIN_SOURCES:
-        what = "content group(s)" if CONTENT in df.columns else "source(s)"
-        raise InputError(f"the corpus has {len(members)} distinct {what}; LOSO needs at least {MIN_SOURCES}",
-                         hint="add reference clips (--ref-dir) or train on a merged corpus (--corpus)")
+        refuse_few_groups(members, {s: sources[s].src for s in sources}, CONTENT in df.columns)
     frames = by_source["frame_index"].nunique()
     check_frames_per_source({f"source {sources[s].src!r} ({s[:12]})": int(frames[s]) for s in order}, " in the corpus",
                             hint=f"drop that source's rows ({kit_command('merge')} from shards without it), "

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, twin_line
+from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
@@ -82,7 +82,7 @@ def prepare(ctx: Context) -> Prepared:
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
                                           s.demo_seconds, note)
     refs = one_source_each(found, prints, read_overrides(s.content_groups))
-    for line in [*map(twin_line, refs.twins), *refs.grouping.notes]:
+    for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
         note(line)
     all_clips = refs.clips
     check_frames_per_source({c.path: c.n_frames for c in all_clips}, "",
@@ -162,11 +162,7 @@ class CorpusStep:
         if p.demo:
             ctx.emit(Info(self.name, f"no --ref-dir: using the embedded DEMO corpus ({len(p.clips)} synthetic "
                                      "clips); pass --ref-dir for real content"))
-        contents = p.refs.grouping.contents(len(p.all_clips))
-        if contents < MIN_SOURCES:  # a shard may hold fewer: the union is trained on
-            held = f" in {len(p.all_clips)} sources" if contents < len(p.all_clips) else ""
-            raise InputError(f"{contents} distinct content(s) found{held}; LOSO needs at least {MIN_SOURCES}",
-                             hint="add reference clips of other content to --ref-dir")
+        refuse_few_contents(p.refs.grouping, len(p.all_clips), MIN_SOURCES)  # a shard may hold fewer: the union
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag

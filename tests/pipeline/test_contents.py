@@ -62,7 +62,7 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Pa
     by_src = {s["src"]: s for s in manifest["sources"]}
     assert by_src["beta"]["content"] == by_src["beta_lossy"]["content"] == group["content"]
     assert group["content"] == min(by_src["beta"]["src_sha256"], by_src["beta_lossy"]["src_sha256"])
-    assert all(len(s["pixels_sha256"]) == 64 and s["signature"].startswith("t1:") for s in manifest["sources"])
+    assert all(len(s["pixels_sha256"]) == 64 and s["signature"].startswith("t2:") for s in manifest["sources"])
     rows = pq.read_table(out / "02_corpus" / "shard.parquet", columns=["src", "src_sha256", "content"]).to_pylist()
     assert {r["content"] for r in rows if r["src"].startswith("beta")} == {group["content"]}
     assert all(r["content"] == r["src_sha256"] for r in rows if not r["src"].startswith("beta"))

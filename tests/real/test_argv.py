@@ -155,7 +155,7 @@ def test_fingerprint_argv_is_exact() -> None:
     """One decode, three outputs: the frame count (null), the pixel hash (stderr), the thumbnails (stdout)."""
     each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
     tail = [*each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
-            *each, "-vf", "scale=8:8:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+            *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
     assert build_fingerprint_argv("ffmpeg", ["-i", "m.mkv"], strict=True, count=True) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-xerror", "-err_detect",
         "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]

@@ -10,18 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kit.corpus.contents import Overrides, Source, group_sources, read_overrides
+from kit.corpus.contents import Overrides, Source, group_sources, read_overrides, refuse_few_contents
+from kit.corpus.rulings import entry_lines
 from kit.errors import InputError
-from kit.media.fingerprint import THUMB_BYTES, Fingerprint
+from kit.media.fingerprint import Fingerprint
 from kit.media.signature import build_signature
+from tests.conftest import THUMB8_BYTES, grid_thumbs
 
 
 def _print(seed: int, noise: float = 0.0, frames: int = 30) -> Fingerprint:
     """A clip's fingerprint from made-up thumbnails: seed picks the scene, noise makes a lossy copy of it."""
-    scene = np.random.default_rng(seed).uniform(0, 255, size=(frames, THUMB_BYTES))
+    scene = np.random.default_rng(seed).uniform(0, 255, size=(frames, THUMB8_BYTES))
     jitter = np.random.default_rng(1000 + int(noise * 100)).normal(0, noise, size=scene.shape) if noise else 0
-    thumbs = np.clip(scene + jitter, 0, 255).astype(np.uint8)
-    return Fingerprint(hashlib.sha256(thumbs.tobytes()).hexdigest(), build_signature(thumbs.tobytes()), frames)
+    thumbs = grid_thumbs(scene + jitter)
+    return Fingerprint(hashlib.sha256(thumbs).hexdigest(), build_signature(thumbs), frames)
 
 
 def _sha(n: int) -> str:
@@ -127,3 +129,60 @@ def test_an_override_may_name_a_skipped_twin_for_its_kept_clip(tmp_path: Path) -
     kept = Source("a", _sha(1), _print(1), "box1", "/r/a.y4m", aliases=("a_master", "a_master.mkv"))
     rules = _overrides(tmp_path, {"different": [["a_master.mkv", "a_lossy"]]})
     assert group_sources([kept, *SOURCES[1:]], rules).groups == ()
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    # one pair, both ways: "different" won silently before
+    ('{"same": [["a", "b"]],\n "different": [["b", "a"]]}',
+     "'b' and 'a' are one content by \"same\" entry 1 (line 1) and different contents by \"different\" entry 1 "
+     "(line 2)"),
+    # through a chain: a = b, b = c, yet a != c (names of all kinds: a file name, a sha prefix)
+    ('{\n  "same": [\n    ["a", "b.y4m"],\n    ["c", "b"]\n  ],\n  "different": [\n    ["c", "' + _sha(1)[:8] + '"]\n'
+     '  ]\n}',
+     f"'c' and '{_sha(1)[:8]}' are one content by \"same\" entry 1 (line 3), \"same\" entry 2 (line 4) and different "
+     "contents by \"different\" entry 1 (line 7)"),
+    # a group of three in one entry, two of them said to differ
+    ('{"same": [["a", "b", "c"]], "different": [["c", "c_old"], ["a", "c"]]}',
+     "'a' and 'c' are one content by \"same\" entry 1 (line 1) and different contents by \"different\" entry 2"),
+    ('{"different": [["a", "a.y4m"]]}', "\"different\" entry 1 (line 1) names one source twice: 'a' and 'a.y4m'"),
+])
+def test_a_file_that_says_one_pair_is_the_same_and_different_is_refused(tmp_path: Path, text: str,
+                                                                       needle: str) -> None:
+    """Exit 2 naming the file, the entries and their lines, and the pair (was accepted, "different" winning)."""
+    path = tmp_path / "groups.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        group_sources(SOURCES, read_overrides(path))
+    assert str(err.value).startswith(f"{path}: ") and needle in str(err.value), str(err.value)
+    assert err.value.exit_code == 2 and ("remove" in err.value.hint or "drop" in err.value.hint)
+
+
+def test_entry_lines_point_at_each_entry_and_give_up_on_a_key_given_twice(tmp_path: Path) -> None:
+    text = '{"same": [["a", "b"],\n  ["c\\"]", "d"]],\n"different":\n[\n["x", "y"]]}'
+    assert entry_lines(text) == {"same": [1, 2], "different": [5]}
+    path = tmp_path / "twice.json"
+    path.write_text('{"same": [["a", "b"]],\n"same": [["a", "c"]]}')
+    overrides = read_overrides(path)
+    assert overrides is not None and overrides.at == {"different": []}  # JSON keeps the last "same": no line known
+
+
+def test_every_grouping_is_said_with_the_entry_that_reverses_it(tmp_path: Path) -> None:
+    g = group_sources(SOURCES, _overrides(tmp_path, {"same": [["b", "c_old"]]}))
+    (ruling,) = g.rulings
+    assert (ruling.a, ruling.b, ruling.joined) == ("a", "a_lossy", True)
+    assert g.said == [f"a and a_lossy are held out together as one content ({ruling.detail}); if they are different "
+                      'contents, pass --content-groups FILE with FILE holding {"different": [["a", "a_lossy"]]}',
+                      f"b, c_old are held out together as one content, as {tmp_path / 'groups.json'} says"]
+    assert "thumbnail distance" in ruling.detail
+
+
+def test_too_few_contents_names_the_pair_and_the_override() -> None:
+    """Was "2 distinct content(s) found in 3 sources", naming neither the pair nor --content-groups."""
+    g = group_sources(SOURCES[:3])
+    with pytest.raises(InputError) as err:
+        refuse_few_contents(g, 3, 3)
+    assert str(err.value).startswith("2 distinct content(s) found in 3 sources; LOSO needs at least 3; held out as "
+                                     "one content: a and a_lossy (near-duplicate: thumbnail distance 0.0")
+    assert err.value.hint.startswith('if they are different contents, pass --content-groups FILE with FILE holding '
+                                     '{"different": [["a", "a_lossy"]]}; else add reference clips')
+    refuse_few_contents(g, 4, 3)  # enough: nothing said

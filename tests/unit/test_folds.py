@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from kit.cli.main import cli
+from kit.errors import InputError
 from kit.model.batches import Complement, Member, RowStream, row_arrays, scalers
 from kit.model.folds import choose_scheme, cut_folds, deal
 from kit.model.loso import run_loso
@@ -82,6 +83,19 @@ def test_a_content_column_keeps_its_sources_in_one_fold_in_loso_and_k_fold() -> 
     loso, scheme = cut_folds(grouped, "loso")
     assert scheme.groups == 7 and scheme.sources == 8 and len(loso) == 7
     assert len(cut_folds(df, "loso")[0]) == 8  # without the column, each source is its own group
+
+
+def test_too_few_content_groups_name_the_sources_held_as_one_and_the_regrouping() -> None:
+    """Was "the corpus has 2 distinct content group(s)", naming neither the sources nor --content-groups."""
+    df = uneven_corpus(n_src=3)
+    sha = df["src_sha256"].to_numpy()
+    grouped = df.assign(content=np.where(sha == f"{2:064x}", f"{1:064x}", sha))
+    with pytest.raises(InputError) as err:
+        cut_folds(grouped, "loso")
+    assert str(err.value) == ("the corpus has 2 distinct content group(s) in 3 sources; LOSO needs at least 3; held "
+                              "out as one content: s01, s02")
+    assert "merge CORPUS --content-groups FILE -o regrouped.parquet with FILE holding " \
+           '{"different": [["s01", "s02"]]}' in err.value.hint
 
 
 def test_the_scheme_chosen_and_why() -> None:

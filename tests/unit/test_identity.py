@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import zlib
 
 import numpy as np
 import pytest
 
 from kit.infra.records import RecordError
+from kit.media.fingerprint import signature_crop
 from kit.media.identity import DIFFERENT_ABOVE, MATCH_AT, Fingerprint, compare, similar_pairs
-from kit.media.signature import POSITIONS, THUMB_BYTES, all_distances, build_signature, decode_signature, distance
-
-
-def _thumbs(frames: np.ndarray) -> bytes:
-    """(n, THUMB_BYTES) uint8 frames as ffmpeg's rawvideo thumbnails."""
-    return np.clip(frames, 0, 255).astype(np.uint8).tobytes()
+from kit.media.signature import POSITIONS, all_distances, build_signature, decode_signature, distance
+from tests.conftest import THUMB8_BYTES as THUMB_BYTES
+from tests.conftest import grid_thumbs as _thumbs
 
 
 def _clip(seed: int, n: int = 60, motion: float = 3.0) -> np.ndarray:
@@ -91,12 +91,12 @@ def test_the_prefilter_bound_never_exceeds_the_distance() -> None:
 def test_a_signature_is_small_and_versioned() -> None:
     noise = np.random.default_rng(2).integers(0, 256, (5000, THUMB_BYTES))  # nothing to compress
     sig = build_signature(_thumbs(noise))
-    assert sig.startswith("t1:") and len(sig) < 4400 and sig.isascii() and sig.isprintable()
+    assert sig.startswith("t2:") and len(sig) < 4400 and sig.isascii() and sig.isprintable()
     assert decode_signature(sig).shape == (POSITIONS, 2, 66)
     assert len(build_signature(_thumbs(np.full((5000, THUMB_BYTES), 128)))) < 200  # a static clip
 
 
-@pytest.mark.parametrize("bad", ["t2:" + "A" * 8, "t1:not base64!", "t1:" + "QUFB", ""])
+@pytest.mark.parametrize("bad", ["t3:" + "A" * 8, "t2:not base64!", "t2:" + "QUFB", ""])
 def test_a_damaged_or_foreign_signature_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         decode_signature(bad)
@@ -106,6 +106,31 @@ def test_a_fingerprint_reads_back_from_json_and_refuses_a_damaged_one() -> None:
     made = _print(_clip(6))
     assert Fingerprint.from_json(made.to_json()) == made
     assert list(made.to_json()) == ["pixels_sha256", "signature", "frames"]
-    for field, value in (("pixels_sha256", "xyz"), ("signature", "t1:AAAA"), ("frames", 0)):
+    for field, value in (("pixels_sha256", "xyz"), ("signature", "t2:AAAA"), ("frames", 0)):
         with pytest.raises((ValueError, RecordError)):
             Fingerprint.from_json({**made.to_json(), field: value})
+
+
+def test_an_older_t1_signature_still_reads_and_compares_as_taken_without_bars() -> None:
+    """A manifest written before bars were cut carries t1 signatures (the whole picture): a merge compares them."""
+    frames = _clip(7)
+    made = _print(frames)
+    raw = decode_signature(made.signature)
+    t1 = "t1:" + base64.b64encode(zlib.compress(np.rint(raw * 255).astype(np.uint8).tobytes())).decode()
+    old = Fingerprint("0" * 64, t1, made.frames)
+    assert signature_crop(t1) == (0.0, 0.0, 0.0, 0.0) and signature_crop(made.signature) == (0.0, 0.0, 0.0, 0.0)
+    like = compare(made, old)
+    assert like.outcome == "match" and like.distance == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_flat_picture_pair_is_undecided_however_close_and_a_textured_one_matches() -> None:
+    card = np.full((40, THUMB_BYTES), 60.0)
+    card[:, 64:] = 128  # dark grey (not black: no bar), neutral chroma
+    one, two = card.copy(), card.copy()
+    one[:, [27, 28, 29]] = 84  # a word in the middle row, as 8x8 thumbnails see text: a little lighter...
+    two[:, [26, 28, 30]] = 84  # ...another word
+    like = compare(_print(one), _print(two))
+    assert like.outcome == "undecided" and like.flat and like.distance < MATCH_AT, like
+    assert "flat pictures" in like.detail
+    textured = _clip(8, motion=0.0)
+    assert not compare(_print(textured), _print(textured + 1.0)).flat

@@ -1,0 +1,141 @@
+"""Letterbox and pillarbox bars, found in a clip's thumbnails, and the picture inside them.
+
+Pure (numpy only). The decode writes a GRID x GRID area-averaged thumbnail of every frame
+(kit.media.fingerprint); kit.media.signature takes its 8x8 frames from the part inside the bars, so a copy
+with bars added matches the clip without them.
+
+A line of the grid (a row for a letterbox, a column for a pillarbox) is a bar when, over every frame of
+the clip, each of its samples is near black (at most BAR_LEVEL) and they all lie within BAR_FLAT levels of
+each other: constant over time and along the line. A dark scene moves or has some texture, so its lines
+fail one test or the other. Bars are counted inward from each edge, and they frame the picture: a still
+dark band at one edge only is the picture's own (cutting it would follow the noise of each copy), and where
+one edge's band is wider than the other's by more than MAX_SKEW lines only the width both share is cut (the
+bars of a copy, beside a dark band of its picture). Bars that would leave less than half of a side are not
+bars (a dark clip, a title card's black above and below its line of text).
+
+A bar rarely ends on a line of the grid: the first line past it holds the rest of the bar and the start of
+the picture. Its share of bar is estimated from its mean over the clip against the next line's, both above
+the bar's level, and that share is cut too (`Bars` holds fractions of a line). The 8x8 frames are then the
+area average of the part left, each grid line weighed by how much of it an 8x8 cell covers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kit.media.fingerprint import GRID, THUMB
+
+BAR_LEVEL = 32  # a bar's samples are at most this (8-bit luma: black is 16 in limited range, 0 in full range)
+BAR_FLAT = 3  # and within this many levels of each other, over the clip and along the line
+MIN_KEPT = GRID // 2  # bars leave at least half of a side; more is a dark picture, not bars
+MAX_SKEW = 2  # lines by which the bars at two opposite edges may differ (a picture padded off centre by a little)
+MIN_STEP = 8.0  # the picture next to a bar must be this much brighter than it to tell how much of a line is bar
+MAX_PART = 0.95  # at most this much of the first line past a bar is cut as bar
+
+Bytes = npt.NDArray[np.uint8]
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Bars at each edge, in lines of the GRID-line thumbnail (fractions of a line included)."""
+
+    top: float = 0.0
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+
+    def shares(self) -> tuple[float, float, float, float]:
+        """Each side's bar as a share of the picture's height (top, bottom) or width (left, right)."""
+        return self.top / GRID, self.bottom / GRID, self.left / GRID, self.right / GRID
+
+
+def _is_bar(hi: Bytes, lo: Bytes) -> bool:
+    """A line whose samples' maxima over the clip are `hi` and minima `lo`."""
+    top = int(hi.max())
+    return top <= BAR_LEVEL and top - int(lo.min()) <= BAR_FLAT
+
+
+def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
+    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none.
+
+    Bars frame the picture: at both edges, about as wide. A dark band at one edge only is the picture's own;
+    beside a bar (a copy with bars of a picture dark at one side), only the width the two bars share is cut."""
+    n = len(hi)
+    lead = next((i for i in range(n) if not _is_bar(hi[i], lo[i])), n)
+    if lead == n:
+        return 0, 0  # bars everywhere: a black clip
+    trail = next(i for i in range(n) if not _is_bar(hi[n - 1 - i], lo[n - 1 - i]))
+    if abs(lead - trail) > MAX_SKEW:
+        lead = trail = min(lead, trail)
+    if not (lead and trail) or n - lead - trail < MIN_KEPT:
+        return 0, 0
+    return lead, trail
+
+
+def _part(means: Floats, first: int, inward: int) -> float:
+    """How much of line `first` (the first past a bar, which lies on the side of `-inward`) is bar still: the line
+    is a mix of the bar and of the picture, which is taken to be like the next line's."""
+    bar = means[first - inward]
+    here, beyond = means[first] - bar, means[first + inward] - bar
+    if beyond < MIN_STEP:
+        return 0.0  # the picture by the bar is about as dark as the bar: no telling
+    return float(min(max(1.0 - here / beyond, 0.0), MAX_PART))
+
+
+def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
+    """The bars at the two ends of one axis, in lines; the line past a bar is partly bar only where the bar
+    ends there (not where the cut stopped short of a dark band of the picture)."""
+    lead, trail = _count(hi, lo)
+    n = len(means)
+    if not lead:
+        return 0.0, 0.0
+    first, last = lead, n - 1 - trail
+    return (lead + (0.0 if _is_bar(hi[first], lo[first]) else _part(means, first, 1)),
+            trail + (0.0 if _is_bar(hi[last], lo[last]) else _part(means, last, -1)))
+
+
+def line_means(luma: Bytes) -> tuple[Floats, Floats]:
+    """(each row's mean, each column's mean) over every frame of (frames, GRID, GRID) luma."""
+    frames = len(luma)
+    rows = luma.sum(axis=(0, 2), dtype=np.int64) / (frames * GRID)
+    cols = luma.sum(axis=(0, 1), dtype=np.int64) / (frames * GRID)
+    return rows.astype(np.float64), cols.astype(np.float64)
+
+
+def find_bars(luma: Bytes) -> Bars:
+    """The bars of a clip from the luma of its thumbnails, (frames, GRID, GRID) uint8."""
+    hi, lo = luma.max(axis=0), luma.min(axis=0)
+    rows, cols = line_means(luma)
+    top, bottom = _side(hi, lo, rows)
+    left, right = _side(hi.T, lo.T, cols)
+    return Bars(top, bottom, left, right)
+
+
+def _weights(start: float, stop: float, lines: int, cells: int) -> Floats:
+    """(cells, lines): how much each of `lines` unit lines weighs in each of `cells` equal cells of [start, stop)."""
+    edges = start + (stop - start) * np.arange(cells + 1) / cells
+    k = np.arange(lines)
+    overlap = np.minimum(edges[1:, None], k + 1.0) - np.maximum(edges[:-1, None], k)
+    w = np.clip(overlap, 0.0, None)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def inside(luma: Bytes, u: Bytes, v: Bytes, bars: Bars) -> Bytes:
+    """The signature's frames of the picture inside `bars`: for each of the given frames (luma (n, GRID, GRID),
+    u and v (n, GRID/2, GRID/2)), the THUMB x THUMB area average of its luma and the mean of each chroma plane,
+    rounded: (n, THUMB*THUMB + 2) uint8."""
+    rows = _weights(bars.top, GRID - bars.bottom, GRID, THUMB)
+    cols = _weights(bars.left, GRID - bars.right, GRID, THUMB)
+    half = GRID // 2
+    c_rows = _weights(bars.top / 2, half - bars.bottom / 2, half, 1)[0]
+    c_cols = _weights(bars.left / 2, half - bars.right / 2, half, 1)[0]
+    # einsum without BLAS: one fixed order of sums, so a clip gives the same bytes on every box
+    y = np.einsum("ik,nkl,jl->nij", rows, luma.astype(np.float64), cols, optimize=False).reshape(len(luma), -1)
+    cu = np.einsum("k,nkl,l->n", c_rows, u.astype(np.float64), c_cols, optimize=False)
+    cv = np.einsum("k,nkl,l->n", c_rows, v.astype(np.float64), c_cols, optimize=False)
+    frames = np.concatenate([y, cu[:, None], cv[:, None]], axis=1)
+    return np.clip(np.floor(frames + 0.5), 0, 255).astype(np.uint8)
