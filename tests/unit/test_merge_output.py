@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
+from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
@@ -90,3 +91,22 @@ def test_a_new_output_beside_the_inputs_is_merged(tmp_path: Path) -> None:
     res = merge(run.root, "-o", run.step("corpus") / "merged.parquet")
     assert res.exit_code == 0, res.output
     assert (run.step("corpus") / "merged.parquet").is_file()
+
+
+def test_a_corpus_changed_after_its_merge_is_refused_naming_the_manifest(tmp_path: Path) -> None:
+    """Issue 40, nothing trusted by its shape: the union's corpus is what its merge recorded, or it is refused."""
+    from kit.steps.s03_loso import check_described
+
+    out = tmp_path / "union.parquet"
+    res = CliRunner().invoke(cli, ["merge", str(write_shard(tmp_path / "a.parquet")), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    check_described(out)  # as merged
+    os.utime(out, None)
+    with open(out, "ab") as fh:
+        fh.write(b"\0")  # a byte more: still read by some readers, not the corpus the merge made
+    with pytest.raises(InputError) as err:
+        check_described(out)
+    assert err.value.message.startswith(f"--corpus {out} has sha256 ") and "union.manifest.json (merged" in \
+        err.value.message and "changed after it was made" in err.value.message
+    (tmp_path / "union.manifest.json").unlink()
+    check_described(out)  # no manifest: a corpus of the user's own, theirs to vouch for

@@ -350,3 +350,25 @@ def test_every_descriptor_is_opened_binary(out: Tree, monkeypatch: pytest.Monkey
     with out.open_read(out.root / "a.json"):
         pass
     assert seen and all(binary for _, binary in seen), seen
+
+
+def test_the_cache_removes_the_temporaries_of_dead_writers_when_it_opens(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 40: a killed write of sha256.json (or a killed demo render) left its temporary in the cache for ever;
+    the out-dir's were removed. Now opening the cache removes a dead writer's of this host, and keeps a live one's."""
+    import subprocess
+
+    from kit.infra.files import host_tag
+    from kit.infra.host import cache_tree
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    cache = tmp_path / "cache"
+    (cache / "demo-v4").mkdir(parents=True)
+    killed = [cache / f".tmp-sha256.json.{dead.stdout.strip()}.{host_tag()}.abcd1234",
+              cache / "demo-v4" / f".tmp-life.y4m.{dead.stdout.strip()}.{host_tag()}.abcd1234"]
+    live = cache / f".tmp-sha256.json.{os.getppid()}.{host_tag()}.abcd1234"
+    for path in (*killed, live):
+        path.write_bytes(b"half")
+    monkeypatch.setenv("KIT_CACHE_DIR", str(cache))
+    cache_tree()
+    assert not any(p.exists() for p in killed) and live.exists()

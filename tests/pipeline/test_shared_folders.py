@@ -1,0 +1,192 @@
+"""A project folder shared on purpose (issue 40, security): real UNIX users, made by the test, in a setgid group
+folder with `umask 002`. Another member of the group can neither change what the kit wrote nor slip it a folder
+or a file of her own; the lead, outside the group, can still read and verify the results tarball.
+
+Needs root (to create users and give files away); skipped with the reason otherwise. The interpreter must be
+reachable by the test users: a folder on its path that only root may traverse is opened for traversal (o+x) for
+the test's duration and closed again."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kit.rundir import RunDir
+from tests.conftest import ROOT
+from tests.kitfiles import shard_table, write_shard
+
+pytestmark = pytest.mark.slow  # real users, a few real runs
+
+GROUP, ALICE, MALLORY, LEAD = "kitproj", "kitalice", "kitmallory", "kitlead"
+RUN = ["--box-id", "alice", "--epochs", "2", "--batch-size", "64", "--seeds", "0,1", "--min-mean-plcc", "-1",
+       "--max-plcc-spread", "2", "--min-seed-plcc", "-1", "--max-abs-bias", "off"]
+
+
+@dataclass
+class Project:
+    base: Path  # 0755, root's: what every user may traverse
+    shared: Path  # 2775 root:kitproj, the project folder
+    corpus: Path  # a corpus every user may read
+
+    def as_user(self, user: str, *argv: str | Path, umask: int = 0o002) -> subprocess.CompletedProcess[str]:
+        """`argv` run as `user` (runuser), with its own home and cache, under `umask`."""
+        home = self.base / f"home-{user}"
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "PYTHONPATH": str(ROOT),
+               "KIT_CACHE_DIR": str(home / "cache"), "LANG": "C.UTF-8"}
+        return subprocess.run(["runuser", "-u", user, "--", *map(str, argv)], env=env, cwd=self.base,
+                              capture_output=True, text=True, timeout=600, preexec_fn=lambda: os.umask(umask))
+
+    def kit(self, user: str, *args: str | Path, umask: int = 0o002) -> subprocess.CompletedProcess[str]:
+        return self.as_user(user, sys.executable, "-m", "kit", *args, umask=umask)
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def _remove_users() -> None:
+    for user in (ALICE, MALLORY, LEAD):
+        subprocess.run(["userdel", user], capture_output=True)
+    subprocess.run(["groupdel", GROUP], capture_output=True)
+
+
+def _traversable(path: Path) -> list[tuple[Path, int]]:
+    """Give others the right to traverse each folder above `path` that lacks it; the modes to put back."""
+    changed = []
+    for folder in [*reversed(path.parents)]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+            changed.append((folder, stat.S_IMODE(mode)))
+    return changed
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Project]:
+    if os.geteuid() != 0:
+        pytest.skip("creating UNIX users needs root")
+    if not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("useradd and runuser are needed to run the kit as other users")
+    _remove_users()
+    _run("groupadd", GROUP)
+    for user, group in ((ALICE, GROUP), (MALLORY, GROUP), (LEAD, "")):
+        _run("useradd", "-M", *(["-N", "-g", group] if group else ["-U"]), "-s", "/bin/sh", user)
+    changed = [c for p in {Path(os.path.realpath(sys.executable)), ROOT, Path(sys.prefix), Path(sys.base_prefix)}
+               for c in _traversable(p)]
+    base = Path(tempfile.mkdtemp(prefix="kit-shared-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        for user in (ALICE, MALLORY, LEAD):
+            (base / f"home-{user}").mkdir(mode=0o700)
+            shutil.chown(base / f"home-{user}", user)
+        shared = base / "proj"
+        shared.mkdir()
+        shutil.chown(shared, "root", GROUP)
+        os.chmod(shared, 0o2775)
+        corpus = write_shard(base / "inputs" / "corpus.parquet", shard_table(n_src=5, rows_per_src=40))
+        os.chmod(base / "inputs", 0o755)
+        yield Project(base, shared, corpus)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        for folder, mode in changed:
+            os.chmod(folder, mode)
+        _remove_users()
+
+
+def _writable_by_others(root: Path) -> list[str]:
+    return [f"{p.relative_to(root)} {stat.filemode(p.lstat().st_mode)}" for p in [root, *root.rglob("*")]
+            if not p.is_symlink() and p.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)]
+
+
+MALLORY_TRIES = """
+import os, sys
+from pathlib import Path
+members = sorted(Path(sys.argv[1]).glob("*/*.npy"))
+results = []
+for attempt, act in (("overwrite", lambda: open(members[0], "r+b").write(b"forged")),
+                     ("add", lambda: open(members[0].parent / "planted.npy", "wb").write(b"x")),
+                     ("rename", lambda: os.rename(members[0], members[0].with_suffix(".old"))),
+                     ("record", lambda: open(members[0].with_suffix(".json"), "w").write("{}"))):
+    try:
+        act()
+        results.append(attempt + ": done")
+    except PermissionError:
+        results.append(attempt + ": refused")
+print(len(members), *results, sep="\\n")
+"""
+
+
+def test_a_group_member_cannot_change_the_members_and_a_forged_one_is_refused(project: Project) -> None:
+    """Issue 40: under umask 002 another member of the group rewrote the LOSO members between the training task and
+    the gather, and the gather printed PROMOTE. The kit's files are no longer hers to write; one given to her
+    anyway (root's chown) is refused by the gather, naming her."""
+    out = project.shared / "union"
+    task = project.kit(ALICE, "step", "loso", "--train-task", "1/1", "--corpus", project.corpus, "--out-dir", out,
+                       *RUN)
+    assert task.returncode == 0, task.stdout + task.stderr
+    assert _writable_by_others(out) == []  # umask 002, yet nothing the kit made is group-writable
+    members = RunDir(out).members
+    tries = project.as_user(MALLORY, sys.executable, "-c", MALLORY_TRIES, members)
+    assert tries.returncode == 0, tries.stderr
+    count, *results = tries.stdout.split("\n")[:5]
+    assert int(count) > 0 and results == ["overwrite: refused", "add: refused", "rename: refused",
+                                          "record: refused"], tries.stdout
+    (member,) = sorted(members.glob("*/*.npy"))[:1]
+    forged = member.with_name("forged")
+    forged.write_bytes(member.read_bytes())  # as root, for mallory: what the file modes no longer let her do
+    shutil.chown(forged, MALLORY, GROUP)
+    forged.replace(member)
+    gather = project.kit(ALICE, "run", "--train-tasks", "1", "--corpus", project.corpus, "--out-dir", out, *RUN)
+    assert gather.returncode == 2, gather.stdout + gather.stderr
+    error = next(line for line in gather.stderr.splitlines() if line.startswith("error: "))
+    assert str(member) in error and f"belongs to user {MALLORY}" in error, error
+    assert not RunDir(out).verdict_file("PROMOTE").exists() and not RunDir(out).verdict_file("HOLD").exists()
+
+
+def test_a_folder_another_member_made_or_left_group_writable_is_refused_naming_her(project: Project) -> None:
+    """A step folder pre-created 0777 by another member was used silently, and her own members folder with it."""
+    out = project.shared / "run2"
+    made = project.as_user(ALICE, "mkdir", out)  # by hand, under umask 002: 2775, alice's
+    assert made.returncode == 0, made.stderr
+    planted = project.as_user(MALLORY, "mkdir", "-m", "0777", out / "03_loso", umask=0o000)
+    assert planted.returncode == 0, planted.stderr  # the setgid group folder lets any member in
+    refused = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, *RUN)
+    assert refused.returncode == 2 and f"error: {out} can be written by group {GROUP}" in refused.stderr, \
+        refused.stderr
+    assert "--group-shared" in refused.stderr
+    shared = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
+    assert shared.returncode == 2 and "without the sticky bit" in shared.stderr, shared.stderr
+    assert project.as_user(ALICE, "chmod", "+t", out).returncode == 0
+    shared = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
+    assert shared.returncode == 2, shared.stdout + shared.stderr
+    assert f"error: {out / '03_loso'} can be written by group {GROUP} and everyone without the sticky bit" \
+        in shared.stderr, shared.stderr
+    assert project.as_user(MALLORY, "chmod", "1777", out / "03_loso").returncode == 0
+    status = project.as_user(MALLORY, "sh", "-c", f"echo '{{}}' > {out / '03_loso' / 'status.json'}")
+    assert status.returncode == 0, status.stderr  # her own "LOSO is done", in her own sticky folder
+    forged = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
+    assert forged.returncode == 2, forged.stdout + forged.stderr
+    assert f"status.json belongs to user {MALLORY}, not to you ({ALICE})" in forged.stderr, forged.stderr
+
+
+def test_the_lead_outside_the_group_reads_and_verifies_what_a_collaborator_sends(project: Project) -> None:
+    out = project.shared / "box"
+    run = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, *RUN)
+    assert run.returncode in (0, 1), run.stdout + run.stderr  # a verdict either way
+    assert _writable_by_others(out) == []
+    (tarball,) = RunDir(out).step("bundle").glob("results-*.tar.gz")
+    assert stat.S_IMODE(tarball.stat().st_mode) == 0o644 and tarball.stat().st_uid == pwd.getpwnam(ALICE).pw_uid
+    verified = project.kit(LEAD, "verify", tarball)  # every member read and checked against its sha256
+    assert verified.returncode == 0 and "OK:" in verified.stdout, verified.stdout + verified.stderr
+    report = project.as_user(LEAD, "cat", RunDir(out).report)
+    assert report.returncode == 0 and "<html" in report.stdout.lower(), report.stderr
