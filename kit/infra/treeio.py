@@ -97,7 +97,8 @@ class Files(Folders):
                 self.seal(fh, executable)
                 self.replace(tmp, path)
         finally:
-            fh.close()
+            with contextlib.suppress(OSError):  # a flush that failed fails again here: the first error is the one
+                fh.close()
             self.remove_temp(tmp)
 
     @contextlib.contextmanager

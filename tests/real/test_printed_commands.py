@@ -107,7 +107,7 @@ def test_status_of_a_run_with_an_incumbent_stays_light(json_run: tuple[Path, obj
     out = tmp_path / "challenger"
     out.mkdir()
     settings = RunSettings(out_dir=out, corpus=done / "02_corpus" / "shard.parquet", incumbent=done)
-    write_run_record(out / "run.json", settings, ["kit/run_full_pipeline.py"], choose_threads())
+    write_run_record(Tree.open(out), out / "run.json", settings, ["kit/run_full_pipeline.py"], choose_threads())
     code, modules = loaded("status", out, cwd=tmp_path)
     assert code == 0
     assert "kit.model.incumbent" in modules  # the LOSO step's plan found the incumbent's files
