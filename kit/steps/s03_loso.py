@@ -143,11 +143,12 @@ class LosoStep:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import training_corpus
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
-        from kit.model.loso import LosoInputs
+        from kit.model.loso import ROW_IDENTITY, LosoInputs
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df, duplicates = training_corpus(corpus, kept_apart(s))
+        # the rows as every training task reads them, with what predictions.parquet says of each (its box, its key)
+        df, duplicates = training_corpus(corpus, tuple(dict.fromkeys([*kept_apart(s), *ROW_IDENTITY])))
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")

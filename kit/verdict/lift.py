@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult
+from kit.verdict.kinds import GROUPS
 
 SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE from 0.8x to 1x the ridge's "adds little"; above 1x it is worse
 
@@ -26,7 +27,8 @@ class Lift(Record):
 
 @dataclass(frozen=True)
 class LiftGate(Record):
-    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE (off unless X is given)."""
+    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE, both means over content groups (1 by default: no
+    worse than ridge; off when X is None)."""
 
     enabled: bool
     threshold: float | None
@@ -57,8 +59,9 @@ def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> L
 
 
 def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_delta: float) -> str:
-    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better)."""
-    rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f})"
+    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better), naming the RMSEs'
+    kind (the gate's: means over content groups)."""
+    rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f}, each a {GROUPS})"
     if not math.isfinite(ratio):
         return f"The ensemble and a ridge regression could not be compared on RMSE {rmses}."
     if ratio > 1:
