@@ -213,6 +213,6 @@ def confidence(intervals: Intervals | None) -> Confidence:
         return (Confidence(ENSEMBLE_CONFORMAL, intervals.nominal, GAUSSIAN_Z, q, True) if q is not None else
                 Confidence(ENSEMBLE, intervals.nominal, None, None, False, intervals.q_reason or "no multiplier"))
     if e.calibrated:
-        return Confidence(ENSEMBLE_CONFORMAL, e.nominal, e.gaussian_z, e.conformal_q_residual, True,
+        return Confidence(ENSEMBLE_CONFORMAL, e.nominal, e.fallback_z, e.conformal_q_residual, True,
                           held_out_coverage=e.coverage_held_out)
     return Confidence(ENSEMBLE, e.nominal, None, None, False, e.reason or "not calibrated")

@@ -41,7 +41,8 @@ def exported_section(e: ExportedInterval) -> list[str]:
             ["coverage on held-out content (each group's q calibrated without it)",
              bounded_cell(e.coverage_held_out, e.coverage_held_out is None)],
             [f"lowest coverage of a content group ({len(groups)} groups)", e.group_coverage_min],
-            [f"for comparison: mu +- {e.gaussian_z:.3f} std (upstream's Gaussian fallback)", e.gaussian_coverage]]
+            [f"for comparison, not exported: mu +- {e.fallback_z:.3f} std (upstream's Gaussian fallback)",
+             e.fallback_coverage]]
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 

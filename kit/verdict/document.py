@@ -127,8 +127,10 @@ class ExportedInterval(Record):
     coverage_held_out: float | None  # each group's rows with q calibrated without that group (its own contents)
     group_coverage: dict[str, float] | None  # per content group id, with the exported q
     group_coverage_min: float | None
-    gaussian_z: float  # upstream's Gaussian multiplier for the nominal level: its fallback when there is no q
-    gaussian_coverage: float | None  # mean +- gaussian_z x std on the same rows: what that fallback covers
+    # not exported: upstream's Gaussian multiplier for the nominal level (its fallback when a manifest has no q),
+    # and what mean +- that x std covers on the same rows: why the spread alone is no interval
+    fallback_z: float
+    fallback_coverage: float | None
     reason: str | None = omit_none()  # why it is not calibrated
 
 
