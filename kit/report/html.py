@@ -283,8 +283,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         "<h2>Per seed</h2>",
         f"<p class='note'>Each seed's figures are {esc(GROUPS)}: one held-out content group is one fold, its "
         "sources' frames pooled.</p>",
-        table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
-               "mean RMSE", "mean bias", "max |bias| of a group", "max abs error", "share outside [0, 100]",
+        table(["seed", f"mean PLCC ({GROUPS})", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
+               f"mean RMSE ({GROUPS})", "mean bias", "max |bias| of a group", "max abs error", "share outside [0, 100]",
                "content groups"],
               [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
                 r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]

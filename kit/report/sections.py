@@ -74,7 +74,8 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extr
     nominal = extras.intervals.nominal if extras.intervals is not None else None
     at = extras.intervals.at(nominal) if extras.intervals is not None and nominal is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
-    headers = ["rank", "source", "why", "resolution", "frame rate", "frames", "PLCC", "RMSE", "bias",
+    headers = ["rank", "source", "why", "resolution", "frame rate", "frames", f"PLCC ({SOURCE})", f"RMSE ({SOURCE})",
+               "bias",
                "max abs error", "share outside [0, 100]", *([f"coverage at {nominal:g}"] if coverage and nominal
                                                             else ["coverage"] if coverage else [])]
     rows = [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
@@ -111,7 +112,8 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
     return [f"<p class='warn'>{esc(said)}</p>"]
 
 
-GROUP_HEADERS = ["group", "frames", "sources", "PLCC", "RMSE", "bias", "max abs error", "share outside [0, 100]"]
+GROUP_HEADERS = ["group", "frames", "sources", f"PLCC ({POOLED})", f"RMSE ({POOLED})", "bias", "max abs error",
+                 "share outside [0, 100]"]
 
 
 UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded
@@ -177,7 +179,8 @@ def every_fold_table(verdict: Verdict) -> list[str]:
     if len(verdict.per_fold) > 2 * ROWS_SHOWN:
         return [note(f"{len(verdict.per_fold):,} (seed, source) rows: {FOLDS_FILE} holds them all.")]
     return ["<details><summary>Every fold</summary>",
-            table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE", "bias", "max abs error",
+            table(["seed", "fold", "source", "frames", f"PLCC ({SOURCE}, this seed)", "SROCC", "KROCC",
+                   f"RMSE ({SOURCE}, this seed)", "bias", "max abs error",
                    "share outside [0, 100]"],
                   [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
                     f.share_out_of_range] for f in verdict.per_fold]),

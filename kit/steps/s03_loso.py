@@ -36,6 +36,7 @@ from kit.steps.members import (
     train_and_gather,
     train_share,
 )
+from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -233,7 +234,7 @@ class LosoStep:
         if duplicates:
             extra["duplicates_dropped"] = duplicates
         return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
-                                 "mean_plcc": sum(means) / len(means),
+                                 "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
                                  "ridge_mean_plcc": baselines.ridge.mean_plcc, "seconds": train_seconds, **extra})
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:

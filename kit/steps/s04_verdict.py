@@ -23,6 +23,7 @@ from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, require_output
 from kit.steps.records import read_step_record
+from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,5 +127,6 @@ class VerdictStep:
         write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
+                                          "mean_plcc_is": GROUPS,
                                 "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

@@ -177,6 +177,10 @@ def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challeng
 
 def lift_reason(g: LiftGate) -> str:
     worse = "the ensemble is worse than the ridge baseline trained beside it: " if g.rmse_ratio > 1 else ""
+    if g.rmse_ratio == math.inf:
+        return f"{worse}the ridge baseline predicts every held-out frame exactly and the ensemble does not"
+    if not math.isfinite(g.rmse_ratio):
+        return f"the ensemble's RMSE could not be compared with the ridge baseline's (--min-rmse-lift {g.threshold:g})"
     return (f"{worse}ensemble RMSE is {g.rmse_ratio:.3f}x the ridge baseline's ({GROUPS}), above --min-rmse-lift "
             f"{g.threshold:g}")
 

@@ -52,7 +52,12 @@ class ChallengerGate(Record):
 def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> Lift:
     """What the ensemble adds over ridge: RMSE ratio (lower is better) and PLCC delta."""
     ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
-    ratio = ensemble_rmse / ridge_rmse if ridge_rmse > 0 else float("nan")
+    if ridge_rmse > 0:
+        ratio = ensemble_rmse / ridge_rmse
+    elif ridge_rmse == 0 and ensemble_rmse >= 0:  # ridge exact (a constant teacher): equal, or infinitely better
+        ratio = math.inf if ensemble_rmse > 0 else 1.0
+    else:
+        ratio = float("nan")
     small = not (ratio < SMALL_LIFT_RMSE_RATIO)
     return Lift(ensemble_plcc, ensemble_rmse, ridge_plcc, ridge_rmse, ratio, ensemble_plcc - ridge_plcc, small,
                 lift_statement(ratio, ensemble_rmse, ridge_rmse, ensemble_plcc - ridge_plcc))
@@ -62,6 +67,8 @@ def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_d
     """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better), naming the RMSEs'
     kind (the gate's: means over content groups)."""
     rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f}, each a {GROUPS})"
+    if ratio == math.inf:
+        return f"The ensemble is worse than a ridge regression, which predicts every held-out frame exactly {rmses}."
     if not math.isfinite(ratio):
         return f"The ensemble and a ridge regression could not be compared on RMSE {rmses}."
     if ratio > 1:
