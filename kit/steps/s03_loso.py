@@ -148,8 +148,7 @@ class LosoStep:
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        # the rows as every training task reads them, with what predictions.parquet says of each (its box, its key)
-        df, duplicates = training_corpus(corpus, tuple(dict.fromkeys([*kept_apart(s), *ROW_IDENTITY])))
+        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY))  # + what predictions.parquet says
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")

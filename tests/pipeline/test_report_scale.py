@@ -91,7 +91,7 @@ def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
                                                          big_page: tuple[str, ReportData, float]) -> None:
     page, _, _ = big_page
     preds = pd.read_parquet(big.predictions)
-    per_row = preds.groupby("row").agg(encoder=("encoder", "first"), cq=("cq", "first"), vmaf=("vmaf", "first"),
+    per_row = preds.groupby("corpus_row").agg(encoder=("encoder", "first"), cq=("cq", "first"), vmaf=("vmaf", "first"),
                                        pred=("pred", "mean"))
     # the per-quality table: the verdict's breakdown (same rows as intervals.parquet), RMSE of the seeds' mean
     quality = {r[0]: r for r in cells(page, "Error by quality setting")}
