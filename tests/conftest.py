@@ -119,6 +119,17 @@ def assert_clean_failure(res: subprocess.CompletedProcess[str], *needles: str) -
     assert any(ln.startswith("hint: ") for ln in res.stderr.splitlines()), res.stderr
 
 
+# what predictions.parquet says of where a row came from: the union and a one-box run of the same rows differ there
+ROW_PROVENANCE = ("corpus_row", "box_id", "device")
+
+
+def assert_same_predictions(a: Path, b: Path) -> None:
+    """Two runs' 03_loso/predictions.parquet hold the same predictions, to the bit, whatever file or box each row
+    was read from (corpus_row is its position in the corpus each run read)."""
+    left, right = (pd.read_parquet(p).drop(columns=list(ROW_PROVENANCE), errors="ignore") for p in (a, b))
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
 def synthetic_corpus(n_src: int = 4, rows_per_src: int = 60, seed: int = 0) -> pd.DataFrame:
     """Rows whose vmaf is a smooth function of the features, as libvmaf's are."""
     rng = np.random.default_rng(seed)
