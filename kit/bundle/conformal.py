@@ -159,7 +159,8 @@ def ship_calibration(source: Path, dest: Path, model_id: str, models: dict[str, 
 
 def model_problems(sidecar: Path) -> list[str]:
     """What `verify` finds wrong with a shipped sidecar's claim of the models it calibrates: each ONNX file it
-    names must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id."""
+    names must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id. A
+    sidecar of a kit before 0.5 names none: there is no claim to check."""
     doc, why = read_json_object(sidecar)
     if doc is None:
         return [f"{sidecar.name}: {why}"]
@@ -167,8 +168,10 @@ def model_problems(sidecar: Path) -> list[str]:
         cal = SplitConformal.from_json(doc, sidecar.name)
     except RecordError as err:
         return [f"{sidecar.name} is not a split-conformal sidecar: {err}"]
+    if cal.model_id is None and cal.models is None:
+        return []
     if cal.model_id is None or not cal.models:
-        return [f"{sidecar.name} names no model it calibrates (model_id, models)"]
+        return [f"{sidecar.name} names half of what it calibrates (model_id and models go together)"]
     problems = []
     for name, sha in sorted(cal.models.items()):
         onnx = sidecar.parent / name

@@ -261,3 +261,24 @@ def test_a_row_upstream_would_reject_is_refused_before_any_work(seeds: tuple[int
     with pytest.raises(InputError) as err:
         check_proposed(seeds, license, url)
     assert needle in err.value.message and hint in err.value.hint and err.value.exit_code == 2
+
+
+def test_verify_checks_the_models_a_sidecar_names_and_an_older_one_names_none(tmp_path: Path) -> None:
+    from kit.bundle.conformal import model_problems
+
+    onnx = tmp_path / "fr_regressor_v2_ensemble_v1_seed0.onnx"
+    onnx.write_bytes(b"model")
+    sha = hashlib.sha256(b"model").hexdigest()
+    (tmp_path / "fr_regressor_v2_ensemble_v1.json").write_text(json.dumps({"members": [{"onnx": onnx.name,
+                                                                                        "sha256": sha}]}))
+    side = sidecar(tmp_path / "fr_regressor_v2_ensemble_v1_calibration.json", 24)
+    assert model_problems(side) == []  # a kit before 0.5 claimed nothing to check
+    doc = json.loads(side.read_text())
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1", "models": {onnx.name: sha}}))
+    assert model_problems(side) == []
+    onnx.write_bytes(b"another model")
+    assert "calibrates fr_regressor_v2_ensemble_v1_seed0.onnx with sha256" in model_problems(side)[0]
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1", "models": {"../x.onnx": sha}}))
+    assert any("not beside it" in p for p in model_problems(side))
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1"}))
+    assert "names half" in model_problems(side)[0]
