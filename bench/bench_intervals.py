@@ -52,12 +52,15 @@ def run_corpus(label: str, corpus: Path, work: Path, extra: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for x in iv["levels"]:
         lvl = x["level"]
-        inside = ((rows[column(lvl, "lo")] <= rows["vmaf"]) & (rows["vmaf"] <= rows[column(lvl, "hi")])).mean()
-        assert abs(inside - x["coverage"]) < 1e-12, (label, lvl)  # the figure is the file's
-        width = "unbounded" if x["mean_width"] is None else f"{x['mean_width']:.2f}"
         q = "unbounded" if x["q"] is None else f"{x['q']:.2f}"
         qa = "unbounded" if x["q_abs"] is None else f"{x['q_abs']:.2f}"
-        print(f"| {lvl:.0%} | {x['rank']} | {q} | {qa} | {x['coverage']:.1%} | {width} | "
+        if x["coverage"] is None:  # no figure beside an unbounded interval (null bounds in the file)
+            assert rows[column(lvl, "lo")].isna().any(), (label, lvl)
+            print(f"| {lvl:.0%} | {x['rank']} | {q} | {qa} | unbounded: no figure | | | {x['share_unbounded']:.0%} |")
+            continue
+        inside = ((rows[column(lvl, "lo")] <= rows["vmaf"]) & (rows["vmaf"] <= rows[column(lvl, "hi")])).mean()
+        assert abs(inside - x["coverage"]) < 1e-12, (label, lvl)  # the figure is the file's
+        print(f"| {lvl:.0%} | {x['rank']} | {q} | {qa} | {x['coverage']:.1%} | {x['mean_width']:.2f} | "
               f"{x['source_coverage_min']:.1%} | {x['share_unbounded']:.0%} |")
     clip = iv.get("clip_use")
     if isinstance(clip, dict):
@@ -66,8 +69,9 @@ def run_corpus(label: str, corpus: Path, work: Path, extra: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for g in v["breakdown"]:  # type: ignore[union-attr]
         if g["by"] == "encoder":
+            cov = "unbounded" if g["coverage"] is None else f"{g['coverage']:.1%}"
             print(f"| {g['group']} | {g['n_frames']} | {g['plcc']:.4f} | {g['rmse']:.2f} | {g['bias']:+.2f} | "
-                  f"{g['max_abs_error']:.1f} | {g['share_out_of_range']:.1%} | {g['coverage']:.1%} |")
+                  f"{g['max_abs_error']:.1f} | {g['share_out_of_range']:.1%} | {cov} |")
     for block in v.get("holdout") or []:  # type: ignore[union-attr]
         print(f"--holdout {block['kind']}: {block['scheme']}")
         for g in block["groups"]:

@@ -60,7 +60,7 @@ def make_run(out: Path, n_sources: int, seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     vmaf = np.clip(100 - 2.2 * (grid["cq"].to_numpy() - 17) + level[i] + rng.normal(0, 2.5, len(grid)), 0, 100)
     is_bad = np.isin(np.array(names)[i], bad)
     offset = np.where(np.isin(np.array(names), bad), 8.0, rng.normal(0, 0.8, n_sources))
-    rows = pd.DataFrame({"row": np.arange(len(grid), dtype=np.int64), "src": np.array(names)[i],
+    rows = pd.DataFrame({"corpus_row": np.arange(len(grid), dtype=np.int64), "src": np.array(names)[i],
                          "src_sha256": np.array(shas)[i], "encoder": grid["encoder"].to_numpy(),
                          "cq": grid["cq"].to_numpy(np.int32), "frame_index": grid["frame_index"].to_numpy(np.int32),
                          "vmaf": vmaf, "fold": i.astype(np.int32)})
@@ -72,8 +72,8 @@ def make_run(out: Path, n_sources: int, seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     folds = fold_figures(preds)
     folds.to_parquet(out / "03_loso" / "folds.parquet", index=False)
     corpus = out / "corpus.parquet"
-    rows.assign(bitrate_kbps=40000.0 / rows["cq"] * (1 + i % 7)).drop(columns=["row", "fold"]).to_parquet(corpus)
-    ensemble = preds.groupby("row")["pred"].mean().to_numpy()
+    rows.assign(bitrate_kbps=40000.0 / rows["cq"] * (1 + i % 7)).drop(columns=["corpus_row", "fold"]).to_parquet(corpus)
+    ensemble = preds.groupby("corpus_row")["pred"].mean().to_numpy()
     blocks = interval_blocks(out, rows, ensemble)
     verdict = Verdict.from_json({**synthetic_verdict(folds, names, shas, list(seeds), corpus, height).to_json(),
                                  **blocks})
@@ -86,7 +86,7 @@ def fold_figures(preds: pd.DataFrame) -> pd.DataFrame:
     err = preds["pred"] - preds["vmaf"]
     g = preds.assign(err=err, abs_err=err.abs(), out=(preds["pred"] < 0) | (preds["pred"] > 100),
                      at100=preds["vmaf"] >= 100).groupby(["seed", "fold", "src", "src_sha256"], as_index=False)
-    out = g.agg(n_frames=("row", "size"), share_vmaf_100=("at100", "mean"), bias=("err", "mean"),
+    out = g.agg(n_frames=("corpus_row", "size"), share_vmaf_100=("at100", "mean"), bias=("err", "mean"),
                 max_abs_error=("abs_err", "max"), share_out_of_range=("out", "mean"),
                 rmse=("err", lambda e: float(np.sqrt(np.mean(e ** 2)))))
     plcc = preds.groupby(["seed", "fold"])[["vmaf", "pred"]].corr().xs("vmaf", level=2)["pred"]

@@ -9,39 +9,51 @@ unbounded. Upstream's loader (`SplitConformalCalibration.quantile`) then caps th
 largest residual: the kit says so in the copy, the manifest and the cards, never quietly.
 
 Upstream's loader reads only `method`, `alpha` and `residuals` (`from_json`), so the copy may carry more keys:
-it gains `unbounded` and `warning` only when the interval is unbounded; a bounded copy is the verdict's file
-byte for byte. Light on purpose (math only): no numpy, the rules are a few lines.
+`calibrated` (and `reason` when not), `model_id` and `models` (the sha256 of each ONNX file it calibrates: the
+ensemble's members, whose mean it was calibrated on; `ensemble-kit verify` checks them against the files beside
+it). An unbounded level has no residual at all (`n` 0): upstream's loader then gives no interval and warns that
+the calibration is empty, where with residuals it would take the largest. Light on purpose (math only): no numpy,
+the rules are a few lines.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.files import sha256_file
+from kit.infra.outside import read_json_object
 from kit.infra.records import Record, RecordError, omit_none
 from kit.infra.tree import Tree
 from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
 from kit.verdict.document import Intervals
+from kit.verdict.exported import ENSEMBLE, ENSEMBLE_CONFORMAL
 from kit.verdict.intervals import percent
 
 METHOD = "split-conformal"
 GAUSSIAN_Z = GAUSSIAN_Z95  # upstream's confidence.gaussian_z
-ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
 DEFAULT_NOMINAL = 0.95  # upstream's nominal_coverage when a verdict names none
 NO_INTERVALS = "no intervals in this verdict (kit older than 0.4)"
+CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidecar <model>_calibration.json
 
 
 @dataclass(frozen=True)
 class SplitConformal(Record):
-    """Upstream vmaf-tune's split-conformal sidecar, its keys in upstream's (sorted) order."""
+    """Upstream vmaf-tune's split-conformal sidecar (its four keys first), with the kit's additions."""
 
     alpha: float
     method: str
     n: int
     residuals: list[float]
+    calibrated: bool | None = omit_none()  # False: no interval (too few content groups), `reason` says why
+    content_groups: int | None = omit_none()  # how many there were, when no residual is given
+    reason: str | None = omit_none()
+    calibrates: str | None = omit_none()  # what an interval from it is for
+    model_id: str | None = omit_none()  # the shipped copy: the ensemble it calibrates ...
+    models: dict[str, str] | None = omit_none()  # ... and each of its ONNX files' sha256
 
 
 def rank(n: int, alpha: float) -> int:
@@ -101,60 +113,112 @@ class CalibrationCard(Record):
     rank: int  # ceil((n+1)(1-alpha))
     unbounded: bool
     q_abs: float | None  # the rank-th smallest residual (VMAF points); null when unbounded
-    upstream_q: float  # what upstream's loader computes from the file (its interval's half-width)
+    upstream_q: float  # what upstream's loader computes from the file (its interval's half-width; 0 when empty)
     unit: str
     note: str
+    calibrated: bool | None = omit_none()  # kit 0.5: False when the file holds no residual (unbounded)
+    model_id: str | None = omit_none()  # the ensemble it calibrates, and its members' sha256 (as in the file)
+    models: dict[str, str] | None = omit_none()
 
 
 def unbounded_warning(n: int, alpha: float) -> str:
     k = rank(n, alpha)
     return (f"UNBOUNDED: with n={n} content groups the {percent(1 - alpha)} interval needs the {k}-th smallest "
-            f"residual and there are only {n}: no finite interval is guaranteed to cover a new source at this level. "
-            f"Upstream's loader (vmaftune.conformal) would silently use the largest residual instead; an interval it "
-            f"prints from this file has no coverage guarantee. Add content groups (at least "
+            f"residual and there are only {n}: no finite interval is guaranteed to cover a new source at this level, "
+            f"so the sidecar holds no residual (upstream's loader would otherwise silently use the largest; with none "
+            f"it gives no interval and warns that the calibration is empty). Add content groups (at least "
             f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
 
 
+def calibrated_form(cal: SplitConformal) -> SplitConformal:
+    """The sidecar as shipped: an unbounded one (even one of an older verdict, with residuals) holds none."""
+    groups = cal.content_groups if cal.content_groups is not None else cal.n
+    if not unbounded(groups, cal.alpha):
+        return replace(cal, calibrated=True)
+    return replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
+                   reason=cal.reason or unbounded_warning(groups, cal.alpha))
 
 
-def ship_calibration(tree: Tree, source: Path, dest: Path) -> CalibrationCard:
-    """Copy the verdict's sidecar to `dest` (upstream's format; an unbounded one says so in two extra keys its
-    loader ignores) and describe it."""
-    cal = read_calibration(tree, source)
-    k, open_ended = rank(cal.n, cal.alpha), unbounded(cal.n, cal.alpha)
-    if open_ended:
-        tree.write_json(dest, {**cal.to_json(), "unbounded": True, "warning": unbounded_warning(cal.n, cal.alpha)})
-    else:
-        tree.write_bytes(dest, tree.read_bytes(source))
-    note = (unbounded_warning(cal.n, cal.alpha) if open_ended else
+def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
+    """Write the verdict's sidecar to `dest` (upstream's format) naming the ensemble it calibrates and the
+    sha256 of each member's ONNX file (`models`: file name -> sha256), and describe it."""
+    cal = replace(calibrated_form(read_calibration(tree, source)), model_id=model_id,
+                  models=dict(sorted(models.items())))
+    tree.write_json(dest, cal.to_json())
+    groups = cal.content_groups if cal.content_groups is not None else cal.n
+    k, open_ended = rank(groups, cal.alpha), not cal.calibrated
+    note = (unbounded_warning(groups, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-clip miss); the "
             f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "
             f"clip of a new source with probability at least {percent(1 - cal.alpha)}; upstream's loader interpolates "
-            f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider")
+            f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider. It calibrates the mean of "
+            f"{model_id}'s members, not one member alone")
     return CalibrationCard(
-        dest.name, tree.sha256(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), cal.n, k, open_ended,
+        dest.name, tree.sha256(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), groups, k, open_ended,
         None if open_ended else sorted(cal.residuals)[k - 1], upstream_quantile(cal.residuals, cal.alpha),
-        "VMAF points, per clip (a source x encoder x cq encode, predicted from its mean features)", note)
+        "VMAF points, per clip (a source x encoder x cq encode, predicted from its mean features)", note,
+        bool(cal.calibrated), model_id, cal.models)
+
+
+def model_problems(sidecar: Path) -> list[str]:
+    """What `verify` finds wrong with a shipped sidecar's claim of the models it calibrates: each ONNX file it
+    names must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id. A
+    sidecar of a kit before 0.5 names none: there is no claim to check."""
+    doc, why = read_json_object(sidecar)
+    if doc is None:
+        return [f"{sidecar.name}: {why}"]
+    try:
+        cal = SplitConformal.from_json(doc, sidecar.name)
+    except RecordError as err:
+        return [f"{sidecar.name} is not a split-conformal sidecar: {err}"]
+    if cal.model_id is None and cal.models is None:
+        return []
+    if cal.model_id is None or not cal.models:
+        return [f"{sidecar.name} names half of what it calibrates (model_id and models go together)"]
+    problems = []
+    for name, sha in sorted(cal.models.items()):
+        onnx = sidecar.parent / name
+        if "/" in name or "\\" in name or not onnx.is_file():
+            problems.append(f"{sidecar.name} calibrates {name}, which is not beside it")
+        elif sha256_file(onnx) != sha:
+            problems.append(f"{sidecar.name} calibrates {name} with sha256 {sha[:12]}..., the file's is "
+                            f"{sha256_file(onnx)[:12]}...")
+    manifest, _ = read_json_object(sidecar.parent / f"{cal.model_id}.json")
+    members = manifest.get("members") if manifest is not None else None
+    listed = {str(m.get("onnx")): str(m.get("sha256")) for m in members if isinstance(m, dict)} \
+        if isinstance(members, list) else None
+    if listed is not None and listed != cal.models:
+        problems.append(f"{sidecar.name} calibrates other files than the members of {cal.model_id}.json lists")
+    return problems
 
 
 @dataclass(frozen=True)
 class Confidence(Record):
     """Upstream's ensemble-manifest `confidence` block (ai/scripts/train_fr_regressor_v2_ensemble.py's
-    `_build_manifest`), plus `reason` when there is no conformal multiplier (its readers take `.get` of the
-    keys they know)."""
+    `_build_manifest`; its readers take `.get` of the keys they know), plus `calibrated` and, when not, the
+    `reason`. Not calibrated, no field reads as an interval: no multiplier, and `gaussian_z` null too, since
+    upstream's rule ("ensemble": mu +- gaussian_z x sigma) would otherwise make the members' spread one."""
 
     method: str
     nominal_coverage: float
-    gaussian_z: float
+    gaussian_z: float | None
     conformal_q_residual: float | None
+    calibrated: bool
     reason: str | None = omit_none()
+    held_out_coverage: float | None = omit_none()  # the verdict's, on content each q was calibrated without
 
 
 def confidence(intervals: Intervals | None) -> Confidence:
-    """The shipped ensemble's confidence: the verdict's multiplier of the members' std (ddof=1) at its nominal
-    level (`conformal_q_residual`), or null with the verdict's reason (absolute scores, an unbounded interval)."""
+    """The shipped ensemble's confidence: the verdict's exported interval (kit.verdict.exported) at its nominal
+    level, mu +- conformal_q_residual x the members' std (ddof=1); or no interval at all, with the reason."""
     if intervals is None:
-        return Confidence(ENSEMBLE, DEFAULT_NOMINAL, GAUSSIAN_Z, None, NO_INTERVALS)
-    if intervals.conformal_q_residual is not None:
-        return Confidence(ENSEMBLE_CONFORMAL, intervals.nominal, GAUSSIAN_Z, intervals.conformal_q_residual)
-    return Confidence(ENSEMBLE, intervals.nominal, GAUSSIAN_Z, None, intervals.q_reason or "no multiplier")
+        return Confidence(ENSEMBLE, DEFAULT_NOMINAL, None, None, False, NO_INTERVALS)
+    e = intervals.exported
+    if e is None:  # a verdict of kit 0.4: its multiplier, which it gave only when bounded
+        q = intervals.conformal_q_residual
+        return (Confidence(ENSEMBLE_CONFORMAL, intervals.nominal, GAUSSIAN_Z, q, True) if q is not None else
+                Confidence(ENSEMBLE, intervals.nominal, None, None, False, intervals.q_reason or "no multiplier"))
+    if e.calibrated:
+        return Confidence(ENSEMBLE_CONFORMAL, e.nominal, e.fallback_z, e.conformal_q_residual, True,
+                          held_out_coverage=e.coverage_held_out)
+    return Confidence(ENSEMBLE, e.nominal, None, None, False, e.reason or "not calibrated")

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kit import __version__
+from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
 from kit.infra.tree import Tree
-from kit.rundir import RESULTS_MANIFEST
+from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
 __all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
 
@@ -64,6 +65,14 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
 
 
 def verify_tarball(source: Path) -> ResultsCheck:
-    """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too)."""
+    """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too), and
+    check that each shipped calibration sidecar names the models it calibrates as they are in the tarball."""
     with extraction_dir("kit-verify") as tmp:
-        return check_results(source, tmp)
+        report = check_results(source, tmp)
+        if report.top is not None and report.manifest is not None:
+            for arc in sorted(report.manifest.files):
+                if arc.startswith(f"{LAYOUT.exports.as_posix()}/") and arc.endswith(CALIBRATION_SUFFIX) \
+                        and (report.top / arc).is_file():
+                    report.problems += model_problems(report.top / arc)
+            report.ok = not report.problems
+        return report

@@ -24,7 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
-from kit.bundle.conformal import CalibrationCard, Confidence, ship_calibration
+from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
     ENSEMBLE_ID,
     MAX_NOTES,
@@ -62,7 +62,6 @@ ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "S
                          "Gather", "Identity", "Clip"})
 INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
-CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidecar <model>_calibration.json
 
 
 def layout() -> dict[str, object]:
@@ -289,8 +288,8 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
         "confidence": ship.confidence.to_json(),
         "ensemble_rule": (f"mean of the members +/- {q:.4f} x their std (ddof=1): conformal, "
                           f"{percent(ship.confidence.nominal_coverage)} nominal" if q is not None else
-                          f"no conformal multiplier ({ship.confidence.reason}); upstream's fallback, mean +/- "
-                          f"{ship.confidence.gaussian_z} x std, assumes Gaussian errors and is not calibrated"),
+                          f"no interval: not calibrated ({ship.confidence.reason}); the members' std alone is no "
+                          "interval, so no multiplier is given (gaussian_z null)"),
         "calibration": card.to_json() if card is not None else None,
         "applies_to": "conformal_q_residual: the ensemble's mean prediction of one frame (calibrated on frames of "
                       "held-out sources; whether it holds per clip is the verdict's intervals.clip_use); the "
@@ -308,37 +307,29 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     tree.make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     written: list[Path] = []
+    models: list[tuple[str, Exported, Path, float]] = []
+    for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
+        for name in [member_id(member.seed)] + ([SINGLE_ID] if member.seed == chosen_seed else []):
+            onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
+                                                (feats, codec, encoders, cqs))
+            models.append((name, member, onnx_path, diff))
+    shas = {path: tree.sha256(path) for _, _, path, _ in models}
+    entries = [ProfileMember(name, path.name, member.seed, shas[path])
+               for name, member, path, _ in models if name != SINGLE_ID]
     card = None
     if ship.calibration is not None:
         dest = folder / f"{ENSEMBLE_ID}{CALIBRATION_SUFFIX}"
-        card = ship_calibration(tree, ship.calibration, dest)
+        card = ship_calibration(tree, ship.calibration, dest, ENSEMBLE_ID, {e.onnx: e.sha256 for e in entries})
         written.append(dest)
     rows: list[RegistryRow] = []
-    entries: list[ProfileMember] = []
-    for member in members:
-        names = [member_id(member.seed)] + ([SINGLE_ID] if member.seed == chosen_seed else [])
-        for name in names:
-            proto = build_profile_onnx(member.model, crf_range, {
-                "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
-                "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}"})
-            if bad := ops_used(proto) - ALLOWED_OPS:
-                raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
-            onnx_path = folder / f"{name}.onnx"
-            tree.write_bytes(onnx_path, proto.SerializeToString())
-            diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
-            if not diff <= PARITY_ATOL:  # NaN fails too
-                tree.remove(onnx_path)
-                raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
-            sidecar = folder / f"{name}.json"
-            sha = tree.sha256(onnx_path)
-            doc = sidecar_doc(name, member.seed, onnx_path, sha, verdict, train, crf_range, diff,
-                              why if name == SINGLE_ID else None)
-            tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
-            rows.append(RegistryRow(name, "fr", onnx_path.name, sha, ship.license, ship.license_url,
-                                    sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
-            if name != SINGLE_ID:
-                entries.append(ProfileMember(name, onnx_path.name, member.seed, sha))
-            written += [onnx_path, sidecar]
+    for name, member, onnx_path, diff in models:
+        sidecar = folder / f"{name}.json"
+        doc = sidecar_doc(name, member.seed, onnx_path, shas[onnx_path], verdict, train, crf_range, diff,
+                          why if name == SINGLE_ID else None)
+        tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
+        rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
+                                sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
+        written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ENSEMBLE_ID}.json"
     tree.write_json(manifest, ProfileManifest(
@@ -349,6 +340,26 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     registry = folder / "registry-rows.json"
     tree.write_json(registry, [r.to_json() for r in rows])
     return [*written, manifest, registry]
+
+
+def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict, folder: Path,
+                      crf_range: tuple[int, int], corpus: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+                      ) -> tuple[Path, float]:
+    """One member as vmaf-tune's [N, 20] model, checked (ops, parity on `corpus`: features, codec block,
+    encoders, cqs) before it is kept; its path and the parity figure."""
+    feats, codec, encoders, cqs = corpus
+    proto = build_profile_onnx(member.model, crf_range, {
+        "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
+        "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}"})
+    if bad := ops_used(proto) - ALLOWED_OPS:
+        raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
+    onnx_path = folder / f"{name}.onnx"
+    tree.write_bytes(onnx_path, proto.SerializeToString())
+    diff = profile_parity(member.model, onnx_path, feats, encoders, cqs, codec, crf_range)
+    if not diff <= PARITY_ATOL:  # NaN fails too
+        tree.remove(onnx_path)
+        raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
+    return onnx_path, diff
 
 
 def _notes(seed: int, verdict: Verdict) -> str:

@@ -138,8 +138,12 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(), "Gate: every seed's mean PLCC."),
     RunFlag("--incumbent", "incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote "
             "only if this run beats its models by more than the seed spread."),
-    RunFlag("--min-rmse-lift", "gate.min_rmse_lift", Float(0, 10),
-            "Optional gate: ensemble RMSE <= X * ridge-baseline RMSE (e.g. 0.7)."),
+    RunFlag("--min-rmse-lift", "gate.min_rmse_lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge "
+            "baseline trained beside it, both means over content groups (1: no worse than ridge; 0.7 for a clear "
+            "lift); off to drop it.", metavar="X|off"),
+    RunFlag("--min-content-groups", "gate.min_content_groups", Int(1, 1_000_000), "Gate: PROMOTE needs "
+            "at least N held-out content groups (5 by default: see the README's minimum evidence); lower it to "
+            "promote on fewer."),
     RunFlag("--max-abs-bias", "gate.max_abs_bias", Limit(), "Gate: no held-out source may be off by more than X "
             "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
     RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "

@@ -61,6 +61,10 @@ COLUMNS = tuple(SCHEMA.names)
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
 ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
 TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
+# every row training reads carries its 0-based position in the corpus file it was read from (a box's
+# 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,
+# and joining LOSO's and the verdict's files to that file by it (or by kit.corpus.dedup.KEY) finds the row
+CORPUS_ROW = "corpus_row"
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
 # what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
@@ -160,7 +164,8 @@ def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
     order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
-    same models, figure for figure. A schema-2 file (no `content`) reads with every source its own group.
+    same models, figure for figure; each row keeps its position in the file (CORPUS_ROW). A schema-2 file (no
+    `content`) reads with every source its own group.
     `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart).
     Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second."""
     from kit.corpus.dedup import KEY, SCORED, drop_duplicates  # dedup builds on this module's columns
@@ -173,12 +178,13 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
     table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *ROW_ORDER, *KEY, *SCORED]) if c in stored])
+    table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
-    return with_names(table.select(wanted)).to_pandas(), duplicates
+    return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
 
 
 def check_one_group_each(table: pa.Table, label: str) -> None:

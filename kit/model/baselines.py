@@ -9,15 +9,25 @@ seed document 000's architectures, trained with the ensemble's recipe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from kit.model.folds import Fold
-from kit.model.loso import LosoInputs, LosoResult, by_source, evaluate_loso, fold_summary, source_results
+from kit.model.loso import (
+    LosoInputs,
+    LosoResult,
+    by_group,
+    by_source,
+    evaluate_loso,
+    fold_summary,
+    group_results,
+    source_results,
+)
 from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
 from kit.model.recipe import TrainConfig
-from kit.model.results import BaselineResult, FoldResult
+from kit.model.results import BaselineResult, FoldResult, GroupResult
 from kit.model.train import EpochCallback, TrainData, TrainedEnsemble, TrainJob, train_jobs
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
@@ -48,16 +58,31 @@ def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: f
     return RidgeModel(mean, std, w, y_mean - float(x_mean @ w))
 
 
-def fold_result(fold: Fold, target: np.ndarray, pred: np.ndarray) -> list[FoldResult]:
-    """A baseline's figures on each source of one fold, from its predictions of the fold's rows."""
-    return source_results(fold, target[fold.rows], pred)
+@dataclass
+class Scores:
+    """A model's held-out figures, gathered fold by fold: per source, and per content group (its sources pooled)."""
+
+    sources: list[FoldResult]
+    groups: list[GroupResult]
+
+    @classmethod
+    def of(cls, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray]) -> Scores:
+        """`predict(i, fold)`: the model's predictions of fold i's rows."""
+        out = cls([], [])
+        for i, fold in enumerate(folds):
+            pred = predict(i, fold)
+            out.sources += source_results(fold, target[fold.rows], pred)
+            out.groups += group_results(fold, target[fold.rows], pred)
+        return out
 
 
-def baseline_result(model: str, folds: list[FoldResult], details: dict[str, object]) -> BaselineResult:
-    """Mean PLCC/SROCC/KROCC/RMSE over the folds (kit.model.loso.CORRELATION_RULE), with the folds."""
-    means = {m: fold_summary(folds, m)["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
+def baseline_result(model: str, scores: Scores, details: dict[str, object]) -> BaselineResult:
+    """Mean PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.loso.CORRELATION_RULE), with
+    the per-source folds and the groups."""
+    groups = by_group(scores.groups)
+    means = {m: fold_summary(groups, m)["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
     return BaselineResult(model, details, means["plcc"], means["srocc"], means["krocc"], means["rmse"],
-                          len(folds), tuple(folds))
+                          len(groups), tuple(by_source(scores.sources)), tuple(groups))
 
 
 @dataclass(frozen=True)
@@ -100,20 +125,20 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
     shift = data.mean(0)
     shifted = data - shift
     total = Moments.of(shifted)
-    results = []
-    for fold in folds:
+
+    def predict(_: int, fold: Fold) -> np.ndarray:
         model = ridge_from_moments(total - Moments.of(shifted[fold.rows]), shift, feats.shape[1])
-        results += fold_result(fold, target, model.predict(feats[fold.rows], codec[fold.rows]))
-    return baseline_result("ridge", by_source(results), {
+        return model.predict(feats[fold.rows], codec[fold.rows])
+
+    return baseline_result("ridge", Scores.of(folds, target, predict), {
         "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
 
 
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
     """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
     feats, codec = inputs.feats, inputs.codec
-    results = [r for m, fold in enumerate(inputs.folds)
-               for r in fold_result(fold, inputs.target, ens.predict(m, feats[fold.rows], codec[fold.rows]))]
-    return baseline_result(arch.name, by_source(results), {
+    scores = Scores.of(inputs.folds, inputs.target, lambda m, fold: ens.predict(m, feats[fold.rows], codec[fold.rows]))
+    return baseline_result(arch.name, scores, {
         "params": arch.params, "seed": seed,
         "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
         "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})

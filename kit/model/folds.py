@@ -49,11 +49,12 @@ def choose_scheme(asked: str, groups: int, sources: int) -> FoldScheme:
 
 @dataclass(frozen=True)
 class Source:
-    """One source of a fold: its name, content hash and rows (sorted global indices)."""
+    """One source of a fold: its name, content hash, content group and rows (sorted global indices)."""
 
     src: str
     src_sha256: str
     rows: np.ndarray
+    content: str = ""  # its content group (the sources of one group are held out together)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ class Fold:
     @property
     def src_sha256(self) -> str:
         return self.sources[0].src_sha256
+
+    def groups(self) -> list[tuple[str, tuple[Source, ...]]]:
+        """The content groups this fold holds out, each with its sources, in the order of their first source."""
+        by_group: dict[str, list[Source]] = {}
+        for source in self.sources:
+            by_group.setdefault(source.content or source.src_sha256, []).append(source)
+        return [(g, tuple(members)) for g, members in by_group.items()]
 
 
 def group_ids(df: pd.DataFrame) -> np.ndarray:
@@ -99,12 +107,12 @@ def cut_folds(df: pd.DataFrame, asked: str = LOSO) -> tuple[list[Fold], FoldSche
     content groups, or a source too short to hold out."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
-    sources = {s: Source(str(names[s]), s, np.sort(rows[s])) for s in rows}
-    order = sorted(sources, key=lambda s: (sources[s].src, s))
     group = group_ids(df)
+    sources = {s: Source(str(names[s]), s, np.sort(rows[s]), str(group[np.min(rows[s])])) for s in rows}
+    order = sorted(sources, key=lambda s: (sources[s].src, s))
     members: dict[str, list[str]] = {}
     for s in order:  # a group's sources in (name, hash) order; groups in their first source's
-        members.setdefault(str(group[sources[s].rows[0]]), []).append(s)
+        members.setdefault(sources[s].content, []).append(s)
     if len(members) < MIN_SOURCES:
         refuse_few_groups(members, {s: sources[s].src for s in sources}, CONTENT in df.columns)
     frames = by_source["frame_index"].nunique()

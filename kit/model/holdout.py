@@ -4,8 +4,8 @@ Each encoder (box) is left out in turn, crossed with grouped folds over contents
 or one per content group when there are fewer): a member trains on the rows of the other encoders and the other
 folds' contents, and predicts the held-out encoder's rows of its own fold's contents. So every predicted row comes
 from a model that saw neither its encoder (box) nor its content, and a copy of the same clip under another encoder
-cannot leak the answer. Written to `03_loso/holdout_<kind>.parquet` (seed, fold, heldout, row, vmaf, pred); the
-verdict reads it as its own block.
+cannot leak the answer. Written to `03_loso/holdout_<kind>.parquet` (seed, fold, heldout, corpus_row, vmaf, pred:
+corpus_row as in predictions.parquet); the verdict reads it as its own block.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.corpus.schema import CORPUS_ROW
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.model.folds import cut_folds
@@ -44,6 +45,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
                               f"or drop --holdout {kind}")
     content_folds, scheme = cut_folds(df, str(HOLDOUT_K))
     out: list[HoldoutFold] = []
+    left: dict[str, int] = {}  # held-out rows no member can predict: nothing else to train on in their fold
     for v in kinds:
         mine = values == v
         for fold in content_folds:
@@ -53,9 +55,15 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
             train = np.flatnonzero(~mine & ~in_fold)
             if len(test) and len(train):
                 out.append(HoldoutFold(len(out), v, train.astype(np.int64), test.astype(np.int64)))
+            elif len(test):
+                left[v] = left.get(v, 0) + len(test)
     shown = ", ".join(kinds[:6]) + (f" and {len(kinds) - 6} more" if len(kinds) > 6 else "")
     why = (f"every {kind} ({shown}) left out in turn, crossed with {scheme.label} over contents: a row is "
            f"predicted by members that saw neither its {kind} nor its content")
+    if left:
+        why += (f"; {sum(left.values())} of {len(df)} rows left out (" + ", ".join(f"{n} of {v}" for v, n in
+                                                                               sorted(left.items()))
+                + f"): in their fold no row of another {kind} is left to train on")
     return out, why
 
 
@@ -66,10 +74,11 @@ def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: 
     folds, why = holdout_folds(df, kind, corpus)
     members = [Member(seed, f.index, f.train) for seed in seeds for f in folds]
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers)
+    corpus_row = df[CORPUS_ROW].to_numpy() if CORPUS_ROW in df else np.arange(len(df), dtype=np.int64)
     frames = []
     for m, mem in enumerate(ens.members):
         f = folds[mem.fold]
         frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(f.index), "heldout": f.heldout,
-                                    "row": f.test, "vmaf": target[f.test],
+                                    "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
                                     "pred": ens.predict(m, feats[f.test], codec[f.test])}))
     return pd.concat(frames, ignore_index=True), why

@@ -2,27 +2,34 @@
 
 A piece of content never sits on both sides of a fold, even when two boxes named it differently. Every
 (seed, fold) member is trained in one call of the batched trainer (kit.model.train), its members grouped onto the
-training workers. Whatever the scheme, every row is predicted by the members that did not train on it and the
-figures are per source (FoldResult rows): with one source per fold, as in LOSO, they are the folds' figures.
+training workers. Whatever the scheme, every row is predicted by the members that did not train on it. The figures
+come twice: per source (FoldResult rows: folds.parquet, the per-source tables) and per content group, its sources'
+rows pooled (GroupResult): the seeds' means, which the gate reads, average over content groups, one vote each.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from kit.corpus.schema import VMAF_CEILING
+from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.model.batches import Complement
 from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
 from kit.model.recipe import TrainConfig
-from kit.model.results import FoldResult, FoldScheme, SeedReport
+from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
+
+# what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
+# key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
+ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
+                "frame_index", "device")
 
 
 def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:
@@ -33,7 +40,7 @@ def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:
 
 @dataclass
 class LosoResult:
-    seed_reports: list[SeedReport]
+    seed_reports: list[SeedReport]  # means over content groups; folds[] per source
     folds: pd.DataFrame  # every (seed, source), the FoldResult fields as columns (folds.parquet)
     predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
     n_members: int
@@ -55,6 +62,9 @@ class LosoInputs:
 
     @classmethod
     def of(cls, df: pd.DataFrame, asked: str = LOSO) -> LosoInputs:
+        """`df` as kit.corpus.schema.training_corpus reads it (a frame without corpus_row numbers its rows)."""
+        if CORPUS_ROW not in df:
+            df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)
         feats, codec = design_matrix(df)
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
@@ -91,6 +101,29 @@ def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None
     return results
 
 
+def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
+    """One model's figures on each content group a fold holds out, its sources' rows pooled (one vote per
+    content), from its predictions `pred` of the fold's rows (teacher `y`)."""
+    groups = fold.groups()
+    results = []
+    for content, sources in groups:
+        rows = sources[0].rows if len(sources) == 1 else np.sort(np.concatenate([s.rows for s in sources]))
+        at = slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, rows)
+        ys, ps = y[at], pred[at]
+        a, e = agreement_of(ys, ps), errors(ys, ps)
+        results.append(GroupResult(content=content, name=" + ".join(s.src for s in sources), n_sources=len(sources),
+                                   fold=fold.index, n_frames=len(rows), plcc=a["plcc"], srocc=a["srocc"],
+                                   krocc=a["krocc"], rmse=a["rmse"], bias=e["bias"],
+                                   max_abs_error=e["max_abs_error"], share_out_of_range=e["share_out_of_range"],
+                                   teacher_constant=is_constant(ys)))
+    return results
+
+
+def by_group(results: list[GroupResult]) -> list[GroupResult]:
+    """Per-group results in group order (name, id), whichever fold held each out."""
+    return sorted(results, key=lambda r: (r.name, r.content))
+
+
 def by_source(results: list[FoldResult]) -> list[FoldResult]:
     """Per-source results in source order (name, hash), whichever fold held each out; stable within a seed."""
     return sorted(results, key=lambda r: (r.src, r.src_sha256))
@@ -99,9 +132,9 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
     """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
-    # whole columns once, not once per member (at 1,000 sources that alone took minutes)
-    encoder, cq, frame, sha = (df[c].to_numpy() for c in ("encoder", "cq", "frame_index", "src_sha256"))
+    identity = {c: df[c].to_numpy() for c in ROW_IDENTITY if c in df.columns}  # whole columns once
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
+    per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
     codes, keys = clip_codes(df), df[list(CLIP_KEY)]
     for m, mem in enumerate(ens.members):
@@ -109,22 +142,24 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]
         per_seed[mem.seed] += source_results(fold, y, pred, mem.seed)
-        pred_frames.append(pd.DataFrame({
-            "seed": np.int32(mem.seed), "fold": np.int32(fold.index), "row": fold.rows.astype(np.int64),
-            "src_sha256": sha[fold.rows], "encoder": encoder[fold.rows],
-            "cq": cq[fold.rows], "frame_index": frame[fold.rows], "vmaf": y, "pred": pred,
-        }))
+        per_group[mem.seed] += group_results(fold, y, pred)
+        pred_frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(fold.index),
+                                         **{c: col[fold.rows] for c, col in identity.items()}, "vmaf": y,
+                                         "pred": pred}))
         clip_frames.append(clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
                                             functools.partial(ens.predict, m)))
     per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
-    reports = [seed_report(seed, per_seed[seed]) for seed in seeds]
+    reports = [seed_report(seed, per_seed[seed], by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *CLIP_KEY], kind="stable")
     return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
                       inputs.scheme, clips.reset_index(drop=True))
 
 
-def correlation(fold: FoldResult, metric: str) -> float:
+Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group
+
+
+def correlation(fold: Scored, metric: str) -> float:
     """A fold's PLCC, SROCC or KROCC as the seed's means count it (CORRELATION_RULE); NaN stays NaN."""
     return float(getattr(fold, metric))
 
@@ -139,16 +174,20 @@ def agreement_of(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 CORRELATION_RULE = (
-    "A held-out source whose teacher scores are all equal has no defined correlation: its fold is left out of the "
-    "PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold whose "
-    "predictions are constant while the teacher varies counts as correlation 0.")
+    "A held-out content group whose teacher scores are all equal has no defined correlation: its fold is left out "
+    "of the PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold "
+    "whose predictions are constant while the teacher varies counts as correlation 0. When no fold has a defined "
+    "correlation (a teacher constant everywhere), the means are 0.0: no agreement is shown, and the gate holds.")
 
 
-def fold_summary(folds: list[FoldResult], metric: str) -> dict[str, float]:
+def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
     """mean/std/min/max of one metric over the folds, by CORRELATION_RULE for the correlations."""
     if metric == "rmse":
         return summarise([f.rmse for f in folds])
-    return summarise([correlation(f, metric) for f in folds if not f.teacher_constant])
+    counted = [correlation(f, metric) for f in folds if not f.teacher_constant]
+    if folds and not counted:  # a constant teacher everywhere: no agreement to show, and a number all the same
+        return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
+    return summarise(counted)
 
 
 def is_constant(values: np.ndarray) -> bool | None:
@@ -156,23 +195,24 @@ def is_constant(values: np.ndarray) -> bool | None:
     return True if len(values) and np.ptp(values) == 0 else None
 
 
-def seed_report(seed: int, folds: list[FoldResult]) -> SeedReport:
-    """One seed's figures over its folds, by CORRELATION_RULE."""
-    plcc = fold_summary(folds, "plcc")
-    undefined = [f.src for f in folds if f.teacher_constant]
-    bias = [float(f.bias) for f in folds if f.bias is not None]
+def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:
+    """One seed's figures: its means over the held-out content groups (one vote per content, CORRELATION_RULE),
+    and its per-source folds beside them."""
+    plcc = fold_summary(groups, "plcc")
+    undefined = [g.name for g in groups if g.teacher_constant]
+    bias = [float(g.bias) for g in groups if g.bias is not None]
     return SeedReport(
         seed=seed, mean_plcc=plcc["mean"], std_plcc=plcc["std"], min_plcc=plcc["min"], max_plcc=plcc["max"],
-        mean_srocc=fold_summary(folds, "srocc")["mean"], mean_krocc=fold_summary(folds, "krocc")["mean"],
-        mean_rmse=fold_summary(folds, "rmse")["mean"], n_folds=len(folds), folds=tuple(folds),
+        mean_srocc=fold_summary(groups, "srocc")["mean"], mean_krocc=fold_summary(groups, "krocc")["mean"],
+        mean_rmse=fold_summary(groups, "rmse")["mean"], n_folds=len(groups), folds=tuple(folds),
         folds_without_correlation=undefined or None,
         mean_bias=float(np.mean(bias)) if bias else None, max_abs_bias=float(np.max(np.abs(bias))) if bias else None,
-        max_abs_error=max((float(f.max_abs_error) for f in folds if f.max_abs_error is not None), default=None),
-        share_out_of_range=out_of_range_share(folds),
+        max_abs_error=max((float(g.max_abs_error) for g in groups if g.max_abs_error is not None), default=None),
+        share_out_of_range=out_of_range_share(groups), content_groups=tuple(groups),
     )
 
 
-def out_of_range_share(folds: list[FoldResult]) -> float | None:
+def out_of_range_share(folds: Sequence[Scored]) -> float | None:
     """Of all held-out predictions of these folds, the share outside [0, 100] (each fold weighs its frames)."""
     counted = [f for f in folds if f.share_out_of_range is not None]
     frames = sum(f.n_frames for f in counted)

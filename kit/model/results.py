@@ -41,6 +41,28 @@ class FoldResult(Record):
 
 
 @dataclass(frozen=True)
+class GroupResult(Record):
+    """Agreement with the teacher on one held-out content group, its sources' rows pooled: one content, one vote.
+
+    The seeds' and the baselines' means (mean_plcc, mean_rmse, ...) average these, one per content group, so two
+    sources of one content (a twin, a copy on another box) count once. `name` is its sources' names joined."""
+
+    content: str  # the group's id (the corpus's `content` column)
+    name: str  # its sources' names, " + " between them
+    n_sources: int
+    fold: int  # the fold that held it out
+    n_frames: int
+    plcc: float = float("nan")
+    srocc: float = float("nan")
+    krocc: float = float("nan")
+    rmse: float = float("nan")
+    bias: float | None = omit_none()
+    max_abs_error: float | None = omit_none()
+    share_out_of_range: float | None = omit_none()
+    teacher_constant: bool | None = omit_none()  # True: every held-out teacher score of the group is equal
+
+
+@dataclass(frozen=True)
 class FoldScheme(Record):
     """Which validation ran and why (kit.model.folds.choose_scheme): in every seed report and the verdict."""
 
@@ -67,7 +89,8 @@ class CorpusRef(Record):
 
 @dataclass(frozen=True)
 class SeedSummary(Record):
-    """One seed's figures over its folds: the verdict's `per_seed` rows."""
+    """One seed's figures over its folds: the verdict's `per_seed` rows. A fold here is a held-out content group
+    (GroupResult): the means and n_folds count each content group once, whatever its number of sources."""
 
     seed: int
     mean_plcc: float
@@ -98,6 +121,8 @@ class SeedReport(SeedSummary):
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.loso.CORRELATION_RULE
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
+    # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
+    content_groups: tuple[GroupResult, ...] | None = omit_none()
 
     @property
     def summary(self) -> SeedSummary:
@@ -117,7 +142,8 @@ class BaselineResult(Record):
     """A reference model on the same folds: its name, what it is, its mean figures and folds.
 
     `details` holds the model's own description (ridge: alpha, inputs; an architecture:
-    params, seed, inputs, recipe; the incumbent: path, members, sha256, note).
+    params, seed, inputs, recipe; the incumbent: path, members, sha256, note). Its means and n_folds are over
+    content groups, as the ensemble's (GroupResult); `folds` is per source.
     """
 
     model: str
@@ -128,6 +154,7 @@ class BaselineResult(Record):
     mean_rmse: float = float("nan")
     n_folds: int = 0
     folds: tuple[FoldResult, ...] = ()
+    content_groups: tuple[GroupResult, ...] | None = omit_none()  # kit 0.5
 
 
 @dataclass(frozen=True)

@@ -70,19 +70,21 @@ def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Fig
     per level over the sources, from intervals.parquet); the diagonal is exact calibration."""
     fig = Figure(figsize=(6.0, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    levels = [lv for lv in intervals.levels if np.isfinite(lv.level)]
+    levels = [lv for lv in intervals.levels if np.isfinite(lv.level) and lv.coverage is not None]
     ax.plot([0.45, 1.0], [0.45, 1.0], color="grey", linewidth=0.8, label="nominal = empirical")
     if by_source is not None:
-        columns = [(lv.level, level_key(lv.level)) for lv in levels if level_key(lv.level) in by_source]
+        columns = [(lv.level, level_key(lv.level)) for lv in levels
+                   if level_key(lv.level) in by_source and by_source[level_key(lv.level)].notna().any()]
         if columns:
             data = [by_source[c].dropna().to_numpy() for _, c in columns]
             ax.boxplot(data, positions=[lv for lv, _ in columns], widths=0.025, showfliers=True, manage_ticks=False,
                        flierprops={"markersize": 2, "alpha": 0.4}, medianprops={"color": "tab:orange"})
             ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
-    ax.plot([lv.level for lv in levels], [lv.coverage for lv in levels], "o-", color="tab:blue", label="pooled")
-    for lv in levels:
-        if lv.unbounded or lv.share_unbounded > 0:  # 100 % of an unbounded interval says nothing
-            ax.annotate("unbounded", (lv.level, lv.coverage), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.plot([lv.level for lv in levels], [float(lv.coverage or 0.0) for lv in levels], "o-", color="tab:blue",
+            label="pooled")
+    for lv in intervals.levels:  # no point where there is no figure: the level is named on the axis instead
+        if lv.coverage is None:
+            ax.annotate("unbounded:\nno coverage", (lv.level, 0.02), fontsize=7, ha="center", color="tab:red")
     ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
     ax.legend(fontsize=7, loc="upper left")
     return fig

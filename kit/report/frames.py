@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from kit.corpus.schema import CORPUS_ROW
 from kit.model.results import FoldResult
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, plcc, quality_key
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 PANELS = 12  # predicted-vs-teacher panels: the worst sources of the verdict's ranking
 FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
-ROW_COLUMNS = ("seed", "row", "src_sha256", "encoder", "cq", "vmaf", "pred")
+ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred")
 
 
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
@@ -39,7 +40,7 @@ def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]
     df = read_frame(path, [c for c in ROW_COLUMNS if c in have])
     df = df[df["seed"].isin(list(seeds))]
     firsts = {c: (c, "first") for c in ("src_sha256", "encoder", "cq", "vmaf") if c in df}
-    per_row = df.groupby("row", sort=True).agg(**firsts, pred=("pred", "mean")).reset_index(drop=True)
+    per_row = df.groupby(CORPUS_ROW, sort=True).agg(**firsts, pred=("pred", "mean")).reset_index(drop=True)
     shas = per_row["src_sha256"].astype(str)
     per_row["src"] = shas.map(names).fillna(shas.str[:12])  # a source the verdict does not name: its hash
     return per_row
@@ -55,15 +56,20 @@ def read_intervals(path: Path) -> pd.DataFrame:
 
 def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
     """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level
-    keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5)."""
+    keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5);
+    NaN (no figure) where some row of the source has no bound at that level (null: unbounded)."""
     inside = {}
     for lo in (c for c in intervals.columns if c.startswith("lo")):
         hi = "hi" + lo[2:]
         if hi in intervals:
             level = level_of(lo)
             name = "nominal" if level is None else level_key(level)
-            inside[name] = (intervals[lo] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals[hi])
-    return pd.DataFrame(inside).groupby(intervals["src_sha256"]).mean()
+            open_ended = intervals[lo].isna() | intervals[hi].isna()
+            inside[name] = ((intervals[lo] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals[hi])).where(
+                ~open_ended, np.nan)
+    frame = pd.DataFrame(inside).astype(float)
+    by = frame.groupby(intervals["src_sha256"])
+    return by.mean().where(~frame.isna().groupby(intervals["src_sha256"]).any())
 
 
 def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from kit.infra.invocation import RunProvenance
 from kit.report.extras import Extras
 from kit.report.markup import capped, esc, kv_table, table
 from kit.report.markup import fmt as _fmt
+from kit.verdict.kinds import DEFINITIONS, GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,19 +113,25 @@ def gate_table(verdict: Verdict) -> str:
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
     scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     rows: list[tuple[str, float | None, str, bool | None]] = [
-        (f"mean over seeds of each seed's mean {scheme} PLCC", gate.mean_plcc, f">= {_fmt(gate.mean_plcc_threshold)}",
-         gate.mean_plcc_pass),
+        (f"mean over seeds of each seed's mean {scheme} PLCC ({GROUPS})", gate.mean_plcc,
+         f">= {_fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass),
         ("seed spread (max - min of the seed means)", gate.plcc_spread, f"<= {_fmt(gate.plcc_spread_max)}",
          gate.plcc_spread_pass),
-        ("every seed's mean PLCC (lowest shown)", lowest, f">= {_fmt(gate.per_seed_min)}", gate.per_seed_pass)]
+        (f"every seed's mean PLCC, lowest shown ({GROUPS})", lowest, f">= {_fmt(gate.per_seed_min)}",
+         gate.per_seed_pass)]
+    if (e := verdict.evidence_gate) is not None:
+        rows.append(("held-out content groups (--min-content-groups)", float(e.content_groups),
+                     f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None))
     if lift_gate.enabled:
-        rows.append(("RMSE ratio ensemble / ridge (--min-rmse-lift)", lift_gate.rmse_ratio,
+        rows.append((f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio,
                      f"<= {_fmt(lift_gate.threshold)}", lift_gate.passed))
     if challenger.enabled:
         rows.append(("margin over the incumbent (PLCC)", challenger.margin,
                      f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
-    for g, what, flag in ((verdict.bias_gate, "largest |bias| of a source (mean over seeds)", "--max-abs-bias"),
-                          (verdict.fold_rmse_gate, "largest RMSE of a source (mean over seeds)", "--max-fold-rmse")):
+    for g, what, flag in ((verdict.bias_gate, f"largest |bias| of a source ({SOURCE}, mean over seeds)",
+                           "--max-abs-bias"),
+                          (verdict.fold_rmse_gate, f"largest RMSE of a source ({SOURCE}, mean over seeds)",
+                           "--max-fold-rmse")):
         if g is not None:
             limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
             rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
@@ -144,7 +151,7 @@ LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--
 
 def limit_rows(verdict: Verdict) -> list[tuple[str, float | None, str, bool | None]]:
     """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
-    gates = [("pooled coverage at the nominal level", verdict.coverage_gate),
+    gates = [(f"coverage at the nominal level ({POOLED})", verdict.coverage_gate),
              ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
              *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
     rows: list[tuple[str, float | None, str, bool | None]] = []
@@ -152,7 +159,9 @@ def limit_rows(verdict: Verdict) -> list[tuple[str, float | None, str, bool | No
         if g is None:
             continue
         sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
-        rows.append((f"{what}: {g.worst}" if g.worst else what, g.worst_value,
+        value = g.worst_value if g.measure != "coverage" or math.isfinite(g.worst_value) else None
+        what = f"{what}: unbounded, no figure ({g.statement})" if value is None and g.measure == "coverage" else what
+        rows.append((f"{what}: {g.worst}" if g.worst else what, value,
                      f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
                      g.passed if g.enabled else None))
     if (c := verdict.completeness) is not None:
@@ -166,9 +175,9 @@ def _result(ok: bool | None) -> str:
     return "off" if ok is None else "pass" if ok else "FAIL"
 
 
-RMSE_NOTE = ("RMSE here is per held-out source, or the mean over seeds of each seed's per-source RMSE; the "
-             "figures' RMSE is that of the seeds' mean prediction (an ensemble average is a little closer to the "
-             "teacher). Bias is the mean of (prediction - teacher): an offset no correlation can see.")
+RMSE_NOTE = (f"Every figure names its kind (docs/figures.md). {GROUPS}: {DEFINITIONS[GROUPS]}. {POOLED}: "
+             f"{DEFINITIONS[POOLED]}: it adds the offsets between contents, so it is larger. {SOURCE}: "
+             f"{DEFINITIONS[SOURCE]}. Bias is the mean of (prediction - teacher): an offset no correlation can see.")
 
 
 def baselines_section(verdict: Verdict) -> list[str]:
@@ -182,7 +191,7 @@ def baselines_section(verdict: Verdict) -> list[str]:
     for statement in (lift.statement, verdict.challenger_gate.statement):
         if statement:
             parts.append(f"<p>{esc(statement)}</p>")
-    return [*parts, table(["model", "mean PLCC", "mean RMSE"], rows)]
+    return [*parts, table(["model", f"mean PLCC ({GROUPS})", f"mean RMSE ({GROUPS})"], rows)]
 
 
 def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
@@ -246,7 +255,7 @@ NAV = (("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teach
 
 def render_report(verdict: Verdict, data: ReportData | None = None,
                   extra_sections: Sequence[tuple[str, str]] = ()) -> str:
-    from kit.report import sections
+    from kit.report import intervals, sections
     from kit.report.frames import folds_frame
 
     data = data or ReportData()
@@ -257,7 +266,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     body = [*(sections.source_table_section(worst_first, folds, extras) if not worst_first.empty else []),
             *sections.quality_section(extras, data.predictions), *sections.breakdown_sections(extras),
-            *sections.intervals_section(extras, data.coverage)]
+            *intervals.intervals_section(extras, data.coverage)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "gate", "folds", "predictions", "rate-quality", "baselines", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
@@ -266,15 +275,17 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         f"<p>{esc(verdict.recommendation)}</p>",
         f"<p class='note'>{esc(verdict.plcc_measures)} "
         f"Teacher model: {esc(verdict.teacher_model)}.</p>",
-        f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Figures are per source, from each row's "
-        "prediction by the members that did not train on it.</p>",
+        f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Every figure comes from each row's prediction by "
+        f"the members that did not train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",
         *sections.resolution_note(verdict.corpus.clips),
         "<h2 id='gate'>Gate</h2>", gate_table(verdict),
         *figure_sections(verdict, data, worst_first, folds),
         "<h2>Per seed</h2>",
-        table(["seed", "mean PLCC", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
-               "mean RMSE (over folds)", "mean bias", "max |bias| of a fold", "max abs error", "share outside [0, 100]",
-               "sources"],
+        f"<p class='note'>Each seed's figures are {esc(GROUPS)}: one held-out content group is one fold, its "
+        "sources' frames pooled.</p>",
+        table(["seed", f"mean PLCC ({GROUPS})", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
+               f"mean RMSE ({GROUPS})", "mean bias", "max |bias| of a group", "max abs error", "share outside [0, 100]",
+               "content groups"],
               [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
                 r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]
                for r in verdict.per_seed]),
@@ -283,7 +294,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         "<h2>Worst folds</h2>",
         "<p class='note'>Ranked by whichever of PLCC, RMSE and |bias| is furthest from the typical source "
         "(each relative to its median over the sources); the reason names it. Figures are means over seeds.</p>",
-        table(["source", "why", "PLCC", "SROCC", "RMSE (mean over seeds)", "bias", "max abs error", "frames",
+        table(["source", "why", f"PLCC ({SOURCE})", "SROCC", f"RMSE ({SOURCE}, mean over seeds)", "bias",
+               "max abs error", "frames",
                "share at vmaf 100"],
               [[w.src, w.reason, w.plcc, w.srocc, w.rmse, w.bias, w.max_abs_error, w.n_frames, w.share_vmaf_100]
                for w in verdict.worst_folds]),

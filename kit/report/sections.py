@@ -10,6 +10,7 @@ import numpy as np
 from kit.report.extras import Extras
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
 from kit.report.markup import ROWS_SHOWN, esc, note, table
+from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,11 +72,15 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extr
     """The worst sources' figures, worst first; the folds table holds every source's."""
     coverage = "coverage" in ranked
     nominal = extras.intervals.nominal if extras.intervals is not None else None
-    headers = ["rank", "source", "why", "resolution", "frame rate", "frames", "PLCC", "RMSE", "bias",
+    at = extras.intervals.at(nominal) if extras.intervals is not None and nominal is not None else None
+    open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
+    headers = ["rank", "source", "why", "resolution", "frame rate", "frames", f"PLCC ({SOURCE})", f"RMSE ({SOURCE})",
+               "bias",
                "max abs error", "share outside [0, 100]", *([f"coverage at {nominal:g}"] if coverage and nominal
                                                             else ["coverage"] if coverage else [])]
     rows = [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
-             r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range, *([r.coverage] if coverage else [])]
+             r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range,
+             *([bounded_cell(r.coverage, open_ended)] if coverage else [])]
             for i, r in enumerate(ranked.itertuples())]
     n_sources = folds["src_sha256"].nunique()
     more = n_sources - len(rows)
@@ -84,7 +89,8 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extr
             + (f"; at most {np.nanmax(shares):.1%} of a source's frames." if np.nanmax(shares) > 0 else ".")
             ) if np.isfinite(shares).any() else "The folds record no out-of-range share."
     return ["<h2 id='sources'>Error by source, worst first</h2>",
-            note("Means over seeds of each seed's figures on the source (folds table); share outside [0, 100]: of "
+            note(f"{SOURCE}: means over seeds of each seed's figures on the source (folds table); share outside "
+                 "[0, 100]: of "
                  "its frames' predictions; resolution, frame rate and frames (distinct frame indices scored) from "
                  "the corpus" + (f"; coverage: the share of its rows inside their interval ({INTERVALS_FILE})"
                                  if coverage else "") + f". {said}"),
@@ -106,14 +112,25 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
     return [f"<p class='warn'>{esc(said)}</p>"]
 
 
-GROUP_HEADERS = ["group", "frames", "sources", "PLCC", "RMSE", "bias", "max abs error", "share outside [0, 100]"]
+GROUP_HEADERS = ["group", "frames", "sources", f"PLCC ({POOLED})", f"RMSE ({POOLED})", "bias", "max abs error",
+                 "share outside [0, 100]"]
+
+
+UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded
+
+
+def bounded_cell(value: float | None, unbounded: bool) -> object:
+    """A coverage or width cell: the figure, or that there is none because the interval is unbounded."""
+    return UNBOUNDED_CELL if unbounded and (value is None or not np.isfinite(value)) else value
 
 
 def group_table(rows: list[GroupErrors]) -> str:
-    coverage = any(np.isfinite(r.coverage) for r in rows)
+    """One grouping's figures (pooled over frames); coverage and width where the rows have intervals."""
+    coverage = any(r.coverage is not None or r.coverage_reason for r in rows)
     return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
                  [[r.group, r.n_frames, r.n_sources, r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range,
-                   *([r.coverage, r.mean_width] if coverage else [])] for r in rows])
+                   *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
+                     if coverage else [])] for r in rows])
 
 
 def quality_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
@@ -126,7 +143,7 @@ def quality_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
         return []
     return ["<h2 id='quality'>Error by quality setting</h2>",
             note(f"Each row: every held-out frame encoded at that setting, all sources; the ensemble's mean "
-                 f"prediction over seeds. From {source}."), group_table(rows)]
+                 f"prediction over seeds ({POOLED}). From {source}."), group_table(rows)]
 
 
 BREAKDOWNS = (("encoder", "Error by encoder"), ("box", "Error by box"), ("resolution", "Error by resolution class"))
@@ -139,41 +156,22 @@ def breakdown_sections(extras: Extras) -> list[str]:
         if rows := extras.rows(by):
             parts += [f"<h2 id='by-{by}'>{esc(title)}</h2>", group_table(rows)]
     if parts:
-        parts.insert(1, note("From the verdict's breakdown: the ensemble's held-out predictions grouped; coverage "
-                             f"at the nominal level, recomputable from {INTERVALS_FILE}."))
+        parts.insert(1, note(f"From the verdict's breakdown: the ensemble's held-out predictions grouped, each figure "
+                             f"{POOLED}; coverage at the nominal level, recomputable from {INTERVALS_FILE}."))
+        parts += confounding_notes(extras.breakdown)
     for block in extras.holdout:
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
-                       f"it nor the row's content. Its gate is in the gate table."),
-                  group_table(list(block.groups))]
+                       f"it nor the row's content ({POOLED}). Its gate is in the gate table."),
+                  group_table(list(block.groups)), *confounding_notes(block.groups),
+                  *([f"<p class='warn'>{esc(block.left_out)}</p>"] if block.left_out else [])]
     return parts
 
 
-def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[str]:
-    """The intervals: method and guarantee, each level's coverage and width, the chart, and per-clip use."""
-    from kit.report import charts, figures
-
-    iv = extras.intervals
-    if iv is None:
-        return []
-    parts = ["<h2 id='coverage'>Prediction intervals: coverage</h2>",
-             f"<p>{esc(iv.method)}: {esc(iv.formula)} Score: {esc(iv.score)}; unit of the guarantee: "
-             f"{esc(iv.unit)}; calibrated on {iv.n_groups} content groups; nominal level {iv.nominal:g}.</p>"]
-    if iv.warning:
-        parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
-    parts.append(table(["nominal", "rank", "q", "q (VMAF points)", "unbounded", "coverage (pooled)", "mean width",
-                        "lowest coverage of a source", "share of rows unbounded"],
-                       [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.coverage, lv.mean_width,
-                         lv.source_coverage_min, lv.share_unbounded] for lv in iv.levels]))
-    parts.append(figures.figure_html(charts.coverage_figure(iv, by_source),
-                                     "Pooled coverage from the verdict; per source, the share of each source's "
-                                     f"rows with lo <= teacher <= hi at each level, from {INTERVALS_FILE}."))
-    if iv.clip_use is not None:
-        c = iv.clip_use
-        parts += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",
-                  table(["clips", "RMSE", "max abs error", "coverage", "intervals hold"],
-                        [[c.n_clips, c.rmse, c.max_abs_error, c.coverage, c.holds]]), note(c.note)]
-    return parts
+def confounding_notes(groups: tuple[GroupErrors, ...]) -> list[str]:
+    """What a group also stands for (a box that ran its own encoders), said under its table."""
+    said = list(dict.fromkeys(g.note for g in groups if g.note and g.by in ("box", "encoder")))
+    return [f"<p class='warn'>{esc(s)}</p>" for s in said]
 
 
 def every_fold_table(verdict: Verdict) -> list[str]:
@@ -181,7 +179,8 @@ def every_fold_table(verdict: Verdict) -> list[str]:
     if len(verdict.per_fold) > 2 * ROWS_SHOWN:
         return [note(f"{len(verdict.per_fold):,} (seed, source) rows: {FOLDS_FILE} holds them all.")]
     return ["<details><summary>Every fold</summary>",
-            table(["seed", "fold", "source", "frames", "PLCC", "SROCC", "KROCC", "RMSE", "bias", "max abs error",
+            table(["seed", "fold", "source", "frames", f"PLCC ({SOURCE}, this seed)", "SROCC", "KROCC",
+                   f"RMSE ({SOURCE}, this seed)", "bias", "max abs error",
                    "share outside [0, 100]"],
                   [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
                     f.share_out_of_range] for f in verdict.per_fold]),

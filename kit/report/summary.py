@@ -17,8 +17,9 @@ from kit.infra.invocation import kit_command, receiver_commands
 from kit.infra.tree import Rules, Tree
 from kit.infra.visible import visible
 from kit.rundir import RunDir
-from kit.verdict.document import IntervalLevel, Verdict, worst_group
+from kit.verdict.document import ExportedInterval, IntervalLevel, Verdict, worst_group
 from kit.verdict.intervals import percent
+from kit.verdict.kinds import CLIP, GROUPS, POOLED, SOURCE
 
 
 def read_out_dir(out_dir: Path) -> Tree:
@@ -49,13 +50,19 @@ def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
     ok = {True: "pass", False: "FAIL"}
     seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
     scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
-    return [
-        (f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}  (gate >= {gate.mean_plcc_threshold}, "
-                           f"{ok[gate.mean_plcc_pass]})"),
+    rows = [
+        (f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, "
+                                f"{ok[gate.mean_plcc_pass]})"),
         ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
-        ("per seed", seeds + f"  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
-        *fold_gate_rows(verdict),
+        ("per seed", f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
     ]
+    if (e := verdict.evidence_gate) is not None:
+        rows.append(("evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})"))
+    lg = verdict.lift_gate
+    if lg.enabled:
+        rows.append(("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups  "
+                                               f"(gate <= {lg.threshold:g}, {ok[lg.passed]})"))
+    return [*rows, *fold_gate_rows(verdict)]
 
 
 def fold_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
@@ -66,7 +73,7 @@ def fold_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
                             (verdict.fold_rmse_gate, "largest source RMSE", "--max-fold-rmse")):
         if g is not None and g.worst_src is not None:
             gate = f"gate <= {g.threshold:g}, {ok[g.passed]}" if g.enabled else f"no gate: {limit} off"
-            rows.append((label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}  ({gate})"))
+            rows.append((label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({gate})"))
     return rows
 
 
@@ -76,7 +83,7 @@ BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linea
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
     """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
-    rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}")
+    rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}, {GROUPS}")
             for name, b in verdict.baselines.items()]
     if rows:
         rows.append(("the baselines", BASELINES_LINE))
@@ -84,7 +91,7 @@ def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("what the ensemble adds", verdict.lift.statement))
     if verdict.incumbent is not None:
         rows.append(("incumbent", f"PLCC {_num(verdict.incumbent.mean_plcc)}, "
-                                  f"RMSE {_num(verdict.incumbent.mean_rmse, '.2f')}"))
+                                  f"RMSE {_num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
     challenger = verdict.challenger_gate
     if challenger.enabled and challenger.statement:
         rows.append(("champion/challenger", challenger.statement))
@@ -118,8 +125,8 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
     """One level of the intervals as the summary says it: its measured coverage and width, or why there is none."""
     if x.unbounded:
         return f"{percent(x.level)} unbounded ({n_groups} content groups: needs more)"
-    if x.share_unbounded > 0:
-        return f"{percent(x.level)} not measurable (unbounded without each row's own group)"
+    if x.coverage is None:
+        return f"{percent(x.level)} unbounded without each row's own group: no coverage"
     return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
 
 
@@ -128,11 +135,13 @@ def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
     iv = verdict.intervals
     if iv is None:
         return []
-    rows = [("intervals (held out)", "; ".join(level_text(x, iv.n_groups) for x in iv.levels))]
+    rows = [("intervals (held out)", "; ".join(level_text(x, iv.n_groups) for x in iv.levels) + f" ({POOLED})")]
     if iv.warning:
         rows.append(("WARNING", iv.warning))
+    if (e := iv.exported) is not None:
+        rows.append(("exported interval", exported_text(e)))
     if iv.clip_use is not None:
-        rows.append(("per-clip use", iv.clip_use.note))
+        rows.append(("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
         if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
             state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
@@ -140,17 +149,38 @@ def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return rows
 
 
+def exported_text(e: ExportedInterval) -> str:
+    """The interval the manifests export, as the summary says it: its multiplier and what it covers, or none."""
+    if not e.calibrated:
+        return f"none (not calibrated): {e.reason}"
+    held = (f"{e.coverage_held_out:.1%} of held-out frames on content it was not calibrated on"
+            if e.coverage_held_out is not None else "its coverage on content it was not calibrated on cannot be "
+            "measured (unbounded without a row's own group)")
+    return (f"mu +- {e.conformal_q_residual:.3f} std over the members ({percent(e.nominal)} nominal): covers {held}; "
+            f"{_num(e.coverage, '.1%')} pooled with the exported q, lowest content group "
+            f"{_num(e.group_coverage_min, '.1%')}")
+
+
 def group_error_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """The worst group of each grouping with two groups or more, and each --holdout block's worst."""
-    rows = []
+    """Every held-out frame pooled, then the worst group of each grouping with two groups or more (the same kind),
+    what the groupings confound, and each --holdout block's worst."""
+    p = verdict.overall.pooled_ensemble
+    rows = [("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
+                                    "frames): the kind of the worst-group lines below")]
     for by in ("encoder", "box", "resolution", "quality"):
         if (g := worst_group(verdict.breakdown or (), by)) is not None:
-            rows.append((f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, bias {g.bias:+.2f}, "
-                                        f"max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} out of range"))
+            rows.append((f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias "
+                                        f"{g.bias:+.2f}, max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} "
+                                        "out of range" + (f" ({g.note})" if g.note else "")))
+    rows += [("confounded", sentence) for sentence in verdict.confounding or ()]
     for block in verdict.holdout or ():
         state = f"gate {block.gate.threshold:g}, {'pass' if block.gate.passed else 'FAIL'}" if block.gate.enabled \
             else "no gate: --holdout-min-plcc"
-        rows.append((f"unseen {block.kind}", f"{block.gate.statement}  ({state})"))
+        worst = next((g for g in block.groups if g.group == block.gate.worst), None)
+        rows.append((f"unseen {block.kind}", f"{block.gate.statement}, {POOLED}  ({state})"
+                     + (f"; {worst.note}" if worst is not None and worst.note else "")))
+        if block.left_out:
+            rows.append((f"unseen {block.kind}: rows left out", block.left_out))
     if verdict.completeness is not None and not verdict.completeness.passed:
         rows.append(("FOLDS WITHOUT RESULTS", ", ".join(verdict.completeness.missing)))
     return rows
@@ -161,8 +191,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
-            ("worst folds", worst), *interval_rows(verdict), *group_error_rows(verdict), *baseline_rows(verdict),
-            corpus_row(verdict), *group_rows(verdict)]
+            *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *interval_rows(verdict),
+            *group_error_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "

@@ -28,6 +28,7 @@ from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
 from kit.rundir import STEP_NAMES, step_number
+from kit.verdict.kinds import GROUPS
 
 PLAIN_JOB_LINES = 20  # plain mode prints about this many corpus job lines per step, plus failures
 PLAIN_EPOCH_LINES = 5  # ... and this many training lines per training run
@@ -338,8 +339,8 @@ class Renderer:
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
         style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"
-        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f}, seed spread {e.plcc_spread:.4f}",
-                 style)
+        self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
+                 f"{e.plcc_spread:.4f}", style)
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files} files)")

@@ -29,6 +29,7 @@ from kit.steps.members import (
     train_and_gather,
     train_share,
 )
+from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,11 +175,11 @@ class LosoStep:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
         from kit.corpus.schema import training_corpus
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
-        from kit.model.loso import LosoInputs
+        from kit.model.loso import ROW_IDENTITY, LosoInputs
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df, duplicates = training_corpus(corpus, kept_apart(s))
+        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY))  # + what predictions.parquet says
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")
@@ -239,7 +240,8 @@ class LosoStep:
         if duplicates:
             extra["duplicates_dropped"] = duplicates
         return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
-                                 "mean_plcc": sum(means) / len(means), "ridge_mean_plcc": models["ridge"].mean_plcc,
+                                 "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
+                                 "ridge_mean_plcc": models["ridge"].mean_plcc,
                                  "seconds": time_used.seconds, **extra})
 
     def write_reports(self, ctx: Context, plan: Plan, corpus: Path, rows: int, result: LosoResult,

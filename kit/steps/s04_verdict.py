@@ -15,6 +15,7 @@ from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
 from kit.steps.records import read_step_record
+from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,7 +60,7 @@ class VerdictStep:
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
         """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
         (numbered as LOSO numbered them: the same reader, the same order)."""
-        from kit.corpus.schema import training_corpus
+        from kit.corpus.schema import CORPUS_ROW, training_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
 
@@ -67,8 +68,8 @@ class VerdictStep:
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height"))
         # a hand-made corpus may lack them: its rows are then one box, of no known size
         meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0))
-                              if c not in meta.columns})
-        if len(predictions) and int(predictions["row"].max()) >= len(meta):
+                              if c not in meta.columns}).set_index(CORPUS_ROW, drop=False)
+        if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
@@ -80,6 +81,7 @@ class VerdictStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
+        from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.summary import summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.decide import decide
@@ -95,7 +97,7 @@ class VerdictStep:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
                              hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
         folds = read_frame(run.folds)
-        predictions = read_frame(run.predictions, ["seed", "row", "vmaf", "pred"])
+        predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
         baselines = Baselines.from_json(tree.read_json(run.baselines), str(run.baselines))
         incumbent = (BaselineResult.from_json(tree.read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)
@@ -117,5 +119,6 @@ class VerdictStep:
         tree.write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
+                                          "mean_plcc_is": GROUPS,
                                 "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

@@ -8,8 +8,11 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from kit.corpus.schema import CORPUS_ROW
 from kit.verdict.breakdown import breakdown, errors_of
+from kit.verdict.confounding import Confounding, confounding
 from kit.verdict.document import Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
+from kit.verdict.exported import exported_interval
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 
 
@@ -21,6 +24,7 @@ class Assessment:
     holdout: tuple[HoldoutBlock, ...]
     completeness: Completeness
     sidecar: dict[str, object] | None  # calibration.json (None without clips.parquet: a LOSO of an older kit)
+    confounding: tuple[str, ...] = ()  # what the boxes stand for besides themselves (kit.verdict.confounding)
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
@@ -30,13 +34,15 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
+    intervals = replace(intervals, exported=exported_interval(rows, intervals))
     residuals = None
     if clips is not None and len(clips):
         use, residuals = clip_use(clips, rows, nominal, th)
         intervals = replace(intervals, clip_use=use)
-    blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc) for kind, frame in holdouts.items())
-    return Assessment(rows, intervals, breakdown(rows), blocks, completeness(meta, predictions),
-                      sidecar(residuals, nominal) if residuals is not None else None)
+    mixed = confounding(rows)
+    blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc, mixed) for kind, frame in holdouts.items())
+    return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
+                      sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences))
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
@@ -44,7 +50,7 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
     (no results, or a member that diverged) never passes, and its sources are named."""
     seeds = sorted(int(s) for s in predictions["seed"].unique())
     ok = predictions[predictions["pred"].notna()]
-    src = meta["src_sha256"].to_numpy()[ok["row"].to_numpy()]
+    src = meta.loc[ok[CORPUS_ROW].to_numpy(), "src_sha256"].to_numpy()
     counts = pd.DataFrame({"src": src, "seed": ok["seed"].to_numpy()}).groupby(["src", "seed"]).size()
     table = counts.unstack(fill_value=0).reindex(columns=seeds, fill_value=0)
     sizes = meta.groupby("src_sha256").size()
@@ -56,12 +62,15 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
                         passed=not missing)
 
 
-def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None) -> HoldoutBlock:
-    """One --holdout validation: the ensemble (mean over seeds) on each held-out encoder (box), and its gate."""
-    by_row = frame.groupby("row", sort=True)
+def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
+                  mixed: Confounding | None = None) -> HoldoutBlock:
+    """One --holdout validation: the ensemble (mean over seeds) on each held-out encoder (box), and its gate;
+    the rows it could not predict, counted, and what each held-out box (encoder) also stands for."""
+    by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())
     groups = tuple(errors_of(kind, str(name), part) for name, part in rows.groupby("heldout", sort=True))
+    groups = (mixed or Confounding()).apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
     gate = LimitGate(enabled=min_plcc is not None, measure="plcc", threshold=min_plcc,
@@ -70,5 +79,12 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
                      statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
                                 f"{worst.n_frames} frames it never saw" if worst else None))
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
-    return HoldoutBlock(kind=kind, scheme=scheme, groups=groups, gate=gate)
+    column = "box_id" if kind == "box" else "encoder"
+    left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
+    said = (f"{left} of {len(meta)} rows were left out of this validation: a held-out {kind}'s rows in a fold "
+            f"where no row of another {kind} is left to train on (of "
+            + ", ".join(f"{v} {n}" for v, n in meta.loc[~meta.index.isin(rows.index), column].astype(str)
+                        .value_counts().sort_index().items()) + ")") if left else None
+    return HoldoutBlock(kind=kind, scheme=scheme, groups=groups, gate=gate, rows_left_out=left if left else None,
+                        left_out=said)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from kit import __version__
 from kit.corpus.names import named_frame
+from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
@@ -27,9 +30,18 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import FoldGate, GateResult, GateThresholds, evaluate_gate, fold_gate
+from kit.verdict.gate import (
+    EvidenceGate,
+    FoldGate,
+    GateResult,
+    GateThresholds,
+    evaluate_gate,
+    evidence_gate,
+    fold_gate,
+)
 from kit.verdict.intervals import coverage_gate
-from kit.verdict.lift import ChallengerGate, LiftGate, challenger_gate, lift, lift_gate
+from kit.verdict.kinds import FIGURE_KINDS, GROUPS
+from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 
 WORST_FOLDS = 3
 PLCC_MEANING = ("PLCC, SROCC and KROCC measure per-frame agreement with the vmaf_v0.6.1 teacher on sources "
@@ -43,7 +55,7 @@ def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Ove
     scales line up)."""
     means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
                                                                                        "rmse")}
-    pooled = predictions.groupby("row").agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
+    pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
     a = agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy())
     return Overall(Agreement(means["plcc"], means["srocc"], means["krocc"], means["rmse"]),
                    PooledAgreement(a["plcc"], a["srocc"], a["krocc"], a["rmse"], len(pooled)))
@@ -113,39 +125,75 @@ FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (eithe
                "rmse": ("has RMSE {value:.1f}", "--max-fold-rmse")}
 
 
+@dataclass(frozen=True)
+class Gates:
+    """Every gate of one verdict; PROMOTE only when all pass."""
+
+    gate: GateResult
+    lift: LiftGate
+    challenger: ChallengerGate
+    evidence: EvidenceGate
+    folds: tuple[FoldGate, ...]
+    limits: tuple[LimitGate, ...]
+    complete: Completeness | None
+    constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
+
+    @property
+    def passed(self) -> bool:
+        return self.gate.passed and self.lift.passed and self.challenger.passed and self.evidence.passed \
+            and all(g.passed for g in self.folds) and all(g.passed for g in self.limits) \
+            and (self.complete is None or self.complete.passed) and self.constant_teacher is None
+
+
 def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challenger: ChallengerGate | None = None,
                    fold_gates: tuple[FoldGate, ...] = (), limits: tuple[LimitGate, ...] = (),
-                   complete: Completeness | None = None) -> str:
-    lift_failed = lift_gate is not None and not lift_gate.passed
-    champion_kept = challenger is not None and not challenger.passed
-    failed_folds = [g for g in fold_gates if not g.passed]
-    failed_limits = [g for g in limits if not g.passed]
-    incomplete = complete is not None and not complete.passed
-    if gate.passed and not lift_failed and not champion_kept and not failed_folds and not failed_limits \
-            and not incomplete:
+                   complete: Completeness | None = None, evidence: EvidenceGate | None = None,
+                   constant_teacher: str | None = None) -> str:
+    """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed."""
+    g = Gates(gate, lift_gate or LiftGate(False, None, math.nan, True), challenger or ChallengerGate(False, True),
+              evidence or EvidenceGate(False, 0, None, True, ""), fold_gates, limits, complete, constant_teacher)
+    if g.passed:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
-    reasons = []
-    if complete is not None and incomplete:
+    reasons = [evidence.statement] if evidence is not None and not evidence.passed else []
+    if constant_teacher is not None:
+        reasons.append(constant_teacher)
+    if complete is not None and not complete.passed:
         reasons.append(f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
                        f"(a fold failed): {', '.join(complete.missing[:5])}"
                        + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
-    reasons += [limit_reason(lim) for lim in failed_limits]
-    for g in failed_folds:
-        what, flag = FOLD_LIMITS[g.measure]
-        reasons.append(f"source {g.worst_src} {what.format(value=g.worst_value)}, beyond {flag} {g.threshold:g}"
-                       + (f" ({len(g.failing_sources) - 1} more source(s) too)" if len(g.failing_sources) > 1 else ""))
-    if challenger is not None and champion_kept:
+    reasons += [limit_reason(lim) for lim in limits if not lim.passed]
+    for f in (f for f in fold_gates if not f.passed):
+        what, flag = FOLD_LIMITS[f.measure]
+        reasons.append(f"source {f.worst_src} {what.format(value=f.worst_value)}, beyond {flag} {f.threshold:g}"
+                       + (f" ({len(f.failing_sources) - 1} more source(s) too)" if len(f.failing_sources) > 1 else ""))
+    if challenger is not None and not challenger.passed:
         reasons.append(str(challenger.statement).rstrip("."))
-    if lift_gate is not None and lift_failed:
-        reasons.append(f"ensemble RMSE is {lift_gate.rmse_ratio:.3f}x the ridge baseline's, above the "
-                       f"--min-rmse-lift {lift_gate.threshold}")
+    if lift_gate is not None and not lift_gate.passed:
+        reasons.append(lift_reason(lift_gate))
+    if constant_teacher is None:
+        reasons += plcc_reasons(gate)
+    return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
+
+
+def lift_reason(g: LiftGate) -> str:
+    worse = "the ensemble is worse than the ridge baseline trained beside it: " if g.rmse_ratio > 1 else ""
+    if g.rmse_ratio == math.inf:
+        return f"{worse}the ridge baseline predicts every held-out frame exactly and the ensemble does not"
+    if not math.isfinite(g.rmse_ratio):
+        return f"the ensemble's RMSE could not be compared with the ridge baseline's (--min-rmse-lift {g.threshold:g})"
+    return (f"{worse}ensemble RMSE is {g.rmse_ratio:.3f}x the ridge baseline's ({GROUPS}), above --min-rmse-lift "
+            f"{g.threshold:g}")
+
+
+def plcc_reasons(gate: GateResult) -> list[str]:
+    reasons = []
     if not gate.mean_plcc_pass:
-        reasons.append(f"mean PLCC {gate.mean_plcc:.4f} is below {gate.mean_plcc_threshold}")
+        reasons.append(f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}")
     if not gate.plcc_spread_pass:
         reasons.append(f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}")
     if not gate.per_seed_pass:
         reasons.append(f"seeds {gate.failing_seeds} are below {gate.per_seed_min}")
-    return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
+    return reasons
 
 
 LIMIT_FLAGS = {"coverage": "--min-coverage", "share_out_of_range": "--max-out-of-range",
@@ -164,45 +212,72 @@ def limit_reason(g: LimitGate) -> str:
     return f"{g.statement}, below {flag} {g.threshold:g}" if below else f"{g.statement} ({flag} {g.threshold:g})"
 
 
+def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
+             incumbent: BaselineResult | None, thresholds: GateThresholds, a: Assessment | None) -> tuple[Gates, Lift]:
+    """Every gate on these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
+    sources = per_source(folds)
+    gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
+    ens_rmse = [r.mean_rmse for r in reports]
+    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
+    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True))
+                     if "bias" in folds else {}, thresholds.max_abs_bias)
+    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    coverage = coverage_gate(a.intervals, thresholds.min_coverage) if a else None
+    in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
+    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout)) if g is not None) if a else ()
+    return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
+                 challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
+                 evidence_gate(content_groups(reports), thresholds.min_content_groups), (bias, rmse), limits,
+                 a.completeness if a else None, constant_teacher(reports)), lifted
+
+
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
            thresholds: GateThresholds, assessment: Assessment | None = None) -> Verdict:
     """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation."""
-    gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
-    ens_rmse = [r.mean_rmse for r in reports]
-    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
-    extra_gate = lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift)
-    champion = challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread)
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
-    sources = per_source(folds)
-    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True)) if "bias" in folds
-                     else {}, thresholds.max_abs_bias)
-    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
+    g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
     a = assessment
-    coverage = coverage_gate(a.intervals, thresholds.min_coverage) if a else None
-    in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
-    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout)) if g is not None) if a else ()
-    complete = a.completeness if a else None
-    passed = gate.passed and extra_gate.passed and champion.passed and bias.passed and rmse.passed \
-        and all(g.passed for g in limits) and (complete is None or complete.passed)
+    coverage = next((x for x in g.limits if x.measure == "coverage"), None)
+    in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
     return Verdict(
-        schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if passed else "HOLD", generated_at_utc=utc_iso(),
-        seeds=list(seeds), gate=gate, corpus=corpus, lift_gate=extra_gate, challenger_gate=champion,
-        recommendation=recommendation(gate, extra_gate, champion, (bias, rmse), limits, complete),
+        schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
+        seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
+        recommendation=recommendation(g.gate, g.lift, g.challenger, g.folds, g.limits, g.complete, g.evidence,
+                                      g.constant_teacher),
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
         teacher_model=teacher_claim(teachers), plcc_measures=PLCC_MEANING,
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
-        folds_without_correlation=undefined_correlation(reports), bias_gate=bias, fold_rmse_gate=rmse,
+        folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
         teacher_models=teachers,
         validation=reports[0].validation,
         intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
         holdout=a.holdout or None if a else None, coverage_gate=coverage, range_gate=in_range,
-        completeness=complete,
+        completeness=g.complete, evidence_gate=g.evidence, figure_kinds=dict(FIGURE_KINDS),
+        confounding=list(a.confounding) or None if a else None,
     )
+
+
+def content_groups(reports: list[SeedReport]) -> int:
+    """How many content groups the validation held out (one report's groups; an older report's folds)."""
+    r = reports[0]
+    if r.content_groups is not None:
+        return len(r.content_groups)
+    return r.validation.groups if r.validation is not None else r.n_folds
+
+
+def constant_teacher(reports: list[SeedReport]) -> str | None:
+    """The sentence that says there is nothing to correlate, when no held-out content group's teacher varies."""
+    groups = reports[0].content_groups
+    if not groups or not all(g.teacher_constant for r in reports for g in r.content_groups or ()):
+        return None
+    return (f"the teacher gives every frame of each of the {len(groups)} held-out content group(s) one score (a "
+            "constant teacher): there is no correlation to measure, so mean_plcc is 0.0 by the kit's rule and says "
+            "nothing; PROMOTE needs teacher scores that vary within a content")
 
 
 def teacher_claim(teachers: list[str]) -> str:

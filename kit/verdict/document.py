@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
-from kit.verdict.gate import FoldGate, GateResult
+from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 
 VERDICT_SCHEMA_VERSION = 1
@@ -73,17 +73,26 @@ class VerdictProvenance(Record):
 
 @dataclass(frozen=True)
 class IntervalLevel(Record):
-    """One nominal level of the intervals: its threshold from every content group, and its measured coverage."""
+    """One nominal level of the intervals: its threshold from every content group, and its measured coverage.
+
+    No figure without a bound: where any held-out row's interval (calibrated without its own group) is unbounded,
+    the coverage, the width and the lowest per-source coverage are None (null), and `reason` says why."""
 
     level: float
     rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
     q: float | None  # the score threshold (a multiplier of the ensemble std when normalised); None: unbounded
     q_abs: float | None  # the threshold on absolute misses, VMAF points; None: unbounded
-    unbounded: bool
-    coverage: float  # share of held-out rows inside their interval, each calibrated without its own group
-    mean_width: float | None  # mean hi - lo over those rows; None when any is unbounded
-    source_coverage_min: float  # the lowest per-source coverage
-    share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded (covered trivially)
+    unbounded: bool  # with all n groups
+    coverage: float | None  # share of held-out rows inside their interval, each calibrated without its own group
+    mean_width: float | None  # mean hi - lo over those rows
+    source_coverage_min: float | None  # the lowest per-source coverage
+    share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded
+    reason: str | None = omit_none()  # why coverage and width are absent (kit 0.5)
+
+    @property
+    def measured(self) -> bool:
+        """Whether every held-out row's interval is bounded, so that its coverage says something."""
+        return self.coverage is not None
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,29 @@ class ClipUse(Record):
 
 
 @dataclass(frozen=True)
+class ExportedInterval(Record):
+    """The interval the bundle's manifests export (their `confidence` block), as upstream's consumers build it:
+    mean +- conformal_q_residual x std (ddof=1) over the members, and what it covers on the held-out rows of
+    04_verdict/intervals.parquet (pred, std, vmaf, content). `calibrated` False: there is no interval to export
+    (too few content groups to bound it, or one seed: no spread), and no field reads as one."""
+
+    calibrated: bool
+    method: str  # upstream's confidence.method: "ensemble+conformal" when calibrated, else "ensemble"
+    nominal: float
+    recipe: str
+    conformal_q_residual: float | None
+    coverage: float | None  # pooled over the held-out rows, with the exported q (calibrated on all groups)
+    coverage_held_out: float | None  # each group's rows with q calibrated without that group (its own contents)
+    group_coverage: dict[str, float] | None  # per content group id, with the exported q
+    group_coverage_min: float | None
+    # not exported: upstream's Gaussian multiplier for the nominal level (its fallback when a manifest has no q),
+    # and what mean +- that x std covers on the same rows: why the spread alone is no interval
+    fallback_z: float
+    fallback_coverage: float | None
+    reason: str | None = omit_none()  # why it is not calibrated
+
+
+@dataclass(frozen=True)
 class Intervals(Record):
     """The verdict's `intervals` block (kit.model.conformal): method, unit, thresholds and measured coverage."""
 
@@ -117,6 +149,7 @@ class Intervals(Record):
     q_reason: str | None = omit_none()
     warning: str | None = omit_none()  # pooled coverage far below nominal
     clip_use: ClipUse | None = omit_none()
+    exported: ExportedInterval | None = omit_none()  # kit 0.5
 
     def at(self, level: float) -> IntervalLevel | None:
         return next((x for x in self.levels if abs(x.level - level) < 1e-9), None)
@@ -136,11 +169,13 @@ class GroupErrors(Record):
     bias: float
     max_abs_error: float
     share_out_of_range: float
-    coverage: float  # at the nominal level
+    coverage: float | None  # at the nominal level; None when some row's interval is unbounded (coverage_reason)
     mean_width: float | None  # None when unbounded
     # at every level of intervals.parquet, keyed as its columns are ("50", "80", "90", "95"); kit 0.4
-    coverage_by_level: dict[str, float] | None = omit_none()
+    coverage_by_level: dict[str, float | None] | None = omit_none()
     width_by_level: dict[str, float | None] | None = omit_none()
+    coverage_reason: str | None = omit_none()  # which levels are unbounded here, and why there is no figure
+    note: str | None = omit_none()  # what else this group stands for (kit.verdict.confounding)
 
 
 def worst_group(groups: tuple[GroupErrors, ...], by: str) -> GroupErrors | None:
@@ -173,6 +208,8 @@ class HoldoutBlock(Record):
     scheme: str
     groups: tuple[GroupErrors, ...]
     gate: LimitGate
+    rows_left_out: int | None = omit_none()  # corpus rows no member could predict (kit 0.5), and why
+    left_out: str | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -219,6 +256,10 @@ class Verdict(Record):
     coverage_gate: LimitGate | None = omit_none()  # --min-coverage
     range_gate: LimitGate | None = omit_none()  # --max-out-of-range
     completeness: Completeness | None = omit_none()  # folds without results
+    # kit 0.5: the evidence floor, which kind of figure each block holds, what the groupings confound
+    evidence_gate: EvidenceGate | None = omit_none()  # --min-content-groups
+    figure_kinds: dict[str, str] | None = omit_none()  # block -> kind (kit.verdict.kinds)
+    confounding: list[str] | None = omit_none()  # e.g. "box realA ran only libx264: its figures are libx264's"
 
     @property
     def scheme_text(self) -> str:

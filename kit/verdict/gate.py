@@ -12,6 +12,12 @@ from dataclasses import dataclass
 
 from kit.infra.records import Record
 
+# The fewest held-out content groups PROMOTE takes by default (README, "Minimum evidence"): with n groups the kit
+# can measure an interval's coverage on content it did not calibrate on only where n - 1 groups bound it, and
+# n - 1 = 4 is the fewest that bound the 80 % level (ceil(5 x 0.8) = 4 <= 4). Below 5, nothing but the 50 %
+# interval can be checked on unseen content, and one content is a fifth or more of every mean the gate reads.
+MIN_CONTENT_GROUPS = 5
+
 
 @dataclass(frozen=True)
 class GateThresholds(Record):
@@ -22,13 +28,39 @@ class GateThresholds(Record):
     mean_plcc_min: float = 0.95
     plcc_spread_max: float = 0.005
     per_seed_plcc_min: float = 0.95
-    min_rmse_lift: float | None = None  # optional: ensemble RMSE <= X * ridge RMSE (its own block)
+    # on by default (kit 0.5): the ensemble no worse than the ridge baseline trained beside it (its own block)
+    min_rmse_lift: float | None = 1.0
+    min_content_groups: int = MIN_CONTENT_GROUPS  # PROMOTE needs this much evidence (its own block)
     # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
     max_abs_bias: float | None = 10.0  # on by default: no source may be off by more than 10 VMAF points on average
     max_fold_rmse: float | None = None  # optional
     min_coverage: float | None = None  # optional: pooled held-out coverage at --interval-level
     max_out_of_range: float | None = None  # optional: per source, share of predictions outside [0, 100]
     holdout_min_plcc: float | None = None  # optional: with --holdout, every held-out encoder's (box's) PLCC
+
+
+@dataclass(frozen=True)
+class EvidenceGate(Record):
+    """--min-content-groups N: PROMOTE needs at least N held-out content groups, whatever the figures say."""
+
+    enabled: bool
+    content_groups: int
+    min_content_groups: int | None
+    passed: bool
+    statement: str
+
+
+def evidence_gate(content_groups: int, minimum: int | None) -> EvidenceGate:
+    """Whether the validation held out enough contents for its figures to say something of a new one."""
+    if minimum is None:
+        return EvidenceGate(False, content_groups, None, True, f"{content_groups} content groups (no floor: "
+                                                               "--min-content-groups off)")
+    if content_groups >= minimum:
+        return EvidenceGate(True, content_groups, minimum, True,
+                            f"{content_groups} content groups, at least the {minimum} PROMOTE needs")
+    return EvidenceGate(True, content_groups, minimum, False,
+                        f"{content_groups} content group{'s' if content_groups != 1 else ''}; PROMOTE needs at least "
+                        f"{minimum} (--min-content-groups)")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.corpus.schema import CORPUS_ROW
 from kit.model.conformal import (
     FORMULA,
     LEVELS,
@@ -67,12 +68,12 @@ def levels_for(nominal: float) -> tuple[float, ...]:
 
 def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """Per held-out row: the seeds' mean prediction and their std (ddof=1; NaN with one seed), beside the corpus
-    columns of that row (`meta`, indexed by row as LOSO numbered them)."""
-    by_row = predictions.groupby("row", sort=True)
+    columns of that row (`meta`, indexed by corpus_row: the row's position in the corpus file LOSO read)."""
+    by_row = predictions.groupby(CORPUS_ROW, sort=True)
     out = pd.DataFrame({"vmaf": by_row["vmaf"].first(), "pred": by_row["pred"].mean(),
                         "std": by_row["pred"].std(ddof=1)})
     out = meta.loc[out.index, list(META)].join(out)
-    out.index.name = "row"
+    out.index.name = CORPUS_ROW
     return out.reset_index()
 
 
@@ -104,29 +105,64 @@ class GroupThresholds:
         return cls(ids, codes, normalised, cal, cal_abs, {lv: cal.left_out(lv) for lv in levels_for(nominal)})
 
 
+def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, open_ended: np.ndarray,
+                  th: GroupThresholds) -> IntervalLevel:
+    """One level's thresholds (all groups) and its measured coverage, width and lowest per-source coverage, each
+    row's interval calibrated without its own group; no figure where some row's interval is unbounded."""
+    n = len(th.ids)
+    q, q_abs = th.cal.threshold(level), th.cal_abs.threshold(level)
+    figures: dict[str, float | None] = {"coverage": None, "mean_width": None, "source_coverage_min": None}
+    reason = None
+    if open_ended.any():
+        reason = unmeasured_reason(n, level, math.isfinite(q), float(np.mean(open_ended)))
+    elif len(rows):
+        inside = covered(rows["vmaf"].to_numpy(dtype=np.float64), lo, hi)
+        per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
+        figures = {"coverage": float(inside.mean()), "mean_width": float((hi - lo).mean()),
+                   "source_coverage_min": float(per_source.min())}
+    return IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
+                         unbounded=not math.isfinite(q), share_unbounded=float(np.mean(open_ended)) if len(rows)
+                         else 0.0, reason=reason, **figures)
+
+
+def unmeasured_reason(n: int, level: float, bounded_with_all: bool, share: float) -> str:
+    """Why a level has no coverage or width: unbounded with every group, or once a row's own group is out."""
+    if not bounded_with_all:
+        return unbounded_reason(n, level) + ": no coverage or width is given"
+    if share < 1:
+        return (f"{share:.1%} of the held-out rows have no finite {percent(level)} interval once their own content "
+                "group is left out of the calibration (a spread of zero): no coverage or width is given")
+    return (f"bounded with all {n} content groups, but not once a row's own group is left out of its calibration: "
+            + unbounded_reason(n - 1, level) + "; its coverage on content it was not calibrated on cannot be "
+            "measured, so no coverage or width is given")
+
+
+UNBOUNDED_COLUMN = "unbounded"  # intervals.parquet: the levels at which the row's interval is unbounded, and why
+
+
 def calibrate(rows: pd.DataFrame, nominal: float,
               th: GroupThresholds | None = None) -> tuple[pd.DataFrame, Intervals]:
-    """Every level's interval for every held-out row (its group left out), the thresholds from all groups, and the
-    measured coverage. Normalised scores with two seeds or more, absolute with one."""
+    """Every level's interval for every held-out row (its group left out; null where unbounded, the
+    UNBOUNDED_COLUMN naming the levels), the thresholds from all groups, and the measured coverage. Normalised
+    scores with two seeds or more, absolute with one."""
     th = th or GroupThresholds.of(rows, nominal)
     codes, n, normalised = th.codes, len(th.ids), th.normalised
     spread = rows["std"].to_numpy(dtype=np.float64) if normalised else None
-    y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
+    mu = rows["pred"].to_numpy(dtype=np.float64)
     out = rows.assign()  # a new frame: the interval columns are added to it, not to the caller's
     levels = []
+    open_keys = np.full(len(rows), "", dtype=object)
     for level in levels_for(nominal):
-        lo, hi = interval(mu, spread, th.left_out[level][codes])
+        q = th.left_out[level][codes]
+        lo, hi = interval(mu, spread, q)
+        open_ended = np.isinf(q) | np.isinf(hi - lo)  # (a NaN prediction is a miss, not an unbounded interval)
+        lo[open_ended], hi[open_ended] = np.nan, np.nan  # no bound is written as a bound: null in the file
         out[column(level, "lo")], out[column(level, "hi")] = lo, hi
-        inside = covered(y, lo, hi)
-        width = hi - lo
-        per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
-        q, q_abs = th.cal.threshold(level), th.cal_abs.threshold(level)
-        levels.append(IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
-                                    unbounded=not math.isfinite(q), coverage=float(inside.mean()),
-                                    mean_width=float(width.mean()) if np.isfinite(width).all() else None,
-                                    source_coverage_min=float(per_source.min()),
-                                    share_unbounded=float(np.mean(~np.isfinite(width)))))
+        open_keys[open_ended] += level_key(level) + ","
+        levels.append(level_figures(level, rows, lo, hi, open_ended, th))
     out["lo"], out["hi"] = out[column(nominal, "lo")], out[column(nominal, "hi")]
+    said = {k: f"{k.rstrip(',')}: {UNBOUNDED_WHY}" if k else "" for k in set(open_keys)}
+    out[UNBOUNDED_COLUMN] = pd.Categorical(pd.Series(open_keys, index=out.index).map(said))
     at = next(x for x in levels if abs(x.level - nominal) < 1e-9)
     reason = None
     if not normalised:
@@ -146,10 +182,14 @@ def unbounded_reason(n: int, level: float) -> str:
             "groups")
 
 
+UNBOUNDED_WHY = ("no finite interval at these levels once the row's own content group is left out of the "
+                 "calibration (too few content groups; the verdict's intervals.levels say how many it needs)")
+
+
 def coverage_warning(levels: list[IntervalLevel]) -> str | None:
     """The sentence the summary shows when the pooled coverage at 95 % is more than 5 points below nominal."""
     at95 = next((x for x in levels if level_key(x.level) == level_key(0.95)), None)  # or the nominal spelled so
-    if at95 is None or at95.coverage >= at95.level - COVERAGE_SLACK:
+    if at95 is None or at95.coverage is None or at95.coverage >= at95.level - COVERAGE_SLACK:
         return None
     return (f"held-out coverage at 95 % nominal is {at95.coverage:.1%}, more than {COVERAGE_SLACK:.0%} below: the "
             "intervals are too narrow for new sources")
@@ -203,11 +243,23 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
             per_group.to_frame("residual").reset_index())
 
 
+SIDECAR_CALIBRATES = ("a clip (a source x encoder x cq encode) predicted from its mean features by the mean of the "
+                      "ensemble's members: prediction +/- the ceil((n+1)(1-alpha))-th smallest residual")
+
+
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
     """vmaf-tune's split-conformal calibration sidecar: one absolute residual (VMAF points) per content group, in
-    group order, so its ceil((n+1)(1-alpha))-rank rule covers every clip of a new source."""
+    group order, so its ceil((n+1)(1-alpha))-rank rule covers every clip of a new source. When the groups cannot
+    bound the level, it holds no residual (upstream's loader then gives no interval, and warns that the
+    calibration is empty: it would otherwise take the largest), `calibrated: false` and the reason."""
     values = [round(float(r), 6) for r in residuals["residual"]]
-    return {"alpha": round(1.0 - nominal, 10), "method": "split-conformal", "n": len(values), "residuals": values}
+    alpha = round(1.0 - nominal, 10)
+    head = {"alpha": alpha, "method": "split-conformal"}
+    if rank_needed(len(values), nominal) > len(values):
+        return {**head, "n": 0, "residuals": [], "calibrated": False, "content_groups": len(values),
+                "reason": unbounded_reason(len(values), nominal) + "; no residual is given, so no interval is read "
+                          "from this file"}
+    return {**head, "n": len(values), "residuals": values, "calibrated": True, "calibrates": SIDECAR_CALIBRATES}
 
 
 def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
@@ -217,15 +269,16 @@ def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
     assert at is not None  # calibrate always computes the nominal level
     value = at.coverage
     failing = []
-    statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
-    if threshold is not None and (at.unbounded or at.share_unbounded > 0):
-        # unbounded with all n groups, or with each row's own group left out (n - 1): the coverage says nothing
+    if value is None:  # unbounded with all n groups, or with each row's own group left out: no figure to gate on
         n = intervals.n_groups if at.unbounded else intervals.n_groups - 1
-        failing = ["pooled"]
+        failing = ["pooled"] if threshold is not None else []
         statement = (f"the {percent(intervals.nominal)} interval is unbounded" + ("" if at.unbounded else
                      " once a row's own group is left out of its calibration") + ": " +
-                     unbounded_reason(n, intervals.nominal))
-    elif threshold is not None and not value >= threshold:
-        failing = ["pooled"]
+                     unbounded_reason(n, intervals.nominal) + "; there is no coverage to state")
+    else:
+        statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
+        if threshold is not None and not value >= threshold:
+            failing = ["pooled"]
     return LimitGate(enabled=threshold is not None, measure="coverage", threshold=threshold, worst="pooled",
-                     worst_value=value, failing=failing, passed=not failing, statement=statement)
+                     worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
+                     statement=statement)

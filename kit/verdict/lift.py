@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from kit.infra.records import Record, omit_none
 from kit.model.results import BaselineResult
+from kit.verdict.kinds import GROUPS
 
 SMALL_LIFT_RMSE_RATIO = 0.8  # an ensemble RMSE from 0.8x to 1x the ridge's "adds little"; above 1x it is worse
 
@@ -26,7 +27,8 @@ class Lift(Record):
 
 @dataclass(frozen=True)
 class LiftGate(Record):
-    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE (off unless X is given)."""
+    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE, both means over content groups (1 by default: no
+    worse than ridge; off when X is None)."""
 
     enabled: bool
     threshold: float | None
@@ -50,15 +52,23 @@ class ChallengerGate(Record):
 def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> Lift:
     """What the ensemble adds over ridge: RMSE ratio (lower is better) and PLCC delta."""
     ridge_rmse, ridge_plcc = float(ridge.mean_rmse), float(ridge.mean_plcc)
-    ratio = ensemble_rmse / ridge_rmse if ridge_rmse > 0 else float("nan")
+    if ridge_rmse > 0:
+        ratio = ensemble_rmse / ridge_rmse
+    elif ridge_rmse == 0 and ensemble_rmse >= 0:  # ridge exact (a constant teacher): equal, or infinitely better
+        ratio = math.inf if ensemble_rmse > 0 else 1.0
+    else:
+        ratio = float("nan")
     small = not (ratio < SMALL_LIFT_RMSE_RATIO)
     return Lift(ensemble_plcc, ensemble_rmse, ridge_plcc, ridge_rmse, ratio, ensemble_plcc - ridge_plcc, small,
                 lift_statement(ratio, ensemble_rmse, ridge_rmse, ensemble_plcc - ridge_plcc))
 
 
 def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_delta: float) -> str:
-    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better)."""
-    rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f})"
+    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better), naming the RMSEs'
+    kind (the gate's: means over content groups)."""
+    rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f}, each a {GROUPS})"
+    if ratio == math.inf:
+        return f"The ensemble is worse than a ridge regression, which predicts every held-out frame exactly {rmses}."
     if not math.isfinite(ratio):
         return f"The ensemble and a ridge regression could not be compared on RMSE {rmses}."
     if ratio > 1:

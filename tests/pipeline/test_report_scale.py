@@ -91,7 +91,7 @@ def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
                                                          big_page: tuple[str, ReportData, float]) -> None:
     page, _, _ = big_page
     preds = pd.read_parquet(big.predictions)
-    per_row = preds.groupby("row").agg(encoder=("encoder", "first"), cq=("cq", "first"), vmaf=("vmaf", "first"),
+    per_row = preds.groupby("corpus_row").agg(encoder=("encoder", "first"), cq=("cq", "first"), vmaf=("vmaf", "first"),
                                        pred=("pred", "mean"))
     # the per-quality table: the verdict's breakdown (same rows as intervals.parquet), RMSE of the seeds' mean
     quality = {r[0]: r for r in cells(page, "Error by quality setting")}
@@ -119,7 +119,7 @@ def test_the_contract_blocks_become_sections_and_an_older_verdict_has_none(small
     assert [r[0] for r in levels] == ["0.5000", "0.8000", "0.9000", "0.9500"]
     intervals = pd.read_parquet(small.intervals)
     inside = ((intervals["lo_80"] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals["hi_80"])).mean()
-    assert levels[1][5] == f"{inside:.4f}"  # the pooled coverage: recomputable from intervals.parquet
+    assert levels[1][6] == f"{inside:.4f}"  # the pooled coverage: recomputable from intervals.parquet
     assert [r[0] for r in cells(page, "Error by box")] == ["boxa", "boxb"]
     assert "Per-clip use" in page and "coverage at 0.95" in page
     assert page.count("<figure class='plot") == 6  # ... and the coverage chart
@@ -143,10 +143,12 @@ def test_holdout_and_the_new_gates_show_when_present(small: SyntheticRun) -> Non
     page = render_report(verdict, load_report_data(verdict, small.predictions, intervals=small.intervals))
     assert ">Held out by encoder (--holdout)</h2>" in page and "<td>h264_nvenc</td>" in page
     assert "<td>lowest PLCC of a held-out encoder: h264_nvenc</td><td>0.9000</td><td>&gt;= 0.95</td>" in page
-    assert "<td>pooled coverage at the nominal level: pooled</td><td>0.9300</td><td>&gt;= 0.9</td>" in page
+    gate_row = "<td>coverage at the nominal level (pooled over frames): pooled</td><td>0.9300</td><td>&gt;= 0.9</td>"
+    assert gate_row in page
     assert "<td>sources with held-out results (missing: lost)</td><td>6</td><td>= 7</td><td class='FAIL'>" in page
     older = render_report(replace(verdict, holdout=None, coverage_gate=None, completeness=None))
-    assert "of a held-out encoder" not in older and "pooled coverage" not in older and "(--holdout)" not in older
+    assert "of a held-out encoder" not in older and "(--holdout)" not in older
+    assert "coverage at the nominal level (pooled over frames)" not in older
 
 
 def test_sources_far_below_1080p_are_said_and_1080p_ones_are_not(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kit.model.conformal import Calibration, bounded, covered, interval, rank_needed, scores
-from kit.verdict.intervals import calibrate, column
+from kit.verdict.intervals import UNBOUNDED_WHY, calibrate, column
 
 
 def brute_threshold(s: np.ndarray, groups: np.ndarray, level: float) -> float:
@@ -141,4 +141,12 @@ def test_too_few_groups_leave_the_interval_unbounded_and_say_how_many_it_needs()
     at = iv.at(0.95)
     assert at is not None and at.unbounded and at.q is None and at.share_unbounded == 1.0
     assert iv.conformal_q_residual is None and "needs at least 19 groups" in str(iv.q_reason)
-    assert np.isinf(out["hi"]).all()
+    assert out["hi"].isna().all() and out["lo_95"].isna().all()  # no bound is written as one: null
+    assert at.coverage is None and at.mean_width is None and at.source_coverage_min is None
+    assert "needs at least 19 groups" in str(at.reason)
+    at90 = iv.at(0.9)  # bounded with 9 groups, not with 8: no coverage on held-out content either
+    assert at90 is not None and not at90.unbounded and at90.q is not None and at90.coverage is None
+    assert "not once a row's own group is left out" in str(at90.reason) and out["hi_90"].isna().all()
+    assert (out["unbounded"] == "90,95: " + UNBOUNDED_WHY).all()
+    at80 = iv.at(0.8)
+    assert at80 is not None and at80.coverage is not None and out["hi_80"].notna().all()

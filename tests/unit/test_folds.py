@@ -123,8 +123,8 @@ def test_k_fold_figures_are_per_source_and_comparable_with_loso() -> None:
     assert sorted({f.fold for f in kfold.seed_reports[0].folds}) == [0, 1, 2]
     for seed in (0, 1):  # every row predicted once per seed, by a member that did not train on it
         pred = kfold.predictions[kfold.predictions["seed"] == seed]
-        assert sorted(pred["row"]) == list(range(len(df)))
-        assert (pred["src_sha256"].to_numpy() == df["src_sha256"].to_numpy()[pred["row"]]).all()
+        assert sorted(pred["corpus_row"]) == list(range(len(df)))
+        assert (pred["src_sha256"].to_numpy() == df["src_sha256"].to_numpy()[pred["corpus_row"]]).all()
     assert len(kfold.folds) == 12 and kfold.n_members == 6
 
 

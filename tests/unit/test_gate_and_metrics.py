@@ -53,9 +53,12 @@ def test_constant_predictions_give_nan_not_a_crash() -> None:
 
 
 @pytest.mark.parametrize(("ratio", "words"), [
-    (0.5, "The ensemble cuts RMSE to 0.50x a ridge regression's (1.00 vs 2.00) and changes PLCC by +0.0100."),
-    (0.9, "The ensemble adds little over a ridge regression: its RMSE is 0.90x the ridge's (1.80 vs 2.00)."),
-    (9.45, "The ensemble is worse than a ridge regression: its RMSE is 9.45x the ridge's (18.90 vs 2.00)."),
+    (0.5, "The ensemble cuts RMSE to 0.50x a ridge regression's (1.00 vs 2.00, each a mean over content groups) "
+          "and changes PLCC by +0.0100."),
+    (0.9, "The ensemble adds little over a ridge regression: its RMSE is 0.90x the ridge's (1.80 vs 2.00, each a "
+          "mean over content groups)."),
+    (9.45, "The ensemble is worse than a ridge regression: its RMSE is 9.45x the ridge's (18.90 vs 2.00, each a "
+           "mean over content groups)."),
 ])
 def test_the_lift_sentence_matches_the_number(ratio: float, words: str) -> None:
     from kit.model.results import BaselineResult

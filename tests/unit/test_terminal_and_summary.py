@@ -173,12 +173,12 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
     rows = dict(summary_rows(tmp_path, Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json")
                                                                     .read_text()))))
     assert rows["verdict"] == "HOLD"
-    assert rows["mean LOSO PLCC"] == "0.9400  (gate >= 0.95, FAIL)"
-    assert rows["per seed"].startswith("seed 0 0.9390, seed 1 0.9410")
-    assert rows["worst folds"] == "perlin (RMSE 9.5, bias +7.7); life (PLCC n/a)"
-    assert rows["largest source bias"] == "7.7 on perlin  (gate <= 10, pass)"
+    assert rows["mean LOSO PLCC"] == "0.9400, mean over content groups  (gate >= 0.95, FAIL)"  # its kind named
+    assert rows["per seed"].startswith("seed 0 0.9390, seed 1 0.9410, each a mean over content groups")
+    assert rows["worst folds"] == "perlin (RMSE 9.5, bias +7.7); life (PLCC n/a) (per source)"
+    assert rows["largest source bias"] == "7.7 on perlin, per source  (gate <= 10, pass)"
     assert "linear and mlp_small: seed document 000's" in rows["the baselines"]
-    assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00"
+    assert rows["linear baseline"] == "PLCC 0.9000, RMSE 6.00, mean over content groups"
     assert rows["champion/challenger"].startswith("The challenger beats")
     assert "2700 frames, 9 sources" in rows["corpus"] and "3 KiB on disk" in rows["corpus"] and "DEMO" in rows["corpus"]
     report = ("report (open it in a browser; it works offline)", str(tmp_path / "05_bundle" / "report.html"))

@@ -136,7 +136,7 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
     corpus = CorpusSummary("c.parquet", "0" * 64, len(df), 4, ["s0", "s1", "s2", "s3"], [], [], [], ["libx264"],
                            [19, 25, 31, 37], [0.0, 100.0], False, "shard")
     verdict = decide([0, 1], result.seed_reports, result.folds, result.predictions, Baselines("0" * 64,
-                     {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1, max_abs_bias=None))
+                     {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1, None, 3, max_abs_bias=None))
     doc = verdict.to_json()
     assert all(isinstance(v, float) for v in doc["gate"]["per_seed_plccs"].values())
     assert doc["verdict"] == "PROMOTE" and "s2: " in str(doc["folds_without_correlation"])
@@ -145,16 +145,17 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
 
 def test_a_member_with_constant_predictions_counts_as_no_correlation() -> None:
     from kit.model.loso import agreement_of, seed_report
-    from kit.model.results import FoldResult
+    from kit.model.results import FoldResult, GroupResult
 
     y = np.array([80.0, 90.0, 95.0])
     assert agreement_of(y, np.full(3, 85.0))["plcc"] == 0.0  # the model's failure is not hidden
     assert np.isnan(agreement_of(y, np.array([85.0, np.nan, 85.0]))["plcc"])  # a diverged member stays NaN
     folds = [FoldResult(seed=0, fold=i, src=f"s{i}", src_sha256=f"{i:064x}", n_frames=5, share_vmaf_100=0.0,
                         plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, 0.0))]
-    assert seed_report(0, folds).mean_plcc == pytest.approx(0.45)
-    folds[1] = replace(folds[1], plcc=float("nan"))
-    assert np.isnan(seed_report(0, folds).mean_plcc)  # and the gate, which needs a number, fails
+    groups = [GroupResult(f.src_sha256, f.src, 1, f.fold, 5, f.plcc, f.srocc, f.krocc, f.rmse) for f in folds]
+    assert seed_report(0, folds, groups).mean_plcc == pytest.approx(0.45)
+    groups[1] = replace(groups[1], plcc=float("nan"))
+    assert np.isnan(seed_report(0, folds, groups).mean_plcc)  # and the gate, which needs a number, fails
 
 
 @pytest.mark.parametrize("epochs", [5, 60])

@@ -178,7 +178,7 @@ def test_manifest_has_upstream_keys_and_the_conformal_multiplier(trained: tuple,
     assert manifest["smoke"] is False and isinstance(manifest["codec_vocab_version"], int)
     conf = manifest["confidence"]
     assert conf == {"method": "ensemble+conformal", "nominal_coverage": 0.95, "gaussian_z": 1.959963984540054,
-                    "conformal_q_residual": 2.75}
+                    "conformal_q_residual": 2.75, "calibrated": True}
     # the evaluator's conformal row on a probe: mu +/- q * sigma over the members (ddof=1), closed
     df, feats, _ = trained[2]
     x = np.zeros((len(df), 20), dtype=np.float32)
@@ -192,7 +192,14 @@ def test_manifest_has_upstream_keys_and_the_conformal_multiplier(trained: tuple,
     # the calibration sidecar beside the models: upstream's loader reads it, and the manifest lists it
     cal = folder / manifest["calibration"]["file"]
     assert cal.name == "fr_regressor_v2_ensemble_v1_calibration.json"
-    assert cal.read_bytes() == (tmp_path / "calibration.json").read_bytes()  # bounded: the verdict's, byte for byte
+    verdict_side = json.loads((tmp_path / "calibration.json").read_text())
+    shipped = json.loads(cal.read_text())
+    assert {k: shipped[k] for k in verdict_side} == verdict_side  # bounded: the verdict's residuals, as they were
+    # ... naming what it calibrates: the ensemble and each member's ONNX sha256, as the manifest lists them
+    assert shipped["calibrated"] is True and shipped["model_id"] == manifest["id"] == "fr_regressor_v2_ensemble_v1"
+    assert shipped["models"] == {m["onnx"]: m["sha256"] for m in manifest["members"]}
+    assert all(hashlib.sha256((folder / f).read_bytes()).hexdigest() == s for f, s in shipped["models"].items())
+    assert manifest["calibration"]["models"] == shipped["models"]
     residuals, alpha = upstream_load(cal)
     assert manifest["calibration"]["sha256"] == hashlib.sha256(cal.read_bytes()).hexdigest()
     assert manifest["calibration"]["unbounded"] is False and manifest["calibration"]["rank"] == 24
@@ -200,23 +207,27 @@ def test_manifest_has_upstream_keys_and_the_conformal_multiplier(trained: tuple,
     assert manifest["calibration"]["q_abs"] == sorted(residuals)[23] <= upstream_q(residuals, alpha)
 
 
-def test_unbounded_sidecar_is_said_plainly_and_still_loads_upstream(trained: tuple, tmp_path: Path) -> None:
+def test_unbounded_sidecar_holds_no_residual_so_upstream_reads_no_interval(trained: tuple, tmp_path: Path) -> None:
     unbounded = verdict_intervals(None, "5 content group(s) cannot bound a 95% interval: unbounded")
     ship = Shipping("BSD-3-Clause", "https://spdx.org/licenses/BSD-3-Clause.html", confidence(unbounded),
                     sidecar(tmp_path / "calibration.json", 5))
     folder = build(trained, tmp_path / "profile", ship)
     manifest = json.loads((folder / "fr_regressor_v2_ensemble_v1.json").read_text())
-    assert manifest["confidence"]["conformal_q_residual"] is None and manifest["confidence"]["method"] == "ensemble"
-    assert "unbounded" in manifest["confidence"]["reason"]
+    conf = manifest["confidence"]
+    assert conf["conformal_q_residual"] is None and conf["method"] == "ensemble" and "unbounded" in conf["reason"]
+    assert conf["calibrated"] is False and conf["gaussian_z"] is None  # no field reads as an interval
     cal_card = manifest["calibration"]
     assert cal_card["unbounded"] is True and cal_card["rank"] == 6 and cal_card["q_abs"] is None
+    assert cal_card["calibrated"] is False and cal_card["n"] == 5 and cal_card["upstream_q"] == 0.0
     copy = folder / cal_card["file"]
     doc = json.loads(copy.read_text())
-    assert doc["unbounded"] is True and doc["warning"].startswith("UNBOUNDED")
+    assert doc["calibrated"] is False and doc["reason"].startswith("UNBOUNDED") and doc["content_groups"] == 5
     residuals, alpha = upstream_load(copy)  # the extra keys do not stop upstream's loader ...
-    assert upstream_q(residuals, alpha) == max(residuals)  # ... which silently takes the largest residual
+    assert residuals == () and upstream_q(residuals, alpha) == 0.0  # ... which has no residual to take (it was
+    # the largest: an interval with no guarantee), so it gives none and warns that the calibration is empty
     card = json.loads((folder / "fr_regressor_v2_ensemble_v1_seed0.json").read_text())
     assert card["intervals"]["unbounded"] is True and "UNBOUNDED" in card["intervals"]["calibration"]["note"]
+    assert "no interval" in card["intervals"]["ensemble_rule"]
 
 
 def test_rank_and_quantile_follow_upstream() -> None:
@@ -230,13 +241,14 @@ def test_rank_and_quantile_follow_upstream() -> None:
 
 def test_confidence_block_without_intervals_or_with_absolute_scores() -> None:
     old = confidence(None).to_json()
-    assert old == {"method": "ensemble", "nominal_coverage": 0.95, "gaussian_z": GAUSSIAN_Z,
-                   "conformal_q_residual": None, "reason": NO_INTERVALS}
+    assert old == {"method": "ensemble", "nominal_coverage": 0.95, "gaussian_z": None,
+                   "conformal_q_residual": None, "calibrated": False, "reason": NO_INTERVALS}
     absolute = confidence(verdict_intervals(2.0, "one seed: the intervals are absolute", "absolute")).to_json()
     assert absolute["conformal_q_residual"] is None and "absolute" in absolute["reason"]
+    assert absolute["calibrated"] is False and absolute["gaussian_z"] is None
     bounded = confidence(BOUNDED).to_json()
     assert bounded == {"method": "ensemble+conformal", "nominal_coverage": 0.95, "gaussian_z": GAUSSIAN_Z,
-                       "conformal_q_residual": 2.75}
+                       "conformal_q_residual": 2.75, "calibrated": True}
 
 
 @pytest.mark.parametrize(("seeds", "license", "url", "needle", "hint"), [
@@ -250,3 +262,24 @@ def test_a_row_upstream_would_reject_is_refused_before_any_work(seeds: tuple[int
     with pytest.raises(InputError) as err:
         check_proposed(seeds, license, url)
     assert needle in err.value.message and hint in err.value.hint and err.value.exit_code == 2
+
+
+def test_verify_checks_the_models_a_sidecar_names_and_an_older_one_names_none(tmp_path: Path) -> None:
+    from kit.bundle.conformal import model_problems
+
+    onnx = tmp_path / "fr_regressor_v2_ensemble_v1_seed0.onnx"
+    onnx.write_bytes(b"model")
+    sha = hashlib.sha256(b"model").hexdigest()
+    (tmp_path / "fr_regressor_v2_ensemble_v1.json").write_text(json.dumps({"members": [{"onnx": onnx.name,
+                                                                                        "sha256": sha}]}))
+    side = sidecar(tmp_path / "fr_regressor_v2_ensemble_v1_calibration.json", 24)
+    assert model_problems(side) == []  # a kit before 0.5 claimed nothing to check
+    doc = json.loads(side.read_text())
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1", "models": {onnx.name: sha}}))
+    assert model_problems(side) == []
+    onnx.write_bytes(b"another model")
+    assert "calibrates fr_regressor_v2_ensemble_v1_seed0.onnx with sha256" in model_problems(side)[0]
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1", "models": {"../x.onnx": sha}}))
+    assert any("not beside it" in p for p in model_problems(side))
+    side.write_text(json.dumps({**doc, "model_id": "fr_regressor_v2_ensemble_v1"}))
+    assert "names half" in model_problems(side)[0]

@@ -23,8 +23,9 @@ def corpus_rows(n_src: int = 25, frames: int = 6) -> tuple[pd.DataFrame, pd.Data
                          "encoder": "libx264", "cq": np.tile([19, 37], n_src * frames // 2),
                          "box_id": np.repeat(["a", "b"], n_src * frames // 2 + 1)[: n_src * frames],
                          "width": 1920, "height": 1080, "frame_index": np.tile(np.arange(frames), n_src)})
+    meta = meta.assign(corpus_row=np.arange(len(meta))).set_index("corpus_row", drop=False)  # as the verdict reads it
     y = rng.uniform(20, 95, len(meta))
-    preds = pd.concat([pd.DataFrame({"seed": s, "row": np.arange(len(meta)), "vmaf": y,
+    preds = pd.concat([pd.DataFrame({"seed": s, "corpus_row": np.arange(len(meta)), "vmaf": y,
                                      "pred": y + rng.normal(0, 2, len(meta))}) for s in (0, 1)], ignore_index=True)
     return meta, preds
 
@@ -33,11 +34,11 @@ def test_a_source_without_results_fails_completeness_and_the_recommendation_name
     meta, preds = corpus_rows()
     assert completeness(meta, preds).passed
     lost = meta.index[meta["src"] == "s7"]
-    partial = preds[~((preds["seed"] == 1) & preds["row"].isin(lost))]  # one seed's fold failed
+    partial = preds[~((preds["seed"] == 1) & preds["corpus_row"].isin(lost))]  # one seed's fold failed
     c = completeness(meta, partial)
     assert not c.passed and c.missing == ["s7"] and c.with_results == 24
     nan = preds.copy()
-    nan.loc[(nan["seed"] == 0) & nan["row"].isin(meta.index[meta["src"] == "s3"]), "pred"] = np.nan
+    nan.loc[(nan["seed"] == 0) & nan["corpus_row"].isin(meta.index[meta["src"] == "s3"]), "pred"] = np.nan
     assert completeness(meta, nan).missing == ["s3"]  # a member that diverged
     gate = evaluate_gate({0: 0.99, 1: 0.99}, GateThresholds())
     text = recommendation(gate, complete=c)
@@ -46,7 +47,7 @@ def test_a_source_without_results_fails_completeness_and_the_recommendation_name
 
 def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> None:
     meta, preds = corpus_rows()
-    preds.loc[preds["row"].isin(meta.index[meta["src"] == "s2"][:3]), "pred"] = 112.0
+    preds.loc[preds["corpus_row"].isin(meta.index[meta["src"] == "s2"][:3]), "pred"] = 112.0
     a = assess(preds, meta, None, {}, 0.9, None)
     off = range_gate(a.breakdown, None)
     assert off.passed and not off.enabled and off.worst == "s2" and off.worst_value == 0.5
@@ -56,7 +57,7 @@ def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> N
     at = a.intervals.at(0.9)
     assert at is not None and not coverage_gate(a.intervals, at.coverage + 0.01).passed
     assert coverage_gate(a.intervals, at.coverage).passed
-    few = assess(preds[preds["row"] < 36], meta.iloc[:36], None, {}, 0.95, None)  # 6 sources: unbounded at 95 %
+    few = assess(preds[preds["corpus_row"] < 36], meta.iloc[:36], None, {}, 0.95, None)  # 6 sources: unbounded at 95 %
     g = coverage_gate(few.intervals, 0.5)
     assert not g.passed and "unbounded" in str(g.statement) and "needs at least 19 groups" in str(g.statement)
 
@@ -97,10 +98,10 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
     from kit.verdict.document import ClipUse
 
     meta, preds = corpus_rows()
-    src = meta["src_sha256"].to_numpy()[preds["row"]]
-    clips = preds.assign(src_sha256=src, encoder="libx264", cq=meta["cq"].to_numpy()[preds["row"]]).groupby(
+    src = meta["src_sha256"].to_numpy()[preds["corpus_row"]]
+    clips = preds.assign(src_sha256=src, encoder="libx264", cq=meta["cq"].to_numpy()[preds["corpus_row"]]).groupby(
         ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
-        n_frames=("row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
+        n_frames=("corpus_row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
         pred_mean_of_frames=("pred", "mean"))
     a = assess(preds, meta, clips, {}, 0.8, None)
     use = a.intervals.clip_use
@@ -115,7 +116,7 @@ def test_clip_coverage_per_level_is_recomputable_from_intervals_and_clips() -> N
     inside = ((ens["p"] - q * ens["s"] <= ens["v"]) & (ens["v"] <= ens["p"] + q * ens["s"])).mean()
     assert use.coverage_by_level["80"] == use.coverage == pytest.approx(inside)
     assert ClipUse.from_json(use.to_json()) == use
-    nine = preds["row"] < 9 * 6  # 9 content groups: 95 % is unbounded (ceil(10 x 0.95) > 9), 80 % is not
+    nine = preds["corpus_row"] < 9 * 6  # 9 content groups: 95 % is unbounded (ceil(10 x 0.95) > 9), 80 % is not
     few = assess(preds[nine], meta.iloc[: 9 * 6], clips[clips["src_sha256"].isin(meta["src_sha256"][: 9 * 6])],
                  {}, 0.95, None).intervals.clip_use
     assert few is not None and few.coverage_by_level is not None and few.coverage_by_level["95"] is None
@@ -142,10 +143,10 @@ def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
 
     assert levels_for(0.9500001) == (0.5, 0.8, 0.9, 0.9500001) and levels_for(0.975)[-1] == 0.975
     meta, preds = corpus_rows()
-    clips = preds.assign(src_sha256=meta["src_sha256"].to_numpy()[preds["row"]], encoder="libx264",
-                         cq=meta["cq"].to_numpy()[preds["row"]]).groupby(
+    clips = preds.assign(src_sha256=meta["src_sha256"].to_numpy()[preds["corpus_row"]], encoder="libx264",
+                         cq=meta["cq"].to_numpy()[preds["corpus_row"]]).groupby(
         ["seed", "src_sha256", "encoder", "cq"], as_index=False).agg(
-        n_frames=("row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
+        n_frames=("corpus_row", "size"), vmaf_mean=("vmaf", "mean"), pred_from_mean_features=("pred", "mean"),
         pred_mean_of_frames=("pred", "mean"))
     a = assess(preds, meta, clips, {}, 0.9500001, None)
     assert list(a.rows.columns).count("lo_95") == 1 and "lo" in a.rows

@@ -1,0 +1,78 @@
+"""The report's sections on intervals: each level's threshold and measured coverage (none where the level is
+unbounded), the coverage chart, per-clip use, and the interval the manifests export. Figures from the verdict's
+`intervals` block, recomputable from 04_verdict/intervals.parquet."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kit.report.markup import esc, note, table
+from kit.report.sections import INTERVALS_FILE, bounded_cell
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kit.report.extras import Extras
+    from kit.verdict.document import ExportedInterval, Intervals
+
+LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
+                 "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
+                 "lowest coverage of a source", "why no figure"]
+
+
+def level_table(iv: Intervals) -> str:
+    """One row per level: its thresholds, and its coverage and width only where every row's interval is bounded."""
+    return table(LEVEL_HEADERS, [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.share_unbounded,
+                                  bounded_cell(lv.coverage, lv.coverage is None),
+                                  bounded_cell(lv.mean_width, lv.coverage is None),
+                                  bounded_cell(lv.source_coverage_min, lv.coverage is None), lv.reason or ""]
+                                 for lv in iv.levels])
+
+
+def exported_section(e: ExportedInterval) -> list[str]:
+    """What the manifests' confidence block exports, and what it covers on the held-out rows."""
+    parts = ["<h3 id='exported'>The exported interval (the manifests' confidence block)</h3>",
+             note(f"{e.recipe}. Recomputable from {INTERVALS_FILE} (pred, std, vmaf, content).")]
+    if not e.calibrated:
+        return [*parts, f"<p class='warn'>{esc('Not calibrated: no interval is exported. ' + (e.reason or ''))}</p>"]
+    groups = e.group_coverage or {}
+    rows: list[list[object]] = [["conformal_q_residual", e.conformal_q_residual],
+            [f"coverage at {e.nominal:g}, pooled over the held-out frames (q of all groups)", e.coverage],
+            ["coverage on held-out content (each group's q calibrated without it)",
+             bounded_cell(e.coverage_held_out, e.coverage_held_out is None)],
+            [f"lowest coverage of a content group ({len(groups)} groups)", e.group_coverage_min],
+            [f"for comparison, not exported: mu +- {e.fallback_z:.3f} std (upstream's Gaussian fallback)",
+             e.fallback_coverage]]
+    return [*parts, table(["", "value"], rows, cls="kv")]
+
+
+def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[str]:
+    """The intervals: method and guarantee, each level's coverage and width, the chart, per-clip use, and the
+    interval the manifests export."""
+    from kit.report import charts, figures
+
+    iv = extras.intervals
+    if iv is None:
+        return []
+    parts = ["<h2 id='coverage'>Prediction intervals: coverage</h2>",
+             f"<p>{esc(iv.method)}: {esc(iv.formula)} Score: {esc(iv.score)}; unit of the guarantee: "
+             f"{esc(iv.unit)}; calibrated on {iv.n_groups} content groups; nominal level {iv.nominal:g}. A level "
+             "whose interval is unbounded for some held-out row has no coverage or width: 100 % of an unbounded "
+             "interval says nothing.</p>"]
+    if iv.warning:
+        parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
+    parts.append(level_table(iv))
+    parts.append(figures.figure_html(charts.coverage_figure(iv, by_source),
+                                     "Pooled coverage from the verdict; per source, the share of each source's "
+                                     f"rows with lo <= teacher <= hi at each level, from {INTERVALS_FILE}; "
+                                     "unbounded levels have no point."))
+    if iv.clip_use is not None:
+        c = iv.clip_use
+        parts += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",
+                  table(["clips", "RMSE (per clip)", "max abs error", f"coverage at {iv.nominal:g}",
+                         "intervals hold"],
+                        [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
+                  note(c.note)]
+    if iv.exported is not None:
+        parts += exported_section(iv.exported)
+    return parts

@@ -1,0 +1,38 @@
+"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is.
+
+A mean over content groups and a figure pooled over frames differ even on the same rows: pooling adds the
+offsets between contents to the error, so the pooled RMSE is larger, and the pooled PLCC sees the spread of the
+contents' scores as agreement. Neither is wrong; mixing them unnamed is. docs/figures.md says the same for people;
+the verdict carries `figure_kinds` (which block is which kind) so a reader of the file needs neither.
+"""
+
+from __future__ import annotations
+
+GROUPS = "mean over content groups"
+POOLED = "pooled over frames"
+SOURCE = "per source"
+CLIP = "per clip"
+
+DEFINITIONS = {
+    GROUPS: "each held-out content group's frames pooled (its sources together), the figure computed on them per "
+            "seed, then averaged over the groups (one vote per content) and over the seeds",
+    POOLED: "every held-out frame of the set at once, each predicted by the ensemble (the mean over seeds of the "
+            "members that did not train on its content)",
+    SOURCE: "one reference clip's held-out frames, the figure per seed, then the mean over seeds",
+    CLIP: "one encode (a source at one encoder and cq) predicted from the mean of its frames' features, against its "
+          "mean teacher score (the ensemble's mean over seeds)",
+}
+
+# which of the verdict's blocks holds which kind (the verdict's `figure_kinds`)
+FIGURE_KINDS = {
+    "gate": GROUPS, "per_seed": GROUPS, "overall.mean_over_seeds": GROUPS, "baselines": GROUPS, "incumbent": GROUPS,
+    "lift": GROUPS, "lift_gate": GROUPS, "overall.pooled_ensemble": POOLED, "breakdown": POOLED,
+    "holdout": POOLED, "intervals.levels": POOLED, "intervals.exported": POOLED, "per_fold": SOURCE,
+    "worst_folds": SOURCE, "bias_gate": SOURCE, "fold_rmse_gate": SOURCE, "range_gate": SOURCE,
+    "intervals.clip_use": CLIP,
+}
+
+
+def named(label: str, kind: str) -> str:
+    """A label with its kind: `RMSE (mean over content groups)`."""
+    return f"{label} ({kind})"
