@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kit.bundle.conformal import GAUSSIAN_Z, confidence
 from kit.infra.parquet import read_frame
 from kit.infra.proc import run_process
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
 from kit.verdict.intervals import column
@@ -97,7 +98,8 @@ def coverage_function(upstream: Path | None) -> tuple[Metrics, str]:
 
 def exported_block(run: RunDir, as_old_kit: bool) -> tuple[dict[str, Any], str]:
     """The confidence block a consumer reads: the export's, else the one the verdict would export."""
-    found = run.verdict_on_disk()
+    with Tree.open(run.root, make=False) as tree:
+        found = run.verdict_on_disk(tree)
     if found is None:
         raise SystemExit(f"error: no verdict in {run.step('verdict')}")
     verdict = Verdict.from_json(json.loads(found[1].read_text()), str(found[1]))

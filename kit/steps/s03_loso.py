@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult
+    from kit.model.tasks import MemberRecord
 
 
 def corpus_path(ctx: Context) -> Path:
@@ -141,6 +142,18 @@ def visible_cause(exc: BaseException) -> str:
     return text[0][:200] if text else "no message"
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What LOSO's training gave: the evaluation, the baselines, the members' records, the --holdout frames."""
+
+    result: LosoResult
+    models: dict[str, BaselineResult]
+    records: list[MemberRecord]
+    held: dict[str, pd.DataFrame]
+    holdout_s: float
+    time: TrainingTime
+
+
 class LosoStep:
     name = "loso"
 
@@ -200,30 +213,13 @@ class LosoStep:
         scored = (incumbent_scores(ctx.tree, folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
         refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
-
-        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
-            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * n_folds, loss))
-
-        try:
-            result, models, records = train_and_gather(ctx, plan, inputs, on_epoch, threads.train)
-            holdout_timer = Timer()
-            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, threads.train) for kind in s.holdout}
-        except BaseException as exc:
-            if out_of_memory(exc):
-                raise training_memory_error(exc, len(df), len(s.seeds), scheme) from exc
-            raise
-        holdout_s = holdout_timer.seconds if held else 0.0
-        time_used = TrainingTime.of(records)
-        if time_used.attempts > 1:
-            ctx.emit(Info(self.name, f"{time_used.attempts} runs of this step trained its members (earlier ones "
-                                     "were stopped): the members they finished were kept, and train_seconds counts "
-                                     "their training"))
-        time_used = replace(time_used, seconds=round(time_used.seconds + holdout_s, 3))
+        trained = self.train(ctx, plan, df, inputs, threads.train)
+        result, models, held, time_used = trained.result, trained.models, trained.held, trained.time
         incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
         outputs = self.write_reports(ctx, plan, corpus, len(df), result, Baselines(plan.inputs["corpus"], models),
                                      incumbent, time_used, scheme)
-        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in records],
-                                           "holdout_seconds": holdout_s})
+        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
+                                           "holdout_seconds": trained.holdout_s})
         outputs.append(run.training)
         if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
             outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
@@ -233,16 +229,44 @@ class LosoStep:
         for stale in (run.holdout(kind) for kind in ("encoder", "box") if kind not in held):
             ctx.tree.remove(stale)
         clear_members(ctx.tree, run)  # the reports hold what the members were kept for
-        means = [r.mean_plcc for r in result.seed_reports]
+        return Outcome(outputs, self.summary(ctx, trained, scheme, duplicates))
+
+    def train(self, ctx: Context, plan: Plan, df: pd.DataFrame, inputs: LosoInputs, workers: int) -> Trained:
+        """Every member trained (or found, checked) and evaluated, then the --holdout validations."""
+        s = ctx.settings
+
+        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
+            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
+
+        try:
+            result, models, records = train_and_gather(ctx, plan, inputs, on_epoch, workers)
+            holdout_timer = Timer()
+            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, workers) for kind in s.holdout}
+        except BaseException as exc:
+            if out_of_memory(exc):
+                raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
+            raise
+        holdout_s = holdout_timer.seconds if held else 0.0
+        time_used = TrainingTime.of(records)
+        if time_used.attempts > 1:
+            ctx.emit(Info(self.name, f"{time_used.attempts} runs of this step trained its members (earlier ones "
+                                     "were stopped): the members they finished were kept, and train_seconds counts "
+                                     "their training"))
+        time_used = replace(time_used, seconds=round(time_used.seconds + holdout_s, 3))
+        return Trained(result, models, records, held, holdout_s, time_used)
+
+    def summary(self, ctx: Context, trained: Trained, scheme: FoldScheme, duplicates: int) -> dict[str, object]:
+        """The step's summary in status.json and the finished event."""
+        means = [r.mean_plcc for r in trained.result.seed_reports]
+        time_used = trained.time
         extra: dict[str, object] = {"attempts": time_used.attempts} if time_used.attempts > 1 else {}
         if time_used.tasks_seconds:
             extra["tasks_seconds"] = time_used.tasks_seconds
         if duplicates:
             extra["duplicates_dropped"] = duplicates
-        return Outcome(outputs, {"seeds": list(s.seeds), "folds": scheme.label, "members": result.n_members,
-                                 "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
-                                 "ridge_mean_plcc": models["ridge"].mean_plcc,
-                                 "seconds": time_used.seconds, **extra})
+        return {"seeds": list(ctx.settings.seeds), "folds": scheme.label, "members": trained.result.n_members,
+                "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
+                "ridge_mean_plcc": trained.models["ridge"].mean_plcc, "seconds": time_used.seconds, **extra}
 
     def write_reports(self, ctx: Context, plan: Plan, corpus: Path, rows: int, result: LosoResult,
                       baselines: Baselines, incumbent: BaselineResult | None, time_used: TrainingTime,

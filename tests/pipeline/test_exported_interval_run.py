@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kit.bundle.tarball import write_results_tarball
+from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from tests.conftest import ROOT, run_kit
 
@@ -47,10 +48,10 @@ def test_the_shipped_sidecar_names_its_models_and_verify_checks_them(
     manifest = json.loads((folder / "fr_regressor_v2_ensemble_v1.json").read_text())
     assert side["model_id"] == manifest["id"] and side["models"] == {m["onnx"]: m["sha256"]
                                                                      for m in manifest["members"]}
-    assert run_kit("verify", run.latest_tarball()).returncode == 0
+    assert run_kit("verify", run.latest_tarball(Tree.open(run.root, make=False))).returncode == 0
     # the same files, the sidecar claiming another model: a tarball consistent with its own manifest, refused
     top = tmp_path / "x"
-    with tarfile.open(run.latest_tarball()) as tar:
+    with tarfile.open(run.latest_tarball(Tree.open(run.root, make=False))) as tar:
         tar.extractall(top, filter="data")
     (root,) = list(top.iterdir())
     files = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json"}
@@ -59,6 +60,7 @@ def test_the_shipped_sidecar_names_its_models_and_verify_checks_them(
     first = sorted(doc["models"])[0]
     doc["models"][first] = "0" * 64
     forged.write_text(json.dumps(doc))
-    write_results_tarball(tmp_path / "forged.tar.gz", root.name, files, {"box_id": "x", "verdict": "PROMOTE"})
+    write_results_tarball(Tree.open(tmp_path), tmp_path / "forged.tar.gz", root.name, files,
+                          {"box_id": "x", "verdict": "PROMOTE"})
     res = run_kit("verify", tmp_path / "forged.tar.gz")
     assert res.returncode == 2 and f"calibrates {first} with sha256 000000000000" in res.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.infra.tree import Tree
 from kit.report.summary import summary_rows
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
@@ -28,7 +29,7 @@ def test_every_printed_rmse_and_plcc_names_its_kind(json_run: tuple[Path, subpro
                                                     ) -> None:
     out, res = json_run
     run = RunDir(out)
-    found = run.verdict_on_disk()
+    found = run.verdict_on_disk(Tree.open(run.root, make=False))
     assert found is not None
     verdict = Verdict.from_json(json.loads(found[1].read_text()))
     assert verdict.figure_kinds == FIGURE_KINDS and verdict.figure_kinds["gate"] == GROUPS

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from kit.infra.tree import Tree
 from kit.model.conformal import LEVELS
 from kit.rundir import RunDir
 from kit.verdict.intervals import level_key, percent
@@ -153,7 +154,8 @@ def test_no_file_a_run_writes_states_a_coverage_beside_an_unbounded_level(
     open_levels = unmeasurable(n)
     assert n == 4 and open_levels == {"80", "90", "95"}  # what this test is about
     roots = [out]
-    with tarfile.open(run.latest_tarball()) as tar:  # the results tarball holds the same files: walk them too
+    # the results tarball holds the same files: walk them too
+    with tarfile.open(run.latest_tarball(Tree.open(run.root, make=False))) as tar:
         tar.extractall(tmp_path, filter="data")
     roots.append(tmp_path)
     bad: list[str] = []
