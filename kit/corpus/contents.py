@@ -97,8 +97,8 @@ def read_overrides(path: Path | None) -> Overrides | None:
 
 
 def _lines_of(path: Path, rules: GroupRules) -> dict[str, list[int]]:
-    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; {} when the
-    text cannot say (a key given twice: JSON keeps its last)."""
+    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; only the kinds
+    whose entries the scan found as many of as the file holds."""
     try:
         found = entry_lines(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, IndexError):

@@ -9,12 +9,15 @@ Python's own readers take more than a person means, and fail in ways that are no
 * `float` takes `nan`, `inf`, `infinity` in any case, and `1e999` becomes infinity, all of which pass a
   range check written as `not lo <= x <= hi` the wrong way round (every comparison with NaN is false);
 * `json.loads` recurses once per nesting level: a few kilobytes of `[[[[…` raise RecursionError, which is no
-  ValueError, so it escapes every `except ValueError` around a read.
+  ValueError, so it escapes every `except ValueError` around a read; and it keeps the last of a name given twice
+  in one object (`{"height": 144, "height": 72}` is 72), so two readers of one file can see two documents;
+* `open` on a named pipe waits for a writer that may never come.
 
 Here a whole number is ASCII digits 0-9 only, with a sign only where the reader allows one, at most
 MAX_DIGITS of them; a number with a fraction is ASCII too, in plain decimal notation (an exponent allowed),
 and finite; a frame rate is a whole number, a decimal or N/D; JSON is at most MAX_JSON_BYTES and nested at
-most MAX_JSON_DEPTH deep, and its whole numbers are at most MAX_JSON_DIGITS long. Each refusal is one
+most MAX_JSON_DEPTH deep, no object names one key twice, and its whole numbers are at most MAX_JSON_DIGITS
+long; a JSON file is a regular file (a pipe, a device or a folder is refused before it is read). Each refusal is one
 sentence naming what was read (`--width '²' …`, `KIT_TRAIN_THREADS='nan' …`) with a hint: InputError,
 exit 2. The readers that return a reason instead of raising (`read_int`, `read_float`, `read_rate`,
 `load_json`) raise NotANumber or JsonRefused, both ValueErrors, for callers that phrase it themselves.
@@ -24,20 +27,23 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kit.errors import InputError
 from kit.infra.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, human_bytes
+from kit.infra.perms import describe
 
 MAX_DIGITS = 18  # digits of a whole number: every count, seed and size the kit takes fits (and 2**63 does not)
 MAX_NUMBER_CHARS = 40  # characters of a number with a fraction: 0.0000000000000000000001 fits
 MAX_JSON_DIGITS = 4300  # digits of a whole number inside JSON: Python's own limit, refused here as a sentence
 SHOWN_CHARS = 24  # of a value refused, the characters a message shows
 
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a named pipe opened to read must not wait for a writer
 _SPACE = " \t\r\n"  # what may surround a number: ASCII white space only (not U+00A0, U+3000, ...)
 _WHOLE = re.compile(r"[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
@@ -237,11 +243,20 @@ def _json_int(text: str) -> int:
     return int(text)
 
 
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members, refusing a name given twice (json.loads would keep the last one silently)."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise JsonRefused(f"the name {name[:SHOWN_CHARS]!r} is given twice in one object", "duplicate name")
+        found[name] = value
+    return found
+
+
 def load_json(raw: bytes | str) -> Any:
     """JSON text (UTF-8 bytes or str) as Python values, bounded: JsonRefused (a ValueError) saying why not."""
-    size = len(raw)
-    if size > MAX_JSON_BYTES:
-        raise JsonRefused(f"{human_bytes(size)} of JSON, more than the {human_bytes(MAX_JSON_BYTES)} read")
+    if len(raw) > MAX_JSON_BYTES:
+        raise JsonRefused(f"more than the {human_bytes(MAX_JSON_BYTES)} of JSON the kit reads")
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
@@ -249,16 +264,40 @@ def load_json(raw: bytes | str) -> Any:
     if json_depth(text) > MAX_JSON_DEPTH:
         raise JsonRefused(f"arrays or objects nested more than {MAX_JSON_DEPTH} deep")
     try:
-        return json.loads(text, parse_int=_json_int)
+        return json.loads(text, parse_int=_json_int, object_pairs_hook=_unique_names)
     except JsonRefused:
         raise
     except (ValueError, RecursionError) as exc:  # RecursionError: a depth json_depth did not see; never a bug
         raise JsonRefused(str(exc) or "nested too deep", type(exc).__name__) from None
 
 
+class NotRegular(OSError):
+    """What open_for_reading found instead of a regular file: `what` says what it is ("a named pipe (FIFO)")."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(f"{path} is {what}, not a regular file")
+        self.what = what
+
+
+def open_for_reading(path: Path) -> BinaryIO:
+    """Open a file someone gave to read it (a link is followed: links to one's clips are usual), never blocking
+    on a named pipe: anything but a regular file raises NotRegular."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if (what := describe(os.fstat(fd), path)) is not None:
+            raise NotRegular(path, what)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_json(path: Path) -> Any:
-    """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable."""
-    with open(path, "rb") as fh:
+    """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable
+    (NotRegular when it is no regular file: a named pipe would block the read)."""
+    with open_for_reading(path) as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     return load_json(raw)
 

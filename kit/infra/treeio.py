@@ -83,7 +83,7 @@ class Files(Folders):
             os.replace(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
         except PermissionError as exc:
             st = folder.lstat(name)
-            if st is not None and (problem := file_problem(st)) is not None:
+            if st is not None and (problem := file_problem(st, self.owner)) is not None:
                 raise Untrusted(path, problem) from exc
             raise
 
@@ -144,13 +144,13 @@ class Files(Folders):
         folder, name = self.split(path)
         fd = self._open_at(folder, name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
                            | O_BINARY, self.rules.file_mode())
-        return _checked(fd, folder.path / name, True, "a", encoding="utf-8")
+        return _checked(fd, folder.path / name, self.owner, "a", encoding="utf-8")
 
     def open_read(self, path: Path, trusted: bool = True) -> BinaryIO:
         """`path` opened to read, if it is a regular file (and, `trusted`, the user's own: kit.infra.perms).
         Missing: FileNotFoundError naming it."""
         folder, name = self.split(path, make=False)
-        return _checked(self._open_at(folder, name, _READ), folder.path / name, trusted, "rb")
+        return _checked(self._open_at(folder, name, _READ), folder.path / name, self.owner if trusted else None, "rb")
 
     def _open_at(self, folder: Folder, name: str, flags: int, mode: int = 0o644) -> int:
         where, dir_fd = folder.at(name)
@@ -202,14 +202,14 @@ class Files(Folders):
         return data, ""
 
 
-def check_open(fd: int, path: Path, trusted: bool) -> int:
-    """The open descriptor `fd`, made blocking, if it is a regular file (and trusted, when asked: the user's own,
+def check_open(fd: int, path: Path, owner: int | None) -> int:
+    """The open descriptor `fd`, made blocking, if it is a regular file (and, with an `owner`, trusted: that user's,
     one name, nobody else may write it); otherwise it is closed and the refusal raised."""
     try:
         st = os.fstat(fd)
         if (what := describe(st, path)) is not None:
             raise refuse(path, what)
-        if trusted and (problem := file_problem(st)) is not None:
+        if owner is not None and (problem := file_problem(st, owner)) is not None:
             raise Untrusted(path, problem)
         if O_NONBLOCK:
             os.set_blocking(fd, True)
@@ -219,29 +219,6 @@ def check_open(fd: int, path: Path, trusted: bool) -> int:
         raise
 
 
-def _checked(fd: int, path: Path, trusted: bool, mode: str, encoding: str | None = None) -> Any:
+def _checked(fd: int, path: Path, owner: int | None, mode: str, encoding: str | None = None) -> Any:
     """The open descriptor as a file object, checked (check_open)."""
-    return os.fdopen(check_open(fd, path, trusted), mode, encoding=encoding)
-
-
-class NotRegular(OSError):
-    """What open_for_reading found instead of a regular file: `what` says what it is ("a named pipe (FIFO)")."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        super().__init__(f"{path} is {what}, not a regular file")
-        self.what = what
-
-
-def open_for_reading(path: Path) -> BinaryIO:
-    """Open a file of the user's to read it (a link is followed: links to one's clips are usual), never blocking
-    on a named pipe: anything but a regular file raises NotRegular."""
-    fd = os.open(path, _READ & ~O_NOFOLLOW)
-    try:
-        if (what := describe(os.fstat(fd), path)) is not None:
-            raise NotRegular(path, what)
-        if O_NONBLOCK:
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    return os.fdopen(check_open(fd, path, owner), mode, encoding=encoding)

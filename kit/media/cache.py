@@ -21,9 +21,8 @@ from typing import BinaryIO
 
 from kit.errors import InputError
 from kit.infra.files import sha256_stream
-from kit.infra.outside import load_json
+from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.tree import LockBusy, Tree
-from kit.infra.treeio import NotRegular, open_for_reading
 from kit.media.decode import Geometry, MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 

@@ -282,6 +282,13 @@ PRIVATE = {"kit/infra/archive.py": "extracts into a private temporary folder (mk
            "kit/cli/guard.py": "points stdout at os.devnull when the reader went away"}
 
 
+def _reads(call: ast.Call) -> bool:
+    """An os.open whose flags name O_RDONLY and nothing that writes or creates: a read, not a write."""
+    names = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(call.args[1])
+             if isinstance(n, (ast.Attribute, ast.Name))} if len(call.args) > 1 else set()
+    return "O_RDONLY" in names and not names & {"O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND"}
+
+
 def _bare_writes(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -298,7 +305,7 @@ def _bare_writes(path: Path) -> list[str]:
                                              for a in [*node.args, *(k.value for k in node.keywords)]):
                 found.append(f"{ast.unparse(func)}() line {node.lineno}")
         elif name in ("mkdir", "makedirs", "rename", "symlink", "link", "copyfile", "copy", "copy2", "move", "chmod") \
-                or (owner == "os" and name in ("replace", "open")) \
+                or (owner == "os" and name == "replace") or (owner == "os" and name == "open" and not _reads(node)) \
                 or (name == "open" and owner == "tarfile" and not any(k.arg == "fileobj" for k in node.keywords)):
             found.append(f"{owner + '.' if owner else ''}{name}() line {node.lineno}")
         elif name in ("write_text", "write_bytes") and isinstance(func, ast.Attribute) \
@@ -322,10 +329,11 @@ def test_every_write_in_the_kit_goes_through_a_tree() -> None:
 def test_the_write_scan_finds_a_bare_write(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nopen(p, 'a')\nPath(p).mkdir()\nos.replace(a, b)\nlog.write_text('x')\n"
+                      "os.open(p, os.O_RDONLY | O_NONBLOCK)\nos.open(p, os.O_RDONLY | os.O_CREAT)\n"
                       "tmp.write_bytes(b'')\nopen(p, 'rb')\npq.write_table(t, tmp)\np.chmod(0o755)\n"
                       "tarfile.open(tmp, 'w:gz')\ntarfile.open(fileobj=fh, mode='w:gz')\ntree.write_text(p, 'x')\n")
     assert [w.split("(")[0] for w in _bare_writes(sample)] == ["open", "mkdir", "os.replace", "log.write_text",
-                                                              "tmp.write_bytes", "pq.write_table", "p.chmod",
+                                                              "os.open", "tmp.write_bytes", "pq.write_table", "p.chmod",
                                                               "tarfile.open"]
 
 
