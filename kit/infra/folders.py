@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from kit.errors import InputError
-from kit.infra.perms import Rules, describe, folder_problem, refuse, refuse_folder
+from kit.infra.perms import Rules, describe, euid, folder_problem, refuse, refuse_folder
 
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted where a file is read or appended must not block
@@ -84,6 +84,8 @@ class Folders:
         self.rules = rules
         self.label = label  # "the out-dir": how messages name the root
         self._folders: dict[tuple[str, ...], Folder] = {(): Folder(self.root, fd)}
+        # whose files are trusted: the user's, or (opened to read) the root's owner's (kit.infra.perms)
+        self.owner = (os.fstat(fd) if fd is not None else os.stat(self.root)).st_uid if rules.reading else euid()
         self._mutex = threading.RLock()  # worker threads write below one Tree
 
     @classmethod
@@ -188,7 +190,7 @@ class Folders:
             st = os.fstat(fd)
             if made:
                 os.fchmod(fd, self.rules.folder_mode)  # the umask is not the kit's rule; setgid/sticky need this
-            elif problem := folder_problem(st, self.rules):
+            elif problem := folder_problem(st, self.rules, root=False):
                 raise refuse_folder(path, problem, self.rules)
         except BaseException:
             os.close(fd)
@@ -301,10 +303,26 @@ def _make_parents(path: Path, rules: Rules) -> None:
         missing.append(probe)
         probe = probe.parent
     for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(folder, 0o755 if folder != path else rules.folder_mode)
-            if folder == path and hasattr(os, "chmod"):
-                os.chmod(folder, rules.folder_mode)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _cannot_make(folder, probe, exc) from None
+        if folder == path and hasattr(os, "chmod"):
+            os.chmod(folder, rules.folder_mode)
+
+
+def _cannot_make(folder: Path, above: Path, exc: OSError) -> InputError:
+    """Why `folder` cannot be made below `above`, the deepest path that exists: a link to nowhere (storage not
+    mounted), no folder, or what the system said."""
+    if os.path.islink(above) and not os.path.exists(above):
+        return InputError(f"cannot create {folder}: {above} is a link to {os.readlink(above)}, which does not exist",
+                          hint="mount the storage it points to, or choose another folder")
+    if os.path.exists(above) and not os.path.isdir(above):
+        return InputError(f"cannot create {folder}: {above} is not a folder", hint="choose another folder")
+    return InputError(f"cannot create {folder}: {exc.strerror or exc}",
+                      hint="choose a folder you can write in (it is created when missing)")
 
 
 def _open_root(path: Path) -> int:
@@ -313,3 +331,6 @@ def _open_root(path: Path) -> int:
     except NotADirectoryError:
         raise InputError(f"{path} is a file, not a folder",
                          hint="choose another folder (it is created when missing)") from None
+    except OSError as exc:
+        raise InputError(f"cannot open the folder {path}: {exc.strerror or exc}",
+                         hint="choose a folder you can read and write (it is created when missing)") from None

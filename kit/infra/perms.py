@@ -8,9 +8,13 @@ file the kit wrote, or swap a folder for one of their own. So, whatever the umas
   own beside the kit's, folders are made 3775 (group-writable; setgid: new files keep the group; sticky: nobody
   but a file's owner may rename or delete it) and files stay 0644;
 - a folder the kit writes in must belong to the user running it and be writable by nobody else; in group-shared
-  mode a folder others can write must carry the sticky bit, and one of another user is accepted;
+  mode a folder others can write must carry the sticky bit, and the root alone (the project folder) may be
+  another user's: every folder below it is the user's own, in every mode;
 - a file the kit trusts (a record, a member, a ledger: whatever decides what it computes next) must be a regular
-  file with one name, owned by the user running the kit and writable by nobody else, in every mode.
+  file with one name, owned by the user running the kit and writable by nobody else, in every mode;
+- a folder opened only to be read (`status`, `corpus info`, a run directory given to `merge`: another user's, the
+  lead's reading a collaborator's) is checked as its owner's: nothing is written there, so no folder is refused for
+  its owner, and a file trusted there must be the owner's of the root, one name, writable by nobody else.
 
 Everything refused here is an InputError (exit 2) naming the path, what it is and whose.
 """
@@ -36,6 +40,7 @@ class Rules:
 
     group_shared: bool = False
     checked_root: bool = True  # the root passes the folder check too (False: a folder of the user's, merge's -o)
+    reading: bool = False  # opened only to read (another user's run directory too): see the module
 
     @property
     def folder_mode(self) -> int:
@@ -96,9 +101,12 @@ def refuse(path: Path, what: str, expected: str = "a regular file") -> InputErro
              f"look at it (ls -l {path}), remove it and rerun; on storage others can write, find out who")
 
 
-def folder_problem(st: os.stat_result, rules: Rules) -> str | None:
-    """Why the kit may not write in a folder with this stat (its owner, who else can write), or None."""
-    if st.st_uid != euid() and not rules.group_shared:
+def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str | None:
+    """Why the kit may not write in a folder with this stat (its owner, who else can write), or None. `root`: the
+    Tree's own folder (in group-shared mode the project folder, which may be another user's)."""
+    if rules.reading:
+        return None
+    if st.st_uid != euid() and not (rules.group_shared and root):
         return f"belongs to user {user_name(st.st_uid)}, not to you ({user_name(euid())})"
     if st.st_mode & OTHERS_WRITE and not rules.group_shared:
         return f"can be written by {who_writes(st)} ({stat.filemode(st.st_mode)})"
@@ -108,7 +116,10 @@ def folder_problem(st: os.stat_result, rules: Rules) -> str | None:
 
 
 def refuse_folder(path: Path, problem: str, rules: Rules) -> InputError:
-    if rules.group_shared:
+    if problem.startswith("belongs to user"):
+        fix = ("ask its owner (or an administrator) to remove it, or choose another out-dir: below its root the kit "
+               "writes only in folders that are yours")
+    elif rules.group_shared:
         fix = f"chmod +t {path} (the sticky bit lets nobody but a file's owner rename or delete it), then rerun"
     else:
         fix = (f"let the kit make it: choose another folder, or remove it (or `chmod go-w {path}` if it is yours); "
@@ -118,15 +129,30 @@ def refuse_folder(path: Path, problem: str, rules: Rules) -> InputError:
                       hint=fix)
 
 
-def file_problem(st: os.stat_result) -> str | None:
-    """Why a file with this stat cannot be trusted, or None (a regular file is assumed)."""
+def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:
+    """Why a file with this stat cannot be trusted, or None (a regular file is assumed). `owner`: whose it must be
+    (the user running the kit unless said)."""
+    owner = euid() if owner is None else owner
     if st.st_nlink > 1:
         return f"has {st.st_nlink} names (hard links): another name could change it"
-    if st.st_uid != euid():
-        return f"belongs to user {user_name(st.st_uid)}, not to you ({user_name(euid())})"
+    if st.st_uid != owner:
+        mine = " to you" if owner == euid() else ""
+        return f"belongs to user {user_name(st.st_uid)}, not{mine} ({user_name(owner)})"
     if st.st_mode & OTHERS_WRITE:
         return f"can be written by {who_writes(st)} ({stat.filemode(st.st_mode)})"
     return None
+
+
+def given_file_problem(path: Path) -> str | None:
+    """Why a file someone names (a corpus, its manifest) cannot be vouched for where it lies, or None: in a folder
+    others can write, anyone there could have put it in place, so only the user's own file is trusted
+    (file_problem); in a folder only its owner can write, the file is that owner's work."""
+    folder = os.stat(path.parent)
+    if not folder.st_mode & OTHERS_WRITE:
+        return None
+    problem = file_problem(os.stat(path))
+    return (f"lies in {path.parent}, which {who_writes(folder)} can write, and {problem}" if problem is not None
+            else None)
 
 
 class Untrusted(InputError):
@@ -134,9 +160,14 @@ class Untrusted(InputError):
 
     def __init__(self, path: Path, problem: str) -> None:
         mine = "belongs to user" not in problem
-        fix = (f"`chmod go-w {path}` if nobody else changed it (earlier kits made files group-writable under "
-               "umask 002), or remove it and rerun" if mine else
-               "remove it (ask its owner, or an administrator) and rerun; the kit never uses what another user made")
+        if "hard links" in problem:
+            fix = (f"find its other names (find / -xdev -samefile {path}) and remove them, or remove this file and "
+                   "rerun: the kit never makes a second name for a file")
+        elif mine:
+            fix = (f"`chmod go-w {path}` if nobody else changed it (earlier kits made files group-writable under "
+                   "umask 002), or remove it and rerun")
+        else:
+            fix = "remove it (ask its owner, or an administrator) and rerun; the kit never uses what another user made"
         super().__init__(f"{path} {problem}: the kit trusts only files that you made and nobody else can change",
                          hint=fix)
         self.path = path

@@ -111,7 +111,7 @@ class Locks(Ops):
     def _lock_file(self, path: Path) -> int:
         """The lock file, opened (created when missing) without following a link: the user's own regular file."""
         folder, name = self.split(path)
-        return check_open(self._open_at(folder, name, _LOCK_FLAGS, self.rules.file_mode()), path, trusted=True)
+        return check_open(self._open_at(folder, name, _LOCK_FLAGS, self.rules.file_mode()), path, self.owner)
 
     def _still_named(self, path: Path, fd: int) -> bool:
         st = self.lstat(path)

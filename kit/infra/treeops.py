@@ -13,13 +13,13 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from kit.infra.files import TMP_MARK, host_tag, pid_alive
 from kit.infra.folders import FOLDER_FLAGS, Folder
 from kit.infra.limits import STALE_TEMP_S
-from kit.infra.perms import describe, euid, refuse
+from kit.infra.perms import describe, euid, folder_problem, refuse, refuse_folder
 from kit.infra.treeio import Files, temp_name
 
 # names the kit gives what it writes in its folders: its files by suffix, results tarballs, temporaries and locks,
@@ -102,6 +102,8 @@ class Ops(Files):
             raise FileNotFoundError(2, "No such file or directory", str(path))
         if (what := describe(st, path)) not in (None, "a folder"):
             raise refuse(path, what or "not a regular file", "a file or folder")
+        if what and (problem := folder_problem(st, self.rules, root=False)) is not None:
+            raise refuse_folder(path, problem, self.rules)  # another user's folder: hers to move, not the kit's
         target = self.folder(into)
         dest, n = name, 2
         while target.lstat(dest) is not None:
@@ -109,7 +111,8 @@ class Ops(Files):
         self.forget(path)
         src, src_fd = parent.at(name)
         dst, dst_fd = target.at(dest)
-        os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        with _naming(path):
+            os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
         return into / dest
 
     def new_temp_folder(self, path: Path) -> Path:
@@ -131,7 +134,8 @@ class Ops(Files):
         self.forget(tmp)
         src, src_fd = tmp_parent.at(tmp_name)
         dst, dst_fd = parent.at(name)
-        os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        with _naming(path):
+            os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
 
     def remove_temps(self, path: Path, recursive: bool = True) -> int:
         """Delete the temporaries killed commands left in the folder `path` (and below, unless not recursive):
@@ -165,6 +169,16 @@ class Ops(Files):
 
 _TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[A-Za-z0-9_]{1,16}")  # treeio.temp_name
 _OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earlier kit's: no host
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A rename relative to held folders fails with only a name: the error names the whole path."""
+    try:
+        yield
+    except OSError as exc:
+        exc.filename = os.fspath(path)
+        raise
 
 
 def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:

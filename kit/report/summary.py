@@ -12,7 +12,6 @@ from rich.text import Text
 
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
-from kit.infra.host import group_shared_from_env
 from kit.infra.invocation import kit_command, receiver_commands
 from kit.infra.tree import Rules, Tree
 from kit.infra.visible import visible
@@ -23,8 +22,8 @@ from kit.verdict.kinds import CLIP, GROUPS, POOLED, SOURCE
 
 
 def read_out_dir(out_dir: Path) -> Tree:
-    """The out-dir a finished run leaves, opened to be read (its files checked as the run checked them)."""
-    return Tree.open(out_dir, Rules(group_shared=group_shared_from_env()), make=False, label="the out-dir")
+    """The out-dir a finished run leaves, opened to be read (its files checked as its owner's, kit.infra.perms)."""
+    return Tree.open(out_dir, Rules(reading=True), make=False, label="the out-dir")
 
 
 def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:

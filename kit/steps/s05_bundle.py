@@ -17,7 +17,7 @@ from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
 from kit.infra.invocation import kit_command
-from kit.infra.perms import describe, refuse
+from kit.infra.perms import describe, euid, refuse, user_name
 from kit.infra.tree import Tree
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
@@ -32,9 +32,12 @@ if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` p
 def find_verdict(ctx: Context) -> tuple[str, Path]:
     found = ctx.run.verdicts_on_disk(ctx.tree)
     if len(found) != 1:
+        foreign = [f"{path} (user {user_name(st.st_uid)}'s)" for _, path in found
+                   if (st := ctx.tree.lstat(path)) is not None and st.st_uid != euid()]
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {ctx.run.step('verdict')}, "
-                         f"found {len(found)}",
-                         hint=f"rerun the verdict step: {kit_command('step', 'verdict', '--out-dir', ctx.out_dir)}")
+                         f"found {len(found)}" + (f": {', '.join(foreign)} is not yours" if foreign else ""),
+                         hint="remove it (the kit never uses what another user made), then rerun" if foreign else
+                         f"rerun the verdict step: {kit_command('step', 'verdict', '--out-dir', ctx.out_dir)}")
     name, path = found[0]
     # exactly as the verdict step wrote it: a hand-edited PROMOTE must never export models
     return name, require_output(ctx, path, "verdict")

@@ -56,10 +56,9 @@ class RunStatus:
 
 
 def open_to_read(out_dir: Path) -> Tree:
-    """An out-dir opened to be read (made by nobody): its files are checked as a run checks them."""
-    from kit.infra.host import group_shared_from_env
-
-    return Tree.open(out_dir, Rules(group_shared=group_shared_from_env()), make=False, label="the out-dir")
+    """An out-dir opened to be read (made by nobody): its files are checked as its owner's (kit.infra.perms: a lead
+    reads a collaborator's run directory on shared storage)."""
+    return Tree.open(out_dir, Rules(reading=True), make=False, label="the out-dir")
 
 
 def _demo_missing(settings: RunSettings) -> str | None:

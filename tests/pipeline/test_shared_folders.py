@@ -167,16 +167,53 @@ def test_a_folder_another_member_made_or_left_group_writable_is_refused_naming_h
     shared = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
     assert shared.returncode == 2 and "without the sticky bit" in shared.stderr, shared.stderr
     assert project.as_user(ALICE, "chmod", "+t", out).returncode == 0
-    shared = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
-    assert shared.returncode == 2, shared.stdout + shared.stderr
-    assert f"error: {out / '03_loso'} can be written by group {GROUP} and everyone without the sticky bit" \
-        in shared.stderr, shared.stderr
-    assert project.as_user(MALLORY, "chmod", "1777", out / "03_loso").returncode == 0
-    status = project.as_user(MALLORY, "sh", "-c", f"echo '{{}}' > {out / '03_loso' / 'status.json'}")
-    assert status.returncode == 0, status.stderr  # her own "LOSO is done", in her own sticky folder
-    forged = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
-    assert forged.returncode == 2, forged.stdout + forged.stderr
-    assert f"status.json belongs to user {MALLORY}, not to you ({ALICE})" in forged.stderr, forged.stderr
+    for mode in ("0777", "1777"):  # sticky or not, hers: below the root a folder must be yours in every mode
+        assert project.as_user(MALLORY, "chmod", mode, out / "03_loso").returncode == 0
+        theirs = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
+        assert theirs.returncode == 2, theirs.stdout + theirs.stderr
+        assert f"error: {out / '03_loso'} belongs to user {MALLORY}, not to you ({ALICE})" in theirs.stderr, \
+            theirs.stderr
+        assert "ask its owner" in theirs.stderr and "chmod" not in theirs.stderr.split("hint:")[1].split("\n")[0]
+
+
+def test_group_shared_a_run_reads_back_its_own_and_nothing_a_member_slips_in(project: Project) -> None:
+    """--group-shared as a flag (not the variable): the run wrote everything, then its own summary refused the
+    out-dir as group-writable (exit 2), and `status` of it too. A member's folder or file slipped into it is named."""
+    out = project.shared / "run3"
+    run = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", *RUN)
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    assert project.kit(ALICE, "status", out).returncode == 0
+    assert project.kit(LEAD, "status", out).returncode == 0  # read as alice's, by anyone
+    verdict = next(RunDir(out).step("verdict").glob("*.json"))
+    other = verdict.with_name("PROMOTE.json" if verdict.name == "HOLD.json" else "HOLD.json")
+    planted = project.as_user(MALLORY, "cp", verdict, other)  # the group may add files to a 3775 folder
+    assert planted.returncode == 0, planted.stderr
+    bundle = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", "--only",
+                         "bundle", "--force", *RUN)
+    assert bundle.returncode == 2 and f"{other} (user {MALLORY}'s) is not yours" in bundle.stderr, bundle.stderr
+    assert project.as_user(MALLORY, "rm", other).returncode == 0
+    made = project.as_user(MALLORY, "mkdir", "-m", "1777", RunDir(out).step("bundle") / "previous", umask=0o000)
+    assert made.returncode == 0, made.stderr  # where the bundle moves alice's earlier exports and tarballs
+    moved = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", "--only",
+                        "bundle", "--force", *RUN)
+    assert moved.returncode == 2, moved.stdout + moved.stderr
+    assert f"{RunDir(out).step('bundle') / 'previous'} belongs to user {MALLORY}" in moved.stderr, moved.stderr
+
+
+def test_a_union_swapped_in_a_group_folder_is_refused(project: Project) -> None:
+    """In the setgid project folder (2775, not sticky) another member replaced alice's merged corpus and its
+    manifest with a consistent pair of her own; alice's `run --corpus` trained on it without a word."""
+    union = project.shared / "union2.parquet"
+    merged = project.kit(ALICE, "merge", project.corpus, "-o", union)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    mine = project.as_user(MALLORY, "sh", "-c", f"rm -f {union} {union.with_name('union2.manifest.json')}")
+    assert mine.returncode == 0, mine.stderr
+    hers = project.kit(MALLORY, "merge", project.corpus, "-o", union)
+    assert hers.returncode == 0, hers.stdout + hers.stderr
+    run = project.kit(ALICE, "run", "--corpus", union, "--out-dir", project.base / f"home-{ALICE}" / "u", *RUN)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"error: --corpus: {union} lies in {project.shared}, which group {GROUP} can write, and belongs to " \
+           f"user {MALLORY}, not to you ({ALICE})" in run.stderr, run.stderr
 
 
 def test_the_lead_outside_the_group_reads_and_verifies_what_a_collaborator_sends(project: Project) -> None:
@@ -190,3 +227,21 @@ def test_the_lead_outside_the_group_reads_and_verifies_what_a_collaborator_sends
     assert verified.returncode == 0 and "OK:" in verified.stdout, verified.stdout + verified.stderr
     report = project.as_user(LEAD, "cat", RunDir(out).report)
     assert report.returncode == 0 and "<html" in report.stdout.lower(), report.stderr
+
+
+def test_the_lead_reads_a_collaborators_run_directory_on_shared_storage(project: Project, tiny_refs: Path) -> None:
+    """`corpus info` and `merge` of alice's out-dir, by a lead outside her group, were refused: "belongs to user
+    kitalice". Read, never written, the folder is checked as its owner's."""
+    refs = project.base / "refs"
+    shutil.copytree(tiny_refs, refs)
+    for path in (refs, *refs.iterdir()):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    out = project.shared / "box2"
+    for step in ("prereqs", "corpus"):
+        made = project.kit(ALICE, "step", step, "--ref-dir", refs, "--encoders", "libx264", "--cqs", "37",
+                           "--out-dir", out, "--box-id", "alice")
+        assert made.returncode == 0, made.stdout + made.stderr
+    info = project.kit(LEAD, "corpus", "info", out)
+    assert info.returncode == 0 and "alice" in info.stdout, info.stdout + info.stderr
+    merged = project.kit(LEAD, "merge", out, "-o", project.base / f"home-{LEAD}" / "u.parquet")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
