@@ -54,7 +54,7 @@ def results_tarball(dest: Path, shard: Path | None = None, box: str = "boxa") ->
     with Tree.open(Path(os.path.commonpath([dest.parent, shard.parent]))) as tree:
         write_results_tarball(tree, dest, f"results-{box}-20261122T000000Z",
                               {LAYOUT.shard.as_posix(): shard, LAYOUT.shard_manifest.as_posix(): side},
-                              {"box_id": box, "verdict": "HOLD", "created_utc": "2026-11-22T00:00:00Z"})
+                              {"box_id": box, "created_utc": "2026-11-22T00:00:00Z"})  # ships no verdict: claims none
     return dest
 
 

@@ -175,6 +175,9 @@ def model_problems(sidecar: Path) -> list[str]:
         return []
     if cal.model_id is None or not cal.models:
         return [f"{sidecar.name} names half of what it calibrates (model_id and models go together)"]
+    if sidecar.name != f"{cal.model_id}{CALIBRATION_SUFFIX}":
+        return [f"{sidecar.name} says it calibrates model {cal.model_id[:64]!r}, whose sidecar would be named "
+                f"<model_id>{CALIBRATION_SUFFIX}"]
     problems = []
     for name, sha in sorted(cal.models.items()):
         onnx = sidecar.parent / name
@@ -187,7 +190,10 @@ def model_problems(sidecar: Path) -> list[str]:
     members = manifest.get("members") if manifest is not None else None
     listed = {str(m.get("onnx")): str(m.get("sha256")) for m in members if isinstance(m, dict)} \
         if isinstance(members, list) else None
-    if listed is not None and listed != cal.models:
+    if listed is None:
+        problems.append(f"{sidecar.name} calibrates model {cal.model_id}, but no {cal.model_id}.json beside it lists "
+                        "that model's members")
+    elif listed != cal.models:
         problems.append(f"{sidecar.name} calibrates other files than the members of {cal.model_id}.json lists")
     return problems
 

@@ -15,10 +15,13 @@ from typing import BinaryIO
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
+from kit.infra.outside import read_json_object
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
 __all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
+
+VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -65,14 +68,56 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
 
 
 def verify_tarball(source: Path) -> ResultsCheck:
-    """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too), and
-    check that each shipped calibration sidecar names the models it calibrates as they are in the tarball."""
+    """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too), check
+    that what the manifest says of the run (its verdict, corpus and box) is what the files in it say, and that
+    each shipped calibration sidecar names the models it calibrates as they are in the tarball."""
     with extraction_dir("kit-verify") as tmp:
         report = check_results(source, tmp)
         if report.top is not None and report.manifest is not None:
+            if report.ok:  # the files are the sender's: what the manifest says of them can be checked
+                report.problems += claim_problems(report.top, report.manifest)
             for arc in sorted(report.manifest.files):
                 if arc.startswith(f"{LAYOUT.exports.as_posix()}/") and arc.endswith(CALIBRATION_SUFFIX) \
                         and (report.top / arc).is_file():
                     report.problems += model_problems(report.top / arc)
             report.ok = not report.problems
         return report
+
+
+def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
+    """Where manifest.json's own claims (verdict, corpus_sha256, box_id: what `verify` prints and the lead reads
+    first) differ from the verdict file and run.json it ships; an edited claim over untouched files is refused."""
+    verdicts = sorted(arc for arc in manifest.files if arc in VERDICT_FILES)
+    claimed = manifest.get("verdict")
+    if len(verdicts) > 1:
+        return [f"the tarball holds {' and '.join(verdicts)}: a run has one verdict"]
+    if not verdicts:
+        return [f"manifest.json says verdict {claimed}, but the tarball holds no verdict file"] if claimed else []
+    arc = verdicts[0]
+    doc, why = read_json_object(top / arc)
+    if doc is None:
+        return [f"{arc} is {why}"]
+    problems = []
+    named = Path(arc).stem
+    if doc.get("verdict") != named:
+        problems.append(f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}")
+    if claimed is not None and claimed != named:
+        problems.append(f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}")
+    corpus = doc.get("corpus")
+    shipped = corpus.get("sha256") if isinstance(corpus, dict) else None
+    if manifest.get("corpus_sha256") is not None and shipped is not None and manifest.get("corpus_sha256") != shipped:
+        problems.append(f"manifest.json says corpus_sha256 {str(manifest.get('corpus_sha256'))[:12]}…, but {arc} "
+                        f"was reached on corpus {str(shipped)[:12]}…")
+    return problems + _box_problems(top, manifest)
+
+
+def _box_problems(top: Path, manifest: ResultsManifest) -> list[str]:
+    """manifest.json's box_id against the run.json it ships (a run names its box in its settings)."""
+    if "run.json" not in manifest.files or manifest.get("box_id") is None:
+        return []
+    run, _ = read_json_object(top / "run.json")
+    settings = run.get("settings") if run is not None else None
+    box = settings.get("box_id") if isinstance(settings, dict) else None
+    if box is not None and box != manifest.get("box_id"):
+        return [f"manifest.json says box {str(manifest.get('box_id'))[:64]}, but run.json ran as box {str(box)[:64]}"]
+    return []

@@ -9,6 +9,7 @@ always checked, its manifest only adds provenance.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,10 +256,22 @@ def parse_manifest(data: object, where: str) -> CorpusManifest | None:
 
 
 def read_manifest(corpus: Path) -> CorpusManifest | None:
-    """The manifest beside `corpus`, or None when there is none or it cannot be read."""
+    """The manifest beside `corpus`, or None when there is none or it cannot be read (what only adds provenance
+    reads it so; what vouches for the corpus by it reads it with `manifest_or_why`)."""
+    return manifest_or_why(corpus)[0]
+
+
+def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
+    """The manifest beside `corpus`: (it, ""); (None, "") when there is none; (None, why) when something is there
+    that is no readable manifest (cut short, of another shape, a pipe)."""
     path = manifest_path(corpus)
+    if not os.path.lexists(path):
+        return None, ""
     try:
-        data = read_json(path) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
-    return parse_manifest(data, str(path))
+        data = read_json(path)
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    except ValueError as exc:
+        return None, f"not JSON the kit reads: {exc}"
+    found = parse_manifest(data, str(path))
+    return found, "" if found is not None else "damaged: not a shard or merge manifest"

@@ -15,6 +15,7 @@ from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
+from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
@@ -49,7 +50,8 @@ def corpus_path(ctx: Context) -> Path:
                                               ctx.settings.content_groups, "-o", "regrouped.parquet")
                              + ", then --corpus regrouped.parquet")
         if not ctx.settings.corpus.is_file():
-            raise InputError(f"--corpus {ctx.settings.corpus} does not exist",
+            what = describe(ctx.settings.corpus.stat(), ctx.settings.corpus) if ctx.settings.corpus.exists() else ""
+            raise InputError(f"--corpus {ctx.settings.corpus} {f'is {what}' if what else 'does not exist'}",
                              hint="pass a shard.parquet or a merged corpus file")
         check_described(ctx.settings.corpus)
         return ctx.settings.corpus
@@ -58,11 +60,21 @@ def corpus_path(ctx: Context) -> Path:
 
 def check_described(corpus: Path) -> None:
     """A corpus whose manifest (the merge's or the corpus step's, beside it) records other bytes was changed after
-    it was made, or the manifest is another file's: refused, naming both. One without a manifest is the user's
-    own to vouch for (a corpus made by hand)."""
-    from kit.corpus.manifests import read_manifest
+    it was made, or the manifest is another file's: refused, naming both; so is a manifest that cannot be read
+    (it vouches for nothing). One without a manifest is the user's own to vouch for (a corpus made by hand)."""
+    from kit.corpus.manifests import manifest_or_why
 
-    manifest = read_manifest(corpus)
+    for path in (corpus, manifest_path(corpus)):
+        if os.path.lexists(path) and (problem := given_file_problem(path)) is not None:
+            raise InputError(f"--corpus: {path} {problem}: anyone who can write there could have made it",
+                             hint="copy the corpus and its manifest into a folder of yours (the copy is yours) and "
+                                  "pass that copy; or ask its owner to merge it where only they can write")
+    manifest, why = manifest_or_why(corpus)
+    if why:
+        raise InputError(f"--corpus {corpus}: its manifest {manifest_path(corpus)} is {why}, so the corpus cannot be "
+                         "checked against it",
+                         hint="merge the inputs again (merge writes both), or remove the manifest to vouch for the "
+                              "corpus yourself")
     if manifest is None or not manifest.sha256:
         return
     if (found := file_sha256(corpus)) != manifest.sha256:
