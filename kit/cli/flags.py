@@ -133,9 +133,9 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--from", "", click.Choice(STEP_NAMES), "Rerun from this step on.", dest="from_step"),
     RunFlag("--only", "", click.Choice(STEP_NAMES), "Run only this step."),
     RunFlag("--force", "", bool, "Rerun the selected steps even if up to date (redoes corpus jobs).", is_flag=True),
-    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", Float(), "Gate: mean over seeds of per-seed mean LOSO PLCC."),
+    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", Float(-1, 1), "Gate: mean over seeds of per-seed mean LOSO PLCC."),
     RunFlag("--max-plcc-spread", "gate.plcc_spread_max", Float(0), "Gate: max - min of the per-seed mean PLCCs."),
-    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(), "Gate: every seed's mean PLCC."),
+    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(-1, 1), "Gate: every seed's mean PLCC."),
     RunFlag("--incumbent", "incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote "
             "only if this run beats its models by more than the seed spread."),
     RunFlag("--min-rmse-lift", "gate.min_rmse_lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge "

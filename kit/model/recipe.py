@@ -41,7 +41,7 @@ AUTO_K = 10
 
 def parse_folds(text: str) -> str:
     """--folds as written back: `loso`, `auto`, or a whole number K >= 2 of grouped folds; ValueError otherwise."""
-    value = text.strip().lower()
+    value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads (kit.infra.outside)
     if value in (LOSO, AUTO):
         return value
     if read_int(value) < 2:  # NotANumber (a ValueError) when it is no whole number in ASCII digits

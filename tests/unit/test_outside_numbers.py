@@ -321,3 +321,13 @@ def test_json_is_read_through_the_one_reader() -> None:
                 found += [f"{rel}:{node.lineno} files.{a.name}" for a in node.names
                           if a.name in ("read_json", "read_json_object")]
     assert found == []
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--min-mean-plcc", "5"], "--min-mean-plcc '5' is not a number from -1 to 1"),  # was a certain HOLD, exit 1
+    (["--min-seed-plcc", "1e308"], "--min-seed-plcc '1e308' is not a number from -1 to 1"),
+    (["--folds", "\u00a05"], "'\\xa0' (U+00A0) is not ASCII"),  # was read as --folds 5 (str.strip is Unicode's)
+    (["--folds", "\u30005"], "(U+3000) is not ASCII"),
+])
+def test_a_correlation_gate_is_a_correlation_and_folds_are_ascii(args: list[str], needle: str) -> None:
+    assert_one_line(CliRunner().invoke(cli, ["run", *args]), needle)
