@@ -47,7 +47,7 @@ AT_START: dict[str, Reader] = {
     "KIT_TIMEOUT_S": _timeout, "KIT_JOB_THREADS": _job_threads, "KIT_TRAIN_THREADS": _train_threads,
     "KIT_INCUMBENT_TIMEOUT_S": _incumbent_timeout,
 }
-# read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays, kit.infra.slurm)
+# read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays)
 ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
          "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
 NUMERIC = (*AT_START, *ARRAY)
