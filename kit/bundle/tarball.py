@@ -14,11 +14,11 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
-from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
+from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
-__all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
+__all__ = ["verify_tarball", "write_results_tarball"]
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
