@@ -33,9 +33,9 @@ from reference_trainer import loop_loso
 
 from kit.corpus.schema import load_training_corpus
 from kit.model.features import design_matrix
-from kit.model.loso import make_folds, run_loso
 from kit.model.recipe import TrainConfig
 from kit.model.threads import apply_threads, choose_threads
+from tests.training import make_folds, run_loso
 
 SEEDS = [0, 1, 2, 3, 4]
 BASH_KIT_SECONDS_PER_SEED = 270.0  # the bash kit's own trainer on this 2-core machine (issue 5)

@@ -15,7 +15,6 @@ import torch
 
 from kit.errors import InputError
 from kit.model import kernels
-from kit.model.baselines import loso_with_baselines
 from kit.model.features import design_matrix
 from kit.model.kernels import ENV, Adam, Kernels, active, choose
 from kit.model.loso import LosoInputs, LosoResult
@@ -25,6 +24,7 @@ from kit.model.results import BaselineResult
 from kit.model.threads import choose_threads
 from kit.model.train import Member, TrainData, TrainJob, train_jobs
 from tests.conftest import ROOT, synthetic_corpus
+from tests.training import loso_with_baselines
 
 PRIVATE, PUBLIC = Kernels(True), Kernels(False, "a test")
 CONFIG = TrainConfig(epochs=4, batch_size=16)
