@@ -56,8 +56,9 @@ NUMERIC = (*AT_START, *ARRAY)
 # the others, and what they hold: no number
 TEXT = {
     "KIT_CACHE_DIR": "a folder", "KIT_TREE_ROOT": "a folder", "KIT_SHARED_DECODE": "a switch: 0 turns it off",
-    "KIT_TRAIN_KERNELS": "public or auto", "KIT_TRAIN_RETRY": "a command", "SLURM_ARRAY_JOB_ID": "only whether it is set",
-    "KIT_KILL_AT": "the test harness's kill point", "KIT_KILL_SIGNAL": "the test harness's signal name",
+    "KIT_TRAIN_KERNELS": "public or auto", "KIT_TRAIN_RETRY": "a command",
+    "SLURM_ARRAY_JOB_ID": "only whether it is set", "KIT_KILL_AT": "the test harness's kill point",
+    "KIT_KILL_SIGNAL": "the test harness's signal name",
 }
 
 
