@@ -3,8 +3,8 @@
 Members of one architecture share stacked weights, shape (members, in, out): a layer is
 one batched matmul and one Adam step updates every member. Every operation acts on each
 member's slice alone (batched matmuls, element-wise activations, dropout and Adam, each
-member's gradient from its own mean squared error, written out in `StackedMLP.gradients`),
-so a member trains exactly as it would alone: its own initialisation (from its seed), its
+member's gradient from its own mean squared error: kit.model.kernels), so a member trains
+exactly as it would alone: its own initialisation (from its seed), its
 own scaler (fit on its training rows only), its own shuffled batches, its own dropout
 masks (from its own generator).
 
@@ -16,8 +16,8 @@ them every way).
 This module is the recipe and the loop; its parts:
 
     batches.py   what a step reads: rows, scalers, batches, dropout masks (Member, TrainData)
-    stacked.py   the stacked network, forward and backward by hand (StackedMLP)
-    kernels.py   torch's private ops (the fused Adam, the activations' derivatives) and their public twins
+    stacked.py   the stacked network, forward and (the fast path's) backward by hand (StackedMLP)
+    kernels.py   a step's gradients and update: torch's private ops (fast), or autograd and torch.optim
     workers.py   the worker threads
 """
 
@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
-from kit.model.kernels import Adam, Kernels, active
+from kit.model.kernels import Kernels, active
 from kit.model.network import Arch, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
-from kit.model.stacked import StackedMLP, Trace
+from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
 EpochCallback = Callable[[int, int, float], None]  # (epochs done, epochs, mean train loss)
@@ -113,7 +113,7 @@ class TrainedEnsemble:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
 
 
-@torch.no_grad()  # the gradients are written out (StackedMLP.gradients): no autograd graph to build
+@torch.no_grad()  # outside a step (kit.model.kernels: the fast path builds no autograd graph at all)
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
                  kernels: Kernels, fitted: Scalers, report: Callable[[int, list[float]], None],
                  stop: threading.Event) -> TrainedEnsemble:
@@ -124,7 +124,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     # starting near 0 would spend most of training climbing to ~80
     for m, r in enumerate(train_rows):
         net.slots[-1].bias[m] += data.target[r].mean()
-    opt = Adam(net.params, lr=config.lr, weight_decay=config.weight_decay, kernels=kernels)
+    step = kernels.step(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
@@ -133,14 +133,12 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
         n = min(sched.steps_per_round, sched.steps - done)
         idx = torch.stack([s.take(n * sched.batch) for s in streams])
         round_loss = torch.zeros(len(members))
-        for step in range(n):
+        for k in range(n):
             if stop.is_set():
                 raise Cancelled
-            rows = idx[:, step * sched.batch : (step + 1) * sched.batch]
-            trace: list[Trace] = []
-            err = net.forward(inputs.batch(rows), dropout.next(), trace=trace) - gather(data.target, rows)
+            rows = idx[:, k * sched.batch : (k + 1) * sched.batch]
             # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
-            opt.step(net.gradients(trace, err * (2 / sched.batch), kernels))
+            err = step(inputs.batch(rows), dropout.next(), gather(data.target, rows), 2 / sched.batch)
             round_loss += (err * err).mean(dim=1)
         done += n
         last = (round_loss / n).tolist()
@@ -243,8 +241,8 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
     Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch;
     `on_group` is called there too as each group of members is trained (kit.model.tasks keeps them).
-    The members' weights are the same for any `workers` (a test checks it bit for bit), and with the
-    private or the public kernels (kit.model.kernels; another test). Ctrl-C or a worker's error stops
+    The members' weights are the same for any `workers` (a test checks it bit for bit), and on the fast
+    path or autograd (kit.model.kernels; another test). Ctrl-C or a worker's error stops
     every worker at its next step."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
