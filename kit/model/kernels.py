@@ -1,29 +1,26 @@
-"""How a training step gets its gradients and updates the weights: a fast path on torch's private ops, and plain
-autograd as the public fallback. The only module that calls a private torch op.
+"""The ops, the self-check and the choice of a training step's two paths; the only module that calls a private
+torch op.
 
-* **Fast path** (`HandStep`): the backward pass written out layer by layer (kit.model.stacked.StackedMLP.gradients)
-  with the activations' derivatives from two private ops, and Adam as torch's fused kernel called directly
-  (`FusedAdam`), without autograd's graph or the optimiser framework around it (hooks, profiler records, grouping
-  by device), whose bookkeeping costs as much per step as the arithmetic of a small member:
+* **Fast path** (kit.model.train.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
+  the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), with
+  neither autograd's graph nor the optimiser framework (hooks, profiler records, grouping by device), whose
+  bookkeeping costs as much per step as the arithmetic of a small member:
   - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative at x times g;
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
     beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: every step counter + 1, then Adam with L2
     weight decay in one pass over each tensor.
-* **Public path** (`AutogradStep`): autograd from the same forward pass (`err.backward` with each member's
-  d(MSE)/d(output)), and `torch.optim.Adam(fused=True)`, or its default Adam where torch has no fused one.
+* **Public path** (kit.model.train.AutogradStep): plain autograd from the same forward pass (`err.backward` with
+  each member's d(MSE)/d(output)) and `torch.optim.Adam(fused=True)` (its default Adam where torch has no fused one).
 
 Both run the same kernels in the same order (autograd's backward of these layers is these ops; torch.optim's fused
-Adam is `_fused_adam_`): a LOSO trained either way gives the same bytes, weights, reports and predictions
-(tests/unit/test_kernels.py), so which path runs never changes a result, however the members are grouped.
-Where the fast path pays was measured (bench/bench_train.py --kernels; bench/README.md, "Training kernels"): on
-the ensemble's network autograd took 1.17-1.35x its CPU at every stack measured, 1 to 90 members (1.19x at 23 and
-45; the loso step's stacks hold 5 to 45), so the fast path runs at every stack size, wherever its ops pass a
-self-check at import: private ops may change or go at any torch release, and one that did falls back to autograd,
-with the same bits. The choice reads the environment and the self-check, never the grouping.
-
-KIT_TRAIN_KERNELS=public forces autograd (to compare, or to rule the private ops out); unset or `auto` takes the
-fast path when its ops passed the self-check. The choice is in the step log, on the threads line.
+Adam is `_fused_adam_`): a LOSO trained either way is the same bytes (tests/unit/test_kernels.py), so the path
+never changes a result. Where the fast path pays was measured (bench/bench_train.py --kernels; bench/README.md,
+"Training kernels"): autograd took 1.17-1.72x its CPU at every stack measured, 1 to 90 members, so the fast path
+runs at every stack size wherever its ops pass the self-check made at import (a private op may change or go at any
+torch release; one that did falls back to autograd, with the same bits). The choice reads KIT_TRAIN_KERNELS and
+the self-check, never the grouping: KIT_TRAIN_KERNELS=public forces autograd, unset or `auto` takes the fast path
+when it passed. The step log says which, on the threads line.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import torch
 
@@ -91,68 +87,12 @@ def torch_adam(params: list[torch.Tensor], lr: float, weight_decay: float) -> to
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-Step = Callable[[torch.Tensor, "list[torch.Tensor]", torch.Tensor, float], torch.Tensor]
-
-
-class Net(Protocol):
-    """What a step needs of the network (kit.model.stacked.StackedMLP, which imports this module)."""
-
-    @property
-    def params(self) -> list[torch.Tensor]: ...
-
-    def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
-                trace: list[Any] | None = None) -> torch.Tensor: ...
-
-    def gradients(self, trace: list[Any], d_out: torch.Tensor) -> list[torch.Tensor]: ...
-
-
-class HandStep:
-    """The fast path: the written-out backward pass and the fused Adam called directly."""
-
-    def __init__(self, net: Net, lr: float, weight_decay: float) -> None:
-        self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
-        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
-        trace: list[Any] = []  # kit.model.stacked.Trace, one per layer
-        err = self.net.forward(x, masks, trace=trace) - target
-        self.adam.step(self.net.gradients(trace, err * scale))
-        return err
-
-
-class AutogradStep:
-    """The public path: autograd and torch.optim.Adam. The weights take gradients only while a step runs."""
-
-    def __init__(self, net: Net, lr: float, weight_decay: float) -> None:
-        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
-
-    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """As HandStep's."""
-        params = self.net.params
-        with torch.enable_grad():
-            for p in params:
-                p.requires_grad_(True)
-            err = self.net.forward(x, masks) - target
-            err.backward(err.detach() * scale)
-        self.adam.step()
-        for p in params:
-            p.grad = None
-            p.requires_grad_(False)
-        return err.detach()
-
-
 @dataclass(frozen=True)
 class Kernels:
     """The path one training takes: the fast one on torch's private ops, or autograd and why."""
 
     private: bool
     why: str = ""  # why autograd: KIT_TRAIN_KERNELS, or what the self-check found
-
-    def step(self, net: Net, lr: float, weight_decay: float) -> Step:
-        """How `net` trains, one step a call."""
-        return (HandStep if self.private else AutogradStep)(net, lr, weight_decay)
 
     def describe(self) -> str:
         """For the step log, after the threads."""

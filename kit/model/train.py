@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
-from kit.model.kernels import Kernels, active
+from kit.model.kernels import FusedAdam, Kernels, active, torch_adam
 from kit.model.network import Arch, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
-from kit.model.stacked import StackedMLP
+from kit.model.stacked import StackedMLP, Trace
 from kit.model.workers import Cancelled, run_on_workers
 
 EpochCallback = Callable[[int, int, float], None]  # (epochs done, epochs, mean train loss)
@@ -113,7 +113,45 @@ class TrainedEnsemble:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
 
 
-@torch.no_grad()  # outside a step (kit.model.kernels: the fast path builds no autograd graph at all)
+class HandStep:
+    """The fast path (kit.model.kernels): the written-out backward pass and the fused Adam called directly."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
+        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
+        trace: list[Trace] = []
+        err = self.net.forward(x, masks, trace=trace) - target
+        self.adam.step(self.net.gradients(trace, err * scale))
+        return err
+
+
+class AutogradStep:
+    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
+    take gradients only while a step runs."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
+
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """As HandStep's."""
+        params = self.net.params
+        with torch.enable_grad():
+            for p in params:
+                p.requires_grad_(True)
+            err = self.net.forward(x, masks) - target
+            err.backward(err.detach() * scale)
+        self.adam.step()
+        for p in params:
+            p.grad = None
+            p.requires_grad_(False)
+        return err.detach()
+
+
+@torch.no_grad()  # outside a step (the fast path builds no autograd graph at all)
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
                  kernels: Kernels, fitted: Scalers, report: Callable[[int, list[float]], None],
                  stop: threading.Event) -> TrainedEnsemble:
@@ -124,7 +162,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     # starting near 0 would spend most of training climbing to ~80
     for m, r in enumerate(train_rows):
         net.slots[-1].bias[m] += data.target[r].mean()
-    step = kernels.step(net, config.lr, config.weight_decay)
+    step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
