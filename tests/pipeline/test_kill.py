@@ -328,8 +328,11 @@ def child_running(parent: int, marker: str, timeout_s: float = 60) -> int:
     raise AssertionError(f"no child with {marker!r} appeared")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "sigint-to-ffmpeg-alone"])
-@pytest.mark.parametrize("marker", ["probe_libx264.", "probe_libvmaf."], ids=["encoder-probe", "libvmaf-check"])
+@pytest.mark.parametrize(("marker", "sig"), [  # each probe and each signal once in CI, the rest before a release
+    pytest.param("probe_libx264.", signal.SIGKILL, id="encoder-probe-kill-9"),
+    pytest.param("probe_libvmaf.", signal.SIGINT, id="libvmaf-check-sigint-to-ffmpeg-alone"),
+    pytest.param("probe_libx264.", signal.SIGINT, id="encoder-probe-sigint-to-ffmpeg-alone", marks=pytest.mark.release),
+    pytest.param("probe_libvmaf.", signal.SIGKILL, id="libvmaf-check-kill-9", marks=pytest.mark.release)])
 def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
         sig: signal.Signals, marker: str, tmp_path: Path) -> None:
     cache, out = tmp_path / "cache", tmp_path / "out"
