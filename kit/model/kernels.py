@@ -16,8 +16,9 @@ torch op.
 Both run the same kernels in the same order (autograd's backward of these layers is these ops; torch.optim's fused
 Adam is `_fused_adam_`): a LOSO trained either way is the same bytes (tests/unit/test_kernels.py), so the path
 never changes a result. Where the fast path pays was measured (bench/bench_train.py --kernels; bench/README.md,
-"Training kernels"): autograd took 1.17-1.72x its CPU at every stack measured, 1 to 90 members, so the fast path
-runs at every stack size wherever its ops pass the self-check made at import (a private op may change or go at any
+"Training kernels"): autograd took 1.17-1.72x its CPU at 1 to 23 members a stack (the loso step's stacks), and
+0.98-1.19x at 45 and 90 (within the box's noise; never clearly faster), so the fast path runs at every stack size
+wherever its ops pass the self-check made at import (a private op may change or go at any
 torch release; one that did falls back to autograd, with the same bits). The choice reads KIT_TRAIN_KERNELS and
 the self-check, never the grouping: KIT_TRAIN_KERNELS=public forces autograd, unset or `auto` takes the fast path
 when it passed. The step log says which, on the threads line.
