@@ -9,8 +9,10 @@ The tests come in three tiers; this text is the one place that says which test r
   keeps one or two cases of each kind of check: the kill harness kills at 2 random instants per test
   (`KIT_KILL_COUNT`), the damaged-state matrix keeps a representative case of each record, cache and reader.
 * **release** (`@pytest.mark.release`, run only with `pytest --release`): the rest of those matrices, every
-  damage of every record and cache, and the kill harness at 6 random instants per test. Run it before a
-  release (and nightly where a machine is at hand); it takes about as long again as CI.
+  damage of every record and cache, every signal and target where CI takes one of each (a failed bundle, a
+  stopped ray union, the exit signals, a killed probe, an interrupted incumbent), every hostile tarball and
+  bad `--corpus` through the command, and the kill harness at 6 random instants per test. Run it before a
+  release, and nightly where a machine is at hand.
 
     .venv/bin/nox -s lint       ruff check
     .venv/bin/nox -s type       mypy on kit/
