@@ -1,18 +1,37 @@
-"""Developer sessions, run in the environment the README sets up (no new virtualenvs):
+"""Developer sessions, run in the environment the README sets up (no new virtualenvs).
 
-    .venv/bin/nox -s lint     ruff check
-    .venv/bin/nox -s type     mypy on kit/
-    .venv/bin/nox -s fast     the fast tier: pure tests and single real-ffmpeg steps (under 2 minutes)
-    .venv/bin/nox -s test     everything, as CI runs it
-    .venv/bin/nox -s kill     the interruption harness alone (kill -9 at random instants, Ctrl-C)
+The tests come in three tiers; this text is the one place that says which test runs where:
+
+* **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/), under two
+  minutes on two cores: run it while you work.
+* **CI** (everything but the release tier: the README's test command, `.ci/run`): the fast tier plus the slow
+  one (`@pytest.mark.slow`: whole runs on tiny clips in tests/pipeline/, heavy training), on two workers. It
+  keeps one or two cases of each kind of check: the kill harness kills at 2 random instants per test
+  (`KIT_KILL_COUNT`), the damaged-state matrix keeps a representative case of each record, cache and reader.
+* **release** (`@pytest.mark.release`, run only with `pytest --release`): the rest of those matrices, every
+  damage of every record and cache, every signal and target where CI takes one of each (a failed bundle, a
+  stopped ray union, the exit signals, a killed probe, an interrupted incumbent), every hostile tarball and
+  bad `--corpus` through the command, and the kill harness at 6 random instants per test. Run it before a
+  release, and nightly where a machine is at hand.
+
+    .venv/bin/nox -s lint       ruff check
+    .venv/bin/nox -s type       mypy on kit/
+    .venv/bin/nox -s fast       the fast tier
+    .venv/bin/nox -s test       the CI tier, as CI runs it
+    .venv/bin/nox -s release    the CI tier and the release tier (KIT_KILL_COUNT=6 unless set)
+    .venv/bin/nox -s kill       the interruption harness alone, at its release count
 """
 
 from __future__ import annotations
+
+import os
 
 import nox
 
 nox.options.default_venv_backend = "none"  # the README's .venv already holds every tool
 nox.options.sessions = ["lint", "type", "fast"]
+
+RELEASE_KILLS = "6"  # random instants per kill test before a release (CI: 2)
 
 
 @nox.session
@@ -36,5 +55,12 @@ def test(session: nox.Session) -> None:
 
 
 @nox.session
+def release(session: nox.Session) -> None:
+    session.run("python", "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
+                env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
+
+
+@nox.session
 def kill(session: nox.Session) -> None:
-    session.run("python", "-m", "pytest", "-q", "tests/pipeline/test_kill.py", *session.posargs)
+    session.run("python", "-m", "pytest", "-q", "--release", "tests/pipeline/test_kill.py", *session.posargs,
+                env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})

@@ -26,10 +26,10 @@ SEEDS = [0, 1, 2, 3, 4]
 
 def child(path: Path, folds: str) -> None:
     from kit.corpus.schema import load_training_corpus
-    from kit.model.baselines import loso_with_baselines
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
+    from tests.training import loso_with_baselines
 
     threads = choose_threads()
     apply_threads(threads)

@@ -62,10 +62,10 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.Data
 def child_fold(path: Path, folds: str) -> None:
     """One point: the loso step's training and evaluation (5 seeds, ensemble + baselines) on this corpus."""
     from kit.corpus.schema import load_training_corpus
-    from kit.model.baselines import loso_with_baselines
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
+    from tests.training import loso_with_baselines
 
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does
@@ -146,9 +146,9 @@ def extrapolate(rows: list[dict[str, object]], sizes: list[int]) -> None:
 
 def child_loso(path: Path) -> None:
     from kit.corpus.schema import load_training_corpus as load_corpus
-    from kit.model.loso import run_loso
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
+    from tests.training import run_loso
 
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does

@@ -14,16 +14,24 @@ On a real 3,600-row corpus (the 9 demo clips x 4 cqs x 100 frames), all in one r
     to the bash kit (target >= 50x: <= 27.3 s).
 
     python bench/bench_train.py [--full] [--work DIR] [--command-only] [--baseline-kit PATH] [--public-kernels]
+    python bench/bench_train.py --kernels 1,5,9,23,45,90 [--kernel-epochs 16] [--work DIR]
 
-  --public-kernels adds this checkout's LOSO command on torch's public API (KIT_TRAIN_KERNELS=public).
+  --public-kernels adds this checkout's LOSO command on autograd (KIT_TRAIN_KERNELS=public).
+  --kernels: only the training paths of kit.model.kernels side by side, per number of members in one stack (one
+  group on one worker thread, the ensemble's network, the corpus's LOSO members): CPU (user + sys of this
+  process) and wall of the fast path (torch's private ops) and of autograd, twice interleaved, and whether
+  their weights are the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,9 +41,9 @@ from reference_trainer import loop_loso
 
 from kit.corpus.schema import load_training_corpus
 from kit.model.features import design_matrix
-from kit.model.loso import make_folds, run_loso
 from kit.model.recipe import TrainConfig
 from kit.model.threads import apply_threads, choose_threads
+from tests.training import make_folds, run_loso
 
 SEEDS = [0, 1, 2, 3, 4]
 BASH_KIT_SECONDS_PER_SEED = 270.0  # the bash kit's own trainer on this 2-core machine (issue 5)
@@ -86,6 +94,45 @@ def loso_command(corpus: Path, work: Path, kits: dict[str, tuple[Path, dict[str,
     return best
 
 
+def kernels_table(shard: Path, sizes: list[int], epochs: int, rounds: int = 2) -> None:
+    """Members per stack against speed on both training paths (see the module's text)."""
+    from kit.model.kernels import ENV
+    from kit.model.loso import LosoInputs
+    from kit.model.network import fr_regressor_v2
+    from kit.model.train import TrainData, TrainJob, plan_schedule, train_jobs
+
+    inputs = LosoInputs.of(load_training_corpus(shard))
+    data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
+    config = TrainConfig(epochs=epochs)
+    pool = inputs.members(list(range(-(-max(sizes) // len(inputs.folds)))))
+    steps = plan_schedule(float(np.mean([len(m.train_rows) for m in pool])), config).steps
+    print(f"{len(inputs.df)} rows, {len(inputs.folds)} folds; {steps} steps of {config.batch_size} rows a member; "
+          f"load average {load_average()}")
+    print("members | fast path CPU s (runs) | autograd CPU s (runs) | autograd/fast CPU (best) | us CPU per "
+          "member-step fast, autograd | wall s fast, autograd (runs) | same bytes")
+    for m in sizes:
+        job = TrainJob(pool[:m], fr_regressor_v2(config))
+        cpu: dict[str, list[float]] = {"auto": [], "public": []}
+        wall: dict[str, list[float]] = {"auto": [], "public": []}
+        weights: dict[str, bytes] = {}
+        for _ in range(rounds):
+            for path in ("auto", "public"):
+                os.environ[ENV] = path
+                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                ens = train_jobs(data, [job], config, workers=1)[0]
+                r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                cpu[path].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+                wall[path].append(t1 - t0)
+                weights[path] = b"".join(p.numpy().tobytes() for p in ens.net.params)
+        best = {path: min(v) for path, v in cpu.items()}
+        per = {path: 1e6 * best[path] / (m * steps) for path in best}
+        print(f"{m:7d} | {' '.join(f'{v:.2f}' for v in cpu['auto']):>22s} | "
+              f"{' '.join(f'{v:.2f}' for v in cpu['public']):>21s} | {best['public'] / best['auto']:24.2f} | "
+              f"{per['auto']:.1f}, {per['public']:.1f} | {' '.join(f'{v:.1f}' for v in wall['auto'])}, "
+              f"{' '.join(f'{v:.1f}' for v in wall['public'])} | {weights['auto'] == weights['public']}", flush=True)
+    os.environ.pop(ENV, None)
+
+
 def per_seed_mean(result: dict[int, list[dict[str, float]]]) -> dict[int, float]:
     return {s: float(np.mean([f["plcc"] for f in folds])) for s, folds in result.items()}
 
@@ -98,10 +145,15 @@ def main() -> None:
     ap.add_argument("--baseline-kit", type=Path, help="another kit checkout whose LOSO command is timed beside")
     ap.add_argument("--public-kernels", action="store_true",
                     help="also time this checkout's LOSO command with KIT_TRAIN_KERNELS=public (kit.model.kernels)")
+    ap.add_argument("--kernels", help="only the two training paths, at these numbers of members a stack: 1,5,45")
+    ap.add_argument("--kernel-epochs", type=int, default=16, help="epochs of each --kernels training")
     args = ap.parse_args()
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does
     shard = demo_corpus(args.work)
+    if args.kernels:
+        kernels_table(shard, [int(m) for m in args.kernels.split(",")], args.kernel_epochs)
+        return
     legacy = legacy_corpus(shard, args.work)
     print(f"load average {load_average()}; threads {threads.to_json()}")
     kits = {"this": (ROOT, {}), **({"before": (args.baseline_kit.resolve(), {})} if args.baseline_kit else {}),

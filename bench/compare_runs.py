@@ -21,9 +21,10 @@ from typing import Any
 
 from kit.corpus.schema import corpus_sha256
 
-# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash, and who
+# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash (and the
+# members' fingerprint `made_from`, which hashes it with the corpus and recipe, each compared on its own), and who
 # trained a member (03_loso/training.json: one process or the tasks; the members' own sha256 must be equal)
-VOLATILE = {"train_seconds", "train_tasks_seconds", "holdout_seconds", "seconds", "kit_build", "path",
+VOLATILE = {"train_seconds", "train_tasks_seconds", "holdout_seconds", "seconds", "kit_build", "made_from", "path",
             "sha256_of_file", "made_by", "process"}
 
 

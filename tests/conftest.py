@@ -35,6 +35,21 @@ LENIENT = ["--min-mean-plcc", "-1", "--max-plcc-spread", "2", "--min-seed-plcc",
            "--min-content-groups", "3", "--min-rmse-lift", "off"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--release", action="store_true",
+                     help="also run the release tier (@pytest.mark.release; noxfile.py says which tier is which)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
+    if config.getoption("--release"):
+        return
+    later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")
+    for item in items:
+        if "release" in item.keywords:
+            item.add_marker(later)
+
+
 # the kit's trust rules (kit.infra.perms) refuse files others may write: the tests make theirs as a umask of 022
 # does, whatever the machine's, so a file a test writes by hand reads as the kit's own would
 os.umask(0o022)

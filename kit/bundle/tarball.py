@@ -14,12 +14,12 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
-from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir, safe_extract
+from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.outside import read_json_object
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 
-__all__ = ["safe_extract", "verify_tarball", "write_results_tarball"]
+__all__ = ["verify_tarball", "write_results_tarball"]
 
 VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 

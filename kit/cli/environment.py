@@ -1,4 +1,6 @@
-"""The environment variables the kit reads, besides each run flag's own (KIT_<FLAG>, read as the flag is).
+"""The environment variables the kit reads that are no option's. An option's own variable is Click's to read
+(`envvar=` on the option: every run flag's KIT_<FLAG>, `detect --ffmpeg`'s KIT_FFMPEG, `status --json`'s
+KIT_JSON), and its value is checked as the flag's is.
 
 A number in one is read by one function of kit.infra.outside, in the module that uses it. `run`, `step`,
 `slurm` and `ray` check those read during a run at their start (`check_environment`), before any work: a
@@ -6,7 +8,7 @@ KIT_TRAIN_THREADS=nan is refused at once (exit 2, naming it), not after an hour 
 variables are read where `--shard auto` or `--train-task auto` is converted, which is also before any work.
 
 tests/unit/test_outside_numbers.py feeds each variable of NUMERIC bad numbers, and checks that every
-KIT_* or SLURM_* name the kit's source spells is listed here (or is a run flag's), so a new one cannot
+KIT_* or SLURM_* name the kit's source spells is listed here or is an option's variable, so a new one cannot
 escape it.
 """
 
@@ -47,16 +49,16 @@ AT_START: dict[str, Reader] = {
     "KIT_TIMEOUT_S": _timeout, "KIT_JOB_THREADS": _job_threads, "KIT_TRAIN_THREADS": _train_threads,
     "KIT_INCUMBENT_TIMEOUT_S": _incumbent_timeout,
 }
-# read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays, kit.infra.slurm)
+# read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays)
 ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
          "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
 NUMERIC = (*AT_START, *ARRAY)
 # the others, and what they hold: no number
 TEXT = {
-    "KIT_FFMPEG": "a path (as --ffmpeg)", "KIT_CACHE_DIR": "a folder", "KIT_TREE_ROOT": "a folder",
-    "KIT_SHARED_DECODE": "a switch: 0 turns it off", "KIT_TRAIN_KERNELS": "public or auto",
-    "KIT_TRAIN_RETRY": "a command", "KIT_JSON": "a switch, as --json", "SLURM_ARRAY_JOB_ID": "only whether it is set",
-    "KIT_KILL_AT": "the test harness's kill point", "KIT_KILL_SIGNAL": "the test harness's signal name",
+    "KIT_CACHE_DIR": "a folder", "KIT_TREE_ROOT": "a folder", "KIT_SHARED_DECODE": "a switch: 0 turns it off",
+    "KIT_TRAIN_KERNELS": "public or auto", "KIT_TRAIN_RETRY": "a command",
+    "SLURM_ARRAY_JOB_ID": "only whether it is set", "KIT_KILL_AT": "the test harness's kill point",
+    "KIT_KILL_SIGNAL": "the test harness's signal name",
 }
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import shlex
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +16,10 @@ from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guarded
 from kit.cli.params import Int
 from kit.infra.invocation import kit_command
+
+if TYPE_CHECKING:
+    from kit.cluster.plan import ClusterPlan
+    from kit.cluster.slurm import Submitted
 
 
 @click.command("slurm")
@@ -61,22 +66,10 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
       squeue --me; ensemble-kit status /shared/runs/x264/shards/shard1of8
     """
     def go() -> int:
-        from kit.cluster.slurm import (
-            SbatchOptions,
-            array_path,
-            check_plan,
-            gather_path,
-            retrain_hint,
-            scripts,
-            submit,
-            train_path,
-            union_path,
-            write_scripts,
-        )
+        from kit.cluster.slurm import SbatchOptions, check_plan, scripts, submit, write_scripts
 
         opts = SbatchOptions(job_name, partition, time_limit, cpus_per_task, mem, tuple(sbatch_args))
         plan = make_plan(ctx, "slurm", shards, values)
-        lay = plan.layout
         if dry_run:
             check_plan(plan, opts)
             for path, text in scripts(plan, opts):
@@ -86,36 +79,49 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
             return 0
         written = write_scripts(plan, opts)
         jobs = submit(plan)
-        t = plan.train_tasks
         if values["json_mode"]:
-            split = {"train_job": jobs.train_job, "gather_job": jobs.gather_job, "train_tasks": t,
-                     "train_script": str(train_path(lay)), "gather_script": str(gather_path(lay))} if t else {}
-            click.echo(json.dumps({"array_job": jobs.array_job, "union_job": jobs.union_job, "shards": shards,
-                                   "array_script": str(array_path(lay)), "union_script": str(union_path(lay)),
-                                   **split,
-                                   "shard_dirs": [str(lay.shard(k, shards)) for k in range(1, shards + 1)],
-                                   "union_out": str(lay.union_out), "logs": str(lay.logs)}, indent=2))
-            return 0
-        q = shlex.quote
-        click.echo(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
-        click.echo(f"submitted array job {jobs.array_job}: {shards} task(s), shard K into "
-                   f"{lay.shards}/shard<K>of{shards}")
-        if t:
-            click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, merges the shards into "
-                       f"{lay.union_corpus}")
-            click.echo(f"submitted training array job {jobs.train_job}: {t} task(s), task K trains share K/{t} of "
-                       f"LOSO's members into {lay.union_out}/03_loso/members/")
-            click.echo(f"submitted gather job {jobs.gather_job}: after every training task succeeded, LOSO, verdict "
-                       f"and bundle on the union in {lay.union_out}")
-            click.echo(f"a failed training task K alone: {retrain_hint(lay, 'K')}")
+            click.echo(json.dumps(submitted_json(plan, jobs), indent=2))
         else:
-            click.echo(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
-                       f"{lay.union_out}")
-        listed = ",".join(j for j in (jobs.array_job, jobs.union_job, jobs.train_job, jobs.gather_job) if j)
-        click.echo(f"watch:  squeue -j {listed}   logs: {lay.logs}/")
-        click.echo(f"        {kit_command('status', lay.shard(1, shards))}   (each shard folder; then "
-                   f"{q(str(lay.union_out))})")
-        click.echo("resume: run this command again; finished shards and steps are skipped")
+            for line in submitted_lines(plan, written, jobs):
+                click.echo(line)
         return 0
 
     guarded(go, retry=False)
+
+
+def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
+    """What --json prints once the jobs are submitted: their ids, scripts and folders."""
+    from kit.cluster.slurm import array_path, gather_path, train_path, union_path
+
+    lay, t, shards = plan.layout, plan.train_tasks, plan.shards
+    split = {"train_job": jobs.train_job, "gather_job": jobs.gather_job, "train_tasks": t,
+             "train_script": str(train_path(lay)), "gather_script": str(gather_path(lay))} if t else {}
+    return {"array_job": jobs.array_job, "union_job": jobs.union_job, "shards": shards,
+            "array_script": str(array_path(lay)), "union_script": str(union_path(lay)), **split,
+            "shard_dirs": [str(lay.shard(k, shards)) for k in range(1, shards + 1)],
+            "union_out": str(lay.union_out), "logs": str(lay.logs)}
+
+
+def submitted_lines(plan: ClusterPlan, written: list[Path], jobs: Submitted) -> list[str]:
+    """What the command says once the jobs are submitted: each job, how to watch them, how to resume."""
+    from kit.cluster.slurm import retrain_hint
+
+    lay, t, shards = plan.layout, plan.train_tasks, plan.shards
+    lines = [f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}",
+             f"submitted array job {jobs.array_job}: {shards} task(s), shard K into {lay.shards}/shard<K>of{shards}"]
+    if t:
+        lines += [f"submitted union job {jobs.union_job}: after every task succeeded, merges the shards into "
+                  f"{lay.union_corpus}",
+                  f"submitted training array job {jobs.train_job}: {t} task(s), task K trains share K/{t} of "
+                  f"LOSO's members into {lay.union_out}/03_loso/members/",
+                  f"submitted gather job {jobs.gather_job}: after every training task succeeded, LOSO, verdict "
+                  f"and bundle on the union in {lay.union_out}",
+                  f"a failed training task K alone: {retrain_hint(lay, 'K')}"]
+    else:
+        lines.append(f"submitted union job {jobs.union_job}: after every task succeeded, trains on the union in "
+                     f"{lay.union_out}")
+    listed = ",".join(j for j in (jobs.array_job, jobs.union_job, jobs.train_job, jobs.gather_job) if j)
+    return [*lines, f"watch:  squeue -j {listed}   logs: {lay.logs}/",
+            f"        {kit_command('status', lay.shard(1, shards))}   (each shard folder; then "
+            f"{shlex.quote(str(lay.union_out))})",
+            "resume: run this command again; finished shards and steps are skipped"]

@@ -232,10 +232,6 @@ def after(job: str) -> list[str]:
     return [f"--dependency=afterok:{job}", "--kill-on-invalid-dep=yes"]
 
 
-def union_after(array_job: str) -> list[str]:
-    return after(array_job)
-
-
 @dataclass(frozen=True)
 class Submitted:
     array_job: str

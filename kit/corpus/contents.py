@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+import numpy as np
+
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
 from kit.corpus.rulings import Ruling, check_consistent, entry_lines, reverse_all
@@ -233,24 +235,6 @@ def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> 
     return hits[0]
 
 
-class _Groups:
-    """Union-find over source indices; each root's members and the links that joined them."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def join(self, i: int, j: int) -> None:
-        a, b = self.find(i), self.find(j)
-        if a != b:
-            self.parent[max(a, b)] = min(a, b)
-
-
 def _unique(sources: Sequence[Source]) -> list[Source]:
     """One entry per src_sha256 (a source two boxes both hold is one source), fingerprinted where any is,
     in src_sha256 order: the outcome does not depend on the order the sources came in."""
@@ -295,6 +279,9 @@ def _user_links(unique: Sequence[Source], overrides: Overrides | None
     return links, {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
 
 
+Link = tuple[int, int, str]  # two sources (indices into the unique ones) held as one content, and why
+
+
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources` (see the module's text); InputError when an override names no
@@ -303,55 +290,85 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
     `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
     unique = _unique(sources)
-    at = {s.src_sha256: i for i, s in enumerate(unique)}
     judged = _judged(unique)
+    user, apart = _overrides(unique, overrides, known_apart)
+    kept = [(i, j, why) for i, j, why in _links(unique, judged, known) + user if (min(i, j), max(i, j)) not in apart]
+    component = _components(len(unique), kept)
+    _refuse_joined_apart(unique, apart, kept, component, overrides)
+    return _report(unique, judged, kept, apart, component, overrides)
+
+
+def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
+           known: Sequence[tuple[str, str, str]]) -> list[Link]:
+    """What joins two sources before anyone's word: the signature's rulings that join, and the links an input
+    already made (a shard's own groups, at merge)."""
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
     links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
-    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
-    apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
-    user, user_apart = _user_links(unique, overrides)
-    links += user
-    apart |= user_apart
-    kept = [(i, j, why) for i, j, why in links if (min(i, j), max(i, j)) not in apart]
-    uf = _Groups(len(unique))
-    for i, j, _ in kept:
-        uf.join(i, j)
+    return links + [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
+
+
+def _overrides(unique: Sequence[Source], overrides: Overrides | None,
+               known_apart: Sequence[Sequence[str]]) -> tuple[list[Link], set[tuple[int, int]]]:
+    """The user's word: (the links of --content-groups' "same" entries, the pairs kept apart: its "different"
+    entries and those an input's manifest recorded)."""
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
+    user, apart = _user_links(unique, overrides)
+    return user, apart | {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart
+                          if a in at and b in at and a != b}
+
+
+def _components(n: int, links: Sequence[Link]) -> np.ndarray:
+    """The component of each of `n` sources that `links` join (scipy's connected components)."""
+    if not links:  # nothing joined (the usual reference set): each source alone, and no scipy to import (~0.5 s)
+        return np.arange(n)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ends = np.array([(i, j) for i, j, _ in links]).T
+    graph = coo_matrix((np.ones(len(links)), (ends[0], ends[1])), shape=(n, n))
+    return np.asarray(connected_components(graph, directed=False)[1])
+
+
+def _refuse_joined_apart(unique: Sequence[Source], apart: set[tuple[int, int]], kept: Sequence[Link],
+                         component: np.ndarray, overrides: Overrides | None) -> None:
+    """InputError for two sources said to be different that other links still join."""
     for a, b in sorted(apart):
-        if uf.find(a) == uf.find(b):
+        if component[a] == component[b]:
             where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
             raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
                              "are said to be different contents, but other links join them: "
-                             + "; ".join(why for i, j, why in kept if uf.find(i) == uf.find(a))[:600],
+                             + "; ".join(why for i, _, why in kept if component[i] == component[a])[:600],
                              hint="list the linking sources under \"different\" too, or drop the entry")
-    groups, content_of = _groups(unique, uf, kept)
-    rulings = [r for i, j, r in judged if _stands(r, (min(i, j), max(i, j)), apart, uf)]
+
+
+def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],
+            apart: set[tuple[int, int]], component: np.ndarray, overrides: Overrides | None) -> Grouping:
+    """The groups and what is said of them: the signature's rulings that stand (a pair joined and not kept
+    apart, or a pair left apart that nothing joined), the user's groupings, the undecided pairs."""
+    groups, content_of = _groups(unique, component, kept)
+    rulings = [r for i, j, r in judged
+               if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]
     users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
                                           f"{overrides.file} says" for entry in overrides.rules.same]
-    said = [r.line() for r in rulings] + users
     kept_apart = sorted((unique[a].src_sha256, unique[b].src_sha256) for a, b in apart)
-    return Grouping(content_of, groups, [r.line() for r in rulings if r.outcome == "undecided"], kept_apart, said,
-                    rulings)
+    return Grouping(content_of, groups, [r.line() for r in rulings if r.outcome == "undecided"], kept_apart,
+                    [r.line() for r in rulings] + users, rulings)
 
 
-def _stands(ruling: Ruling, pair: tuple[int, int], apart: set[tuple[int, int]], uf: _Groups) -> bool:
-    """A decision of the signature that nobody's word changed: a pair joined and not kept apart, or a pair
-    left apart that nothing joined."""
-    return pair not in apart if ruling.joined else uf.find(pair[0]) != uf.find(pair[1])
-
-
-def _groups(unique: Sequence[Source], uf: _Groups, kept: Sequence[tuple[int, int, str]]
+def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]
             ) -> tuple[tuple[ContentGroup, ...], dict[str, str]]:
     members: dict[int, list[int]] = {}
     for i in range(len(unique)):
-        members.setdefault(uf.find(i), []).append(i)
+        members.setdefault(int(component[i]), []).append(i)
     groups: list[ContentGroup] = []
     content_of: dict[str, str] = {}
-    for root, ix in members.items():
+    for label, ix in members.items():
         if len(ix) < 2:
             continue
         gid = min(unique[i].src_sha256 for i in ix)
         ordered = sorted(ix, key=lambda i: (unique[i].src, unique[i].src_sha256))
         groups.append(ContentGroup(gid, tuple(GroupMember(unique[i].src, unique[i].src_sha256, unique[i].box_id,
                                                           unique[i].file) for i in ordered),
-                                   sorted(why for i, j, why in kept if uf.find(i) == root)))
+                                   sorted(why for i, _, why in kept if component[i] == label)))
         content_of.update({unique[i].src_sha256: gid for i in ix})
     return tuple(sorted(groups, key=lambda g: g.content)), content_of

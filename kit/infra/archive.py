@@ -1,27 +1,32 @@
 """Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
 
 Used for results tarballs (`verify`, `merge`, `corpus info`), through one check of a tarball against its
-manifest (`check_results`), so the commands judge a tarball the same way. Every member's header is checked as
-it is read, before anything is written: a member with an absolute path, `..`, a backslash, a link or a device
+manifest (`check_results`), so the commands judge a tarball the same way. The stream is decompressed as its first
+bytes say (gzip, bzip2, xz or none) and read by the standard library's tarfile; every member's header is checked
+as it is read, before anything is written: a member with an absolute path, `..`, a backslash, a link or a device
 is refused, as is an archive over a limit of kit.infra.limits (a member's size, a sparse member's real size
 included, an extended header's size, the number of members, their sum, the expansion ratio), naming the limit
-it hit. Only a block of zeros ends the archive (a damaged or missing header after the first is damage, not
-the end), and the whole stream is read before anything is extracted, so a compressed one is checked to its end
-(gzip's CRC, xz's and bzip2's checks) and nothing but tar's zero padding may follow the end-of-archive block.
-A results tarball holds one top folder, its `manifest.json` lists the sha256 of every other file in it, and a
-file that is missing, extra or different is a problem.
+it hit. The whole stream is read before anything is extracted, so a compressed one is checked to its end
+(gzip's CRC, xz's and bzip2's checks) and nothing but tar's zero padding may follow the end of the archive.
+tarfile takes a damaged, short or missing header after the first member for the end: what it kept is extracted,
+and the manifest check finds every file after it missing. A results tarball holds one top folder, its
+`manifest.json` lists the sha256 of every other file in it, and a file that is missing, extra or different is a
+problem.
 """
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import errno
+import gzip
+import io
 import lzma
 import os
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,43 +60,52 @@ class _HeaderTooLarge(Exception):
         self.size = size
 
 
-class _BoundedTarInfo(tarfile.TarInfo):
-    """A member header read strictly. Its extended records (long names, PAX records), which tarfile would read
-    whole into memory, have their declared size checked first. After the first member, only a block of zeros
-    ends the archive: tarfile takes a damaged header (bad checksum), a short one or none at all (a plain tar
-    cut short) for the end and keeps the members before it, which is damage here."""
-
-    @classmethod
-    def fromtarfile(cls, tar: tarfile.TarFile) -> _BoundedTarInfo:
-        try:
-            return super().fromtarfile(tar)
-        except _ZERO_BLOCK:
-            raise  # a block of zeros: tar's end-of-archive
-        except tarfile.HeaderError as exc:
-            if tar.offset == 0:
-                raise  # the first header: not a tar in this compression, and `r:*` tries the next one
-            if isinstance(exc, _NO_HEADER):
-                what = "missing: the file ends without tar's end-of-archive block (cut short)"
-            elif isinstance(exc, _SHORT_HEADER):
-                what = "cut short: the file ends inside it"
-            else:
-                what = f"damaged: {exc}"
-            raise tarfile.ReadError(f"the member header at byte {tar.offset} of the tar stream is {what}; nothing "
-                                     "was extracted") \
-                from None
-
-    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in _EXTENDED and self.size > MAX_HEADER_BYTES:
-            raise _HeaderTooLarge(self.size)
-        return super()._proc_member(tar)  # type: ignore[misc]
+# what a compressed tarball starts with, and its reader (anything else is read as a plain tar)
+_COMPRESSED: tuple[tuple[bytes, Callable[[Path], io.BufferedIOBase]], ...] = (
+    (b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
 
 
-# tarfile's kinds of header error (there since Python 3.2; typeshed does not list them)
-_ZERO_BLOCK: type[tarfile.HeaderError] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
-_NO_HEADER: type[tarfile.HeaderError] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
-_SHORT_HEADER: type[tarfile.HeaderError] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
-_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
-             tarfile.GNUTYPE_LONGLINK)
+def _decompressed(source: Path) -> io.BufferedIOBase:
+    """The tar stream of `source`, decompressed as its first bytes say."""
+    with open(source, "rb") as fh:
+        magic = fh.read(6)
+    reader = next((kind for start, kind in _COMPRESSED if magic.startswith(start)), None)
+    return reader(source) if reader is not None else open(source, "rb")
+
+
+def _tar(stream: io.BufferedIOBase, source: Path) -> tarfile.TarFile:
+    """The tar archive in `stream`; InputError when its first header is none (not a tar, plain or compressed)."""
+    try:
+        return tarfile.open(fileobj=_HeaderReads(stream), mode="r:")
+    except tarfile.ReadError as exc:
+        raise InputError(f"{source}: damaged or not a tarball (not readable as a tar archive, plain or gzip, bzip2 "
+                         "or xz compressed)", hint=DAMAGED_HINT) from exc
+
+
+@dataclass(frozen=True)
+class _HeaderReads:
+    """The tar stream as tarfile reads it, any one read of more than MAX_HEADER_BYTES refused: tarfile reads an
+    extended header (long names, PAX records) whole into memory in one read, and that is its only read so large
+    (headers come in blocks, member data in the pieces extraction asks for, at most 1 MiB)."""
+
+    stream: io.BufferedIOBase
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > MAX_HEADER_BYTES:
+            raise _HeaderTooLarge(size)
+        return self.stream.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def write(self, data: bytes) -> int:
+        raise io.UnsupportedOperation("a tarball is only read")
+
+    def close(self) -> None:
+        """The stream is its opener's to close."""
 
 
 def _check_member(m: tarfile.TarInfo, source: Path) -> None:
@@ -164,12 +178,15 @@ def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
     return tops.pop()
 
 
-def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], str]:
+def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
+    """Every member checked, the stream read to its end, then the members extracted into `dest`; (the files
+    written, the top folder). A tar that ends early (its end block missing, a header cut short or damaged: tarfile
+    takes each for the end) extracts the members before it, and the manifest check finds the rest missing."""
     try:
-        with tarfile.open(source, "r:*", tarinfo=_BoundedTarInfo) as tar:
+        with _decompressed(source) as stream, _tar(stream, source) as tar:
             members = _scan(tar, source)
             _read_to_end(tar, source)
-            top = _one_top(members, source) if results else ""
+            top = _one_top(members, source)
             return _extract_members(tar, members, source, dest), top
     except _HeaderTooLarge as exc:
         raise InputError(f"{source}: a member header declares {human_bytes(exc.size)} of extended records, over the "
@@ -181,9 +198,7 @@ def _open_checked(source: Path, dest: Path, results: bool) -> tuple[list[Path], 
 
 
 def _why(exc: BaseException) -> str:
-    """tarfile's reason on one line: its `r:*` refusal lists every method it tried, one per line."""
-    if isinstance(exc, tarfile.ReadError) and "could not be opened successfully" in str(exc):
-        return "not readable as a tar archive, plain or gzip, bzip2 or xz compressed"
+    """The reason on one line."""
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -203,15 +218,6 @@ def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
         if left < 0:
             raise InputError(f"{source}: more than {human_bytes(MAX_TRAILER_BYTES)} of zeros after the end of the "
                              "archive (nothing was extracted)", hint=BOMB_HINT)
-
-
-def safe_extract(source: Path, dest: Path) -> list[Path]:
-    """Extract regular files only, refusing anything that could escape dest or exceed a limit.
-
-    A damaged archive (a bad gzip CRC, a corrupt xz or bzip2 block, a truncated member) is an InputError naming
-    it, before anything is extracted, not a crash.
-    """
-    return _open_checked(source, dest, results=False)[0]
 
 
 def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], source: Path, dest: Path) -> list[Path]:
@@ -296,7 +302,7 @@ def check_results(source: Path, dest: Path) -> ResultsCheck:
     """
     if not source.is_file():
         raise InputError(f"{source} does not exist or is not a file", hint="pass the results-<box>-<utc>.tar.gz file")
-    written, top_name = _open_checked(source, dest, results=True)
+    written, top_name = _open_checked(source, dest)
     top = dest.resolve() / top_name
     manifest_file = top / RESULTS_MANIFEST
     if manifest_file not in written:

@@ -1,10 +1,20 @@
 """Where this process sits in an array of tasks: the small interface `--shard auto` reads (kit.corpus.split).
 
 A scheduler that runs the kit's shards as an array tells each task its position its own way. Each way is a
-source, a function of the environment: Slurm's SLURM_ARRAY_TASK_* variables (kit.infra.slurm), and the
+source, a function of the environment: Slurm's SLURM_ARRAY_TASK_* variables (`slurm_position`), and the
 kit's own KIT_ARRAY_TASK=K/N, which the kit's adapters that have no array variables of their own (Ray,
 kit.cluster.ray) set for every task. Outside every array there is no position: `auto` is the whole set.
 A task that two sources place differently is refused rather than guessed.
+
+Slurm's rule (README, "Running on a Slurm cluster"): inside an array task Slurm sets SLURM_ARRAY_TASK_ID,
+_MIN, _MAX, _COUNT and _STEP. The array must be contiguous (`--array=1-N`, `--array=0-(N-1)`, any `A-B`, with or
+without a `%limit`): then N = MAX - MIN + 1 and K = ID - MIN + 1, so a 0-based
+and a 1-based array both give shards 1..N, each exactly once. A list
+(`--array=1,3,4`) or a step (`--array=0-6:3`) is refused: their K could not be
+told from one task's variables without guessing, and a shard left out would go
+unnoticed. ID and MIN are required; COUNT, MAX and STEP, where set, must agree
+with them. Outside an array task (no SLURM_ARRAY_* variable at all) there is
+nothing to split: `auto` is the whole set, 1/1.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kit.errors import InputError
-from kit.infra.outside import NotANumber, because, label, read_pair
+from kit.infra.outside import NotANumber, because, label, read_int, read_pair
 
 KIT_ARRAY_TASK = "KIT_ARRAY_TASK"  # "K/N", 1-based: set by the kit's own cluster adapters
 
@@ -45,9 +55,52 @@ def kit_position(env: Mapping[str, str]) -> ArrayPosition | None:
     return ArrayPosition(k, n, f"task {k} of {n} ({KIT_ARRAY_TASK})")
 
 
-def sources() -> tuple[Source, ...]:
-    from kit.infra.slurm import array_position as slurm_position
+ARRAY_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_COUNT",
+              "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_JOB_ID")
+ARRAY_HINT = "submit the array as --array=1-N (or 0-(N-1)): one task per shard, a %limit is fine"
 
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
+    text = env.get(name, "")
+    if not text.strip():
+        return None
+    try:
+        return read_int(text)
+    except NotANumber as exc:
+        raise InputError(f"--shard auto: {label(name, text)} is not a whole number{because(exc)}", hint=ARRAY_HINT) \
+            from None
+
+
+def slurm_position(env: Mapping[str, str]) -> ArrayPosition | None:
+    """This Slurm array task's shard K of N; None outside an array task; InputError when the variables disagree."""
+    present = [name for name in ARRAY_VARS if env.get(name, "").strip()]
+    if not present:
+        return None
+    task, lo, hi, count, step = (_int(env, f"SLURM_ARRAY_TASK_{v}") for v in ("ID", "MIN", "MAX", "COUNT", "STEP"))
+    missing = [name for name, value in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if value is None]
+    if missing:
+        raise InputError(f"--shard auto: {' and '.join(missing)} not set, though {present[0]} is; this is not a "
+                         "Slurm array task the kit can place", hint=f"{ARRAY_HINT}, or give --shard K/N")
+    assert task is not None and lo is not None
+    if step not in (None, 1):
+        raise InputError(f"--shard auto: the array has a step of {step} (SLURM_ARRAY_TASK_STEP); it must be "
+                         "contiguous so that its tasks are shards 1..N", hint=ARRAY_HINT)
+    span = hi - lo + 1 if hi is not None else None
+    n = span if span is not None else count
+    if n is None:
+        raise InputError("--shard auto: neither SLURM_ARRAY_TASK_MAX nor SLURM_ARRAY_TASK_COUNT is set, so the "
+                         "number of shards is unknown", hint=f"{ARRAY_HINT}, or give --shard K/N")
+    if span is not None and count is not None and span != count:
+        raise InputError(f"--shard auto: the array has {count} task(s) but spans {lo}..{hi} (SLURM_ARRAY_TASK_COUNT "
+                         f"vs _MIN/_MAX): a list or a gap, so its tasks are not shards 1..N", hint=ARRAY_HINT)
+    if n < 1 or not lo <= task <= lo + n - 1:
+        raise InputError(f"--shard auto: SLURM_ARRAY_TASK_ID={task} is outside the array {lo}..{lo + n - 1}",
+                         hint=ARRAY_HINT)
+    k = task - lo + 1
+    return ArrayPosition(k, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
+
+
+def sources() -> tuple[Source, ...]:
     return kit_position, slurm_position
 
 

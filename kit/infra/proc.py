@@ -20,6 +20,7 @@ misses a grandchild whose parent has already exited (re-parented to PID 1).
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import io
@@ -188,6 +189,17 @@ class _Reaper:
         with self._lock:
             self._send(f"-{pid}\n")
 
+    def close(self) -> None:
+        """At the kit's exit: the pipe closed as the exit would close it (the reaper kills the groups still
+        listed and ends), then the reaper waited for, so nothing of it is left to the garbage collector."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=2)
+
     def _send(self, line: str) -> None:
         if self._proc is not None and self._proc.stdin is not None:
             try:
@@ -213,6 +225,7 @@ class _Reaper:
 
 
 _reaper = _Reaper()
+atexit.register(_reaper.close)
 
 
 def kill_all() -> int:
@@ -294,7 +307,6 @@ def run_process(
     Raises ToolError when the program cannot be started or runs past its timeout,
     and Stopped when the run is being interrupted.
     """
-    global _stopped
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
     if _stopping.is_set():
@@ -303,52 +315,13 @@ def run_process(
         log(f"$ {quote_argv(args)}" + (f"   (cwd {cwd})" if cwd else ""))
     start = time.monotonic()
     _reaper.ready()
-    try:
-        proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=output if output is not None else
-            subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL,
-            stderr=output if output is not None else subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=GROUPS,  # its own group, killed whole (see the module's docstring)
-        )
-    except OSError as exc:
-        if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
-            raise limit from exc  # the box's limits (open files, memory), not the program
-        raise ToolError(
-            f"cannot start {args[0]}: {exc.strerror or exc}",
-            hint="check that the program exists and is executable",
-        ) from exc
-    with _live_lock:
-        _live.add(proc)
-        # stop_all ran between our check and the start: this child must not live on, and counts as stopped
-        late = _stopping.is_set()
-        if late and proc.pid not in _counted:
-            _counted.add(proc.pid)
-            _stopped += 1
-    _reaper.add(proc.pid)
-    if late:
-        _kill(proc)
+    piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
+    proc = _spawn(args, cwd, env, stdout=output if output is not None else piped,
+                  stderr=output if output is not None else subprocess.PIPE)
+    _track(proc)
     reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
-    name = Path(args[0]).name
     try:
-        out, err = reader.wait(timeout_s)
-    except _PipesHeld:
-        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
-                       "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
-                       reader.stderr_so_far()) from None
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        try:
-            # a wrapper script's own child may still hold the pipes open: read briefly, then give up
-            out, err = reader.wait(2)
-        except (subprocess.TimeoutExpired, _PipesHeld):
-            err = reader.stderr_so_far()
-            proc.wait()
-        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
-                       "the input may be corrupt or the tool may hang; see the step log", err) from None
+        out, err = _outputs(proc, reader, timeout_s, log, Path(args[0]).name)
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         _record_end(proc)
@@ -358,8 +331,59 @@ def run_process(
     if log is not None and proc.returncode != 0:
         log(f"  exit {proc.returncode}; stderr tail:\n{tail_lines(text, STDERR_TAIL_LINES)}")
     if resources.killed_by_file_size(proc.returncode):  # the box's limit, never the caller's to explain
-        raise resources.file_size_error(f"{name} was killed (SIGXFSZ) as it wrote a file")
+        raise resources.file_size_error(f"{Path(args[0]).name} was killed (SIGXFSZ) as it wrote a file")
     return ProcResult(args, proc.returncode, out, text, elapsed)
+
+
+def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
+           stderr: Any) -> subprocess.Popen[bytes]:
+    """The child started in a group of its own (see the module's docstring), stdin closed; ToolError (or the
+    box's limit named) when it cannot start."""
+    try:
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
+                                start_new_session=GROUPS)
+    except OSError as exc:
+        if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:
+            raise limit from exc  # the box's limits (open files, memory), not the program
+        raise ToolError(f"cannot start {args[0]}: {exc.strerror or exc}",
+                        hint="check that the program exists and is executable") from exc
+
+
+def _track(proc: subprocess.Popen[bytes]) -> None:
+    """The child among the live ones, its group told to the reaper; killed at once when stop_all ran between
+    the check before its start and now (it then counts as stopped)."""
+    global _stopped
+    with _live_lock:
+        _live.add(proc)
+        late = _stopping.is_set()
+        if late and proc.pid not in _counted:
+            _counted.add(proc.pid)
+            _stopped += 1
+    _reaper.add(proc.pid)
+    if late:
+        _kill(proc)
+
+
+def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, log: LogFn | None,
+             name: str) -> tuple[bytes, bytes]:
+    """(stdout, stderr) once the child has exited; ToolError when it runs past its timeout, or exits while
+    something it started holds its output open."""
+    try:
+        return reader.wait(timeout_s)
+    except _PipesHeld:
+        raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
+                       "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
+                       reader.stderr_so_far()) from None
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        try:
+            # a wrapper script's own child may still hold the pipes open: read briefly, then give up
+            _, err = reader.wait(2)
+        except (subprocess.TimeoutExpired, _PipesHeld):
+            err = reader.stderr_so_far()
+            proc.wait()
+        raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
+                       "the input may be corrupt or the tool may hang; see the step log", err) from None
 
 
 def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolError:
@@ -427,12 +451,13 @@ class _Reader:
 
     def _pump_lines(self) -> None:
         assert self.proc.stdout is not None and self.on_line is not None
-        for raw in self.proc.stdout:
-            if self.failure is None:
-                try:
-                    self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                except Exception as exc:  # re-raised by wait(), once the child is done
-                    self.failure = exc
+        with self.proc.stdout:  # closed by the thread that reads it, once the child's end of it is closed
+            for raw in self.proc.stdout:
+                if self.failure is None:
+                    try:
+                        self.on_line(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                    except Exception as exc:  # re-raised by wait(), once the child is done
+                        self.failure = exc
 
     def _pump_out(self) -> None:
         self._pump(self.proc.stdout, self.out)
@@ -442,10 +467,13 @@ class _Reader:
 
     @staticmethod
     def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
+        """Read `pipe` to its end into `buf`, then close it: only the reading thread may, mid-read it would
+        wait on the read (a child's leftover that holds the pipe ends with the child's group, see _kill)."""
         assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
-        while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
-            if buf is not None:
-                buf.add(chunk)
+        with pipe:
+            while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
+                if buf is not None:
+                    buf.add(chunk)
 
     def stderr_so_far(self) -> bytes:
         return self.err.value()

@@ -30,7 +30,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -83,43 +83,65 @@ def load(tp: Any, value: object, where: str) -> Any:
         if value is None and type(None) in arms:
             return None
         real = [a for a in arms if a is not type(None)]
-        if len(real) == 1:
-            return load(real[0], value, where)
-        return value  # a union of several real types: kept as read
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
+        return load(real[0], value, where) if len(real) == 1 else value  # several real types: kept as read
     if tp is Any or tp is object:
-        return value
-    if tp is float:
-        if value is None:
-            return math.nan
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RecordError(f"{where}: {value!r} is not a number")
-        return float(value)
-    if tp is int or tp is bool or tp is str:
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise RecordError(f"{where}: {value!r} is not a {tp.__name__}")
         return value
     if isinstance(tp, type) and issubclass(tp, Record):
         return tp.from_json(value, where)
-    if tp is Path:
-        if not isinstance(value, str) or not value:
-            raise RecordError(f"{where}: {value!r} is not a path")
-        return Path(value)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
-        item = args[0] if args else Any
-        return tuple(load(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
-        return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RecordError(f"{where}: {type(value).__name__} where an object was expected")
-        item = args[1] if len(args) == 2 else Any
-        return {str(k): load(item, v, f"{where}.{k}") for k, v in value.items()}
+    if tp in _SCALARS:
+        return _SCALARS[tp](value, where)
+    container = _CONTAINERS.get(typing.get_origin(tp))
+    return value if container is None else container(typing.get_args(tp), value, where)
+
+
+def _float(value: object, where: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"{where}: {value!r} is not a number")
+    return float(value)
+
+
+def _exactly(tp: type) -> Any:
+    def read(value: object, where: str) -> object:
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecordError(f"{where}: {value!r} is not a {tp.__name__}")
+        return value
+
+    return read
+
+
+def _path(value: object, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{where}: {value!r} is not a path")
+    return Path(value)
+
+
+def _items(value: object, where: str) -> list[object] | tuple[object, ...]:
+    if not isinstance(value, list | tuple):
+        raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
     return value
+
+
+def _tuple(args: tuple[Any, ...], value: object, where: str) -> tuple[object, ...]:
+    item = args[0] if args else Any
+    return tuple(load(item, v, f"{where}[{i}]") for i, v in enumerate(_items(value, where)))
+
+
+def _list(args: tuple[Any, ...], value: object, where: str) -> list[object]:
+    return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(_items(value, where))]
+
+
+def _dict(args: tuple[Any, ...], value: object, where: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise RecordError(f"{where}: {type(value).__name__} where an object was expected")
+    item = args[1] if len(args) == 2 else Any
+    return {str(k): load(item, v, f"{where}.{k}") for k, v in value.items()}
+
+
+_SCALARS: dict[Any, Callable[[object, str], object]] = {
+    float: _float, int: _exactly(int), bool: _exactly(bool), str: _exactly(str), Path: _path}
+_CONTAINERS: dict[Any, Callable[[tuple[Any, ...], object, str], object]] = {tuple: _tuple, list: _list, dict: _dict}
 
 
 @dataclasses.dataclass(frozen=True)

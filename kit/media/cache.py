@@ -139,9 +139,6 @@ class Sha256Cache:
         decoded = self.master_decode(p, ffmpeg)
         return decoded.geometry, decoded.identity
 
-    def master_geometry(self, p: Path, ffmpeg: str) -> Geometry:
-        return self.master(p, ffmpeg)[0]
-
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar

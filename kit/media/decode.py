@@ -155,10 +155,6 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, dropped(res.stderr))
 
 
-def master_geometry(path: Path, ffmpeg: str) -> Geometry:
-    return decode_master(path, ffmpeg).geometry
-
-
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
     # a long raw clip takes longer than any master's probe: at least 20 MB/s of the file read, hashed and scaled

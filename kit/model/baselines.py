@@ -28,7 +28,7 @@ from kit.model.loso import (
 from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
-from kit.model.train import EpochCallback, TrainData, TrainedEnsemble, TrainJob, train_jobs
+from kit.model.train import EpochCallback, TrainedEnsemble, TrainJob
 
 RIDGE_ALPHA = 1.0  # L2 penalty on the (z-scored) weights; the intercept is not penalised
 
@@ -43,19 +43,6 @@ class RidgeModel:
     def predict(self, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
         z = (feats.astype(np.float64) - self.mean) / self.std
         return np.concatenate([z, codec.astype(np.float64)], axis=1) @ self.weights + self.intercept
-
-
-def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> RidgeModel:
-    mean = feats.mean(0).astype(np.float64)
-    std = feats.std(0).astype(np.float64)
-    std = np.where(std > 1e-12, std, 1.0)
-    x = np.concatenate([(feats - mean) / std, codec], axis=1).astype(np.float64)
-    x_mean, y_mean = x.mean(0), float(target.mean())
-    xc, yc = x - x_mean, target - y_mean
-    # centring removes the intercept from the penalty; lstsq stays stable for all-zero codec columns
-    a = xc.T @ xc + alpha * np.eye(x.shape[1])
-    w = np.linalg.lstsq(a, xc.T @ yc, rcond=None)[0]
-    return RidgeModel(mean, std, w, y_mean - float(x_mean @ w))
 
 
 @dataclass
@@ -104,8 +91,8 @@ class Moments:
 
 
 def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float = RIDGE_ALPHA) -> RidgeModel:
-    """fit_ridge's model from the moments of its training rows: the same z-scoring of the features (mean and
-    population std of the training rows), the same centred normal equations, up to rounding."""
+    """Ridge from the moments of its training rows: the features z-scored (mean and population std of the training
+    rows), the codec block as it is, the centred normal equations (the intercept is not penalised)."""
     mean = m.s / m.n
     cov = m.g / m.n - np.outer(mean, mean)  # population covariance of [features, codec, target]
     d = len(shift) - 1
@@ -163,14 +150,3 @@ def evaluate_jobs(inputs: LosoInputs, seeds: list[int],
     for arch, ens in zip(BASELINE_ARCHS, trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
     return evaluate_loso(inputs, seeds, trained[0]), models
-
-
-def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
-                        on_epoch: EpochCallback | None = None, workers: int = 1,
-                        ) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and every baseline on the same folds, trained here in one pool
-    (kit.model.train.train_jobs); the loso step trains the same jobs through kit.model.tasks, member files
-    and all."""
-    jobs = loso_jobs(inputs, seeds, config, on_epoch)
-    trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
-    return evaluate_jobs(inputs, seeds, trained)

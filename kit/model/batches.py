@@ -128,11 +128,6 @@ class Scalers:
         return torch.stack([p[0] for p in pairs]).unsqueeze(1), torch.stack([p[1] for p in pairs]).unsqueeze(1)
 
 
-def scalers(feats: torch.Tensor, members: list[Member]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each member's feature means and standard deviations (M, 1, 6), from its training rows only."""
-    return Scalers(feats).of(members, row_arrays(members))
-
-
 def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """table[rows] for rows (M, B): one index_select on the flattened rows, twice as fast as indexing."""
     return table.index_select(0, rows.reshape(-1)).view(*rows.shape, *table.shape[1:])

@@ -86,7 +86,6 @@ class Calibration:
     """Scores sorted once, with each row's weight 1/N_k (k its group) and the pooled CDF at every sorted row."""
 
     sorted_scores: np.ndarray
-    sorted_groups: np.ndarray  # group code (0..n-1) of each sorted score
     pooled: np.ndarray  # F(sorted_scores[p]) = sum_k F_k, ties resolved (every tied row carries the CDF past them)
     group_keys: np.ndarray  # group code * R + last-tie position, sorted: F_k(t) for any (k, t) by one searchsorted
     group_start: np.ndarray  # where each group's block begins in group_keys
@@ -105,7 +104,7 @@ class Calibration:
         r = len(ss)
         keys = np.sort(gg.astype(np.int64) * r + last)
         start = np.searchsorted(keys, np.arange(n, dtype=np.int64) * r)
-        return cls(ss, gg, cum[last] if r else cum, keys, start, size, n)
+        return cls(ss, cum[last] if r else cum, keys, start, size, n)
 
     def threshold(self, level: float) -> float:
         """q over every group; inf when unbounded."""

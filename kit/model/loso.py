@@ -22,20 +22,13 @@ from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
-from kit.model.recipe import TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
-from kit.model.train import EpochCallback, Member, TrainedEnsemble, train_members
+from kit.model.train import Member, TrainedEnsemble
 
 # what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
 # key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
                 "frame_index", "device")
-
-
-def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:
-    """The folds of --folds `asked` (LOSO by default: one fold per content group, ordered by source name);
-    refuses fewer than 3 content groups, or a too-short source."""
-    return cut_folds(df, asked)[0]
 
 
 @dataclass
@@ -73,15 +66,6 @@ class LosoInputs:
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
         return [Member(seed, fold.index, self.train[fold.index]) for seed in seeds for fold in self.folds]
-
-
-def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
-             on_epoch: EpochCallback | None = None, workers: int = 1, asked: str = LOSO) -> LosoResult:
-    """The ensemble's validation alone (kit.model.baselines.loso_with_baselines trains the baselines beside it)."""
-    inputs = LosoInputs.of(df, asked)
-    members = inputs.members(seeds)
-    ens = train_members(inputs.feats, inputs.codec, inputs.target, members, config, on_epoch, workers=workers)
-    return evaluate_loso(inputs, seeds, ens)
 
 
 def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:

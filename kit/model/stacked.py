@@ -2,9 +2,9 @@
 
 Weights are stacked (members, in, out) and biases (members, 1, out), so a layer is one batched matmul for every
 member, and each member's slice is computed from its own weights alone. The layers are those of
-`Arch.layers()` (kit.model.network), as in the exported form and the ONNX graph. The backward pass is written
-out (`StackedMLP.gradients`, checked against autograd by a test): autograd's graph bookkeeping cost ~1 ms a step
-here, as much as all the arithmetic of a small member.
+`Arch.layers()` (kit.model.network), as in the exported form and the ONNX graph. The training's fast path writes
+the backward pass out (`StackedMLP.gradients`, the same bits as autograd's: a test compares them): autograd's graph
+bookkeeping costs as much per step as the arithmetic of a small member (kit.model.kernels).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kit.model.kernels import Kernels, active
+from kit.model.kernels import activation_grad
 from kit.model.network import Arch, FrRegressor, Layer
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
@@ -112,11 +112,10 @@ class StackedMLP:
             raise ValueError("more dropout masks than layers that drop")
         return h.squeeze(-1)
 
-    def gradients(self, trace: list[Trace], d_out: torch.Tensor, kernels: Kernels | None = None) -> list[torch.Tensor]:
+    def gradients(self, trace: list[Trace], d_out: torch.Tensor) -> list[torch.Tensor]:
         """The gradients of a loss whose derivative by the outputs (M, rows) is `d_out`, in `params` order,
-        by the chain rule layer by layer from what `forward` traced; the activations' derivatives from
-        `kernels` (by default those a training started now would use, kit.model.kernels.active)."""
-        grad_of = (kernels or active()).activation_grad
+        by the chain rule layer by layer from what `forward` traced; the activations' derivatives are torch's
+        private ops (kit.model.kernels: this is the fast path's backward)."""
         g = d_out.unsqueeze(-1)  # (M, rows, 1): the gradient by the last layer's output
         grads: list[torch.Tensor] = []
         for k in reversed(range(len(self.slots))):
@@ -133,7 +132,7 @@ class StackedMLP:
             assert activation is not None and before.pre is not None, "a hidden layer without its activation"
             if before.mask is not None:
                 g = g * before.mask
-            g = grad_of(activation)(g, before.pre)
+            g = activation_grad(activation)(g, before.pre)
         return grads[::-1]
 
     def member(self, m: int, mean: torch.Tensor, std: torch.Tensor) -> FrRegressor:

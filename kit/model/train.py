@@ -3,8 +3,8 @@
 Members of one architecture share stacked weights, shape (members, in, out): a layer is
 one batched matmul and one Adam step updates every member. Every operation acts on each
 member's slice alone (batched matmuls, element-wise activations, dropout and Adam, each
-member's gradient from its own mean squared error, written out in `StackedMLP.gradients`),
-so a member trains exactly as it would alone: its own initialisation (from its seed), its
+member's gradient from its own mean squared error: kit.model.kernels), so a member trains
+exactly as it would alone: its own initialisation (from its seed), its
 own scaler (fit on its training rows only), its own shuffled batches, its own dropout
 masks (from its own generator).
 
@@ -16,8 +16,8 @@ them every way).
 This module is the recipe and the loop; its parts:
 
     batches.py   what a step reads: rows, scalers, batches, dropout masks (Member, TrainData)
-    stacked.py   the stacked network, forward and backward by hand (StackedMLP)
-    kernels.py   torch's private ops (the fused Adam, the activations' derivatives) and their public twins
+    stacked.py   the stacked network, forward and (the fast path's) backward by hand (StackedMLP)
+    kernels.py   a step's gradients and update: torch's private ops (fast), or autograd and torch.optim
     workers.py   the worker threads
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
-from kit.model.kernels import Adam, Kernels, active
+from kit.model.kernels import FusedAdam, Kernels, active, torch_adam
 from kit.model.network import Arch, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.stacked import StackedMLP, Trace
@@ -113,7 +113,45 @@ class TrainedEnsemble:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
 
 
-@torch.no_grad()  # the gradients are written out (StackedMLP.gradients): no autograd graph to build
+class HandStep:
+    """The fast path (kit.model.kernels): the written-out backward pass and the fused Adam called directly."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
+        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
+        trace: list[Trace] = []
+        err = self.net.forward(x, masks, trace=trace) - target
+        self.adam.step(self.net.gradients(trace, err * scale))
+        return err
+
+
+class AutogradStep:
+    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
+    take gradients only while a step runs."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
+
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """As HandStep's."""
+        params = self.net.params
+        with torch.enable_grad():
+            for p in params:
+                p.requires_grad_(True)
+            err = self.net.forward(x, masks) - target
+            err.backward(err.detach() * scale)
+        self.adam.step()
+        for p in params:
+            p.grad = None
+            p.requires_grad_(False)
+        return err.detach()
+
+
+@torch.no_grad()  # outside a step (the fast path builds no autograd graph at all)
 def _train_group(data: TrainData, members: list[Member], arch: Arch, config: TrainConfig, sched: Schedule,
                  kernels: Kernels, fitted: Scalers, report: Callable[[int, list[float]], None],
                  stop: threading.Event) -> TrainedEnsemble:
@@ -124,7 +162,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     # starting near 0 would spend most of training climbing to ~80
     for m, r in enumerate(train_rows):
         net.slots[-1].bias[m] += data.target[r].mean()
-    opt = Adam(net.params, lr=config.lr, weight_decay=config.weight_decay, kernels=kernels)
+    step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
@@ -133,14 +171,12 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
         n = min(sched.steps_per_round, sched.steps - done)
         idx = torch.stack([s.take(n * sched.batch) for s in streams])
         round_loss = torch.zeros(len(members))
-        for step in range(n):
+        for k in range(n):
             if stop.is_set():
                 raise Cancelled
-            rows = idx[:, step * sched.batch : (step + 1) * sched.batch]
-            trace: list[Trace] = []
-            err = net.forward(inputs.batch(rows), dropout.next(), trace=trace) - gather(data.target, rows)
+            rows = idx[:, k * sched.batch : (k + 1) * sched.batch]
             # each member's loss is its mean squared error; d(loss)/d(output) = 2 * error / rows
-            opt.step(net.gradients(trace, err * (2 / sched.batch), kernels))
+            err = step(inputs.batch(rows), dropout.next(), gather(data.target, rows), 2 / sched.batch)
             round_loss += (err * err).mean(dim=1)
         done += n
         last = (round_loss / n).tolist()
@@ -243,8 +279,8 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
     Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch;
     `on_group` is called there too as each group of members is trained (kit.model.tasks keeps them).
-    The members' weights are the same for any `workers` (a test checks it bit for bit), and with the
-    private or the public kernels (kit.model.kernels; another test). Ctrl-C or a worker's error stops
+    The members' weights are the same for any `workers` (a test checks it bit for bit), and on the fast
+    path or autograd (kit.model.kernels; another test). Ctrl-C or a worker's error stops
     every worker at its next step."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")

@@ -158,14 +158,9 @@ def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challeng
     if constant_teacher is not None:
         reasons.append(constant_teacher)
     if complete is not None and not complete.passed:
-        reasons.append(f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
-                       f"(a fold failed): {', '.join(complete.missing[:5])}"
-                       + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
+        reasons.append(missing_reason(complete))
     reasons += [limit_reason(lim) for lim in limits if not lim.passed]
-    for f in (f for f in fold_gates if not f.passed):
-        what, flag = FOLD_LIMITS[f.measure]
-        reasons.append(f"source {f.worst_src} {what.format(value=f.worst_value)}, beyond {flag} {f.threshold:g}"
-                       + (f" ({len(f.failing_sources) - 1} more source(s) too)" if len(f.failing_sources) > 1 else ""))
+    reasons += [fold_reason(f) for f in fold_gates if not f.passed]
     if challenger is not None and not challenger.passed:
         reasons.append(str(challenger.statement).rstrip("."))
     if lift_gate is not None and not lift_gate.passed:
@@ -173,6 +168,18 @@ def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challeng
     if constant_teacher is None:
         reasons += plcc_reasons(gate)
     return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
+
+
+def missing_reason(complete: Completeness) -> str:
+    return (f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
+            f"(a fold failed): {', '.join(complete.missing[:5])}"
+            + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
+
+
+def fold_reason(f: FoldGate) -> str:
+    what, flag = FOLD_LIMITS[f.measure]
+    return (f"source {f.worst_src} {what.format(value=f.worst_value)}, beyond {flag} {f.threshold:g}"
+            + (f" ({len(f.failing_sources) - 1} more source(s) too)" if len(f.failing_sources) > 1 else ""))
 
 
 def lift_reason(g: LiftGate) -> str:

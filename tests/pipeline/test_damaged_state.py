@@ -1,5 +1,9 @@
 """The kit's own records and caches, damaged in every way a crash, a bad copy or a stray edit can
-damage them: each is treated as absent and rebuilt, the rerun completes and says so, `status` works."""
+damage them: each is treated as absent and rebuilt, the rerun completes and says so, `status` works.
+
+CI runs a representative case of each (a status read, a rerun and a cache of each kind); the rest of the
+matrix is the release tier (`nox -s release`). The readers themselves take every damage in the unit tests
+(tests/unit/test_control_records.py, test_records.py)."""
 
 from __future__ import annotations
 
@@ -68,12 +72,23 @@ def damaged_copy(finished: tuple[Path, list[str | Path]], tmp_path: Path, record
     return out
 
 
+def sampled(cases: list[tuple[str, ...]], in_ci: set[tuple[str, ...]]) -> list[object]:
+    """The cases, those outside `in_ci` marked for the release tier."""
+    return [c if c in in_ci else pytest.param(*c, marks=pytest.mark.release) for c in cases]
+
+
 # what `status` reads: every step's status.json and run.json (a ledger is the corpus step's own detail)
 STATUS_CASES = ([("corpus status", h) for h in sorted(DAMAGE)] + [("run.json", h) for h in sorted(DAMAGE)]
                 + [("prereqs status", "wrong-shape"), ("loso status", "truncated")])
+RERUN_CASES = [("prereqs status", "garbage"), ("corpus status", "nested-list"), ("loso status", "empty"),
+               ("run.json", "wrong-shape"), ("prereqs.json", "truncated"), ("prereqs.json", "wrong-types"),
+               ("job ledger", "wrong-shape"), ("job ledger", "wrong-types")]
+CACHE_CASES = [(cache, how) for how in ("truncated", "wrong-shape", "garbage", "wrong-types")
+               for cache in ("hash cache", "probe cache")]
 
 
-@pytest.mark.parametrize(("record", "how"), STATUS_CASES)
+@pytest.mark.parametrize(("record", "how"), sampled(STATUS_CASES, {("corpus status", "nested-list"),
+                                                                   ("run.json", "garbage")}))
 def test_status_reads_a_damaged_record_as_absent(record: str, how: str, tmp_path: Path,
                                                  finished: tuple[Path, list[str | Path]]) -> None:
     out = damaged_copy(finished, tmp_path, record, how)
@@ -82,10 +97,8 @@ def test_status_reads_a_damaged_record_as_absent(record: str, how: str, tmp_path
     assert "damaged" in res.stdout or "unreadable" in res.stdout, res.stdout
 
 
-@pytest.mark.parametrize(("record", "how"), [
-    ("prereqs status", "garbage"), ("corpus status", "nested-list"), ("loso status", "empty"),
-    ("run.json", "wrong-shape"), ("prereqs.json", "truncated"), ("prereqs.json", "wrong-types"),
-    ("job ledger", "wrong-shape"), ("job ledger", "wrong-types")])
+@pytest.mark.parametrize(("record", "how"), sampled(RERUN_CASES, {("corpus status", "nested-list"),
+                                                                  ("job ledger", "wrong-types")}))
 def test_a_rerun_rebuilds_a_damaged_record_and_completes(record: str, how: str, tmp_path: Path,
                                                          finished: tuple[Path, list[str | Path]]) -> None:
     out = damaged_copy(finished, tmp_path, record, how)
@@ -104,8 +117,8 @@ def test_a_rerun_rebuilds_a_damaged_record_and_completes(record: str, how: str, 
 CACHES = {"probe cache": "probes/*.json", "hash cache": "sha256.json"}
 
 
-@pytest.mark.parametrize("how", ["truncated", "wrong-shape", "garbage", "wrong-types"])
-@pytest.mark.parametrize("cache", sorted(CACHES))
+@pytest.mark.parametrize(("cache", "how"), sampled(CACHE_CASES, {("hash cache", "truncated"),
+                                                                ("probe cache", "garbage")}))
 def test_a_damaged_cache_is_rebuilt(cache: str, how: str, tmp_path: Path, tiny_refs: Path) -> None:
     env = {"KIT_CACHE_DIR": str(tmp_path / "cache")}
     args: list[str | Path] = ["run", "--only", "prereqs", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "out", *FAST]

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.model.baselines import fit_ridge, ridge_loso
+from kit.model.baselines import ridge_loso
 from kit.model.features import design_matrix
-from kit.model.loso import make_folds
 from kit.model.results import BaselineResult
 from kit.verdict.lift import lift, lift_gate
 from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
+from tests.training import fit_ridge, make_folds
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 

@@ -24,9 +24,9 @@ from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import probe_clip
 from kit.media.refs import Clip
-from kit.model.loso import make_folds
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE
 from tests.conftest import TINY_FRAMES, TINY_SOURCES, assert_clean_failure, render, run_kit, synthetic_corpus
+from tests.training import make_folds
 
 ARGS = ("--encoders", "libx264", "--cqs", "30")
 TINY_PICTURE = 176 * 144 * 3 // 2

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 
 from kit.cli.main import cli
 from kit.errors import InputError
-from kit.model.batches import Complement, Member, RowStream, row_arrays, scalers
+from kit.model.batches import Complement, Member, RowStream, Scalers, row_arrays
 from kit.model.folds import choose_scheme, cut_folds, deal
-from kit.model.loso import run_loso
 from kit.model.network import fr_regressor_v2
 from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, parse_folds
 from kit.model.train import STACK_BYTES, TrainJob, _plans, stack_members
 from tests.conftest import synthetic_corpus
+from tests.training import run_loso
 
 
 def uneven_corpus(n_src: int = 12, seed: int = 0) -> pd.DataFrame:
@@ -138,7 +138,7 @@ def test_training_rows_are_shared_per_fold_not_copied_per_member() -> None:
     assert stream.perm.dtype == torch.int64 and stream.rows is arrays[0]  # only a permutation per member
     assert sorted(stream.take(7).tolist()) == list(rows.array())
     feats = torch.rand(10, 6)
-    means, stds = scalers(feats, members)
+    means, stds = Scalers(feats).of(members, arrays)
     x = feats[torch.from_numpy(rows.array())].double()
     assert torch.equal(means[0, 0], x.mean(0).float()) and torch.equal(stds[3, 0], x.std(0, unbiased=False).float())
 

@@ -1,5 +1,6 @@
-"""torch's private ops in the trainer and their public twins (kit.model.kernels): the same figures either way, and a
-private op that is gone or changed falls back to the twins instead of breaking the training."""
+"""The trainer's two paths (kit.model.kernels): the fast one on torch's private ops and a backward written out, and
+plain autograd with torch.optim.Adam. The same bytes either way, so the path never changes a result; a private op
+that is gone or changed falls back to autograd instead of breaking the training."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ import torch
 
 from kit.errors import InputError
 from kit.model import kernels
-from kit.model.baselines import loso_with_baselines
 from kit.model.features import design_matrix
-from kit.model.kernels import ENV, Adam, Kernels, active, choose
+from kit.model.kernels import ENV, Kernels, active, choose
 from kit.model.loso import LosoInputs, LosoResult
 from kit.model.network import MLP_SMALL, fr_regressor_v2
 from kit.model.recipe import TrainConfig
@@ -25,8 +25,8 @@ from kit.model.results import BaselineResult
 from kit.model.threads import choose_threads
 from kit.model.train import Member, TrainData, TrainJob, train_jobs
 from tests.conftest import ROOT, synthetic_corpus
+from tests.training import loso_with_baselines
 
-PRIVATE, PUBLIC = Kernels(True), Kernels(False, "a test")
 CONFIG = TrainConfig(epochs=4, batch_size=16)
 
 
@@ -46,7 +46,7 @@ def _figures(result: LosoResult, models: dict[str, BaselineResult]) -> list[Any]
 
 @pytest.fixture
 def public_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Counts the public twins' calls, so a test knows they ran."""
+    """Counts autograd's backward passes and torch.optim.Adam's steps, so a test knows the public path ran."""
     calls: Counter[str] = Counter()
 
     def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,39 +55,19 @@ def public_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
             return fn(*args, **kw)
         return call
 
-    for name, fn in list(kernels.PUBLIC_GRADS.items()):
-        monkeypatch.setitem(kernels.PUBLIC_GRADS, name, counted(name, fn))
+    monkeypatch.setattr(torch.autograd, "backward", counted("backward", torch.autograd.backward))
     monkeypatch.setattr(torch.optim.Adam, "step", counted("adam", torch.optim.Adam.step))
     yield calls
 
 
-def test_each_public_twin_gives_the_private_ops_bits() -> None:
-    gen = torch.Generator().manual_seed(0)
-    for shape in [(7, 33, 64), (3, 5, 1), (45, 64, 64)]:  # vector lanes and tails
-        pre, grad = torch.randn(shape, generator=gen) * 3, torch.randn(shape, generator=gen)
-        pre[0, 0, 0] = 0.0  # ReLU's derivative at 0 is 0 in both
-        for activation in ("gelu", "relu"):
-            ours, twin = PRIVATE.activation_grad(activation)(grad, pre), PUBLIC.activation_grad(activation)(grad, pre)
-            assert ours.numpy().tobytes() == twin.numpy().tobytes(), activation
-    shapes = [(5, 7, 16), (5, 1, 16), (5, 16, 1), (5, 1, 1)]
-    params = [torch.randn(s, generator=gen) for s in shapes]
-    private, public = [p.clone() for p in params], [p.clone() for p in params]
-    adams = [Adam(p, lr=5e-4, weight_decay=1e-5, kernels=k) for p, k in ((private, PRIVATE), (public, PUBLIC))]
-    for _ in range(300):
-        grads = [torch.randn(s, generator=gen) * 3 for s in shapes]
-        for adam in adams:
-            adam.step([g.clone() for g in grads])
-    assert all(a.numpy().tobytes() == b.numpy().tobytes() for a, b in zip(private, public, strict=True))
-    assert not torch.equal(private[0], params[0])  # they moved
-
-
-def test_a_loso_on_the_public_twins_is_the_private_ops_loso_bit_for_bit(
+def test_a_loso_on_autograd_is_the_fast_paths_loso_bit_for_bit(
         monkeypatch: pytest.MonkeyPatch, public_calls: Counter[str]) -> None:
-    """Every figure of the seed reports and baselines, every fold and held-out prediction: the same bytes."""
+    """Every figure of the seed reports and baselines (GELU and ReLU networks, dropout), every fold and held-out
+    prediction: the same bytes, so which path ran changes no result, however the members are grouped."""
     private = _loso(monkeypatch, None)
     assert not public_calls
     public = _loso(monkeypatch, "public")
-    assert public_calls["gelu"] and public_calls["relu"] and public_calls["adam"]  # the twins did the training
+    assert public_calls["backward"] and public_calls["adam"]  # autograd did the training
     assert _figures(*public) == _figures(*private)
     for frame in ("folds", "predictions"):
         pd.testing.assert_frame_equal(getattr(public[0], frame), getattr(private[0], frame), check_exact=True)
@@ -95,7 +75,7 @@ def test_a_loso_on_the_public_twins_is_the_private_ops_loso_bit_for_bit(
 
 
 def test_where_torch_has_no_fused_adam_the_printed_figures_stay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """torch.optim.Adam unfused (the public Adam on a torch without a fused one) rounds differently in the last
+    """torch.optim.Adam unfused (autograd's Adam on a torch without a fused one) rounds differently in the last
     bits: the figures the kit prints (4 decimals) stay, held-out predictions move by ~1e-5 VMAF (1.1e-5 at most
     on the 1,800-row demo corpus, 60 epochs, 5 seeds; torch 2.13)."""
     private = _loso(monkeypatch, None)
@@ -121,7 +101,7 @@ def _changed_fused_adam(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch, "_fused_adam_", changed)
 
 
-def test_a_private_op_that_changed_falls_back_to_the_public_twins_with_the_same_weights(
+def test_a_private_op_that_changed_falls_back_to_autograd_with_the_same_weights(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV, raising=False)
     df = synthetic_corpus()
@@ -140,7 +120,7 @@ def test_a_private_op_that_changed_falls_back_to_the_public_twins_with_the_same_
     monkeypatch.setattr(kernels, "PRIVATE_FAULT", fault)  # as the import of kit.model.kernels finds it on that torch
     now = active()
     assert not now.private and "torch._fused_adam_: TypeError" in now.why and kernels.CHECKED_WITH in now.why
-    assert "training kernels: torch's public API (torch " in choose_threads({}, 2).describe()
+    assert "training kernels: torch's autograd (torch " in choose_threads({}, 2).describe()
     assert weights() == before
 
 
@@ -164,7 +144,7 @@ def test_the_self_check_names_an_op_that_is_gone_or_computes_something_else(
     assert kernels.self_check().startswith(found)
 
 
-def test_kit_train_kernels_forces_the_public_twins_and_anything_else_is_refused() -> None:
+def test_kit_train_kernels_forces_autograd_and_anything_else_is_refused() -> None:
     assert choose({}, "") == choose({ENV: " auto "}, "") == Kernels(True)
     assert choose({ENV: "public"}, "") == Kernels(False, f"{ENV}=public")
     fault = "torch._fused_adam_: TypeError"
@@ -179,7 +159,7 @@ def test_the_step_log_names_the_kernels_on_the_threads_line(monkeypatch: pytest.
     line = choose_threads({}, 2).describe()
     assert line.startswith("training threads: 2") and "; training kernels: torch's private ops, self-checked" in line
     monkeypatch.setenv(ENV, "public")
-    assert choose_threads({}, 2).describe().endswith(f"; training kernels: torch's public API ({ENV}=public)")
+    assert choose_threads({}, 2).describe().endswith(f"; training kernels: torch's autograd ({ENV}=public)")
     assert "\n" not in line
 
 

@@ -105,13 +105,13 @@ def test_a_verdict_on_a_mixed_corpus_names_every_teacher() -> None:
     from kit.corpus.summary import CorpusSummary
     from kit.model.baselines import ridge_loso
     from kit.model.features import design_matrix
-    from kit.model.loso import make_folds, run_loso
     from kit.model.recipe import TrainConfig
     from kit.model.results import Baselines
     from kit.verdict.decide import decide
     from kit.verdict.document import Verdict
     from kit.verdict.gate import GateThresholds
     from tests.conftest import synthetic_corpus
+    from tests.training import make_folds, run_loso
 
     df = synthetic_corpus(n_src=4, rows_per_src=30)
     result = run_loso(df, [0], TrainConfig(epochs=2))

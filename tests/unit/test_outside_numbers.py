@@ -158,10 +158,13 @@ def test_every_array_variable_is_refused_where_auto_reads_it(name: str) -> None:
 
 
 def test_every_variable_the_kit_spells_is_listed() -> None:
-    """A KIT_* or SLURM_* name in the kit's source is a run flag's variable, a numeric one (checked above) or one
-    of the text ones: a new variable read as a number cannot escape the tests above."""
-    flag_vars = {f.envvar for f in FLAGS if f.envvar}
-    known = {*environment.NUMERIC, *environment.TEXT, *flag_vars}
+    """A KIT_* or SLURM_* name in the kit's source is an option's variable (Click's `envvar=`, its value checked as
+    the option's), a numeric one (checked above) or one of the text ones: a new variable read as a number cannot
+    escape the tests above. The table holds no option's variable."""
+    option_vars = {p.envvar for _, command in walk(cli) for p in command.params if isinstance(p.envvar, str)}
+    assert {f.envvar for f in FLAGS if f.envvar} <= option_vars and {"KIT_FFMPEG", "KIT_JSON"} <= option_vars
+    assert not option_vars & {*environment.NUMERIC, *environment.TEXT}
+    known = {*environment.NUMERIC, *environment.TEXT, *option_vars}
     spelled: dict[str, str] = {}
     for path in sorted((ROOT / "kit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

@@ -68,3 +68,31 @@ def test_the_bounded_buffer_keeps_the_head_and_the_tail() -> None:
     small = BoundedBuffer(head=10, tail=20)
     small.add(b"abc")
     assert small.value() == b"abc"
+
+
+PATHS = """
+import gc, sys
+from kit.infra.proc import run_process
+run_process(["echo", "out"], timeout_s=30, capture_stdout=True)
+run_process(["sh", "-c", "echo a; echo b >&2; exit 3"], timeout_s=30, on_stdout_line=lambda line: None)
+run_process(["sh", "-c", "echo quiet"], timeout_s=30)
+def fail(line):
+    raise ValueError(line)
+for argv, kw in ((["sleep", "30"], {"timeout_s": 0.5}), (["echo", "x"], {"timeout_s": 30, "on_stdout_line": fail}),
+                 (["/nonexistent/program"], {"timeout_s": 30})):
+    try:
+        run_process(argv, **kw)
+    except Exception as exc:
+        print(type(exc).__name__)
+gc.collect()
+"""
+
+
+def test_every_path_closes_the_child_s_pipes() -> None:
+    """Each child's stdout and stderr pipes are closed on every path (output kept, read line by line, dropped, a
+    timeout, a failing callback, a program that cannot start), and the reaper at exit: Python's development mode
+    names anything left to the garbage collector."""
+    res = subprocess.run([sys.executable, "-X", "dev", "-c", PATHS], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert res.stdout.split() == ["ToolError", "ValueError", "ToolError"], res.stderr
+    assert "ResourceWarning" not in res.stderr, res.stderr

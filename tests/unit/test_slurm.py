@@ -13,9 +13,9 @@ from kit.cli.flags import build_settings
 from kit.cli.main import cli
 from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
+from kit.infra.arrays import slurm_position as array_position
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
-from kit.infra.slurm import array_position
 from kit.steps.settings import RunSettings
 from kit.steps.status import command_of
 

@@ -138,8 +138,8 @@ def test_the_summary_lists_at_most_five_groups(tmp_path: Path, n_groups: int) ->
 def test_load_training_corpus_names_the_sources_and_training_sees_one_name_per_source(tmp_path: Path) -> None:
     """Two shards whose sources all share the names s0..s2, merged: six sources, each named apart."""
     from kit.corpus.schema import load_training_corpus, with_content
-    from kit.model.loso import make_folds
     from tests.kitfiles import shard_table, write_shard
+    from tests.training import make_folds
 
     def hashed(table: pa.Table) -> pa.Table:  # sha256-like identities: they differ in their first digits
         sha = pa.array([hashlib.sha256(v.encode()).hexdigest() for v in table["src_sha256"].to_pylist()])

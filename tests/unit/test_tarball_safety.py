@@ -1,16 +1,27 @@
-"""Tarball extraction refuses anything that could escape or surprise."""
+"""Tarball extraction refuses anything that could escape or surprise (kit.infra.archive.check_results, which
+`verify` and `merge` share); what it does not refuse itself, a tar that ends early, its manifest check finds."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from kit.bundle.tarball import safe_extract, verify_tarball, write_results_tarball
+from kit.bundle.tarball import verify_tarball, write_results_tarball
 from kit.errors import InputError
+from kit.infra.archive import check_results
 from kit.infra.tree import Tree
+
+
+def extract(source: Path, dest: Path) -> list[Path]:
+    """The files check_results extracted into dest (a tarball without a manifest is a problem, not an error)."""
+    report = check_results(source, dest)
+    assert report.top is not None
+    return sorted(p for p in report.top.rglob("*") if p.is_file())
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
@@ -32,7 +43,7 @@ def test_path_traversal_is_refused(tmp_path: Path, name: str) -> None:
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(InputError, match="unsafe member path"):
-        safe_extract(bad, target)
+        extract(bad, target)
     assert list(target.rglob("*")) == []  # nothing written, not even the safe member
     assert not (tmp_path / "evil.txt").exists()
 
@@ -44,7 +55,7 @@ def test_links_and_special_files_are_refused(tmp_path: Path, kind: bytes) -> Non
     link.linkname = "/etc/passwd"
     bad = _tar(tmp_path / "bad.tar.gz", [link])
     with pytest.raises(InputError, match=r"link|special"):
-        safe_extract(bad, tmp_path / "t")
+        extract(bad, tmp_path / "t")
 
 
 def test_written_tarball_verifies(tmp_path: Path, tree: Tree) -> None:
@@ -78,60 +89,64 @@ def test_a_changed_byte_in_a_compressed_tarball_is_damage_found_before_extractin
     info = _file("top/noise.bin", 300_000)
     with tarfile.open(good, f"w:{mode}") as tar:
         tar.addfile(info, io.BytesIO(os.urandom(info.size)))  # incompressible: a changed byte stays a changed byte
-    assert len(safe_extract(good, tmp_path / "ok")) == 1
+    assert len(extract(good, tmp_path / "ok")) == 1
     data = bytearray(good.read_bytes())
     data[len(data) // 2 if where == "inside a member" else -6] ^= 0xFF  # gzip's CRC; xz's and bzip2's end fields
     bad = tmp_path / f"bad.tar.{mode}"
     bad.write_bytes(bytes(data))
     target = tmp_path / "t"
     with pytest.raises(InputError, match="damaged or not a tarball") as caught:
-        safe_extract(bad, target)
+        extract(bad, target)
     assert "\n" not in str(caught.value) and caught.value.hint and "sha256" in caught.value.hint
     assert not target.exists() or list(target.rglob("*")) == []  # refused before anything was written
 
 
-def test_only_zero_padding_may_follow_the_end_of_the_archive(tmp_path: Path) -> None:
+def _results_tar(files: dict[str, bytes]) -> bytes:
+    """A plain results tar: top/manifest.json listing the sha256 of `files` (under top/), then the files."""
+    manifest = {"files": {name: {"sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in {"manifest.json": json.dumps(manifest).encode(), **files}.items():
+            tar.addfile(_file(f"top/{name}", len(data)), io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_a_tar_that_ends_early_or_goes_on_is_never_taken_whole(tmp_path: Path) -> None:
     """tarfile takes a damaged, short or missing header after the first member for the end of the archive, and
-    stops at the end of the first of two archives concatenated: only a block of zeros ends an archive, and what
-    follows it must be tar's zeros, boundedly."""
+    stops at the end of the first of two archives concatenated. Whatever follows the end must be tar's zeros,
+    boundedly (else damage, before anything is extracted); a tar that ends early extracts what comes before, and
+    the manifest finds the rest missing: none of these tarballs verifies."""
     import gzip
 
     from kit.infra.limits import MAX_TRAILER_BYTES
 
-    big = [_file("top/a.bin", 4096), _file("top/b.bin", 4096), _file("top/c.bin", 4096)]
-    plain = gzip.decompress(_tar(tmp_path / "r.tar.gz", big, b"y" * 4096).read_bytes())
+    plain = _results_tar({"a.bin": b"a" * 4096, "b.bin": b"b" * 4096, "c.bin": b"c" * 4096})
     (tmp_path / "pad.tar").write_bytes(plain + bytes(2 << 20))  # GNU tar -b 4096 pads its record to 2 MiB
-    assert len(safe_extract(tmp_path / "pad.tar", tmp_path / "a")) == 3
-    second = plain.index(b"top/b.bin")  # the second member's header
+    assert check_results(tmp_path / "pad.tar", tmp_path / "a").ok
+    second = plain.index(b"top/b.bin")  # the header of b.bin
     damaged = bytearray(plain)
     damaged[second + 101] ^= 0x01  # a digit of its mode field (bytes 100-107): the header checksum fails
-    # an empty last member whose header is damaged: only zeros follow the header tarfile refused
-    empty_last = gzip.decompress(_tar(tmp_path / "e.tar.gz", [_file("top/a.bin", 1), _file("top/z.bin", 0)])
-                                 .read_bytes())
-    last = bytearray(empty_last)
-    last[empty_last.index(b"top/z.bin") + 101] ^= 0x01
+    empty_last = bytearray(_results_tar({"a.bin": b"a", "z.bin": b""}))  # an empty last member, its header damaged:
+    empty_last[empty_last.index(b"top/z.bin") + 101] ^= 0x01  # only zeros follow the header tarfile refused
     cases = {
-        "header.tar": (bytes(damaged),
-                       f"the member header at byte {second} of the tar stream is damaged: bad checksum"),
-        "header.tar.gz": (gzip.compress(bytes(damaged)), "is damaged: bad checksum"),
-        "last.tar": (bytes(last), "is damaged: bad checksum"),
-        "last.tar.gz": (gzip.compress(bytes(last)), "is damaged: bad checksum"),
-        "cut.tar": (plain[:second],
-                    f"header at byte {second} of the tar stream is missing: the file ends without tar's end-of"),
-        "midheader.tar": (plain[:second + 200], f"header at byte {second} of the tar stream is cut short"),
-        "cat.tar": (plain.rstrip(b"\0") + bytes(1024) + plain, "data after the end-of-archive block"),
+        "header.tar": bytes(damaged), "header.tar.gz": gzip.compress(bytes(damaged)),
+        "last.tar": bytes(empty_last), "last.tar.gz": gzip.compress(bytes(empty_last)),
+        "cut.tar": plain[:second], "midheader.tar": plain[:second + 200],
+        "cat.tar": plain.rstrip(b"\0") + bytes(1024) + plain,
     }
-    for name, (data, why) in cases.items():
+    for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
-        with pytest.raises(InputError, match="damaged or not a tarball") as caught:
-            safe_extract(tmp_path / name, tmp_path / name.replace(".", "_"))
-        assert why in str(caught.value), (name, str(caught.value))
-        assert "nothing was extracted" in str(caught.value) and "\n" not in str(caught.value)
-        assert caught.value.hint and "sha256" in caught.value.hint
-        assert not (tmp_path / name.replace(".", "_")).exists()  # nothing extracted, not even member a
+        try:
+            report = check_results(tmp_path / name, tmp_path / name.replace(".", "_"))
+        except InputError as exc:  # refused whole: damage after the end block
+            assert "damaged or not a tarball" in str(exc) and "nothing was extracted" in str(exc), (name, str(exc))
+            assert exc.hint and "sha256" in exc.hint and "\n" not in str(exc)
+            assert not (tmp_path / name.replace(".", "_")).exists()
+        else:  # extracted up to where it ends: the manifest names what is missing
+            assert not report.ok and any("listed in the manifest but missing" in p for p in report.problems), name
     (tmp_path / "zeros.tar.gz").write_bytes(gzip.compress(plain + bytes(MAX_TRAILER_BYTES + 1)))
     with pytest.raises(InputError, match=r"more than 16\.0 MiB of zeros after the end of the archive"):
-        safe_extract(tmp_path / "zeros.tar.gz", tmp_path / "b")
+        check_results(tmp_path / "zeros.tar.gz", tmp_path / "b")
 
 
 @pytest.mark.parametrize("name", ["e.tar", "e.tar.gz"])

@@ -16,7 +16,7 @@ import torch
 from kit.errors import InputError
 from kit.infra.arrays import parse_task
 from kit.infra.tree import Tree
-from kit.model.baselines import evaluate_jobs, loso_jobs, loso_with_baselines
+from kit.model.baselines import evaluate_jobs, loso_jobs
 from kit.model.loso import LosoInputs
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
@@ -34,6 +34,7 @@ from kit.model.tasks import (
 )
 from kit.model.train import TrainData, train_jobs
 from tests.conftest import synthetic_corpus
+from tests.training import loso_with_baselines
 
 CONFIG = TrainConfig(epochs=2, batch_size=16)
 SEEDS = [0, 1]

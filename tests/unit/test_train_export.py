@@ -14,11 +14,11 @@ from kit.errors import InputError
 from kit.model.contract import CODEC_VOCAB
 from kit.model.export import build_onnx, onnx_predict, parity
 from kit.model.features import CODEC_DIM, codec_block
-from kit.model.loso import make_folds, run_loso
 from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
 from tests.conftest import synthetic_corpus
+from tests.training import make_folds, run_loso
 
 
 def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,7 +171,7 @@ def test_progress_counts_real_epochs(epochs: int) -> None:
 
 
 def test_the_trainers_adam_is_torch_fused_adam_bit_for_bit() -> None:
-    from kit.model.train import Adam
+    from kit.model.kernels import FusedAdam as Adam
 
     gen = torch.Generator().manual_seed(3)
     shapes = [(5, 7, 16), (5, 1, 16), (5, 16, 1)]
@@ -192,9 +192,11 @@ def test_the_trainers_adam_is_torch_fused_adam_bit_for_bit() -> None:
 
 @pytest.mark.parametrize("arch_name", ["fr_regressor_v2", "linear", "mlp_small"])
 def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
-    """StackedMLP.gradients against torch's autograd on the same forward pass, dropout masks included."""
+    """StackedMLP.gradients (the fast path's) against torch's autograd on the same forward pass, dropout masks
+    included: close to the gradient of the mean squared errors, and the very bits of autograd's from each member's
+    d(MSE)/d(output), as the public path takes them (kit.model.kernels.AutogradStep)."""
     from kit.model.network import MLP_SMALL
-    from kit.model.train import StackedMLP, Trace
+    from kit.model.stacked import StackedMLP, Trace
 
     arch = {"linear": LINEAR, "mlp_small": MLP_SMALL}.get(arch_name) or fr_regressor_v2(TrainConfig())
     net = StackedMLP([4, 5, 6], arch)
@@ -218,6 +220,9 @@ def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
     for ours, theirs in zip(written, expected, strict=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
         assert float(theirs.abs().max()) > 1e-3
+    out = net.forward(x, masks)
+    same = torch.autograd.grad(out, params, (out - y).detach() * (2 / 16))
+    assert all(torch.equal(ours, theirs) for ours, theirs in zip(written, same, strict=True))
 
 
 def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_members_seed() -> None:

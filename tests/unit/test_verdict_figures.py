@@ -74,9 +74,10 @@ def test_groups_by_box_quality_and_resolution() -> None:
 
 
 def test_ridge_from_the_totals_minus_the_fold_is_the_ridge_fit_on_the_fold_s_training_rows() -> None:
-    from kit.model.baselines import Moments, fit_ridge, ridge_from_moments
+    from kit.model.baselines import Moments, ridge_from_moments
     from kit.model.features import design_matrix
     from tests.conftest import synthetic_corpus
+    from tests.training import fit_ridge
 
     df = synthetic_corpus(n_src=5, rows_per_src=50)
     feats, codec = design_matrix(df)
