@@ -37,15 +37,15 @@ class ArrayPosition:
     how: str
 
 
-Source = Callable[[Mapping[str, str]], "ArrayPosition | None"]
+Source = Callable[[Mapping[str, str], str], "ArrayPosition | None"]  # (environment, the flag that asked)
 
 
-def kit_position(env: Mapping[str, str]) -> ArrayPosition | None:
+def kit_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
     text = env.get(KIT_ARRAY_TASK, "")
     if not text.strip():
         return None
-    refused = f"--shard auto: {label(KIT_ARRAY_TASK, text)} is not K/N with 1 <= K <= N"
-    hint = f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give --shard K/N"
+    refused = f"{flag} auto: {label(KIT_ARRAY_TASK, text)} is not K/N with 1 <= K <= N"
+    hint = f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give {flag} K/N"
     try:
         k, n = read_pair(text)
     except NotANumber as exc:
@@ -60,41 +60,42 @@ ARRAY_VARS = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_M
 ARRAY_HINT = "submit the array as --array=1-N (or 0-(N-1)): one task per shard, a %limit is fine"
 
 
-def _int(env: Mapping[str, str], name: str) -> int | None:
+def _int(env: Mapping[str, str], name: str, flag: str) -> int | None:
     text = env.get(name, "")
     if not text.strip():
         return None
     try:
         return read_int(text)
     except NotANumber as exc:
-        raise InputError(f"--shard auto: {label(name, text)} is not a whole number{because(exc)}", hint=ARRAY_HINT) \
+        raise InputError(f"{flag} auto: {label(name, text)} is not a whole number{because(exc)}", hint=ARRAY_HINT) \
             from None
 
 
-def slurm_position(env: Mapping[str, str]) -> ArrayPosition | None:
+def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
     """This Slurm array task's shard K of N; None outside an array task; InputError when the variables disagree."""
     present = [name for name in ARRAY_VARS if env.get(name, "").strip()]
     if not present:
         return None
-    task, lo, hi, count, step = (_int(env, f"SLURM_ARRAY_TASK_{v}") for v in ("ID", "MIN", "MAX", "COUNT", "STEP"))
+    task, lo, hi, count, step = (_int(env, f"SLURM_ARRAY_TASK_{v}", flag)
+                                 for v in ("ID", "MIN", "MAX", "COUNT", "STEP"))
     missing = [name for name, value in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if value is None]
     if missing:
-        raise InputError(f"--shard auto: {' and '.join(missing)} not set, though {present[0]} is; this is not a "
-                         "Slurm array task the kit can place", hint=f"{ARRAY_HINT}, or give --shard K/N")
+        raise InputError(f"{flag} auto: {' and '.join(missing)} not set, though {present[0]} is; this is not a "
+                         "Slurm array task the kit can place", hint=f"{ARRAY_HINT}, or give {flag} K/N")
     assert task is not None and lo is not None
     if step not in (None, 1):
-        raise InputError(f"--shard auto: the array has a step of {step} (SLURM_ARRAY_TASK_STEP); it must be "
+        raise InputError(f"{flag} auto: the array has a step of {step} (SLURM_ARRAY_TASK_STEP); it must be "
                          "contiguous so that its tasks are shards 1..N", hint=ARRAY_HINT)
     span = hi - lo + 1 if hi is not None else None
     n = span if span is not None else count
     if n is None:
-        raise InputError("--shard auto: neither SLURM_ARRAY_TASK_MAX nor SLURM_ARRAY_TASK_COUNT is set, so the "
-                         "number of shards is unknown", hint=f"{ARRAY_HINT}, or give --shard K/N")
+        raise InputError(f"{flag} auto: neither SLURM_ARRAY_TASK_MAX nor SLURM_ARRAY_TASK_COUNT is set, so the "
+                         "number of shards is unknown", hint=f"{ARRAY_HINT}, or give {flag} K/N")
     if span is not None and count is not None and span != count:
-        raise InputError(f"--shard auto: the array has {count} task(s) but spans {lo}..{hi} (SLURM_ARRAY_TASK_COUNT "
+        raise InputError(f"{flag} auto: the array has {count} task(s) but spans {lo}..{hi} (SLURM_ARRAY_TASK_COUNT "
                          f"vs _MIN/_MAX): a list or a gap, so its tasks are not shards 1..N", hint=ARRAY_HINT)
     if n < 1 or not lo <= task <= lo + n - 1:
-        raise InputError(f"--shard auto: SLURM_ARRAY_TASK_ID={task} is outside the array {lo}..{lo + n - 1}",
+        raise InputError(f"{flag} auto: SLURM_ARRAY_TASK_ID={task} is outside the array {lo}..{lo + n - 1}",
                          hint=ARRAY_HINT)
     k = task - lo + 1
     return ArrayPosition(k, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
@@ -104,12 +105,14 @@ def sources() -> tuple[Source, ...]:
     return kit_position, slurm_position
 
 
-def array_position(env: Mapping[str, str], found_by: Sequence[Source] | None = None) -> ArrayPosition | None:
-    """This task's position from the first source that places it; None outside every array."""
-    placed = [p for p in (src(env) for src in (found_by or sources())) if p is not None]
+def array_position(env: Mapping[str, str], found_by: Sequence[Source] | None = None,
+                   flag: str = "--shard") -> ArrayPosition | None:
+    """This task's position from the first source that places it; None outside every array. `flag`: the flag
+    whose `auto` asked, as the refusals name it."""
+    placed = [p for p in (src(env, flag) for src in (found_by or sources())) if p is not None]
     if len({(p.k, p.n) for p in placed}) > 1:
-        raise InputError(f"--shard auto: this task is placed twice, differently: {placed[0].how} and {placed[1].how}",
-                         hint="run it under one scheduler, or give --shard K/N")
+        raise InputError(f"{flag} auto: this task is placed twice, differently: {placed[0].how} and {placed[1].how}",
+                         hint=f"run it under one scheduler, or give {flag} K/N")
     return placed[0] if placed else None
 
 
@@ -121,7 +124,7 @@ def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
     runs one task of N (`step loso --train-task`). Outside every array, `auto` is refused: a task of nothing."""
     hint = f"give K/N with 1 <= K <= N <= {MAX_TASKS}, or auto inside an array task ({KIT_ARRAY_TASK}=K/N, or Slurm)"
     if text.strip().lower() == "auto":
-        pos = array_position(env)
+        pos = array_position(env, flag=flag)
         if pos is None:
             raise InputError(f"{flag} auto: this process runs in no array task", hint=hint)
     else:

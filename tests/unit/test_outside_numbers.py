@@ -154,7 +154,7 @@ def test_every_array_variable_is_refused_where_auto_reads_it(name: str) -> None:
     for value in values:
         for args in (["run", "--shard", "auto"], ["step", "loso", "--train-task", "auto"]):
             res = CliRunner().invoke(cli, args, env={**base, name: value})
-            assert_one_line(res, f"{name}=")
+            assert_one_line(res, f"{name}=", f"{args[-2]} auto: ")  # the flag that asked (always --shard before)
 
 
 def test_every_variable_the_kit_spells_is_listed() -> None:
