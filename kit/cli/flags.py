@@ -37,6 +37,7 @@ from kit.cli.params import (
     Limit,
     Range,
     Shard,
+    TeacherModel,
     TrainTasks,
 )
 from kit.errors import InputError
@@ -112,6 +113,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than "
             "8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
     RunFlag("--cqs", "cqs", IntList(0, 255, "19,25,31,37"), "Quality grid (the cq knob, mapped per encoder family)."),
+    RunFlag("--teacher", "teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, "
+            "vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or "
+            "the path of a libvmaf model JSON file (a VMAF v1 model, say); checked by libvmaf before any encode. The "
+            "proxy's inputs stay the canonical six (docs/teachers.md).", metavar="NAME|FILE"),
     RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "
@@ -236,6 +241,11 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
     if shard is not None and corpus is not None:
         raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
                          hint="drop --shard, or drop --corpus to encode this box's shard")
+    teacher = values.get("teacher")
+    if corpus is not None and teacher is not None and teacher != defaults().teacher:
+        raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
+                         "were scored with (--corpus skips the corpus step)",
+                         hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")
     settings = defaults()
     for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
         if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):

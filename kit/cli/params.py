@@ -284,6 +284,17 @@ class Encoders(KitType[tuple[str, ...]]):
         return ",".join(value)
 
 
+class TeacherModel(KitType[str]):
+    """A libvmaf built-in model's name, or the path of a libvmaf model JSON file (checked as one, made absolute)."""
+
+    name = "teacher"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.media.teachers import setting_text
+
+        return setting_text(text)
+
+
 class AbsPath(KitType[Path]):
     """A path, made absolute where it is given (the steps and the cluster's jobs run elsewhere)."""
 

@@ -47,6 +47,8 @@ INPUT_HINT = f"pass {ACCEPTED}"
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
 SCHEMA2_MISSING = ("content",)
+# what a schema-3 (or older) file lacks: its rows were scored by libvmaf's built-ins, whose teacher_sha256 is ""
+SCHEMA3_MISSING = ("teacher_sha256",)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     """(a kit parquet file cast to SCHEMA and validated, how a schema-1 file was upgraded or "")."""
     names = parquet_columns(path, label)
-    missing = [c for c in COLUMNS if c not in names and c not in SCHEMA2_MISSING]
+    missing = [c for c in COLUMNS if c not in names and c not in (*SCHEMA2_MISSING, *SCHEMA3_MISSING)]
     schema1 = bool(missing) and set(missing) <= set(SCHEMA1_MISSING)
     if missing and not schema1:
         gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
@@ -145,9 +147,12 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         table, upgraded = upgrade_schema1(table)
     if "content" not in names:
         table = with_content(table)
+    if "teacher_sha256" not in names:
+        table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
-    # a hand-made file may leave it null: "" is "not recorded", one value to key and sort on
-    cols[COLUMNS.index("enc_pix_fmt")] = pc.fill_null(cols[COLUMNS.index("enc_pix_fmt")], "")
+    # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
+    for name in ("enc_pix_fmt", "teacher_sha256"):
+        cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label, lambda i: f"row {i}")
     return table, upgraded

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit.corpus.names import with_names
+from kit.corpus.provenance import check_one_teacher
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
@@ -49,9 +50,10 @@ JOB_SCHEMA = pa.schema([
     ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
+    ("teacher_sha256", pa.string()),  # schema 4: the sha256 of a --teacher model file; "" for a libvmaf built-in
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 2  # a job's ledger names it: schema 3 changed the corpus, not a job's rows
+JOB_ROWS_VERSION = 3  # a job's ledger names it: 3 added teacher_sha256 (schema 3 changed the corpus, not a job)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256
@@ -65,6 +67,7 @@ TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index",
 # 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,
 # and joining LOSO's and the verdict's files to that file by it (or by kit.corpus.dedup.KEY) finds the row
 CORPUS_ROW = "corpus_row"
+TEACHER_COLUMNS = ("teacher_model", "teacher_sha256")  # a corpus trains one teacher (kit.corpus.provenance)
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
 # what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
@@ -171,6 +174,8 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd
     from kit.corpus.dedup import KEY, SCORED, drop_duplicates  # dedup builds on this module's columns
 
     stored = parquet_columns(path)
+    if "teacher_model" in stored:  # a hand-made corpus may not say
+        check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
@@ -225,6 +230,8 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
         col = table[name]
         if name == "content" and pc.all(pc.equal(col, table["src_sha256"])).as_py():
             continue  # every source its own group: the identity of the same rows without the column (schema 2)
+        if name == "teacher_sha256" and not pc.any(pc.not_equal(pc.fill_null(col, ""), "")).as_py():
+            continue  # a built-in teacher everywhere: the identity of the same rows without the column (schema 3)
         want = SCHEMA.field(name).type
         text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
         if not text and col.type != want:

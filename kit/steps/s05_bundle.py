@@ -115,7 +115,7 @@ class BundleStep:
 
         settings = ctx.settings
         # a registry row upstream would reject is refused before the refit, not after it
-        check_proposed(verdict.seeds, settings.model_license, settings.model_license_url)
+        check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
         corpus = Path(verdict.corpus.path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.infra.host import safe_box_id
 from kit.infra.records import Record
+from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.recipe import AUTO, TrainConfig
 from kit.verdict.gate import GateThresholds
 
@@ -27,6 +28,8 @@ class RunSettings(Record):
     fps: str | None = None
     encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
     cqs: tuple[int, ...] = (19, 25, 31, 37)
+    # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
+    teacher: str = TEACHER_MODEL
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     folds: str = AUTO  # --folds: loso, auto, or K grouped folds (kit.model.recipe.parse_folds)
     corpus: Path | None = None

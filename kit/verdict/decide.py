@@ -44,9 +44,13 @@ from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 
 WORST_FOLDS = 3
-PLCC_MEANING = ("PLCC, SROCC and KROCC measure per-frame agreement with the vmaf_v0.6.1 teacher on sources "
-                "held out of training (leave-one-source-out), not agreement with human opinion scores; "
-                "no logistic mapping is applied before PLCC.")
+
+
+def plcc_meaning(teacher: str) -> str:
+    """What the verdict's correlations measure, naming the teacher (`plcc_measures`)."""
+    return (f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
+            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is applied "
+            "before PLCC.")
 
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
@@ -249,7 +253,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=teacher_claim(teachers), plcc_measures=PLCC_MEANING,
+        teacher_model=teacher_claim(teachers), plcc_measures=plcc_meaning(teacher_claim(teachers)),
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
@@ -258,7 +262,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
         holdout=a.holdout or None if a else None, coverage_gate=coverage, range_gate=in_range,
         completeness=g.complete, evidence_gate=g.evidence, figure_kinds=dict(FIGURE_KINDS),
-        confounding=list(a.confounding) or None if a else None,
+        confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
     )
 
 

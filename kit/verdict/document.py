@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
@@ -260,6 +261,13 @@ class Verdict(Record):
     evidence_gate: EvidenceGate | None = omit_none()  # --min-content-groups
     figure_kinds: dict[str, str] | None = omit_none()  # block -> kind (kit.verdict.kinds)
     confounding: list[str] | None = omit_none()  # e.g. "box realA ran only libx264: its figures are libx264's"
+    # kit 0.6: the sha256 of the teacher's model file (--teacher FILE); absent for a libvmaf built-in
+    teacher_sha256: str | None = omit_none()
+
+    @property
+    def teacher(self) -> Teacher:
+        """The teacher the models learnt (its name, and a model file's sha256): what exported ids and names say."""
+        return Teacher(self.teacher_model, "", self.teacher_sha256 or "")
 
     @property
     def scheme_text(self) -> str:
