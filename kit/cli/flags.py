@@ -24,6 +24,7 @@ import click
 from kit.cli.params import (
     AUTO_TASKS,
     AbsPath,
+    ClipErrorLimits,
     Encoders,
     Float,
     Folds,
@@ -153,6 +154,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
     RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "
             "over seeds) at most X.", metavar="X|off"),
+    RunFlag("--max-clip-error", "gate.max_clip_error", ClipErrorLimits(), "Optional gate: every held-out clip's "
+            "pooled prediction within X VMAF points of its teacher pooled the same way, for each STAT given: mean, "
+            "harmonic_mean, p1 (the 1st percentile, Av1an's default) or min (docs/pooling.md).",
+            metavar="STAT:X[,STAT:X]|off"),
     RunFlag("--interval-level", "interval_level", Float(0.5, 0.999), "Nominal coverage of the "
             "prediction intervals (hierarchical split conformal over content groups: a new frame of a new source "
             "lies inside with at least this probability); figures at 50/80/90/95 % are given either way."),

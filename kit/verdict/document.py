@@ -113,6 +113,35 @@ class ClipUse(Record):
 
 
 @dataclass(frozen=True)
+class PoolError(Record):
+    """One pooling's per-clip error (kit.model.pooling): over held-out clips, each clip's ensemble frame predictions
+    (clipped to [0, 100]) pooled by `stat`, minus its teacher scores pooled the same way (04_verdict/clip_pooling
+    .parquet). All clips, or one encoder's."""
+
+    stat: str  # mean | harmonic_mean | p1 | min
+    n_clips: int
+    rmse: float
+    mean_abs_error: float
+    max_abs_error: float
+    bias: float  # the mean of (pooled prediction - pooled teacher)
+    worst_clip: str  # the clip of the largest error: "<source> <encoder> cq <cq>"
+    encoder: str | None = omit_none()  # in by_encoder: whose clips
+
+
+@dataclass(frozen=True)
+class ClipPooling(Record):
+    """The verdict's `clip_pooling` block (kit 0.6): per held-out clip, the error of the pooled prediction against
+    the teacher pooled the same way, for each pooling a consumer uses; pooled over clips and per encoder."""
+
+    how: str
+    pooled: tuple[PoolError, ...]
+    by_encoder: tuple[PoolError, ...]
+
+    def of(self, stat: str) -> PoolError:
+        return next(e for e in self.pooled if e.stat == stat)
+
+
+@dataclass(frozen=True)
 class ExportedInterval(Record):
     """The interval the bundle's manifests export (their `confidence` block), as upstream's consumers build it:
     mean +- conformal_q_residual x std (ddof=1) over the members, and what it covers on the held-out rows of
@@ -263,6 +292,8 @@ class Verdict(Record):
     confounding: list[str] | None = omit_none()  # e.g. "box realA ran only libx264: its figures are libx264's"
     # kit 0.6: the sha256 of the teacher's model file (--teacher FILE); absent for a libvmaf built-in
     teacher_sha256: str | None = omit_none()
+    clip_pooling: ClipPooling | None = omit_none()  # kit 0.6: the per-clip error of each pooling
+    clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
 
     @property
     def teacher(self) -> Teacher:
