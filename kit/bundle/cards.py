@@ -16,9 +16,9 @@ from kit.bundle.registry import with_tag
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
-from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges
+from kit.model.contract import CODEC_VOCAB, cq_ranges, input_features, input_version
 from kit.model.export import OPSET
-from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, TrainConfig
 from kit.model.results import EnsembleMember, SeedSummary
 from kit.verdict.gate import GateResult
@@ -75,8 +75,11 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
     return {
         "schema_version": 1, "name": member_name(seed, teacher), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": onnx_sha256, "onnx_opset": OPSET,
-        "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(MODEL_FEATURES),
-                                "note": "raw libvmaf integer_* values; the scaler is inside the graph"},
+        "inputs": {"features": {"shape": ["batch", len(input_features(train.inputs))],
+                                "order": list(input_features(train.inputs)), "input_set": train.inputs,
+                                "input_version": input_version(train.inputs),
+                                "note": "raw libvmaf integer_* values (cambi, speed_chroma_uv, adm3, motion3 with VMAF "
+                                        "v1's options); the scaler is inside the graph"},
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,

@@ -12,7 +12,14 @@ from kit.bundle.cards import EnsembleManifest, ensemble_name, member_name, sidec
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.schema import load_training_corpus
 from kit.infra.tree import Tree
-from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, MODEL_FEATURES
+from kit.model.contract import (
+    CANONICAL6,
+    CODEC_VOCAB,
+    CODEC_VOCAB_VERSION,
+    MODEL_FEATURES,
+    input_features,
+    input_version,
+)
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
@@ -28,11 +35,12 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
-    models) and `exports/vmaftune` (the vmaf-tune profile, with `ship`'s license and intervals); returns the files
-    written."""
+    models) and, for the canonical six (vmaf-tune feeds no other input set), `exports/vmaftune` (the vmaf-tune
+    profile, with `ship`'s license and intervals); returns the files written."""
     corpus = verdict.corpus
-    df = load_training_corpus(Path(corpus.path))
-    feats, codec = design_matrix(df)
+    features = input_features(train.inputs)
+    df = load_training_corpus(Path(corpus.path), measured=tuple(f for f in features if f not in MODEL_FEATURES))
+    feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     ens = train_members(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), [Member(s, -1, rows) for s in seeds],
@@ -46,7 +54,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
         refit.append(Exported(seed, model))
         onnx_path = exports / f"{member_name(seed, teacher)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
-                                   "features": ",".join(MODEL_FEATURES), **teacher_metadata(teacher)})
+                                   "features": ",".join(features), "input_version": str(input_version(train.inputs)),
+                                   **teacher_metadata(teacher)})
         tree.write_bytes(onnx_path, proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
         if not diff <= PARITY_ATOL:  # NaN fails too
@@ -68,5 +77,5 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
         verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model,
         teacher_sha256=verdict.teacher_sha256).to_json())
     profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
-                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship)
+                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship) if train.inputs == CANONICAL6 else []
     return [*written, manifest, *profile]

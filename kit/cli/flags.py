@@ -43,6 +43,7 @@ from kit.cli.params import (
 )
 from kit.errors import InputError
 from kit.media.pixfmt import ENCODE_DEPTHS
+from kit.model.contract import INPUT_SETS
 from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
@@ -118,6 +119,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or "
             "the path of a libvmaf model JSON file (a VMAF v1 model, say); checked by libvmaf before any encode. The "
             "proxy's inputs stay the canonical six (docs/teachers.md).", metavar="NAME|FILE"),
+    RunFlag("--inputs", "train.inputs", click.Choice(tuple(INPUT_SETS)), "The proxy's input set: canonical6 (what "
+            "vmaf-tune feeds; the default), or canonical6+v1 (its own model contract: the six and VMAF v1's cambi, "
+            "speed_chroma_uv, adm3 and motion3, scored by the corpus step; for a v1 --teacher, which the six cannot "
+            "carry; no vmaf-tune export; docs/teachers.md)."),
     RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "

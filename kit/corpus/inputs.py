@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
-from kit.corpus.schema import COLUMNS, SCHEMA, validate_table, with_content
+from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -47,8 +47,9 @@ INPUT_HINT = f"pass {ACCEPTED}"
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
 SCHEMA2_MISSING = ("content",)
-# what a schema-3 (or older) file lacks: its rows were scored by libvmaf's built-ins, whose teacher_sha256 is ""
-SCHEMA3_MISSING = ("teacher_sha256",)
+# what a schema-3 (or older) file lacks: its rows were scored by libvmaf's built-ins, whose teacher_sha256 is "",
+# and without VMAF v1's features (null: not measured)
+SCHEMA3_MISSING = ("teacher_sha256", *EXTRA_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         table = with_content(table)
     if "teacher_sha256" not in names:
         table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
+    for name in (c for c in EXTRA_FEATURES if c not in names):
+        table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
     # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
     for name in ("enc_pix_fmt", "teacher_sha256"):

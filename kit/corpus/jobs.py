@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kit.corpus.schema import CORPUS_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
+from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.corpus.shared import Batch, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
@@ -50,6 +50,7 @@ class Provenance:
     libvmaf_version: str
     devices: tuple[tuple[str, str], ...] = ()  # (encoder, hardware that encodes it); default: `device`
     teacher: Teacher = DEFAULT_TEACHER  # the libvmaf model every row is scored with (--teacher)
+    extra: bool = False  # VMAF v1's four features measured too (--inputs canonical6+v1)
 
     def device_for(self, encoder: str) -> str:
         return dict(self.devices).get(encoder, self.device)
@@ -86,6 +87,7 @@ class Job:
             "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
+            "extra": list(EXTRA_FEATURES) if prov.extra else [],
         })
 
 
@@ -179,7 +181,7 @@ def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: P
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
-                enc_bytes: int, enc_time_ms: float) -> pa.Table:
+                enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None) -> pa.Table:
     n = len(vmaf)
     clip, spec = job.clip, job.spec
     seconds = n / clip.fps_float
@@ -205,6 +207,8 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
         "teacher_model": const(prov.teacher.name, pa.string()),
         "teacher_sha256": const(prov.teacher.sha256, pa.string()),
+        **{f: pa.array(extra[:, i]) if extra is not None else pa.nulls(n, pa.float64())
+           for i, f in enumerate(EXTRA_FEATURES)},  # libvmaf.EXTRA_FEATURES' order is the schema's
     }
     return pa.table(cols, schema=JOB_SCHEMA)
 
@@ -297,13 +301,14 @@ class JobRunner:
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
-                             log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher),
+                             log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
+                             extra=self.prov.extra),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
                              telling_line(score.stderr))
         try:
-            vlog = parse_vmaf_log(log_path)
+            vlog = parse_vmaf_log(log_path, self.prov.extra)
         except ValueError as exc:
             raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
         if vlog.n_frames != clip.n_frames:
@@ -312,7 +317,7 @@ class JobRunner:
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
-        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
+        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms, vlog.extra)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         rows = sink.getvalue().to_pybytes()

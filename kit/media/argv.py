@@ -83,13 +83,15 @@ def build_score_argv(
     n_threads: int,
     progress: bool = False,
     teacher: Teacher = DEFAULT_TEACHER,
+    extra: bool = False,
 ) -> list[str]:
-    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model.
+    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
+    four features, `extra`).
 
     Both decoders get the job's thread budget too: left at ffmpeg's default (one
     frame thread per core) every parallel job would start a decoder thread per core.
     """
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]

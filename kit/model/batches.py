@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kit.model.features import N_FEATURES
+from kit.model.features import CODEC_DIM
 from kit.model.network import Arch
 
 
@@ -62,7 +62,7 @@ def row_arrays(members: list[Member]) -> list[torch.Tensor]:
 class TrainData:
     """The rows every job trains on: float32 tensors, shared read-only by the workers."""
 
-    table: torch.Tensor  # (N, 6 + CODEC_DIM): the six features, then the codec block
+    table: torch.Tensor  # (N, F + CODEC_DIM): the input set's features, then the codec block
     target: torch.Tensor  # (N,)
 
     @classmethod
@@ -73,8 +73,8 @@ class TrainData:
 
     @property
     def feats(self) -> torch.Tensor:
-        """(N, 6): the features, a view of the table."""
-        return self.table[:, :N_FEATURES]
+        """(N, F): the features, a view of the table."""
+        return self.table[:, :self.table.shape[1] - CODEC_DIM]
 
 
 class RowStream:

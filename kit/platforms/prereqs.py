@@ -58,6 +58,7 @@ class Prereqs(Record):
     encoders_10bit: dict[str, ProbeResult] = field(default_factory=dict)  # --encode-depth source only
     schema_version: int = 1
     teacher: Teacher = DEFAULT_TEACHER  # the --teacher libvmaf scored a test pair with (kit.platforms.teacher)
+    extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""

@@ -71,7 +71,7 @@ class PrereqsStep:
         return Plan(
             settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
                       "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth,
-                      "teacher": teacher.to_json()},
+                      "teacher": teacher.to_json(), "extra_features": ctx.settings.extra_features},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
                     "host": sha256_json(gather_signals(info).to_json()),
@@ -105,7 +105,8 @@ class PrereqsStep:
         teacher = teacher_of(s.teacher)
         try:
             # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
-            checked = check_teacher(info.path, teacher, work, ctx.log) if not teacher.default else None
+            extra = ctx.settings.extra_features
+            checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
             libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
@@ -131,6 +132,6 @@ class PrereqsStep:
                             replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in ten_bit},
-            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher))
+            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features))
         return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
                                                 "libvmaf": libvmaf_version, "encoders": list(resolved)})

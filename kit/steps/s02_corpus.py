@@ -48,17 +48,23 @@ def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
     return Provenance(
         box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
         ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
-        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs))
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
+        extra=prereqs.extra_features)
 
 
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
-    teacher = teacher_of(ctx.settings.teacher)
+    teacher, s = teacher_of(ctx.settings.teacher), ctx.settings
+    again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--teacher", s.teacher, "--inputs", s.train.inputs)
     if (prereqs.teacher.name, prereqs.teacher.sha256) != (teacher.name, teacher.sha256):
-        again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--teacher", ctx.settings.teacher)
         raise InputError(f"{ctx.run.step('prereqs').name} checked the teacher {prereqs.teacher.label}, not "
                          f"{teacher.label}: libvmaf must score a test pair with a teacher before any encode",
                          hint=f"rerun it with this teacher: {again}")
+    if prereqs.extra_features != s.extra_features:
+        raise InputError(f"{ctx.run.step('prereqs').name} was run for --inputs "
+                         f"{'canonical6+v1' if prereqs.extra_features else 'canonical6'}, not {s.train.inputs}: "
+                         "libvmaf must compute VMAF v1's features on a test pair before any encode",
+                         hint=f"rerun it with these inputs: {again}")
     return teacher
 
 
@@ -174,7 +180,7 @@ class CorpusStep:
                                              "twins": [t.to_json() for t in p.refs.twins],
                                              "overrides": p.refs.overrides.lines() if p.refs.overrides else []}),
                     "ffmpeg": p.prov.ffmpeg_build, "libvmaf": p.prov.libvmaf_version, "device": p.prov.device,
-                    "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}",
+                    "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
         )

@@ -19,6 +19,7 @@ from kit.infra.faults import kill_point
 from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, refuse
 from kit.infra.tree import Tree
+from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
@@ -123,6 +124,9 @@ class BundleStep:
             raise InputError(f"the corpus {corpus} changed since the verdict was reached",
                              hint="rerun from LOSO: " + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
         ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
+        if settings.train.inputs != CANONICAL6:
+            ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
+                                     f"--inputs {settings.train.inputs} (docs/teachers.md)"))
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from kit.media.argv import (
     build_encode_argv,
     build_encoder_help_argv,
@@ -106,6 +108,27 @@ def test_every_teacher_scores_with_real_libvmaf_and_the_canonical_six_do_not_mov
     assert (logs["neg"].vmaf < logs["default"].vmaf).all()  # no enhancement gain to add
     assert (logs["4k"].vmaf > logs["default"].vmaf).all()  # the 4K model's viewer sees less of the damage
     assert not (logs["file"].vmaf == logs["default"].vmaf).any() and (logs["file"].vmaf >= 0).all()
+
+
+def test_vmaf_v1s_four_features_score_beside_any_teacher_with_real_libvmaf(ffmpeg: str, tmp_path: Path) -> None:
+    """--inputs canonical6+v1: the four extractors with v1's options, each logged under the key its options spell
+    (kit.media.libvmaf.EXTRA_KEYS), on a pair of the demo's size; the teacher's scores and the canonical six do
+    not move."""
+    ref = render(ffmpeg, "testsrc2=s=640x360:r=25", tmp_path / "ref.y4m", frames=3)
+    enc = tmp_path / "enc.h264"
+    subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], get_spec("libx264"), 40, enc), check=True,
+                   capture_output=True)
+    logs = {}
+    for extra in (False, True):
+        log = tmp_path / f"{extra}.json"
+        argv = build_score_argv(ffmpeg, enc, ["-i", str(ref)], 640, 360, "yuv420p", log, 1, extra=extra)
+        assert ("name=cambi" in argv[argv.index("-lavfi") + 1]) is extra
+        subprocess.run(argv, check=True, capture_output=True)
+        logs[extra] = parse_vmaf_log(log, extra)
+    assert logs[False].extra is None and logs[True].extra is not None
+    assert logs[True].extra.shape == (3, 4) and np.isfinite(logs[True].extra).all()
+    assert (logs[True].extra[:, 1] > 0).all()  # SpEED's chroma term measures something at this size
+    assert (logs[True].vmaf == logs[False].vmaf).all() and (logs[True].features == logs[False].features).all()
 
 
 def test_escape_filter_value_levels() -> None:
