@@ -101,7 +101,7 @@ class RowStream:
 
 
 def scaler(feats: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The feature means and standard deviations (6,) of these training rows."""
+    """The feature means and standard deviations (F,) of these training rows."""
     x = feats[rows].double()
     mu = x.mean(0)
     sd = x.std(0, unbiased=False)
@@ -118,7 +118,7 @@ class Scalers:
         self.made: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def of(self, members: list[Member], rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(means, stds), each (M, 1, 6)."""
+        """(means, stds), each (M, 1, F)."""
         pairs = []
         for mem, r in zip(members, rows, strict=True):
             with self.lock:
@@ -129,7 +129,7 @@ class Scalers:
 
 
 def scalers(feats: torch.Tensor, members: list[Member]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each member's feature means and standard deviations (M, 1, 6), from its training rows only."""
+    """Each member's feature means and standard deviations (M, 1, F), from its training rows only."""
     return Scalers(feats).of(members, row_arrays(members))
 
 

@@ -84,7 +84,7 @@ def finish_model(graph: onnx.GraphProto, metadata: dict[str, str]) -> onnx.Model
 
 
 def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
-    """The member with the kit's own two inputs: features[N, 6] and codec[N, CODEC_DIM]."""
+    """The member with the kit's own two inputs: features[N, F] and codec[N, CODEC_DIM]."""
     nodes, inits = member_graph(model)
     return finish_model(helper.make_graph(
         nodes, ARCH,
