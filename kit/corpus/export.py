@@ -228,7 +228,10 @@ def vmaftune_notes(encodes: pa.Table) -> list[str]:
     """What vmaf-tune's readers do with these rows that a lead should know."""
     notes = ["vmaf_score is the mean of the encode's frame scores (libvmaf's pooled mean, as vmaf-tune reads it); "
              "<feature>_std is the population standard deviation over its frames (libvmaf's JSON gives none, so "
-             "vmaf-tune's own rows carry NaN there)"]
+             "vmaf-tune's own rows carry NaN there)",
+             "merge_corpora.py's key (src_sha256, encoder, preset, crf) holds no vmaf_model: merged with an export of "
+             "the same encodes under another teacher, it keeps the rows of the input given first and drops the "
+             "others as duplicates"]
     upstream_key = pc.binary_join_element_wise(encodes["src_sha256"], encodes["encoder"], encodes["preset"],
                                                pc.cast(encodes["cq"], pa.string()), "\0")
     shared = encodes.num_rows - len(pc.unique(upstream_key))

@@ -182,6 +182,15 @@ def test_vmaftune_rows_carry_every_key_of_its_type_and_merge(tmp_path: Path) -> 
     assert filled["encode_path"]["value"] == '""' and "does not keep its encodes" in filled["encode_path"]["why"]
     assert rows[0]["encode_path"] == "" and rows[0]["run_id"] == json.loads(filled["run_id"]["value"])
     assert "note: encode_path = \"\": the kit does not keep its encodes" in res.stderr
+    # the same encodes under another teacher: merge_corpora's key cannot tell them apart, and the export says so
+    relabelled = table.set_column(table.column_names.index("teacher_model"), "teacher_model",
+                                  [["vmaf_v0.6.1neg"] * table.num_rows])
+    neg = write_shard(tmp_path / "neg.parquet", relabelled)
+    assert invoke("corpus", "export", neg, "--format", "vmaftune", "-o", tmp_path / "neg.jsonl").exit_code == 0
+    other = [json.loads(line) for line in (tmp_path / "neg.jsonl").read_text().splitlines()]
+    assert {r["vmaf_model"] for r in other} == {"vmaf_v0.6.1neg"}
+    assert {merge_corpora_key(r) for r in other} == {merge_corpora_key(r) for r in rows}
+    assert "holds no vmaf_model" in " ".join(record["notes"])
 
 
 def test_an_export_is_the_same_bytes_every_time_and_refuses_two_teachers(tmp_path: Path) -> None:
