@@ -16,8 +16,7 @@ from kit.events import Epoch, Info
 from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.resources import out_of_memory
-from kit.model.contract import input_features
-from kit.model.features import N_FEATURES
+from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
@@ -220,8 +219,8 @@ class LosoStep:
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
         # an incumbent is a canonical6 model: every input set starts with the canonical six
-        scored = (incumbent_scores(ctx.tree, folder, inputs.feats[:, :N_FEATURES], inputs.codec, run.incumbent_work,
-                                   ctx.log)
+        six = inputs.feats[:, :len(MODEL_FEATURES)]
+        scored = (incumbent_scores(ctx.tree, folder, six, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
         refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, df, inputs, threads.train)

@@ -79,8 +79,8 @@ def test_the_clip_error_gate_holds_naming_the_clip_and_a_loose_one_passes(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out, _ = json_run
     copy = tmp_path / "out"
-    shutil.copytree(out, copy)  # LOSO is reused: only the verdict (and the bundle) run again
-    base = ["run", "--ref-dir", tiny_refs, "--out-dir", copy, "--box-id", "jsonbox", *FAST, *LENIENT]
+    shutil.copytree(out, copy)  # LOSO is kept: only the verdict runs again
+    base = ["step", "verdict", "--ref-dir", tiny_refs, "--out-dir", copy, "--box-id", "jsonbox", *FAST, *LENIENT]
     tight = run_kit(*base, "--max-clip-error", "p1:0.001")
     assert tight.returncode == 1, tight.stdout[-2000:] + tight.stderr[-3000:]
     v = verdict(copy)
