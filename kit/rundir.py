@@ -13,6 +13,7 @@ run.json                       settings + provenance of the latest invocation
              [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
 04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
              intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
+             clip_pooling.parquet  (each held-out clip's frames pooled: teacher and ensemble, per pooling)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
              [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
 ```
@@ -207,6 +208,11 @@ class RunDir:
     def calibration(self) -> Path:
         """vmaf-tune's split-conformal sidecar: one absolute residual per content group."""
         return self.step("verdict") / "calibration.json"
+
+    @property
+    def clip_pooling(self) -> Path:
+        """Every held-out clip: its teacher and its ensemble prediction pooled by each statistic (kit 0.6)."""
+        return self.step("verdict") / "clip_pooling.parquet"
 
     def verdicts_on_disk(self, tree: Listing) -> list[tuple[str, Path]]:
         """(PROMOTE|HOLD, path) for each verdict file present; the verdict step leaves exactly one."""

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from kit.bundle.tarball import write_results_tarball
 from kit.corpus.commit import write_corpus
-from kit.corpus.schema import JOB_SCHEMA, with_content
+from kit.corpus.schema import EXTRA_FEATURES, JOB_SCHEMA, with_content
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT
 from tests.conftest import synthetic_corpus
@@ -31,9 +31,12 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
     extra = {"preset": "medium", "quality_args": "-crf", "enc_bytes": np.full(n, 1000), "enc_time_ms": np.full(n, 5.0),
              "bitrate_kbps": np.full(n, 800.0), "width": np.full(n, 176), "height": np.full(n, 144),
              "fps": np.full(n, 25.0), "pix_fmt": "yuv420p", "enc_pix_fmt": "yuv420p", "box_id": box,
-             "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1"}
+             "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1",
+             "teacher_sha256": ""}
     for k, v in extra.items():
         df[k] = v
+    for k in EXTRA_FEATURES:  # not measured: null
+        df[k] = None
     return with_content(pa.Table.from_pandas(df[JOB_SCHEMA.names], schema=JOB_SCHEMA, preserve_index=False))
 
 
@@ -71,3 +74,26 @@ def flip_data_page(path: Path, column: str = "vmaf", count: int = 8) -> None:
     for p in span:
         data[p] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+# A libvmaf model file as small as one can be (tests write it; the kit ships none): an SVR over adm2 and vif_scale0
+# with two support vectors, libvmaf's JSON layout. It scores a clean copy near 100 and a crushed one near 0, and
+# works at any size (v1's CAMBI and SpEED do not, below about 320x240).
+TINY_MODEL = {
+    "param_dict": {"norm_type": "clip_0to1", "score_clip": [0.0, 100.0], "C": 4.0, "nu": 0.9, "gamma": 4.0},
+    "model_dict": {
+        "model_type": "LIBSVMNUSVR", "norm_type": "linear_rescale", "score_clip": [0.0, 100.0],
+        "feature_names": ["VMAF_integer_feature_adm2_score", "VMAF_integer_feature_vif_scale0_score"],
+        "feature_dict": {"VMAF_integer_feature": ["adm2", "vif_scale0"]},
+        "slopes": [0.01, 1.0, 1.0], "intercepts": [0.0, 0.0, 0.0],
+        "model": "svm_type nu_svr\nkernel_type rbf\ngamma 4\nnr_class 2\ntotal_sv 2\nrho 0\nSV\n"
+                 "0.9 1:1.0 2:1.0 \n-0.3 1:0.2 2:0.2 \n",
+    },
+}
+
+
+def write_tiny_model(path: Path) -> Path:
+    """TINY_MODEL as a --teacher model file at `path` (its folders made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(TINY_MODEL))
+    return path

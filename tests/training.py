@@ -23,7 +23,7 @@ def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:
 def run_loso(df: pd.DataFrame, seeds: list[int], config: TrainConfig,
              on_epoch: EpochCallback | None = None, workers: int = 1, asked: str = LOSO) -> LosoResult:
     """The ensemble's validation alone (loso_with_baselines trains the baselines beside it)."""
-    inputs = LosoInputs.of(df, asked)
+    inputs = LosoInputs.of(df, asked, config.inputs)
     ens = train_members(inputs.feats, inputs.codec, inputs.target, inputs.members(seeds), config, on_epoch,
                         workers=workers)
     return evaluate_loso(inputs, seeds, ens)
@@ -37,7 +37,7 @@ def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfi
     and all."""
     jobs = loso_jobs(inputs, seeds, config, on_epoch)
     trained = train_jobs(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, config, workers)
-    return evaluate_jobs(inputs, seeds, trained)
+    return evaluate_jobs(inputs, seeds, trained, config)
 
 
 def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> RidgeModel:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from kit import __version__
 from kit.bundle.conformal import Confidence
+from kit.bundle.registry import with_tag
 from kit.corpus.summary import CorpusSummary
-from kit.infra.records import Record
-from kit.media.libvmaf import TEACHER_MODEL
-from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges
+from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
+from kit.model.contract import CODEC_VOCAB, cq_ranges, input_features, input_version
 from kit.model.export import OPSET
-from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, TrainConfig
 from kit.model.results import EnsembleMember, SeedSummary
 from kit.verdict.gate import GateResult
@@ -42,20 +43,43 @@ class EnsembleManifest(Record):
     verdict: str
     gate: GateResult
     teacher_model: str
+    teacher_sha256: str | None = omit_none()  # kit 0.6: of a --teacher model file; absent for a libvmaf built-in
 
 
-def member_name(seed: int) -> str:
-    return f"{ARCH}_seed{seed}"
+def ensemble_name(teacher: Teacher = DEFAULT_TEACHER) -> str:
+    return with_tag(f"{ARCH}_ensemble", teacher.tag)
+
+
+def member_name(seed: int, teacher: Teacher = DEFAULT_TEACHER) -> str:
+    """A member's file stem: `fr_regressor_v2_seed0`, with the teacher's tag when it is not vmaf_v0.6.1
+    (`fr_regressor_v2_v0_6_1neg_seed0`)."""
+    return f"{with_tag(ARCH, teacher.tag)}_seed{seed}"
+
+
+def teacher_card(teacher: Teacher) -> dict[str, object]:
+    """What a model card says of the teacher: its libvmaf model, a model file's sha256, and that the inputs stay
+    the canonical six whatever it is (docs/teachers.md)."""
+    return {"model": teacher.name, "builtin": teacher.builtin, "sha256": teacher.sha256 or None,
+            "inputs": "the canonical six libvmaf features, whatever the teacher: the proxy learns this teacher's score "
+                      "from them (docs/teachers.md has how well each teacher distils)"}
+
+
+def teacher_metadata(teacher: Teacher) -> dict[str, str]:
+    """The ONNX metadata that names the teacher: its libvmaf model, and a model file's sha256."""
+    return {"teacher_model": teacher.name, **({"teacher_sha256": teacher.sha256} if teacher.sha256 else {})}
 
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
-                teacher_model: str = TEACHER_MODEL) -> dict[str, object]:
+                teacher: Teacher = DEFAULT_TEACHER) -> dict[str, object]:
     return {
-        "schema_version": 1, "name": member_name(seed), "seed": seed, "onnx": onnx_path.name,
+        "schema_version": 1, "name": member_name(seed, teacher), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": onnx_sha256, "onnx_opset": OPSET,
-        "inputs": {"features": {"shape": ["batch", N_FEATURES], "order": list(MODEL_FEATURES),
-                                "note": "raw libvmaf integer_* values; the scaler is inside the graph"},
+        "inputs": {"features": {"shape": ["batch", len(input_features(train.inputs))],
+                                "order": list(input_features(train.inputs)), "input_set": train.inputs,
+                                "input_version": input_version(train.inputs),
+                                "note": "raw libvmaf integer_* values (cambi, speed_chroma_uv, adm3, motion3 with VMAF "
+                                        "v1's options); the scaler is inside the graph"},
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,
@@ -68,7 +92,8 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
         "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
-        "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher_model,
+        "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher.name,
+        "teacher": teacher_card(teacher),
         "parity_max_abs_diff": diff, "kit_version": __version__,
         "confidence": {**confidence.to_json(), "applies_to": "the mean of the ensemble's members (ensemble.json), "
                                                              "+/- conformal_q_residual x their std (ddof=1)"},

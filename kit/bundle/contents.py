@@ -41,6 +41,8 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
         for path in (run.intervals, run.calibration):
             if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
                 files[run.rel(path)] = checked(path, "verdict")
+    if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
+        files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report

@@ -8,14 +8,21 @@ from pathlib import Path
 import numpy as np
 
 from kit import __version__
-from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc
+from kit.bundle.cards import EnsembleManifest, ensemble_name, member_name, sidecar_doc, teacher_metadata
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.schema import load_training_corpus
 from kit.infra.tree import Tree
-from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, MODEL_FEATURES
+from kit.model.contract import (
+    CANONICAL6,
+    CODEC_VOCAB,
+    CODEC_VOCAB_VERSION,
+    MODEL_FEATURES,
+    input_features,
+    input_version,
+)
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
-from kit.model.recipe import ARCH, TrainConfig
+from kit.model.recipe import TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.train import EpochCallback, Member, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
@@ -28,43 +35,47 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
-    models) and `exports/vmaftune` (the vmaf-tune profile, with `ship`'s license and intervals); returns the files
-    written."""
+    models) and, for the canonical six (vmaf-tune feeds no other input set), `exports/vmaftune` (the vmaf-tune
+    profile, with `ship`'s license and intervals); returns the files written."""
     corpus = verdict.corpus
-    df = load_training_corpus(Path(corpus.path))
-    feats, codec = design_matrix(df)
+    features = input_features(train.inputs)
+    df = load_training_corpus(Path(corpus.path), measured=tuple(f for f in features if f not in MODEL_FEATURES))
+    feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     ens = train_members(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), [Member(s, -1, rows) for s in seeds],
                         train, on_epoch, workers=workers)
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     per_seed = {r.seed: r for r in verdict.per_seed}
+    teacher = verdict.teacher
     written, members, refit = [], [], []
     for m, seed in enumerate(seeds):
         model = ens.export_member(m)
         refit.append(Exported(seed, model))
-        onnx_path = exports / f"{member_name(seed)}.onnx"
+        onnx_path = exports / f"{member_name(seed, teacher)}.onnx"
         proto = build_onnx(model, {"kit_version": __version__, "seed": str(seed), "corpus_sha256": corpus.sha256,
-                                   "features": ",".join(MODEL_FEATURES), "teacher_model": verdict.teacher_model})
+                                   "features": ",".join(features), "input_version": str(input_version(train.inputs)),
+                                   **teacher_metadata(teacher)})
         tree.write_bytes(onnx_path, proto.SerializeToString())
         diff = parity(model, onnx_path, feats[pick], codec[pick])
         if not diff <= PARITY_ATOL:  # NaN fails too
             tree.remove(onnx_path)
             raise RuntimeError(f"ONNX export of seed {seed} disagrees with torch by {diff:.2e} > {PARITY_ATOL}")
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
-        sidecar_path = exports / f"{member_name(seed)}.json"
+        sidecar_path = exports / f"{member_name(seed, teacher)}.json"
         onnx_sha = tree.sha256(onnx_path)
         tree.write_json(sidecar_path, sidecar_doc(seed, onnx_path, onnx_sha, scaler, train, corpus, per_seed.get(seed),
-                                                  diff, ship.confidence, verdict.teacher_model))
+                                                  diff, ship.confidence, teacher))
         written += [onnx_path, sidecar_path]
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, onnx_sha, diff))
     manifest = exports / ENSEMBLE_MANIFEST
     tree.write_json(manifest, EnsembleManifest(
-        name=f"{ARCH}_ensemble", kind="fr_ensemble", ensemble_size=len(members), kit_version=__version__,
+        name=ensemble_name(teacher), kind="fr_ensemble", ensemble_size=len(members), kit_version=__version__,
         members=tuple(members), combine="mean of the members' vmaf outputs; their std (ddof=1) is the uncertainty",
         seeds=seeds, codec_vocab=list(CODEC_VOCAB), codec_vocab_version=CODEC_VOCAB_VERSION,
         confidence=ship.confidence, smoke=False, corpus_sha256=corpus.sha256,
-        verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model).to_json())
+        verdict=verdict.verdict, gate=verdict.gate, teacher_model=verdict.teacher_model,
+        teacher_sha256=verdict.teacher_sha256).to_json())
     profile = write_profile(tree, refit, verdict, train, exports / VMAFTUNE_FOLDER, crf_range, feats, codec,
-                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship)
+                            df["encoder"].to_numpy(), df["cq"].to_numpy(), ship) if train.inputs == CANONICAL6 else []
     return [*written, manifest, *profile]

@@ -158,13 +158,27 @@ SINGLE_ID = "fr_regressor_v2"  # the one member vmaf-tune's proxy loads alone
 ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and its members' prefix
 
 
-def member_id(seed: int) -> str:
-    return f"{ENSEMBLE_ID}_seed{seed}"
+def with_tag(base: str, tag: str) -> str:
+    """An id or file stem with the teacher's tag (kit.media.libvmaf.Teacher.tag; "" for the default teacher), so
+    a proxy of another teacher never takes the name vmaf-tune loads as the vmaf_v0.6.1 proxy."""
+    return f"{base}_{tag}" if tag else base
 
 
-def proposed_ids(seeds: Sequence[int]) -> list[str]:
+def single_id(tag: str = "") -> str:
+    return with_tag(SINGLE_ID, tag)
+
+
+def ensemble_id(tag: str = "") -> str:
+    return with_tag(ENSEMBLE_ID, tag)
+
+
+def member_id(seed: int, tag: str = "") -> str:
+    return f"{ensemble_id(tag)}_seed{seed}"
+
+
+def proposed_ids(seeds: Sequence[int], tag: str = "") -> list[str]:
     """The ids of the rows a profile of these seeds proposes (each seed's member, and the single model)."""
-    return [SINGLE_ID, *(member_id(s) for s in seeds)]
+    return [single_id(tag), *(member_id(s, tag) for s in seeds)]
 
 
 def refuse_breaches(breaches: list[Breach]) -> None:
@@ -174,8 +188,9 @@ def refuse_breaches(breaches: list[Breach]) -> None:
                          + "; ".join(b.text for b in breaches), hint=breaches[0].hint)
 
 
-def check_proposed(seeds: Sequence[int], license: str, license_url: str) -> None:
-    """Before any refit: the rows these seeds and license settings would give, checked (sha256 still unknown)."""
+def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: str = "") -> None:
+    """Before any refit: the rows these seeds, teacher tag and license settings would give, checked (sha256 still
+    unknown)."""
     rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
-            for i in proposed_ids(seeds)]
+            for i in proposed_ids(seeds, tag)]
     refuse_breaches(rows_problems(rows))

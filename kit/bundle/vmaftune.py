@@ -24,16 +24,18 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
+from kit.bundle.cards import teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
-    ENSEMBLE_ID,
     MAX_NOTES,
     SINGLE_ID,
     RegistryRow,
+    ensemble_id,
     member_id,
     refuse_breaches,
     rows_problems,
     sigstore_bundle,
+    single_id,
 )
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
@@ -263,7 +265,9 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                            "share of this seed's held-out LOSO predictions the clip changes"},
         "recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
-                   "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model},
+                   "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model,
+                   **({"teacher_sha256": verdict.teacher_sha256} if verdict.teacher_sha256 else {})},
+        "teacher": teacher_card(verdict.teacher),
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }
     if chosen is not None:
@@ -306,34 +310,36 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     row against upstream's rules before any is written (a breach: exit 2)."""
     tree.make_folder(folder)
     chosen_seed, why = single_seed(verdict)
+    tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
+    single, ensemble = single_id(tag), ensemble_id(tag)
     written: list[Path] = []
     models: list[tuple[str, Exported, Path, float]] = []
     for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
-        for name in [member_id(member.seed)] + ([SINGLE_ID] if member.seed == chosen_seed else []):
+        for name in [member_id(member.seed, tag)] + ([single] if member.seed == chosen_seed else []):
             onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
                                                 (feats, codec, encoders, cqs))
             models.append((name, member, onnx_path, diff))
     shas = {path: tree.sha256(path) for _, _, path, _ in models}
     entries = [ProfileMember(name, path.name, member.seed, shas[path])
-               for name, member, path, _ in models if name != SINGLE_ID]
+               for name, member, path, _ in models if name != single]
     card = None
     if ship.calibration is not None:
-        dest = folder / f"{ENSEMBLE_ID}{CALIBRATION_SUFFIX}"
-        card = ship_calibration(tree, ship.calibration, dest, ENSEMBLE_ID, {e.onnx: e.sha256 for e in entries})
+        dest = folder / f"{ensemble}{CALIBRATION_SUFFIX}"
+        card = ship_calibration(tree, ship.calibration, dest, ensemble, {e.onnx: e.sha256 for e in entries})
         written.append(dest)
     rows: list[RegistryRow] = []
     for name, member, onnx_path, diff in models:
         sidecar = folder / f"{name}.json"
         doc = sidecar_doc(name, member.seed, onnx_path, shas[onnx_path], verdict, train, crf_range, diff,
-                          why if name == SINGLE_ID else None)
+                          why if name == single else None)
         tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
                                 sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
         written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
-    manifest = folder / f"{ENSEMBLE_ID}.json"
+    manifest = folder / f"{ensemble}.json"
     tree.write_json(manifest, ProfileManifest(
-        ENSEMBLE_ID, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,
+        ensemble, "fr_ensemble", len(entries), tuple(entries), list(FEED_FEATURES), [0.0] * N_FEED,
         [1.0] * N_FEED, list(VOCAB_V2), VOCAB_V2_VERSION, CODEC_VOCAB_VERSION, ship.confidence, False,
         "mean of the members' outputs; their sample standard deviation (ddof=1) is the uncertainty",
         list(crf_range), __version__, verdict.corpus.sha256, card).to_json())
@@ -350,7 +356,8 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
     feats, codec, encoders, cqs = corpus
     proto = build_profile_onnx(member.model, crf_range, {
         "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
-        "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}"})
+        "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}",
+        **teacher_metadata(verdict.teacher)})
     if bad := ops_used(proto) - ALLOWED_OPS:
         raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
     onnx_path = folder / f"{name}.onnx"
@@ -365,4 +372,4 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
 def _notes(seed: int, verdict: Verdict) -> str:
     return (f"ensemble-kit {__version__} {verdict.verdict}: seed {seed}, LOSO mean PLCC {verdict.gate.mean_plcc:.4f} "
             f"over {verdict.corpus.n_sources} sources, corpus sha256 {verdict.corpus.sha256[:16]}; "
-            f"layout vmaftune-v2-20")[:MAX_NOTES]
+            f"teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]

@@ -24,6 +24,7 @@ import click
 from kit.cli.params import (
     AUTO_TASKS,
     AbsPath,
+    ClipErrorLimits,
     Encoders,
     Float,
     Folds,
@@ -37,10 +38,12 @@ from kit.cli.params import (
     Limit,
     Range,
     Shard,
+    TeacherModel,
     TrainTasks,
 )
 from kit.errors import InputError
 from kit.media.pixfmt import ENCODE_DEPTHS
+from kit.model.contract import INPUT_SETS
 from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
@@ -112,6 +115,14 @@ FLAGS: tuple[RunFlag, ...] = (
             "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than "
             "8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
     RunFlag("--cqs", "cqs", IntList(0, 255, "19,25,31,37"), "Quality grid (the cq knob, mapped per encoder family)."),
+    RunFlag("--teacher", "teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, "
+            "vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or "
+            "the path of a libvmaf model JSON file (a VMAF v1 model, say); checked by libvmaf before any encode. The "
+            "proxy's inputs stay the canonical six (docs/teachers.md).", metavar="NAME|FILE"),
+    RunFlag("--inputs", "train.inputs", click.Choice(tuple(INPUT_SETS)), "The proxy's input set: canonical6 (what "
+            "vmaf-tune feeds; the default), or canonical6+v1 (its own model contract: the six and VMAF v1's cambi, "
+            "speed_chroma_uv, adm3 and motion3, scored by the corpus step; for a v1 --teacher, which the six cannot "
+            "carry; no vmaf-tune export; docs/teachers.md)."),
     RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "
@@ -148,6 +159,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "VMAF points on average (mean of prediction - teacher, over seeds); off to drop it.", metavar="X|off"),
     RunFlag("--max-fold-rmse", "gate.max_fold_rmse", Limit(), "Optional gate: every held-out source's RMSE (mean "
             "over seeds) at most X.", metavar="X|off"),
+    RunFlag("--max-clip-error", "gate.max_clip_error", ClipErrorLimits(), "Optional gate: every held-out clip's "
+            "pooled prediction within X VMAF points of its teacher pooled the same way, for each STAT given: mean, "
+            "harmonic_mean, p1 (the 1st percentile, Av1an's default) or min (docs/pooling.md).",
+            metavar="STAT:X[,STAT:X]|off"),
     RunFlag("--interval-level", "interval_level", Float(0.5, 0.999), "Nominal coverage of the "
             "prediction intervals (hierarchical split conformal over content groups: a new frame of a new source "
             "lies inside with at least this probability); figures at 50/80/90/95 % are given either way."),
@@ -236,6 +251,11 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
     if shard is not None and corpus is not None:
         raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
                          hint="drop --shard, or drop --corpus to encode this box's shard")
+    teacher = values.get("teacher")
+    if corpus is not None and teacher is not None and teacher != defaults().teacher:
+        raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
+                         "were scored with (--corpus skips the corpus step)",
+                         hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")
     settings = defaults()
     for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
         if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):

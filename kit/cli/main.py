@@ -10,6 +10,7 @@ import click
 from kit import __version__
 from kit.cli.binaries import binaries_cmd
 from kit.cli.detect import detect_cmd
+from kit.cli.export import export_cmd
 from kit.cli.merge import corpus_group, merge_cmd
 from kit.cli.ray import ray_cmd
 from kit.cli.run import run_cmd, step_cmd
@@ -48,6 +49,7 @@ def cli() -> None:
 for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd,
                 slurm_cmd, ray_cmd):
     cli.add_command(command)
+corpus_group.add_command(export_cmd)
 
 
 def main() -> None:

@@ -52,17 +52,13 @@ def build_lines(builds: Sequence[BuildRows]) -> list[str]:
 @click.option("--prefer", type=click.Choice(["first", "newest"]), default=None,
               help="Resolve conflicts (same key, different scores): the first input in sorted order, "
                    "or the newest recorded one. Without it a conflict is an error.")
-@click.option("--mixed-teachers", is_flag=True,
-              help="Merge rows scored by different teacher models (e.g. vmaf_v0.6.1 and vmaf_4k_v0.6.1). "
-                   "Without it such inputs are refused; with it the manifest's warnings and the verdict name "
-                   "every teacher.")
 @click.option("--content-groups", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help='A JSON file overriding which sources hold one content, both ways: {"same": [["a", "b"]], '
                    '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
                    "in the merged manifest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
-def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_teachers: bool,
-              content_groups: Path | None, json_mode: bool) -> None:
+def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,
+              json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
 
     A run directory (an out-dir) stands for its 02_corpus/shard.parquet, and is
@@ -71,8 +67,8 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
     Rows are de-duplicated on (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
     device);
     the result is sorted canonically, so the order of the inputs does not matter.
-    One corpus, one teacher: inputs scored by different teacher models are refused
-    unless --mixed-teachers is given. The ffmpeg/libvmaf builds of the rows are
+    One corpus, one teacher: inputs scored by different teachers (libvmaf models,
+    a --teacher model file by its sha256) are refused, naming both. The ffmpeg/libvmaf builds of the rows are
     listed with their row counts, with a warning when they mix.
     Exit 0 merged, 2 bad input, unresolved conflicts or mixed teachers.
 
@@ -93,7 +89,7 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, mixed_tea
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                                   mixed_teachers=mixed_teachers, overrides=read_overrides(content_groups))
+                                   overrides=read_overrides(content_groups))
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {visible(line)}", err=True)

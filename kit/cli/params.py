@@ -163,6 +163,41 @@ class Limit(KitType["float | None"]):
         return OFF if value is None else exact_text(value)
 
 
+class ClipErrorLimits(KitType["dict[str, float]"]):
+    """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
+    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a positive number of VMAF points."""
+
+    name = "limits"
+    numeric = True
+
+    def parse(self, text: str, flag: str) -> dict[str, float]:
+        from kit.model.pooling import POOLS
+
+        if text.strip().lower() in (OFF, "none"):
+            return {}
+        hint = f"e.g. {flag} p1:4 or {flag} p1:4,min:8 (STAT one of {', '.join(POOLS)}), or {flag} off"
+        limits: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",")):
+            stat, colon, value = part.partition(":")
+            if not colon or stat.strip() not in POOLS:
+                raise InputError(f"{label(flag, text)} is not STAT:X[,STAT:X] with STAT one of {', '.join(POOLS)}",
+                                 hint=hint)
+            if stat.strip() in limits:
+                raise InputError(f"{label(flag, text)} names {stat.strip()} twice", hint=hint)
+            try:
+                limit = read_float(value)
+            except NotANumber as exc:
+                raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit is not a number{because(exc)}",
+                                 hint=hint) from None
+            if limit <= 0:
+                raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit must be above 0", hint=hint)
+            limits[stat.strip()] = limit
+        return {stat: limits[stat] for stat in POOLS if stat in limits}
+
+    def text(self, value: dict[str, float]) -> str:
+        return ",".join(f"{stat}:{exact_text(x)}" for stat, x in value.items()) or OFF
+
+
 class Shard(KitType["ShardSpec | None"]):
     """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
 
@@ -282,6 +317,17 @@ class Encoders(KitType[tuple[str, ...]]):
 
     def text(self, value: tuple[str, ...]) -> str:
         return ",".join(value)
+
+
+class TeacherModel(KitType[str]):
+    """A libvmaf built-in model's name, or the path of a libvmaf model JSON file (checked as one, made absolute)."""
+
+    name = "teacher"
+
+    def parse(self, text: str, flag: str) -> str:
+        from kit.media.teachers import setting_text
+
+        return setting_text(text)
 
 
 class AbsPath(KitType[Path]):

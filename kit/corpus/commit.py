@@ -167,25 +167,41 @@ def same_file(a: Path, b: Path) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def check_output(out: Path, inputs: Sequence[tuple[Path, Path]]) -> None:
-    """Refuse an -o that would write over something the user gave the merge: -o must be a new parquet file of
-    its own, not an input (same path or same file), the corpus a run directory stands for, or a run's shard
-    that a results tarball of that run packs; nor may its manifest land on an input.
+@dataclass(frozen=True)
+class Output:
+    """What a command writes at its -o: the file's kind and suffix, the command, an example name, and the file it
+    writes beside it (merge: the corpus manifest; corpus export: the export's record)."""
+
+    suffix: str
+    kind: str  # "a merged corpus is a parquet file"
+    command: str
+    example: str
+    beside: Callable[[Path], Path]
+
+
+MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merged.parquet", manifest_path)
+
+
+def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output = MERGED) -> None:
+    """Refuse an -o that would write over something the user gave the command (a merge, an export): -o must be a
+    new file of its own of the command's kind, not an input (same path or same file), the corpus a run directory
+    stands for, or a run's shard that a results tarball of that run packs; nor may the file beside it land on an
+    input.
 
     `inputs` are (as given, the file read): a run directory is read as its 02_corpus/shard.parquet.
     """
-    if not out.name.lower().endswith(".parquet") or out.name.lower() == ".parquet":
-        raise InputError(f"-o {out}: a merged corpus is a parquet file, and its name must end in .parquet; "
-                         "nothing was written",
-                         hint="name a new file, e.g. -o merged.parquet (merge never writes over its inputs)")
-    for target in (out, manifest_path(out)):
+    if not out.name.lower().endswith(output.suffix) or out.name.lower() == output.suffix:
+        raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
+                         hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "
+                              "inputs)")
+    for target in (out, output.beside(out)):
         for given, read in inputs:
             for path, what in _stands_for(given, read):
                 if not same_file(target, path):
                     continue
-                how = "is" if target == out else f"would write its manifest {target.name} over"
+                how = "is" if target == out else f"would write {target.name} over"
                 alias = "" if os.path.abspath(target) == os.path.abspath(path) else \
                     " (the same file under another name: a hard link, or a path through a linked folder)"
-                raise InputError(f"-o {out} {how} {what}{alias}; the merge would replace it, so nothing was written",
-                                 hint="merge into a new file, e.g. -o merged.parquet, and move it into place "
-                                      "yourself once you have checked it")
+                raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
+                                 "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
+                                                     "move it into place yourself once you have checked it")

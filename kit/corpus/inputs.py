@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
-from kit.corpus.schema import COLUMNS, SCHEMA, validate_table, with_content
+from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc
@@ -47,6 +47,9 @@ INPUT_HINT = f"pass {ACCEPTED}"
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
 SCHEMA2_MISSING = ("content",)
+# what a schema-3 (or older) file lacks: its rows were scored by libvmaf's built-ins, whose teacher_sha256 is "",
+# and without VMAF v1's features (null: not measured)
+SCHEMA3_MISSING = ("teacher_sha256", *EXTRA_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     """(a kit parquet file cast to SCHEMA and validated, how a schema-1 file was upgraded or "")."""
     names = parquet_columns(path, label)
-    missing = [c for c in COLUMNS if c not in names and c not in SCHEMA2_MISSING]
+    missing = [c for c in COLUMNS if c not in names and c not in (*SCHEMA2_MISSING, *SCHEMA3_MISSING)]
     schema1 = bool(missing) and set(missing) <= set(SCHEMA1_MISSING)
     if missing and not schema1:
         gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
@@ -145,9 +148,14 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         table, upgraded = upgrade_schema1(table)
     if "content" not in names:
         table = with_content(table)
+    if "teacher_sha256" not in names:
+        table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
+    for name in (c for c in EXTRA_FEATURES if c not in names):
+        table = table.append_column(name, pa.nulls(table.num_rows, pa.float64()))
     cols = [cast_column(table[c], SCHEMA.field(c).type, label, c) for c in COLUMNS]
-    # a hand-made file may leave it null: "" is "not recorded", one value to key and sort on
-    cols[COLUMNS.index("enc_pix_fmt")] = pc.fill_null(cols[COLUMNS.index("enc_pix_fmt")], "")
+    # a hand-made file may leave them null: "" is "not recorded" (a built-in teacher), one value to key and sort on
+    for name in ("enc_pix_fmt", "teacher_sha256"):
+        cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label, lambda i: f"row {i}")
     return table, upgraded

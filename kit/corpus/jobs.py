@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kit.corpus.schema import CORPUS_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
+from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.corpus.shared import Batch, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
@@ -31,7 +31,7 @@ from kit.infra.records import Record, omit_none, read_record
 from kit.infra.tree import Tree
 from kit.media.argv import build_encode_argv, build_score_argv, build_shared_decode_argv, decoded_ref_input
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
-from kit.media.libvmaf import FEATURES, TEACHER_MODEL, parse_vmaf_log
+from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
 from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
@@ -49,6 +49,8 @@ class Provenance:
     ffmpeg_build: str
     libvmaf_version: str
     devices: tuple[tuple[str, str], ...] = ()  # (encoder, hardware that encodes it); default: `device`
+    teacher: Teacher = DEFAULT_TEACHER  # the libvmaf model every row is scored with (--teacher)
+    extra: bool = False  # VMAF v1's four features measured too (--inputs canonical6+v1)
 
     def device_for(self, encoder: str) -> str:
         return dict(self.devices).get(encoder, self.device)
@@ -84,7 +86,8 @@ class Job:
             "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
             "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
-            "platform": prov.platform,
+            "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
+            "extra": list(EXTRA_FEATURES) if prov.extra else [],
         })
 
 
@@ -178,7 +181,7 @@ def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: P
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
-                enc_bytes: int, enc_time_ms: float) -> pa.Table:
+                enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None) -> pa.Table:
     n = len(vmaf)
     clip, spec = job.clip, job.spec
     seconds = n / clip.fps_float
@@ -202,7 +205,10 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
         "device": const(prov.device_for(job.encoder), pa.string()),
         "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
-        "teacher_model": const(TEACHER_MODEL, pa.string()),
+        "teacher_model": const(prov.teacher.name, pa.string()),
+        "teacher_sha256": const(prov.teacher.sha256, pa.string()),
+        **{f: pa.array(extra[:, i]) if extra is not None else pa.nulls(n, pa.float64())
+           for i, f in enumerate(EXTRA_FEATURES)},  # libvmaf.EXTRA_FEATURES' order is the schema's
     }
     return pa.table(cols, schema=JOB_SCHEMA)
 
@@ -295,13 +301,14 @@ class JobRunner:
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
-                             log_path, n_threads, progress=self.progress is not None),
+                             log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
+                             extra=self.prov.extra),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
                              telling_line(score.stderr))
         try:
-            vlog = parse_vmaf_log(log_path)
+            vlog = parse_vmaf_log(log_path, self.prov.extra)
         except ValueError as exc:
             raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
         if vlog.n_frames != clip.n_frames:
@@ -310,7 +317,7 @@ class JobRunner:
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
-        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms)
+        table = frame_table(job, self.prov, vlog.features, vlog.vmaf, encoded.stat().st_size, enc_time_ms, vlog.extra)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         rows = sink.getvalue().to_pybytes()

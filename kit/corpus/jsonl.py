@@ -16,7 +16,7 @@ JSONL source is its own LOSO fold even when a shard holds the same content
 under its real sha256. A row that does carry a 64-hex `src_sha256` keeps it.
 Missing provenance becomes: preset "", quality_args "", enc_pix_fmt ""
 (not recorded), device "unknown", box_id "bash-kit", platform "unknown",
-ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1"; width, height, fps,
+ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1", teacher_sha256 "" (a built-in); width, height, fps,
 pix_fmt and bitrate_kbps stay null.
 """
 
@@ -45,7 +45,7 @@ JSONL_NAMESPACE = "bash-kit-jsonl:"
 JSONL_DEFAULTS: dict[str, object] = {
     "preset": "", "quality_args": "", "enc_pix_fmt": "", "device": "unknown", "box_id": "bash-kit",
     "platform": "unknown",
-    "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL,
+    "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL, "teacher_sha256": "",
 }
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 HINT = "each line must be one JSON object with " + ", ".join(JSONL_REQUIRED)

@@ -21,7 +21,9 @@ from kit.rundir import manifest_path
 # 2: the `enc_pix_fmt` column (the encoded stream's format); schema-1 files are read with it filled in
 # 3: the `content` column (a row's content group) and the sources' picture fingerprints in the manifests;
 #    schema-2 files read with every source its own group, and a merge says their sources were not compared
-SCHEMA_VERSION = 3
+# 4: the `teacher_sha256` column (a --teacher model file's sha256, "" for a libvmaf built-in) and the manifests'
+#    `teacher_sha256`; older files read with "" there (they were scored by built-ins)
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class ShardManifest(Record):
     ffmpeg: FFmpegRef = field(default_factory=lambda: FFmpegRef("", "", ""))
     libvmaf_version: str = ""
     teacher_model: str = ""
+    teacher_sha256: str = ""  # schema 4: of the --teacher model file; "" for a built-in (and in older manifests)
     encoders: list[str] = field(default_factory=list)
     grid: dict[str, list[int]] = field(default_factory=dict)
     encode_depth: str = ""  # --encode-depth (8bit | source); "" in a schema-1 manifest, whose encodes were 8-bit
@@ -239,6 +242,7 @@ class MergeManifest(Record):
     apart: list[list[str]] = field(default_factory=list)  # as in a shard manifest: every input's, and -o's own
     twins: tuple[TwinEntry, ...] = ()  # every input's frame-identical files, skipped by the box that had them
     builds: tuple[BuildRows, ...] = ()  # the ffmpeg/libvmaf builds of the rows kept, with their row counts
+    teacher_sha256: str = ""  # schema 4: the sha256 of the one teacher's model file; "" for a built-in
 
 
 CorpusManifest = ShardManifest | MergeManifest

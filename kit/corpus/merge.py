@@ -187,11 +187,10 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
-                note: Callable[[str], None] = lambda _: None, mixed_teachers: bool = False,
-                overrides: Overrides | None = None) -> MergeManifest:
+                note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
     """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
 
-    Inputs of different teacher models are refused unless `mixed_teachers` (kit.corpus.provenance). The
+    Inputs of different teachers are refused, naming each (kit.corpus.provenance). The
     sources of every input are compared by their fingerprints and grouped into contents (kit.corpus.regroup;
     `overrides`: --content-groups).
 
@@ -207,7 +206,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
     with open_output_folder(out) as tree, writing(tree, out):
         for line in recover_output(tree, out):  # refuses a link planted at -o or beside it, before any work
             note(line)
-        return _merge_into(tree, paths, out, prefer, mixed_teachers, overrides)
+        return _merge_into(tree, paths, out, prefer, overrides)
 
 
 def open_output_folder(out: Path) -> Tree:
@@ -227,13 +226,13 @@ class Findings:
     overrides: tuple[str, ...]  # the --content-groups lines applied
 
 
-def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None, mixed_teachers: bool,
+def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None,
                 overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
-    teachers = check_teachers([i.name for i in inputs], [i.table for i in inputs], mixed_teachers)
+    check_teachers([i.name for i in inputs], [i.table for i in inputs])
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = d.conflict_keys
     if n_conflicts and prefer is None:
@@ -248,7 +247,7 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     merged = contents.table
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
     summary = summarise_table(merged)
-    findings = Findings((*teachers, *build_warnings(builds), *contents.grouping.notes), builds, contents,
+    findings = Findings((*build_warnings(builds), *contents.grouping.notes), builds, contents,
                         tuple(overrides.lines() if overrides else ()))
     return commit_pair(tree, merged, out, lambda written: build_merge_manifest(
         out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
@@ -272,6 +271,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
+        teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         builds=findings.builds, n_contents=content_count(findings.contents.table),
         groups=findings.contents.grouping.groups, unchecked_inputs=[Path(p).name for p in findings.contents.unchecked],
         overrides=list(findings.overrides), twins=findings.contents.twins,

@@ -1,8 +1,9 @@
-"""What a corpus was scored with: its teacher models and its ffmpeg/libvmaf builds, with their row counts.
+"""What a corpus was scored with: its teachers and its ffmpeg/libvmaf builds, with their row counts.
 
-A corpus trains one teacher: `merge` refuses inputs of different teachers unless `--mixed-teachers` is given
-(then its manifest's warnings say so, and the verdict names every teacher). Builds may mix, with a warning:
-`merge` and `corpus info` list them.
+A corpus trains one teacher. A teacher is its model's name and, for a --teacher model file, the file's sha256
+(two files of one name are two teachers). `merge` refuses inputs of different teachers with a sentence naming
+each, and training refuses a corpus that holds more than one (a file merged by a kit before 0.6 with
+--mixed-teachers). Builds may mix, with a warning: `merge` and `corpus info` list them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import pyarrow as pa
 
 from kit.corpus.manifests import BuildRows, CorpusManifest, MergeManifest, ShardManifest
 from kit.errors import InputError
+from kit.media.libvmaf import Teacher
 
-MIXED_TEACHERS_FLAG = "--mixed-teachers"
 NOT_RECORDED = "(not recorded)"
+ONE_TEACHER_HINT = ("merge the inputs of each teacher into a corpus of its own (corpus info names an input's teacher); "
+                    "to train on another teacher, score the clips again with --teacher")
 
 
 def _counts(table: pa.Table, columns: list[str]) -> list[tuple[tuple[str, ...], int]]:
@@ -26,33 +29,39 @@ def _counts(table: pa.Table, columns: list[str]) -> list[tuple[tuple[str, ...], 
 
 
 def teacher_rows(table: pa.Table) -> dict[str, int]:
-    """Each teacher model of the rows and its row count, by name."""
-    return dict(sorted((key[0], n) for key, n in _counts(table, ["teacher_model"])))
+    """Each teacher of the rows (Teacher.label: a built-in's name; a model file's name and sha256) and its row
+    count; a table without `teacher_sha256` (schema 3 and older) was scored by built-ins."""
+    columns = ["teacher_model", *(["teacher_sha256"] if "teacher_sha256" in table.column_names else [])]
+    found: dict[str, int] = {}
+    for key, n in _counts(table, columns):
+        label = Teacher(key[0], "", key[1] if len(key) > 1 else "").label if key[0] else ""
+        found[label] = found.get(label, 0) + n
+    return dict(sorted(found.items()))
 
 
 def teachers_line(rows: dict[str, int]) -> str:
     return ", ".join(f"{t or NOT_RECORDED} ({n} rows)" for t, n in rows.items())
 
 
-def check_teachers(names: Sequence[str], tables: Sequence[pa.Table], mixed: bool) -> list[str]:
-    """Inputs (by name, with their rows) of more than one teacher: refused (exit 2, naming each teacher and the
-    inputs that hold it) unless `mixed`; then one warning line. No warning for one teacher."""
+def check_teachers(names: Sequence[str], tables: Sequence[pa.Table]) -> None:
+    """Inputs (by name, with their rows) of more than one teacher: refused (exit 2) with one sentence naming each
+    teacher and the inputs that hold it."""
     held: dict[str, list[str]] = {}
-    total: dict[str, int] = {}
     for name, table in zip(names, tables, strict=True):
-        for teacher, n in teacher_rows(table).items():
+        for teacher in teacher_rows(table):
             held.setdefault(teacher, []).append(name)
-            total[teacher] = total.get(teacher, 0) + n
-    if len(held) < 2:
-        return []
-    which = "; ".join(f"{t or NOT_RECORDED} in {', '.join(held[t])}" for t in sorted(held))
-    if not mixed:
-        raise InputError(f"the inputs were scored by {len(held)} different teacher models: {which}; a corpus trains "
-                         "one teacher, so nothing was written",
-                         hint=f"merge the inputs of one teacher, or pass {MIXED_TEACHERS_FLAG} to merge them anyway "
-                              "(the merge manifest and the verdict then name every teacher)")
-    return [f"{MIXED_TEACHERS_FLAG}: rows of {len(held)} teacher models merged into one corpus: "
-            f"{teachers_line(dict(sorted(total.items())))}; {which}"]
+    if len(held) > 1:
+        which = " and ".join(f"{t or NOT_RECORDED} (in {', '.join(held[t])})" for t in sorted(held))
+        raise InputError(f"the inputs were scored by {len(held)} different teachers: {which}; a corpus trains one "
+                         "teacher, so nothing was written", hint=ONE_TEACHER_HINT)
+
+
+def check_one_teacher(table: pa.Table, label: str) -> None:
+    """A corpus to train on holds the rows of one teacher; one of several is refused, naming each (exit 2)."""
+    rows = teacher_rows(table)
+    if len(rows) > 1:
+        raise InputError(f"{label}: its rows were scored by {len(rows)} different teachers: {teachers_line(rows)}; a "
+                         "proxy learns one teacher", hint=ONE_TEACHER_HINT)
 
 
 def _build_of(manifest: CorpusManifest | None, version: str) -> tuple[str, str]:

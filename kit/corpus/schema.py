@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit.corpus.names import with_names
+from kit.corpus.provenance import check_one_teacher
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 # the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
 # measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
 CORPUS_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+# schema 4: VMAF v1's four features (with v1's options), measured only when asked for (--inputs canonical6+v1);
+# null on every other row
+EXTRA_FEATURES: tuple[str, ...] = ("cambi", "speed_chroma_uv", "adm3", "motion3")
 # what one job makes: a row per scored frame, of one clip (schema 2's layout; a job's ledger keeps it)
 JOB_SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),
@@ -49,9 +53,11 @@ JOB_SCHEMA = pa.schema([
     ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
+    ("teacher_sha256", pa.string()),  # schema 4: the sha256 of a --teacher model file; "" for a libvmaf built-in
+    *[(f, pa.float64()) for f in EXTRA_FEATURES],  # schema 4: null where not measured
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 2  # a job's ledger names it: schema 3 changed the corpus, not a job's rows
+JOB_ROWS_VERSION = 3  # a job's ledger names it: 3 added teacher_sha256 (schema 3 changed the corpus, not a job)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256
@@ -65,6 +71,7 @@ TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index",
 # 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,
 # and joining LOSO's and the verdict's files to that file by it (or by kit.corpus.dedup.KEY) finds the row
 CORPUS_ROW = "corpus_row"
+TEACHER_COLUMNS = ("teacher_model", "teacher_sha256")  # a corpus trains one teacher (kit.corpus.provenance)
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
 # what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
@@ -76,6 +83,8 @@ RATIO_RANGE = (0.0, 2.0)
 PLAUSIBLE: dict[str, tuple[float, float]] = {
     "adm2": RATIO_RANGE, "vif_scale0": RATIO_RANGE, "vif_scale1": RATIO_RANGE, "vif_scale2": RATIO_RANGE,
     "vif_scale3": RATIO_RANGE, "motion2": (0.0, 1024.0), "vmaf": VMAF_RANGE,
+    # v1's options clip CAMBI at 17 and SpEED at 45; adm3 and motion3 are adm2's and motion2's kin
+    "cambi": (0.0, 100.0), "speed_chroma_uv": (0.0, 1000.0), "adm3": RATIO_RANGE, "motion3": (0.0, 1024.0),
 }
 
 # measured on the box as the rows were made: two runs that made the same rows differ here
@@ -134,9 +143,12 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
         values = table[name].to_numpy()
         if (i := _first(~np.isfinite(values))) is not None:
             raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
-    for name in (c for c in PLAUSIBLE if c in present):
+    measured = [c for c in EXTRA_FEATURES if c in table.column_names]  # null where not measured
+    for name in (c for c in PLAUSIBLE if c in present or c in measured):
         lo, hi = PLAUSIBLE[name]
-        values = table[name].to_numpy()
+        values = pc.fill_null(table[name], lo).to_numpy() if name in measured else table[name].to_numpy()
+        if name in measured and (i := _first(~np.isfinite(values))) is not None:
+            raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
         if (i := _first((values < lo) | (values > hi))) is not None:
             raise _bad(label, row_label(i), name, f"{values[i]} is outside [{lo:g}, {hi:g}], the plausible range")
 
@@ -156,27 +168,33 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
     return table.add_column(at, "content", col)
 
 
-def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
+                         measured: tuple[str, ...] = ()) -> pd.DataFrame:
     """The training columns of a shard or merged corpus (training_corpus), without the count of duplicates."""
-    return training_corpus(path, extra_columns)[0]
+    return training_corpus(path, extra_columns, measured)[0]
 
 
-def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
+def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
+                    measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
     order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
     same models, figure for figure; each row keeps its position in the file (CORPUS_ROW). A schema-2 file (no
     `content`) reads with every source its own group.
     `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart).
-    Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second."""
+    Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second.
+    `measured`: EXTRA_FEATURES the training needs, refused (naming the column and the rows) where not measured."""
     from kit.corpus.dedup import KEY, SCORED, drop_duplicates  # dedup builds on this module's columns
 
     stored = parquet_columns(path)
+    if "teacher_model" in stored:  # a hand-made corpus may not say
+        check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
     if missing:
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
-    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
+    check_measured(path, stored, measured)
+    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
     table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *ROW_ORDER, *KEY, *SCORED]) if c in stored])
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
@@ -185,6 +203,17 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd
     check_one_group_each(table, str(path))
     table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
     return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
+
+
+def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> None:
+    """Every row of `path` has a value of each `measured` feature; refused naming the first that some lack."""
+    for name in measured:
+        missing = read_parquet(path, [name])[name].null_count if name in stored else None
+        if missing is None or missing:
+            where = "on any row (the file has no such column)" if missing is None else f"on {missing} row(s)"
+            raise InputError(f"{path}: {name} was not measured {where}, and the proxy's inputs need it",
+                             hint="score the clips with VMAF v1's features (--inputs canonical6+v1), or train on "
+                                  "the canonical six (--inputs canonical6)")
 
 
 def check_one_group_each(table: pa.Table, label: str) -> None:
@@ -225,6 +254,10 @@ def _content_parts(table: pa.Table) -> Iterator[bytes]:
         col = table[name]
         if name == "content" and pc.all(pc.equal(col, table["src_sha256"])).as_py():
             continue  # every source its own group: the identity of the same rows without the column (schema 2)
+        if name == "teacher_sha256" and not pc.any(pc.not_equal(pc.fill_null(col, ""), "")).as_py():
+            continue  # a built-in teacher everywhere: the identity of the same rows without the column (schema 3)
+        if name in EXTRA_FEATURES and col.null_count == len(col):
+            continue  # not measured: the identity of the same rows without the column (schema 3)
         want = SCHEMA.field(name).type
         text = pa.types.is_string(want) and (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type))
         if not text and col.type != want:

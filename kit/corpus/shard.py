@@ -17,7 +17,6 @@ from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.tree import Tree
-from kit.media.libvmaf import TEACHER_MODEL
 from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
 
@@ -48,7 +47,8 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
-        libvmaf_version=prov.libvmaf_version, teacher_model=TEACHER_MODEL, encoders=encoders, grid={"cq": cqs},
+        libvmaf_version=prov.libvmaf_version, teacher_model=prov.teacher.name,
+        teacher_sha256=prov.teacher.sha256, encoders=encoders, grid={"cq": cqs},
         encode_depth=depth.setting, demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
                                 enc_pix_fmt(depth.bits_of(c)), *refs.entry(c), file=Path(c.path).name)

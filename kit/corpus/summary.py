@@ -40,6 +40,7 @@ class TableSummary(Record):
     vmaf_range: list[float]
     teacher_models: list[str]
     enc_pix_fmts: list[str]  # the encoded formats ("" = not recorded, bash-kit rows)
+    teacher_sha256s: list[str]  # of the --teacher model files (none for built-ins)
 
 
 def _unique(col: pa.ChunkedArray) -> list[object]:
@@ -65,6 +66,8 @@ def summarise_table(table: pa.Table) -> TableSummary:
         vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
         teacher_models=[str(v) for v in _unique(table["teacher_model"])],
         enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
+        teacher_sha256s=[str(v) for v in _unique(table["teacher_sha256"]) if v] if "teacher_sha256" in
+        table.column_names else [],
     )
 
 
@@ -102,6 +105,7 @@ class CorpusSummary(Record):
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
     teacher_models: list[str] | None = omit_none()  # every teacher of its rows (absent from kit 0.1.0's verdicts)
+    teacher_sha256: str | None = omit_none()  # the sha256 of its teacher's model file (kit 0.6; absent: a built-in)
     # what the sources are (absent from a verdict of an older kit): the distinct contents (the rows' `content`),
     # the reference files they came from (a source on each box that holds it, and the frame-identical twins a
     # shard skipped), the content groups of more than one source, and each source's geometry
@@ -129,7 +133,7 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 
 SUMMARY_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", "box_id", "device", "platform",
-                   "vmaf", "width", "height", "fps", "pix_fmt", "teacher_model")
+                   "vmaf", "width", "height", "fps", "pix_fmt", "teacher_model", "teacher_sha256")
 UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the file says why"
 
 
@@ -165,7 +169,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         corpus_kind=(exact.kind if exact is not None else "") or "unknown",
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
-        teacher_models=uniq("teacher_model"),
+        teacher_models=uniq("teacher_model"), teacher_sha256=next((t for t in uniq("teacher_sha256") if t), None),
         n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
         groups=content_groups(df, exact), clips=clips,
     )

@@ -31,6 +31,8 @@ MAX_JSONL_BYTES = 2 * GIB  # a bash-kit JSONL file
 # verdict of 1,000 sources, is a few MB and nests 6 deep
 MAX_JSON_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 64  # arrays and objects within each other (json recurses once per level)
+# a libvmaf model file given as --teacher (kit.media.teachers): Netflix's v1 models are about 15 KiB
+MAX_TEACHER_BYTES = 16 * MIB
 
 # temporaries of a killed command (kit.infra.files.remove_stale): removed once their process is gone,
 # or, whatever their process, once untouched this long (a recycled pid must not keep them forever)

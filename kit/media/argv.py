@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kit.media.fingerprint import GRID
-from kit.media.libvmaf import RENUMBER, build_libvmaf_graph
+from kit.media.libvmaf import DEFAULT_TEACHER, RENUMBER, Teacher, build_libvmaf_graph
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
 # "frame=" report (the encoded frame count) and errors are still printed.
@@ -82,13 +82,16 @@ def build_score_argv(
     log_path: Path | str,
     n_threads: int,
     progress: bool = False,
+    teacher: Teacher = DEFAULT_TEACHER,
+    extra: bool = False,
 ) -> list[str]:
-    """Score `distorted` (input 0) against the reference (input 1) with libvmaf.
+    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
+    four features, `extra`).
 
     Both decoders get the job's thread budget too: left at ffmpeg's default (one
     frame thread per core) every parallel job would start a decoder thread per core.
     """
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]

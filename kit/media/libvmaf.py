@@ -1,19 +1,95 @@
-"""libvmaf through ffmpeg's filter: the filter string and the log parser."""
+"""libvmaf through ffmpeg's filter: the teacher model, the filter string and the log parser."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kit.infra.records import Record
+
 if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` import this module
     import numpy as np
 
+# the teacher every kit before 0.6 used, and the default: what vmaf-tune scores content below 2160 lines with
 TEACHER_MODEL = "vmaf_v0.6.1"
+# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, the NEG model codec
+# evaluations use (no enhancement gain), and the 4K model vmaf-tune scores content of 2160 lines and more with
+BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
 FEATURES = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 # libvmaf's integer extractors report the canonical six under these keys.
 FEATURE_KEYS = tuple(f"integer_{f}" for f in FEATURES)
+# the extractors of the canonical six with their default options: another model computes its own variants (NEG's
+# `integer_adm2_egl_1`, v1's `adm3` and `motion3`) and not these, so they are asked for beside it. libvmaf runs an
+# extractor once however often it is asked for (the scores of vmaf_v0.6.1 do not move when they are added)
+CANONICAL_EXTRACTORS = "name=adm|name=vif|name=motion"
+# the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), computed with v1's options as its model files
+# set them (model/vmaf_v1.0.16/*.json: feature_opts_dicts), so a proxy sees what the v1 teacher sees; libvmaf logs
+# each under a key that spells its options. CAMBI and SpEED need pictures of about 640x360 and more (below, SpEED
+# refuses or gives 0)
+EXTRA_FEATURES = ("cambi", "speed_chroma_uv", "adm3", "motion3")
+EXTRA_KEYS = ("cambi_hrs_1080_cmxv_17_vlt_0.06", "speed_chroma_uv_mxv_45_nnf_0.1_snn_0.19_wvm_5",
+              "integer_adm3_csf_2_dlmw_0.7_egl_1_min_0.5_nw_0.02", "integer_motion3_mmxv_18")
+V1_EXTRACTORS = ("name=cambi:cambi_high_res_speedup=1080:cambi_max_val=17:cambi_vis_lum_threshold=0.06|"
+                 "name=speed_chroma:speed_kernelscale=1.0:speed_nn_floor=0.1:speed_sigma_nn=0.19:"
+                 "speed_weight_var_mode=5:speed_max_val=45|"
+                 "name=adm:adm_dlm_weight=0.7:adm_enhn_gain_limit=1.0:adm_noise_weight=0.02:adm_csf_mode=2:"
+                 "adm_min_val=0.5|name=motion:motion_max_val=18")
+# characters libvmaf's model string gives a meaning to, escaped with a backslash inside it (a third level, below
+# the filter option's and the filtergraph's: kit.media.libvmaf.escape_filter_value)
+MODEL_SPECIAL = "\\':="
+# a path with this character cannot be said to libvmaf: its filter splits the model string on it before any escape
+MODEL_SEPARATOR = "|"
+TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is at most 64 characters)
+
+
+@dataclass(frozen=True)
+class Teacher(Record):
+    """The libvmaf model whose score the proxy learns: a built-in (`path` and `sha256` empty) or a model file the
+    user gave (`name` its file name without `.json`, `sha256` of its bytes: the identity, whatever the name)."""
+
+    name: str
+    path: str = ""
+    sha256: str = ""
+
+    @property
+    def builtin(self) -> bool:
+        return not self.sha256
+
+    @property
+    def default(self) -> bool:
+        return self.builtin and self.name == TEACHER_MODEL
+
+    @property
+    def label(self) -> str:
+        """How people read it: `vmaf_v0.6.1neg`, `vmaf_v1.0.16_3d0h (model file, sha256 1a2b3c4d5e6f)`."""
+        return self.name if self.builtin else f"{self.name} (model file, sha256 {self.sha256[:12]})"
+
+    @property
+    def tag(self) -> str:
+        """What exported ids and file names add for this teacher ("" for the default): lowercase letters, digits and
+        `_`, the name without its `vmaf_` prefix, a file's cut to TAG_STEM_CHARS and followed by 8 digits of its
+        sha256 (`v0_6_1neg`, `4k_v0_6_1`, `v1_0_16_3d0h_1a2b3c4d`)."""
+        return teacher_tag(self.name, self.sha256)
+
+    def model_option(self) -> str:
+        """The value of the libvmaf filter's `model` option (before the filter-level escape)."""
+        if self.builtin:
+            return f"version={self.name}"
+        return "path=" + "".join("\\" + c if c in MODEL_SPECIAL else c for c in self.path)
+
+
+DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
+
+
+def teacher_tag(name: str, sha256: str = "") -> str:
+    """Teacher.tag of a teacher known by its name and sha256 (a verdict's, a corpus's)."""
+    if not sha256 and name == TEACHER_MODEL:
+        return ""
+    stem = re.sub(r"[^a-z0-9]+", "_", name.lower().removeprefix("vmaf_")).strip("_") or "model"
+    return f"{stem[:TAG_STEM_CHARS].strip('_')}_{sha256[:8]}" if sha256 else stem
 # both inputs renumbered frame by frame, so frames pair by index, not by container timestamps
 RENUMBER = "settb=1/25,setpts=N"
 
@@ -29,16 +105,21 @@ def escape_filter_value(value: str) -> str:
     return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
 
 
-def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int) -> str:
-    """The filtergraph scoring input 0 (distorted) against input 1 (reference).
+def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
+                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False) -> str:
+    """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
     Both are renumbered frame by frame (`setpts=N`) so frames pair by index, not by
     container timestamps; the distorted stream is scaled and converted to the
-    reference's size and pixel format.
+    reference's size and pixel format. Another teacher than the default gets the canonical six's
+    extractors beside it (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`:
+    VMAF v1's four features too (V1_EXTRACTORS).
     """
     renumber = RENUMBER
+    extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]), *([V1_EXTRACTORS] if extra else [])])
     options = ":".join([
-        f"model=version={TEACHER_MODEL}",
+        f"model={escape_filter_value(teacher.model_option())}",
+        *([f"feature={escape_filter_value(extractors)}"] if extractors else []),
         "log_fmt=json",
         f"log_path={escape_filter_value(str(log_path))}",
         f"n_threads={int(n_threads)}",
@@ -55,14 +136,15 @@ class VmafLog:
     version: str
     features: np.ndarray  # (n_frames, 6) float64, in FEATURES order
     vmaf: np.ndarray  # (n_frames,) float64
+    extra: np.ndarray | None = None  # (n_frames, 4) float64 in EXTRA_FEATURES order, when they were asked for
 
     @property
     def n_frames(self) -> int:
         return int(self.vmaf.shape[0])
 
 
-def parse_vmaf_log(path: Path) -> VmafLog:
-    """Per-frame canonical features and teacher score from a libvmaf JSON log."""
+def parse_vmaf_log(path: Path, extra: bool = False) -> VmafLog:
+    """Per-frame canonical features and teacher score from a libvmaf JSON log (and VMAF v1's four, `extra`)."""
     import numpy as np
 
     with open(path, encoding="utf-8") as fh:
@@ -73,6 +155,7 @@ def parse_vmaf_log(path: Path) -> VmafLog:
     try:
         feats = np.array([[f["metrics"][k] for k in FEATURE_KEYS] for f in frames], dtype=np.float64)
         scores = np.array([f["metrics"]["vmaf"] for f in frames], dtype=np.float64)
+        more = np.array([[f["metrics"][k] for k in EXTRA_KEYS] for f in frames], dtype=np.float64) if extra else None
     except KeyError as exc:
         raise ValueError(f"{path}: libvmaf log lacks metric {exc}") from exc
-    return VmafLog(str(data.get("version", "unknown")), feats, scores)
+    return VmafLog(str(data.get("version", "unknown")), feats, scores, more)

@@ -25,7 +25,7 @@ from kit.model.loso import (
     group_results,
     source_results,
 )
-from kit.model.network import LINEAR, MLP_SMALL, Arch, fr_regressor_v2
+from kit.model.network import Arch, baseline_archs, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
 from kit.model.train import EpochCallback, TrainedEnsemble, TrainJob
@@ -118,7 +118,13 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
         return model.predict(feats[fold.rows], codec[fold.rows])
 
     return baseline_result("ridge", Scores.of(folds, target, predict), {
-        "alpha": RIDGE_ALPHA, "inputs": "six z-scored features + codec block (same as the ensemble)"})
+        "alpha": RIDGE_ALPHA, "inputs": f"{feature_words(feats.shape[1])} + codec block (same as the ensemble)"})
+
+
+def feature_words(n: int) -> str:
+    """`six z-scored features` (the canonical set), `ten z-scored features` (canonical6+v1)."""
+    words = {6: "six", 10: "ten"}.get(n, str(n))
+    return f"{words} z-scored features"
 
 
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
@@ -127,11 +133,8 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
     scores = Scores.of(inputs.folds, inputs.target, lambda m, fold: ens.predict(m, feats[fold.rows], codec[fold.rows]))
     return baseline_result(arch.name, scores, {
         "params": arch.params, "seed": seed,
-        "inputs": "six z-scored features" + (" + codec block" if arch.use_codec else ""),
+        "inputs": feature_words(arch.n_features) + (" + codec block" if arch.use_codec else ""),
         "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})
-
-
-BASELINE_ARCHS = (LINEAR, MLP_SMALL)  # seed document 000's models, trained on the ensemble's folds
 
 
 def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
@@ -139,14 +142,14 @@ def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
     """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold),
     so their few small members fill the workers' idle time instead of running after it."""
     return [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
-            *(TrainJob(inputs.members(seeds[:1]), arch) for arch in BASELINE_ARCHS)]  # one per fold
+            *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
 
 
-def evaluate_jobs(inputs: LosoInputs, seeds: list[int],
-                  trained: list[TrainedEnsemble]) -> tuple[LosoResult, dict[str, BaselineResult]]:
+def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],
+                  config: TrainConfig) -> tuple[LosoResult, dict[str, BaselineResult]]:
     """The ensemble's LOSO and every baseline on the same folds, from the members of `loso_jobs` trained (in its
     order): ridge (closed form) fit here."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
-    for arch, ens in zip(BASELINE_ARCHS, trained[1:], strict=True):
+    for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)
     return evaluate_loso(inputs, seeds, trained[0]), models

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kit.model.features import N_FEATURES
+from kit.model.features import CODEC_DIM
 from kit.model.network import Arch
 
 
@@ -62,7 +62,7 @@ def row_arrays(members: list[Member]) -> list[torch.Tensor]:
 class TrainData:
     """The rows every job trains on: float32 tensors, shared read-only by the workers."""
 
-    table: torch.Tensor  # (N, 6 + CODEC_DIM): the six features, then the codec block
+    table: torch.Tensor  # (N, F + CODEC_DIM): the input set's features, then the codec block
     target: torch.Tensor  # (N,)
 
     @classmethod
@@ -73,8 +73,8 @@ class TrainData:
 
     @property
     def feats(self) -> torch.Tensor:
-        """(N, 6): the features, a view of the table."""
-        return self.table[:, :N_FEATURES]
+        """(N, F): the features, a view of the table."""
+        return self.table[:, :self.table.shape[1] - CODEC_DIM]
 
 
 class RowStream:
@@ -101,7 +101,7 @@ class RowStream:
 
 
 def scaler(feats: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The feature means and standard deviations (6,) of these training rows."""
+    """The feature means and standard deviations (F,) of these training rows."""
     x = feats[rows].double()
     mu = x.mean(0)
     sd = x.std(0, unbiased=False)
@@ -118,7 +118,7 @@ class Scalers:
         self.made: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def of(self, members: list[Member], rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(means, stds), each (M, 1, 6)."""
+        """(means, stds), each (M, 1, F)."""
         pairs = []
         for mem, r in zip(members, rows, strict=True):
             with self.lock:

@@ -4,6 +4,10 @@ A clip is one encode: a source at one encoder and quality setting (src_sha256, e
 predicts the clips of the sources its fold holds out from their mean features (the codec block is the clip's own),
 beside the mean of its frame predictions and the clip's mean teacher score: `03_loso/clips.parquet`, one row per
 (seed, clip). The verdict (kit.verdict.intervals.clip_use) measures the error and the interval coverage of that use.
+
+Beside them, the clip's frames pooled as each consumer pools them (kit.model.pooling: mean, harmonic mean, 1st
+percentile, min): `vmaf_<stat>` the teacher's, `pred_<stat>` this member's frame predictions (clipped to [0, 100])
+pooled the same way. The member never saw the clip's content.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+from kit.model.pooling import POOLS, clipped, pool_groups
 
 CLIP_KEY = ("src_sha256", "encoder", "cq")
 
@@ -39,4 +45,9 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     out["vmaf_mean"] = np.bincount(inverse, weights=target[rows]) / counts
     out["pred_from_mean_features"] = predict(mean_feats, codec[first])
     out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
+    teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
+    for stat in POOLS[1:]:  # vmaf_mean is the teacher's mean above
+        out[f"vmaf_{stat}"] = teacher[stat]
+    for stat in POOLS:
+        out[f"pred_{stat}"] = member[stat]
     return out

@@ -11,6 +11,11 @@ width). That is a major version (CHANGELOG): bump INPUT_VERSION (features) or CO
 (vocabulary) and record the new `input_digest()` in PINNED, deliberately;
 tests/unit/test_model_contract.py fails until both are done.
 
+An input set is opt-in (`--inputs`): `canonical6` (INPUT_VERSION 2) is the default and the only one vmaf-tune
+feeds; `canonical6+v1` (V1_INPUT_VERSION 3) adds the four features VMAF v1's SVR reads (cambi,
+speed_chroma_uv, adm3, motion3, computed with v1's options: kit.media.libvmaf.V1_EXTRACTORS), for a v1 teacher
+the canonical six cannot carry (docs/teachers.md). Each set is its own contract, pinned apart.
+
 Light on purpose (no numpy): the CLI checks an `--encoders` list against the vocabulary before any work.
 """
 
@@ -21,6 +26,13 @@ from kit.platforms.encoders import get_spec
 
 INPUT_VERSION = 2  # fr_regressor_v2
 MODEL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+V1_INPUT_VERSION = 3  # the opt-in set: the canonical six, then VMAF v1's four
+V1_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2", "cambi",
+                                "speed_chroma_uv", "adm3", "motion3")
+CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"
+# --inputs: each set's (input version, features, in order)
+INPUT_SETS: dict[str, tuple[int, tuple[str, ...]]] = {CANONICAL6: (INPUT_VERSION, MODEL_FEATURES),
+                                                      CANONICAL6_V1: (V1_INPUT_VERSION, V1_FEATURES)}
 CODEC_VOCAB_VERSION = 1
 CODEC_VOCAB: tuple[str, ...] = (
     "libx264", "libx265", "libsvtav1", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
@@ -29,6 +41,7 @@ CODEC_VOCAB: tuple[str, ...] = (
 # (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
 PINNED: dict[tuple[int, int], str] = {
     (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
+    (3, 1): "f02bf134ea2f1aa3b320aa7c632841bd3a753e5c99b00b9ca27bc651a9dac739",
 }
 
 
@@ -37,11 +50,21 @@ def cq_ranges() -> dict[str, tuple[int, int]]:
     return {name: get_spec(name).cq_range for name in CODEC_VOCAB}
 
 
-def input_digest() -> str:
+def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
+    """The features, in order, of the input set `inputs` (INPUT_SETS)."""
+    return INPUT_SETS[inputs][1]
+
+
+def input_version(inputs: str = CANONICAL6) -> int:
+    return INPUT_SETS[inputs][0]
+
+
+def input_digest(inputs: str = CANONICAL6) -> str:
     """sha256 over everything that decides a row's model input: the version pair, the features, the vocabulary
     and the cq ranges."""
-    return sha256_json({"input_version": INPUT_VERSION, "codec_vocab_version": CODEC_VOCAB_VERSION,
-                        "features": list(MODEL_FEATURES), "codec_vocab": list(CODEC_VOCAB),
+    version, features = INPUT_SETS[inputs]
+    return sha256_json({"input_version": version, "codec_vocab_version": CODEC_VOCAB_VERSION,
+                        "features": list(features), "codec_vocab": list(CODEC_VOCAB),
                         "cq_ranges": {k: list(v) for k, v in cq_ranges().items()}})
 
 

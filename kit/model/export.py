@@ -17,7 +17,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
-from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.features import CODEC_DIM
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, onnx_predict
@@ -50,8 +50,8 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")
     inits = [
-        numpy_helper.from_array(_array(model.mean).reshape(1, N_FEATURES), "scaler_mean"),
-        numpy_helper.from_array(_array(model.std).reshape(1, N_FEATURES), "scaler_std"),
+        numpy_helper.from_array(_array(model.mean).reshape(1, model.arch.n_features), "scaler_mean"),
+        numpy_helper.from_array(_array(model.std).reshape(1, model.arch.n_features), "scaler_std"),
         numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
         numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
         numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
@@ -84,11 +84,11 @@ def finish_model(graph: onnx.GraphProto, metadata: dict[str, str]) -> onnx.Model
 
 
 def build_onnx(model: FrRegressor, metadata: dict[str, str]) -> onnx.ModelProto:
-    """The member with the kit's own two inputs: features[N, 6] and codec[N, CODEC_DIM]."""
+    """The member with the kit's own two inputs: features[N, F] and codec[N, CODEC_DIM]."""
     nodes, inits = member_graph(model)
     return finish_model(helper.make_graph(
         nodes, ARCH,
-        [helper.make_tensor_value_info(INPUT_FEATURES, TensorProto.FLOAT, ["batch", N_FEATURES]),
+        [helper.make_tensor_value_info(INPUT_FEATURES, TensorProto.FLOAT, ["batch", model.arch.n_features]),
          helper.make_tensor_value_info(INPUT_CODEC, TensorProto.FLOAT, ["batch", CODEC_DIM])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
         initializer=inits,

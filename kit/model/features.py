@@ -1,6 +1,7 @@
-"""The model's input arrays, built as kit.model.contract pins them: six raw libvmaf features and the codec block.
+"""The model's input arrays, built as kit.model.contract pins them: raw libvmaf features and the codec block.
 
-    features[6]  MODEL_FEATURES (raw; each model z-scores them itself)
+    features[6]  MODEL_FEATURES (raw; each model z-scores them itself); with --inputs canonical6+v1,
+                 features[10] V1_FEATURES
     codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder family
 
 The order here is the order of the ONNX inputs and of every sidecar.
@@ -12,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import InputError
-from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, cq_ranges, no_slot_message
+from kit.model.contract import CANONICAL6, CODEC_VOCAB, MODEL_FEATURES, cq_ranges, input_features, no_slot_message
 from kit.platforms.encoders import get_spec
 
-N_FEATURES = len(MODEL_FEATURES)
+N_FEATURES = len(MODEL_FEATURES)  # the default input set's (canonical6): what vmaf-tune feeds
 CODEC_DIM = len(CODEC_VOCAB) + 1
 
 
@@ -43,7 +44,7 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     return out
 
 
-def design_matrix(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(raw features (N,6), codec block (N,CODEC_DIM)) as float32."""
-    feats = df[list(MODEL_FEATURES)].to_numpy(dtype=np.float32)
+def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarray, np.ndarray]:
+    """(raw features (N, F) of the input set `inputs`, codec block (N,CODEC_DIM)) as float32."""
+    feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
     return feats, codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())

@@ -19,6 +19,7 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.model.batches import Complement
 from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
+from kit.model.contract import CANONICAL6
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
@@ -54,12 +55,13 @@ class LosoInputs:
     scheme: FoldScheme
 
     @classmethod
-    def of(cls, df: pd.DataFrame, asked: str = LOSO) -> LosoInputs:
-        """`df` as kit.corpus.schema.training_corpus reads it (a frame without corpus_row numbers its rows)."""
+    def of(cls, df: pd.DataFrame, asked: str = LOSO, inputs: str = CANONICAL6) -> LosoInputs:
+        """`df` as kit.corpus.schema.training_corpus reads it (a frame without corpus_row numbers its rows); the
+        features of the input set `inputs` (--inputs)."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)
-        feats, codec = design_matrix(df)
+        feats, codec = design_matrix(df, inputs)
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
                    df["vmaf"].to_numpy(dtype=np.float64), scheme)
 

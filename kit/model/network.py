@@ -3,7 +3,7 @@ model is built from that description.
 
 fr_regressor_v2 (seed document 001):
 
-    input   six z-scored libvmaf features + the codec block (kit.model.features)
+    input   six z-scored libvmaf features (ten with --inputs canonical6+v1) + the codec block (kit.model.features)
     hidden1 Linear(in -> 64), GELU, Dropout 0.1
     hidden2 Linear(64 -> 64), GELU, Dropout 0.1
     output  Linear(64 -> 1)
@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from kit.model.contract import input_features
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.recipe import ARCH, TrainConfig
-
-IN_DIM = N_FEATURES + CODEC_DIM
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,11 @@ class Arch:
     activation: str  # "gelu" | "relu"
     dropout: float
     use_codec: bool
+    n_features: int = N_FEATURES  # the input set's width (kit.model.contract.INPUT_SETS)
 
     @property
     def in_dim(self) -> int:
-        return IN_DIM if self.use_codec else N_FEATURES
+        return self.n_features + (CODEC_DIM if self.use_codec else 0)
 
     def layers(self) -> tuple[Layer, ...]:
         widths = [self.in_dim, *self.hidden, 1]
@@ -73,12 +73,20 @@ class Arch:
 
 def fr_regressor_v2(config: TrainConfig) -> Arch:
     """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout."""
-    return Arch(ARCH, (config.hidden, config.hidden), "gelu", config.dropout, True)
+    return Arch(ARCH, (config.hidden, config.hidden), "gelu", config.dropout, True,
+                len(input_features(config.inputs)))
 
 
-# seed document 000's baselines: the six features only
-LINEAR = Arch("linear", (), "relu", 0.0, False)  # 6 -> 1, 7 parameters
-MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)  # 6 -> 16 -> 8 -> 1 ReLU, 257 parameters
+# seed document 000's baselines: the six features only (of the canonical set: 6 -> 1, 7 parameters; 6 -> 16 -> 8
+# -> 1 ReLU, 257 parameters); with another input set, its features
+LINEAR = Arch("linear", (), "relu", 0.0, False)
+MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
+
+
+def baseline_archs(config: TrainConfig) -> tuple[Arch, ...]:
+    """LINEAR and MLP_SMALL on the input set the ensemble trains on."""
+    n = len(input_features(config.inputs))
+    return tuple(Arch(a.name, a.hidden, a.activation, a.dropout, a.use_codec, n) for a in (LINEAR, MLP_SMALL))
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
@@ -86,16 +94,16 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 class FrRegressor(nn.Module):
     """One member with its feature scaler baked in: the exported form, checked against ONNX."""
 
-    mean: torch.Tensor  # (1, 6) feature means of the training rows, a buffer
-    std: torch.Tensor  # (1, 6) their standard deviations
+    mean: torch.Tensor  # (1, F) feature means of the training rows, a buffer
+    std: torch.Tensor  # (1, F) their standard deviations
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
         super().__init__()
         if not arch.use_codec:
             raise ValueError(f"{arch.name} takes no codec block; only codec-aware members are exported")
         self.arch = arch
-        self.register_buffer("mean", mean.reshape(1, N_FEATURES).float())
-        self.register_buffer("std", std.reshape(1, N_FEATURES).float())
+        self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
+        self.register_buffer("std", std.reshape(1, arch.n_features).float())
         self.slots = nn.ModuleDict({layer.name: nn.Linear(layer.fan_in, layer.fan_out) for layer in arch.layers()})
         self.after = nn.ModuleDict({
             layer.name: nn.Sequential(ACTIVATIONS[layer.activation](), nn.Dropout(layer.dropout))

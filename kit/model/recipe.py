@@ -62,6 +62,7 @@ class TrainConfig(Record):
     max_samples: int = 4_000_000  # ... but at most this many rows seen per member (large corpora)
     max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
     max_batch: int = 1_024  # ... up to this size
+    inputs: str = "canonical6"  # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
 
     def to_json(self) -> dict[str, object]:
         return {"arch": ARCH, **asdict(self), "optimizer": "adam", "loss": "mse", "target": "vmaf"}

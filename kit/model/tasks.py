@@ -44,7 +44,6 @@ from kit.model.train import TrainedEnsemble, TrainJob, train_jobs
 # what each member costs in a step besides its layers' arithmetic (its batch gathered, its dropout masks), in
 # parameters' worth: a rough weight that only balances the tasks, it changes no member
 MEMBER_COST_PARAMS = 1_000
-SCALER_WIDTH = 6  # the z-scored features: a member's means and stds
 
 
 @dataclass(frozen=True, order=True)
@@ -99,7 +98,7 @@ def task_of(shares: list[list[MemberKey]]) -> dict[MemberKey, int]:
 @dataclass(frozen=True)
 class Trained:
     """One member's weights as the store keeps them: per layer slot (weight (in, out), bias (1, out)), its scaler
-    (1, 6) twice, and its final training loss."""
+    (1, F) twice (F: the input set's features, Arch.n_features), and its final training loss."""
 
     slots: list[tuple[torch.Tensor, torch.Tensor]]
     mean: torch.Tensor
@@ -108,7 +107,7 @@ class Trained:
 
 
 def flat_size(arch: Arch) -> int:
-    return arch.params + 2 * SCALER_WIDTH + 1
+    return arch.params + 2 * arch.n_features + 1
 
 
 def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
@@ -125,7 +124,8 @@ def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
         at += layer.fan_in * layer.fan_out
         slots.append((weights, flat[at : at + layer.fan_out].reshape(1, layer.fan_out)))
         at += layer.fan_out
-    mean, std = (flat[at + i * SCALER_WIDTH : at + (i + 1) * SCALER_WIDTH].reshape(1, SCALER_WIDTH) for i in (0, 1))
+    width = arch.n_features  # the z-scored features: a member's means and stds
+    mean, std = (flat[at + i * width : at + (i + 1) * width].reshape(1, width) for i in (0, 1))
     return Trained(slots, mean, std, float(flat[-1]))
 
 

@@ -88,8 +88,8 @@ def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
 @dataclass
 class TrainedEnsemble:
     net: StackedMLP
-    means: torch.Tensor  # (M, 1, 6)
-    stds: torch.Tensor  # (M, 1, 6)
+    means: torch.Tensor  # (M, 1, F)
+    stds: torch.Tensor  # (M, 1, F)
     members: list[Member]
     final_loss: list[float]
 

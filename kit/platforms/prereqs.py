@@ -15,6 +15,7 @@ from typing import ClassVar
 from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
+from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
 from kit.media.pixfmt import DEPTH_8BIT
 from kit.platforms.detect import HostFamily
 from kit.platforms.encoders import HwArgs
@@ -56,6 +57,8 @@ class Prereqs(Record):
     encode_depth: str = DEPTH_8BIT
     encoders_10bit: dict[str, ProbeResult] = field(default_factory=dict)  # --encode-depth source only
     schema_version: int = 1
+    teacher: Teacher = DEFAULT_TEACHER  # the --teacher libvmaf scored a test pair with (kit.platforms.teacher)
+    extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""

@@ -1,6 +1,7 @@
 """The report's sections on intervals: each level's threshold and measured coverage (none where the level is
 unbounded), the coverage chart, per-clip use, and the interval the manifests export. Figures from the verdict's
-`intervals` block, recomputable from 04_verdict/intervals.parquet."""
+`intervals` block, recomputable from 04_verdict/intervals.parquet; the per-clip table of each pooling from its
+`clip_pooling` block, recomputable from 04_verdict/clip_pooling.parquet."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kit.report.extras import Extras
-    from kit.verdict.document import ExportedInterval, Intervals
+    from kit.verdict.document import ClipPooling, ExportedInterval, Intervals, LimitGate
 
 LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
                  "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
@@ -46,6 +47,27 @@ def exported_section(e: ExportedInterval) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
+CLIP_POOLING_FILE = "04_verdict/clip_pooling.parquet"
+POOLING_HEADERS = ["pooling", "encoder", "clips", "RMSE (per clip, frames pooled)", "mean abs error", "max abs error",
+                   "bias (prediction - teacher)", "worst clip"]
+
+
+def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[str]:
+    """Per held-out clip, the error of each pooling (all clips, then each encoder's), and its gates."""
+    from kit.model.pooling import POOL_WORDS
+
+    rows = [[POOL_WORDS[e.stat], e.encoder or "all", e.n_clips, e.rmse, e.mean_abs_error, e.max_abs_error, e.bias,
+             e.worst_clip] for e in (*pooling.pooled, *pooling.by_encoder)]
+    parts = ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, min)</h3>",
+             table(POOLING_HEADERS, rows, cls="compact"),
+             note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune with the "
+                  "mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
+    for g in gates:
+        said = f"--max-clip-error {g.measure.partition(':')[2]}:{g.threshold:g}: {'pass' if g.passed else 'FAIL'}: "
+        parts.append(f"<p class='{'note' if g.passed else 'warn'}'>{esc(said + (g.statement or ''))}</p>")
+    return parts
+
+
 def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[str]:
     """The intervals: method and guarantee, each level's coverage and width, the chart, per-clip use, and the
     interval the manifests export."""
@@ -73,6 +95,8 @@ def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[st
                          "intervals hold"],
                         [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
                   note(c.note)]
+    if extras.clip_pooling is not None:
+        parts += pooling_table(extras.clip_pooling, extras.clip_gates)
     if iv.exported is not None:
         parts += exported_section(iv.exported)
     return parts

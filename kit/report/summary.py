@@ -19,6 +19,7 @@ from kit.rundir import RunDir
 from kit.verdict.document import ExportedInterval, IntervalLevel, Verdict, worst_group
 from kit.verdict.intervals import percent
 from kit.verdict.kinds import CLIP, GROUPS, POOLED, SOURCE
+from kit.verdict.pooling import pooling_lines
 
 
 def read_out_dir(out_dir: Path) -> Tree:
@@ -141,6 +142,11 @@ def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("exported interval", exported_text(e)))
     if iv.clip_use is not None:
         rows.append(("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
+    if verdict.clip_pooling is not None:
+        rows += [("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
+    for gate in verdict.clip_error_gates or ():
+        rows.append(("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, "
+                                        f"{'pass' if gate.passed else 'FAIL'})"))
     for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
         if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
             state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"

@@ -125,7 +125,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
                              hint="another process removes files in this out-dir: stop it, then rerun")
-    result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found))
+    result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found), s.train)
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 

@@ -18,11 +18,13 @@ from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
+from kit.media.teachers import teacher_of
 from kit.platforms.detect import family_rows
 from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
 from kit.platforms.probe import VMAF_CHECK_SIZE, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import Survey, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
+from kit.platforms.teacher import check_teacher
 from kit.steps.base import Context, Outcome, Plan
 
 MIN_FREE_BYTES = 1 << 30
@@ -65,9 +67,11 @@ class PrereqsStep:
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
         st = Path(info.path).stat()
+        teacher = teacher_of(ctx.settings.teacher)  # a model file is read and hashed: an edited one is checked again
         return Plan(
             settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
-                      "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth},
+                      "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth,
+                      "teacher": teacher.to_json(), "extra_features": ctx.settings.extra_features},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
                     "host": sha256_json(gather_signals(info).to_json()),
@@ -98,13 +102,18 @@ class PrereqsStep:
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
+        teacher = teacher_of(s.teacher)
         try:
+            # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
+            extra = ctx.settings.extra_features
+            checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
             libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
             ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
+            ["teacher", "ok", checked] if checked is not None else None,
             *family_rows(sig, families),
             *[probe_row(r) for r in results], *skipped,
             ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,
@@ -123,6 +132,6 @@ class PrereqsStep:
                             replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in ten_bit},
-            schema_version=Prereqs.SCHEMA_VERSION))
+            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features))
         return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
                                                 "libvmaf": libvmaf_version, "encoders": list(resolved)})

@@ -24,7 +24,9 @@ from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
 from kit.media.discovery import reference_clips
+from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
+from kit.media.teachers import teacher_of
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.platforms.encoders import HwArgs, check_grid, session_semaphores
 from kit.platforms.prereqs import Prereqs
@@ -46,7 +48,33 @@ def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
     return Provenance(
         box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
         ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
-        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices())
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
+        extra=prereqs.extra_features)
+
+
+def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
+    """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
+    teacher, s = teacher_of(ctx.settings.teacher), ctx.settings
+    again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--teacher", s.teacher, "--inputs", s.train.inputs)
+    if (prereqs.teacher.name, prereqs.teacher.sha256) != (teacher.name, teacher.sha256):
+        raise InputError(f"{ctx.run.step('prereqs').name} checked the teacher {prereqs.teacher.label}, not "
+                         f"{teacher.label}: libvmaf must score a test pair with a teacher before any encode",
+                         hint=f"rerun it with this teacher: {again}")
+    if prereqs.extra_features != s.extra_features:
+        raise InputError(f"{ctx.run.step('prereqs').name} was run for --inputs "
+                         f"{'canonical6+v1' if prereqs.extra_features else 'canonical6'}, not {s.train.inputs}: "
+                         "libvmaf must compute VMAF v1's features on a test pair before any encode",
+                         hint=f"rerun it with these inputs: {again}")
+    return teacher
+
+
+def check_unchanged(teacher: Teacher) -> None:
+    """A --teacher model file is the one its rows name: refused (exit 2) when it changed while the jobs ran."""
+    if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
+        raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
+                         "the sha256 of the file as it was at the start",
+                         hint="rerun once the model file is final: the prereqs step checks it again, and every job "
+                              "is redone with it")
 
 
 @dataclass(frozen=True)
@@ -152,6 +180,7 @@ class CorpusStep:
                                              "twins": [t.to_json() for t in p.refs.twins],
                                              "overrides": p.refs.overrides.lines() if p.refs.overrides else []}),
                     "ffmpeg": p.prov.ffmpeg_build, "libvmaf": p.prov.libvmaf_version, "device": p.prov.device,
+                    "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
         )
@@ -201,6 +230,7 @@ class CorpusStep:
             raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
                              "rows made from it would carry the sha256 of the content hashed at the start",
                              hint="rerun once the clip is final: it is hashed again and its jobs redone")
+        check_unchanged(p.prov.teacher)
         if failures:
             first = failures[0]
             raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.schema import corpus_sha256
+from kit.corpus.schema import EXTRA_FEATURES, corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
@@ -17,6 +17,7 @@ from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
+from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
@@ -148,6 +149,12 @@ def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: Fol
                               "programs), and rerun; the corpus is kept")
 
 
+def measured_inputs(inputs: str) -> tuple[str, ...]:
+    """The features of the input set `inputs` a corpus measures only when asked (VMAF v1's): every training row
+    must have them."""
+    return tuple(f for f in input_features(inputs) if f in EXTRA_FEATURES)
+
+
 def visible_cause(exc: BaseException) -> str:
     """The first line of the exception's message, cut short (torch's allocator explains at length)."""
     text = str(exc).strip().splitlines()
@@ -204,7 +211,8 @@ class LosoStep:
 
         s, run = ctx.settings, ctx.run
         corpus = corpus_path(ctx)
-        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY))  # + what predictions.parquet says
+        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY),  # + what predictions.parquet says
+                                         measured_inputs(s.train.inputs))
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")
@@ -213,7 +221,7 @@ class LosoStep:
         n_sources = df["src_sha256"].nunique()
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds)  # the folds: a source too short for one is refused here
+        inputs = LosoInputs.of(df, s.folds, s.train.inputs)  # the folds: a source too short for one is refused here
         scheme, n_folds = inputs.scheme, len(inputs.folds)
         ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; {scheme.label} ({scheme.why}); training "
                                  f"{len(s.seeds)} seeds x {n_folds} folds and the baselines on {threads.train} "
@@ -222,7 +230,9 @@ class LosoStep:
         ctx.log(threads.describe())
         # the incumbent runs first: one that cannot score this corpus is refused before any training
         folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
-        scored = (incumbent_scores(ctx.tree, folder, inputs.feats, inputs.codec, run.incumbent_work, ctx.log)
+        # an incumbent is a canonical6 model: every input set starts with the canonical six
+        six = inputs.feats[:, :len(MODEL_FEATURES)]
+        scored = (incumbent_scores(ctx.tree, folder, six, inputs.codec, run.incumbent_work, ctx.log)
                   if folder is not None else None)
         refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, df, inputs, threads.train)
@@ -318,10 +328,10 @@ class LosoStep:
         from kit.model.loso import LosoInputs
 
         s = ctx.settings
-        df, _ = training_corpus(corpus_path(ctx), kept_apart(s))  # the rows the gather reads
+        df, _ = training_corpus(corpus_path(ctx), kept_apart(s), measured_inputs(s.train.inputs))  # the gather's rows
         refuse_small_shard(corpus_path(ctx), int(df["content"].nunique()), MIN_SOURCES)
         threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds)
+        inputs = LosoInputs.of(df, s.folds, s.train.inputs)
         apply_threads(threads)
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:

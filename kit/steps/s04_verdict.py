@@ -112,6 +112,10 @@ class VerdictStep:
         with tree.atomic(run.intervals) as fh:
             assessment.rows.to_parquet(fh, index=False)
         outputs = [run.intervals]
+        if assessment.clips is not None:
+            with tree.atomic(run.clip_pooling) as fh:
+                assessment.clips.to_parquet(fh, index=False)
+            outputs.append(run.clip_pooling)
         tree.remove(run.calibration)
         if assessment.sidecar is not None:
             tree.write_json(run.calibration, assessment.sidecar)

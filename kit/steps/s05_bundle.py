@@ -19,6 +19,7 @@ from kit.infra.faults import kill_point
 from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, euid, refuse, user_name
 from kit.infra.tree import Tree
+from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
@@ -118,7 +119,7 @@ class BundleStep:
 
         settings = ctx.settings
         # a registry row upstream would reject is refused before the refit, not after it
-        check_proposed(verdict.seeds, settings.model_license, settings.model_license_url)
+        check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
         corpus = Path(verdict.corpus.path)
@@ -126,6 +127,9 @@ class BundleStep:
             raise InputError(f"the corpus {corpus} changed since the verdict was reached",
                              hint="rerun from LOSO: " + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
         ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
+        if settings.train.inputs != CANONICAL6:
+            ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
+                                     f"--inputs {settings.train.inputs} (docs/teachers.md)"))
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())

@@ -9,6 +9,8 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.infra.host import safe_box_id
 from kit.infra.records import Record
+from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
+from kit.model.contract import input_features
 from kit.model.recipe import AUTO, TrainConfig
 from kit.verdict.gate import GateThresholds
 
@@ -27,6 +29,8 @@ class RunSettings(Record):
     fps: str | None = None
     encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
     cqs: tuple[int, ...] = (19, 25, 31, 37)
+    # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
+    teacher: str = TEACHER_MODEL
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     folds: str = AUTO  # --folds: loso, auto, or K grouped folds (kit.model.recipe.parse_folds)
     corpus: Path | None = None
@@ -49,6 +53,12 @@ class RunSettings(Record):
     holdout: tuple[str, ...] = ()  # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
     train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
     group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
+
+    @property
+    def extra_features(self) -> bool:
+        """Whether the corpus step measures VMAF v1's features: the input set trains on them (--inputs), and the
+        corpus is this run's to make (not --corpus)."""
+        return self.corpus is None and any(f in EXTRA_FEATURES for f in input_features(self.train.inputs))
 
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings

@@ -1,5 +1,6 @@
 """Everything the verdict measures beyond the seeds' fold means, from LOSO's files: the ensemble's held-out rows
-with their intervals, the error by group, whole-clip use, the --holdout blocks and whether every fold has results.
+with their intervals, the error by group, whole-clip use, each clip's pooled error, the --holdout blocks and whether
+every fold has results.
 No file access: the verdict step reads the files and hands them over."""
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW
 from kit.verdict.breakdown import breakdown, errors_of
 from kit.verdict.confounding import Confounding, confounding
-from kit.verdict.document import Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
+from kit.verdict.document import ClipPooling, Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
 from kit.verdict.exported import exported_interval
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
+from kit.verdict.pooling import clip_frame, clip_pooling
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Assessment:
     completeness: Completeness
     sidecar: dict[str, object] | None  # calibration.json (None without clips.parquet: a LOSO of an older kit)
     confounding: tuple[str, ...] = ()  # what the boxes stand for besides themselves (kit.verdict.confounding)
+    clips: pd.DataFrame | None = None  # clip_pooling.parquet: every held-out clip's poolings (kit.verdict.pooling)
+    clip_pooling: ClipPooling | None = None
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
@@ -41,8 +45,10 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
         intervals = replace(intervals, clip_use=use)
     mixed = confounding(rows)
     blocks = tuple(holdout_block(kind, frame, meta, holdout_min_plcc, mixed) for kind, frame in holdouts.items())
+    pooled = clip_frame(rows)
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
-                      sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences))
+                      sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
+                      pooled, clip_pooling(pooled))
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:

@@ -42,11 +42,16 @@ from kit.verdict.gate import (
 from kit.verdict.intervals import coverage_gate
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
+from kit.verdict.pooling import clip_error_gates
 
 WORST_FOLDS = 3
-PLCC_MEANING = ("PLCC, SROCC and KROCC measure per-frame agreement with the vmaf_v0.6.1 teacher on sources "
-                "held out of training (leave-one-source-out), not agreement with human opinion scores; "
-                "no logistic mapping is applied before PLCC.")
+
+
+def plcc_meaning(teacher: str) -> str:
+    """What the verdict's correlations measure, naming the teacher (`plcc_measures`)."""
+    return (f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
+            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is applied "
+            "before PLCC.")
 
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
@@ -205,10 +210,15 @@ def plcc_reasons(gate: GateResult) -> list[str]:
 
 LIMIT_FLAGS = {"coverage": "--min-coverage", "share_out_of_range": "--max-out-of-range",
                "plcc": "--holdout-min-plcc"}
+CLIP_ERROR = "clip_error:"  # a --max-clip-error gate's measure: clip_error:<stat>
 
 
 def limit_reason(g: LimitGate) -> str:
     """Why a limit gate failed, in the recommendation's words."""
+    if g.measure.startswith(CLIP_ERROR):
+        stat = g.measure.removeprefix(CLIP_ERROR)
+        more = f" ({len(g.failing) - 1} more clip(s) too)" if len(g.failing) > 1 else ""
+        return f"{g.statement}, beyond --max-clip-error {stat}:{g.threshold:g}{more}"
     flag = LIMIT_FLAGS[g.measure]
     if g.measure == "plcc":
         return f"held-out {', '.join(g.failing)} below {flag} {g.threshold:g} ({g.statement})"
@@ -231,7 +241,9 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
     coverage = coverage_gate(a.intervals, thresholds.min_coverage) if a else None
     in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
-    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout)) if g is not None) if a else ()
+    clips = clip_error_gates(a.clips, a.clip_pooling, thresholds.max_clip_error) \
+        if a is not None and a.clips is not None and a.clip_pooling is not None else ()
+    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout), *clips) if g is not None) if a else ()
     return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
                  evidence_gate(content_groups(reports), thresholds.min_content_groups), (bias, rmse), limits,
@@ -248,6 +260,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     a = assessment
     coverage = next((x for x in g.limits if x.measure == "coverage"), None)
     in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
+    clip_gates = tuple(x for x in g.limits if x.measure.startswith(CLIP_ERROR))
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
@@ -256,7 +269,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=teacher_claim(teachers), plcc_measures=PLCC_MEANING,
+        teacher_model=teacher_claim(teachers), plcc_measures=plcc_meaning(teacher_claim(teachers)),
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
@@ -265,7 +278,8 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
         holdout=a.holdout or None if a else None, coverage_gate=coverage, range_gate=in_range,
         completeness=g.complete, evidence_gate=g.evidence, figure_kinds=dict(FIGURE_KINDS),
-        confounding=list(a.confounding) or None if a else None,
+        confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
+        clip_pooling=a.clip_pooling if a else None, clip_error_gates=clip_gates or None,
     )
 
 

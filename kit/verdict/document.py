@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
@@ -109,6 +110,35 @@ class ClipUse(Record):
     note: str
     coverage_by_level: dict[str, float | None] | None = omit_none()  # per level, keyed "50".."95" as
     # GroupErrors is; None where unbounded for a clip
+
+
+@dataclass(frozen=True)
+class PoolError(Record):
+    """One pooling's per-clip error (kit.model.pooling): over held-out clips, each clip's ensemble frame predictions
+    (clipped to [0, 100]) pooled by `stat`, minus its teacher scores pooled the same way (04_verdict/clip_pooling
+    .parquet). All clips, or one encoder's."""
+
+    stat: str  # mean | harmonic_mean | p1 | min
+    n_clips: int
+    rmse: float
+    mean_abs_error: float
+    max_abs_error: float
+    bias: float  # the mean of (pooled prediction - pooled teacher)
+    worst_clip: str  # the clip of the largest error: "<source> <encoder> cq <cq>"
+    encoder: str | None = omit_none()  # in by_encoder: whose clips
+
+
+@dataclass(frozen=True)
+class ClipPooling(Record):
+    """The verdict's `clip_pooling` block (kit 0.6): per held-out clip, the error of the pooled prediction against
+    the teacher pooled the same way, for each pooling a consumer uses; pooled over clips and per encoder."""
+
+    how: str
+    pooled: tuple[PoolError, ...]
+    by_encoder: tuple[PoolError, ...]
+
+    def of(self, stat: str) -> PoolError:
+        return next(e for e in self.pooled if e.stat == stat)
 
 
 @dataclass(frozen=True)
@@ -260,6 +290,15 @@ class Verdict(Record):
     evidence_gate: EvidenceGate | None = omit_none()  # --min-content-groups
     figure_kinds: dict[str, str] | None = omit_none()  # block -> kind (kit.verdict.kinds)
     confounding: list[str] | None = omit_none()  # e.g. "box realA ran only libx264: its figures are libx264's"
+    # kit 0.6: the sha256 of the teacher's model file (--teacher FILE); absent for a libvmaf built-in
+    teacher_sha256: str | None = omit_none()
+    clip_pooling: ClipPooling | None = omit_none()  # kit 0.6: the per-clip error of each pooling
+    clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
+
+    @property
+    def teacher(self) -> Teacher:
+        """The teacher the models learnt (its name, and a model file's sha256): what exported ids and names say."""
+        return Teacher(self.teacher_model, "", self.teacher_sha256 or "")
 
     @property
     def scheme_text(self) -> str:

@@ -8,7 +8,7 @@ most 0.005, and every seed reaches 0.95 on its own. A NaN anywhere fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kit.infra.records import Record
 
@@ -37,6 +37,8 @@ class GateThresholds(Record):
     min_coverage: float | None = None  # optional: pooled held-out coverage at --interval-level
     max_out_of_range: float | None = None  # optional: per source, share of predictions outside [0, 100]
     holdout_min_plcc: float | None = None  # optional: with --holdout, every held-out encoder's (box's) PLCC
+    # optional: per pooling (kit.model.pooling.POOLS), every held-out clip's pooled error at most X (kit 0.6)
+    max_clip_error: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

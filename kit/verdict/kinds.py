@@ -12,6 +12,7 @@ GROUPS = "mean over content groups"
 POOLED = "pooled over frames"
 SOURCE = "per source"
 CLIP = "per clip"
+POOLED_CLIP = "per clip, frames pooled"
 
 DEFINITIONS = {
     GROUPS: "each held-out content group's frames pooled (its sources together), the figure computed on them per "
@@ -21,6 +22,9 @@ DEFINITIONS = {
     SOURCE: "one reference clip's held-out frames, the figure per seed, then the mean over seeds",
     CLIP: "one encode (a source at one encoder and cq) predicted from the mean of its frames' features, against its "
           "mean teacher score (the ensemble's mean over seeds)",
+    POOLED_CLIP: "one encode's held-out frames, each predicted by the ensemble and clipped to [0, 100], pooled by one "
+                 "statistic (mean, harmonic mean, 1st percentile or min), against its teacher scores pooled the same "
+                 "way; the error taken over the clips",
 }
 
 # which of the verdict's blocks holds which kind (the verdict's `figure_kinds`)
@@ -29,7 +33,7 @@ FIGURE_KINDS = {
     "lift": GROUPS, "lift_gate": GROUPS, "overall.pooled_ensemble": POOLED, "breakdown": POOLED,
     "holdout": POOLED, "intervals.levels": POOLED, "intervals.exported": POOLED, "per_fold": SOURCE,
     "worst_folds": SOURCE, "bias_gate": SOURCE, "fold_rmse_gate": SOURCE, "range_gate": SOURCE,
-    "intervals.clip_use": CLIP,
+    "intervals.clip_use": CLIP, "clip_pooling": POOLED_CLIP, "clip_error_gates": POOLED_CLIP,
 }
 
 

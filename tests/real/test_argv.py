@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from kit.media.argv import (
     build_encode_argv,
     build_encoder_help_argv,
@@ -14,9 +16,11 @@ from kit.media.argv import (
     build_shared_decode_argv,
     decoded_ref_input,
 )
-from kit.media.libvmaf import FEATURES, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
+from kit.media.libvmaf import FEATURES, Teacher, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
+from kit.media.teachers import teacher_of
 from kit.platforms.encoders import build_hw_args, get_spec
 from tests.conftest import render
+from tests.kitfiles import write_tiny_model
 
 
 def test_libx264_encode_argv_is_exact() -> None:
@@ -65,6 +69,66 @@ def test_score_argv_puts_distorted_first_and_sets_threads() -> None:
     assert graph == ("[0:v]settb=1/25,setpts=N,scale=640:360:flags=bicubic,format=yuv420p[dis];"
                      "[1:v]settb=1/25,setpts=N,format=yuv420p[ref];"
                      "[dis][ref]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=/tmp/v.json:n_threads=3")
+
+
+def test_score_argv_of_another_teacher_is_exact() -> None:
+    """Another model than vmaf_v0.6.1 gets the canonical six's extractors beside it; a model file's path is escaped
+    a third time, for libvmaf's own model string (backslash, quote, colon and =), then as every filter value."""
+    neg = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 3,
+                           teacher=Teacher("vmaf_v0.6.1neg"))
+    assert neg[neg.index("-lavfi") + 1].endswith(
+        "[dis][ref]libvmaf=model=version=vmaf_v0.6.1neg:feature=name=adm|name=vif|name=motion:log_fmt=json:"
+        "log_path=/tmp/v.json:n_threads=3")
+    model = Teacher("m", "/x/a b:c'd=e.json", "0" * 64)
+    assert model.model_option() == r"path=/x/a b\:c\'d\=e.json"
+    graph = build_libvmaf_graph(640, 360, "yuv420p", "/tmp/v.json", 3, model)
+    assert graph.endswith(r"[dis][ref]libvmaf=model=path=/x/a b\\\\\\:c\\\\\\\'d\\\\=e.json"
+                          ":feature=name=adm|name=vif|name=motion:log_fmt=json:log_path=/tmp/v.json:n_threads=3")
+
+
+def test_every_teacher_scores_with_real_libvmaf_and_the_canonical_six_do_not_move(ffmpeg: str,
+                                                                                    tmp_path: Path) -> None:
+    """NEG, 4K and a model file (the tests' own, in a folder whose name holds a space, a quote, a colon, a comma and
+    an =) each score through the real ffmpeg; the canonical six they log are vmaf_v0.6.1's to the last digit (the
+    proxy's inputs do not depend on the teacher), while the scores are each model's own."""
+    ref = render(ffmpeg, "testsrc2=s=176x144:r=25", tmp_path / "ref.y4m", frames=4)
+    enc = tmp_path / "enc.h264"
+    subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], get_spec("libx264"), 40, enc), check=True,
+                   capture_output=True)
+    model = write_tiny_model(tmp_path / "it's a dir: odd=, yes" / "tiny model.json")
+    logs = {}
+    for name, teacher in (("default", Teacher("vmaf_v0.6.1")), ("neg", Teacher("vmaf_v0.6.1neg")),
+                          ("4k", Teacher("vmaf_4k_v0.6.1")), ("file", teacher_of(str(model)))):
+        log = tmp_path / f"{name}.json"
+        subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p", log, 1, teacher=teacher),
+                       check=True, capture_output=True)
+        logs[name] = parse_vmaf_log(log)
+    for name in ("neg", "4k", "file"):
+        assert (logs[name].features == logs["default"].features).all(), name
+    assert (logs["neg"].vmaf < logs["default"].vmaf).all()  # no enhancement gain to add
+    assert (logs["4k"].vmaf > logs["default"].vmaf).all()  # the 4K model's viewer sees less of the damage
+    assert not (logs["file"].vmaf == logs["default"].vmaf).any() and (logs["file"].vmaf >= 0).all()
+
+
+def test_vmaf_v1s_four_features_score_beside_any_teacher_with_real_libvmaf(ffmpeg: str, tmp_path: Path) -> None:
+    """--inputs canonical6+v1: the four extractors with v1's options, each logged under the key its options spell
+    (kit.media.libvmaf.EXTRA_KEYS), on a pair of the demo's size; the teacher's scores and the canonical six do
+    not move."""
+    ref = render(ffmpeg, "testsrc2=s=640x360:r=25", tmp_path / "ref.y4m", frames=3)
+    enc = tmp_path / "enc.h264"
+    subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], get_spec("libx264"), 40, enc), check=True,
+                   capture_output=True)
+    logs = {}
+    for extra in (False, True):
+        log = tmp_path / f"{extra}.json"
+        argv = build_score_argv(ffmpeg, enc, ["-i", str(ref)], 640, 360, "yuv420p", log, 1, extra=extra)
+        assert ("name=cambi" in argv[argv.index("-lavfi") + 1]) is extra
+        subprocess.run(argv, check=True, capture_output=True)
+        logs[extra] = parse_vmaf_log(log, extra)
+    assert logs[False].extra is None and logs[True].extra is not None
+    assert logs[True].extra.shape == (3, 4) and np.isfinite(logs[True].extra).all()
+    assert (logs[True].extra[:, 1] > 0).all()  # SpEED's chroma term measures something at this size
+    assert (logs[True].vmaf == logs[False].vmaf).all() and (logs[True].features == logs[False].features).all()
 
 
 def test_escape_filter_value_levels() -> None:

@@ -201,7 +201,7 @@ def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: P
         "was 8-bit 4:2:0; left \"\" (not recorded) on 1 row(s) without a reference pix_fmt")
     assert entry["new.parquet"].upgraded is None
     written = json.loads((tmp_path / "m.manifest.json").read_text())
-    assert written["schema_version"] == 3 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
+    assert written["schema_version"] == 4 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
     by_name = {i["name"]: i for i in written["inputs"]}
     assert by_name["old.parquet"]["upgraded"].startswith("schema 1") and "upgraded" not in by_name["new.parquet"]
     assert written["key"][3] == "enc_pix_fmt"

@@ -1,20 +1,22 @@
 """One teacher per corpus, the builds a corpus was scored with, and duplicate rows in a given corpus (issue 23
-item 6): `merge` refuses inputs of another teacher unless --mixed-teachers, and the verdict then names every
-teacher; `merge` and `corpus info` list the ffmpeg/libvmaf builds with their row counts and warn when they mix;
-training on a given corpus drops exact duplicate rows by the merge's rule and says how many."""
+item 6, issue 39): `merge` refuses inputs of different teachers with one sentence naming both (a --teacher model
+file by its sha256: two files of one name are two teachers), and training refuses a corpus of several; `merge`
+and `corpus info` list the ffmpeg/libvmaf builds with their row counts and warn when they mix; training on a given
+corpus drops exact duplicate rows by the merge's rule and says how many."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
 from kit.corpus.manifests import BuildRows, FFmpegRef, MergeManifest, ShardManifest, read_manifest
+from kit.errors import InputError
 from kit.infra.files import sha256_file
 from tests.kitfiles import shard_table, write_shard
 
@@ -48,6 +50,11 @@ def error_line(res: Result) -> str:
     return line
 
 
+def model_file_rows(table: pa.Table, name: str, sha: str) -> pa.Table:
+    """Rows as a --teacher FILE scoring gives them: the file's name and its sha256."""
+    return set_column(set_column(table, "teacher_model", name), "teacher_sha256", sha)
+
+
 @pytest.fixture()
 def two_teachers(tmp_path: Path) -> tuple[Path, Path]:
     a = write_shard(tmp_path / "boxa.parquet", shard_table(box="boxa", seed=0))
@@ -61,10 +68,10 @@ def test_a_merge_of_two_teachers_is_refused_naming_both_and_the_inputs(two_teach
     out = tmp_path / "m.parquet"
     res = invoke("merge", a, b, "-o", out)
     line = error_line(res)
-    assert "2 different teacher models" in line and "nothing was written" in line
-    assert f"vmaf_v0.6.1 in {a.name}" in line and f"{TEACHER_4K} in {b.name}" in line
+    assert line == (f"error: the inputs were scored by 2 different teachers: {TEACHER_4K} (in {b.name}) and "
+                    f"vmaf_v0.6.1 (in {a.name}); a corpus trains one teacher, so nothing was written")
     (hint,) = [ln for ln in res.stderr.splitlines() if ln.startswith("hint: ")]
-    assert "--mixed-teachers" in hint
+    assert "a corpus of its own" in hint and "--teacher" in hint
     assert not out.exists() and not (tmp_path / "m.manifest.json").exists()
     # one teacher merges without a word about teachers
     same = write_shard(tmp_path / "boxc.parquet", shard_table(box="boxc", seed=2))
@@ -72,61 +79,48 @@ def test_a_merge_of_two_teachers_is_refused_naming_both_and_the_inputs(two_teach
     assert ok.exit_code == 0, ok.output
     manifest = read_manifest(out)
     assert isinstance(manifest, MergeManifest) and manifest.teacher_models == ["vmaf_v0.6.1"]
+    assert manifest.teacher_sha256 == ""
     assert not any("teacher" in w for w in manifest.warnings) and "teacher" not in ok.stderr
 
 
-def test_mixed_teachers_merge_when_asked_and_the_verdict_names_both(two_teachers: tuple[Path, Path],
-                                                                    tmp_path: Path) -> None:
-    from kit.corpus.schema import corpus_sha256
-    from kit.corpus.summary import summarise_corpus
-    from kit.verdict.decide import teacher_claim
+def test_two_model_files_of_one_name_are_two_teachers(tmp_path: Path) -> None:
+    """A --teacher model file is its sha256: the same name with other bytes is refused like another model, and
+    the same file on two boxes merges, its sha256 in the manifest."""
+    base = shard_table(box="boxa", seed=0)
+    a = write_shard(tmp_path / "a.parquet", model_file_rows(base, "vmaf_v1.0.16_3d0h", "1" * 64))
+    b = write_shard(tmp_path / "b.parquet", model_file_rows(shard_table(box="boxb", seed=1), "vmaf_v1.0.16_3d0h",
+                                                            "2" * 64))
+    c = write_shard(tmp_path / "c.parquet", model_file_rows(shard_table(box="boxc", seed=2), "vmaf_v1.0.16_3d0h",
+                                                            "1" * 64))
+    line = error_line(invoke("merge", a, b, "-o", tmp_path / "m.parquet"))
+    assert ("vmaf_v1.0.16_3d0h (model file, sha256 111111111111) (in a.parquet) and vmaf_v1.0.16_3d0h (model file, "
+            "sha256 222222222222) (in b.parquet)") in line
+    ok = invoke("merge", a, c, "-o", tmp_path / "m.parquet")
+    assert ok.exit_code == 0, ok.output
+    manifest = read_manifest(tmp_path / "m.parquet")
+    assert isinstance(manifest, MergeManifest) and manifest.teacher_sha256 == "1" * 64
+    assert manifest.teacher_models == ["vmaf_v1.0.16_3d0h"]
+
+
+def test_the_flag_that_mixed_teachers_is_gone(two_teachers: tuple[Path, Path], tmp_path: Path) -> None:
+    a, b = two_teachers
+    res = invoke("merge", a, b, "-o", tmp_path / "m.parquet", "--mixed-teachers")
+    assert res.exit_code == 2 and "--mixed-teachers" in res.output and not (tmp_path / "m.parquet").exists()
+
+
+def test_training_refuses_a_corpus_of_two_teachers(two_teachers: tuple[Path, Path], tmp_path: Path) -> None:
+    """A corpus a kit before 0.6 merged with --mixed-teachers (or one made by hand) trains no proxy: refused,
+    naming each teacher with its rows."""
+    from kit.corpus.schema import training_corpus
 
     a, b = two_teachers
-    out = tmp_path / "m.parquet"
-    res = invoke("merge", a, b, "-o", out, "--mixed-teachers")
-    assert res.exit_code == 0, res.output
-    manifest = read_manifest(out)
-    assert isinstance(manifest, MergeManifest) and manifest.rows == 2 * N_ROWS
-    assert manifest.teacher_models == [TEACHER_4K, "vmaf_v0.6.1"]
-    (warning,) = [w for w in manifest.warnings if "teacher" in w]
-    assert warning.startswith("--mixed-teachers: rows of 2 teacher models merged into one corpus: ")
-    assert f"{TEACHER_4K} ({N_ROWS} rows)" in warning and f"vmaf_v0.6.1 ({N_ROWS} rows)" in warning
-    assert f"warning: {warning}" in res.stderr
-    # what the verdict is built from: the corpus block names every teacher, and teacher_model claims none
-    corpus = summarise_corpus(out, corpus_sha256(out))
-    assert corpus.teacher_models == [TEACHER_4K, "vmaf_v0.6.1"]
-    claim = teacher_claim(corpus.teacher_models)
-    assert claim == f"mixed: {TEACHER_4K}, vmaf_v0.6.1"
-    assert teacher_claim(["vmaf_v0.6.1"]) == "vmaf_v0.6.1"
-
-
-def test_a_verdict_on_a_mixed_corpus_names_every_teacher() -> None:
-    """The verdict document itself: `teacher_models` lists both, `teacher_model` is no single teacher."""
-    from kit.corpus.summary import CorpusSummary
-    from kit.model.baselines import ridge_loso
-    from kit.model.features import design_matrix
-    from kit.model.recipe import TrainConfig
-    from kit.model.results import Baselines
-    from kit.verdict.decide import decide
-    from kit.verdict.document import Verdict
-    from kit.verdict.gate import GateThresholds
-    from tests.conftest import synthetic_corpus
-    from tests.training import make_folds, run_loso
-
-    df = synthetic_corpus(n_src=4, rows_per_src=30)
-    result = run_loso(df, [0], TrainConfig(epochs=2))
-    feats, codec = design_matrix(df)
-    ridge = ridge_loso(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), make_folds(df))
-    for teachers, claim in (([TEACHER_4K, "vmaf_v0.6.1"], f"mixed: {TEACHER_4K}, vmaf_v0.6.1"),
-                            (["vmaf_v0.6.1"], "vmaf_v0.6.1")):
-        corpus = CorpusSummary("c.parquet", "0" * 64, len(df), 4, ["s0", "s1", "s2", "s3"], [], [], [], ["libx264"],
-                               [19, 25, 31, 37], [0.0, 100.0], False, "merged", teacher_models=teachers)
-        verdict = decide([0], result.seed_reports, result.folds, result.predictions,
-                         Baselines("0" * 64, {"ridge": ridge}), None, corpus, GateThresholds(-1, 2, -1))
-        doc = json.loads(json.dumps(verdict.to_json()))
-        assert doc["teacher_models"] == teachers and doc["corpus"]["teacher_models"] == teachers
-        assert doc["teacher_model"] == claim
-        assert Verdict.from_json(doc).teacher_models == teachers  # and it reads back
+    both = write_shard(tmp_path / "both.parquet", pa.concat_tables([pq.read_table(a),
+                                                                     pq.read_table(b)]))
+    with pytest.raises(InputError) as info:
+        training_corpus(both)
+    assert info.value.message == (f"{both}: its rows were scored by 2 different teachers: {TEACHER_4K} ({N_ROWS} "
+                                  f"rows), vmaf_v0.6.1 ({N_ROWS} rows); a proxy learns one teacher")
+    assert len(training_corpus(a)[0]) == N_ROWS
 
 
 def test_merge_and_corpus_info_list_the_builds_and_warn_when_they_mix(tmp_path: Path) -> None:

@@ -35,6 +35,20 @@ def test_the_shipped_input_contract_is_pinned() -> None:
     assert input_digest() == PINNED[key], BUMP
 
 
+def test_the_opt_in_input_set_is_a_contract_of_its_own() -> None:
+    """canonical6+v1: its own version and pin, the canonical six first (an incumbent and vmaf-tune read those),
+    then VMAF v1's four as libvmaf measures them and the corpus stores them."""
+    assert contract.input_version(contract.CANONICAL6_V1) == contract.V1_INPUT_VERSION != contract.INPUT_VERSION
+    assert input_digest(contract.CANONICAL6_V1) == PINNED[(contract.V1_INPUT_VERSION, contract.CODEC_VOCAB_VERSION)]
+    assert contract.V1_FEATURES[:6] == MODEL_FEATURES
+    assert contract.V1_FEATURES[6:] == libvmaf.EXTRA_FEATURES == schema.EXTRA_FEATURES
+    assert len(libvmaf.EXTRA_KEYS) == len(libvmaf.EXTRA_FEATURES)
+    from kit.platforms import teacher
+
+    assert teacher.CANONICAL6_V1 == contract.CANONICAL6_V1 and set(contract.INPUT_SETS) == {
+        contract.CANONICAL6, contract.CANONICAL6_V1}
+
+
 def with_encoder(monkeypatch: pytest.MonkeyPatch, spec: EncoderSpec) -> None:
     monkeypatch.setitem(encoders.SPECS, spec.name, spec)
     monkeypatch.setattr(encoders, "ENCODER_NAMES", (*ENCODER_NAMES, spec.name))
@@ -64,21 +78,22 @@ def test_an_encoder_the_kit_does_not_know_at_all_is_named_as_such() -> None:
 
 def test_a_new_measured_feature_changes_neither_the_corpus_rows_nor_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """libvmaf learns a seventh feature: the corpus stores its own six (a new column is a new schema version)."""
-    seven = (*libvmaf.FEATURES, "cambi")
+    seven = (*libvmaf.FEATURES, "xpsnr")
     monkeypatch.setattr(jobs, "FEATURES", seven)
     clip = Clip(path="/refs/a.y4m", src="a", kind="y4m", width=176, height=144, fps="25/1", pix_fmt="yuv420p",
                 n_frames=3, sha256="ab" * 32)
     prov = Provenance("box", "linux-x86_64", "cpu", "ffmpeg", "9", "9+x", "3.0")
     feats = np.arange(21, dtype=np.float64).reshape(3, 7) / 100
     table = frame_table(Job(clip, "libx264", 25), prov, feats, np.array([90.0, 91.0, 92.0]), 100, 1.0)
-    assert tuple(table.column_names) == schema.JOB_COLUMNS and "cambi" not in table.column_names
+    assert tuple(table.column_names) == schema.JOB_COLUMNS and "xpsnr" not in table.column_names
+    assert all(table[f].null_count == 3 for f in schema.EXTRA_FEATURES)  # VMAF v1's four: not measured
     assert table["motion2"].to_pylist() == list(feats[:, 5])  # taken by name, not by position
 
 
 # -- each contract names its own columns --------------------------------------------------------------------
 CONTRACTS = {"kit/media/libvmaf.py": "FEATURES", "kit/corpus/schema.py": "CORPUS_FEATURES",
              "kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/model/contract.py": "MODEL_FEATURES",
-             "kit/bundle/vmaftune.py": "FEED_FEATURES"}
+             "kit/bundle/vmaftune.py": "FEED_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES"}
 
 
 @pytest.mark.parametrize(("module", "name"), sorted(CONTRACTS.items()))
@@ -98,7 +113,8 @@ def test_the_contracts_fit_together_today() -> None:
     assert set(MODEL_FEATURES) <= set(schema.CORPUS_FEATURES) <= set(libvmaf.FEATURES)  # the model reads stored ones
     assert jsonl.JSONL_FEATURES == schema.CORPUS_FEATURES  # a bash-kit row fills every feature column
     assert vmaftune.FEED_FEATURES == MODEL_FEATURES  # the feed's columns 0-5 go straight to the member
-    assert set(schema.PLAUSIBLE) == {*schema.CORPUS_FEATURES, "vmaf"}  # every stored score has its range check
+    # every stored score has its range check
+    assert set(schema.PLAUSIBLE) == {*schema.CORPUS_FEATURES, *schema.EXTRA_FEATURES, "vmaf"}
     assert set(CODEC_VOCAB) <= set(ENCODER_NAMES)  # every slot is an encoder the kit can drive
 
 

@@ -95,7 +95,7 @@ def test_shares_trained_one_by_one_in_any_order_give_the_bits_of_one_pool(inputs
     assert bits(split) == bits(whole)
     # and the figures they give are the pool's, to the bit
     one, models = loso_with_baselines(inputs, SEEDS, CONFIG, workers=2)
-    two, models2 = evaluate_jobs(inputs, SEEDS, split)
+    two, models2 = evaluate_jobs(inputs, SEEDS, split, CONFIG)
     assert one.predictions.equals(two.predictions) and one.folds.equals(two.folds) and models == models2
 
 

@@ -1,0 +1,267 @@
+"""`corpus export`: a corpus as the lead's other tools read it, one JSON object per line.
+
+Two formats, each the keys and types its reader requires (tests/unit/test_corpus_export.py restates the readers,
+naming the lusoris/vmaf files and lines, and runs every export through them):
+
+* `upstream-jsonl`: per frame, what ai/scripts/train_fr_regressor_v2_ensemble_loso.py's loader requires (the
+  canonical six, `vmaf`, `src`, `encoder`, `cq`, `frame_index`). Its folds are by `src`, so `src` is the row's
+  content group's name (kit.corpus.names): one content never sits on both sides of its folds.
+* `vmaftune`: per encode, vmaf-tune's corpus row (CORPUS_ROW_KEYS of schema 3, tools/vmaf-tune/src/vmaftune/
+  __init__.py), which ai/scripts/merge_corpora.py and vmaf-tune's readers take: the encode's pooled score and the
+  canonical six's `_mean` and `_std` over its frames.
+
+Where the kit has no value for a key, it fills one and says which and why (`Fill`): in the export's record beside
+the file (`<stem>.export.json`) and on the terminal. The export is written as merge writes (kit.corpus.commit's
+checks: never over its input, never through a link), atomically, its rows in the corpus's canonical order, so one
+corpus gives the same bytes every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kit import __version__
+from kit.corpus.commit import Output
+from kit.corpus.dedup import KEY, SORT_ORDER
+from kit.corpus.inputs import LoadedInput
+from kit.corpus.manifests import MergeManifest, ShardManifest
+from kit.corpus.names import source_names
+from kit.corpus.provenance import check_one_teacher
+from kit.infra.clock import normalise_utc
+from kit.infra.records import Record
+from kit.infra.tree import Tree
+
+FORMATS = ("upstream-jsonl", "vmaftune")
+# the canonical six as both readers name and order them (CANONICAL_6, CANONICAL6_FEATURES): their contract
+EXPORT_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
+UPSTREAM_KEYS = ("src", "encoder", "cq", "frame_index", "vmaf", *EXPORT_FEATURES)
+UPSTREAM_VOCAB = ("libx264", "libx265", "libsvtav1", "libvvenc", "libvpx-vp9", "h264_nvenc", "hevc_nvenc",
+                  "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")  # its ENCODER_VOCAB v2 ("unknown" besides)
+VMAFTUNE_SCHEMA = 3
+ENC_INTERNAL = ("enc_internal_qp_mean", "enc_internal_qp_std", "enc_internal_bits_mean", "enc_internal_bits_std",
+                "enc_internal_mv_mean", "enc_internal_mv_std", "enc_internal_itex_mean", "enc_internal_ptex_mean",
+                "enc_internal_intra_ratio", "enc_internal_skip_ratio")
+ENCODE_KEY = tuple(k for k in KEY if k != "frame_index")  # one encode: its frames' rows
+READERS = {"upstream-jsonl": "ai/scripts/train_fr_regressor_v2_ensemble_loso.py: _load_corpus",
+           "vmaftune": "tools/vmaf-tune/src/vmaftune/__init__.py: CORPUS_ROW_KEYS (schema 3); "
+                       "ai/scripts/merge_corpora.py: _validate_row"}
+EXPORTED = Output(".jsonl", "an export is a JSON Lines file", "export", "corpus.jsonl",
+                  lambda out: out.with_name(f"{out.name.removesuffix('.jsonl')}.export.json"))
+
+
+@dataclass(frozen=True)
+class Fill(Record):
+    """A key the kit has no value for: what the export writes there, and why."""
+
+    key: str
+    value: str  # as JSON
+    why: str
+
+
+@dataclass(frozen=True)
+class ExportRecord(Record):
+    """`<stem>.export.json` beside an export: what it holds, for which reader, from which corpus, what was filled."""
+
+    kind: str  # "export"
+    format: str
+    file: str
+    sha256: str
+    rows: int
+    reader: str
+    keys: list[str]
+    source: str  # the corpus exported, as given
+    source_sha256: str  # of its bytes
+    teacher_model: str
+    teacher_sha256: str
+    fills: tuple[Fill, ...]
+    notes: list[str]
+    kit_version: str
+
+
+def ordered(table: pa.Table) -> pa.Table:
+    """The corpus's rows in its canonical order (a merged corpus is already in it; a shard in its encode order)."""
+    return table.sort_by([(c, "ascending") for c in SORT_ORDER if c in table.column_names])
+
+
+def content_names(table: pa.Table) -> np.ndarray:
+    """Each row's content group, by the name people read of the group's own source (the group's id is its lowest
+    src_sha256, one of its sources): the `src` of upstream's folds."""
+    shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
+    return np.array([shown.get(c, c[:12]) for c in table["content"].to_pylist()], dtype=object)
+
+
+def upstream_lines(table: pa.Table) -> Iterator[str]:
+    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type."""
+    cols = {"src": content_names(table), "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
+            "frame_index": table["frame_index"].to_pylist(),
+            **{c: table[c].to_numpy().astype(float).tolist() for c in ("vmaf", *EXPORT_FEATURES)}}
+    for i in range(table.num_rows):
+        yield json.dumps({k: (str(cols[k][i]) if k == "src" else cols[k][i]) for k in UPSTREAM_KEYS})
+
+
+def upstream_notes(table: pa.Table) -> list[str]:
+    """What upstream's loader does with these rows that a lead should know."""
+    unknown = sorted(set(pc.unique(table["encoder"]).to_pylist()) - set(UPSTREAM_VOCAB))
+    notes = ["src is each row's content group (its folds are one per src): a content held by several sources, or "
+             "two contents of one name, fold as the kit folds them",
+             "upstream normalises cq to [0, 1] over the whole file (crf_norm), across encoder families whose scales "
+             "differ; the kit normalises within each family"]
+    if unknown:
+        notes.append(f"{', '.join(unknown)}: not in upstream's encoder vocabulary (v2): its loader puts these rows "
+                     "in the 'unknown' slot")
+    return notes
+
+
+UPSTREAM_FILLS: tuple[Fill, ...] = ()  # every key the loader needs is a corpus column
+
+
+def manifest_time(loaded: LoadedInput) -> str:
+    """When the rows were made, as vmaf-tune writes a timestamp (`...+00:00`); "" when nothing recorded it."""
+    stamp = normalise_utc(loaded.recorded_utc)
+    return stamp.removesuffix("Z") + "+00:00" if stamp else ""
+
+
+def libvmaf_version(loaded: LoadedInput) -> str:
+    """The libvmaf every row was scored with, when the corpus's manifest says one; else ""."""
+    m = loaded.manifest
+    if isinstance(m, ShardManifest):
+        return m.libvmaf_version
+    if isinstance(m, MergeManifest) and len({b.libvmaf_version for b in m.builds}) == 1:
+        return m.builds[0].libvmaf_version
+    return ""
+
+
+def export_sha(source_sha256: str) -> str:
+    """vmaf-tune's run_id (a uuid4's 32 hex digits there): one id per export, the same for the same corpus."""
+    return hashlib.sha256(f"ensemble-kit export:{source_sha256}".encode()).hexdigest()[:32]
+
+
+VMAFTUNE_FILLS = (
+    ("encoder_version", "", "the kit does not record the encoder library's version; ffmpeg_version names the build"),
+    ("extra_params", [], "the kit passes an encoder nothing beyond its preset and its quality mapping"),
+    ("encode_path", "", "the kit does not keep its encodes (vmaf-tune writes \"\" too when it keeps none)"),
+    ("score_time_ms", 0.0, "the corpus rows do not keep the scoring time (each job's ledger does): 0.0 = not recorded"),
+    ("exit_status", 0, "every row of a kit corpus is of an encode and a scoring that succeeded"),
+    ("clip_mode", "full", "the kit scores every frame of the whole clip"),
+    ("hdr_transfer", "", "the kit scores the pictures as given and records no transfer: vmaf-tune's SDR value"),
+    ("hdr_primaries", "", "as hdr_transfer"),
+    ("hdr_forced", False, "as hdr_transfer"),
+    ("shot_count", 0, "the kit detects no shots: vmaf-tune's value for 'shot detection unavailable'"),
+    ("shot_avg_duration_sec", 0.0, "as shot_count"),
+    ("shot_duration_std_sec", 0.0, "as shot_count"),
+    *((k, 0.0, "the kit captures no encoder-internal statistics: vmaf-tune's value for an encoder that gives none "
+                "(its hardware encoders)") for k in ENC_INTERNAL),
+)
+
+
+def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table | None = None) -> tuple[Fill, ...]:
+    """Every key of a vmaf-tune row the kit has no value for, with what it writes and why."""
+    stamp, libvmaf = manifest_time(loaded), libvmaf_version(loaded)
+    fills = [Fill("run_id", json.dumps(export_sha(loaded.sha256)),
+                  "the kit has no run id: one per export, from the corpus file's sha256 (vmaf-tune: a uuid4)"),
+             Fill("timestamp", json.dumps(stamp), "when the corpus's manifest says its rows were made" if stamp else
+                  "no manifest beside the corpus says when its rows were made"),
+             Fill("src", '"<the source\'s name>"', "vmaf-tune writes the reference's path; the kit's rows keep the "
+                                                    "source's name (told apart from another of the same name)"),
+             Fill("vmaf_binary_version", json.dumps(libvmaf), "the libvmaf version the corpus's manifest names" if
+                  libvmaf else "the corpus's manifest names no single libvmaf version (or there is none)")]
+    fills += [Fill(k, json.dumps(v), why) for k, v, why in VMAFTUNE_FILLS]
+    if encodes is not None and pc.any(pc.not_equal(encodes["teacher_sha256"], "")).as_py():
+        fills.append(Fill("vmaf_model", json.dumps(str(encodes["teacher_model"][0])),
+                          "a --teacher model file, by its name (vmaf-tune writes path=<file>); its sha256 is this "
+                          "record's teacher_sha256"))
+    return tuple(fills)
+
+
+def encode_table(table: pa.Table) -> pa.Table:
+    """One row per encode (ENCODE_KEY): its first frame's columns, the frame count, and the mean and population
+    standard deviation (ddof 0) of `vmaf` and the canonical six over its frames."""
+    stats = [(c, "mean") for c in ("vmaf", *EXPORT_FEATURES)] + [(c, "stddev") for c in EXPORT_FEATURES]
+    firsts = ["src", "width", "height", "pix_fmt", "fps", "enc_bytes", "bitrate_kbps", "enc_time_ms",
+              "ffmpeg_version", "teacher_model", "teacher_sha256", "content"]
+    grouped = table.group_by(list(ENCODE_KEY), use_threads=False).aggregate(
+        [*stats, ("frame_index", "count"), *((c, "first") for c in firsts)])
+    return ordered(grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names]))
+
+
+def filled_values(loaded: LoadedInput) -> dict[str, object]:
+    """The values vmaftune_fills says it writes (src aside: the source's name, per row)."""
+    return {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),
+            "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
+
+
+def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, object]]:
+    """One vmaf-tune corpus row per encode."""
+    fills = filled_values(loaded)
+    names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
+    cols = {c: encodes[c].to_pylist() for c in encodes.column_names}
+    for i in range(encodes.num_rows):
+        fps = float(cols["fps"][i] or 0.0)
+        frames = int(cols["frame_index_count"][i])
+        row = {**fills, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
+               "src_sha256": cols["src_sha256"][i], "width": int(cols["width"][i] or 0),
+               "height": int(cols["height"][i] or 0), "pix_fmt": cols["pix_fmt"][i] or "", "framerate": fps,
+               "duration_s": frames / fps if fps > 0 else 0.0, "encoder": cols["encoder"][i],
+               "preset": cols["preset"][i] or "", "crf": int(cols["cq"][i]),
+               "encode_size_bytes": int(cols["enc_bytes"][i]), "bitrate_kbps": float(cols["bitrate_kbps"][i] or 0.0),
+               "encode_time_ms": float(cols["enc_time_ms"][i]), "vmaf_score": float(cols["vmaf_mean"][i]),
+               "vmaf_model": cols["teacher_model"][i], "ffmpeg_version": cols["ffmpeg_version"][i] or "",
+               **{f"{c}_mean": float(cols[f"{c}_mean"][i]) for c in EXPORT_FEATURES},
+               **{f"{c}_std": float(cols[f"{c}_stddev"][i]) for c in EXPORT_FEATURES}}
+        yield row
+
+
+def vmaftune_lines(encodes: pa.Table, loaded: LoadedInput) -> Iterator[str]:
+    """The rows as JSON, keys sorted as vmaf-tune's write_jsonl writes them."""
+    return (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))
+
+
+def vmaftune_notes(encodes: pa.Table) -> list[str]:
+    """What vmaf-tune's readers do with these rows that a lead should know."""
+    notes = ["vmaf_score is the mean of the encode's frame scores (libvmaf's pooled mean, as vmaf-tune reads it); "
+             "<feature>_std is the population standard deviation over its frames (libvmaf's JSON gives none, so "
+             "vmaf-tune's own rows carry NaN there)",
+             "merge_corpora.py's key (src_sha256, encoder, preset, crf) holds no vmaf_model: merged with an export of "
+             "the same encodes under another teacher, it keeps the rows of the input given first and drops the "
+             "others as duplicates"]
+    upstream_key = pc.binary_join_element_wise(encodes["src_sha256"], encodes["encoder"], encodes["preset"],
+                                               pc.cast(encodes["cq"], pa.string()), "\0")
+    shared = encodes.num_rows - len(pc.unique(upstream_key))
+    if shared:
+        notes.append(f"{shared} encode(s) share (src_sha256, encoder, preset, crf) with another (they differ in "
+                     "device or encode depth): merge_corpora.py keeps the first of each and drops the rest")
+    return notes
+
+
+def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> ExportRecord:
+    """Write `loaded` (one teacher: refused otherwise, naming each) as `fmt` to `out` and its record beside it
+    (EXPORTED.beside); `tree` holds -o's folder. Returns the record."""
+    check_one_teacher(loaded.table, loaded.path)
+    table = ordered(loaded.table)
+    if fmt == "upstream-jsonl":
+        lines, fills, notes, keys = upstream_lines(table), UPSTREAM_FILLS, upstream_notes(table), list(UPSTREAM_KEYS)
+        rows = table.num_rows
+    else:
+        encodes = encode_table(table)
+        lines, fills, notes = vmaftune_lines(encodes, loaded), vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
+        keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
+    folder = tree.folder(out.parent)
+    for target in (out, EXPORTED.beside(out)):  # a link planted at either is refused before any write
+        tree.check_target(folder, target.name)
+    with tree.atomic(out) as fh:
+        for line in lines:
+            fh.write(line.encode() + b"\n")
+    record = ExportRecord("export", fmt, out.name, tree.sha256(out), rows, READERS[fmt], keys, loaded.path,
+                          loaded.sha256, str(table["teacher_model"][0]), str(table["teacher_sha256"][0]), fills,
+                          notes, __version__)
+    tree.write_json(EXPORTED.beside(out), record.to_json())
+    return record
+

@@ -1,0 +1,54 @@
+"""How a clip's per-frame scores become one number, as the consumers of VMAF pool them.
+
+A clip is one encode (kit.model.clips.CLIP_KEY). Its frames' scores are pooled by
+
+    mean            the arithmetic mean (libvmaf's default, vmaf-tune's target);
+    harmonic_mean   libvmaf's harmonic mean: n / sum(1 / (score + 1)) - 1 (libvmaf/src/libvmaf.c adds the 1 so a
+                    score of 0 stays finite);
+    p1              the 1st percentile as Av1an's target quality takes it (its default `--probing-stat`): the
+                    scores sorted ascending, the one at index floor(n x 1 / 100) (the minimum below 100 frames);
+    min             the lowest frame (libvmaf's min; a worst-sample target).
+
+A prediction is pooled the same way as the teacher, from the frame predictions clipped to the teacher's range
+[0, 100] (the vmaf-tune export clips them so; a raw prediction of -3 would otherwise take the harmonic mean
+anywhere). Pure numpy: LOSO's clips.parquet (each member) and the verdict (the ensemble) call the same functions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kit.corpus.schema import VMAF_RANGE
+
+POOLS = ("mean", "harmonic_mean", "p1", "min")
+PERCENTILE = 1  # p1: Av1an's default probing statistic, percentile=1
+POOL_WORDS = {"mean": "mean", "harmonic_mean": "harmonic mean", "p1": "1st percentile", "min": "min"}
+
+
+def clipped(pred: np.ndarray) -> np.ndarray:
+    """Predictions as a consumer reads them: within the teacher's [0, 100] (NaN stays NaN)."""
+    return np.clip(np.asarray(pred, dtype=np.float64), *VMAF_RANGE)
+
+
+def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
+    """Each pooling of `values` within each group (`groups`: a code 0..n_groups-1 per value, every group
+    non-empty): {stat: one pooled value per group}. A group holding a NaN (a member that diverged) pools to NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    order = np.lexsort((values, groups))  # by group, then ascending value within it
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    low = values[order][starts + np.floor(counts * PERCENTILE / 100).astype(np.int64)]
+    pooled = {
+        "mean": np.bincount(groups, weights=values, minlength=n_groups) / counts,
+        "harmonic_mean": counts / np.bincount(groups, weights=1.0 / (values + 1.0), minlength=n_groups) - 1.0,
+        "p1": low,
+        "min": values[order][starts],
+    }
+    broken = np.bincount(groups, weights=np.isnan(values), minlength=n_groups) > 0
+    return {stat: np.where(broken, np.nan, v) for stat, v in pooled.items()}
+
+
+def pool(values: np.ndarray, stat: str) -> float:
+    """One clip's frames pooled by `stat` (pool_groups with one group)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(pool_groups(values, np.zeros(len(values), dtype=np.int64), 1)[stat][0])

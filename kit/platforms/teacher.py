@@ -1,0 +1,59 @@
+"""The teacher check: libvmaf really scores with --teacher's model, on this ffmpeg, before any corpus encode.
+
+The default teacher is checked by kit.platforms.probe.check_libvmaf. Another one (a built-in this libvmaf may lack,
+a model file whose features or options it may not know), or VMAF v1's four features (--inputs canonical6+v1),
+score a test pair of TEACHER_CHECK_SIZE, the demo's size: CAMBI and SpEED refuse pictures much smaller. Each
+frame must come back with the teacher's score and the canonical six, which the proxy's inputs stay
+(kit.media.libvmaf.CANONICAL_EXTRACTORS), and the four when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from kit.errors import InputError
+from kit.infra.proc import LogFn, run_process
+from kit.media.argv import build_encode_argv, build_score_argv
+from kit.media.ffmpeg import telling_line
+from kit.media.libvmaf import EXTRA_FEATURES, Teacher, parse_vmaf_log
+from kit.media.teachers import FLAG, HINT
+from kit.platforms.encoders import get_spec
+from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip
+
+TEACHER_CHECK_SIZE = PROBE_SIZE
+INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
+TEACHER_CHECK_FRAMES = 3
+
+
+def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False) -> str:
+    """Score a libx264 encode of a test clip with `teacher` (and VMAF v1's features, `extra`); returns what the
+    check showed (a line of the prereqs table). A teacher libvmaf cannot score with is exit 2 naming it (the model
+    file), with libvmaf's own words."""
+    ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", TEACHER_CHECK_SIZE, TEACHER_CHECK_FRAMES, log=log)
+    spec = get_spec("libx264")
+    distorted = work / f"teacher-probe.{spec.container}"
+    enc = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
+        raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
+                         hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
+    log_path = work / "teacher vmaf.json"
+    w, h = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
+    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
+                                       teacher=teacher, extra=extra), timeout_s=PROBE_TIMEOUT_S, log=log)
+    what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
+    if res.returncode != 0 or not log_path.is_file():
+        raise InputError(f"{what}: this ffmpeg's libvmaf cannot score with it: {telling_line(res.stderr)}",
+                         hint=HINT + "; the model must use features and options this libvmaf has")
+    try:
+        vlog = parse_vmaf_log(log_path, extra)
+    except ValueError as exc:
+        raise InputError(f"{what}: libvmaf scored with it, but its log lacks what the kit reads: {exc}",
+                         hint=HINT) from None
+    mean = float(vlog.vmaf.mean())
+    if vlog.n_frames != TEACHER_CHECK_FRAMES or not math.isfinite(mean):
+        raise InputError(f"{what}: libvmaf gave {vlog.n_frames} scores of {TEACHER_CHECK_FRAMES} test frames "
+                         f"(mean {mean})", hint=HINT)
+    return (f"{teacher.label} scored a {TEACHER_CHECK_SIZE} test pair (mean {mean:.2f})"
+            + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))

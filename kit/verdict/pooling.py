@@ -1,0 +1,95 @@
+"""Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
+
+A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (an encode:
+kit.model.clips.CLIP_KEY) the ensemble's frame predictions (the mean over seeds of the members that never saw the
+clip's content, clipped to [0, 100]) and the teacher's frame scores are each pooled by the consumers' statistics
+(kit.model.pooling: mean, harmonic mean, 1st percentile, min); the error is their difference. The frame of those
+clips is 04_verdict/clip_pooling.parquet (its columns `vmaf_<stat>` and `pred_<stat>`), from which every figure of
+the verdict's `clip_pooling` block and of the --max-clip-error gates is recomputed: RMSE, mean and largest absolute
+error and the bias of `pred_<stat> - vmaf_<stat>` over its rows, all or one encoder's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from kit.model.clips import CLIP_KEY
+from kit.model.pooling import POOL_WORDS, POOLS, clipped, pool_groups
+from kit.verdict.document import ClipPooling, LimitGate, PoolError
+from kit.verdict.kinds import POOLED_CLIP
+
+CLIP_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq")
+HOW = ("each held-out clip (a source at one encoder and cq): the ensemble's frame predictions (the mean over seeds "
+       "of the members that never saw its content), clipped to [0, 100], pooled by mean, harmonic mean (libvmaf's: "
+       "n / sum(1 / (x + 1)) - 1), 1st percentile (Av1an's: the sorted scores' element floor(n / 100)) and min, each "
+       "minus the clip's teacher scores pooled the same way; the errors over clips. Recompute from "
+       "04_verdict/clip_pooling.parquet (pred_<stat> - vmaf_<stat>)")
+
+
+def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
+    the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows (intervals.parquet:
+    `pred`, `vmaf` and the clip's columns). Sorted by source name, encoder and cq."""
+    codes = rows.groupby(list(CLIP_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
+    n = int(codes.max()) + 1 if len(codes) else 0
+    first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
+    out = rows.iloc[first][list(CLIP_COLUMNS)].reset_index(drop=True)
+    out["n_frames"] = np.bincount(codes, minlength=n).astype(np.int32)
+    teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
+    pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
+    for stat in POOLS:
+        out[f"vmaf_{stat}"] = teacher[stat]
+    for stat in POOLS:
+        out[f"pred_{stat}"] = pred[stat]
+    return out.sort_values(["src", "src_sha256", "encoder", "cq"], kind="stable").reset_index(drop=True)
+
+
+def clip_name(row: pd.Series) -> str:
+    return f"{row['src']} {row['encoder']} cq {row['cq']}"
+
+
+def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> PoolError:
+    """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none)."""
+    miss = (frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64)
+    if not len(miss):
+        nan = math.nan
+        return PoolError(stat, 0, nan, nan, nan, nan, "", encoder)
+    worst = int(np.nanargmax(np.abs(miss))) if np.isfinite(miss).any() else 0
+    return PoolError(stat=stat, n_clips=len(miss), rmse=float(np.sqrt(np.mean(miss ** 2))),
+                     mean_abs_error=float(np.mean(np.abs(miss))), max_abs_error=float(np.max(np.abs(miss))),
+                     bias=float(np.mean(miss)), worst_clip=clip_name(frame.iloc[worst]), encoder=encoder)
+
+
+def clip_pooling(frame: pd.DataFrame) -> ClipPooling:
+    """The verdict's block: each pooling over all held-out clips, then over each encoder's."""
+    by_encoder = tuple(pool_error(part, stat, str(encoder)) for encoder, part in frame.groupby("encoder", sort=True)
+                       for stat in POOLS)
+    return ClipPooling(HOW, tuple(pool_error(frame, stat) for stat in POOLS), by_encoder)
+
+
+def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str, float]) -> tuple[LimitGate, ...]:
+    """--max-clip-error STAT:X: every held-out clip's |pooled prediction - pooled teacher| at most X, one gate per
+    pooling asked; `failing` names every clip beyond it. A NaN error (a member that diverged) fails, and so does a
+    validation with no clip."""
+    gates = []
+    names = [clip_name(r) for _, r in frame.iterrows()]
+    for stat, limit in limits.items():
+        e = pooling.of(stat)
+        miss = np.abs((frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64))
+        failing = [name for name, m in zip(names, miss, strict=True) if not m <= limit] or ([] if len(miss) else
+                                                                                              ["no held-out clip"])
+        gates.append(LimitGate(
+            enabled=True, measure=f"clip_error:{stat}", threshold=limit, worst=e.worst_clip or None,
+            worst_value=e.max_abs_error, failing=failing, passed=not failing,
+            statement=(f"the {POOL_WORDS[stat]}-pooled prediction of held-out clip {e.worst_clip} is "
+                       f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})")))
+    return tuple(gates)
+
+
+def pooling_lines(pooling: ClipPooling) -> list[str]:
+    """One line per pooling (the summary's rows): its RMSE and largest error over the held-out clips."""
+    return [f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} ({e.worst_clip}), bias "
+            f"{e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})" for e in pooling.pooled]

@@ -1,0 +1,68 @@
+"""`--teacher` with the real ffmpeg (issue 39): a model libvmaf cannot score with stops the run before any encode,
+naming the file; a model file's rows, shard manifest and job fingerprints carry its name and sha256, so another
+file is another corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from kit.media.teachers import teacher_of
+from kit.rundir import RunDir
+from tests.conftest import assert_clean_failure, run_kit
+from tests.kitfiles import TINY_MODEL, write_tiny_model
+
+CORPUS = ["--encoders", "libx264", "--cqs", "25,40"]
+
+
+def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
+    """JSON of libvmaf's shape whose feature this libvmaf does not have: exit 2 at the prereqs step, naming the
+    file and libvmaf's own words; no corpus job ran and no encoder was probed."""
+    bad = tmp_path / "no such feature.json"
+    doc = json.loads(json.dumps(TINY_MODEL))
+    doc["model_dict"]["feature_names"] = ["VMAF_feature_no_such_thing_score", "VMAF_integer_feature_adm2_score"]
+    doc["model_dict"]["feature_dict"] = {"VMAF_feature": ["no_such_thing"], "VMAF_integer_feature": ["adm2"]}
+    bad.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", bad, *CORPUS)
+    assert_clean_failure(res, f"--teacher {bad}", "libvmaf cannot score with it")
+    run = RunDir(out)
+    assert not run.step("corpus").exists() and not run.prereqs_json.exists()
+    log = "\n".join(p.read_text() for p in run.step("prereqs").rglob("*.log"))
+    assert "teacher-probe" in log and log.count("-c:v") == 1  # the teacher check's own encode, first: nothing else
+
+
+def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_them(tiny_refs: Path,
+                                                                                  tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "models" / "tiny model.json")
+    out = tmp_path / "out"
+    first = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "tiny model (model file, sha256" in first.stdout  # the check's row in the prereqs table
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run, sha = RunDir(out), teacher_of(str(model)).sha256
+    table = pq.read_table(run.shard, columns=["teacher_model", "teacher_sha256", "vmaf", "adm2"])
+    assert set(table["teacher_model"].to_pylist()) == {"tiny model"}
+    assert set(table["teacher_sha256"].to_pylist()) == {sha}
+    vmaf = table["vmaf"].to_numpy()
+    assert 0 <= vmaf.min() < vmaf.max() <= 100  # the model's own scores, not vmaf_v0.6.1's
+    manifest = json.loads(run.shard_manifest.read_text())
+    assert manifest["teacher_model"] == "tiny model" and manifest["teacher_sha256"] == sha
+
+    # another file under the same name is another teacher: the corpus step refuses until prereqs checked it
+    doc = json.loads(model.read_text())
+    doc["model_dict"]["model"] = doc["model_dict"]["model"].replace("gamma 4", "gamma 2")
+    model.write_text(json.dumps(doc))
+    stale = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    assert_clean_failure(stale, "checked the teacher tiny model (model file, sha256 " + sha[:12])
+    redo = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS)
+    assert redo.returncode == 0, redo.stderr[-3000:]
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "reused 0," in res.stdout  # every job's fingerprint names the teacher's sha256
+    new = pq.read_table(run.shard, columns=["teacher_sha256", "vmaf"])
+    assert set(new["teacher_sha256"].to_pylist()) == {teacher_of(str(model)).sha256} != {sha}
+    assert (new["vmaf"].to_numpy() != vmaf).any()
