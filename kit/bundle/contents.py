@@ -21,32 +21,39 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
     in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
     output against its step's record."""
-    files: dict[str, Path] = {}
-    for path in (run.run_json, run.prereqs_json):
-        if tree.is_file(path):
-            files[run.rel(path)] = path
-    if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
-        # this box's own shard, exactly the one LOSO ran on (checked against the verdict's sha256)
-        if corpus_sha256(run.shard) != verdict.corpus.sha256:
-            raise InputError(f"{run.shard} changed since the verdict was reached",
-                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
-        files[run.rel(run.shard)] = run.shard
-        if tree.is_file(run.shard_manifest):
-            files[run.rel(run.shard_manifest)] = run.shard_manifest
-    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
-    for path in (run.folds, run.predictions, run.baselines, *(run.loso_seed(s) for s in verdict.seeds), *optional):
-        files[run.rel(path)] = checked(path, "loso")
+    files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
+    files |= _own_shard(tree, run, verdict)
+    files |= _checked_outputs(tree, run, verdict, checked)
     files[run.rel(verdict_path)] = verdict_path
-    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
-        for path in (run.intervals, run.calibration):
-            if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
-                files[run.rel(path)] = checked(path, "verdict")
-    if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
-        files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report
     for log in run.logs(tree):
         if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
             files[run.rel(log)] = log
+    return files
+
+
+def _own_shard(tree: Tree, run: RunDir, verdict: Verdict) -> dict[str, Path]:
+    """This box's own shard and its manifest, when LOSO ran on exactly that shard (checked against the verdict's
+    sha256); nothing for a run on a given corpus."""
+    if not tree.is_file(run.shard) or run.shard.resolve() != Path(verdict.corpus.path).resolve():
+        return {}
+    if corpus_sha256(run.shard) != verdict.corpus.sha256:
+        raise InputError(f"{run.shard} changed since the verdict was reached",
+                         hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
+    return {run.rel(p): p for p in (run.shard, run.shard_manifest) if p == run.shard or tree.is_file(p)}
+
+
+def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
+    """LOSO's and the verdict's files, each checked against its step's record."""
+    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
+    files = {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
+                                                               *(run.loso_seed(s) for s in verdict.seeds), *optional)}
+    if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)
+        for path in (run.intervals, run.calibration):
+            if path == run.intervals or tree.is_file(path):  # no sidecar from a LOSO without clips.parquet
+                files[run.rel(path)] = checked(path, "verdict")
+    if verdict.clip_pooling is not None:  # each held-out clip's poolings, which the block is recomputed from (0.6)
+        files[run.rel(run.clip_pooling)] = checked(run.clip_pooling, "verdict")
     return files
