@@ -47,11 +47,15 @@ JOB_SCHEMA = pa.schema([
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
     ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
+    # schema 4: the encode's own size (width/height are the reference's) and the scalers of a ladder rung: the
+    # downscale that made its copy and the upscale it was scored through ("" for both at the reference's size)
+    ("enc_width", pa.int32()), ("enc_height", pa.int32()), ("scaler_down", pa.string()), ("scaler_up", pa.string()),
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 2  # a job's ledger names it: schema 3 changed the corpus, not a job's rows
+RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")  # schema 4: which rung of the ladder
+JOB_ROWS_VERSION = 3  # a job's ledger names it: schema 3 changed the corpus, not a job's rows; 4 both (the rung)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256
@@ -59,7 +63,8 @@ SCHEMA = JOB_SCHEMA.insert(2, pa.field("content", pa.string()))
 COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
-ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
+ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "enc_height", "enc_width", "scaler_down",
+             "scaler_up", "cq", "frame_index")
 TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
 # every row training reads carries its 0-based position in the corpus file it was read from (a box's
 # 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,

@@ -29,12 +29,13 @@ def escape_filter_value(value: str) -> str:
     return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
 
 
-def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int) -> str:
+def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
+                        upscaler: str = "bicubic") -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference).
 
     Both are renumbered frame by frame (`setpts=N`) so frames pair by index, not by
-    container timestamps; the distorted stream is scaled and converted to the
-    reference's size and pixel format.
+    container timestamps; the distorted stream is scaled (with `upscaler`: a ladder rung's encode is
+    smaller, a native one is left as it is) and converted to the reference's size and pixel format.
     """
     renumber = RENUMBER
     options = ":".join([
@@ -44,7 +45,7 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         f"n_threads={int(n_threads)}",
     ])
     return (
-        f"[0:v]{renumber},scale={width}:{height}:flags=bicubic,format={pix_fmt}[dis];"
+        f"[0:v]{renumber},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
         f"[1:v]{renumber},format={pix_fmt}[ref];"
         f"[dis][ref]libvmaf={options}"
     )

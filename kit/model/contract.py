@@ -2,7 +2,13 @@
 corpus measures (kit.corpus.schema) and from the encoders the kit can drive (kit.platforms.encoders).
 
     features[6]  MODEL_FEATURES: raw libvmaf values, in this order (each model z-scores them itself)
-    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder's own range
+    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder's own range:
+                 (cq - best) / (worst - best) over EncoderSpec.cq_range = (best, worst), so 0 is the best
+                 quality in every family (x264/x265 CRF and the hardware QP/CQ scales (cq - 0) / 51, QSV's
+                 (cq - 1) / 50, SVT-AV1's (cq - 1) / 62, AV1 QP (cq - 0) / 255, VideoToolbox's q:v (100 - cq) / 99)
+
+The corpus carries no scale input: a ladder rung's rows are scored upscaled to the reference's size, and the
+held-out figures with and without one (bench/bench_scale_input.py) showed no gain (docs/quality-and-ladder.md).
 
 A new encoder row or a new measured libvmaf column changes nothing here. Changing MODEL_FEATURES,
 CODEC_VOCAB or the cq range of a vocabulary encoder changes every model's inputs: every incumbent
@@ -21,7 +27,8 @@ from kit.platforms.encoders import get_spec
 
 INPUT_VERSION = 2  # fr_regressor_v2
 MODEL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-CODEC_VOCAB_VERSION = 1
+# 2: VideoToolbox's cq is the -q:v it receives (1..100, higher is better), no longer a CRF-shaped knob mapped to it
+CODEC_VOCAB_VERSION = 2
 CODEC_VOCAB: tuple[str, ...] = (
     "libx264", "libx265", "libsvtav1", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
     "h264_vaapi", "hevc_vaapi", "av1_vaapi", "h264_videotoolbox", "hevc_videotoolbox",
@@ -29,6 +36,7 @@ CODEC_VOCAB: tuple[str, ...] = (
 # (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
 PINNED: dict[tuple[int, int], str] = {
     (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
+    (2, 2): "307bc4fe4c06acf65e3c3fdba16957c56f7db00a2350ee3ba64893a382cc9689",
 }
 
 

@@ -66,7 +66,7 @@ class PrereqsStep:
         info = self._ffmpeg(ctx)
         st = Path(info.path).stat()
         return Plan(
-            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
+            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.text,
                       "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders
@@ -81,7 +81,7 @@ class PrereqsStep:
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
-        prober = survey.prober(ctx.tree, work / "encoders", cq=s.cqs[0], log=ctx.log)
+        prober = survey.prober(ctx.tree, work / "encoders", grid=s.cqs, log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []

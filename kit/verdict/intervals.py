@@ -29,7 +29,7 @@ from kit.model.conformal import (
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
-META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "frame_index")
+META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_height", "frame_index")
 
 
 def level_key(level: float) -> str:
