@@ -31,7 +31,8 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
     extra = {"preset": "medium", "quality_args": "-crf", "enc_bytes": np.full(n, 1000), "enc_time_ms": np.full(n, 5.0),
              "bitrate_kbps": np.full(n, 800.0), "width": np.full(n, 176), "height": np.full(n, 144),
              "fps": np.full(n, 25.0), "pix_fmt": "yuv420p", "enc_pix_fmt": "yuv420p", "box_id": box,
-             "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1"}
+             "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1",
+             "enc_width": np.full(n, 176), "enc_height": np.full(n, 144), "scaler_down": "", "scaler_up": ""}
     for k, v in extra.items():
         df[k] = v
     return with_content(pa.Table.from_pandas(df[JOB_SCHEMA.names], schema=JOB_SCHEMA, preserve_index=False))

@@ -166,11 +166,17 @@ class Scales(KitType[tuple[str, ...]]):
     numeric = True
 
     def parse(self, text: str, flag: str) -> tuple[str, ...]:
-        from kit.media.ladder import parse_rung
+        from kit.media.ladder import NATIVE, parse_rung
 
         hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
         rungs = []
-        for part in (p for p in text.split(",") if p.strip()):
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            if part.lower() != NATIVE:
+                try:
+                    read_float(part)  # ASCII digits, finite, bounded: then the rung's own rules
+                except NotANumber as exc:
+                    raise InputError(f"{label(flag, part)} is neither native, a height in lines (540) nor a fraction "
+                                     f"of the height (0.5){because(exc)}", hint=hint) from None
             try:
                 rungs.append(parse_rung(part).text)
             except ValueError as exc:

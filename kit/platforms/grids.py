@@ -30,8 +30,17 @@ ENTRY_SEP, NAME_SEP = ";", ":"
 class CqGrid(Record):
     """`--cqs` as parsed: the list for every encoder (empty: each its default) and the entries of names."""
 
+    LENIENT = True  # either part may be left out
+
     every: tuple[int, ...] = ()
     named: dict[str, tuple[int, ...]] = field(default_factory=dict)  # encoder or family name -> its values
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "") -> CqGrid:
+        """The record, or a run.json of a kit before grids per encoder: its one list was every encoder's."""
+        if isinstance(data, list):
+            data = {"every": data}
+        return super().from_json(data, where)
 
     def for_encoder(self, name: str) -> tuple[int, ...]:
         """The values `name` is encoded at: its own entry, its family's, the list for every encoder, its default."""

@@ -72,6 +72,8 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
     by_row = predictions.groupby(CORPUS_ROW, sort=True)
     out = pd.DataFrame({"vmaf": by_row["vmaf"].first(), "pred": by_row["pred"].mean(),
                         "std": by_row["pred"].std(ddof=1)})
+    if "enc_height" not in meta:  # rows of no ladder: each encoded at its source's own size (rung `native`)
+        meta = meta.assign(enc_height=meta["height"])
     out = meta.loc[out.index, list(META)].join(out)
     out.index.name = CORPUS_ROW
     return out.reset_index()
