@@ -35,7 +35,7 @@ from pathlib import Path
 
 from common import ROOT, job_scripts, load_average
 
-from kit.infra.host import core_count
+from kit.infra.host import cache_tree, core_count
 from kit.media.discovery import reference_clips
 from kit.media.ffmpeg import imageio_binary
 
@@ -92,7 +92,7 @@ def floor_scripts(ffmpeg: str, refs: Path, cache: Path, work: Path, threads: int
     """One shell script per job: the per-job plan's own encode and score argv, each decoding the master."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    clips, _, _ = reference_clips(refs, ffmpeg, cache)
+    clips, _, _ = reference_clips(refs, ffmpeg, cache_tree())  # KIT_CACHE_DIR: `cache`, as the kit runs see it
     return job_scripts(ffmpeg, clips, CQS, work, 1, threads, scales)
 
 
