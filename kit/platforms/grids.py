@@ -51,6 +51,11 @@ class CqGrid(Record):
         return {name: list(self.for_encoder(name)) for name in encoders}
 
     @property
+    def probe_text(self) -> str:
+        """What the prereqs probe depends on: each entry's first value (an encoder is tested at its grid's first)."""
+        return CqGrid(self.every[:1], {k: v[:1] for k, v in self.named.items()}).text
+
+    @property
     def text(self) -> str:
         """The flag's text that parses back to this grid."""
         parts = [",".join(map(str, self.every))] if self.every else []

@@ -66,7 +66,7 @@ class PrereqsStep:
         info = self._ffmpeg(ctx)
         st = Path(info.path).stat()
         return Plan(
-            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.text,
+            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.probe_text,
                       "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
                     # a new driver, GPU or render node re-decides the encoders

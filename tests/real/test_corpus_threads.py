@@ -62,7 +62,7 @@ def _rows(ffmpeg: str, refs: Path, out: Path, threads: int | Callable[[], int]) 
                        vmaf_threads=threads,
                        encoder_threads=1, sessions={"libx264": threading.Semaphore(1)}, log=lambda line: None)
     rows = []
-    for job in plan_jobs(clips, ["libx264"], [30]):
+    for job in plan_jobs(clips, {"libx264": [30]}):
         runner.run(job)
         rows += pq.read_table(job_paths(out, job)[0]).drop(["enc_time_ms"]).to_pylist()
     return rows

@@ -134,7 +134,7 @@ def _rows(ffmpeg: str, refs: Path, out: Path, shared: bool, log: list[str]) -> l
     clips = [c for c in discover(refs, ffmpeg, Sha256Cache(None)) if c.src in ("alpha", "beta")]
     prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
     out.mkdir()
-    jobs = plan_jobs(clips, ["libx264"], [25, 37])
+    jobs = plan_jobs(clips, {"libx264": [25, 37]})
     tree = Tree.open(out)
     runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=log.append,
