@@ -40,6 +40,14 @@ PINNED: dict[tuple[int, int], str] = {
 }
 
 
+# what the model cards say of the ladder: the decision and the measurement behind it
+SCALE_INPUT_NOTE = ("no scale input: a ladder rung's rows are scored upscaled to the reference's size, so the rung is "
+                    "already in the six features; held out on the demo's ladder corpus (LOSO, 3 seeds), a scale input "
+                    "made the half-height rows' RMSE 4.83 against 3.71 without it, and every other figure worse "
+                    "(docs/quality-and-ladder.md)")
+CQ_NORM_NOTE = "cq_norm = (cq - cq_ranges[0]) / (cq_ranges[1] - cq_ranges[0]): 0 at each family's best quality"
+
+
 def cq_ranges() -> dict[str, tuple[int, int]]:
     """Each vocabulary encoder's quality range, over which its cq is normalised (from the encoder table)."""
     return {name: get_spec(name).cq_range for name in CODEC_VOCAB}

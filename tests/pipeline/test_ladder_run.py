@@ -72,3 +72,15 @@ def test_corpus_info_shows_each_encoders_grid_and_the_rungs(
     assert "cq grid   libx264: 25, 37" in res.stdout and "rungs     native, 0.50x" in res.stdout
     info = json.loads(run_kit("corpus", "info", out, "--json").stdout)
     assert info["rungs"] == ["native", "0.50x"] and info["grids"] == {"libx264": [25, 37]}
+
+
+def test_the_model_cards_say_the_model_takes_no_scale_input(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """The decision on a scale input and its measurement, in each model's card and each vmaf-tune sidecar."""
+    from kit.model.contract import SCALE_INPUT_NOTE
+
+    out, _ = json_run
+    cards = [json.loads(p.read_text()) for p in sorted(RunDir(out).exports.rglob("*.json"))]
+    said = [c["resolution"] for c in cards if isinstance(c, dict) and "resolution" in c]
+    assert len(said) >= 4  # the kit's own cards and the vmaf-tune sidecars of its 2 seeds
+    assert all(r == {"rungs": ["native", "0.50x"], "scale_input": False, "note": SCALE_INPUT_NOTE} for r in said)
