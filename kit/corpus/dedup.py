@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER, RUNG_COLUMNS
+from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER
 
 KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", *RUNG_COLUMNS, "cq", "frame_index", "device")
 SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in

@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
-from kit.corpus.rungs import vt_cq_received, with_rungs
-from kit.corpus.schema import COLUMNS, RUNG_COLUMNS, SCHEMA, validate_table, with_content
+from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
+from kit.corpus.schema import COLUMNS, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
 from kit.infra.clock import normalise_utc

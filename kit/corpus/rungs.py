@@ -15,9 +15,9 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.schema import RUNG_COLUMNS
 from kit.platforms.encoders import SPECS
 
+RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")  # schema 4: which rung of the ladder
 VT_ENCODERS = tuple(name for name, spec in SPECS.items() if spec.family == "videotoolbox")
 _QV = re.compile(r"-q:v\s+([0-9]{1,3})\b")
 

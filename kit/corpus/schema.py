@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit.corpus.names import with_names
+from kit.corpus.rungs import vt_cq_received
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
@@ -54,7 +55,6 @@ JOB_SCHEMA = pa.schema([
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")  # schema 4: which rung of the ladder
 JOB_ROWS_VERSION = 3  # a job's ledger names it: schema 3 changed the corpus, not a job's rows; 4 both (the rung)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
@@ -182,7 +182,11 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = ()) -> tuple[pd
         raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *(c for c in extra_columns if c in names)]))
-    table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *ROW_ORDER, *KEY, *SCORED]) if c in stored])
+    older = "enc_width" not in stored  # schema 1-3: a VideoToolbox row's cq as it received it (kit.corpus.rungs)
+    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
+    table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
+    if older:
+        table = vt_cq_received(table)[0]
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from kit.corpus.schema import CORPUS_ROW, RUNG_COLUMNS, VMAF_CEILING
+from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.model.batches import Complement
 from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
 from kit.model.features import design_matrix

@@ -14,7 +14,8 @@ import pytest
 from kit.corpus.depth import check_prereqs_depth, plan_depths
 from kit.corpus.jobs import Job, Provenance
 from kit.corpus.merge import merge_files
-from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, RUNG_COLUMNS, corpus_sha256, with_content
+from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, training_corpus, with_content
 from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra.invocation import kit_command
 from kit.media.ffmpeg import parse_pix_fmts
@@ -240,6 +241,9 @@ def test_a_schema_3_shard_merges_with_a_ladder_as_its_native_rung(tmp_path: Path
         "schema 3 or older (no enc_width, enc_height, scaler_down, scaler_up): every row read as encoded at its "
         "reference's own size, with no scaler; cq of 1 VideoToolbox row(s) set to the -q:v they were encoded with")
     assert manifest.key[4:8] == list(RUNG_COLUMNS)
+    # trained on as it is (run --corpus): the same reading of the VideoToolbox row
+    trained = training_corpus(tmp_path / "old.parquet")[0]
+    assert trained.loc[trained["encoder"] == "h264_videotoolbox", "cq"].tolist() == [50]
 
 
 def test_a_file_missing_more_than_the_new_column_is_still_refused(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from kit.corpus.inputs import load_jsonl
 from kit.corpus.jsonl import jsonl_src_sha256, read_jsonl, read_jsonl_fast
-from kit.corpus.schema import RUNG_COLUMNS, with_content
+from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.schema import with_content
 from kit.errors import InputError
 
 BASE = {"src": "Tennis", "encoder": "libx264", "cq": 25, "enc_bytes": 100, "enc_time_ms": 1.5, "frame_index": 0,
