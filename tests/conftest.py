@@ -115,13 +115,23 @@ def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None 
 @pytest.fixture(scope="session")
 def json_run(tiny_refs: Path,
              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """One real `run --json` on the tiny clips (PROMOTE), shared by the events, report and status tests; with the
-    default ladder (native and half height: 16 jobs), so every file a run writes holds a rung below the source's.
+    """One real `run --json` on the tiny clips (PROMOTE), shared by the events, report and status tests.
 
     Read-only for its users: a test that changes the out-dir works on a copy.
     """
     out = tmp_path_factory.mktemp("json-run") / "out"
-    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST,
+    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return out, res
+
+
+@pytest.fixture(scope="session")
+def ladder_run(tiny_refs: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every
+    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users."""
+    out = tmp_path_factory.mktemp("ladder-run") / "out"
+    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "ladderbox", *FAST,
                   "--scales", "native,0.5", *LENIENT)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return out, res

@@ -77,11 +77,7 @@ def test_a_real_json_run_parses_line_by_line(json_run: tuple[Path, subprocess.Co
     assert parsed[-1]["exit_code"] == 0 and parsed[-1]["verdict"] == "PROMOTE"
     assert Path(str(parsed[-1]["tarball"])).is_file() and Path(str(parsed[-1]["report"])).is_file()
     done = [p for p in parsed if p["event"] == "job_done"]
-    assert len(done) == 16 and all(p["enc_fps"] > 0 and p["rows"] == 8 for p in done)  # 4 clips x 2 cqs x 2 rungs
-    assert sum(str(p["job_id"]).endswith("__88x72") for p in done) == 8
-    started = [p for p in parsed if p["event"] == "job_started"]
-    assert sorted({str(p["rung"]) for p in started}) == ["", "88x72"]
-    assert all(str(p["job_id"]).endswith(f"__{p['rung']}") == bool(p["rung"]) for p in started)
+    assert len(done) == 8 and all(p["enc_fps"] > 0 and p["rows"] == 8 for p in done)
     assert {p["phase"] for p in parsed if p["event"] == "job_progress"} == {"encode", "score"}
     # humans read stderr: the step lines and the summary table, no JSON
     assert "[02 corpus] runs:" in res.stderr and "ensemble-kit summary" in res.stderr

@@ -1,4 +1,4 @@
-"""A run with the default ladder (the shared json_run: native and half height) says per encoder how far its rows
+"""A run with the default ladder (the shared ladder_run: native and half height) says per encoder how far its rows
 reach on the teacher's scale and how the ensemble does per rung; each figure recomputed here from the file the kit
 wrote it from (the shard for the teacher ranges, intervals.parquet for the per-rung errors), and `corpus info`
 shows each encoder's grid and the rungs."""
@@ -30,8 +30,8 @@ def verdict_of(out: Path) -> Verdict:
 
 
 def test_the_teacher_range_per_encoder_is_recomputed_from_the_shard(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    out, _ = json_run
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = ladder_run
     verdict = verdict_of(out)
     shard = pd.read_parquet(RunDir(out).shard)
     assert set(shard["enc_height"]) == {144, 72} and set(shard["scaler_down"]) == {"", "lanczos"}
@@ -51,8 +51,8 @@ def test_the_teacher_range_per_encoder_is_recomputed_from_the_shard(
 
 
 def test_the_per_rung_breakdown_is_recomputed_from_the_held_out_rows(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    out, _ = json_run
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = ladder_run
     verdict = verdict_of(out)
     rows = pd.read_parquet(RunDir(out).intervals)
     rungs = [g for g in verdict.breakdown or () if g.by == "rung"]
@@ -65,8 +65,8 @@ def test_the_per_rung_breakdown_is_recomputed_from_the_held_out_rows(
 
 
 def test_corpus_info_shows_each_encoders_grid_and_the_rungs(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
-    out, _ = json_run
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = ladder_run
     res = run_kit("corpus", "info", out)
     assert res.returncode == 0, res.stderr
     assert "cq grid   libx264: 25, 37" in res.stdout and "rungs     native, 0.50x" in res.stdout
@@ -74,12 +74,22 @@ def test_corpus_info_shows_each_encoders_grid_and_the_rungs(
     assert info["rungs"] == ["native", "0.50x"] and info["grids"] == {"libx264": [25, 37]}
 
 
+def test_a_scaled_job_says_its_rung_in_its_events(ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    _, res = ladder_run
+    parsed = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    done = [p for p in parsed if p["event"] == "job_done"]
+    assert len(done) == 16 and sum(str(p["job_id"]).endswith("__88x72") for p in done) == 8  # 4 clips x 2 cqs x 2
+    started = [p for p in parsed if p["event"] == "job_started"]
+    assert sorted({str(p["rung"]) for p in started}) == ["", "88x72"]
+    assert all(str(p["job_id"]).endswith(f"__{p['rung']}") == bool(p["rung"]) for p in started)
+
+
 def test_the_model_cards_say_the_model_takes_no_scale_input(
-        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     """The decision on a scale input and its measurement, in each model's card and each vmaf-tune sidecar."""
     from kit.model.contract import SCALE_INPUT_NOTE
 
-    out, _ = json_run
+    out, _ = ladder_run
     cards = [json.loads(p.read_text()) for p in sorted(RunDir(out).exports.rglob("*.json"))]
     said = [c["resolution"] for c in cards if isinstance(c, dict) and "resolution" in c]
     assert len(said) >= 4  # the kit's own cards and the vmaf-tune sidecars of its 2 seeds

@@ -70,7 +70,7 @@ def test_shard_has_schema_and_one_row_per_frame(promoted: tuple[Path, object]) -
     assert (per[("bits", 25)] > per[("bits", 37)]).all()
     assert (per[("vmaf", 25)] > per[("vmaf", 37)]).all()
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
-    assert manifest["rows"] == table.num_rows and manifest["schema_version"] == 3
+    assert manifest["rows"] == table.num_rows and manifest["schema_version"] == 4
     assert len(manifest["sources"]) == len(TINY_SOURCES) and manifest["ffmpeg"]["build"]
     assert list(COLUMNS) == table.column_names
 
@@ -142,7 +142,7 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
     args = ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST, *LENIENT]
     res = run_kit("run", *args, "--cqs", "25,31")
     assert res.returncode == 0, res.stderr
-    assert re.search(r"\[02 corpus\] runs: setting cqs: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
+    assert re.search(r"\[02 corpus\] runs: setting grid.libx264: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
     assert f"{len(TINY_SOURCES) * 2} jobs (clip x encoder x cq), {len(TINY_SOURCES)} already done" in res.stdout
     for step in ("loso", "verdict", "bundle"):
         assert re.search(rf"\[\d\d {step}\] runs: input", res.stdout), (step, res.stdout)

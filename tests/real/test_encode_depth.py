@@ -15,7 +15,7 @@ from tests.conftest import TINY_SOURCES, assert_clean_failure, render, run_kit
 
 pytestmark = pytest.mark.slow  # two steps of the pipeline on real clips
 
-DEPTH = ["--encode-depth", "source", "--cqs", "31"]
+DEPTH = ["--encode-depth", "source", "--cqs", "31", "--scales", "native"]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_10_bit_references_give_10_bit_rows_with_sane_scores(source_run: Path) -
     for encoder in ("libx265", "libx264"):
         assert per.loc[("alpha10", encoder), "vmaf"] == pytest.approx(per.loc[("alpha8", encoder), "vmaf"], abs=4)
     manifest = json.loads((source_run / "02_corpus" / "shard.manifest.json").read_text())
-    assert manifest["schema_version"] == 3 and manifest["encode_depth"] == "source"
+    assert manifest["schema_version"] == 4 and manifest["encode_depth"] == "source"
     assert {s["src"]: s["enc_pix_fmt"] for s in manifest["sources"]} == {
         "alpha10": "yuv420p10le", "beta10": "yuv420p10le", "gamma10": "yuv420p10le", "alpha8": "yuv420p"}
     prereqs = json.loads((source_run / "01_prereqs" / "prereqs.json").read_text())
@@ -69,7 +69,7 @@ def test_a_changed_depth_redoes_work_and_prereqs_must_match(source_run: Path, mi
     status = json.loads((source_run / "02_corpus" / "status.json").read_text())
     assert status["settings"]["encode_depth"] == "source"  # in the step's fingerprint
     res = run_kit("step", "corpus", "--ref-dir", mixed_refs, "--out-dir", source_run, "--encoders", "libx265,libx264",
-                  "--cqs", "31")
+                  "--cqs", "31", "--scales", "native")
     assert_clean_failure(res, "01_prereqs was run for --encode-depth source, not 8bit")
 
 
