@@ -145,7 +145,7 @@ class EncoderSpec:
 # default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
 # software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from
 # about 30 to 100); the hardware ones by the same share of their own scales. x264/x265 stop at CRF 38: rows at CRF
-# 44 and 51 (teacher 0..20 on half the demo clips) made a held-out source's bias 17 to 25 VMAF points (HOLD)
+# 44 and 51 (teacher 0..20 on a third of the demo clips) made a held-out source's bias 17 to 25 VMAF points (HOLD)
 _X264_GRID = (10, 24, 38)  # CRF 0..51
 _X265_GRID = (10, 24, 38)
 _SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 8 at CRF 63 still scored 28..97 on the demo
