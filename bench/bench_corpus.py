@@ -77,7 +77,7 @@ def run_kit_corpus(refs: Path, out: Path, jobs: int, threads: int | None = None)
     env = {"KIT_JOB_THREADS": str(threads)} if threads else {}
     cpu0 = child_cpu_s()
     res, wall = run_kit("--only", "corpus", "--ref-dir", refs, "--out-dir", out, "--cqs", ",".join(map(str, CQS)),
-                        "--jobs", str(jobs), env=env)
+                        "--jobs", str(jobs), "--scales", "native", env=env)  # the bare loop's jobs: no ladder
     if res.returncode != 0:
         raise SystemExit(res.stderr)
     status = json.loads((out / "02_corpus" / "status.json").read_text())
@@ -134,7 +134,7 @@ def main() -> None:
     cores = core_count()
     refs, out = args.work / "refs", args.work / "kit"
     render_refs(ffmpeg, refs, args.seconds)
-    res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)))
+    res, _ = run_kit("--only", "prereqs", "--out-dir", out, "--cqs", ",".join(map(str, CQS)), "--scales", "native")
     if res.returncode != 0:
         raise SystemExit(res.stderr)
     n_jobs = len(SOURCES) * len(CQS)

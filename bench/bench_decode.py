@@ -12,7 +12,11 @@ CPU is user + sys of the command and of every process it reaped (wait4); wall be
 of the largest process. The clips' hashes are cached before the first round, so no kit run pays the
 discovery decode. Target: kit CPU <= 0.90x the floor's.
 
-    python bench/bench_decode.py [--work DIR] [--seconds 5] [--rounds 2]
+With `--scales native,0.5` (issue 38: the default ladder) every clip is also encoded at half height: the floor's
+jobs each decode, downscale (lanczos) and encode, and score upscaled (bicubic) against the master; the kit makes
+one downscale per master and rung for that rung's encodes (kit/corpus/shared.py).
+
+    python bench/bench_decode.py [--work DIR] [--seconds 5] [--rounds 2] [--scales native,0.5]
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 
 from common import ROOT, job_scripts, load_average
 
-from kit.infra.host import core_count
+from kit.infra.host import cache_tree, core_count
 from kit.media.discovery import reference_clips
 from kit.media.ffmpeg import imageio_binary
 
@@ -83,12 +87,13 @@ def measured(argv: list[str], env: dict[str, str], stdin: str = "", log: Path | 
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def floor_scripts(ffmpeg: str, refs: Path, cache: Path, work: Path, threads: int) -> list[Path]:
+def floor_scripts(ffmpeg: str, refs: Path, cache: Path, work: Path, threads: int,
+                  scales: tuple[str, ...] = ("native",)) -> list[Path]:
     """One shell script per job: the per-job plan's own encode and score argv, each decoding the master."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    clips, _, _ = reference_clips(refs, ffmpeg, cache)
-    return job_scripts(ffmpeg, clips, CQS, work, 1, threads)
+    clips, _, _ = reference_clips(refs, ffmpeg, cache_tree())  # KIT_CACHE_DIR: `cache`, as the kit runs see it
+    return job_scripts(ffmpeg, clips, CQS, work, 1, threads, scales)
 
 
 def run_floor(scripts: list[Path], cores: int) -> Run:
@@ -96,17 +101,20 @@ def run_floor(scripts: list[Path], cores: int) -> Run:
     return measured(["xargs", "-P", str(cores), "-n", "1", "bash"], {}, stdin=listing)
 
 
-def kit_args(refs: Path, out: Path, cores: int) -> list[str]:
+def kit_args(refs: Path, out: Path, cores: int, scales: tuple[str, ...] = ("native",)) -> list[str]:
     return [sys.executable, str(ROOT / "kit" / "run_full_pipeline.py"), "--ref-dir", str(refs), "--out-dir", str(out),
-            "--encoders", "libx264", "--cqs", ",".join(map(str, CQS)), "--jobs", str(cores)]
+            "--encoders", "libx264", "--cqs", ",".join(map(str, CQS)), "--jobs", str(cores), "--scales",
+            ",".join(scales)]
 
 
-def run_kit_corpus(refs: Path, out: Path, cores: int, env: dict[str, str]) -> tuple[Run, str]:
+def run_kit_corpus(refs: Path, out: Path, cores: int, env: dict[str, str],
+                   scales: tuple[str, ...] = ("native",)) -> tuple[Run, str]:
     """The corpus step from scratch: (its measures, the corpus's content hash, to compare the two plans)."""
     from kit.corpus.schema import corpus_sha256
 
     shutil.rmtree(out / "02_corpus", ignore_errors=True)
-    run = measured([*kit_args(refs, out, cores), "--only", "corpus"], env, log=out.parent / f"{out.name}.log")
+    run = measured([*kit_args(refs, out, cores, scales), "--only", "corpus"], env,
+                   log=out.parent / f"{out.name}.log")
     return run, corpus_sha256(out / "02_corpus" / "shard.parquet")
 
 
@@ -116,7 +124,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--no-per-job-kit", action="store_true", help="leave out the kit with KIT_SHARED_DECODE=0")
+    ap.add_argument("--scales", default="native", help="the ladder (--scales of the kit), e.g. native,0.5")
     args = ap.parse_args()
+    scales = tuple(args.scales.split(","))
     ffmpeg, cores = str(imageio_binary()), core_count()
     refs, cache, out = args.work / "refs", args.work / "cache", args.work / "kit"
     # PYTHONPATH: the kit of this checkout, not one the venv may have installed in place
@@ -126,22 +136,22 @@ def main() -> None:
         os.environ.pop(var, None)
     render_masters(ffmpeg, refs, args.seconds)
     out.mkdir(parents=True, exist_ok=True)
-    measured([*kit_args(refs, out, cores), "--only", "prereqs"], env)
-    scripts = floor_scripts(ffmpeg, refs, cache, args.work / "floor", 1)
-    print(f"{len(scripts)} jobs: {len(SOURCES)} H.264 masters 1920x1080 x {args.seconds:g} s x {len(CQS)} cqs, "
-          f"libx264; {cores} cores; load average {load_average()}", flush=True)
+    measured([*kit_args(refs, out, cores, scales), "--only", "prereqs"], env)
+    scripts = floor_scripts(ffmpeg, refs, cache, args.work / "floor", 1, scales)
+    print(f"{len(scripts)} jobs: {len(SOURCES)} H.264 masters 1920x1080 x {args.seconds:g} s x {len(CQS)} cqs x "
+          f"rungs {','.join(scales)}, libx264; {cores} cores; load average {load_average()}", flush=True)
 
     floor, kit, per_job = [], [], []
     hashes = set()
     for _ in range(args.rounds):
-        floor.append(run_floor(floor_scripts(ffmpeg, refs, cache, args.work / "floor", 1), cores))
+        floor.append(run_floor(floor_scripts(ffmpeg, refs, cache, args.work / "floor", 1, scales), cores))
         print(f"  floor     {floor[-1]}", flush=True)
-        run, digest = run_kit_corpus(refs, out, cores, env)
+        run, digest = run_kit_corpus(refs, out, cores, env, scales)
         kit.append(run)
         hashes.add(digest)
         print(f"  kit       {run}", flush=True)
         if not args.no_per_job_kit:
-            run, digest = run_kit_corpus(refs, out, cores, {**env, "KIT_SHARED_DECODE": "0"})
+            run, digest = run_kit_corpus(refs, out, cores, {**env, "KIT_SHARED_DECODE": "0"}, scales)
             per_job.append(run)
             hashes.add(digest)
             print(f"  per job   {run}", flush=True)

@@ -132,23 +132,25 @@ def scaled_corpus(real: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def job_scripts(ffmpeg: str, clips: list[Any], cqs: tuple[int, ...] | list[int], work: Path, encode_threads: int,
-                score_threads: int) -> list[Path]:
-    """One shell script per (clip, cq) job: the kit's own libx264 encode and score argv, each reading the clip
-    itself, then the encode removed: what the same jobs cost run by hand (the benchmarks' floor)."""
+                score_threads: int, scales: tuple[str, ...] = ("native",)) -> list[Path]:
+    """One shell script per (clip, rung, cq) job: the kit's own libx264 encode (a rung's copy downscaled in it) and
+    score argv (upscaled back to the reference's size), each reading the clip itself, then the encode removed: what
+    the same jobs cost run by hand (the benchmarks' floor)."""
     import shlex
 
+    from kit.corpus.jobs import Ladder, plan_jobs
     from kit.media.argv import build_encode_argv, build_score_argv
-    from kit.platforms.encoders import get_spec
 
-    spec, scripts = get_spec("libx264"), []
-    for clip in clips:
-        for cq in cqs:
-            enc, log = work / f"{clip.src}-{cq}.h264", work / f"{clip.src}-{cq}.json"
-            lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=encode_threads)),
-                     shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height,
-                                                 clip.pix_fmt, log, score_threads)),
-                     f"rm -f {shlex.quote(str(enc))}"]
-            script = work / f"job-{clip.src}-{cq}.sh"
-            script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
-            scripts.append(script)
+    scripts = []
+    for job in plan_jobs(clips, {"libx264": list(cqs)}, ladder=Ladder(scales)):
+        clip, name = job.clip, job.job_id
+        enc, log = work / f"{name}.h264", work / f"{name}.json"
+        lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), job.spec, job.cq, enc,
+                                              threads=encode_threads, scale=job.scale_filter)),
+                 shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+                                             log, score_threads, upscaler=job.upscaler)),
+                 f"rm -f {shlex.quote(str(enc))}"]
+        script = work / f"job-{name}.sh"
+        script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")
+        scripts.append(script)
     return scripts

@@ -81,7 +81,7 @@ class JobsPlanned(Event):
 
 @dataclass(frozen=True)
 class JobStarted(Event):
-    """A (clip, encoder, cq) job that really runs (reused jobs never start)."""
+    """A (clip, rung, encoder, cq) job that really runs (reused jobs never start)."""
 
     kind = "job_started"
     job_id: str
@@ -89,6 +89,7 @@ class JobStarted(Event):
     encoder: str
     cq: int
     frames: int
+    rung: str = ""  # the encode's size (`320x180`) for a ladder rung below the clip's own; "" at its own size
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ run.json                       settings + provenance of the latest invocation
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
              training.json  (who trained each member, from what: the members' records)
-             [incumbent.json]  [holdout_<encoder|box>.parquet]  (--holdout)
+             [incumbent.json]  [holdout_<encoder|box|rung>.parquet]  (--holdout)
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
              [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy + .json: each trained member and its producer's
               record (kit.model.tasks), until LOSO completes]
@@ -153,7 +153,7 @@ class RunDir:
         return self.step("loso") / "clips.parquet"
 
     def holdout(self, kind: str) -> Path:
-        """--holdout encoder|box: the held-out predictions of that validation (kit.model.holdout)."""
+        """--holdout encoder|box|rung: the held-out predictions of that validation (kit.model.holdout)."""
         return self.step("loso") / f"holdout_{kind}.parquet"
 
     @property

@@ -30,7 +30,7 @@ TINY_SOURCES = {
 }
 # a quick training recipe and a gate every run passes, for tests that need the PROMOTE path (the tiny set is 4
 # content groups, below the default evidence floor; 3 epochs can leave the ensemble behind ridge)
-FAST = ["--epochs", "3", "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37"]
+FAST = ["--epochs", "3", "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37", "--scales", "native"]
 LENIENT = ["--min-mean-plcc", "-1", "--max-plcc-spread", "2", "--min-seed-plcc", "-1", "--max-abs-bias", "off",
            "--min-content-groups", "3", "--min-rmse-lift", "off"]
 
@@ -136,6 +136,18 @@ def json_run(tiny_refs: Path,
     """
     out = tmp_path_factory.mktemp("json-run") / "out"
     res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return out, res
+
+
+@pytest.fixture(scope="session")
+def ladder_run(tiny_refs: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every
+    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users."""
+    out = tmp_path_factory.mktemp("ladder-run") / "out"
+    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "ladderbox", *FAST,
+                  "--scales", "native,0.5", *LENIENT)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return out, res
 

@@ -32,7 +32,8 @@ def shard_table(n_src: int = 3, rows_per_src: int = 40, box: str = "boxa", seed:
              "bitrate_kbps": np.full(n, 800.0), "width": np.full(n, 176), "height": np.full(n, 144),
              "fps": np.full(n, 25.0), "pix_fmt": "yuv420p", "enc_pix_fmt": "yuv420p", "box_id": box,
              "platform": "linux", "device": "cpu", "ffmpeg_version": "7.0", "teacher_model": "vmaf_v0.6.1",
-             "teacher_sha256": ""}
+             "teacher_sha256": "", "enc_width": np.full(n, 176), "enc_height": np.full(n, 144), "scaler_down": "",
+             "scaler_up": ""}
     for k, v in extra.items():
         df[k] = v
     for k in EXTRA_FEATURES:  # not measured: null

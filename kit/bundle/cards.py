@@ -16,7 +16,7 @@ from kit.bundle.registry import with_tag
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
-from kit.model.contract import CODEC_VOCAB, cq_ranges, input_features, input_version
+from kit.model.contract import CODEC_VOCAB, CQ_NORM_NOTE, SCALE_INPUT_NOTE, cq_ranges, input_features, input_version
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, TrainConfig
@@ -87,7 +87,8 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
                            "teacher's [0, 100]; clip it where a vmaf-range score is needed (exports/vmaftune/ does)",
                    "out_of_range_share": loso.share_out_of_range if loso is not None else None},
         "normalisation": {"features": scaler,
-                          "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}},
+                          "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}, "cq_norm": CQ_NORM_NOTE},
+        "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),
         "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,

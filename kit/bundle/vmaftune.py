@@ -40,7 +40,7 @@ from kit.bundle.registry import (
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
 from kit.infra.tree import Tree
-from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, cq_ranges
+from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
@@ -258,6 +258,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
         "unseen_encoders": unseen_encoders(corpus.encoders),
+        "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
                    "out_of_range_share": out_of_range(verdict, seed),
                    "note": "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF "

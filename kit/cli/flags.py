@@ -25,6 +25,7 @@ from kit.cli.params import (
     AUTO_TASKS,
     AbsPath,
     ClipErrorLimits,
+    CqGrids,
     Encoders,
     Float,
     Folds,
@@ -37,11 +38,13 @@ from kit.cli.params import (
     LicenseUrl,
     Limit,
     Range,
+    Scales,
     Shard,
     TeacherModel,
     TrainTasks,
 )
 from kit.errors import InputError
+from kit.media.ladder import SCALERS
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.model.contract import INPUT_SETS
 from kit.rundir import STEP_NAMES
@@ -114,7 +117,17 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--encode-depth", "encode_depth", click.Choice(ENCODE_DEPTHS),
             "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: references deeper than "
             "8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit)."),
-    RunFlag("--cqs", "cqs", IntList(0, 255, "19,25,31,37"), "Quality grid (the cq knob, mapped per encoder family)."),
+    RunFlag("--cqs", "cqs", CqGrids(), "Quality grid, in each encoder's own scale (the value the encoder receives): "
+            "auto (each family's measured default grid), a list for every encoder (19,25,31,37), NAME:LIST for one "
+            "encoder or family (libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md.",
+            metavar="auto|LIST|NAME:LIST[;...]"),
+    RunFlag("--scales", "scales", Scales(), "Resolution ladder: native, heights in lines (720,540,360) or fractions "
+            "of each clip's height (0.5). A rung is encoded from a downscaled copy and scored upscaled to the "
+            "reference's size, against the full-size reference; rungs at or above a clip's height are left out "
+            "for it."),
+    RunFlag("--downscaler", "downscaler", click.Choice(SCALERS), "Scaler that makes a rung's downscaled copy."),
+    RunFlag("--upscaler", "upscaler", click.Choice(SCALERS), "Scaler that brings a rung's encode back to the "
+            "reference's size for scoring (bicubic, as VMAF's training set was made)."),
     RunFlag("--teacher", "teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, "
             "vmaf_v0.6.1neg (no enhancement gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or "
             "the path of a libvmaf model JSON file (a VMAF v1 model, say); checked by libvmaf before any encode. The "
@@ -170,9 +183,9 @@ FLAGS: tuple[RunFlag, ...] = (
             "of the intervals at --interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it."),
     RunFlag("--max-out-of-range", "gate.max_out_of_range", Float(0, 1), "Optional gate: no source's "
             "share of held-out predictions outside [0, 100] above X (e.g. 0.05)."),
-    RunFlag("--holdout", "holdout", Holdouts(), "Also validate on unseen encoders (encoder) or boxes (box): each "
-            "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
-            metavar="encoder|box|encoder,box|none"),
+    RunFlag("--holdout", "holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder "
+            "rungs (rung): each left out in turn, crossed with grouped folds over contents; a separate block of the "
+            "verdict.", metavar="encoder|box|rung[,...]|none"),
     RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", Float(-1, 1), "Optional gate: with "
             "--holdout, every held-out encoder's (box's) PLCC at least X."),
     RunFlag("--epochs", "train.epochs", Int(1, 10_000), "Training epochs (advanced)."),
@@ -244,7 +257,8 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
     """RunSettings from the flags' typed values: every flag with a setting path sets it, defaults stay the
     settings' own; then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
     from kit.infra.host import default_box_id
-    from kit.platforms.encoders import AUTO, check_grid
+    from kit.platforms.encoders import AUTO
+    from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
 
     shard, corpus = values.get("shard"), values.get("corpus")

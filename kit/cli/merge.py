@@ -183,5 +183,13 @@ def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
     lo, hi = s.vmaf_range
     return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
             f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
-            f"cq grid   {', '.join(map(str, s.cq_grid))}", f"vmaf      {lo:.3f} .. {hi:.3f}",
+            *grid_lines(s), f"rungs     {', '.join(s.rungs) or 'native'}", f"vmaf      {lo:.3f} .. {hi:.3f}",
             f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]
+
+
+def grid_lines(s: TableSummary) -> list[str]:
+    """The cq values of each encoder's rows, one line per encoder (a corpus of an older kit: its one grid)."""
+    if not s.grids:
+        return [f"cq grid   {', '.join(map(str, s.cq_grid))}"]
+    return [f"cq grid   {name}: {', '.join(map(str, values))}" if i == 0 else
+            f"          {name}: {', '.join(map(str, values))}" for i, (name, values) in enumerate(s.grids.items())]

@@ -20,6 +20,7 @@ from kit.infra.outside import NotANumber, because, label, parse_float, parse_int
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
     from kit.infra.arrays import ArrayPosition
+    from kit.platforms.grids import CqGrid
 
 OFF = "off"
 T = TypeVar("T")
@@ -120,6 +121,74 @@ class IntList(KitType[tuple[int, ...]]):
 
     def text(self, value: tuple[int, ...]) -> str:
         return ",".join(str(v) for v in value)
+
+
+class CqGrids(KitType["CqGrid"]):
+    """`--cqs`: `auto`, `19,25,31`, `libsvtav1:20,32,44,56`, or entries joined by `;` (kit.platforms.grids)."""
+
+    name = "grid"
+    numeric = True
+    EXAMPLE = "'libsvtav1:20,32,44,56'"
+
+    def parse(self, text: str, flag: str) -> CqGrid:
+        from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_name
+
+        if text.strip().lower() == AUTO_GRID:
+            return CqGrid()
+        every: tuple[int, ...] = ()
+        named: dict[str, tuple[int, ...]] = {}
+        values = IntList(0, 255, "19,25,31,37")
+        for entry in (e.strip() for e in text.split(ENTRY_SEP) if e.strip()):
+            name, _, listed = entry.rpartition(NAME_SEP)
+            name = name.strip()
+            if name:
+                check_name(name, flag)
+            if (name in named) or (not name and every):
+                raise InputError(f"{label(flag, text)} gives {name or 'the list for every encoder'} twice",
+                                 hint=f"give each entry once, e.g. {flag} {self.EXAMPLE}")
+            parsed = values.parse(listed, flag)
+            if name:
+                named[name] = parsed
+            else:
+                every = parsed
+        if not every and not named:
+            raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
+        return CqGrid(every, named)
+
+    def text(self, value: CqGrid) -> str:
+        return value.text
+
+
+class Scales(KitType[tuple[str, ...]]):
+    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), each once, written back canonically."""
+
+    name = "scales"
+    numeric = True
+
+    def parse(self, text: str, flag: str) -> tuple[str, ...]:
+        from kit.media.ladder import NATIVE, parse_rung
+
+        hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
+        rungs = []
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            if part.lower() != NATIVE:
+                try:
+                    read_float(part)  # ASCII digits, finite, bounded: then the rung's own rules
+                except NotANumber as exc:
+                    raise InputError(f"{label(flag, part)} is neither native, a height in lines (540) nor a fraction "
+                                     f"of the height (0.5){because(exc)}", hint=hint) from None
+            try:
+                rungs.append(parse_rung(part).text)
+            except ValueError as exc:
+                raise InputError(f"{flag}: {exc}", hint=hint) from None
+        if not rungs:
+            raise InputError(f"{label(flag, text)} is empty", hint=hint)
+        if len(set(rungs)) != len(rungs):
+            raise InputError(f"{label(flag, text)} repeats a rung", hint="list each rung once")
+        return tuple(rungs)
+
+    def text(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
 
 
 class Range(KitType[tuple[int, int]]):
@@ -268,16 +337,17 @@ class TrainTask(KitType["ArrayPosition"]):
 
 
 class Holdouts(KitType[tuple[str, ...]]):
-    """`encoder`, `box`, `encoder,box` or `none` -> the held-out validations to add, in the kit's order."""
+    """`encoder`, `box`, `rung`, any of them joined by commas, or `none` -> the held-out validations to add, in the
+    kit's order."""
 
     name = "holdout"
-    KINDS = ("encoder", "box")
+    KINDS = ("encoder", "box", "rung")
 
     def parse(self, text: str, flag: str) -> tuple[str, ...]:
         asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
         if bad := sorted(asked - set(self.KINDS)):
-            raise InputError(f"{flag} {bad[0]!r} is neither encoder nor box",
-                             hint=f"e.g. {flag} encoder, {flag} box or {flag} encoder,box ({flag} none: neither)")
+            raise InputError(f"{flag} {bad[0]!r} is neither encoder, box nor rung",
+                             hint=f"e.g. {flag} encoder, {flag} rung or {flag} encoder,box,rung ({flag} none: none)")
         return tuple(k for k in self.KINDS if k in asked)
 
     def text(self, value: tuple[str, ...]) -> str:

@@ -1,9 +1,10 @@
 """The one rule for duplicate rows, shared by `merge` and training on a given corpus (`run --corpus`).
 
-Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index, device): an 8-bit and a
-10-bit encode of one frame are two rows. Rows with one key and equal scored values (the six features and
-vmaf) are duplicates, whatever else differs (the measured `enc_time_ms`): one is kept. Rows with one key and
-different scored values are a conflict, which the merge resolves (or refuses) and training leaves as it is.
+Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, enc_width, enc_height, scaler_down, scaler_up, cq,
+frame_index, device): an 8-bit and a 10-bit encode of one frame are two rows, and so are two rungs of the
+ladder. Rows with one key and equal scored values (the six features and vmaf) are duplicates, whatever else
+differs (the measured `enc_time_ms`): one is kept. Rows with one key and different scored values are a
+conflict, which the merge resolves (or refuses) and training leaves as it is.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER
 
-KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device")
+KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", *RUNG_COLUMNS, "cq", "frame_index", "device")
 SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
 SCORED = (*CORPUS_FEATURES, "vmaf")
 RANK = ("_pref", "_row")  # which row of a key wins: the preferred input's, then the earlier one

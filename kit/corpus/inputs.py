@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
 from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
+from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
 from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, validate_table, with_content
 from kit.errors import InputError
 from kit.infra.archive import ResultsManifest, check_results, extraction_dir
@@ -47,9 +48,9 @@ INPUT_HINT = f"pass {ACCEPTED}"
 SCHEMA1_MISSING = ("enc_pix_fmt",)
 # what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
 SCHEMA2_MISSING = ("content",)
-# what a schema-3 (or older) file lacks: its rows were scored by libvmaf's built-ins, whose teacher_sha256 is "",
-# and without VMAF v1's features (null: not measured)
-SCHEMA3_MISSING = ("teacher_sha256", *EXTRA_FEATURES)
+# what a schema-3 (or older) file lacks: the rung, filled as the reference's own size (kit.corpus.rungs); the
+# teacher file's sha256 ("": its rows were scored by libvmaf's built-ins); VMAF v1's features (null: not measured)
+SCHEMA3_MISSING = (*RUNG_COLUMNS, "teacher_sha256", *EXTRA_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,18 @@ def load_jsonl(path: Path) -> pa.Table:
     if table is not None:
         try:
             validate_table(table, str(path), lambda i: f"row {i}")
-            return with_content(table)
+            return legacy_rows(table)
         except InputError:
             pass
     table, row_label = read_jsonl(path)
     validate_table(table, str(path), row_label)
-    return with_content(table)  # the bash kit knew no content groups: every source is its own
+    return legacy_rows(table)
+
+
+def legacy_rows(table: pa.Table) -> pa.Table:
+    """Bash-kit rows in the current layout: every source its own content group (the bash kit knew none), encoded at
+    its own size, a VideoToolbox row's cq the -q:v it received (kit.corpus.rungs)."""
+    return with_content(vt_cq_received(with_rungs(table))[0])
 
 
 def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
@@ -134,20 +141,23 @@ def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
 
 
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
-    """(a kit parquet file cast to SCHEMA and validated, how a schema-1 file was upgraded or "")."""
+    """(a kit parquet file cast to SCHEMA and validated, how an older schema's file was upgraded or "")."""
     names = parquet_columns(path, label)
-    missing = [c for c in COLUMNS if c not in names and c not in (*SCHEMA2_MISSING, *SCHEMA3_MISSING)]
-    schema1 = bool(missing) and set(missing) <= set(SCHEMA1_MISSING)
-    if missing and not schema1:
-        gap = next(c for c in missing if c not in SCHEMA1_MISSING)  # a schema-1 file may lack the others
+    optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING)
+    if gap := next((c for c in COLUMNS if c not in names and c not in optional), None):
         raise InputError(f"{label}: column {gap!r} is missing (schema {SCHEMA_VERSION} needs "
                          f"{', '.join(COLUMNS)})", hint=INPUT_HINT)
     table = read_guarded(path, [c for c in COLUMNS if c in names], label)
-    upgraded = ""
-    if schema1:
-        table, upgraded = upgrade_schema1(table)
+    notes = []
+    if "enc_pix_fmt" not in names:
+        table, note = upgrade_schema1(table)
+        notes.append(note)
     if "content" not in names:
         table = with_content(table)
+    if missing_rungs := [c for c in RUNG_COLUMNS if c not in names]:
+        table, note = upgrade_schema3(table, missing_rungs)
+        notes.append(note)
+    table = with_rungs(table)  # a hand-made file may leave them null: the reference's own size, no scaler
     if "teacher_sha256" not in names:
         table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
     for name in (c for c in EXTRA_FEATURES if c not in names):
@@ -158,7 +168,18 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label, lambda i: f"row {i}")
-    return table, upgraded
+    return table, "; ".join(notes)
+
+
+def upgrade_schema3(table: pa.Table, missing: list[str]) -> tuple[pa.Table, str]:
+    """A table of schema 1-3 (no rung columns): every row encoded at its reference's own size, without a scaler;
+    a VideoToolbox row's cq becomes the -q:v it was encoded with (kit.corpus.rungs)."""
+    table, vt_rows = vt_cq_received(with_rungs(table))
+    note = (f"schema 3 or older (no {', '.join(missing)}): every row read as encoded at its reference's own size, "
+            "with no scaler")
+    if vt_rows:
+        note += f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were encoded with"
+    return table, note
 
 
 def upgrade_schema1(table: pa.Table) -> tuple[pa.Table, str]:

@@ -1,6 +1,7 @@
-"""One corpus job: a (source, encoder, cq) encode, scored frame by frame, and its ledger.
+"""One corpus job: a (source, rung, encoder, cq) encode, scored frame by frame, and its ledger.
 
-A job encodes one clip at one quality, scores every frame with libvmaf and
+A job encodes one clip at one quality and one rung of the resolution ladder (kit.media.ladder: the clip's own
+size, or a downscaled copy scored upscaled back to the reference's size), scores every frame with libvmaf and
 writes its rows to `jobs/<job>.parquet`, then a ledger entry `jobs/<job>.json`
 holding the job's fingerprint and the parquet's sha256. A job counts as done
 only when both exist and agree, so a killed job is simply done again.
@@ -13,7 +14,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +30,15 @@ from kit.infra.files import host_name, sha256_bytes, sha256_json
 from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
 from kit.infra.tree import Tree
-from kit.media.argv import build_encode_argv, build_score_argv, build_shared_decode_argv, decoded_ref_input
+from kit.media.argv import (
+    build_encode_argv,
+    build_scale_filter,
+    build_score_argv,
+    build_shared_decode_argv,
+    decoded_ref_input,
+)
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
+from kit.media.ladder import DOWN_DEFAULT, NATIVE, NO_SCALER, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
 from kit.media.pixfmt import enc_pix_fmt
 from kit.media.refs import Clip
@@ -57,11 +65,23 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class Rendition:
+    """A ladder rung as one clip is encoded at it: the encode's size and the scalers that make and show it (both
+    NO_SCALER at the clip's own size)."""
+
+    width: int
+    height: int
+    down: str = NO_SCALER
+    up: str = NO_SCALER
+
+
+@dataclass(frozen=True)
 class Job:
     clip: Clip
     encoder: str
     cq: int
     bits: int = 8  # the encode's bit depth (10 only with --encode-depth source, for a deeper reference)
+    rendition: Rendition | None = None  # a ladder rung below the clip's size; None: the clip's own size
 
     @property
     def spec(self) -> EncoderSpec:
@@ -72,19 +92,38 @@ class Job:
         return enc_pix_fmt(self.bits)
 
     @property
+    def size(self) -> Rendition:
+        """The encode's size and scalers."""
+        return self.rendition or Rendition(self.clip.width, self.clip.height)
+
+    @property
+    def scale_filter(self) -> str:
+        """The downscale that makes this rung's copy; "" at the clip's own size."""
+        r = self.rendition
+        return build_scale_filter(r.width, r.height, r.down) if r is not None else ""
+
+    @property
+    def upscaler(self) -> str:
+        """The scaler the scoring brings the encode to the reference's size with (a no-op at its own size)."""
+        return self.rendition.up if self.rendition is not None else UP_DEFAULT
+
+    @property
     def job_id(self) -> str:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.clip.src).strip("-.")[:40] or "clip"
-        return f"{slug}-{self.clip.sha256[:10]}__{self.encoder}__cq{self.cq:03d}"
+        rung = f"__{self.rendition.width}x{self.rendition.height}" if self.rendition is not None else ""
+        return f"{slug}-{self.clip.sha256[:10]}__{self.encoder}__cq{self.cq:03d}{rung}"
 
     def quality_argv(self) -> str:
         return " ".join([*self.spec.quality_args(self.cq), *self.spec.extra])
 
     def fingerprint(self, prov: Provenance) -> str:
+        size = self.size
         return sha256_json({
             "schema": JOB_ROWS_VERSION, "clip": self.clip.sha256, "geometry": [
                 self.clip.width, self.clip.height, self.clip.fps, self.clip.pix_fmt, self.clip.n_frames],
             "encoder": self.encoder, "preset": list(self.spec.preset), "quality": self.quality_argv(),
             "pix_fmt": self.spec.pix_fmt, "enc_pix_fmt": self.enc_pix_fmt, "cq": self.cq,
+            "encode": [size.width, size.height, size.down, size.up],
             "ffmpeg": prov.ffmpeg_build, "box": prov.box_id, "device": prov.device_for(self.encoder),
             "platform": prov.platform, "teacher": [prov.teacher.name, prov.teacher.sha256],
             "extra": list(EXTRA_FEATURES) if prov.extra else [],
@@ -114,11 +153,26 @@ class ClipChanged(JobFailed):
         self.clip_path = job.clip.path
 
 
-def plan_jobs(clips: Iterable[Clip], encoders: Iterable[str], cqs: Iterable[int],
-              bits: Callable[[Clip], int] = lambda clip: 8) -> list[Job]:
-    """Every (clip, encoder, cq), clips by name; `bits` gives each clip's encode depth."""
-    encoders, cqs = list(encoders), list(cqs)
-    return [Job(c, e, q, bits(c)) for c in sorted(clips, key=lambda c: c.src) for e in encoders for q in cqs]
+@dataclass(frozen=True)
+class Ladder:
+    """--scales and its scalers, as the corpus step plans with them."""
+
+    rungs: tuple[str, ...] = (NATIVE,)
+    down: str = DOWN_DEFAULT
+    up: str = UP_DEFAULT
+
+    def renditions(self, clip: Clip) -> list[Rendition | None]:
+        """The clip's rungs, largest first: None for its own size, a Rendition for each rung below it."""
+        return [None if (w, h) == (clip.width, clip.height) else Rendition(w, h, self.down, self.up)
+                for _, w, h in clip_rungs(self.rungs, clip.width, clip.height)]
+
+
+def plan_jobs(clips: Iterable[Clip], grids: Mapping[str, Iterable[int]], bits: Callable[[Clip], int] = lambda clip: 8,
+              ladder: Ladder = Ladder()) -> list[Job]:
+    """Every (clip, rung, encoder, cq): clips by name, rungs largest first, each encoder at its own grid (`grids`:
+    encoder -> its values); `bits` gives each clip's encode depth."""
+    return [Job(c, e, q, bits(c), r) for c in sorted(clips, key=lambda c: c.src) for r in ladder.renditions(c)
+            for e, cqs in grids.items() for q in cqs]
 
 
 def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
@@ -202,6 +256,8 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
         "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
         "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
         "enc_pix_fmt": const(job.enc_pix_fmt, pa.string()),
+        "enc_width": const(job.size.width, pa.int32()), "enc_height": const(job.size.height, pa.int32()),
+        "scaler_down": const(job.size.down, pa.string()), "scaler_up": const(job.size.up, pa.string()),
         "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
         "device": const(prov.device_for(job.encoder), pa.string()),
         "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
@@ -284,7 +340,8 @@ class JobRunner:
 
     def _fail(self, job: Job, what: str, tail: str, said: str = "") -> JobFailed:
         """The clip, the job and (when ffmpeg failed) its telling line, in the one message the console shows."""
-        return JobFailed(f"{job.clip.path} ({job.encoder} cq {job.cq}): {what}" + (f": {said}" if said else ""),
+        rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
+        return JobFailed(f"{job.clip.path} ({job.encoder} cq {job.cq}{rung}): {what}" + (f": {said}" if said else ""),
                          hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
@@ -302,7 +359,7 @@ class JobRunner:
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
                              log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
-                             extra=self.prov.extra),
+                             extra=self.prov.extra, upscaler=job.upscaler),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,
@@ -335,7 +392,8 @@ class JobRunner:
         encoded = work / f"enc.{spec.container}"
         hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
-                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None)
+                                 hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None,
+                                 scale=job.scale_filter)
         sem = self.sessions.get(job.encoder)
         with sem if sem is not None else contextlib.nullcontext():
             enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
@@ -365,7 +423,8 @@ class JobRunner:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
             argv = build_shared_decode_argv(self.ffmpeg, clip.input_args(), encodes, ref_pix_fmt=clip.pix_fmt,
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
-                                            progress=self.progress is not None)
+                                            progress=self.progress is not None,
+                                            scales=[j.scale_filter for j in batch.jobs])
             enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
                               on_stdout_line=self._progress_lines(job, "encode"))
             if enc.returncode != 0 or not all(self.tree.is_file(batch.encoded(j)) for j in batch.jobs):

@@ -16,8 +16,9 @@ JSONL source is its own LOSO fold even when a shard holds the same content
 under its real sha256. A row that does carry a 64-hex `src_sha256` keeps it.
 Missing provenance becomes: preset "", quality_args "", enc_pix_fmt ""
 (not recorded), device "unknown", box_id "bash-kit", platform "unknown",
-ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1", teacher_sha256 "" (a built-in); width, height, fps,
-pix_fmt and bitrate_kbps stay null.
+ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1", teacher_sha256 "" (a built-in), scalers "" (none); width,
+height, fps, pix_fmt and bitrate_kbps stay null, and so do enc_width/enc_height until the reader fills them
+(kit.corpus.rungs: the reference's size, 0 where none is recorded).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ JSONL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scal
 JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *JSONL_FEATURES)
 JSONL_NAMESPACE = "bash-kit-jsonl:"
 JSONL_DEFAULTS: dict[str, object] = {
-    "preset": "", "quality_args": "", "enc_pix_fmt": "", "device": "unknown", "box_id": "bash-kit",
+    "preset": "", "quality_args": "", "enc_pix_fmt": "", "scaler_down": "", "scaler_up": "", "device": "unknown",
+    "box_id": "bash-kit",
     "platform": "unknown",
     "ffmpeg_version": "unknown", "teacher_model": TEACHER_MODEL, "teacher_sha256": "",
 }

@@ -21,8 +21,11 @@ from kit.rundir import manifest_path
 # 2: the `enc_pix_fmt` column (the encoded stream's format); schema-1 files are read with it filled in
 # 3: the `content` column (a row's content group) and the sources' picture fingerprints in the manifests;
 #    schema-2 files read with every source its own group, and a merge says their sources were not compared
-# 4: the `teacher_sha256` column (a --teacher model file's sha256, "" for a libvmaf built-in) and the manifests'
-#    `teacher_sha256`; older files read with "" there (they were scored by built-ins)
+# 4: the encode's size and the ladder's scalers (`enc_width`, `enc_height`, `scaler_down`, `scaler_up`); the grid
+#    per encoder and the ladder's rungs in a shard manifest; files of schema 1-3 read as encoded at the reference's
+#    own size (enc_width/enc_height = width/height, no scaler). The `teacher_sha256` column (a --teacher model
+#    file's sha256, "" for a libvmaf built-in) and the manifests' `teacher_sha256`; older files read with "" there
+#    (they were scored by built-ins). VMAF v1's four features, nullable (null where not measured).
 SCHEMA_VERSION = 4
 
 
@@ -118,7 +121,10 @@ class ShardManifest(Record):
     teacher_model: str = ""
     teacher_sha256: str = ""  # schema 4: of the --teacher model file; "" for a built-in (and in older manifests)
     encoders: list[str] = field(default_factory=list)
-    grid: dict[str, list[int]] = field(default_factory=dict)
+    grid: dict[str, list[int]] = field(default_factory=dict)  # encoder -> its cq values (schema 1-3: {"cq": [...]})
+    scales: list[str] = field(default_factory=list)  # schema 4: --scales, the ladder's rungs as asked
+    scaler_down: str = ""  # schema 4: --downscaler and --upscaler
+    scaler_up: str = ""
     encode_depth: str = ""  # --encode-depth (8bit | source); "" in a schema-1 manifest, whose encodes were 8-bit
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
@@ -234,6 +240,8 @@ class MergeManifest(Record):
     vmaf_range: list[float] = field(default_factory=list)
     teacher_models: list[str] = field(default_factory=list)
     enc_pix_fmts: list[str] = field(default_factory=list)
+    grids: dict[str, list[int]] = field(default_factory=dict)  # schema 4: each encoder's cq values in the union
+    rungs: list[str] = field(default_factory=list)  # schema 4: the ladder's rungs the union holds
     # schema 3: the contents (content groups) across every input, and which inputs could not be compared
     n_contents: int = 0
     groups: tuple[ContentGroup, ...] = ()

@@ -98,7 +98,8 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
     def work(job: Job) -> JobResult:
         if job.job_id in reused_ids:  # checked (parquet hashed) when planning: not again
             return runner.reused(job)
-        emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames))
+        rung = f"{job.size.width}x{job.size.height}" if job.rendition is not None else ""
+        emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames, rung))
         try:
             return runner.run(job)
         finally:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.names import with_names
 from kit.corpus.provenance import check_one_teacher
+from kit.corpus.rungs import vt_cq_received
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
@@ -51,13 +52,17 @@ JOB_SCHEMA = pa.schema([
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
     ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
+    # schema 4: the encode's own size (width/height are the reference's) and the scalers of a ladder rung: the
+    # downscale that made its copy and the upscale it was scored through ("" for both at the reference's size)
+    ("enc_width", pa.int32()), ("enc_height", pa.int32()), ("scaler_down", pa.string()), ("scaler_up", pa.string()),
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
     ("teacher_sha256", pa.string()),  # schema 4: the sha256 of a --teacher model file; "" for a libvmaf built-in
     *[(f, pa.float64()) for f in EXTRA_FEATURES],  # schema 4: null where not measured
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 3  # a job's ledger names it: 3 added teacher_sha256 (schema 3 changed the corpus, not a job)
+JOB_ROWS_VERSION = 3  # a job's ledger names it: 3 added the rung, teacher_sha256 and the extra features (schema 3
+# changed the corpus, not a job's rows)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256
@@ -65,7 +70,8 @@ SCHEMA = JOB_SCHEMA.insert(2, pa.field("content", pa.string()))
 COLUMNS = tuple(SCHEMA.names)
 # what training reads: content identity, the codec block's inputs, the six features, the teacher
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
-ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "cq", "frame_index")
+ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "enc_height", "enc_width", "scaler_down",
+             "scaler_up", "cq", "frame_index")
 TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
 # every row training reads carries its 0-based position in the corpus file it was read from (a box's
 # 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,
@@ -204,7 +210,11 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     check_measured(path, stored, measured)
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
-    table = read_parquet(path, [c for c in dict.fromkeys([*wanted, *ROW_ORDER, *KEY, *SCORED]) if c in stored])
+    older = "enc_width" not in stored  # schema 1-3: a VideoToolbox row's cq as it received it (kit.corpus.rungs)
+    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
+    table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
+    if older:
+        table = vt_cq_received(table)[0]
     table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     if "content" not in stored:
         table = with_content(table)

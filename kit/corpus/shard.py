@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
-from kit.corpus.jobs import Job, Provenance, job_paths, read_job_rows, read_ledger
+from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, read_ledger
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
 from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
 from kit.errors import InputError
@@ -40,16 +40,17 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
 
 
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
-                   cqs: list[int], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
-                   depth: DepthPlan, refs: ReferenceSet) -> ShardManifest:
+                   grid: dict[str, list[int]], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
+                   depth: DepthPlan, refs: ReferenceSet, ladder: Ladder) -> ShardManifest:
     return ShardManifest(
         schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
         devices={enc: prov.device_for(enc) for enc in encoders},
         ffmpeg=FFmpegRef(prov.ffmpeg_path, prov.ffmpeg_version, prov.ffmpeg_build),
         libvmaf_version=prov.libvmaf_version, teacher_model=prov.teacher.name,
-        teacher_sha256=prov.teacher.sha256, encoders=encoders, grid={"cq": cqs},
-        encode_depth=depth.setting, demo_corpus=demo,
+        teacher_sha256=prov.teacher.sha256, encoders=encoders, grid=grid,
+        scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
+        demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
                                 enc_pix_fmt(depth.bits_of(c)), *refs.entry(c), file=Path(c.path).name)
                       for c in sorted(clips, key=lambda c: c.src)),

@@ -9,9 +9,14 @@ Each job then scores its own encode against that file and writes its rows and le
 resume stays per job, and the rows are byte-identical to the per-job decode's
 (tests/real/test_shared_decode.py).
 
-A .y4m or .yuv clip is read, not decoded: it keeps the per-job plan. So do hardware encoders (their
-device set-up and session caps are one encode per process), a clip whose decoded copy would not fit
-on the disk (said once in the step log), and every clip with KIT_SHARED_DECODE=0.
+A ladder rung below the clip's size (kit.media.ladder) is made by one downscale per batch, split to the
+rung's encodes: its batches hold more encodes (ENCODES_PER_DECODE times the clip's pixels over the rung's,
+so the encoders in memory stay those of ENCODES_PER_DECODE full-size encodes), so a rung's encodes usually
+share one downscale. A .y4m or .yuv clip is read, not decoded: its own-size jobs keep the per-job plan, and
+only its scaled rungs share (the downscale, not a decode; the scorings read the clip itself). Hardware
+encoders keep the per-job plan too (their device set-up and session caps are one encode per process), as
+does a clip whose decoded copy would not fit on the disk (said once in the step log), and every clip with
+KIT_SHARED_DECODE=0.
 """
 
 from __future__ import annotations
@@ -37,6 +42,28 @@ ENCODES_PER_DECODE = 4
 # free space kept on the disk beyond the decoded reference itself
 DISK_RESERVE_BYTES = 512 << 20
 REF_NAME = "ref.nut"
+
+
+def per_batch(job: Job) -> int:
+    """How many encodes of `job`'s rung one batch feeds: ENCODES_PER_DECODE at the clip's size, more for a smaller
+    rung, in proportion to its pixels."""
+    size = job.size
+    return max(1, ENCODES_PER_DECODE * (job.clip.width * job.clip.height) // max(1, size.width * size.height))
+
+
+def plan_batches(jobs: list[Job], folder: Path) -> list[Batch]:
+    """One clip's jobs (in plan order) in batches: each batch one rung, at most per_batch(job) encodes; the first
+    batch of a decoded master also writes the clip's decoded reference."""
+    batches: list[Batch] = []
+    by_rung: dict[tuple[int, int], list[Job]] = {}
+    for job in jobs:
+        by_rung.setdefault((job.size.width, job.size.height), []).append(job)
+    for rung_jobs in by_rung.values():
+        step = per_batch(rung_jobs[0])
+        for i in range(0, len(rung_jobs), step):
+            batches.append(Batch(rung_jobs[i:i + step], folder, writes_ref=not batches and
+                                 rung_jobs[0].clip.kind == "master"))
+    return batches
 
 
 def shared_decode_enabled() -> bool:
@@ -87,15 +114,17 @@ class SharedDecodes:
         self._lock = threading.Lock()
         by_clip: dict[str, list[Job]] = {}
         for job in jobs:
-            if job.clip.kind == "master" and shares(job):
+            if (job.clip.kind == "master" or job.rendition is not None) and shares(job):
                 by_clip.setdefault(job.clip.path, []).append(job)
         self.clips: dict[str, ClipDecode] = {}
         self._batch_of: dict[str, Batch] = {}
         for path, clip_jobs in by_clip.items():
             sub = folder / clip_jobs[0].job_id.split("__")[0]
-            batches = [Batch(clip_jobs[i:i + ENCODES_PER_DECODE], sub, writes_ref=i == 0)
-                       for i in range(0, len(clip_jobs), ENCODES_PER_DECODE)]
-            self.clips[path] = ClipDecode(sub, batches, len(clip_jobs))
+            batches = plan_batches(clip_jobs, sub)
+            decode = ClipDecode(sub, batches, len(clip_jobs))
+            if not any(b.writes_ref for b in batches):  # a clip read as it is: its scorings read it too
+                decode.ref_made.set()
+            self.clips[path] = decode
             self._batch_of.update({j.job_id: b for b in batches for j in b.jobs})
 
     def batch_of(self, job: Job) -> Batch | None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,8 @@ class TableSummary(Record):
     teacher_models: list[str]
     enc_pix_fmts: list[str]  # the encoded formats ("" = not recorded, bash-kit rows)
     teacher_sha256s: list[str]  # of the --teacher model files (none for built-ins)
+    grids: dict[str, list[int]] = field(default_factory=dict)  # encoder -> the cq values its rows hold
+    rungs: list[str] = field(default_factory=list)  # the ladder's rungs the rows hold (kit.media.ladder.rung_label)
 
 
 def _unique(col: pa.ChunkedArray) -> list[object]:
@@ -68,7 +70,76 @@ def summarise_table(table: pa.Table) -> TableSummary:
         enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
         teacher_sha256s=[str(v) for v in _unique(table["teacher_sha256"]) if v] if "teacher_sha256" in
         table.column_names else [],
+        grids=encoder_grids(table.select(["encoder", "cq"]).to_pandas()),
+        rungs=row_rungs(table.select([c for c in ("enc_height", "height") if c in table.column_names]).to_pandas()),
     )
+
+
+def encoder_grids(df: pd.DataFrame) -> dict[str, list[int]]:
+    """Each encoder's cq values in the rows."""
+    return {str(e): sorted(int(c) for c in part["cq"].unique()) for e, part in df.groupby("encoder", sort=True)}
+
+
+def row_rungs(df: pd.DataFrame) -> list[str]:
+    """The rungs the rows hold, `native` first then by falling share of the source's height (kit.media.ladder)."""
+    return sorted(set(rung_labels(df)), key=rung_order)
+
+
+def rung_labels(df: pd.DataFrame) -> list[str]:
+    """Each row's rung (kit.media.ladder.rung_label); `native` for rows that record no encode size."""
+    from kit.media.ladder import NATIVE, rung_label
+
+    if "enc_height" not in df or "height" not in df:
+        return [NATIVE] * len(df)
+    heights = df["height"].fillna(0).astype(int).to_numpy()
+    return [rung_label(int(e), int(h)) for e, h in zip(df["enc_height"].fillna(0).astype(int), heights, strict=True)]
+
+
+# an encoder's encodes should reach below the first and above the second: the range the proxy is queried over.
+# The demo's default grids reach about 0 to 99 on every software encoder; a grid that stays at the top (SVT-AV1
+# at CRF 19..37 scored 92..99) is warned of
+TEACHER_SPAN = (60.0, 95.0)
+
+
+@dataclass(frozen=True)
+class TeacherRange(Record):
+    """How far one encoder's rows reach on the teacher's scale: the lowest and highest mean score of one of its
+    encodes (a source at one cq and rung, on one box), its grid and rungs, and a warning when it falls short of
+    TEACHER_SPAN."""
+
+    encoder: str
+    encodes: int
+    lo: float
+    hi: float
+    cq_grid: list[int]
+    rungs: list[str]
+    warning: str | None = omit_none()
+
+
+def teacher_ranges(df: pd.DataFrame) -> tuple[TeacherRange, ...]:
+    """Per encoder, from the corpus rows (src_sha256, encoder, cq, vmaf, and what of box_id, device, enc_width,
+    enc_height, scaler_down, scaler_up, height they hold)."""
+    keys = [c for c in ("src_sha256", "encoder", "cq", "box_id", "device", "enc_width", "enc_height", "scaler_down",
+                        "scaler_up") if c in df]
+    df = df.assign(_rung=rung_labels(df))
+    encodes = df.groupby([*keys, "_rung"], sort=False, dropna=False)["vmaf"].mean().reset_index()
+    out = []
+    for encoder, part in encodes.groupby("encoder", sort=True):
+        lo, hi = float(part["vmaf"].min()), float(part["vmaf"].max())
+        short = [f"none below {TEACHER_SPAN[0]:g}" if lo > TEACHER_SPAN[0] else "",
+                 f"none above {TEACHER_SPAN[1]:g}" if hi < TEACHER_SPAN[1] else ""]
+        warning = (f"{encoder}'s encodes scored {lo:.1f} to {hi:.1f} ({' and '.join(s for s in short if s)}): its rows "
+                   f"do not span the {TEACHER_SPAN[0]:g}-{TEACHER_SPAN[1]:g} the proxy is used over; give it a wider "
+                   f"grid (--cqs {encoder}:...)") if any(short) else None
+        out.append(TeacherRange(str(encoder), len(part), round(lo, 3), round(hi, 3),
+                                sorted(int(c) for c in part["cq"].unique()),
+                                sorted(set(part["_rung"]), key=rung_order), warning))
+    return tuple(out)
+
+
+def rung_order(label: str) -> tuple[bool, float]:
+    """`native` first, then by falling share of the source's height."""
+    return label != "native", -float(label.rstrip("x")) if label != "native" else 0.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +184,9 @@ class CorpusSummary(Record):
     n_files: int | None = omit_none()
     groups: tuple[ContentGroup, ...] | None = omit_none()
     clips: tuple[SourceInfo, ...] | None = omit_none()
+    # how far each encoder's rows reach on the teacher's scale, its grid and rungs (absent from an older verdict)
+    teachers: tuple[TeacherRange, ...] | None = omit_none()
+    rungs: list[str] | None = omit_none()  # the ladder's rungs the rows hold
 
     @property
     def contents_text(self) -> str:
@@ -133,7 +207,8 @@ def merged_from(manifest: MergeManifest) -> list[str]:
 
 
 SUMMARY_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", "box_id", "device", "platform",
-                   "vmaf", "width", "height", "fps", "pix_fmt", "teacher_model", "teacher_sha256")
+                   "vmaf", "width", "height", "fps", "pix_fmt", "teacher_model", "teacher_sha256", "enc_width",
+                   "enc_height", "scaler_down", "scaler_up")
 UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the file says why"
 
 
@@ -171,7 +246,7 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
         teacher_models=uniq("teacher_model"), teacher_sha256=next((t for t in uniq("teacher_sha256") if t), None),
         n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
-        groups=content_groups(df, exact), clips=clips,
+        groups=content_groups(df, exact), clips=clips, teachers=teacher_ranges(df), rungs=row_rungs(df),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kit.media.fingerprint import GRID
+from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, RENUMBER, Teacher, build_libvmaf_graph
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
@@ -50,11 +51,13 @@ def build_encode_argv(
     hw_filter: str = "",
     threads: int = 0,
     progress: bool = False,
+    scale: str = "",
 ) -> list[str]:
     """Encode the reference's first video stream with `spec` at quality `cq`.
 
     hw_init carries device set-up (e.g. `-init_hw_device vaapi=va:/dev/dri/renderD128`)
-    and hw_filter the upload chain for encoders that take hardware frames.
+    and hw_filter the upload chain for encoders that take hardware frames; `scale` (build_scale_filter) makes a
+    ladder rung's downscaled copy first.
     `-fps_mode passthrough`: every decoded frame is encoded once, as it is. The default would make a
     variable-frame-rate master constant-rate for the timestamp-less elementary stream, duplicating
     and dropping frames, so the encode would no longer pair frame by frame with the reference.
@@ -62,9 +65,9 @@ def build_encode_argv(
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH]
     if hw_filter:
-        argv += ["-vf", hw_filter]
+        argv += ["-vf", ",".join(f for f in (scale, hw_filter) if f)]
     else:
-        argv += ["-pix_fmt", spec.pix_fmt]
+        argv += [*(("-vf", scale) if scale else ()), "-pix_fmt", spec.pix_fmt]
     argv += ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra]
     argv += spec.thread_args(threads)
     # an elementary stream, so the file size is exactly the bitstream size
@@ -84,14 +87,16 @@ def build_score_argv(
     progress: bool = False,
     teacher: Teacher = DEFAULT_TEACHER,
     extra: bool = False,
+    upscaler: str = UP_DEFAULT,
 ) -> list[str]:
     """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
     four features, `extra`).
 
     Both decoders get the job's thread budget too: left at ffmpeg's default (one
     frame thread per core) every parallel job would start a decoder thread per core.
+    A ladder rung's encode is upscaled to the reference's size with `upscaler` (a no-op at the same size).
     """
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
@@ -100,6 +105,27 @@ def build_score_argv(
 # the decoded reference, exactly as a scoring's reference branch takes it (kit.media.libvmaf), kept as raw
 # frames in NUT: any pixel format, frame for frame; its colour tags do not survive, kit.media.ffmpeg reads them
 REF_FORMAT = ("-c:v", "rawvideo", "-f", "nut")
+
+
+def build_scale_filter(width: int, height: int, scaler: str) -> str:
+    """A ladder rung's downscale: `scale=W:H:flags=NAME` (swscale's named scaler, kit.media.ladder.SCALERS)."""
+    return f"scale={width}:{height}:flags={scaler}"
+
+
+def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
+    """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
+    encode, "" for the clip's own size) runs once, and a `split` hands its frames to the encodes of that rung; with
+    `ref_pix_fmt`, `[ref]` is the scoring graph's reference branch."""
+    rungs = list(dict.fromkeys(s for s in scales if s))
+    top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
+    top += ["[r]"] if ref_pix_fmt else []
+    graph = f"[0:v:0]split={len(top)}{''.join(top)}"
+    for k, scale in enumerate(rungs):
+        mine = [f"[e{i}]" for i, s in enumerate(scales) if s == scale]
+        graph += f";[s{k}]{scale},split={len(mine)}{''.join(mine)}"
+    if ref_pix_fmt:
+        graph += f";[r]{RENUMBER},format={ref_pix_fmt}[ref]"
+    return graph
 
 
 def build_shared_decode_argv(
@@ -111,23 +137,23 @@ def build_shared_decode_argv(
     ref_out: Path | str = "",
     threads: int = 0,
     progress: bool = False,
+    scales: Sequence[str] = (),
 ) -> list[str]:
     """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the
     decoded reference for the scorings (kit.corpus.shared).
 
     Each encode output is build_encode_argv's for one job, fed by `split` instead of a decoder of its own:
     the same frames with the same properties (timestamps, colour tags, side data), the same -pix_fmt
-    conversion, so the same bitstream. The reference output is the scoring graph's reference branch
-    (renumbered, converted to `ref_pix_fmt`), so a scoring that reads it converts nothing again.
-    Software encoders only: a device's upload chain and session cap stay one encode per process.
+    conversion, so the same bitstream. `scales` gives each encode its rung's downscale (build_scale_filter, ""
+    for the clip's own size): one downscale per rung, split to that rung's encodes. The reference output is the
+    scoring graph's reference branch (renumbered, converted to `ref_pix_fmt`), so a scoring that reads it
+    converts nothing again. Software encoders only: a device's upload chain and session cap stay one encode
+    per process.
     """
-    labels = [f"[e{i}]" for i in range(len(encodes))] + (["[r]"] if ref_out else [])
-    graph = f"[0:v:0]split={len(labels)}{''.join(labels)}"
-    if ref_out:
-        graph += f";[r]{RENUMBER},format={ref_pix_fmt}[ref]"
+    graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
-    for label, (spec, cq, out_path) in zip(labels[:len(encodes)], encodes, strict=True):
-        argv += ["-map", label, "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
+    for i, (spec, cq, out_path) in enumerate(encodes):
+        argv += ["-map", f"[e{i}]", "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
                  "-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
                  "-f", spec.container, str(out_path)]
     if ref_out:

@@ -106,14 +106,14 @@ def escape_filter_value(value: str) -> str:
 
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
-                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False) -> str:
+                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic") -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
     Both are renumbered frame by frame (`setpts=N`) so frames pair by index, not by
-    container timestamps; the distorted stream is scaled and converted to the
-    reference's size and pixel format. Another teacher than the default gets the canonical six's
-    extractors beside it (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`:
-    VMAF v1's four features too (V1_EXTRACTORS).
+    container timestamps; the distorted stream is scaled (with `upscaler`: a ladder rung's encode is
+    smaller, a native one is left as it is) and converted to the reference's size and pixel format. Another
+    teacher than the default gets the canonical six's extractors beside it (CANONICAL_EXTRACTORS): the proxy's
+    inputs are the same whatever it learns. `extra`: VMAF v1's four features too (V1_EXTRACTORS).
     """
     renumber = RENUMBER
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]), *([V1_EXTRACTORS] if extra else [])])
@@ -125,7 +125,7 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         f"n_threads={int(n_threads)}",
     ])
     return (
-        f"[0:v]{renumber},scale={width}:{height}:flags=bicubic,format={pix_fmt}[dis];"
+        f"[0:v]{renumber},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
         f"[1:v]{renumber},format={pix_fmt}[ref];"
         f"[dis][ref]libvmaf={options}"
     )

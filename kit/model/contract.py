@@ -2,7 +2,13 @@
 corpus measures (kit.corpus.schema) and from the encoders the kit can drive (kit.platforms.encoders).
 
     features[6]  MODEL_FEATURES: raw libvmaf values, in this order (each model z-scores them itself)
-    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder's own range
+    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder's own range:
+                 (cq - best) / (worst - best) over EncoderSpec.cq_range = (best, worst), so 0 is the best
+                 quality in every family (x264/x265 CRF and the hardware QP/CQ scales (cq - 0) / 51, QSV's
+                 (cq - 1) / 50, SVT-AV1's (cq - 1) / 62, AV1 QP (cq - 0) / 255, VideoToolbox's q:v (100 - cq) / 99)
+
+The corpus carries no scale input: a ladder rung's rows are scored upscaled to the reference's size, and the
+held-out figures with and without one (bench/bench_scale_input.py) showed no gain (docs/quality-and-ladder.md).
 
 A new encoder row or a new measured libvmaf column changes nothing here. Changing MODEL_FEATURES,
 CODEC_VOCAB or the cq range of a vocabulary encoder changes every model's inputs: every incumbent
@@ -33,7 +39,8 @@ CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"
 # --inputs: each set's (input version, features, in order)
 INPUT_SETS: dict[str, tuple[int, tuple[str, ...]]] = {CANONICAL6: (INPUT_VERSION, MODEL_FEATURES),
                                                       CANONICAL6_V1: (V1_INPUT_VERSION, V1_FEATURES)}
-CODEC_VOCAB_VERSION = 1
+# 2: VideoToolbox's cq is the -q:v it receives (1..100, higher is better), no longer a CRF-shaped knob mapped to it
+CODEC_VOCAB_VERSION = 2
 CODEC_VOCAB: tuple[str, ...] = (
     "libx264", "libx265", "libsvtav1", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
     "h264_vaapi", "hevc_vaapi", "av1_vaapi", "h264_videotoolbox", "hevc_videotoolbox",
@@ -41,8 +48,17 @@ CODEC_VOCAB: tuple[str, ...] = (
 # (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
 PINNED: dict[tuple[int, int], str] = {
     (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
-    (3, 1): "f02bf134ea2f1aa3b320aa7c632841bd3a753e5c99b00b9ca27bc651a9dac739",
+    (2, 2): "307bc4fe4c06acf65e3c3fdba16957c56f7db00a2350ee3ba64893a382cc9689",
+    (3, 2): "0b8ded59abb69b47b73bb64f2e5c075121fb38db2a2e320f849e79bda3e788b1",
 }
+
+
+# what the model cards say of the ladder: the decision and the measurement behind it
+SCALE_INPUT_NOTE = ("no scale input: a ladder rung's rows are scored upscaled to the reference's size, so the rung is "
+                    "already in the six features; held out on the demo's ladder corpus (LOSO, 3 seeds), a scale input "
+                    "made the half-height rows' RMSE 4.83 against 3.71 without it, and every other figure worse "
+                    "(docs/quality-and-ladder.md)")
+CQ_NORM_NOTE = "cq_norm = (cq - cq_ranges[0]) / (cq_ranges[1] - cq_ranges[0]): 0 at each family's best quality"
 
 
 def cq_ranges() -> dict[str, tuple[int, int]]:

@@ -1,4 +1,4 @@
-"""--holdout encoder|box: does the ensemble hold on an encoder (a box) it never saw?
+"""--holdout encoder|box|rung: does the ensemble hold on an encoder (a box, a ladder rung) it never saw?
 
 Each encoder (box) is left out in turn, crossed with grouped folds over contents (kit.model.folds, K = HOLDOUT_K,
 or one per content group when there are fewer): a member trains on the rows of the other encoders and the other
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.corpus.summary import rung_labels
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.model.folds import cut_folds
@@ -23,7 +24,7 @@ from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
 
 HOLDOUT_K = 5
-COLUMN = {"encoder": "encoder", "box": "box_id"}
+COLUMN = {"encoder": "encoder", "box": "box_id", "rung": "enc_height"}
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,16 @@ class HoldoutFold:
     test: np.ndarray  # rows of this encoder (box) among this fold's contents
 
 
+def held_values(df: pd.DataFrame, kind: str) -> np.ndarray:
+    """Each row's encoder, box or rung (kit.media.ladder.rung_label: the share of the source's height encoded)."""
+    if kind == "rung":
+        return np.asarray(rung_labels(df), dtype=object)
+    return df[COLUMN[kind]].astype(str).to_numpy()
+
+
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    values = df[COLUMN[kind]].astype(str).to_numpy()
+    values = held_values(df, kind)
     kinds = sorted(set(values))
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "

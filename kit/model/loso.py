@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.model.batches import Complement
 from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
@@ -29,7 +30,7 @@ from kit.model.train import Member, TrainedEnsemble
 # what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
 # key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
-                "frame_index", "device")
+                "frame_index", "device", *RUNG_COLUMNS)
 
 
 @dataclass

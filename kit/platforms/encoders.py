@@ -1,9 +1,10 @@
 """Encoder specs: mostly data, one small interface.
 
 Each spec knows its family, codec, preset, pixel format, session cap, the
-range of its quality knob (for normalising `cq` *within* the family) and how
-`cq` maps onto its own rate-control flags. It also says, as data, which pixel
-format it takes for a 10-bit 4:2:0 encode (`--encode-depth source`), or why it
+range of its quality knob in its own native scale (for normalising `cq` *within* the family), how
+`cq` maps onto its own rate-control flags (always the value the encoder receives) and its default
+quality grid (kit.platforms.grids: chosen by measurement, docs/quality-and-ladder.md). It also says,
+as data, which pixel format it takes for a 10-bit 4:2:0 encode (`--encode-depth source`), or why it
 has none; whether this ffmpeg and this hardware really do it is proven by the
 10-bit test encode (kit.platforms.probe).
 
@@ -66,13 +67,21 @@ class EncoderSpec:
     codec: str  # h264 | hevc | av1
     preset: tuple[str, ...]  # preset flags, e.g. ("-preset", "medium")
     pix_fmt: str
-    cq_range: tuple[int, int]  # the knob's own scale, for within-family normalisation
+    # the knob's own scale, for within-family normalisation: (best quality, worst quality), so cq_norm =
+    # (cq - first) / (second - first) is 0 at the best quality for every family (VideoToolbox's q:v runs upwards)
+    cq_range: tuple[int, int]
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
     extra: tuple[str, ...] = field(default=())
     # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows from it:
     # Main 10, High 10, AV1 Main); "" = it has no 10-bit encode, and no_10bit says why
     pix_fmt_10bit: str = ""
     no_10bit: str = ""
+    grid: tuple[int, ...] = ()  # the default quality grid, in the knob's own scale (--cqs overrides it)
+
+    @property
+    def cq_bounds(self) -> tuple[int, int]:
+        """(lowest, highest) value the knob takes, whichever end is the best quality."""
+        return min(self.cq_range), max(self.cq_range)
 
     @property
     def preset_name(self) -> str:
@@ -113,8 +122,8 @@ class EncoderSpec:
             case "vaapi":
                 return ["-rc_mode", "CQP", "-qp", q]
             case "videotoolbox":
-                # VideoToolbox quality is 1..100, higher is better; realtime off for full quality
-                return ["-q:v", str(min(100, max(1, 100 - 2 * cq))), "-realtime", "0"]
+                # VideoToolbox quality is 1..100, higher is better, given as it is; realtime off for full quality
+                return ["-q:v", q, "-realtime", "0"]
             case "amf":
                 # constant QP on every frame type (AMF has no CRF); hevc_amf encodes no B-frames and has no -qp_b
                 b_frames = [] if self.codec == "hevc" else ["-qp_b", q]
@@ -127,11 +136,22 @@ class EncoderSpec:
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
     def check_cq(self, cq: int) -> None:
-        lo, hi = self.cq_range
+        lo, hi = self.cq_bounds
         if not lo <= cq <= hi:
             raise InputError(f"--cqs value {cq} is outside {self.name}'s range {lo}..{hi}",
                              hint=f"choose values between {lo} and {hi}")
 
+
+# default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
+# software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from
+# about 30 to 100); the hardware ones by the same share of their own scales. x264/x265 stop at CRF 38: rows at CRF
+# 44 and 51 (teacher 0..20 on a third of the demo clips) made a held-out source's bias 17 to 25 VMAF points (HOLD)
+_X264_GRID = (10, 24, 38)  # CRF 0..51
+_X265_GRID = (10, 24, 38)
+_SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 8 at CRF 63 still scored 28..97 on the demo
+_QP51_GRID = (10, 24, 38)  # NVENC -cq, QSV -global_quality (1..51), VA-API and AMF QP (0..51)
+_QP255_GRID = (50, 120, 190)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
+_VT_GRID = (80, 52, 24)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid
 
 _X264_LIKE = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")
@@ -143,31 +163,34 @@ _P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned),
 
 _SPECS: tuple[EncoderSpec, ...] = (
     # libx264: High 10 when its x264 was built with 10-bit (the probe reads the binary's pixel formats)
-    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51), pix_fmt_10bit=_TEN),
+    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
     EncoderSpec("libx265", "x265", "hevc", _X264_LIKE, "yuv420p", (0, 51),
-                extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN),
+                extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN, grid=_X265_GRID),
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "8"), "yuv420p", (1, 63),
-                extra=("-svtav1-params", "lp=1"), pix_fmt_10bit=_TEN),
+                extra=("-svtav1-params", "lp=1"), pix_fmt_10bit=_TEN, grid=_SVTAV1_GRID),
     # NVENC H.264 High 10 needs a Blackwell or newer GPU: older ones fail the 10-bit test encode
-    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
-    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
-    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010),
+    EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2,
-                no_10bit="Intel Quick Sync encodes H.264 in 8 bit only"),
-    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010),
-    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010),
+                no_10bit="Intel Quick Sync encodes H.264 in 8 bit only", grid=_QP51_GRID),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
+                grid=_QP51_GRID),
+    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
+                grid=_QP51_GRID),
     EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2,
-                no_10bit="VA-API encodes H.264 in 8 bit only"),
-    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, pix_fmt_10bit=_P010),
-    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2, pix_fmt_10bit=_P010),
-    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (0, 51), 2,
-                no_10bit="VideoToolbox encodes H.264 in 8 bit only"),
-    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (0, 51), 2, pix_fmt_10bit=_P010),
+                no_10bit="VA-API encodes H.264 in 8 bit only", grid=_QP51_GRID),
+    EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("av1_vaapi", "vaapi", "av1", (), "nv12", (0, 255), 2, pix_fmt_10bit=_P010, grid=_QP255_GRID),
+    EncoderSpec("h264_videotoolbox", "videotoolbox", "h264", (), "yuv420p", (100, 1), 2,
+                no_10bit="VideoToolbox encodes H.264 in 8 bit only", grid=_VT_GRID),
+    EncoderSpec("hevc_videotoolbox", "videotoolbox", "hevc", (), "yuv420p", (100, 1), 2, pix_fmt_10bit=_P010,
+                grid=_VT_GRID),
     # AMD AMF (Windows): system-memory frames, uploaded by the encoder itself as NVENC does; av1's QP is 0..255
     EncoderSpec("h264_amf", "amf", "h264", _AMF_PRESET, "nv12", (0, 51), 2,
-                no_10bit="AMF encodes H.264 in 8 bit only"),
-    EncoderSpec("hevc_amf", "amf", "hevc", _AMF_PRESET, "nv12", (0, 51), 2, pix_fmt_10bit=_P010),
-    EncoderSpec("av1_amf", "amf", "av1", _AMF_PRESET, "nv12", (0, 255), 2, pix_fmt_10bit=_P010),
+                no_10bit="AMF encodes H.264 in 8 bit only", grid=_QP51_GRID),
+    EncoderSpec("hevc_amf", "amf", "hevc", _AMF_PRESET, "nv12", (0, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("av1_amf", "amf", "av1", _AMF_PRESET, "nv12", (0, 255), 2, pix_fmt_10bit=_P010, grid=_QP255_GRID),
 )
 
 SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
@@ -222,14 +245,6 @@ def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore
             cap = min(s.session_cap for s in _SPECS if s.family == spec.family)
             out[name] = shared.setdefault(spec.family, threading.Semaphore(cap))
     return out
-
-
-def check_grid(encoders: Iterable[str], cqs: Iterable[int]) -> None:
-    """Every grid value within every encoder's own quality range (the one check: the CLI makes it for the
-    encoders it knows, the corpus step for those --encoders auto resolved to)."""
-    for name in encoders:
-        for cq in cqs:
-            get_spec(name).check_cq(cq)
 
 
 def get_spec(name: str) -> EncoderSpec:

@@ -42,6 +42,7 @@ from kit.media.libvmaf import parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.platforms.detect import HwSetup, hw_setup
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
+from kit.platforms.grids import CqGrid
 from kit.platforms.signals import HostSignals
 
 PROBE_SIZE = "640x360"  # the demo corpus's size: above every hardware encoder's minimum
@@ -301,12 +302,18 @@ class Prober:
     """Probes encoders against one ffmpeg on one host; renders its test clip once, lazily."""
 
     def __init__(self, info: FFmpegInfo, sig: HostSignals, tree: Tree, work: Path, cq: int = PROBE_CQ,
-                 refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None) -> None:
+                 refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None,
+                 grid: CqGrid | None = None) -> None:
         self.info, self.sig, self.tree, self.work, self.cq = info, sig, tree, work, cq
+        self.grid = grid  # a run's --cqs: each encoder is tested at its own grid's first value
         self.refresh, self.timeout_s, self.log = refresh, timeout_s, log
         cache = cache_tree()
         self.cache = ProbeCache(cache, cache_path(info, sig, cache.root))
         self._clips: dict[str, Path] = {}
+
+    def cq_of(self, name: str) -> int:
+        """The quality an encoder's test encode is made at: its grid's first value in a run, else `cq`."""
+        return self.grid.for_encoder(name)[0] if self.grid is not None else self.cq
 
     def clip(self, pix_fmt: str = "yuv420p") -> Path:
         if pix_fmt not in self._clips:
@@ -344,7 +351,7 @@ class Prober:
             return _failed(spec, setup, ten_bit_refusal(spec, ()))
         spec10 = spec.at_bits(10)
         setup = hw_setup(spec10, self.sig)  # the upload chain of QSV/VAAPI carries the 10-bit format
-        key = entry_key(spec10, setup, self.cq, TEN_BIT_FMT)
+        key = entry_key(spec10, setup, self.cq_of(name), TEN_BIT_FMT)
         hit = None if self.refresh else self.cache.get(key)
         if hit is not None:
             if self.log is not None:
@@ -353,7 +360,7 @@ class Prober:
             return hit
         refusal = ten_bit_refusal(spec, self.listed_pix_fmts(name))
         result = (_failed(spec10, setup, refusal) if refusal else
-                  probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq,
+                  probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq_of(name),
                                 self.timeout_s, self.log, decodes_as=TEN_BIT_FMT))
         self.cache.put(key, result)
         return result
@@ -362,7 +369,7 @@ class Prober:
         spec, setup, unusable = self._setup(name)
         if unusable is not None:
             return unusable
-        key = entry_key(spec, setup, self.cq)
+        key = entry_key(spec, setup, self.cq_of(name))
         if self.refresh:
             self.cache.forget(name)
         hit = None if self.refresh else self.cache.get(key)
@@ -374,8 +381,8 @@ class Prober:
                 self.log(f"{name}: probe result from the cache {self.cache.path} "
                          f"({'works' if hit.available else 'fails'}: {hit.reason})")
             return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
-        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq, self.timeout_s,
-                               self.log)
+        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name),
+                               self.timeout_s, self.log)
         self.cache.put(key, result)
         return result
 

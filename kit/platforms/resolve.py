@@ -13,6 +13,7 @@ from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO, get_spec
+from kit.platforms.grids import CqGrid
 from kit.platforms.probe import Prober, ProbeResult
 from kit.platforms.signals import HostSignals, gather_signals
 
@@ -26,10 +27,11 @@ class Survey:
     signals: HostSignals
     families: tuple[HostFamily, ...]
 
-    def prober(self, tree: Tree, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None) -> Prober:
+    def prober(self, tree: Tree, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None,
+               grid: CqGrid | None = None) -> Prober:
         """Test encodes with this ffmpeg on this host, scratch files in `work` (below `tree`), results cached per
-        build."""
-        return Prober(self.info, self.signals, tree, work, cq=cq, refresh=refresh, log=log)
+        build; with a run's `grid`, each encoder at its own grid's first value."""
+        return Prober(self.info, self.signals, tree, work, cq=cq, refresh=refresh, log=log, grid=grid)
 
 
 def survey_host(info: FFmpegInfo) -> Survey:
@@ -54,12 +56,12 @@ def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> P
     return PrereqError(f"encoder {failed.name} does not work on this box: {failed.reason}{more}", hint=hint)
 
 
-def in_grid_range(names: tuple[str, ...], cqs: tuple[int, ...]) -> tuple[tuple[str, ...], list[list[str]]]:
-    """Auto candidates whose quality range holds the whole grid; a skip row for each other one."""
+def in_grid_range(names: tuple[str, ...], grid: CqGrid) -> tuple[tuple[str, ...], list[list[str]]]:
+    """Auto candidates whose quality range holds their whole grid; a skip row for each other one."""
     keep, rows = [], []
     for name in names:
-        lo, hi = get_spec(name).cq_range
-        bad = [q for q in cqs if not lo <= q <= hi]
+        lo, hi = get_spec(name).cq_bounds
+        bad = [q for q in grid.for_encoder(name) if not lo <= q <= hi]
         if bad:
             rows.append([name, "skip", f"--cqs value {bad[0]} is outside its range {lo}..{hi}"])
         else:
@@ -67,7 +69,7 @@ def in_grid_range(names: tuple[str, ...], cqs: tuple[int, ...]) -> tuple[tuple[s
     return tuple(keep), rows
 
 
-def resolve_encoders(requested: tuple[str, ...], cqs: tuple[int, ...], families: tuple[HostFamily, ...],
+def resolve_encoders(requested: tuple[str, ...], grid: CqGrid, families: tuple[HostFamily, ...],
                      prober: Prober) -> tuple[tuple[str, ...], list[ProbeResult], list[list[str]]]:
     """(encoders the corpus uses, every probe result, skip rows). Asked-for encoders must all work."""
     if requested != (AUTO,):
@@ -76,7 +78,7 @@ def resolve_encoders(requested: tuple[str, ...], cqs: tuple[int, ...], families:
         if failed:
             raise refuse(failed[0], len(failed) - 1, tuple(r.name for r in results if r.available))
         return requested, results, []
-    candidates, skipped = in_grid_range(auto_candidates(families), cqs)
+    candidates, skipped = in_grid_range(auto_candidates(families), grid)
     results = [prober.probe(n) for n in candidates]
     x264 = next((r for r in results if r.name == "libx264"), None)
     if x264 is not None and not x264.available:

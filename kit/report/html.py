@@ -230,8 +230,15 @@ def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFram
 def corpus_section(verdict: Verdict, demo: str) -> list[str]:
     """What the corpus holds: contents, files and groups, its fields, and each source's geometry, sorted by name."""
     corpus = verdict.corpus
-    fields = {k: v for k, v in corpus.to_json().items() if k not in ("groups", "clips")}
+    fields = {k: v for k, v in corpus.to_json().items() if k not in ("groups", "clips", "teachers")}
     parts = [f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", f"<p>{esc(corpus.contents_text)}.</p>", kv_table(fields)]
+    if corpus.teachers:
+        parts += ["<h3>Teacher range per encoder</h3>",
+                  "<p class='note'>The lowest and highest mean teacher score of one of its encodes (a source at one "
+                  "cq and rung); from the verdict's corpus block, recomputable from the corpus file.</p>",
+                  table(["encoder", "encodes", "lowest", "highest", "cq grid", "rungs", "warning"],
+                        [[t.encoder, t.encodes, t.lo, t.hi, ",".join(map(str, t.cq_grid)), ", ".join(t.rungs),
+                          t.warning or ""] for t in corpus.teachers])]
     if corpus.groups:
         parts += ["<h3>Content groups of more than one source (each held out as one)</h3>",
                   capped(["content", "members", "why"],

@@ -146,11 +146,13 @@ def quality_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
                  f"prediction over seeds ({POOLED}). From {source}."), group_table(rows)]
 
 
-BREAKDOWNS = (("encoder", "Error by encoder"), ("box", "Error by box"), ("resolution", "Error by resolution class"))
+BREAKDOWNS = (("encoder", "Error by encoder"), ("box", "Error by box"), ("resolution", "Error by resolution class"),
+              ("rung", "Error by ladder rung (share of the source's height encoded; native: its own size)"))
 
 
 def breakdown_sections(extras: Extras) -> list[str]:
-    """The verdict's per-encoder, per-box and per-resolution tables, and the --holdout blocks (when present)."""
+    """The verdict's per-encoder, per-box, per-resolution and per-rung tables, and the --holdout blocks (when
+    present)."""
     parts = []
     for by, title in BREAKDOWNS:
         if rows := extras.rows(by):

@@ -108,6 +108,19 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
                       f"boxes {', '.join(map(str, corpus.boxes))}{size}{demo}")
 
 
+def teacher_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """Per encoder: how far its encodes reached on the teacher's scale, its grid and rungs; a warning where its
+    range falls short of the span the proxy is used over (kit.corpus.summary.TEACHER_SPAN)."""
+    rows: list[tuple[str, str]] = []
+    for t in verdict.corpus.teachers or ():
+        rows.append((f"teacher range {t.encoder}", f"{t.lo:.1f} to {t.hi:.1f} (mean score of each of its {t.encodes} "
+                                                   f"encodes); cq {','.join(map(str, t.cq_grid))}; rungs "
+                                                   f"{', '.join(t.rungs)}"))
+        if t.warning:
+            rows.append(("WARNING", t.warning))
+    return rows
+
+
 GROUPS_SHOWN = 5  # content groups the summary lists; the report lists them all
 
 
@@ -172,7 +185,7 @@ def group_error_rows(verdict: Verdict) -> list[tuple[str, str]]:
     p = verdict.overall.pooled_ensemble
     rows = [("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
                                     "frames): the kind of the worst-group lines below")]
-    for by in ("encoder", "box", "resolution", "quality"):
+    for by in ("encoder", "box", "resolution", "rung", "quality"):
         if (g := worst_group(verdict.breakdown or (), by)) is not None:
             rows.append((f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias "
                                         f"{g.bias:+.2f}, max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} "
@@ -197,7 +210,7 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *interval_rows(verdict),
-            *group_error_rows(verdict), corpus_row(verdict), *group_rows(verdict)]
+            *group_error_rows(verdict), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
 
 
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "

@@ -132,7 +132,7 @@ class LiveBars:
                                 completed=reused)
 
     def job_started(self, e: ev.JobStarted) -> None:
-        label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}"
+        label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
         self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
         self.job_frames[e.job_id] = {"encode": 0, "score": 0, "frames": max(1, e.frames)}
 
@@ -304,7 +304,7 @@ class Renderer:
             self.bars.jobs_planned(e.total, e.reused)
 
     def on_job_started(self, e: ev.JobStarted) -> None:
-        self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}")
+        self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
         if self.bars:
             self.bars.job_started(e)
 

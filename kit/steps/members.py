@@ -38,9 +38,11 @@ KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 
 def kept_apart(settings: RunSettings) -> tuple[str, ...]:
-    """The extra columns the corpus is read with for training: the box under --holdout box (its folds need it).
-    The gather and every training task read the same rows and columns through it."""
-    return ("box_id",) if "box" in settings.holdout else ()
+    """The extra columns the corpus is read with for training: the box under --holdout box, the encode's and the
+    source's heights under --holdout rung (their folds need them). The gather and every training task read the same
+    rows and columns through it."""
+    return (("box_id",) if "box" in settings.holdout else ()) + (
+        ("enc_height", "height") if "rung" in settings.holdout else ())
 
 
 def members_fingerprint(ctx: Context, plan: Plan) -> str:

@@ -69,7 +69,7 @@ class PrereqsStep:
         st = Path(info.path).stat()
         teacher = teacher_of(ctx.settings.teacher)  # a model file is read and hashed: an edited one is checked again
         return Plan(
-            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs[0],
+            settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.probe_text,
                       "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth,
                       "teacher": teacher.to_json(), "extra_features": ctx.settings.extra_features},
             inputs={"ffmpeg": f"{info.path}|{info.build}|{st.st_size}|{st.st_mtime_ns}",
@@ -85,7 +85,7 @@ class PrereqsStep:
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
-        prober = survey.prober(ctx.tree, work / "encoders", cq=s.cqs[0], log=ctx.log)
+        prober = survey.prober(ctx.tree, work / "encoders", grid=s.cqs, log=ctx.log)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []

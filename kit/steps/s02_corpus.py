@@ -8,12 +8,12 @@ from pathlib import Path
 
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
-from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Provenance, job_is_done, plan_jobs
+from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
@@ -28,7 +28,8 @@ from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
-from kit.platforms.encoders import HwArgs, check_grid, session_semaphores
+from kit.platforms.encoders import HwArgs, session_semaphores
+from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
@@ -162,13 +163,31 @@ def write_redo(tree: Tree, stamp: Path) -> RedoStamp:
     return record
 
 
+def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
+    """After the jobs: a clip that changed while they ran, a teacher file that changed, or the jobs that failed,
+    each refused with what to do (finished jobs are kept)."""
+    changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
+    if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
+        more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
+        raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
+                         "rows made from it would carry the sha256 of the content hashed at the start",
+                         hint="rerun once the clip is final: it is hashed again and its jobs redone")
+    check_unchanged(teacher)
+    if failures:
+        first = failures[0]
+        raise JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",
+                        hint="fix the cause and rerun: finished jobs are kept and will not be redone",
+                        stderr_tail=first.stderr_tail)
+
+
 class CorpusStep:
     name = "corpus"
 
     def plan(self, ctx: Context) -> Plan:
         p, s = prepare(ctx), ctx.settings
         return Plan(
-            settings={"encoders": list(p.encoders), "cqs": list(s.cqs), "encode_depth": s.encode_depth,
+            settings={"encoders": list(p.encoders), "grid": s.cqs.by_encoder(p.encoders), "scales": list(s.scales),
+                      "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth,
                       "box_id": p.prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips)},
@@ -195,7 +214,8 @@ class CorpusStep:
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
-        jobs = plan_jobs(p.clips, p.encoders, s.cqs, p.depth.bits_of)
+        ladder = Ladder(s.scales, s.downscaler, s.upscaler)
+        jobs = plan_jobs(p.clips, s.cqs.by_encoder(p.encoders), p.depth.bits_of, ladder)
         tree.make_folder(run.jobs)
         tree.remove_temps(run.jobs)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
@@ -224,22 +244,12 @@ class CorpusStep:
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
-        changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
-        if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
-            more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
-            raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
-                             "rows made from it would carry the sha256 of the content hashed at the start",
-                             hint="rerun once the clip is final: it is hashed again and its jobs redone")
-        check_unchanged(p.prov.teacher)
-        if failures:
-            first = failures[0]
-            raise JobFailed(f"{len(failures)} of {len(jobs)} corpus jobs failed; first: {first.message}",
-                            hint="fix the cause and rerun: finished jobs are kept and will not be redone",
-                            stderr_tail=first.stderr_tail)
+        refuse_failures(failures, len(jobs), p.prov.teacher)
         rows = write_shard(tree, jobs, run.jobs, run.shard, p.refs.grouping.content_of)
-        manifest = build_manifest(tree, run.shard, rows, p.prov, p.clips, list(p.encoders), list(s.cqs), p.demo,
-                                  len(jobs), len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth,
-                                  p.refs)
+        grid = s.cqs.by_encoder(p.encoders)
+        manifest = build_manifest(tree, run.shard, rows, p.prov, p.clips, list(p.encoders), grid, p.demo, len(jobs),
+                                  len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
+                                  ladder)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),

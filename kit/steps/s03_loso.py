@@ -192,7 +192,7 @@ class LosoStep:
 
     def holdout(self, ctx: Context, df: pd.DataFrame, inputs: LosoInputs, kind: str,
                 on_epoch: Callable[[int, int, float], None], workers: int) -> pd.DataFrame:
-        """--holdout `kind`: every encoder (box) left out in turn, crossed with grouped folds over contents."""
+        """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
         from kit.model.holdout import run_holdout
 
         s = ctx.settings
@@ -248,7 +248,7 @@ class LosoStep:
         outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
                                            (run.clips, result.clips),
                                            *((run.holdout(kind), frame) for kind, frame in held.items())])
-        for stale in (run.holdout(kind) for kind in ("encoder", "box") if kind not in held):
+        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in held):
             ctx.tree.remove(stale)
         clear_members(ctx.tree, run)  # the reports hold what the members were kept for
         return Outcome(outputs, self.summary(ctx, trained, scheme, duplicates))

@@ -65,9 +65,10 @@ class VerdictStep:
         from kit.verdict.assess import assess
 
         s, run = ctx.settings, ctx.run
-        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height"))
-        # a hand-made corpus may lack them: its rows are then one box, of no known size
-        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0))
+        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_height"))
+        # a hand-made corpus may lack them: its rows are then one box, of no known size; an older one records no
+        # encode size: its rows were encoded at the reference's own (rung `native`)
+        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_height", 0))
                               if c not in meta.columns}).set_index(CORPUS_ROW, drop=False)
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",

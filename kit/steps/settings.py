@@ -9,9 +9,11 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.infra.host import safe_box_id
 from kit.infra.records import Record
+from kit.media.ladder import DOWN_DEFAULT, UP_DEFAULT
 from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, TrainConfig
+from kit.platforms.grids import CqGrid
 from kit.verdict.gate import GateThresholds
 
 
@@ -28,7 +30,10 @@ class RunSettings(Record):
     height: int | None = None
     fps: str | None = None
     encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
-    cqs: tuple[int, ...] = (19, 25, 31, 37)
+    cqs: CqGrid = field(default_factory=CqGrid)  # --cqs: each encoder's own default grid unless overridden
+    scales: tuple[str, ...] = ("native", "0.5")  # --scales: the resolution ladder's rungs (kit.media.ladder)
+    downscaler: str = DOWN_DEFAULT  # --downscaler: the scaler a rung's copy is made with
+    upscaler: str = UP_DEFAULT  # --upscaler: the scaler a rung's encode is scored with, at the reference's size
     # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
     teacher: str = TEACHER_MODEL
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)

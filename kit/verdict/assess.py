@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
-from kit.verdict.breakdown import breakdown, errors_of
+from kit.verdict.breakdown import breakdown, errors_of, group_labels
 from kit.verdict.confounding import Confounding, confounding
 from kit.verdict.document import ClipPooling, Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
 from kit.verdict.exported import exported_interval
@@ -85,12 +85,12 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
                      statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "
                                 f"{worst.n_frames} frames it never saw" if worst else None))
     scheme = str(frame["scheme"].iloc[0]) if "scheme" in frame and len(frame) else ""
-    column = "box_id" if kind == "box" else "encoder"
     left = int(len(meta) - len(rows))  # every corpus row is some encoder's (box's): each should be predicted once
+    unpredicted = meta.loc[~meta.index.isin(rows.index)]
     said = (f"{left} of {len(meta)} rows were left out of this validation: a held-out {kind}'s rows in a fold "
             f"where no row of another {kind} is left to train on (of "
-            + ", ".join(f"{v} {n}" for v, n in meta.loc[~meta.index.isin(rows.index), column].astype(str)
-                        .value_counts().sort_index().items()) + ")") if left else None
+            + ", ".join(f"{v} {n}" for v, n in group_labels(unpredicted, kind).value_counts().sort_index().items())
+            + ")") if left else None
     return HoldoutBlock(kind=kind, scheme=scheme, groups=groups, gate=gate, rows_left_out=left if left else None,
                         left_out=said)
 

@@ -1,4 +1,4 @@
-"""The ensemble's error by encoder, by box, by resolution class, by quality setting and by source.
+"""The ensemble's error by encoder, by box, by resolution class, by ladder rung, by quality setting and by source.
 
 Computed from the held-out rows of `04_verdict/intervals.parquet` (the ensemble: the mean over seeds of the
 out-of-fold predictions), so every figure can be recomputed from that file: PLCC (Pearson, no mapping), RMSE,
@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import VMAF_RANGE
+from kit.corpus.summary import rung_labels
 from kit.verdict.document import GroupErrors, LimitGate
 from kit.verdict.intervals import column, level_key, level_of
 
-GROUPINGS = ("encoder", "box", "resolution", "quality", "source")
+GROUPINGS = ("encoder", "box", "resolution", "rung", "quality", "source")
 # classes by picture height: what libvmaf's vmaf_v0.6.1 (trained for 1080p viewing) sees far from its setting
 RESOLUTION_CLASSES = ((240, "<=240p"), (480, "<=480p"), (720, "<=720p"), (1080, "<=1080p"))
 
@@ -35,6 +36,8 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
         return rows["box_id"].astype(str)
     if by == "resolution":
         return rows["height"].map(resolution_class)
+    if by == "rung":  # the share of the source's height the encode was made at (kit.media.ladder.rung_label)
+        return pd.Series(rung_labels(rows), index=rows.index)
     if by == "quality":
         return pd.Series([quality_key(str(e), int(c)) for e, c in zip(rows["encoder"], rows["cq"], strict=True)],
                          index=rows.index)

@@ -29,7 +29,7 @@ from kit.model.conformal import (
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
-META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "frame_index")
+META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_height", "frame_index")
 
 
 def level_key(level: float) -> str:
@@ -72,6 +72,8 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
     by_row = predictions.groupby(CORPUS_ROW, sort=True)
     out = pd.DataFrame({"vmaf": by_row["vmaf"].first(), "pred": by_row["pred"].mean(),
                         "std": by_row["pred"].std(ddof=1)})
+    if "enc_height" not in meta:  # rows of no ladder: each encoded at its source's own size (rung `native`)
+        meta = meta.assign(enc_height=meta["height"])
     out = meta.loc[out.index, list(META)].join(out)
     out.index.name = CORPUS_ROW
     return out.reset_index()

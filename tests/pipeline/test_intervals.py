@@ -64,7 +64,7 @@ def test_every_interval_and_group_figure_is_recomputed_from_the_files(
         assert g.bias == pytest.approx(float((mine["pred"] - mine["vmaf"]).mean()))
         assert g.plcc == pytest.approx(plcc(mine["vmaf"], mine["pred"]))
         assert g.share_out_of_range == pytest.approx(float(((mine["pred"] < 0) | (mine["pred"] > 100)).mean()))
-    assert {g.by for g in v.breakdown or ()} == {"encoder", "box", "resolution", "quality", "source"}
+    assert {g.by for g in v.breakdown or ()} == {"encoder", "box", "resolution", "rung", "quality", "source"}
     assert {g.group for g in v.breakdown or () if g.by == "resolution"} == {"<=240p"}  # 176x144 clips
     # the sidecar: one residual per content group, its largest clip miss (clips predicted from mean features)
     side = json.loads(run.calibration.read_text())

@@ -142,7 +142,7 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
     args = ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "testbox", *FAST, *LENIENT]
     res = run_kit("run", *args, "--cqs", "25,31")
     assert res.returncode == 0, res.stderr
-    assert re.search(r"\[02 corpus\] runs: setting cqs: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
+    assert re.search(r"\[02 corpus\] runs: setting grid.libx264: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
     assert f"{len(TINY_SOURCES) * 2} jobs (clip x encoder x cq), {len(TINY_SOURCES)} already done" in res.stdout
     for step in ("loso", "verdict", "bundle"):
         assert re.search(rf"\[\d\d {step}\] runs: input", res.stdout), (step, res.stdout)

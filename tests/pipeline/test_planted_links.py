@@ -175,7 +175,7 @@ def test_a_link_where_a_master_is_decoded_for_its_jobs_is_refused(
         out = tmp_path / f"out{n}"
         tree = Tree.open(out)
         run = RunDir(out)
-        jobs = plan_jobs([clip], ["libx264"], [25, 37])
+        jobs = plan_jobs([clip], {"libx264": [25, 37]})
         shared = SharedDecodes(tree, jobs, run.decoded_refs, lambda line: None)
         path = run.decoded_refs if planted_at == "decoded" else shared.clips[clip.path].folder
         path.parent.mkdir(parents=True)

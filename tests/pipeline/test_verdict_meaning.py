@@ -59,9 +59,10 @@ def test_lift_statement_and_optional_gate() -> None:
 @pytest.fixture(scope="module")
 def tiny_shard(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shard")
-    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--only", "prereqs", "--cqs", "19,28,37")
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--only", "prereqs", "--cqs", "19,28,37",
+                  "--scales", "native")
     assert res.returncode == 0, res.stderr
-    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--cqs", "19,28,37")
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--cqs", "19,28,37", "--scales", "native")
     assert res.returncode == 0, res.stderr
     return out / "02_corpus" / "shard.parquet"
 

@@ -12,8 +12,10 @@ from kit.media.argv import (
     build_encoder_help_argv,
     build_fingerprint_argv,
     build_render_argv,
+    build_scale_filter,
     build_score_argv,
     build_shared_decode_argv,
+    build_shared_graph,
     decoded_ref_input,
 )
 from kit.media.libvmaf import FEATURES, Teacher, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
@@ -51,13 +53,61 @@ def test_shared_decode_argv_is_each_jobs_encode_fed_by_split() -> None:
         "-color_range", "pc", "-colorspace", "bt709", "-i", "r.nut"]
 
 
+def test_a_ladder_rungs_argvs_are_exact() -> None:
+    """A rung's copy is downscaled before the encoder's format conversion (or its upload chain); the scoring brings
+    the encode back to the reference's size with the named upscaler; a shared decode scales once per rung."""
+    x264 = get_spec("libx264")
+    scale = build_scale_filter(320, 180, "lanczos")
+    assert scale == "scale=320:180:flags=lanczos"
+    argv = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], x264, 25, "out.h264", threads=1, scale=scale)
+    assert argv[argv.index("-fps_mode") + 2:argv.index("-c:v")] == ["-vf", scale, "-pix_fmt", "yuv420p"]
+    qsv = get_spec("h264_qsv")
+    hw = build_hw_args(qsv, "/dev/dri/renderD128")
+    on_gpu = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], qsv, 25, "out.h264", hw_init=hw.init, hw_filter=hw.filter,
+                               scale=scale)
+    assert on_gpu[on_gpu.index("-vf") + 1] == "scale=320:180:flags=lanczos,format=nv12,hwupload=extra_hw_frames=64"
+    score = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 1,
+                             upscaler="spline")
+    assert "[0:v]settb=1/25,setpts=N,scale=640:360:flags=spline,format=yuv420p[dis]" in score[score.index("-lavfi") + 1]
+    shared = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264"), (x264, 31, "b.h264"),
+                                                                 (x264, 37, "c.h264")],
+                                      ref_pix_fmt="yuv420p", ref_out="ref.tmp", threads=1, scales=["", scale, scale])
+    assert shared[shared.index("-filter_complex") + 1] == (
+        "[0:v:0]split=3[e0][s0][r];[s0]scale=320:180:flags=lanczos,split=2[e1][e2];"
+        "[r]settb=1/25,setpts=N,format=yuv420p[ref]")
+    assert [shared[i + 1] for i, a in enumerate(shared) if a == "-map"] == ["[e0]", "[e1]", "[e2]", "[ref]"]
+    assert build_shared_graph(["", ""]) == "[0:v:0]split=2[e0][e1]"
+
+
+def test_a_rung_encoded_and_scored_by_the_real_ffmpeg(ffmpeg: str, tmp_path: Path) -> None:
+    """The shared downscale makes the same bitstream as the rung's own encode, and the scoring at the reference's
+    size scores every frame."""
+    ref = tmp_path / "ref.y4m"
+    render(ffmpeg, "testsrc2=s=176x144:r=25", ref, frames=6)
+    x264, scale = get_spec("libx264"), build_scale_filter(88, 72, "lanczos")
+    own, shared = tmp_path / "own.h264", tmp_path / "shared.h264"
+    subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], x264, 30, own, threads=1, scale=scale), check=True,
+                   capture_output=True)
+    both = [(x264, 30, shared), (x264, 40, tmp_path / "o.h264")]
+    subprocess.run(build_shared_decode_argv(ffmpeg, ["-i", str(ref)], both, threads=1, scales=[scale, scale]),
+                   check=True, capture_output=True)
+    assert own.read_bytes() == shared.read_bytes()
+    log = tmp_path / "v.json"
+    res = subprocess.run(build_score_argv(ffmpeg, own, ["-i", str(ref)], 176, 144, "yuv420p", log, 1),
+                         capture_output=True)
+    assert res.returncode == 0, res.stderr[-400:]
+    vlog = parse_vmaf_log(log)
+    assert vlog.n_frames == 6 and 0 <= vlog.vmaf.min() < 100
+
+
 def test_quality_mapping_per_family() -> None:
     assert get_spec("h264_nvenc").quality_args(30) == ["-rc", "vbr", "-cq", "30", "-b:v", "0"]
     assert get_spec("hevc_qsv").quality_args(30) == ["-global_quality", "30"]
     assert get_spec("h264_vaapi").quality_args(30) == ["-rc_mode", "CQP", "-qp", "30"]
-    assert get_spec("h264_videotoolbox").quality_args(30) == ["-q:v", "40", "-realtime", "0"]
-    assert get_spec("h264_videotoolbox").quality_args(0) == ["-q:v", "100", "-realtime", "0"]
-    assert get_spec("hevc_videotoolbox").quality_args(51) == ["-q:v", "1", "-realtime", "0"]
+    # VideoToolbox's cq is its own -q:v (1..100, higher is better): the value the encoder receives
+    assert get_spec("h264_videotoolbox").quality_args(40) == ["-q:v", "40", "-realtime", "0"]
+    assert get_spec("h264_videotoolbox").quality_args(100) == ["-q:v", "100", "-realtime", "0"]
+    assert get_spec("hevc_videotoolbox").quality_args(1) == ["-q:v", "1", "-realtime", "0"]
     assert get_spec("libsvtav1").quality_args(40) == ["-crf", "40"]
 
 
@@ -180,7 +230,7 @@ def test_10_bit_encode_argvs_are_exact() -> None:
     assert build_hw_args(vaapi10, "/dev/dri/renderD129").filter == "format=p010le,hwupload"
     # 8 bit: as before
     assert build_hw_args(get_spec("av1_vaapi"), "/dev/dri/renderD129").filter == "format=nv12,hwupload"
-    vt = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("hevc_videotoolbox").at_bits(10), 25, "out.hevc")
+    vt = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("hevc_videotoolbox").at_bits(10), 50, "out.hevc")
     assert vt[vt.index("-pix_fmt"):vt.index("-f")] == ["-pix_fmt", "p010le", "-c:v", "hevc_videotoolbox", "-q:v", "50",
                                                        "-realtime", "0"]
 

@@ -69,8 +69,8 @@ def wait_for_pids(path: Path, n: int, timeout_s: float = 60) -> list[int]:
 
 
 def kit_args(refs: Path, out: Path, wrapper: Path) -> list[str]:
-    return ["run", "--ref-dir", str(refs), "--out-dir", str(out), "--ffmpeg", str(wrapper), "--cqs", "25",
-            "--jobs", "2", "--seeds", "0,1"]
+    return ["run", "--ref-dir", str(refs), "--out-dir", str(out), "--ffmpeg", str(wrapper), "--cqs", "25", "--scales",
+            "native", "--jobs", "2", "--seeds", "0,1"]
 
 
 def test_a_timeout_ends_the_child_s_whole_group(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def _rows(ffmpeg: str, refs: Path, out: Path, threads: int | Callable[[], int]) 
                        vmaf_threads=threads,
                        encoder_threads=1, sessions={"libx264": threading.Semaphore(1)}, log=lambda line: None)
     rows = []
-    for job in plan_jobs(clips, ["libx264"], [30]):
+    for job in plan_jobs(clips, {"libx264": [30]}):
         runner.run(job)
         rows += pq.read_table(job_paths(out, job)[0]).drop(["enc_time_ms"]).to_pylist()
     return rows
@@ -83,7 +83,8 @@ def test_rows_do_not_depend_on_the_libvmaf_thread_count(ffmpeg: str, tiny_refs: 
 
 def test_the_step_counts_every_fresh_job_finished_once_and_no_reused_one() -> None:
     """Reused jobs are not counted; a failing job is; the count ends at zero, never below."""
-    jobs = [SimpleNamespace(job_id=f"j{i}", encoder="libx264", cq=25, clip=SimpleNamespace(src=f"s{i}", n_frames=3))
+    jobs = [SimpleNamespace(job_id=f"j{i}", encoder="libx264", cq=25, rendition=None,
+                            clip=SimpleNamespace(src=f"s{i}", n_frames=3))
             for i in range(6)]
     reused = {"j0", "j3"}
     threads = ScoreThreads(cores=4, parallel=2, unfinished=len(jobs) - len(reused))

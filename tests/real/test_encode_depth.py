@@ -15,7 +15,7 @@ from tests.conftest import TINY_SOURCES, assert_clean_failure, render, run_kit
 
 pytestmark = pytest.mark.slow  # two steps of the pipeline on real clips
 
-DEPTH = ["--encode-depth", "source", "--cqs", "31"]
+DEPTH = ["--encode-depth", "source", "--cqs", "31", "--scales", "native"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_a_changed_depth_redoes_work_and_prereqs_must_match(source_run: Path, mi
     status = json.loads((source_run / "02_corpus" / "status.json").read_text())
     assert status["settings"]["encode_depth"] == "source"  # in the step's fingerprint
     res = run_kit("step", "corpus", "--ref-dir", mixed_refs, "--out-dir", source_run, "--encoders", "libx265,libx264",
-                  "--cqs", "31")
+                  "--cqs", "31", "--scales", "native")
     assert_clean_failure(res, "01_prereqs was run for --encode-depth source, not 8bit")
 
 

@@ -124,7 +124,7 @@ def test_a_session_cap_of_one_is_never_exceeded_while_scoring_runs_in_parallel(
                        vmaf_threads=1, encoder_threads=1, sessions={"libx264": threading.Semaphore(1)},
                        log=lambda line: None)
     (tmp_path / "jobs").mkdir()
-    jobs = plan_jobs(clips, ["libx264"], [25, 37])
+    jobs = plan_jobs(clips, {"libx264": [25, 37]})
     with cf.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(runner.run, jobs))
     assert [r.rows for r in results] == [TINY_FRAMES] * len(jobs)

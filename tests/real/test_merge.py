@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import sys
 import tarfile
 import tempfile
@@ -235,11 +236,13 @@ def test_corpus_info_summarises_any_corpus(boxes: dict[str, Path], tmp_path: Pat
     assert info["rows"] == 2 * N_ROWS and info["n_sources"] == len(TINY_SOURCES)
     assert info["boxes"] == ["boxa", "boxb"] and info["encoders"] == ["libx264", "libx265"]
     assert info["cq_grid"] == [25, 37] and 0 <= info["vmaf_range"][0] < info["vmaf_range"][1] <= 100
+    assert info["grids"] == {"libx264": [25, 37], "libx265": [25, 37]} and info["rungs"] == ["native"]
     assert info["manifest_kind"] == "merged"
     for path in (boxes["jsonl"], boxes["boxb"], boxes["boxa_shard"]):
         res = CliRunner().invoke(cli, ["corpus", "info", str(path)])
         assert res.exit_code == 0, res.output
-        assert "rows" in res.stdout and "cq grid   25, 37" in res.stdout
+        assert "rows" in res.stdout and re.search(r"cq grid   libx26[45]: 25, 37\n", res.stdout), res.stdout
+        assert "rungs     native" in res.stdout
     assert "boxes     boxb" in CliRunner().invoke(cli, ["corpus", "info", str(boxes["boxb"])]).stdout
     # a run's out-dir stands for the corpus its corpus step wrote, as merge reads it
     run_dir = boxes["boxa_shard"].parent.parent

@@ -29,7 +29,7 @@ from kit.media.ffmpeg import COLOUR_NAMES, parse_output_colour
 from kit.rundir import RunDir
 from tests.conftest import ROOT, TINY_SOURCES, run_kit
 
-GRID = ["--encoders", "libx264,libx265,libsvtav1", "--cqs", "25,37"]
+GRID = ["--encoders", "libx264,libx265,libsvtav1", "--cqs", "25,37", "--scales", "native"]
 OFF = {"KIT_SHARED_DECODE": "0"}
 
 
@@ -84,6 +84,24 @@ def test_the_rows_are_those_of_the_per_job_decode(masters: Path, tmp_path: Path,
 
 
 @pytest.mark.slow
+def test_a_rung_is_one_downscale_shared_by_its_encodes(masters: Path, tmp_path: Path) -> None:
+    """--scales native,0.5: a master's rung is downscaled once for its 6 encodes (one batch: the rung's quarter of
+    the pixels lets 16 encodes share it), the same bitstreams and rows as each job's own scaled encode."""
+    ladder = ("--scales", "native,0.5", "--cqs", "25,37")
+    per_job = corpus(masters, tmp_path / "per-job", *ladder, env=OFF)
+    shared = corpus(masters, tmp_path / "shared", *ladder)
+    assert shared == per_job
+    log = step_log(tmp_path / "shared")
+    assert log.count("[s0]scale=88:72:flags=lanczos,split=6[e0][e1][e2][e3][e4][e5]") == 4  # one per master
+    assert log.count("flags=bicubic") >= 4 * 12  # every scoring upscales (a no-op at the native size)
+    rows = pq.read_table(RunDir(tmp_path / "shared").shard, columns=[
+        "enc_width", "enc_height", "scaler_down", "scaler_up", "width", "height"]).to_pylist()
+    assert {(r["enc_width"], r["enc_height"], r["scaler_down"], r["scaler_up"]) for r in rows} == {
+        (176, 144, "", ""), (88, 72, "lanczos", "bicubic")}
+    assert all((r["width"], r["height"]) == (176, 144) for r in rows)
+
+
+@pytest.mark.slow
 def test_a_killed_step_resumes_to_the_same_rows(masters: Path, tmp_path: Path) -> None:
     expected = corpus(masters, tmp_path / "clean", env=OFF)
     out = tmp_path / "killed"
@@ -116,7 +134,7 @@ def _rows(ffmpeg: str, refs: Path, out: Path, shared: bool, log: list[str]) -> l
     clips = [c for c in discover(refs, ffmpeg, Sha256Cache(None)) if c.src in ("alpha", "beta")]
     prov = Provenance("box", "linux-x86_64", cpu_name(), ffmpeg, "9", "9+x", "3.0")
     out.mkdir()
-    jobs = plan_jobs(clips, ["libx264"], [25, 37])
+    jobs = plan_jobs(clips, {"libx264": [25, 37]})
     tree = Tree.open(out)
     runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=log.append,

@@ -17,6 +17,7 @@ from kit.infra.invocation import RunProvenance, kit_command
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.model.threads import choose_threads
+from kit.platforms.grids import CqGrid
 from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
@@ -126,7 +127,7 @@ def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
 def test_a_done_step_after_a_stale_one_says_it_may_rerun(copied: Path) -> None:
     edit_settings(copied, cqs=[25])
     got = states(status(copied))
-    assert got["corpus"] == ("stale", "setting cqs: [25, 37] -> [25]")
+    assert got["corpus"] == ("stale", "setting grid.libx264: [25, 37] -> [25]")
     assert got["loso"] == ("done", "up to date; reruns if corpus changes its outputs")
 
 
@@ -148,7 +149,8 @@ def test_corpus_given_demo_clips_missing_and_a_running_run(copied: Path, tmp_pat
 
 def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
     settings = RunSettings(out_dir=tmp_path, ref_dir=tmp_path / "refs", encoders=("libx264", "h264_nvenc"),
-                           cqs=(22, 30), seeds=(3,), corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
+                           cqs=CqGrid((22, 30), {"libsvtav1": (20, 40)}), scales=("native", "540"), seeds=(3,),
+                           corpus=None, jobs=3, box_id="b", shard=ShardSpec(2, 3),
                            gate=GateThresholds(0.9, 0.01, 0.9, 0.7), train=TrainConfig(epochs=7))
     assert RunSettings.from_json(json.loads(json.dumps(settings.to_json()))) == settings
     record = RunRecord("0.1.0", "2026-11-23T00:00:00Z", ["run"], settings, RunProvenance.here(), choose_threads(), 2)

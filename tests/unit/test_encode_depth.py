@@ -14,7 +14,8 @@ import pytest
 from kit.corpus.depth import check_prereqs_depth, plan_depths
 from kit.corpus.jobs import Job, Provenance
 from kit.corpus.merge import merge_files
-from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, with_content
+from kit.corpus.rungs import RUNG_COLUMNS
+from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, training_corpus, with_content
 from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra.invocation import kit_command
 from kit.media.ffmpeg import parse_pix_fmts
@@ -182,9 +183,9 @@ def test_corpus_sha256_of_an_unreadable_file_is_a_clean_input_error(tmp_path: Pa
 # -- merging schema-1 and schema-2 shards ---------------------------------------------------------
 
 def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: Path) -> None:
-    old = corpus_table().drop_columns(["enc_pix_fmt"])
+    old = corpus_table().drop_columns(["enc_pix_fmt", *RUNG_COLUMNS])
     # one bash-kit row merged into that schema-1 corpus: no reference format, so no encoded one either
-    old = pa.concat_tables([old, corpus_table(1).drop_columns(["enc_pix_fmt"]).set_column(
+    old = pa.concat_tables([old, corpus_table(1).drop_columns(["enc_pix_fmt", *RUNG_COLUMNS]).set_column(
         old.schema.get_field_index("pix_fmt"), "pix_fmt", pa.array([None], pa.string())).set_column(
         old.schema.get_field_index("src_sha256"), "src_sha256", pa.array(["b" * 64]))])
     pq.write_table(old, tmp_path / "old.parquet")
@@ -198,7 +199,9 @@ def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: P
     entry = {i.name: i for i in manifest.inputs}
     assert entry["old.parquet"].upgraded == (
         "schema 1 (no enc_pix_fmt column): enc_pix_fmt filled with yuv420p on 6 row(s), since every schema-1 encode "
-        "was 8-bit 4:2:0; left \"\" (not recorded) on 1 row(s) without a reference pix_fmt")
+        "was 8-bit 4:2:0; left \"\" (not recorded) on 1 row(s) without a reference pix_fmt; schema 3 or older (no "
+        "enc_width, enc_height, scaler_down, scaler_up): every row read as encoded at its reference's own size, with "
+        "no scaler")
     assert entry["new.parquet"].upgraded is None
     written = json.loads((tmp_path / "m.manifest.json").read_text())
     assert written["schema_version"] == 4 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
@@ -207,7 +210,43 @@ def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: P
     assert written["key"][3] == "enc_pix_fmt"
 
 
+def test_a_schema_3_shard_merges_with_a_ladder_as_its_native_rung(tmp_path: Path) -> None:
+    """A shard of schema 3 (no rung columns) reads as encoded at its references' own size, a VideoToolbox row's cq
+    as the -q:v it was encoded with; merged with a schema-4 shard of the same frames at native and half height, its
+    rows are the native ones (duplicates), the half-height rows others, and the manifest says how it was read."""
+    old = corpus_table().drop_columns(list(RUNG_COLUMNS))
+    vt = corpus_table(1).drop_columns(list(RUNG_COLUMNS))
+    vt = vt.set_column(vt.schema.get_field_index("encoder"), "encoder", pa.array(["h264_videotoolbox"]))
+    vt = vt.set_column(vt.schema.get_field_index("quality_args"), "quality_args", pa.array(["-q:v 50 -realtime 0"]))
+    pq.write_table(pa.concat_tables([old, vt]), tmp_path / "old.parquet")
+    native = corpus_table()
+    rung = {"enc_width": 32, "enc_height": 32, "scaler_down": "lanczos", "scaler_up": "bicubic"}
+    half = corpus_table(vmaf_bump=-20)
+    for name, value in (("enc_width", 64), ("enc_height", 64), ("scaler_down", ""), ("scaler_up", "")):
+        native = native.set_column(native.schema.get_field_index(name), name,
+                                   pa.array([value] * native.num_rows, native.schema.field(name).type))
+    for name, value in rung.items():
+        half = half.set_column(half.schema.get_field_index(name), name,
+                               pa.array([value] * half.num_rows, half.schema.field(name).type))
+    pq.write_table(pa.concat_tables([native, half]), tmp_path / "new.parquet")
+    manifest = merge_files([tmp_path / "old.parquet", tmp_path / "new.parquet"], tmp_path / "m.parquet")
+    merged = pq.read_table(tmp_path / "m.parquet").to_pandas()
+    assert len(merged) == 13 and manifest.conflicts.keys == 0 and manifest.duplicates_dropped == 6
+    assert sorted(merged.groupby(["enc_width", "enc_height", "scaler_down", "scaler_up"]).size().items()) == [
+        ((32, 32, "lanczos", "bicubic"), 6), ((64, 64, "", ""), 7)]
+    assert merged.loc[merged["encoder"] == "h264_videotoolbox", "cq"].tolist() == [50]
+    assert manifest.rungs == ["native", "0.50x"] and manifest.grids == {"h264_videotoolbox": [50], "libx264": [25]}
+    entry = {i.name: i for i in manifest.inputs}
+    assert entry["old.parquet"].upgraded == (
+        "schema 3 or older (no enc_width, enc_height, scaler_down, scaler_up): every row read as encoded at its "
+        "reference's own size, with no scaler; cq of 1 VideoToolbox row(s) set to the -q:v they were encoded with")
+    assert manifest.key[4:8] == list(RUNG_COLUMNS)
+    # trained on as it is (run --corpus): the same reading of the VideoToolbox row
+    trained = training_corpus(tmp_path / "old.parquet")[0]
+    assert trained.loc[trained["encoder"] == "h264_videotoolbox", "cq"].tolist() == [50]
+
+
 def test_a_file_missing_more_than_the_new_column_is_still_refused(tmp_path: Path) -> None:
-    pq.write_table(corpus_table().drop_columns(["enc_pix_fmt", "device"]), tmp_path / "x.parquet")
+    pq.write_table(corpus_table().drop_columns(["enc_pix_fmt", "device", *RUNG_COLUMNS]), tmp_path / "x.parquet")
     with pytest.raises(InputError, match="column 'device' is missing"):
         merge_files([tmp_path / "x.parquet"], tmp_path / "m.parquet")

@@ -14,7 +14,10 @@ from kit.cli.flags import FLAGS, build_settings, defaults, setting, settings_fla
 from kit.cli.main import cli
 from kit.cli.params import FlagError
 from kit.corpus.split import ShardSpec
+from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.platforms.encoders import get_spec
+from kit.platforms.grids import CqGrid
 from kit.steps.settings import RunSettings
 from kit.verdict.gate import GateThresholds
 from tests.conftest import ROOT
@@ -51,6 +54,8 @@ def test_the_cli_module_spells_no_default_value() -> None:
      "--vmaftune-crf-range", "0,63", "--fps", "30000/1001", "--width", "1920", "--height", "1080", "--jobs", "3"],
     ["--shard", "2/5", "--demo-clips", "4", "--demo-seconds", "1.5", "--batch-size", "128", "--ffmpeg", "ffmpeg"],
     ["--model-license", "MIT OR Apache-2.0", "--model-license-url", "https://spdx.org/licenses/MIT.html"],
+    ["--cqs", "19,25;libsvtav1:20,32,44,56;x265:18,30", "--scales", "native,720,0.5", "--downscaler", "area",
+     "--upscaler", "lanczos", "--holdout", "rung,encoder"],
 ])
 def test_settings_become_flags_that_give_the_same_settings(args: list[str], tmp_path: Path) -> None:
     """The cluster pass-through: the job's command line, parsed again, runs the very same settings."""
@@ -63,7 +68,7 @@ def test_settings_become_flags_that_give_the_same_settings(args: list[str], tmp_
 
 def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
     values = parse("--cqs", "31,19", "--max-abs-bias", "off", "--shard", "1/2", "--vmaftune-crf-range", "5,40")
-    assert values["cqs"] == (31, 19) and values["max_abs_bias"] is None and values["shard"] == ShardSpec(1, 2)
+    assert values["cqs"] == CqGrid((31, 19)) and values["max_abs_bias"] is None and values["shard"] == ShardSpec(1, 2)
     assert values["vmaftune_crf_range"] == (5, 40) and values["max_fold_rmse"] is None
     for args, message in ((["--seeds", "0,0"], "--seeds '0,0' repeats a value"),
                           (["--max-abs-bias", "0"], "neither a positive number nor off"),
@@ -72,10 +77,37 @@ def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
                           (["--model-license", " "], "the license is empty"),
                           (["--model-license", "x" * 129], "the registry allows 128"),
                           (["--model-license-url", "ftp://example.org/L"], "not an absolute http"),
-                          (["--model-license-url", "https://example.org/a b"], "holds spaces")):
+                          (["--model-license-url", "https://example.org/a b"], "holds spaces"),
+                          (["--cqs", "libfoo:20,30"], "'libfoo' is neither an encoder nor an encoder family"),
+                          (["--cqs", "x264:20;x264:30"], "gives x264 twice"), (["--cqs", "19;25"], "gives the list"),
+                          (["--cqs", ";"], "is empty"), (["--cqs", "libx264:"], "is empty"),
+                          (["--scales", "native,0"], "0 lines is outside 32..8640"),
+                          (["--scales", "x"], "neither native, a height"),
+                          (["--scales", "native,1.5"], "neither native"), (["--scales", "16"], "outside 32..8640"),
+                          (["--scales", "540,540"], "repeats a rung"), (["--holdout", "rungs"], "neither encoder")):
         with pytest.raises(FlagError, match=message) as err:
             parse(*args)
         assert err.value.hint
+
+
+def test_a_grid_per_encoder_and_family_resolves_as_documented() -> None:
+    """An encoder's own entry wins over its family's, which wins over the list for every encoder, which wins over
+    the encoder's default; out-of-range values are refused at the flag for the encoders named."""
+    grid = parse("--cqs", "19,25;svtav1:30,50;libx265:18")["cqs"]
+    assert grid.for_encoder("libsvtav1") == (30, 50) and grid.for_encoder("libx265") == (18,)
+    assert grid.for_encoder("libx264") == (19, 25) and grid.text == "19,25;libx265:18;svtav1:30,50"
+    assert parse("--cqs", grid.text)["cqs"] == grid
+    auto = parse()["cqs"]
+    assert auto == CqGrid() and auto.text == "auto"
+    assert auto.by_encoder(["libx264", "libsvtav1", "h264_videotoolbox"]) == {
+        "libx264": list(get_spec("libx264").grid), "libsvtav1": list(get_spec("libsvtav1").grid),
+        "h264_videotoolbox": list(get_spec("h264_videotoolbox").grid)}
+    with pytest.raises(InputError, match=r"--cqs value 60 is outside libx264's range 0\.\.51"):
+        build_settings(parse("--encoders", "libx264", "--cqs", "libx264:60"))
+    svt = build_settings(parse("--encoders", "libsvtav1", "--cqs", "libsvtav1:60"))
+    assert svt.cqs.for_encoder("libsvtav1") == (60,)
+    with pytest.raises(InputError, match=r"--cqs value 0 is outside h264_videotoolbox's range 1\.\.100"):
+        build_settings(parse("--encoders", "h264_videotoolbox", "--cqs", "0,50"))
 
 
 def test_usage_errors_print_as_the_kit_prints_errors() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from kit.corpus.inputs import load_jsonl
 from kit.corpus.jsonl import jsonl_src_sha256, read_jsonl, read_jsonl_fast
+from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import with_content
 from kit.errors import InputError
 
@@ -32,7 +33,24 @@ def test_fast_and_careful_readers_agree(tmp_path: Path, patch: dict[str, object]
     careful, _ = read_jsonl(path)
     fast = read_jsonl_fast(path)
     assert fast is None or fast.equals(careful)
-    assert load_jsonl(path).equals(with_content(careful))  # each bash-kit source its own content group
+    loaded = load_jsonl(path)
+    # each bash-kit source its own content group; encoded at its own size (0: not recorded), no scaler
+    assert loaded.drop_columns(list(RUNG_COLUMNS)).equals(with_content(careful).drop_columns(list(RUNG_COLUMNS)))
+    assert loaded["enc_width"].to_pylist() == loaded["enc_height"].to_pylist() == [0, 0]
+    assert loaded["scaler_down"].to_pylist() == loaded["scaler_up"].to_pylist() == ["", ""]
+
+
+def test_a_videotoolbox_row_of_the_bash_kit_reads_with_the_q_v_it_received(tmp_path: Path) -> None:
+    """Before schema 4 a VideoToolbox cq was CRF-shaped, mapped to -q:v clamp(100 - 2 cq, 1, 100); now cq is the
+    -q:v the encoder received (kit.corpus.rungs), read from quality_args when the row recorded it."""
+    path = tmp_path / "vt.jsonl"
+    rows = [{**BASE, "encoder": "h264_videotoolbox", "cq": 30}, {**BASE, "encoder": "h264_videotoolbox", "cq": 60},
+            {**BASE, "encoder": "hevc_videotoolbox", "cq": 20, "quality_args": "-q:v 55 -realtime 0"},
+            {**BASE, "cq": 30, "width": 640, "height": 360}]
+    path.write_text("".join(json.dumps({**r, "frame_index": i}) + "\n" for i, r in enumerate(rows)))
+    loaded = load_jsonl(path)
+    assert loaded["cq"].to_pylist() == [40, 1, 55, 30]
+    assert loaded["enc_width"].to_pylist() == [0, 0, 0, 640] and loaded["enc_height"].to_pylist()[-1] == 360
 
 
 @pytest.mark.parametrize(("patch", "needle"), [

@@ -62,7 +62,7 @@ def test_a_new_encoder_row_leaves_every_model_input_unchanged(monkeypatch: pytes
     assert input_digest() == PINNED[(contract.INPUT_VERSION, contract.CODEC_VOCAB_VERSION)]
     assert np.array_equal(codec_block(rows_enc, rows_cq), before) and before.shape[1] == CODEC_DIM
     with pytest.raises(InputError, match=r"vvc_future has no slot in the model's codec vocabulary \(model input v2, "
-                                         r"codec vocabulary v1\).*\(2 rows\)"):
+                                         r"codec vocabulary v2\).*\(2 rows\)"):
         codec_block(np.array(["libx264", "vvc_future", "vvc_future"], dtype=object), np.array([19, 25, 31]))
 
 
@@ -141,7 +141,7 @@ def test_a_run_that_trains_refuses_an_unslotted_encoder_before_any_work(tmp_path
     res = CliRunner().invoke(cli, ["run", "--encoders", "libx264,h264_amf", "--out-dir", str(out)])
     assert res.exit_code == 2, res.output
     assert "error: --encoders: h264_amf has no slot in the model's codec vocabulary (model input v2, codec " \
-           "vocabulary v1)" in res.output
+           "vocabulary v2)" in res.output
     assert "train on libx264 (--encoders libx264)" in res.output and "step prereqs --encoders libx264,h264_amf" \
         in res.output
     assert not out.exists()

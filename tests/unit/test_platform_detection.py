@@ -20,6 +20,7 @@ from kit.platforms.detect import (
     role,
 )
 from kit.platforms.encoders import SPECS, build_hw_args, get_spec, parse_encoder_list, session_semaphores
+from kit.platforms.grids import CqGrid
 from kit.platforms.probe import ProbeCache, ProbeResult, cache_path, explain, probe_row
 from kit.platforms.signals import (
     HostSignals,
@@ -329,7 +330,7 @@ def test_resolve_encoders_auto_probes_defaults_and_skips_those_outside_the_grid(
 
     fams = detect_families(signals(render_nodes=(INTEL_NODE,), gpus=(H100,), nvidia_smi="ok"))
     prober = FakeProber({"libx264", "hevc_nvenc"})
-    resolved, results, skipped = resolve_encoders(("auto",), (0, 25), fams, prober)  # type: ignore[arg-type]
+    resolved, results, skipped = resolve_encoders(("auto",), CqGrid((0, 25)), fams, prober)  # type: ignore[arg-type]
     assert resolved == ("hevc_nvenc", "libx264") and len(results) == 4
     assert prober.asked == ["h264_nvenc", "hevc_nvenc", "av1_nvenc", "libx264"]  # QSV's range starts at 1
     assert [r[0] for r in skipped] == ["h264_qsv", "hevc_qsv", "av1_qsv"]

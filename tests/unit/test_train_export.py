@@ -75,12 +75,15 @@ def test_loso_learns_and_honours_seeds_exactly() -> None:
 
 
 def test_codec_block_normalises_cq_within_its_family() -> None:
-    block = codec_block(np.array(["libx264", "libsvtav1", "hevc_videotoolbox"]), np.array([51, 63, 0]))
-    assert block.shape == (3, CODEC_DIM)
+    # (cq - best) / (worst - best): 0 at each family's best quality; VideoToolbox's -q:v runs upwards (100 is best)
+    block = codec_block(np.array(["libx264", "libsvtav1", "hevc_videotoolbox", "h264_videotoolbox", "libx264"]),
+                        np.array([51, 63, 100, 1, 10]))
+    assert block.shape == (5, CODEC_DIM)
     assert block[0, CODEC_VOCAB.index("libx264")] == 1 and block[0, -1] == pytest.approx(1.0)
     assert block[1, CODEC_VOCAB.index("libsvtav1")] == 1 and block[1, -1] == pytest.approx(1.0)
     assert block[2, CODEC_VOCAB.index("hevc_videotoolbox")] == 1 and block[2, -1] == pytest.approx(0.0)
-    assert block[:, :-1].sum() == 3  # every row in a real slot, none "unknown"
+    assert block[3, -1] == pytest.approx(1.0) and block[4, -1] == pytest.approx(10 / 51)
+    assert block[:, :-1].sum() == 5  # every row in a real slot, none "unknown"
     with pytest.raises(InputError, match="unknown encoder"):
         codec_block(np.array(["mystery_enc"]), np.array([20]))
 

@@ -1,0 +1,89 @@
+"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them.
+
+A rung is `native` (the clip's own size), a height in lines (`540`) or a fraction of the clip's height (`0.5`).
+Each scaled rung encodes a copy downscaled with the down scaler (lanczos by default) and is scored upscaled back to
+the reference's size with the up scaler (bicubic by default), against the full-size reference: as VMAF's own
+training set was made (Netflix/vmaf issue #526: lanczos down, bicubic up) and as a viewer's player shows a lower
+rung. A rung at or above a clip's height is not made for that clip (the kit never upscales a reference), and two
+rungs that give one clip the same size are one encode.
+
+Pure: sizes and labels only, no ffmpeg.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NATIVE = "native"
+# swscale's named scalers (ffmpeg's `scale=...:flags=NAME`), the ones that make a picture fit to watch
+SCALERS: tuple[str, ...] = ("lanczos", "bicubic", "bilinear", "spline", "area", "gauss", "sinc", "neighbor")
+DOWN_DEFAULT, UP_DEFAULT = "lanczos", "bicubic"
+NO_SCALER = ""  # a native row's scalers: it was neither downscaled nor upscaled
+MIN_HEIGHT = 32  # below this a rung is no picture anyone watches (and libvmaf's pyramid runs out of scales)
+_HEIGHT = re.compile(r"[0-9]{1,5}")
+_FRACTION = re.compile(r"0?\.[0-9]{1,4}")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung as given: `native`, a height in lines, or a fraction of the clip's height."""
+
+    text: str
+
+    @property
+    def is_native(self) -> bool:
+        return self.text == NATIVE
+
+    def size(self, width: int, height: int) -> tuple[int, int]:
+        """The encode's (width, height) for a clip of `width` x `height`: even, the aspect ratio kept."""
+        if self.is_native:
+            return width, height
+        target = int(self.text) if _HEIGHT.fullmatch(self.text) else height * float(self.text)
+        h = max(2, round(target / 2) * 2)
+        w = max(2, round(width * h / height / 2) * 2)
+        return w, h
+
+
+def parse_rung(text: str) -> Rung:
+    """`native`, `540` (lines, 32..8640) or `0.5` (a fraction in (0, 1)); ValueError naming what it is not."""
+    value = text.strip().lower()
+    if value == NATIVE:
+        return Rung(NATIVE)
+    if _HEIGHT.fullmatch(value):
+        lines = int(value)
+        if not MIN_HEIGHT <= lines <= 8640:
+            raise ValueError(f"{value} lines is outside {MIN_HEIGHT}..8640")
+        return Rung(str(lines))
+    if _FRACTION.fullmatch(value):
+        share = float(value)
+        if not 0 < share < 1:
+            raise ValueError(f"{value} is not a fraction between 0 and 1")
+        return Rung(f"{share:g}")
+    raise ValueError(f"{text!r} is neither native, a height in lines (540) nor a fraction of the height (0.5)")
+
+
+def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
+    """The rungs a clip is encoded at, as (rung, encode width, encode height), native first when asked, then by
+    falling height: a rung at or above the clip's height, or below MIN_HEIGHT, is left out, and of two rungs that
+    give the same size the first kept."""
+    out: dict[tuple[int, int], str] = {}
+    for text in rungs:
+        rung = parse_rung(text)
+        w, h = rung.size(width, height)
+        if rung.is_native or MIN_HEIGHT <= h < height:
+            out.setdefault((w, h), rung.text)
+    return [(text, w, h) for (w, h), text in sorted(out.items(), key=lambda item: -item[0][1])]
+
+
+def scaled(enc_width: int, enc_height: int, width: int, height: int) -> bool:
+    """Whether an encode of this size was made from a scaled copy (a size of 0 is "not recorded": native)."""
+    return enc_height > 0 and (enc_width, enc_height) != (width, height)
+
+
+def rung_label(enc_height: int, height: int) -> str:
+    """A row's rung as the breakdown groups rows of clips of any size: `native`, or the share of the source's
+    height its encode was made at (`0.50x`)."""
+    if enc_height <= 0 or height <= 0 or enc_height == height:
+        return NATIVE
+    return f"{enc_height / height:.2f}x"
