@@ -297,32 +297,32 @@ def _same(a: Path, b: Path) -> bool:
 
 def _make_parents(path: Path, rules: Rules) -> None:
     """`mkdir -p path`, what it makes with the kit's folder mode (above the root: the user's folders, followed)."""
-    missing = []
-    probe = path
-    while not os.path.lexists(probe) and probe != probe.parent:
-        missing.append(probe)
-        probe = probe.parent
-    for folder in reversed(missing):
+    probe = _deepest(path)
+    for folder in reversed([p for p in (path, *path.parents) if len(p.parts) > len(probe.parts)]):
         try:
             os.mkdir(folder, 0o755 if folder != path else rules.folder_mode)
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise _cannot_make(folder, probe, exc) from None
+        except FileNotFoundError:  # what exists above it is no folder to make one in: a link to nowhere
+            raise _nowhere(folder, probe) from None  # (other errors name their path: the guard says what they mean)
         if folder == path and hasattr(os, "chmod"):
             os.chmod(folder, rules.folder_mode)
 
 
-def _cannot_make(folder: Path, above: Path, exc: OSError) -> InputError:
-    """Why `folder` cannot be made below `above`, the deepest path that exists: a link to nowhere (storage not
-    mounted), no folder, or what the system said."""
-    if os.path.islink(above) and not os.path.exists(above):
-        return InputError(f"cannot create {folder}: {above} is a link to {os.readlink(above)}, which does not exist",
+def _deepest(path: Path) -> Path:
+    """The deepest part of `path` that is there (a link counts, whether it leads somewhere or not)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _nowhere(folder: Path, above: Path, verb: str = "create") -> InputError:
+    """`folder` cannot be made (or opened): `above`, the deepest part of its path there is, leads nowhere."""
+    if os.path.islink(above):
+        return InputError(f"cannot {verb} {folder}: {above} is a link to {os.readlink(above)}, which does not exist",
                           hint="mount the storage it points to, or choose another folder")
-    if os.path.exists(above) and not os.path.isdir(above):
-        return InputError(f"cannot create {folder}: {above} is not a folder", hint="choose another folder")
-    return InputError(f"cannot create {folder}: {exc.strerror or exc}",
-                      hint="choose a folder you can write in (it is created when missing)")
+    why = f"{above} takes no folder of yours" if verb == "create" else "it does not exist"
+    return InputError(f"cannot {verb} {folder}: {why}", hint="choose another folder")
 
 
 def _open_root(path: Path) -> int:
@@ -331,6 +331,5 @@ def _open_root(path: Path) -> int:
     except NotADirectoryError:
         raise InputError(f"{path} is a file, not a folder",
                          hint="choose another folder (it is created when missing)") from None
-    except OSError as exc:
-        raise InputError(f"cannot open the folder {path}: {exc.strerror or exc}",
-                         hint="choose a folder you can read and write (it is created when missing)") from None
+    except FileNotFoundError:
+        raise _nowhere(path, _deepest(path), "open") from None
