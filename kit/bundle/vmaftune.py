@@ -237,6 +237,38 @@ def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
             for e in VOCAB_V2 if e not in corpus_encoders}
 
 
+@dataclass(frozen=True)
+class CrfCoverage:
+    """One trained vmaf-tune encoder's CRF: what its rows hold (vmaf-tune's CRF is the kit's cq for it) against the
+    range vmaf-tune queries; what no row reached is said, not vouched for."""
+
+    encoder: str
+    trained: tuple[int, int]
+    queried: tuple[int, int]
+
+    @property
+    def unmeasured(self) -> list[str]:
+        (q_lo, q_hi), (lo, hi) = self.queried, self.trained
+        return [f"{a}-{b}" for a, b in ((q_lo, lo - 1), (hi + 1, q_hi)) if a <= b]
+
+    def doc(self) -> dict[str, object]:
+        gaps = self.unmeasured
+        return {"trained_crf": list(self.trained), "queried_crf": list(self.queried), "unmeasured_crf": gaps,
+                **({"note": f"CRF {' and '.join(gaps)}: no row of the training corpus; predictions there are "
+                            "extrapolation in the crf input"} if gaps else {})}
+
+    def sentence(self) -> str:
+        return (f"vmaf-tune queries {self.encoder} at CRF {self.queried[0]}-{self.queried[1]}; its rows hold CRF "
+                f"{self.trained[0]}-{self.trained[1]}: CRF {' and '.join(self.unmeasured)} is unmeasured (the "
+                "sidecars' crf_coverage; widen --cqs to cover it)")
+
+
+def crf_coverage(verdict: Verdict, crf_range: tuple[int, int]) -> list[CrfCoverage]:
+    """Each trained vmaf-tune encoder's CrfCoverage, from the verdict's corpus block."""
+    return [CrfCoverage(t.encoder, (min(t.cq_grid), max(t.cq_grid)), crf_range)
+            for t in verdict.corpus.teachers or () if t.encoder in VOCAB_V2 and t.cq_grid]
+
+
 def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict: Verdict, train: TrainConfig,
                 crf_range: tuple[int, int], diff: float, chosen: str | None) -> dict[str, object]:
     seed_row = next((r for r in verdict.per_seed if r.seed == seed), None)
@@ -258,6 +290,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
         "unseen_encoders": unseen_encoders(corpus.encoders),
+        "crf_coverage": {c.encoder: c.doc() for c in crf_coverage(verdict, crf_range)},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
                    "out_of_range_share": out_of_range(verdict, seed),

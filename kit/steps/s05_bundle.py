@@ -115,7 +115,7 @@ class BundleStep:
         from kit.bundle.conformal import confidence
         from kit.bundle.models import export_ensemble
         from kit.bundle.registry import check_proposed
-        from kit.bundle.vmaftune import Shipping
+        from kit.bundle.vmaftune import Shipping, crf_coverage
 
         settings = ctx.settings
         # a registry row upstream would reject is refused before the refit, not after it
@@ -130,6 +130,9 @@ class BundleStep:
         if settings.train.inputs != CANONICAL6:
             ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "
                                      f"--inputs {settings.train.inputs} (docs/teachers.md)"))
+        for coverage in crf_coverage(verdict, settings.vmaftune_crf_range):
+            if coverage.unmeasured:
+                ctx.emit(Info(self.name, coverage.sentence()))
         threads = choose_threads()
         apply_threads(threads)
         ctx.log(threads.describe())

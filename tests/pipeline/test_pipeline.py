@@ -52,6 +52,8 @@ def test_full_run_promotes_and_writes_every_artefact(promoted: tuple[Path, objec
             assert key in report
         assert report["seed"] == seed and report["n_folds"] == len(TINY_SOURCES)
     assert "PROMOTE" in res.stdout and "results tarball" in res.stdout
+    assert ("vmaf-tune queries libx264 at CRF 10-51; its rows hold CRF 25-37: CRF 10-24 and 38-51 is unmeasured"
+            in res.stdout), res.stdout
 
 
 def test_shard_has_schema_and_one_row_per_frame(promoted: tuple[Path, object]) -> None:
@@ -101,6 +103,10 @@ def test_onnx_models_match_torch_and_sidecars_describe_them(promoted: tuple[Path
         "fr_regressor_v2_ensemble_v1_seed1.json", "fr_regressor_v2_ensemble_v1_seed1.onnx", "registry-rows.json"]
     assert all(json.loads((profile / f"{r['id']}.json").read_text())["parity_max_abs_diff"] <= 1e-4
                for r in json.loads((profile / "registry-rows.json").read_text()))
+    # the CRF vmaf-tune queries beyond the rows (FAST's grid, 25 and 37) is said, not vouched for
+    coverage = json.loads((profile / "fr_regressor_v2_ensemble_v1_seed0.json").read_text())["crf_coverage"]
+    assert coverage["libx264"]["trained_crf"] == [int(df["cq"].min()), int(df["cq"].max())] == [25, 37]
+    assert coverage["libx264"]["unmeasured_crf"] == ["10-24", "38-51"]
 
 
 def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(promoted: tuple[Path, object], tmp_path: Path) -> None:

@@ -145,3 +145,24 @@ def test_registry_rows_sidecars_and_the_ensemble_manifest_follow_the_rules(profi
         preds.append(_run(path, x))
     spread = np.std(preds, axis=0, ddof=1)
     assert len(preds) == 2 and np.isfinite(np.mean(preds, axis=0)).all() and np.isfinite(spread).all()
+
+
+def test_the_crf_vmaf_tune_queries_beyond_the_rows_is_said_per_encoder() -> None:
+    """The default x264 grid stops at CRF 38 (docs/quality-and-ladder.md) while vmaf-tune queries 10-51: the export
+    says which CRF no row reached, per encoder, from the verdict's corpus block, instead of vouching for it."""
+    from kit.bundle.vmaftune import CrfCoverage, crf_coverage
+    from kit.corpus.summary import TeacherRange
+
+    golden = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
+    ranges = (TeacherRange("libx264", 54, 15.4, 99.9, [10, 24, 38], ["native"]),
+              TeacherRange("libsvtav1", 54, 14.4, 99.9, [10, 37, 63], ["native"]),
+              TeacherRange("h264_videotoolbox", 9, 30.0, 99.0, [24, 80], ["native"]))  # no vmaf-tune slot
+    verdict = replace(golden, corpus=replace(golden.corpus, teachers=ranges))
+    found = {c.encoder: c for c in crf_coverage(verdict, (10, 51))}
+    assert set(found) == {"libx264", "libsvtav1"}
+    assert found["libx264"].unmeasured == ["39-51"] and found["libsvtav1"].unmeasured == []
+    assert found["libx264"].doc() == {"trained_crf": [10, 38], "queried_crf": [10, 51], "unmeasured_crf": ["39-51"],
+                                      "note": "CRF 39-51: no row of the training corpus; predictions there are "
+                                              "extrapolation in the crf input"}
+    assert CrfCoverage("libx265", (25, 37), (10, 51)).unmeasured == ["10-24", "38-51"]
+    assert "CRF 10-24 and 38-51 is unmeasured" in CrfCoverage("libx265", (25, 37), (10, 51)).sentence()
