@@ -117,6 +117,10 @@ def upstream_notes(table: pa.Table) -> list[str]:
     if unknown:
         notes.append(f"{', '.join(unknown)}: not in upstream's encoder vocabulary (v2): its loader puts these rows "
                      "in the 'unknown' slot")
+    if (rungs := len(pc.unique(table["enc_height"]))) > 1:
+        notes.append(f"the rows hold {rungs} encode sizes (the resolution ladder): frames of one source, encoder and "
+                     "cq at several rungs share src, encoder, cq and frame_index, and the loader keys nothing on "
+                     "them, so it trains on every rung, as the kit does (the size is in the kit's corpus, not here)")
     return notes
 
 
@@ -237,7 +241,8 @@ def vmaftune_notes(encodes: pa.Table) -> list[str]:
     shared = encodes.num_rows - len(pc.unique(upstream_key))
     if shared:
         notes.append(f"{shared} encode(s) share (src_sha256, encoder, preset, crf) with another (they differ in "
-                     "device or encode depth): merge_corpora.py keeps the first of each and drops the rest")
+                     "device, encode depth or ladder rung; width and height are the reference's): merge_corpora.py "
+                     "keeps the first of each and drops the rest")
     return notes
 
 

@@ -230,3 +230,19 @@ def test_an_export_never_writes_over_its_input_or_through_a_link(tmp_path: Path)
         assert victim.read_text() == "keep" and (tmp_path / planted).is_symlink()
         (tmp_path / planted).unlink()
     assert sha256_file(legacy) == before and not (tmp_path / "out.jsonl").exists()
+
+
+def test_rows_of_several_rungs_are_said_in_both_formats(tmp_path: Path) -> None:
+    """A ladder's rungs share (src, encoder, cq, frame_index) in upstream's JSONL and (src_sha256, encoder, preset,
+    crf) in vmaf-tune's rows, whose width and height are the reference's: both exports say so."""
+    table = shard_table(n_src=4, rows_per_src=24)
+    half = table.set_column(table.column_names.index("enc_height"), "enc_height",
+                            pa.array(np.full(table.num_rows, 72), pa.int32()))
+    half = half.set_column(half.column_names.index("enc_width"), "enc_width",
+                           pa.array(np.full(half.num_rows, 88), pa.int32()))
+    path = write_shard(tmp_path / "ladder.parquet", pa.concat_tables([table, half]))
+    up = invoke("corpus", "export", path, "--format", "upstream-jsonl", "-o", tmp_path / "up.jsonl")
+    assert up.exit_code == 0 and "the rows hold 2 encode sizes (the resolution ladder)" in up.stderr, up.output
+    assert len((tmp_path / "up.jsonl").read_text().splitlines()) == 2 * table.num_rows  # every rung's frames
+    tune = invoke("corpus", "export", path, "--format", "vmaftune", "-o", tmp_path / "tune.jsonl")
+    assert tune.exit_code == 0 and "device, encode depth or ladder rung" in tune.stderr, tune.output
