@@ -122,6 +122,11 @@ class RunDir:
         return self.step("corpus") / "work"
 
     @property
+    def teacher_work(self) -> Path:
+        """Scratch of step 02's teacher checks at the references' smaller sizes, removed when they end."""
+        return self.corpus_work / "teacher-check"
+
+    @property
     def decoded_refs(self) -> Path:
         """Compressed masters decoded once for all their jobs (kit.corpus.shared), one folder per clip."""
         return self.corpus_work / "decoded"

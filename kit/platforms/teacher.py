@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.proc import LogFn, run_process
+from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import EXTRA_FEATURES, Teacher, parse_vmaf_log
@@ -24,13 +24,28 @@ from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, rend
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
 TEACHER_CHECK_FRAMES = 3
+SMALL_HINT = ("CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, "
+              "or use a built-in teacher (vmaf_v0.6.1, vmaf_v0.6.1neg), which scores any size")
 
 
-def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False) -> str:
-    """Score a libx264 encode of a test clip with `teacher` (and VMAF v1's features, `extra`); returns what the
-    check showed (a line of the prereqs table). A teacher libvmaf cannot score with is exit 2 naming it (the model
-    file), with libvmaf's own words."""
-    ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", TEACHER_CHECK_SIZE, TEACHER_CHECK_FRAMES, log=log)
+def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """Each reference size below TEACHER_CHECK_SIZE in width or height, and the clips of that size (the first,
+    and how many more): the sizes step 01's check did not vouch for."""
+    cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
+    found: dict[str, list[str]] = {}
+    for clip, (w, h) in sorted(sizes.items()):
+        if w < cw or h < ch:
+            found.setdefault(f"{w}x{h}", []).append(clip)
+    return {size: clips[0] + (f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
+            for size, clips in found.items()}
+
+
+def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
+                  size: str = TEACHER_CHECK_SIZE, clip: str = "") -> str:
+    """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns
+    what the check showed (a line of the prereqs table). A teacher libvmaf cannot score with is exit 2 naming it
+    (the model file, and `clip` whose size was checked), with libvmaf's own words."""
+    ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", size, TEACHER_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
     enc = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
@@ -39,21 +54,29 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
-    w, h = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
+    w, h = (int(v) for v in size.split("x"))
     res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
                                        teacher=teacher, extra=extra), timeout_s=PROBE_TIMEOUT_S, log=log)
     what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
-    if res.returncode != 0 or not log_path.is_file():
-        raise InputError(f"{what}: this ffmpeg's libvmaf cannot score with it: {telling_line(res.stderr)}",
-                         hint=HINT + "; the model must use features and options this libvmaf has")
+    failed, mean = _scored(res, log_path, extra)
+    if failed and clip:  # step 01 scored the test size: what fails now is this size
+        raise InputError(f"{what} scores no {size} frames, the size of {clip}: {failed}",
+                         hint=SMALL_HINT.format(clip=clip))
+    if failed:
+        raise InputError(f"{what}: {failed}", hint=HINT + "; the model must use features and options this libvmaf has")
+    return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"
+            + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))
+
+
+def _scored(res: ProcResult, log_path: Path, extra: bool) -> tuple[str, float]:
+    """Why libvmaf's test score failed ("" when it did not), and the mean score."""
+    if res.returncode != 0 or not log_path.is_file() or "no feature" in res.stderr:
+        return f"this ffmpeg's libvmaf cannot score with it: {telling_line(res.stderr)}", math.nan
     try:
         vlog = parse_vmaf_log(log_path, extra)
     except ValueError as exc:
-        raise InputError(f"{what}: libvmaf scored with it, but its log lacks what the kit reads: {exc}",
-                         hint=HINT) from None
+        return f"libvmaf scored with it, but its log lacks what the kit reads: {exc}", math.nan
     mean = float(vlog.vmaf.mean())
     if vlog.n_frames != TEACHER_CHECK_FRAMES or not math.isfinite(mean):
-        raise InputError(f"{what}: libvmaf gave {vlog.n_frames} scores of {TEACHER_CHECK_FRAMES} test frames "
-                         f"(mean {mean})", hint=HINT)
-    return (f"{teacher.label} scored a {TEACHER_CHECK_SIZE} test pair (mean {mean:.2f})"
-            + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))
+        return f"libvmaf gave {vlog.n_frames} scores of {TEACHER_CHECK_FRAMES} test frames (mean {mean})", mean
+    return "", mean

@@ -31,6 +31,7 @@ from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_pe
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
+from kit.platforms.teacher import check_teacher, smaller_sizes
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
 
@@ -118,9 +119,26 @@ def prepare(ctx: Context) -> Prepared:
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
+    check_teacher_sizes(ctx, prov, clips)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth)
+
+
+def check_teacher_sizes(ctx: Context, prov: Provenance, clips: list[Clip]) -> None:
+    """Before any encode: a teacher other than the default, or VMAF v1's features, scores a test pair of each
+    reference size smaller than step 01's (CAMBI and SpEED refuse small pictures), exit 2 naming a clip of it."""
+    if prov.teacher.default and not prov.extra:
+        return
+    small = smaller_sizes({c.path: (c.width, c.height) for c in clips})
+    if not small:
+        return
+    work = ctx.tree.fresh_folder(ctx.run.teacher_work)
+    try:
+        for size, clip in small.items():
+            ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, work, ctx.log, prov.extra, size, clip))
+    finally:
+        ctx.tree.remove_folder(work)
 
 
 def redo_generation(ctx: Context) -> str:

@@ -66,3 +66,20 @@ def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_th
     new = pq.read_table(run.shard, columns=["teacher_sha256", "vmaf"])
     assert set(new["teacher_sha256"].to_pylist()) == {teacher_of(str(model)).sha256} != {sha}
     assert (new["vmaf"].to_numpy() != vmaf).any()
+
+
+def test_a_teacher_that_scores_no_small_frames_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
+    """CAMBI scores step 01's 640x360 test pair but no 176x144 frame: the corpus step checks each smaller reference
+    size before any encode and refuses (exit 2) naming a clip of that size and what to do, where every job would
+    have failed one by one."""
+    model = tmp_path / "cambi tiny.json"
+    doc = json.loads(json.dumps(TINY_MODEL))
+    doc["model_dict"]["feature_names"] = ["Cambi_feature_cambi_score", "VMAF_integer_feature_adm2_score"]
+    doc["model_dict"]["feature_dict"] = {"Cambi_feature": ["cambi"], "VMAF_integer_feature": ["adm2"]}
+    model.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    assert_clean_failure(res, f"--teacher {model} scores no 176x144 frames, the size of {tiny_refs / 'alpha.y4m'}",
+                         "no feature 'Cambi_feature_cambi_score'")
+    run = RunDir(out)
+    assert run.prereqs_json.is_file() and not run.jobs.exists() and not run.teacher_work.exists()
