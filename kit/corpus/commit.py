@@ -25,7 +25,8 @@ from kit.corpus.manifests import MergeManifest
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.errors import InputError
 from kit.infra.faults import kill_point
-from kit.infra.files import TMP_MARK, pid_alive
+from kit.infra.files import TMP_MARK, pid_alive, sha256_stream
+from kit.infra.outside import open_for_reading, read_json_object
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
 from kit.infra.tree import LockBusy, Tree
@@ -205,3 +206,24 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
                 raise InputError(f"-o {out} {how} {what}{alias}; the {output.command} would replace it, so nothing "
                                  "was written", hint=f"{output.command} into a new file, e.g. -o {output.example}, and "
                                                      "move it into place yourself once you have checked it")
+    check_replaceable(out, output)
+
+
+def check_replaceable(out: Path, output: Output) -> None:
+    """An -o that exists is replaced only when it is this command's earlier output, as the file beside it (the
+    merge's manifest, the export's record) proves by naming its sha256; any other file there is the user's, and the
+    command refuses (exit 2) rather than write over it. A killed merge's pair is completed by recover_output."""
+    if not os.path.lexists(out) or os.path.lexists(commit_journal(out)):
+        return
+    record, _ = read_json_object(output.beside(out))
+    recorded = record.get("sha256") if record is not None else None
+    try:
+        with open_for_reading(out) as fh:
+            if isinstance(recorded, str) and recorded == sha256_stream(fh):
+                return
+    except OSError:  # a folder, a pipe, unreadable: not the command's earlier output either
+        pass
+    raise InputError(f"-o {out} exists and is no earlier {output.command}'s output ({output.beside(out).name} beside "
+                     f"it does not name its sha256): the {output.command} would write over it, so nothing was written",
+                     hint=f"name a new file, e.g. -o {output.example}, or move {out} away first if it may go")
+

@@ -93,6 +93,32 @@ def test_a_new_output_beside_the_inputs_is_merged(tmp_path: Path) -> None:
     assert (run.step("corpus") / "merged.parquet").is_file()
 
 
+@pytest.mark.parametrize("command", ["merge", "export"])
+def test_a_file_the_command_did_not_write_is_never_replaced(tmp_path: Path, command: str) -> None:
+    """An -o that exists is replaced only when the file beside it (the merge's manifest, the export's record) names
+    its sha256: the command's own earlier output is renewed, anything else (the user's file, or one of ours whose
+    bytes changed since) is kept, exit 2, nothing written beside it."""
+    shard = write_shard(tmp_path / "a.parquet")
+    suffix, beside = (".parquet", ".manifest.json") if command == "merge" else (".jsonl", ".export.json")
+
+    def write(out: Path) -> Result:
+        how = ["merge"] if command == "merge" else ["corpus", "export", "--format", "vmaftune"]
+        return CliRunner().invoke(cli, [*how, str(shard), "-o", str(out)])
+
+    theirs = tmp_path / f"theirs{suffix}"
+    theirs.write_bytes(b"a file of the user's own")
+    refused(write(theirs), f"-o {theirs} exists and is no earlier {command}'s output")
+    assert theirs.read_bytes() == b"a file of the user's own"
+    assert not theirs.with_name("theirs" + beside).exists()
+
+    ours = tmp_path / f"ours{suffix}"
+    assert write(ours).exit_code == 0 and write(ours).exit_code == 0  # its own output, written again
+    edited = ours.read_bytes() + b" "
+    ours.write_bytes(edited)  # changed since: no longer what its record names
+    refused(write(ours), "does not name its sha256")
+    assert ours.read_bytes() == edited
+
+
 def test_a_corpus_changed_after_its_merge_is_refused_naming_the_manifest(tmp_path: Path) -> None:
     """Issue 40, nothing trusted by its shape: the union's corpus is what its merge recorded, or it is refused."""
     from kit.steps.s03_loso import check_described
