@@ -197,9 +197,17 @@ addEventListener('load', () => {
   const rows = [...worst.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(td => td.textContent));
   const named = n => [...document.querySelectorAll('td, figcaption b, .key span')]
     .filter(e => e.textContent.includes(n)).map(e => ({tag: e.tagName.toLowerCase(), ...box(e)}));
+  // a name drawn in its cell's own font, beside the same number of code points no font has (the tofu box):
+  // glyphs the fonts cover differ from it; a name drawn as boxes is the same pixels
+  const ink = (text, font) => { const c = document.createElement('canvas'); c.width = 400; c.height = 40;
+    const g = c.getContext('2d'); g.font = font; g.fillText(text, 2, 30);
+    return Array.from(g.getImageData(0, 0, 400, 40).data.filter((v, i) => i % 4 === 3)).join(','); };
+  const glyphs = n => { const cell = [...worst.querySelectorAll('td')].find(e => e.textContent === n);
+    const font = getComputedStyle(cell).font, text = ink(n, font), blank = ink('', font);
+    return {inked: text !== blank, tofu: text === ink(String.fromCodePoint(0x10FFFD).repeat([...n].length), font)}; };
   document.body.setAttribute('data-first', JSON.stringify({
     viewport: innerHeight, page: document.documentElement.scrollHeight, worst: box(worst), gate: box(gate), rows,
-    names: Object.fromEntries(NAMES.map(n => [n, named(n)]))}));
+    names: Object.fromEntries(NAMES.map(n => [n, named(n)])), glyphs: glyphs(WORST)}));
 });
 </script>"""
 
@@ -242,7 +250,8 @@ def test_the_first_screen_holds_the_verdict_the_gate_and_the_worst_of_each_kind(
     browser = find_or_install_chromium()
     run, page, _ = cjk_page
     probe = tmp_path / "first.html"
-    probe.write_text(page.replace("</body>", FIRST_SCREEN.replace("NAMES", json.dumps(CJK_NAMES)) + "</body>"))
+    script = FIRST_SCREEN.replace("NAMES", json.dumps(CJK_NAMES)).replace("WORST", json.dumps(run.bad[0]))
+    probe.write_text(page.replace("</body>", script + "</body>"))
     dom = chromium(browser, tmp_path / "profile", "--window-size=1280,900", "--virtual-time-budget=5000",
                    "--dump-dom", probe.as_uri())
     found = re.search(r'data-first="([^"]*)"', dom.stdout)
@@ -261,6 +270,7 @@ def test_the_first_screen_holds_the_verdict_the_gate_and_the_worst_of_each_kind(
     shown = [e for e in first["names"]["城市夜景"] if e["width"] > 0]
     assert any(e["bottom"] <= first["viewport"] for e in shown)  # in the worst table, on the first screen
     assert {e["tag"] for e in shown} >= {"td", "b", "span"}  # tables, panel captions, chart keys
+    assert first["glyphs"] == {"inked": True, "tofu": False}  # drawn in a font that has its glyphs, not as boxes
     assert first["page"] < 6000, first["page"]  # the 9,500 px page of kit 0.1 is gone
 
 
