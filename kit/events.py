@@ -77,6 +77,8 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
+    # per encoder, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)): an ETA's cost
+    work: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class JobStarted(Event):
     cq: int
     frames: int
     rung: str = ""  # the encode's size (`320x180`) for a ladder rung below the clip's own; "" at its own size
+    work: float = 0.0  # its pixel-frames: frames x (encode pixels + scoring pixels)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
-from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
+from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -241,7 +241,7 @@ class CorpusStep:
             progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
             shared=shared,
         )
-        ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
+        ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)

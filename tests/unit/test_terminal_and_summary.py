@@ -234,3 +234,21 @@ def test_failure_events_match_the_exit_codes() -> None:
 
 def test_duration_reads_like_a_person_would_write_it() -> None:
     assert [duration(s) for s in (0.4, 42, 185, 3720)] == ["0 s", "42 s", "3m05s", "1h02m"]
+
+
+def test_the_corpus_bar_shows_the_cost_models_time_left_once_a_job_has_finished() -> None:
+    """On a terminal the corpus bar's eta is kit.report.eta's (the jobs' work and measured times), not rich's."""
+    r, buf = live_renderer()
+    events = corpus_events(4)
+    for e in events[:3]:
+        r(e)
+    r(ev.JobsPlanned(4, 0, {"libx264": 4 * 75 * 2 * 640 * 360.0}))  # what the corpus step emits
+    assert r.bars is not None and r.bars.corpus is not None
+    for e in events[4:8]:  # the first job, started and finished
+        r(ev.JobStarted(e.job_id, e.src, e.encoder, e.cq, e.frames, "", 75 * 2 * 640 * 360.0)
+          if isinstance(e, ev.JobStarted) else e)
+    left = r.bars.progress.tasks[r.bars.corpus].fields["left"]
+    assert left is not None and left > 0
+    r.bars.progress.refresh()
+    assert re.search(r"corpus jobs.*eta \d", ANSI.sub("", buf.getvalue()))
+    r.close()
