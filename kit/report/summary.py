@@ -213,6 +213,42 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *group_error_rows(verdict), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
 
 
+THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip use, each kind's worst group in "
+                        "full, teacher ranges, content groups: in the report (below) and the verdict file")
+
+
+def optional_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """Every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's."""
+    rows = [*gate_rows(verdict)[3:], *interval_rows(verdict), *group_error_rows(verdict)]
+    return [(label, text) for label, text in rows if ("gate" in label or "evidence" in label or "ridge" in label
+                                                     or label.startswith(("largest", "unseen", "out of range")))
+            and "no gate" not in text and "rows left out" not in label]
+
+
+def worst_text(verdict: Verdict) -> str:
+    """Each kind's worst group in a few words: `encoder x: RMSE 3.1; box b: RMSE 2.0`."""
+    return "; ".join(f"{by} {g.group}: RMSE {g.rmse:.2f}" for by in ("encoder", "box", "resolution", "rung", "quality")
+                     if (g := worst_group(verdict.breakdown or (), by)) is not None)
+
+
+def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
+    """The closing summary: the verdict, the gate (a failing gate in full, the passing optional ones in one
+    row), the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
+    full = summary_rows(out_dir, verdict)
+    gates = optional_gate_rows(verdict)
+    failing = [row for row in gates if "FAIL" in row[1]]
+    passing = [label for label, text in gates if "FAIL" not in text]
+    rows = [("verdict", verdict.verdict), *gate_rows(verdict)[:3], *failing]
+    if passing:
+        rows.append(("other gates", f"{', '.join(passing)}: pass"))
+    rows += [row for row in full if row[0] in ("worst folds", "all held-out frames")]
+    if worst := worst_text(verdict):
+        rows.append((f"worst groups ({POOLED})", worst))
+    rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
+    rows.append(corpus_row(verdict))
+    return [*rows, THE_REST]
+
+
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "
                 "the models do on your content, so it is not what the lead needs")
 REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
@@ -220,7 +256,15 @@ RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
 
 
-def path_lines(tree: Tree, out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
+LEAD_TARBALL = "the union's results, yours as the lead: nothing to send; keep it with the union"
+
+
+def trained_on_given_corpus(out_dir: Path, verdict: Verdict) -> bool:
+    """The run trained on a corpus it was given (--corpus: the lead's union), not on its own corpus step's shard."""
+    return Path(verdict.corpus.path).resolve() != RunDir(out_dir).shard.resolve()
+
+
+def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
     """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
     so what is copied from a terminal or a log is the path itself.
 
@@ -240,6 +284,9 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False) -> list[tuple[str,
         lines += [(f"results tarball ({size}) {DEMO_TARBALL}", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
                   (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips"))]
+    elif lead:
+        lines += [(f"results tarball ({size}): {LEAD_TARBALL}", str(tarball)),
+                  ("check it with", kit_command("verify", tarball))]
     else:
         installed, untarred = receiver_commands("verify", tarball.name)
         lines += [(f"results tarball ({size}): send it to the lead as it is", str(tarball)),
@@ -265,11 +312,12 @@ def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
     table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
     # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
-    for label, text in summary_rows(out_dir, verdict):
+    for label, text in closing_rows(out_dir, verdict):
         table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus):
+    lead = trained_on_given_corpus(out_dir, verdict)
+    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
         console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:
             console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
