@@ -77,8 +77,9 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
-    # per encoder, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)): an ETA's cost
-    work: dict[str, float] = field(default_factory=dict)
+    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)):
+    # what an ETA's cost model weighs
+    work: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

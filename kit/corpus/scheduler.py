@@ -95,11 +95,12 @@ def job_work(job: Job) -> float:
     return float(job.clip.n_frames * (job.size.width * job.size.height + job.clip.width * job.clip.height))
 
 
-def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, float]:
-    """Per encoder, the pixel-frames of the jobs still to run (kit.report.eta weighs them)."""
-    work: dict[str, float] = {}
+def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, dict[str, float]]:
+    """Per encoder, per source, the pixel-frames of the jobs still to run (kit.report.eta weighs them)."""
+    work: dict[str, dict[str, float]] = {}
     for job in (j for j in jobs if j.job_id not in reused_ids):
-        work[job.encoder] = work.get(job.encoder, 0.0) + job_work(job)
+        per_src = work.setdefault(job.encoder, {})
+        per_src[job.clip.src] = per_src.get(job.clip.src, 0.0) + job_work(job)
     return work
 
 

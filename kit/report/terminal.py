@@ -303,7 +303,7 @@ class Renderer:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
         self.plain.jobs_planned(e.total, e.reused)
         self.clock = CorpusClock()  # an emitter that gives no work (an older one): each job counts one
-        self.clock.plan(e.work or {"": float(e.total - e.reused)}, time.monotonic())
+        self.clock.plan(e.work or {"": {"": float(e.total - e.reused)}}, time.monotonic())
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
@@ -317,7 +317,8 @@ class Renderer:
 
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
-        self.clock.start(e.job_id, e.encoder if e.work > 0 else "", e.work if e.work > 0 else 1.0, e.frames)
+        key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
+        self.clock.start(e.job_id, *key, e.work if e.work > 0 else 1.0, e.frames)
         if self.bars:
             self.bars.job_started(e)
 

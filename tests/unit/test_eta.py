@@ -16,15 +16,16 @@ class SimJob:
     work: float  # pixel-frames
     seconds: float  # what it takes on one worker
     frames: int = 75
+    src: str = "clip"
 
 
 def simulate(jobs: list[SimJob], workers: int) -> list[tuple[int, float, float | None]]:
     """Run the jobs in order on `workers` workers, feeding a clock the events a run emits (with progress at each
     tenth of each phase). Returns, at each finished job: how many are finished, the true time left, the estimate."""
     clock = CorpusClock()
-    work: dict[str, float] = {}
+    work: dict[str, dict[str, float]] = {}
     for j in jobs:
-        work[j.encoder] = work.get(j.encoder, 0.0) + j.work
+        work.setdefault(j.encoder, {})[j.src] = work.get(j.encoder, {}).get(j.src, 0.0) + j.work
     clock.plan(work, 0.0)
     events: list[tuple[float, int, str, SimJob, int]] = []  # (time, order, what, job, frames)
     free = [0.0] * workers
@@ -42,7 +43,7 @@ def simulate(jobs: list[SimJob], workers: int) -> list[tuple[int, float, float |
     while events:
         t, _, what, j, frames = heapq.heappop(events)
         if what == "start":
-            clock.start(j.job_id, j.encoder, j.work, j.frames)
+            clock.start(j.job_id, j.encoder, j.src, j.work, j.frames)
         elif what == "done":
             clock.finish(j.job_id, j.seconds * 500, j.seconds * 500)
             seen.append((clock.finished, end - t, clock.remaining_s(t)))
@@ -58,15 +59,15 @@ def demo_like(n_clips: int = 9) -> list[SimJob]:
     jobs = []
     for c in range(n_clips):
         slow = 1 + 2 * ((c * 7) % n_clips) / n_clips
-        jobs += [SimJob(f"c{c}-{q}", "libx264", full, full * slow * 1e-7) for q in range(3)]
-        jobs += [SimJob(f"c{c}-{q}-r", "libx264", rung, rung * slow * 1e-7) for q in range(3)]
+        jobs += [SimJob(f"c{c}-{q}", "libx264", full, full * slow * 1e-7, src=f"c{c}") for q in range(3)]
+        jobs += [SimJob(f"c{c}-{q}-r", "libx264", rung, rung * slow * 1e-7, src=f"c{c}") for q in range(3)]
     return jobs
 
 
 def test_nothing_is_estimated_before_a_job_has_finished() -> None:
     clock = CorpusClock()
-    clock.plan({"libx264": 10.0}, 0.0)
-    clock.start("a", "libx264", 10.0, 75)
+    clock.plan({"libx264": {"a": 10.0}}, 0.0)
+    clock.start("a", "libx264", "a", 10.0, 75)
     clock.progress("a", "encode", 75)
     assert clock.remaining_s(5.0) is None
 
@@ -99,12 +100,26 @@ def test_each_encoder_costs_what_its_own_jobs_measured() -> None:
 
 def test_a_failed_job_no_longer_counts_as_work_to_do() -> None:
     clock = CorpusClock()
-    clock.plan({"libx264": 30.0}, 0.0)
+    clock.plan({"libx264": {"clip": 30.0}}, 0.0)
     for job in ("a", "b", "c"):
-        clock.start(job, "libx264", 10.0, 75)
+        clock.start(job, "libx264", "clip", 10.0, 75)
     clock.finish("a", 5_000, 5_000)
     clock.fail("b")
     clock.progress("c", "encode", 75)
     clock.progress("c", "score", 74)  # c is all but done
     left = clock.remaining_s(10.0)
     assert left is not None and left < 1.0, left
+
+
+def test_a_source_costs_what_its_own_jobs_measured_and_an_unseen_one_the_geometric_mean() -> None:
+    """Three sources of one encoder at 1x, 16x and 4x the cost per pixel-frame (a cartoon, a noisy 720p clip, a
+    zoom): a measured source costs its own; an unseen one the geometric mean of those measured (4x here), where
+    one cost per encoder (pooled over its work) read the last source at twice its cost and more."""
+    costs = {"cells": 1e-7, "street": 16e-7, "zoom": 4e-7}
+    jobs = [SimJob(f"{src}-{q}", "libx264", 1e6, 1e6 * cost, src=src) for src, cost in costs.items()
+            for q in range(6)]
+    seen = simulate(jobs, workers=2)
+    for finished, truth, estimate in seen[6:-2]:  # from the second source's first jobs
+        assert estimate is not None and truth / 2 <= estimate <= truth * 2, (finished, truth, estimate)
+    finished, truth, estimate = seen[11]  # the noisy clip done: the zoom costs the mean of 1x and 16x in logs
+    assert estimate is not None and abs(estimate / truth - 1) < 0.1, (finished, truth, estimate)

@@ -243,7 +243,7 @@ def test_the_corpus_bar_shows_the_cost_models_time_left_once_a_job_has_finished(
     events = corpus_events(4)
     for e in events[:3]:
         r(e)
-    r(ev.JobsPlanned(4, 0, {"libx264": 4 * 75 * 2 * 640 * 360.0}))  # what the corpus step emits
+    r(ev.JobsPlanned(4, 0, {"libx264": {f"clip{i}": 75 * 2 * 640 * 360.0 for i in range(4)}}))  # as step 02 does
     assert r.bars is not None and r.bars.corpus is not None
     for e in events[4:8]:  # the first job, started and finished
         r(ev.JobStarted(e.job_id, e.src, e.encoder, e.cq, e.frames, "", 75 * 2 * 640 * 360.0)
