@@ -207,6 +207,9 @@ FLAGS: tuple[RunFlag, ...] = (
             "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
             "others can write are accepted if sticky. Files stay writable by you alone, and the kit trusts only "
             "the ones you made.", is_flag=True),
+    RunFlag("--strict", "strict", bool, "Refuse the run when a reference clip cannot be used (an odd size, a "
+            "damaged file). Without it such a clip is left out with its reason and fix, recorded in "
+            "02_corpus/skipped.json and said in the summary, as long as enough sources are left.", is_flag=True),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}

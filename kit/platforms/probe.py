@@ -94,6 +94,8 @@ _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out
 class ProbeInterrupted(PrereqError):
     """A probe's ffmpeg was ended by a signal: the probe proved nothing and nothing is cached."""
 
+    retry_helps = True  # the same command runs the test again
+
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"the {what} was {why} before it finished, so it proved nothing (nothing was cached)",
                          hint="something outside the kit stopped that ffmpeg (a kill, a Ctrl-C sent to it "

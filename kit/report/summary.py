@@ -303,6 +303,18 @@ def print_summary(out_dir: Path, console: Console) -> None:
         _print_summary(tree, out_dir, console)
 
 
+def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
+    """The reference clips the corpus step left out (02_corpus/skipped.json): how many, which, where the fixes are."""
+    path = RunDir(out_dir).skipped_clips
+    if not tree.is_file(path):
+        return []
+    skipped = tree.read_json(path).get("skipped") or []
+    names = "; ".join(f"{Path(str(u.get('path', '?'))).name} "
+                      f"({str(u.get('reason', '')).removeprefix(str(u.get('path', '')) + ': ')})"
+                      for u in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    return [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
+
+
 def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
     verdict = _verdict(tree, out_dir)
     if verdict is None:
@@ -312,7 +324,8 @@ def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
     table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
     # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
-    for label, text in closing_rows(out_dir, verdict):
+    rows = closing_rows(out_dir, verdict)
+    for label, text in [*rows[:-1], *skipped_rows(tree, out_dir), rows[-1]]:
         table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
