@@ -223,6 +223,25 @@ class Unusable:
             f"; fix: {self.fix}" if self.fix else "")
 
 
+LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is itself heavily compressed (1080p30 at
+# under 1.9 Mb/s in H.264): its artefacts become part of what the encodes are scored against
+
+
+def low_bitrate_line(clip: Clip) -> str:
+    """A warning for a compressed master whose own bitrate per pixel is very low (a 14 kb/s clip passed without a
+    word); "" for the others (a .y4m or .yuv is uncompressed)."""
+    if clip.kind != "master" or clip.n_frames < 1 or not clip.width or not clip.height:
+        return ""
+    bits = clip.stamp[0] * 8
+    bpp = bits / (clip.n_frames * clip.width * clip.height)
+    if bpp >= LOW_BITS_PER_PIXEL:
+        return ""
+    kbps = bits / (clip.n_frames / clip.fps_float) / 1000
+    return (f"warning: {clip.path}: its own bitrate is {kbps:.0f} kb/s ({bpp:.3f} bits per pixel, under "
+            f"{LOW_BITS_PER_PIXEL}): a heavily compressed reference, whose own artefacts the encodes are scored "
+            "against; use a higher-quality master of it if there is one")
+
+
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore, unusable: list[Unusable] | None = None) -> list[Clip]:
     """Every clip in ref_dir, checked; `note` hears what is skipped, and what of a clip the corpus does not keep
@@ -248,6 +267,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     for clip in clips:
         for what in clip.dropped:
             note(f"{clip.path}: {what}")
+        if line := low_bitrate_line(clip):
+            note(line)
     return clips
 
 

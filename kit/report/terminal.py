@@ -363,4 +363,6 @@ class Renderer:
                  f"{e.plcc_spread:.4f}", style)
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
-        self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files} files)")
+        # counted as `verify` counts them: the files manifest.json lists, then the manifest itself
+        self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files - 1} files with their sha256 in its "
+                 "manifest.json, which `verify` checks)")
