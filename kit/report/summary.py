@@ -225,10 +225,13 @@ def optional_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
             and "no gate" not in text and "rows left out" not in label]
 
 
-def worst_text(verdict: Verdict) -> str:
-    """Each kind's worst group in a few words: `encoder x: RMSE 3.1; box b: RMSE 2.0`."""
-    return "; ".join(f"{by} {g.group}: RMSE {g.rmse:.2f}" for by in ("encoder", "box", "resolution", "rung", "quality")
-                     if (g := worst_group(verdict.breakdown or (), by)) is not None)
+def error_text(verdict: Verdict) -> str:
+    """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
+    p = verdict.overall.pooled_ensemble
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by in ("encoder", "box", "resolution", "rung",
+                                                                              "quality")
+                      if (g := worst_group(verdict.breakdown or (), by)) is not None)
+    return f"all {p.n_frames} frames: RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}" + (f"; {worst}" if worst else "")
 
 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -238,12 +241,11 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     gates = optional_gate_rows(verdict)
     failing = [row for row in gates if "FAIL" in row[1]]
     passing = [label for label, text in gates if "FAIL" not in text]
-    rows = [("verdict", verdict.verdict), *gate_rows(verdict)[:3], *failing]
+    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict)[:3], *failing]
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
-    rows += [row for row in full if row[0] in ("worst folds", "all held-out frames")]
-    if worst := worst_text(verdict):
-        rows.append((f"worst groups ({POOLED})", worst))
+    rows += [row for row in full if row[0] == "worst folds"]
+    rows.append((f"held-out error ({POOLED})", error_text(verdict)))
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows.append(corpus_row(verdict))
     return [*rows, THE_REST]
@@ -259,9 +261,11 @@ RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path 
 LEAD_TARBALL = "the union's results, yours as the lead: nothing to send; keep it with the union"
 
 
-def trained_on_given_corpus(out_dir: Path, verdict: Verdict) -> bool:
-    """The run trained on a corpus it was given (--corpus: the lead's union), not on its own corpus step's shard."""
-    return Path(verdict.corpus.path).resolve() != RunDir(out_dir).shard.resolve()
+def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
+    """The run trained on a corpus it was given (--corpus: the lead's union), as run.json's settings say."""
+    record, _ = tree.read_json_object(RunDir(out_dir).run_json)
+    settings = record.get("settings") if record is not None else None
+    return isinstance(settings, dict) and bool(settings.get("corpus"))
 
 
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
@@ -329,7 +333,7 @@ def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
         table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    lead = trained_on_given_corpus(out_dir, verdict)
+    lead = trained_on_given_corpus(tree, out_dir)
     for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
         console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:

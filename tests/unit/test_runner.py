@@ -74,7 +74,7 @@ def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
 
 
 EVERY_COMMAND = [["run"], ["step"], ["verify"], ["detect"], ["binaries"], ["binaries", "stage"], ["merge"],
-                 ["corpus"], ["corpus", "info"], ["corpus", "export"], ["status"], ["slurm"], ["ray"]]
+                 ["corpus"], ["corpus", "info"], ["corpus", "export"], ["status"], ["slurm"], ["ray"], ["ffmpeg"]]
 
 
 def test_help_is_fast_and_does_not_import_heavy_modules() -> None:

@@ -159,9 +159,9 @@ def finished_run(out: Path, tarball_name: str) -> Path:
     """An out-dir as a finished HOLD run leaves it (verdict, report, tarball); returns the tarball."""
     (out / "04_verdict").mkdir(parents=True)
     (out / "05_bundle").mkdir()
-    corpus = out / "02_corpus" / "shard.parquet"  # the box's own corpus step's shard
-    corpus.parent.mkdir()
+    corpus = out / "shard.parquet"
     corpus.write_bytes(b"x" * 3000)
+    (out / "run.json").write_text(json.dumps({"settings": {"corpus": None}}))  # the box's own corpus step
     (out / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
     tarball = out / "05_bundle" / tarball_name
     tarball.write_bytes(b"y" * 5000)
@@ -260,7 +260,7 @@ def test_the_closing_summary_is_the_answer_in_at_most_twelve_rows_and_points_to_
     verdict = Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json").read_text()))
     full, shown = summary_rows(tmp_path, verdict), dict(closing_rows(tmp_path, verdict))
     assert len(full) > 12 and len(shown) <= 12, (len(full), list(shown))
-    assert list(shown)[:4] == ["verdict", "mean LOSO PLCC", "seed spread", "per seed"]
+    assert list(shown)[:5] == ["verdict", "validation", "mean LOSO PLCC", "seed spread", "per seed"]
     assert shown["mean LOSO PLCC"].endswith("FAIL)") and shown["worst folds"].startswith("perlin")
     assert "largest source bias" in shown["other gates"] and "the report" in shown["the rest"]
     assert "linear baseline" not in shown and "the baselines" not in shown  # detail: in the report
@@ -273,9 +273,7 @@ def test_the_closing_summary_is_the_answer_in_at_most_twelve_rows_and_points_to_
 def test_a_run_on_a_given_corpus_speaks_to_the_lead(tmp_path: Path) -> None:
     """The union's run (--corpus): its tarball is the lead's own, not one to send to the lead."""
     tarball = finished_run(tmp_path, "results-union-20260101T000000Z.tar.gz")
-    doc = json.loads((tmp_path / "04_verdict" / "HOLD.json").read_text())
-    doc["corpus"]["path"] = str(tmp_path / "union.parquet")
-    (tmp_path / "04_verdict" / "HOLD.json").write_text(json.dumps(doc))
+    (tmp_path / "run.json").write_text(json.dumps({"settings": {"corpus": str(tmp_path / "union.parquet")}}))
     buf = StringIO()
     print_summary(tmp_path, Console(file=buf, width=400, color_system=None))
     said = buf.getvalue()
