@@ -9,6 +9,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,9 @@ def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_re
     assert res.returncode in (0, 1), res.stderr[-3000:]
     record = json.loads((out / "02_corpus" / "skipped.json").read_text())
     assert [u["path"] for u in record["skipped"]] == [str(odd)] and "kit ffmpeg" in record["skipped"][0]["fix"]
+    (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
+    with tarfile.open(tarball) as tar:  # sent with the results: the lead sees what the box left out
+        assert any(m.name.endswith("/02_corpus/skipped.json") for m in tar.getmembers())
     said = res.stdout + res.stderr
     assert f"skipped {odd}: " in said and "SKIPPED clips" in said and "odd.y4m (175x143 has an odd width" in said
     strict = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", *FAST, *LENIENT, "--strict")
