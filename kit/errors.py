@@ -19,11 +19,17 @@ class KitError(Exception):
     """
 
     exit_code = EXIT_BAD_INPUT
+    # whether the same command, run again, can end otherwise (a tool that failed, a limit of the box, another run
+    # that held the out-dir): then `retry:` prints it. Not after bad input or a missing prerequisite: the same
+    # command fails the same way until the hint's fix is made
+    retry_helps = True
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", retry_helps: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if retry_helps is not None:
+            self.retry_helps = retry_helps
 
     def __str__(self) -> str:
         return self.message
@@ -48,9 +54,13 @@ class Interrupted(KeyboardInterrupt):
 class InputError(KitError):
     """Bad input: a flag, a clip, a corpus file."""
 
+    retry_helps = False
+
 
 class PrereqError(KitError):
     """A missing or broken prerequisite: ffmpeg, libvmaf, an encoder, disk."""
+
+    retry_helps = False
 
 
 class ToolError(KitError):

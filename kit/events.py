@@ -77,6 +77,9 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
+    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)):
+    # what an ETA's cost model weighs
+    work: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class JobStarted(Event):
     cq: int
     frames: int
     rung: str = ""  # the encode's size (`320x180`) for a ladder rung below the clip's own; "" at its own size
+    work: float = 0.0  # its pixel-frames: frames x (encode pixels + scoring pixels)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ```
 run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
-02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]
+02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]  [skipped.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
              training.json  (who trained each member, from what: the members' records)
              [incumbent.json]  [holdout_<encoder|box|rung>.parquet]  (--holdout)
@@ -108,6 +108,11 @@ class RunDir:
     @property
     def shard(self) -> Path:
         return self.step("corpus") / "shard.parquet"
+
+    @property
+    def skipped_clips(self) -> Path:
+        """The reference clips the corpus step left out (not --strict): each one's reason and fix."""
+        return self.step("corpus") / "skipped.json"
 
     @property
     def shard_manifest(self) -> Path:

@@ -216,3 +216,14 @@ def processes_naming(path: Path) -> list[str]:
         if str(path) in cmdline:
             found.append(cmdline)
     return found
+
+
+def full_summary(out: Path) -> str:
+    """Every row of the run's summary table, labels and cells on one line (kit.report.summary.summary_rows): the
+    closing summary prints the answer; the rest of these rows is what it points to in the report."""
+    from kit.report.summary import _verdict, read_out_dir, summary_rows
+
+    with read_out_dir(out) as tree:
+        verdict = _verdict(tree, out)
+    assert verdict is not None, f"no verdict in {out}"
+    return " ".join(f"{label} {text}" for label, text in summary_rows(out, verdict))

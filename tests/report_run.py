@@ -48,9 +48,11 @@ class SyntheticRun:
         return self.out / "04_verdict" / "intervals.parquet"
 
 
-def make_run(out: Path, n_sources: int, seeds: tuple[int, ...] = (0, 1, 2, 3, 4), height: int = 360) -> SyntheticRun:
+def make_run(out: Path, n_sources: int, seeds: tuple[int, ...] = (0, 1, 2, 3, 4), height: int = 360,
+             names: list[str] | None = None) -> SyntheticRun:
+    """`names` (n_sources of them) in place of s0000, s0001, ..."""
     rng = np.random.default_rng(7)
-    names = [f"s{i:04d}" for i in range(n_sources)]
+    names = names or [f"s{i:04d}" for i in range(n_sources)]
     shas = [hashlib.sha256(n.encode()).hexdigest() for n in names]
     bad = [n for i, n in enumerate(names) if i % 50 == 8 or (n_sources <= 8 and i == n_sources - 1)]
     grid = pd.MultiIndex.from_product([range(n_sources), ENCODERS, CQS, range(FRAMES)],

@@ -35,14 +35,15 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
 
 
 def _own_shard(tree: Tree, run: RunDir, verdict: Verdict) -> dict[str, Path]:
-    """This box's own shard and its manifest, when LOSO ran on exactly that shard (checked against the verdict's
-    sha256); nothing for a run on a given corpus."""
+    """This box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
+    exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus."""
     if not tree.is_file(run.shard) or run.shard.resolve() != Path(verdict.corpus.path).resolve():
         return {}
     if corpus_sha256(run.shard) != verdict.corpus.sha256:
         raise InputError(f"{run.shard} changed since the verdict was reached",
                          hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
-    return {run.rel(p): p for p in (run.shard, run.shard_manifest) if p == run.shard or tree.is_file(p)}
+    return {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
+            if p == run.shard or tree.is_file(p)}
 
 
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:

@@ -57,6 +57,7 @@ Command = TypeVar("Command", bound=Callable[..., object])
 
 NO_ENV = ("from_step", "only", "force")  # choices of one invocation: a forgotten variable must not redo work
 ENV_PREFIX = "KIT_"
+UNION_BOX_ID = "union"  # the box id of a run on a given corpus (--corpus: the lead's union), not the lead's host
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--out-dir", "out_dir", AbsPath(), "Run directory.", computed="runs/<box-id>"),
     RunFlag("--corpus", "corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the "
             "corpus step."),
-    RunFlag("--box-id", "box_id", str, "Name of this box in shards and tarballs.", computed="host name"),
+    RunFlag("--box-id", "box_id", str, "Name of this box in shards and tarballs.",
+            computed="host name; union with --corpus"),
     RunFlag("--shard", "shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content "
             "hash; run K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). "
             "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id "
@@ -205,6 +207,9 @@ FLAGS: tuple[RunFlag, ...] = (
             "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
             "others can write are accepted if sticky. Files stay writable by you alone, and the kit trusts only "
             "the ones you made.", is_flag=True),
+    RunFlag("--strict", "strict", bool, "Refuse the run when a reference clip cannot be used (an odd size, a "
+            "damaged file). Without it such a clip is left out with its reason and fix, recorded in "
+            "02_corpus/skipped.json and said in the summary, as long as enough sources are left.", is_flag=True),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}
@@ -256,7 +261,7 @@ def build_run(values: Mapping[str, Any]) -> RunChoice:
 def build_settings(values: Mapping[str, Any]) -> RunSettings:
     """RunSettings from the flags' typed values: every flag with a setting path sets it, defaults stay the
     settings' own; then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
-    from kit.infra.host import default_box_id
+    from kit.infra.host import default_box_id, safe_box_id
     from kit.platforms.encoders import AUTO
     from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
@@ -276,7 +281,12 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
             settings = with_setting(settings, flag.path, values[flag.name])
     box = values.get("box_id")
     box_id = with_shard(box, shard, "--box-id") if box else \
-        shard_box_id(default_box_id(), shard) if shard is not None and shard.how else default_box_id()
+        shard_box_id(default_box_id(), shard) if shard is not None and shard.how else \
+        UNION_BOX_ID if corpus is not None else default_box_id()
+    if box and box_id != safe_box_id(box_id):
+        raise InputError(f"--box-id {box_id!r} holds characters a file name may not: it names the shard's rows and "
+                         "the results tarball", hint=f"use letters, digits, '-', '_' and '.' only, e.g. --box-id "
+                         f"{safe_box_id(box_id)}")
     settings = dataclasses.replace(settings, box_id=box_id)  # sanitised by the record
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()

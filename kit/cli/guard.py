@@ -197,7 +197,7 @@ def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event
         return []
     events: list[Event] = []
     if (user := as_user_error(exc)) is not None:
-        events.append(RunError(user.message, user.hint, code, retry))
+        events.append(RunError(user.message, user.hint, code, retry if user.retry_helps else ""))
     elif code == EXIT_INTERNAL:
         events.append(RunError(f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit; see the step log",
                                code, retry))
@@ -285,7 +285,7 @@ def _report(exc: BaseException, retry: bool) -> int:
     elif (user := as_user_error(exc)) is not None:
         (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
         report_error(user)
-        if retry:
+        if retry and user.retry_helps:
             say(f"retry: {retry_command()}")
     else:
         proc.stop_all()

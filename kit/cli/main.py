@@ -11,6 +11,7 @@ from kit import __version__
 from kit.cli.binaries import binaries_cmd
 from kit.cli.detect import detect_cmd
 from kit.cli.export import export_cmd
+from kit.cli.ffmpeg import ffmpeg_cmd
 from kit.cli.merge import corpus_group, merge_cmd
 from kit.cli.ray import ray_cmd
 from kit.cli.run import run_cmd, step_cmd
@@ -47,7 +48,7 @@ def cli() -> None:
 
 
 for command in (run_cmd, step_cmd, verify_cmd, detect_cmd, binaries_cmd, merge_cmd, corpus_group, status_cmd,
-                slurm_cmd, ray_cmd):
+                slurm_cmd, ray_cmd, ffmpeg_cmd):
     cli.add_command(command)
 corpus_group.add_command(export_cmd)
 

@@ -59,7 +59,8 @@ def usage_events(exc: click.UsageError) -> list[str]:
     from kit.infra.records import dump
 
     cause, hint = cause_and_hint(exc)
-    return [json.dumps(dump(e.to_json())) for e in (RunError(cause, hint, EXIT_BAD_INPUT, retry_command()),
+    # a flag refused: the same command is refused again (no retry)
+    return [json.dumps(dump(e.to_json())) for e in (RunError(cause, hint, EXIT_BAD_INPUT, ""),
                                                     RunFinished(EXIT_BAD_INPUT, 0.0))]
 
 

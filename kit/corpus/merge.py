@@ -172,6 +172,27 @@ def name_warnings(summary: TableSummary) -> list[str]:
             for n, v in sorted(by_name.items()) if len(v) > 1]
 
 
+def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str]:
+    """One file (src_sha256) named differently by the inputs (a clip renamed on one box): what each input called
+    it and the name the union gives it, said at the merge instead of one name kept without a word."""
+    named: dict[str, dict[str, list[str]]] = {}  # src_sha256 -> name -> the inputs that use it
+    for inp in inputs:
+        pairs = inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
+        for row in pairs:
+            named.setdefault(str(row["src_sha256"]), {}).setdefault(str(row["src"]), []).append(inp.name)
+    kept = merged.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
+    union: dict[str, list[str]] = {}
+    for row in kept:
+        union.setdefault(str(row["src_sha256"]), []).append(str(row["src"]))
+    def said(names: dict[str, list[str]]) -> str:
+        return " and ".join(f"{n!r} in {', '.join(sorted(set(who)))}" for n, who in sorted(names.items()))
+
+    return [f"file {sha[:12]} is named {said(names)}: the union calls it "
+            f"{' and '.join(repr(n) for n in sorted(union.get(sha, [])))} (rename the clip on the boxes to agree; "
+            "folds, figures and tables use the union's name)"
+            for sha, names in sorted(named.items()) if len(names) > 1]
+
+
 def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
     m = inp.manifest
     shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
@@ -247,7 +268,8 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     merged = contents.table
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
     summary = summarise_table(merged)
-    findings = Findings((*build_warnings(builds), *contents.grouping.notes), builds, contents,
+    findings = Findings((*rename_warnings(inputs, merged), *build_warnings(builds), *contents.grouping.notes),
+                        builds, contents,
                         tuple(overrides.lines() if overrides else ()))
     return commit_pair(tree, merged, out, lambda written: build_merge_manifest(
         out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))

@@ -89,6 +89,21 @@ class ProgressRelay:
         self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1)))
 
 
+def job_work(job: Job) -> float:
+    """A job's pixel-frames, what its time goes with: every frame encoded at its size, then scored at the
+    reference's (a rung's encode is brought back up to it)."""
+    return float(job.clip.n_frames * (job.size.width * job.size.height + job.clip.width * job.clip.height))
+
+
+def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, dict[str, float]]:
+    """Per encoder, per source, the pixel-frames of the jobs still to run (kit.report.eta weighs them)."""
+    work: dict[str, dict[str, float]] = {}
+    for job in (j for j in jobs if j.job_id not in reused_ids):
+        per_src = work.setdefault(job.encoder, {})
+        per_src[job.clip.src] = per_src.get(job.clip.src, 0.0) + job_work(job)
+    return work
+
+
 def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],
              finished: Callable[[], None]) -> list[ToolError]:
     """Run the jobs on n_par worker threads; reused ones hand back their ledgers. Returns the failures."""
@@ -99,7 +114,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
         if job.job_id in reused_ids:  # checked (parquet hashed) when planning: not again
             return runner.reused(job)
         rung = f"{job.size.width}x{job.size.height}" if job.rendition is not None else ""
-        emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames, rung))
+        emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames, rung, job_work(job)))
         try:
             return runner.run(job)
         finally:

@@ -45,6 +45,8 @@ TREE_ENV = "KIT_TREE_ROOT"  # a cluster's folder, named for its tasks: their out
 class FolderGone(InputError):
     """A folder the command holds was deleted while it ran."""
 
+    retry_helps = True  # the same command makes it again
+
 
 class OutsideTree(Exception):
     """A path handed to a Tree that does not lie below its root: a bug of the kit's, never the user's."""

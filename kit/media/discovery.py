@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
+from kit.infra.invocation import kit_command
 from kit.infra.perms import describe
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
@@ -107,9 +108,16 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
             skipped.append(Skipped(p, what))
     for p in (p for p in entries if p.suffix.lower() in OTHER_VIDEO_EXTS):  # a video the kit does not read
         skipped.append(Skipped(p, f"a {p.suffix.lower()} video", f", which the kit does not read (it reads "
-                                  f"{' '.join(CLIP_EXTS)}; convert it losslessly: ffmpeg -i {p.name} -c:v ffv1 "
-                                  f"{p.stem}.mkv)"))
+                                  f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: "
+                                  f"{convert_command(p)})"))
     return files, sorted(skipped, key=lambda s: s.path)
+
+
+def convert_command(path: Path) -> str:
+    """The command that converts a video the kit does not read into a lossless .mkv it does, beside it (picture
+    only: the corpus keeps no audio), with the kit's own ffmpeg."""
+    return kit_command("ffmpeg", "-i", path.absolute(), "-map", "0:v:0", "-an", "-c:v", "ffv1",
+                       path.absolute().with_suffix(".mkv"))
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> list[Path]:
@@ -184,7 +192,7 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
                              hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
                                   "makes its own encodes")
         w, h, fps, pix = yuv_geometry(path, defaults)
-        check_geometry(path, w, h, pix)
+        check_geometry(path, w, h, pix, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
         per_frame = frame_bytes(w, h, pix)
         if stamp[0] % per_frame:
             raise InputError(
@@ -202,15 +210,65 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
     return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
 
 
+@dataclass(frozen=True)
+class Unusable:
+    """A clip file the kit cannot use, left out of the run (not --strict): why, and the fix."""
+
+    path: str
+    reason: str
+    fix: str
+
+    def line(self) -> str:
+        return f"skipped {self.path}: {self.reason.removeprefix(self.path + ': ')}" + (
+            f"; fix: {self.fix}" if self.fix else "")
+
+
+LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is itself heavily compressed (1080p30 at
+# under 1.9 Mb/s in H.264): its artefacts become part of what the encodes are scored against
+
+
+def low_bitrate_line(clip: Clip) -> str:
+    """A warning for a compressed master whose own bitrate per pixel is very low (a 14 kb/s clip passed without a
+    word); "" for the others (a .y4m or .yuv is uncompressed)."""
+    if clip.kind != "master" or clip.n_frames < 1 or not clip.width or not clip.height:
+        return ""
+    bits = clip.stamp[0] * 8
+    bpp = bits / (clip.n_frames * clip.width * clip.height)
+    if bpp >= LOW_BITS_PER_PIXEL:
+        return ""
+    kbps = bits / (clip.n_frames / clip.fps_float) / 1000
+    return (f"warning: {clip.path}: its own bitrate is {kbps:.0f} kb/s ({bpp:.3f} bits per pixel, under "
+            f"{LOW_BITS_PER_PIXEL}): a heavily compressed reference, whose own artefacts the encodes are scored "
+            "against; use a higher-quality master of it if there is one")
+
+
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
-             note: Note = _ignore) -> list[Clip]:
+             note: Note = _ignore, unusable: list[Unusable] | None = None) -> list[Clip]:
     """Every clip in ref_dir, checked; `note` hears what is skipped, and what of a clip the corpus does not keep
     (its alpha channel, more video streams, HDR tags: one line each). Copies of one content are all returned:
-    the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names."""
-    clips = [probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache) for p in find_clip_files(ref_dir, note)]
+    the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names.
+
+    A clip that cannot be used refuses the run (--strict: `unusable` is None), or is left out, added to
+    `unusable` and noted; when none is left, the first refusal stands."""
+    clips, refused = [], []
+    for p in find_clip_files(ref_dir, note):
+        try:
+            clips.append(probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache))
+        except (InputError, ToolError) as exc:
+            if unusable is None:
+                raise
+            refused.append((exc, Unusable(str(p), exc.message, exc.hint)))
+    if refused and not clips:
+        raise refused[0][0]
+    for _, left_out in refused:
+        note(left_out.line())
+    if unusable is not None:
+        unusable += [left_out for _, left_out in refused]
     for clip in clips:
         for what in clip.dropped:
             note(f"{clip.path}: {what}")
+        if line := low_bitrate_line(clip):
+            note(line)
     return clips
 
 
@@ -226,8 +284,8 @@ def check_distinct(clips: list[Clip]) -> None:
 
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,
-                    demo_count: int | None = None, demo_seconds: float = 0.0,
-                    note: Note = _ignore) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
+                    demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
+                    unusable: list[Unusable] | None = None) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
     """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir,
     else the embedded demo clips.
 
@@ -239,7 +297,7 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)
     if ref_dir is not None:
-        clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note), False
+        clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note, unusable), False
     else:
         folder = ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
         names = {c.name for c in DEMO_CLIPS[:demo_count]}

@@ -20,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
 from kit.media.cache import Stamp, file_stamp, open_clip
 from kit.media.decode import PIX_FMTS, parse_fps
@@ -102,8 +103,17 @@ def source_name(path: Path) -> str:
     return name or path.stem
 
 
-def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
-    """Refuse a size no job could encode: zero, huge, or odd (every encode is 4:2:0, which needs even sizes)."""
+def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:
+    """The command that crops a clip of odd size to the even size below it, losslessly, beside it (`_even.mkv`),
+    with the kit's own ffmpeg; `raw`: the input options a headerless .yuv needs."""
+    even = f"{width - width % 2}:{height - height % 2}"
+    return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", "0:v:0", "-an", "-vf", f"crop={even}:0:0",
+                       "-c:v", "ffv1", path.absolute().with_name(f"{path.stem}_even.mkv"))
+
+
+def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
+    """Refuse a size no job could encode: zero, huge, or odd (every encode is 4:2:0, which needs even sizes).
+    `raw`: the input options that read a .yuv (its crop command needs them)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
@@ -112,11 +122,10 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str) -> None:
                          hint="use one of " + ", ".join(sorted(PIX_FMTS)))
     if width % 2 or height % 2:
         odd = " and ".join(n for n, v in (("width", width), ("height", height)) if v % 2)
-        even = f"{width - width % 2}:{height - height % 2}"
         raise InputError(f"{path}: {width}x{height} has an odd {odd}; every encode is 4:2:0, which needs even sizes "
                          "(encoders refuse it)",
-                         hint=f"crop it to an even size, e.g. ffmpeg -i {path.name} -vf crop={even}:0:0 -c:v ffv1 "
-                              f"{path.stem}_even.mkv (cropping keeps the score honest; scaling would not)")
+                         hint=f"crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; "
+                              f"scaling would not): {crop_command(path, width, height, raw)}")
 
 
 # --- per-kind geometry --------------------------------------------------------------------
@@ -137,7 +146,7 @@ def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
         fps = parse_fps(tags.get("F", "25:1").replace(":", "/"))
     except (KeyError, ValueError, ZeroDivisionError) as exc:
         raise InputError(f"{path}: malformed y4m header {head[:nl]!r}",
-                         hint="re-export the clip with ffmpeg -f yuv4mpegpipe") from exc
+                         hint="re-export the clip as y4m from its source") from exc
     colorspace = tags.get("C", "420jpeg").split("XYSCSS")[0]
     if colorspace not in Y4M_COLORSPACES:
         raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",

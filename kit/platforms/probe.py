@@ -61,6 +61,7 @@ TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-
 HW_FRAME_FORMATS = frozenset(("vaapi", "qsv", "cuda", "videotoolbox_vld", "d3d11", "d3d12", "vulkan", "drm_prime",
                               "opencl", "mediacodec", "amf"))
 
+VA_PATTERN = r"No VA display|vaInitialize|VAAPI|libva"  # a VA-API failure: its fix depends on the GPU's vendor
 # known causes -> what to do (like ffmpeg-quality-metrics' libvmaf hints)
 _HINTS: tuple[tuple[str, str], ...] = (
     (r"libcuda|cuInit|CUDA_ERROR_NO_DEVICE",
@@ -71,7 +72,7 @@ _HINTS: tuple[tuple[str, str], ...] = (
      "the NVIDIA driver is older than this ffmpeg's NVENC API: update the driver"),
     (r"out of memory \(10\)|incompatible client key",
      "all NVENC sessions are busy (consumer GPUs cap concurrent encodes): retry when other encodes finish"),
-    (r"No VA display|vaInitialize|VAAPI|libva",
+    (VA_PATTERN,
      "the VA-API driver cannot open the render node: install intel-media-va-driver (iHD), export "
      "LIBVA_DRIVER_NAME=iHD, and check you are in the render/video group (in a container: --device /dev/dri)"),
     (r"MFX|libvpl|oneVPL",
@@ -93,6 +94,8 @@ _TRANSIENT = re.compile(r"out of memory \(10\)|incompatible client key|timed out
 
 class ProbeInterrupted(PrereqError):
     """A probe's ffmpeg was ended by a signal: the probe proved nothing and nothing is cached."""
+
+    retry_helps = True  # the same command runs the test again
 
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"the {what} was {why} before it finished, so it proved nothing (nothing was cached)",
@@ -151,9 +154,18 @@ class ProbeResult(Record):
         return f"{engine} unavailable: {self.reason}"
 
 
-def explain(reason: str) -> str:
+VA_AMD_HINT = ("the VA-API driver cannot open the render node: install Mesa's VA-API driver (mesa-va-drivers, "
+               "radeonsi), export LIBVA_DRIVER_NAME=radeonsi, and check you are in the render/video group (in a "
+               "container: --device /dev/dri)")
+
+
+def explain(reason: str, device: str = "") -> str:
+    """The fix for a test encode's failure; `device` (kit.platforms.detect.node_label: `/dev/dri/renderD128 (AMD
+    amdgpu, ...)`) picks the VA-API driver of its vendor: Mesa's radeonsi for AMD, Intel's iHD otherwise."""
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
+            if pattern == VA_PATTERN and " (AMD " in device:
+                return VA_AMD_HINT
             return hint.replace("{kit}", kit_cli())
     return ""
 
@@ -170,7 +182,8 @@ def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: i
 
 
 def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0) -> ProbeResult:
-    return ProbeResult(spec.name, False, reason, None, setup.device, explain(reason), round(seconds, 3), setup.args)
+    return ProbeResult(spec.name, False, reason, None, setup.device, explain(reason, setup.device), round(seconds, 3),
+                       setup.args)
 
 
 def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:

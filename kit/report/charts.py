@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from kit.report.figures import label  # also sets matplotlib's backend and style
+from kit.report.figures import span  # also sets matplotlib's backend and style
 from kit.verdict.document import Intervals
 from kit.verdict.intervals import level_key
 
@@ -22,13 +22,13 @@ def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
     from kit.report.frames import plcc_rmse
 
     y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
-    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    lo, hi = min(0.0, float(np.nanmin([y.min(), p.min()]))) - 3, max(100.0, float(np.nanmax([y.max(), p.max()]))) + 3
+    lo, hi = span(per_row["vmaf"], per_row["pred"])  # fitted to the frames, not to the teacher's whole scale
     cells = ax.hexbin(y, p, gridsize=70, extent=(lo, hi, lo, hi), mincnt=1, norm=LogNorm(), cmap="viridis",
                       linewidths=0)
     ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
-    for bound in (0.0, 100.0):
+    for bound in (b for b in (0.0, 100.0) if lo < b < hi):
         ax.axhline(bound, color="tab:red", linestyle="--", linewidth=0.8)
     plcc, rmse = plcc_rmse(y, p)
     outside = float(np.mean((p < 0) | (p > 100))) if len(p) else float("nan")
@@ -44,7 +44,7 @@ def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: f
     """Per source, from the folds table: its PLCC (mean over seeds, the band the seeds' lowest to highest),
     sources sorted from lowest to highest, the worst few named; and the histogram of the sources' RMSE."""
     per = folds.groupby("src_sha256")["plcc"].agg(["mean", "min", "max"]).sort_values("mean", na_position="first")
-    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     strip, hist = fig.subplots(1, 2, width_ratios=(3, 2))
     x = np.arange(len(per))
     strip.fill_between(x, per["min"], per["max"], color="tab:blue", alpha=0.25, linewidth=0, label="seeds' range")
@@ -52,11 +52,11 @@ def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: f
     if threshold is not None and np.isfinite(threshold) and threshold > -1:
         strip.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
     position = {sha: i for i, sha in enumerate(per.index)}
-    for _, w in ranked.head(LABELLED_WORST).iterrows():
-        i = position.get(w["src_sha256"])
+    for rank, sha in enumerate(ranked["src_sha256"].head(LABELLED_WORST), start=1):
+        i = position.get(sha)  # marked by its rank in the ranking: the page's key names it
         if i is not None and np.isfinite(per["mean"].iloc[i]):
-            strip.annotate(label(str(w["src"])), (i, per["mean"].iloc[i]), fontsize=7, xytext=(6, -3),
-                           textcoords="offset points")
+            strip.annotate(str(rank), (i, per["mean"].iloc[i]), fontsize=7, xytext=(4, -3), textcoords="offset points",
+                           fontweight="bold")
     strip.set(xlabel=f"{len(per):,} held-out sources, lowest PLCC first", ylabel="held-out PLCC vs teacher")
     strip.legend(fontsize=7, loc="lower right")
     rmse = folds.groupby("src_sha256")["rmse"].mean().to_numpy(dtype=float)
@@ -68,7 +68,7 @@ def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: f
 def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Figure:
     """Nominal against empirical coverage: pooled (one point per level, from the verdict) and per source (a box
     per level over the sources, from intervals.parquet); the diagonal is exact calibration."""
-    fig = Figure(figsize=(6.0, 4.6), layout="constrained")
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
     levels = [lv for lv in intervals.levels if np.isfinite(lv.level) and lv.coverage is not None]
     ax.plot([0.45, 1.0], [0.45, 1.0], color="grey", linewidth=0.8, label="nominal = empirical")
@@ -82,9 +82,11 @@ def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Fig
             ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
     ax.plot([lv.level for lv in levels], [float(lv.coverage or 0.0) for lv in levels], "o-", color="tab:blue",
             label="pooled")
-    for lv in intervals.levels:  # no point where there is no figure: the level is named on the axis instead
-        if lv.coverage is None:
-            ax.annotate("unbounded:\nno coverage", (lv.level, 0.02), fontsize=7, ha="center", color="tab:red")
+    unbounded = [lv.level for lv in intervals.levels if lv.coverage is None]
+    if unbounded:  # no point where there is no figure: the levels said once, not a label per level on top of another
+        ax.scatter(unbounded, [0.02] * len(unbounded), marker="x", color="tab:red")
+        ax.annotate(f"no coverage at {', '.join(f'{lv:g}' for lv in unbounded)}: unbounded", (0.47, 0.06),
+                    fontsize=7, color="tab:red")
     ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
     ax.legend(fontsize=7, loc="upper left")
     return fig

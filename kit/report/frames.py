@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,15 +19,18 @@ import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
 from kit.model.results import FoldResult
+from kit.report.grades import Measure, median, ratio
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, plcc, quality_key
 from kit.verdict.document import GroupErrors
 from kit.verdict.intervals import level_key, level_of
+from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
     from kit.corpus.summary import SourceInfo
+    from kit.verdict.document import HoldoutBlock, Verdict
 
-PANELS = 12  # predicted-vs-teacher panels: the worst sources of the verdict's ranking
+PANELS = 6  # predicted-vs-teacher panels: the worst few sources of the verdict's ranking
 FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred")
 
@@ -128,3 +132,98 @@ def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
     """The sources scored far below the teacher's viewing resolution (at most FAR_BELOW_1080P lines), smallest
     first."""
     return sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
+
+
+# -- the first screen: the worst of each kind -------------------------------------------------------
+GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("quality", "quality setting", "settings"),
+             ("resolution", "resolution class", "classes"), ("rung", "ladder rung", "rungs"))
+FIGURE_WORDS = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias"}
+FOLD_GATES = {"bias": ("bias_gate", "--max-abs-bias"), "rmse": ("fold_rmse_gate", "--max-fold-rmse")}
+
+
+@dataclass(frozen=True)
+class WorstItem:
+    """One line of the report's first screen: the worst of one kind, its figure, the typical (median) one of its
+    kind and, where a gate limits that figure, the gate."""
+
+    what: str  # source | encoder | box | quality setting | resolution class | ladder rung
+    name: str
+    measure: Measure  # the figure that makes it worst
+    value: float
+    kind: str  # the figure's kind (kit.verdict.kinds)
+    typical: float | None  # the median over its kind; None when it is the only one
+    count: int  # how many of its kind there are
+    plural: str
+    source: str  # the file its figures come from
+    gate: str = ""  # the limit on this figure, e.g. "|bias| <= 10 (--max-abs-bias)"
+    passed: bool | None = None  # that gate's outcome; None without one
+
+    @property
+    def ratio(self) -> float | None:
+        return ratio(self.value, self.typical, self.measure)
+
+
+def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
+    """The source the verdict ranks worst (kit.verdict.decide.worst_folds: the figure furthest from the typical
+    source's, relative to its median), from the folds table; the per-source gate on that figure, where it is on."""
+    from kit.verdict.decide import badness, per_source
+
+    if folds.empty:
+        return None
+    sources = per_source(folds)
+    scores = badness(sources)
+    order = sorted(range(len(sources)), key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
+    top = sources.iloc[order[0]]
+    measure: Measure = str(scores.iloc[order[0]].idxmax())  # type: ignore[assignment]
+    typical = float(sources[measure].abs().median() if measure == "bias" else sources[measure].median())
+    item = WorstItem("source", str(top["src"]), measure, float(top[measure]), SOURCE, typical,
+                     len(sources), "sources", "03_loso/folds.parquet")
+    return with_fold_gate(item, top, verdict)
+
+
+def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstItem:
+    """The worst source with the per-source gate that is on (--max-abs-bias, --max-fold-rmse), the one on its
+    worst figure first: its own value of that figure against the limit."""
+    order = [item.measure, *(m for m in FOLD_GATES if m != item.measure)]
+    for measure in (m for m in order if m in FOLD_GATES):
+        field, flag = FOLD_GATES[measure]
+        gate = getattr(verdict, field, None)
+        if gate is None or not gate.enabled or gate.threshold is None:
+            continue
+        value = abs(float(top["bias"])) if measure == "bias" else float(top["rmse"])
+        shown = f"|bias| {value:.2f}" if measure == "bias" else f"RMSE {value:.2f}"
+        return replace(item, gate=f"{shown} <= {gate.threshold:g} ({flag})",
+                       passed=math.isfinite(value) and value <= gate.threshold)
+    return item
+
+
+def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
+    """Per grouping (encoder, box, quality setting, resolution, rung): the group of the largest RMSE pooled over
+    frames, against the median group's; for an encoder or box held out by --holdout, its gate on the held-out
+    PLCC."""
+    items = []
+    for by, what, plural in GROUPINGS:
+        mine = [g for g in groups if g.by == by and math.isfinite(g.rmse)]
+        if not mine:
+            continue
+        worst = max(mine, key=lambda g: (g.rmse, g.group))
+        typical = median([g.rmse for g in mine]) if len(mine) > 1 else None
+        item = WorstItem(what, worst.group, "rmse", worst.rmse, POOLED, typical, len(mine), plural,
+                         "04_verdict/intervals.parquet (the verdict's breakdown)")
+        block = next((b for b in holdout if b.kind == by), None)
+        if block is not None and block.gate.enabled and block.gate.threshold is not None:
+            item = with_holdout_gate(item, block)
+        items.append(item)
+    return items
+
+
+def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
+    """An encoder or box the --holdout gate judges: the worst one's own held-out PLCC, else the gate's worst."""
+    gate = block.gate
+    assert gate.threshold is not None
+    unseen = next((g for g in block.groups if g.group == item.name), None)
+    if unseen is not None:
+        return replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} >= {gate.threshold:g} (--holdout-min-plcc)",
+                       passed=unseen.plcc >= gate.threshold)
+    return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} >= {gate.threshold:g} "
+                              "(--holdout-min-plcc)", passed=gate.passed)

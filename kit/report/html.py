@@ -8,8 +8,11 @@ the rest named (kit.report.sections).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +20,7 @@ from typing import TYPE_CHECKING
 
 from kit.infra.invocation import RunProvenance
 from kit.report.extras import Extras
-from kit.report.markup import capped, esc, kv_table, table
-from kit.report.markup import fmt as _fmt
+from kit.report.markup import capped, details, esc, kv_table, note, sorted_by, table
 from kit.verdict.kinds import DEFINITIONS, GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
@@ -29,16 +31,28 @@ if TYPE_CHECKING:
 
 
 STYLE = """
-p.warn{background:#fff4e0;border-left:4px solid #b35900;padding:.4em .8em}
-table.compact td,table.compact th{padding:.1em .4em;font-size:.85em}
-body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
+body{font-family:system-ui,sans-serif;margin:1.2em 2em;max-width:78em;color:#222;font-size:15px}
+h1{margin:.2em 0 .3em;font-size:1.7em} h2{margin:1.2em 0 .3em;font-size:1.25em} h3{margin:.8em 0 .3em}
 h1 span.PROMOTE{color:#1a7f37} h1 span.HOLD{color:#b35900}
-table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.9em}
+p{margin:.3em 0} p.warn{background:#fff4e0;border-left:4px solid #b35900;padding:.3em .8em}
+p.sort{color:#666;font-size:.8em;font-style:italic;margin:.1em 0}
+table{border-collapse:collapse;margin:.3em 0 .8em} td,th{border:1px solid #ccc;padding:.15em .5em;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.85em}
+table.compact td,table.compact th{padding:.1em .4em;font-size:.85em}
 table.kv td{text-align:left;overflow-wrap:anywhere} table.kv td:first-child{white-space:nowrap}
+table.worst td{white-space:nowrap} table.worst td:nth-child(2){font-weight:bold;text-align:left}
+table.gate td{font-size:.9em;white-space:nowrap}
+table.gate td:first-child{white-space:normal}
 td.pass{color:#1a7f37} td.FAIL{color:#b00020;font-weight:bold} td.off{color:#777}
-figure{margin:1em 0 2em} figure svg,figure img{max-width:100%;height:auto} figcaption{color:#555;font-size:.9em}
-nav a{margin-right:1em}
+td.g1{background:#ffe9b3} td.g2{background:#f7c5c5;color:#7a0010;font-weight:bold}
+figure{margin:.5em 0 1em} figure svg,figure img{max-width:100%;height:auto} figcaption{color:#555;font-size:.85em}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(28em,1fr));gap:0 1.5em}
+.panels{display:grid;grid-template-columns:repeat(auto-fill,minmax(15em,1fr));gap:0 1em}
+.panels figure{margin:0} .panels figcaption{text-align:center}
+.key{font-size:.85em;margin:.2em 0 .6em} .key span{margin-right:1.2em;white-space:nowrap}
+.key i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em;border-radius:2px}
+details{margin:.4em 0} summary{cursor:pointer;color:#0645ad}
+nav{font-size:.9em} nav a{margin-right:1em}
 """
 
 
@@ -71,7 +85,7 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
     names = {f.src_sha256: f.src for f in verdict.per_fold}
     return ReportData(held_out_predictions(predictions, verdict.seeds, names),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
-                      run_provenance(run, prereqs),
+                      run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(read_intervals(intervals))
                       if intervals is not None and intervals.is_file() else None)
 
@@ -94,8 +108,10 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
                                                                      vmaf=("vmaf", "mean"))
 
 
-def run_provenance(run: Invocation | None, prereqs: Prereqs | None) -> dict[str, object]:
-    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds."""
+def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
+                   corpus_encoders: Sequence[str] = ()) -> dict[str, object]:
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, and the encoders of the
+    rows trained on (a run on a given corpus encodes nothing itself: its rows' encoders, said so)."""
     out: dict[str, object] = {}
     if run is not None:
         out |= {"invoked_at_utc": run.invoked_at_utc, "command": " ".join(run.argv), **run.where.to_json()}
@@ -104,94 +120,47 @@ def run_provenance(run: Invocation | None, prereqs: Prereqs | None) -> dict[str,
         out |= {"ffmpeg": f"{ff.version} ({ff.source}): {ff.path}", "ffmpeg_build": ff.build,
                 "libvmaf_version": prereqs.libvmaf_version, "host": f"{host.os}, {host.cpu}, {host.cores} cores",
                 "encoders_used": ", ".join(prereqs.resolved_encoders)}
+    if not out.get("encoders_used") and corpus_encoders:
+        out["encoders_used"] = f"{', '.join(corpus_encoders)} (in the given corpus's rows; this run encoded nothing)"
     return out
 
 
 # -- sections -------------------------------------------------------------------------------------
-def gate_table(verdict: Verdict) -> str:
-    gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
-    lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
-    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
-    rows: list[tuple[str, float | None, str, bool | None]] = [
-        (f"mean over seeds of each seed's mean {scheme} PLCC ({GROUPS})", gate.mean_plcc,
-         f">= {_fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass),
-        ("seed spread (max - min of the seed means)", gate.plcc_spread, f"<= {_fmt(gate.plcc_spread_max)}",
-         gate.plcc_spread_pass),
-        (f"every seed's mean PLCC, lowest shown ({GROUPS})", lowest, f">= {_fmt(gate.per_seed_min)}",
-         gate.per_seed_pass)]
-    if (e := verdict.evidence_gate) is not None:
-        rows.append(("held-out content groups (--min-content-groups)", float(e.content_groups),
-                     f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None))
-    if lift_gate.enabled:
-        rows.append((f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio,
-                     f"<= {_fmt(lift_gate.threshold)}", lift_gate.passed))
-    if challenger.enabled:
-        rows.append(("margin over the incumbent (PLCC)", challenger.margin,
-                     f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
-    for g, what, flag in ((verdict.bias_gate, f"largest |bias| of a source ({SOURCE}, mean over seeds)",
-                           "--max-abs-bias"),
-                          (verdict.fold_rmse_gate, f"largest RMSE of a source ({SOURCE}, mean over seeds)",
-                           "--max-fold-rmse")):
-        if g is not None:
-            limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
-            rows.append((f"{what}: {g.worst_src}", g.worst_value, limit, None if not g.enabled else g.passed))
-    rows += limit_rows(verdict)
-    body = "".join(
-        f"<tr><td>{esc(name)}</td><td>{esc(_fmt(value))}</td><td>{esc(limit)}</td>"
-        f"<td class='{_result(ok)}'>{_result(ok)}</td></tr>" for name, value, limit, ok in rows)
-    failing = gate.failing_seeds
-    note = f"<p class='note'>Failing seeds: {esc(_fmt(failing))}</p>" if failing else ""
-    return ("<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th><th>result</th>"
-            f"</tr></thead><tbody>{body}</tbody></table>{note}")
-
-
-LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
-          "plcc": (">=", "--holdout-min-plcc")}
-
-
-def limit_rows(verdict: Verdict) -> list[tuple[str, float | None, str, bool | None]]:
-    """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
-    gates = [(f"coverage at the nominal level ({POOLED})", verdict.coverage_gate),
-             ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
-             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
-    rows: list[tuple[str, float | None, str, bool | None]] = []
-    for what, g in gates:
-        if g is None:
-            continue
-        sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
-        value = g.worst_value if g.measure != "coverage" or math.isfinite(g.worst_value) else None
-        what = f"{what}: unbounded, no figure ({g.statement})" if value is None and g.measure == "coverage" else what
-        rows.append((f"{what}: {g.worst}" if g.worst else what, value,
-                     f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
-                     g.passed if g.enabled else None))
-    if (c := verdict.completeness) is not None:
-        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
-        rows.append((f"sources with held-out results{missing}", c.with_results,
-                     f"= {c.expected_sources}", c.passed))
-    return rows
-
-
-def _result(ok: bool | None) -> str:
-    return "off" if ok is None else "pass" if ok else "FAIL"
-
-
 RMSE_NOTE = (f"Every figure names its kind (docs/figures.md). {GROUPS}: {DEFINITIONS[GROUPS]}. {POOLED}: "
              f"{DEFINITIONS[POOLED]}: it adds the offsets between contents, so it is larger. {SOURCE}: "
              f"{DEFINITIONS[SOURCE]}. Bias is the mean of (prediction - teacher): an offset no correlation can see.")
 
 
 def baselines_section(verdict: Verdict) -> list[str]:
+    """The ensemble beside its baselines on the same folds, the worst (largest mean RMSE) first."""
     lift = verdict.lift
     rows: list[list[object]] = [["fr_regressor_v2 ensemble", lift.ensemble_mean_plcc, lift.ensemble_mean_rmse]]
     for name, b in verdict.baselines.items():
         rows.append([f"{name} ({b.details.get('inputs', '')})", b.mean_plcc, b.mean_rmse])
     if verdict.incumbent is not None:
         rows.append(["incumbent (previous bundle)", verdict.incumbent.mean_plcc, verdict.incumbent.mean_rmse])
+    rows.sort(key=lambda r: -r[2] if isinstance(r[2], float) and math.isfinite(r[2]) else -math.inf)
     parts = ["<h2 id='baselines'>Ensemble vs baselines (same folds)</h2>"]
     for statement in (lift.statement, verdict.challenger_gate.statement):
         if statement:
             parts.append(f"<p>{esc(statement)}</p>")
-    return [*parts, table(["model", f"mean PLCC ({GROUPS})", f"mean RMSE ({GROUPS})"], rows)]
+    return [*parts, sorted_by(f"by mean RMSE ({GROUPS}), worst first"),
+            table(["model", f"mean PLCC ({GROUPS})", f"mean RMSE ({GROUPS})"], rows)]
+
+
+def per_seed_table(verdict: Verdict) -> str:
+    """Each seed's figures, the lowest mean PLCC first, folded."""
+    seeds = sorted(verdict.per_seed, key=lambda r: (r.mean_plcc if math.isfinite(r.mean_plcc) else -math.inf, r.seed))
+    return details(
+        "Per seed", note(f"Each seed's figures are {GROUPS}: one held-out content group is one fold, its sources' "
+                         "frames pooled."),
+        sorted_by(f"by mean PLCC ({GROUPS}), lowest first"),
+        table(["seed", f"mean PLCC ({GROUPS})", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
+               f"mean RMSE ({GROUPS})", "mean bias", "max |bias| of a group", "max abs error", "share outside [0, 100]",
+               "content groups"],
+              [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
+                r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds] for r in seeds],
+              cls="compact"))
 
 
 def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
@@ -205,114 +174,137 @@ def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFr
     return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
 
 
-def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
-                    folds: pd.DataFrame | None = None) -> list[str]:
-    from kit.report import figures, frames, sections
+def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[str]:
+    """Bitrate against VMAF per encoder, two charts a row, the sources' colours named once under them."""
+    from kit.report import figures, frames
 
-    folds = frames.folds_frame(verdict.per_fold) if folds is None else folds
-    worst_first = ranked(verdict, data, folds) if worst_first is None else worst_first
-    parts = [*sections.spread_section(verdict, folds, worst_first),
-             *sections.prediction_sections(data.predictions, worst_first),
-             "<h2 id='rate-quality'>Rate-quality curves</h2>"]
+    parts = ["<h2 id='rate-quality'>Rate-quality curves</h2>"]
     if data.rate_quality is None:
         return [*parts, "<p class='note'>The corpus records no bitrate.</p>"]
     sources = data.rate_quality["src"].nunique()
-    many = sources > figures.LEGEND_SOURCES
-    worst = [str(s) for s in worst_first["src"].head(frames.PANELS)]
-    for encoder, fig in figures.rate_quality_figures(data.rate_quality, worst):
-        caption = (f"{encoder}: mean VMAF against bitrate, one line per source, one point per cq; "
-                   + (f"the {len(worst)} worst sources coloured and named, the other {sources - len(worst):,} grey."
-                      if many else "a source keeps its colour in every chart.") + " From the corpus.")
-        parts.append(figures.figure_html(fig, caption, "png" if many else "svg"))
-    return parts
+    colours = figures.source_colours(data.rate_quality, [str(s) for s in worst_first["src"].head(frames.PANELS)])
+    charts = [figures.figure_html(fig, f"{encoder}: mean VMAF against bitrate, one line per source, one point per "
+                                       "cq, on axes fitted to its points.")
+              for encoder, fig in figures.rate_quality_figures(data.rate_quality, colours)]
+    said = (f"the {len(colours)} worst sources coloured, the other {sources - len(colours):,} grey"
+            if len(colours) < sources else "a source keeps its colour in every chart")
+    return [*parts, f"<div class='pair'>{''.join(charts)}</div>",
+            figures.legend_html(list(colours.items()), "sources:"),
+            f"<p class='note'>{esc(said.capitalize())}. From the corpus.</p>"]
+
+
+def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
+                    folds: pd.DataFrame | None = None) -> list[str]:
+    from kit.report import frames, sections
+
+    folds = frames.folds_frame(verdict.per_fold) if folds is None else folds
+    worst_first = ranked(verdict, data, folds) if worst_first is None else worst_first
+    return [*sections.panels_section(data.predictions, worst_first),
+            *sections.agreement_section(verdict, folds, worst_first, data.predictions),
+            *rate_quality_section(data, worst_first)]
+
+
+CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
 
 
 def corpus_section(verdict: Verdict, demo: str) -> list[str]:
-    """What the corpus holds: contents, files and groups, its fields, and each source's geometry, sorted by name."""
+    """What the corpus holds: contents, files and groups, its fields, and each source's geometry, folded."""
     corpus = verdict.corpus
-    fields = {k: v for k, v in corpus.to_json().items() if k not in ("groups", "clips", "teachers")}
-    parts = [f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", f"<p>{esc(corpus.contents_text)}.</p>", kv_table(fields)]
+    fields = {CORPUS_LABELS.get(k, k): v for k, v in corpus.to_json().items()
+              if k not in ("groups", "clips", "teachers")}
+    parts = [kv_table(fields)]
     if corpus.teachers:
-        parts += ["<h3>Teacher range per encoder</h3>",
+        teachers = sorted(corpus.teachers, key=lambda t: (t.hi - t.lo, t.encoder))
+        parts += ["<h3>Teacher range per encoder</h3>", sorted_by("narrowest range first"),
                   "<p class='note'>The lowest and highest mean teacher score of one of its encodes (a source at one "
                   "cq and rung); from the verdict's corpus block, recomputable from the corpus file.</p>",
                   table(["encoder", "encodes", "lowest", "highest", "cq grid", "rungs", "warning"],
                         [[t.encoder, t.encodes, t.lo, t.hi, ",".join(map(str, t.cq_grid)), ", ".join(t.rungs),
-                          t.warning or ""] for t in corpus.teachers])]
+                          t.warning or ""] for t in teachers])]
     if corpus.groups:
         parts += ["<h3>Content groups of more than one source (each held out as one)</h3>",
+                  sorted_by("most members first"),
                   capped(["content", "members", "why"],
-                          [[g.content[:12], "; ".join(f"{m.src} ({m.box_id})" if m.box_id else m.src
-                                                      for m in g.members), "; ".join(g.why)] for g in corpus.groups],
-                          "groups", "the verdict file")]
+                         [[g.content[:12], "; ".join(f"{m.src} ({m.box_id})" if m.box_id else m.src
+                                                     for m in g.members), "; ".join(g.why)]
+                          for g in sorted(corpus.groups, key=lambda g: (-len(g.members), g.content))],
+                         "groups", "the verdict file")]
     if corpus.clips:
         rows = [[c.src, c.src_sha256[:12], "" if c.content == c.src_sha256 else c.content[:12],
                  f"{c.width}x{c.height}" if c.width and c.height else "n/a",
                  f"{c.fps:g}" if math.isfinite(c.fps) else "n/a", c.frames, c.pix_fmt or "n/a"]
-                for c in sorted(corpus.clips, key=lambda c: (c.src, c.src_sha256))]
-        parts += ["<h3>Sources</h3>", capped(["source", "src_sha256", "content group", "resolution", "frame rate",
-                                              "frames", "pixel format"], rows, "sources", "the verdict file")]
-    return parts
+                for c in sorted(corpus.clips, key=lambda c: (c.height or 0, c.src, c.src_sha256))]
+        parts += ["<h3>Sources</h3>", sorted_by("by height, smallest first (furthest below the teacher's 1080p)"),
+                  capped(["source", "src_sha256", "content group", "resolution", "frame rate", "frames",
+                          "pixel format"], rows, "sources", "the verdict file")]
+    return [f"<h2 id='corpus'>Corpus{esc(demo)}</h2>", f"<p>{esc(corpus.contents_text)}.</p>",
+            details("the corpus's fields, teacher ranges, content groups and sources", *parts)]
 
 
-NAV = (("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teacher"), ("rate-quality", "rate-quality"),
-       ("baselines", "baselines"), ("sources", "by source"), ("quality", "by quality"), ("coverage", "coverage"),
-       ("corpus", "corpus"), ("provenance", "provenance"))
+NAV = (("worst", "worst"), ("gate", "gate"), ("sources", "by source"), ("predictions", "worst panels"),
+       ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("baselines", "baselines"),
+       ("coverage", "coverage"), ("corpus", "corpus"), ("provenance", "provenance"))
+
+
+def caveats(verdict: Verdict) -> list[str]:
+    """What limits what the figures mean, said on the first screen: sources far below the teacher's 1080p, an
+    encoder whose encodes span too little of the teacher's scale."""
+    from kit.report import sections
+
+    said = [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
+            if t.warning]
+    return [*sections.resolution_note(verdict.corpus.clips), *said]
+
+
+def matplotlib_home() -> None:
+    """matplotlib's configuration and font cache in the kit's cache (MPLCONFIGDIR), unless the user chose a folder
+    or matplotlib is loaded already: else it writes ~/.config/matplotlib, and says on stderr that it cannot where
+    the home folder is not writable (a service account, a read-only home on a cluster node)."""
+    if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
+        return
+    from kit.errors import KitError
+    from kit.infra.host import cache_tree
+
+    with contextlib.suppress(KitError, OSError):  # no cache folder: matplotlib finds a temporary one itself
+        tree = cache_tree()
+        os.environ["MPLCONFIGDIR"] = str(tree.make_folder(tree.root / "matplotlib"))
 
 
 def render_report(verdict: Verdict, data: ReportData | None = None,
                   extra_sections: Sequence[tuple[str, str]] = ()) -> str:
-    from kit.report import intervals, sections
-    from kit.report.frames import folds_frame
+    matplotlib_home()
+    from kit.report import frames, intervals, overview, sections
 
     data = data or ReportData()
     extras = Extras.of(verdict)
-    folds = folds_frame(verdict.per_fold)
+    folds = frames.folds_frame(verdict.per_fold)
     worst_first = ranked(verdict, data, folds)
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
+    worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
     body = [*(sections.source_table_section(worst_first, folds, extras) if not worst_first.empty else []),
-            *sections.quality_section(extras, data.predictions), *sections.breakdown_sections(extras),
+            *sections.panels_section(data.predictions, worst_first),
+            *sections.groups_section(extras, data.predictions), *sections.holdout_sections(extras),
+            *sections.agreement_section(verdict, folds, worst_first, data.predictions),
+            *rate_quality_section(data, worst_first), *baselines_section(verdict),
             *intervals.intervals_section(extras, data.coverage)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
-        "gate", "folds", "predictions", "rate-quality", "baselines", "corpus", "provenance"}
+        "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
-        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span></h1>", f"<nav>{nav}</nav>",
+        f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
         f"<p>{esc(verdict.recommendation)}</p>",
-        f"<p class='note'>{esc(verdict.plcc_measures)} "
-        f"Teacher model: {esc(verdict.teacher_model)}.</p>",
-        f"<p class='note'>Validation: {esc(verdict.scheme_text)}. Every figure comes from each row's prediction by "
-        f"the members that did not train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",
-        *sections.resolution_note(verdict.corpus.clips),
-        "<h2 id='gate'>Gate</h2>", gate_table(verdict),
-        *figure_sections(verdict, data, worst_first, folds),
-        "<h2>Per seed</h2>",
-        f"<p class='note'>Each seed's figures are {esc(GROUPS)}: one held-out content group is one fold, its "
-        "sources' frames pooled.</p>",
-        table(["seed", f"mean PLCC ({GROUPS})", "std PLCC", "min PLCC", "max PLCC", "mean SROCC", "mean KROCC",
-               f"mean RMSE ({GROUPS})", "mean bias", "max |bias| of a group", "max abs error", "share outside [0, 100]",
-               "content groups"],
-              [[r.seed, r.mean_plcc, r.std_plcc, r.min_plcc, r.max_plcc, r.mean_srocc, r.mean_krocc, r.mean_rmse,
-                r.mean_bias, r.max_abs_bias, r.max_abs_error, r.share_out_of_range, r.n_folds]
-               for r in verdict.per_seed]),
-        f"<p class='note'>{esc(RMSE_NOTE)}</p>",
-        *baselines_section(verdict),
-        "<h2>Worst folds</h2>",
-        "<p class='note'>Ranked by whichever of PLCC, RMSE and |bias| is furthest from the typical source "
-        "(each relative to its median over the sources); the reason names it. Figures are means over seeds.</p>",
-        table(["source", "why", f"PLCC ({SOURCE})", "SROCC", f"RMSE ({SOURCE}, mean over seeds)", "bias",
-               "max abs error", "frames",
-               "share at vmaf 100"],
-              [[w.src, w.reason, w.plcc, w.srocc, w.rmse, w.bias, w.max_abs_error, w.n_frames, w.share_vmaf_100]
-               for w in verdict.worst_folds]),
-        *body,
-        *sections.every_fold_table(verdict),
-        *corpus_section(verdict, demo),
-    ]
+        *overview.worst_section([*worst, *frames.worst_groups(extras.breakdown, extras.holdout)]),
+        "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict), f"<nav>{nav}</nav>",
+        f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "
+        f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "
+        f"train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",
+        *body, per_seed_table(verdict), *sections.every_fold_table(verdict), *corpus_section(verdict, demo)]
     for title, text in extra_sections:
         parts += [f"<h2>{esc(title)}</h2>", text]
     prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
-    parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
+    parts += ["<h2 id='provenance'>Provenance</h2>", details("the run's command, host and builds",
+                                                             kv_table({**prov, **data.provenance})),
+              details("How to read these figures", note(RMSE_NOTE))]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")

@@ -5,9 +5,10 @@ unbounded), the coverage chart, per-clip use, and the interval the manifests exp
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from kit.report.markup import esc, note, table
+from kit.report.markup import details, esc, note, sorted_by, table
 from kit.report.sections import INTERVALS_FILE, bounded_cell
 
 if TYPE_CHECKING:
@@ -56,10 +57,12 @@ def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[st
     """Per held-out clip, the error of each pooling (all clips, then each encoder's), and its gates."""
     from kit.model.pooling import POOL_WORDS
 
+    errors = sorted((*pooling.pooled, *pooling.by_encoder),
+                    key=lambda e: (-e.rmse if math.isfinite(e.rmse) else -math.inf, e.stat, e.encoder or ""))
     rows = [[POOL_WORDS[e.stat], e.encoder or "all", e.n_clips, e.rmse, e.mean_abs_error, e.max_abs_error, e.bias,
-             e.worst_clip] for e in (*pooling.pooled, *pooling.by_encoder)]
+             e.worst_clip] for e in errors]
     parts = ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, min)</h3>",
-             table(POOLING_HEADERS, rows, cls="compact"),
+             sorted_by("by RMSE, worst first"), table(POOLING_HEADERS, rows, cls="compact"),
              note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune with the "
                   "mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
     for g in gates:
@@ -69,34 +72,34 @@ def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[st
 
 
 def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[str]:
-    """The intervals: method and guarantee, each level's coverage and width, the chart, per-clip use, and the
-    interval the manifests export."""
+    """The intervals: what they guarantee, their warning and the coverage chart open; each level's thresholds and
+    figures, per-clip use, the pooled clips and the interval the manifests export folded under them."""
     from kit.report import charts, figures
 
     iv = extras.intervals
     if iv is None:
         return []
     parts = ["<h2 id='coverage'>Prediction intervals: coverage</h2>",
-             f"<p>{esc(iv.method)}: {esc(iv.formula)} Score: {esc(iv.score)}; unit of the guarantee: "
-             f"{esc(iv.unit)}; calibrated on {iv.n_groups} content groups; nominal level {iv.nominal:g}. A level "
-             "whose interval is unbounded for some held-out row has no coverage or width: 100 % of an unbounded "
-             "interval says nothing.</p>"]
+             note(f"{iv.method}: {iv.formula} Score: {iv.score}; unit of the guarantee: {iv.unit}; calibrated on "
+                  f"{iv.n_groups} content groups; nominal level {iv.nominal:g}. A level whose interval is unbounded "
+                  "for some held-out row has no coverage or width: 100 % of an unbounded interval says nothing.")]
     if iv.warning:
         parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
-    parts.append(level_table(iv))
-    parts.append(figures.figure_html(charts.coverage_figure(iv, by_source),
-                                     "Pooled coverage from the verdict; per source, the share of each source's "
-                                     f"rows with lo <= teacher <= hi at each level, from {INTERVALS_FILE}; "
-                                     "unbounded levels have no point."))
+    folded = [sorted_by("by nominal level (a calibration reads in order)"), level_table(iv)]
     if iv.clip_use is not None:
         c = iv.clip_use
-        parts += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",
-                  table(["clips", "RMSE (per clip)", "max abs error", f"coverage at {iv.nominal:g}",
-                         "intervals hold"],
-                        [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
-                  note(c.note)]
+        folded += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",
+                   table(["clips", "RMSE (per clip)", "max abs error", f"coverage at {iv.nominal:g}",
+                          "intervals hold"],
+                         [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
+                   note(c.note)]
     if extras.clip_pooling is not None:
-        parts += pooling_table(extras.clip_pooling, extras.clip_gates)
+        folded += pooling_table(extras.clip_pooling, extras.clip_gates)
     if iv.exported is not None:
-        parts += exported_section(iv.exported)
-    return parts
+        folded += exported_section(iv.exported)
+    chart = figures.figure_html(charts.coverage_figure(iv, by_source),
+                                "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
+                                f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
+                                "point.")
+    more = details("each level, per-clip use, pooled clips and the exported interval", *folded)
+    return [*parts, f"<div class='pair'>{chart}<div>{more}</div></div>"]

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from kit.infra.visible import visible
+from kit.report.grades import Graded
 
 ROWS_SHOWN = 100  # rows of a table that grows with the sources (sources, groups, folds); the rest in a named file
 
@@ -30,9 +31,16 @@ def fmt(v: object) -> str:
     return str(v)
 
 
+def cell(c: object) -> str:
+    """One <td>: a Graded value (kit.report.grades) carries its colour class."""
+    if isinstance(c, Graded):
+        return f"<td class='{c.css}'>{esc(fmt(c.value))}</td>" if c.css else f"<td>{esc(fmt(c.value))}</td>"
+    return f"<td>{esc(fmt(c))}</td>"
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{esc(fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(cell(c) for c in r) + "</tr>" for r in rows)
     opening = f"<table class='{cls}'>" if cls else "<table>"
     return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -53,3 +61,13 @@ def capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str, 
 
 def note(text: str) -> str:
     return f"<p class='note'>{esc(text)}</p>"
+
+
+def sorted_by(key: str) -> str:
+    """The line under a table's heading that names how its rows are sorted."""
+    return f"<p class='sort'>{esc('sorted: ' + key)}</p>"
+
+
+def details(summary: str, *parts: str) -> str:
+    """A section folded away: its summary line shows, the rest on a click (the page stays short)."""
+    return f"<details><summary>{esc(summary)}</summary>{''.join(parts)}</details>"

@@ -3,13 +3,16 @@ quality setting, by encoder and box, and the intervals' coverage. Each says whic
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kit.report.extras import Extras
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
-from kit.report.markup import ROWS_SHOWN, esc, note, table
+from kit.report.grades import Measure, graded, median
+from kit.report.markup import ROWS_SHOWN, details, esc, note, sorted_by, table
 from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
@@ -23,65 +26,98 @@ PREDICTIONS_FILE = "03_loso/predictions.parquet"
 INTERVALS_FILE = "04_verdict/intervals.parquet"
 
 
-def spread_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> list[str]:
-    """Per-source PLCC: one marker per (seed, source) up to a readable number of sources, else their spread."""
+SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking folded under it
+
+
+def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
+    """Per-source PLCC: one marker per (seed, source) up to a readable number of sources, else their spread; each
+    source marked by its rank, the key under the chart naming it."""
     from kit.report import charts, figures
 
-    parts = ["<h2 id='folds'>Per-source PLCC per seed</h2>"]
-    if folds.empty:
-        return [*parts, note("No folds in the verdict.")]
     threshold = verdict.gate.mean_plcc_threshold
-    if folds["src_sha256"].nunique() <= charts.PER_SOURCE_TICKS:
-        return [*parts, figures.figure_html(figures.fold_plcc_figure(folds, threshold),
-                                            "Held-out PLCC of every (seed, source), from the predictions of the "
-                                            "members that did not train on the source (its fold held out its "
-                                            f"whole content group). From {FOLDS_FILE}.")]
-    return [*parts, figures.figure_html(charts.source_spread_figure(folds, ranked, threshold),
-                                        f"Left: every source's held-out PLCC, the mean over seeds (line) and the "
-                                        f"seeds' lowest to highest (band), sorted; the {charts.LABELLED_WORST} "
-                                        "worst of the ranking below named. Right: the sources' RMSE (mean over "
-                                        f"seeds). From {FOLDS_FILE}.")]
+    if folds["src_sha256"].nunique() <= charts.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
+        order = [str(s) for s in ranked["src_sha256"]]
+        return figures.figure_html(figures.fold_plcc_figure(folds, threshold, order),
+                                   "Held-out PLCC of every (seed, source), from the predictions of the members that "
+                                   "did not train on the source (its fold held out its whole content group); each "
+                                   f"source by its rank in the sources table. From {FOLDS_FILE}.",
+                                   key=figures.rank_key([str(s) for s in ranked["src"]]))
+    return figures.figure_html(charts.source_spread_figure(folds, ranked, threshold),
+                               "Left: every source's held-out PLCC, the mean over seeds (line) and the seeds' lowest "
+                               f"to highest (band), sorted; the {charts.LABELLED_WORST} worst of the ranking marked "
+                               f"by rank. Right: the sources' RMSE (mean over seeds). From {FOLDS_FILE}.",
+                               key=figures.rank_key([str(s) for s in ranked["src"].head(charts.LABELLED_WORST)]))
 
 
-def prediction_sections(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[str]:
-    """The pooled density of every held-out frame, then the panels of the worst PANELS sources."""
+def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame,
+                      per_row: pd.DataFrame | None) -> list[str]:
+    """Side by side: per-source PLCC over the seeds, and the pooled density of every held-out frame."""
     from kit.report import charts, figures
 
-    parts = ["<h2 id='predictions'>Predicted vs teacher VMAF</h2>"]
+    charts_shown = []
+    if not folds.empty:
+        charts_shown.append(spread_figure(verdict, folds, ranked))
+    if per_row is not None and not per_row.empty:
+        charts_shown.append(figures.figure_html(
+            charts.pooled_density_figure(per_row),
+            "All sources at once: each held-out frame's prediction (the mean over seeds of the members that did not "
+            "train on it) against the teacher, as frames per cell, on axes fitted to the frames; grey line = "
+            f"agreement; red = the teacher's range where it falls inside. From {PREDICTIONS_FILE}.", "png"))
+    if not charts_shown:
+        return []
+    return ["<h2 id='folds'>Held-out agreement: per source, per seed, and pooled</h2>",
+            f"<div class='pair'>{''.join(charts_shown)}</div>"]
+
+
+def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[str]:
+    """The worst few sources of the ranking, frame by frame."""
+    from kit.report import figures
+
+    parts = ["<h2 id='predictions'>The worst sources, frame by frame</h2>"]
     if per_row is None or per_row.empty:
         return [*parts, note("No held-out predictions available.")]
-    parts.append(figures.figure_html(charts.pooled_density_figure(per_row),
-                                     "All sources at once: each held-out frame's prediction (the mean over seeds "
-                                     "of the members that did not train on it) against the vmaf_v0.6.1 teacher, "
-                                     "as frames per cell; grey line = agreement; red = the teacher's range. "
-                                     f"From {PREDICTIONS_FILE}.", "png"))
-    worst = [str(s) for s in ranked["src"].head(PANELS)] if not ranked.empty else None
-    chosen = (f"the {len(worst)} worst of the ranking below (by whichever of PLCC, RMSE and |bias| is furthest from "
-              "the typical source)" if worst is not None else f"the {figures.MAX_PANELS} lowest PLCC")
-    parts.append(f"<h3>Worst sources: {esc(chosen)}</h3>")
-    parts.append(figures.figure_html(figures.pred_vs_teacher_figure(per_row, worst),
-                                     "Per frame, one panel per source, worst first: the mean of the seeds' held-out "
-                                     "predictions against the teacher, coloured by quality setting (one colour "
-                                     "map per encoder, low cq dark), every panel on the same axes. ens. RMSE: the "
-                                     "RMSE of that mean prediction (the tables' RMSE is the mean over seeds of each "
-                                     f"seed's RMSE, a little larger). From {PREDICTIONS_FILE}.", "png"))
-    return parts
+    if ranked.empty:
+        return []
+    worst = [str(s) for s in ranked["src"].head(PANELS)]
+    return [*parts, sorted_by("the ranking of the sources table, worst first"),
+            figures.panels_html(per_row, worst),
+            note(f"The {len(worst)} worst sources. Per frame: the mean of the seeds' held-out predictions against the "
+                 "teacher, coloured by quality setting (one colour map per encoder, low cq dark), each panel on axes "
+                 "fitted to its own points. ens. RMSE: the RMSE of that mean prediction (the tables' RMSE is the "
+                 f"mean over seeds of each seed's RMSE, a little larger). From {PREDICTIONS_FILE}.")]
+
+
+def typical_source(folds: pd.DataFrame) -> dict[str, float | None]:
+    """The median over every source (not only the rows shown) of each per-source figure, for the cells' colours."""
+    from kit.verdict.decide import per_source
+
+    sources = per_source(folds)
+    return {"plcc": median(sources["plcc"].tolist()), "rmse": median(sources["rmse"].tolist()),
+            "bias": median(sources["bias"].abs().tolist()), "max_abs_error": median(sources["max_abs_error"].tolist()),
+            "share_out_of_range": median(out_of_range_by_source(folds).tolist())}
+
+
+def source_rows(ranked: pd.DataFrame, typical: dict[str, float | None], coverage: bool,
+                open_ended: bool) -> list[list[object]]:
+    measures: tuple[tuple[str, Measure], ...] = (("plcc", "plcc"), ("rmse", "rmse"), ("bias", "bias"),
+                                                 ("max_abs_error", "miss"), ("share_out_of_range", "share"))
+    return [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
+             *(graded(getattr(r, col), typical[col], measure) for col, measure in measures),
+             *([bounded_cell(r.coverage, open_ended)] if coverage else [])]
+            for i, r in enumerate(ranked.itertuples())]
 
 
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extras) -> list[str]:
-    """The worst sources' figures, worst first; the folds table holds every source's."""
+    """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded; the
+    folds table holds every source's."""
     coverage = "coverage" in ranked
     nominal = extras.intervals.nominal if extras.intervals is not None else None
     at = extras.intervals.at(nominal) if extras.intervals is not None and nominal is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
     headers = ["rank", "source", "why", "resolution", "frame rate", "frames", f"PLCC ({SOURCE})", f"RMSE ({SOURCE})",
-               "bias",
-               "max abs error", "share outside [0, 100]", *([f"coverage at {nominal:g}"] if coverage and nominal
-                                                            else ["coverage"] if coverage else [])]
-    rows = [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
-             r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range,
-             *([bounded_cell(r.coverage, open_ended)] if coverage else [])]
-            for i, r in enumerate(ranked.itertuples())]
+               "bias", "max abs error", "share outside [0, 100]",
+               *([f"coverage at {nominal:g}"] if coverage and nominal else ["coverage"] if coverage else [])]
+    rows = source_rows(ranked, typical_source(folds), coverage, open_ended)
     n_sources = folds["src_sha256"].nunique()
     more = n_sources - len(rows)
     shares = out_of_range_by_source(folds).to_numpy(dtype=float)
@@ -89,14 +125,17 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extr
             + (f"; at most {np.nanmax(shares):.1%} of a source's frames." if np.nanmax(shares) > 0 else ".")
             ) if np.isfinite(shares).any() else "The folds record no out-of-range share."
     return ["<h2 id='sources'>Error by source, worst first</h2>",
-            note(f"{SOURCE}: means over seeds of each seed's figures on the source (folds table); share outside "
-                 "[0, 100]: of "
-                 "its frames' predictions; resolution, frame rate and frames (distinct frame indices scored) from "
-                 "the corpus" + (f"; coverage: the share of its rows inside their interval ({INTERVALS_FILE})"
-                                 if coverage else "") + f". {said}"),
-            table(headers, rows, cls="compact"),
-            *([note(f"and {more} more sources, better than these ({FOLDS_FILE} holds every seed and source; the "
-                    "verdict's per_fold the same rows)")] if more > 0 else [])]
+            sorted_by("the verdict's ranking: by whichever of PLCC, RMSE and |bias| is furthest from the median "
+                      "source's (relative to it); `why` names it"),
+            table(headers, rows[:SOURCE_ROWS], cls="compact"),
+            *([details(f"the next {len(rows) - SOURCE_ROWS} sources of the ranking",
+                       table(headers, rows[SOURCE_ROWS:], cls="compact"))] if len(rows) > SOURCE_ROWS else []),
+            note(f"{SOURCE}: means over seeds of each seed's figures on the source ({FOLDS_FILE}); share outside "
+                 "[0, 100]: of its frames' predictions; resolution, frame rate and frames (distinct frame indices "
+                 "scored) from the corpus" + (f"; coverage: the share of its rows inside their interval "
+                                              f"({INTERVALS_FILE})" if coverage else "") + f". {said}"
+                 + (f" And {more} more sources, better than these ({FOLDS_FILE} holds every seed and source; the "
+                    "verdict's per_fold the same rows)." if more > 0 else ""))]
 
 
 def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
@@ -124,45 +163,66 @@ def bounded_cell(value: float | None, unbounded: bool) -> object:
     return UNBOUNDED_CELL if unbounded and (value is None or not np.isfinite(value)) else value
 
 
+def by_rmse(rows: Sequence[GroupErrors]) -> list[GroupErrors]:
+    """Worst first: the largest RMSE first (a group without a figure before all: something diverged)."""
+    return sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))
+
+
+def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
+    """One grouping's rows, worst first, each figure coloured against the grouping's median."""
+    typical = {"plcc": median([r.plcc for r in rows]), "rmse": median([r.rmse for r in rows]),
+               "bias": median([abs(r.bias) for r in rows]), "miss": median([r.max_abs_error for r in rows]),
+               "share": median([r.share_out_of_range for r in rows])}
+    return [[*([label] if label else []), r.group, r.n_frames, r.n_sources, graded(r.plcc, typical["plcc"], "plcc"),
+             graded(r.rmse, typical["rmse"], "rmse"), graded(r.bias, typical["bias"], "bias"),
+             graded(r.max_abs_error, typical["miss"], "miss"),
+             graded(r.share_out_of_range, typical["share"], "share"),
+             *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
+               if coverage else [])] for r in by_rmse(rows)]
+
+
+def has_coverage(rows: Sequence[GroupErrors]) -> bool:
+    return any(r.coverage is not None or r.coverage_reason for r in rows)
+
+
 def group_table(rows: list[GroupErrors]) -> str:
-    """One grouping's figures (pooled over frames); coverage and width where the rows have intervals."""
-    coverage = any(r.coverage is not None or r.coverage_reason for r in rows)
-    return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
-                 [[r.group, r.n_frames, r.n_sources, r.plcc, r.rmse, r.bias, r.max_abs_error, r.share_out_of_range,
-                   *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
-                     if coverage else [])] for r in rows])
+    """One grouping's figures (pooled over frames), worst first; coverage and width where the rows have
+    intervals."""
+    coverage = has_coverage(rows)
+    return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], group_rows(rows, coverage))
 
 
-def quality_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
-    """Error per quality setting: the verdict's breakdown when it has one, else from the held-out predictions."""
-    rows = extras.rows("quality")
-    source = "the verdict's breakdown (its coverage at the nominal level)" if rows else PREDICTIONS_FILE
-    if not rows and per_row is not None:
-        rows = quality_rows(per_row)
-    if not rows:
+BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setting"),
+              ("resolution", "resolution class"), ("rung", "ladder rung (share of the source's height)"))
+
+
+def groups_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
+    """Error per encoder, box, quality setting, resolution class and ladder rung in one table, each grouping worst
+    first: the verdict's breakdown; for a verdict without one, the quality settings from the held-out
+    predictions."""
+    found = [(label, rows) for by, label in BREAKDOWNS if (rows := extras.rows(by))]
+    source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
+              if found else PREDICTIONS_FILE)
+    if not found and per_row is not None and (fallback := quality_rows(per_row)):
+        found = [("quality setting", fallback)]
+    if not found:
         return []
-    return ["<h2 id='quality'>Error by quality setting</h2>",
-            note(f"Each row: every held-out frame encoded at that setting, all sources; the ensemble's mean "
-                 f"prediction over seeds ({POOLED}). From {source}."), group_table(rows)]
+    coverage = any(has_coverage(rows) for _, rows in found)
+    body = [row for label, rows in found for row in group_rows(rows, coverage, label)]
+    return ["<h2 id='groups'>Error by encoder, box, quality setting, resolution and rung</h2>",
+            sorted_by(f"within each grouping by RMSE ({POOLED}), worst first; colours against that grouping's median"),
+            table(["grouping", *GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], body,
+                  cls="compact"),
+            note(f"Each row: every held-out frame of that group, all sources; the ensemble's mean prediction over "
+                 f"seeds ({POOLED}). From {source}."), *confounding_notes(extras.breakdown)]
 
 
-BREAKDOWNS = (("encoder", "Error by encoder"), ("box", "Error by box"), ("resolution", "Error by resolution class"),
-              ("rung", "Error by ladder rung (share of the source's height encoded; native: its own size)"))
-
-
-def breakdown_sections(extras: Extras) -> list[str]:
-    """The verdict's per-encoder, per-box, per-resolution and per-rung tables, and the --holdout blocks (when
-    present)."""
+def holdout_sections(extras: Extras) -> list[str]:
+    """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
-    for by, title in BREAKDOWNS:
-        if rows := extras.rows(by):
-            parts += [f"<h2 id='by-{by}'>{esc(title)}</h2>", group_table(rows)]
-    if parts:
-        parts.insert(1, note(f"From the verdict's breakdown: the ensemble's held-out predictions grouped, each figure "
-                             f"{POOLED}; coverage at the nominal level, recomputable from {INTERVALS_FILE}."))
-        parts += confounding_notes(extras.breakdown)
     for block in extras.holdout:
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
+                  sorted_by(f"by RMSE ({POOLED}), worst first"),
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
                        f"it nor the row's content ({POOLED}). Its gate is in the gate table."),
                   group_table(list(block.groups)), *confounding_notes(block.groups),
@@ -177,14 +237,13 @@ def confounding_notes(groups: tuple[GroupErrors, ...]) -> list[str]:
 
 
 def every_fold_table(verdict: Verdict) -> list[str]:
-    """Every (seed, source) row while it stays readable; above that the file that holds them."""
+    """Every (seed, source) row, lowest PLCC first, folded, while it stays readable; above that the file."""
     if len(verdict.per_fold) > 2 * ROWS_SHOWN:
         return [note(f"{len(verdict.per_fold):,} (seed, source) rows: {FOLDS_FILE} holds them all.")]
-    return ["<details><summary>Every fold</summary>",
-            table(["seed", "fold", "source", "frames", f"PLCC ({SOURCE}, this seed)", "SROCC", "KROCC",
-                   f"RMSE ({SOURCE}, this seed)", "bias", "max abs error",
-                   "share outside [0, 100]"],
-                  [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc, f.rmse, f.bias, f.max_abs_error,
-                    f.share_out_of_range] for f in verdict.per_fold]),
-            "</details>"]
-
+    folds = sorted(verdict.per_fold, key=lambda f: (f.plcc if math.isfinite(f.plcc) else -math.inf, f.seed, f.src))
+    return [details("Every fold (seed, source)",
+                    sorted_by(f"by PLCC ({SOURCE}, this seed), lowest first"),
+                    table(["seed", "fold", "source", "frames", f"PLCC ({SOURCE}, this seed)", "SROCC", "KROCC",
+                           f"RMSE ({SOURCE}, this seed)", "bias", "max abs error", "share outside [0, 100]"],
+                          [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc,
+                            f.rmse, f.bias, f.max_abs_error, f.share_out_of_range] for f in folds], cls="compact"))]

@@ -213,6 +213,44 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
             *group_error_rows(verdict), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
 
 
+THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip use, each kind's worst group in "
+                        "full, teacher ranges, content groups: in the report (below) and the verdict file")
+
+
+def optional_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """Every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's."""
+    rows = [*gate_rows(verdict)[3:], *interval_rows(verdict), *group_error_rows(verdict)]
+    return [(label, text) for label, text in rows if ("gate" in label or "evidence" in label or "ridge" in label
+                                                     or label.startswith(("largest", "unseen", "out of range")))
+            and "no gate" not in text and "rows left out" not in label]
+
+
+def error_text(verdict: Verdict) -> str:
+    """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
+    p = verdict.overall.pooled_ensemble
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by in ("encoder", "box", "resolution", "rung",
+                                                                              "quality")
+                      if (g := worst_group(verdict.breakdown or (), by)) is not None)
+    return f"all {p.n_frames} frames: RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}" + (f"; {worst}" if worst else "")
+
+
+def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
+    """The closing summary: the verdict, the gate (a failing gate in full, the passing optional ones in one
+    row), the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
+    full = summary_rows(out_dir, verdict)
+    gates = optional_gate_rows(verdict)
+    failing = [row for row in gates if "FAIL" in row[1]]
+    passing = [label for label, text in gates if "FAIL" not in text]
+    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict)[:3], *failing]
+    if passing:
+        rows.append(("other gates", f"{', '.join(passing)}: pass"))
+    rows += [row for row in full if row[0] == "worst folds"]
+    rows.append((f"held-out error ({POOLED})", error_text(verdict)))
+    rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
+    rows.append(corpus_row(verdict))
+    return [*rows, THE_REST]
+
+
 DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows that the kit works on this box, not how "
                 "the models do on your content, so it is not what the lead needs")
 REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
@@ -220,7 +258,17 @@ RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
 
 
-def path_lines(tree: Tree, out_dir: Path, demo: bool = False) -> list[tuple[str, str]]:
+LEAD_TARBALL = "the union's results, yours as the lead: nothing to send; keep it with the union"
+
+
+def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
+    """The run trained on a corpus it was given (--corpus: the lead's union), as run.json's settings say."""
+    record, _ = tree.read_json_object(RunDir(out_dir).run_json)
+    settings = record.get("settings") if record is not None else None
+    return isinstance(settings, dict) and bool(settings.get("corpus"))
+
+
+def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
     """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
     so what is copied from a terminal or a log is the path itself.
 
@@ -240,6 +288,9 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False) -> list[tuple[str,
         lines += [(f"results tarball ({size}) {DEMO_TARBALL}", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
                   (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips"))]
+    elif lead:
+        lines += [(f"results tarball ({size}): {LEAD_TARBALL}", str(tarball)),
+                  ("check it with", kit_command("verify", tarball))]
     else:
         installed, untarred = receiver_commands("verify", tarball.name)
         lines += [(f"results tarball ({size}): send it to the lead as it is", str(tarball)),
@@ -256,6 +307,18 @@ def print_summary(out_dir: Path, console: Console) -> None:
         _print_summary(tree, out_dir, console)
 
 
+def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
+    """The reference clips the corpus step left out (02_corpus/skipped.json): how many, which, where the fixes are."""
+    path = RunDir(out_dir).skipped_clips
+    if not tree.is_file(path):
+        return []
+    skipped = tree.read_json(path).get("skipped") or []
+    names = "; ".join(f"{Path(str(u.get('path', '?'))).name} "
+                      f"({str(u.get('reason', '')).removeprefix(str(u.get('path', '')) + ': ')})"
+                      for u in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    return [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
+
+
 def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
     verdict = _verdict(tree, out_dir)
     if verdict is None:
@@ -265,11 +328,13 @@ def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
     table.add_column(overflow="fold")
     style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
     # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
-    for label, text in summary_rows(out_dir, verdict):
+    rows = closing_rows(out_dir, verdict)
+    for label, text in [*rows[:-1], *skipped_rows(tree, out_dir), rows[-1]]:
         table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
     console.print(table)
     kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus):
+    lead = trained_on_given_corpus(tree, out_dir)
+    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
         console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
         if text:
             console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)

@@ -27,6 +27,7 @@ from rich.text import Text
 from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
+from kit.report.eta import CorpusClock
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -61,12 +62,13 @@ def duration(seconds: float) -> str:
 
 
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s` for tasks that estimate one, the elapsed time for the others (the step bar)."""
+    """`eta 1m20s` for tasks that estimate one (the corpus bar: the cost model's, kit.report.eta; the others:
+    rich's, from their rate), the elapsed time for the others (the step bar)."""
 
     def render(self, task: Task) -> Text:
         if not task.fields.get("eta"):
             return Text(duration(task.elapsed or 0), style="progress.elapsed")
-        remaining = task.time_remaining
+        remaining = task.fields.get("left", task.time_remaining)
         return Text("eta " + (duration(remaining) if remaining is not None else "-"), style="progress.remaining")
 
 
@@ -130,6 +132,12 @@ class LiveBars:
         self.corpus_total, self.corpus_done = total, float(reused)
         self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
                                 completed=reused)
+        self.progress.update(self.corpus, left=None)
+
+    def corpus_left(self, seconds: float | None) -> None:
+        """The cost model's time left (None: not measured yet)."""
+        if self.corpus is not None:
+            self.progress.update(self.corpus, left=seconds)
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
@@ -184,23 +192,16 @@ class PlainLines:
     def __init__(self) -> None:
         self.fresh_total = 0
         self.fresh_done = 0
-        self.corpus_t0 = 0.0
         self.last_epoch_print = 0
 
     def jobs_planned(self, total: int, reused: int) -> None:
-        self.fresh_total, self.fresh_done, self.corpus_t0 = total - reused, 0, time.monotonic()
+        self.fresh_total, self.fresh_done = total - reused, 0
 
     def job_line_due(self) -> bool:
         """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
         self.fresh_done += 1
         every = max(1, self.fresh_total // PLAIN_JOB_LINES)
         return self.fresh_done % every == 0 or self.fresh_done >= self.fresh_total
-
-    def corpus_eta(self) -> str:
-        if not self.fresh_done or self.fresh_done >= self.fresh_total:
-            return ""
-        elapsed = time.monotonic() - self.corpus_t0
-        return f", eta {duration(elapsed / self.fresh_done * (self.fresh_total - self.fresh_done))}"
 
     def epoch_line_due(self, e: ev.Epoch) -> bool:
         if e.epoch < self.last_epoch_print:
@@ -225,6 +226,7 @@ class Renderer:
         self.live = self.console.is_terminal and not force_plain
         self.bars: LiveBars | None = None
         self.plain = PlainLines()
+        self.clock = CorpusClock()
         self.labels: dict[str, str] = {}  # job id -> "src encoder cqN"
         self._lock = threading.RLock()
 
@@ -300,30 +302,48 @@ class Renderer:
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
         self.plain.jobs_planned(e.total, e.reused)
+        self.clock = CorpusClock()  # an emitter that gives no work (an older one): each job counts one
+        self.clock.plan(e.work or {"": {"": float(e.total - e.reused)}}, time.monotonic())
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
+    def eta_text(self) -> str:
+        left = self.clock.remaining_s(time.monotonic())
+        return f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
+
+    def _tell_bars(self) -> None:
+        if self.bars:
+            self.bars.corpus_left(self.clock.remaining_s(time.monotonic()))
+
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
+        key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
+        self.clock.start(e.job_id, *key, e.work if e.work > 0 else 1.0, e.frames)
         if self.bars:
             self.bars.job_started(e)
 
     def on_job_progress(self, e: ev.JobProgress) -> None:
+        self.clock.progress(e.job_id, e.phase, e.frames_done)
         if self.bars:
             self.bars.job_progress(e)
+            self._tell_bars()
 
     def on_job_done(self, e: ev.JobDone) -> None:
         label = self.labels.pop(e.job_id, e.job_id)
+        if not e.reused:
+            self.clock.finish(e.job_id, e.enc_time_ms, e.score_time_ms)
         if self.bars:
             self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
+            self._tell_bars()
             return
         if e.reused or not self.plain.job_line_due():
             return
         self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
-                 f"score {e.score_time_ms / 1000:.1f} s{self.plain.corpus_eta()}")
+                 f"score {e.score_time_ms / 1000:.1f} s{self.eta_text()}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
+        self.clock.fail(e.job_id)
         if self.bars:
             self.bars.job_ended(e.job_id, True, f"{e.job_id} FAILED")
         self.say(f"{tag('corpus')} FAILED {self.labels.pop(e.job_id, e.job_id)}: {e.message}", "bold red")
@@ -343,4 +363,6 @@ class Renderer:
                  f"{e.plcc_spread:.4f}", style)
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
-        self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files} files)")
+        # counted as `verify` counts them: the files manifest.json lists, then the manifest itself
+        self.say(f"{tag('bundle')} results tarball: {e.path} ({e.files - 1} files with their sha256 in its "
+                 "manifest.json, which `verify` checks)")

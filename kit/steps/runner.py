@@ -164,7 +164,7 @@ def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
             held.enter_context(tree.lock(RunDir(settings.out_dir).lock, shared=shared))
         except LockBusy as busy:
             raise InputError(f"{settings.out_dir} is in use by another run ({busy.holder})",
-                             hint="wait for it to finish, or use another --out-dir") from None
+                             hint="wait for it to finish, or use another --out-dir", retry_helps=True) from None
         yield tree
 
 

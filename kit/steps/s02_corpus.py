@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
-from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, run_jobs
+from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
 from kit.corpus.shard import build_manifest, write_shard
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -23,7 +23,7 @@ from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.discovery import reference_clips
+from kit.media.discovery import Unusable, reference_clips
 from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
@@ -76,7 +76,7 @@ def check_unchanged(teacher: Teacher) -> None:
         raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
                          "the sha256 of the file as it was at the start",
                          hint="rerun once the model file is final: the prereqs step checks it again, and every job "
-                              "is redone with it")
+                              "is redone with it", retry_helps=True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class Prepared:
     clips: list[Clip]  # this box's shard of it
     demo: bool
     depth: DepthPlan  # each clip's encode depth (--encode-depth), checked against the 10-bit probes
+    unusable: list[Unusable]  # the clips of --ref-dir left out (not --strict), each with its reason and fix
 
 
 def prepare(ctx: Context) -> Prepared:
@@ -108,9 +109,10 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
+    unusable: list[Unusable] = []
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
-                                          s.demo_seconds, note)
+                                          s.demo_seconds, note, None if s.strict else unusable)
     refs = one_source_each(found, prints, read_overrides(s.content_groups))
     for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
         note(line)
@@ -122,7 +124,7 @@ def prepare(ctx: Context) -> Prepared:
     check_teacher_sizes(ctx, prov, clips)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
-    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth)
+    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
 def check_teacher_sizes(ctx: Context, prov: Provenance, clips: list[Clip]) -> None:
@@ -189,7 +191,8 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
         more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
         raise InputError(f"{changed[0]}{more} changed while the run was going (re-exported or replaced): "
                          "rows made from it would carry the sha256 of the content hashed at the start",
-                         hint="rerun once the clip is final: it is hashed again and its jobs redone")
+                         hint="rerun once the clip is final: it is hashed again and its jobs redone",
+                         retry_helps=True)
     check_unchanged(teacher)
     if failures:
         first = failures[0]
@@ -208,7 +211,8 @@ class CorpusStep:
                       "scalers": [s.downscaler, s.upscaler], "encode_depth": s.encode_depth,
                       "box_id": p.prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
-                      "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips)},
+                      "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips),
+                      "strict": s.strict, "skipped": sorted(u.path for u in p.unusable)},
             # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
@@ -259,7 +263,7 @@ class CorpusStep:
             progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
             shared=shared,
         )
-        ctx.emit(JobsPlanned(len(jobs), len(reused_ids)))
+        ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
@@ -270,5 +274,11 @@ class CorpusStep:
                                   ladder)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
-        return Outcome([run.shard, run.shard_manifest], {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids),
-                                                         "sources": len(p.clips), "demo": p.demo})
+        outputs = [run.shard, run.shard_manifest]
+        if p.unusable:  # what was left out, and why, beside the shard (the summary says it)
+            tree.write_json(run.skipped_clips, {"skipped": [asdict(u) for u in p.unusable]})
+            outputs.append(run.skipped_clips)
+        else:
+            tree.remove(run.skipped_clips)
+        return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(p.clips),
+                                 "skipped": len(p.unusable), "demo": p.demo})

@@ -58,6 +58,7 @@ class RunSettings(Record):
     holdout: tuple[str, ...] = ()  # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
     train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
     group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
+    strict: bool = False  # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
 
     @property
     def extra_features(self) -> bool:

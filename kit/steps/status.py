@@ -196,7 +196,7 @@ def finished_corpus(out_dir: Path) -> Path:
             raise InputError(f"{out_dir} is a folder but no run directory (it has no run.json)", hint=INPUT_HINT)
         if (holder := tree.lock_holder(rundir.lock)) is not None:
             raise InputError(f"{what} is in use by a run ({holder}): its corpus may not be final",
-                             hint="wait for that run to finish, then read its corpus again")
+                             hint="wait for that run to finish, then read its corpus again", retry_helps=True)
         quiet = Context(RunSettings(out_dir=out_dir.absolute()), lambda event: None, lambda line: None, tree)
         try:
             return require_output(quiet, rundir.shard, "corpus")

@@ -78,7 +78,7 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
 CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))
 
 
-def _badness(sources: pd.DataFrame) -> pd.DataFrame:
+def badness(sources: pd.DataFrame) -> pd.DataFrame:
     """How far each source is from the typical source on each criterion: (1 - PLCC), RMSE and |bias|,
     each divided by its median over the sources. A criterion a source has no figure for counts 0."""
     raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
@@ -96,7 +96,7 @@ def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, .
     """The sources the ensemble predicts worst: by whichever of PLCC, RMSE and |bias| is furthest from the
     typical source (relative to its median), with that reason named."""
     sources = per_source(folds)
-    scores = _badness(sources)
+    scores = badness(sources)
     order = sorted(range(len(sources)), key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
     out = []
     for i in order[:n]:

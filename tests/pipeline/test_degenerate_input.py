@@ -13,7 +13,7 @@ import pytest
 
 from kit.model.holdout import holdout_folds
 from kit.rundir import RunDir
-from tests.conftest import ROOT, run_kit, synthetic_corpus
+from tests.conftest import ROOT, full_summary, run_kit, synthetic_corpus
 
 pytestmark = pytest.mark.slow  # real runs
 
@@ -65,5 +65,4 @@ def test_a_holdout_that_cannot_keep_a_row_says_how_many_it_left_out(tmp_path: Pa
     (block,) = verdict["holdout"]
     assert block["rows_left_out"] == 40 and "40 of 201 rows were left out" in block["left_out"]
     assert "libx264 40" in block["left_out"] and "40 of 201 rows left out" in block["scheme"]
-    summary = " ".join(res.stdout.replace("│", " ").split())
-    assert "rows left out 40 of 201 rows were left out" in summary
+    assert "rows left out 40 of 201 rows were left out" in full_summary(out)

@@ -110,7 +110,7 @@ def test_a_failed_run_ends_with_error_and_run_finished(bad: list[str], tmp_path:
     parsed = parse_ndjson(res.stdout)
     check_fields(parsed)
     assert [p["event"] for p in parsed] == ["error", "run_finished"]
-    assert parsed[0]["exit_code"] == 2 and parsed[0]["hint"] and parsed[0]["retry"]  # (argv is pytest's here)
+    assert parsed[0]["exit_code"] == 2 and parsed[0]["hint"] and parsed[0]["retry"] == ""  # bad input: no retry
     assert parsed[1]["exit_code"] == 2
     assert "error: " in res.stderr  # the person still reads it on stderr
 

@@ -47,7 +47,7 @@ def test_the_teacher_range_per_encoder_is_recomputed_from_the_shard(
     assert said[f"teacher range {t.encoder}"].startswith(f"{t.lo:.1f} to {t.hi:.1f} (mean score of each of its "
                                                          f"{t.encodes} encodes); cq 25,37; rungs native, 0.50x")
     page = (RunDir(out).report).read_text()
-    assert "Teacher range per encoder" in page and "Error by ladder rung" in page
+    assert "Teacher range per encoder" in page and "ladder rung (share of the source&#x27;s height)" in page
 
 
 def test_the_per_rung_breakdown_is_recomputed_from_the_held_out_rows(

@@ -27,6 +27,7 @@ from kit.infra.tree import Tree
 from kit.model.conformal import LEVELS
 from kit.rundir import RunDir
 from kit.verdict.intervals import level_key, percent
+from tests.conftest import full_summary
 
 pytestmark = pytest.mark.slow  # a real run (the shared one)
 
@@ -184,7 +185,10 @@ def test_no_file_a_run_writes_states_a_coverage_beside_an_unbounded_level(
     for level in verdict["intervals"]["levels"]:
         assert (level["coverage"] is None) == (level_key(level["level"]) in open_levels)
         assert (level.get("reason") is not None) == (level["coverage"] is None)
-    assert "95% unbounded" in said and "80% unbounded without each row's own group" in said
+    rows = full_summary(out)  # the intervals row: among those the closing summary points to in the report
+    assert "95% unbounded" in rows and "80% unbounded without each row's own group" in rows
+    bad += json_problems({"summary": rows}, open_levels, "summary rows")
+    assert not bad, "\n".join(bad[:20])
 
 
 def test_the_walk_finds_what_the_kit_before_this_issue_wrote() -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from kit.steps.s05_bundle import invocation
 from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.gate import GateResult
 from tests.conftest import ROOT
+from tests.report_run import SyntheticRun, make_run
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
@@ -85,13 +87,17 @@ def assert_self_contained(page: str) -> None:
 def test_the_page_holds_its_figures_and_tables() -> None:
     page = render_report(synthetic_verdict(), synthetic_data())
     assert_self_contained(page)
-    # folds, pooled predictions, the worst sources' panels, and one rate-quality chart per encoder (2)
-    assert page.count("<figure class='plot") == 5
-    assert page.count("<svg") == 3 and page.count("src='data:image/png;base64,") == 2
-    for heading in ("Gate", "Per-source PLCC per seed", "Predicted vs teacher VMAF", "Error by source, worst first",
-                    "Rate-quality curves", "Ensemble vs baselines (same folds)", "Corpus", "Provenance"):
+    # the worst sources' panels (3, one each), folds, pooled predictions, one rate-quality chart per encoder (2)
+    assert page.count("<figure class='plot") == 7
+    assert page.count("<svg") == 3 and page.count("src='data:image/png;base64,") == 4
+    for heading in ("Where it is worst", "Gate", "Held-out agreement: per source, per seed, and pooled",
+                    "The worst sources, frame by frame", "Error by source, worst first", "Rate-quality curves",
+                    "Ensemble vs baselines (same folds)", "Corpus", "Provenance"):
         assert f">{heading}</h2>" in page, heading
     assert "<td class='FAIL'>FAIL</td>" in page and "Failing seeds: 0, 1" in page
+    # failing gates first, each with how far past its limit
+    gate = page[page.index("<table class='gate'>"):]
+    assert gate.index("FAIL") < gate.index("pass") and "<td>-0.03</td>" in gate
     assert "linear (features)" in page and "cuts RMSE &lt;b&gt;" in page  # escaped, never raw HTML
     assert "n9.0 (imageio-ffmpeg)" in page
 
@@ -100,15 +106,18 @@ def test_missing_data_is_said_not_drawn() -> None:
     page = render_report(synthetic_verdict())
     assert page.count("<figure") == 1  # the folds come from the verdict itself
     assert "No held-out predictions available." in page and "The corpus records no bitrate." in page
+    assert "<td>source</td><td>a</td><td>PLCC 0.9005 (per source)</td>" in page  # the lowest PLCC, from the folds
+
 
 
 def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]) -> None:
     out, _ = json_run
     page = (out / "05_bundle" / "report.html").read_text()
     assert_self_contained(page)
-    # folds, pooled predictions, worst panels, one rate-quality chart (one encoder), intervals' coverage
-    assert page.count("<figure class='plot") == 5 and "PROMOTE" in page
-    assert ">Error by quality setting</h2>" in page and ">Error by encoder</h2>" in page
+    # the worst panels (4 sources), folds, pooled predictions, one rate-quality chart (one encoder), coverage
+    assert page.count("<figure class='plot") == 8 and "PROMOTE" in page
+    assert ">Error by encoder, box, quality setting, resolution and rung</h2>" in page
+    assert "<td>encoder</td><td>libx264</td>" in page and "<td>quality setting</td><td>libx264 cq37</td>" in page
     assert "are at most 540 lines high" in page  # the tiny clips, far below the teacher's 1080p
     assert "ffmpeg build" in page and "libvmaf version" in page  # provenance of the run, not just the kit
     verdict = Verdict.from_json(json.loads((out / "04_verdict" / "PROMOTE.json").read_text()))
@@ -157,9 +166,10 @@ def test_chromium_renders_the_figures(json_run: tuple[Path, object], tmp_path: P
     found = re.search(r'data-figures="([^"]*)"', dom.stdout)
     assert found, "the page did not finish loading in chromium"
     figures = json.loads(html.unescape(found.group(1)))
-    assert [f["tag"] for f in figures] == ["svg", "img", "img", "svg", "svg"]
-    for fig in figures:  # laid out at a real size, and actually drawn (decoded image, svg paths)
-        assert fig["width"] > 300 and fig["height"] > 150 and fig["drawn"] > 20, fig
+    assert [f["tag"] for f in figures] == ["img"] * 4 + ["svg", "img", "svg", "svg"]
+    for i, fig in enumerate(figures):  # laid out at a real size, and actually drawn (decoded image, svg paths)
+        least = 200 if i < 4 else 300  # a source's panel is a small multiple
+        assert fig["width"] > least and fig["height"] > 150 and fig["drawn"] > 20, fig
     shot = tmp_path / "report.png"
     res = chromium(browser, tmp_path / "profile2", f"--screenshot={shot}", (out / "05_bundle" / "report.html").as_uri())
     assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
@@ -175,3 +185,105 @@ def assert_not_blank(png: Path) -> None:
     colour = ((pixels.max(axis=2) - pixels.min(axis=2)) > 80).sum()  # saturated pixels: plot markers and lines
     assert ink > 0.02, f"only {ink:.1%} of the screenshot is drawn on"
     assert colour > 2000, f"only {colour} coloured pixels: the figures did not render"
+
+
+# -- names in any script, the first screen ---------------------------------------------------------------
+CJK_NAMES = ["alpha", "beta", "東京タワー", "delta", "épsilon", "城市夜景"]  # the last is made the worst (report_run)
+# what the browser made of the first screen: the worst-items and gate tables, and every element naming a source
+FIRST_SCREEN = """<script>
+addEventListener('load', () => {
+  const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, width: r.width}; };
+  const worst = document.querySelector('table.worst'), gate = document.querySelector('table.gate');
+  const rows = [...worst.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(td => td.textContent));
+  const named = n => [...document.querySelectorAll('td, figcaption b, .key span')]
+    .filter(e => e.textContent.includes(n)).map(e => ({tag: e.tagName.toLowerCase(), ...box(e)}));
+  // a name drawn in its cell's own font, beside the same number of code points no font has (the tofu box):
+  // glyphs the fonts cover differ from it; a name drawn as boxes is the same pixels
+  const ink = (text, font) => { const c = document.createElement('canvas'); c.width = 400; c.height = 40;
+    const g = c.getContext('2d'); g.font = font; g.fillText(text, 2, 30);
+    return Array.from(g.getImageData(0, 0, 400, 40).data.filter((v, i) => i % 4 === 3)).join(','); };
+  const glyphs = n => { const cell = [...worst.querySelectorAll('td')].find(e => e.textContent === n);
+    const font = getComputedStyle(cell).font, text = ink(n, font), blank = ink('', font);
+    return {inked: text !== blank, tofu: text === ink(String.fromCodePoint(0x10FFFD).repeat([...n].length), font)}; };
+  document.body.setAttribute('data-first', JSON.stringify({
+    viewport: innerHeight, page: document.documentElement.scrollHeight, worst: box(worst), gate: box(gate), rows,
+    names: Object.fromEntries(NAMES.map(n => [n, named(n)])), glyphs: glyphs(WORST)}));
+});
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def cjk_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[SyntheticRun, str, str]:
+    """A run whose sources are named in Chinese, Japanese and accented Latin (the worst one Chinese): its page,
+    rendered here, and what matplotlib and Python said on stderr while it was."""
+    import contextlib
+    import io
+    import warnings
+
+    run = make_run(tmp_path_factory.mktemp("cjk"), 6, seeds=(0, 1), names=CJK_NAMES)
+    err = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(err):
+        warnings.simplefilter("always")
+        page = render_report(run.verdict, load_report_data(run.verdict, run.predictions, intervals=run.intervals))
+    said = err.getvalue() + "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
+    return run, page, said
+
+
+def test_names_in_any_script_are_text_the_browser_draws_and_matplotlib_never_sees(
+        cjk_page: tuple[SyntheticRun, str, str]) -> None:
+    run, page, said = cjk_page
+    assert said == ""  # no "Glyph ... missing", no other warning
+    assert run.bad == ["城市夜景"]
+    worst = page[page.index("<table class='worst'>"):page.index("</table>", page.index("<table class='worst'>"))]
+    assert "<td>source</td><td>城市夜景</td>" in worst
+    for name in CJK_NAMES:  # the panels' captions, the rank keys, the rate-quality legend: as text, escaped
+        assert f"{name}</span>" in page and page.count(name) >= 4, name
+    for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):  # inside a figure: no name, no glyph of one
+        assert not any(name in svg for name in CJK_NAMES)
+        assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", svg)
+
+
+def test_the_first_screen_holds_the_verdict_the_gate_and_the_worst_of_each_kind(
+        cjk_page: tuple[SyntheticRun, str, str], tmp_path: Path) -> None:
+    """In chromium at 1280x900: the worst source, encoder, box and quality setting, each with how far it is from
+    the median, and the whole gate, above the fold; the Chinese name laid out as text there."""
+    browser = find_or_install_chromium()
+    run, page, _ = cjk_page
+    probe = tmp_path / "first.html"
+    script = FIRST_SCREEN.replace("NAMES", json.dumps(CJK_NAMES)).replace("WORST", json.dumps(run.bad[0]))
+    probe.write_text(page.replace("</body>", script + "</body>"))
+    dom = chromium(browser, tmp_path / "profile", "--window-size=1280,900", "--virtual-time-budget=5000",
+                   "--dump-dom", probe.as_uri())
+    found = re.search(r'data-first="([^"]*)"', dom.stdout)
+    assert dom.returncode == 0 and found, dom.stderr[-2000:]
+    first = json.loads(html.unescape(found.group(1)))
+    assert first["viewport"] >= 700 and first["worst"]["bottom"] <= first["viewport"]
+    assert first["gate"]["bottom"] <= first["viewport"]
+    kinds = {row[0]: row for row in first["rows"]}
+    intervals = pd.read_parquet(run.intervals)  # the groups' figures, recomputed from the file the note names
+    for kind, column in (("encoder", intervals["encoder"]), ("box", intervals["box_id"]),
+                         ("quality setting", intervals["encoder"] + " cq" + intervals["cq"].astype(str))):
+        rmse = intervals.assign(err=(intervals["pred"] - intervals["vmaf"]) ** 2).groupby(column)["err"].mean() ** 0.5
+        assert kinds[kind][1] == rmse.idxmax() and kinds[kind][2] == f"RMSE {rmse.max():.2f} (pooled over frames)"
+        assert kinds[kind][4] == f"{rmse.max() / max(rmse.median(), 0.5):.1f}x the median", kinds[kind]
+    assert kinds["source"][1] == "城市夜景" and kinds["source"][4].endswith("x the median")
+    shown = [e for e in first["names"]["城市夜景"] if e["width"] > 0]
+    assert any(e["bottom"] <= first["viewport"] for e in shown)  # in the worst table, on the first screen
+    assert {e["tag"] for e in shown} >= {"td", "b", "span"}  # tables, panel captions, chart keys
+    assert first["glyphs"] == {"inked": True, "tofu": False}  # drawn in a font that has its glyphs, not as boxes
+    assert first["page"] < 6000, first["page"]  # the 9,500 px page of kit 0.1 is gone
+
+
+def test_matplotlib_keeps_its_files_in_the_kit_cache_when_home_cannot_be_written(tmp_path: Path) -> None:
+    """A home folder that is not writable (a service account, a cluster node): no `mkdir -p failed` on stderr."""
+    (tmp_path / "a-file").write_text("")
+    home = tmp_path / "a-file" / "home"  # nothing can be made under it, whoever runs the test (root too)
+    cache = tmp_path / "cache"
+    script = ("from tests.pipeline.test_report import synthetic_data, synthetic_verdict\n"
+              "from kit.report.html import render_report\n"
+              "render_report(synthetic_verdict(), synthetic_data())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**env, "HOME": str(home), "KIT_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0 and res.stderr == "", res.stderr[-3000:]
+    assert list((cache / "matplotlib").glob("fontlist-*.json"))  # its font cache, built once, kept there

@@ -46,11 +46,21 @@ def page_of(run: SyntheticRun, with_blocks: bool = True) -> tuple[str, ReportDat
     return render_report(verdict, data), data
 
 
-def cells(page: str, heading: str) -> list[list[str]]:
-    """The body rows of the first table after the <h2> `heading`, as the page shows them."""
-    start = page.index(f">{heading}</h2>")
-    body = page[page.index("<tbody>", start):page.index("</tbody>", start)]
-    return [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", row)] for row in body.split("<tr>")[1:]]
+def cells(page: str, heading: str, tables: int = 1) -> list[list[str]]:
+    """The body rows of the first `tables` tables after the <h2> `heading`, as the page shows them."""
+    start, rows = page.index(f">{heading}</h2>"), []
+    for _ in range(tables):
+        start = page.index("<tbody>", start)
+        body = page[start:page.index("</tbody>", start)]
+        rows += [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body.split("<tr>")[1:]]
+        start += len(body)
+    return rows
+
+
+def grouped(page: str, grouping: str) -> list[list[str]]:
+    """The rows of one grouping in the table of errors by group, without the grouping's column."""
+    return [r[1:] for r in cells(page, "Error by encoder, box, quality setting, resolution and rung")
+            if r[0] == grouping]
 
 
 def test_a_thousand_sources_give_a_bounded_page_of_aggregates_and_the_worst(
@@ -58,33 +68,42 @@ def test_a_thousand_sources_give_a_bounded_page_of_aggregates_and_the_worst(
     page, _, seconds = big_page
     assert seconds < 120  # about 15 s of CPU on this box (bench/README.md)
     assert len(page.encode()) < 1_500_000, len(page.encode())
-    assert page.count("<figure class='plot") == 6  # spread, pooled, worst panels, 2 rate-quality, coverage
+    # 6 worst panels, spread, pooled, 2 rate-quality, coverage
+    assert page.count("<figure class='plot") == 11
     assert "<!-- 1,000 held-out sources, lowest PLCC first -->" in page  # the spread chart, not 1,000 ticks
-    assert "sorted; the 5 worst of the ranking below named" in page
-    ranked = cells(page, "Error by source, worst first")
-    assert len(ranked) == 100 and "and 900 more sources" in page and "03_loso/folds.parquet" in page
+    assert "the 5 worst of the ranking marked by rank" in page
+    assert len(cells(page, "Error by source, worst first")) == 10  # the worst ten open, the next 90 folded
+    ranked = cells(page, "Error by source, worst first", tables=2)
+    assert len(ranked) == 100 and "And 900 more sources" in page and "03_loso/folds.parquet" in page
     assert {r[1] for r in ranked[:len(big.bad)]} == set(big.bad)  # the bad sources rank first
     assert "(seed, source) rows: 03_loso/folds.parquet holds them all" in page  # no 2,000-row table
     assert page.count("<tr>") < 400
 
 
-def test_the_panels_are_the_worst_sources_on_shared_axes_coloured_by_quality(
+def test_the_panels_are_the_worst_few_each_on_axes_fitted_to_its_points_coloured_by_quality(
         big: SyntheticRun, big_page: tuple[str, ReportData, float]) -> None:
-    _, data, _ = big_page
+    page, data, _ = big_page
     assert data.predictions is not None
-    worst = big.bad[:12]
-    fig = figures.pred_vs_teacher_figure(data.predictions, worst)
-    panels = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title().split("\n")[0] for ax in panels] == worst
-    assert len({(ax.get_xlim(), ax.get_ylim()) for ax in panels}) == 1  # one range for every panel
-    low, high = panels[0].get_xlim()
-    assert low <= 0 and high >= 100
-    settings = len(data.predictions.groupby(["encoder", "cq"]))
-    for ax in panels:  # one colour per quality setting, each a different colour
+    start = page.index("<div class='panels'>")
+    panels = page[start:page.index("<div class='key'>", start)]
+    ranked = [r[1] for r in cells(page, "Error by source, worst first")]
+    assert re.findall(r"<b>\d+\. (\w+)</b>", panels) == ranked[:6]  # the worst six, named as text, in order
+    assert set(ranked[:6]) <= set(big.bad)
+    settings = data.predictions.groupby(["encoder", "cq"])
+    styles = figures.quality_styles(sorted((str(e), int(c)) for e, c in settings.groups))
+    for name in big.bad[:2]:
+        rows = data.predictions[data.predictions["src"] == name]
+        ax = figures.source_panel(rows, styles, np.random.default_rng(0)).axes[0]
+        values = np.concatenate([rows["vmaf"], rows["pred"]])
+        low, high = ax.get_xlim()
+        assert ax.get_ylim() == (low, high) and low <= values.min() and high >= values.max()
+        assert high - low < 1.2 * (values.max() - values.min()) + 2  # fitted, not the teacher's whole 0-100
         colours = {tuple(np.round(c.get_facecolor()[0], 3)) for c in ax.collections}
-        assert len(ax.collections) == settings == len(colours) == 8
-    assert {t.get_text() for t in fig.legends[0].get_texts()} == {f"{e} cq{cq}" for e in ("libx264", "h264_nvenc")
-                                                                  for cq in (19, 25, 31, 37)}
+        assert len(ax.collections) == len(settings) == len(colours) == 8  # one colour per quality setting
+    legend = page[page.index("<b>quality</b>"):]
+    for e in ("libx264", "h264_nvenc"):
+        for cq in (19, 25, 31, 37):
+            assert f"{e} cq{cq}</span>" in legend
 
 
 def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
@@ -94,10 +113,12 @@ def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
     per_row = preds.groupby("corpus_row").agg(encoder=("encoder", "first"), cq=("cq", "first"), vmaf=("vmaf", "first"),
                                        pred=("pred", "mean"))
     # the per-quality table: the verdict's breakdown (same rows as intervals.parquet), RMSE of the seeds' mean
-    quality = {r[0]: r for r in cells(page, "Error by quality setting")}
+    quality = grouped(page, "quality setting")
+    errors = {}
     for (encoder, cq), rows in per_row.groupby(["encoder", "cq"]):
-        rmse = float(np.sqrt(np.mean((rows["pred"] - rows["vmaf"]) ** 2)))
-        assert quality[f"{encoder} cq{cq}"][4] == f"{rmse:.4f}"
+        errors[f"{encoder} cq{cq}"] = rmse = float(np.sqrt(np.mean((rows["pred"] - rows["vmaf"]) ** 2)))
+        assert {r[0]: r for r in quality}[f"{encoder} cq{cq}"][4] == f"{rmse:.4f}"
+    assert [r[0] for r in quality] == sorted(errors, key=lambda k: -errors[k])  # worst first
     # per source: out-of-range share from folds.parquet, coverage from intervals.parquet
     folds = pd.read_parquet(big.out / "03_loso" / "folds.parquet")
     intervals = pd.read_parquet(big.intervals)
@@ -113,20 +134,22 @@ def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
 
 def test_the_contract_blocks_become_sections_and_an_older_verdict_has_none(small: SyntheticRun) -> None:
     page, _ = page_of(small)
-    for heading in ("Error by encoder", "Error by box", "Prediction intervals: coverage", "Error by quality setting"):
-        assert f">{heading}</h2>" in page, heading
+    for grouping in ("encoder", "box", "quality setting"):
+        assert grouped(page, grouping), grouping
+    assert ">Prediction intervals: coverage</h2>" in page
     levels = cells(page, "Prediction intervals: coverage")
     assert [r[0] for r in levels] == ["0.5000", "0.8000", "0.9000", "0.9500"]
     intervals = pd.read_parquet(small.intervals)
     inside = ((intervals["lo_80"] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals["hi_80"])).mean()
     assert levels[1][6] == f"{inside:.4f}"  # the pooled coverage: recomputable from intervals.parquet
-    assert [r[0] for r in cells(page, "Error by box")] == ["boxa", "boxb"]
+    by_box = intervals.assign(err=(intervals["pred"] - intervals["vmaf"]) ** 2).groupby("box_id")["err"].mean()
+    assert [r[0] for r in grouped(page, "box")] == by_box.sort_values(ascending=False).index.tolist()  # worst first
     assert "Per-clip use" in page and "coverage at 0.95" in page
-    assert page.count("<figure class='plot") == 6  # ... and the coverage chart
+    assert page.count("<figure class='plot") == 11  # 6 panels, agreement (2), rate-quality (2), coverage
     older, _ = page_of(small, with_blocks=False)
-    for heading in ("Error by encoder", "Error by box", "Prediction intervals: coverage", "Held out by"):
-        assert f">{heading}" not in older, heading
-    assert ">Error by quality setting</h2>" in older  # from predictions.parquet, without coverage
+    for said in ("<td>encoder</td>", "<td>box</td>", ">Prediction intervals: coverage</h2>", "Held out by"):
+        assert said not in older, said
+    assert grouped(older, "quality setting")  # from predictions.parquet, without coverage
     assert "the verdict's breakdown" not in older and "coverage at" not in older
 
 
@@ -142,10 +165,16 @@ def test_holdout_and_the_new_gates_show_when_present(small: SyntheticRun) -> Non
         "completeness": {"expected_sources": 7, "with_results": 6, "missing": ["lost"], "passed": False}})
     page = render_report(verdict, load_report_data(verdict, small.predictions, intervals=small.intervals))
     assert ">Held out by encoder (--holdout)</h2>" in page and "<td>h264_nvenc</td>" in page
-    assert "<td>lowest PLCC of a held-out encoder: h264_nvenc</td><td>0.9000</td><td>&gt;= 0.95</td>" in page
-    gate_row = "<td>coverage at the nominal level (pooled over frames): pooled</td><td>0.9300</td><td>&gt;= 0.9</td>"
+    assert ("<td>lowest PLCC of a held-out encoder: h264_nvenc</td><td class='g2'>0.9000</td><td>&gt;= 0.95</td>"
+            "<td>-0.05</td><td class='FAIL'>") in page
+    gate_row = ("<td>coverage at the nominal level (pooled over frames): pooled</td><td class=''>0.9300</td>"
+                "<td>&gt;= 0.9</td><td>+0.03</td>")
     assert gate_row in page
-    assert "<td>sources with held-out results (missing: lost)</td><td>6</td><td>= 7</td><td class='FAIL'>" in page
+    assert ("<td>sources with held-out results (missing: lost)</td><td class='g2'>6</td><td>= 7</td><td>-1</td>"
+            "<td class='FAIL'>") in page
+    worst = page[page.index("<table class='worst'>"):]  # the encoder's gate, on the first screen
+    said = "<td class='g2'>held out, lowest: h264_nvenc PLCC 0.9000 &gt;= 0.95 (--holdout-min-plcc)</td>"
+    assert said in worst.split("</table>")[0]
     older = render_report(replace(verdict, holdout=None, coverage_gate=None, completeness=None))
     assert "of a held-out encoder" not in older and "(--holdout)" not in older
     assert "coverage at the nominal level (pooled over frames)" not in older
@@ -157,3 +186,25 @@ def test_sources_far_below_1080p_are_said_and_1080p_ones_are_not(tmp_path: Path)
     assert "4 of 4 sources are at most 540 lines high (the smallest s0000, 256x144)" in page
     full = make_run(tmp_path / "full", 4, seeds=(0,), height=1080)
     assert "lines high" not in page_of(full)[0]
+
+
+def test_the_worst_source_on_the_first_screen_is_recomputed_from_the_folds(small: SyntheticRun) -> None:
+    """The rule restated: per source the means over seeds, each figure's distance from perfect (1 - PLCC, RMSE,
+    |bias|) over its median; the source and figure furthest out; how far, against a floored median."""
+    page, _ = page_of(small)
+    folds = pd.read_parquet(small.out / "03_loso" / "folds.parquet")
+    per = folds.groupby("src")[["plcc", "rmse", "bias"]].mean()
+    dist = pd.DataFrame({"plcc": 1 - per["plcc"], "rmse": per["rmse"], "bias": per["bias"].abs()})
+    score = dist / dist.median()
+    worst = str(score.max(axis=1).idxmax())
+    measure = str(score.loc[worst].idxmax())
+    start = page.index("<table class='worst'>")
+    rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in page[start:page.index("</table>", start)].split("<tr>")[2:]]
+    source = next(r for r in rows if r[0] == "source")
+    value = {"plcc": f"PLCC {per.loc[worst, 'plcc']:.4f}", "rmse": f"RMSE {per.loc[worst, 'rmse']:.2f}",
+             "bias": f"bias {per.loc[worst, 'bias']:+.2f}"}[measure]
+    floor = {"plcc": 0.002, "rmse": 0.5, "bias": 0.5}[measure]
+    assert source[1:3] == [worst, f"{value} (per source)"]
+    assert source[4] == f"{dist.loc[worst, measure] / max(dist[measure].median(), floor):.1f}x the median"
+    assert worst in small.bad

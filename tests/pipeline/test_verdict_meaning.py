@@ -19,7 +19,7 @@ from kit.model.baselines import ridge_loso
 from kit.model.features import design_matrix
 from kit.model.results import BaselineResult
 from kit.verdict.lift import lift, lift_gate
-from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
+from tests.conftest import LENIENT, ROOT, full_summary, run_kit, synthetic_corpus
 from tests.training import fit_ridge, make_folds
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -103,7 +103,7 @@ def test_verdict_reports_baseline_lift_worst_folds_and_meaning(plain_run: tuple[
     assert v["teacher_model"] == "vmaf_v0.6.1"
     assert "not agreement with human opinion scores" in v["plcc_measures"]
     assert "no logistic mapping" in v["plcc_measures"]
-    assert "ridge baseline" in stdout
+    assert "baselines" in stdout and "ridge baseline" in full_summary(out)  # pointed to; in the summary's rows
 
 
 def test_min_rmse_lift_can_hold_while_the_seed_gate_passes(tiny_shard: Path, tmp_path: Path) -> None:
@@ -239,6 +239,7 @@ def test_a_source_offset_by_ten_in_the_teacher_is_seen_beside_its_correlation(ti
     res = run_kit("run", "--corpus", offset, "--out-dir", tmp_path / "open", *recipe, *LENIENT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert re.search(r"\[\d\d loso\] skipped: up to date", res.stdout), res.stdout
-    said = " ".join(res.stdout.replace("│", " ").split())  # the summary's cells, unwrapped
-    assert f"on {src}, per source" in said and "no gate: --max-abs-bias off" in said
+    said = " ".join(res.stdout.replace("│", " ").split())  # the closing summary's cells, unwrapped
     assert f"{src} (" in said and "bias -" in said  # the worst folds row gives the reason
+    rows = full_summary(tmp_path / "open")  # the gate that is off: among the rows the report holds
+    assert f"on {src}, per source" in rows and "no gate: --max-abs-bias off" in rows

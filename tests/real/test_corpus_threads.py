@@ -84,7 +84,8 @@ def test_rows_do_not_depend_on_the_libvmaf_thread_count(ffmpeg: str, tiny_refs: 
 def test_the_step_counts_every_fresh_job_finished_once_and_no_reused_one() -> None:
     """Reused jobs are not counted; a failing job is; the count ends at zero, never below."""
     jobs = [SimpleNamespace(job_id=f"j{i}", encoder="libx264", cq=25, rendition=None,
-                            clip=SimpleNamespace(src=f"s{i}", n_frames=3))
+                            size=SimpleNamespace(width=64, height=48),  # a job's work (the ETA's) needs its size
+                            clip=SimpleNamespace(src=f"s{i}", n_frames=3, width=64, height=48))
             for i in range(6)]
     reused = {"j0", "j3"}
     threads = ScoreThreads(cores=4, parallel=2, unfinished=len(jobs) - len(reused))

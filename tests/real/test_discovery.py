@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
+from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import find_clip_files, list_clip_files, probe_clip
 from tests.conftest import run_kit
@@ -56,8 +57,8 @@ def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Pat
     (refs / "notes.txt").write_text("not a video, not named")
     _, skipped = list_clip_files(refs)
     assert f"skipped {refs / 'trailer.webm'}: a .webm video, which the kit does not read (it reads .y4m .yuv .mp4 " \
-           ".mkv .mov; convert it losslessly: ffmpeg -i trailer.webm -c:v ffv1 trailer.mkv)" in \
-           [s.line() for s in skipped]
+           f".mkv .mov; convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i {refs / 'trailer.webm'} " \
+           f"-map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'})" in [s.line() for s in skipped]
     assert not any("notes.txt" in s.line() for s in skipped)
 
 

@@ -28,7 +28,7 @@ from kit.model.recipe import MIN_FRAMES_PER_SOURCE
 from tests.conftest import TINY_FRAMES, TINY_SOURCES, assert_clean_failure, render, run_kit, synthetic_corpus
 from tests.training import make_folds
 
-ARGS = ("--encoders", "libx264", "--cqs", "30", "--scales", "native")
+ARGS = ("--encoders", "libx264", "--cqs", "30", "--scales", "native", "--strict")  # a bad clip refuses the run
 TINY_PICTURE = 176 * 144 * 3 // 2
 
 

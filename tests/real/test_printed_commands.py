@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -82,6 +83,9 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     assert verify[0] == str(script) and verify[-1] == str(tarball)
     checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the bundle line and verify count the same files (kit 0.1: "48 files" beside verify's 47)
+    (bundled,) = re.findall(r"\[05 bundle\] results tarball: .* \((\d+) files", again.stderr)
+    assert f"OK: {bundled} files match their sha256" in checked.stdout, (bundled, checked.stdout)
     # the lead's box: the tarball saved in a folder of theirs, the kit installed as `ensemble-kit` on PATH
     # (their own script, nothing of the sender's), or untarred (its folder: here, this checkout)
     theirs = tmp_path / "lead" / "downloads"

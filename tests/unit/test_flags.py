@@ -128,10 +128,26 @@ def test_usage_errors_print_as_the_kit_prints_errors() -> None:
 def test_the_status_default_out_dir_is_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     from kit.cli.status import default_out_dir
 
-    monkeypatch.setenv("KIT_BOX_ID", "lab box")
+    monkeypatch.setenv("KIT_BOX_ID", "lab-box")
     monkeypatch.delenv("KIT_OUT_DIR", raising=False)
     assert default_out_dir() == Path("runs") / "lab-box" == build_settings(parse()).out_dir.relative_to(Path.cwd())
     assert isinstance(cli.commands["run"], click.Command)
+
+
+@pytest.mark.parametrize("box", ["boîte-1", "lab box", "a/b"])
+def test_a_box_id_a_file_name_cannot_hold_is_refused_with_the_name_it_could_be(box: str) -> None:
+    """Not renamed without a word (`boîte-1` became `bo-te-1` in kit 0.1): refused, the safe name offered."""
+    with pytest.raises(InputError) as caught:
+        build_settings(parse("--box-id", box))
+    assert f"--box-id {box!r}" in str(caught.value) and "--box-id " in caught.value.hint
+
+
+def test_a_run_on_a_given_corpus_is_the_union_unless_named(tmp_path: Path) -> None:
+    corpus = tmp_path / "merged.parquet"
+    corpus.write_bytes(b"")
+    assert build_settings(parse("--corpus", corpus)).box_id == "union"
+    assert build_settings(parse("--corpus", corpus, "--box-id", "lead-2")).box_id == "lead-2"
+    assert build_settings(parse()).box_id != "union"
 
 
 def test_a_path_with_dotdot_after_a_link_is_the_one_the_kernel_writes(tmp_path: Path) -> None:

@@ -275,6 +275,10 @@ def test_telling_line_and_hints_on_captured_stderr() -> None:
     assert "libcuda" in explain("Cannot load libcuda.so.1")
     assert telling_line(VA_NO_DISPLAY) == "No VA display found for device /dev/dri/renderD129."
     assert "LIBVA_DRIVER_NAME=iHD" in explain(telling_line(VA_NO_DISPLAY))
+    # an AMD GPU's VA-API failure: Mesa's radeonsi, not Intel's iHD (issue 41)
+    amd = explain(telling_line(VA_NO_DISPLAY), "/dev/dri/renderD128 (AMD amdgpu, VA driver default)")
+    assert "radeonsi" in amd and "iHD" not in amd and "intel" not in amd.lower()
+    assert "iHD" in explain(telling_line(VA_NO_DISPLAY), "/dev/dri/renderD129 (Intel i915, VA driver default)")
     assert telling_line(QSV_NO_RUNTIME) == "Error creating a MFX session: -9."
     assert "oneVPL" in explain("Error creating a MFX session: -9.")
     assert telling_line("something odd\nConversion failed!\n") == "something odd"

@@ -74,7 +74,7 @@ def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
 
 
 EVERY_COMMAND = [["run"], ["step"], ["verify"], ["detect"], ["binaries"], ["binaries", "stage"], ["merge"],
-                 ["corpus"], ["corpus", "info"], ["corpus", "export"], ["status"], ["slurm"], ["ray"]]
+                 ["corpus"], ["corpus", "info"], ["corpus", "export"], ["status"], ["slurm"], ["ray"], ["ffmpeg"]]
 
 
 def test_help_is_fast_and_does_not_import_heavy_modules() -> None:
@@ -175,15 +175,26 @@ def test_a_changed_dict_setting_names_only_the_changed_key(tmp_path: Path, tree:
 
 
 def test_the_printed_retry_command_is_the_one_that_was_run(tmp_path: Path) -> None:
+    """Printed when the same command can end otherwise (the out-dir held by another run), as it was run."""
     for entry, shown in ((["-m", "kit", "run"], "-m kit run"),
                          (["kit/run_full_pipeline.py"], "kit/run_full_pipeline.py")):
-        res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--ref-dir", "nope"], cwd=ROOT,
-                             capture_output=True, text=True)
-        assert res.returncode == 2
+        with out_dir_lock(RunSettings(out_dir=tmp_path)):
+            res = subprocess.run([sys.executable, *entry, "--out-dir", str(tmp_path), "--ref-dir", "nope"],
+                                 cwd=ROOT, capture_output=True, text=True)
+        assert res.returncode == 2 and "in use by another run" in res.stderr, res.stderr
         python = Path(sys.executable)
         if python.is_relative_to(ROOT):  # inside the folder it ran from: shown as typed, e.g. .venv/bin/python
             python = python.relative_to(ROOT)
         assert f"retry: {python} {shown} --out-dir {tmp_path} --ref-dir nope" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("bad", [["--ref-dir", "nope"], ["--cqs", "60"], ["--box-id", "boîte-1"]])
+def test_no_retry_is_printed_when_the_same_command_fails_the_same_way(bad: list[str], tmp_path: Path) -> None:
+    """Bad input: the hint says what to change; the same command again could not succeed."""
+    res = subprocess.run([sys.executable, "-m", "kit", "run", "--out-dir", str(tmp_path), *bad], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "error: " in res.stderr and "hint: " in res.stderr, res.stderr
+    assert "retry:" not in res.stderr, res.stderr
 
 
 def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from kit.cli.guard import failure_events
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.tree import Tree
-from kit.report.summary import finished_event, path_lines, print_summary, summary_rows
+from kit.report.summary import closing_rows, finished_event, path_lines, print_summary, summary_rows
 from kit.report.terminal import PLAIN_JOB_LINES, Renderer, duration
 from kit.verdict.document import Verdict
 from kit.verdict.gate import FoldGate
@@ -161,6 +161,7 @@ def finished_run(out: Path, tarball_name: str) -> Path:
     (out / "05_bundle").mkdir()
     corpus = out / "shard.parquet"
     corpus.write_bytes(b"x" * 3000)
+    (out / "run.json").write_text(json.dumps({"settings": {"corpus": None}}))  # the box's own corpus step
     (out / "04_verdict" / "HOLD.json").write_text(json.dumps(verdict_doc(corpus).to_json()))
     tarball = out / "05_bundle" / tarball_name
     tarball.write_bytes(b"y" * 5000)
@@ -234,3 +235,47 @@ def test_failure_events_match_the_exit_codes() -> None:
 
 def test_duration_reads_like_a_person_would_write_it() -> None:
     assert [duration(s) for s in (0.4, 42, 185, 3720)] == ["0 s", "42 s", "3m05s", "1h02m"]
+
+
+def test_the_corpus_bar_shows_the_cost_models_time_left_once_a_job_has_finished() -> None:
+    """On a terminal the corpus bar's eta is kit.report.eta's (the jobs' work and measured times), not rich's."""
+    r, buf = live_renderer()
+    events = corpus_events(4)
+    for e in events[:3]:
+        r(e)
+    r(ev.JobsPlanned(4, 0, {"libx264": {f"clip{i}": 75 * 2 * 640 * 360.0 for i in range(4)}}))  # as step 02 does
+    assert r.bars is not None and r.bars.corpus is not None
+    for e in events[4:8]:  # the first job, started and finished
+        r(ev.JobStarted(e.job_id, e.src, e.encoder, e.cq, e.frames, "", 75 * 2 * 640 * 360.0)
+          if isinstance(e, ev.JobStarted) else e)
+    left = r.bars.progress.tasks[r.bars.corpus].fields["left"]
+    assert left is not None and left > 0
+    r.bars.progress.refresh()
+    assert re.search(r"corpus jobs.*eta \d", ANSI.sub("", buf.getvalue()))
+    r.close()
+
+
+def test_the_closing_summary_is_the_answer_in_at_most_twelve_rows_and_points_to_the_rest(tmp_path: Path) -> None:
+    finished_run(tmp_path, "results-a-20260101T000000Z.tar.gz")
+    verdict = Verdict.from_json(json.loads((tmp_path / "04_verdict" / "HOLD.json").read_text()))
+    full, shown = summary_rows(tmp_path, verdict), dict(closing_rows(tmp_path, verdict))
+    assert len(full) > 12 and len(shown) <= 12, (len(full), list(shown))
+    assert list(shown)[:5] == ["verdict", "validation", "mean LOSO PLCC", "seed spread", "per seed"]
+    assert shown["mean LOSO PLCC"].endswith("FAIL)") and shown["worst folds"].startswith("perlin")
+    assert "largest source bias" in shown["other gates"] and "the report" in shown["the rest"]
+    assert "linear baseline" not in shown and "the baselines" not in shown  # detail: in the report
+    buf = StringIO()
+    print_summary(tmp_path, Console(file=buf, width=200, color_system=None))
+    table = buf.getvalue().split("report (open it")[0]
+    assert len([ln for ln in table.splitlines() if ln.startswith("│ ") and not ln.startswith("│  ")]) == len(shown)
+
+
+def test_a_run_on_a_given_corpus_speaks_to_the_lead(tmp_path: Path) -> None:
+    """The union's run (--corpus): its tarball is the lead's own, not one to send to the lead."""
+    tarball = finished_run(tmp_path, "results-union-20260101T000000Z.tar.gz")
+    (tmp_path / "run.json").write_text(json.dumps({"settings": {"corpus": str(tmp_path / "union.parquet")}}))
+    buf = StringIO()
+    print_summary(tmp_path, Console(file=buf, width=400, color_system=None))
+    said = buf.getvalue()
+    assert "send it to the lead" not in said and "the lead checks it" not in said
+    assert "yours as the lead: nothing to send" in said and f"  {tarball}" in said.splitlines()

@@ -1,0 +1,39 @@
+"""`ensemble-kit ffmpeg ARGS...`: the kit's own ffmpeg, as the run finds it, with the arguments as given.
+
+The kit's hints that convert or crop a clip print this command, so they run where no ffmpeg is on the PATH
+(the kit's is imageio-ffmpeg's binary, or one in binaries/<os>-<arch>/)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kit.cli.guard import guarded
+
+CONVERT_TIMEOUT_S = 24 * 3600.0  # a conversion of a long master; KIT_TIMEOUT_S caps it
+
+
+@click.command("ffmpeg", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
+                                           "help_option_names": ["--help"]})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def ffmpeg_cmd(args: tuple[str, ...]) -> None:
+    """Run the ffmpeg the kit uses (--ffmpeg's KIT_FFMPEG, binaries/<os>-<arch>/, an ffmpeg on PATH with
+    libvmaf, else imageio-ffmpeg's) with ARGS as given; its messages go to stderr, its exit code is the
+    command's. The kit's hints that convert or crop a clip print it.
+
+    \b
+    Examples:
+      ensemble-kit ffmpeg -i clips/city.mpg -an -c:v ffv1 clips/city.mkv
+      ensemble-kit ffmpeg -version
+    """
+    def go() -> int:
+        from kit.infra.proc import run_process
+        from kit.media.ffmpeg import resolve_ffmpeg
+
+        ffmpeg = resolve_ffmpeg().path
+        sys.stderr.flush()
+        # its output straight to stderr as it goes: a conversion's progress is seen while it runs
+        return run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S, output=sys.stderr).returncode
+
+    guarded(go, retry=False)

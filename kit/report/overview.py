@@ -1,0 +1,171 @@
+"""The report's first screen: the verdict, where the ensemble is worst (source, encoder, box, quality setting,
+resolution, rung: each with how far it is from the typical one and from its gate), and the gate, failing rows
+first. The figures come from the folds table and the verdict's breakdown (kit.report.frames); each row names
+its file."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kit.report.frames import WorstItem
+from kit.report.grades import LEGEND, Graded, grade
+from kit.report.markup import esc, note, sorted_by, table
+from kit.report.markup import fmt as _fmt
+from kit.verdict.kinds import GROUPS, POOLED, SOURCE
+
+if TYPE_CHECKING:
+    from kit.verdict.document import Verdict
+
+WORST_HEADERS = ["worst", "name", "its figure", "typical (median)", "how far", "gate on it"]
+
+
+def how_far(item: WorstItem) -> Graded:
+    """`7.3x the median`, coloured; `the only one` when nothing compares."""
+    if item.typical is None:
+        return Graded(f"the only {item.what}")
+    r = item.ratio
+    css = "g2" if item.passed is False else grade(r)
+    return Graded(f"{r:.1f}x the median" if r is not None else "n/a", css)
+
+
+def figure_text(item: WorstItem) -> str:
+    word = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias", "miss": "max abs error", "share": "share"}[item.measure]
+    value = f"{item.value:+.2f}" if item.measure == "bias" else f"{item.value:.4f}" if item.measure == "plcc" \
+        else f"{item.value:.2f}"
+    return f"{word} {value} ({item.kind})"
+
+
+def typical_text(item: WorstItem) -> str:
+    if item.typical is None:
+        return f"1 {item.what}"
+    shown = "|bias| " if item.measure == "bias" else ""
+    digits = 4 if item.measure == "plcc" else 2
+    return f"{shown}{item.typical:.{digits}f} over {item.count:,} {item.plural}"
+
+
+def worst_section(items: Sequence[WorstItem]) -> list[str]:
+    """The table of the worst of each kind, and where its figures come from."""
+    if not items:
+        return [note("No held-out figures to rank.")]
+    rows = [[item.what, item.name, figure_text(item), typical_text(item), how_far(item),
+             Graded(item.gate, "g2" if item.passed is False else "pass" if item.passed else "") if item.gate else ""]
+            for item in items]
+    files = sorted({item.source for item in items})
+    return ["<h2 id='worst'>Where it is worst</h2>",
+            sorted_by("the kinds in a fixed order; in each, its worst by the figure named"),
+            table(WORST_HEADERS, rows, cls="worst"),
+            note(f"The source: the verdict's worst ({SOURCE}); the others: the largest RMSE ({POOLED}) of their kind. "
+                 f"From {', '.join(files)}. {LEGEND}")]
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One criterion of the gate: its figure, the limit, and the outcome (None: off)."""
+
+    name: str
+    value: float | None
+    op: str  # >=, <=, >, =
+    threshold: float | None
+    limit: str  # as shown: ">= 0.95", "off (--max-fold-rmse)"
+    ok: bool | None
+
+    @property
+    def margin(self) -> float | None:
+        """How far inside the limit (positive) or past it (negative)."""
+        if self.ok is None or self.value is None or self.threshold is None or not math.isfinite(self.value):
+            return None
+        return self.threshold - self.value if self.op == "<=" else self.value - self.threshold
+
+    def order(self) -> tuple[int, float]:
+        rank = {False: 0, True: 1, None: 2}[self.ok]
+        scale = max(abs(self.threshold or 0.0), 1e-9)
+        exact = self.op == "=" and self.ok  # a count that is what it must be: nothing to watch
+        return rank, (self.margin / scale) if self.margin is not None and not exact else math.inf
+
+
+def margin_text(row: GateRow) -> str:
+    """How far inside the limit (+) or past it (-); nothing for a gate that is off or an exact count."""
+    m = row.margin
+    if m is None or (row.op == "=" and m == 0):
+        return ""
+    return f"{m:+.4g}"
+
+
+def gate_rows(verdict: Verdict) -> list[GateRow]:
+    gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
+    lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
+    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
+    rows = [GateRow(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=",
+                    gate.mean_plcc_threshold, f">= {_fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass),
+            GateRow("seed spread (max - min of the seed means)", gate.plcc_spread, "<=", gate.plcc_spread_max,
+                    f"<= {_fmt(gate.plcc_spread_max)}", gate.plcc_spread_pass),
+            GateRow(f"lowest seed's mean PLCC ({GROUPS})", lowest, ">=", gate.per_seed_min,
+                    f">= {_fmt(gate.per_seed_min)}", gate.per_seed_pass)]
+    if (e := verdict.evidence_gate) is not None:
+        least = float(e.min_content_groups) if e.min_content_groups is not None else None
+        rows.append(GateRow("held-out content groups (--min-content-groups)", float(e.content_groups), ">=", least,
+                            f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None))
+    if lift_gate.enabled:
+        rows.append(GateRow(f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio, "<=",
+                            lift_gate.threshold, f"<= {_fmt(lift_gate.threshold)}", lift_gate.passed))
+    if challenger.enabled:
+        rows.append(GateRow("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
+                            f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
+    for g, what, flag in ((verdict.bias_gate, f"largest |bias| of a source ({SOURCE}, mean over seeds)",
+                           "--max-abs-bias"),
+                          (verdict.fold_rmse_gate, f"largest RMSE of a source ({SOURCE}, mean over seeds)",
+                           "--max-fold-rmse")):
+        if g is not None:
+            limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
+            rows.append(GateRow(f"{what}: {g.worst_src}", g.worst_value, "<=", g.threshold, limit,
+                                g.passed if g.enabled else None))
+    return rows + limit_rows(verdict)
+
+
+LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
+          "plcc": (">=", "--holdout-min-plcc")}
+
+
+def limit_rows(verdict: Verdict) -> list[GateRow]:
+    """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
+    gates = [(f"coverage at the nominal level ({POOLED})", verdict.coverage_gate),
+             ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
+             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
+    rows: list[GateRow] = []
+    for what, g in gates:
+        if g is None:
+            continue
+        sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
+        value = g.worst_value if g.measure != "coverage" or math.isfinite(g.worst_value) else None
+        # why it is unbounded is said under the intervals, at length: here, that there is no figure
+        what = f"{what}: unbounded, no figure (see the intervals)" if value is None and g.measure == "coverage" \
+            else what
+        rows.append(GateRow(f"{what}: {g.worst}" if g.worst else what, value, sign, g.threshold,
+                            f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
+                            g.passed if g.enabled else None))
+    if (c := verdict.completeness) is not None:
+        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
+        rows.append(GateRow(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,
+                            f"= {c.expected_sources}", c.passed))
+    return rows
+
+
+def result(ok: bool | None) -> str:
+    return "off" if ok is None else "pass" if ok else "FAIL"
+
+
+def gate_table(verdict: Verdict) -> str:
+    """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
+    rows = sorted(gate_rows(verdict), key=GateRow.order)
+    body = "".join(
+        f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(_fmt(r.value))}</td>"
+        f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{result(r.ok)}'>{result(r.ok)}</td></tr>"
+        for r in rows)
+    failing = verdict.gate.failing_seeds
+    said = f"<p class='note'>Failing seeds: {esc(_fmt(failing))}</p>" if failing else ""
+    return (sorted_by("failing first, then passing by the share of the limit left (least first), then off")
+            + "<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th>"
+              f"<th>margin (+ inside)</th><th>result</th></tr></thead><tbody>{body}</tbody></table>{said}")

@@ -1,0 +1,128 @@
+"""Every command a hint prints runs as printed, on the input that makes the kit print it, with no ffmpeg on the
+PATH (the kit's own ffmpeg, through `ensemble-kit ffmpeg`), and what it makes is then accepted. One clip the kit
+cannot use, among good ones, is left out with its reason and fix, recorded and said, unless --strict."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.infra.files import sha256_file
+from kit.infra.invocation import kit_cli
+from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
+from kit.media.refs import YuvDefaults
+from tests.conftest import FAST, LENIENT, ROOT, render, run_kit
+
+ODD = "testsrc=s=175x143:r=25"  # at 4:4:4 (testsrc2, and any 4:2:0 output, round the size down to even)
+
+
+def odd_yuv(dest: Path, frames: int = 10) -> Path:
+    """A raw 4:2:0 clip of odd size, as a camera or a tool of one's own may write it (chroma rounded up)."""
+    luma, chroma = 175 * 143, 88 * 72
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes((i * 7 + f) % 256 for f in range(frames) for i in range(luma + 2 * chroma)))
+    return dest
+
+
+def printed_command(text: str) -> list[str]:
+    """The kit command inside a hint or a note, as a person copies it (up to the note's closing parenthesis)."""
+    start = text.index(kit_cli())
+    return shlex.split(text[start:].removesuffix(")"))
+
+
+def run_as_printed(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """In a shell whose PATH has no ffmpeg (as on the box of issue 41, where the printed `ffmpeg` gave exit 127)."""
+    bare = tmp_path / "bin-without-ffmpeg"
+    bare.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("KIT_FFMPEG",)}
+    return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**env, "PATH": str(bare), "PYTHONPATH": str(ROOT)})
+
+
+def accepted(path: Path, ffmpeg: str) -> tuple[int, int]:
+    clip = probe_clip(path, ffmpeg, sha256_file)
+    return clip.width, clip.height
+
+
+@pytest.fixture
+def unusable_refs(ffmpeg: str, tmp_path: Path) -> dict[str, Path]:
+    """A .mpg the kit does not read, and a .y4m and a .yuv of odd size: each makes the kit print a command."""
+    folder = tmp_path / "refs"
+    return {"mpg": render(ffmpeg, "testsrc2=s=176x144:r=25", folder / "city CC0.mpg", fmt="mpeg",
+                          extra=("-c:v", "mpeg2video", "-q:v", "2")),
+            "y4m": render(ffmpeg, ODD, folder / "odd.y4m", pix_fmt="yuv444p"),
+            "yuv": odd_yuv(folder / "rawodd_175x143_25fps.yuv")}
+
+
+def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
+        ffmpeg: str, unusable_refs: dict[str, Path], tmp_path: Path) -> None:
+    assert shutil.which("ffmpeg", path=str(tmp_path / "bin-without-ffmpeg")) is None
+    _, skipped = list_clip_files(unusable_refs["mpg"].parent)
+    note = next(s.line() for s in skipped if s.path == unusable_refs["mpg"])
+    hints = {"mpg": note}
+    for kind in ("y4m", "yuv"):
+        with pytest.raises(InputError) as caught:
+            probe_clip(unusable_refs[kind], ffmpeg, sha256_file, YuvDefaults())
+        assert "odd" in caught.value.message
+        hints[kind] = caught.value.hint
+    made = {"mpg": unusable_refs["mpg"].with_suffix(".mkv"), "y4m": unusable_refs["y4m"].with_name("odd_even.mkv"),
+            "yuv": unusable_refs["yuv"].with_name("rawodd_175x143_25fps_even.mkv")}
+    for kind, hint in hints.items():
+        argv = printed_command(hint)
+        assert argv[argv.index("-m") + 1:][:2] == ["kit", "ffmpeg"], argv  # the kit's own ffmpeg
+        res = run_as_printed(argv, tmp_path)
+        assert res.returncode == 0, (kind, hint, res.stderr[-2000:])
+        assert made[kind].is_file(), (kind, sorted(p.name for p in made[kind].parent.iterdir()))
+        assert accepted(made[kind], ffmpeg) == ((176, 144) if kind == "mpg" else (174, 142)), kind
+
+
+def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_strict(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    from kit.media.cache import Sha256Cache
+
+    refs = tmp_path / "refs"
+    shutil.copytree(tiny_refs, refs)
+    odd = render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    from kit.infra.tree import Tree
+
+    with Tree.open(cache_dir) as tree:
+        cache = Sha256Cache(tree, cache_dir / "sha256.json")
+        said: list[str] = []
+        left_out: list[Unusable] = []
+        clips = discover(refs, ffmpeg, cache, note=said.append, unusable=left_out)
+        assert sorted(c.src for c in clips) == sorted(p.stem for p in tiny_refs.glob("*.y4m"))
+        assert [u.path for u in left_out] == [str(odd)] and "odd width" in left_out[0].reason
+        assert "kit ffmpeg" in left_out[0].fix and any(line.startswith(f"skipped {odd}: ") for line in said)
+        with pytest.raises(InputError, match="odd"):  # --strict: refused, as before
+            discover(refs, ffmpeg, cache)
+
+
+@pytest.mark.slow  # a whole run on the tiny set
+def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_refuses(
+        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+    refs = tmp_path / "refs"
+    shutil.copytree(tiny_refs, refs)
+    odd = render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+    out = tmp_path / "out"
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *FAST, *LENIENT)
+    assert res.returncode in (0, 1), res.stderr[-3000:]
+    record = json.loads((out / "02_corpus" / "skipped.json").read_text())
+    assert [u["path"] for u in record["skipped"]] == [str(odd)] and "kit ffmpeg" in record["skipped"][0]["fix"]
+    (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
+    with tarfile.open(tarball) as tar:  # sent with the results: the lead sees what the box left out
+        assert any(m.name.endswith("/02_corpus/skipped.json") for m in tar.getmembers())
+    said = res.stdout + res.stderr
+    assert f"skipped {odd}: " in said and "SKIPPED clips" in said and "odd.y4m (175x143 has an odd width" in said
+    strict = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", *FAST, *LENIENT, "--strict")
+    assert strict.returncode == 2 and f"error: {odd}: 175x143 has an odd width" in strict.stderr, strict.stderr
+    assert "retry:" not in strict.stderr  # the same command fails the same way until the clip is cropped
