@@ -28,16 +28,20 @@ SMALL_HINT = ("CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave
               "or use a built-in teacher (vmaf_v0.6.1, vmaf_v0.6.1neg), which scores any size")
 
 
-def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, str]:
-    """Each reference size below TEACHER_CHECK_SIZE in width or height, and the clips of that size (the first,
-    and how many more): the sizes step 01's check did not vouch for."""
+def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
+    """Each reference size below TEACHER_CHECK_SIZE in width or height, and the clips of that size: the sizes step
+    01's check did not vouch for."""
     cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
     found: dict[str, list[str]] = {}
     for clip, (w, h) in sorted(sizes.items()):
         if w < cw or h < ch:
             found.setdefault(f"{w}x{h}", []).append(clip)
-    return {size: clips[0] + (f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
-            for size, clips in found.items()}
+    return found
+
+
+def clips_label(clips: list[str]) -> str:
+    """The first clip, and how many more of its size."""
+    return clips[0] + (f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
 
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,

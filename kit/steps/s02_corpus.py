@@ -31,7 +31,7 @@ from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_pe
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.teacher import check_teacher, smaller_sizes
+from kit.platforms.teacher import check_teacher, clips_label, smaller_sizes
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 
 
@@ -113,6 +113,11 @@ def prepare(ctx: Context) -> Prepared:
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
                                           s.demo_seconds, note, None if s.strict else unusable)
+    if skipped := teacher_unusable(ctx, prov, found):
+        for left_out in skipped:
+            note(left_out.line())
+        unusable += skipped
+        found = [c for c in found if c.path not in {u.path for u in skipped}]
     refs = one_source_each(found, prints, read_overrides(s.content_groups))
     for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
         note(line)
@@ -121,26 +126,31 @@ def prepare(ctx: Context) -> Prepared:
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
-    check_teacher_sizes(ctx, prov, clips)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
-def check_teacher_sizes(ctx: Context, prov: Provenance, clips: list[Clip]) -> None:
+def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[Unusable]:
     """Before any encode: a teacher other than the default, or VMAF v1's features, scores a test pair of each
-    reference size smaller than step 01's (CAMBI and SpEED refuse small pictures), exit 2 naming a clip of it."""
+    reference size smaller than step 01's (CAMBI and SpEED refuse small pictures). The clips of a size it cannot
+    score are left out, each with why and the fix; with --strict, or when no clip is left, exit 2 naming them."""
     if prov.teacher.default and not prov.extra:
-        return
-    small = smaller_sizes({c.path: (c.width, c.height) for c in clips})
-    if not small:
-        return
+        return []
+    refused: list[tuple[InputError, list[str]]] = []
     work = ctx.tree.fresh_folder(ctx.run.teacher_work)
     try:
-        for size, clip in small.items():
-            ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, work, ctx.log, prov.extra, size, clip))
+        for size, paths in smaller_sizes({c.path: (c.width, c.height) for c in clips}).items():
+            try:
+                ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, work, ctx.log, prov.extra, size,
+                                      clips_label(paths)))
+            except InputError as exc:
+                refused.append((exc, paths))
     finally:
         ctx.tree.remove_folder(work)
+    if refused and (ctx.settings.strict or sum(len(paths) for _, paths in refused) == len(clips)):
+        raise refused[0][0]
+    return [Unusable(path, exc.message, exc.hint) for exc, paths in refused for path in paths]
 
 
 def redo_generation(ctx: Context) -> str:

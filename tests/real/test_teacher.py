@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from kit.media.teachers import teacher_of
 from kit.rundir import RunDir
-from tests.conftest import assert_clean_failure, run_kit
+from tests.conftest import assert_clean_failure, render, run_kit
 from tests.kitfiles import TINY_MODEL, write_tiny_model
 
 CORPUS = ["--encoders", "libx264", "--cqs", "25,40"]
@@ -68,18 +68,46 @@ def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_th
     assert (new["vmaf"].to_numpy() != vmaf).any()
 
 
-def test_a_teacher_that_scores_no_small_frames_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
-    """CAMBI scores step 01's 640x360 test pair but no 176x144 frame: the corpus step checks each smaller reference
-    size before any encode and refuses (exit 2) naming a clip of that size and what to do, where every job would
-    have failed one by one."""
-    model = tmp_path / "cambi tiny.json"
+def cambi_model(path: Path) -> Path:
+    """A model file with CAMBI, which scores step 01's 640x360 test pair but no 176x144 frame."""
     doc = json.loads(json.dumps(TINY_MODEL))
     doc["model_dict"]["feature_names"] = ["Cambi_feature_cambi_score", "VMAF_integer_feature_adm2_score"]
     doc["model_dict"]["feature_dict"] = {"Cambi_feature": ["cambi"], "VMAF_integer_feature": ["adm2"]}
-    model.write_text(json.dumps(doc))
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_teacher_that_scores_no_small_frames_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
+    """Every clip 176x144: the corpus step checks each reference size below step 01's before any encode and, with
+    no clip left, refuses (exit 2) naming a clip of that size and what to do, where every job would have failed
+    one by one after its encode."""
+    model = cambi_model(tmp_path / "cambi tiny.json")
     out = tmp_path / "out"
     res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
-    assert_clean_failure(res, f"--teacher {model} scores no 176x144 frames, the size of {tiny_refs / 'alpha.y4m'}",
-                         "no feature 'Cambi_feature_cambi_score'")
+    assert_clean_failure(res, f"--teacher {model} scores no 176x144 frames, the size of {tiny_refs / 'alpha.y4m'} "
+                              "(and 3 more of that size)", "no feature 'Cambi_feature_cambi_score'")
     run = RunDir(out)
     assert run.prereqs_json.is_file() and not run.jobs.exists() and not run.teacher_work.exists()
+
+
+def test_clips_of_a_size_the_teacher_cannot_score_are_left_out_unless_strict(ffmpeg: str, tmp_path: Path) -> None:
+    """Three 320x240 clips and one 176x144: the small one is left out with why and the fix (02_corpus/skipped.json,
+    the summary), the others are encoded; --strict refuses before any encode instead."""
+    refs = tmp_path / "refs"
+    for name, lavfi in [("big1", "testsrc2=s=320x240:r=25"), ("big2", "mandelbrot=s=320x240:r=25"),
+                        ("big3", "gradients=s=320x240:r=25:speed=0.05:n=3:seed=2"),
+                        ("small", "life=s=176x144:r=25:mold=10:ratio=0.1:seed=4")]:
+        render(ffmpeg, lavfi, refs / f"{name}.y4m")
+    model = cambi_model(tmp_path / "cambi.json")
+    strict = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", "--teacher", model, "--strict",
+                     *CORPUS)
+    assert_clean_failure(strict, f"scores no 176x144 frames, the size of {refs / 'small.y4m'}")
+    out = tmp_path / "out"
+    assert run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS).returncode == 0
+    res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = RunDir(out)
+    skipped = json.loads(run.skipped_clips.read_text())["skipped"]
+    assert [s["path"] for s in skipped] == [str(refs / "small.y4m")] and "176x144" in skipped[0]["reason"]
+    assert f"skipped {refs / 'small.y4m'}" in res.stdout + res.stderr
+    assert {p.name.split("-")[0] for p in run.jobs.glob("*.parquet")} == {"big1", "big2", "big3"}
