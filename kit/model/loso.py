@@ -57,7 +57,7 @@ class LosoInputs:
 
     @classmethod
     def of(cls, df: pd.DataFrame, asked: str = LOSO, inputs: str = CANONICAL6) -> LosoInputs:
-        """`df` as kit.corpus.schema.training_corpus reads it (a frame without corpus_row numbers its rows); the
+        """`df` as kit.corpus.training.training_corpus reads it (a frame without corpus_row numbers its rows); the
         features of the input set `inputs` (--inputs)."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})

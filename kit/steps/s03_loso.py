@@ -205,7 +205,7 @@ class LosoStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, pyarrow and pandas load here, not when planning: `status` plans every step
-        from kit.corpus.schema import training_corpus
+        from kit.corpus.training import training_corpus
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
         from kit.model.loso import ROW_IDENTITY, LosoInputs
 
@@ -324,7 +324,7 @@ class LosoStep:
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
         trained and written; LOSO itself is left to the gather (this step's run)."""
-        from kit.corpus.schema import training_corpus
+        from kit.corpus.training import training_corpus
         from kit.model.loso import LosoInputs
 
         s = ctx.settings
