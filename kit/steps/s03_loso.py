@@ -14,7 +14,6 @@ from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import sha256_file
-from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
 from kit.model.contract import MODEL_FEATURES, input_features
@@ -43,13 +42,7 @@ if TYPE_CHECKING:
 
 def corpus_path(ctx: Context) -> Path:
     """The corpus LOSO trains on: --corpus, else this run's own shard."""
-    if ctx.settings.corpus is not None:
-        if ctx.settings.content_groups is not None:  # the groups of a corpus file are in its rows already
-            raise InputError(f"--content-groups has no effect with --corpus: {ctx.settings.corpus}'s rows already name "
-                             "their content groups",
-                             hint=kit_command("merge", ctx.settings.corpus, "--content-groups",
-                                              ctx.settings.content_groups, "-o", "regrouped.parquet")
-                             + ", then --corpus regrouped.parquet")
+    if ctx.settings.corpus is not None:  # its rows name their content groups (--content-groups is the corpus step's)
         if not ctx.settings.corpus.is_file():
             what = describe(ctx.settings.corpus.stat(), ctx.settings.corpus) if ctx.settings.corpus.exists() else ""
             raise InputError(f"--corpus {ctx.settings.corpus} {f'is {what}' if what else 'does not exist'}",
@@ -183,8 +176,9 @@ class LosoStep:
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{incumbent_sha256(ctx, p)}" for p in models)
-        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was
-        folds = {"folds": s.folds} if s.folds != AUTO else {}
+        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was; K as
+        # the text earlier kits recorded
+        folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
         holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
                               "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout},
