@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -260,8 +259,7 @@ NAV = (("gate", "gate"), ("folds", "folds"), ("predictions", "predicted vs teach
        ("corpus", "corpus"), ("provenance", "provenance"))
 
 
-def render_report(verdict: Verdict, data: ReportData | None = None,
-                  extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     from kit.report import intervals, sections
     from kit.report.frames import folds_frame
 
@@ -310,8 +308,6 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         *sections.every_fold_table(verdict),
         *corpus_section(verdict, demo),
     ]
-    for title, text in extra_sections:
-        parts += [f"<h2>{esc(title)}</h2>", text]
     prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
     parts += ["<h2 id='provenance'>Provenance</h2>", kv_table({**prov, **data.provenance})]
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ensemble-kit report</title>"
