@@ -11,8 +11,11 @@ The tests come in three tiers; this text is the one place that says which test r
 * **release** (`@pytest.mark.release`, run only with `pytest --release`): the rest of those matrices, every
   damage of every record and cache, every signal and target where CI takes one of each (a failed bundle, a
   stopped ray union, the exit signals, a killed probe, an interrupted incumbent), every hostile tarball and
-  bad `--corpus` through the command, and the kill harness at 6 random instants per test. Run it before a
-  release, and nightly where a machine is at hand.
+  bad `--corpus` through the command, and the kill harness at 6 random instants per test; and the whole runs
+  whose every check CI makes elsewhere (a second run of a retimed corpus: its hash is a unit test's, equal
+  bytes the training-task, Ray and Slurm tests'; the shared decode against the per-job one at 8 bit, which
+  the killed-decode test compares too; a real full disk in the bundle, where CI fills it in LOSO). Run it
+  before a release, and nightly where a machine is at hand.
 
     .venv/bin/nox -s lint       ruff check
     .venv/bin/nox -s type       mypy on kit/

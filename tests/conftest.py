@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
@@ -111,12 +114,41 @@ def render(ffmpeg: str, lavfi: str, dest: Path, frames: int = TINY_FRAMES, pix_f
     return dest
 
 
+def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], str]) -> tuple[Path, str]:
+    """A folder made once per test session, whichever xdist worker asks first (the others wait for it, then use
+    it): `make(folder)` fills it and returns text to keep (a run's output). Its users only read it."""
+    shared = factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else factory.getbasetemp()
+    folder, kept = shared / f"once-{name}", shared / f"once-{name}.json"
+    with FileLock(shared / f"once-{name}.lock"):
+        if not kept.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a maker that failed in another worker
+            folder.mkdir()
+            kept.write_text(json.dumps(make(folder)))
+    return folder, json.loads(kept.read_text())
+
+
+def once_run(factory: pytest.TempPathFactory, name: str,
+             *args: str | Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A real run of the kit made once per session (made_once): its out-dir and its completed process."""
+    def make(folder: Path) -> str:
+        res = run_kit(*args, "--out-dir", folder / "out")
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        return json.dumps([res.stdout, res.stderr])
+
+    folder, kept = made_once(factory, name, make)
+    stdout, stderr = json.loads(kept)
+    return folder / "out", subprocess.CompletedProcess([], 0, stdout, stderr)
+
+
 @pytest.fixture(scope="session")
 def tiny_refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("refs")
-    for name, lavfi in TINY_SOURCES.items():
-        render(ffmpeg, lavfi, folder / f"{name}.y4m")
-    return folder
+    """The four tiny clips, rendered once per session (every worker reads the same files)."""
+    def make(folder: Path) -> str:
+        for name, lavfi in TINY_SOURCES.items():
+            render(ffmpeg, lavfi, folder / f"{name}.y4m")
+        return ""
+
+    return made_once(tmp_path_factory, "refs", make)[0]
 
 
 def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None = None,
@@ -134,10 +166,8 @@ def json_run(tiny_refs: Path,
 
     Read-only for its users: a test that changes the out-dir works on a copy.
     """
-    out = tmp_path_factory.mktemp("json-run") / "out"
-    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox", *FAST, *LENIENT)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-    return out, res
+    return once_run(tmp_path_factory, "json-run", "run", "--json", "--ref-dir", tiny_refs, "--box-id", "jsonbox",
+                    *FAST, *LENIENT)
 
 
 @pytest.fixture(scope="session")
@@ -145,22 +175,16 @@ def ladder_run(tiny_refs: Path,
                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every
     file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users."""
-    out = tmp_path_factory.mktemp("ladder-run") / "out"
-    res = run_kit("run", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "ladderbox", *FAST,
-                  "--scales", "native,0.5", *LENIENT)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-    return out, res
+    return once_run(tmp_path_factory, "ladder-run", "run", "--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox",
+                    *FAST, "--scales", "native,0.5", *LENIENT)
 
 
 @pytest.fixture(scope="session")
 def x264_run(tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real `run` on the tiny clips with libx264 alone, as box `boxa` (PROMOTE): the one-box run the Ray and
     Slurm unions must equal, and box A of the merge tests. Read-only for its users."""
-    out = tmp_path_factory.mktemp("x264-run") / "out"
-    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "boxa", "--encoders", "libx264", *FAST,
-                  *LENIENT)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-    return out
+    return once_run(tmp_path_factory, "x264-run", "run", "--ref-dir", tiny_refs, "--box-id", "boxa", "--encoders",
+                    "libx264", *FAST, *LENIENT)[0]
 
 
 # -- helpers shared by several test modules ---------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 from kit import __version__
 from kit.bundle.cards import EnsembleManifest, ensemble_name, member_name, sidecar_doc, teacher_metadata
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
-from kit.corpus.schema import load_training_corpus
+from kit.corpus.training import load_training_corpus
 from kit.infra.tree import Tree
 from kit.model.contract import (
     CANONICAL6,

@@ -15,13 +15,14 @@ import click
 from click.core import ParameterSource
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import BY_NAME, FLAGS, build_settings, run_options, settings_flags
+from kit.cli.flags import BY_NAME, FLAGS, build_settings, given_here, run_options
 from kit.cli.params import AUTO_TASKS, Int
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
+    from kit.steps.settings import RunSettings
 
 # run flags that make no sense on a cluster, and why
 REFUSED = {
@@ -65,15 +66,15 @@ def refuse_flags(ctx: click.Context, command: str) -> None:
         raise InputError(f"{given} cannot be used with `{command}`", hint=why.replace("{kit}", kit_cli()))
 
 
-def count_clips(values: dict[str, Any]) -> int:
+def count_clips(settings: RunSettings) -> int:
     """How many clips the reference set has, from the folder listing alone (nothing is decoded or hashed)."""
-    if values["ref_dir"] is not None:
+    if settings.ref_dir is not None:
         from kit.media.discovery import find_clip_files
 
-        return len(find_clip_files(Path(values["ref_dir"])))
+        return len(find_clip_files(settings.ref_dir))
     from kit.media.demo import DEMO_CLIPS
 
-    return min(values["demo_clips"] or len(DEMO_CLIPS), len(DEMO_CLIPS))
+    return min(settings.demo_clips or len(DEMO_CLIPS), len(DEMO_CLIPS))
 
 
 def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str, Any]) -> ClusterPlan:
@@ -85,6 +86,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
+    from kit.steps.settings import TASK_FIELDS
 
     refuse_flags(ctx, scheduler)
     check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
@@ -97,15 +99,15 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     box_id = safe_box_id(values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
     layout = ClusterLayout(root, scheduler)
     first = ShardSpec(1, shards)
-    tasks = values.get("train_tasks") or 0
-    values = {**values, "train_tasks": shards if tasks == AUTO_TASKS else tasks}  # auto: one training task per shard
+    if values.get("train_tasks") == AUTO_TASKS:  # auto: one training task per shard
+        values = {**values, "train_tasks": shards}
+    # the settings of shard 1's task, as it will build them: the file's (placed by its flags) or the flags'
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
-                               "box_id": f"{box_id}-{first.tag}"})
+                               "box_id": f"{box_id}-{first.tag}"}, given_here(ctx) | {*TASK_FIELDS})
     if settings.encoders != ("auto",) and (bad := unslotted(settings.encoders)):  # the union task trains
         raise InputError(f"--encoders: {no_slot_message(bad)}",
                          hint="leave them out of --encoders: the union task trains on every row the shards make")
-    check_shards(shards, count_clips(values), str(values["ref_dir"] or "the demo set"))
+    check_shards(shards, count_clips(settings), str(settings.ref_dir or "the demo set"))
     run_envs = {f.envvar for f in FLAGS if f.envvar}
-    return ClusterPlan(layout, shards, tuple(kit_argv_absolute()), Path.cwd().absolute(),
-                       tuple(settings_flags(settings, leave_out=("out_dir", "box_id", "shard", "corpus"))), box_id,
+    return ClusterPlan(layout, shards, tuple(kit_argv_absolute()), Path.cwd().absolute(), settings, box_id,
                        (*pinned_env(os.environ, run_envs), (TREE_ENV, str(root))), settings.train_tasks)

@@ -1,10 +1,16 @@
-"""The flags of `run` and `step` (and through them `slurm`), each defined once.
+"""The flags of `run` and `step` (and through them `slurm`, `ray`), each defined once.
 
 A RunFlag names the setting it sets (a dotted path into kit.steps.settings.RunSettings: `cqs`,
 `gate.max_abs_bias`, `train.epochs`), its type (kit.cli.params: validated at the flag, handed over typed)
 and its help. Its default is the setting's own default in the settings, gate and recipe records, never
-spelled here. From this one table come the click options, the RunSettings a command runs with
-(`build_settings`) and the flags a cluster job is given to run the very same settings (`settings_flags`).
+spelled here. From this one table come the click options and the RunSettings a command runs with
+(`build_settings`).
+
+Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record (a
+run.json, or a cluster's settings.json); the flag's KIT_<FLAG> variable; the settings' default. With --settings
+no run flag's variable is used (the file holds every setting: a variable left in a shell, or inherited by a
+cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FIELDS: --out-dir,
+--box-id, --shard, --corpus) are never taken from the file.
 
 Light to import (click only): the settings load when a command runs or its help is built.
 """
@@ -14,15 +20,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from kit.cli.params import (
     AUTO_TASKS,
+    OFF,
     AbsPath,
     ClipErrorLimits,
     CqGrids,
@@ -55,7 +63,8 @@ if TYPE_CHECKING:
 
 Command = TypeVar("Command", bound=Callable[..., object])
 
-NO_ENV = ("from_step", "only", "force")  # choices of one invocation: a forgotten variable must not redo work
+# choices of one invocation: a forgotten variable must not redo work, nor replace every setting
+NO_ENV = ("from_step", "only", "force", "settings")
 ENV_PREFIX = "KIT_"
 UNION_BOX_ID = "union"  # the box id of a run on a given corpus (--corpus: the lead's union), not the lead's host
 
@@ -64,7 +73,7 @@ UNION_BOX_ID = "union"  # the box id of a run on a given corpus (--corpus: the l
 class RunFlag:
     opt: str  # --cqs
     path: str  # the RunSettings field it sets ("gate.max_abs_bias"); "" for a flag that is no setting
-    type: KitType[Any] | click.ParamType | type  # a kit type (typed value and text), a click type, a Python type
+    type: KitType[Any] | click.ParamType | type  # a kit type (text to a typed value), a click type, a Python type
     help: str
     metavar: str | None = None
     is_flag: bool = False
@@ -84,10 +93,6 @@ class RunFlag:
             return False
         return setting(defaults(), self.path) if self.path and not self.computed else None
 
-    def text(self, value: object) -> str:
-        """A value as this flag's text: `19,25`, `off`, `2/3`, a path."""
-        return self.type.text(value) if isinstance(self.type, KitType) else str(value)
-
 
 @functools.cache
 def defaults() -> RunSettings:
@@ -103,6 +108,10 @@ def setting(settings: object, path: str) -> object:
 
 
 FLAGS: tuple[RunFlag, ...] = (
+    RunFlag("--settings", "", AbsPath(), "Run with the settings of this run.json (an out-dir's) or of the "
+            "settings.json a cluster command wrote; a flag given here overrides its setting, no KIT_ variable of a "
+            "run flag is read, and --out-dir, --box-id, --shard and --corpus are this command's own.",
+            metavar="FILE"),
     RunFlag("--ref-dir", "ref_dir", AbsPath(), "Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). "
             "Default: the embedded demo set.", computed="demo"),
     RunFlag("--content-groups", "content_groups", AbsPath(), "A JSON file overriding which sources hold one "
@@ -143,7 +152,7 @@ FLAGS: tuple[RunFlag, ...] = (
             "above). Figures are per source either way.", metavar="loso|K|auto"),
     RunFlag("--train-tasks", "train_tasks", TrainTasks(), "LOSO's members are trained by N separate tasks "
             "(`step loso --train-task K/N`; `slurm` submits them as an array, auto: one per shard): LOSO gathers "
-            "them and refuses, naming them, any that is missing. off: LOSO trains what is missing itself.",
+            "them and refuses, naming them, any that is missing. off (or 0): LOSO trains what is missing itself.",
             metavar="N|auto|off"),
     RunFlag("--out-dir", "out_dir", AbsPath(), "Run directory.", computed="runs/<box-id>"),
     RunFlag("--corpus", "corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the "
@@ -155,7 +164,7 @@ FLAGS: tuple[RunFlag, ...] = (
             "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id "
             "becomes shard<K>of<N>.", metavar="K/N|auto"),
     RunFlag("--jobs", "jobs", Int(0, 256), "Parallel corpus jobs (0 = cores)."),
-    RunFlag("--ffmpeg", "ffmpeg", str, "ffmpeg binary with libvmaf to use.", computed="found"),
+    RunFlag("--ffmpeg", "ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.", computed="found"),
     RunFlag("--from", "", click.Choice(STEP_NAMES), "Rerun from this step on.", dest="from_step"),
     RunFlag("--only", "", click.Choice(STEP_NAMES), "Run only this step."),
     RunFlag("--force", "", bool, "Rerun the selected steps even if up to date (redoes corpus jobs).", is_flag=True),
@@ -215,14 +224,34 @@ FLAGS: tuple[RunFlag, ...] = (
 BY_NAME = {f.name: f for f in FLAGS}
 
 
+def shown(value: object) -> str:
+    """A default as the help shows it: `0,1,2,3,4`, `off`, `0.95`, a grid's own text."""
+    if value is None or value == {}:
+        return OFF
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(getattr(value, "text", value))
+
+
+class _Option(click.Option):
+    """A run flag's option: its help shows the typed default as the flag is typed (`0,1,2,3,4`, `off`)."""
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if self.show_default:
+            extra["default"] = shown(self.default)
+        return extra
+
+
 def _option(flag: RunFlag) -> Callable[[Command], Command]:
     default = flag.default()
     flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
-    if isinstance(flag.type, KitType) and (default is not None or isinstance(flag.type, Limit)):
-        default = flag.text(default)  # the flag's own text: the help shows it as typed, the type parses it
-    return click.option(flag.opt, flag.name, type=None if flag.is_flag else flag.type, default=default,
+    show = (default is not None or isinstance(flag.type, Limit)) and not flag.is_flag
+    return click.option(flag.opt, flag.name, cls=_Option, type=None if flag.is_flag else flag.type, default=default,
                         is_flag=flag.is_flag, help=flag_help, metavar=flag.metavar, envvar=flag.envvar,
-                        show_envvar=flag.envvar is not None, show_default=default is not None and not flag.is_flag)
+                        show_envvar=flag.envvar is not None, show_default=show)
 
 
 def run_options(fn: Command) -> Command:
@@ -252,30 +281,33 @@ class RunChoice:
     json_mode: bool = False
 
 
-def build_run(values: Mapping[str, Any]) -> RunChoice:
-    """The typed values of the run flags (as click parsed them) -> the settings and the selection."""
-    return RunChoice(build_settings(values), values.get("from_step"), values.get("only"),
+def build_run(values: Mapping[str, Any], given: Collection[str] = ()) -> RunChoice:
+    """The typed values of the run flags (as click parsed them; `given`: the ones on the command line) -> the
+    settings and the selection."""
+    return RunChoice(build_settings(values, given), values.get("from_step"), values.get("only"),
                      bool(values.get("force")), bool(values.get("json_mode")))
 
 
-def build_settings(values: Mapping[str, Any]) -> RunSettings:
-    """RunSettings from the flags' typed values: every flag with a setting path sets it, defaults stay the
-    settings' own; then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
+def given_here(ctx: click.Context) -> set[str]:
+    """The parameters of this command given on its command line (not by a variable, not a default)."""
+    return {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+
+
+def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
+    """RunSettings from the flags' typed values (and the --settings file's record, which only the flags in `given`
+    override); then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
     from kit.infra.host import default_box_id, safe_box_id
     from kit.platforms.encoders import AUTO
     from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
+    from kit.steps.settings import read_settings
 
+    file = values.get("settings")
+    if file is not None:  # the file's settings, and this command's own flags only (never a variable)
+        values = {k: v for k, v in values.items() if k in given or (k in BY_NAME and not BY_NAME[k].path)}
     shard, corpus = values.get("shard"), values.get("corpus")
-    if shard is not None and corpus is not None:
-        raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
-                         hint="drop --shard, or drop --corpus to encode this box's shard")
-    teacher = values.get("teacher")
-    if corpus is not None and teacher is not None and teacher != defaults().teacher:
-        raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
-                         "were scored with (--corpus skips the corpus step)",
-                         hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")
-    settings = defaults()
+    check_corpus_flags(values)
+    settings = read_settings(file) if file is not None else defaults()
     for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
         if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):
             settings = with_setting(settings, flag.path, values[flag.name])
@@ -287,14 +319,36 @@ def build_settings(values: Mapping[str, Any]) -> RunSettings:
         raise InputError(f"--box-id {box_id!r} holds characters a file name may not: it names the shard's rows and "
                          "the results tarball", hint=f"use letters, digits, '-', '_' and '.' only, e.g. --box-id "
                          f"{safe_box_id(box_id)}")
-    settings = dataclasses.replace(settings, box_id=box_id)  # sanitised by the record
+    settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
+    settings = dataclasses.replace(settings, out_dir=out_dir)
     if settings.train_tasks == AUTO_TASKS:
         raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
                          hint="give the number of tasks that train LOSO's members (--train-tasks N), or off")
     check_grid(("libx264",) if settings.encoders == (AUTO,) else settings.encoders, settings.cqs)
-    return dataclasses.replace(settings, out_dir=out_dir)
+    return settings
+
+
+def check_corpus_flags(values: Mapping[str, Any]) -> None:
+    """--corpus skips the corpus step: a flag asked of that step by this command is refused, not ignored (a
+    --settings file's values for it are those of the file's run, unused under --corpus)."""
+    from kit.infra.invocation import kit_command
+
+    corpus, teacher, groups = values.get("corpus"), values.get("teacher"), values.get("content_groups")
+    if corpus is None:
+        return
+    if values.get("shard") is not None:
+        raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
+                         hint="drop --shard, or drop --corpus to encode this box's shard")
+    if teacher is not None and teacher != defaults().teacher:
+        raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
+                         "were scored with (--corpus skips the corpus step)",
+                         hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")
+    if groups is not None:
+        raise InputError(f"--content-groups has no effect with --corpus: {corpus}'s rows already name their content "
+                         "groups", hint=kit_command("merge", corpus, "--content-groups", groups, "-o",
+                                                    "regrouped.parquet") + ", then --corpus regrouped.parquet")
 
 
 def with_setting(settings: Any, path: str, value: Any) -> Any:
@@ -320,25 +374,6 @@ def shard_box_id(host: str, shard: ShardSpec) -> str:
     """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
     tag = str(shard.tag)
     return f"{host[:63 - len(tag)]}-{tag}"
-
-
-def settings_flags(settings: RunSettings, leave_out: tuple[str, ...] = ()) -> list[str]:
-    """The flags that make another process run with these settings: every setting that differs from its
-    default, written as its flag's text (paths absolute, an ffmpeg given as a path made absolute)."""
-    args: list[str] = []
-    for flag in FLAGS:
-        if not flag.path or flag.name in leave_out:
-            continue
-        value = setting(settings, flag.path)
-        if value == setting(defaults(), flag.path) or (value is None and not isinstance(flag.type, Limit)):
-            continue  # a default, or None where only a default can be None (--max-abs-bias off is written)
-        if flag.is_flag:
-            args.append(flag.opt)
-            continue
-        if flag.name == "ffmpeg" and (os.sep in str(value) or Path(str(value)).exists()):
-            value = str(Path(str(value)).absolute())
-        args += [flag.opt, flag.text(value)]
-    return args
 
 
 def env_default(name: str) -> str | None:

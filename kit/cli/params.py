@@ -1,6 +1,6 @@
 """Click parameter types of the run flags: each validates its text at the flag, with the kit's message and hint,
-and hands over a typed value; `text` writes a value back as the flag's text (help defaults, the Slurm
-pass-through), so `convert(text(v)) == v`.
+and hands over a typed value, parsed once: the settings travel as that value (kit.steps.settings), never as
+text again.
 
 Light to import: the kit modules they parse with load when a value is converted.
 """
@@ -20,6 +20,7 @@ from kit.infra.outside import NotANumber, because, label, parse_float, parse_int
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
     from kit.infra.arrays import ArrayPosition
+    from kit.model.recipe import FoldsAsked
     from kit.platforms.grids import CqGrid
 
 OFF = "off"
@@ -45,9 +46,6 @@ class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
     @abstractmethod
     def parse(self, text: str, flag: str) -> T:
         """The value of `text` given to `flag`; InputError (with a hint) when it is not one."""
-
-    def text(self, value: T) -> str:
-        return str(value)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):  # a default, already typed
@@ -85,15 +83,6 @@ class Float(KitType[float]):
     def parse(self, text: str, flag: str) -> float:
         return parse_float(text, flag, self.lo, self.hi, lo_open=self.lo_open)
 
-    def text(self, value: float) -> str:
-        return exact_text(value)
-
-
-def exact_text(value: float) -> str:
-    """A number as the text that reads back as exactly it: 0.95, not 0.9500000000000001 rounded away."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(value)  # never rounded: the pass-through keeps it whole
-
 
 class IntList(KitType[tuple[int, ...]]):
     """`19,25,31` -> (19, 25, 31): whole numbers in lo..hi, each once, at least one."""
@@ -118,9 +107,6 @@ class IntList(KitType[tuple[int, ...]]):
             raise InputError(f"{flag} value {bad[0]} is outside {self.lo}..{self.hi}",
                              hint=f"use values from {self.lo} to {self.hi}")
         return values
-
-    def text(self, value: tuple[int, ...]) -> str:
-        return ",".join(str(v) for v in value)
 
 
 class CqGrids(KitType["CqGrid"]):
@@ -155,9 +141,6 @@ class CqGrids(KitType["CqGrid"]):
             raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
         return CqGrid(every, named)
 
-    def text(self, value: CqGrid) -> str:
-        return value.text
-
 
 class Scales(KitType[tuple[str, ...]]):
     """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), each once, written back canonically."""
@@ -187,9 +170,6 @@ class Scales(KitType[tuple[str, ...]]):
             raise InputError(f"{label(flag, text)} repeats a rung", hint="list each rung once")
         return tuple(rungs)
 
-    def text(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
-
 
 class Range(KitType[tuple[int, int]]):
     """`10,51` -> (10, 51): MIN,MAX with MIN < MAX."""
@@ -205,9 +185,6 @@ class Range(KitType[tuple[int, int]]):
         if len(values) != 2 or values[0] >= values[1]:
             raise InputError(f"{label(flag, text)} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
         return values[0], values[1]
-
-    def text(self, value: tuple[int, int]) -> str:
-        return f"{value[0]},{value[1]}"
 
 
 class Limit(KitType["float | None"]):
@@ -227,9 +204,6 @@ class Limit(KitType["float | None"]):
         if value <= 0:
             raise InputError(refused, hint=hint)
         return value
-
-    def text(self, value: float | None) -> str:
-        return OFF if value is None else exact_text(value)
 
 
 class ClipErrorLimits(KitType["dict[str, float]"]):
@@ -263,9 +237,6 @@ class ClipErrorLimits(KitType["dict[str, float]"]):
             limits[stat.strip()] = limit
         return {stat: limits[stat] for stat in POOLS if stat in limits}
 
-    def text(self, value: dict[str, float]) -> str:
-        return ",".join(f"{stat}:{exact_text(x)}" for stat, x in value.items()) or OFF
-
 
 class Shard(KitType["ShardSpec | None"]):
     """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
@@ -278,25 +249,28 @@ class Shard(KitType["ShardSpec | None"]):
 
         return parse_shard(text)
 
-    def text(self, value: ShardSpec | None) -> str:
-        return value.label if value is not None else ""
 
-
-class Folds(KitType[str]):
-    """`loso`, `auto` or a number K >= 2 of grouped folds, written back as the kit reads it (`10`, `loso`)."""
+class Folds(KitType["FoldsAsked"]):
+    """`loso`, `auto` or a whole number K >= 2 of grouped folds (`010` is 10)."""
 
     name = "folds"
     numeric = True
 
-    def parse(self, text: str, flag: str) -> str:
-        from kit.model.recipe import parse_folds
+    def parse(self, text: str, flag: str) -> FoldsAsked:
+        from kit.model.recipe import AUTO, LOSO
 
+        value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads
+        if value in (LOSO, AUTO):
+            return value
+        refused, hint = f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2", \
+            f"e.g. {flag} auto, {flag} loso or {flag} 10"
         try:
-            return parse_folds(text)
-        except ValueError as exc:
-            why = because(exc) if isinstance(exc, NotANumber) else ""
-            raise InputError(f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2{why}",
-                             hint=f"e.g. {flag} auto, {flag} loso or {flag} 10") from None
+            k = read_int(value)
+        except NotANumber as exc:
+            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        if k < 2:
+            raise InputError(refused, hint=hint)
+        return k
 
 
 AUTO_TASKS = -1  # --train-tasks auto: `slurm` makes it its --shards
@@ -319,8 +293,6 @@ class TrainTasks(KitType[int]):
         return parse_int(text, flag, 0, MAX_TASKS, hint=f"give off, auto or a number of tasks up to {MAX_TASKS}, "
                                                         f"e.g. {flag} 8 (with `slurm`: {flag} auto, one per shard)")
 
-    def text(self, value: int) -> str:
-        return OFF if value == 0 else "auto" if value == AUTO_TASKS else str(value)
 class TrainTask(KitType["ArrayPosition"]):
     """`K/N` -> task K of N; `auto` -> the place of the array task this runs in (KIT_ARRAY_TASK, or Slurm's)."""
 
@@ -331,9 +303,6 @@ class TrainTask(KitType["ArrayPosition"]):
         from kit.infra.arrays import parse_task
 
         return parse_task(text, flag, os.environ)
-
-    def text(self, value: ArrayPosition) -> str:
-        return f"{value.k}/{value.n}"
 
 
 class Holdouts(KitType[tuple[str, ...]]):
@@ -349,9 +318,6 @@ class Holdouts(KitType[tuple[str, ...]]):
             raise InputError(f"{flag} {bad[0]!r} is neither encoder, box nor rung",
                              hint=f"e.g. {flag} encoder, {flag} rung or {flag} encoder,box,rung ({flag} none: none)")
         return tuple(k for k in self.KINDS if k in asked)
-
-    def text(self, value: tuple[str, ...]) -> str:
-        return ",".join(value) or "none"
 
 
 class Fps(KitType[str]):
@@ -384,9 +350,6 @@ class Encoders(KitType[tuple[str, ...]]):
         from kit.platforms.encoders import parse_encoder_list
 
         return parse_encoder_list(text)
-
-    def text(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
 
 
 class TeacherModel(KitType[str]):

@@ -47,10 +47,13 @@ def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shard
     """
     def go() -> int:
         plan = make_plan(ctx, "ray", shards, values)
-        if "--jobs" not in plan.run_args:  # the kit would run as many encodes as the node has cores
-            plan = dataclasses.replace(plan, run_args=(*plan.run_args, "--jobs", str(math.ceil(cpus_per_task))))
+        if not plan.settings.jobs:  # the kit would run as many encodes as the node has cores
+            plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings,
+                                                                          jobs=math.ceil(cpus_per_task)))
         if dry_run:
             q = shell_join
+            click.echo(f"# the settings every task reads ({plan.layout.settings}):")
+            click.echo("\n".join(f"#   {line}" for line in plan.settings_json().splitlines()))
             click.echo(f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:")
             for argv in plan.shard_commands():
                 click.echo(q(argv))

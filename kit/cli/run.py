@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import RunChoice, build_run, run_options, step_options
+from kit.cli.flags import RunChoice, build_run, given_here, run_options, step_options
 from kit.cli.guard import failure_events, guarded
 from kit.cli.params import TrainTask
 from kit.infra.invocation import retry_command
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from kit.infra.arrays import ArrayPosition
 
 
-def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None = None) -> int:
+def execute(values: dict[str, Any], given: set[str], only: str | None, task: ArrayPosition | None = None) -> int:
+    """The run (or a training task) with the settings of these flags (`given`: those on the command line)."""
     from kit.report.summary import finished_event, print_summary
     from kit.report.terminal import Renderer
     from kit.steps.runner import run_steps, run_train_task, select_steps
@@ -31,7 +32,7 @@ def execute(values: dict[str, Any], only: str | None, task: ArrayPosition | None
     renderer = Renderer(json_mode=bool(values["json_mode"]))
     started = time.monotonic()
     try:
-        choice: RunChoice = build_run(values)
+        choice: RunChoice = build_run(values, given)
         check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         settings = choice.settings
         selection = select_steps(only or choice.only, choice.from_step, choice.force, settings.corpus is not None)
@@ -71,7 +72,8 @@ def run_cmd(**kw: Any) -> None:
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
       ensemble-kit run --from loso --seeds 0,1,2,3,4,5,6
     """
-    guarded(lambda: execute(kw, None))
+    given = given_here(click.get_current_context())
+    guarded(lambda: execute(kw, given, None))
 
 
 @click.command("step")
@@ -96,6 +98,7 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
     kw["only"] = kw["from_step"] = None
     if train_task is not None and name != "loso":
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
-    guarded(lambda: execute(kw, name, train_task))
+    given = given_here(click.get_current_context())
+    guarded(lambda: execute(kw, given, name, train_task))
 
 

@@ -72,7 +72,7 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         plan = make_plan(ctx, "slurm", shards, values)
         if dry_run:
             check_plan(plan, opts)
-            for path, text in scripts(plan, opts):
+            for path, text in [(plan.layout.settings, plan.settings_json()), *scripts(plan, opts)]:
                 click.echo(f"# ==> {path} <==")
                 click.echo(text)
             click.echo("dry run: nothing written or submitted", err=True)

@@ -4,7 +4,8 @@ A scheduler adapter (kit.cluster.slurm, kit.cluster.ray) only decides how these 
 
 ```
 <root>/
-  <scheduler>/                     what the adapter keeps: its scripts or driver record, and logs/
+  <scheduler>/                     what the adapter keeps: settings.json (the settings every task reads), its
+                                   scripts or driver record, and logs/
   shards/shard<K>of<N>/            one run directory per shard: prereqs + corpus of shard K
   union.parquet  union.manifest.json   the merge of every shard
   union/                           the run directory of LOSO, verdict and bundle on the union
@@ -19,12 +20,15 @@ Every shard task runs the same two commands, `step prereqs` and `step corpus` wi
 out-dir and box id hold `{shard}`, so both follow from the task's place in the array alone (kit/infra/
 arrays.py) and a task run again resumes its own folder on whichever node it lands. The union task merges
 the N shard folders (merge refuses one whose corpus step has not completed, naming it) and runs
-`run --corpus` on the union. The run flags pass through as flags of the settings they made
-(kit.cli.flags.settings_flags), the same in every command.
+`run --corpus` on the union. Every command reads the submission's settings from the one file,
+`--settings <root>/<scheduler>/settings.json` (a RunSettings record, kit.steps.settings); its own place (--shard,
+--out-dir, --box-id, --corpus) are its flags.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +37,9 @@ from pathlib import Path
 from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
 from kit.infra.arrays import KIT_ARRAY_TASK
-from kit.infra.tree import TREE_ENV
+from kit.infra.tree import TREE_ENV, Tree
 from kit.model.recipe import MIN_SOURCES
+from kit.steps.settings import RunSettings
 
 PATH_VARS = ("KIT_CACHE_DIR",)
 # set per task by the plan or an adapter, or test hooks: never pinned from the submitting shell
@@ -69,6 +74,10 @@ class ClusterLayout:
         return self.shards / SHARD_FIELD
 
     @property
+    def settings(self) -> Path:
+        return self.own / "settings.json"
+
+    @property
     def union_corpus(self) -> Path:
         return self.root / "union.parquet"
 
@@ -83,7 +92,7 @@ class ClusterPlan:
     shards: int
     kit: tuple[str, ...]  # the kit's command, absolute (infra.invocation.kit_argv_absolute)
     cwd: Path  # where the user submitted from
-    run_args: tuple[str, ...]  # the settings' flags, the same in every command
+    settings: RunSettings  # the submission's: every task reads them from layout.settings (settings_json)
     box_id: str
     env: tuple[tuple[str, str], ...] = ()  # KIT_* settings that are no run flag (KIT_CACHE_DIR, ...), pinned
     train_tasks: int = 0  # --train-tasks T: LOSO's members trained by T tasks between the merge and the gather
@@ -92,33 +101,34 @@ class ClusterPlan:
     def shard_box_id(self) -> str:
         return f"{self.box_id}-{SHARD_FIELD}"
 
+    def settings_json(self) -> str:
+        """The settings file every task reads: the submission's settings, placed at the root (each command's flags
+        place it: steps.settings.TASK_FIELDS are never read from the file)."""
+        at_root = dataclasses.replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None,
+                                      corpus=None)
+        return json.dumps(at_root.to_json(), indent=2) + "\n"
+
     def shard_commands(self) -> list[list[str]]:
         """What every shard task runs, in order: prereqs, then the corpus of its shard."""
-        where = ["--shard", "auto", "--out-dir", str(self.layout.shard_pattern), "--box-id", self.shard_box_id,
-                 *self.run_args]
+        where = ["--settings", str(self.layout.settings), "--shard", "auto", "--out-dir",
+                 str(self.layout.shard_pattern), "--box-id", self.shard_box_id]
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
-    def _union_args(self) -> tuple[list[str], list[str]]:
-        """The merge's --content-groups (the user's word on groups holds across shards: the merge applies it),
-        and the other run flags (a corpus file's rows already name their groups)."""
-        args = list(self.run_args)
-        at = args.index("--content-groups") if "--content-groups" in args else len(args)
-        return args[at:at + 2], args[:at] + args[at + 2:]
-
     def union_commands(self) -> list[list[str]]:
-        """What the union task runs once every shard succeeded: the merge, then (unless --train-tasks splits the
-        training off: gather_commands) LOSO, verdict and bundle."""
+        """What the union task runs once every shard succeeded: the merge (with the user's --content-groups: their
+        word on groups holds across shards), then (unless --train-tasks splits the training off:
+        gather_commands) LOSO, verdict and bundle."""
         lay = self.layout
         shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
-        groups, _ = self._union_args()
-        merge = [*self.kit, "merge", *shards, "-o", str(lay.union_corpus), *groups]
+        groups = self.settings.content_groups
+        merge = [*self.kit, "merge", *shards, "-o", str(lay.union_corpus),
+                 *(("--content-groups", str(groups)) if groups is not None else ())]
         return [merge] if self.train_tasks else [merge, *self.gather_commands()]
 
     def on_union(self, *command: str) -> list[str]:
-        _, rest = self._union_args()
         lay = self.layout
-        return [*self.kit, *command, "--corpus", str(lay.union_corpus), "--out-dir", str(lay.union_out),
-                "--box-id", self.box_id, *rest]
+        return [*self.kit, *command, "--settings", str(lay.settings), "--corpus", str(lay.union_corpus),
+                "--out-dir", str(lay.union_out), "--box-id", self.box_id]
 
     def train_command(self, task: str) -> list[str]:
         """What training task `task` (K/T) runs once the union is merged: its share of LOSO's members. The
@@ -147,11 +157,16 @@ def check_root(root: Path) -> None:
 
 def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tuple[str, str], ...]:
     """KIT_* variables set now that are no run flag (KIT_CACHE_DIR, KIT_TIMEOUT_S, ...): every task exports them
-    (a folder made absolute), so a resubmission from another shell or folder behaves the same. Run flags are
-    written out as flags instead."""
+    (a folder made absolute), so a resubmission from another shell or folder behaves the same. A run flag's
+    variable is in the settings file instead (and a task run with --settings reads none)."""
     return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
                         if k.startswith("KIT_") and k not in run_env_names and k not in NOT_PINNED
                         and "\n" not in v))
+
+
+def write_settings(tree: Tree, plan: ClusterPlan) -> None:
+    """The settings file every task reads, into the adapter's folder."""
+    tree.write_text(plan.layout.settings, plan.settings_json())
 
 
 def task_env(plan: ClusterPlan, base: Mapping[str, str] | None = None) -> dict[str, str]:

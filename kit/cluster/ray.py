@@ -5,7 +5,8 @@
 then runs the union task, and exits with the union run's code (0 PROMOTE, 1 HOLD). A shard task runs the
 plan's two commands with KIT_ARRAY_TASK=K/N set, which is how `--shard auto` finds its place
 (kit/infra/arrays.py); each command goes through the kit's one process wrapper, with the task's output
-kept in <root>/ray/logs/. Run the same command again to resume: finished shards and steps are skipped.
+kept in <root>/ray/logs/ (the settings every task reads in <root>/ray/settings.json). Run the same command again
+to resume: finished shards and steps are skipped.
 
 With --train-tasks T the union task only merges; then T training tasks run the plan's training command with
 KIT_ARRAY_TASK=K/T (`step loso --train-task auto`), each writing its share of LOSO's members, and the gather task
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.cluster.plan import ClusterPlan, task_env
+from kit.cluster.plan import ClusterPlan, task_env, write_settings
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
 from kit.infra import interrupts
@@ -143,6 +144,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
              "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
     with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
         tree.make_folder(lay.logs)
+        write_settings(tree, plan)
         tree.write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
                                                 "union_commands": plan.union_commands(), **split,
                                                 "env": dict(plan.env)})

@@ -2,6 +2,7 @@
 their union, as two batch scripts submitted with sbatch (README, "Running on a Slurm cluster").
 
 ```
+<root>/slurm/settings.json        the settings every task reads (--settings; kit.cluster.plan)
 <root>/slurm/array.sh  union.sh   the batch scripts, kept: read them, submit them again
 <root>/slurm/train.sh  gather.sh  with --train-tasks T: LOSO's training array, and the job that gathers it
 <root>/slurm/logs/                corpus-<job>_<task>.out, union-<job>.out, train-<job>_<task>.out,
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
-from kit.cluster.plan import ClusterLayout, ClusterPlan
+from kit.cluster.plan import ClusterLayout, ClusterPlan, write_settings
 from kit.errors import InputError, KitError, PrereqError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
@@ -214,13 +215,14 @@ def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
 
 def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
     """array.sh and union.sh (with --train-tasks, train.sh and gather.sh too) into <root>/slurm/ (executable),
-    and the log folder Slurm writes into."""
+    the settings they read, and the log folder Slurm writes into."""
     check_plan(plan, opts)
     lay = plan.layout
     made = scripts(plan, opts)
     # shared storage: nothing a neighbour planted below the cluster's folder is written through
     with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
         tree.make_folder(lay.logs)
+        write_settings(tree, plan)
         for path, text in made:
             tree.write_text(path, text, executable=True)
     return [path for path, _ in made]

@@ -19,22 +19,14 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kit.corpus.names import with_names
-from kit.corpus.provenance import check_one_teacher
-from kit.corpus.rungs import vt_cq_received
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 
 # the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
 # measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
@@ -181,72 +173,6 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
         return table.set_column(table.column_names.index("content"), "content", col)
     at = table.column_names.index("src_sha256") + 1
     return table.add_column(at, "content", col)
-
-
-def load_training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
-                         measured: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The training columns of a shard or merged corpus (training_corpus), without the count of duplicates."""
-    return training_corpus(path, extra_columns, measured)[0]
-
-
-def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
-                    measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
-    order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
-    same models, figure for figure; each row keeps its position in the file (CORPUS_ROW). A schema-2 file (no
-    `content`) reads with every source its own group.
-    `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart).
-    Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second.
-    `measured`: EXTRA_FEATURES the training needs, refused (naming the column and the rows) where not measured."""
-    from kit.corpus.dedup import KEY, SCORED, drop_duplicates  # dedup builds on this module's columns
-
-    stored = parquet_columns(path)
-    if "teacher_model" in stored:  # a hand-made corpus may not say
-        check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
-    names = [*stored, *(() if "content" in stored else ("content",))]
-    missing = [c for c in TRAIN_COLUMNS if c not in names]
-    if missing:
-        raise InputError(f"{path}: corpus lacks column {missing[0]!r}",
-                         hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
-    check_measured(path, stored, measured)
-    wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
-    older = "enc_width" not in stored  # schema 1-3: a VideoToolbox row's cq as it received it (kit.corpus.rungs)
-    read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
-    table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
-    if older:
-        table = vt_cq_received(table)[0]
-    table = table.append_column(CORPUS_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    if "content" not in stored:
-        table = with_content(table)
-    validate_table(table.select(wanted), str(path))
-    check_one_group_each(table, str(path))
-    table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
-    return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
-
-
-def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> None:
-    """Every row of `path` has a value of each `measured` feature; refused naming the first that some lack."""
-    for name in measured:
-        missing = read_parquet(path, [name])[name].null_count if name in stored else None
-        if missing is None or missing:
-            where = "on any row (the file has no such column)" if missing is None else f"on {missing} row(s)"
-            raise InputError(f"{path}: {name} was not measured {where}, and the proxy's inputs need it",
-                             hint="score the clips with VMAF v1's features (--inputs canonical6+v1), or train on "
-                                  "the canonical six (--inputs canonical6)")
-
-
-def check_one_group_each(table: pa.Table, label: str) -> None:
-    """A source sits in one content group: rows of one src_sha256 naming two groups would let the group leak
-    across folds."""
-    pairs = table.select(["src_sha256", "content"]).group_by(["src_sha256", "content"]).aggregate([])
-    counts = pairs.group_by("src_sha256").aggregate([("content", "count")])
-    split = counts.filter(pc.greater(counts["content_count"], 1))
-    if split.num_rows:
-        sha = split["src_sha256"][0].as_py()
-        groups = sorted(pairs.filter(pc.equal(pairs["src_sha256"], sha))["content"].to_pylist())
-        raise InputError(f"{label}: source {sha[:12]} has rows in {len(groups)} content groups "
-                         f"({', '.join(g[:12] for g in groups)}): one source is one content",
-                         hint="re-create the file with the kit (merge regroups every row), or fix its content column")
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:

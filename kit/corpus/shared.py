@@ -27,14 +27,11 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from kit.infra.proc import LogFn
 from kit.infra.tree import Tree
-from kit.media.refs import frame_bytes
-
-if TYPE_CHECKING:
-    from kit.corpus.jobs import Job
+from kit.media.refs import Clip, frame_bytes
 
 # encoders fed by one decode, each with its own lookahead in memory (x264 medium ~0.1 GB at 1080p, x265 and
 # SVT-AV1 more): the quality grid of one encoder, for the kit's default four cqs
@@ -44,6 +41,42 @@ DISK_RESERVE_BYTES = 512 << 20
 REF_NAME = "ref.nut"
 
 
+class Size(Protocol):
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+
+class Container(Protocol):
+    @property
+    def container(self) -> str: ...
+
+
+class Job(Protocol):
+    """What a shared decode needs of a corpus job: its clip, its rung's size, its id and its file's container.
+    kit.corpus.jobs.Job is one; the job runner there runs the batches, so this module never imports it."""
+
+    @property
+    def clip(self) -> Clip: ...
+
+    @property
+    def size(self) -> Size: ...
+
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def rendition(self) -> object | None: ...
+
+    @property
+    def spec(self) -> Container: ...
+
+
+J = TypeVar("J", bound=Job)
+
+
 def per_batch(job: Job) -> int:
     """How many encodes of `job`'s rung one batch feeds: ENCODES_PER_DECODE at the clip's size, more for a smaller
     rung, in proportion to its pixels."""
@@ -51,11 +84,11 @@ def per_batch(job: Job) -> int:
     return max(1, ENCODES_PER_DECODE * (job.clip.width * job.clip.height) // max(1, size.width * size.height))
 
 
-def plan_batches(jobs: list[Job], folder: Path) -> list[Batch]:
+def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
     """One clip's jobs (in plan order) in batches: each batch one rung, at most per_batch(job) encodes; the first
     batch of a decoded master also writes the clip's decoded reference."""
-    batches: list[Batch] = []
-    by_rung: dict[tuple[int, int], list[Job]] = {}
+    batches: list[Batch[J]] = []
+    by_rung: dict[tuple[int, int], list[J]] = {}
     for job in jobs:
         by_rung.setdefault((job.size.width, job.size.height), []).append(job)
     for rung_jobs in by_rung.values():
@@ -72,11 +105,11 @@ def shared_decode_enabled() -> bool:
 
 
 @dataclass
-class Batch:
+class Batch(Generic[J]):
     """Jobs of one clip whose encodes one ffmpeg makes from one decode; the first of a clip also writes its
     decoded reference. Run by whichever of its jobs comes first; the others wait for it."""
 
-    jobs: list[Job]
+    jobs: list[J]
     folder: Path  # the clip's folder: encodes and the decoded reference
     writes_ref: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,11 +123,11 @@ class Batch:
 
 
 @dataclass
-class ClipDecode:
+class ClipDecode(Generic[J]):
     """A clip's batches, its decoded reference, and how many of its jobs have not finished."""
 
     folder: Path
-    batches: list[Batch]
+    batches: list[Batch[J]]
     unfinished: int
     ref_made: threading.Event = field(default_factory=threading.Event)  # set once the ref is there, or never will be
     ref_tags: tuple[tuple[str, str], ...] | None = None  # colour tags of ref.nut; None: no usable ref
@@ -105,19 +138,19 @@ class ClipDecode:
         return self.folder / REF_NAME
 
 
-class SharedDecodes:
+class SharedDecodes(Generic[J]):
     """The shared decodes of one corpus step: which jobs share one, running each batch once, tidying up."""
 
-    def __init__(self, tree: Tree, jobs: Iterable[Job], folder: Path, log: LogFn,
-                 shares: Callable[[Job], bool] = lambda job: True) -> None:
+    def __init__(self, tree: Tree, jobs: Iterable[J], folder: Path, log: LogFn,
+                 shares: Callable[[J], bool] = lambda job: True) -> None:
         self.tree, self.folder, self.log = tree, folder, log
         self._lock = threading.Lock()
-        by_clip: dict[str, list[Job]] = {}
+        by_clip: dict[str, list[J]] = {}
         for job in jobs:
             if (job.clip.kind == "master" or job.rendition is not None) and shares(job):
                 by_clip.setdefault(job.clip.path, []).append(job)
-        self.clips: dict[str, ClipDecode] = {}
-        self._batch_of: dict[str, Batch] = {}
+        self.clips: dict[str, ClipDecode[J]] = {}
+        self._batch_of: dict[str, Batch[J]] = {}
         for path, clip_jobs in by_clip.items():
             sub = folder / clip_jobs[0].job_id.split("__")[0]
             batches = plan_batches(clip_jobs, sub)
@@ -127,10 +160,10 @@ class SharedDecodes:
             self.clips[path] = decode
             self._batch_of.update({j.job_id: b for b in batches for j in b.jobs})
 
-    def batch_of(self, job: Job) -> Batch | None:
+    def batch_of(self, job: Job) -> Batch[J] | None:
         return self._batch_of.get(job.job_id)
 
-    def encode(self, job: Job, run_batch: Callable[[Batch, bool], None]) -> Batch:
+    def encode(self, job: Job, run_batch: Callable[[Batch[J], bool], None]) -> Batch[J]:
         """The job's batch, run first if no job of it has run it: `run_batch(batch, with_ref)` makes its
         encodes (and the clip's decoded reference when `with_ref`), recording its result in the batch."""
         batch = self._batch_of[job.job_id]

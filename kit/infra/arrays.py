@@ -19,7 +19,7 @@ nothing to split: `auto` is the whole set, 1/1.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kit.errors import InputError
@@ -35,9 +35,6 @@ class ArrayPosition:
     k: int
     n: int
     how: str
-
-
-Source = Callable[[Mapping[str, str], str], "ArrayPosition | None"]  # (environment, the flag that asked)
 
 
 def kit_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
@@ -101,15 +98,10 @@ def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPositi
     return ArrayPosition(k, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
 
 
-def sources() -> tuple[Source, ...]:
-    return kit_position, slurm_position
-
-
-def array_position(env: Mapping[str, str], found_by: Sequence[Source] | None = None,
-                   flag: str = "--shard") -> ArrayPosition | None:
+def array_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
     """This task's position from the first source that places it; None outside every array. `flag`: the flag
     whose `auto` asked, as the refusals name it."""
-    placed = [p for p in (src(env, flag) for src in (found_by or sources())) if p is not None]
+    placed = [p for p in (kit_position(env, flag), slurm_position(env, flag)) if p is not None]
     if len({(p.k, p.n) for p in placed}) > 1:
         raise InputError(f"{flag} auto: this task is placed twice, differently: {placed[0].how} and {placed[1].how}",
                          hint=f"run it under one scheduler, or give {flag} K/N")

@@ -373,14 +373,14 @@ def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, l
     except _PipesHeld:
         raise _failure(log, f"{name} exited (code {proc.returncode}) but a process it started kept its output open",
                        "a wrapper script must `exec` the program (or close its output) so the kit sees it end",
-                       reader.stderr_so_far()) from None
+                       reader.err.value()) from None
     except subprocess.TimeoutExpired:
         _kill(proc)
         try:
             # a wrapper script's own child may still hold the pipes open: read briefly, then give up
             _, err = reader.wait(2)
         except (subprocess.TimeoutExpired, _PipesHeld):
-            err = reader.stderr_so_far()
+            err = reader.err.value()
             proc.wait()
         raise _failure(log, f"{name} timed out after {timeout_s:.0f} s",
                        "the input may be corrupt or the tool may hang; see the step log", err) from None
@@ -442,10 +442,11 @@ class _Reader:
         self.err = BoundedBuffer()
         self.out = BoundedBuffer(stdout_max_bytes, 0) if capture_stdout and on_line is None else None
         self.failure: BaseException | None = None
-        pumps = [self._pump_err] if proc.stderr is not None else []
+        pumps: list[tuple[Callable[..., None], tuple[object, ...]]] = \
+            [(self._pump, (proc.stderr, self.err))] if proc.stderr is not None else []
         if proc.stdout is not None:
-            pumps.append(self._pump_lines if on_line is not None else self._pump_out)
-        self.threads = [threading.Thread(target=t, daemon=True) for t in pumps]
+            pumps.append((self._pump_lines, ()) if on_line is not None else (self._pump, (proc.stdout, self.out)))
+        self.threads = [threading.Thread(target=t, args=a, daemon=True) for t, a in pumps]
         for t in self.threads:
             t.start()
 
@@ -459,12 +460,6 @@ class _Reader:
                     except Exception as exc:  # re-raised by wait(), once the child is done
                         self.failure = exc
 
-    def _pump_out(self) -> None:
-        self._pump(self.proc.stdout, self.out)
-
-    def _pump_err(self) -> None:
-        self._pump(self.proc.stderr, self.err)
-
     @staticmethod
     def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
         """Read `pipe` to its end into `buf`, then close it: only the reading thread may, mid-read it would
@@ -474,9 +469,6 @@ class _Reader:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
                 if buf is not None:
                     buf.add(chunk)
-
-    def stderr_so_far(self) -> bytes:
-        return self.err.value()
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
         # Join the readers first: they end the moment the child's pipes close, i.e. when it

@@ -122,15 +122,8 @@ class Locks(Ops):
         """'pid N on HOST since T' while an exclusive holder has `path`; None otherwise (never holds it long)."""
         if os.name != "posix" or not self.is_file(path):
             return None
-        import fcntl
-
-        with self.open_read(path, trusted=False) as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _holder(fh.fileno())
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return None
+        with self.open_read(path, trusted=False) as fh:  # a shared hold, let go as the file closes
+            return None if _try(fh.fileno(), shared=True) else _holder(fh.fileno())
 
 
 def _holder(fd: int) -> str:

@@ -20,15 +20,15 @@ import pandas as pd
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
-from kit.model.recipe import AUTO, AUTO_K, LOSO, LOSO_MAX_GROUPS, MIN_SOURCES, check_frames_per_source, parse_folds
+from kit.model.recipe import AUTO, AUTO_K, LOSO, LOSO_MAX_GROUPS, MIN_SOURCES, FoldsAsked, check_frames_per_source
 from kit.model.results import FoldScheme
 
 CONTENT = "content"  # the corpus column naming a source's content group (absent: each source is its own)
 
 
-def choose_scheme(asked: str, groups: int, sources: int) -> FoldScheme:
+def choose_scheme(folds: FoldsAsked, groups: int, sources: int) -> FoldScheme:
     """--folds applied to a corpus of `groups` content groups (`sources` sources)."""
-    asked = parse_folds(asked)
+    asked = str(folds)  # as the reports say it
     of = f"{groups} content group(s) of {sources} source(s)"
     if asked == LOSO:
         return FoldScheme(LOSO, groups, groups, sources, asked, f"--folds loso: one fold per content group, {of}")
@@ -39,7 +39,7 @@ def choose_scheme(asked: str, groups: int, sources: int) -> FoldScheme:
         return FoldScheme("kfold", AUTO_K, groups, sources, asked,
                           f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
                           "balanced by rows")
-    k = int(asked)
+    k = int(folds)
     if k >= groups:
         return FoldScheme(LOSO, groups, groups, sources, asked,
                           f"--folds {k}: {of}, no more than {k}, so one fold per content group")
@@ -102,7 +102,7 @@ def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grou
                           f"with FILE holding {apart}; else {hint}")
 
 
-def cut_folds(df: pd.DataFrame, asked: str = LOSO) -> tuple[list[Fold], FoldScheme]:
+def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], FoldScheme]:
     """The folds --folds `asked` gives this corpus, and the scheme that ran; refuses fewer than MIN_SOURCES
     content groups, or a source too short to hold out."""
     by_source = df.groupby("src_sha256", sort=False)

@@ -51,7 +51,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
                          f"so none can be left out",
                          hint=f"merge corpora of two {kind}s or more ({kit_command('merge')} A B -o union.parquet), "
                               f"or drop --holdout {kind}")
-    content_folds, scheme = cut_folds(df, str(HOLDOUT_K))
+    content_folds, scheme = cut_folds(df, HOLDOUT_K)
     out: list[HoldoutFold] = []
     left: dict[str, int] = {}  # held-out rows no member can predict: nothing else to train on in their fold
     for v in kinds:

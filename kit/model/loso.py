@@ -24,6 +24,7 @@ from kit.model.contract import CANONICAL6
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
+from kit.model.recipe import FoldsAsked
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.train import Member, TrainedEnsemble
 
@@ -56,8 +57,8 @@ class LosoInputs:
     scheme: FoldScheme
 
     @classmethod
-    def of(cls, df: pd.DataFrame, asked: str = LOSO, inputs: str = CANONICAL6) -> LosoInputs:
-        """`df` as kit.corpus.schema.training_corpus reads it (a frame without corpus_row numbers its rows); the
+    def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6) -> LosoInputs:
+        """`df` as kit.corpus.training.training_corpus reads it (a frame without corpus_row numbers its rows); the
         features of the input set `inputs` (--inputs)."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})

@@ -3,12 +3,13 @@ corpus step load it; --help stays instant)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from kit.errors import InputError
-from kit.infra.outside import read_int
-from kit.infra.records import Record
+from kit.infra.outside import NotANumber, read_int
+from kit.infra.records import Record, RecordError
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
@@ -39,14 +40,19 @@ LOSO_MAX_GROUPS = 50
 AUTO_K = 10
 
 
-def parse_folds(text: str) -> str:
-    """--folds as written back: `loso`, `auto`, or a whole number K >= 2 of grouped folds; ValueError otherwise."""
-    value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads (kit.infra.outside)
+FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.cli.params.Folds)
+
+
+def checked_folds(value: object) -> FoldsAsked:
+    """--folds as a record holds it: LOSO, AUTO or K >= 2; K as text in a run.json of an earlier kit (`"10"`).
+    RecordError for anything else (a hand-made settings file)."""
     if value in (LOSO, AUTO):
+        return str(value)
+    with contextlib.suppress(NotANumber):
+        value = read_int(value) if isinstance(value, str) else value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2:
         return value
-    if read_int(value) < 2:  # NotANumber (a ValueError) when it is no whole number in ASCII digits
-        raise ValueError(f"{text!r} is neither loso, auto nor a number of folds of at least 2")
-    return str(read_int(value))
+    raise RecordError(f"folds: {value!r} is neither loso, auto nor a number of folds of at least 2")
 
 
 @dataclass(frozen=True)

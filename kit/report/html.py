@@ -270,8 +270,7 @@ def matplotlib_home() -> None:
         os.environ["MPLCONFIGDIR"] = str(tree.make_folder(tree.root / "matplotlib"))
 
 
-def render_report(verdict: Verdict, data: ReportData | None = None,
-                  extra_sections: Sequence[tuple[str, str]] = ()) -> str:
+def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     matplotlib_home()
     from kit.report import frames, intervals, overview, sections
 
@@ -300,8 +299,6 @@ def render_report(verdict: Verdict, data: ReportData | None = None,
         f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "
         f"train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",
         *body, per_seed_table(verdict), *sections.every_fold_table(verdict), *corpus_section(verdict, demo)]
-    for title, text in extra_sections:
-        parts += [f"<h2>{esc(title)}</h2>", text]
     prov = {k: v for k, v in verdict.provenance.to_json().items() if not isinstance(v, dict)}
     parts += ["<h2 id='provenance'>Provenance</h2>", details("the run's command, host and builds",
                                                              kv_table({**prov, **data.provenance})),

@@ -24,7 +24,7 @@ from kit.infra.invocation import kit_build, kit_command
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
 from kit.steps.base import Context, Plan
-from kit.steps.settings import RunSettings
+from kit.steps.settings import RunSettings, task_flags
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
@@ -50,7 +50,7 @@ def members_fingerprint(ctx: Context, plan: Plan) -> str:
     recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
     same in any)."""
     s = ctx.settings
-    return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": s.folds,
+    return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
                         "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
 
 
@@ -142,8 +142,8 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
     listed = ",".join(map(str, tasks))
     retry = os.environ.get(KIT_TRAIN_RETRY, "").strip()
     again = retry.replace("{tasks}", listed) if retry else \
-        kit_command("step", "loso", "--train-task", f"{tasks[0]}/{n}", "--out-dir", ctx.out_dir) + \
-        " with this command's other flags" + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")
+        kit_command("step", "loso", "--train-task", f"{tasks[0]}/{n}", "--settings", ctx.run.run_json,
+                    *task_flags(ctx.settings)) + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")
     return InputError(f"{len(missing)} of {total} LOSO member(s) missing from {folder}: {describe(missing)}; "
                       f"--train-tasks {n}: task(s) {listed} of {n} train them",
                       hint=f"train them again: {again}; then rerun this command (the members on disk are kept)")

@@ -62,7 +62,7 @@ class PrereqsStep:
     name = "prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
-        return resolve_ffmpeg(ctx.settings.ffmpeg)
+        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)

@@ -3,8 +3,9 @@ baselines on the same folds."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,6 @@ from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import sha256_file
-from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
 from kit.model.contract import MODEL_FEATURES, input_features
@@ -39,17 +39,12 @@ if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
     from kit.model.loso import LosoInputs, LosoResult
     from kit.model.tasks import MemberRecord
+    from kit.model.train import EpochCallback
 
 
 def corpus_path(ctx: Context) -> Path:
     """The corpus LOSO trains on: --corpus, else this run's own shard."""
-    if ctx.settings.corpus is not None:
-        if ctx.settings.content_groups is not None:  # the groups of a corpus file are in its rows already
-            raise InputError(f"--content-groups has no effect with --corpus: {ctx.settings.corpus}'s rows already name "
-                             "their content groups",
-                             hint=kit_command("merge", ctx.settings.corpus, "--content-groups",
-                                              ctx.settings.content_groups, "-o", "regrouped.parquet")
-                             + ", then --corpus regrouped.parquet")
+    if ctx.settings.corpus is not None:  # its rows name their content groups (--content-groups is the corpus step's)
         if not ctx.settings.corpus.is_file():
             what = describe(ctx.settings.corpus.stat(), ctx.settings.corpus) if ctx.settings.corpus.exists() else ""
             raise InputError(f"--corpus {ctx.settings.corpus} {f'is {what}' if what else 'does not exist'}",
@@ -162,6 +157,17 @@ def visible_cause(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What LOSO trains on: the corpus's rows (its duplicates dropped), cut into folds, and the threads it trains on."""
+
+    corpus: Path
+    df: pd.DataFrame
+    duplicates: int
+    inputs: LosoInputs
+    workers: int
+
+
+@dataclass(frozen=True)
 class Trained:
     """What LOSO's training gave: the evaluation, the baselines, the members' records, the --holdout frames."""
 
@@ -171,6 +177,14 @@ class Trained:
     held: dict[str, pd.DataFrame]
     holdout_s: float
     time: TrainingTime
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The --incumbent's figures on LOSO's folds, and the files of a copy it was scored as (kept in the record)."""
+
+    result: BaselineResult
+    copied: list[Path]
 
 
 class LosoStep:
@@ -183,33 +197,32 @@ class LosoStep:
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             inputs["incumbent"] = ",".join(f"{p.name}:{incumbent_sha256(ctx, p)}" for p in models)
-        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was
-        folds = {"folds": s.folds} if s.folds != AUTO else {}
+        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was; K as
+        # the text earlier kits recorded
+        folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
         holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
                               "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout},
                     inputs=inputs)
 
-    def holdout(self, ctx: Context, df: pd.DataFrame, inputs: LosoInputs, kind: str,
-                on_epoch: Callable[[int, int, float], None], workers: int) -> pd.DataFrame:
-        """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
-        from kit.model.holdout import run_holdout
-
-        s = ctx.settings
-        ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
-                                 "turn"))
-        frame, why = run_holdout(df, inputs.feats, inputs.codec, inputs.target, kind, list(s.seeds), s.train,
-                                 str(corpus_path(ctx)), on_epoch, workers)
-        ctx.log(f"--holdout {kind}: {why}")
-        return frame.assign(scheme=why)
-
     def run(self, ctx: Context, plan: Plan) -> Outcome:
-        # torch, pyarrow and pandas load here, not when planning: `status` plans every step
-        from kit.corpus.schema import training_corpus
-        from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
+        setup = self.set_up(ctx)  # the corpus read and cut into folds
+        self.say_plan(ctx, setup)
+        incumbent = self.incumbent(ctx, setup)  # first: one that cannot score this corpus is refused before training
+        refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
+        trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
+        outputs = self.write(ctx, plan, setup, trained, incumbent)
+        clear_members(ctx.tree, ctx.run)  # the reports hold what the members were kept for
+        return Outcome(outputs, self.summary(ctx, trained, setup))
+
+    def set_up(self, ctx: Context) -> Setup:
+        """The corpus as training reads it (duplicates dropped, said), its folds (a source too short for one is
+        refused here), the training threads applied. torch, pyarrow and pandas load here, not when planning:
+        `status` plans every step."""
+        from kit.corpus.training import training_corpus
         from kit.model.loso import ROW_IDENTITY, LosoInputs
 
-        s, run = ctx.settings, ctx.run
+        s = ctx.settings
         corpus = corpus_path(ctx)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY),  # + what predictions.parquet says
                                          measured_inputs(s.train.inputs))
@@ -218,56 +231,53 @@ class LosoStep:
                     f"as merge drops them); training on {len(df)} rows")
             ctx.log(line)
             ctx.emit(Info(self.name, line))
-        n_sources = df["src_sha256"].nunique()
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds, s.train.inputs)  # the folds: a source too short for one is refused here
-        scheme, n_folds = inputs.scheme, len(inputs.folds)
-        ctx.emit(Info(self.name, f"{len(df)} rows, {n_sources} sources; {scheme.label} ({scheme.why}); training "
-                                 f"{len(s.seeds)} seeds x {n_folds} folds and the baselines on {threads.train} "
-                                 "thread(s)"))
+        inputs = LosoInputs.of(df, s.folds, s.train.inputs)
         apply_threads(threads)
         ctx.log(threads.describe())
-        # the incumbent runs first: one that cannot score this corpus is refused before any training
-        folder, original = take_incumbent(ctx) if s.incumbent else (None, None)
-        # an incumbent is a canonical6 model: every input set starts with the canonical six
-        six = inputs.feats[:, :len(MODEL_FEATURES)]
-        scored = (incumbent_scores(ctx.tree, folder, six, inputs.codec, run.incumbent_work, ctx.log)
-                  if folder is not None else None)
-        refuse_missing(ctx, plan, inputs)  # --train-tasks N: members another task has not trained yet
-        trained = self.train(ctx, plan, df, inputs, threads.train)
-        result, models, held, time_used = trained.result, trained.models, trained.held, trained.time
-        incumbent = incumbent_loso(scored, inputs.target, inputs.folds, original) if scored is not None else None
-        outputs = self.write_reports(ctx, plan, corpus, len(df), result, Baselines(plan.inputs["corpus"], models),
-                                     incumbent, time_used, scheme)
-        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
-                                           "holdout_seconds": trained.holdout_s})
-        outputs.append(run.training)
-        if scored is not None and original is not None:  # the copy scored: recorded, so an edit of it is seen
-            outputs += [scored[0], *scored[1], scored[0].parent / SOURCE]
-        outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
-                                           (run.clips, result.clips),
-                                           *((run.holdout(kind), frame) for kind, frame in held.items())])
-        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in held):
-            ctx.tree.remove(stale)
-        clear_members(ctx.tree, run)  # the reports hold what the members were kept for
-        return Outcome(outputs, self.summary(ctx, trained, scheme, duplicates))
+        return Setup(corpus, df, duplicates, inputs, threads.train)
 
-    def train(self, ctx: Context, plan: Plan, df: pd.DataFrame, inputs: LosoInputs, workers: int) -> Trained:
+    def say_plan(self, ctx: Context, setup: Setup) -> None:
+        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
+        ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
+                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
+                                 f"baselines on {setup.workers} thread(s)"))
+
+    def incumbent(self, ctx: Context, setup: Setup) -> Incumbent | None:
+        """--incumbent's models scored on this corpus (a canonical6 model: every input set starts with the canonical
+        six), its figures on LOSO's folds."""
+        from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
+
+        if ctx.settings.incumbent is None:
+            return None
+        folder, original = take_incumbent(ctx)
+        inputs = setup.inputs
+        scored = incumbent_scores(ctx.tree, folder, inputs.feats[:, :len(MODEL_FEATURES)], inputs.codec,
+                                  ctx.run.incumbent_work, ctx.log)
+        # the copy scored: recorded, so an edit of it is seen
+        copied = [scored[0], *scored[1], scored[0].parent / SOURCE] if original is not None else []
+        return Incumbent(incumbent_loso(scored, inputs.target, inputs.folds, original), copied)
+
+    def holdout(self, ctx: Context, setup: Setup, kind: str, on_epoch: EpochCallback) -> pd.DataFrame:
+        """--holdout `kind`: every encoder (box, rung) left out in turn, crossed with grouped folds over contents."""
+        from kit.model.holdout import run_holdout
+
+        s, inputs = ctx.settings, setup.inputs
+        ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
+                                 "turn"))
+        frame, why = run_holdout(setup.df, inputs.feats, inputs.codec, inputs.target, kind, list(s.seeds), s.train,
+                                 str(setup.corpus), on_epoch, setup.workers)
+        ctx.log(f"--holdout {kind}: {why}")
+        return frame.assign(scheme=why)
+
+    def train(self, ctx: Context, plan: Plan, setup: Setup) -> Trained:
         """Every member trained (or found, checked) and evaluated, then the --holdout validations."""
-        s = ctx.settings
-
-        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
-            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
-
-        try:
-            result, models, records = train_and_gather(ctx, plan, inputs, on_epoch, workers)
+        with memory_named(ctx, setup):
+            on_epoch = self.on_epoch(ctx, setup)
+            result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
             holdout_timer = Timer()
-            held = {kind: self.holdout(ctx, df, inputs, kind, on_epoch, workers) for kind in s.holdout}
-        except BaseException as exc:
-            if out_of_memory(exc):
-                raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
-            raise
+            held = {kind: self.holdout(ctx, setup, kind, on_epoch) for kind in ctx.settings.holdout}
         holdout_s = holdout_timer.seconds if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:
@@ -277,41 +287,60 @@ class LosoStep:
         time_used = replace(time_used, seconds=round(time_used.seconds + holdout_s, 3))
         return Trained(result, models, records, held, holdout_s, time_used)
 
-    def summary(self, ctx: Context, trained: Trained, scheme: FoldScheme, duplicates: int) -> dict[str, object]:
+    def on_epoch(self, ctx: Context, setup: Setup) -> EpochCallback:
+        members = len(ctx.settings.seeds) * len(setup.inputs.folds)
+        return lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs, members, loss))
+
+    def summary(self, ctx: Context, trained: Trained, setup: Setup) -> dict[str, object]:
         """The step's summary in status.json and the finished event."""
         means = [r.mean_plcc for r in trained.result.seed_reports]
         time_used = trained.time
         extra: dict[str, object] = {"attempts": time_used.attempts} if time_used.attempts > 1 else {}
         if time_used.tasks_seconds:
             extra["tasks_seconds"] = time_used.tasks_seconds
-        if duplicates:
-            extra["duplicates_dropped"] = duplicates
-        return {"seeds": list(ctx.settings.seeds), "folds": scheme.label, "members": trained.result.n_members,
-                "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
+        if setup.duplicates:
+            extra["duplicates_dropped"] = setup.duplicates
+        return {"seeds": list(ctx.settings.seeds), "folds": setup.inputs.scheme.label,
+                "members": trained.result.n_members, "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
                 "ridge_mean_plcc": trained.models["ridge"].mean_plcc, "seconds": time_used.seconds, **extra}
 
-    def write_reports(self, ctx: Context, plan: Plan, corpus: Path, rows: int, result: LosoResult,
-                      baselines: Baselines, incumbent: BaselineResult | None, time_used: TrainingTime,
-                      scheme: FoldScheme) -> list[Path]:
+    def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
+              ) -> list[Path]:
+        """Every file of the step: the reports, the members' records, the frames; an earlier run's leftovers
+        removed."""
+        run, result = ctx.run, trained.result
+        outputs = self.write_reports(ctx, plan, setup, trained, incumbent)
+        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
+                                           "holdout_seconds": trained.holdout_s})
+        outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
+        outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
+                                           (run.clips, result.clips),
+                                           *((run.holdout(kind), frame) for kind, frame in trained.held.items())])
+        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
+            ctx.tree.remove(stale)
+        return outputs
+
+    def write_reports(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained,
+                      incumbent: Incumbent | None) -> list[Path]:
         """The seeds' reports (an earlier run's other seeds removed), the baselines and the incumbent's."""
-        s, run, tree = ctx.settings, ctx.run, ctx.tree
+        s, run, tree, time_used = ctx.settings, ctx.run, ctx.tree, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
         outputs: list[Path] = []
-        ref = CorpusRef(os.path.abspath(corpus), plan.inputs["corpus"], rows)  # hashed when planning
-        for report in result.seed_reports:
+        ref = CorpusRef(os.path.abspath(setup.corpus), plan.inputs["corpus"], len(setup.df))  # hashed when planning
+        for report in trained.result.seed_reports:
             path = run.loso_seed(report.seed)
             tree.write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
-                                          batched_members=result.n_members, train_seconds=time_used.seconds,
+                                          batched_members=trained.result.n_members, train_seconds=time_used.seconds,
                                           train_tasks_seconds=time_used.tasks_seconds or None,
                                           train_attempts=time_used.attempts if time_used.attempts > 1 else None,
-                                          validation=scheme).to_json())
+                                          validation=setup.inputs.scheme).to_json())
             outputs.append(path)
-        tree.write_json(run.baselines, baselines.to_json())
+        tree.write_json(run.baselines, Baselines(plan.inputs["corpus"], trained.models).to_json())
         outputs.append(run.baselines)
         tree.remove(run.incumbent)
         if incumbent is not None:
-            tree.write_json(run.incumbent, incumbent.to_json())
+            tree.write_json(run.incumbent, incumbent.result.to_json())
             outputs.append(run.incumbent)
         return outputs
 
@@ -323,23 +352,18 @@ class LosoStep:
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
-        trained and written; LOSO itself is left to the gather (this step's run)."""
-        from kit.corpus.schema import training_corpus
-        from kit.model.loso import LosoInputs
+        trained and written; LOSO itself is left to the gather (this step's run), which reads the same rows."""
+        setup = self.set_up(ctx)
+        with memory_named(ctx, setup):
+            return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
 
-        s = ctx.settings
-        df, _ = training_corpus(corpus_path(ctx), kept_apart(s), measured_inputs(s.train.inputs))  # the gather's rows
-        refuse_small_shard(corpus_path(ctx), int(df["content"].nunique()), MIN_SOURCES)
-        threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds, s.train.inputs)
-        apply_threads(threads)
 
-        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
-            ctx.emit(Epoch(self.name, epoch, epochs, len(s.seeds) * len(inputs.folds), loss))
-
-        try:
-            return train_share(ctx, plan, inputs, k, n, threads.train, on_epoch)
-        except BaseException as exc:
-            if out_of_memory(exc):
-                raise training_memory_error(exc, len(df), len(s.seeds), inputs.scheme) from exc
-            raise
+@contextlib.contextmanager
+def memory_named(ctx: Context, setup: Setup) -> Iterator[None]:
+    """Training that runs out of memory is said with what to lower (training_memory_error)."""
+    try:
+        yield
+    except BaseException as exc:
+        if out_of_memory(exc):
+            raise training_memory_error(exc, len(setup.df), len(ctx.settings.seeds), setup.inputs.scheme) from exc
+        raise

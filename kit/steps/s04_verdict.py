@@ -60,7 +60,8 @@ class VerdictStep:
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
         """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
         (numbered as LOSO numbered them: the same reader, the same order)."""
-        from kit.corpus.schema import CORPUS_ROW, training_corpus
+        from kit.corpus.schema import CORPUS_ROW
+        from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
 

@@ -1,5 +1,12 @@
-"""What a run is asked to do: the RunSettings record, built by the CLI from its flags, written into run.json,
-read back typed by `status` and handed to every step (each picks what it depends on)."""
+"""What a run is asked to do: the RunSettings record, built by the CLI from its flags (or read from a
+`--settings` file), written into run.json, read back typed by `status` and handed to every step (each picks what
+it depends on).
+
+The record is the one carrier of a run's settings between processes: a cluster task, a training task and every
+command the kit prints for a run read it from a file (`--settings FILE`: a run.json, or the settings.json a cluster
+command writes). What places one command (TASK_FLAGS: --out-dir, --box-id, --shard, --corpus) stays a flag of
+that command and is never taken from the file.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.corpus.split import ShardSpec
+from kit.errors import InputError
 from kit.infra.host import safe_box_id
-from kit.infra.records import Record
+from kit.infra.outside import JsonRefused, read_json
+from kit.infra.perms import given_file_problem
+from kit.infra.records import Record, RecordError
 from kit.media.ladder import DOWN_DEFAULT, UP_DEFAULT
 from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
 from kit.model.contract import input_features
-from kit.model.recipe import AUTO, TrainConfig
+from kit.model.recipe import AUTO, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.grids import CqGrid
 from kit.verdict.gate import GateThresholds
 
@@ -37,10 +47,10 @@ class RunSettings(Record):
     # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
     teacher: str = TEACHER_MODEL
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    folds: str = AUTO  # --folds: loso, auto, or K grouped folds (kit.model.recipe.parse_folds)
+    folds: FoldsAsked = AUTO  # --folds: loso, auto, or K grouped folds
     corpus: Path | None = None
     jobs: int = 0  # 0 = from the core count
-    ffmpeg: str | None = None
+    ffmpeg: Path | None = None  # --ffmpeg, made absolute where given
     box_id: str = ""
     gate: GateThresholds = field(default_factory=GateThresholds)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -69,3 +79,31 @@ class RunSettings(Record):
     def __post_init__(self) -> None:
         # the box id names files and folders: sanitised here, once, whoever builds the settings
         object.__setattr__(self, "box_id", safe_box_id(self.box_id))
+        object.__setattr__(self, "folds", checked_folds(self.folds))
+
+
+TASK_FIELDS = ("out_dir", "box_id", "shard", "corpus")  # where and as what one command runs: its own flags
+
+
+def read_settings(path: Path) -> RunSettings:
+    """`--settings FILE`: the settings of a run.json (its `settings`) or of a cluster's settings.json (the record
+    itself). A file others could have put in place (in a folder they can write, not the user's own) is refused:
+    the settings name binaries the kit runs (--ffmpeg)."""
+    try:
+        if (problem := given_file_problem(path)) is not None:
+            raise InputError(f"--settings {path} {problem}: anyone who can write there could have made it",
+                             hint="copy it into a folder of yours and pass the copy")
+        doc = read_json(path)
+        settings = RunSettings.from_json(doc.get("settings", doc) if isinstance(doc, dict) else doc, path.name)
+    except (OSError, JsonRefused, RecordError, TypeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"--settings {path} cannot be read as a run's settings: {why}",
+                         hint="give the run.json of an out-dir, or the settings.json a cluster command wrote") from None
+    return settings
+
+
+def task_flags(settings: RunSettings) -> list[str | Path]:
+    """The flags that place a command run with these settings: its out-dir and box id, its shard and corpus."""
+    shard: list[str | Path] = ["--shard", settings.shard.label] if settings.shard is not None else []
+    corpus: list[str | Path] = ["--corpus", settings.corpus] if settings.corpus is not None else []
+    return ["--out-dir", settings.out_dir, "--box-id", settings.box_id, *shard, *corpus]

@@ -9,11 +9,9 @@ asks ffmpeg and the host what they are (as a run does before it starts).
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.corpus.split import ShardSpec
 from kit.errors import InputError, KitError
 from kit.infra.invocation import kit_command
 from kit.infra.tree import Rules, Tree
@@ -22,7 +20,7 @@ from kit.steps import STEPS
 from kit.steps.base import Context, Step, require_output
 from kit.steps.records import read_run_record, read_step_record
 from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
-from kit.steps.settings import RunSettings
+from kit.steps.settings import RunSettings, task_flags
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class StepStatus:
 class RunStatus:
     out_dir: str
     invoked_at_utc: str | None  # the latest invocation, whose settings the plans use
-    command: str | None
+    command: str | None  # the latest invocation's settings, as a run (next_run)
     running: str | None  # who holds the out-dir's lock right now, if anyone
     verdict: str | None
     steps: tuple[StepStatus, ...]
@@ -119,58 +117,10 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     return out
 
 
-PATH_FLAGS = ("--ref-dir", "--out-dir", "--corpus", "--incumbent", "--ffmpeg")
-
-
-def command_of(argv: list[str], cwd: str | None, out_dir: Path, shard: ShardSpec | None = None,
-               box_id: str | None = None) -> str | None:
-    """The recorded invocation again, as this process was invoked (run_full_pipeline.py means `run`).
-
-    Relative paths were relative to the run's folder (`cwd`): they become absolute, and --out-dir
-    is this out-dir (wherever it was then), so the command runs as printed from any folder.
-    `--shard auto` is written as the shard it resolved to, and `{shard}` as its tag: the command is
-    typed outside the Slurm array task that recorded it, where auto would mean 1/1.
-    """
-    if not argv:
-        return None
-    rest = ["run", *argv[1:]] if argv[0].endswith("run_full_pipeline.py") else argv[1:]
-    if shard is not None:
-        auto = any(a.strip().lower() == "--shard=auto" or (a.strip().lower() == "auto" and i and
-                                                           rest[i - 1] == "--shard") for i, a in enumerate(rest))
-        rest = [shard.label if a.strip().lower() == "auto" and i and rest[i - 1] == "--shard" else
-                f"--shard={shard.label}" if a.strip().lower() == "--shard=auto" else a.replace("{shard}", shard.tag)
-                for i, a in enumerate(rest)]
-        if auto and box_id and not any(a == "--box-id" or a.startswith("--box-id=") for a in rest):
-            rest += ["--box-id", box_id]  # auto's default box id (<host>-shard<K>of<N>): K/N alone gives <host>
-    if not rest or rest[0] not in ("run", "step"):
-        return None
-    base = Path(cwd) if cwd else Path.cwd()
-    out: list[str] = []
-    flag: str | None = None
-    for arg in rest:
-        name, eq, value = arg.partition("=")
-        if flag is not None:
-            if flag != "--out-dir":
-                out.append(_absolute(arg, base, flag))
-            flag = None
-        elif name in PATH_FLAGS and eq:
-            if name != "--out-dir":
-                out.append(f"{name}={_absolute(value, base, name)}")
-        elif arg in PATH_FLAGS:
-            flag = arg
-            if arg != "--out-dir":
-                out.append(arg)
-        else:
-            out.append(arg)
-    return kit_command(*out, "--out-dir", out_dir)
-
-
-def _absolute(value: str, base: Path, flag: str) -> str:
-    """A path flag's value, absolute against the run's folder (--ffmpeg may be a name looked up on PATH)."""
-    if flag == "--ffmpeg" and os.sep not in value and "/" not in value:
-        return value
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base / path)
+def next_run(settings: RunSettings, run_json: Path) -> str:
+    """The run that brings the out-dir up to date: `run` with the settings its run.json records, placed by its own
+    flags (the out-dir asked about, the box id, shard and corpus recorded), runnable as printed from any folder."""
+    return kit_command("run", "--settings", run_json, *task_flags(settings))
 
 
 def input_corpus(path: Path) -> Path:
@@ -228,7 +178,7 @@ def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk(tree)
     verdict = found[0] if found is not None else None
-    command = command_of(run.argv, run.provenance.cwd or None, out_dir, settings.shard, settings.box_id)
+    command = next_run(settings, rundir.run_json)
     if running is not None:
         statuses = with_live_step(tree, rundir, statuses)
     return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,

@@ -50,6 +50,10 @@ def test_a_challenger_that_holds_keeps_the_champion_and_says_where(tmp_path: Pat
     assert res.returncode == 1, res.stdout + res.stderr
     verdict = json.loads(run.verdict_file("HOLD").read_text())
     assert verdict["gate"]["passed"] and not verdict["challenger_gate"]["passed"]  # held by the champion alone
+    cg = verdict["challenger_gate"]  # not beaten by more than the seed spread
+    assert cg["enabled"] and cg["margin"] <= cg["seed_spread"] and "does not beat the incumbent" in verdict[
+        "recommendation"]
+    assert verdict["incumbent"]["members"] == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
     # the incumbent was copied before it was scored, and the record names the copy and its original
     assert f"--incumbent {out} lies in this out-dir" in res.stdout
     copied = files_of(run.incumbent_models)

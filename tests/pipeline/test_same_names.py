@@ -108,8 +108,8 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
 
 
 def test_the_same_corpus_in_another_order_gives_the_same_names(union: dict[str, Path], tmp_path: Path) -> None:
-    from kit.corpus.schema import load_training_corpus
     from kit.corpus.summary import summarise_corpus
+    from kit.corpus.training import load_training_corpus
 
     table = pq.read_table(union["corpus"])
     reversed_rows = tmp_path / "reversed.parquet"

@@ -6,6 +6,8 @@ predictions, baselines, verdict and the exported ONNX, byte for byte (bench/comp
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +68,13 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     error = next(line for line in res.stderr.splitlines() if line.startswith("error: "))
     assert f"{len(shares[2])} of {len(kept)} LOSO member(s) missing" in error and "task(s) 2 of 3" in error, error
     hint = next(line for line in res.stderr.splitlines() if line.startswith("hint: "))
-    assert "step loso --train-task 2/3" in hint, hint
+    again_cmd = hint.split("train them again: ")[1].split("; then rerun")[0]
+    assert "step loso --train-task 2/3 --settings " in again_cmd, hint
     assert not RunDir(split).loso_seed(0).exists()
-    assert task(2, args).returncode == 0  # resumed: only task 2's members, the same bytes
+    # the command printed runs as printed, from another folder: the gather's settings (run.json), task 2 alone
+    res = subprocess.run(shlex.split(again_cmd), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stdout + res.stderr  # resumed: only task 2's members, the same bytes
     assert members(split) == kept
 
     # each member's record: the task that trained it, its sha256, its share of that task's training seconds

@@ -132,6 +132,7 @@ def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, plain_run: tuple[
     assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
 
 
+@pytest.mark.release  # CI: test_encode_depth hashes content not enc_time_ms; test_train_split, ray, slurm: same bytes
 def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path, tmp_path: Path) -> None:
     """A rerun that made the same rows, measured slower: other file bytes, the same corpus and models."""
     import pyarrow as pa
@@ -176,19 +177,8 @@ def test_seed_document_baselines_sit_beside_the_ensemble(plain_run: tuple[Path, 
 
 
 def test_a_challenger_must_beat_the_incumbent_by_more_than_the_seed_spread(tiny_shard: Path, tmp_path: Path) -> None:
-    strong = tmp_path / "strong"  # long training on every source the challenger is scored on
-    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", strong, "--seeds", "0,1", "--epochs", "120",
-                  "--batch-size", "16", *LENIENT)
-    assert res.returncode == 0, res.stderr
-    res = run_kit("run", "--corpus", tiny_shard, "--out-dir", tmp_path / "challenger", *FAST_LOSO, *LENIENT,
-                  "--incumbent", strong)
-    assert res.returncode == 1, res.stdout + res.stderr
-    name, v = _verdict(tmp_path / "challenger")
-    assert name == "HOLD" and v["gate"]["passed"]  # the seed gate passes; the champion stays
-    cg = v["challenger_gate"]
-    assert cg["enabled"] and not cg["passed"] and cg["margin"] <= cg["seed_spread"]
-    assert v["incumbent"]["members"] == ["fr_regressor_v2_seed0.onnx", "fr_regressor_v2_seed1.onnx"]
-    assert "does not beat the incumbent" in v["recommendation"]
+    """Beaten clearly, the incumbent is replaced; not a bundle, it is refused. (An incumbent the challenger does
+    not beat by more than the seed spread holds: tests/pipeline/test_champion_kept.py.)"""
     # an incumbent trained on an inverted teacher (100 - vmaf) ranks every source backwards: beaten clearly
     df = pd.read_parquet(tiny_shard)
     df["vmaf"] = 100.0 - df["vmaf"]

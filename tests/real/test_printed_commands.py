@@ -77,8 +77,9 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     again = subprocess.run(command, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
-    lines = again.stderr.splitlines()  # --json was recorded: the summary is on stderr
-    assert f"  {tarball}" in lines, again.stderr[-3000:]  # whole on its own line, though wider than the log
+    assert "--settings" in command and "--json" not in command  # the recorded settings, not the recorded --json
+    lines = again.stdout.splitlines()  # so the summary is on stdout
+    assert f"  {tarball}" in lines, again.stdout[-3000:]  # whole on its own line, though wider than the log
     verify = shlex.split(lines[lines.index("check it here with:") + 1])
     assert verify[0] == str(script) and verify[-1] == str(tarball)
     checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)

@@ -22,7 +22,8 @@ def union_script(tiny_refs: Path, tmp_path: Path) -> tuple[Path, Path]:
                   "--encoders", "libx264")
     assert res.returncode == 0, res.stderr
     script = tmp_path / "union.sh"
-    script.write_text(res.stdout.split("# ==> ")[2].split("\n", 1)[1])
+    (union,) = [part for part in res.stdout.split("# ==> ") if part.startswith(f"{root / 'slurm' / 'union.sh'} <==")]
+    script.write_text(union.split("\n", 1)[1])
     return root, script
 
 

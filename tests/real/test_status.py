@@ -119,8 +119,10 @@ def test_changed_settings_and_outputs_say_why(copied: Path) -> None:
     assert got["corpus"] == ("stale", "output 02_corpus/shard.parquet is missing")
     assert got["loso"][0] == "pending" and "step 'corpus' has not completed" in got["loso"][1]
     report = status(copied)
-    assert str(report["next_command"]).startswith(kit_command("run", "--json", "--ref-dir"))  # the latest command
-    assert str(report["next_command"]).endswith(f"--out-dir {copied}")  # this out-dir, not the one copied
+    box = json.loads((copied / "run.json").read_text())["settings"]["box_id"]
+    # the latest settings, in this out-dir (not the one copied)
+    assert report["next_command"] == kit_command("run", "--settings", copied / "run.json", "--out-dir", copied,
+                                                 "--box-id", box)
 
 
 @pytest.mark.slow  # a whole run first
@@ -159,14 +161,10 @@ def test_run_json_settings_come_back_exactly(tmp_path: Path) -> None:
     assert read_run_record(Tree.open(tmp_path), write_run_record_for_test) == (record, "")
 
 
-def test_next_command_is_the_recorded_run_with_absolute_paths_and_this_out_dir(tmp_path: Path) -> None:
-    from kit.steps.status import command_of
+def test_next_command_is_the_recorded_settings_placed_by_their_own_flags(tmp_path: Path) -> None:
+    from kit.steps.status import next_run
 
-    run = kit_command("run")
-    assert command_of(["kit/run_full_pipeline.py", "--seeds", "0,1"], "/w", tmp_path) == \
-        f"{run} --seeds 0,1 --out-dir {tmp_path}"
-    assert command_of(["/x/kit/__main__.py", "step", "loso", "--out-dir", "old/place", "--ref-dir=clips",
-                       "--corpus", "/abs/c.parquet", "--ffmpeg", "ffmpeg"], "/w", tmp_path / "moved here") == \
-        (f"{kit_command('step')} loso --ref-dir=/w/clips --corpus /abs/c.parquet --ffmpeg ffmpeg "
-         f"--out-dir '{tmp_path / 'moved here'}'")
-    assert command_of(["/x/kit/__main__.py", "status"], "/w", tmp_path) is None
+    settings = RunSettings(out_dir=tmp_path / "moved here", box_id="b", corpus=Path("/abs/c.parquet"), seeds=(0, 1))
+    assert next_run(settings, tmp_path / "moved here" / "run.json") == (
+        f"{kit_command('run')} --settings '{tmp_path / 'moved here' / 'run.json'}' --out-dir "
+        f"'{tmp_path / 'moved here'}' --box-id b --corpus /abs/c.parquet")

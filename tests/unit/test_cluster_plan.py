@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 import subprocess
@@ -13,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from kit.cli.main import cli
+from kit.steps.settings import RunSettings
 from tests.conftest import ROOT, TINY_SOURCES
 
 FLAGS = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1", "--max-abs-bias", "off", "--epochs", "5"]
@@ -40,20 +43,33 @@ def test_slurm_and_ray_run_the_same_commands(refs: Path, tmp_path: Path) -> None
     from_slurm, from_ray = kit_commands(slurm.stdout), kit_commands(ray.stdout)
     assert len(from_slurm) == len(from_ray) == 4  # prereqs, corpus; merge, run
 
-    def neutral(argv: list[str], root: Path) -> list[str]:
-        if argv[-2:] == ["--jobs", "1"]:  # Ray gives each task's kit the CPUs it reserved; Slurm's cgroup does that
-            argv = argv[:-2]
-        return [a.replace(str(root), "ROOT") for a in argv]
+    def neutral(argv: list[str], root: Path, scheduler: str) -> list[str]:
+        return [a.replace(str(root / scheduler), "OWN").replace(str(root), "ROOT") for a in argv]
 
     slurm_out, ray_out = tmp_path / "slurm-out", tmp_path / "ray-out"
-    assert [neutral(a, slurm_out) for a in from_slurm] == [neutral(a, ray_out) for a in from_ray]
+    assert [neutral(a, slurm_out, "slurm") for a in from_slurm] == [neutral(a, ray_out, "ray") for a in from_ray]
     prereqs, corpus, merge, run = from_ray
     assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
+    assert prereqs[prereqs.index("--settings") + 1] == str(ray_out / "ray" / "settings.json")
     assert prereqs[prereqs.index("--shard") + 1] == "auto"
     assert prereqs[prereqs.index("--out-dir") + 1] == str(tmp_path / "ray-out" / "shards" / "{shard}")
     assert merge[2] == "merge" and merge[-2:] == ["-o", str(tmp_path / "ray-out" / "union.parquet")]
-    assert run[2:4] == ["run", "--corpus"] and " ".join(FLAGS) in " ".join(run)
+    assert run[2:6] == ["run", "--settings", str(ray_out / "ray" / "settings.json"), "--corpus"]
     assert "with KIT_ARRAY_TASK=K/2" in ray.stdout and not (tmp_path / "ray-out").exists()
+    # the settings are the flags', the same for both; Ray gives each task's kit the CPUs it reserved (--jobs),
+    # Slurm's cgroup does that
+    slurm_file, ray_file = settings_file(slurm.stdout), settings_file(ray.stdout)
+    assert (slurm_file.seeds, slurm_file.cqs.every, slurm_file.train.epochs) == ((0, 1), (22, 30), 5)
+    assert dataclasses.replace(ray_file, out_dir=slurm_file.out_dir) == dataclasses.replace(slurm_file, jobs=1)
+
+
+def settings_file(stdout: str) -> RunSettings:
+    """The settings file a dry run prints (slurm: its own block; ray: commented lines)."""
+    if "# ==> " in stdout:
+        text = stdout.split("settings.json <==\n")[1].split("# ==> ")[0]
+    else:
+        text = "\n".join(ln[4:] for ln in stdout.splitlines() if ln.startswith("#   "))
+    return RunSettings.from_json(json.loads(text))
 
 
 @pytest.mark.parametrize("command", ["slurm", "ray"])
@@ -91,7 +107,7 @@ def test_a_long_box_id_keeps_every_shard_apart(refs: Path, tmp_path: Path) -> No
     prereqs = kit_commands(res.stdout)[0]
     prefix = prereqs[prereqs.index("--box-id") + 1]
     assert prefix.endswith("-{shard}") and len(prefix.replace("{shard}", "shard3of3")) <= 64
-    assert prereqs[prereqs.index("--jobs") + 1] == "1"  # a task's kit runs as many encodes as Ray gave it CPUs
+    assert settings_file(res.stdout).jobs == 1  # a task's kit runs as many encodes as Ray gave it CPUs
     res = CliRunner().invoke(cli, ["ray", "--shards", "2", "--ref-dir", str(refs), "--out-dir", str(tmp_path),
                                    "--box-id", "lab-{shard}", "--dry-run"])
     assert res.exit_code == 2 and "holds {shard}" in res.output
@@ -125,7 +141,7 @@ def test_the_union_merge_hears_the_users_content_groups(refs: Path, tmp_path: Pa
     res = CliRunner().invoke(cli, ["ray", "--out-dir", str(tmp_path / "o"), "--shards", "2", "--ref-dir", str(refs),
                                    "--dry-run", "--content-groups", str(groups), *FLAGS])
     assert res.exit_code == 0, res.output
-    _prereqs, corpus, merge, run = kit_commands(res.stdout)
-    for argv in (corpus, merge):
-        assert argv[argv.index("--content-groups") + 1] == str(groups)
-    assert "--content-groups" not in run  # the union's rows name their groups; run --corpus refuses the flag
+    _prereqs, _corpus, merge, run = kit_commands(res.stdout)
+    assert merge[merge.index("--content-groups") + 1] == str(groups)
+    assert settings_file(res.stdout).content_groups == groups  # the shards' corpus step reads it there
+    assert "--content-groups" not in run  # the union's rows name their groups: --corpus leaves the file's unused

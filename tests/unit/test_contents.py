@@ -105,7 +105,8 @@ def test_a_source_in_two_content_groups_is_refused_and_singleton_groups_keep_the
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kit.corpus.schema import corpus_sha256, training_corpus, with_content
+    from kit.corpus.schema import corpus_sha256, with_content
+    from kit.corpus.training import training_corpus
     from tests.kitfiles import shard_table
 
     table = shard_table()

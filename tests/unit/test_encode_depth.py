@@ -15,7 +15,8 @@ from kit.corpus.depth import check_prereqs_depth, plan_depths
 from kit.corpus.jobs import Job, Provenance
 from kit.corpus.merge import merge_files
 from kit.corpus.rungs import RUNG_COLUMNS
-from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, training_corpus, with_content
+from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, with_content
+from kit.corpus.training import training_corpus
 from kit.errors import EXIT_BAD_INPUT, InputError
 from kit.infra.invocation import kit_command
 from kit.media.ffmpeg import parse_pix_fmts

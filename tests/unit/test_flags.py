@@ -1,30 +1,42 @@
-"""The run flags are defined once (kit/cli/flags.py): typed at the flag, every default the settings' own, and
-the cluster pass-through turns settings back into flags that give the very same settings."""
+"""The run flags are defined once (kit/cli/flags.py): typed at the flag, every default the settings' own; a
+`--settings` file (a run.json, a cluster's settings.json) gives the very same settings, a flag on the command line
+overrides it, and no run flag's variable is read beside it."""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from pathlib import Path
 
 import click
 import pytest
 
-from kit.cli.flags import FLAGS, build_settings, defaults, setting, settings_flags
+from kit.cli.flags import FLAGS, build_settings, defaults, given_here, setting
 from kit.cli.main import cli
 from kit.cli.params import FlagError
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
+from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
+from kit.infra.tree import Tree
+from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec
 from kit.platforms.grids import CqGrid
-from kit.steps.settings import RunSettings
+from kit.steps.records import write_run_record
+from kit.steps.settings import RunSettings, task_flags
 from kit.verdict.gate import GateThresholds
 from tests.conftest import ROOT
 
 
 def parse(*args: str | Path) -> dict[str, object]:
     return dict(cli.commands["run"].make_context("run", [str(a) for a in args]).params)
+
+
+def settings_of(*args: str | Path) -> RunSettings:
+    """The settings `run ARGS` runs with, as the command builds them (the flags given, the file, the variables)."""
+    ctx = cli.commands["run"].make_context("run", [str(a) for a in args])
+    return build_settings(ctx.params, given_here(ctx))
 
 
 def test_no_flag_means_the_settings_own_defaults(tmp_path: Path) -> None:
@@ -57,13 +69,42 @@ def test_the_cli_module_spells_no_default_value() -> None:
     ["--cqs", "19,25;libsvtav1:20,32,44,56;x265:18,30", "--scales", "native,720,0.5", "--downscaler", "area",
      "--upscaler", "lanczos", "--holdout", "rung,encoder"],
 ])
-def test_settings_become_flags_that_give_the_same_settings(args: list[str], tmp_path: Path) -> None:
-    """The cluster pass-through: the job's command line, parsed again, runs the very same settings."""
-    refs = tmp_path / "refs"
-    first = build_settings(parse(*args, "--ref-dir", refs, "--out-dir", tmp_path / "o", "--box-id", "lab"))
-    again = build_settings(parse(*settings_flags(first), "--out-dir", tmp_path / "o", "--box-id", "lab"))
+def test_a_run_json_gives_the_very_same_settings(args: list[str], tmp_path: Path) -> None:
+    """A cluster task, a training task and every printed command run with `--settings FILE`: the settings are the
+    record's, placed by the command's own --out-dir, --box-id, --shard and --corpus."""
+    first = settings_of(*args, "--ref-dir", tmp_path / "refs", "--out-dir", tmp_path / "o", "--box-id", "lab")
+    write_run_record(Tree.open(tmp_path), tmp_path / "run.json", first, ["run"], choose_threads())
+    again = settings_of("--settings", tmp_path / "run.json", *task_flags(first))
     assert again == first
-    assert "--out-dir" not in settings_flags(first, leave_out=("out_dir", "box_id"))
+    (tmp_path / "settings.json").write_text(json.dumps(first.to_json()))  # a cluster's file: the record alone
+    assert settings_of("--settings", tmp_path / "settings.json", *task_flags(first)) == first
+
+
+def test_the_command_line_beats_the_file_which_beats_the_variables(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = dataclasses.replace(settings_of("--seeds", "3,4", "--epochs", "7", "--shard", "2/3", "--out-dir",
+                                               tmp_path / "o", "--box-id", "lab"), corpus=tmp_path / "c.parquet")
+    file = tmp_path / "settings.json"
+    file.write_text(json.dumps(recorded.to_json()))
+    monkeypatch.setenv("KIT_SEEDS", "9")
+    monkeypatch.setenv("KIT_MAX_FOLD_RMSE", "3")
+    assert settings_of().seeds == (9,)  # without --settings, a variable sets its flag's setting
+    made = settings_of("--settings", file, "--epochs", "8", "--out-dir", tmp_path / "p")
+    assert made.seeds == (3, 4) and made.gate.max_fold_rmse is None  # the file's, not the variables'
+    assert made.train.epochs == 8  # the command line's
+    # where a command runs is its own: never the file's shard, corpus, out-dir or box id
+    assert (made.shard, made.corpus, made.out_dir, made.box_id) == (None, None, tmp_path / "p", default_box_id())
+    assert settings_of("--settings", file, "--seeds", "5").seeds == (5,)
+
+
+def test_a_settings_file_that_is_no_run_s_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    for text in ("[1]", '{"settings": {"seeds": "x"}}', '{"out_dir": "/o", "folds": 1}', "{"):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=r"--settings .*bad\.json cannot be read as a run's settings"):
+            settings_of("--settings", bad)
+    with pytest.raises(InputError, match="cannot be read"):
+        settings_of("--settings", tmp_path / "missing.json")
 
 
 def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:

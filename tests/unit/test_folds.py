@@ -12,11 +12,13 @@ import torch
 from click.testing import CliRunner
 
 from kit.cli.main import cli
+from kit.cli.params import Folds
 from kit.errors import InputError
+from kit.infra.records import RecordError
 from kit.model.batches import Complement, Member, RowStream, Scalers, row_arrays
 from kit.model.folds import choose_scheme, cut_folds, deal
 from kit.model.network import fr_regressor_v2
-from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, parse_folds
+from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, checked_folds
 from kit.model.train import STACK_BYTES, TrainJob, _plans, stack_members
 from tests.conftest import synthetic_corpus
 from tests.training import run_loso
@@ -103,12 +105,20 @@ def test_the_scheme_chosen_and_why() -> None:
     above = choose_scheme("auto", LOSO_MAX_GROUPS + 1, LOSO_MAX_GROUPS + 1)
     assert (above.scheme, above.folds, above.label) == ("kfold", AUTO_K, f"grouped {AUTO_K}-fold")
     assert f"more than {LOSO_MAX_GROUPS}" in above.why
-    assert choose_scheme("10", 9, 9).scheme == "loso"  # K >= groups: one group per fold
+    assert choose_scheme(10, 9, 9).scheme == "loso"  # K >= groups: one group per fold
+    assert choose_scheme(10, 12, 12).asked == "10"  # as the reports say it
     assert choose_scheme("loso", 500, 600).folds == 500
-    assert [parse_folds(t) for t in ("LOSO", " auto", "010")] == ["loso", "auto", "10"]
-    for bad in ("1", "0", "-3", "ten", ""):
-        with pytest.raises(ValueError):
-            parse_folds(bad)
+
+
+def test_folds_are_parsed_once_at_the_flag_and_checked_in_a_record() -> None:
+    assert [Folds().parse(t, "--folds") for t in ("LOSO", " auto", "010")] == ["loso", "auto", 10]
+    for bad in ("1", "0", "-3", "ten", "", "\u00a05"):
+        with pytest.raises(InputError, match="is neither loso, auto nor a number of folds of at least 2"):
+            Folds().parse(bad, "--folds")
+    assert [checked_folds(v) for v in ("loso", 7, "10")] == ["loso", 7, 10]  # "10": an earlier kit's run.json
+    for wrong in (1, "ten", True, 2.5, None):
+        with pytest.raises(RecordError):
+            checked_folds(wrong)
 
 
 def test_k_fold_figures_are_per_source_and_comparable_with_loso() -> None:

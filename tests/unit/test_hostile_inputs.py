@@ -29,7 +29,7 @@ from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
 from kit.corpus import commit as commit_mod
-from kit.corpus.schema import load_training_corpus
+from kit.corpus.training import load_training_corpus
 from kit.errors import InputError
 from kit.infra import archive, limits, parquet
 from kit.infra.files import host_tag

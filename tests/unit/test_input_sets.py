@@ -16,8 +16,9 @@ import pytest
 from kit.bundle.conformal import confidence
 from kit.bundle.models import export_ensemble
 from kit.bundle.vmaftune import Shipping
-from kit.corpus.schema import EXTRA_FEATURES, corpus_sha256, training_corpus
+from kit.corpus.schema import EXTRA_FEATURES, corpus_sha256
 from kit.corpus.summary import summarise_corpus
+from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6_V1, V1_FEATURES

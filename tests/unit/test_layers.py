@@ -130,15 +130,6 @@ def test_a_violation_is_caught(tmp_path: Path) -> None:
         layer_of("kit.helpers")
 
 
-# Import cycles that wait for the merge of the corpus work (issues 38 and 39 change these files): the lead
-# removes each pair here when it breaks the cycle. The test fails on any other cycle, and on a pair listed here
-# that is no longer one, so the list cannot outlive its reason.
-ALLOWED_CYCLES = {
-    frozenset({"kit.corpus.dedup", "kit.corpus.schema"}),  # schema.training_corpus <-> dedup's KEY and merge rule
-    frozenset({"kit.corpus.jobs", "kit.corpus.shared"}),  # a job's runner <-> the shared decode of its master
-}
-
-
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """module -> the kit modules it imports (a package is its __init__, whose imports are its edges; importing
     a module is no edge to its package: a package's __init__ that gathers its own modules is no cycle)."""
@@ -189,11 +180,8 @@ def cycles(graph: Mapping[str, set[str]]) -> list[frozenset[str]]:
 
 
 def test_no_import_cycles() -> None:
-    """No module reaches itself through its imports, late and TYPE_CHECKING ones included; the allowed pairs
-    are still cycles (else remove them from ALLOWED_CYCLES)."""
-    found = set(cycles(import_graph()))
-    assert sorted(map(sorted, found - ALLOWED_CYCLES)) == [], "import cycles: break each along its seam"
-    assert sorted(map(sorted, ALLOWED_CYCLES - found)) == [], "no longer cycles: remove them from ALLOWED_CYCLES"
+    """No module reaches itself through its imports, late and TYPE_CHECKING ones included."""
+    assert sorted(map(sorted, cycles(import_graph()))) == [], "import cycles: break each along its seam"
 
 
 def test_a_cycle_is_caught(tmp_path: Path) -> None:

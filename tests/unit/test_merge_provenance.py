@@ -111,7 +111,7 @@ def test_the_flag_that_mixed_teachers_is_gone(two_teachers: tuple[Path, Path], t
 def test_training_refuses_a_corpus_of_two_teachers(two_teachers: tuple[Path, Path], tmp_path: Path) -> None:
     """A corpus a kit before 0.6 merged with --mixed-teachers (or one made by hand) trains no proxy: refused,
     naming each teacher with its rows."""
-    from kit.corpus.schema import training_corpus
+    from kit.corpus.training import training_corpus
 
     a, b = two_teachers
     both = write_shard(tmp_path / "both.parquet", pa.concat_tables([pq.read_table(a),
@@ -161,7 +161,7 @@ def test_merge_and_corpus_info_list_the_builds_and_warn_when_they_mix(tmp_path: 
 def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path: Path) -> None:
     """Every row twice (the copy with another measured enc_time_ms): each trains once, and the count is told.
     A row of one key with another score is a conflict, not a duplicate: it stays."""
-    from kit.corpus.schema import load_training_corpus, training_corpus
+    from kit.corpus.training import load_training_corpus, training_corpus
 
     table = shard_table(n_src=4)
     once = write_shard(tmp_path / "once.parquet", table)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shlex
 import subprocess
 from pathlib import Path
@@ -17,7 +19,7 @@ from kit.infra.arrays import slurm_position as array_position
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
 from kit.steps.settings import RunSettings
-from kit.steps.status import command_of
+from kit.steps.status import next_run
 
 
 def env(task: int | None = None, lo: int | None = None, hi: int | None = None, count: int | None = None,
@@ -108,15 +110,12 @@ def test_a_long_host_name_keeps_the_shard_in_the_box_id(monkeypatch: pytest.Monk
 
 
 def test_status_command_names_the_resolved_shard() -> None:
-    argv = ["/x/kit/__main__.py", "step", "corpus", "--shard", "auto", "--out-dir", "/s/shards/{shard}",
-            "--box-id", "lab-{shard}"]
-    assert command_of(argv, "/w", Path("/s/shards/shard2of3"), ShardSpec(2, 3, "auto")) == \
-        f"{kit_command('step')} corpus --shard 2/3 --box-id lab-shard2of3 --out-dir /s/shards/shard2of3"
-    assert command_of(["/x/kit/__main__.py", "run", "--shard=auto"], "/w", Path("/o"), ShardSpec(1, 2)) == \
-        f"{kit_command('run')} --shard=1/2 --out-dir /o"
-    # auto's default box id (<host>-shard<K>of<N>) is kept: --shard K/N alone would make it <host>, and redo every job
-    assert command_of(["/x/kit/__main__.py", "run", "--shard", "auto"], "/w", Path("/o"), ShardSpec(1, 2, "auto"),
-                      "node7-shard1of2") == f"{kit_command('run')} --shard 1/2 --box-id node7-shard1of2 --out-dir /o"
+    """Typed outside the array task that recorded it, `--shard auto` would mean 1/1: the command names the shard
+    it resolved to, and auto's default box id (<host>-shard<K>of<N>: K/N alone gives <host>, and redoes every job)."""
+    settings = RunSettings(out_dir=Path("/s/shards/shard2of3"), box_id="node7-shard2of3", shard=ShardSpec(2, 3, "auto"))
+    assert next_run(settings, Path("/s/shards/shard2of3/run.json")) == kit_command(
+        "run", "--settings", "/s/shards/shard2of3/run.json", "--out-dir", "/s/shards/shard2of3", "--box-id",
+        "node7-shard2of3", "--shard", "2/3")
 
 
 # -- the scripts ------------------------------------------------------------------------------------------
@@ -144,7 +143,7 @@ def kit_lines(script: str) -> list[list[str]]:
             if ("__main__.py" in line or "ensemble-kit " in line) and not line.startswith(("#", "  echo"))]
 
 
-def test_dry_run_prints_both_scripts_with_every_flag_passed_through(refs: Path, tmp_path: Path) -> None:
+def test_dry_run_prints_the_settings_and_both_scripts(refs: Path, tmp_path: Path) -> None:
     root = tmp_path / "shared runs" / "it's"  # a space and a quote: bash must get them back intact
     flags = ["--encoders", "libx264", "--cqs", "22,30", "--seeds", "0,1,2", "--min-mean-plcc", "0.9",
              "--max-plcc-spread", "0.01", "--min-seed-plcc", "0.85", "--max-abs-bias", "off", "--epochs", "5"]
@@ -153,8 +152,12 @@ def test_dry_run_prints_both_scripts_with_every_flag_passed_through(refs: Path, 
                                  "--sbatch-arg=--account=vq", "--sbatch-arg", "--exclusive", *flags,
                                  environ={"KIT_JOBS": "2", "KIT_CACHE_DIR": "/cache dir"})
     assert code == 0, err
-    assert set(scripts) == {"array.sh", "union.sh"} and "dry run: nothing written or submitted" in err
+    assert set(scripts) == {"settings.json", "array.sh", "union.sh"} and "dry run: nothing written or submitted" in err
     assert not root.exists()  # a dry run writes nothing
+    # every task reads the submission's settings from one file: the flags' and the variables' (KIT_JOBS)
+    recorded = RunSettings.from_json(json.loads(scripts["settings.json"]))
+    assert recorded == dataclasses.replace(settings_of(*flags, "--ref-dir", refs, "--jobs", "2"), out_dir=root,
+                                           box_id="lab")
     array, union = scripts["array.sh"], scripts["union.sh"]
     for text, name in ((array, "corpus"), (union, "union")):
         assert f"#SBATCH --job-name=ensemble-kit-{name}" in text
@@ -169,19 +172,14 @@ def test_dry_run_prints_both_scripts_with_every_flag_passed_through(refs: Path, 
     union_merge, union_run = kit_lines(union)
     for argv in (prereqs, corpus, union_run):
         assert Path(argv[0]).is_absolute() and Path(argv[1]).is_file()  # this python, the kit's __main__.py
-        assert argv[argv.index("--ref-dir") + 1] == str(refs.absolute())
-        joined = " ".join(argv)
-        assert " ".join(flags) in joined or all(f in argv for f in flags), joined
-        assert argv[argv.index("--jobs") + 1] == "2"  # from KIT_JOBS, written out
+        assert argv[argv.index("--settings") + 1] == f"{root}/slurm/settings.json"
     assert prereqs[2:4] == ["step", "prereqs"] and corpus[2:4] == ["step", "corpus"]
     for argv in (prereqs, corpus):
-        assert argv[argv.index("--shard") + 1] == "auto"
-        assert argv[argv.index("--out-dir") + 1] == f"{root}/shards/{{shard}}"
-        assert argv[argv.index("--box-id") + 1] == "lab-{shard}"
+        assert argv[6:] == ["--shard", "auto", "--out-dir", f"{root}/shards/{{shard}}", "--box-id", "lab-{shard}"]
     assert union_merge[2] == "merge" and union_merge[3:6] == [f"{root}/shards/shard{k}of3" for k in (1, 2, 3)]
     assert union_merge[6:] == ["-o", f"{root}/union.parquet"]
-    assert union_run[2:8] == ["run", "--corpus", f"{root}/union.parquet", "--out-dir", f"{root}/union", "--box-id"]
-    assert union_run[8] == "lab" and "--shard" not in union_run
+    assert union_run[2:] == ["run", "--settings", f"{root}/slurm/settings.json", "--corpus", f"{root}/union.parquet",
+                             "--out-dir", f"{root}/union", "--box-id", "lab"]
 
 
 def test_defaults_are_left_to_the_jobs(refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,8 +187,10 @@ def test_defaults_are_left_to_the_jobs(refs: Path, tmp_path: Path, monkeypatch: 
     code, scripts, err = dry_run("--shards", "2", "--ref-dir", "my clips", environ={"KIT_CACHE_DIR": "cache"})
     assert code == 0, err
     prereqs = kit_lines(scripts["array.sh"])[0]
-    assert prereqs[4:] == ["--shard", "auto", "--out-dir", f"{tmp_path}/runs/slurm/shards/{{shard}}",
-                           "--box-id", f"{default_box_id()}-{{shard}}", "--ref-dir", str(refs)]
+    assert prereqs[4:] == ["--settings", f"{tmp_path}/runs/slurm/slurm/settings.json", "--shard", "auto", "--out-dir",
+                           f"{tmp_path}/runs/slurm/shards/{{shard}}", "--box-id", f"{default_box_id()}-{{shard}}"]
+    recorded = RunSettings.from_json(json.loads(scripts["settings.json"]))  # the relative --ref-dir made absolute
+    assert recorded == RunSettings(out_dir=tmp_path / "runs" / "slurm", box_id=default_box_id(), ref_dir=refs)
     assert not any(line.startswith("cd ") for line in scripts["array.sh"].splitlines())  # all paths absolute
     assert f"export KIT_CACHE_DIR={tmp_path}/cache" in scripts["array.sh"].splitlines()
 

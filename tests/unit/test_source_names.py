@@ -137,7 +137,8 @@ def test_the_summary_lists_at_most_five_groups(tmp_path: Path, n_groups: int) ->
 
 def test_load_training_corpus_names_the_sources_and_training_sees_one_name_per_source(tmp_path: Path) -> None:
     """Two shards whose sources all share the names s0..s2, merged: six sources, each named apart."""
-    from kit.corpus.schema import load_training_corpus, with_content
+    from kit.corpus.schema import with_content
+    from kit.corpus.training import load_training_corpus
     from tests.kitfiles import shard_table, write_shard
     from tests.training import make_folds
 
