@@ -217,7 +217,13 @@ class Folders:
         return exc
 
     def gone_error(self, folder: Folder, exc: BaseException | None = None) -> FolderGone:
-        """`folder` (held) was deleted: named as the user knows it."""
+        """`folder` (held) was deleted: named as the user knows it; as the root when the root went too (a `rm -rf`
+        of the out-dir empties its folders before it removes the out-dir itself)."""
+        if folder.path != self.root:
+            try:
+                self.check_alive()
+            except FolderGone as root_gone:
+                return root_gone
         where = f"{self.label} {self.root}" if folder.path == self.root else f"{folder.path} (in {self.label})"
         return FolderGone(f"{where} was deleted while the kit was writing in it: the command stopped",
                           hint="nothing more was written there; rerun to start again")

@@ -266,6 +266,18 @@ def test_a_folder_deleted_while_a_command_writes_in_it_is_named(out: Tree, tmp_p
     assert not out.root.exists()  # never made again
 
 
+def test_a_subfolder_emptied_by_the_out_dirs_own_deletion_names_the_out_dir(out: Tree, tmp_path: Path) -> None:
+    """`rm -rf OUT` removes OUT's folders before OUT itself: a write into a held subfolder that is gone already,
+    while OUT is still on its way out, names the out-dir as the user knows it, not the subfolder."""
+    import shutil
+
+    out.write_json(out.root / "02_corpus" / "work" / "a.json", {})
+    out.root.rename(tmp_path / "going")
+    shutil.rmtree(tmp_path / "going" / "02_corpus")  # OUT itself not removed yet
+    with pytest.raises(FolderGone, match=f"the out-dir {out.root} was deleted or moved while"):
+        out.write_json(out.root / "02_corpus" / "work" / "b.json", {})
+
+
 def test_a_moved_out_dir_is_named_by_the_check_of_a_child_s_failure(out: Tree, tmp_path: Path) -> None:
     out.write_json(out.root / "a.json", {})
     out.root.rename(tmp_path / "moved")
