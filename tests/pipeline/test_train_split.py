@@ -71,8 +71,9 @@ def test_tasks_in_any_order_then_the_gather_make_the_one_node_run_byte_for_byte(
     again_cmd = hint.split("train them again: ")[1].split("; then rerun")[0]
     assert "step loso --train-task 2/3 --settings " in again_cmd, hint
     assert not RunDir(split).loso_seed(0).exists()
-    # the command printed runs as printed, from another folder: the gather's settings (run.json), task 2 alone
-    res = subprocess.run(shlex.split(again_cmd), cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    # the command printed runs as printed, where it was printed (the kit spells itself relative to that folder,
+    # .venv/bin/python): the gather's settings (run.json), task 2 alone
+    res = subprocess.run(shlex.split(again_cmd), cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stdout + res.stderr  # resumed: only task 2's members, the same bytes
     assert members(split) == kept

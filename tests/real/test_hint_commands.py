@@ -39,11 +39,12 @@ def printed_command(text: str) -> list[str]:
 
 
 def run_as_printed(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """In a shell whose PATH has no ffmpeg (as on the box of issue 41, where the printed `ffmpeg` gave exit 127)."""
+    """In a shell whose PATH has no ffmpeg (as on the box of issue 41, where the printed `ffmpeg` gave exit 127), in
+    the folder where it was printed (the kit spells itself relative to it: .venv/bin/python)."""
     bare = tmp_path / "bin-without-ffmpeg"
     bare.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("KIT_FFMPEG",)}
-    return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    return subprocess.run(argv, cwd=Path.cwd(), capture_output=True, text=True, timeout=300,
                           env={**env, "PATH": str(bare), "PYTHONPATH": str(ROOT)})
 
 

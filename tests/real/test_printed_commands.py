@@ -85,7 +85,7 @@ def test_status_next_and_the_summary_s_verify_run_as_printed(json_run: tuple[Pat
     checked = subprocess.run(verify, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # the bundle line and verify count the same files (kit 0.1: "48 files" beside verify's 47)
-    (bundled,) = re.findall(r"\[05 bundle\] results tarball: .* \((\d+) files", again.stderr)
+    (bundled,) = re.findall(r"\[05 bundle\] results tarball: .* \((\d+) files", again.stdout)
     assert f"OK: {bundled} files match their sha256" in checked.stdout, (bundled, checked.stdout)
     # the lead's box: the tarball saved in a folder of theirs, the kit installed as `ensemble-kit` on PATH
     # (their own script, nothing of the sender's), or untarred (its folder: here, this checkout)
