@@ -97,7 +97,8 @@ def section(ctx: click.Context, run_records: dict[str, str]) -> list[str]:
 def render() -> str:
     from kit.cli.main import cli
 
-    root = click.Context(cli, info_name="ensemble-kit", terminal_width=WIDTH, max_content_width=WIDTH)
+    settings = {**cli.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    root = click.Context(cli, info_name="ensemble-kit", **settings)  # as cli.make_context would: -h, --help
     contexts = list(walk(cli, root))
     run_ctx = next(c for c in contexts if c.command_path == "ensemble-kit run")
     run_records = dict(records(run_ctx))
