@@ -3,6 +3,13 @@ names exists, every kit command a page shows parses, and the README stays a guid
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+
+import click
+import pytest
+
 from tests.conftest import ROOT
 from tools import cli_reference
 
@@ -12,3 +19,94 @@ def test_the_cli_reference_is_what_help_says() -> None:
     assert page == cli_reference.render(), (
         f"docs/reference/cli.md is not what --help says: regenerate it with {cli_reference.REGENERATE}")
     assert (ROOT / "docs" / "reference" / "cli.md") == cli_reference.PAGE
+
+
+PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
+         *(p for p in sorted((ROOT / "docs").rglob("*.md")) if p != cli_reference.PAGE)]
+# flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
+FOREIGN = {
+    "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep"),
+    "pip": ("--no-deps", "--retries", "--timeout"), "pytest": ("--dist",), "docker": ("--device",),
+    "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
+    "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
+    "vmaf-tune": ("--calibration-sidecar", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
+    "Av1an": ("--probing-stat",),
+    "bench/": ("--as-kit-0", "--baseline-kit", "--kernels", "--no-per-job-kit", "--rounds", "--seconds", "--upstream"),
+}
+# files a command shown needs and only its reader has (a libvmaf model of their own): only their absence is excused
+USERS_FILES = ("vmaf_v1.0.16_3d0h.json",)
+FLAG = re.compile(r"(?<![\w#-])--[a-z][a-z0-9-]*")
+
+
+def kit_options() -> set[str]:
+    from kit.cli.main import cli
+
+    names = {"--help", "-h", "--version"}
+    stack: list[click.Command] = [cli]
+    while stack:
+        cmd = stack.pop()
+        names.update(o for p in cmd.params for o in (*p.opts, *p.secondary_opts))
+        if isinstance(cmd, click.Group):
+            stack.extend(cmd.commands.values())
+    return names
+
+
+def test_the_readme_is_a_guide() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, f"the README has {len(lines)} lines: a topic page under docs/ takes the rest"
+
+
+def test_every_flag_the_pages_name_exists() -> None:
+    known = kit_options() | {f for flags in FOREIGN.values() for f in flags}
+    unknown = {(page.relative_to(ROOT).as_posix(), flag) for page in PAGES
+               for flag in FLAG.findall(page.read_text()) if flag not in known}
+    assert not unknown, f"flags no kit command has (a foreign tool's go in FOREIGN): {sorted(unknown)}"
+
+
+def kit_commands(text: str) -> list[str]:
+    """The `ensemble-kit …` command lines of a page's code blocks (fenced, or indented by four spaces), each
+    continuation joined and the shell's part (a pipe, a redirection, a comment) cut off."""
+    lines, fenced, joined = [], False, ""
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if not (fenced or line.startswith("    ")):
+            continue
+        joined += line.strip().removesuffix("\\")
+        if line.rstrip().endswith("\\"):
+            continue
+        command, joined = re.split(r"\s(?:\||2?>|#|&&|;)\s?", joined)[0], ""
+        for prefix in (".venv/bin/ensemble-kit ", "ensemble-kit "):
+            if command.startswith(prefix) and "…" not in command:
+                lines.append(command.removeprefix(prefix))
+    return lines
+
+
+def parse(args: list[str]) -> None:
+    """Parse a command line as the CLI would, its options converted and checked, nothing run."""
+    from kit.cli.main import cli
+
+    ctx = click.Context(cli, info_name="ensemble-kit", **cli.context_settings)
+    cmd: click.Command = cli
+    while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
+        name = args.pop(0)
+        cmd = cmd.commands[name]
+        ctx = click.Context(cmd, info_name=name, parent=ctx) if isinstance(cmd, click.Group) else \
+            cmd.make_context(name, args, parent=ctx)
+    assert not isinstance(cmd, click.Group), f"no command: {args}"
+
+
+def test_every_kit_command_the_pages_show_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("KIT_")]:
+        monkeypatch.delenv(name)
+    shown = [(page.relative_to(ROOT).as_posix(), line) for page in PAGES for line in kit_commands(page.read_text())]
+    assert len(shown) > 20
+    bad = []
+    for page, line in shown:
+        try:
+            parse(shlex.split(line))
+        except click.ClickException as exc:
+            if not any(f"{mine}: does not exist" in exc.format_message() for mine in USERS_FILES):
+                bad.append(f"{page}: ensemble-kit {line}: {exc.format_message()}")
+    assert not bad, "\n".join(bad)
