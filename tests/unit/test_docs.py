@@ -110,3 +110,16 @@ def test_every_kit_command_the_pages_show_parses(monkeypatch: pytest.MonkeyPatch
             if not any(f"{mine}: does not exist" in exc.format_message() for mine in USERS_FILES):
                 bad.append(f"{page}: ensemble-kit {line}: {exc.format_message()}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_release_is_the_kits_version() -> None:
+    """The newest release in CHANGELOG.md is kit.__version__ (pyproject.toml reads it from there), and the README's
+    tarball name spells it: a version bump without its entry, or an entry without the bump, fails."""
+    from kit import __version__
+
+    releases = re.findall(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    newest = next(r for r in releases if r != "Unreleased")
+    assert newest == __version__, f"CHANGELOG.md's newest release is {newest}, kit.__version__ is {__version__}"
+    assert 'version = { attr = "kit.__version__" }' in (ROOT / "pyproject.toml").read_text()
+    named = set(re.findall(r"ensemble-kit-(\d+\.\d+\.\d+)", (ROOT / "README.md").read_text()))
+    assert named == {__version__}, f"the README names the kit tarball of {sorted(named)}, not {__version__}"
