@@ -123,3 +123,17 @@ def test_the_release_is_the_kits_version() -> None:
     assert 'version = { attr = "kit.__version__" }' in (ROOT / "pyproject.toml").read_text()
     named = set(re.findall(r"ensemble-kit-(\d+\.\d+\.\d+)", (ROOT / "README.md").read_text()))
     assert named == {__version__}, f"the README names the kit tarball of {sorted(named)}, not {__version__}"
+
+
+def test_every_corpus_column_is_explained() -> None:
+    """docs/reference/files.md's corpus table names every column of the corpus schema (`a0`..`a3` names a range)."""
+    from kit.corpus.schema import COLUMNS
+
+    text = (ROOT / "docs" / "reference" / "files.md").read_text()
+    section = text[text.index("## `shard.parquet`"):text.index("\n## ", text.index("## `shard.parquet`") + 1)]
+    named = set(re.findall(r"^\| `([a-z0-9_]+)`", section, flags=re.M))
+    named |= set(re.findall(r", `([a-z0-9_]+)`", section))
+    for stem, lo, hi in re.findall(r"`([a-z_]+)(\d)`\.\.`\1(\d)`", section):
+        named |= {f"{stem}{i}" for i in range(int(lo), int(hi) + 1)}
+    missing = [c for c in COLUMNS if c not in named]
+    assert not missing, f"corpus columns docs/reference/files.md does not explain: {missing}"

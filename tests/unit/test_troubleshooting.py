@@ -104,3 +104,33 @@ def test_a_new_refusal_without_a_heading_is_found() -> None:
     heads = headings([Path(PAGES[0]).read_text()])
     assert {template: has_heading(template, heads) for _, template in found} == {
         "…: a refusal nobody wrote up, in words of its own": False, "no reference clips in …": True}
+
+
+ENCODERS_PAGE = ROOT / "docs" / "encoders.md"
+
+
+def setup_reasons(source: str) -> set[str]:
+    """The literal reasons kit/platforms/detect.py gives an encoder no device set-up for (HwSetup's third argument):
+    the words `detect` and the prereqs table print for a hardware encoder that cannot run here."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "HwSetup" \
+                and len(node.args) == 3:
+            template = re.sub(r"\s+", " ", literal(node.args[2]).replace(HOLE, "…")).strip()
+            if fragments(template):
+                found.add(template)
+    return found
+
+
+def test_every_encoder_failure_has_its_fix_on_the_encoders_page() -> None:
+    """A failed test encode shows ffmpeg's telling line and the hint kit/platforms/probe.py matches to it; each
+    known cause (a _HINTS pattern) and each reason detect.py gives names a heading of docs/encoders.md."""
+    from kit.platforms.probe import _HINTS
+
+    heads = [line.lstrip("#").strip() for line in ENCODERS_PAGE.read_text().splitlines() if line.startswith("#")]
+    unmatched = [pattern for pattern, _ in _HINTS if not any(re.search(pattern, h, re.IGNORECASE) for h in heads)]
+    assert not unmatched, f"ffmpeg messages with a hint in probe.py but no heading in docs/encoders.md: {unmatched}"
+    reasons = setup_reasons((ROOT / "kit" / "platforms" / "detect.py").read_text())
+    assert len(reasons) >= 5
+    missing = sorted(r for r in reasons if not has_heading(r, [normal(h) for h in heads]))
+    assert not missing, f"reasons detect.py gives with no heading in docs/encoders.md: {missing}"
