@@ -137,3 +137,18 @@ def test_every_corpus_column_is_explained() -> None:
         named |= {f"{stem}{i}" for i in range(int(lo), int(hi) + 1)}
     missing = [c for c in COLUMNS if c not in named]
     assert not missing, f"corpus columns docs/reference/files.md does not explain: {missing}"
+
+
+def test_the_kit_tarball_holds_what_its_pages_link_to() -> None:
+    """Every relative link of a Markdown page the kit tarball ships reaches a file it ships: the README and docs/
+    read in the untarred kit as on a forge."""
+    import make_tarball
+
+    shipped = {p.relative_to(ROOT).as_posix() for p in make_tarball.collect(ROOT)}
+    link = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
+    broken = sorted((page, target) for page in shipped if page.endswith(".md")
+                    for target in link.findall((ROOT / page).read_text())
+                    if "://" not in target and not target.startswith("mailto:")
+                    and os.path.normpath(os.path.join(os.path.dirname(page), target)) not in shipped
+                    and not (ROOT / os.path.dirname(page) / target).is_dir())
+    assert not broken, f"links of shipped pages to files the tarball lacks (make_tarball.py's OPTIONAL): {broken}"
