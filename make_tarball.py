@@ -2,7 +2,8 @@
 """Build dist/ensemble-kit-<version>.tar.gz: the kit a collaborator untars.
 
 It holds kit/, binaries/ (with any ffmpeg staged there), pyproject.toml,
-requirements-torch.txt, requirements-frozen.txt and README.md under one top folder. The archive is
+requirements-torch.txt, requirements-frozen.txt and README.md under one top folder, with docs/ and the pages
+its links reach (CHANGELOG.md, ARCHITECTURE.md, bench/README.md). The archive is
 reproducible: the same tree gives the same sha256 (sorted entries, fixed
 timestamps, owners and modes, gzip header without a date).
 
@@ -23,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 INCLUDE = ("kit", "binaries", "pyproject.toml", "requirements-torch.txt", "requirements-frozen.txt", "README.md")
-OPTIONAL = ("docs", "CHANGELOG.md")  # shipped when present
+# shipped when present: the pages the README and docs/ link to, and the pins that build them as a site
+OPTIONAL = ("docs", "CHANGELOG.md", "ARCHITECTURE.md", "bench/README.md", "requirements-docs.txt")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 # 2026-01-01T00:00:00Z, overridable the usual way for reproducible builds

@@ -1,0 +1,154 @@
+"""The docs say what the CLI does: the flag reference is --help itself (tools/cli_reference.py), every flag a page
+names exists, every kit command a page shows parses, and the README stays a guide (STYLE.md, point 15)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+
+import click
+import pytest
+
+from tests.conftest import ROOT
+from tools import cli_reference
+
+
+def test_the_cli_reference_is_what_help_says() -> None:
+    page = cli_reference.PAGE.read_text()
+    assert page == cli_reference.render(), (
+        f"docs/reference/cli.md is not what --help says: regenerate it with {cli_reference.REGENERATE}")
+    assert (ROOT / "docs" / "reference" / "cli.md") == cli_reference.PAGE
+
+
+PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
+         *(p for p in sorted((ROOT / "docs").rglob("*.md")) if p != cli_reference.PAGE)]
+# flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
+FOREIGN = {
+    "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep"),
+    "pip": ("--no-deps", "--retries", "--timeout"), "pytest": ("--dist",), "docker": ("--device",),
+    "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
+    "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
+    "vmaf-tune": ("--calibration-sidecar", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
+    "Av1an": ("--probing-stat",),
+    "bench/": ("--as-kit-0", "--baseline-kit", "--kernels", "--no-per-job-kit", "--rounds", "--seconds", "--upstream"),
+}
+# files a command shown needs and only its reader has (a libvmaf model of their own): only their absence is excused
+USERS_FILES = ("vmaf_v1.0.16_3d0h.json",)
+FLAG = re.compile(r"(?<![\w#-])--[a-z][a-z0-9-]*")
+
+
+def kit_options() -> set[str]:
+    from kit.cli.main import cli
+
+    names = {"--help", "-h", "--version"}
+    stack: list[click.Command] = [cli]
+    while stack:
+        cmd = stack.pop()
+        names.update(o for p in cmd.params for o in (*p.opts, *p.secondary_opts))
+        if isinstance(cmd, click.Group):
+            stack.extend(cmd.commands.values())
+    return names
+
+
+def test_the_readme_is_a_guide() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, f"the README has {len(lines)} lines: a topic page under docs/ takes the rest"
+
+
+def test_every_flag_the_pages_name_exists() -> None:
+    known = kit_options() | {f for flags in FOREIGN.values() for f in flags}
+    unknown = {(page.relative_to(ROOT).as_posix(), flag) for page in PAGES
+               for flag in FLAG.findall(page.read_text()) if flag not in known}
+    assert not unknown, f"flags no kit command has (a foreign tool's go in FOREIGN): {sorted(unknown)}"
+
+
+def kit_commands(text: str) -> list[str]:
+    """The `ensemble-kit …` command lines of a page's code blocks (fenced, or indented by four spaces), each
+    continuation joined and the shell's part (a pipe, a redirection, a comment) cut off."""
+    lines, fenced, joined = [], False, ""
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if not (fenced or line.startswith("    ")):
+            continue
+        joined += line.strip().removesuffix("\\")
+        if line.rstrip().endswith("\\"):
+            continue
+        command, joined = re.split(r"\s(?:\||2?>|#|&&|;)\s?", joined)[0], ""
+        for prefix in (".venv/bin/ensemble-kit ", "ensemble-kit "):
+            if command.startswith(prefix) and "…" not in command:
+                lines.append(command.removeprefix(prefix))
+    return lines
+
+
+def parse(args: list[str]) -> None:
+    """Parse a command line as the CLI would, its options converted and checked, nothing run."""
+    from kit.cli.main import cli
+
+    ctx = click.Context(cli, info_name="ensemble-kit", **cli.context_settings)
+    cmd: click.Command = cli
+    while isinstance(cmd, click.Group) and args and args[0] in cmd.commands:
+        name = args.pop(0)
+        cmd = cmd.commands[name]
+        ctx = click.Context(cmd, info_name=name, parent=ctx) if isinstance(cmd, click.Group) else \
+            cmd.make_context(name, args, parent=ctx)
+    assert not isinstance(cmd, click.Group), f"no command: {args}"
+
+
+def test_every_kit_command_the_pages_show_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("KIT_")]:
+        monkeypatch.delenv(name)
+    shown = [(page.relative_to(ROOT).as_posix(), line) for page in PAGES for line in kit_commands(page.read_text())]
+    assert len(shown) > 20
+    bad = []
+    for page, line in shown:
+        try:
+            parse(shlex.split(line))
+        except click.ClickException as exc:
+            if not any(f"{mine}: does not exist" in exc.format_message() for mine in USERS_FILES):
+                bad.append(f"{page}: ensemble-kit {line}: {exc.format_message()}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_release_is_the_kits_version() -> None:
+    """The newest release in CHANGELOG.md is kit.__version__ (pyproject.toml reads it from there), and the README's
+    tarball name spells it: a version bump without its entry, or an entry without the bump, fails."""
+    from kit import __version__
+
+    releases = re.findall(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    newest = next(r for r in releases if r != "Unreleased")
+    assert newest == __version__, f"CHANGELOG.md's newest release is {newest}, kit.__version__ is {__version__}"
+    assert 'version = { attr = "kit.__version__" }' in (ROOT / "pyproject.toml").read_text()
+    named = set(re.findall(r"ensemble-kit-(\d+\.\d+\.\d+)", (ROOT / "README.md").read_text()))
+    assert named == {__version__}, f"the README names the kit tarball of {sorted(named)}, not {__version__}"
+
+
+def test_every_corpus_column_is_explained() -> None:
+    """docs/reference/files.md's corpus table names every column of the corpus schema (`a0`..`a3` names a range)."""
+    from kit.corpus.schema import COLUMNS
+
+    text = (ROOT / "docs" / "reference" / "files.md").read_text()
+    section = text[text.index("## `shard.parquet`"):text.index("\n## ", text.index("## `shard.parquet`") + 1)]
+    named = set(re.findall(r"^\| `([a-z0-9_]+)`", section, flags=re.M))
+    named |= set(re.findall(r", `([a-z0-9_]+)`", section))
+    for stem, lo, hi in re.findall(r"`([a-z_]+)(\d)`\.\.`\1(\d)`", section):
+        named |= {f"{stem}{i}" for i in range(int(lo), int(hi) + 1)}
+    missing = [c for c in COLUMNS if c not in named]
+    assert not missing, f"corpus columns docs/reference/files.md does not explain: {missing}"
+
+
+def test_the_kit_tarball_holds_what_its_pages_link_to() -> None:
+    """Every relative link of a Markdown page the kit tarball ships reaches a file it ships: the README and docs/
+    read in the untarred kit as on a forge."""
+    import make_tarball
+
+    shipped = {p.relative_to(ROOT).as_posix() for p in make_tarball.collect(ROOT)}
+    link = re.compile(r"\]\(([^)\s#]+)(?:#[^)\s]*)?\)")
+    broken = sorted((page, target) for page in shipped if page.endswith(".md")
+                    for target in link.findall((ROOT / page).read_text())
+                    if "://" not in target and not target.startswith("mailto:")
+                    and os.path.normpath(os.path.join(os.path.dirname(page), target)) not in shipped
+                    and not (ROOT / os.path.dirname(page) / target).is_dir())
+    assert not broken, f"links of shipped pages to files the tarball lacks (make_tarball.py's OPTIONAL): {broken}"
