@@ -85,13 +85,18 @@ def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
         assert accepted(made[kind], ffmpeg) == ((176, 144) if kind == "mpg" else (174, 142)), kind
 
 
+def with_an_odd_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the tiny set and one clip of odd size among them: (the folder, the odd clip)."""
+    refs = tmp_path / "refs"
+    shutil.copytree(tiny_refs, refs)
+    return refs, render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+
+
 def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_strict(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
     from kit.media.cache import Sha256Cache
 
-    refs = tmp_path / "refs"
-    shutil.copytree(tiny_refs, refs)
-    odd = render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+    refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     from kit.infra.tree import Tree
@@ -111,9 +116,7 @@ def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_stric
 @pytest.mark.slow  # a whole run on the tiny set
 def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_refuses(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
-    refs = tmp_path / "refs"
-    shutil.copytree(tiny_refs, refs)
-    odd = render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+    refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
     out = tmp_path / "out"
     res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *FAST, *LENIENT)
     assert res.returncode in (0, 1), res.stderr[-3000:]
