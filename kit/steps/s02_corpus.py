@@ -33,6 +33,7 @@ from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.teacher import check_teacher, clips_label, smaller_sizes
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
+from kit.steps.settings import RunSettings
 
 
 def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ def prepare(ctx: Context) -> Prepared:
     unusable: list[Unusable] = []
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
-                                          s.demo_seconds, note, None if s.strict else unusable)
+                                          s.demo_seconds, note, None if strict(s) else unusable)
     if skipped := teacher_unusable(ctx, prov, found):
         for left_out in skipped:
             note(left_out.line())
@@ -129,6 +130,12 @@ def prepare(ctx: Context) -> Prepared:
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
+
+
+def strict(s: RunSettings) -> bool:
+    """Whether a clip the kit cannot use refuses the run: --strict, and any shard of several (every box must deal
+    the same reference set into its shards; a clip left out on one box only would move the others' deal)."""
+    return s.strict or (s.shard is not None and s.shard.n > 1)
 
 
 def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[Unusable]:
@@ -148,7 +155,7 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
                 refused.append((exc, paths))
     finally:
         ctx.tree.remove_folder(work)
-    if refused and (ctx.settings.strict or sum(len(paths) for _, paths in refused) == len(clips)):
+    if refused and (strict(ctx.settings) or sum(len(paths) for _, paths in refused) == len(clips)):
         raise refused[0][0]
     return [Unusable(path, exc.message, exc.hint) for exc, paths in refused for path in paths]
 

@@ -130,3 +130,15 @@ def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_re
     strict = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", *FAST, *LENIENT, "--strict")
     assert strict.returncode == 2 and f"error: {odd}: 175x143 has an odd width" in strict.stderr, strict.stderr
     assert "retry:" not in strict.stderr  # the same command fails the same way until the clip is cropped
+
+
+def test_a_shard_of_several_refuses_an_unusable_clip_as_strict_does(ffmpeg: str, tiny_refs: Path,
+                                                                    tmp_path: Path) -> None:
+    """Shards are dealt from the whole reference set on every box: a clip left out on one box only would move the
+    others' deal (clips in no shard, or in two), so under --shard K/N (N > 1) an unusable clip refuses the run."""
+    refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
+    out = tmp_path / "out"
+    assert run_kit("step", "prereqs", "--out-dir", out, *FAST).returncode == 0
+    res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--shard", "1/2", *FAST)
+    assert res.returncode == 2 and f"error: {odd}" in res.stderr and "odd" in res.stderr, res.stderr[-2000:]
+    assert not (out / "02_corpus" / "jobs").exists()
