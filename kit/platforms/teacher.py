@@ -16,7 +16,7 @@ from kit.errors import InputError
 from kit.infra.proc import LogFn, ProcResult, run_process
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
-from kit.media.libvmaf import EXTRA_FEATURES, Teacher, parse_vmaf_log
+from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip
@@ -24,8 +24,12 @@ from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, rend
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
 TEACHER_CHECK_FRAMES = 3
-SMALL_HINT = ("CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, "
-              "or use a built-in teacher (vmaf_v0.6.1, vmaf_v0.6.1neg), which scores any size")
+def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
+    """What to do about a reference size the teacher or VMAF v1's features cannot score."""
+    builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"
+    other = f"{INPUTS_FLAG} canonical6 (without VMAF v1's features)" if extra and teacher.builtin else \
+        f"{builtins} with {INPUTS_FLAG} canonical6" if extra else f"{builtins}, which scores any size"
+    return f"CAMBI and SpEED (VMAF v1's features) refuse small pictures: leave {clip} out of --ref-dir, or use {other}"
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
@@ -65,7 +69,7 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise InputError(f"{what} scores no {size} frames, the size of {clip}: {failed}",
-                         hint=SMALL_HINT.format(clip=clip))
+                         hint=small_hint(clip, teacher, extra))
     if failed:
         raise InputError(f"{what}: {failed}", hint=HINT + "; the model must use features and options this libvmaf has")
     return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"
