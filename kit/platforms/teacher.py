@@ -48,6 +48,20 @@ def clips_label(clips: list[str]) -> str:
     return clips[0] + (f" (and {len(clips) - 1} more of that size)" if len(clips) > 1 else "")
 
 
+class SizeRefused(InputError):
+    """A reference size the teacher scores no frame of: libvmaf's cause kept apart from the clips it names."""
+
+    def __init__(self, message: str, hint: str, cause: str) -> None:
+        super().__init__(message, hint=hint)
+        self.cause = cause
+
+
+def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
+    what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
+    return SizeRefused(f"{what} scores no {size} frames, the size of {clip}: {cause}", small_hint(clip, teacher, extra),
+                       cause)
+
+
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
                   size: str = TEACHER_CHECK_SIZE, clip: str = "") -> str:
     """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns
@@ -68,8 +82,7 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
-        raise InputError(f"{what} scores no {size} frames, the size of {clip}: {failed}",
-                         hint=small_hint(clip, teacher, extra))
+        raise size_refusal(teacher, extra, size, clip, failed)
     if failed:
         raise InputError(f"{what}: {failed}", hint=HINT + "; the model must use features and options this libvmaf has")
     return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"

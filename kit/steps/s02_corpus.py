@@ -31,7 +31,7 @@ from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_pe
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.teacher import check_teacher, clips_label, smaller_sizes
+from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes
 from kit.steps.base import Context, Outcome, Plan, read_prereqs
 from kit.steps.settings import RunSettings
 
@@ -145,19 +145,41 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
     if prov.teacher.default and not prov.extra:
         return []
     refused: list[tuple[InputError, list[str]]] = []
-    work = ctx.tree.fresh_folder(ctx.run.teacher_work)
+    scratch: list[Path] = []  # the checks' scratch folder, once one size is checked
     try:
         for size, paths in smaller_sizes({c.path: (c.width, c.height) for c in clips}).items():
-            try:
-                ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, work, ctx.log, prov.extra, size,
-                                      clips_label(paths)))
-            except InputError as exc:
-                refused.append((exc, paths))
+            if cause := size_cause(ctx, prov, size, clips_label(paths), scratch):
+                refused.append((size_refusal(prov.teacher, prov.extra, size, clips_label(paths), cause), paths))
     finally:
-        ctx.tree.remove_folder(work)
+        for folder in scratch:
+            ctx.tree.remove_folder(folder)
     if refused and (strict(ctx.settings) or sum(len(paths) for _, paths in refused) == len(clips)):
         raise refused[0][0]
     return [Unusable(path, exc.message, exc.hint) for exc, paths in refused for path in paths]
+
+
+def size_cause(ctx: Context, prov: Provenance, size: str, clips: str, scratch: list[Path]) -> str:
+    """Why the teacher scores no frame of `size` ("" when it scores), as this ffmpeg, libvmaf and teacher answered
+    once: kept in the kit's cache, so a rerun and `status` (which runs nothing and writes nothing in the out-dir:
+    a size not checked yet reads as scoring there) ask libvmaf no more."""
+    cache = cache_tree()
+    key = sha256_json([prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
+                       prov.teacher.sha256, prov.extra, size])
+    record = cache.root / "teacher-sizes" / f"{key[:32]}.json"
+    found, _ = cache.read_json_object(record)
+    if found is not None and isinstance(found.get("cause"), str):
+        return str(found["cause"])
+    if ctx.tree.rules.reading:
+        return ""
+    if not scratch:  # made for the first size that is checked
+        scratch.append(ctx.tree.fresh_folder(ctx.run.teacher_work))
+    try:
+        ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, ctx.run.teacher_work, ctx.log, prov.extra, size, clips))
+        cause = ""
+    except SizeRefused as exc:
+        cause = exc.cause
+    cache.write_json(record, {"size": size, "teacher": prov.teacher.label, "cause": cause})
+    return cause
 
 
 def redo_generation(ctx: Context) -> str:

@@ -111,3 +111,10 @@ def test_clips_of_a_size_the_teacher_cannot_score_are_left_out_unless_strict(ffm
     assert [s["path"] for s in skipped] == [str(refs / "small.y4m")] and "176x144" in skipped[0]["reason"]
     assert f"skipped {refs / 'small.y4m'}" in res.stdout + res.stderr
     assert {p.name.split("-")[0] for p in run.jobs.glob("*.parquet")} == {"big1", "big2", "big3"}
+    # status runs no check and writes nothing: what libvmaf answered for 176x144 is in the kit's cache
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in out.rglob("*"))
+    status = run_kit("status", out, "--json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    steps = {s["step"]: s["state"] for s in json.loads(status.stdout)["steps"]}
+    assert steps["corpus"] == "done", steps
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in out.rglob("*")) == before
