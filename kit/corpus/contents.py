@@ -70,6 +70,7 @@ class Overrides:
     file: str
     sha256: str
     at: dict[str, list[int]] = field(default_factory=dict)  # the line of each "same" and "different" entry
+    left_out: dict[str, str] = field(default_factory=dict)  # the names of the clips this run left out: their paths
 
     def lines(self) -> list[str]:
         where = f"{self.file} (sha256 {self.sha256[:12]})"
@@ -223,6 +224,10 @@ def _matches(s: Source, selector: str) -> bool:
 
 def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> int:
     hits = sorted({s.src_sha256: i for i, s in enumerate(sources) if _matches(s, selector)}.values())
+    if not hits and selector in overrides.left_out:
+        raise InputError(f"{overrides.file}: {selector!r} names {overrides.left_out[selector]}, which this run left "
+                         "out (its skipped line says why)",
+                         hint="fix the clip as its skipped line says and rerun, or drop the entry naming it")
     if not hits:
         raise InputError(f"{overrides.file}: {selector!r} names no source of this set",
                          hint="name a source by its name, file name, name~<hex> or src_sha256 prefix; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -119,7 +120,11 @@ def prepare(ctx: Context) -> Prepared:
             note(left_out.line())
         unusable += skipped
         found = [c for c in found if c.path not in {u.path for u in skipped}]
-    refs = one_source_each(found, prints, read_overrides(s.content_groups))
+    overrides = read_overrides(s.content_groups)
+    if overrides is not None and unusable:  # an entry naming a clip left out says so
+        names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
+        overrides = dataclasses.replace(overrides, left_out=names)
+    refs = one_source_each(found, prints, overrides)
     for line in [*map(twin_line, refs.twins), *refs.grouping.said]:  # every grouping that moves the folds
         note(line)
     all_clips = refs.clips

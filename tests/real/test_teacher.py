@@ -104,6 +104,11 @@ def test_clips_of_a_size_the_teacher_cannot_score_are_left_out_unless_strict(ffm
     assert_clean_failure(strict, f"scores no 176x144 frames, the size of {refs / 'small.y4m'}")
     out = tmp_path / "out"
     assert run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS).returncode == 0
+    groups = tmp_path / "groups.json"  # an entry naming the clip left out says so, not "names no source"
+    groups.write_text(json.dumps({"same": [["small", "big1"]]}))
+    named = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--teacher", model,
+                    "--content-groups", groups, *CORPUS)
+    assert_clean_failure(named, f"'small' names {refs / 'small.y4m'}, which this run left out")
     res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--teacher", model, *CORPUS)
     assert res.returncode == 0, res.stderr[-3000:]
     run = RunDir(out)
