@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.errors import InputError, ToolError
+from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.perms import describe
 from kit.infra.tree import Tree
@@ -254,7 +254,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     for p in find_clip_files(ref_dir, note):
         try:
             clips.append(probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache))
-        except (InputError, ToolError) as exc:
+        except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
+            # end otherwise, and a clip left out for it would change the corpus for a passing cause
             if unusable is None:
                 raise
             refused.append((exc, Unusable(str(p), exc.message, exc.hint)))
