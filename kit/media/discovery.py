@@ -24,6 +24,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.perms import describe
+from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.decode import decode_master
@@ -211,16 +212,27 @@ def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: Y
 
 
 @dataclass(frozen=True)
-class Unusable:
+class Unusable(Record):
     """A clip file the kit cannot use, left out of the run (not --strict): why, and the fix."""
 
     path: str
     reason: str
     fix: str
 
+    @property
+    def why(self) -> str:
+        """The reason without the clip's path in front (the line names it already)."""
+        return self.reason.removeprefix(self.path + ": ")
+
     def line(self) -> str:
-        return f"skipped {self.path}: {self.reason.removeprefix(self.path + ': ')}" + (
-            f"; fix: {self.fix}" if self.fix else "")
+        return f"skipped {self.path}: {self.why}" + (f"; fix: {self.fix}" if self.fix else "")
+
+
+@dataclass(frozen=True)
+class SkippedClips(Record):
+    """`02_corpus/skipped.json`: the clips of --ref-dir the corpus step left out, each with why and the fix."""
+
+    skipped: tuple[Unusable, ...]
 
 
 LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is itself heavily compressed (1080p30 at

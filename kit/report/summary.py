@@ -13,8 +13,10 @@ from rich.text import Text
 from kit.events import RunFinished
 from kit.infra.faults import kill_point
 from kit.infra.invocation import kit_command, receiver_commands
+from kit.infra.records import read_record
 from kit.infra.tree import Rules, Tree
 from kit.infra.visible import visible
+from kit.media.discovery import SkippedClips
 from kit.rundir import RunDir
 from kit.verdict.document import ExportedInterval, IntervalLevel, Verdict, worst_group
 from kit.verdict.intervals import percent
@@ -310,12 +312,12 @@ def print_summary(out_dir: Path, console: Console) -> None:
 def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
     """The reference clips the corpus step left out (02_corpus/skipped.json): how many, which, where the fixes are."""
     path = RunDir(out_dir).skipped_clips
-    if not tree.is_file(path):
-        return []
-    skipped = tree.read_json(path).get("skipped") or []
-    names = "; ".join(f"{Path(str(u.get('path', '?'))).name} "
-                      f"({str(u.get('reason', '')).removeprefix(str(u.get('path', '')) + ': ')})"
-                      for u in skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    record, why = read_record(SkippedClips, tree, path)
+    if record is None:  # none left out, or a damaged record: said, not a traceback
+        return [] if why == "missing" else [("SKIPPED clips", f"{path} is {why}: rerun the corpus step to list them")]
+    skipped = record.skipped
+    names = "; ".join(f"{Path(u.path).name} ({u.why})" for u in skipped[:3]) + (
+        f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
     return [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
@@ -24,7 +24,7 @@ from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
 from kit.media.demo import SECONDS, damaged_demo_clips
-from kit.media.discovery import Unusable, reference_clips
+from kit.media.discovery import SkippedClips, Unusable, reference_clips
 from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
@@ -320,7 +320,7 @@ class CorpusStep:
         tree.remove(run.redo_stamp)  # every job is of this generation now
         outputs = [run.shard, run.shard_manifest]
         if p.unusable:  # what was left out, and why, beside the shard (the summary says it)
-            tree.write_json(run.skipped_clips, {"skipped": [asdict(u) for u in p.unusable]})
+            tree.write_json(run.skipped_clips, SkippedClips(tuple(p.unusable)).to_json())
             outputs.append(run.skipped_clips)
         else:
             tree.remove(run.skipped_clips)

@@ -279,3 +279,23 @@ def test_a_run_on_a_given_corpus_speaks_to_the_lead(tmp_path: Path) -> None:
     said = buf.getvalue()
     assert "send it to the lead" not in said and "the lead checks it" not in said
     assert "yours as the lead: nothing to send" in said and f"  {tarball}" in said.splitlines()
+
+
+def test_the_skipped_row_reads_the_record_and_says_a_damaged_one(tmp_path: Path) -> None:
+    """02_corpus/skipped.json is a typed record: its clips named with why (the path said once), and a damaged one
+    is a row that says so, not a traceback in the closing summary."""
+    from kit.infra.tree import Tree
+    from kit.media.discovery import SkippedClips, Unusable
+    from kit.report.summary import skipped_rows
+    from kit.rundir import RunDir
+
+    run = RunDir(tmp_path / "out")
+    with Tree.open(run.root) as tree:
+        assert skipped_rows(tree, run.root) == []
+        clip = "/refs/odd.y4m"
+        tree.write_json(run.skipped_clips, SkippedClips((Unusable(clip, f"{clip}: odd width 175", "crop"),)).to_json())
+        ((key, text),) = skipped_rows(tree, run.root)
+        assert key == "SKIPPED clips" and "1 left out" in text and "odd.y4m (odd width 175)" in text
+        tree.write_json(run.skipped_clips, [])
+        ((_, text),) = skipped_rows(tree, run.root)
+        assert "damaged" in text and "rerun the corpus step" in text
