@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,6 +294,15 @@ def given_here(ctx: click.Context) -> set[str]:
     return {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
 
 
+def box_id_problem(box_id: str) -> str:
+    """What of a box id a file name may not hold (kit.infra.host.safe_box_id's rules), as a person reads it."""
+    if re.search(r"[^A-Za-z0-9._-]", box_id):
+        return "holds characters a file name may not"
+    if len(box_id) > 64:
+        return f"is {len(box_id)} characters long, over 64"
+    return "starts or ends with '.' or '-'"
+
+
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
     """RunSettings from the flags' typed values (and the --settings file's record, which only the flags in `given`
     override); then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
@@ -316,9 +326,9 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
         shard_box_id(default_box_id(), shard) if shard is not None and shard.how else \
         UNION_BOX_ID if corpus is not None else default_box_id()
     if box and box_id != safe_box_id(box_id):
-        raise InputError(f"--box-id {box_id!r} holds characters a file name may not: it names the shard's rows and "
-                         "the results tarball", hint=f"use letters, digits, '-', '_' and '.' only, e.g. --box-id "
-                         f"{safe_box_id(box_id)}")
+        raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
+                         "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
+                         f"with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()

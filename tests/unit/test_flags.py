@@ -175,12 +175,15 @@ def test_the_status_default_out_dir_is_the_runs(monkeypatch: pytest.MonkeyPatch)
     assert isinstance(cli.commands["run"], click.Command)
 
 
-@pytest.mark.parametrize("box", ["boîte-1", "lab box", "a/b"])
-def test_a_box_id_a_file_name_cannot_hold_is_refused_with_the_name_it_could_be(box: str) -> None:
-    """Not renamed without a word (`boîte-1` became `bo-te-1` in kit 0.1): refused, the safe name offered."""
+@pytest.mark.parametrize(("box", "why"), [("boîte-1", "holds characters"), ("lab box", "holds characters"),
+                                          ("a/b", "holds characters"), ("lab.", "starts or ends with"),
+                                          ("-lab", "starts or ends with"), ("a" * 70, "is 70 characters long, over 64")])
+def test_a_box_id_a_file_name_cannot_hold_is_refused_with_the_name_it_could_be(box: str, why: str) -> None:
+    """Not renamed without a word (`boîte-1` became `bo-te-1` in kit 0.1): refused with its own cause, the safe name
+    offered."""
     with pytest.raises(InputError) as caught:
         build_settings(parse("--box-id", box))
-    assert f"--box-id {box!r}" in str(caught.value) and "--box-id " in caught.value.hint
+    assert f"--box-id {box!r} {why}" in str(caught.value) and "--box-id " in caught.value.hint
 
 
 def test_a_run_on_a_given_corpus_is_the_union_unless_named(tmp_path: Path) -> None:
