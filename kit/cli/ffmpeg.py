@@ -34,6 +34,7 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
         ffmpeg = resolve_ffmpeg().path
         sys.stderr.flush()
         # its output straight to stderr as it goes: a conversion's progress is seen while it runs
-        return run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S, output=sys.stderr).returncode
+        code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S, output=sys.stderr).returncode
+        return 128 - code if code < 0 else code  # ended by signal N: 128 + N, as a shell says it
 
     guarded(go, retry=False)
