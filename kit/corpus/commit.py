@@ -133,6 +133,7 @@ def commit_pair(tree: Tree, table: pa.Table, out: Path,
         side_fh.write((json.dumps(manifest.to_json(), indent=2, default=str) + "\n").encode())
         tree.seal(side_fh)
         moves = [[data_tmp.name, out.name], [side_tmp.name, manifest_path(out).name]]
+        check_replaceable(out, MERGED)  # again, just before: a file put at -o while the merge ran is kept too
         tree.write_json(commit_journal(out), Commit(os.getpid(), manifest.sha256, moves).to_json())
         committed = True  # from here on the renames are written down: a failure leaves them to the next merge
         kill_point("merge-committed")

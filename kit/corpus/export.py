@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit import __version__
-from kit.corpus.commit import Output
+from kit.corpus.commit import Output, check_replaceable
 from kit.corpus.dedup import KEY, SORT_ORDER
 from kit.corpus.inputs import LoadedInput
 from kit.corpus.manifests import MergeManifest, ShardManifest
@@ -264,6 +264,7 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
     with tree.atomic(out) as fh:
         for line in lines:
             fh.write(line.encode() + b"\n")
+        check_replaceable(out, EXPORTED)  # again, just before the rename: a file put at -o meanwhile is kept
     record = ExportRecord("export", fmt, out.name, tree.sha256(out), rows, READERS[fmt], keys, loaded.path,
                           loaded.sha256, str(table["teacher_model"][0]), str(table["teacher_sha256"][0]), fills,
                           notes, __version__)

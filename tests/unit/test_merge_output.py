@@ -136,3 +136,22 @@ def test_a_corpus_changed_after_its_merge_is_refused_naming_the_manifest(tmp_pat
         err.value.message and "changed after it was made" in err.value.message
     (tmp_path / "union.manifest.json").unlink()
     check_described(out)  # no manifest: a corpus of the user's own, theirs to vouch for
+
+
+def test_a_file_put_at_the_output_while_the_merge_runs_is_kept(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """-o is checked again just before the renames: a file of the user's put there after the first check (the merge
+    reads and writes for minutes on a union) is kept, exit 2, and the merge's temporaries are gone."""
+    import kit.corpus.commit as commit
+
+    shard, out = write_shard(tmp_path / "a.parquet"), tmp_path / "merged.parquet"
+    real = commit.write_corpus
+
+    def and_meanwhile(table: object, fh: object) -> None:
+        real(table, fh)  # type: ignore[arg-type]
+        out.write_bytes(b"the user's own, put here meanwhile")
+
+    monkeypatch.setattr(commit, "write_corpus", and_meanwhile)
+    refused(merge(shard, "-o", out), f"-o {out} exists and is no earlier merge's output")
+    assert out.read_bytes() == b"the user's own, put here meanwhile"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "merged.parquet"]
