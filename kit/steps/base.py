@@ -44,8 +44,13 @@ class Context:
 def rerun(ctx: Context, *words: str | Path) -> str:
     """A command that reruns part of this run, as a hint prints it: with the run's settings (`--settings` its
     run.json, which the runner writes before any step runs, `step X` alone too) and the flags that place it, then
-    the hint's own flags (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso)."""
-    return settings_command(ctx.settings, ctx.run.run_json, *words)
+    the hint's own flags (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso).
+
+    A training task (`step loso --train-task`) writes no run.json: before any run in its out-dir there is none to
+    name, and the command is placed by its flags alone, saying the run's other flags are to be added."""
+    if ctx.tree.is_file(ctx.run.run_json):
+        return settings_command(ctx.settings, ctx.run.run_json, *words)
+    return settings_command(ctx.settings, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
 @dataclass(frozen=True)

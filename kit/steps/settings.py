@@ -110,10 +110,12 @@ def task_flags(settings: RunSettings) -> list[str | Path]:
     return ["--out-dir", settings.out_dir, "--box-id", settings.box_id, *shard, *corpus]
 
 
-def settings_command(settings: RunSettings, run_json: Path, *words: str | Path) -> str:
+def settings_command(settings: RunSettings, run_json: Path | None, *words: str | Path) -> str:
     """A kit command run with a run's settings, runnable as printed: the command's words (those before the first
     flag: `run`, `step loso`), `--settings` the run's run.json and the flags that place it (task_flags), then the
     rest of `words`, the hint's own flags, which the command line lets override the file (a setting the hint
-    changes, e.g. `--seeds`). Never settings rebuilt as flags: the file carries them all."""
+    changes, e.g. `--seeds`). Never settings rebuilt as flags: the file carries them all (no file, `run_json`
+    None: the placing flags alone, for a caller to say what is missing)."""
     cut = next((i for i, w in enumerate(words) if str(w).startswith("-")), len(words))
-    return kit_command(*words[:cut], "--settings", run_json, *task_flags(settings), *words[cut:])
+    given: list[str | Path] = ["--settings", run_json] if run_json is not None else []
+    return kit_command(*words[:cut], *given, *task_flags(settings), *words[cut:])

@@ -96,6 +96,20 @@ def test_a_rerun_hint_runs_with_the_runs_settings_and_its_own_flags_over_them(tm
     assert build_settings(ctx.params, given_here(ctx)) == dataclasses.replace(first, seeds=(3,))
 
 
+def test_a_rerun_hint_without_a_run_json_says_the_run_s_other_flags_are_missing(tmp_path: Path) -> None:
+    """A training task writes no run.json: before any run in its out-dir, the hint cannot name one."""
+    from kit.steps.base import Context, rerun
+
+    settings = settings_of("--out-dir", tmp_path, "--box-id", "u")
+    ctx = Context(settings, lambda event: None, lambda line: None, Tree.open(tmp_path))
+    placed = kit_command("step", "corpus", "--out-dir", tmp_path, "--box-id", "u", "--force")
+    said = f" (with the run's other flags: no {tmp_path}/run.json yet)"
+    assert rerun(ctx, "step", "corpus", "--force") == placed + said
+    write_run_record(ctx.tree, tmp_path / "run.json", settings, ["run"], choose_threads())
+    assert rerun(ctx, "step", "corpus", "--force") == settings_command(settings, tmp_path / "run.json", "step",
+                                                                       "corpus", "--force")
+
+
 def test_the_command_line_beats_the_file_which_beats_the_variables(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     recorded = dataclasses.replace(settings_of("--seeds", "3,4", "--epochs", "7", "--shard", "2/3", "--out-dir",
