@@ -8,7 +8,6 @@ from pathlib import Path
 
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
-from kit.infra.invocation import kit_command
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RunDir
 from kit.verdict.document import Verdict
@@ -17,12 +16,12 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
-                  report: Path, checked: Checked) -> dict[str, Path]:
+                  report: Path, checked: Checked, loso_again: str) -> dict[str, Path]:
     """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
     in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
-    output against its step's record."""
+    output against its step's record. `loso_again`: the command that reruns the run from LOSO, with its settings."""
     files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
-    files |= _own_shard(tree, run, verdict)
+    files |= _own_shard(tree, run, verdict, loso_again)
     files |= _checked_outputs(tree, run, verdict, checked)
     files[run.rel(verdict_path)] = verdict_path
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
@@ -34,14 +33,14 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     return files
 
 
-def _own_shard(tree: Tree, run: RunDir, verdict: Verdict) -> dict[str, Path]:
+def _own_shard(tree: Tree, run: RunDir, verdict: Verdict, loso_again: str) -> dict[str, Path]:
     """This box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
     exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus."""
     if not tree.is_file(run.shard) or run.shard.resolve() != Path(verdict.corpus.path).resolve():
         return {}
     if corpus_sha256(run.shard) != verdict.corpus.sha256:
         raise InputError(f"{run.shard} changed since the verdict was reached",
-                         hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', run.root)}")
+                         hint=f"rerun from LOSO: {loso_again}")
     return {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
             if p == run.shard or tree.is_file(p)}
 

@@ -8,9 +8,8 @@ references stay 8-bit whatever the setting. The default `8bit` encodes everythin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
@@ -32,11 +31,12 @@ class DepthPlan:
         return self.bits.get(clip.sha256, 8)
 
 
-def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, out_dir: Path, encoders: Sequence[str]) -> None:
-    """Step 01 must have probed for the same --encode-depth (`was`; an older prereqs.json: 8bit)."""
+def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, prereqs_again: Callable[..., str],
+                        encoders: Sequence[str]) -> None:
+    """Step 01 must have probed for the same --encode-depth (`was`; an older prereqs.json: 8bit).
+    `prereqs_again(*flags)`: the command that reruns step 01 with the run's settings and these flags."""
     if was != setting:
-        again = kit_command("step", "prereqs", "--out-dir", out_dir, "--encoders", ",".join(encoders),
-                            "--encode-depth", setting)
+        again = prereqs_again("--encoders", ",".join(encoders), "--encode-depth", setting)
         raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",
                          hint=f"rerun it for this depth: {again} (a plain `run`, without --from/--only, reruns it "
                               "by itself)")

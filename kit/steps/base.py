@@ -16,13 +16,12 @@ from typing import Protocol
 
 from kit.errors import InputError
 from kit.events import Emit
-from kit.infra.invocation import kit_command
 from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
 from kit.steps.records import read_step_record
-from kit.steps.settings import RunSettings
+from kit.steps.settings import RunSettings, settings_command
 
 
 @dataclass
@@ -40,6 +39,18 @@ class Context:
     @property
     def run(self) -> RunDir:
         return RunDir(self.settings.out_dir)
+
+
+def rerun(ctx: Context, *words: str | Path) -> str:
+    """A command that reruns part of this run, as a hint prints it: with the run's settings (`--settings` its
+    run.json, which the runner writes before any step runs, `step X` alone too) and the flags that place it, then
+    the hint's own flags (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso).
+
+    A training task (`step loso --train-task`) writes no run.json: before any run in its out-dir there is none to
+    name, and the command is placed by its flags alone, saying the run's other flags are to be added."""
+    if ctx.tree.is_file(ctx.run.run_json):
+        return settings_command(ctx.settings, ctx.run.run_json, *words)
+    return settings_command(ctx.settings, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
 
 
 @dataclass(frozen=True)
@@ -86,22 +97,22 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     differs from the producer's record): each is a clear error, never silently used.
     """
     status, tree = ctx.run.status(producer), ctx.tree
-    rerun = kit_command("step", producer, "--out-dir", ctx.out_dir)
+    again = rerun(ctx, "step", producer, "--force")
     if not tree.is_file(path) or not tree.is_file(status):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
-                         hint=f"run it first: {rerun}")
+                         hint=f"run it first: {rerun(ctx, 'step', producer)}")
     record, _ = read_step_record(tree, status)
     if record is None:
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
-                         hint=f"rerun that step (it rebuilds its record): {rerun} --force")
+                         hint=f"rerun that step (it rebuilds its record): {again}")
     recorded = record.outputs.get(ctx.run.rel(path))
     if recorded is None:
         raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' does not record it",
-                         hint=f"rerun that step (it rebuilds its record): {rerun} --force")
+                         hint=f"rerun that step (it rebuilds its record): {again}")
     if recorded != cached_sha256(tree, path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs from the "
                          f"{recorded[:12]}… that step recorded)",
-                         hint=f"restore it, or rerun that step: {rerun} --force")
+                         hint=f"restore it, or rerun that step: {again}")
     return path
 
 
@@ -126,7 +137,7 @@ def read_prereqs(ctx: Context) -> Prereqs:
     if prereqs is None:
         raise InputError(f"{path} is {why}",
                          hint="rerun the prereqs step, which rebuilds it: "
-                              + kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--force"))
+                              + rerun(ctx, "step", "prereqs", "--force"))
     return prereqs
 
 

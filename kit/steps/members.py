@@ -20,11 +20,11 @@ from kit import __version__
 from kit.errors import InputError
 from kit.events import Info
 from kit.infra.files import host_name, sha256_json
-from kit.infra.invocation import kit_build, kit_command
+from kit.infra.invocation import kit_build
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
-from kit.steps.base import Context, Plan
-from kit.steps.settings import RunSettings, task_flags
+from kit.steps.base import Context, Plan, rerun
+from kit.steps.settings import RunSettings
 
 if TYPE_CHECKING:
     from kit.model.baselines import BaselineResult
@@ -142,8 +142,8 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
     listed = ",".join(map(str, tasks))
     retry = os.environ.get(KIT_TRAIN_RETRY, "").strip()
     again = retry.replace("{tasks}", listed) if retry else \
-        kit_command("step", "loso", "--train-task", f"{tasks[0]}/{n}", "--settings", ctx.run.run_json,
-                    *task_flags(ctx.settings)) + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")
+        rerun(ctx, "step", "loso", "--train-task", f"{tasks[0]}/{n}") \
+        + (f" (and so for task(s) {listed})" if len(tasks) > 1 else "")
     return InputError(f"{len(missing)} of {total} LOSO member(s) missing from {folder}: {describe(missing)}; "
                       f"--train-tasks {n}: task(s) {listed} of {n} train them",
                       hint=f"train them again: {again}; then rerun this command (the members on disk are kept)")

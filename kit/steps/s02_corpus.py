@@ -19,7 +19,6 @@ from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
-from kit.infra.invocation import kit_command
 from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
@@ -33,14 +32,14 @@ from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes
-from kit.steps.base import Context, Outcome, Plan, read_prereqs
+from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.settings import RunSettings
 
 
 def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
     """The encoder list step 01 resolved (and probed) for the requested one."""
     if prereqs.requested_encoders != list(requested):
-        again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--encoders", ",".join(requested))
+        again = rerun(ctx, "step", "prereqs", "--encoders", ",".join(requested))
         raise InputError(f"{ctx.run.step('prereqs').name} was run for --encoders "
                          f"{','.join(prereqs.requested_encoders)}, not {','.join(requested)}",
                          hint=f"rerun it with these encoders: {again}")
@@ -59,7 +58,7 @@ def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
     teacher, s = teacher_of(ctx.settings.teacher), ctx.settings
-    again = kit_command("step", "prereqs", "--out-dir", ctx.out_dir, "--teacher", s.teacher, "--inputs", s.train.inputs)
+    again = rerun(ctx, "step", "prereqs", "--teacher", s.teacher, "--inputs", s.train.inputs)
     if (prereqs.teacher.name, prereqs.teacher.sha256) != (teacher.name, teacher.sha256):
         raise InputError(f"{ctx.run.step('prereqs').name} checked the teacher {prereqs.teacher.label}, not "
                          f"{teacher.label}: libvmaf must score a test pair with a teacher before any encode",
@@ -100,7 +99,8 @@ def prepare(ctx: Context) -> Prepared:
     s = ctx.settings
     prereqs = read_prereqs(ctx)
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
-    check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name, ctx.out_dir, s.encoders)
+    check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name,
+                        lambda *flags: rerun(ctx, "step", "prereqs", *flags), s.encoders)
     prov = provenance(ctx, prereqs)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):

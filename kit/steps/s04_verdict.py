@@ -10,10 +10,9 @@ from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import sha256_json
-from kit.infra.invocation import kit_command
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
 from kit.steps.records import read_step_record
 from kit.verdict.kinds import GROUPS
 
@@ -45,8 +44,8 @@ class VerdictStep:
             if isinstance(ran, list) and ran != list(ctx.settings.seeds):
                 raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
-                                      + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir, "--seeds",
-                                                    ",".join(map(str, ctx.settings.seeds))))
+                                      + rerun(ctx, "run", "--from", "loso", "--seeds",
+                                              ",".join(map(str, ctx.settings.seeds))))
         inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
         # the corpus block counts files and groups from the corpus's manifest: a twin added to --ref-dir changes
         # the manifest, not the rows LOSO trained on (its times change on every merge: only what is counted)
@@ -73,7 +72,7 @@ class VerdictStep:
                               if c not in meta.columns}).set_index(CORPUS_ROW, drop=False)
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
-                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
+                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
         if clips is not None:
             clips = clips[clips["seed"].isin(list(s.seeds))]
@@ -97,7 +96,7 @@ class VerdictStep:
         corpus_file = Path(corpus.path)
         if not corpus_file.is_file() or corpus_sha256(corpus_file) != corpus.sha256:
             raise InputError(f"the corpus {corpus_file} changed or vanished since LOSO ran",
-                             hint=f"rerun from LOSO: {kit_command('run', '--from', 'loso', '--out-dir', s.out_dir)}")
+                             hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
         folds = read_frame(run.folds)
         predictions = read_frame(run.predictions, ["seed", CORPUS_ROW, "vmaf", "pred"])
         baselines = Baselines.from_json(tree.read_json(run.baselines), str(run.baselines))

@@ -16,13 +16,12 @@ from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
-from kit.infra.invocation import kit_command
 from kit.infra.perms import describe, euid, refuse, user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import RunDir
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
 from kit.steps.records import read_run_record
 from kit.verdict.document import Verdict
 
@@ -38,7 +37,7 @@ def find_verdict(ctx: Context) -> tuple[str, Path]:
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {ctx.run.step('verdict')}, "
                          f"found {len(found)}" + (f": {', '.join(foreign)} is not yours" if foreign else ""),
                          hint="remove it (the kit never uses what another user made), then rerun" if foreign else
-                         f"rerun the verdict step: {kit_command('step', 'verdict', '--out-dir', ctx.out_dir)}")
+                         f"rerun the verdict step: {rerun(ctx, 'step', 'verdict')}")
     name, path = found[0]
     # exactly as the verdict step wrote it: a hand-edited PROMOTE must never export models
     return name, require_output(ctx, path, "verdict")
@@ -84,7 +83,8 @@ class BundleStep:
             tree.write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
-                                  lambda path, producer: require_output(ctx, path, producer))
+                                  lambda path, producer: require_output(ctx, path, producer),
+                                  rerun(ctx, "run", "--from", "loso"))
             write_results_tarball(tree, run.tarball(stem), stem, files, {
                 "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
             tarball = run.tarball(stem)
@@ -125,7 +125,7 @@ class BundleStep:
         corpus = Path(verdict.corpus.path)
         if not corpus.is_file() or corpus_sha256(corpus) != verdict.corpus.sha256:
             raise InputError(f"the corpus {corpus} changed since the verdict was reached",
-                             hint="rerun from LOSO: " + kit_command("run", "--from", "loso", "--out-dir", ctx.out_dir))
+                             hint="rerun from LOSO: " + rerun(ctx, "run", "--from", "loso"))
         ctx.emit(Info(self.name, f"PROMOTE: refitting {len(verdict.seeds)} seeds on all {verdict.corpus.rows} rows"))
         if settings.train.inputs != CANONICAL6:
             ctx.emit(Info(self.name, f"no vmaf-tune profile: vmaf-tune feeds the canonical six, and these models take "

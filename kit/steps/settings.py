@@ -16,6 +16,7 @@ from pathlib import Path
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.infra.host import safe_box_id
+from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import given_file_problem
 from kit.infra.records import Record, RecordError
@@ -107,3 +108,14 @@ def task_flags(settings: RunSettings) -> list[str | Path]:
     shard: list[str | Path] = ["--shard", settings.shard.label] if settings.shard is not None else []
     corpus: list[str | Path] = ["--corpus", settings.corpus] if settings.corpus is not None else []
     return ["--out-dir", settings.out_dir, "--box-id", settings.box_id, *shard, *corpus]
+
+
+def settings_command(settings: RunSettings, run_json: Path | None, *words: str | Path) -> str:
+    """A kit command run with a run's settings, runnable as printed: the command's words (those before the first
+    flag: `run`, `step loso`), `--settings` the run's run.json and the flags that place it (task_flags), then the
+    rest of `words`, the hint's own flags, which the command line lets override the file (a setting the hint
+    changes, e.g. `--seeds`). Never settings rebuilt as flags: the file carries them all (no file, `run_json`
+    None: the placing flags alone, for a caller to say what is missing)."""
+    cut = next((i for i, w in enumerate(words) if str(w).startswith("-")), len(words))
+    given: list[str | Path] = ["--settings", run_json] if run_json is not None else []
+    return kit_command(*words[:cut], *given, *task_flags(settings), *words[cut:])

@@ -20,7 +20,7 @@ from kit.steps import STEPS
 from kit.steps.base import Context, Step, require_output
 from kit.steps.records import read_run_record, read_step_record
 from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
-from kit.steps.settings import RunSettings, task_flags
+from kit.steps.settings import RunSettings, settings_command
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
 def next_run(settings: RunSettings, run_json: Path) -> str:
     """The run that brings the out-dir up to date: `run` with the settings its run.json records, placed by its own
     flags (the out-dir asked about, the box id, shard and corpus recorded), runnable as printed from any folder."""
-    return kit_command("run", "--settings", run_json, *task_flags(settings))
+    return settings_command(settings, run_json, "run")
 
 
 def input_corpus(path: Path) -> Path:

@@ -204,4 +204,4 @@ def test_force_redoes_the_corpus_jobs_and_hints_use_the_invoked_command(tiny_ref
     assert res.returncode == 0 and f"{n} jobs (clip x encoder x cq), 0 already done" in res.stdout, res.stdout
     res = run_kit("step", "verdict", *args)  # LOSO never ran: the hint names a command that works as typed
     assert res.returncode == 2
-    assert "-m kit step loso --out-dir" in res.stderr, res.stderr
+    assert f"-m kit step loso --settings {out / 'run.json'} --out-dir {out}" in res.stderr, res.stderr

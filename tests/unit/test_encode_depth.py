@@ -124,13 +124,15 @@ def test_plan_depths_keeps_8_bit_references_and_the_default_at_8_bit() -> None:
 
 
 def test_prereqs_must_have_probed_for_the_same_depth() -> None:
-    check_prereqs_depth("8bit", "8bit", "01_prereqs", Path("/o"), ["libx265"])
+    def again(*flags: str) -> str:  # as the corpus step passes it: the run's settings, then these flags
+        return kit_command("step", "prereqs", "--settings", "/o d/run.json", "--out-dir", "/o d", *flags)
+
+    check_prereqs_depth("8bit", "8bit", "01_prereqs", again, ["libx265"])
     with pytest.raises(InputError, match="01_prereqs was run for --encode-depth 8bit, not source") as err:
-        check_prereqs_depth("8bit", "source", "01_prereqs", Path("/o d"), ["libx265", "libx264"])
-    # the hint is a whole command for this out-dir, runnable as printed
+        check_prereqs_depth("8bit", "source", "01_prereqs", again, ["libx265", "libx264"])
+    # the hint is a whole command for this out-dir, runnable as printed: the run's settings, this depth
     assert err.value.hint.split(": ", 1)[1].startswith(
-        kit_command("step", "prereqs", "--out-dir", "/o d", "--encoders", "libx265,libx264",
-                    "--encode-depth", "source"))
+        again("--encoders", "libx265,libx264", "--encode-depth", "source"))
 
 
 def test_a_10_bit_job_is_another_job_with_its_own_format() -> None:

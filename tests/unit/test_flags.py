@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import shlex
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec
 from kit.platforms.grids import CqGrid
 from kit.steps.records import write_run_record
-from kit.steps.settings import RunSettings, task_flags
+from kit.steps.settings import RunSettings, settings_command, task_flags
 from kit.verdict.gate import GateThresholds
 from tests.conftest import ROOT
 
@@ -78,6 +79,35 @@ def test_a_run_json_gives_the_very_same_settings(args: list[str], tmp_path: Path
     assert again == first
     (tmp_path / "settings.json").write_text(json.dumps(first.to_json()))  # a cluster's file: the record alone
     assert settings_of("--settings", tmp_path / "settings.json", *task_flags(first)) == first
+
+
+def test_a_rerun_hint_runs_with_the_runs_settings_and_its_own_flags_over_them(tmp_path: Path) -> None:
+    """A hint that reruns part of a run (steps/base.rerun): the command's words, `--settings` the run.json and the
+    placing flags, then the hint's own flags, which win over the file; nothing else rebuilt as a flag."""
+    corpus = tmp_path / "merged.parquet"
+    first = settings_of("--corpus", corpus, "--out-dir", tmp_path / "union", "--box-id", "u", "--seeds", "0,1",
+                        "--min-mean-plcc", "0.5", "--epochs", "9")
+    write_run_record(Tree.open(tmp_path), tmp_path / "run.json", first, ["run"], choose_threads())
+    printed = settings_command(first, tmp_path / "run.json", "run", "--from", "loso", "--seeds", "3")
+    words = shlex.split(printed.removeprefix(kit_command()))
+    assert words == ["run", "--settings", str(tmp_path / "run.json"), "--out-dir", str(tmp_path / "union"),
+                     "--box-id", "u", "--corpus", str(corpus), "--from", "loso", "--seeds", "3"]
+    ctx = cli.commands["run"].make_context("run", words[1:])
+    assert build_settings(ctx.params, given_here(ctx)) == dataclasses.replace(first, seeds=(3,))
+
+
+def test_a_rerun_hint_without_a_run_json_says_the_run_s_other_flags_are_missing(tmp_path: Path) -> None:
+    """A training task writes no run.json: before any run in its out-dir, the hint cannot name one."""
+    from kit.steps.base import Context, rerun
+
+    settings = settings_of("--out-dir", tmp_path, "--box-id", "u")
+    ctx = Context(settings, lambda event: None, lambda line: None, Tree.open(tmp_path))
+    placed = kit_command("step", "corpus", "--out-dir", tmp_path, "--box-id", "u", "--force")
+    said = f" (with the run's other flags: no {tmp_path}/run.json yet)"
+    assert rerun(ctx, "step", "corpus", "--force") == placed + said
+    write_run_record(ctx.tree, tmp_path / "run.json", settings, ["run"], choose_threads())
+    assert rerun(ctx, "step", "corpus", "--force") == settings_command(settings, tmp_path / "run.json", "step",
+                                                                       "corpus", "--force")
 
 
 def test_the_command_line_beats_the_file_which_beats_the_variables(tmp_path: Path,
@@ -177,7 +207,8 @@ def test_the_status_default_out_dir_is_the_runs(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize(("box", "why"), [("boîte-1", "holds characters"), ("lab box", "holds characters"),
                                           ("a/b", "holds characters"), ("lab.", "starts or ends with"),
-                                          ("-lab", "starts or ends with"), ("a" * 70, "is 70 characters long, over 64")])
+                                          ("-lab", "starts or ends with"),
+                                          ("a" * 70, "is 70 characters long, over 64")])
 def test_a_box_id_a_file_name_cannot_hold_is_refused_with_the_name_it_could_be(box: str, why: str) -> None:
     """Not renamed without a word (`boîte-1` became `bo-te-1` in kit 0.1): refused with its own cause, the safe name
     offered."""
