@@ -119,5 +119,7 @@ def test_a_sigkill_of_the_kit_s_group_leaves_no_child_running(tiny_refs: Path, t
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     started = wait_for_pids(pids, 4)
     os.killpg(proc.pid, signal.SIGKILL)
+    # the reaper sees the pipe close and ends the groups; on a loaded box (CI runs two test workers) that took over
+    # 3 s once, while the sleeps would live 1,000 s without it
     assert proc.wait(timeout=30) == -signal.SIGKILL
-    assert all_gone(started, within_s=3), [p for p in started if alive(p)]
+    assert all_gone(started, within_s=15), [p for p in started if alive(p)]
