@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,16 +117,21 @@ def corpus(tmp_path: Path) -> tuple[Path, pa.Table]:
     return write_shard(tmp_path / "c.parquet", table), table
 
 
+def exported(tmp_path: Path, fmt: str, name: str) -> tuple[pa.Table, Path, Result, list[dict[str, Any]]]:
+    """The test corpus exported as `fmt` into tmp_path/name: (its table, the file, the command's result, the rows)."""
+    path, table = corpus(tmp_path)
+    out = tmp_path / name
+    res = invoke("corpus", "export", path, "--format", fmt, "-o", out)
+    assert res.exit_code == 0, res.output
+    return table, out, res, [json.loads(line) for line in out.read_text().splitlines()]
+
+
 def test_the_cli_and_the_kit_offer_the_same_formats() -> None:
     assert CLI_FORMATS == FORMATS == ("upstream-jsonl", "vmaftune")
 
 
 def test_upstream_jsonl_is_what_the_loso_trainer_loads_and_folds_by_content(tmp_path: Path) -> None:
-    path, table = corpus(tmp_path)
-    out = tmp_path / "up.jsonl"
-    res = invoke("corpus", "export", path, "--format", "upstream-jsonl", "-o", out)
-    assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    table, out, res, rows = exported(tmp_path, "upstream-jsonl", "up.jsonl")
     assert len(rows) == table.num_rows
     assert all(list(r) == ["src", "encoder", "cq", "frame_index", "vmaf", *CANONICAL_6] for r in rows)
     for r in rows:
@@ -150,11 +156,7 @@ def test_upstream_jsonl_is_what_the_loso_trainer_loads_and_folds_by_content(tmp_
 
 
 def test_vmaftune_rows_carry_every_key_of_its_type_and_merge(tmp_path: Path) -> None:
-    path, table = corpus(tmp_path)
-    out = tmp_path / "vt.jsonl"
-    res = invoke("corpus", "export", path, "--format", "vmaftune", "-o", out)
-    assert res.exit_code == 0, res.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    table, out, res, rows = exported(tmp_path, "vmaftune", "vt.jsonl")
     df = table.to_pandas()
     encodes = df.groupby(["src_sha256", "encoder", "cq"])
     assert len(rows) == encodes.ngroups
