@@ -56,8 +56,13 @@ class SizeRefused(InputError):
         self.cause = cause
 
 
+def named(teacher: Teacher, extra: bool) -> str:
+    """The teacher as its flags name it, in a refusal."""
+    return f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
+
+
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
-    what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
+    what = named(teacher, extra)
     return SizeRefused(f"{what} scores no {size} frames, the size of {clip}: {cause}", small_hint(clip, teacher, extra),
                        cause)
 
@@ -79,12 +84,12 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     w, h = (int(v) for v in size.split("x"))
     res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
                                        teacher=teacher, extra=extra), timeout_s=PROBE_TIMEOUT_S, log=log)
-    what = f"{FLAG} {teacher.path or teacher.name}" + (f" with {INPUTS_FLAG} {CANONICAL6_V1}" if extra else "")
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise size_refusal(teacher, extra, size, clip, failed)
     if failed:
-        raise InputError(f"{what}: {failed}", hint=HINT + "; the model must use features and options this libvmaf has")
+        raise InputError(f"{named(teacher, extra)}: {failed}",
+                         hint=HINT + "; the model must use features and options this libvmaf has")
     return (f"{teacher.label} scored a {size} test pair (mean {mean:.2f})"
             + (f", with VMAF v1's features ({', '.join(EXTRA_FEATURES)})" if extra else ""))
 

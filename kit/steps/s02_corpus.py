@@ -119,7 +119,8 @@ def prepare(ctx: Context) -> Prepared:
         for left_out in skipped:
             note(left_out.line())
         unusable += skipped
-        found = [c for c in found if c.path not in {u.path for u in skipped}]
+        paths = {u.path for u in skipped}
+        found = [c for c in found if c.path not in paths]
     overrides = read_overrides(s.content_groups)
     if overrides is not None and unusable:  # an entry naming a clip left out says so
         names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
@@ -153,8 +154,9 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
     scratch: list[Path] = []  # the checks' scratch folder, once one size is checked
     try:
         for size, paths in smaller_sizes({c.path: (c.width, c.height) for c in clips}).items():
-            if cause := size_cause(ctx, prov, size, clips_label(paths), scratch):
-                refused.append((size_refusal(prov.teacher, prov.extra, size, clips_label(paths), cause), paths))
+            label = clips_label(paths)
+            if cause := size_cause(ctx, prov, size, label, scratch):
+                refused.append((size_refusal(prov.teacher, prov.extra, size, label, cause), paths))
     finally:
         for folder in scratch:
             ctx.tree.remove_folder(folder)
