@@ -309,22 +309,40 @@ def test_kill_9_during_merge_at_random_instants(merge_inputs: dict[str, Path], t
 # --- prereqs' probes: a signal that ends a test encode proves nothing -----------------------------
 
 
+def children_of(parent: int) -> list[int]:
+    """`parent`'s children: read from each of its threads' children list (a few bytes, so a short-lived child is
+    seen on a loaded box too), or from every process's stat where the kernel keeps no such list."""
+    tasks = list(Path(f"/proc/{parent}/task").glob("*/children"))
+    if tasks:
+        found = []
+        for task in tasks:
+            try:
+                found += [int(pid) for pid in task.read_text().split()]
+            except OSError:
+                continue
+        return found
+    kids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                kids.append(int(entry.name))
+        except OSError:
+            continue
+    return kids
+
+
 def child_running(parent: int, marker: str, timeout_s: float = 60) -> int:
     """The pid of `parent`'s child whose command line holds `marker`, polled as it appears."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+    while time.monotonic() < deadline and Path(f"/proc/{parent}").exists():
+        for pid in children_of(parent):
             try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
             except OSError:
                 continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == parent and marker in cmdline and "-f null" not in cmdline:
-                return int(entry.name)
-        time.sleep(0.002)
+            if marker in cmdline and "-f null" not in cmdline:
+                return pid
+        time.sleep(0.001)
     raise AssertionError(f"no child with {marker!r} appeared")
 
 

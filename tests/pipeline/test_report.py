@@ -132,23 +132,42 @@ def test_the_bundle_writes_a_self_contained_report(json_run: tuple[Path, object]
     assert data.provenance["encoders_used"] == "libx264" and "command" in data.provenance
 
 
+def apt_install(package: str) -> None:
+    """Debian's `package`, installed with apt-get. Skips only when that is impossible here."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip(f"{package} is not installed and cannot be installed here (needs apt-get as root); "
+                    f"run: apt-get update && apt-get install -y {package}")
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if res.returncode != 0:
+            pytest.skip(f"{package} could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
+
+
 def find_or_install_chromium() -> str:
     """Debian's chromium; installed with apt-get when missing. Skips only when that is impossible."""
     for name in ("chromium", "chromium-browser"):
         if path := shutil.which(name):
             return path
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("chromium is not installed and cannot be installed here (needs apt-get as root); "
-                    "run: apt-get update && apt-get install -y chromium")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        if res.returncode != 0:
-            pytest.skip(f"chromium could not be installed ({' '.join(cmd)} failed): {res.stderr[-300:]}")
+    apt_install("chromium")
     path = shutil.which("chromium")
     if path is None:
         pytest.skip("apt-get installed chromium but it is not on PATH")
     return path
+
+
+def has_cjk_font() -> bool:
+    res = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60)
+    return res.returncode == 0 and bool(res.stdout.strip())
+
+
+def find_or_install_cjk_font() -> None:
+    """A font with Chinese glyphs (what a reader of a Chinese source name has): WenQuanYi Micro Hei when none is.
+    Without one every browser draws the name as boxes, whatever the page asks for."""
+    if not has_cjk_font():
+        apt_install("fonts-wqy-microhei")
+    if not has_cjk_font():
+        pytest.skip("apt-get installed fonts-wqy-microhei but fontconfig lists no font for Chinese")
 
 
 def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -248,6 +267,7 @@ def test_the_first_screen_holds_the_verdict_the_gate_and_the_worst_of_each_kind(
     """In chromium at 1280x900: the worst source, encoder, box and quality setting, each with how far it is from
     the median, and the whole gate, above the fold; the Chinese name laid out as text there."""
     browser = find_or_install_chromium()
+    find_or_install_cjk_font()
     run, page, _ = cjk_page
     probe = tmp_path / "first.html"
     script = FIRST_SCREEN.replace("NAMES", json.dumps(CJK_NAMES)).replace("WORST", json.dumps(run.bad[0]))
