@@ -27,11 +27,11 @@ class Survey:
     signals: HostSignals
     families: tuple[HostFamily, ...]
 
-    def prober(self, tree: Tree, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None,
+    def prober(self, tree: Tree, work: Path, refresh: bool = False, log: LogFn | None = None,
                grid: CqGrid | None = None) -> Prober:
         """Test encodes with this ffmpeg on this host, scratch files in `work` (below `tree`), results cached per
         build; with a run's `grid`, each encoder at its own grid's first value."""
-        return Prober(self.info, self.signals, tree, work, cq=cq, refresh=refresh, log=log, grid=grid)
+        return Prober(self.info, self.signals, tree, work, refresh=refresh, log=log, grid=grid)
 
 
 def survey_host(info: FFmpegInfo) -> Survey:
