@@ -29,7 +29,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -302,11 +302,12 @@ def read_json(path: Path) -> Any:
     return load_json(raw)
 
 
-def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+def read_json_object(path: Path, read: Callable[[Path], Any] = read_json) -> tuple[dict[str, Any] | None, str]:
     """A JSON object, checked, not trusted: (the object, "") or (None, why not): "missing", "unreadable (...)",
-    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent."""
+    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent. `read`: how the file's JSON
+    is read (kit.infra.treeio reads below a Tree)."""
     try:
-        data = read_json(path)
+        data = read(path)
     except FileNotFoundError:
         return None, "missing"
     except JsonRefused as exc:
