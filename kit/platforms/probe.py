@@ -296,13 +296,14 @@ class ProbeCache:
         for k in keys:
             del self._data[k]
         if keys:
-            with contextlib.suppress(OSError):
-                self.tree.write_json(self.path, self._data)
+            self._save()
 
     def put(self, key: str, result: ProbeResult) -> None:
-        if result.transient:
-            return
-        self._data[key] = result.to_json()
+        if not result.transient:
+            self._data[key] = result.to_json()
+            self._save()
+
+    def _save(self) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
             self.tree.write_json(self.path, self._data)
 

@@ -220,11 +220,6 @@ def query_hwaccels(ffmpeg: str) -> tuple[str, ...]:
     return parse_hwaccels(text)
 
 
-def os_and_arch() -> tuple[str, str]:
-    system, _, machine = platform_tag().partition("-")
-    return system, machine
-
-
 def host_cpu(system: str) -> str:
     """The CPU name; on macOS the chip from sysctl (platform.processor() only says "arm")."""
     if system == "darwin":
@@ -239,7 +234,7 @@ def host_cpu(system: str) -> str:
 
 def gather_signals(info: FFmpegInfo) -> HostSignals:
     """Every signal of this host, gathered once (a few short queries)."""
-    system, machine = os_and_arch()
+    system, _, machine = platform_tag().partition("-")
     gpus, smi = query_nvidia_smi() if system in ("linux", "windows") else ((), "")
     nodes = with_va_drivers(list_render_nodes()) if system == "linux" else ()
     windows = system == "windows"
