@@ -91,13 +91,14 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
 
 def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
     """What --json prints once the jobs are submitted: their ids, scripts and folders."""
-    from kit.cluster.slurm import array_path, gather_path, train_path, union_path
+    from kit.cluster.slurm import script_path
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards
     split = {"train_job": jobs.train_job, "gather_job": jobs.gather_job, "train_tasks": t,
-             "train_script": str(train_path(lay)), "gather_script": str(gather_path(lay))} if t else {}
+             "train_script": str(script_path(lay, "train")),
+             "gather_script": str(script_path(lay, "gather"))} if t else {}
     return {"array_job": jobs.array_job, "union_job": jobs.union_job, "shards": shards,
-            "array_script": str(array_path(lay)), "union_script": str(union_path(lay)), **split,
+            "array_script": str(script_path(lay, "array")), "union_script": str(script_path(lay, "union")), **split,
             "shard_dirs": [str(lay.shard(k, shards)) for k in range(1, shards + 1)],
             "union_out": str(lay.union_out), "logs": str(lay.logs)}
 

@@ -169,6 +169,6 @@ def write_settings(tree: Tree, plan: ClusterPlan) -> None:
     tree.write_text(plan.layout.settings, plan.settings_json())
 
 
-def task_env(plan: ClusterPlan, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a task runs the kit in: this one (or `base`) with the pinned KIT_* variables."""
-    return {**(os.environ if base is None else base), **dict(plan.env)}
+def task_env(plan: ClusterPlan) -> dict[str, str]:
+    """The environment a task runs the kit in: this one with the pinned KIT_* variables."""
+    return {**os.environ, **dict(plan.env)}

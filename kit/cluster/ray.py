@@ -152,16 +152,9 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
     try:
-        for k in range(1, plan.shards + 1):
-            env = {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{plan.shards}"}
-            name = f"shard {k}/{plan.shards}"
-            log = lay.logs / f"{ShardSpec(k, plan.shards).tag}.log"
-            refs[task.remote(name, plan.shard_commands(), env, str(log), [(0,), (0,)])] = name
+        refs = _array(task, plan, "shard", plan.shards, plan.shard_commands(), lambda k: ShardSpec(k, plan.shards).tag)
         say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
-        failed = _wait_all(ray, refs, say, len(plan.kit))
-        if failed:  # every other shard has finished its work: a rerun redoes only these
-            more = f" ({len(failed) - 1} more shard(s) failed too)" if len(failed) > 1 else ""
-            _check(failed[0], more)
+        _wait_all(ray, refs, say, plan, "shard")  # a rerun redoes only the failed shards: the others have finished
         # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
         last = [(0,), (0,)] if plan.train_tasks else [(0,), (0, 1)]
         refs = {task.remote("union", plan.union_commands(), task_env(plan), str(lay.logs / "union.log"),
@@ -171,13 +164,10 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         result = _result(ray, next(iter(refs)), "union")
         _check(result)
         if plan.train_tasks:
-            refs = train_tasks(ray, task, plan)
-            say(f"submitted {plan.train_tasks} training task(s); task K trains share K/{plan.train_tasks} of "
-                f"LOSO's members into {lay.union_out}")
-            failed = _wait_all(ray, refs, say, len(plan.kit))
-            if failed:  # the other tasks' members are on disk: a rerun trains only what is missing
-                more = f" ({len(failed) - 1} more training task(s) failed too)" if len(failed) > 1 else ""
-                _check(failed[0], more)
+            t = plan.train_tasks
+            refs = _array(task, plan, "training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}")
+            say(f"submitted {t} training task(s); task K trains share K/{t} of LOSO's members into {lay.union_out}")
+            _wait_all(ray, refs, say, plan, "training task")  # the others' members are kept: a rerun trains the rest
             refs = {task.remote("gather", plan.gather_commands(), task_env(plan), str(lay.logs / "gather.log"),
                                 [(0, 1)]): "gather"}
             say(f"every training task is done; the gather task runs LOSO, verdict and bundle in {lay.union_out}")
@@ -195,34 +185,35 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
         ray.shutdown()
 
 
-def train_tasks(ray: Any, task: Any, plan: ClusterPlan) -> dict[Any, str]:
-    """The T training tasks, each placed by KIT_ARRAY_TASK=K/T (`step loso --train-task auto`)."""
-    refs: dict[Any, str] = {}
-    t = plan.train_tasks
-    for k in range(1, t + 1):
-        env = {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{t}"}
-        name = f"training task {k}/{t}"
-        refs[task.remote(name, [plan.train_command("auto")], env, str(plan.layout.logs / f"train-task{k}of{t}.log"),
-                         [(0,)])] = name
-    return refs
+def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[str]],
+           log: Callable[[int], str]) -> dict[Any, str]:
+    """`n` tasks that each run `commands` (every one must exit 0), task K placed by KIT_ARRAY_TASK=K/N (`--shard
+    auto`, `--train-task auto`), its output in <logs>/<log(K)>.log."""
+    names = {k: f"{what} {k}/{n}" for k in range(1, n + 1)}
+    return {task.remote(name, commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
+                        str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): name
+            for k, name in names.items()}
 
 
-def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], kit_words: int) -> list[TaskResult]:
-    """Wait for every task, saying each one's end; the ones that failed."""
+def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
+    """Wait for every task of an array, saying each one's end; then the first that failed is the error, naming
+    how many more of `what` failed too."""
     pending, started, failed = list(refs), time.monotonic(), []
+    kit_words = len(plan.kit)
     while pending:
         with interrupts.waiting():  # a stop signal is handled between two slices
             done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])
-        what = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
-        state = "done" if result.ok else f"FAILED in {what} (exit {result.codes[-1]})"
+        what_failed = " ".join(result.failed[kit_words:kit_words + 2]) or " ".join(result.failed)  # "step prereqs"
+        state = "done" if result.ok else f"FAILED in {what_failed} (exit {result.codes[-1]})"
         say(f"{result.name} {state} on {result.node} after {time.monotonic() - started:.0f} s "
             f"({len(refs) - len(pending)} of {len(refs)})")
         if not result.ok:
             failed.append(result)
-    return failed
+    if failed:
+        _check(failed[0], f" ({len(failed) - 1} more {what}(s) failed too)" if len(failed) > 1 else "")
 
 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:

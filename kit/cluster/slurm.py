@@ -34,26 +34,15 @@ from kit.infra.tree import Rules, Tree
 UNSAFE_IN_SBATCH = ('"', "\n", "\r", "\\")
 
 
-def array_path(layout: ClusterLayout) -> Path:
-    return layout.own / "array.sh"
-
-
-def union_path(layout: ClusterLayout) -> Path:
-    return layout.own / "union.sh"
-
-
-def train_path(layout: ClusterLayout) -> Path:
-    return layout.own / "train.sh"
-
-
-def gather_path(layout: ClusterLayout) -> Path:
-    return layout.own / "gather.sh"
+def script_path(layout: ClusterLayout, job: str) -> Path:
+    """The batch script of `job` (array, union, train, gather) in the adapter's folder."""
+    return layout.own / f"{job}.sh"
 
 
 def retrain_hint(layout: ClusterLayout, tasks: str) -> str:
     """How to train tasks again after a failure, then gather: the command the gather's refusal prints."""
-    return (f"sbatch --array={tasks} {shell_join([train_path(layout)])}, then "
-            f"sbatch --dependency=afterok:<its job id> {shell_join([gather_path(layout)])}")
+    return (f"sbatch --array={tasks} {shell_join([script_path(layout, 'train')])}, then "
+            f"sbatch --dependency=afterok:<its job id> {shell_join([script_path(layout, 'gather')])}")
 
 
 @dataclass(frozen=True)
@@ -98,29 +87,31 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
     return lines
 
 
-def _header() -> list[str]:
-    """The first lines of every script the kit writes: the shell, and which kit wrote it when."""
-    return ["#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}."]
-
-
-def _prologue(plan: ClusterPlan) -> list[str]:
-    """Every path in the scripts is absolute, so they run from any folder (a resubmission's, a node's)."""
-    return ["set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env)]
+def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], job: str, output: str, body: list[str],
+            array: str | None = None) -> str:
+    """A batch script: the shell and which kit wrote it when, `about` (comment lines), the `#SBATCH` lines of
+    `job` (its Slurm output file `output` in the log folder), then `body`. Every path in the scripts is absolute, so
+    they run from any folder (a resubmission's, a node's)."""
+    return "\n".join([
+        "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
+        *sbatch_lines(opts, f"{opts.job_name}-{job}", slurm_filename(plan.layout.logs, output), array=array),
+        "",
+        "set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env),
+        *body,
+        "",
+    ])
 
 
 def array_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """One array task per shard: the plan's shard commands, prereqs and corpus of shard K."""
     lay, n = plan.layout, plan.shards
-    again = shlex.quote(str(array_path(lay)))
-    return "\n".join([
-        *_header(),
+    again = shlex.quote(str(script_path(lay, "array")))
+    return _script(plan, opts, [
         f"# Array task K of 1..{n} runs prereqs and corpus for shard K/{n} into",
-        f"# {lay.shards}/shard<K>of{n}; the union job ({union_path(lay).name}) trains on all of them.",
+        f"# {lay.shards}/shard<K>of{n}; the union job ({script_path(lay, 'union').name}) trains on all of them.",
         "# Run the tasks again with: sbatch " + again + "   (finished shards end at once),",
         "# or one task with: scontrol requeue <array job id>_<task id>",
-        *sbatch_lines(opts, f"{opts.job_name}-corpus", slurm_filename(lay.logs, "corpus-%A_%a.out"), array=f"1-{n}"),
-        "",
-        *_prologue(plan),
+    ], "corpus", "corpus-%A_%a.out", [
         "# --shard auto reads K and N from this array: it must be whole (a resubmitted --array=2 would be 1/1)",
         f'if [ "${{SLURM_ARRAY_TASK_COUNT:-0}}" != {n} ] || '
         f'[ $(( ${{SLURM_ARRAY_TASK_MAX:-0}} - ${{SLURM_ARRAY_TASK_MIN:-0}} + 1 )) != {n} ]; then',
@@ -131,27 +122,24 @@ def array_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
         "  exit 2",
         "fi",
         *(shlex.join(argv) for argv in plan.shard_commands()),
-        "",
-    ])
+    ], array=f"1-{n}")
 
 
 def union_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """The plan's union commands: merge every shard folder (refused while one is not complete), then LOSO,
     verdict and bundle on the union (with --train-tasks: the merge alone)."""
     lay, n = plan.layout, plan.shards
-    then = (f"# the training array ({train_path(lay).name}) and the gather ({gather_path(lay).name}) follow it."
-            if plan.train_tasks else f"# runs LOSO, verdict and bundle on the union in {lay.union_out}.")
-    return "\n".join([
-        *_header(),
+    then = (f"# the training array ({script_path(lay, 'train').name}) and the gather "
+            f"({script_path(lay, 'gather').name}) follow it." if plan.train_tasks
+            else f"# runs LOSO, verdict and bundle on the union in {lay.union_out}.")
+    return _script(plan, opts, [
         f"# Merges the {n} shard folders under {lay.shards} into {lay.union_corpus.name}; then",
         then + " Submitted with --dependency=afterok on",
-        "# the array job; run it again (once every shard is done) with: sbatch " + shlex.quote(str(union_path(lay))),
-        *sbatch_lines(opts, f"{opts.job_name}-union", slurm_filename(lay.logs, "union-%j.out")),
-        "",
-        *_prologue(plan),
+        "# the array job; run it again (once every shard is done) with: sbatch "
+        + shlex.quote(str(script_path(lay, "union"))),
+    ], "union", "union-%j.out", [
         "# merge refuses (exit 2) a shard folder that is missing or whose corpus step has not completed, naming it",
         *(shlex.join(argv) for argv in plan.union_commands()),
-        "",
     ])
 
 
@@ -159,37 +147,30 @@ def train_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """One array task per share of LOSO's members: task K of T trains share K (the ones not on disk yet)."""
     lay, t = plan.layout, plan.train_tasks
     command = plan.train_command("K")
-    again = shlex.quote(str(train_path(lay)))
-    return "\n".join([
-        *_header(),
+    again = shlex.quote(str(script_path(lay, "train")))
+    return _script(plan, opts, [
         f"# Array task K of 1..{t} trains share K/{t} of LOSO's members on {lay.union_corpus.name} and writes",
-        f"# each into {lay.union_out}/03_loso/members/; the gather job ({gather_path(lay).name}) uses them all.",
+        f"# each into {lay.union_out}/03_loso/members/; the gather job ({script_path(lay, 'gather').name}) uses "
+        "them all.",
         f"# A failed task K alone: sbatch --array=K {again}   (members already written are kept),",
-        f"# then: sbatch --dependency=afterok:<its job id> {shlex.quote(str(gather_path(lay)))}",
-        *sbatch_lines(opts, f"{opts.job_name}-train", slurm_filename(lay.logs, "train-%A_%a.out"), array=f"1-{t}"),
-        "",
-        *_prologue(plan),
+        f"# then: sbatch --dependency=afterok:<its job id> {shlex.quote(str(script_path(lay, 'gather')))}",
+    ], "train", "train-%A_%a.out", [
         f"# the task's place is its array index, out of {t}, whatever else the array holds (--array=K runs task K)",
         shlex.join(command[:-1]) + f' "${{SLURM_ARRAY_TASK_ID}}/{t}"',
-        "",
-    ])
+    ], array=f"1-{t}")
 
 
 def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
     """LOSO's gather (every member from the training tasks, a missing one refused), verdict and bundle."""
     lay, t = plan.layout, plan.train_tasks
-    return "\n".join([
-        *_header(),
+    return _script(plan, opts, [
         f"# Gathers the LOSO members the {t} training tasks wrote and runs LOSO, verdict and bundle on the union",
         f"# in {lay.union_out}. Submitted with --dependency=afterok on the training array; run it again with:",
-        "# sbatch " + shlex.quote(str(gather_path(lay))),
-        *sbatch_lines(opts, f"{opts.job_name}-gather", slurm_filename(lay.logs, "gather-%j.out")),
-        "",
-        *_prologue(plan),
+        "# sbatch " + shlex.quote(str(script_path(lay, "gather"))),
+    ], "gather", "gather-%j.out", [
         "# a missing member is refused (exit 2), naming it and this command to train its task again",
         f"export KIT_TRAIN_RETRY={shlex.quote(retrain_hint(lay, '{tasks}'))}",
         *(shlex.join(argv) for argv in plan.gather_commands()),
-        "",
     ])
 
 
@@ -204,13 +185,16 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
                          hint="give each one as --option=value, e.g. --sbatch-arg=--account=myproject")
 
 
+def jobs_of(plan: ClusterPlan) -> list[str]:
+    """The plan's batch jobs, in the order they are submitted (with --train-tasks: the training array and the
+    gather after the union)."""
+    return ["array", "union", *(("train", "gather") if plan.train_tasks else ())]
+
+
 def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
     """Every batch script of the plan, in the order they are submitted."""
-    lay = plan.layout
-    made = [(array_path(lay), array_script(plan, opts)), (union_path(lay), union_script(plan, opts))]
-    if plan.train_tasks:
-        made += [(train_path(lay), train_script(plan, opts)), (gather_path(lay), gather_script(plan, opts))]
-    return made
+    write = {"array": array_script, "union": union_script, "train": train_script, "gather": gather_script}
+    return [(script_path(plan.layout, job), write[job](plan, opts)) for job in jobs_of(plan)]
 
 
 def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
@@ -245,20 +229,17 @@ class Submitted:
 def submit(plan: ClusterPlan) -> Submitted:
     """Submit the array, then the union after it (afterok; Slurm cancels the union when a task fails); with
     --train-tasks, the training array after the union and the gather after the training array."""
-    lay = plan.layout
+    first, *follow = [script_path(plan.layout, job) for job in jobs_of(plan)]
     try:
-        array_job = sbatch(array_path(lay), cwd=plan.cwd)
+        array_job = sbatch(first, cwd=plan.cwd)
     except PrereqError as exc:  # no sbatch on this host: the scripts are written, say how to submit them
-        chain = [shell_join(["sbatch", array_path(lay)])]
-        chain += [shell_join(["sbatch", *after("N"), path]) for path in
-                  (union_path(lay), *((train_path(lay), gather_path(lay)) if plan.train_tasks else ()))]
+        chain = [shell_join(["sbatch", first]), *(shell_join(["sbatch", *after("N"), path]) for path in follow)]
         raise PrereqError(exc.message, hint=f"{exc.hint}: the scripts are written and kept, so run this command "
                                             f"again there, or submit them there yourself: {', then '.join(chain)} "
                                             + ("with each N the job id the one before printed" if plan.train_tasks
                                                else "with N the job id the first one printed")
                                             + " (--dry-run only prints the scripts)") from None
     jobs = [array_job]
-    follow = [union_path(lay), *((train_path(lay), gather_path(lay)) if plan.train_tasks else ())]
     for script in follow:
         options = after(jobs[-1])
         try:

@@ -50,11 +50,8 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_json(obj: Any) -> str:
-    return sha256_bytes(canonical_json(obj).encode())
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    """sha256 of `obj` as canonical JSON (sorted keys, no spaces)."""
+    return sha256_bytes(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode())
 
 
 # errors of a write that are the disk's or the box's, not the kit's: the message names the file
@@ -84,6 +81,3 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-

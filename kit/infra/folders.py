@@ -96,7 +96,7 @@ class Folders:
         """Open (and with `make`, create) the folder `root`. `within`: a Tree's root above it (a cluster's folder,
         TREE_ENV) from which every step down to `root` is opened like a folder below a root."""
         rules = rules or Rules()
-        if within is not None and _inside(root, within) and not _same(root, within):
+        if within is not None and _inside(root, within) and os.path.abspath(root) != os.path.abspath(within):
             outer = cls.open(within, rules, make)
             try:
                 return outer.subtree(root, make, label)
@@ -236,12 +236,11 @@ class Folders:
             return
         if root.gone():
             raise self.gone_error(root)
-        held = os.fstat(root.fd)
         try:
             named = os.stat(self.root)
         except OSError:
             named = None
-        if named is None or (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+        if named is None or not os.path.samestat(named, os.fstat(root.fd)):
             how = "deleted or moved" if named is None else "moved or replaced"
             raise FolderGone(f"{self.label} {self.root} was {how} while the kit was writing in it: the command "
                              "stopped",
@@ -297,10 +296,6 @@ class Folders:
 def _inside(path: Path, root: Path) -> bool:
     text, top = os.path.abspath(path), os.path.abspath(root)
     return text == top or text.startswith(top.rstrip(os.sep) + os.sep)
-
-
-def _same(a: Path, b: Path) -> bool:
-    return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _make_parents(path: Path, rules: Rules) -> None:

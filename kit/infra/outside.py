@@ -29,7 +29,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -93,13 +93,19 @@ def _foreign(text: str) -> str | None:
     return f"{ch!r} (U+{ord(ch):04X}) is {kind}: only the digits 0-9 are read"
 
 
-def read_int(text: str, *, signed: bool = False) -> int:
-    """A whole number written in ASCII digits, at most MAX_DIGITS, with `+`/`-` only if `signed`."""
+def _body(text: str) -> str:
+    """`text` without the ASCII white space around it; NotANumber when nothing is left or it is not ASCII."""
     body = text.strip(_SPACE)
     if not body:
         raise NotANumber("it is empty", plain=True)
     if (why := _foreign(body)) is not None:
         raise NotANumber(why)
+    return body
+
+
+def read_int(text: str, *, signed: bool = False) -> int:
+    """A whole number written in ASCII digits, at most MAX_DIGITS, with `+`/`-` only if `signed`."""
+    body = _body(text)
     digits = body[1:] if signed and body[0] in "+-" else body
     if _WHOLE.fullmatch(digits) is None:
         raise NotANumber("only the digits 0-9 are read" + (", after an optional sign" if signed else
@@ -119,11 +125,7 @@ def read_pair(text: str) -> tuple[int, int]:
 
 def read_float(text: str) -> float:
     """A finite number in plain ASCII notation (`0.95`, `-1`, `.5`, `5e-3`): never nan, inf or 1e999."""
-    body = text.strip(_SPACE)
-    if not body:
-        raise NotANumber("it is empty", plain=True)
-    if (why := _foreign(body)) is not None:
-        raise NotANumber(why)
+    body = _body(text)
     if body.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         raise NotANumber("NaN and infinity are refused")
     if len(body) > MAX_NUMBER_CHARS:
@@ -302,11 +304,12 @@ def read_json(path: Path) -> Any:
     return load_json(raw)
 
 
-def read_json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+def read_json_object(path: Path, read: Callable[[Path], Any] = read_json) -> tuple[dict[str, Any] | None, str]:
     """A JSON object, checked, not trusted: (the object, "") or (None, why not): "missing", "unreadable (...)",
-    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent."""
+    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent. `read`: how the file's JSON
+    is read (kit.infra.treeio reads below a Tree)."""
     try:
-        data = read_json(path)
+        data = read(path)
     except FileNotFoundError:
         return None, "missing"
     except JsonRefused as exc:

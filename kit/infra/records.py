@@ -117,19 +117,11 @@ def _path(value: object, where: str) -> Path:
     return Path(value)
 
 
-def _items(value: object, where: str) -> list[object] | tuple[object, ...]:
+def _list(args: tuple[Any, ...], value: object, where: str) -> list[object]:
+    """A list or tuple's items, each read as the first type argument (a tuple[X, ...] or list[X] field)."""
     if not isinstance(value, list | tuple):
         raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
-    return value
-
-
-def _tuple(args: tuple[Any, ...], value: object, where: str) -> tuple[object, ...]:
-    item = args[0] if args else Any
-    return tuple(load(item, v, f"{where}[{i}]") for i, v in enumerate(_items(value, where)))
-
-
-def _list(args: tuple[Any, ...], value: object, where: str) -> list[object]:
-    return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(_items(value, where))]
+    return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
 def _dict(args: tuple[Any, ...], value: object, where: str) -> dict[str, object]:
@@ -141,7 +133,8 @@ def _dict(args: tuple[Any, ...], value: object, where: str) -> dict[str, object]
 
 _SCALARS: dict[Any, Callable[[object, str], object]] = {
     float: _float, int: _exactly(int), bool: _exactly(bool), str: _exactly(str), Path: _path}
-_CONTAINERS: dict[Any, Callable[[tuple[Any, ...], object, str], object]] = {tuple: _tuple, list: _list, dict: _dict}
+_CONTAINERS: dict[Any, Callable[[tuple[Any, ...], object, str], object]] = {
+    tuple: lambda args, value, where: tuple(_list(args, value, where)), list: _list, dict: _dict}
 
 
 @dataclasses.dataclass(frozen=True)

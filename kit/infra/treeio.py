@@ -22,7 +22,7 @@ from typing import IO, Any, BinaryIO, TypeVar
 
 from kit.infra.files import TMP_MARK, host_tag, named_errors, sha256_stream
 from kit.infra.folders import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, Folder, Folders
-from kit.infra.outside import JsonRefused, load_json
+from kit.infra.outside import load_json, read_json_object
 from kit.infra.perms import Untrusted, describe, file_problem, refuse
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
@@ -186,20 +186,11 @@ class Files(Folders):
         it; `why` is "missing" for a file that is not there. A file that is not the user's own (or a link) is
         refused (exit 2), never treated as absent: it is not the kit's to replace."""
         try:
-            data = self.read_json(path)
-        except FileNotFoundError:
-            return None, "missing"
+            return read_json_object(path, self.read_json)
         except Untrusted as exc:
             if not exc.mine:
                 raise
             return None, "writable by others (not trusted)"
-        except JsonRefused as exc:
-            return None, f"unreadable ({exc.kind})"
-        except OSError as exc:
-            return None, f"unreadable ({type(exc).__name__})"
-        if not isinstance(data, dict):
-            return None, f"damaged (a JSON {type(data).__name__}, not an object)"
-        return data, ""
 
 
 def check_open(fd: int, path: Path, owner: int | None) -> int:

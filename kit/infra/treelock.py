@@ -115,8 +115,7 @@ class Locks(Ops):
 
     def _still_named(self, path: Path, fd: int) -> bool:
         st = self.lstat(path)
-        mine = os.fstat(fd)
-        return st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+        return st is not None and os.path.samestat(st, os.fstat(fd))
 
     def lock_holder(self, path: Path) -> str | None:
         """'pid N on HOST since T' while an exclusive holder has `path`; None otherwise (never holds it long)."""

@@ -49,13 +49,6 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
                       hint="pass one with --from PATH, or pip install -r requirements-frozen.txt")
 
 
-def _copy_executable(tree: Tree, src: Path, dest: Path) -> None:
-    """Copy under a temporary name, make it executable, rename into place (a kill leaves no half binary)."""
-    # src is the user's own binary: a link to it is followed
-    with tree.atomic(dest, executable=True) as fh, open(src, "rb") as source:
-        shutil.copyfileobj(source, fh)
-
-
 def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:
     return {
         "schema_version": 1, "platform": platform_tag(), "file": dest.name,
@@ -76,7 +69,10 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
     # binaries/<os>-<arch>/ is a folder of the kit's the user unpacked: held while written, not checked as the kit's
     with Tree.open(dest.parent, Rules(checked_root=False), label="the binaries folder") as tree:
         if not (dest.exists() and dest.samefile(src)):
-            _copy_executable(tree, src, dest)
+            # copied under a temporary name, made executable, renamed into place (a kill leaves no half binary);
+            # src is the user's own binary: a link to it is followed
+            with tree.atomic(dest, executable=True) as fh, open(src, "rb") as original:
+                shutil.copyfileobj(original, fh)
         staged = describe(dest, f"binaries/{platform_tag()}")
         if staged.build != info.build:
             raise PrereqError(f"the staged copy {dest} reports build {staged.build}, not {info.build}",

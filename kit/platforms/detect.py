@@ -29,7 +29,6 @@ CPU_DEFAULTS = ("libx264",)
 CPU_OPT_IN = ("libx265", "libsvtav1")
 
 
-
 @dataclass(frozen=True)
 class HostFamily(Record):
     key: str  # nvidia | intel | amd | macos | cpu

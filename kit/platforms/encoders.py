@@ -135,12 +135,6 @@ class EncoderSpec:
         """`-threads N` for a family whose output depends on it (x264, x265); nothing for the others."""
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
-    def check_cq(self, cq: int) -> None:
-        lo, hi = self.cq_bounds
-        if not lo <= cq <= hi:
-            raise InputError(f"--cqs value {cq} is outside {self.name}'s range {lo}..{hi}",
-                             hint=f"choose values between {lo} and {hi}")
-
 
 # default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
 # software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from

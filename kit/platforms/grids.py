@@ -70,10 +70,17 @@ def check_name(name: str, flag: str) -> None:
                               + ", ".join(FAMILIES) + "), e.g. libsvtav1:20,32,44,56")
 
 
+def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
+    """(the first of `name`'s values outside its own quality range, the range's lowest, highest); None if none is."""
+    lo, hi = get_spec(name).cq_bounds
+    return next(((cq, lo, hi) for cq in grid.for_encoder(name) if not lo <= cq <= hi), None)
+
+
 def check_grid(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> None:
     """Every encoder's values within its own quality range (the CLI checks the encoders it knows, the corpus step
     those --encoders auto resolved to)."""
     for name in encoders:
-        spec = get_spec(name)
-        for cq in grid.for_encoder(name):
-            spec.check_cq(cq)
+        if (bad := outside_range(name, grid)) is not None:
+            cq, lo, hi = bad
+            raise InputError(f"--cqs value {cq} is outside {name}'s range {lo}..{hi}",
+                             hint=f"choose values between {lo} and {hi}")

@@ -212,16 +212,12 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
                              hw_filter=setup.args.filter)
     try:
         res = _run(argv, f"{spec.name} test encode", timeout_s, log)
-    except ProbeInterrupted:
-        raise
-    except ToolError as exc:  # cannot start, or timed out: not cached (transient)
+    except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
         return _failed(spec, setup, f"test encode: {exc.message}", timeout_s)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
     try:
         frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", timeout_s, log)
-    except ProbeInterrupted:
-        raise
     except ToolError as exc:
         return _failed(spec, setup, f"decoding the test encode back: {exc.message}", timeout_s)
     if frames != PROBE_FRAMES:
@@ -300,13 +296,14 @@ class ProbeCache:
         for k in keys:
             del self._data[k]
         if keys:
-            with contextlib.suppress(OSError):
-                self.tree.write_json(self.path, self._data)
+            self._save()
 
     def put(self, key: str, result: ProbeResult) -> None:
-        if result.transient:
-            return
-        self._data[key] = result.to_json()
+        if not result.transient:
+            self._data[key] = result.to_json()
+            self._save()
+
+    def _save(self) -> None:
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
             self.tree.write_json(self.path, self._data)
 
@@ -314,19 +311,18 @@ class ProbeCache:
 class Prober:
     """Probes encoders against one ffmpeg on one host; renders its test clip once, lazily."""
 
-    def __init__(self, info: FFmpegInfo, sig: HostSignals, tree: Tree, work: Path, cq: int = PROBE_CQ,
-                 refresh: bool = False, timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None,
-                 grid: CqGrid | None = None) -> None:
-        self.info, self.sig, self.tree, self.work, self.cq = info, sig, tree, work, cq
+    def __init__(self, info: FFmpegInfo, sig: HostSignals, tree: Tree, work: Path, refresh: bool = False,
+                 log: LogFn | None = None, grid: CqGrid | None = None) -> None:
+        self.info, self.sig, self.tree, self.work = info, sig, tree, work
         self.grid = grid  # a run's --cqs: each encoder is tested at its own grid's first value
-        self.refresh, self.timeout_s, self.log = refresh, timeout_s, log
+        self.refresh, self.log = refresh, log
         cache = cache_tree()
         self.cache = ProbeCache(cache, cache_path(info, sig, cache.root))
         self._clips: dict[str, Path] = {}
 
     def cq_of(self, name: str) -> int:
-        """The quality an encoder's test encode is made at: its grid's first value in a run, else `cq`."""
-        return self.grid.for_encoder(name)[0] if self.grid is not None else self.cq
+        """The quality an encoder's test encode is made at: its grid's first value in a run, else PROBE_CQ."""
+        return self.grid.for_encoder(name)[0] if self.grid is not None else PROBE_CQ
 
     def clip(self, pix_fmt: str = "yuv420p") -> Path:
         if pix_fmt not in self._clips:
@@ -365,16 +361,12 @@ class Prober:
         spec10 = spec.at_bits(10)
         setup = hw_setup(spec10, self.sig)  # the upload chain of QSV/VAAPI carries the 10-bit format
         key = entry_key(spec10, setup, self.cq_of(name), TEN_BIT_FMT)
-        hit = None if self.refresh else self.cache.get(key)
-        if hit is not None:
-            if self.log is not None:
-                self.log(f"{name} 10-bit: probe result from the cache {self.cache.path} "
-                         f"({'works' if hit.available else 'fails'}: {hit.reason})")
+        if (hit := self._cached(key, f"{name} 10-bit")) is not None:
             return hit
         refusal = ten_bit_refusal(spec, self.listed_pix_fmts(name))
         result = (_failed(spec10, setup, refusal) if refusal else
                   probe_encoder(self.info.path, spec10, setup, self.clip(TEN_BIT_FMT), self.work, self.cq_of(name),
-                                self.timeout_s, self.log, decodes_as=TEN_BIT_FMT))
+                                log=self.log, decodes_as=TEN_BIT_FMT))
         self.cache.put(key, result)
         return result
 
@@ -385,19 +377,23 @@ class Prober:
         key = entry_key(spec, setup, self.cq_of(name))
         if self.refresh:
             self.cache.forget(name)
-        hit = None if self.refresh else self.cache.get(key)
+        hit = self._cached(key, name)
         if self.cache.damaged and self.log is not None:
             self.log(self.cache.damaged)
             self.cache.damaged = ""
         if hit is not None:
-            if self.log is not None:  # no command runs: say where the answer came from
-                self.log(f"{name}: probe result from the cache {self.cache.path} "
-                         f"({'works' if hit.available else 'fails'}: {hit.reason})")
             return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
-        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name),
-                               self.timeout_s, self.log)
+        result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name), log=self.log)
         self.cache.put(key, result)
         return result
+
+    def _cached(self, key: str, what: str) -> ProbeResult | None:
+        """The cached result of `key` (none with `refresh`); no command runs, so the log says where it came from."""
+        hit = None if self.refresh else self.cache.get(key)
+        if hit is not None and self.log is not None:
+            self.log(f"{what}: probe result from the cache {self.cache.path} "
+                     f"({'works' if hit.available else 'fails'}: {hit.reason})")
+        return hit
 
 
 def probe_row(result: ProbeResult) -> list[str]:

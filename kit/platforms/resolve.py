@@ -12,8 +12,8 @@ from kit.infra.proc import LogFn
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
-from kit.platforms.encoders import AUTO, get_spec
-from kit.platforms.grids import CqGrid
+from kit.platforms.encoders import AUTO
+from kit.platforms.grids import CqGrid, outside_range
 from kit.platforms.probe import Prober, ProbeResult
 from kit.platforms.signals import HostSignals, gather_signals
 
@@ -27,11 +27,11 @@ class Survey:
     signals: HostSignals
     families: tuple[HostFamily, ...]
 
-    def prober(self, tree: Tree, work: Path, cq: int = 25, refresh: bool = False, log: LogFn | None = None,
+    def prober(self, tree: Tree, work: Path, refresh: bool = False, log: LogFn | None = None,
                grid: CqGrid | None = None) -> Prober:
         """Test encodes with this ffmpeg on this host, scratch files in `work` (below `tree`), results cached per
         build; with a run's `grid`, each encoder at its own grid's first value."""
-        return Prober(self.info, self.signals, tree, work, cq=cq, refresh=refresh, log=log, grid=grid)
+        return Prober(self.info, self.signals, tree, work, refresh=refresh, log=log, grid=grid)
 
 
 def survey_host(info: FFmpegInfo) -> Survey:
@@ -60,10 +60,8 @@ def in_grid_range(names: tuple[str, ...], grid: CqGrid) -> tuple[tuple[str, ...]
     """Auto candidates whose quality range holds their whole grid; a skip row for each other one."""
     keep, rows = [], []
     for name in names:
-        lo, hi = get_spec(name).cq_bounds
-        bad = [q for q in grid.for_encoder(name) if not lo <= q <= hi]
-        if bad:
-            rows.append([name, "skip", f"--cqs value {bad[0]} is outside its range {lo}..{hi}"])
+        if (bad := outside_range(name, grid)) is not None:
+            rows.append([name, "skip", f"--cqs value {bad[0]} is outside its range {bad[1]}..{bad[2]}"])
         else:
             keep.append(name)
     return tuple(keep), rows

@@ -80,7 +80,7 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _ask(argv: list[str], timeout_s: float) -> tuple[int, str]:
+def _ask(argv: list[str], timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[int, str]:
     """(exit code, stdout + stderr) of a short query; ToolError when it cannot run in time."""
     res = run_process(argv, timeout_s=timeout_s, capture_stdout=True)
     return res.returncode, res.stdout.decode("utf-8", "replace") + "\n" + res.stderr
@@ -149,22 +149,22 @@ def parse_vainfo(text: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-def query_vainfo(node: str, exe: str | None = None, timeout_s: float = SIGNAL_TIMEOUT_S) -> str:
+def query_vainfo(node: str) -> str:
     """The VA driver that opens `node` (vainfo's "Driver version"), or "" when unknown."""
-    exe = exe or shutil.which("vainfo")
+    exe = shutil.which("vainfo")
     if not exe:
         return ""
     try:
-        _, text = _ask([exe, "--display", "drm", "--device", node], timeout_s)
+        _, text = _ask([exe, "--display", "drm", "--device", node])
     except ToolError:
         return ""
     return parse_vainfo(text)
 
 
-def with_va_drivers(nodes: tuple[RenderNode, ...], vainfo: str | None = None) -> tuple[RenderNode, ...]:
+def with_va_drivers(nodes: tuple[RenderNode, ...]) -> tuple[RenderNode, ...]:
     """Ask vainfo about each node, except NVIDIA's (its VA shim cannot encode)."""
     return tuple(n if n.vendor == NVIDIA_VENDOR else
-                 RenderNode(n.path, n.vendor, n.driver, query_vainfo(n.path, vainfo)) for n in nodes)
+                 RenderNode(n.path, n.vendor, n.driver, query_vainfo(n.path)) for n in nodes)
 
 
 # --- Windows graphics adapters and AMD's AMF runtime --------------------------------------
@@ -185,13 +185,12 @@ def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
     return tuple(found)
 
 
-def query_video_controllers(exe: str | None = None,
-                            timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[VideoController, ...]:
-    exe = exe or shutil.which("powershell") or shutil.which("pwsh")
+def query_video_controllers() -> tuple[VideoController, ...]:
+    exe = shutil.which("powershell") or shutil.which("pwsh")
     if not exe:
         return ()
     try:
-        code, text = _ask([exe, "-NoProfile", "-NonInteractive", "-Command", VIDEO_CONTROLLER_QUERY], timeout_s)
+        code, text = _ask([exe, "-NoProfile", "-NonInteractive", "-Command", VIDEO_CONTROLLER_QUERY])
     except ToolError:
         return ()
     return parse_video_controllers(text) if code == 0 else ()
@@ -213,24 +212,19 @@ def parse_hwaccels(text: str) -> tuple[str, ...]:
     return tuple(ln.strip() for ln in rest.splitlines() if re.fullmatch(r"\s*\w+\s*", ln))
 
 
-def query_hwaccels(ffmpeg: str, timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[str, ...]:
+def query_hwaccels(ffmpeg: str) -> tuple[str, ...]:
     try:
-        _, text = _ask(build_query_argv(ffmpeg, "-hwaccels"), timeout_s)
+        _, text = _ask(build_query_argv(ffmpeg, "-hwaccels"))
     except ToolError:
         return ()
     return parse_hwaccels(text)
-
-
-def os_and_arch() -> tuple[str, str]:
-    system, _, machine = platform_tag().partition("-")
-    return system, machine
 
 
 def host_cpu(system: str) -> str:
     """The CPU name; on macOS the chip from sysctl (platform.processor() only says "arm")."""
     if system == "darwin":
         try:
-            code, text = _ask(["sysctl", "-n", "machdep.cpu.brand_string"], SIGNAL_TIMEOUT_S)
+            code, text = _ask(["sysctl", "-n", "machdep.cpu.brand_string"])
         except ToolError:
             code, text = 1, ""
         if code == 0 and text.strip():
@@ -240,7 +234,7 @@ def host_cpu(system: str) -> str:
 
 def gather_signals(info: FFmpegInfo) -> HostSignals:
     """Every signal of this host, gathered once (a few short queries)."""
-    system, machine = os_and_arch()
+    system, _, machine = platform_tag().partition("-")
     gpus, smi = query_nvidia_smi() if system in ("linux", "windows") else ((), "")
     nodes = with_va_drivers(list_render_nodes()) if system == "linux" else ()
     windows = system == "windows"
