@@ -23,7 +23,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_stream
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.tree import LockBusy, Tree
-from kit.media.decode import Geometry, MasterDecode, decode_master, decode_pictures
+from kit.media.decode import MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
@@ -112,12 +112,8 @@ class Sha256Cache:
         data, _ = self.tree.read_json_object(self.path)
         return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
-    @staticmethod
-    def _key(p: Path) -> str:
-        return file_key(p)
-
     def get(self, p: Path) -> str:
-        key = self._key(p)
+        key = file_key(p)
         if key not in self._data:
             self._add(key, clip_sha256(p))
         return self._data[key]
@@ -125,7 +121,7 @@ class Sha256Cache:
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
         """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
         one decode per file version, not on every plan."""
-        key = MASTER + self._key(p)
+        key = MASTER + file_key(p)
         if key not in self._data:
             geometry, identity, dropped = decode_master(p, ffmpeg)
             self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
@@ -134,15 +130,10 @@ class Sha256Cache:
         return MasterDecode((int(w), int(h), str(fps), str(pix), int(n)), _print_from((sha, sig, frames)),
                             tuple(dropped))
 
-    def master(self, p: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
-        """A master's geometry and fingerprint (master_decode)."""
-        decoded = self.master_decode(p, ffmpeg)
-        return decoded.geometry, decoded.identity
-
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
-        key = f"{PICTURES}{how}|{self._key(p)}"
+        key = f"{PICTURES}{how}|{file_key(p)}"
         if key not in self._data:
             identity = decode_pictures(p, input_args, ffmpeg)
             self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))

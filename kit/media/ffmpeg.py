@@ -35,12 +35,8 @@ class FFmpegInfo(Record):
     encoders: tuple[str, ...]
 
 
-def exe_name() -> str:
-    return "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
-
-
 def staged_binary(root: Path = KIT_ROOT) -> Path:
-    return root / "binaries" / platform_tag() / exe_name()
+    return root / "binaries" / platform_tag() / ("ffmpeg.exe" if os.name == "nt" else "ffmpeg")
 
 
 def imageio_binary() -> Path | None:

@@ -25,13 +25,13 @@ from typing import Literal
 import numpy as np
 
 from kit.media.cache import Sha256Cache
-from kit.media.decode import Geometry, decode_master, decode_pictures
+from kit.media.decode import decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint, signature_crop
 from kit.media.refs import Clip
 from kit.media.signature import all_distances, decode_signature, distance, flat_share
 
 __all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "bars_text", "compare",
-           "fingerprint", "master_identity", "similar_pairs"]
+           "fingerprint", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
@@ -106,20 +106,12 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     return [(i, j, like) for (i, j), like in sorted(found.items()) if like.outcome != "different"]
 
 
-def master_identity(path: Path, ffmpeg: str, cache: Sha256Cache | None = None) -> tuple[Geometry, Fingerprint]:
-    """A master's (width, height, fps, pix_fmt, frames) and fingerprint from its one strict decode (cached)."""
-    if cache is not None:
-        return cache.master(path, ffmpeg)
-    decoded = decode_master(path, ffmpeg)
-    return decoded.geometry, decoded.identity
-
-
 def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache | None = None) -> Fingerprint:
     """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
     a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
     path = Path(clip.path)
     if clip.kind == "master":
-        return master_identity(path, ffmpeg, cache)[1]
+        return (cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)).identity
     if cache is not None:
         return cache.pictures(path, clip.input_args(), ffmpeg)
     return decode_pictures(path, clip.input_args(), ffmpeg)

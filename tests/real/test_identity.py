@@ -148,9 +148,9 @@ def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[
                                                                      tmp_path: Path) -> None:
     cache = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")
     master = Path(clips["base.mp4"].path)
-    geometry, made = cache.master(master, ffmpeg)
+    geometry, made, _ = cache.master_decode(master, ffmpeg)
     assert geometry == (176, 144, "25/1", "yuv420p", FRAMES)
-    assert cache.master(master, ffmpeg)[0] == geometry
+    assert cache.master_decode(master, ffmpeg).geometry == geometry
     y4m = clips["base.y4m"]
     assert fingerprint(y4m, ffmpeg, cache) == made.__class__(made.pixels_sha256, made.signature, FRAMES)
     reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")  # from the file: no ffmpeg runs

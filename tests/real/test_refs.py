@@ -117,7 +117,7 @@ def test_discover_per_clip_geometry(ffmpeg: str, tmp_path: Path) -> None:
 def test_a_masters_probe_is_kept_in_the_cache_file(ffmpeg: str, tmp_path: Path) -> None:
     master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
                     extra=("-c:v", "libx264"))
-    geometry = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json").master(master, ffmpeg)[0]
+    geometry = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json").master_decode(master, ffmpeg).geometry
     # read from the file: no ffmpeg is run again
     reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
-    assert reloaded.master(master, str(tmp_path / "no-such-ffmpeg"))[0] == geometry
+    assert reloaded.master_decode(master, str(tmp_path / "no-such-ffmpeg")).geometry == geometry
