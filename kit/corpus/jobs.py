@@ -269,10 +269,6 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     return pa.table(cols, schema=JOB_SCHEMA)
 
 
-def clip_key(job: Job) -> str:
-    return job.clip.path
-
-
 def _timeout_s(clip: Clip) -> float:
     # generous: a 1080p frame should take well under a second to encode or score
     return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
@@ -417,7 +413,7 @@ class JobRunner:
         """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference,
         written atomically); run by `job`, the first of the batch to start."""
         assert self.shared is not None
-        clip, ref_path = job.clip, self.shared.clips[clip_key(job)].ref_path
+        clip, ref_path = job.clip, self.shared.clips[job.clip.path].ref_path
         encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
         with contextlib.ExitStack() as stack:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
