@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kit.errors import InputError
 from kit.infra.files import sha256_stream
@@ -74,24 +74,26 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
     return Fingerprint(sha, sig, frames)
 
 
+def _master_from(values: Sequence[Any]) -> MasterDecode:
+    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, [dropped, ...]]."""
+    w, h, fps, pix, n, sha, sig, frames, dropped = values
+    if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
+            and isinstance(fps, str) and isinstance(pix, str)
+            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
+        raise ValueError("not a master's entry")
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
+
+
 def _valid_entry(key: str, value: str) -> bool:
-    """A sha256 entry is 64 hex digits; a master's is [w, h, fps, pix_fmt, frames, pixels_sha256, signature,
-    fingerprint frames, [dropped, ...]] as JSON; a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    """A sha256 entry is 64 hex digits; a master's is _master_from's list as JSON; a .y4m/.yuv clip's is
+    [pixels_sha256, signature, frames]."""
     if not key.startswith((MASTER, PICTURES)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
-        items = load_json(value)
-        if key.startswith(PICTURES):
-            _print_from(items)
-            return True
-        w, h, fps, pix, n, sha, sig, frames, dropped = items
-        _print_from((sha, sig, frames))
-        if not (isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
-            return False
+        (_print_from if key.startswith(PICTURES) else _master_from)(load_json(value))
     except (ValueError, TypeError):
         return False
-    return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
-            and isinstance(fps, str) and isinstance(pix, str))
+    return True
 
 
 class Sha256Cache:
@@ -126,9 +128,7 @@ class Sha256Cache:
             geometry, identity, dropped = decode_master(p, ffmpeg)
             self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
                                        list(dropped)]))
-        w, h, fps, pix, n, sha, sig, frames, dropped = load_json(self._data[key])
-        return MasterDecode((int(w), int(h), str(fps), str(pix), int(n)), _print_from((sha, sig, frames)),
-                            tuple(dropped))
+        return _master_from(load_json(self._data[key]))
 
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
