@@ -40,7 +40,7 @@ from kit.media.argv import (
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
 from kit.media.ladder import DOWN_DEFAULT, NATIVE, NO_SCALER, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
-from kit.media.pixfmt import enc_pix_fmt
+from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 
@@ -89,7 +89,7 @@ class Job:
 
     @property
     def enc_pix_fmt(self) -> str:
-        return enc_pix_fmt(self.bits)
+        return ENC_PIX_FMTS[self.bits]
 
     @property
     def size(self) -> Rendition:

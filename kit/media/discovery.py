@@ -168,47 +168,42 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
 def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
                defaults: YuvDefaults = NO_DEFAULTS, cache: Sha256Cache | None = None) -> Clip:
     try:
-        return _probe_clip(path, ffmpeg, sha, defaults, cache)
+        ext = path.suffix.lower()
+        with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
+            st = os.fstat(fh.fileno())  # is caught after the jobs
+        stamp = stamp_of(st)
+        if stamp[0] == 0:
+            raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
+        dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
+        if ext == ".y4m":
+            w, h, fps, pix, n = y4m_geometry(path)
+            kind = "y4m"
+        elif ext == ".yuv":
+            if is_netflix_distorted(path):
+                raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
+                                 "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
+                                 hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
+                                      "makes its own encodes")
+            w, h, fps, pix = yuv_geometry(path, defaults)
+            check_geometry(path, w, h, pix, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
+            per_frame = frame_bytes(w, h, pix)
+            if stamp[0] % per_frame:
+                raise InputError(
+                    f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
+                    f"({per_frame} bytes each)",
+                    hint="fix the geometry in the name or sidecar, or replace the truncated file")
+            n, kind = stamp[0] // per_frame, "yuv"
+        else:
+            decoded = cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
+            w, h, fps, pix, n = decoded.geometry
+            check_geometry(path, w, h, pix)
+            kind, dropped = "master", decoded.dropped
+        if n < 1:
+            raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
+        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
-
-
-def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
-                cache: Sha256Cache | None) -> Clip:
-    ext = path.suffix.lower()
-    with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
-        st = os.fstat(fh.fileno())  # is caught after the jobs
-    stamp = stamp_of(st)
-    if stamp[0] == 0:
-        raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
-    dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-    if ext == ".y4m":
-        w, h, fps, pix, n = y4m_geometry(path)
-        kind = "y4m"
-    elif ext == ".yuv":
-        if is_netflix_distorted(path):
-            raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
-                             "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
-                             hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
-                                  "makes its own encodes")
-        w, h, fps, pix = yuv_geometry(path, defaults)
-        check_geometry(path, w, h, pix, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
-        per_frame = frame_bytes(w, h, pix)
-        if stamp[0] % per_frame:
-            raise InputError(
-                f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
-                f"({per_frame} bytes each)",
-                hint="fix the geometry in the name or sidecar, or replace the truncated file")
-        n, kind = stamp[0] // per_frame, "yuv"
-    else:
-        decoded = cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
-        w, h, fps, pix, n = decoded.geometry
-        check_geometry(path, w, h, pix)
-        kind, dropped = "master", decoded.dropped
-    if n < 1:
-        raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
 
 
 @dataclass(frozen=True)

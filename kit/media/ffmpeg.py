@@ -122,11 +122,9 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits."""
-    if explicit:
-        return check_ffmpeg(Path(explicit).expanduser().absolute(), "--ffmpeg")
-    env = os.environ.get("KIT_FFMPEG")
-    if env:
-        return check_ffmpeg(Path(env).expanduser().absolute(), "KIT_FFMPEG")
+    for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
+        if given:
+            return check_ffmpeg(Path(given).expanduser().absolute(), source)
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(staged, f"binaries/{platform_tag()}")
