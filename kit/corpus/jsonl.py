@@ -24,6 +24,7 @@ height, fps, pix_fmt and bitrate_kbps stay null, and so do enc_width/enc_height 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,13 +66,11 @@ def _check_size(path: Path) -> None:
 
 
 def _surrogate(value: object) -> bool:
-    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text)."""
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(map(_surrogate, value))
+    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text): UTF-8 cannot hold it."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 

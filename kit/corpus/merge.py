@@ -122,8 +122,8 @@ def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
     return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
 
 
-def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_EXAMPLES) -> list[str]:
-    """One line per conflicting key (the first `limit`): the key, the values, the inputs."""
+def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
+    """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
     lines, seen = [], set()
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     for i in np.flatnonzero(d.conflict_rows):
@@ -138,7 +138,7 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
         lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
                      f"preset {at['preset'][0]!r} {at['enc_pix_fmt'][0] or 'enc_pix_fmt not recorded'} cq "
                      f"{at['cq'][0]} frame {at['frame_index'][0]} device {at['device'][0]!r}: {diff}")
-        if len(lines) >= limit:
+        if len(lines) >= MAX_EXAMPLES:
             break
     return lines
 

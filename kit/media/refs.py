@@ -131,8 +131,8 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
 # --- per-kind geometry --------------------------------------------------------------------
 
 
-def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
-    """(width, height, fps, pix_fmt, header length) of a y4m file."""
+def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
+    """Geometry and frame count from the header; walks every FRAME header, whose optional parameters are legal."""
     with open_clip(path) as fh:
         head = fh.read(4096)
     nl = head.find(b"\n")
@@ -151,14 +151,9 @@ def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     if colorspace not in Y4M_COLORSPACES:
         raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",
                          hint="convert it to 4:2:0, 4:2:2 or 4:4:4 at 8, 10 or 12 bit")
-    return width, height, fps, Y4M_COLORSPACES[colorspace], nl + 1
-
-
-def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
-    """Geometry and frame count; walks every FRAME header, whose optional parameters are legal."""
-    width, height, fps, pix_fmt, header = parse_y4m_header(path)
+    pix_fmt = Y4M_COLORSPACES[colorspace]
     check_geometry(path, width, height, pix_fmt)
-    picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, header, 0
+    picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, nl + 1, 0
     with open_clip(path) as fh:
         while at < size:
             fh.seek(at)
