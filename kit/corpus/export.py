@@ -223,11 +223,6 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
         yield row
 
 
-def vmaftune_lines(encodes: pa.Table, loaded: LoadedInput) -> Iterator[str]:
-    """The rows as JSON, keys sorted as vmaf-tune's write_jsonl writes them."""
-    return (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))
-
-
 def vmaftune_notes(encodes: pa.Table) -> list[str]:
     """What vmaf-tune's readers do with these rows that a lead should know."""
     notes = ["vmaf_score is the mean of the encode's frame scores (libvmaf's pooled mean, as vmaf-tune reads it); "
@@ -256,7 +251,8 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
         rows = table.num_rows
     else:
         encodes = encode_table(table)
-        lines, fills, notes = vmaftune_lines(encodes, loaded), vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
+        lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))  # as its write_jsonl
+        fills, notes = vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
         keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
     folder = tree.folder(out.parent)
     for target in (out, EXPORTED.beside(out)):  # a link planted at either is refused before any write

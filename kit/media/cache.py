@@ -60,11 +60,6 @@ def open_clip(path: Path) -> BinaryIO:
                          hint="put the clip back, or remove the entry from --ref-dir") from None
 
 
-def clip_sha256(path: Path) -> str:
-    with open_clip(path) as fh:
-        return sha256_stream(fh)
-
-
 def _print_from(values: Sequence[object]) -> Fingerprint:
     sha, sig, frames = values
     if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
@@ -117,7 +112,8 @@ class Sha256Cache:
     def get(self, p: Path) -> str:
         key = file_key(p)
         if key not in self._data:
-            self._add(key, clip_sha256(p))
+            with open_clip(p) as fh:
+                self._add(key, sha256_stream(fh))
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
