@@ -196,15 +196,10 @@ def encode_table(table: pa.Table) -> pa.Table:
     return ordered(grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names]))
 
 
-def filled_values(loaded: LoadedInput) -> dict[str, object]:
-    """The values vmaftune_fills says it writes (src aside: the source's name, per row)."""
-    return {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),
-            "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
-
-
 def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, object]]:
     """One vmaf-tune corpus row per encode."""
-    fills = filled_values(loaded)
+    fills = {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),  # as vmaftune_fills says
+             "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
     names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
     cols = {c: encodes[c].to_pylist() for c in encodes.column_names}
     for i in range(encodes.num_rows):

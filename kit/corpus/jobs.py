@@ -432,5 +432,5 @@ class JobRunner:
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master
                     self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were not recognised; "
                              "its scorings decode the master themselves")
-                self.shared.set_ref_tags(job, tags)
+                self.shared.clips[clip.path].ref_tags = tags
         batch.elapsed_s, batch.argv = enc.elapsed_s, argv

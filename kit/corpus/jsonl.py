@@ -106,12 +106,6 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     return rows, lines
 
 
-def _kind(typ: pa.DataType) -> str:
-    if pa.types.is_string(typ):
-        return "text"
-    return "whole number" if pa.types.is_integer(typ) else "number"
-
-
 def _fits(value: object, kind: str) -> bool:
     if kind == "text":
         return isinstance(value, str)
@@ -139,7 +133,7 @@ def _column(rows: list[dict[str, object]], lines: list[int], name: str, path: Pa
     if name in JSONL_DEFAULTS:
         default = JSONL_DEFAULTS[name]
         values = [default if v is None else v for v in values]
-    kind = _kind(typ)
+    kind = "text" if pa.types.is_string(typ) else "whole number" if pa.types.is_integer(typ) else "number"
     required = name in JSONL_REQUIRED
     allowed = {str} if kind == "text" else {int} if kind == "whole number" else {int, float}
     if not set(map(type, values)) <= (allowed if required else allowed | {type(None)}):

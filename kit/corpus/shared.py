@@ -211,9 +211,6 @@ class SharedDecodes(Generic[J]):
             return None
         return clip.ref_path, clip.ref_tags
 
-    def set_ref_tags(self, job: Job, tags: tuple[tuple[str, str], ...] | None) -> None:
-        self.clips[job.clip.path].ref_tags = tags
-
     def finished(self, job: Job) -> None:
         """A job of a shared decode is over (done or failed): its encode goes, and the clip's folder with
         its decoded reference once no job of the clip is left to run."""

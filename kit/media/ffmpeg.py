@@ -78,10 +78,6 @@ def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
     return tuple(m.group(1).split()) if m else ()
 
 
-def parse_has_libvmaf(filters_text: str) -> bool:
-    return re.search(r"^\s*\S*\s+libvmaf\s", filters_text, re.MULTILINE) is not None
-
-
 def describe(path: Path, source: str) -> FFmpegInfo:
     """Run the binary to learn its version, build, filters and encoders."""
     def ask(what: str) -> str:
@@ -97,7 +93,7 @@ def describe(path: Path, source: str) -> FFmpegInfo:
         source=source,
         version=version,
         build=build,
-        has_libvmaf=parse_has_libvmaf(ask("-filters")),
+        has_libvmaf=re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None,
         encoders=parse_encoders(ask("-encoders")),
     )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
-from kit.media.cache import Stamp, file_stamp, open_clip
+from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.decode import PIX_FMTS, parse_fps
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
@@ -62,7 +62,7 @@ class Clip:
         if not any(self.stamp):
             return ""
         try:
-            now = file_stamp(Path(self.path))
+            now = stamp_of(Path(self.path).stat())
         except OSError as exc:
             return f"it can no longer be read ({exc.strerror or exc})"
         if now == self.stamp:
