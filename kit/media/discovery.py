@@ -27,7 +27,6 @@ from kit.infra.perms import describe
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.decode import decode_master
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -165,8 +164,8 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
                       hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
 
 
-def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
-               defaults: YuvDefaults = NO_DEFAULTS, cache: Sha256Cache | None = None) -> Clip:
+def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS) -> Clip:
+    """The clip at `path`, checked; its sha256 and a master's decode come from `cache`."""
     try:
         ext = path.suffix.lower()
         with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
@@ -194,13 +193,13 @@ def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
                     hint="fix the geometry in the name or sidecar, or replace the truncated file")
             n, kind = stamp[0] // per_frame, "yuv"
         else:
-            decoded = cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
+            decoded = cache.master_decode(path, ffmpeg)
             w, h, fps, pix, n = decoded.geometry
             check_geometry(path, w, h, pix)
             kind, dropped = "master", decoded.dropped
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
+        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
@@ -260,7 +259,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     clips, refused = [], []
     for p in find_clip_files(ref_dir, note):
         try:
-            clips.append(probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache))
+            clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
         except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
             # end otherwise, and a clip left out for it would change the corpus for a passing cause
             if unusable is None:

@@ -25,7 +25,6 @@ from typing import Literal
 import numpy as np
 
 from kit.media.cache import Sha256Cache
-from kit.media.decode import decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint, signature_crop
 from kit.media.refs import Clip
 from kit.media.signature import all_distances, decode_signature, distance, flat_share
@@ -106,12 +105,9 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     return [(i, j, like) for (i, j), like in sorted(found.items()) if like.outcome != "different"]
 
 
-def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache | None = None) -> Fingerprint:
+def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:
     """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
     a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
-    path = Path(clip.path)
     if clip.kind == "master":
-        return (cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)).identity
-    if cache is not None:
-        return cache.pictures(path, clip.input_args(), ffmpeg)
-    return decode_pictures(path, clip.input_args(), ffmpeg)
+        return cache.master_decode(Path(clip.path), ffmpeg).identity
+    return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg)
