@@ -155,13 +155,10 @@ def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
 
 def same_file(a: Path, b: Path) -> bool:
     """One path spelled twice (`x/../m.parquet`, through a linked folder) or one file under two names (a hard link)."""
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
     try:
-        sa, sb = os.stat(a), os.stat(b)
+        return os.path.abspath(a) == os.path.abspath(b) or os.path.samefile(a, b)
     except OSError:
         return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,20 +90,17 @@ def ordered(table: pa.Table) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in SORT_ORDER if c in table.column_names])
 
 
-def content_names(table: pa.Table) -> np.ndarray:
-    """Each row's content group, by the name people read of the group's own source (the group's id is its lowest
-    src_sha256, one of its sources): the `src` of upstream's folds."""
-    shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
-    return np.array([shown.get(c, c[:12]) for c in table["content"].to_pylist()], dtype=object)
-
-
 def upstream_lines(table: pa.Table) -> Iterator[str]:
-    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type."""
-    cols = {"src": content_names(table), "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
+    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type. `src` is the row's
+    content group, by the name people read of the group's own source (the group's id is its lowest src_sha256, one
+    of its sources): the `src` of upstream's folds."""
+    shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
+    cols = {"src": [shown.get(c, c[:12]) for c in table["content"].to_pylist()],
+            "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
             "frame_index": table["frame_index"].to_pylist(),
             **{c: table[c].to_numpy().astype(float).tolist() for c in ("vmaf", *EXPORT_FEATURES)}}
     for i in range(table.num_rows):
-        yield json.dumps({k: (str(cols[k][i]) if k == "src" else cols[k][i]) for k in UPSTREAM_KEYS})
+        yield json.dumps({k: cols[k][i] for k in UPSTREAM_KEYS})
 
 
 def upstream_notes(table: pa.Table) -> list[str]:

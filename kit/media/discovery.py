@@ -147,9 +147,9 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
         subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
     except OSError:
         subs = []
-    found = [(sub, clips) for sub in subs if (clips := _clip_names(sub))]
-    refs = [(sub, clips) for sub, clips in found if not all(is_netflix_distorted(c) for c in clips)]
-    distorted = [sub for sub, clips in found if all(is_netflix_distorted(c) for c in clips)]
+    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in subs if (clips := _clip_names(sub))]
+    refs = [(sub, clips) for sub, clips, dis in found if not dis]
+    distorted = [sub for sub, _, dis in found if dis]
     if refs:
         sub, clips = refs[0]
         also = f"; {', '.join(str(d) for d in distorted)} holds distorted encodes, not references" if distorted else ""

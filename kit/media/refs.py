@@ -192,10 +192,6 @@ class YuvDefaults:
     height: int | None = None
     fps: str | None = None
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.width or 1920, self.height or 1080
-
 
 def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
     depth = read_int(bits or "8")
@@ -246,7 +242,7 @@ def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]
         if (m := YUV_SIZE_ONLY.search(path.stem)) and defaults.fps:
             return read_int(m[1]), read_int(m[2]), parse_fps(defaults.fps), yuv_pix_fmt(m[3], m[4])
         if m := YUV_FPS_ONLY.search(path.stem):
-            return *defaults.size, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
+            return defaults.width or 1920, defaults.height or 1080, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
         if defaults.width and defaults.height and defaults.fps:
             return defaults.width, defaults.height, parse_fps(defaults.fps), "yuv420p"
     except (ValueError, KeyError, TypeError, OverflowError) as exc:
