@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
-from kit.corpus.shared import Batch, SharedDecodes
+from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
@@ -38,7 +38,7 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
-from kit.media.ladder import DOWN_DEFAULT, NATIVE, NO_SCALER, UP_DEFAULT, clip_rungs
+from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
 from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import Clip
@@ -62,17 +62,6 @@ class Provenance:
 
     def device_for(self, encoder: str) -> str:
         return dict(self.devices).get(encoder, self.device)
-
-
-@dataclass(frozen=True)
-class Rendition:
-    """A ladder rung as one clip is encoded at it: the encode's size and the scalers that make and show it (both
-    NO_SCALER at the clip's own size)."""
-
-    width: int
-    height: int
-    down: str = NO_SCALER
-    up: str = NO_SCALER
 
 
 @dataclass(frozen=True)

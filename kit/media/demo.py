@@ -72,24 +72,21 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 
     try:
         with cache.lock(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
-            if not clip_is_whole(cache, dest, width, height, seconds):  # rendered by the run we waited for
-                cache.remove_stale(dest.parent)  # a killed render's temporaries
-                _render(cache, clip, dest, ffmpeg, width, height, seconds)
+            if clip_is_whole(cache, dest, width, height, seconds):  # rendered by the run we waited for
+                return dest
+            cache.remove_stale(dest.parent)  # a killed render's temporaries
+            lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
+                f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
+            with cache.atomic_path(dest) as tmp:
+                res = run_process(build_render_argv(ffmpeg, lavfi, tmp, seconds=seconds), timeout_s=RENDER_TIMEOUT_S)
+                if res.returncode != 0:
+                    raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
+                                    hint="the ffmpeg in use lacks a lavfi source; pass another with --ffmpeg",
+                                    stderr_tail=res.stderr_tail)
     except LockBusy as busy:
         raise ToolError(f"demo clip {clip.name}: another run ({busy.holder}) has been rendering it for over "
                         f"{RENDER_WAIT_S:.0f} s", hint="wait for that run, or stop it, then run again") from None
     return dest
-
-
-def _render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, seconds: float) -> None:
-    lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
-        f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
-    with cache.atomic_path(dest) as tmp:
-        res = run_process(build_render_argv(ffmpeg, lavfi, tmp, seconds=seconds), timeout_s=RENDER_TIMEOUT_S)
-        if res.returncode != 0:
-            raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
-                            hint="the ffmpeg in use lacks a lavfi source; pass another with --ffmpeg",
-                            stderr_tail=res.stderr_tail)
 
 
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
