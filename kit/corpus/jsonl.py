@@ -157,11 +157,12 @@ def _raise_first_misfit(values: list[object], lines: list[int], name: str, kind:
             raise InputError(f"{path}: line {lines[i]} column {name!r}: {v!r} is not a {kind}", hint=HINT)
 
 
-def _identity(src: pa.Array | pa.ChunkedArray, given: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """`given` where a row carried src_sha256, else the namespaced hash of its name."""
-    names = pc.unique(src)
+def _table(cols: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Table:
+    """The rows, each src_sha256 the one it carried, else the namespaced hash of its name."""
+    names = pc.unique(cols["src"])
     hashes = pa.array([jsonl_src_sha256(n) for n in names.to_pylist()], type=pa.string())
-    return pc.coalesce(given, hashes.take(pc.index_in(src, value_set=names)))
+    cols["src_sha256"] = pc.coalesce(cols["src_sha256"], hashes.take(pc.index_in(cols["src"], value_set=names)))
+    return pa.table(cols, schema=SCHEMA)
 
 
 def read_jsonl_fast(path: Path) -> pa.Table | None:
@@ -175,15 +176,13 @@ def read_jsonl_fast(path: Path) -> pa.Table | None:
         return None
     if table.num_rows == 0 or any(table[c].null_count for c in JSONL_REQUIRED):
         return None
-    cols = {n: pc.fill_null(table[n], JSONL_DEFAULTS[n]) if n in JSONL_DEFAULTS else table[n] for n in SCHEMA.names}
-    cols["src_sha256"] = _identity(cols["src"], cols["src_sha256"])
-    return pa.table(cols, schema=SCHEMA)
+    return _table({n: pc.fill_null(table[n], JSONL_DEFAULTS[n]) if n in JSONL_DEFAULTS else table[n]
+                   for n in SCHEMA.names})
 
 
 def read_jsonl(path: Path) -> tuple[pa.Table, Callable[[int], str]]:
     """(rows as a schema-1 table, row index -> "line N") of a bash-kit JSONL file."""
     rows, lines = _parse_lines(path)
-    cols = {name: _column(rows, lines, name, path) for name in SCHEMA.names}
-    cols["src_sha256"] = _identity(cols["src"], cols["src_sha256"])
+    table = _table({name: _column(rows, lines, name, path) for name in SCHEMA.names})
     line_of = np.asarray(lines)
-    return pa.table(cols, schema=SCHEMA), lambda i: f"line {int(line_of[i])}"
+    return table, lambda i: f"line {int(line_of[i])}"

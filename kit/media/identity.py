@@ -86,7 +86,6 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     All distances at once as matrices, after a prefilter that drops most different pairs by a lower
     bound (kit.media.signature.all_distances); identical pictures are paired by their hash.
     """
-    n = len(prints)
     found: dict[tuple[int, int], Likeness] = {}
     by_hash: dict[str, list[int]] = {}
     for i, p in enumerate(prints):
@@ -95,7 +94,7 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
         for x, i in enumerate(members):
             for j in members[x + 1:]:
                 found[(i, j)] = compare(prints[i], prints[j])
-    if n > 1:
+    if len(prints) > 1:
         sigs = np.stack([decode_signature(p.signature) for p in prints])
         dist = all_distances(sigs, DIFFERENT_ABOVE)
         rows, cols = np.nonzero(np.triu(dist <= DIFFERENT_ABOVE, k=1))
