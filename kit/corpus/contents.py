@@ -119,9 +119,6 @@ class Grouping:
     said: list[str] = field(default_factory=list)  # what the corpus step says: every grouping that moves the folds
     rulings: list[Ruling] = field(default_factory=list)  # the signature's decisions that stand
 
-    def joined(self) -> list[Ruling]:
-        return [r for r in self.rulings if r.joined]
-
     def contents(self, sources: int) -> int:
         """How many contents `sources` distinct sources hold."""
         return sources - sum(len(g.members) - 1 for g in self.groups)
@@ -136,7 +133,7 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
     hint = "add reference clips of other content to --ref-dir"
     if contents == sources:
         raise InputError(f"{contents} distinct content(s) found; LOSO needs at least {needed}", hint=hint)
-    joined = grouping.joined()
+    joined = [r for r in grouping.rulings if r.joined]
     named = {n for r in joined for n in (r.a, r.b)}
     by_user = [", ".join(m.src for m in g.members) + f" ({g.why[0]})" for g in grouping.groups
                if not named & {m.src for m in g.members} and g.why]
