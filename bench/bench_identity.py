@@ -48,8 +48,7 @@ def ff(ffmpeg: str, *args: str) -> None:
 
 
 def probe(path: Path, ffmpeg: str) -> Clip:
-    cache = Sha256Cache(None)
-    return probe_clip(path, ffmpeg, cache.get, cache=cache)
+    return probe_clip(path, ffmpeg, Sha256Cache(None))
 
 
 # --- cost -----------------------------------------------------------------------------------------
@@ -255,7 +254,7 @@ def detection(ffmpeg: str, work: Path, real: Path | None) -> list[Fingerprint]:
     every: list[Fingerprint] = []
     print(f"thresholds: match <= {MATCH_AT}, different > {DIFFERENT_ABOVE}")
     for name, items in sets.items():
-        prints = {p: fingerprint(probe(p, ffmpeg), ffmpeg) for _, p in items}
+        prints = {p: fingerprint(probe(p, ffmpeg), ffmpeg, Sha256Cache(None)) for _, p in items}
         sizes = [len(f.signature) for f in prints.values()]
         print(f"  signature sizes: median {int(np.median(sizes))} B, largest {max(sizes)} B")
         rates(name, items, prints)

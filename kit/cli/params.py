@@ -161,7 +161,7 @@ class Scales(KitType[tuple[str, ...]]):
                     raise InputError(f"{label(flag, part)} is neither native, a height in lines (540) nor a fraction "
                                      f"of the height (0.5){because(exc)}", hint=hint) from None
             try:
-                rungs.append(parse_rung(part).text)
+                rungs.append(parse_rung(part))
             except ValueError as exc:
                 raise InputError(f"{flag}: {exc}", hint=hint) from None
         if not rungs:

@@ -60,17 +60,12 @@ def commit_journal(out: Path) -> Path:
     return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
 
 
-def merge_lock(out: Path) -> Path:
-    """`.<name>.merge-lock` beside -o: held by the one merge into `out`, from its first look at `out` to its end."""
-    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
-
-
 @contextlib.contextmanager
 def writing(tree: Tree, out: Path) -> Iterator[None]:
     """This process is the one merge into `out` while inside; another one is refused at once (exit 2)."""
     with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(tree.lock(merge_lock(out), tidy=True))
+        try:  # `.<name>.merge-lock` beside -o, held from the merge's first look at `out` to its end
+            held.enter_context(tree.lock(out.with_name(f".{out.name}{LOCK_SUFFIX}"), tidy=True))
         except LockBusy as busy:
             raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o") from None
@@ -160,13 +155,10 @@ def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
 
 def same_file(a: Path, b: Path) -> bool:
     """One path spelled twice (`x/../m.parquet`, through a linked folder) or one file under two names (a hard link)."""
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
     try:
-        sa, sb = os.stat(a), os.stat(b)
+        return os.path.abspath(a) == os.path.abspath(b) or os.path.samefile(a, b)
     except OSError:
         return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 @dataclass(frozen=True)

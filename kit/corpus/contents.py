@@ -119,9 +119,6 @@ class Grouping:
     said: list[str] = field(default_factory=list)  # what the corpus step says: every grouping that moves the folds
     rulings: list[Ruling] = field(default_factory=list)  # the signature's decisions that stand
 
-    def joined(self) -> list[Ruling]:
-        return [r for r in self.rulings if r.joined]
-
     def contents(self, sources: int) -> int:
         """How many contents `sources` distinct sources hold."""
         return sources - sum(len(g.members) - 1 for g in self.groups)
@@ -136,7 +133,7 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
     hint = "add reference clips of other content to --ref-dir"
     if contents == sources:
         raise InputError(f"{contents} distinct content(s) found; LOSO needs at least {needed}", hint=hint)
-    joined = grouping.joined()
+    joined = [r for r in grouping.rulings if r.joined]
     named = {n for r in joined for n in (r.a, r.b)}
     by_user = [", ".join(m.src for m in g.members) + f" ({g.why[0]})" for g in grouping.groups
                if not named & {m.src for m in g.members} and g.why]
@@ -249,15 +246,10 @@ def _unique(sources: Sequence[Source]) -> list[Source]:
     return list(best.values())
 
 
-def _said(unique: Sequence[Source]) -> dict[str, str]:
-    """src_sha256 -> the name a --content-groups file gives the source (its name, name~<hex> when two share one)."""
-    return source_names((s.src_sha256, s.src) for s in unique)
-
-
 def _judged(unique: Sequence[Source]) -> list[tuple[int, int, Ruling]]:
     """What the signature says of every pair of fingerprinted sources that is not different."""
     printed = [i for i, s in enumerate(unique) if s.fingerprint is not None]
-    named = _said(unique)
+    named = source_names((s.src_sha256, s.src) for s in unique)  # as a --content-groups file names them
     prints = [p for p in (unique[i].fingerprint for i in printed) if p is not None]
     out = []
     for a, b, like in similar_pairs(prints):
@@ -268,20 +260,6 @@ def _judged(unique: Sequence[Source]) -> list[tuple[int, int, Ruling]]:
         detail = "; ".join([like.detail, *bars])
         out.append((i, j, Ruling(first, second, detail, like.outcome, joined=not like.flat)))
     return out
-
-
-def _user_links(unique: Sequence[Source], overrides: Overrides | None
-                ) -> tuple[list[tuple[int, int, str]], set[tuple[int, int]]]:
-    """(the links the file's "same" entries make, the pairs its "different" entries keep apart); InputError
-    for a name that fits no source or several, or a file that says both of one pair."""
-    if overrides is None:
-        return [], set()
-    same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
-    different = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.different]
-    check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
-    links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
-             for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
-    return links, {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
 
 
 Link = tuple[int, int, str]  # two sources (indices into the unique ones) held as one content, and why
@@ -315,11 +293,18 @@ def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
 def _overrides(unique: Sequence[Source], overrides: Overrides | None,
                known_apart: Sequence[Sequence[str]]) -> tuple[list[Link], set[tuple[int, int]]]:
     """The user's word: (the links of --content-groups' "same" entries, the pairs kept apart: its "different"
-    entries and those an input's manifest recorded)."""
+    entries and those an input's manifest recorded); InputError for a name that fits no source or several, or a
+    file that says both of one pair."""
     at = {s.src_sha256: i for i, s in enumerate(unique)}
-    user, apart = _user_links(unique, overrides)
-    return user, apart | {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart
-                          if a in at and b in at and a != b}
+    apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
+    if overrides is None:
+        return [], apart
+    same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
+    different = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.different]
+    check_consistent(overrides.file, same, different, overrides.rules.different, overrides.at)
+    links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
+             for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
+    return links, apart | {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
 
 
 def _components(n: int, links: Sequence[Link]) -> np.ndarray:

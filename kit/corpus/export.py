@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,20 +90,17 @@ def ordered(table: pa.Table) -> pa.Table:
     return table.sort_by([(c, "ascending") for c in SORT_ORDER if c in table.column_names])
 
 
-def content_names(table: pa.Table) -> np.ndarray:
-    """Each row's content group, by the name people read of the group's own source (the group's id is its lowest
-    src_sha256, one of its sources): the `src` of upstream's folds."""
-    shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
-    return np.array([shown.get(c, c[:12]) for c in table["content"].to_pylist()], dtype=object)
-
-
 def upstream_lines(table: pa.Table) -> Iterator[str]:
-    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type."""
-    cols = {"src": content_names(table), "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
+    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type. `src` is the row's
+    content group, by the name people read of the group's own source (the group's id is its lowest src_sha256, one
+    of its sources): the `src` of upstream's folds."""
+    shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
+    cols = {"src": [shown.get(c, c[:12]) for c in table["content"].to_pylist()],
+            "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
             "frame_index": table["frame_index"].to_pylist(),
             **{c: table[c].to_numpy().astype(float).tolist() for c in ("vmaf", *EXPORT_FEATURES)}}
     for i in range(table.num_rows):
-        yield json.dumps({k: (str(cols[k][i]) if k == "src" else cols[k][i]) for k in UPSTREAM_KEYS})
+        yield json.dumps({k: cols[k][i] for k in UPSTREAM_KEYS})
 
 
 def upstream_notes(table: pa.Table) -> list[str]:
@@ -196,15 +192,10 @@ def encode_table(table: pa.Table) -> pa.Table:
     return ordered(grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names]))
 
 
-def filled_values(loaded: LoadedInput) -> dict[str, object]:
-    """The values vmaftune_fills says it writes (src aside: the source's name, per row)."""
-    return {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),
-            "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
-
-
 def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, object]]:
     """One vmaf-tune corpus row per encode."""
-    fills = filled_values(loaded)
+    fills = {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),  # as vmaftune_fills says
+             "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
     names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
     cols = {c: encodes[c].to_pylist() for c in encodes.column_names}
     for i in range(encodes.num_rows):
@@ -221,11 +212,6 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
                **{f"{c}_mean": float(cols[f"{c}_mean"][i]) for c in EXPORT_FEATURES},
                **{f"{c}_std": float(cols[f"{c}_stddev"][i]) for c in EXPORT_FEATURES}}
         yield row
-
-
-def vmaftune_lines(encodes: pa.Table, loaded: LoadedInput) -> Iterator[str]:
-    """The rows as JSON, keys sorted as vmaf-tune's write_jsonl writes them."""
-    return (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))
 
 
 def vmaftune_notes(encodes: pa.Table) -> list[str]:
@@ -256,7 +242,8 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
         rows = table.num_rows
     else:
         encodes = encode_table(table)
-        lines, fills, notes = vmaftune_lines(encodes, loaded), vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
+        lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))  # as its write_jsonl
+        fills, notes = vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
         keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
     folder = tree.folder(out.parent)
     for target in (out, EXPORTED.beside(out)):  # a link planted at either is refused before any write

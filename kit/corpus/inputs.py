@@ -109,7 +109,8 @@ def load_input(path: Path) -> LoadedInput:
         return load_tarball(path, digest)
     if kind == "jsonl":
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
-    manifest = sidecar_manifest(path, digest)
+    manifest = read_manifest(path)  # `<stem>.manifest.json` beside it, when it describes exactly these bytes
+    manifest = manifest if manifest is not None and manifest.sha256 == digest else None
     table, upgraded = read_parquet(path, str(path))
     return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded)
 
@@ -132,12 +133,6 @@ def legacy_rows(table: pa.Table) -> pa.Table:
     """Bash-kit rows in the current layout: every source its own content group (the bash kit knew none), encoded at
     its own size, a VideoToolbox row's cq the -q:v it received (kit.corpus.rungs)."""
     return with_content(vt_cq_received(with_rungs(table))[0])
-
-
-def sidecar_manifest(path: Path, digest: str) -> CorpusManifest | None:
-    """`<stem>.manifest.json` beside a parquet file, when it describes exactly these bytes."""
-    manifest = read_manifest(path)
-    return manifest if manifest is not None and manifest.sha256 == digest else None
 
 
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
-from kit.corpus.shared import Batch, SharedDecodes
+from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
@@ -38,9 +38,9 @@ from kit.media.argv import (
     decoded_ref_input,
 )
 from kit.media.ffmpeg import parse_frame_count, parse_output_colour, parse_progress_frame, telling_line
-from kit.media.ladder import DOWN_DEFAULT, NATIVE, NO_SCALER, UP_DEFAULT, clip_rungs
+from kit.media.ladder import DOWN_DEFAULT, NATIVE, UP_DEFAULT, clip_rungs
 from kit.media.libvmaf import DEFAULT_TEACHER, FEATURES, Teacher, parse_vmaf_log
-from kit.media.pixfmt import enc_pix_fmt
+from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import Clip
 from kit.platforms.encoders import EncoderSpec, HwArgs, get_spec
 
@@ -65,17 +65,6 @@ class Provenance:
 
 
 @dataclass(frozen=True)
-class Rendition:
-    """A ladder rung as one clip is encoded at it: the encode's size and the scalers that make and show it (both
-    NO_SCALER at the clip's own size)."""
-
-    width: int
-    height: int
-    down: str = NO_SCALER
-    up: str = NO_SCALER
-
-
-@dataclass(frozen=True)
 class Job:
     clip: Clip
     encoder: str
@@ -89,7 +78,7 @@ class Job:
 
     @property
     def enc_pix_fmt(self) -> str:
-        return enc_pix_fmt(self.bits)
+        return ENC_PIX_FMTS[self.bits]
 
     @property
     def size(self) -> Rendition:
@@ -269,10 +258,6 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     return pa.table(cols, schema=JOB_SCHEMA)
 
 
-def clip_key(job: Job) -> str:
-    return job.clip.path
-
-
 def _timeout_s(clip: Clip) -> float:
     # generous: a 1080p frame should take well under a second to encode or score
     return 120.0 + clip.n_frames * clip.width * clip.height / 200_000
@@ -417,7 +402,7 @@ class JobRunner:
         """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference,
         written atomically); run by `job`, the first of the batch to start."""
         assert self.shared is not None
-        clip, ref_path = job.clip, self.shared.clips[clip_key(job)].ref_path
+        clip, ref_path = job.clip, self.shared.clips[job.clip.path].ref_path
         encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
         with contextlib.ExitStack() as stack:
             ref_tmp = stack.enter_context(self.tree.atomic_path(ref_path)) if with_ref else None
@@ -436,5 +421,5 @@ class JobRunner:
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master
                     self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were not recognised; "
                              "its scorings decode the master themselves")
-                self.shared.set_ref_tags(job, tags)
+                self.shared.clips[clip.path].ref_tags = tags
         batch.elapsed_s, batch.argv = enc.elapsed_s, argv

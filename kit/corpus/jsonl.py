@@ -24,6 +24,7 @@ height, fps, pix_fmt and bitrate_kbps stay null, and so do enc_width/enc_height 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -65,13 +66,11 @@ def _check_size(path: Path) -> None:
 
 
 def _surrogate(value: object) -> bool:
-    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text)."""
-    if isinstance(value, str):
-        return any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_surrogate(k) or _surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(map(_surrogate, value))
+    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text): UTF-8 cannot hold it."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
@@ -107,12 +106,6 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     return rows, lines
 
 
-def _kind(typ: pa.DataType) -> str:
-    if pa.types.is_string(typ):
-        return "text"
-    return "whole number" if pa.types.is_integer(typ) else "number"
-
-
 def _fits(value: object, kind: str) -> bool:
     if kind == "text":
         return isinstance(value, str)
@@ -140,7 +133,7 @@ def _column(rows: list[dict[str, object]], lines: list[int], name: str, path: Pa
     if name in JSONL_DEFAULTS:
         default = JSONL_DEFAULTS[name]
         values = [default if v is None else v for v in values]
-    kind = _kind(typ)
+    kind = "text" if pa.types.is_string(typ) else "whole number" if pa.types.is_integer(typ) else "number"
     required = name in JSONL_REQUIRED
     allowed = {str} if kind == "text" else {int} if kind == "whole number" else {int, float}
     if not set(map(type, values)) <= (allowed if required else allowed | {type(None)}):
@@ -164,11 +157,12 @@ def _raise_first_misfit(values: list[object], lines: list[int], name: str, kind:
             raise InputError(f"{path}: line {lines[i]} column {name!r}: {v!r} is not a {kind}", hint=HINT)
 
 
-def _identity(src: pa.Array | pa.ChunkedArray, given: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """`given` where a row carried src_sha256, else the namespaced hash of its name."""
-    names = pc.unique(src)
+def _table(cols: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Table:
+    """The rows, each src_sha256 the one it carried, else the namespaced hash of its name."""
+    names = pc.unique(cols["src"])
     hashes = pa.array([jsonl_src_sha256(n) for n in names.to_pylist()], type=pa.string())
-    return pc.coalesce(given, hashes.take(pc.index_in(src, value_set=names)))
+    cols["src_sha256"] = pc.coalesce(cols["src_sha256"], hashes.take(pc.index_in(cols["src"], value_set=names)))
+    return pa.table(cols, schema=SCHEMA)
 
 
 def read_jsonl_fast(path: Path) -> pa.Table | None:
@@ -182,15 +176,13 @@ def read_jsonl_fast(path: Path) -> pa.Table | None:
         return None
     if table.num_rows == 0 or any(table[c].null_count for c in JSONL_REQUIRED):
         return None
-    cols = {n: pc.fill_null(table[n], JSONL_DEFAULTS[n]) if n in JSONL_DEFAULTS else table[n] for n in SCHEMA.names}
-    cols["src_sha256"] = _identity(cols["src"], cols["src_sha256"])
-    return pa.table(cols, schema=SCHEMA)
+    return _table({n: pc.fill_null(table[n], JSONL_DEFAULTS[n]) if n in JSONL_DEFAULTS else table[n]
+                   for n in SCHEMA.names})
 
 
 def read_jsonl(path: Path) -> tuple[pa.Table, Callable[[int], str]]:
     """(rows as a schema-1 table, row index -> "line N") of a bash-kit JSONL file."""
     rows, lines = _parse_lines(path)
-    cols = {name: _column(rows, lines, name, path) for name in SCHEMA.names}
-    cols["src_sha256"] = _identity(cols["src"], cols["src_sha256"])
+    table = _table({name: _column(rows, lines, name, path) for name in SCHEMA.names})
     line_of = np.asarray(lines)
-    return pa.table(cols, schema=SCHEMA), lambda i: f"line {int(line_of[i])}"
+    return table, lambda i: f"line {int(line_of[i])}"

@@ -98,10 +98,7 @@ def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     order = list(range(len(inputs)))
     if prefer == "newest":
         order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    ranks = [0] * len(inputs)
-    for rank, i in enumerate(order):
-        ranks[i] = rank
-    return ranks
+    return [order.index(i) for i in range(len(inputs))]
 
 
 def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
@@ -125,8 +122,8 @@ def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
     return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
 
 
-def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_EXAMPLES) -> list[str]:
-    """One line per conflicting key (the first `limit`): the key, the values, the inputs."""
+def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
+    """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
     lines, seen = [], set()
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     for i in np.flatnonzero(d.conflict_rows):
@@ -141,7 +138,7 @@ def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput], limit: int = MAX_
         lines.append(f"{at['src'][0]} (src_sha256 {at['src_sha256'][0][:12]}), {at['encoder'][0]} "
                      f"preset {at['preset'][0]!r} {at['enc_pix_fmt'][0] or 'enc_pix_fmt not recorded'} cq "
                      f"{at['cq'][0]} frame {at['frame_index'][0]} device {at['device'][0]!r}: {diff}")
-        if len(lines) >= limit:
+        if len(lines) >= MAX_EXAMPLES:
             break
     return lines
 
@@ -236,17 +233,6 @@ def open_output_folder(out: Path) -> Tree:
                      label="-o's folder")
 
 
-@dataclass(frozen=True)
-class Findings:
-    """What the merge found about its inputs beyond the rows' keys: lines for the manifest's warnings (and the
-    terminal), and the builds of the rows kept. Cross-input checks add theirs here."""
-
-    warnings: tuple[str, ...]
-    builds: tuple[BuildRows, ...]
-    contents: Regrouped
-    overrides: tuple[str, ...]  # the --content-groups lines applied
-
-
 def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None,
                 overrides: Overrides | None) -> MergeManifest:
     inputs, repeats = canonical_inputs([load_input(Path(p)) for p in paths])
@@ -265,19 +251,19 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     kept = d.table.filter(pa.array(d.keep))
     builds = build_rows(kept, [i.manifest for i in inputs])
     contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
-    merged = contents.table
     conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
-    summary = summarise_table(merged)
-    findings = Findings((*rename_warnings(inputs, merged), *build_warnings(builds), *contents.grouping.notes),
-                        builds, contents,
-                        tuple(overrides.lines() if overrides else ()))
-    return commit_pair(tree, merged, out, lambda written: build_merge_manifest(
-        out, written, inputs, counts, repeats, prefer, summary, conflicts, findings))
+    summary = summarise_table(contents.table)
+    return commit_pair(tree, contents.table, out, lambda written: build_merge_manifest(
+        out, written, inputs, counts, repeats, prefer, summary, conflicts, builds, contents,
+        overrides.lines() if overrides else []))
 
 
 def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
-                         conflicts: Conflicts, findings: Findings) -> MergeManifest:
+                         conflicts: Conflicts, builds: tuple[BuildRows, ...], contents: Regrouped,
+                         overrides: list[str]) -> MergeManifest:
+    """The manifest of the merged corpus; its warnings hold what the merge found about its inputs beyond the
+    rows' keys (the terminal prints them too)."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
@@ -287,16 +273,16 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
-        warnings=[*shard_warnings(inputs), *name_warnings(summary), *findings.warnings],
+        warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
+                  *build_warnings(builds), *contents.grouping.notes],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
-        n_sources=summary.n_sources, sources=source_rows(summary.sources, findings.contents),
+        n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
         encoders=summary.encoders, boxes=summary.boxes,
         devices=summary.devices, platforms=summary.platforms, cq_grid=summary.cq_grid,
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
         teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         grids=summary.grids, rungs=summary.rungs,
-        builds=findings.builds, n_contents=content_count(findings.contents.table),
-        groups=findings.contents.grouping.groups, unchecked_inputs=[Path(p).name for p in findings.contents.unchecked],
-        overrides=list(findings.overrides), twins=findings.contents.twins,
-        apart=[list(p) for p in findings.contents.grouping.apart],
+        builds=builds, n_contents=content_count(contents.table),
+        groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
+        overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
     )

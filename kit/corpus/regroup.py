@@ -40,9 +40,9 @@ class Regrouped:
 
 @dataclass(frozen=True)
 class Recorded:
-    fingerprint: Fingerprint | None
-    frames: int
-    file: str
+    fingerprint: Fingerprint | None = None  # none recorded: an input without a manifest, or an older one
+    frames: int = 0
+    file: str = ""
 
 
 def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | None:
@@ -68,9 +68,8 @@ def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, 
     t = inp.table.select(["src", "src_sha256", "content", "box_id"]).group_by(
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
     recorded = _recorded(inp)
-    none = Recorded(None, 0, "")
-    sources = [Source(r["src"], r["src_sha256"], recorded.get(r["src_sha256"], none).fingerprint, r["box_id"] or "",
-                      recorded.get(r["src_sha256"], none).file) for r in t]
+    sources = [Source(r["src"], r["src_sha256"], (rec := recorded.get(r["src_sha256"], Recorded())).fingerprint,
+                      r["box_id"] or "", rec.file) for r in t]
     by_content: dict[str, list[str]] = {}
     for r in t:
         by_content.setdefault(r["content"], []).append(r["src_sha256"])
@@ -125,7 +124,7 @@ def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, .
     """The merged manifest's per-source entries with each source's group, fingerprint, frames and file name."""
     out = []
     for s in rows:
-        rec = r.recorded.get(s.src_sha256, Recorded(None, 0, ""))
+        rec = r.recorded.get(s.src_sha256, Recorded())
         fp = rec.fingerprint
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
                               fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file))

@@ -31,11 +31,10 @@ def with_rungs(table: pa.Table) -> pa.Table:
         source, empty = fills[name]
         base = (pc.coalesce(pc.cast(table[source], pa.int32()), empty) if source in table.column_names else
                 pa.array([empty.as_py()] * table.num_rows, type=empty.type))
-        col = pc.coalesce(table[name], base) if name in table.column_names else base
         if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, col)
+            table = table.set_column(table.column_names.index(name), name, pc.coalesce(table[name], base))
         else:
-            table = table.append_column(name, col)
+            table = table.append_column(name, base)
     return table
 
 

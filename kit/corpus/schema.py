@@ -129,7 +129,11 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
     if table.num_rows == 0:
         raise InputError(f"{label}: holds no rows", hint="pass a corpus with scored frames")
     present = [c for c in REQUIRED if c in table.column_names]
-    _check_nulls(table, present, label, row_label)
+    for name in present:
+        if (i := _first(pc.is_null(table[name]).to_numpy(zero_copy_only=False))) is not None:
+            # pandas writes a NaN float as null: for a score that is the value not being finite
+            problem = "missing (null or NaN: not finite)" if name in SCORES else "missing (null)"
+            raise _bad(label, row_label(i), name, problem)
     for name, mask, problem in _rules(table):
         if (i := _first(mask.to_numpy(zero_copy_only=False))) is not None:
             raise _bad(label, row_label(i), name, f"{table[name][i].as_py()!r} is {problem}")
@@ -138,14 +142,6 @@ def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row
         if (i := _first(~np.isfinite(values))) is not None:
             raise _bad(label, row_label(i), name, f"{values[i]} is not finite")
     _check_plausible(table, present, label, row_label)
-
-
-def _check_nulls(table: pa.Table, present: list[str], label: str, row_label: ROW) -> None:
-    for name in present:
-        if (i := _first(pc.is_null(table[name]).to_numpy(zero_copy_only=False))) is not None:
-            # pandas writes a NaN float as null: for a score that is the value not being finite
-            problem = "missing (null or NaN: not finite)" if name in SCORES else "missing (null)"
-            raise _bad(label, row_label(i), name, problem)
 
 
 def _check_plausible(table: pa.Table, present: list[str], label: str, row_label: ROW) -> None:

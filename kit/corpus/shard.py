@@ -17,7 +17,7 @@ from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.tree import Tree
-from kit.media.pixfmt import enc_pix_fmt
+from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import Clip
 
 
@@ -52,7 +52,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
         scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
         demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
-                                enc_pix_fmt(depth.bits_of(c)), *refs.entry(c), file=Path(c.path).name)
+                                ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name)
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=refs.twins_of(clips), groups=refs.groups_of(clips),

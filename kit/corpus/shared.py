@@ -31,6 +31,7 @@ from typing import Generic, Protocol, TypeVar
 
 from kit.infra.proc import LogFn
 from kit.infra.tree import Tree
+from kit.media.ladder import NO_SCALER
 from kit.media.refs import Clip, frame_bytes
 
 # encoders fed by one decode, each with its own lookahead in memory (x264 medium ~0.1 GB at 1080p, x265 and
@@ -41,12 +42,15 @@ DISK_RESERVE_BYTES = 512 << 20
 REF_NAME = "ref.nut"
 
 
-class Size(Protocol):
-    @property
-    def width(self) -> int: ...
+@dataclass(frozen=True)
+class Rendition:
+    """A ladder rung as one clip is encoded at it: the encode's size and the scalers that make and show it (both
+    NO_SCALER at the clip's own size). kit.corpus.jobs' jobs are encoded at them."""
 
-    @property
-    def height(self) -> int: ...
+    width: int
+    height: int
+    down: str = NO_SCALER
+    up: str = NO_SCALER
 
 
 class Container(Protocol):
@@ -62,13 +66,13 @@ class Job(Protocol):
     def clip(self) -> Clip: ...
 
     @property
-    def size(self) -> Size: ...
+    def size(self) -> Rendition: ...
 
     @property
     def job_id(self) -> str: ...
 
     @property
-    def rendition(self) -> object | None: ...
+    def rendition(self) -> Rendition | None: ...
 
     @property
     def spec(self) -> Container: ...
@@ -210,9 +214,6 @@ class SharedDecodes(Generic[J]):
         if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):
             return None
         return clip.ref_path, clip.ref_tags
-
-    def set_ref_tags(self, job: Job, tags: tuple[tuple[str, str], ...] | None) -> None:
-        self.clips[job.clip.path].ref_tags = tags
 
     def finished(self, job: Job) -> None:
         """A job of a shared decode is over (done or failed): its encode goes, and the clip's folder with

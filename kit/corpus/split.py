@@ -51,10 +51,6 @@ class ShardSpec(Record):
 SHARD_FIELD = "{shard}"  # what --out-dir and --box-id replace with the shard's tag (shard<K>of<N>)
 
 
-def is_auto(text: str | None) -> bool:
-    return text is not None and text.strip().lower() == AUTO
-
-
 def auto_shard(env: Mapping[str, str] | None = None) -> ShardSpec:
     """`--shard auto`: this array task's shard, or 1/1 outside an array; its `how` says which."""
     pos = array_position(os.environ if env is None else env)
@@ -72,7 +68,7 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
     anything else is an InputError."""
     if text is None:
         return None
-    if is_auto(text):
+    if text.strip().lower() == AUTO:
         return auto_shard(env)
     hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes, or auto in a Slurm array job"
     try:
@@ -82,11 +78,6 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
     if not (1 <= k <= n <= MAX_SHARDS):
         raise InputError(f"{label('--shard', text)}: K must be 1..N and N 1..{MAX_SHARDS}", hint=hint)
     return ShardSpec(k, n)
-
-
-def set_digest(clips: Sequence[Clip]) -> str:
-    """sha256 over the sorted content hashes of the whole reference set."""
-    return sha256_bytes("\n".join(sorted(c.sha256 for c in clips)).encode())
 
 
 def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
@@ -112,8 +103,8 @@ def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardS
     """What the shard manifest and the corpus step's settings record about the split; None when not sharding."""
     if spec is None:
         return None
-    return ShardRecord(spec.k, spec.n, spec.label, len(all_clips), set_digest(all_clips),
-                       sorted(c.sha256 for c in chosen))
+    set_sha256 = sha256_bytes("\n".join(sorted(c.sha256 for c in all_clips)).encode())  # the whole set's hashes
+    return ShardRecord(spec.k, spec.n, spec.label, len(all_clips), set_sha256, sorted(c.sha256 for c in chosen))
 
 
 def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip]) -> dict[str, object]:

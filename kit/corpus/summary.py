@@ -68,10 +68,9 @@ def summarise_table(table: pa.Table) -> TableSummary:
         vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
         teacher_models=[str(v) for v in _unique(table["teacher_model"])],
         enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
-        teacher_sha256s=[str(v) for v in _unique(table["teacher_sha256"]) if v] if "teacher_sha256" in
-        table.column_names else [],
+        teacher_sha256s=[str(v) for v in _unique(table["teacher_sha256"]) if v],
         grids=encoder_grids(table.select(["encoder", "cq"]).to_pandas()),
-        rungs=row_rungs(table.select([c for c in ("enc_height", "height") if c in table.column_names]).to_pandas()),
+        rungs=row_rungs(table.select(["enc_height", "height"]).to_pandas()),
     )
 
 

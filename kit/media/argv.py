@@ -68,11 +68,14 @@ def build_encode_argv(
         argv += ["-vf", ",".join(f for f in (scale, hw_filter) if f)]
     else:
         argv += [*(("-vf", scale) if scale else ()), "-pix_fmt", spec.pix_fmt]
-    argv += ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra]
-    argv += spec.thread_args(threads)
+    return argv + _encoded(spec, cq, threads, out_path)
+
+
+def _encoded(spec: EncoderArgs, cq: int, threads: int, out_path: Path | str) -> list[str]:
+    """An encode's output options: the encoder, its preset, quality and threads, and the file."""
     # an elementary stream, so the file size is exactly the bitstream size
-    argv += ["-f", spec.container, str(out_path)]
-    return argv
+    return ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
+            "-f", spec.container, str(out_path)]
 
 
 def build_score_argv(
@@ -154,8 +157,7 @@ def build_shared_decode_argv(
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
         argv += ["-map", f"[e{i}]", "-an", "-sn", "-dn", *PASSTHROUGH, "-pix_fmt", spec.pix_fmt,
-                 "-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
-                 "-f", spec.container, str(out_path)]
+                 *_encoded(spec, cq, threads, out_path)]
     if ref_out:
         argv += ["-map", "[ref]", *REF_FORMAT, str(ref_out)]
     return argv

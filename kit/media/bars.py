@@ -98,18 +98,12 @@ def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
             trail + (0.0 if _is_bar(hi[last], lo[last]) else _part(means, last, -1)))
 
 
-def line_means(luma: Bytes) -> tuple[Floats, Floats]:
-    """(each row's mean, each column's mean) over every frame of (frames, GRID, GRID) luma."""
-    frames = len(luma)
-    rows = luma.sum(axis=(0, 2), dtype=np.int64) / (frames * GRID)
-    cols = luma.sum(axis=(0, 1), dtype=np.int64) / (frames * GRID)
-    return rows.astype(np.float64), cols.astype(np.float64)
-
-
 def find_bars(luma: Bytes) -> Bars:
     """The bars of a clip from the luma of its thumbnails, (frames, GRID, GRID) uint8."""
     hi, lo = luma.max(axis=0), luma.min(axis=0)
-    rows, cols = line_means(luma)
+    # each row's mean and each column's mean over every frame
+    rows = (luma.sum(axis=(0, 2), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
+    cols = (luma.sum(axis=(0, 1), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     top, bottom = _side(hi, lo, rows)
     left, right = _side(hi.T, lo.T, cols)
     return Bars(top, bottom, left, right)

@@ -17,13 +17,13 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kit.errors import InputError
 from kit.infra.files import sha256_stream
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.tree import LockBusy, Tree
-from kit.media.decode import Geometry, MasterDecode, decode_master, decode_pictures
+from kit.media.decode import MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
@@ -41,10 +41,6 @@ def stamp_of(st: os.stat_result) -> Stamp:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
-def file_stamp(p: Path) -> Stamp:
-    return stamp_of(p.stat())
-
-
 def file_key(p: Path) -> str:
     st = p.stat()
     return f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_dev}|{st.st_ino}|{st.st_ctime_ns}"
@@ -60,11 +56,6 @@ def open_clip(path: Path) -> BinaryIO:
                          hint="put the clip back, or remove the entry from --ref-dir") from None
 
 
-def clip_sha256(path: Path) -> str:
-    with open_clip(path) as fh:
-        return sha256_stream(fh)
-
-
 def _print_from(values: Sequence[object]) -> Fingerprint:
     sha, sig, frames = values
     if not (isinstance(sha, str) and isinstance(sig, str) and isinstance(frames, int) and not isinstance(frames, bool)):
@@ -74,24 +65,26 @@ def _print_from(values: Sequence[object]) -> Fingerprint:
     return Fingerprint(sha, sig, frames)
 
 
+def _master_from(values: Sequence[Any]) -> MasterDecode:
+    """A master's entry: [w, h, fps, pix_fmt, frames, pixels_sha256, signature, fingerprint frames, [dropped, ...]]."""
+    w, h, fps, pix, n, sha, sig, frames, dropped = values
+    if not (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
+            and isinstance(fps, str) and isinstance(pix, str)
+            and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
+        raise ValueError("not a master's entry")
+    return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
+
+
 def _valid_entry(key: str, value: str) -> bool:
-    """A sha256 entry is 64 hex digits; a master's is [w, h, fps, pix_fmt, frames, pixels_sha256, signature,
-    fingerprint frames, [dropped, ...]] as JSON; a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    """A sha256 entry is 64 hex digits; a master's is _master_from's list as JSON; a .y4m/.yuv clip's is
+    [pixels_sha256, signature, frames]."""
     if not key.startswith((MASTER, PICTURES)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
     try:
-        items = load_json(value)
-        if key.startswith(PICTURES):
-            _print_from(items)
-            return True
-        w, h, fps, pix, n, sha, sig, frames, dropped = items
-        _print_from((sha, sig, frames))
-        if not (isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
-            return False
+        (_print_from if key.startswith(PICTURES) else _master_from)(load_json(value))
     except (ValueError, TypeError):
         return False
-    return (all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h, n))
-            and isinstance(fps, str) and isinstance(pix, str))
+    return True
 
 
 class Sha256Cache:
@@ -112,37 +105,27 @@ class Sha256Cache:
         data, _ = self.tree.read_json_object(self.path)
         return {k: v for k, v in (data or {}).items() if isinstance(v, str) and _valid_entry(k, v)}
 
-    @staticmethod
-    def _key(p: Path) -> str:
-        return file_key(p)
-
     def get(self, p: Path) -> str:
-        key = self._key(p)
+        key = file_key(p)
         if key not in self._data:
-            self._add(key, clip_sha256(p))
+            with open_clip(p) as fh:
+                self._add(key, sha256_stream(fh))
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
         """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
         one decode per file version, not on every plan."""
-        key = MASTER + self._key(p)
+        key = MASTER + file_key(p)
         if key not in self._data:
             geometry, identity, dropped = decode_master(p, ffmpeg)
             self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
                                        list(dropped)]))
-        w, h, fps, pix, n, sha, sig, frames, dropped = load_json(self._data[key])
-        return MasterDecode((int(w), int(h), str(fps), str(pix), int(n)), _print_from((sha, sig, frames)),
-                            tuple(dropped))
-
-    def master(self, p: Path, ffmpeg: str) -> tuple[Geometry, Fingerprint]:
-        """A master's geometry and fingerprint (master_decode)."""
-        decoded = self.master_decode(p, ffmpeg)
-        return decoded.geometry, decoded.identity
+        return _master_from(load_json(self._data[key]))
 
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""
         how = json.dumps(list(input_args[:-1]))  # a .yuv's size and format, from its name or sidecar
-        key = f"{PICTURES}{how}|{self._key(p)}"
+        key = f"{PICTURES}{how}|{file_key(p)}"
         if key not in self._data:
             identity = decode_pictures(p, input_args, ffmpeg)
             self._add(key, json.dumps([identity.pixels_sha256, identity.signature, identity.frames]))

@@ -62,11 +62,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
         raise ValueError(f"cannot parse {line!r}")
     rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
     known = {23.98: "24000/1001", 29.97: "30000/1001", 59.94: "60000/1001", 47.95: "48000/1001"}
-    return int(size[1]), int(size[2]), known.get(round(rate, 2), _exact_fps(rate)), pix.group(1)
-
-
-def _exact_fps(rate: float) -> str:
-    return parse_fps(repr(rate))
+    return int(size[1]), int(size[2]), known.get(round(rate, 2)) or parse_fps(repr(rate)), pix.group(1)
 
 
 def parse_fps(text: str) -> str:

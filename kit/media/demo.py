@@ -33,27 +33,25 @@ class DemoClip:
     character: str
 
 
-def _s() -> str:
-    return f"s={WIDTH}x{HEIGHT}:r={FPS}"
-
+_S = f"s={WIDTH}x{HEIGHT}:r={FPS}"  # every clip's size and rate
 
 # Every random source has its seed (and colours) fixed, so the same ffmpeg build renders the same
 # bytes on every box and a demo clip keeps one src_sha256 everywhere.
 DEMO_CLIPS: tuple[DemoClip, ...] = (
-    DemoClip("testpattern", f"testsrc2={_s()}", "graphics, moderate motion"),
-    DemoClip("mandelbrot", f"mandelbrot={_s()}", "fine detail, slow zoom"),
-    DemoClip("life", f"life={_s()}:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00:seed=4",
+    DemoClip("testpattern", f"testsrc2={_S}", "graphics, moderate motion"),
+    DemoClip("mandelbrot", f"mandelbrot={_S}", "fine detail, slow zoom"),
+    DemoClip("life", f"life={_S}:mold=10:ratio=0.1:death_color=#C83232:life_color=#00ff00:seed=4",
              "sparse high-contrast cells, fast change"),
-    DemoClip("gradients", f"gradients={_s()}:speed=0.03:n=5:seed=2:c0=0x1f77b4:c1=0xff7f0e:c2=0x2ca02c:"
+    DemoClip("gradients", f"gradients={_S}:speed=0.03:n=5:seed=2:c0=0x1f77b4:c1=0xff7f0e:c2=0x2ca02c:"
                           "c3=0xd62728:c4=0x9467bd:x0=40:y0=30:x1=600:y1=330", "smooth gradients, slow motion"),
-    DemoClip("perlin", f"perlin={_s()}:octaves=8:persistence=0.8:tscale=15:xscale=0.5:yscale=0.5:"
+    DemoClip("perlin", f"perlin={_S}:octaves=8:persistence=0.8:tscale=15:xscale=0.5:yscale=0.5:"
                        "random_mode=seed:random_seed=11", "dense natural texture, fast drift"),
-    DemoClip("deepzoom", f"mandelbrot={_s()}:start_scale=0.5:end_scale=0.0005:maxiter=2000:inner=period",
+    DemoClip("deepzoom", f"mandelbrot={_S}:start_scale=0.5:end_scale=0.0005:maxiter=2000:inner=period",
              "fractal edge, fast zoom"),
-    DemoClip("sierpinski", f"sierpinski={_s()}:type=triangle:jump=1:seed=7", "fractal, jumping"),
-    DemoClip("spectrum", f"colorspectrum={_s()}:type=all,rotate=a=0.3*t:c=black:ow={WIDTH}:oh={HEIGHT}",
+    DemoClip("sierpinski", f"sierpinski={_S}:type=triangle:jump=1:seed=7", "fractal, jumping"),
+    DemoClip("spectrum", f"colorspectrum={_S}:type=all,rotate=a=0.3*t:c=black:ow={WIDTH}:oh={HEIGHT}",
              "saturated colour, rotation"),
-    DemoClip("noisybars", f"smptehdbars={_s()},noise=alls=24:allf=t:all_seed=5", "static bars, temporal noise"),
+    DemoClip("noisybars", f"smptehdbars={_S},noise=alls=24:allf=t:all_seed=5", "static bars, temporal noise"),
 )
 
 
@@ -74,24 +72,21 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 
     try:
         with cache.lock(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
-            if not clip_is_whole(cache, dest, width, height, seconds):  # rendered by the run we waited for
-                cache.remove_stale(dest.parent)  # a killed render's temporaries
-                _render(cache, clip, dest, ffmpeg, width, height, seconds)
+            if clip_is_whole(cache, dest, width, height, seconds):  # rendered by the run we waited for
+                return dest
+            cache.remove_stale(dest.parent)  # a killed render's temporaries
+            lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
+                f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
+            with cache.atomic_path(dest) as tmp:
+                res = run_process(build_render_argv(ffmpeg, lavfi, tmp, seconds=seconds), timeout_s=RENDER_TIMEOUT_S)
+                if res.returncode != 0:
+                    raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
+                                    hint="the ffmpeg in use lacks a lavfi source; pass another with --ffmpeg",
+                                    stderr_tail=res.stderr_tail)
     except LockBusy as busy:
         raise ToolError(f"demo clip {clip.name}: another run ({busy.holder}) has been rendering it for over "
                         f"{RENDER_WAIT_S:.0f} s", hint="wait for that run, or stop it, then run again") from None
     return dest
-
-
-def _render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int, height: int, seconds: float) -> None:
-    lavfi = clip.lavfi.replace(f"s={WIDTH}x{HEIGHT}", f"s={width}x{height}").replace(
-        f"ow={WIDTH}:oh={HEIGHT}", f"ow={width}:oh={height}")
-    with cache.atomic_path(dest) as tmp:
-        res = run_process(build_render_argv(ffmpeg, lavfi, tmp, seconds=seconds), timeout_s=RENDER_TIMEOUT_S)
-        if res.returncode != 0:
-            raise ToolError(f"rendering demo clip {clip.name} failed (exit {res.returncode})",
-                            hint="the ffmpeg in use lacks a lavfi source; pass another with --ffmpeg",
-                            stderr_tail=res.stderr_tail)
 
 
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,

@@ -27,7 +27,6 @@ from kit.infra.perms import describe
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.decode import decode_master
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -148,9 +147,9 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
         subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
     except OSError:
         subs = []
-    found = [(sub, clips) for sub in subs if (clips := _clip_names(sub))]
-    refs = [(sub, clips) for sub, clips in found if not all(is_netflix_distorted(c) for c in clips)]
-    distorted = [sub for sub, clips in found if all(is_netflix_distorted(c) for c in clips)]
+    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in subs if (clips := _clip_names(sub))]
+    refs = [(sub, clips) for sub, clips, dis in found if not dis]
+    distorted = [sub for sub, _, dis in found if dis]
     if refs:
         sub, clips = refs[0]
         also = f"; {', '.join(str(d) for d in distorted)} holds distorted encodes, not references" if distorted else ""
@@ -165,50 +164,45 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
                       hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
 
 
-def probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str],
-               defaults: YuvDefaults = NO_DEFAULTS, cache: Sha256Cache | None = None) -> Clip:
+def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS) -> Clip:
+    """The clip at `path`, checked; its sha256 and a master's decode come from `cache`."""
     try:
-        return _probe_clip(path, ffmpeg, sha, defaults, cache)
+        ext = path.suffix.lower()
+        with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
+            st = os.fstat(fh.fileno())  # is caught after the jobs
+        stamp = stamp_of(st)
+        if stamp[0] == 0:
+            raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
+        dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
+        if ext == ".y4m":
+            w, h, fps, pix, n = y4m_geometry(path)
+            kind = "y4m"
+        elif ext == ".yuv":
+            if is_netflix_distorted(path):
+                raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
+                                 "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
+                                 hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
+                                      "makes its own encodes")
+            w, h, fps, pix = yuv_geometry(path, defaults)
+            check_geometry(path, w, h, pix, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
+            per_frame = frame_bytes(w, h, pix)
+            if stamp[0] % per_frame:
+                raise InputError(
+                    f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
+                    f"({per_frame} bytes each)",
+                    hint="fix the geometry in the name or sidecar, or replace the truncated file")
+            n, kind = stamp[0] // per_frame, "yuv"
+        else:
+            decoded = cache.master_decode(path, ffmpeg)
+            w, h, fps, pix, n = decoded.geometry
+            check_geometry(path, w, h, pix)
+            kind, dropped = "master", decoded.dropped
+        if n < 1:
+            raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
+        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
-
-
-def _probe_clip(path: Path, ffmpeg: str, sha: Callable[[Path], str], defaults: YuvDefaults,
-                cache: Sha256Cache | None) -> Clip:
-    ext = path.suffix.lower()
-    with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
-        st = os.fstat(fh.fileno())  # is caught after the jobs
-    stamp = stamp_of(st)
-    if stamp[0] == 0:
-        raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
-    dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
-    if ext == ".y4m":
-        w, h, fps, pix, n = y4m_geometry(path)
-        kind = "y4m"
-    elif ext == ".yuv":
-        if is_netflix_distorted(path):
-            raise InputError(f"{path}: a distorted encode, not a reference (Netflix naming "
-                             "<name>_<quality>_<height>_<bitrate>.yuv, as in the dataset's dis/ folder)",
-                             hint="point --ref-dir at the reference clips (the dataset's ref/ folder); the kit "
-                                  "makes its own encodes")
-        w, h, fps, pix = yuv_geometry(path, defaults)
-        check_geometry(path, w, h, pix, ("-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-framerate", fps))
-        per_frame = frame_bytes(w, h, pix)
-        if stamp[0] % per_frame:
-            raise InputError(
-                f"{path}: {stamp[0]} bytes is not a whole number of {w}x{h} {pix} frames "
-                f"({per_frame} bytes each)",
-                hint="fix the geometry in the name or sidecar, or replace the truncated file")
-        n, kind = stamp[0] // per_frame, "yuv"
-    else:
-        decoded = cache.master_decode(path, ffmpeg) if cache is not None else decode_master(path, ffmpeg)
-        w, h, fps, pix, n = decoded.geometry
-        check_geometry(path, w, h, pix)
-        kind, dropped = "master", decoded.dropped
-    if n < 1:
-        raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-    return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, sha(path), stamp, dropped)
 
 
 @dataclass(frozen=True)
@@ -265,7 +259,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     clips, refused = [], []
     for p in find_clip_files(ref_dir, note):
         try:
-            clips.append(probe_clip(p, ffmpeg, sha_cache.get, defaults, sha_cache))
+            clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
         except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
             # end otherwise, and a clip left out for it would change the corpus for a passing cause
             if unusable is None:

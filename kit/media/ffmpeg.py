@@ -35,12 +35,8 @@ class FFmpegInfo(Record):
     encoders: tuple[str, ...]
 
 
-def exe_name() -> str:
-    return "ffmpeg.exe" if os.name == "nt" else "ffmpeg"
-
-
 def staged_binary(root: Path = KIT_ROOT) -> Path:
-    return root / "binaries" / platform_tag() / exe_name()
+    return root / "binaries" / platform_tag() / ("ffmpeg.exe" if os.name == "nt" else "ffmpeg")
 
 
 def imageio_binary() -> Path | None:
@@ -82,10 +78,6 @@ def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
     return tuple(m.group(1).split()) if m else ()
 
 
-def parse_has_libvmaf(filters_text: str) -> bool:
-    return re.search(r"^\s*\S*\s+libvmaf\s", filters_text, re.MULTILINE) is not None
-
-
 def describe(path: Path, source: str) -> FFmpegInfo:
     """Run the binary to learn its version, build, filters and encoders."""
     def ask(what: str) -> str:
@@ -101,7 +93,7 @@ def describe(path: Path, source: str) -> FFmpegInfo:
         source=source,
         version=version,
         build=build,
-        has_libvmaf=parse_has_libvmaf(ask("-filters")),
+        has_libvmaf=re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None,
         encoders=parse_encoders(ask("-encoders")),
     )
 
@@ -126,11 +118,9 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits."""
-    if explicit:
-        return check_ffmpeg(Path(explicit).expanduser().absolute(), "--ffmpeg")
-    env = os.environ.get("KIT_FFMPEG")
-    if env:
-        return check_ffmpeg(Path(env).expanduser().absolute(), "KIT_FFMPEG")
+    for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
+        if given:
+            return check_ffmpeg(Path(given).expanduser().absolute(), source)
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(staged, f"binaries/{platform_tag()}")

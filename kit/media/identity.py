@@ -25,13 +25,12 @@ from typing import Literal
 import numpy as np
 
 from kit.media.cache import Sha256Cache
-from kit.media.decode import Geometry, decode_master, decode_pictures
 from kit.media.fingerprint import Fingerprint, signature_crop
 from kit.media.refs import Clip
 from kit.media.signature import all_distances, decode_signature, distance, flat_share
 
 __all__ = ["DIFFERENT_ABOVE", "FLAT_SHARE", "MATCH_AT", "Fingerprint", "Likeness", "Outcome", "bars_text", "compare",
-           "fingerprint", "master_identity", "similar_pairs"]
+           "fingerprint", "similar_pairs"]
 
 Outcome = Literal["identical", "match", "undecided", "different"]
 MATCH_AT = 0.02  # signature distance at or under which two clips are the same scene
@@ -87,7 +86,6 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     All distances at once as matrices, after a prefilter that drops most different pairs by a lower
     bound (kit.media.signature.all_distances); identical pictures are paired by their hash.
     """
-    n = len(prints)
     found: dict[tuple[int, int], Likeness] = {}
     by_hash: dict[str, list[int]] = {}
     for i, p in enumerate(prints):
@@ -96,7 +94,7 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
         for x, i in enumerate(members):
             for j in members[x + 1:]:
                 found[(i, j)] = compare(prints[i], prints[j])
-    if n > 1:
+    if len(prints) > 1:
         sigs = np.stack([decode_signature(p.signature) for p in prints])
         dist = all_distances(sigs, DIFFERENT_ABOVE)
         rows, cols = np.nonzero(np.triu(dist <= DIFFERENT_ABOVE, k=1))
@@ -106,20 +104,9 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     return [(i, j, like) for (i, j), like in sorted(found.items()) if like.outcome != "different"]
 
 
-def master_identity(path: Path, ffmpeg: str, cache: Sha256Cache | None = None) -> tuple[Geometry, Fingerprint]:
-    """A master's (width, height, fps, pix_fmt, frames) and fingerprint from its one strict decode (cached)."""
-    if cache is not None:
-        return cache.master(path, ffmpeg)
-    decoded = decode_master(path, ffmpeg)
-    return decoded.geometry, decoded.identity
-
-
-def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache | None = None) -> Fingerprint:
+def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:
     """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
     a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
-    path = Path(clip.path)
     if clip.kind == "master":
-        return master_identity(path, ffmpeg, cache)[1]
-    if cache is not None:
-        return cache.pictures(path, clip.input_args(), ffmpeg)
-    return decode_pictures(path, clip.input_args(), ffmpeg)
+        return cache.master_decode(Path(clip.path), ffmpeg).identity
+    return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg)

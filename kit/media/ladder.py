@@ -13,7 +13,6 @@ Pure: sizes and labels only, no ffmpeg.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 NATIVE = "native"
 # swscale's named scalers (ffmpeg's `scale=...:flags=NAME`), the ones that make a picture fit to watch
@@ -25,42 +24,34 @@ _HEIGHT = re.compile(r"[0-9]{1,5}")
 _FRACTION = re.compile(r"0?\.[0-9]{1,4}")
 
 
-@dataclass(frozen=True)
-class Rung:
-    """One rung as given: `native`, a height in lines, or a fraction of the clip's height."""
-
-    text: str
-
-    @property
-    def is_native(self) -> bool:
-        return self.text == NATIVE
-
-    def size(self, width: int, height: int) -> tuple[int, int]:
-        """The encode's (width, height) for a clip of `width` x `height`: even, the aspect ratio kept."""
-        if self.is_native:
-            return width, height
-        target = int(self.text) if _HEIGHT.fullmatch(self.text) else height * float(self.text)
-        h = max(2, round(target / 2) * 2)
-        w = max(2, round(width * h / height / 2) * 2)
-        return w, h
-
-
-def parse_rung(text: str) -> Rung:
-    """`native`, `540` (lines, 32..8640) or `0.5` (a fraction in (0, 1)); ValueError naming what it is not."""
+def parse_rung(text: str) -> str:
+    """A rung written canonically: `native`, `540` (lines, 32..8640) or `0.5` (a fraction in (0, 1)); ValueError
+    naming what it is not."""
     value = text.strip().lower()
     if value == NATIVE:
-        return Rung(NATIVE)
+        return NATIVE
     if _HEIGHT.fullmatch(value):
         lines = int(value)
         if not MIN_HEIGHT <= lines <= 8640:
             raise ValueError(f"{value} lines is outside {MIN_HEIGHT}..8640")
-        return Rung(str(lines))
+        return str(lines)
     if _FRACTION.fullmatch(value):
         share = float(value)
         if not 0 < share < 1:
             raise ValueError(f"{value} is not a fraction between 0 and 1")
-        return Rung(f"{share:g}")
+        return f"{share:g}"
     raise ValueError(f"{text!r} is neither native, a height in lines (540) nor a fraction of the height (0.5)")
+
+
+def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
+    """The encode's (width, height) at a rung (as parse_rung writes it) for a clip of `width` x `height`: even, the
+    aspect ratio kept."""
+    if rung == NATIVE:
+        return width, height
+    target = int(rung) if _HEIGHT.fullmatch(rung) else height * float(rung)
+    h = max(2, round(target / 2) * 2)
+    w = max(2, round(width * h / height / 2) * 2)
+    return w, h
 
 
 def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
@@ -70,9 +61,9 @@ def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[st
     out: dict[tuple[int, int], str] = {}
     for text in rungs:
         rung = parse_rung(text)
-        w, h = rung.size(width, height)
-        if rung.is_native or MIN_HEIGHT <= h < height:
-            out.setdefault((w, h), rung.text)
+        w, h = rung_size(rung, width, height)
+        if rung == NATIVE or MIN_HEIGHT <= h < height:
+            out.setdefault((w, h), rung)
     return [(text, w, h) for (w, h), text in sorted(out.items(), key=lambda item: -item[0][1])]
 
 

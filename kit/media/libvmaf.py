@@ -72,7 +72,10 @@ class Teacher(Record):
         """What exported ids and file names add for this teacher ("" for the default): lowercase letters, digits and
         `_`, the name without its `vmaf_` prefix, a file's cut to TAG_STEM_CHARS and followed by 8 digits of its
         sha256 (`v0_6_1neg`, `4k_v0_6_1`, `v1_0_16_3d0h_1a2b3c4d`)."""
-        return teacher_tag(self.name, self.sha256)
+        if self.default:
+            return ""
+        stem = re.sub(r"[^a-z0-9]+", "_", self.name.lower().removeprefix("vmaf_")).strip("_") or "model"
+        return f"{stem[:TAG_STEM_CHARS].strip('_')}_{self.sha256[:8]}" if self.sha256 else stem
 
     def model_option(self) -> str:
         """The value of the libvmaf filter's `model` option (before the filter-level escape)."""
@@ -82,14 +85,6 @@ class Teacher(Record):
 
 
 DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
-
-
-def teacher_tag(name: str, sha256: str = "") -> str:
-    """Teacher.tag of a teacher known by its name and sha256 (a verdict's, a corpus's)."""
-    if not sha256 and name == TEACHER_MODEL:
-        return ""
-    stem = re.sub(r"[^a-z0-9]+", "_", name.lower().removeprefix("vmaf_")).strip("_") or "model"
-    return f"{stem[:TAG_STEM_CHARS].strip('_')}_{sha256[:8]}" if sha256 else stem
 # both inputs renumbered frame by frame, so frames pair by index, not by container timestamps
 RENUMBER = "settb=1/25,setpts=N"
 
@@ -115,7 +110,6 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
     teacher than the default gets the canonical six's extractors beside it (CANONICAL_EXTRACTORS): the proxy's
     inputs are the same whatever it learns. `extra`: VMAF v1's four features too (V1_EXTRACTORS).
     """
-    renumber = RENUMBER
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]), *([V1_EXTRACTORS] if extra else [])])
     options = ":".join([
         f"model={escape_filter_value(teacher.model_option())}",
@@ -125,8 +119,8 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         f"n_threads={int(n_threads)}",
     ])
     return (
-        f"[0:v]{renumber},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
-        f"[1:v]{renumber},format={pix_fmt}[ref];"
+        f"[0:v]{RENUMBER},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
+        f"[1:v]{RENUMBER},format={pix_fmt}[ref];"
         f"[dis][ref]libvmaf={options}"
     )
 

@@ -36,7 +36,3 @@ def encode_bits(ref_pix_fmt: str, encode_depth: str) -> int:
     if encode_depth not in ENCODE_DEPTHS:
         raise ValueError(f"encode depth {encode_depth!r}")
     return 10 if encode_depth == DEPTH_SOURCE and bit_depth(ref_pix_fmt) > 8 else 8
-
-
-def enc_pix_fmt(bits: int) -> str:
-    return ENC_PIX_FMTS[bits]

@@ -22,7 +22,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
-from kit.media.cache import Stamp, file_stamp, open_clip
+from kit.media.cache import Stamp, open_clip, stamp_of
 from kit.media.decode import PIX_FMTS, parse_fps
 
 CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
@@ -62,7 +62,7 @@ class Clip:
         if not any(self.stamp):
             return ""
         try:
-            now = file_stamp(Path(self.path))
+            now = stamp_of(Path(self.path).stat())
         except OSError as exc:
             return f"it can no longer be read ({exc.strerror or exc})"
         if now == self.stamp:
@@ -131,8 +131,8 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
 # --- per-kind geometry --------------------------------------------------------------------
 
 
-def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
-    """(width, height, fps, pix_fmt, header length) of a y4m file."""
+def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
+    """Geometry and frame count from the header; walks every FRAME header, whose optional parameters are legal."""
     with open_clip(path) as fh:
         head = fh.read(4096)
     nl = head.find(b"\n")
@@ -151,14 +151,9 @@ def parse_y4m_header(path: Path) -> tuple[int, int, str, str, int]:
     if colorspace not in Y4M_COLORSPACES:
         raise InputError(f"{path}: unsupported y4m colour space C{colorspace}",
                          hint="convert it to 4:2:0, 4:2:2 or 4:4:4 at 8, 10 or 12 bit")
-    return width, height, fps, Y4M_COLORSPACES[colorspace], nl + 1
-
-
-def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
-    """Geometry and frame count; walks every FRAME header, whose optional parameters are legal."""
-    width, height, fps, pix_fmt, header = parse_y4m_header(path)
+    pix_fmt = Y4M_COLORSPACES[colorspace]
     check_geometry(path, width, height, pix_fmt)
-    picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, header, 0
+    picture, size, at, n = frame_bytes(width, height, pix_fmt), path.stat().st_size, nl + 1, 0
     with open_clip(path) as fh:
         while at < size:
             fh.seek(at)
@@ -196,10 +191,6 @@ class YuvDefaults:
     width: int | None = None
     height: int | None = None
     fps: str | None = None
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.width or 1920, self.height or 1080
 
 
 def yuv_pix_fmt(bits: str | None, chroma: str | None) -> str:
@@ -251,7 +242,7 @@ def yuv_geometry(path: Path, defaults: YuvDefaults) -> tuple[int, int, str, str]
         if (m := YUV_SIZE_ONLY.search(path.stem)) and defaults.fps:
             return read_int(m[1]), read_int(m[2]), parse_fps(defaults.fps), yuv_pix_fmt(m[3], m[4])
         if m := YUV_FPS_ONLY.search(path.stem):
-            return *defaults.size, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
+            return defaults.width or 1920, defaults.height or 1080, parse_fps(m[1]), yuv_pix_fmt(m[2], m[3])
         if defaults.width and defaults.height and defaults.fps:
             return defaults.width, defaults.height, parse_fps(defaults.fps), "yuv420p"
     except (ValueError, KeyError, TypeError, OverflowError) as exc:

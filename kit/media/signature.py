@@ -87,6 +87,13 @@ def _frame_distance(a: Floats, b: Floats) -> Floats:
     return np.sqrt(((a - b) ** 2 * WEIGHTS).sum(axis=-1))
 
 
+def _offsets(a: Floats, b: Floats) -> tuple[Floats, Floats, Floats]:
+    """Per position of decoded signatures (..., POSITIONS, 2, FRAME): the term at offset 0 (both frames of the
+    pairs), at +1 (b's first frame against a's second) and at -1."""
+    same = (_frame_distance(a[..., 0, :], b[..., 0, :]) + _frame_distance(a[..., 1, :], b[..., 1, :])) / 2
+    return same, _frame_distance(a[..., 1, :], b[..., 0, :]), _frame_distance(a[..., 0, :], b[..., 1, :])
+
+
 def distance(a: Floats, b: Floats) -> tuple[float, int]:
     """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at
     some positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up as it is.
@@ -94,9 +101,7 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
     Per position: the best of offset 0 (both frames of the pairs), +1 and -1; the clip's distance is the
     mean over the positions.
     """
-    same = (_frame_distance(a[:, 0], b[:, 0]) + _frame_distance(a[:, 1], b[:, 1])) / 2
-    later = _frame_distance(a[:, 1], b[:, 0])
-    earlier = _frame_distance(a[:, 0], b[:, 1])
+    same, later, earlier = _offsets(a, b)
     best = np.minimum(same, np.minimum(later, earlier))
     shifted = (int(((later < same) & (later <= earlier)).sum()), int(((earlier < same) & (earlier < later)).sum()))
     offset = 0 if not any(shifted) else 1 if shifted[0] >= shifted[1] else -1
@@ -132,18 +137,11 @@ def all_distances(sigs: Floats, within: float) -> Floats:
     rows, cols = np.nonzero(np.triu(bound / k_all - GRAM_SLACK <= within, k=1))
     for start in range(0, len(rows), PAIR_CHUNK):
         i, j = rows[start:start + PAIR_CHUNK], cols[start:start + PAIR_CHUNK]
-        out[i, j] = out[j, i] = _pair_distances(sigs[i], sigs[j])
+        same, later, earlier = _offsets(sigs[i], sigs[j])  # as `distance` does, for every pair at once
+        out[i, j] = out[j, i] = np.minimum(same, np.minimum(later, earlier)).mean(axis=1)
     return out
 
 
 PREFILTER_GROUPS = 4  # more groups: a tighter bound, more matrix products
 GRAM_SLACK = 1e-6  # rounding of the products: never let it drop a pair
 PAIR_CHUNK = 2048  # pairs computed in full at once (~50 MB)
-
-
-def _pair_distances(a: Floats, b: Floats) -> Floats:
-    """`distance` of a[m] and b[m] for every m (each: M, POSITIONS, 2, FRAME), in float64."""
-    same = (_frame_distance(a[:, :, 0], b[:, :, 0]) + _frame_distance(a[:, :, 1], b[:, :, 1])) / 2
-    later = _frame_distance(a[:, :, 1], b[:, :, 0])
-    earlier = _frame_distance(a[:, :, 0], b[:, :, 1])
-    return np.minimum(same, np.minimum(later, earlier)).mean(axis=1)

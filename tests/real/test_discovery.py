@@ -92,7 +92,7 @@ def test_a_clip_turned_into_a_named_pipe_never_blocks_discovery(tmp_path: Path) 
     began = time.monotonic()
     try:
         with pytest.raises(InputError, match=r"clip\.y4m: a named pipe \(FIFO\) now, not a clip file"):
-            probe_clip(fifo, "ffmpeg", Sha256Cache(None).get)
+            probe_clip(fifo, "ffmpeg", Sha256Cache(None))
     finally:
         returned.set()
     assert time.monotonic() - began < 2

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
-from kit.infra.files import sha256_file
 from kit.infra.invocation import kit_cli
+from kit.media.cache import Sha256Cache
 from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
 from kit.media.refs import YuvDefaults
 from tests.conftest import FAST, LENIENT, ROOT, render, run_kit
@@ -49,7 +49,7 @@ def run_as_printed(argv: list[str], tmp_path: Path) -> subprocess.CompletedProce
 
 
 def accepted(path: Path, ffmpeg: str) -> tuple[int, int]:
-    clip = probe_clip(path, ffmpeg, sha256_file)
+    clip = probe_clip(path, ffmpeg, Sha256Cache(None))
     return clip.width, clip.height
 
 
@@ -71,7 +71,7 @@ def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
     hints = {"mpg": note}
     for kind in ("y4m", "yuv"):
         with pytest.raises(InputError) as caught:
-            probe_clip(unusable_refs[kind], ffmpeg, sha256_file, YuvDefaults())
+            probe_clip(unusable_refs[kind], ffmpeg, Sha256Cache(None), YuvDefaults())
         assert "odd" in caught.value.message
         hints[kind] = caught.value.hint
     made = {"mpg": unusable_refs["mpg"].with_suffix(".mkv"), "y4m": unusable_refs["y4m"].with_name("odd_even.mkv"),
@@ -94,7 +94,6 @@ def with_an_odd_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> tuple[Path
 
 def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_strict(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
-    from kit.media.cache import Sha256Cache
 
     refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
     cache_dir = tmp_path / "cache"

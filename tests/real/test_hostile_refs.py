@@ -205,7 +205,7 @@ def runner(ffmpeg: str, tmp: Path) -> JobRunner:
 
 def test_clip_reexported_during_the_run_has_its_rows_discarded(ffmpeg: str, tmp_path: Path) -> None:
     path = render(ffmpeg, TINY_SOURCES["alpha"], tmp_path / "clip.y4m")
-    clip = probe_clip(path, ffmpeg, Sha256Cache(None).get)
+    clip = probe_clip(path, ffmpeg, Sha256Cache(None))
     render(ffmpeg, TINY_SOURCES["beta"], path)  # re-exported after discovery hashed it
     run = runner(ffmpeg, tmp_path)
     job = Job(clip, "libx264", 30)

@@ -85,12 +85,12 @@ def clips(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cl
     for name, lavfi in {**{f"{k}.y4m": v for k, v in TINY_SOURCES.items()}, **LOOKALIKES, **DARKS, **CARDS}.items():
         render(ffmpeg, lavfi, folder / name, frames=FRAMES)
     cache = Sha256Cache(None)
-    return {p.name: probe_clip(p, ffmpeg, cache.get, cache=cache) for p in sorted(folder.iterdir())}
+    return {p.name: probe_clip(p, ffmpeg, cache) for p in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="module")
 def prints(clips: dict[str, Clip], ffmpeg: str) -> dict[str, Fingerprint]:
-    return {name: fingerprint(clip, ffmpeg) for name, clip in clips.items()}
+    return {name: fingerprint(clip, ffmpeg, Sha256Cache(None)) for name, clip in clips.items()}
 
 
 def test_the_same_pictures_in_every_container_are_identical(prints: dict[str, Fingerprint],
@@ -148,9 +148,9 @@ def test_a_master_fingerprint_comes_with_its_geometry_and_is_cached(clips: dict[
                                                                      tmp_path: Path) -> None:
     cache = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")
     master = Path(clips["base.mp4"].path)
-    geometry, made = cache.master(master, ffmpeg)
+    geometry, made, _ = cache.master_decode(master, ffmpeg)
     assert geometry == (176, 144, "25/1", "yuv420p", FRAMES)
-    assert cache.master(master, ffmpeg)[0] == geometry
+    assert cache.master_decode(master, ffmpeg).geometry == geometry
     y4m = clips["base.y4m"]
     assert fingerprint(y4m, ffmpeg, cache) == made.__class__(made.pixels_sha256, made.signature, FRAMES)
     reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "sha256.json")  # from the file: no ffmpeg runs
@@ -165,7 +165,7 @@ def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg
     refs = tmp_path / "refs"
     clip_path = render(ffmpeg, TINY_SOURCES["beta"], refs / "clip.y4m", frames=FRAMES)
     cache = Sha256Cache(Tree.open(tmp_path / "cache"), tmp_path / "cache" / "sha256.json")
-    before = probe_clip(clip_path, ffmpeg, cache.get, cache=cache)
+    before = probe_clip(clip_path, ffmpeg, cache)
     first = fingerprint(before, ffmpeg, cache)
     st = clip_path.stat()
     other = render(ffmpeg, TINY_SOURCES["gamma"], tmp_path / "other.y4m", frames=FRAMES)
@@ -178,7 +178,7 @@ def test_a_clip_replaced_with_the_same_size_and_mtime_gets_a_new_identity(ffmpeg
     assert before.changed_on_disk() == "it was rewritten or changed in place (its status-change time moved)"
     # a later run reading the same cache file
     again = Sha256Cache(Tree.open(tmp_path / "cache"), tmp_path / "cache" / "sha256.json")
-    after = probe_clip(clip_path, ffmpeg, again.get, cache=again)
+    after = probe_clip(clip_path, ffmpeg, again)
     assert after.sha256 != before.sha256
     second = fingerprint(after, ffmpeg, again)
     assert second.pixels_sha256 != first.pixels_sha256

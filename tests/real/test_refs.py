@@ -82,7 +82,7 @@ def test_truncated_y4m_is_refused(ffmpeg: str, tmp_path: Path) -> None:
 def test_mp4_master_is_probed(ffmpeg: str, tmp_path: Path) -> None:
     master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
                     extra=("-c:v", "libx264"))
-    clip = probe_clip(master, ffmpeg, Sha256Cache(None).get)
+    clip = probe_clip(master, ffmpeg, Sha256Cache(None))
     assert (clip.src, clip.kind, clip.width, clip.height, clip.fps, clip.n_frames, clip.pix_fmt) == (
         "Master_clip", "master", 320, 240, "24/1", 12, "yuv420p")
 
@@ -91,7 +91,7 @@ def test_not_a_video_is_refused(ffmpeg: str, tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.mp4"
     bogus.write_bytes(b"this is not a video at all" * 100)
     with pytest.raises(InputError, match="not a readable video"):
-        probe_clip(bogus, ffmpeg, Sha256Cache(None).get)
+        probe_clip(bogus, ffmpeg, Sha256Cache(None))
 
 
 def test_sha_cache_reuses_by_path_size_mtime(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_discover_per_clip_geometry(ffmpeg: str, tmp_path: Path) -> None:
 def test_a_masters_probe_is_kept_in_the_cache_file(ffmpeg: str, tmp_path: Path) -> None:
     master = render(ffmpeg, "testsrc2=s=320x240:r=24", tmp_path / "Master_clip.mp4", frames=12, fmt="mp4",
                     extra=("-c:v", "libx264"))
-    geometry = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json").master(master, ffmpeg)[0]
+    geometry = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json").master_decode(master, ffmpeg).geometry
     # read from the file: no ffmpeg is run again
     reloaded = Sha256Cache(Tree.open(tmp_path), tmp_path / "cache.json")
-    assert reloaded.master(master, str(tmp_path / "no-such-ffmpeg"))[0] == geometry
+    assert reloaded.master_decode(master, str(tmp_path / "no-such-ffmpeg")).geometry == geometry

@@ -14,7 +14,7 @@ from kit.corpus.jobs import Ladder, plan_jobs
 from kit.corpus.rungs import received_vt_cq, vt_cq_received, with_rungs
 from kit.corpus.shared import plan_batches
 from kit.corpus.summary import TEACHER_SPAN, rung_labels, teacher_ranges
-from kit.media.ladder import clip_rungs, parse_rung, rung_label
+from kit.media.ladder import clip_rungs, parse_rung, rung_label, rung_size
 from kit.media.refs import Clip
 from kit.model.holdout import holdout_folds
 from kit.platforms.grids import CqGrid
@@ -26,10 +26,10 @@ def clip(name: str = "a", width: int = 1920, height: int = 1080, kind: str = "y4
 
 
 def test_rungs_are_heights_or_fractions_and_keep_the_aspect_ratio() -> None:
-    assert parse_rung(" NATIVE ").text == "native" and parse_rung("540").text == "540"
-    assert parse_rung(".5").text == "0.5" and parse_rung("0.25").size(1920, 1080) == (480, 270)
-    assert parse_rung("720").size(1920, 1080) == (1280, 720) and parse_rung("360").size(640, 360) == (640, 360)
-    assert parse_rung("0.5").size(640, 360) == (320, 180) and parse_rung("0.5").size(176, 144) == (88, 72)
+    assert parse_rung(" NATIVE ") == "native" and parse_rung("540") == "540" and parse_rung(".5") == "0.5"
+    assert rung_size(parse_rung("0.25"), 1920, 1080) == (480, 270) and rung_size("native", 640, 360) == (640, 360)
+    assert rung_size(parse_rung("720"), 1920, 1080) == (1280, 720) and rung_size("360", 640, 360) == (640, 360)
+    assert rung_size(parse_rung("0.5"), 640, 360) == (320, 180) and rung_size("0.5", 176, 144) == (88, 72)
     for bad in ("0", "1.5", "abc", "31", "-540"):
         with pytest.raises(ValueError):
             parse_rung(bad)
