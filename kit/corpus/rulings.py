@@ -93,8 +93,7 @@ def entry_name(kind: str, k: int, lines: dict[str, list[int]]) -> str:
 
 
 def _path(edges: dict[int, list[tuple[int, int]]], a: int, b: int) -> list[int]:
-    """The "same" entries (their indices) along a shortest chain of entries from source a to source b; [] when no
-    chain joins them."""
+    """The "same" entries (their indices) along a shortest chain of entries from source a to source b (joined)."""
     came: dict[int, tuple[int, int]] = {a: (a, -1)}
     todo = deque([a])
     while todo and b not in came:
@@ -103,8 +102,6 @@ def _path(edges: dict[int, list[tuple[int, int]]], a: int, b: int) -> list[int]:
             if nxt not in came:
                 came[nxt] = (at, entry)
                 todo.append(nxt)
-    if b not in came:
-        return []
     entries: list[int] = []
     while b != a:
         b, entry = came[b]
@@ -118,9 +115,17 @@ def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequen
 
     `same`, `different`: each entry's sources (indices, in the entry's order); `words`: the "different"
     entries as written; `lines`: entry_lines of the file."""
+    root: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while root.get(i, i) != i:
+            i = root[i]
+        return i
+
     edges: dict[int, list[tuple[int, int]]] = {}
     for k, entry in enumerate(same):
         for j in entry[1:]:
+            root[find(j)] = find(entry[0])  # whether two sources are joined: one lookup, not a search per pair
             edges.setdefault(entry[0], []).append((j, k))
             edges.setdefault(j, []).append((entry[0], k))
     for k, entry in enumerate(different):
@@ -131,8 +136,8 @@ def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequen
                 if a == b:
                     raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
                                      hint="a source is one content with itself: drop one of the two names")
-                if chain := _path(edges, a, b):
-                    joined = ", ".join(entry_name("same", s, lines) for s in chain)
+                if find(a) == find(b):
+                    joined = ", ".join(entry_name("same", s, lines) for s in _path(edges, a, b))
                     raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
                                      f"{entry_name('different', k, lines)}",
                                      hint="keep one of the two: remove the pair from \"different\", or the entry "
