@@ -193,17 +193,6 @@ def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[st
             f"<p class='note'>{esc(said.capitalize())}. From the corpus.</p>"]
 
 
-def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
-                    folds: pd.DataFrame | None = None) -> list[str]:
-    from kit.report import frames, sections
-
-    folds = frames.folds_frame(verdict.per_fold) if folds is None else folds
-    worst_first = ranked(verdict, data, folds) if worst_first is None else worst_first
-    return [*sections.panels_section(data.predictions, worst_first),
-            *sections.agreement_section(verdict, folds, worst_first, data.predictions),
-            *rate_quality_section(data, worst_first)]
-
-
 CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
 
 

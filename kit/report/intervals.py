@@ -48,7 +48,6 @@ def exported_section(e: ExportedInterval) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
-CLIP_POOLING_FILE = "04_verdict/clip_pooling.parquet"
 POOLING_HEADERS = ["pooling", "encoder", "clips", "RMSE (per clip, frames pooled)", "mean abs error", "max abs error",
                    "bias (prediction - teacher)", "worst clip"]
 
