@@ -43,10 +43,9 @@ from kit.cli.params import (
     Int,
     IntList,
     KitType,
-    LicenseId,
-    LicenseUrl,
     Limit,
     Range,
+    RegistryField,
     Scales,
     Shard,
     TeacherModel,
@@ -209,10 +208,12 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
             "is 10..51).", metavar="MIN,MAX"),
-    RunFlag("--model-license", "model_license", LicenseId(), "SPDX license of the exported models, written into "
-            "the vmaf-tune registry rows (the kit's own license unless set)."),
-    RunFlag("--model-license-url", "model_license_url", LicenseUrl(), "Address of that license's text, written "
-            "into the vmaf-tune registry rows."),
+    RunFlag("--model-license", "model_license", RegistryField("spdx", "license_problem", "BSD-3-Clause-Plus-Patent"),
+            "SPDX license of the exported models, written into the vmaf-tune registry rows (the kit's own license "
+            "unless set)."),
+    RunFlag("--model-license-url", "model_license_url",
+            RegistryField("url", "license_url_problem", "https://spdx.org/licenses/MIT.html"),
+            "Address of that license's text, written into the vmaf-tune registry rows."),
     RunFlag("--group-shared", "group_shared", bool, "A project folder shared on purpose: the folders the kit makes "
             "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
             "others can write are accepted if sticky. Files stay writable by you alone, and the kit trusts only "

@@ -71,17 +71,16 @@ class Int(KitType[int]):
 
 
 class Float(KitType[float]):
-    """A finite number in [lo, hi] ((lo, hi] with lo_open; None: no bound that side), in plain ASCII notation:
-    never nan or inf."""
+    """A finite number in [lo, hi] (hi None: no bound above), in plain ASCII notation: never nan or inf."""
 
     name = "float"
     numeric = True
 
-    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
-        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+    def __init__(self, lo: float, hi: float | None = None) -> None:
+        self.lo, self.hi = lo, hi
 
     def parse(self, text: str, flag: str) -> float:
-        return parse_float(text, flag, self.lo, self.hi, lo_open=self.lo_open)
+        return parse_float(text, flag, self.lo, self.hi)
 
 
 class IntList(KitType[tuple[int, ...]]):
@@ -377,39 +376,14 @@ class AbsPath(KitType[Path]):
 
 class RegistryField(KitType[str]):
     """Text for a field of the vmaf-tune registry rows, refused at the flag by the registry's own rule for it
-    (kit.bundle.registry, loaded when a value is converted)."""
+    (`rule`: a function of kit.bundle.registry, loaded when a value is converted: the reason, or None)."""
 
-    example = ""
-
-    @abstractmethod
-    def problem(self, text: str) -> str | None:
-        """Why `text` cannot be the field, or None."""
+    def __init__(self, name: str, rule: str, example: str) -> None:
+        self.name, self.rule, self.example = name, rule, example
 
     def parse(self, text: str, flag: str) -> str:
-        if (why := self.problem(text)) is not None:
+        from kit.bundle import registry
+
+        if (why := getattr(registry, self.rule)(text)) is not None:
             raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} {self.example}")
         return text
-
-
-class LicenseId(RegistryField):
-    """An SPDX license identifier or expression for the vmaf-tune registry rows (`BSD-3-Clause`)."""
-
-    name = "spdx"
-    example = "BSD-3-Clause-Plus-Patent"
-
-    def problem(self, text: str) -> str | None:
-        from kit.bundle.registry import license_problem
-
-        return license_problem(text)
-
-
-class LicenseUrl(RegistryField):
-    """The address of the license text named in the registry rows."""
-
-    name = "url"
-    example = "https://spdx.org/licenses/MIT.html"
-
-    def problem(self, text: str) -> str | None:
-        from kit.bundle.registry import license_url_problem
-
-        return license_url_problem(text)
