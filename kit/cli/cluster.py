@@ -86,7 +86,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
-    from kit.steps.settings import TASK_FIELDS
+    from kit.steps.settings import TASK_FLAGS
 
     refuse_flags(ctx, scheduler)
     check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
@@ -103,7 +103,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
         values = {**values, "train_tasks": shards}
     # the settings of shard 1's task, as it will build them: the file's (placed by its flags) or the flags'
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
-                               "box_id": f"{box_id}-{first.tag}"}, given_here(ctx) | {*TASK_FIELDS})
+                               "box_id": f"{box_id}-{first.tag}"}, given_here(ctx) | {*TASK_FLAGS})
     if settings.encoders != ("auto",) and (bad := unslotted(settings.encoders)):  # the union task trains
         raise InputError(f"--encoders: {no_slot_message(bad)}",
                          hint="leave them out of --encoders: the union task trains on every row the shards make")

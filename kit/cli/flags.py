@@ -9,7 +9,7 @@ spelled here. From this one table come the click options and the RunSettings a c
 Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record (a
 run.json, or a cluster's settings.json); the flag's KIT_<FLAG> variable; the settings' default. With --settings
 no run flag's variable is used (the file holds every setting: a variable left in a shell, or inherited by a
-cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FIELDS: --out-dir,
+cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FLAGS: --out-dir,
 --box-id, --shard, --corpus) are never taken from the file.
 
 Light to import (click only): the settings load when a command runs or its help is built.
@@ -311,7 +311,7 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     from kit.platforms.encoders import AUTO
     from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
-    from kit.steps.settings import read_settings
+    from kit.steps.settings import TASK_FLAGS, read_settings
 
     file = values.get("settings")
     if file is not None:  # the file's settings, and this command's own flags only (never a variable)
@@ -319,8 +319,8 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     shard, corpus = values.get("shard"), values.get("corpus")
     check_corpus_flags(values)
     settings = read_settings(file) if file is not None else defaults()
-    for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
-        if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):
+    for flag in FLAGS:  # None is a value too (--max-abs-bias off); the flags that place it are set below
+        if flag.path and flag.name in values and flag.name not in TASK_FLAGS:
             settings = with_setting(settings, flag.path, values[flag.name])
     box = values.get("box_id")
     box_id = with_shard(box, shard, "--box-id") if box else \
