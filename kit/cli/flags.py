@@ -256,38 +256,16 @@ def _option(flag: RunFlag) -> Callable[[Command], Command]:
                         show_envvar=flag.envvar is not None, show_default=show)
 
 
-def run_options(fn: Command) -> Command:
-    return _with(fn, selection=True)
-
-
-def step_options(fn: Command) -> Command:
-    """`run`'s flags without --from and --only: `step NAME` is the selection."""
-    return _with(fn, selection=False)
-
-
-def _with(fn: Command, selection: bool) -> Command:
+def run_options(fn: Command, selection: bool = True) -> Command:
     for flag in reversed(FLAGS):
         if selection or flag.name not in ("from_step", "only"):
             fn = _option(flag)(fn)
     return fn
 
 
-@dataclass(frozen=True)
-class RunChoice:
-    """One invocation of `run` or `step`: the settings it runs with, and what it selects (not settings)."""
-
-    settings: RunSettings
-    from_step: str | None = None
-    only: str | None = None
-    force: bool = False
-    json_mode: bool = False
-
-
-def build_run(values: Mapping[str, Any], given: Collection[str] = ()) -> RunChoice:
-    """The typed values of the run flags (as click parsed them; `given`: the ones on the command line) -> the
-    settings and the selection."""
-    return RunChoice(build_settings(values, given), values.get("from_step"), values.get("only"),
-                     bool(values.get("force")), bool(values.get("json_mode")))
+def step_options(fn: Command) -> Command:
+    """`run`'s flags without --from and --only: `step NAME` is the selection."""
+    return run_options(fn, selection=False)
 
 
 def given_here(ctx: click.Context) -> set[str]:
