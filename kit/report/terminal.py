@@ -182,9 +182,6 @@ class LiveBars:
         self.progress.update(self.training[1], completed=e.epoch, count=f"epoch {e.epoch}/{e.epochs}",
                              info=f"loss {e.loss:.3f}")
 
-    def stop(self) -> None:
-        self.progress.stop()
-
 
 class PlainLines:
     """Bounded plain-text progress: a few corpus and training lines per step, with an ETA."""
@@ -247,7 +244,7 @@ class Renderer:
     def close(self) -> None:
         with self._lock:
             if self.bars is not None:
-                self.bars.stop()
+                self.bars.progress.stop()
                 self.bars = None
 
     # -- run and steps ----------------------------------------------------------------------

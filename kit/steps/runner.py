@@ -56,7 +56,7 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
     except KeyError as exc:
         raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(names)) from None
     if corpus_given:
-        if only == "corpus" or (only and get_step(only).name == "corpus"):
+        if only and get_step(only).name == "corpus":
             raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
         chosen = [s for s in chosen if s.name != "corpus"]
     forced = {s.name for s in chosen} if force else set()

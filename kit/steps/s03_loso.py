@@ -25,7 +25,6 @@ from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, Timer, require_output
 from kit.steps.members import (
     TrainingTime,
-    clear_members,
     kept_apart,
     refuse_missing,
     train_and_gather,
@@ -212,7 +211,8 @@ class LosoStep:
         refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
         outputs = self.write(ctx, plan, setup, trained, incumbent)
-        clear_members(ctx.tree, ctx.run)  # the reports hold what the members were kept for
+        # every member file (of this LOSO and of any earlier one): the reports hold what they were kept for
+        ctx.tree.remove_folder(ctx.run.members)
         return Outcome(outputs, self.summary(ctx, trained, setup))
 
     def set_up(self, ctx: Context) -> Setup:
