@@ -22,7 +22,7 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, Timer, require_output
+from kit.steps.base import Context, Outcome, Plan, Timer, remembered_sha256, require_output
 from kit.steps.members import (
     TrainingTime,
     kept_apart,
@@ -72,24 +72,12 @@ def check_described(corpus: Path) -> None:
                               "corpus yourself")
     if manifest is None or not manifest.sha256:
         return
-    if (found := file_sha256(corpus)) != manifest.sha256:
+    if (found := remembered_sha256(corpus, corpus.stat(), sha256_file)) != manifest.sha256:
         made = getattr(manifest, "created_at_utc", "") or "by the kit"
         raise InputError(f"--corpus {corpus} has sha256 {found[:12]}…, but its manifest {manifest_path(corpus).name} "
                          f"({manifest.kind}, {made}) records {manifest.sha256[:12]}…: the corpus was changed after "
                          "it was made, or the manifest is another file's",
                          hint="merge the inputs again (merge writes both), or pass the corpus the manifest describes")
-
-
-_described: dict[tuple[str, int, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """A user's corpus file's sha256, once per file version in this process (planning and running both ask)."""
-    st = path.stat()
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _described:
-        _described[key] = sha256_file(path)
-    return _described[key]
 
 
 def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
