@@ -91,7 +91,8 @@ class RunFlag:
     def default(self) -> object:
         if self.is_flag:
             return False
-        return setting(defaults(), self.path) if self.path and not self.computed else None
+        # the setting at its dotted path in the default settings
+        return functools.reduce(getattr, self.path.split("."), defaults()) if self.path and not self.computed else None
 
 
 @functools.cache
@@ -99,12 +100,6 @@ def defaults() -> RunSettings:
     from kit.steps.settings import RunSettings
 
     return RunSettings(out_dir=Path("runs"))
-
-
-def setting(settings: object, path: str) -> object:
-    for part in path.split("."):
-        settings = getattr(settings, part)
-    return settings
 
 
 FLAGS: tuple[RunFlag, ...] = (
