@@ -79,11 +79,11 @@ def legend_html(items: Sequence[tuple[str, Colour | str]], title: str = "") -> s
     return f"<div class='key'>{f'<b>{esc(title)}</b> ' if title else ''}{keys}</div>"
 
 
-def rank_key(names: Sequence[str], first: int = 1) -> str:
+def rank_key(names: Sequence[str]) -> str:
     """Which number on a chart is which source: `1 perlin  2 life ...`."""
     from kit.report.markup import esc
 
-    keys = " ".join(f"<span><b>{i}</b> {esc(name)}</span>" for i, name in enumerate(names, start=first))
+    keys = " ".join(f"<span><b>{i}</b> {esc(name)}</span>" for i, name in enumerate(names, start=1))
     return f"<div class='key'>{keys}</div>"
 
 
@@ -160,7 +160,7 @@ def agreement(rows: pd.DataFrame) -> tuple[float, float]:
     return float(scores["plcc"]), float(scores["rmse"])
 
 
-def panels_html(preds: pd.DataFrame, sources: Sequence[str], rng_seed: int = 0) -> str:
+def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
     """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
     and one legend of the quality settings."""
     from kit.report.markup import esc
@@ -169,7 +169,7 @@ def panels_html(preds: pd.DataFrame, sources: Sequence[str], rng_seed: int = 0) 
     by_quality = {"encoder", "cq"} <= set(preds.columns)
     styles = quality_styles(sorted({(str(e), int(c)) for e, c in zip(shown["encoder"], shown["cq"], strict=True)})
                             if by_quality else [])
-    rng = np.random.default_rng(rng_seed)
+    rng = np.random.default_rng(0)  # the same points sampled in every report of the run
     cells = []
     for rank, name in enumerate(sources, start=1):
         rows = shown[shown["src"] == name]

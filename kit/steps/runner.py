@@ -142,7 +142,7 @@ def write_status(tree: Tree, step: Step, run: RunDir, plan: Plan, outputs: Seque
         StepRecord.SCHEMA_VERSION))
 
 
-def open_out_dir(settings: RunSettings, make: bool = True) -> Tree:
+def open_out_dir(settings: RunSettings) -> Tree:
     """The out-dir's Tree (kit.infra.tree): its folders held, its rules from --group-shared. In a cluster task,
     opened from the cluster's folder down (TREE_ENV), so no step between them is a link either."""
     out_dir = settings.out_dir
@@ -150,7 +150,7 @@ def open_out_dir(settings: RunSettings, make: bool = True) -> Tree:
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
     within = os.environ.get(TREE_ENV, "").strip()
-    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), make, Path(within) if within else None,
+    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), within=Path(within) if within else None,
                      label="the out-dir")
 
 
