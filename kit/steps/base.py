@@ -148,10 +148,6 @@ def read_prereqs(ctx: Context) -> Prereqs:
     return prereqs
 
 
-class Timer:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    @property
-    def seconds(self) -> float:
-        return round(time.monotonic() - self.start, 3)
+def seconds_since(start: float) -> float:
+    """Seconds since `start` (a time.monotonic()), to the millisecond."""
+    return round(time.monotonic() - start, 3)

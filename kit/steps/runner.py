@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
 from kit.steps import STEPS
-from kit.steps.base import Context, Plan, Step, Timer
+from kit.steps.base import Context, Plan, Step, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
@@ -257,10 +258,10 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
                 return 0
             emit(StepStarted(step.name, f"training task {k}/{n} of LOSO's members"))
             log(start_line(step.name, f"training task {k}/{n}"))
-            timer = Timer()
+            start = time.monotonic()
             summary = loso.train_task(ctx, plan, k, n)
-            log(f"task {k}/{n} done in {timer.seconds:.1f} s: {summary}")
-            emit(StepFinished(step.name, timer.seconds, summary))
+            log(f"task {k}/{n} done in {seconds_since(start):.1f} s: {summary}")
+            emit(StepFinished(step.name, seconds_since(start), summary))
         except BaseException as exc:
             log("\n".join(["task failed:", *traceback_lines(exc)]))
             if isinstance(exc, KitError):
@@ -299,12 +300,12 @@ def run_one(tree: Tree, step: Step, settings: RunSettings, selection: Selection,
         tree.remove(run.status(step.name))
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
-        started, timer = utc_iso(), Timer()
+        started, start = utc_iso(), time.monotonic()
         outcome = step.run(ctx, plan)
-        write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds,
+        write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, seconds_since(start),
                      outcome.summary)
-        log(f"step {step.name} done in {timer.seconds:.1f} s")
-        emit(StepFinished(step.name, timer.seconds, outcome.summary))
+        log(f"step {step.name} done in {seconds_since(start):.1f} s")
+        emit(StepFinished(step.name, seconds_since(start), outcome.summary))
     except BaseException as exc:
         log("\n".join(["step failed:", *traceback_lines(exc)]))
         if isinstance(exc, KitError):

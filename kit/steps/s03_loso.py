@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, Timer, remembered_sha256, require_output
+from kit.steps.base import Context, Outcome, Plan, remembered_sha256, require_output, seconds_since
 from kit.steps.members import (
     TrainingTime,
     kept_apart,
@@ -264,9 +265,9 @@ class LosoStep:
         with memory_named(ctx, setup):
             on_epoch = self.on_epoch(ctx, setup)
             result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
-            holdout_timer = Timer()
+            holdout_start = time.monotonic()
             held = {kind: self.holdout(ctx, setup, kind, on_epoch) for kind in ctx.settings.holdout}
-        holdout_s = holdout_timer.seconds if held else 0.0
+        holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:
             ctx.emit(Info(self.name, f"{time_used.attempts} runs of this step trained its members (earlier ones "
