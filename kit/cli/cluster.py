@@ -24,15 +24,15 @@ if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
     from kit.steps.settings import RunSettings
 
+ONE_FOLDER = ("the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder with "
+              "`{kit} step NAME --out-dir FOLDER`")
 # run flags that make no sense on a cluster, and why
 REFUSED = {
     "corpus": "the shard tasks encode the corpus; to train on a corpus you already have, use "
               "`{kit} run --corpus FILE` on one box",
     "shard": "each shard task takes its own shard (--shard auto); set their number with --shards N",
-    "from_step": "the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder "
-                 "with `{kit} step NAME --out-dir FOLDER`",
-    "only": "the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder "
-            "with `{kit} step NAME --out-dir FOLDER`",
+    "from_step": ONE_FOLDER,
+    "only": ONE_FOLDER,
     "force": "the tasks are run again to resume, and --force would redo every finished job each time; rerun a "
              "step on one folder with `{kit} step NAME --out-dir FOLDER --force`",
 }
