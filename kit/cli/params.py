@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
 
 OFF = "off"
 T = TypeVar("T")
+
+
+def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
+    """`read(text)`, a reading of numbers (kit.infra.outside); a text it refuses is an InputError: `refused`, then
+    why, and `hint`."""
+    try:
+        return read(text)
+    except NotANumber as exc:
+        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
 
 
 class FlagError(click.BadParameter):
@@ -93,11 +103,9 @@ class IntList(KitType[tuple[int, ...]]):
         self.lo, self.hi, self.example = lo, hi, example
 
     def parse(self, text: str, flag: str) -> tuple[int, ...]:
-        try:
-            values = tuple(read_int(v) for v in text.split(",") if v.strip())
-        except NotANumber as exc:
-            raise InputError(f"{label(flag, text)} is not a comma-separated list of whole numbers{because(exc)}",
-                             hint=f"e.g. {flag} {self.example}") from None
+        values = number(lambda t: tuple(read_int(v) for v in t.split(",") if v.strip()), text,
+                        f"{label(flag, text)} is not a comma-separated list of whole numbers",
+                        f"e.g. {flag} {self.example}")
         if not values:
             raise InputError(f"{label(flag, text)} is empty", hint=f"give at least one value to {flag}")
         if len(set(values)) != len(values):
@@ -153,12 +161,9 @@ class Scales(KitType[tuple[str, ...]]):
         hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
         rungs = []
         for part in (p.strip() for p in text.split(",") if p.strip()):
-            if part.lower() != NATIVE:
-                try:
-                    read_float(part)  # ASCII digits, finite, bounded: then the rung's own rules
-                except NotANumber as exc:
-                    raise InputError(f"{label(flag, part)} is neither native, a height in lines (540) nor a fraction "
-                                     f"of the height (0.5){because(exc)}", hint=hint) from None
+            if part.lower() != NATIVE:  # ASCII digits, finite, bounded: then the rung's own rules
+                number(read_float, part, f"{label(flag, part)} is neither native, a height in lines (540) nor a "
+                       "fraction of the height (0.5)", hint)
             try:
                 rungs.append(parse_rung(part).text)
             except ValueError as exc:
@@ -196,10 +201,7 @@ class Limit(KitType["float | None"]):
         if text.strip().lower() in (OFF, "none"):
             return None
         refused, hint = f"{label(flag, text)} is neither a positive number nor off", f"e.g. {flag} 5, or {flag} off"
-        try:
-            value = read_float(text)
-        except NotANumber as exc:
-            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        value = number(read_float, text, refused, hint)
         if value <= 0:
             raise InputError(refused, hint=hint)
         return value
@@ -226,11 +228,7 @@ class ClipErrorLimits(KitType["dict[str, float]"]):
                                  hint=hint)
             if stat.strip() in limits:
                 raise InputError(f"{label(flag, text)} names {stat.strip()} twice", hint=hint)
-            try:
-                limit = read_float(value)
-            except NotANumber as exc:
-                raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit is not a number{because(exc)}",
-                                 hint=hint) from None
+            limit = number(read_float, value, f"{label(flag, text)}: {stat.strip()}'s limit is not a number", hint)
             if limit <= 0:
                 raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit must be above 0", hint=hint)
             limits[stat.strip()] = limit
@@ -263,10 +261,7 @@ class Folds(KitType["FoldsAsked"]):
             return value
         refused, hint = f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2", \
             f"e.g. {flag} auto, {flag} loso or {flag} 10"
-        try:
-            k = read_int(value)
-        except NotANumber as exc:
-            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        k = number(read_int, value, refused, hint)
         if k < 2:
             raise InputError(refused, hint=hint)
         return k
@@ -329,10 +324,7 @@ class Fps(KitType[str]):
         from kit.media.decode import MAX_FPS, parse_fps
 
         hint = f"e.g. {flag} 25 or {flag} 30000/1001"
-        try:
-            read_rate(text)
-        except NotANumber as exc:
-            raise InputError(f"{label(flag, text)} is not a frame rate{because(exc)}", hint=hint) from None
+        number(read_rate, text, f"{label(flag, text)} is not a frame rate", hint)
         try:
             return parse_fps(text)
         except ValueError:
