@@ -214,13 +214,13 @@ class PlainLines:
 class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
-    def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, force_plain: bool = False,
-                 console: Console | None = None, json_stream: IO[str] | None = None) -> None:
+    def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, console: Console | None = None,
+                 json_stream: IO[str] | None = None) -> None:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
         self.console = console or KitConsole(file=human, highlight=False, soft_wrap=True)
-        self.live = self.console.is_terminal and not force_plain
+        self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
         self.plain = PlainLines()
         self.clock = CorpusClock()
