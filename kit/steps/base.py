@@ -75,20 +75,14 @@ class Outcome:
 
 
 class StepCode(Protocol):
-    """What a step module's class provides: a pure-ish plan, and a run that emits events."""
+    """What a step module's class provides: a pure-ish plan, and a run that emits events (kit.steps.STEPS registers
+    each with its place in the run: a LazyStep)."""
 
     name: str
 
     def plan(self, ctx: Context) -> Plan: ...
 
     def run(self, ctx: Context, plan: Plan) -> Outcome: ...
-
-
-class Step(StepCode, Protocol):
-    """A registered step: its code plus its place in the run (kit.steps.STEPS)."""
-
-    number: int
-    dirname: str
 
 
 def require_output(ctx: Context, path: Path, producer: str) -> Path:

@@ -28,15 +28,15 @@ from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
-from kit.steps import STEPS
-from kit.steps.base import Context, Plan, Step, seconds_since
+from kit.steps import STEPS, LazyStep
+from kit.steps.base import Context, Plan, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
 
 @dataclass(frozen=True)
 class Selection:
-    steps: tuple[Step, ...]
+    steps: tuple[LazyStep, ...]
     forced: frozenset[str]
 
 
@@ -135,7 +135,7 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
     return None
 
 
-def write_status(tree: Tree, step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
+def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
                  started: str, seconds: float, summary: dict[str, object]) -> None:
     write_step_record(tree, run.status(step.name), StepRecord(
         step.name, step.number, fingerprint(plan), plan.settings, plan.inputs, __version__, kit_build(),
@@ -281,7 +281,7 @@ def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
         tree.check_planted(run.step(step.name))
 
 
-def run_one(tree: Tree, step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
     log = StepLog(tree, run.log(step.name))
