@@ -152,17 +152,10 @@ def span(*columns: pd.Series) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def agreement(rows: pd.DataFrame) -> tuple[float, float]:
-    """PLCC and RMSE of one source's frames against the teacher, as kit.model.metrics scores every fold."""
-    from kit.model.metrics import agreement as scores_of
-
-    scores = scores_of(rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float))
-    return float(scores["plcc"]), float(scores["rmse"])
-
-
 def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
     """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
     and one legend of the quality settings."""
+    from kit.model.metrics import agreement
     from kit.report.markup import esc
 
     shown = preds[preds["src"].isin(list(sources))]
@@ -175,7 +168,8 @@ def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
         rows = shown[shown["src"] == name]
         if rows.empty:
             continue
-        plcc, rmse = agreement(rows)
+        scores = agreement(rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float))  # as every fold's
+        plcc, rmse = float(scores["plcc"]), float(scores["rmse"])
         said = f"<b>{esc(f'{rank}. {name}')}</b><br>{esc(f'PLCC {plcc:.3f}, ens. RMSE {rmse:.2f}')}"
         cells.append(figure_html(source_panel(rows, styles, rng), f"{rank}. {name}", "png", caption_html=said))
     legend = legend_html([(f"{e} cq{cq}", c) for (e, cq), (c, _) in styles.items()], "quality") if styles else ""

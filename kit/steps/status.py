@@ -1,7 +1,7 @@
 """Which steps of an out-dir are done, stale, pending or running, and why.
 
 Uses the settings of the out-dir's latest invocation (run.json), each step's
-`plan` and `pipeline.stale_reason`, exactly as a run decides what to skip. It
+`plan` and `runner.stale_reason`, exactly as a run decides what to skip. It
 runs no step and writes nothing in the out-dir: planning only reads files and
 asks ffmpeg and the host what they are (as a run does before it starts).
 """
