@@ -139,11 +139,10 @@ class CqGrids(KitType["CqGrid"]):
             if (name in named) or (not name and every):
                 raise InputError(f"{label(flag, text)} gives {name or 'the list for every encoder'} twice",
                                  hint=f"give each entry once, e.g. {flag} {self.EXAMPLE}")
-            parsed = values.parse(listed, flag)
             if name:
-                named[name] = parsed
+                named[name] = values.parse(listed, flag)
             else:
-                every = parsed
+                every = values.parse(listed, flag)
         if not every and not named:
             raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
         return CqGrid(every, named)
