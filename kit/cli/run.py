@@ -36,12 +36,9 @@ def execute(values: dict[str, Any], given: set[str], only: str | None, task: Arr
         check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         selection = select_steps(only or values.get("only"), values.get("from_step"), bool(values.get("force")),
                                  settings.corpus is not None)
-        try:
-            if task is not None:
-                code = run_train_task(settings, task.k, task.n, renderer)
-                renderer(finished_event(settings.out_dir, code, time.monotonic() - started, False))
-                return code
-            code = run_steps(settings, selection, renderer, sys.argv)
+        try:  # a training task's selection is `step loso`: no summary follows it
+            code = run_train_task(settings, task.k, task.n, renderer) if task is not None else \
+                run_steps(settings, selection, renderer, sys.argv)
         finally:
             renderer.close()
     except BaseException as exc:  # `error` and `run_finished` events, then `guarded` reports it

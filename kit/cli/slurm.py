@@ -82,8 +82,7 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         if values["json_mode"]:
             click.echo(json.dumps(submitted_json(plan, jobs), indent=2))
         else:
-            for line in submitted_lines(plan, written, jobs):
-                click.echo(line)
+            click.echo("\n".join(submitted_lines(plan, written, jobs)))
         return 0
 
     guarded(go, retry=False)

@@ -73,10 +73,9 @@ class KitGroup(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             if json_mode(args):
-                for event in usage_events(exc):
-                    click.echo(event)
-            for line in usage_lines(exc):
-                click.echo(visible(line), err=True)  # the value given may hold a line break or an escape
+                click.echo("\n".join(usage_events(exc)))
+            # the value given may hold a line break or an escape
+            click.echo("\n".join(visible(line) for line in usage_lines(exc)), err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)

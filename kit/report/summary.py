@@ -159,9 +159,8 @@ def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
         rows += [("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
-    for gate in verdict.clip_error_gates or ():
-        rows.append(("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, "
-                                        f"{'pass' if gate.passed else 'FAIL'})"))
+    rows += [("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, {'pass' if gate.passed else 'FAIL'})")
+             for gate in verdict.clip_error_gates or ()]
     for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
         if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
             state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
