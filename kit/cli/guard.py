@@ -134,12 +134,6 @@ def _watched_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
-def require_stdout() -> None:
-    """Python sets sys.stdout to None when the kit starts with descriptor 1 closed (`cmd >&-`)."""
-    if sys.stdout is None:
-        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-
-
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a command that raised `exc`: a user error's own (as_user_error), else a bug's."""
     if isinstance(exc, Interrupted):
@@ -246,7 +240,8 @@ def _run(fn: Callable[[], int]) -> int:
     from kit.infra import interrupts
 
     try:
-        require_stdout()
+        if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         with _watched_output():
             code = fn()
         interrupts.check()  # a stop signal third-party code swallowed still ends the command as one

@@ -38,11 +38,6 @@ def cause_and_hint(exc: click.UsageError) -> tuple[str, str]:
     return message, f"see `{kit_command(*words, '--help')}`"
 
 
-def usage_lines(exc: click.UsageError) -> list[str]:
-    cause, hint = cause_and_hint(exc)
-    return [f"error: {cause}", *([f"hint: {hint}"] if hint else [])]
-
-
 def json_mode(args: Sequence[str] | None) -> bool:
     """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
     given = list(sys.argv[1:] if args is None else args)
@@ -74,8 +69,9 @@ class KitGroup(click.Group):
         except click.UsageError as exc:
             if json_mode(args):
                 click.echo("\n".join(usage_events(exc)))
-            # the value given may hold a line break or an escape
-            click.echo("\n".join(visible(line) for line in usage_lines(exc)), err=True)
+            cause, hint = cause_and_hint(exc)  # the value given may hold a line break or an escape: made visible
+            click.echo("\n".join(visible(line) for line in [f"error: {cause}", *([f"hint: {hint}"] if hint else [])]),
+                       err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)

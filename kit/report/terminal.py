@@ -304,10 +304,6 @@ class Renderer:
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
-    def eta_text(self) -> str:
-        left = self.clock.remaining_s(time.monotonic())
-        return f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
-
     def _tell_bars(self) -> None:
         if self.bars:
             self.bars.corpus_left(self.clock.remaining_s(time.monotonic()))
@@ -335,9 +331,11 @@ class Renderer:
             return
         if e.reused or not self.plain.job_line_due():
             return
+        left = self.clock.remaining_s(time.monotonic())
+        eta = f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
         self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
-                 f"score {e.score_time_ms / 1000:.1f} s{self.eta_text()}")
+                 f"score {e.score_time_ms / 1000:.1f} s{eta}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
         self.clock.fail(e.job_id)
