@@ -207,8 +207,6 @@ def report_error(exc: KitError) -> None:
         say(f"hint: {visible(exc.hint)}")
 
 
-
-
 def _quiet_stdout() -> None:
     """Whatever is still buffered for stdout goes nowhere, so Python's last flush cannot fail (a reader gone,
     a terminal gone): a failed flush at exit would print a traceback and turn the exit code into 120."""

@@ -97,5 +97,3 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
     given = given_here(click.get_current_context())
     guarded(lambda: execute(kw, given, name, train_task))
-
-

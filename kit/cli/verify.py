@@ -36,5 +36,3 @@ def verify_cmd(tarball: Path) -> None:
         return EXIT_BAD_INPUT
 
     guarded(go, retry=False)
-
-

@@ -226,4 +226,3 @@ def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[t
         ax.set(title=encoder, xlabel="bitrate (kbps, log scale)", ylabel="mean VMAF")
         figures.append((encoder, fig))
     return figures
-

@@ -164,4 +164,3 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
                             store, s.train, workers)
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}
-
