@@ -134,11 +134,6 @@ class LiveBars:
                                 completed=reused)
         self.progress.update(self.corpus, left=None)
 
-    def corpus_left(self, seconds: float | None) -> None:
-        """The cost model's time left (None: not measured yet)."""
-        if self.corpus is not None:
-            self.progress.update(self.corpus, left=seconds)
-
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
         self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
@@ -305,8 +300,9 @@ class Renderer:
             self.bars.jobs_planned(e.total, e.reused)
 
     def _tell_bars(self) -> None:
-        if self.bars:
-            self.bars.corpus_left(self.clock.remaining_s(time.monotonic()))
+        """The corpus bar's time left: the cost model's (None: not measured yet)."""
+        if self.bars and self.bars.corpus is not None:
+            self.bars.progress.update(self.bars.corpus, left=self.clock.remaining_s(time.monotonic()))
 
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))

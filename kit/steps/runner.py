@@ -192,12 +192,6 @@ class StepLog:
         self._fh.close()
 
 
-def verdict_exit_code(tree: Tree, out_dir: Path) -> int:
-    """0 when the run directory holds a PROMOTE verdict, else 1 (HOLD, or no single verdict)."""
-    found = RunDir(out_dir).verdict_on_disk(tree)
-    return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
-
-
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
     """A run that trains refuses, before any work, an encoder asked for by name that the models cannot learn."""
     from kit.model.contract import no_slot_message, unslotted
@@ -231,8 +225,9 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         for step in selection.steps:
             run_one(tree, step, settings, selection, emit)
         interrupts.check()
-        if any(s.name in ("verdict", "bundle") for s in selection.steps):
-            return verdict_exit_code(tree, out)
+        if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
+            found = RunDir(out).verdict_on_disk(tree)
+            return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
 
 
