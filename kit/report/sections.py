@@ -162,13 +162,9 @@ def bounded_cell(value: float | None, unbounded: bool) -> object:
     return UNBOUNDED_CELL if unbounded and (value is None or not np.isfinite(value)) else value
 
 
-def by_rmse(rows: Sequence[GroupErrors]) -> list[GroupErrors]:
-    """Worst first: the largest RMSE first (a group without a figure before all: something diverged)."""
-    return sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))
-
-
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
-    """One grouping's rows, worst first, each figure coloured against the grouping's median."""
+    """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
+    diverged), each figure coloured against the grouping's median."""
     typical = {"plcc": median([r.plcc for r in rows]), "rmse": median([r.rmse for r in rows]),
                "bias": median([abs(r.bias) for r in rows]), "miss": median([r.max_abs_error for r in rows]),
                "share": median([r.share_out_of_range for r in rows])}
@@ -177,7 +173,8 @@ def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> 
              graded(r.max_abs_error, typical["miss"], "miss"),
              graded(r.share_out_of_range, typical["share"], "share"),
              *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
-               if coverage else [])] for r in by_rmse(rows)]
+               if coverage else [])]
+            for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
 
 
 def has_coverage(rows: Sequence[GroupErrors]) -> bool:

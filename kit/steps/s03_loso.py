@@ -195,7 +195,10 @@ class LosoStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         setup = self.set_up(ctx)  # the corpus read and cut into folds
-        self.say_plan(ctx, setup)
+        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
+        ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
+                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
+                                 f"baselines on {setup.workers} thread(s)"))
         incumbent = self.incumbent(ctx, setup)  # first: one that cannot score this corpus is refused before training
         refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
@@ -226,12 +229,6 @@ class LosoStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
-
-    def say_plan(self, ctx: Context, setup: Setup) -> None:
-        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
-        ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
-                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
-                                 f"baselines on {setup.workers} thread(s)"))
 
     def incumbent(self, ctx: Context, setup: Setup) -> Incumbent | None:
         """--incumbent's models scored on this corpus (a canonical6 model: every input set starts with the canonical
@@ -302,9 +299,11 @@ class LosoStep:
         ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
                                            "holdout_seconds": trained.holdout_s})
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
-        outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
-                                           (run.clips, result.clips),
-                                           *((run.holdout(kind), frame) for kind, frame in trained.held.items())])
+        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
+            with ctx.tree.atomic(path) as fh:
+                frame.to_parquet(fh, index=False)
+            outputs.append(path)
         for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
             ctx.tree.remove(stale)
         return outputs
@@ -332,12 +331,6 @@ class LosoStep:
             tree.write_json(run.incumbent, incumbent.result.to_json())
             outputs.append(run.incumbent)
         return outputs
-
-    def write_frames(self, ctx: Context, frames: list[tuple[Path, pd.DataFrame]]) -> list[Path]:
-        for path, frame in frames:
-            with ctx.tree.atomic(path) as fh:
-                frame.to_parquet(fh, index=False)
-        return [path for path, _ in frames]
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
