@@ -266,8 +266,7 @@ def _report(exc: BaseException, retry: bool) -> int:
         _quiet_stdout()
     elif isinstance(exc, KeyboardInterrupt):
         proc.stop_all()
-        for line in interrupts.stop_lines(interrupts.signal_of(exc), proc.stopped_count(), retry_command()):
-            say(line)
+        say("\n".join(interrupts.stop_lines(interrupts.signal_of(exc), proc.stopped_count(), retry_command())))
     elif (user := as_user_error(exc)) is not None:
         (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
         report_error(user)

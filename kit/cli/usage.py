@@ -80,8 +80,7 @@ class KitGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort as exc:  # a stop signal while the flags were read (click turns it into Abort)
             signum = interrupts.signal_of(exc.__cause__ or exc.__context__)
-            for line in interrupts.stop_lines(signum, 0, retry_command()):
-                click.echo(line, err=True)
+            click.echo("\n".join(interrupts.stop_lines(signum, 0, retry_command())), err=True)
             sys.exit(128 + signum)
         except Exception as exc:  # not a usage error, raised while the flags were read: a KitError, or a bug
             sys.exit(report_failure(exc))  # never Python's own 1 for it, which would read as HOLD
