@@ -180,9 +180,4 @@ class RunFinished(Event):
     report: str | None = None
 
 
-EVENT_TYPES: tuple[type[Event], ...] = (
-    RunStarted, StepStarted, StepSkipped, StepFinished, StepFailed, Info, CheckTable, JobsPlanned,
-    JobStarted, JobProgress, JobDone, JobFailed, Epoch, VerdictReached, BundleWritten, RunError, RunFinished,
-)
-
 Emit = Callable[[Event], None]

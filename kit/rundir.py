@@ -34,8 +34,6 @@ STEP_NAMES: tuple[str, ...] = ("prereqs", "corpus", "loso", "verdict", "bundle")
 VERDICTS: tuple[str, ...] = ("PROMOTE", "HOLD")
 RESULTS_MANIFEST = "manifest.json"  # the sha256 list at the top of a results tarball
 ENSEMBLE_MANIFEST = "ensemble.json"  # beside a promoted ensemble's ONNX files
-STATUS = "status.json"
-LOCK = ".lock"
 _SEED_FILE = re.compile(r"loso_seed\d+\.json")
 
 
@@ -76,7 +74,7 @@ class RunDir:
         return self.root / step_dirname(name)
 
     def status(self, name: str) -> Path:
-        return self.step(name) / STATUS
+        return self.step(name) / "status.json"
 
     def log(self, name: str) -> Path:
         return self.step(name) / "logs" / f"{name}.log"
@@ -97,7 +95,7 @@ class RunDir:
 
     @property
     def lock(self) -> Path:
-        return self.root / LOCK
+        return self.root / ".lock"
 
     # -- 01 prereqs ------------------------------------------------------------------------
     @property

@@ -24,15 +24,15 @@ if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
     from kit.steps.settings import RunSettings
 
+ONE_FOLDER = ("the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder with "
+              "`{kit} step NAME --out-dir FOLDER`")
 # run flags that make no sense on a cluster, and why
 REFUSED = {
     "corpus": "the shard tasks encode the corpus; to train on a corpus you already have, use "
               "`{kit} run --corpus FILE` on one box",
     "shard": "each shard task takes its own shard (--shard auto); set their number with --shards N",
-    "from_step": "the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder "
-                 "with `{kit} step NAME --out-dir FOLDER`",
-    "only": "the shard tasks run prereqs and corpus and the union task the rest; rerun a step on one folder "
-            "with `{kit} step NAME --out-dir FOLDER`",
+    "from_step": ONE_FOLDER,
+    "only": ONE_FOLDER,
     "force": "the tasks are run again to resume, and --force would redo every finished job each time; rerun a "
              "step on one folder with `{kit} step NAME --out-dir FOLDER --force`",
 }
@@ -86,7 +86,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
-    from kit.steps.settings import TASK_FIELDS
+    from kit.steps.settings import TASK_FLAGS
 
     refuse_flags(ctx, scheduler)
     check_environment()  # the tasks inherit it: a bad value is refused here, not in every task
@@ -103,7 +103,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
         values = {**values, "train_tasks": shards}
     # the settings of shard 1's task, as it will build them: the file's (placed by its flags) or the flags'
     settings = build_settings({**values, "shard": first, "corpus": None, "out_dir": layout.shard(1, shards),
-                               "box_id": f"{box_id}-{first.tag}"}, given_here(ctx) | {*TASK_FIELDS})
+                               "box_id": f"{box_id}-{first.tag}"}, given_here(ctx) | {*TASK_FLAGS})
     if settings.encoders != ("auto",) and (bad := unslotted(settings.encoders)):  # the union task trains
         raise InputError(f"--encoders: {no_slot_message(bad)}",
                          hint="leave them out of --encoders: the union task trains on every row the shards make")

@@ -24,10 +24,8 @@ def detect_report(info: Any, sig: Any, families: Any, results: Any) -> dict[str,
     from kit.platforms.detect import resolve_auto, role
     from kit.platforms.encoders import get_spec
 
-    rows = []
-    for r in results:
-        rows.append({**r.to_json(), "family": get_spec(r.name).traits.host,
-                     "role": role(r.name, families), "failure": "" if r.available else r.failure})
+    rows = [{**r.to_json(), "family": get_spec(r.name).traits.host, "role": role(r.name, families),
+             "failure": "" if r.available else r.failure} for r in results]
     probed = {r.name: r.available for r in results}
     return {
         "kit_version": __version__,
@@ -66,8 +64,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 
 def print_detect(report: dict[str, Any]) -> None:
-    for line in _signal_lines(report):
-        click.echo(line)
+    click.echo("\n".join(_signal_lines(report)))
     cells = [_cells(r) for r in report["encoders"]]
     if sys.stdout.isatty():
         from rich.table import Table

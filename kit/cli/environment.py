@@ -15,40 +15,11 @@ escape it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-Reader = Callable[[Mapping[str, str]], object]
-
-
-def _timeout(env: Mapping[str, str]) -> object:
-    from kit.infra.proc import timeout_limit
-
-    return timeout_limit(env)
-
-
-def _job_threads(env: Mapping[str, str]) -> object:
-    from kit.corpus.scheduler import fixed_threads
-
-    return fixed_threads(env)
-
-
-def _train_threads(env: Mapping[str, str]) -> object:
-    from kit.model.threads import choose_threads
-
-    return choose_threads(env)
-
-
-def _incumbent_timeout(env: Mapping[str, str]) -> object:
-    from kit.model.incumbent import incumbent_timeout
-
-    return incumbent_timeout(env)
-
-
-# read during a run: checked at the start of every command that runs steps
-AT_START: dict[str, Reader] = {
-    "KIT_TIMEOUT_S": _timeout, "KIT_JOB_THREADS": _job_threads, "KIT_TRAIN_THREADS": _train_threads,
-    "KIT_INCUMBENT_TIMEOUT_S": _incumbent_timeout,
-}
+# read during a run: checked at the start of every command that runs steps, each by the function that reads it
+# (check_environment)
+AT_START = ("KIT_TIMEOUT_S", "KIT_JOB_THREADS", "KIT_TRAIN_THREADS", "KIT_INCUMBENT_TIMEOUT_S")
 # read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays)
 ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
          "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP")
@@ -64,5 +35,10 @@ TEXT = {
 
 def check_environment(env: Mapping[str, str] | None = None) -> None:
     """Read every variable of AT_START once: InputError (exit 2, naming it) for one that holds no valid value."""
-    for read in AT_START.values():
+    from kit.corpus.scheduler import fixed_threads
+    from kit.infra.proc import timeout_limit
+    from kit.model.incumbent import incumbent_timeout
+    from kit.model.threads import choose_threads
+
+    for read in (timeout_limit, fixed_threads, choose_threads, incumbent_timeout):  # AT_START's, in its order
         read(os.environ if env is None else env)

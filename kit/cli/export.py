@@ -51,9 +51,7 @@ def export_cmd(corpus: Path, fmt: str, out: Path) -> None:
             record = export_corpus(tree, loaded, fmt, out)
         click.echo(visible(f"exported {record.rows} {'frames' if fmt == 'upstream-jsonl' else 'encodes'} of {path} "
                            f"as {fmt} into {out} (for {record.reader}); its record: {EXPORTED.beside(out)}"))
-        for fill in record.fills:
-            click.echo(visible(f"note: {fill.key} = {fill.value}: {fill.why}"), err=True)
-        for line in record.notes:
+        for line in [*(f"{fill.key} = {fill.value}: {fill.why}" for fill in record.fills), *record.notes]:
             click.echo(visible(f"note: {line}"), err=True)
         return 0
 

@@ -9,7 +9,7 @@ spelled here. From this one table come the click options and the RunSettings a c
 Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record (a
 run.json, or a cluster's settings.json); the flag's KIT_<FLAG> variable; the settings' default. With --settings
 no run flag's variable is used (the file holds every setting: a variable left in a shell, or inherited by a
-cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FIELDS: --out-dir,
+cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FLAGS: --out-dir,
 --box-id, --shard, --corpus) are never taken from the file.
 
 Light to import (click only): the settings load when a command runs or its help is built.
@@ -43,10 +43,9 @@ from kit.cli.params import (
     Int,
     IntList,
     KitType,
-    LicenseId,
-    LicenseUrl,
     Limit,
     Range,
+    RegistryField,
     Scales,
     Shard,
     TeacherModel,
@@ -92,7 +91,8 @@ class RunFlag:
     def default(self) -> object:
         if self.is_flag:
             return False
-        return setting(defaults(), self.path) if self.path and not self.computed else None
+        # the setting at its dotted path in the default settings
+        return functools.reduce(getattr, self.path.split("."), defaults()) if self.path and not self.computed else None
 
 
 @functools.cache
@@ -100,12 +100,6 @@ def defaults() -> RunSettings:
     from kit.steps.settings import RunSettings
 
     return RunSettings(out_dir=Path("runs"))
-
-
-def setting(settings: object, path: str) -> object:
-    for part in path.split("."):
-        settings = getattr(settings, part)
-    return settings
 
 
 FLAGS: tuple[RunFlag, ...] = (
@@ -209,10 +203,12 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
             "is 10..51).", metavar="MIN,MAX"),
-    RunFlag("--model-license", "model_license", LicenseId(), "SPDX license of the exported models, written into "
-            "the vmaf-tune registry rows (the kit's own license unless set)."),
-    RunFlag("--model-license-url", "model_license_url", LicenseUrl(), "Address of that license's text, written "
-            "into the vmaf-tune registry rows."),
+    RunFlag("--model-license", "model_license", RegistryField("spdx", "license_problem", "BSD-3-Clause-Plus-Patent"),
+            "SPDX license of the exported models, written into the vmaf-tune registry rows (the kit's own license "
+            "unless set)."),
+    RunFlag("--model-license-url", "model_license_url",
+            RegistryField("url", "license_url_problem", "https://spdx.org/licenses/MIT.html"),
+            "Address of that license's text, written into the vmaf-tune registry rows."),
     RunFlag("--group-shared", "group_shared", bool, "A project folder shared on purpose: the folders the kit makes "
             "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
             "others can write are accepted if sticky. Files stay writable by you alone, and the kit trusts only "
@@ -255,38 +251,16 @@ def _option(flag: RunFlag) -> Callable[[Command], Command]:
                         show_envvar=flag.envvar is not None, show_default=show)
 
 
-def run_options(fn: Command) -> Command:
-    return _with(fn, selection=True)
-
-
-def step_options(fn: Command) -> Command:
-    """`run`'s flags without --from and --only: `step NAME` is the selection."""
-    return _with(fn, selection=False)
-
-
-def _with(fn: Command, selection: bool) -> Command:
+def run_options(fn: Command, selection: bool = True) -> Command:
     for flag in reversed(FLAGS):
         if selection or flag.name not in ("from_step", "only"):
             fn = _option(flag)(fn)
     return fn
 
 
-@dataclass(frozen=True)
-class RunChoice:
-    """One invocation of `run` or `step`: the settings it runs with, and what it selects (not settings)."""
-
-    settings: RunSettings
-    from_step: str | None = None
-    only: str | None = None
-    force: bool = False
-    json_mode: bool = False
-
-
-def build_run(values: Mapping[str, Any], given: Collection[str] = ()) -> RunChoice:
-    """The typed values of the run flags (as click parsed them; `given`: the ones on the command line) -> the
-    settings and the selection."""
-    return RunChoice(build_settings(values, given), values.get("from_step"), values.get("only"),
-                     bool(values.get("force")), bool(values.get("json_mode")))
+def step_options(fn: Command) -> Command:
+    """`run`'s flags without --from and --only: `step NAME` is the selection."""
+    return run_options(fn, selection=False)
 
 
 def given_here(ctx: click.Context) -> set[str]:
@@ -310,7 +284,7 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     from kit.platforms.encoders import AUTO
     from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
-    from kit.steps.settings import read_settings
+    from kit.steps.settings import TASK_FLAGS, read_settings
 
     file = values.get("settings")
     if file is not None:  # the file's settings, and this command's own flags only (never a variable)
@@ -318,8 +292,8 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     shard, corpus = values.get("shard"), values.get("corpus")
     check_corpus_flags(values)
     settings = read_settings(file) if file is not None else defaults()
-    for flag in FLAGS:  # None is a value too (--max-abs-bias off); out-dir and box id are worked out below
-        if flag.path and flag.name in values and flag.name not in ("out_dir", "box_id"):
+    for flag in FLAGS:  # None is a value too (--max-abs-bias off); the flags that place it are set below
+        if flag.path and flag.name in values and flag.name not in TASK_FLAGS:
             settings = with_setting(settings, flag.path, values[flag.name])
     box = values.get("box_id")
     box_id = with_shard(box, shard, "--box-id") if box else \

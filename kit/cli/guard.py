@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kit.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
+from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
@@ -78,10 +78,6 @@ def path_error(exc: OSError) -> KitError | None:
     else:
         fix = "choose a folder you can write (another --out-dir, or -o for merge), or fix its permissions"
     return KitError(f"cannot write {shown}: {cause}", hint=f"{fix}; nothing already computed is lost")
-
-
-def _stdout_closed(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename
 
 
 class OutputError(KitError):
@@ -138,25 +134,16 @@ def _watched_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
-def require_stdout() -> None:
-    """Python sets sys.stdout to None when the kit starts with descriptor 1 closed (`cmd >&-`)."""
-    if sys.stdout is None:
-        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-
-
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code of a command that raised `exc`."""
-    if isinstance(exc, KitError | Interrupted):
+    """The exit code of a command that raised `exc`: a user error's own (as_user_error), else a bug's."""
+    if isinstance(exc, Interrupted):
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
-    if resource_error(exc) is not None:
-        return EXIT_BAD_INPUT
-    if isinstance(exc, OSError) and (exc.errno in DISK_FULL or path_error(exc) is not None or _stdout_closed(exc)):
-        return EXIT_BAD_INPUT
-    return EXIT_INTERNAL
+    user = as_user_error(exc)
+    return user.exit_code if user is not None else EXIT_INTERNAL
 
 
 def as_user_error(exc: BaseException) -> KitError | None:
@@ -171,7 +158,7 @@ def as_user_error(exc: BaseException) -> KitError | None:
                              "output is kept and half-written files are never used")
     if isinstance(exc, OSError) and (user := path_error(exc)) is not None:
         return user
-    if _stdout_closed(exc):
+    if isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename:  # stdout closed (`cmd >&-`)
         return KitError("cannot write to standard output: it is closed",
                         hint="run the command with its output open, or redirect it to a file (> out.txt)")
     return None
@@ -220,8 +207,6 @@ def report_error(exc: KitError) -> None:
         say(f"hint: {visible(exc.hint)}")
 
 
-
-
 def _quiet_stdout() -> None:
     """Whatever is still buffered for stdout goes nowhere, so Python's last flush cannot fail (a reader gone,
     a terminal gone): a failed flush at exit would print a traceback and turn the exit code into 120."""
@@ -253,7 +238,8 @@ def _run(fn: Callable[[], int]) -> int:
     from kit.infra import interrupts
 
     try:
-        require_stdout()
+        if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         with _watched_output():
             code = fn()
         interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
@@ -280,8 +266,7 @@ def _report(exc: BaseException, retry: bool) -> int:
         _quiet_stdout()
     elif isinstance(exc, KeyboardInterrupt):
         proc.stop_all()
-        for line in interrupts.stop_lines(interrupts.signal_of(exc), proc.stopped_count(), retry_command()):
-            say(line)
+        say("\n".join(interrupts.stop_lines(interrupts.signal_of(exc), proc.stopped_count(), retry_command())))
     elif (user := as_user_error(exc)) is not None:
         (proc.kill_all if isinstance(exc, KitError) else proc.stop_all)()
         report_error(user)

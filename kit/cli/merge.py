@@ -27,14 +27,12 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
                    err=err)
         if inp.upgraded:
             click.echo(f"    {visible(inp.upgraded)}", err=err)
-    for rep in manifest.repeated_inputs:
-        click.echo(visible(f"  {rep.path}: same bytes as {rep.same_bytes_as}, counted once"), err=err)
-    for line in build_lines(manifest.builds):
-        click.echo(visible(line), err=err)
     from kit.corpus.regroup import group_lines
 
-    for line in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources):
-        click.echo(visible(f"  {line}"), err=err)
+    for line in [*(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
+                 *build_lines(manifest.builds),
+                 *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources))]:
+        click.echo(visible(line), err=err)
     for warning in manifest.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)
 

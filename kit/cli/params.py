@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
 
 OFF = "off"
 T = TypeVar("T")
+
+
+def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
+    """`read(text)`, a reading of numbers (kit.infra.outside); a text it refuses is an InputError: `refused`, then
+    why, and `hint`."""
+    try:
+        return read(text)
+    except NotANumber as exc:
+        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
 
 
 class FlagError(click.BadParameter):
@@ -71,17 +81,16 @@ class Int(KitType[int]):
 
 
 class Float(KitType[float]):
-    """A finite number in [lo, hi] ((lo, hi] with lo_open; None: no bound that side), in plain ASCII notation:
-    never nan or inf."""
+    """A finite number in [lo, hi] (hi None: no bound above), in plain ASCII notation: never nan or inf."""
 
     name = "float"
     numeric = True
 
-    def __init__(self, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
-        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+    def __init__(self, lo: float, hi: float | None = None) -> None:
+        self.lo, self.hi = lo, hi
 
     def parse(self, text: str, flag: str) -> float:
-        return parse_float(text, flag, self.lo, self.hi, lo_open=self.lo_open)
+        return parse_float(text, flag, self.lo, self.hi)
 
 
 class IntList(KitType[tuple[int, ...]]):
@@ -94,11 +103,9 @@ class IntList(KitType[tuple[int, ...]]):
         self.lo, self.hi, self.example = lo, hi, example
 
     def parse(self, text: str, flag: str) -> tuple[int, ...]:
-        try:
-            values = tuple(read_int(v) for v in text.split(",") if v.strip())
-        except NotANumber as exc:
-            raise InputError(f"{label(flag, text)} is not a comma-separated list of whole numbers{because(exc)}",
-                             hint=f"e.g. {flag} {self.example}") from None
+        values = number(lambda t: tuple(read_int(v) for v in t.split(",") if v.strip()), text,
+                        f"{label(flag, text)} is not a comma-separated list of whole numbers",
+                        f"e.g. {flag} {self.example}")
         if not values:
             raise InputError(f"{label(flag, text)} is empty", hint=f"give at least one value to {flag}")
         if len(set(values)) != len(values):
@@ -132,11 +139,10 @@ class CqGrids(KitType["CqGrid"]):
             if (name in named) or (not name and every):
                 raise InputError(f"{label(flag, text)} gives {name or 'the list for every encoder'} twice",
                                  hint=f"give each entry once, e.g. {flag} {self.EXAMPLE}")
-            parsed = values.parse(listed, flag)
             if name:
-                named[name] = parsed
+                named[name] = values.parse(listed, flag)
             else:
-                every = parsed
+                every = values.parse(listed, flag)
         if not every and not named:
             raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
         return CqGrid(every, named)
@@ -154,12 +160,9 @@ class Scales(KitType[tuple[str, ...]]):
         hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
         rungs = []
         for part in (p.strip() for p in text.split(",") if p.strip()):
-            if part.lower() != NATIVE:
-                try:
-                    read_float(part)  # ASCII digits, finite, bounded: then the rung's own rules
-                except NotANumber as exc:
-                    raise InputError(f"{label(flag, part)} is neither native, a height in lines (540) nor a fraction "
-                                     f"of the height (0.5){because(exc)}", hint=hint) from None
+            if part.lower() != NATIVE:  # ASCII digits, finite, bounded: then the rung's own rules
+                number(read_float, part, f"{label(flag, part)} is neither native, a height in lines (540) nor a "
+                       "fraction of the height (0.5)", hint)
             try:
                 rungs.append(parse_rung(part))
             except ValueError as exc:
@@ -197,10 +200,7 @@ class Limit(KitType["float | None"]):
         if text.strip().lower() in (OFF, "none"):
             return None
         refused, hint = f"{label(flag, text)} is neither a positive number nor off", f"e.g. {flag} 5, or {flag} off"
-        try:
-            value = read_float(text)
-        except NotANumber as exc:
-            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        value = number(read_float, text, refused, hint)
         if value <= 0:
             raise InputError(refused, hint=hint)
         return value
@@ -227,11 +227,7 @@ class ClipErrorLimits(KitType["dict[str, float]"]):
                                  hint=hint)
             if stat.strip() in limits:
                 raise InputError(f"{label(flag, text)} names {stat.strip()} twice", hint=hint)
-            try:
-                limit = read_float(value)
-            except NotANumber as exc:
-                raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit is not a number{because(exc)}",
-                                 hint=hint) from None
+            limit = number(read_float, value, f"{label(flag, text)}: {stat.strip()}'s limit is not a number", hint)
             if limit <= 0:
                 raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit must be above 0", hint=hint)
             limits[stat.strip()] = limit
@@ -264,10 +260,7 @@ class Folds(KitType["FoldsAsked"]):
             return value
         refused, hint = f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2", \
             f"e.g. {flag} auto, {flag} loso or {flag} 10"
-        try:
-            k = read_int(value)
-        except NotANumber as exc:
-            raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        k = number(read_int, value, refused, hint)
         if k < 2:
             raise InputError(refused, hint=hint)
         return k
@@ -330,10 +323,7 @@ class Fps(KitType[str]):
         from kit.media.decode import MAX_FPS, parse_fps
 
         hint = f"e.g. {flag} 25 or {flag} 30000/1001"
-        try:
-            read_rate(text)
-        except NotANumber as exc:
-            raise InputError(f"{label(flag, text)} is not a frame rate{because(exc)}", hint=hint) from None
+        number(read_rate, text, f"{label(flag, text)} is not a frame rate", hint)
         try:
             return parse_fps(text)
         except ValueError:
@@ -377,39 +367,14 @@ class AbsPath(KitType[Path]):
 
 class RegistryField(KitType[str]):
     """Text for a field of the vmaf-tune registry rows, refused at the flag by the registry's own rule for it
-    (kit.bundle.registry, loaded when a value is converted)."""
+    (`rule`: a function of kit.bundle.registry, loaded when a value is converted: the reason, or None)."""
 
-    example = ""
-
-    @abstractmethod
-    def problem(self, text: str) -> str | None:
-        """Why `text` cannot be the field, or None."""
+    def __init__(self, name: str, rule: str, example: str) -> None:
+        self.name, self.rule, self.example = name, rule, example
 
     def parse(self, text: str, flag: str) -> str:
-        if (why := self.problem(text)) is not None:
+        from kit.bundle import registry
+
+        if (why := getattr(registry, self.rule)(text)) is not None:
             raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} {self.example}")
         return text
-
-
-class LicenseId(RegistryField):
-    """An SPDX license identifier or expression for the vmaf-tune registry rows (`BSD-3-Clause`)."""
-
-    name = "spdx"
-    example = "BSD-3-Clause-Plus-Patent"
-
-    def problem(self, text: str) -> str | None:
-        from kit.bundle.registry import license_problem
-
-        return license_problem(text)
-
-
-class LicenseUrl(RegistryField):
-    """The address of the license text named in the registry rows."""
-
-    name = "url"
-    example = "https://spdx.org/licenses/MIT.html"
-
-    def problem(self, text: str) -> str | None:
-        from kit.bundle.registry import license_url_problem
-
-        return license_url_problem(text)

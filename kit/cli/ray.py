@@ -51,15 +51,12 @@ def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shard
             plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings,
                                                                           jobs=math.ceil(cpus_per_task)))
         if dry_run:
-            q = shell_join
-            click.echo(f"# the settings every task reads ({plan.layout.settings}):")
-            click.echo("\n".join(f"#   {line}" for line in plan.settings_json().splitlines()))
-            click.echo(f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:")
-            for argv in plan.shard_commands():
-                click.echo(q(argv))
-            click.echo("# then, once every shard succeeded, the union task runs:")
-            for argv in plan.union_commands():
-                click.echo(q(argv))
+            click.echo("\n".join([f"# the settings every task reads ({plan.layout.settings}):",
+                                  *(f"#   {line}" for line in plan.settings_json().splitlines()),
+                                  f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:",
+                                  *map(shell_join, plan.shard_commands()),
+                                  "# then, once every shard succeeded, the union task runs:",
+                                  *map(shell_join, plan.union_commands())]))
             click.echo("dry run: nothing written or run", err=True)
             return 0
         from kit.cluster.ray import run_plan

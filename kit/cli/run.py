@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import RunChoice, build_run, given_here, run_options, step_options
+from kit.cli.flags import build_settings, given_here, run_options, step_options
 from kit.cli.guard import failure_events, guarded
 from kit.cli.params import TrainTask
 from kit.infra.invocation import retry_command
@@ -32,16 +32,13 @@ def execute(values: dict[str, Any], given: set[str], only: str | None, task: Arr
     renderer = Renderer(json_mode=bool(values["json_mode"]))
     started = time.monotonic()
     try:
-        choice: RunChoice = build_run(values, given)
+        settings = build_settings(values, given)
         check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
-        settings = choice.settings
-        selection = select_steps(only or choice.only, choice.from_step, choice.force, settings.corpus is not None)
-        try:
-            if task is not None:
-                code = run_train_task(settings, task.k, task.n, renderer)
-                renderer(finished_event(settings.out_dir, code, time.monotonic() - started, False))
-                return code
-            code = run_steps(settings, selection, renderer, sys.argv)
+        selection = select_steps(only or values.get("only"), values.get("from_step"), bool(values.get("force")),
+                                 settings.corpus is not None)
+        try:  # a training task's selection is `step loso`: no summary follows it
+            code = run_train_task(settings, task.k, task.n, renderer) if task is not None else \
+                run_steps(settings, selection, renderer, sys.argv)
         finally:
             renderer.close()
     except BaseException as exc:  # `error` and `run_finished` events, then `guarded` reports it
@@ -100,5 +97,3 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
     given = given_here(click.get_current_context())
     guarded(lambda: execute(kw, given, name, train_task))
-
-

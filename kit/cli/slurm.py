@@ -73,8 +73,7 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         if dry_run:
             check_plan(plan, opts)
             for path, text in [(plan.layout.settings, plan.settings_json()), *scripts(plan, opts)]:
-                click.echo(f"# ==> {path} <==")
-                click.echo(text)
+                click.echo(f"# ==> {path} <==\n{text}")
             click.echo("dry run: nothing written or submitted", err=True)
             return 0
         written = write_scripts(plan, opts)
@@ -82,8 +81,7 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
         if values["json_mode"]:
             click.echo(json.dumps(submitted_json(plan, jobs), indent=2))
         else:
-            for line in submitted_lines(plan, written, jobs):
-                click.echo(line)
+            click.echo("\n".join(submitted_lines(plan, written, jobs)))
         return 0
 
     guarded(go, retry=False)

@@ -38,12 +38,9 @@ def default_out_dir() -> Path:
 
 
 def status_lines(report: RunStatus, color: bool) -> list[str]:
-    head = f"{report.out_dir}"
-    if report.invoked_at_utc:
-        head += f" (settings of the latest run, {report.invoked_at_utc})"
-    else:
-        head += " (no run in this out-dir yet)"
-    lines = [visible(head)]
+    latest = f"settings of the latest run, {report.invoked_at_utc}" if report.invoked_at_utc else \
+        "no run in this out-dir yet"
+    lines = [visible(f"{report.out_dir} ({latest})")]
     for st in report.steps:
         state = click.style(f"{st.state:<8}", fg=STYLES.get(st.state)) if color else f"{st.state:<8}"
         when = f" (completed {st.completed_at_utc})" if st.completed_at_utc else ""
@@ -66,11 +63,10 @@ def missing_out_dir(out_dir: Path) -> InputError:
     runs: list[str] = []
     with contextlib.suppress(OSError):
         runs = sorted(p.name for p in parent.iterdir() if (p / "run.json").is_file())
-    if runs:
-        hint = f"check the path (the run's --out-dir); out-dirs in {parent}: {', '.join(runs[:8])}"
-    else:
-        hint = f"check the path (the run's --out-dir), or start a run there: {kit_command('run', '--out-dir', out_dir)}"
-    return InputError(f"{out_dir} does not exist: there is no run there to report on", hint=hint)
+    there = f"; out-dirs in {parent}: {', '.join(runs[:8])}" if runs else \
+        f", or start a run there: {kit_command('run', '--out-dir', out_dir)}"
+    return InputError(f"{out_dir} does not exist: there is no run there to report on",
+                      hint=f"check the path (the run's --out-dir){there}")
 
 
 @click.command("status")

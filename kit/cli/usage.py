@@ -38,11 +38,6 @@ def cause_and_hint(exc: click.UsageError) -> tuple[str, str]:
     return message, f"see `{kit_command(*words, '--help')}`"
 
 
-def usage_lines(exc: click.UsageError) -> list[str]:
-    cause, hint = cause_and_hint(exc)
-    return [f"error: {cause}", *([f"hint: {hint}"] if hint else [])]
-
-
 def json_mode(args: Sequence[str] | None) -> bool:
     """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
     given = list(sys.argv[1:] if args is None else args)
@@ -73,10 +68,10 @@ class KitGroup(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             if json_mode(args):
-                for event in usage_events(exc):
-                    click.echo(event)
-            for line in usage_lines(exc):
-                click.echo(visible(line), err=True)  # the value given may hold a line break or an escape
+                click.echo("\n".join(usage_events(exc)))
+            cause, hint = cause_and_hint(exc)  # the value given may hold a line break or an escape: made visible
+            click.echo("\n".join(visible(line) for line in [f"error: {cause}", *([f"hint: {hint}"] if hint else [])]),
+                       err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
@@ -85,8 +80,7 @@ class KitGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort as exc:  # a stop signal while the flags were read (click turns it into Abort)
             signum = interrupts.signal_of(exc.__cause__ or exc.__context__)
-            for line in interrupts.stop_lines(signum, 0, retry_command()):
-                click.echo(line, err=True)
+            click.echo("\n".join(interrupts.stop_lines(signum, 0, retry_command())), err=True)
             sys.exit(128 + signum)
         except Exception as exc:  # not a usage error, raised while the flags were read: a KitError, or a bug
             sys.exit(report_failure(exc))  # never Python's own 1 for it, which would read as HOLD

@@ -29,12 +29,9 @@ def verify_cmd(tarball: Path) -> None:
             click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
                                f"verdict {meta.get('verdict')})"))
             return 0
-        for problem in report.problems:
-            click.echo(f"MISMATCH: {visible(problem)}", err=True)  # member names are the sender's
-        click.echo(f"error: {visible(str(tarball))} failed verification ({len(report.problems)} problem(s))", err=True)
-        click.echo("hint: the tarball was damaged in transit or edited; ask for it again", err=True)
+        click.echo("\n".join([*(f"MISMATCH: {visible(p)}" for p in report.problems),  # member names are the sender's
+                              f"error: {visible(str(tarball))} failed verification ({len(report.problems)} problem(s))",
+                              "hint: the tarball was damaged in transit or edited; ask for it again"]), err=True)
         return EXIT_BAD_INPUT
 
     guarded(go, retry=False)
-
-

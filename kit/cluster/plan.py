@@ -103,7 +103,7 @@ class ClusterPlan:
 
     def settings_json(self) -> str:
         """The settings file every task reads: the submission's settings, placed at the root (each command's flags
-        place it: steps.settings.TASK_FIELDS are never read from the file)."""
+        place it: steps.settings.TASK_FLAGS are never read from the file)."""
         at_root = dataclasses.replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None,
                                       corpus=None)
         return json.dumps(at_root.to_json(), indent=2) + "\n"

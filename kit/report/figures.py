@@ -79,11 +79,11 @@ def legend_html(items: Sequence[tuple[str, Colour | str]], title: str = "") -> s
     return f"<div class='key'>{f'<b>{esc(title)}</b> ' if title else ''}{keys}</div>"
 
 
-def rank_key(names: Sequence[str], first: int = 1) -> str:
+def rank_key(names: Sequence[str]) -> str:
     """Which number on a chart is which source: `1 perlin  2 life ...`."""
     from kit.report.markup import esc
 
-    keys = " ".join(f"<span><b>{i}</b> {esc(name)}</span>" for i, name in enumerate(names, start=first))
+    keys = " ".join(f"<span><b>{i}</b> {esc(name)}</span>" for i, name in enumerate(names, start=1))
     return f"<div class='key'>{keys}</div>"
 
 
@@ -152,30 +152,24 @@ def span(*columns: pd.Series) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def agreement(rows: pd.DataFrame) -> tuple[float, float]:
-    """PLCC and RMSE of one source's frames against the teacher, as kit.model.metrics scores every fold."""
-    from kit.model.metrics import agreement as scores_of
-
-    scores = scores_of(rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float))
-    return float(scores["plcc"]), float(scores["rmse"])
-
-
-def panels_html(preds: pd.DataFrame, sources: Sequence[str], rng_seed: int = 0) -> str:
+def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
     """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
     and one legend of the quality settings."""
+    from kit.model.metrics import agreement
     from kit.report.markup import esc
 
     shown = preds[preds["src"].isin(list(sources))]
     by_quality = {"encoder", "cq"} <= set(preds.columns)
     styles = quality_styles(sorted({(str(e), int(c)) for e, c in zip(shown["encoder"], shown["cq"], strict=True)})
                             if by_quality else [])
-    rng = np.random.default_rng(rng_seed)
+    rng = np.random.default_rng(0)  # the same points sampled in every report of the run
     cells = []
     for rank, name in enumerate(sources, start=1):
         rows = shown[shown["src"] == name]
         if rows.empty:
             continue
-        plcc, rmse = agreement(rows)
+        scores = agreement(rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float))  # as every fold's
+        plcc, rmse = float(scores["plcc"]), float(scores["rmse"])
         said = f"<b>{esc(f'{rank}. {name}')}</b><br>{esc(f'PLCC {plcc:.3f}, ens. RMSE {rmse:.2f}')}"
         cells.append(figure_html(source_panel(rows, styles, rng), f"{rank}. {name}", "png", caption_html=said))
     legend = legend_html([(f"{e} cq{cq}", c) for (e, cq), (c, _) in styles.items()], "quality") if styles else ""
@@ -232,4 +226,3 @@ def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[t
         ax.set(title=encoder, xlabel="bitrate (kbps, log scale)", ylabel="mean VMAF")
         figures.append((encoder, fig))
     return figures
-

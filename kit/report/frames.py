@@ -137,7 +137,6 @@ def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
 # -- the first screen: the worst of each kind -------------------------------------------------------
 GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("quality", "quality setting", "settings"),
              ("resolution", "resolution class", "classes"), ("rung", "ladder rung", "rungs"))
-FIGURE_WORDS = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias"}
 FOLD_GATES = {"bias": ("bias_gate", "--max-abs-bias"), "rmse": ("fold_rmse_gate", "--max-fold-rmse")}
 
 

@@ -9,6 +9,7 @@ gate's failure is red whatever the ratio. No figure is computed here: each comes
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -45,11 +46,8 @@ def grade(r: float | None) -> str:
 
 def median(values: Sequence[float | None]) -> float | None:
     """The median of the finite figures; None when there is none."""
-    finite = sorted(v for v in values if v is not None and math.isfinite(v))
-    if not finite:
-        return None
-    mid = len(finite) // 2
-    return finite[mid] if len(finite) % 2 else (finite[mid - 1] + finite[mid]) / 2
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if finite else None
 
 
 @dataclass(frozen=True)
@@ -62,9 +60,3 @@ class Graded:
 
 def graded(value: float | None, typical: float | None, measure: Measure) -> Graded:
     return Graded(value, grade(ratio(value, typical, measure)))
-
-
-def graded_column(values: Sequence[float | None], measure: Measure) -> list[Graded]:
-    """Each figure of a column graded against the column's median."""
-    typical = median(values)
-    return [graded(v, typical, measure) for v in values]

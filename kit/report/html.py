@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.infra.invocation import RunProvenance
-from kit.report.extras import Extras
 from kit.report.markup import capped, details, esc, kv_table, note, sorted_by, table
 from kit.verdict.kinds import DEFINITIONS, GROUPS, POOLED, SOURCE
 
@@ -193,17 +192,6 @@ def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[st
             f"<p class='note'>{esc(said.capitalize())}. From the corpus.</p>"]
 
 
-def figure_sections(verdict: Verdict, data: ReportData, worst_first: pd.DataFrame | None = None,
-                    folds: pd.DataFrame | None = None) -> list[str]:
-    from kit.report import frames, sections
-
-    folds = frames.folds_frame(verdict.per_fold) if folds is None else folds
-    worst_first = ranked(verdict, data, folds) if worst_first is None else worst_first
-    return [*sections.panels_section(data.predictions, worst_first),
-            *sections.agreement_section(verdict, folds, worst_first, data.predictions),
-            *rate_quality_section(data, worst_first)]
-
-
 CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
 
 
@@ -275,25 +263,25 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     from kit.report import frames, intervals, overview, sections
 
     data = data or ReportData()
-    extras = Extras.of(verdict)
+    breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
     folds = frames.folds_frame(verdict.per_fold)
     worst_first = ranked(verdict, data, folds)
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*(sections.source_table_section(worst_first, folds, extras) if not worst_first.empty else []),
+    body = [*(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
-            *sections.groups_section(extras, data.predictions), *sections.holdout_sections(extras),
+            *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *baselines_section(verdict),
-            *intervals.intervals_section(extras, data.coverage)]
+            *intervals.intervals_section(verdict, data.coverage)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
         f"<p>{esc(verdict.recommendation)}</p>",
-        *overview.worst_section([*worst, *frames.worst_groups(extras.breakdown, extras.holdout)]),
+        *overview.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
         "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict), f"<nav>{nav}</nav>",
         f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "
         f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "

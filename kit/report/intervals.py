@@ -14,8 +14,7 @@ from kit.report.sections import INTERVALS_FILE, bounded_cell
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.report.extras import Extras
-    from kit.verdict.document import ClipPooling, ExportedInterval, Intervals, LimitGate
+    from kit.verdict.document import ClipPooling, ExportedInterval, Intervals, LimitGate, Verdict
 
 LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
                  "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
@@ -48,7 +47,6 @@ def exported_section(e: ExportedInterval) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
-CLIP_POOLING_FILE = "04_verdict/clip_pooling.parquet"
 POOLING_HEADERS = ["pooling", "encoder", "clips", "RMSE (per clip, frames pooled)", "mean abs error", "max abs error",
                    "bias (prediction - teacher)", "worst clip"]
 
@@ -71,12 +69,12 @@ def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[st
     return parts
 
 
-def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[str]:
+def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
     """The intervals: what they guarantee, their warning and the coverage chart open; each level's thresholds and
     figures, per-clip use, the pooled clips and the interval the manifests export folded under them."""
     from kit.report import charts, figures
 
-    iv = extras.intervals
+    iv = verdict.intervals
     if iv is None:
         return []
     parts = ["<h2 id='coverage'>Prediction intervals: coverage</h2>",
@@ -93,8 +91,8 @@ def intervals_section(extras: Extras, by_source: pd.DataFrame | None) -> list[st
                           "intervals hold"],
                          [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
                    note(c.note)]
-    if extras.clip_pooling is not None:
-        folded += pooling_table(extras.clip_pooling, extras.clip_gates)
+    if verdict.clip_pooling is not None:
+        folded += pooling_table(verdict.clip_pooling, verdict.clip_error_gates or ())
     if iv.exported is not None:
         folded += exported_section(iv.exported)
     chart = figures.figure_html(charts.coverage_figure(iv, by_source),

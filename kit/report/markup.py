@@ -51,12 +51,11 @@ def kv_table(d: dict[str, object]) -> str:
                  cls="kv")
 
 
-def capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str, where: str,
-           shown: int = ROWS_SHOWN) -> str:
-    """A table of at most `shown` rows, and a note of how many more there are and which file holds them all."""
-    more = len(rows) - shown
+def capped(headers: Sequence[str], rows: Sequence[Sequence[object]], what: str, where: str) -> str:
+    """A table of at most ROWS_SHOWN rows, and a note of how many more there are and which file holds them all."""
+    more = len(rows) - ROWS_SHOWN
     note = f"<p class='note'>and {more} more {esc(what)} ({esc(where)} lists them all)</p>" if more > 0 else ""
-    return table(headers, rows[:shown], cls="compact") + note
+    return table(headers, rows[:ROWS_SHOWN], cls="compact") + note
 
 
 def note(text: str) -> str:

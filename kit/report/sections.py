@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.report.extras import Extras
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
 from kit.report.grades import Measure, graded, median
 from kit.report.markup import ROWS_SHOWN, details, esc, note, sorted_by, table
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kit.corpus.summary import SourceInfo
-    from kit.verdict.document import GroupErrors, Verdict
+    from kit.verdict.document import GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -107,12 +106,12 @@ def source_rows(ranked: pd.DataFrame, typical: dict[str, float | None], coverage
             for i, r in enumerate(ranked.itertuples())]
 
 
-def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, extras: Extras) -> list[str]:
+def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
     """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded; the
     folds table holds every source's."""
     coverage = "coverage" in ranked
-    nominal = extras.intervals.nominal if extras.intervals is not None else None
-    at = extras.intervals.at(nominal) if extras.intervals is not None and nominal is not None else None
+    nominal = intervals.nominal if intervals is not None else None
+    at = intervals.at(nominal) if intervals is not None and nominal is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
     headers = ["rank", "source", "why", "resolution", "frame rate", "frames", f"PLCC ({SOURCE})", f"RMSE ({SOURCE})",
                "bias", "max abs error", "share outside [0, 100]",
@@ -163,13 +162,9 @@ def bounded_cell(value: float | None, unbounded: bool) -> object:
     return UNBOUNDED_CELL if unbounded and (value is None or not np.isfinite(value)) else value
 
 
-def by_rmse(rows: Sequence[GroupErrors]) -> list[GroupErrors]:
-    """Worst first: the largest RMSE first (a group without a figure before all: something diverged)."""
-    return sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))
-
-
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
-    """One grouping's rows, worst first, each figure coloured against the grouping's median."""
+    """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
+    diverged), each figure coloured against the grouping's median."""
     typical = {"plcc": median([r.plcc for r in rows]), "rmse": median([r.rmse for r in rows]),
                "bias": median([abs(r.bias) for r in rows]), "miss": median([r.max_abs_error for r in rows]),
                "share": median([r.share_out_of_range for r in rows])}
@@ -178,7 +173,8 @@ def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> 
              graded(r.max_abs_error, typical["miss"], "miss"),
              graded(r.share_out_of_range, typical["share"], "share"),
              *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
-               if coverage else [])] for r in by_rmse(rows)]
+               if coverage else [])]
+            for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
 
 
 def has_coverage(rows: Sequence[GroupErrors]) -> bool:
@@ -196,11 +192,11 @@ BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setti
               ("resolution", "resolution class"), ("rung", "ladder rung (share of the source's height)"))
 
 
-def groups_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
+def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:
     """Error per encoder, box, quality setting, resolution class and ladder rung in one table, each grouping worst
     first: the verdict's breakdown; for a verdict without one, the quality settings from the held-out
     predictions."""
-    found = [(label, rows) for by, label in BREAKDOWNS if (rows := extras.rows(by))]
+    found = [(label, rows) for by, label in BREAKDOWNS if (rows := [r for r in breakdown if r.by == by])]
     source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
               if found else PREDICTIONS_FILE)
     if not found and per_row is not None and (fallback := quality_rows(per_row)):
@@ -214,13 +210,13 @@ def groups_section(extras: Extras, per_row: pd.DataFrame | None) -> list[str]:
             table(["grouping", *GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], body,
                   cls="compact"),
             note(f"Each row: every held-out frame of that group, all sources; the ensemble's mean prediction over "
-                 f"seeds ({POOLED}). From {source}."), *confounding_notes(extras.breakdown)]
+                 f"seeds ({POOLED}). From {source}."), *confounding_notes(breakdown)]
 
 
-def holdout_sections(extras: Extras) -> list[str]:
+def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
     """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
-    for block in extras.holdout:
+    for block in holdout:
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "

@@ -159,9 +159,8 @@ def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
         rows += [("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
-    for gate in verdict.clip_error_gates or ():
-        rows.append(("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, "
-                                        f"{'pass' if gate.passed else 'FAIL'})"))
+    rows += [("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, {'pass' if gate.passed else 'FAIL'})")
+             for gate in verdict.clip_error_gates or ()]
     for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
         if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
             state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
@@ -304,11 +303,6 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
     return lines
 
 
-def print_summary(out_dir: Path, console: Console) -> None:
-    with read_out_dir(out_dir) as tree:
-        _print_summary(tree, out_dir, console)
-
-
 def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
     """The reference clips the corpus step left out (02_corpus/skipped.json): how many, which, where the fixes are."""
     path = RunDir(out_dir).skipped_clips
@@ -321,25 +315,26 @@ def skipped_rows(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
     return [("SKIPPED clips", f"{len(skipped)} left out (--strict refuses instead): {names}; each one's fix: {path}")]
 
 
-def _print_summary(tree: Tree, out_dir: Path, console: Console) -> None:
-    verdict = _verdict(tree, out_dir)
-    if verdict is None:
-        return
-    table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
-    # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
-    rows = closing_rows(out_dir, verdict)
-    for label, text in [*rows[:-1], *skipped_rows(tree, out_dir), rows[-1]]:
-        table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
-    console.print(table)
-    kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-    lead = trained_on_given_corpus(tree, out_dir)
-    for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
-        console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
-        if text:
-            console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
+def print_summary(out_dir: Path, console: Console) -> None:
+    with read_out_dir(out_dir) as tree:
+        verdict = _verdict(tree, out_dir)
+        if verdict is None:
+            return
+        table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
+        # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
+        rows = closing_rows(out_dir, verdict)
+        for label, text in [*rows[:-1], *skipped_rows(tree, out_dir), rows[-1]]:
+            table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
+        console.print(table)
+        kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
+        lead = trained_on_given_corpus(tree, out_dir)
+        for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
+            console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
+            if text:
+                console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
 # -- the closing events ---------------------------------------------------------------------------

@@ -134,11 +134,6 @@ class LiveBars:
                                 completed=reused)
         self.progress.update(self.corpus, left=None)
 
-    def corpus_left(self, seconds: float | None) -> None:
-        """The cost model's time left (None: not measured yet)."""
-        if self.corpus is not None:
-            self.progress.update(self.corpus, left=seconds)
-
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
         self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
@@ -182,9 +177,6 @@ class LiveBars:
         self.progress.update(self.training[1], completed=e.epoch, count=f"epoch {e.epoch}/{e.epochs}",
                              info=f"loss {e.loss:.3f}")
 
-    def stop(self) -> None:
-        self.progress.stop()
-
 
 class PlainLines:
     """Bounded plain-text progress: a few corpus and training lines per step, with an ETA."""
@@ -217,13 +209,13 @@ class PlainLines:
 class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
-    def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, force_plain: bool = False,
-                 console: Console | None = None, json_stream: IO[str] | None = None) -> None:
+    def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, console: Console | None = None,
+                 json_stream: IO[str] | None = None) -> None:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
         self.console = console or KitConsole(file=human, highlight=False, soft_wrap=True)
-        self.live = self.console.is_terminal and not force_plain
+        self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
         self.plain = PlainLines()
         self.clock = CorpusClock()
@@ -247,7 +239,7 @@ class Renderer:
     def close(self) -> None:
         with self._lock:
             if self.bars is not None:
-                self.bars.stop()
+                self.bars.progress.stop()
                 self.bars = None
 
     # -- run and steps ----------------------------------------------------------------------
@@ -307,13 +299,10 @@ class Renderer:
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
-    def eta_text(self) -> str:
-        left = self.clock.remaining_s(time.monotonic())
-        return f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
-
     def _tell_bars(self) -> None:
-        if self.bars:
-            self.bars.corpus_left(self.clock.remaining_s(time.monotonic()))
+        """The corpus bar's time left: the cost model's (None: not measured yet)."""
+        if self.bars and self.bars.corpus is not None:
+            self.bars.progress.update(self.bars.corpus, left=self.clock.remaining_s(time.monotonic()))
 
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
@@ -338,9 +327,11 @@ class Renderer:
             return
         if e.reused or not self.plain.job_line_due():
             return
+        left = self.clock.remaining_s(time.monotonic())
+        eta = f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
         self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
-                 f"score {e.score_time_ms / 1000:.1f} s{self.eta_text()}")
+                 f"score {e.score_time_ms / 1000:.1f} s{eta}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
         self.clock.fail(e.job_id)

@@ -8,6 +8,7 @@ only through files in the run directory.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,20 +75,14 @@ class Outcome:
 
 
 class StepCode(Protocol):
-    """What a step module's class provides: a pure-ish plan, and a run that emits events."""
+    """What a step module's class provides: a pure-ish plan, and a run that emits events (kit.steps.STEPS registers
+    each with its place in the run: a LazyStep)."""
 
     name: str
 
     def plan(self, ctx: Context) -> Plan: ...
 
     def run(self, ctx: Context, plan: Plan) -> Outcome: ...
-
-
-class Step(StepCode, Protocol):
-    """A registered step: its code plus its place in the run (kit.steps.STEPS)."""
-
-    number: int
-    dirname: str
 
 
 def require_output(ctx: Context, path: Path, producer: str) -> Path:
@@ -119,15 +114,21 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
 _sha_memo: dict[tuple[str, int, int, int], str] = {}
 
 
+def remembered_sha256(path: Path, st: os.stat_result, digest: Callable[[Path], str]) -> str:
+    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime): planning and
+    running both ask."""
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        _sha_memo[key] = digest(path)
+    return _sha_memo[key]
+
+
 def cached_sha256(tree: Tree, path: Path) -> str:
-    """sha256 of a file below the out-dir, remembered for this process by (path, inode, size, mtime)."""
+    """sha256 of a file below the out-dir, remembered (remembered_sha256)."""
     st = tree.lstat(path)
     if st is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        _sha_memo[key] = tree.sha256(path)
-    return _sha_memo[key]
+    return remembered_sha256(path, st, tree.sha256)
 
 
 def read_prereqs(ctx: Context) -> Prereqs:
@@ -141,10 +142,6 @@ def read_prereqs(ctx: Context) -> Prereqs:
     return prereqs
 
 
-class Timer:
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    @property
-    def seconds(self) -> float:
-        return round(time.monotonic() - self.start, 3)
+def seconds_since(start: float) -> float:
+    """Seconds since `start` (a time.monotonic()), to the millisecond."""
+    return round(time.monotonic() - start, 3)

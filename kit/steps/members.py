@@ -21,8 +21,6 @@ from kit.errors import InputError
 from kit.events import Info
 from kit.infra.files import host_name, sha256_json
 from kit.infra.invocation import kit_build
-from kit.infra.tree import Tree
-from kit.rundir import RunDir
 from kit.steps.base import Context, Plan, rerun
 from kit.steps.settings import RunSettings
 
@@ -166,9 +164,3 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
                             store, s.train, workers)
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}
-
-
-def clear_members(tree: Tree, run: RunDir) -> None:
-    """Once LOSO has completed: every member file (of this LOSO and of any earlier one) is removed."""
-    tree.remove_folder(run.members)
-

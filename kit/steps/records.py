@@ -88,6 +88,3 @@ def _schema_first(record: Record) -> dict[str, object]:
     """The record's JSON with `schema_version` as its first key, as every file of the kit opens."""
     doc = record.to_json()
     return {"schema_version": doc.pop("schema_version"), **doc}
-
-
-

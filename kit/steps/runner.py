@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,15 +28,15 @@ from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import RunDir
-from kit.steps import STEPS
-from kit.steps.base import Context, Plan, Step, Timer
+from kit.steps import STEPS, LazyStep
+from kit.steps.base import Context, Plan, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
 
 
 @dataclass(frozen=True)
 class Selection:
-    steps: tuple[Step, ...]
+    steps: tuple[LazyStep, ...]
     forced: frozenset[str]
 
 
@@ -56,7 +57,7 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
     except KeyError as exc:
         raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(names)) from None
     if corpus_given:
-        if only == "corpus" or (only and get_step(only).name == "corpus"):
+        if only and get_step(only).name == "corpus":
             raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
         chosen = [s for s in chosen if s.name != "corpus"]
     forced = {s.name for s in chosen} if force else set()
@@ -134,7 +135,7 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
     return None
 
 
-def write_status(tree: Tree, step: Step, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
+def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
                  started: str, seconds: float, summary: dict[str, object]) -> None:
     write_step_record(tree, run.status(step.name), StepRecord(
         step.name, step.number, fingerprint(plan), plan.settings, plan.inputs, __version__, kit_build(),
@@ -142,7 +143,7 @@ def write_status(tree: Tree, step: Step, run: RunDir, plan: Plan, outputs: Seque
         StepRecord.SCHEMA_VERSION))
 
 
-def open_out_dir(settings: RunSettings, make: bool = True) -> Tree:
+def open_out_dir(settings: RunSettings) -> Tree:
     """The out-dir's Tree (kit.infra.tree): its folders held, its rules from --group-shared. In a cluster task,
     opened from the cluster's folder down (TREE_ENV), so no step between them is a link either."""
     out_dir = settings.out_dir
@@ -150,7 +151,7 @@ def open_out_dir(settings: RunSettings, make: bool = True) -> Tree:
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
     within = os.environ.get(TREE_ENV, "").strip()
-    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), make, Path(within) if within else None,
+    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), within=Path(within) if within else None,
                      label="the out-dir")
 
 
@@ -191,12 +192,6 @@ class StepLog:
         self._fh.close()
 
 
-def verdict_exit_code(tree: Tree, out_dir: Path) -> int:
-    """0 when the run directory holds a PROMOTE verdict, else 1 (HOLD, or no single verdict)."""
-    found = RunDir(out_dir).verdict_on_disk(tree)
-    return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
-
-
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
     """A run that trains refuses, before any work, an encoder asked for by name that the models cannot learn."""
     from kit.model.contract import no_slot_message, unslotted
@@ -230,8 +225,9 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         for step in selection.steps:
             run_one(tree, step, settings, selection, emit)
         interrupts.check()
-        if any(s.name in ("verdict", "bundle") for s in selection.steps):
-            return verdict_exit_code(tree, out)
+        if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
+            found = RunDir(out).verdict_on_disk(tree)
+            return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
 
 
@@ -257,10 +253,10 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
                 return 0
             emit(StepStarted(step.name, f"training task {k}/{n} of LOSO's members"))
             log(start_line(step.name, f"training task {k}/{n}"))
-            timer = Timer()
+            start = time.monotonic()
             summary = loso.train_task(ctx, plan, k, n)
-            log(f"task {k}/{n} done in {timer.seconds:.1f} s: {summary}")
-            emit(StepFinished(step.name, timer.seconds, summary))
+            log(f"task {k}/{n} done in {seconds_since(start):.1f} s: {summary}")
+            emit(StepFinished(step.name, seconds_since(start), summary))
         except BaseException as exc:
             log("\n".join(["task failed:", *traceback_lines(exc)]))
             if isinstance(exc, KitError):
@@ -280,7 +276,7 @@ def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
         tree.check_planted(run.step(step.name))
 
 
-def run_one(tree: Tree, step: Step, settings: RunSettings, selection: Selection, emit: Emit) -> None:
+def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
     log = StepLog(tree, run.log(step.name))
@@ -299,12 +295,12 @@ def run_one(tree: Tree, step: Step, settings: RunSettings, selection: Selection,
         tree.remove(run.status(step.name))
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
-        started, timer = utc_iso(), Timer()
+        started, start = utc_iso(), time.monotonic()
         outcome = step.run(ctx, plan)
-        write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, timer.seconds,
+        write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, seconds_since(start),
                      outcome.summary)
-        log(f"step {step.name} done in {timer.seconds:.1f} s")
-        emit(StepFinished(step.name, timer.seconds, outcome.summary))
+        log(f"step {step.name} done in {seconds_since(start):.1f} s")
+        emit(StepFinished(step.name, seconds_since(start), outcome.summary))
     except BaseException as exc:
         log("\n".join(["step failed:", *traceback_lines(exc)]))
         if isinstance(exc, KitError):

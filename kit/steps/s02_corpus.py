@@ -283,7 +283,8 @@ class CorpusStep:
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
         ladder = Ladder(s.scales, s.downscaler, s.upscaler)
-        jobs = plan_jobs(p.clips, s.cqs.by_encoder(p.encoders), p.depth.bits_of, ladder)
+        grid = s.cqs.by_encoder(p.encoders)
+        jobs = plan_jobs(p.clips, grid, p.depth.bits_of, ladder)
         tree.make_folder(run.jobs)
         tree.remove_temps(run.jobs)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
@@ -314,7 +315,6 @@ class CorpusStep:
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
         rows = write_shard(tree, jobs, run.jobs, run.shard, p.refs.grouping.content_of)
-        grid = s.cqs.by_encoder(p.encoders)
         manifest = build_manifest(tree, run.shard, rows, p.prov, p.clips, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
                                   ladder)

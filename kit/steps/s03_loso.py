@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,10 +23,9 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, Timer, require_output
+from kit.steps.base import Context, Outcome, Plan, remembered_sha256, require_output, seconds_since
 from kit.steps.members import (
     TrainingTime,
-    clear_members,
     kept_apart,
     refuse_missing,
     train_and_gather,
@@ -73,24 +73,12 @@ def check_described(corpus: Path) -> None:
                               "corpus yourself")
     if manifest is None or not manifest.sha256:
         return
-    if (found := file_sha256(corpus)) != manifest.sha256:
+    if (found := remembered_sha256(corpus, corpus.stat(), sha256_file)) != manifest.sha256:
         made = getattr(manifest, "created_at_utc", "") or "by the kit"
         raise InputError(f"--corpus {corpus} has sha256 {found[:12]}…, but its manifest {manifest_path(corpus).name} "
                          f"({manifest.kind}, {made}) records {manifest.sha256[:12]}…: the corpus was changed after "
                          "it was made, or the manifest is another file's",
                          hint="merge the inputs again (merge writes both), or pass the corpus the manifest describes")
-
-
-_described: dict[tuple[str, int, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """A user's corpus file's sha256, once per file version in this process (planning and running both ask)."""
-    st = path.stat()
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _described:
-        _described[key] = sha256_file(path)
-    return _described[key]
 
 
 def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
@@ -207,12 +195,16 @@ class LosoStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         setup = self.set_up(ctx)  # the corpus read and cut into folds
-        self.say_plan(ctx, setup)
+        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
+        ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
+                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
+                                 f"baselines on {setup.workers} thread(s)"))
         incumbent = self.incumbent(ctx, setup)  # first: one that cannot score this corpus is refused before training
         refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
         outputs = self.write(ctx, plan, setup, trained, incumbent)
-        clear_members(ctx.tree, ctx.run)  # the reports hold what the members were kept for
+        # every member file (of this LOSO and of any earlier one): the reports hold what they were kept for
+        ctx.tree.remove_folder(ctx.run.members)
         return Outcome(outputs, self.summary(ctx, trained, setup))
 
     def set_up(self, ctx: Context) -> Setup:
@@ -237,12 +229,6 @@ class LosoStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
-
-    def say_plan(self, ctx: Context, setup: Setup) -> None:
-        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
-        ctx.emit(Info(self.name, f"{len(setup.df)} rows, {setup.df['src_sha256'].nunique()} sources; {scheme.label} "
-                                 f"({scheme.why}); training {seeds} seeds x {len(setup.inputs.folds)} folds and the "
-                                 f"baselines on {setup.workers} thread(s)"))
 
     def incumbent(self, ctx: Context, setup: Setup) -> Incumbent | None:
         """--incumbent's models scored on this corpus (a canonical6 model: every input set starts with the canonical
@@ -276,9 +262,9 @@ class LosoStep:
         with memory_named(ctx, setup):
             on_epoch = self.on_epoch(ctx, setup)
             result, models, records = train_and_gather(ctx, plan, setup.inputs, on_epoch, setup.workers)
-            holdout_timer = Timer()
+            holdout_start = time.monotonic()
             held = {kind: self.holdout(ctx, setup, kind, on_epoch) for kind in ctx.settings.holdout}
-        holdout_s = holdout_timer.seconds if held else 0.0
+        holdout_s = seconds_since(holdout_start) if held else 0.0
         time_used = TrainingTime.of(records)
         if time_used.attempts > 1:
             ctx.emit(Info(self.name, f"{time_used.attempts} runs of this step trained its members (earlier ones "
@@ -313,9 +299,11 @@ class LosoStep:
         ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
                                            "holdout_seconds": trained.holdout_s})
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
-        outputs += self.write_frames(ctx, [(run.folds, result.folds), (run.predictions, result.predictions),
-                                           (run.clips, result.clips),
-                                           *((run.holdout(kind), frame) for kind, frame in trained.held.items())])
+        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
+            with ctx.tree.atomic(path) as fh:
+                frame.to_parquet(fh, index=False)
+            outputs.append(path)
         for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
             ctx.tree.remove(stale)
         return outputs
@@ -343,12 +331,6 @@ class LosoStep:
             tree.write_json(run.incumbent, incumbent.result.to_json())
             outputs.append(run.incumbent)
         return outputs
-
-    def write_frames(self, ctx: Context, frames: list[tuple[Path, pd.DataFrame]]) -> list[Path]:
-        for path, frame in frames:
-            with ctx.tree.atomic(path) as fh:
-                frame.to_parquet(fh, index=False)
-        return [path for path, _ in frames]
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
         """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,

@@ -83,7 +83,8 @@ class RunSettings(Record):
         object.__setattr__(self, "folds", checked_folds(self.folds))
 
 
-TASK_FIELDS = ("out_dir", "box_id", "shard", "corpus")  # where and as what one command runs: its own flags
+# where and as what one command runs: its own flags (each setting's), never taken from a --settings file
+TASK_FLAGS = {"out_dir": "--out-dir", "box_id": "--box-id", "shard": "--shard", "corpus": "--corpus"}
 
 
 def read_settings(path: Path) -> RunSettings:
@@ -104,10 +105,11 @@ def read_settings(path: Path) -> RunSettings:
 
 
 def task_flags(settings: RunSettings) -> list[str | Path]:
-    """The flags that place a command run with these settings: its out-dir and box id, its shard and corpus."""
-    shard: list[str | Path] = ["--shard", settings.shard.label] if settings.shard is not None else []
-    corpus: list[str | Path] = ["--corpus", settings.corpus] if settings.corpus is not None else []
-    return ["--out-dir", settings.out_dir, "--box-id", settings.box_id, *shard, *corpus]
+    """The flags that place a command run with these settings (TASK_FLAGS: its out-dir and box id, its shard and
+    corpus where it has them)."""
+    values = {name: getattr(settings, name) for name in TASK_FLAGS}
+    return [word for name, value in values.items() if value is not None
+            for word in (TASK_FLAGS[name], value.label if isinstance(value, ShardSpec) else value)]
 
 
 def settings_command(settings: RunSettings, run_json: Path | None, *words: str | Path) -> str:

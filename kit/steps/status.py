@@ -1,7 +1,7 @@
 """Which steps of an out-dir are done, stale, pending or running, and why.
 
 Uses the settings of the out-dir's latest invocation (run.json), each step's
-`plan` and `pipeline.stale_reason`, exactly as a run decides what to skip. It
+`plan` and `runner.stale_reason`, exactly as a run decides what to skip. It
 runs no step and writes nothing in the out-dir: planning only reads files and
 asks ffmpeg and the host what they are (as a run does before it starts).
 """
@@ -16,8 +16,8 @@ from kit.errors import InputError, KitError
 from kit.infra.invocation import kit_command
 from kit.infra.tree import Rules, Tree
 from kit.rundir import RunDir
-from kit.steps import STEPS
-from kit.steps.base import Context, Step, require_output
+from kit.steps import STEPS, LazyStep
+from kit.steps.base import Context, require_output
 from kit.steps.records import read_run_record, read_step_record
 from kit.steps.runner import NOT_RUN, UNFINISHED, stale_reason
 from kit.steps.settings import RunSettings, settings_command
@@ -68,7 +68,7 @@ def _demo_missing(settings: RunSettings) -> str | None:
             if missing else None)
 
 
-def step_status(step: Step, ctx: Context) -> StepStatus:
+def step_status(step: LazyStep, ctx: Context) -> StepStatus:
     s = ctx.settings
     if step.name == "corpus" and s.corpus is not None:
         return StepStatus(step.number, step.name, "unused", f"--corpus given: training uses {s.corpus}")

@@ -91,7 +91,8 @@ def test_the_union_completes_and_names_each_intro_apart(union: dict[str, Path]) 
 def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
     """The figures mark a source by its rank or colour; the page names each in HTML beside the chart: the fold
     chart's key, the worst panels' captions, the rate-quality legend."""
-    from kit.report.html import figure_sections, load_report_data
+    from kit.report import frames, sections
+    from kit.report.html import load_report_data, ranked, rate_quality_section
     from kit.verdict.document import Verdict
 
     out, names = union["out"], set(intro_names(union["corpus"]).values())
@@ -99,7 +100,12 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
     data = load_report_data(verdict, out / "03_loso" / "predictions.parquet")
     assert data.predictions is not None and data.rate_quality is not None
     assert names <= set(data.predictions["src"]) and names <= set(data.rate_quality["src"])
-    page = "".join(figure_sections(verdict, data))
+    folds = frames.folds_frame(verdict.per_fold)
+    worst_first = ranked(verdict, data, folds)
+    # the report's figure sections, as render_report lays them out
+    page = "".join([*sections.panels_section(data.predictions, worst_first),
+                    *sections.agreement_section(verdict, folds, worst_first, data.predictions),
+                    *rate_quality_section(data, worst_first)])
     keys = re.findall(r"<div class='key'>(.*?)</div>", page, flags=re.S)
     fold_key, legend = keys[-2], keys[-1]  # the fold chart's ranks, the rate-quality colours
     for name in names:
