@@ -19,8 +19,9 @@ CONVERT_TIMEOUT_S = 24 * 3600.0  # a conversion of a long master; KIT_TIMEOUT_S 
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def ffmpeg_cmd(args: tuple[str, ...]) -> None:
     """Run the ffmpeg the kit uses (--ffmpeg's KIT_FFMPEG, binaries/<os>-<arch>/, an ffmpeg on PATH with
-    libvmaf, else imageio-ffmpeg's) with ARGS as given; its messages go to stderr, its exit code is the
-    command's. The kit's hints that convert or crop a clip print it.
+    libvmaf, else imageio-ffmpeg's) with ARGS as given, as if run by hand: what it writes to stdout (`-` as the
+    output, -version) goes to stdout, its messages to stderr, its exit code is the command's. The kit's hints
+    that convert or crop a clip print it.
 
     \b
     Examples:
@@ -32,9 +33,12 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
         from kit.media.ffmpeg import resolve_ffmpeg
 
         ffmpeg = resolve_ffmpeg().path
+        sys.stdout.flush()
         sys.stderr.flush()
-        # its output straight to stderr as it goes: a conversion's progress is seen while it runs
-        code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S, output=sys.stderr).returncode
+        # its two outputs straight to ours as it goes: a conversion's progress is seen while it runs, and what
+        # it writes to stdout can be piped on
+        code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S,
+                           output=(sys.stdout, sys.stderr)).returncode
         return 128 - code if code < 0 else code  # ended by signal N: 128 + N, as a shell says it
 
     guarded(go, retry=False)

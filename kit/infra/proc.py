@@ -289,13 +289,14 @@ def run_process(
     log: LogFn | None = None,
     on_stdout_line: Callable[[str], None] | None = None,
     capped: bool = True,
-    output: IO[Any] | None = None,
+    output: IO[Any] | tuple[IO[Any], IO[Any]] | None = None,
     stdout_max_bytes: int = STDOUT_KEEP_BYTES,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
     With `output` (an open file), the child writes its stdout and stderr straight into it as it goes (a
-    cluster task's log, readable while the task runs); the result then keeps neither.
+    cluster task's log, readable while the task runs); with a pair of files, its stdout into the first and its
+    stderr into the second (a program run for the user, as if by hand); the result then keeps neither.
 
     KIT_TIMEOUT_S caps `timeout_s` unless `capped` is False: a whole kit command that a cluster task runs,
     whose own commands the cap reaches inside it.
@@ -316,8 +317,9 @@ def run_process(
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
-    proc = _spawn(args, cwd, env, stdout=output if output is not None else piped,
-                  stderr=output if output is not None else subprocess.PIPE)
+    to_out, to_err = output if isinstance(output, tuple) else (output, output)
+    proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
+                  stderr=subprocess.PIPE if to_err is None else to_err)
     _track(proc)
     reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
     try:

@@ -9,6 +9,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from kit.media.cache import Sha256Cache
 from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
 from kit.media.refs import YuvDefaults
 from tests.conftest import FAST, LENIENT, ROOT, render, run_kit
+
+KIT = [sys.executable, "-m", "kit"]
 
 ODD = "testsrc=s=175x143:r=25"  # at 4:4:4 (testsrc2, and any 4:2:0 output, round the size down to even)
 
@@ -141,3 +144,21 @@ def test_a_shard_of_several_refuses_an_unusable_clip_as_strict_does(ffmpeg: str,
     res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--shard", "1/2", *FAST)
     assert res.returncode == 2 and f"error: {odd}" in res.stderr and "odd" in res.stderr, res.stderr[-2000:]
     assert not (out / "02_corpus" / "jobs").exists()
+
+
+def test_the_kits_ffmpeg_writes_stdout_to_stdout_and_its_messages_to_stderr(tmp_path: Path) -> None:
+    """`ensemble-kit ffmpeg` is ffmpeg as if run by hand: raw frames to `-` can be piped on, -version read from
+    stdout, the messages on stderr, the exit code its own."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [*KIT, "ffmpeg", "-f", "lavfi", "-i", "testsrc=s=16x16:r=25:d=0.12", "-f", "rawvideo",
+           "-pix_fmt", "gray", "-"]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout) == 3 * 16 * 16  # three 16x16 grey frames, nothing else
+    assert b"Output #0, rawvideo" in res.stderr  # ffmpeg's own messages stay on stderr
+    version = subprocess.run([*KIT, "ffmpeg", "-version"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120, env=env)
+    assert version.returncode == 0 and version.stdout.startswith("ffmpeg version"), version
+    bad = subprocess.run([*KIT, "ffmpeg", "-i", str(tmp_path / "none.y4m"), "-f", "null", "-"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode != 0 and "none.y4m" in bad.stderr and not bad.stdout
