@@ -25,7 +25,7 @@ SEEDS = [0, 1, 2, 3, 4]
 
 
 def child(path: Path, folds: str) -> None:
-    from kit.corpus.schema import load_training_corpus
+    from kit.corpus.training import load_training_corpus
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads

@@ -61,7 +61,7 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.Data
 
 def child_fold(path: Path, folds: str) -> None:
     """One point: the loso step's training and evaluation (5 seeds, ensemble + baselines) on this corpus."""
-    from kit.corpus.schema import load_training_corpus
+    from kit.corpus.training import load_training_corpus
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
@@ -145,7 +145,7 @@ def extrapolate(rows: list[dict[str, object]], sizes: list[int]) -> None:
 
 
 def child_loso(path: Path) -> None:
-    from kit.corpus.schema import load_training_corpus as load_corpus
+    from kit.corpus.training import load_training_corpus as load_corpus
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
     from tests.training import run_loso

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from common import ROOT  # noqa: F401  (puts the kit on sys.path)
 
-from kit.corpus.schema import training_corpus
+from kit.corpus.training import training_corpus
 from kit.corpus.summary import rung_labels
 from kit.model.batches import Member
 from kit.model.contract import CODEC_VOCAB

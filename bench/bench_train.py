@@ -39,7 +39,7 @@ import numpy as np
 from common import ROOT, Measured, demo_corpus, load_average, measure, timed
 from reference_trainer import loop_loso
 
-from kit.corpus.schema import load_training_corpus
+from kit.corpus.training import load_training_corpus
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.threads import apply_threads, choose_threads
