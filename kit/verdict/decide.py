@@ -150,28 +150,23 @@ class Gates:
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
-def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challenger: ChallengerGate | None = None,
-                   fold_gates: tuple[FoldGate, ...] = (), limits: tuple[LimitGate, ...] = (),
-                   complete: Completeness | None = None, evidence: EvidenceGate | None = None,
-                   constant_teacher: str | None = None) -> str:
+def recommendation(g: Gates) -> str:
     """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed."""
-    g = Gates(gate, lift_gate or LiftGate(False, None, math.nan, True), challenger or ChallengerGate(False, True),
-              evidence or EvidenceGate(False, 0, None, True, ""), fold_gates, limits, complete, constant_teacher)
     if g.passed:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
-    reasons = [evidence.statement] if evidence is not None and not evidence.passed else []
-    if constant_teacher is not None:
-        reasons.append(constant_teacher)
-    if complete is not None and not complete.passed:
-        reasons.append(missing_reason(complete))
-    reasons += [limit_reason(lim) for lim in limits if not lim.passed]
-    reasons += [fold_reason(f) for f in fold_gates if not f.passed]
-    if challenger is not None and not challenger.passed:
-        reasons.append(str(challenger.statement).rstrip("."))
-    if lift_gate is not None and not lift_gate.passed:
-        reasons.append(lift_reason(lift_gate))
-    if constant_teacher is None:
-        reasons += plcc_reasons(gate)
+    reasons = [g.evidence.statement] if not g.evidence.passed else []
+    if g.constant_teacher is not None:
+        reasons.append(g.constant_teacher)
+    if g.complete is not None and not g.complete.passed:
+        reasons.append(missing_reason(g.complete))
+    reasons += [limit_reason(lim) for lim in g.limits if not lim.passed]
+    reasons += [fold_reason(f) for f in g.folds if not f.passed]
+    if not g.challenger.passed:
+        reasons.append(str(g.challenger.statement).rstrip("."))
+    if not g.lift.passed:
+        reasons.append(lift_reason(g.lift))
+    if g.constant_teacher is None:
+        reasons += plcc_reasons(g.gate)
     return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
 
 
@@ -264,8 +259,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
-        recommendation=recommendation(g.gate, g.lift, g.challenger, g.folds, g.limits, g.complete, g.evidence,
-                                      g.constant_teacher),
+        recommendation=recommendation(g),
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
