@@ -65,14 +65,6 @@ class Fold:
     sources: tuple[Source, ...]
     rows: np.ndarray  # every held-out row, sorted
 
-    @property
-    def src(self) -> str:
-        return self.sources[0].src
-
-    @property
-    def src_sha256(self) -> str:
-        return self.sources[0].src_sha256
-
     def groups(self) -> list[tuple[str, tuple[Source, ...]]]:
         """The content groups this fold holds out, each with its sources, in the order of their first source."""
         by_group: dict[str, list[Source]] = {}

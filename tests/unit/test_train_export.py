@@ -56,7 +56,7 @@ def test_folds_group_by_content_not_name() -> None:
     df.loc[df["src"] == "s3", "src_sha256"] = f"{2:064x}"  # s3 is s2's content under another name
     folds = make_folds(df)
     assert len(folds) == 3
-    merged = next(f for f in folds if f.src_sha256 == f"{2:064x}")
+    merged = next(f for f in folds if f.sources[0].src_sha256 == f"{2:064x}")
     assert len(merged.rows) == 120
 
 
