@@ -50,13 +50,8 @@ def _relu_backward(grad: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten.threshold_backward(grad, pre, 0)
 
 
+# d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by its input
 ACTIVATION_GRADS: dict[str, GradFn] = {"gelu": _gelu_backward, "relu": _relu_backward}
-
-
-def activation_grad(activation: str) -> GradFn:
-    """d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by
-    its input."""
-    return ACTIVATION_GRADS[activation]
 
 
 class FusedAdam:

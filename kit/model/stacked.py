@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kit.model.kernels import activation_grad
+from kit.model.kernels import ACTIVATION_GRADS
 from kit.model.network import Arch, FrRegressor, Layer
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
@@ -74,12 +74,9 @@ class StackedMLP:
     @classmethod
     def joined(cls, parts: list[StackedMLP]) -> StackedMLP:
         """One stack of the parts' members, in the parts' order."""
-        net = cls.__new__(cls)
-        net.arch = parts[0].arch
-        net.slots = [Slot(slot.layer, torch.cat([p.slots[k].weight for p in parts]),
-                          torch.cat([p.slots[k].bias for p in parts]))
-                     for k, slot in enumerate(parts[0].slots)]
-        return net
+        return cls.of_slots(parts[0].arch, [Slot(slot.layer, torch.cat([p.slots[k].weight for p in parts]),
+                                                 torch.cat([p.slots[k].bias for p in parts]))
+                                            for k, slot in enumerate(parts[0].slots)])
 
     @property
     def params(self) -> list[torch.Tensor]:
@@ -132,7 +129,7 @@ class StackedMLP:
             assert activation is not None and before.pre is not None, "a hidden layer without its activation"
             if before.mask is not None:
                 g = g * before.mask
-            g = activation_grad(activation)(g, before.pre)
+            g = ACTIVATION_GRADS[activation](g, before.pre)
         return grads[::-1]
 
     def member(self, m: int, mean: torch.Tensor, std: torch.Tensor) -> FrRegressor:
