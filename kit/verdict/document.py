@@ -32,11 +32,7 @@ class Agreement(Record):
 
 
 @dataclass(frozen=True)
-class PooledAgreement(Record):
-    plcc: float
-    srocc: float
-    krocc: float
-    rmse: float
+class PooledAgreement(Agreement):
     n_frames: int
 
 
