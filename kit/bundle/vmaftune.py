@@ -130,10 +130,6 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
     return finish_model(graph, metadata)
 
 
-def ops_used(proto: onnx.ModelProto) -> set[str]:
-    return {n.op_type for n in proto.graph.node}
-
-
 def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range: tuple[int, int]) -> np.ndarray:
     """Shard rows in vmaf-tune's layout (preset_norm 0.5, as `vmaf-tune fast` sends); encoders must be in VOCAB_V2."""
     crf_min, crf_max = crf_range
@@ -213,12 +209,6 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
-def out_of_range(verdict: Verdict, seed: int) -> float | None:
-    """The share of a seed's held-out LOSO predictions outside [0, 100]; None for a verdict without it."""
-    row = next((r for r in verdict.per_seed if r.seed == seed), None)
-    return row.share_out_of_range if row is not None else None
-
-
 def single_seed(verdict: Verdict) -> tuple[int, str]:
     """The member vmaf-tune's proxy uses alone, and why: the best LOSO mean PLCC (then RMSE, then seed)."""
     best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
@@ -293,7 +283,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "crf_coverage": {c.encoder: c.doc() for c in crf_coverage(verdict, crf_range)},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
-                   "out_of_range_share": out_of_range(verdict, seed),
+                   "out_of_range_share": seed_row.share_out_of_range if seed_row else None,
                    "note": "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF "
                            "score; the kit's native model (exports/) keeps the raw value. out_of_range_share: the "
                            "share of this seed's held-out LOSO predictions the clip changes"},
@@ -392,7 +382,7 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
         "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
         "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}",
         **teacher_metadata(verdict.teacher)})
-    if bad := ops_used(proto) - ALLOWED_OPS:
+    if bad := {n.op_type for n in proto.graph.node} - ALLOWED_OPS:
         raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
     onnx_path = folder / f"{name}.onnx"
     tree.write_bytes(onnx_path, proto.SerializeToString())
