@@ -44,17 +44,12 @@ class Member:
     train_rows: np.ndarray | Complement
 
 
-def rows_of(member: Member) -> np.ndarray:
-    rows = member.train_rows
-    return rows.array() if isinstance(rows, Complement) else rows
-
-
 def row_arrays(members: list[Member]) -> list[torch.Tensor]:
     """Each member's training rows as a tensor; members sharing a rows object share one tensor."""
     made: dict[int, torch.Tensor] = {}
     for m in members:
-        if id(m.train_rows) not in made:
-            made[id(m.train_rows)] = torch.from_numpy(rows_of(m))
+        if id(rows := m.train_rows) not in made:
+            made[id(rows)] = torch.from_numpy(rows.array() if isinstance(rows, Complement) else rows)
     return [made[id(m.train_rows)] for m in members]
 
 
