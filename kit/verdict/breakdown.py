@@ -30,10 +30,8 @@ def resolution_class(height: int) -> str:
 def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     """Each row's group under one grouping: the encoder, the box id, the resolution class, "<encoder> cq<N>", or
     the source's name."""
-    if by == "encoder":
-        return rows["encoder"].astype(str)
-    if by == "box":
-        return rows["box_id"].astype(str)
+    if by in ("encoder", "box", "source"):
+        return rows[{"box": "box_id", "source": "src"}.get(by, by)].astype(str)
     if by == "resolution":
         return rows["height"].map(resolution_class)
     if by == "rung":  # the share of the source's height the encode was made at (kit.media.ladder.rung_label)
@@ -41,8 +39,6 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     if by == "quality":
         return pd.Series([quality_key(str(e), int(c)) for e, c in zip(rows["encoder"], rows["cq"], strict=True)],
                          index=rows.index)
-    if by == "source":
-        return rows["src"].astype(str)
     raise ValueError(f"unknown grouping {by!r}")
 
 
