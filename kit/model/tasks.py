@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,7 +39,7 @@ from kit.model.batches import Member, TrainData
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.stacked import Slot, StackedMLP
-from kit.model.train import TrainedEnsemble, TrainJob, train_jobs
+from kit.model.train import TrainedEnsemble, TrainJob, planned_rows, train_jobs
 
 # what each member costs in a step besides its layers' arithmetic (its batch gathered, its dropout masks), in
 # parameters' worth: a rough weight that only balances the tasks, it changes no member
@@ -65,11 +65,6 @@ class MemberKey:
 
 def job_keys(job: TrainJob) -> list[MemberKey]:
     return [MemberKey(job.arch.name, m.seed, m.fold) for m in job.members]
-
-
-def planned_rows(job: TrainJob) -> float:
-    """The mean training rows the whole job's schedule is planned on (as kit.model.train plans it)."""
-    return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
@@ -190,10 +185,9 @@ class MemberStore:
             np.save(buffer, flatten(ens, m), allow_pickle=False)
             data = buffer.getvalue()
             self.tree.write_bytes(self.path(key), data)
-            o = self.origin
             self.tree.write_json(self.record_path(key), MemberRecord(
-                key.name, sha256_bytes(data), o.made_from, o.corpus, o.recipe, o.kit_build, o.made_by, o.process,
-                utc_iso(), round(seconds, 3)).to_json())
+                key.name, sha256_bytes(data), **asdict(self.origin), made_at_utc=utc_iso(), seconds=round(seconds, 3)
+            ).to_json())
 
     def has(self, key: MemberKey) -> bool:
         return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))

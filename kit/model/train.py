@@ -56,6 +56,11 @@ class TrainJob:
     planned_rows: float | None = None
 
 
+def planned_rows(job: TrainJob) -> float:
+    """The mean training rows the job's schedule is planned on: its `planned_rows`, else its members'."""
+    return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
+
+
 @dataclass(frozen=True)
 class Schedule:
     batch: int  # rows per member per step
@@ -227,7 +232,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     only repeats its fixed cost per step); the workers take the groups costliest first."""
     plans = []
     for job in jobs:
-        mean_rows = job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
+        mean_rows = planned_rows(job)
         sched = plan_schedule(mean_rows, config)
         groups = _groups(job.members, 1, stack_members(job.arch, sched.batch))
         plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), groups))
