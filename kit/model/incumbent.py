@@ -209,10 +209,10 @@ def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarr
                    folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
     """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
     `copied_from` names the original of a copy that was scored (copy_incumbent)."""
-    from kit.model.baselines import Scores, baseline_result
+    from kit.model.baselines import baseline_result
 
     manifest, onnx_files, scores = scored
-    return baseline_result("incumbent", Scores.of(folds, target, lambda _, fold: scores[fold.rows]), {
+    return baseline_result("incumbent", folds, target, lambda _, fold: scores[fold.rows], {
         "path": str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
         "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",
