@@ -24,7 +24,7 @@ from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
 
 HOLDOUT_K = 5
-COLUMN = {"encoder": "encoder", "box": "box_id", "rung": "enc_height"}
+COLUMN = {"encoder": "encoder", "box": "box_id"}  # a rung is its label (kit.media.ladder.rung_label)
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,10 @@ class HoldoutFold:
     test: np.ndarray  # rows of this encoder (box) among this fold's contents
 
 
-def held_values(df: pd.DataFrame, kind: str) -> np.ndarray:
-    """Each row's encoder, box or rung (kit.media.ladder.rung_label: the share of the source's height encoded)."""
-    if kind == "rung":
-        return np.asarray(rung_labels(df), dtype=object)
-    return df[COLUMN[kind]].astype(str).to_numpy()
-
-
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    values = held_values(df, kind)
+    # each row's encoder, box or rung (the share of the source's height encoded)
+    values = np.asarray(rung_labels(df), dtype=object) if kind == "rung" else df[COLUMN[kind]].astype(str).to_numpy()
     kinds = sorted(set(values))
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "
