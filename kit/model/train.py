@@ -305,12 +305,11 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
-                  config: TrainConfig, on_epoch: EpochCallback | None = None, arch: Arch | None = None,
-                  workers: int = 1) -> TrainedEnsemble:
-    """One job: train the members (of `arch`, by default the ensemble's) and return them as one ensemble.
+                  config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1) -> TrainedEnsemble:
+    """One job: train the members (of the ensemble's architecture) and return them as one ensemble.
 
     on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
     finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
-    job = TrainJob(members, arch or fr_regressor_v2(config), on_epoch)
+    job = TrainJob(members, fr_regressor_v2(config), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers)[0]
