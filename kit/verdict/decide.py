@@ -62,8 +62,7 @@ def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Ove
                                                                                        "rmse")}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
     a = agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy())
-    return Overall(Agreement(means["plcc"], means["srocc"], means["krocc"], means["rmse"]),
-                   PooledAgreement(a["plcc"], a["srocc"], a["krocc"], a["rmse"], len(pooled)))
+    return Overall(Agreement(**means), PooledAgreement(**a, n_frames=len(pooled)))
 
 
 def per_source(folds: pd.DataFrame) -> pd.DataFrame:

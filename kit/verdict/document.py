@@ -86,11 +86,6 @@ class IntervalLevel(Record):
     share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded
     reason: str | None = omit_none()  # why coverage and width are absent (kit 0.5)
 
-    @property
-    def measured(self) -> bool:
-        """Whether every held-out row's interval is bounded, so that its coverage says something."""
-        return self.coverage is not None
-
 
 @dataclass(frozen=True)
 class ClipUse(Record):
