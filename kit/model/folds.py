@@ -73,11 +73,6 @@ class Fold:
         return [(g, tuple(members)) for g, members in by_group.items()]
 
 
-def group_ids(df: pd.DataFrame) -> np.ndarray:
-    """Each row's content group: the `content` column where the corpus has one, else its source."""
-    return (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()
-
-
 def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grouped: bool) -> None:
     """Fewer than MIN_SOURCES content groups (`members`: each group's sources, `names` theirs): refused, naming
     the sources the corpus holds as one content and how a merge with --content-groups takes them apart."""
@@ -99,7 +94,7 @@ def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], F
     content groups, or a source too short to hold out."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
-    group = group_ids(df)
+    group = (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()  # each row's content group
     sources = {s: Source(str(names[s]), s, np.sort(rows[s]), str(group[np.min(rows[s])])) for s in rows}
     order = sorted(sources, key=lambda s: (sources[s].src, s))
     members: dict[str, list[str]] = {}

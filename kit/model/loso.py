@@ -101,8 +101,8 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     """The figures a FoldResult and a GroupResult hold of held-out rows: agreement (CORRELATION_RULE), bias and
-    range, and whether the teacher is constant."""
-    return {**agreement_of(y, pred), **errors(y, pred), "teacher_constant": is_constant(y)}
+    range, and whether the teacher is constant (True when every score is equal, else None: the key is left out)."""
+    return {**agreement_of(y, pred), **errors(y, pred), "teacher_constant": True if len(y) and np.ptp(y) == 0 else None}
 
 
 def by_group(results: list[GroupResult]) -> list[GroupResult]:
@@ -169,11 +169,6 @@ def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
     if folds and not counted:  # a constant teacher everywhere: no agreement to show, and a number all the same
         return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
     return summarise(counted)
-
-
-def is_constant(values: np.ndarray) -> bool | None:
-    """True when every value is equal (FoldResult.teacher_constant), else None (the key is left out)."""
-    return True if len(values) and np.ptp(values) == 0 else None
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:

@@ -79,12 +79,6 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
     return out.reset_index()
 
 
-def group_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """An integer code per row for its content group (0..n-1, by group id) and the group ids."""
-    codes, ids = pd.factorize(rows["content"], sort=True)
-    return codes.astype(np.int64), np.asarray(ids, dtype=object)
-
-
 @dataclass(frozen=True)
 class GroupThresholds:
     """The scores' calibration over the content groups, made once for the rows' and the clips' intervals."""
@@ -98,13 +92,15 @@ class GroupThresholds:
 
     @classmethod
     def of(cls, rows: pd.DataFrame, nominal: float) -> GroupThresholds:
-        codes, ids = group_codes(rows)
+        codes, ids = pd.factorize(rows["content"], sort=True)  # a code per row for its group (0..n-1, by id)
+        codes = codes.astype(np.int64)
         sigma = rows["std"].to_numpy(dtype=np.float64)
         normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
         y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
         cal = Calibration.of(scores(y, mu, sigma if normalised else None), codes)
         cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
-        return cls(ids, codes, normalised, cal, cal_abs, {lv: cal.left_out(lv) for lv in levels_for(nominal)})
+        return cls(np.asarray(ids, dtype=object), codes, normalised, cal, cal_abs,
+                   {lv: cal.left_out(lv) for lv in levels_for(nominal)})
 
 
 def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, open_ended: np.ndarray,
