@@ -161,10 +161,6 @@ class Baselines(Record):
     corpus_sha256: str
     models: dict[str, BaselineResult] = flatten()
 
-    @property
-    def ridge(self) -> BaselineResult:
-        return self.models["ridge"]
-
     @classmethod
     def from_json(cls, data: object, where: str = "") -> Baselines:
         raw = super().from_json(data, where or "Baselines")

@@ -39,7 +39,7 @@ from kit.verdict.gate import (
     evidence_gate,
     fold_gate,
 )
-from kit.verdict.intervals import coverage_gate
+from kit.verdict.intervals import coverage_gate, finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.pooling import clip_error_gates
@@ -114,15 +114,10 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
                             src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
                             share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
                             srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]),
-                            bias=_opt(r.get("bias")), max_abs_error=_opt(r.get("max_abs_error")),
-                            share_out_of_range=_opt(r.get("share_out_of_range")),
+                            bias=finite(r.get("bias")), max_abs_error=finite(r.get("max_abs_error")),
+                            share_out_of_range=finite(r.get("share_out_of_range")),
                             teacher_constant=True if r.get("teacher_constant") is True else None)
                  for r in folds.sort_values(["seed", "fold", "src", "src_sha256"]).to_dict(orient="records"))
-
-
-def _opt(value: object) -> float | None:
-    """A figure a folds table of an older kit may lack: None when absent or NaN."""
-    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
 
 
 FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (either way)", "--max-abs-bias"),
@@ -229,7 +224,7 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     sources = per_source(folds)
     gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
     ens_rmse = [r.mean_rmse for r in reports]
-    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
+    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"])
     bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True))
                      if "bias" in folds else {}, thresholds.max_abs_bias)
     rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)

@@ -118,7 +118,7 @@ def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarr
         per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
         figures = {"coverage": float(inside.mean()), "mean_width": float((hi - lo).mean()),
                    "source_coverage_min": float(per_source.min())}
-    return IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
+    return IntervalLevel(level=level, rank=rank_needed(n, level), q=finite(q), q_abs=finite(q_abs),
                          unbounded=not math.isfinite(q), share_unbounded=float(np.mean(open_ended)) if len(rows)
                          else 0.0, reason=reason, **figures)
 
@@ -193,8 +193,9 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
             "intervals are too narrow for new sources")
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def finite(value: object) -> float | None:
+    """A figure that may be absent (a folds table of an older kit may lack it) or unbounded: None when it is, or NaN."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
