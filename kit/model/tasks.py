@@ -36,6 +36,7 @@ from kit.infra.files import sha256_bytes
 from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.model.batches import Member, TrainData
+from kit.model.incumbent_child import npy_bytes
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.stacked import Slot, StackedMLP
@@ -181,9 +182,7 @@ class MemberStore:
         now = time.monotonic()
         seconds, self._since = (now - self._since) / max(1, len(keys)), now
         for m, key in enumerate(keys):
-            buffer = io.BytesIO()
-            np.save(buffer, flatten(ens, m), allow_pickle=False)
-            data = buffer.getvalue()
+            data = npy_bytes(flatten(ens, m))
             self.tree.write_bytes(self.path(key), data)
             self.tree.write_json(self.record_path(key), MemberRecord(
                 key.name, sha256_bytes(data), **asdict(self.origin), made_at_utc=utc_iso(), seconds=round(seconds, 3)
