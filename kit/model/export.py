@@ -20,7 +20,7 @@ from kit import __version__
 from kit.model.features import CODEC_DIM
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
-from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, onnx_predict
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, predict, session
 
 OPSET = 17
 PARITY_ATOL = 1e-4
@@ -99,4 +99,4 @@ def parity(model: FrRegressor, path: Path, feats: np.ndarray, codec: np.ndarray)
     """Max |onnxruntime - torch| over the given rows."""
     with torch.no_grad():
         ref = model(torch.from_numpy(feats.astype(np.float32)), torch.from_numpy(codec.astype(np.float32)))
-    return float(np.max(np.abs(onnx_predict(path, feats, codec) - ref.numpy().astype(np.float64))))
+    return float(np.max(np.abs(predict(session(path), feats, codec) - ref.numpy().astype(np.float64))))

@@ -12,13 +12,13 @@ import torch
 
 from kit.errors import InputError
 from kit.model.contract import CODEC_VOCAB
-from kit.model.export import build_onnx, onnx_predict, parity
+from kit.model.export import build_onnx, parity
 from kit.model.features import CODEC_DIM, codec_block
 from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
 from tests.conftest import synthetic_corpus
-from tests.training import make_folds, run_loso
+from tests.training import make_folds, onnx_predict, run_loso
 
 
 def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
