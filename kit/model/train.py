@@ -67,10 +67,6 @@ class Schedule:
     steps: int  # optimizer steps in all
     steps_per_round: int  # steps between progress reports (one epoch for small corpora)
 
-    @property
-    def rounds(self) -> int:
-        return -(-self.steps // self.steps_per_round)
-
     def epochs(self, mean_rows: float, configured: int) -> int:
         """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
         return max(1, min(configured, round(self.steps * self.batch / mean_rows)))
@@ -172,7 +168,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
     done = 0
-    for _ in range(sched.rounds):
+    for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
         n = min(sched.steps_per_round, sched.steps - done)
         idx = torch.stack([s.take(n * sched.batch) for s in streams])
         round_loss = torch.zeros(len(members))

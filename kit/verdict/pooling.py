@@ -40,10 +40,7 @@ def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
     out["n_frames"] = np.bincount(codes, minlength=n).astype(np.int32)
     teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
     pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
-    for stat in POOLS:
-        out[f"vmaf_{stat}"] = teacher[stat]
-    for stat in POOLS:
-        out[f"pred_{stat}"] = pred[stat]
+    out = out.assign(**{f"{who}_{stat}": p[stat] for who, p in (("vmaf", teacher), ("pred", pred)) for stat in POOLS})
     return out.sort_values(["src", "src_sha256", "encoder", "cq"], kind="stable").reset_index(drop=True)
 
 
