@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from kit.model.clips import CLIP_KEY
+from kit.model.clips import clip_codes
 from kit.model.pooling import POOL_WORDS, POOLS, clipped, pool_groups
 from kit.verdict.document import ClipPooling, LimitGate, PoolError
 from kit.verdict.kinds import POOLED_CLIP
@@ -33,7 +33,7 @@ def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
     the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows (intervals.parquet:
     `pred`, `vmaf` and the clip's columns). Sorted by source name, encoder and cq."""
-    codes = rows.groupby(list(CLIP_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
+    codes = clip_codes(rows)
     n = int(codes.max()) + 1 if len(codes) else 0
     first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
     out = rows.iloc[first][list(CLIP_COLUMNS)].reset_index(drop=True)
