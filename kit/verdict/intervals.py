@@ -211,14 +211,11 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     at_clip = pd.Series(np.arange(len(th.ids)), index=th.ids).loc[ens["content"]].to_numpy()
     clip_sd = ens["std"].to_numpy() if th.normalised else None
     by_level: dict[str, float | None] = {}
-    measured: list[tuple[float, float]] = []
     for level, left_out in th.left_out.items():  # each clip in its group's interval, calibrated without that group
         clip_q = left_out[at_clip]
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
-        share = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
-        by_level[level_key(level)] = share
-        if share is not None:
-            measured.append((level, share))
+        by_level[level_key(level)] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
+    measured = ", ".join(f"{key}% {share:.1%}" for key, share in by_level.items() if share is not None)
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
     rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
     cov = by_level[level_key(nominal)]
@@ -228,8 +225,7 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     if cov is None:
         note = said + (f"the frame-level {percent(nominal)} interval is unbounded for some of them (too few content "
                        "groups to calibrate without their own), so it is not measured per clip"
-                       + ("; at " + ", ".join(f"{percent(lv)} {v:.1%}" for lv, v in measured) + " of clips are inside"
-                          if measured else ""))
+                       + (f"; at {measured} of clips are inside" if measured else ""))
     else:
         note = said + (f"{cov:.1%} inside the frame-level {percent(nominal)} interval, so the intervals "
                        + ("hold for per-clip use" if holds else
