@@ -100,10 +100,9 @@ def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, .
     out = []
     for i in order[:n]:
         r = sources.iloc[i].to_dict()
-        bias, miss = float(r["bias"]), float(r["max_abs_error"])
         out.append(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
-                             int(r["n_frames"]), float(r["share_vmaf_100"]),
-                             bias if np.isfinite(bias) else None, miss if np.isfinite(miss) else None,
+                             int(r["n_frames"]), float(r["share_vmaf_100"]), finite(float(r["bias"])),
+                             finite(float(r["max_abs_error"])),
                              _reason(r, {c: float(scores.iloc[i][c]) for c, _ in CRITERIA})))
     return tuple(out)
 
