@@ -164,21 +164,13 @@ def with_tag(base: str, tag: str) -> str:
     return f"{base}_{tag}" if tag else base
 
 
-def single_id(tag: str = "") -> str:
-    return with_tag(SINGLE_ID, tag)
-
-
-def ensemble_id(tag: str = "") -> str:
-    return with_tag(ENSEMBLE_ID, tag)
-
-
 def member_id(seed: int, tag: str = "") -> str:
-    return f"{ensemble_id(tag)}_seed{seed}"
+    return f"{with_tag(ENSEMBLE_ID, tag)}_seed{seed}"
 
 
 def proposed_ids(seeds: Sequence[int], tag: str = "") -> list[str]:
     """The ids of the rows a profile of these seeds proposes (each seed's member, and the single model)."""
-    return [single_id(tag), *(member_id(s, tag) for s in seeds)]
+    return [with_tag(SINGLE_ID, tag), *(member_id(s, tag) for s in seeds)]
 
 
 def refuse_breaches(breaches: list[Breach]) -> None:

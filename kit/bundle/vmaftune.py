@@ -27,15 +27,15 @@ from kit import __version__
 from kit.bundle.cards import teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
+    ENSEMBLE_ID,
     MAX_NOTES,
     SINGLE_ID,
     RegistryRow,
-    ensemble_id,
     member_id,
     refuse_breaches,
     rows_problems,
     sigstore_bundle,
-    single_id,
+    with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
@@ -335,7 +335,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     tree.make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
-    single, ensemble = single_id(tag), ensemble_id(tag)
+    single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
     models: list[tuple[str, Exported, Path, float]] = []
     for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
