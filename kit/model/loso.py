@@ -100,9 +100,14 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """The figures a FoldResult and a GroupResult hold of held-out rows: agreement (CORRELATION_RULE), bias and
-    range, and whether the teacher is constant (True when every score is equal, else None: the key is left out)."""
-    return {**agreement_of(y, pred), **errors(y, pred), "teacher_constant": True if len(y) and np.ptp(y) == 0 else None}
+    """The figures a FoldResult and a GroupResult hold of held-out rows: agreement, bias and range, and whether the
+    teacher is constant (True when every score is equal, else None: the key is left out). By CORRELATION_RULE,
+    finite constant predictions of a varying teacher have correlation 0 (the model has none), where
+    kit.model.metrics.agreement says undefined."""
+    a = agreement(y, pred)
+    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
+        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
+    return {**a, **errors(y, pred), "teacher_constant": True if len(y) and np.ptp(y) == 0 else None}
 
 
 def by_group(results: list[GroupResult]) -> list[GroupResult]:
@@ -143,15 +148,6 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
 
 
 Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group
-
-
-def agreement_of(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """kit.model.metrics.agreement, with CORRELATION_RULE for finite constant predictions of a varying
-    teacher: correlation 0 (the model has none), where agreement says undefined."""
-    a = agreement(y, pred)
-    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
-        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
-    return a
 
 
 CORRELATION_RULE = (
