@@ -203,10 +203,6 @@ class MemberStore:
             raise InputError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): the record of member "
                              f"{key} cannot be read",
                              hint=f"remove it and {key.name}.npy beside it to have the member trained again") from None
-        self._check(key, record, path)
-        return record
-
-    def _check(self, key: MemberKey, record: MemberRecord, path: Path) -> None:
         o, who = self.origin, f"{record.made_by} ({record.process}, {record.made_at_utc})"
         wrong = [f"{what} {got[:12]} where this LOSO's is {want[:12]}" for what, got, want in (
             ("member", record.member, key.name), ("corpus", record.corpus, o.corpus),
@@ -219,6 +215,7 @@ class MemberStore:
         if not (record.seconds >= 0 and record.seconds < 1e8):  # NaN fails too
             raise InputError(f"{path} records {record.seconds!r} training seconds: no training takes that",
                              hint=f"remove it and {key.name}.npy beside it to have the member trained again")
+        return record
 
     def load(self, key: MemberKey, arch: Arch) -> tuple[Trained, MemberRecord] | None:
         """The member's weights and record, checked (see the class); None when it is not there."""
