@@ -102,10 +102,6 @@ class Trained:
     loss: float
 
 
-def flat_size(arch: Arch) -> int:
-    return arch.params + 2 * arch.n_features + 1
-
-
 def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
     """Member m of a trained group as one float32 vector: each slot's weight then bias, means, stds, loss."""
     parts = [t for s in ens.net.slots for t in (s.weight[m].reshape(-1), s.bias[m].reshape(-1))]
@@ -234,9 +230,10 @@ class MemberStore:
         except (ValueError, OSError, EOFError) as exc:
             raise InputError(f"{path}, written by {who}, is no member file: {exc}",
                              hint=f"remove it and {key.name}.json beside it to have it trained again") from None
-        if vector.dtype != np.float32 or vector.shape != (flat_size(arch),):
+        size = arch.params + 2 * arch.n_features + 1  # flatten's vector: the slots, means, stds and loss
+        if vector.dtype != np.float32 or vector.shape != (size,):
             raise InputError(f"{path}, written by {who}, holds {vector.dtype} {vector.shape}, not the "
-                             f"{flat_size(arch)} float32 weights of {key.arch}",
+                             f"{size} float32 weights of {key.arch}",
                              hint=f"remove it and {key.name}.json beside it to have it trained again")
         return unflatten(vector, arch), record
 
