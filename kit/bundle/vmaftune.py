@@ -66,12 +66,6 @@ INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 
 
-def layout() -> dict[str, object]:
-    return {"shape": ["batch", WIDTH],
-            "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
-                        str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}}
-
-
 def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(one-hot map [12, V], cq_norm slope [12, 1], cq_norm offset [12, 1]) from the v2 layout to the kit's.
 
@@ -276,7 +270,10 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "feature_order": list(FEED_FEATURES), "feature_mean": [0.0] * N_FEED, "feature_std": [1.0] * N_FEED,
         "normalisation": "inside the graph (each member's own z-scoring); feature_mean/feature_std are the identity, "
                          "so scaling again changes nothing",
-        "encoder_vocab": list(VOCAB_V2), "layout": layout(),
+        "encoder_vocab": list(VOCAB_V2), "layout": {
+            "shape": ["batch", WIDTH],
+            "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
+                        str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}},
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
         "unseen_encoders": unseen_encoders(corpus.encoders),
