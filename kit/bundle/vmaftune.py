@@ -214,13 +214,6 @@ def _finite(x: float, fallback: float) -> float:
     return x if np.isfinite(x) else fallback
 
 
-def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
-    """Vocabulary entries the models never saw a row of, and why."""
-    return {e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
-                else "no row of the training corpus: predictions for it are extrapolation")
-            for e in VOCAB_V2 if e not in corpus_encoders}
-
-
 @dataclass(frozen=True)
 class CrfCoverage:
     """One trained vmaf-tune encoder's CRF: what its rows hold (vmaf-tune's CRF is the kit's cq for it) against the
@@ -276,7 +269,10 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                         str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}},
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
-        "unseen_encoders": unseen_encoders(corpus.encoders),
+        "unseen_encoders": {  # vocabulary entries the models never saw a row of, and why
+            e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
+                else "no row of the training corpus: predictions for it are extrapolation")
+            for e in VOCAB_V2 if e not in corpus.encoders},
         "crf_coverage": {c.encoder: c.doc() for c in crf_coverage(verdict, crf_range)},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
