@@ -47,13 +47,6 @@ from kit.verdict.pooling import clip_error_gates
 WORST_FOLDS = 3
 
 
-def plcc_meaning(teacher: str) -> str:
-    """What the verdict's correlations measure, naming the teacher (`plcc_measures`)."""
-    return (f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
-            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is applied "
-            "before PLCC.")
-
-
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
     """The mean over seeds of each seed's fold means; and the seeds' held-out predictions averaged per
     frame and scored over all frames of all sources at once (which also shows whether the sources'
@@ -245,6 +238,8 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
+    # the verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none
+    teacher = teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
     a = assessment
     coverage = next((x for x in g.limits if x.measure == "coverage"), None)
     in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
@@ -256,7 +251,10 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=teacher_claim(teachers), plcc_measures=plcc_meaning(teacher_claim(teachers)),
+        teacher_model=teacher, plcc_measures=(  # what the correlations measure
+            f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
+            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is "
+            "applied before PLCC."),
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
@@ -286,11 +284,6 @@ def constant_teacher(reports: list[SeedReport]) -> str | None:
     return (f"the teacher gives every frame of each of the {len(groups)} held-out content group(s) one score (a "
             "constant teacher): there is no correlation to measure, so mean_plcc is 0.0 by the kit's rule and says "
             "nothing; PROMOTE needs teacher scores that vary within a content")
-
-
-def teacher_claim(teachers: list[str]) -> str:
-    """The verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none."""
-    return teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
 
 
 def undefined_correlation(reports: list[SeedReport]) -> str | None:
