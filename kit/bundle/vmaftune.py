@@ -350,8 +350,11 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
         doc = sidecar_doc(name, member.seed, onnx_path, shas[onnx_path], verdict, train, crf_range, diff,
                           why if name == single else None)
         tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
+        notes = (f"ensemble-kit {__version__} {verdict.verdict}: seed {member.seed}, LOSO mean PLCC "
+                 f"{verdict.gate.mean_plcc:.4f} over {verdict.corpus.n_sources} sources, corpus sha256 "
+                 f"{verdict.corpus.sha256[:16]}; teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
-                                sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
+                                sigstore_bundle(onnx_path.name), OPSET, False, notes))
         written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ensemble}.json"
@@ -384,9 +387,3 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
         tree.remove(onnx_path)
         raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
     return onnx_path, diff
-
-
-def _notes(seed: int, verdict: Verdict) -> str:
-    return (f"ensemble-kit {__version__} {verdict.verdict}: seed {seed}, LOSO mean PLCC {verdict.gate.mean_plcc:.4f} "
-            f"over {verdict.corpus.n_sources} sources, corpus sha256 {verdict.corpus.sha256[:16]}; "
-            f"teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]
