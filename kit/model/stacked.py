@@ -22,14 +22,6 @@ from kit.model.network import Arch, FrRegressor, Layer
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
 
 
-def _linear_init(gen: torch.Generator, fan_in: int, fan_out: int) -> tuple[torch.Tensor, torch.Tensor]:
-    # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
-    bound = 1.0 / math.sqrt(fan_in)
-    w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
-    b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
-    return w.t().contiguous(), b
-
-
 @dataclass
 class Trace:
     """What one layer saw on the way forward, for the way back."""
@@ -55,8 +47,13 @@ class StackedMLP:
         layers = arch.layers()
         inits = []  # per seed, its layers in order, all drawn from the seed's own generator
         for seed in seeds:
-            gen = torch.Generator().manual_seed(seed)
-            inits.append([_linear_init(gen, layer.fan_in, layer.fan_out) for layer in layers])
+            gen, per_seed = torch.Generator().manual_seed(seed), []
+            for layer in layers:  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
+                bound = 1.0 / math.sqrt(layer.fan_in)
+                w = (torch.rand(layer.fan_out, layer.fan_in, generator=gen) * 2 - 1) * bound
+                b = (torch.rand(layer.fan_out, generator=gen) * 2 - 1) * bound
+                per_seed.append((w.t().contiguous(), b))
+            inits.append(per_seed)
         self.slots = [Slot(layer, torch.stack([per_seed[k][0] for per_seed in inits]),
                            torch.stack([per_seed[k][1].unsqueeze(0) for per_seed in inits]))
                       for k, layer in enumerate(layers)]
