@@ -61,9 +61,7 @@ def level_of(col: str) -> float | None:
 def levels_for(nominal: float) -> tuple[float, ...]:
     """The reported levels and the nominal, one per key: a standard level the nominal spells the same
     (0.9500001 is "95") gives way to the nominal, so no column or verdict key is written twice."""
-    by_key = {level_key(lv): lv for lv in LEVELS}
-    by_key[level_key(nominal)] = nominal
-    return tuple(sorted(by_key.values()))
+    return tuple(sorted({level_key(lv): lv for lv in (*LEVELS, nominal)}.values()))  # the nominal comes last, so wins
 
 
 def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
