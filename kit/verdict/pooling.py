@@ -52,8 +52,7 @@ def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> Po
     """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none)."""
     miss = (frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64)
     if not len(miss):
-        nan = math.nan
-        return PoolError(stat, 0, nan, nan, nan, nan, "", encoder)
+        return PoolError(stat, 0, math.nan, math.nan, math.nan, math.nan, "", encoder)
     worst = int(np.nanargmax(np.abs(miss))) if np.isfinite(miss).any() else 0
     return PoolError(stat=stat, n_clips=len(miss), rmse=float(np.sqrt(np.mean(miss ** 2))),
                      mean_abs_error=float(np.mean(np.abs(miss))), max_abs_error=float(np.max(np.abs(miss))),
