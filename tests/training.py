@@ -3,6 +3,8 @@ folds of a corpus, the ensemble's LOSO alone or with its baselines in one pool, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -11,7 +13,13 @@ from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.loso import LosoInputs, LosoResult, evaluate_loso
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult
+from kit.model.runtime import predict, session
 from kit.model.train import EpochCallback, TrainData, train_jobs, train_members
+
+
+def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
+    """An exported model's `vmaf` output for the rows, from the kit's one onnxruntime session."""
+    return predict(session(path), feats, codec)
 
 
 def make_folds(df: pd.DataFrame, asked: str = LOSO) -> list[Fold]:

@@ -46,10 +46,6 @@ class EnsembleManifest(Record):
     teacher_sha256: str | None = omit_none()  # kit 0.6: of a --teacher model file; absent for a libvmaf built-in
 
 
-def ensemble_name(teacher: Teacher = DEFAULT_TEACHER) -> str:
-    return with_tag(f"{ARCH}_ensemble", teacher.tag)
-
-
 def member_name(seed: int, teacher: Teacher = DEFAULT_TEACHER) -> str:
     """A member's file stem: `fr_regressor_v2_seed0`, with the teacher's tag when it is not vmaf_v0.6.1
     (`fr_regressor_v2_v0_6_1neg_seed0`)."""

@@ -56,15 +56,6 @@ class SplitConformal(Record):
     models: dict[str, str] | None = omit_none()  # ... and each of its ONNX files' sha256
 
 
-def rank(n: int, alpha: float) -> int:
-    """ceil((n+1)(1-alpha)): the rank of the residual a level-(1-alpha) interval takes (kit.model.conformal)."""
-    return rank_needed(n, 1.0 - alpha)
-
-
-def unbounded(n: int, alpha: float) -> bool:
-    return not bounded(n, 1.0 - alpha)
-
-
 def upstream_quantile(residuals: Sequence[float], alpha: float) -> float:
     """What upstream's `SplitConformalCalibration.quantile()` returns (restated: tools/vmaf-tune/src/vmaftune/
     conformal.py): the type-7 quantile of the residuals at min(1, ceil((n+1)(1-alpha)) / n), 0 when empty.
@@ -122,7 +113,7 @@ class CalibrationCard(Record):
 
 
 def unbounded_warning(n: int, alpha: float) -> str:
-    k = rank(n, alpha)
+    k = rank_needed(n, 1.0 - alpha)
     return (f"UNBOUNDED: with n={n} content groups the {percent(1 - alpha)} interval needs the {k}-th smallest "
             f"residual and there are only {n}: no finite interval is guaranteed to cover a new source at this level, "
             f"so the sidecar holds no residual (upstream's loader would otherwise silently use the largest; with none "
@@ -133,7 +124,7 @@ def unbounded_warning(n: int, alpha: float) -> str:
 def calibrated_form(cal: SplitConformal) -> SplitConformal:
     """The sidecar as shipped: an unbounded one (even one of an older verdict, with residuals) holds none."""
     groups = cal.content_groups if cal.content_groups is not None else cal.n
-    if not unbounded(groups, cal.alpha):
+    if bounded(groups, 1.0 - cal.alpha):
         return replace(cal, calibrated=True)
     return replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
                    reason=cal.reason or unbounded_warning(groups, cal.alpha))
@@ -146,7 +137,7 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
                   models=dict(sorted(models.items())))
     tree.write_json(dest, cal.to_json())
     groups = cal.content_groups if cal.content_groups is not None else cal.n
-    k, open_ended = rank(groups, cal.alpha), not cal.calibrated
+    k, open_ended = rank_needed(groups, 1.0 - cal.alpha), not cal.calibrated
     note = (unbounded_warning(groups, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-clip miss); the "
             f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "

@@ -21,7 +21,14 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
     output against its step's record. `loso_again`: the command that reruns the run from LOSO, with its settings."""
     files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
-    files |= _own_shard(tree, run, verdict, loso_again)
+    # this box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
+    # exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus
+    if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
+        if corpus_sha256(run.shard) != verdict.corpus.sha256:
+            raise InputError(f"{run.shard} changed since the verdict was reached",
+                             hint=f"rerun from LOSO: {loso_again}")
+        files |= {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
+                  if p == run.shard or tree.is_file(p)}
     files |= _checked_outputs(tree, run, verdict, checked)
     files[run.rel(verdict_path)] = verdict_path
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
@@ -31,18 +38,6 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
         if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
             files[run.rel(log)] = log
     return files
-
-
-def _own_shard(tree: Tree, run: RunDir, verdict: Verdict, loso_again: str) -> dict[str, Path]:
-    """This box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
-    exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus."""
-    if not tree.is_file(run.shard) or run.shard.resolve() != Path(verdict.corpus.path).resolve():
-        return {}
-    if corpus_sha256(run.shard) != verdict.corpus.sha256:
-        raise InputError(f"{run.shard} changed since the verdict was reached",
-                         hint=f"rerun from LOSO: {loso_again}")
-    return {run.rel(p): p for p in (run.shard, run.shard_manifest, run.skipped_clips)
-            if p == run.shard or tree.is_file(p)}
 
 
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from kit import __version__
-from kit.bundle.cards import EnsembleManifest, ensemble_name, member_name, sidecar_doc, teacher_metadata
+from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc, teacher_metadata
+from kit.bundle.registry import with_tag
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import load_training_corpus
 from kit.infra.tree import Tree
@@ -22,7 +23,7 @@ from kit.model.contract import (
 )
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
-from kit.model.recipe import TrainConfig
+from kit.model.recipe import ARCH, TrainConfig
 from kit.model.results import EnsembleMember
 from kit.model.train import EpochCallback, Member, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
@@ -70,7 +71,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, onnx_sha, diff))
     manifest = exports / ENSEMBLE_MANIFEST
     tree.write_json(manifest, EnsembleManifest(
-        name=ensemble_name(teacher), kind="fr_ensemble", ensemble_size=len(members), kit_version=__version__,
+        name=with_tag(f"{ARCH}_ensemble", teacher.tag), kind="fr_ensemble", ensemble_size=len(members),
+        kit_version=__version__,
         members=tuple(members), combine="mean of the members' vmaf outputs; their std (ddof=1) is the uncertainty",
         seeds=seeds, codec_vocab=list(CODEC_VOCAB), codec_vocab_version=CODEC_VOCAB_VERSION,
         confidence=ship.confidence, smoke=False, corpus_sha256=corpus.sha256,

@@ -10,6 +10,7 @@ the same functions before any work.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -33,8 +34,7 @@ SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` wri
 # else (a space, " < > \ ^ ` { | }, a control, any non-ASCII character) must be percent-encoded
 _UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
 _SUB_DELIMS = "!$&'()*+,;="
-URI_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-"
-                           ":/?#[]@" + _SUB_DELIMS + "%")
+URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._~-" + ":/?#[]@" + _SUB_DELIMS + "%")
 LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PCT = r"%[0-9A-Fa-f]{2}"
 _PCHAR = rf"(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:@]|{_PCT})"
@@ -164,21 +164,13 @@ def with_tag(base: str, tag: str) -> str:
     return f"{base}_{tag}" if tag else base
 
 
-def single_id(tag: str = "") -> str:
-    return with_tag(SINGLE_ID, tag)
-
-
-def ensemble_id(tag: str = "") -> str:
-    return with_tag(ENSEMBLE_ID, tag)
-
-
 def member_id(seed: int, tag: str = "") -> str:
-    return f"{ensemble_id(tag)}_seed{seed}"
+    return f"{with_tag(ENSEMBLE_ID, tag)}_seed{seed}"
 
 
 def proposed_ids(seeds: Sequence[int], tag: str = "") -> list[str]:
     """The ids of the rows a profile of these seeds proposes (each seed's member, and the single model)."""
-    return [single_id(tag), *(member_id(s, tag) for s in seeds)]
+    return [with_tag(SINGLE_ID, tag), *(member_id(s, tag) for s in seeds)]
 
 
 def refuse_breaches(breaches: list[Breach]) -> None:

@@ -24,13 +24,6 @@ __all__ = ["verify_tarball", "write_results_tarball"]
 VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
-
-
 class _Hashing:
     """A reader that hashes what passes through it: a file's sha256 comes from the bytes that were shipped."""
 
@@ -63,7 +56,10 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                 tar.addfile(info, reader)  # tarfile reads with .read(n) only
                 sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
         manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
-        _add_bytes(tar, f"{top}/{RESULTS_MANIFEST}", json.dumps(manifest.to_json(), indent=2).encode())
+        data = json.dumps(manifest.to_json(), indent=2).encode()
+        info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
     return manifest
 
 

@@ -27,15 +27,15 @@ from kit import __version__
 from kit.bundle.cards import teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
+    ENSEMBLE_ID,
     MAX_NOTES,
     SINGLE_ID,
     RegistryRow,
-    ensemble_id,
     member_id,
     refuse_breaches,
     rows_problems,
     sigstore_bundle,
-    single_id,
+    with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
@@ -64,12 +64,6 @@ ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "S
                          "Gather", "Identity", "Clip"})
 INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
-
-
-def layout() -> dict[str, object]:
-    return {"shape": ["batch", WIDTH],
-            "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
-                        str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}}
 
 
 def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,10 +122,6 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
         initializer=[*inits, *member_inits],
     )
     return finish_model(graph, metadata)
-
-
-def ops_used(proto: onnx.ModelProto) -> set[str]:
-    return {n.op_type for n in proto.graph.node}
 
 
 def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range: tuple[int, int]) -> np.ndarray:
@@ -213,12 +203,6 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
-def out_of_range(verdict: Verdict, seed: int) -> float | None:
-    """The share of a seed's held-out LOSO predictions outside [0, 100]; None for a verdict without it."""
-    row = next((r for r in verdict.per_seed if r.seed == seed), None)
-    return row.share_out_of_range if row is not None else None
-
-
 def single_seed(verdict: Verdict) -> tuple[int, str]:
     """The member vmaf-tune's proxy uses alone, and why: the best LOSO mean PLCC (then RMSE, then seed)."""
     best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
@@ -228,13 +212,6 @@ def single_seed(verdict: Verdict) -> tuple[int, str]:
 
 def _finite(x: float, fallback: float) -> float:
     return x if np.isfinite(x) else fallback
-
-
-def unseen_encoders(corpus_encoders: list[str]) -> dict[str, str]:
-    """Vocabulary entries the models never saw a row of, and why."""
-    return {e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
-                else "no row of the training corpus: predictions for it are extrapolation")
-            for e in VOCAB_V2 if e not in corpus_encoders}
 
 
 @dataclass(frozen=True)
@@ -286,14 +263,20 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "feature_order": list(FEED_FEATURES), "feature_mean": [0.0] * N_FEED, "feature_std": [1.0] * N_FEED,
         "normalisation": "inside the graph (each member's own z-scoring); feature_mean/feature_std are the identity, "
                          "so scaling again changes nothing",
-        "encoder_vocab": list(VOCAB_V2), "layout": layout(),
+        "encoder_vocab": list(VOCAB_V2), "layout": {
+            "shape": ["batch", WIDTH],
+            "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],
+                        str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}},
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
-        "unseen_encoders": unseen_encoders(corpus.encoders),
+        "unseen_encoders": {  # vocabulary entries the models never saw a row of, and why
+            e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
+                else "no row of the training corpus: predictions for it are extrapolation")
+            for e in VOCAB_V2 if e not in corpus.encoders},
         "crf_coverage": {c.encoder: c.doc() for c in crf_coverage(verdict, crf_range)},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "output": {"name": OUTPUT, "clipped": True, "range": list(VMAF_RANGE),
-                   "out_of_range_share": out_of_range(verdict, seed),
+                   "out_of_range_share": seed_row.share_out_of_range if seed_row else None,
                    "note": "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF "
                            "score; the kit's native model (exports/) keeps the raw value. out_of_range_share: the "
                            "share of this seed's held-out LOSO predictions the clip changes"},
@@ -345,7 +328,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     tree.make_folder(folder)
     chosen_seed, why = single_seed(verdict)
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
-    single, ensemble = single_id(tag), ensemble_id(tag)
+    single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
     models: list[tuple[str, Exported, Path, float]] = []
     for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
@@ -367,8 +350,11 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
         doc = sidecar_doc(name, member.seed, onnx_path, shas[onnx_path], verdict, train, crf_range, diff,
                           why if name == single else None)
         tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
+        notes = (f"ensemble-kit {__version__} {verdict.verdict}: seed {member.seed}, LOSO mean PLCC "
+                 f"{verdict.gate.mean_plcc:.4f} over {verdict.corpus.n_sources} sources, corpus sha256 "
+                 f"{verdict.corpus.sha256[:16]}; teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
-                                sigstore_bundle(onnx_path.name), OPSET, False, _notes(member.seed, verdict)))
+                                sigstore_bundle(onnx_path.name), OPSET, False, notes))
         written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ensemble}.json"
@@ -392,7 +378,7 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
         "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,
         "layout": "vmaftune-v2-20", "crf_range": f"{crf_range[0]},{crf_range[1]}",
         **teacher_metadata(verdict.teacher)})
-    if bad := ops_used(proto) - ALLOWED_OPS:
+    if bad := {n.op_type for n in proto.graph.node} - ALLOWED_OPS:
         raise RuntimeError(f"{name}: ops outside libvmaf's allowlist: {sorted(bad)}")
     onnx_path = folder / f"{name}.onnx"
     tree.write_bytes(onnx_path, proto.SerializeToString())
@@ -401,9 +387,3 @@ def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict,
         tree.remove(onnx_path)
         raise RuntimeError(f"{name}: the 20-wide feed disagrees with the kit's model by {diff:.2e}")
     return onnx_path, diff
-
-
-def _notes(seed: int, verdict: Verdict) -> str:
-    return (f"ensemble-kit {__version__} {verdict.verdict}: seed {seed}, LOSO mean PLCC {verdict.gate.mean_plcc:.4f} "
-            f"over {verdict.corpus.n_sources} sources, corpus sha256 {verdict.corpus.sha256[:16]}; "
-            f"teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]

@@ -45,31 +45,21 @@ class RidgeModel:
         return np.concatenate([z, codec.astype(np.float64)], axis=1) @ self.weights + self.intercept
 
 
-@dataclass
-class Scores:
-    """A model's held-out figures, gathered fold by fold: per source, and per content group (its sources pooled)."""
-
-    sources: list[FoldResult]
-    groups: list[GroupResult]
-
-    @classmethod
-    def of(cls, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray]) -> Scores:
-        """`predict(i, fold)`: the model's predictions of fold i's rows."""
-        out = cls([], [])
-        for i, fold in enumerate(folds):
-            pred = predict(i, fold)
-            out.sources += source_results(fold, target[fold.rows], pred)
-            out.groups += group_results(fold, target[fold.rows], pred)
-        return out
-
-
-def baseline_result(model: str, scores: Scores, details: dict[str, object]) -> BaselineResult:
-    """Mean PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.loso.CORRELATION_RULE), with
-    the per-source folds and the groups."""
-    groups = by_group(scores.groups)
+def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray],
+                    details: dict[str, object]) -> BaselineResult:
+    """A model's held-out figures, gathered fold by fold (`predict(i, fold)`: its predictions of fold i's rows): mean
+    PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.loso.CORRELATION_RULE), with the
+    per-source folds and the groups."""
+    sources: list[FoldResult] = []
+    groups: list[GroupResult] = []
+    for i, fold in enumerate(folds):
+        pred = predict(i, fold)
+        sources += source_results(fold, target[fold.rows], pred)
+        groups += group_results(fold, target[fold.rows], pred)
+    groups = by_group(groups)
     means = {m: fold_summary(groups, m)["mean"] for m in ("plcc", "srocc", "krocc", "rmse")}
     return BaselineResult(model, details, means["plcc"], means["srocc"], means["krocc"], means["rmse"],
-                          len(groups), tuple(by_source(scores.sources)), tuple(groups))
+                          len(groups), tuple(by_source(sources)), tuple(groups))
 
 
 @dataclass(frozen=True)
@@ -117,7 +107,7 @@ def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: 
         model = ridge_from_moments(total - Moments.of(shifted[fold.rows]), shift, feats.shape[1])
         return model.predict(feats[fold.rows], codec[fold.rows])
 
-    return baseline_result("ridge", Scores.of(folds, target, predict), {
+    return baseline_result("ridge", folds, target, predict, {
         "alpha": RIDGE_ALPHA, "inputs": f"{feature_words(feats.shape[1])} + codec block (same as the ensemble)"})
 
 
@@ -130,8 +120,8 @@ def feature_words(n: int) -> str:
 def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble) -> BaselineResult:
     """Seed document 000's architectures (linear, mlp_small) on the same folds, same recipe."""
     feats, codec = inputs.feats, inputs.codec
-    scores = Scores.of(inputs.folds, inputs.target, lambda m, fold: ens.predict(m, feats[fold.rows], codec[fold.rows]))
-    return baseline_result(arch.name, scores, {
+    return baseline_result(arch.name, inputs.folds, inputs.target,
+                           lambda m, fold: ens.predict(m, feats[fold.rows], codec[fold.rows]), {
         "params": arch.params, "seed": seed,
         "inputs": feature_words(arch.n_features) + (" + codec block" if arch.use_codec else ""),
         "recipe": "the ensemble's (Adam, MSE on vmaf, same epochs and batches)"})

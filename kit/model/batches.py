@@ -44,17 +44,12 @@ class Member:
     train_rows: np.ndarray | Complement
 
 
-def rows_of(member: Member) -> np.ndarray:
-    rows = member.train_rows
-    return rows.array() if isinstance(rows, Complement) else rows
-
-
 def row_arrays(members: list[Member]) -> list[torch.Tensor]:
     """Each member's training rows as a tensor; members sharing a rows object share one tensor."""
     made: dict[int, torch.Tensor] = {}
     for m in members:
-        if id(m.train_rows) not in made:
-            made[id(m.train_rows)] = torch.from_numpy(rows_of(m))
+        if id(rows := m.train_rows) not in made:
+            made[id(rows)] = torch.from_numpy(rows.array() if isinstance(rows, Complement) else rows)
     return [made[id(m.train_rows)] for m in members]
 
 
@@ -159,11 +154,6 @@ MASK_STREAM = 0x6D61736B  # tells a member's dropout generator from its other on
 MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 
-def mask_generator(member: Member) -> np.random.PCG64:
-    """The member's own dropout generator: its masks depend on nothing but its seed and fold."""
-    return np.random.PCG64(np.random.SeedSequence([member.seed, member.fold + 1, MASK_STREAM]))
-
-
 class Dropout:
     """A group's inverted-dropout masks, step after step, each member's from its own generator.
 
@@ -179,7 +169,8 @@ class Dropout:
                        for layer in arch.layers() if layer.drops]
         self.draws = sum(rows * width for rows, width, _ in self.layers)  # per member and step
         self.words = -(-self.draws // 4)
-        self.generators = [mask_generator(m) for m in members]
+        # each member's own dropout generator: its masks depend on nothing but its seed and fold
+        self.generators = [np.random.PCG64(np.random.SeedSequence([m.seed, m.fold + 1, MASK_STREAM])) for m in members]
         # steps drawn at once; a member's stream is read in order, so how far ahead it is drawn changes no mask
         self.ahead = ahead or max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))
         self.buffer = np.empty((len(members), self.ahead, self.words * 4), dtype=np.uint16)

@@ -46,8 +46,5 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     out["pred_from_mean_features"] = predict(mean_feats, codec[first])
     out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
     teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
-    for stat in POOLS[1:]:  # vmaf_mean is the teacher's mean above
-        out[f"vmaf_{stat}"] = teacher[stat]
-    for stat in POOLS:
-        out[f"pred_{stat}"] = member[stat]
-    return out
+    return out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]},  # vmaf_mean is the teacher's mean above
+                      **{f"pred_{stat}": member[stat] for stat in POOLS})

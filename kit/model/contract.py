@@ -14,8 +14,8 @@ A new encoder row or a new measured libvmaf column changes nothing here. Changin
 CODEC_VOCAB or the cq range of a vocabulary encoder changes every model's inputs: every incumbent
 bundle stops fitting and every figure moves (the first layer's initial weights are drawn for another
 width). That is a major version (CHANGELOG): bump INPUT_VERSION (features) or CODEC_VOCAB_VERSION
-(vocabulary) and record the new `input_digest()` in PINNED, deliberately;
-tests/unit/test_model_contract.py fails until both are done.
+(vocabulary) and pin the new digest in tests/unit/test_model_contract.py (PINNED), deliberately; that test fails
+until both are done.
 
 An input set is opt-in (`--inputs`): `canonical6` (INPUT_VERSION 2) is the default and the only one vmaf-tune
 feeds; `canonical6+v1` (V1_INPUT_VERSION 3) adds the four features VMAF v1's SVR reads (cambi,
@@ -27,7 +27,6 @@ Light on purpose (no numpy): the CLI checks an `--encoders` list against the voc
 
 from __future__ import annotations
 
-from kit.infra.files import sha256_json
 from kit.platforms.encoders import get_spec
 
 INPUT_VERSION = 2  # fr_regressor_v2
@@ -45,13 +44,6 @@ CODEC_VOCAB: tuple[str, ...] = (
     "libx264", "libx265", "libsvtav1", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
     "h264_vaapi", "hevc_vaapi", "av1_vaapi", "h264_videotoolbox", "hevc_videotoolbox",
 )
-# (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
-PINNED: dict[tuple[int, int], str] = {
-    (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
-    (2, 2): "307bc4fe4c06acf65e3c3fdba16957c56f7db00a2350ee3ba64893a382cc9689",
-    (3, 2): "0b8ded59abb69b47b73bb64f2e5c075121fb38db2a2e320f849e79bda3e788b1",
-}
-
 
 # what the model cards say of the ladder: the decision and the measurement behind it
 SCALE_INPUT_NOTE = ("no scale input: a ladder rung's rows are scored upscaled to the reference's size, so the rung is "
@@ -73,15 +65,6 @@ def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
 
 def input_version(inputs: str = CANONICAL6) -> int:
     return INPUT_SETS[inputs][0]
-
-
-def input_digest(inputs: str = CANONICAL6) -> str:
-    """sha256 over everything that decides a row's model input: the version pair, the features, the vocabulary
-    and the cq ranges."""
-    version, features = INPUT_SETS[inputs]
-    return sha256_json({"input_version": version, "codec_vocab_version": CODEC_VOCAB_VERSION,
-                        "features": list(features), "codec_vocab": list(CODEC_VOCAB),
-                        "cq_ranges": {k: list(v) for k, v in cq_ranges().items()}})
 
 
 def unslotted(encoders: tuple[str, ...] | list[str]) -> list[str]:

@@ -20,22 +20,10 @@ from kit import __version__
 from kit.model.features import CODEC_DIM
 from kit.model.network import FrRegressor
 from kit.model.recipe import ARCH
-from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, onnx_predict
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, OUTPUT, predict, session
 
 OPSET = 17
 PARITY_ATOL = 1e-4
-
-
-def _gelu(nodes: list[onnx.NodeProto], x: str, name: str) -> str:
-    # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))
-    nodes += [
-        helper.make_node("Div", [x, "sqrt2"], [f"{name}_d"]),
-        helper.make_node("Erf", [f"{name}_d"], [f"{name}_e"]),
-        helper.make_node("Add", [f"{name}_e", "one"], [f"{name}_a"]),
-        helper.make_node("Mul", [x, f"{name}_a"], [f"{name}_m"]),
-        helper.make_node("Mul", [f"{name}_m", "half"], [name]),
-    ]
-    return name
 
 
 def _array(t: torch.Tensor) -> np.ndarray:
@@ -68,7 +56,16 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
         inits.append(numpy_helper.from_array(_array(linear.weight), f"w{k}"))
         inits.append(numpy_helper.from_array(_array(linear.bias), f"b{k}"))
         nodes.append(helper.make_node("Gemm", [h, f"w{k}", f"b{k}"], [f"l{k}"], transB=1))
-        h = _gelu(nodes, f"l{k}", f"h{k}") if layer.activation == "gelu" else f"l{k}"
+        h = f"l{k}"
+        if layer.activation == "gelu":  # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))
+            x, h = h, f"h{k}"
+            nodes += [
+                helper.make_node("Div", [x, "sqrt2"], [f"{h}_d"]),
+                helper.make_node("Erf", [f"{h}_d"], [f"{h}_e"]),
+                helper.make_node("Add", [f"{h}_e", "one"], [f"{h}_a"]),
+                helper.make_node("Mul", [x, f"{h}_a"], [f"{h}_m"]),
+                helper.make_node("Mul", [f"{h}_m", "half"], [h]),
+            ]
     nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
     return nodes, inits
 
@@ -99,4 +96,4 @@ def parity(model: FrRegressor, path: Path, feats: np.ndarray, codec: np.ndarray)
     """Max |onnxruntime - torch| over the given rows."""
     with torch.no_grad():
         ref = model(torch.from_numpy(feats.astype(np.float32)), torch.from_numpy(codec.astype(np.float32)))
-    return float(np.max(np.abs(onnx_predict(path, feats, codec) - ref.numpy().astype(np.float64))))
+    return float(np.max(np.abs(predict(session(path), feats, codec) - ref.numpy().astype(np.float64))))

@@ -65,25 +65,12 @@ class Fold:
     sources: tuple[Source, ...]
     rows: np.ndarray  # every held-out row, sorted
 
-    @property
-    def src(self) -> str:
-        return self.sources[0].src
-
-    @property
-    def src_sha256(self) -> str:
-        return self.sources[0].src_sha256
-
     def groups(self) -> list[tuple[str, tuple[Source, ...]]]:
         """The content groups this fold holds out, each with its sources, in the order of their first source."""
         by_group: dict[str, list[Source]] = {}
         for source in self.sources:
             by_group.setdefault(source.content or source.src_sha256, []).append(source)
         return [(g, tuple(members)) for g, members in by_group.items()]
-
-
-def group_ids(df: pd.DataFrame) -> np.ndarray:
-    """Each row's content group: the `content` column where the corpus has one, else its source."""
-    return (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()
 
 
 def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grouped: bool) -> None:
@@ -107,7 +94,7 @@ def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], F
     content groups, or a source too short to hold out."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
-    group = group_ids(df)
+    group = (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()  # each row's content group
     sources = {s: Source(str(names[s]), s, np.sort(rows[s]), str(group[np.min(rows[s])])) for s in rows}
     order = sorted(sources, key=lambda s: (sources[s].src, s))
     members: dict[str, list[str]] = {}

@@ -24,27 +24,20 @@ from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
 
 HOLDOUT_K = 5
-COLUMN = {"encoder": "encoder", "box": "box_id", "rung": "enc_height"}
+COLUMN = {"encoder": "encoder", "box": "box_id"}  # a rung is its label (kit.media.ladder.rung_label)
 
 
 @dataclass(frozen=True)
 class HoldoutFold:
-    index: int
     heldout: str  # the encoder (box id) left out
     train: np.ndarray  # rows of the other encoders (boxes) and the other folds' contents
     test: np.ndarray  # rows of this encoder (box) among this fold's contents
 
 
-def held_values(df: pd.DataFrame, kind: str) -> np.ndarray:
-    """Each row's encoder, box or rung (kit.media.ladder.rung_label: the share of the source's height encoded)."""
-    if kind == "rung":
-        return np.asarray(rung_labels(df), dtype=object)
-    return df[COLUMN[kind]].astype(str).to_numpy()
-
-
 def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[HoldoutFold], str]:
     """The folds of one held-out validation, and the sentence that says how they were cut."""
-    values = held_values(df, kind)
+    # each row's encoder, box or rung (the share of the source's height encoded)
+    values = np.asarray(rung_labels(df), dtype=object) if kind == "rung" else df[COLUMN[kind]].astype(str).to_numpy()
     kinds = sorted(set(values))
     if len(kinds) < 2:
         raise InputError(f"--holdout {kind}: {corpus} holds one {kind} only ({kinds[0] if kinds else 'none'}), "
@@ -62,7 +55,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
             test = np.flatnonzero(mine & in_fold)
             train = np.flatnonzero(~mine & ~in_fold)
             if len(test) and len(train):
-                out.append(HoldoutFold(len(out), v, train.astype(np.int64), test.astype(np.int64)))
+                out.append(HoldoutFold(v, train.astype(np.int64), test.astype(np.int64)))
             elif len(test):
                 left[v] = left.get(v, 0) + len(test)
     shown = ", ".join(kinds[:6]) + (f" and {len(kinds) - 6} more" if len(kinds) > 6 else "")
@@ -80,13 +73,13 @@ def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: 
                 workers: int = 1) -> tuple[pd.DataFrame, str]:
     """Train every (seed, holdout fold) member and predict its held-out rows."""
     folds, why = holdout_folds(df, kind, corpus)
-    members = [Member(seed, f.index, f.train) for seed in seeds for f in folds]
+    members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers)
     corpus_row = df[CORPUS_ROW].to_numpy() if CORPUS_ROW in df else np.arange(len(df), dtype=np.int64)
     frames = []
     for m, mem in enumerate(ens.members):
         f = folds[mem.fold]
-        frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(f.index), "heldout": f.heldout,
+        frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(mem.fold), "heldout": f.heldout,
                                     "corpus_row": corpus_row[f.test], "vmaf": target[f.test],
                                     "pred": ens.predict(m, feats[f.test], codec[f.test])}))
     return pd.concat(frames, ignore_index=True), why

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from kit.infra.files import sha256_file
 from kit.infra.outside import env_float, read_json
 from kit.infra.tree import Tree
 from kit.model import incumbent_child as child
-from kit.model.results import BaselineResult, EnsembleMember, EnsembleMembers
+from kit.model.results import BaselineResult, EnsembleMembers
 from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES
 from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
@@ -60,20 +60,18 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
                                  f"({', '.join(p.name for p in missing) or 'none listed'})",
                                  hint=f"point --incumbent at a complete {EXPORTS} folder")
-            check_members(manifest, members, onnx_files)
+            # each model file is the one its ensemble.json records (sha256): a model copied over another, or
+            # edited, would be scored as the incumbent it is not
+            for member, onnx in zip(members, onnx_files, strict=True):
+                if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
+                    raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "
+                                     f"{member.sha256[:12]}… for it: the model was changed after the bundle was "
+                                     "exported",
+                                     hint="point --incumbent at the bundle as it was exported (its exports/ "
+                                          "folder untouched)")
             return manifest, onnx_files
     raise InputError(f"--incumbent {path}: no ensemble.json found (looked in ., exports/, {EXPORTS}/)",
                      hint=f"point --incumbent at a previous run's out-dir or its {EXPORTS} folder")
-
-
-def check_members(manifest: Path, members: Sequence[EnsembleMember], onnx_files: list[Path]) -> None:
-    """Each model file is the one its ensemble.json records (sha256): a model copied over another, or edited,
-    would be scored as the incumbent it is not."""
-    for member, onnx in zip(members, onnx_files, strict=True):
-        if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
-            raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "
-                             f"{member.sha256[:12]}… for it: the model was changed after the bundle was exported",
-                             hint="point --incumbent at the bundle as it was exported (its exports/ folder untouched)")
 
 
 def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
@@ -209,10 +207,10 @@ def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarr
                    folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
     """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
     `copied_from` names the original of a copy that was scored (copy_incumbent)."""
-    from kit.model.baselines import Scores, baseline_result
+    from kit.model.baselines import baseline_result
 
     manifest, onnx_files, scores = scored
-    return baseline_result("incumbent", Scores.of(folds, target, lambda _, fold: scores[fold.rows]), {
+    return baseline_result("incumbent", folds, target, lambda _, fold: scores[fold.rows], {
         "path": str(manifest.parent), "members": [p.name for p in onnx_files],
         "sha256": {p.name: sha256_file(p) for p in onnx_files},
         "note": "the incumbent may have been trained on some of these sources; its figures can be optimistic",

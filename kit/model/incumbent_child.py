@@ -50,39 +50,31 @@ def _fail(tree: Tree, model: str, stage: str, detail: str = "", dims: dict[str, 
     return EXIT_MODEL_FAILED
 
 
-def _width(shape: list[Any]) -> Any:
-    return shape[-1] if shape else None  # a scalar input has no width
-
-
 def run(scratch: Path) -> int:
     with Tree.open(scratch, make=False) as tree:
-        return _run(tree)
-
-
-def _run(tree: Tree) -> int:
-    scratch = tree.root
-    request = tree.read_json(scratch / REQUEST)
-    models, widths = [str(m) for m in request["models"]], request["inputs"]
-    feats, codec = load_npy(tree, scratch / FEATURES), load_npy(tree, scratch / CODEC)
-    sessions = []
-    for model in models:  # every member loads and takes the kit's inputs before any runs
-        tree.write_json(scratch / STATE, {"model": model, "stage": "load"})
-        try:
-            sess = session(Path(model))
-        except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
-            return _fail(tree, model, "load", str(exc))
-        dims = {i.name: _width(i.shape) for i in sess.get_inputs()}
-        if dims.get(INPUT_FEATURES) != widths[INPUT_FEATURES] or dims.get(INPUT_CODEC) != widths[INPUT_CODEC]:
-            return _fail(tree, model, "inputs", dims=dims)
-        sessions.append(sess)
-    for k, (model, sess) in enumerate(zip(models, sessions, strict=True)):
-        tree.write_json(scratch / STATE, {"model": model, "stage": "run"})
-        try:
-            out = predict(sess, feats, codec)
-        except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
-            return _fail(tree, model, "run", str(exc))
-        tree.write_bytes(scores_file(scratch, k), npy_bytes(out))
-    return 0
+        scratch = tree.root
+        request = tree.read_json(scratch / REQUEST)
+        models, widths = [str(m) for m in request["models"]], request["inputs"]
+        feats, codec = load_npy(tree, scratch / FEATURES), load_npy(tree, scratch / CODEC)
+        sessions = []
+        for model in models:  # every member loads and takes the kit's inputs before any runs
+            tree.write_json(scratch / STATE, {"model": model, "stage": "load"})
+            try:
+                sess = session(Path(model))
+            except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
+                return _fail(tree, model, "load", str(exc))
+            dims = {i.name: i.shape[-1] if i.shape else None for i in sess.get_inputs()}  # a scalar has no width
+            if dims.get(INPUT_FEATURES) != widths[INPUT_FEATURES] or dims.get(INPUT_CODEC) != widths[INPUT_CODEC]:
+                return _fail(tree, model, "inputs", dims=dims)
+            sessions.append(sess)
+        for k, (model, sess) in enumerate(zip(models, sessions, strict=True)):
+            tree.write_json(scratch / STATE, {"model": model, "stage": "run"})
+            try:
+                out = predict(sess, feats, codec)
+            except Exception as exc:  # onnxruntime raises its own types for a model that cannot run these inputs
+                return _fail(tree, model, "run", str(exc))
+            tree.write_bytes(scores_file(scratch, k), npy_bytes(out))
+        return 0
 
 
 if __name__ == "__main__":

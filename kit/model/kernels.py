@@ -42,21 +42,9 @@ FUSED_PUBLIC = True  # the public Adam: torch.optim.Adam(fused=True) where torch
 GradFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (gradient by the output, input) -> by the input
 
 
-def _gelu_backward(grad: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-    return torch.ops.aten.gelu_backward(grad, pre)
-
-
-def _relu_backward(grad: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
-    return torch.ops.aten.threshold_backward(grad, pre, 0)
-
-
-ACTIVATION_GRADS: dict[str, GradFn] = {"gelu": _gelu_backward, "relu": _relu_backward}
-
-
-def activation_grad(activation: str) -> GradFn:
-    """d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by
-    its input."""
-    return ACTIVATION_GRADS[activation]
+# d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by its input
+ACTIVATION_GRADS: dict[str, GradFn] = {"gelu": lambda grad, pre: torch.ops.aten.gelu_backward(grad, pre),
+                                       "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
 
 
 class FusedAdam:
@@ -118,10 +106,10 @@ def self_check() -> str:
     after_one = start.double() - 0.01 * decayed / (decayed.abs() + 1e-8)
     op = "torch.ops.aten.gelu_backward"
     try:
-        if not torch.allclose(_gelu_backward(g, x).double(), g.double() * by_erf, rtol=0, atol=1e-5):
+        if not torch.allclose(ACTIVATION_GRADS["gelu"](g, x).double(), g.double() * by_erf, rtol=0, atol=1e-5):
             return f"{op} is not GELU's derivative any more"
         op = "torch.ops.aten.threshold_backward"
-        if not torch.equal(_relu_backward(g, x), torch.where(x > 0, g, 0.0)):
+        if not torch.equal(ACTIVATION_GRADS["relu"](g, x), torch.where(x > 0, g, 0.0)):
             return f"{op} is not ReLU's derivative any more"
         op = "torch._fused_adam_"
         adam = FusedAdam([start.clone()], lr=0.01, weight_decay=0.1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,14 +79,10 @@ def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None
     results = []
     for source in fold.sources:
         at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
-        ys, ps = y[at], pred[at]
-        a, e = agreement_of(ys, ps), errors(ys, ps)
         results.append(FoldResult(seed=seed, fold=fold.index, src=source.src, src_sha256=source.src_sha256,
                                   n_frames=len(source.rows),
-                                  share_vmaf_100=float(np.mean(ys >= VMAF_CEILING)) if seed is not None else None,
-                                  plcc=a["plcc"], srocc=a["srocc"], krocc=a["krocc"], rmse=a["rmse"],
-                                  bias=e["bias"], max_abs_error=e["max_abs_error"],
-                                  share_out_of_range=e["share_out_of_range"], teacher_constant=is_constant(ys)))
+                                  share_vmaf_100=float(np.mean(y[at] >= VMAF_CEILING)) if seed is not None else None,
+                                  **figures(y[at], pred[at])))
     return results
 
 
@@ -97,14 +94,20 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
     for content, sources in groups:
         rows = sources[0].rows if len(sources) == 1 else np.sort(np.concatenate([s.rows for s in sources]))
         at = slice(None) if len(groups) == 1 else np.searchsorted(fold.rows, rows)
-        ys, ps = y[at], pred[at]
-        a, e = agreement_of(ys, ps), errors(ys, ps)
         results.append(GroupResult(content=content, name=" + ".join(s.src for s in sources), n_sources=len(sources),
-                                   fold=fold.index, n_frames=len(rows), plcc=a["plcc"], srocc=a["srocc"],
-                                   krocc=a["krocc"], rmse=a["rmse"], bias=e["bias"],
-                                   max_abs_error=e["max_abs_error"], share_out_of_range=e["share_out_of_range"],
-                                   teacher_constant=is_constant(ys)))
+                                   fold=fold.index, n_frames=len(rows), **figures(y[at], pred[at])))
     return results
+
+
+def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
+    """The figures a FoldResult and a GroupResult hold of held-out rows: agreement, bias and range, and whether the
+    teacher is constant (True when every score is equal, else None: the key is left out). By CORRELATION_RULE,
+    finite constant predictions of a varying teacher have correlation 0 (the model has none), where
+    kit.model.metrics.agreement says undefined."""
+    a = agreement(y, pred)
+    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
+        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
+    return {**a, **errors(y, pred), "teacher_constant": True if len(y) and np.ptp(y) == 0 else None}
 
 
 def by_group(results: list[GroupResult]) -> list[GroupResult]:
@@ -147,20 +150,6 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
 Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group
 
 
-def correlation(fold: Scored, metric: str) -> float:
-    """A fold's PLCC, SROCC or KROCC as the seed's means count it (CORRELATION_RULE); NaN stays NaN."""
-    return float(getattr(fold, metric))
-
-
-def agreement_of(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """kit.model.metrics.agreement, with CORRELATION_RULE for finite constant predictions of a varying
-    teacher: correlation 0 (the model has none), where agreement says undefined."""
-    a = agreement(y, pred)
-    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
-        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
-    return a
-
-
 CORRELATION_RULE = (
     "A held-out content group whose teacher scores are all equal has no defined correlation: its fold is left out "
     "of the PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold "
@@ -172,15 +161,10 @@ def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
     """mean/std/min/max of one metric over the folds, by CORRELATION_RULE for the correlations."""
     if metric == "rmse":
         return summarise([f.rmse for f in folds])
-    counted = [correlation(f, metric) for f in folds if not f.teacher_constant]
+    counted = [float(getattr(f, metric)) for f in folds if not f.teacher_constant]
     if folds and not counted:  # a constant teacher everywhere: no agreement to show, and a number all the same
         return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
     return summarise(counted)
-
-
-def is_constant(values: np.ndarray) -> bool | None:
-    """True when every value is equal (FoldResult.teacher_constant), else None (the key is left out)."""
-    return True if len(values) and np.ptp(values) == 0 else None
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:

@@ -38,8 +38,6 @@ def agreement(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "rmse": rmse}
 
 
-
-
 def errors(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """Bias and range beside the correlations: what PLCC cannot see.
 

@@ -46,9 +46,3 @@ def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[s
     }
     broken = np.bincount(groups, weights=np.isnan(values), minlength=n_groups) > 0
     return {stat: np.where(broken, np.nan, v) for stat, v in pooled.items()}
-
-
-def pool(values: np.ndarray, stat: str) -> float:
-    """One clip's frames pooled by `stat` (pool_groups with one group)."""
-    values = np.asarray(values, dtype=np.float64)
-    return float(pool_groups(values, np.zeros(len(values), dtype=np.int64), 1)[stat][0])

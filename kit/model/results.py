@@ -36,9 +36,6 @@ class FoldResult(Record):
     share_out_of_range: float | None = omit_none()  # predictions outside the teacher's [0, 100]
     teacher_constant: bool | None = omit_none()  # True: every held-out teacher score is equal (no correlation)
 
-    def without_seed(self) -> FoldResult:
-        return replace(self, seed=None)
-
 
 @dataclass(frozen=True)
 class GroupResult(Record):
@@ -129,7 +126,7 @@ class SeedReport(SeedSummary):
         return SeedSummary(**{f.name: getattr(self, f.name) for f in fields(SeedSummary)})
 
     def to_json(self) -> dict[str, object]:
-        return {**super().to_json(), "folds": [f.without_seed().to_json() for f in self.folds]}
+        return {**super().to_json(), "folds": [replace(f, seed=None).to_json() for f in self.folds]}
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> SeedReport:
@@ -163,10 +160,6 @@ class Baselines(Record):
 
     corpus_sha256: str
     models: dict[str, BaselineResult] = flatten()
-
-    @property
-    def ridge(self) -> BaselineResult:
-        return self.models["ridge"]
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> Baselines:

@@ -39,7 +39,3 @@ def predict(sess: Any, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
     """A session's `vmaf` output for the rows, as float64."""
     (out,) = sess.run([OUTPUT], {INPUT_FEATURES: feats.astype(np.float32), INPUT_CODEC: codec.astype(np.float32)})
     return np.asarray(out, dtype=np.float64)
-
-
-def onnx_predict(path: Path, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-    return predict(session(path), feats, codec)

@@ -16,18 +16,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from kit.model.kernels import activation_grad
+from kit.model.kernels import ACTIVATION_GRADS
 from kit.model.network import Arch, FrRegressor, Layer
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
-
-
-def _linear_init(gen: torch.Generator, fan_in: int, fan_out: int) -> tuple[torch.Tensor, torch.Tensor]:
-    # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
-    bound = 1.0 / math.sqrt(fan_in)
-    w = (torch.rand(fan_out, fan_in, generator=gen) * 2 - 1) * bound
-    b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
-    return w.t().contiguous(), b
 
 
 @dataclass
@@ -55,8 +47,13 @@ class StackedMLP:
         layers = arch.layers()
         inits = []  # per seed, its layers in order, all drawn from the seed's own generator
         for seed in seeds:
-            gen = torch.Generator().manual_seed(seed)
-            inits.append([_linear_init(gen, layer.fan_in, layer.fan_out) for layer in layers])
+            gen, per_seed = torch.Generator().manual_seed(seed), []
+            for layer in layers:  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
+                bound = 1.0 / math.sqrt(layer.fan_in)
+                w = (torch.rand(layer.fan_out, layer.fan_in, generator=gen) * 2 - 1) * bound
+                b = (torch.rand(layer.fan_out, generator=gen) * 2 - 1) * bound
+                per_seed.append((w.t().contiguous(), b))
+            inits.append(per_seed)
         self.slots = [Slot(layer, torch.stack([per_seed[k][0] for per_seed in inits]),
                            torch.stack([per_seed[k][1].unsqueeze(0) for per_seed in inits]))
                       for k, layer in enumerate(layers)]
@@ -74,12 +71,9 @@ class StackedMLP:
     @classmethod
     def joined(cls, parts: list[StackedMLP]) -> StackedMLP:
         """One stack of the parts' members, in the parts' order."""
-        net = cls.__new__(cls)
-        net.arch = parts[0].arch
-        net.slots = [Slot(slot.layer, torch.cat([p.slots[k].weight for p in parts]),
-                          torch.cat([p.slots[k].bias for p in parts]))
-                     for k, slot in enumerate(parts[0].slots)]
-        return net
+        return cls.of_slots(parts[0].arch, [Slot(slot.layer, torch.cat([p.slots[k].weight for p in parts]),
+                                                 torch.cat([p.slots[k].bias for p in parts]))
+                                            for k, slot in enumerate(parts[0].slots)])
 
     @property
     def params(self) -> list[torch.Tensor]:
@@ -132,7 +126,7 @@ class StackedMLP:
             assert activation is not None and before.pre is not None, "a hidden layer without its activation"
             if before.mask is not None:
                 g = g * before.mask
-            g = activation_grad(activation)(g, before.pre)
+            g = ACTIVATION_GRADS[activation](g, before.pre)
         return grads[::-1]
 
     def member(self, m: int, mean: torch.Tensor, std: torch.Tensor) -> FrRegressor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,10 +36,11 @@ from kit.infra.files import sha256_bytes
 from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.model.batches import Member, TrainData
+from kit.model.incumbent_child import npy_bytes
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.stacked import Slot, StackedMLP
-from kit.model.train import TrainedEnsemble, TrainJob, train_jobs
+from kit.model.train import TrainedEnsemble, TrainJob, planned_rows, train_jobs
 
 # what each member costs in a step besides its layers' arithmetic (its batch gathered, its dropout masks), in
 # parameters' worth: a rough weight that only balances the tasks, it changes no member
@@ -65,11 +66,6 @@ class MemberKey:
 
 def job_keys(job: TrainJob) -> list[MemberKey]:
     return [MemberKey(job.arch.name, m.seed, m.fold) for m in job.members]
-
-
-def planned_rows(job: TrainJob) -> float:
-    """The mean training rows the whole job's schedule is planned on (as kit.model.train plans it)."""
-    return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
@@ -104,10 +100,6 @@ class Trained:
     mean: torch.Tensor
     std: torch.Tensor
     loss: float
-
-
-def flat_size(arch: Arch) -> int:
-    return arch.params + 2 * arch.n_features + 1
 
 
 def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
@@ -186,14 +178,11 @@ class MemberStore:
         now = time.monotonic()
         seconds, self._since = (now - self._since) / max(1, len(keys)), now
         for m, key in enumerate(keys):
-            buffer = io.BytesIO()
-            np.save(buffer, flatten(ens, m), allow_pickle=False)
-            data = buffer.getvalue()
+            data = npy_bytes(flatten(ens, m))
             self.tree.write_bytes(self.path(key), data)
-            o = self.origin
             self.tree.write_json(self.record_path(key), MemberRecord(
-                key.name, sha256_bytes(data), o.made_from, o.corpus, o.recipe, o.kit_build, o.made_by, o.process,
-                utc_iso(), round(seconds, 3)).to_json())
+                key.name, sha256_bytes(data), **asdict(self.origin), made_at_utc=utc_iso(), seconds=round(seconds, 3)
+            ).to_json())
 
     def has(self, key: MemberKey) -> bool:
         return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))
@@ -210,10 +199,6 @@ class MemberStore:
             raise InputError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): the record of member "
                              f"{key} cannot be read",
                              hint=f"remove it and {key.name}.npy beside it to have the member trained again") from None
-        self._check(key, record, path)
-        return record
-
-    def _check(self, key: MemberKey, record: MemberRecord, path: Path) -> None:
         o, who = self.origin, f"{record.made_by} ({record.process}, {record.made_at_utc})"
         wrong = [f"{what} {got[:12]} where this LOSO's is {want[:12]}" for what, got, want in (
             ("member", record.member, key.name), ("corpus", record.corpus, o.corpus),
@@ -226,6 +211,7 @@ class MemberStore:
         if not (record.seconds >= 0 and record.seconds < 1e8):  # NaN fails too
             raise InputError(f"{path} records {record.seconds!r} training seconds: no training takes that",
                              hint=f"remove it and {key.name}.npy beside it to have the member trained again")
+        return record
 
     def load(self, key: MemberKey, arch: Arch) -> tuple[Trained, MemberRecord] | None:
         """The member's weights and record, checked (see the class); None when it is not there."""
@@ -244,9 +230,10 @@ class MemberStore:
         except (ValueError, OSError, EOFError) as exc:
             raise InputError(f"{path}, written by {who}, is no member file: {exc}",
                              hint=f"remove it and {key.name}.json beside it to have it trained again") from None
-        if vector.dtype != np.float32 or vector.shape != (flat_size(arch),):
+        size = arch.params + 2 * arch.n_features + 1  # flatten's vector: the slots, means, stds and loss
+        if vector.dtype != np.float32 or vector.shape != (size,):
             raise InputError(f"{path}, written by {who}, holds {vector.dtype} {vector.shape}, not the "
-                             f"{flat_size(arch)} float32 weights of {key.arch}",
+                             f"{size} float32 weights of {key.arch}",
                              hint=f"remove it and {key.name}.json beside it to have it trained again")
         return unflatten(vector, arch), record
 

@@ -56,15 +56,16 @@ class TrainJob:
     planned_rows: float | None = None
 
 
+def planned_rows(job: TrainJob) -> float:
+    """The mean training rows the job's schedule is planned on: its `planned_rows`, else its members'."""
+    return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
+
+
 @dataclass(frozen=True)
 class Schedule:
     batch: int  # rows per member per step
     steps: int  # optimizer steps in all
     steps_per_round: int  # steps between progress reports (one epoch for small corpora)
-
-    @property
-    def rounds(self) -> int:
-        return -(-self.steps // self.steps_per_round)
 
     def epochs(self, mean_rows: float, configured: int) -> int:
         """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
@@ -167,7 +168,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     dropout = Dropout(members, arch, sched.batch)
     last = [float("nan")] * len(members)
     done = 0
-    for _ in range(sched.rounds):
+    for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
         n = min(sched.steps_per_round, sched.steps - done)
         idx = torch.stack([s.take(n * sched.batch) for s in streams])
         round_loss = torch.zeros(len(members))
@@ -227,7 +228,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     only repeats its fixed cost per step); the workers take the groups costliest first."""
     plans = []
     for job in jobs:
-        mean_rows = job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
+        mean_rows = planned_rows(job)
         sched = plan_schedule(mean_rows, config)
         groups = _groups(job.members, 1, stack_members(job.arch, sched.batch))
         plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), groups))
@@ -300,12 +301,11 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
-                  config: TrainConfig, on_epoch: EpochCallback | None = None, arch: Arch | None = None,
-                  workers: int = 1) -> TrainedEnsemble:
-    """One job: train the members (of `arch`, by default the ensemble's) and return them as one ensemble.
+                  config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1) -> TrainedEnsemble:
+    """One job: train the members (of the ensemble's architecture) and return them as one ensemble.
 
     on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
     finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
-    job = TrainJob(members, arch or fr_regressor_v2(config), on_epoch)
+    job = TrainJob(members, fr_regressor_v2(config), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers)[0]

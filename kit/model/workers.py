@@ -24,11 +24,6 @@ class Cancelled(Exception):
     """The caller stopped waiting (Ctrl-C, an error elsewhere): the workers stop at their next step."""
 
 
-def _worker_start() -> None:
-    # this worker's ops run on this thread alone; torch keeps the count per thread for OpenMP and MKL
-    torch.set_num_threads(INTRAOP_THREADS)
-
-
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
     """Each task's result, the tasks started in the order given on `workers` threads.
@@ -39,7 +34,9 @@ def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int
     or an error of `on_done` stops every worker at its next step, and is raised here once they have all
     stopped."""
     stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train", initializer=_worker_start)
+    # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",
+                              initializer=torch.set_num_threads, initargs=(INTRAOP_THREADS,))
     try:
         futures = [pool.submit(task, stop) for task in tasks]
         for finished in finished_batches(futures):  # a stop signal is handled between two (kit.infra.interrupts)

@@ -30,10 +30,8 @@ def resolution_class(height: int) -> str:
 def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     """Each row's group under one grouping: the encoder, the box id, the resolution class, "<encoder> cq<N>", or
     the source's name."""
-    if by == "encoder":
-        return rows["encoder"].astype(str)
-    if by == "box":
-        return rows["box_id"].astype(str)
+    if by in ("encoder", "box", "source"):
+        return rows[{"box": "box_id", "source": "src"}.get(by, by)].astype(str)
     if by == "resolution":
         return rows["height"].map(resolution_class)
     if by == "rung":  # the share of the source's height the encode was made at (kit.media.ladder.rung_label)
@@ -41,8 +39,6 @@ def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
     if by == "quality":
         return pd.Series([quality_key(str(e), int(c)) for e, c in zip(rows["encoder"], rows["cq"], strict=True)],
                          index=rows.index)
-    if by == "source":
-        return rows["src"].astype(str)
     raise ValueError(f"unknown grouping {by!r}")
 
 
@@ -62,34 +58,28 @@ def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> Gr
     y, p = part["vmaf"].to_numpy(dtype=np.float64), part[pred].to_numpy(dtype=np.float64)
     miss = p - y
     levels = [lv for c in part.columns if c.startswith("lo") and (lv := level_of(c)) is not None]  # every level held
-    coverage = {level_key(lv): level_coverage(part, column(lv, "lo"), column(lv, "hi")) for lv in levels}
-    open_ended = [k for k, v in coverage.items() if v is None]
-    nominal = level_coverage(part, "lo", "hi") if "lo" in part else None
+    figures = {level_key(lv): interval_figures(part, column(lv, "lo"), column(lv, "hi")) for lv in levels}
+    open_ended = [k for k, (inside, _) in figures.items() if inside is None]
+    nominal, width = interval_figures(part, "lo", "hi") if "lo" in part else (None, None)
     return GroupErrors(by=by, group=group, n_frames=len(part), n_sources=int(part["src_sha256"].nunique()),
                        plcc=plcc(y, p), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(miss.mean()),
                        max_abs_error=float(np.abs(miss).max()),
                        share_out_of_range=float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1]))),
-                       coverage=nominal, mean_width=level_width(part, "lo", "hi") if nominal is not None else None,
-                       coverage_by_level=coverage or None,
-                       width_by_level={level_key(lv): level_width(part, column(lv, "lo"), column(lv, "hi"))
-                                       for lv in levels} or None,
+                       coverage=nominal, mean_width=width if nominal is not None else None,
+                       coverage_by_level={k: inside for k, (inside, _) in figures.items()} or None,
+                       width_by_level={k: w for k, (_, w) in figures.items()} or None,
                        coverage_reason=(f"unbounded at {', '.join(k + '%' for k in open_ended)} for rows of this group "
                                         "(too few content groups: the verdict's intervals.levels say why): no coverage "
                                         "or width there") if open_ended else None)
 
 
-def level_coverage(part: pd.DataFrame, lo_col: str, hi_col: str) -> float | None:
-    """Rows inside [lo, hi] (closed); None when some row's interval is unbounded (null in intervals.parquet)."""
+def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[float | None, float | None]:
+    """Rows inside [lo, hi] (closed), None when some row's interval is unbounded (null in intervals.parquet); and
+    the mean hi - lo, None when any is unbounded."""
     lo, hi = part[lo_col], part[hi_col]
-    if lo.isna().any() or hi.isna().any():
-        return None
-    return float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
-
-
-def level_width(part: pd.DataFrame, lo_col: str, hi_col: str) -> float | None:
-    """Mean hi - lo; None when any is unbounded (null)."""
-    width = (part[hi_col] - part[lo_col]).to_numpy(dtype=np.float64)
-    return float(width.mean()) if np.isfinite(width).all() else None
+    width = (hi - lo).to_numpy(dtype=np.float64)
+    inside = None if lo.isna().any() or hi.isna().any() else float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
+    return inside, float(width.mean()) if np.isfinite(width).all() else None
 
 
 def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tuple[GroupErrors, ...]:

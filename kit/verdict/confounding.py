@@ -66,14 +66,9 @@ def confounding(rows: pd.DataFrame) -> Confounding:
         if len(boxes) == 1:
             out.add("encoder", str(encoder), f"encoder {encoder} ran only on box {boxes[0]}: its figures are box "
                                              f"{boxes[0]}'s too")
-    contents_note(rows, out)
-    return out
-
-
-def contents_note(rows: pd.DataFrame, out: Confounding) -> None:
-    """A box that holds the only rows of some content group: its figures are also those contents'."""
-    boxes_of = rows.groupby("content")["box_id"].nunique()
-    single = set(boxes_of.index[boxes_of == 1])
+    # a box that holds the only rows of some content group: its figures are also those contents'
+    boxes_per_content = rows.groupby("content")["box_id"].nunique()
+    single = set(boxes_per_content.index[boxes_per_content == 1])
     names = rows.drop_duplicates("content").set_index("content")["src"].astype(str)
     for box, contents in rows.groupby("box_id")["content"].unique().items():
         only = sorted(str(names[c]) for c in contents if c in single)
@@ -83,3 +78,4 @@ def contents_note(rows: pd.DataFrame, out: Confounding) -> None:
         those = "those" if whole else "partly those"
         out.add("box", str(box), f"box {box} holds the only rows of {'all its ' if whole else ''}{len(only)} content "
                                  f"group(s) ({listed(only)}): its figures are also {those} contents'")
+    return out

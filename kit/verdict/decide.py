@@ -39,19 +39,12 @@ from kit.verdict.gate import (
     evidence_gate,
     fold_gate,
 )
-from kit.verdict.intervals import coverage_gate
+from kit.verdict.intervals import coverage_gate, finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.pooling import clip_error_gates
 
 WORST_FOLDS = 3
-
-
-def plcc_meaning(teacher: str) -> str:
-    """What the verdict's correlations measure, naming the teacher (`plcc_measures`)."""
-    return (f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
-            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is applied "
-            "before PLCC.")
 
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
@@ -62,8 +55,7 @@ def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Ove
                                                                                        "rmse")}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
     a = agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy())
-    return Overall(Agreement(means["plcc"], means["srocc"], means["krocc"], means["rmse"]),
-                   PooledAgreement(a["plcc"], a["srocc"], a["krocc"], a["rmse"], len(pooled)))
+    return Overall(Agreement(**means), PooledAgreement(**a, n_frames=len(pooled)))
 
 
 def per_source(folds: pd.DataFrame) -> pd.DataFrame:
@@ -101,10 +93,9 @@ def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, .
     out = []
     for i in order[:n]:
         r = sources.iloc[i].to_dict()
-        bias, miss = float(r["bias"]), float(r["max_abs_error"])
         out.append(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
-                             int(r["n_frames"]), float(r["share_vmaf_100"]),
-                             bias if np.isfinite(bias) else None, miss if np.isfinite(miss) else None,
+                             int(r["n_frames"]), float(r["share_vmaf_100"]), finite(float(r["bias"])),
+                             finite(float(r["max_abs_error"])),
                              _reason(r, {c: float(scores.iloc[i][c]) for c, _ in CRITERIA})))
     return tuple(out)
 
@@ -115,15 +106,10 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
                             src_sha256=str(r["src_sha256"]), n_frames=int(r["n_frames"]),
                             share_vmaf_100=float(r["share_vmaf_100"]), plcc=float(r["plcc"]),
                             srocc=float(r["srocc"]), krocc=float(r["krocc"]), rmse=float(r["rmse"]),
-                            bias=_opt(r.get("bias")), max_abs_error=_opt(r.get("max_abs_error")),
-                            share_out_of_range=_opt(r.get("share_out_of_range")),
+                            bias=finite(r.get("bias")), max_abs_error=finite(r.get("max_abs_error")),
+                            share_out_of_range=finite(r.get("share_out_of_range")),
                             teacher_constant=True if r.get("teacher_constant") is True else None)
                  for r in folds.sort_values(["seed", "fold", "src", "src_sha256"]).to_dict(orient="records"))
-
-
-def _opt(value: object) -> float | None:
-    """A figure a folds table of an older kit may lack: None when absent or NaN."""
-    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
 
 
 FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (either way)", "--max-abs-bias"),
@@ -150,28 +136,23 @@ class Gates:
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
-def recommendation(gate: GateResult, lift_gate: LiftGate | None = None, challenger: ChallengerGate | None = None,
-                   fold_gates: tuple[FoldGate, ...] = (), limits: tuple[LimitGate, ...] = (),
-                   complete: Completeness | None = None, evidence: EvidenceGate | None = None,
-                   constant_teacher: str | None = None) -> str:
+def recommendation(g: Gates) -> str:
     """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed."""
-    g = Gates(gate, lift_gate or LiftGate(False, None, math.nan, True), challenger or ChallengerGate(False, True),
-              evidence or EvidenceGate(False, 0, None, True, ""), fold_gates, limits, complete, constant_teacher)
     if g.passed:
         return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
-    reasons = [evidence.statement] if evidence is not None and not evidence.passed else []
-    if constant_teacher is not None:
-        reasons.append(constant_teacher)
-    if complete is not None and not complete.passed:
-        reasons.append(missing_reason(complete))
-    reasons += [limit_reason(lim) for lim in limits if not lim.passed]
-    reasons += [fold_reason(f) for f in fold_gates if not f.passed]
-    if challenger is not None and not challenger.passed:
-        reasons.append(str(challenger.statement).rstrip("."))
-    if lift_gate is not None and not lift_gate.passed:
-        reasons.append(lift_reason(lift_gate))
-    if constant_teacher is None:
-        reasons += plcc_reasons(gate)
+    reasons = [g.evidence.statement] if not g.evidence.passed else []
+    if g.constant_teacher is not None:
+        reasons.append(g.constant_teacher)
+    if g.complete is not None and not g.complete.passed:
+        reasons.append(missing_reason(g.complete))
+    reasons += [limit_reason(lim) for lim in g.limits if not lim.passed]
+    reasons += [fold_reason(f) for f in g.folds if not f.passed]
+    if not g.challenger.passed:
+        reasons.append(str(g.challenger.statement).rstrip("."))
+    if not g.lift.passed:
+        reasons.append(lift_reason(g.lift))
+    if g.constant_teacher is None:
+        reasons += plcc_reasons(g.gate)
     return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
 
 
@@ -235,7 +216,7 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     sources = per_source(folds)
     gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
     ens_rmse = [r.mean_rmse for r in reports]
-    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.ridge)
+    lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"])
     bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True))
                      if "bias" in folds else {}, thresholds.max_abs_bias)
     rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
@@ -257,6 +238,8 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
+    # the verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none
+    teacher = teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
     a = assessment
     coverage = next((x for x in g.limits if x.measure == "coverage"), None)
     in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
@@ -264,12 +247,14 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
-        recommendation=recommendation(g.gate, g.lift, g.challenger, g.folds, g.limits, g.complete, g.evidence,
-                                      g.constant_teacher),
+        recommendation=recommendation(g),
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=teacher_claim(teachers), plcc_measures=plcc_meaning(teacher_claim(teachers)),
+        teacher_model=teacher, plcc_measures=(  # what the correlations measure
+            f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
+            "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is "
+            "applied before PLCC."),
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
         folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
@@ -299,11 +284,6 @@ def constant_teacher(reports: list[SeedReport]) -> str | None:
     return (f"the teacher gives every frame of each of the {len(groups)} held-out content group(s) one score (a "
             "constant teacher): there is no correlation to measure, so mean_plcc is 0.0 by the kit's rule and says "
             "nothing; PROMOTE needs teacher scores that vary within a content")
-
-
-def teacher_claim(teachers: list[str]) -> str:
-    """The verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none."""
-    return teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
 
 
 def undefined_correlation(reports: list[SeedReport]) -> str | None:

@@ -32,11 +32,7 @@ class Agreement(Record):
 
 
 @dataclass(frozen=True)
-class PooledAgreement(Record):
-    plcc: float
-    srocc: float
-    krocc: float
-    rmse: float
+class PooledAgreement(Agreement):
     n_frames: int
 
 
@@ -89,11 +85,6 @@ class IntervalLevel(Record):
     source_coverage_min: float | None  # the lowest per-source coverage
     share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded
     reason: str | None = omit_none()  # why coverage and width are absent (kit 0.5)
-
-    @property
-    def measured(self) -> bool:
-        """Whether every held-out row's interval is bounded, so that its coverage says something."""
-        return self.coverage is not None
 
 
 @dataclass(frozen=True)

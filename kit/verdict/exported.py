@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kit.model.conformal import covered, gaussian_z, interval
-from kit.verdict.document import ExportedInterval, IntervalLevel, Intervals
+from kit.verdict.document import ExportedInterval, Intervals
 from kit.verdict.intervals import percent, unbounded_reason
 
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
@@ -51,7 +51,7 @@ def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInter
     fallback = gaussian_coverage(rows, z)
     if intervals.score != "normalised" or at.q is None:
         return ExportedInterval(False, ENSEMBLE, nominal, RECIPE, None, None, None, None, None, z, fallback,
-                                not_calibrated(intervals, at, z, fallback))
+                                not_calibrated(intervals, z, fallback))
     q = float(at.q)
     inside = covered(rows["vmaf"].to_numpy(dtype=np.float64),
                      *interval(rows["pred"].to_numpy(dtype=np.float64), rows["std"].to_numpy(dtype=np.float64), q))
@@ -61,7 +61,7 @@ def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInter
                             float(by_group.min()) if len(by_group) else None, z, fallback)
 
 
-def not_calibrated(intervals: Intervals, at: IntervalLevel, z: float, fallback: float | None) -> str:
+def not_calibrated(intervals: Intervals, z: float, fallback: float | None) -> str:
     """Why the manifests export no interval, with what the members' spread alone would have covered."""
     if intervals.score != "normalised":
         return ("one seed: the members have no spread, so upstream's recipe mu +- q sigma has no interval to give; "

@@ -61,9 +61,7 @@ def level_of(col: str) -> float | None:
 def levels_for(nominal: float) -> tuple[float, ...]:
     """The reported levels and the nominal, one per key: a standard level the nominal spells the same
     (0.9500001 is "95") gives way to the nominal, so no column or verdict key is written twice."""
-    by_key = {level_key(lv): lv for lv in LEVELS}
-    by_key[level_key(nominal)] = nominal
-    return tuple(sorted(by_key.values()))
+    return tuple(sorted({level_key(lv): lv for lv in (*LEVELS, nominal)}.values()))  # the nominal comes last, so wins
 
 
 def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
@@ -79,12 +77,6 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
     return out.reset_index()
 
 
-def group_codes(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """An integer code per row for its content group (0..n-1, by group id) and the group ids."""
-    codes, ids = pd.factorize(rows["content"], sort=True)
-    return codes.astype(np.int64), np.asarray(ids, dtype=object)
-
-
 @dataclass(frozen=True)
 class GroupThresholds:
     """The scores' calibration over the content groups, made once for the rows' and the clips' intervals."""
@@ -98,13 +90,15 @@ class GroupThresholds:
 
     @classmethod
     def of(cls, rows: pd.DataFrame, nominal: float) -> GroupThresholds:
-        codes, ids = group_codes(rows)
+        codes, ids = pd.factorize(rows["content"], sort=True)  # a code per row for its group (0..n-1, by id)
+        codes = codes.astype(np.int64)
         sigma = rows["std"].to_numpy(dtype=np.float64)
         normalised = bool(np.isfinite(sigma).all()) and len(rows) > 0
         y, mu = rows["vmaf"].to_numpy(dtype=np.float64), rows["pred"].to_numpy(dtype=np.float64)
         cal = Calibration.of(scores(y, mu, sigma if normalised else None), codes)
         cal_abs = Calibration.of(scores(y, mu, None), codes) if normalised else cal
-        return cls(ids, codes, normalised, cal, cal_abs, {lv: cal.left_out(lv) for lv in levels_for(nominal)})
+        return cls(np.asarray(ids, dtype=object), codes, normalised, cal, cal_abs,
+                   {lv: cal.left_out(lv) for lv in levels_for(nominal)})
 
 
 def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, open_ended: np.ndarray,
@@ -122,7 +116,7 @@ def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarr
         per_source = pd.Series(inside).groupby(rows["src_sha256"].to_numpy()).mean()
         figures = {"coverage": float(inside.mean()), "mean_width": float((hi - lo).mean()),
                    "source_coverage_min": float(per_source.min())}
-    return IntervalLevel(level=level, rank=rank_needed(n, level), q=_finite(q), q_abs=_finite(q_abs),
+    return IntervalLevel(level=level, rank=rank_needed(n, level), q=finite(q), q_abs=finite(q_abs),
                          unbounded=not math.isfinite(q), share_unbounded=float(np.mean(open_ended)) if len(rows)
                          else 0.0, reason=reason, **figures)
 
@@ -197,8 +191,9 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
             "intervals are too narrow for new sources")
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def finite(value: object) -> float | None:
+    """A figure that may be absent (a folds table of an older kit may lack it) or unbounded: None when it is, or NaN."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
@@ -214,14 +209,11 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     at_clip = pd.Series(np.arange(len(th.ids)), index=th.ids).loc[ens["content"]].to_numpy()
     clip_sd = ens["std"].to_numpy() if th.normalised else None
     by_level: dict[str, float | None] = {}
-    measured: list[tuple[float, float]] = []
     for level, left_out in th.left_out.items():  # each clip in its group's interval, calibrated without that group
         clip_q = left_out[at_clip]
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
-        share = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
-        by_level[level_key(level)] = share
-        if share is not None:
-            measured.append((level, share))
+        by_level[level_key(level)] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
+    measured = ", ".join(f"{key}% {share:.1%}" for key, share in by_level.items() if share is not None)
     miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
     rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
     cov = by_level[level_key(nominal)]
@@ -231,8 +223,7 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     if cov is None:
         note = said + (f"the frame-level {percent(nominal)} interval is unbounded for some of them (too few content "
                        "groups to calibrate without their own), so it is not measured per clip"
-                       + ("; at " + ", ".join(f"{percent(lv)} {v:.1%}" for lv, v in measured) + " of clips are inside"
-                          if measured else ""))
+                       + (f"; at {measured} of clips are inside" if measured else ""))
     else:
         note = said + (f"{cov:.1%} inside the frame-level {percent(nominal)} interval, so the intervals "
                        + ("hold for per-clip use" if holds else

@@ -35,8 +35,3 @@ FIGURE_KINDS = {
     "worst_folds": SOURCE, "bias_gate": SOURCE, "fold_rmse_gate": SOURCE, "range_gate": SOURCE,
     "intervals.clip_use": CLIP, "clip_pooling": POOLED_CLIP, "clip_error_gates": POOLED_CLIP,
 }
-
-
-def named(label: str, kind: str) -> str:
-    """A label with its kind: `RMSE (mean over content groups)`."""
-    return f"{label} ({kind})"

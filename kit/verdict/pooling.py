@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from kit.model.clips import CLIP_KEY
+from kit.model.clips import clip_codes
 from kit.model.pooling import POOL_WORDS, POOLS, clipped, pool_groups
 from kit.verdict.document import ClipPooling, LimitGate, PoolError
 from kit.verdict.kinds import POOLED_CLIP
@@ -33,17 +33,14 @@ def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
     the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows (intervals.parquet:
     `pred`, `vmaf` and the clip's columns). Sorted by source name, encoder and cq."""
-    codes = rows.groupby(list(CLIP_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
+    codes = clip_codes(rows)
     n = int(codes.max()) + 1 if len(codes) else 0
     first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
     out = rows.iloc[first][list(CLIP_COLUMNS)].reset_index(drop=True)
     out["n_frames"] = np.bincount(codes, minlength=n).astype(np.int32)
     teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
     pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
-    for stat in POOLS:
-        out[f"vmaf_{stat}"] = teacher[stat]
-    for stat in POOLS:
-        out[f"pred_{stat}"] = pred[stat]
+    out = out.assign(**{f"{who}_{stat}": p[stat] for who, p in (("vmaf", teacher), ("pred", pred)) for stat in POOLS})
     return out.sort_values(["src", "src_sha256", "encoder", "cq"], kind="stable").reset_index(drop=True)
 
 
@@ -55,8 +52,7 @@ def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> Po
     """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none)."""
     miss = (frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64)
     if not len(miss):
-        nan = math.nan
-        return PoolError(stat, 0, nan, nan, nan, nan, "", encoder)
+        return PoolError(stat, 0, math.nan, math.nan, math.nan, math.nan, "", encoder)
     worst = int(np.nanargmax(np.abs(miss))) if np.isfinite(miss).any() else 0
     return PoolError(stat=stat, n_clips=len(miss), rmse=float(np.sqrt(np.mean(miss ** 2))),
                      mean_abs_error=float(np.mean(np.abs(miss))), max_abs_error=float(np.max(np.abs(miss))),

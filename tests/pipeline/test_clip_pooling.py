@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.model.pooling import POOLS, clipped, pool
+from kit.model.pooling import POOLS, clipped
 from kit.rundir import RunDir
 from kit.verdict.kinds import POOLED_CLIP
 from tests.conftest import FAST, LENIENT, full_summary, run_kit
+from tests.unit.test_pooling import pool
 
 pytestmark = pytest.mark.slow  # real runs
 CLIP = ["src_sha256", "encoder", "cq"]

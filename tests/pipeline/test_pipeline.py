@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.corpus.schema import COLUMNS, SCHEMA
-from kit.model.export import onnx_predict
 from kit.model.features import design_matrix
 from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_kit
+from tests.training import onnx_predict
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 

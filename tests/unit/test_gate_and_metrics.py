@@ -10,8 +10,16 @@ from scipy import stats
 
 from kit.infra.records import dump
 from kit.model.metrics import agreement, summarise
-from kit.verdict.decide import recommendation
-from kit.verdict.gate import GateThresholds, evaluate_gate
+from kit.verdict.decide import Gates, recommendation
+from kit.verdict.document import Completeness
+from kit.verdict.gate import GateResult, GateThresholds, evaluate_gate, evidence_gate
+from kit.verdict.lift import challenger_gate, lift_gate
+
+
+def only_gate(gate: GateResult, complete: Completeness | None = None) -> Gates:
+    """The PLCC gate (and completeness) alone: every other gate off, so it passes."""
+    return Gates(gate, lift_gate(1.0, None), challenger_gate(gate.mean_plcc, None, 0.0), evidence_gate(0, None), (),
+                 (), complete)
 
 
 def test_gate_passes_only_when_all_three_criteria_hold() -> None:
@@ -22,7 +30,7 @@ def test_gate_passes_only_when_all_three_criteria_hold() -> None:
     assert not spread.passed and spread.mean_plcc_pass and not spread.plcc_spread_pass
     low = evaluate_gate({0: 0.949, 1: 0.951}, t)
     assert not low.passed and low.failing_seeds == [0] and low.plcc_spread_pass
-    assert "HOLD" in recommendation(low) and "[0]" in recommendation(low)
+    assert "HOLD" in recommendation(only_gate(low)) and "[0]" in recommendation(only_gate(low))
 
 
 def test_a_nan_seed_fails_the_gate() -> None:

@@ -134,9 +134,9 @@ def test_the_self_check_names_an_op_that_is_gone_or_computes_something_else(
         monkeypatch: pytest.MonkeyPatch, patch: str, found: str) -> None:
     assert kernels.self_check() == ""
     if patch == "gelu sign":
-        monkeypatch.setattr(kernels, "_gelu_backward", lambda g, x: -torch.ops.aten.gelu_backward(g, x))
+        monkeypatch.setitem(kernels.ACTIVATION_GRADS, "gelu", lambda g, x: -torch.ops.aten.gelu_backward(g, x))
     elif patch == "relu gone":
-        monkeypatch.setattr(kernels, "_relu_backward", lambda g, x: torch.ops.aten.no_such_backward(g, x, 0))
+        monkeypatch.setitem(kernels.ACTIVATION_GRADS, "relu", lambda g, x: torch.ops.aten.no_such_backward(g, x, 0))
     elif patch == "adam idle":
         monkeypatch.setattr(torch, "_fused_adam_", lambda *args, **kw: None)
     else:

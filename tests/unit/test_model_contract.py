@@ -14,10 +14,11 @@ from kit.bundle import vmaftune
 from kit.corpus import jobs, jsonl, schema
 from kit.corpus.jobs import Job, Provenance, frame_table
 from kit.errors import InputError
+from kit.infra.files import sha256_json
 from kit.media import libvmaf
 from kit.media.refs import Clip
 from kit.model import contract
-from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES, PINNED, input_digest
+from kit.model.contract import CANONICAL6, CODEC_VOCAB, CODEC_VOCAB_VERSION, INPUT_SETS, MODEL_FEATURES, cq_ranges
 from kit.model.features import CODEC_DIM, codec_block
 from kit.platforms import encoders
 from kit.platforms.detect import detect_families
@@ -25,8 +26,23 @@ from kit.platforms.encoders import ENCODER_NAMES, EncoderSpec
 from kit.platforms.signals import HostSignals, NvidiaGpu, RenderNode, VideoController
 from tests.conftest import ROOT
 
+# (INPUT_VERSION, CODEC_VOCAB_VERSION) -> input_digest(): the contracts that were shipped
+PINNED: dict[tuple[int, int], str] = {
+    (2, 1): "1aa48f77ea8dd8033c7846fe6fd70de4f25d65232cbcaae99bacdc4069cf3618",
+    (2, 2): "307bc4fe4c06acf65e3c3fdba16957c56f7db00a2350ee3ba64893a382cc9689",
+    (3, 2): "0b8ded59abb69b47b73bb64f2e5c075121fb38db2a2e320f849e79bda3e788b1",
+}
 BUMP = ("the model's inputs changed: that is a major version (CHANGELOG). If it is meant, bump INPUT_VERSION "
-        "(features) or CODEC_VOCAB_VERSION (vocabulary) in kit/model/contract.py and pin the new input_digest()")
+        "(features) or CODEC_VOCAB_VERSION (vocabulary) in kit/model/contract.py and pin the new input_digest() here")
+
+
+def input_digest(inputs: str = CANONICAL6) -> str:
+    """sha256 over everything that decides a row's model input: the version pair, the features, the vocabulary
+    and the cq ranges."""
+    version, features = INPUT_SETS[inputs]
+    return sha256_json({"input_version": version, "codec_vocab_version": CODEC_VOCAB_VERSION,
+                        "features": list(features), "codec_vocab": list(CODEC_VOCAB),
+                        "cq_ranges": {k: list(v) for k, v in cq_ranges().items()}})
 
 
 def test_the_shipped_input_contract_is_pinned() -> None:

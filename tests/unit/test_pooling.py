@@ -11,9 +11,15 @@ import pytest
 
 from kit.cli.params import ClipErrorLimits
 from kit.errors import InputError
-from kit.model.pooling import POOLS, clipped, pool, pool_groups
+from kit.model.pooling import POOLS, clipped, pool_groups
 from kit.verdict.decide import limit_reason
 from kit.verdict.pooling import clip_error_gates, clip_frame, clip_pooling
+
+
+def pool(values: np.ndarray, stat: str) -> float:
+    """One clip's frames pooled by `stat` (pool_groups with one group)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(pool_groups(values, np.zeros(len(values), dtype=np.int64), 1)[stat][0])
 
 
 def libvmaf_harmonic_mean(scores: list[float]) -> float:

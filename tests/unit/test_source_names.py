@@ -153,7 +153,7 @@ def test_load_training_corpus_names_the_sources_and_training_sees_one_name_per_s
                      a["src"].to_pylist() + b["src"].to_pylist(), strict=True))
     assert len(names) == 6 and len(set(names.values())) == 6
     assert names == {sha: f"{src}~{sha[:6]}" for sha, src in given.items()}
-    assert sorted(f.src for f in make_folds(df)) == sorted(names.values())
+    assert sorted(f.sources[0].src for f in make_folds(df)) == sorted(names.values())
     again = load_training_corpus(write_shard(tmp_path / "r.parquet", pa.concat_tables([b, a])))
     assert dict(zip(again["src_sha256"], again["src"], strict=True)) == names
 

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from kit.errors import InputError
-from kit.model.export import build_onnx, onnx_predict
+from kit.model.export import build_onnx
 from kit.model.network import FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
 from kit.model.threads import ENV, ThreadChoice, apply_threads, choose_threads
+from tests.training import onnx_predict
 
 ROOT = Path(__file__).resolve().parents[2]
 

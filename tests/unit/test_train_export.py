@@ -12,13 +12,13 @@ import torch
 
 from kit.errors import InputError
 from kit.model.contract import CODEC_VOCAB
-from kit.model.export import build_onnx, onnx_predict, parity
+from kit.model.export import build_onnx, parity
 from kit.model.features import CODEC_DIM, codec_block
 from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
 from tests.conftest import synthetic_corpus
-from tests.training import make_folds, run_loso
+from tests.training import make_folds, onnx_predict, run_loso
 
 
 def _inputs(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,7 +56,7 @@ def test_folds_group_by_content_not_name() -> None:
     df.loc[df["src"] == "s3", "src_sha256"] = f"{2:064x}"  # s3 is s2's content under another name
     folds = make_folds(df)
     assert len(folds) == 3
-    merged = next(f for f in folds if f.src_sha256 == f"{2:064x}")
+    merged = next(f for f in folds if f.sources[0].src_sha256 == f"{2:064x}")
     assert len(merged.rows) == 120
 
 
@@ -147,12 +147,12 @@ def test_a_source_with_constant_teacher_scores_leaves_the_correlation_means_defi
 
 
 def test_a_member_with_constant_predictions_counts_as_no_correlation() -> None:
-    from kit.model.loso import agreement_of, seed_report
+    from kit.model.loso import figures, seed_report
     from kit.model.results import FoldResult, GroupResult
 
     y = np.array([80.0, 90.0, 95.0])
-    assert agreement_of(y, np.full(3, 85.0))["plcc"] == 0.0  # the model's failure is not hidden
-    assert np.isnan(agreement_of(y, np.array([85.0, np.nan, 85.0]))["plcc"])  # a diverged member stays NaN
+    assert figures(y, np.full(3, 85.0))["plcc"] == 0.0  # the model's failure is not hidden
+    assert np.isnan(figures(y, np.array([85.0, np.nan, 85.0]))["plcc"])  # a diverged member stays NaN
     folds = [FoldResult(seed=0, fold=i, src=f"s{i}", src_sha256=f"{i:064x}", n_frames=5, share_vmaf_100=0.0,
                         plcc=p, srocc=p, krocc=p, rmse=1.0) for i, p in enumerate((0.9, 0.0))]
     groups = [GroupResult(f.src_sha256, f.src, 1, f.fold, 5, f.plcc, f.srocc, f.krocc, f.rmse) for f in folds]

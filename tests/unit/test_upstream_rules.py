@@ -29,11 +29,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from kit.bundle.conformal import GAUSSIAN_Z, NO_INTERVALS, confidence, rank, upstream_quantile
+from kit.bundle.conformal import GAUSSIAN_Z, NO_INTERVALS, confidence, upstream_quantile
 from kit.bundle.registry import check_proposed
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.errors import InputError
 from kit.infra.tree import Tree
+from kit.model.conformal import rank_needed
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
@@ -232,7 +233,7 @@ def test_unbounded_sidecar_holds_no_residual_so_upstream_reads_no_interval(train
 
 def test_rank_and_quantile_follow_upstream() -> None:
     alpha = 1 - 0.95  # as the verdict writes it: 0.050000000000000044
-    assert [rank(n, alpha) for n in (5, 18, 19, 24)] == [6, 19, 19, 24]
+    assert [rank_needed(n, 1.0 - alpha) for n in (5, 18, 19, 24)] == [6, 19, 19, 24]  # ceil((n+1)(1-alpha))
     for n in (1, 2, 7, 19, 40):
         res = tuple(float((i * 7919) % 97) / 3 for i in range(n))
         assert upstream_quantile(res, alpha) == pytest.approx(upstream_q(res, alpha))

@@ -12,6 +12,7 @@ from kit.verdict.breakdown import range_gate, resolution_class
 from kit.verdict.decide import recommendation
 from kit.verdict.gate import GateThresholds, evaluate_gate
 from kit.verdict.intervals import coverage_gate
+from tests.unit.test_gate_and_metrics import only_gate
 
 
 def corpus_rows(n_src: int = 25, frames: int = 6) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,7 +42,7 @@ def test_a_source_without_results_fails_completeness_and_the_recommendation_name
     nan.loc[(nan["seed"] == 0) & nan["corpus_row"].isin(meta.index[meta["src"] == "s3"]), "pred"] = np.nan
     assert completeness(meta, nan).missing == ["s3"]  # a member that diverged
     gate = evaluate_gate({0: 0.99, 1: 0.99}, GateThresholds())
-    text = recommendation(gate, complete=c)
+    text = recommendation(only_gate(gate, complete=c))
     assert text.startswith("HOLD") and "s7" in text and "no held-out results" in text
 
 
