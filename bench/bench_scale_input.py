@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from common import ROOT  # noqa: F401  (puts the kit on sys.path)
 
-from kit.corpus.training import training_corpus
 from kit.corpus.summary import rung_labels
+from kit.corpus.training import training_corpus
 from kit.model.batches import Member
 from kit.model.contract import CODEC_VOCAB
 from kit.model.features import design_matrix
