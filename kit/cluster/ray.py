@@ -63,7 +63,7 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
     its `ok_codes`."""
     import platform
 
-    from kit.infra.proc import quote_argv, run_process, tail_lines
+    from kit.infra.proc import run_process, tail_lines
 
     codes: list[int] = []
     path = Path(log)
@@ -71,7 +71,7 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
                    label="the cluster's log folder") as tree:
         for argv, ok in zip(commands, ok_codes, strict=True):
             with tree.open_append(path) as fh:
-                fh.write(f"$ {quote_argv(argv)}\n")
+                fh.write(f"$ {shell_join(argv)}\n")
                 fh.flush()
                 res = run_process(argv, timeout_s=TASK_TIMEOUT_S, env=env, capped=False, output=fh)
                 fh.write(f"(exit {res.returncode})\n")

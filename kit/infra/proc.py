@@ -38,8 +38,8 @@ from typing import IO, Any
 from kit.errors import ToolError
 from kit.infra import resources
 from kit.infra.interrupts import MAIN_WAIT_S, waiting
+from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
-from kit.infra.visible import shell_quote
 
 STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
@@ -106,12 +106,6 @@ def signal_name(signum: int) -> str:
         return f"signal {signum} ({signal.Signals(signum).name})"
     except ValueError:
         return f"signal {signum}"
-
-
-def quote_argv(argv: Sequence[str | os.PathLike[str]]) -> str:
-    """The command line for the step log, runnable as written: a name with a line break or a terminal escape
-    is quoted as bash's $'...', so it never starts a log line of its own (kit/infra/visible.py)."""
-    return " ".join(shell_quote(os.fspath(a)) for a in argv)
 
 
 TIMEOUT_ENV = "KIT_TIMEOUT_S"
@@ -313,7 +307,7 @@ def run_process(
     if _stopping.is_set():
         raise Stopped(args[0])
     if log is not None:
-        log(f"$ {quote_argv(args)}" + (f"   (cwd {cwd})" if cwd else ""))
+        log(f"$ {shell_join(args)}" + (f"   (cwd {cwd})" if cwd else ""))
     start = time.monotonic()
     _reaper.ready()
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL

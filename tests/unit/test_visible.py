@@ -21,8 +21,8 @@ from kit import events as ev
 from kit.cli.guard import report_error
 from kit.errors import ToolError
 from kit.infra import invocation
-from kit.infra.invocation import kit_command, retry_command
-from kit.infra.proc import quote_argv
+from kit.infra.invocation import kit_command, retry_command, shell_join
+from kit.infra.proc import run_process
 from kit.infra.tree import Tree
 from kit.infra.visible import shell_quote, traceback_lines, visible
 from kit.report.html import render_report
@@ -69,7 +69,10 @@ def test_a_quoted_argument_is_visible_and_bash_reads_it_back_byte_for_byte(text:
 
 def test_printed_commands_and_logged_command_lines_stay_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     clip = f"/clips/{NAME}.y4m"
-    for line in (kit_command("run", "--ref-dir", clip), quote_argv(["ffmpeg", "-i", clip])):
+    logged: list[str] = []
+    with pytest.raises(ToolError):  # the command line is logged before the program is looked for
+        run_process([f"/nonexistent/{NAME}", "-i", clip], timeout_s=5, log=logged.append)
+    for line in (kit_command("run", "--ref-dir", clip), shell_join(["ffmpeg", "-i", clip]), logged[0]):
         assert "\n" not in line and f"$'/clips/zz\\n{FORGED}\\nzz.y4m'" in line
     monkeypatch.setattr(sys, "argv", [str(invocation.KIT_ROOT / "kit" / "__main__.py"), "run", "--ref-dir", clip])
     assert retry_command().endswith(f"run --ref-dir $'/clips/zz\\n{FORGED}\\nzz.y4m'")
@@ -132,7 +135,7 @@ def test_a_step_log_line_starts_with_its_time_or_under_an_entry(tmp_path: Path, 
     """The log's own line breaks end a block's lines (a stderr tail, a traceback); those follow their entry
     indented, so ffmpeg's lines naming a forged clip never start a line; commands and tracebacks are escaped."""
     log = StepLog(tree, tmp_path / "logs" / "corpus.log")
-    log(f"$ {quote_argv(['ffmpeg', '-i', NAME + '.y4m'])}")
+    log(f"$ {shell_join(['ffmpeg', '-i', NAME + '.y4m'])}")
     log(f"  exit 1; stderr tail:\nInput #0, from '{NAME}.y4m':\n\x1b[31mred\rover")
     with pytest.raises(ToolError) as caught:
         _raise_chained()
