@@ -112,9 +112,7 @@ class Files(Folders):
             with named_errors(path):
                 yield tmp
                 with self.open_read(tmp, trusted=True) as done:
-                    os.fsync(done.fileno())
-                    if hasattr(os, "fchmod"):
-                        os.fchmod(done.fileno(), self.rules.file_mode(executable))
+                    self.seal(done, executable)  # what the child wrote
                 self.replace(tmp, path)
         finally:
             self.remove_temp(tmp)
