@@ -215,11 +215,7 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
             *each, "-vf", THUMBNAIL_FILTER, "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
 
-def build_query_argv(ffmpeg: str | Path, what: str) -> list[str]:
-    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has."""
-    return [str(ffmpeg), "-hide_banner", what]
-
-
-def build_encoder_help_argv(ffmpeg: str | Path, encoder: str) -> list[str]:
-    """`ffmpeg -hide_banner -h encoder=NAME`: its options and the pixel formats this build's encoder takes."""
-    return [str(ffmpeg), "-hide_banner", "-h", f"encoder={encoder}"]
+def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:
+    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has; `-h
+    encoder=NAME`: its options and the pixel formats this build's encoder takes."""
+    return [str(ffmpeg), "-hide_banner", *what]

@@ -32,7 +32,7 @@ from kit.infra.tree import Tree
 from kit.media.argv import (
     build_decode_argv,
     build_encode_argv,
-    build_encoder_help_argv,
+    build_query_argv,
     build_render_argv,
     build_score_argv,
 )
@@ -334,8 +334,8 @@ class Prober:
     def listed_pix_fmts(self, name: str) -> tuple[str, ...]:
         """The pixel formats this build's encoder `name` lists; () when it cannot be asked."""
         try:
-            res = run_process(build_encoder_help_argv(self.info.path, name), timeout_s=PROBE_TIMEOUT_S, log=self.log,
-                              capture_stdout=True)
+            res = run_process(build_query_argv(self.info.path, "-h", f"encoder={name}"), timeout_s=PROBE_TIMEOUT_S,
+                              log=self.log, capture_stdout=True)
         except ToolError:
             return ()
         return parse_pix_fmts(res.stdout.decode("utf-8", "replace")) if res.returncode == 0 else ()

@@ -9,8 +9,8 @@ import numpy as np
 
 from kit.media.argv import (
     build_encode_argv,
-    build_encoder_help_argv,
     build_fingerprint_argv,
+    build_query_argv,
     build_render_argv,
     build_scale_filter,
     build_score_argv,
@@ -240,7 +240,7 @@ def test_render_argv_of_a_10_bit_probe_clip() -> None:
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=25",
         "-frames:v", "3", "-pix_fmt", "yuv420p10le", "-strict", "-1", "-f", "yuv4mpegpipe", "c.y4m"]
     assert "-strict" not in build_render_argv("ffmpeg", "testsrc2", "c.y4m", frames=3)  # 8 bit: as before
-    assert build_encoder_help_argv("ffmpeg", "libx264") == ["ffmpeg", "-hide_banner", "-h", "encoder=libx264"]
+    assert build_query_argv("ffmpeg", "-h", "encoder=libx264") == ["ffmpeg", "-hide_banner", "-h", "encoder=libx264"]
 
 
 def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(ffmpeg: str, tmp_path: Path) -> None:
