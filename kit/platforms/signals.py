@@ -86,6 +86,14 @@ def _ask(argv: list[str], timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[int, str
     return res.returncode, res.stdout.decode("utf-8", "replace") + "\n" + res.stderr
 
 
+def _answer(argv: list[str]) -> tuple[int, str]:
+    """_ask's answer, or (-1, "") when the query cannot run in time: a query that fails is no signal."""
+    try:
+        return _ask(argv)
+    except ToolError:
+        return -1, ""
+
+
 # --- NVIDIA ------------------------------------------------------------------------------
 
 
@@ -154,10 +162,7 @@ def query_vainfo(node: str) -> str:
     exe = shutil.which("vainfo")
     if not exe:
         return ""
-    try:
-        _, text = _ask([exe, "--display", "drm", "--device", node])
-    except ToolError:
-        return ""
+    _, text = _answer([exe, "--display", "drm", "--device", node])
     return parse_vainfo(text)
 
 
@@ -189,10 +194,7 @@ def query_video_controllers() -> tuple[VideoController, ...]:
     exe = shutil.which("powershell") or shutil.which("pwsh")
     if not exe:
         return ()
-    try:
-        code, text = _ask([exe, "-NoProfile", "-NonInteractive", "-Command", VIDEO_CONTROLLER_QUERY])
-    except ToolError:
-        return ()
+    code, text = _answer([exe, "-NoProfile", "-NonInteractive", "-Command", VIDEO_CONTROLLER_QUERY])
     return parse_video_controllers(text) if code == 0 else ()
 
 
@@ -213,20 +215,14 @@ def parse_hwaccels(text: str) -> tuple[str, ...]:
 
 
 def query_hwaccels(ffmpeg: str) -> tuple[str, ...]:
-    try:
-        _, text = _ask(build_query_argv(ffmpeg, "-hwaccels"))
-    except ToolError:
-        return ()
+    _, text = _answer(build_query_argv(ffmpeg, "-hwaccels"))
     return parse_hwaccels(text)
 
 
 def host_cpu(system: str) -> str:
     """The CPU name; on macOS the chip from sysctl (platform.processor() only says "arm")."""
     if system == "darwin":
-        try:
-            code, text = _ask(["sysctl", "-n", "machdep.cpu.brand_string"])
-        except ToolError:
-            code, text = 1, ""
+        code, text = _answer(["sysctl", "-n", "machdep.cpu.brand_string"])
         if code == 0 and text.strip():
             return text.strip().splitlines()[0]
     return cpu_name()
