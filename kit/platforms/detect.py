@@ -63,17 +63,14 @@ def gpu_summary(sig: HostSignals) -> str:
     return f"first NVENC-capable of {', '.join(names)} (driver {driver})"
 
 
-def _says_intel(va: str) -> bool:
-    return any(tag in va.lower() for tag in ("intel", "ihd", "i965"))
-
-
 def intel_node(sig: HostSignals) -> RenderNode | None:
     """The first Intel render node; a node of unknown vendor counts when its VA driver is Intel's."""
     for node in sig.render_nodes:
         if node.vendor == INTEL_VENDOR:
             return node
     for node in sig.render_nodes:
-        if not node.vendor and _says_intel(node.va_driver or sig.libva_driver_name):
+        if not node.vendor and any(tag in (node.va_driver or sig.libva_driver_name).lower()
+                                   for tag in ("intel", "ihd", "i965")):
             return node
     return None
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kit.errors import ToolError
 from kit.infra.host import cpu_name, platform_tag
-from kit.infra.proc import run_process
+from kit.infra.proc import run_process, tail_lines
 from kit.infra.records import Record
 from kit.media.argv import build_query_argv
 from kit.media.ffmpeg import FFmpegInfo
@@ -75,11 +75,6 @@ class HostSignals(Record):
     amf_runtime: str = ""  # Windows: the AMF runtime DLL AMD's driver installs, when present
 
 
-def last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
-
-
 def _ask(argv: list[str], timeout_s: float = SIGNAL_TIMEOUT_S) -> tuple[int, str]:
     """(exit code, stdout + stderr) of a short query; ToolError when it cannot run in time."""
     res = run_process(argv, timeout_s=timeout_s, capture_stdout=True)
@@ -119,7 +114,7 @@ def query_nvidia_smi(exe: str | None = None, timeout_s: float = SIGNAL_TIMEOUT_S
         return (), f"nvidia-smi: {exc.message}"
     gpus = parse_nvidia_smi(text)
     if code != 0 or not gpus:
-        return (), f"nvidia-smi failed: {last_line(text) or f'exit {code}'}"
+        return (), f"nvidia-smi failed: {tail_lines(text, 1).strip() or f'exit {code}'}"
     return gpus, "ok"
 
 
