@@ -124,38 +124,25 @@ def _check_member(m: tarfile.TarInfo, source: Path) -> None:
                          f"{human_bytes(MAX_MEMBER_BYTES)} limit per member (nothing was extracted)", hint=BOMB_HINT)
 
 
-@dataclass
-class _Budget:
-    """The running totals of a tarball's members, checked against the limits as each header is read."""
-
-    source: Path
-    archive_bytes: int
-    members: int = 0
-    total: int = 0
-
-    def add(self, m: tarfile.TarInfo) -> None:
-        self.members += 1
-        if self.members > MAX_MEMBERS:
-            raise InputError(f"{self.source}: more than {MAX_MEMBERS} members, over the limit on members "
-                             "(nothing was extracted)", hint=BOMB_HINT)
-        self.total += m.size if m.isfile() else 0
-        if self.total > MAX_TOTAL_BYTES:
-            raise InputError(f"{self.source}: members add up to more than {human_bytes(MAX_TOTAL_BYTES)}, over the "
-                             "limit on the total size (nothing was extracted)", hint=BOMB_HINT)
-        if self.total > RATIO_FLOOR_BYTES and self.total > MAX_RATIO * self.archive_bytes:
-            raise InputError(f"{self.source}: {human_bytes(self.archive_bytes)} would expand to more than "
-                             f"{human_bytes(self.total)}, over the limit of {MAX_RATIO}x expansion "
-                             "(nothing was extracted)", hint=BOMB_HINT)
-
-
 def _scan(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
-    """Every member's header, each checked as it is read: a bomb is refused before its data is touched."""
-    budget = _Budget(source, source.stat().st_size)
-    members = []
+    """Every member's header, each checked as it is read, and the running totals of the members checked against
+    the limits: a bomb is refused before its data is touched."""
+    archive_bytes, total = source.stat().st_size, 0
+    members: list[tarfile.TarInfo] = []
     seen: set[str] = set()
     while (m := tar.next()) is not None:
         _check_member(m, source)
-        budget.add(m)
+        if len(members) >= MAX_MEMBERS:
+            raise InputError(f"{source}: more than {MAX_MEMBERS} members, over the limit on members "
+                             "(nothing was extracted)", hint=BOMB_HINT)
+        total += m.size if m.isfile() else 0
+        if total > MAX_TOTAL_BYTES:
+            raise InputError(f"{source}: members add up to more than {human_bytes(MAX_TOTAL_BYTES)}, over the "
+                             "limit on the total size (nothing was extracted)", hint=BOMB_HINT)
+        if total > RATIO_FLOOR_BYTES and total > MAX_RATIO * archive_bytes:
+            raise InputError(f"{source}: {human_bytes(archive_bytes)} would expand to more than "
+                             f"{human_bytes(total)}, over the limit of {MAX_RATIO}x expansion "
+                             "(nothing was extracted)", hint=BOMB_HINT)
         key = m.name.rstrip("/")
         if key in seen and not m.isdir():
             raise InputError(f"{source}: member {m.name!r} appears twice", hint=NOT_KIT_HINT)
