@@ -4,12 +4,9 @@ with `--encoders auto` every detected family's defaults that pass, plus libx264.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from kit.errors import PrereqError
 from kit.infra.invocation import kit_command
-from kit.infra.proc import LogFn
-from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo
 from kit.platforms.detect import CPU_DEFAULTS, HostFamily, auto_candidates, detect_families, resolve_auto
 from kit.platforms.encoders import AUTO
@@ -26,12 +23,6 @@ class Survey:
     info: FFmpegInfo
     signals: HostSignals
     families: tuple[HostFamily, ...]
-
-    def prober(self, tree: Tree, work: Path, refresh: bool = False, log: LogFn | None = None,
-               grid: CqGrid | None = None) -> Prober:
-        """Test encodes with this ffmpeg on this host, scratch files in `work` (below `tree`), results cached per
-        build; with a run's `grid`, each encoder at its own grid's first value."""
-        return Prober(self.info, self.signals, tree, work, refresh=refresh, log=log, grid=grid)
 
 
 def survey_host(info: FFmpegInfo) -> Survey:

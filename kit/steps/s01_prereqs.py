@@ -21,7 +21,7 @@ from kit.media.pixfmt import DEPTH_SOURCE
 from kit.media.teachers import teacher_of
 from kit.platforms.detect import family_rows
 from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
-from kit.platforms.probe import VMAF_CHECK_SIZE, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
+from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import Survey, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
 from kit.platforms.teacher import check_teacher
@@ -85,7 +85,7 @@ class PrereqsStep:
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
-        prober = survey.prober(ctx.tree, work / "encoders", grid=s.cqs, log=ctx.log)
+        prober = Prober(survey.info, survey.signals, ctx.tree, work / "encoders", log=ctx.log, grid=s.cqs)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
