@@ -37,7 +37,7 @@ from pathlib import Path
 from kit.corpus.split import SHARD_FIELD, ShardSpec
 from kit.errors import InputError
 from kit.infra.arrays import KIT_ARRAY_TASK
-from kit.infra.tree import TREE_ENV, Tree
+from kit.infra.tree import TREE_ENV
 from kit.model.recipe import MIN_SOURCES
 from kit.steps.settings import RunSettings
 
@@ -162,11 +162,6 @@ def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tup
     return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
                         if k.startswith("KIT_") and k not in run_env_names and k not in NOT_PINNED
                         and "\n" not in v))
-
-
-def write_settings(tree: Tree, plan: ClusterPlan) -> None:
-    """The settings file every task reads, into the adapter's folder."""
-    tree.write_text(plan.layout.settings, plan.settings_json())
 
 
 def task_env(plan: ClusterPlan) -> dict[str, str]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kit.cluster.plan import ClusterPlan, task_env, write_settings
+from kit.cluster.plan import ClusterPlan, task_env
 from kit.corpus.split import ShardSpec
 from kit.errors import PrereqError, ToolError
 from kit.infra import interrupts
@@ -144,7 +144,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
              "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
     with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
         tree.make_folder(lay.logs)
-        write_settings(tree, plan)
+        tree.write_text(lay.settings, plan.settings_json())
         tree.write_json(lay.own / "plan.json", {"shards": plan.shards, "shard_commands": plan.shard_commands(),
                                                 "union_commands": plan.union_commands(), **split,
                                                 "env": dict(plan.env)})

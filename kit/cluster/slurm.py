@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__
-from kit.cluster.plan import ClusterLayout, ClusterPlan, write_settings
+from kit.cluster.plan import ClusterLayout, ClusterPlan
 from kit.errors import InputError, KitError, PrereqError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
@@ -206,7 +206,7 @@ def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
     # shared storage: nothing a neighbour planted below the cluster's folder is written through
     with Tree.open(lay.root, Rules(group_shared=group_shared_from_env()), label="the cluster's folder") as tree:
         tree.make_folder(lay.logs)
-        write_settings(tree, plan)
+        tree.write_text(lay.settings, plan.settings_json())
         for path, text in made:
             tree.write_text(path, text, executable=True)
     return [path for path, _ in made]
