@@ -40,26 +40,6 @@ class FamilyTraits:
     pins_threads: bool = False
 
 
-def family_traits(family: Family) -> FamilyTraits:
-    match family:
-        case "x264" | "x265":
-            return FamilyTraits("CPU", "", pins_threads=True)
-        case "svtav1":
-            return FamilyTraits("CPU", "")  # its own thread count is pinned in `extra` (lp=1)
-        case "nvenc":
-            return FamilyTraits("NVIDIA", "NVENC")
-        case "qsv":
-            return FamilyTraits("Intel", "QSV")
-        case "vaapi":
-            return FamilyTraits("Intel", "VAAPI")
-        case "videotoolbox":
-            return FamilyTraits("macOS", "VideoToolbox")
-        case "amf":
-            return FamilyTraits("AMD", "AMF")
-        case _:
-            assert_never(family)
-
-
 @dataclass(frozen=True)
 class EncoderSpec:
     name: str
@@ -102,7 +82,23 @@ class EncoderSpec:
 
     @property
     def traits(self) -> FamilyTraits:
-        return family_traits(self.family)
+        match self.family:
+            case "x264" | "x265":
+                return FamilyTraits("CPU", "", pins_threads=True)
+            case "svtav1":
+                return FamilyTraits("CPU", "")  # its own thread count is pinned in `extra` (lp=1)
+            case "nvenc":
+                return FamilyTraits("NVIDIA", "NVENC")
+            case "qsv":
+                return FamilyTraits("Intel", "QSV")
+            case "vaapi":
+                return FamilyTraits("Intel", "VAAPI")
+            case "videotoolbox":
+                return FamilyTraits("macOS", "VideoToolbox")
+            case "amf":
+                return FamilyTraits("AMD", "AMF")
+            case _:
+                assert_never(self.family)
 
     def quality_args(self, cq: int) -> list[str]:
         """The rate-control argv that realises quality knob `cq` for this family."""

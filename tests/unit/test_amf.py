@@ -10,7 +10,7 @@ import pytest
 from kit.media.argv import build_encode_argv
 from kit.media.ffmpeg import telling_line
 from kit.platforms.detect import auto_candidates, detect_families, family_rows, hw_setup, role
-from kit.platforms.encoders import FAMILIES, SPECS, family_traits, get_spec
+from kit.platforms.encoders import FAMILIES, SPECS, get_spec
 from kit.platforms.probe import explain
 from kit.platforms.signals import HostSignals, VideoController, amf_runtime, parse_video_controllers
 
@@ -116,8 +116,9 @@ def test_amf_quality_argv_is_exact(name: str, cq: int, expected: list[str]) -> N
 
 def test_every_family_has_its_traits_and_amf_failures_are_named_and_hinted() -> None:
     assert {s.family for s in SPECS.values()} == set(FAMILIES)
-    assert [family_traits(f).host for f in FAMILIES] == ["CPU", "CPU", "CPU", "NVIDIA", "Intel", "Intel", "macOS",
-                                                          "AMD"]
+    first = {f: next(s for s in SPECS.values() if s.family == f) for f in FAMILIES}  # every family has a spec
+    assert [first[f].traits.host for f in FAMILIES] == ["CPU", "CPU", "CPU", "NVIDIA", "Intel", "Intel", "macOS",
+                                                        "AMD"]
     assert get_spec("av1_amf").cq_range == (0, 255) and get_spec("h264_amf").at_bits(8).pix_fmt == "nv12"
     assert get_spec("hevc_amf").at_bits(10).pix_fmt == "p010le"
     with pytest.raises(ValueError, match="h264_amf has no 10-bit encode"):
