@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,11 +40,6 @@ class LockBusy(Exception):
         super().__init__(f"{path} is held by {holder}")
         self.path = path
         self.holder = holder  # "pid N on HOST since T", or "another process" when it wrote nothing
-
-    @property
-    def pid(self) -> int | None:
-        m = re.match(r"pid (\d{1,10}) ", self.holder)
-        return int(m.group(1)) if m else None
 
 
 def _try(fd: int, shared: bool) -> bool:
