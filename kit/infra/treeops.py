@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from kit.infra.files import TMP_MARK, host_tag, pid_alive
@@ -101,10 +101,7 @@ class Ops(Files):
         while target.lstat(dest) is not None:
             dest, n = f"{name}.{n}", n + 1
         self.forget(path)
-        src, src_fd = parent.at(name)
-        dst, dst_fd = target.at(dest)
-        with _naming(path):
-            os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        _rename(parent, name, target, dest, path)
         return into / dest
 
     def new_temp_folder(self, path: Path) -> Path:
@@ -124,10 +121,7 @@ class Ops(Files):
         if (st := parent.lstat(name)) is not None:
             raise refuse(path, describe(st, path) or "a file", "nothing: an earlier one is moved aside")
         self.forget(tmp)
-        src, src_fd = tmp_parent.at(tmp_name)
-        dst, dst_fd = parent.at(name)
-        with _naming(path):
-            os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        _rename(tmp_parent, tmp_name, parent, name, path)
 
     def remove_temps(self, path: Path, recursive: bool = True) -> int:
         """Delete the temporaries killed commands left in the folder `path` (and below, unless not recursive):
@@ -163,11 +157,13 @@ _TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[A-Za-z0-9_]{
 _OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earlier kit's: no host
 
 
-@contextlib.contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """A rename relative to held folders fails with only a name: the error names the whole path."""
+def _rename(parent: Folder, name: str, target: Folder, dest: str, path: Path) -> None:
+    """Rename `name` in the held folder `parent` to `dest` in `target`; such a rename fails with only a name: the
+    error names the whole `path`."""
+    src, src_fd = parent.at(name)
+    dst, dst_fd = target.at(dest)
     try:
-        yield
+        os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
     except OSError as exc:
         exc.filename = os.fspath(path)
         raise
