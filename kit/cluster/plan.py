@@ -97,10 +97,6 @@ class ClusterPlan:
     env: tuple[tuple[str, str], ...] = ()  # KIT_* settings that are no run flag (KIT_CACHE_DIR, ...), pinned
     train_tasks: int = 0  # --train-tasks T: LOSO's members trained by T tasks between the merge and the gather
 
-    @property
-    def shard_box_id(self) -> str:
-        return f"{self.box_id}-{SHARD_FIELD}"
-
     def settings_json(self) -> str:
         """The settings file every task reads: the submission's settings, placed at the root (each command's flags
         place it: steps.settings.TASK_FLAGS are never read from the file)."""
@@ -111,7 +107,7 @@ class ClusterPlan:
     def shard_commands(self) -> list[list[str]]:
         """What every shard task runs, in order: prereqs, then the corpus of its shard."""
         where = ["--settings", str(self.layout.settings), "--shard", "auto", "--out-dir",
-                 str(self.layout.shard_pattern), "--box-id", self.shard_box_id]
+                 str(self.layout.shard_pattern), "--box-id", f"{self.box_id}-{SHARD_FIELD}"]
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
     def union_commands(self) -> list[list[str]]:
