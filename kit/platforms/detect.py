@@ -77,11 +77,8 @@ def intel_node(sig: HostSignals) -> RenderNode | None:
 
 def vaapi_node(sig: HostSignals) -> RenderNode | None:
     """Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)."""
-    for wanted in (INTEL_VENDOR, AMD_VENDOR):
-        for node in sig.render_nodes:
-            if node.vendor == wanted:
-                return node
-    return intel_node(sig) or next((n for n in sig.render_nodes if not n.vendor), None)
+    by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
+    return next(by_vendor, None) or intel_node(sig) or next((n for n in sig.render_nodes if not n.vendor), None)
 
 
 def _nvidia(sig: HostSignals) -> HostFamily | None:
