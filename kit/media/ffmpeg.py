@@ -116,6 +116,16 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
     return info
 
 
+def path_ffmpeg() -> FFmpegInfo | None:
+    """The ffmpeg on PATH, described, when it runs and has the libvmaf filter; None otherwise."""
+    on_path = shutil.which("ffmpeg")
+    try:
+        info = describe(Path(on_path), "PATH") if on_path else None
+    except ToolError:
+        return None
+    return info if info is not None and info.has_libvmaf else None
+
+
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits."""
     for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
@@ -124,14 +134,8 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
     staged = staged_binary(root)
     if staged.exists():
         return check_ffmpeg(staged, f"binaries/{platform_tag()}")
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        try:
-            info = describe(Path(on_path), "PATH")
-        except ToolError:
-            info = None
-        if info is not None and info.has_libvmaf:
-            return info
+    if (info := path_ffmpeg()) is not None:
+        return info
     wheel = imageio_binary()
     if wheel is not None:
         return check_ffmpeg(wheel, "imageio-ffmpeg")

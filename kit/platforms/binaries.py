@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import KIT_ROOT, __version__
-from kit.errors import PrereqError, ToolError
+from kit.errors import PrereqError
 from kit.infra.clock import utc_iso
 from kit.infra.host import platform_tag
 from kit.infra.tree import Rules, Tree
-from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, staged_binary
+from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, path_ffmpeg, staged_binary
 from kit.platforms.encoders import ENCODER_NAMES
 
 MANIFEST = "manifest.json"
@@ -35,13 +35,8 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
     """The ffmpeg to stage: the given one, else PATH's if it has libvmaf, else imageio-ffmpeg's."""
     if from_path is not None:
         return from_path.expanduser(), "--from"
-    on_path = shutil.which("ffmpeg")
-    if on_path:
-        try:
-            if describe(Path(on_path), "PATH").has_libvmaf:
-                return Path(on_path), "PATH"
-        except ToolError:
-            pass
+    if (info := path_ffmpeg()) is not None:
+        return Path(info.path), "PATH"
     wheel = imageio_binary()
     if wheel is not None:
         return wheel, "imageio-ffmpeg"
