@@ -98,8 +98,9 @@ class Folders:
         rules = rules or Rules()
         if within is not None and _inside(root, within) and os.path.abspath(root) != os.path.abspath(within):
             outer = cls.open(within, rules, make)
-            try:
-                return outer.subtree(root, make, label)
+            try:  # a Tree of its own for the folder below, reached without following links
+                folder = outer.folder(root, make)
+                return cls(folder.path, rules, os.dup(folder.fd) if folder.fd is not None else None, label)
             finally:
                 outer.close()
         path = Path(os.path.abspath(root))
@@ -111,12 +112,6 @@ class Folders:
             tree.close()
             raise refuse_folder(path, problem, rules)
         return tree
-
-    def subtree(self: T, path: Path, make: bool = True, label: str = "the folder") -> T:
-        """A Tree of its own for a folder below this one, reached without following links."""
-        folder = self.folder(path, make)
-        fd = os.dup(folder.fd) if folder.fd is not None else None
-        return type(self)(folder.path, self.rules, fd, label)
 
     def close(self) -> None:
         """Let go of every held folder (the lock, held on a file, is released by its own `with`)."""
