@@ -65,14 +65,10 @@ def gpu_summary(sig: HostSignals) -> str:
 
 def intel_node(sig: HostSignals) -> RenderNode | None:
     """The first Intel render node; a node of unknown vendor counts when its VA driver is Intel's."""
-    for node in sig.render_nodes:
-        if node.vendor == INTEL_VENDOR:
-            return node
-    for node in sig.render_nodes:
-        if not node.vendor and any(tag in (node.va_driver or sig.libva_driver_name).lower()
-                                   for tag in ("intel", "ihd", "i965")):
-            return node
-    return None
+    intel = (n for n in sig.render_nodes if n.vendor == INTEL_VENDOR)
+    says_intel = (n for n in sig.render_nodes if not n.vendor and any(
+        tag in (n.va_driver or sig.libva_driver_name).lower() for tag in ("intel", "ihd", "i965")))
+    return next(intel, None) or next(says_intel, None)
 
 
 def vaapi_node(sig: HostSignals) -> RenderNode | None:
