@@ -181,13 +181,6 @@ def has_coverage(rows: Sequence[GroupErrors]) -> bool:
     return any(r.coverage is not None or r.coverage_reason for r in rows)
 
 
-def group_table(rows: list[GroupErrors]) -> str:
-    """One grouping's figures (pooled over frames), worst first; coverage and width where the rows have
-    intervals."""
-    coverage = has_coverage(rows)
-    return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], group_rows(rows, coverage))
-
-
 BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setting"),
               ("resolution", "resolution class"), ("rung", "ladder rung (share of the source's height)"))
 
@@ -217,11 +210,14 @@ def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
     """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
     for block in holdout:
+        # its groups' figures (pooled over frames), worst first; coverage and width where the rows have intervals
+        coverage = has_coverage(block.groups)
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
                        f"it nor the row's content ({POOLED}). Its gate is in the gate table."),
-                  group_table(list(block.groups)), *confounding_notes(block.groups),
+                  table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
+                        group_rows(block.groups, coverage)), *confounding_notes(block.groups),
                   *([f"<p class='warn'>{esc(block.left_out)}</p>"] if block.left_out else [])]
     return parts
 
