@@ -25,7 +25,7 @@ SEEDS = [0, 1, 2, 3, 4]
 
 
 def child(path: Path, folds: str) -> None:
-    from kit.corpus.training import load_training_corpus
+    from kit.corpus.training import training_corpus
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
@@ -34,7 +34,7 @@ def child(path: Path, folds: str) -> None:
     threads = choose_threads()
     apply_threads(threads)
     start = time.perf_counter()
-    inputs = LosoInputs.of(load_training_corpus(path), folds)
+    inputs = LosoInputs.of(training_corpus(path)[0], folds)
     result, models = loso_with_baselines(inputs, SEEDS, TrainConfig(), workers=threads.train)
     per_source = result.folds.groupby("src")[["plcc", "rmse"]].mean()
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(),

@@ -61,7 +61,7 @@ def contents_corpus(real: pd.DataFrame, contents: int, seed: int = 0) -> pd.Data
 
 def child_fold(path: Path, folds: str) -> None:
     """One point: the loso step's training and evaluation (5 seeds, ensemble + baselines) on this corpus."""
-    from kit.corpus.training import load_training_corpus
+    from kit.corpus.training import training_corpus
     from kit.model.loso import LosoInputs
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
@@ -70,7 +70,7 @@ def child_fold(path: Path, folds: str) -> None:
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does
     start = time.perf_counter()
-    df = load_training_corpus(path)
+    df = training_corpus(path)[0]
     inputs = LosoInputs.of(df, folds)
     result, models = loso_with_baselines(inputs, SEEDS, TrainConfig(), workers=threads.train)
     mean_rows = float(np.mean([len(t) for t in inputs.train]))
@@ -145,7 +145,7 @@ def extrapolate(rows: list[dict[str, object]], sizes: list[int]) -> None:
 
 
 def child_loso(path: Path) -> None:
-    from kit.corpus.training import load_training_corpus as load_corpus
+    from kit.corpus.training import training_corpus
     from kit.model.recipe import TrainConfig
     from kit.model.threads import apply_threads, choose_threads
     from tests.training import run_loso
@@ -153,7 +153,7 @@ def child_loso(path: Path) -> None:
     threads = choose_threads()
     apply_threads(threads)  # as the LOSO step does
     start = time.perf_counter()
-    df = load_corpus(path)
+    df = training_corpus(path)[0]
     result = run_loso(df, [0, 1, 2, 3, 4], TrainConfig(), workers=threads.train)
     print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(),
                       "mean_plcc": [r.mean_plcc for r in result.seed_reports], "rows": len(df)}))

@@ -39,7 +39,7 @@ import numpy as np
 from common import ROOT, Measured, demo_corpus, load_average, measure, timed
 from reference_trainer import loop_loso
 
-from kit.corpus.training import load_training_corpus
+from kit.corpus.training import training_corpus
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.model.threads import apply_threads, choose_threads
@@ -101,7 +101,7 @@ def kernels_table(shard: Path, sizes: list[int], epochs: int, rounds: int = 2) -
     from kit.model.network import fr_regressor_v2
     from kit.model.train import TrainData, TrainJob, plan_schedule, train_jobs
 
-    inputs = LosoInputs.of(load_training_corpus(shard))
+    inputs = LosoInputs.of(training_corpus(shard)[0])
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
     config = TrainConfig(epochs=epochs)
     pool = inputs.members(list(range(-(-max(sizes) // len(inputs.folds)))))
@@ -167,7 +167,7 @@ def main() -> None:
     if args.command_only:
         print("PASS" if BASH_KIT_LOSO_SECONDS / command.wall >= 50 else "FAIL")
         return
-    df = load_training_corpus(shard)
+    df = training_corpus(shard)[0]
     feats, codec = design_matrix(df)
     target = df["vmaf"].to_numpy()
     folds = make_folds(df)

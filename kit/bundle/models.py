@@ -11,7 +11,7 @@ from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc, teacher_metadata
 from kit.bundle.registry import with_tag
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
-from kit.corpus.training import load_training_corpus
+from kit.corpus.training import training_corpus
 from kit.infra.tree import Tree
 from kit.model.contract import (
     CANONICAL6,
@@ -40,7 +40,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     profile, with `ship`'s license and intervals); returns the files written."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
-    df = load_training_corpus(Path(corpus.path), measured=tuple(f for f in features if f not in MODEL_FEATURES))
+    df = training_corpus(Path(corpus.path), measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now

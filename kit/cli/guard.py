@@ -51,14 +51,6 @@ PATH_CAUSES = {
 }
 
 
-def _cache_root() -> Path | None:
-    with contextlib.suppress(Exception):  # HOME unset and no KIT_CACHE_DIR: there is no cache to blame
-        from kit.infra.host import cache_dir
-
-        return cache_dir().absolute()
-    return None
-
-
 def path_error(exc: OSError) -> KitError | None:
     """The user error for an OSError about a path the user chose or the kit's cache; None for a bug."""
     cause = PATH_CAUSES.get(exc.errno or 0)
@@ -66,7 +58,11 @@ def path_error(exc: OSError) -> KitError | None:
         return None
     path = Path(os.fsdecode(exc.filename))
     shown = f"in {path.parent}" if path.name.startswith(TMP_MARK) else str(path)
-    cache = _cache_root()
+    cache: Path | None = None
+    with contextlib.suppress(Exception):  # HOME unset and no KIT_CACHE_DIR: there is no cache to blame
+        from kit.infra.host import cache_dir
+
+        cache = cache_dir().absolute()
     if cache is not None and path.absolute().is_relative_to(cache):
         return KitError(f"cannot write the kit's cache {shown}: {cause}",
                         hint="set KIT_CACHE_DIR to a folder you can write (it holds probe results, clip hashes "

@@ -277,7 +277,13 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     user, apart = _overrides(unique, overrides, known_apart)
     kept = [(i, j, why) for i, j, why in _links(unique, judged, known) + user if (min(i, j), max(i, j)) not in apart]
     component = _components(len(unique), kept)
-    _refuse_joined_apart(unique, apart, kept, component, overrides)
+    for a, b in sorted(apart):  # two sources said to be different that other links still join: refused
+        if component[a] == component[b]:
+            where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
+            raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
+                             "are said to be different contents, but other links join them: "
+                             + "; ".join(why for i, _, why in kept if component[i] == component[a])[:600],
+                             hint="list the linking sources under \"different\" too, or drop the entry")
     return _report(unique, judged, kept, apart, component, overrides)
 
 
@@ -317,18 +323,6 @@ def _components(n: int, links: Sequence[Link]) -> np.ndarray:
     ends = np.array([(i, j) for i, j, _ in links]).T
     graph = coo_matrix((np.ones(len(links)), (ends[0], ends[1])), shape=(n, n))
     return np.asarray(connected_components(graph, directed=False)[1])
-
-
-def _refuse_joined_apart(unique: Sequence[Source], apart: set[tuple[int, int]], kept: Sequence[Link],
-                         component: np.ndarray, overrides: Overrides | None) -> None:
-    """InputError for two sources said to be different that other links still join."""
-    for a, b in sorted(apart):
-        if component[a] == component[b]:
-            where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
-            raise InputError(f"{where}: {_label(unique[a])} and {_label(unique[b])} "
-                             "are said to be different contents, but other links join them: "
-                             + "; ".join(why for i, _, why in kept if component[i] == component[a])[:600],
-                             hint="list the linking sources under \"different\" too, or drop the entry")
 
 
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],

@@ -162,7 +162,7 @@ VMAFTUNE_FILLS = (
 )
 
 
-def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table | None = None) -> tuple[Fill, ...]:
+def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table) -> tuple[Fill, ...]:
     """Every key of a vmaf-tune row the kit has no value for, with what it writes and why."""
     stamp, libvmaf = manifest_time(loaded), libvmaf_version(loaded)
     fills = [Fill("run_id", json.dumps(export_sha(loaded.sha256)),
@@ -174,7 +174,7 @@ def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table | None = None) -> tupl
              Fill("vmaf_binary_version", json.dumps(libvmaf), "the libvmaf version the corpus's manifest names" if
                   libvmaf else "the corpus's manifest names no single libvmaf version (or there is none)")]
     fills += [Fill(k, json.dumps(v), why) for k, v, why in VMAFTUNE_FILLS]
-    if encodes is not None and pc.any(pc.not_equal(encodes["teacher_sha256"], "")).as_py():
+    if pc.any(pc.not_equal(encodes["teacher_sha256"], "")).as_py():
         fills.append(Fill("vmaf_model", json.dumps(str(encodes["teacher_model"][0])),
                           "a --teacher model file, by its name (vmaf-tune writes path=<file>); its sha256 is this "
                           "record's teacher_sha256"))
@@ -201,7 +201,7 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
     for i in range(encodes.num_rows):
         fps = float(cols["fps"][i] or 0.0)
         frames = int(cols["frame_index_count"][i])
-        row = {**fills, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
+        yield {**fills, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
                "src_sha256": cols["src_sha256"][i], "width": int(cols["width"][i] or 0),
                "height": int(cols["height"][i] or 0), "pix_fmt": cols["pix_fmt"][i] or "", "framerate": fps,
                "duration_s": frames / fps if fps > 0 else 0.0, "encoder": cols["encoder"][i],
@@ -211,7 +211,6 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
                "vmaf_model": cols["teacher_model"][i], "ffmpeg_version": cols["ffmpeg_version"][i] or "",
                **{f"{c}_mean": float(cols[f"{c}_mean"][i]) for c in EXPORT_FEATURES},
                **{f"{c}_std": float(cols[f"{c}_stddev"][i]) for c in EXPORT_FEATURES}}
-        yield row
 
 
 def vmaftune_notes(encodes: pa.Table) -> list[str]:

@@ -120,7 +120,7 @@ def load_jsonl(path: Path) -> pa.Table:
     table = read_jsonl_fast(path)
     if table is not None:
         try:
-            validate_table(table, str(path), lambda i: f"row {i}")
+            validate_table(table, str(path))
             return legacy_rows(table)
         except InputError:
             pass
@@ -162,7 +162,7 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
     for name in ("enc_pix_fmt", "teacher_sha256"):
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
-    validate_table(table, label, lambda i: f"row {i}")
+    validate_table(table, label)
     return table, "; ".join(notes)
 
 

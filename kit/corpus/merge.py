@@ -150,12 +150,8 @@ def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
         if isinstance(inp.manifest, ShardManifest) and inp.manifest.shard is not None:
             shard = inp.manifest.shard
             sets.setdefault(shard.set_sha256, (shard.n, set()))[1].add(shard.k)
-    warnings = []
-    for digest, (n, ks) in sorted(sets.items()):
-        if missing := sorted(set(range(1, n + 1)) - ks):
-            warnings.append(f"reference set {digest[:12]}: shard(s) {', '.join(f'{k}/{n}' for k in missing)} "
-                            "not among the inputs")
-    return warnings
+    return [f"reference set {digest[:12]}: shard(s) {', '.join(f'{k}/{n}' for k in missing)} not among the inputs"
+            for digest, (n, ks) in sorted(sets.items()) if (missing := sorted(set(range(1, n + 1)) - ks))]
 
 
 def name_warnings(summary: TableSummary) -> list[str]:

@@ -110,10 +110,8 @@ def _bad(label: str, row: str, name: str, problem: str) -> InputError:
 def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
     rules: list[tuple[str, Callable[[pa.ChunkedArray], pa.ChunkedArray], str]] = [
         ("src", lambda c: pc.equal(pc.utf8_length(c), 0), "empty source name"),
-        ("src_sha256", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
-         "not 64 lowercase hex digits"),
-        ("content", lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)),
-         "not 64 lowercase hex digits"),
+        *((name, lambda c: pc.invert(pc.match_substring_regex(c, SHA_HEX.pattern)), "not 64 lowercase hex digits")
+          for name in ("src_sha256", "content")),
         ("encoder", lambda c: pc.invert(pc.is_in(c, value_set=pa.array(ENCODER_NAMES))),
          "not an encoder the kit knows (" + ", ".join(ENCODER_NAMES) + ")"),
         ("frame_index", lambda c: pc.less(c, 0), "negative"),

@@ -45,10 +45,11 @@ class TableSummary(Record):
     rungs: list[str] = field(default_factory=list)  # the ladder's rungs the rows hold (kit.media.ladder.rung_label)
 
 
-def _unique(col: pa.ChunkedArray) -> list[object]:
+def _unique(col: pa.ChunkedArray) -> list[str]:
+    """The column's values, each once, sorted (as numbers for a number column), as text; nulls left out."""
     import pyarrow.compute as pc
 
-    return sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+    return [str(v) for v in sorted(v for v in pc.unique(col).to_pylist() if v is not None)]
 
 
 def summarise_table(table: pa.Table) -> TableSummary:
@@ -62,13 +63,10 @@ def summarise_table(table: pa.Table) -> TableSummary:
         sources=tuple(SourceRows(s, h, n) for s, h, n in zip(
             per_src["src_min"].to_pylist(), per_src["src_sha256"].to_pylist(), per_src["src_count"].to_pylist(),
             strict=True)),
-        encoders=[str(v) for v in _unique(table["encoder"])], boxes=[str(v) for v in _unique(table["box_id"])],
-        devices=[str(v) for v in _unique(table["device"])], platforms=[str(v) for v in _unique(table["platform"])],
-        cq_grid=[int(str(c)) for c in _unique(table["cq"])],
-        vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()],
-        teacher_models=[str(v) for v in _unique(table["teacher_model"])],
-        enc_pix_fmts=[str(v) for v in _unique(table["enc_pix_fmt"])],
-        teacher_sha256s=[str(v) for v in _unique(table["teacher_sha256"]) if v],
+        encoders=_unique(table["encoder"]), boxes=_unique(table["box_id"]), devices=_unique(table["device"]),
+        platforms=_unique(table["platform"]), cq_grid=[int(c) for c in _unique(table["cq"])],
+        vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()], teacher_models=_unique(table["teacher_model"]),
+        enc_pix_fmts=_unique(table["enc_pix_fmt"]), teacher_sha256s=[v for v in _unique(table["teacher_sha256"]) if v],
         grids=encoder_grids(table.select(["encoder", "cq"]).to_pandas()),
         rungs=row_rungs(table.select(["enc_height", "height"]).to_pandas()),
     )

@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def load_training_corpus(path: Path, measured: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The training columns of a shard or merged corpus (training_corpus), without the count of duplicates."""
-    return training_corpus(path, measured=measured)[0]
-
-
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
     """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row

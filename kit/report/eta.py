@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import geometric_mean
 
 ENCODE_SHARE = 0.5  # of a job's time, until a finished job measures it
 
@@ -85,12 +86,11 @@ class CorpusClock:
         measured, the geometric mean over the encoder's measured sources (content scales the cost: a source
         twice and one half as costly as the next average to it), else over every encoder's."""
         measured = {k: self.seconds[k] / w for k, w in self.done.items() if w > 0 and self.seconds.get(k, 0) > 0}
-        logs: dict[str, list[float]] = {}
+        rates: dict[str, list[float]] = {}
         for (enc, _), rate in measured.items():
-            logs.setdefault(enc, []).append(math.log(rate))
-        per_enc = {enc: math.exp(sum(v) / len(v)) for enc, v in logs.items()}
-        every = [math.log(r) for r in per_enc.values()]
-        fallback = math.exp(sum(every) / len(every)) if every else 1.0
+            rates.setdefault(enc, []).append(rate)
+        per_enc = {enc: geometric_mean(v) for enc, v in rates.items()}
+        fallback = geometric_mean(per_enc.values()) if per_enc else 1.0
         keys = {*self.planned, *self.done, *(j.key for j in self.running.values())}
         return {k: measured.get(k, per_enc.get(k[0], fallback)) for k in keys}
 

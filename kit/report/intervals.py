@@ -14,20 +14,11 @@ from kit.report.sections import INTERVALS_FILE, bounded_cell
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ClipPooling, ExportedInterval, Intervals, LimitGate, Verdict
+    from kit.verdict.document import ClipPooling, ExportedInterval, LimitGate, Verdict
 
 LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
                  "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
                  "lowest coverage of a source", "why no figure"]
-
-
-def level_table(iv: Intervals) -> str:
-    """One row per level: its thresholds, and its coverage and width only where every row's interval is bounded."""
-    return table(LEVEL_HEADERS, [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.share_unbounded,
-                                  bounded_cell(lv.coverage, lv.coverage is None),
-                                  bounded_cell(lv.mean_width, lv.coverage is None),
-                                  bounded_cell(lv.source_coverage_min, lv.coverage is None), lv.reason or ""]
-                                 for lv in iv.levels])
 
 
 def exported_section(e: ExportedInterval) -> list[str]:
@@ -83,7 +74,11 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
                   "for some held-out row has no coverage or width: 100 % of an unbounded interval says nothing.")]
     if iv.warning:
         parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
-    folded = [sorted_by("by nominal level (a calibration reads in order)"), level_table(iv)]
+    # one row per level: its thresholds, and its coverage and width only where every row's interval is bounded
+    levels = [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.share_unbounded,
+               bounded_cell(lv.coverage, lv.coverage is None), bounded_cell(lv.mean_width, lv.coverage is None),
+               bounded_cell(lv.source_coverage_min, lv.coverage is None), lv.reason or ""] for lv in iv.levels]
+    folded = [sorted_by("by nominal level (a calibration reads in order)"), table(LEVEL_HEADERS, levels)]
     if iv.clip_use is not None:
         c = iv.clip_use
         folded += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",

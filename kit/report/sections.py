@@ -96,12 +96,15 @@ def typical_source(folds: pd.DataFrame) -> dict[str, float | None]:
             "share_out_of_range": median(out_of_range_by_source(folds).tolist())}
 
 
+# the coloured figures of a source's or a group's row: its column, and what kind of measure it is (kit.report.grades)
+MEASURES: tuple[tuple[str, Measure], ...] = (("plcc", "plcc"), ("rmse", "rmse"), ("bias", "bias"),
+                                             ("max_abs_error", "miss"), ("share_out_of_range", "share"))
+
+
 def source_rows(ranked: pd.DataFrame, typical: dict[str, float | None], coverage: bool,
                 open_ended: bool) -> list[list[object]]:
-    measures: tuple[tuple[str, Measure], ...] = (("plcc", "plcc"), ("rmse", "rmse"), ("bias", "bias"),
-                                                 ("max_abs_error", "miss"), ("share_out_of_range", "share"))
     return [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
-             *(graded(getattr(r, col), typical[col], measure) for col, measure in measures),
+             *(graded(getattr(r, col), typical[col], measure) for col, measure in MEASURES),
              *([bounded_cell(r.coverage, open_ended)] if coverage else [])]
             for i, r in enumerate(ranked.itertuples())]
 
@@ -165,13 +168,10 @@ def bounded_cell(value: float | None, unbounded: bool) -> object:
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
     """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
     diverged), each figure coloured against the grouping's median."""
-    typical = {"plcc": median([r.plcc for r in rows]), "rmse": median([r.rmse for r in rows]),
-               "bias": median([abs(r.bias) for r in rows]), "miss": median([r.max_abs_error for r in rows]),
-               "share": median([r.share_out_of_range for r in rows])}
-    return [[*([label] if label else []), r.group, r.n_frames, r.n_sources, graded(r.plcc, typical["plcc"], "plcc"),
-             graded(r.rmse, typical["rmse"], "rmse"), graded(r.bias, typical["bias"], "bias"),
-             graded(r.max_abs_error, typical["miss"], "miss"),
-             graded(r.share_out_of_range, typical["share"], "share"),
+    typical = {col: median([abs(getattr(r, col)) if col == "bias" else getattr(r, col) for r in rows])
+               for col, _ in MEASURES}
+    return [[*([label] if label else []), r.group, r.n_frames, r.n_sources,
+             *(graded(getattr(r, col), typical[col], measure) for col, measure in MEASURES),
              *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
                if coverage else [])]
             for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
@@ -179,13 +179,6 @@ def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> 
 
 def has_coverage(rows: Sequence[GroupErrors]) -> bool:
     return any(r.coverage is not None or r.coverage_reason for r in rows)
-
-
-def group_table(rows: list[GroupErrors]) -> str:
-    """One grouping's figures (pooled over frames), worst first; coverage and width where the rows have
-    intervals."""
-    coverage = has_coverage(rows)
-    return table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], group_rows(rows, coverage))
 
 
 BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setting"),
@@ -217,11 +210,14 @@ def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
     """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
     for block in holdout:
+        # its groups' figures (pooled over frames), worst first; coverage and width where the rows have intervals
+        coverage = has_coverage(block.groups)
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
                        f"it nor the row's content ({POOLED}). Its gate is in the gate table."),
-                  group_table(list(block.groups)), *confounding_notes(block.groups),
+                  table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
+                        group_rows(block.groups, coverage)), *confounding_notes(block.groups),
                   *([f"<p class='warn'>{esc(block.left_out)}</p>"] if block.left_out else [])]
     return parts
 

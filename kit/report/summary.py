@@ -218,14 +218,6 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
                         "full, teacher ranges, content groups: in the report (below) and the verdict file")
 
 
-def optional_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """Every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's."""
-    rows = [*gate_rows(verdict)[3:], *interval_rows(verdict), *group_error_rows(verdict)]
-    return [(label, text) for label, text in rows if ("gate" in label or "evidence" in label or "ridge" in label
-                                                     or label.startswith(("largest", "unseen", "out of range")))
-            and "no gate" not in text and "rows left out" not in label]
-
-
 def error_text(verdict: Verdict) -> str:
     """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
     p = verdict.overall.pooled_ensemble
@@ -239,7 +231,12 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The closing summary: the verdict, the gate (a failing gate in full, the passing optional ones in one
     row), the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
     full = summary_rows(out_dir, verdict)
-    gates = optional_gate_rows(verdict)
+    # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
+    gates = [(label, text) for label, text in [*gate_rows(verdict)[3:], *interval_rows(verdict),
+                                               *group_error_rows(verdict)]
+             if ("gate" in label or "evidence" in label or "ridge" in label
+                 or label.startswith(("largest", "unseen", "out of range")))
+             and "no gate" not in text and "rows left out" not in label]
     failing = [row for row in gates if "FAIL" in row[1]]
     passing = [label for label, text in gates if "FAIL" not in text]
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict)[:3], *failing]

@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import time
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
@@ -162,11 +162,9 @@ class LiveBars:
         if self.corpus is None:
             return
         running = sum((f["encode"] + f["score"]) / (2 * f["frames"]) for f in self.job_frames.values())
-        count = f"{self.corpus_done:.0f}/{self.corpus_total}"
-        if info is None:
-            self.progress.update(self.corpus, completed=self.corpus_done + running, count=count)
-        else:
-            self.progress.update(self.corpus, completed=self.corpus_done + running, count=count, info=info)
+        said: dict[str, Any] = {} if info is None else {"info": info}  # no info: the bar keeps the last one
+        self.progress.update(self.corpus, completed=self.corpus_done + running,
+                             count=f"{self.corpus_done:.0f}/{self.corpus_total}", **said)
 
     def epoch(self, e: ev.Epoch) -> None:
         key = (e.step, e.members, e.epochs)

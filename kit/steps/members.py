@@ -43,21 +43,17 @@ def kept_apart(settings: RunSettings) -> tuple[str, ...]:
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
 
-def members_fingerprint(ctx: Context, plan: Plan) -> str:
-    """What a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
-    recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
-    same in any)."""
-    s = ctx.settings
-    return sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
-                        "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
-
-
 def store_of(ctx: Context, plan: Plan, made_by: str = "the loso step") -> MemberStore:
     """This LOSO's members, written and checked as `made_by` (the loso step, or training task K/N) makes them."""
     from kit.model.tasks import MemberStore, Origin
 
-    made_from = members_fingerprint(ctx, plan)
-    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(ctx.settings.train.to_json()), kit_build(), made_by,
+    s = ctx.settings
+    # what a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
+    # recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
+    # same in any)
+    made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
+                             "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
+    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), kit_build(), made_by,
                     f"pid {os.getpid()} on {host_name()}")
     return MemberStore(ctx.tree, ctx.run.members_of(made_from), origin)
 

@@ -71,15 +71,6 @@ def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     return teacher
 
 
-def check_unchanged(teacher: Teacher) -> None:
-    """A --teacher model file is the one its rows name: refused (exit 2) when it changed while the jobs ran."""
-    if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
-        raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
-                         "the sha256 of the file as it was at the start",
-                         hint="rerun once the model file is final: the prereqs step checks it again, and every job "
-                              "is redone with it", retry_helps=True)
-
-
 @dataclass(frozen=True)
 class Prepared:
     """What planning found: the step's inputs, handed to run so nothing is discovered twice."""
@@ -239,7 +230,12 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          "rows made from it would carry the sha256 of the content hashed at the start",
                          hint="rerun once the clip is final: it is hashed again and its jobs redone",
                          retry_helps=True)
-    check_unchanged(teacher)
+    # a --teacher model file is the one its rows name: refused (exit 2) when it changed while the jobs ran
+    if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
+        raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
+                         "the sha256 of the file as it was at the start",
+                         hint="rerun once the model file is final: the prereqs step checks it again, and every job "
+                              "is redone with it", retry_helps=True)
     if failures:
         first = failures[0]
         raise JobFailed(f"{len(failures)} of {n_jobs} corpus jobs failed; first: {first.message}",

@@ -117,31 +117,15 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     return run.incumbent_models, folder
 
 
-def incumbent_sha256(ctx: Context, path: Path) -> str:
-    """An incumbent model's sha256: through the out-dir's Tree when it lies there (never through a link planted
-    in its place), as the user's file otherwise."""
-    return ctx.tree.sha256(path) if ctx.tree.holds(path) else sha256_file(path)
-
-
 def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: FoldScheme) -> ResourceLimit:
     """Training that ran out of memory, named with what to lower (exit 2, never an internal error)."""
     fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
+    # the first line of the exception's message, cut short (torch's allocator explains at length)
+    cause = next(iter(str(exc).strip().splitlines()), "no message")[:200]
     return ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
-                         f"on {rows} rows: {type(exc).__name__}: {visible_cause(exc)}",
+                         f"on {rows} rows: {type(exc).__name__}: {cause}",
                          hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close other "
                               "programs), and rerun; the corpus is kept")
-
-
-def measured_inputs(inputs: str) -> tuple[str, ...]:
-    """The features of the input set `inputs` a corpus measures only when asked (VMAF v1's): every training row
-    must have them."""
-    return tuple(f for f in input_features(inputs) if f in EXTRA_FEATURES)
-
-
-def visible_cause(exc: BaseException) -> str:
-    """The first line of the exception's message, cut short (torch's allocator explains at length)."""
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "no message"
 
 
 @dataclass(frozen=True)
@@ -184,7 +168,10 @@ class LosoStep:
         inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
-            inputs["incumbent"] = ",".join(f"{p.name}:{incumbent_sha256(ctx, p)}" for p in models)
+            # each model's sha256: through the out-dir's Tree when it lies there (never through a link planted in its
+            # place), as the user's file otherwise
+            inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
+                                           for p in models)
         # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was; K as
         # the text earlier kits recorded
         folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
@@ -216,8 +203,10 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
+        # the features of the input set a corpus measures only when asked (VMAF v1's): every training row must have them
+        measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY),  # + what predictions.parquet says
-                                         measured_inputs(s.train.inputs))
+                                         measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")

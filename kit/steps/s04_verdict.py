@@ -110,13 +110,11 @@ class VerdictStep:
         for other in VERDICTS:  # a stale verdict must never trigger an export
             if other != verdict.verdict:
                 tree.remove(run.verdict_file(other))
-        with tree.atomic(run.intervals) as fh:
-            assessment.rows.to_parquet(fh, index=False)
-        outputs = [run.intervals]
-        if assessment.clips is not None:
-            with tree.atomic(run.clip_pooling) as fh:
-                assessment.clips.to_parquet(fh, index=False)
-            outputs.append(run.clip_pooling)
+        frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips}
+        outputs = [path for path, frame in frames.items() if frame is not None]
+        for path in outputs:
+            with tree.atomic(path) as fh:
+                frames[path].to_parquet(fh, index=False)
         tree.remove(run.calibration)
         if assessment.sidecar is not None:
             tree.write_json(run.calibration, assessment.sidecar)

@@ -115,14 +115,14 @@ def test_every_figure_names_each_intro(union: dict[str, Path]) -> None:
 
 def test_the_same_corpus_in_another_order_gives_the_same_names(union: dict[str, Path], tmp_path: Path) -> None:
     from kit.corpus.summary import summarise_corpus
-    from kit.corpus.training import load_training_corpus
+    from kit.corpus.training import training_corpus
 
     table = pq.read_table(union["corpus"])
     reversed_rows = tmp_path / "reversed.parquet"
     pq.write_table(table.take(pa.array(range(table.num_rows - 1, -1, -1))), reversed_rows)
     seen = []
     for corpus in (union["corpus"], union["corpus_ba"], reversed_rows):
-        df = load_training_corpus(corpus)
+        df = training_corpus(corpus)[0]
         seen.append(dict(zip(df["src_sha256"], df["src"], strict=True)))
         assert summarise_corpus(corpus, "0" * 64).sources == sorted(set(seen[-1].values()))
     assert seen[0] == seen[1] == seen[2]

@@ -29,7 +29,7 @@ from click.testing import CliRunner, Result
 
 from kit.cli.main import cli
 from kit.corpus import commit as commit_mod
-from kit.corpus.training import load_training_corpus
+from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra import archive, limits, parquet
 from kit.infra.files import host_tag
@@ -164,7 +164,7 @@ def test_damaged_parquet_is_refused_by_every_reader(case: str, tmp_path: Path) -
     assert_refused(invoke("merge", bad, "-o", tmp_path / "m.parquet"), str(bad), needle)
     assert_refused(invoke("corpus", "info", bad), str(bad), needle)
     with pytest.raises(InputError, match=needle):  # what `run --corpus` trains on
-        load_training_corpus(bad)
+        training_corpus(bad)[0]
     assert not (tmp_path / "m.parquet").exists()
 
 
@@ -271,7 +271,7 @@ def test_implausible_values_name_file_row_column_value(column: str, value: float
     error = assert_refused(invoke("merge", bad, "-o", tmp_path / "m.parquet"), str(bad), f"row 17 column '{column}'")
     assert repr(value) in error or str(value) in error, error
     with pytest.raises(InputError, match=f"row 17 column '{column}'"):
-        load_training_corpus(bad)
+        training_corpus(bad)[0]
 
 
 def test_values_at_the_edges_of_the_ranges_are_kept(tmp_path: Path) -> None:
@@ -281,7 +281,7 @@ def test_values_at_the_edges_of_the_ranges_are_kept(tmp_path: Path) -> None:
         values = table[column].to_pylist()
         values[3] = value
         table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, pa.float64()))
-    assert load_training_corpus(write_shard(tmp_path / "edges.parquet", table)).shape[0] == table.num_rows
+    assert training_corpus(write_shard(tmp_path / "edges.parquet", table))[0].shape[0] == table.num_rows
 
 
 # ---- bombs: refused on their headers, before anything is extracted or read ----

@@ -161,7 +161,7 @@ def test_merge_and_corpus_info_list_the_builds_and_warn_when_they_mix(tmp_path: 
 def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path: Path) -> None:
     """Every row twice (the copy with another measured enc_time_ms): each trains once, and the count is told.
     A row of one key with another score is a conflict, not a duplicate: it stays."""
-    from kit.corpus.training import load_training_corpus, training_corpus
+    from kit.corpus.training import training_corpus
 
     table = shard_table(n_src=4)
     once = write_shard(tmp_path / "once.parquet", table)
@@ -169,7 +169,7 @@ def test_training_on_a_corpus_drops_exact_duplicates_by_the_merge_rule(tmp_path:
     twice = write_shard(tmp_path / "twice.parquet", pa.concat_tables([copy, table]))
     df, dropped = training_corpus(twice)
     assert dropped == table.num_rows and len(df) == table.num_rows
-    assert df.equals(load_training_corpus(once))  # the same rows, in the same canonical order
+    assert df.equals(training_corpus(once)[0])  # the same rows, in the same canonical order
     assert training_corpus(once)[1] == 0
 
     vmaf = table["vmaf"].to_numpy().copy()

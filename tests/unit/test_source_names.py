@@ -135,10 +135,10 @@ def test_the_summary_lists_at_most_five_groups(tmp_path: Path, n_groups: int) ->
         assert rows[-1][1].startswith(f"and {n_groups - GROUPS_SHOWN} more")
 
 
-def test_load_training_corpus_names_the_sources_and_training_sees_one_name_per_source(tmp_path: Path) -> None:
+def test_training_corpus_names_the_sources_and_training_sees_one_name_per_source(tmp_path: Path) -> None:
     """Two shards whose sources all share the names s0..s2, merged: six sources, each named apart."""
     from kit.corpus.schema import with_content
-    from kit.corpus.training import load_training_corpus
+    from kit.corpus.training import training_corpus
     from tests.kitfiles import shard_table, write_shard
     from tests.training import make_folds
 
@@ -147,14 +147,14 @@ def test_load_training_corpus_names_the_sources_and_training_sees_one_name_per_s
         return with_content(table.set_column(table.column_names.index("src_sha256"), "src_sha256", sha))
 
     a, b = hashed(shard_table(box="x", seed=0)), hashed(shard_table(box="x", seed=1))  # the same names s0..s2
-    df = load_training_corpus(write_shard(tmp_path / "u.parquet", pa.concat_tables([a, b])))
+    df = training_corpus(write_shard(tmp_path / "u.parquet", pa.concat_tables([a, b])))[0]
     names = dict(zip(df["src_sha256"], df["src"], strict=True))
     given = dict(zip(a["src_sha256"].to_pylist() + b["src_sha256"].to_pylist(),
                      a["src"].to_pylist() + b["src"].to_pylist(), strict=True))
     assert len(names) == 6 and len(set(names.values())) == 6
     assert names == {sha: f"{src}~{sha[:6]}" for sha, src in given.items()}
     assert sorted(f.sources[0].src for f in make_folds(df)) == sorted(names.values())
-    again = load_training_corpus(write_shard(tmp_path / "r.parquet", pa.concat_tables([b, a])))
+    again = training_corpus(write_shard(tmp_path / "r.parquet", pa.concat_tables([b, a])))[0]
     assert dict(zip(again["src_sha256"], again["src"], strict=True)) == names
 
 
