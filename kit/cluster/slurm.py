@@ -87,14 +87,14 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
     return lines
 
 
-def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], job: str, output: str, body: list[str],
-            array: str | None = None) -> str:
-    """A batch script: the shell and which kit wrote it when, `about` (comment lines), the `#SBATCH` lines of
-    `job` (its Slurm output file `output` in the log folder), then `body`. Every path in the scripts is absolute, so
-    they run from any folder (a resubmission's, a node's)."""
+def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
+            body: list[str], array: str | None = None) -> str:
+    """A batch script: the shell and which kit wrote it when, `about` (comment lines), the `#SBATCH` lines of the
+    Slurm job `<--job-name>-<sbatch_name>` (its output file `output` in the log folder), then `body`. Every path in
+    the scripts is absolute, so they run from any folder (a resubmission's, a node's)."""
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
-        *sbatch_lines(opts, f"{opts.job_name}-{job}", slurm_filename(plan.layout.logs, output), array=array),
+        *sbatch_lines(opts, f"{opts.job_name}-{sbatch_name}", slurm_filename(plan.layout.logs, output), array=array),
         "",
         "set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env),
         *body,

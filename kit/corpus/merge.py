@@ -98,7 +98,8 @@ def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     order = list(range(len(inputs)))
     if prefer == "newest":
         order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    return [order.index(i) for i in range(len(inputs))]
+    ranks = {i: rank for rank, i in enumerate(order)}  # each input's place in the order, in one pass
+    return [ranks[i] for i in range(len(inputs))]
 
 
 def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:

@@ -58,23 +58,31 @@ class Ops(Files):
     def remove(self, path: Path) -> None:
         """Delete an earlier output of the kit's own (nothing when missing); a link, pipe or folder in its place is
         refused, not removed."""
-        st = self.lstat(path)  # its folder is now held: the unlink below is in the folder this looked in
+        try:
+            folder, name = self.split(path, make=False)
+        except FileNotFoundError:
+            return
+        st = folder.lstat(name)  # the unlink below is in the very folder this looked in
         if st is None:
             return
         if (what := describe(st, path)) is not None:
             raise refuse(path, what)
         with contextlib.suppress(FileNotFoundError):
-            self.unlink_at(*self.split(path, make=False))
+            self.unlink_at(folder, name)
 
     def remove_folder(self, path: Path) -> None:
         """Delete a folder of the kit's own and everything in it (nothing when missing), by descriptors."""
-        st = self.lstat(path)  # its parent is now held: the folder removed is the one this looked at
+        try:
+            parent, name = self.split(path, make=False)
+        except FileNotFoundError:
+            return
+        st = parent.lstat(name)  # the folder removed below is the very one this looked at
         if st is None:
             return
         if not stat.S_ISDIR(st.st_mode):
             raise refuse(path, describe(st, path) or "a file", "a folder")
         self.forget(path)
-        _remove_tree(*self.split(path, make=False))
+        _remove_tree(parent, name)
 
     def fresh_folder(self, path: Path, private: bool = True) -> Path:
         """An empty folder at `path` (an earlier one removed); `private`: only this user may enter it, so nothing can

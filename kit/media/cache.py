@@ -117,9 +117,11 @@ class Sha256Cache:
         one decode per file version, not on every plan."""
         key = MASTER + file_key(p)
         if key not in self._data:
-            geometry, identity, dropped = decode_master(p, ffmpeg)
+            decoded = decode_master(p, ffmpeg)  # returned as decoded: what it holds is probe_clip's to refuse
+            geometry, identity, dropped = decoded
             self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
                                        list(dropped)]))
+            return decoded
         return _master_from(load_json(self._data[key]))
 
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:

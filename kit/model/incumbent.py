@@ -25,7 +25,7 @@ from kit.infra.outside import env_float, read_json
 from kit.infra.tree import Tree
 from kit.model import incumbent_child as child
 from kit.model.results import BaselineResult, EnsembleMembers
-from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, load_npy, npy_bytes
 from kit.rundir import ENSEMBLE_MANIFEST, LAYOUT, RunDir
 
 if TYPE_CHECKING:
@@ -120,8 +120,8 @@ def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.
     tree.fresh_folder(scratch)
     tree.write_json(scratch / child.REQUEST, {"models": [str(p) for p in onnx_files],
                                               "inputs": {INPUT_FEATURES: N_FEATURES, INPUT_CODEC: CODEC_DIM}})
-    tree.write_bytes(scratch / child.FEATURES, child.npy_bytes(feats.astype(np.float32)))
-    tree.write_bytes(scratch / child.CODEC, child.npy_bytes(codec.astype(np.float32)))
+    tree.write_bytes(scratch / child.FEATURES, npy_bytes(feats.astype(np.float32)))
+    tree.write_bytes(scratch / child.CODEC, npy_bytes(codec.astype(np.float32)))
     path = os.pathsep.join([str(KIT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])  # the kit as run now
     start = time.monotonic()
     try:
@@ -147,7 +147,7 @@ def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.
         if not tree.is_file(child.scores_file(scratch, k)):  # the child stopped at this member: it failed to run
             raise InputError(f"--incumbent model {onnx_path}: fails on this corpus's rows ({failure.get('detail')})",
                              hint=HINT)
-        scores.append(member_scores(onnx_path, child.load_npy(tree, child.scores_file(scratch, k)), feats))
+        scores.append(member_scores(onnx_path, load_npy(tree, child.scores_file(scratch, k)), feats))
     return scores
 
 

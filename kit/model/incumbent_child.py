@@ -15,15 +15,12 @@ loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kit.infra.tree import Tree
-from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, predict, session
+from kit.model.runtime import INPUT_CODEC, INPUT_FEATURES, load_npy, npy_bytes, predict, session
 
 REQUEST, FEATURES, CODEC, STATE, FAILURE = "request.json", "features.npy", "codec.npy", "state.json", "failure.json"
 EXIT_MODEL_FAILED = 3  # failure.json says which model and why
@@ -32,16 +29,6 @@ DETAIL_CHARS = 120  # of onnxruntime's message, as the kit has always quoted it
 
 def scores_file(scratch: Path, k: int) -> Path:
     return scratch / f"scores{k}.npy"
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
-    return buf.getvalue()
-
-
-def load_npy(tree: Tree, path: Path) -> np.ndarray:
-    return np.asarray(np.load(io.BytesIO(tree.read_bytes(path)), allow_pickle=False))
 
 
 def _fail(tree: Tree, model: str, stage: str, detail: str = "", dims: dict[str, Any] | None = None) -> int:

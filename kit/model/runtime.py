@@ -6,14 +6,27 @@ models (kit.model.incumbent_child) starts in a fraction of a second.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kit.infra.tree import Tree
 from kit.model.threads import ORT_THREADS
 
 INPUT_FEATURES, INPUT_CODEC, OUTPUT = "features", "codec", "vmaf"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array as a .npy file's bytes (no pickles): the members' files and what the incumbent's child exchanges."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def load_npy(tree: Tree, path: Path) -> np.ndarray:
+    return np.asarray(np.load(io.BytesIO(tree.read_bytes(path)), allow_pickle=False))
 
 
 def session(path: Path) -> Any:

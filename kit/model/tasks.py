@@ -36,9 +36,9 @@ from kit.infra.files import sha256_bytes
 from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.model.batches import Member, TrainData
-from kit.model.incumbent_child import npy_bytes
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
+from kit.model.runtime import npy_bytes
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.train import TrainedEnsemble, TrainJob, planned_rows, train_jobs
 

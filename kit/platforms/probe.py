@@ -377,11 +377,7 @@ class Prober:
         key = entry_key(spec, setup, self.cq_of(name))
         if self.refresh:
             self.cache.forget(name)
-        hit = self._cached(key, name)
-        if self.cache.damaged and self.log is not None:
-            self.log(self.cache.damaged)
-            self.cache.damaged = ""
-        if hit is not None:
+        if (hit := self._cached(key, name)) is not None:
             return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
         result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name), log=self.log)
         self.cache.put(key, result)
@@ -390,6 +386,9 @@ class Prober:
     def _cached(self, key: str, what: str) -> ProbeResult | None:
         """The cached result of `key` (none with `refresh`); no command runs, so the log says where it came from."""
         hit = None if self.refresh else self.cache.get(key)
+        if self.cache.damaged and self.log is not None:  # what reading the cache found damaged, said first
+            self.log(self.cache.damaged)
+            self.cache.damaged = ""
         if hit is not None and self.log is not None:
             self.log(f"{what}: probe result from the cache {self.cache.path} "
                      f"({'works' if hit.available else 'fails'}: {hit.reason})")

@@ -8,6 +8,7 @@ at every level, each calibrated on the other content groups (leave one group out
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,7 +194,8 @@ def coverage_warning(levels: list[IntervalLevel]) -> str | None:
 
 def finite(value: object) -> float | None:
     """A figure that may be absent (a folds table of an older kit may lack it) or unbounded: None when it is, or NaN."""
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)  # numpy's scalars too
+    return float(value) if real and math.isfinite(value) else None  # type: ignore[arg-type]
 
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
