@@ -103,7 +103,7 @@ class ProbeInterrupted(PrereqError):
                               "alone, the out-of-memory killer): rerun the same command and the test runs again")
 
 
-def _run(argv: list[str], what: str, timeout_s: float, log: LogFn | None) -> ProcResult:
+def run_probe(argv: list[str], what: str, timeout_s: float, log: LogFn | None) -> ProcResult:
     """run_process for a probe command; a signal that ended it raises ProbeInterrupted."""
     res = run_process(argv, timeout_s=timeout_s, log=log)
     if why := interruption(res):
@@ -173,7 +173,7 @@ def explain(reason: str, device: str = "") -> str:
 def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
                       log: LogFn | None = None, pix_fmt: str = "yuv420p") -> Path:
     """A small synthetic y4m clip to test-encode and score."""
-    res = _run(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames, pix_fmt=pix_fmt),
+    res = run_probe(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames, pix_fmt=pix_fmt),
                "test clip render", PROBE_TIMEOUT_S, log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
@@ -211,7 +211,7 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
     try:
-        res = _run(argv, f"{spec.name} test encode", timeout_s, log)
+        res = run_probe(argv, f"{spec.name} test encode", timeout_s, log)
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
         return _failed(spec, setup, f"test encode: {exc.message}", timeout_s)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
@@ -234,7 +234,7 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
 def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> tuple[int, str]:
     """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not
     decode, the format "" when the decoder does not say it."""
-    res = _run(build_decode_argv(ffmpeg, path), what, timeout_s, log)
+    res = run_probe(build_decode_argv(ffmpeg, path), what, timeout_s, log)
     if res.returncode != 0:
         return -1, ""
     try:
@@ -425,7 +425,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"
-    res = _run(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+    res = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
                "libvmaf check's libx264 encode", PROBE_TIMEOUT_S, log)
     frames = -1
     if res.returncode == 0 and distorted.is_file():
@@ -438,7 +438,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
                                f"(--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")
     log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
-    res = _run(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
                "libvmaf check's scoring", PROBE_TIMEOUT_S, log)
     if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",

@@ -13,13 +13,13 @@ import math
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.proc import LogFn, ProcResult, run_process
+from kit.infra.proc import LogFn, ProcResult
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT
 from kit.platforms.encoders import get_spec
-from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip
+from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
@@ -75,15 +75,16 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", size, TEACHER_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
-    enc = run_process(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
-                      timeout_s=PROBE_TIMEOUT_S, log=log)
+    # through run_probe: an ffmpeg ended by a signal proves nothing, so no size is refused (and cached) for it
+    enc = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
+                    "teacher check's test encode", PROBE_TIMEOUT_S, log)
     if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
     w, h = (int(v) for v in size.split("x"))
-    res = run_process(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
-                                       teacher=teacher, extra=extra), timeout_s=PROBE_TIMEOUT_S, log=log)
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
+                                     teacher=teacher, extra=extra), "teacher check's score", PROBE_TIMEOUT_S, log)
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise size_refusal(teacher, extra, size, clip, failed)

@@ -97,7 +97,6 @@ def with_an_odd_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> tuple[Path
 
 def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_strict(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
-
     refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()

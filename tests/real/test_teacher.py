@@ -123,3 +123,26 @@ def test_clips_of_a_size_the_teacher_cannot_score_are_left_out_unless_strict(ffm
     steps = {s["step"]: s["state"] for s in json.loads(status.stdout)["steps"]}
     assert steps["corpus"] == "done", steps
     assert sorted((str(p), p.stat().st_mtime_ns) for p in out.rglob("*")) == before
+
+
+def test_a_teacher_check_ended_by_a_signal_proves_nothing_and_refuses_no_size(ffmpeg: str, tmp_path: Path) -> None:
+    """libvmaf killed by a signal while it checks a clip's size: no refusal of that size (which the corpus step
+    would cache for every later run), but the probe's own "proved nothing, rerun" error."""
+    from kit.errors import InputError
+    from kit.media.libvmaf import DEFAULT_TEACHER
+    from kit.platforms.probe import ProbeInterrupted
+    from kit.platforms.teacher import check_teacher
+
+    killed = tmp_path / "ffmpeg"  # the real ffmpeg, but a scoring run is killed as the OOM killer would
+    killed.write_text(f'#!/bin/sh\ncase "$*" in *libvmaf*) kill -9 $$;; esac\nexec {ffmpeg} "$@"\n')
+    killed.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    try:
+        check_teacher(str(killed), DEFAULT_TEACHER, work, size="176x144", clip="alpha.y4m")
+    except ProbeInterrupted as exc:
+        assert "killed by signal 9" in exc.message and "proved nothing" in exc.message
+    except InputError as exc:  # a SizeRefused is an InputError: the old code refused the size
+        raise AssertionError(f"a killed check refused the size: {exc.message}") from None
+    else:
+        raise AssertionError("a killed teacher check passed")
