@@ -25,7 +25,7 @@ from kit.corpus.manifests import MergeManifest
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.errors import InputError
 from kit.infra.faults import kill_point
-from kit.infra.files import TMP_MARK, pid_alive, sha256_stream
+from kit.infra.files import TMP_MARK, pid_alive, remembered_sha256, sha256_stream
 from kit.infra.outside import open_for_reading, read_json_object
 from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.records import Record
@@ -210,10 +210,13 @@ def check_replaceable(out: Path, output: Output) -> None:
         return
     record, _ = read_json_object(output.beside(out))
     recorded = record.get("sha256") if record is not None else None
+    def digest(path: Path) -> str:
+        with open_for_reading(path) as fh:
+            return sha256_stream(fh)
+
     try:
-        with open_for_reading(out) as fh:
-            if isinstance(recorded, str) and recorded == sha256_stream(fh):
-                return
+        if isinstance(recorded, str) and recorded == remembered_sha256(out, os.stat(out), digest):
+            return
     except OSError:  # a folder, a pipe, unreadable: not the command's earlier output either
         pass
     raise InputError(f"-o {out} exists and is no earlier {output.command}'s output ({output.beside(out).name} beside "

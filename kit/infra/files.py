@@ -14,7 +14,7 @@ import json
 import os
 import platform
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +35,18 @@ def host_name() -> str:
 def sha256_file(path: Path) -> str:
     with open(path, "rb") as fh:
         return sha256_stream(fh)
+
+
+_sha_memo: dict[tuple[str, int, int, int], str] = {}
+
+
+def remembered_sha256(path: Path, st: os.stat_result, digest: Callable[[Path], str]) -> str:
+    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime): a command that
+    asks twice (a step's plan and run, an -o checked before and again just before the rename) hashes it once."""
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        _sha_memo[key] = digest(path)
+    return _sha_memo[key]
 
 
 def sha256_stream(fh: BinaryIO, chunk: int = 1 << 20) -> str:

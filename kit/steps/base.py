@@ -8,7 +8,6 @@ only through files in the run directory.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Protocol
 
 from kit.errors import InputError
 from kit.events import Emit
+from kit.infra.files import remembered_sha256
 from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
@@ -109,18 +109,6 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
                          f"{recorded[:12]}… that step recorded)",
                          hint=f"restore it, or rerun that step: {again}")
     return path
-
-
-_sha_memo: dict[tuple[str, int, int, int], str] = {}
-
-
-def remembered_sha256(path: Path, st: os.stat_result, digest: Callable[[Path], str]) -> str:
-    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime): planning and
-    running both ask."""
-    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        _sha_memo[key] = digest(path)
-    return _sha_memo[key]
 
 
 def cached_sha256(tree: Tree, path: Path) -> str:

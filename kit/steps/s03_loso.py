@@ -15,7 +15,7 @@ from kit.corpus.schema import EXTRA_FEATURES, corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
-from kit.infra.files import sha256_file
+from kit.infra.files import remembered_sha256, sha256_file
 from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
 from kit.model.contract import MODEL_FEATURES, input_features
@@ -23,7 +23,7 @@ from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, remembered_sha256, require_output, seconds_since
+from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since
 from kit.steps.members import (
     TrainingTime,
     kept_apart,
