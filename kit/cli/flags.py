@@ -277,10 +277,20 @@ def box_id_problem(box_id: str) -> str:
     return "starts or ends with '.' or '-'"
 
 
+def check_box_id(box_id: str) -> None:
+    """A --box-id a file name cannot hold is refused (exit 2) with the safe name offered, never changed silently."""
+    from kit.infra.host import safe_box_id
+
+    if box_id != safe_box_id(box_id):
+        raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
+                         "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
+                         f"with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
+
+
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
     """RunSettings from the flags' typed values (and the --settings file's record, which only the flags in `given`
     override); then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
-    from kit.infra.host import default_box_id, safe_box_id
+    from kit.infra.host import default_box_id
     from kit.platforms.encoders import AUTO
     from kit.platforms.grids import check_grid
     from kit.rundir import default_out_dir
@@ -299,10 +309,8 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     box_id = with_shard(box, shard, "--box-id") if box else \
         shard_box_id(default_box_id(), shard) if shard is not None and shard.how else \
         UNION_BOX_ID if corpus is not None else default_box_id()
-    if box and box_id != safe_box_id(box_id):
-        raise InputError(f"--box-id {box_id!r} {box_id_problem(box_id)}: it names the shard's rows and the results "
-                         "tarball", hint=f"use letters, digits, '-', '_' and '.' only, at most 64, starting and ending "
-                         f"with a letter or digit, e.g. --box-id {safe_box_id(box_id)}")
+    if box:
+        check_box_id(box_id)
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()

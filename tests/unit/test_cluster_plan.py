@@ -102,7 +102,7 @@ def test_every_task_knows_the_shared_folder_and_nothing_per_task_is_pinned(refs:
 
 def test_a_long_box_id_keeps_every_shard_apart(refs: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["ray", "--shards", "3", "--ref-dir", str(refs), "--out-dir", str(tmp_path),
-                                   "--box-id", "b" * 80, "--dry-run"])
+                                   "--box-id", "b" * 64, "--dry-run"])
     assert res.exit_code == 0, res.output
     prereqs = kit_commands(res.stdout)[0]
     prefix = prereqs[prereqs.index("--box-id") + 1]

@@ -220,6 +220,19 @@ def test_a_box_id_a_file_name_cannot_hold_is_refused_with_the_name_it_could_be(b
     assert f"--box-id {box!r} {why}" in str(caught.value) and "--box-id " in caught.value.hint
 
 
+@pytest.mark.parametrize("scheduler", ["slurm", "ray"])
+def test_a_cluster_refuses_the_box_id_run_refuses(scheduler: str, tmp_path: Path) -> None:
+    """`slurm`/`ray --box-id "lab box"` is refused as `run`'s is (it once ran silently as lab-box), before any file."""
+    from click.testing import CliRunner
+
+    out = tmp_path / "root"
+    res = CliRunner().invoke(cli, [scheduler, "--dry-run", "--shards", "2", "--box-id", "lab box", "--out-dir",
+                                   str(out)])
+    assert res.exit_code == 2, res.output
+    assert "--box-id 'lab box' holds characters a file name may not" in res.output and "--box-id lab-box" in res.output
+    assert not out.exists()
+
+
 def test_a_run_on_a_given_corpus_is_the_union_unless_named(tmp_path: Path) -> None:
     corpus = tmp_path / "merged.parquet"
     corpus.write_bytes(b"")
