@@ -141,22 +141,25 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
     score are left out, each with why and the fix; with --strict, or when no clip is left, exit 2 naming them."""
     if prov.teacher.default and not prov.extra:
         return []
+    sizes = smaller_sizes({c.path: (c.width, c.height) for c in clips})
     refused: list[tuple[InputError, list[str]]] = []
-    scratch: list[Path] = []  # the checks' scratch folder, once one size is checked
+    scratch = bool(sizes) and not ctx.tree.rules.reading  # the checks' scratch folder (status checks nothing)
+    if scratch:
+        ctx.tree.fresh_folder(ctx.run.teacher_work)
     try:
-        for size, paths in smaller_sizes({c.path: (c.width, c.height) for c in clips}).items():
+        for size, paths in sizes.items():
             label = clips_label(paths)
-            if cause := size_cause(ctx, prov, size, label, scratch):
+            if cause := size_cause(ctx, prov, size, label):
                 refused.append((size_refusal(prov.teacher, prov.extra, size, label, cause), paths))
     finally:
-        for folder in scratch:
-            ctx.tree.remove_folder(folder)
+        if scratch:
+            ctx.tree.remove_folder(ctx.run.teacher_work)
     if refused and (strict(ctx.settings) or sum(len(paths) for _, paths in refused) == len(clips)):
         raise refused[0][0]
     return [Unusable(path, exc.message, exc.hint) for exc, paths in refused for path in paths]
 
 
-def size_cause(ctx: Context, prov: Provenance, size: str, clips: str, scratch: list[Path]) -> str:
+def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     """Why the teacher scores no frame of `size` ("" when it scores), as this ffmpeg, libvmaf and teacher answered
     once: kept in the kit's cache, so a rerun and `status` (which runs nothing and writes nothing in the out-dir:
     a size not checked yet reads as scoring there) ask libvmaf no more."""
@@ -169,8 +172,6 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str, scratch: l
         return str(found["cause"])
     if ctx.tree.rules.reading:
         return ""
-    if not scratch:  # made for the first size that is checked
-        scratch.append(ctx.tree.fresh_folder(ctx.run.teacher_work))
     try:
         ctx.log(check_teacher(prov.ffmpeg_path, prov.teacher, ctx.run.teacher_work, ctx.log, prov.extra, size, clips))
         cause = ""
