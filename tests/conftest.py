@@ -43,8 +43,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run the release tier (@pytest.mark.release; noxfile.py says which tier is which)")
 
 
+# the files of a single test of about a minute (a real Slurm, a Ray cluster, the kill harness): dealt out first, so
+# that none of them is the last test running while the other worker has nothing left to do
+LONGEST = ("pipeline/test_slurm.py", "pipeline/test_ray.py", "pipeline/test_kill.py")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist deals the files out most tests first; ours are dealt longest first (below), so its own
+    reordering is off (the same as `--no-loadscope-reorder`)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
+    """The longest files first, then the slow tier's (whole runs), then the rest: the two workers of
+    `--dist loadfile` take the files in this order, and end together. The release tier runs only with --release
+    (`nox -s release`): CI skips it, saying where it runs."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    # a stable sort: each file's tests keep their order
+    items.sort(key=lambda item: ("/".join(item.path.parts[-2:]) not in LONGEST, item.path not in slow))
     if config.getoption("--release"):
         return
     later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")
