@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.table import Table
@@ -38,6 +39,18 @@ def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
     return Verdict.from_json(tree.read_json(path), str(path))
 
 
+class Row(NamedTuple):
+    """One row of the summary; `ok` is a gate's outcome where the row is a gate that is on (None otherwise), so
+    that which gates failed is read from the verdict, never from the row's text (which holds names of the user's)."""
+
+    label: str
+    text: str
+    ok: bool | None = None
+
+
+OUTCOME = {True: "pass", False: "FAIL"}
+
+
 def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
@@ -47,35 +60,31 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
     return format(v, fmt) if v is not None and math.isfinite(v) else "n/a"
 
 
-def gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    gate = verdict.gate
-    ok = {True: "pass", False: "FAIL"}
+def gate_rows(verdict: Verdict) -> list[Row]:
+    gate, ok = verdict.gate, OUTCOME
     seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
     scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
     rows = [
-        (f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, "
-                                f"{ok[gate.mean_plcc_pass]})"),
-        ("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
-        ("per seed", f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})"),
+        Row(f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, "
+                                   f"{ok[gate.mean_plcc_pass]})", gate.mean_plcc_pass),
+        Row("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})",
+            gate.plcc_spread_pass),
+        Row("per seed", f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})",
+            gate.per_seed_pass),
     ]
     if (e := verdict.evidence_gate) is not None:
-        rows.append(("evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})"))
+        rows.append(Row("evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})",
+                        e.passed if e.enabled else None))
     lg = verdict.lift_gate
     if lg.enabled:
-        rows.append(("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups  "
-                                               f"(gate <= {lg.threshold:g}, {ok[lg.passed]})"))
-    return [*rows, *fold_gate_rows(verdict)]
-
-
-def fold_gate_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """The per-source limits: each gate that is on, with the source nearest it."""
-    ok = {True: "pass", False: "FAIL"}
-    rows = []
+        rows.append(Row("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups  "
+                                                  f"(gate <= {lg.threshold:g}, {ok[lg.passed]})", lg.passed))
     for g, label, limit in ((verdict.bias_gate, "largest source bias", "--max-abs-bias"),
                             (verdict.fold_rmse_gate, "largest source RMSE", "--max-fold-rmse")):
-        if g is not None and g.worst_src is not None:
-            gate = f"gate <= {g.threshold:g}, {ok[g.passed]}" if g.enabled else f"no gate: {limit} off"
-            rows.append((label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({gate})"))
+        if g is not None and g.worst_src is not None:  # a per-source limit, with the source nearest it
+            state = f"gate <= {g.threshold:g}, {ok[g.passed]}" if g.enabled else f"no gate: {limit} off"
+            rows.append(Row(label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({state})",
+                            g.passed if g.enabled else None))
     return rows
 
 
@@ -145,26 +154,26 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
     return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
 
 
-def interval_rows(verdict: Verdict) -> list[tuple[str, str]]:
+def interval_rows(verdict: Verdict) -> list[Row]:
     """The intervals (measured coverage per level), their warning, whole-clip use, the optional gates on them."""
     iv = verdict.intervals
     if iv is None:
         return []
-    rows = [("intervals (held out)", "; ".join(level_text(x, iv.n_groups) for x in iv.levels) + f" ({POOLED})")]
+    rows = [Row("intervals (held out)", "; ".join(level_text(x, iv.n_groups) for x in iv.levels) + f" ({POOLED})")]
     if iv.warning:
-        rows.append(("WARNING", iv.warning))
+        rows.append(Row("WARNING", iv.warning))
     if (e := iv.exported) is not None:
-        rows.append(("exported interval", exported_text(e)))
+        rows.append(Row("exported interval", exported_text(e)))
     if iv.clip_use is not None:
-        rows.append(("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
+        rows.append(Row("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
-        rows += [("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
-    rows += [("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, {'pass' if gate.passed else 'FAIL'})")
-             for gate in verdict.clip_error_gates or ()]
+        rows += [Row("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
+    rows += [Row("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, {OUTCOME[gate.passed]})",
+                 gate.passed) for gate in verdict.clip_error_gates or ()]
     for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
         if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
-            state = f"gate {g.threshold:g}, {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
-            rows.append((label, f"{g.statement}  ({state})"))
+            state = f"gate {g.threshold:g}, {OUTCOME[g.passed]}" if g.enabled else "no gate"
+            rows.append(Row(label, f"{g.statement}  ({state})", g.passed if g.enabled else None))
     return rows
 
 
@@ -180,28 +189,29 @@ def exported_text(e: ExportedInterval) -> str:
             f"{_num(e.group_coverage_min, '.1%')}")
 
 
-def group_error_rows(verdict: Verdict) -> list[tuple[str, str]]:
+def group_error_rows(verdict: Verdict) -> list[Row]:
     """Every held-out frame pooled, then the worst group of each grouping with two groups or more (the same kind),
     what the groupings confound, and each --holdout block's worst."""
     p = verdict.overall.pooled_ensemble
-    rows = [("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
+    rows = [Row("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
                                     "frames): the kind of the worst-group lines below")]
     for by in ("encoder", "box", "resolution", "rung", "quality"):
         if (g := worst_group(verdict.breakdown or (), by)) is not None:
-            rows.append((f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias "
+            rows.append(Row(f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias "
                                         f"{g.bias:+.2f}, max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} "
                                         "out of range" + (f" ({g.note})" if g.note else "")))
-    rows += [("confounded", sentence) for sentence in verdict.confounding or ()]
+    rows += [Row("confounded", sentence) for sentence in verdict.confounding or ()]
     for block in verdict.holdout or ():
-        state = f"gate {block.gate.threshold:g}, {'pass' if block.gate.passed else 'FAIL'}" if block.gate.enabled \
-            else "no gate: --holdout-min-plcc"
+        on = block.gate.enabled
+        state = f"gate {block.gate.threshold:g}, {OUTCOME[block.gate.passed]}" if on else "no gate: --holdout-min-plcc"
         worst = next((g for g in block.groups if g.group == block.gate.worst), None)
-        rows.append((f"unseen {block.kind}", f"{block.gate.statement}, {POOLED}  ({state})"
-                     + (f"; {worst.note}" if worst is not None and worst.note else "")))
+        rows.append(Row(f"unseen {block.kind}", f"{block.gate.statement}, {POOLED}  ({state})"
+                        + (f"; {worst.note}" if worst is not None and worst.note else ""), block.gate.passed if on
+                        else None))
         if block.left_out:
-            rows.append((f"unseen {block.kind}: rows left out", block.left_out))
+            rows.append(Row(f"unseen {block.kind}: rows left out", block.left_out))
     if verdict.completeness is not None and not verdict.completeness.passed:
-        rows.append(("FOLDS WITHOUT RESULTS", ", ".join(verdict.completeness.missing)))
+        rows.append(Row("FOLDS WITHOUT RESULTS", ", ".join(verdict.completeness.missing)))
     return rows
 
 
@@ -209,9 +219,13 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
-    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict),
-            *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *interval_rows(verdict),
-            *group_error_rows(verdict), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
+    return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
+            *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, interval_rows(verdict)),
+            *map(pair, group_error_rows(verdict)), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
+
+
+def pair(row: Row) -> tuple[str, str]:
+    return row.label, row.text
 
 
 THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip use, each kind's worst group in "
@@ -232,14 +246,11 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     row), the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
     full = summary_rows(out_dir, verdict)
     # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
-    gates = [(label, text) for label, text in [*gate_rows(verdict)[3:], *interval_rows(verdict),
-                                               *group_error_rows(verdict)]
-             if ("gate" in label or "evidence" in label or "ridge" in label
-                 or label.startswith(("largest", "unseen", "out of range")))
-             and "no gate" not in text and "rows left out" not in label]
-    failing = [row for row in gates if "FAIL" in row[1]]
-    passing = [label for label, text in gates if "FAIL" not in text]
-    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *gate_rows(verdict)[:3], *failing]
+    plcc = gate_rows(verdict)
+    others = [*plcc[3:], *interval_rows(verdict), *group_error_rows(verdict)]
+    failing = [pair(row) for row in others if row.ok is False]
+    passing = [row.label for row in others if row.ok]
+    rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
     rows += [row for row in full if row[0] == "worst folds"]

@@ -270,6 +270,18 @@ def test_the_closing_summary_is_the_answer_in_at_most_twelve_rows_and_points_to_
     assert len([ln for ln in table.splitlines() if ln.startswith("│ ") and not ln.startswith("│  ")]) == len(shown)
 
 
+def test_which_gates_failed_is_read_from_the_verdict_not_from_a_sources_name(tmp_path: Path) -> None:
+    """A source named "FAIL" beside a passing gate, and one named "no gate" beside a failing one: the closing summary
+    read the outcome off the row's text, so it listed the first as failing and hid the second among the passing."""
+    v = verdict_doc(tmp_path / "shard.parquet")
+    v = replace(v, bias_gate=FoldGate(True, "abs_bias", 10.0, "FAIL", 7.66, [], True),
+                fold_rmse_gate=FoldGate(True, "rmse", 5.0, "no gate", 9.5, ["no gate"], False))
+    shown = dict(closing_rows(tmp_path, v))
+    assert "largest source bias" not in shown and "largest source bias" in shown["other gates"], shown
+    assert shown["largest source RMSE"] == "9.5 on no gate, per source  (gate <= 5, FAIL)", shown
+    assert "largest source RMSE" not in shown["other gates"]
+
+
 def test_a_run_on_a_given_corpus_speaks_to_the_lead(tmp_path: Path) -> None:
     """The union's run (--corpus): its tarball is the lead's own, not one to send to the lead."""
     tarball = finished_run(tmp_path, "results-union-20260101T000000Z.tar.gz")
