@@ -165,13 +165,11 @@ class WorstItem:
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
     """The source the verdict ranks worst (kit.verdict.decide.worst_folds: the figure furthest from the typical
     source's, relative to its median), from the folds table; the per-source gate on that figure, where it is on."""
-    from kit.verdict.decide import badness, per_source
+    from kit.verdict.decide import ranked
 
     if folds.empty:
         return None
-    sources = per_source(folds)
-    scores = badness(sources)
-    order = sorted(range(len(sources)), key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
+    sources, scores, order = ranked(folds)
     top = sources.iloc[order[0]]
     measure: Measure = str(scores.iloc[order[0]].idxmax())  # type: ignore[assignment]
     typical = float(sources[measure].abs().median() if measure == "bias" else sources[measure].median())

@@ -84,12 +84,18 @@ def _reason(row: dict[str, object], scores: dict[str, float]) -> str:
     return ", ".join(shown[c] for c, _ in CRITERIA if scores[c] > 0 and scores[c] >= 0.5 * top) or shown["plcc"]
 
 
-def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, ...]:
-    """The sources the ensemble predicts worst: by whichever of PLCC, RMSE and |bias| is furthest from the
-    typical source (relative to its median), with that reason named."""
+def ranked(folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """Each source's figures (per_source), its badness, and the sources' positions worst first: by whichever of
+    PLCC, RMSE and |bias| is furthest from the typical source (relative to its median), then by name."""
     sources = per_source(folds)
     scores = badness(sources)
-    order = sorted(range(len(sources)), key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
+    return sources, scores, sorted(range(len(sources)),
+                                   key=lambda i: (-float(scores.iloc[i].max()), str(sources["src"].iloc[i])))
+
+
+def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, ...]:
+    """The sources the ensemble predicts worst (ranked), with the reason named."""
+    sources, scores, order = ranked(folds)
     out = []
     for i in order[:n]:
         r = sources.iloc[i].to_dict()
