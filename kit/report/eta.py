@@ -44,7 +44,6 @@ class CorpusClock:
         self.seconds: dict[Key, float] = {}  # -> their encode + score seconds
         self.encode_s = self.score_s = 0.0
         self.running: dict[str, Running] = {}
-        self.finished = 0
 
     def plan(self, work: dict[str, dict[str, float]], now: float) -> None:
         """`jobs_planned.work`: per encoder, per source, the work of the jobs to run."""
@@ -63,7 +62,6 @@ class CorpusClock:
         job = self.running.pop(job_id, None)
         if job is None:
             return
-        self.finished += 1
         self.done[job.key] = self.done.get(job.key, 0.0) + job.work
         self.seconds[job.key] = self.seconds.get(job.key, 0.0) + (encode_ms + score_ms) / 1000
         self.encode_s += encode_ms / 1000
@@ -96,7 +94,7 @@ class CorpusClock:
 
     def remaining_s(self, now: float) -> float | None:
         """Seconds left; None before a job has finished (nothing is measured yet)."""
-        if self.started_at is None or self.finished == 0:
+        if self.started_at is None or not self.done:
             return None
         cost = self._costs()
         done = dict(self.done)

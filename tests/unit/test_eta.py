@@ -46,7 +46,7 @@ def simulate(jobs: list[SimJob], workers: int) -> list[tuple[int, float, float |
             clock.start(j.job_id, j.encoder, j.src, j.work, j.frames)
         elif what == "done":
             clock.finish(j.job_id, j.seconds * 500, j.seconds * 500)
-            seen.append((clock.finished, end - t, clock.remaining_s(t)))
+            seen.append((len(seen) + 1, end - t, clock.remaining_s(t)))  # the jobs finished so far
         else:
             clock.progress(j.job_id, what, frames)
     return seen
