@@ -268,3 +268,37 @@ def full_summary(out: Path) -> str:
         verdict = _verdict(tree, out)
     assert verdict is not None, f"no verdict in {out}"
     return " ".join(f"{label} {text}" for label, text in summary_rows(out, verdict))
+
+
+# -- runs shared by the contents, merge, same-names and rerun-hint tests (each made once per session) ----------------
+def copy_prereqs(run: Path, out: Path) -> Path:
+    """A fresh out-dir holding the prereqs step of `run`, a run this session made with the same --encoders (what the
+    corpus step checks its prereqs by): a test that needs a corpus step pays for no second probe of the same ffmpeg."""
+    shutil.copytree(run / "01_prereqs", out / "01_prereqs", symlinks=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def twin_refs(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four tiny clips, plus: alpha's frame-exact ffv1 copy under another name, gamma's lossless x264 copy under
+    gamma's own name (twins), and beta's lossy copy (a near-duplicate): 4 contents in 7 files, from 5 sources."""
+    def make(folder: Path) -> str:
+        for name in TINY_SOURCES:
+            shutil.copy(tiny_refs / f"{name}.y4m", folder / f"{name}.y4m")
+        for src, dest, codec in (("alpha", "alpha_master.mkv", ["-c:v", "ffv1"]),
+                                 ("gamma", "gamma.mp4", ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]),
+                                 ("beta", "beta_lossy.mp4", ["-c:v", "libx264", "-crf", "30", "-pix_fmt", "yuv420p"])):
+            subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(folder / f"{src}.y4m"),
+                            *codec, str(folder / dest)], check=True)
+        return ""
+
+    return made_once(tmp_path_factory, "twin-refs", make)[0]
+
+
+@pytest.fixture(scope="session")
+def twin_run(twin_refs: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real `run` on twin_refs (PROMOTE): what the corpus step says of twins and near-duplicates, its folds, and
+    the verdict and report of such a set (tests/pipeline/test_contents.py, test_same_names.py); the prereqs of the
+    default encoders for the tests that need only a corpus step. Read-only for its users."""
+    return once_run(tmp_path_factory, "twin-run", "run", "--ref-dir", twin_refs, *FAST, *LENIENT)

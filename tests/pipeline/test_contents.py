@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.corpus.schema import corpus_sha256
-from tests.conftest import FAST, TINY_SOURCES, assert_clean_failure, render, run_kit
+from tests.conftest import FAST, TINY_SOURCES, assert_clean_failure, copy_prereqs, render, run_kit
 
 pytestmark = pytest.mark.slow  # real encodes and scores
 
@@ -23,34 +23,22 @@ def _copy(ffmpeg: str, src: Path, dest: Path, *codec: str, vf: str = "") -> Path
     return dest
 
 
-@pytest.fixture(scope="module")
-def twin_refs(ffmpeg: str, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four tiny clips, plus: alpha's frame-exact ffv1 copy under another name, gamma's lossless x264
-    copy under gamma's own name, and beta's lossy copy (a near-duplicate)."""
-    folder = tmp_path_factory.mktemp("twin-refs")
-    for name in TINY_SOURCES:
-        shutil.copy(tiny_refs / f"{name}.y4m", folder / f"{name}.y4m")
-    _copy(ffmpeg, folder / "alpha.y4m", folder / "alpha_master.mkv", "-c:v", "ffv1")
-    _copy(ffmpeg, folder / "gamma.y4m", folder / "gamma.mp4", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p")
-    _copy(ffmpeg, folder / "beta.y4m", folder / "beta_lossy.mp4", "-c:v", "libx264", "-crf", "30", "-pix_fmt",
-          "yuv420p")
-    return folder
+def _corpus(prereqs_of: Path, refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
+    """The corpus step in a fresh out-dir, after the prereqs step of a session run made with the same --encoders
+    (`prereqs_of`: twin_run's, FAST's default encoders; x264_run's with --encoders libx264)."""
+    copy_prereqs(prereqs_of, out)
+    return run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, *FAST, *extra)
 
 
-def _corpus(refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
-    args = ["--ref-dir", refs, "--out-dir", out, *FAST, *extra]
-    assert run_kit("run", *args, "--only", "prereqs").returncode == 0
-    return run_kit("step", "corpus", *args)
-
-
-def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    res = _corpus(twin_refs, out)
-    assert res.returncode == 0, res.stdout + res.stderr
+def test_twins_are_encoded_once_and_near_duplicates_form_one_group(
+        twin_refs: Path, twin_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    # twin_refs (tests/conftest.py): the four tiny clips, alpha's frame-exact ffv1 copy under another name, gamma's
+    # lossless x264 copy under gamma's own name, and beta's lossy copy (a near-duplicate); twin_run: `run` on them
+    made, res = twin_run
     said = res.stdout + res.stderr
     assert "alpha_master.mkv holds the same pictures as" in said and "alpha.y4m (frame-identical)" in said
     assert "gamma.mp4 holds the same pictures as" in said
-    manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
+    manifest = json.loads((made / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["schema_version"] == 4
     assert sorted(Path(t["file"]).name for t in manifest["twins"]) == ["alpha_master.mkv", "gamma.mp4"]
     assert sorted(s["src"] for s in manifest["sources"]) == ["alpha", "beta", "beta_lossy", "delta", "gamma"]
@@ -63,18 +51,18 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Pa
     assert by_src["beta"]["content"] == by_src["beta_lossy"]["content"] == group["content"]
     assert group["content"] == min(by_src["beta"]["src_sha256"], by_src["beta_lossy"]["src_sha256"])
     assert all(len(s["pixels_sha256"]) == 64 and s["signature"].startswith("t2:") for s in manifest["sources"])
-    rows = pq.read_table(out / "02_corpus" / "shard.parquet", columns=["src", "src_sha256", "content"]).to_pylist()
+    rows = pq.read_table(made / "02_corpus" / "shard.parquet", columns=["src", "src_sha256", "content"]).to_pylist()
     assert {r["content"] for r in rows if r["src"].startswith("beta")} == {group["content"]}
     assert all(r["content"] == r["src_sha256"] for r in rows if not r["src"].startswith("beta"))
 
     # LOSO holds the group out at once: one fold for beta and beta_lossy, four folds for five sources
-    res = run_kit("step", "loso", "--ref-dir", twin_refs, "--out-dir", out, *FAST)
-    assert res.returncode == 0, res.stdout + res.stderr
-    folds = pq.read_table(out / "03_loso" / "folds.parquet", columns=["seed", "fold", "src"]).to_pylist()
+    folds = pq.read_table(made / "03_loso" / "folds.parquet", columns=["seed", "fold", "src"]).to_pylist()
     fold_of = {r["src"]: r["fold"] for r in folds if r["seed"] == 0}
     assert fold_of["beta"] == fold_of["beta_lossy"] and len(set(fold_of.values())) == 4, fold_of
 
-    # the user says beta_lossy is another content: the rows change, the jobs are reused
+    # the user says beta_lossy is another content: the rows change, the jobs are reused (in a copy of the run)
+    out = tmp_path / "out"
+    shutil.copytree(made, out, symlinks=True)
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps({"different": [["beta", "beta_lossy.mp4"]]}))
     res = run_kit("step", "corpus", "--ref-dir", twin_refs, "--out-dir", out, *FAST, "--content-groups", groups)
@@ -93,28 +81,30 @@ def test_twins_are_encoded_once_and_near_duplicates_form_one_group(twin_refs: Pa
     assert "merge" in res.stderr and "regrouped.parquet" in res.stderr
 
 
-def test_an_override_naming_no_source_is_refused(twin_refs: Path, tmp_path: Path) -> None:
+def test_an_override_naming_no_source_is_refused(
+        twin_refs: Path, twin_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     groups = tmp_path / "groups.json"
     groups.write_text(json.dumps({"same": [["alpha", "nosuchclip"]]}))
-    res = _corpus(twin_refs, tmp_path / "out", "--content-groups", groups)
+    res = _corpus(twin_run[0], twin_refs, tmp_path / "out", "--content-groups", groups)
     assert_clean_failure(res, str(groups), "'nosuchclip' names no source")
 
 
 def test_two_different_clips_with_one_name_are_refused_with_both_ways_out(
-        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+        ffmpeg: str, tiny_refs: Path, twin_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     refs = tmp_path / "refs"
     refs.mkdir()
     for name in TINY_SOURCES:
         shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
     render(ffmpeg, "smptebars=s=176x144:r=25", refs / "alpha.mkv", fmt="matroska", extra=("-c:v", "ffv1"))
-    res = _corpus(refs, tmp_path / "out")
+    res = _corpus(twin_run[0], refs, tmp_path / "out")
     assert_clean_failure(res, "give the same source name 'alpha'")
     assert "if they are the same clip keep one; if they are different clips rename one" in res.stderr
 
 
-def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, x264_run: Path, tmp_path: Path) -> None:
     """A set with frame-identical copies trains on exactly the rows of the set without them: the held-out
-    figures of a source with a twin are those it has alone."""
+    figures of a source with a twin are those it has alone (the set alone: the session's x264_run, whose flags
+    these are)."""
     refs = tmp_path / "refs"
     refs.mkdir()
     for name in TINY_SOURCES:
@@ -122,15 +112,15 @@ def test_twins_change_no_row_of_the_corpus(ffmpeg: str, tiny_refs: Path, tmp_pat
     _copy(ffmpeg, refs / "alpha.y4m", refs / "alpha_master.mkv", "-c:v", "ffv1")
     raw = refs / "delta_176x144_25fps.yuv"
     _copy(ffmpeg, refs / "delta.y4m", raw, "-f", "rawvideo", "-pix_fmt", "yuv420p")
-    with_twins, alone = tmp_path / "twins", tmp_path / "alone"
-    assert _corpus(refs, with_twins).returncode == 0
-    assert _corpus(tiny_refs, alone).returncode == 0
+    with_twins, alone = tmp_path / "twins", x264_run
+    res = _corpus(x264_run, refs, with_twins, "--encoders", "libx264", "--box-id", "boxa")
+    assert res.returncode == 0, res.stdout + res.stderr
     shard = Path("02_corpus") / "shard.parquet"
     assert corpus_sha256(with_twins / shard) == corpus_sha256(alone / shard)
 
 
 def test_merge_groups_one_content_across_boxes_and_names_unchecked_inputs(
-        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
+        ffmpeg: str, tiny_refs: Path, twin_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     """Box A keeps alpha as .y4m, box B the same pictures as .mkv (and a lossy beta): the union holds
     four contents in six sources, whatever the order of the inputs; an older input is named as unchecked."""
     box_a, box_b = tmp_path / "a", tmp_path / "b"
@@ -143,7 +133,7 @@ def test_merge_groups_one_content_across_boxes_and_names_unchecked_inputs(
     _copy(ffmpeg, tiny_refs / "beta.y4m", box_b / "beta_lossy.mp4", "-c:v", "libx264", "-crf", "30", "-pix_fmt",
           "yuv420p")
     for refs, out, box in ((box_a, tmp_path / "out_a", "boxa"), (box_b, tmp_path / "out_b", "boxb")):
-        res = _corpus(refs, out, "--box-id", box)
+        res = _corpus(twin_run[0], refs, out, "--box-id", box)
         assert res.returncode == 0, res.stderr
     shards = [tmp_path / "out_a" / "02_corpus" / "shard.parquet", tmp_path / "out_b" / "02_corpus" / "shard.parquet"]
     res = run_kit("merge", *shards, "-o", tmp_path / "ab.parquet")

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import FAST, LENIENT, TINY_SOURCES, render, run_kit
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, copy_prereqs, render, run_kit
 
 pytestmark = pytest.mark.slow  # two shards made by real runs, a merge and a whole run on the union
 
@@ -33,15 +33,17 @@ def _ok(res: subprocess.CompletedProcess[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def union(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two boxes' shards, merged, and a whole run on the union; returns their paths."""
+def union(ffmpeg: str, twin_run: tuple[Path, subprocess.CompletedProcess[str]],
+          tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two boxes' shards (each box's prereqs: twin_run's, made with these flags), merged, and a whole run on the union;
+    returns their paths."""
     root = tmp_path_factory.mktemp("same-names")
     shards = []
     for box, clips in BOXES.items():
         for name, lavfi in clips.items():
             render(ffmpeg, lavfi, root / f"refs_{box}" / f"{name}.y4m")
         out = root / f"box_{box}"
-        _ok(run_kit("step", "prereqs", "--out-dir", out, "--box-id", f"box{box}", *FAST))
+        copy_prereqs(twin_run[0], out)
         _ok(run_kit("step", "corpus", "--ref-dir", root / f"refs_{box}", "--out-dir", out, "--box-id", f"box{box}",
                     *FAST))
         shards.append(out)
@@ -160,21 +162,11 @@ def test_a_failed_bundle_leaves_the_earlier_exports_intact(union: dict[str, Path
 
 
 def test_a_set_with_twins_and_a_near_duplicate_says_its_contents_and_files(
-        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
-    """Seven files: the four tiny clips, alpha's frame-exact ffv1 copy and gamma's lossless x264 copy (twins,
-    skipped) and beta's lossy copy (kept, in beta's content group): 4 contents in 7 files, from 5 sources."""
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for name in TINY_SOURCES:
-        shutil.copy(tiny_refs / f"{name}.y4m", refs / f"{name}.y4m")
-    for src, dest, codec in (("alpha", "alpha_master.mkv", ["-c:v", "ffv1"]),
-                             ("gamma", "gamma_copy.mp4", ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]),
-                             ("beta", "beta_lossy.mp4", ["-c:v", "libx264", "-crf", "30", "-pix_fmt", "yuv420p"])):
-        subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(refs / f"{src}.y4m"), *codec,
-                        str(refs / dest)], check=True)
-    out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *FAST, *LENIENT)
-    _ok(res)
+        twin_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    """Seven files (twin_refs in tests/conftest.py): the four tiny clips, alpha's frame-exact ffv1 copy and gamma's
+    lossless x264 copy (twins, skipped) and beta's lossy copy (kept, in beta's content group): 4 contents in 7 files,
+    from 5 sources. twin_run is the session's `run` on them (exit 0)."""
+    out = twin_run[0]
     corpus = json.loads((out / "04_verdict" / "PROMOTE.json").read_text())["corpus"]
     assert (corpus["n_contents"], corpus["n_files"], corpus["n_sources"]) == (4, 7, 5)
     [group] = corpus["groups"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_SOURCES, assert_clean_failure, render, run_kit
+from tests.conftest import TINY_SOURCES, assert_clean_failure, copy_prereqs, render, run_kit
 
 ALPHA = TINY_SOURCES["alpha"]
 
@@ -26,16 +26,21 @@ def refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _corpus(refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
-    args = ["--ref-dir", refs, "--out-dir", out, "--encoders", "libx264", "--cqs", "25,37", *extra]
-    assert run_kit("run", *args, "--only", "prereqs").returncode == 0
-    return run_kit("step", "corpus", *args)
+# contents are told apart on the references, whatever the rungs: one rung halves the jobs the way out encodes
+CORPUS = ["--encoders", "libx264", "--cqs", "25,37", "--scales", "native"]
 
 
-def test_the_letterboxed_copy_is_grouped_said_and_the_refusal_names_the_pair(refs: Path, tmp_path: Path) -> None:
+def _corpus(prereqs_of: Path, refs: Path, out: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
+    """The corpus step in a fresh out-dir, after the prereqs step of the session's x264_run (--encoders libx264)."""
+    copy_prereqs(prereqs_of, out)
+    return run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, *CORPUS, *extra)
+
+
+def test_the_letterboxed_copy_is_grouped_said_and_the_refusal_names_the_pair(refs: Path, x264_run: Path,
+                                                                            tmp_path: Path) -> None:
     """Was: no word of the grouping, and "2 distinct content(s) found in 3 sources" naming neither the pair
     nor --content-groups (and the letterboxed copy, 0.17 from alpha, was not grouped at all)."""
-    res = _corpus(refs, tmp_path / "out")
+    res = _corpus(x264_run, refs, tmp_path / "out")
     reverse = '{"different": [["alpha", "alpha_tv"]]}'
     assert_clean_failure(res, "2 distinct content(s) found in 3 sources; LOSO needs at least 3; held out as one "
                               "content: alpha and alpha_tv (near-duplicate: thumbnail distance 0.00")
@@ -50,19 +55,19 @@ def test_the_letterboxed_copy_is_grouped_said_and_the_refusal_names_the_pair(ref
     # the line said is the way out: with it, three contents, and the step goes on to plan its jobs
     groups = tmp_path / "groups.json"
     groups.write_text(reverse)
-    res = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "out", "--encoders", "libx264", "--cqs", "25,37",
-                  "--content-groups", groups, "--only", "corpus")
+    res = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "out", *CORPUS, "--content-groups", groups,
+                  "--only", "corpus")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     manifest = json.loads((tmp_path / "out" / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["groups"] == [] and len(manifest["apart"]) == 1
 
 
-def test_a_contradictory_content_groups_file_is_exit_2_naming_its_lines_and_the_pair(refs: Path,
+def test_a_contradictory_content_groups_file_is_exit_2_naming_its_lines_and_the_pair(refs: Path, x264_run: Path,
                                                                                    tmp_path: Path) -> None:
     """alpha = alpha_tv, alpha_tv = beta, yet alpha != beta: was accepted, "different" silently winning."""
     groups = tmp_path / "groups.json"
     groups.write_text('{\n  "same": [["alpha", "alpha_tv.y4m"],\n           ["alpha_tv", "beta"]],\n'
                       '  "different": [["beta", "alpha"]]\n}\n')
-    res = _corpus(refs, tmp_path / "out", "--content-groups", groups)
+    res = _corpus(x264_run, refs, tmp_path / "out", "--content-groups", groups)
     assert_clean_failure(res, f"{groups}: 'beta' and 'alpha' are one content by \"same\" entry 1 (line 2), \"same\" "
                               "entry 2 (line 3) and different contents by \"different\" entry 1 (line 4)")

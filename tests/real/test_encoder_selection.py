@@ -19,7 +19,7 @@ from kit.infra.host import cpu_name
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
-from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, assert_clean_failure, run_kit
+from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, assert_clean_failure, copy_prereqs, run_kit
 
 NO_GPU_HERE = not Path("/dev/dri").exists() and not any(
     (Path(p) / "nvidia-smi").exists() for p in os.environ.get("PATH", "").split(os.pathsep))
@@ -33,9 +33,14 @@ def _script(path: Path, body: str) -> Path:
 
 @pytest.mark.slow
 def test_two_named_encoders_make_one_corpus_with_both(tiny_refs: Path, tmp_path: Path) -> None:
+    """The prereqs and corpus steps of a run (`run` would go on to train on the corpus: nothing this test reads)."""
     out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", tiny_refs, "--out-dir", out, "--encoders", "libx264,libx265", *FAST, *LENIENT)
-    assert res.returncode == 0, res.stdout + res.stderr
+    said = ""
+    for step in ("prereqs", "corpus"):
+        res = run_kit("step", step, "--ref-dir", tiny_refs, "--out-dir", out, "--encoders", "libx264,libx265", *FAST,
+                      *LENIENT)
+        assert res.returncode == 0, res.stdout + res.stderr
+        said += res.stdout
     prereqs = json.loads((out / "01_prereqs" / "prereqs.json").read_text())
     assert prereqs["requested_encoders"] == prereqs["resolved_encoders"] == ["libx264", "libx265"]
     assert all(prereqs["encoders"][e]["available"] and prereqs["encoders"][e]["fps"] > 0
@@ -47,7 +52,7 @@ def test_two_named_encoders_make_one_corpus_with_both(tiny_refs: Path, tmp_path:
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
     assert manifest["encoders"] == ["libx264", "libx265"]
     assert manifest["devices"] == {"libx264": prereqs["host"]["cpu"], "libx265": prereqs["host"]["cpu"]}
-    assert "libx265" in res.stdout and "corpus uses libx264, libx265" in res.stdout
+    assert "libx265" in said and "corpus uses libx264, libx265" in said
 
 
 @pytest.mark.skipif(not NO_GPU_HERE, reason="this box has a GPU")
@@ -93,9 +98,10 @@ def test_auto_on_a_gpu_without_nvenc_says_nvenc_unavailable_and_keeps_libx264(
 
 
 @pytest.mark.slow  # a whole run first
-def test_corpus_refuses_prereqs_made_for_other_encoders(tmp_path: Path) -> None:
-    res = run_kit("step", "prereqs", "--out-dir", tmp_path / "out", "--encoders", "libx264")
-    assert res.returncode == 0, res.stderr
+def test_corpus_refuses_prereqs_made_for_other_encoders(x264_run: Path, tmp_path: Path) -> None:
+    # the session's x264_run made its prereqs step with --encoders libx264
+    assert json.loads((x264_run / "01_prereqs" / "prereqs.json").read_text())["requested_encoders"] == ["libx264"]
+    copy_prereqs(x264_run, tmp_path / "out")
     res = run_kit("step", "corpus", "--out-dir", tmp_path / "out", "--encoders", "libx265")
     assert_clean_failure(res, "01_prereqs was run for --encoders libx264, not libx265")
 

@@ -14,7 +14,8 @@ from kit.rundir import RunDir
 from tests.conftest import assert_clean_failure, render, run_kit
 from tests.kitfiles import TINY_MODEL, write_tiny_model
 
-CORPUS = ["--encoders", "libx264", "--cqs", "25,40"]
+CORPUS = ["--encoders", "libx264", "--cqs", "25,40", "--scales", "native"]  # no rung: the teacher scores at the
+# reference's size whatever the rung (an encode is scored upscaled to it), and the size check is of the references
 
 
 def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
