@@ -73,6 +73,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # the kit's trust rules (kit.infra.perms) refuse files others may write: the tests make theirs as a umask of 022
 # does, whatever the machine's, so a file a test writes by hand reads as the kit's own would
 os.umask(0o022)
+# the kit processes the tests start compile the kit once into kit/__pycache__ and read it from there after, as an
+# installed kit does: on a box that sets PYTHONDONTWRITEBYTECODE (this project's CI and dev boxes do), each of the
+# suite's few hundred kit processes compiled every module it imported again (about 0.4 s of CPU each)
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @pytest.fixture()
