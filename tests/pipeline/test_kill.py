@@ -288,7 +288,11 @@ def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> 
     assert list((work / "tmp").iterdir()) == [], f"{label}: extraction folders left in the temp dir"
 
 
-@pytest.mark.parametrize("point", MERGE_POINTS)
+@pytest.mark.parametrize("point", [
+    # merge-renamed: CI makes this check in tests/unit/test_hostile_inputs.py::
+    # test_an_interrupted_commit_is_completed_before_anything_else (the state a kill between the two renames leaves,
+    # completed from the journal); a real kill inside the commit stays in CI (merge-committed)
+    pytest.param(p, marks=pytest.mark.release) if p == "merge-renamed" else p for p in MERGE_POINTS])
 def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path], tmp_path: Path, point: str) -> None:
     out = _kill_merge(merge_inputs, tmp_path, point)
     left = [p.name for p in [*(tmp_path / "tmp").iterdir(), *out.parent.iterdir()]]

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,11 @@ def race(out: Path, victim: Path, stop: threading.Event, planted: list[Path]) ->
     run = RunDir(out)
     targets = [run.loso_seed(0), run.loso_seed(1), run.baselines, run.folds, run.predictions, run.clips,
                run.verdict_file("HOLD"), run.verdict_file("PROMOTE"), run.intervals, run.report]
+    # each output appears in its step's folder, which the step makes as it starts (LOSO's, seconds before its first
+    # output: torch loads and the members train first): until one exists, nothing can be raced, so the racer waits
+    # without spinning (a busy loop for the whole run cost a core's time), then spins from there on
+    while not stop.is_set() and not any(path.parent.is_dir() for path in targets):
+        time.sleep(0.005)
     n = 0
     while not stop.is_set() and targets:
         for path in list(targets):
