@@ -143,8 +143,9 @@ def test_a_damaged_cache_is_rebuilt(cache: str, how: str, tmp_path: Path, tiny_r
 
 def test_a_demo_clip_cut_short_in_the_cache_is_rendered_again(tmp_path: Path) -> None:
     env = {"KIT_CACHE_DIR": str(tmp_path / "cache")}
-    # two demo clips and one cq: a clip to cut short and one to keep, each encoded once (the check is the cache's)
-    args: list[str | Path] = ["run", "--out-dir", tmp_path / "out", "--demo-clips", "2", "--demo-seconds", "0.4",
+    # three demo clips (the fewest contents the corpus step takes) at one cq, each encoded once: the check is the
+    # cache's, a clip cut short in it rendered again
+    args: list[str | Path] = ["run", "--out-dir", tmp_path / "out", "--demo-clips", "3", "--demo-seconds", "0.4",
                               *FAST, "--cqs", "25"]
     assert run_kit(*args, "--only", "prereqs", env=env).returncode == 0
     first = run_kit(*args, "--only", "corpus", env=env)
