@@ -119,14 +119,17 @@ CACHES = {"probe cache": "probes/*.json", "hash cache": "sha256.json"}
 
 @pytest.mark.parametrize(("cache", "how"), sampled(CACHE_CASES, {("hash cache", "truncated"),
                                                                 ("probe cache", "garbage")}))
-def test_a_damaged_cache_is_rebuilt(cache: str, how: str, tmp_path: Path, tiny_refs: Path) -> None:
+def test_a_damaged_cache_is_rebuilt(cache: str, how: str, tmp_path: Path, tiny_refs: Path,
+                                    finished: tuple[Path, list[str | Path]]) -> None:
     env = {"KIT_CACHE_DIR": str(tmp_path / "cache")}
-    args: list[str | Path] = ["run", "--only", "prereqs", "--ref-dir", tiny_refs, "--out-dir", tmp_path / "out", *FAST]
-    assert run_kit(*args, env=env).returncode == 0
-    if cache == "hash cache":
-        args[2] = "corpus"
-        first = run_kit(*args, env=env)
-        assert first.returncode == 0, first.stderr
+    out = tmp_path / "out"
+    if cache == "hash cache":  # a copy of the finished run: its corpus step, run again, hashes the clips into the cache
+        shutil.copytree(finished[0], out)
+        args: list[str | Path] = [*finished[1], "--only", "corpus", "--out-dir", out]
+    else:
+        args = ["run", "--only", "prereqs", "--ref-dir", tiny_refs, "--out-dir", out, *FAST]
+    first = run_kit(*args, env=env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr
     (target,) = sorted((tmp_path / "cache").glob(CACHES[cache]))
     DAMAGE[how](target)
     # prereqs must probe again to read the probe cache; the corpus plan hashes the clips on every run
@@ -140,8 +143,10 @@ def test_a_damaged_cache_is_rebuilt(cache: str, how: str, tmp_path: Path, tiny_r
 
 def test_a_demo_clip_cut_short_in_the_cache_is_rendered_again(tmp_path: Path) -> None:
     env = {"KIT_CACHE_DIR": str(tmp_path / "cache")}
-    args: list[str | Path] = ["run", "--out-dir", tmp_path / "out", "--demo-clips", "4", "--demo-seconds", "0.4",
-                              *FAST]
+    # three demo clips (the fewest contents the corpus step takes) at one cq, each encoded once: the check is the
+    # cache's, a clip cut short in it rendered again
+    args: list[str | Path] = ["run", "--out-dir", tmp_path / "out", "--demo-clips", "3", "--demo-seconds", "0.4",
+                              *FAST, "--cqs", "25"]
     assert run_kit(*args, "--only", "prereqs", env=env).returncode == 0
     first = run_kit(*args, "--only", "corpus", env=env)
     assert first.returncode == 0, first.stderr
