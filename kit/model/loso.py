@@ -101,7 +101,7 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     """The figures a FoldResult and a GroupResult hold of held-out rows: agreement, bias and range, and whether the
-    teacher is constant (True when every score is equal, else None: the key is left out). By CORRELATION_RULE,
+    teacher is constant (True when every score is equal, else None: the key is left out). By results.CORRELATION_RULE,
     finite constant predictions of a varying teacher have correlation 0 (the model has none), where
     kit.model.metrics.agreement says undefined."""
     a = agreement(y, pred)
@@ -150,15 +150,8 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
 Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group
 
 
-CORRELATION_RULE = (
-    "A held-out content group whose teacher scores are all equal has no defined correlation: its fold is left out "
-    "of the PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold "
-    "whose predictions are constant while the teacher varies counts as correlation 0. When no fold has a defined "
-    "correlation (a teacher constant everywhere), the means are 0.0: no agreement is shown, and the gate holds.")
-
-
 def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
-    """mean/std/min/max of one metric over the folds, by CORRELATION_RULE for the correlations."""
+    """mean/std/min/max of one metric over the folds, by results.CORRELATION_RULE for the correlations."""
     if metric == "rmse":
         return summarise([f.rmse for f in folds])
     counted = [float(getattr(f, metric)) for f in folds if not f.teacher_constant]
@@ -168,7 +161,7 @@ def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:
-    """One seed's figures: its means over the held-out content groups (one vote per content, CORRELATION_RULE),
+    """One seed's figures: its means over the held-out content groups (one vote per content, results.CORRELATION_RULE),
     and its per-source folds beside them."""
     plcc = fold_summary(groups, "plcc")
     undefined = [g.name for g in groups if g.teacher_constant]

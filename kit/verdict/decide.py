@@ -16,7 +16,7 @@ from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.metrics import agreement
-from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
+from kit.model.results import CORRELATION_RULE, BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.assess import Assessment
 from kit.verdict.breakdown import range_gate
 from kit.verdict.document import (
@@ -294,7 +294,5 @@ def constant_teacher(reports: list[SeedReport]) -> str | None:
 
 def undefined_correlation(reports: list[SeedReport]) -> str | None:
     """The sentence that names the folds left out of the correlation means, when there are any."""
-    from kit.model.loso import CORRELATION_RULE  # here: kit.model.loso loads torch, which the report never needs
-
     sources = sorted({src for r in reports for src in (r.folds_without_correlation or [])})
     return f"{', '.join(sources)}: {CORRELATION_RULE}" if sources else None

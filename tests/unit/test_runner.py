@@ -105,6 +105,16 @@ def test_status_of_an_out_dir_loads_no_training_or_table_library(tmp_path: Path)
     assert res.returncode == 0, res.stderr
 
 
+def test_the_verdict_step_loads_no_torch() -> None:
+    """A run again with another gate flag redoes the verdict (and the bundle) alone: the verdict step and what it
+    decides with import no torch (2 to 3 s of a verdict-only run: its correlation rule lived in kit.model.loso)."""
+    code = ("import sys\nimport kit.steps.s04_verdict\nfrom kit.verdict.decide import undefined_correlation\n"
+            "assert undefined_correlation([]) is None\n"
+            "assert 'torch' not in sys.modules, [m for m in sys.modules if m.startswith('kit.model')]\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
 def test_every_command_is_covered_by_the_help_test() -> None:
     from kit.cli.main import cli
 
