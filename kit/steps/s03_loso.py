@@ -199,6 +199,7 @@ class LosoStep:
         refused here), the training threads applied. torch, pyarrow and pandas load here, not when planning:
         `status` plans every step."""
         from kit.corpus.training import training_corpus
+        from kit.model.holdout import holdout_folds
         from kit.model.loso import ROW_IDENTITY, LosoInputs
 
         s = ctx.settings
@@ -213,6 +214,8 @@ class LosoStep:
             ctx.log(line)
             ctx.emit(Info(self.name, line))
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
+        for kind in s.holdout:  # a --holdout this corpus cannot cut is refused before any training, not after it
+            holdout_folds(df, kind, str(corpus))
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs)
         apply_threads(threads)

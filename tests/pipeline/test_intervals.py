@@ -132,3 +132,4 @@ def test_holdout_of_a_corpus_with_one_encoder_is_refused_naming_it(tmp_path: Pat
                   "--holdout", "encoder", cwd=ROOT)
     assert res.returncode == 2 and "holds one encoder only (libx264)" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
+    assert not list((tmp_path / "out" / "03_loso").glob("members/*/*.npy"))  # refused before any member trained
