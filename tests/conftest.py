@@ -251,3 +251,23 @@ def full_summary(out: Path) -> str:
         verdict = _verdict(tree, out)
     assert verdict is not None, f"no verdict in {out}"
     return " ".join(f"{label} {text}" for label, text in summary_rows(out, verdict))
+
+
+# -- the CLI in the test's own process (tests/real/test_bad_input.py, test_hostile_refs.py) ------------------------
+def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI (kit.cli.main.cli, what `python -m kit` runs) called in this process, as run_kit's result: for
+    the many commands that a refusal ends early, each of which would pay a new interpreter's imports (about 2 s of
+    CPU) for a few tenths of a second of work. An exception the kit let escape is printed as a process would print
+    it, so a test that checks for no traceback still sees one. run_kit stays the way to test the process itself
+    (its exit on a signal, its streams, how it is started)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from kit.cli.main import cli
+
+    res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
+    stderr = res.stderr
+    if res.exc_info is not None and not isinstance(res.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*res.exc_info))
+    return subprocess.CompletedProcess([str(a) for a in args], res.exit_code, res.stdout, stderr)
