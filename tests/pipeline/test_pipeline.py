@@ -22,12 +22,13 @@ pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
 
 # The session's json_run is this file's finished run (tiny clips, FAST, LENIENT: PROMOTE), read as it is; a test
-# that reruns the kit in it works on its own copy, in a folder whose name holds a space (paths must survive it).
+# that reruns the kit in it works on its own copy, in a folder whose name holds a space, a colon and a quote (paths
+# must survive them, in every step: test_changing_cqs_... reruns them all there).
 BOX = "jsonbox"
 
 
 def copy_of(json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> Path:
-    out = tmp_path / "out dir"
+    out = tmp_path / "out: dir, it's"
     shutil.copytree(json_run[0], out)
     return out
 
