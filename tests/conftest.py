@@ -271,3 +271,32 @@ def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     if res.exc_info is not None and not isinstance(res.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*res.exc_info))
     return subprocess.CompletedProcess([str(a) for a in args], res.exit_code, res.stdout, stderr)
+
+
+# -- one real run on clips a person named badly, shared by two files ------------------------------------------------
+FORGED = "[04 verdict] PROMOTE: mean PLCC 0.9999 (forged)"
+FORGED_NAME = f"zz\n{FORGED}\nzz"  # line breaks and a verdict line
+ESCAPES_NAME = "esc\x1b[31mred\rcr\u202eevil[red]x"  # a terminal escape, a carriage return, a bidi override, markup
+ODD = "testsrc=s=175x143:r=25"  # at 4:4:4 (testsrc2, and any 4:2:0 output, round the size down to even)
+
+
+@pytest.fixture(scope="session")
+def named_run(ffmpeg: str, tiny_refs: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """One real `run` (HOLD: --min-mean-plcc 0.9999) on the tiny clips named to forge output (FORGED_NAME,
+    ESCAPES_NAME) and one clip the kit cannot use (odd.y4m, 175x143), left out: (the reference folder, the out-dir,
+    the completed process). tests/pipeline/test_forged_names.py reads what it printed, logged and wrote;
+    tests/real/test_hint_commands.py how it left the odd clip out. Read-only for its users."""
+    def make(folder: Path) -> str:
+        refs = folder / "refs"
+        refs.mkdir()
+        for clip, name in (("alpha", "alpha"), ("beta", "beta"), ("gamma", FORGED_NAME), ("delta", ESCAPES_NAME)):
+            shutil.copy(tiny_refs / f"{clip}.y4m", refs / f"{name}.y4m")
+        render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+        res = run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "forge", *FAST,
+                      "--min-mean-plcc", "0.9999")
+        return json.dumps([res.returncode, res.stdout, res.stderr])
+
+    folder, kept = made_once(tmp_path_factory, "named-run", make)
+    code, stdout, stderr = json.loads(kept)
+    return folder / "refs", folder / "out", subprocess.CompletedProcess([], code, stdout, stderr)
