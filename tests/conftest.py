@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -174,9 +175,25 @@ def json_run(tiny_refs: Path,
 def ladder_run(tiny_refs: Path,
                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every
-    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users."""
-    return once_run(tmp_path_factory, "ladder-run", "run", "--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox",
-                    *FAST, "--scales", "native,0.5", *LENIENT)
+    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users.
+
+    Made by the one command of an untarred kit (make_tarball.py's tarball, unpacked in <out-dir>/../unpacked, run
+    from another folder with no PYTHONPATH): tests/real/test_kit_tarball.py checks that it ran from there."""
+    def make(folder: Path) -> str:
+        import make_tarball
+
+        with tarfile.open(make_tarball.build(folder / "dist")) as tar:
+            tar.extractall(folder / "unpacked", filter="data")
+        (kit_dir,) = (folder / "unpacked").iterdir()
+        res = run_kit("--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox", *FAST, "--scales", "native,0.5",
+                      *LENIENT, "--out-dir", folder / "out", cwd=folder,
+                      entry=[sys.executable, str(kit_dir / "kit" / "run_full_pipeline.py")], env={"PYTHONPATH": ""})
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        return json.dumps([res.stdout, res.stderr])
+
+    folder, kept = made_once(tmp_path_factory, "ladder-run", make)
+    stdout, stderr = json.loads(kept)
+    return folder / "out", subprocess.CompletedProcess([], 0, stdout, stderr)
 
 
 @pytest.fixture(scope="session")
