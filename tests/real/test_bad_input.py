@@ -159,8 +159,8 @@ def test_bad_input_table(case: Case, tmp_path: Path, ffmpeg: str, tiny_refs: Pat
     if case.edit is not None:  # a real corpus (the tiny clips at FAST), damaged
         made = request.getfixturevalue("json_run")[0] / "02_corpus" / "shard.parquet"
         case.edit(pd.read_parquet(made)).to_parquet(tmp_path / "edited.parquet", index=False)
-    # the CLI in this process: ~0.4 s a case, not a new interpreter's 2 s (the refusal through a real process: the
-    # tests below, tests/real/test_path_errors.py, test_hostile_refs.py)
+    # the CLI in this process: ~0.4 s a case, not a new interpreter's 2 s (a refusal through a real process: the two
+    # flag tests below, tests/real/test_path_errors.py, test_hostile_refs.py's Netflix root)
     res = run_here(*case.args(tmp_path, ffmpeg, tiny_refs), env=case.env)
     assert_clean_failure(res, *case.needles)
 
@@ -206,7 +206,7 @@ def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str |
     doc["gate"]["mean_plcc"] = 0.999
     verdict.write_text(json.dumps(doc))
     try:
-        res = run_kit("step", "bundle", *args)
+        res = run_here("step", "bundle", *args)  # a refusal: the CLI in this process
         assert_clean_failure(res, "PROMOTE.json was changed after step 'verdict' wrote it")
         res = run_kit("run", *args)  # the full run notices too, and rewrites the verdict from the LOSO reports
         assert res.returncode == 0 and "output 04_verdict/PROMOTE.json was modified" in res.stdout, res.stdout
@@ -223,7 +223,7 @@ def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | P
     doc = json.loads(report.read_text())
     doc["mean_plcc"] = 1.0
     report.write_text(json.dumps(doc))
-    res = run_kit("step", "verdict", *args)
+    res = run_here("step", "verdict", *args)  # a refusal: the CLI in this process
     assert_clean_failure(res, "loso_seed0.json was changed after step 'loso' wrote it")
     assert (out / "02_corpus" / "shard.parquet").is_file()  # nothing computed is lost
 
