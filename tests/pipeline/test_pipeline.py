@@ -15,7 +15,7 @@ import pytest
 
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.model.features import design_matrix
-from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_kit
+from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_here, run_kit
 from tests.training import onnx_predict
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -33,6 +33,9 @@ def copy_of(json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: P
     return out
 
 
+# IN_PROCESS: a rerun whose subject is what it does to the out-dir calls the CLI in this process (conftest.run_here),
+# which loads torch, scipy and matplotlib once for all of them, not once per command (~8 s of CPU each); a command
+# whose printed text names how the kit was started (the retry and hint lines below) runs as a process.
 def args_of(out: Path, tiny_refs: Path) -> list[str | Path]:
     """The arguments of json_run, without its --json, on `out`."""
     return ["--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST, *LENIENT]
@@ -149,7 +152,7 @@ def test_verify_accepts_the_tarball_and_rejects_a_corrupted_one(
 def test_second_identical_run_skips_every_step(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
-    res = run_kit("run", *args_of(out, tiny_refs))
+    res = run_here("run", *args_of(out, tiny_refs))  # in this process (IN_PROCESS)
     assert res.returncode == 0, res.stderr
     for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):
         assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
@@ -160,7 +163,7 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
     args = args_of(out, tiny_refs)
-    res = run_kit("run", *args, "--cqs", "25,31")
+    res = run_here("run", *args, "--cqs", "25,31")  # in this process (IN_PROCESS)
     assert res.returncode == 0, res.stderr
     assert re.search(r"\[02 corpus\] runs: setting grid.libx264: \[25, 37\] -> \[25, 31\]", res.stdout), res.stdout
     assert f"{len(TINY_SOURCES) * 2} jobs (clip x encoder x cq), {len(TINY_SOURCES)} already done" in res.stdout
@@ -169,7 +172,7 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
     df = pq.read_table(out / "02_corpus" / "shard.parquet").to_pandas()
     assert set(df["cq"]) == {25, 31}
     # back to the original grid: every job is reused, nothing is encoded again (the corpus step is what says so)
-    res = run_kit("run", *args, "--only", "corpus")
+    res = run_here("run", *args, "--only", "corpus")
     assert res.returncode == 0, res.stderr
     assert f"{len(TINY_SOURCES) * 2} already done" in res.stdout, res.stdout
 
@@ -178,11 +181,11 @@ def test_a_stale_promote_is_removed_when_the_gate_fails(json_run: tuple[Path, su
                                                        tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)
     assert (out / "04_verdict" / "PROMOTE.json").exists() and (out / "05_bundle" / "exports").exists()
-    res = run_kit("step", "verdict", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST,
-                  "--min-mean-plcc", "1")  # a mean PLCC of exactly 1 holds here: no model is perfect
+    res = run_here("step", "verdict", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST,  # IN_PROCESS
+                   "--min-mean-plcc", "1")  # a mean PLCC of exactly 1 holds here: no model is perfect
     assert res.returncode == 1, res.stdout + res.stderr
     assert (out / "04_verdict" / "HOLD.json").exists() and not (out / "04_verdict" / "PROMOTE.json").exists()
-    res = run_kit("step", "bundle", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST)
+    res = run_here("step", "bundle", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", BOX, *FAST)
     assert res.returncode == 1, res.stderr  # the bundle of a HOLD exits as the verdict does
     assert not (out / "05_bundle" / "exports").exists()  # no models of the old PROMOTE ship
 

@@ -208,7 +208,8 @@ def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str |
     try:
         res = run_here("step", "bundle", *args)  # a refusal: the CLI in this process
         assert_clean_failure(res, "PROMOTE.json was changed after step 'verdict' wrote it")
-        res = run_kit("run", *args)  # the full run notices too, and rewrites the verdict from the LOSO reports
+        res = run_here("run", *args)  # the full run notices too, and rewrites the verdict from the LOSO reports (in
+        # this process: torch, scipy and matplotlib load once for it and the disk-full test, not once per command)
         assert res.returncode == 0 and "output 04_verdict/PROMOTE.json was modified" in res.stdout, res.stdout
         assert json.loads(verdict.read_text())["gate"]["mean_plcc"] != 0.999
     finally:
