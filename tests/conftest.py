@@ -270,13 +270,15 @@ def full_summary(out: Path) -> str:
     return " ".join(f"{label} {text}" for label, text in summary_rows(out, verdict))
 
 
-# -- the CLI in the test's own process (tests/real/test_bad_input.py, test_hostile_refs.py) ------------------------
+# -- the CLI in the test's own process ------------------------------------------------------------------------------
 def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The real CLI (kit.cli.main.cli, what `python -m kit` runs) called in this process, as run_kit's result: for
-    the many commands that a refusal ends early, each of which would pay a new interpreter's imports (about 2 s of
-    CPU) for a few tenths of a second of work. An exception the kit let escape is printed as a process would print
-    it, so a test that checks for no traceback still sees one. run_kit stays the way to test the process itself
-    (its exit on a signal, its streams, how it is started)."""
+    the many commands a refusal ends early, each of which would pay a new interpreter's imports (about 2 s of CPU)
+    for a few tenths of a second of work, and for reruns whose subject is what they do to an out-dir (torch, scipy
+    and matplotlib then load once per test process, not about 8 s of CPU per command). An exception the kit let
+    escape is printed as a process would print it, so a test that checks for no traceback still sees one. run_kit
+    stays the way to test the process itself: its exit on a signal, its streams, a command it prints spelled as it
+    was started (retry:, hint:, next:)."""
     import traceback
 
     from click.testing import CliRunner
