@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -195,9 +196,25 @@ def json_run(tiny_refs: Path,
 def ladder_run(tiny_refs: Path,
                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """One real `run --json` on the tiny clips with the default ladder (native and half height: 16 jobs), so every
-    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users."""
-    return once_run(tmp_path_factory, "ladder-run", "run", "--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox",
-                    *FAST, "--scales", "native,0.5", *LENIENT)
+    file a run writes holds a rung below the source's (tests/pipeline/test_ladder_run.py). Read-only for its users.
+
+    Made by the one command of an untarred kit (make_tarball.py's tarball, unpacked in <out-dir>/../unpacked, run
+    from another folder with no PYTHONPATH): tests/real/test_kit_tarball.py checks that it ran from there."""
+    def make(folder: Path) -> str:
+        import make_tarball
+
+        with tarfile.open(make_tarball.build(folder / "dist")) as tar:
+            tar.extractall(folder / "unpacked", filter="data")
+        (kit_dir,) = (folder / "unpacked").iterdir()
+        res = run_kit("--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox", *FAST, "--scales", "native,0.5",
+                      *LENIENT, "--out-dir", folder / "out", cwd=folder,
+                      entry=[sys.executable, str(kit_dir / "kit" / "run_full_pipeline.py")], env={"PYTHONPATH": ""})
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+        return json.dumps([res.stdout, res.stderr])
+
+    folder, kept = made_once(tmp_path_factory, "ladder-run", make)
+    stdout, stderr = json.loads(kept)
+    return folder / "out", subprocess.CompletedProcess([], 0, stdout, stderr)
 
 
 @pytest.fixture(scope="session")
@@ -306,3 +323,54 @@ def twin_run(twin_refs: Path,
     the verdict and report of such a set (tests/pipeline/test_contents.py, test_same_names.py); the prereqs of the
     default encoders for the tests that need only a corpus step. Read-only for its users."""
     return once_run(tmp_path_factory, "twin-run", "run", "--ref-dir", twin_refs, *FAST, *LENIENT)
+
+
+# -- the CLI in the test's own process ------------------------------------------------------------------------------
+def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real CLI (kit.cli.main.cli, what `python -m kit` runs) called in this process, as run_kit's result: for
+    the many commands a refusal ends early, each of which would pay a new interpreter's imports (about 2 s of CPU)
+    for a few tenths of a second of work, and for reruns whose subject is what they do to an out-dir (torch, scipy
+    and matplotlib then load once per test process, not about 8 s of CPU per command). An exception the kit let
+    escape is printed as a process would print it, so a test that checks for no traceback still sees one. run_kit
+    stays the way to test the process itself: its exit on a signal, its streams, a command it prints spelled as it
+    was started (retry:, hint:, next:)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from kit.cli.main import cli
+
+    res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
+    stderr = res.stderr
+    if res.exc_info is not None and not isinstance(res.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*res.exc_info))
+    return subprocess.CompletedProcess([str(a) for a in args], res.exit_code, res.stdout, stderr)
+
+
+# -- one real run on clips a person named badly, shared by two files ------------------------------------------------
+FORGED = "[04 verdict] PROMOTE: mean PLCC 0.9999 (forged)"
+FORGED_NAME = f"zz\n{FORGED}\nzz"  # line breaks and a verdict line
+ESCAPES_NAME = "esc\x1b[31mred\rcr\u202eevil[red]x"  # a terminal escape, a carriage return, a bidi override, markup
+ODD = "testsrc=s=175x143:r=25"  # at 4:4:4 (testsrc2, and any 4:2:0 output, round the size down to even)
+
+
+@pytest.fixture(scope="session")
+def named_run(ffmpeg: str, tiny_refs: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """One real `run` (HOLD: --min-mean-plcc 0.9999) on the tiny clips named to forge output (FORGED_NAME,
+    ESCAPES_NAME) and one clip the kit cannot use (odd.y4m, 175x143), left out: (the reference folder, the out-dir,
+    the completed process). tests/pipeline/test_forged_names.py reads what it printed, logged and wrote;
+    tests/real/test_hint_commands.py how it left the odd clip out. Read-only for its users."""
+    def make(folder: Path) -> str:
+        refs = folder / "refs"
+        refs.mkdir()
+        for clip, name in (("alpha", "alpha"), ("beta", "beta"), ("gamma", FORGED_NAME), ("delta", ESCAPES_NAME)):
+            shutil.copy(tiny_refs / f"{clip}.y4m", refs / f"{name}.y4m")
+        render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
+        res = run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "forge", *FAST,
+                      "--min-mean-plcc", "0.9999")
+        return json.dumps([res.returncode, res.stdout, res.stderr])
+
+    folder, kept = made_once(tmp_path_factory, "named-run", make)
+    code, stdout, stderr = json.loads(kept)
+    return folder / "refs", folder / "out", subprocess.CompletedProcess([], code, stdout, stderr)

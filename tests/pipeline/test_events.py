@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from kit import events as ev
 from kit.cli.main import cli
-from tests.conftest import FAST, LENIENT, ROOT, run_kit
+from tests.conftest import FAST, LENIENT, ROOT, run_here
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
@@ -88,8 +88,8 @@ def test_a_rerun_reports_skipped_steps_with_their_reason(
         json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(json_run[0], out)  # the shared run stays as it is
-    res = run_kit("step", "verdict", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox",
-                  *FAST, *LENIENT)
+    res = run_here("step", "verdict", "--json", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox",
+                   *FAST, *LENIENT)  # the CLI in this process: the stream a real process writes, json_run's
     assert res.returncode == 0, res.stderr
     parsed = parse_ndjson(res.stdout)
     check_fields(parsed)

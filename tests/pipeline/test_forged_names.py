@@ -5,30 +5,24 @@ says so once; no line it prints, logs or writes in the report starts with the fo
 from __future__ import annotations
 
 import re
-import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
-from tests.conftest import FAST, run_kit
+from tests.conftest import ESCAPES_NAME, FORGED, FORGED_NAME
 
 pytestmark = pytest.mark.slow  # a whole run of the pipeline
 
-FORGED = "[04 verdict] PROMOTE: mean PLCC 0.9999 (forged)"
-FORGED_NAME = f"zz\n{FORGED}\nzz"
-ESCAPES_NAME = "esc\x1b[31mred\rcr\u202eevil[red]x"
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d |    ")  # an entry's time, or a line of its block (a stderr tail, a traceback)
 
 
-def test_a_clip_named_to_forge_a_promote_line_cannot(tiny_refs: Path, tmp_path: Path) -> None:
-    refs = tmp_path / "refs"
-    refs.mkdir()
-    for clip, name in (("alpha", "alpha"), ("beta", "beta"), ("gamma", FORGED_NAME), ("delta", ESCAPES_NAME)):
-        shutil.copy(tiny_refs / f"{clip}.y4m", refs / f"{name}.y4m")
-    out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, "--box-id", "forge", *FAST, "--min-mean-plcc", "0.9999")
+def test_a_clip_named_to_forge_a_promote_line_cannot(
+        named_run: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    refs, out, res = named_run  # the session's run on these names (and on a clip it leaves out: test_hint_commands)
+    assert {p.stem for p in refs.iterdir()} >= {FORGED_NAME, ESCAPES_NAME}
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr[-3000:]  # HOLD, whatever the names say
     run = RunDir(out)
     shown = {"stdout": res.stdout, "stderr": res.stderr, "report.html": run.report.read_text(),

@@ -17,7 +17,7 @@ from kit.infra.tree import Tree
 from kit.report.summary import summary_rows
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
-from tests.conftest import run_kit
+from tests.conftest import run_here
 
 pytestmark = pytest.mark.slow  # the shared real run
 
@@ -67,10 +67,10 @@ def test_the_per_rung_breakdown_is_recomputed_from_the_held_out_rows(
 def test_corpus_info_shows_each_encoders_grid_and_the_rungs(
         ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = ladder_run
-    res = run_kit("corpus", "info", out)
+    res = run_here("corpus", "info", out)  # the CLI in this process (conftest.run_here): no new interpreter
     assert res.returncode == 0, res.stderr
     assert "cq grid   libx264: 25, 37" in res.stdout and "rungs     native, 0.50x" in res.stdout
-    info = json.loads(run_kit("corpus", "info", out, "--json").stdout)
+    info = json.loads(run_here("corpus", "info", out, "--json").stdout)
     assert info["rungs"] == ["native", "0.50x"] and info["grids"] == {"libx264": [25, 37]}
 
 

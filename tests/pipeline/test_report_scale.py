@@ -7,7 +7,6 @@ import html
 import re
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,8 @@ pytestmark = pytest.mark.slow  # renders the figures of 1,000 sources
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRun:
-    return make_run(tmp_path_factory.mktemp("report-1000"), 1000, seeds=(0, 1))
+    """1,000 sources of 1080 lines (the teacher's own size: the page says nothing of their height)."""
+    return make_run(tmp_path_factory.mktemp("report-1000"), 1000, seeds=(0, 1), height=1080)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,12 @@ def big_page(big: SyntheticRun) -> tuple[str, ReportData, float]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRun:
     return make_run(tmp_path_factory.mktemp("report-6"), 6, seeds=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def small_page(small: SyntheticRun) -> str:
+    """The 6-source page (360 lines high) with the verdict's blocks, rendered once for the tests that read it."""
+    return page_of(small)[0]
 
 
 def page_of(run: SyntheticRun, with_blocks: bool = True) -> tuple[str, ReportData]:
@@ -127,13 +133,14 @@ def test_each_figure_is_recomputed_from_the_file_it_names(big: SyntheticRun,
     assert top[10] == f"{folds.loc[folds['src'] == top[1], 'share_out_of_range'].mean():.4f}"
     mine = intervals[intervals["src_sha256"] == sha]
     assert top[11] == f"{((mine['lo'] <= mine['vmaf']) & (mine['vmaf'] <= mine['hi'])).mean():.4f}"
-    assert top[3:6] == ["640x360", "25", "38"]  # resolution, frame rate, frames from the corpus block
+    assert top[3:6] == ["1920x1080", "25", "38"]  # resolution, frame rate, frames from the corpus block
     shares = folds.groupby("src_sha256")["share_out_of_range"].mean()
     assert f"{int((shares > 0).sum())} of 1000 sources have predictions outside [0, 100]" in page
 
 
-def test_the_contract_blocks_become_sections_and_an_older_verdict_has_none(small: SyntheticRun) -> None:
-    page, _ = page_of(small)
+def test_the_contract_blocks_become_sections_and_an_older_verdict_has_none(small: SyntheticRun,
+                                                                           small_page: str) -> None:
+    page = small_page
     for grouping in ("encoder", "box", "quality setting"):
         assert grouped(page, grouping), grouping
     assert ">Prediction intervals: coverage</h2>" in page
@@ -180,18 +187,18 @@ def test_holdout_and_the_new_gates_show_when_present(small: SyntheticRun) -> Non
     assert "coverage at the nominal level (pooled over frames)" not in older
 
 
-def test_sources_far_below_1080p_are_said_and_1080p_ones_are_not(tmp_path: Path) -> None:
-    low = make_run(tmp_path / "low", 4, seeds=(0,), height=144)
-    page, _ = page_of(low)
-    assert "4 of 4 sources are at most 540 lines high (the smallest s0000, 256x144)" in page
-    full = make_run(tmp_path / "full", 4, seeds=(0,), height=1080)
-    assert "lines high" not in page_of(full)[0]
+def test_sources_far_below_1080p_are_said_and_1080p_ones_are_not(
+        small_page: str, big_page: tuple[str, ReportData, float]) -> None:
+    # the module's two pages: 6 sources of 360 lines, 1,000 of 1080
+    assert "6 of 6 sources are at most 540 lines high (the smallest s0000, 640x360)" in small_page
+    assert "lines high" not in big_page[0]
 
 
-def test_the_worst_source_on_the_first_screen_is_recomputed_from_the_folds(small: SyntheticRun) -> None:
+def test_the_worst_source_on_the_first_screen_is_recomputed_from_the_folds(small: SyntheticRun,
+                                                                          small_page: str) -> None:
     """The rule restated: per source the means over seeds, each figure's distance from perfect (1 - PLCC, RMSE,
     |bias|) over its median; the source and figure furthest out; how far, against a floored median."""
-    page, _ = page_of(small)
+    page = small_page
     folds = pd.read_parquet(small.out / "03_loso" / "folds.parquet")
     per = folds.groupby("src")[["plcc", "rmse", "bias"]].mean()
     dist = pd.DataFrame({"plcc": 1 - per["plcc"], "rmse": per["rmse"], "bias": per["bias"].abs()})

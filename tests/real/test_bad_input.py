@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_clean_failure, render, run_kit
+from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_clean_failure, render, run_here, run_kit
 
 
 def refs_with(tiny_refs: Path, tmp: Path, extra: Callable[[Path], object] | None = None, n: int = 4) -> Path:
@@ -36,16 +36,6 @@ def fake_ffmpeg(tmp: Path, body: str) -> Path:
     fake.write_text("#!/bin/sh\n" + body)
     fake.chmod(0o755)
     return fake
-
-
-def corpus_with(ffmpeg: str, tiny_refs: Path, tmp: Path, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:
-    out = tmp / "made"
-    for step in ("prereqs", "corpus"):
-        assert run_kit("step", step, "--ref-dir", tiny_refs, "--out-dir", out, *FAST).returncode == 0
-    df = edit(pd.read_parquet(out / "02_corpus" / "shard.parquet"))
-    path = tmp / "edited.parquet"
-    df.to_parquet(path, index=False)
-    return path
 
 
 def audio_only(ffmpeg: str, dest: Path) -> None:
@@ -71,6 +61,8 @@ class Case:
     args: Callable[[Path, str, Path], list[str | Path]]
     needles: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    # a --corpus case: how the session's real corpus (json_run's shard) is damaged into <tmp>/edited.parquet
+    edit: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
 
 def _run(*a: str | Path) -> list[str | Path]:
@@ -123,12 +115,12 @@ CASES = [
         t, "case \"$*\" in *-version*|*-filters*|*-encoders*|*-hwaccels*) exec '" + f + "' \"$@\";; esac\n"
            "exec sleep 600\n")), ("timed out after 3 s",), {"KIT_TIMEOUT_S": "3"}),
     # corpora given with --corpus
-    Case("corpus-wrong-schema", lambda t, f, r: _run("--corpus", corpus_with(f, r, t, lambda d: d.drop(
-        columns=["adm2"])), "--out-dir", t / "o"), ("edited.parquet", "lacks column 'adm2'")),
-    Case("corpus-nan-feature", lambda t, f, r: _run("--corpus", corpus_with(f, r, t, _nan_at_row_3),
-                                                    "--out-dir", t / "o"), ("row 3 column 'motion2'", "not finite")),
-    Case("corpus-vmaf-out-of-range", lambda t, f, r: _run("--corpus", corpus_with(f, r, t, _vmaf_over_100),
-                                                          "--out-dir", t / "o"), ("outside [0, 100]",)),
+    Case("corpus-wrong-schema", lambda t, f, r: _run("--corpus", t / "edited.parquet", "--out-dir", t / "o"),
+         ("edited.parquet", "lacks column 'adm2'"), edit=lambda d: d.drop(columns=["adm2"])),
+    Case("corpus-nan-feature", lambda t, f, r: _run("--corpus", t / "edited.parquet", "--out-dir", t / "o"),
+         ("row 3 column 'motion2'", "not finite"), edit=lambda d: _nan_at_row_3(d)),
+    Case("corpus-vmaf-out-of-range", lambda t, f, r: _run("--corpus", t / "edited.parquet", "--out-dir", t / "o"),
+         ("outside [0, 100]",), edit=lambda d: _vmaf_over_100(d)),
 ]
 
 
@@ -149,8 +141,9 @@ def _vmaf_over_100(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-# the --corpus cases build a corpus first: the slow tier. The table's rules are merge's too (tests/real/test_merge.py
-# refuses each through `merge`): `run --corpus` keeps one of them in CI, the others run before a release (noxfile.py)
+# the --corpus cases read the session's real run first (json_run): the slow tier. The table's rules are merge's
+# too (tests/real/test_merge.py refuses each through `merge`): `run --corpus` keeps one of them in CI, the others run
+# before a release (noxfile.py)
 IN_CI = {"corpus-nan-feature"}
 
 
@@ -161,8 +154,14 @@ def _tier(c: Case) -> object:
 
 
 @pytest.mark.parametrize("case", [_tier(c) for c in CASES], ids=[c.id for c in CASES])
-def test_bad_input_table(case: Case, tmp_path: Path, ffmpeg: str, tiny_refs: Path) -> None:
-    res = run_kit(*case.args(tmp_path, ffmpeg, tiny_refs), env=case.env)
+def test_bad_input_table(case: Case, tmp_path: Path, ffmpeg: str, tiny_refs: Path,
+                         request: pytest.FixtureRequest) -> None:
+    if case.edit is not None:  # a real corpus (the tiny clips at FAST), damaged
+        made = request.getfixturevalue("json_run")[0] / "02_corpus" / "shard.parquet"
+        case.edit(pd.read_parquet(made)).to_parquet(tmp_path / "edited.parquet", index=False)
+    # the CLI in this process: ~0.4 s a case, not a new interpreter's 2 s (a refusal through a real process: the two
+    # flag tests below, tests/real/test_path_errors.py, test_hostile_refs.py's Netflix root)
+    res = run_here(*case.args(tmp_path, ffmpeg, tiny_refs), env=case.env)
     assert_clean_failure(res, *case.needles)
 
 
@@ -207,9 +206,10 @@ def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str |
     doc["gate"]["mean_plcc"] = 0.999
     verdict.write_text(json.dumps(doc))
     try:
-        res = run_kit("step", "bundle", *args)
+        res = run_here("step", "bundle", *args)  # a refusal: the CLI in this process
         assert_clean_failure(res, "PROMOTE.json was changed after step 'verdict' wrote it")
-        res = run_kit("run", *args)  # the full run notices too, and rewrites the verdict from the LOSO reports
+        res = run_here("run", *args)  # the full run notices too, and rewrites the verdict from the LOSO reports (in
+        # this process: torch, scipy and matplotlib load once for it and the disk-full test, not once per command)
         assert res.returncode == 0 and "output 04_verdict/PROMOTE.json was modified" in res.stdout, res.stdout
         assert json.loads(verdict.read_text())["gate"]["mean_plcc"] != 0.999
     finally:
@@ -224,7 +224,7 @@ def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | P
     doc = json.loads(report.read_text())
     doc["mean_plcc"] = 1.0
     report.write_text(json.dumps(doc))
-    res = run_kit("step", "verdict", *args)
+    res = run_here("step", "verdict", *args)  # a refusal: the CLI in this process
     assert_clean_failure(res, "loso_seed0.json was changed after step 'loso' wrote it")
     assert (out / "02_corpus" / "shard.parquet").is_file()  # nothing computed is lost
 

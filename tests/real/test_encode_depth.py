@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import TINY_SOURCES, assert_clean_failure, render, run_kit
+from tests.conftest import TINY_SOURCES, assert_clean_failure, render, run_here, run_kit
 
 pytestmark = pytest.mark.slow  # two steps of the pipeline on real clips
 
@@ -68,8 +68,8 @@ def test_10_bit_references_give_10_bit_rows_with_sane_scores(source_run: Path) -
 def test_a_changed_depth_redoes_work_and_prereqs_must_match(source_run: Path, mixed_refs: Path) -> None:
     status = json.loads((source_run / "02_corpus" / "status.json").read_text())
     assert status["settings"]["encode_depth"] == "source"  # in the step's fingerprint
-    res = run_kit("step", "corpus", "--ref-dir", mixed_refs, "--out-dir", source_run, "--encoders", "libx265,libx264",
-                  "--cqs", "31", "--scales", "native")
+    res = run_here("step", "corpus", "--ref-dir", mixed_refs, "--out-dir", source_run, "--encoders",  # a refusal:
+                   "libx265,libx264", "--cqs", "31", "--scales", "native")  # the CLI in this process
     assert_clean_failure(res, "01_prereqs was run for --encode-depth source, not 8bit")
 
 
@@ -91,8 +91,8 @@ def test_an_encoder_that_cannot_keep_10_bit_is_refused_before_any_encode(ffmpeg:
                                                                         tmp_path: Path) -> None:
     wrapper = x264_without_10_bit(ffmpeg, tmp_path)
     out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", mixed_refs, "--out-dir", out, "--encoders", "libx264", *DEPTH,
-                  env={"KIT_FFMPEG": str(wrapper)})
+    res = run_here("run", "--ref-dir", mixed_refs, "--out-dir", out, "--encoders", "libx264", *DEPTH,  # a refusal:
+                   env={"KIT_FFMPEG": str(wrapper)})  # the CLI in this process
     assert_clean_failure(res, "--encode-depth source: encoder libx264 cannot encode 10-bit here",
                          "this ffmpeg's libx264 takes no 10-bit input", "3 reference(s) are deeper than 8 bit")
     assert "--encode-depth 8bit" in res.stderr

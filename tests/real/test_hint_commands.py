@@ -20,11 +20,9 @@ from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
 from kit.media.refs import YuvDefaults
-from tests.conftest import FAST, LENIENT, ROOT, render, run_kit
+from tests.conftest import FAST, LENIENT, ODD, ROOT, render, run_here, run_kit
 
 KIT = [sys.executable, "-m", "kit"]
-
-ODD = "testsrc=s=175x143:r=25"  # at 4:4:4 (testsrc2, and any 4:2:0 output, round the size down to even)
 
 
 def odd_yuv(dest: Path, frames: int = 10) -> Path:
@@ -116,10 +114,10 @@ def test_one_unusable_clip_among_good_ones_is_left_out_with_its_fix_unless_stric
 
 @pytest.mark.slow  # a whole run on the tiny set
 def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_refuses(
-        ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
-    refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
-    out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", refs, "--out-dir", out, *FAST, *LENIENT)
+        named_run: tuple[Path, Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    # the session's run on the tiny clips and one of odd size (their names forge output: test_forged_names.py)
+    refs, out, res = named_run
+    odd = refs / "odd.y4m"
     assert res.returncode in (0, 1), res.stderr[-3000:]
     record = json.loads((out / "02_corpus" / "skipped.json").read_text())
     assert [u["path"] for u in record["skipped"]] == [str(odd)] and "kit ffmpeg" in record["skipped"][0]["fix"]
@@ -128,7 +126,8 @@ def test_a_run_leaves_the_unusable_clip_out_records_it_and_says_it_and_strict_re
         assert any(m.name.endswith("/02_corpus/skipped.json") for m in tar.getmembers())
     said = res.stdout + res.stderr
     assert f"skipped {odd}: " in said and "SKIPPED clips" in said and "odd.y4m (175x143 has an odd width" in said
-    strict = run_kit("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", *FAST, *LENIENT, "--strict")
+    # a refusal: the CLI in this process (conftest.run_here)
+    strict = run_here("run", "--ref-dir", refs, "--out-dir", tmp_path / "strict", *FAST, *LENIENT, "--strict")
     assert strict.returncode == 2 and f"error: {odd}: 175x143 has an odd width" in strict.stderr, strict.stderr
     assert "retry:" not in strict.stderr  # the same command fails the same way until the clip is cropped
 
@@ -140,7 +139,7 @@ def test_a_shard_of_several_refuses_an_unusable_clip_as_strict_does(ffmpeg: str,
     refs, odd = with_an_odd_clip(ffmpeg, tiny_refs, tmp_path)
     out = tmp_path / "out"
     assert run_kit("step", "prereqs", "--out-dir", out, *FAST).returncode == 0
-    res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--shard", "1/2", *FAST)
+    res = run_here("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--shard", "1/2", *FAST)  # a refusal
     assert res.returncode == 2 and f"error: {odd}" in res.stderr and "odd" in res.stderr, res.stderr[-2000:]
     assert not (out / "02_corpus" / "jobs").exists()
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
 import make_tarball
-from tests.conftest import FAST, LENIENT, ROOT, run_kit
+from tests.conftest import ROOT
 
 
 def sha(path: Path) -> str:
@@ -50,14 +50,12 @@ def test_a_changed_file_changes_the_sha256(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_untarred_kit_runs_the_one_command(tmp_path: Path, tiny_refs: Path) -> None:
-    archive = make_tarball.build(tmp_path / "dist")
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "unpacked", filter="data")
-    (kit_dir,) = (tmp_path / "unpacked").iterdir()
-    out = tmp_path / "results"
-    res = run_kit("--ref-dir", tiny_refs, "--out-dir", out, *FAST, *LENIENT, cwd=tmp_path,
-                  entry=[sys.executable, str(kit_dir / "kit" / "run_full_pipeline.py")], env={"PYTHONPATH": ""})
+def test_untarred_kit_runs_the_one_command(ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    # the session's ladder run is the one command (with --json and the default ladder) of a kit built and untarred
+    # by conftest.ladder_run, run from another folder with no PYTHONPATH (what it makes: tests/pipeline/test_ladder_run)
+    out, res = ladder_run
+    (kit_dir,) = (out.parent / "unpacked").iterdir()
+    assert kit_dir.name == f"ensemble-kit-{make_tarball.kit_version()}"
     assert res.returncode == 0, res.stdout + res.stderr
     status = json.loads((out / "05_bundle" / "status.json").read_text())
     assert status["summary"]["verdict"] == "PROMOTE"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import FAST, LENIENT, TINY_FRAMES, assert_clean_failure, render, run_kit
+from tests.conftest import FAST, LENIENT, TINY_FRAMES, assert_clean_failure, render, run_here, run_kit
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +32,10 @@ def odd_run(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     for name, (lavfi, pix_fmt, fmt, _, _) in ODD_CLIPS.items():
         render(ffmpeg, lavfi, refs / name, pix_fmt=pix_fmt, fmt=fmt, extra=("-strict", "-1"))
     out = root / "out: dir"
-    res = run_kit("run", "--ref-dir", refs, "--width", "176", "--height", "144", "--out-dir", out,
-                  "--encoders", "libx264", *FAST, "--cqs", "31", "--seeds", "0", *LENIENT)
-    assert res.returncode == 0, res.stdout + res.stderr
+    for step in ("prereqs", "corpus"):  # what is checked is the corpus (a whole run in such a path: test_pipeline.py)
+        res = run_kit("step", step, "--ref-dir", refs, "--width", "176", "--height", "144", "--out-dir", out,
+                      "--encoders", "libx264", *FAST, "--cqs", "31", "--seeds", "0", *LENIENT)
+        assert res.returncode == 0, res.stdout + res.stderr
     manifest = json.loads((out / "02_corpus" / "shard.manifest.json").read_text())
     return out / "02_corpus" / "shard.parquet", manifest
 
@@ -61,6 +62,6 @@ def test_netflix_style_yuv_of_the_wrong_size_names_file_and_frame_size(ffmpeg: s
     clip = render(ffmpeg, "testsrc2=s=176x144:r=25", refs / "Short_25fps.yuv", fmt="rawvideo")
     clip.write_bytes(clip.read_bytes()[:-7])
     out = tmp_path / "out"
-    res = run_kit("run", "--ref-dir", refs, "--width", "176", "--height", "144", "--out-dir", out,
-                  "--encoders", "libx264", *FAST)
+    res = run_here("run", "--ref-dir", refs, "--width", "176", "--height", "144", "--out-dir", out,  # a refusal: in
+                   "--encoders", "libx264", *FAST)  # this process (conftest.run_here)
     assert_clean_failure(res, "Short_25fps.yuv", "176x144 yuv420p frames", "38016 bytes each")
