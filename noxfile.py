@@ -14,8 +14,7 @@ The tests come in three tiers; this text is the one place that says which test r
   bad `--corpus` through the command, and the kill harness at 6 random instants per test; and the whole runs
   whose every check CI makes elsewhere (a second run of a retimed corpus: its hash is a unit test's, equal
   bytes the training-task, Ray and Slurm tests'; the shared decode against the per-job one at 8 bit, which
-  the killed-decode test compares too; a real full disk in the bundle, where CI fills it in LOSO; a second
-  `ray` command over a finished union, where CI reruns a requeued task and the union on real Slurm; SIGTERM
+  the killed-decode test compares too; a real full disk in the bundle, where CI fills it in LOSO; SIGTERM
   to a kit whose children hang, where CI sends Ctrl-C and SIGTERM mid-corpus; a merge killed between its
   two renames, a state a unit test makes and a real kill inside the commit reaches; a broken `--incumbent`,
   which the hanging incumbent's run and a unit test refuse). Run it before a release, and nightly where a

@@ -334,13 +334,22 @@ def run_here(*args: str | Path, env: dict[str, str] | None = None) -> subprocess
     escape is printed as a process would print it, so a test that checks for no traceback still sees one. run_kit
     stays the way to test the process itself: its exit on a signal, its streams, a command it prints spelled as it
     was started (retry:, hint:, next:)."""
+    import faulthandler
     import traceback
+    from unittest import mock
 
     from click.testing import CliRunner
 
     from kit.cli.main import cli
 
-    res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
+    # what the kit sets in os.environ (the report's MPLCONFIGDIR) ends with the command, as a process's would; a
+    # command that hangs ends the test worker with every thread's stack after 10 minutes, as run_kit's timeout would
+    with mock.patch.dict(os.environ):
+        faulthandler.dump_traceback_later(600, exit=True)
+        try:
+            res = CliRunner().invoke(cli, [str(a) for a in args], env=env, prog_name="ensemble-kit")
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     stderr = res.stderr
     if res.exc_info is not None and not isinstance(res.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*res.exc_info))

@@ -101,6 +101,7 @@ def test_kill_9_at_random_instants_then_resume(reference: tuple, tmp_path: Path)
         out = tmp_path / f"run{i}"
         proc = start([*args, "--out-dir", out])
         time.sleep(delay)
+        assert proc.poll() is None, f"the run ended before the kill at {delay:.2f} s: that instant checks nothing"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 5

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
 # The session's json_run is this file's finished run (tiny clips, FAST, LENIENT: PROMOTE), read as it is; a test
 # that reruns the kit in it works on its own copy, in a folder whose name holds a space, a colon and a quote (paths
-# must survive them, in every step: test_changing_cqs_... reruns them all there).
+# must survive them: test_changing_cqs_... reruns the corpus, LOSO, verdict and bundle there; prereqs, whose
+# fingerprint holds only the grid's first cq, stays up to date, and is made in an out-dir named `out: dir` by
+# tests/real/test_odd_clips.py).
 BOX = "jsonbox"
 
 

@@ -67,10 +67,6 @@ def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str])
     assert json.loads((root / "ray" / "plan.json").read_text())["shards"] == 2
 
 
-# CI makes this check in tests/pipeline/test_slurm.py::test_array_and_union_jobs_match_a_local_run (a finished shard
-# task requeued, the union, a training task and the gather run again: nothing is redone, LOSO is up to date); Ray's
-# driver runs the same kit commands, which skip what is finished themselves, and a rerun costs a whole Ray cluster
-@pytest.mark.release
 def test_the_same_command_again_redoes_nothing(ray_run: tuple[Path, Path, str], tiny_refs: Path) -> None:
     root = ray_run[0]
     status = [root / "shards" / f"shard{k}of2" / "02_corpus" / "status.json" for k in (1, 2)]

@@ -160,8 +160,10 @@ def test_bad_input_table(case: Case, tmp_path: Path, ffmpeg: str, tiny_refs: Pat
         made = request.getfixturevalue("json_run")[0] / "02_corpus" / "shard.parquet"
         case.edit(pd.read_parquet(made)).to_parquet(tmp_path / "edited.parquet", index=False)
     # the CLI in this process: ~0.4 s a case, not a new interpreter's 2 s (a refusal through a real process: the two
-    # flag tests below, tests/real/test_path_errors.py, test_hostile_refs.py's Netflix root)
-    res = run_here(*case.args(tmp_path, ffmpeg, tiny_refs), env=case.env)
+    # flag tests below, tests/real/test_path_errors.py, test_hostile_refs.py's Netflix root); a hanging ffmpeg in a
+    # real one, which must end it with its children whatever the kit's own timeout does
+    call = run_kit if case.id == "ffmpeg-hangs" else run_here
+    res = call(*case.args(tmp_path, ffmpeg, tiny_refs), env=case.env)
     assert_clean_failure(res, *case.needles)
 
 

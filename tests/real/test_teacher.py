@@ -16,6 +16,7 @@ from tests.kitfiles import TINY_MODEL, write_tiny_model
 
 CORPUS = ["--encoders", "libx264", "--cqs", "25,40", "--scales", "native"]  # no rung: the teacher scores at the
 # reference's size whatever the rung (an encode is scored upscaled to it), and the size check is of the references
+LADDER = CORPUS[:4]  # the default ladder: a model file's teacher scores a rung's encodes too (the rows test)
 
 
 def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path, tmp_path: Path) -> None:
@@ -39,10 +40,10 @@ def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_th
                                                                                   tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "models" / "tiny model.json")
     out = tmp_path / "out"
-    first = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS)
+    first = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *LADDER)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "tiny model (model file, sha256" in first.stdout  # the check's row in the prereqs table
-    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
     assert res.returncode == 0, res.stderr[-3000:]
     run, sha = RunDir(out), teacher_of(str(model)).sha256
     table = pq.read_table(run.shard, columns=["teacher_model", "teacher_sha256", "vmaf", "adm2"])
@@ -57,11 +58,11 @@ def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_th
     doc = json.loads(model.read_text())
     doc["model_dict"]["model"] = doc["model_dict"]["model"].replace("gamma 4", "gamma 2")
     model.write_text(json.dumps(doc))
-    stale = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    stale = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
     assert_clean_failure(stale, "checked the teacher tiny model (model file, sha256 " + sha[:12])
-    redo = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *CORPUS)
+    redo = run_kit("step", "prereqs", "--out-dir", out, "--teacher", model, *LADDER)
     assert redo.returncode == 0, redo.stderr[-3000:]
-    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *CORPUS)
+    res = run_kit("step", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--teacher", model, *LADDER)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "reused 0," in res.stdout  # every job's fingerprint names the teacher's sha256
     new = pq.read_table(run.shard, columns=["teacher_sha256", "vmaf"])
