@@ -10,10 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from kit import events as ev
-from kit.cli.main import cli
 from tests.conftest import FAST, LENIENT, ROOT, run_here
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -98,15 +96,10 @@ def test_a_rerun_reports_skipped_steps_with_their_reason(
                          "reason": "up to date (settings and inputs unchanged)"}
 
 
-def invoke(*args: str | Path) -> Result:
-    """The CLI in this process (quicker than a child for runs that stop early); stdout and stderr apart."""
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 @pytest.mark.parametrize("bad", [["--cqs", "abc"], ["--from", "loso", "--only", "verdict"]])
 def test_a_failed_run_ends_with_error_and_run_finished(bad: list[str], tmp_path: Path) -> None:
-    res = invoke("run", "--json", "--out-dir", tmp_path / "out", *bad)
-    assert res.exit_code == 2
+    res = run_here("run", "--json", "--out-dir", tmp_path / "out", *bad)
+    assert res.returncode == 2
     parsed = parse_ndjson(res.stdout)
     check_fields(parsed)
     assert [p["event"] for p in parsed] == ["error", "run_finished"]
@@ -116,8 +109,8 @@ def test_a_failed_run_ends_with_error_and_run_finished(bad: list[str], tmp_path:
 
 
 def test_a_failing_step_emits_step_failed_before_the_error(tmp_path: Path) -> None:
-    res = invoke("step", "loso", "--json", "--out-dir", tmp_path / "out", "--seeds", "0")
-    assert res.exit_code == 2
+    res = run_here("step", "loso", "--json", "--out-dir", tmp_path / "out", "--seeds", "0")
+    assert res.returncode == 2
     parsed = parse_ndjson(res.stdout)
     check_fields(parsed)
     assert [p["event"] for p in parsed] == ["run_started", "step_failed", "error", "run_finished"]
