@@ -4,31 +4,30 @@ The tests come in three tiers; this text is the one place that says which test r
 
 * **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/), under two
   minutes on two cores: run it while you work.
-* **CI** (everything but the release tier: the README's test command, `.ci/run`): the fast tier plus the slow
-  one (`@pytest.mark.slow`: whole runs on tiny clips in tests/pipeline/, heavy training), on two workers. It
-  keeps one or two cases of each kind of check: the kill harness kills at 2 random instants per test
-  (`KIT_KILL_COUNT`), the damaged-state matrix keeps a representative case of each record, cache and reader.
-* **release** (`@pytest.mark.release`, run only with `pytest --release`): the rest of those matrices, every
-  damage of every record and cache, every signal and target where CI takes one of each (a failed bundle, a
-  stopped ray union, the exit signals, a killed probe, an interrupted incumbent), every hostile tarball and
-  bad `--corpus` through the command, and the kill harness at 6 random instants per test; and the whole runs
-  whose every check CI makes elsewhere (a second run of a retimed corpus: its hash is a unit test's, equal
-  bytes the training-task, Ray and Slurm tests'; the shared decode against the per-job one at 8 bit, which
-  the killed-decode test compares too; a real full disk in the bundle, where CI fills it in LOSO; SIGTERM
-  to a kit whose children hang, where CI sends Ctrl-C and SIGTERM mid-corpus; a merge killed between its
-  two renames, a state a unit test makes and a real kill inside the commit reaches; a broken `--incumbent`,
-  which the hanging incumbent's run and a unit test refuse). Run it before a release, and nightly where a
-  machine is at hand.
+* **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
+  (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the demo
+  run to PROMOTE and every artefact, its rerun that redoes nothing and a changed flag that redoes what it
+  changes, the report in a real chromium, every printed figure recomputed from the file it names, a real
+  single-node Slurm union equal to the one-box run, a kill -9 at one random instant (`KIT_KILL_COUNT`) and
+  Ctrl-C, each resumed to the same rows and models, and the forged PROMOTE line and group-shared out-dir of
+  the security class.
+* **release** (`pytest --release`, `nox -s release`): everything, which adds every other whole run
+  (`@pytest.mark.slow` without `ci`) and the rest of the matrices CI samples (`@pytest.mark.release`): Ray
+  (a local cluster), the LOSO training tasks and their gather, the union and shard runs, the incumbent and
+  champion runs, the verdict's meaning on altered teachers, the ladder run and the untarred kit's one command,
+  every damage of every record and cache, every signal and target, every hostile tarball and bad `--corpus`
+  through the command, and the kill harness's every test at 6 random instants. Run it before a release (each
+  stop's closing note reports it), and nightly where a machine is at hand.
 
-The CI tier's whole runs are shared where their checks allow: the session makes json_run, x264_run (also the
-kill harness's uninterrupted reference), ladder_run and the others in tests/conftest.py once, and a test that
+The whole runs are shared where their checks allow: the session makes json_run, x264_run (also the kill
+harness's uninterrupted reference), ladder_run and the others in tests/conftest.py once, and a test that
 changes one works on a copy; a test that needs only a corpus stops at that step.
 
     .venv/bin/nox -s lint       ruff check
     .venv/bin/nox -s type       mypy on kit/
     .venv/bin/nox -s fast       the fast tier
     .venv/bin/nox -s test       the CI tier, as CI runs it
-    .venv/bin/nox -s release    the CI tier and the release tier (KIT_KILL_COUNT=6 unless set)
+    .venv/bin/nox -s release    every test: the CI tier and the release tier (KIT_KILL_COUNT=6 unless set)
     .venv/bin/nox -s kill       the interruption harness alone, at its release count
 """
 

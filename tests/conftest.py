@@ -56,6 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False
 
 
+def in_release_tier(item: pytest.Item) -> bool:
+    """The tiers of noxfile.py's docstring: a test marked `release`, and a whole run (`slow`) not marked `ci`."""
+    return item.get_closest_marker("release") is not None or (
+        item.get_closest_marker("slow") is not None and item.get_closest_marker("ci") is None)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest files first, then the slow tier's (whole runs), then the rest: the two workers of
     `--dist loadfile` take the files in this order, and end together. The release tier runs only with --release
@@ -67,18 +73,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")
     for item in items:
-        if "release" in item.keywords:
+        if in_release_tier(item):
             item.add_marker(later)
 
 
 # the kit's trust rules (kit.infra.perms) refuse files others may write: the tests make theirs as a umask of 022
 # does, whatever the machine's, so a file a test writes by hand reads as the kit's own would
 os.umask(0o022)
-# the kit processes the tests start compile the kit once into kit/__pycache__ and read it from there after, as an
-# installed kit does: on a box that sets PYTHONDONTWRITEBYTECODE (this project's CI and dev boxes do), each of the
-# suite's few hundred kit processes compiled every module it imported again (about 0.4 s of CPU each)
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-
 
 @pytest.fixture()
 def tree(tmp_path: Path) -> Iterator[Tree]:

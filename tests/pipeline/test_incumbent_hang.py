@@ -61,10 +61,9 @@ def _wait_for_the_model(run: RunDir, proc: subprocess.Popen[str], limit_s: float
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize(("signum", "to_group"), [  # each signal and each target once in CI (noxfile.py)
+@pytest.mark.parametrize(("signum", "to_group"), [
     pytest.param(signal.SIGINT, True, id="group-SIGINT"), pytest.param(signal.SIGTERM, False, id="process-SIGTERM"),
-    pytest.param(signal.SIGINT, False, id="process-SIGINT", marks=pytest.mark.release),
-    pytest.param(signal.SIGTERM, True, id="group-SIGTERM", marks=pytest.mark.release)])
+    pytest.param(signal.SIGINT, False, id="process-SIGINT"), pytest.param(signal.SIGTERM, True, id="group-SIGTERM")])
 def test_an_interrupt_during_the_model_stops_the_run_at_once(corpus: Path, tmp_path: Path, signum: int,
                                                              to_group: bool) -> None:
     out, loop = tmp_path / "out", bundle(tmp_path / "hostile", "loop")

@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import FAST, LENIENT, ROOT, assert_same_predictions, run_kit
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); CI installs it")
+ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); the README's "
+                                       "test command installs it")
 
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 
@@ -95,8 +96,7 @@ def test_a_failing_shard_is_named_and_nothing_runs_after_it(tiny_refs: Path, tmp
     assert not (tmp_path / "o" / "union.parquet").exists() and not (tmp_path / "o" / "union").exists()
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130),  # one in CI (noxfile.py)
-                                              pytest.param(signal.SIGTERM, 143, marks=pytest.mark.release)])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_path: Path, ffmpeg: str, signum: int,
                                                          code: int) -> None:
     """Ctrl-C or SIGTERM to the driver interrupts each running task (Ray's own SIGTERM handler, which would just

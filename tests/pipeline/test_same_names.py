@@ -136,7 +136,7 @@ def _digests(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("signal", [pytest.param("SIGTERM", marks=pytest.mark.release), "SIGKILL"])  # CI: one
+@pytest.mark.parametrize("signal", ["SIGTERM", "SIGKILL"])
 def test_a_failed_bundle_leaves_the_earlier_exports_intact(union: dict[str, Path], tmp_path: Path,
                                                            signal: str) -> None:
     out = tmp_path / "out"

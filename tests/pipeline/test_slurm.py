@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_same_predictions, run_kit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ci]
 
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "runuser")
 JOB_TIMEOUT_S = 420.0

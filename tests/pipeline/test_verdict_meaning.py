@@ -135,7 +135,6 @@ def test_shuffled_teacher_scores_end_in_hold(tiny_shard: Path, plain_run: tuple[
     assert good["gate"]["mean_plcc"] > v["gate"]["mean_plcc"] + 0.3
 
 
-@pytest.mark.release  # CI: test_encode_depth hashes content not enc_time_ms; test_train_split, ray, slurm: same bytes
 def test_same_corpus_and_seeds_give_identical_verdict_and_onnx(tiny_shard: Path, tmp_path: Path) -> None:
     """A rerun that made the same rows, measured slower: other file bytes, the same corpus and models."""
     import pyarrow as pa

@@ -150,7 +150,7 @@ IN_CI = {"corpus-nan-feature"}
 def _tier(c: Case) -> object:
     if not c.id.startswith("corpus-"):
         return c
-    return pytest.param(c, marks=[pytest.mark.slow] + ([] if c.id in IN_CI else [pytest.mark.release]))
+    return pytest.param(c, marks=[pytest.mark.slow] + ([pytest.mark.ci] if c.id in IN_CI else []))
 
 
 @pytest.mark.parametrize("case", [_tier(c) for c in CASES], ids=[c.id for c in CASES])
@@ -200,6 +200,7 @@ def finished(json_run: tuple[Path, object], tiny_refs: Path,
 
 
 @pytest.mark.slow  # a whole run first
+@pytest.mark.ci
 def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str | Path]]) -> None:
     out, args = finished
     verdict = out / "04_verdict" / "PROMOTE.json"
@@ -220,6 +221,7 @@ def test_a_hand_edited_verdict_is_never_bundled(finished: tuple[Path, list[str |
 
 
 @pytest.mark.slow  # a whole run first
+@pytest.mark.ci
 def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | Path]]) -> None:
     out, args = finished
     report = out / "03_loso" / "loso_seed0.json"
@@ -232,6 +234,7 @@ def test_a_hand_edited_loso_report_is_refused(finished: tuple[Path, list[str | P
 
 
 @pytest.mark.slow  # a whole run first
+@pytest.mark.ci
 def test_a_corrupted_results_tarball_fails_verify(finished: tuple[Path, list[str | Path]], tmp_path: Path) -> None:
     out, _ = finished
     (tarball,) = (out / "05_bundle").glob("results-*.tar.gz")
@@ -245,6 +248,7 @@ def test_a_corrupted_results_tarball_fails_verify(finished: tuple[Path, list[str
 
 
 @pytest.mark.slow  # a whole run first
+@pytest.mark.ci
 def test_disk_full_while_writing_keeps_everything_finished(
         tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC simulated while LOSO writes its first report: exit 2, the corpus survives, a rerun resumes."""

@@ -145,7 +145,6 @@ def used_kib(disk: Path) -> int:
 
 
 @pytest.mark.slow  # two whole runs
-@pytest.mark.release  # CI: a disk full in LOSO (test_bad_input) and the guard's wording (test_guard); this one is real
 def test_a_full_disk_in_the_bundle_names_the_file_and_keeps_the_rest(tiny_refs: Path, small_disk: Path) -> None:
     out = small_disk / "out"
     first = run_kit(*kit_args(tiny_refs, out, "--only", "prereqs"))  # it wants 1 GiB free: the tmpfs has it

@@ -65,8 +65,8 @@ def step_log(out: Path) -> str:
     return RunDir(out).log("corpus").read_text()
 
 
-@pytest.mark.slow  # 8bit (the default) before a release: CI's test_a_killed_step_resumes_to_the_same_rows compares it
-@pytest.mark.parametrize("depth", [pytest.param("8bit", marks=pytest.mark.release), "source"])
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", ["8bit", "source"])
 def test_the_rows_are_those_of_the_per_job_decode(masters: Path, tmp_path: Path, depth: str) -> None:
     per_job = corpus(masters, tmp_path / "per-job", "--encode-depth", depth, env=OFF)
     shared = corpus(masters, tmp_path / "shared", "--encode-depth", depth)
