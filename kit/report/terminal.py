@@ -94,8 +94,10 @@ class LiveBars:
         self.training: tuple[tuple[str, int, int], TaskID] | None = None
         self.last_epoch = 0
 
-    def _add(self, description: str, total: float | None, count: str = "", info: str = "", eta: bool = True) -> TaskID:
-        return self.progress.add_task(description, total=total, count=count, info=info, eta=eta)
+    def _add(self, description: str, total: float | None, count: str = "", info: str = "", eta: bool = True,
+             completed: int = 0) -> TaskID:
+        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info,
+                                      eta=eta)
 
     def _drop(self, task: TaskID | None) -> None:
         if task is not None:
