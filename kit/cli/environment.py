@@ -15,7 +15,6 @@ escape it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 # read during a run: checked at the start of every command that runs steps, each by the function that reads it
 # (check_environment)
@@ -33,7 +32,7 @@ TEXT = {
 }
 
 
-def check_environment(env: Mapping[str, str] | None = None) -> None:
+def check_environment() -> None:
     """Read every variable of AT_START once: InputError (exit 2, naming it) for one that holds no valid value."""
     from kit.corpus.scheduler import fixed_threads
     from kit.infra.proc import timeout_limit
@@ -41,4 +40,4 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
     from kit.model.threads import choose_threads
 
     for read in (timeout_limit, fixed_threads, choose_threads, incumbent_timeout):  # AT_START's, in its order
-        read(os.environ if env is None else env)
+        read(os.environ)

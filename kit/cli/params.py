@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import click
 
 from kit.errors import InputError
-from kit.infra.outside import NotANumber, because, label, parse_float, parse_int, read_float, read_int, read_rate
+from kit.infra.outside import label, number, parse_float, parse_int, read_float, read_int, read_rate
 
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
@@ -26,15 +25,6 @@ if TYPE_CHECKING:
 
 OFF = "off"
 T = TypeVar("T")
-
-
-def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
-    """`read(text)`, a reading of numbers (kit.infra.outside); a text it refuses is an InputError: `refused`, then
-    why, and `hint`."""
-    try:
-        return read(text)
-    except NotANumber as exc:
-        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
 
 
 class FlagError(click.BadParameter):

@@ -23,7 +23,7 @@ from kit.errors import InputError
 from kit.infra.arrays import array_position
 from kit.infra.files import sha256_bytes
 from kit.infra.invocation import kit_command
-from kit.infra.outside import NotANumber, because, label, read_pair
+from kit.infra.outside import label, number, read_pair
 from kit.infra.records import Record
 from kit.media.refs import Clip
 
@@ -71,10 +71,7 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
     if text.strip().lower() == AUTO:
         return auto_shard(env)
     hint = "give K/N with 1 <= K <= N, e.g. --shard 1/3 on the first of three boxes, or auto in a Slurm array job"
-    try:
-        k, n = read_pair(text)
-    except NotANumber as exc:
-        raise InputError(f"{label('--shard', text)} is not of the form K/N{because(exc)}", hint=hint) from None
+    k, n = number(read_pair, text, f"{label('--shard', text)} is not of the form K/N", hint)
     if not (1 <= k <= n <= MAX_SHARDS):
         raise InputError(f"{label('--shard', text)}: K must be 1..N and N 1..{MAX_SHARDS}", hint=hint)
     return ShardSpec(k, n)

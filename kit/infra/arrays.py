@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kit.errors import InputError
-from kit.infra.outside import NotANumber, because, label, read_int, read_pair
+from kit.infra.outside import label, number, read_int, read_pair
 
 KIT_ARRAY_TASK = "KIT_ARRAY_TASK"  # "K/N", 1-based: set by the kit's own cluster adapters
 
@@ -43,10 +43,7 @@ def kit_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition
         return None
     refused = f"{flag} auto: {label(KIT_ARRAY_TASK, text)} is not K/N with 1 <= K <= N"
     hint = f"unset {KIT_ARRAY_TASK} (the kit's cluster adapters set it), or give {flag} K/N"
-    try:
-        k, n = read_pair(text)
-    except NotANumber as exc:
-        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+    k, n = number(read_pair, text, refused, hint)
     if not 1 <= k <= n:
         raise InputError(refused, hint=hint)
     return ArrayPosition(k, n, f"task {k} of {n} ({KIT_ARRAY_TASK})")
@@ -61,11 +58,7 @@ def _int(env: Mapping[str, str], name: str, flag: str) -> int | None:
     text = env.get(name, "")
     if not text.strip():
         return None
-    try:
-        return read_int(text)
-    except NotANumber as exc:
-        raise InputError(f"{flag} auto: {label(name, text)} is not a whole number{because(exc)}", hint=ARRAY_HINT) \
-            from None
+    return number(read_int, text, f"{flag} auto: {label(name, text)} is not a whole number", ARRAY_HINT)
 
 
 def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
@@ -120,10 +113,7 @@ def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
         if pos is None:
             raise InputError(f"{flag} auto: this process runs in no array task", hint=hint)
     else:
-        try:
-            k, n = read_pair(text)
-        except NotANumber as exc:
-            raise InputError(f"{label(flag, text)} is not of the form K/N{because(exc)}", hint=hint) from None
+        k, n = number(read_pair, text, f"{label(flag, text)} is not of the form K/N", hint)
         pos = ArrayPosition(k, n, f"{flag} {k}/{n}")
     if not 1 <= pos.k <= pos.n <= MAX_TASKS:
         raise InputError(f"{label(flag, text)}: task {pos.k} of {pos.n} is not 1 <= K <= N <= {MAX_TASKS}",

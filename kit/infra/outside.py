@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from kit.errors import InputError
 from kit.infra.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, human_bytes
@@ -42,6 +42,7 @@ MAX_DIGITS = 18  # digits of a whole number: every count, seed and size the kit 
 MAX_NUMBER_CHARS = 40  # characters of a number with a fraction: 0.0000000000000000000001 fits
 MAX_JSON_DIGITS = 4300  # digits of a whole number inside JSON: Python's own limit, refused here as a sentence
 SHOWN_CHARS = 24  # of a value refused, the characters a message shows
+T = TypeVar("T")
 
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a named pipe opened to read must not wait for a writer
 _SPACE = " \t\r\n"  # what may surround a number: ASCII white space only (not U+00A0, U+3000, ...)
@@ -177,15 +178,21 @@ def label(name: str, text: str) -> str:
     return f"{name}={shown(text)}" if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) else f"{name} {shown(text)}"
 
 
-def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None, *, signed: bool = False,
-              hint: str = "") -> int:
+def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
+    """`read(text)`, one of the readings above; a text it refuses is an InputError: `refused`, then why, and
+    `hint`."""
+    try:
+        return read(text)
+    except NotANumber as exc:
+        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+
+
+def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None, *, hint: str = "") -> int:
     """`text` given to `name` (a flag, a variable) as a whole number in lo..hi; InputError naming it otherwise."""
     expected = _range_words(lo, hi, False, whole=True)
-    try:
-        value = read_int(text, signed=signed or (lo is not None and lo < 0))
-    except NotANumber as exc:
-        raise InputError(f"{label(name, text)} is not {expected}{because(exc)}",
-                         hint=hint or f"give {expected}, in ASCII digits") from None
+    signed = lo is not None and lo < 0
+    value = number(lambda t: read_int(t, signed=signed), text, f"{label(name, text)} is not {expected}",
+                   hint or f"give {expected}, in ASCII digits")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise InputError(f"{label(name, text)} is not {expected}", hint=hint or f"give {expected}")
     return value
@@ -195,11 +202,7 @@ def parse_float(text: str, name: str, lo: float | None = None, hi: float | None 
                 hint: str = "") -> float:
     """`text` given to `name` as a finite number in [lo, hi] (or (lo, hi] with lo_open); InputError otherwise."""
     expected = _range_words(lo, hi, lo_open, whole=False)
-    try:
-        value = read_float(text)
-    except NotANumber as exc:
-        raise InputError(f"{label(name, text)} is not {expected}{because(exc)}",
-                         hint=hint or f"give {expected}") from None
+    value = number(read_float, text, f"{label(name, text)} is not {expected}", hint or f"give {expected}")
     below = lo is not None and (value <= lo if lo_open else value < lo)
     if below or (hi is not None and value > hi):
         raise InputError(f"{label(name, text)} is not {expected}", hint=hint or f"give {expected}")

@@ -179,16 +179,9 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
             str(dest)]
 
 
-def build_decode_argv(ffmpeg: str, path: Path | str, *, strict: bool = False) -> list[str]:
-    """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames.
-
-    strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
-    so a reference corrupt mid-stream is refused, not silently patched over; every line carries its
-    level (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
-    """
-    checks = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"] if strict else []
-    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, "-i", str(path), "-map", "0:v:0", "-f", "null",
-            "-"]
+def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
+    """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
 # every decoded frame as a 32x32 4:2:0 thumbnail (fingerprint.GRID), each sample the average of its block: fine
@@ -205,7 +198,9 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
     as they are (rawvideo: the planes of the clip's own pix_fmt, no padding) into the `hash` muxer,
     which prints `SHA256=<hex>` on stderr (pipe:2) at the end; and a 32x32 thumbnail of each frame as
     rawvideo on stdout (pipe:1). `-fps_mode passthrough`: every decoded frame once, as the encodes
-    take them. strict: as in build_decode_argv.
+    take them. strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
+    so a reference corrupt mid-stream is refused, not silently patched over; every line carries its level
+    (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
     """
     checks = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"] if strict else []
     each = ["-map", "0:v:0", *PASSTHROUGH]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from kit.errors import InputError
 from kit.infra.host import core_count
-from kit.infra.outside import NotANumber, because, label, read_int
+from kit.infra.outside import label, number, read_int
 from kit.infra.records import Record
 
 ENV = "KIT_TRAIN_THREADS"
@@ -77,10 +77,7 @@ def choose_threads(environ: Mapping[str, str] | None = None, cores: int | None =
         return ThreadChoice(min(cores, MAX_KIT_THREADS), "kit", cores, omp_wait_policy=policy)
     refused = f"{label(ENV, raw)} is not a thread count from 1 to {cores} (this box's cores)"
     hint = f"unset {ENV} to let the kit choose (at most {MAX_KIT_THREADS}), or set e.g. {ENV}=1"
-    try:
-        value = read_int(raw)
-    except NotANumber as exc:
-        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+    value = number(read_int, raw, refused, hint)
     if not 1 <= value <= cores:
         raise InputError(refused, hint=hint)
     return ThreadChoice(value, ENV, cores, omp_wait_policy=policy)

@@ -15,7 +15,7 @@ from kit.events import RunFinished
 from kit.infra.faults import kill_point
 from kit.infra.invocation import kit_command, receiver_commands
 from kit.infra.records import read_record
-from kit.infra.tree import Rules, Tree
+from kit.infra.tree import Tree, read_out_dir
 from kit.infra.visible import visible
 from kit.media.discovery import SkippedClips
 from kit.rundir import RunDir
@@ -23,11 +23,6 @@ from kit.verdict.document import ExportedInterval, IntervalLevel, Verdict, worst
 from kit.verdict.intervals import percent
 from kit.verdict.kinds import CLIP, GROUPS, POOLED, SOURCE
 from kit.verdict.pooling import pooling_lines
-
-
-def read_out_dir(out_dir: Path) -> Tree:
-    """The out-dir a finished run leaves, opened to be read (its files checked as its owner's, kit.infra.perms)."""
-    return Tree.open(out_dir, Rules(reading=True), make=False, label="the out-dir")
 
 
 def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:

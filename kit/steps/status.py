@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kit.errors import InputError, KitError
 from kit.infra.invocation import kit_command
-from kit.infra.tree import Rules, Tree
+from kit.infra.tree import Tree, read_out_dir
 from kit.rundir import RunDir
 from kit.steps import STEPS, LazyStep
 from kit.steps.base import Context, require_output
@@ -51,12 +51,6 @@ class RunStatus:
 
     def to_json(self) -> dict[str, object]:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
-
-
-def open_to_read(out_dir: Path) -> Tree:
-    """An out-dir opened to be read (made by nobody): its files are checked as its owner's (kit.infra.perms: a lead
-    reads a collaborator's run directory on shared storage)."""
-    return Tree.open(out_dir, Rules(reading=True), make=False, label="the out-dir")
 
 
 def _demo_missing(settings: RunSettings) -> str | None:
@@ -135,7 +129,7 @@ def finished_corpus(out_dir: Path) -> Path:
     shard.parquet was changed since)."""
     rundir = RunDir(out_dir)
     what = str(out_dir)
-    with open_to_read(out_dir) as tree:
+    with read_out_dir(out_dir) as tree:
         if tree.is_file(rundir.run_json):
             run, _ = read_run_record(tree, rundir.run_json)  # only names the shard: the corpus is checked below
             shard = run.settings.shard if run is not None else None
@@ -161,7 +155,7 @@ def run_status(out_dir: Path) -> RunStatus:
     if not out_dir.is_dir():
         pending = tuple(StepStatus(s.number, s.name, "pending", NOT_RUN) for s in STEPS)
         return RunStatus(str(out_dir), None, None, None, None, pending)
-    with open_to_read(out_dir) as tree:
+    with read_out_dir(out_dir) as tree:
         return _run_status(tree, out_dir)
 
 
