@@ -284,7 +284,8 @@ def processes_naming(path: Path) -> list[str]:
 def full_summary(out: Path) -> str:
     """Every row of the run's summary table, labels and cells on one line (kit.report.summary.summary_rows): the
     closing summary prints the answer; the rest of these rows is what it points to in the report."""
-    from kit.report.summary import _verdict, read_out_dir, summary_rows
+    from kit.infra.tree import read_out_dir
+    from kit.report.summary import _verdict, summary_rows
 
     with read_out_dir(out) as tree:
         verdict = _verdict(tree, out)
