@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from common import load_average, measure
 
-from kit.media.argv import STRICT_DECODE, build_decode_argv, build_encode_argv, build_fingerprint_argv, build_score_argv
+from kit.media.argv import STRICT_DECODE, build_encode_argv, build_fingerprint_argv, build_score_argv
 from kit.media.cache import Sha256Cache
 from kit.media.demo import DEMO_CLIPS, ensure_demo_set
 from kit.media.discovery import probe_clip
@@ -72,8 +72,9 @@ def identity_cost(clip: Clip, ffmpeg: str) -> tuple[tuple[float, float], tuple[f
     """((CPU, wall) of the decode discovery already made, (CPU, wall) with the fingerprint): a master's one
     strict decode without and with the two extra outputs; a .y4m's nothing vs its fingerprint pass."""
     if clip.kind == "master":
-        plain = build_decode_argv(ffmpeg, clip.path)  # the strict decode discovery made before the fingerprint
-        before = measure([*plain[:4], *STRICT_DECODE, *plain[4:]])
+        # the strict decode discovery made before the fingerprint
+        before = measure([ffmpeg, "-hide_banner", "-nostdin", "-nostats", *STRICT_DECODE, "-i", str(clip.path),
+                          "-map", "0:v:0", "-f", "null", "-"])
         after = measure(build_fingerprint_argv(ffmpeg, clip.input_args(), strict=True, count=True))
         assert before.rc == 0 and after.rc == 0
         return (before.cpu, before.wall), (after.cpu, after.wall)

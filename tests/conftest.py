@@ -51,24 +51,30 @@ LONGEST = ("pipeline/test_slurm.py", "pipeline/test_ray.py", "pipeline/test_kill
 
 def pytest_configure(config: pytest.Config) -> None:
     """pytest-xdist deals the files out most tests first; ours are dealt longest first (below), so its own
-    reordering is off (the same as `--no-loadscope-reorder`)."""
+    reordering is off (the same as `--no-loadscope-reorder`). Hypothesis draws as many examples as the tier asks."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+    from hypothesis import settings  # the property tests: 10 examples each in CI, 25 before a release
+
+    settings.register_profile("ci", max_examples=10, deadline=None)
+    settings.register_profile("release", max_examples=25, deadline=None)
+    settings.load_profile("release" if config.getoption("--release") else "ci")
 
 
 def in_release_tier(item: pytest.Item) -> bool:
-    """The tiers of noxfile.py's docstring: a test marked `release`, and a whole run (`slow`) not marked `ci`."""
+    """The tiers of noxfile.py's docstring: a test marked `release`, or a whole run (`slow`) not marked `ci`."""
     return item.get_closest_marker("release") is not None or (
         item.get_closest_marker("slow") is not None and item.get_closest_marker("ci") is None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest files first, then the slow tier's (whole runs), then the rest: the two workers of
-    `--dist loadfile` take the files in this order, and end together. The release tier runs only with --release
-    (`nox -s release`): CI skips it, saying where it runs."""
+    """The longest files first, then the slow tier's (whole runs), then tests/real's (real ffmpeg), then the unit
+    tests, many and short: the two workers of `--dist loadfile` take the files in this order, and end together.
+    The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     # a stable sort: each file's tests keep their order
-    items.sort(key=lambda item: ("/".join(item.path.parts[-2:]) not in LONGEST, item.path not in slow))
+    items.sort(key=lambda item: ("/".join(item.path.parts[-2:]) not in LONGEST, item.path not in slow,
+                                 item.path.parts[-2] == "unit"))
     if config.getoption("--release"):
         return
     later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")

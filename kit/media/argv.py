@@ -187,7 +187,7 @@ def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
 # every decoded frame as a 32x32 4:2:0 thumbnail (fingerprint.GRID), each sample the average of its block: fine
 # enough to find letterbox bars and cut them before the signature's 8x8 frames are made (kit.media.signature)
 THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
-STRICT_DECODE = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"]  # build_fingerprint_argv's strict
+STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")  # build_fingerprint_argv's strict
 
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
@@ -203,7 +203,7 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
     so a reference corrupt mid-stream is refused, not silently patched over; every line carries its level
     (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
     """
-    checks = STRICT_DECODE if strict else []
+    checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", "-f", "null", "-"] if count else []
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, *ref_input, *null,

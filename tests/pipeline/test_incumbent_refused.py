@@ -12,12 +12,8 @@ from tests.unit.test_incumbent_check import bundle
 pytestmark = pytest.mark.slow  # a real run (prereqs, then LOSO's start)
 
 
-# CI makes this check in tests/pipeline/test_incumbent_hang.py::
-# test_a_model_that_never_ends_is_stopped_at_the_timeout_naming_it (a broken --incumbent stops a real run before any
-# training: exit 2 naming m0.onnx, no loso_seed file) and in tests/unit/test_incumbent_check.py::
-# test_a_broken_incumbent_is_refused_naming_the_file[nan] (the same scoring, in its child process, refuses NaN outputs
-# naming the file)
-@pytest.mark.release
+# CI makes the same scoring's check in tests/unit/test_incumbent_check.py::
+# test_a_broken_incumbent_is_refused_naming_the_file[nan] (in its child process, it refuses NaN outputs naming the file)
 def test_the_run_refuses_it_before_training(tmp_path: Path) -> None:
     corpus = synthetic_corpus(n_src=4, rows_per_src=40)
     path = tmp_path / "corpus.parquet"

@@ -5,10 +5,12 @@ spread over a whole run (corpus, LOSO, bundle), checks that none of its ffmpeg
 children (which lead groups of their own, ended by the kit's reaper) lives on,
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
 uninterrupted run. SIGINT, SIGTERM and SIGHUP are sent the same way: each ends
-the run with 128 + N and the resume line. CI runs the kill -9 test alone, at
+the run with 128 + N and the resume line. CI runs the kill -9 test (and Ctrl-C) at
 KIT_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) runs every
 test here at 6; set KIT_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says
-which tier runs what).
+which tier runs what). The instants are drawn anew in each session, so that CI's one
+instant falls anywhere over the runs of many sessions; a failure names its
+KIT_KILL_SEED, and setting it draws the same instants again.
 
 `merge` is killed the same way (random instants), and at the exact instants of its
 commit through KIT_KILL_AT (kit.infra.faults): mid-extraction, mid-write, after the
@@ -45,6 +47,8 @@ from tests.kitfiles import results_tarball, shard_table, write_shard
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
 KILL_COUNT = int(os.environ.get("KIT_KILL_COUNT", "1"))
+KILL_SEED = int(os.environ.get("KIT_KILL_SEED") or random.SystemRandom().randrange(2**32))
+DRAWN = f"KIT_KILL_SEED={KILL_SEED}"  # printed by each test: pytest shows it beside a failure
 KEY = ["src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "device"]
 
 
@@ -115,7 +119,8 @@ def killed(args: list[str | Path], out: Path, delay: float) -> tuple[subprocess.
 @pytest.mark.ci
 def test_kill_9_at_random_instants_then_resume(reference: tuple, tmp_path: Path) -> None:
     args, full_s, expected = reference
-    rng = random.Random(20261121)
+    print(DRAWN)  # shown with a failure
+    rng = random.Random(KILL_SEED)
     instants = sorted(rng.uniform(0.3, full_s * 0.95) for _ in range(KILL_COUNT))
     for i, delay in enumerate(instants):
         out = tmp_path / f"run{i}"
@@ -149,7 +154,8 @@ def test_stop_signals_at_random_instants_exit_128_plus_n_then_resume(reference: 
     """Each signal at instants spread over a whole run: exit 128 + N with the same two lines, or, once the run
     has printed its outcome, that outcome; the rerun ends with the uninterrupted run's rows, verdict, models."""
     args, full_s, expected = reference
-    rng = random.Random(20261124)
+    print(DRAWN)  # shown with a failure
+    rng = random.Random(KILL_SEED + 1)
     instants = sorted(rng.uniform(0.3, full_s * 1.05) for _ in range(KILL_COUNT))
     for i, delay in enumerate(instants):
         sig = STOP_SIGNALS[i % len(STOP_SIGNALS)]
@@ -306,11 +312,10 @@ def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> 
     assert list((work / "tmp").iterdir()) == [], f"{label}: extraction folders left in the temp dir"
 
 
-@pytest.mark.parametrize("point", [
-    # merge-renamed: CI makes this check in tests/unit/test_hostile_inputs.py::
-    # test_an_interrupted_commit_is_completed_before_anything_else (the state a kill between the two renames leaves,
-    # completed from the journal); a real kill inside the commit stays in CI (merge-committed)
-    pytest.param(p, marks=pytest.mark.release) if p == "merge-renamed" else p for p in MERGE_POINTS])
+# CI makes merge-renamed's check in tests/unit/test_hostile_inputs.py::
+# test_an_interrupted_commit_is_completed_before_anything_else (the state a kill between the two renames leaves,
+# completed from the journal)
+@pytest.mark.parametrize("point", MERGE_POINTS)
 def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path], tmp_path: Path, point: str) -> None:
     out = _kill_merge(merge_inputs, tmp_path, point)
     left = [p.name for p in [*(tmp_path / "tmp").iterdir(), *out.parent.iterdir()]]
@@ -330,7 +335,8 @@ def test_kill_9_during_merge_at_each_commit_instant(merge_inputs: dict[str, Path
 
 def test_kill_9_during_merge_at_random_instants(merge_inputs: dict[str, Any], tmp_path: Path) -> None:
     full_s = float(merge_inputs["seconds"])  # the fixture's merge of a+b into a new -o: the one killed here
-    rng = random.Random(20261122)
+    print(DRAWN)  # shown with a failure
+    rng = random.Random(KILL_SEED + 2)
     for i, delay in enumerate(sorted(rng.uniform(0.2, full_s) for _ in range(KILL_COUNT))):
         work = tmp_path / f"k{i}"
         out = _kill_merge(merge_inputs, work, None, delay)
@@ -383,11 +389,11 @@ def child_running(parent: int, marker: str, timeout_s: float = 60) -> int:
     raise AssertionError(f"no child with {marker!r} appeared")
 
 
-@pytest.mark.parametrize(("marker", "sig"), [  # each probe and each signal once in CI, the rest before a release
+@pytest.mark.parametrize(("marker", "sig"), [
     pytest.param("probe_libx264.", signal.SIGKILL, id="encoder-probe-kill-9"),
     pytest.param("probe_libvmaf.", signal.SIGINT, id="libvmaf-check-sigint-to-ffmpeg-alone"),
-    pytest.param("probe_libx264.", signal.SIGINT, id="encoder-probe-sigint-to-ffmpeg-alone", marks=pytest.mark.release),
-    pytest.param("probe_libvmaf.", signal.SIGKILL, id="libvmaf-check-kill-9", marks=pytest.mark.release)])
+    pytest.param("probe_libx264.", signal.SIGINT, id="encoder-probe-sigint-to-ffmpeg-alone"),
+    pytest.param("probe_libvmaf.", signal.SIGKILL, id="libvmaf-check-kill-9")])
 def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
         sig: signal.Signals, marker: str, tmp_path: Path) -> None:
     cache, out = tmp_path / "cache", tmp_path / "out"

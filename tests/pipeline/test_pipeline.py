@@ -185,6 +185,7 @@ def test_changing_cqs_reruns_corpus_reusing_jobs_and_everything_after(
     assert f"{len(TINY_SOURCES) * 2} already done" in res.stdout, res.stdout
 
 
+@pytest.mark.ci
 def test_a_stale_promote_is_removed_when_the_gate_fails(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                        tiny_refs: Path, tmp_path: Path) -> None:
     out = copy_of(json_run, tmp_path)

@@ -19,8 +19,8 @@ import pytest
 from tests.conftest import FAST, LENIENT, ROOT, assert_same_predictions, run_kit
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); the README's "
-                                       "test command installs it")
+ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'ensemble-kit[ray]'); `nox -s release` "
+                                       "installs it")
 
 FLAGS = ["--encoders", "libx264", *FAST, *LENIENT]
 
@@ -110,7 +110,7 @@ def test_a_stop_signal_stops_every_task_and_what_it_runs(tiny_refs: Path, tmp_pa
                              "--out-dir", str(out), "--ffmpeg", str(slow), *FLAGS], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "RAY_ADDRESS": ""})
-    # a local Ray cluster starts, then each task's kit command: on a loaded box (CI's other worker in the kill
+    # a local Ray cluster starts, then each task's kit command: on a loaded box (the other worker in the kill
     # harness, dealt out at the same time) that took over 120 s once
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(running(out)) < 2:  # both tasks are inside a slow encode

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from kit.media.teachers import teacher_of
 from kit.rundir import RunDir
@@ -36,6 +37,7 @@ def test_a_model_libvmaf_cannot_use_is_refused_before_any_encode(tiny_refs: Path
     assert "teacher-probe" in log and log.count("-c:v") == 1  # the teacher check's own encode, first: nothing else
 
 
+@pytest.mark.slow  # three prereqs and three corpus steps (CI: tests/unit/test_teacher_identity.py)
 def test_a_model_files_rows_carry_its_name_and_sha256_and_another_file_redoes_them(tiny_refs: Path,
                                                                                   tmp_path: Path) -> None:
     model = write_tiny_model(tmp_path / "models" / "tiny model.json")

@@ -106,9 +106,9 @@ def test_readme_ci_and_tarball_install_torch_first_then_the_pins_and_the_entry_p
                   "requirements-frozen.txt -e "
     readme = (ROOT / "README.md").read_text()
     assert f"{torch_first}. && .venv/bin/python kit/run_full_pipeline.py" in readme
-    # the test command's installs skip compiling every module ahead (tests/conftest.py has the tests compile, once,
+    # the test command's installs skip compiling every module ahead (tests/__init__.py has the tests compile, once,
     # the modules they import): the same two installs otherwise
-    tests = f"{torch_first}'.[test,ray]'".replace("install ", "install --no-compile ")
+    tests = f"{torch_first}'.[test]'".replace("install ", "install --no-compile ")
     assert tests in readme and tests in (ROOT / ".ci" / "run").read_text()
     assert {"requirements-torch.txt", "requirements-frozen.txt", "pyproject.toml"} <= set(make_tarball.INCLUDE)
 

@@ -19,7 +19,7 @@ from kit.media.libvmaf import FEATURES
 
 hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
-given, settings = hypothesis.given, hypothesis.settings
+given = hypothesis.given  # as many examples as the tier asks (tests/conftest.py)
 
 SRCS = ("s0", "s1", "s2")
 KEYS = [(s, e, cq, f, d) for s in SRCS for e in ("libx264", "libx265") for cq in (25, 37) for f in range(3)
@@ -76,7 +76,6 @@ def _make(folder: Path, spec: list[tuple[list[int], list[bool], float, str]], co
     return paths
 
 
-@settings(max_examples=25, deadline=None)
 @given(inputs_strategy)
 def test_order_and_repetition_do_not_change_the_bytes(spec: list[tuple[list[int], list[bool], float, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +99,6 @@ def test_order_and_repetition_do_not_change_the_bytes(spec: list[tuple[list[int]
         assert again.read_bytes() in outs  # idempotent
 
 
-@settings(max_examples=25, deadline=None)
 @given(inputs_strategy, st.sampled_from(["first", "newest"]))
 def test_conflicts_are_refused_or_resolved_order_independently(
         spec: list[tuple[list[int], list[bool], float, str]], prefer: str) -> None:
