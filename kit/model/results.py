@@ -119,7 +119,7 @@ class SeedReport(SeedSummary):
     corpus: CorpusRef | None = omit_none()
     train_config: dict[str, object] | None = omit_none()
     batched_members: int | None = omit_none()
-    train_seconds: float | None = omit_none()  # the training of every attempt and task of this LOSO (steps/clock.py)
+    train_seconds: float | None = omit_none()  # the training of every attempt and task of this LOSO (steps/members.py)
     train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # CORRELATION_RULE
