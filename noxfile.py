@@ -10,7 +10,8 @@ The tests come in three tiers; this text is the one place that says which test r
   flag that redoes what it changes, a stale PROMOTE removed after a HOLD; the report in a real chromium;
   every printed figure recomputed from the file it names; a real single-node Slurm union (shards, merge,
   training tasks, gather) equal to the one-box run; a kill -9 at one random instant (`KIT_KILL_COUNT`, drawn
-  anew each session) and Ctrl-C, resumed to the same rows and models; a full disk, a hand-edited verdict, a
+  anew each session), resumed to the same rows and models (a stop signal and Ctrl-C are the fast tier's,
+  tests/real/test_exit_signals.py and test_children.py); a full disk, a hand-edited verdict, a
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
   group-shared out-dir of the security class. Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds

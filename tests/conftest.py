@@ -44,9 +44,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run the release tier (@pytest.mark.release; noxfile.py says which tier is which)")
 
 
-# the files of a single test of about a minute (a real Slurm, a Ray cluster, the kill harness): dealt out first, so
-# that none of them is the last test running while the other worker has nothing left to do
-LONGEST = ("pipeline/test_slurm.py", "pipeline/test_ray.py", "pipeline/test_kill.py")
+# the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster): dealt out first, in
+# this order, so that none of them is the last test running while the other worker has nothing left to do. The
+# untarred kit's run (ladder_run) comes second, so that the other worker makes it while the first makes x264_run,
+# which the Slurm test and the kill harness both wait for.
+LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,8 +75,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
     # a stable sort: each file's tests keep their order
-    items.sort(key=lambda item: ("/".join(item.path.parts[-2:]) not in LONGEST, item.path not in slow,
-                                 item.path.parts[-2] == "unit"))
+    def rank(item: pytest.Item) -> tuple[int, bool, bool]:
+        name = "/".join(item.path.parts[-2:])
+        first = LONGEST.index(name) if name in LONGEST else len(LONGEST)
+        return first, item.path not in slow, item.path.parts[-2] == "unit"
+
+    items.sort(key=rank)
     if config.getoption("--release"):
         return
     later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")

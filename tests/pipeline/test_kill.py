@@ -5,7 +5,7 @@ spread over a whole run (corpus, LOSO, bundle), checks that none of its ffmpeg
 children (which lead groups of their own, ended by the kit's reaper) lives on,
 reruns it, and checks the final rows, verdict and ONNX files equal those of an
 uninterrupted run. SIGINT, SIGTERM and SIGHUP are sent the same way: each ends
-the run with 128 + N and the resume line. CI runs the kill -9 test (and Ctrl-C) at
+the run with 128 + N and the resume line. CI runs the kill -9 test alone, at
 KIT_KILL_COUNT=1 instant by default; `nox -s release` (and `nox -s kill`) runs every
 test here at 6; set KIT_KILL_COUNT=20 (or more) for a longer hunt (noxfile.py says
 which tier runs what). The instants are drawn anew in each session, so that CI's one
@@ -192,7 +192,6 @@ exec "{ffmpeg}" "$@"
 """
 
 
-@pytest.mark.ci
 def test_ctrl_c_stops_fast_kills_children_and_prints_the_resume_command(
         ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> None:
     out, slow, wrapper = tmp_path / "out", tmp_path / "slow", tmp_path / "ffmpeg-wrapper.sh"
