@@ -15,12 +15,12 @@ The tests come in three tiers; this text is the one place that says which test r
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
   group-shared out-dir of the security class. Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds
-  the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, the LOSO training tasks in
-  any order and an interrupted LOSO, the union and shard runs, the incumbent and champion runs, the verdict's
-  meaning on altered teachers, the ladder run, the shared decode, every damage of every record and cache,
-  every signal and target, planted and raced links, and the kill harness's every test at 6 random instants;
-  and the cases of fast tests' matrices CI leaves out (`@pytest.mark.release`). Run it before a release, and
-  nightly where a machine is at hand.
+  the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
+  the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
+  the incumbent and champion runs, the verdict's meaning on altered teachers, the ladder run, the shared
+  decode, every damage of every record and cache, every signal and target, planted and raced links, and the
+  kill harness's every test at 6 random instants; and the cases of fast tests' matrices CI leaves out
+  (`@pytest.mark.release`). Run it before a release, and nightly where a machine is at hand.
 
 The whole runs are shared where their checks allow: the session makes json_run, x264_run (also the kill
 harness's uninterrupted reference), ladder_run and the others in tests/conftest.py once, and a test that

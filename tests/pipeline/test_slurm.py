@@ -1,6 +1,7 @@
 """`ensemble-kit slurm` on a real single-node Slurm started by the test: a 3-task array job of shards, the union
 job (the merge), a 2-task array training LOSO's members (--train-tasks 2) and the gather job, end with the corpus,
-verdict and figures of one local run on the same clips, its folds, predictions and ONNX models byte for byte.
+verdict and figures of one local run on the same clips, its folds, predictions and ONNX models byte for byte. Then
+(the release tier) a requeued array task and the jobs after it, submitted again, redo nothing.
 
 Needs Debian's slurm-wlm and munge (`.ci/run` installs them) and root (munged runs as the munge user,
 slurmd as root); skips and says why where either is missing or the daemons do not come up. The daemons
@@ -29,7 +30,7 @@ import pytest
 
 from tests.conftest import FAST, LENIENT, TINY_SOURCES, assert_same_predictions, run_kit
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci]
+pytestmark = pytest.mark.slow
 
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo", "runuser")
 JOB_TIMEOUT_S = 420.0
@@ -170,10 +171,23 @@ def completed(out: Path, step: str) -> str:
     return str(json.loads((out / f"{step}" / "status.json").read_text())["completed_at_utc"])
 
 
-def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path, x264_run: Path,
-                                                tmp_path: Path) -> None:
+@dataclass
+class Submitted:
+    """What `ensemble-kit slurm` submitted, all of it finished: its root folder, the array, union, training array
+    and gather jobs, and what the command printed."""
+
+    root: Path
+    a: str
+    u: str
+    t: str
+    g: str
+    stdout: str
+
+
+@pytest.fixture(scope="module")
+def submitted(slurm: Cluster, tiny_refs: Path, tmp_path_factory: pytest.TempPathFactory) -> Submitted:
     started = time.monotonic()
-    root = tmp_path / "shared folder"  # a space: the scripts must quote every path
+    root = tmp_path_factory.mktemp("slurm") / "shared folder"  # a space: the scripts must quote every path
     res = run_kit("slurm", "--shards", "3", "--train-tasks", "2", "--ref-dir", tiny_refs, "--out-dir", root,
                   "--box-id", "cluster", "--job-name", "kit-test", *FLAGS, env=slurm.env)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -181,18 +195,24 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
                                                                               "gather")]
     assert all(jobs), res.stdout
     a, u, t, g = (job[1] for job in jobs if job is not None)
+    slurm.wait(a, u, t, g)
+    print(f"array job and union job done {time.monotonic() - started:.0f} s after submission")
+    return Submitted(root, a, u, t, g, res.stdout)
+
+
+@pytest.mark.ci
+def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, submitted: Submitted, x264_run: Path) -> None:
+    root, a, u, t, g = submitted.root, submitted.a, submitted.u, submitted.t, submitted.g
     for name in ("array", "union", "train", "gather"):
         assert (root / "slurm" / f"{name}.sh").is_file()
     assert f"a failed training task K alone: sbatch --array=K {root / 'slurm' / 'train.sh'}" in " ".join(
-        res.stdout.split()).replace("'", ""), res.stdout
+        submitted.stdout.split()).replace("'", ""), submitted.stdout
 
     local = x264_run  # the session's one local run of the same flags on the same clips
-    slurm.wait(a, u, t, g)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
                      for p in sorted((root / "slurm" / "logs").glob("*.out")))
     states = [slurm.job_state(job) for job in (f"{a}_1", u, f"{t}_1", f"{t}_2", g)]
     assert states == ["COMPLETED"] * 5, logs
-    print(f"array job and union job done {time.monotonic() - started:.0f} s after submission")
 
     # each task encoded its own shard into its own folder, under its own box id
     shards = [root / "shards" / f"shard{k}of3" for k in (1, 2, 3)]
@@ -232,7 +252,12 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
         graphs = [onnx_model.load(str(run / rel)).graph.SerializeToString() for run in (union, local)]
         assert graphs[0] == graphs[1], rel
 
-    # a finished task run again (requeued) and the union job run again do nothing new
+
+def test_a_requeued_task_and_the_jobs_after_it_again_redo_nothing(slurm: Cluster, submitted: Submitted) -> None:
+    """A finished task run again (requeued) and the union, a training task and the gather run again do nothing
+    new (the release tier; in CI, tests/pipeline/test_pipeline.py runs a finished run again, which redoes nothing)."""
+    root, a = submitted.root, submitted.a
+    shards, union = [root / "shards" / f"shard{k}of3" for k in (1, 2, 3)], root / "union"
     before = {s: completed(s, "02_corpus") for s in shards} | {union: completed(union, "04_verdict")}
     requeue = slurm.cmd("scontrol", "requeue", f"{a}_2")
     assert requeue.returncode == 0, requeue.stderr
@@ -255,5 +280,4 @@ def test_array_and_union_jobs_match_a_local_run(slurm: Cluster, tiny_refs: Path,
     assert after == before
     task_log = (root / "slurm" / "logs" / f"corpus-{a}_2.out").read_text()
     assert "skipped: up to date" in task_log, task_log[-3000:]
-    print(f"test wall time {time.monotonic() - started:.0f} s")
 
