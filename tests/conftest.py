@@ -74,13 +74,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tests, many and short: the two workers of `--dist loadfile` take the files in this order, and end together.
     The release tier runs only with --release (`nox -s release`): CI skips it, saying where it runs."""
     slow = {item.path for item in items if item.get_closest_marker("slow")}
-    # a stable sort: each file's tests keep their order
     def rank(item: pytest.Item) -> tuple[int, bool, bool]:
         name = "/".join(item.path.parts[-2:])
         first = LONGEST.index(name) if name in LONGEST else len(LONGEST)
         return first, item.path not in slow, item.path.parts[-2] == "unit"
 
-    items.sort(key=rank)
+    items.sort(key=rank)  # a stable sort: each file's tests keep their order
     if config.getoption("--release"):
         return
     later = pytest.mark.skip(reason="release tier: `nox -s release` runs it (noxfile.py)")
