@@ -37,10 +37,16 @@ changes one works on a copy; a test that needs only a corpus stops at that step.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "none"  # the README's .venv already holds every tool
+# its interpreter and tools by path: with no virtualenv of its own, nox finds `python` on PATH, which is another
+# Python unless the venv is active
+PYTHON = sys.executable
+TOOLS = Path(sys.executable).parent
 nox.options.sessions = ["lint", "type", "fast"]
 
 RELEASE_KILLS = "6"  # random instants per kill test before a release (CI: 1)
@@ -48,33 +54,33 @@ RELEASE_KILLS = "6"  # random instants per kill test before a release (CI: 1)
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.run("ruff", "check", ".")
+    session.run(str(TOOLS / "ruff"), "check", ".")
 
 
 @nox.session
 def type(session: nox.Session) -> None:
-    session.run("mypy")
+    session.run(str(TOOLS / "mypy"))
 
 
 @nox.session
 def fast(session: nox.Session) -> None:
-    session.run("python", "-m", "pytest", "-q", "-m", "not slow", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "-q", "-m", "not slow", *session.posargs)
 
 
 @nox.session
 def test(session: nox.Session) -> None:
-    session.run("python", "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", *session.posargs)
 
 
 @nox.session
 def release(session: nox.Session) -> None:
     # Ray's tests need the extra the README's test command leaves out; the frozen pins keep every other package
-    session.run("python", "-m", "pip", "install", "-q", "-c", "requirements-frozen.txt", "-e", ".[test,ray]")
-    session.run("python", "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
+    session.run(PYTHON, "-m", "pip", "install", "-q", "-c", "requirements-frozen.txt", "-e", ".[test,ray]")
+    session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
                 env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
 
 
 @nox.session
 def kill(session: nox.Session) -> None:
-    session.run("python", "-m", "pytest", "-q", "--release", "tests/pipeline/test_kill.py", *session.posargs,
+    session.run(PYTHON, "-m", "pytest", "-q", "--release", "tests/pipeline/test_kill.py", *session.posargs,
                 env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
