@@ -2,8 +2,8 @@
 
 The tests come in three tiers; this text is the one place that says which test runs where:
 
-* **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/), under two
-  minutes on two cores: run it while you work.
+* **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/), about three
+  minutes on two workers: run it while you work.
 * **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
   (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the
   untarred kit's one command; a run to PROMOTE with every artefact, its rerun that redoes nothing, a changed
@@ -64,7 +64,7 @@ def type(session: nox.Session) -> None:
 
 @nox.session
 def fast(session: nox.Session) -> None:
-    session.run(PYTHON, "-m", "pytest", "-q", "-m", "not slow", *session.posargs)
+    session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "-m", "not slow", *session.posargs)
 
 
 @nox.session
