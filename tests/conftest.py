@@ -10,6 +10,7 @@ import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,9 +149,9 @@ def render(ffmpeg: str, lavfi: str, dest: Path, frames: int = TINY_FRAMES, pix_f
     return dest
 
 
-def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], str]) -> tuple[Path, str]:
+def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> tuple[Path, Any]:
     """A folder made once per test session, whichever xdist worker asks first (the others wait for it, then use
-    it): `make(folder)` fills it and returns text to keep (a run's output). Its users only read it."""
+    it): `make(folder)` fills it and returns what to keep, as JSON (a run's output). Its users only read it."""
     shared = factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else factory.getbasetemp()
     folder, kept = shared / f"once-{name}", shared / f"once-{name}.json"
     with FileLock(shared / f"once-{name}.lock"):
@@ -161,17 +162,27 @@ def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path],
     return folder, json.loads(kept.read_text())
 
 
+def kept_run(factory: pytest.TempPathFactory, name: str,
+             run: Callable[[Path], subprocess.CompletedProcess[str]]) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A run of the kit made once per session (made_once) by `run(folder)`: the folder and its completed process."""
+    def make(folder: Path) -> list[object]:
+        res = run(folder)
+        return [res.returncode, res.stdout, res.stderr]
+
+    folder, (code, stdout, stderr) = made_once(factory, name, make)
+    return folder, subprocess.CompletedProcess([], code, stdout, stderr)
+
+
+def passed(res: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return res
+
+
 def once_run(factory: pytest.TempPathFactory, name: str,
              *args: str | Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A real run of the kit made once per session (made_once): its out-dir and its completed process."""
-    def make(folder: Path) -> str:
-        res = run_kit(*args, "--out-dir", folder / "out")
-        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-        return json.dumps([res.stdout, res.stderr])
-
-    folder, kept = made_once(factory, name, make)
-    stdout, stderr = json.loads(kept)
-    return folder / "out", subprocess.CompletedProcess([], 0, stdout, stderr)
+    """A real run of the kit made once per session (kept_run): its out-dir and its completed process."""
+    folder, res = kept_run(factory, name, lambda folder: passed(run_kit(*args, "--out-dir", folder / "out")))
+    return folder / "out", res
 
 
 @pytest.fixture(scope="session")
@@ -212,21 +223,19 @@ def ladder_run(tiny_refs: Path,
 
     Made by the one command of an untarred kit (make_tarball.py's tarball, unpacked in <out-dir>/../unpacked, run
     from another folder with no PYTHONPATH): tests/real/test_kit_tarball.py checks that it ran from there."""
-    def make(folder: Path) -> str:
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
         import make_tarball
 
         with tarfile.open(make_tarball.build(folder / "dist")) as tar:
             tar.extractall(folder / "unpacked", filter="data")
         (kit_dir,) = (folder / "unpacked").iterdir()
-        res = run_kit("--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox", *FAST, "--scales", "native,0.5",
-                      *LENIENT, "--out-dir", folder / "out", cwd=folder,
-                      entry=[sys.executable, str(kit_dir / "kit" / "run_full_pipeline.py")], env={"PYTHONPATH": ""})
-        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
-        return json.dumps([res.stdout, res.stderr])
+        return passed(run_kit("--json", "--ref-dir", tiny_refs, "--box-id", "ladderbox", *FAST, "--scales",
+                              "native,0.5", *LENIENT, "--out-dir", folder / "out", cwd=folder,
+                              entry=[sys.executable, str(kit_dir / "kit" / "run_full_pipeline.py")],
+                              env={"PYTHONPATH": ""}))
 
-    folder, kept = made_once(tmp_path_factory, "ladder-run", make)
-    stdout, stderr = json.loads(kept)
-    return folder / "out", subprocess.CompletedProcess([], 0, stdout, stderr)
+    folder, res = kept_run(tmp_path_factory, "ladder-run", run)
+    return folder / "out", res
 
 
 @pytest.fixture(scope="session")
@@ -383,16 +392,14 @@ def named_run(ffmpeg: str, tiny_refs: Path,
     ESCAPES_NAME) and one clip the kit cannot use (odd.y4m, 175x143), left out: (the reference folder, the out-dir,
     the completed process). tests/pipeline/test_forged_names.py reads what it printed, logged and wrote;
     tests/real/test_hint_commands.py how it left the odd clip out. Read-only for its users."""
-    def make(folder: Path) -> str:
+    def run(folder: Path) -> subprocess.CompletedProcess[str]:
         refs = folder / "refs"
         refs.mkdir()
         for clip, name in (("alpha", "alpha"), ("beta", "beta"), ("gamma", FORGED_NAME), ("delta", ESCAPES_NAME)):
             shutil.copy(tiny_refs / f"{clip}.y4m", refs / f"{name}.y4m")
         render(ffmpeg, ODD, refs / "odd.y4m", pix_fmt="yuv444p")
-        res = run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "forge", *FAST,
-                      "--min-mean-plcc", "0.9999")
-        return json.dumps([res.returncode, res.stdout, res.stderr])
+        return run_kit("run", "--ref-dir", refs, "--out-dir", folder / "out", "--box-id", "forge", *FAST,
+                       "--min-mean-plcc", "0.9999")
 
-    folder, kept = made_once(tmp_path_factory, "named-run", make)
-    code, stdout, stderr = json.loads(kept)
-    return folder / "refs", folder / "out", subprocess.CompletedProcess([], code, stdout, stderr)
+    folder, res = kept_run(tmp_path_factory, "named-run", run)
+    return folder / "refs", folder / "out", res
