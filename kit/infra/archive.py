@@ -46,6 +46,7 @@ from kit.infra.limits import (
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, flatten
 from kit.infra.tree import Rules, Tree
+from kit.infra.visible import reason_line
 from kit.rundir import RESULTS_MANIFEST
 
 NOT_KIT_HINT = "the tarball was not made by the kit; do not use it"
@@ -181,12 +182,7 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault
-        raise InputError(f"{source}: damaged or not a tarball ({_why(exc)})", hint=DAMAGED_HINT) from exc
-
-
-def _why(exc: BaseException) -> str:
-    """The reason on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{source}: damaged or not a tarball ({reason_line(exc)})", hint=DAMAGED_HINT) from exc
 
 
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:

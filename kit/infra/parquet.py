@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from kit.errors import InputError
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_PARQUET_BYTES, human_bytes
+from kit.infra.visible import reason_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,14 +40,8 @@ WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_page_checksum": T
 ARROW_ERRORS = (pa.ArrowException, OSError, ValueError, EOFError)
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
 def damaged(label: str, exc: BaseException) -> InputError:
-    return InputError(f"damaged parquet: {label} ({_reason(exc)}) — copy it again", hint=DAMAGED_HINT)
+    return InputError(f"damaged parquet: {label} ({reason_line(exc)}) — copy it again", hint=DAMAGED_HINT)
 
 
 def _open(path: Path, label: str) -> pa.NativeFile:
@@ -64,14 +59,14 @@ def _open_failure(path: Path, exc: OSError | ValueError) -> str:
         return os.strerror(errno)
     if path.is_dir():
         return "a directory"
-    return _reason(exc)
+    return reason_line(exc)
 
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
     try:
         pf = pq.ParquetFile(fh, page_checksum_verification=True, read_dictionary=list(dictionary) or None)
     except ARROW_ERRORS as exc:
-        raise InputError(f"{label}: not a readable parquet file ({_reason(exc)})",
+        raise InputError(f"{label}: not a readable parquet file ({reason_line(exc)})",
                          hint="pass a parquet file written by the kit (a shard or a merged corpus); "
                               "if it is one, copy it again") from exc
     names = pf.schema_arrow.names

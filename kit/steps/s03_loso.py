@@ -18,6 +18,7 @@ from kit.events import Epoch, Info
 from kit.infra.files import remembered_sha256, sha256_file
 from kit.infra.perms import describe, given_file_problem
 from kit.infra.resources import out_of_memory
+from kit.infra.visible import reason_line
 from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
@@ -120,10 +121,8 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
 def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: FoldScheme) -> ResourceLimit:
     """Training that ran out of memory, named with what to lower (exit 2, never an internal error)."""
     fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
-    # the first line of the exception's message, cut short (torch's allocator explains at length)
-    cause = next(iter(str(exc).strip().splitlines()), "no message")[:200]
     return ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
-                         f"on {rows} rows: {type(exc).__name__}: {cause}",
+                         f"on {rows} rows: {type(exc).__name__}: {reason_line(exc)}",
                          hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close other "
                               "programs), and rerun; the corpus is kept")
 
