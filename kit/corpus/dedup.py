@@ -41,10 +41,6 @@ class Dedup:
     def conflict_rows(self) -> np.ndarray:
         return ~self.keep & self.differs
 
-    @property
-    def conflict_keys(self) -> int:
-        return len(np.unique(self.kept_row[self.conflict_rows]))
-
 
 def dedupe(table: pa.Table) -> Dedup:
     """Sort by key then rank (RANK's columns); the first row of each key is kept.

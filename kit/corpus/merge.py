@@ -238,7 +238,7 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
                          "merge; nothing was written", hint="merge fewer inputs at a time")
     check_teachers([i.name for i in inputs], [i.table for i in inputs])
     d = dedupe(combine(inputs, preference(inputs, prefer)))
-    n_conflicts = d.conflict_keys
+    n_conflicts = len(np.unique(d.kept_row[d.conflict_rows]))  # keys: each conflict's kept row once
     if n_conflicts and prefer is None:
         raise MergeConflict(f"{n_conflicts} key(s) hold different scores in different rows; nothing was written",
                             hint="pick a rule: --prefer first (canonical input order) or --prefer newest "

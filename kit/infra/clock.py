@@ -17,11 +17,6 @@ def utc_compact() -> str:
     return time.strftime(COMPACT_UTC, time.gmtime())
 
 
-def local_clock() -> str:
-    """HH:MM:SS in local time, for the step logs a person reads beside the terminal."""
-    return time.strftime("%H:%M:%S")
-
-
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

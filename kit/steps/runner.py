@@ -20,7 +20,7 @@ from kit import __version__
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError, KitError
 from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSkipped, StepStarted
 from kit.infra import interrupts
-from kit.infra.clock import local_clock, utc_iso
+from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
 from kit.infra.invocation import kit_build
 from kit.infra.resources import require_address_space
@@ -183,7 +183,7 @@ class StepLog:
 
     def __call__(self, text: str) -> None:
         first, *rest = visible_lines(text.rstrip("\n"))
-        entry = "".join([f"{local_clock()} {first}\n", *(f"    {line}\n" for line in rest)])
+        entry = "".join([f"{time.strftime('%H:%M:%S')} {first}\n", *(f"    {line}\n" for line in rest)])
         with self._lock, named_errors(self.path):  # a full disk here names the log
             self._fh.write(entry)
             self._fh.flush()
