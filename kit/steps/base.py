@@ -97,12 +97,10 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
     record, _ = read_step_record(tree, status)
-    if record is None:
-        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' is damaged",
-                         hint=f"rerun that step (it rebuilds its record): {again}")
-    recorded = record.outputs.get(ctx.run.rel(path))
+    recorded = record.outputs.get(ctx.run.rel(path)) if record is not None else None
     if recorded is None:
-        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' does not record it",
+        said = "is damaged" if record is None else "does not record it"
+        raise InputError(f"{path} cannot be trusted: the status.json of step '{producer}' {said}",
                          hint=f"rerun that step (it rebuilds its record): {again}")
     if recorded != cached_sha256(tree, path):
         raise InputError(f"{path} was changed after step '{producer}' wrote it (its sha256 differs from the "
