@@ -214,11 +214,9 @@ def check_replaceable(out: Path, output: Output) -> None:
         with open_for_reading(path) as fh:
             return sha256_stream(fh)
 
-    try:
+    with contextlib.suppress(OSError):  # a folder, a pipe, unreadable: not the command's earlier output either
         if isinstance(recorded, str) and recorded == remembered_sha256(out, os.stat(out), digest):
             return
-    except OSError:  # a folder, a pipe, unreadable: not the command's earlier output either
-        pass
     raise InputError(f"-o {out} exists and is no earlier {output.command}'s output ({output.beside(out).name} beside "
                      f"it does not name its sha256): the {output.command} would write over it, so nothing was written",
                      hint=f"name a new file, e.g. -o {output.example}, or move {out} away first if it may go")

@@ -16,6 +16,7 @@ Every value problem names the file, the row (the line for JSONL) and the column.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tarfile
 from dataclasses import dataclass
@@ -119,11 +120,9 @@ def load_jsonl(path: Path) -> pa.Table:
     """Arrow's fast parser first; on any problem the line-by-line reader, whose errors name the line."""
     table = read_jsonl_fast(path)
     if table is not None:
-        try:
+        with contextlib.suppress(InputError):
             validate_table(table, str(path))
             return legacy_rows(table)
-        except InputError:
-            pass
     table, row_label = read_jsonl(path)
     validate_table(table, str(path), row_label)
     return legacy_rows(table)
@@ -193,10 +192,8 @@ def upgrade_schema1(table: pa.Table) -> tuple[pa.Table, str]:
 def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -> pa.ChunkedArray:
     if col.type == typ:
         return col
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pc.cast(col, typ, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     for i, value in enumerate(col.to_pylist()):  # the error path only: find the value that does not fit
         try:
             pc.cast(pa.array([value]), typ, safe=True)
