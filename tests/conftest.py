@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -62,6 +63,26 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.register_profile("ci", max_examples=10, deadline=None)
     settings.register_profile("release", max_examples=25, deadline=None)
     settings.load_profile("release" if config.getoption("--release") else "ci")
+    if not hasattr(config, "workerinput") and (getattr(config.option, "numprocesses", None) or 0) > 1:
+        compile_before_the_workers()
+
+
+# what every worker imports that takes longest to compile, in two halves of about the same time (8-10 s each here)
+HEAVY_IMPORTS = (("torch", "onnx"),
+                 ("scipy.stats", "matplotlib.figure", "onnxruntime", "pyarrow.parquet", "rich.console"))
+
+
+def compile_before_the_workers() -> None:
+    """In a fresh clone nothing is compiled yet (the README installs with `pip install --no-compile`): the workers,
+    starting together, would each compile torch, scipy and matplotlib, the same files at the same time. Two
+    processes compile them first, a half each, side by side (tests/__init__.py turns writing bytecode back on).
+    Nothing happens when torch's bytecode is there already."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None or Path(importlib.util.cache_from_source(spec.origin)).exists():
+        return
+    procs = [subprocess.Popen([sys.executable, "-c", "import " + ", ".join(half)]) for half in HEAVY_IMPORTS]
+    for proc in procs:
+        proc.wait(timeout=600)
 
 
 def in_release_tier(item: pytest.Item) -> bool:
