@@ -28,10 +28,8 @@ from kit.infra.files import sha256_file
 from kit.infra.outside import read_json_object
 from kit.infra.records import Record, RecordError, omit_none
 from kit.infra.tree import Tree
-from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, rank_needed
-from kit.verdict.document import Intervals
-from kit.verdict.exported import ENSEMBLE, ENSEMBLE_CONFORMAL
-from kit.verdict.intervals import percent
+from kit.model.conformal import GAUSSIAN_Z95, bounded, groups_needed, percent, rank_needed
+from kit.verdict.document import ENSEMBLE, ENSEMBLE_CONFORMAL, Intervals
 
 METHOD = "split-conformal"
 GAUSSIAN_Z = GAUSSIAN_Z95  # upstream's confidence.gaussian_z

@@ -40,13 +40,13 @@ from kit.bundle.registry import (
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
 from kit.infra.tree import Tree
+from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
 from kit.verdict.document import Verdict
-from kit.verdict.intervals import percent
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",

@@ -48,6 +48,16 @@ FORMULA = ("s = |teacher - mean| / std (ddof=1 over seeds; |teacher - mean| with
 UNIT = "a frame drawn at random from a new source (content group)"
 
 
+def level_key(level: float) -> str:
+    """A level as the verdict keys it and intervals.parquet's columns spell it: 0.95 -> "95", 0.975 -> "97.5"."""
+    return f"{level * 100:g}"
+
+
+def percent(level: float) -> str:
+    """A level as sentences say it: 0.95 -> "95%", 0.975 -> "97.5%" (not rounded to "98%")."""
+    return f"{level_key(level)}%"
+
+
 def gaussian_z(level: float) -> float:
     """z with P(|Z| <= z) = level for a standard normal Z: a Gaussian interval mu +- z sigma at this level."""
     from statistics import NormalDist

@@ -8,9 +8,9 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from kit.model.conformal import level_key
 from kit.report.figures import span  # also sets matplotlib's backend and style
 from kit.verdict.document import Intervals
-from kit.verdict.intervals import level_key
 
 PER_SOURCE_TICKS = 40  # up to this many sources the fold chart names each; above, the spread chart ranks them
 LABELLED_WORST = 5  # sources named on the spread chart

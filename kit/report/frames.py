@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.model.conformal import level_key
 from kit.model.results import FoldResult
 from kit.report.grades import Measure, median, ratio
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, plcc, quality_key
 from kit.verdict.document import GroupErrors
-from kit.verdict.intervals import level_key, level_of
+from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:

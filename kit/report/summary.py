@@ -18,11 +18,11 @@ from kit.infra.records import read_record
 from kit.infra.tree import Tree, read_out_dir
 from kit.infra.visible import visible
 from kit.media.discovery import SkippedClips
+from kit.model.conformal import percent
+from kit.model.pooling import POOL_WORDS
 from kit.rundir import RunDir
-from kit.verdict.document import ExportedInterval, IntervalLevel, Verdict, worst_group
-from kit.verdict.intervals import percent
-from kit.verdict.kinds import CLIP, GROUPS, POOLED, SOURCE
-from kit.verdict.pooling import pooling_lines
+from kit.verdict.document import ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
+from kit.verdict.kinds import CLIP, GROUPS, POOLED, POOLED_CLIP, SOURCE
 
 
 def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
@@ -147,6 +147,12 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
     if x.coverage is None:
         return f"{percent(x.level)} unbounded without each row's own group: no coverage"
     return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
+
+
+def pooling_lines(pooling: ClipPooling) -> list[str]:
+    """One line per pooling (the summary's rows): its RMSE and largest error over the held-out clips."""
+    return [f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} ({e.worst_clip}), bias "
+            f"{e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})" for e in pooling.pooled]
 
 
 def interval_rows(verdict: Verdict) -> list[Row]:

@@ -13,8 +13,9 @@ import pandas as pd
 
 from kit.corpus.schema import VMAF_RANGE
 from kit.corpus.summary import rung_labels
+from kit.model.conformal import level_key
 from kit.verdict.document import GroupErrors, LimitGate
-from kit.verdict.intervals import column, level_key, level_of
+from kit.verdict.intervals import column, level_of
 
 GROUPINGS = ("encoder", "box", "resolution", "rung", "quality", "source")
 # classes by picture height: what libvmaf's vmaf_v0.6.1 (trained for 1080p viewing) sees far from its setting

@@ -132,6 +132,9 @@ class ClipPooling(Record):
         return next(e for e in self.pooled if e.stat == stat)
 
 
+ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
+
+
 @dataclass(frozen=True)
 class ExportedInterval(Record):
     """The interval the bundle's manifests export (their `confidence` block), as upstream's consumers build it:

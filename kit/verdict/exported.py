@@ -23,11 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.model.conformal import covered, gaussian_z, interval
-from kit.verdict.document import ExportedInterval, Intervals
-from kit.verdict.intervals import percent, unbounded_reason
+from kit.model.conformal import covered, gaussian_z, interval, percent
+from kit.verdict.document import ENSEMBLE, ENSEMBLE_CONFORMAL, ExportedInterval, Intervals
+from kit.verdict.intervals import unbounded_reason
 
-ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
 RECIPE = "mu +- conformal_q_residual x sigma; mu, sigma: the mean and the std (ddof=1) of the members' outputs"
 
 

@@ -24,6 +24,8 @@ from kit.model.conformal import (
     covered,
     groups_needed,
     interval,
+    level_key,
+    percent,
     rank_needed,
     scores,
 )
@@ -31,16 +33,6 @@ from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
 META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_height", "frame_index")
-
-
-def level_key(level: float) -> str:
-    """A level as the verdict keys it and intervals.parquet's columns spell it: 0.95 -> "95", 0.975 -> "97.5"."""
-    return f"{level * 100:g}"
-
-
-def percent(level: float) -> str:
-    """A level as sentences say it: 0.95 -> "95%", 0.975 -> "97.5%" (not rounded to "98%")."""
-    return f"{level_key(level)}%"
 
 
 def column(level: float, side: str) -> str:

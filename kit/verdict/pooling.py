@@ -84,8 +84,3 @@ def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str
                        f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})")))
     return tuple(gates)
 
-
-def pooling_lines(pooling: ClipPooling) -> list[str]:
-    """One line per pooling (the summary's rows): its RMSE and largest error over the held-out clips."""
-    return [f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} ({e.worst_clip}), bias "
-            f"{e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})" for e in pooling.pooled]

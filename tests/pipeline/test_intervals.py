@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from kit.infra.tree import Tree
+from kit.model.conformal import level_key
 from kit.rundir import RunDir
 from kit.verdict.document import Verdict
-from kit.verdict.intervals import column, level_key
+from kit.verdict.intervals import column
 from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
 
 pytestmark = pytest.mark.slow  # real runs

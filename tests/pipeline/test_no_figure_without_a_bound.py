@@ -24,9 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.infra.tree import Tree
-from kit.model.conformal import LEVELS
+from kit.model.conformal import LEVELS, level_key, percent
 from kit.rundir import RunDir
-from kit.verdict.intervals import level_key, percent
 from tests.conftest import full_summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.ci]  # a real run (the shared one)

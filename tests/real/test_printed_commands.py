@@ -55,6 +55,13 @@ def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tm
     for args in (["--help"], ["status", "--help"], ["detect"], ["detect", "--help"]):
         code, modules = loaded(*args, cwd=tmp_path)
         assert code == 0 and not modules & {*HEAVY, "numpy", "pyarrow"}, (args, sorted(modules & set(HEAVY)))
+    # a run refused at once and verify (which reads no parquet) load none of them either: 0.5 s each, and the
+    # summary and the tarball check import nothing of the verdict's figures
+    damaged = tmp_path / "results-x.tar.gz"
+    damaged.write_bytes(b"not a tarball")
+    for args in (["run", "--ref-dir", tmp_path / "missing", "--out-dir", out], ["verify", damaged]):
+        code, modules = loaded(*args, cwd=tmp_path)
+        assert code == 2 and not modules & set(HEAVY), (args, code, sorted(modules & set(HEAVY)))
 
 
 @pytest.mark.slow  # a whole run first

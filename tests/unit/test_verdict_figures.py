@@ -157,7 +157,8 @@ def test_a_nominal_spelled_as_a_standard_level_replaces_it_once() -> None:
         ["50", "80", "90", "95"] and use.coverage == use.coverage_by_level["95"]
     from dataclasses import replace
 
-    from kit.verdict.intervals import coverage_warning, percent
+    from kit.model.conformal import percent
+    from kit.verdict.intervals import coverage_warning
 
     at = a.intervals.at(0.9500001)
     assert at is not None and a.intervals.levels[-1] is at
