@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from kit.infra.tree import Tree
 from kit.media.ffmpeg import imageio_binary
 from kit.media.fingerprint import GRID, THUMB
 from kit.media.libvmaf import FEATURES
+from tests import compile_before_the_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = "176x144"
@@ -55,7 +55,8 @@ LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_
 
 def pytest_configure(config: pytest.Config) -> None:
     """pytest-xdist deals the files out most tests first; ours are dealt longest first (below), so its own
-    reordering is off (the same as `--no-loadscope-reorder`). Hypothesis draws as many examples as the tier asks."""
+    reordering is off (the same as `--no-loadscope-reorder`). Hypothesis draws as many examples as the tier asks.
+    In a fresh clone the heavy packages are compiled before the workers start."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
     from hypothesis import settings  # the property tests: 10 examples each in CI, 25 before a release
@@ -64,25 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.register_profile("release", max_examples=25, deadline=None)
     settings.load_profile("release" if config.getoption("--release") else "ci")
     if not hasattr(config, "workerinput") and (getattr(config.option, "numprocesses", None) or 0) > 1:
-        compile_before_the_workers()
-
-
-# what every worker imports that takes longest to compile, in two halves of about the same time (8-10 s each here)
-HEAVY_IMPORTS = (("torch", "onnx"),
-                 ("scipy.stats", "matplotlib.figure", "onnxruntime", "pyarrow.parquet", "rich.console"))
-
-
-def compile_before_the_workers() -> None:
-    """In a fresh clone nothing is compiled yet (the README installs with `pip install --no-compile`): the workers,
-    starting together, would each compile torch, scipy and matplotlib, the same files at the same time. Two
-    processes compile them first, a half each, side by side (tests/__init__.py turns writing bytecode back on).
-    Nothing happens when torch's bytecode is there already."""
-    spec = importlib.util.find_spec("torch")
-    if spec is None or spec.origin is None or Path(importlib.util.cache_from_source(spec.origin)).exists():
-        return
-    procs = [subprocess.Popen([sys.executable, "-c", "import " + ", ".join(half)]) for half in HEAVY_IMPORTS]
-    for proc in procs:
-        proc.wait(timeout=600)
+        compile_before_the_workers()  # tests/__init__.py
 
 
 def in_release_tier(item: pytest.Item) -> bool:

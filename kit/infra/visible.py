@@ -57,12 +57,14 @@ def visible_lines(text: str) -> list[str]:
     return [visible(line) for line in text.split("\n")]
 
 
-def reason_line(exc: BaseException) -> str:
+def reason_line(exc: BaseException, typed: bool = False) -> str:
     """An exception's reason on one line: its message's first line (torch's allocator explains at length), its
-    runs of white space as one space, cut to 200 characters; its type's name when it has no message."""
+    runs of white space as one space, cut to 200 characters; after its type's name when `typed`, and that name
+    alone when it has no message."""
     lines = str(exc).strip().splitlines()
-    line = " ".join(lines[0].split()) if lines else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
+    line = " ".join(lines[0].split()) if lines else ""
+    line = line if len(line) <= 200 else line[:197] + "..."
+    return (f"{type(exc).__name__}: {line}" if typed else line) if line else type(exc).__name__
 
 
 CAUSE = "The above exception was the direct cause of the following exception:"

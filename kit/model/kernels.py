@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from kit.errors import InputError
+from kit.infra.visible import reason_line
 
 ENV = "KIT_TRAIN_KERNELS"
 CHECKED_WITH = "2.13.0"  # the torch release the two paths were compared on
@@ -117,8 +118,7 @@ def self_check() -> str:
         if float(adam.steps[0]) != 1 or not torch.allclose(adam.params[0].double(), after_one, rtol=0, atol=1e-6):
             return f"{op} is not Adam's update any more"
     except Exception as err:  # an op gone or its signature changed: autograd takes over
-        first = str(err).strip().splitlines()[:1]
-        return f"{op}: {type(err).__name__}" + "".join(f": {line}" for line in first)
+        return f"{op}: {reason_line(err, typed=True)}"
     return ""
 
 

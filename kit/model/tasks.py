@@ -35,6 +35,7 @@ from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_bytes
 from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
+from kit.infra.visible import reason_line
 from kit.model.batches import Member, TrainData
 from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
@@ -196,7 +197,7 @@ class MemberStore:
         except FileNotFoundError:
             return None
         except (RecordError, TypeError, ValueError, RecursionError) as exc:  # written whole (atomically): edited
-            raise InputError(f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}): the record of member "
+            raise InputError(f"{path} is damaged ({reason_line(exc, typed=True)}): the record of member "
                              f"{key} cannot be read",
                              hint=f"remove it and {key.name}.npy beside it to have the member trained again") from None
         o, who = self.origin, f"{record.made_by} ({record.process}, {record.made_at_utc})"

@@ -122,7 +122,7 @@ def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: Fol
     """Training that ran out of memory, named with what to lower (exit 2, never an internal error)."""
     fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
     return ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
-                         f"on {rows} rows: {type(exc).__name__}: {reason_line(exc)}",
+                         f"on {rows} rows: {reason_line(exc, typed=True)}",
                          hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close other "
                               "programs), and rerun; the corpus is kept")
 

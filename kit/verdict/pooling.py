@@ -83,4 +83,3 @@ def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str
             statement=(f"the {POOL_WORDS[stat]}-pooled prediction of held-out clip {e.worst_clip} is "
                        f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})")))
     return tuple(gates)
-

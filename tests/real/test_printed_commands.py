@@ -1,4 +1,5 @@
-"""The commands the kit prints run as printed (executed here), and `status` is as light as `--help`."""
+"""The commands the kit prints run as printed (executed here), and `status`, `verify` and a refused run are as light
+as `--help`."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def loaded(*args: str | Path, cwd: Path) -> tuple[int, set[str]]:
     return int(last["code"] or 0), set(last["modules"])
 
 
-def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tmp_path: Path) -> None:
+def test_status_help_detect_verify_and_a_refused_run_load_no_torch_pandas_or_onnx(tiny_refs: Path,
+                                                                                tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     # settings as a run records them: status plans every step, which loads every step's module
@@ -55,11 +57,11 @@ def test_status_help_and_detect_load_no_torch_pandas_or_onnx(tiny_refs: Path, tm
     for args in (["--help"], ["status", "--help"], ["detect"], ["detect", "--help"]):
         code, modules = loaded(*args, cwd=tmp_path)
         assert code == 0 and not modules & {*HEAVY, "numpy", "pyarrow"}, (args, sorted(modules & set(HEAVY)))
-    # a run refused at once and verify (which reads no parquet) load none of them either: 0.5 s each, and the
-    # summary and the tarball check import nothing of the verdict's figures
+    # a run refused before its first step and verify (which reads no parquet) load no heavy module either (pandas
+    # alone is 0.5 s): the closing summary and the tarball check import nothing that computes the verdict's figures
     damaged = tmp_path / "results-x.tar.gz"
     damaged.write_bytes(b"not a tarball")
-    for args in (["run", "--ref-dir", tmp_path / "missing", "--out-dir", out], ["verify", damaged]):
+    for args in (["run", "--settings", tmp_path / "missing.json", "--out-dir", out], ["verify", damaged]):
         code, modules = loaded(*args, cwd=tmp_path)
         assert code == 2 and not modules & set(HEAVY), (args, code, sorted(modules & set(HEAVY)))
 

@@ -24,7 +24,7 @@ from kit.infra import invocation
 from kit.infra.invocation import kit_command, retry_command, shell_join
 from kit.infra.proc import run_process
 from kit.infra.tree import Tree
-from kit.infra.visible import shell_quote, traceback_lines, visible
+from kit.infra.visible import reason_line, shell_quote, traceback_lines, visible
 from kit.report.html import render_report
 from kit.report.summary import print_summary
 from kit.report.terminal import Renderer
@@ -95,6 +95,19 @@ def test_a_traceback_keeps_each_message_on_its_own_line() -> None:
     assert "The above exception was the direct cause of the following exception:" in lines
     assert lines.index("The above exception was the direct cause of the following exception:") < \
         lines.index(f"kit.errors.ToolError: ffmpeg failed on zz\\n{FORGED}\\nzz.y4m")
+
+
+@pytest.mark.parametrize(("exc", "plain", "typed"), [
+    (OSError("disk\tfull  now\nsecond line"), "disk full now", "OSError: disk full now"),
+    (MemoryError(), "MemoryError", "MemoryError"),  # no message: the type's name once, never "X: X"
+    (ValueError(" \n "), "ValueError", "ValueError"),
+    (RuntimeError("x" * 201), "x" * 197 + "...", "RuntimeError: " + "x" * 197 + "..."),
+    (RuntimeError("y" * 200), "y" * 200, "RuntimeError: " + "y" * 200),
+])
+def test_an_exception_s_reason_is_one_line_of_at_most_200_characters(exc: BaseException, plain: str,
+                                                                     typed: str) -> None:
+    assert reason_line(exc) == plain
+    assert reason_line(exc, typed=True) == typed
 
 
 def test_an_error_its_tool_lines_and_hint_start_with_their_own_prefixes(capsys: pytest.CaptureFixture[str]) -> None:
