@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kit.errors import ToolError
-from kit.infra import resources
+from kit.infra import reaper, resources
 from kit.infra.interrupts import MAIN_WAIT_S, waiting
 from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
@@ -147,20 +147,11 @@ class _Reaper:
     holds (it is not inheritable, and close_fds keeps it from every child). When the pipe closes, the
     kit is gone: it SIGKILLs the groups still listed and exits. One per kit process, started with the
     first child (a Python without site: ~10 ms, once). If it cannot start, or is killed, the kit goes
-    on without it; every exit path the kit sees still kills the groups itself.
+    on without it; every exit path the kit sees still kills the groups itself. A child started but not yet
+    told to it is found by the mark in its environment (kit/infra/reaper.py).
     """
 
-    CODE = (
-        "import os, signal, sys\n"
-        "groups = set()\n"
-        "for line in sys.stdin.buffer:\n"
-        "    (groups.add if line[:1] == b'+' else groups.discard)(int(line[1:]))\n"
-        "for pgid in groups:\n"
-        "    try:\n"
-        "        os.killpg(pgid, signal.SIGKILL)\n"
-        "    except OSError:\n"
-        "        pass\n"
-    )
+    CODE = reaper.CODE
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -205,17 +196,17 @@ class _Reaper:
         if not GROUPS or not sys.executable:
             return None
         try:
-            reaper = subprocess.Popen([sys.executable, "-I", "-S", "-c", self.CODE], stdin=subprocess.PIPE,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, bufsize=0,
-                                      start_new_session=True)
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", self.CODE, reaper.process_mark()],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    bufsize=0, start_new_session=True)
         except OSError:
             return None
-        assert reaper.stdin is not None
+        assert proc.stdin is not None
         with _live_lock:
             alive = [p.pid for p in _live]
         with contextlib.suppress(OSError):
-            reaper.stdin.write("".join(f"+{pid}\n" for pid in alive).encode())
-        return reaper
+            proc.stdin.write("".join(f"+{pid}\n" for pid in alive).encode())
+        return proc
 
 
 _reaper = _Reaper()
@@ -335,8 +326,9 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
            stderr: Any) -> subprocess.Popen[bytes]:
     """The child started in a group of its own (see the module's docstring), stdin closed; ToolError (or the
     box's limit named) when it cannot start."""
+    marked = {**(os.environ if env is None else env), reaper.SPAWN_MARK: reaper.process_mark()}  # kit/infra/reaper.py
     try:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=env,
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=marked,
                                 start_new_session=GROUPS)
     except OSError as exc:
         if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:

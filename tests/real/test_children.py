@@ -129,3 +129,22 @@ def test_a_sigkill_of_the_kit_s_group_leaves_no_child_running(tiny_refs: Path, t
     # 3 s once, while the sleeps would live 1,000 s without it
     assert proc.wait(timeout=30) == -signal.SIGKILL
     assert all_gone(started, within_s=15), [p for p in started if alive(p)]
+
+
+def test_a_child_not_yet_told_to_the_reaper_dies_with_the_kit_too(tmp_path: Path) -> None:
+    """The moment between a child's start and the reaper hearing of it (kit/infra/reaper.py): a kit killed then
+    (here: one that never tells it) leaves no child running, found by the mark in its environment."""
+    code = ("import sys, time\n"
+            "from kit.infra import proc\n"
+            "proc._reaper.ready()\n"
+            "child = proc._spawn(('sleep', '1000'), None, None, stdout=None, stderr=None)\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(1000)\n")
+    kit = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    assert kit.stdout is not None
+    child = int(kit.stdout.readline())
+    assert alive(child)
+    os.killpg(kit.pid, signal.SIGKILL)
+    assert kit.wait(timeout=30) == -signal.SIGKILL
+    assert all_gone([child], within_s=15), child

@@ -1,0 +1,46 @@
+"""What the reaper runs (kit/infra/proc._Reaper starts it) and the mark it finds the kit's children by.
+
+The reaper, a small process in a session of its own, reads `+PGID` and `-PGID` lines on its stdin, a pipe only the
+kit holds; when the pipe closes, the kit is gone, and it SIGKILLs the groups still listed. A child is told to it the
+moment its start returns, but runs from the moment before: a SIGKILL of the kit in between (a thread of the kit
+kept waiting for the interpreter while another imports: seen in CI, a fresh clone's first imports compiling) left
+it running. So every child's environment carries SPAWN_MARK=<the kit process's mark>, which whatever it starts
+inherits, and where /proc shows environments (Linux) the reaper also kills the group of every process carrying it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+SPAWN_MARK = "ENSEMBLE_KIT_SPAWNED_BY"  # in each child's environment: which kit process started it
+
+CODE = (
+    "import os, signal, sys\n"
+    "mark = ('" + SPAWN_MARK + "=' + sys.argv[1]).encode()\n"
+    "groups = set()\n"
+    "for line in sys.stdin.buffer:\n"
+    "    (groups.add if line[:1] == b'+' else groups.discard)(int(line[1:]))\n"
+    "for pid in (os.listdir('/proc') if os.path.isdir('/proc') else []):\n"
+    "    try:\n"
+    "        with open('/proc/' + pid + '/environ', 'rb') as fh:\n"
+    "            if mark in fh.read().split(b'\\0'):\n"
+    "                groups.add(os.getpgid(int(pid)))\n"
+    "    except (OSError, ValueError):\n"
+    "        pass\n"
+    "for pgid in groups:\n"
+    "    try:\n"
+    "        os.killpg(pgid, signal.SIGKILL)\n"
+    "    except OSError:\n"
+    "        pass\n"
+)
+
+_mark = ("", 0)  # (the mark, the pid it is the mark of: a forked copy of the kit makes its own)
+
+
+def process_mark() -> str:
+    """This kit process's mark: its pid and a random part (pids are reused)."""
+    global _mark
+    if _mark[1] != os.getpid():
+        _mark = (f"{os.getpid()}-{secrets.token_hex(8)}", os.getpid())
+    return _mark[0]
