@@ -196,9 +196,10 @@ class _Reaper:
         if not GROUPS or not sys.executable:
             return None
         try:
+            unmarked = {k: v for k, v in os.environ.items() if k != reaper.SPAWN_MARK}  # not found by another's
             proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", self.CODE, reaper.process_mark()],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    bufsize=0, start_new_session=True)
+                                    bufsize=0, start_new_session=True, env=unmarked)
         except OSError:
             return None
         assert proc.stdin is not None
