@@ -277,6 +277,7 @@ def run_process(
     capped: bool = True,
     output: IO[Any] | tuple[IO[Any], IO[Any]] | None = None,
     stdout_max_bytes: int = STDOUT_KEEP_BYTES,
+    handed_over: bool = False,
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
@@ -291,6 +292,8 @@ def run_process(
     by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
     Captured stdout is cut after `stdout_max_bytes` (what a caller that reads data, not
     text, expects at most: the thumbnails of a clip's decode).
+    `handed_over`: the child hands work to another that must outlive the kit (sbatch's job), so it carries no
+    mark of the kit's (kit/infra/reaper.py): on one node the reaper would end the job at the kit's exit.
     Raises ToolError when the program cannot be started or runs past its timeout,
     and Stopped when the run is being interrupted.
     """
@@ -305,7 +308,7 @@ def run_process(
     piped = subprocess.PIPE if capture_stdout or on_stdout_line else subprocess.DEVNULL
     to_out, to_err = output if isinstance(output, tuple) else (output, output)
     proc = _spawn(args, cwd, env, stdout=piped if to_out is None else to_out,
-                  stderr=subprocess.PIPE if to_err is None else to_err)
+                  stderr=subprocess.PIPE if to_err is None else to_err, marked=not handed_over)
     _track(proc)
     reader = _Reader(proc, on_stdout_line, capture_stdout, stdout_max_bytes)
     try:
@@ -324,12 +327,14 @@ def run_process(
 
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
-           stderr: Any) -> subprocess.Popen[bytes]:
+           stderr: Any, marked: bool = True) -> subprocess.Popen[bytes]:
     """The child started in a group of its own (see the module's docstring), stdin closed; ToolError (or the
     box's limit named) when it cannot start."""
-    marked = {**(os.environ if env is None else env), reaper.SPAWN_MARK: reaper.process_mark()}  # kit/infra/reaper.py
+    child_env = {k: v for k, v in (os.environ if env is None else env).items() if k != reaper.SPAWN_MARK}
+    if marked:
+        child_env[reaper.SPAWN_MARK] = reaper.process_mark()  # kit/infra/reaper.py
     try:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=marked,
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=child_env,
                                 start_new_session=GROUPS)
     except OSError as exc:
         if (limit := resources.resource_error(exc, f"cannot start {args[0]}")) is not None:

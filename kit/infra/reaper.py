@@ -6,7 +6,8 @@ moment its start returns, but runs from the moment before: a SIGKILL of the kit 
 kept waiting for the interpreter while another imports: seen in CI, a fresh clone's first imports compiling) left
 it running. So every child's environment carries SPAWN_MARK=<the kit process's mark>, which whatever it starts
 inherits, and where /proc shows environments (Linux) the reaper also kills the group of every process carrying it.
-The reaper itself carries none: a kit started by a kit has its own reaper, which must outlive the first's.
+The reaper itself carries none: a kit started by a kit has its own reaper, which must outlive the first's; nor
+does a child that hands work to one meant to outlive the kit (sbatch's job: run_process's `handed_over`).
 """
 
 from __future__ import annotations

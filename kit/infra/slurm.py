@@ -21,7 +21,7 @@ def sbatch(script: Path, args: Sequence[str] = (), cwd: Path | None = None) -> s
         raise PrereqError("sbatch not found: this machine is not a Slurm submit host",
                           hint="run the command on the cluster's login node")
     res = run_process([exe, "--parsable", *args, str(script)], timeout_s=SBATCH_TIMEOUT_S, cwd=cwd,
-                      capture_stdout=True)
+                      capture_stdout=True, handed_over=True)  # the job outlives this command
     out = res.stdout.decode(errors="replace").strip()
     if res.returncode != 0:
         raise ToolError(f"sbatch refused {script} (exit {res.returncode})",
