@@ -151,8 +151,6 @@ class _Reaper:
     told to it is found by the mark in its environment (kit/infra/reaper.py).
     """
 
-    CODE = reaper.CODE
-
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -196,10 +194,10 @@ class _Reaper:
         if not GROUPS or not sys.executable:
             return None
         try:
-            unmarked = {k: v for k, v in os.environ.items() if k != reaper.SPAWN_MARK}  # not found by another's
-            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", self.CODE, reaper.process_mark()],
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", reaper.CODE, reaper.process_mark()],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    bufsize=0, start_new_session=True, env=unmarked)
+                                    bufsize=0, start_new_session=True,
+                                    env=reaper.child_environment(os.environ, marked=False))  # no kit's to find
         except OSError:
             return None
         assert proc.stdin is not None
@@ -330,9 +328,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
            stderr: Any, marked: bool = True) -> subprocess.Popen[bytes]:
     """The child started in a group of its own (see the module's docstring), stdin closed; ToolError (or the
     box's limit named) when it cannot start."""
-    child_env = {k: v for k, v in (os.environ if env is None else env).items() if k != reaper.SPAWN_MARK}
-    if marked:
-        child_env[reaper.SPAWN_MARK] = reaper.process_mark()  # kit/infra/reaper.py
+    child_env = reaper.child_environment(os.environ if env is None else env, marked)  # kit/infra/reaper.py
     try:
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=child_env,
                                 start_new_session=GROUPS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 
 SPAWN_MARK = "ENSEMBLE_KIT_SPAWNED_BY"  # in each child's environment: which kit process started it
 
@@ -46,3 +47,11 @@ def process_mark() -> str:
     if _mark[1] != os.getpid():
         _mark = (f"{os.getpid()}-{secrets.token_hex(8)}", os.getpid())
     return _mark[0]
+
+
+def child_environment(base: Mapping[str, str], marked: bool) -> dict[str, str]:
+    """`base` without a mark it inherited (from a kit that started this one), and with this kit's when `marked`."""
+    env = {k: v for k, v in base.items() if k != SPAWN_MARK}
+    if marked:
+        env[SPAWN_MARK] = process_mark()
+    return env
