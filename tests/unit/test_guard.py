@@ -26,6 +26,9 @@ from kit.infra import proc
 @pytest.fixture(autouse=True)
 def _restore() -> Iterator[None]:
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    # each test starts from a terminal's dispositions: a suite started under nohup (or by a runner that ignores
+    # SIGHUP) inherits an ignored SIGHUP, which the guard rightly keeps ignoring (the nohup test below)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     yield
     for s, handler in handlers.items():
         signal.signal(s, handler)

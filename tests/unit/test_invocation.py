@@ -109,7 +109,12 @@ def test_readme_ci_and_tarball_install_torch_first_then_the_pins_and_the_entry_p
     # the test command's installs skip compiling every module ahead (tests/__init__.py has the tests compile, once,
     # the modules they import): the same two installs otherwise
     tests = f"{torch_first}'.[test]'".replace("install ", "install --no-compile ")
-    assert tests in readme and tests in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests in readme and tests in ci
+    # ... after updating the venv's pip, and with mypy a test (tests/unit/test_types.py), not a step of its own
+    update = "python3 -m venv .venv && .venv/bin/pip install --no-compile -U pip && .venv/bin/pip install --no-compile"
+    assert f"{update} --no-deps -r requirements-torch.txt" in readme and update in ci
+    assert "bin/mypy" not in readme + ci
     assert {"requirements-torch.txt", "requirements-frozen.txt", "pyproject.toml"} <= set(make_tarball.INCLUDE)
 
 
