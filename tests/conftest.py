@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -24,6 +25,12 @@ from kit.media.libvmaf import FEATURES
 from tests import compile_before_the_workers
 
 ROOT = Path(__file__).resolve().parent.parent
+# the kit as the tests start it. A suite started under nohup passes on an ignored SIGHUP, which the kit rightly keeps
+# ignoring (kit/infra/interrupts.py): its children then get a terminal's default back (coreutils' env), so that the
+# tests that hang one up test what they mean to
+_HANGUP = getattr(signal, "SIGHUP", None)
+KIT = [*(["env", "--default-signal=HUP"] if _HANGUP and signal.getsignal(_HANGUP) == signal.SIG_IGN else []),
+       sys.executable, "-m", "kit"]
 TINY = "176x144"
 TINY_FRAMES = 8
 # Every random source has its seed and colours fixed: the same ffmpeg build renders the same bytes in
@@ -49,8 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster): dealt out first, in
 # this order, so that none of them is the last test running while the other worker has nothing left to do. The
 # untarred kit's run (ladder_run) comes second, so that the other worker makes it while the first makes x264_run,
-# which the Slurm test and the kill harness both wait for.
-LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py")
+# which the Slurm test and the kill harness both wait for. mypy (about 15 s on a fresh clone) comes after them.
+LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py",
+           "unit/test_types.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -203,7 +211,7 @@ def tiny_refs(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_kit(*args: str | Path, cwd: Path | None = None, entry: list[str] | None = None,
             env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process, as a user would."""
-    cmd = [*(entry or [sys.executable, "-m", "kit"]), *map(str, args)]
+    cmd = [*(entry or KIT), *map(str, args)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(cmd, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 

@@ -28,7 +28,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from kit.infra.faults import KILL_ENV
 from kit.infra.files import sha256_file
 from kit.infra.tree import Tree
 from kit.rundir import manifest_path
-from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
+from tests.conftest import FAST, KIT, LENIENT, ROOT, processes_naming, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -54,7 +53,7 @@ KEY = ["src_sha256", "encoder", "preset", "enc_pix_fmt", "cq", "frame_index", "d
 
 def start(args: list[str | Path]) -> subprocess.Popen[str]:
     """The kit as the leader of its own process group, as a terminal would start it."""
-    return subprocess.Popen([sys.executable, "-m", "kit", *map(str, args)], cwd=ROOT, text=True,
+    return subprocess.Popen([*KIT, *map(str, args)], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
@@ -287,7 +286,7 @@ def _kill_merge(inputs: dict[str, Path], work: Path, point: str | None, delay: f
     (work / "tmp").mkdir()
     if point is not None:
         env[KILL_ENV] = point
-    proc = subprocess.Popen([sys.executable, "-m", "kit", "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
+    proc = subprocess.Popen([*KIT, "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
                             cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, env=env)
     if point is None:
@@ -302,7 +301,7 @@ def _kill_merge(inputs: dict[str, Path], work: Path, point: str | None, delay: f
 
 def _check_rerun(inputs: dict[str, Path], work: Path, out: Path, label: str) -> None:
     """The next merge completes or redoes the work, and leaves nothing of the killed one behind."""
-    res = subprocess.run([sys.executable, "-m", "kit", "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
+    res = subprocess.run([*KIT, "merge", str(inputs["a"]), str(inputs["b"]), "-o", str(out)],
                          cwd=ROOT, text=True, capture_output=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(work / "tmp")})
     assert res.returncode == 0, f"{label}: {res.stderr}"
@@ -397,7 +396,7 @@ def test_a_probe_ended_by_a_signal_is_not_cached_and_the_rerun_succeeds(
         sig: signal.Signals, marker: str, tmp_path: Path) -> None:
     cache, out = tmp_path / "cache", tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KIT_CACHE_DIR": str(cache)}
-    args = [sys.executable, "-m", "kit", "run", "--only", "prereqs", "--out-dir", str(out), *FAST]
+    args = [*KIT, "run", "--only", "prereqs", "--out-dir", str(out), *FAST]
     proc = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, env=env)
     try:

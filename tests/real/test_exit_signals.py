@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kit.infra.faults import KILL_ENV, SIGNAL_ENV
-from tests.conftest import FAST, LENIENT, ROOT, processes_naming, run_kit
+from tests.conftest import FAST, KIT, LENIENT, ROOT, processes_naming, run_kit
 
 STOP = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 GRID = ["--cqs", "14,18,22,26,30,34,38,42", "--jobs", "1"]  # jobs long enough to signal the corpus step mid-way
@@ -43,7 +43,7 @@ def kit_args(refs: Path, out: Path, *extra: str) -> list[str]:
 
 
 def start(args: list[str], **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "kit", *args], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+    return subprocess.Popen([*KIT, *args], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)  # type: ignore
 
 
@@ -110,7 +110,7 @@ def test_a_dropped_terminal_ends_the_run_with_129_and_keeps_the_finished_jobs(ti
     out = tmp_path / "out"
     master, slave = os.openpty()
     # setsid -c: the kit leads a session whose controlling terminal is the pty, as a login shell's job
-    proc = subprocess.Popen(["setsid", "-c", sys.executable, "-m", "kit", *kit_args(tiny_refs, out, *GRID)], cwd=ROOT,
+    proc = subprocess.Popen(["setsid", "-c", *KIT, *kit_args(tiny_refs, out, *GRID)], cwd=ROOT,
                             stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "PYTHONPATH": str(ROOT)})
     os.close(slave)
     try:

@@ -13,5 +13,5 @@ from tests.conftest import ROOT
 
 
 def test_kit_type_checks() -> None:
-    res = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0 and res.stdout.startswith("Success:"), res.stdout[-6000:] + res.stderr[-2000:]
+    res = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]  # 1 for errors found, 2 for a failed start
