@@ -9,7 +9,10 @@ and importing, ~0.1 s, nothing begun yet) a signal has its default effect, which
 The handler raises Interrupted and remembers the signal. Third-party code may swallow the exception: pyarrow
 does when the signal lands in the pandas import it makes lazily (seen: SIGTERM during the LOSO step's plan,
 and the run went on to PROMOTE, exit 0). `check()`, at every step boundary and in the guard once the command
-returns, raises it again, so a swallowed signal still ends the command as an interrupt.
+returns, raises it again, so a swallowed signal still ends the command as an interrupt. Where Python itself cannot
+pass the exception on (a weakref callback, a `__del__`: seen, a SIGHUP during a garbage collection), it prints
+it as "Exception ignored in: … Traceback …" on stderr, which read as a crash beside the right two lines and exit
+129; from install() to end() Python's hook for those (`sys.unraisablehook`) leaves the kit's interrupt unprinted.
 
 Once the guard has decided how the command ends (`settle()`), the handler does nothing: a late signal cannot
 cut the closing lines short. When the command is the whole process (the kit's entry points call
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -53,6 +57,7 @@ _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
 _deferred = False  # the main thread is in a `waiting()` block
+_unraisable_hook: Any = None  # Python's hook install() replaced
 MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once on other threads (the module's docstring)
 T = TypeVar("T")
 
@@ -65,8 +70,10 @@ def whole_process() -> None:
 
 def install() -> None:
     """Handle the stop signals from now on (in the main thread, as a command starts)."""
-    global _received, _settled
+    global _received, _settled, _unraisable_hook
     _received, _settled = None, False
+    if sys.unraisablehook is not _unraisable:
+        _unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
@@ -84,6 +91,12 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     if _deferred:
         return  # raised by waiting() once the wait returns
     raise Interrupted(signum)
+
+
+def _unraisable(unraisable: Any) -> None:
+    """An interrupt raised where Python cannot pass it on is not printed: check() raises it again."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        (_unraisable_hook or sys.__unraisablehook__)(unraisable)
 
 
 def signal_of(exc: BaseException | None) -> int:
@@ -120,12 +133,14 @@ def settle() -> None:
 
 def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
-    global _received
+    global _received, _unraisable_hook
     _received = None
     if not _whole_process:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _saved.clear()
+        if sys.unraisablehook is _unraisable:
+            sys.unraisablehook, _unraisable_hook = _unraisable_hook or sys.__unraisablehook__, None
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:

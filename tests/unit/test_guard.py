@@ -6,7 +6,9 @@ import errno
 import io
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -134,6 +136,40 @@ def test_a_signal_a_library_swallowed_still_ends_the_command_as_an_interrupt(
     assert _run(then_broken) == 143
     err = capsys.readouterr().err
     assert err.count("interrupted by SIGTERM") == 2 and "internal error" not in err and "Traceback" not in err
+
+
+def test_an_interrupt_python_cannot_pass_on_is_not_printed_and_still_ends_the_command(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop signal that lands in a `__del__` or a weakref callback (seen: SIGHUP during a garbage collection):
+    Python swallows the interrupt there and hands it to its hook, which prints a traceback. The command still
+    ends with 129 and its two lines; the hook (here a recorder in place of Python's printer) never sees the
+    interrupt, and sees any other exception there as before, and is the hook again once the command is over."""
+    seen: list[str] = []
+
+    def hook(unraisable: Any) -> None:
+        seen.append(type(unraisable.exc_value).__name__)
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+
+    class Collected:
+        def __init__(self, then: BaseException | None = None) -> None:
+            self.then = then
+
+        def __del__(self) -> None:
+            if self.then is not None:
+                raise self.then
+            os.kill(os.getpid(), signal.SIGHUP)
+            for _ in range(1000):  # the handler runs here, inside __del__, at the loop's next turn
+                pass
+
+    def fn() -> int:
+        Collected(ValueError("a bug elsewhere"))  # collected at once
+        Collected()
+        return 0
+
+    assert _run(fn) == 129
+    assert "interrupted by SIGHUP (0 running process(es) stopped); finished work is kept." in capsys.readouterr().err
+    assert seen == ["ValueError"] and sys.unraisablehook is hook
 
 
 def test_a_sighup_ignored_by_nohup_stays_ignored() -> None:
