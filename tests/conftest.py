@@ -26,11 +26,13 @@ from tests import compile_before_the_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 # the kit as the tests start it. A suite started under nohup passes on an ignored SIGHUP, which the kit rightly keeps
-# ignoring (kit/infra/interrupts.py): its children then get a terminal's default back (coreutils' env), so that the
-# tests that hang one up test what they mean to
+# ignoring (kit/infra/interrupts.py): its children then get a terminal's default back first (a Python that resets
+# it and becomes the kit, its pid unchanged), so that the tests that hang one up test what they mean to
 _HANGUP = getattr(signal, "SIGHUP", None)
-KIT = [*(["env", "--default-signal=HUP"] if _HANGUP and signal.getsignal(_HANGUP) == signal.SIG_IGN else []),
-       sys.executable, "-m", "kit"]
+_DEFAULT_HANGUP = ("import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+                   "os.execv(sys.executable, [sys.executable, '-m', 'kit', *sys.argv[1:]])")
+KIT = ([sys.executable, "-c", _DEFAULT_HANGUP] if _HANGUP and signal.getsignal(_HANGUP) == signal.SIG_IGN
+       else [sys.executable, "-m", "kit"])
 TINY = "176x144"
 TINY_FRAMES = 8
 # Every random source has its seed and colours fixed: the same ffmpeg build renders the same bytes in

@@ -71,8 +71,9 @@ def whole_process() -> None:
 def install() -> None:
     """Handle the stop signals from now on (in the main thread, as a command starts)."""
     global _received, _settled, _unraisable_hook
-    _received, _settled = None, False
-    if sys.unraisablehook is not _unraisable:
+    if not _saved:  # the first of a command; a later one (the guard's, ray's after ray.init) forgets nothing
+        _received, _settled = None, False
+    if _unraisable_hook is None:
         _unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
@@ -135,12 +136,14 @@ def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
     global _received, _unraisable_hook
     _received = None
+    if _unraisable_hook is not None:  # settled: the handler raises nothing from now on
+        if sys.unraisablehook is _unraisable:
+            sys.unraisablehook = _unraisable_hook
+        _unraisable_hook = None
     if not _whole_process:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _saved.clear()
-        if sys.unraisablehook is _unraisable:
-            sys.unraisablehook, _unraisable_hook = _unraisable_hook or sys.__unraisablehook__, None
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:

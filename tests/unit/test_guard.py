@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -22,7 +23,7 @@ from kit.errors import (
     Interrupted,
     ToolError,
 )
-from kit.infra import proc
+from kit.infra import interrupts, proc
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +160,7 @@ def test_an_interrupt_python_cannot_pass_on_is_not_printed_and_still_ends_the_co
             if self.then is not None:
                 raise self.then
             os.kill(os.getpid(), signal.SIGHUP)
-            for _ in range(1000):  # the handler runs here, inside __del__, at the loop's next turn
+            for _ in range(1000):  # the handler has run by now, inside __del__ (in os.kill from 3.11 on)
                 pass
 
     def fn() -> int:
@@ -170,6 +171,26 @@ def test_an_interrupt_python_cannot_pass_on_is_not_printed_and_still_ends_the_co
     assert _run(fn) == 129
     assert "interrupted by SIGHUP (0 running process(es) stopped); finished work is kept." in capsys.readouterr().err
     assert seen == ["ValueError"] and sys.unraisablehook is hook
+
+
+def test_a_second_install_forgets_no_signal_and_the_end_puts_the_hook_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kit/__main__.py installs the handlers before its imports, the guard again, Ray's adapter again after
+    ray.init: a signal swallowed in between still ends the command, and Python's hook is the one found first."""
+    def hook(unraisable: Any) -> None:
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+    interrupts.install()
+    with contextlib.suppress(Interrupted):  # swallowed, as third-party code may
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):
+            pass
+    interrupts.install()
+    with pytest.raises(Interrupted):
+        interrupts.check()
+    interrupts.settle()
+    interrupts.end()
+    assert sys.unraisablehook is hook and interrupts.received() is None
 
 
 def test_a_sighup_ignored_by_nohup_stays_ignored() -> None:

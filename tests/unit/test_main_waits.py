@@ -121,6 +121,7 @@ def worker() -> None:
 t = threading.Thread(target=worker)
 t.start()
 ready.wait(10)
+interrupts.end()
 interrupts.install()  # a new command: no signal received yet
 try:
     os.kill(os.getpid(), signal.SIGTERM)
