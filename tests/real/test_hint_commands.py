@@ -9,7 +9,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -20,9 +19,7 @@ from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
 from kit.media.refs import YuvDefaults
-from tests.conftest import FAST, LENIENT, ODD, ROOT, render, run_here, run_kit
-
-KIT = [sys.executable, "-m", "kit"]
+from tests.conftest import FAST, KIT, LENIENT, ODD, ROOT, render, run_here, run_kit
 
 
 def odd_yuv(dest: Path, frames: int = 10) -> Path:
