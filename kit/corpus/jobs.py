@@ -344,7 +344,7 @@ class JobRunner:
         score = run_process(
             build_score_argv(self.ffmpeg, encoded, ref_input, clip.width, clip.height, clip.pix_fmt,
                              log_path, n_threads, progress=self.progress is not None, teacher=self.prov.teacher,
-                             extra=self.prov.extra, upscaler=job.upscaler),
+                             extra=self.prov.extra, upscaler=job.upscaler, fps=clip.fps),
             timeout_s=_timeout_s(clip), log=self.log, on_stdout_line=self._progress_lines(job, "score"))
         if score.returncode != 0 or not self.tree.is_file(log_path):
             raise self._fail(job, f"libvmaf scoring failed (exit {score.returncode})", score.stderr_tail,

@@ -26,7 +26,11 @@ from kit.rundir import manifest_path
 #    own size (enc_width/enc_height = width/height, no scaler). The `teacher_sha256` column (a --teacher model
 #    file's sha256, "" for a libvmaf built-in) and the manifests' `teacher_sha256`; older files read with "" there
 #    (they were scored by built-ins). VMAF v1's four features, nullable (null where not measured).
-SCHEMA_VERSION = 4
+# 5: rows scored frame by frame at every rate (kit 2.0): kits 1.0.x paired a master below 25 fps, scored through
+#    the shared decode, with the wrong reference frames. Each source in a shard manifest says how its reference was
+#    read (`decode`) and what the independent libvmaf check of one of its jobs found (`oracle`); files of schema 4
+#    and older are refused where those rows may be wrong (kit.corpus.inputs)
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,9 @@ JOB_SCHEMA = pa.schema([
     *[(f, pa.float64()) for f in EXTRA_FEATURES],  # schema 4: null where not measured
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 3  # a job's ledger names it: 3 added the rung, teacher_sha256 and the extra features (schema 3
-# changed the corpus, not a job's rows)
+JOB_ROWS_VERSION = 4  # a job's ledger names it: 3 added the rung, teacher_sha256 and the extra features (schema 3
+# changed the corpus, not a job's rows); 4: rows paired frame by frame at the clip's own rate (3's rows of a master
+# below 25 fps scored through the shared decode were paired with the wrong reference frames: redone)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256

@@ -4,7 +4,7 @@ Done job by job, a master (.mp4/.mkv/.mov) is decoded twice per job: by its enco
 Here the jobs still to run of one master share its decode: one ffmpeg decodes it once and feeds, by
 `split`, the encodes of up to ENCODES_PER_DECODE jobs (the same frames and properties each encode
 would have decoded itself, so the same bitstreams) and, once per clip, writes the reference as the
-scorings take it (renumbered, in the clip's pixel format) to `02_corpus/work/decoded/<clip>/ref.nut`.
+scorings take it (every decoded frame once, in the clip's pixel format) to `02_corpus/work/decoded/<clip>/ref.nut`.
 Each job then scores its own encode against that file and writes its rows and ledger as before:
 resume stays per job, and the rows are byte-identical to the per-job decode's
 (tests/real/test_shared_decode.py).

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
-from kit.media.libvmaf import DEFAULT_TEACHER, RENUMBER, Teacher, build_libvmaf_graph
+from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
 # "frame=" report (the encoded frame count) and errors are still printed.
@@ -91,23 +91,26 @@ def build_score_argv(
     teacher: Teacher = DEFAULT_TEACHER,
     extra: bool = False,
     upscaler: str = UP_DEFAULT,
+    fps: str = "25/1",
 ) -> list[str]:
     """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
-    four features, `extra`).
+    four features, `extra`); both are paired frame by frame at the clip's rate `fps` (libvmaf.renumber).
 
     Both decoders get the job's thread budget too: left at ffmpeg's default (one
     frame thread per core) every parallel job would start a decoder thread per core.
     A ladder rung's encode is upscaled to the reference's size with `upscaler` (a no-op at the same size).
     """
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
 
 
-# the decoded reference, exactly as a scoring's reference branch takes it (kit.media.libvmaf), kept as raw
-# frames in NUT: any pixel format, frame for frame; its colour tags do not survive, kit.media.ffmpeg reads them
-REF_FORMAT = ("-c:v", "rawvideo", "-f", "nut")
+# the decoded reference, in the pixel format a scoring's reference branch converts to (kit.media.libvmaf), kept as
+# raw frames in NUT: any pixel format, every decoded frame once with its own timestamp (-fps_mode passthrough: the
+# default would make it constant-rate, dropping frames of a variable-rate master); the scoring renumbers it as it
+# renumbers a master it decodes itself. Its colour tags do not survive, kit.media.ffmpeg reads them
+REF_FORMAT = (*PASSTHROUGH, "-c:v", "rawvideo", "-f", "nut")
 
 
 def build_scale_filter(width: int, height: int, scaler: str) -> str:
@@ -118,7 +121,8 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
 def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
     """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
     encode, "" for the clip's own size) runs once, and a `split` hands its frames to the encodes of that rung; with
-    `ref_pix_fmt`, `[ref]` is the scoring graph's reference branch."""
+    `ref_pix_fmt`, `[ref]` is the decoded frames as they are, converted to it: no rate and no renumbering here
+    (the scoring renumbers what it reads, at the clip's rate)."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []
@@ -127,7 +131,7 @@ def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
         mine = [f"[e{i}]" for i, s in enumerate(scales) if s == scale]
         graph += f";[s{k}]{scale},split={len(mine)}{''.join(mine)}"
     if ref_pix_fmt:
-        graph += f";[r]{RENUMBER},format={ref_pix_fmt}[ref]"
+        graph += f";[r]format={ref_pix_fmt}[ref]"
     return graph
 
 
@@ -148,9 +152,9 @@ def build_shared_decode_argv(
     Each encode output is build_encode_argv's for one job, fed by `split` instead of a decoder of its own:
     the same frames with the same properties (timestamps, colour tags, side data), the same -pix_fmt
     conversion, so the same bitstream. `scales` gives each encode its rung's downscale (build_scale_filter, ""
-    for the clip's own size): one downscale per rung, split to that rung's encodes. The reference output is the
-    scoring graph's reference branch (renumbered, converted to `ref_pix_fmt`), so a scoring that reads it
-    converts nothing again. Software encoders only: a device's upload chain and session cap stay one encode
+    for the clip's own size): one downscale per rung, split to that rung's encodes. The reference output is every
+    decoded frame once, converted to `ref_pix_fmt` (REF_FORMAT), so a scoring that reads it converts nothing
+    again. Software encoders only: a device's upload chain and session cap stay one encode
     per process.
     """
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")

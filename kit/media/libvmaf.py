@@ -85,8 +85,15 @@ class Teacher(Record):
 
 
 DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
-# both inputs renumbered frame by frame, so frames pair by index, not by container timestamps
-RENUMBER = "settb=1/25,setpts=N"
+
+
+def renumber(fps: str) -> str:
+    """The filters that renumber a stream frame by frame at the clip's own rate `fps` ("num/den"): frame i at
+    i / rate, whatever its container said. Both inputs of a scoring get them, so libvmaf pairs frame i with frame
+    i (its framesync pairs by timestamp); the rate is the clip's, so nothing downstream sees two frames at one
+    instant (a fixed 1/25 did, at every rate below 25 fps)."""
+    num, _, den = fps.partition("/")
+    return f"settb={den or 1}/{num},setpts=N"
 
 
 def escape_filter_value(value: str) -> str:
@@ -101,11 +108,14 @@ def escape_filter_value(value: str) -> str:
 
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
-                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic") -> str:
+                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic",
+                       fps: str = "25/1") -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
-    Both are renumbered frame by frame (`setpts=N`) so frames pair by index, not by
-    container timestamps; the distorted stream is scaled (with `upscaler`: a ladder rung's encode is
+    Both are renumbered frame by frame at the clip's rate `fps` (renumber) so frames pair by index, not by
+    container timestamps, and the scoring ends with the shorter input (`shortest=1`): a reference or an encode
+    short of frames logs fewer frames than the clip has, which the corpus job refuses, where libvmaf's default
+    would repeat the last frame of the shorter one and log a full count; the distorted stream is scaled (with `upscaler`: a ladder rung's encode is
     smaller, a native one is left as it is) and converted to the reference's size and pixel format. Another
     teacher than the default gets the canonical six's extractors beside it (CANONICAL_EXTRACTORS): the proxy's
     inputs are the same whatever it learns. `extra`: VMAF v1's four features too (V1_EXTRACTORS).
@@ -117,10 +127,12 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         "log_fmt=json",
         f"log_path={escape_filter_value(str(log_path))}",
         f"n_threads={int(n_threads)}",
+        "shortest=1",
     ])
+    index = renumber(fps)
     return (
-        f"[0:v]{RENUMBER},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
-        f"[1:v]{RENUMBER},format={pix_fmt}[ref];"
+        f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
+        f"[1:v]{index},format={pix_fmt}[ref];"
         f"[dis][ref]libvmaf={options}"
     )
 

@@ -38,12 +38,13 @@ def test_shared_decode_argv_is_each_jobs_encode_fed_by_split() -> None:
     argv = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264"), (x265, 31, "b.hevc")],
                                     ref_pix_fmt="yuv420p10le", ref_out="ref.tmp", threads=1)
     assert argv == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-i", "m.mp4", "-filter_complex",
-                    "[0:v:0]split=3[e0][e1][r];[r]settb=1/25,setpts=N,format=yuv420p10le[ref]",
+                    "[0:v:0]split=3[e0][e1][r];[r]format=yuv420p10le[ref]",
                     "-map", "[e0]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
                     "libx264", "-preset", "medium", "-crf", "25", "-threads", "1", "-f", "h264", "a.h264",
                     "-map", "[e1]", "-an", "-sn", "-dn", "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-c:v",
                     "libx265", "-preset", "medium", "-crf", "31", "-x265-params", "log-level=error", "-threads", "1",
-                    "-f", "hevc", "b.hevc", "-map", "[ref]", "-c:v", "rawvideo", "-f", "nut", "ref.tmp"]
+                    "-f", "hevc", "b.hevc", "-map", "[ref]", "-fps_mode", "passthrough", "-c:v", "rawvideo",
+                    "-f", "nut", "ref.tmp"]
     for (spec, cq, out), start in (((x264, 25, "a.h264"), 11), ((x265, 31, "b.hevc"), 31)):
         own = build_encode_argv("ffmpeg", ["-i", "m.mp4"], spec, cq, out, threads=1)
         assert argv[start:start + len(own) - 9] == own[9:]  # after its `-map 0:v:0`, the job's own encode
@@ -67,14 +68,14 @@ def test_a_ladder_rungs_argvs_are_exact() -> None:
                                scale=scale)
     assert on_gpu[on_gpu.index("-vf") + 1] == "scale=320:180:flags=lanczos,format=nv12,hwupload=extra_hw_frames=64"
     score = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 1,
-                             upscaler="spline")
-    assert "[0:v]settb=1/25,setpts=N,scale=640:360:flags=spline,format=yuv420p[dis]" in score[score.index("-lavfi") + 1]
+                             upscaler="spline", fps="24000/1001")
+    assert "[0:v]settb=1001/24000,setpts=N,scale=640:360:flags=spline,format=yuv420p[dis]" in score[score.index("-lavfi") + 1]
     shared = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264"), (x264, 31, "b.h264"),
                                                                  (x264, 37, "c.h264")],
                                       ref_pix_fmt="yuv420p", ref_out="ref.tmp", threads=1, scales=["", scale, scale])
     assert shared[shared.index("-filter_complex") + 1] == (
         "[0:v:0]split=3[e0][s0][r];[s0]scale=320:180:flags=lanczos,split=2[e1][e2];"
-        "[r]settb=1/25,setpts=N,format=yuv420p[ref]")
+        "[r]format=yuv420p[ref]")
     assert [shared[i + 1] for i, a in enumerate(shared) if a == "-map"] == ["[e0]", "[e1]", "[e2]", "[ref]"]
     assert build_shared_graph(["", ""]) == "[0:v:0]split=2[e0][e1]"
 
@@ -118,7 +119,7 @@ def test_score_argv_puts_distorted_first_and_sets_threads() -> None:
     graph = argv[argv.index("-lavfi") + 1]
     assert graph == ("[0:v]settb=1/25,setpts=N,scale=640:360:flags=bicubic,format=yuv420p[dis];"
                      "[1:v]settb=1/25,setpts=N,format=yuv420p[ref];"
-                     "[dis][ref]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=/tmp/v.json:n_threads=3")
+                     "[dis][ref]libvmaf=model=version=vmaf_v0.6.1:log_fmt=json:log_path=/tmp/v.json:n_threads=3:shortest=1")
 
 
 def test_score_argv_of_another_teacher_is_exact() -> None:
@@ -128,12 +129,13 @@ def test_score_argv_of_another_teacher_is_exact() -> None:
                            teacher=Teacher("vmaf_v0.6.1neg"))
     assert neg[neg.index("-lavfi") + 1].endswith(
         "[dis][ref]libvmaf=model=version=vmaf_v0.6.1neg:feature=name=adm|name=vif|name=motion:log_fmt=json:"
-        "log_path=/tmp/v.json:n_threads=3")
+        "log_path=/tmp/v.json:n_threads=3:shortest=1")
     model = Teacher("m", "/x/a b:c'd=e.json", "0" * 64)
     assert model.model_option() == r"path=/x/a b\:c\'d\=e.json"
     graph = build_libvmaf_graph(640, 360, "yuv420p", "/tmp/v.json", 3, model)
     assert graph.endswith(r"[dis][ref]libvmaf=model=path=/x/a b\\\\\\:c\\\\\\\'d\\\\=e.json"
-                          ":feature=name=adm|name=vif|name=motion:log_fmt=json:log_path=/tmp/v.json:n_threads=3")
+                          ":feature=name=adm|name=vif|name=motion:log_fmt=json:log_path=/tmp/v.json:n_threads=3"
+                          ":shortest=1")
 
 
 def test_every_teacher_scores_with_real_libvmaf_and_the_canonical_six_do_not_move(ffmpeg: str,
