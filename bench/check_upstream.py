@@ -22,10 +22,19 @@
 3. conformal (with --upstream, on a PROMOTE's export): upstream's loader (tools/vmaf-tune/src/vmaftune/
    conformal.py) reads the shipped calibration sidecar; its quantile against the manifest's card; an uncalibrated
    sidecar holds no residual, so the loader gives no interval.
+4. features (with --upstream): vmaf-tune's own feature readers on a real libvmaf JSON log the kit wrote (the kit's
+   scoring of a tiny clip, its libvmaf check, unless --vmaf-log names one): fast.py's, vmaftune.score.run_score (its
+   libvmaf CLI replaced by one that writes this log where run_score asks, so its own parsing runs) and the mean it
+   feeds the proxy (NaN for a name it does not find), and `vmaf-tune fast`'s, vmaftune.cli._parse_canonical6_means
+   (0.0 for one). Against the means the kit trains on (kit.media.libvmaf.parse_vmaf_log), then again with libvmaf's
+   names renamed to the ones vmaf-tune looks up: what the fix upstream gives (docs/vmaf-tune.md). FAILS (exit 1)
+   while vmaf-tune reads other features than the kit's.
 
-UPSTREAM_CHECKOUT is a work tree of lusoris/vmaf (for a bare clone: `git --git-dir=REPO archive HEAD model/tiny
-python/test ai/scripts tools/vmaf-tune/src | tar -x -C DIR`). Nothing of it enters this repository: files are read
-from the checkout, or copied into a temporary folder outside it, and run there. Prints one JSON document.
+UPSTREAM is a work tree of lusoris/vmaf or its git directory (a bare clone, or the snapshot `fetch` brings): the
+files the checks run are taken from it (`git cat-file`, each file on its own: a snapshot may lack large files) into
+a temporary folder outside this repository, and run there; nothing of it enters this repository. What a check needs
+and lacks (the checkout's files, ffmpeg with libvmaf, a Python package: `pip install -e '.[upstream]'`) is named in
+its `missing`. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -33,12 +42,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -182,8 +192,12 @@ def registry_check(profile: Path, upstream: Path, scratch: Path) -> dict[str, An
                        str(scratch / "python/test/model_registry_schema_test.py")],
                       timeout_s=600, cwd=scratch, capture_stdout=True)
     summary = res.stdout.decode(errors="replace").strip().splitlines()[-1:]
-    return {"rows": len(rows), "validator_rc": rc, "validator_errors": errors, "pytest_rc": res.returncode,
-            "pytest_summary": summary, "ok": rc == 0 and res.returncode == 0}
+    out = {"rows": len(rows), "validator_rc": rc, "validator_errors": errors, "pytest_rc": res.returncode,
+           "pytest_summary": summary, "ok": rc == 0 and res.returncode == 0}
+    if importlib.util.find_spec("jsonschema") is None:  # upstream's validator and test then check less
+        out["missing"] = ("jsonschema: upstream's validator ran its structural fallback, not the JSON Schema, and its "
+                          "test skipped the schema case (pip install -e '.[upstream]')")
+    return out
 
 
 def conformal_check(profile: Path, upstream: Path) -> dict[str, Any]:
@@ -211,26 +225,209 @@ def conformal_check(profile: Path, upstream: Path) -> dict[str, Any]:
     return out
 
 
+# --- 4. features: vmaf-tune's readers on a libvmaf log the kit wrote ---------------------------------------------
+UPSTREAM_PATHS = ("model/tiny/registry.schema.json", "python/test/model_registry_schema_test.py",
+                  "ai/scripts/validate_model_registry.py", "ai/scripts/eval_probabilistic_proxy.py",
+                  "tools/vmaf-tune/src/vmaftune")
+FEATURE_TOLERANCE = 1e-5  # libvmaf prints 6 decimals: its pooled mean and the mean of its printed frames agree to it
+
+
+def git(repo: Path, *args: str) -> bytes:
+    res = run_process(["git", f"--git-dir={repo}", *args], timeout_s=120, capture_stdout=True)
+    if res.returncode != 0:
+        raise SystemExit(f"error: git {' '.join(args)} in {repo}: {res.stderr.strip()[-300:]}")
+    return res.stdout
+
+
+def upstream_tree(given: Path, scratch: Path) -> Path:
+    """A lusoris/vmaf work tree as given; of a git directory, the files the checks run, written into the scratch
+    folder blob by blob (a snapshot may lack its large files, and `git archive` then refuses the whole tree)."""
+    if not ((given / "objects").is_dir() and (given / "HEAD").is_file()):
+        return given
+    tree = scratch / "upstream"
+    for entry in filter(None, git(given, "ls-tree", "-r", "-z", "HEAD", "--", *UPSTREAM_PATHS).decode().split("\0")):
+        meta, path = entry.split("\t", 1)
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_bytes(git(given, "cat-file", "blob", meta.split()[2]))
+    return tree
+
+
+def kit_log(scratch: Path, ffmpeg: str | None, given: Path | None) -> tuple[Path | None, str]:
+    """A libvmaf JSON log the kit wrote and where it is from: the one given, else the kit's scoring of a tiny clip
+    (its libvmaf check: a libx264 encode of a test clip scored as a corpus job scores); (None, what is missing)."""
+    if given is not None:
+        return given.resolve(), "given (--vmaf-log)"
+    from kit.errors import KitError
+    from kit.platforms.binaries import trusted_ffmpeg
+    from kit.platforms.probe import check_libvmaf
+
+    work = scratch / "kit-scoring"
+    work.mkdir()
+    try:
+        info = trusted_ffmpeg(ffmpeg)
+        version = check_libvmaf(str(info.path), work)
+    except KitError as exc:
+        return None, f"an ffmpeg whose libvmaf the kit can score with (--ffmpeg): {exc}"
+    (log,) = work.glob("*.json")
+    return log, f"the kit's libvmaf check (kit.platforms.probe.check_libvmaf) with {info.path}, libvmaf {version}"
+
+
+def vmaftune_modules(upstream: Path) -> tuple[ModuleType, ModuleType] | str:
+    """vmaf-tune's score and cli modules from the checkout, or what is missing to import them."""
+    src = upstream / "tools/vmaf-tune/src"
+    if not (src / "vmaftune" / "score.py").is_file():
+        return f"vmaf-tune's source in the checkout ({src / 'vmaftune'})"
+    sys.path.insert(0, str(src))
+    try:
+        import vmaftune.cli as cli
+        import vmaftune.score as score
+    except ModuleNotFoundError as exc:  # none today: both import the standard library only
+        return f"the Python package {exc.name} vmaf-tune imports (pip install -e '.[upstream]')"
+    return score, cli
+
+
+def replayed_libvmaf(log: Path) -> Callable[..., SimpleNamespace]:
+    """The libvmaf CLI vmaftune.score.run_score spawns, replaced by a stand-in that writes `log` where run_score asks
+    for its JSON (--output): run_score's own parsing then reads a log libvmaf wrote. The CLI and ffmpeg's filter
+    write their JSON with the same libvmaf function (libvmaf/src/output.c)."""
+    def run(cmd: list[str], **_: object) -> SimpleNamespace:
+        shutil.copyfile(log, cmd[cmd.index("--output") + 1])
+        return SimpleNamespace(returncode=0, stdout="", stderr="")
+    return run
+
+
+def vmaftune_features(score: ModuleType, cli: ModuleType, log: Path) -> dict[str, list[float | None]]:
+    """The six features each of vmaf-tune's readers gives for `log` (null: NaN), in its order: fast_recommend's
+    (fast.py, _build_production_sample_extractor: run_score's feature_means, NaN for a name it lacks), and
+    `vmaf-tune fast`'s (cli.py, _parse_canonical6_means: 0.0 for one); and the standard deviations run_score reads."""
+    req = score.ScoreRequest(reference=Path("ref.y4m"), distorted=Path("dist.mp4"), width=0, height=0,
+                             pix_fmt="yuv420p")
+    res = score.run_score(req, runner=replayed_libvmaf(log))
+    names = score.CANONICAL6_FEATURES
+
+    def shown(values: list[float]) -> list[float | None]:
+        return [None if math.isnan(v) else v for v in values]
+    return {"fast_recommend": shown([res.feature_means.get(f, math.nan) for f in names]),
+            "vmaf_tune_fast": shown(cli._parse_canonical6_means(json.loads(log.read_text()))),
+            "run_score_std": shown([res.feature_stds.get(f, math.nan) for f in names])}
+
+
+def renamed(log: Path, dest: Path) -> Path:
+    """`log` with the six under the names vmaf-tune looks up (integer_adm2 -> adm2): what the fix upstream reads."""
+    from kit.media.libvmaf import FEATURE_KEYS, FEATURES
+
+    names = dict(zip(FEATURE_KEYS, FEATURES, strict=True))
+    doc = json.loads(log.read_text())
+    doc["pooled_metrics"] = {names.get(k, k): v for k, v in doc.get("pooled_metrics", {}).items()}
+    for frame in doc.get("frames", []):
+        frame["metrics"] = {names.get(k, k): v for k, v in frame["metrics"].items()}
+    dest.write_text(json.dumps(doc))
+    return dest
+
+
+def miss(got: list[float | None], want: list[float]) -> float | None:
+    """The largest |got - want| over the six; None when a reader gave none of one."""
+    values = [g for g in got if g is not None]
+    return None if len(values) < len(want) else max(abs(g - w) for g, w in zip(values, want, strict=True))
+
+
+def proxy_outputs(model: Path, features: dict[str, list[float | None]]) -> dict[str, float | None]:
+    """What the exported proxy (vmaf-tune's [N, 20] feed) gives for each reader's six: libx264 at CRF 30 of 10-51,
+    preset_norm 0.5, as fast_recommend feeds it (null: NaN)."""
+    from kit.bundle.vmaftune import v2_rows
+    from kit.model.runtime import session
+
+    names = list(features)
+    feats = np.array([[math.nan if v is None else v for v in features[n]] for n in names], dtype=np.float32)
+    x = v2_rows(feats, np.array(["libx264"] * len(names)), np.full(len(names), 30), (10, 51))
+    (out,) = session(model).run(None, {"input": x})
+    return {n: None if math.isnan(v) else float(v) for n, v in zip(names, np.asarray(out).reshape(-1), strict=True)}
+
+
+def features_check(upstream: Path, scratch: Path, ffmpeg: str | None, given: Path | None,
+                   model: Path | None = None) -> dict[str, Any]:
+    """vmaf-tune's readers on a libvmaf log the kit wrote, as logged and with libvmaf's names renamed; with a
+    run's exported proxy (`model`), what it predicts from each."""
+    from kit.media.libvmaf import FEATURE_KEYS, parse_vmaf_log
+
+    log, made_by = kit_log(scratch, ffmpeg, given)
+    if log is None:
+        return {"ok": False, "missing": made_by}
+    modules = vmaftune_modules(upstream)
+    if isinstance(modules, str):
+        return {"ok": False, "missing": modules, "log": str(log)}
+    score, cli = modules
+    scored = parse_vmaf_log(log)
+    kit_means = scored.features.mean(axis=0).tolist()  # what the proxy is trained on, per encode
+    pooled = json.loads(log.read_text()).get("pooled_metrics", {})
+    now = vmaftune_features(score, cli, log)
+    fixed = vmaftune_features(score, cli, renamed(log, scratch / "renamed.json"))
+    misses = {k: {"as_logged": miss(now[k], kit_means), "renamed": miss(fixed[k], kit_means)}
+              for k in ("fast_recommend", "vmaf_tune_fast")}
+    ok = all(m["as_logged"] is not None and m["as_logged"] <= FEATURE_TOLERANCE for m in misses.values())
+    out = {"log": str(log), "log_from": made_by, "libvmaf_names": [k for k in FEATURE_KEYS if k in pooled],
+           "vmaf_tune_looks_up": list(score.CANONICAL6_FEATURES), "pooled_statistics": sorted(
+               next(iter(pooled.values()), {})), "kit_means": kit_means, "as_logged": now, "renamed": fixed,
+           "teacher_mean": float(scored.vmaf.mean()), "max_miss": misses, "ok": ok}
+    if model is not None:
+        out["proxy"] = {"model": str(model), **proxy_outputs(model, {"kit_means": kit_means, **{
+            f"{k}_as_logged": now[k] for k in misses}})}
+    if "stddev" not in out["pooled_statistics"]:
+        out["std"] = ("libvmaf's pooled metrics hold no stddev: run_score's feature_stds stay empty whatever the "
+                      "names, so vmaf-tune's own corpus rows carry NaN in <feature>_std")
+    out["verdict"] = features_verdict(ok, out["libvmaf_names"], now, misses)
+    return out
+
+
+def features_verdict(ok: bool, names: list[str], now: dict[str, list[float | None]],
+                     misses: dict[str, dict[str, float | None]]) -> str:
+    """The check in one sentence: what each reader feeds the proxy, and what it would with libvmaf's names."""
+    def said(key: str) -> str:
+        return ", ".join(f"{reader} {m[key]:.1e}" if m[key] is not None else f"{reader} none"
+                         for reader, m in misses.items())
+
+    def fed(values: list[float | None]) -> str:
+        same = {"NaN" if v is None else repr(v) for v in values}
+        return f"{same.pop()} for all six" if len(same) == 1 else str(values)
+    if ok:
+        return f"vmaf-tune's readers give the kit's means (largest miss: {said('as_logged')})"
+    return (f"vmaf-tune does not read the six from libvmaf's log, which names them {', '.join(names)}: "
+            f"fast_recommend feeds the proxy {fed(now['fast_recommend'])}, `vmaf-tune fast` "
+            f"{fed(now['vmaf_tune_fast'])}; with the names it looks up, its readers give the kit's means (largest "
+            f"miss: {said('renamed')})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--upstream", type=Path, help="a work tree of lusoris/vmaf: its own functions run")
+    ap.add_argument("out_dir", type=Path, nargs="?", help="a run's out-dir (without one: only the features check)")
+    ap.add_argument("--upstream", type=Path, help="a work tree or git directory of lusoris/vmaf: its own code runs")
     ap.add_argument("--as-kit-0.4", dest="old", action="store_true",
                     help="measure the block the kit exported before issue 37")
+    ap.add_argument("--ffmpeg", help="the ffmpeg whose libvmaf scores the features check's clip (the kit's by default)")
+    ap.add_argument("--vmaf-log", type=Path, help="a libvmaf JSON log the kit wrote, for the features check")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
     args = ap.parse_args()
-    run = RunDir(args.out_dir.resolve())
-    upstream = args.upstream.resolve() if args.upstream else None
-    report: dict[str, Any] = {"coverage": coverage_check(run, upstream, args.old)}
-    profile = run.exports / PROFILE
-    if upstream is not None and (profile / MANIFEST).is_file():
-        scratch = Path(tempfile.mkdtemp(prefix="check-upstream-"))  # outside the repository
-        try:
-            report |= {"scratch": str(scratch), "registry": registry_check(profile, upstream, scratch),
-                       "conformal": conformal_check(profile, upstream)}
-        finally:
-            if not args.keep:
-                shutil.rmtree(scratch, ignore_errors=True)
+    if args.out_dir is None and args.upstream is None:
+        ap.error("give a run's out-dir, --upstream, or both")
+    scratch = Path(tempfile.mkdtemp(prefix="check-upstream-"))  # outside the repository
+    report: dict[str, Any] = {"scratch": str(scratch)}
+    try:
+        upstream = upstream_tree(args.upstream.resolve(), scratch) if args.upstream else None
+        model = None
+        if args.out_dir is not None:
+            run = RunDir(args.out_dir.resolve())
+            model = run.exports / PROFILE / "fr_regressor_v2.onnx"  # the member vmaf-tune's proxy loads
+            report["coverage"] = coverage_check(run, upstream, args.old)
+            profile = run.exports / PROFILE
+            if upstream is not None and (profile / MANIFEST).is_file():
+                report |= {"registry": registry_check(profile, upstream, scratch),
+                           "conformal": conformal_check(profile, upstream)}
+        if upstream is not None:
+            report["features"] = features_check(upstream, scratch, args.ffmpeg, args.vmaf_log,
+                                                model if model is not None and model.is_file() else None)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
     print(json.dumps(report, indent=2, default=str))
     return 0 if all(v["ok"] for v in report.values() if isinstance(v, dict)) else 1
 

@@ -5,6 +5,7 @@ run.json                       settings + provenance of the latest invocation
 01_prereqs/  status.json  prereqs.json
 02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]  [skipped.json]
 03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
+             encodes.parquet  (each held-out encode as vmaf-tune predicts it: the consumer's figures)
              training.json  (who trained each member, from what: the members' records)
              [incumbent.json]  [holdout_<encoder|box|rung>.parquet]  (--holdout)
              [incumbent/: a copy of an --incumbent that lies in this out-dir]
@@ -15,6 +16,7 @@ run.json                       settings + provenance of the latest invocation
              intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
              clip_pooling.parquet  (each held-out clip's frames pooled: teacher and ensemble, per pooling)
 05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
+             ledger.json  (the sha256 of each tarball and export it wrote: what a later bundle may move aside)
              [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
 ```
 
@@ -157,8 +159,14 @@ class RunDir:
 
     @property
     def clips(self) -> Path:
-        """Held-out clips predicted from their mean features, per seed (kit.model.clips)."""
+        """Held-out encodes (a source at one encoder, cq and rung) predicted from their mean features, per seed
+        (kit.model.clips)."""
         return self.step("loso") / "clips.parquet"
+
+    @property
+    def encodes(self) -> Path:
+        """Each held-out encode as vmaf-tune predicts it, the ensemble's (kit.model.encodes)."""
+        return self.step("loso") / "encodes.parquet"
 
     def holdout(self, kind: str) -> Path:
         """--holdout encoder|box|rung: the held-out predictions of that validation (kit.model.holdout)."""
@@ -239,6 +247,11 @@ class RunDir:
     @property
     def report(self) -> Path:
         return self.step("bundle") / "report.html"
+
+    @property
+    def bundle_ledger(self) -> Path:
+        """The sha256 of each tarball and export the bundle step wrote and has not moved aside (kit.bundle.aside)."""
+        return self.step("bundle") / "ledger.json"
 
     @property
     def previous(self) -> Path:

@@ -47,7 +47,8 @@ TINY_SOURCES = {
 # content groups, below the default evidence floor; 3 epochs can leave the ensemble behind ridge)
 FAST = ["--epochs", "3", "--batch-size", "64", "--seeds", "0,1", "--cqs", "25,37", "--scales", "native"]
 LENIENT = ["--min-mean-plcc", "-1", "--max-plcc-spread", "2", "--min-seed-plcc", "-1", "--max-abs-bias", "off",
-           "--min-content-groups", "3", "--min-rmse-lift", "off"]
+           "--min-content-groups", "3", "--min-rmse-lift", "off", "--min-consumer-share", "off",
+           "--min-consumer-content-share", "off"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

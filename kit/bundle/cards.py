@@ -16,6 +16,7 @@ from kit.bundle.registry import with_tag
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
+from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
 from kit.model.contract import CODEC_VOCAB, CQ_NORM_NOTE, SCALE_INPUT_NOTE, cq_ranges, input_features, input_version
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
@@ -53,11 +54,14 @@ def member_name(seed: int, teacher: Teacher = DEFAULT_TEACHER) -> str:
 
 
 def teacher_card(teacher: Teacher) -> dict[str, object]:
-    """What a model card says of the teacher: its libvmaf model, a model file's sha256, and that the inputs stay
-    the canonical six whatever it is (docs/teachers.md)."""
+    """What a model card says of the teacher: its libvmaf model, a model file's sha256, that the inputs stay the
+    canonical six whatever it is (docs/teachers.md), and the model vmaf-tune verifies with (with what that means
+    when it is another)."""
+    note = verifier_note(teacher)
     return {"model": teacher.name, "builtin": teacher.builtin, "sha256": teacher.sha256 or None,
             "inputs": "the canonical six libvmaf features, whatever the teacher: the proxy learns this teacher's score "
-                      "from them (docs/teachers.md has how well each teacher distils)"}
+                      "from them (docs/teachers.md has how well each teacher distils)",
+            "vmaf_tune_verifies_with": VMAFTUNE_VERIFIER, **({"vmaf_tune_note": note} if note else {})}
 
 
 def teacher_metadata(teacher: Teacher) -> dict[str, str]:

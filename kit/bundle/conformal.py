@@ -137,7 +137,7 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
     groups = cal.content_groups if cal.content_groups is not None else cal.n
     k, open_ended = rank_needed(groups, 1.0 - cal.alpha), not cal.calibrated
     note = (unbounded_warning(groups, cal.alpha) if open_ended else
-            f"one absolute residual per content group (its largest held-out per-clip miss); the "
+            f"one absolute residual per content group (its largest held-out per-encode miss); the "
             f"{percent(1 - cal.alpha)} interval is prediction +/- the {k}-th smallest of {cal.n}, so it covers every "
             f"clip of a new source with probability at least {percent(1 - cal.alpha)}; upstream's loader interpolates "
             f"up to {upstream_quantile(cal.residuals, cal.alpha):.3f}, a little wider. It calibrates the mean of "
@@ -145,7 +145,7 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
     return CalibrationCard(
         dest.name, tree.sha256(dest), cal.method, cal.alpha, round(1.0 - cal.alpha, 12), groups, k, open_ended,
         None if open_ended else sorted(cal.residuals)[k - 1], upstream_quantile(cal.residuals, cal.alpha),
-        "VMAF points, per clip (a source x encoder x cq encode, predicted from its mean features)", note,
+        "VMAF points, per encode (a source at one encoder, cq and rung, predicted from its mean features)", note,
         bool(cal.calibrated), model_id, cal.models)
 
 

@@ -42,7 +42,8 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
 
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
     """LOSO's and the verdict's files, each checked against its step's record."""
-    optional = [p for p in (run.clips, *(run.holdout(b.kind) for b in verdict.holdout or ())) if tree.is_file(p)]
+    optional = [p for p in (run.clips, run.encodes, *(run.holdout(b.kind) for b in verdict.holdout or ()))
+                if tree.is_file(p)]
     files = {run.rel(path): checked(path, "loso") for path in (run.folds, run.predictions, run.baselines,
                                                                *(run.loso_seed(s) for s in verdict.seeds), *optional)}
     if verdict.intervals is not None:  # the held-out rows with their intervals, and vmaf-tune's sidecar (kit 0.4)

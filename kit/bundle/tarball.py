@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,7 @@ from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_resu
 from kit.infra.outside import read_json_object
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
+from kit.verdict.recheck import contradiction
 
 __all__ = ["verify_tarball", "write_results_tarball"]
 
@@ -36,16 +38,55 @@ class _Hashing:
         return data
 
 
-def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path],
-                          meta: dict[str, object]) -> ResultsManifest:
+class _HashingSink:
+    """A writer that hashes what passes through it: the tarball's own sha256, known before it is renamed into place."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh, self.sha = fh, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    # what tarfile asks of a file object; gzip only writes to one it is given, and never closes it
+    def read(self, size: int = -1) -> bytes:
+        raise OSError("the tarball is written, not read")
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def seek(self, pos: int) -> int:
+        raise OSError("the tarball is written in one pass")
+
+    def close(self) -> None:
+        """The tree's temporary is sealed and closed by Tree.atomic."""
+
+
+def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
+                          before_place: Callable[[str], None] | None = None) -> ResultsManifest:
     """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
 
     Each file is opened through the out-dir's Tree, without following a link (a link planted in the out-dir must
     not ship what it points to), and hashed as it is copied, so the manifest describes exactly the bytes in the
-    tarball.
+    tarball. `before_place` is given the tarball's sha256 once it is complete, before it is renamed to `dest` (the
+    bundle records it: kit.bundle.aside).
     """
+    with tree.atomic(dest) as out:
+        sink = _HashingSink(out)
+        manifest = _write_members(sink, top, files, meta, tree)
+        if before_place is not None:
+            before_place(sink.sha.hexdigest())  # the gzip stream is closed: every byte went through the sink
+    return manifest
+
+
+def _write_members(sink: _HashingSink, top: str, files: dict[str, Path], meta: dict[str, object],
+                   tree: Tree) -> ResultsManifest:
+    """The tarball's members and manifest.json, gzipped into `sink`."""
     sums: dict[str, FileSum] = {}
-    with tree.atomic(dest) as out, tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for arc, path in sorted(files.items()):
             with tree.open_read(path, trusted=False) as fh:
                 info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
@@ -99,6 +140,8 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
         problems.append(f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}")
     if claimed is not None and claimed != named:
         problems.append(f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}")
+    if (said := contradiction(doc)) is not None:  # the verdict recomputed from its own gate rows
+        problems.append(f"{arc} {said}")
     corpus = doc.get("corpus")
     shipped = corpus.get("sha256") if isinstance(corpus, dict) else None
     if manifest.get("corpus_sha256") is not None and shipped is not None and manifest.get("corpus_sha256") != shipped:

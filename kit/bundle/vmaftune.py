@@ -40,12 +40,14 @@ from kit.bundle.registry import (
 from kit.corpus.schema import VMAF_RANGE
 from kit.infra.records import Record, omit_none
 from kit.infra.tree import Tree
+from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
+from kit.verdict.consumer import untrained_note
 from kit.verdict.document import Verdict
 
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
@@ -350,9 +352,12 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
         doc = sidecar_doc(name, member.seed, onnx_path, shas[onnx_path], verdict, train, crf_range, diff,
                           why if name == single else None)
         tree.write_json(sidecar, {**doc, "intervals": interval_card(ship, card)})
+        told = verifier_note(verdict.teacher)  # said before the layout: a cut to MAX_NOTES takes the layout first
         notes = (f"ensemble-kit {__version__} {verdict.verdict}: seed {member.seed}, LOSO mean PLCC "
                  f"{verdict.gate.mean_plcc:.4f} over {verdict.corpus.n_sources} sources, corpus sha256 "
-                 f"{verdict.corpus.sha256[:16]}; teacher {verdict.teacher.label}; layout vmaftune-v2-20")[:MAX_NOTES]
+                 f"{verdict.corpus.sha256[:16]}; teacher {verdict.teacher.label}" + (f" ({told})" if told else "")
+                 + "; layout vmaftune-v2-20")[:MAX_NOTES]
+        notes = (notes + untrained_note(verdict.consumer))[:MAX_NOTES]  # the slots no row trained (issue 53)
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
                                 sigstore_bundle(onnx_path.name), OPSET, False, notes))
         written += [onnx_path, sidecar]

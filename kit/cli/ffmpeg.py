@@ -20,8 +20,9 @@ CONVERT_TIMEOUT_S = 24 * 3600.0  # a conversion of a long master; KIT_TIMEOUT_S 
 def ffmpeg_cmd(args: tuple[str, ...]) -> None:
     """Run the ffmpeg the kit uses (--ffmpeg's KIT_FFMPEG, binaries/<os>-<arch>/, an ffmpeg on PATH with
     libvmaf, else imageio-ffmpeg's) with ARGS as given, as if run by hand: what it writes to stdout (`-` as the
-    output, -version) goes to stdout, its messages to stderr, its exit code is the command's. The kit's hints
-    that convert or crop a clip print it.
+    output, -version) goes to stdout, its messages to stderr, its exit code is the command's; Ctrl-C, kill and a
+    closed terminal reach ffmpeg, which finishes its file and exits as it would by hand. The kit's hints that
+    convert or crop a clip print it.
 
     \b
     Examples:
@@ -29,16 +30,19 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
       ensemble-kit ffmpeg -version
     """
     def go() -> int:
-        from kit.infra.proc import run_process
-        from kit.media.ffmpeg import resolve_ffmpeg
+        from kit.infra.interrupts import passed_on
+        from kit.infra.proc import run_process, signal_children
+        from kit.platforms.binaries import trusted_ffmpeg
 
-        ffmpeg = resolve_ffmpeg().path
+        ffmpeg = trusted_ffmpeg().path
         sys.stdout.flush()
         sys.stderr.flush()
         # its two outputs straight to ours as it goes: a conversion's progress is seen while it runs, and what
-        # it writes to stdout can be piped on
-        code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S,
-                           output=(sys.stdout, sys.stderr)).returncode
+        # it writes to stdout can be piped on. A stop signal (Ctrl-C, kill, a closed terminal) goes to ffmpeg,
+        # which finishes the file it writes (its index, its trailer) and exits 255, as when run by hand
+        with passed_on(signal_children):
+            code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S,
+                               output=(sys.stdout, sys.stderr)).returncode
         return 128 - code if code < 0 else code  # ended by signal N: 128 + N, as a shell says it
 
     guarded(go, retry=False)

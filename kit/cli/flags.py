@@ -1,10 +1,11 @@
 """The flags of `run` and `step` (and through them `slurm`, `ray`), each defined once.
 
 A RunFlag names the setting it sets (a dotted path into kit.steps.settings.RunSettings: `cqs`,
-`gate.max_abs_bias`, `train.epochs`), its type (kit.cli.params: validated at the flag, handed over typed)
-and its help. Its default is the setting's own default in the settings, gate and recipe records, never
-spelled here. From this one table come the click options and the RunSettings a command runs with
-(`build_settings`).
+`gate.max_abs_bias`, `train.epochs`), its type (kit.cli.params: parsed at the flag, handed over typed) and its
+help. Its default is the setting's own default in the settings, gate and recipe records, and its rules the
+setting's rules there (the type is bound to them: checked as the flag is read, from the command line or its
+variable, as a --settings file's are), never spelled here. From this one table come the click options and the
+RunSettings a command runs with (`build_settings`).
 
 Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record (a
 run.json, or a cluster's settings.json); the flag's KIT_<FLAG> variable; the settings' default. With --settings
@@ -59,6 +60,7 @@ from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
+    from kit.infra.rules import Broken
     from kit.steps.settings import RunSettings
 
 Command = TypeVar("Command", bound=Callable[..., object])
@@ -112,9 +114,9 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--content-groups", "content_groups", AbsPath(), "A JSON file overriding which sources hold one "
             'content, both ways: {"same": [["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> '
             "or src_sha256 prefixes); recorded in the shard manifest."),
-    RunFlag("--width", "width", Int(16, 16384),
+    RunFlag("--width", "width", Int(),
             "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920)."),
-    RunFlag("--height", "height", Int(16, 16384),
+    RunFlag("--height", "height", Int(),
             "Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080)."),
     RunFlag("--fps", "fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001."),
     RunFlag("--encoders", "encoders", Encoders(), "Comma-separated encoders, or auto: each detected family's "
@@ -141,7 +143,7 @@ FLAGS: tuple[RunFlag, ...] = (
             "vmaf-tune feeds; the default), or canonical6+v1 (its own model contract: the six and VMAF v1's cambi, "
             "speed_chroma_uv, adm3 and motion3, scored by the corpus step; for a v1 --teacher, which the six cannot "
             "carry; no vmaf-tune export; docs/teachers.md)."),
-    RunFlag("--seeds", "seeds", IntList(0, 2**31 - 1, "0,1,2,3,4"), "Training seeds, honoured exactly as given."),
+    RunFlag("--seeds", "seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as given."),
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "
             "above). Figures are per source either way.", metavar="loso|K|auto"),
@@ -158,20 +160,20 @@ FLAGS: tuple[RunFlag, ...] = (
             "hash; run K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). "
             "auto: K and N from the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id "
             "becomes shard<K>of<N>.", metavar="K/N|auto"),
-    RunFlag("--jobs", "jobs", Int(0, 256), "Parallel corpus jobs (0 = cores)."),
+    RunFlag("--jobs", "jobs", Int(), "Parallel corpus jobs (0 = cores)."),
     RunFlag("--ffmpeg", "ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.", computed="found"),
     RunFlag("--from", "", click.Choice(STEP_NAMES), "Rerun from this step on.", dest="from_step"),
     RunFlag("--only", "", click.Choice(STEP_NAMES), "Run only this step."),
     RunFlag("--force", "", bool, "Rerun the selected steps even if up to date (redoes corpus jobs).", is_flag=True),
-    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", Float(-1, 1), "Gate: mean over seeds of per-seed mean LOSO PLCC."),
-    RunFlag("--max-plcc-spread", "gate.plcc_spread_max", Float(0), "Gate: max - min of the per-seed mean PLCCs."),
-    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(-1, 1), "Gate: every seed's mean PLCC."),
+    RunFlag("--min-mean-plcc", "gate.mean_plcc_min", Float(), "Gate: mean over seeds of per-seed mean LOSO PLCC."),
+    RunFlag("--max-plcc-spread", "gate.plcc_spread_max", Float(), "Gate: max - min of the per-seed mean PLCCs."),
+    RunFlag("--min-seed-plcc", "gate.per_seed_plcc_min", Float(), "Gate: every seed's mean PLCC."),
     RunFlag("--incumbent", "incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote "
             "only if this run beats its models by more than the seed spread."),
     RunFlag("--min-rmse-lift", "gate.min_rmse_lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge "
             "baseline trained beside it, both means over content groups (1: no worse than ridge; 0.7 for a clear "
             "lift); off to drop it.", metavar="X|off"),
-    RunFlag("--min-content-groups", "gate.min_content_groups", Int(1, 1_000_000), "Gate: PROMOTE needs "
+    RunFlag("--min-content-groups", "gate.min_content_groups", Int(), "Gate: PROMOTE needs "
             "at least N held-out content groups (5 by default: see the README's minimum evidence); lower it to "
             "promote on fewer."),
     RunFlag("--max-abs-bias", "gate.max_abs_bias", Limit(), "Gate: no held-out source may be off by more than X "
@@ -182,32 +184,41 @@ FLAGS: tuple[RunFlag, ...] = (
             "pooled prediction within X VMAF points of its teacher pooled the same way, for each STAT given: mean, "
             "harmonic_mean, p1 (the 1st percentile, Av1an's default) or min (docs/pooling.md).",
             metavar="STAT:X[,STAT:X]|off"),
-    RunFlag("--interval-level", "interval_level", Float(0.5, 0.999), "Nominal coverage of the "
+    RunFlag("--interval-level", "interval_level", Float(), "Nominal coverage of the "
             "prediction intervals (hierarchical split conformal over content groups: a new frame of a new source "
             "lies inside with at least this probability); figures at 50/80/90/95 % are given either way."),
-    RunFlag("--min-coverage", "gate.min_coverage", Float(0, 1), "Optional gate: the held-out coverage "
+    RunFlag("--min-coverage", "gate.min_coverage", Float(), "Optional gate: the held-out coverage "
             "of the intervals at --interval-level, pooled, at least X (e.g. 0.9); an unbounded interval fails it."),
-    RunFlag("--max-out-of-range", "gate.max_out_of_range", Float(0, 1), "Optional gate: no source's "
+    RunFlag("--max-out-of-range", "gate.max_out_of_range", Float(), "Optional gate: no source's "
             "share of held-out predictions outside [0, 100] above X (e.g. 0.05)."),
     RunFlag("--holdout", "holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder "
             "rungs (rung): each left out in turn, crossed with grouped folds over contents; a separate block of the "
             "verdict.", metavar="encoder|box|rung[,...]|none"),
-    RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", Float(-1, 1), "Optional gate: with "
+    RunFlag("--holdout-min-plcc", "gate.holdout_min_plcc", Float(), "Optional gate: with "
             "--holdout, every held-out encoder's (box's) PLCC at least X."),
-    RunFlag("--epochs", "train.epochs", Int(1, 10_000), "Training epochs (advanced)."),
-    RunFlag("--batch-size", "train.batch_size", Int(1, 1 << 20), "Training batch size per model "
+    RunFlag("--consumer-tolerance", "gate.consumer_tolerance", Float(), "How close, in VMAF points, a held-out "
+            "encode's prediction as vmaf-tune makes it (mean features, its crf_norm) must be to the teacher's mean "
+            "to count as within (vmaf-tune's DEFAULT_PROXY_TOLERANCE: its verify encode accepts the proxy so close)."),
+    RunFlag("--min-consumer-share", "gate.min_consumer_share", Limit(), "Gate: at least X of the held-out encodes "
+            "within --consumer-tolerance as vmaf-tune predicts them, all together, in every CRF band (10-20, 21-35, "
+            "36-51) and for every encoder; off to drop it.", metavar="X|off"),
+    RunFlag("--min-consumer-content-share", "gate.min_consumer_content_share", Limit(), "Gate: at least X of each "
+            "content group's held-out encodes within --consumer-tolerance as vmaf-tune predicts them; off to drop "
+            "it.", metavar="X|off"),
+    RunFlag("--epochs", "train.epochs", Int(), "Training epochs (advanced)."),
+    RunFlag("--batch-size", "train.batch_size", Int(), "Training batch size per model "
             "(advanced)."),
-    RunFlag("--demo-clips", "demo_clips", Int(0, 64), "Use only the first N demo clips (0 = all)."),
-    RunFlag("--demo-seconds", "demo_seconds", Float(0, 60), "Length of each demo clip in seconds "
+    RunFlag("--demo-clips", "demo_clips", Int(), "Use only the first N demo clips (0 = all)."),
+    RunFlag("--demo-seconds", "demo_seconds", Float(), "Length of each demo clip in seconds "
             "(0 = the default 3)."),
-    RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range(0, 255, "10,51"), "The CRF range vmaf-tune "
+    RunFlag("--vmaftune-crf-range", "vmaftune_crf_range", Range("10,51"), "The CRF range vmaf-tune "
             "normalises crf_norm over, for the vmaf-tune export profile written on PROMOTE (its default search range "
             "is 10..51).", metavar="MIN,MAX"),
-    RunFlag("--model-license", "model_license", RegistryField("spdx", "license_problem", "BSD-3-Clause-Plus-Patent"),
+    RunFlag("--model-license", "model_license", RegistryField("spdx"),
             "SPDX license of the exported models, written into the vmaf-tune registry rows (the kit's own license "
             "unless set)."),
     RunFlag("--model-license-url", "model_license_url",
-            RegistryField("url", "license_url_problem", "https://spdx.org/licenses/MIT.html"),
+            RegistryField("url"),
             "Address of that license's text, written into the vmaf-tune registry rows."),
     RunFlag("--group-shared", "group_shared", bool, "A project folder shared on purpose: the folders the kit makes "
             "are group-writable with the sticky bit (nobody but a file's owner renames or deletes it), and folders "
@@ -246,7 +257,9 @@ def _option(flag: RunFlag) -> Callable[[Command], Command]:
     default = flag.default()
     flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
     show = (default is not None or isinstance(flag.type, Limit)) and not flag.is_flag
-    return click.option(flag.opt, flag.name, cls=_Option, type=None if flag.is_flag else flag.type, default=default,
+    # flags parse, the settings validate: a kit type checks its setting's rules once it has parsed the text
+    kind = flag.type.bound(flag.path) if isinstance(flag.type, KitType) and flag.path else flag.type
+    return click.option(flag.opt, flag.name, cls=_Option, type=None if flag.is_flag else kind, default=default,
                         is_flag=flag.is_flag, help=flag_help, metavar=flag.metavar, envvar=flag.envvar,
                         show_envvar=flag.envvar is not None, show_default=show)
 
@@ -289,10 +302,11 @@ def check_box_id(box_id: str) -> None:
 
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
     """RunSettings from the flags' typed values (and the --settings file's record, which only the flags in `given`
-    override); then what depends on several flags ({shard}, the box id, the default out-dir, the grid)."""
+    override); then what depends on several flags ({shard}, the box id, the default out-dir), and the settings'
+    rules over the whole (kit.infra.rules.broken: the grid against the encoders), said of the flag or the file
+    that gave the value."""
     from kit.infra.host import default_box_id
-    from kit.platforms.encoders import AUTO
-    from kit.platforms.grids import check_grid
+    from kit.infra.rules import broken
     from kit.rundir import default_out_dir
     from kit.steps.settings import TASK_FLAGS, read_settings
 
@@ -318,8 +332,23 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     if settings.train_tasks == AUTO_TASKS:
         raise InputError("--train-tasks auto is for `slurm` (one training task per shard)",
                          hint="give the number of tasks that train LOSO's members (--train-tasks N), or off")
-    check_grid(("libx264",) if settings.encoders == (AUTO,) else settings.encoders, settings.cqs)
+    if (found := broken(settings)) is not None:
+        raise refusal(found, given, file)
     return settings
+
+
+def refusal(found: Broken, given: Collection[str], file: Path | None) -> InputError:
+    """A rule the settings break as a whole, said of where its value came from: the flag on the command line, its
+    variable (no --settings), or the --settings file."""
+    from kit.infra.outside import label
+    from kit.steps.settings import refused_settings
+
+    flag = next((f for f in FLAGS if f.path == found.key), None)
+    if file is not None and (flag is None or flag.name not in given):
+        return refused_settings(file, found.refused())
+    name = found.key if flag is None else flag.opt
+    source = "" if flag is None or flag.name in given or flag.envvar is None else f" (from {flag.envvar})"
+    return InputError(f"{label(name, shown(found.value))} {found.problem}{source}", hint=f"give {name} {found.words}")
 
 
 def check_corpus_flags(values: Mapping[str, Any]) -> None:

@@ -81,13 +81,17 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
         from kit.corpus.commit import check_output
         from kit.corpus.contents import read_overrides
         from kit.corpus.merge import MergeConflict, merge_files
+        from kit.infra.perms import require_trusted
         from kit.steps.status import input_corpus
+
+        def trusted(path: Path | None) -> Path | None:  # it decides which sources are one content: the folds
+            return require_trusted(path, "--content-groups") if path is not None else None
 
         paths = [input_corpus(p) for p in inputs]
         check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
         try:
             manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                                   overrides=read_overrides(content_groups))
+                                   overrides=read_overrides(trusted(content_groups)))
         except MergeConflict as exc:
             for line in exc.details:
                 click.echo(f"conflict: {visible(line)}", err=True)

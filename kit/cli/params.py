@@ -1,6 +1,8 @@
-"""Click parameter types of the run flags: each validates its text at the flag, with the kit's message and hint,
+"""Click parameter types of the run flags: each parses its text at the flag, with the kit's message and hint,
 and hands over a typed value, parsed once: the settings travel as that value (kit.steps.settings), never as
-text again.
+text again. Flags parse, the settings validate: a run flag's type is bound to its setting's rules
+(`KitType.bound`: kit.steps.settings.setting_rules, the rules a --settings file and a run.json are checked with),
+which it checks once the text is parsed; no range is spelled here.
 
 Light to import: the kit modules they parse with load when a value is converted.
 """
@@ -20,6 +22,7 @@ from kit.infra.outside import label, number, parse_float, parse_int, read_float,
 if TYPE_CHECKING:
     from kit.corpus.split import ShardSpec
     from kit.infra.arrays import ArrayPosition
+    from kit.infra.rules import Rule
     from kit.model.recipe import FoldsAsked
     from kit.platforms.grids import CqGrid
 
@@ -42,68 +45,101 @@ class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
     every such flag `²`, 5000 digits, nan and inf)."""
 
     numeric: ClassVar[bool] = False
+    takes_off: ClassVar[bool] = False  # `off` is a value of the flag (a setting that may be None)
+    rules: tuple[Rule, ...] = ()  # the setting's rules, once bound (a type of no setting has none)
 
     @abstractmethod
     def parse(self, text: str, flag: str) -> T:
         """The value of `text` given to `flag`; InputError (with a hint) when it is not one."""
+
+    def bound(self, path: str) -> KitType[T]:
+        """This type checking the rules of the setting at dotted `path` once it has parsed (a copy)."""
+        from kit.steps.settings import setting_rules
+
+        made = type(self).__new__(type(self))
+        vars(made).update(vars(self), rules=setting_rules(path))
+        return made
+
+    def exempt(self, value: T) -> bool:
+        """Whether `value` is a word the flag takes beyond the setting's rules (--train-tasks auto, for `slurm`)."""
+        return False
+
+    @property
+    def words(self) -> str:
+        """What a value must be, as a message says it: the setting's rule's words, or `fallback`'s."""
+        return self.rules[0].value_words if self.rules else self.fallback
+
+    fallback = "a value"
+
+    def check(self, value: T, shown: str, flag: str) -> None:
+        """InputError for the first of the setting's rules `value` breaks (`shown` is the value as given)."""
+        for rule in () if self.exempt(value) else self.rules:
+            if (why := rule.problem(value)) is not None:
+                words = rule.words if self.takes_off else rule.value_words
+                raise InputError(f"{shown} {why}", hint=f"give {flag} {words}")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):  # a default, already typed
             return value
         flag = max(param.opts, key=len) if param is not None and param.opts else self.name
         try:
-            return self.parse(value, flag)
-        except InputError as exc:
-            raise FlagError(exc.message, exc.hint, ctx, param) from None
+            typed = self.parse(value, flag)
+            self.check(typed, label(flag, value), flag)
+            return typed
+        except InputError as exc:  # named by the flag, whoever said it (`unknown encoder 'x'`: --encoders 'x': ...)
+            said = exc.message if exc.message.startswith(flag) else f"{label(flag, value)}: {exc.message}"
+            raise FlagError(said, exc.hint, ctx, param) from None
 
 
 class Int(KitType[int]):
-    """A whole number in lo..hi, in ASCII digits (kit.infra.outside.parse_int)."""
+    """A whole number in ASCII digits (kit.infra.outside), in its setting's range once bound; lo..hi for a flag of
+    no setting (--shards)."""
 
     name = "integer"
     numeric = True
+    fallback = "a whole number"
 
-    def __init__(self, lo: int, hi: int) -> None:
+    def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
         self.lo, self.hi = lo, hi
 
     def parse(self, text: str, flag: str) -> int:
-        return parse_int(text, flag, self.lo, self.hi)
+        if not self.rules:
+            return parse_int(text, flag, self.lo, self.hi)
+        return number(lambda t: read_int(t, signed=True), text, f"{label(flag, text)} is not {self.words}",
+                      f"give {self.words}, in ASCII digits")
 
 
 class Float(KitType[float]):
-    """A finite number in [lo, hi] (hi None: no bound above), in plain ASCII notation: never nan or inf."""
+    """A finite number in plain ASCII notation, never nan or inf; in its setting's range once bound, in [lo, hi]
+    for a flag of no setting (hi None: no bound above)."""
 
     name = "float"
     numeric = True
+    fallback = "a finite number"
 
-    def __init__(self, lo: float, hi: float | None = None) -> None:
+    def __init__(self, lo: float | None = None, hi: float | None = None) -> None:
         self.lo, self.hi = lo, hi
 
     def parse(self, text: str, flag: str) -> float:
-        return parse_float(text, flag, self.lo, self.hi)
+        if not self.rules:
+            return parse_float(text, flag, self.lo, self.hi)
+        return number(read_float, text, f"{label(flag, text)} is not {self.words}", f"give {self.words}")
 
 
 class IntList(KitType[tuple[int, ...]]):
-    """`19,25,31` -> (19, 25, 31): whole numbers in lo..hi, each once, at least one."""
+    """`19,25,31` -> (19, 25, 31): whole numbers, in the order given (how many, which and whether each once: the
+    setting's rules)."""
 
     name = "list"
     numeric = True
 
-    def __init__(self, lo: int, hi: int, example: str) -> None:
-        self.lo, self.hi, self.example = lo, hi, example
+    def __init__(self, example: str) -> None:
+        self.example = example
 
     def parse(self, text: str, flag: str) -> tuple[int, ...]:
-        values = number(lambda t: tuple(read_int(v) for v in t.split(",") if v.strip()), text,
-                        f"{label(flag, text)} is not a comma-separated list of whole numbers",
-                        f"e.g. {flag} {self.example}")
-        if not values:
-            raise InputError(f"{label(flag, text)} is empty", hint=f"give at least one value to {flag}")
-        if len(set(values)) != len(values):
-            raise InputError(f"{label(flag, text)} repeats a value", hint="list each value once")
-        if bad := [v for v in values if not self.lo <= v <= self.hi]:
-            raise InputError(f"{flag} value {bad[0]} is outside {self.lo}..{self.hi}",
-                             hint=f"use values from {self.lo} to {self.hi}")
-        return values
+        return number(lambda t: tuple(read_int(v, signed=True) for v in t.split(",") if v.strip()), text,
+                      f"{label(flag, text)} is not a comma-separated list of whole numbers",
+                      f"e.g. {flag} {self.example}")
 
 
 class CqGrids(KitType["CqGrid"]):
@@ -120,10 +156,14 @@ class CqGrids(KitType["CqGrid"]):
             return CqGrid()
         every: tuple[int, ...] = ()
         named: dict[str, tuple[int, ...]] = {}
-        values = IntList(0, 255, "19,25,31,37")
+        values = IntList("19,25,31,37")
         for entry in (e.strip() for e in text.split(ENTRY_SEP) if e.strip()):
-            name, _, listed = entry.rpartition(NAME_SEP)
+            name, sep, listed = entry.rpartition(NAME_SEP)
             name = name.strip()
+            if sep and not name:
+                raise InputError(f"{label(flag, text)} gives {listed.strip() or 'a list'} after {NAME_SEP!r} but "
+                                 "names no encoder before it", hint=f"name an encoder or a family, e.g. {flag} "
+                                                                    f"{self.EXAMPLE}, or give the list alone")
             if name:
                 check_name(name, flag)
             if (name in named) or (not name and every):
@@ -139,7 +179,8 @@ class CqGrids(KitType["CqGrid"]):
 
 
 class Scales(KitType[tuple[str, ...]]):
-    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), each once, written back canonically."""
+    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), written back canonically (at least one,
+    each once, each able to give a picture: the setting's rules)."""
 
     name = "scales"
     numeric = True
@@ -157,54 +198,48 @@ class Scales(KitType[tuple[str, ...]]):
                 rungs.append(parse_rung(part))
             except ValueError as exc:
                 raise InputError(f"{flag}: {exc}", hint=hint) from None
-        if not rungs:
-            raise InputError(f"{label(flag, text)} is empty", hint=hint)
-        if len(set(rungs)) != len(rungs):
-            raise InputError(f"{label(flag, text)} repeats a rung", hint="list each rung once")
         return tuple(rungs)
 
 
-class Range(KitType[tuple[int, int]]):
-    """`10,51` -> (10, 51): MIN,MAX with MIN < MAX."""
+class Range(KitType[tuple[int, ...]]):
+    """`10,51` -> (10, 51): MIN,MAX (two values, MIN < MAX: the setting's rule)."""
 
     name = "range"
     numeric = True
 
-    def __init__(self, lo: int, hi: int, example: str) -> None:
-        self.values, self.example = IntList(lo, hi, example), example
+    def __init__(self, example: str) -> None:
+        self.values, self.example = IntList(example), example
 
-    def parse(self, text: str, flag: str) -> tuple[int, int]:
-        values = self.values.parse(text, flag)
-        if len(values) != 2 or values[0] >= values[1]:
-            raise InputError(f"{label(flag, text)} is not MIN,MAX with MIN < MAX", hint=f"e.g. {flag} {self.example}")
-        return values[0], values[1]
+    def parse(self, text: str, flag: str) -> tuple[int, ...]:
+        return self.values.parse(text, flag)
 
 
 class Limit(KitType["float | None"]):
-    """A gate's threshold `X|off`: a positive number, or off (None)."""
+    """A gate's threshold `X|off`: a number, or off (None); above 0 by the setting's rule."""
 
     name = "limit"
     numeric = True
+    takes_off = True
 
     def parse(self, text: str, flag: str) -> float | None:
         if text.strip().lower() in (OFF, "none"):
             return None
-        refused, hint = f"{label(flag, text)} is neither a positive number nor off", f"e.g. {flag} 5, or {flag} off"
-        value = number(read_float, text, refused, hint)
-        if value <= 0:
-            raise InputError(refused, hint=hint)
-        return value
+        return number(read_float, text, f"{label(flag, text)} is neither a positive number nor off",
+                      f"e.g. {flag} 5, or {flag} off")
 
 
 class ClipErrorLimits(KitType["dict[str, float]"]):
     """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
-    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a positive number of VMAF points."""
+    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a number of VMAF points, above 0 by the setting's
+    rule."""
 
     name = "limits"
     numeric = True
+    takes_off = True
 
     def parse(self, text: str, flag: str) -> dict[str, float]:
         from kit.model.pooling import POOLS
+        from kit.verdict.gate import clip_limits_problem
 
         if text.strip().lower() in (OFF, "none"):
             return {}
@@ -217,10 +252,10 @@ class ClipErrorLimits(KitType["dict[str, float]"]):
                                  hint=hint)
             if stat.strip() in limits:
                 raise InputError(f"{label(flag, text)} names {stat.strip()} twice", hint=hint)
-            limit = number(read_float, value, f"{label(flag, text)}: {stat.strip()}'s limit is not a number", hint)
-            if limit <= 0:
-                raise InputError(f"{label(flag, text)}: {stat.strip()}'s limit must be above 0", hint=hint)
-            limits[stat.strip()] = limit
+            limits[stat.strip()] = number(read_float, value, f"{label(flag, text)}: {stat.strip()}'s limit is not a "
+                                                             "number", hint)
+        if (why := clip_limits_problem(limits)) is not None:  # the setting's rule, for a caller of parse alone too
+            raise InputError(f"{label(flag, text)} {why}", hint=hint)
         return {stat: limits[stat] for stat in POOLS if stat in limits}
 
 
@@ -248,10 +283,11 @@ class Folds(KitType["FoldsAsked"]):
         value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads
         if value in (LOSO, AUTO):
             return value
-        refused, hint = f"{label(flag, text)} is neither loso, auto nor a number of folds of at least 2", \
-            f"e.g. {flag} auto, {flag} loso or {flag} 10"
-        k = number(read_int, value, refused, hint)
-        if k < 2:
+        from kit.model.recipe import FOLDS_REFUSAL, folds_problem
+
+        refused, hint = f"{label(flag, text)} {FOLDS_REFUSAL}", f"e.g. {flag} auto, {flag} loso or {flag} 10"
+        k = number(lambda t: read_int(t, signed=True), value, refused, hint)
+        if folds_problem(k) is not None:  # the setting's rule, for a caller of parse alone too
             raise InputError(refused, hint=hint)
         return k
 
@@ -266,15 +302,17 @@ class TrainTasks(KitType[int]):
     numeric = True
 
     def parse(self, text: str, flag: str) -> int:
-        from kit.infra.arrays import MAX_TASKS
-
         value = text.strip().lower()
         if value == OFF:
             return 0
         if value == "auto":
             return AUTO_TASKS
-        return parse_int(text, flag, 0, MAX_TASKS, hint=f"give off, auto or a number of tasks up to {MAX_TASKS}, "
-                                                        f"e.g. {flag} 8 (with `slurm`: {flag} auto, one per shard)")
+        return number(lambda t: read_int(t, signed=True), text, f"{label(flag, text)} is neither off, auto nor a "
+                      "number of tasks", f"give off, auto or a number of tasks, e.g. {flag} 8 (with `slurm`: {flag} "
+                                         "auto, one per shard)")
+
+    def exempt(self, value: int) -> bool:
+        return value == AUTO_TASKS  # `slurm` makes it its --shards; `run` and `step` refuse it (kit.cli.flags)
 
 class TrainTask(KitType["ArrayPosition"]):
     """`K/N` -> task K of N; `auto` -> the place of the array task this runs in (KIT_ARRAY_TASK, or Slurm's)."""
@@ -290,17 +328,15 @@ class TrainTask(KitType["ArrayPosition"]):
 
 class Holdouts(KitType[tuple[str, ...]]):
     """`encoder`, `box`, `rung`, any of them joined by commas, or `none` -> the held-out validations to add, in the
-    kit's order."""
+    kit's order (kit.steps.settings.HOLDOUTS; a word of none of them is the setting's rule to refuse)."""
 
     name = "holdout"
-    KINDS = ("encoder", "box", "rung")
 
     def parse(self, text: str, flag: str) -> tuple[str, ...]:
+        from kit.steps.settings import HOLDOUTS
+
         asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
-        if bad := sorted(asked - set(self.KINDS)):
-            raise InputError(f"{flag} {bad[0]!r} is neither encoder, box nor rung",
-                             hint=f"e.g. {flag} encoder, {flag} rung or {flag} encoder,box,rung ({flag} none: none)")
-        return tuple(k for k in self.KINDS if k in asked)
+        return tuple(k for k in HOLDOUTS if k in asked) + tuple(sorted(asked - set(HOLDOUTS)))
 
 
 class Fps(KitType[str]):
@@ -356,15 +392,11 @@ class AbsPath(KitType[Path]):
 
 
 class RegistryField(KitType[str]):
-    """Text for a field of the vmaf-tune registry rows, refused at the flag by the registry's own rule for it
-    (`rule`: a function of kit.bundle.registry, loaded when a value is converted: the reason, or None)."""
+    """Text for a field of the vmaf-tune registry rows, refused at the flag by its setting's rule (the registry's
+    own, kit.bundle.registry: kit.steps.settings.registry_problem)."""
 
-    def __init__(self, name: str, rule: str, example: str) -> None:
-        self.name, self.rule, self.example = name, rule, example
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def parse(self, text: str, flag: str) -> str:
-        from kit.bundle import registry
-
-        if (why := getattr(registry, self.rule)(text)) is not None:
-            raise InputError(f"{flag} {text!r}: {why}", hint=f"e.g. {flag} {self.example}")
         return text

@@ -5,6 +5,13 @@ One merge into one `-o` at a time: while a merge holds the lock file `.<name>.me
 (removed when it ends), another one into the same -o is refused at once (exit 2). The renames that replace
 the pair are written down first (`.<name>.merge-commit.json`), so a merge killed while replacing is
 completed by the next merge into the same -o.
+
+The one rule for what is beside -o (`check_replaceable`, merge and corpus export alike): before anything is
+written, every file the command would write there (-o, the manifest or record beside it, merge's journal and
+lock file) is absent or provably the command's own earlier output: the file beside -o names the command's kind
+and -o's sha256, and -o has those bytes; a journal is followed only when it is the user's own, renames exactly
+-o's and its manifest's temporaries, and the files it would place are the ones it names (their sha256); a lock
+file holds a merge's line or nothing. Anything else is the user's: refused (exit 2), naming the file.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +37,7 @@ from kit.infra.faults import kill_point
 from kit.infra.files import TMP_MARK, pid_alive, remembered_sha256, sha256_stream
 from kit.infra.outside import open_for_reading, read_json_object
 from kit.infra.parquet import WRITE_OPTIONS
+from kit.infra.perms import euid
 from kit.infra.records import Record
 from kit.infra.tree import LockBusy, Tree
 from kit.rundir import LAYOUT, RunDir, manifest_path
@@ -36,6 +46,7 @@ ROW_GROUP_ROWS = 1 << 20
 COMMIT_SUFFIX = ".merge-commit.json"
 LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
+LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what kit.infra.treelock writes into a lock it holds
 
 def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
     """The current schema's parquet with fixed settings: equal rows give equal bytes."""
@@ -60,12 +71,16 @@ def commit_journal(out: Path) -> Path:
     return out.with_name(f".{out.name}{COMMIT_SUFFIX}")
 
 
+def merge_lock(out: Path) -> Path:
+    return out.with_name(f".{out.name}{LOCK_SUFFIX}")
+
+
 @contextlib.contextmanager
 def writing(tree: Tree, out: Path) -> Iterator[None]:
     """This process is the one merge into `out` while inside; another one is refused at once (exit 2)."""
     with contextlib.ExitStack() as held:
         try:  # `.<name>.merge-lock` beside -o, held from the merge's first look at `out` to its end
-            held.enter_context(tree.lock(out.with_name(f".{out.name}{LOCK_SUFFIX}"), tidy=True))
+            held.enter_context(tree.lock(merge_lock(out), tidy=True))
         except LockBusy as busy:
             raise InputError(f"another merge ({busy.holder}) is writing {out} right now",
                              hint="wait for it to finish, or merge into another -o") from None
@@ -77,31 +92,66 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
 
     Returns a note per thing done. Called under `out`'s merge lock (merge_files), so a journal found is a
     killed merge's; one whose process still runs, written a moment ago, is refused all the same (a merge of a
-    kit that took no lock).
+    kit that took no lock), and so is one that is not provably a merge's own (`trusted_commit`).
     """
     notes: list[str] = []
     journal = commit_journal(out)
     folder = tree.folder(out.parent)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
         tree.check_target(folder, target.name)
-    if (st := tree.lstat(journal)) is not None:
-        data, _ = tree.read_json_object(journal)  # written atomically, so never half: None if edited
-        commit = _commit(data, journal)
-        fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
-        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
-            raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
-                             hint="wait for it to finish, or merge into another -o")
-        for move in commit.moves if commit is not None else []:
-            if len(move) == 2 and all(map(_plain_name, move)) and move[0].startswith(TMP_MARK) \
-                    and tree.is_file(out.parent / move[0]):
-                tree.replace(out.parent / move[0], out.parent / move[1])
+    if tree.lstat(journal) is not None:
+        for temporary, final in trusted_commit(out).moves:  # the two renames, of files it names by their sha256
+            if tree.is_file(out.parent / temporary):
+                tree.replace(out.parent / temporary, out.parent / final)
         tree.remove(journal)
-        if commit is not None:
-            notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
+        notes.append(f"completed the interrupted merge into {out} (it was killed while replacing its files)")
     removed = tree.remove_stale(out.parent, names=(out.name, manifest_path(out).name, journal.name))
     if removed:
         notes.append(f"removed {removed} temporary file(s) of a killed merge beside {out}")
     return notes
+
+
+def trusted_commit(out: Path) -> Commit:
+    """The journal beside `out`, when it is a killed merge's own and matches what it would place: the user's file,
+    a Commit whose renames are exactly -o's and its manifest's temporaries, the parquet it places (the temporary, or
+    -o once renamed) of the sha256 it names, and the manifest it places of that sha256. A journal of a merge still
+    running is refused as that merge's; any other is refused as not the kit's to follow (exit 2)."""
+    journal = commit_journal(out)
+    data, why = read_json_object(journal)
+    commit = _commit(data, journal)
+    with contextlib.suppress(OSError):
+        st = os.lstat(journal)
+        fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
+        if commit is not None and commit.pid != os.getpid() and pid_alive(commit.pid) and fresh:
+            raise InputError(f"another merge (pid {commit.pid}) is writing {out} right now",
+                             hint="wait for it to finish, or merge into another -o")
+    problem = _journal_problem(out, commit, why if data is None else "")
+    if problem is not None or commit is None:
+        raise InputError(f"{journal} beside -o {out} is no earlier merge's commit journal ({problem}): the merge "
+                         "would follow it, so nothing was written",
+                         hint=f"a merge killed while replacing {out.name} leaves a journal that names its files; "
+                              f"this one is not such: remove {journal} if it may go, or merge into another -o")
+    return commit
+
+
+def _journal_problem(out: Path, commit: Commit | None, why: str) -> str | None:
+    """Why the journal is not a killed merge's own that matches its files; None when it is."""
+    journal, side = commit_journal(out), manifest_path(out)
+    if commit is None:
+        return f"it is {why}" if why else "it is no record of a merge's renames"
+    if _own_regular(journal) is None:
+        return "it is not a regular file of yours"
+    expected = [(f"{TMP_MARK}{out.name[:100]}.", out.name), (f"{TMP_MARK}{side.name[:100]}.", side.name)]
+    if len(commit.moves) != 2 or any(len(m) != 2 or not _plain_name(m[0]) or not m[0].startswith(prefix)
+                                     or m[1] != name for m, (prefix, name) in zip(commit.moves, expected, strict=True)):
+        return f"its renames are not the two of {out.name} and {side.name}"
+    placed = [out.parent / m[0] if os.path.lexists(out.parent / m[0]) else out.parent / m[1] for m in commit.moves]
+    if _sha256(placed[0]) != commit.sha256:
+        return f"{placed[0].name} is not the file of the sha256 it names"
+    record, _ = read_json_object(placed[1]) if _own_regular(placed[1]) is not None else (None, "")
+    if record is None or record.get("kind") != MERGED_KIND or record.get("sha256") != commit.sha256:
+        return f"{placed[1].name} is no manifest of the sha256 it names"
+    return None
 
 
 def _commit(data: dict[str, object] | None, journal: Path) -> Commit | None:
@@ -113,6 +163,32 @@ def _commit(data: dict[str, object] | None, journal: Path) -> Commit | None:
 
 def _plain_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def _own_regular(path: Path, own: bool = True) -> os.stat_result | None:
+    """The file's lstat when it is a regular file (not a link, a folder or a pipe) and, with `own`, this user's."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    mine = not own or os.name != "posix" or st.st_uid == euid()
+    return st if stat.S_ISREG(st.st_mode) and mine else None
+
+
+def _sha256(path: Path, own: bool = True) -> str | None:
+    """The sha256 of a regular file (with `own`, this user's; remembered for this process by its version); None
+    otherwise."""
+    if (st := _own_regular(path, own)) is None:
+        return None
+
+    def digest(p: Path) -> str:
+        with open_for_reading(p) as fh:
+            return sha256_stream(fh)
+
+    try:
+        return remembered_sha256(path, st, digest)
+    except OSError:
+        return None
 
 
 def commit_pair(tree: Tree, table: pa.Table, out: Path,
@@ -164,16 +240,22 @@ def same_file(a: Path, b: Path) -> bool:
 @dataclass(frozen=True)
 class Output:
     """What a command writes at its -o: the file's kind and suffix, the command, an example name, and the file it
-    writes beside it (merge: the corpus manifest; corpus export: the export's record)."""
+    writes beside it (merge: the corpus manifest; corpus export: the export's record), which names the command's
+    kind and -o's sha256: the content id that proves a pair the command's own."""
 
     suffix: str
     kind: str  # "a merged corpus is a parquet file"
     command: str
     example: str
     beside: Callable[[Path], Path]
+    record_kind: str  # the `kind` the file beside -o holds: "merged", "export"
+    record: str  # what people call it: "manifest", "record"
+    journaled: bool = False  # merge: a commit journal and a lock file beside -o too
 
 
-MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merged.parquet", manifest_path)
+MERGED_KIND = "merged"
+MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merged.parquet", manifest_path,
+                MERGED_KIND, "manifest", journaled=True)
 
 
 def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output = MERGED) -> None:
@@ -203,21 +285,65 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
 
 
 def check_replaceable(out: Path, output: Output) -> None:
-    """An -o that exists is replaced only when it is this command's earlier output, as the file beside it (the
-    merge's manifest, the export's record) proves by naming its sha256; any other file there is the user's, and the
-    command refuses (exit 2) rather than write over it. A killed merge's pair is completed by recover_output."""
-    if not os.path.lexists(out) or os.path.lexists(commit_journal(out)):
-        return
-    record, _ = read_json_object(output.beside(out))
-    recorded = record.get("sha256") if record is not None else None
-    def digest(path: Path) -> str:
-        with open_for_reading(path) as fh:
-            return sha256_stream(fh)
-
-    with contextlib.suppress(OSError):  # a folder, a pipe, unreadable: not the command's earlier output either
-        if isinstance(recorded, str) and recorded == remembered_sha256(out, os.stat(out), digest):
+    """The one rule for what is beside -o (the module's text): every file the command would write there is absent
+    or provably its own earlier output, or the command refuses (exit 2) naming the file, before anything is written.
+    A killed merge's journal that is its own (`trusted_commit`) is completed by recover_output, which leaves the
+    pair it names; the pair is checked again just before the next renames (commit_pair)."""
+    if output.journaled:
+        _check_lock(out, output)
+        if os.path.lexists(commit_journal(out)):
+            trusted_commit(out)
             return
-    raise InputError(f"-o {out} exists and is no earlier {output.command}'s output ({output.beside(out).name} beside "
-                     f"it does not name its sha256): the {output.command} would write over it, so nothing was written",
-                     hint=f"name a new file, e.g. -o {output.example}, or move {out} away first if it may go")
+    beside = output.beside(out)
+    if (problem := _pair_problem(out, output)) is None:
+        return
+    at, why = problem
+    if at == out:
+        raise InputError(f"-o {out} exists and is no earlier {output.command}'s output ({why}): the "
+                         f"{output.command} would write over it, so nothing was written",
+                         hint=f"name a new file, e.g. -o {output.example}, or move {out} away first if it may go")
+    raise InputError(f"{beside} beside -o {out} is no earlier {output.command}'s {output.record} ({why}): the "
+                     f"{output.command} would write over it, so nothing was written",
+                     hint=f"remove {beside} if it may go, or name a new file, e.g. -o {output.example}")
 
+
+def _pair_problem(out: Path, output: Output) -> tuple[Path, str] | None:
+    """None when -o and the file beside it are both absent, or are the command's earlier pair (the file beside
+    names the command's kind and -o's sha256, and -o has those bytes); else (the file that would be written over
+    first, why it is not the command's)."""
+    beside = output.beside(out)
+    at_out, at_beside = os.path.lexists(out), os.path.lexists(beside)
+    if not at_out and not at_beside:
+        return None
+    record, why = read_json_object(beside) if _own_regular(beside, own=False) is not None else (None, "")
+    kind = record.get("kind") if record is not None else None
+    if record is None:
+        said = f"{beside.name} beside it is {why}" if why else f"{beside.name} beside it is not a regular file"
+        return (out, said if at_beside else f"there is no {beside.name} beside it") if at_out else \
+            (beside, f"it is {why}" if why else "it is not a regular file")
+    if kind != output.record_kind:
+        shown = f"kind {str(kind)[:40]!r}" if kind is not None else "no kind"
+        return (out if at_out else beside,
+                f"{beside.name}{' beside it' if at_out else ''} is no {output.command}'s {output.record} ({shown})")
+    if not at_out:
+        return beside, f"it names a file at -o, and there is none: {out.name} was moved or removed"
+    if not isinstance(record.get("sha256"), str) or record.get("sha256") != _sha256(out, own=False):
+        return out, f"{beside.name} beside it does not name its sha256"
+    return None
+
+
+def _check_lock(out: Path, output: Output) -> None:
+    """The merge's lock file beside -o: absent, or a merge's (the line kit.infra.treelock writes while it holds
+    it, or nothing: the instant after it is made); the merge truncates and removes it."""
+    lock = merge_lock(out)
+    if not os.path.lexists(lock):
+        return
+    text = None
+    if _own_regular(lock) is not None and os.lstat(lock).st_size <= 1024:
+        with contextlib.suppress(OSError, UnicodeDecodeError), open_for_reading(lock) as fh:
+            text = fh.read().decode("utf-8").strip()
+    if text is None or not (text == "" or LOCK_LINE.fullmatch(text)):
+        raise InputError(f"{lock} beside -o {out} is no earlier {output.command}'s lock file (it is not one of "
+                         f"yours that holds a merge's line): the {output.command} would write over it, so nothing "
+                         "was written", hint=f"remove {lock} if it may go, or name a new file, e.g. -o "
+                                             f"{output.example}")

@@ -11,7 +11,9 @@ naming the lusoris/vmaf files and lines, and runs every export through them):
   canonical six's `_mean` and `_std` over its frames.
 
 Where the kit has no value for a key, it fills one and says which and why (`Fill`): in the export's record beside
-the file (`<stem>.export.json`) and on the terminal. The export is written as merge writes (kit.corpus.commit's
+the file (`<stem>.export.json`) and on the terminal. A figure it does not have (bash-kit JSONL records no reference
+size, rate, pixel format or bitrate) is null, never a 0 a reader would take for a measurement, and the record says
+for how many encodes (`unknown_fills`). The export is written as merge writes (kit.corpus.commit's
 checks: never over its input, never through a link), atomically, its rows in the corpus's canonical order, so one
 corpus gives the same bytes every time.
 """
@@ -37,11 +39,14 @@ from kit.corpus.provenance import check_one_teacher
 from kit.infra.clock import normalise_utc
 from kit.infra.records import Record
 from kit.infra.tree import Tree
+from kit.media.libvmaf import Teacher
+from kit.media.teachers import verifier_note
 
 FORMATS = ("upstream-jsonl", "vmaftune")
 # the canonical six as both readers name and order them (CANONICAL_6, CANONICAL6_FEATURES): their contract
 EXPORT_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-UPSTREAM_KEYS = ("src", "encoder", "cq", "frame_index", "vmaf", *EXPORT_FEATURES)
+# the loader's required keys, then the teacher (vmaf-tune's rows name it `vmaf_model`; the loader reads no more)
+UPSTREAM_KEYS = ("src", "encoder", "cq", "frame_index", "vmaf", *EXPORT_FEATURES, "vmaf_model")
 UPSTREAM_VOCAB = ("libx264", "libx265", "libsvtav1", "libvvenc", "libvpx-vp9", "h264_nvenc", "hevc_nvenc",
                   "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")  # its ENCODER_VOCAB v2 ("unknown" besides)
 VMAFTUNE_SCHEMA = 3
@@ -49,11 +54,12 @@ ENC_INTERNAL = ("enc_internal_qp_mean", "enc_internal_qp_std", "enc_internal_bit
                 "enc_internal_mv_mean", "enc_internal_mv_std", "enc_internal_itex_mean", "enc_internal_ptex_mean",
                 "enc_internal_intra_ratio", "enc_internal_skip_ratio")
 ENCODE_KEY = tuple(k for k in KEY if k != "frame_index")  # one encode: its frames' rows
+MERGE_KEY = ("src_sha256", "encoder", "preset", "cq")  # merge_corpora.py's _dedup_key, its crf the kit's cq
 READERS = {"upstream-jsonl": "ai/scripts/train_fr_regressor_v2_ensemble_loso.py: _load_corpus",
            "vmaftune": "tools/vmaf-tune/src/vmaftune/__init__.py: CORPUS_ROW_KEYS (schema 3); "
                        "ai/scripts/merge_corpora.py: _validate_row"}
 EXPORTED = Output(".jsonl", "an export is a JSON Lines file", "export", "corpus.jsonl",
-                  lambda out: out.with_name(f"{out.name.removesuffix('.jsonl')}.export.json"))
+                  lambda out: out.with_name(f"{out.name.removesuffix('.jsonl')}.export.json"), "export", "record")
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,8 @@ def upstream_lines(table: pa.Table) -> Iterator[str]:
     cols = {"src": [shown.get(c, c[:12]) for c in table["content"].to_pylist()],
             "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
             "frame_index": table["frame_index"].to_pylist(),
-            **{c: table[c].to_numpy().astype(float).tolist() for c in ("vmaf", *EXPORT_FEATURES)}}
+            **{c: table[c].to_numpy().astype(float).tolist() for c in ("vmaf", *EXPORT_FEATURES)},
+            "vmaf_model": table["teacher_model"].to_pylist()}  # one teacher (check_one_teacher): a file's by name
     for i in range(table.num_rows):
         yield json.dumps({k: cols[k][i] for k in UPSTREAM_KEYS})
 
@@ -148,7 +155,7 @@ VMAFTUNE_FILLS = (
     ("encoder_version", "", "the kit does not record the encoder library's version; ffmpeg_version names the build"),
     ("extra_params", [], "the kit passes an encoder nothing beyond its preset and its quality mapping"),
     ("encode_path", "", "the kit does not keep its encodes (vmaf-tune writes \"\" too when it keeps none)"),
-    ("score_time_ms", 0.0, "the corpus rows do not keep the scoring time (each job's ledger does): 0.0 = not recorded"),
+    ("score_time_ms", None, "the corpus rows do not keep the scoring time (each job's ledger does): unknown, null"),
     ("exit_status", 0, "every row of a kit corpus is of an encode and a scoring that succeeded"),
     ("clip_mode", "full", "the kit scores every frame of the whole clip"),
     ("hdr_transfer", "", "the kit scores the pictures as given and records no transfer: vmaf-tune's SDR value"),
@@ -174,11 +181,40 @@ def vmaftune_fills(loaded: LoadedInput, encodes: pa.Table) -> tuple[Fill, ...]:
              Fill("vmaf_binary_version", json.dumps(libvmaf), "the libvmaf version the corpus's manifest names" if
                   libvmaf else "the corpus's manifest names no single libvmaf version (or there is none)")]
     fills += [Fill(k, json.dumps(v), why) for k, v, why in VMAFTUNE_FILLS]
+    fills += unknown_fills(encodes)
     if pc.any(pc.not_equal(encodes["teacher_sha256"], "")).as_py():
         fills.append(Fill("vmaf_model", json.dumps(str(encodes["teacher_model"][0])),
                           "a --teacher model file, by its name (vmaf-tune writes path=<file>); its sha256 is this "
                           "record's teacher_sha256"))
     return tuple(fills)
+
+
+# the figures of a vmaf-tune row that come from a corpus column some rows lack (bash-kit JSONL records no size, rate,
+# pixel format or bitrate): key -> (the column, what it is)
+FROM_COLUMNS = {"width": ("width", "reference width"), "height": ("height", "reference height"),
+                "framerate": ("fps", "reference frame rate"), "pix_fmt": ("pix_fmt", "reference pixel format"),
+                "bitrate_kbps": ("bitrate_kbps", "bitrate")}
+
+
+def unknown(value: object) -> bool:
+    """A figure the corpus does not have: null, or the 0 (or "") an older reader filled in for one."""
+    return value is None or value == 0 or value == ""
+
+
+def unknown_fills(encodes: pa.Table) -> list[Fill]:
+    """The keys written as null for the encodes whose rows lack the figure (never a 0 that reads as a measurement),
+    and duration_s, which no corpus column holds: what each is from, and how many encodes have none."""
+    total = encodes.num_rows
+    fills = []
+    for key, (column, what) in FROM_COLUMNS.items():
+        if n := sum(map(unknown, encodes[column].to_pylist())):
+            fills.append(Fill(key, "null", f"{n} of {total} encode(s) have no {what} in the corpus (bash-kit JSONL "
+                                           f"records none): unknown, so null; the others: the corpus's {column}"))
+    n = sum(map(unknown, encodes["fps"].to_pylist()))
+    fills.append(Fill("duration_s", '"<frames / framerate>"', "the corpus keeps no duration: the encode's frame count "
+                      "over the reference's frame rate" + (f"; null for the {n} of {total} encode(s) with no frame "
+                                                           "rate" if n else "")))
+    return fills
 
 
 def encode_table(table: pa.Table) -> pa.Table:
@@ -198,15 +234,19 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
              "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
     names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
     cols = {c: encodes[c].to_pylist() for c in encodes.column_names}
+    def known(column: str, i: int, kind: type[int] | type[float] | type[str]) -> object:
+        value = cols[column][i]
+        return None if unknown(value) else kind(value)  # never a 0 for a figure the corpus does not have
+
     for i in range(encodes.num_rows):
-        fps = float(cols["fps"][i] or 0.0)
+        fps = known("fps", i, float)
         frames = int(cols["frame_index_count"][i])
         yield {**fills, "schema_version": VMAFTUNE_SCHEMA, "src": names[cols["src_sha256"][i]],
-               "src_sha256": cols["src_sha256"][i], "width": int(cols["width"][i] or 0),
-               "height": int(cols["height"][i] or 0), "pix_fmt": cols["pix_fmt"][i] or "", "framerate": fps,
-               "duration_s": frames / fps if fps > 0 else 0.0, "encoder": cols["encoder"][i],
+               "src_sha256": cols["src_sha256"][i], "width": known("width", i, int),
+               "height": known("height", i, int), "pix_fmt": known("pix_fmt", i, str), "framerate": fps,
+               "duration_s": frames / fps if isinstance(fps, float) else None, "encoder": cols["encoder"][i],
                "preset": cols["preset"][i] or "", "crf": int(cols["cq"][i]),
-               "encode_size_bytes": int(cols["enc_bytes"][i]), "bitrate_kbps": float(cols["bitrate_kbps"][i] or 0.0),
+               "encode_size_bytes": int(cols["enc_bytes"][i]), "bitrate_kbps": known("bitrate_kbps", i, float),
                "encode_time_ms": float(cols["enc_time_ms"][i]), "vmaf_score": float(cols["vmaf_mean"][i]),
                "vmaf_model": cols["teacher_model"][i], "ffmpeg_version": cols["ffmpeg_version"][i] or "",
                **{f"{c}_mean": float(cols[f"{c}_mean"][i]) for c in EXPORT_FEATURES},
@@ -221,14 +261,36 @@ def vmaftune_notes(encodes: pa.Table) -> list[str]:
              "merge_corpora.py's key (src_sha256, encoder, preset, crf) holds no vmaf_model: merged with an export of "
              "the same encodes under another teacher, it keeps the rows of the input given first and drops the "
              "others as duplicates"]
-    upstream_key = pc.binary_join_element_wise(encodes["src_sha256"], encodes["encoder"], encodes["preset"],
-                                               pc.cast(encodes["cq"], pa.string()), "\0")
-    shared = encodes.num_rows - len(pc.unique(upstream_key))
-    if shared:
-        notes.append(f"{shared} encode(s) share (src_sha256, encoder, preset, crf) with another (they differ in "
-                     "device, encode depth or ladder rung; width and height are the reference's): merge_corpora.py "
-                     "keeps the first of each and drops the rest")
     return notes
+
+
+def kept_apart(encodes: pa.Table) -> tuple[pa.Table, list[str]]:
+    """The encodes merge_corpora.py keeps apart, each with its own width and height, and a note for each kind left
+    out. Its key (MERGE_KEY) holds no field a ladder rung differs in: a rung is of the same source, scored against
+    the same full-size reference, at the same encoder, preset and crf. So of the encodes sharing a key the tallest
+    (the clip's own size, where it was encoded at it), then the first in the corpus's order, is written."""
+    keys = list(zip(*(encodes[c].to_pylist() for c in MERGE_KEY), strict=True))
+    heights = [h or 0 for h in encodes["enc_height"].to_pylist()]
+    best: dict[tuple[object, ...], int] = {}
+    for i, key in enumerate(keys):
+        if key not in best or heights[i] > heights[best[key]]:
+            best[key] = i
+    rungs = sum(heights[i] != heights[best[key]] for i, key in enumerate(keys))
+    twins = len(keys) - len(best) - rungs
+    notes = [f"{rungs} encode(s) at a smaller ladder rung are left out: merge_corpora.py keys a row on (src_sha256, "
+             "encoder, preset, crf), and a rung differs from its clip's own-size encode in none of them (one source, "
+             "scored against the same full-size reference, at one encoder, preset and crf), so a merge would keep one "
+             "of the two under the other's label; each row is the tallest encode of its key, with its own width and "
+             "height (upstream-jsonl keeps every rung)"] if rungs else []
+    if twins:
+        notes.append(f"{twins} encode(s) that differ from another only in device or encode depth are left out, for "
+                     "the same reason (merge_corpora.py's key holds neither): the first in the corpus's order is kept")
+    table = encodes.take(sorted(best.values()))
+    for size, own in (("width", "enc_width"), ("height", "enc_height")):  # an older corpus's 0: the reference's
+        known = pc.greater(pc.fill_null(table[own], 0), 0)
+        value = pc.cast(pc.if_else(known, table[own], table[size]), table.schema.field(size).type)
+        table = table.set_column(table.column_names.index(size), size, value)
+    return table, notes
 
 
 def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> ExportRecord:
@@ -240,10 +302,12 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
         lines, fills, notes, keys = upstream_lines(table), UPSTREAM_FILLS, upstream_notes(table), list(UPSTREAM_KEYS)
         rows = table.num_rows
     else:
-        encodes = encode_table(table)
+        encodes, left_out = kept_apart(encode_table(table))
         lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))  # as its write_jsonl
-        fills, notes = vmaftune_fills(loaded, encodes), vmaftune_notes(encodes)
+        fills, notes = vmaftune_fills(loaded, encodes), [*vmaftune_notes(encodes), *left_out]
         keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
+    teacher = Teacher(table["teacher_model"][0].as_py(), "", table["teacher_sha256"][0].as_py() or "")
+    notes += [n for n in [verifier_note(teacher)] if n]
     folder = tree.folder(out.parent)
     for target in (out, EXPORTED.beside(out)):  # a link planted at either is refused before any write
         tree.check_target(folder, target.name)
@@ -252,8 +316,7 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
             fh.write(line.encode() + b"\n")
         check_replaceable(out, EXPORTED)  # again, just before the rename: a file put at -o meanwhile is kept
     record = ExportRecord("export", fmt, out.name, tree.sha256(out), rows, READERS[fmt], keys, loaded.path,
-                          loaded.sha256, str(table["teacher_model"][0]), str(table["teacher_sha256"][0]), fills,
-                          notes, __version__)
+                          loaded.sha256, teacher.name, teacher.sha256, fills, notes, __version__)
     tree.write_json(EXPORTED.beside(out), record.to_json())
     return record
 

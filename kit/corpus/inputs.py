@@ -65,6 +65,7 @@ class LoadedInput:
     recorded_utc: str = ""  # when the rows were made, "YYYY-MM-DDTHH:MM:SSZ"; "" when nothing recorded it
     manifest: CorpusManifest | None = None  # the shard or merge manifest that describes exactly these rows
     upgraded: str = ""  # how an older schema's rows were brought to this one ("" when nothing was filled in)
+    columns: tuple[str, ...] = ()  # the parquet file's own columns, its schema's layout (() for JSONL)
 
     @property
     def name(self) -> str:
@@ -113,7 +114,8 @@ def load_input(path: Path) -> LoadedInput:
     manifest = read_manifest(path)  # `<stem>.manifest.json` beside it, when it describes exactly these bytes
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
     table, upgraded = read_parquet(path, str(path))
-    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded)
+    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded,
+                       tuple(parquet_columns(path, str(path))))
 
 
 def load_jsonl(path: Path) -> pa.Table:
@@ -219,9 +221,11 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
         shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
-        table, upgraded = read_parquet(shard, f"{path}:{top.name}/{SHARD_IN_TARBALL}")
+        label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
+        table, upgraded = read_parquet(shard, label)
+        columns = tuple(parquet_columns(shard, label))
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
-                       shard_manifest, upgraded)
+                       shard_manifest, upgraded, columns)
 
 
 def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:

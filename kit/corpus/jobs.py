@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kit.corpus.oracle import Oracle, OracleCheck
 from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
@@ -186,6 +187,12 @@ class JobLedger(Record):
     completed_at_utc: str = ""
     generation: str | None = omit_none()  # the forced run (redo.json) that made it, if one did
     made_by: str = ""  # `pid N on HOST`: the process that ran the job (older kits wrote none)
+    reference: str = ""  # what its scoring read the reference from: REF_SHARED or REF_OWN
+    oracle: OracleCheck | None = omit_none()  # the independent check, on the job of its clip that is checked
+
+
+REF_SHARED = "the shared decode"  # the clip's master decoded once for its jobs (kit.corpus.shared)
+REF_OWN = "the clip's file"  # decoded (or read) from the clip's own file by the scoring itself
 
 
 def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
@@ -194,15 +201,17 @@ def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
     return read_record(JobLedger, tree, path)[0]
 
 
-def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "") -> bool:
+def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
+                checked: bool = False) -> bool:
     """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
-    `generation` (a forced run), only a ledger that this generation wrote counts. Rows that differ from what
+    `generation` (a forced run), only a ledger that this generation wrote counts; `checked` (the job of its clip
+    that kit.corpus.oracle checks): only a ledger that holds the check. Rows that differ from what
     their ledger records were changed after the job wrote them: refused (exit 2), never redone silently."""
     data_path, ledger_path = job_paths(jobs_dir, job)
     if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False
     ledger = read_ledger(tree, ledger_path)
-    if ledger is None or (generation and ledger.generation != generation):
+    if ledger is None or (generation and ledger.generation != generation) or (checked and ledger.oracle is None):
         return False
     if ledger.fingerprint != job.fingerprint(prov):
         return False
@@ -284,6 +293,8 @@ class JobRunner:
     progress: Callable[[str, str, int], None] | None = None
     generation: str = ""  # a forced run's redo generation, written into each ledger it completes
     shared: SharedDecodes | None = None  # masters decoded once for all their jobs (kit.corpus.shared)
+    oracle: Oracle | None = None  # the independent check of one job per clip (kit.corpus.oracle)
+    oracle_jobs: frozenset[str] = frozenset()  # the jobs it checks
 
     def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
         """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
@@ -307,7 +318,7 @@ class JobRunner:
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
-        if job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation):
+        if job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs):
             if self.shared is not None:  # done since the plan was made: its clip waits for it no more
                 self.shared.finished(job)
             return self.reused(job)
@@ -335,10 +346,9 @@ class JobRunner:
             batch = self.shared.encode(job, lambda b, with_ref: self._run_batch(job, b, with_ref))
             encoded, enc_elapsed_s, argv = batch.encoded(job), batch.elapsed_s, batch.argv
             decoded = self.shared.ref_input(job)
-            ref_input = decoded_ref_input(*decoded) if decoded is not None else clip.input_args()
         else:
-            encoded, enc_elapsed_s, argv = self._encode(job, work)
-            ref_input = clip.input_args()
+            (encoded, enc_elapsed_s, argv), decoded = self._encode(job, work), None
+        ref_input = decoded_ref_input(*decoded) if decoded is not None else clip.input_args()
         log_path = work / "vmaf.json"
         n_threads = self.vmaf_threads() if callable(self.vmaf_threads) else self.vmaf_threads
         score = run_process(
@@ -353,9 +363,12 @@ class JobRunner:
             vlog = parse_vmaf_log(log_path, self.prov.extra)
         except ValueError as exc:
             raise self._fail(job, str(exc), tail_lines(score.stderr, 10)) from None
-        if vlog.n_frames != clip.n_frames:
-            raise self._fail(job, f"distorted has {vlog.n_frames} scored frames, the reference has "
-                                  f"{clip.n_frames}", score.stderr_tail)
+        if vlog.n_frames != clip.n_frames:  # shortest=1: a reference or encode short of frames ends the scoring
+            raise self._fail(job, f"{vlog.n_frames} frames were scored, the reference has {clip.n_frames} (the encode "
+                                  "or the reference decoded to fewer)", score.stderr_tail)
+        check = self.oracle.check(job.job_id, clip, encoded, vlog.vmaf, work / "oracle.json", n_threads,
+                                  job.upscaler, _timeout_s(clip)) \
+            if self.oracle is not None and job.job_id in self.oracle_jobs else None
         if why := clip.changed_on_disk():  # re-exported mid-run: these rows are not of the hashed content
             raise ClipChanged(job, why)
         enc_time_ms = round(enc_elapsed_s * 1000, 3)
@@ -367,7 +380,8 @@ class JobRunner:
         self.tree.write_json(ledger_path, JobLedger(
             job.job_id, job.fingerprint(self.prov), sha256_bytes(rows), table.num_rows, enc_time_ms,
             round(score.elapsed_s * 1000, 3), argv, vlog.version, float(vlog.vmaf.mean()), utc_iso(),
-            self.generation or None, f"pid {os.getpid()} on {host_name()}").to_json())
+            self.generation or None, f"pid {os.getpid()} on {host_name()}", REF_SHARED if decoded else REF_OWN,
+            check).to_json())
         return JobResult(job.job_id, table.num_rows, enc_time_ms, score.elapsed_s * 1000, False,
                          float(vlog.vmaf.mean()))
 

@@ -11,9 +11,10 @@ without `src_sha256` gets
 
 i.e. `printf 'bash-kit-jsonl:%s' "$src" | sha256sum`. It is a hash of the
 *name*, namespaced so that it can never equal a content hash: such rows
-de-duplicate only against other JSONL rows of the same source name, and a
-JSONL source is its own LOSO fold even when a shard holds the same content
-under its real sha256. A row that does carry a 64-hex `src_sha256` keeps it.
+de-duplicate only against other JSONL rows of the same source name. At merge,
+a JSONL source whose name a source of the union carries and whose rows' features
+agree with that source's is one content with it (kit.corpus.legacy): held out
+together, said at the merge. A row that does carry a 64-hex `src_sha256` keeps it.
 Missing provenance becomes: preset "", quality_args "", enc_pix_fmt ""
 (not recorded), device "unknown", box_id "bash-kit", platform "unknown",
 ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1", teacher_sha256 "" (a built-in), scalers "" (none); width,

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.corpus.oracle import OracleCheck
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
@@ -70,6 +71,11 @@ class ClipEntry(Record):
     pixels_sha256: str = ""
     signature: str = ""
     file: str = ""  # the clip's file name: what --content-groups may name it by, at merge too
+    # schema 5: what its jobs' scorings read the reference from (kit.corpus.jobs.REF_SHARED, REF_OWN; both, joined
+    # by " and ", when some jobs shared the decode and others did not), and the independent check of one of its jobs
+    # (kit.corpus.oracle); "" and absent in older manifests
+    decode: str = ""
+    oracle: OracleCheck | None = omit_none()
 
 
 @dataclass(frozen=True)

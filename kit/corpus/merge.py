@@ -14,9 +14,10 @@ conflict: the merge refuses (exit 2) unless told which to keep:
   or a merged corpus's `recorded_utc`); inputs with none recorded count as
   oldest; ties go to the canonical input order.
 
-Within one input the earlier row wins. The same bytes given twice count once.
-Schema-1 inputs are read with `enc_pix_fmt` filled in (kit.corpus.inputs), and
-their manifest entry says how (`upgraded`). The output holds the current
+Within one input the earlier row wins. The same bytes given twice count once. An input holding rows
+that a kit before 2.0 scored against the wrong reference frames (a master below 25 fps, through the shared
+decode) is refused (kit.corpus.misscored). Schema-1 inputs are read with `enc_pix_fmt` filled in
+(kit.corpus.inputs), and their manifest entry says how (`upgraded`). The output holds the current
 schema's columns only, sorted by (src_sha256, encoder, preset, device,
 enc_pix_fmt, cq, frame_index) and written with fixed parquet settings, so A+B,
 B+A and A+B+A give byte-identical files.
@@ -49,6 +50,7 @@ from kit.corpus.manifests import (
     RepeatedInput,
     ShardManifest,
 )
+from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
@@ -236,6 +238,7 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
     if (total := sum(i.table.num_rows for i in inputs)) > MAX_CORPUS_ROWS:
         raise InputError(f"the inputs hold {total} rows together, over the limit of {MAX_CORPUS_ROWS} rows per "
                          "merge; nothing was written", hint="merge fewer inputs at a time")
+    refuse_inputs(inputs)  # rows a kit before 2.0 scored against the wrong reference frames (kit.corpus.misscored)
     check_teachers([i.name for i in inputs], [i.table for i in inputs])
     d = dedupe(combine(inputs, preference(inputs, prefer)))
     n_conflicts = len(np.unique(d.kept_row[d.conflict_rows]))  # keys: each conflict's kept row once
@@ -271,7 +274,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes],
+                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
         encoders=summary.encoders, boxes=summary.boxes,

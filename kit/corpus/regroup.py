@@ -6,13 +6,14 @@ fingerprint is compared with every other, across boxes, so the same clip kept by
 containers becomes one content group, and the merged rows' `content` column names the union's groups.
 
 An input written before fingerprints (schema 2, bash-kit JSONL, a hand-made file) still merges: its
-sources are grouped by src_sha256 only, and the merge names it as not checked.
+sources are grouped by src_sha256 only, and the merge names it as not checked; a bash-kit JSONL source is
+compared, besides, with the union's sources of its name, by its rows' features (kit.corpus.legacy).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import pyarrow as pa
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from kit.corpus.contents import Grouping, Overrides, Source, group_sources
 from kit.corpus.inputs import LoadedInput
+from kit.corpus.legacy import legacy_links
 from kit.corpus.manifests import ClipEntry, ContentGroup, MergeManifest, ShardManifest, SourceRows, TwinEntry
 from kit.corpus.names import source_names
 from kit.corpus.schema import with_content
@@ -36,6 +38,7 @@ class Regrouped:
     unchecked: list[str]  # inputs whose sources could not be compared (no fingerprints)
     recorded: dict[str, Recorded]  # what the inputs' manifests knew of each source: the merged manifest carries it on
     twins: tuple[TwinEntry, ...]  # every input's twins
+    legacy: list[str] = field(default_factory=list)  # bash-kit JSONL sources named as a source whose rows differ
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,10 @@ def regroup(table: pa.Table, inputs: Sequence[LoadedInput], overrides: Overrides
         if isinstance(inp.manifest, ShardManifest | MergeManifest):
             apart += inp.manifest.apart  # a box's word that two sources differ holds in the union too
             twins.update({(t.file, t.src_sha256): t for t in inp.manifest.twins})
-    grouping = group_sources(sources, overrides, links, apart)
+    legacy = legacy_links(table, sources)  # bash-kit JSONL copies of the union's sources: by name and features
+    grouping = group_sources(sources, overrides, links + legacy.links, apart)
     return Regrouped(with_content(table, grouping.content_of), grouping, unchecked, recorded,
-                     tuple(twins[k] for k in sorted(twins)))
+                     tuple(twins[k] for k in sorted(twins)), legacy.notes)
 
 
 def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], sources: Sequence[SourceRows]) -> list[str]:
@@ -116,7 +120,8 @@ def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], source
     if unchecked:
         lines.append(f"{len(unchecked)} input(s) could not be checked for copies of one content in other files "
                      f"(no fingerprints: written before schema 3, or bash-kit JSONL): {', '.join(unchecked)}; "
-                     "their sources are grouped by sha256 only")
+                     "their sources are grouped by sha256 only (bash-kit JSONL's, besides, with a source of its "
+                     "name whose frames' features agree)")
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +13,7 @@ from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, read_ledger
 from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
+from kit.corpus.oracle import OracleCheck
 from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -39,9 +41,35 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
     return rows
 
 
+@dataclass(frozen=True)
+class ClipScoring:
+    """How a clip's jobs were scored, from their ledgers: what they read the reference from, and the check."""
+
+    decode: str
+    oracle: OracleCheck | None
+
+
+def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozenset[str]) -> dict[str, ClipScoring]:
+    """Each clip's ClipScoring (by its path) once its jobs are done: `checked` are the jobs kit.corpus.oracle
+    checked, whose ledgers hold the check."""
+    reads: dict[str, list[str]] = {}
+    checks: dict[str, OracleCheck] = {}
+    for job in jobs:
+        ledger = read_ledger(tree, job_paths(jobs_dir, job)[1])
+        if ledger is None:
+            continue
+        reads.setdefault(job.clip.path, [])
+        if ledger.reference and ledger.reference not in reads[job.clip.path]:
+            reads[job.clip.path].append(ledger.reference)
+        if job.job_id in checked and ledger.oracle is not None:
+            checks[job.clip.path] = ledger.oracle
+    return {path: ClipScoring(" and ".join(sorted(found)), checks.get(path)) for path, found in reads.items()}
+
+
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
                    grid: dict[str, list[int]], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
-                   depth: DepthPlan, refs: ReferenceSet, ladder: Ladder) -> ShardManifest:
+                   depth: DepthPlan, refs: ReferenceSet, ladder: Ladder,
+                   scorings: Mapping[str, ClipScoring]) -> ShardManifest:
     return ShardManifest(
         schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
@@ -52,7 +80,9 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
         scales=list(ladder.rungs), scaler_down=ladder.down, scaler_up=ladder.up, encode_depth=depth.setting,
         demo_corpus=demo,
         sources=tuple(ClipEntry(c.src, c.sha256, c.width, c.height, c.fps, c.pix_fmt, c.n_frames,
-                                ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name)
+                                ENC_PIX_FMTS[depth.bits_of(c)], *refs.entry(c), file=Path(c.path).name,
+                                decode=scorings[c.path].decode if c.path in scorings else "",
+                                oracle=scorings[c.path].oracle if c.path in scorings else None)
                       for c in sorted(clips, key=lambda c: c.src)),
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=refs.twins_of(clips), groups=refs.groups_of(clips),

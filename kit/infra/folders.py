@@ -197,7 +197,7 @@ class Folders:
     def _check_by_name(self, path: Path) -> None:
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
-            raise refuse(path, describe(st, path) or "a file", "a folder")
+            raise refuse(path, describe(st, path) or "a file", "a folder", reading=self.rules.reading)
 
     def _not_a_folder(self, parent: Folder, name: str, exc: OSError) -> Exception:
         path = parent.path / name
@@ -207,7 +207,7 @@ class Folders:
             return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
         st = parent.lstat(name)
         if st is not None and exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK, getattr(errno, "EFTYPE", -1)):
-            return refuse(path, describe(st, path) or "a file", "a folder")
+            return refuse(path, describe(st, path) or "a file", "a folder", reading=self.rules.reading)
         exc.filename = str(path)
         return exc
 

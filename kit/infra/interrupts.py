@@ -42,7 +42,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from types import FrameType
 from typing import Any, TypeVar
@@ -144,6 +144,21 @@ def end() -> None:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         _saved.clear()
+
+
+@contextlib.contextmanager
+def passed_on(to: Callable[[int], None]) -> Iterator[None]:
+    """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to
+    `to` instead of stopping the command: the program ends on it its own way (ffmpeg finishes the file it writes
+    and exits 255), and the command ends with the program's code, saying nothing of resuming. Main thread only."""
+    mine = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) == _on_signal]
+    for sig in mine:
+        signal.signal(sig, lambda signum, frame: to(signum))
+    try:
+        yield
+    finally:
+        for sig in mine:
+            signal.signal(sig, _on_signal)
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:

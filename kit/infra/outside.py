@@ -161,7 +161,8 @@ def _figure(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:g}"  # 1048576, not 1.04858e+06
 
 
-def _range_words(lo: float | None, hi: float | None, lo_open: bool, whole: bool) -> str:
+def range_words(lo: float | None, hi: float | None, lo_open: bool, whole: bool) -> str:
+    """What a range takes, as every message says it: `a whole number from 1 to 10000` (kit.infra.rules too)."""
     kind = "a whole number" if whole else "a number"
     if lo is not None and hi is not None:
         low, high = _figure(lo), _figure(hi)
@@ -189,7 +190,7 @@ def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
 
 def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None, *, hint: str = "") -> int:
     """`text` given to `name` (a flag, a variable) as a whole number in lo..hi; InputError naming it otherwise."""
-    expected = _range_words(lo, hi, False, whole=True)
+    expected = range_words(lo, hi, False, whole=True)
     signed = lo is not None and lo < 0
     value = number(lambda t: read_int(t, signed=signed), text, f"{label(name, text)} is not {expected}",
                    hint or f"give {expected}, in ASCII digits")
@@ -201,7 +202,7 @@ def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None
 def parse_float(text: str, name: str, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
                 hint: str = "") -> float:
     """`text` given to `name` as a finite number in [lo, hi] (or (lo, hi] with lo_open); InputError otherwise."""
-    expected = _range_words(lo, hi, lo_open, whole=False)
+    expected = range_words(lo, hi, lo_open, whole=False)
     value = number(read_float, text, f"{label(name, text)} is not {expected}", hint or f"give {expected}")
     below = lo is not None and (value <= lo if lo_open else value < lo)
     if below or (hi is not None and value > hi):
@@ -214,7 +215,7 @@ def env_int(env: Mapping[str, str], name: str, lo: int | None = None, hi: int | 
     """The whole number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
     return None if not text.strip(_SPACE) else parse_int(text, name, lo, hi, hint=hint or f"unset {name}, or give "
-                                                   f"{_range_words(lo, hi, False, whole=True)}")
+                                                   f"{range_words(lo, hi, False, whole=True)}")
 
 
 def env_float(env: Mapping[str, str], name: str, lo: float | None = None, hi: float | None = None, *,
@@ -222,7 +223,7 @@ def env_float(env: Mapping[str, str], name: str, lo: float | None = None, hi: fl
     """The finite number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
     return None if not text.strip(_SPACE) else parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint or
-                                                     f"unset {name}, or give {_range_words(lo, hi, lo_open, False)}")
+                                                     f"unset {name}, or give {range_words(lo, hi, lo_open, False)}")
 
 
 # --- JSON ------------------------------------------------------------------------------------------------

@@ -15,6 +15,12 @@ file the kit wrote, or swap a folder for one of their own. So, whatever the umas
 - a folder opened only to be read (`status`, `corpus info`, a run directory given to `merge`: another user's, the
   lead's reading a collaborator's) is checked as its owner's: nothing is written there, so no folder is refused for
   its owner, and a file trusted there must be the owner's of the root, one name, writable by nobody else.
+- a file someone names that decides the verdict or names a program the kit runs (--settings, --corpus and its
+  manifest, a --teacher model file, --content-groups, --incumbent's files, --ffmpeg or KIT_FFMPEG, the ffmpeg in
+  binaries/<os>-<arch>/) is held to one rule wherever it lies (untrusted): it, and every folder from it up to the
+  filesystem root, must be the user's or root's and writable by nobody else; a folder others may write passes only
+  with the sticky bit (/tmp, a --group-shared out-dir's folders), where nobody else can rename or remove what is not
+  theirs. A symbolic link on the way is judged where it lies, then followed.
 
 Everything refused here is an InputError (exit 2) naming the path, what it is and whose.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +101,13 @@ def describe(st: os.stat_result, path: Path) -> str | None:
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
-def refuse(path: Path, what: str, expected: str = "a regular file") -> InputError:
+def refuse(path: Path, what: str, expected: str = "a regular file", reading: bool = False) -> InputError:
+    """`path` is `what` (a link, a pipe, ...) where the kit keeps `expected`; `reading`: said as a read (`status`,
+    a record read back), which wrote nothing and read nothing through it."""
+    if reading:
+        return InputError(f"{path} is {what}, not {expected} the kit wrote; nothing was read through it",
+                          hint=f"the kit never makes links, pipes or devices in its folders, so something else put "
+                               f"it there: look at it (ls -l {path}) and remove it; a run refuses it until then")
     return InputError(
         f"{path} is {what}, where the kit writes {expected} of its own; nothing was written through it",
         hint=f"the kit never makes links, pipes or devices in its folders, so something else put it there: "
@@ -143,16 +156,120 @@ def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:
     return None
 
 
-def given_file_problem(path: Path) -> str | None:
-    """Why a file someone names (a corpus, its manifest) cannot be vouched for where it lies, or None: in a folder
-    others can write, anyone there could have put it in place, so only the user's own file is trusted
-    (file_problem); in a folder only its owner can write, the file is that owner's work."""
-    folder = os.stat(path.parent)
-    if not folder.st_mode & OTHERS_WRITE:
+MAX_LINKS = 40  # as the kernel's own walk (ELOOP)
+
+
+def _owner(uid: int) -> str:
+    return f"you ({user_name(uid)})" if uid == euid() else "root" if uid == 0 else f"user {user_name(uid)}"
+
+
+def _why(st: os.stat_result, folder: bool) -> str | None:
+    """Why an entry with this lstat is not trusted where it is (None: it is): its owner, or who else can write it
+    (a folder may let others add names when it has the sticky bit)."""
+    mode = stat.filemode(st.st_mode)
+    if st.st_uid not in (euid(), 0):
+        return f"belongs to user {user_name(st.st_uid)} ({mode}), not to you ({user_name(euid())})" + (
+            " or root" if euid() != 0 else "")
+    if stat.S_ISLNK(st.st_mode) or not st.st_mode & OTHERS_WRITE or (folder and st.st_mode & stat.S_ISVTX):
         return None
-    problem = file_problem(os.stat(path))
-    return (f"lies in {path.parent}, which {who_writes(folder)} can write, and {problem}" if problem is not None
-            else None)
+    sticky = " without the sticky bit" if folder else ""
+    return f"belongs to {_owner(st.st_uid)} and can be written by {who_writes(st)}{sticky} ({mode})"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why a named file is not trusted (`problem`, read after its path) and what to do about it (`fix`)."""
+
+    problem: str
+    fix: str
+
+
+def _finding(given: Path, entry: Path, st: os.stat_result, why: str, kind: str) -> Finding:
+    """The Finding for `entry` (on the way to `given`, as `kind`: a folder, a link, the file), which is not trusted
+    because `why`."""
+    if kind == "file" and entry == given:
+        problem = why
+    elif kind == "folder":
+        problem = f"lies below {entry}, which {why}"
+    else:
+        problem = f"is reached through the symbolic link {entry}, which {why}" if kind == "link" else \
+            f"leads to {entry}, which {why}"
+    copy = "copy the file into a folder only you can write and pass the copy (a copy is yours)"
+    if st.st_uid not in (euid(), 0) or kind == "link":
+        fix = f"{copy}: the kit never uses a file that another user could change, or put there"
+    elif kind == "folder":
+        sticky = f"`chmod +t {entry}` (the sticky bit: nobody may then rename or remove what is not theirs)"
+        fix = (f"`chmod go-w {entry}` or {sticky}, then rerun; or {copy}" if st.st_uid == euid() else
+               f"ask an administrator for {sticky}; or {copy}")
+    else:
+        fix = (f"`chmod go-w {entry}` if nobody else changed it, then rerun; or {copy}" if st.st_uid == euid()
+               else copy)
+    return Finding(problem, fix)
+
+
+def trust_finding(path: Path) -> Finding | None:
+    """untrusted's walk: the first entry on the way to `path` (each folder from the filesystem root down, each link
+    and what it leads to, the file) that is not trusted, said with what to do; None when all are, or when the walk
+    cannot go on (a name missing, not a folder, not readable: the door says so as it opens it)."""
+    given = path if path.is_absolute() else Path.cwd() / path
+    folder, todo, links = Path(given.anchor), deque(given.parts[1:]), 0
+    try:
+        st = os.lstat(folder)
+        if (why := _why(st, folder=True)) is not None:
+            return _finding(given, folder, st, why, "folder")
+        while todo:
+            name = todo.popleft()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                folder = folder.parent  # a folder reached here is no link: its parent is its parent
+                continue
+            entry = folder / name
+            st = os.lstat(entry)
+            kind = "link" if stat.S_ISLNK(st.st_mode) else "folder" if stat.S_ISDIR(st.st_mode) and todo else "file"
+            if (why := _why(st, folder=stat.S_ISDIR(st.st_mode))) is not None:
+                return _finding(given, entry, st, why, kind)
+            if kind == "link":
+                links += 1
+                target = Path(os.readlink(entry))
+                if links > MAX_LINKS:
+                    return None  # a loop of links: opening it fails, and says so
+                folder = Path(target.anchor) if target.is_absolute() else folder
+                todo.extendleft(reversed(target.parts[1:] if target.is_absolute() else target.parts))
+            elif kind == "folder":
+                folder = entry
+    except OSError:
+        return None
+    return None
+
+
+def untrusted(path: Path) -> str | None:
+    """Why a file someone names, that decides the verdict or names a program the kit runs, cannot be trusted, or
+    None: the one rule for them all (see the module). Trusted only if owned by the user or root and writable by
+    nobody else, and every folder from it up to the filesystem root likewise, or sticky (others may add names, but
+    rename or remove only their own) and the user's or root's, like /tmp; a symbolic link on the way is judged where
+    it lies (its owner and its folders) and what it resolves to likewise. The sentence names the entry, its owner
+    and mode."""
+    found = trust_finding(path)
+    return found.problem if found is not None else None
+
+
+class Distrusted(InputError):
+    """A file someone named (`flag`) that the trust rule (untrusted) refuses: the file, its owner and mode, and
+    what to do."""
+
+    def __init__(self, flag: str, path: Path, found: Finding) -> None:
+        super().__init__(f"{flag} {path} {found.problem}: the kit uses it only when nobody but you or root can "
+                         "change it or a folder above it", hint=found.fix)
+        self.path = path
+
+
+def require_trusted(path: Path, flag: str) -> Path:
+    """`path` when the trust rule (untrusted) holds for it; Distrusted naming `flag` (--corpus, --ffmpeg, ...)
+    otherwise."""
+    if (found := trust_finding(path)) is not None:
+        raise Distrusted(flag, path, found)
+    return path
 
 
 class Untrusted(InputError):

@@ -224,6 +224,19 @@ def kill_all() -> int:
     return len(procs)
 
 
+def signal_children(signum: int) -> None:
+    """Send `signum` to every running child's group: a program run for the user, which ends on it its own way
+    (kit.infra.interrupts.passed_on)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if GROUPS:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+
+
 def allow_new() -> None:
     """A new invocation in the same process (tests, embedding) may start children again."""
     global _stopped

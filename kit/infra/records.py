@@ -27,6 +27,8 @@ refuses a document that declares a newer one than this kit reads.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import math
 import types
 import typing
@@ -52,6 +54,26 @@ def flatten() -> Any:
 
 class RecordError(ValueError):
     """A document does not fit the record it is read as."""
+
+
+class Refused(RecordError):
+    """A document that fits its record's types but breaks one of its rules (a setting out of range, a key the
+    record does not have: kit.infra.rules): refused with the key, the value and the rule, never read as absent
+    (read_record lets it through to the caller, who names the file)."""
+
+    def __init__(self, key: str, value: object, problem: str, words: str) -> None:
+        self.key, self.value, self.problem, self.words = key, value, problem, words
+        super().__init__(f"{key} {spelled(value)} {problem}")
+
+
+class UnknownKey(Refused):
+    """A key a record does not declare, in a document read with check_keys (a settings document)."""
+
+
+def spelled(value: object) -> str:
+    """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters."""
+    text = json.dumps(dump(value), ensure_ascii=True)
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
 
 def dump(value: object) -> object:
@@ -143,6 +165,10 @@ class Record:
 
     SCHEMA_VERSION: ClassVar[int] = 1
     LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
+    # the rules its values keep, as (field, rule) pairs (kit.infra.rules: checked by `broken`), next to the fields
+    RULES: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    # keys its to_json writes beside its fields, and their one value: check_keys takes them, no other
+    WRITTEN: ClassVar[Mapping[str, object]] = {}
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -193,14 +219,60 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+def check_keys(cls: type[Record], data: object, where: str) -> None:
+    """UnknownKey for the first key of `data` (a document read as `cls`) that `cls` does not declare, at any depth
+    (the records its fields hold, alone or in a list or dict): a misspelt setting is refused, never ignored. A key
+    of `cls.WRITTEN` must hold its one value."""
+    if not isinstance(data, Mapping):
+        return  # the record's own reading says what it is not
+    hints, declared = _type_hints(cls), {f.name for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        at = f"{where}.{key}" if where else str(key)
+        if key in cls.WRITTEN:
+            if value != cls.WRITTEN[key]:
+                raise UnknownKey(at, value, f"is no setting: the kit writes {spelled(cls.WRITTEN[key])} there and "
+                                            "reads nothing from it", f"{spelled(cls.WRITTEN[key])}, or no {key}")
+        elif key not in declared and not (key == "schema_version" and cls.SCHEMA_VERSION > 1):
+            close = difflib.get_close_matches(str(key), sorted(declared), n=1)
+            meant = f" (did you mean {close[0]}?)" if close else ""
+            raise UnknownKey(at, value, f"is no key the kit reads there{meant}",
+                             "one of " + ", ".join(sorted(declared)))
+        elif key in declared:
+            for record, inside in _records_in(hints[key]):
+                if inside and isinstance(value, Mapping):
+                    for name, item in value.items():
+                        check_keys(record, item, f"{at}.{name}")
+                elif inside and isinstance(value, list):
+                    for i, item in enumerate(value):
+                        check_keys(record, item, f"{at}[{i}]")
+                elif not inside:
+                    check_keys(record, value, at)
+
+
+def _records_in(tp: Any) -> list[tuple[type[Record], bool]]:
+    """The record types a field of type `tp` holds: (the type, whether in a list, tuple or dict)."""
+    found: list[tuple[type[Record], bool]] = []
+    for arm in _arms(tp):
+        if isinstance(arm, type) and issubclass(arm, Record):
+            found.append((arm, False))
+        elif typing.get_origin(arm) in _CONTAINERS and (args := typing.get_args(arm)):
+            inner = args[-1] if typing.get_origin(arm) is dict else args[0]
+            if isinstance(inner, type) and issubclass(inner, Record):
+                found.append((inner, True))
+    return found
+
+
 def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:
     """A record the kit wrote itself below `tree`, checked, not trusted: (the record, "") or (None, why not):
     "missing", "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema).
-    One that is not the user's own is refused (kit.infra.treeio.Files.read_json_object)."""
+    One that is not the user's own is refused (kit.infra.treeio.Files.read_json_object). A document that breaks
+    one of its record's rules raises Refused: the caller names the file (it is no damage a rerun mends)."""
     data, why = tree.read_json_object(path)
     if data is None:
         return None, why
     try:
         return cls.from_json(data, path.name), ""
+    except Refused:
+        raise
     except (RecordError, TypeError) as exc:
         return None, f"damaged ({exc})"

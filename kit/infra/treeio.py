@@ -148,16 +148,17 @@ class Files(Folders):
         """`path` opened to read, if it is a regular file (and, `trusted`, the user's own: kit.infra.perms).
         Missing: FileNotFoundError naming it."""
         folder, name = self.split(path, make=False)
-        return _checked(self._open_at(folder, name, _READ), folder.path / name, self.owner if trusted else None, "rb")
+        return _checked(self._open_at(folder, name, _READ, reading=True), folder.path / name,
+                        self.owner if trusted else None, "rb", reading=True)
 
-    def _open_at(self, folder: Folder, name: str, flags: int, mode: int = 0o644) -> int:
+    def _open_at(self, folder: Folder, name: str, flags: int, mode: int = 0o644, reading: bool = False) -> int:
         where, dir_fd = folder.at(name)
         try:
             return os.open(where, flags, mode, dir_fd=dir_fd)
         except OSError as exc:
             st = folder.lstat(name)
             if st is not None and (what := describe(st, folder.path / name)) is not None:
-                raise refuse(folder.path / name, what) from exc
+                raise refuse(folder.path / name, what, reading=reading) from exc
             if folder.gone():
                 raise self.gone_error(folder) from exc
             exc.filename = str(folder.path / name)
@@ -191,13 +192,13 @@ class Files(Folders):
             return None, "writable by others (not trusted)"
 
 
-def check_open(fd: int, path: Path, owner: int | None) -> int:
+def check_open(fd: int, path: Path, owner: int | None, reading: bool = False) -> int:
     """The open descriptor `fd`, made blocking, if it is a regular file (and, with an `owner`, trusted: that user's,
     one name, nobody else may write it); otherwise it is closed and the refusal raised."""
     try:
         st = os.fstat(fd)
         if (what := describe(st, path)) is not None:
-            raise refuse(path, what)
+            raise refuse(path, what, reading=reading)
         if owner is not None and (problem := file_problem(st, owner)) is not None:
             raise Untrusted(path, problem)
         if O_NONBLOCK:
@@ -208,6 +209,7 @@ def check_open(fd: int, path: Path, owner: int | None) -> int:
         raise
 
 
-def _checked(fd: int, path: Path, owner: int | None, mode: str, encoding: str | None = None) -> Any:
+def _checked(fd: int, path: Path, owner: int | None, mode: str, encoding: str | None = None,
+             reading: bool = False) -> Any:
     """The open descriptor as a file object, checked (check_open)."""
-    return os.fdopen(check_open(fd, path, owner), mode, encoding=encoding)
+    return os.fdopen(check_open(fd, path, owner, reading), mode, encoding=encoding)

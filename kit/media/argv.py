@@ -12,7 +12,7 @@ from typing import Protocol
 
 from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
-from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph
+from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
 
 # Quiet but not silent: -nostats drops the progress spam, while the final
 # "frame=" report (the encoded frame count) and errors are still printed.
@@ -106,6 +106,17 @@ def build_score_argv(
             "-lavfi", graph, "-f", "null", "-"]
 
 
+def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[str], width: int, height: int,
+                      pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
+                      teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
+    """The independent check of a corpus job (kit.corpus.oracle): libvmaf on frames window[0]..window[1]-1 of an
+    encode and of the reference, each decoded by a decoder of its own from its own file (`ref_input` reads the
+    clip itself, never the shared decode's copy), no progress, the teacher's model alone."""
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, False, upscaler, fps, window)
+    threads = ("-threads", str(n_threads))
+    return [ffmpeg, *COMMON, *threads, "-i", str(distorted), *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
+
+
 # the decoded reference, in the pixel format a scoring's reference branch converts to (kit.media.libvmaf), kept as
 # raw frames in NUT: any pixel format, every decoded frame once with its own timestamp (-fps_mode passthrough: the
 # default would make it constant-rate, dropping frames of a variable-rate master); the scoring renumbers it as it
@@ -194,8 +205,14 @@ THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
 STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")  # build_fingerprint_argv's strict
 
 
+def _vf(*filters: str) -> list[str]:
+    """`-vf A,B` for the filters given ("" ones left out); nothing when none is."""
+    chain = ",".join(f for f in filters if f)
+    return ["-vf", chain] if chain else []
+
+
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
-                           count: bool = False) -> list[str]:
+                           count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity (kit.media.decode).
 
     Outputs, all fed by the one decoder: with `count`, `-f null` first, as in build_decode_argv (its
@@ -206,13 +223,57 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
     take them. strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
     so a reference corrupt mid-stream is refused, not silently patched over; every line carries its level
     (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
+    `renumber` (libvmaf.renumber): every output's frames renumbered first, so no muxer sees the file's own
+    timestamps (build_intermediate_argv).
     """
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
-    null = ["-map", "0:v:0", "-f", "null", "-"] if count else []
+    null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, *ref_input, *null,
-            *each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
-            *each, "-vf", THUMBNAIL_FILTER, "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+            *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+            *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
+
+
+def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
+    """Open a file and list its streams, decoding nothing: with no output given, ffmpeg stops there (exit 1, "At
+    least one output file must be specified") once it has printed what the file holds."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)]
+
+
+# the lossless copy's codec (kit.media.containers): FFV1 version 3, whose slices are coded by parallel threads and
+# each carry a CRC that its decoder checks
+INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
+
+
+def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
+                            full_range: bool = False) -> list[str]:
+    """The one strict decode of a clip whose container's timestamps the kit does not trust (kit.media.containers):
+    build_fingerprint_argv's outputs (the count, the pixel hash, the thumbnails) and the lossless copy `dest`, FFV1
+    in Matroska, picture only (the first video stream), every decoded frame once.
+
+    Every output's frames are renumbered at the clip's rate `fps` first (libvmaf.renumber: frame i at i / fps), so
+    no muxer sees the file's timestamps (a splice that steps back makes the null muxer's "non monotonically
+    increasing dts" fatal under -xerror) and the copy's are clean. `full_range`: the decoder's pixel format is a
+    full-range one (MJPEG's yuvj422p) that FFV1 takes as yuv422p: tagged full range (`-color_range pc`), its samples
+    are kept as they are instead of squeezed into the limited range.
+    """
+    clean = renumber(fps)
+    tagged = ["-color_range", "pc"] if full_range else []
+    decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True, renumber=clean)
+    # -y: `dest` is a temporary the kit made to be written over
+    return [decode[0], "-y", *decode[1:],
+            "-map", "0:v:0", *PASSTHROUGH, *_vf(clean), *tagged, *INTERMEDIATE_CODEC, "-f", "matroska", str(dest)]
+
+
+def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
+    """Decode a lossless copy once, strictly (kit.media.containers): `-f null` counts its frames (the closing
+    `frame=` line), and the hash muxer prints the sha256 of its frames as rawvideo in `pix_fmt`, the original's
+    decoded format: what build_fingerprint_argv hashed of the original, so the two hashes agree only when every
+    frame is the original's, sample for sample."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *STRICT_DECODE, "-i", str(path),
+            "-map", "0:v:0", "-f", "null", "-",
+            "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
+            "pipe:2"]
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:

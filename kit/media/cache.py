@@ -1,8 +1,9 @@
 """The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version.
 
-Three kinds of entry, each keyed by the file's identity (file_key): the sha256 of a clip's bytes, a
-master's geometry with its fingerprint (one strict decode gives both), and a .y4m/.yuv clip's
-fingerprint. The identity is the resolved path, size and mtime_ns, and also the device, inode and
+Four kinds of entry, each keyed by the file's identity (file_key): the sha256 of a clip's bytes, a
+master's geometry with its fingerprint (one strict decode gives both), a .y4m/.yuv clip's
+fingerprint, and for a master read through a lossless copy (kit.media.containers) the same as a master's with
+the copy's name and sha256. The identity is the resolved path, size and mtime_ns, and also the device, inode and
 ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`, a reproducible
 tarball unpacked again) has another inode or a later ctime, which no user can set back, so it never
 inherits the old entry. A cache shared by boxes stays correct the same way (their devices and inodes
@@ -17,12 +18,14 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-from kit.errors import InputError
+from kit.errors import InputError, ToolError
 from kit.infra.files import sha256_stream
+from kit.infra.host import cache_tree
 from kit.infra.outside import NotRegular, load_json, open_for_reading
 from kit.infra.tree import LockBusy, Tree
+from kit.media.containers import COPY_MAX_TIMEOUT_S, intermediate_path, make_intermediate, needs_intermediate
 from kit.media.decode import MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 
@@ -32,6 +35,7 @@ CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for millise
 # fingerprint). An entry of an older key is never read.
 MASTER = "master5|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
+COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 
@@ -75,13 +79,30 @@ def _master_from(values: Sequence[Any]) -> MasterDecode:
     return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
 
 
+class Intermediate(NamedTuple):
+    """A master read through its lossless copy: what its strict decode told, and the copy ffmpeg reads."""
+
+    decoded: MasterDecode
+    path: Path
+
+
+def _copy_from(values: Sequence[Any]) -> tuple[MasterDecode, str, str]:
+    """A copied master's entry: _master_from's list, then the copy's file name and sha256."""
+    *master, name, sha = values
+    if not (isinstance(name, str) and name.endswith(".mkv") and "/" not in name and isinstance(sha, str)
+            and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise ValueError("not a copied master's entry")
+    return _master_from(master), name, sha
+
+
 def _valid_entry(key: str, value: str) -> bool:
-    """A sha256 entry is 64 hex digits; a master's is _master_from's list as JSON; a .y4m/.yuv clip's is
-    [pixels_sha256, signature, frames]."""
-    if not key.startswith((MASTER, PICTURES)):
+    """A sha256 entry is 64 hex digits; a master's is _master_from's list as JSON (_copy_from's for a copied one);
+    a .y4m/.yuv clip's is [pixels_sha256, signature, frames]."""
+    if not key.startswith((MASTER, PICTURES, COPY)):
         return re.fullmatch(r"[0-9a-f]{64}", value) is not None
+    read = _print_from if key.startswith(PICTURES) else _copy_from if key.startswith(COPY) else _master_from
     try:
-        (_print_from if key.startswith(PICTURES) else _master_from)(load_json(value))
+        read(load_json(value))
     except (ValueError, TypeError):
         return False
     return True
@@ -114,7 +135,10 @@ class Sha256Cache:
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
         """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
-        one decode per file version, not on every plan."""
+        one decode per file version, not on every plan (for a container read through a lossless copy, the decode
+        that made the copy)."""
+        if needs_intermediate(p):
+            return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
         if key not in self._data:
             decoded = decode_master(p, ffmpeg)  # returned as decoded: what it holds is probe_clip's to refuse
@@ -123,6 +147,45 @@ class Sha256Cache:
                                        list(dropped)]))
             return decoded
         return _master_from(load_json(self._data[key]))
+
+    def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
+        """A master read through a lossless copy (kit.media.containers): made in the kit's cache by its one strict
+        decode, once per version of the file; reused while the copy is there with the sha256 recorded when it was
+        made (a copy replaced or damaged since is made again). Runs sharing the cache make each copy once."""
+        key = COPY + file_key(p)
+        tree = self.tree if self.tree is not None else cache_tree()
+        dest = intermediate_path(tree.root, p)
+        if (found := self._copy(key, dest)) is not None:
+            return found
+        try:
+            with tree.lock(dest.with_name(f".{dest.name}.lock"), wait_s=COPY_MAX_TIMEOUT_S, tidy=True):
+                self._data.update(self._read())  # a copy another run made while this one waited
+                if (found := self._copy(key, dest)) is not None:
+                    return found
+                decoded = make_intermediate(tree, p, dest, ffmpeg)
+                geometry, identity, dropped = decoded
+                self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
+                                           list(dropped), dest.name, self.get(dest)]))
+        except LockBusy as busy:
+            raise ToolError(f"{p}: another run ({busy.holder}) has been making its lossless copy for over "
+                            f"{COPY_MAX_TIMEOUT_S:.0f} s",
+                            hint="wait for that run, or stop it, then run again") from None
+        except OSError as exc:  # the cache's folder or disk, never the clip (ffmpeg alone reads it here)
+            raise ToolError(f"cannot write the lossless copy of {p} into the kit's cache {dest.parent} "
+                            f"({exc.strerror or exc})",
+                            hint="set KIT_CACHE_DIR to a folder you can write on a disk with room") from exc
+        return Intermediate(decoded, dest)
+
+    def _copy(self, key: str, dest: Path) -> Intermediate | None:
+        """The copy the entry `key` records, when it is still there with its sha256; None otherwise."""
+        if key not in self._data:
+            return None
+        decoded, name, sha = _copy_from(load_json(self._data[key]))
+        try:
+            whole = name == dest.name and dest.is_file() and self.get(dest) == sha
+        except (OSError, InputError):  # gone, or no longer a file: made again
+            whole = False
+        return Intermediate(decoded, dest) if whole else None
 
     def pictures(self, p: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
         """A .y4m/.yuv clip's fingerprint, read by `input_args` (which end with `-i PATH`)."""

@@ -1,9 +1,10 @@
 """The one decode of a reference clip: its geometry (masters), its frame count and its identity.
 
-A master (.mp4/.mkv/.mov) is decoded strictly once at discovery; that same ffmpeg run also hashes the
-decoded planes and writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), so the
-fingerprint costs no decode of its own. A .y4m/.yuv clip is read once by ffmpeg for its fingerprint
-(no geometry needed: the file describes it). kit.media.cache keeps both per file version.
+A master (.mp4, .mkv, .avi, ...: kit.media.containers) is decoded strictly once at discovery; that same ffmpeg
+run also hashes the decoded planes and writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), so
+the fingerprint costs no decode of its own (a container read through a lossless copy makes the copy in that run).
+A .y4m/.yuv clip is read once by ffmpeg for its fingerprint (no geometry needed: the file describes it).
+kit.media.cache keeps both per file version.
 """
 
 from __future__ import annotations
@@ -81,18 +82,25 @@ def parse_fps(text: str) -> str:
 # null muxer complain of non-monotonic dts, which says nothing about the file.
 _OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#|hash|rawvideo)")
 _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
+# a packet the demuxer marked damaged (a partial AVI chunk, a transport stream's lost packets): -xerror stops on it,
+# except on one read while ffmpeg probes the streams, which it only warns of
+_CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
 
 
 def demuxer_damage(stderr: str) -> str:
-    """The first error a `-loglevel level+info` decode logged on its input side; "" when there was none.
+    """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer
+    marked corrupt; "" when there was none.
 
     The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
-    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing.
+    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing; an AVI cut short at the end
+    of a chunk reads its last, partial chunk while ffmpeg probes it, and decodes to the end with a warning only.
     """
     for line in stderr.splitlines():
         m = _ERROR_LINE.search(line)
         if m and not _OUTPUT_SIDE.match(line.strip()):
             return strip_log_prefix(m.group(2)) or line.strip()
+        if corrupt := _CORRUPT_PACKET.search(line):
+            return corrupt.group(1)
     return ""
 
 
@@ -127,15 +135,26 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
-    if (holds := no_video(res.stderr)) is not None:
+    return read_master_decode(path, res)
+
+
+def refuse_no_video(path: Path, stderr: str) -> None:
+    """Refuse a file ffmpeg opened that holds no video stream (kit.media.streams.no_video), naming what it holds."""
+    if (holds := no_video(stderr)) is not None:
         raise InputError(f"{path} has no video stream ({holds})",
                          hint="a reference clip is a video: remove this file from --ref-dir, or put the video it "
                               "belongs with there instead")
+
+
+def read_master_decode(path: Path, res: ProcResult) -> MasterDecode:
+    """What a strict, counting build_fingerprint_argv decode of `path` tells; InputError naming the file when it
+    holds no video, did not decode to its end, or its demuxer skipped damaged data."""
+    refuse_no_video(path, res.stderr)
     try:
         if res.returncode != 0:
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
             where = f" after frame {counts[-1]}" if counts else ""
-            raise ValueError(f"decoding failed{where}: {telling_line(res.stderr)}")
+            raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
         width, height, fps, pix_fmt = parse_probe(res.stderr)
         n_frames = parse_frame_count(res.stderr)
         if damage := demuxer_damage(res.stderr):

@@ -1,6 +1,7 @@
 """Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them).
 
-An entry named like a clip (.y4m, .yuv, .mp4, .mkv, .mov, in any case) is
+An entry named like a clip (.y4m, .yuv, or a master's container: .mp4, .mkv, .mov, .avi, .ts, ... in any case:
+kit.media.refs.CLIP_EXTS) is
 
 - used when it is a regular file, or a symbolic link to one;
 - refused (exit 2) when it is a link to nothing (an unmounted drive, a moved file) or a loop of links: it
@@ -27,6 +28,8 @@ from kit.infra.perms import describe
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
+from kit.media.containers import check_container, needs_intermediate
+from kit.media.decode import Geometry
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -49,9 +52,9 @@ def _ignore(_: str) -> None:
     pass
 
 
-# videos people keep beside their masters that discovery does not take: named when skipped, never silently
-OTHER_VIDEO_EXTS = (".webm", ".avi", ".ts", ".m2ts", ".mts", ".mxf", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
-                    ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
+# videos people keep beside their masters that discovery does not take: named when skipped, never silently (raw
+# elementary streams hold no timestamps and no rate; .wmv and .flv are kept for playback, not as masters)
+OTHER_VIDEO_EXTS = (".wmv", ".flv", ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
                           "(Netflix naming <name>_<quality>_<height>_<bitrate>.yuv)",
                           hint="point --ref-dir at the folder of the references (the dataset's ref/ folder)")
     return InputError(f"no reference clips in {ref_dir} ({looked})",
-                      hint="put .y4m/.yuv/.mp4/.mkv/.mov clips there, or drop --ref-dir for the demo set")
+                      hint="put reference clips there (.y4m, .yuv, .mp4, .mkv, .mov, .avi, .ts, ...), or drop "
+                           "--ref-dir for the demo set")
 
 
 def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS) -> Clip:
@@ -170,10 +174,13 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
         ext = path.suffix.lower()
         with open_clip(path) as fh:  # a regular file still, and its stamp before hashing: a change from here on
             st = os.fstat(fh.fileno())  # is caught after the jobs
+            if ext not in (".y4m", ".yuv"):
+                check_container(path, fh, st.st_size)
         stamp = stamp_of(st)
         if stamp[0] == 0:
             raise InputError(f"{path}: empty file (0 bytes)", hint="remove it from --ref-dir")
         dropped: tuple[str, ...] = ()  # a .y4m or .yuv holds one picture stream, no alpha, no tags
+        read_path = ""  # and is read as it is
         if ext == ".y4m":
             w, h, fps, pix, n = y4m_geometry(path)
             kind = "y4m"
@@ -193,16 +200,29 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
                     hint="fix the geometry in the name or sidecar, or replace the truncated file")
             n, kind = stamp[0] // per_frame, "yuv"
         else:
-            decoded = cache.master_decode(path, ffmpeg)
-            w, h, fps, pix, n = decoded.geometry
-            check_geometry(path, w, h, pix)
-            kind, dropped = "master", decoded.dropped
+            (w, h, fps, pix, n), dropped, read_path = probe_master(path, ffmpeg, cache)
+            kind = "master"
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
-        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped)
+        return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
+                    read_path)
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
+
+
+def probe_master(path: Path, ffmpeg: str, cache: Sha256Cache) -> tuple[Geometry, tuple[str, ...], str]:
+    """A master's geometry, what the corpus does not keep of it, and the file ffmpeg reads for it: itself (""), or
+    the lossless copy of a container whose timestamps the kit does not trust (kit.media.containers), made once in
+    the cache."""
+    if needs_intermediate(path):
+        made = cache.intermediate(path, ffmpeg)
+        decoded, read_path = made.decoded, str(made.path)
+    else:
+        decoded, read_path = cache.master_decode(path, ffmpeg), ""
+    w, h, _, pix, _ = decoded.geometry
+    check_geometry(path, w, h, pix)
+    return decoded.geometry, decoded.dropped, read_path
 
 
 @dataclass(frozen=True)

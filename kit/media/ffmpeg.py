@@ -200,6 +200,26 @@ def parse_frame_count(stderr: str) -> int:
     return int(counts[-1])
 
 
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
+# an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may then exit 0,
+# having decoded nothing)
+_NOT_WRITTEN = re.compile(r"\[(?:error|fatal)\] ?(.*(?:Error opening output|already exists|Error writing|"
+                          r"No space left on device|Disk quota exceeded).*)")
+DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded", re.ASCII)
+
+
+def parse_duration(stderr: str) -> float:
+    """The seconds of input #0's `Duration: HH:MM:SS.ss` line as ffmpeg opened it; 0.0 where it gives none (N/A)."""
+    m = _DURATION.search(stderr)
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else 0.0
+
+
+def output_failure(stderr: str) -> str:
+    """The line of a `-loglevel level+info` run's stderr that says an output could not be written; "" if none."""
+    m = _NOT_WRITTEN.search(stderr)
+    return m.group(1).strip() if m else ""
+
+
 def parse_progress_frame(line: str) -> int | None:
     """`frame=123` from ffmpeg's -progress output -> 123; any other line -> None."""
     key, _, value = line.partition("=")

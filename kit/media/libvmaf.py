@@ -109,16 +109,18 @@ def escape_filter_value(value: str) -> str:
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic",
-                       fps: str = "25/1") -> str:
+                       fps: str = "25/1", window: tuple[int, int] | None = None) -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
     Both are renumbered frame by frame at the clip's rate `fps` (renumber) so frames pair by index, not by
     container timestamps, and the scoring ends with the shorter input (`shortest=1`): a reference or an encode
     short of frames logs fewer frames than the clip has, which the corpus job refuses, where libvmaf's default
-    would repeat the last frame of the shorter one and log a full count; the distorted stream is scaled (with `upscaler`: a ladder rung's encode is
-    smaller, a native one is left as it is) and converted to the reference's size and pixel format. Another
-    teacher than the default gets the canonical six's extractors beside it (CANONICAL_EXTRACTORS): the proxy's
-    inputs are the same whatever it learns. `extra`: VMAF v1's four features too (V1_EXTRACTORS).
+    would repeat the last frame of the shorter one and log a full count; the distorted stream is scaled (with
+    `upscaler`: a ladder rung's encode is smaller, a native one is left as it is) and converted to the reference's
+    size and pixel format. Another teacher than the default gets the canonical six's extractors beside it
+    (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`: VMAF v1's four features
+    too (V1_EXTRACTORS). `window` (first, end): only frames first..end-1 of each input, counted as they are
+    decoded (`trim`), before the renumbering: the independent check of kit.corpus.oracle.
     """
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]), *([V1_EXTRACTORS] if extra else [])])
     options = ":".join([
@@ -129,7 +131,7 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
         f"n_threads={int(n_threads)}",
         "shortest=1",
     ])
-    index = renumber(fps)
+    index = (f"trim=start_frame={window[0]}:end_frame={window[1]}," if window else "") + renumber(fps)
     return (
         f"[0:v]{index},scale={width}:{height}:flags={upscaler},format={pix_fmt}[dis];"
         f"[1:v]{index},format={pix_fmt}[ref];"

@@ -2,8 +2,10 @@
 
 `.y4m` describes itself; `.yuv` takes its geometry from the file name
 (`Name_1920x1080_25fps[_10bit][_422].yuv`, or Netflix-style `Name_25fps.yuv`
-with the --width/--height defaults) or from a `Name.json` sidecar; `.mp4`,
-`.mkv` and `.mov` masters are probed with ffmpeg. Geometry is per clip.
+with the --width/--height defaults) or from a `Name.json` sidecar; masters
+(`.mp4`, `.mkv`, `.mov`, `.webm`, `.m4v`, `.mxf`, and through a lossless copy
+`.avi`, `.mpg`, `.mpeg`, `.ts`, `.m2ts`, `.mts`: kit.media.containers) are probed
+with ffmpeg. Geometry is per clip.
 
 What every job would fail on is refused here, before any encode: an odd width
 or height (every encode is 4:2:0), a zero size or rate, a master whose demuxer
@@ -23,9 +25,10 @@ from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.outside import read_int, read_json
 from kit.media.cache import Stamp, open_clip, stamp_of
+from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
 from kit.media.decode import PIX_FMTS, parse_fps
 
-CLIP_EXTS = (".y4m", ".yuv", ".mp4", ".mkv", ".mov")
+CLIP_EXTS = (".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS)
 Y4M_MAX_FRAME_HEADER = 256  # "FRAME" and its optional parameters, up to the newline
 Y4M_COLORSPACES = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
@@ -44,7 +47,7 @@ GEOMETRY_TOKEN = re.compile(
 class Clip:
     path: str
     src: str
-    kind: str  # y4m | yuv | master
+    kind: str  # y4m | yuv | master (any container ffmpeg decodes: kit.media.containers)
     width: int
     height: int
     fps: str  # exact rational as "num/den"
@@ -56,6 +59,10 @@ class Clip:
     stamp: Stamp = (0, 0, 0, 0)
     # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
     dropped: tuple[str, ...] = field(default=(), compare=False)
+    # what ffmpeg reads for this clip when it is not `path`: the lossless copy of a master whose container's
+    # timestamps the kit does not trust (kit.media.containers), in the kit's cache. The clip is still `path`: its
+    # name, sha256 and stamp are the user's file's, and changed_on_disk watches that file
+    read_path: str = ""
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
@@ -80,11 +87,11 @@ class Clip:
         return float(Fraction(self.fps))
 
     def input_args(self) -> list[str]:
-        """ffmpeg input options that read this clip, ending with `-i PATH`."""
+        """ffmpeg input options that read this clip, ending with `-i PATH` (its lossless copy's, when it has one)."""
         if self.kind == "yuv":
             return ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{self.width}x{self.height}",
                     "-framerate", self.fps, "-i", self.path]
-        return ["-i", self.path]
+        return ["-i", self.read_path or self.path]
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:

@@ -70,3 +70,19 @@ def setting_text(text: str) -> str:
     """What the run's settings hold for `--teacher TEXT`: a built-in's name, or the model file's absolute path (once
     it reads as a model file)."""
     return teacher_of(text).path or text
+
+
+# the model vmaf-tune's fast path verifies a proxy's pick with, whatever the height (lusoris/vmaf tools/vmaf-tune/
+# src/vmaftune: score.py's ScoreRequest.model, which fast.py's verify keeps; `vmaf-tune fast --vmaf-model` defaults
+# to it), where its corpus takes vmaf_4k_v0.6.1 from 2160 lines (resolution.py)
+VMAFTUNE_VERIFIER = TEACHER_MODEL
+
+
+def verifier_note(teacher: Teacher) -> str | None:
+    """What vmaf-tune does not do for a proxy of `teacher`, said wherever the proxy or its rows leave the kit (model
+    cards, registry rows, corpus exports); None for the model it verifies with."""
+    if teacher.default:
+        return None
+    return (f"vmaf-tune's fast path verifies with {VMAFTUNE_VERIFIER} whatever the height (fast.py's fast_recommend; "
+            f"`vmaf-tune fast --vmaf-model` defaults to it), not with this teacher, {teacher.name}: its 1.5-point "
+            "check compares a proxy of this teacher with another model's score")

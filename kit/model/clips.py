@@ -1,13 +1,16 @@
-"""Whole clips as vmaf-tune predicts them: from the mean of a clip's frame features, not frame by frame.
+"""Whole encodes as vmaf-tune predicts them: from the mean of an encode's frame features, not frame by frame.
 
-A clip is one encode: a source at one encoder and quality setting (src_sha256, encoder, cq). Each validation member
-predicts the clips of the sources its fold holds out from their mean features (the codec block is the clip's own),
-beside the mean of its frame predictions and the clip's mean teacher score: `03_loso/clips.parquet`, one row per
-(seed, clip). The verdict (kit.verdict.intervals.clip_use) measures the error and the interval coverage of that use.
+A clip here is one encode: a source at one encoder, quality setting and rung (ENCODE_KEY: src_sha256, encoder, cq
+and the encoded size, so a native encode and its half-height rung are two, as the consumer scores them). Each
+validation member predicts the encodes of the sources its fold holds out from their mean features (the codec block
+is the encode's own), beside the mean of its frame predictions and the encode's mean teacher score:
+`03_loso/clips.parquet`, one row per (seed, encode). The verdict (kit.verdict.intervals.clip_use) measures the error
+and the interval coverage of that use. With `feed` (kit.model.consumer.feed_codec), `pred_vmaftune` is the member's
+prediction as vmaf-tune's export computes it (its crf_norm mapped by the graph, the output clipped to [0, 100]).
 
-Beside them, the clip's frames pooled as each consumer pools them (kit.model.pooling: mean, harmonic mean, 1st
+Beside them, the encode's frames pooled as each consumer pools them (kit.model.pooling: mean, harmonic mean, 1st
 percentile, min): `vmaf_<stat>` the teacher's, `pred_<stat>` this member's frame predictions (clipped to [0, 100])
-pooled the same way. The member never saw the clip's content.
+pooled the same way. The member never saw the encode's content.
 """
 
 from __future__ import annotations
@@ -19,19 +22,37 @@ import pandas as pd
 
 from kit.model.pooling import POOLS, clipped, pool_groups
 
-CLIP_KEY = ("src_sha256", "encoder", "cq")
+RUNG_SIZE = ("enc_width", "enc_height")  # a rung's encoded size; 0: not recorded (the source's own size)
+# one encode: a source at one encoder, quality setting and rung. Two boxes that made the same encode of one source
+# made the same request of a consumer: their frames are pooled as one encode
+ENCODE_KEY = ("src_sha256", "encoder", "cq", *RUNG_SIZE)
+
+
+def encode_keys(df: pd.DataFrame) -> pd.DataFrame:
+    """ENCODE_KEY per row; rows without the rung's size (a corpus of no ladder, a hand-made frame) read it as 0."""
+    return pd.DataFrame({c: df.get(c, 0) for c in ENCODE_KEY}, index=df.index)
 
 
 def clip_codes(df: pd.DataFrame) -> np.ndarray:
-    """An integer per corpus row naming its clip (the same code for every frame of one encode)."""
-    return df.groupby(list(CLIP_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
+    """An integer per corpus row naming its encode (the same code for every frame of one encode, rungs apart)."""
+    return encode_keys(df).groupby(list(ENCODE_KEY), sort=True).ngroup().to_numpy(dtype=np.int64)
+
+
+def encode_name(src: object, encoder: object, cq: object, enc_width: int = 0, enc_height: int = 0,
+                native: bool = True) -> str:
+    """An encode as people read it: `<source> <encoder> cq <cq>`, and ` at <W>x<H>` for a rung below the source's."""
+    at = "" if native or enc_height <= 0 else f" at {enc_width}x{enc_height}"
+    return f"{src} {encoder} cq {cq}{at}"
 
 
 def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.ndarray, codec: np.ndarray,
                      target: np.ndarray, frame_pred: np.ndarray, keys: pd.DataFrame,
-                     predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> pd.DataFrame:
-    """One member's clips among `rows` (its held-out rows, with `frame_pred` its predictions of them): mean
-    features -> `predict`, against the clips' mean teacher score. `keys` holds CLIP_KEY per corpus row."""
+                     predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                     feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None) -> pd.DataFrame:
+    """One member's encodes among `rows` (its held-out rows, with `frame_pred` its predictions of them): mean
+    features -> `predict`, against the encodes' mean teacher score. `keys` holds ENCODE_KEY (and what else the
+    file says of an encode) per corpus row; `feed` (encoders, cqs) -> the codec block vmaf-tune's row maps to (a row
+    of NaN where it has no slot; kit.model.encodes.feed_codec): `pred_vmaftune`."""
     clip = codes[rows]
     ids, inverse, counts = np.unique(clip, return_inverse=True, return_counts=True)
     sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)
@@ -45,6 +66,19 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     out["vmaf_mean"] = np.bincount(inverse, weights=target[rows]) / counts
     out["pred_from_mean_features"] = predict(mean_feats, codec[first])
     out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
+    if feed is not None:
+        out["pred_vmaftune"] = fed_predictions(mean_feats, feed(out["encoder"], out["cq"]), predict)
     teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
     return out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]},  # vmaf_mean is the teacher's mean above
                       **{f"pred_{stat}": member[stat] for stat in POOLS})
+
+
+def fed_predictions(mean_feats: np.ndarray, fed: np.ndarray,
+                    predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """The member's output on each encode's mean features with the codec block vmaf-tune's row maps to, clipped to
+    [0, 100] as the export clips it; NaN where vmaf-tune has no slot for the encoder (a row of NaN)."""
+    out = np.full(len(fed), np.nan)
+    asked = np.isfinite(fed).all(axis=1)
+    if asked.any():
+        out[asked] = clipped(predict(mean_feats[asked], fed[asked]))
+    return out

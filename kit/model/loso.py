@@ -20,8 +20,10 @@ import pandas as pd
 from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.model.batches import Complement
-from kit.model.clips import CLIP_KEY, clip_codes, clip_predictions
+from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
+from kit.model.consumer import CRF_RANGE
 from kit.model.contract import CANONICAL6
+from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import agreement, errors, summarise
@@ -33,6 +35,7 @@ from kit.model.train import Member, TrainedEnsemble
 # key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
                 "frame_index", "device", *RUNG_COLUMNS)
+ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes.parquet say of an encode beside its key
 
 
 @dataclass
@@ -42,7 +45,10 @@ class LosoResult:
     predictions: pd.DataFrame  # one row per held-out frame and seed (predictions.parquet)
     n_members: int
     scheme: FoldScheme | None = None
-    clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out clip and seed (clips.parquet)
+    clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out encode and seed (clips.parquet)
+    # per held-out encode, as vmaf-tune predicts it (encodes.parquet: kit.model.consumer); None for an input set
+    # vmaf-tune does not feed
+    encodes: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -56,17 +62,28 @@ class LosoInputs:
     codec: np.ndarray
     target: np.ndarray  # vmaf, float64
     scheme: FoldScheme
+    # --vmaftune-crf-range: what vmaf-tune's crf_norm is taken over, for the consumer's evaluation
+    # (kit.model.encodes); None for an input set vmaf-tune does not feed (it feeds the canonical six)
+    crf_range: tuple[int, int] | None = CRF_RANGE
 
     @classmethod
-    def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6) -> LosoInputs:
+    def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6,
+           crf_range: tuple[int, int] = CRF_RANGE) -> LosoInputs:
         """`df` as kit.corpus.training.training_corpus reads it (a frame without corpus_row numbers its rows); the
-        features of the input set `inputs` (--inputs)."""
+        features of the input set `inputs` (--inputs); vmaf-tune's feed over `crf_range` for the canonical six."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)
         feats, codec = design_matrix(df, inputs)
         return cls(df, folds, [Complement(len(df), f.rows) for f in folds], feats, codec,
-                   df["vmaf"].to_numpy(dtype=np.float64), scheme)
+                   df["vmaf"].to_numpy(dtype=np.float64), scheme, crf_range if inputs == CANONICAL6 else None)
+
+    def trained_encoders(self) -> list[set[str]]:
+        """Per fold, the encoders its members train on (rows of them outside the fold)."""
+        codes, names = pd.factorize(self.df["encoder"], sort=True)
+        total = np.bincount(codes, minlength=len(names))
+        return [{str(names[i]) for i in np.flatnonzero(total - np.bincount(codes[f.rows], minlength=len(names)))}
+                for f in self.folds]
 
     def members(self, seeds: list[int]) -> list[Member]:
         """One member per (seed, fold), seed by seed."""
@@ -120,6 +137,15 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
     return sorted(results, key=lambda r: (r.src, r.src_sha256))
 
 
+def encode_identity(df: pd.DataFrame) -> pd.DataFrame:
+    """ENCODE_IDENTITY per row; a corpus without names or content groups (a hand-made frame) reads each source as
+    its own content group (as kit.model.folds does), named by its hash."""
+    sha = df["src_sha256"].astype(str)
+    return pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
+                         "content": df.get("content", sha),
+                         **({"height": df["height"]} if "height" in df else {})}, index=df.index)
+
+
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
     """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
@@ -127,7 +153,9 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     per_seed: dict[int, list[FoldResult]] = {seed: [] for seed in seeds}
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
-    codes, keys = clip_codes(df), df[list(CLIP_KEY)]
+    codes, trained = clip_codes(df), inputs.trained_encoders()
+    keys = encode_keys(df).join(encode_identity(df))
+    feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     for m, mem in enumerate(ens.members):
         fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
@@ -137,14 +165,16 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
         pred_frames.append(pd.DataFrame({"seed": np.int32(mem.seed), "fold": np.int32(fold.index),
                                          **{c: col[fold.rows] for c, col in identity.items()}, "vmaf": y,
                                          "pred": pred}))
-        clip_frames.append(clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
-                                            functools.partial(ens.predict, m)))
+        clips = clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
+                                 functools.partial(ens.predict, m), feed)
+        clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
     per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
     reports = [seed_report(seed, per_seed[seed], by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
-    clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *CLIP_KEY], kind="stable")
+    clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
+    encodes = consumer_encodes(clips, inputs.crf_range) if inputs.crf_range is not None else None
     return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
-                      inputs.scheme, clips.reset_index(drop=True))
+                      inputs.scheme, clips.reset_index(drop=True), encodes)
 
 
 Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or (the gate's) a content group

@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
+from kit.infra.rules import Check, OneOf, Real, Whole
+from kit.model.contract import INPUT_SETS
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
@@ -52,7 +55,22 @@ def checked_folds(value: object) -> FoldsAsked:
         value = read_int(value) if isinstance(value, str) else value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 2:
         return value
-    raise RecordError(f"folds: {value!r} is neither loso, auto nor a number of folds of at least 2")
+    raise RecordError(f"folds: {value!r} {FOLDS_REFUSAL}")
+
+
+FOLDS_REFUSAL = "is neither loso, auto nor a number of folds of at least 2"
+
+
+def folds_problem(value: object) -> str | None:
+    """--folds's rule, for a value read from a flag or a file."""
+    try:
+        checked_folds(value)
+    except RecordError:
+        return FOLDS_REFUSAL
+    return None
+
+
+FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 
 
 @dataclass(frozen=True)
@@ -70,5 +88,13 @@ class TrainConfig(Record):
     max_batch: int = 1_024  # ... up to this size
     inputs: str = "canonical6"  # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
 
+    # what each value may be, whatever brings it (--epochs, --batch-size, --inputs, a --settings file, a run.json)
+    RULES = (("hidden", Whole(1, 4096)), ("dropout", Real(0, 1, hi_open=True)), ("lr", Real(0, 1, lo_open=True)),
+             ("weight_decay", Real(0, 1)), ("epochs", Whole(1, 10_000)), ("batch_size", Whole(1, 1 << 20)),
+             ("max_samples", Whole(1, 1 << 40)), ("max_steps", Whole(1, 1 << 30)), ("max_batch", Whole(1, 1 << 20)),
+             ("inputs", OneOf(tuple(INPUT_SETS))))
+    WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
+                                               "target": "vmaf"}  # said in the JSON, never read back
+
     def to_json(self) -> dict[str, object]:
-        return {"arch": ARCH, **asdict(self), "optimizer": "adam", "loss": "mse", "target": "vmaf"}
+        return {"arch": ARCH, **asdict(self), **{k: v for k, v in self.WRITTEN.items() if k != "arch"}}

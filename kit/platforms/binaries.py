@@ -1,12 +1,16 @@
-"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it.
+"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it, and the ffmpeg a command runs.
 
 The staged copy comes second in the order kit.media.ffmpeg resolves (after --ffmpeg and
 KIT_FFMPEG), so a box that untars the kit uses it without any flag. A small
 manifest.json beside it records its build string, libvmaf, sha256 and origin.
+
+An ffmpeg someone names (--ffmpeg, KIT_FFMPEG, binaries stage --from) or the one in binaries/ is a program the kit
+runs as the user: it is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (trusted_ffmpeg).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +19,7 @@ from kit import KIT_ROOT, __version__
 from kit.errors import PrereqError
 from kit.infra.clock import utc_iso
 from kit.infra.host import platform_tag
+from kit.infra.perms import require_trusted
 from kit.infra.tree import Rules, Tree
 from kit.media.ffmpeg import FFmpegInfo, check_ffmpeg, describe, imageio_binary, path_ffmpeg, staged_binary
 from kit.platforms.encoders import ENCODER_NAMES
@@ -29,6 +34,31 @@ class StagedBinary:
     info: FFmpegInfo
     sha256: str
     source: str
+
+
+def trusted_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
+    """kit.media.ffmpeg.resolve_ffmpeg, once the ffmpeg it would take from --ffmpeg, KIT_FFMPEG or
+    binaries/<os>-<arch>/ (in that order, as it takes them) passes the trust rule: the kit runs it as the user, and
+    resolving it runs it already (-version). PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
+    from kit.media.ffmpeg import resolve_ffmpeg
+
+    for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
+        if given:
+            require_trusted(Path(given).expanduser().absolute(), source)
+            break
+    else:
+        if (staged := staged_binary(root)).exists():
+            require_trusted(staged, "the kit's ffmpeg")
+    return resolve_ffmpeg(explicit, root)
+
+
+def check_named(info: FFmpegInfo) -> FFmpegInfo:
+    """An ffmpeg the prereqs step chose (prereqs.json), held to the trust rule again before a later step runs it,
+    when it came from where trusted_ffmpeg checks (a step may run on a prereqs.json of an earlier kit)."""
+    staged = info.source.startswith("binaries/")
+    if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
+        require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)
+    return info
 
 
 def choose_source(from_path: Path | None) -> tuple[Path, str]:
@@ -58,6 +88,8 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
     """Check `src` is an ffmpeg with libvmaf, copy it to binaries/<os>-<arch>/ and prove the copy runs."""
     if not src.is_file():
         raise PrereqError(f"no ffmpeg to stage at {src} (from {source})", hint="pass an ffmpeg binary with --from PATH")
+    if source == "--from":  # run, then shipped in the kit: the user's program, which nobody else could change
+        require_trusted(src.absolute(), "binaries stage --from")
     src = src.resolve()
     info = check_ffmpeg(src, source)
     dest = staged_binary(root)

@@ -10,8 +10,11 @@ vmaf-tune's CRF 10..51 query range (docs/quality-and-ladder.md). `--cqs` overrid
     --cqs '19,25,31;libsvtav1:20,32,44'      a list for every encoder, and one encoder's own
     --cqs auto                               each encoder's default grid (the default)
 
-An encoder's own entry wins over its family's, which wins over the list for every encoder. Each value is checked
-against the encoder's own range when the encoders are known.
+An encoder's own entry wins over its family's, which wins over the list for every encoder. A grid is a set of values
+per encoder: its order is no setting (`25,19` is `19,25`: the same jobs, the same corpus). An entry of a name is
+checked against the range of every encoder it names (`grid_problem`), whatever the run's encoders; the list for
+every encoder against the run's own encoders (`range_problem`: at the flags, and at the corpus step for those
+--encoders auto resolves to).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from dataclasses import dataclass, field
 
 from kit.errors import InputError
 from kit.infra.records import Record
-from kit.platforms.encoders import FAMILIES, SPECS, get_spec
+from kit.infra.rules import Distinct, Whole
+from kit.platforms.encoders import FAMILIES, SPECS, EncoderSpec, get_spec
 
 AUTO_GRID = "auto"
 ENTRY_SEP, NAME_SEP = ";", ":"
+VALUES = Distinct(Whole(0, 255))  # a list of the grid: no knob of any encoder the kit drives goes beyond 0..255
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ class CqGrid(Record):
 
     every: tuple[int, ...] = ()
     named: dict[str, tuple[int, ...]] = field(default_factory=dict)  # encoder or family name -> its values
+
+    def __post_init__(self) -> None:
+        # a set of values per encoder, held in one order: `25,19` and `19,25` are one grid, one fingerprint
+        object.__setattr__(self, "every", tuple(sorted(self.every)))
+        object.__setattr__(self, "named", {name: tuple(sorted(v)) for name, v in sorted(self.named.items())})
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> CqGrid:
@@ -63,11 +73,18 @@ class CqGrid(Record):
         return ENTRY_SEP.join(parts) or AUTO_GRID
 
 
+NAME_HINT = ("name an encoder (" + ", ".join(sorted(SPECS)) + ") or a family (" + ", ".join(FAMILIES) +
+             "), e.g. libsvtav1:20,32,44,56")
+
+
 def check_name(name: str, flag: str) -> None:
     if name not in SPECS and name not in FAMILIES:
-        raise InputError(f"{flag}: {name!r} is neither an encoder nor an encoder family",
-                         hint="name an encoder (" + ", ".join(sorted(SPECS)) + ") or a family ("
-                              + ", ".join(FAMILIES) + "), e.g. libsvtav1:20,32,44,56")
+        raise InputError(f"{flag}: {name!r} is neither an encoder nor an encoder family", hint=NAME_HINT)
+
+
+def named_specs(name: str) -> list[EncoderSpec]:
+    """The encoders an entry's name sets: the encoder of that name, or every encoder of that family."""
+    return [SPECS[name]] if name in SPECS else [s for s in SPECS.values() if s.family == name]
 
 
 def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
@@ -76,11 +93,39 @@ def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
     return next(((cq, lo, hi) for cq in grid.for_encoder(name) if not lo <= cq <= hi), None)
 
 
+def first_outside(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> tuple[str, int, int, int] | None:
+    """(the encoder, its value outside its range, the range's lowest, highest) of the first such; None if none."""
+    return next(((name, *bad) for name in encoders if (bad := outside_range(name, grid)) is not None), None)
+
+
+def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | None:
+    """Why the grid does not fit these encoders, read after the grid (`holds 60, outside libx264's range 0..51`)."""
+    if (bad := first_outside(encoders, grid)) is None:
+        return None
+    name, cq, lo, hi = bad
+    return f"holds {cq}, outside {name}'s range {lo}..{hi}"
+
+
+def grid_problem(grid: object) -> str | None:
+    """--cqs's rule, a flag's or a file's: each list at least one value, each once; each name an encoder or a
+    family, its values within the range of every encoder it sets (whatever the run's encoders)."""
+    if not isinstance(grid, CqGrid):
+        return "is not a quality grid"
+    if grid.every and (why := VALUES.problem(grid.every)) is not None:
+        return f"{why} in the list for every encoder"
+    for name, values in grid.named.items():
+        if name not in SPECS and name not in FAMILIES:
+            return f"names {name!r}, which is neither an encoder nor an encoder family"
+        if (why := VALUES.problem(values)) is not None:
+            return f"{why} for {name}"
+        if (why := range_problem([s.name for s in named_specs(name)], CqGrid(named={name: values}))) is not None:
+            return why
+    return None
+
+
 def check_grid(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> None:
-    """Every encoder's values within its own quality range (the CLI checks the encoders it knows, the corpus step
-    those --encoders auto resolved to)."""
-    for name in encoders:
-        if (bad := outside_range(name, grid)) is not None:
-            cq, lo, hi = bad
-            raise InputError(f"--cqs value {cq} is outside {name}'s range {lo}..{hi}",
-                             hint=f"choose values between {lo} and {hi}")
+    """Every encoder's values within its own quality range (the corpus step checks those --encoders auto resolved
+    to; the settings check the encoders they name: kit.steps.settings)."""
+    if (bad := first_outside(encoders, grid)) is not None:
+        raise InputError(f"--cqs {grid.text!r} {range_problem(encoders, grid)}",
+                         hint=f"choose values between {bad[2]} and {bad[3]} for {bad[0]}")

@@ -13,17 +13,27 @@ import math
 from pathlib import Path
 
 from kit.errors import InputError
+from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
-from kit.media.teachers import FLAG, HINT
+from kit.media.teachers import FLAG, HINT, teacher_of
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
 TEACHER_CHECK_FRAMES = 3
+def trusted_teacher(text: str) -> Teacher:
+    """The teacher `--teacher TEXT` names (kit.media.teachers.teacher_of); a model file held to the trust rule
+    (kit.infra.perms.untrusted): it decides every score the corpus holds."""
+    teacher = teacher_of(text)
+    if teacher.path:
+        require_trusted(Path(teacher.path), FLAG)
+    return teacher
+
+
 def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
     """What to do about a reference size the teacher or VMAF v1's features cannot score."""
     builtins = f"a built-in teacher ({', '.join(BUILTIN_TEACHERS)})"

@@ -3,7 +3,11 @@
 - per row (03_loso/predictions.parquet): the ensemble's held-out prediction, the mean over the verdict's seeds;
 - per source (03_loso/folds.parquet, the verdict's `per_fold`): the means over seeds of each seed's figures,
   ranked worst first as the verdict ranks its worst folds (kit.verdict.decide.worst_folds);
-- per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval.
+- per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval;
+- per suspect source and encoder (the verdict's teacher_suspects, recomputable from the corpus file): the mean
+  teacher at the best and worst setting at the clip's own size;
+- per encoder, CRF band, rung and content group (03_loso/encodes.parquet): the held-out encodes as vmaf-tune predicts
+  them, the share within its tolerance, the median and largest miss.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from kit.model.results import FoldResult
 from kit.report.grades import Measure, median, ratio
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, plcc, quality_key
-from kit.verdict.document import GroupErrors
+from kit.verdict.document import ConsumerGroup, GroupErrors
 from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
 
@@ -129,6 +133,19 @@ def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
             for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True)]
 
 
+SUSPECT_HEADERS = ["source", "encoder", "settings, best first", "best cq", "mean teacher at best", "worst cq",
+                   "mean teacher at worst", "fall", "why"]
+SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
+
+
+def suspect_rows(verdict: Verdict) -> list[list[object]]:
+    """The verdict's teacher_suspects (kit.verdict.plausibility) as the report's table, in its order (the lowest
+    mean at the best setting first): the figures to one decimal, as the summary and the recommendation say them."""
+    return [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}", s.worst_cq,
+             f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}", " and ".join(SUSPECT_WHY[w] for w in s.why)]
+            for s in verdict.teacher_suspects or ()]
+
+
 def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
     """The sources scored far below the teacher's viewing resolution (at most FAR_BELOW_1080P lines), smallest
     first."""
@@ -225,3 +242,25 @@ def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
                        passed=unseen.plcc >= gate.threshold)
     return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} >= {gate.threshold:g} "
                               "(--holdout-min-plcc)", passed=gate.passed)
+
+
+# -- the consumer: the held-out encodes as vmaf-tune predicts them ------------------------------------
+ENCODES_FILE = "03_loso/encodes.parquet"
+
+
+def read_encodes(path: Path) -> pd.DataFrame:
+    """03_loso/encodes.parquet: one row per held-out encode as vmaf-tune predicts it (kit.model.encodes)."""
+    from kit.infra.parquet import read_frame
+
+    return read_frame(path)
+
+
+def consumer_rows(encodes: pd.DataFrame, tolerance: float) -> list[ConsumerGroup]:
+    """The report's consumer table from the file alone: all counted encodes first, then per encoder, CRF band, rung
+    and content group, each worst first (kit.verdict.consumer computes the verdict's block so, from the same
+    file)."""
+    from kit.verdict.consumer import consumer_groups, figures
+
+    counted = encodes[encodes["counted"].astype(bool)]
+    return [ConsumerGroup("all", "all held-out encodes", *figures(counted, tolerance)),
+            *consumer_groups(counted, tolerance)]

@@ -65,6 +65,7 @@ class ReportData:
     provenance: dict[str, object] = field(default_factory=dict)
     # per source (index src_sha256), from 04_verdict/intervals.parquet: the share inside, one column per level
     coverage: pd.DataFrame | None = None
+    encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ class Invocation:
 
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
-                     prereqs: Prereqs | None = None, intervals: Path | None = None) -> ReportData:
-    from kit.report.frames import coverage_by_source, held_out_predictions, read_intervals
+                     prereqs: Prereqs | None = None, intervals: Path | None = None,
+                     encodes: Path | None = None) -> ReportData:
+    from kit.report.frames import coverage_by_source, held_out_predictions, read_encodes, read_intervals
 
     corpus_path = Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
@@ -86,7 +88,8 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(read_intervals(intervals))
-                      if intervals is not None and intervals.is_file() else None)
+                      if intervals is not None and intervals.is_file() else None,
+                      read_encodes(encodes) if encodes is not None and encodes.is_file() else None)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -190,6 +193,32 @@ def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[st
             f"<p class='note'>{esc(said.capitalize())}. From the corpus.</p>"]
 
 
+VERDICT_FILE = "04_verdict/PROMOTE.json or HOLD.json"
+
+
+def teacher_section(verdict: Verdict) -> list[str]:
+    """The sources whose teacher looks wrong at their own size (the verdict's teacher_suspects), or that none does;
+    nothing for a verdict of a kit without the check."""
+    from kit.report.frames import SUSPECT_HEADERS, suspect_rows
+    from kit.verdict.plausibility import BEST_FLOOR, HIGH_QUALITY, MIN_DROP
+
+    if verdict.teacher_suspects is None:
+        return []
+    parts = ["<h2 id='teacher'>Plausibility of the teacher</h2>"]
+    rule = (f"A source is a suspect where, at its own size, an encoder's encodes at the grid's best setting score "
+            f"under {BEST_FLOOR:g} on average (a best setting within {HIGH_QUALITY:.0%} of the knob's range from its "
+            f"best end), or its mean teacher falls less than {MIN_DROP:g} from the best setting to the worst (a flat "
+            "rate-quality curve). A warning, not a gate: check such a source's teacher scores before trusting "
+            "what the models learnt from them.")
+    if not verdict.teacher_suspects:
+        return [*parts, note(f"No suspect teacher. {rule}")]
+    return [*parts, sorted_by("the lowest mean at the best setting first"),
+            capped(SUSPECT_HEADERS, suspect_rows(verdict), "suspects", "the verdict file"),
+            note(f"{rule} From the verdict's teacher_suspects ({VERDICT_FILE}), recomputable from the corpus file: "
+                 "its rows at each clip's own size (enc_width and enc_height its width and height), the mean vmaf "
+                 "per source, encoder and cq.")]
+
+
 CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
 
 
@@ -227,18 +256,24 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
             details("the corpus's fields, teacher ranges, content groups and sources", *parts)]
 
 
-NAV = (("worst", "worst"), ("gate", "gate"), ("sources", "by source"), ("predictions", "worst panels"),
-       ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("baselines", "baselines"),
+NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
+       ("predictions", "worst panels"),
+       ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("teacher", "teacher"),
+       ("baselines", "baselines"),
        ("coverage", "coverage"), ("corpus", "corpus"), ("provenance", "provenance"))
 
 
 def caveats(verdict: Verdict) -> list[str]:
     """What limits what the figures mean, said on the first screen: sources far below the teacher's 1080p, an
-    encoder whose encodes span too little of the teacher's scale."""
+    encoder whose encodes span too little of the teacher's scale, sources whose teacher looks wrong."""
     from kit.report import sections
+    from kit.verdict.plausibility import suspects_text
 
     said = [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
             if t.warning]
+    if verdict.teacher_suspects:
+        text = suspects_text(verdict.teacher_suspects)
+        said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
     return [*sections.resolution_note(verdict.corpus.clips), *said]
 
 
@@ -258,7 +293,7 @@ def matplotlib_home() -> None:
 
 def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     matplotlib_home()
-    from kit.report import frames, intervals, overview, sections
+    from kit.report import consumer, frames, intervals, overview, sections
 
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
@@ -267,11 +302,12 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
+    body = [*consumer.consumer_section(verdict, data.encodes),
+            *(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
-            *rate_quality_section(data, worst_first), *baselines_section(verdict),
+            *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
             *intervals.intervals_section(verdict, data.coverage)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}

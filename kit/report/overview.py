@@ -14,7 +14,7 @@ from kit.report.frames import WorstItem
 from kit.report.grades import LEGEND, Graded, grade
 from kit.report.markup import esc, note, sorted_by, table
 from kit.report.markup import fmt as _fmt
-from kit.verdict.kinds import GROUPS, POOLED, SOURCE
+from kit.verdict.kinds import CONSUMER, GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
     from kit.verdict.document import Verdict
@@ -126,14 +126,20 @@ def gate_rows(verdict: Verdict) -> list[GateRow]:
 
 
 LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
-          "plcc": (">=", "--holdout-min-plcc")}
+          "plcc": (">=", "--holdout-min-plcc"), "consumer_share": (">=", "--min-consumer-share"),
+          "consumer_content_share": (">=", "--min-consumer-content-share")}
+CONSUMER_GATES = {"consumer_share": "lowest share of held-out encodes within the tolerance as vmaf-tune predicts "
+                                    f"them ({CONSUMER}: all, a CRF band, an encoder)",
+                  "consumer_content_share": "lowest share of a content group's held-out encodes within the tolerance "
+                                            f"as vmaf-tune predicts them ({CONSUMER})"}
 
 
 def limit_rows(verdict: Verdict) -> list[GateRow]:
     """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
     gates = [(f"coverage at the nominal level ({POOLED})", verdict.coverage_gate),
              ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
-             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ())]
+             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ()),
+             *((CONSUMER_GATES[g.measure], g) for g in verdict.consumer_gates or ())]
     rows: list[GateRow] = []
     for what, g in gates:
         if g is None:

@@ -22,7 +22,8 @@ from kit.model.conformal import percent
 from kit.model.pooling import POOL_WORDS
 from kit.rundir import RunDir
 from kit.verdict.document import ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
-from kit.verdict.kinds import CLIP, GROUPS, POOLED, POOLED_CLIP, SOURCE
+from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
+from kit.verdict.plausibility import suspects_text
 
 
 def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
@@ -127,6 +128,12 @@ def teacher_rows(verdict: Verdict) -> list[tuple[str, str]]:
     return rows
 
 
+def suspect_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The sources whose teacher looks wrong at their own size (the verdict's teacher_suspects, kit.verdict
+    .plausibility), in one WARNING row: a warning, not a gate, shown whatever the verdict."""
+    return [("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []
+
+
 GROUPS_SHOWN = 5  # content groups the summary lists; the report lists them all
 
 
@@ -216,13 +223,48 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
     return rows
 
 
+CONSUMER_LABEL = "as vmaf-tune uses it"
+
+
+def consumer_text(verdict: Verdict) -> str | None:
+    """The held-out encodes as vmaf-tune predicts them, in one row: the share within its tolerance, the misses, the
+    worst CRF band, encoder and content, and the slots of its one-hot no row trained with what would train them."""
+    c = verdict.consumer
+    if c is None:
+        return None
+    if not c.n_encodes:
+        said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
+    else:
+        worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}"
+                        for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
+                        if len(c.of(by)) > 1 and (g := c.of(by)[0]))
+        said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER}); "
+                f"median miss {_num(c.median_miss, '.2f')}, largest {_num(c.max_miss, '.2f')} ({c.worst_encode})"
+                f"{worst}")
+    if c.train_hint:
+        said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
+    return said
+
+
+def consumer_rows(verdict: Verdict) -> list[Row]:
+    """The consumer's row, then each of its gates that is on (kit.verdict.consumer)."""
+    text = consumer_text(verdict)
+    rows = [Row(CONSUMER_LABEL, text)] if text else []
+    labels = {"consumer_share": "consumer share", "consumer_content_share": "consumer share per content"}
+    return rows + [Row(labels.get(g.measure, g.measure), f"{g.statement}  (gate >= {g.threshold:g}, "
+                                                          f"{OUTCOME[g.passed]})", g.passed)
+                   for g in verdict.consumer_gates or () if g.enabled and g.threshold is not None]
+
+
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
     worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
-            *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, interval_rows(verdict)),
-            *map(pair, group_error_rows(verdict)), corpus_row(verdict), *teacher_rows(verdict), *group_rows(verdict)]
+            *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
+            *map(pair, interval_rows(verdict)),
+            *map(pair, group_error_rows(verdict)), corpus_row(verdict), *teacher_rows(verdict), *suspect_rows(verdict),
+            *group_rows(verdict)]
 
 
 def pair(row: Row) -> tuple[str, str]:
@@ -248,7 +290,8 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     full = summary_rows(out_dir, verdict)
     # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
     plcc = gate_rows(verdict)
-    others = [*plcc[3:], *interval_rows(verdict), *group_error_rows(verdict)]
+    consumer = consumer_rows(verdict)
+    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]
     failing = [pair(row) for row in others if row.ok is False]
     passing = [row.label for row in others if row.ok]
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
@@ -256,6 +299,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
     rows += [row for row in full if row[0] == "worst folds"]
     rows.append((f"held-out error ({POOLED})", error_text(verdict)))
+    rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows.append(corpus_row(verdict))
     return [*rows, THE_REST]

@@ -17,6 +17,7 @@ from typing import Protocol
 from kit.errors import InputError
 from kit.events import Emit
 from kit.infra.files import remembered_sha256
+from kit.infra.perms import describe
 from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
@@ -93,6 +94,11 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     """
     status, tree = ctx.run.status(producer), ctx.tree
     again = rerun(ctx, "step", producer, "--force")
+    for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
+        if (st := tree.lstat(found)) is not None and (what := describe(st, found)) is not None:
+            raise InputError(f"{found} is {what}, not a file step '{producer}' wrote: the kit reads nothing through "
+                             "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
+                                        f"rerun that step: {again}")
     if not tree.is_file(path) or not tree.is_file(status):
         raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")

@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 from kit import __version__
 from kit.infra.clock import utc_iso
 from kit.infra.invocation import RunProvenance
-from kit.infra.records import Record, read_record
+from kit.infra.records import Record, Refused, read_record
 from kit.infra.tree import Tree
 from kit.model.threads import ThreadChoice
-from kit.steps.settings import RunSettings
+from kit.steps.settings import RunSettings, refused_settings
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,14 @@ def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequen
 
 
 def read_run_record(tree: Tree, path: Path) -> tuple[RunRecord | None, str]:
-    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)"."""
-    return read_record(RunRecord, tree, path)
+    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)". Settings that break
+    a rule, or hold a key no setting has, are refused (InputError naming the file, the key, the value and the
+    rule): a run.json changed after its run would otherwise reach `status`'s next: command and every task."""
+    try:
+        return read_record(RunRecord, tree, path)
+    except Refused as exc:
+        key = exc.key.removeprefix(f"{path.name}.")  # settings.train.epochs, as the file holds it
+        raise refused_settings(path, type(exc)(key, exc.value, exc.problem, exc.words), flag="") from None
 
 
 def write_step_record(tree: Tree, path: Path, record: StepRecord) -> None:

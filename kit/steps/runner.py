@@ -23,6 +23,7 @@ from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
 from kit.infra.invocation import kit_build
+from kit.infra.perms import describe
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
@@ -110,6 +111,9 @@ def started_before(tree: Tree, run: RunDir, step: str) -> bool:
 def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
     """None when the step is up to date, else a sentence saying why it reruns."""
     status_path = run.status(step)
+    if (st := tree.lstat(status_path)) is not None and (what := describe(st, status_path)) is not None:
+        return (f"its status.json is {what}, not the record the kit writes: nothing was read through it, and a run "
+                "refuses it until it is removed")
     if not tree.is_file(status_path):
         return UNFINISHED if started_before(tree, run, step) else NOT_RUN
     status, why = read_step_record(tree, status_path)

@@ -16,15 +16,15 @@ from kit.events import CheckTable
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.tree import Tree
-from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
+from kit.media.ffmpeg import FFmpegInfo
 from kit.media.pixfmt import DEPTH_SOURCE
-from kit.media.teachers import teacher_of
+from kit.platforms.binaries import trusted_ffmpeg
 from kit.platforms.detect import family_rows
 from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import Survey, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
-from kit.platforms.teacher import check_teacher
+from kit.platforms.teacher import check_teacher, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan
 
 MIN_FREE_BYTES = 1 << 30
@@ -62,12 +62,12 @@ class PrereqsStep:
     name = "prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
-        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
+        return trusted_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
         st = Path(info.path).stat()
-        teacher = teacher_of(ctx.settings.teacher)  # a model file is read and hashed: an edited one is checked again
+        teacher = trusted_teacher(ctx.settings.teacher)  # a model file is read and hashed: an edited one checked again
         return Plan(
             settings={"encoders": list(ctx.settings.encoders), "cq_probe": ctx.settings.cqs.probe_text,
                       "needs_ffmpeg": ctx.settings.corpus is None, "encode_depth": ctx.settings.encode_depth,
@@ -102,7 +102,7 @@ class PrereqsStep:
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
-        teacher = teacher_of(s.teacher)
+        teacher = trusted_teacher(s.teacher)
         try:
             # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
             extra = ctx.settings.extra_features

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
-from kit.corpus.jobs import ClipChanged, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
+from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
+from kit.corpus.oracle import Oracle, oracle_refusals, pick_oracle_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
-from kit.corpus.shard import build_manifest, write_shard
+from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
@@ -19,6 +21,7 @@ from kit.events import Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
+from kit.infra.perms import require_trusted
 from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.media.demo import FPS as DEMO_FPS
@@ -28,12 +31,13 @@ from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
+from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes
+from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
-from kit.steps.settings import RunSettings
+from kit.steps.settings import RunSettings, check_ladder
 
 
 def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) -> tuple[str, ...]:
@@ -47,7 +51,7 @@ def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) 
 
 
 def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
-    ff = prereqs.ffmpeg
+    ff = check_named(prereqs.ffmpeg)  # the program every job runs
     return Provenance(
         box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
         ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
@@ -57,7 +61,7 @@ def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
 
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
-    teacher, s = teacher_of(ctx.settings.teacher), ctx.settings
+    teacher, s = trusted_teacher(ctx.settings.teacher), ctx.settings
     again = rerun(ctx, "step", "prereqs", "--teacher", s.teacher, "--inputs", s.train.inputs)
     if (prereqs.teacher.name, prereqs.teacher.sha256) != (teacher.name, teacher.sha256):
         raise InputError(f"{ctx.run.step('prereqs').name} checked the teacher {prereqs.teacher.label}, not "
@@ -112,7 +116,7 @@ def prepare(ctx: Context) -> Prepared:
         unusable += skipped
         paths = {u.path for u in skipped}
         found = [c for c in found if c.path not in paths]
-    overrides = read_overrides(s.content_groups)
+    overrides = read_overrides(require_trusted(s.content_groups, "--content-groups") if s.content_groups else None)
     if overrides is not None and unusable:  # an entry naming a clip left out says so
         names = {n: u.path for u in unusable for n in (Path(u.path).name, Path(u.path).stem)}
         overrides = dataclasses.replace(overrides, left_out=names)
@@ -244,6 +248,39 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                         stderr_tail=first.stderr_tail)
 
 
+def sharing(p: Prepared, sessions: Mapping[str, object]) -> Callable[[Job], bool]:
+    """Which jobs a shared decode may feed (kit.corpus.shared): software encoders (a device encodes one job a
+    process, under its session cap), with the plan on (KIT_SHARED_DECODE)."""
+    enabled = shared_decode_enabled()
+
+    def shares(job: Job) -> bool:
+        return enabled and job.encoder not in sessions and not any(h.init or h.filter for h in (
+            p.hw.get(job.encoder, HwArgs()), p.depth.hw_10bit.get(job.encoder, HwArgs())))
+    return shares
+
+
+def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], generation: str,
+               shares: Callable[[Job], bool], checked: frozenset[str]) -> tuple[JobRunner, ScoreThreads, int]:
+    """The runner of the jobs still to do, its libvmaf thread budget and how many jobs run at once."""
+    run, tree, cores = ctx.run, ctx.tree, core_count()
+    n_par = concurrency(ctx.settings.jobs, cores, len(jobs) - len(reused_ids))
+    threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
+    to_do = [j for j in jobs if j.job_id not in reused_ids]
+    # a master is decoded once for all its jobs to run (software encoders; a device encodes one job a process)
+    shared = SharedDecodes(tree, to_do, run.decoded_refs, ctx.log, shares) if shared_decode_enabled() else None
+    runner = JobRunner(
+        ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
+        vmaf_threads=threads,
+        # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
+        # software encoders always run single-threaded; parallelism comes from whole jobs
+        encoder_threads=1,
+        sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
+        progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
+        shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
+    )
+    return runner, threads, n_par
+
+
 class CorpusStep:
     name = "corpus"
 
@@ -279,6 +316,7 @@ class CorpusStep:
         if note := shard_note(s.shard, p.all_clips, p.clips, MIN_SOURCES):
             ctx.emit(Info(self.name, note))
         check_grid(p.encoders, s.cqs)  # what --encoders auto resolved to; named encoders were checked at the flag
+        check_ladder(s.scales, [(c.width, c.height) for c in p.all_clips])  # --scales against the whole set
         ladder = Ladder(s.scales, s.downscaler, s.upscaler)
         grid = s.cqs.by_encoder(p.encoders)
         jobs = plan_jobs(p.clips, grid, p.depth.bits_of, ladder)
@@ -286,42 +324,34 @@ class CorpusStep:
         tree.remove_temps(run.jobs)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)
-        reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation)}
-        cores = core_count()
-        n_par = concurrency(s.jobs, cores, len(jobs) - len(reused_ids))
-        threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
-        sessions = session_semaphores(p.encoders)
-        # a master is decoded once for all its jobs to run (software encoders; a device encodes one job a process)
-        shared = SharedDecodes(
-            tree, [j for j in jobs if j.job_id not in reused_ids], run.decoded_refs, ctx.log,
-            lambda j: j.encoder not in sessions and not any(h.init or h.filter for h in (
-                p.hw.get(j.encoder, HwArgs()), p.depth.hw_10bit.get(j.encoder, HwArgs()))),
-        ) if shared_decode_enabled() else None
-        runner = JobRunner(
-            ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
-            vmaf_threads=threads,
-            # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
-            # software encoders always run single-threaded; parallelism comes from whole jobs
-            encoder_threads=1,
-            sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
-            progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
-            shared=shared,
-        )
+        shares = sharing(p, session_semaphores(p.encoders))
+        checked = pick_oracle_jobs(jobs, lambda j: shares(j) and j.clip.kind == "master")  # one job per clip
+        reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
+        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, shares, checked)
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
-        rows = write_shard(tree, jobs, run.jobs, run.shard, p.refs.grouping.content_of)
-        manifest = build_manifest(tree, run.shard, rows, p.prov, p.clips, list(p.encoders), grid, p.demo, len(jobs),
+        scorings = clip_scorings(tree, jobs, run.jobs, checked)
+        # the clips the independent check refutes: left out (exit 2 with --strict)
+        refused = oracle_refusals(p.clips, {path: sc.oracle for path, sc in scorings.items()}, strict(s))
+        for left_out in refused.values():
+            ctx.log(left_out.line())
+            ctx.emit(Info(self.name, left_out.line()))
+        kept = [c for c in p.clips if c.path not in refused]
+        rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
+                           p.refs.grouping.content_of)
+        manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),
                                   len(reused_ids), shard_record(p.all_clips, p.clips, s.shard), p.depth, p.refs,
-                                  ladder)
+                                  ladder, scorings)
         tree.write_json(run.shard_manifest, manifest.to_json())
         tree.remove(run.redo_stamp)  # every job is of this generation now
         outputs = [run.shard, run.shard_manifest]
-        if p.unusable:  # what was left out, and why, beside the shard (the summary says it)
-            tree.write_json(run.skipped_clips, SkippedClips(tuple(p.unusable)).to_json())
+        unusable = [*p.unusable, *refused.values()]
+        if unusable:  # what was left out, and why, beside the shard (the summary says it)
+            tree.write_json(run.skipped_clips, SkippedClips(tuple(unusable)).to_json())
             outputs.append(run.skipped_clips)
         else:
             tree.remove(run.skipped_clips)
-        return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(p.clips),
-                                 "skipped": len(p.unusable), "demo": p.demo})
+        return Outcome(outputs, {"rows": rows, "jobs": len(jobs), "reused": len(reused_ids), "sources": len(kept),
+                                 "skipped": len(unusable), "demo": p.demo})

@@ -16,9 +16,10 @@ from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
 from kit.infra.files import remembered_sha256, sha256_file
-from kit.infra.perms import describe, given_file_problem
+from kit.infra.perms import describe, require_trusted
 from kit.infra.resources import out_of_memory
 from kit.infra.visible import reason_line
+from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
 from kit.model.results import Baselines, CorpusRef, FoldScheme
@@ -51,6 +52,9 @@ def corpus_path(ctx: Context) -> Path:
             raise InputError(f"--corpus {ctx.settings.corpus} {f'is {what}' if what else 'does not exist'}",
                              hint="pass a shard.parquet or a merged corpus file")
         check_described(ctx.settings.corpus)
+        from kit.corpus.misscored import refuse_corpus
+
+        refuse_corpus(ctx.settings.corpus)  # rows a kit before 2.0 scored against the wrong reference frames
         return ctx.settings.corpus
     return require_output(ctx, ctx.run.shard, "corpus")
 
@@ -61,11 +65,9 @@ def check_described(corpus: Path) -> None:
     (it vouches for nothing). One without a manifest is the user's own to vouch for (a corpus made by hand)."""
     from kit.corpus.manifests import manifest_or_why
 
-    for path in (corpus, manifest_path(corpus)):
-        if os.path.lexists(path) and (problem := given_file_problem(path)) is not None:
-            raise InputError(f"--corpus: {path} {problem}: anyone who can write there could have made it",
-                             hint="copy the corpus and its manifest into a folder of yours (the copy is yours) and "
-                                  "pass that copy; or ask its owner to merge it where only they can write")
+    require_trusted(corpus, "--corpus")  # the trust rule, the corpus's folders and any link on the way included
+    if os.path.lexists(manifest_path(corpus)):
+        require_trusted(manifest_path(corpus), "--corpus's manifest")
     manifest, why = manifest_or_why(corpus)
     if why:
         raise InputError(f"--corpus {corpus}: its manifest {manifest_path(corpus)} is {why}, so the corpus cannot be "
@@ -85,17 +87,21 @@ def check_described(corpus: Path) -> None:
 def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
     """--incumbent's ensemble manifest and models. One that lies in this out-dir was copied when LOSO scored it
     (take_incumbent): once the bundle step has moved the original aside (a HOLD), that copy stands for it, so
-    the same command still resumes."""
+    the same command still resumes. The files given are held to the trust rule (kit.infra.perms.untrusted): they
+    decide the challenger gate; the copy is the kit's own, read through the out-dir."""
     from kit.model.incumbent import find_incumbent, kept_copy
 
     given = ctx.settings.incumbent
     assert given is not None
     try:
-        return find_incumbent(given)
+        manifest, models = find_incumbent(given)
     except InputError:
         if (kept := kept_copy(ctx.tree, ctx.run.incumbent_models, given)) is None:
             raise
         return kept
+    for path in (manifest, *models):
+        require_trusted(path, "--incumbent")
+    return manifest, models
 
 
 def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
@@ -175,8 +181,10 @@ class LosoStep:
         # the text earlier kits recorded
         folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
         holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
+        # vmaf-tune's CRF range feeds the consumer's evaluation (encodes.parquet): likewise, absent at its default
+        crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
-                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout},
+                              "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout, **crf},
                     inputs=inputs)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -199,14 +207,14 @@ class LosoStep:
         `status` plans every step."""
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
-        from kit.model.loso import ROW_IDENTITY, LosoInputs
+        from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs
 
         s = ctx.settings
         corpus = corpus_path(ctx)
         # the features of the input set a corpus measures only when asked (VMAF v1's): every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
-        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY),  # + what predictions.parquet says
-                                         measured)
+        # + what predictions.parquet and encodes.parquet say
+        df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY), measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
                     f"as merge drops them); training on {len(df)} rows")
@@ -216,7 +224,7 @@ class LosoStep:
         for kind in s.holdout:  # a --holdout this corpus cannot cut is refused before any training, not after it
             holdout_folds(df, kind, str(corpus))
         threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds, s.train.inputs)
+        inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range)
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
@@ -291,10 +299,13 @@ class LosoStep:
                                            "holdout_seconds": trained.holdout_s})
         outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
         for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
                             *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
             with ctx.tree.atomic(path) as fh:
                 frame.to_parquet(fh, index=False)
             outputs.append(path)
+        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
+            ctx.tree.remove(run.encodes)
         for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
             ctx.tree.remove(stale)
         return outputs

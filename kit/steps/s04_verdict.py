@@ -10,6 +10,7 @@ from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import sha256_json
+from kit.model.consumer import CRF_RANGE
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
@@ -31,6 +32,8 @@ def loso_outputs(ctx: Context) -> list[Path]:
     paths += [run.holdout(kind) for kind in ctx.settings.holdout]
     if ctx.tree.is_file(run.clips):  # a LOSO of an older kit made none: the verdict then has no clip figures
         paths.append(run.clips)
+    if ctx.tree.is_file(run.encodes):  # none for an input set vmaf-tune does not feed: no consumer's figures
+        paths.append(run.encodes)
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -52,8 +55,12 @@ class VerdictStep:
         if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
+        # the CRF range the consumer's figures are over (kit.verdict.consumer): absent at its default, as LOSO's
+        crf = {"vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)} \
+            if ctx.settings.vmaftune_crf_range != CRF_RANGE else {}
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json(),
-                              "interval_level": ctx.settings.interval_level, "holdout": list(ctx.settings.holdout)},
+                              "interval_level": ctx.settings.interval_level, "holdout": list(ctx.settings.holdout),
+                              **crf},
                     inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
@@ -63,13 +70,15 @@ class VerdictStep:
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.assess import assess
+        from kit.verdict.consumer import consumer_fit
 
         s, run = ctx.settings, ctx.run
-        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_height"))
+        meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
         # a hand-made corpus may lack them: its rows are then one box, of no known size; an older one records no
         # encode size: its rows were encoded at the reference's own (rung `native`)
-        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_height", 0))
-                              if c not in meta.columns}).set_index(CORPUS_ROW, drop=False)
+        meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_width", 0),
+                                                 ("enc_height", 0)) if c not in meta.columns}
+                           ).set_index(CORPUS_ROW, drop=False)
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
@@ -78,7 +87,9 @@ class VerdictStep:
             clips = clips[clips["seed"].isin(list(s.seeds))]
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(list(s.seeds))] for kind, frame in holdouts.items()}
-        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc)
+        consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range) \
+            if ctx.tree.is_file(run.encodes) else None
+        return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step

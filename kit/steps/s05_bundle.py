@@ -4,13 +4,15 @@ the results tarball the collaborator sends back.
 Earlier exports and results tarballs are never deleted: they may be the only copies of
 the champion (a run that HOLDs against `--incumbent OUT --out-dir OUT`). They are moved
 into `05_bundle/previous/<utc>/`, named by the new tarball's time, and the step says so;
-the new tarball ships only what this verdict made."""
+the new tarball ships only what this verdict made. Only what the kit can prove it wrote is moved (its sha256 in the
+bundle's ledger or the earlier status.json: kit.bundle.aside); anything else there is refused, naming it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kit.bundle.aside import adopt_recorded, check_written, record, set_aside
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
@@ -20,9 +22,8 @@ from kit.infra.perms import describe, euid, refuse, user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
-from kit.rundir import RunDir
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
-from kit.steps.records import read_run_record
+from kit.steps.records import read_run_record, read_step_record
 from kit.verdict.document import Verdict
 
 if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
@@ -48,11 +49,13 @@ class BundleStep:
 
     def plan(self, ctx: Context) -> Plan:
         verdict, path = find_verdict(ctx)
+        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))  # what the bundle before wrote
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
                               "model_license": ctx.settings.model_license,
                               "model_license_url": ctx.settings.model_license_url},
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"})
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"},
+                    prepared=dict(earlier.outputs) if earlier is not None else {})
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # torch, onnx and the report load here, not when planning: `status` plans every step
@@ -65,12 +68,9 @@ class BundleStep:
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
         box, utc = ctx.settings.box_id, utc_compact()
-        tree.remove_stale(run.step(self.name), names=[run.exports.name])  # what a killed bundle half-built
+        self.clear_the_way(ctx, plan)
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
         # exports/ as they were, and no half-written models
-        if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) != "a folder":
-            # a link planted at exports/ is refused before any work, not after the refit
-            raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         tarball: Path | None = None
         try:
@@ -79,24 +79,19 @@ class BundleStep:
             exports = {run.exports / p.relative_to(staged): p for p in built} if staged is not None else {}
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
-                                    require_output(ctx, run.intervals, "verdict") if verdict.intervals else None)
+                                    require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
+                                    require_output(ctx, run.encodes, "loso") if verdict.consumer else None)
             tree.write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
                                   lambda path, producer: require_output(ctx, path, producer),
                                   rerun(ctx, "run", "--from", "loso"))
             write_results_tarball(tree, run.tarball(stem), stem, files, {
-                "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256})
+                "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256},
+                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}))
             tarball = run.tarball(stem)
             aside = run.set_aside(utc)
-            # never ship models of an earlier verdict, and never delete them: they may be the champion's only copy
-            if moved := set_aside(tree, run, aside, keep=tarball):
-                said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
-                        f"{aside} (none of it goes into the new tarball)")
-                ctx.log(said)
-                ctx.emit(Info(self.name, said))
-            if staged is not None:
-                tree.place_folder(staged, run.exports)
+            moved = self.put_in_place(ctx, tarball, aside, staged, exports)
         except BaseException:
             if staged is not None and tree.is_folder(staged):
                 tree.remove_folder(staged)  # gone once placed
@@ -109,6 +104,32 @@ class BundleStep:
         return Outcome([run.report, tarball, *exports], {
             "verdict": verdict.verdict, "tarball": str(tarball), "onnx_models": native,
             "vmaftune_models": len(models) - native, **({"moved_aside": str(aside)} if moved else {})})
+
+    def clear_the_way(self, ctx: Context, plan: Plan) -> None:
+        """Before any work: what a killed bundle half-built removed; refused, before the refit, a link planted at
+        exports/ and anything where the earlier bundle's files lie that the kit cannot prove it wrote (what the
+        group may add under --group-shared: kit.bundle.aside), once the bundle before's own record is adopted."""
+        run, tree = ctx.run, ctx.tree
+        tree.remove_stale(run.step(self.name), names=[run.exports.name])
+        if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) != "a folder":
+            raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
+        adopt_recorded(tree, run, plan.prepared if isinstance(plan.prepared, dict) else {})
+        check_written(tree, run)
+
+    def put_in_place(self, ctx: Context, tarball: Path, aside: Path, staged: Path | None,
+                     exports: dict[Path, Path]) -> list[Path]:
+        """The earlier exports and tarballs moved aside (never shipped, never deleted: they may be the champion's
+        only copy), said; the new exports recorded, then put in place. Returns what was moved."""
+        run, tree = ctx.run, ctx.tree
+        if moved := set_aside(tree, run, aside, keep=tarball):
+            said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
+                    f"{aside} (none of it goes into the new tarball)")
+            ctx.log(said)
+            ctx.emit(Info(self.name, said))
+        if staged is not None:
+            record(tree, run, {dest: tree.sha256(src) for dest, src in exports.items()})
+            tree.place_folder(staged, run.exports)
+        return moved
 
     def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:
         """On PROMOTE: the seeds refit on the verdict's corpus and exported into `folder`; the files written."""
@@ -139,18 +160,6 @@ class BundleStep:
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
                                workers=threads.train)
-
-
-def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
-    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
-    went); an empty exports/ is just removed. A link or pipe planted in their place is refused, not moved."""
-    moved = []
-    if tree.lstat(run.exports) is not None:
-        if tree.is_folder(run.exports) and not tree.names(run.exports):
-            tree.remove_folder(run.exports)
-        else:
-            moved.append(tree.move_into(run.exports, aside))
-    return moved + [tree.move_into(old, aside) for old in run.tarballs(tree) if old != keep]
 
 
 def invocation(tree: Tree, run_json: Path) -> Invocation | None:

@@ -6,26 +6,156 @@ The record is the one carrier of a run's settings between processes: a cluster t
 command the kit prints for a run read it from a file (`--settings FILE`: a run.json, or the settings.json a cluster
 command writes). What places one command (TASK_FLAGS: --out-dir, --box-id, --shard, --corpus) stays a flag of
 that command and is never taken from the file.
+
+Every value keeps its rule, whatever door it came through: the rules live beside the records (RunSettings.RULES
+here, GateThresholds.RULES, TrainConfig.RULES, the grid's in kit.platforms.grids), as (key, rule) pairs of
+kit.infra.rules. A flag's value and its KIT_ variable are checked with its setting's rules as the flag is read
+(kit.cli.params: `setting_rules`); a settings document (a `--settings` file, a run.json read back by `status`, a
+resume or a cluster task) as it is read (`RunSettings.from_json`): its keys at every depth, then every rule. A
+breach is refused (exit 2) naming the key, the value, the file and the rule, before any step runs.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.bundle import registry
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
+from kit.infra.arrays import MAX_TASKS
 from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
-from kit.infra.perms import given_file_problem
-from kit.infra.records import Record, RecordError
-from kit.media.ladder import DOWN_DEFAULT, UP_DEFAULT
-from kit.media.libvmaf import EXTRA_FEATURES, TEACHER_MODEL
+from kit.infra.perms import require_trusted
+from kit.infra.records import Record, RecordError, Refused, UnknownKey, check_keys
+from kit.infra.rules import Absolute, Across, Check, Distinct, Off, OneOf, Ordered, Real, Rule, Whole, broken, rules_at
+from kit.media.ladder import (
+    DOWN_DEFAULT,
+    MIN_HEIGHT,
+    NATIVE,
+    SCALERS,
+    UP_DEFAULT,
+    clip_rungs,
+    parse_rung,
+    rung_size,
+)
+from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
+from kit.media.pixfmt import ENCODE_DEPTHS
+from kit.media.refs import MAX_DIMENSION
 from kit.model.contract import input_features
-from kit.model.recipe import AUTO, FoldsAsked, TrainConfig, checked_folds
-from kit.platforms.grids import CqGrid
+from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
+from kit.platforms.grids import CqGrid, grid_problem, range_problem
 from kit.verdict.gate import GateThresholds
+
+HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
+
+
+def scales_problem(rungs: object) -> str | None:
+    """--scales's rule: at least one rung, each once, each a rung of kit.media.ladder that can give a picture: a
+    fraction whose share of the tallest reference the kit reads is below MIN_HEIGHT gives none, whatever the clip."""
+    if not isinstance(rungs, tuple) or not rungs:
+        return "is empty"
+    canonical = []
+    for rung in rungs:
+        try:
+            canonical.append(parse_rung(rung))
+        except ValueError as exc:
+            return f"holds {rung!r}: {exc}"
+        if canonical[-1] != NATIVE and rung_size(canonical[-1], MAX_DIMENSION, MAX_DIMENSION)[1] < MIN_HEIGHT:
+            return (f"holds {rung}, which gives no picture: {rung} of the tallest reference the kit reads "
+                    f"({MAX_DIMENSION} lines) is below {MIN_HEIGHT} lines")
+    return "repeats a rung" if len(set(canonical)) != len(canonical) else None
+
+
+def check_ladder(rungs: tuple[str, ...], sizes: list[tuple[int, int]]) -> None:
+    """--scales against the clips it is asked of (the corpus step, before any encode): a rung below MIN_HEIGHT
+    lines for every clip, or a ladder that gives no clip an encode, is refused naming --scales; never an empty
+    corpus that LOSO then blames."""
+    if not sizes:
+        return
+    tallest = max(h for _, h in sizes)
+    hint = f"give rungs of at least {MIN_HEIGHT} lines for some clip and below its height, or native " \
+           f"(e.g. --scales native,0.5)"
+    for rung in rungs:
+        if rung != NATIVE and all(rung_size(rung, w, h)[1] < MIN_HEIGHT for w, h in sizes):
+            raise InputError(f"--scales {rung} gives no clip a picture of {MIN_HEIGHT} lines or more (the tallest "
+                             f"clip, {tallest} lines, would be encoded at {rung_size(rung, tallest, tallest)[1]})",
+                             hint=hint)
+    if not any(clip_rungs(rungs, w, h) for w, h in sizes):
+        raise InputError(f"--scales {','.join(rungs)} gives no clip an encode: each rung is at or above the height "
+                         f"of every clip (the tallest is {tallest} lines), and the kit never upscales a reference",
+                         hint=hint)
+
+
+def encoders_problem(names: object) -> str | None:
+    """--encoders's rule: auto, or names the kit knows, each once (kit.platforms.encoders.parse_encoder_list)."""
+    from kit.platforms.encoders import parse_encoder_list
+
+    if not isinstance(names, tuple) or not all(isinstance(n, str) and n.strip() == n and n for n in names):
+        return "is not a list of encoder names"
+    try:
+        parsed = parse_encoder_list(",".join(names))
+    except InputError as exc:
+        return f"is refused: {exc.message}"
+    return "repeats an encoder" if parsed != names else None
+
+
+def teacher_problem(text: object) -> str | None:
+    """--teacher's rule, as a setting holds it: a built-in model's name, or a model file's absolute path (the file
+    itself is checked where the teacher is read: kit.media.teachers, the prereqs step)."""
+    if text in BUILTIN_TEACHERS or (isinstance(text, str) and Path(text).is_absolute() and MODEL_SEPARATOR not in text):
+        return None
+    return f"is neither one of {', '.join(BUILTIN_TEACHERS)} nor a model file's absolute path"
+
+
+def fps_problem(text: object) -> str | None:
+    """--fps's rule: a rate kit.media.decode.parse_fps reads (the one reader of a rate)."""
+    from kit.media.decode import MAX_FPS, parse_fps
+
+    try:
+        return None if isinstance(text, str) and parse_fps(text) else "is not a frame rate"
+    except ValueError:
+        return f"is not a frame rate above 0 and at most {MAX_FPS}"
+
+
+def holdout_problem(kinds: object) -> str | None:
+    if not isinstance(kinds, tuple) or (bad := next((k for k in kinds if k not in HOLDOUTS), None)) is not None:
+        return f"holds {bad!r}, which is neither encoder, box nor rung" if isinstance(kinds, tuple) else \
+            "is not a list of encoder, box, rung"
+    return "repeats a kind" if len(set(kinds)) != len(kinds) else None
+
+
+def shard_problem(shard: object) -> str | None:
+    from kit.corpus.split import MAX_SHARDS, ShardSpec
+
+    ok = isinstance(shard, ShardSpec) and 1 <= shard.k <= shard.n <= MAX_SHARDS
+    return None if ok else f"is not K/N with 1 <= K <= N <= {MAX_SHARDS}"
+
+
+def registry_problem(rule: str, says: str) -> Check:
+    """A vmaf-tune registry field's rule (kit.bundle.registry: its function named `rule`), as a setting's."""
+    def problem(text: object) -> str | None:
+        why = getattr(registry, rule)(text) if isinstance(text, str) else "it is not text"
+        return f"is refused: {why}" if why is not None else None
+
+    return Check(problem, says)
+
+
+def grid_fits(settings: RunSettings) -> str | None:
+    """The grid against the run's encoders: the list for every encoder too (libx264's range for auto, which the
+    corpus step checks again once auto is resolved)."""
+    from kit.platforms.encoders import AUTO as AUTO_ENCODERS
+
+    return range_problem(("libx264",) if settings.encoders == (AUTO_ENCODERS,) else settings.encoders, settings.cqs)
+
+
+A_PATH = Off(Absolute())
+LICENSE = registry_problem("license_problem", f"an SPDX license expression of at most {registry.MAX_LICENSE} "
+                                              "printable ASCII characters")
+LICENSE_URL = registry_problem("license_url_problem", f"an absolute http(s) address of at most "
+                                                      f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
 
 
 @dataclass(frozen=True)
@@ -71,6 +201,40 @@ class RunSettings(Record):
     group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
     strict: bool = False  # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
 
+    # each setting's rule: its flag's, a --settings file's and a run.json's (GateThresholds and TrainConfig hold
+    # their own); a path as the flags make it (absolute); Across: a rule over several settings
+    RULES = (("out_dir", Absolute()), ("ref_dir", A_PATH), ("width", Off(Whole(16, MAX_DIMENSION))),
+             ("height", Off(Whole(16, MAX_DIMENSION))),
+             ("fps", Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001"))),
+             ("encoders", Check(encoders_problem, "auto, or encoder names the kit knows (the detect command lists "
+                                                  "them), each once")),
+             ("cqs", Check(grid_problem, "a list of values, each once, for every encoder or for encoder and family "
+                                         "names, each within the range of every encoder it sets")),
+             ("cqs", Across(grid_fits, "values within the range of each of the run's encoders")),
+             ("scales", Check(scales_problem, f"native, heights in lines ({MIN_HEIGHT}..8640) or fractions of the "
+                                              "height that give a picture, each once")),
+             ("downscaler", OneOf(SCALERS)), ("upscaler", OneOf(SCALERS)),
+             ("teacher", Check(teacher_problem, "a built-in model's name or a model file's absolute path")),
+             ("seeds", Distinct(Whole(0, 2**31 - 1))), ("folds", FOLDS), ("corpus", A_PATH), ("jobs", Whole(0, 256)),
+             ("ffmpeg", A_PATH), ("demo_clips", Whole(0, 64)), ("demo_seconds", Real(0, 60)), ("incumbent", A_PATH),
+             ("shard", Off(Check(shard_problem, "K/N with 1 <= K <= N"))),
+             ("vmaftune_crf_range", Ordered(Whole(0, 255))), ("model_license", LICENSE),
+             ("model_license_url", LICENSE_URL), ("encode_depth", OneOf(ENCODE_DEPTHS)), ("content_groups", A_PATH),
+             ("interval_level", Real(0.5, 0.999)),
+             ("holdout", Check(holdout_problem, "any of encoder, box and rung, each once")),
+             ("train_tasks", Whole(0, MAX_TASKS)))
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "") -> RunSettings:
+        """The settings of a document, checked as every door checks them: no key the settings lack (at any depth),
+        then the types, then every rule. Refused (UnknownKey, or a rule's breach) names the key, the value and the
+        rule; `where` is the key the document lies at (`settings` in a run.json)."""
+        check_keys(cls, data, where)
+        settings = super().from_json(data, where)
+        if (found := broken(settings)) is not None:
+            raise found.refused(where)
+        return settings
+
     @property
     def extra_features(self) -> bool:
         """Whether the corpus step measures VMAF v1's features: the input set trains on them (--inputs), and the
@@ -83,25 +247,40 @@ class RunSettings(Record):
         object.__setattr__(self, "folds", checked_folds(self.folds))
 
 
+@functools.cache
+def setting_rules(path: str) -> tuple[Rule, ...]:
+    """The rules of the setting at dotted `path` (`train.epochs`) that its value alone can break: what a flag's
+    value is checked with (kit.cli.params), the very rules a settings document is."""
+    return rules_at(RunSettings(out_dir=Path("/")), path)
+
+
 # where and as what one command runs: its own flags (each setting's), never taken from a --settings file
 TASK_FLAGS = {"out_dir": "--out-dir", "box_id": "--box-id", "shard": "--shard", "corpus": "--corpus"}
 
 
 def read_settings(path: Path) -> RunSettings:
     """`--settings FILE`: the settings of a run.json (its `settings`) or of a cluster's settings.json (the record
-    itself). A file others could have put in place (in a folder they can write, not the user's own) is refused:
-    the settings name binaries the kit runs (--ffmpeg)."""
+    itself). A file others could have put in place or changed is refused (the trust rule of every file that decides
+    the verdict or names a program: the settings name binaries the kit runs, --ffmpeg)."""
     try:
-        if (problem := given_file_problem(path)) is not None:
-            raise InputError(f"--settings {path} {problem}: anyone who can write there could have made it",
-                             hint="copy it into a folder of yours and pass the copy")
+        require_trusted(path, "--settings")  # the trust rule (kit.infra.perms.untrusted): it names binaries to run
         doc = read_json(path)
-        settings = RunSettings.from_json(doc.get("settings", doc) if isinstance(doc, dict) else doc, path.name)
+        run_json = isinstance(doc, dict) and "settings" in doc  # a run.json: its settings; else the record itself
+        settings = RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
+    except Refused as exc:
+        raise refused_settings(path, exc) from None
     except (OSError, JsonRefused, RecordError, TypeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"--settings {path} cannot be read as a run's settings: {why}",
                          hint="give the run.json of an out-dir, or the settings.json a cluster command wrote") from None
     return settings
+
+
+def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> InputError:
+    """A settings document's breach as the kit says it: the file, the key, the value, the rule (exit 2)."""
+    fix = f"remove {exc.key} from it" if isinstance(exc, UnknownKey) else f"give {exc.key} {exc.words} in it"
+    return InputError(f"{flag}{path}: {exc}", hint=f"{fix}, or run with the flags you mean instead "
+                                                  f"({kit_command('run', '--help')} lists them)")
 
 
 def task_flags(settings: RunSettings) -> list[str | Path]:

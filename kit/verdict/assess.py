@@ -12,9 +12,18 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW
 from kit.verdict.breakdown import breakdown, errors_of, group_labels
 from kit.verdict.confounding import Confounding, confounding
-from kit.verdict.document import ClipPooling, Completeness, GroupErrors, HoldoutBlock, Intervals, LimitGate
+from kit.verdict.document import (
+    ClipPooling,
+    Completeness,
+    ConsumerFit,
+    GroupErrors,
+    HoldoutBlock,
+    Intervals,
+    LimitGate,
+)
 from kit.verdict.exported import exported_interval
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
+from kit.verdict.plausibility import TeacherSuspect, teacher_suspects
 from kit.verdict.pooling import clip_frame, clip_pooling
 
 
@@ -29,12 +38,16 @@ class Assessment:
     confounding: tuple[str, ...] = ()  # what the boxes stand for besides themselves (kit.verdict.confounding)
     clips: pd.DataFrame | None = None  # clip_pooling.parquet: every held-out clip's poolings (kit.verdict.pooling)
     clip_pooling: ClipPooling | None = None
+    teacher_suspects: tuple[TeacherSuspect, ...] | None = None  # kit.verdict.plausibility; None: no teacher scores
+    consumer: ConsumerFit | None = None  # the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer)
 
 
 def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | None,
-           holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None) -> Assessment:
+           holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
+           consumer: ConsumerFit | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them (kit.verdict.intervals.META columns); `clips`: 03_loso/clips.parquet of those seeds."""
+    numbered them (kit.verdict.intervals.META columns, and vmaf and enc_width for the teacher's plausibility);
+    `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block made from 03_loso/encodes.parquet."""
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
@@ -48,7 +61,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
     pooled = clip_frame(rows)
     return Assessment(rows, intervals, mixed.apply(breakdown(rows)), blocks, completeness(meta, predictions),
                       sidecar(residuals, nominal) if residuals is not None else None, tuple(mixed.sentences),
-                      pooled, clip_pooling(pooled))
+                      pooled, clip_pooling(pooled), teacher_suspects(meta) if "vmaf" in meta else None, consumer)
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:

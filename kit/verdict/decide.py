@@ -19,10 +19,12 @@ from kit.model.metrics import agreement
 from kit.model.results import CORRELATION_RULE, BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.assess import Assessment
 from kit.verdict.breakdown import range_gate
+from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_gates
 from kit.verdict.document import (
     VERDICT_SCHEMA_VERSION,
     Agreement,
     Completeness,
+    ConsumerFit,
     LimitGate,
     Overall,
     PooledAgreement,
@@ -42,6 +44,7 @@ from kit.verdict.gate import (
 from kit.verdict.intervals import coverage_gate, finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
+from kit.verdict.plausibility import TeacherSuspect, suspects_text
 from kit.verdict.pooling import clip_error_gates
 
 WORST_FOLDS = 3
@@ -134,6 +137,8 @@ class Gates:
     limits: tuple[LimitGate, ...]
     complete: Completeness | None
     constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
+    # not a gate: the sources whose teacher looks wrong (kit.verdict.plausibility), named whatever the gates say
+    suspects: tuple[TeacherSuspect, ...] | None = None
 
     @property
     def passed(self) -> bool:
@@ -143,9 +148,10 @@ class Gates:
 
 
 def recommendation(g: Gates) -> str:
-    """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed."""
+    """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed; either way, then the
+    suspect teachers."""
     if g.passed:
-        return "PROMOTE: export the per-seed ONNX models and send the results tarball back."
+        return with_suspects("PROMOTE: export the per-seed ONNX models and send the results tarball back.", g.suspects)
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
@@ -159,7 +165,17 @@ def recommendation(g: Gates) -> str:
         reasons.append(lift_reason(g.lift))
     if g.constant_teacher is None:
         reasons += plcc_reasons(g.gate)
-    return "HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models."
+    return with_suspects("HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models.",
+                         g.suspects)
+
+
+def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str:
+    """The recommendation, and after it the sources whose teacher looks wrong (kit.verdict.plausibility): whatever
+    the gates say, a PROMOTE or a HOLD on them is never silent."""
+    if not suspects:
+        return said
+    return (f"{said} WARNING: {suspects_text(suspects)}; check these sources' teacher scores (docs/verdict.md, "
+            "\"Plausibility of the teacher\") before trusting the figures.")
 
 
 def missing_reason(complete: Completeness) -> str:
@@ -196,7 +212,8 @@ def plcc_reasons(gate: GateResult) -> list[str]:
 
 
 LIMIT_FLAGS = {"coverage": "--min-coverage", "share_out_of_range": "--max-out-of-range",
-               "plcc": "--holdout-min-plcc"}
+               "plcc": "--holdout-min-plcc", SHARE: "--min-consumer-share",
+               CONTENT_SHARE: "--min-consumer-content-share"}
 CLIP_ERROR = "clip_error:"  # a --max-clip-error gate's measure: clip_error:<stat>
 
 
@@ -207,6 +224,8 @@ def limit_reason(g: LimitGate) -> str:
         more = f" ({len(g.failing) - 1} more clip(s) too)" if len(g.failing) > 1 else ""
         return f"{g.statement}, beyond --max-clip-error {stat}:{g.threshold:g}{more}"
     flag = LIMIT_FLAGS[g.measure]
+    if g.measure in (SHARE, CONTENT_SHARE):  # the statement names each band, encoder or content below it
+        return f"{g.statement}: below {flag} {g.threshold:g}"
     if g.measure == "plcc":
         return f"held-out {', '.join(g.failing)} below {flag} {g.threshold:g} ({g.statement})"
     if g.measure == "share_out_of_range":
@@ -230,11 +249,14 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
     clips = clip_error_gates(a.clips, a.clip_pooling, thresholds.max_clip_error) \
         if a is not None and a.clips is not None and a.clip_pooling is not None else ()
-    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout), *clips) if g is not None) if a else ()
+    consumer = consumer_gates(a.consumer, thresholds.min_consumer_share, thresholds.min_consumer_content_share) \
+        if a is not None and a.consumer is not None else ()
+    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout), *clips, *consumer)
+                   if g is not None) if a else ()
     return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
                  evidence_gate(content_groups(reports), thresholds.min_content_groups), (bias, rmse), limits,
-                 a.completeness if a else None, constant_teacher(reports)), lifted
+                 a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None), lifted
 
 
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
@@ -250,6 +272,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     coverage = next((x for x in g.limits if x.measure == "coverage"), None)
     in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
     clip_gates = tuple(x for x in g.limits if x.measure.startswith(CLIP_ERROR))
+    consumer, consumer_limits = consumer_blocks(a, g)
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
@@ -271,7 +294,15 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         completeness=g.complete, evidence_gate=g.evidence, figure_kinds=dict(FIGURE_KINDS),
         confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
         clip_pooling=a.clip_pooling if a else None, clip_error_gates=clip_gates or None,
+        teacher_suspects=g.suspects, consumer=consumer, consumer_gates=consumer_limits,
     )
+
+
+def consumer_blocks(a: Assessment | None, g: Gates) -> tuple[ConsumerFit | None, tuple[LimitGate, ...] | None]:
+    """The verdict's `consumer` block and its gates (kit.verdict.consumer), when the assessment made one."""
+    if a is None or a.consumer is None:
+        return None, None
+    return a.consumer, tuple(x for x in g.limits if x.measure in (SHARE, CONTENT_SHARE)) or None
 
 
 def content_groups(reports: list[SeedReport]) -> int:

@@ -19,6 +19,7 @@ from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
 from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
+from kit.verdict.plausibility import TeacherSuspect
 
 VERDICT_SCHEMA_VERSION = 1
 
@@ -130,6 +131,54 @@ class ClipPooling(Record):
 
     def of(self, stat: str) -> PoolError:
         return next(e for e in self.pooled if e.stat == stat)
+
+
+@dataclass(frozen=True)
+class ConsumerGroup(Record):
+    """One group's held-out encodes as vmaf-tune predicts them (03_loso/encodes.parquet, its counted rows): an
+    encoder, a CRF band of vmaf-tune's scale, a rung or a content group."""
+
+    by: str  # encoder | crf_band | rung | content
+    group: str  # the encoder, the band (`36-51`), the rung (`native`, `0.50x`), the content's sources' names
+    n_encodes: int
+    share_within: float  # of its encodes, the share with |predicted - teacher| <= the tolerance
+    median_miss: float  # |predicted - teacher|, VMAF points; NaN when a member diverged on one of them
+    max_miss: float
+    worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
+
+
+@dataclass(frozen=True)
+class UntrainedSlot(Record):
+    """A slot of vmaf-tune's one-hot the models never trained on: what vmaf-tune gets there is no measured figure."""
+
+    encoder: str
+    why: str
+    trains_it: str | None  # what would train it (an --encoders list, and where); None: no --encoders can
+
+
+@dataclass(frozen=True)
+class ConsumerFit(Record):
+    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them (mean features,
+    its crf_norm, the export's clip, the ensemble's mean), against each encode's mean teacher score: the share within
+    the consumer's tolerance, the median and largest miss; per encoder, CRF band, rung and content, worst first.
+    Every figure is recomputed from 03_loso/encodes.parquet (its `counted` rows)."""
+
+    how: str
+    tolerance: float  # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
+    crf_range: list[int]  # --vmaftune-crf-range: the CRFs vmaf-tune queries
+    n_encodes: int  # counted: every figure below is over these
+    share_within: float
+    median_miss: float
+    max_miss: float
+    worst_encode: str
+    groups: tuple[ConsumerGroup, ...]  # by encoder, crf_band, rung, content; within each, worst first
+    untrained: tuple[UntrainedSlot, ...]  # vmaf-tune's slots no row trained: no figure is given for them
+    train_hint: str | None  # which --encoders would train them
+    not_counted: str | None = omit_none()  # the held-out encodes left out of the figures, and why
+    unmeasured_bands: list[str] | None = omit_none()  # CRF bands of the queried range no held-out encode falls in
+
+    def of(self, by: str) -> tuple[ConsumerGroup, ...]:
+        return tuple(g for g in self.groups if g.by == by)
 
 
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
@@ -288,6 +337,13 @@ class Verdict(Record):
     teacher_sha256: str | None = omit_none()
     clip_pooling: ClipPooling | None = omit_none()  # kit 0.6: the per-clip error of each pooling
     clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
+    # the sources whose teacher looks wrong at their own size (kit.verdict.plausibility): a warning, not a gate;
+    # [] when none is, absent from a verdict of an older kit
+    teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()
+    # the held-out encodes as vmaf-tune uses the models (kit.verdict.consumer), and the gates on them
+    # (--min-consumer-share, --min-consumer-content-share); absent for an input set vmaf-tune does not feed
+    consumer: ConsumerFit | None = omit_none()
+    consumer_gates: tuple[LimitGate, ...] | None = omit_none()
 
     @property
     def teacher(self) -> Teacher:

@@ -11,12 +11,29 @@ import math
 from dataclasses import dataclass, field
 
 from kit.infra.records import Record
+from kit.infra.rules import Check, Off, Real, Whole
+from kit.model.consumer import TOLERANCE
 
 # The fewest held-out content groups PROMOTE takes by default (README, "Minimum evidence"): with n groups the kit
 # can measure an interval's coverage on content it did not calibrate on only where n - 1 groups bound it, and
 # n - 1 = 4 is the fewest that bound the 80 % level (ceil(5 x 0.8) = 4 <= 4). Below 5, nothing but the 50 %
 # interval can be checked on unseen content, and one content is a fifth or more of every mean the gate reads.
 MIN_CONTENT_GROUPS = 5
+CORRELATION = Real(-1, 1)
+LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
+SHARE = Real(0, 1)
+
+
+def clip_limits_problem(limits: object) -> str | None:
+    """--max-clip-error's rule: a pooling of kit.model.pooling.POOLS (each once: a dict) to a limit above 0."""
+    from kit.model.pooling import POOLS
+
+    if not isinstance(limits, dict):
+        return "is not an object of STAT: X"
+    if bad := next((s for s in limits if s not in POOLS), None):
+        return f"names {bad!r}, which is none of {', '.join(POOLS)}"
+    return next((f"gives {stat} the limit {x!r}: each limit must be above 0" for stat, x in limits.items()
+                 if LIMIT.rule.problem(x) is not None), None)
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,21 @@ class GateThresholds(Record):
     holdout_min_plcc: float | None = None  # optional: with --holdout, every held-out encoder's (box's) PLCC
     # optional: per pooling (kit.model.pooling.POOLS), every held-out clip's pooled error at most X (kit 0.6)
     max_clip_error: dict[str, float] = field(default_factory=dict)
+    # on by default: the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer), within its tolerance
+    # (vmaf-tune's DEFAULT_PROXY_TOLERANCE): all of them, every CRF band and encoder, and every content group
+    # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
+    consumer_tolerance: float = TOLERANCE
+    min_consumer_share: float | None = 0.6
+    min_consumer_content_share: float | None = 0.25
+
+    # the flags' rules (kit.cli.flags names each flag's setting), a --settings file's and a run.json's alike
+    RULES = (("mean_plcc_min", CORRELATION), ("plcc_spread_max", Real(0)), ("per_seed_plcc_min", CORRELATION),
+             ("min_rmse_lift", LIMIT), ("min_content_groups", Whole(1, 1_000_000)), ("max_abs_bias", LIMIT),
+             ("max_fold_rmse", LIMIT), ("min_coverage", Off(SHARE)), ("max_out_of_range", Off(SHARE)),
+             ("holdout_min_plcc", Off(CORRELATION)), ("consumer_tolerance", Real(0, 100, lo_open=True)),
+             ("min_consumer_share", Off(SHARE)), ("min_consumer_content_share", Off(SHARE)),
+             ("max_clip_error", Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmonic_mean, p1, min "
+                                                           "(each once), X above 0")))
 
 
 @dataclass(frozen=True)

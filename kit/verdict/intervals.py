@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.model.clips import ENCODE_KEY
 from kit.model.conformal import (
     FORMULA,
     LEVELS,
@@ -32,7 +33,8 @@ from kit.model.conformal import (
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
-META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_height", "frame_index")
+META = ("src", "src_sha256", "content", "encoder", "cq", "box_id", "width", "height", "enc_width", "enc_height",
+        "frame_index")
 
 
 def column(level: float, side: str) -> str:
@@ -65,6 +67,8 @@ def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame
                         "std": by_row["pred"].std(ddof=1)})
     if "enc_height" not in meta:  # rows of no ladder: each encoded at its source's own size (rung `native`)
         meta = meta.assign(enc_height=meta["height"])
+    if "enc_width" not in meta:
+        meta = meta.assign(enc_width=meta["width"])
     out = meta.loc[out.index, list(META)].join(out)
     out.index.name = CORPUS_ROW
     return out.reset_index()
@@ -192,10 +196,11 @@ def finite(value: object) -> float | None:
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
              th: GroupThresholds) -> tuple[ClipUse, pd.DataFrame]:
-    """Clips predicted from their mean features (03_loso/clips.parquet, per seed) against their mean teacher, with
-    the frame-level interval of their group (calibrated without it) around the clips' ensemble prediction; and
-    one absolute residual per content group (its largest clip miss) for the split-conformal sidecar."""
-    ens = clips.groupby(["src_sha256", "encoder", "cq"], sort=True).agg(
+    """Encodes (a source at one encoder, cq and rung, each its own: a native encode and its rung are two) predicted
+    from their mean features (03_loso/clips.parquet, per seed) against their mean teacher, with the frame-level
+    interval of their group (calibrated without it) around the encodes' ensemble prediction; and one absolute
+    residual per content group (its largest encode miss) for the split-conformal sidecar."""
+    ens = clips.groupby([c for c in ENCODE_KEY if c in clips], sort=True).agg(
         vmaf=("vmaf_mean", "first"), pred=("pred_from_mean_features", "mean"),
         std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
     content = rows.drop_duplicates("src_sha256").set_index("src_sha256")["content"]
@@ -212,8 +217,8 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
     rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
     cov = by_level[level_key(nominal)]
     holds = cov is not None and cov >= nominal - COVERAGE_SLACK
-    said = (f"{len(ens)} clips held out, each predicted from the mean of its frames' features: RMSE {rmse:.2f} "
-            "against the clip's mean teacher score; ")
+    said = (f"{len(ens)} encodes held out (a source at one encoder, cq and rung), each predicted from the mean of "
+            f"its frames' features: RMSE {rmse:.2f} against the encode's mean teacher score; ")
     if cov is None:
         note = said + (f"the frame-level {percent(nominal)} interval is unbounded for some of them (too few content "
                        "groups to calibrate without their own), so it is not measured per clip"
@@ -230,8 +235,9 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
             per_group.to_frame("residual").reset_index())
 
 
-SIDECAR_CALIBRATES = ("a clip (a source x encoder x cq encode) predicted from its mean features by the mean of the "
-                      "ensemble's members: prediction +/- the ceil((n+1)(1-alpha))-th smallest residual")
+SIDECAR_CALIBRATES = ("an encode (a source at one encoder, cq and rung: a ladder's rungs are encodes apart) predicted "
+                      "from its mean features by the mean of the ensemble's members: prediction +/- the "
+                      "ceil((n+1)(1-alpha))-th smallest residual")
 
 
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:

@@ -13,6 +13,7 @@ POOLED = "pooled over frames"
 SOURCE = "per source"
 CLIP = "per clip"
 POOLED_CLIP = "per clip, frames pooled"
+CONSUMER = "per encode, as vmaf-tune predicts it"
 
 DEFINITIONS = {
     GROUPS: "each held-out content group's frames pooled (its sources together), the figure computed on them per "
@@ -20,11 +21,15 @@ DEFINITIONS = {
     POOLED: "every held-out frame of the set at once, each predicted by the ensemble (the mean over seeds of the "
             "members that did not train on its content)",
     SOURCE: "one reference clip's held-out frames, the figure per seed, then the mean over seeds",
-    CLIP: "one encode (a source at one encoder and cq) predicted from the mean of its frames' features, against its "
-          "mean teacher score (the ensemble's mean over seeds)",
+    CLIP: "one encode (a source at one encoder, cq and rung) predicted from the mean of its frames' features, against "
+          "its mean teacher score (the ensemble's mean over seeds)",
     POOLED_CLIP: "one encode's held-out frames, each predicted by the ensemble and clipped to [0, 100], pooled by one "
                  "statistic (mean, harmonic mean, 1st percentile or min), against its teacher scores pooled the same "
                  "way; the error taken over the clips",
+    CONSUMER: "one encode (a source at one encoder, cq and rung) predicted as vmaf-tune's fast path predicts it: the "
+              "exported graph fed the encode's mean features and vmaf-tune's crf_norm, each member clipped to [0, "
+              "100], the mean over seeds; its miss |predicted - teacher's mean|; the share within the consumer's "
+              "tolerance, the median and largest miss taken over the encodes",
 }
 
 # which of the verdict's blocks holds which kind (the verdict's `figure_kinds`)
@@ -33,5 +38,6 @@ FIGURE_KINDS = {
     "lift": GROUPS, "lift_gate": GROUPS, "overall.pooled_ensemble": POOLED, "breakdown": POOLED,
     "holdout": POOLED, "intervals.levels": POOLED, "intervals.exported": POOLED, "per_fold": SOURCE,
     "worst_folds": SOURCE, "bias_gate": SOURCE, "fold_rmse_gate": SOURCE, "range_gate": SOURCE,
-    "intervals.clip_use": CLIP, "clip_pooling": POOLED_CLIP, "clip_error_gates": POOLED_CLIP,
+    "intervals.clip_use": CLIP, "clip_pooling": POOLED_CLIP, "clip_error_gates": POOLED_CLIP, "consumer": CONSUMER,
+    "consumer_gates": CONSUMER,
 }

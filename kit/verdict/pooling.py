@@ -1,8 +1,10 @@
 """Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
 
-A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (an encode:
-kit.model.clips.CLIP_KEY) the ensemble's frame predictions (the mean over seeds of the members that never saw the
-clip's content, clipped to [0, 100]) and the teacher's frame scores are each pooled by the consumers' statistics
+A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (one encode: a
+source at one encoder, cq and rung, kit.model.clips.ENCODE_KEY; a native encode and its half-height rung are two, as
+a consumer scores them, so their opposite errors never cancel) the ensemble's frame predictions (the mean over seeds
+of the members that never saw the clip's content, clipped to [0, 100]) and the teacher's frame scores are each
+pooled by the consumers' statistics
 (kit.model.pooling: mean, harmonic mean, 1st percentile, min); the error is their difference. The frame of those
 clips is 04_verdict/clip_pooling.parquet (its columns `vmaf_<stat>` and `pred_<stat>`), from which every figure of
 the verdict's `clip_pooling` block and of the --max-clip-error gates is recomputed: RMSE, mean and largest absolute
@@ -16,13 +18,15 @@ import math
 import numpy as np
 import pandas as pd
 
-from kit.model.clips import clip_codes
+from kit.media.ladder import scaled
+from kit.model.clips import ENCODE_KEY, clip_codes, encode_name
 from kit.model.pooling import POOL_WORDS, POOLS, clipped, pool_groups
 from kit.verdict.document import ClipPooling, LimitGate, PoolError
 from kit.verdict.kinds import POOLED_CLIP
 
-CLIP_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq")
-HOW = ("each held-out clip (a source at one encoder and cq): the ensemble's frame predictions (the mean over seeds "
+CLIP_COLUMNS = ("src", "src_sha256", "content", *ENCODE_KEY[1:], "width", "height")
+HOW = ("each held-out clip (one encode: a source at one encoder, cq and rung; a native encode and its rung are two "
+       "clips): the ensemble's frame predictions (the mean over seeds "
        "of the members that never saw its content), clipped to [0, 100], pooled by mean, harmonic mean (libvmaf's: "
        "n / sum(1 / (x + 1)) - 1), 1st percentile (Av1an's: the sorted scores' element floor(n / 100)) and min, each "
        "minus the clip's teacher scores pooled the same way; the errors over clips. Recompute from "
@@ -30,22 +34,29 @@ HOW = ("each held-out clip (a source at one encoder and cq): the ensemble's fram
 
 
 def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
-    the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows (intervals.parquet:
-    `pred`, `vmaf` and the clip's columns). Sorted by source name, encoder and cq."""
+    """One row per held-out clip (an encode, rungs apart): its identity, frame count and every pooling of the teacher
+    (`vmaf_<stat>`) and of the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows
+    (intervals.parquet: `pred`, `vmaf` and the encode's columns). Sorted by source name, encoder, cq, then the
+    largest rung first."""
     codes = clip_codes(rows)
     n = int(codes.max()) + 1 if len(codes) else 0
     first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
-    out = rows.iloc[first][list(CLIP_COLUMNS)].reset_index(drop=True)
+    out = rows.iloc[first].reindex(columns=list(CLIP_COLUMNS)).reset_index(drop=True)
+    out = out.fillna({c: 0 for c in ("enc_width", "enc_height", "width", "height")})
     out["n_frames"] = np.bincount(codes, minlength=n).astype(np.int32)
     teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
     pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
     out = out.assign(**{f"{who}_{stat}": p[stat] for who, p in (("vmaf", teacher), ("pred", pred)) for stat in POOLS})
-    return out.sort_values(["src", "src_sha256", "encoder", "cq"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
+                                                                                          False],
+                           kind="stable").reset_index(drop=True)
 
 
 def clip_name(row: pd.Series) -> str:
-    return f"{row['src']} {row['encoder']} cq {row['cq']}"
+    """`<source> <encoder> cq <cq>`, and ` at <W>x<H>` for a rung below the source's size."""
+    native = int(row["height"]) <= 0 or not scaled(int(row["enc_width"]), int(row["enc_height"]), int(row["width"]),
+                                                   int(row["height"]))
+    return encode_name(row["src"], row["encoder"], row["cq"], int(row["enc_width"]), int(row["enc_height"]), native)
 
 
 def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> PoolError:

@@ -193,6 +193,16 @@ def test_group_shared_a_run_reads_back_its_own_and_nothing_a_member_slips_in(pro
                          "bundle", "--force", *RUN)
     assert bundle.returncode == 2 and f"{other} (user {MALLORY}'s) is not yours" in bundle.stderr, bundle.stderr
     assert project.as_user(MALLORY, "rm", other).returncode == 0
+    # a tarball she drops beside alice's is never moved aside as "of an earlier bundle" (issue 52): refused, named
+    bundle_dir = RunDir(out).step("bundle")
+    dropped = bundle_dir / "results-mallory-20260101T000000Z.tar.gz"
+    assert project.as_user(MALLORY, "cp", next(bundle_dir.glob("results-alice-*.tar.gz")), dropped).returncode == 0
+    refused = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", "--only",
+                          "bundle", "--force", *RUN)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"error: {dropped} (user {MALLORY}'s, " in refused.stderr, refused.stderr
+    assert "is named in no record of the kit's" in refused.stderr and not RunDir(out).previous.exists()
+    assert project.as_user(MALLORY, "rm", dropped).returncode == 0
     made = project.as_user(MALLORY, "mkdir", "-m", "1777", RunDir(out).step("bundle") / "previous", umask=0o000)
     assert made.returncode == 0, made.stderr  # where the bundle moves alice's earlier exports and tarballs
     moved = project.kit(ALICE, "run", "--corpus", project.corpus, "--out-dir", out, "--group-shared", "--only",
@@ -203,7 +213,9 @@ def test_group_shared_a_run_reads_back_its_own_and_nothing_a_member_slips_in(pro
 
 def test_a_union_swapped_in_a_group_folder_is_refused(project: Project) -> None:
     """In the setgid project folder (2775, not sticky) another member replaced alice's merged corpus and its
-    manifest with a consistent pair of her own; alice's `run --corpus` trained on it without a word."""
+    manifest with a consistent pair of her own; alice's `run --corpus` trained on it without a word. The folder
+    itself now fails the trust rule (any member may rename what is in it), so the corpus there is refused whoever
+    made it (issue 52)."""
     union = project.shared / "union2.parquet"
     merged = project.kit(ALICE, "merge", project.corpus, "-o", union)
     assert merged.returncode == 0, merged.stdout + merged.stderr
@@ -213,8 +225,8 @@ def test_a_union_swapped_in_a_group_folder_is_refused(project: Project) -> None:
     assert hers.returncode == 0, hers.stdout + hers.stderr
     run = project.kit(ALICE, "run", "--corpus", union, "--out-dir", project.base / f"home-{ALICE}" / "u", *RUN)
     assert run.returncode == 2, run.stdout + run.stderr
-    assert f"error: --corpus: {union} lies in {project.shared}, which group {GROUP} can write, and belongs to " \
-           f"user {MALLORY}, not to you ({ALICE})" in run.stderr, run.stderr
+    assert f"error: --corpus {union} lies below {project.shared}, which belongs to root and can be written by " \
+           f"group {GROUP} without the sticky bit (drwxrwsr-x)" in run.stderr, run.stderr
 
 
 def test_the_lead_outside_the_group_reads_and_verifies_what_a_collaborator_sends(project: Project) -> None:

@@ -10,12 +10,15 @@ import numpy as np
 from kit.media.argv import (
     build_encode_argv,
     build_fingerprint_argv,
+    build_intermediate_argv,
+    build_open_argv,
     build_query_argv,
     build_render_argv,
     build_scale_filter,
     build_score_argv,
     build_shared_decode_argv,
     build_shared_graph,
+    build_verify_argv,
     decoded_ref_input,
 )
 from kit.media.libvmaf import FEATURES, Teacher, build_libvmaf_graph, escape_filter_value, parse_vmaf_log
@@ -69,7 +72,8 @@ def test_a_ladder_rungs_argvs_are_exact() -> None:
     assert on_gpu[on_gpu.index("-vf") + 1] == "scale=320:180:flags=lanczos,format=nv12,hwupload=extra_hw_frames=64"
     score = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 1,
                              upscaler="spline", fps="24000/1001")
-    assert "[0:v]settb=1001/24000,setpts=N,scale=640:360:flags=spline,format=yuv420p[dis]" in score[score.index("-lavfi") + 1]
+    graph = score[score.index("-lavfi") + 1]
+    assert "[0:v]settb=1001/24000,setpts=N,scale=640:360:flags=spline,format=yuv420p[dis]" in graph
     shared = build_shared_decode_argv("ffmpeg", ["-i", "m.mp4"], [(x264, 25, "a.h264"), (x264, 31, "b.h264"),
                                                                  (x264, 37, "c.h264")],
                                       ref_pix_fmt="yuv420p", ref_out="ref.tmp", threads=1, scales=["", scale, scale])
@@ -214,7 +218,7 @@ def test_10_bit_encode_argvs_are_exact() -> None:
     assert x264 == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libx264", "-preset", "medium",
                     "-crf", "25", "-f", "h264", "out.h264"]
     svt = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("libsvtav1").at_bits(10), 40, "out.obu")
-    assert svt == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-preset", "8",
+    assert svt == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-preset", "7",
                    "-crf", "40", "-svtav1-params", "lp=1", "-f", "obu", "out.obu"]
     nvenc = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], get_spec("hevc_nvenc").at_bits(10), 30, "out.hevc")
     assert nvenc == [*head, "-i", "ref.y4m", *body, "-pix_fmt", "p010le", "-c:v", "hevc_nvenc", "-preset", "p5",
@@ -277,3 +281,25 @@ def test_fingerprint_argv_is_exact() -> None:
         "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]
     assert build_fingerprint_argv("ffmpeg", ["-f", "rawvideo", "-i", "c.yuv"]) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-f", "rawvideo", "-i", "c.yuv", *tail]
+
+
+def test_lossless_copy_argvs_are_exact() -> None:
+    """A container read through a lossless copy (kit.media.containers): opened, decoded strictly once into the
+    fingerprint's outputs and the FFV1 copy, every output renumbered at the clip's rate; then the copy checked."""
+    assert build_open_argv("ffmpeg", "a.ts") == ["ffmpeg", "-hide_banner", "-nostdin", "-i", "a.ts"]
+    clean = ["-vf", "settb=1001/30000,setpts=N"]
+    each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
+    strict = ["-loglevel", "level+info", "-xerror", "-err_detect", "explode"]
+    assert build_intermediate_argv("ffmpeg", "a.ts", "copy.tmp", "30000/1001") == [
+        "ffmpeg", "-y", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "a.ts",
+        "-map", "0:v:0", *clean, "-f", "null", "-",
+        *each, *clean, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+        *each, "-vf", "settb=1001/30000,setpts=N,scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo",
+        "-f", "rawvideo", "pipe:1",
+        *each, *clean, "-c:v", "ffv1", "-level", "3", "-f", "matroska", "copy.tmp"]
+    full = build_intermediate_argv("ffmpeg", "cam.avi", "copy.tmp", "24/1", full_range=True)
+    assert full[-15:] == [*each, "-vf", "settb=1/24,setpts=N", "-color_range", "pc", "-c:v", "ffv1", "-level", "3",
+                          "-f", "matroska", "copy.tmp"]
+    assert build_verify_argv("ffmpeg", "copy.mkv", "yuvj422p") == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", *strict, "-i", "copy.mkv", "-map", "0:v:0", "-f", "null", "-",
+        *each, "-pix_fmt", "yuvj422p", "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2"]

@@ -18,6 +18,7 @@ from kit.errors import InputError
 from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import find_clip_files, list_clip_files, probe_clip
+from kit.media.refs import CLIP_EXTS
 from tests.conftest import run_kit
 
 ARGS = ("--encoders", "libx264", "--cqs", "30")
@@ -53,12 +54,12 @@ def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
 
 
 def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Path) -> None:
-    (refs / "trailer.webm").write_bytes(b"\x1a\x45\xdf\xa3")
+    (refs / "trailer.wmv").write_bytes(b"\x30\x26\xb2\x75")
     (refs / "notes.txt").write_text("not a video, not named")
     _, skipped = list_clip_files(refs)
-    assert f"skipped {refs / 'trailer.webm'}: a .webm video, which the kit does not read (it reads .y4m .yuv .mp4 " \
-           f".mkv .mov; convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i {refs / 'trailer.webm'} " \
-           f"-map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'})" in [s.line() for s in skipped]
+    assert f"skipped {refs / 'trailer.wmv'}: a .wmv video, which the kit does not read (it reads " \
+           f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i " \
+           f"{refs / 'trailer.wmv'} -map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'})" in [s.line() for s in skipped]
     assert not any("notes.txt" in s.line() for s in skipped)
 
 
@@ -67,7 +68,7 @@ def test_a_folder_of_only_unusable_entries_says_what_it_skipped(tmp_path: Path) 
     (tmp_path / "zero.mov").symlink_to("/dev/zero")
     with pytest.raises(InputError) as err:
         find_clip_files(tmp_path)
-    assert err.value.message == (f"no reference clips in {tmp_path} (looked for .y4m .yuv .mp4 .mkv .mov; skipped "
+    assert err.value.message == (f"no reference clips in {tmp_path} (looked for {' '.join(CLIP_EXTS)}; skipped "
                                  f"{tmp_path / 'pipe.y4m'}, a named pipe (FIFO) and 1 more)")
 
 

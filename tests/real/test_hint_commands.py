@@ -8,8 +8,10 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -53,10 +55,10 @@ def accepted(path: Path, ffmpeg: str) -> tuple[int, int]:
 
 @pytest.fixture
 def unusable_refs(ffmpeg: str, tmp_path: Path) -> dict[str, Path]:
-    """A .mpg the kit does not read, and a .y4m and a .yuv of odd size: each makes the kit print a command."""
+    """A .flv the kit does not read, and a .y4m and a .yuv of odd size: each makes the kit print a command."""
     folder = tmp_path / "refs"
-    return {"mpg": render(ffmpeg, "testsrc2=s=176x144:r=25", folder / "city CC0.mpg", fmt="mpeg",
-                          extra=("-c:v", "mpeg2video", "-q:v", "2")),
+    return {"flv": render(ffmpeg, "testsrc2=s=176x144:r=25", folder / "city CC0.flv", fmt="flv",
+                          extra=("-c:v", "flv", "-q:v", "2")),
             "y4m": render(ffmpeg, ODD, folder / "odd.y4m", pix_fmt="yuv444p"),
             "yuv": odd_yuv(folder / "rawodd_175x143_25fps.yuv")}
 
@@ -64,15 +66,15 @@ def unusable_refs(ffmpeg: str, tmp_path: Path) -> dict[str, Path]:
 def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
         ffmpeg: str, unusable_refs: dict[str, Path], tmp_path: Path) -> None:
     assert shutil.which("ffmpeg", path=str(tmp_path / "bin-without-ffmpeg")) is None
-    _, skipped = list_clip_files(unusable_refs["mpg"].parent)
-    note = next(s.line() for s in skipped if s.path == unusable_refs["mpg"])
-    hints = {"mpg": note}
+    _, skipped = list_clip_files(unusable_refs["flv"].parent)
+    note = next(s.line() for s in skipped if s.path == unusable_refs["flv"])
+    hints = {"flv": note}
     for kind in ("y4m", "yuv"):
         with pytest.raises(InputError) as caught:
             probe_clip(unusable_refs[kind], ffmpeg, Sha256Cache(None), YuvDefaults())
         assert "odd" in caught.value.message
         hints[kind] = caught.value.hint
-    made = {"mpg": unusable_refs["mpg"].with_suffix(".mkv"), "y4m": unusable_refs["y4m"].with_name("odd_even.mkv"),
+    made = {"flv": unusable_refs["flv"].with_suffix(".mkv"), "y4m": unusable_refs["y4m"].with_name("odd_even.mkv"),
             "yuv": unusable_refs["yuv"].with_name("rawodd_175x143_25fps_even.mkv")}
     for kind, hint in hints.items():
         argv = printed_command(hint)
@@ -80,7 +82,7 @@ def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
         res = run_as_printed(argv, tmp_path)
         assert res.returncode == 0, (kind, hint, res.stderr[-2000:])
         assert made[kind].is_file(), (kind, sorted(p.name for p in made[kind].parent.iterdir()))
-        assert accepted(made[kind], ffmpeg) == ((176, 144) if kind == "mpg" else (174, 142)), kind
+        assert accepted(made[kind], ffmpeg) == ((176, 144) if kind == "flv" else (174, 142)), kind
 
 
 def with_an_odd_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -157,3 +159,27 @@ def test_the_kits_ffmpeg_writes_stdout_to_stdout_and_its_messages_to_stderr(tmp_
     bad = subprocess.run([*KIT, "ffmpeg", "-i", str(tmp_path / "none.y4m"), "-f", "null", "-"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode != 0 and "none.y4m" in bad.stderr and not bad.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_through_the_kits_ffmpeg_reaches_ffmpeg_which_finishes_its_file(tmp_path: Path,
+                                                                                     sig: signal.Signals) -> None:
+    """Ctrl-C (the terminal's SIGINT to the kit's group) or a kill through `ensemble-kit ffmpeg` ends as ffmpeg by
+    hand ends: ffmpeg finishes the file it writes (an .mp4 with its index, which a plain decode reads whole) and
+    exits 255, and the kit adds no word of resuming (1.0.5 killed ffmpeg: a 48-byte file, and `resume with:`)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "endless.mp4"
+    proc = subprocess.Popen([*KIT, "ffmpeg", "-re", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25", "-c:v", "libx264",
+                             "-preset", "ultrafast", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # ffmpeg has started and opened its output
+        time.sleep(0.05)
+    time.sleep(1.0)  # frames encoded past the header
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)  # Ctrl-C: the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 255, err[-2000:]
+    assert "resume with" not in err and "interrupted" not in err and "finished work is kept" not in err, err[-2000:]
+    ffmpeg = subprocess.run([*KIT, "ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert ffmpeg.returncode == 0 and not ffmpeg.stderr, ffmpeg.stderr[-2000:]  # the index is there, the file whole

@@ -22,7 +22,7 @@ from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from kit.verdict.gate import GateThresholds
-from tests.conftest import assert_clean_failure, run_kit
+from tests.conftest import assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
 
@@ -168,3 +168,35 @@ def test_next_command_is_the_recorded_settings_placed_by_their_own_flags(tmp_pat
     assert next_run(settings, tmp_path / "moved here" / "run.json") == (
         f"{kit_command('run')} --settings '{tmp_path / 'moved here' / 'run.json'}' --out-dir "
         f"'{tmp_path / 'moved here'}' --box-id b --corpus /abs/c.parquet")
+
+
+def planted_out_dir(out: Path) -> Path:
+    """An out-dir whose run.json is the kit's, with a HOLD.json and, where the verdict step's status.json belongs, a
+    link someone planted."""
+    with Tree.open(out) as tree:
+        tree.write_json(out / "run.json", RunRecord(
+            "x", "2026-11-23T00:00:00Z", ["run"], RunSettings(out_dir=out, box_id="b"), RunProvenance.here(),
+            choose_threads(), 2).to_json())
+        tree.write_json(out / "04_verdict" / "HOLD.json", {})
+    (out / "04_verdict" / "status.json").symlink_to("/etc/passwd")
+    return out
+
+
+def test_a_planted_status_json_link_is_said_as_a_link_not_a_missing_verdict(tmp_path: Path) -> None:
+    """`status` said HOLD.json was missing (step 'verdict' has not completed) when the verdict's status.json was a
+    link planted in its place (issue 52)."""
+    out = planted_out_dir(tmp_path / "out")
+    got = states(status(out))
+    assert got["bundle"] == ("pending", f"{out / '04_verdict' / 'status.json'} is a symbolic link to /etc/passwd, "
+                                        "not a file step 'verdict' wrote: the kit reads nothing through it")
+    assert not any("HOLD.json is missing" in why for _, why in got.values())
+
+
+def test_a_run_json_that_is_a_fifo_is_said_as_one_with_no_word_of_writing(tmp_path: Path) -> None:
+    """`status` spoke of writing ("where the kit writes …; nothing was written through it") for a FIFO at run.json:
+    it writes nothing; it now says what it found, as a read."""
+    os.mkfifo(tmp_path / "run.json")
+    res = run_here("status", tmp_path)
+    assert_clean_failure(res, f"{tmp_path / 'run.json'} is a named pipe (FIFO), not a regular file the kit wrote; "
+                              "nothing was read through it")
+    assert "writ" not in res.stderr

@@ -11,6 +11,7 @@ import shutil
 import tarfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -209,3 +210,86 @@ def test_a_tarball_with_two_verdicts_is_refused(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["verify", str(tmp_path / "two.tar.gz")])
     assert res.exit_code == 2 and "04_verdict/HOLD.json and 04_verdict/PROMOTE.json: a run has one verdict" \
         in res.output, res.output
+
+
+def _verdict_doc(**gates: object) -> dict[str, object]:
+    """A PROMOTE verdict's gate rows as kit.verdict.decide makes them (its own gate functions), every one passing;
+    `gates` replaces rows."""
+    from kit.verdict.document import Completeness, LimitGate
+    from kit.verdict.gate import GateThresholds, evaluate_gate, evidence_gate, fold_gate
+    from kit.verdict.lift import challenger_gate, lift_gate
+
+    gate = evaluate_gate({0: 0.97, 1: 0.972}, GateThresholds())
+    doc: dict[str, object] = {
+        "verdict": "PROMOTE", "corpus": {"sha256": "ab" * 32}, "gate": gate.to_json(),
+        "lift_gate": lift_gate(0.8, 1.0).to_json(), "challenger_gate": challenger_gate(0.971, None, 0.002).to_json(),
+        "evidence_gate": evidence_gate(6, 5).to_json(),
+        "bias_gate": fold_gate("abs_bias", {"s0": 2.0, "s1": 3.5}, 10.0).to_json(),
+        "fold_rmse_gate": fold_gate("rmse", {"s0": 4.0}, None).to_json(),
+        "coverage_gate": LimitGate(True, "coverage", 0.7, "pooled", 0.78, [], True).to_json(),
+        "completeness": Completeness(6, 6, [], True).to_json(),
+        "holdout": [{"kind": "encoder", "gate": LimitGate(True, "plcc", 0.9, "libx265", 0.93, [], True).to_json()}]}
+    return {**doc, **gates}
+
+
+def _with_verdict(tmp_path: Path, doc: dict[str, object]) -> Path:
+    dest = _tarball(tmp_path, "PROMOTE", {"verdict": "PROMOTE", "box_id": "boxa", "corpus_sha256": "ab" * 32})
+    top = tmp_path / "x"
+    with tarfile.open(dest) as tar:
+        tar.extractall(top, filter="data")
+    (root,) = list(top.iterdir())
+    (root / "04_verdict" / "PROMOTE.json").write_text(json.dumps(doc))  # edited, and the manifest made to match
+    files = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json"}
+    with Tree.open(tmp_path) as tree:
+        write_results_tarball(tree, tmp_path / "edited.tar.gz", root.name, files,
+                              {"verdict": "PROMOTE", "box_id": "boxa", "corpus_sha256": "ab" * 32})
+    return tmp_path / "edited.tar.gz"
+
+
+def _failed(row: dict[str, Any], **edits: object) -> dict[str, object]:
+    return {**row, **edits}
+
+
+PASSING: dict[str, Any] = _verdict_doc()
+
+
+@pytest.mark.parametrize(("gates", "said"), [
+    ({"gate": _failed(PASSING["gate"], mean_plcc=0.949, per_seed_plccs={"0": 0.948, "1": 0.95},
+                      plcc_spread=0.002, mean_plcc_pass=False, per_seed_pass=False, failing_seeds=[0],
+                      passed=False)},
+     "its own gate fails: mean_plcc 0.949 is below its threshold 0.95"),
+    ({"gate": _failed(PASSING["gate"], mean_plcc=0.9, mean_plcc_threshold=0.95)},
+     "its own gate fails: mean_plcc 0.9 is below its threshold 0.95"),  # the flags left true
+    ({"lift_gate": _failed(PASSING["lift_gate"], rmse_ratio=1.3)},
+     "its own lift_gate fails: rmse_ratio 1.3 is above its threshold 1"),
+    ({"bias_gate": _failed(PASSING["bias_gate"], failing_sources=["s1"], passed=False)},
+     "its own bias_gate fails: it lists s1 as failing"),
+    ({"evidence_gate": _failed(PASSING["evidence_gate"], content_groups=4)},
+     "its own evidence_gate fails: 4 content groups, fewer than its minimum 5"),
+    ({"coverage_gate": _failed(PASSING["coverage_gate"], worst_value=0.5)},
+     "its own coverage_gate fails: its worst value 0.5 is below its threshold 0.7"),
+    ({"completeness": _failed(PASSING["completeness"], passed=False)},
+     "its own completeness fails: its passed is False"),
+    ({"holdout": [{"kind": "encoder", "gate": _failed(PASSING["holdout"][0]["gate"],
+                                                      worst_value=0.5)}]},
+     "its own holdout encoder gate fails: its worst value 0.5 is below its threshold 0.9"),
+    ({"gate": None}, "its own gate fails: the document has no PLCC gate row"),
+])
+def test_verify_refuses_a_promote_its_own_gate_rows_fail(tmp_path: Path, gates: dict[str, object], said: str) -> None:
+    """Issue 52, item 5: `verify` printed `OK … verdict PROMOTE` for a PROMOTE.json whose own gate rows failed (the
+    manifest's sha256s made to match). It recomputes each gate row from its own figures and flags and refuses a
+    PROMOTE they contradict, naming the gate; the kit's own PROMOTE passes."""
+    honest = CliRunner().invoke(cli, ["verify", str(_with_verdict(tmp_path / "honest", PASSING))])
+    assert honest.exit_code == 0 and "verdict PROMOTE" in honest.output, honest.output
+    res = CliRunner().invoke(cli, ["verify", str(_with_verdict(tmp_path, _verdict_doc(**gates)))])
+    assert res.exit_code == 2 and f"MISMATCH: 04_verdict/PROMOTE.json says PROMOTE, but {said}" in res.output, \
+        res.output
+    assert "OK:" not in res.output
+
+
+def test_a_hold_whose_rows_pass_is_not_refused() -> None:
+    """A HOLD claims nothing: a constant teacher holds with every row passing when the thresholds let a PLCC of 0
+    through (decide's constant_teacher), so only a PROMOTE is held to its rows."""
+    from kit.verdict.recheck import contradiction, gate_failures
+
+    assert contradiction({**PASSING, "verdict": "HOLD"}) is None and gate_failures(PASSING) == []

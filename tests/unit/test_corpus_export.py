@@ -72,6 +72,7 @@ STR_KEYS = {"run_id", "timestamp", "src", "src_sha256", "pix_fmt", "encoder", "e
             "hdr_primaries"}
 LIST_KEYS, BOOL_KEYS = {"extra_params"}, {"hdr_forced"}
 FLOAT_KEYS = set(CORPUS_ROW_KEYS) - INT_KEYS - STR_KEYS - LIST_KEYS - BOOL_KEYS
+NOT_HAD = {"score_time_ms"}  # a figure no kit corpus has: null (issue 52), never a 0 read as a measurement
 
 
 def merge_corpora_validate(row: object) -> None:
@@ -133,7 +134,7 @@ def test_the_cli_and_the_kit_offer_the_same_formats() -> None:
 def test_upstream_jsonl_is_what_the_loso_trainer_loads_and_folds_by_content(tmp_path: Path) -> None:
     table, out, res, rows = exported(tmp_path, "upstream-jsonl", "up.jsonl")
     assert len(rows) == table.num_rows
-    assert all(list(r) == ["src", "encoder", "cq", "frame_index", "vmaf", *CANONICAL_6] for r in rows)
+    assert all(list(r) == ["src", "encoder", "cq", "frame_index", "vmaf", *CANONICAL_6, "vmaf_model"] for r in rows)
     for r in rows:
         assert isinstance(r["src"], str) and isinstance(r["encoder"], str)
         assert type(r["cq"]) is int and type(r["frame_index"]) is int
@@ -149,7 +150,7 @@ def test_upstream_jsonl_is_what_the_loso_trainer_loads_and_folds_by_content(tmp_
     assert "h264_videotoolbox: not in upstream's encoder vocabulary" in res.stderr
     record = json.loads((tmp_path / "up.export.json").read_text())
     assert record["rows"] == table.num_rows and record["sha256"] == sha256_file(out) and record["fills"] == []
-    assert record["keys"] == ["src", "encoder", "cq", "frame_index", "vmaf", *CANONICAL_6]
+    assert record["keys"] == ["src", "encoder", "cq", "frame_index", "vmaf", *CANONICAL_6, "vmaf_model"]
     with pytest.raises(ValueError, match="missing required columns"):  # the restated loader can refuse
         (tmp_path / "bad.jsonl").write_text(json.dumps({"src": "a", "encoder": "libx264", "cq": 1}) + "\n")
         loso_load_corpus(tmp_path / "bad.jsonl")
@@ -166,7 +167,7 @@ def test_vmaftune_rows_carry_every_key_of_its_type_and_merge(tmp_path: Path) -> 
         for key in CORPUS_ROW_KEYS:
             want = {**dict.fromkeys(INT_KEYS, int), **dict.fromkeys(STR_KEYS, str), **dict.fromkeys(LIST_KEYS, list),
                     **dict.fromkeys(BOOL_KEYS, bool), **dict.fromkeys(FLOAT_KEYS, float)}[key]
-            assert type(row[key]) is want, (key, row[key])
+            assert type(row[key]) is want or (key in NOT_HAD and row[key] is None), (key, row[key])
         frames = encodes.get_group((row["src_sha256"], row["encoder"], row["crf"]))
         assert row["vmaf_score"] == pytest.approx(frames["vmaf"].mean())
         assert row["adm2_mean"] == pytest.approx(frames["adm2"].mean())
@@ -236,7 +237,8 @@ def test_an_export_never_writes_over_its_input_or_through_a_link(tmp_path: Path)
 
 def test_rows_of_several_rungs_are_said_in_both_formats(tmp_path: Path) -> None:
     """A ladder's rungs share (src, encoder, cq, frame_index) in upstream's JSONL and (src_sha256, encoder, preset,
-    crf) in vmaf-tune's rows, whose width and height are the reference's: both exports say so."""
+    crf) in vmaf-tune's rows: the first says so, the second writes the tallest of each key and says what it left out
+    (tests/unit/test_consumer_exports.py runs the merge rule on it)."""
     table = shard_table(n_src=4, rows_per_src=24)
     half = table.set_column(table.column_names.index("enc_height"), "enc_height",
                             pa.array(np.full(table.num_rows, 72), pa.int32()))
@@ -247,4 +249,31 @@ def test_rows_of_several_rungs_are_said_in_both_formats(tmp_path: Path) -> None:
     assert up.exit_code == 0 and "the rows hold 2 encode sizes (the resolution ladder)" in up.stderr, up.output
     assert len((tmp_path / "up.jsonl").read_text().splitlines()) == 2 * table.num_rows  # every rung's frames
     tune = invoke("corpus", "export", path, "--format", "vmaftune", "-o", tmp_path / "tune.jsonl")
-    assert tune.exit_code == 0 and "device, encode depth or ladder rung" in tune.stderr, tune.output
+    assert tune.exit_code == 0 and "at a smaller ladder rung are left out" in tune.stderr, tune.output
+
+
+def test_a_vmaftune_export_of_bash_kit_jsonl_writes_no_figure_it_does_not_have(tmp_path: Path) -> None:
+    """Issue 52, item 5: bash-kit JSONL records no reference size, frame rate, pixel format or bitrate; the export
+    writes null there (and for the duration it cannot compute), never 0, and its record lists each such key, for how
+    many encodes, and what duration_s is computed from."""
+    legacy = tmp_path / "legacy.jsonl"
+    base = {"src": "Tennis", "encoder": "libx264", "enc_bytes": 1000, "enc_time_ms": 2.5, "vmaf": 80.0, "adm2": 0.9,
+            "vif_scale0": 0.5, "vif_scale1": 0.6, "vif_scale2": 0.7, "vif_scale3": 0.8, "motion2": 1.0}
+    legacy.write_text("".join(json.dumps({**base, "cq": cq, "frame_index": i}) + "\n"
+                              for cq in (23, 33) for i in range(3)))
+    res = invoke("corpus", "export", legacy, "--format", "vmaftune", "-o", tmp_path / "vt.jsonl")
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (tmp_path / "vt.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        merge_corpora_validate(row)
+        assert {k: row[k] for k in ("width", "height", "framerate", "duration_s", "bitrate_kbps", "pix_fmt",
+                                    "score_time_ms")} == dict.fromkeys(("width", "height", "framerate", "duration_s",
+                                                                        "bitrate_kbps", "pix_fmt", "score_time_ms"))
+        assert row["encode_size_bytes"] == 1000 and row["encode_time_ms"] == 2.5  # what the rows do have
+    filled = {f["key"]: f for f in json.loads((tmp_path / "vt.export.json").read_text())["fills"]}
+    for key in ("width", "height", "framerate", "bitrate_kbps", "pix_fmt"):
+        assert filled[key]["value"] == "null" and filled[key]["why"].startswith("2 of 2 encode(s) have no "), key
+    assert "frame count over the reference's frame rate; null for the 2 of 2" in filled["duration_s"]["why"]
+    assert "note: width = null: 2 of 2 encode(s) have no reference width in the corpus (bash-kit JSONL records " \
+           "none): unknown, so null" in res.stderr

@@ -29,7 +29,7 @@ FOREIGN = {
     "pip": ("--no-compile", "--no-deps", "--retries", "--timeout"), "pytest": ("--dist",), "docker": ("--device",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
-    "vmaf-tune": ("--calibration-sidecar", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
+    "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
     "Av1an": ("--probing-stat",),
     "bench/": ("--as-kit-0", "--baseline-kit", "--kernels", "--no-per-job-kit", "--rounds", "--seconds", "--upstream"),
 }

@@ -13,6 +13,7 @@ import pytest
 
 from kit.corpus.depth import check_prereqs_depth, plan_depths
 from kit.corpus.jobs import Job, Provenance
+from kit.corpus.manifests import SCHEMA_VERSION
 from kit.corpus.merge import merge_files
 from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import COLUMNS, JOB_SCHEMA, MEASURED_COLUMNS, corpus_sha256, with_content
@@ -207,7 +208,7 @@ def test_a_schema_1_shard_merges_with_enc_pix_fmt_filled_and_says_so(tmp_path: P
         "no scaler")
     assert entry["new.parquet"].upgraded is None
     written = json.loads((tmp_path / "m.manifest.json").read_text())
-    assert written["schema_version"] == 4 and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
+    assert written["schema_version"] == SCHEMA_VERSION and written["enc_pix_fmts"] == ["", "yuv420p", "yuv420p10le"]
     by_name = {i["name"]: i for i in written["inputs"]}
     assert by_name["old.parquet"]["upgraded"].startswith("schema 1") and "upgraded" not in by_name["new.parquet"]
     assert written["key"][3] == "enc_pix_fmt"

@@ -142,7 +142,7 @@ def test_a_settings_file_that_is_no_run_s_is_refused(tmp_path: Path) -> None:
 
 def test_values_arrive_typed_and_bad_ones_are_refused_at_the_flag() -> None:
     values = parse("--cqs", "31,19", "--max-abs-bias", "off", "--shard", "1/2", "--vmaftune-crf-range", "5,40")
-    assert values["cqs"] == CqGrid((31, 19)) and values["max_abs_bias"] is None and values["shard"] == ShardSpec(1, 2)
+    assert values["cqs"] == CqGrid((19, 31)) and values["max_abs_bias"] is None and values["shard"] == ShardSpec(1, 2)
     assert values["vmaftune_crf_range"] == (5, 40) and values["max_fold_rmse"] is None
     for args, message in ((["--seeds", "0,0"], "--seeds '0,0' repeats a value"),
                           (["--max-abs-bias", "0"], "neither a positive number nor off"),
@@ -176,11 +176,12 @@ def test_a_grid_per_encoder_and_family_resolves_as_documented() -> None:
     assert auto.by_encoder(["libx264", "libsvtav1", "h264_videotoolbox"]) == {
         "libx264": list(get_spec("libx264").grid), "libsvtav1": list(get_spec("libsvtav1").grid),
         "h264_videotoolbox": list(get_spec("h264_videotoolbox").grid)}
-    with pytest.raises(InputError, match=r"--cqs value 60 is outside libx264's range 0\.\.51"):
-        build_settings(parse("--encoders", "libx264", "--cqs", "libx264:60"))
+    for encoders in ("libx264", "libsvtav1"):  # a named entry is checked whatever the run's encoders
+        with pytest.raises(FlagError, match=r"--cqs 'libx264:60' holds 60, outside libx264's range 0\.\.51"):
+            parse("--encoders", encoders, "--cqs", "libx264:60")
     svt = build_settings(parse("--encoders", "libsvtav1", "--cqs", "libsvtav1:60"))
     assert svt.cqs.for_encoder("libsvtav1") == (60,)
-    with pytest.raises(InputError, match=r"--cqs value 0 is outside h264_videotoolbox's range 1\.\.100"):
+    with pytest.raises(InputError, match=r"--cqs '0,50' holds 0, outside h264_videotoolbox's range 1\.\.100"):
         build_settings(parse("--encoders", "h264_videotoolbox", "--cqs", "0,50"))
 
 

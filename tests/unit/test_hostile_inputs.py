@@ -416,24 +416,31 @@ def test_stale_temporaries_are_removed_live_ones_kept(tmp_path: Path, tree: Tree
 
 
 def test_an_interrupted_commit_is_completed_before_anything_else(tmp_path: Path) -> None:
+    """A merge killed between its two renames: its journal names the new parquet by its sha256 and the new manifest
+    names it too, so the next merge completes the pair before anything else."""
     out = tmp_path / "m.parquet"
     a = write_shard(tmp_path / "a.parquet")
     assert invoke("merge", a, "-o", out).exit_code == 0
     old = (out.read_bytes(), manifest_path(out).read_bytes())
-    new_parquet, new_manifest = tmp_path / f".tmp-m.parquet.{_dead_pid()}.x", tmp_path / ".tmp-m.manifest.json.1.y"
-    new_parquet.write_bytes(b"new parquet")
-    new_manifest.write_bytes(b"new manifest")
+    other = tmp_path / "other" / "n.parquet"
+    assert invoke("merge", write_shard(tmp_path / "b.parquet", shard_table(seed=3)), "-o", other).exit_code == 0
+    new = (other.read_bytes(), manifest_path(other).read_bytes())
+    dead = _dead_pid()
+    new_parquet = tmp_path / f".tmp-m.parquet.{dead}.{host_tag()}.abcd1234"
+    new_manifest = tmp_path / f".tmp-m.manifest.json.{dead}.{host_tag()}.abcd1234"
+    new_parquet.write_bytes(new[0])
+    new_manifest.write_bytes(new[1])
     journal = commit_mod.commit_journal(out)
-    journal.write_text(json.dumps(commit_mod.Commit(_dead_pid(), "f" * 64, [
+    journal.write_text(json.dumps(commit_mod.Commit(dead, json.loads(new[1])["sha256"], [
         [new_parquet.name, out.name], [new_manifest.name, manifest_path(out).name]]).to_json()))
     os.replace(new_parquet, out)  # killed between the two renames
     with Tree.open(tmp_path) as tree:
         recovered = commit_mod.recover_output(tree, out)
     assert recovered == [
         f"completed the interrupted merge into {out} (it was killed while replacing its files)"]
-    assert (out.read_bytes(), manifest_path(out).read_bytes()) == (b"new parquet", b"new manifest") != old
-    assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json",
-                                                                                   "m.parquet"]
+    assert (out.read_bytes(), manifest_path(out).read_bytes()) == new != old
+    assert not journal.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.parquet", "b.parquet", "m.manifest.json", "m.parquet", "other"]
 
 
 def test_a_commit_of_a_live_merge_is_left_alone(tmp_path: Path) -> None:
@@ -443,18 +450,28 @@ def test_a_commit_of_a_live_merge_is_left_alone(tmp_path: Path) -> None:
     assert commit_mod.commit_journal(out).exists()
     old = time.time() - commit_mod.COMMIT_STALE_S - 1  # a recycled pid cannot hold the output forever
     os.utime(commit_mod.commit_journal(out), (old, old))
-    assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
-    assert not commit_mod.commit_journal(out).exists()
+    # no longer a live merge's, and no killed merge's either (it names no files of its own): not followed, kept
+    assert_refused(invoke("merge", tmp_path / "a.parquet", "-o", out), "is no earlier merge's commit journal")
+    assert commit_mod.commit_journal(out).exists()
 
 
-def test_a_damaged_commit_journal_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", [
+    '{"pid": 1, "sha256": "x", "moves": [["a"], 5]}',  # damaged
+    json.dumps({"pid": 999999999, "sha256": "x", "moves": [["../../etc/x", "m.parquet"]]}),  # out of the folder
+    json.dumps({"pid": 999999999, "sha256": "f" * 64, "moves": [[".tmp-m.parquet.1.x", "m.parquet"],
+                                                                  [".tmp-m.manifest.json.1.y", "m.manifest.json"]]}),
+    "the user's own notes"])
+def test_a_commit_journal_that_is_not_a_killed_merges_own_is_refused_and_kept(tmp_path: Path, journal: str) -> None:
+    """Issue 52: a journal is followed only when it is the kit's own and matches its files; any other (damaged,
+    renaming out of the folder, naming files that are not there, or a file of the user's) is refused, and neither
+    it nor the -o beside it is touched."""
     out = tmp_path / "m.parquet"
-    commit_mod.commit_journal(out).write_text('{"pid": 1, "sha256": "x", "moves": [["a"], 5]}')
-    assert invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out).exit_code == 0
-    escape = {"pid": 999999999, "sha256": "x", "moves": [["../../etc/x", "m.parquet"]]}
-    commit_mod.commit_journal(out).write_text(json.dumps(escape))
-    assert invoke("merge", tmp_path / "a.parquet", "-o", out).exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "m.manifest.json", "m.parquet"]
+    out.write_bytes(b"the user's own -o")
+    commit_mod.commit_journal(out).write_text(journal)
+    assert_refused(invoke("merge", write_shard(tmp_path / "a.parquet"), "-o", out),
+                   f"{commit_mod.commit_journal(out)} beside -o {out} is no earlier merge's commit journal")
+    assert out.read_bytes() == b"the user's own -o" and commit_mod.commit_journal(out).read_text() == journal
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.parquet.merge-commit.json", "a.parquet", "m.parquet"]
 
 
 def test_corpus_info_flags_a_manifest_of_other_bytes(tmp_path: Path) -> None:

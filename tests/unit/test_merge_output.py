@@ -4,6 +4,7 @@ and so is an -o whose name does not end in .parquet. Nothing is written; the inp
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -155,3 +156,61 @@ def test_a_file_put_at_the_output_while_the_merge_runs_is_kept(tmp_path: Path,
     refused(merge(shard, "-o", out), f"-o {out} exists and is no earlier merge's output")
     assert out.read_bytes() == b"the user's own, put here meanwhile"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "merged.parquet"]
+
+
+def write_out(command: str, shard: Path, out: Path) -> Result:
+    how = ["merge"] if command == "merge" else ["corpus", "export", "--format", "vmaftune"]
+    return CliRunner().invoke(cli, [*how, str(shard), "-o", str(out)])
+
+
+@pytest.mark.parametrize("command", ["merge", "export"])
+def test_a_file_beside_a_new_output_is_never_replaced(tmp_path: Path, command: str) -> None:
+    """Issue 52, item 4: the manifest (merge) or record (export) beside -o is written only over the command's own
+    earlier one of the -o there: a file of the user's at `<stem>.manifest.json` / `<stem>.export.json` with no -o,
+    and the command's own record whose -o was moved away, are kept, exit 2, naming the file."""
+    shard = write_shard(tmp_path / "a.parquet")
+    suffix, beside = (".parquet", ".manifest.json") if command == "merge" else (".jsonl", ".export.json")
+    mine = tmp_path / f"new{beside}"
+    mine.write_text('{"notes": "the user\'s own"}')
+    error = refused(write_out(command, shard, tmp_path / f"new{suffix}"),
+                    f"{mine} beside -o {tmp_path / f'new{suffix}'} is no earlier {command}'s")
+    assert "the user's own" in mine.read_text() and not (tmp_path / f"new{suffix}").exists(), error
+
+    assert write_out(command, shard, tmp_path / f"ours{suffix}").exit_code == 0
+    (tmp_path / f"ours{suffix}").unlink()  # the record stays, describing a file no longer there
+    record = (tmp_path / f"ours{beside}").read_bytes()
+    refused(write_out(command, shard, tmp_path / f"ours{suffix}"), "it names a file at -o, and there is none")
+    assert (tmp_path / f"ours{beside}").read_bytes() == record and not (tmp_path / f"ours{suffix}").exists()
+
+
+@pytest.mark.parametrize("command", ["merge", "export"])
+def test_a_stale_merge_journal_lets_nothing_be_replaced(tmp_path: Path, command: str) -> None:
+    """Issue 52, item 4: a merge journal beside -o (a copy, a left-over, a planted one) no longer waives the rule:
+    the user's own -o is kept, by merge (the journal is not a killed merge's own) and by export alike."""
+    from kit.corpus.commit import Commit, commit_journal
+
+    shard = write_shard(tmp_path / "a.parquet")
+    out = tmp_path / ("theirs.parquet" if command == "merge" else "theirs.jsonl")
+    out.write_bytes(b"the user's own")
+    commit_journal(out).write_text(json.dumps(Commit(999_999_999, "f" * 64, [[".tmp-x", out.name]]).to_json()))
+    refused(write_out(command, shard, out),
+            "is no earlier merge's commit journal" if command == "merge" else "exists and is no earlier export's")
+    assert out.read_bytes() == b"the user's own" and commit_journal(out).exists()
+
+
+def test_another_commands_record_or_the_users_lock_file_is_not_the_merges(tmp_path: Path) -> None:
+    """Issue 52, item 4: the file beside -o must be this command's (its kind): a shard with the corpus step's
+    manifest naming its sha256 is no merge's output; a lock file of the user's at `.<name>.merge-lock` is kept."""
+    from kit.corpus.commit import merge_lock
+
+    shard = write_shard(tmp_path / "a.parquet")
+    other = write_shard(tmp_path / "shard.parquet")
+    (tmp_path / "shard.manifest.json").write_text(json.dumps({"kind": "shard", "file": "shard.parquet",
+                                                              "sha256": sha256_file(other)}))
+    refused(merge(shard, "-o", other), "shard.manifest.json beside it is no merge's manifest (kind 'shard')")
+    out = tmp_path / "new.parquet"
+    merge_lock(out).write_text("my notes, in a file that happens to have this name")
+    refused(merge(shard, "-o", out), f"{merge_lock(out)} beside -o {out} is no earlier merge's lock file")
+    assert merge_lock(out).read_text().startswith("my notes") and not out.exists()
+    merge_lock(out).write_text("pid 1 on elsewhere since 2026-01-01T00:00:00Z")  # a killed merge's: no obstacle
+    assert merge(shard, "-o", out).exit_code == 0 and not merge_lock(out).exists()

@@ -219,3 +219,16 @@ def test_a_run_json_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path: Pat
     assert run_steps(RunSettings(out_dir=out), Selection((), frozenset()), lambda e: None, ["kit"]) == 0
     assert (out / "run.json").is_file() and not list(out.glob(".tmp-*"))
     assert (out / "02_corpus" / ".tmp-shard.parquet.x").exists()
+
+
+def test_a_status_json_that_is_a_link_or_a_fifo_is_said_as_what_it_is(tmp_path: Path, tree: Tree) -> None:
+    """Not "started in this out-dir but did not complete": something put it there, and a run refuses it."""
+    run, plan = RunDir(tmp_path), Plan({}, {})
+    run.step("verdict").mkdir()
+    run.status("verdict").symlink_to("/etc/passwd")
+    assert stale_reason(tree, run, "verdict", plan) == (
+        "its status.json is a symbolic link to /etc/passwd, not the record the kit writes: nothing was read through "
+        "it, and a run refuses it until it is removed")
+    run.status("verdict").unlink()
+    os.mkfifo(run.status("verdict"))
+    assert (stale_reason(tree, run, "verdict", plan) or "").startswith("its status.json is a named pipe (FIFO), ")

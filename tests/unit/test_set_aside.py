@@ -1,17 +1,18 @@
 """Earlier outputs are moved aside, never deleted (issue 24 B): Tree.move_into and the bundle's set_aside, on real
-files and folders."""
+files and folders; only what the kit can prove it wrote is moved (issue 52, item 3: kit.bundle.aside)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from kit.bundle.aside import record, set_aside
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
-from kit.steps.s05_bundle import set_aside
 
 
 @pytest.fixture()
@@ -25,6 +26,12 @@ def run(out: Tree) -> RunDir:
     return RunDir(out.root)
 
 
+def recorded(out: Tree, run: RunDir, *paths: Path) -> None:
+    """The files (every file below a folder) in the bundle's ledger, as the bundle that wrote them records them."""
+    files = [f for p in paths for f in ([q for q, _ in out.walk_files(p)] if p.is_dir() else [p])]
+    record(out, run, {f: out.sha256(f) for f in files})
+
+
 def test_earlier_exports_and_tarballs_move_into_the_dated_folder(run: RunDir, out: Tree) -> None:
     (run.exports / "vmaftune").mkdir(parents=True)
     (run.exports / "ensemble.json").write_text("{}")
@@ -32,6 +39,7 @@ def test_earlier_exports_and_tarballs_move_into_the_dated_folder(run: RunDir, ou
     tarballs = [run.tarball(run.results_stem("box", t)) for t in ("20260101T000000Z", "20260102T000000Z")]
     for t in tarballs:
         t.write_bytes(t.name.encode())
+    recorded(out, run, run.exports, *tarballs)
     aside = run.set_aside("20260103T000000Z")
     moved = set_aside(out, run, aside)
     assert moved == [aside / "exports", *(aside / t.name for t in tarballs)]
@@ -95,6 +103,7 @@ def test_the_new_tarball_stays_and_new_exports_are_placed_whole(run: RunDir, out
         out.place_folder(staged, run.exports)
     for t in (old, new):
         t.write_bytes(t.name.encode())
+    recorded(out, run, run.exports, old)
     aside = run.set_aside("20260102T000000Z")
     assert set_aside(out, run, aside, keep=new) == [aside / "exports", aside / old.name]
     out.place_folder(staged, run.exports)
@@ -104,3 +113,76 @@ def test_the_new_tarball_stays_and_new_exports_are_placed_whole(run: RunDir, out
     (abandoned / "half.onnx").write_bytes(b"half")
     out.remove_folder(abandoned)
     assert not abandoned.exists() and (run.exports / "new.onnx").is_file()
+
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+
+
+@needs_root
+def test_a_tarball_a_group_member_dropped_is_refused_never_moved_as_an_earlier_bundles(run: RunDir, out: Tree) -> None:
+    """Under --group-shared the group may add files to 05_bundle/: a member's tarball was moved into previous/<utc>
+    by the next bundle and called "of an earlier bundle"."""
+    mine = run.tarball(run.results_stem("box", "20260101T000000Z"))
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"mine")
+    recorded(out, run, mine)
+    dropped = run.tarball(run.results_stem("mallory", "20260102T000000Z"))
+    dropped.write_bytes(b"forged")
+    os.chown(dropped, NOBODY, NOBODY)
+    with pytest.raises(InputError) as err:
+        set_aside(out, run, run.set_aside("20260103T000000Z"))
+    assert err.value.message.startswith(f"{dropped} (user nobody's, -rw-r--r--) is named in no record of the kit's: "
+                                        "the bundle moves aside only the tarballs and exports it wrote")
+    assert "move it out of" in err.value.hint
+    assert mine.read_bytes() == b"mine" and dropped.read_bytes() == b"forged" and not run.previous.exists()
+
+
+def test_a_file_slipped_into_exports_or_a_recorded_name_with_other_bytes_is_refused(run: RunDir, out: Tree) -> None:
+    (run.exports).mkdir(parents=True)
+    (run.exports / "ensemble.json").write_text("{}")
+    recorded(out, run, run.exports)
+    (run.exports / "extra.onnx").write_bytes(b"slipped in")
+    with pytest.raises(InputError, match=r"exports/extra\.onnx \(user .*\) is named in no record of the kit's"):
+        set_aside(out, run, run.set_aside("20260103T000000Z"))
+    (run.exports / "extra.onnx").unlink()
+    (run.exports / "ensemble.json").write_text('{"edited": 1}')
+    with pytest.raises(InputError, match=r"ensemble\.json \(.*\) differs from the file the kit recorded under its"):
+        set_aside(out, run, run.set_aside("20260103T000000Z"))
+    assert (run.exports / "ensemble.json").is_file() and not run.previous.exists()
+
+
+def test_what_the_bundle_before_recorded_in_its_status_json_is_the_kits(run: RunDir, out: Tree) -> None:
+    """An out-dir bundled by a kit without the ledger: the runner removes the step's status.json before the bundle
+    runs, so the plan hands its outputs to the run, which adds them to the ledger."""
+    from kit.bundle.aside import adopt_recorded
+
+    old = run.tarball(run.results_stem("box", "20260101T000000Z"))
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old")
+    adopt_recorded(out, run, {run.rel(old): out.sha256(old), run.rel(run.report): "0" * 64, "run.json": "1" * 64})
+    aside = run.set_aside("20260102T000000Z")
+    assert set_aside(out, run, aside) == [aside / old.name]
+
+
+@needs_root
+def test_a_ledger_of_another_users_vouches_for_nothing(run: RunDir, out: Tree) -> None:
+    old = run.tarball(run.results_stem("box", "20260101T000000Z"))
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old")
+    recorded(out, run, old)
+    os.chown(run.bundle_ledger, NOBODY, NOBODY)
+    with pytest.raises(InputError, match=r"ledger\.json belongs to user nobody"):
+        set_aside(out, run, run.set_aside("20260102T000000Z"))
+
+
+def test_the_tarball_is_recorded_before_it_is_put_in_place(run: RunDir, out: Tree) -> None:
+    """A bundle killed right after the rename leaves its tarball recorded: the ledger is written first."""
+    from kit.bundle.tarball import write_results_tarball
+
+    (run.root / "run.json").write_text("{}")
+    dest = run.tarball(run.results_stem("box", "20260101T000000Z"))
+    seen: list[tuple[str, bool]] = []
+    write_results_tarball(out, dest, dest.name.removesuffix(".tar.gz"), {"run.json": run.root / "run.json"},
+                          {"box_id": "box"}, before_place=lambda digest: seen.append((digest, dest.exists())))
+    assert seen == [(out.sha256(dest), False)]

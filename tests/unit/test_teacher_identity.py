@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from kit.bundle.conformal import confidence
 from kit.bundle.models import export_ensemble
-from kit.bundle.registry import MAX_ID, proposed_ids
+from kit.bundle.registry import MAX_ID, proposed_ids, with_tag
 from kit.bundle.vmaftune import Shipping
 from kit.cli.main import cli
 from kit.corpus.schema import corpus_sha256
@@ -138,3 +138,22 @@ def test_the_default_teacher_keeps_the_names_vmaf_tune_loads(tmp_path: Path) -> 
     meta = metadata(exports / "fr_regressor_v2_seed0.onnx")
     assert meta["teacher_model"] == "vmaf_v0.6.1" and "teacher_sha256" not in meta
     assert json.loads((exports / "ensemble.json").read_text())["name"] == "fr_regressor_v2_ensemble"
+
+
+def test_a_teacher_vmaf_tune_does_not_verify_with_is_said_in_the_cards_and_registry_rows(tmp_path: Path) -> None:
+    """vmaf-tune's fast path verifies a proxy's pick with vmaf_v0.6.1 whatever the height (lusoris/vmaf tools/
+    vmaf-tune/src/vmaftune/score.py: ScoreRequest.model, line 40; fast.py's verify keeps it, line 477): a proxy of
+    another teacher says so in the kit's card, vmaf-tune's sidecars and every registry row's notes."""
+    said = "vmaf-tune's fast path verifies with vmaf_v0.6.1 whatever the height"
+    for name, sha, tells in (("vmaf_4k_v0.6.1", "", True), ("vmaf_v1.0.16_3d0h", SHA, True),
+                             ("vmaf_v0.6.1", "", False)):
+        exports, verdict = exported(tmp_path / name, name, sha)
+        tag = verdict.teacher.tag
+        cards = [json.loads((exports / f"{with_tag('fr_regressor_v2', tag)}_seed0.json").read_text()),
+                 *(json.loads(p.read_text()) for p in (exports / "vmaftune").glob("fr_regressor_v2*.json")
+                   if "teacher" in json.loads(p.read_text()))]
+        assert len(cards) == 3 and all(c["teacher"]["vmaf_tune_verifies_with"] == "vmaf_v0.6.1" for c in cards)
+        assert all((said in c["teacher"].get("vmaf_tune_note", "")) == tells for c in cards), name
+        rows = json.loads((exports / "vmaftune" / "registry-rows.json").read_text())
+        assert all((said in r["notes"]) == tells and len(r["notes"]) <= 512 for r in rows), name
+        assert all(r["notes"].endswith("; layout vmaftune-v2-20") for r in rows)  # nothing cut

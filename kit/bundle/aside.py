@@ -1,0 +1,118 @@
+"""What a bundle moves aside: only the earlier tarballs and exports the kit can prove it wrote.
+
+Earlier exports and results tarballs are never deleted (they may be the only copies of the champion): the next
+bundle moves them into `05_bundle/previous/<utc>/`. Under `--group-shared` the group may add files to `05_bundle/`
+and to `exports/`, so a file there is the kit's only when its sha256 is in the kit's own records: the bundle's
+ledger (`05_bundle/ledger.json`: each tarball recorded before it is renamed into place, each export before its
+folder is, so a bundle killed at any instant leaves nothing of its own unrecorded) or the status.json of the bundle
+before (an out-dir bundled by a kit without the ledger). Anything else where the rotation would move it is refused
+with a sentence naming it, before the refit, and again just before the move: it is never called "of an earlier
+bundle", never moved, never shipped.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kit.errors import InputError
+from kit.infra.perms import describe, refuse, user_name
+from kit.infra.records import Record, read_record
+from kit.infra.tree import Tree
+from kit.rundir import RunDir
+
+
+@dataclass(frozen=True)
+class BundleLedger(Record):
+    """`05_bundle/ledger.json`: the sha256 of each tarball and export the bundle step wrote that is still in
+    `05_bundle/`, by its path there (`results-<box>-<utc>.tar.gz`, `exports/ensemble.json`)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    files: dict[str, str]
+    schema_version: int = 1
+
+
+def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:
+    """The ledger's files; none when it is missing or damaged (then nothing is proven by it). One that is not the
+    user's own is refused by the read (kit.infra.treeio): a group member cannot vouch for her files."""
+    ledger, _ = read_record(BundleLedger, tree, run.bundle_ledger)
+    return dict(ledger.files) if ledger is not None else {}
+
+
+def write_ledger(tree: Tree, run: RunDir, files: Mapping[str, str]) -> None:
+    tree.write_json(run.bundle_ledger, BundleLedger(dict(sorted(files.items())), BundleLedger.SCHEMA_VERSION).to_json())
+
+
+def key(run: RunDir, path: Path) -> str:
+    """A file's name in the ledger: its path below `05_bundle/`."""
+    return path.relative_to(run.step("bundle")).as_posix()
+
+
+def adopt_recorded(tree: Tree, run: RunDir, outputs: Mapping[str, str]) -> None:
+    """The tarball and exports the bundle before recorded in its status.json (`outputs`, by their paths in the run
+    directory), added to the ledger: the runner removes that status.json before this bundle runs."""
+    step = run.rel(run.step("bundle"))
+    found = {rel.removeprefix(f"{step}/"): digest for rel, digest in outputs.items()
+             if rel.startswith(f"{step}/") and rel.removeprefix(f"{step}/") != run.report.name}
+    ledger = read_ledger(tree, run)
+    if not found.items() <= ledger.items():
+        write_ledger(tree, run, {**ledger, **found})
+
+
+def record(tree: Tree, run: RunDir, files: Mapping[Path, str]) -> None:
+    """Files this bundle wrote (each path below `05_bundle/` with its sha256), in the ledger before they are put
+    in place; entries whose file is no longer there are dropped."""
+    ledger = {k: v for k, v in read_ledger(tree, run).items() if tree.lstat(run.step("bundle") / k) is not None}
+    write_ledger(tree, run, {**ledger, **{key(run, p): digest for p, digest in files.items()}})
+
+
+def earlier(tree: Tree, run: RunDir, keep: Path | None = None) -> list[Path]:
+    """What the rotation would move: the exports/ folder (when it holds anything) and every results tarball but
+    `keep`."""
+    exports = [run.exports] if tree.lstat(run.exports) is not None and not (
+        tree.is_folder(run.exports) and not tree.names(run.exports)) else []
+    return exports + [old for old in run.tarballs(tree) if old != keep]
+
+
+def not_written(tree: Tree, run: RunDir, keep: Path | None = None) -> list[str]:
+    """Each file the rotation would move that the kit cannot prove it wrote, said: its owner and why."""
+    ledger, said = read_ledger(tree, run), []
+    for path in earlier(tree, run, keep):
+        found = list(tree.walk_files(path)) if tree.is_folder(path) else [(path, tree.lstat(path))]
+        for file, st in found:
+            if st is None:
+                continue
+            whose = f"user {user_name(st.st_uid)}'s, {stat.filemode(st.st_mode)}"
+            if (what := describe(st, file)) is not None:
+                said.append(f"{file} ({whose}) is {what}")
+            elif key(run, file) not in ledger:
+                said.append(f"{file} ({whose}) is named in no record of the kit's")
+            elif ledger[key(run, file)] != tree.sha256(file):
+                said.append(f"{file} ({whose}) differs from the file the kit recorded under its name")
+    return said
+
+
+def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
+    """Refuse (exit 2) when the rotation would move anything the kit cannot prove it wrote, naming it."""
+    if said := not_written(tree, run, keep):
+        more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+        raise InputError(f"{said[0]}{more}: the bundle moves aside only the tarballs and exports it wrote, by the "
+                         f"sha256 its records hold, so it leaves it where it is",
+                         hint=f"it is not the kit's: move it out of {run.step('bundle')} (or ask its owner to), "
+                              "then rerun; a tarball or export of yours the kit did not write goes elsewhere too")
+
+
+def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
+    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
+    went), once each is proven the kit's (check_written); an empty exports/ is just removed. A link or pipe
+    planted in their place is refused, not moved."""
+    if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) not in (None, "a folder"):
+        raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
+    check_written(tree, run, keep)
+    if tree.is_folder(run.exports) and not tree.names(run.exports):
+        tree.remove_folder(run.exports)
+    return [tree.move_into(path, aside) for path in earlier(tree, run, keep)]

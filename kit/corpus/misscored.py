@@ -1,0 +1,218 @@
+"""Rows that kits before 2.0 scored against the wrong reference frames, refused wherever a corpus comes in.
+
+Kits 1.0.0 to 1.0.5, and the stages of 1.0's making from 0.4 on (their files say 0.1.0), decoded a compressed master
+(.mp4, .mkv, .mov) once for all of its corpus jobs (kit.corpus.shared) and wrote the decoded reference renumbered at
+25 fps without `-fps_mode passthrough`: of a master below 25 fps frames were dropped, and libvmaf paired each encode
+frame with the wrong reference frame (a 23.976 fps clip at CRF 10 scored 28, not 99). Kit 2.0 (corpus schema 5)
+pairs frame i with frame i at every rate. Never affected: a rate of 25 fps or more, a .y4m or .yuv clip (read as it
+is), a hardware encoder's rows (its jobs decoded the master themselves), the bash kit's rows (another decode).
+
+`misscored` is the one rule; `merge` (kit.corpus.merge: a shard with its manifest, a results tarball, a run
+directory, a merged corpus) and training on a `--corpus` file (kit.steps.s03_loso) refuse through it. What is
+recorded decides:
+
+* a manifest that describes the file (its sha256 is the file's): of schema 5 or later, or of a kit 2.0 or later,
+  the rows are right; of schema 1 or 2 they predate the shared decode. Of schema 3 (kit 0.1.0's stages 0.2 to 0.5,
+  0.4 and 0.5 of which had the shared decode: a file does not say which) or 4 (stage 0.6, 1.0.x), a software
+  encoder's rows below 25 fps (the source's exact rate, else the rows' `fps`) are refused unless the source was a
+  .y4m or .yuv (its `file`; one not recorded counts as a master). A merged manifest records no input's kit, so a
+  merge of schema 3 or 4 is judged by its rows and its sources' files the same way, a bash-kit input's box
+  excepted.
+* no manifest (or one of other bytes): a file of schema 1 or 2's columns (no `content`) predates the shared decode;
+  any other is judged by its rows alone, since nothing says which kit wrote them (a 2.0 file's columns are 1.0's)
+  nor whether a source was a .y4m: every software encoder's row below 25 fps is refused, a bash-kit row (its
+  src_sha256 the hash of its name) excepted. Kit 2.0 writes a manifest beside every corpus: put it back beside
+  the file.
+
+The bash kit's JSONL is never affected, and not looked at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kit.corpus.jsonl import jsonl_src_sha256
+from kit.corpus.manifests import ClipEntry, CorpusManifest, MergeManifest, SourceRows, read_manifest
+from kit.errors import InputError
+from kit.infra.files import remembered_sha256, sha256_file
+from kit.infra.outside import NotANumber, read_rate
+from kit.infra.parquet import parquet_columns, read_parquet
+from kit.platforms.encoders import SPECS
+from kit.rundir import manifest_path
+
+if TYPE_CHECKING:
+    from kit.corpus.inputs import LoadedInput
+
+# the corpus schemas the kits with the shared decode wrote (stages 0.4-0.6 and 1.0.x; 0.2 and 0.3 wrote 3 too); kit 2.0
+# writes 5 (kit.corpus.manifests)
+SHARED_DECODE_SCHEMAS = (3, 4)
+FIXED_KIT = (2, 0)  # the first kit that pairs frame i with frame i at every rate
+SHORT_RATE = Fraction(25)  # the shared decode renumbered at 25 fps: every rate below it lost frames
+READ_AS_IS = (".y4m", ".yuv")  # clips read as they are, never through the shared decode
+SOFTWARE = tuple(name for name, spec in SPECS.items() if not spec.traits.engine)  # the encoders that shared it
+COLUMNS = ("src", "src_sha256", "encoder", "fps", "box_id")  # what the rule reads of the rows
+MAX_LISTED = 5
+_VERSION = re.compile(r"(\d{1,6})\.(\d{1,6})")
+
+
+@dataclass(frozen=True)
+class Misscored:
+    """One source of one box whose software-encoder rows below 25 fps went through the shared decode."""
+
+    src: str
+    fps: str  # as people read it: 23.976
+    box: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    writer: str  # who scored them: "kit 1.0.5"
+    sources: tuple[Misscored, ...]
+    manifest: bool  # False: judged by the rows alone (a file of kit 2.0 whose manifest was lost reads so too)
+
+    @property
+    def boxes(self) -> str:
+        return ", ".join(sorted({s.box or "(box not recorded)" for s in self.sources}))
+
+    def listing(self) -> str:
+        """`source a (23.976 fps, box b)`, `sources a (…) and c (…)`; the first MAX_LISTED, the rest counted."""
+        shown = [f"{s.src} ({s.fps} fps, box {s.box or '(not recorded)'})" for s in self.sources[:MAX_LISTED]]
+        if len(shown) == 1:
+            return f"source {shown[0]}"
+        last = f"{len(self.sources) - MAX_LISTED} more" if len(self.sources) > MAX_LISTED else shown.pop()
+        return f"sources {', '.join(shown)} and {last}"
+
+
+def _version_at_least(version: str, least: tuple[int, int]) -> bool:
+    found = _VERSION.match(version.strip())
+    return found is not None and (int(found[1]), int(found[2])) >= least
+
+
+def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
+    """Which kit may have scored the rows through the shared decode (`kit 1.0.5`), or "" when none that had it did.
+    `manifest`: the one that describes the file (None without); `columns`: the file's own columns."""
+    if manifest is None:
+        return "" if "content" not in columns else "a kit before 2.0 (no manifest that describes the file says which)"
+    if manifest.schema_version not in SHARED_DECODE_SCHEMAS or _version_at_least(manifest.kit_version, FIXED_KIT):
+        return ""
+    version = manifest.kit_version or "(not recorded)"
+    if isinstance(manifest, MergeManifest):
+        return f"a kit before 2.0 (the file was merged by kit {version}, which records no input's kit)"
+    if manifest.schema_version == 3:
+        return f"kit {version} at corpus schema 3 (a stage of 1.0's making: 0.4 and 0.5 had the shared decode)"
+    return f"kit {version}"
+
+
+def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
+    """(src, src_sha256, box_id, fps, count_all) of the software encoders' rows, per source, box and rate."""
+    if not {"encoder", "src_sha256"} <= set(table.column_names):
+        return []
+    keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
+    rows = table.filter(pc.fill_null(pc.is_in(table["encoder"], value_set=pa.array(SOFTWARE)), False))
+    return rows.select(keys).group_by(keys).aggregate([([], "count_all")]).to_pylist()
+
+
+def _rate(entry: ClipEntry | SourceRows | None, fps: object) -> Fraction | None:
+    """The source's rate: its manifest's exact `num/den`, else the rows' fps; None when neither says."""
+    if isinstance(entry, ClipEntry) and entry.fps:
+        with contextlib.suppress(NotANumber, ValueError):
+            return read_rate(entry.fps)
+    return Fraction(fps) if isinstance(fps, float) and math.isfinite(fps) else None
+
+
+def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
+    """The boxes of a merged corpus whose rows all came from bash-kit JSONL inputs."""
+    if not isinstance(manifest, MergeManifest):
+        return set()
+    kit = {b for i in manifest.inputs if i.kind != "jsonl" for b in i.box_ids}
+    return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
+
+
+def _spared(g: dict[str, Any], entry: ClipEntry | SourceRows | None, rate: Fraction, bash_boxes: set[str]) -> bool:
+    """Rows of a source (`g`: one of _software_groups) that never went through the shared decode: at 25 fps or more,
+    of a .y4m/.yuv clip, or the bash kit's."""
+    return (rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS))
+            or str(g.get("box_id") or "") in bash_boxes or g["src_sha256"] == jsonl_src_sha256(str(g.get("src") or "")))
+
+
+def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
+    """The rule: the sources of `table` (a corpus's rows: src, src_sha256, encoder, fps, box_id) that a kit before
+    2.0 scored through its shared decode below 25 fps, or None. `manifest` describes exactly these rows (None
+    without); `columns` are the file's own (its schema when no manifest says)."""
+    writer = scored_by(manifest, columns)
+    if not writer:
+        return None
+    entries = {e.src_sha256: e for e in manifest.sources} if manifest is not None else {}
+    bash_boxes = _bash_kit_boxes(manifest)
+    found: dict[tuple[str, str], Misscored] = {}
+    for g in _software_groups(table):
+        sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
+        entry = entries.get(sha)
+        rate = _rate(entry, g.get("fps"))
+        if rate is None or _spared(g, entry, rate, bash_boxes):  # no rate known: nothing says it was below 25
+            continue
+        before = found.get((box, sha))
+        fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
+        rows = int(g["count_all"]) + (before.rows if before else 0)
+        found[(box, sha)] = Misscored(str(g.get("src") or sha[:12]), fps, box, rows)
+    if not found:
+        return None
+    return Finding(writer, tuple(found[k] for k in sorted(found)), manifest is not None)
+
+
+def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:
+    """The one sentence that refuses such rows (exit 2): `label` names the file, `done` what was not done, `then`
+    what the lead does with the rescored rows, `leave_out` the other way out; `beside`: the parquet file a lost
+    manifest of kit 2.0 would sit beside (None for a tarball)."""
+    n = sum(s.rows for s in finding.sources)
+    one = len(finding.sources) == 1
+    back = "" if finding.manifest or beside is None else (
+        f"if kit 2.0 wrote the file, put its manifest back beside it ({manifest_path(beside).name}); else ")
+    return InputError(
+        f"{label}: {finding.listing()} {'was' if one else 'were'} scored by {finding.writer} through the shared "
+        f"decode of a master below 25 fps, which paired encode frames with the wrong reference frames: "
+        f"{'its' if one else 'their'} {n} row(s) of software encoders have wrong vmaf and features (fixed in kit "
+        f"2.0), so nothing was {done}",
+        hint=f"{back}rescore them: box {finding.boxes} reruns its corpus step with kit 2.0 on the same clips (its run "
+             "command and --out-dir as before: the finished jobs are redone, their rows' version changed), "
+             f"{then}; or {leave_out}")
+
+
+def refuse_inputs(inputs: Sequence[LoadedInput]) -> None:
+    """`merge`: an input holding such rows is refused, naming it (and how many other inputs hold them too)."""
+    found = [(inp, f) for inp in inputs if inp.kind != "jsonl"
+             and (f := misscored(inp.table, inp.manifest, inp.columns)) is not None]
+    if not found:
+        return
+    inp, finding = found[0]
+    others = [i.name for i, _ in found[1:]]
+    more = f" (so do {len(others)} more input(s): {', '.join(others)})" if others else ""
+    raise refusal(inp.path, finding, f"merged{more}", "then merge its new results tarball in place of the old one",
+                  f"merge without {inp.name}", Path(inp.path) if inp.kind == "parquet" else None)
+
+
+def refuse_corpus(path: Path) -> None:
+    """Training on `path` (--corpus): a corpus holding such rows is refused, naming it. Its manifest counts only
+    when it describes exactly these bytes (the sha256 it records)."""
+    manifest = read_manifest(path)
+    if manifest is not None and (not manifest.sha256
+                                 or manifest.sha256 != remembered_sha256(path, path.stat(), sha256_file)):
+        manifest = None
+    columns = parquet_columns(path)
+    if not scored_by(manifest, columns):  # the rows need not be read
+        return
+    table = read_parquet(path, [c for c in COLUMNS if c in columns])
+    if (finding := misscored(table, manifest, columns)) is not None:
+        raise refusal(f"--corpus {path}", finding, "trained", "then merge again and train on the new corpus",
+                      f"merge again without box {finding.boxes}'s inputs", path)

@@ -1,0 +1,177 @@
+"""The teacher checked against itself run another way: one job of every clip, scored again independently.
+
+The corpus step's scorings take shortcuts a plain libvmaf run does not (one shared decode of a master for all its
+jobs, kit.corpus.shared; a renumbering of both inputs at the clip's rate). For every clip, one of its jobs (its
+first in plan order that goes through the shared decode, else its first) is scored a second time, on the same
+encode, against the reference decoded from the clip's own file by a decoder of its own, on the clip's first
+ORACLE_FRAMES frames, and the two are compared frame by frame. A rate imposed anywhere shows from the first frames
+on (at any rate below the imposed one, frames collide every two or three), and a frame dropped or repeated anywhere
+changes a job's frame count, which every job checks (libvmaf ends with the shorter input). A frame whose two scores
+differ by more than TOLERANCE, or a window the reference cannot fill (it decodes to fewer frames than the clip has),
+fails the check: the corpus step leaves the clip out (exit 2 with --strict). The check is written into the job's
+ledger (kit.corpus.jobs.JobLedger.oracle) and each source's entry of the shard manifest, with the command that made
+it, so a rerun reuses it and a reader can run it again.
+
+Cost: one libvmaf run over ORACLE_FRAMES + 1 frames per clip, which stops decoding there: 2.7 % of the corpus
+step's CPU on the demo, 2.2 % on 1080p masters (bench/bench_oracle.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from kit.errors import InputError
+from kit.infra.proc import LogFn, run_process
+from kit.infra.records import Record
+from kit.media.argv import build_oracle_argv
+from kit.media.ffmpeg import telling_line
+from kit.media.libvmaf import Teacher, parse_vmaf_log
+from kit.media.refs import Clip
+
+if TYPE_CHECKING:  # numpy loads when a check is compared, discovery (and numpy) when clips are refused: `status`
+    import numpy as np  # reads the manifests that hold this module's record
+
+    from kit.media.discovery import Unusable
+
+# frames compared per clip: enough for a pairing that slips to show (a rate imposed on the reference drops or
+# repeats a frame every few; a frame count short by one is refused by every job), few enough to cost a small share
+# of the corpus step: 2.7 % of its CPU on the demo, 2.2 % on 1080p masters (bench/bench_oracle.py, bench/README.md)
+ORACLE_FRAMES = 16
+# the largest difference allowed between the two scores of one frame: the same libvmaf on the same pictures gives
+# the same score to its printed precision (0.000001), so anything above rounding is a different pairing or
+# different pictures, and a wrong pairing moves a frame's score by several points
+TOLERANCE = 0.5
+
+
+@dataclass(frozen=True)
+class OracleCheck(Record):
+    """What the independent scoring of one job found: its frames first..last (inclusive) compared, the largest
+    difference and where, the command that made it. `failure` is "" when the check passed."""
+
+    job_id: str
+    first: int
+    last: int
+    max_diff: float
+    at_frame: int
+    kit_vmaf: float  # the row's score at at_frame
+    oracle_vmaf: float  # the independent score at at_frame
+    argv: list[str] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.failure
+
+
+class OracleJob(Protocol):
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def clip(self) -> Clip: ...
+    @property
+    def encoder(self) -> str: ...
+
+
+J = TypeVar("J", bound=OracleJob)
+
+
+def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:
+    """The job of each clip that is checked: its first (plan order) that `shared` says goes through the shared
+    decode, else its first: the check then covers the path most likely to slip."""
+    first: dict[str, J] = {}
+    through: dict[str, J] = {}
+    for job in jobs:
+        first.setdefault(job.clip.path, job)
+        if shared(job):
+            through.setdefault(job.clip.path, job)
+    return frozenset(through.get(path, job).job_id for path, job in first.items())
+
+
+def oracle_window(n_frames: int) -> tuple[int, int]:
+    """(first, end) of the frames the check scores: the clip's first ORACLE_FRAMES + 1 (the last of them is scored
+    only to give the one before it its motion, whose libvmaf feature reads the next frame too)."""
+    return 0, min(n_frames, ORACLE_FRAMES + 1)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """How the checks run: the kit's ffmpeg, the teacher, a log for each command."""
+
+    ffmpeg: str
+    teacher: Teacher
+    log: LogFn
+
+    def check(self, job_id: str, clip: Clip, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
+              n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
+        """Score `encoded` against `clip` decoded from its own file on oracle_window's frames, and compare with the
+        job's own scores `rows_vmaf` (one per frame of the clip)."""
+        first, end = oracle_window(clip.n_frames)
+        argv = build_oracle_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+                                 log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
+                                 upscaler=upscaler)
+        res = run_process(argv, timeout_s=timeout_s, log=self.log)
+        try:
+            if res.returncode != 0:
+                raise ValueError(f"exit {res.returncode}: {telling_line(res.stderr)}")
+            scores = parse_vmaf_log(log_path).vmaf
+        except (OSError, ValueError) as exc:
+            return OracleCheck(job_id, first, end - 1, float("nan"), first, float("nan"), float("nan"), argv,
+                               f"the independent libvmaf run failed ({exc})")
+        return compare(job_id, (first, end), rows_vmaf, scores, argv)
+
+
+def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_vmaf: np.ndarray,
+            argv: list[str]) -> OracleCheck:
+    """The job's scores (one per frame of the clip) against the independent ones of frames window[0]..window[1]-1.
+    A window's edge frame is compared only where it is the clip's too: libvmaf's motion of a frame reads the frames
+    beside it, which a window cuts off."""
+    import numpy as np  # `status` reads manifests, which name this module's record, without numpy
+
+    (first, end), n = window, len(rows_vmaf)
+    if len(oracle_vmaf) != end - first:
+        return OracleCheck(job_id, first, end - 1, float("nan"), first + len(oracle_vmaf), float("nan"),
+                           float("nan"), argv,
+                           f"decoded on its own, the reference gives {len(oracle_vmaf)} of frames {first} to "
+                           f"{end - 1}, where the rows hold {n} frames")
+    lo, hi = first + (first > 0), end - (end < n)
+    kit = np.asarray(rows_vmaf, dtype=np.float64)[lo:hi]
+    diffs = np.abs(kit - np.asarray(oracle_vmaf, dtype=np.float64)[lo - first:hi - first])
+    at = int(np.argmax(diffs)) if len(diffs) else 0
+    worst = float(diffs[at]) if len(diffs) else 0.0
+    mine = float(kit[at]) if len(diffs) else float("nan")
+    theirs = float(oracle_vmaf[lo - first + at]) if len(diffs) else float("nan")
+    failure = ""
+    if not worst <= TOLERANCE:  # NaN fails too
+        failure = (f"frame {lo + at} scores {mine:.2f} in the corpus but {theirs:.2f} scored on its own (libvmaf "
+                   f"on the same encode and the clip decoded from its file): they differ by {worst:.2f}, over "
+                   f"{TOLERANCE}")
+    return OracleCheck(job_id, lo, hi - 1, round(worst, 6), lo + at, mine, theirs, argv, failure)
+
+
+def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | None],
+                    strict: bool) -> dict[str, Unusable]:
+    """The clips whose check failed (`checks`: by clip path), each as a clip left out with its reason and what to
+    do; with `strict`, or when no clip is left, the first refuses the run (exit 2)."""
+    from kit.media.discovery import Unusable
+
+    refused: dict[str, Unusable] = {}
+    for clip in clips:
+        check = checks.get(clip.path)
+        if check is None or check.passed:
+            continue
+        error = InputError(
+            f"{clip.path}: its teacher scores do not hold against libvmaf run on their own (job {check.job_id}): "
+            f"{check.failure}; its rows are left out",
+            hint="run the check's command (its `oracle.argv` in the job's ledger, 02_corpus/jobs/) to see both; "
+                 "KIT_SHARED_DECODE=0 scores without the shared decode. If the scores still differ, report it with "
+                 "the step log (02_corpus/logs/)")
+        if strict:
+            raise error
+        refused[clip.path] = Unusable(clip.path, error.message, error.hint)
+    if refused and len(refused) == len(clips):
+        first = refused[next(iter(refused))]
+        raise InputError(first.reason, hint=first.fix)
+    return refused

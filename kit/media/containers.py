@@ -1,0 +1,192 @@
+"""What a reference clip's container is read as: directly, or through a lossless copy the kit makes of it.
+
+Decided by measurement, with the kit's ffmpeg (9.0) on small clips of each container, through every path a clip
+takes (the strict decode, the shared decode and its decoded reference, an encode, a scoring against the file):
+
+- read as they are (DIRECT_EXTS): every packet carried its own presentation timestamp, kept as written, variable
+  rates included, and the decoded frames' timestamps were clean.
+- read through a lossless copy (INTERMEDIATE_EXTS): timestamps the file does not hold (AVI) or that ffmpeg
+  patches as it reads (MPEG program and transport streams); said per container below.
+
+The copy is every decoded frame of the first video stream once, FFV1 in Matroska, renumbered at the clip's rate
+(kit.media.argv.build_intermediate_argv), made by the clip's one strict decode and kept in the kit's cache
+(`intermediates/`), one per original file: kit.media.cache records it against the original's identity (file_key)
+with the copy's sha256, and reuses it while both hold. The clip stays the user's file (its name, its bytes'
+sha256, its stamp); only what ffmpeg reads of it is the copy (kit.media.refs.Clip.read_path), checked to hold
+exactly the original's frames before it is used.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from kit.errors import InputError, ToolError
+from kit.infra.files import sha256_bytes
+from kit.infra.proc import run_process
+from kit.infra.tree import Tree
+from kit.media.argv import build_intermediate_argv, build_open_argv, build_verify_argv
+from kit.media.decode import (
+    DECODE_TIMEOUT_S,
+    HASH_LINE,
+    THUMBS_MAX_BYTES,
+    MasterDecode,
+    parse_probe,
+    read_master_decode,
+    refuse_no_video,
+)
+from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_frame_count, telling_line
+
+# Read as they are. .mp4, .mov, .m4v (MP4's sample tables) and .mkv, .webm (Matroska blocks): every packet had its
+# timestamp, B-frames reordered by it; a variable-rate WebM kept its gap (frames 0..4 then 17..26 at 24 fps).
+# .mxf: long-GOP MPEG-2 at 25 fps had each packet's pts and dts from its index table, reordered B-frames included.
+DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
+# Read through the lossless copy.
+# .avi: AVI holds no presentation timestamps, only each chunk's place: all 15 packets of an H.264 AVI and 5 of 15
+# of an MPEG-4 one with B-frames came without one, so the decoded frames' timestamps are ffmpeg's guesses (they
+# started at 1 and 2, not 0), and a variable rate lives as empty chunks (its duration counted 27 frames of 15).
+# .mpg, .mpeg (program streams) and .ts, .m2ts, .mts (transport streams, .mts being AVCHD's .m2ts): 33-bit 90 kHz
+# timestamps that wrap every 26.5 hours and jump where recordings are spliced. ffmpeg patched a wrap (a clip
+# starting 1.2 s before it) and splices that stepped back 2.4 s and 100 s as it read them ("timestamp
+# discontinuity ... new offset"), but a splice that steps back by two frames (0.08 s) passed through: the decoded
+# timestamps went 0..9, 8..17, and the strict decode (-xerror) failed on "non monotonically increasing dts" though
+# all 20 frames decode. Renumbered in the copy, they read cleanly.
+INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
+TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
+# a transport stream's packet size: where in a packet its sync byte is. Plain; with Blu-ray's 4-byte time code in
+# front (.m2ts, .mts); with DVB's 16 bytes of error correction behind
+TRANSPORT_PACKETS = {188: 0, 192: 4, 204: 0}
+TS_SYNC = 0x47
+HEAD_BYTES = 1024  # what check_container reads of a file: three packets of any size above
+MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")  # what an MP4 file (.m4v) begins with
+FOLDER = "intermediates"  # in the kit's cache
+COPY_PIXELS_PER_S = 4e6  # the slowest a copy (decode, FFV1 encode, check) may go before it times out: 1080p at 2 fps
+COPY_MAX_TIMEOUT_S = 24 * 3600.0
+
+
+def needs_intermediate(path: Path) -> bool:
+    """Whether the kit reads `path` through a lossless copy (by its container, from its extension)."""
+    return path.suffix.lower() in INTERMEDIATE_EXTS
+
+
+def transport_packet_size(head: bytes) -> int | None:
+    """The packet size of a transport stream whose first bytes are `head`: the one whose first three packets each
+    start with the sync byte; None when none does (ffmpeg then says what the file is)."""
+    for size, at in TRANSPORT_PACKETS.items():
+        if all(len(head) > at + k * size and head[at + k * size] == TS_SYNC for k in range(3)):
+            return size
+    return None
+
+
+def riff_end(fh: BinaryIO, size: int) -> int:
+    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk (an AVI over 1 GB
+    is a chain of them), each chunk's size read from its header; 0 when it starts with none, or left it unset."""
+    at = 0
+    while at + 12 <= size:
+        fh.seek(at)
+        chunk = fh.read(12)
+        if chunk[:4] != b"RIFF" or not (length := int.from_bytes(chunk[4:8], "little")):
+            break
+        at += 8 + length + length % 2  # a chunk's data is padded to an even length
+    return at
+
+
+def check_container(path: Path, fh: BinaryIO, size: int) -> None:
+    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size):
+    an .m4v that is a raw MPEG-4 video stream (no timestamps, a guessed rate), a transport stream cut short inside a
+    packet, an AVI shorter than its chunks say. Measured: a decode reads such a file to its end without an error
+    and with frames missing (an AVI cut inside a chunk's header, a .ts cut inside its last frame's packets).
+
+    A transport stream cut at a packet boundary between two frames is a valid, shorter stream: nothing in the
+    format tells (its video packets give no length), and the decode reads it as it is."""
+    ext = path.suffix.lower()
+    fh.seek(0)
+    head = fh.read(HEAD_BYTES)
+    if not head:
+        return  # an empty file: the caller says so
+    if ext == ".avi" and (end := riff_end(fh, size)) > size:
+        raise InputError(f"{path}: truncated AVI: its chunks say it is {end} bytes long, the file holds {size}",
+                         hint="the file was cut short; copy it again, or remove it from --ref-dir")
+    if ext == ".m4v" and head[4:8] not in MP4_BOXES:
+        raise InputError(f"{path}: a raw MPEG-4 video stream, not an MP4 file: it holds no timestamps and its frame "
+                         "rate would be a guess",
+                         hint="remux it into an .mp4 at its true rate with the kit's ffmpeg (-framerate RATE before "
+                              "-i, then -c copy), or remove it from --ref-dir")
+    if ext in TRANSPORT_EXTS and (packet := transport_packet_size(head)) and size % packet:
+        raise InputError(f"{path}: truncated transport stream: {size} bytes is not a whole number of {packet}-byte "
+                         f"packets (it ends {size % packet} bytes into one)",
+                         hint="the file was cut short; copy it again, or remove it from --ref-dir")
+
+
+def intermediate_path(cache_root: Path, path: Path) -> Path:
+    """Where the lossless copy of `path` is kept: one per original file (its resolved path), named for people."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
+    return cache_root / FOLDER / f"{slug}-{sha256_bytes(str(path.resolve()).encode())[:16]}.mkv"
+
+
+class Opened(NamedTuple):
+    """What opening a file tells before its decode: the rate its copy is renumbered at, the decoder's pixel
+    format, and how long the copy may take."""
+
+    fps: str
+    pix_fmt: str
+    timeout_s: float
+
+
+def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
+    """Open `path` with ffmpeg, decoding nothing; InputError naming it when it holds no video or none ffmpeg reads."""
+    res = run_process(build_open_argv(ffmpeg, path), timeout_s=DECODE_TIMEOUT_S)
+    refuse_no_video(path, res.stderr)
+    try:
+        width, height, fps, pix_fmt = parse_probe(res.stderr)
+    except ValueError:
+        raise InputError(f"{path}: not a readable video ({telling_line(res.stderr)})",
+                         hint="check the file plays, or remove it from --ref-dir") from None
+    frames = parse_duration(res.stderr) * float(Fraction(fps))
+    timeout_s = min(COPY_MAX_TIMEOUT_S, max(DECODE_TIMEOUT_S, frames * width * height / COPY_PIXELS_PER_S))
+    return Opened(fps, pix_fmt, timeout_s)
+
+
+def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
+    """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (written
+    atomically in the cache `tree`), then check the copy frame for frame against it. The caller holds dest's lock.
+
+    InputError naming the file when it is no video, does not decode to its end, or its copy is not its frames;
+    ToolError when the copy cannot be written (the cache's disk is full)."""
+    opened = open_clip_streams(path, ffmpeg)
+    tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
+    with tree.atomic_path(dest) as tmp:
+        res = run_process(build_intermediate_argv(ffmpeg, path, tmp, opened.fps, opened.pix_fmt.startswith("yuvj")),
+                          timeout_s=opened.timeout_s, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
+        if failed := output_failure(res.stderr):
+            raise ToolError(f"cannot write the lossless copy of {path} into the kit's cache {dest.parent} ({failed})",
+                            hint=("free space there" if DISK_FULL.search(failed) else "check that folder")
+                            + ", or set KIT_CACHE_DIR to a folder you can write on a disk with room",
+                            stderr_tail=res.stderr_tail)
+        decoded = read_master_decode(path, res)
+        check_copy(path, tmp, decoded, opened, ffmpeg)
+    return decoded
+
+
+def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str) -> None:
+    """Refuse a copy that does not hold exactly the frames the original decodes to: their number, and every sample
+    (the sha256 of both as rawvideo in the original's pixel format)."""
+    res = run_process(build_verify_argv(ffmpeg, copy, opened.pix_fmt), timeout_s=opened.timeout_s)
+    hashes = HASH_LINE.findall(res.stderr)
+    try:
+        frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1
+    except ValueError:
+        frames = -1
+    n = decoded.geometry[4]
+    if frames != n:
+        got = f"{frames} frames" if frames >= 0 else f"frames that do not decode ({telling_line(res.stderr)})"
+        raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
+                         hint="report this with the file's first lines of ffmpeg -i; meanwhile convert it yourself "
+                              "to .mkv (FFV1) or remove it from --ref-dir")
+    if hashes != [decoded.identity.pixels_sha256]:
+        raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
+                         f"{opened.pix_fmt}, which FFV1 does not keep as it is)",
+                         hint="convert it yourself to a format the kit reads as it is (.mkv with FFV1 or .y4m), "
+                              "or remove it from --ref-dir")

@@ -1,0 +1,83 @@
+"""The proxy as vmaf-tune's fast path uses it (kit.model.consumer), evaluated where the fold models are: each held-out
+encode's prediction as the consumer makes it (03_loso/encodes.parquet).
+
+The export's graph (kit.bundle.vmaftune.build_profile_onnx) maps that row onto the kit's own inputs: the one-hot
+onto the kit's vocabulary, crf_norm back to the kit's cq_norm as crf_norm x slope + offset (float32, the graph's
+Mul and Add; slope (hi - lo) / (cq_hi - cq_lo), offset (lo - cq_lo) / (cq_hi - cq_lo)), runs the member and clips
+its output to [0, 100]; the ensemble is the mean of the members' outputs. `feed_codec` is that mapping in numpy,
+so a member fed its rows gives what the exported graph gives (tests/unit/test_consumer.py runs the graph on them).
+
+vmaf-tune's CRF is the kit's cq for every encoder both have a slot for (kit.model.consumer); an encoder vmaf-tune
+has no slot for gets no consumer prediction: it cannot ask about it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kit.media.ladder import rung_label
+from kit.model.clips import ENCODE_KEY
+from kit.model.consumer import CRF_RANGE, QUERIED_ENCODERS, crf_band
+from kit.model.contract import CODEC_VOCAB, cq_ranges
+from kit.model.features import CODEC_DIM
+
+ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width", "enc_height", "rung", "crf",
+                   "crf_band", "n_frames", "teacher", "predicted", "miss", "encoder_trained", "queried", "counted",
+                   "n_seeds")
+
+
+def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
+               crf_range: tuple[int, int] = CRF_RANGE) -> np.ndarray:
+    """The kit's codec block (N, CODEC_DIM) as the exported graph computes it from vmaf-tune's row at CRF `crfs`
+    (the kit's cq): the one-hot mapped, cq_norm = crf_norm x slope + offset in float32; a row of NaN where vmaf-tune
+    has no slot for the encoder (it cannot ask)."""
+    lo, hi = crf_range
+    enc = np.asarray(encoders, dtype=object)
+    crf_norm = ((np.asarray(crfs, dtype=np.float64) - lo) / max(hi - lo, 1)).astype(np.float32)  # as vmaf-tune feeds
+    out = np.full((len(enc), CODEC_DIM), np.nan, dtype=np.float32)
+    ranges = cq_ranges()
+    for name in QUERIED_ENCODERS:
+        mask = enc == name
+        if mask.any():
+            cq_lo, cq_hi = ranges[name]
+            slope, offset = np.float32((hi - lo) / (cq_hi - cq_lo)), np.float32((lo - cq_lo) / (cq_hi - cq_lo))
+            out[mask] = 0.0
+            out[mask, CODEC_VOCAB.index(name)] = 1.0
+            out[mask, -1] = crf_norm[mask] * slope + offset
+    return out
+
+
+def rungs_of(frame: pd.DataFrame) -> list[str]:
+    """Each encode's rung label (kit.media.ladder.rung_label), from its enc_height and its source's height; an
+    encode of no recorded height is at the source's own size, and without the source's height it is named by its
+    encoded height."""
+    heights = frame["height"] if "height" in frame else pd.Series(0, index=frame.index)
+    return [rung_label(int(e), int(h)) if h > 0 or e <= 0 else f"{int(e)} lines"
+            for e, h in zip(frame["enc_height"], heights, strict=True)]
+
+
+def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE) -> pd.DataFrame:
+    """03_loso/encodes.parquet from the members' clips (kit.model.clips: one row per seed and held-out encode, with
+    `pred_vmaftune` and `encoder_trained`): one row per encode, its `predicted` the mean over seeds of the members'
+    clipped outputs (NaN when a member's is: it diverged), `miss` = |predicted - teacher|. `crf` is the cq where
+    vmaf-tune has a slot for the encoder (null elsewhere), `queried` whether vmaf-tune's range holds it, `counted`
+    whether it enters the consumer's figures: queried, and the encoder trained on by every member that predicts it."""
+    key = list(ENCODE_KEY)
+    by = clips.groupby(key, sort=True)
+    out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),
+                 teacher=("vmaf_mean", "first"), encoder_trained=("encoder_trained", "all"),
+                 n_seeds=("seed", "nunique"), **({"height": ("height", "first")} if "height" in clips else {}))
+    broken = clips["pred_vmaftune"].isna().groupby([clips[c] for c in key], sort=True).any()
+    out["predicted"] = by["pred_vmaftune"].mean().where(~broken)
+    out = out.reset_index()
+    out["rung"] = rungs_of(out) if len(out) else []
+    slotted = out["encoder"].isin(QUERIED_ENCODERS)
+    out["crf"] = out["cq"].astype("Int64").where(slotted)
+    out["crf_band"] = [crf_band(int(c)) if s else "" for c, s in zip(out["cq"], slotted, strict=True)]
+    out["miss"] = (out["predicted"] - out["teacher"]).abs()
+    out["queried"] = slotted & out["cq"].between(*crf_range)
+    out["counted"] = out["queried"] & out["encoder_trained"]
+    out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
+                                                                                            False], kind="stable")
+    return out[list(ENCODES_COLUMNS)].reset_index(drop=True)

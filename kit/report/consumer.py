@@ -1,0 +1,105 @@
+"""The report's section on the consumer: the held-out encodes as vmaf-tune's fast path predicts them, its tolerance,
+the gates on it and the slots of its one-hot the models never trained; the table from 03_loso/encodes.parquet
+(kit.report.frames.consumer_rows), the gates and the untrained slots from the verdict."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from kit.report.grades import Graded
+from kit.report.markup import ROWS_SHOWN, esc, note, sorted_by, table
+from kit.verdict.kinds import CONSUMER
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kit.verdict.document import ConsumerGroup, LimitGate, Verdict
+
+HEADERS = ["grouping", "group", "encodes", "share within", "median miss", "largest miss", "worst encode"]
+BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
+            "content": "content group"}
+
+
+def share_cell(g: ConsumerGroup, floor: float | None) -> Graded:
+    """The share within the tolerance, red where it is below the gate that judges it."""
+    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
+    return Graded(shown, "g2" if floor is not None and not g.share_within >= floor else "")
+
+
+def floor_of(g: ConsumerGroup, verdict: Verdict) -> float | None:
+    """The share the gates hold this group to (None: no gate on it): all, bands and encoders the first, contents
+    the second."""
+    t = verdict.provenance.thresholds
+    key = "min_consumer_content_share" if g.by == "content" else None if g.by == "rung" else "min_consumer_share"
+    value = t.get(key) if key else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
+    """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
+    rows: list[list[object]] = []
+    for by in BY_WORDS:
+        mine = [g for g in groups if g.by == by]
+        rows += [[BY_WORDS[by], g.group, g.n_encodes, share_cell(g, floor_of(g, verdict)), miss(g.median_miss),
+                  miss(g.max_miss), g.worst_encode] for g in mine[:ROWS_SHOWN]]
+    return rows
+
+
+def miss(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
+
+
+def untrained_text(verdict: Verdict) -> str:
+    """The slots of vmaf-tune's one-hot no row trained, and what would train each."""
+    c = verdict.consumer
+    assert c is not None
+    return ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there are "
+            f"extrapolation): {c.train_hint}.")
+
+
+def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
+    """The section: the headline from the file, the gates, the untrained slots, the table; nothing for a verdict
+    without the block (an input set vmaf-tune does not feed, a kit before it)."""
+    from kit.report.frames import ENCODES_FILE, consumer_rows
+
+    c = verdict.consumer
+    if c is None:
+        return []
+    parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
+    if encodes is None:
+        return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
+    groups = consumer_rows(encodes, c.tolerance)
+    whole = groups[0]
+    parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
+    parts += [f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>{esc(gate_line(g))}</p>"
+              for g in verdict.consumer_gates or ()]
+    if c.train_hint:
+        parts.append(f"<p class='warn'>{esc(untrained_text(verdict))}</p>")
+    parts += [note(text) for text in (c.not_counted, unmeasured_text(c.unmeasured_bands)) if text]
+    return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
+                              "within the tolerance first, then the largest miss"),
+            table(HEADERS, table_rows(groups, verdict), cls="compact"),
+            note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
+                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
+
+
+def headline(whole: ConsumerGroup, tolerance: float) -> str:
+    if not whole.n_encodes:
+        return "No held-out encode vmaf-tune can query: no figure."
+    return (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {tolerance:g} VMAF of the teacher "
+            f"as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
+            f"({whole.worst_encode}).")
+
+
+def gate_line(g: LimitGate) -> str:
+    flag = {"consumer_share": "--min-consumer-share", "consumer_content_share": "--min-consumer-content-share"}
+    state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+    return f"{g.statement} ({flag.get(g.measure, g.measure)}, {state})."
+
+
+def unmeasured_text(bands: list[str] | None) -> str | None:
+    if not bands:
+        return None
+    return (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are unmeasured "
+            "(widen --cqs to cover them).")

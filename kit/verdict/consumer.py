@@ -1,0 +1,210 @@
+"""The verdict in the consumer's terms: the held-out encodes as vmaf-tune's fast path predicts them, and the gate at
+its tolerance.
+
+vmaf-tune accepts the proxy's answer for an encode when a verify encode agrees within its DEFAULT_PROXY_TOLERANCE
+(1.5 VMAF points) and falls back to its slow grid otherwise (kit.model.consumer). 03_loso/encodes.parquet
+(kit.model.encodes) holds each held-out encode's prediction as vmaf-tune makes it, by the members that never saw its
+content; every figure here is taken over its `counted` rows (an encoder vmaf-tune has a slot for, at a CRF it
+queries, that the encode's fold trained on): the share with `miss` <= the tolerance, the median and largest `miss`,
+over all of them and per encoder, CRF band, rung and content group, worst first. Two gates read them:
+--min-consumer-share (every CRF band, every encoder and all encodes together) and --min-consumer-content-share
+(every content group). The slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from kit.media.ladder import NATIVE
+from kit.model.clips import encode_name
+from kit.model.consumer import CRF_BANDS, VMAFTUNE_VOCAB, band_order, crf_band
+from kit.model.contract import CODEC_VOCAB
+from kit.platforms.encoders import get_spec
+from kit.verdict.document import ConsumerFit, ConsumerGroup, LimitGate, UntrainedSlot
+
+GROUPINGS = ("encoder", "crf_band", "rung", "content")
+HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted as vmaf-tune's fast path predicts it: "
+       "the exported graph (each member's output clipped to [0, 100]; the mean over seeds of the members that never "
+       "saw its content) fed the encode's mean canonical-6 features, vmaf-tune's one-hot, preset_norm 0.5 and "
+       "crf_norm = (crf - lo) / (hi - lo) over --vmaftune-crf-range (vmaf-tune's CRF is the kit's cq), against the "
+       "mean of its frames' teacher scores; miss = |predicted - teacher|, within: miss <= the tolerance. Recompute "
+       "from 03_loso/encodes.parquet, its rows with counted true")
+SHARE, CONTENT_SHARE = "consumer_share", "consumer_content_share"  # the gates' measures
+
+
+def within(miss: pd.Series, tolerance: float) -> np.ndarray:
+    """Whether each miss is within the tolerance (a NaN miss, of a member that diverged, is not)."""
+    return (miss.to_numpy(dtype=np.float64) <= tolerance)
+
+
+def name_of(row: pd.Series) -> str:
+    """An encode of encodes.parquet as people read it (kit.model.clips.encode_name)."""
+    return encode_name(row["src"], row["encoder"], row["cq"], int(row["enc_width"]), int(row["enc_height"]),
+                       row["rung"] == NATIVE)
+
+
+def worst_row(part: pd.DataFrame) -> pd.Series:
+    """The encode of the largest miss (a NaN miss first: it diverged)."""
+    miss = part["miss"].to_numpy(dtype=np.float64)
+    return part.iloc[int(np.argmax(np.where(np.isnan(miss), np.inf, miss)))]
+
+
+def figures(part: pd.DataFrame, tolerance: float) -> tuple[int, float, float, float, str]:
+    """(encodes, share within the tolerance, median miss, largest miss, worst encode) of these counted rows; NaN
+    figures (and no worst encode) without any, NaN misses where a member diverged."""
+    if part.empty:
+        return 0, math.nan, math.nan, math.nan, ""
+    miss = part["miss"].astype(float)
+    return (len(part), float(within(miss, tolerance).mean()), float(miss.median(skipna=False)),
+            float(miss.max(skipna=False)), name_of(worst_row(part)))
+
+
+def content_names(encodes: pd.DataFrame) -> pd.Series:
+    """Each content group's name: its sources' names, joined (as the per-group figures name them)."""
+    return encodes.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
+
+
+def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
+    """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
+    the tolerance, then the largest miss, then the name."""
+    names = content_names(counted) if len(counted) else pd.Series(dtype=object)
+    out: list[ConsumerGroup] = []
+    for by in GROUPINGS:
+        key = counted["content"].map(names) if by == "content" else counted[by]
+        groups = [ConsumerGroup(by, str(name), *figures(part, tolerance)) for name, part in counted.groupby(key)]
+        out += sorted(groups, key=lambda g: (g.share_within, -_finite(g.max_miss), band_order(g.group), g.group))
+    return tuple(out)
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else math.inf
+
+
+def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
+    """The slots of vmaf-tune's one-hot no row of the corpus (its `encoders`) trained, in vmaf-tune's order, each
+    with what would train it."""
+    out = []
+    for name in (e for e in VMAFTUNE_VOCAB if e not in encoders):
+        if name not in CODEC_VOCAB:
+            out.append(UntrainedSlot(name, "no slot in the kit's models (their codec vocabulary): vmaf-tune's rows of "
+                                           "it run with an empty one-hot", None))
+            continue
+        traits = get_spec(name).traits
+        trains = f"--encoders {','.join(sorted({*encoders, name}))}"
+        where = "" if not traits.engine else f" on a box with {traits.host} {traits.engine}"
+        out.append(UntrainedSlot(name, "no row of the training corpus: vmaf-tune's one-hot sets a slot the models "
+                                       "never learnt, so its predictions there are extrapolation", trains + where))
+    return tuple(out)
+
+
+def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str | None:
+    """The untrained slots, each kind with what would train it: the software encoders an --encoders list on any box,
+    the hardware ones that list on a box with their hardware; the ones without a slot in the kit's models, nothing."""
+    software = [s.encoder for s in slots if s.trains_it and not get_spec(s.encoder).traits.engine]
+    hardware = [s.encoder for s in slots if s.trains_it and get_spec(s.encoder).traits.engine]
+    none = [s.encoder for s in slots if not s.trains_it]
+    said = [f"{', '.join(software)} (--encoders {','.join(sorted({*encoders, *software}))} trains them)"] \
+        if software else []
+    if hardware:
+        said.append(f"{', '.join(hardware)} (add them to --encoders on a box with their hardware)")
+    if none:
+        said.append(f"{', '.join(none)} (no slot in the kit's models: no --encoders trains them)")
+    return "; ".join(said) or None
+
+
+def not_counted(encodes: pd.DataFrame, crf_range: tuple[int, int]) -> str | None:
+    """The held-out encodes left out of the figures, counted by why; None when every one counts."""
+    slotted = encodes["crf"].notna()
+    said = []
+    if (n := int((~slotted).sum())) > 0:
+        names = ", ".join(sorted(set(encodes.loc[~slotted, "encoder"])))
+        said.append(f"{n} of {names}, which vmaf-tune has no slot for (it cannot ask about them)")
+    if (n := int((slotted & ~encodes["queried"].astype(bool)).sum())) > 0:
+        said.append(f"{n} at a CRF outside {crf_range[0]}-{crf_range[1]}, which vmaf-tune does not query")
+    untrained = encodes["queried"].astype(bool) & ~encodes["encoder_trained"].astype(bool)
+    if (n := int(untrained.sum())) > 0:
+        names = ", ".join(sorted(set(encodes.loc[untrained, "encoder"])))
+        said.append(f"{n} of {names} whose fold trained on no other content's rows of that encoder")
+    return f"{len(encodes) - int(encodes['counted'].astype(bool).sum())} held-out encodes not counted: " \
+           + "; ".join(said) if said else None
+
+
+def unmeasured_bands(counted: pd.DataFrame, crf_range: tuple[int, int]) -> list[str] | None:
+    """The CRF bands of vmaf-tune's queried range that no counted encode falls in."""
+    lo, hi = crf_range
+    bands = [crf_band(a) for a, b in CRF_BANDS if a <= hi and b >= lo]
+    empty = [b for b in bands if b not in set(counted["crf_band"])]
+    return empty or None
+
+
+def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int]) -> ConsumerFit:
+    """The verdict's `consumer` block from 03_loso/encodes.parquet."""
+    counted = encodes[encodes["counted"].astype(bool)]
+    n, share, median, worst, worst_name = figures(counted, tolerance)
+    encoders = set(map(str, encodes["encoder"]))
+    slots = untrained_slots(encoders)
+    return ConsumerFit(HOW, tolerance, list(crf_range), n, share, median, worst, worst_name,
+                       consumer_groups(counted, tolerance), slots, training_hint(encoders, slots),
+                       not_counted(encodes, crf_range), unmeasured_bands(counted, crf_range))
+
+
+def share_text(g: ConsumerGroup, label: str) -> str:
+    return f"{label} {g.share_within:.1%} of {g.n_encodes}"
+
+
+def label_of(g: ConsumerGroup) -> str:
+    return {"crf_band": f"CRF {g.group}", "encoder": f"encoder {g.group}", "content": f"content {g.group}",
+            "rung": f"rung {g.group}"}[g.by]
+
+
+def consumer_gates(fit: ConsumerFit, share_min: float | None, content_min: float | None) -> tuple[LimitGate, ...]:
+    """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
+    --min-consumer-content-share: every content group at least Y. A HOLD names each band, encoder or content below
+    its share. With no encode vmaf-tune can query there is nothing to gate: each passes, saying so."""
+    everything = ConsumerGroup("all", "all held-out encodes", fit.n_encodes, fit.share_within, fit.median_miss,
+                               fit.max_miss, fit.worst_encode)
+    checked = {SHARE: [everything, *fit.of("crf_band"), *fit.of("encoder")], CONTENT_SHARE: list(fit.of("content"))}
+    gates = []
+    for measure, threshold in ((SHARE, share_min), (CONTENT_SHARE, content_min)):
+        groups = checked[measure]
+        labels = {id(g): "all" if g is everything else label_of(g) for g in groups}
+        worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
+                                           g is not everything), default=None)
+        failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
+        gates.append(LimitGate(
+            enabled=threshold is not None, measure=measure, threshold=threshold,
+            worst=labels[id(worst)] if worst is not None and fit.n_encodes else None,
+            worst_value=worst.share_within if worst is not None else math.nan,
+            failing=[labels[id(g)] for g in failing], passed=not failing,
+            statement=gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, measure)))
+    return tuple(gates)
+
+
+def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,
+                   labels: dict[int, str], measure: str) -> str:
+    """What the gate found: what failed, each with its share; else the lowest; or why nothing was measured."""
+    tol = f"within {fit.tolerance:g} VMAF of the teacher as vmaf-tune predicts them"
+    if not fit.n_encodes:
+        return f"no held-out encode vmaf-tune can query ({fit.not_counted or 'none held out'}): not measured"
+    whole = f"all: {fit.share_within:.1%} of {fit.n_encodes}"
+    if failing:
+        return f"held-out encodes {tol}: " + ", ".join(share_text(g, label) for label, g in failing) + \
+            ("" if measure == CONTENT_SHARE or failing[0][0] == "all" else f" ({whole})")
+    assert worst is not None
+    lowest = "" if labels[id(worst)] == "all" else f"; lowest {share_text(worst, labels[id(worst)])}"
+    if measure == CONTENT_SHARE:
+        return f"every content group's held-out encodes {tol}: lowest {share_text(worst, labels[id(worst)])}"
+    return f"{fit.share_within:.1%} of {fit.n_encodes} held-out encodes {tol}{lowest}"
+
+
+def untrained_note(fit: ConsumerFit | None) -> str:
+    """What a vmaf-tune registry row's notes add: the slots of its one-hot no row trained ("" when none is)."""
+    if fit is None or not fit.untrained:
+        return ""
+    slotted = ",".join(s.encoder for s in fit.untrained if s.trains_it)
+    none = ",".join(s.encoder for s in fit.untrained if not s.trains_it)
+    said = f"; one-hot slots never trained (extrapolated): {slotted}" if slotted else ""
+    return said + (f"; no slot in the models: {none}" if none else "")

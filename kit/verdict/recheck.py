@@ -1,0 +1,154 @@
+"""A verdict document checked against its own gate rows: what `verify` refuses.
+
+A PROMOTE.json carries every gate its verdict was decided on (kit.verdict.decide: PROMOTE only when all pass): the
+PLCC gate (`gate`), the lift and challenger gates, the evidence floor, the fold gates (`bias_gate`,
+`fold_rmse_gate`), the limit gates (`coverage_gate`, `range_gate`, each `holdout` block's gate, `clip_error_gates`,
+`consumer_gates`) and `completeness`. `gate_failures` recomputes each row's pass from its own figures (its value
+against its threshold, the list of what fails it) and reads its pass flag; `contradiction` says when a document says
+PROMOTE and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
+constant teacher holds with every row passing when the thresholds let a PLCC of 0 through (decide's
+`constant_teacher`), and a HOLD claims nothing.
+
+The document is read as JSON, not as a Verdict: a verdict of an older kit lacks the later gates, and what is absent
+is not checked, except the PLCC gate, which every verdict has.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Row = dict[str, Any]
+ROUNDING = 1e-9  # a figure recomputed from its parts (a mean of the seeds' PLCCs) may differ by rounding alone
+# a limit gate's measure whose worst value must reach its threshold; others stay under
+AT_LEAST = ("plcc", "coverage", "consumer_share", "consumer_content_share")
+
+
+def _number(x: object) -> float | None:
+    """A finite number, or None (null, NaN, text, a bool)."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def _shown(x: object) -> str:
+    return f"{x:.6g}" if isinstance(x, float) else str(x)[:40]
+
+
+def _plcc(row: Row) -> str | None:
+    """The PLCC gate: the mean over seeds at least its threshold, the spread at most its maximum, every seed at
+    least its minimum; the mean and spread those of its per-seed PLCCs."""
+    seeds = row.get("per_seed_plccs")
+    values = [_number(v) for v in seeds.values()] if isinstance(seeds, dict) else []
+    mean, spread = _number(row.get("mean_plcc")), _number(row.get("plcc_spread"))
+    low, high, floor = (_number(row.get(k)) for k in ("mean_plcc_threshold", "plcc_spread_max", "per_seed_min"))
+    if not values or any(v is None for v in values):
+        return "its per-seed PLCCs are missing or not numbers"
+    finite = [v for v in values if v is not None]
+    if mean is None or low is None or not mean >= low:
+        threshold = row.get("mean_plcc_threshold")
+        return f"mean_plcc {_shown(row.get('mean_plcc'))} is below its threshold {_shown(threshold)}"
+    if spread is None or high is None or not spread <= high:
+        most = row.get("plcc_spread_max")
+        return f"plcc_spread {_shown(row.get('plcc_spread'))} is above its maximum {_shown(most)}"
+    if floor is None or min(finite) < floor or row.get("failing_seeds"):
+        return f"a seed's PLCC {_shown(min(finite))} is below per_seed_min {_shown(row.get('per_seed_min'))}"
+    if abs(sum(finite) / len(finite) - mean) > ROUNDING or abs(max(finite) - min(finite) - spread) > ROUNDING:
+        return f"mean_plcc {_shown(mean)} and plcc_spread {_shown(spread)} are not those of its per-seed PLCCs"
+    return _flags(row, ("mean_plcc_pass", "plcc_spread_pass", "per_seed_pass"))
+
+
+def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
+    """The row's own pass flags: each must be true."""
+    return next((f"its {name} is {_shown(row.get(name))}" for name in ("passed", *names) if row.get(name) is not True),
+                None)
+
+
+def _lift(row: Row) -> str | None:
+    ratio, limit = _number(row.get("rmse_ratio")), _number(row.get("threshold"))
+    if row.get("enabled") and (ratio is None or limit is None or not ratio <= limit):
+        return f"rmse_ratio {_shown(row.get('rmse_ratio'))} is above its threshold {_shown(row.get('threshold'))}"
+    return _flags(row)
+
+
+def _challenger(row: Row) -> str | None:
+    margin, spread = _number(row.get("margin")), _number(row.get("seed_spread"))
+    if row.get("enabled") and (margin is None or spread is None or not margin > spread):
+        return f"its margin {_shown(row.get('margin'))} is not above the seed spread {_shown(row.get('seed_spread'))}"
+    return _flags(row)
+
+
+def _evidence(row: Row) -> str | None:
+    held, floor = _number(row.get("content_groups")), _number(row.get("min_content_groups"))
+    if row.get("enabled") and (held is None or floor is None or not held >= floor):
+        return (f"{_shown(row.get('content_groups'))} content groups, fewer than its minimum "
+                f"{_shown(row.get('min_content_groups'))}")
+    return _flags(row)
+
+
+def _completeness(row: Row) -> str | None:
+    if row.get("missing"):
+        return f"content groups without results: {_shown(', '.join(map(str, row['missing'])))}"
+    return _flags(row)
+
+
+def _limited(row: Row, failing: str, at_least: bool) -> str | None:
+    """A fold or limit gate: nothing in its failing list, its worst value on the right side of its threshold."""
+    if not row.get("enabled"):
+        return _flags(row)
+    if row.get(failing):
+        return f"it lists {_shown(', '.join(map(str, row[failing])))} as failing"
+    value, limit = _number(row.get("worst_value")), _number(row.get("threshold"))
+    if limit is None:
+        return f"its threshold is {_shown(row.get('threshold'))}"
+    if value is not None and not (value >= limit if at_least else value <= limit):
+        side = "below" if at_least else "above"
+        return f"its worst value {_shown(value)} is {side} its threshold {_shown(limit)}"
+    return _flags(row)
+
+
+def _limit(row: Row) -> str | None:
+    measure = str(row.get("measure", ""))
+    return _limited(row, "failing", measure in AT_LEAST)
+
+
+def _rows(doc: Row) -> list[tuple[str, Row, Callable[[Row], str | None]]]:
+    """Every gate row of the document, named as its key names it, with its check."""
+    rows: list[tuple[str, Row, Callable[[Row], str | None]]] = []
+    named = (("lift_gate", _lift), ("challenger_gate", _challenger), ("evidence_gate", _evidence),
+             ("bias_gate", lambda r: _limited(r, "failing_sources", False)),
+             ("fold_rmse_gate", lambda r: _limited(r, "failing_sources", False)), ("coverage_gate", _limit),
+             ("range_gate", _limit), ("completeness", _completeness))
+    rows += [(name, doc[name], check) for name, check in named if isinstance(doc.get(name), dict)]
+    blocks, clips = doc.get("holdout"), doc.get("clip_error_gates")
+    rows += [(f"holdout {_shown(b.get('kind'))} gate", b["gate"], _limit) for b in _listed(blocks)
+             if isinstance(b, dict) and isinstance(b.get("gate"), dict)]
+    rows += [(f"clip_error_gates {_shown(g.get('measure'))}", g, _limit) for g in _listed(clips)
+             if isinstance(g, dict)]
+    rows += [(f"consumer_gates {_shown(g.get('measure'))}", g, _limit) for g in _listed(doc.get("consumer_gates"))
+             if isinstance(g, dict)]
+    return rows
+
+
+def _listed(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def gate_failures(doc: Row) -> list[tuple[str, str]]:
+    """(the gate, why it fails) for each gate row of `doc` that fails by its own figures or its own flag."""
+    plcc = doc.get("gate")
+    if not isinstance(plcc, dict):
+        return [("gate", "the document has no PLCC gate row")]
+    found = [("gate", why)] if (why := _plcc(plcc)) is not None else []
+    return found + [(name, why) for name, row, check in _rows(doc) if (why := check(row)) is not None]
+
+
+def contradiction(doc: Row) -> str | None:
+    """What a document that says PROMOTE contradicts in its own gate rows (one sentence naming the first gate that
+    fails, and how many others do); None when it says HOLD or every row passes."""
+    if doc.get("verdict") != "PROMOTE" or not (failing := gate_failures(doc)):
+        return None
+    name, why = failing[0]
+    more = f" (and {len(failing) - 1} more gate row(s) fail)" if len(failing) > 1 else ""
+    return f"says PROMOTE, but its own {name} fails: {why}{more}"

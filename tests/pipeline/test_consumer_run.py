@@ -1,0 +1,85 @@
+"""The consumer's figures of real runs (issue 53): every figure of the verdict's `consumer` block, of the closing
+summary's row and of the report's section recomputed from 03_loso/encodes.parquet (the shared json_run); on a run with
+a ladder (the shared ladder_run: native and half height), that file from clips.parquet (the members' own predictions)
+and the teacher's frames of predictions.parquet, an encode's rungs apart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.infra.tree import Tree
+from kit.report.summary import closing_rows
+from kit.rundir import RunDir
+from kit.verdict.document import Verdict
+from kit.verdict.kinds import CONSUMER
+
+pytestmark = pytest.mark.slow  # the shared real run
+KEY = ["src_sha256", "encoder", "cq", "enc_width", "enc_height"]
+
+
+def verdict_of(out: Path) -> Verdict:
+    run = RunDir(out)
+    found = run.verdict_on_disk(Tree.open(run.root, make=False))
+    assert found is not None
+    return Verdict.from_json(json.loads(found[1].read_text()))
+
+
+def test_encodes_parquet_is_the_members_predictions_rungs_apart(
+        ladder_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = ladder_run
+    run = RunDir(out)
+    encodes, clips = pd.read_parquet(run.encodes), pd.read_parquet(run.clips)
+    preds = pd.read_parquet(run.predictions)
+    assert set(encodes["rung"]) == {"native", "0.50x"} and len(clips) == 2 * len(encodes)  # two seeds
+    teacher = preds[preds["seed"] == 0].groupby(KEY).agg(vmaf=("vmaf", "mean"), n=("vmaf", "size"))
+    mine = encodes.set_index(KEY)
+    assert (teacher.loc[mine.index, "n"].to_numpy() == mine["n_frames"].to_numpy()).all()  # one rung's frames
+    assert np.allclose(teacher.loc[mine.index, "vmaf"], mine["teacher"])
+    ensemble = clips.groupby(KEY)["pred_vmaftune"].mean()  # each seed's member that held the encode out
+    assert np.allclose(ensemble.loc[mine.index], mine["predicted"])
+    assert ((clips["pred_vmaftune"] >= 0) & (clips["pred_vmaftune"] <= 100)).all()  # the export's clip
+    assert np.allclose(mine["miss"], (mine["predicted"] - mine["teacher"]).abs())
+    assert (encodes["crf"] == encodes["cq"]).all() and encodes["counted"].all()
+
+
+@pytest.mark.ci
+def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = json_run
+    run, verdict = RunDir(out), verdict_of(out)
+    c = verdict.consumer
+    assert c is not None and verdict.figure_kinds is not None and verdict.figure_kinds["consumer"] == CONSUMER
+    encodes = pd.read_parquet(run.encodes)
+    counted = encodes[encodes["counted"]]
+    within = counted["miss"] <= c.tolerance
+    assert c.tolerance == 1.5 and c.crf_range == [10, 51] and c.n_encodes == len(counted)
+    assert c.share_within == pytest.approx(within.mean())
+    assert c.median_miss == pytest.approx(counted["miss"].median()) and c.max_miss == pytest.approx(
+        counted["miss"].max())
+    for g in c.groups:
+        column = counted[g.by] if g.by != "content" else counted["content"].map(
+            counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(s)))))
+        part = counted[column == g.group]
+        assert (g.n_encodes, g.share_within) == (len(part), pytest.approx((part["miss"] <= c.tolerance).mean()))
+        assert g.max_miss == pytest.approx(part["miss"].max())
+    bands = [g for g in c.groups if g.by == "crf_band"]
+    assert [(g.share_within, -g.max_miss) for g in bands] == sorted((g.share_within, -g.max_miss) for g in bands)
+    assert {s.encoder for s in c.untrained} == {"libaom-av1", "libvpx-vp9", "libvvenc", "h264_nvenc", "hevc_nvenc",
+                                                "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
+                                                *({"libx265", "libsvtav1"} - set(encodes["encoder"]))}
+    gates = verdict.consumer_gates or ()
+    assert [g.measure for g in gates] == ["consumer_share", "consumer_content_share"]
+    assert not any(g.enabled for g in gates)  # LENIENT turns them off: the block is measured all the same
+    # the closing summary's one row, and the report's section, say the same figures
+    said = dict(closing_rows(out, verdict))["as vmaf-tune uses it"]
+    assert said.startswith(f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF ({CONSUMER})")
+    assert f"largest {counted['miss'].max():.2f}" in said and "untrained slots of vmaf-tune's one-hot" in said
+    page = run.report.read_text()
+    assert "As vmaf-tune uses it" in page and "03_loso/encodes.parquet" in page
+    assert f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF" in page

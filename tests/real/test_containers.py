@@ -1,0 +1,240 @@
+"""Reference clips in the containers people have (issue 51, item 4): .avi, .mpg/.mpeg, .ts/.m2ts/.mts, .webm, .m4v
+and .mxf are taken in --ref-dir like .mp4/.mkv/.mov masters; those whose timestamps the kit does not trust are read
+through a lossless copy the kit makes in its cache (kit.media.containers).
+
+Each clip is made here with the kit's ffmpeg and checked against a plain computation: its frame count is what a
+plain `ffmpeg -i FILE -map 0:v:0 -f null -` counts, its size what ffmpeg says, its src_sha256 the sha256 of its
+bytes, and the frames the kit reads (Clip.input_args) the plain decode's, frame for frame (framemd5 of rawvideo);
+a second discovery runs no ffmpeg at all (the copies are reused); a damaged or cut-short file is left out, named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from kit.errors import InputError
+from kit.infra.tree import Tree
+from kit.media.argv import build_fingerprint_argv
+from kit.media.cache import Sha256Cache
+from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
+from kit.media.discovery import Unusable, discover, list_clip_files
+from kit.media.refs import CLIP_EXTS, Clip
+from tests.conftest import render
+
+VFR = "setpts='N/24/TB+gte(N,5)*0.5/TB'"  # 24 fps with a half-second gap after frame 4
+H264 = ("-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-x264-params", "b-adapt=0")
+M2TS = ("-mpegts_m2ts_mode", "1")
+# name: (size, rate, frames, pixel format, ffmpeg's format, encode options, a filter after the source)
+CLIPS: dict[str, tuple[str, str, int, str, str, tuple[str, ...], str]] = {
+    "camera.avi": ("96x64", "24", 12, "yuvj422p", "avi", ("-c:v", "mjpeg"), ""),
+    "gaps.avi": ("64x48", "24", 14, "yuv420p", "avi", ("-c:v", "mpeg4", "-bf", "2", "-fps_mode", "passthrough"), VFR),
+    "dvd.mpg": ("96x64", "30000/1001", 15, "yuv420p", "vob", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+    "vcd.mpeg": ("64x48", "24000/1001", 12, "yuv420p", "mpeg", ("-c:v", "mpeg1video"), ""),
+    "broadcast.ts": ("96x64", "24000/1001", 16, "yuv420p", "mpegts", H264, ""),
+    "bluray.m2ts": ("96x64", "24", 12, "yuv420p", "mpegts", (*H264, *M2TS), ""),
+    "camcorder.mts": ("64x48", "30000/1001", 14, "yuv420p", "mpegts", (*H264, *M2TS), ""),
+    "web.webm": ("96x64", "15", 10, "yuv420p", "webm", ("-c:v", "libvpx-vp9", "-deadline", "realtime"), ""),
+    "phone.m4v": ("64x48", "30000/1001", 12, "yuv420p", "mp4", H264, ""),
+    "studio.mxf": ("96x64", "25", 10, "yuv420p", "mxf", ("-c:v", "mpeg2video", "-bf", "2"), ""),
+}
+
+
+def make(ffmpeg: str, folder: Path, name: str) -> Path:
+    size, rate, frames, pix_fmt, fmt, options, after = CLIPS[name]
+    lavfi = f"testsrc2=s={size}:r={rate}" + (f",{after}" if after else "")
+    return render(ffmpeg, lavfi, folder / name, frames, pix_fmt, fmt, options)
+
+
+def plain_count(ffmpeg: str, path: Path) -> int:
+    """The frames a plain decode of the file counts (its closing frame= line)."""
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+                         capture_output=True, text=True, check=True)
+    return int(re.findall(r"frame=\s*(\d+)", res.stderr)[-1])
+
+
+def plain_size(ffmpeg: str, path: Path) -> tuple[int, int]:
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True)
+    m = re.search(r"Video: .*?, (\d+)x(\d+)", res.stderr)
+    assert m, res.stderr
+    return int(m[1]), int(m[2])
+
+
+def frame_md5s(ffmpeg: str, input_args: list[str]) -> list[str]:
+    """The md5 of every decoded frame, as rawvideo, in decoding order: each frame once (-fps_mode passthrough)."""
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", *input_args, "-map", "0:v:0",
+                          "-fps_mode", "passthrough", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True)
+    return [line.rsplit(",", 1)[1].strip() for line in res.stdout.splitlines() if line and not line.startswith("#")]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def open_cache(folder: Path) -> Sha256Cache:
+    """The kit's cache in `folder`, read afresh, as the next run reads it."""
+    return Sha256Cache(Tree.open(folder), folder / "sha256.json")
+
+
+@pytest.fixture(scope="module")
+def found(ffmpeg: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Clip]]:
+    """(the --ref-dir, the kit's cache, each clip discovered by file name): every container's clip, made here."""
+    refs, cache = tmp_path_factory.mktemp("containers"), tmp_path_factory.mktemp("containers-cache")
+    for name in CLIPS:
+        make(ffmpeg, refs, name)
+    clips = discover(refs, ffmpeg, open_cache(cache), unusable=[])
+    return refs, cache, {Path(c.path).name: c for c in clips}
+
+
+def test_every_container_is_a_clip_extension() -> None:
+    assert {Path(name).suffix for name in CLIPS} == {*DIRECT_EXTS, *INTERMEDIATE_EXTS} - {".mp4", ".mkv", ".mov"}
+    assert set(CLIP_EXTS) == {".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS}
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_a_clip_is_its_file_with_the_frames_a_plain_decode_gives(ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]],
+                                                                 name: str) -> None:
+    refs, cache, clips = found
+    original = refs / name
+    clip = clips[name]
+    assert (clip.path, clip.src, clip.kind) == (str(original.resolve()), original.stem, "master")
+    assert clip.sha256 == sha256_of(original)
+    assert clip.stamp[0] == original.stat().st_size and not clip.changed_on_disk()
+    assert clip.n_frames == plain_count(ffmpeg, original) == CLIPS[name][2]
+    assert (clip.width, clip.height) == plain_size(ffmpeg, original)
+    copied = original.suffix in INTERMEDIATE_EXTS
+    assert bool(clip.read_path) == copied
+    if copied:  # the copy, in the cache, is what every ffmpeg of the corpus reads
+        assert Path(clip.read_path).parent == cache / "intermediates" and Path(clip.read_path).suffix == ".mkv"
+        assert clip.input_args() == ["-i", clip.read_path]
+    assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(original)])
+
+
+def test_the_copy_is_ffv1_at_the_clips_rate(ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]]) -> None:
+    _, _, clips = found
+    clip = clips["gaps.avi"]  # a variable rate: the copy's frames are renumbered at its rate, one after another
+    res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-i", clip.read_path, "-map", "0:v:0", "-fps_mode",
+                          "passthrough", "-f", "framemd5", "-"], capture_output=True, text=True, check=True)
+    assert "Video: ffv1" in res.stderr
+    tb = Fraction(re.findall(r"^#tb 0: (\d+/\d+)$", res.stdout, re.MULTILINE)[0])
+    seconds = [int(line.split(",")[2]) * tb for line in res.stdout.splitlines() if line and not line.startswith("#")]
+    assert len(seconds) == CLIPS["gaps.avi"][2]
+    assert all(abs(s - Fraction(i, 24)) <= Fraction(1, 1000) for i, s in enumerate(seconds))  # Matroska: whole ms
+
+
+def test_a_second_discovery_runs_no_ffmpeg(ffmpeg: str, found: tuple[Path, Path, dict[str, Clip]],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    refs, cache, clips = found
+    copies = {name: os.stat(c.read_path) for name, c in clips.items() if c.read_path}
+
+    def no_ffmpeg(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"ffmpeg run again: {args}")
+
+    monkeypatch.setattr("kit.media.containers.run_process", no_ffmpeg)
+    monkeypatch.setattr("kit.media.decode.run_process", no_ffmpeg)
+    again = {Path(c.path).name: c for c in discover(refs, ffmpeg, open_cache(cache))}
+    assert again == clips
+    assert all(again[name].read_path == clips[name].read_path for name in clips)
+    for name, st in copies.items():
+        now = os.stat(clips[name].read_path)
+        assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), name
+
+
+@pytest.fixture()
+def refs(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    yield folder
+
+
+def test_a_new_version_of_the_file_gets_a_new_copy(ffmpeg: str, refs: Path, tmp_path: Path) -> None:
+    clip_file = make(ffmpeg, refs, "broadcast.ts")
+    (first,) = discover(refs, ffmpeg, open_cache(tmp_path))
+    before = os.stat(first.read_path)
+    os.utime(clip_file, ns=(before.st_mtime_ns, before.st_mtime_ns + 10**9))  # the same bytes, another version
+    (second,) = discover(refs, ffmpeg, open_cache(tmp_path))
+    after = os.stat(second.read_path)
+    assert second.read_path == first.read_path and after.st_ino != before.st_ino  # one copy per file, replaced
+    assert (second.sha256, second.n_frames) == (first.sha256, first.n_frames)
+
+
+def joined(parts: list[bytes]) -> bytes:
+    """Transport streams joined as a splicer joins them: each packet's continuity counter runs on across the join
+    (`cat` would break them, which ffmpeg reports as damage), the timestamps jump."""
+    out, counters = bytearray(), {}
+    for data in parts:
+        for at in range(0, len(data), 188):
+            packet = bytearray(data[at:at + 188])
+            pid = (packet[1] & 0x1F) << 8 | packet[2]
+            if packet[3] & 0x10:  # it carries a payload: its counter counts
+                counters[pid] = (counters.get(pid, -1) + 1) & 0x0F
+                packet[3] = packet[3] & 0xF0 | counters[pid]
+            out += packet
+    return bytes(out)
+
+
+def test_a_spliced_transport_stream_whose_timestamps_step_back_is_read_whole(ffmpeg: str, refs: Path,
+                                                                             tmp_path: Path) -> None:
+    """Measured: the second part starts two frames before the first ends; ffmpeg passes that step back on, and the
+    strict decode a master gets failed on it (a muxer's "non monotonically increasing dts"). Through the copy, every
+    frame is read, in order."""
+    parts = []
+    for k, offset in enumerate(("5", "5.32")):
+        part = render(ffmpeg, "testsrc2=s=64x48:r=25" + (",hflip" if k else ""), tmp_path / f"part{k}.ts", 10,
+                      fmt="mpegts", extra=(*H264, "-output_ts_offset", offset))
+        parts.append(part.read_bytes())
+    spliced = refs / "spliced.ts"
+    spliced.write_bytes(joined(parts))
+    strict = subprocess.run(build_fingerprint_argv(ffmpeg, ["-i", str(spliced)], strict=True, count=True),
+                            capture_output=True)
+    assert b"non monotonically increasing dts" in strict.stderr
+    (clip,) = discover(refs, ffmpeg, open_cache(tmp_path / "cache"))
+    assert clip.n_frames == plain_count(ffmpeg, spliced) == 20
+    assert frame_md5s(ffmpeg, clip.input_args()) == frame_md5s(ffmpeg, ["-i", str(spliced)])
+
+
+def left_out(refs: Path, ffmpeg: str, cache: Path) -> dict[str, Unusable]:
+    unusable: list[Unusable] = []
+    discover(refs, ffmpeg, open_cache(cache), unusable=unusable)
+    return {Path(u.path).name: u for u in unusable}
+
+
+def test_a_damaged_or_cut_short_file_is_left_out_named(ffmpeg: str, refs: Path, tmp_path: Path) -> None:
+    whole = make(ffmpeg, tmp_path, "broadcast.ts").read_bytes()
+    (refs / "cut.ts").write_bytes(whole[:len(whole) // 2 + 100])  # a copy that stopped mid-packet
+    avi = bytearray(make(ffmpeg, tmp_path, "gaps.avi").read_bytes())
+    (refs / "cut.avi").write_bytes(avi[:len(avi) // 2])
+    middle = len(avi) // 2
+    avi[middle:middle + 400] = bytes((i * 37) & 0xFF for i in range(400))  # damaged mid-stream
+    (refs / "damaged.avi").write_bytes(avi)
+    make(ffmpeg, refs, "camera.avi")  # and one good clip: the run goes on with it
+    skipped = left_out(refs, ffmpeg, tmp_path / "cache")
+    assert set(skipped) == {"cut.ts", "cut.avi", "damaged.avi"}
+    assert skipped["cut.ts"].line().startswith(f"skipped {refs / 'cut.ts'}: truncated transport stream: ")
+    assert skipped["cut.avi"].line().startswith(f"skipped {refs / 'cut.avi'}: truncated AVI: its chunks say it is ")
+    assert skipped["damaged.avi"].line().startswith(f"skipped {refs / 'damaged.avi'}: not a readable video "
+                                                    "(decoding failed")
+    assert not list((tmp_path / "cache" / "intermediates").glob("cut*")), "no copy is kept of a refused clip"
+
+
+def test_a_raw_mpeg4_stream_named_m4v_is_left_out(ffmpeg: str, refs: Path, tmp_path: Path) -> None:
+    render(ffmpeg, "testsrc2=s=64x48:r=30000/1001", refs / "raw.m4v", 10, fmt="m4v", extra=("-c:v", "mpeg4"))
+    with pytest.raises(InputError, match=r"raw\.m4v: a raw MPEG-4 video stream, not an MP4 file"):
+        discover(refs, ffmpeg, open_cache(tmp_path))
+
+
+def test_other_videos_keep_their_skip_line(refs: Path) -> None:
+    for name in ("talk.wmv", "old.flv", "capture.264", "Clip.AVI"):
+        (refs / name).write_bytes(b"\0" * 64)
+    files, skipped = list_clip_files(refs)
+    assert [p.name for p in files] == ["Clip.AVI"]
+    assert [s.path.name for s in skipped] == ["capture.264", "old.flv", "talk.wmv"]
+    assert all("which the kit does not read" in s.line() for s in skipped)

@@ -1,0 +1,136 @@
+"""Plausibility of the teacher, said (issue 51, item 3): a source whose encodes at its own size score under 90 at
+the grid's best setting, or whose teacher barely moves across the grid, is a suspect teacher, named in the verdict
+(`teacher_suspects`, its recommendation), a WARNING row of the summary and the report; a warning, not a gate.
+The rule on small hand-made frames (kit.verdict.plausibility)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kit.report.html import render_report
+from kit.report.summary import closing_rows, summary_rows
+from kit.verdict.decide import with_suspects
+from kit.verdict.document import Verdict
+from kit.verdict.plausibility import BEST_FLOOR, MIN_DROP, TeacherSuspect, teacher_suspects
+from tests.conftest import ROOT
+
+FRAMES = 4
+
+
+def encodes(src: str, means: dict[int, float], encoder: str = "libx264", size: tuple[int, int] = (640, 360),
+            rung: tuple[int, int] | None = None) -> pd.DataFrame:
+    """One source's frames: at each cq, FRAMES frames around the given mean (+-0.5), at `rung` (its own size when
+    None)."""
+    w, h = size
+    ew, eh = rung or size
+    parts = [pd.DataFrame({"src": src, "src_sha256": f"{src:0>64}", "encoder": encoder, "cq": cq,
+                           "vmaf": mean + np.linspace(-0.5, 0.5, FRAMES), "frame_index": np.arange(FRAMES),
+                           "width": w, "height": h, "enc_width": ew, "enc_height": eh})
+             for cq, mean in means.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def only(rows: pd.DataFrame) -> TeacherSuspect:
+    (suspect,) = teacher_suspects(rows)
+    return suspect
+
+
+def test_a_plausible_source_is_no_suspect() -> None:
+    assert teacher_suspects(encodes("good", {10: 98.9, 24: 90.2, 38: 49.5})) == ()
+    # the demo's flattest honest curve (gradients, libx264 CRF 10..38: 95.7 to 91.7) stays above MIN_DROP
+    assert teacher_suspects(encodes("gradients", {10: 95.7, 24: 93.6, 38: 91.7})) == ()
+
+
+def test_a_source_under_90_at_its_best_setting_is_a_suspect_with_its_figures() -> None:
+    s = only(pd.concat([encodes("good", {10: 98.0, 38: 50.0}), encodes("slow", {38: 14.3, 10: 22.4, 24: 18.0})]))
+    assert (s.src, s.encoder, s.settings, s.best_cq, s.worst_cq) == ("slow", "libx264", [10, 24, 38], 10, 38)
+    assert (s.best_mean, s.worst_mean, s.why) == (22.4, 14.3, ["low"])
+    assert s.src_sha256 == "slow".rjust(64, "0")
+    assert s.text == ("slow libx264 at its own size: mean teacher 22.4 at cq 10 (best) to 14.3 at cq 38 (worst) of "
+                      f"cq 10,24,38: under {BEST_FLOOR:g} at its best setting")
+
+
+def test_a_flat_curve_is_a_suspect_and_an_inverted_one_too() -> None:
+    s = only(encodes("stuck", {10: 99.6, 24: 99.5, 38: 99.2}))
+    assert s.why == ["flat"] and (s.best_mean, s.worst_mean) == (99.6, 99.2)
+    assert s.text.endswith(f"falls 0.4, under {MIN_DROP:g}: flat")
+    both = only(encodes("wrong", {10: 20.0, 38: 25.0}))  # a worse setting scoring higher: flat, and low
+    assert both.why == ["low", "flat"] and "falls -5.0" in both.text
+
+
+def test_a_rung_below_the_clip_s_own_size_does_not_count() -> None:
+    native = encodes("good", {10: 98.0, 24: 90.0, 38: 50.0})
+    half = encodes("good", {10: 53.5, 24: 51.0, 38: 50.8}, rung=(320, 180))  # under 90 and flat, upscaled
+    assert teacher_suspects(pd.concat([native, half])) == ()
+    assert teacher_suspects(half) == ()  # a source encoded only at a rung below its size is not judged
+    # a corpus of an older layout records no encode size (0): its rows are the clip's own size
+    unrecorded = encodes("old", {10: 40.0, 38: 20.0}, size=(0, 0))
+    assert only(unrecorded).why == ["low"]
+    assert only(unrecorded.drop(columns=["enc_width", "enc_height", "width", "height"])).why == ["low"]
+
+
+def test_a_grid_of_one_setting_is_not_judged_flat() -> None:
+    assert teacher_suspects(encodes("one", {10: 97.0})) == ()
+    low = only(encodes("one", {10: 40.0}))
+    assert low.why == ["low"] and low.settings == [10] and low.text.endswith(
+        "mean teacher 40.0 at cq 10 (its only setting): under 90 at its best setting")
+
+
+def test_videotoolbox_s_best_setting_is_its_highest_q_and_a_low_quality_best_is_not_held_to_the_floor() -> None:
+    vt = only(encodes("vt", {24: 30.0, 52: 60.0, 80: 80.0}, encoder="h264_videotoolbox"))
+    assert (vt.settings, vt.best_cq, vt.worst_cq, vt.best_mean, vt.worst_mean) == ([80, 52, 24], 80, 24, 80.0, 30.0)
+    # x264 CRF 25 is past HIGH_QUALITY of its range: an honest teacher scores under 90 there (the tests' tiny clips)
+    assert teacher_suspects(encodes("tiny", {25: 79.6, 37: 19.5})) == ()
+    assert only(encodes("tiny", {19: 79.6, 37: 19.5})).why == ["low"]  # CRF 19 is held to it
+    assert only(encodes("tiny", {25: 79.6, 37: 79.4})).why == ["flat"]  # and flat is judged whatever the grid
+
+
+def test_every_encoder_is_judged_on_its_own() -> None:
+    rows = pd.concat([encodes("s", {10: 98.0, 38: 50.0}), encodes("s", {10: 97.4, 63: 97.2}, encoder="libsvtav1")])
+    s = only(rows)
+    assert (s.encoder, s.why) == ("libsvtav1", ["flat"])
+
+
+def suspect_verdict(*suspects: TeacherSuspect) -> Verdict:
+    golden = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
+    return replace(golden, teacher_suspects=suspects,
+                   recommendation=with_suspects(golden.recommendation, suspects))
+
+
+def test_the_verdict_names_the_suspects_and_keeps_its_verdict(tmp_path: Path) -> None:
+    low = only(encodes("slow", {10: 22.4, 38: 14.3}))
+    flat = only(encodes("stuck", {10: 99.6, 38: 99.2}))
+    v = suspect_verdict(low, flat)
+    back = Verdict.from_json(json.loads(json.dumps(v.to_json())))
+    assert back.teacher_suspects == (low, flat) and back.verdict == "PROMOTE"
+    assert back.to_json()["teacher_suspects"][0] == {
+        "src": "slow", "src_sha256": "slow".rjust(64, "0"), "encoder": "libx264", "settings": [10, 38], "best_cq": 10,
+        "worst_cq": 38, "best_mean": 22.4, "worst_mean": 14.3, "why": ["low"]}
+    assert v.recommendation.startswith("PROMOTE: export") and "suspect teacher on 2 source(s)" in v.recommendation
+    assert low.text in v.recommendation and flat.text in v.recommendation
+    assert with_suspects("HOLD: x.", ()) == "HOLD: x."  # none: the recommendation as the gates made it
+    warning = [text for label, text in closing_rows(tmp_path, v) if label == "WARNING"]
+    assert warning == [text for label, text in summary_rows(tmp_path, v) if label == "WARNING"]
+    assert len(warning) == 1 and low.text in warning[0] and flat.text in warning[0]
+    page = render_report(v)
+    assert "<h2 id='teacher'>Plausibility of the teacher</h2>" in page and "href='#teacher'" in page
+    assert "<td>slow</td><td>libx264</td><td>10,38</td><td>10</td><td>22.4</td><td>38</td><td>14.3</td>" in page
+
+
+def test_many_suspects_are_one_row_and_a_verdict_without_the_check_says_nothing(tmp_path: Path) -> None:
+    many = [only(encodes(f"s{i}", {10: 20.0 + i, 38: 10.0})) for i in range(5)]
+    v = suspect_verdict(*many)
+    (warning,) = [text for label, text in closing_rows(tmp_path, v) if label == "WARNING"]
+    assert "on 5 source(s)" in warning and "; and 2 more" in warning and "s3 " not in warning
+    page = render_report(v)
+    assert all(f"<td>s{i}</td>" in page for i in range(5))  # the report lists them all
+    golden = suspect_verdict()  # the check ran and found none: said in the report, no row in the summary
+    assert "No suspect teacher." in render_report(golden)
+    assert not [label for label, _ in summary_rows(tmp_path, golden) if label == "WARNING"]
+    older = replace(golden, teacher_suspects=None)  # a verdict of a kit without the check
+    assert "id='teacher'" not in render_report(older) and "teacher_suspects" not in older.to_json()
