@@ -106,7 +106,7 @@ def shared_decode(ffmpeg: str, refs: Path, work: Path) -> tuple[float, float, fl
     start, cpu0 = time.perf_counter(), child_cpu_s()
     for i, enc in enumerate(encs):
         subprocess.run(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
-                                        work / f"sep-{i}.json", 1), check=True, capture_output=True)
+                                        work / f"sep-{i}.json", 1, fps=clip.fps), check=True, capture_output=True)
     separate, separate_cpu = time.perf_counter() - start, child_cpu_s() - cpu0
     n = len(encs)
     chains = [f"[{n}:v]settb=1/25,setpts=N,format={clip.pix_fmt},split={n}" + "".join(f"[r{i}]" for i in range(n))]

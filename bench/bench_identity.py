@@ -62,7 +62,7 @@ def corpus_cost(clip: Clip, ffmpeg: str, work: Path, cqs: tuple[int, ...]) -> tu
         enc = work / f"enc_{cq}.h264"
         m = measure(build_encode_argv(ffmpeg, clip.input_args(), spec, cq, enc, threads=1))
         s = measure(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
-                                     work / "vmaf.json", 1))
+                                     work / "vmaf.json", 1, fps=clip.fps))
         assert m.rc == 0 and s.rc == 0, (m.output, s.output)
         cpu, wall = cpu + m.cpu + s.cpu, wall + m.wall + s.wall
     return cpu, wall

@@ -148,7 +148,7 @@ def job_scripts(ffmpeg: str, clips: list[Any], cqs: tuple[int, ...] | list[int],
         lines = [shlex.join(build_encode_argv(ffmpeg, clip.input_args(), job.spec, job.cq, enc,
                                               threads=encode_threads, scale=job.scale_filter)),
                  shlex.join(build_score_argv(ffmpeg, enc, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
-                                             log, score_threads, upscaler=job.upscaler)),
+                                             log, score_threads, upscaler=job.upscaler, fps=clip.fps)),
                  f"rm -f {shlex.quote(str(enc))}"]
         script = work / f"job-{name}.sh"
         script.write_text("set -e\n" + "\n".join(f"{ln} 2>/dev/null" for ln in lines) + "\n")

@@ -71,7 +71,7 @@ def count_clips(settings: RunSettings) -> int:
     if settings.ref_dir is not None:
         from kit.media.discovery import find_clip_files
 
-        return len(find_clip_files(settings.ref_dir))
+        return len(find_clip_files(settings.ref_dir)[0])
     from kit.media.demo import DEMO_CLIPS
 
     return min(settings.demo_clips or len(DEMO_CLIPS), len(DEMO_CLIPS))

@@ -93,7 +93,7 @@ def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool
     from kit.platforms.resolve import survey_host
 
     survey = survey_host(trusted_ffmpeg(ffmpeg))
-    names = ENCODER_NAMES if encoders == "all" else parse_encoder_list(encoders)
+    names = ENCODER_NAMES if encoders == "all" else tuple(dict.fromkeys(parse_encoder_list(encoders)))
     names = auto_candidates(survey.families) if names == (AUTO,) else names
     with tempfile.TemporaryDirectory(prefix="kit-detect-") as tmp, Tree.open(Path(tmp), make=False) as tree:
         prober = Prober(survey.info, survey.signals, tree, Path(tmp), refresh=refresh)

@@ -42,13 +42,13 @@ def export_cmd(corpus: Path, fmt: str, out: Path) -> None:
         from kit.corpus.export import EXPORTED, export_corpus
         from kit.corpus.inputs import load_input
         from kit.corpus.merge import open_output_folder
-        from kit.corpus.misscored import refuse_inputs
+        from kit.corpus.misscored import refuse_export
         from kit.steps.status import input_corpus
 
         path = input_corpus(corpus)
         check_output(out, [(corpus, path)], EXPORTED)  # before anything is read or written beside -o
         loaded = load_input(path)
-        refuse_inputs([loaded])  # rows kits 1.0.x paired with the wrong reference frames go to no upstream trainer
+        refuse_export(loaded)  # rows kits 1.0.x paired with the wrong reference frames go to no upstream trainer
         with open_output_folder(out) as tree:
             record = export_corpus(tree, loaded, fmt, out)
         click.echo(visible(f"exported {record.rows} {'frames' if fmt == 'upstream-jsonl' else 'encodes'} of {path} "

@@ -21,8 +21,8 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
     """Run the ffmpeg the kit uses (--ffmpeg's KIT_FFMPEG, binaries/<os>-<arch>/, an ffmpeg on PATH with
     libvmaf, else imageio-ffmpeg's) with ARGS as given, as if run by hand: what it writes to stdout (`-` as the
     output, -version) goes to stdout, its messages to stderr, its exit code is the command's; Ctrl-C, kill and a
-    closed terminal reach ffmpeg, which finishes its file and exits as it would by hand. The kit's hints that
-    convert or crop a clip print it.
+    closed terminal reach ffmpeg, which ends as it would by hand (on Ctrl-C and kill it finishes its file). The
+    kit's hints that convert or crop a clip print it.
 
     \b
     Examples:
@@ -38,8 +38,8 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         # its two outputs straight to ours as it goes: a conversion's progress is seen while it runs, and what
-        # it writes to stdout can be piped on. A stop signal (Ctrl-C, kill, a closed terminal) goes to ffmpeg,
-        # which finishes the file it writes (its index, its trailer) and exits 255, as when run by hand
+        # it writes to stdout can be piped on. A stop signal (Ctrl-C, kill, a closed terminal) goes to ffmpeg, which
+        # ends as when run by hand: on SIGINT and SIGTERM it finishes the file it writes (its index) and exits 255
         with passed_on(signal_children):
             code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S,
                                output=(sys.stdout, sys.stderr)).returncode

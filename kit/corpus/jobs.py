@@ -32,6 +32,7 @@ from kit.infra.proc import LogFn, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
 from kit.infra.tree import Tree
 from kit.media.argv import (
+    build_count_argv,
     build_encode_argv,
     build_scale_filter,
     build_score_argv,
@@ -310,6 +311,10 @@ class JobRunner:
 
         return on_line
 
+    def is_done(self, job: Job) -> bool:
+        """job_is_done for this runner's generation, and with the check for the job of its clip that is checked."""
+        return job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs)
+
     def reused(self, job: Job) -> JobResult:
         """The result of a job already done (job_is_done said so), from its ledger."""
         ledger = read_ledger(self.tree, job_paths(self.jobs_dir, job)[1])
@@ -318,7 +323,7 @@ class JobRunner:
 
     def run(self, job: Job) -> JobResult:
         data_path, ledger_path = job_paths(self.jobs_dir, job)
-        if job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs):
+        if self.is_done(job):
             if self.shared is not None:  # done since the plan was made: its clip waits for it no more
                 self.shared.finished(job)
             return self.reused(job)
@@ -412,6 +417,16 @@ class JobRunner:
             raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {job.clip.n_frames}",
                              tail)
 
+    def _frames_in(self, ref: Path, clip: Clip) -> int | None:
+        """The frames the shared decode's copy of a reference holds (its packets, read, not decoded); None when they
+        cannot be counted. A scoring ends with its shorter input, so a copy short of frames fails every job's count,
+        but one with a frame repeated would pair the frames after it wrongly and keep the count: counted here."""
+        res = run_process(build_count_argv(self.ffmpeg, ref), timeout_s=_timeout_s(clip), log=self.log)
+        try:
+            return parse_frame_count(res.stderr) if res.returncode == 0 else None
+        except ValueError:
+            return None
+
     def _run_batch(self, job: Job, batch: Batch, with_ref: bool) -> None:
         """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference,
         written atomically); run by `job`, the first of the batch to start."""
@@ -435,5 +450,9 @@ class JobRunner:
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master
                     self.log(f"shared decode: {clip.src}: the decoded reference's colour tags were not recognised; "
                              "its scorings decode the master themselves")
+                elif (held := self._frames_in(ref_tmp, clip)) != clip.n_frames:  # a frame dropped or repeated anywhere
+                    self.log(f"shared decode: {clip.src}: its decoded reference holds {held} frames, not "
+                             f"{clip.n_frames}; its scorings decode the master themselves")
+                    tags = None
                 self.shared.clips[clip.path].ref_tags = tags
         batch.elapsed_s, batch.argv = enc.elapsed_s, argv

@@ -189,6 +189,14 @@ def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, 
              f"{then}; or {leave_out}")
 
 
+def refuse_export(loaded: LoadedInput) -> None:
+    """`corpus export`: a corpus holding such rows is refused, naming it: no upstream trainer gets them."""
+    if loaded.kind != "jsonl" and (finding := misscored(loaded.table, loaded.manifest, loaded.columns)) is not None:
+        raise refusal(loaded.path, finding, "exported", "then merge its new results tarball and export the new "
+                      "corpus", f"merge again without box {finding.boxes}'s inputs and export that",
+                      Path(loaded.path) if loaded.kind == "parquet" else None)
+
+
 def refuse_inputs(inputs: Sequence[LoadedInput]) -> None:
     """`merge`: an input holding such rows is refused, naming it (and how many other inputs hold them too)."""
     found = [(inp, f) for inp in inputs if inp.kind != "jsonl"

@@ -4,9 +4,10 @@ The corpus step's scorings take shortcuts a plain libvmaf run does not (one shar
 jobs, kit.corpus.shared; a renumbering of both inputs at the clip's rate). For every clip, one of its jobs (its
 first in plan order that goes through the shared decode, else its first) is scored a second time, on the same
 encode, against the reference decoded from the clip's own file by a decoder of its own, on the clip's first
-ORACLE_FRAMES frames, and the two are compared frame by frame. A rate imposed anywhere shows from the first frames
-on (at any rate below the imposed one, frames collide every two or three), and a frame dropped or repeated anywhere
-changes a job's frame count, which every job checks (libvmaf ends with the shorter input). A frame whose two scores
+ORACLE_FRAMES frames, and the two are compared frame by frame. A rate imposed on a decode shows from the first frames
+on (at any rate below the imposed one, frames collide every two or three); a frame dropped or repeated later is the
+counts' to catch (every job's scored frames must be the clip's, libvmaf ending with the shorter input, and the
+shared decode's copy is counted as it is written: kit.corpus.jobs). A frame whose two scores
 differ by more than TOLERANCE, or a window the reference cannot fill (it decodes to fewer frames than the clip has),
 fails the check: the corpus step leaves the clip out (exit 2 with --strict). The check is written into the job's
 ledger (kit.corpus.jobs.JobLedger.oracle) and each source's entry of the shard manifest, with the command that made
@@ -21,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from kit.errors import InputError
+from kit.corpus.shared import Job
+from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
 from kit.infra.records import Record
 from kit.media.argv import build_oracle_argv
@@ -66,16 +68,7 @@ class OracleCheck(Record):
         return not self.failure
 
 
-class OracleJob(Protocol):
-    @property
-    def job_id(self) -> str: ...
-    @property
-    def clip(self) -> Clip: ...
-    @property
-    def encoder(self) -> str: ...
-
-
-J = TypeVar("J", bound=OracleJob)
+J = TypeVar("J", bound=Job)  # a corpus job (kit.corpus.jobs.Job is one)
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:
@@ -117,9 +110,11 @@ class Oracle:
             if res.returncode != 0:
                 raise ValueError(f"exit {res.returncode}: {telling_line(res.stderr)}")
             scores = parse_vmaf_log(log_path).vmaf
-        except (OSError, ValueError) as exc:
-            return OracleCheck(job_id, first, end - 1, float("nan"), first, float("nan"), float("nan"), argv,
-                               f"the independent libvmaf run failed ({exc})")
+        except (OSError, ValueError) as exc:  # a run that did not finish (killed, out of memory, a stop) proves
+            # nothing either way: the job fails and is done again, nothing of it recorded
+            raise ToolError(f"{clip.path}: the independent libvmaf check of job {job_id} did not run ({exc})",
+                            hint="see the step log for its command and stderr; rerun: the job is done again",
+                            stderr_tail=res.stderr_tail) from None
         return compare(job_id, (first, end), rows_vmaf, scores, argv)
 
 
@@ -166,8 +161,8 @@ def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | No
             f"{clip.path}: its teacher scores do not hold against libvmaf run on their own (job {check.job_id}): "
             f"{check.failure}; its rows are left out",
             hint="run the check's command (its `oracle.argv` in the job's ledger, 02_corpus/jobs/) to see both; "
-                 "KIT_SHARED_DECODE=0 scores without the shared decode. If the scores still differ, report it with "
-                 "the step log (02_corpus/logs/)")
+                 "`KIT_SHARED_DECODE=0` with `--from corpus --force` scores every job again without the shared "
+                 "decode. If the scores still differ, report it with the step log (02_corpus/logs/)")
         if strict:
             raise error
         refused[clip.path] = Unusable(clip.path, error.message, error.hint)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from kit.corpus.jobs import Job, JobResult, JobRunner, job_is_done
+from kit.corpus.jobs import Job, JobResult, JobRunner
 from kit.errors import ToolError
 from kit.events import Emit, Info, JobDone, JobProgress, JobStarted
 from kit.events import JobFailed as JobFailedEvent
@@ -146,7 +146,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
     except KeyboardInterrupt:
         # the pool has joined: the jobs a rerun reuses are those done for this fingerprint (and, in a
         # forced run, this redo generation): an older ledger left in place is redone, not kept
-        kept = sum(1 for j in jobs if job_is_done(runner.tree, runner.jobs_dir, j, runner.prov, runner.generation))
+        kept = sum(1 for j in jobs if runner.is_done(j))
         with contextlib.suppress(Exception):  # saying so must never hide the interrupt
             emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "
                                 f"the rerun does the other {len(jobs) - kept}"))

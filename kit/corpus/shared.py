@@ -103,6 +103,12 @@ def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
     return batches
 
 
+def reads_shared_copy(job: J, shares: Callable[[J], bool]) -> bool:
+    """Whether `job`'s scoring reads the clip's decoded copy (REF_NAME) rather than the clip: a master's job the plan
+    shares (`shares`: the step's rule of which jobs a shared decode may feed). A .y4m/.yuv clip is read as it is."""
+    return job.clip.kind == "master" and shares(job)
+
+
 def shared_decode_enabled() -> bool:
     """KIT_SHARED_DECODE=0 turns the plan off (every job decodes its master itself, as before)."""
     return os.environ.get("KIT_SHARED_DECODE", "1").strip() != "0"

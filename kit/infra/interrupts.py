@@ -147,13 +147,20 @@ def end() -> None:
 
 
 @contextlib.contextmanager
-def passed_on(to: Callable[[int], None]) -> Iterator[None]:
+def passed_on(to: Callable[[int], int]) -> Iterator[None]:
     """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to
-    `to` instead of stopping the command: the program ends on it its own way (ffmpeg finishes the file it writes
-    and exits 255), and the command ends with the program's code, saying nothing of resuming. Main thread only."""
+    `to` (which returns how many programs it reached) instead of stopping the command: the program ends on it its own
+    way (ffmpeg finishes the file it writes and exits 255), and the command ends with the program's code, saying
+    nothing of resuming. A signal that reaches no program (it has not started yet) stops the command as anywhere
+    else. Main thread only."""
     mine = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) == _on_signal]
+
+    def hand_on(signum: int, frame: FrameType | None) -> None:
+        if not to(signum):
+            _on_signal(signum, frame)
+
     for sig in mine:
-        signal.signal(sig, lambda signum, frame: to(signum))
+        signal.signal(sig, hand_on)
     try:
         yield
     finally:

@@ -224,17 +224,17 @@ def kill_all() -> int:
     return len(procs)
 
 
-def signal_children(signum: int) -> None:
-    """Send `signum` to every running child's group: a program run for the user, which ends on it its own way
-    (kit.infra.interrupts.passed_on)."""
-    with _live_lock:
-        procs = list(_live)
+def signal_children(signum: int) -> int:
+    """Send `signum` to every running child's group (kit.infra.interrupts.passed_on); returns how many. Called from
+    a signal handler, on the thread that may hold _live_lock: the set is copied without it (one step, GIL held)."""
+    procs = tuple(_live)
     for proc in procs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if GROUPS:
                 os.killpg(proc.pid, signum)
             else:
                 proc.send_signal(signum)
+    return len(procs)
 
 
 def allow_new() -> None:

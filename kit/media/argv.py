@@ -91,7 +91,8 @@ def build_score_argv(
     teacher: Teacher = DEFAULT_TEACHER,
     extra: bool = False,
     upscaler: str = UP_DEFAULT,
-    fps: str = "25/1",
+    *,
+    fps: str,
 ) -> list[str]:
     """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
     four features, `extra`); both are paired frame by frame at the clip's rate `fps` (libvmaf.renumber).
@@ -100,7 +101,7 @@ def build_score_argv(
     frame thread per core) every parallel job would start a decoder thread per core.
     A ladder rung's encode is upscaled to the reference's size with `upscaler` (a no-op at the same size).
     """
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
@@ -112,7 +113,8 @@ def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[st
     """The independent check of a corpus job (kit.corpus.oracle): libvmaf on frames window[0]..window[1]-1 of an
     encode and of the reference, each decoded by a decoder of its own from its own file (`ref_input` reads the
     clip itself, never the shared decode's copy), no progress, the teacher's model alone."""
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, False, upscaler, fps, window)
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, False, upscaler, fps=fps,
+                                window=window)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *threads, "-i", str(distorted), *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
 
@@ -192,6 +194,13 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
     strict = ["-strict", "-1"] if pix_fmt != "yuv420p" else []
     return [ffmpeg, *COMMON, "-f", "lavfi", "-i", lavfi, *length, "-pix_fmt", pix_fmt, *strict, "-f", "yuv4mpegpipe",
             str(dest)]
+
+
+def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
+    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them (a
+    frame each in a file of raw frames: the shared decode's copy of a reference)."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f",
+            "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:

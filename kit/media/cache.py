@@ -152,9 +152,10 @@ class Sha256Cache:
         """A master read through a lossless copy (kit.media.containers): made in the kit's cache by its one strict
         decode, once per version of the file; reused while the copy is there with the sha256 recorded when it was
         made (a copy replaced or damaged since is made again). Runs sharing the cache make each copy once."""
-        key = COPY + file_key(p)
+        version = file_key(p)
+        key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()
-        dest = intermediate_path(tree.root, p)
+        dest = intermediate_path(tree.root, p, version)
         if (found := self._copy(key, dest)) is not None:
             return found
         try:

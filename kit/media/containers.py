@@ -10,10 +10,10 @@ takes (the strict decode, the shared decode and its decoded reference, an encode
 
 The copy is every decoded frame of the first video stream once, FFV1 in Matroska, renumbered at the clip's rate
 (kit.media.argv.build_intermediate_argv), made by the clip's one strict decode and kept in the kit's cache
-(`intermediates/`), one per original file: kit.media.cache records it against the original's identity (file_key)
-with the copy's sha256, and reuses it while both hold. The clip stays the user's file (its name, its bytes'
-sha256, its stamp); only what ffmpeg reads of it is the copy (kit.media.refs.Clip.read_path), checked to hold
-exactly the original's frames before it is used.
+(`intermediates/`), one per version of the original file: kit.media.cache records it against the original's
+identity (file_key) with the copy's sha256, and reuses it while both hold. The clip stays the user's file (its
+name, its bytes' sha256, its stamp); only what ffmpeg reads of it is the copy (kit.media.refs.Clip.read_path),
+checked to hold exactly the original's frames before it is used.
 """
 
 from __future__ import annotations
@@ -120,10 +120,12 @@ def check_container(path: Path, fh: BinaryIO, size: int) -> None:
                          hint="the file was cut short; copy it again, or remove it from --ref-dir")
 
 
-def intermediate_path(cache_root: Path, path: Path) -> Path:
-    """Where the lossless copy of `path` is kept: one per original file (its resolved path), named for people."""
+def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
+    """Where the lossless copy of `path` is kept: one per version of the original (`version`, kit.media.cache's
+    file_key: its path, size, times, device and inode), named for people. Boxes sharing a cache that each hold a
+    file at the same path never share a copy, nor does a new version of the file its old one's."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
-    return cache_root / FOLDER / f"{slug}-{sha256_bytes(str(path.resolve()).encode())[:16]}.mkv"
+    return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
 
 
 class Opened(NamedTuple):

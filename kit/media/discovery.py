@@ -64,9 +64,15 @@ class Skipped:
     path: Path
     what: str  # "a named pipe (FIFO)", "a symbolic link to /dev/zero, a device", ...
     tail: str = ", not a clip file"
+    fix: str = "remove it from --ref-dir, or put the clip file in its place"
 
     def line(self) -> str:
         return f"skipped {self.path}: {self.what}{self.tail}"
+
+    def unusable(self) -> Unusable:
+        """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row): every entry of --ref-dir named
+        like a video is in the corpus or there, with its reason and fix."""
+        return Unusable(str(self.path), f"{self.path}: {self.what}{self.tail}", self.fix)
 
 
 def not_a_clip_file(path: Path) -> str | None:
@@ -112,7 +118,8 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
     for p in (p for p in entries if p.suffix.lower() in OTHER_VIDEO_EXTS):  # a video the kit does not read
         skipped.append(Skipped(p, f"a {p.suffix.lower()} video", f", which the kit does not read (it reads "
                                   f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: "
-                                  f"{convert_command(p)})"))
+                                  f"{convert_command(p)})", f"convert it losslessly with the kit's ffmpeg: "
+                                                            f"{convert_command(p)}"))
     return files, sorted(skipped, key=lambda s: s.path)
 
 
@@ -123,14 +130,15 @@ def convert_command(path: Path) -> str:
                        path.absolute().with_suffix(".mkv"))
 
 
-def find_clip_files(ref_dir: Path, note: Note = _ignore) -> list[Path]:
-    """The clip files of ref_dir; `note` hears one line per entry skipped. None at all is an error."""
+def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:
+    """(the clip files of ref_dir, the entries skipped); `note` hears one line per entry skipped. No clip file at
+    all is an error."""
     files, skipped = list_clip_files(ref_dir)
     for s in skipped:
         note(s.line())
     if not files:
         raise no_clips_error(ref_dir, skipped)
-    return files
+    return files, skipped
 
 
 def _clip_names(folder: Path) -> list[Path]:
@@ -277,7 +285,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     A clip that cannot be used refuses the run (--strict: `unusable` is None), or is left out, added to
     `unusable` and noted; when none is left, the first refusal stands."""
     clips, refused = [], []
-    for p in find_clip_files(ref_dir, note):
+    files, skipped = find_clip_files(ref_dir, note)
+    for p in files:
         try:
             clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
         except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
@@ -289,8 +298,9 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         raise refused[0][0]
     for _, left_out in refused:
         note(left_out.line())
-    if unusable is not None:
-        unusable += [left_out for _, left_out in refused]
+    if unusable is not None:  # what was skipped at the listing too: every video-named entry is accounted for
+        unusable += sorted([*(left_out for _, left_out in refused), *(s.unusable() for s in skipped)],
+                           key=lambda u: u.path)
     for clip in clips:
         for what in clip.dropped:
             note(f"{clip.path}: {what}")

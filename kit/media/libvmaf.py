@@ -108,8 +108,8 @@ def escape_filter_value(value: str) -> str:
 
 
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
-                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic",
-                       fps: str = "25/1", window: tuple[int, int] | None = None) -> str:
+                       teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
+                       fps: str, window: tuple[int, int] | None = None) -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
     Both are renumbered frame by frame at the clip's rate `fps` (renumber) so frames pair by index, not by

@@ -247,7 +247,9 @@ def get_spec(name: str) -> EncoderSpec:
 
 
 def parse_encoder_list(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    """--encoders's names as given (a name twice stays twice: the setting's rule refuses it, whichever door the list
+    came through, kit.steps.settings.encoders_problem)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
     if names == (AUTO,):
         return names
     if AUTO in names:

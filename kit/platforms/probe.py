@@ -48,6 +48,7 @@ from kit.platforms.signals import HostSignals
 PROBE_SIZE = "640x360"  # the demo corpus's size: above every hardware encoder's minimum
 PROBE_FRAMES = 30
 PROBE_TIMEOUT_S = 60.0  # one render, test encode, decode-back or libvmaf check
+PAIR_FPS = "25"  # the rate of the test clips the probes render, and so of their scorings
 PROBE_CQ = 25
 # the libvmaf check scores a libx264 encode of a smaller clip: libvmaf has no minimum size, and a
 # check on every run should cost a fraction of a second
@@ -173,7 +174,7 @@ def explain(reason: str, device: str = "") -> str:
 def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: int = PROBE_FRAMES,
                       log: LogFn | None = None, pix_fmt: str = "yuv420p") -> Path:
     """A small synthetic y4m clip to test-encode and score."""
-    res = run_probe(build_render_argv(ffmpeg, f"testsrc2=s={size}:r=25", dest, frames=frames, pix_fmt=pix_fmt),
+    res = run_probe(build_render_argv(ffmpeg, f"testsrc2=s={size}:r={PAIR_FPS}", dest, frames=frames, pix_fmt=pix_fmt),
                "test clip render", PROBE_TIMEOUT_S, log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
@@ -438,7 +439,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
                                f"(--ffmpeg PATH, or `{kit_command('binaries', 'stage')}`)")
     log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
-    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1),
+    res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1, fps=PAIR_FPS),
                "libvmaf check's scoring", PROBE_TIMEOUT_S, log)
     if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",

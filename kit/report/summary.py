@@ -341,7 +341,7 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
     if demo:
         lines += [(f"results tarball ({size}) {DEMO_TARBALL}", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),
-                  (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips"))]
+                  (REAL_CLIPS, kit_command("run", "--ref-dir", "/path/to/clips", "--box-id", "mybox"))]
     elif lead:
         lines += [(f"results tarball ({size}): {LEAD_TARBALL}", str(tarball)),
                   ("check it with", kit_command("verify", tarball))]

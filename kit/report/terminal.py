@@ -36,11 +36,18 @@ PLAIN_EPOCH_LINES = 5  # ... and this many training lines per training run
 
 
 class KitConsole(Console):
-    """rich's Console, except when the reader goes away (`ensemble-kit run | head -1`).
+    """rich's Console, except when the reader goes away (`ensemble-kit run | head -1`), and with no emoji codes.
 
     rich then raises SystemExit(1), past the kit's guard, and 1 means HOLD. The kit's answer is the
     BrokenPipeError itself, which the guard (kit/cli/guard.py) turns into a quiet 141, as Unix tools end.
+
+    rich reads `:name:` as an emoji code even where markup is off: a printed `-map 0:v:0` became `-map 0✌0`, and
+    the command no longer ran as printed. The kit prints paths, commands and clip names, never an emoji code.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("emoji", False)
+        super().__init__(*args, **kwargs)
 
     def on_broken_pipe(self) -> None:
         self.quiet = True  # nothing more is written: the reader is gone

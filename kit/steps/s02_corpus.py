@@ -11,10 +11,10 @@ from pathlib import Path
 from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, refuse_few_contents, twin_line
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
-from kit.corpus.oracle import Oracle, oracle_refusals, pick_oracle_jobs
+from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
-from kit.corpus.shared import SharedDecodes, shared_decode_enabled
+from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
 from kit.events import Info, JobsPlanned
@@ -248,6 +248,19 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                         stderr_tail=first.stderr_tail)
 
 
+def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], sharded: bool) -> None:
+    """Clips the independent check left out may leave fewer contents than LOSO needs: said here, naming them, not
+    later by LOSO as a corpus too small (a shard of several is the union's to count)."""
+    contents = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in kept})
+    if not refused or sharded or contents >= MIN_SOURCES:
+        return
+    names = ", ".join(Path(path).name for path in refused)
+    raise InputError(f"the independent check of the teacher left out {len(refused)} clip(s) ({names}): {contents} "
+                     f"content(s) are left, and LOSO needs at least {MIN_SOURCES}",
+                     hint="each one's reason is in the lines above and in the step log; fix or replace those clips, "
+                          "or add reference clips of other content to --ref-dir")
+
+
 def sharing(p: Prepared, sessions: Mapping[str, object]) -> Callable[[Job], bool]:
     """Which jobs a shared decode may feed (kit.corpus.shared): software encoders (a device encodes one job a
     process, under its session cap), with the plan on (KIT_SHARED_DECODE)."""
@@ -292,7 +305,8 @@ class CorpusStep:
                       "box_id": p.prov.box_id,
                       "ref_dir": str(s.ref_dir) if s.ref_dir else "(demo set)",
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips),
-                      "strict": s.strict, "skipped": sorted(u.path for u in p.unusable)},
+                      "strict": s.strict, "skipped": sorted(u.path for u in p.unusable),
+                      "oracle": [ORACLE_FRAMES, TOLERANCE]},  # the independent check, as this kit makes it
             # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
@@ -325,7 +339,7 @@ class CorpusStep:
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)
         shares = sharing(p, session_semaphores(p.encoders))
-        checked = pick_oracle_jobs(jobs, lambda j: shares(j) and j.clip.kind == "master")  # one job per clip
+        checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, shares, checked)
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
@@ -339,6 +353,7 @@ class CorpusStep:
             ctx.log(left_out.line())
             ctx.emit(Info(self.name, left_out.line()))
         kept = [c for c in p.clips if c.path not in refused]
+        refuse_too_few_left(p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,
                            p.refs.grouping.content_of)
         manifest = build_manifest(tree, run.shard, rows, p.prov, kept, list(p.encoders), grid, p.demo, len(jobs),

@@ -99,7 +99,7 @@ def encoders_problem(names: object) -> str | None:
         parsed = parse_encoder_list(",".join(names))
     except InputError as exc:
         return f"is refused: {exc.message}"
-    return "repeats an encoder" if parsed != names else None
+    return "repeats an encoder" if len(set(parsed)) != len(parsed) else None
 
 
 def teacher_problem(text: object) -> str | None:

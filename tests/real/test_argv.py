@@ -98,7 +98,7 @@ def test_a_rung_encoded_and_scored_by_the_real_ffmpeg(ffmpeg: str, tmp_path: Pat
                    check=True, capture_output=True)
     assert own.read_bytes() == shared.read_bytes()
     log = tmp_path / "v.json"
-    res = subprocess.run(build_score_argv(ffmpeg, own, ["-i", str(ref)], 176, 144, "yuv420p", log, 1),
+    res = subprocess.run(build_score_argv(ffmpeg, own, ["-i", str(ref)], 176, 144, "yuv420p", log, 1, fps="25"),
                          capture_output=True)
     assert res.returncode == 0, res.stderr[-400:]
     vlog = parse_vmaf_log(log)
@@ -117,7 +117,7 @@ def test_quality_mapping_per_family() -> None:
 
 
 def test_score_argv_puts_distorted_first_and_sets_threads() -> None:
-    argv = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 3)
+    argv = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 3, fps="25")
     assert argv[:12] == ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-y", "-threads", "3", "-i", "d.h264",
                          "-threads", "3", "-i"]
     graph = argv[argv.index("-lavfi") + 1]
@@ -130,13 +130,13 @@ def test_score_argv_of_another_teacher_is_exact() -> None:
     """Another model than vmaf_v0.6.1 gets the canonical six's extractors beside it; a model file's path is escaped
     a third time, for libvmaf's own model string (backslash, quote, colon and =), then as every filter value."""
     neg = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 640, 360, "yuv420p", "/tmp/v.json", 3,
-                           teacher=Teacher("vmaf_v0.6.1neg"))
+                           teacher=Teacher("vmaf_v0.6.1neg"), fps="25")
     assert neg[neg.index("-lavfi") + 1].endswith(
         "[dis][ref]libvmaf=model=version=vmaf_v0.6.1neg:feature=name=adm|name=vif|name=motion:log_fmt=json:"
         "log_path=/tmp/v.json:n_threads=3:shortest=1")
     model = Teacher("m", "/x/a b:c'd=e.json", "0" * 64)
     assert model.model_option() == r"path=/x/a b\:c\'d\=e.json"
-    graph = build_libvmaf_graph(640, 360, "yuv420p", "/tmp/v.json", 3, model)
+    graph = build_libvmaf_graph(640, 360, "yuv420p", "/tmp/v.json", 3, model, fps="25")
     assert graph.endswith(r"[dis][ref]libvmaf=model=path=/x/a b\\\\\\:c\\\\\\\'d\\\\=e.json"
                           ":feature=name=adm|name=vif|name=motion:log_fmt=json:log_path=/tmp/v.json:n_threads=3"
                           ":shortest=1")
@@ -156,8 +156,8 @@ def test_every_teacher_scores_with_real_libvmaf_and_the_canonical_six_do_not_mov
     for name, teacher in (("default", Teacher("vmaf_v0.6.1")), ("neg", Teacher("vmaf_v0.6.1neg")),
                           ("4k", Teacher("vmaf_4k_v0.6.1")), ("file", teacher_of(str(model)))):
         log = tmp_path / f"{name}.json"
-        subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p", log, 1, teacher=teacher),
-                       check=True, capture_output=True)
+        subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p", log, 1, teacher=teacher,
+                                        fps="25"), check=True, capture_output=True)
         logs[name] = parse_vmaf_log(log)
     for name in ("neg", "4k", "file"):
         assert (logs[name].features == logs["default"].features).all(), name
@@ -177,7 +177,7 @@ def test_vmaf_v1s_four_features_score_beside_any_teacher_with_real_libvmaf(ffmpe
     logs = {}
     for extra in (False, True):
         log = tmp_path / f"{extra}.json"
-        argv = build_score_argv(ffmpeg, enc, ["-i", str(ref)], 640, 360, "yuv420p", log, 1, extra=extra)
+        argv = build_score_argv(ffmpeg, enc, ["-i", str(ref)], 640, 360, "yuv420p", log, 1, extra=extra, fps="25")
         assert ("name=cambi" in argv[argv.index("-lavfi") + 1]) is extra
         subprocess.run(argv, check=True, capture_output=True)
         logs[extra] = parse_vmaf_log(log, extra)
@@ -199,7 +199,7 @@ def test_log_path_with_space_quote_colon_and_comma_survives_real_ffmpeg(ffmpeg: 
     odd = tmp_path / "it's a dir: [v1], ok; yes"
     odd.mkdir()
     log = odd / "vmaf log.json"
-    graph = build_libvmaf_graph(176, 144, "yuv420p", log, 1)
+    graph = build_libvmaf_graph(176, 144, "yuv420p", log, 1, fps="25")
     subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(ref), "-i", str(ref), "-lavfi", graph,
                     "-f", "null", "-"], check=True)
     parsed = parse_vmaf_log(log)
@@ -261,7 +261,7 @@ def test_a_10_bit_encode_scores_against_its_10_bit_reference_with_real_libvmaf(f
         subprocess.run(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, 30, enc, threads=1), check=True,
                        capture_output=True)
         log = tmp_path / f"vmaf{bits}.json"
-        res = subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p10le", log, 1),
+        res = subprocess.run(build_score_argv(ffmpeg, enc, ["-i", str(ref)], 176, 144, "yuv420p10le", log, 1, fps="25"),
                              capture_output=True, text=True)
         assert res.returncode == 0, res.stderr[-2000:]
         parsed = parse_vmaf_log(log)

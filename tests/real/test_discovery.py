@@ -49,7 +49,7 @@ def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
     assert [p.name for p in files] == ["alpha.y4m", "beta.y4m", "delta.y4m"]
     assert [s.line() for s in skipped] == skipped_lines(refs)
     heard: list[str] = []
-    assert find_clip_files(refs, heard.append) == files
+    assert find_clip_files(refs, heard.append)[0] == files
     assert heard == skipped_lines(refs)
 
 
@@ -61,6 +61,21 @@ def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Pat
            f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i " \
            f"{refs / 'trailer.wmv'} -map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'})" in [s.line() for s in skipped]
     assert not any("notes.txt" in s.line() for s in skipped)
+
+
+def test_every_entry_skipped_at_the_listing_is_a_clip_left_out_with_its_fix(refs: Path, ffmpeg: str) -> None:
+    """A .wmv, a FIFO, a folder named like a clip: each one is in the list of clips left out (02_corpus/
+    skipped.json, the summary's SKIPPED row), not only a line that scrolls by (issue 54: `skipped 0`)."""
+    from kit.media.discovery import Unusable, discover
+
+    (refs / "trailer.wmv").write_bytes(b"\x30\x26\xb2\x75")
+    left: list[Unusable] = []
+    clips = discover(refs, ffmpeg, Sha256Cache(None), unusable=left)
+    assert sorted(c.src for c in clips) == ["alpha", "beta", "delta"]
+    named = {Path(u.path).name: u for u in left}
+    assert set(named) == {"folder.y4m", "pipe.y4m", "zero.y4m", "trailer.wmv"}
+    assert named["trailer.wmv"].fix.startswith("convert it losslessly with the kit's ffmpeg: ")
+    assert named["pipe.y4m"].why == "a named pipe (FIFO), not a clip file" and "remove it" in named["pipe.y4m"].fix
 
 
 def test_a_folder_of_only_unusable_entries_says_what_it_skipped(tmp_path: Path) -> None:

@@ -166,7 +166,9 @@ def test_with_room_the_decoded_copy_feeds_the_scorings_and_goes(ffmpeg: str, mas
     log: list[str] = []
     assert _rows(ffmpeg, masters, tmp_path / "shared", True, log) == per_job
     assert len([line for line in log if "split=3[e0][e1][r]" in line]) == 2
-    assert len([line for line in log if "ref.nut" in line]) == 2 + 4  # 2 written, 4 scorings read them
+    # 2 written, each counted once (its packets: kit.corpus.jobs), 4 scorings read them
+    assert len([line for line in log if "ref.nut" in line]) == 2 + 2 + 4
+    assert len([line for line in log if "ref.nut" in line and "-c copy -f null" in line]) == 2
     assert not list((tmp_path / "shared" / "work" / "decoded").iterdir())
 
 

@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from kit.corpus.jobs import JobRunner, Ladder, Provenance, job_paths, plan_jobs, read_ledger
+from kit.corpus.jobs import REF_OWN, JobRunner, Ladder, Provenance, job_paths, plan_jobs, read_ledger
 from kit.corpus.oracle import Oracle, pick_oracle_jobs
 from kit.corpus.scheduler import run_jobs
-from kit.corpus.shared import SharedDecodes
+from kit.corpus.shared import SharedDecodes, reads_shared_copy
 from kit.errors import InputError
 from kit.infra.host import cpu_name
 from kit.infra.tree import Tree
@@ -181,7 +181,7 @@ def kit_rows(ffmpeg: str, clips: list[Clip], out: Path, shared: bool, ladder: La
     jobs = plan_jobs(clips, {"libx264": [CQ]}, ladder=ladder)
     tree = Tree.open(out)
     decodes = SharedDecodes(tree, jobs, out / "work" / "decoded", lambda line: None) if shared else None
-    checked = pick_oracle_jobs(jobs, lambda j: shared and j.clip.kind == "master")
+    checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, lambda job: shared))
     runner = JobRunner(ffmpeg=ffmpeg, prov=prov, tree=tree, jobs_dir=out, work_dir=out / "work", vmaf_threads=1,
                        encoder_threads=1, sessions={}, log=lambda line: None, shared=decodes,
                        oracle=Oracle(ffmpeg, prov.teacher, lambda line: None), oracle_jobs=checked)
@@ -267,20 +267,25 @@ def slipped_rows(ffmpeg: str, clip: Clip, out: Path, slip: str) -> tuple[list, d
 
 
 def test_a_shared_reference_that_slips_is_caught(ffmpeg: str, matrix: tuple[Path, list[Clip]], tmp_path: Path) -> None:
-    """1.0.x's shared decode put back (a reference renumbered at 1/25 s: frames dropped below 25 fps): libvmaf ends
-    with the shorter input, so the job fails its frame count. A reference shifted by one frame, its count kept:
-    the oracle, reading the clip's own file, finds the frame and both scores."""
+    """1.0.x's shared decode put back (a reference renumbered at 1/25 s: frames dropped below 25 fps), or a frame
+    repeated past the check's window: the copy is counted as it is written, found short or long, and the scorings
+    decode the master themselves. A reference shifted by one frame, its count kept: the oracle, reading the clip's
+    own file, finds the frame and both scores."""
     _, clips = matrix
     film = next(c for c in clips if c.src == "rate_15")
-    failures, _ = slipped_rows(ffmpeg, film, tmp_path / "old", "settb=1/25,setpts=N")
-    assert len(failures) == 1 and f"frames were scored, the reference has {film.n_frames}" in failures[0].message, \
-        failures
+    failures, found = slipped_rows(ffmpeg, film, tmp_path / "old", "settb=1/25,setpts=N")
+    assert not failures and found["ledger"].reference == REF_OWN  # counted short: the master decoded instead
     failures, found = slipped_rows(ffmpeg, film, tmp_path / "shifted",
                                    f"tpad=start=1:start_mode=clone,trim=end_frame={film.n_frames}")
     assert not failures
     check = found["ledger"].oracle
     assert check is not None and not check.passed and check.max_diff > 0.5, check
     assert f"frame {check.at_frame} scores" in check.failure and "scored on its own" in check.failure
+    # a frame repeated past the check's window keeps every job's scored count (libvmaf ends with the encode): the
+    # copy is counted as it is written, found one frame long, and the scorings decode the master themselves
+    failures, found = slipped_rows(ffmpeg, film, tmp_path / "repeated", "loop=loop=1:size=1:start=10")
+    assert not failures and found["ledger"].reference == REF_OWN, found["ledger"]
+    assert found["ledger"].oracle.passed
 
 
 def test_a_disagreeing_oracle_names_the_clip_the_frame_and_both_scores() -> None:

@@ -29,7 +29,8 @@ def test_builders_ask_for_progress_only_when_told() -> None:
     live = build_encode_argv("ffmpeg", ["-i", "ref.y4m"], spec, 25, "out.h264", progress=True)
     assert "-progress" not in plain
     assert live == [*plain[: 1 + len(COMMON)], "-progress", "pipe:1", *plain[1 + len(COMMON):]]
-    score = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 64, 48, "yuv420p", "v.json", 2, progress=True)
+    score = build_score_argv("ffmpeg", "d.h264", ["-i", "r.y4m"], 64, 48, "yuv420p", "v.json", 2, progress=True,
+                             fps="25")
     assert score[1 + len(COMMON): 3 + len(COMMON)] == ["-progress", "pipe:1"] and score[-3:] == ["-f", "null", "-"]
 
 

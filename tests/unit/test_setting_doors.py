@@ -302,3 +302,13 @@ def test_a_ladder_that_gives_the_clips_no_picture_is_refused_at_the_corpus_step(
     assert err.value.message.startswith(words) and "--scales" in err.value.hint, err.value
     check_ladder(("native", "0.5"), sizes)  # what the defaults ask
     check_ladder(("0.1",), [(176, 144), (3840, 2160)])  # a rung that fits one clip of the set
+
+
+def test_an_encoder_named_twice_is_refused_alike_at_the_flag_and_in_a_file() -> None:
+    """`--encoders libx264,libx264` was taken as one at the flag (silently) and refused in a settings file."""
+    from kit.platforms.encoders import parse_encoder_list
+    from kit.steps.settings import encoders_problem
+
+    assert parse_encoder_list("libx264, libx264") == ("libx264", "libx264")
+    assert encoders_problem(("libx264", "libx264")) == "repeats an encoder"
+    assert encoders_problem(("libx264", "libx265")) is None

@@ -196,7 +196,7 @@ def test_summary_names_verdict_figures_baselines_and_what_to_send_back(tmp_path:
                  str(tarball)),
         ("check it here with", kit_command("verify", tarball)),
         ("the results to send are made from your own reference clips: run (with the other flags you used)",
-         kit_command("run", "--ref-dir", "/path/to/clips"))]
+         kit_command("run", "--ref-dir", "/path/to/clips", "--box-id", "mybox"))]
     buf = StringIO()
     print_summary(tmp_path, Console(file=buf, width=100))
     assert "ensemble-kit summary" in buf.getvalue() and "…" not in buf.getvalue()  # never cut
@@ -311,3 +311,18 @@ def test_the_skipped_row_reads_the_record_and_says_a_damaged_one(tmp_path: Path)
         tree.write_json(run.skipped_clips, [])
         ((_, text),) = skipped_rows(tree, run.root)
         assert "damaged" in text and "rerun the corpus step" in text
+
+
+def test_a_printed_command_keeps_every_colon_whatever_rich_would_read_in_it() -> None:
+    """rich reads `:v:` as an emoji code even with markup off: the crop and conversion hints' `-map 0:v:0` printed
+    as `-map 0✌0`, and ran as printed, ffmpeg exited 234 (issue 54). The kit's console prints no emoji code."""
+    import io
+
+    from kit.report.terminal import KitConsole
+
+    for line in ("ensemble-kit ffmpeg -i '/clips/a b.avi' -map 0:v:0 -an -c:v ffv1 out.mkv", ":smile: :v: :1st_place:"):
+        out = io.StringIO()
+        console = KitConsole(file=out, highlight=False, soft_wrap=True, width=200)
+        console.print(line, markup=False)
+        console.print(line)
+        assert out.getvalue() == f"{line}\n{line}\n"
