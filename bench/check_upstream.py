@@ -258,13 +258,13 @@ def kit_log(scratch: Path, ffmpeg: str | None, given: Path | None) -> tuple[Path
     if given is not None:
         return given.resolve(), "given (--vmaf-log)"
     from kit.errors import KitError
-    from kit.platforms.binaries import trusted_ffmpeg
+    from kit.media.ffmpeg import resolve_ffmpeg
     from kit.platforms.probe import check_libvmaf
 
     work = scratch / "kit-scoring"
     work.mkdir()
     try:
-        info = trusted_ffmpeg(ffmpeg)
+        info = resolve_ffmpeg(ffmpeg)
         version = check_libvmaf(str(info.path), work)
     except KitError as exc:
         return None, f"an ffmpeg whose libvmaf the kit can score with (--ffmpeg): {exc}"

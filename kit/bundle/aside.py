@@ -106,12 +106,17 @@ def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
                               "then rerun; a tarball or export of yours the kit did not write goes elsewhere too")
 
 
+def check_exports(tree: Tree, run: RunDir) -> None:
+    """exports/ is a folder or nothing: a link, pipe or file planted in its place is refused, never moved or read."""
+    if (st := tree.lstat(run.exports)) is not None and (what := describe(st, run.exports)) != "a folder":
+        raise refuse(run.exports, what or "a file", "a folder")
+
+
 def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
     """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
     went), once each is proven the kit's (check_written); an empty exports/ is just removed. A link or pipe
     planted in their place is refused, not moved."""
-    if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) not in (None, "a folder"):
-        raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
+    check_exports(tree, run)
     check_written(tree, run, keep)
     if tree.is_folder(run.exports) and not tree.names(run.exports):
         tree.remove_folder(run.exports)

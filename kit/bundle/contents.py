@@ -40,6 +40,18 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     return files
 
 
+def corpus_files(tree: Tree, run: RunDir, shard: Path) -> dict[str, Path]:
+    """Archive path -> file of a corpus-only bundle (a box that cannot train): run.json, prereqs.json, the shard
+    (`shard`: checked against the corpus step's record), its manifest, the clips left out, and the logs."""
+    files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
+    files[run.rel(run.shard)] = shard
+    files |= {run.rel(p): p for p in (run.shard_manifest, run.skipped_clips) if tree.is_file(p)}
+    for log in run.logs(tree):
+        if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
+            files[run.rel(log)] = log
+    return files
+
+
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:
     """LOSO's and the verdict's files, each checked against its step's record."""
     optional = [p for p in (run.clips, run.encodes, *(run.holdout(b.kind) for b in verdict.holdout or ()))

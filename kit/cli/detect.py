@@ -86,13 +86,13 @@ def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool
     import tempfile
 
     from kit.infra.tree import Tree
-    from kit.platforms.binaries import trusted_ffmpeg
+    from kit.media.ffmpeg import resolve_ffmpeg
     from kit.platforms.detect import auto_candidates
     from kit.platforms.encoders import AUTO, ENCODER_NAMES, parse_encoder_list
     from kit.platforms.probe import Prober
     from kit.platforms.resolve import survey_host
 
-    survey = survey_host(trusted_ffmpeg(ffmpeg))
+    survey = survey_host(resolve_ffmpeg(ffmpeg))
     names = ENCODER_NAMES if encoders == "all" else tuple(dict.fromkeys(parse_encoder_list(encoders)))
     names = auto_candidates(survey.families) if names == (AUTO,) else names
     with tempfile.TemporaryDirectory(prefix="kit-detect-") as tmp, Tree.open(Path(tmp), make=False) as tree:

@@ -32,9 +32,9 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> None:
     def go() -> int:
         from kit.infra.interrupts import passed_on
         from kit.infra.proc import run_process, signal_children
-        from kit.platforms.binaries import trusted_ffmpeg
+        from kit.media.ffmpeg import resolve_ffmpeg
 
-        ffmpeg = trusted_ffmpeg().path
+        ffmpeg = resolve_ffmpeg().path
         sys.stdout.flush()
         sys.stderr.flush()
         # its two outputs straight to ours as it goes: a conversion's progress is seen while it runs, and what

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 def execute(values: dict[str, Any], given: set[str], only: str | None, task: ArrayPosition | None = None) -> int:
     """The run (or a training task) with the settings of these flags (`given`: those on the command line)."""
-    from kit.report.summary import finished_event, print_summary
+    from kit.platforms.prereqs import corpus_only_reason
+    from kit.report.summary import finished_event, print_corpus_only, print_summary
     from kit.report.terminal import Renderer
     from kit.steps.runner import run_steps, run_train_task, select_steps
 
@@ -35,7 +36,7 @@ def execute(values: dict[str, Any], given: set[str], only: str | None, task: Arr
         settings = build_settings(values, given)
         check_environment()  # a bad KIT_TIMEOUT_S, KIT_TRAIN_THREADS, ... stops the run before any work
         selection = select_steps(only or values.get("only"), values.get("from_step"), bool(values.get("force")),
-                                 settings.corpus is not None)
+                                 settings.corpus is not None, corpus_only_reason())
         try:  # a training task's selection is `step loso`: no summary follows it
             code = run_train_task(settings, task.k, task.n, renderer) if task is not None else \
                 run_steps(settings, selection, renderer, sys.argv)
@@ -47,7 +48,9 @@ def execute(values: dict[str, Any], given: set[str], only: str | None, task: Arr
                 renderer(event)
         raise
     closing = any(s.name in ("verdict", "bundle") for s in selection.steps)
-    if closing:
+    if closing and selection.corpus_only is not None:  # a box that cannot train: its corpus, to send to the lead
+        print_corpus_only(settings.out_dir, renderer.console, selection.corpus_only)
+    elif closing:
         print_summary(settings.out_dir, renderer.console)
     renderer(finished_event(settings.out_dir, code, time.monotonic() - started, closing))
     return code

@@ -26,8 +26,10 @@ def verify_cmd(tarball: Path) -> None:
         report = verify_tarball(tarball)
         if report.ok and report.manifest is not None:
             meta = report.manifest
+            holds = f"verdict {meta.get('verdict')}" if meta.get("verdict") is not None else \
+                "a corpus, no verdict: training happens at the lead (merge it with the other boxes' corpora)"
             click.echo(visible(f"OK: {report.files} files match their sha256 ({tarball}; box {meta.get('box_id')}, "
-                               f"verdict {meta.get('verdict')})"))
+                               f"{holds})"))
             return 0
         click.echo("\n".join([*(f"MISMATCH: {visible(p)}" for p in report.problems),  # member names are the sender's
                               f"error: {visible(str(tarball))} failed verification ({len(report.problems)} problem(s))",

@@ -18,6 +18,7 @@ from kit import KIT_ROOT
 from kit.errors import PrereqError, ToolError
 from kit.infra.files import sha256_bytes
 from kit.infra.host import platform_tag
+from kit.infra.perms import require_trusted
 from kit.infra.proc import ProcResult, run_process, signal_name
 from kit.infra.records import Record
 from kit.media.argv import build_query_argv
@@ -127,13 +128,15 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits."""
+    """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
+    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (describing
+    it runs it): the kit runs it as the user. PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
     for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
-            return check_ffmpeg(Path(given).expanduser().absolute(), source)
+            return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
     staged = staged_binary(root)
     if staged.exists():
-        return check_ffmpeg(staged, f"binaries/{platform_tag()}")
+        return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}")
     if (info := path_ffmpeg()) is not None:
         return info
     wheel = imageio_binary()

@@ -5,12 +5,12 @@ KIT_FFMPEG), so a box that untars the kit uses it without any flag. A small
 manifest.json beside it records its build string, libvmaf, sha256 and origin.
 
 An ffmpeg someone names (--ffmpeg, KIT_FFMPEG, binaries stage --from) or the one in binaries/ is a program the kit
-runs as the user: it is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (trusted_ffmpeg).
+runs as the user: it is held to the trust rule (kit.infra.perms.untrusted) before it is run at all
+(kit.media.ffmpeg.resolve_ffmpeg).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,25 +36,9 @@ class StagedBinary:
     source: str
 
 
-def trusted_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """kit.media.ffmpeg.resolve_ffmpeg, once the ffmpeg it would take from --ffmpeg, KIT_FFMPEG or
-    binaries/<os>-<arch>/ (in that order, as it takes them) passes the trust rule: the kit runs it as the user, and
-    resolving it runs it already (-version). PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
-    from kit.media.ffmpeg import resolve_ffmpeg
-
-    for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
-        if given:
-            require_trusted(Path(given).expanduser().absolute(), source)
-            break
-    else:
-        if (staged := staged_binary(root)).exists():
-            require_trusted(staged, "the kit's ffmpeg")
-    return resolve_ffmpeg(explicit, root)
-
-
 def check_named(info: FFmpegInfo) -> FFmpegInfo:
     """An ffmpeg the prereqs step chose (prereqs.json), held to the trust rule again before a later step runs it,
-    when it came from where trusted_ffmpeg checks (a step may run on a prereqs.json of an earlier kit)."""
+    when it came from where resolve_ffmpeg checks (a step may run on a prereqs.json of an earlier kit)."""
     staged = info.source.startswith("binaries/")
     if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
         require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)

@@ -8,6 +8,9 @@ release (schema 1, no `schema_version` key) still reads.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -59,6 +62,8 @@ class Prereqs(Record):
     schema_version: int = 1
     teacher: Teacher = DEFAULT_TEACHER  # the --teacher libvmaf scored a test pair with (kit.platforms.teacher)
     extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
+    can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)
+    can_export: bool = True  # onnx and onnxruntime import here: a PROMOTE's models can be exported
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""
@@ -67,6 +72,34 @@ class Prereqs(Record):
     def devices(self) -> tuple[tuple[str, str], ...]:
         """(encoder, the hardware that encodes its rows: GPU, render node, VideoToolbox, CPU)."""
         return tuple((name, probe.device or self.host.cpu) for name, probe in sorted(self.encoders.items()))
+
+
+TRAINING_PACKAGES = ("torch",)  # what LOSO trains with
+EXPORT_PACKAGES = ("onnx", "onnxruntime")  # what the bundle exports a PROMOTE's models with
+
+
+def importable(name: str) -> bool:
+    """Whether `import name` finds the package in this Python (found, not imported: torch loads in LOSO)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@functools.cache
+def missing_for_training() -> tuple[str, ...]:
+    """The packages of training and export this Python cannot import (no wheel for an Intel Mac, an old macOS)."""
+    return tuple(name for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES) if not importable(name))
+
+
+def corpus_only_reason() -> str | None:
+    """None where this box can train and export; else why it makes the corpus alone (prereqs, corpus, and a
+    bundle of the corpus) and leaves LOSO, the verdict and the models to the lead."""
+    missing = missing_for_training()
+    if not missing:
+        return None
+    return (f"{', '.join(missing)} cannot be imported in this Python ({sys.executable}): this box makes the "
+            "corpus and bundles it; training happens at the lead")
 
 
 def write_prereqs(tree: Tree, path: Path, prereqs: Prereqs) -> None:

@@ -390,6 +390,29 @@ def print_summary(out_dir: Path, console: Console) -> None:
                 console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
+def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
+    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason): its corpus is in
+    the results tarball to send, and training happens at the lead."""
+    with read_out_dir(out_dir) as tree:
+        run = RunDir(out_dir)
+        table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        manifest = tree.read_json_object(run.shard_manifest)[0] or {}
+        demo, n = manifest.get("demo_corpus") is True, manifest.get("rows")
+        made = f"{n} rows, " if isinstance(n, int) else ""
+        rows = [("this box", f"corpus only: {why}"), ("corpus", f"{made}{run.shard}"), *skipped_rows(tree, out_dir),
+                ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
+                             "corpora; this box's corpus is in the results tarball below, to send as it is")]
+        for label, text in rows:
+            table.add_row(label, Text(visible(text)), style="bold yellow" if label == "this box" else None)
+        console.print(table)
+        for label, text in path_lines(tree, out_dir, demo):
+            console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
+            if text:
+                console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
+
+
 # -- the closing events ---------------------------------------------------------------------------
 def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: bool) -> RunFinished:
     """The last event; with_results when the run reached the verdict or bundle step (else the files may be old)."""

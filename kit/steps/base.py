@@ -19,7 +19,7 @@ from kit.events import Emit
 from kit.infra.files import remembered_sha256
 from kit.infra.perms import describe
 from kit.infra.tree import Tree
-from kit.platforms.prereqs import Prereqs
+from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
 from kit.steps.records import read_step_record
@@ -41,6 +41,11 @@ class Context:
     @property
     def run(self) -> RunDir:
         return RunDir(self.settings.out_dir)
+
+    @property
+    def corpus_only(self) -> str | None:
+        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None."""
+        return corpus_only_reason()
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:

@@ -39,9 +39,13 @@ from kit.steps.settings import RunSettings
 class Selection:
     steps: tuple[LazyStep, ...]
     forced: frozenset[str]
+    corpus_only: str | None = None  # why this box makes the corpus alone (no torch, onnx): no LOSO, no verdict
 
 
-def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool) -> Selection:
+def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool,
+                 corpus_only: str | None = None) -> Selection:
+    """The steps to run, in order; `corpus_only` (kit.platforms.prereqs.corpus_only_reason): a box that cannot
+    train runs prereqs, corpus and the corpus's bundle, and refuses a step or a run that must train."""
     from kit.steps import get_step
 
     names = [s.name for s in STEPS]
@@ -61,10 +65,32 @@ def select_steps(only: str | None, from_step: str | None, force: bool, corpus_gi
         if only and get_step(only).name == "corpus":
             raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
         chosen = [s for s in chosen if s.name != "corpus"]
+    if corpus_only is not None:
+        chosen = corpus_only_steps(chosen, only or from_step, corpus_given, corpus_only)
     forced = {s.name for s in chosen} if force else set()
     if from_step and chosen:
         forced.add(chosen[0].name)
-    return Selection(tuple(chosen), frozenset(forced))
+    return Selection(tuple(chosen), frozenset(forced), corpus_only)
+
+
+TRAINING_STEPS = ("loso", "verdict")
+
+
+def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: bool, why: str) -> list[LazyStep]:
+    """A box that cannot train: the chosen steps without LOSO and the verdict. Refused (exit 2) when what was asked
+    for is training itself: `--only`/`step` or `--from` naming LOSO or the verdict, or a run on a given --corpus."""
+    from kit.infra.invocation import kit_command
+    from kit.steps import get_step
+
+    step = get_step(named).name if named is not None else None
+    if step in TRAINING_STEPS or (corpus_given and any(s.name in TRAINING_STEPS for s in chosen)):
+        asked = f"the {step} step" if step in TRAINING_STEPS else "a run on a given --corpus"
+        raise InputError(f"{asked} trains, and this box cannot: {why}",
+                         hint="install torch, onnx and onnxruntime (pip install -r requirements-frozen.txt) where "
+                              "their wheels exist, or make this box's corpus with "
+                              f"{kit_command('run', '--ref-dir', '/path/to/clips')} (with your other flags) and "
+                              "send its results tarball to the lead, who trains")
+    return [s for s in chosen if s.name not in TRAINING_STEPS]
 
 
 def fingerprint(plan: Plan) -> str:
@@ -226,9 +252,13 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         tree.remove_temps(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, RunDir(out).run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
+        if selection.corpus_only is not None:
+            emit(Info("run", f"corpus only: {selection.corpus_only}"))
         for step in selection.steps:
             run_one(tree, step, settings, selection, emit)
         interrupts.check()
+        if selection.corpus_only is not None:  # no verdict to decide the exit: the corpus and its bundle are done
+            return 0
         if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
             found = RunDir(out).verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD

@@ -16,11 +16,19 @@ from kit.events import CheckTable
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.tree import Tree
-from kit.media.ffmpeg import FFmpegInfo
+from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
-from kit.platforms.binaries import trusted_ffmpeg
 from kit.platforms.detect import family_rows
-from kit.platforms.prereqs import HostReport, OutDirReport, Prereqs, write_prereqs
+from kit.platforms.prereqs import (
+    EXPORT_PACKAGES,
+    TRAINING_PACKAGES,
+    HostReport,
+    OutDirReport,
+    Prereqs,
+    corpus_only_reason,
+    missing_for_training,
+    write_prereqs,
+)
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import Survey, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
@@ -28,11 +36,13 @@ from kit.platforms.teacher import check_teacher, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan
 
 MIN_FREE_BYTES = 1 << 30
-PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "torch", "onnx", "onnxruntime", "click", "rich",
-                   "platformdirs", "matplotlib")
+PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "click", "rich", "platformdirs", "matplotlib")
 
 
 def python_packages() -> dict[str, str]:
+    """Each package's version. Those of the corpus are required; those of training and export
+    (kit.platforms.prereqs.TRAINING_PACKAGES, EXPORT_PACKAGES) are listed where they import: a box without them
+    makes the corpus alone (corpus_only_reason)."""
     found = {}
     for name in PYTHON_PACKAGES:
         try:
@@ -40,7 +50,22 @@ def python_packages() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
                               hint="pip install -r requirements-frozen.txt") from None
+    for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES):
+        if name not in missing_for_training():
+            try:
+                found[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                found[name] = "unknown"  # importable, without its metadata (a source tree on the path)
     return found
+
+
+def python_rows(packages: dict[str, str]) -> list[list[str]]:
+    """The python row, and a training row on a box that cannot train or export."""
+    rows = [["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
+        f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)]]
+    if (reason := corpus_only_reason()) is not None:
+        rows.append(["training", "skip", f"{reason} (corpus only: prereqs, corpus, bundle)"])
+    return rows
 
 
 def check_out_dir(tree: Tree, out_dir: Path) -> int:
@@ -62,7 +87,7 @@ class PrereqsStep:
     name = "prereqs"
 
     def _ffmpeg(self, ctx: Context) -> FFmpegInfo:
-        return trusted_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
+        return resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None)
 
     def plan(self, ctx: Context) -> Plan:
         info = self._ffmpeg(ctx)
@@ -119,8 +144,7 @@ class PrereqsStep:
             ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,
             *[probe_row_10bit(r) for r in ten_bit],
             ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
-            ["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
-                f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow"))],
+            *python_rows(packages),
             ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
         ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))
@@ -132,6 +156,8 @@ class PrereqsStep:
                             replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in ten_bit},
-            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features))
+            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
+            can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
+            can_export=not set(EXPORT_PACKAGES) & set(missing_for_training())))
         return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
                                                 "libvmaf": libvmaf_version, "encoders": list(resolved)})

@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.bundle.aside import adopt_recorded, check_written, record, set_aside
+from kit.bundle.aside import adopt_recorded, check_exports, check_written, record, set_aside
+from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
-from kit.infra.perms import describe, euid, refuse, user_name
+from kit.infra.perms import euid, user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
@@ -48,6 +49,8 @@ class BundleStep:
     name = "bundle"
 
     def plan(self, ctx: Context) -> Plan:
+        if ctx.corpus_only is not None:
+            return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
         earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))  # what the bundle before wrote
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
@@ -57,10 +60,47 @@ class BundleStep:
                     inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"},
                     prepared=dict(earlier.outputs) if earlier is not None else {})
 
+    def plan_corpus(self, ctx: Context) -> Plan:
+        """A box that cannot train (ctx.corpus_only): its bundle is the corpus step's shard, manifest, skipped clips
+        and logs, with no LOSO, verdict, report or models."""
+        run = ctx.run
+        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
+        inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
+        inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
+                   if ctx.tree.is_file(p)}
+        return Plan(settings={"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS}, inputs=inputs,
+                    prepared=dict(earlier.outputs) if earlier is not None else {})
+
+    def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
+        """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
+        from kit.bundle.contents import corpus_files
+
+        run, tree = ctx.run, ctx.tree
+        box, utc = ctx.settings.box_id, utc_compact()
+        self.clear_the_way(ctx, plan)
+        shard = require_output(ctx, run.shard, "corpus")
+        stem, tarball = run.results_stem(box, utc), None
+        files = corpus_files(tree, run, shard)
+        try:
+            write_results_tarball(tree, run.tarball(stem), stem, files, {
+                "box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc, "corpus_sha256": corpus_sha256(shard)},
+                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}))
+            tarball = run.tarball(stem)
+            moved = self.put_in_place(ctx, tarball, run.set_aside(utc), None, {})
+        except BaseException:
+            if tarball is not None:  # a tarball of a bundle that did not complete is not the latest results
+                tree.remove(tarball)
+            raise
+        ctx.emit(Info(self.name, f"corpus only: training happens at the lead; send {tarball.name}"))
+        ctx.emit(BundleWritten(str(tarball), len(files) + 1, tree.sha256(tarball)))
+        return Outcome([tarball], {"contents": CORPUS_CONTENTS, "tarball": str(tarball),
+                                   **({"moved_aside": str(run.set_aside(utc))} if moved else {})})
+
     def run(self, ctx: Context, plan: Plan) -> Outcome:
+        if ctx.corpus_only is not None:
+            return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
-        from kit.bundle.tarball import write_results_tarball
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
@@ -111,8 +151,7 @@ class BundleStep:
         group may add under --group-shared: kit.bundle.aside), once the bundle before's own record is adopted."""
         run, tree = ctx.run, ctx.tree
         tree.remove_stale(run.step(self.name), names=[run.exports.name])
-        if (st := tree.lstat(run.exports)) is not None and describe(st, run.exports) != "a folder":
-            raise refuse(run.exports, describe(st, run.exports) or "a file", "a folder")
+        check_exports(tree, run)
         adopt_recorded(tree, run, plan.prepared if isinstance(plan.prepared, dict) else {})
         check_written(tree, run)
 

@@ -108,11 +108,12 @@ def test_a_planted_ffmpeg_never_runs(tmp_path: Path, how: str) -> None:
 
 def test_the_kits_own_ffmpeg_in_binaries_and_the_one_prereqs_json_names_are_held_to_the_rule(tmp_path: Path) -> None:
     from kit.infra.host import platform_tag
-    from kit.platforms.binaries import check_named, trusted_ffmpeg
+    from kit.media.ffmpeg import resolve_ffmpeg
+    from kit.platforms.binaries import check_named
 
     staged = planted_ffmpeg(theirs(tmp_path / "kit" / "binaries" / platform_tag()) / "ffmpeg")
     with pytest.raises(InputError, match=f"the kit's ffmpeg {staged} lies below .*belongs to user nobody"):
-        trusted_ffmpeg(None, root=tmp_path / "kit")
+        resolve_ffmpeg(None, root=tmp_path / "kit")
     assert not (tmp_path / "kit" / "binaries" / "RAN").exists()
     for source in ("--ffmpeg", f"binaries/{platform_tag()}"):
         with pytest.raises(InputError, match=r"lies below .*belongs to user nobody"):

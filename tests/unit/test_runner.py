@@ -62,6 +62,19 @@ def test_step_selection() -> None:
         select_steps("loso", "corpus", False, False)
 
 
+def test_step_selection_on_a_box_that_cannot_train() -> None:
+    """No torch (or onnx): prereqs, corpus and the corpus's bundle; a step or run that must train is refused."""
+    why = "torch cannot be imported"
+    assert [s.name for s in select_steps(None, None, False, False, why).steps] == ["prereqs", "corpus", "bundle"]
+    assert [s.name for s in select_steps(None, "corpus", False, False, why).steps] == ["corpus", "bundle"]
+    assert [s.name for s in select_steps("bundle", None, False, False, why).steps] == ["bundle"]
+    assert [s.name for s in select_steps("prereqs", None, False, True, why).steps] == ["prereqs"]
+    for only, start, corpus in (("loso", None, False), ("verdict", None, False), (None, "loso", False),
+                                (None, None, True)):
+        with pytest.raises(InputError, match="trains, and this box cannot"):
+            select_steps(only, start, False, corpus, why)
+
+
 def test_second_run_on_one_out_dir_is_refused(tmp_path: Path) -> None:
     code = ("from pathlib import Path; from kit.steps.runner import out_dir_lock\n"
             "from kit.steps.settings import RunSettings\n"
