@@ -25,6 +25,7 @@ from kit.verdict.kinds import DEFINITIONS, GROUPS, POOLED, SOURCE
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kit.media.discovery import Unusable
     from kit.platforms.prereqs import Prereqs
     from kit.verdict.document import Verdict
 
@@ -66,6 +67,7 @@ class ReportData:
     # per source (index src_sha256), from 04_verdict/intervals.parquet: the share inside, one column per level
     coverage: pd.DataFrame | None = None
     encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
+    skipped: tuple[Unusable, ...] = ()  # 02_corpus/skipped.json: the clips of --ref-dir the corpus step left out
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Invocation:
 
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
-                     encodes: Path | None = None) -> ReportData:
+                     encodes: Path | None = None, skipped: tuple[Unusable, ...] = ()) -> ReportData:
     from kit.report.frames import coverage_by_source, held_out_predictions, read_encodes, read_intervals
 
     corpus_path = Path(verdict.corpus.path)
@@ -89,7 +91,7 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(read_intervals(intervals))
                       if intervals is not None and intervals.is_file() else None,
-                      read_encodes(encodes) if encodes is not None and encodes.is_file() else None)
+                      read_encodes(encodes) if encodes is not None and encodes.is_file() else None, skipped)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
@@ -256,16 +258,30 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
             details("the corpus's fields, teacher ranges, content groups and sources", *parts)]
 
 
+def skipped_section(skipped: tuple[Unusable, ...]) -> list[str]:
+    """The clips of --ref-dir the corpus step left out, each with why and the fix (02_corpus/skipped.json): the
+    corpus is what is left, and the reader sees what it lacks."""
+    if not skipped:
+        return []
+    return ["<h2 id='skipped'>Clips left out</h2>", sorted_by("by path"),
+            capped(["clip", "why", "fix"], [[u.path, u.why, u.fix] for u in sorted(skipped, key=lambda u: u.path)],
+                   "clips", SKIPPED_FILE),
+            note(f"From {SKIPPED_FILE}, which the results tarball carries: each clip the corpus step could not use "
+                 "(--strict refuses the run instead), with the words and the fix it printed.")]
+
+
+SKIPPED_FILE = "02_corpus/skipped.json"
 NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
        ("predictions", "worst panels"),
        ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("teacher", "teacher"),
        ("baselines", "baselines"),
-       ("coverage", "coverage"), ("corpus", "corpus"), ("provenance", "provenance"))
+       ("coverage", "coverage"), ("skipped", "left out"), ("corpus", "corpus"), ("provenance", "provenance"))
 
 
-def caveats(verdict: Verdict) -> list[str]:
+def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
     """What limits what the figures mean, said on the first screen: sources far below the teacher's 1080p, an
-    encoder whose encodes span too little of the teacher's scale, sources whose teacher looks wrong."""
+    encoder whose encodes span too little of the teacher's scale, sources whose teacher looks wrong, clips left
+    out."""
     from kit.report import sections
     from kit.verdict.plausibility import suspects_text
 
@@ -274,6 +290,9 @@ def caveats(verdict: Verdict) -> list[str]:
     if verdict.teacher_suspects:
         text = suspects_text(verdict.teacher_suspects)
         said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
+    if skipped:
+        said.append(f"<p class='warn'>{len(skipped)} clip(s) of --ref-dir were left out of the corpus: "
+                    "<a href='#skipped'>which, why and the fix</a>.</p>")
     return [*sections.resolution_note(verdict.corpus.clips), *said]
 
 
@@ -308,7 +327,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
-            *intervals.intervals_section(verdict, data.coverage)]
+            *intervals.intervals_section(verdict, data.coverage), *skipped_section(data.skipped)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)
@@ -316,7 +335,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
         f"<p>{esc(verdict.recommendation)}</p>",
         *overview.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
-        "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict), f"<nav>{nav}</nav>",
+        "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
         f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "
         f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "
         f"train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",

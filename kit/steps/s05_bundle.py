@@ -28,7 +28,9 @@ from kit.steps.records import read_run_record, read_step_record
 from kit.verdict.document import Verdict
 
 if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` plans it
+    from kit.media.discovery import Unusable
     from kit.report.html import Invocation
+    from kit.rundir import RunDir
 
 
 def find_verdict(ctx: Context) -> tuple[str, Path]:
@@ -120,7 +122,8 @@ class BundleStep:
             data = load_report_data(verdict, require_output(ctx, run.predictions, "loso"),
                                     invocation(tree, run.run_json), read_prereqs(tree, run.prereqs_json)[0],
                                     require_output(ctx, run.intervals, "verdict") if verdict.intervals else None,
-                                    require_output(ctx, run.encodes, "loso") if verdict.consumer else None)
+                                    require_output(ctx, run.encodes, "loso") if verdict.consumer else None,
+                                    left_out(tree, run))
             tree.write_text(run.report, render_report(verdict, data))
             stem = run.results_stem(box, utc)
             files = tarball_files(tree, run, verdict, verdict_path, exports, run.report,
@@ -207,3 +210,13 @@ def invocation(tree: Tree, run_json: Path) -> Invocation | None:
 
     record, _ = read_run_record(tree, run_json)
     return Invocation(record.invoked_at_utc, record.argv, record.provenance) if record is not None else None
+
+
+def left_out(tree: Tree, run: RunDir) -> tuple[Unusable, ...]:
+    """The clips the corpus step left out (02_corpus/skipped.json), for the report; none when there is no record
+    (nothing left out, or a --corpus run) or it cannot be read (the summary says so)."""
+    from kit.infra.records import read_record
+    from kit.media.discovery import SkippedClips
+
+    record, _ = read_record(SkippedClips, tree, run.skipped_clips)
+    return record.skipped if record is not None else ()

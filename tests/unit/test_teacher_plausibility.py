@@ -134,3 +134,21 @@ def test_many_suspects_are_one_row_and_a_verdict_without_the_check_says_nothing(
     assert not [label for label, _ in summary_rows(tmp_path, golden) if label == "WARNING"]
     older = replace(golden, teacher_suspects=None)  # a verdict of a kit without the check
     assert "id='teacher'" not in render_report(older) and "teacher_suspects" not in older.to_json()
+
+
+def test_the_report_names_every_clip_left_out_with_why_and_the_fix() -> None:
+    """02_corpus/skipped.json's clips are in the report too (issues 51 and 54: a clip the independent check refused,
+    an .avi left out at the listing, were in no page of the report): a section and a line on the first screen."""
+    from kit.media.discovery import Unusable
+    from kit.report.html import ReportData
+
+    golden = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
+    left = (Unusable("/clips/b.wmv", "/clips/b.wmv: a .wmv video, which the kit does not read", "convert it"),
+            Unusable("/clips/a.mp4", "/clips/a.mp4: its teacher scores do not hold against libvmaf run on their "
+                                     "own (job j): frame 3 scores 40.00 in the corpus but 99.00", "run the check"))
+    page = render_report(golden, ReportData(skipped=left))
+    assert "<h2 id='skipped'>Clips left out</h2>" in page and "href='#skipped'" in page
+    assert page.index("/clips/a.mp4") < page.index("/clips/b.wmv")  # by path
+    assert "frame 3 scores 40.00 in the corpus but 99.00" in page and "<td>convert it</td>" in page
+    assert "2 clip(s) of --ref-dir were left out" in page
+    assert "id='skipped'" not in render_report(golden)  # none left out: no section
