@@ -66,7 +66,7 @@ class GateRow:
     """One criterion of the gate: its figure, the limit, and the outcome (None: off)."""
 
     name: str
-    value: float | None
+    value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)
     op: str  # >=, <=, >, =
     threshold: float | None
     limit: str  # as shown: ">= 0.95", "off (--max-fold-rmse)"
@@ -106,7 +106,7 @@ def gate_rows(verdict: Verdict) -> list[GateRow]:
                     f">= {_fmt(gate.per_seed_min)}", gate.per_seed_pass)]
     if (e := verdict.evidence_gate) is not None:
         least = float(e.min_content_groups) if e.min_content_groups is not None else None
-        rows.append(GateRow("held-out content groups (--min-content-groups)", float(e.content_groups), ">=", least,
+        rows.append(GateRow("held-out content groups (--min-content-groups)", int(e.content_groups), ">=", least,
                             f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None))
     if lift_gate.enabled:
         rows.append(GateRow(f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio, "<=",

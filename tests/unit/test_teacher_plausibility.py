@@ -152,3 +152,15 @@ def test_the_report_names_every_clip_left_out_with_why_and_the_fix() -> None:
     assert "frame 3 scores 40.00 in the corpus but 99.00" in page and "<td>convert it</td>" in page
     assert "2 clip(s) of --ref-dir were left out" in page
     assert "id='skipped'" not in render_report(golden)  # none left out: no section
+
+
+def test_the_gate_table_shows_a_count_as_a_count() -> None:
+    """The evidence floor's row read `4.0000` content groups (issue 54): a count is shown as an integer."""
+    import re
+
+    from kit.verdict.gate import evidence_gate
+
+    golden = Verdict.from_json(json.loads((ROOT / "tests" / "data" / "verdict_promote.json").read_text()))
+    page = render_report(replace(golden, evidence_gate=evidence_gate(4, 5)))
+    row = re.search(r"<tr><td>held-out content groups \(--min-content-groups\)</td><td[^>]*>([^<]*)</td>", page)
+    assert row is not None and row.group(1) == "4", row
