@@ -13,6 +13,8 @@ has no slot for gets no consumer prediction: it cannot ask about it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -53,8 +55,13 @@ def rungs_of(frame: pd.DataFrame) -> list[str]:
     encode of no recorded height is at the source's own size, and without the source's height it is named by its
     encoded height."""
     heights = frame["height"] if "height" in frame else pd.Series(0, index=frame.index)
-    return [rung_label(int(e), int(h)) if h > 0 or e <= 0 else f"{int(e)} lines"
-            for e, h in zip(frame["enc_height"], heights, strict=True)]
+    return [rung_label(e, h) if h > 0 or e <= 0 else f"{e} lines"
+            for e, h in zip(map(_whole, frame["enc_height"]), map(_whole, heights), strict=True)]
+
+
+def _whole(value: object) -> int:
+    """A height as recorded, 0 where none is (null: the bash kit's JSONL rows record no size)."""
+    return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
 def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE) -> pd.DataFrame:

@@ -38,5 +38,5 @@ def test_a_demo_run_says_its_tarball_is_the_demo_and_how_to_run_on_real_clips(tm
     run = lines[lines.index("the results to send are made from your own reference clips: run (with the other "
                             "flags you used):") + 1]
     assert shlex.split(run)[-5:] == ["run", "--ref-dir", "/path/to/clips", "--box-id", "mybox"]
-    exe, *rest = shlex.split(run)[:-3]  # spelled as this run was started: this python, -m kit, from the kit's folder
+    exe, *rest = shlex.split(run)[:-5]  # spelled as this run was started: this python, -m kit, from the kit's folder
     assert (ROOT / exe).absolute() == Path(sys.executable).absolute() and rest == ["-m", "kit"]

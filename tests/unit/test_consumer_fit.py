@@ -213,3 +213,15 @@ def test_verify_holds_a_promote_to_its_consumer_gates() -> None:
     said = contradiction({**PASSING, "consumer_gates": edited})
     assert said is not None and "consumer_gates consumer_share fails: its worst value 0 is below its threshold " \
         "0.6" in said
+
+
+def test_an_encode_of_no_recorded_size_is_named_not_a_crash() -> None:
+    """The bash kit's JSONL rows record no size: their heights are null in a union, and naming their rung ended the
+    union's LOSO in exit 70 (cannot convert float NaN to integer)."""
+    import pandas as pd
+
+    from kit.model.encodes import rungs_of
+
+    frame = pd.DataFrame({"enc_height": [float("nan"), 360.0, 180.0], "height": [float("nan"), 360.0, 360.0]})
+    labels = rungs_of(frame)
+    assert len(labels) == 3 and labels[1] != labels[2] and all(isinstance(x, str) for x in labels)
