@@ -185,16 +185,9 @@ class Check(Rule):
 
 
 @dataclass(frozen=True)
-class Across(Rule):
+class Across(Check):
     """A rule over several fields of one record, said under the key it is listed with: `test` reads the record.
     A value alone cannot break it (a flag's is checked with the others, once they are all known)."""
-
-    test: Callable[[Any], str | None]
-    says: str
-
-    @property
-    def words(self) -> str:
-        return self.says
 
     def problem(self, value: Any) -> str | None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -273,7 +274,8 @@ def sharing(p: Prepared, sessions: Mapping[str, object]) -> Callable[[Job], bool
 
 
 def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], generation: str,
-               shares: Callable[[Job], bool], checked: frozenset[str]) -> tuple[JobRunner, ScoreThreads, int]:
+               sessions: dict[str, threading.Semaphore], shares: Callable[[Job], bool],
+               checked: frozenset[str]) -> tuple[JobRunner, ScoreThreads, int]:
     """The runner of the jobs still to do, its libvmaf thread budget and how many jobs run at once."""
     run, tree, cores = ctx.run, ctx.tree, core_count()
     n_par = concurrency(ctx.settings.jobs, cores, len(jobs) - len(reused_ids))
@@ -287,7 +289,7 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
         # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
         # software encoders always run single-threaded; parallelism comes from whole jobs
         encoder_threads=1,
-        sessions=session_semaphores(p.encoders), log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
+        sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
     )
@@ -338,10 +340,11 @@ class CorpusStep:
         tree.remove_temps(run.jobs)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)
-        shares = sharing(p, session_semaphores(p.encoders))
+        sessions = session_semaphores(p.encoders)  # a hardware encoder's session cap: it shares no decode
+        shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
-        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, shares, checked)
+        runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
