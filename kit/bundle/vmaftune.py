@@ -63,7 +63,7 @@ PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 FOREIGN_CQ_RANGE = (0, 63)
 # libvmaf's ONNX op allowlist, restricted to what these graphs may use
 ALLOWED_OPS = frozenset({"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul",
-                         "Gather", "Identity", "Clip"})
+                         "Gather", "Identity", "Clip", "Relu", "Log"})
 INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 

@@ -2,8 +2,8 @@
 
 The canonical six features are vmaf_v0.6.1's own inputs, so even a linear model
 agrees with the teacher well. `ridge` is a closed-form ridge regression on the
-same inputs as the ensemble (six features z-scored on the training fold, plus
-the codec block), fit on exactly the same folds. `linear` and `mlp_small` are
+same inputs as the ensemble (six features in the ensemble's model space,
+z-scored on the training fold, plus the codec block), fit on exactly the same folds. `linear` and `mlp_small` are
 seed document 000's architectures, trained with the ensemble's recipe.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kit.model.features import model_space
 from kit.model.folds import Fold
 from kit.model.loso import (
     LosoInputs,
@@ -41,7 +42,7 @@ class RidgeModel:
     intercept: float
 
     def predict(self, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-        z = (feats.astype(np.float64) - self.mean) / self.std
+        z = (model_space(feats).astype(np.float64) - self.mean) / self.std
         return np.concatenate([z, codec.astype(np.float64)], axis=1) @ self.weights + self.intercept
 
 
@@ -98,7 +99,7 @@ def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
     """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy of the
     training rows per fold: at 1,000 folds of 300,000 rows that was minutes)."""
-    data = np.concatenate([feats.astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
+    data = np.concatenate([model_space(feats).astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
     shift = data.mean(0)
     shifted = data - shift
     total = Moments.of(shifted)

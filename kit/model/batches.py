@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from kit.model.features import CODEC_DIM
+from kit.model.features import CODEC_DIM, model_space
 from kit.model.network import Arch
 
 
@@ -57,18 +57,18 @@ def row_arrays(members: list[Member]) -> list[torch.Tensor]:
 class TrainData:
     """The rows every job trains on: float32 tensors, shared read-only by the workers."""
 
-    table: torch.Tensor  # (N, F + CODEC_DIM): the input set's features, then the codec block
+    table: torch.Tensor  # (N, F + CODEC_DIM): the input set's features in model space, then the codec block
     target: torch.Tensor  # (N,)
 
     @classmethod
     def of(cls, feats: np.ndarray, codec: np.ndarray, target: np.ndarray) -> TrainData:
         def f32(a: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-        return cls(torch.cat([f32(feats), f32(codec)], dim=1), f32(target))
+        return cls(torch.cat([f32(model_space(feats)), f32(codec)], dim=1), f32(target))
 
     @property
     def feats(self) -> torch.Tensor:
-        """(N, F): the features, a view of the table."""
+        """(N, F): the features in model space, a view of the table."""
         return self.table[:, :self.table.shape[1] - CODEC_DIM]
 
 

@@ -35,6 +35,12 @@ V1_INPUT_VERSION = 3  # the opt-in set: the canonical six, then VMAF v1's four
 V1_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2", "cambi",
                                 "speed_chroma_uv", "adm3", "motion3")
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"
+# The motion features enter every model as log(1 + x), its first operation in every form (training rows, the torch
+# module, the ONNX graph): the consumer still feeds them raw. Motion is heavy-tailed (0..4 on most of the demo
+# clips, 11..21 on its drifting noise) where the other features live in 0..1, and a z-scored input 19 standard
+# deviations out made a held-out source's every prediction an extrapolation: on the demo at CRF 10..51 its bias
+# was +19 VMAF points raw and +0.4 logged, the other sources' figures unchanged (docs/quality-and-ladder.md).
+LOG_FEATURES: tuple[str, ...] = ("motion2", "motion3")
 # --inputs: each set's (input version, features, in order)
 INPUT_SETS: dict[str, tuple[int, tuple[str, ...]]] = {CANONICAL6: (INPUT_VERSION, MODEL_FEATURES),
                                                       CANONICAL6_V1: (V1_INPUT_VERSION, V1_FEATURES)}
@@ -61,6 +67,12 @@ def cq_ranges() -> dict[str, tuple[int, int]]:
 def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
     """The features, in order, of the input set `inputs` (INPUT_SETS)."""
     return INPUT_SETS[inputs][1]
+
+
+def log_columns(n_features: int) -> tuple[bool, ...]:
+    """Which of the input set of this width (each set has its own) enter the model as log(1 + x)."""
+    names = next(features for _, features in INPUT_SETS.values() if len(features) == n_features)
+    return tuple(name in LOG_FEATURES for name in names)
 
 
 def input_version(inputs: str = CANONICAL6) -> int:

@@ -32,7 +32,7 @@ def _array(t: torch.Tensor) -> np.ndarray:
 
 def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str = INPUT_CODEC,
                  output: str = OUTPUT) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """The member's nodes and initialisers, from tensors `features` and `codec` to `output`: the scaler,
+    """The member's nodes and initialisers, from tensors `features` and `codec` to `output`: the motion log, the scaler,
     then each layer slot of its Arch, by name. Another graph can feed it (kit.bundle.vmaftune)."""
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
@@ -40,13 +40,21 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     inits = [
         numpy_helper.from_array(_array(model.mean).reshape(1, model.arch.n_features), "scaler_mean"),
         numpy_helper.from_array(_array(model.std).reshape(1, model.arch.n_features), "scaler_std"),
+        numpy_helper.from_array(_array(model.logged), "logged"),
         numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
         numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
         numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
         numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
     ]
-    nodes = [
-        helper.make_node("Sub", [features, "scaler_mean"], ["centred"]),
+    nodes = [  # the motion columns as log(1 + max(x, 0)), the others as they come (kit.model.features.model_space)
+        helper.make_node("Sub", ["one", "logged"], ["kept"]),
+        helper.make_node("Mul", [features, "kept"], ["plain"]),
+        helper.make_node("Mul", [features, "logged"], ["motion"]),
+        helper.make_node("Relu", ["motion"], ["motion_pos"]),
+        helper.make_node("Add", ["motion_pos", "one"], ["motion_1p"]),
+        helper.make_node("Log", ["motion_1p"], ["motion_log"]),
+        helper.make_node("Add", ["plain", "motion_log"], ["spaced"]),
+        helper.make_node("Sub", ["spaced", "scaler_mean"], ["centred"]),
         helper.make_node("Div", ["centred", "scaler_std"], ["z"]),
         helper.make_node("Concat", ["z", codec], ["x"], axis=1),
     ]

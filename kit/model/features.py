@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import InputError
-from kit.model.contract import CANONICAL6, CODEC_VOCAB, MODEL_FEATURES, cq_ranges, input_features, no_slot_message
+from kit.model.contract import (
+    CANONICAL6,
+    CODEC_VOCAB,
+    MODEL_FEATURES,
+    cq_ranges,
+    input_features,
+    log_columns,
+    no_slot_message,
+)
 from kit.platforms.encoders import get_spec
 
 N_FEATURES = len(MODEL_FEATURES)  # the default input set's (canonical6): what vmaf-tune feeds
@@ -48,3 +56,12 @@ def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarra
     """(raw features (N, F) of the input set `inputs`, codec block (N,CODEC_DIM)) as float32."""
     feats = df[list(input_features(inputs))].to_numpy(dtype=np.float32)
     return feats, codec_block(df["encoder"].to_numpy(), df["cq"].to_numpy())
+
+
+def model_space(feats: np.ndarray) -> np.ndarray:
+    """Raw features (N, F) as the model's first operation sees them: its motion columns as log(1 + max(x, 0))
+    (kit.model.contract.LOG_FEATURES; FrRegressor and the ONNX graph do the same), float32."""
+    out = np.array(feats, dtype=np.float32)
+    cols = np.flatnonzero(log_columns(out.shape[1]))
+    out[:, cols] = np.log1p(np.maximum(out[:, cols], 0.0))
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kit.model.contract import input_features
+from kit.model.contract import input_features, log_columns
 from kit.model.features import CODEC_DIM, N_FEATURES
 from kit.model.recipe import ARCH, TrainConfig
 
@@ -94,8 +94,9 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 class FrRegressor(nn.Module):
     """One member with its feature scaler baked in: the exported form, checked against ONNX."""
 
-    mean: torch.Tensor  # (1, F) feature means of the training rows, a buffer
+    mean: torch.Tensor  # (1, F) feature means of the training rows (in model space), a buffer
     std: torch.Tensor  # (1, F) their standard deviations
+    logged: torch.Tensor  # (1, F) 1.0 where a raw feature enters as log(1 + x) (kit.model.features.model_space)
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, arch: Arch) -> None:
         super().__init__()
@@ -104,6 +105,7 @@ class FrRegressor(nn.Module):
         self.arch = arch
         self.register_buffer("mean", mean.reshape(1, arch.n_features).float())
         self.register_buffer("std", std.reshape(1, arch.n_features).float())
+        self.register_buffer("logged", torch.tensor([log_columns(arch.n_features)], dtype=torch.float32))
         self.slots = nn.ModuleDict({layer.name: nn.Linear(layer.fan_in, layer.fan_out) for layer in arch.layers()})
         self.after = nn.ModuleDict({
             layer.name: nn.Sequential(ACTIVATIONS[layer.activation](), nn.Dropout(layer.dropout))
@@ -115,7 +117,8 @@ class FrRegressor(nn.Module):
         return linear
 
     def forward(self, features: torch.Tensor, codec: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([(features - self.mean) / self.std, codec], dim=1)
+        spaced = features * (1 - self.logged) + torch.log1p((features * self.logged).clamp(min=0))
+        h = torch.cat([(spaced - self.mean) / self.std, codec], dim=1)
         for layer in self.arch.layers():
             h = self.slots[layer.name](h)
             if layer.name in self.after:

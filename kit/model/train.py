@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
+from kit.model.features import model_space
 from kit.model.kernels import FusedAdam, Kernels, active, torch_adam
 from kit.model.network import Arch, FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
@@ -104,7 +105,8 @@ class TrainedEnsemble:
                    [x for p in parts for x in p.final_loss])
 
     def predict(self, m: int, feats: np.ndarray, codec: np.ndarray) -> np.ndarray:
-        z = (torch.from_numpy(feats.astype(np.float32)) - self.means[m, 0]) / self.stds[m, 0]
+        """Member m's outputs on raw features (N, F) and their codec block, as its exported form computes them."""
+        z = (torch.from_numpy(model_space(feats)) - self.means[m, 0]) / self.stds[m, 0]
         x = torch.cat([z, torch.from_numpy(codec.astype(np.float32))], dim=1) if self.net.arch.use_codec else z
         with torch.no_grad():
             out = self.net.forward(x.unsqueeze(0), members=slice(m, m + 1))

@@ -134,14 +134,14 @@ class EncoderSpec:
 
 # default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
 # software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from
-# about 30 to 100); the hardware ones by the same share of their own scales. x264/x265 stop at CRF 38: rows at CRF
-# 44 and 51 (teacher 0..20 on a third of the demo clips) made a held-out source's bias 17 to 25 VMAF points (HOLD)
-_X264_GRID = (10, 24, 38)  # CRF 0..51
-_X265_GRID = (10, 24, 38)
+# 0 to 100); the hardware ones by the same share of their own scales. Each reaches the end of vmaf-tune's CRF range
+# (10..51), which the consumer queries whole: four points put two encodes per source and rung in its 36..51 band
+_X264_GRID = (10, 24, 38, 51)  # CRF 0..51
+_X265_GRID = (10, 24, 38, 51)
 _SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 7 at CRF 63 still scored 26..97 on the demo
-_QP51_GRID = (10, 24, 38)  # NVENC -cq, QSV -global_quality (1..51), VA-API and AMF QP (0..51)
-_QP255_GRID = (50, 120, 190)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
-_VT_GRID = (80, 52, 24)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid
+_QP51_GRID = (10, 24, 38, 51)  # NVENC -cq, QSV -global_quality (1..51), VA-API and AMF QP (0..51)
+_QP255_GRID = (50, 120, 190, 255)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
+_VT_GRID = (80, 52, 24, 1)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid, 1 its worst
 
 _X264_LIKE = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")

@@ -30,8 +30,9 @@ PROXY_VOCAB = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "l
                "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")  # ENCODER_VOCAB_V2, in its order
 PROXY_WIDTH = 20  # 6 raw features, the 12-way one-hot, preset_norm, crf_norm
 PROXY_CRF = (10, 51)  # vmaf-tune's default CRF search range
+# on libvmaf's allowlist (libvmaf/src/dnn/op_allowlist.c): what these may use
 LIBVMAF_OPS = {"Sub", "Div", "Concat", "Gemm", "Erf", "Add", "Mul", "Squeeze", "Slice", "MatMul", "Gather",
-               "Identity", "Clip"}  # on libvmaf's allowlist (libvmaf/src/dnn/op_allowlist.c): what these may use
+               "Identity", "Clip", "Relu", "Log"}
 REGISTRY_REQUIRED = {"id", "kind", "onnx", "sha256"}
 REGISTRY_OPTIONAL = {"opset", "smoke", "license", "license_url", "sigstore_bundle", "notes", "description"}
 REGISTRY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
