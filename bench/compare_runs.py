@@ -21,11 +21,12 @@ from typing import Any
 
 from kit.corpus.schema import corpus_sha256
 
-# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, the kit's source hash (and the
-# members' fingerprint `made_from`, which hashes it with the corpus and recipe, each compared on its own), and who
+# what a rerun of the same inputs changes: wall-clock times, stamps, absolute paths, what the kit records of its own
+# making (a kit before 2.0's source hash `kit_build`; the format versions `formats` since; and the members'
+# fingerprint `made_from`, which hashes either with the corpus and recipe, each compared on its own), and who
 # trained a member (03_loso/training.json: one process or the tasks; the members' own sha256 must be equal)
-VOLATILE = {"train_seconds", "train_tasks_seconds", "holdout_seconds", "seconds", "kit_build", "made_from", "path",
-            "sha256_of_file", "made_by", "process"}
+VOLATILE = {"train_seconds", "train_tasks_seconds", "holdout_seconds", "seconds", "kit_build", "formats", "made_from",
+            "path", "sha256_of_file", "made_by", "process"}
 
 
 def scrub(obj: Any) -> Any:

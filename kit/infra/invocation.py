@@ -9,8 +9,6 @@ itself: that name is on PATH only where the kit is installed and its venv active
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
 import platform
 import shutil
@@ -24,15 +22,6 @@ from kit.infra.records import Record
 from kit.infra.visible import shell_quote
 
 ENTRY_POINT = "ensemble-kit"
-
-
-@functools.cache
-def kit_build() -> str:
-    """sha256 over the kit's own source: a changed kit reruns its steps even at the same version."""
-    h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        h.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def shell_join(args: Iterable[str | Path]) -> str:

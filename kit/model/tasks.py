@@ -125,13 +125,13 @@ def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
 @dataclass(frozen=True)
 class Origin:
     """What every member of one LOSO is made from, and who is making it: what its record states and the gather
-    expects. `made_from` is the members' fingerprint (corpus content, rows read, folds, recipe, kit version and
-    build); the other fields spell its parts out for a message."""
+    expects. `made_from` is the members' fingerprint (corpus content, rows read, folds, recipe, the kit's format
+    versions of LOSO and the steps before it); the other fields spell its parts out for a message."""
 
     made_from: str
     corpus: str  # the corpus's content hash
     recipe: str  # sha256 of the training recipe
-    kit_build: str
+    formats: dict[str, int]  # kit.steps.formats_of("loso", ...): {"prereqs": 1, "corpus": 1, "loso": 1}
     made_by: str = "the loso step"  # or "training task K/N"
     process: str = ""  # `pid N on HOST`
 
@@ -140,14 +140,14 @@ class Origin:
 class MemberRecord(Record):
     """`<member>.json` beside `<member>.npy`: written by whoever trained the member, once its file is in place."""
 
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: `formats`, where 1 held `kit_build` (a hash of the kit's source)
 
     member: str  # fr_regressor_v2.seed0.fold3
     sha256: str  # of the .npy file
     made_from: str
     corpus: str
     recipe: str
-    kit_build: str
+    formats: dict[str, int]
     made_by: str
     process: str
     made_at_utc: str
@@ -182,8 +182,8 @@ class MemberStore:
             data = npy_bytes(flatten(ens, m))
             self.tree.write_bytes(self.path(key), data)
             self.tree.write_json(self.record_path(key), MemberRecord(
-                key.name, sha256_bytes(data), **asdict(self.origin), made_at_utc=utc_iso(), seconds=round(seconds, 3)
-            ).to_json())
+                key.name, sha256_bytes(data), **asdict(self.origin), made_at_utc=utc_iso(), seconds=round(seconds, 3),
+                schema_version=MemberRecord.SCHEMA_VERSION).to_json())
 
     def has(self, key: MemberKey) -> bool:
         return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))
@@ -203,8 +203,10 @@ class MemberStore:
         o, who = self.origin, f"{record.made_by} ({record.process}, {record.made_at_utc})"
         wrong = [f"{what} {got[:12]} where this LOSO's is {want[:12]}" for what, got, want in (
             ("member", record.member, key.name), ("corpus", record.corpus, o.corpus),
-            ("recipe", record.recipe, o.recipe), ("kit build", record.kit_build, o.kit_build),
-            ("fingerprint", record.made_from, o.made_from)) if got != want]
+            ("recipe", record.recipe, o.recipe)) if got != want]
+        wrong += [f"formats {record.formats} where this LOSO's are {o.formats}"] if record.formats != o.formats else []
+        wrong += [f"fingerprint {record.made_from[:12]} where this LOSO's is {o.made_from[:12]}"] \
+            if record.made_from != o.made_from else []
         if wrong:
             raise InputError(f"{path} was made by {who} for another LOSO or member: {'; '.join(wrong[:2])}",
                              hint=f"remove it and {key.name}.npy beside it (they were copied or moved here); the "

@@ -2,6 +2,14 @@
 
 Each entry names its module; the module is imported only when the step plans or
 runs, so `--only corpus` (and the CLI's --help) never pays for torch or onnx.
+
+Each entry also holds the step's format version, bumped by hand in the change that makes the step write other
+files or other numbers for the same settings and inputs: another file layout or key, training code that trains
+other weights, a gate or a figure computed otherwise, a report that shows something else. A step's fingerprint
+holds its own format and those of every step before it (`formats_through`), so a bump reruns that step and the
+steps after it in every existing out-dir, and says so (`format of step loso: 1 -> 2`); a change that does neither
+(a comment, a refactor, a faster path to the same bytes) reruns nothing. The release's CHANGELOG entry names the
+steps it bumped.
 """
 
 from __future__ import annotations
@@ -16,9 +24,9 @@ from kit.steps.base import Context, Outcome, Plan, StepCode
 class LazyStep:
     """A registry entry: number, name and folder now; the step's code on first use."""
 
-    def __init__(self, name: str, module: str, cls: str) -> None:
+    def __init__(self, name: str, module: str, cls: str, format_version: int) -> None:
         self.number, self.name, self.dirname = step_number(name), name, step_dirname(name)
-        self._module, self._cls = module, cls
+        self._module, self._cls, self.format_version = module, cls, format_version
 
     @cached_property
     def impl(self) -> StepCode:
@@ -34,14 +42,29 @@ class LazyStep:
         return f"<step {self.dirname}>"
 
 
+# the format versions of 2.0.0, the first kit whose fingerprints hold them (before, a hash of the kit's source);
+# the corpus's job rows have a version of their own (JOB_ROWS_VERSION, declared in the corpus step's plan)
 STEPS: tuple[LazyStep, ...] = (
-    LazyStep("prereqs", "s01_prereqs", "PrereqsStep"),
-    LazyStep("corpus", "s02_corpus", "CorpusStep"),
-    LazyStep("loso", "s03_loso", "LosoStep"),
-    LazyStep("verdict", "s04_verdict", "VerdictStep"),
-    LazyStep("bundle", "s05_bundle", "BundleStep"),
+    LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
+    LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=1),
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=1),
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=1),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
+
+
+def formats_through(name: str) -> dict[str, int]:
+    """The format versions step `name`'s fingerprint holds: its own and those of the steps before it, whose files
+    it reads (directly, or through what the steps between made of them)."""
+    names = [s.name for s in STEPS]
+    return {s.name: s.format_version for s in STEPS[:names.index(name) + 1]}
+
+
+def formats_of(name: str, plan: Plan) -> dict[str, int]:
+    """Everything of this kit's making that step `name`'s results depend on, by version: the steps' formats
+    (formats_through) and those of the parts the step declares in its plan (the corpus's job rows)."""
+    return {**formats_through(name), **plan.formats}
 
 
 def get_step(name: str) -> LazyStep:

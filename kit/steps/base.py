@@ -64,13 +64,16 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 class Plan:
     """What a step depends on: its settings and digests of its upstream inputs.
 
-    `prepared` is what planning found and running needs again (the corpus step's clips),
-    handed to `run` so nothing is discovered or hashed twice; it is not fingerprinted.
+    `formats`: the versions of parts of the step's own making that have one (the corpus's job rows), fingerprinted
+    beside the steps' format versions (kit.steps.formats_of). `prepared` is what planning found and running needs
+    again (the corpus step's clips), handed to `run` so nothing is discovered or hashed twice; it is not
+    fingerprinted.
     """
 
     settings: dict[str, object]
     inputs: dict[str, str]
     prepared: object = None
+    formats: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit import __version__
 from kit.errors import InputError
 from kit.events import Info
 from kit.infra.files import host_name, sha256_json
-from kit.infra.invocation import kit_build
+from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
 from kit.steps.settings import RunSettings
 
@@ -49,11 +48,13 @@ def store_of(ctx: Context, plan: Plan, made_by: str = "the loso step") -> Member
 
     s = ctx.settings
     # what a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
-    # recipe and the kit's code. Not the seeds (a member is one seed), nor the number of tasks (a member trains the
+    # recipe and the kit's training code (LOSO's format version, with those of the steps before it, as the step's
+    # fingerprint holds them). Not the seeds (a member is one seed), nor the number of tasks (a member trains the
     # same in any)
+    formats = formats_of("loso", plan)
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
-                             "train": s.train.to_json(), "kit": __version__, "build": kit_build()})
-    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), kit_build(), made_by,
+                             "train": s.train.to_json(), "formats": formats})
+    origin = Origin(made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), formats, made_by,
                     f"pid {os.getpid()} on {host_name()}")
     return MemberStore(ctx.tree, ctx.run.members_of(made_from), origin)
 

@@ -10,7 +10,7 @@ A file of the previous release (schema 1, no `schema_version` key) still reads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,11 +41,12 @@ class RunRecord(Record):
 
 @dataclass(frozen=True)
 class StepRecord(Record):
-    """A step's `status.json`: its fingerprint (settings, upstream digests, kit version and build), when it ran,
-    and the sha256 of each output, by its path in the run directory."""
+    """A step's `status.json`: its fingerprint (settings, upstream digests, the format versions of it and the steps
+    before it), the kit that ran it and when, and the sha256 of each output, by its path in the run directory."""
 
-    SCHEMA_VERSION: ClassVar[int] = 2
-    LENIENT = True  # schema 1 had no schema_version key
+    # 3: `formats` (kit.steps.formats_of), where schemas 1 and 2 held `kit_build`, a hash of the kit's source
+    SCHEMA_VERSION: ClassVar[int] = 3
+    LENIENT = True  # schema 1 had no schema_version key, schemas 1 and 2 no formats
 
     step: str
     number: int
@@ -53,13 +54,13 @@ class StepRecord(Record):
     settings: dict[str, Any]
     inputs: dict[str, str]
     kit_version: str
-    kit_build: str
     started_at_utc: str
     completed_at_utc: str
     seconds: float
     exit_code: int
     outputs: dict[str, str]
     summary: dict[str, Any]
+    formats: dict[str, int] = field(default_factory=dict)
     schema_version: int = 1
 
 

@@ -1,9 +1,11 @@
 """Running steps in order with resume.
 
 A step is skipped when its recorded fingerprint (settings + upstream input
-digests + kit version) matches the current plan and every output it recorded
-still has its sha256; otherwise the reason it reruns is said. status.json is
-written only after a step's outputs are all in place.
+digests + the format versions of it and the steps before it, kit.steps.formats_of)
+matches the current plan and every output it recorded still has its sha256;
+otherwise the reason it reruns is said. Neither the kit's version nor its source
+is fingerprinted: a release reruns only the steps whose format it bumped.
+status.json is written only after a step's outputs are all in place.
 """
 
 from __future__ import annotations
@@ -22,14 +24,13 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
-from kit.infra.invocation import kit_build
 from kit.infra.perms import describe
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
-from kit.rundir import RunDir
-from kit.steps import STEPS, LazyStep
+from kit.rundir import STEP_NAMES, RunDir
+from kit.steps import STEPS, LazyStep, formats_of
 from kit.steps.base import Context, Plan, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
@@ -93,8 +94,10 @@ def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: b
     return [s for s in chosen if s.name not in TRAINING_STEPS]
 
 
-def fingerprint(plan: Plan) -> str:
-    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "kit": __version__, "build": kit_build()})
+def fingerprint(step: str, plan: Plan) -> str:
+    """What step `step`'s results depend on: its settings, its inputs' digests and the kit's formats of it and the
+    steps before it."""
+    return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "formats": formats_of(step, plan)})
 
 
 def _short(v: object) -> str:
@@ -109,6 +112,17 @@ def _setting_changes(key: str, old: object, new: object) -> list[str]:
         return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
                 for k in keys if old.get(k, "(unset)") != new.get(k, "(unset)")]
     return [f"setting {key}: {_short(old)} -> {_short(new)}"]
+
+
+def _format_changes(status: StepRecord, formats: dict[str, int]) -> list[str]:
+    """`format of step loso: 1 -> 2 (kit 2.0.0 -> 2.1.0)` for each format the record holds otherwise; a record of a
+    kit before 2.0, whose fingerprints held a hash of its source instead, says that."""
+    if not status.formats:
+        return [f"recorded by kit {status.kit_version}, before fingerprints held format versions (a step so "
+                "recorded reruns once)"]
+    by = f" (kit {status.kit_version} -> {__version__})" if status.kit_version != __version__ else ""
+    return [f"format of {f'step {k}' if k in STEP_NAMES else k.replace('_', ' ')}: "
+            f"{status.formats.get(k, '(none)')} -> {v}{by}" for k, v in formats.items() if status.formats.get(k) != v]
 
 
 NOT_RUN = "not run yet in this out-dir"
@@ -147,14 +161,11 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
         what = why if why.startswith("damaged") else f"damaged: {why}"
         return f"its status.json is {what} (the kit's own record is checked, not trusted): the step reruns " \
                "and rebuilds it"
-    if status.fingerprint != fingerprint(plan):
+    if status.fingerprint != fingerprint(step, plan):
         changes = [change for k, v in plan.settings.items() if k not in status.settings or status.settings[k] != v
                    for change in _setting_changes(k, status.settings.get(k, "(unset)"), v)]
         changes += [f"input {k} changed" for k, v in plan.inputs.items() if status.inputs.get(k) != v]
-        if status.kit_version != __version__:
-            changes.append(f"kit version {status.kit_version} -> {__version__}")
-        elif status.kit_build != kit_build():
-            changes.append(f"kit code changed (build {status.kit_build} -> {kit_build()})")
+        changes += _format_changes(status, formats_of(step, plan))
         return "; ".join(changes) or "its fingerprint changed"
     for rel, digest in status.outputs.items():
         path = run.root / rel
@@ -168,9 +179,9 @@ def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
 def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: Sequence[Path], exit_code: int,
                  started: str, seconds: float, summary: dict[str, object]) -> None:
     write_step_record(tree, run.status(step.name), StepRecord(
-        step.name, step.number, fingerprint(plan), plan.settings, plan.inputs, __version__, kit_build(),
-        started, utc_iso(), seconds, exit_code, {run.rel(p): tree.sha256(p) for p in outputs}, summary,
-        StepRecord.SCHEMA_VERSION))
+        step.name, step.number, fingerprint(step.name, plan), plan.settings, plan.inputs, __version__, started,
+        utc_iso(), seconds, exit_code, {run.rel(p): tree.sha256(p) for p in outputs}, summary,
+        formats_of(step.name, plan), StepRecord.SCHEMA_VERSION))
 
 
 def open_out_dir(settings: RunSettings) -> Tree:

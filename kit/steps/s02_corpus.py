@@ -14,6 +14,7 @@ from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
 from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
+from kit.corpus.schema import JOB_ROWS_VERSION
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -320,6 +321,8 @@ class CorpusStep:
                     "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
+            # a bump of the rows' version redoes every job (each ledger names it), and so reruns this step
+            formats={"corpus_job_rows": JOB_ROWS_VERSION},
         )
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 from kit.corpus.schema import COLUMNS, SCHEMA
 from kit.model.features import design_matrix
-from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, run_here, run_kit
+from kit.steps import formats_through, get_step
+from tests.conftest import FAST, LENIENT, ROOT, TINY_FRAMES, TINY_SOURCES, run_here, run_kit
 from tests.training import onnx_predict
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
@@ -164,6 +166,40 @@ def test_second_identical_run_skips_every_step(json_run: tuple[Path, subprocess.
     for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):
         assert re.search(rf"\[\d\d {step}\] skipped: up to date", res.stdout), (step, res.stdout)
     assert "runs:" not in res.stdout
+
+
+@pytest.mark.ci
+def test_an_edited_kit_reruns_only_the_steps_whose_format_it_bumped(
+        json_run: tuple[Path, subprocess.CompletedProcess[str]], tiny_refs: Path, tmp_path: Path) -> None:
+    """Fingerprints hold inputs, settings and format versions, not the kit's source: a copy of the kit with a comment
+    added to every module reruns nothing of a finished run; the same copy with the verdict's format bumped reruns
+    the verdict and the bundle after it, each saying which format changed, and nothing before them."""
+    out = copy_of(json_run, tmp_path)
+    kit = tmp_path / "kit copy"
+    shutil.copytree(ROOT / "kit", kit / "kit", ignore=shutil.ignore_patterns("__pycache__"))
+    modules = sorted((kit / "kit").rglob("*.py"))
+    for module in modules:
+        module.write_text(module.read_text() + "\n# a comment: what the kit makes is unchanged\n")
+    entry = [sys.executable, str(kit / "kit" / "run_full_pipeline.py")]  # the copy, as an untarred kit runs
+    same = run_kit(*args_of(out, tiny_refs), entry=entry, env={"PYTHONPATH": ""}, cwd=tmp_path)
+    assert same.returncode == 0 and len(modules) > 100, same.stdout[-2000:] + same.stderr[-2000:]
+    assert json.loads((out / "run.json").read_text())["provenance"]["kit_root"] == str(kit / "kit")  # the copy ran
+    for step in ("prereqs", "corpus", "loso", "verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] skipped: up to date", same.stdout), (step, same.stdout)
+    registry, was = kit / "kit" / "steps" / "__init__.py", get_step("verdict").format_version
+    text = registry.read_text()
+    entry_of = '"VerdictStep", format_version={})'.format
+    registry.write_text(text.replace(entry_of(was), entry_of(was + 1)))
+    assert registry.read_text() != text
+    bumped = run_kit(*args_of(out, tiny_refs), entry=entry, env={"PYTHONPATH": ""}, cwd=tmp_path)
+    assert bumped.returncode == 0, bumped.stdout[-2000:] + bumped.stderr[-2000:]
+    for step in ("prereqs", "corpus", "loso"):
+        assert re.search(rf"\[\d\d {step}\] skipped: up to date", bumped.stdout), (step, bumped.stdout)
+    for step in ("verdict", "bundle"):
+        assert re.search(rf"\[\d\d {step}\] runs: .*format of step verdict: {was} -> {was + 1}", bumped.stdout), \
+            (step, bumped.stdout)
+    status = json.loads((out / "05_bundle" / "status.json").read_text())
+    assert status["formats"] == {**formats_through("bundle"), "verdict": was + 1}
 
 
 @pytest.mark.ci

@@ -145,10 +145,12 @@ def test_the_out_dir_of_a_105_run_is_refused_as_its_shard_is(tmp_path: Path) -> 
     out = tmp_path / "runs" / "boxa"
     corpus = shard(out / LAYOUT.shard)
     record = StepRecord(step="corpus", number=2, fingerprint="f" * 64, settings={}, inputs={}, kit_version="1.0.5",
-                        kit_build="b" * 12, started_at_utc="2026-11-26T09:00:00Z",
-                        completed_at_utc="2026-11-26T10:00:00Z", seconds=3600.0, exit_code=0,
-                        outputs={LAYOUT.shard.as_posix(): sha256_file(corpus)}, summary={}, schema_version=2)
-    (out / LAYOUT.status("corpus")).write_text(json.dumps(record.to_json()))
+                        started_at_utc="2026-11-26T09:00:00Z", completed_at_utc="2026-11-26T10:00:00Z",
+                        seconds=3600.0, exit_code=0, outputs={LAYOUT.shard.as_posix(): sha256_file(corpus)},
+                        summary={}, schema_version=2)
+    # as 1.0.5 wrote it: schema 2, with the hash of its source (kit_build) and no formats
+    written = {k: v for k, v in record.to_json().items() if k != "formats"} | {"kit_build": "b" * 12}
+    (out / LAYOUT.status("corpus")).write_text(json.dumps(written))
     code, error, _ = merge(tmp_path, out)
     assert code == 2 and error.startswith(f"error: {corpus}: source {SLOW} (23.976 fps, box boxa) was scored by "
                                           "kit 1.0.5"), error

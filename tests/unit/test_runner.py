@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,40 @@ def test_stale_reasons_say_why(tmp_path: Path, tree: Tree) -> None:
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json was modified"
     out.unlink()
     assert stale_reason(tree, RunDir(tmp_path), step.name, plan) == "output 03_loso/x.json is missing"
+
+
+def test_a_new_kit_reruns_only_the_steps_whose_format_it_bumped(tmp_path: Path, tree: Tree,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step's fingerprint holds its settings, inputs and the format versions of it and the steps before it: a
+    new kit version alone reruns nothing; a bumped format reruns that step and the later ones, each saying which
+    format changed (the steps before it stay up to date)."""
+    from kit import __version__
+    from kit.steps import runner
+
+    run = RunDir(tmp_path)
+    plans = {step.name: Plan({"seeds": [0, 1]}, {"corpus": "aaa"}) for step in STEPS}
+    plans["corpus"] = Plan({}, {"clips": "c"}, formats={"corpus_job_rows": 4})
+    for step in STEPS:
+        run.step(step.name).mkdir()
+        write_status(tree, step, run, plans[step.name], [], 0, "t", 1.0, {})
+    assert json.loads(run.status("loso").read_text())["formats"] == {"prereqs": 1, "corpus": 1, "loso": 1}
+    assert json.loads(run.status("corpus").read_text())["formats"] == {"prereqs": 1, "corpus": 1,
+                                                                        "corpus_job_rows": 4}
+    monkeypatch.setattr(runner, "__version__", "9.9.9")  # a release that bumps no format
+    assert [stale_reason(tree, run, s.name, plans[s.name]) for s in STEPS] == [None] * 5
+    monkeypatch.setattr(STEPS[3], "format_version", 2)  # the verdict's
+    assert [stale_reason(tree, run, s.name, plans[s.name]) for s in STEPS] == [
+        None, None, None, f"format of step verdict: 1 -> 2 (kit {__version__} -> 9.9.9)",
+        f"format of step verdict: 1 -> 2 (kit {__version__} -> 9.9.9)"]
+    corpus = Plan({}, {"clips": "c"}, formats={"corpus_job_rows": 5})  # the jobs' rows: redone, so the step reruns
+    assert stale_reason(tree, run, "corpus", corpus) == \
+        f"format of corpus job rows: 4 -> 5 (kit {__version__} -> 9.9.9)"
+    # a record of a kit before 2.0: its fingerprint held a hash of the kit's source, so the step reruns, once
+    old = {k: v for k, v in json.loads(run.status("loso").read_text()).items() if k != "formats"}
+    run.status("loso").write_text(json.dumps({**old, "fingerprint": "0" * 64, "kit_build": "3c1f5122db77ae07",
+                                              "schema_version": 2, "kit_version": "1.0.5"}))
+    assert stale_reason(tree, run, "loso", plans["loso"]) == \
+        "recorded by kit 1.0.5, before fingerprints held format versions (a step so recorded reruns once)"
 
 
 def test_step_selection() -> None:

@@ -72,7 +72,8 @@ def test_every_member_is_in_exactly_one_share_and_the_shares_are_the_same_on_eve
     assert sum(map(len, share_out(jobs[:1], 40))) == 15  # more tasks than members: some are empty
 
 
-ORIGIN = Origin("f" * 64, "c" * 64, "r" * 64, "build1", "training task 1/3", "pid 1 on testhost")
+ORIGIN = Origin("f" * 64, "c" * 64, "r" * 64, {"prereqs": 1, "corpus": 1, "loso": 1}, "training task 1/3",
+                "pid 1 on testhost")
 
 
 def store_in(tree: Tree, folder: Path, origin: Origin = ORIGIN) -> MemberStore:
@@ -184,6 +185,10 @@ def test_a_member_record_of_absurd_seconds_or_not_the_users_own_is_refused(input
     record = json.loads(store.record_path(key).read_text())
     store.record_path(key).write_text(json.dumps({**record, "seconds": 1e308}))
     assert "records 1e+308 training seconds" in refusal(store, key, jobs[0].arch)
+    # made by a kit whose LOSO had another format version (its training code trained other weights)
+    store.record_path(key).write_text(json.dumps({**record, "formats": {**ORIGIN.formats, "loso": 2}}))
+    assert "formats {'prereqs': 1, 'corpus': 1, 'loso': 2} where this LOSO's are {'prereqs': 1, 'corpus': 1, " \
+           "'loso': 1}" in refusal(store, key, jobs[0].arch)
     store.record_path(key).write_text(json.dumps(record))
     os.chmod(store.record_path(key), 0o664)
     message = refusal(store, key, jobs[0].arch)
@@ -204,7 +209,7 @@ def test_a_link_or_a_file_of_another_shape_in_a_members_place_is_refused(inputs:
     assert store.load(key, jobs[0].arch) is None
     data = (store.folder / f"{key.name}.npy").read_bytes()
     store.record_path(key).write_text(json.dumps(MemberRecord(
-        key.name, hashlib.sha256(data).hexdigest(), ORIGIN.made_from, ORIGIN.corpus, ORIGIN.recipe, ORIGIN.kit_build,
+        key.name, hashlib.sha256(data).hexdigest(), ORIGIN.made_from, ORIGIN.corpus, ORIGIN.recipe, ORIGIN.formats,
         "a hand", "pid 0", "now", 0.0).to_json()))
     assert "float32 (10,), not the" in refusal(store, key, jobs[0].arch)
     store.path(key).unlink()
