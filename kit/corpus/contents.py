@@ -27,7 +27,7 @@ import numpy as np
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
-from kit.corpus.rulings import Ruling, check_consistent, entry_lines, reverse_all
+from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines, reverse_all
 from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
@@ -276,7 +276,7 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     judged = _judged(unique)
     user, apart = _overrides(unique, overrides, known_apart)
     kept = [(i, j, why) for i, j, why in _links(unique, judged, known) + user if (min(i, j), max(i, j)) not in apart]
-    component = _components(len(unique), kept)
+    component = components(len(unique), [(i, j) for i, j, _ in kept])
     for a, b in sorted(apart):  # two sources said to be different that other links still join: refused
         if component[a] == component[b]:
             where = overrides.file if overrides else "a --content-groups recorded in an input's manifest"
@@ -311,18 +311,6 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
     links = [(ix[0], j, f"{', '.join(entry)}: one content by {overrides.file}")
              for ix, entry in zip(same, overrides.rules.same, strict=True) for j in ix[1:]]
     return links, apart | {(min(a, b), max(a, b)) for ix in different for a in ix for b in ix if a != b}
-
-
-def _components(n: int, links: Sequence[Link]) -> np.ndarray:
-    """The component of each of `n` sources that `links` join (scipy's connected components)."""
-    if not links:  # nothing joined (the usual reference set): each source alone, and no scipy to import (~0.5 s)
-        return np.arange(n)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    ends = np.array([(i, j) for i, j, _ in links]).T
-    graph = coo_matrix((np.ones(len(links)), (ends[0], ends[1])), shape=(n, n))
-    return np.asarray(connected_components(graph, directed=False)[1])
 
 
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],

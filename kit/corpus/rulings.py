@@ -8,18 +8,25 @@ kit.corpus.contents forms the groups; this module words its decisions:
 * `entry_lines`: on which line of the file each "same" and "different" entry starts, so a refusal can
   point at them;
 * `check_consistent`: a file whose "same" entries join two sources (directly, or through a chain A=B,
-  B=C) that one of its "different" entries keeps apart is refused, naming the file, the lines and the pair.
+  B=C) that one of its "different" entries keeps apart is refused, naming the file, the lines and the pair;
+* `components`, `chain`: which sources a set of pairs joins, and the pairs along a shortest path between two:
+  the one connectivity rule of the groups and of the file's check (scipy's csgraph).
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from kit.errors import InputError
 from kit.infra.outside import load_json
+
+if TYPE_CHECKING:  # scipy is imported where it is needed (~0.5 s): most reference sets join nothing
+    from scipy.sparse import csr_matrix
 
 KINDS = ("same", "different")
 
@@ -92,21 +99,33 @@ def entry_name(kind: str, k: int, lines: dict[str, list[int]]) -> str:
     return f'"{kind}" entry {k + 1}' + (f" (line {at[k]})" if k < len(at) else "")
 
 
-def _path(edges: dict[int, list[tuple[int, int]]], a: int, b: int) -> list[int]:
-    """The "same" entries (their indices) along a shortest chain of entries from source a to source b (joined)."""
-    came: dict[int, tuple[int, int]] = {a: (a, -1)}
-    todo = deque([a])
-    while todo and b not in came:
-        at = todo.popleft()
-        for nxt, entry in edges.get(at, []):
-            if nxt not in came:
-                came[nxt] = (at, entry)
-                todo.append(nxt)
-    entries: list[int] = []
+def _graph(n: int, pairs: Sequence[tuple[int, int]]) -> csr_matrix:
+    from scipy.sparse import coo_matrix
+
+    ends = np.array(pairs, dtype=np.int64).reshape(-1, 2).T
+    return coo_matrix((np.ones(len(pairs)), (ends[0], ends[1])), shape=(n, n)).tocsr()
+
+
+def components(n: int, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The component of each of `n` sources that `pairs` join."""
+    if not pairs:  # nothing joined (the usual reference set): each source alone, and no scipy to import (~0.5 s)
+        return np.arange(n)
+    from scipy.sparse.csgraph import connected_components
+
+    return np.asarray(connected_components(_graph(n, pairs), directed=False)[1])
+
+
+def chain(n: int, pairs: Sequence[tuple[int, int]], a: int, b: int) -> list[int]:
+    """The indices of `pairs` along a shortest path from source a to source b (which `pairs` join)."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    before = breadth_first_order(_graph(n, pairs), a, directed=False, return_predecessors=True)[1]
+    index = {frozenset(p): k for k, p in enumerate(pairs)}
+    found: list[int] = []
     while b != a:
-        b, entry = came[b]
-        entries.append(entry)
-    return sorted(set(entries))
+        found.append(index[frozenset((b, int(before[b])))])
+        b = int(before[b])
+    return found
 
 
 def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequence[Sequence[int]],
@@ -115,19 +134,10 @@ def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequen
 
     `same`, `different`: each entry's sources (indices, in the entry's order); `words`: the "different"
     entries as written; `lines`: entry_lines of the file."""
-    root: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        while root.get(i, i) != i:
-            i = root[i]
-        return i
-
-    edges: dict[int, list[tuple[int, int]]] = {}
-    for k, entry in enumerate(same):
-        for j in entry[1:]:
-            root[find(j)] = find(entry[0])  # whether two sources are joined: one lookup, not a search per pair
-            edges.setdefault(entry[0], []).append((j, k))
-            edges.setdefault(j, []).append((entry[0], k))
+    pairs = [(entry[0], j) for entry in same for j in entry[1:]]
+    owner = [k for k, entry in enumerate(same) for _ in entry[1:]]  # the "same" entry of each pair
+    n = 1 + max((i for entry in (*same, *different) for i in entry), default=0)
+    component = components(n, pairs)
     for k, entry in enumerate(different):
         for x, a in enumerate(entry):
             for y in range(x + 1, len(entry)):
@@ -136,8 +146,9 @@ def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequen
                 if a == b:
                     raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
                                      hint="a source is one content with itself: drop one of the two names")
-                if find(a) == find(b):
-                    joined = ", ".join(entry_name("same", s, lines) for s in _path(edges, a, b))
+                if component[a] == component[b]:
+                    entries = sorted({owner[k] for k in chain(n, pairs, a, b)})
+                    joined = ", ".join(entry_name("same", s, lines) for s in entries)
                     raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
                                      f"{entry_name('different', k, lines)}",
                                      hint="keep one of the two: remove the pair from \"different\", or the entry "
