@@ -23,7 +23,7 @@ release = version = __version__
 copyright = "the ensemble-kit authors"
 extensions = ["myst_parser"]
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "reference/troubleshooting-common.md"]  # the top of troubleshooting.md, not a page
 myst_heading_anchors = 4  # GitHub's slugs, so `page.md#a-heading` works on a forge and here alike
 html_theme = "furo"
 html_title = f"ensemble-kit {__version__}"

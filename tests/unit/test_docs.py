@@ -1,5 +1,6 @@
-"""The docs say what the CLI does: the flag reference is --help itself (tools/cli_reference.py), every flag a page
-names exists, every kit command a page shows parses, and the README stays a guide (STYLE.md, point 15)."""
+"""The docs say what the CLI does: the flag reference is --help itself (tools/cli_reference.py), the troubleshooting
+page lists the refusals the code makes (tools/troubleshooting.py), every flag a page names exists, every kit command
+a page shows parses, and the README stays a guide (STYLE.md, point 15)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import click
 import pytest
 
 from tests.conftest import ROOT
-from tools import cli_reference
+from tools import cli_reference, troubleshooting
 
 
 def test_the_cli_reference_is_what_help_says() -> None:
@@ -21,11 +22,24 @@ def test_the_cli_reference_is_what_help_says() -> None:
     assert (ROOT / "docs" / "reference" / "cli.md") == cli_reference.PAGE
 
 
+def test_the_troubleshooting_page_is_what_the_code_refuses() -> None:
+    """Its list of refusals is read from kit/ (tests/unit/test_troubleshooting.py checks the reading); its top is
+    troubleshooting-common.md, which the site does not build on its own."""
+    page = troubleshooting.PAGE.read_text()
+    assert page == troubleshooting.render(), (
+        f"docs/reference/troubleshooting.md is not what the code's refusals say: regenerate it with "
+        f"{troubleshooting.REGENERATE}")
+    assert troubleshooting.PAGE == ROOT / "docs" / "reference" / "troubleshooting.md"
+    from docs import conf
+
+    assert troubleshooting.COMMON.relative_to(ROOT / "docs").as_posix() in conf.exclude_patterns
+
+
 PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
          *(p for p in sorted((ROOT / "docs").rglob("*.md")) if p != cli_reference.PAGE)]
 # flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
 FOREIGN = {
-    "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep"),
+    "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep", "--option"),  # --option=value
     "pip": ("--no-compile", "--no-deps", "--retries", "--timeout"), "pytest": ("--dist",), "docker": ("--device",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),

@@ -1,142 +1,161 @@
-"""Every refusal the kit can raise has a heading in the troubleshooting page (or, for an encoder's, on the encoders
-page): the issue-41 rule "one heading per message", checked from the code's side.
-
-A refusal is a call of KitError or one of its subclasses whose message has a literal part. The call's message is
-read from the source (ast): its literal fragments, the f-string's fields being the placeholders. It has a heading
-when one heading of docs/reference/troubleshooting.md or docs/encoders.md holds, in a row, most (60 %, and at
-least 20 characters) of the message's longest literal fragment, and, when that fragment is shorter than 20
-characters, every fragment (headings abridge a message with X, N and `…`). A message
-built wholly at run time (`raise InputError(msg)`) has no literal part and is not checked here.
+"""The troubleshooting page's list of refusals is read from the code (tools/troubleshooting.py, tools/reading.py;
+tests/unit/test_docs.py checks the committed page is what it writes): here, that the reading finds every refusal
+and reads it as the user does, on a small kit of its own and against the real one counted another way. And the
+encoders page has a heading for every ffmpeg message probe.py has a hint for and every reason detect.py gives.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
-from difflib import SequenceMatcher
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tools import troubleshooting
+from tools.reading import Refusal, refusals
 
-PAGES = (ROOT / "docs" / "reference" / "troubleshooting.md", ROOT / "docs" / "encoders.md")
-MIN_FRAGMENT, MIN_SHARED, COVER = 6, 20, 0.6
-HOLE = "\0"  # an f-string field or any part that is not a literal
+ERRORS = '''
+class KitError(Exception):
+    def __init__(self, message, hint="", retry_helps=None):
+        super().__init__(message)
+class InputError(KitError):
+    pass
+class Failed(InputError):
+    pass
+'''
+MODULE = '''
+from kit.errors import Failed, InputError
+from kit.limits import LIMIT
+class Gone(InputError):
+    def __init__(self, path):
+        super().__init__(f"{path} vanished while the kit read it", hint="put it back and rerun")
+def check(path, n, files):
+    hint = f"give at least {LIMIT} frames, or drop {files[0].name}"
+    if n < LIMIT:
+        raise InputError(f"{path}: {n} frame(s), fewer than {LIMIT}", hint=hint)
+    raise Gone(path)
+def refuse(text, refused, hint):
+    raise InputError(f"{refused}: {text!r}", hint=hint)
+def parse(text, exc):
+    refuse(text, "--seeds is not a list", "e.g. --seeds 0,1")
+    refuse(text, "--cqs is not a list", hint="e.g. --cqs 20,30")
+    raise InputError(str(exc), hint=exc.hint)
+def tool(name, code):
+    raise Failed(f"{name} exited with {code}" + (" (killed)" if code < 0 else ""), "see `the step log`")
+'''
+OTHER = '''
+LIMIT = 8
+class Event:
+    pass
+class Failed(Event):
+    pass
+def note(x):
+    return Failed(f"{x} is a failure of another kind, with words of its own")
+'''
 
 
-def error_classes(trees: Iterable[ast.Module]) -> set[str]:
-    """KitError and every class the kit derives from it, however indirectly."""
+def test_a_kit_of_its_own_is_read_as_its_user_reads_it(tmp_path: Path) -> None:
+    """Placeholders for what the run fills in, a constant's value, a hint kept in a variable, a class that makes its
+    own words, a helper given its words by two callers (listed once per caller); a refusal raised again, the call of
+    a class with words of its own, and a class that shares an error's name but is none are not listed."""
+    for name, source in {"errors": ERRORS, "a": MODULE, "limits": OTHER}.items():
+        (tmp_path / "kit").mkdir(exist_ok=True)
+        (tmp_path / "kit" / f"{name}.py").write_text(source)
+    assert set(refusals(tmp_path)) == {
+        Refusal("kit/a.py", "Gone.__init__", 6, "<path> vanished while the kit read it", "put it back and rerun"),
+        Refusal("kit/a.py", "check", 10, "<path>: <n> frame(s), fewer than 8",
+                "give at least 8 frames, or drop <files.name>"),
+        Refusal("kit/a.py", "parse", 15, "--seeds is not a list: '<text>'", "e.g. --seeds 0,1", via="refuse"),
+        Refusal("kit/a.py", "parse", 16, "--cqs is not a list: '<text>'", "e.g. --cqs 20,30", via="refuse"),
+        Refusal("kit/a.py", "tool", 19, "<name> exited with <code>[ (killed)]", "see `the step log`"),
+    }
+
+
+def test_the_page_writes_what_it_read() -> None:
+    """By area in AREAS' order, one entry per message and hint with every place that raises them; a message is one
+    code span whatever backticks it holds; a hint keeps its code, its placeholders and flags are code (the site
+    would make `--` a dash), and Markdown's own characters stay plain text."""
+    found = [Refusal("kit/a.py", "tool", 19, "<name> says `x`", "see `the step log` or *args, `--force` <path>_2"),
+             Refusal("kit/corpus/merge.py", "merge", 3, "no inputs", ""),
+             Refusal("kit/corpus/inputs.py", "read", 5, "no inputs", ""),
+             Refusal("kit/cli/run.py", "f", 1, "no inputs", "")]
+    lines = troubleshooting.listing(found)
+    assert lines[lines.index("### Merging, tarballs and corpora"):] == [
+        "### Merging, tarballs and corpora", "",
+        "- `no inputs` (`kit.corpus.inputs:read`, `kit.corpus.merge:merge`)\\", "  hint: *(none)*", "",
+        "### A run, its steps and `status`", "",
+        "- `no inputs` (`kit.cli.run:f`)\\", "  hint: *(none)*", "",
+        "### Other", "",
+        "- `` <name> says `x` `` (`kit.a:tool`)\\",
+        "  hint: see `the step log` or \\*args, `--force` `<path>`\\_2", ""]
+
+
+def kit_messages() -> set[tuple[str, str]]:
+    """The longest piece of literal text (12 characters or more) of each message given to KitError or a class
+    derived from it (by name) in kit/: counted without tools/reading.py."""
+    trees = {p.relative_to(ROOT).as_posix(): ast.parse(p.read_text()) for p in sorted((ROOT / "kit").rglob("*.py"))}
     bases = {node.name: {b.id for b in node.bases if isinstance(b, ast.Name)}
-             for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
-    found = {"KitError"}
-    while grown := {name for name, of in bases.items() if of & found} - found:
-        found |= grown
+             for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    errors = {"KitError"}
+    while grown := {name for name, of in bases.items() if of & errors} - errors:
+        errors |= grown
+    found = set()
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in errors \
+                    and node.args and not isinstance(node.args[0], ast.Name):
+                parts = [" ".join(n.value.split()) for n in ast.walk(node.args[0])
+                         if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                if len(longest := max(parts, key=len, default="").strip()) >= 12:
+                    found.add((module, longest))
     return found
 
 
-def literal(node: ast.expr) -> str:
-    """The message's text with HOLE for each part known only at run time."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(literal(v) if isinstance(v, ast.Constant) else HOLE for v in node.values)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return literal(node.left) + literal(node.right)
-    return HOLE
+def test_every_message_of_the_kit_is_on_the_page() -> None:
+    """Each message's own words are on the generated page: a refusal the reading would miss fails here."""
+    page = " ".join(troubleshooting.render().split())
+    messages = kit_messages()
+    assert len(messages) > 250
+    missing = sorted(f"{module}: {words}" for module, words in messages if words not in page)
+    assert not missing, "messages of the kit the troubleshooting page does not list:\n" + "\n".join(missing)
+
+
+# --- the encoders page ----------------------------------------------------------------------------------------
+
+ENCODERS_PAGE = ROOT / "docs" / "encoders.md"
+MIN_SHARED, COVER = 20, 0.6
 
 
 def normal(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" :;,.'\"()-`").lower()
 
 
-def refusals(sources: dict[str, str]) -> set[tuple[str, str]]:
-    """(file, message template with … for each placeholder) of every refusal with a literal part."""
-    trees = {name: ast.parse(text) for name, text in sources.items()}
-    classes = error_classes(trees.values())
-    found = set()
-    for name, tree in trees.items():
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes
-                    and node.args):
-                continue
-            template = re.sub(r"\s+", " ", literal(node.args[0]).replace(HOLE, "…")).strip()
-            if fragments(template):
-                found.add((name, template))
-    return found
-
-
-def fragments(template: str) -> list[str]:
-    return [f for f in (normal(part) for part in re.split(f"[{HOLE}…]", template)) if len(f) >= MIN_FRAGMENT]
-
-
-def headings(pages: Iterable[str]) -> list[str]:
-    """Each heading, and each variant a heading's section lists (a line `Also `…`, `…`.` under it): the same cause
-    and fix, said once."""
-    found = []
-    for page in pages:
-        for line in page.splitlines():
-            if line.startswith("#"):
-                found.append(normal(line.lstrip("#")))
-            elif line.startswith(("Also ", "(Also ", "(Or ")):
-                found += [normal(code) for code in re.findall(r"`([^`]+)`", line)]
-    return found
-
-
-def has_heading(template: str, heads: list[str]) -> bool:
-    """One heading holds most of the message's longest literal fragment (COVER of it, at least MIN_SHARED characters
-    in a row): a common ending ("nothing was written") or a phrase of another message does not count. A message whose
-    longest fragment is shorter than MIN_SHARED ("--wibble … is not a number") needs a heading that holds every
-    fragment, else any heading with the common phrase would do."""
-    parts = fragments(template)
-    longest = max(parts, key=len)
-    need = min(len(longest), max(MIN_SHARED, round(COVER * len(longest))))
-    return any(SequenceMatcher(None, longest, head, autojunk=False).find_longest_match().size >= need
-               and (len(longest) >= MIN_SHARED or all(part in head for part in parts))
-               for head in heads)
-
-
-def kit_sources() -> dict[str, str]:
-    return {p.relative_to(ROOT).as_posix(): p.read_text() for p in sorted((ROOT / "kit").rglob("*.py"))}
-
-
-def test_every_refusal_has_a_troubleshooting_heading() -> None:
-    heads = headings(p.read_text() for p in PAGES)
-    missing = sorted(f"{name}: {template}" for name, template in refusals(kit_sources())
-                     if not has_heading(template, heads))
-    assert not missing, ("refusals without a heading in docs/reference/troubleshooting.md (the words, why, what to "
-                         "do; X, N and … for what varies):\n" + "\n".join(missing))
-
-
-def test_a_new_refusal_without_a_heading_is_found() -> None:
-    source = ("class KitError(Exception): ...\nclass InputError(KitError): ...\nclass Odd(InputError): ...\n"
-              "def f(x):\n    raise Odd(f'{x}: a refusal nobody wrote up, in words of its own')\n"
-              "def g(x):\n    raise InputError(f'no reference clips in {x}')\n"
-              "def h(x):\n    raise InputError(x)\n")
-    heads = headings([Path(PAGES[0]).read_text()])
-    for made_up in ("…: a brand-new failure mode, nothing was written", "--wibble … is not a number",
-                    "the quux file is missing: step … has not completed"):
-        assert not has_heading(made_up, heads), made_up  # sharing a common phrase with some heading is not enough
-    found = refusals({"kit/new.py": source})
-    assert found == {("kit/new.py", "…: a refusal nobody wrote up, in words of its own"),
-                     ("kit/new.py", "no reference clips in …")}
-    assert {template: has_heading(template, heads) for _, template in found} == {
-        "…: a refusal nobody wrote up, in words of its own": False, "no reference clips in …": True}
-
-
-ENCODERS_PAGE = ROOT / "docs" / "encoders.md"
+def literal(node: ast.expr) -> str:
+    """A reason's text, … for each part known only at run time."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(literal(v) if isinstance(v, ast.Constant) else "…" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return literal(node.left) + literal(node.right)
+    return "…"
 
 
 def setup_reasons(source: str) -> set[str]:
-    """The literal reasons kit/platforms/detect.py gives an encoder no device set-up for (HwSetup's third argument):
-    the words `detect` and the prereqs table print for a hardware encoder that cannot run here."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "HwSetup" \
-                and len(node.args) == 3:
-            template = re.sub(r"\s+", " ", literal(node.args[2]).replace(HOLE, "…")).strip()
-            if fragments(template):
-                found.add(template)
-    return found
+    """The reasons kit/platforms/detect.py gives an encoder no device set-up for (HwSetup's third argument): the
+    words `detect` and the prereqs table print for a hardware encoder that cannot run here."""
+    return {text for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "HwSetup"
+            and len(node.args) == 3 and len(normal((text := literal(node.args[2])).replace("…", ""))) >= 6}
+
+
+def has_heading(reason: str, heads: list[str]) -> bool:
+    """One heading holds most (COVER, at least MIN_SHARED characters in a row) of the reason's longest literal part."""
+    from difflib import SequenceMatcher
+
+    longest = max((normal(p) for p in reason.split("…")), key=len)
+    need = min(len(longest), max(MIN_SHARED, round(COVER * len(longest))))
+    return any(SequenceMatcher(None, longest, head, autojunk=False).find_longest_match().size >= need for head in heads)
 
 
 def test_every_encoder_failure_has_its_fix_on_the_encoders_page() -> None:
@@ -151,3 +170,4 @@ def test_every_encoder_failure_has_its_fix_on_the_encoders_page() -> None:
     assert len(reasons) >= 5
     missing = sorted(r for r in reasons if not has_heading(r, [normal(h) for h in heads]))
     assert not missing, f"reasons detect.py gives with no heading in docs/encoders.md: {missing}"
+    assert not has_heading("a made-up reason no vendor section explains at all", [normal(h) for h in heads])
