@@ -17,7 +17,15 @@ from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
 from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
-from kit.model.contract import CODEC_VOCAB, CQ_NORM_NOTE, SCALE_INPUT_NOTE, cq_ranges, input_features, input_version
+from kit.model.contract import (
+    CODEC_VOCAB,
+    CQ_NORM_NOTE,
+    LOG_FEATURES,
+    SCALE_INPUT_NOTE,
+    cq_ranges,
+    input_features,
+    input_version,
+)
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, TrainConfig
@@ -79,14 +87,16 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
                                 "order": list(input_features(train.inputs)), "input_set": train.inputs,
                                 "input_version": input_version(train.inputs),
                                 "note": "raw libvmaf integer_* values (cambi, speed_chroma_uv, adm3, motion3 with VMAF "
-                                        "v1's options); the scaler is inside the graph"},
+                                        "v1's options); the graph takes log(1 + x) of the motion features, then "
+                                        "z-scores every feature (normalisation.features: the mean and std of the "
+                                        "logged motion)"},
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,
                    "note": "the raw regression output (DESIGN: Linear(64->1), no clamp): it can fall outside the "
                            "teacher's [0, 100]; clip it where a vmaf-range score is needed (exports/vmaftune/ does)",
                    "out_of_range_share": loso.share_out_of_range if loso is not None else None},
-        "normalisation": {"features": scaler,
+        "normalisation": {"features": scaler, "log1p": [f for f in input_features(train.inputs) if f in LOG_FEATURES],
                           "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}, "cq_norm": CQ_NORM_NOTE},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),

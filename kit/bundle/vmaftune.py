@@ -263,8 +263,8 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
             "thresholds": verdict.provenance.thresholds, "measures": "leave-one-source-out agreement with the "
                                                                       f"{verdict.teacher_model} teacher"},
         "feature_order": list(FEED_FEATURES), "feature_mean": [0.0] * N_FEED, "feature_std": [1.0] * N_FEED,
-        "normalisation": "inside the graph (each member's own z-scoring); feature_mean/feature_std are the identity, "
-                         "so scaling again changes nothing",
+        "normalisation": "inside the graph (log(1 + motion2), then each member's own z-scoring); feature_mean/"
+                         "feature_std are the identity, so scaling again changes nothing: feed the raw features",
         "encoder_vocab": list(VOCAB_V2), "layout": {
             "shape": ["batch", WIDTH],
             "columns": {"0-5": list(FEED_FEATURES), f"6-{5 + len(VOCAB_V2)}": [f"onehot:{e}" for e in VOCAB_V2],

@@ -322,3 +322,34 @@ def test_a_workers_error_reaches_the_caller() -> None:
     with pytest.raises(IndexError):
         train_jobs(TrainData.of(feats, codec, y), [TrainJob([bad], fr_regressor_v2(TrainConfig()))],
                    TrainConfig(epochs=1), 2)
+
+
+def test_the_graph_takes_the_log_of_motion_and_the_raw_rest(tmp_path: Path) -> None:
+    """The exported member, recomputed by hand from its own numbers: motion2 as log(1 + x), every feature
+    z-scored by the member's scaler, then the layers with exact GELU; fed raw features, as vmaf-tune feeds them."""
+    from math import erf, log, sqrt
+
+    df = synthetic_corpus()
+    feats, codec, _ = _inputs(df)
+    feats, codec = feats[:40].astype(np.float64), codec[:40]
+    feats[:, 5] = np.linspace(0.0, 30.0, 40)  # motion from still to a fast pan, beyond any training row
+    model = _random_member(2)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(build_onnx(model, {}).SerializeToString())
+    mean, std = model.mean.numpy()[0].astype(np.float64), model.std.numpy()[0].astype(np.float64)
+    weights = [(model.slot(n).weight.detach().numpy().astype(np.float64),
+                model.slot(n).bias.detach().numpy().astype(np.float64)) for n in ("hidden1", "hidden2", "output")]
+    by_hand = []
+    for row, code in zip(feats, codec.astype(np.float64), strict=True):
+        spaced = [log(1 + v) if i == 5 else v for i, v in enumerate(row)]
+        h = [(v - m) / s for v, m, s in zip(spaced, mean, std, strict=True)] + list(code)
+        for k, (w, b) in enumerate(weights):
+            h = [sum(wi * hi for wi, hi in zip(w_row, h, strict=True)) + bi for w_row, bi in zip(w, b, strict=True)]
+            if k < 2:
+                h = [0.5 * v * (1 + erf(v / sqrt(2))) for v in h]
+        by_hand.append(h[0])
+    np.testing.assert_allclose(onnx_predict(path, feats.astype(np.float32), codec), by_hand, atol=2e-3)
+    raw = feats.copy()
+    with torch.no_grad():  # the torch module takes the same raw rows
+        np.testing.assert_allclose(model(torch.from_numpy(raw).float(), torch.from_numpy(codec).float()).numpy(),
+                                   by_hand, atol=2e-3)
