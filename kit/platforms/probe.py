@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
+from kit.events import HINT_MARK
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
@@ -403,7 +404,7 @@ def probe_row(result: ProbeResult) -> list[str]:
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
                                    f"{cached}"]
     hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
-    return [result.name, "no", result.failure + (f" - hint: {hints}" if hints else "")]
+    return [result.name, "no", result.failure + (f"{HINT_MARK}{hints}" if hints else "")]
 
 
 def probe_row_10bit(result: ProbeResult) -> list[str]:
@@ -411,7 +412,7 @@ def probe_row_10bit(result: ProbeResult) -> list[str]:
     if result.available:
         cached = ", cached" if result.cached else ""
         return [f"{result.name} 10-bit", "ok", f"{result.reason}{cached}"]
-    hint = f" - hint: {result.hint}" if result.hint else ""
+    hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 
 
