@@ -23,9 +23,6 @@ from pathlib import Path
 
 import click
 
-# what a terminal is sent besides text: CSI sequences (colours, cursor moves, erasing), OSC (titles, links), and the
-# two-byte escapes; a person copying from the screen copies none of them
-ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 WIDE = 200  # columns of a wide terminal
 NARROW = 80  # ... and of the narrow one every command must survive
 
@@ -47,15 +44,36 @@ class Screen:
         return "\n".join(self.lines)
 
 
+# what a terminal is sent: text, line feeds, carriage returns and escapes (CSI: colours, cursor moves, erasing; OSC:
+# titles, links; the two-byte ones)
+TOKENS = re.compile(r"(\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\r|\n)")
+CSI = re.compile(r"\x1b\[([0-?]*)[ -/]*([@-~])")
+
+
 def screen_lines(raw: bytes) -> list[str]:
-    """The lines a terminal shows for `raw`: escapes dropped, and of a line a live display drew over (a carriage
-    return, then the bars or the line printed above them), what is left last."""
-    text = ESCAPES.sub("", raw.decode("utf-8", errors="replace"))
-    lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        parts = [p for p in line.split("\r") if p.strip()]
-        lines.append(parts[-1].rstrip() if parts else "")
-    return lines
+    """The lines a terminal shows once `raw` is written to it, scrolled-off lines included: text written where the
+    cursor is, a carriage return and the cursor moved up (rich's live display draws its bars over and over, then
+    erases them) and lines erased as a terminal does; colours and other escapes change nothing. A line longer than
+    the terminal is one line, as a terminal copies it."""
+    lines, row, col = [""], 0, 0
+    for token in TOKENS.split(raw.decode("utf-8", errors="replace")):
+        if token == "\n":
+            row, col = row + 1, 0
+            lines += [""] * (row + 1 - len(lines))
+        elif token == "\r":
+            col = 0
+        elif (csi := CSI.fullmatch(token)) is not None:
+            arg, final = csi.groups()
+            count = int(arg) if arg.isdigit() else 1
+            if final == "A":
+                row = max(0, row - count)
+            elif final == "K":
+                lines[row] = lines[row][:col] if arg in ("", "0") else ""
+        elif token and not token.startswith("\x1b"):
+            line = lines[row].ljust(col)
+            lines[row] = line[:col] + token + line[col + len(token):]
+            col += len(token)
+    return [line.rstrip() for line in lines]
 
 
 def on_terminal(argv: Sequence[str | Path], columns: int, cwd: Path, env: dict[str, str],
