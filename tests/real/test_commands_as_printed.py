@@ -12,12 +12,16 @@ that prints a command and the test that runs it.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from kit.infra.invocation import kit_cli
@@ -28,7 +32,8 @@ from kit.rundir import RunDir
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from tests.conftest import KIT, ODD, ROOT, render, run_here
-from tests.printed import NARROW, WIDE, after, kit_words, on_terminal, redirected
+from tests.kitfiles import results_tarball, write_shard
+from tests.printed import NARROW, WIDE, Screen, after, kit_words, on_terminal, redirected
 
 # each clip the kit cannot use, named to be misread, and what its printed fix makes beside it
 ODD_CLIP = "clip[1] [bold]odd :v: é.y4m"
@@ -140,23 +145,101 @@ def slow_ffmpeg(ffmpeg: str, folder: Path) -> tuple[Path, Path]:
     return wrapper, marker
 
 
-def test_retry_and_resume_with_run_as_printed_on_a_terminal(ffmpeg: str, tmp_path: Path) -> None:
-    """The out-dir held by another run: `retry:` on the terminal, run as printed once it is free; that run, Ctrl-C
-    typed mid-step: `resume with:`, run as printed (redirected), finishes the step."""
+def test_retry_and_resume_with_run_as_printed_on_a_terminal(ffmpeg: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step run before the one it needs: its hint (`run it first: …`), run as printed on the terminal while
+    another run holds the out-dir: `retry:`; that, run as printed once the out-dir is free, Ctrl-C typed mid-step:
+    `resume with:`, run as printed (redirected), finishes the step."""
     out = tmp_path / "out [1] é"
     wrapper, marker = slow_ffmpeg(ffmpeg, tmp_path / "bin")
     env = kit_env()
+    monkeypatch.chdir(ROOT)  # the refusal in this process, printed as from the folder the others run in
+    early = run_here("step", "corpus", "--out-dir", out, "--ffmpeg", wrapper)
+    assert early.returncode == 2 and "step 'prereqs' has not completed" in early.stderr, early.stderr
+    first = after(Screen(2, early.stderr.splitlines()), "hint: run it first: ")
+    words = kit_words(first, kit_cli())
+    assert words[:4] == ["step", "prereqs", "--settings", str(RunDir(out).run_json)], first  # the run's settings
     with out_dir_lock(RunSettings(out_dir=out)):
-        refused = on_terminal([*KIT, "step", "prereqs", "--out-dir", out, "--ffmpeg", wrapper], NARROW, ROOT, env)
+        refused = on_terminal([*kit_argv(first), *words], NARROW, ROOT, env)
     assert refused.code == 2 and "is in use by another run" in refused.text, refused.text
     retry = after(refused, "retry: ")
-    words = kit_words(retry, kit_cli())
-    assert words == ["step", "prereqs", "--out-dir", str(out), "--ffmpeg", str(wrapper)], retry
-    stopped = on_terminal([*kit_argv(retry), *words], NARROW, ROOT, env, interrupt_when="[01 prereqs] runs:")
+    assert retry == first, retry  # the command as it was run
+    stopped = on_terminal([*kit_argv(retry), *kit_words(retry, kit_cli())], NARROW, ROOT, env,
+                          interrupt_when="[01 prereqs] runs:")
     assert stopped.code == 130, stopped.text
     resume = after(stopped, "resume with: ")
     assert resume == retry  # the same command again: finished work is kept, the rest done
     marker.unlink()
     done = redirected([*kit_argv(resume), *kit_words(resume, kit_cli())], ROOT, env)
-    assert done.code == 0 and (RunDir(out).root / "01_prereqs" / "prereqs.json").is_file(), done.text[-3000:]
-    assert "[01 prereqs] done in" in done.text
+    assert done.code == 0 and RunDir(out).prereqs_json.is_file(), done.text[-3000:]
+    assert json.loads(RunDir(out).prereqs_json.read_text())["ffmpeg"]["path"] == str(wrapper)  # the run's settings
+
+
+def tampered(dest: Path) -> Path:
+    """A results tarball whose shard was edited after its manifest was written: it fails verification."""
+    good = results_tarball(dest.with_name("good.tar.gz"))
+    with tarfile.open(good) as src, tarfile.open(dest, "w:gz") as out:
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            if data is not None and member.name.endswith("shard.parquet"):
+                data = data[:-9] + bytes([data[-9] ^ 1]) + data[-8:]
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+    return dest
+
+
+def between(text: str, start: str, end: str) -> str:
+    """The command a hint holds between `start` and `end` (a note's parenthesis, a sentence's comma)."""
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A printed kit command as a person runs it, in the folder it was printed in."""
+    return subprocess.run(shlex.split(command), cwd=cwd, env=kit_env(), capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.release  # a command each, about 2 s apiece: the CI tier runs those of a clip left out, retry and resume
+def test_more_hints_run_as_printed(tiny_refs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other hints a person meets early, each provoked (the CLI in this process, from a folder of theirs) and
+    its command run as printed there: a tarball that fails verification (verify's details), an encoder that does
+    not work here (`detect`), a settings file and a flag refused (`run --help`), a corpus step asked for other
+    encoders than its prereqs (rerun the prereqs with them), --content-groups beside --corpus (the merge that
+    regroups)."""
+    home = tmp_path / "home [1]"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    # a tarball damaged in transit: verify says which file differs
+    bad = tampered(home / "results-boxa [1].tar.gz")
+    res = run_here("merge", bad, "-o", home / "m.parquet")
+    assert res.returncode == 2 and "fails verification" in res.stderr, res.stderr
+    verify = run_printed(between(res.stderr, "(details: ", ")\n"), home)
+    assert verify.returncode == 2 and "shard.parquet" in verify.stdout + verify.stderr, verify
+    # an encoder this box cannot run: detect shows those that work
+    res = run_here("step", "prereqs", "--out-dir", home / "nv", "--encoders", "h264_nvenc")
+    assert res.returncode == 2 and "h264_nvenc does not work on this box" in res.stderr, res.stderr
+    detect = run_printed(between(res.stderr, "`", "` shows every encoder"), home)
+    assert detect.returncode == 0 and "--encoders auto on this box: libx264" in detect.stdout, detect.stderr
+    # a settings file and a flag the command line refuses: its --help lists the flags
+    (home / "bad.json").write_text(json.dumps({"no_such_setting": 1}))
+    res = run_here("run", "--settings", home / "bad.json", "--out-dir", home / "s")
+    helped = between(res.stderr, "flags you mean instead (", " lists them)")
+    usage = run_here("run", "--no-such-flag")
+    assert res.returncode == usage.returncode == 2 and between(usage.stderr, "see `", "`") == helped, usage.stderr
+    assert "Usage:" in run_printed(helped, home).stdout
+    # the corpus step asked for other encoders than its prereqs ran for: rerun them with these
+    out = home / "out"
+    assert run_here("step", "prereqs", "--out-dir", out, *CHEAP).returncode == 0
+    res = run_here("step", "corpus", "--out-dir", out, "--ref-dir", tiny_refs, "--encoders", "libx264", *CHEAP)
+    assert res.returncode == 2 and "rerun it with these encoders: " in res.stderr, res.stderr
+    again = run_printed(between(res.stderr, "rerun it with these encoders: ", "\n"), home)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(RunDir(out).prereqs_json.read_text())["requested_encoders"] == ["libx264"]
+    # --content-groups beside --corpus: the merge that regroups the corpus, then --corpus
+    corpus = write_shard(home / "corpus [1].parquet")
+    groups = home / "groups.json"
+    groups.write_text(json.dumps({"same": [["s0-boxa", "s1-boxa"]]}))
+    res = run_here("run", "--corpus", corpus, "--content-groups", groups, "--out-dir", home / "u")
+    assert res.returncode == 2 and "--content-groups has no effect with --corpus" in res.stderr, res.stderr
+    merge = run_printed(between(res.stderr, "hint: ", ", then --corpus regrouped.parquet"), home)
+    assert merge.returncode == 0, merge.stderr
+    rows = pq.read_table(home / "regrouped.parquet", columns=["src", "content"]).to_pylist()
+    assert len({r["content"] for r in rows if r["src"] in ("s0-boxa", "s1-boxa")}) == 1  # one content now
