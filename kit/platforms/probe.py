@@ -385,6 +385,12 @@ class Prober:
         self.cache.put(key, result)
         return result
 
+    def recorded(self, name: str) -> ProbeResult | None:
+        """What a test encode of `name` found, with nothing encoded: a failure known without one, the cached result,
+        or None (not tested yet with this ffmpeg on this box, at this prober's quality)."""
+        spec, setup, unusable = self._setup(name)
+        return unusable if unusable is not None else self._cached(entry_key(spec, setup, self.cq_of(name)), name)
+
     def _cached(self, key: str, what: str) -> ProbeResult | None:
         """The cached result of `key` (none with `refresh`); no command runs, so the log says where it came from."""
         hit = None if self.refresh else self.cache.get(key)

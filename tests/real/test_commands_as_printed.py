@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kit.infra.invocation import kit_cli
+from kit.infra.tree import read_out_dir
 from kit.media.cache import Sha256Cache
 from kit.media.containers import RATE
 from kit.media.discovery import probe_clip
@@ -243,3 +244,30 @@ def test_more_hints_run_as_printed(tiny_refs: Path, tmp_path: Path, monkeypatch:
     assert merge.returncode == 0, merge.stderr
     rows = pq.read_table(home / "regrouped.parquet", columns=["src", "content"]).to_pylist()
     assert len({r["content"] for r in rows if r["src"] in ("s0-boxa", "s1-boxa")}) == 1  # one content now
+
+
+@pytest.mark.release  # two test encodes a fresh cache pays for, about 3 s
+def test_the_opt_in_encoders_left_out_are_tested_and_added_as_printed(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under --encoders auto the summary names the opt-in encoders left out: untested, the command that tests them,
+    run as printed; then, working (the prereqs again), the --encoders value that adds them, which makes a corpus's
+    prereqs with them."""
+    from kit.report.summary import left_out_lines
+
+    cache = {"KIT_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    monkeypatch.chdir(ROOT)
+    assert run_here("step", "prereqs", "--out-dir", out, env=cache).returncode == 0
+    with read_out_dir(out) as tree:
+        ((_, detect),) = left_out_lines(tree, out)
+    tested = subprocess.run(shlex.split(detect), cwd=ROOT, env={**kit_env(), **cache}, capture_output=True,
+                            text=True, timeout=300)
+    assert tested.returncode == 0 and tested.stdout.count("opt-in  yes") == 2, tested.stdout + tested.stderr
+    assert run_here("step", "prereqs", "--out-dir", out, "--force", env=cache).returncode == 0
+    with read_out_dir(out) as tree:
+        ((said, flag),) = left_out_lines(tree, out)
+    assert "work here (detect tested them)" in said and flag == "--encoders libx264,libx265,libsvtav1"
+    added = tmp_path / "added"
+    assert run_here("step", "prereqs", "--out-dir", added, *shlex.split(flag), env=cache).returncode == 0
+    assert json.loads(RunDir(added).prereqs_json.read_text())["resolved_encoders"] == ["libx264", "libx265",
+                                                                                       "libsvtav1"]

@@ -93,6 +93,10 @@ SITES: dict[str, Check] = {
     "kit/platforms/probe.py:Prober.probe": Check(RUN, ("tests/real/test_probe_retest.py::"
                                                        "test_the_printed_retest_command_clears_a_poisoned_cache_entry",)),
     "kit/platforms/resolve.py:refuse": Check(RUN, (MORE_HINTS,)),
+    "kit/steps/s01_prereqs.py:left_out_rows": Check(SAME, ("kit/report/summary.py:left_out_lines",),
+                                                    "the opt-in encoders not tested: detect"),
+    "kit/report/summary.py:left_out_lines": Check(RUN, (f"{AS_PRINTED}::test_the_opt_in_encoders_left_out_are_"
+                                                        "tested_and_added_as_printed",)),
     "kit/corpus/depth.py:plan_depths": Check(SAME, ("kit/platforms/resolve.py:refuse",), "`detect`"),
     "kit/platforms/probe.py:check_libvmaf": Check(WORDS, (), "binaries stage: it copies an ffmpeg into the kit's "
                                                             "own binaries/ (tests/real/test_binaries.py)"),
