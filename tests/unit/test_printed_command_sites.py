@@ -21,6 +21,7 @@ A new site fails test_every_site_that_prints_a_command_is_in_the_catalogue until
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,13 @@ def _name(call: ast.Call) -> str:
         if isinstance(call.func, ast.Attribute) else ""
 
 
+@functools.cache
+def kit_trees() -> dict[str, ast.Module]:
+    """Every module of kit/, parsed once, by its path from the repository's root."""
+    return {path.relative_to(ROOT).as_posix(): ast.parse(path.read_text())
+            for path in sorted((ROOT / "kit").rglob("*.py"))}
+
+
 def _functions(tree: ast.Module) -> dict[str, ast.AST]:
     """Every function of a module by its qualified name, and the module itself as `<module>`."""
     found: dict[str, ast.AST] = {"<module>": tree}
@@ -168,30 +176,29 @@ def _own_calls(node: ast.AST) -> set[str]:
     return names
 
 
-def scan() -> tuple[dict[str, set[str]], set[str]]:
+@functools.cache
+def scan() -> tuple[dict[str, set[str]], frozenset[str]]:
     """(each site: the command makers it calls, the makers): a maker returns a command (annotated `-> str` or a pair
     of them, its return calling a maker); a site is any other function of kit/ (or module) that calls one."""
-    functions = {f"{path.relative_to(ROOT).as_posix()}:{name}": node
-                 for path in sorted((ROOT / "kit").rglob("*.py"))
-                 for name, node in _functions(ast.parse(path.read_text())).items()}
-    invocation = "kit/infra/invocation.py:"
+    calls: dict[str, set[str]] = {}  # each function's own calls
+    returned: dict[str, set[str]] = {}  # ... and those in its returns, for a function that returns text
+    for where, tree in kit_trees().items():
+        if where == "kit/infra/invocation.py":
+            continue  # the makers themselves
+        for name, node in _functions(tree).items():
+            site = f"{where}:{name}"
+            calls[site] = _own_calls(node)
+            returns = ast.unparse(node.returns) if isinstance(node, ast.FunctionDef) and node.returns else ""
+            if returns in ("str", "tuple[str, str]"):
+                returned[site] = {_name(c) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value
+                                  for c in ast.walk(r.value) if isinstance(c, ast.Call)}
     makers, grew = set(PRIMITIVES), True
     while grew:
-        grew = False
-        for site, node in functions.items():
-            name = site.rsplit(":", 1)[1].rsplit(".", 1)[-1]
-            if name in makers or site.startswith(invocation) or not isinstance(node, ast.FunctionDef):
-                continue
-            returns = ast.unparse(node.returns) if node.returns is not None else ""
-            if returns in ("str", "tuple[str, str]") and any(
-                    {_name(c) for c in ast.walk(r) if isinstance(c, ast.Call)} & makers
-                    for r in ast.walk(node) if isinstance(r, ast.Return) and r.value is not None):
-                makers.add(name)
-                grew = True
-    sites = {site: calls for site, node in functions.items()
-             if not site.startswith(invocation) and site.rsplit(".", 1)[-1].rsplit(":", 1)[-1] not in makers
-             and (calls := _own_calls(node) & makers)}
-    return sites, makers
+        found = {site.rsplit(".", 1)[-1].rsplit(":", 1)[-1] for site, names in returned.items() if names & makers}
+        grew, makers = not found <= makers, makers | found
+    sites = {site: made for site, names in calls.items()
+             if site.rsplit(".", 1)[-1].rsplit(":", 1)[-1] not in makers and (made := names & makers)}
+    return sites, frozenset(makers)
 
 
 def test_every_site_that_prints_a_command_is_in_the_catalogue() -> None:
@@ -202,6 +209,7 @@ def test_every_site_that_prints_a_command_is_in_the_catalogue() -> None:
     assert not gone, f"SITES names what prints no command (any more): {gone}"
 
 
+@functools.cache
 def _test_names(path: Path) -> set[str]:
     return {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)}
 
@@ -248,9 +256,7 @@ def _words(call: ast.Call, skip: int) -> list[str] | None:
 def spelled_commands() -> list[tuple[str, list[str]]]:
     """(where, words) of every kit command the kit's code spells with words it can read here."""
     found = []
-    for path in sorted((ROOT / "kit").rglob("*.py")):
-        where = path.relative_to(ROOT).as_posix()
-        tree = ast.parse(path.read_text())
+    for where, tree in kit_trees().items():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and (name := _name(node)) in ("kit_command", "receiver_commands",
                                                                          *PREFIX):
