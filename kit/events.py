@@ -65,11 +65,21 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class CheckTable(Event):
-    """Rows of (check, result, detail), e.g. the prereqs table."""
+    """Rows of (check, result, detail), e.g. the prereqs table. A detail may end with its hint after HINT_MARK: a
+    table on a terminal shows the hint under it, whole on its line (a command in it runs as printed)."""
 
     kind = "checks"
     step: str
     rows: list[list[str]]
+
+
+HINT_MARK = " - hint: "  # in a check row's detail (CheckTable, `detect`'s rows): what was found, then the fix
+
+
+def split_hint(detail: str) -> tuple[str, str]:
+    """(what was found, its hint: "" when the detail has none)."""
+    found, _, hint = detail.partition(HINT_MARK)
+    return found, hint
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from kit.cli.guard import guarded
+from kit.infra.visible import visible
 
 COLUMNS = ("family", "encoder", "role", "available", "fps", "why")
 
@@ -56,10 +57,12 @@ def _signal_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
+    from kit.events import HINT_MARK
+
     fps = f"{row['fps']:.1f}" if row["fps"] else "-"
     why = row["reason"] if row["available"] else row["failure"]
     why += " (cached)" if row["cached"] else ""
-    why += f" - hint: {row['hint']}" if row["hint"] else ""
+    why += f"{HINT_MARK}{row['hint']}" if row["hint"] else ""
     return [row["family"], row["name"], row["role"], "yes" if row["available"] else "no", fps, why]
 
 
@@ -67,14 +70,17 @@ def print_detect(report: dict[str, Any]) -> None:
     click.echo("\n".join(_signal_lines(report)))
     cells = [_cells(r) for r in report["encoders"]]
     if sys.stdout.isatty():
-        from rich.table import Table
+        from kit.events import split_hint
+        from kit.report.terminal import KitConsole, check_table
 
-        from kit.report.terminal import KitConsole
-
-        table = Table(*COLUMNS, header_style="bold")
+        console = KitConsole(highlight=False, soft_wrap=True)
+        console.print(check_table(cells, COLUMNS, ok_at=3))
+        hints: dict[str, list[str]] = {}  # each hint once, with the encoders it is for
         for row in cells:
-            table.add_row(*row, style="green" if row[3] == "yes" else "yellow")
-        KitConsole(highlight=False).print(table)
+            if hint := split_hint(row[-1])[1]:
+                hints.setdefault(hint, []).append(row[1])
+        for hint, names in hints.items():  # whole on its line, under the table (a column folds what it holds)
+            console.print(visible(f"hint for {', '.join(names)}: {hint}"), markup=False)
     else:
         widths = [max(len(c[i]) for c in [list(COLUMNS), *cells]) for i in range(len(COLUMNS) - 1)]
         for row in [list(COLUMNS), *cells]:

@@ -25,6 +25,7 @@ from typing import BinaryIO, NamedTuple
 
 from kit.errors import InputError, ToolError
 from kit.infra.files import sha256_bytes
+from kit.infra.invocation import kit_command
 from kit.infra.proc import run_process
 from kit.infra.tree import Tree
 from kit.media.argv import build_intermediate_argv, build_open_argv, build_verify_argv
@@ -112,12 +113,32 @@ def check_container(path: Path, fh: BinaryIO, size: int) -> None:
     if ext == ".m4v" and head[4:8] not in MP4_BOXES:
         raise InputError(f"{path}: a raw MPEG-4 video stream, not an MP4 file: it holds no timestamps and its frame "
                          "rate would be a guess",
-                         hint="remux it into an .mp4 at its true rate with the kit's ffmpeg (-framerate RATE before "
-                              "-i, then -c copy), or remove it from --ref-dir")
+                         hint="remove it from --ref-dir, or remux it into an .mp4 at its true frame rate with the "
+                              f"kit's ffmpeg, that rate (e.g. 25 or 30000/1001) in place of {RATE}: "
+                              f"{remux_command(path)}")
     if ext in TRANSPORT_EXTS and (packet := transport_packet_size(head)) and size % packet:
         raise InputError(f"{path}: truncated transport stream: {size} bytes is not a whole number of {packet}-byte "
                          f"packets (it ends {size % packet} bytes into one)",
                          hint="the file was cut short; copy it again, or remove it from --ref-dir")
+
+
+RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner knows
+
+
+def convert_command(path: Path) -> str:
+    """The command that converts a video into a lossless .mkv the kit reads as it is, beside it (picture only: the
+    corpus keeps no audio), with the kit's own ffmpeg; FFV1 in the nearest pixel format it keeps (a palette's
+    colours as RGB)."""
+    return kit_command("ffmpeg", "-i", path.absolute(), "-map", "0:v:0", "-an", "-c:v", "ffv1",
+                       path.absolute().with_suffix(".mkv"))
+
+
+def remux_command(path: Path) -> str:
+    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for: its
+    packets as they are (-c copy), each given its timestamp by that rate (-framerate, before -i: the raw
+    demuxer's)."""
+    return kit_command("ffmpeg", "-framerate", RATE, "-i", path.absolute(), "-map", "0:v:0", "-c", "copy",
+                       path.absolute().with_suffix(".mp4"))
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
@@ -185,10 +206,11 @@ def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ff
     if frames != n:
         got = f"{frames} frames" if frames >= 0 else f"frames that do not decode ({telling_line(res.stderr)})"
         raise InputError(f"{path}: its lossless copy holds {got}, the file decodes to {n}",
-                         hint="report this with the file's first lines of ffmpeg -i; meanwhile convert it yourself "
-                              "to .mkv (FFV1) or remove it from --ref-dir")
+                         hint="report this with the file's first lines of ffmpeg -i; meanwhile remove it from "
+                              f"--ref-dir, or convert it yourself to an .mkv the kit reads as it is: "
+                              f"{convert_command(path)}")
     if hashes != [decoded.identity.pixels_sha256]:
         raise InputError(f"{path}: its lossless copy's pictures differ from the file's (pixel format "
                          f"{opened.pix_fmt}, which FFV1 does not keep as it is)",
-                         hint="convert it yourself to a format the kit reads as it is (.mkv with FFV1 or .y4m), "
-                              "or remove it from --ref-dir")
+                         hint="remove it from --ref-dir, or convert it yourself to an .mkv the kit reads as it is, "
+                              f"in a pixel format FFV1 keeps (a palette's colours as RGB): {convert_command(path)}")

@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import InputError
-from kit.infra.invocation import kit_command
 from kit.infra.perms import describe
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
-from kit.media.containers import check_container, needs_intermediate
+from kit.media.containers import check_container, convert_command, needs_intermediate
 from kit.media.decode import Geometry
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
@@ -67,7 +66,8 @@ class Skipped:
     fix: str = "remove it from --ref-dir, or put the clip file in its place"
 
     def line(self) -> str:
-        return f"skipped {self.path}: {self.what}{self.tail}"
+        """The line said as the entry is skipped: the clip left out's (Unusable.line), its fix last."""
+        return self.unusable().line()
 
     def unusable(self) -> Unusable:
         """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row): every entry of --ref-dir named
@@ -117,17 +117,9 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
             skipped.append(Skipped(p, what))
     for p in (p for p in entries if p.suffix.lower() in OTHER_VIDEO_EXTS):  # a video the kit does not read
         skipped.append(Skipped(p, f"a {p.suffix.lower()} video", f", which the kit does not read (it reads "
-                                  f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: "
-                                  f"{convert_command(p)})", f"convert it losslessly with the kit's ffmpeg: "
-                                                            f"{convert_command(p)}"))
+                                  f"{' '.join(CLIP_EXTS)})", f"convert it losslessly with the kit's ffmpeg: "
+                                                             f"{convert_command(p)}"))
     return files, sorted(skipped, key=lambda s: s.path)
-
-
-def convert_command(path: Path) -> str:
-    """The command that converts a video the kit does not read into a lossless .mkv it does, beside it (picture
-    only: the corpus keeps no audio), with the kit's own ffmpeg."""
-    return kit_command("ffmpeg", "-i", path.absolute(), "-map", "0:v:0", "-an", "-c:v", "ffv1",
-                       path.absolute().with_suffix(".mkv"))
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kit.errors import assert_never
+from kit.events import HINT_MARK
 from kit.infra.records import Record
 from kit.platforms.encoders import EncoderSpec, HwArgs, build_hw_args
 from kit.platforms.signals import AMD_VENDOR, NVIDIA_VENDOR, HostSignals, RenderNode, VideoController
@@ -203,7 +204,7 @@ def _nvidia_rows(sig: HostSignals) -> list[list[str]]:
     if sig.gpus:
         return [["nvidia", "ok", f"{gpu_summary(sig)} via nvidia-smi; NVENC is decided by the test encode"]]
     if sig.nvidia_smi not in ("", "ok"):
-        return [["nvidia", "warn", f"{sig.nvidia_smi} - hint: NVENC needs a loaded NVIDIA driver; "
+        return [["nvidia", "warn", f"{sig.nvidia_smi}{HINT_MARK}NVENC needs a loaded NVIDIA driver; "
                                    "`nvidia-smi` must list the GPU"]]
     return []
 
@@ -216,13 +217,13 @@ def _intel_rows(sig: HostSignals) -> list[list[str]]:
             return [["intel gpu", "skip", f"no Intel render node (found {seen})"]]
         return []
     env = sig.libva_driver_name
-    if env.lower() == "i965":
-        advice = "hint: LIBVA_DRIVER_NAME=i965 cannot drive QSV; install intel-media-va-driver and use iHD"
+    if env.lower() == "i965":  # the hint last: a terminal shows it under the table (kit.events.split_hint)
+        advice = f"LIBVA_DRIVER_NAME=i965{HINT_MARK}i965 cannot drive QSV; install intel-media-va-driver and use iHD"
     elif not env:
-        advice = f"LIBVA_DRIVER_NAME unset - hint: {LIBVA_ADVICE}"
+        advice = f"LIBVA_DRIVER_NAME unset{HINT_MARK}{LIBVA_ADVICE}"
     else:
         advice = f"LIBVA_DRIVER_NAME={env}"
-    return [["intel gpu", "ok", f"{node_label(node, sig)}; {advice}; QSV is decided by the test encode"]]
+    return [["intel gpu", "ok", f"{node_label(node, sig)}; QSV is decided by the test encode; {advice}"]]
 
 
 def _amd_rows(sig: HostSignals) -> list[list[str]]:

@@ -64,6 +64,14 @@ class Prereqs(Record):
     extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
     can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)
     can_export: bool = True  # onnx and onnxruntime import here: a PROMOTE's models can be exported
+    # opt-in encoders the models can learn which --encoders auto left out (kit.platforms.resolve.opt_ins): those
+    # `detect` found working here, and those it has not tested yet
+    left_out: list[str] = field(default_factory=list)
+    untested: list[str] = field(default_factory=list)
+
+    def adding(self, names: list[str]) -> str:
+        """The --encoders value that adds `names` to the encoders the corpus used."""
+        return ",".join([*self.resolved_encoders, *names])
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""

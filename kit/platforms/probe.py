@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kit.errors import PrereqError, ToolError
+from kit.events import HINT_MARK
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree
 from kit.infra.invocation import kit_cli, kit_command
@@ -384,6 +385,12 @@ class Prober:
         self.cache.put(key, result)
         return result
 
+    def recorded(self, name: str) -> ProbeResult | None:
+        """What a test encode of `name` found, with nothing encoded: a failure known without one, the cached result,
+        or None (not tested yet with this ffmpeg on this box, at this prober's quality)."""
+        spec, setup, unusable = self._setup(name)
+        return unusable if unusable is not None else self._cached(entry_key(spec, setup, self.cq_of(name)), name)
+
     def _cached(self, key: str, what: str) -> ProbeResult | None:
         """The cached result of `key` (none with `refresh`); no command runs, so the log says where it came from."""
         hit = None if self.refresh else self.cache.get(key)
@@ -403,7 +410,7 @@ def probe_row(result: ProbeResult) -> list[str]:
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
                                    f"{cached}"]
     hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
-    return [result.name, "no", result.failure + (f" - hint: {hints}" if hints else "")]
+    return [result.name, "no", result.failure + (f"{HINT_MARK}{hints}" if hints else "")]
 
 
 def probe_row_10bit(result: ProbeResult) -> list[str]:
@@ -411,7 +418,7 @@ def probe_row_10bit(result: ProbeResult) -> list[str]:
     if result.available:
         cached = ", cached" if result.cached else ""
         return [f"{result.name} 10-bit", "ok", f"{result.reason}{cached}"]
-    hint = f" - hint: {result.hint}" if result.hint else ""
+    hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 
 

@@ -73,3 +73,20 @@ def resolve_encoders(requested: tuple[str, ...], grid: CqGrid, families: tuple[H
     if x264 is not None and not x264.available:
         raise refuse(x264, 0)
     return resolve_auto(families, {r.name: r.available for r in results}), results, skipped
+
+
+def opt_ins(families: tuple[HostFamily, ...], grid: CqGrid, detected: Prober) -> tuple[list[str], list[str]]:
+    """(the opt-in encoders of this box's families whose test encode `detect` made passed, those it has not tested
+    yet): `--encoders auto` leaves both out. Nothing is encoded: `detected` (a Prober at detect's quality, no grid)
+    reads the probe cache as `detect` wrote it."""
+    names, _ = in_grid_range(tuple(dict.fromkeys(n for f in families for n in f.opt_in)), grid)
+    found = {name: detected.recorded(name) for name in names}
+    return ([n for n, r in found.items() if r is not None and r.available],
+            [n for n, r in found.items() if r is None])
+
+
+def detect_command(names: list[str], ffmpeg: FFmpegInfo) -> str:
+    """The command that test-encodes `names` with the run's ffmpeg: `detect` finds the same one, unless the run's
+    was given (--ffmpeg, KIT_FFMPEG)."""
+    given = ("--ffmpeg", ffmpeg.path) if ffmpeg.source in ("--ffmpeg", "KIT_FFMPEG") else ()
+    return kit_command("detect", "--encoders", ",".join(names), *given)

@@ -38,11 +38,20 @@ def cell(c: object) -> str:
     return f"<td>{esc(fmt(c))}</td>"
 
 
+UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str = "") -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(cell(c) for c in r) + "</tr>" for r in rows)
+    """A table; a column that says UNBOUNDED_CELL in every row is said once, in a note under it, not in each row."""
+    rows = [list(r) for r in rows]
+    empty = [i for i in range(len(headers)) if rows and all(i < len(r) and r[i] == UNBOUNDED_CELL for r in rows)]
+    kept = [i for i in range(len(headers)) if i not in empty]
+    head = "".join(f"<th>{esc(headers[i])}</th>" for i in kept)
+    body = "".join("<tr>" + "".join(cell(r[i]) for i in kept if i < len(r)) + "</tr>" for r in rows)
     opening = f"<table class='{cls}'>" if cls else "<table>"
-    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    said = note(f"{', '.join(headers[i] for i in empty)}: no figure in any row, the interval being unbounded "
+                "(the intervals' section says why)") if empty else ""
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{said}"
 
 
 def kv_table(d: dict[str, object]) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
 from kit.report.grades import Measure, graded, median
-from kit.report.markup import ROWS_SHOWN, details, esc, note, sorted_by, table
+from kit.report.markup import ROWS_SHOWN, UNBOUNDED_CELL, details, esc, note, sorted_by, table
 from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
@@ -155,9 +155,6 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
 
 GROUP_HEADERS = ["group", "frames", "sources", f"PLCC ({POOLED})", f"RMSE ({POOLED})", "bias", "max abs error",
                  "share outside [0, 100]"]
-
-
-UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded
 
 
 def bounded_cell(value: float | None, unbounded: bool) -> object:

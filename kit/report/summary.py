@@ -20,6 +20,8 @@ from kit.infra.visible import visible
 from kit.media.discovery import SkippedClips
 from kit.model.conformal import percent
 from kit.model.pooling import POOL_WORDS
+from kit.platforms.prereqs import read_prereqs
+from kit.platforms.resolve import detect_command
 from kit.rundir import RunDir
 from kit.verdict.document import ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
@@ -323,14 +325,14 @@ def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
 
 
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
-    """(what it is, a path or a command): each printed whole on a line of its own, never wrapped,
-    so what is copied from a terminal or a log is the path itself.
+    """(what it is, a path, a command or a flag): each printed whole on a line of its own, never wrapped,
+    so what is copied from a terminal or a log is the path itself. First, the encoders left out (left_out_lines).
 
     The verify command twice: as this box runs it, and as the lead runs it on theirs (the installed
     `ensemble-kit` or an untarred kit, with the tarball's own name). A demo run's tarball is not sent: the
     lines say so and give the run on real clips instead."""
     run = RunDir(out_dir)
-    lines = []
+    lines = left_out_lines(tree, out_dir)
     if tree.is_file(run.report):
         lines.append(("report (open it in a browser; it works offline)", str(run.report)))
     tarball = run.latest_tarball(tree)
@@ -353,6 +355,25 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
     if tree.is_folder(aside := run.set_aside_for(tarball)):
         lines.append(("the earlier models and tarballs it replaced, moved aside (kept, not in the tarball)",
                       str(aside)))
+    return lines
+
+
+def left_out_lines(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
+    """The opt-in encoders --encoders auto left out (prereqs.json; none when it is missing or damaged): those that
+    work here, with the --encoders value that adds them, and those not tested, with the command that tests them;
+    each whole on its line."""
+    prereqs, _ = read_prereqs(tree, RunDir(out_dir).prereqs_json)
+    if prereqs is None:
+        return []
+    lines = []
+    if working := prereqs.left_out:
+        lines.append((f"encoders that work here (detect tested them) but --encoders auto left out (opt-in): "
+                      f"{', '.join(working)}; to encode with them too, run with",
+                      f"--encoders {prereqs.adding(working)}"))
+    if untested := prereqs.untested:
+        lines.append((f"opt-in encoders --encoders auto left out, not tested here yet: {', '.join(untested)}; test "
+                      f"them with (then add those that work with --encoders {prereqs.adding(untested)})",
+                      detect_command(untested, prereqs.ffmpeg)))
     return lines
 
 

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
-from rich.table import Column
+from rich.table import Column, Table
 from rich.text import Text
 
 from kit import events as ev
@@ -79,6 +79,20 @@ class _TimeColumn(ProgressColumn):
         return Text("eta " + (duration(remaining) if remaining is not None else "-"), style="progress.remaining")
 
 
+def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "result", "detail"), ok_at: int = 1
+                ) -> Table:
+    """Check rows as a table for a terminal: every cell Text (a name's brackets are not markup), the last one
+    without its hint (said under the table, where no column folds it); green where the cell at `ok_at` says so."""
+    table = Table(show_header=True, header_style="bold")
+    for col in columns:  # the last column folds a word longer than it (a list of encoders) rather than cut it
+        table.add_column(col, overflow="fold" if col == columns[-1] else "ellipsis")
+    for row in rows:
+        cells = [*row[:-1], ev.split_hint(row[-1])[0]]
+        style = "green" if row[ok_at] in ("ok", "yes") else "yellow"
+        table.add_row(*(Text(visible(cell)) for cell in cells), style=style)
+    return table
+
+
 class LiveBars:
     """The bars of one run on a terminal; every method is called with the Renderer's lock held."""
 
@@ -87,7 +101,8 @@ class LiveBars:
             # markup off: a job's description and info hold clip names, whose brackets are not rich markup
             TextColumn("{task.description}", markup=False, table_column=Column(width=26, no_wrap=True)),
             BarColumn(bar_width=28),
-            TextColumn("{task.fields[count]}", justify="right", table_column=Column(min_width=14, no_wrap=True)),
+            TextColumn("{task.fields[count]}", justify="right", markup=False,
+                       table_column=Column(min_width=14, no_wrap=True)),
             TextColumn("{task.fields[info]}", markup=False,
                        table_column=Column(width=40, no_wrap=True, overflow="ellipsis")),
             _TimeColumn(),
@@ -282,14 +297,10 @@ class Renderer:
 
     def on_checks(self, e: ev.CheckTable) -> None:
         if self.live:
-            from rich.table import Table
-
-            table = Table(show_header=True, header_style="bold")
-            for col in ("check", "result", "detail"):
-                table.add_column(col)
-            for row in e.rows:
-                table.add_row(*(Text(visible(cell)) for cell in row), style="green" if row[1] == "ok" else "yellow")
-            self.console.print(table)
+            self.console.print(check_table(e.rows))
+            for check, _, detail in e.rows:  # a hint whole on its line: a table folds a command in its cell
+                if hint := ev.split_hint(detail)[1]:
+                    self.say(f"{tag(e.step)} {check}: hint: {hint}", "yellow")
             return
         width = max(len(r[0]) for r in e.rows)
         for check, result, detail in e.rows:

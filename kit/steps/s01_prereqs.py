@@ -9,16 +9,19 @@ import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from kit import __version__
 from kit.errors import PrereqError
-from kit.events import CheckTable
+from kit.events import HINT_MARK, CheckTable
 from kit.infra.files import sha256_json
 from kit.infra.host import core_count, free_bytes, platform_tag
 from kit.infra.tree import Tree
 from kit.media.ffmpeg import FFmpegInfo, resolve_ffmpeg
 from kit.media.pixfmt import DEPTH_SOURCE
+from kit.model.contract import unslotted
 from kit.platforms.detect import family_rows
+from kit.platforms.encoders import AUTO
 from kit.platforms.prereqs import (
     EXPORT_PACKAGES,
     TRAINING_PACKAGES,
@@ -30,10 +33,11 @@ from kit.platforms.prereqs import (
     write_prereqs,
 )
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
-from kit.platforms.resolve import Survey, resolve_encoders, survey_host
+from kit.platforms.resolve import Survey, detect_command, opt_ins, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
 from kit.platforms.teacher import check_teacher, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan
+from kit.steps.settings import RunSettings
 
 MIN_FREE_BYTES = 1 << 30
 PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "click", "rich", "platformdirs", "matplotlib")
@@ -83,6 +87,42 @@ def check_out_dir(tree: Tree, out_dir: Path) -> int:
     return free
 
 
+class Probed(NamedTuple):
+    """What the test encodes found: libvmaf's version, the encoders the corpus uses and every probe of them, skip
+    rows, the 10-bit probes, and the opt-in encoders --encoders auto left out (left_out)."""
+
+    libvmaf_version: str
+    resolved: tuple[str, ...]
+    results: list[ProbeResult]
+    skipped: list[list[str]]
+    ten_bit: list[ProbeResult]
+    left_out: tuple[list[str], list[str]] = ([], [])
+
+
+def left_out(settings: RunSettings, survey: Survey, work: Path, tree: Tree) -> tuple[list[str], list[str]]:
+    """Under --encoders auto, the opt-in encoders the models can learn (kit.model.contract) that `detect` found
+    working here, and those it has not tested (kit.platforms.resolve.opt_ins): the summary names them."""
+    if settings.encoders != (AUTO,):
+        return [], []
+    working, untested = opt_ins(survey.families, settings.cqs, Prober(survey.info, survey.signals, tree, work))
+    return ([n for n in working if n not in unslotted(working)], [n for n in untested if n not in unslotted(untested)])
+
+
+def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
+    """The check rows naming the encoders --encoders auto left out: the value that adds those that work, the
+    command that tests the others."""
+    rows = []
+    if working := prereqs.left_out:
+        rows.append(["opt-in", "ok", f"{', '.join(working)} work here (detect tested them), and --encoders auto "
+                                     f"leaves them out: add them with --encoders {prereqs.adding(working)}"])
+    if untested := prereqs.untested:
+        rows.append(["opt-in", "skip", f"{', '.join(untested)}: --encoders auto leaves them out, and no test encode "
+                                       f"has tried them here yet{HINT_MARK}test them with "
+                                       f"`{detect_command(untested, prereqs.ffmpeg)}`, then add those that work with "
+                                       f"--encoders {prereqs.adding(untested)}"])
+    return rows
+
+
 class PrereqsStep:
     name = "prereqs"
 
@@ -103,18 +143,17 @@ class PrereqsStep:
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
 
-    def _probe(self, ctx: Context, survey: Survey, work: Path
-               ) -> tuple[str, tuple[str, ...], list[ProbeResult], list[list[str]], list[ProbeResult]]:
-        """(libvmaf version, resolved encoders, probe results, skip rows, 10-bit probe results)."""
+    def _probe(self, ctx: Context, survey: Survey, work: Path) -> Probed:
         s = ctx.settings
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
-            return libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], []
+            return Probed(libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], [])
         prober = Prober(survey.info, survey.signals, ctx.tree, work / "encoders", log=ctx.log, grid=s.cqs)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
-        return libvmaf_version, resolved, results, skipped, ten_bit
+        return Probed(libvmaf_version, resolved, results, skipped, ten_bit,
+                      left_out(s, survey, work / "detected", ctx.tree))
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         s = ctx.settings
@@ -132,32 +171,35 @@ class PrereqsStep:
             # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
             extra = ctx.settings.extra_features
             checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
-            libvmaf_version, resolved, results, skipped, ten_bit = self._probe(ctx, survey, work)
+            probed = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
+        record = Prereqs(
+            kit_version=__version__, ffmpeg=info, libvmaf_version=probed.libvmaf_version,
+            requested_encoders=list(s.encoders), resolved_encoders=list(probed.resolved),
+            encoders={r.name: r for r in probed.results}, families=list(families),
+            host=HostReport(platform_tag(), platform.platform(), sig.cpu, core_count(), sys.version.split()[0],
+                            replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
+            python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
+            encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in probed.ten_bit},
+            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
+            can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
+            can_export=not set(EXPORT_PACKAGES) & set(missing_for_training()), left_out=probed.left_out[0],
+            untested=probed.left_out[1])
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
-            ["libvmaf", "ok", f"{libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
+            ["libvmaf", "ok", f"{probed.libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
             ["teacher", "ok", checked] if checked is not None else None,
             *family_rows(sig, families),
-            *[probe_row(r) for r in results], *skipped,
-            ["encoders", "ok", "corpus uses " + ", ".join(resolved)] if resolved else None,
-            *[probe_row_10bit(r) for r in ten_bit],
+            *[probe_row(r) for r in probed.results], *probed.skipped,
+            ["encoders", "ok", "corpus uses " + ", ".join(probed.resolved)] if probed.resolved else None,
+            *left_out_rows(record),
+            *[probe_row_10bit(r) for r in probed.ten_bit],
             ["out-dir", "ok", f"writable, {free / 2**30:.1f} GiB free: {s.out_dir}"],
             *python_rows(packages),
             ["cores", "ok", f"{core_count()} ({sig.cpu})"],
         ]
         ctx.emit(CheckTable(self.name, [r for r in rows if r is not None]))
-        write_prereqs(ctx.tree, ctx.run.prereqs_json, Prereqs(
-            kit_version=__version__, ffmpeg=info, libvmaf_version=libvmaf_version,
-            requested_encoders=list(s.encoders), resolved_encoders=list(resolved),
-            encoders={r.name: r for r in results}, families=list(families),
-            host=HostReport(platform_tag(), platform.platform(), sig.cpu, core_count(), sys.version.split()[0],
-                            replace(sig, encoders=())),  # the encoder list is ffmpeg's, recorded once
-            python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
-            encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in ten_bit},
-            schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
-            can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
-            can_export=not set(EXPORT_PACKAGES) & set(missing_for_training())))
+        write_prereqs(ctx.tree, ctx.run.prereqs_json, record)
         return Outcome([ctx.run.prereqs_json], {"ffmpeg": info.version, "source": info.source,
-                                                "libvmaf": libvmaf_version, "encoders": list(resolved)})
+                                                "libvmaf": probed.libvmaf_version, "encoders": list(probed.resolved)})

@@ -26,6 +26,7 @@ from kit.verdict.document import Verdict, WorstFold
 from kit.verdict.gate import GateResult
 from tests.conftest import ROOT
 from tests.report_run import SyntheticRun, make_run
+from tests.unit.test_report_reading import page_order
 
 pytestmark = pytest.mark.slow  # whole runs of the pipeline
 
@@ -95,6 +96,9 @@ def test_the_page_holds_its_figures_and_tables() -> None:
                     "The worst sources, frame by frame", "Error by source, worst first", "Rate-quality curves",
                     "Ensemble vs baselines (same folds)", "Corpus", "Provenance"):
         assert f">{heading}</h2>" in page, heading
+    # in the order of its link bar, which docs/lead.md reads it in (tests/unit/test_report_reading.py)
+    shown = ["holdout-" if a.startswith("holdout-") else a for a in re.findall(r"<h2 id='([^']+)'", page)]
+    assert len(shown) == 9 and shown == sorted(shown, key=page_order().index), shown
     assert "<td class='FAIL'>FAIL</td>" in page and "Failing seeds: 0, 1" in page
     # failing gates first, each with how far past its limit
     gate = page[page.index("<table class='gate'>"):]

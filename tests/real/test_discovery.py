@@ -38,10 +38,13 @@ def refs(tiny_refs: Path, tmp_path: Path) -> Path:
     return folder
 
 
+REMOVE = "; fix: remove it from --ref-dir, or put the clip file in its place"  # said with each skip, as recorded
+
+
 def skipped_lines(folder: Path) -> list[str]:
-    return [f"skipped {folder / 'folder.y4m'}: a folder, not a clip file",
-            f"skipped {folder / 'pipe.y4m'}: a named pipe (FIFO), not a clip file",
-            f"skipped {folder / 'zero.y4m'}: a symbolic link to /dev/zero, a device, not a clip file"]
+    return [f"skipped {folder / 'folder.y4m'}: a folder, not a clip file{REMOVE}",
+            f"skipped {folder / 'pipe.y4m'}: a named pipe (FIFO), not a clip file{REMOVE}",
+            f"skipped {folder / 'zero.y4m'}: a symbolic link to /dev/zero, a device, not a clip file{REMOVE}"]
 
 
 def test_each_entry_that_is_no_clip_file_is_named_with_why(refs: Path) -> None:
@@ -57,9 +60,10 @@ def test_a_video_the_kit_does_not_read_is_named_with_how_to_convert_it(refs: Pat
     (refs / "trailer.wmv").write_bytes(b"\x30\x26\xb2\x75")
     (refs / "notes.txt").write_text("not a video, not named")
     _, skipped = list_clip_files(refs)
+    # the command last on its line: copied to the line's end, it runs (tests/real/test_commands_as_printed.py)
     assert f"skipped {refs / 'trailer.wmv'}: a .wmv video, which the kit does not read (it reads " \
-           f"{' '.join(CLIP_EXTS)}; convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i " \
-           f"{refs / 'trailer.wmv'} -map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'})" in [s.line() for s in skipped]
+           f"{' '.join(CLIP_EXTS)}); fix: convert it losslessly with the kit's ffmpeg: {kit_cli()} ffmpeg -i " \
+           f"{refs / 'trailer.wmv'} -map 0:v:0 -an -c:v ffv1 {refs / 'trailer.mkv'}" in [s.line() for s in skipped]
     assert not any("notes.txt" in s.line() for s in skipped)
 
 

@@ -16,10 +16,22 @@ import pytest
 
 from kit.corpus.jobs import JobRunner, Provenance, plan_jobs
 from kit.infra.host import cpu_name
-from kit.infra.tree import Tree
+from kit.infra.invocation import kit_command
+from kit.infra.tree import Tree, read_out_dir
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
-from tests.conftest import FAST, LENIENT, TINY_FRAMES, TINY_SOURCES, assert_clean_failure, copy_prereqs, run_kit
+from kit.rundir import RunDir
+from tests.conftest import (
+    FAST,
+    LENIENT,
+    ROOT,
+    TINY_FRAMES,
+    TINY_SOURCES,
+    assert_clean_failure,
+    copy_prereqs,
+    run_here,
+    run_kit,
+)
 
 NO_GPU_HERE = not Path("/dev/dri").exists() and not any(
     (Path(p) / "nvidia-smi").exists() for p in os.environ.get("PATH", "").split(os.pathsep))
@@ -138,3 +150,26 @@ def test_a_session_cap_of_one_is_never_exceeded_while_scoring_runs_in_parallel(
     encodes = [int(enc) for kind, enc, _ in records if kind == "enc"]
     assert len(encodes) == len(jobs) and max(encodes) == 1  # never two encodes at once
     assert max(int(total) for _, _, total in records) >= 2  # scoring overlapped other work
+
+
+def test_auto_names_the_opt_in_encoders_it_leaves_out_with_the_command_that_tests_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 54: `--encoders auto` used libx264 alone while `detect` showed libx265 and libsvtav1 working, and nothing
+    said so. Never tested on this box (a fresh cache): the check row and the summary give the command that tests
+    them (tests/real/test_commands_as_printed.py runs it), and nothing more is encoded for them."""
+    from kit.report.summary import left_out_lines
+
+    out = tmp_path / "out"
+    monkeypatch.chdir(ROOT)
+    res = run_here("step", "prereqs", "--out-dir", out, env={"KIT_CACHE_DIR": str(tmp_path / "cache")})
+    assert res.returncode == 0, res.stderr
+    record = json.loads(RunDir(out).prereqs_json.read_text())
+    assert record["resolved_encoders"] == ["libx264"] and record["left_out"] == []
+    assert record["untested"] == ["libx265", "libsvtav1"] and set(record["encoders"]) == {"libx264"}
+    command = kit_command("detect", "--encoders", "libx265,libsvtav1")
+    assert (f"[01 prereqs] opt-in    skip  libx265, libsvtav1: --encoders auto leaves them out, and no test encode "
+            f"has tried them here yet - hint: test them with `{command}`, then add those that work with --encoders "
+            "libx264,libx265,libsvtav1") in res.stdout.splitlines(), res.stdout
+    with read_out_dir(out) as tree:
+        ((said, shown),) = left_out_lines(tree, out)
+    assert shown == command and "libx265, libsvtav1" in said and "--encoders libx264,libx265,libsvtav1" in said

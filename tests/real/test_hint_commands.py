@@ -1,12 +1,11 @@
-"""Every command a hint prints runs as printed, on the input that makes the kit print it, with no ffmpeg on the
-PATH (the kit's own ffmpeg, through `ensemble-kit ffmpeg`), and what it makes is then accepted. One clip the kit
-cannot use, among good ones, is left out with its reason and fix, recorded and said, unless --strict."""
+"""One clip the kit cannot use, among good ones, is left out with its reason and fix, recorded and said, unless
+--strict; `ensemble-kit ffmpeg`, the kit's own ffmpeg the fixes run, is ffmpeg as if run by hand. Each fix runs as
+printed, and what it makes is then accepted: tests/real/test_commands_as_printed.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -17,72 +16,9 @@ from pathlib import Path
 import pytest
 
 from kit.errors import InputError
-from kit.infra.invocation import kit_cli
 from kit.media.cache import Sha256Cache
-from kit.media.discovery import Unusable, discover, list_clip_files, probe_clip
-from kit.media.refs import YuvDefaults
+from kit.media.discovery import Unusable, discover
 from tests.conftest import FAST, KIT, LENIENT, ODD, ROOT, render, run_here, run_kit
-
-
-def odd_yuv(dest: Path, frames: int = 10) -> Path:
-    """A raw 4:2:0 clip of odd size, as a camera or a tool of one's own may write it (chroma rounded up)."""
-    luma, chroma = 175 * 143, 88 * 72
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(bytes((i * 7 + f) % 256 for f in range(frames) for i in range(luma + 2 * chroma)))
-    return dest
-
-
-def printed_command(text: str) -> list[str]:
-    """The kit command inside a hint or a note, as a person copies it (up to the note's closing parenthesis)."""
-    start = text.index(kit_cli())
-    return shlex.split(text[start:].removesuffix(")"))
-
-
-def run_as_printed(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """In a shell whose PATH has no ffmpeg (as on the box of issue 41, where the printed `ffmpeg` gave exit 127), in
-    the folder where it was printed (the kit spells itself relative to it: .venv/bin/python)."""
-    bare = tmp_path / "bin-without-ffmpeg"
-    bare.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("KIT_FFMPEG",)}
-    return subprocess.run(argv, cwd=Path.cwd(), capture_output=True, text=True, timeout=300,
-                          env={**env, "PATH": str(bare), "PYTHONPATH": str(ROOT)})
-
-
-def accepted(path: Path, ffmpeg: str) -> tuple[int, int]:
-    clip = probe_clip(path, ffmpeg, Sha256Cache(None))
-    return clip.width, clip.height
-
-
-@pytest.fixture
-def unusable_refs(ffmpeg: str, tmp_path: Path) -> dict[str, Path]:
-    """A .flv the kit does not read, and a .y4m and a .yuv of odd size: each makes the kit print a command."""
-    folder = tmp_path / "refs"
-    return {"flv": render(ffmpeg, "testsrc2=s=176x144:r=25", folder / "city CC0.flv", fmt="flv",
-                          extra=("-c:v", "flv", "-q:v", "2")),
-            "y4m": render(ffmpeg, ODD, folder / "odd.y4m", pix_fmt="yuv444p"),
-            "yuv": odd_yuv(folder / "rawodd_175x143_25fps.yuv")}
-
-
-def test_every_hint_command_runs_as_printed_and_what_it_makes_is_accepted(
-        ffmpeg: str, unusable_refs: dict[str, Path], tmp_path: Path) -> None:
-    assert shutil.which("ffmpeg", path=str(tmp_path / "bin-without-ffmpeg")) is None
-    _, skipped = list_clip_files(unusable_refs["flv"].parent)
-    note = next(s.line() for s in skipped if s.path == unusable_refs["flv"])
-    hints = {"flv": note}
-    for kind in ("y4m", "yuv"):
-        with pytest.raises(InputError) as caught:
-            probe_clip(unusable_refs[kind], ffmpeg, Sha256Cache(None), YuvDefaults())
-        assert "odd" in caught.value.message
-        hints[kind] = caught.value.hint
-    made = {"flv": unusable_refs["flv"].with_suffix(".mkv"), "y4m": unusable_refs["y4m"].with_name("odd_even.mkv"),
-            "yuv": unusable_refs["yuv"].with_name("rawodd_175x143_25fps_even.mkv")}
-    for kind, hint in hints.items():
-        argv = printed_command(hint)
-        assert argv[argv.index("-m") + 1:][:2] == ["kit", "ffmpeg"], argv  # the kit's own ffmpeg
-        res = run_as_printed(argv, tmp_path)
-        assert res.returncode == 0, (kind, hint, res.stderr[-2000:])
-        assert made[kind].is_file(), (kind, sorted(p.name for p in made[kind].parent.iterdir()))
-        assert accepted(made[kind], ffmpeg) == ((176, 144) if kind == "flv" else (174, 142)), kind
 
 
 def with_an_odd_clip(ffmpeg: str, tiny_refs: Path, tmp_path: Path) -> tuple[Path, Path]:
