@@ -36,6 +36,7 @@ def test_every_figure_is_the_plain_one(n: int) -> None:
     for name, value in plain(p, y, 4.0).items():
         assert getattr(got, name) == pytest.approx(value, rel=1e-12, abs=1e-12), name
     assert correlated(got.n, got.teacher_constant) and not got.teacher_constant
+    assert got.worst == int(np.argmax(np.abs(p - y)))  # where the largest miss is
     lean = residuals(p, y)  # ranks and the share within only when asked
     assert lean.srocc is None and lean.krocc is None and lean.share_within is None and lean.plcc == got.plcc
 
