@@ -27,9 +27,9 @@ from kit.model.batches import Member
 from kit.model.contract import CODEC_VOCAB
 from kit.model.features import design_matrix
 from kit.model.folds import cut_folds
+from kit.model.metrics import residuals
 from kit.model.recipe import TrainConfig
 from kit.model.train import train_members
-from kit.verdict.breakdown import plcc
 
 
 def held_out(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list, seeds: list[int]) -> np.ndarray:
@@ -45,7 +45,8 @@ def held_out(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: li
 
 
 def figures(y: np.ndarray, p: np.ndarray) -> str:
-    return f"PLCC {plcc(y, p):.4f}, RMSE {float(np.sqrt(np.mean((p - y) ** 2))):.2f} ({len(y)} frames)"
+    r = residuals(p, y)
+    return f"PLCC {r.plcc:.4f}, RMSE {r.rmse:.2f} ({r.n} frames)"
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from kit.model.loso import Fold
-from kit.model.metrics import agreement
+from kit.model.metrics import residuals
 from kit.model.network import FrRegressor, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 
@@ -71,5 +71,5 @@ def _loop(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[
             model = train_one(feats, codec, target, train, seed, config)
             with torch.no_grad():
                 pred = model(torch.from_numpy(feats[fold.rows]), torch.from_numpy(codec[fold.rows])).numpy()
-            out[seed].append(agreement(target[fold.rows], pred))
+            out[seed].append({"plcc": residuals(pred, target[fold.rows]).plcc})
     return out

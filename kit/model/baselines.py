@@ -49,7 +49,7 @@ class RidgeModel:
 def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray],
                     details: dict[str, object]) -> BaselineResult:
     """A model's held-out figures, gathered fold by fold (`predict(i, fold)`: its predictions of fold i's rows): mean
-    PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.results.CORRELATION_RULE), with the
+    PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.metrics.CORRELATION_RULE), with the
     per-source folds and the groups."""
     sources: list[FoldResult] = []
     groups: list[GroupResult] = []

@@ -26,7 +26,7 @@ from kit.model.contract import CANONICAL6
 from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
-from kit.model.metrics import agreement, errors, summarise
+from kit.model.metrics import correlated, residuals, summarise
 from kit.model.recipe import FoldsAsked
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.train import Member, TrainedEnsemble
@@ -117,14 +117,10 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """The figures a FoldResult and a GroupResult hold of held-out rows: agreement, bias and range, and whether the
-    teacher is constant (True when every score is equal, else None: the key is left out). By results.CORRELATION_RULE,
-    finite constant predictions of a varying teacher have correlation 0 (the model has none), where
-    kit.model.metrics.agreement says undefined."""
-    a = agreement(y, pred)
-    if len(y) > 1 and np.ptp(y) > 0 and np.isfinite(pred).all() and np.ptp(pred) == 0:
-        a = {**a, "plcc": 0.0, "srocc": 0.0, "krocc": 0.0}
-    return {**a, **errors(y, pred), "teacher_constant": True if len(y) and np.ptp(y) == 0 else None}
+    """The figures a FoldResult and a GroupResult hold of held-out rows (kit.model.metrics), and whether the teacher
+    is constant (True when every score is equal, else None: the key is left out)."""
+    r = residuals(pred, y, ranks=True)
+    return {**r.fields_of(FoldResult), "teacher_constant": r.teacher_constant or None}
 
 
 def by_group(results: list[GroupResult]) -> list[GroupResult]:
@@ -181,20 +177,20 @@ Scored = FoldResult | GroupResult  # what a mean over folds counts: a source, or
 
 
 def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
-    """mean/std/min/max of one metric over the folds, by results.CORRELATION_RULE for the correlations."""
+    """mean/std/min/max of one metric over the folds, by metrics.CORRELATION_RULE for the correlations."""
     if metric == "rmse":
         return summarise([f.rmse for f in folds])
-    counted = [float(getattr(f, metric)) for f in folds if not f.teacher_constant]
-    if folds and not counted:  # a constant teacher everywhere: no agreement to show, and a number all the same
+    counted = [float(getattr(f, metric)) for f in folds if correlated(f.n_frames, f.teacher_constant)]
+    if folds and not counted:  # no group with a correlation: no agreement to show, and a number all the same
         return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
     return summarise(counted)
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:
-    """One seed's figures: its means over the held-out content groups (one vote per content, results.CORRELATION_RULE),
+    """One seed's figures: its means over the held-out content groups (one vote per content, metrics.CORRELATION_RULE),
     and its per-source folds beside them."""
     plcc = fold_summary(groups, "plcc")
-    undefined = [g.name for g in groups if g.teacher_constant]
+    undefined = [g.name for g in groups if not correlated(g.n_frames, g.teacher_constant)]
     bias = [float(g.bias) for g in groups if g.bias is not None]
     return SeedReport(
         seed=seed, mean_plcc=plcc["mean"], std_plcc=plcc["std"], min_plcc=plcc["min"], max_plcc=plcc["max"],

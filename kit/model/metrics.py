@@ -1,55 +1,95 @@
-"""Agreement between predictions and the teacher: PLCC, SROCC, KROCC, RMSE.
+"""What predictions miss of their teacher: every per-group figure the kit writes or prints, from one function
+(`residuals`) into one record (`Residuals`); a file's record takes the figures it declares by name (`fields_of`).
 
-Rank statistics use scipy.stats, which gives tied values their average rank
-(SROCC) and uses Kendall's tau-b (KROCC). Ties matter here: clips with many
-frames at the vmaf ceiling of 100 are common. (The bash kit ranked ties
-arbitrarily.) No logistic mapping is applied before PLCC.
+The one rule for correlations (docs/verdict.md, "When there is no correlation"): fewer than MIN_PAIRS pairs or a
+constant teacher have none (NaN; the gate's means leave the group out: CORRELATION_RULE); constant predictions have
+0; a NaN prediction makes every figure it enters NaN. Ranks are scipy.stats' (SROCC: ties get their average rank;
+KROCC: Kendall's tau-b). No logistic mapping is applied before PLCC.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from kit.corpus.schema import VMAF_RANGE
 
+MIN_PAIRS = 3  # with two points any two distinct values lie on a line: |r| is 1 whatever the model
+CORRELATION_RULE = (
+    f"A held-out content group of fewer than {MIN_PAIRS} frames, or whose teacher scores are all equal, has no defined "
+    "correlation: its fold is left out of the PLCC, SROCC and KROCC means (its RMSE still counts) and is named in "
+    "folds_without_correlation. A fold whose predictions are constant while the teacher varies counts as correlation "
+    "0. When no fold has a defined correlation (a teacher constant everywhere), the means are 0.0: no agreement is "
+    "shown, and the gate holds.")
 
-def _finite_or_nan(x: float) -> float:
-    return float(x) if math.isfinite(x) else float("nan")
+
+def correlated(n: int, teacher_constant: bool | None) -> bool:
+    """Whether n pairs have a correlation at all (the rule above)."""
+    return n >= MIN_PAIRS and not teacher_constant
 
 
-def agreement(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """PLCC, SROCC, KROCC and RMSE; a correlation is NaN when either side is constant."""
-    y = np.asarray(target, dtype=np.float64)
-    p = np.asarray(pred, dtype=np.float64)
-    rmse = float(np.sqrt(np.mean((y - p) ** 2))) if len(y) else float("nan")
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(p) == 0:
-        return {"plcc": float("nan"), "srocc": float("nan"), "krocc": float("nan"), "rmse": rmse}
+@dataclass(frozen=True)
+class Residuals:
+    """The figures of n predictions against their teacher; miss = predicted - teacher."""
+
+    n: int
+    rmse: float  # sqrt(mean(miss^2))
+    bias: float  # mean(miss), signed: an offset a correlation cannot see
+    mean_abs_error: float
+    median_abs_error: float
+    max_abs_error: float  # the largest single miss
+    share_out_of_range: float  # predictions outside the teacher's [0, 100]
+    plcc: float  # Pearson's r
+    srocc: float | None = None  # Spearman's rho (tied ranks averaged): with ranks=True
+    krocc: float | None = None  # Kendall's tau-b: with ranks=True
+    share_within: float | None = None  # |miss| <= the tolerance given (a NaN miss is not)
+    teacher_constant: bool = False  # every teacher score equal (n >= 1)
+    worst: int = -1  # the position of the largest miss (a NaN miss first: it diverged); -1 without any
+
+    def fields_of(self, record: type) -> dict[str, Any]:
+        """The figures a file's record declares under these names (n, teacher_constant, worst: its own to spell)."""
+        wanted = {f.name for f in fields(record)} - {"n", "teacher_constant", "worst"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in wanted}
+
+
+def residuals(predicted: object, truth: object, *, ranks: bool = False, tolerance: float | None = None) -> Residuals:
+    """Every figure of `predicted` against `truth` (array-likes of one length). `ranks`: SROCC and KROCC too (Kendall's
+    tau takes seconds over a million frames); `tolerance`: the share of misses within it."""
+    p, y = np.asarray(predicted, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if not len(y):  # no figure, each NaN (a rank or a share not asked for: None)
+        nan, rank = math.nan, math.nan if ranks else None
+        return Residuals(0, nan, nan, nan, nan, nan, nan, nan, rank, rank, nan if tolerance is not None else None)
+    miss = p - y
+    size = np.abs(miss)
+    constant = bool(np.ptp(y) == 0)
+    return Residuals(n=len(y), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(np.mean(miss)),
+                     mean_abs_error=float(np.mean(size)), median_abs_error=float(np.median(size)),
+                     max_abs_error=float(np.max(size)),
+                     share_out_of_range=float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1]))),
+                     **correlations(p, y, ranks, correlated(len(y), constant)),
+                     share_within=float(np.mean(size <= tolerance)) if tolerance is not None else None,
+                     teacher_constant=constant, worst=int(np.argmax(np.where(np.isnan(size), np.inf, size))))
+
+
+def correlations(p: np.ndarray, y: np.ndarray, ranks: bool, defined: bool) -> dict[str, float]:
+    """PLCC (and SROCC, KROCC) by the rule: NaN where undefined or a prediction is not finite, 0 if it is constant."""
+    keys = ("plcc", "srocc", "krocc") if ranks else ("plcc",)
+    if not defined or not np.isfinite(p).all():
+        return dict.fromkeys(keys, math.nan)
+    if np.ptp(p) == 0:
+        return dict.fromkeys(keys, 0.0)
     from scipy import stats  # here, not at import: importing scipy costs 0.5 s, which most commands never need
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        plcc = stats.pearsonr(y, p).statistic
-        srocc = stats.spearmanr(y, p).statistic
-        krocc = stats.kendalltau(y, p).statistic
-    return {"plcc": _finite_or_nan(plcc), "srocc": _finite_or_nan(srocc), "krocc": _finite_or_nan(krocc),
-            "rmse": rmse}
-
-
-def errors(target: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Bias and range beside the correlations: what PLCC cannot see.
-
-    bias: mean of (prediction - teacher), signed: a constant offset a correlation ignores;
-    max_abs_error: the largest single-frame miss; share_out_of_range: predictions outside [0, 100].
-    """
-    y = np.asarray(target, dtype=np.float64)
-    p = np.asarray(pred, dtype=np.float64)
-    if not len(y):
-        return {"bias": float("nan"), "max_abs_error": float("nan"), "share_out_of_range": float("nan")}
-    return {"bias": float(np.mean(p - y)), "max_abs_error": float(np.max(np.abs(p - y))),
-            "share_out_of_range": float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1])))}
+        warnings.simplefilter("ignore")  # nearly constant input: the figure stands, its precision is what it is
+        found = {"plcc": stats.pearsonr(y, p).statistic}
+        if ranks:
+            found |= {"srocc": stats.spearmanr(y, p).statistic, "krocc": stats.kendalltau(y, p).statistic}
+    return {k: float(v) if math.isfinite(v) else math.nan for k, v in found.items()}
 
 
 def summarise(values: list[float]) -> dict[str, float]:

@@ -12,12 +12,6 @@ from dataclasses import dataclass, fields, replace
 
 from kit.infra.records import Record, flatten, omit_none
 
-CORRELATION_RULE = (
-    "A held-out content group whose teacher scores are all equal has no defined correlation: its fold is left out "
-    "of the PLCC, SROCC and KROCC means (its RMSE still counts) and is named in folds_without_correlation. A fold "
-    "whose predictions are constant while the teacher varies counts as correlation 0. When no fold has a defined "
-    "correlation (a teacher constant everywhere), the means are 0.0: no agreement is shown, and the gate holds.")
-
 
 @dataclass(frozen=True)
 class FoldResult(Record):
@@ -122,7 +116,7 @@ class SeedReport(SeedSummary):
     train_seconds: float | None = omit_none()  # the training of every attempt and task of this LOSO (steps/members.py)
     train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
-    folds_without_correlation: list[str] | None = omit_none()  # CORRELATION_RULE
+    folds_without_correlation: list[str] | None = omit_none()  # kit.model.metrics.CORRELATION_RULE
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
     # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
     content_groups: tuple[GroupResult, ...] | None = omit_none()

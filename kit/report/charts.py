@@ -9,6 +9,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from kit.model.conformal import level_key
+from kit.model.metrics import residuals
 from kit.report.figures import span  # also sets matplotlib's backend and style
 from kit.verdict.document import Intervals
 
@@ -19,8 +20,6 @@ LABELLED_WORST = 5  # sources named on the spread chart
 def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
     """Every held-out row of every source: the ensemble's prediction against the teacher as a density (counts
     per hexagon, log scale), with the diagonal and the teacher's range [0, 100]."""
-    from kit.report.frames import plcc_rmse
-
     y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
     fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
@@ -30,11 +29,10 @@ def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
     ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
     for bound in (b for b in (0.0, 100.0) if lo < b < hi):
         ax.axhline(bound, color="tab:red", linestyle="--", linewidth=0.8)
-    plcc, rmse = plcc_rmse(y, p)
-    outside = float(np.mean((p < 0) | (p > 100))) if len(p) else float("nan")
+    r = residuals(p, y)
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="teacher VMAF", ylabel="predicted (mean over seeds)",
-           title=f"{len(y):,} held-out frames, {per_row['src'].nunique():,} sources: pooled PLCC "
-                 f"{plcc:.4f}, RMSE {rmse:.2f}, {outside:.1%} outside [0, 100]")
+           title=f"{r.n:,} held-out frames, {per_row['src'].nunique():,} sources: pooled PLCC "
+                 f"{r.plcc:.4f}, RMSE {r.rmse:.2f}, {r.share_out_of_range:.1%} outside [0, 100]")
     ax.title.set_fontsize(8)
     fig.colorbar(cells, ax=ax, label="frames per cell")
     return fig

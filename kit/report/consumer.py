@@ -1,6 +1,6 @@
 """The report's section on the consumer: the held-out encodes as vmaf-tune's fast path predicts them, its tolerance,
 the gates on it and the slots of its one-hot the models never trained; the table from 03_loso/encodes.parquet
-(kit.report.frames.consumer_rows), the gates and the untrained slots from the verdict."""
+(kit.verdict.consumer.consumer_fit), the gates and the untrained slots from the verdict."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING
 
 from kit.report.grades import Graded
-from kit.report.markup import ROWS_SHOWN, esc, note, sorted_by, table
+from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, cells, esc, headers, note, sorted_by, table
 from kit.verdict.kinds import CONSUMER
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from kit.verdict.document import ConsumerGroup, LimitGate, Verdict
 
-HEADERS = ["grouping", "group", "encodes", "share within", "median miss", "largest miss", "worst encode"]
+ENCODES_FILE = "03_loso/encodes.parquet"
 BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
             "content": "content group"}
 
@@ -41,13 +41,9 @@ def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[objec
     rows: list[list[object]] = []
     for by in BY_WORDS:
         mine = [g for g in groups if g.by == by]
-        rows += [[BY_WORDS[by], g.group, g.n_encodes, share_cell(g, floor_of(g, verdict)), miss(g.median_miss),
-                  miss(g.max_miss), g.worst_encode] for g in mine[:ROWS_SHOWN]]
+        rows += [cells(CONSUMER_TABLE, g, label=BY_WORDS[by], share_within=share_cell(g, floor_of(g, verdict)))
+                 for g in mine[:ROWS_SHOWN]]
     return rows
-
-
-def miss(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else "n/a"
 
 
 def untrained_text(verdict: Verdict) -> str:
@@ -61,7 +57,7 @@ def untrained_text(verdict: Verdict) -> str:
 def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
     """The section: the headline from the file, the gates, the untrained slots, the table; nothing for a verdict
     without the block (an input set vmaf-tune does not feed, a kit before it)."""
-    from kit.report.frames import ENCODES_FILE, consumer_rows
+    from kit.verdict.consumer import consumer_fit
 
     c = verdict.consumer
     if c is None:
@@ -69,8 +65,8 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
     if encodes is None:
         return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    groups = consumer_rows(encodes, c.tolerance)
-    whole = groups[0]
+    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]))  # from the file alone, as the verdict
+    whole, groups = fit.whole, [fit.whole, *fit.groups]
     parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
     parts += [f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>{esc(gate_line(g))}</p>"
               for g in verdict.consumer_gates or ()]
@@ -79,7 +75,7 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts += [note(text) for text in (c.not_counted, unmeasured_text(c.unmeasured_bands)) if text]
     return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
                               "within the tolerance first, then the largest miss"),
-            table(HEADERS, table_rows(groups, verdict), cls="compact"),
+            table(headers(CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
             note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
                  f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
 

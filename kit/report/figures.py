@@ -155,7 +155,7 @@ def span(*columns: pd.Series) -> tuple[float, float]:
 def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
     """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
     and one legend of the quality settings."""
-    from kit.model.metrics import agreement
+    from kit.model.metrics import residuals
     from kit.report.markup import esc
 
     shown = preds[preds["src"].isin(list(sources))]
@@ -168,9 +168,8 @@ def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
         rows = shown[shown["src"] == name]
         if rows.empty:
             continue
-        scores = agreement(rows["vmaf"].to_numpy(dtype=float), rows["pred"].to_numpy(dtype=float))  # as every fold's
-        plcc, rmse = float(scores["plcc"]), float(scores["rmse"])
-        said = f"<b>{esc(f'{rank}. {name}')}</b><br>{esc(f'PLCC {plcc:.3f}, ens. RMSE {rmse:.2f}')}"
+        r = residuals(rows["pred"], rows["vmaf"])  # as every fold's
+        said = f"<b>{esc(f'{rank}. {name}')}</b><br>{esc(f'PLCC {r.plcc:.3f}, ens. RMSE {r.rmse:.2f}')}"
         cells.append(figure_html(source_panel(rows, styles, rng), f"{rank}. {name}", "png", caption_html=said))
     legend = legend_html([(f"{e} cq{cq}", c) for (e, cq), (c, _) in styles.items()], "quality") if styles else ""
     return f"<div class='panels'>{''.join(cells)}</div>{legend}"

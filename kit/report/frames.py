@@ -6,8 +6,8 @@
 - per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval;
 - per suspect source and encoder (the verdict's teacher_suspects, recomputable from the corpus file): the mean
   teacher at the best and worst setting at the clip's own size;
-- per encoder, CRF band, rung and content group (03_loso/encodes.parquet): the held-out encodes as vmaf-tune predicts
-  them, the share within its tolerance, the median and largest miss.
+- per encoder, CRF band, rung and content group (03_loso/encodes.parquet, kit.verdict.consumer.consumer_fit): the
+  held-out encodes as vmaf-tune predicts them, the share within its tolerance, the median and largest miss.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
@@ -26,8 +25,8 @@ from kit.model.conformal import level_key
 from kit.model.results import FoldResult
 from kit.report.grades import Measure, median, ratio
 from kit.report.markup import ROWS_SHOWN
-from kit.verdict.breakdown import errors_of, plcc, quality_key
-from kit.verdict.document import ConsumerGroup, GroupErrors
+from kit.verdict.breakdown import errors_of, quality_key
+from kit.verdict.document import GroupErrors
 from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
 
@@ -67,16 +66,10 @@ def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
     """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level
     keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5);
     NaN (no figure) where some row of the source has no bound at that level (null: unbounded)."""
-    inside = {}
-    for lo in (c for c in intervals.columns if c.startswith("lo")):
-        hi = "hi" + lo[2:]
-        if hi in intervals:
-            level = level_of(lo)
-            name = "nominal" if level is None else level_key(level)
-            open_ended = intervals[lo].isna() | intervals[hi].isna()
-            inside[name] = ((intervals[lo] <= intervals["vmaf"]) & (intervals["vmaf"] <= intervals[hi])).where(
-                ~open_ended, np.nan)
-    frame = pd.DataFrame(inside).astype(float)
+    y, pairs = intervals["vmaf"], [(lo, "hi" + lo[2:]) for lo in intervals.columns if lo.startswith("lo")]
+    frame = pd.DataFrame({"nominal" if (lv := level_of(lo)) is None else level_key(lv):
+                          ((intervals[lo] <= y) & (y <= intervals[hi])).where(intervals[[lo, hi]].notna().all(axis=1))
+                          for lo, hi in pairs if hi in intervals}).astype(float)
     by = frame.groupby(intervals["src_sha256"])
     return by.mean().where(~frame.isna().groupby(intervals["src_sha256"]).any())
 
@@ -92,11 +85,12 @@ def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, cove
                    n: int = ROWS_SHOWN) -> pd.DataFrame:
     """The `n` worst sources, worst first (the verdict's ranking, its reason named), with the means over seeds of
     their figures, their share of predictions outside [0, 100], geometry and coverage at the nominal level."""
-    from kit.verdict.decide import worst_folds
+    from kit.verdict.decide import per_source, worst_folds
     from kit.verdict.document import WorstFold
 
     ranked = pd.DataFrame([vars(w) for w in worst_folds(folds, n=n)], columns=[f.name for f in fields(WorstFold)])
-    ranked["share_out_of_range"] = ranked["src_sha256"].map(out_of_range_by_source(folds))
+    ranked["share_out_of_range"] = ranked["src_sha256"].map(per_source(folds).set_index("src_sha256")
+                                                            ["share_out_of_range"])
     geometry = {c.src_sha256: c for c in clips or ()}
     ranked["resolution"] = [f"{g.width}x{g.height}" if (g := geometry.get(s)) and g.width and g.height else "n/a"
                             for s in ranked["src_sha256"]]
@@ -106,21 +100,6 @@ def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, cove
     if coverage is not None and "nominal" in coverage:
         ranked["coverage"] = ranked["src_sha256"].map(coverage["nominal"])
     return ranked
-
-
-def out_of_range_by_source(folds: pd.DataFrame) -> pd.Series:
-    """Per source (index src_sha256): the mean over seeds of its share of predictions outside [0, 100]."""
-    share = folds["share_out_of_range"] if "share_out_of_range" in folds else pd.Series(np.nan, index=folds.index)
-    return share.astype(float).groupby(folds["src_sha256"]).mean()
-
-
-def plcc_rmse(teacher: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """PLCC (kit.verdict.breakdown.plcc: NaN when either side is constant) and RMSE, without the rank
-    correlations: the report's pooled figures span every held-out frame, where Kendall's tau alone takes seconds."""
-    y, p = np.asarray(teacher, dtype=float), np.asarray(pred, dtype=float)
-    if len(y) == 0:
-        return float("nan"), float("nan")
-    return plcc(y, p), float(np.sqrt(np.mean((y - p) ** 2)))
 
 
 def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
@@ -242,25 +221,3 @@ def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
                        passed=unseen.plcc >= gate.threshold)
     return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} >= {gate.threshold:g} "
                               "(--holdout-min-plcc)", passed=gate.passed)
-
-
-# -- the consumer: the held-out encodes as vmaf-tune predicts them ------------------------------------
-ENCODES_FILE = "03_loso/encodes.parquet"
-
-
-def read_encodes(path: Path) -> pd.DataFrame:
-    """03_loso/encodes.parquet: one row per held-out encode as vmaf-tune predicts it (kit.model.encodes)."""
-    from kit.infra.parquet import read_frame
-
-    return read_frame(path)
-
-
-def consumer_rows(encodes: pd.DataFrame, tolerance: float) -> list[ConsumerGroup]:
-    """The report's consumer table from the file alone: all counted encodes first, then per encoder, CRF band, rung
-    and content group, each worst first (kit.verdict.consumer computes the verdict's block so, from the same
-    file)."""
-    from kit.verdict.consumer import consumer_groups, figures
-
-    counted = encodes[encodes["counted"].astype(bool)]
-    return [ConsumerGroup("all", "all held-out encodes", *figures(counted, tolerance)),
-            *consumer_groups(counted, tolerance)]

@@ -82,7 +82,8 @@ class Invocation:
 def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None = None,
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
                      encodes: Path | None = None, skipped: tuple[Unusable, ...] = ()) -> ReportData:
-    from kit.report.frames import coverage_by_source, held_out_predictions, read_encodes, read_intervals
+    from kit.infra.parquet import read_frame
+    from kit.report.frames import coverage_by_source, held_out_predictions, read_intervals
 
     corpus_path = Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
@@ -91,7 +92,7 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
                       coverage_by_source(read_intervals(intervals))
                       if intervals is not None and intervals.is_file() else None,
-                      read_encodes(encodes) if encodes is not None and encodes.is_file() else None, skipped)
+                      read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped)
 
 
 def rate_quality_points(corpus: Path) -> pd.DataFrame | None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from kit.report.markup import details, esc, note, sorted_by, table
-from kit.report.sections import INTERVALS_FILE, bounded_cell
+from kit.report.markup import POOLING_TABLE, bounded_cell, cells, details, esc, headers, note, sorted_by, table
+from kit.report.sections import INTERVALS_FILE
+from kit.verdict.kinds import POOLED_CLIP
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,20 +39,15 @@ def exported_section(e: ExportedInterval) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
-POOLING_HEADERS = ["pooling", "encoder", "clips", "RMSE (per clip, frames pooled)", "mean abs error", "max abs error",
-                   "bias (prediction - teacher)", "worst clip"]
-
-
 def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[str]:
     """Per held-out clip, the error of each pooling (all clips, then each encoder's), and its gates."""
     from kit.model.pooling import POOL_WORDS
 
     errors = sorted((*pooling.pooled, *pooling.by_encoder),
                     key=lambda e: (-e.rmse if math.isfinite(e.rmse) else -math.inf, e.stat, e.encoder or ""))
-    rows = [[POOL_WORDS[e.stat], e.encoder or "all", e.n_clips, e.rmse, e.mean_abs_error, e.max_abs_error, e.bias,
-             e.worst_clip] for e in errors]
+    rows = [cells(POOLING_TABLE, e, stat=POOL_WORDS[e.stat], encoder=e.encoder or "all") for e in errors]
     parts = ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, min)</h3>",
-             sorted_by("by RMSE, worst first"), table(POOLING_HEADERS, rows, cls="compact"),
+             sorted_by("by RMSE, worst first"), table(headers(POOLING_TABLE, POOLED_CLIP), rows, cls="compact"),
              note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune with the "
                   "mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
     for g in gates:

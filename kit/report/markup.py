@@ -1,13 +1,16 @@
-"""The page's HTML pieces: escaped text, cells, tables, capped tables. No figures, no files."""
+"""The page's HTML pieces: escaped text, cells, tables, capped tables, and every table's columns once (COLUMNS: a
+(field, header, grading or format) row each; a table is a list of field names). No figures computed, no files."""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from kit.infra.visible import visible
-from kit.report.grades import Graded
+from kit.report.grades import Graded, Measure, graded, median
 
 ROWS_SHOWN = 100  # rows of a table that grows with the sources (sources, groups, folds); the rest in a named file
 
@@ -79,3 +82,70 @@ def sorted_by(key: str) -> str:
 def details(summary: str, *parts: str) -> str:
     """A section folded away: its summary line shows, the rest on a click (the page stays short)."""
     return f"<details><summary>{esc(summary)}</summary>{''.join(parts)}</details>"
+
+
+
+
+def bounded_cell(value: float | None, unbounded: bool) -> object:
+    """A coverage or width cell: the figure, or that there is none because the interval is unbounded."""
+    return UNBOUNDED_CELL if unbounded and (value is None or not math.isfinite(value)) else value
+
+
+def _points(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    header: str
+    measure: Measure | None = None  # how the figure is graded; None: shown as it is
+    shown: Callable[[Any], object] | None = None  # the cell from the value, where kit.report.markup.fmt does not fit
+
+
+COLUMNS = {c.field: c for c in (
+    Column("label", "grouping"), Column("group", "group"), Column("rank", "rank"), Column("seed", "seed"),
+    Column("fold", "fold"), Column("src", "source"), Column("reason", "why"), Column("resolution", "resolution"),
+    Column("fps", "frame rate", shown=lambda v: f"{v:g}" if math.isfinite(v) else "n/a"), Column("frames", "frames"),
+    Column("n_frames", "frames"), Column("n_sources", "sources"), Column("n_encodes", "encodes"),
+    Column("stat", "pooling"), Column("encoder", "encoder"), Column("n_clips", "clips"),
+    Column("plcc", "PLCC ({kind})", "plcc"), Column("srocc", "SROCC"), Column("krocc", "KROCC"),
+    Column("rmse", "RMSE ({kind})", "rmse"), Column("mean_abs_error", "mean abs error"),
+    Column("bias", "bias (prediction - teacher)", "bias"), Column("max_abs_error", "max abs error", "miss"),
+    Column("share_out_of_range", "share outside [0, 100]", "share"), Column("share_within", "share within"),
+    Column("median_miss", "median miss", shown=_points), Column("max_miss", "largest miss", shown=_points),
+    Column("worst_encode", "worst encode"), Column("worst_clip", "worst clip"),
+    Column("coverage", "coverage{at}", shown=lambda v: bounded_cell(v, v is None)),
+    Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
+)}
+FIGURES = ("plcc", "rmse", "bias", "max_abs_error", "share_out_of_range")  # a source's or a group's, graded
+# the tables, each by its columns
+SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES)  # (+ coverage)
+GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
+FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",
+              "share_out_of_range")
+CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "median_miss", "max_miss", "worst_encode")
+POOLING_TABLE = ("stat", "encoder", "n_clips", "rmse", "mean_abs_error", "max_abs_error", "bias", "worst_clip")
+
+
+def headers(names: Sequence[str], kind: str = "", at: str = "") -> list[str]:
+    return [COLUMNS[n].header.format(kind=kind, at=at) for n in names]
+
+
+def cells(names: Sequence[str], row: object, typical: dict[str, float | None] | None = None,
+          **given: object) -> list[object]:
+    """One row's cells: a cell given, else the row's attribute, formatted or graded as its column says."""
+    return [given[n] if n in given else as_column(COLUMNS[n], getattr(row, n), typical) for n in names]
+
+
+def as_column(c: Column, value: Any, typical: dict[str, float | None] | None) -> object:
+    if c.shown is not None:
+        return c.shown(value)
+    return graded(value, typical.get(c.field), c.measure) if c.measure and typical is not None else value
+
+
+def typical(rows: Iterable[object], names: Sequence[str] = FIGURES) -> dict[str, float | None]:
+    """The median over `rows` of each graded figure (of |bias|): what its cells are coloured against."""
+    rows = list(rows)
+    return {n: median([abs(v) if COLUMNS[n].measure == "bias" and v is not None else v
+                       for v in (getattr(r, n) for r in rows)]) for n in names}

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, out_of_range_by_source, quality_rows
-from kit.report.grades import Measure, graded, median
-from kit.report.markup import ROWS_SHOWN, UNBOUNDED_CELL, details, esc, note, sorted_by, table
+from kit.report import markup
+from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, quality_rows
+from kit.report.markup import ROWS_SHOWN, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
@@ -86,43 +86,24 @@ def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[s
                  f"mean over seeds of each seed's RMSE, a little larger). From {PREDICTIONS_FILE}.")]
 
 
-def typical_source(folds: pd.DataFrame) -> dict[str, float | None]:
-    """The median over every source (not only the rows shown) of each per-source figure, for the cells' colours."""
-    from kit.verdict.decide import per_source
-
-    sources = per_source(folds)
-    return {"plcc": median(sources["plcc"].tolist()), "rmse": median(sources["rmse"].tolist()),
-            "bias": median(sources["bias"].abs().tolist()), "max_abs_error": median(sources["max_abs_error"].tolist()),
-            "share_out_of_range": median(out_of_range_by_source(folds).tolist())}
-
-
-# the coloured figures of a source's or a group's row: its column, and what kind of measure it is (kit.report.grades)
-MEASURES: tuple[tuple[str, Measure], ...] = (("plcc", "plcc"), ("rmse", "rmse"), ("bias", "bias"),
-                                             ("max_abs_error", "miss"), ("share_out_of_range", "share"))
-
-
-def source_rows(ranked: pd.DataFrame, typical: dict[str, float | None], coverage: bool,
-                open_ended: bool) -> list[list[object]]:
-    return [[i + 1, r.src, r.reason, r.resolution, f"{r.fps:g}" if np.isfinite(r.fps) else "n/a", r.frames,
-             *(graded(getattr(r, col), typical[col], measure) for col, measure in MEASURES),
-             *([bounded_cell(r.coverage, open_ended)] if coverage else [])]
-            for i, r in enumerate(ranked.itertuples())]
-
-
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
     """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded; the
     folds table holds every source's."""
+    from kit.verdict.decide import per_source
+
     coverage = "coverage" in ranked
     nominal = intervals.nominal if intervals is not None else None
     at = intervals.at(nominal) if intervals is not None and nominal is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
-    headers = ["rank", "source", "why", "resolution", "frame rate", "frames", f"PLCC ({SOURCE})", f"RMSE ({SOURCE})",
-               "bias", "max abs error", "share outside [0, 100]",
-               *([f"coverage at {nominal:g}"] if coverage and nominal else ["coverage"] if coverage else [])]
-    rows = source_rows(ranked, typical_source(folds), coverage, open_ended)
+    names = [*markup.SOURCE_TABLE, *(["coverage"] if coverage else [])]
+    headers = markup.headers(names, SOURCE, f" at {nominal:g}" if nominal else "")
+    sources = per_source(folds)  # every source's, not only the rows shown: what the cells are coloured against
+    shade = typical(sources.itertuples())
+    rows = [cells(names, r, shade, rank=i + 1, **({"coverage": bounded_cell(r.coverage, open_ended)} if coverage
+                                                  else {})) for i, r in enumerate(ranked.itertuples())]
     n_sources = folds["src_sha256"].nunique()
     more = n_sources - len(rows)
-    shares = out_of_range_by_source(folds).to_numpy(dtype=float)
+    shares = sources["share_out_of_range"].to_numpy(dtype=float)
     said = (f"{int(np.sum(shares > 0))} of {n_sources} sources have predictions outside [0, 100]"
             + (f"; at most {np.nanmax(shares):.1%} of a source's frames." if np.nanmax(shares) > 0 else ".")
             ) if np.isfinite(shares).any() else "The folds record no out-of-range share."
@@ -153,25 +134,16 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
     return [f"<p class='warn'>{esc(said)}</p>"]
 
 
-GROUP_HEADERS = ["group", "frames", "sources", f"PLCC ({POOLED})", f"RMSE ({POOLED})", "bias", "max abs error",
-                 "share outside [0, 100]"]
-
-
-def bounded_cell(value: float | None, unbounded: bool) -> object:
-    """A coverage or width cell: the figure, or that there is none because the interval is unbounded."""
-    return UNBOUNDED_CELL if unbounded and (value is None or not np.isfinite(value)) else value
-
-
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
     """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
-    diverged), each figure coloured against the grouping's median."""
-    typical = {col: median([abs(getattr(r, col)) if col == "bias" else getattr(r, col) for r in rows])
-               for col, _ in MEASURES}
-    return [[*([label] if label else []), r.group, r.n_frames, r.n_sources,
-             *(graded(getattr(r, col), typical[col], measure) for col, measure in MEASURES),
-             *([bounded_cell(r.coverage, r.coverage is None), bounded_cell(r.mean_width, r.coverage is None)]
-               if coverage else [])]
+    diverged), each figure coloured against the grouping's median; `label` first, where given."""
+    shade = typical(rows)
+    return [cells(group_columns(coverage, bool(label)), r, shade, label=label)
             for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
+
+
+def group_columns(coverage: bool, labelled: bool = False) -> list[str]:
+    return [*(["label"] if labelled else []), *markup.GROUP_TABLE, *(["coverage", "mean_width"] if coverage else [])]
 
 
 def has_coverage(rows: Sequence[GroupErrors]) -> bool:
@@ -197,8 +169,7 @@ def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | N
     body = [row for label, rows in found for row in group_rows(rows, coverage, label)]
     return ["<h2 id='groups'>Error by encoder, box, quality setting, resolution and rung</h2>",
             sorted_by(f"within each grouping by RMSE ({POOLED}), worst first; colours against that grouping's median"),
-            table(["grouping", *GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])], body,
-                  cls="compact"),
+            table(markup.headers(group_columns(coverage, labelled=True), POOLED), body, cls="compact"),
             note(f"Each row: every held-out frame of that group, all sources; the ensemble's mean prediction over "
                  f"seeds ({POOLED}). From {source}."), *confounding_notes(breakdown)]
 
@@ -213,8 +184,8 @@ def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
                   note(f"{block.scheme}. Each {block.kind} held out whole: scored by members that saw neither "
                        f"it nor the row's content ({POOLED}). Its gate is in the gate table."),
-                  table([*GROUP_HEADERS, *(["coverage", "mean width"] if coverage else [])],
-                        group_rows(block.groups, coverage)), *confounding_notes(block.groups),
+                  table(markup.headers(group_columns(coverage), POOLED), group_rows(block.groups, coverage)),
+                  *confounding_notes(block.groups),
                   *([f"<p class='warn'>{esc(block.left_out)}</p>"] if block.left_out else [])]
     return parts
 
@@ -232,7 +203,5 @@ def every_fold_table(verdict: Verdict) -> list[str]:
     folds = sorted(verdict.per_fold, key=lambda f: (f.plcc if math.isfinite(f.plcc) else -math.inf, f.seed, f.src))
     return [details("Every fold (seed, source)",
                     sorted_by(f"by PLCC ({SOURCE}, this seed), lowest first"),
-                    table(["seed", "fold", "source", "frames", f"PLCC ({SOURCE}, this seed)", "SROCC", "KROCC",
-                           f"RMSE ({SOURCE}, this seed)", "bias", "max abs error", "share outside [0, 100]"],
-                          [[f.seed, f.fold, f.src, f.n_frames, f.plcc, f.srocc, f.krocc,
-                            f.rmse, f.bias, f.max_abs_error, f.share_out_of_range] for f in folds], cls="compact"))]
+                    table(markup.headers(markup.FOLD_TABLE, f"{SOURCE}, this seed"),
+                          [cells(markup.FOLD_TABLE, f) for f in folds], cls="compact"))]

@@ -1,9 +1,9 @@
 """The ensemble's error by encoder, by box, by resolution class, by ladder rung, by quality setting and by source.
 
 Computed from the held-out rows of `04_verdict/intervals.parquet` (the ensemble: the mean over seeds of the
-out-of-fold predictions), so every figure can be recomputed from that file: PLCC (Pearson, no mapping), RMSE,
-bias (mean of prediction - teacher), the largest single-frame miss, the share of predictions outside [0, 100]
-and the coverage and mean width of the interval at the run's nominal level.
+out-of-fold predictions), so every figure can be recomputed from that file: PLCC, RMSE, bias, the largest
+single-frame miss and the share of predictions outside [0, 100] (kit.model.metrics.residuals), and the coverage
+and mean width of the interval at the run's nominal level.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.corpus.schema import VMAF_RANGE
 from kit.corpus.summary import rung_labels
 from kit.model.conformal import level_key
+from kit.model.metrics import residuals
 from kit.verdict.document import GroupErrors, LimitGate
 from kit.verdict.intervals import column, level_of
 
@@ -48,25 +48,14 @@ def quality_key(encoder: str, cq: int) -> str:
     return f"{encoder} cq{cq}"
 
 
-def plcc(y: np.ndarray, p: np.ndarray) -> float:
-    """Pearson's r; NaN when either side is constant or there are fewer than two rows."""
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(p) == 0:
-        return float("nan")
-    return float(np.corrcoef(y, p)[0, 1])
-
-
-def errors_of(by: str, group: str, part: pd.DataFrame, pred: str = "pred") -> GroupErrors:
-    y, p = part["vmaf"].to_numpy(dtype=np.float64), part[pred].to_numpy(dtype=np.float64)
-    miss = p - y
+def errors_of(by: str, group: str, part: pd.DataFrame) -> GroupErrors:
+    r = residuals(part["pred"], part["vmaf"])
     levels = [lv for c in part.columns if c.startswith("lo") and (lv := level_of(c)) is not None]  # every level held
     figures = {level_key(lv): interval_figures(part, column(lv, "lo"), column(lv, "hi")) for lv in levels}
     open_ended = [k for k, (inside, _) in figures.items() if inside is None]
     nominal, width = interval_figures(part, "lo", "hi") if "lo" in part else (None, None)
-    return GroupErrors(by=by, group=group, n_frames=len(part), n_sources=int(part["src_sha256"].nunique()),
-                       plcc=plcc(y, p), rmse=float(np.sqrt(np.mean(miss ** 2))), bias=float(miss.mean()),
-                       max_abs_error=float(np.abs(miss).max()),
-                       share_out_of_range=float(np.mean((p < VMAF_RANGE[0]) | (p > VMAF_RANGE[1]))),
-                       coverage=nominal, mean_width=width if nominal is not None else None,
+    return GroupErrors(by=by, group=group, n_frames=r.n, n_sources=int(part["src_sha256"].nunique()),
+                       **r.fields_of(GroupErrors), coverage=nominal, mean_width=width if nominal is not None else None,
                        coverage_by_level={k: inside for k, (inside, _) in figures.items()} or None,
                        width_by_level={k: w for k, (_, w) in figures.items()} or None,
                        coverage_reason=(f"unbounded at {', '.join(k + '%' for k in open_ended)} for rows of this group "

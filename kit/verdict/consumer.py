@@ -14,14 +14,15 @@ over all of them and per encoder, CRF band, rung and content group, worst first.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from kit.media.ladder import NATIVE
 from kit.model.clips import encode_name
 from kit.model.consumer import CRF_BANDS, VMAFTUNE_VOCAB, band_order, crf_band
 from kit.model.contract import CODEC_VOCAB
+from kit.model.metrics import residuals
 from kit.platforms.encoders import get_spec
 from kit.verdict.document import ConsumerFit, ConsumerGroup, LimitGate, UntrainedSlot
 
@@ -35,31 +36,18 @@ HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted a
 SHARE, CONTENT_SHARE = "consumer_share", "consumer_content_share"  # the gates' measures
 
 
-def within(miss: pd.Series, tolerance: float) -> np.ndarray:
-    """Whether each miss is within the tolerance (a NaN miss, of a member that diverged, is not)."""
-    return (miss.to_numpy(dtype=np.float64) <= tolerance)
-
-
 def name_of(row: pd.Series) -> str:
     """An encode of encodes.parquet as people read it (kit.model.clips.encode_name)."""
     return encode_name(row["src"], row["encoder"], row["cq"], int(row["enc_width"]), int(row["enc_height"]),
                        row["rung"] == NATIVE)
 
 
-def worst_row(part: pd.DataFrame) -> pd.Series:
-    """The encode of the largest miss (a NaN miss first: it diverged)."""
-    miss = part["miss"].to_numpy(dtype=np.float64)
-    return part.iloc[int(np.argmax(np.where(np.isnan(miss), np.inf, miss)))]
-
-
-def figures(part: pd.DataFrame, tolerance: float) -> tuple[int, float, float, float, str]:
-    """(encodes, share within the tolerance, median miss, largest miss, worst encode) of these counted rows; NaN
+def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
+    """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (kit.model.metrics.residuals); NaN
     figures (and no worst encode) without any, NaN misses where a member diverged."""
-    if part.empty:
-        return 0, math.nan, math.nan, math.nan, ""
-    miss = part["miss"].astype(float)
-    return (len(part), float(within(miss, tolerance).mean()), float(miss.median(skipna=False)),
-            float(miss.max(skipna=False)), name_of(worst_row(part)))
+    r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
+    return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
+            "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else ""}
 
 
 def content_names(encodes: pd.DataFrame) -> pd.Series:
@@ -74,13 +62,10 @@ def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGr
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
-        groups = [ConsumerGroup(by, str(name), *figures(part, tolerance)) for name, part in counted.groupby(key)]
-        out += sorted(groups, key=lambda g: (g.share_within, -_finite(g.max_miss), band_order(g.group), g.group))
+        groups = [ConsumerGroup(by, str(name), **figures(part, tolerance)) for name, part in counted.groupby(key)]
+        out += sorted(groups, key=lambda g: (g.share_within, -g.max_miss if math.isfinite(g.max_miss) else -math.inf,
+                                             band_order(g.group), g.group))
     return tuple(out)
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else math.inf
 
 
 def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
@@ -143,12 +128,12 @@ def unmeasured_bands(counted: pd.DataFrame, crf_range: tuple[int, int]) -> list[
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int]) -> ConsumerFit:
     """The verdict's `consumer` block from 03_loso/encodes.parquet."""
     counted = encodes[encodes["counted"].astype(bool)]
-    n, share, median, worst, worst_name = figures(counted, tolerance)
     encoders = set(map(str, encodes["encoder"]))
     slots = untrained_slots(encoders)
-    return ConsumerFit(HOW, tolerance, list(crf_range), n, share, median, worst, worst_name,
-                       consumer_groups(counted, tolerance), slots, training_hint(encoders, slots),
-                       not_counted(encodes, crf_range), unmeasured_bands(counted, crf_range))
+    return ConsumerFit(HOW, tolerance, list(crf_range), **figures(counted, tolerance),
+                       groups=consumer_groups(counted, tolerance), untrained=slots,
+                       train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
+                       unmeasured_bands=unmeasured_bands(counted, crf_range))
 
 
 def share_text(g: ConsumerGroup, label: str) -> str:
@@ -164,8 +149,7 @@ def consumer_gates(fit: ConsumerFit, share_min: float | None, content_min: float
     """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
     --min-consumer-content-share: every content group at least Y. A HOLD names each band, encoder or content below
     its share. With no encode vmaf-tune can query there is nothing to gate: each passes, saying so."""
-    everything = ConsumerGroup("all", "all held-out encodes", fit.n_encodes, fit.share_within, fit.median_miss,
-                               fit.max_miss, fit.worst_encode)
+    everything = fit.whole
     checked = {SHARE: [everything, *fit.of("crf_band"), *fit.of("encoder")], CONTENT_SHARE: list(fit.of("content"))}
     gates = []
     for measure, threshold in ((SHARE, share_min), (CONTENT_SHARE, content_min)):

@@ -15,8 +15,8 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import CorpusSummary
 from kit.infra.clock import utc_iso
 from kit.media.libvmaf import TEACHER_MODEL
-from kit.model.metrics import agreement
-from kit.model.results import CORRELATION_RULE, BaselineResult, Baselines, FoldResult, SeedReport
+from kit.model.metrics import CORRELATION_RULE, residuals
+from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.assess import Assessment
 from kit.verdict.breakdown import range_gate
 from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_gates
@@ -57,17 +57,17 @@ def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Ove
     means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
                                                                                        "rmse")}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
-    a = agreement(pooled["vmaf"].to_numpy(), pooled["pred"].to_numpy())
-    return Overall(Agreement(**means), PooledAgreement(**a, n_frames=len(pooled)))
+    r = residuals(pooled["pred"], pooled["vmaf"], ranks=True)
+    return Overall(Agreement(**means), PooledAgreement(**r.fields_of(PooledAgreement), n_frames=r.n))
 
 
 def per_source(folds: pd.DataFrame) -> pd.DataFrame:
     """One row per held-out source: its folds' figures averaged over seeds (max for the largest miss)."""
-    folds = folds.assign(**{c: folds.get(c, np.nan) for c in ("bias", "max_abs_error")})
+    folds = folds.assign(**{c: folds.get(c, np.nan) for c in ("bias", "max_abs_error", "share_out_of_range")})
     return folds.groupby(["src", "src_sha256"], as_index=False).agg(
         plcc=("plcc", "mean"), srocc=("srocc", "mean"), rmse=("rmse", "mean"), bias=("bias", "mean"),
-        max_abs_error=("max_abs_error", "max"), n_frames=("n_frames", "first"),
-        share_vmaf_100=("share_vmaf_100", "first"))
+        max_abs_error=("max_abs_error", "max"), share_out_of_range=("share_out_of_range", "mean"),
+        n_frames=("n_frames", "first"), share_vmaf_100=("share_vmaf_100", "first"))
 
 
 CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))

@@ -180,6 +180,12 @@ class ConsumerFit(Record):
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
 
+    @property
+    def whole(self) -> ConsumerGroup:
+        """Every counted encode as one group: the gates' `all`, the first row of the report's table."""
+        return ConsumerGroup("all", "all held-out encodes", self.n_encodes, self.share_within, self.median_miss,
+                             self.max_miss, self.worst_encode)
+
 
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method
 

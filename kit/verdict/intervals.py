@@ -30,6 +30,7 @@ from kit.model.conformal import (
     rank_needed,
     scores,
 )
+from kit.model.metrics import residuals
 from kit.verdict.document import ClipUse, IntervalLevel, Intervals, LimitGate
 
 COVERAGE_SLACK = 0.05  # coverage this far below nominal is said in the summary (and clip use "does not hold")
@@ -213,12 +214,11 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
         inside = covered(ens["vmaf"].to_numpy(), *interval(ens["pred"].to_numpy(), clip_sd, clip_q))
         by_level[level_key(level)] = float(inside.mean()) if len(ens) and np.isfinite(clip_q).all() else None
     measured = ", ".join(f"{key}% {share:.1%}" for key, share in by_level.items() if share is not None)
-    miss = np.abs(ens["pred"] - ens["vmaf"]).to_numpy()
-    rmse = float(np.sqrt(np.mean(miss ** 2))) if len(ens) else float("nan")
+    r = residuals(ens["pred"], ens["vmaf"])
     cov = by_level[level_key(nominal)]
     holds = cov is not None and cov >= nominal - COVERAGE_SLACK
     said = (f"{len(ens)} encodes held out (a source at one encoder, cq and rung), each predicted from the mean of "
-            f"its frames' features: RMSE {rmse:.2f} against the encode's mean teacher score; ")
+            f"its frames' features: RMSE {r.rmse:.2f} against the encode's mean teacher score; ")
     if cov is None:
         note = said + (f"the frame-level {percent(nominal)} interval is unbounded for some of them (too few content "
                        "groups to calibrate without their own), so it is not measured per clip"
@@ -227,11 +227,9 @@ def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
         note = said + (f"{cov:.1%} inside the frame-level {percent(nominal)} interval, so the intervals "
                        + ("hold for per-clip use" if holds else
                           "do not hold for per-clip use: use the calibration sidecar's clip residuals"))
-    per_group = ens.assign(miss=miss).groupby("content", sort=True)["miss"].max()
-    return (ClipUse(n_clips=len(ens), rmse=rmse,
-                    max_abs_error=float(miss.max()) if len(ens) else float("nan"),
-                    coverage=cov if cov is not None else float("nan"), holds=bool(holds), note=note,
-                    coverage_by_level=by_level),
+    per_group = ens.assign(miss=(ens["pred"] - ens["vmaf"]).abs()).groupby("content", sort=True)["miss"].max()
+    return (ClipUse(n_clips=r.n, **r.fields_of(ClipUse), coverage=cov if cov is not None else float("nan"),
+                    holds=bool(holds), note=note, coverage_by_level=by_level),
             per_group.to_frame("residual").reset_index())
 
 

@@ -13,13 +13,12 @@ error and the bias of `pred_<stat> - vmaf_<stat>` over its rows, all or one enco
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from kit.media.ladder import scaled
 from kit.model.clips import ENCODE_KEY, clip_codes, encode_name
+from kit.model.metrics import residuals
 from kit.model.pooling import POOL_WORDS, POOLS, clipped, pool_groups
 from kit.verdict.document import ClipPooling, LimitGate, PoolError
 from kit.verdict.kinds import POOLED_CLIP
@@ -60,14 +59,11 @@ def clip_name(row: pd.Series) -> str:
 
 
 def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> PoolError:
-    """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none)."""
-    miss = (frame[f"pred_{stat}"] - frame[f"vmaf_{stat}"]).to_numpy(dtype=np.float64)
-    if not len(miss):
-        return PoolError(stat, 0, math.nan, math.nan, math.nan, math.nan, "", encoder)
-    worst = int(np.nanargmax(np.abs(miss))) if np.isfinite(miss).any() else 0
-    return PoolError(stat=stat, n_clips=len(miss), rmse=float(np.sqrt(np.mean(miss ** 2))),
-                     mean_abs_error=float(np.mean(np.abs(miss))), max_abs_error=float(np.max(np.abs(miss))),
-                     bias=float(np.mean(miss)), worst_clip=clip_name(frame.iloc[worst]), encoder=encoder)
+    """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none; a NaN error, of a
+    member that diverged, is the worst)."""
+    r = residuals(frame[f"pred_{stat}"], frame[f"vmaf_{stat}"])
+    return PoolError(stat=stat, n_clips=r.n, **r.fields_of(PoolError),
+                     worst_clip=clip_name(frame.iloc[r.worst]) if r.n else "", encoder=encoder)
 
 
 def clip_pooling(frame: pd.DataFrame) -> ClipPooling:

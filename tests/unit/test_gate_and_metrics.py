@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from kit.infra.records import dump
-from kit.model.metrics import agreement, summarise
+from kit.model.metrics import residuals, summarise
 from kit.verdict.decide import Gates, recommendation
 from kit.verdict.document import Completeness
 from kit.verdict.gate import GateResult, GateThresholds, evaluate_gate, evidence_gate
@@ -46,16 +46,16 @@ def test_thresholds_are_honoured() -> None:
 def test_rank_metrics_average_ties() -> None:
     y = np.array([100, 100, 100, 90, 80, 70.0])
     p = np.array([99, 98, 97, 91, 79, 72.0])
-    m = agreement(y, p)
-    assert m["srocc"] == pytest.approx(stats.spearmanr(y, p).statistic)
+    m = residuals(p, y, ranks=True)
+    assert m.srocc == pytest.approx(stats.spearmanr(y, p).statistic)
     # with averaged ranks the three tied 100s share rank 5: not a perfect rank agreement
-    assert m["srocc"] < 1.0 and m["krocc"] < 1.0
-    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
+    assert m.srocc is not None and m.krocc is not None and m.srocc < 1.0 and m.krocc < 1.0
+    assert m.rmse == pytest.approx(np.sqrt(np.mean((y - p) ** 2)))
 
 
-def test_constant_predictions_give_nan_not_a_crash() -> None:
-    m = agreement(np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0]))
-    assert math.isnan(m["plcc"]) and m["rmse"] > 0
+def test_constant_predictions_give_no_correlation_not_a_crash() -> None:
+    m = residuals(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0, 3.0]))
+    assert m.plcc == 0.0 and m.rmse > 0  # kit.model.metrics' rule: a constant predictor shows no agreement
     assert math.isnan(summarise([0.9, float("nan")])["mean"])
     assert dump({"a": [float("nan"), 1.0]}) == {"a": [None, 1.0]}
 
@@ -78,12 +78,10 @@ def test_the_lift_sentence_matches_the_number(ratio: float, words: str) -> None:
 
 
 def test_bias_and_range_beside_the_correlations() -> None:
-    from kit.model.metrics import errors
-
     y = np.array([90.0, 95.0, 100.0, 100.0])
-    e = errors(y, y + np.array([8.0, 9.0, 10.0, 11.0]))  # a +9.5 offset: PLCC would be perfect
-    assert e["bias"] == pytest.approx(9.5) and e["max_abs_error"] == pytest.approx(11.0)
-    assert e["share_out_of_range"] == pytest.approx(0.75)  # 104, 110 and 111 are above the teacher's 100
+    e = residuals(y + np.array([8.0, 9.0, 10.0, 11.0]), y)  # a +9.5 offset: PLCC would be perfect
+    assert e.bias == pytest.approx(9.5) and e.max_abs_error == pytest.approx(11.0)
+    assert e.share_out_of_range == pytest.approx(0.75)  # 104, 110 and 111 are above the teacher's 100
 
 
 def test_a_fold_gate_names_the_source_nearest_its_limit() -> None:
