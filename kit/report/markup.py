@@ -84,8 +84,6 @@ def details(summary: str, *parts: str) -> str:
     return f"<details><summary>{esc(summary)}</summary>{''.join(parts)}</details>"
 
 
-
-
 def bounded_cell(value: float | None, unbounded: bool) -> object:
     """A coverage or width cell: the figure, or that there is none because the interval is unbounded."""
     return UNBOUNDED_CELL if unbounded and (value is None or not math.isfinite(value)) else value
