@@ -115,6 +115,8 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             if st is not None and exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK, getattr(errno, "EFTYPE", -1)):
                 raise refuse(parent.path / name, describe(st, parent.path / name) or "a file", "a folder",
                              reading=self.rules.reading) from exc
+            if make and isinstance(exc, FileNotFoundError):  # a folder made in the one just opened
+                raise fs.gone(parent.path) from exc
             raise
         if key not in self._checked:
             try:
@@ -178,17 +180,11 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         with self._parent(path) as (folder, name):
             folder.free(name)
 
-    def new_temp(self, path: Path, executable: bool = False) -> tuple[Path, BinaryIO]:
+    def new_temp(self, path: Path) -> tuple[Path, BinaryIO]:
         """A new temporary beside `path` (free for a file), open to write; the caller seals and renames it (replace)."""
-        with self._parent(path) as (folder, name):
-            folder.free(name)
-            where, dir_fd = folder.at(tmp := temp_name(name))
-            try:
-                return folder.path / tmp, os.fdopen(os.open(where, fs.NEW, self.rules.file_mode(executable),
-                                                            dir_fd=dir_fd), "wb")
-            except OSError as exc:
-                exc.filename = str(folder.path / tmp)
-                raise
+        self.check_target(path)
+        tmp = path.with_name(temp_name(path.name))
+        return tmp, os.fdopen(self._open_file(tmp, fs.NEW, self.owner), "wb")
 
     def seal(self, fh: BinaryIO, executable: bool = False) -> None:
         """A finished temporary: on disk (fsync), with the kit's mode (kit.infra.perms), closed."""
@@ -219,7 +215,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
     @contextlib.contextmanager
     def atomic_path(self, path: Path, executable: bool = False) -> Iterator[Path]:
         """A temporary's path for a child (ffmpeg) to write `path` with, checked and renamed over `path`."""
-        tmp, fh = self.new_temp(path, executable)
+        tmp, fh = self.new_temp(path)
         fh.close()
         try:
             with named_errors(path):
@@ -289,6 +285,8 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             except OSError as exc:
                 if (st := folder.lstat(name)) is not None and (what := describe(st, path)) is not None:
                     raise refuse(path, what, reading=reading) from exc
+                if isinstance(exc, FileNotFoundError) and not reading:  # a file made in the folder just opened
+                    raise fs.gone(folder.path) from exc
                 exc.filename = str(path)
                 raise
         try:

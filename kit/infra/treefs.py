@@ -177,6 +177,12 @@ def open_root(path: Path, rules: Rules, make: bool) -> int | None:
     return fd
 
 
+def gone(folder: Path) -> InputError:
+    """Nothing can be made in `folder`, which the Tree just opened: it was removed (`rm -rf` of the out-dir)."""
+    return InputError(f"cannot write in {folder}: it was removed while the kit was writing there",
+                      hint="the kit never makes it again by itself: rerun (finished work still there is reused)")
+
+
 def nowhere(folder: Path, verb: str = "create") -> InputError:
     """`folder` cannot be made (or opened): the deepest part of its path there is (a link too) leads nowhere."""
     above = folder

@@ -1,6 +1,7 @@
 """One owner per folder (kit.infra.tree): a Tree holds its root by descriptor and reaches every folder below it a
-step at a time without following a link, so no write follows a link planted, or raced in, anywhere below its root; what it makes has no write bit for others whatever the umask; what
-it finds made by someone else, or writable by others, is refused, naming whose it is."""
+step at a time without following a link, so no write follows a link planted, or raced in, anywhere below its root;
+what it makes has no write bit for others whatever the umask; what it finds made by someone else, or writable by
+others, is refused, naming whose it is."""
 
 from __future__ import annotations
 
@@ -256,15 +257,17 @@ def test_the_lock_refuses_a_second_holder_and_lets_training_tasks_share_it(out: 
 
 
 def test_a_write_into_a_deleted_out_dir_fails_and_never_makes_it_again(out: Tree, tmp_path: Path) -> None:
-    """An `rm -rf OUT` while a command writes: the next write fails, naming its file, and nothing makes OUT again.
-    (Until 2.0 the failure said the out-dir was deleted; issue 55 dropped that promise.)"""
+    """An `rm -rf OUT` while a command writes: the next write fails (exit 2), naming the folder that went, and
+    nothing makes OUT again. (Until 2.0 the Tree told a deleted out-dir from a moved one, and a subfolder emptied by
+    the out-dir's deletion from the out-dir; issue 55 dropped that promise.)"""
     import shutil
 
     out.write_json(out.root / "02_corpus" / "a.json", {})
     out.root.rename(tmp_path / "gone")
     shutil.rmtree(tmp_path / "gone")
-    for write in (lambda: out.write_json(out.root / "b.json", {}), lambda: out.make_folder(out.root / "03_loso")):
-        with pytest.raises(FileNotFoundError, match=str(out.root)):
+    for write in (lambda: out.write_json(out.root / "b.json", {}), lambda: out.make_folder(out.root / "03_loso"),
+                  lambda: out.open_append(out.root / "x.log")):
+        with pytest.raises(InputError, match=f"cannot write in {out.root}: it was removed while the kit was writing"):
             write()
     assert not out.root.exists()
 
