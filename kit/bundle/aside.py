@@ -12,14 +12,13 @@ bundle", never moved, never shipped.
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from kit.errors import InputError
-from kit.infra.perms import describe, refuse, user_name
+from kit.infra.perms import whose
 from kit.infra.records import Record, read_record
 from kit.infra.tree import Tree
 from kit.rundir import RunDir
@@ -38,7 +37,7 @@ class BundleLedger(Record):
 
 def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:
     """The ledger's files; none when it is missing or damaged (then nothing is proven by it). One that is not the
-    user's own is refused by the read (kit.infra.treeio): a group member cannot vouch for her files."""
+    user's own is refused by the read (Tree.read_json_object): a group member cannot vouch for her files."""
     ledger, _ = read_record(BundleLedger, tree, run.bundle_ledger)
     return dict(ledger.files) if ledger is not None else {}
 
@@ -66,14 +65,14 @@ def adopt_recorded(tree: Tree, run: RunDir, outputs: Mapping[str, str]) -> None:
 def record(tree: Tree, run: RunDir, files: Mapping[Path, str]) -> None:
     """Files this bundle wrote (each path below `05_bundle/` with its sha256), in the ledger before they are put
     in place; entries whose file is no longer there are dropped."""
-    ledger = {k: v for k, v in read_ledger(tree, run).items() if tree.lstat(run.step("bundle") / k) is not None}
+    ledger = {k: v for k, v in read_ledger(tree, run).items() if tree.entry(run.step("bundle") / k) is not None}
     write_ledger(tree, run, {**ledger, **{key(run, p): digest for p, digest in files.items()}})
 
 
 def earlier(tree: Tree, run: RunDir, keep: Path | None = None) -> list[Path]:
     """What the rotation would move: the exports/ folder (when it holds anything) and every results tarball but
     `keep`."""
-    exports = [run.exports] if tree.lstat(run.exports) is not None and not (
+    exports = [run.exports] if tree.entry(run.exports) is not None and not (
         tree.is_folder(run.exports) and not tree.names(run.exports)) else []
     return exports + [old for old in run.tarballs(tree) if old != keep]
 
@@ -82,17 +81,14 @@ def not_written(tree: Tree, run: RunDir, keep: Path | None = None) -> list[str]:
     """Each file the rotation would move that the kit cannot prove it wrote, said: its owner and why."""
     ledger, said = read_ledger(tree, run), []
     for path in earlier(tree, run, keep):
-        found = list(tree.walk_files(path)) if tree.is_folder(path) else [(path, tree.lstat(path))]
-        for file, st in found:
-            if st is None:
-                continue
-            whose = f"user {user_name(st.st_uid)}'s, {stat.filemode(st.st_mode)}"
-            if (what := describe(st, file)) is not None:
-                said.append(f"{file} ({whose}) is {what}")
+        for found in tree.walk_files(path) if tree.is_folder(path) else filter(None, [tree.entry(path)]):
+            file, owner = found.path, whose(found.st)
+            if (what := found.planted) is not None:
+                said.append(f"{file} ({owner}) is {what}")
             elif key(run, file) not in ledger:
-                said.append(f"{file} ({whose}) is named in no record of the kit's")
+                said.append(f"{file} ({owner}) is named in no record of the kit's")
             elif ledger[key(run, file)] != tree.sha256(file):
-                said.append(f"{file} ({whose}) differs from the file the kit recorded under its name")
+                said.append(f"{file} ({owner}) differs from the file the kit recorded under its name")
     return said
 
 
@@ -107,9 +103,9 @@ def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
 
 
 def check_exports(tree: Tree, run: RunDir) -> None:
-    """exports/ is a folder or nothing: a link, pipe or file planted in its place is refused, never moved or read."""
-    if (st := tree.lstat(run.exports)) is not None and (what := describe(st, run.exports)) != "a folder":
-        raise refuse(run.exports, what or "a file", "a folder")
+    """exports/ is a folder or nothing: a link, pipe or file planted in its place (or in it, under a name the kit
+    gives) is refused, never moved or read (Tree.check_planted)."""
+    tree.check_planted(run.exports)
 
 
 def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:

@@ -46,7 +46,7 @@ ROW_GROUP_ROWS = 1 << 20
 COMMIT_SUFFIX = ".merge-commit.json"
 LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
-LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what kit.infra.treelock writes into a lock it holds
+LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what Tree.lock writes into a lock it holds
 
 def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
     """The current schema's parquet with fixed settings: equal rows give equal bytes."""
@@ -96,10 +96,9 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
     """
     notes: list[str] = []
     journal = commit_journal(out)
-    folder = tree.folder(out.parent)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
-        tree.check_target(folder, target.name)
-    if tree.lstat(journal) is not None:
+        tree.check_target(target)
+    if tree.entry(journal) is not None:
         for temporary, final in trusted_commit(out).moves:  # the two renames, of files it names by their sha256
             if tree.is_file(out.parent / temporary):
                 tree.replace(out.parent / temporary, out.parent / final)
@@ -216,7 +215,7 @@ def commit_pair(tree: Tree, table: pa.Table, out: Path,
         data_fh.close()
         side_fh.close()
         for tmp in (data_tmp, side_tmp) if not committed else ():
-            tree.remove_temp(tmp)
+            tree.remove(tmp)
     return manifest
 
 def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
@@ -333,7 +332,7 @@ def _pair_problem(out: Path, output: Output) -> tuple[Path, str] | None:
 
 
 def _check_lock(out: Path, output: Output) -> None:
-    """The merge's lock file beside -o: absent, or a merge's (the line kit.infra.treelock writes while it holds
+    """The merge's lock file beside -o: absent, or a merge's (the line Tree.lock writes while it holds
     it, or nothing: the instant after it is made); the merge truncates and removes it."""
     lock = merge_lock(out)
     if not os.path.lexists(lock):

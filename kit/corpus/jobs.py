@@ -330,9 +330,6 @@ class JobRunner:
         work = self.tree.fresh_folder(self.work_dir / job.job_id)
         try:
             return self._run_fresh(job, work, data_path, ledger_path)
-        except ToolError:
-            self.tree.check_alive()  # ffmpeg writes below the out-dir by name: its deletion or move, not the encode
-            raise
         finally:
             with contextlib.suppress(OSError):
                 self.tree.remove_folder(work)

@@ -13,12 +13,15 @@ import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-TMP_MARK = ".tmp-"  # what every temporary's name starts with (kit.infra.treeio.temp_name)
+TMP_MARK = ".tmp-"  # what every temporary's name starts with (temp_name)
 
 
 @functools.cache
@@ -93,3 +96,26 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def temp_name(name: str) -> str:
+    """This process's temporary for `name`, `.tmp-<name>.<pid>.<host>.<random>` (its pid and host let a later
+    command tell a dead writer's: stale)."""
+    return f"{TMP_MARK}{name[:100]}.{os.getpid()}.{host_tag()}.{secrets.token_hex(4)}"
+
+
+_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.(?P<host>[0-9a-f]{8})\.[A-Za-z0-9_]{1,16}")  # temp_name
+_OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earlier kit's: no host
+
+
+def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
+    """Whether a temporary named by temp_name (or an earlier kit's `.tmp-<name>.<pid>.<random>`) was left by a
+    writer that is gone: this host's dead process, or untouched for max_age_s whoever made it."""
+    old = time.time() - st.st_mtime > max_age_s
+    found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
+    if found is None:
+        return old
+    pid, host = int(found["pid"]), found.groupdict().get("host") or host_tag()
+    if host != host_tag():
+        return old  # a pid is alive or dead only on its own host
+    return pid != os.getpid() and (old or not pid_alive(pid))

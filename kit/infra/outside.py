@@ -311,7 +311,7 @@ def read_json(path: Path) -> Any:
 def read_json_object(path: Path, read: Callable[[Path], Any] = read_json) -> tuple[dict[str, Any] | None, str]:
     """A JSON object, checked, not trusted: (the object, "") or (None, why not): "missing", "unreadable (...)",
     "damaged (...)" for valid JSON of another shape. A caller treats a None as absent. `read`: how the file's JSON
-    is read (kit.infra.treeio reads below a Tree)."""
+    is read (kit.infra.tree reads below a Tree)."""
     try:
         data = read(path)
     except FileNotFoundError:

@@ -85,6 +85,11 @@ def who_writes(st: os.stat_result) -> str:
     return " and ".join([*parts, *(["everyone"] if st.st_mode & stat.S_IWOTH else [])])
 
 
+def whose(st: os.stat_result) -> str:
+    """`user alice's, -rw-r--r--`: an entry's owner and mode, as a message names them."""
+    return f"user {user_name(st.st_uid)}'s, {stat.filemode(st.st_mode)}"
+
+
 def describe(st: os.stat_result, path: Path) -> str | None:
     """What `path` is when it is not a plain regular file: "a symbolic link to X", "a folder", ...; None if it is."""
     mode = st.st_mode

@@ -265,7 +265,7 @@ def _records_in(tp: Any) -> list[tuple[type[Record], bool]]:
 def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:
     """A record the kit wrote itself below `tree`, checked, not trusted: (the record, "") or (None, why not):
     "missing", "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema).
-    One that is not the user's own is refused (kit.infra.treeio.Files.read_json_object). A document that breaks
+    One that is not the user's own is refused (kit.infra.tree.Tree.read_json_object). A document that breaks
     one of its record's rules raises Refused: the caller names the file (it is no damage a rerun mends)."""
     data, why = tree.read_json_object(path)
     if data is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kit.errors import ToolError
 from kit.infra.proc import run_process
-from kit.infra.tree import LockBusy, Tree, Untrusted
+from kit.infra.tree import LockBusy, Tree
 from kit.media.argv import build_render_argv
 
 DEMO_SET_ID = "demo-v4"
@@ -95,13 +95,11 @@ def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEI
     names its size and the file holds exactly its frames (a copy cut short, an empty file or another file under
     its name fails, and is rendered again). Another user's file there is refused (exit 2)."""
     try:
-        with cache.open_read(path) as fh:
+        if (fh := cache.open_checked(path)) is None:
+            return False
+        with fh:
             header = fh.readline(512)
             size = os.fstat(fh.fileno()).st_size
-    except Untrusted as exc:
-        if not exc.mine:
-            raise
-        return False
     except OSError:
         return False
     if not header.startswith(b"YUV4MPEG2 ") or f" W{width} H{height} ".encode() not in header:
@@ -114,7 +112,7 @@ def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEI
 def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:
     """Names of demo clips present in the cache but not whole (the next render replaces them)."""
     folder = demo_folder(cache.root, seconds=seconds)
-    return [c.name for c in DEMO_CLIPS[:count] if cache.lstat(folder / f"{c.name}.y4m") is not None
+    return [c.name for c in DEMO_CLIPS[:count] if cache.entry(folder / f"{c.name}.y4m") is not None
             and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 

@@ -220,7 +220,7 @@ class MemberStore:
         """The member's weights and record, checked (see the class); None when it is not there."""
         record = self.record(key)
         path = self.path(key)
-        if record is None or self.tree.lstat(path) is None:
+        if record is None or self.tree.entry(path) is None:
             return None
         data = self.tree.read_bytes(path)  # a link or a pipe in its place is refused here
         who = f"{record.made_by} ({record.process}, {record.made_at_utc})"

@@ -339,7 +339,7 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
     if tarball is None:
         lines.append(("results tarball: the bundle step has not run yet", ""))
         return lines
-    size = mib(st.st_size if (st := tree.lstat(tarball)) is not None else 0)
+    size = mib(found.st.st_size if (found := tree.entry(tarball)) is not None else 0)
     if demo:
         lines += [(f"results tarball ({size}) {DEMO_TARBALL}", str(tarball)),
                   ("check it here with", kit_command("verify", tarball)),

@@ -17,7 +17,6 @@ from typing import Protocol
 from kit.errors import InputError
 from kit.events import Emit
 from kit.infra.files import remembered_sha256
-from kit.infra.perms import describe
 from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
@@ -103,7 +102,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
     status, tree = ctx.run.status(producer), ctx.tree
     again = rerun(ctx, "step", producer, "--force")
     for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
-        if (st := tree.lstat(found)) is not None and (what := describe(st, found)) is not None:
+        if (entry := tree.entry(found)) is not None and (what := entry.planted) is not None:
             raise InputError(f"{found} is {what}, not a file step '{producer}' wrote: the kit reads nothing through "
                              "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
                                         f"rerun that step: {again}")
@@ -125,10 +124,10 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
 
 def cached_sha256(tree: Tree, path: Path) -> str:
     """sha256 of a file below the out-dir, remembered (remembered_sha256)."""
-    st = tree.lstat(path)
-    if st is None:
+    found = tree.entry(path)
+    if found is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    return remembered_sha256(path, st, tree.sha256)
+    return remembered_sha256(path, found.st, tree.sha256)
 
 
 def read_prereqs(ctx: Context) -> Prereqs:

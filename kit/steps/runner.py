@@ -24,7 +24,6 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
-from kit.infra.perms import describe
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
@@ -151,7 +150,7 @@ def started_before(tree: Tree, run: RunDir, step: str) -> bool:
 def stale_reason(tree: Tree, run: RunDir, step: str, plan: Plan) -> str | None:
     """None when the step is up to date, else a sentence saying why it reruns."""
     status_path = run.status(step)
-    if (st := tree.lstat(status_path)) is not None and (what := describe(st, status_path)) is not None:
+    if (found := tree.entry(status_path)) is not None and (what := found.planted) is not None:
         return (f"its status.json is {what}, not the record the kit writes: nothing was read through it, and a run "
                 "refuses it until it is removed")
     if not tree.is_file(status_path):
@@ -185,7 +184,7 @@ def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: S
 
 
 def open_out_dir(settings: RunSettings) -> Tree:
-    """The out-dir's Tree (kit.infra.tree): its folders held, its rules from --group-shared. In a cluster task,
+    """The out-dir's Tree (kit.infra.tree): its root held, its rules from --group-shared. In a cluster task,
     opened from the cluster's folder down (TREE_ENV), so no step between them is a link either."""
     out_dir = settings.out_dir
     if out_dir.exists() and not out_dir.is_dir():
@@ -260,7 +259,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(settings) as tree:
         check_planted(tree, RunDir(out), selection)
-        tree.remove_temps(out, recursive=False)  # a run.json a kill cut short; each step cleans its own folder
+        tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
         write_run_record(tree, RunDir(out).run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         if selection.corpus_only is not None:
@@ -316,7 +315,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
 def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
     """Refuse before any work what a neighbour planted where this run will write (a link, a FIFO, a device):
     the files at the top of the out-dir and every selected step's folder. Each write checks again."""
-    tree.check_target(tree.folder(run.root), run.run_json.name)
+    tree.check_target(run.run_json)
     for step in selection.steps:
         tree.check_planted(run.step(step.name))
 
@@ -334,7 +333,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         if reason is None:
             emit(StepSkipped(step.name, "up to date (settings and inputs unchanged)"))
             return
-        cleaned = tree.remove_temps(step_dir)
+        cleaned = tree.remove_stale(step_dir, max_age_s=0, recursive=True)
         if cleaned:
             emit(Info(step.name, f"removed {cleaned} temporary file(s) left by an interrupted run"))
         tree.remove(run.status(step.name))

@@ -76,7 +76,7 @@ def check_out_dir(tree: Tree, out_dir: Path) -> int:
     try:
         tmp, fh = tree.new_temp(out_dir / "write-test")
         fh.close()
-        tree.remove_temp(tmp)
+        tree.remove(tmp)
     except OSError as exc:
         raise PrereqError(f"--out-dir {out_dir} is not writable: {exc.strerror or exc}",
                           hint="choose a folder you can write to with --out-dir") from exc

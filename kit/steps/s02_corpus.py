@@ -199,7 +199,7 @@ def redo_generation(ctx: Context) -> str:
     stamp, tree = ctx.run.redo_stamp, ctx.tree
     if ctx.forced:
         return write_redo(tree, stamp).generation
-    if tree.lstat(stamp) is None:
+    if tree.entry(stamp) is None:
         return ""
     recorded, _ = read_record(RedoStamp, tree, stamp)
     if recorded is not None and recorded.generation:
@@ -340,7 +340,7 @@ class CorpusStep:
         grid = s.cqs.by_encoder(p.encoders)
         jobs = plan_jobs(p.clips, grid, p.depth.bits_of, ladder)
         tree.make_folder(run.jobs)
-        tree.remove_temps(run.jobs)
+        tree.remove_stale(run.jobs, max_age_s=0, recursive=True)
         tree.remove_folder(run.corpus_work)  # scratch of killed jobs; the out-dir lock makes us alone
         generation = redo_generation(ctx)
         sessions = session_semaphores(p.encoders)  # a hardware encoder's session cap: it shares no decode

@@ -19,7 +19,7 @@ from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
-from kit.infra.perms import euid, user_name
+from kit.infra.perms import user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
@@ -36,8 +36,8 @@ if TYPE_CHECKING:  # the report loads with the bundle's run, not when `status` p
 def find_verdict(ctx: Context) -> tuple[str, Path]:
     found = ctx.run.verdicts_on_disk(ctx.tree)
     if len(found) != 1:
-        foreign = [f"{path} (user {user_name(st.st_uid)}'s)" for _, path in found
-                   if (st := ctx.tree.lstat(path)) is not None and st.st_uid != euid()]
+        foreign = [f"{path} (user {user_name(entry.st.st_uid)}'s)" for _, path in found
+                   if (entry := ctx.tree.entry(path)) is not None and not entry.mine]
         raise InputError(f"expected exactly one of PROMOTE.json / HOLD.json in {ctx.run.step('verdict')}, "
                          f"found {len(found)}" + (f": {', '.join(foreign)} is not yours" if foreign else ""),
                          hint="remove it (the kit never uses what another user made), then rerun" if foreign else
@@ -170,7 +170,7 @@ class BundleStep:
             ctx.emit(Info(self.name, said))
         if staged is not None:
             record(tree, run, {dest: tree.sha256(src) for dest, src in exports.items()})
-            tree.place_folder(staged, run.exports)
+            tree.move_into(staged, run.exports.parent, run.exports.name)
         return moved
 
     def export(self, ctx: Context, verdict: Verdict, folder: Path) -> list[Path]:

@@ -88,13 +88,13 @@ def with_live_step(tree: Tree, run: RunDir, statuses: list[StepStatus]) -> list[
     """While a run holds the out-dir, the step it has begun reads as running, not as interrupted: a step begun
     but not completed whose log the live run wrote to since it took the lock (the lock file's time). A step an
     earlier run left unfinished keeps its reason until the live run starts it."""
-    lock = tree.lstat(run.lock)
+    lock = tree.entry(run.lock)
     if lock is None:
         return statuses
     out = []
     for st in statuses:
-        log = tree.lstat(run.log(st.step))
-        if st.reason == UNFINISHED and log is not None and log.st_mtime >= lock.st_mtime:
+        log = tree.entry(run.log(st.step))
+        if st.reason == UNFINISHED and log is not None and log.st.st_mtime >= lock.st.st_mtime:
             st = dataclasses.replace(st, state="running", reason=RUNNING)
         out.append(st)
     return out

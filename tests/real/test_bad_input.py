@@ -257,25 +257,25 @@ def test_disk_full_while_writing_keeps_everything_finished(
     from click.testing import CliRunner
 
     from kit.cli.main import cli
-    from kit.infra.treeio import Files
+    from kit.infra.tree import Tree
 
     out = tmp_path / "out"
     args = ["run", "--ref-dir", str(tiny_refs), "--out-dir", str(out), *FAST]
-    real_write = Files.write_bytes
+    real_write = Tree.write_bytes
 
-    def full_disk(self: Files, path: Path, data: bytes, executable: bool = False) -> None:
+    def full_disk(self: Tree, path: Path, data: bytes, executable: bool = False) -> None:
         if path.name == "loso_seed0.json":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real_write(self, path, data, executable)
 
-    monkeypatch.setattr(Files, "write_bytes", full_disk)
+    monkeypatch.setattr(Tree, "write_bytes", full_disk)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2, res.output
     assert "error: disk full while writing" in res.output and "loso_seed0.json" in res.output
     assert "hint: " in res.output and "Traceback" not in res.output
     assert (out / "02_corpus" / "status.json").is_file() and (out / "02_corpus" / "shard.parquet").is_file()
     assert not (out / "03_loso" / "status.json").exists()
-    monkeypatch.setattr(Files, "write_bytes", real_write)
+    monkeypatch.setattr(Tree, "write_bytes", real_write)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code in (0, 1), res.output
     assert "[02 corpus] skipped: up to date" in res.output

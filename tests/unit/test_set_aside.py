@@ -100,13 +100,13 @@ def test_the_new_tarball_stays_and_new_exports_are_placed_whole(run: RunDir, out
     assert staged.parent == run.exports.parent and staged.name.startswith(".tmp-exports.") and not any(staged.iterdir())
     (staged / "new.onnx").write_bytes(b"new")
     with pytest.raises(InputError, match="exports"):  # never over an earlier exports/
-        out.place_folder(staged, run.exports)
+        out.move_into(staged, run.exports.parent, run.exports.name)
     for t in (old, new):
         t.write_bytes(t.name.encode())
     recorded(out, run, run.exports, old)
     aside = run.set_aside("20260102T000000Z")
     assert set_aside(out, run, aside, keep=new) == [aside / "exports", aside / old.name]
-    out.place_folder(staged, run.exports)
+    out.move_into(staged, run.exports.parent, run.exports.name)
     assert (run.exports / "new.onnx").read_bytes() == b"new" and not staged.exists()
     assert (aside / "exports" / "old.onnx").read_bytes() == b"old" and run.tarballs(out) == [new]
     abandoned = out.new_temp_folder(run.exports)

@@ -1,6 +1,7 @@
-"""One owner per folder (kit.infra.tree): a Tree holds its folders by descriptor, so no write follows a link
-planted, or raced in, anywhere below its root; what it makes has no write bit for others whatever the umask; what
-it finds made by someone else, or writable by others, is refused, naming whose it is."""
+"""One owner per folder (kit.infra.tree): a Tree holds its root by descriptor and reaches every folder below it a
+step at a time without following a link, so no write follows a link planted, or raced in, anywhere below its root;
+what it makes has no write bit for others whatever the umask; what it finds made by someone else, or writable by
+others, is refused, naming whose it is."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ import pytest
 
 from kit.bundle.tarball import write_results_tarball
 from kit.errors import InputError
-from kit.infra import folders, treeio
-from kit.infra.tree import FolderGone, LockBusy, Rules, Tree, Untrusted
+from kit.infra import treefs
+from kit.infra.tree import LockBusy, Rules, Tree, Untrusted
 from tests.conftest import ROOT
 
 
@@ -86,18 +87,20 @@ def test_a_link_planted_before_the_rename_is_refused(out: Tree, victim: Path) ->
     assert_untouched(victim)
 
 
-def test_a_folder_swapped_for_a_link_after_it_was_opened_keeps_the_writes(out: Tree, tmp_path: Path) -> None:
-    """Issue 40: a link raced in at any instant. The Tree holds the folder itself: what it writes lands there, never
-    in what a link now at its name points to; the next command, opening the name again, refuses the link."""
+def test_a_folder_swapped_for_a_link_after_it_was_opened_is_refused_at_the_next_write(out: Tree,
+                                                                                      tmp_path: Path) -> None:
+    """Issue 40: a link raced in at any instant. Every write reaches its folder from the root a step at a time, never
+    following a link: the link now at the folder's name is refused, and nothing lands in what it points to. (Until
+    2.0 the Tree held every folder it opened and kept writing into the moved one; issue 55 dropped that promise.)"""
     step = out.make_folder(out.root / "03_loso")
     out.write_text(step / "a.json", "{}")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     step.rename(tmp_path / "moved")
     step.symlink_to(elsewhere)
-    out.write_text(step / "b.json", "{}")
-    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in (tmp_path / "moved").iterdir()) == [
-        "a.json", "b.json"]
+    with pytest.raises(InputError, match=r"03_loso is a symbolic link to .*elsewhere, where the kit writes a folder"):
+        out.write_text(step / "b.json", "{}")
+    assert list(elsewhere.iterdir()) == [] and [p.name for p in (tmp_path / "moved").iterdir()] == ["a.json"]
     with Tree.open(out.root) as again, pytest.raises(InputError, match=r"03_loso is a symbolic link to .*elsewhere"):
         again.write_text(step / "c.json", "{}")
 
@@ -253,43 +256,25 @@ def test_the_lock_refuses_a_second_holder_and_lets_training_tasks_share_it(out: 
             pass
 
 
-def test_a_folder_deleted_while_a_command_writes_in_it_is_named(out: Tree, tmp_path: Path) -> None:
+def test_a_write_into_a_deleted_out_dir_fails_and_never_makes_it_again(out: Tree, tmp_path: Path) -> None:
+    """An `rm -rf OUT` while a command writes: the next write fails (exit 2), naming the folder that went, and
+    nothing makes OUT again. (Until 2.0 the Tree told a deleted out-dir from a moved one, and a subfolder emptied by
+    the out-dir's deletion from the out-dir; issue 55 dropped that promise.)"""
+    import shutil
+
     out.write_json(out.root / "02_corpus" / "a.json", {})
     out.root.rename(tmp_path / "gone")
-    import shutil
-
     shutil.rmtree(tmp_path / "gone")
-    with pytest.raises(FolderGone, match=f"the out-dir {out.root} was deleted while the kit was writing in it"):
-        out.write_json(out.root / "b.json", {})
-    with pytest.raises(FolderGone):
-        out.check_alive()
-    assert not out.root.exists()  # never made again
-
-
-def test_a_subfolder_emptied_by_the_out_dirs_own_deletion_names_the_out_dir(out: Tree, tmp_path: Path) -> None:
-    """`rm -rf OUT` removes OUT's folders before OUT itself: a write into a held subfolder that is gone already,
-    while OUT is still on its way out, names the out-dir as the user knows it, not the subfolder."""
-    import shutil
-
-    out.write_json(out.root / "02_corpus" / "work" / "a.json", {})
-    out.root.rename(tmp_path / "going")
-    shutil.rmtree(tmp_path / "going" / "02_corpus")  # OUT itself not removed yet
-    with pytest.raises(FolderGone, match=f"the out-dir {out.root} was deleted or moved while"):
-        out.write_json(out.root / "02_corpus" / "work" / "b.json", {})
-
-
-def test_a_moved_out_dir_is_named_by_the_check_of_a_child_s_failure(out: Tree, tmp_path: Path) -> None:
-    out.write_json(out.root / "a.json", {})
-    out.root.rename(tmp_path / "moved")
-    with pytest.raises(FolderGone, match="was deleted or moved while the kit was writing in it"):
-        out.check_alive()
-    out.write_json(out.root / "b.json", {})  # the kit's own writes follow the folder it holds
-    assert (tmp_path / "moved" / "b.json").is_file() and not out.root.exists()
+    for write in (lambda: out.write_json(out.root / "b.json", {}), lambda: out.make_folder(out.root / "03_loso"),
+                  lambda: out.open_append(out.root / "x.log")):
+        with pytest.raises(InputError, match=f"cannot write in {out.root}: it was removed while the kit was writing"):
+            write()
+    assert not out.root.exists()
 
 
 # every write the kit makes goes through the Tree: a new bare write would bypass it unnoticed. A library that
 # writes (pyarrow, pandas, tarfile) gets the Tree's file object (named fh, or out), never a path
-WRITERS = {"kit/infra/folders.py", "kit/infra/treeio.py", "kit/infra/treeops.py", "kit/infra/treelock.py"}
+WRITERS = {"kit/infra/tree.py", "kit/infra/treefs.py"}
 PRIVATE = {"kit/infra/archive.py": "extracts into a private temporary folder (mkdtemp, mode 0700)",
            "kit/cli/guard.py": "points stdout at os.devnull when the reader went away"}
 
@@ -359,15 +344,15 @@ def test_every_descriptor_is_opened_binary(out: Tree, monkeypatch: pytest.Monkey
             seen.append((f"{path} from {sys._getframe(1).f_code.co_name}", bool(flags & bit)))
         return real_open(path, flags & ~bit, *args, **kw)  # type: ignore[arg-type]
 
-    for module, name in ((treeio, "_NEW"), (treeio, "_READ")):
-        monkeypatch.setattr(module, name, getattr(module, name) | bit)
-    monkeypatch.setattr(treeio, "O_BINARY", bit)
-    monkeypatch.setattr(folders, "O_BINARY", bit)
+    for name in ("NEW", "READ", "WRITE", "APPEND", "LOCK"):
+        monkeypatch.setattr(treefs, name, getattr(treefs, name) | bit)
     monkeypatch.setattr(os, "open", recording_open)
     out.write_json(out.root / "a.json", {"x": 1})
     with out.open_append(out.root / "a.log"):
         pass
     with out.open_read(out.root / "a.json"):
+        pass
+    with out.lock(out.root / ".lock"):
         pass
     assert seen and all(binary for _, binary in seen), seen
 
