@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import reaper, resources
-from kit.infra.interrupts import MAIN_WAIT_S, waiting
+from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
 
@@ -489,11 +489,16 @@ class _Reader:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            with waiting():  # a stop signal is handled between two slices
-                alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))
-        # pipes closed: the child has exited or is about to (one that closes them and
-        # lives on is still held to the timeout)
-        self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))
+            alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))
+            check()  # a stop signal is raised between two slices (kit.infra.interrupts)
+        # pipes closed (or none: its output goes to a file): the child has exited or is about to (one that closes
+        # them and lives on is still held to the timeout)
+        while self.proc.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=max(0.001, min(MAIN_WAIT_S, deadline - time.monotonic())))
+            check()
         if self.failure is not None:
             raise self.failure
         return (self.out.value() if self.out is not None else b""), self.err.value()

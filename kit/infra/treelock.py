@@ -25,6 +25,7 @@ from pathlib import Path
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name
 from kit.infra.folders import O_BINARY, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK
+from kit.infra.interrupts import check
 from kit.infra.treeio import check_open
 from kit.infra.treeops import Ops
 
@@ -101,6 +102,7 @@ class Locks(Ops):
                 on_wait(holder)
             waited = True
             time.sleep(POLL_S)
+            check()  # a stop signal ends the wait (kit/infra/interrupts.py)
 
     def _lock_file(self, path: Path) -> int:
         """The lock file, opened (created when missing) without following a link: the user's own regular file."""
