@@ -474,12 +474,12 @@ class _Reader:
                     buf.add(chunk)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
-        # Join the readers first: they end the moment the child's pipes close, i.e. when it
-        # exits. Popen.wait(timeout) polls with sleeps of up to 50 ms, so waiting on it
-        # first would leave a core idle ~25 ms after every ffmpeg (measured in bench_corpus).
+        # Join the readers first: they end the moment the child's pipes close, i.e. when it exits. Popen.wait(timeout)
+        # polls with sleeps of up to 50 ms, so waiting on it first would leave a core idle ~25 ms after every ffmpeg
+        # (measured in bench_corpus). Without pipes (its output goes to a file), or once they closed: the child.
         deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
-        while alive := [t for t in self.threads if t.is_alive()]:
+        while (alive := [t for t in self.threads if t.is_alive()]) or self.proc.poll() is None:
             now = time.monotonic()
             if self.proc.poll() is not None:
                 exited_at = exited_at or now
@@ -489,16 +489,10 @@ class _Reader:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))
-            check()  # a stop signal is raised between two slices (kit.infra.interrupts)
-        # pipes closed (or none: its output goes to a file): the child has exited or is about to (one that closes
-        # them and lives on is still held to the timeout)
-        while self.proc.poll() is None:
-            if time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
+            slice_s = min(MAIN_WAIT_S, deadline - now)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=max(0.001, min(MAIN_WAIT_S, deadline - time.monotonic())))
-            check()
+                alive[0].join(slice_s) if alive else self.proc.wait(slice_s)
+            check()  # a stop signal is raised between two slices (kit.infra.interrupts)
         if self.failure is not None:
             raise self.failure
         return (self.out.value() if self.out is not None else b""), self.err.value()
