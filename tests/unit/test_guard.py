@@ -194,6 +194,25 @@ def test_a_second_install_forgets_no_signal_and_the_end_puts_the_hook_back(monke
     assert sys.unraisablehook is hook and interrupts.received() is None
 
 
+def test_a_second_signal_lets_the_clean_up_finish_and_names_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C, then a kill while the command cleans up: the clean-up is not cut short (a flag, raised only where
+    polled), and the latest signal names the exit code and the closing line."""
+    cleaned = []
+
+    def fn() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupts.check()
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))
+            cleaned.append(True)
+        return 0
+
+    assert _run(fn) == 143 and cleaned == [True]
+    assert "interrupted by SIGTERM (0 running process(es) stopped)" in capsys.readouterr().err
+
+
 def test_a_sighup_ignored_by_nohup_stays_ignored() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     assert _run(_signal_self(signal.SIGHUP)) == 0
