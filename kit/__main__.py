@@ -15,6 +15,8 @@ from kit.infra import interrupts
 interrupts.install()
 try:
     from kit.cli.main import main
+
+    interrupts.check()
 except Interrupted as exc:
     from kit.infra.invocation import retry_command
 

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
+from kit.infra.interrupts import check
 from kit.infra.outside import read_json_object
 from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
@@ -34,6 +35,7 @@ class _Hashing:
         self.fh, self.sha = fh, hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
+        check()  # a corpus of gigabytes, gzipped: a stop signal between two reads (kit/infra/interrupts.py)
         data = self.fh.read(size)
         self.sha.update(data)
         return data

@@ -161,13 +161,12 @@ def as_user_error(exc: BaseException) -> KitError | None:
 
 
 def outcome(exc: BaseException) -> BaseException:
-    """What ended the command: `exc`, or the stop signal that came before it. After a signal, whatever failed
-    follows from it (a library that swallowed the interrupt, then failed on its half-done import; a child the
-    same signal killed)."""
+    """What ended the command: `exc`, or the latest stop signal that came before it. After a signal, whatever
+    failed follows from it (a child the same signal killed: `pkill ffmpeg` with a Ctrl-C)."""
     from kit.infra import interrupts
 
     signum = interrupts.received()
-    return Interrupted(signum) if signum is not None and not isinstance(exc, Interrupted) else exc
+    return Interrupted(signum) if signum is not None else exc
 
 
 def failure_events(exc: BaseException, retry: str, seconds: float) -> list[Event]:
@@ -234,11 +233,12 @@ def _run(fn: Callable[[], int]) -> int:
     from kit.infra import interrupts
 
     try:
+        interrupts.check()  # a stop signal while the command's modules loaded or its flags were read
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         with _watched_output():
             code = fn()
-        interrupts.check()  # a stop signal third-party code swallowed still ends the command as one
+        interrupts.check()  # a stop signal since the last poll ends the command as one
         return code
     finally:
         interrupts.settle()

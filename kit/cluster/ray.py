@@ -201,8 +201,8 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
     pending, started, failed = list(refs), time.monotonic(), []
     kit_words = len(plan.kit)
     while pending:
-        with interrupts.waiting():  # a stop signal is handled between two slices
-            done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
+        done, pending = ray.wait(pending, num_returns=1, timeout=interrupts.MAIN_WAIT_S)
+        interrupts.check()  # a stop signal is raised between two slices
         if not done:
             continue
         result = _result(ray, done[0], refs[done[0]])

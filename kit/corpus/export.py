@@ -37,6 +37,7 @@ from kit.corpus.manifests import MergeManifest, ShardManifest
 from kit.corpus.names import source_names
 from kit.corpus.provenance import check_one_teacher
 from kit.infra.clock import normalise_utc
+from kit.infra.interrupts import check
 from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.libvmaf import Teacher
@@ -312,6 +313,7 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
         tree.check_target(target)
     with tree.atomic(out) as fh:
         for line in lines:
+            check()  # a row at a time, made in Python: a stop signal between two (kit/infra/interrupts.py)
             fh.write(line.encode() + b"\n")
         check_replaceable(out, EXPORTED)  # again, just before the rename: a file put at -o meanwhile is kept
     record = ExportRecord("export", fmt, out.name, tree.sha256(out), rows, READERS[fmt], keys, loaded.path,

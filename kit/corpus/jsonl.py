@@ -37,6 +37,7 @@ import pyarrow.json as pajson
 
 from kit.corpus.schema import JOB_SCHEMA as SCHEMA
 from kit.errors import InputError
+from kit.infra.interrupts import check
 from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
 from kit.infra.outside import load_json
 from kit.media.libvmaf import TEACHER_MODEL
@@ -81,6 +82,7 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     _check_size(path)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
+            check()  # a million lines parsed in Python: a stop signal between two (kit/infra/interrupts.py)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

@@ -33,6 +33,7 @@ from pathlib import Path
 from kit.errors import InputError
 from kit.infra.faults import kill_point
 from kit.infra.files import TMP_MARK, host_tag, sha256_file
+from kit.infra.interrupts import check
 from kit.infra.limits import (
     MAX_HEADER_BYTES,
     MAX_MEMBER_BYTES,
@@ -220,6 +221,7 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
         with fh, open(target, "wb") as out:
             while block := fh.read(1 << 20):
                 out.write(block)
+                check()  # a stop signal between two blocks (kit/infra/interrupts.py)
         written.append(target)
         kill_point("extracting")
     return written

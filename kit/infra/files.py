@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kit.infra.interrupts import check
+
 TMP_MARK = ".tmp-"  # what every temporary's name starts with (temp_name)
 
 
@@ -57,6 +59,7 @@ def sha256_stream(fh: BinaryIO, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     while block := fh.read(chunk):
         h.update(block)
+        check()  # a master of gigabytes: a stop signal between two chunks (kit/infra/interrupts.py)
     return h.hexdigest()
 
 

@@ -6,13 +6,20 @@ handlers first thing): exit 128 + the signal's number (130, 143, 129), the runni
 same two lines, `interrupted …; finished work is kept.` and `resume with: …`. Before that (Python starting
 and importing, ~0.1 s, nothing begun yet) a signal has its default effect, which gives the same exit code.
 
-The handler raises Interrupted and remembers the signal. Third-party code may swallow the exception: pyarrow
-does when the signal lands in the pandas import it makes lazily (seen: SIGTERM during the LOSO step's plan,
-and the run went on to PROMOTE, exit 0). `check()`, at every step boundary and in the guard once the command
-returns, raises it again, so a swallowed signal still ends the command as an interrupt. Where Python itself cannot
-pass the exception on (a weakref callback, a `__del__`: seen, a SIGHUP during a garbage collection), it prints
-it as "Exception ignored in: … Traceback …" on stderr, which read as a crash beside the right two lines and exit
-129; from install() to end() Python's hook for those (`sys.unraisablehook`) leaves the kit's interrupt unprinted.
+A stop signal is a flag. The handler only records it (the latest one); `check()` raises it as Interrupted, on
+the main thread, at the points that poll: every step boundary, the guard before and after the command, and
+every slice of the main thread's waits. So the interrupt never lands inside a library call, where it could be
+swallowed (pyarrow did, in the pandas import it makes lazily, and the run went on to PROMOTE), printed as
+"Exception ignored in: …" from a `__del__`, or raised inside `concurrent.futures.wait` with the futures' locks
+held (a worker then blocked for good and the pool's shutdown with it). On a worker thread `check()` raises
+nothing: the main thread stops the children that thread waits on (kit.infra.proc.stop_all) and its pool.
+
+The price of a flag: a main thread that neither polls nor returns to a poll never stops. So it never blocks
+longer than MAIN_WAIT_S at once on what other threads or processes do (`finished_batches`, the slices of
+kit.infra.proc's, kit.cluster.ray's and the out-dir lock's waits; tests/unit/test_main_waits.py scans for a wait
+on futures with no timeout), and a long computation of its own polls between its parts (the bundle's stages).
+A wait with no timeout would also sleep on when the kernel hands the signal to another thread: the handler
+runs on the main thread only, once it runs bytecode again.
 
 Once the guard has decided how the command ends (`settle()`), the handler does nothing: a late signal cannot
 cut the closing lines short. When the command is the whole process (the kit's entry points call
@@ -23,24 +30,12 @@ chosen exit 0 (seen). A command run inside another program (a test, CliRunner) g
 back instead (`end()`), so nothing it leaves ignored reaches the processes that program starts later.
 
 A SIGHUP ignored when the kit started (`nohup ensemble-kit run &`) stays ignored: that is what nohup asks.
-
-The handler runs on the main thread only, between two of its bytecodes. A wait on a lock with no timeout
-(`concurrent.futures.as_completed`, a thread's join) entered just as the signal came, or while the kernel
-handed the signal to another thread, sleeps on with the handler pending until what it waits for ends: a
-SIGTERM was ignored for good while two corpus jobs hung (seen, on a loaded box). So the main thread never
-waits longer than MAIN_WAIT_S at once on what other threads do (`finished_batches`, and the slices of
-kit.infra.proc's and kit.cluster.ray's waits): the handler runs at the latest that long after the signal.
-And such a wait is `waiting()`: a signal that comes during it is raised once it returns, not inside it.
-Raised inside `concurrent.futures.wait`, it left the futures' locks held by the main thread (taken one by
-one, before the block that releases them): a worker then blocked for good on a future's lock and the
-pool's shutdown on the worker (seen: a SIGHUP that never ended the run).
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -52,13 +47,11 @@ from kit.errors import Interrupted
 SIGHUP = getattr(signal, "SIGHUP", None)  # POSIX only
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, SIGHUP) if s is not None)
 
-_received: int | None = None  # the latest stop signal since install()
+_received: int | None = None  # the latest stop signal of this command
 _settled = False
 _whole_process = False
 _saved: dict[int, Any] = {}  # the handlers install() replaced
-_deferred = False  # the main thread is in a `waiting()` block
-_unraisable_hook: Any = None  # Python's hook install() replaced
-MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once on other threads (the module's docstring)
+MAIN_WAIT_S = 0.2  # the longest the main thread blocks at once without polling (the module's docstring)
 T = TypeVar("T")
 
 
@@ -69,12 +62,8 @@ def whole_process() -> None:
 
 
 def install() -> None:
-    """Handle the stop signals from now on (in the main thread, as a command starts)."""
-    global _received, _settled, _unraisable_hook
-    if not _saved:  # the first of a command; a later one (the guard's, ray's after ray.init) forgets nothing
-        _received, _settled = None, False
-    if _unraisable_hook is None:
-        _unraisable_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+    """Handle the stop signals from now on (in the main thread, as a command starts; again after a library that
+    sets its own, as Ray's init does). A signal recorded before is kept until end()."""
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
@@ -86,18 +75,8 @@ def install() -> None:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     global _received
-    if _settled:
-        return
-    _received = signum
-    if _deferred:
-        return  # raised by waiting() once the wait returns
-    raise Interrupted(signum)
-
-
-def _unraisable(unraisable: Any) -> None:
-    """An interrupt raised where Python cannot pass it on is not printed: check() raises it again."""
-    if not isinstance(unraisable.exc_value, Interrupted):
-        (_unraisable_hook or sys.__unraisablehook__)(unraisable)
+    if not _settled:
+        _received = signum
 
 
 def signal_of(exc: BaseException | None) -> int:
@@ -113,13 +92,13 @@ def stop_lines(signum: int, stopped: int, resume: str) -> tuple[str, str]:
 
 
 def received() -> int | None:
-    """The stop signal that came since install(), if any."""
+    """The stop signal that came during this command, if any."""
     return _received
 
 
 def check() -> None:
-    """Raise the interrupt again if a stop signal came and the exception it raised was swallowed."""
-    if _received is not None and not _settled:
+    """The poll: on the main thread, raise Interrupted if a stop signal came and the outcome is not decided yet."""
+    if _received is not None and not _settled and threading.current_thread() is threading.main_thread():
         raise Interrupted(_received)
 
 
@@ -134,12 +113,8 @@ def settle() -> None:
 
 def end() -> None:
     """The command is over; inside another program, the handlers it had are put back."""
-    global _received, _unraisable_hook
-    _received = None
-    if _unraisable_hook is not None:  # settled: the handler raises nothing from now on
-        if sys.unraisablehook is _unraisable:
-            sys.unraisablehook = _unraisable_hook
-        _unraisable_hook = None
+    global _received, _settled
+    _received, _settled = None, False
     if not _whole_process:
         for sig, handler in _saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -170,7 +145,7 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
     """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none
-    did), until all have: the caller's thread handles a stop signal between two batches (the module's docstring).
+    did), until all have; a poll after each batch the caller took (the module's docstring).
     The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is waited
     for (as concurrent.futures.as_completed does)."""
     index = {future: i for i, future in enumerate(futures)}
@@ -178,23 +153,6 @@ def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
         raise ValueError("the same future twice")
     pending = set(futures)
     while pending:
-        with waiting():
-            finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
+        finished, pending = wait(pending, timeout=MAIN_WAIT_S, return_when=FIRST_COMPLETED)
         yield sorted(index[future] for future in finished)
-
-
-@contextlib.contextmanager
-def waiting() -> Iterator[None]:
-    """A wait of at most MAIN_WAIT_S on other threads or processes: on the main thread, a stop signal that comes
-    during it is raised when it returns, never inside the library code that waits (the module's docstring).
-    Elsewhere, and inside another such block, it changes nothing."""
-    global _deferred
-    if _deferred or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    _deferred = True
-    try:
-        yield
-    finally:
-        _deferred = False
-    check()
+        check()

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from kit.errors import ToolError
 from kit.infra import reaper, resources
-from kit.infra.interrupts import MAIN_WAIT_S, waiting
+from kit.infra.interrupts import MAIN_WAIT_S, check
 from kit.infra.invocation import shell_join
 from kit.infra.outside import env_float
 
@@ -474,12 +474,12 @@ class _Reader:
                     buf.add(chunk)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
-        # Join the readers first: they end the moment the child's pipes close, i.e. when it
-        # exits. Popen.wait(timeout) polls with sleeps of up to 50 ms, so waiting on it
-        # first would leave a core idle ~25 ms after every ffmpeg (measured in bench_corpus).
+        # Join the readers first: they end the moment the child's pipes close, i.e. when it exits. Popen.wait(timeout)
+        # polls with sleeps of up to 50 ms, so waiting on it first would leave a core idle ~25 ms after every ffmpeg
+        # (measured in bench_corpus). Without pipes (its output goes to a file), or once they closed: the child.
         deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
-        while alive := [t for t in self.threads if t.is_alive()]:
+        while (alive := [t for t in self.threads if t.is_alive()]) or self.proc.poll() is None:
             now = time.monotonic()
             if self.proc.poll() is not None:
                 exited_at = exited_at or now
@@ -489,11 +489,10 @@ class _Reader:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:
                 raise _PipesHeld()
-            with waiting():  # a stop signal is handled between two slices
-                alive[0].join(timeout=min(MAIN_WAIT_S, deadline - now))
-        # pipes closed: the child has exited or is about to (one that closes them and
-        # lives on is still held to the timeout)
-        self.proc.wait(timeout=max(0.001, deadline - time.monotonic()))
+            slice_s = min(MAIN_WAIT_S, deadline - now)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                alive[0].join(slice_s) if alive else self.proc.wait(slice_s)
+            check()  # a stop signal is raised between two slices (kit.infra.interrupts)
         if self.failure is not None:
             raise self.failure
         return (self.out.value() if self.out is not None else b""), self.err.value()

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kit.errors import InputError
+from kit.infra.interrupts import check
 from kit.infra.perms import Rules, describe, euid, folder_problem, refuse, refuse_folder
 
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted where a file is read or appended must not block
-O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: a descriptor is in text mode (CRLF, 0x1A) unless asked
-O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# O_NONBLOCK: a FIFO planted where a file is read or appended must not block; O_BINARY: on Windows a descriptor
+O_NOFOLLOW, O_NONBLOCK, O_CLOEXEC = (getattr(os, n, 0) for n in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC"))
+O_BINARY, O_DIRECTORY = getattr(os, "O_BINARY", 0), getattr(os, "O_DIRECTORY", 0)  # is in text mode unless asked
 DIR_FDS = bool(O_DIRECTORY) and os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd
 FOLDER = os.O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
 NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_BINARY
@@ -88,8 +87,7 @@ def read_holder(fd: int) -> str:
 
 
 def try_lock(fd: int, shared: bool) -> bool:
-    import fcntl
-
+    import fcntl  # POSIX only: imported where it is needed
     try:
         fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -121,6 +119,7 @@ def acquire(path: Path, open_file: Callable[[], int], found: Callable[[], Entry 
             on_wait(holder)
         waited = True
         time.sleep(POLL_S)
+        check()  # a stop signal ends the wait (kit/infra/interrupts.py)
 
 
 def rename(parent: Folder, name: str, target: Folder, dest: str, path: Path) -> None:

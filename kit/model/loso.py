@@ -19,6 +19,7 @@ import pandas as pd
 
 from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
+from kit.infra.interrupts import check
 from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
 from kit.model.consumer import CRF_RANGE
@@ -153,6 +154,7 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     keys = encode_keys(df).join(encode_identity(df))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     for m, mem in enumerate(ens.members):
+        check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
         fold = inputs.folds[mem.fold]
         pred = ens.predict(m, feats[fold.rows], codec[fold.rows])
         y = target[fold.rows]

@@ -26,6 +26,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from kit.infra.interrupts import check
 from kit.infra.visible import visible
 
 matplotlib.use("Agg")  # never a display: the kit runs on headless boxes (and no pyplot state is used)
@@ -47,6 +48,7 @@ PANEL_IN = 2.3  # inches per source panel
 def figure_html(fig: Figure, caption: str, fmt: str = "svg", key: str = "", caption_html: str = "") -> str:
     """One <figure> holding the chart inline (svg) or as a data: URI (png); `key` (HTML, already escaped) says
     which mark is which source, under the chart; `caption_html` (escaped) replaces the caption's text."""
+    check()  # a report draws dozens of figures: a stop signal between two (kit/infra/interrupts.py)
     buf = io.BytesIO()
     if fmt == "svg":
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})

@@ -325,7 +325,7 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
     step_dir = tree.make_folder(run.step(step.name))
     log = StepLog(tree, run.log(step.name))
     try:
-        interrupts.check()  # a stop signal swallowed by a library in the step before (kit/infra/interrupts.py)
+        interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
         plan = step.plan(ctx)
         interrupts.check()

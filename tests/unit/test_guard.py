@@ -120,7 +120,8 @@ def test_each_stop_signal_exits_128_plus_its_number_with_the_same_lines(
 
 def test_a_signal_a_library_swallowed_still_ends_the_command_as_an_interrupt(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """pyarrow swallows a KeyboardInterrupt raised inside the pandas import it makes lazily; the run went on."""
+    """pyarrow swallowed a KeyboardInterrupt raised inside the pandas import it makes lazily, and the run went on:
+    the handler now raises nothing inside library code (a flag), the guard's poll ends the command."""
     def swallowed() -> int:
         try:
             os.kill(os.getpid(), signal.SIGTERM)
@@ -142,9 +143,9 @@ def test_a_signal_a_library_swallowed_still_ends_the_command_as_an_interrupt(
 def test_an_interrupt_python_cannot_pass_on_is_not_printed_and_still_ends_the_command(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """A stop signal that lands in a `__del__` or a weakref callback (seen: SIGHUP during a garbage collection):
-    Python swallows the interrupt there and hands it to its hook, which prints a traceback. The command still
-    ends with 129 and its two lines; the hook (here a recorder in place of Python's printer) never sees the
-    interrupt, and sees any other exception there as before, and is the hook again once the command is over."""
+    raised there, Python swallowed the interrupt and handed it to its hook, which printed a traceback. The command
+    ends with 129 and its two lines; the hook (here a recorder in place of Python's printer) never sees an
+    interrupt, sees any other exception there as before, and is the kit's to leave alone."""
     seen: list[str] = []
 
     def hook(unraisable: Any) -> None:
@@ -175,7 +176,7 @@ def test_an_interrupt_python_cannot_pass_on_is_not_printed_and_still_ends_the_co
 
 def test_a_second_install_forgets_no_signal_and_the_end_puts_the_hook_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """kit/__main__.py installs the handlers before its imports, the guard again, Ray's adapter again after
-    ray.init: a signal swallowed in between still ends the command, and Python's hook is the one found first."""
+    ray.init: a signal recorded in between still ends the command, and Python's hook is the one found first."""
     def hook(unraisable: Any) -> None:
         raise AssertionError("not called")
 
@@ -191,6 +192,25 @@ def test_a_second_install_forgets_no_signal_and_the_end_puts_the_hook_back(monke
     interrupts.settle()
     interrupts.end()
     assert sys.unraisablehook is hook and interrupts.received() is None
+
+
+def test_a_second_signal_lets_the_clean_up_finish_and_names_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C, then a kill while the command cleans up: the clean-up is not cut short (a flag, raised only where
+    polled), and the latest signal names the exit code and the closing line."""
+    cleaned = []
+
+    def fn() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupts.check()
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))
+            cleaned.append(True)
+        return 0
+
+    assert _run(fn) == 143 and cleaned == [True]
+    assert "interrupted by SIGTERM (0 running process(es) stopped)" in capsys.readouterr().err
 
 
 def test_a_sighup_ignored_by_nohup_stays_ignored() -> None:
