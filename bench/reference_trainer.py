@@ -15,6 +15,7 @@ import os
 import numpy as np
 import torch
 
+from kit.model.features import model_space
 from kit.model.loso import Fold
 from kit.model.metrics import residuals
 from kit.model.network import FrRegressor, fr_regressor_v2
@@ -27,8 +28,9 @@ def train_one(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, rows: np
     f = torch.from_numpy(feats[rows].astype(np.float32))
     c = torch.from_numpy(codec[rows].astype(np.float32))
     y = torch.from_numpy(target[rows].astype(np.float32))
-    std = f.std(0, unbiased=False)
-    model = FrRegressor(f.mean(0), torch.where(std > 1e-12, std, torch.ones_like(std)), fr_regressor_v2(config))
+    spaced = torch.from_numpy(model_space(feats[rows]))  # the scaler is of what the model's first op makes
+    std = spaced.std(0, unbiased=False)
+    model = FrRegressor(spaced.mean(0), torch.where(std > 1e-12, std, torch.ones_like(std)), fr_regressor_v2(config))
     if bias_init:
         with torch.no_grad():
             model.slot("output").bias += y.mean()

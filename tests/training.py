@@ -49,7 +49,10 @@ def loso_with_baselines(inputs: LosoInputs, seeds: list[int], config: TrainConfi
 
 
 def fit_ridge(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> RidgeModel:
-    """Ridge on these rows directly (kit.model.baselines.ridge_from_moments fits the same from their moments)."""
+    """Ridge on these rows directly (kit.model.baselines.ridge_from_moments fits the same from their moments), on
+    raw features: motion enters as log(1 + x), as in every model (kit.model.features.model_space), written here."""
+    feats = feats.astype(np.float64).copy()
+    feats[:, 5] = np.log1p(np.maximum(feats[:, 5], 0.0))
     mean = feats.mean(0).astype(np.float64)
     std = feats.std(0).astype(np.float64)
     std = np.where(std > 1e-12, std, 1.0)

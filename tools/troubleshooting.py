@@ -49,7 +49,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("A run, its steps and `status`", ("steps/", "rundir.py", "run_full_pipeline.py", "cli/run.py", "cli/status.py")),
     ("Flags, settings and variables", ("cli/", "infra/outside.py", "infra/rules.py", "infra/records.py",
                                        "infra/invocation.py", "steps/settings.py", "steps/records.py")),
-    ("Shared folders and paths", ("infra/perms.py", "infra/folders.py", "infra/files.py", "infra/tree")),
+    ("Shared folders and paths", ("infra/perms.py", "infra/files.py", "infra/tree")),
     ("Resources and signals", ("infra/", "cli/guard.py")),
 )
 OTHER = "Other"

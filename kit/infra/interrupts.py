@@ -17,7 +17,8 @@ nothing: the main thread stops the children that thread waits on (kit.infra.proc
 The price of a flag: a main thread that neither polls nor returns to a poll never stops. So it never blocks
 longer than MAIN_WAIT_S at once on what other threads or processes do (`finished_batches`, the slices of
 kit.infra.proc's, kit.cluster.ray's and the out-dir lock's waits; tests/unit/test_main_waits.py scans for a wait
-on futures with no timeout), and a long computation of its own polls between its parts (the bundle's stages).
+on futures with no timeout), and a long computation of its own polls between its parts (the bundle polls through
+its refit, its report's figures and its tarball).
 A wait with no timeout would also sleep on when the kernel hands the signal to another thread: the handler
 runs on the main thread only, once it runs bytecode again.
 

@@ -71,8 +71,15 @@ def input_features(inputs: str = CANONICAL6) -> tuple[str, ...]:
 
 def log_columns(n_features: int) -> tuple[bool, ...]:
     """Which of the input set of this width (each set has its own) enter the model as log(1 + x)."""
-    names = next(features for _, features in INPUT_SETS.values() if len(features) == n_features)
+    names = _BY_WIDTH.get(n_features)
+    if names is None:
+        raise ValueError(f"no input set is {n_features} features wide (kit.model.contract.INPUT_SETS)")
     return tuple(name in LOG_FEATURES for name in names)
+
+
+# every input set has a width of its own: a model knows its set by its width (Arch.n_features)
+_BY_WIDTH = {len(features): features for _, features in INPUT_SETS.values()}
+assert len(_BY_WIDTH) == len(INPUT_SETS), "two input sets of one width: log_columns cannot tell them apart"
 
 
 def input_version(inputs: str = CANONICAL6) -> int:

@@ -32,7 +32,9 @@ def test_ridge_recovers_a_linear_teacher_exactly() -> None:
     feats = rng.uniform(0, 1, (200, 6)).astype(np.float32)
     codec = np.zeros((200, 15), dtype=np.float32)
     codec[:, 0] = 1
-    target = 10 + feats @ np.array([30, 5, -4, 2, 1, 0.5])
+    spaced = feats.astype(np.float64).copy()
+    spaced[:, 5] = np.log1p(spaced[:, 5])  # the model sees motion as log(1 + x)
+    target = 10 + spaced @ np.array([30, 5, -4, 2, 1, 0.5])
     model = fit_ridge(feats, codec, target, alpha=1e-9)
     np.testing.assert_allclose(model.predict(feats, codec), target, atol=1e-3)
 
