@@ -103,14 +103,15 @@ def venv_version(venv: Path) -> tuple[int, int] | None:
 
 
 def bundled_pip() -> Path | None:
-    """The pip wheel bundled with this Python (ensurepip's, or Debian's copy of it), which runs from the wheel."""
+    """The pip wheel bundled with this Python (ensurepip's, or where Debian keeps it), which runs unpacked."""
     try:
         import ensurepip
     except ImportError:
         return None
+    name = f"pip-{ensurepip.version()}-py3-none-any.whl"  # this Python's own: another pip may not know it
     folders = (Path(ensurepip.__file__).parent / "_bundled", Path("/usr/share/python-wheels"))
-    wheels = sorted(wheel for folder in folders for wheel in folder.glob("pip-*-py3-none-any.whl"))
-    return wheels[-1] if wheels else None
+    found = [folder / name for folder in folders if (folder / name).is_file()]
+    return found[0] if found else None
 
 
 def make_venv(venv: Path = VENV, without_pip: bool = False) -> None:
@@ -223,6 +224,9 @@ def closing_line(missing: list[str], torch_reached: bool) -> str:
 def set_up(test: bool, work: Path) -> tuple[Path, bool]:
     """Steps 1 to 3 (`work`: a scratch folder); the venv's Python, and whether torch's index answered."""
     check_python(sys.version_info[:2])
+    if test and not (ROOT / TEST).is_file():
+        raise SetupError(f"{TEST} is not in {ROOT}: the tests and their tools come with a clone of the repository, "
+                         "not with the kit tarball", "run install.py without --test here, or clone the repository")
     wheel = bundled_pip()
     make_venv(without_pip=wheel is not None)
     python = venv_python()

@@ -4,6 +4,7 @@ resolves the pins with pip (the release tier)."""
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -141,3 +142,15 @@ def test_install_py_says_what_the_box_can_do() -> None:
     assert "run install.py again where it can be reached" in unreached and "training happens at the lead" in unreached
     no_wheels = install.closing_line(["torch", "onnx", "onnxruntime"], True)
     assert "no wheels of them for this platform (docs/collaborator.md#platforms)" in no_wheels
+
+
+def test_every_refusal_of_install_py_has_a_troubleshooting_heading() -> None:
+    """The rule tests/unit/test_troubleshooting.py applies to the kit's refusals, for the set-up's."""
+    from tests.unit.test_troubleshooting import HOLE, PAGES, fragments, has_heading, headings, literal
+
+    heads = headings(page.read_text() for page in PAGES)
+    templates = [re.sub(r"\s+", " ", literal(node.args[0]).replace(HOLE, "…")).strip()
+                 for node in ast.walk(ast.parse((ROOT / "install.py").read_text()))
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError"]
+    assert len(templates) == 6
+    assert not [template for template in templates if fragments(template) and not has_heading(template, heads)]
