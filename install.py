@@ -5,14 +5,14 @@
     python3 install.py --test    # also the tests' tools (the README's test command, .ci/run)
 
 The same command on every platform of docs/collaborator.md's table (on Windows `py install.py`). It makes the venv
-with this Python (3.11 to 3.13, the table's), then installs with the venv's pip, in hash-checking mode
+with this Python (3.11 to 3.13, the table's), then installs into it with pip, in hash-checking mode
 (--require-hashes: a file whose sha256 is not the pin's is refused, whatever the index serves) and without
 dependency resolution (--no-deps: the files pin every package; tools/platforms.py checks that for each platform):
 
-1. requirements-frozen.txt and requirements-train.txt from PyPI (and requirements-test.txt with --test). pip's
-   markers choose: where torch, onnx and onnxruntime have no wheels (an Intel Mac, macOS 12 or 13) the training
-   set is left out and the kit makes and sends its corpus alone.
-2. Beside it, requirements-torch.txt: torch's CPU build from PyTorch's index (Linux only, by its marker).
+1. requirements-frozen.txt, and beside it (a pip of its own) requirements-train.txt (and requirements-test.txt
+   with --test). pip's markers choose: where torch, onnx and onnxruntime have no wheels (an Intel Mac, macOS 12
+   or 13) the training set is left out and the kit makes and sends its corpus alone.
+2. Beside them, requirements-torch.txt: torch's CPU build from PyTorch's index (Linux only, by its marker).
    Where that index cannot be reached, this step says so and the set-up goes on without torch: the box
    contributes its corpus, and the same command, run again where the index can be reached, adds the training.
 3. The kit itself, editable, with --no-deps and --no-build-isolation (built by the pinned setuptools): a path
@@ -21,7 +21,8 @@ dependency resolution (--no-deps: the files pin every package; tools/platforms.p
 The pip that installs is the one bundled with this Python (ensurepip's wheel, unpacked into a scratch folder: the
 venv is made without pip, which saves installing and compiling pip's thousand files first);
 requirements-frozen.txt puts a pinned pip in the venv for later use. Where this Python bundles none, the venv is
-made with pip and its pip installs. Step 3 starts when step 1 ends; step 2 may still be running.
+made with pip and its pip installs. The three installs run at once (their packages are disjoint and none resolves
+anything): on two cores the downloads and unpacking overlap. Step 3 starts when requirements-frozen.txt is in.
 
 pip's own settings (pip.conf, PIP_INDEX_URL, a proxy, PIP_FIND_LINKS) apply as usual. Nothing is compiled ahead
 (--no-compile): a module is compiled when first imported, so the set-up does not compile what the kit never uses.
@@ -168,33 +169,37 @@ def run(argv: list[str], what: str) -> None:
                          "again: what is installed is kept")
 
 
-class TorchStep:
-    """Step 2, beside step 1: its own pip, its output kept in a file and shown when it ends."""
+class Beside:
+    """A pip install beside the one shown: its own process, its output kept in a file and shown when it ends."""
 
-    def __init__(self, pip_argv: list[str]) -> None:
-        self.said = tempfile.TemporaryFile("w+", errors="replace")  # noqa: SIM115 (read and closed in result())
-        self.proc = subprocess.Popen(pip_install(pip_argv, TORCH), cwd=ROOT, stdout=self.said,
+    def __init__(self, pip_argv: list[str], files: tuple[str, ...], what: str) -> None:
+        self.what = what
+        self.said = tempfile.TemporaryFile("w+", errors="replace")  # noqa: SIM115 (read and closed in wait())
+        self.proc = subprocess.Popen(pip_install(pip_argv, *files), cwd=ROOT, stdout=self.said,
                                      stderr=subprocess.STDOUT, text=True)
 
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
 
-    def result(self) -> bool:
-        """True when pip installed it (or had nothing to install here); False when torch's index had no file for it
-        (it could not be reached)."""
+    def wait(self) -> tuple[int, str]:
         code = self.proc.wait()
         with self.said:
             self.said.seek(0)
             said = self.said.read()
-        print(f"set-up: torch's CPU build ({TORCH}), installed beside them:\n{said}", end="", flush=True)
-        if code == 0:
-            return True
-        if NO_TORCH in said:
-            return False
-        raise SetupError(f"pip could not install torch (exit {code}; its message is above)",
-                         "check the network or the index pip uses, then run install.py again: what is installed is "
-                         "kept")
+        print(f"set-up: {self.what}, installed beside them:\n{said}", end="", flush=True)
+        return code, said
+
+
+def torch_result(code: int, said: str) -> bool:
+    """Step 2's end: True when pip installed torch (or had nothing to install here); False when torch's index had
+    no file for it (it could not be reached); any other failure (a file refused) is an error."""
+    if code == 0:
+        return True
+    if NO_TORCH in said:
+        return False
+    raise SetupError(f"pip could not install torch (exit {code}; its message is above)",
+                     "check the network or the index pip uses, then run install.py again: what is installed is kept")
 
 
 def site_packages(python: Path) -> Path:
@@ -231,14 +236,22 @@ def set_up(test: bool, work: Path) -> tuple[Path, bool]:
     make_venv(without_pip=wheel is not None)
     python = venv_python()
     pip_argv = pip(python, unpacked(wheel, work) if wheel is not None else None)
-    torch = TorchStep(pip_argv)
+    torch = Beside(pip_argv, (TORCH,), f"torch's CPU build ({TORCH})")
+    rest = Beside(pip_argv, (BASE[1], *((TEST,) if test else ())), f"the training's packages ({BASE[1]}"
+                  + (f", {TEST})" if test else ")"))
     try:
-        run(pip_install(pip_argv, *BASE, *((TEST,) if test else ())), "the pinned packages (hash-checked)")
+        run(pip_install(pip_argv, BASE[0]), f"the pinned packages ({BASE[0]}, hash-checked)")
         run(kit_install(pip_argv), "the kit (editable, no dependencies)")
+        code, _ = rest.wait()
+        if code != 0:
+            raise SetupError(f"pip could not install {rest.what} (exit {code}; its message is above)",
+                             "check the network or the index pip uses (pip.conf, PIP_INDEX_URL), then run "
+                             "install.py again: what is installed is kept")
     except BaseException:
         torch.stop()
+        rest.stop()
         raise
-    return python, torch.result()
+    return python, torch_result(*torch.wait())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,8 @@ noisy). Target: <= 60 s of wall to the kit's first line.
 * `--baseline-kit PATH`: another checkout's README command the same way (the set-up before a change).
 * `--uv`: the same hashed files installed by uv instead of pip (pip installs uv first, as a set-up would
   have to), to decide between the two installers; uv does not read pip's settings, so PIP_FIND_LINKS is passed on
-  (torch's wheel comes from there for both where PyTorch's index cannot be reached, as on this project's box).
+  (torch's wheel comes from there for both where PyTorch's index cannot be reached, as on this project's box; uv
+  stops at an index it cannot reach, so its torch file is read without the index line).
 * `--floor`: what downloading the same files alone takes (`pip download`, cold): no installer can go below it.
 
 Cold: each command gets its own empty PIP_CACHE_DIR, UV_CACHE_DIR and XDG_CACHE_HOME. pip's other settings on this
@@ -116,7 +117,7 @@ def uv_command(readme: str) -> str:
     uv = ".venv/bin/uv pip install --python .venv/bin/python --require-hashes --no-deps --only-binary :all:"
     return (f"python3 -m venv .venv && .venv/bin/pip install -q uv && "
             f"{uv} -r requirements-frozen.txt -r requirements-train.txt && "
-            f"{uv} {links} -r requirements-torch.txt && "
+            f"sed /^--extra-index-url/d requirements-torch.txt > torch-here.txt && {uv} {links} -r torch-here.txt && "
             f".venv/bin/uv pip install --python .venv/bin/python --no-deps --no-build-isolation -e . && "
             f"{readme.split(' && ')[-1]}")
 

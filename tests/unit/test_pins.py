@@ -135,6 +135,15 @@ def test_install_py_installs_hash_checked_without_resolving_and_the_kit_without_
     assert {"install.py", *install.BASE, install.TORCH} <= set(make_tarball.INCLUDE)
 
 
+def test_torch_s_index_out_of_reach_is_a_corpus_only_box_and_a_refused_file_an_error() -> None:
+    assert install.torch_result(0, "Ignoring torch: markers 'sys_platform == \"linux\"' don't match") is True
+    unreachable = ("WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(…)'\n"
+                   "ERROR: No matching distribution found for torch==2.13.0+cpu\n")
+    assert install.torch_result(1, unreachable) is False
+    with pytest.raises(install.SetupError, match="pip could not install torch"):
+        install.torch_result(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n")
+
+
 def test_install_py_says_what_the_box_can_do() -> None:
     assert install.closing_line([], True) == "set-up: done; this box makes its corpus, trains and exports"
     unreached = install.closing_line(["torch"], False)
@@ -152,5 +161,5 @@ def test_every_refusal_of_install_py_has_a_troubleshooting_heading() -> None:
     templates = [re.sub(r"\s+", " ", literal(node.args[0]).replace(HOLE, "…")).strip()
                  for node in ast.walk(ast.parse((ROOT / "install.py").read_text()))
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError"]
-    assert len(templates) == 6
+    assert len(templates) == 7
     assert not [template for template in templates if fragments(template) and not has_heading(template, heads)]
