@@ -150,10 +150,13 @@ def kit_requirements(training: bool) -> list[str]:
 
 
 def claim(sets: dict[str, Resolved]) -> str:
+    """What a platform and Python runs: none where the kit's set does not resolve; training where torch, onnx and
+    onnxruntime do (torch taken as the markers say where its index cannot be reached from here)."""
     if sets["kit"].failure:
         return "none"
     chosen = {**sets["kit"].chosen, **sets["torch"].chosen}
-    trains = all(name in chosen for name in TRAINING) or (sets["torch"].unchecked and "onnx" in chosen)
+    torch_unchecked = bool(sets["torch"].unchecked) and "onnx" in chosen
+    trains = all(name in chosen for name in TRAINING) or torch_unchecked
     return "training" if trains else "corpus"
 
 
