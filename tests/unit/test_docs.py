@@ -26,7 +26,8 @@ PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
 # flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
 FOREIGN = {
     "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep"),
-    "pip": ("--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout"), "install.py": ("--test",),
+    "pip": ("--no-build-isolation", "--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout"),
+    "install.py": ("--test",), "tools/": ("--check", "--write"),
     "pytest": ("--dist",), "docker": ("--device",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
