@@ -9,9 +9,10 @@ with this Python (3.11 to 3.13, the table's), then installs into it with pip, in
 (--require-hashes: a file whose sha256 is not the pin's is refused, whatever the index serves) and without
 dependency resolution (--no-deps: the files pin every package; tools/platforms.py checks that for each platform):
 
-1. requirements-frozen.txt, and beside it (a pip of its own) requirements-train.txt (and requirements-test.txt
-   with --test). pip's markers choose: where torch, onnx and onnxruntime have no wheels (an Intel Mac, macOS 12
-   or 13) the training set is left out and the kit makes and sends its corpus alone.
+1. requirements-frozen.txt (and requirements-test.txt with --test), and beside it (a pip of its own)
+   requirements-train.txt: where torch, onnx and onnxruntime have no wheels, its markers leave them out (an Intel
+   Mac) or pip finds none (Apple silicon before macOS 14), and the set-up goes on without them: the kit makes and
+   sends its corpus alone.
 2. Beside them, requirements-torch.txt: torch's CPU build from PyTorch's index (Linux only, by its marker).
    Where that index cannot be reached, this step says so and the set-up goes on without torch: the box
    contributes its corpus, and the same command, run again where the index can be reached, adds the training.
@@ -43,11 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 SUPPORTED_PYTHONS = ((3, 11), (3, 13))  # the table's range (docs/collaborator.md#platforms), both ends included
-BASE = ("requirements-frozen.txt", "requirements-train.txt")
+FROZEN = "requirements-frozen.txt"
+TRAIN = "requirements-train.txt"
 TEST = "requirements-test.txt"
 TORCH = "requirements-torch.txt"
-# what pip says when no file of torch's index matched: the index could not be reached (or has no such wheel)
-NO_TORCH = "No matching distribution found for torch"
+# what pip says when no file of a pin matched: its index could not be reached, or it has no wheel for this box
+NO_WHEEL = "No matching distribution found for "
 TRAINING = ("torch", "onnx", "onnxruntime")
 
 
@@ -191,14 +193,15 @@ class Beside:
         return code, said
 
 
-def torch_result(code: int, said: str) -> bool:
-    """Step 2's end: True when pip installed torch (or had nothing to install here); False when torch's index had
-    no file for it (it could not be reached); any other failure (a file refused) is an error."""
+def installed(code: int, said: str, what: str) -> bool:
+    """A training step's end: True when pip installed it (or had nothing to install here); False when pip found no
+    file for one of its pins (torch's index out of reach, or no wheel for this platform: the box makes its corpus);
+    any other failure (a file refused) is an error."""
     if code == 0:
         return True
-    if NO_TORCH in said:
+    if NO_WHEEL in said:
         return False
-    raise SetupError(f"pip could not install torch (exit {code}; its message is above)",
+    raise SetupError(f"pip could not install {what} (exit {code}; its message is above)",
                      "check the network or the index pip uses, then run install.py again: what is installed is kept")
 
 
@@ -216,18 +219,21 @@ def missing_training(python: Path) -> list[str]:
     return [name for name in TRAINING if name not in names]
 
 
-def closing_line(missing: list[str], torch_reached: bool) -> str:
+def closing_line(missing: list[str], why: str) -> str:
     if not missing:
         return "set-up: done; this box makes its corpus, trains and exports"
-    why = ("torch's CPU build could not be fetched (PyTorch's index did not answer); run install.py again where it "
-           "can be reached to train here" if not torch_reached else
-           "there are no wheels of them for this platform (docs/collaborator.md#platforms)")
     return (f"set-up: done, corpus only: {', '.join(missing)} not installed: {why}. The kit makes and sends this "
             "box's corpus; training happens at the lead")
 
 
-def set_up(test: bool, work: Path) -> tuple[Path, bool]:
-    """Steps 1 to 3 (`work`: a scratch folder); the venv's Python, and whether torch's index answered."""
+WHY = {TRAIN: "there are no wheels of them for this platform (docs/collaborator.md#platforms)",
+       TORCH: "torch's CPU build could not be fetched (PyTorch's index did not answer); run install.py again where it "
+              "can be reached to train here"}
+
+
+def set_up(test: bool, work: Path) -> tuple[Path, str]:
+    """Steps 1 to 3 (`work`: a scratch folder); the venv's Python, and why the training is missing ("" if it is not:
+    the closing line says what the venv holds)."""
     check_python(sys.version_info[:2])
     if test and not (ROOT / TEST).is_file():
         raise SetupError(f"{TEST} is not in {ROOT}: the tests and their tools come with a clone of the repository, "
@@ -236,22 +242,18 @@ def set_up(test: bool, work: Path) -> tuple[Path, bool]:
     make_venv(without_pip=wheel is not None)
     python = venv_python()
     pip_argv = pip(python, unpacked(wheel, work) if wheel is not None else None)
-    torch = Beside(pip_argv, (TORCH,), f"torch's CPU build ({TORCH})")
-    rest = Beside(pip_argv, (BASE[1], *((TEST,) if test else ())), f"the training's packages ({BASE[1]}"
-                  + (f", {TEST})" if test else ")"))
+    beside = {name: Beside(pip_argv, (name,), what) for name, what in (
+        (TRAIN, f"the training's packages ({TRAIN})"), (TORCH, f"torch's CPU build ({TORCH})"))}
     try:
-        run(pip_install(pip_argv, BASE[0]), f"the pinned packages ({BASE[0]}, hash-checked)")
+        first = (FROZEN, *((TEST,) if test else ()))
+        run(pip_install(pip_argv, *first), f"the pinned packages ({', '.join(first)}, hash-checked)")
         run(kit_install(pip_argv), "the kit (editable, no dependencies)")
-        code, _ = rest.wait()
-        if code != 0:
-            raise SetupError(f"pip could not install {rest.what} (exit {code}; its message is above)",
-                             "check the network or the index pip uses (pip.conf, PIP_INDEX_URL), then run "
-                             "install.py again: what is installed is kept")
+        lacking = [name for name, step in beside.items() if not installed(*step.wait(), step.what)]
     except BaseException:
-        torch.stop()
-        rest.stop()
+        for step in beside.values():
+            step.stop()
         raise
-    return python, torch_result(*torch.wait())
+    return python, WHY[lacking[0]] if lacking else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="install-") as work:
-            python, torch_reached = set_up(args.test, Path(work))
+            python, why = set_up(args.test, Path(work))
     except SetupError as err:
         print(f"error: {err}\nhint: {err.hint}", file=sys.stderr)
         return 2
-    print(closing_line(missing_training(python), torch_reached), flush=True)
+    print(closing_line(missing_training(python), why), flush=True)
     return 0
 
 

@@ -74,19 +74,19 @@ def docs_rows() -> list[list[str]]:
             if line.startswith("| ")]
 
 
-def test_the_docs_table_is_what_the_markers_give_each_platform() -> None:
-    """Each row's Python range and what it runs, from the requirement files' markers alone: the release tier's
-    tests/real/test_platforms.py checks the same table against pip's resolution (and the encoders)."""
-    claims = {}
+def test_the_docs_table_trains_only_where_the_markers_take_the_training_set() -> None:
+    """Without the network: the table names each platform once per claim, and claims the training only where the
+    markers install torch, onnx and onnxruntime. The release tier's tests/real/test_platforms.py checks the whole
+    table against pip's resolution (where the markers take them but no wheel exists, as before macOS 14, pip's
+    resolution says corpus only) and the encoders."""
+    rows = docs_rows()
+    assert {row[0] for row in rows} == {platform.label for platform in pins.PLATFORMS}
     for platform in pins.PLATFORMS:
-        for python in pins.CHECKED_PYTHONS[1:]:
-            trains = {pin.name for _, pin in applying(platform.environment(python))} >= set(TRAINING)
-            claims.setdefault(platform.key, {})[python] = "training" if trains else "corpus"
-    encoders = {platform.key: row[3] for platform in pins.PLATFORMS for row in docs_rows() if row[0] == platform.label}
-    made = platforms.table(claims, encoders)
-    assert [line for line in made.splitlines() if line.startswith("| ")][1:] == \
-           [f"| {' | '.join(row)} |" for row in docs_rows()]
-    assert {row[0] for row in docs_rows()} == {platform.label for platform in pins.PLATFORMS}
+        for row in (row for row in rows if row[0] == platform.label):
+            takes = {pin.name for _, pin in applying(platform.environment("3.12"))} >= set(TRAINING)
+            assert row[2].startswith("corpus, training") <= takes, platform.key
+            assert row[1] == "3.11–3.13"
+    assert platforms.table({p.key: {"3.12": "corpus"} for p in pins.PLATFORMS}, {p.key: "x" for p in pins.PLATFORMS})
 
 
 def test_install_py_refuses_a_python_outside_the_table_and_names_one_on_the_path(
@@ -123,33 +123,35 @@ def test_install_py_installs_hash_checked_without_resolving_and_the_kit_without_
     assert wheel is not None and wheel.name.startswith("pip-")  # this Python bundles one: the venv is made without
     pip = install.pip(Path("/v/bin/python"), Path("/tmp/x/pip"))
     assert pip == ["/v/bin/python", "/tmp/x/pip"] and install.pip(Path("/p"), None) == ["/p", "-m", "pip"]
-    argv = install.pip_install(pip, *install.BASE)
+    argv = install.pip_install(pip, install.FROZEN, install.TEST)
     assert argv[:3] == [*pip, "install"]
     assert {"--require-hashes", "--no-deps", "--only-binary=:all:"} <= set(argv)
-    assert argv[-4:] == ["-r", "requirements-frozen.txt", "-r", "requirements-train.txt"]
+    assert argv[-4:] == ["-r", "requirements-frozen.txt", "-r", "requirements-test.txt"]
     kit = install.kit_install(pip)
     assert {"--no-deps", "--no-build-isolation"} <= set(kit) and kit[-2:] == ["-e", "."]
     # every file install.py names is one tools/pins.py hashes, and the kit tarball ships the collaborator's
     import make_tarball
-    assert {*install.BASE, install.TORCH, install.TEST} <= set(pins.FILES)
-    assert {"install.py", *install.BASE, install.TORCH} <= set(make_tarball.INCLUDE)
+    assert {install.FROZEN, install.TRAIN, install.TORCH, install.TEST} <= set(pins.FILES)
+    assert {"install.py", install.FROZEN, install.TRAIN, install.TORCH} <= set(make_tarball.INCLUDE)
 
 
-def test_torch_s_index_out_of_reach_is_a_corpus_only_box_and_a_refused_file_an_error() -> None:
-    assert install.torch_result(0, "Ignoring torch: markers 'sys_platform == \"linux\"' don't match") is True
+def test_no_file_for_a_training_pin_is_a_corpus_only_box_and_a_refused_file_an_error() -> None:
+    assert install.installed(0, "Ignoring torch: markers 'sys_platform == \"linux\"' don't match", "torch") is True
     unreachable = ("WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(…)'\n"
                    "ERROR: No matching distribution found for torch==2.13.0+cpu\n")
-    assert install.torch_result(1, unreachable) is False
+    assert install.installed(1, unreachable, "torch") is False  # PyTorch's index out of reach
+    old_mac = "ERROR: No matching distribution found for onnxruntime==1.31.1\n"  # macOS 13: no wheel
+    assert install.installed(1, old_mac, "the training's packages") is False
     with pytest.raises(install.SetupError, match="pip could not install torch"):
-        install.torch_result(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n")
+        install.installed(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n", "torch")
 
 
 def test_install_py_says_what_the_box_can_do() -> None:
-    assert install.closing_line([], True) == "set-up: done; this box makes its corpus, trains and exports"
-    unreached = install.closing_line(["torch"], False)
+    assert install.closing_line([], "") == "set-up: done; this box makes its corpus, trains and exports"
+    unreached = install.closing_line(["torch"], install.WHY[install.TORCH])
     assert "corpus only: torch not installed: torch's CPU build could not be fetched" in unreached
     assert "run install.py again where it can be reached" in unreached and "training happens at the lead" in unreached
-    no_wheels = install.closing_line(["torch", "onnx", "onnxruntime"], True)
+    no_wheels = install.closing_line(["torch", "onnx", "onnxruntime"], install.WHY[install.TRAIN])
     assert "no wheels of them for this platform (docs/collaborator.md#platforms)" in no_wheels
 
 
@@ -161,5 +163,5 @@ def test_every_refusal_of_install_py_has_a_troubleshooting_heading() -> None:
     templates = [re.sub(r"\s+", " ", literal(node.args[0]).replace(HOLE, "…")).strip()
                  for node in ast.walk(ast.parse((ROOT / "install.py").read_text()))
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError"]
-    assert len(templates) == 7
+    assert len(templates) == 6
     assert not [template for template in templates if fragments(template) and not has_heading(template, heads)]
