@@ -48,8 +48,9 @@ FROZEN = "requirements-frozen.txt"
 TRAIN = "requirements-train.txt"
 TEST = "requirements-test.txt"
 TORCH = "requirements-torch.txt"
-# what pip says when no file of a pin matched: its index could not be reached, or it has no wheel for this box
-NO_WHEEL = "No matching distribution found for "
+# what pip says when no file of a pin matched (its index could not be reached, or it has no wheel for this box);
+# with a constraint on the name in pip's settings, pip 24 says the second instead
+NO_WHEEL = ("No matching distribution found for ", "ResolutionImpossible")
 TRAINING = ("torch", "onnx", "onnxruntime")
 
 
@@ -199,7 +200,7 @@ def installed(code: int, said: str, what: str) -> bool:
     any other failure (a file refused) is an error."""
     if code == 0:
         return True
-    if NO_WHEEL in said:
+    if any(words in said for words in NO_WHEEL):
         return False
     raise SetupError(f"pip could not install {what} (exit {code}; its message is above)",
                      "check the network or the index pip uses, then run install.py again: what is installed is kept")
@@ -227,8 +228,8 @@ def closing_line(missing: list[str], why: str) -> str:
 
 
 WHY = {TRAIN: "there are no wheels of them for this platform (docs/collaborator.md#platforms)",
-       TORCH: "torch's CPU build could not be fetched (PyTorch's index did not answer); run install.py again where it "
-              "can be reached to train here"}
+       TORCH: "pip found no file of torch's CPU build (PyTorch's index did not answer, or a pip setting leaves it "
+              "out: pip's message is above); run install.py again where it can be fetched to train here"}
 
 
 def set_up(test: bool, work: Path) -> tuple[Path, str]:

@@ -142,6 +142,9 @@ def test_no_file_for_a_training_pin_is_a_corpus_only_box_and_a_refused_file_an_e
     assert install.installed(1, unreachable, "torch") is False  # PyTorch's index out of reach
     old_mac = "ERROR: No matching distribution found for onnxruntime==1.31.1\n"  # macOS 13: no wheel
     assert install.installed(1, old_mac, "the training's packages") is False
+    constrained = ("ERROR: Cannot install torch==2.13.0+cpu because these package versions have conflicting "
+                   "dependencies.\n…\nERROR: ResolutionImpossible: for help visit …\n")  # pip 24, a constraint set
+    assert install.installed(1, constrained, "torch") is False
     with pytest.raises(install.SetupError, match="pip could not install torch"):
         install.installed(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n", "torch")
 
@@ -149,8 +152,8 @@ def test_no_file_for_a_training_pin_is_a_corpus_only_box_and_a_refused_file_an_e
 def test_install_py_says_what_the_box_can_do() -> None:
     assert install.closing_line([], "") == "set-up: done; this box makes its corpus, trains and exports"
     unreached = install.closing_line(["torch"], install.WHY[install.TORCH])
-    assert "corpus only: torch not installed: torch's CPU build could not be fetched" in unreached
-    assert "run install.py again where it can be reached" in unreached and "training happens at the lead" in unreached
+    assert "corpus only: torch not installed: pip found no file of torch's CPU build" in unreached
+    assert "run install.py again where it can be fetched" in unreached and "training happens at the lead" in unreached
     no_wheels = install.closing_line(["torch", "onnx", "onnxruntime"], install.WHY[install.TRAIN])
     assert "no wheels of them for this platform (docs/collaborator.md#platforms)" in no_wheels
 
