@@ -46,6 +46,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pins import FILES, PLATFORMS, ROOT, Pin, Platform
 
+import install
 from kit.platforms.encoders import SPECS
 
 DOCS = ROOT / "docs" / "collaborator.md"
@@ -151,8 +152,9 @@ def kit_requirements(training: bool) -> list[str]:
 
 
 def claimed_corpus_only(train: Resolved) -> bool:
-    """The training set has no wheel here: install.py goes on without it (a corpus-only box), no problem."""
-    return train.failure.startswith("No matching distribution found for ")
+    """The training set has no wheel here: install.py goes on without it (a corpus-only box), no problem. pip's
+    words for it are install.py's (pip 26 says ResolutionImpossible where a pin has no file)."""
+    return any(words in train.failure for words in install.NO_WHEEL)
 
 
 def claim(sets: dict[str, Resolved]) -> str:
