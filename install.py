@@ -221,10 +221,12 @@ def missing_training(python: Path) -> list[str]:
 
 
 def closing_line(missing: list[str], why: str) -> str:
+    """The set-up's last line: what the box can do, and why not the training where the venv lacks it (`why`: a
+    step's that found no file; "" where pip's markers left the training set out: no wheels here)."""
     if not missing:
         return "set-up: done; this box makes its corpus, trains and exports"
-    return (f"set-up: done, corpus only: {', '.join(missing)} not installed: {why}. The kit makes and sends this "
-            "box's corpus; training happens at the lead")
+    return (f"set-up: done, corpus only: {', '.join(missing)} not installed: {why or WHY[TRAIN]}. The kit makes and "
+            "sends this box's corpus; training happens at the lead")
 
 
 WHY = {TRAIN: "there are no wheels of them for this platform (docs/collaborator.md#platforms)",
