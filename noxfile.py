@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 import nox
+import tomllib
 
 nox.options.default_venv_backend = "none"  # the README's .venv already holds every tool
 # its interpreter and tools by path: with no virtualenv of its own, nox finds `python` on PATH, which is another
@@ -72,10 +73,23 @@ def test(session: nox.Session) -> None:
     session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", *session.posargs)
 
 
+def pinned(folder: str) -> str:
+    """The set-up's pins as a constraints file without hashes (a file with hashes would put pip in hash-checking
+    mode, which Ray's unpinned dependencies cannot pass)."""
+    sys.path.insert(0, str(Path(__file__).parent / "tools"))
+    import pins
+
+    path = Path(folder) / "pins.txt"
+    path.write_text("".join(f"{pin.spec()}\n" for pin_file in pins.read_all() for pin in pin_file.pins))
+    return str(path)
+
+
 @nox.session
 def release(session: nox.Session) -> None:
-    # Ray's tests need the extra the README's test command leaves out; the frozen pins keep every other package
-    session.run(PYTHON, "-m", "pip", "install", "-q", "-c", "requirements-frozen.txt", "-e", ".[test,ray]")
+    # Ray's tests need the extra the README's test command leaves out: Ray and its dependencies, resolved by pip
+    # (a developer's tool, not in the hashed pins), with every package the pins name kept at its pin
+    (ray,) = tomllib.loads(Path("pyproject.toml").read_text())["project"]["optional-dependencies"]["ray"]
+    session.run(PYTHON, "-m", "pip", "install", "-q", "-c", pinned(session.create_tmp()), ray)
     session.run(PYTHON, "-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--release", *session.posargs,
                 env={"KIT_KILL_COUNT": os.environ.get("KIT_KILL_COUNT", RELEASE_KILLS)})
 

@@ -113,7 +113,7 @@ def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
     if not info.has_libvmaf:
         raise PrereqError(f"ffmpeg at {path} (from {source}) has no libvmaf filter",
                           hint="use an ffmpeg built with --enable-libvmaf, or drop --ffmpeg to use the "
-                               "imageio-ffmpeg one (pip install -r requirements-frozen.txt)")
+                               "imageio-ffmpeg one (the set-up, install.py in the kit's folder, installs it)")
     return info
 
 
@@ -144,7 +144,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
         return check_ffmpeg(wheel, "imageio-ffmpeg")
     raise PrereqError(
         "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
-        hint="pip install -r requirements-frozen.txt (brings imageio-ffmpeg), or pass --ffmpeg PATH",
+        hint="run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or pass --ffmpeg PATH",
     )
 
 

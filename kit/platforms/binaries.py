@@ -55,7 +55,8 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
     if wheel is not None:
         return wheel, "imageio-ffmpeg"
     raise PrereqError("no ffmpeg with libvmaf to stage (PATH has none and imageio-ffmpeg is not installed)",
-                      hint="pass one with --from PATH, or pip install -r requirements-frozen.txt")
+                      hint="pass one with --from PATH, or run the set-up, install.py in the kit's folder (it "
+                           "installs imageio-ffmpeg)")
 
 
 def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:

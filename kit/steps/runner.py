@@ -86,8 +86,8 @@ def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: b
     if step in TRAINING_STEPS or (corpus_given and any(s.name in TRAINING_STEPS for s in chosen)):
         asked = f"the {step} step" if step in TRAINING_STEPS else "a run on a given --corpus"
         raise InputError(f"{asked} trains, and this box cannot: {why}",
-                         hint="install torch, onnx and onnxruntime (pip install -r requirements-frozen.txt) where "
-                              "their wheels exist, or make this box's corpus with "
+                         hint="install torch, onnx and onnxruntime where their wheels exist (install.py in the kit's "
+                              "folder does: docs/collaborator.md#platforms), or make this box's corpus with "
                               f"{kit_command('run', '--ref-dir', '/path/to/clips')} (with your other flags) and "
                               "send its results tarball to the lead, who trains")
     return [s for s in chosen if s.name not in TRAINING_STEPS]

@@ -53,7 +53,8 @@ def python_packages() -> dict[str, str]:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
-                              hint="pip install -r requirements-frozen.txt") from None
+                              hint="run the kit from the venv install.py made (.venv/bin/python), or run "
+                                   "install.py again to finish the set-up") from None
     for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES):
         if name not in missing_for_training():
             try:

@@ -1,5 +1,5 @@
 """Every function in kit/ reads in one sitting: at most 60 lines and a cyclomatic complexity of at most 20, both
-by radon's count (pinned in requirements-frozen.txt: its rules move between versions). A nested function and a
+by radon's count (pinned in requirements-test.txt: its rules move between versions). A nested function and a
 method are functions of their own; a class is not one. ARCHITECTURE.md, "Style"."""
 
 from __future__ import annotations

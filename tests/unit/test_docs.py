@@ -40,7 +40,9 @@ PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
 # flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
 FOREIGN = {
     "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep", "--option"),  # --option=value
-    "pip": ("--no-compile", "--no-deps", "--retries", "--timeout"), "pytest": ("--dist",), "docker": ("--device",),
+    "pip": ("--no-build-isolation", "--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout"),
+    "install.py": ("--test",), "tools/": ("--check", "--write"),
+    "pytest": ("--dist",), "docker": ("--device",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),

@@ -1,4 +1,4 @@
-"""Every command the kit prints is spelled the way the kit was started, and the set-up installs a CPU torch."""
+"""Every command the kit prints is spelled the way the kit was started, and the README's set-up is install.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
-from packaging.version import Version
 
 import make_tarball
 from kit import KIT_ROOT
@@ -77,46 +74,20 @@ def test_no_message_spells_a_kit_command_itself() -> None:
     assert not found, "\n".join(found)
 
 
-def _requirements(path: Path) -> tuple[list[str], list[Requirement]]:
-    options, reqs = [], []
-    for raw in path.read_text().splitlines():
-        line = raw.split(" #")[0].strip()
-        if line and not line.startswith("#"):
-            (options if line.startswith("-") else reqs).append(line if line.startswith("-") else Requirement(line))
-    return options, reqs  # type: ignore[return-value]
-
-
-@pytest.mark.parametrize(("platform", "machine", "wanted"), [
-    ("linux", "x86_64", "2.13.0+cpu"), ("linux", "aarch64", "2.13.0+cpu"),
-    ("darwin", "arm64", "2.13.0"), ("win32", "AMD64", "2.13.0")])
-def test_the_set_up_installs_torch_s_cpu_build(platform: str, machine: str, wanted: str) -> None:
-    env = {**default_environment(), "sys_platform": platform, "platform_machine": machine}
-    options, reqs = _requirements(ROOT / "requirements-torch.txt")
-    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
-    (torch,) = [r for r in reqs if r.marker is None or r.marker.evaluate(env)]
-    assert torch.name == "torch" and str(torch.specifier) == f"=={wanted}"
-    frozen_options, frozen = _requirements(ROOT / "requirements-frozen.txt")
-    assert frozen_options == []  # an index here would be asked for every package
-    (pin,) = [r for r in frozen if r.name == "torch" and (r.marker is None or r.marker.evaluate(env))]
-    assert pin.specifier.contains(Version(wanted))  # the second pip install keeps the CPU build
-
-
-def test_readme_ci_and_tarball_install_torch_first_then_the_pins_and_the_entry_point() -> None:
-    torch_first = ".venv/bin/pip install --no-deps -r requirements-torch.txt && .venv/bin/pip install -r " \
-                  "requirements-frozen.txt -e "
+def test_readme_ci_and_tarball_set_up_with_install_py() -> None:
+    """The README's two commands start with install.py (the hash-checked set-up, tests/unit/test_pins.py), .ci/run
+    runs the README's test command exactly, and the kit tarball ships what the main command needs."""
     readme = (ROOT / "README.md").read_text()
-    assert f"{torch_first}. && .venv/bin/python kit/run_full_pipeline.py" in readme
-    # the test command's installs skip compiling every module ahead (tests/__init__.py has the tests compile, once,
-    # the modules they import): the same two installs otherwise
-    tests = f"{torch_first}'.[test]'".replace("install ", "install --no-compile ")
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert tests in readme and tests in ci
-    # ... after updating the venv's pip, and with mypy a test (tests/unit/test_types.py), not a step of its own
-    update = "python3 -m venv .venv && .venv/bin/python -m pip install --no-compile pip==26.3 && .venv/bin/pip install "
-    assert f"{update}--no-compile --no-deps -r requirements-torch.txt" in readme and update in ci
-    line = next(line for line in readme.splitlines() if tests in line)
-    assert "mypy" not in line + ci and (ROOT / "tests" / "unit" / "test_types.py").is_file()
-    assert {"requirements-torch.txt", "requirements-frozen.txt", "pyproject.toml"} <= set(make_tarball.INCLUDE)
+    commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3 install.py")]
+    assert commands == ["python3 install.py && .venv/bin/python kit/run_full_pipeline.py",
+                        "python3 install.py --test && .venv/bin/ruff check . && .venv/bin/python -m pytest -q -n 2 "
+                        "--dist loadfile"]
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in ci  # a line of its own: exactly the README's
+    # mypy is a test (tests/unit/test_types.py), not a step of its own
+    assert "mypy" not in commands[1] + "\n".join(ci) and (ROOT / "tests" / "unit" / "test_types.py").is_file()
+    assert {"install.py", "requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt",
+            "pyproject.toml"} <= set(make_tarball.INCLUDE)
 
 
 def test_step_help_offers_no_selection_flags_and_no_example_that_needs_an_earlier_step() -> None:
