@@ -24,6 +24,7 @@ from kit.platforms.detect import HostFamily
 from kit.platforms.encoders import HwArgs
 from kit.platforms.probe import ProbeResult
 from kit.platforms.signals import HostSignals
+from kit.platforms.speed import BoxSpeed
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Prereqs(Record):
     extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
     can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)
     can_export: bool = True  # onnx and onnxruntime import here: a PROMOTE's models can be exported
+    speed: BoxSpeed = field(default_factory=BoxSpeed)  # libvmaf's speed and ffmpeg's start-up: the ETA's prior
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""

@@ -1,17 +1,30 @@
-"""How long the corpus jobs still take: a cost model, fed by the corpus events.
+"""How long the run still takes: priors from this box's measured speed, corrected by what the run measures.
 
-A job's work is its pixel-frames (frames x (encode pixels + scoring pixels): `job_started.work`); the plan
-gives the work still to do per encoder and source (`jobs_planned.work`). What is done counts the finished jobs
-and the running ones' frames through each phase (encode, then score, weighed by the share of a job's time each
-phase took in the finished jobs). The cost per unit of work is measured on finished jobs: of the same encoder
-and source where there are some (content matters: a noisy 720p clip costs x264 several times what a cartoon
-does per pixel), else of the same encoder (a hardware encoder and x265 differ by tens of times), else the mean
-of the encoders measured. The time left is the elapsed time scaled by the cost still to do over the cost done:
-the jobs running side by side are in both, so the estimate needs neither the number of workers nor the box's
-speed.
+**The prior.** Step 01 measures libvmaf's speed and ffmpeg's start-up (kit.platforms.speed), and each encoder's probe
+its encode speed. The corpus step turns them into the seconds its jobs take one at a time (`jobs_planned.prior_s`,
+per encoder and source: the jobs' pixel-frames at those speeds) and forecasts the steps after it
+(`forecast` events, kit.model.cost): LOSO's and the refit's training in the trainer's own plan (parameter-steps,
+at a rate measured on a reference box, scaled by this box's libvmaf speed against it), the rest of each step in
+fixed seconds scaled likewise. So an estimate exists as soon as the jobs are planned.
+
+**The corpus** (`CorpusClock`). A job's work is its pixel-frames; a key (encoder, source) costs seconds per unit of
+work: measured on its finished jobs where there are some (content matters: a noisy 720p clip costs x264 several
+times what a cartoon does per pixel), else its prior scaled by how the measured keys compare with theirs (the same
+encoder's first, else all). What is done counts the finished jobs and the running ones' frames through each phase.
+Wall seconds per job-second start at 1 / (jobs at once) and move to what the run shows (elapsed over job-seconds
+done: the jobs side by side are in both, so it needs neither the workers' count nor the box's speed to be right).
+
+**The steps after** (`StepClock`). A step's forecast, its training measured by its epochs once it trains (the rate
+of the epochs blended in over the first 15 % of them), the rest of it as forecast, scaled by the run's pace.
+
+**The pace** (`Pace`). How much longer than their priors the run's measured parts took: libvmaf's scorings (the
+same work as step 01's, so content does not move it), the finished steps' time outside training, and training
+against its forecast; what is still to come is scaled by it, since the load of a shared box moves all of them.
 
 Counting finished jobs alone (the plain lines of kit 0.1) read 8 to 10 times too long at the first jobs on a box
-that runs many at once: one job was done while the others running beside it were nearly done too.
+that runs many at once: one job was done while the others running beside it were nearly done too. An estimate
+that began only once a job had finished, and counted the corpus alone, was silent for the first minutes of a run on
+real clips and short by the whole training.
 """
 
 from __future__ import annotations
@@ -20,8 +33,14 @@ import math
 from dataclasses import dataclass, field
 from statistics import geometric_mean
 
-ENCODE_SHARE = 0.5  # of a job's time, until a finished job measures it
+from kit import events as ev
+from kit.model.cost import VERDICT_S
 
+ENCODE_SHARE = 0.5  # of a job's time, until the prior or a finished job measures it
+ETA_EVERY_S = 2.0  # an `eta` event at most this often, besides those at a step's start and end
+BLEND_FRACTION = 0.15  # of a training's epochs over which its measured rate takes over from the forecast
+FLOOR = 0.15  # a part that has overrun its forecast still has this share of it left, never nothing
+PACE_DECAY = 0.9  # the weight of the pace's earlier measurements at each new one
 
 Key = tuple[str, str]  # (encoder, source)
 
@@ -34,21 +53,35 @@ class Running:
     through: dict[str, int] = field(default_factory=lambda: {"encode": 0, "score": 0})
 
 
+def _keyed(per_enc: dict[str, dict[str, float]]) -> dict[Key, float]:
+    return {(enc, src): v for enc, per_src in per_enc.items() for src, v in per_src.items()}
+
+
+def _div(a: dict[Key, float], b: dict[Key, float]) -> dict[Key, float]:
+    return {k: a[k] / w for k, w in b.items() if w > 0 and a.get(k, 0) > 0}
+
+
 class CorpusClock:
     """Estimates the corpus jobs' time left; fed the events' figures and their times (seconds, monotonic)."""
 
     def __init__(self) -> None:
         self.started_at: float | None = None
         self.planned: dict[Key, float] = {}  # (encoder, source) -> work of the jobs to run
+        self.prior: dict[Key, float] = {}  # -> their seconds one at a time, by step 01's speeds
+        self.prior_score: dict[Key, float] = {}  # -> of which their scorings'
+        self.workers = 1
         self.done: dict[Key, float] = {}  # -> work of the finished jobs
         self.seconds: dict[Key, float] = {}  # -> their encode + score seconds
         self.encode_s = self.score_s = 0.0
         self.running: dict[str, Running] = {}
 
-    def plan(self, work: dict[str, dict[str, float]], now: float) -> None:
-        """`jobs_planned.work`: per encoder, per source, the work of the jobs to run."""
+    def plan(self, e: ev.JobsPlanned, now: float) -> None:
+        """`jobs_planned`: per encoder, per source, the work of the jobs to run, their seconds and their scorings'
+        (an emitter that gives no work, an older one: each job counts one)."""
         self.started_at = now
-        self.planned = {(enc, src): w for enc, per_src in work.items() for src, w in per_src.items()}
+        self.planned = _keyed(e.work or {"": {"": float(e.total - e.reused)}})
+        self.prior, self.prior_score = _keyed(e.prior_s), _keyed(e.prior_score_s)
+        self.workers = max(1, e.workers)
 
     def start(self, job_id: str, encoder: str, src: str, work: float, frames: int) -> None:
         self.running[job_id] = Running((encoder, src), work, max(1, frames))
@@ -58,14 +91,16 @@ class CorpusClock:
         if job is not None and phase in job.through:
             job.through[phase] = frames_done
 
-    def finish(self, job_id: str, encode_ms: float, score_ms: float) -> None:
+    def finish(self, job_id: str, encode_ms: float, score_ms: float) -> Key | None:
+        """A finished job; returns its key (None for a job never started here)."""
         job = self.running.pop(job_id, None)
         if job is None:
-            return
+            return None
         self.done[job.key] = self.done.get(job.key, 0.0) + job.work
         self.seconds[job.key] = self.seconds.get(job.key, 0.0) + (encode_ms + score_ms) / 1000
         self.encode_s += encode_ms / 1000
         self.score_s += score_ms / 1000
+        return job.key
 
     def fail(self, job_id: str) -> None:
         """A failed job: its work is no longer to do (the step fails once the others end)."""
@@ -73,36 +108,283 @@ class CorpusClock:
         if job is not None:
             self.planned[job.key] = max(0.0, self.planned.get(job.key, 0.0) - job.work)
 
+    @property
+    def measured(self) -> bool:
+        return bool(self.done) or any(sum(j.through.values()) for j in self.running.values())
+
+    def prior_score_of(self, key: Key, work: float) -> float:
+        """The prior seconds of the scorings of `work` units of the key (0 without a prior)."""
+        planned = self.planned.get(key, 0.0)
+        return self.prior_score.get(key, 0.0) * work / planned if planned > 0 else 0.0
+
     def _partial(self, job: Running) -> float:
-        """The share of a running job done: each phase's frames, weighed by its share of a finished job's time."""
-        total = self.encode_s + self.score_s
-        share = self.encode_s / total if total > 0 else ENCODE_SHARE
+        """The share of a running job done: each phase's frames, weighed by its share of a finished job's time (of
+        the prior's, before one has finished)."""
+        total, prior = self.encode_s + self.score_s, sum(self.prior.values())
+        share = (self.encode_s / total if total > 0 else
+                 1 - sum(self.prior_score.values()) / prior if prior > 0 else ENCODE_SHARE)
         return min(1.0, (share * job.through["encode"] + (1 - share) * job.through["score"]) / job.frames)
 
-    def _costs(self) -> dict[Key, float]:
-        """Seconds per unit of work: measured on the encoder's finished jobs of that source; for a source not yet
-        measured, the geometric mean over the encoder's measured sources (content scales the cost: a source
-        twice and one half as costly as the next average to it), else over every encoder's."""
-        measured = {k: self.seconds[k] / w for k, w in self.done.items() if w > 0 and self.seconds.get(k, 0) > 0}
-        rates: dict[str, list[float]] = {}
-        for (enc, _), rate in measured.items():
-            rates.setdefault(enc, []).append(rate)
-        per_enc = {enc: geometric_mean(v) for enc, v in rates.items()}
-        fallback = geometric_mean(per_enc.values()) if per_enc else 1.0
+    def _costs(self) -> dict[Key, float] | None:
+        """Seconds per unit of work of every key: measured on its finished jobs; for a key not yet measured, its
+        prior times the geometric mean of measured over prior among the encoder's measured keys, else all (content
+        scales the cost: a source twice and one half as costly as the next average to it); without a prior, the
+        geometric mean of the encoder's measured costs, else of all. None when nothing gives a cost yet."""
+        measured = _div(self.seconds, self.done)
+        prior = _div(self.prior, self.planned)
         keys = {*self.planned, *self.done, *(j.key for j in self.running.values())}
-        return {k: measured.get(k, per_enc.get(k[0], fallback)) for k in keys}
+        if prior and set(prior) >= keys:
+            base, measured_over = prior, {k: c / prior[k] for k, c in measured.items()}
+        elif measured:
+            base, measured_over = {k: 1.0 for k in keys}, measured
+        else:
+            return None
+        by_enc: dict[str, list[float]] = {}
+        for (enc, _), r in measured_over.items():
+            by_enc.setdefault(enc, []).append(r)
+        per_enc = {enc: geometric_mean(v) for enc, v in by_enc.items()}
+        fallback = geometric_mean(measured_over.values()) if measured_over else 1.0
+        return {k: measured.get(k, base[k] * per_enc.get(k[0], fallback)) for k in keys}
 
     def remaining_s(self, now: float) -> float | None:
-        """Seconds left; None before a job has finished (nothing is measured yet)."""
-        if self.started_at is None or not self.done:
-            return None
+        """Seconds left; None when nothing gives a cost yet (no prior and no finished job)."""
         cost = self._costs()
+        if self.started_at is None or cost is None:
+            return None
         done = dict(self.done)
         for job in self.running.values():
             done[job.key] = done.get(job.key, 0.0) + job.work * self._partial(job)
         spent = sum(cost[k] * w for k, w in done.items())
         left = sum(cost[k] * max(0.0, w - done.get(k, 0.0)) for k, w in self.planned.items())
         elapsed = now - self.started_at
-        if spent <= 0 or not math.isfinite(left):
+        if not math.isfinite(left):
             return None
-        return elapsed * left / spent
+        if not self.prior:  # no prior: the run's own pace alone, once a job has finished
+            return elapsed * left / spent if spent > 0 else None
+        weight = 2.0 * self.workers  # job-seconds the prior's 1/workers counts for
+        return left * (weight / self.workers + elapsed) / (weight + spent)
+
+
+class Pace:
+    """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds."""
+
+    def __init__(self) -> None:
+        self.observed = {"box": 0.0, "training": 0.0}
+        self.prior = {"box": 0.0, "training": 0.0}
+        self.live: float | None = None  # the running training's, against its forecast
+
+    def add(self, kind: str, observed: float, prior: float) -> None:
+        """One measured part; the earlier ones weigh PACE_DECAY less each time, so a box growing busier (or idler)
+        mid-run moves the pace within a few jobs."""
+        if observed > 0 and prior > 0:
+            self.observed[kind] = self.observed[kind] * PACE_DECAY + observed
+            self.prior[kind] = self.prior[kind] * PACE_DECAY + prior
+
+    def of(self, kind: str) -> float:
+        """The pace of `kind` ("box": scorings and fixed work; "training"), shrunk towards 1 while little is
+        measured (a second of prior counts as if measured at 1.0); training's is the running training's, else the
+        trainings' that ended, else the box's."""
+        if kind == "training" and self.live is not None:
+            return self.live
+        if kind == "training" and self.prior["training"] <= 0:
+            return self.of("box")
+        return (self.observed[kind] + 1.0) / (self.prior[kind] + 1.0)
+
+
+@dataclass
+class StepClock:
+    """A step after the corpus: its forecast (seconds from `at`, of which training), its epochs as they come."""
+
+    seconds: float
+    training_s: float
+    at: float
+    started_at: float | None = None
+    trained_s: float = 0.0  # seconds of the trainings that ended
+    session: tuple[float, float] | None = None  # the training running: (time, fraction) of its first epoch event
+    last: tuple[float, float] | None = None  # ... and of its latest
+
+    def forecast(self, seconds: float, training_s: float, now: float) -> None:
+        self.seconds, self.training_s, self.at, self.trained_s = seconds, training_s, now, 0.0
+        self.session = self.last = None
+
+    def epoch(self, epoch: int, epochs: int, now: float) -> None:
+        fraction = epoch / max(1, epochs)
+        if self.session is not None and self.last is not None and fraction < self.last[1]:  # a new training
+            self.trained_s += self.last[0] - self.session[0]
+            self.session = None
+        if self.session is None:
+            self.session = (now, fraction)
+        self.last = (now, fraction)
+
+    def training_left(self, now: float, pace: float) -> float:
+        """The forecast's training left, blended towards the running training's measured rate."""
+        prior_left = max(0.0, self.training_s * pace - self.trained_s - self._session_s(now))
+        if self.session is None or self.last is None:
+            return prior_left
+        (t0, f0), (t1, f1) = self.session, self.last
+        if f1 >= 1.0:
+            return 0.0 if self.trained_s == 0 else prior_left
+        if f1 <= f0 or t1 <= t0:
+            return prior_left
+        measured = (1.0 - f1) * (t1 - t0) / (f1 - f0) - (now - t1)
+        weight = min(1.0, (f1 - f0) / BLEND_FRACTION)
+        return max(0.0, weight * measured + (1 - weight) * prior_left)
+
+    def _session_s(self, now: float) -> float:
+        return now - self.session[0] if self.session is not None else 0.0
+
+    def remaining(self, now: float, pace: Pace) -> float:
+        box, train = pace.of("box"), pace.of("training")
+        rest = (self.seconds - self.training_s) * box
+        if self.started_at is None:
+            return rest + self.training_s * train
+        outside = now - max(self.at, self.started_at) - self.trained_s - self._session_s(now)
+        return max(rest - max(0.0, outside), FLOOR * rest) + self.training_left(now, train)
+
+    def live_pace(self) -> float | None:
+        """The running training's seconds in all (as its epochs so far run) against the forecast's; None until
+        BLEND_FRACTION of its epochs are measured."""
+        if self.session is None or self.last is None or self.training_s <= 0:
+            return None
+        (t0, f0), (t1, f1) = self.session, self.last
+        if f1 - f0 < BLEND_FRACTION or t1 <= t0:
+            return None
+        return (self.trained_s + (t1 - t0) / (f1 - f0)) / self.training_s
+
+    def measured_training(self) -> float:
+        """Seconds the step's trainings took (those ended, and the running one's so far)."""
+        return self.trained_s + (self.last[0] - self.session[0] if self.session and self.last else 0.0)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds_left: float
+    steps_left: dict[str, float]
+    step: str
+    measured: bool
+
+
+class RunClock:
+    """The whole run's time left: the corpus's clock, each later step's, the run's pace. `feed` every event."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.ended: set[str] = set()
+        self.current = ""
+        self.corpus = CorpusClock()
+        self.corpus_planned = False
+        self.later: dict[str, StepClock] = {}
+        self.pace = Pace()
+        self.measured = False
+
+    def feed(self, e: ev.Event, now: float) -> bool:
+        """Takes in one event; True when it changes the estimate at once (a plan, a forecast, a step's start or
+        end): the renderer then says it without waiting for ETA_EVERY_S."""
+        handler = getattr(self, f"_on_{e.kind}", None)
+        return bool(handler(e, now)) if handler is not None else False
+
+    def _on_run_started(self, e: ev.RunStarted, now: float) -> bool:
+        self.steps = list(e.steps)
+        return False
+
+    def _on_step_started(self, e: ev.StepStarted, now: float) -> bool:
+        self.current = e.step
+        if e.step == "verdict" and e.step not in self.later:
+            self.later[e.step] = StepClock(VERDICT_S, 0.0, now)
+        if e.step in self.later:
+            self.later[e.step].started_at = now
+        return True
+
+    def _on_step_skipped(self, e: ev.StepSkipped, now: float) -> bool:
+        self.ended.add(e.step)
+        return True
+
+    def _on_step_finished(self, e: ev.StepFinished, now: float) -> bool:
+        self.ended.add(e.step)
+        clock = self.later.get(e.step)
+        if clock is not None and clock.started_at is not None:  # what it took outside training, against the forecast
+            trained = clock.measured_training()
+            self.pace.add("box", now - max(clock.at, clock.started_at) - trained, clock.seconds - clock.training_s)
+            self.pace.add("training", trained, clock.training_s)
+        return True
+
+    def _on_step_failed(self, e: ev.StepFailed, now: float) -> bool:
+        self.ended.add(e.step)
+        return True
+
+    def _on_jobs_planned(self, e: ev.JobsPlanned, now: float) -> bool:
+        self.corpus = CorpusClock()
+        self.corpus.plan(e, now)
+        self.corpus_planned = True
+        return True
+
+    def _on_forecast(self, e: ev.Forecast, now: float) -> bool:
+        clock = self.later.get(e.step)
+        if clock is None:
+            self.later[e.step] = StepClock(e.seconds, e.training_s, now)
+        else:
+            clock.forecast(e.seconds, e.training_s, now)
+        return True
+
+    def _on_job_started(self, e: ev.JobStarted, now: float) -> bool:
+        key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
+        self.corpus.start(e.job_id, *key, e.work if e.work > 0 else 1.0, e.frames)
+        return False
+
+    def _on_job_progress(self, e: ev.JobProgress, now: float) -> bool:
+        self.corpus.progress(e.job_id, e.phase, e.frames_done)
+        self.measured = True
+        return False
+
+    def _on_job_done(self, e: ev.JobDone, now: float) -> bool:
+        if e.reused:
+            return False
+        running = self.corpus.running.get(e.job_id)
+        key = self.corpus.finish(e.job_id, e.enc_time_ms, e.score_time_ms)
+        if key is not None and running is not None:  # libvmaf is content-blind: its pace is the box's
+            self.pace.add("box", e.score_time_ms / 1000, self.corpus.prior_score_of(key, running.work))
+        self.measured = True
+        return False
+
+    def _on_job_failed(self, e: ev.JobFailed, now: float) -> bool:
+        self.corpus.fail(e.job_id)
+        return False
+
+    def _on_epoch(self, e: ev.Epoch, now: float) -> bool:
+        clock = self.later.get(e.step)
+        if clock is not None and clock.started_at is not None:
+            clock.epoch(e.epoch, e.epochs, now)
+            self.measured = True
+        return False
+
+    def _on_verdict(self, e: ev.VerdictReached, now: float) -> bool:
+        bundle = self.later.get("bundle")
+        if bundle is not None and e.verdict != "PROMOTE":  # no refit
+            bundle.forecast(bundle.seconds - bundle.training_s, 0.0, bundle.at)
+        return True
+
+    def left(self, now: float) -> Estimate | None:
+        """The estimate; None while a step still to run has no prior (its plan or forecast not yet made), and when
+        none is left to run."""
+        if not set(self.steps) - self.ended:  # no run started, or every step has ended
+            return None
+        parts: dict[str, float] = {}
+        running = self.later.get(self.current)
+        self.pace.live = running.live_pace() if running is not None and self.current not in self.ended else None
+        for step in self.steps:
+            if step in self.ended:
+                continue
+            if step == "prereqs":
+                parts[step] = 0.0  # over before any plan: its time is in the elapsed, never in an estimate
+            elif step == "corpus":
+                left = self.corpus.remaining_s(now) if self.corpus_planned else None
+                if left is None:
+                    return None
+                parts[step] = left
+            elif step in self.later:
+                parts[step] = self.later[step].remaining(now, self.pace)
+            elif step == "verdict":
+                parts[step] = VERDICT_S * self.pace.of("box")
+            else:
+                return None
+        return Estimate(sum(parts.values()), parts, self.current, self.measured)

@@ -16,12 +16,13 @@ from kit.bundle.aside import adopt_recorded, check_exports, check_written, recor
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
-from kit.events import BundleWritten, Epoch, Info
+from kit.events import BundleWritten, Epoch, Forecast, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
 from kit.infra.perms import euid, user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
+from kit.model.cost import BUNDLE_CORPUS_S, box_slowness, bundle_cost
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
 from kit.steps.records import read_run_record, read_step_record
@@ -78,6 +79,7 @@ class BundleStep:
         from kit.bundle.contents import corpus_files
 
         run, tree = ctx.run, ctx.tree
+        ctx.emit(Forecast(self.name, round(BUNDLE_CORPUS_S * box_slowness(tree, run.prereqs_json), 3)))
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         shard = require_output(ctx, run.shard, "corpus")
@@ -109,6 +111,9 @@ class BundleStep:
         run, tree = ctx.run, ctx.tree
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
+        cost = bundle_cost(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
+                           box_slowness(tree, run.prereqs_json), verdict.promoted)
+        ctx.emit(Forecast(self.name, round(cost.seconds, 3), round(cost.training_s, 3)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
