@@ -30,7 +30,7 @@ SECONDS_PER_UNIT = 1.5e-8  # one worker's seconds per parameter-step
 LOSO_SETUP_S = 1.3  # torch and the corpus loaded, the folds cut
 LOSO_WRAP_S = 2.5  # every member's held-out predictions, the baselines' and the consumer's figures, the files
 VERDICT_S = 0.3
-BUNDLE_S = 2.2  # the ONNX exports and their checks, the vmaf-tune profile, the report, the tarball
+BUNDLE_S = 3.0  # the ONNX exports and their checks, the vmaf-tune profile, the report, the tarball
 BUNDLE_CORPUS_S = 0.5  # a corpus-only box's bundle: the tarball of its shard
 
 

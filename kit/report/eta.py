@@ -30,17 +30,27 @@ real clips and short by the whole training.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from statistics import geometric_mean
 
 from kit import events as ev
+from kit.infra.host import core_count
 from kit.model.cost import VERDICT_S
 
 ENCODE_SHARE = 0.5  # of a job's time, until the prior or a finished job measures it
 ETA_EVERY_S = 2.0  # an `eta` event at most this often, besides those at a step's start and end
-BLEND_FRACTION = 0.15  # of a training's epochs over which its measured rate takes over from the forecast
+BLEND_FRACTION = 0.05  # of a training's epochs over which its measured rate takes over from the forecast
 FLOOR = 0.15  # a part that has overrun its forecast still has this share of it left, never nothing
 PACE_DECAY = 0.9  # the weight of the pace's earlier measurements at each new one
+WINDOW_S = 30.0  # the corpus's and a training's pace are measured over at least this much of the latest time
+# Beyond the slowness step 01 measured, a busy box's contention: the share of each step's forecast added per process
+# per core beyond the first (the 1-minute load average). Fitted on this 2-core box shared with other sessions at
+# loads of 4 to 20 (bench/bench_eta.py, the demo and the tiny run): LOSO's training took its forecast times
+# 1 + 0.4 x that, its loading and evaluation and the bundle's exports and report 1 + 0.2 x that. A burst of one thread
+# (libvmaf's speed test) sees less of a crowded box than minutes of two threads sharing its caches and memory do.
+CONTENTION = {"box": 0.2, "training": 0.4}
+MAX_SNAPSHOTS = 256
 
 Key = tuple[str, str]  # (encoder, source)
 
@@ -74,6 +84,7 @@ class CorpusClock:
         self.seconds: dict[Key, float] = {}  # -> their encode + score seconds
         self.encode_s = self.score_s = 0.0
         self.running: dict[str, Running] = {}
+        self.snapshots: list[tuple[float, dict[Key, float]]] = []  # (time, work done by then) at each finished job
 
     def plan(self, e: ev.JobsPlanned, now: float) -> None:
         """`jobs_planned`: per encoder, per source, the work of the jobs to run, their seconds and their scorings'
@@ -91,8 +102,9 @@ class CorpusClock:
         if job is not None and phase in job.through:
             job.through[phase] = frames_done
 
-    def finish(self, job_id: str, encode_ms: float, score_ms: float) -> Key | None:
-        """A finished job; returns its key (None for a job never started here)."""
+    def finish(self, job_id: str, encode_ms: float, score_ms: float, now: float | None = None) -> Key | None:
+        """A finished job (`now`: when; None leaves no snapshot); returns its key (None for a job never started
+        here)."""
         job = self.running.pop(job_id, None)
         if job is None:
             return None
@@ -100,7 +112,23 @@ class CorpusClock:
         self.seconds[job.key] = self.seconds.get(job.key, 0.0) + (encode_ms + score_ms) / 1000
         self.encode_s += encode_ms / 1000
         self.score_s += score_ms / 1000
+        self.snapshot(now)
         return job.key
+
+    def snapshot(self, now: float | None) -> None:
+        """The work done by `now` (the running jobs' share included), for the window of remaining_s; every other one
+        dropped past MAX_SNAPSHOTS (older ones are seldom the window's start)."""
+        if now is None:
+            return
+        self.snapshots.append((now, self._done_now()))
+        if len(self.snapshots) > MAX_SNAPSHOTS:
+            self.snapshots = self.snapshots[::2]
+
+    def _done_now(self) -> dict[Key, float]:
+        done = dict(self.done)
+        for job in self.running.values():
+            done[job.key] = done.get(job.key, 0.0) + job.work * self._partial(job)
+        return done
 
     def fail(self, job_id: str) -> None:
         """A failed job: its work is no longer to do (the step fails once the others end)."""
@@ -151,44 +179,73 @@ class CorpusClock:
         cost = self._costs()
         if self.started_at is None or cost is None:
             return None
-        done = dict(self.done)
-        for job in self.running.values():
-            done[job.key] = done.get(job.key, 0.0) + job.work * self._partial(job)
+        done = self._done_now()
         spent = sum(cost[k] * w for k, w in done.items())
         left = sum(cost[k] * max(0.0, w - done.get(k, 0.0)) for k, w in self.planned.items())
-        elapsed = now - self.started_at
         if not math.isfinite(left):
             return None
+        since, before = self._window(now)
+        spent -= sum(cost[k] * w for k, w in before.items())
+        elapsed = now - since
         if not self.prior:  # no prior: the run's own pace alone, once a job has finished
             return elapsed * left / spent if spent > 0 else None
         weight = 2.0 * self.workers  # job-seconds the prior's 1/workers counts for
-        return left * (weight / self.workers + elapsed) / (weight + spent)
+        return left * (weight / self.workers + elapsed) / (weight + max(0.0, spent))
+
+    def _window(self, now: float) -> tuple[float, dict[Key, float]]:
+        """Where the pace is measured from: the latest snapshot at least max(WINDOW_S, half the elapsed time) ago,
+        so a box growing busier (or idler) mid-run moves the estimate within a minute; the plan before that."""
+        assert self.started_at is not None
+        start = now - max(WINDOW_S, (now - self.started_at) / 2)
+        for at, done in reversed(self.snapshots):
+            if at <= start:
+                return at, done
+        return self.started_at, {}
+
+
+def load_per_core() -> float | None:
+    """The box's 1-minute load average per core; None where the system keeps none (Windows)."""
+    try:
+        return os.getloadavg()[0] / core_count()
+    except (AttributeError, OSError):
+        return None
+
+
+def contention(load_per_core: float | None) -> dict[str, float]:
+    """What a busy box costs beyond the slowness step 01 measured (a scoring of a fraction of a second, on one
+    thread), per kind of work: each process per core beyond the first adds CONTENTION's share (nothing where the
+    load is unknown)."""
+    beyond = max(0.0, (load_per_core or 0.0) - 1.0)
+    return {kind: 1.0 + k * beyond for kind, k in CONTENTION.items()}
 
 
 class Pace:
-    """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds."""
+    """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds, and
+    the box's contention now (`contention`), by which a prior is scaled and a measurement weighed."""
 
     def __init__(self) -> None:
         self.observed = {"box": 0.0, "training": 0.0}
         self.prior = {"box": 0.0, "training": 0.0}
         self.live: float | None = None  # the running training's, against its forecast
+        self.contention = contention(None)
 
-    def add(self, kind: str, observed: float, prior: float) -> None:
-        """One measured part; the earlier ones weigh PACE_DECAY less each time, so a box growing busier (or idler)
-        mid-run moves the pace within a few jobs."""
+    def add(self, kind: str, observed: float, prior: float, contended: bool = True) -> None:
+        """One measured part, against its prior under the contention now (`contended`; a scoring is step 01's own
+        kind of work, which its measured speed already holds); the earlier ones weigh PACE_DECAY less each time, so
+        a box growing busier (or idler) mid-run moves the pace within a few jobs."""
         if observed > 0 and prior > 0:
             self.observed[kind] = self.observed[kind] * PACE_DECAY + observed
-            self.prior[kind] = self.prior[kind] * PACE_DECAY + prior
+            self.prior[kind] = self.prior[kind] * PACE_DECAY + prior * (self.contention[kind] if contended else 1.0)
 
     def of(self, kind: str) -> float:
-        """The pace of `kind` ("box": scorings and fixed work; "training"), shrunk towards 1 while little is
-        measured (a second of prior counts as if measured at 1.0); training's is the running training's, else the
-        trainings' that ended, else the box's."""
+        """The pace of `kind` ("box": scorings and fixed work; "training"): the contention now times how the
+        measured parts compared with theirs, shrunk towards 1 while little is measured (a second of prior counts as
+        if measured at 1.0); training's is the running training's, else the trainings' that ended, else the box's
+        times training's contention."""
         if kind == "training" and self.live is not None:
             return self.live
-        if kind == "training" and self.prior["training"] <= 0:
-            return self.of("box")
-        return (self.observed[kind] + 1.0) / (self.prior[kind] + 1.0)
+        measured = kind if self.prior[kind] > 0 else "box"
+        return self.contention[kind] * (self.observed[measured] + 1.0) / (self.prior[measured] + 1.0)
 
 
 @dataclass
@@ -200,38 +257,49 @@ class StepClock:
     at: float
     started_at: float | None = None
     trained_s: float = 0.0  # seconds of the trainings that ended
-    session: tuple[float, float] | None = None  # the training running: (time, fraction) of its first epoch event
-    last: tuple[float, float] | None = None  # ... and of its latest
+    points: list[tuple[float, float]] = field(default_factory=list)  # the running training's (time, fraction done)
 
     def forecast(self, seconds: float, training_s: float, now: float) -> None:
-        self.seconds, self.training_s, self.at, self.trained_s = seconds, training_s, now, 0.0
-        self.session = self.last = None
+        self.seconds, self.training_s, self.at, self.trained_s, self.points = seconds, training_s, now, 0.0, []
 
     def epoch(self, epoch: int, epochs: int, now: float) -> None:
         fraction = epoch / max(1, epochs)
-        if self.session is not None and self.last is not None and fraction < self.last[1]:  # a new training
-            self.trained_s += self.last[0] - self.session[0]
-            self.session = None
-        if self.session is None:
-            self.session = (now, fraction)
-        self.last = (now, fraction)
+        if self.points and fraction < self.points[-1][1]:  # a new training
+            self.trained_s += self.points[-1][0] - self.points[0][0]
+            self.points = []
+        self.points.append((now, fraction))
+
+    def _rate(self) -> float | None:
+        """The running training's fraction a second, over its latest max(WINDOW_S, half its time) (a box growing
+        busier or idler moves it); None before two epoch events."""
+        if len(self.points) < 2:
+            return None
+        (t0, _), (t1, f1) = self.points[0], self.points[-1]
+        start = t1 - max(WINDOW_S, (t1 - t0) / 2)
+        tk, fk = next(((t, f) for t, f in reversed(self.points) if t <= start), self.points[0])
+        return (f1 - fk) / (t1 - tk) if t1 > tk and f1 > fk else None
+
+    def _observed(self) -> float:
+        """The share of the running training's epochs measured (its first event's excluded)."""
+        return self.points[-1][1] - self.points[0][1] if self.points else 0.0
 
     def training_left(self, now: float, pace: float) -> float:
         """The forecast's training left, blended towards the running training's measured rate."""
         prior_left = max(0.0, self.training_s * pace - self.trained_s - self._session_s(now))
-        if self.session is None or self.last is None:
+        rate = self._rate()
+        if not self.points:
             return prior_left
-        (t0, f0), (t1, f1) = self.session, self.last
+        t1, f1 = self.points[-1]
         if f1 >= 1.0:
             return 0.0 if self.trained_s == 0 else prior_left
-        if f1 <= f0 or t1 <= t0:
+        if rate is None:
             return prior_left
-        measured = (1.0 - f1) * (t1 - t0) / (f1 - f0) - (now - t1)
-        weight = min(1.0, (f1 - f0) / BLEND_FRACTION)
+        measured = (1.0 - f1) / rate - (now - t1)
+        weight = min(1.0, self._observed() / BLEND_FRACTION)
         return max(0.0, weight * measured + (1 - weight) * prior_left)
 
     def _session_s(self, now: float) -> float:
-        return now - self.session[0] if self.session is not None else 0.0
+        return now - self.points[0][0] if self.points else 0.0
 
     def remaining(self, now: float, pace: Pace) -> float:
         box, train = pace.of("box"), pace.of("training")
@@ -242,18 +310,17 @@ class StepClock:
         return max(rest - max(0.0, outside), FLOOR * rest) + self.training_left(now, train)
 
     def live_pace(self) -> float | None:
-        """The running training's seconds in all (as its epochs so far run) against the forecast's; None until
-        BLEND_FRACTION of its epochs are measured."""
-        if self.session is None or self.last is None or self.training_s <= 0:
+        """The running training's seconds in all (those so far and the rest at its latest rate) against the
+        forecast's; None until BLEND_FRACTION of its epochs are measured."""
+        rate = self._rate()
+        if rate is None or self.training_s <= 0 or self._observed() < BLEND_FRACTION:
             return None
-        (t0, f0), (t1, f1) = self.session, self.last
-        if f1 - f0 < BLEND_FRACTION or t1 <= t0:
-            return None
-        return (self.trained_s + (t1 - t0) / (f1 - f0)) / self.training_s
+        (t0, _), (t1, f1) = self.points[0], self.points[-1]
+        return (self.trained_s + (t1 - t0) + (1.0 - f1) / rate) / self.training_s
 
     def measured_training(self) -> float:
         """Seconds the step's trainings took (those ended, and the running one's so far)."""
-        return self.trained_s + (self.last[0] - self.session[0] if self.session and self.last else 0.0)
+        return self.trained_s + (self.points[-1][0] - self.points[0][0] if self.points else 0.0)
 
 
 @dataclass(frozen=True)
@@ -322,9 +389,16 @@ class RunClock:
         clock = self.later.get(e.step)
         if clock is None:
             self.later[e.step] = StepClock(e.seconds, e.training_s, now)
-        else:
-            clock.forecast(e.seconds, e.training_s, now)
+            return True
+        if clock.started_at is not None:  # a step's own forecast of its rest: what it took so far, against the part
+            before = (clock.seconds - clock.training_s) - (e.seconds - e.training_s)  # ... the earlier one foresaw
+            self.pace.add("box", now - max(clock.at, clock.started_at) - clock.measured_training(), before)
+        clock.forecast(e.seconds, e.training_s, now)
         return True
+
+    def set_load(self, load_per_core: float | None) -> None:
+        """The box's 1-minute load average per core now (None: unknown): its contention scales what is forecast."""
+        self.pace.contention = contention(load_per_core)
 
     def _on_job_started(self, e: ev.JobStarted, now: float) -> bool:
         key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
@@ -340,9 +414,9 @@ class RunClock:
         if e.reused:
             return False
         running = self.corpus.running.get(e.job_id)
-        key = self.corpus.finish(e.job_id, e.enc_time_ms, e.score_time_ms)
+        key = self.corpus.finish(e.job_id, e.enc_time_ms, e.score_time_ms, now)
         if key is not None and running is not None:  # libvmaf is content-blind: its pace is the box's
-            self.pace.add("box", e.score_time_ms / 1000, self.corpus.prior_score_of(key, running.work))
+            self.pace.add("box", e.score_time_ms / 1000, self.corpus.prior_score_of(key, running.work), False)
         self.measured = True
         return False
 

@@ -30,7 +30,7 @@ from rich.text import Text
 from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
-from kit.report.eta import ETA_EVERY_S, Estimate, RunClock
+from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, load_per_core
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -178,10 +178,12 @@ class LiveBars:
                                 completed=reused)
         self.progress.update(self.corpus, left=None)
 
-    def run_left(self, seconds: float, now: float) -> None:
-        """The whole run's time left, on the steps bar (counted down until the next estimate)."""
+    def run_left(self, e: ev.Eta, now: float) -> None:
+        """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
         if self.steps is not None:
-            self.progress.update(self.steps, left=seconds, left_at=now)
+            self.progress.update(self.steps, left=e.seconds_left, left_at=now)
+        if self.corpus is not None and "corpus" in e.steps_left:
+            self.progress.update(self.corpus, left=e.steps_left["corpus"], left_at=now)
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
@@ -291,6 +293,7 @@ class Renderer:
         ETA_EVERY_S has passed since the last, once one exists."""
         if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
             return
+        self.clock.set_load(load_per_core())
         found = self.clock.left(now)
         if found is None:
             return
@@ -309,7 +312,7 @@ class Renderer:
 
     def on_eta(self, e: ev.Eta) -> None:
         if self.bars:
-            self.bars.run_left(e.seconds_left, time.monotonic())
+            self.bars.run_left(e, time.monotonic())
         elif e.step != self.eta_said:  # plain lines: once in each step, when it first has an estimate
             self.eta_said = e.step
             self.say(f"{tag(e.step) if e.step else ''} the run's time left: about {duration(e.seconds_left)} ("
