@@ -299,7 +299,12 @@ class StepClock:
         return max(0.0, weight * measured + (1 - weight) * prior_left)
 
     def _session_s(self, now: float) -> float:
-        return now - self.points[0][0] if self.points else 0.0
+        """The running training's seconds so far; once it has reached its last epoch, its seconds in all (what
+        follows it is the step's rest)."""
+        if not self.points:
+            return 0.0
+        (t0, _), (t1, f1) = self.points[0], self.points[-1]
+        return (t1 if f1 >= 1.0 else now) - t0
 
     def remaining(self, now: float, pace: Pace) -> float:
         box, train = pace.of("box"), pace.of("training")

@@ -223,17 +223,21 @@ def run_events(jobs: list[SimJob], prior_bias: float, later: list[Later], skippe
     return out
 
 
-def estimates(events: list[tuple[float, ev.Event]]) -> list[tuple[float, float, float | None]]:
-    """(time, true time left, estimate) after each event."""
+def estimates(events: list[tuple[float, ev.Event]], every_s: float = 0.5) -> list[tuple[float, float, float | None]]:
+    """(time, true time left, estimate) after each event, and every `every_s` between two (a step's quiet
+    stretches: loading, its evaluation after the last epoch, the exports)."""
     clock, end, seen = RunClock(), events[-1][0], []
-    for t, e in events:
+    for (t, e), after in zip(events, [*(t for t, _ in events[1:]), events[-1][0]], strict=True):
         clock.feed(e, t)
-        found = clock.left(t)
-        seen.append((t, end - t, found.seconds_left if found is not None else None))
+        if isinstance(e, ev.JobProgress):  # fed, not sampled: the ticks and the other events are enough
+            continue
+        for at in (t, *(t + k * every_s for k in range(1, int((after - t) / every_s) + 1) if t + k * every_s < after)):
+            found = clock.left(at)
+            seen.append((at, end - at, found.seconds_left if found is not None else None))
     return seen
 
 
-LATER = [Later("loso", 20.0, 15.0, 1.0), Later("verdict", 0.3, 0.0, 1.0), Later("bundle", 6.0, 3.0, 1.0)]
+LATER = [Later("loso", 40.0, 20.0, 1.0), Later("verdict", 0.3, 0.0, 1.0), Later("bundle", 12.0, 4.0, 1.0)]
 
 
 @pytest.mark.parametrize(("bias", "slower"), [(1.0, 1.0), (0.6, 1.6), (1.6, 0.6), (1.0, 1.5), (1.0, 0.6),
@@ -248,10 +252,11 @@ def test_the_whole_runs_estimate_is_within_twice_the_truth_from_the_plan_to_the_
     later = [Later(s.step, s.forecast_s, s.training_s, slower) for s in LATER]
     events = run_events(demo_like(), bias, later)
     seen = estimates(events)
-    planned_at = next(i for i, (_, e) in enumerate(events) if isinstance(e, ev.JobsPlanned))
-    assert all(estimate is None for _, _, estimate in seen[:planned_at])
-    for t, truth, estimate in seen[planned_at + len(later):-1]:  # once the steps after the corpus are forecast
-        assert within(estimate, truth, slack=1.0), (t, truth, estimate)
+    planned_at = next(t for t, e in events if isinstance(e, ev.JobsPlanned))
+    assert all(estimate is None for t, _, estimate in seen if t < planned_at)
+    for t, truth, estimate in seen:
+        if t > planned_at and truth > 0:  # once the steps after the corpus are forecast
+            assert within(estimate, truth, slack=1.0), (t, truth, estimate)
 
 
 def test_a_resumed_run_counts_only_what_is_left() -> None:
@@ -267,7 +272,7 @@ def test_a_resumed_run_counts_only_what_is_left() -> None:
         clock.feed(e, 0.0)
     found = clock.left(0.0)
     assert found is not None and found.steps_left["corpus"] == pytest.approx(2.0)  # 4 s of jobs on 2 workers
-    assert found.seconds_left == pytest.approx(2.0 + 20.0 + 0.3 + 6.0)
+    assert found.seconds_left == pytest.approx(2.0 + sum(s.forecast_s for s in LATER))
 
 
 def test_a_hold_drops_the_refit_from_the_bundles_time() -> None:
@@ -293,3 +298,63 @@ def test_a_step_with_no_forecast_yet_leaves_the_run_without_an_estimate() -> Non
     clock.feed(ev.Forecast("bundle", 6.0, 3.0), 2.0)
     found = clock.left(2.0)
     assert found is not None and set(found.steps_left) == {"loso", "verdict", "bundle"}
+
+
+# -- the priors ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_src", "seeds", "folds"), [(4, 2, "auto"), (9, 5, "auto"), (12, 3, 4)])
+def test_the_forecast_reckons_loso_as_the_trainer_plans_it(n_src: int, seeds: int, folds: object) -> None:
+    """kit.model.cost's LOSO (torch-free, before the corpus exists) costs the parameter-steps the trainer plans for
+    the same corpus's jobs (kit.model.train.planned_cost), so the training forecast is the trainer's own plan."""
+    from kit.model.baselines import loso_jobs
+    from kit.model.cost import SECONDS_PER_UNIT, loso_shapes, training_seconds
+    from kit.model.loso import LosoInputs
+    from kit.model.recipe import TrainConfig
+    from kit.model.train import planned_cost
+    from tests.conftest import synthetic_corpus
+
+    df = synthetic_corpus(n_src, 60)
+    inputs = LosoInputs.of(df, folds)  # type: ignore[arg-type]
+    config, workers = TrainConfig(), 2
+    trainer = planned_cost(loso_jobs(inputs, list(range(seeds)), config), config, workers)
+    shapes = loso_shapes(len(df), inputs.scheme.folds, seeds, config)
+    assert training_seconds(shapes, config, workers, 1.0) == pytest.approx(
+        trainer * SECONDS_PER_UNIT / workers, rel=0.02)  # K-fold's folds differ in size by a few rows
+
+
+def test_a_jobs_prior_is_its_processes_start_up_and_its_pixels_at_the_measured_speeds() -> None:
+    """kit.platforms.speed: an encoder probed when libvmaf ran at 90 fps, now 45 fps, encodes at half its probe's
+    speed now; a job's prior is two start-ups, its encode pixels at that and its scoring pixels at libvmaf's."""
+    from kit.platforms.probe import PROBE_FRAMES, ProbeResult
+    from kit.platforms.speed import BoxSpeed, encode_px_s, job_seconds, pixels
+
+    now = BoxSpeed(score_fps=45.0, startup_s=0.05)
+    probe = ProbeResult("libx264", True, "ok", fps=PROBE_FRAMES / (0.05 + 0.25), score_fps=90.0)
+    rate = encode_px_s(probe, now)
+    assert rate == pytest.approx(PROBE_FRAMES * pixels("640x360") / 0.25 / 2)
+    assert encode_px_s(None, now) == now.score_px_s  # no probe figure: libvmaf's speed stands in
+    encode, score = job_seconds(75, 320 * 180, 640 * 360, rate, now, score_threads=1)
+    assert encode == pytest.approx(0.05 + 75 * 320 * 180 / rate)
+    assert score == pytest.approx(0.05 + 75 / 45.0)
+    assert now.slowness == pytest.approx(180.0 / 45.0) and BoxSpeed().slowness == 1.0
+
+
+def test_a_busy_box_scales_what_is_forecast_and_a_scoring_is_weighed_without_it() -> None:
+    """At 4 processes per core, the steps after the corpus take 1 + 3 x CONTENTION of their forecast; a scoring
+    as slow as step 01 measured leaves the pace at that (it is step 01's own kind of work)."""
+    from kit.report.eta import CONTENTION
+
+    clock = RunClock()
+    for e in (ev.RunStarted("/out", STEPS, "2"), ev.StepSkipped("prereqs", ""), ev.StepStarted("corpus", ""),
+              planned([SimJob("a", "libx264", 1.0, 4.0, src="a")], 1.0, 1), ev.Forecast("loso", 20.0, 15.0),
+              ev.Forecast("verdict", 0.3, 0.0), ev.Forecast("bundle", 6.0, 3.0)):
+        clock.feed(e, 0.0)
+    clock.set_load(4.0)
+    found = clock.left(0.0)
+    assert found is not None
+    assert found.steps_left["loso"] == pytest.approx(5.0 * (1 + 3 * CONTENTION["box"]) +
+                                                     15.0 * (1 + 3 * CONTENTION["training"]))
+    clock.feed(ev.JobStarted("a", "a", "libx264", 25, 75, "", 1.0), 0.0)
+    clock.feed(ev.JobDone("a", 1, 1, False, 75, 2000.0, 1.0, 2000.0), 4.0)  # its scoring: the prior's 2 s
+    assert clock.pace.of("box") == pytest.approx(1 + 3 * CONTENTION["box"])
