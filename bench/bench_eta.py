@@ -3,8 +3,9 @@
 
 Each round runs the one command with --json (the demo unless --ref-dir) and reads its events as they come:
 
-  * the estimate at 10, 30, 60, 90 and 120 s and at the last `eta` event, against the true time left (the run's
-    `run_finished.seconds` less the event's `elapsed_s`), and when the first estimate came;
+  * the estimate at 10, 30, 60, 90 and 120 s, the last with more than 5 s left and the very last `eta` event,
+    against the true time left (the run's `run_finished.seconds` less the event's `elapsed_s`), and when the first
+    estimate came;
   * the worst ratios over every estimate with more than 5 s left;
   * the load average before and after (the box is shared: a run is only as steady as its neighbours);
   * what this run says the prior's constants are: libvmaf's speed step 01 measured, LOSO's training seconds per
@@ -47,13 +48,16 @@ def ratios(events: list[tuple[float, dict]]) -> tuple[list[str], float, float, f
     end = next(e["seconds"] for _, e in events if e["event"] == "run_finished")
     etas = [e for _, e in events if e["event"] == "eta"]
     rows = []
-    for mark in (*MARKS, None):
-        seen = [e for e in etas if mark is None or e["elapsed_s"] <= mark]
-        if not seen or (mark is not None and mark > end):
+    for mark in (*MARKS, None, "end"):
+        if mark == "end":  # the last estimate of all: a few seconds of the report and the tarball, in seconds
+            seen = etas
+        else:  # the last one with more than 5 s left, where a ratio means something
+            seen = [e for e in etas if (mark is None or e["elapsed_s"] <= mark) and end - e["elapsed_s"] > 5]
+        if not seen or (isinstance(mark, int) and mark > end):
             continue
         e = seen[-1]
         truth = end - e["elapsed_s"]
-        label = f"{mark} s" if mark is not None else "last"
+        label = f"{mark} s" if isinstance(mark, int) else "last over 5 s left" if mark is None else "the last"
         rows.append(f"| {label} | {e['elapsed_s']:.1f} | {e['seconds_left']:.1f} | {truth:.1f} | "
                     f"{e['seconds_left'] / max(truth, 1e-9):.2f} | {e['step']} |")
     spread = [e["seconds_left"] / (end - e["elapsed_s"]) for e in etas if end - e["elapsed_s"] > 5]

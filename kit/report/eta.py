@@ -30,12 +30,10 @@ real clips and short by the whole training.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from statistics import geometric_mean
 
 from kit import events as ev
-from kit.infra.host import core_count
 from kit.model.cost import VERDICT_S
 
 ENCODE_SHARE = 0.5  # of a job's time, until the prior or a finished job measures it
@@ -44,12 +42,6 @@ BLEND_FRACTION = 0.05  # of a training's epochs over which its measured rate tak
 FLOOR = 0.15  # a part that has overrun its forecast still has this share of it left, never nothing
 PACE_DECAY = 0.9  # the weight of the pace's earlier measurements at each new one
 WINDOW_S = 30.0  # the corpus's and a training's pace are measured over at least this much of the latest time
-# Beyond the slowness step 01 measured, a busy box's contention: the share of each step's forecast added per process
-# per core beyond the first (the 1-minute load average). Fitted on this 2-core box shared with other sessions at
-# loads of 4 to 20 (bench/bench_eta.py, the demo and the tiny run): LOSO's training took its forecast times
-# 1 + 0.4 x that, its loading and evaluation and the bundle's exports and report 1 + 0.2 x that. A burst of one thread
-# (libvmaf's speed test) sees less of a crowded box than minutes of two threads sharing its caches and memory do.
-CONTENTION = {"box": 0.2, "training": 0.4}
 MAX_SNAPSHOTS = 256
 
 Key = tuple[str, str]  # (encoder, source)
@@ -203,49 +195,29 @@ class CorpusClock:
         return self.started_at, {}
 
 
-def load_per_core() -> float | None:
-    """The box's 1-minute load average per core; None where the system keeps none (Windows)."""
-    try:
-        return os.getloadavg()[0] / core_count()
-    except (AttributeError, OSError):
-        return None
-
-
-def contention(load_per_core: float | None) -> dict[str, float]:
-    """What a busy box costs beyond the slowness step 01 measured (a scoring of a fraction of a second, on one
-    thread), per kind of work: each process per core beyond the first adds CONTENTION's share (nothing where the
-    load is unknown)."""
-    beyond = max(0.0, (load_per_core or 0.0) - 1.0)
-    return {kind: 1.0 + k * beyond for kind, k in CONTENTION.items()}
-
-
 class Pace:
-    """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds, and
-    the box's contention now (`contention`), by which a prior is scaled and a measurement weighed."""
+    """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds."""
 
     def __init__(self) -> None:
         self.observed = {"box": 0.0, "training": 0.0}
         self.prior = {"box": 0.0, "training": 0.0}
         self.live: float | None = None  # the running training's, against its forecast
-        self.contention = contention(None)
 
-    def add(self, kind: str, observed: float, prior: float, contended: bool = True) -> None:
-        """One measured part, against its prior under the contention now (`contended`; a scoring is step 01's own
-        kind of work, which its measured speed already holds); the earlier ones weigh PACE_DECAY less each time, so
-        a box growing busier (or idler) mid-run moves the pace within a few jobs."""
+    def add(self, kind: str, observed: float, prior: float) -> None:
+        """One measured part, against its prior; the earlier ones weigh PACE_DECAY less each time, so a box growing
+        busier (or idler) mid-run moves the pace within a few jobs."""
         if observed > 0 and prior > 0:
             self.observed[kind] = self.observed[kind] * PACE_DECAY + observed
-            self.prior[kind] = self.prior[kind] * PACE_DECAY + prior * (self.contention[kind] if contended else 1.0)
+            self.prior[kind] = self.prior[kind] * PACE_DECAY + prior
 
     def of(self, kind: str) -> float:
-        """The pace of `kind` ("box": scorings and fixed work; "training"): the contention now times how the
-        measured parts compared with theirs, shrunk towards 1 while little is measured (a second of prior counts as
-        if measured at 1.0); training's is the running training's, else the trainings' that ended, else the box's
-        times training's contention."""
+        """The pace of `kind` ("box": scorings and fixed work; "training"), shrunk towards 1 while little is
+        measured (a second of prior counts as if measured at 1.0); training's is the running training's, else the
+        trainings' that ended, else the box's."""
         if kind == "training" and self.live is not None:
             return self.live
         measured = kind if self.prior[kind] > 0 else "box"
-        return self.contention[kind] * (self.observed[measured] + 1.0) / (self.prior[measured] + 1.0)
+        return (self.observed[measured] + 1.0) / (self.prior[measured] + 1.0)
 
 
 @dataclass
@@ -401,10 +373,6 @@ class RunClock:
         clock.forecast(e.seconds, e.training_s, now)
         return True
 
-    def set_load(self, load_per_core: float | None) -> None:
-        """The box's 1-minute load average per core now (None: unknown): its contention scales what is forecast."""
-        self.pace.contention = contention(load_per_core)
-
     def _on_job_started(self, e: ev.JobStarted, now: float) -> bool:
         key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
         self.corpus.start(e.job_id, *key, e.work if e.work > 0 else 1.0, e.frames)
@@ -421,7 +389,7 @@ class RunClock:
         running = self.corpus.running.get(e.job_id)
         key = self.corpus.finish(e.job_id, e.enc_time_ms, e.score_time_ms, now)
         if key is not None and running is not None:  # libvmaf is content-blind: its pace is the box's
-            self.pace.add("box", e.score_time_ms / 1000, self.corpus.prior_score_of(key, running.work), False)
+            self.pace.add("box", e.score_time_ms / 1000, self.corpus.prior_score_of(key, running.work))
         self.measured = True
         return False
 
