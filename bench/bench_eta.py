@@ -40,6 +40,8 @@ def run_round(out: Path, extra: list[str]) -> tuple[list[tuple[float, dict]], st
     assert proc.stdout is not None
     events = [(time.monotonic() - start, json.loads(line)) for line in proc.stdout]
     proc.wait()
+    with open(out.with_suffix(".events"), "w", encoding="utf-8") as fh:  # each event with when it was read
+        fh.writelines(f"{t:.2f} {json.dumps(e)}\n" for t, e in events)
     return events, before, load_average()
 
 

@@ -2,7 +2,7 @@
 
 Scorings of a clip against itself, each on one libvmaf thread: a few tiny frames (nearly all of it ffmpeg's
 start-up: opening the inputs, building the filter graph, loading the model) and PROBE_FRAMES frames at PROBE_SIZE
-(the quickest of TRIES).
+(the median of TRIES).
 Their difference is libvmaf's own speed; the first, the start-up every ffmpeg of a job pays. Each encoder's probe
 (kit.platforms.probe) measured its encode speed at PROBE_SIZE, start-up included. A corpus job's prior is its two
 processes' start-up and its pixels at those speeds (`job_seconds`); the training's and the other steps' priors scale
@@ -13,6 +13,7 @@ The figures vary with the load of the moment (a shared box); the ETA corrects th
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,9 @@ from kit.platforms.probe import (
 )
 
 STARTUP_FRAMES = 2  # the start-up scoring's frames, at VMAF_CHECK_SIZE: their own cost is a few milliseconds
-# the PROBE_SIZE scoring is timed this many times and the quickest kept: one of a fraction of a second is at the mercy
-# of a neighbour's burst (on this shared box one read 34 fps where the next read 75); how busy the box stays is the
-# ETA's to weigh, by its load (kit.report.eta.contention)
+# the PROBE_SIZE scoring is timed this many times and the median kept: one of a fraction of a second is at the mercy of
+# a neighbour's burst (on this box shared with other sessions, at the same load, one read 34 fps and the next 75; the
+# quickest of three read 136 where the run then went as 50 would say)
 TRIES = 3
 
 
@@ -95,7 +96,7 @@ def measure_speed(ffmpeg: str, work: Path, log: LogFn | None = None) -> BoxSpeed
         return BoxSpeed()
     if tiny is None or None in fulls:
         return BoxSpeed()
-    full = min(f for f in fulls if f is not None)
+    full = statistics.median(f for f in fulls if f is not None)
     own = max(full - tiny, full / 4)  # a noisy start-up must not leave libvmaf's own time at nothing
     return BoxSpeed(round(PROBE_FRAMES / own, 1), round(tiny, 3), PROBE_SIZE)
 
