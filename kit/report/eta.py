@@ -30,10 +30,12 @@ real clips and short by the whole training.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from statistics import geometric_mean
 
 from kit import events as ev
+from kit.infra.host import core_count
 from kit.model.cost import VERDICT_S
 
 ENCODE_SHARE = 0.5  # of a job's time, until the prior or a finished job measures it
@@ -42,6 +44,13 @@ BLEND_FRACTION = 0.05  # of a training's epochs over which its measured rate tak
 FLOOR = 0.15  # a part that has overrun its forecast still has this share of it left, never nothing
 PACE_DECAY = 0.9  # the weight of the pace's earlier measurements at each new one
 WINDOW_S = 30.0  # the corpus's and a training's pace are measured over at least this much of the latest time
+# Training is hit harder than libvmaf by a crowded box (two threads for minutes, sharing caches and memory bandwidth,
+# against one for a fraction of a second): until it measures itself, its forecast takes 1 + CROWDED x each process per
+# core beyond the first (the 1-minute load average, at most CROWD_CAP) on top of the box's pace. On this 2-core box
+# shared with other sessions, at 15-22 processes, LOSO's training ran 2.7 times slower against its forecast than the
+# corpus's scorings did against theirs (bench/bench_eta.py); an idle box (its load the run's own) is 1.
+CROWDED = 0.2
+CROWD_CAP = 10.0
 MAX_SNAPSHOTS = 256
 
 Key = tuple[str, str]  # (encoder, source)
@@ -195,6 +204,14 @@ class CorpusClock:
         return self.started_at, {}
 
 
+def load_per_core() -> float | None:
+    """The box's 1-minute load average per core; None where the system keeps none (Windows)."""
+    try:
+        return os.getloadavg()[0] / core_count()
+    except (AttributeError, OSError):
+        return None
+
+
 class Pace:
     """How much longer than their priors the run's measured parts took (1.0: as forecast), as sums of seconds."""
 
@@ -202,6 +219,10 @@ class Pace:
         self.observed = {"box": 0.0, "training": 0.0}
         self.prior = {"box": 0.0, "training": 0.0}
         self.live: float | None = None  # the running training's, against its forecast
+        self.crowd = 0.0  # processes per core beyond the first (the 1-minute load average), capped: see CROWDED
+
+    def crowded(self, load_per_core: float | None) -> None:
+        self.crowd = min(CROWD_CAP, max(0.0, (load_per_core or 1.0) - 1.0))
 
     def add(self, kind: str, observed: float, prior: float) -> None:
         """One measured part, against its prior; the earlier ones weigh PACE_DECAY less each time, so a box growing
@@ -213,11 +234,12 @@ class Pace:
     def of(self, kind: str) -> float:
         """The pace of `kind` ("box": scorings and fixed work; "training"), shrunk towards 1 while little is
         measured (a second of prior counts as if measured at 1.0); training's is the running training's, else the
-        trainings' that ended, else the box's."""
+        trainings' that ended, else the box's on a box as crowded as now (CROWDED)."""
         if kind == "training" and self.live is not None:
             return self.live
-        measured = kind if self.prior[kind] > 0 else "box"
-        return (self.observed[measured] + 1.0) / (self.prior[measured] + 1.0)
+        if kind == "training" and self.prior["training"] <= 0:
+            return self.of("box") * (1.0 + CROWDED * self.crowd)
+        return (self.observed[kind] + 1.0) / (self.prior[kind] + 1.0)
 
 
 @dataclass
@@ -364,14 +386,18 @@ class RunClock:
 
     def _on_forecast(self, e: ev.Forecast, now: float) -> bool:
         clock = self.later.get(e.step)
-        if clock is None:
-            self.later[e.step] = StepClock(e.seconds, e.training_s, now)
+        if clock is None:  # the step running forecasts itself (a run whose corpus step made no forecast)
+            self.later[e.step] = StepClock(e.seconds, e.training_s, now, now if e.step == self.current else None)
             return True
         if clock.started_at is not None:  # a step's own forecast of its rest: what it took so far, against the part
             before = (clock.seconds - clock.training_s) - (e.seconds - e.training_s)  # ... the earlier one foresaw
             self.pace.add("box", now - max(clock.at, clock.started_at) - clock.measured_training(), before)
         clock.forecast(e.seconds, e.training_s, now)
         return True
+
+    def crowded(self, load_per_core: float | None) -> None:
+        """The box's 1-minute load average per core now (None: unknown, taken as idle): see CROWDED."""
+        self.pace.crowded(load_per_core)
 
     def _on_job_started(self, e: ev.JobStarted, now: float) -> bool:
         key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one

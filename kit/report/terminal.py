@@ -30,7 +30,7 @@ from rich.text import Text
 from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
-from kit.report.eta import ETA_EVERY_S, Estimate, RunClock
+from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, load_per_core
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -293,6 +293,7 @@ class Renderer:
         ETA_EVERY_S has passed since the last, once one exists."""
         if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
             return
+        self.clock.crowded(load_per_core())
         found = self.clock.left(now)
         if found is None:
             return

@@ -60,6 +60,10 @@ def test_the_tiny_run_says_its_time_left_from_its_corpus_plan_to_its_end(
         json_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     """From the corpus's plan every step still to run is in the estimate, each by this box's measured speed."""
     events = events_of(json_run[1].stdout)
+    speed = json.loads((json_run[0] / "01_prereqs" / "prereqs.json").read_text())["speed"]
+    assert speed["score_fps"] > 0 and 0 < speed["startup_s"] < 30 / speed["score_fps"] + 5, speed
+    libvmaf_row = next(e for e in events if e["event"] == "checks")["rows"][1]  # type: ignore[index]
+    assert f"{speed['score_fps']:.0f} fps at 640x360 on one thread" in libvmaf_row[2], libvmaf_row
     first = first_estimate(events)
     assert float(first["elapsed_s"]) <= FIRST_WITHIN_S  # type: ignore[arg-type]
     assert list(first["steps_left"]) == ["corpus", "loso", "verdict", "bundle"], first  # type: ignore[arg-type]

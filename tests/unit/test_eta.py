@@ -355,3 +355,23 @@ def test_scorings_slower_than_step_01_measured_slow_the_steps_still_to_come() ->
     after = clock.left(80.0)
     assert before is not None and after is not None
     assert 1.7 < after.steps_left["loso"] / before.steps_left["loso"] < 2.0, (before, after)
+
+
+def test_a_crowded_box_lengthens_a_training_forecast_until_the_training_measures_itself() -> None:
+    """At 6 processes per core (the load average), LOSO's training is forecast 1 + 5 x CROWDED times longer, its
+    rest as it was; once its epochs run, their rate alone counts."""
+    from kit.report.eta import CROWDED
+
+    clock = RunClock()
+    for e in (ev.RunStarted("/out", ["loso", "verdict", "bundle"], "2"), ev.StepStarted("loso", ""),
+              ev.Forecast("loso", 40.0, 20.0), ev.Forecast("bundle", 12.0, 4.0)):
+        clock.feed(e, 0.0)
+    clock.crowded(6.0)
+    found = clock.left(0.0)
+    assert found is not None and found.steps_left["loso"] == pytest.approx(20.0 + 20.0 * (1 + 5 * CROWDED))
+    for epoch in range(1, 31):  # half the epochs in 10 s: 10 s left, whatever the load says
+        clock.feed(ev.Epoch("loso", epoch, 60, 10, 1.0), epoch / 3)
+    found = clock.left(10.0)
+    assert found is not None
+    # the rest: its 20 s less the third of a second before the first epoch; the training: 10 s more at its rate
+    assert found.steps_left["loso"] == pytest.approx(20.0 - 1 / 3 + 10.0, rel=0.02)
