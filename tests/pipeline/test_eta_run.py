@@ -86,7 +86,6 @@ def box_speed(work: Path) -> float:
     return measure_speed(str(imageio_binary()), work).score_fps
 
 
-@pytest.mark.release
 def test_the_demo_run_says_its_time_left_within_twice_the_truth(tmp_path: Path) -> None:
     """The one command as a newcomer runs it, on a fresh cache (the demo clips rendered first), timed from the
     process's start. The bound is twice the truth, times how far the box's own speed moved during the run (libvmaf's
