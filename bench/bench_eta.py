@@ -46,7 +46,8 @@ def run_round(out: Path, extra: list[str]) -> tuple[list[tuple[float, dict]], st
 
 
 def ratios(events: list[tuple[float, dict]]) -> tuple[list[str], float, float, float]:
-    """The table's rows, when the first estimate came, the lowest and the highest ratio (more than 5 s left)."""
+    """The table's rows, when the first estimate came (seconds since the command started, Python's start-up
+    included), the lowest and the highest ratio (more than 5 s left)."""
     end = next(e["seconds"] for _, e in events if e["event"] == "run_finished")
     etas = [e for _, e in events if e["event"] == "eta"]
     rows = []
@@ -63,7 +64,8 @@ def ratios(events: list[tuple[float, dict]]) -> tuple[list[str], float, float, f
         rows.append(f"| {label} | {e['elapsed_s']:.1f} | {e['seconds_left']:.1f} | {truth:.1f} | "
                     f"{e['seconds_left'] / max(truth, 1e-9):.2f} | {e['step']} |")
     spread = [e["seconds_left"] / (end - e["elapsed_s"]) for e in etas if end - e["elapsed_s"] > 5]
-    return rows, etas[0]["elapsed_s"] if etas else float("nan"), min(spread, default=0), max(spread, default=0)
+    arrived = next((t for t, e in events if e["event"] == "eta"), float("nan"))  # since the command started
+    return rows, arrived, min(spread, default=0), max(spread, default=0)
 
 
 def constants(out: Path, events: list[tuple[float, dict]]) -> str:
