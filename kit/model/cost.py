@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.model.arch import baseline_archs, fr_regressor_v2
-from kit.model.folds import choose_scheme
 from kit.model.recipe import FoldsAsked, TrainConfig
-from kit.model.schedule import JobShape, plan_jobs
 from kit.platforms.prereqs import read_prereqs
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the model's description and its folds load pandas: when reckoned, not for the renderer's constants
     from kit.infra.tree import Tree
+    from kit.model.schedule import JobShape
 
 # measured on the reference box, idle (bench/bench_eta.py): the demo's LOSO (45 members of 5,569 parameters and
 # 18 baselines, 3,375 steps each: 1.26e9 parameter-steps) trained in 9.5 s on 2 workers
@@ -57,6 +55,8 @@ def unit_seconds(units: float, workers: int, slowness: float) -> float:
 
 def training_seconds(shapes: Sequence[JobShape], config: TrainConfig, workers: int, slowness: float) -> float:
     """Seconds to train these jobs on `workers` threads, as kit.model.train plans them."""
+    from kit.model.schedule import plan_jobs
+
     if not shapes:
         return 0.0
     return unit_seconds(sum(plan.total for plan in plan_jobs(list(shapes), config, workers)), workers, slowness)
@@ -65,7 +65,10 @@ def training_seconds(shapes: Sequence[JobShape], config: TrainConfig, workers: i
 def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts: int = 0) -> list[JobShape]:
     """LOSO's jobs (kit.model.baselines.loso_jobs): every seed x fold, and each baseline on every fold of the first
     seed, each member training on the rows of the other folds; each --holdout kind about as many members again."""
-    mean_rows = rows * (folds - 1) / folds
+    from kit.model.arch import baseline_archs, fr_regressor_v2
+    from kit.model.schedule import JobShape
+
+    mean_rows = max(1.0, rows * (folds - 1) / max(folds, 1))  # a shard of one content: LOSO refuses it, later
     ensemble = JobShape(fr_regressor_v2(config), seeds * folds * (1 + holdouts), mean_rows)
     return [ensemble, *(JobShape(arch, folds, mean_rows) for arch in baseline_archs(config))]
 
@@ -73,7 +76,10 @@ def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts
 def bundle_cost(rows: int, seeds: int, config: TrainConfig, workers: int, slowness: float,
                 promoted: bool = True) -> StepCost:
     """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball."""
-    refit = training_seconds([JobShape(fr_regressor_v2(config), seeds, rows)], config, workers, slowness) \
+    from kit.model.arch import fr_regressor_v2
+    from kit.model.schedule import JobShape
+
+    refit = training_seconds([JobShape(fr_regressor_v2(config), seeds, max(1, rows))], config, workers, slowness) \
         if promoted else 0.0
     return StepCost("bundle", refit + BUNDLE_S * slowness, refit)
 
@@ -82,6 +88,8 @@ def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked
              workers: int, slowness: float, holdouts: int = 0) -> list[StepCost]:
     """LOSO, the verdict and the bundle (with its refit, as if the verdict PROMOTEs) on a corpus of `rows` rows of
     `groups` content groups."""
+    from kit.model.folds import choose_scheme
+
     scheme = choose_scheme(folds, groups, sources)
     loso = training_seconds(loso_shapes(rows, scheme.folds, seeds, config, holdouts), config, workers, slowness)
     return [StepCost("loso", loso + (LOSO_SETUP_S + LOSO_WRAP_S) * slowness, loso),

@@ -270,7 +270,7 @@ class Renderer:
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
         self.started = time.monotonic()
         self.eta_at: float | None = None  # when the last `eta` event was made
-        self.eta_said = ""  # the step whose plain eta line was printed
+        self.eta_said = False  # plain lines: the first estimate was printed
         self.labels: dict[str, str] = {}  # job id -> "src encoder cqN"
         self._lock = threading.RLock()
 
@@ -313,8 +313,8 @@ class Renderer:
     def on_eta(self, e: ev.Eta) -> None:
         if self.bars:
             self.bars.run_left(e, time.monotonic())
-        elif e.step != self.eta_said:  # plain lines: once in each step, when it first has an estimate
-            self.eta_said = e.step
+        elif not self.eta_said:  # plain lines: the first estimate; the job and epoch lines end with the run's after it
+            self.eta_said = True
             self.say(f"{tag(e.step) if e.step else ''} the run's time left: about {duration(e.seconds_left)} ("
                      + ", ".join(f"{step} {duration(s)}" for step, s in e.steps_left.items() if s >= 0.5)
                      + f"; {'measured on this run' if e.basis == 'measured' else 'by the speeds step 01 measured'})")

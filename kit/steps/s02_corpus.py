@@ -39,7 +39,6 @@ from kit.media.discovery import SkippedClips, Unusable, reference_clips
 from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
-from kit.model.cost import BUNDLE_CORPUS_S, forecast
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
 from kit.model.threads import choose_threads
 from kit.platforms.binaries import check_named
@@ -313,6 +312,8 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
     """The jobs planned, with the seconds they take by this box's measured speed, and what the steps after them
     take (kit.model.cost): the run's ETA from its first seconds."""
+    from kit.model.cost import BUNDLE_CORPUS_S, forecast  # pandas loads with it: at run time, never for `status`
+
     threads = fixed_threads() or max(1, core_count() // n_par)
     prior, scoring = planned_prior(jobs, reused_ids, p.encode_rates, p.speed, threads)
     ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), prior, scoring, n_par))

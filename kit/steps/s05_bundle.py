@@ -22,7 +22,6 @@ from kit.infra.faults import kill_point
 from kit.infra.perms import euid, user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
-from kit.model.cost import BUNDLE_CORPUS_S, box_slowness, bundle_cost
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
 from kit.steps.records import read_run_record, read_step_record
@@ -77,6 +76,7 @@ class BundleStep:
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
         from kit.bundle.contents import corpus_files
+        from kit.model.cost import BUNDLE_CORPUS_S, box_slowness
 
         run, tree = ctx.run, ctx.tree
         ctx.emit(Forecast(self.name, round(BUNDLE_CORPUS_S * box_slowness(tree, run.prereqs_json), 3)))
@@ -105,6 +105,7 @@ class BundleStep:
             return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
+        from kit.model.cost import box_slowness, bundle_cost
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 

@@ -375,3 +375,14 @@ def test_a_crowded_box_lengthens_a_training_forecast_until_the_training_measures
     assert found is not None
     # the rest: its 20 s less the third of a second before the first epoch; the training: 10 s more at its rate
     assert found.steps_left["loso"] == pytest.approx(20.0 - 1 / 3 + 10.0, rel=0.02)
+
+
+def test_a_shard_of_one_content_or_no_rows_is_forecast_without_a_fault() -> None:
+    """A cluster's shard may hold one content group (LOSO, which refuses it, runs only on the union): its corpus step
+    forecasts the steps after it all the same (a division by its single fold ended such shards in exit 70)."""
+    from kit.model.cost import forecast
+    from kit.model.recipe import TrainConfig
+
+    for rows, groups in ((300, 1), (0, 3)):
+        costs = forecast(rows, groups, groups, 5, "auto", TrainConfig(), 2, 1.0)
+        assert [c.step for c in costs] == ["loso", "verdict", "bundle"] and all(c.seconds > 0 for c in costs)
