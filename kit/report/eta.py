@@ -176,7 +176,10 @@ class CorpusClock:
         return {k: measured.get(k, base[k] * per_enc.get(k[0], fallback)) for k in keys}
 
     def remaining_s(self, now: float) -> float | None:
-        """Seconds left; None when nothing gives a cost yet (no prior and no finished job)."""
+        """Seconds left; None when nothing gives a cost yet (no prior and no finished job); 0 when every job of the
+        plan was reused."""
+        if self.started_at is not None and not self.running and not any(self.planned.values()):
+            return 0.0
         cost = self._costs()
         if self.started_at is None or cost is None:
             return None

@@ -273,6 +273,9 @@ def test_a_resumed_run_counts_only_what_is_left() -> None:
     found = clock.left(0.0)
     assert found is not None and found.steps_left["corpus"] == pytest.approx(2.0)  # 4 s of jobs on 2 workers
     assert found.seconds_left == pytest.approx(2.0 + sum(s.forecast_s for s in LATER))
+    clock.feed(ev.JobsPlanned(10, 10, {}, {}, {}, 2), 0.0)  # every job reused: nothing left of the corpus
+    found = clock.left(0.0)
+    assert found is not None and found.steps_left["corpus"] == 0.0
 
 
 def test_a_hold_drops_the_refit_from_the_bundles_time() -> None:
