@@ -13,11 +13,13 @@ The tests come in three tiers; this text is the one place that says which test r
   anew each session), resumed to the same rows and models (a stop signal and Ctrl-C are the fast tier's,
   tests/real/test_exit_signals.py and test_children.py); a full disk, a hand-edited verdict, a
   damaged corpus, damaged records read and rerun, hostile tarballs; and the forged PROMOTE line and the
-  group-shared out-dir of the security class. Its property tests draw 10 examples each (release: 25).
+  group-shared out-dir of the security class; the run's ETA, read from the session's run's events and drawn on an
+  80-column pseudo-terminal. Its property tests draw 10 examples each (release: 25).
 * **release** (`pytest --release`, `nox -s release`, which also installs the `ray` extra): every test. It adds
   the other whole runs (`@pytest.mark.slow` without `ci`): Ray on a local cluster, a requeued Slurm task and
   the jobs after it, the LOSO training tasks in any order and an interrupted LOSO, the union and shard runs,
-  the incumbent and champion runs, the verdict's meaning on altered teachers, the ladder run, the shared
+  the incumbent and champion runs, the demo's ETA against the truth, the verdict's meaning on altered teachers,
+  the ladder run, the shared
   decode, every damage of every record and cache, every signal and target, planted and raced links, and the
   kill harness's every test at 6 random instants; and the cases of fast tests' matrices CI leaves out
   (`@pytest.mark.release`). Run it before a release, and nightly where a machine is at hand.

@@ -96,10 +96,11 @@ def loso_command(corpus: Path, work: Path, kits: dict[str, tuple[Path, dict[str,
 
 def kernels_table(shard: Path, sizes: list[int], epochs: int, rounds: int = 2) -> None:
     """Members per stack against speed on both training paths (see the module's text)."""
+    from kit.model.arch import fr_regressor_v2
     from kit.model.kernels import ENV
     from kit.model.loso import LosoInputs
-    from kit.model.network import fr_regressor_v2
-    from kit.model.train import TrainData, TrainJob, plan_schedule, train_jobs
+    from kit.model.schedule import plan_schedule
+    from kit.model.train import TrainData, TrainJob, train_jobs
 
     inputs = LosoInputs.of(training_corpus(shard)[0])
     data = TrainData.of(inputs.feats, inputs.codec, inputs.target)

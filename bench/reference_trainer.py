@@ -15,10 +15,11 @@ import os
 import numpy as np
 import torch
 
+from kit.model.arch import fr_regressor_v2
 from kit.model.features import model_space
 from kit.model.loso import Fold
 from kit.model.metrics import residuals
-from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 
 

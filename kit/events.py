@@ -90,6 +90,22 @@ class JobsPlanned(Event):
     # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)):
     # what an ETA's cost model weighs
     work: dict[str, dict[str, float]] = field(default_factory=dict)
+    # ... and the seconds they take run one at a time, by the speeds step 01 measured (kit.platforms.speed), and of
+    # them their scorings' (libvmaf's share: what the run's pace is measured on)
+    prior_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    prior_score_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    workers: int = 0  # how many jobs run at once
+
+
+@dataclass(frozen=True)
+class Forecast(Event):
+    """What a step still to come (or the rest of the one running) takes, reckoned before it runs from this box's
+    measured speed (kit.model.cost): the run's ETA counts it until the step measures its own progress."""
+
+    kind = "forecast"
+    step: str
+    seconds: float
+    training_s: float = 0.0  # of which training (the bundle's refit: only on a PROMOTE)
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,19 @@ class Epoch(Event):
     epochs: int
     members: int
     loss: float
+
+
+@dataclass(frozen=True)
+class Eta(Event):
+    """The whole run's time left (kit.report.eta), in seconds; made by the renderer from the events before it,
+    about every ETA_EVERY_S seconds once an estimate exists, and at every step's start and end."""
+
+    kind = "eta"
+    seconds_left: float  # every step still to run, the running one included
+    elapsed_s: float  # since the run started
+    step: str  # the step running
+    steps_left: dict[str, float] = field(default_factory=dict)  # per step still to run, its seconds
+    basis: str = "prior"  # "prior": the speeds step 01 measured; "measured": this run's own jobs or epochs too
 
 
 @dataclass(frozen=True)

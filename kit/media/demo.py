@@ -9,6 +9,7 @@ the demo corpus.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import math
 import os
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
-from kit.infra.proc import run_process
+from kit.infra.host import core_count
+from kit.infra.interrupts import finished_batches
+from kit.infra.proc import run_process, stop_all
 from kit.infra.tree import LockBusy, Tree
 from kit.media.argv import build_render_argv
 
@@ -129,8 +132,21 @@ def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render the demo clips into <cache>/<set>/ (those not there whole yet) and return that folder."""
+    """Render the demo clips into <cache>/<set>/ (those not there whole yet), one per core at once (a lavfi source
+    renders on one thread: on a fresh box the render is what the first minute of the demo waits for), and return
+    that folder. An interrupt or a failed render stops the others' ffmpegs."""
     folder = demo_folder(cache.root, width, height, seconds)
-    for clip in DEMO_CLIPS[:count]:
-        render(cache, clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds, note)
+    clips = DEMO_CLIPS[:count]
+    with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:
+        futures = [pool.submit(render, cache, clip, folder / f"{clip.name}.y4m", ffmpeg, width, height, seconds, note)
+                   for clip in clips]
+        try:
+            for batch in finished_batches(futures):  # a stop signal is handled between two
+                for i in batch:
+                    futures[i].result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            stop_all()
+            raise
     return folder

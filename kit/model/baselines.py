@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kit.model.arch import Arch, baseline_archs, fr_regressor_v2
 from kit.model.features import model_space
 from kit.model.folds import Fold
 from kit.model.loso import (
@@ -26,7 +27,6 @@ from kit.model.loso import (
     group_results,
     source_results,
 )
-from kit.model.network import Arch, baseline_archs, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult, FoldResult, GroupResult
 from kit.model.train import EpochCallback, TrainedEnsemble, TrainJob

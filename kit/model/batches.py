@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kit.model.arch import Arch
 from kit.model.features import CODEC_DIM, model_space
-from kit.model.network import Arch
 
 
 @dataclass(frozen=True)

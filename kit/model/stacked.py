@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from kit.model.arch import Arch, Layer
 from kit.model.kernels import ACTIVATION_GRADS
-from kit.model.network import Arch, FrRegressor, Layer
+from kit.model.network import FrRegressor
 
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "relu": F.relu}
 

@@ -36,8 +36,8 @@ from kit.infra.files import sha256_bytes
 from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
+from kit.model.arch import Arch
 from kit.model.batches import Member, TrainData
-from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import npy_bytes
 from kit.model.stacked import Slot, StackedMLP

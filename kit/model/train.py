@@ -24,21 +24,22 @@ This module is the recipe and the loop; its parts:
 from __future__ import annotations
 
 import itertools
-import math
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
 
+from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
 from kit.model.features import model_space
 from kit.model.kernels import FusedAdam, Kernels, active, torch_adam
-from kit.model.network import Arch, FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
+from kit.model.schedule import JobShape, PlannedJob, Schedule, plan_jobs
 from kit.model.stacked import StackedMLP, Trace
 from kit.model.workers import Cancelled, run_on_workers
 
@@ -60,31 +61,6 @@ class TrainJob:
 def planned_rows(job: TrainJob) -> float:
     """The mean training rows the job's schedule is planned on: its `planned_rows`, else its members'."""
     return job.planned_rows or float(np.mean([len(m.train_rows) for m in job.members]))
-
-
-@dataclass(frozen=True)
-class Schedule:
-    batch: int  # rows per member per step
-    steps: int  # optimizer steps in all
-    steps_per_round: int  # steps between progress reports (one epoch for small corpora)
-
-    def epochs(self, mean_rows: float, configured: int) -> int:
-        """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
-        return max(1, min(configured, round(self.steps * self.batch / mean_rows)))
-
-
-def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """Epochs x batch for small corpora; a sample budget with larger batches for big ones.
-
-    A member sees `epochs` passes over its rows, but at most `max_samples` rows in all,
-    in at most `max_steps` steps (the batch grows up to `max_batch` to fit). On the
-    kit's default corpora (a few thousand rows) this is exactly `epochs` x `batch_size`.
-    """
-    samples = min(config.epochs * mean_rows, config.max_samples)
-    batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
-    steps = max(1, math.ceil(samples / batch))
-    per_epoch = max(1, math.ceil(mean_rows / batch))
-    return Schedule(batch, steps, min(per_epoch, max(1, math.ceil(steps / 50))))
 
 
 @dataclass
@@ -187,57 +163,43 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     return TrainedEnsemble(net, inputs.means, inputs.stds, members, last)
 
 
-def _groups(members: list[Member], parts: int, most: int) -> list[list[Member]]:
-    """Contiguous, near-equal groups, in order: at least `parts`, each of at most `most` members."""
-    parts = max(1, min(max(parts, -(-len(members) // most)), len(members)))
-    bounds = [round(i * len(members) / parts) for i in range(parts + 1)]
-    return [members[a:b] for a, b in itertools.pairwise(bounds)]
-
-
-# A step's fixed cost (Python, dispatch, a few dozen small ops) in parameters of arithmetic that cost as
-# much: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further one added
-# 0.4 s, so the fixed part (2.2 s) is worth 5.5 members' 5,569 parameters.
-STEP_COST_PARAMS = 31_000
-# A stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
-# allocator's memory instead of having the kernel fault in and zero new pages: 500 members x 896 rows x 64
-# (115 MB a tensor) cost 2.2 us of CPU per member-sample, 60 % of it in page faults; stacks of 10-50, 1.4-1.5 us.
-STACK_BYTES = 8 << 20
-
-
-def stack_members(arch: Arch, batch: int) -> int:
-    """The most members one stack holds (STACK_BYTES)."""
-    width = max(layer.fan_out for layer in arch.layers())
-    return max(1, STACK_BYTES // (batch * width * 4))
-
-
 @dataclass(frozen=True)
 class _Plan:
-    """One job as it is trained: its schedule and its groups."""
+    """One job as it is trained: its plan (kit.model.schedule) and its groups of members."""
 
     job: TrainJob
-    sched: Schedule
-    mean_rows: float
-    epochs: int  # passes over a member's rows, as on_epoch counts them
+    planned: PlannedJob
     groups: list[list[Member]]
 
+    @property
+    def sched(self) -> Schedule:
+        return self.planned.sched
+
+    @property
+    def mean_rows(self) -> float:
+        return self.planned.shape.mean_rows
+
+    @property
+    def epochs(self) -> int:
+        return self.planned.epochs
+
     def cost(self, g: int) -> int:
-        return self.sched.steps * (len(self.groups[g]) * self.job.arch.params + STEP_COST_PARAMS)
+        return self.planned.cost(g)
 
 
 def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Plan]:
-    """Each job's schedule (planned over all its members, so grouping changes none), and its groups:
-    the costliest job is split into one group per worker, the others stay whole (splitting a small job
-    only repeats its fixed cost per step); the workers take the groups costliest first."""
+    """Each job as kit.model.schedule.plan_jobs plans it, its members dealt into the groups it sizes."""
+    planned = plan_jobs([JobShape(job.arch, len(job.members), planned_rows(job)) for job in jobs], config, workers)
     plans = []
-    for job in jobs:
-        mean_rows = planned_rows(job)
-        sched = plan_schedule(mean_rows, config)
-        groups = _groups(job.members, 1, stack_members(job.arch, sched.batch))
-        plans.append(_Plan(job, sched, mean_rows, sched.epochs(mean_rows, config.epochs), groups))
-    big = max(range(len(plans)), key=lambda j: sum(map(plans[j].cost, range(len(plans[j].groups)))))
-    most = stack_members(jobs[big].arch, plans[big].sched.batch)
-    plans[big] = replace(plans[big], groups=_groups(jobs[big].members, workers, most))
+    for job, plan in zip(jobs, planned, strict=True):
+        bounds = list(itertools.accumulate(plan.sizes, initial=0))
+        plans.append(_Plan(job, plan, [job.members[a:b] for a, b in itertools.pairwise(bounds)]))
     return plans
+
+
+def planned_cost(jobs: list[TrainJob], config: TrainConfig, workers: int) -> int:
+    """What training `jobs` costs, in the parameter-steps of kit.model.schedule (the run's ETA weighs them)."""
+    return sum(plan.planned.total for plan in _plans(jobs, config, workers))
 
 
 class _Progress:

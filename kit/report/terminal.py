@@ -3,10 +3,12 @@ NDJSON on stdout with --json (humans then read stderr).
 
 On a terminal one rich Progress lives for the whole run and shares the
 Console with the log lines, so those print above the bars: an overall step
-bar, a corpus bar with an ETA, one bar per running corpus job (frames through
-encode then score, fps, ETA) and a training bar across the ensemble.
-Elsewhere (CI, a log file) the same events become plain lines, a bounded
-number of them per step.
+bar with the whole run's ETA, a corpus bar with the corpus's, one bar per running
+corpus job (frames through encode then score, fps, ETA) and a training bar across
+the ensemble; its columns fit the terminal's width (on 80 columns a shorter bar
+and less detail, never no ETA). Elsewhere (CI, a log file) the same events become
+plain lines, a bounded number of them per step. The run's ETA (kit.report.eta) is
+also an `eta` event of its own: an NDJSON line with --json.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from typing import IO, Any
 
 from rich.console import Console
@@ -27,7 +30,7 @@ from rich.text import Text
 from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
-from kit.report.eta import CorpusClock
+from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, load_per_core
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
@@ -68,14 +71,24 @@ def duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def eta_event(found: Estimate, elapsed_s: float) -> ev.Eta:
+    """The `eta` event of an estimate, `elapsed_s` after the run started."""
+    return ev.Eta(round(found.seconds_left, 1), round(elapsed_s, 1), found.step,
+                  {step: round(v, 1) for step, v in found.steps_left.items()},
+                  "measured" if found.measured else "prior")
+
+
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s` for tasks that estimate one (the corpus bar: the cost model's, kit.report.eta; the others:
-    rich's, from their rate), the elapsed time for the others (the step bar)."""
+    """`eta 1m20s` for tasks that estimate one (the step bar: the whole run's, the corpus bar: the corpus's, both
+    kit.report.eta's, counted down between two estimates; the others: rich's, from their rate), the elapsed time
+    for the others."""
 
     def render(self, task: Task) -> Text:
         if not task.fields.get("eta"):
             return Text(duration(task.elapsed or 0), style="progress.elapsed")
         remaining = task.fields.get("left", task.time_remaining)
+        if remaining is not None and "left_at" in task.fields:
+            remaining = max(0.0, remaining - (time.monotonic() - task.fields["left_at"]))
         return Text("eta " + (duration(remaining) if remaining is not None else "-"), style="progress.remaining")
 
 
@@ -93,20 +106,43 @@ def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "res
     return table
 
 
+def bar_columns(width: int) -> tuple[ProgressColumn, ...]:
+    """The bars' columns for a terminal `width` wide: what a bar is, the bar, its count, its time (the ETA), then
+    its detail, which takes what is left (cut with an ellipsis, or left out): on 80 columns every bar keeps its ETA."""
+    describe, count, clock = min(26, max(16, width // 4)), 14 if width >= 100 else 12, 10
+    rest = max(0, width - describe - count - clock - 4)  # the four spaces between the five columns
+    bar = min(28, max(6, rest // 2))
+    info = min(40, rest - bar - 1)
+    columns: list[ProgressColumn] = [
+        # markup off: a job's description and info hold clip names, whose brackets are not rich markup
+        TextColumn("{task.description}", markup=False, table_column=Column(width=describe, no_wrap=True)),
+        BarColumn(bar_width=bar),
+        TextColumn("{task.fields[count]}", justify="right", markup=False,
+                   table_column=Column(width=count, no_wrap=True)),
+        _TimeColumn(table_column=Column(width=clock, no_wrap=True))]
+    if info >= 6:
+        columns.append(TextColumn("{task.fields[info]}", markup=False,
+                                  table_column=Column(width=info, no_wrap=True, overflow="ellipsis")))
+    return tuple(columns)
+
+
+class FittedProgress(Progress):
+    """rich's Progress with its columns made for the terminal's width at each refresh (a window resized mid-run
+    included): rich crops a row wider than the terminal at its right end, where the ETA was."""
+
+    def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
+        live = getattr(self, "live", None)  # None while rich's own __init__ draws the first table
+        if live is not None and live.console.width != getattr(self, "_fitted_to", None):
+            self.columns, self._fitted_to = bar_columns(live.console.width), live.console.width
+        return super().make_tasks_table(tasks)
+
+
 class LiveBars:
     """The bars of one run on a terminal; every method is called with the Renderer's lock held."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(
-            # markup off: a job's description and info hold clip names, whose brackets are not rich markup
-            TextColumn("{task.description}", markup=False, table_column=Column(width=26, no_wrap=True)),
-            BarColumn(bar_width=28),
-            TextColumn("{task.fields[count]}", justify="right", markup=False,
-                       table_column=Column(min_width=14, no_wrap=True)),
-            TextColumn("{task.fields[info]}", markup=False,
-                       table_column=Column(width=40, no_wrap=True, overflow="ellipsis")),
-            _TimeColumn(),
-            console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+        self.progress = FittedProgress(*bar_columns(console.width), console=console, transient=True,
+                                       redirect_stdout=False, redirect_stderr=False)
         self.steps: TaskID | None = None
         self.corpus: TaskID | None = None
         self.jobs: dict[str, TaskID] = {}
@@ -128,7 +164,8 @@ class LiveBars:
     def start(self, steps: list[str]) -> None:
         self.progress.start()
         self.steps_total = len(steps)
-        self.steps = self._add("steps", len(steps), f"0/{len(steps)}", eta=False)
+        self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
+        self.progress.update(self.steps, left=None)  # "eta -" until the first estimate
 
     def step_started(self, step: str) -> None:
         self.end_step()
@@ -155,6 +192,13 @@ class LiveBars:
         self.corpus = self._add("corpus jobs", total, f"{reused}/{total}", f"{reused} reused" if reused else "",
                                 completed=reused)
         self.progress.update(self.corpus, left=None)
+
+    def run_left(self, e: ev.Eta, now: float) -> None:
+        """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
+        if self.steps is not None:
+            self.progress.update(self.steps, left=e.seconds_left, left_at=now)
+        if self.corpus is not None and "corpus" in e.steps_left:
+            self.progress.update(self.corpus, left=e.steps_left["corpus"], left_at=now)
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
@@ -238,19 +282,38 @@ class Renderer:
         self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
         self.plain = PlainLines()
-        self.clock = CorpusClock()
+        self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
+        self.started = time.monotonic()
+        self.eta_at: float | None = None  # when the last `eta` event was made
+        self.eta_said = False  # plain lines: the first estimate was printed
         self.labels: dict[str, str] = {}  # job id -> "src encoder cqN"
         self._lock = threading.RLock()
 
     # -- plumbing ---------------------------------------------------------------------------
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
+            now = time.monotonic()
+            changed = self.clock.feed(event, now)
             if self.json_mode:
                 self.json_out.write(json.dumps(dump(event.to_json()), default=str) + "\n")
                 self.json_out.flush()
             handler = getattr(self, f"on_{event.kind}", None)
             if handler is not None:
                 handler(event)
+            if not isinstance(event, ev.Eta | ev.RunFinished | ev.RunError):
+                self.tell_eta(now, changed)
+
+    def tell_eta(self, now: float, changed: bool) -> None:
+        """An `eta` event when the estimate changed at once (a plan, a forecast, a step's start or end) or
+        ETA_EVERY_S has passed since the last, once one exists."""
+        if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
+            return
+        self.clock.crowded(load_per_core())
+        found = self.clock.left(now)
+        if found is None:
+            return
+        self.eta_at = now
+        self(eta_event(found, now - self.started))
 
     def say(self, text: str, style: str = "") -> None:
         """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
@@ -261,6 +324,15 @@ class Renderer:
             if self.bars is not None:
                 self.bars.progress.stop()
                 self.bars = None
+
+    def on_eta(self, e: ev.Eta) -> None:
+        if self.bars:
+            self.bars.run_left(e, time.monotonic())
+        elif not self.eta_said:  # plain lines: the first estimate; the job and epoch lines end with the run's after it
+            self.eta_said = True
+            self.say(f"{tag(e.step) if e.step else ''} the run's time left: about {duration(e.seconds_left)} ("
+                     + ", ".join(f"{step} {duration(s)}" for step, s in e.steps_left.items() if s >= 0.5)
+                     + f"; {'measured on this run' if e.basis == 'measured' else 'by the speeds step 01 measured'})")
 
     # -- run and steps ----------------------------------------------------------------------
     def on_run_started(self, e: ev.RunStarted) -> None:
@@ -310,47 +382,42 @@ class Renderer:
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
         self.plain.jobs_planned(e.total, e.reused)
-        self.clock = CorpusClock()  # an emitter that gives no work (an older one): each job counts one
-        self.clock.plan(e.work or {"": {"": float(e.total - e.reused)}}, time.monotonic())
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
     def _tell_bars(self) -> None:
         """The corpus bar's time left: the cost model's (None: not measured yet)."""
         if self.bars and self.bars.corpus is not None:
-            self.bars.progress.update(self.bars.corpus, left=self.clock.remaining_s(time.monotonic()))
+            now = time.monotonic()
+            self.bars.progress.update(self.bars.corpus, left=self.clock.corpus.remaining_s(now), left_at=now)
 
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
-        key = (e.encoder, e.src) if e.work > 0 else ("", "")  # an older emitter's jobs: each counts one
-        self.clock.start(e.job_id, *key, e.work if e.work > 0 else 1.0, e.frames)
         if self.bars:
             self.bars.job_started(e)
 
     def on_job_progress(self, e: ev.JobProgress) -> None:
-        self.clock.progress(e.job_id, e.phase, e.frames_done)
         if self.bars:
             self.bars.job_progress(e)
             self._tell_bars()
 
     def on_job_done(self, e: ev.JobDone) -> None:
         label = self.labels.pop(e.job_id, e.job_id)
-        if not e.reused:
-            self.clock.finish(e.job_id, e.enc_time_ms, e.score_time_ms)
         if self.bars:
             self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
             self._tell_bars()
             return
         if e.reused or not self.plain.job_line_due():
             return
-        left = self.clock.remaining_s(time.monotonic())
+        now = time.monotonic()
+        left, run = self.clock.corpus.remaining_s(now), self.clock.left(now)
         eta = f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
+        eta += f" (run {duration(run.seconds_left)})" if eta and run is not None else ""
         self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
                  f"score {e.score_time_ms / 1000:.1f} s{eta}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
-        self.clock.fail(e.job_id)
         if self.bars:
             self.bars.job_ended(e.job_id, True, f"{e.job_id} FAILED")
         self.say(f"{tag('corpus')} FAILED {self.labels.pop(e.job_id, e.job_id)}: {e.message}", "bold red")
@@ -362,7 +429,9 @@ class Renderer:
         if self.bars:
             self.bars.epoch(e)
         elif self.plain.epoch_line_due(e):
-            self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}")
+            run = self.clock.left(time.monotonic())
+            self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}"
+                     + (f", run eta {duration(run.seconds_left)}" if run is not None else ""))
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
         style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"

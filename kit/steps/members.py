@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.errors import InputError
-from kit.events import Info
+from kit.events import Forecast, Info
 from kit.infra.files import host_name, sha256_json
 from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
@@ -115,6 +115,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
                 + (f"; training the other {len(missing)}" if missing else ""))
         ctx.log(line)
         ctx.emit(Info("loso", line))
+    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target))
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
         trained = train_missing(data, jobs, set(missing), (), store, s.train, workers)
@@ -124,6 +125,23 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
                              hint="another process removes files in this out-dir: stop it, then rerun")
     result, baselines = evaluate_jobs(inputs, list(s.seeds), gather(jobs, found), s.train)
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
+
+
+def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int) -> None:
+    """What is left of LOSO once its members are counted (the share of them still to train, each --holdout kind's
+    about as many as the ensemble's, the evaluation), and the bundle after it, by this box's measured speed
+    (kit.model.cost): the run's ETA replaces the corpus step's forecasts with them (a run whose corpus was up to
+    date has no other)."""
+    from kit.model.cost import LOSO_WRAP_S, box_slowness, bundle_cost, unit_seconds
+    from kit.model.train import planned_cost
+
+    slowness = box_slowness(ctx.tree, ctx.run.prereqs_json)
+    config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
+    units = planned_cost(jobs, config, workers) * share + planned_cost(jobs[:1], config, workers) * holdouts
+    training = unit_seconds(units, workers, slowness)
+    ctx.emit(Forecast("loso", round(training + LOSO_WRAP_S * slowness, 3), round(training, 3)))
+    bundle = bundle_cost(rows, len(ctx.settings.seeds), config, workers, slowness)
+    ctx.emit(Forecast("bundle", round(bundle.seconds, 3), round(bundle.training_s, 3)))
 
 
 def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,

@@ -13,13 +13,21 @@ from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, r
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
+from kit.corpus.scheduler import (
+    ProgressRelay,
+    ScoreThreads,
+    concurrency,
+    fixed_threads,
+    planned_prior,
+    planned_work,
+    run_jobs,
+)
 from kit.corpus.schema import JOB_ROWS_VERSION
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
-from kit.events import Info, JobsPlanned
+from kit.events import Forecast, Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
@@ -33,10 +41,12 @@ from kit.media.libvmaf import Teacher
 from kit.media.refs import Clip, YuvDefaults
 from kit.media.teachers import teacher_of
 from kit.model.recipe import MIN_FRAMES_PER_SOURCE, MIN_SOURCES, check_frames_per_source
+from kit.model.threads import choose_threads
 from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
+from kit.platforms.speed import BoxSpeed, encode_rates
 from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.settings import RunSettings, check_ladder
@@ -90,6 +100,8 @@ class Prepared:
     demo: bool
     depth: DepthPlan  # each clip's encode depth (--encode-depth), checked against the 10-bit probes
     unusable: list[Unusable]  # the clips of --ref-dir left out (not --strict), each with its reason and fix
+    speed: BoxSpeed  # this box's speed as step 01 measured it, and each encoder's (pixels a second): the ETA's prior
+    encode_rates: dict[str, float]
 
 
 def prepare(ctx: Context) -> Prepared:
@@ -132,7 +144,8 @@ def prepare(ctx: Context) -> Prepared:
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
-    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
+    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable, prereqs.speed,
+                    encode_rates(prereqs.encoders, prereqs.speed, encoders))
 
 
 def strict(s: RunSettings) -> bool:
@@ -297,6 +310,25 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     return runner, threads, n_par
 
 
+def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
+    """The jobs planned, with the seconds they take by this box's measured speed, and what the steps after them
+    take (kit.model.cost): the run's ETA from its first seconds."""
+    from kit.model.cost import BUNDLE_CORPUS_S, forecast  # pandas loads with it: at run time, never for `status`
+
+    threads = fixed_threads() or max(1, core_count() // n_par)
+    prior, scoring = planned_prior(jobs, reused_ids, p.encode_rates, p.speed, threads)
+    ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), prior, scoring, n_par))
+    if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
+        ctx.emit(Forecast("bundle", BUNDLE_CORPUS_S * p.speed.slowness))
+        return
+    s = ctx.settings
+    groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
+    rows = sum(j.clip.n_frames for j in jobs)
+    for cost in forecast(rows, groups, len(p.clips), len(s.seeds), s.folds, s.train, choose_threads().train,
+                         p.speed.slowness, len(s.holdout)):
+        ctx.emit(Forecast(cost.step, round(cost.seconds, 3), round(cost.training_s, 3)))
+
+
 class CorpusStep:
     name = "corpus"
 
@@ -348,7 +380,7 @@ class CorpusStep:
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
-        ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids)))
+        announce(ctx, p, jobs, reused_ids, n_par)
         failures = run_jobs(ctx.emit, runner, jobs, n_par, reused_ids, threads.job_finished)
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)

@@ -16,7 +16,7 @@ from kit.bundle.aside import adopt_recorded, check_exports, check_written, recor
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
-from kit.events import BundleWritten, Epoch, Info
+from kit.events import BundleWritten, Epoch, Forecast, Info
 from kit.infra.clock import utc_compact
 from kit.infra.faults import kill_point
 from kit.infra.perms import user_name
@@ -76,8 +76,10 @@ class BundleStep:
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
         from kit.bundle.contents import corpus_files
+        from kit.model.cost import BUNDLE_CORPUS_S, box_slowness
 
         run, tree = ctx.run, ctx.tree
+        ctx.emit(Forecast(self.name, round(BUNDLE_CORPUS_S * box_slowness(tree, run.prereqs_json), 3)))
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         shard = require_output(ctx, run.shard, "corpus")
@@ -103,12 +105,16 @@ class BundleStep:
             return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
+        from kit.model.cost import box_slowness, bundle_cost
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
         run, tree = ctx.run, ctx.tree
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
+        cost = bundle_cost(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
+                           box_slowness(tree, run.prereqs_json), verdict.promoted)
+        ctx.emit(Forecast(self.name, round(cost.seconds, 3), round(cost.training_s, 3)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier

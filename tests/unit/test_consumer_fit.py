@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from kit.bundle.vmaftune import VOCAB_V2, build_profile_onnx, v2_rows
+from kit.model.arch import fr_regressor_v2
 from kit.model.consumer import CRF_RANGE, QUERIED_ENCODERS, VMAFTUNE_VOCAB, crf_band
 from kit.model.contract import CODEC_VOCAB, MODEL_FEATURES
 from kit.model.encodes import feed_codec
 from kit.model.loso import LosoInputs, evaluate_loso
-from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
 from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_fit, consumer_gates, untrained_note

@@ -20,10 +20,11 @@ from onnx import TensorProto, helper
 
 from kit.errors import InputError
 from kit.infra.tree import Tree
+from kit.model.arch import fr_regressor_v2
 from kit.model.export import INPUT_CODEC, INPUT_FEATURES, OUTPUT, build_onnx
 from kit.model.features import CODEC_DIM, N_FEATURES, design_matrix
 from kit.model.incumbent import TIMEOUT_ENV, incumbent_loso, incumbent_scores
-from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.rundir import ENSEMBLE_MANIFEST
 from tests.conftest import synthetic_corpus

@@ -21,9 +21,9 @@ from kit.corpus.summary import summarise_corpus
 from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
+from kit.model.arch import baseline_archs, fr_regressor_v2
 from kit.model.contract import CANONICAL6_V1, V1_FEATURES
 from kit.model.features import design_matrix
-from kit.model.network import baseline_archs, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.verdict.document import Verdict
 from tests.conftest import ROOT, synthetic_corpus

@@ -16,10 +16,10 @@ import torch
 
 from kit.errors import InputError
 from kit.model import kernels
+from kit.model.arch import MLP_SMALL, fr_regressor_v2
 from kit.model.features import design_matrix
 from kit.model.kernels import ENV, Kernels, active, choose
 from kit.model.loso import LosoInputs, LosoResult
-from kit.model.network import MLP_SMALL, fr_regressor_v2
 from kit.model.recipe import TrainConfig
 from kit.model.results import BaselineResult
 from kit.model.threads import choose_threads

@@ -16,9 +16,9 @@ import torch
 from kit.errors import InputError
 from kit.infra.arrays import parse_task
 from kit.infra.tree import Tree
+from kit.model.arch import Arch
 from kit.model.baselines import evaluate_jobs, loso_jobs
 from kit.model.loso import LosoInputs
-from kit.model.network import Arch
 from kit.model.recipe import TrainConfig
 from kit.model.tasks import (
     MemberKey,

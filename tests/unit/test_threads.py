@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from kit.errors import InputError
+from kit.model.arch import fr_regressor_v2
 from kit.model.export import build_onnx
-from kit.model.network import FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
 from kit.model.threads import ENV, ThreadChoice, apply_threads, choose_threads

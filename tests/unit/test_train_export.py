@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from kit.errors import InputError
+from kit.model.arch import LINEAR, fr_regressor_v2
 from kit.model.contract import CODEC_VOCAB
 from kit.model.export import build_onnx, parity
 from kit.model.features import CODEC_DIM, codec_block
-from kit.model.network import LINEAR, FrRegressor, fr_regressor_v2
+from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.train import Member, train_members
 from tests.conftest import synthetic_corpus
@@ -200,7 +201,7 @@ def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
     """StackedMLP.gradients (the fast path's) against torch's autograd on the same forward pass, dropout masks
     included: close to the gradient of the mean squared errors, and the very bits of autograd's from each member's
     d(MSE)/d(output), as the public path takes them (kit.model.kernels.AutogradStep)."""
-    from kit.model.network import MLP_SMALL
+    from kit.model.arch import MLP_SMALL
     from kit.model.stacked import StackedMLP, Trace
 
     arch = {"linear": LINEAR, "mlp_small": MLP_SMALL}.get(arch_name) or fr_regressor_v2(TrainConfig())
@@ -259,7 +260,7 @@ def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_
 
 
 def test_members_train_to_the_same_bits_however_they_are_grouped_onto_workers() -> None:
-    from kit.model.network import MLP_SMALL
+    from kit.model.arch import MLP_SMALL
     from kit.model.train import TrainData, TrainJob, train_jobs
 
     df = synthetic_corpus()
@@ -277,7 +278,7 @@ def test_members_train_to_the_same_bits_however_they_are_grouped_onto_workers() 
 
 
 def test_the_costliest_job_is_split_across_the_workers_and_the_small_ones_stay_whole() -> None:
-    from kit.model.network import MLP_SMALL
+    from kit.model.arch import MLP_SMALL
     from kit.model.train import TrainJob, _plans
 
     cfg = TrainConfig()

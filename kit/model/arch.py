@@ -1,0 +1,73 @@
+"""The network's description, without torch: an `Arch` names its layers (`layers()`), and every form of the
+model is built from it (kit.model.network, kit.model.stacked, kit.model.export). Torch-free, so what a training
+will cost can be reckoned before torch loads (kit.model.schedule, the run's ETA)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from kit.model.contract import input_features
+from kit.model.features import CODEC_DIM, N_FEATURES
+from kit.model.recipe import ARCH, TrainConfig
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One linear layer slot: its name, shape and what follows it."""
+
+    name: str  # hidden1, hidden2, ..., output
+    fan_in: int
+    fan_out: int
+    activation: str | None  # "gelu" | "relu" after a hidden layer; None after the output
+    dropout: float  # after the activation, while training
+
+    @property
+    def drops(self) -> bool:
+        """Whether training drops units after this layer (a hidden layer with dropout > 0)."""
+        return self.activation is not None and self.dropout > 0
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A plain MLP: hidden widths, activation, dropout, and whether it sees the codec block."""
+
+    name: str
+    hidden: tuple[int, ...]
+    activation: str  # "gelu" | "relu"
+    dropout: float
+    use_codec: bool
+    n_features: int = N_FEATURES  # the input set's width (kit.model.contract.INPUT_SETS)
+
+    @property
+    def in_dim(self) -> int:
+        return self.n_features + (CODEC_DIM if self.use_codec else 0)
+
+    def layers(self) -> tuple[Layer, ...]:
+        widths = [self.in_dim, *self.hidden, 1]
+        names = [*(f"hidden{i + 1}" for i in range(len(self.hidden))), "output"]
+        return tuple(Layer(name, fi, fo, None if name == "output" else self.activation,
+                           0.0 if name == "output" else self.dropout)
+                     for name, (fi, fo) in zip(names, itertools.pairwise(widths), strict=True))
+
+    @property
+    def params(self) -> int:
+        return sum(layer.fan_in * layer.fan_out + layer.fan_out for layer in self.layers())
+
+
+def fr_regressor_v2(config: TrainConfig) -> Arch:
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout."""
+    return Arch(ARCH, (config.hidden, config.hidden), "gelu", config.dropout, True,
+                len(input_features(config.inputs)))
+
+
+# seed document 000's baselines: the six features only (of the canonical set: 6 -> 1, 7 parameters; 6 -> 16 -> 8
+# -> 1 ReLU, 257 parameters); with another input set, its features
+LINEAR = Arch("linear", (), "relu", 0.0, False)
+MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
+
+
+def baseline_archs(config: TrainConfig) -> tuple[Arch, ...]:
+    """LINEAR and MLP_SMALL on the input set the ensemble trains on."""
+    n = len(input_features(config.inputs))
+    return tuple(Arch(a.name, a.hidden, a.activation, a.dropout, a.use_codec, n) for a in (LINEAR, MLP_SMALL))
