@@ -19,7 +19,8 @@ from kit.bundle.tarball import write_results_tarball
 from kit.corpus.commit import write_corpus
 from kit.corpus.schema import EXTRA_FEATURES, JOB_SCHEMA, with_content
 from kit.infra.tree import Tree
-from kit.rundir import LAYOUT
+from kit.rundir import LAYOUT, RunDir
+from kit.verdict.document import Verdict
 from tests.conftest import synthetic_corpus
 
 
@@ -98,3 +99,10 @@ def write_tiny_model(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(TINY_MODEL))
     return path
+
+
+def verdict_of(out: Path) -> Verdict:
+    """The verdict an out-dir holds (PROMOTE.json or HOLD.json), read as the kit reads it."""
+    found = RunDir(out).verdict_on_disk(Tree.open(out, make=False))
+    assert found is not None
+    return Verdict.from_json(json.loads(found[1].read_text()), str(found[1]))

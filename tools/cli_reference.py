@@ -14,7 +14,6 @@ flags they share. tests/unit/test_docs.py fails when the committed page and this
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import sys
@@ -31,6 +30,8 @@ SHARES_RUN_FLAGS = ("step", "slurm", "ray")
 
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the kit is the checkout's
     sys.path.insert(0, str(ROOT))
+
+from tools.generated import page_main  # noqa: E402  (run as a script, the checkout goes on the path first)
 
 
 def walk(cmd: click.Command, ctx: click.Context) -> Iterator[click.Context]:
@@ -120,20 +121,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from --help")
-    args = parser.parse_args(argv)
-    page = render()
-    if args.check:
-        if PAGE.read_text() != page:
-            print(f"{PAGE.relative_to(ROOT)} is not what --help says: regenerate it with {REGENERATE}",
-                  file=sys.stderr)
-            return 1
-        return 0
-    PAGE.parent.mkdir(parents=True, exist_ok=True)
-    PAGE.write_text(page)
-    print(f"wrote {PAGE.relative_to(ROOT)}")
-    return 0
+    return page_main(argv, __doc__, PAGE, render, "--help says", REGENERATE)
 
 
 if __name__ == "__main__":

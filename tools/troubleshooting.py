@@ -15,7 +15,6 @@ file, then a rerun of this tool. reading.py says how a message is read.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import textwrap
@@ -57,7 +56,8 @@ OTHER = "Other"
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the kit is the checkout's
     sys.path.insert(0, str(ROOT))
 
-from tools.reading import Refusal, refusals  # noqa: E402  (run as a script, the checkout goes on the path first)
+from tools.generated import page_main  # noqa: E402  (run as a script, the checkout goes on the path first)
+from tools.reading import Refusal, refusals  # noqa: E402
 
 
 def area(module: str) -> str:
@@ -135,19 +135,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from what the code says")
-    args = parser.parse_args(argv)
-    page = render()
-    if args.check:
-        if PAGE.read_text() != page:
-            print(f"{PAGE.relative_to(ROOT)} is not what the code's refusals say: regenerate it with {REGENERATE}",
-                  file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(page)
-    print(f"wrote {PAGE.relative_to(ROOT)} ({len(page.splitlines())} lines)")
-    return 0
+    return page_main(argv, __doc__, PAGE, render, "the code's refusals say", REGENERATE)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,11 @@ class Off(Rule):
         return (self.refusal or why) if why is not None else None
 
 
+def item_breach(values: Any, item: Rule) -> str | None:
+    """`holds X, which <why>` for the first of `values` that breaks `item`; None when every one keeps it."""
+    return next((f"holds {v!r}, which {why}" for v in values if (why := item.problem(v)) is not None), None)
+
+
 @dataclass(frozen=True)
 class Distinct(Rule):
     """A list of at least one value, each once, each keeping `item`."""
@@ -124,7 +129,7 @@ class Distinct(Rule):
             return "is empty"
         if len(set(values)) != len(values):
             return "repeats a value"
-        return next((f"holds {v!r}, which {why}" for v in values if (why := self.item.problem(v)) is not None), None)
+        return item_breach(values, self.item)
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,8 @@ class Ordered(Rule):
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, list | tuple) or len(value) != 2:
             return "is not MIN,MAX with MIN < MAX"
-        if (bad := next((v for v in value if self.item.problem(v) is not None), None)) is not None:
-            return f"holds {bad!r}, which {self.item.problem(bad)}"
+        if (breach := item_breach(value, self.item)) is not None:
+            return breach
         return None if value[0] < value[1] else "is not MIN,MAX with MIN < MAX"
 
 

@@ -5,7 +5,6 @@ and the teacher's frames of predictions.parquet, an encode's rungs apart."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -13,21 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.infra.tree import Tree
 from kit.report.summary import closing_rows
 from kit.rundir import RunDir
-from kit.verdict.document import Verdict
 from kit.verdict.kinds import CONSUMER
+from tests.kitfiles import verdict_of
 
 pytestmark = pytest.mark.slow  # the shared real run
 KEY = ["src_sha256", "encoder", "cq", "enc_width", "enc_height"]
-
-
-def verdict_of(out: Path) -> Verdict:
-    run = RunDir(out)
-    found = run.verdict_on_disk(Tree.open(run.root, make=False))
-    assert found is not None
-    return Verdict.from_json(json.loads(found[1].read_text()))
 
 
 def test_encodes_parquet_is_the_members_predictions_rungs_apart(

@@ -13,20 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.infra.tree import Tree
 from kit.model.conformal import level_key
 from kit.rundir import RunDir
-from kit.verdict.document import Verdict
 from kit.verdict.intervals import column
 from tests.conftest import LENIENT, ROOT, run_kit, synthetic_corpus
+from tests.kitfiles import verdict_of
 
 pytestmark = pytest.mark.slow  # real runs
-
-
-def verdict_of(out: Path) -> Verdict:
-    found = RunDir(out).verdict_on_disk(Tree.open(out, make=False))
-    assert found is not None
-    return Verdict.from_json(json.loads(found[1].read_text()), str(found[1]))
 
 
 def plcc(y: pd.Series, p: pd.Series) -> float:

@@ -13,20 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.infra.tree import Tree
 from kit.report.summary import summary_rows
 from kit.rundir import RunDir
-from kit.verdict.document import Verdict
 from tests.conftest import run_here
+from tests.kitfiles import verdict_of
 
 pytestmark = pytest.mark.slow  # the shared real run
-
-
-def verdict_of(out: Path) -> Verdict:
-    run = RunDir(out)
-    found = run.verdict_on_disk(Tree.open(run.root, make=False))
-    assert found is not None
-    return Verdict.from_json(json.loads(found[1].read_text()))
 
 
 def test_the_teacher_range_per_encoder_is_recomputed_from_the_shard(
