@@ -6,13 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kit import __version__
 from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc, teacher_metadata
 from kit.bundle.registry import with_tag
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import training_corpus
+from kit.errors import InputError
 from kit.infra.tree import Tree
+from kit.model.clips import clip_codes
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -21,20 +24,37 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
+from kit.model.distil import Distillation
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
-from kit.model.recipe import ARCH, TrainConfig
+from kit.model.recipe import ARCH, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
+from kit.model.teacher_fn import prove
 from kit.model.train import EpochCallback, Member, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
+
+
+def refit_distillation(verdict: Verdict, df: pd.DataFrame, feats: np.ndarray, target: np.ndarray,
+                       train: TrainConfig, sources: tuple[Path | None, Path | None]) -> Distillation | None:
+    """The teacher recipe's training set for the refit, where LOSO's members were trained by it (the verdict says),
+    the teacher proven again on the corpus as LOSO proved it."""
+    if verdict.recipe != TEACHER:
+        return None
+    _, model = prove(df, *sources)
+    if model is None:  # proven by LOSO on these rows with this ffmpeg: only a changed box reaches this
+        raise InputError(f"the teacher {verdict.teacher_model} could not be read again for the refit, though LOSO "
+                         "distilled it", hint="rerun the loso step (`run --from loso`) on this box")
+    return Distillation.of(feats, target, clip_codes(df), model, train.teacher_samples)
+
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
 VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies into VMAFx's model/tiny/
 
 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
-                    ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1) -> list[Path]:
+                    ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
+                    teacher_sources: tuple[Path | None, Path | None] = (None, None)) -> list[Path]:
     """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
     models) and, for the canonical six (vmaf-tune feeds no other input set), `exports/vmaftune` (the vmaf-tune
     profile, with `ship`'s license and intervals); returns the files written."""
@@ -44,8 +64,9 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
-    ens = train_members(feats, codec, df["vmaf"].to_numpy(dtype=np.float64), [Member(s, -1, rows) for s in seeds],
-                        train, on_epoch, workers=workers)
+    target = df["vmaf"].to_numpy(dtype=np.float64)
+    ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
+                        distil=refit_distillation(verdict, df, feats, target, train, teacher_sources))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
     per_seed = {r.seed: r for r in verdict.per_seed}
     teacher = verdict.teacher

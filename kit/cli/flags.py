@@ -56,6 +56,7 @@ from kit.errors import InputError
 from kit.media.ladder import SCALERS
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.model.contract import INPUT_SETS
+from kit.model.recipe import RECIPES
 from kit.rundir import STEP_NAMES
 
 if TYPE_CHECKING:
@@ -143,6 +144,10 @@ FLAGS: tuple[RunFlag, ...] = (
             "vmaf-tune feeds; the default), or canonical6+v1 (its own model contract: the six and VMAF v1's cambi, "
             "speed_chroma_uv, adm3 and motion3, scored by the corpus step; for a v1 --teacher, which the six cannot "
             "carry; no vmaf-tune export; docs/teachers.md)."),
+    RunFlag("--recipe", "train.recipe", click.Choice(RECIPES), "How the ensemble learns its teacher: teacher (the "
+            "default: the teacher's own function, proven on every corpus row, distilled over where encodes lie, then "
+            "each member tuned on its contents' encodes; where the teacher cannot be reproduced from the six "
+            "features, frames) or frames (the corpus's per-frame scores, as kits before 2.1; docs/teachers.md)."),
     RunFlag("--seeds", "seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as given."),
     RunFlag("--folds", "folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole "
             "content groups dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold "

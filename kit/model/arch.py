@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from kit.model.contract import input_features
 from kit.model.features import CODEC_DIM, N_FEATURES
-from kit.model.recipe import ARCH, TrainConfig
+from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,12 @@ class Arch:
         return sum(layer.fan_in * layer.fan_out + layer.fan_out for layer in self.layers())
 
 
-def fr_regressor_v2(config: TrainConfig) -> Arch:
-    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout."""
-    return Arch(ARCH, (config.hidden, config.hidden), "gelu", config.dropout, True,
-                len(input_features(config.inputs)))
+def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout; trained by `recipe` (the one
+    the run uses: kit.model.loso.LosoInputs.recipe). The teacher recipe trains without dropout: it copies a
+    deterministic function, which dropout's noise only blurs."""
+    dropout = 0.0 if recipe == TEACHER else config.dropout
+    return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 
 
 # seed document 000's baselines: the six features only (of the canonical set: 6 -> 1, 7 parameters; 6 -> 16 -> 8

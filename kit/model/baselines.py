@@ -132,7 +132,7 @@ def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
               on_epoch: EpochCallback | None = None) -> list[TrainJob]:
     """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold),
     so their few small members fill the workers' idle time instead of running after it."""
-    return [TrainJob(inputs.members(seeds), fr_regressor_v2(config), on_epoch),
+    return [TrainJob(inputs.members(seeds), fr_regressor_v2(config, inputs.recipe), on_epoch),
             *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
 
 

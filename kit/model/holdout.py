@@ -19,6 +19,7 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.corpus.summary import rung_labels
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
+from kit.model.distil import Distillation
 from kit.model.folds import cut_folds
 from kit.model.recipe import TrainConfig
 from kit.model.train import EpochCallback, Member, train_members
@@ -70,11 +71,12 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
 
 def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, kind: str,
                 seeds: list[int], config: TrainConfig, corpus: str, on_epoch: EpochCallback | None = None,
-                workers: int = 1) -> tuple[pd.DataFrame, str]:
-    """Train every (seed, holdout fold) member and predict its held-out rows."""
+                workers: int = 1, distil: Distillation | None = None) -> tuple[pd.DataFrame, str]:
+    """Train every (seed, holdout fold) member (by the teacher recipe with `distil`) and predict its held-out
+    rows."""
     folds, why = holdout_folds(df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
-    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers)
+    ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=distil)
     corpus_row = df[CORPUS_ROW].to_numpy() if CORPUS_ROW in df else np.arange(len(df), dtype=np.int64)
     frames = []
     for m, mem in enumerate(ens.members):

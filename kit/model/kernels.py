@@ -1,7 +1,7 @@
 """The ops, the self-check and the choice of a training step's two paths; the only module that calls a private
 torch op.
 
-* **Fast path** (kit.model.train.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
+* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
   the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), with
   neither autograd's graph nor the optimiser framework (hooks, profiler records, grouping by device), whose
   bookkeeping costs as much per step as the arithmetic of a small member:
@@ -10,7 +10,7 @@ torch op.
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
     beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: every step counter + 1, then Adam with L2
     weight decay in one pass over each tensor.
-* **Public path** (kit.model.train.AutogradStep): plain autograd from the same forward pass (`err.backward` with
+* **Public path** (kit.model.optimise.AutogradStep): plain autograd from the same forward pass (`err.backward` with
   each member's d(MSE)/d(output)) and `torch.optim.Adam(fused=True)` (its default Adam where torch has no fused one).
 
 Both run the same kernels in the same order (autograd's backward of these layers is these ops; torch.optim's fused

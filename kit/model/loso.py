@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,16 +20,19 @@ import pandas as pd
 from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_ROW, VMAF_CEILING
 from kit.infra.interrupts import check
+from kit.media.svr import SvrModel
 from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
 from kit.model.consumer import CRF_RANGE
-from kit.model.contract import CANONICAL6
+from kit.model.contract import CANONICAL6, MODEL_FEATURES
+from kit.model.distil import Distillation
 from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
-from kit.model.recipe import FoldsAsked
+from kit.model.recipe import FRAMES, TEACHER, FoldsAsked, TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
+from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
 # what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
@@ -66,6 +69,23 @@ class LosoInputs:
     # --vmaftune-crf-range: what vmaf-tune's crf_norm is taken over, for the consumer's evaluation
     # (kit.model.encodes); None for an input set vmaf-tune does not feed (it feeds the canonical six)
     crf_range: tuple[int, int] | None = CRF_RANGE
+    # the teacher's function as the loso step proved it, and the teacher recipe's training set where it is used
+    # (kit.model.distil); without it the ensemble trains on the rows above (the frames recipe)
+    teacher_fn: TeacherFunction | None = None
+    distil: Distillation | None = None
+
+    @property
+    def recipe(self) -> str:
+        """The recipe the ensemble trains by (kit.model.recipe): the teacher's where its distillation is at hand."""
+        return TEACHER if self.distil is not None else FRAMES
+
+    def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
+        """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,
+        the teacher was reproduced and the input set is the canonical six (the teacher's own features)."""
+        use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
+        distil = Distillation.of(self.feats, self.target, clip_codes(self.df), model, config.teacher_samples) \
+            if use and model is not None else None
+        return replace(self, teacher_fn=proof, distil=distil)
 
     @classmethod
     def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6,

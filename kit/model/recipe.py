@@ -43,6 +43,9 @@ LOSO_MAX_GROUPS = 50
 AUTO_K = 10
 
 
+TEACHER, FRAMES = "teacher", "frames"  # --recipe (TrainConfig.recipe)
+RECIPES = (TEACHER, FRAMES)
+
 FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.cli.params.Folds)
 
 
@@ -87,12 +90,28 @@ class TrainConfig(Record):
     max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
     max_batch: int = 1_024  # ... up to this size
     inputs: str = "canonical6"  # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
+    # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
+    # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
+    # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
+    # (and as the teacher recipe does where the teacher cannot be reproduced)
+    recipe: str = "teacher"
+    teacher_samples: int = 100_000  # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
+    base_steps: int = 6_000  # each seed's base: steps ...
+    base_batch: int = 256  # ... of this many teacher samples
+    base_lr: float = 2e-3  # ... from this learning rate, decayed along a cosine
+    tune_steps: int = 600  # each member's tuning from its seed's base: steps ...
+    tune_batch: int = 128  # ... of this many rows (windows, frames and teacher samples: kit.model.distil.TUNE_SHARES)
+    tune_lr: float = 3e-4  # ... from this learning rate, decayed along a cosine
 
     # what each value may be, whatever brings it (--epochs, --batch-size, --inputs, a --settings file, a run.json)
     RULES = (("hidden", Whole(1, 4096)), ("dropout", Real(0, 1, hi_open=True)), ("lr", Real(0, 1, lo_open=True)),
              ("weight_decay", Real(0, 1)), ("epochs", Whole(1, 10_000)), ("batch_size", Whole(1, 1 << 20)),
              ("max_samples", Whole(1, 1 << 40)), ("max_steps", Whole(1, 1 << 30)), ("max_batch", Whole(1, 1 << 20)),
-             ("inputs", OneOf(tuple(INPUT_SETS))))
+             ("inputs", OneOf(tuple(INPUT_SETS))), ("recipe", OneOf(RECIPES)),
+             ("teacher_samples", Whole(1_000, 10_000_000)), ("base_steps", Whole(1, 1 << 20)),
+             ("base_batch", Whole(1, 1 << 16)), ("base_lr", Real(0, 1, lo_open=True)),
+             ("tune_steps", Whole(0, 1 << 20)), ("tune_batch", Whole(3, 1 << 16)),
+             ("tune_lr", Real(0, 1, lo_open=True)))
     WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
                                                "target": "vmaf"}  # said in the JSON, never read back
 

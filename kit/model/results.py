@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from kit.infra.records import Record, flatten, omit_none
+from kit.model.teacher_fn import TeacherFunction
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class SeedReport(SeedSummary):
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
     # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
     content_groups: tuple[GroupResult, ...] | None = omit_none()
+    # kit 2.1: the recipe the members were trained by (kit.model.recipe: teacher or frames), and what the loso step
+    # found of the teacher's function (kit.model.teacher_fn); absent from older files
+    recipe: str | None = omit_none()
+    teacher_function: TeacherFunction | None = omit_none()
 
     @property
     def summary(self) -> SeedSummary:

@@ -38,6 +38,7 @@ from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.model.arch import Arch
 from kit.model.batches import Member, TrainData
+from kit.model.distil import Distillation
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import npy_bytes
 from kit.model.stacked import Slot, StackedMLP
@@ -252,7 +253,8 @@ class MemberStore:
 
 
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
-                  store: MemberStore, config: TrainConfig, workers: int) -> list[MemberKey]:
+                  store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
+                  ) -> list[MemberKey]:
     """Train the members of `jobs` in `wanted` but not in `have`, in one pool, each on its whole job's schedule;
     each is written to the store as its group finishes (an interrupted training keeps every finished group).
     Returns the members trained."""
@@ -269,7 +271,7 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
     def keep(j: int, group: TrainedEnsemble) -> None:
         store.save_group([MemberKey(share[j].arch.name, member.seed, member.fold) for member in group.members], group)
 
-    train_jobs(data, share, config, workers, on_group=keep)
+    train_jobs(data, share, config, workers, on_group=keep, distil=distil)
     return trained
 
 

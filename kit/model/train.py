@@ -23,6 +23,7 @@ This module is the recipe and the loop; its parts:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -35,12 +36,14 @@ import torch
 
 from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
+from kit.model.distil import REPORT_EVERY, Distillation, distil
 from kit.model.features import model_space
-from kit.model.kernels import FusedAdam, Kernels, active, torch_adam
+from kit.model.kernels import Kernels, active
 from kit.model.network import FrRegressor
-from kit.model.recipe import TrainConfig
+from kit.model.optimise import AutogradStep, HandStep
+from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.schedule import JobShape, PlannedJob, Schedule, plan_jobs
-from kit.model.stacked import StackedMLP, Trace
+from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
 EpochCallback = Callable[[int, int, float], None]  # (epochs done, epochs, mean train loss)
@@ -90,44 +93,6 @@ class TrainedEnsemble:
 
     def export_member(self, m: int) -> FrRegressor:
         return self.net.member(m, self.means[m, 0], self.stds[m, 0])
-
-
-class HandStep:
-    """The fast path (kit.model.kernels): the written-out backward pass and the fused Adam called directly."""
-
-    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
-        self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
-        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
-        trace: list[Trace] = []
-        err = self.net.forward(x, masks, trace=trace) - target
-        self.adam.step(self.net.gradients(trace, err * scale))
-        return err
-
-
-class AutogradStep:
-    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
-    take gradients only while a step runs."""
-
-    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
-        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
-
-    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """As HandStep's."""
-        params = self.net.params
-        with torch.enable_grad():
-            for p in params:
-                p.requires_grad_(True)
-            err = self.net.forward(x, masks) - target
-            err.backward(err.detach() * scale)
-        self.adam.step()
-        for p in params:
-            p.grad = None
-            p.requires_grad_(False)
-        return err.detach()
 
 
 @torch.no_grad()  # outside a step (the fast path builds no autograd graph at all)
@@ -239,16 +204,64 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of
 
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-               on_group: GroupCallback | None = None) -> list[TrainedEnsemble]:
+               on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
     """Train every job's members on `workers` threads (see `_plans` for how they are shared out).
 
     Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch;
     `on_group` is called there too as each group of members is trained (kit.model.tasks keeps them).
     The members' weights are the same for any `workers` (a test checks it bit for bit), and on the fast
     path or autograd (kit.model.kernels; another test). Ctrl-C or a worker's error stops
-    every worker at its next step."""
+    every worker at its next step. With `distil` (the teacher recipe), the ensemble's job is trained by
+    kit.model.distil, the baselines as here."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
+    done_by: dict[int, TrainedEnsemble] = {}
+    for j, job in enumerate(jobs):
+        if distil is not None and job.arch.use_codec:
+            done_by[j] = _distil_job(distil, job, config, workers,
+                                     None if on_group is None else functools.partial(on_group, j))
+    rest = [j for j in range(len(jobs)) if j not in done_by]
+    if rest:
+        trained = _pool(data, [jobs[j] for j in rest], config, workers,
+                        None if on_group is None else lambda k, ens: on_group(rest[k], ens))
+        done_by.update(zip(rest, trained, strict=True))
+    return [done_by[j] for j in range(len(jobs))]
+
+
+def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
+                on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
+    """The ensemble's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; its
+    progress reported as on_epoch's rounds of distil.REPORT_EVERY steps (the bases' steps, then the tuning's)."""
+    rounds = -(-(config.base_steps + config.tune_steps) // REPORT_EVERY)
+    latest: list[tuple[int, float]] = []
+    shown = [0]
+
+    def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
+        latest.append(((0 if stage == "base" else config.base_steps) + done, loss))
+
+    def poll() -> None:  # on the calling thread
+        if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
+            shown[0] = at
+            job.on_epoch(min(at, rounds), rounds, latest[-1][1])
+
+    parts: list[TrainedEnsemble] = []
+
+    def finished(members: list[Member], net: StackedMLP, loss: list[float]) -> None:
+        n, width = len(members), data.mean.shape[0]
+        ens = TrainedEnsemble(net, data.mean.expand(n, 1, width).clone(), data.std.expand(n, 1, width).clone(),
+                              members, loss)
+        parts.append(ens)
+        if on_group is not None:
+            on_group(ens)
+
+    distil(data, job.members, job.arch, config, workers, progress, poll, finished)
+    order = {id(m): i for i, m in enumerate(job.members)}
+    return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
+
+
+def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
+          on_group: GroupCallback | None) -> list[TrainedEnsemble]:
+    """The jobs trained on the corpus's rows, their members in groups on the worker threads."""
     kernels = active()
     plans = _plans(jobs, config, workers)
     progress = _Progress(plans)
@@ -265,11 +278,18 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
-                  config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1) -> TrainedEnsemble:
-    """One job: train the members (of the ensemble's architecture) and return them as one ensemble.
+                  config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
+                  distil: Distillation | None = None) -> TrainedEnsemble:
+    """One job: train the members (of the ensemble's architecture) and return them as one ensemble; by the teacher
+    recipe with `distil`.
 
     on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
     finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
-    job = TrainJob(members, fr_regressor_v2(config), on_epoch)
-    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers)[0]
+    job = TrainJob(members, fr_regressor_v2(config, recipe_of(config, distil)), on_epoch)
+    return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
+
+
+def recipe_of(config: TrainConfig, distil: Distillation | None) -> str:
+    """The recipe a training uses: the teacher's where its distillation is at hand, else the frames'."""
+    return TEACHER if distil is not None else FRAMES

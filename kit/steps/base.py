@@ -141,6 +141,19 @@ def read_prereqs(ctx: Context) -> Prereqs:
     return prereqs
 
 
+def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
+    """Where the teacher's function is read from (kit.model.teacher_fn.model_text): the ffmpeg the prereqs step
+    chose (libvmaf compiles its built-in models in; None without a readable prereqs.json), and --teacher's model file
+    (None for a built-in)."""
+    from kit.media.libvmaf import BUILTIN_TEACHERS
+
+    prereqs, _ = read_prereqs_record(ctx.tree, ctx.run.prereqs_json) if ctx.tree.is_file(ctx.run.prereqs_json) \
+        else (None, "")
+    teacher = ctx.settings.teacher
+    return (Path(prereqs.ffmpeg.path) if prereqs is not None else None,
+            None if teacher in BUILTIN_TEACHERS else Path(teacher))
+
+
 def seconds_since(start: float) -> float:
     """Seconds since `start` (a time.monotonic()), to the millisecond."""
     return round(time.monotonic() - start, 3)

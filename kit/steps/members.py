@@ -42,7 +42,7 @@ def kept_apart(settings: RunSettings) -> tuple[str, ...]:
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
 
-def store_of(ctx: Context, plan: Plan, made_by: str = "the loso step") -> MemberStore:
+def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso step") -> MemberStore:
     """This LOSO's members, written and checked as `made_by` (the loso step, or training task K/N) makes them."""
     from kit.model.tasks import MemberStore, Origin
 
@@ -53,7 +53,7 @@ def store_of(ctx: Context, plan: Plan, made_by: str = "the loso step") -> Member
     # same in any)
     formats = formats_of("loso", plan)
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
-                             "train": s.train.to_json(), "formats": formats})
+                             "train": s.train.to_json(), "formats": formats, "recipe": recipe})
     origin = Origin(made_from, plan.inputs["corpus"], sha256_json(s.train.to_json()), formats, made_by,
                     f"pid {os.getpid()} on {host_name()}")
     return MemberStore(ctx.tree, ctx.run.members_of(made_from), origin)
@@ -86,7 +86,7 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
     if not ctx.settings.train_tasks:
         return
     jobs = loso_jobs(inputs, list(ctx.settings.seeds), ctx.settings.train)
-    store = store_of(ctx, plan)
+    store = store_of(ctx, plan, inputs.recipe)
     keys = [key for job in jobs for key in job_keys(job)]
     missing = [key for key in keys if not store.has(key)]
     if missing:
@@ -104,7 +104,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
 
     s = ctx.settings
     jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
-    store = store_of(ctx, plan)
+    store = store_of(ctx, plan, inputs.recipe)
     found = store.load_all(jobs)
     missing = missing_keys(jobs, found)
     total = len(found) + len(missing)
@@ -118,7 +118,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target))
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
-        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers)
+        trained = train_missing(data, jobs, set(missing), (), store, s.train, workers, inputs.distil)
         found |= store.load_all(jobs, set(trained))
         if lost := missing_keys(jobs, found):  # written a moment ago: only a neighbour could have removed them
             raise InputError(f"{len(lost)} member file(s) vanished from {store.folder} as soon as they were written",
@@ -172,10 +172,10 @@ def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, wo
     s = ctx.settings
     jobs = loso_jobs(inputs, list(s.seeds), s.train, on_epoch)
     share = share_out(jobs, n)[k - 1]
-    store = store_of(ctx, plan, f"training task {k}/{n}")
+    store = store_of(ctx, plan, inputs.recipe, f"training task {k}/{n}")
     have = store.load_all(jobs, set(share))
     ctx.emit(Info("loso", f"task {k}/{n}: {len(share)} of LOSO's {sum(len(j.members) for j in jobs)} members, "
                           f"{len(have)} already in {store.folder}"))
     trained = train_missing(TrainData.of(inputs.feats, inputs.codec, inputs.target), jobs, set(share), set(have),
-                            store, s.train, workers)
+                            store, s.train, workers, inputs.distil)
     return {"task": f"{k}/{n}", "members": len(share), "on_disk": len(have), "trained": len(trained)}

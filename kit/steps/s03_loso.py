@@ -21,11 +21,11 @@ from kit.infra.resources import out_of_memory
 from kit.infra.visible import reason_line
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
-from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES
+from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
-from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since
+from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since, teacher_sources
 from kit.steps.members import (
     TrainingTime,
     kept_apart,
@@ -208,6 +208,7 @@ class LosoStep:
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs
+        from kit.model.teacher_fn import prove
 
         s = ctx.settings
         corpus = corpus_path(ctx)
@@ -223,8 +224,14 @@ class LosoStep:
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         for kind in s.holdout:  # a --holdout this corpus cannot cut is refused before any training, not after it
             holdout_folds(df, kind, str(corpus))
+        proof, model = prove(df, *teacher_sources(ctx), strict=s.train.recipe == TEACHER)
+        ctx.log(f"the teacher's function: {proof.label}")
+        ctx.emit(Info(self.name, f"the teacher's function: {proof.label}"))
         threads = choose_threads()
-        inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range)
+        inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
+        if s.train.recipe == TEACHER and inputs.distil is None:
+            ctx.emit(Info(self.name, "the recipe: frames (the teacher recipe needs the teacher's function and the "
+                                     "canonical six): the members train on the corpus's per-frame scores"))
         apply_threads(threads)
         ctx.log(threads.describe())
         return Setup(corpus, df, duplicates, inputs, threads.train)
@@ -252,7 +259,7 @@ class LosoStep:
         ctx.emit(Info(self.name, f"--holdout {kind}: training {len(s.seeds)} seeds on every {kind} left out in "
                                  "turn"))
         frame, why = run_holdout(setup.df, inputs.feats, inputs.codec, inputs.target, kind, list(s.seeds), s.train,
-                                 str(setup.corpus), on_epoch, setup.workers)
+                                 str(setup.corpus), on_epoch, setup.workers, inputs.distil)
         ctx.log(f"--holdout {kind}: {why}")
         return frame.assign(scheme=why)
 
@@ -324,7 +331,8 @@ class LosoStep:
                                           batched_members=trained.result.n_members, train_seconds=time_used.seconds,
                                           train_tasks_seconds=time_used.tasks_seconds or None,
                                           train_attempts=time_used.attempts if time_used.attempts > 1 else None,
-                                          validation=setup.inputs.scheme).to_json())
+                                          validation=setup.inputs.scheme, recipe=setup.inputs.recipe,
+                                          teacher_function=setup.inputs.teacher_fn).to_json())
             outputs.append(path)
         tree.write_json(run.baselines, Baselines(plan.inputs["corpus"], trained.models).to_json())
         outputs.append(run.baselines)

@@ -23,7 +23,7 @@ from kit.infra.perms import user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
 from kit.model.threads import apply_threads, choose_threads
-from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
+from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun, teacher_sources
 from kit.steps.records import read_run_record, read_step_record
 from kit.verdict.document import Verdict
 
@@ -207,7 +207,7 @@ class BundleStep:
         ctx.log(threads.describe())
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
-                               workers=threads.train)
+                               workers=threads.train, teacher_sources=teacher_sources(ctx))
 
 
 def invocation(tree: Tree, run_json: Path) -> Invocation | None:

@@ -295,6 +295,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
         confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
         clip_pooling=a.clip_pooling if a else None, clip_error_gates=clip_gates or None,
         teacher_suspects=g.suspects, consumer=consumer, consumer_gates=consumer_limits,
+        recipe=reports[0].recipe, teacher_function=reports[0].teacher_function,
     )
 
 

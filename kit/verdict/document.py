@@ -17,6 +17,7 @@ from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import Teacher
 from kit.model.results import BaselineResult, FoldResult, FoldScheme, SeedSummary
+from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.gate import EvidenceGate, FoldGate, GateResult
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
@@ -350,6 +351,10 @@ class Verdict(Record):
     # (--min-consumer-share, --min-consumer-content-share); absent for an input set vmaf-tune does not feed
     consumer: ConsumerFit | None = omit_none()
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
+    # kit 2.1: the recipe the members were trained by, and the teacher's function as the loso step proved it (or why
+    # it could not: the models were then trained on the corpus's frames); absent from a verdict of an older kit
+    recipe: str | None = omit_none()
+    teacher_function: TeacherFunction | None = omit_none()
 
     @property
     def teacher(self) -> Teacher:

@@ -234,7 +234,7 @@ def test_the_written_out_gradients_are_autograds(arch_name: str) -> None:
 def test_dropout_drops_its_share_keeps_the_expected_value_and_repeats_from_each_members_seed() -> None:
     from kit.model.train import Dropout, StackedMLP
 
-    arch = fr_regressor_v2(TrainConfig())
+    arch = fr_regressor_v2(TrainConfig())  # the frames recipe's: the teacher recipe's has no dropout
     members = [Member(s, f, np.arange(10)) for s in (0, 1) for f in range(20)]
     masks = Dropout(members, arch, 64).next()
     assert [m.shape for m in masks] == [(40, 64, 64), (40, 64, 64)]

@@ -1,0 +1,223 @@
+"""The teacher as a function of its features: libvmaf's JSON SVR models evaluated as libvmaf evaluates them.
+
+vmaf_v0.6.1 and its kin (the 4K model, a `--teacher` model file of that form) are libsvm nu-SVR models over the
+canonical six features. libvmaf scores a frame from that frame's features alone (libvmaf/src/predict.c), in five
+steps, which `SvrModel.predict` repeats:
+
+    1. rescale   each feature x_i -> slope_i * x_i + intercept_i   (norm_type linear_rescale; `slopes[1:]`,
+                 `intercepts[1:]` in the model's feature order, which is its `feature_names` order)
+    2. kernel    s = sum_j coef_j * exp(-gamma * |x - sv_j|^2) - rho   (libsvm's svm_predict for an SVR with
+                 an RBF kernel; a support vector's missing index is 0, libsvm's sparse form)
+    3. denormalise  (s - intercepts[0]) / slopes[0]
+    4. transform    p0 + p1 s + p2 s^2, then out_gte_in / out_lte_in, when the model enables it
+    5. clip         to score_clip
+
+A model is reproducible from the corpus's columns only when its features are the canonical six as the corpus
+stores them: libvmaf's integer extractors at their default options. A model whose features carry options
+(vmaf_v0.6.1neg's enhancement-gain limits), other extractors (VMAF v1's cambi, SpEED) or the float extractors is
+not (`reproducible` says why). Whatever `reproducible` says, the kit believes the function only once it has
+matched libvmaf's own per-frame scores on the rows it trains on (kit.corpus.teacher_proof).
+
+A built-in model is not shipped with the kit: libvmaf compiles its model files into the library as JSON text,
+so the ffmpeg the kit scores with holds them. `builtin_model_text` finds the one named in that binary by what
+identifies it (its feature extractors and its SVM header: BUILTIN_IDENTITY), and the proof against libvmaf's
+scores settles the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit.infra.outside import JsonRefused, load_json
+from kit.media.libvmaf import FEATURES
+
+if TYPE_CHECKING:  # numpy loads when a model is evaluated: `status` and `--help` import kit.media
+    import numpy as np
+
+# what libvmaf's integer extractors name the canonical six in a model's feature_names
+INTEGER_PREFIX = "VMAF_integer_feature_"
+# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho), as
+# libvmaf's model files give them (model/vmaf_v0.6.1.json, model/vmaf_4k_v0.6.1.json); vmaf_v0.6.1neg shares
+# vmaf_v0.6.1's SVM but computes its features with enhancement-gain limits the corpus's columns do not have
+BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133"), "vmaf_4k_v0.6.1": (262, "-2.30449")}
+# the scores libvmaf logs have six decimals (its JSON log's %.6f), its features too: the function of logged
+# features differs from the logged score by a few 1e-4 at most (bench/README.md); a difference beyond this is
+# another function
+PROOF_TOLERANCE = 0.01
+MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary read for its models; a larger one is not searched
+
+
+class NotReproducible(ValueError):
+    """A teacher whose score is not a function of the corpus's columns that this module can evaluate; the message
+    says why, in a phrase that reads after the model's name."""
+
+
+@dataclass(frozen=True)
+class SvrModel:
+    """One libvmaf SVR model, ready to evaluate on the canonical six (columns in kit.media.libvmaf.FEATURES order)."""
+
+    name: str
+    sha256: str  # of the JSON text it was read from
+    order: tuple[int, ...]  # for each of the model's features in its own order, its column in FEATURES
+    slopes: tuple[float, ...]  # [0]: the score's, then the features' in the model's order
+    intercepts: tuple[float, ...]
+    rescale: bool
+    gamma: float
+    rho: float
+    coefs: tuple[float, ...]
+    support: tuple[tuple[float, ...], ...]  # each support vector, in the model's feature order
+    transform: tuple[float, float, float] | None  # (p0, p1, p2) when the model enables its transform
+    out_gte_in: bool
+    out_lte_in: bool
+    clip: tuple[float, float] | None
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """The score of each row of `features` (N, 6), as libvmaf computes it from those features."""
+        import numpy as np
+
+        x = np.asarray(features, dtype=np.float64)[:, list(self.order)]
+        if self.rescale:
+            x = x * np.asarray(self.slopes[1:]) + np.asarray(self.intercepts[1:])
+        sv = np.asarray(self.support)
+        dist = (x * x).sum(1)[:, None] - 2.0 * x @ sv.T + (sv * sv).sum(1)[None, :]
+        score = np.exp(-self.gamma * np.maximum(dist, 0.0)) @ np.asarray(self.coefs) - self.rho
+        if self.rescale:
+            score = (score - self.intercepts[0]) / self.slopes[0]
+        if self.transform is not None:
+            p0, p1, p2 = self.transform
+            out = p0 + p1 * score + p2 * score * score
+            out = np.maximum(out, score) if self.out_gte_in else out
+            score = np.minimum(out, score) if self.out_lte_in else out
+        if self.clip is not None:
+            score = np.clip(score, *self.clip)
+        return score
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _features(model: dict[str, object]) -> tuple[int, ...]:
+    """Each of the model's features' column in FEATURES; NotReproducible when they are not the canonical six as the
+    corpus stores them."""
+    names = model.get("feature_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise NotReproducible("names no feature list (feature_names)")
+    opts = model.get("feature_opts_dicts")
+    if isinstance(opts, list) and any(opts):
+        raise NotReproducible("computes its features with options of its own (feature_opts_dicts), which the "
+                              "corpus's columns, libvmaf's defaults, are not")
+    bare = [n.removeprefix(INTEGER_PREFIX).removesuffix("_score") for n in names]
+    if not all(n.startswith(INTEGER_PREFIX) for n in names) or sorted(bare) != sorted(FEATURES):
+        raise NotReproducible(f"reads {', '.join(names)}, not the canonical six of libvmaf's integer extractors "
+                              "the corpus stores")
+    return tuple(FEATURES.index(n) for n in bare)
+
+
+def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]], int]:
+    """(gamma, rho, coefficients, support vectors, total_sv) of a libsvm model text of an RBF SVR."""
+    head, sep, body = text.partition("\nSV\n")
+    fields = dict(line.split(" ", 1) for line in head.splitlines() if " " in line)
+    if not sep or fields.get("svm_type") not in ("nu_svr", "epsilon_svr") or fields.get("kernel_type") != "rbf":
+        raise NotReproducible("is not a libsvm regression with an RBF kernel")
+    coefs, support = [], []
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        coef, *pairs = line.split()
+        vector = [0.0] * len(FEATURES)
+        for pair in pairs:
+            index, _, value = pair.partition(":")
+            vector[int(index) - 1] = float(value)
+        coefs.append(float(coef))
+        support.append(tuple(vector))
+    return float(fields["gamma"]), float(fields["rho"]), coefs, support, int(fields.get("total_sv", len(coefs)))
+
+
+def parse_model(text: str, name: str) -> SvrModel:
+    """The model in libvmaf's JSON text; NotReproducible (saying why) for one this module cannot evaluate from the
+    corpus's columns."""
+    try:
+        doc = load_json(text)
+    except JsonRefused as exc:
+        raise NotReproducible(f"is not JSON ({exc})") from None
+    model = doc.get("model_dict") if isinstance(doc, dict) else None
+    if not isinstance(model, dict):
+        raise NotReproducible("is not a single libvmaf model (no model_dict: a bootstrap set of models, say)")
+    if model.get("model_type") not in ("LIBSVMNUSVR", "LIBSVMEPSILONSVR"):
+        raise NotReproducible(f"is a {model.get('model_type')} model, not one of libsvm's SVRs")
+    order = _features(model)
+    norm = model.get("norm_type", "none")
+    if norm not in ("linear_rescale", "none"):
+        raise NotReproducible(f"normalises its features by {norm}, which libvmaf's SVR scoring does not do")
+    try:
+        gamma, rho, coefs, support, _ = _svm(str(model["model"]))
+        slopes = tuple(float(v) for v in model.get("slopes", [1.0] * 7))
+        intercepts = tuple(float(v) for v in model.get("intercepts", [0.0] * 7))
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise NotReproducible(f"has an SVM this module cannot read ({exc})") from None
+    if len(slopes) != len(FEATURES) + 1 or len(intercepts) != len(FEATURES) + 1:
+        raise NotReproducible("has slopes or intercepts of another length than its features and score")
+    return SvrModel(name, hashlib.sha256(text.encode()).hexdigest(), order, slopes, intercepts,
+                    norm == "linear_rescale", gamma, rho, tuple(coefs), tuple(support), *_transform(model),
+                    _clip(model))
+
+
+def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | None, bool, bool]:
+    """((p0, p1, p2) when the model's score_transform is enabled, else None; out_gte_in; out_lte_in)."""
+    spec = model.get("score_transform")
+    if not isinstance(spec, dict) or not _truthy(spec.get("enabled")):
+        return None, False, False
+    if spec.get("knots"):
+        raise NotReproducible("transforms its score through knots, which this module does not evaluate")
+    p = tuple(float(spec.get(k, 0.0)) for k in ("p0", "p1", "p2"))
+    return (p[0], p[1], p[2]), _truthy(spec.get("out_gte_in")), _truthy(spec.get("out_lte_in"))
+
+
+def _clip(model: dict[str, object]) -> tuple[float, float] | None:
+    clip = model.get("score_clip")
+    return (float(clip[0]), float(clip[1])) if isinstance(clip, list) and len(clip) == 2 else None
+
+
+def _svm_head(text: str) -> tuple[int, str] | None:
+    """(total_sv, rho as written) of a model JSON's SVM, read from its text without parsing the rest."""
+    found = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
+    return (int(found.group(1)), found.group(2)) if found else None
+
+
+def _embedded_models(blob: bytes) -> list[str]:
+    """The libvmaf model JSON texts compiled into a binary: each NUL-delimited string holding a model_dict."""
+    texts, seen = [], set()
+    for hit in re.finditer(rb'"model_dict"', blob):
+        start = blob.rfind(b"\x00", 0, hit.start()) + 1
+        end = blob.find(b"\x00", hit.start())
+        if start in seen or end < 0:
+            continue
+        seen.add(start)
+        try:
+            texts.append(blob[start:end].decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    return texts
+
+
+def builtin_model_text(ffmpeg: Path, name: str) -> str:
+    """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when the kit
+    does not know how to find it or the binary does not hold it."""
+    if name not in BUILTIN_IDENTITY:
+        raise NotReproducible("is a built-in model whose features the corpus does not store as it reads them"
+                              if name.endswith("neg") else "is not among the built-in models the kit can find")
+    try:
+        with open(ffmpeg, "rb") as fh:
+            blob = fh.read(MAX_BINARY_BYTES)
+    except OSError as exc:
+        raise NotReproducible(f"could not be read from {ffmpeg} ({exc.strerror or exc})") from None
+    for text in _embedded_models(blob):
+        if _svm_head(text) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text and "feature_opts_dicts" not in text:
+            return text
+    raise NotReproducible(f"is not compiled into {ffmpeg} as libvmaf's JSON (a libvmaf built without its "
+                          "built-in models, or another release of them)")

@@ -1,0 +1,254 @@
+"""The teacher recipe: the student distilled from the teacher's own function, then taught what mean features lose.
+
+The teacher (vmaf_v0.6.1 and its kin) is a fixed function of the six features the student reads
+(kit.media.svr), and the consumer feeds the student an encode's MEAN features. Trained on per-frame rows alone, a
+student copies the teacher only where the corpus's frames lie, and its codec block lets it lean on encoders and
+quality knobs the teacher never reads. This recipe (Hinton et al. 2015, "Distilling the knowledge in a neural
+network": a student trained on the teacher's outputs on a transfer set; here the transfer set is drawn, the teacher
+being a function that can be evaluated anywhere) trains in two stages:
+
+    base   per seed: the teacher's function on TEACHER_SAMPLES feature vectors drawn from a fixed prior (`draw_prior`)
+           that covers where encodes lie, the near-lossless corner densest. Neither drawn nor learned again for a
+           fold: it depends on no content, so every fold and the full refit of a seed start from the same base
+    tune   per member (seed, fold): from its seed's base, a short run on batches mixing the encodes of the contents
+           it trains on as the consumer sees them (windows and subsets of an encode's frames, their mean features and
+           mean teacher score: what a mean loses, `encode_windows`), their frames, and the teacher's samples again
+           (so the base's fit is kept where the corpus has no encode)
+
+Both stages use a cosine learning-rate decay (Loshchilov & Hutter 2017) to fit the teacher closely, and no dropout
+(the teacher is a deterministic function: dropout's noise only blurs its copy).
+
+The codec block stays an input of the exported graph (vmaf-tune feeds it) but the student does not depend on it: its
+rows are zero while training and its first-layer weights start at zero, so their gradients are zero and Adam never
+moves them (its weight decay of a zero weight is zero). An encoder slot the corpus never saw predicts exactly as a
+trained one (tests/unit/test_distil.py).
+
+Every member uses one scaler, the teacher samples' (their features' means and standard deviations in model space):
+the base was fit on it, and it depends on no content.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from kit.media.svr import SvrModel
+from kit.model.arch import Arch
+from kit.model.batches import Complement, Member, gather
+from kit.model.features import CODEC_DIM, model_space
+from kit.model.kernels import Kernels, active
+from kit.model.optimise import AutogradStep, HandStep
+from kit.model.recipe import TrainConfig
+from kit.model.stacked import Slot, StackedMLP
+from kit.model.workers import Cancelled, run_on_workers
+
+PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
+WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
+WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
+MOTION_MAX = 40.0  # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
+# a tuning batch's shares: windows (encode-like means), frames, teacher samples
+TUNE_SHARES = (0.4, 0.2, 0.4)
+REPORT_EVERY = 50  # steps between two progress reports
+
+
+def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
+    """`n` raw canonical-six vectors (kit.media.libvmaf.FEATURES order) where encodes lie, the near-lossless corner
+    densest: a gap below 1 drawn as u^2 (dense near 0), in two halves.
+
+    One half draws each VIF scale's gap on its own and sorts them, the finest scale's largest (compression and noise
+    take more from fine scales; a noisy source loses its finest scale alone), and ADM's gap on its own. The other
+    draws one quality gap t and gives each scale a share of it (sorted likewise) and ADM another: the scales and ADM
+    move together, as they do along a quality ladder. In both, a little noise lets ADM and the coarsest VIF pass 1
+    as libvmaf's enhancement does, and motion2 is log-uniform over [0, MOTION_MAX] (a property of the content,
+    independent of the quality). Measured against a single family (bench/README.md, "The teacher recipe")."""
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
+    t = rng.random(n - half) ** 2
+    shared = t[:, None] * np.sort(rng.random((n - half, 4)), axis=1)[:, ::-1]
+    vif = 1.0 - np.vstack([own, shared])
+    vif[:, 3] += np.abs(rng.normal(0.0, 0.001, n))
+    adm = 1.0 - np.concatenate([rng.random(half) ** 2, t * rng.random(n - half)]) + rng.normal(0.0, 0.002, n)
+    motion = np.expm1(rng.random(n) * math.log1p(MOTION_MAX))
+    return np.column_stack([adm, vif, motion])
+
+
+def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
+                   per_encode: int = WINDOWS_PER_ENCODE, seed: int = WINDOW_SEED,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode-like rows from the corpus's frames: per encode (`codes`: one per row, its frames in row order), its
+    whole mean, and `per_encode` contiguous runs and `per_encode` random subsets of at least two frames, each as
+    (mean features, mean teacher score). Returns (features (W, F), scores (W,), each window's encode code (W,))."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    xs, ys, cs = [], [], []
+    for rows in np.split(order, bounds):
+        x, y, n = feats[rows], target[rows], len(rows)
+        picks = [np.arange(n)]
+        for _ in range(per_encode if n > 1 else 0):
+            length = int(rng.integers(2, n + 1))
+            start = int(rng.integers(0, n - length + 1))
+            picks += [np.arange(start, start + length), rng.choice(n, size=int(rng.integers(2, n + 1)), replace=False)]
+        xs += [x[p].mean(0) for p in picks]
+        ys += [y[p].mean() for p in picks]
+        cs += [codes[rows[0]]] * len(picks)
+    return np.array(xs), np.array(ys), np.array(cs, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """What the teacher recipe trains on, shared read-only by the workers: one table of inputs (z-scored by the
+    teacher samples' scaler, the codec block zero) holding the corpus's frames [0, n_frames), the encodes' windows
+    [n_frames, n_frames + n_windows) and the teacher's samples after them."""
+
+    teacher: str  # the teacher's name (its function: kit.media.svr)
+    table: torch.Tensor  # (N + W + S, F + CODEC_DIM)
+    target: torch.Tensor  # (N + W + S,)
+    n_frames: int
+    n_windows: int
+    frame_codes: np.ndarray  # (N,) each frame's encode
+    window_codes: np.ndarray  # (W,) each window's encode
+    mean: torch.Tensor  # (F,) the scaler every member uses
+    std: torch.Tensor
+
+    @classmethod
+    def of(cls, feats: np.ndarray, target: np.ndarray, codes: np.ndarray, teacher: SvrModel,
+           samples: int) -> Distillation:
+        """From the corpus's raw features (N, 6), teacher scores and encode codes, and `samples` of the teacher."""
+        prior = draw_prior(samples)
+        wx, wy, wc = encode_windows(feats, target, codes)
+        spaced = model_space(np.vstack([feats, wx, prior]))
+        mean, std = spaced[len(feats) + len(wx):].mean(0), spaced[len(feats) + len(wx):].std(0)
+        std = np.where(std > 1e-12, std, 1.0)
+        z = (spaced - mean) / std
+        table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
+        scores = np.concatenate([target, wy, teacher.predict(prior)]).astype(np.float32)
+        return cls(teacher.name, torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
+                   np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(mean.astype(np.float32)),
+                   torch.from_numpy(std.astype(np.float32)))
+
+    @property
+    def teacher_rows(self) -> tuple[int, int]:
+        start = self.n_frames + self.n_windows
+        return start, len(self.target)
+
+    def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
+        """A member's frames and the windows of the encodes they belong to, as rows of the table."""
+        rows = member.train_rows.array() if isinstance(member.train_rows, Complement) else member.train_rows
+        windows = np.flatnonzero(np.isin(self.window_codes, np.unique(self.frame_codes[rows]))) + self.n_frames
+        return torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(windows.astype(np.int64))
+
+
+Progress = Callable[[int, int, list[float]], None]  # (stage steps done, stage steps, the members' latest losses)
+
+
+def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) -> torch.Tensor:
+    """n rows drawn with replacement from a set of rows, or from a range (start, end)."""
+    if isinstance(rows, tuple):
+        return torch.randint(rows[0], rows[1], (n,), generator=gen)
+    return rows[torch.randint(0, len(rows), (n,), generator=gen)]
+
+
+def _zero_codec(net: StackedMLP, n_features: int) -> None:
+    """The first layer's codec weights at zero: with the codec rows zero they get no gradient, and never move."""
+    net.slots[0].weight[:, n_features:, :] = 0.0
+
+
+def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor], steps: int, lr: float,
+         config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
+    """`steps` Adam steps of every member on the rows `batches` draws (M, B), the learning rate decayed from `lr`
+    along a cosine; the members' mean squared errors over the last report's steps."""
+    step = (HandStep if kernels.private else AutogradStep)(net, lr, config.weight_decay)
+    last, total = [float("nan")] * net.slots[0].weight.shape[0], torch.zeros(net.slots[0].weight.shape[0])
+    for k in range(steps):
+        if stop.is_set():
+            raise Cancelled
+        step.set_lr(lr * 0.5 * (1.0 + math.cos(math.pi * k / steps)))
+        rows = batches()
+        err = step(gather(data.table, rows), [], gather(data.target, rows), 2 / rows.shape[1])
+        total += (err * err).mean(dim=1)
+        if (k + 1) % REPORT_EVERY == 0 or k + 1 == steps:
+            last, total = (total / ((k % REPORT_EVERY) + 1)).tolist(), torch.zeros_like(total)
+            progress(k + 1, steps, last)
+    return last
+
+
+@torch.no_grad()
+def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainConfig, kernels: Kernels,
+                progress: Progress, stop: threading.Event) -> StackedMLP:
+    """One base per seed, in the order given: the teacher's function on its samples alone."""
+    net = StackedMLP(seeds, arch)
+    _zero_codec(net, arch.n_features)
+    lo, hi = data.teacher_rows
+    net.slots[-1].bias.add_(data.target[lo:hi].mean())
+    gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
+    batch = config.base_batch
+
+    def batches() -> torch.Tensor:
+        return torch.stack([_draw(g, (lo, hi), batch) for g in gens])
+
+    _fit(net, data, batches, config.base_steps, config.base_lr, config, kernels, progress, stop)
+    return net
+
+
+@torch.no_grad()
+def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], arch: Arch,
+                 config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event,
+                 ) -> tuple[StackedMLP, list[float]]:
+    """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
+    slots = [Slot(layer, torch.stack([bases[m.seed].slots[k].weight[0] for m in members]).clone(),
+                  torch.stack([bases[m.seed].slots[k].bias[0] for m in members]).clone())
+             for k, layer in enumerate(arch.layers())]
+    net = StackedMLP.of_slots(arch, slots)
+    if config.tune_steps == 0:
+        return net, [float("nan")] * len(members)
+    parts = [round(config.tune_batch * share) for share in TUNE_SHARES]
+    parts[-1] = config.tune_batch - sum(parts[:-1])
+    sources = [data.member_rows(m) for m in members]
+    gens = [torch.Generator().manual_seed(m.seed * 1_000_003 + m.fold + 1) for m in members]
+    teacher = data.teacher_rows
+
+    def batches() -> torch.Tensor:
+        return torch.stack([torch.cat([_draw(g, windows, parts[0]), _draw(g, frames, parts[1]),
+                                       _draw(g, teacher, parts[2])])
+                            for g, (frames, windows) in zip(gens, sources, strict=True)])
+
+    loss = _fit(net, data, batches, config.tune_steps, config.tune_lr, config, kernels, progress, stop)
+    return net, loss
+
+
+def single(net: StackedMLP, m: int) -> StackedMLP:
+    """Member m of a stack as a stack of one."""
+    return StackedMLP.of_slots(net.arch, [Slot(s.layer, s.weight[m : m + 1], s.bias[m : m + 1]) for s in net.slots])
+
+
+def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
+           progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
+           on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
+    """Train `members` by the teacher recipe on `workers` threads: the bases of their seeds (split over the workers),
+    then the members in `workers` groups; `on_group(members, stack, losses)` on the calling thread as a group is
+    done. `progress(stage, steps done, steps, mean loss)` is called from the workers."""
+    kernels = active()
+    seeds = sorted({m.seed for m in members})
+    split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]
+    split = [s for s in split if s]
+
+    def report(stage: str) -> Progress:
+        return lambda done, steps, loss: progress(stage, done, steps, float(np.nanmean(loss)))
+
+    tasks = [lambda stop, s=s: train_bases(data, s, arch, config, kernels, report("base"), stop) for s in split]
+    bases: dict[int, StackedMLP] = {}
+    for part, net in zip(split, run_on_workers(tasks, workers, poll), strict=True):
+        bases.update({seed: single(net, i) for i, seed in enumerate(part)})
+    cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
+    groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
+    tune = [lambda stop, g=g: tune_members(data, g, bases, arch, config, kernels, report("tune"), stop)
+            for g in groups]
+    run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

@@ -1,0 +1,58 @@
+"""A training step of a stack of members: their gradients and the optimiser's update, by one of two paths
+(kit.model.kernels): the fast one, the backward pass written out and the fused Adam called directly (HandStep), and
+the public one, autograd and torch.optim.Adam (AutogradStep), which give the same bits. Every trainer uses them
+(kit.model.train, kit.model.distil)."""
+
+from __future__ import annotations
+
+import torch
+
+from kit.model.kernels import FusedAdam, torch_adam
+from kit.model.stacked import StackedMLP, Trace
+
+
+class HandStep:
+    """The fast path (kit.model.kernels): the written-out backward pass and the fused Adam called directly."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the steps that follow (a schedule's)."""
+        self.adam.lr = lr
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
+        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
+        trace: list[Trace] = []
+        err = self.net.forward(x, masks, trace=trace) - target
+        self.adam.step(self.net.gradients(trace, err * scale))
+        return err
+
+
+class AutogradStep:
+    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
+    take gradients only while a step runs."""
+
+    def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
+        self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the steps that follow (a schedule's)."""
+        for group in self.adam.param_groups:
+            group["lr"] = lr
+
+    def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
+        """As HandStep's."""
+        params = self.net.params
+        with torch.enable_grad():
+            for p in params:
+                p.requires_grad_(True)
+            err = self.net.forward(x, masks) - target
+            err.backward(err.detach() * scale)
+        self.adam.step()
+        for p in params:
+            p.grad = None
+            p.requires_grad_(False)
+        return err.detach()

@@ -1,0 +1,98 @@
+"""The teacher's function, proven on the corpus it trains on before the teacher recipe may use it.
+
+kit.media.svr evaluates a libvmaf SVR model from the six features the corpus stores. Before a student learns that
+function in place of the corpus's scores, the function must be the teacher's: evaluated on every row of the corpus,
+it must give libvmaf's own per-frame score within kit.media.svr.PROOF_TOLERANCE. A teacher the kit claims to
+reproduce and does not is refused (exit 2), naming the model, the source and the frame: the corpus was scored by
+another function than the one the kit would distil, and training on either would be wrong. A teacher the kit cannot
+reproduce from the stored features (a model of another form, features computed with other options, a model file not
+at hand) is said, and the run trains on the corpus's frames as kits before 2.1 did (kit.model.recipe.FRAMES).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kit.errors import InputError
+from kit.infra.records import Record, omit_none
+from kit.media.libvmaf import BUILTIN_TEACHERS, FEATURES
+from kit.media.svr import PROOF_TOLERANCE, NotReproducible, SvrModel, builtin_model_text, parse_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class TeacherFunction(Record):
+    """What the loso step found of the teacher's function (in every seed's report and the verdict)."""
+
+    teacher: str  # the teacher's name, as the corpus's rows record it
+    reproduced: bool  # its function, evaluated on the stored features, gave libvmaf's score on every row
+    rows_checked: int
+    tolerance: float
+    max_abs_diff: float | None = omit_none()  # the largest |function - libvmaf| over the rows checked
+    worst: str | None = omit_none()  # where it is: `<source> frame <i> (<encoder> cq <cq>)`
+    model_sha256: str | None = omit_none()  # of the model JSON evaluated
+    reason: str | None = omit_none()  # why not reproduced, when not
+
+    @property
+    def label(self) -> str:
+        if self.reproduced:
+            return (f"{self.teacher} reproduced from the six features on all {self.rows_checked} rows (largest "
+                    f"difference {self.max_abs_diff:.5f} <= {self.tolerance})")
+        return f"{self.teacher} not reproduced: it {self.reason}"
+
+
+def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None) -> str:
+    """The JSON text of the corpus's teacher: a built-in from the ffmpeg that scores (libvmaf compiles its models
+    in), a model file from --teacher when its bytes are the ones the rows record. NotReproducible otherwise."""
+    if not teacher_sha256:
+        if teacher not in BUILTIN_TEACHERS:
+            raise NotReproducible("is not among the built-in models the kit knows")
+        if ffmpeg is None:
+            raise NotReproducible("is compiled into libvmaf, and no ffmpeg was found to read it from")
+        return builtin_model_text(ffmpeg, teacher)
+    import hashlib
+
+    if model_file is None or not model_file.is_file():
+        raise NotReproducible("is a model file that is not at hand (give it with --teacher to have it proven)")
+    raw = model_file.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != teacher_sha256:
+        raise NotReproducible(f"is a model file whose bytes are not those of --teacher {model_file}")
+    return raw.decode("utf-8", errors="replace")
+
+
+def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
+          ) -> tuple[TeacherFunction, SvrModel | None]:
+    """The teacher of the corpus `df` (one teacher: the corpus step and merge keep it so), its function evaluated on
+    every row against the rows' `vmaf`. (record, the model) when it is reproduced; (record saying why, None) when the
+    kit cannot reproduce it; when the function it claims differs from libvmaf's scores, InputError if `strict` (the
+    teacher recipe would distil it), else a record saying where."""
+    import numpy as np
+
+    teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else "vmaf_v0.6.1"
+    sha = str(df["teacher_sha256"].iloc[0]) if "teacher_sha256" in df and len(df) else ""
+    sha = "" if sha in ("nan", "None") else sha
+    try:
+        model = parse_model(model_text(teacher, sha, ffmpeg, model_file), teacher)
+    except NotReproducible as exc:
+        return TeacherFunction(teacher, False, 0, PROOF_TOLERANCE, reason=str(exc)), None
+    diff = np.abs(model.predict(df[list(FEATURES)].to_numpy(dtype=np.float64)) - df["vmaf"].to_numpy(np.float64))
+    worst = int(np.nanargmax(diff)) if len(diff) else 0
+    row = df.iloc[worst]
+    where = (f"{row.get('src', row.get('src_sha256', '?'))} frame {int(row['frame_index'])} "
+             f"({row.get('encoder', '?')} cq {row.get('cq', '?')})")
+    found = float(diff[worst]) if len(diff) else 0.0
+    if (not np.isfinite(diff).all() or found > PROOF_TOLERANCE) and not strict:
+        return TeacherFunction(teacher, False, len(df), PROOF_TOLERANCE, found, where, model.sha256,
+                               f"differs from libvmaf's own score by {found:.4f} at {where}"), None
+    if not np.isfinite(diff).all() or found > PROOF_TOLERANCE:
+        raise InputError(f"the teacher {teacher}, evaluated from the corpus's six features as libvmaf evaluates it, "
+                         f"gives {found:.4f} points away from libvmaf's own score at {where}, beyond "
+                         f"{PROOF_TOLERANCE}: the corpus was scored by another function than the one the kit would "
+                         "distil",
+                         hint="rerun with --recipe frames to train on the corpus's scores as they are, or score the "
+                              "corpus again with this box's ffmpeg (`run --from corpus --force`)")
+    return TeacherFunction(teacher, True, len(df), PROOF_TOLERANCE, found, where, model.sha256), model
