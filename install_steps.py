@@ -34,6 +34,7 @@ A rerun installs only what is missing. Standard library only: it runs before any
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import shutil
@@ -144,9 +145,11 @@ def check_writable(folder: Path) -> None:
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=".install-check-")
     except OSError as exc:
+        cause = {errno.EROFS: "it is on a read-only file system", errno.EACCES: "you may not write in it",
+                 errno.EPERM: "you may not write in it"}.get(exc.errno or 0, "it cannot be written")
         raise SetupError(f"install.py cannot write in {folder}: {exc.strerror or type(exc).__name__} (the set-up "
                          f"makes {VENV.name} and the kit's build files there)",
-                         f"copy the kit to a folder you can write and run install.py there (cp -r {ROOT} "
+                         f"{cause}: copy the kit to a folder you can write and run install.py there (cp -r {ROOT} "
                          "~/ensemble-kit && python3 ~/ensemble-kit/install.py), or make this one writable") from None
     os.close(fd)
     os.unlink(name)
