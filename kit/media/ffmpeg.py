@@ -133,8 +133,9 @@ def ffmpeg_door(given: str | None) -> str:
     only the variable never gave the flag), else the flag's (or a --settings file's, which the flag's name stands
     for)."""
     env = os.environ.get("KIT_FFMPEG")
-    same = bool(env and given) and Path(env).expanduser().absolute() == Path(str(given)).expanduser().absolute()
-    return "KIT_FFMPEG" if same else "--ffmpeg"
+    if not env or not given:
+        return "--ffmpeg"
+    return "KIT_FFMPEG" if Path(env).expanduser().absolute() == Path(given).expanduser().absolute() else "--ffmpeg"
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
