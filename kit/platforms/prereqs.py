@@ -96,6 +96,9 @@ def importable(name: str) -> bool:
         return False
 
 
+MAX_CAUSE = 200  # characters of an import's error said in the reason
+
+
 def import_failure(name: str) -> str | None:
     """None when `import name` works; else why not: "" where the package is not installed, else what its import
     raised (`OSError: libgomp.so.1: cannot open shared object file`: a library the wheel needs is missing, or the
@@ -108,9 +111,6 @@ def import_failure(name: str) -> str | None:
         said = str(exc).strip().splitlines()
         return f"{type(exc).__name__}: {said[0][:MAX_CAUSE]}" if said else type(exc).__name__
     return None
-
-
-MAX_CAUSE = 200  # characters of an import's error said in the reason
 
 
 @functools.cache
