@@ -4,273 +4,66 @@
     python3 install.py           # the README's set-up; then .venv/bin/python kit/run_full_pipeline.py
     python3 install.py --test    # also the tests' tools (the README's test command, .ci/run)
 
-The same command on every platform of docs/collaborator.md's table (on Windows `py install.py`). It makes the venv
-with this Python (3.11 to 3.13, the table's), then installs into it with pip, in hash-checking mode
-(--require-hashes: a file whose sha256 is not the pin's is refused, whatever the index serves) and without
-dependency resolution (--no-deps: the files pin every package; tools/platforms.py checks that for each platform):
-
-1. requirements-frozen.txt (and requirements-test.txt with --test), and beside it (a pip of its own)
-   requirements-train.txt: where torch, onnx and onnxruntime have no wheels, its markers leave them out (an Intel
-   Mac) or pip finds none (Apple silicon before macOS 14), and the set-up goes on without them: the kit makes and
-   sends its corpus alone.
-2. Beside them, requirements-torch.txt: torch's CPU build from PyTorch's index (Linux only, by its marker).
-   Where that index cannot be reached, this step says so and the set-up goes on without torch: the box
-   contributes its corpus, and the same command, run again where the index can be reached, adds the training.
-3. The kit itself, editable, with --no-deps and --no-build-isolation (built by the pinned setuptools): a path
-   has no hash, and everything it needs is already there.
-
-The pip that installs is the one bundled with this Python (ensurepip's wheel, unpacked into a scratch folder: the
-venv is made without pip, which saves installing and compiling pip's thousand files first);
-requirements-frozen.txt puts a pinned pip in the venv for later use. Where this Python bundles none, the venv is
-made with pip and its pip installs. The three installs run at once (their packages are disjoint and none resolves
-anything): on two cores the downloads and unpacking overlap. Step 3 starts when requirements-frozen.txt is in.
-
-pip's own settings (pip.conf, PIP_INDEX_URL, a proxy, PIP_FIND_LINKS) apply as usual. Nothing is compiled ahead
-(--no-compile): a module is compiled when first imported, so the set-up does not compile what the kit never uses.
-A rerun installs only what is missing. Standard library only: it runs before anything is installed.
+Any Python reads this file before it can say it is too old, so it is written in what Python 2.7 and 3.6 parse (no
+f-strings, no annotations: tests/unit/test_pins.py checks): it checks the Python that runs it, refuses one outside
+SUPPORTED_PYTHONS in a sentence (exit 2), and only then imports the set-up itself, install_steps.py, which says
+what it does. Standard library only: it runs before anything is installed.
 """
 
-from __future__ import annotations
-
-import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
 SUPPORTED_PYTHONS = ((3, 11), (3, 13))  # the table's range (docs/collaborator.md#platforms), both ends included
-FROZEN = "requirements-frozen.txt"
-TRAIN = "requirements-train.txt"
-TEST = "requirements-test.txt"
-TORCH = "requirements-torch.txt"
-# what pip says when no file of a pin matched (its index could not be reached, or it has no wheel for this box);
-# with a constraint on the name in pip's settings, pip 24 says the second instead
-NO_WHEEL = ("No matching distribution found for ", "ResolutionImpossible")
-TRAINING = ("torch", "onnx", "onnxruntime")
 
 
-class SetupError(Exception):
-    """A refusal: its message is one line; the hint says what to do."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
+def supported(version):
+    # type: (tuple[int, int]) -> bool
+    return SUPPORTED_PYTHONS[0] <= tuple(version) <= SUPPORTED_PYTHONS[1]
 
 
-def supported(version: tuple[int, int]) -> bool:
-    return SUPPORTED_PYTHONS[0] <= version <= SUPPORTED_PYTHONS[1]
-
-
-def span() -> str:
+def span():
+    # type: () -> str
     (major, low), (_, high) = SUPPORTED_PYTHONS
-    return f"{major}.{low} to {major}.{high}"
+    return str(major) + "." + str(low) + " to " + str(major) + "." + str(high)
 
 
-def other_pythons() -> list[str]:
+def on_path(name):
+    # type: (str) -> bool
+    """Whether `name` is a program on the PATH (shutil.which, which Python 2.7 lacks)."""
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    return any(os.path.isfile(os.path.join(d, name)) and os.access(os.path.join(d, name), os.X_OK) for d in folders)
+
+
+def other_pythons():
+    # type: () -> list[str]
     """Supported Pythons on the PATH, newest first: what the hint can offer instead."""
     (major, low), (_, high) = SUPPORTED_PYTHONS
-    return [f"python{major}.{minor}" for minor in range(high, low - 1, -1) if shutil.which(f"python{major}.{minor}")]
+    names = ["python" + str(major) + "." + str(minor) for minor in range(high, low - 1, -1)]
+    return [name for name in names if on_path(name)]
 
 
-def check_python(version: tuple[int, int]) -> None:
+def python_refusal(version):
+    # type: (tuple[int, int]) -> tuple[str, str] | None
+    """None for a supported Python; else the sentence that refuses `version` (major, minor) and the hint."""
     if supported(version):
-        return
+        return None
     found = other_pythons()
-    hint = (f"run it with {found[0]}: {found[0]} install.py" if found else
-            f"install Python {span()} (python.org, or your system's packages, e.g. apt install python3.12-venv) "
-            "and run install.py with it")
-    raise SetupError(f"Python {version[0]}.{version[1]} runs install.py; the pinned packages are for Python "
-                     f"{span()} (docs/collaborator.md#platforms)", hint)
+    hint = ("run it with " + found[0] + ": " + found[0] + " install.py") if found else (
+        "install Python " + span() + " (python.org, or your system's packages, e.g. apt install python3.12-venv) "
+        "and run install.py with it")
+    return ("Python " + str(version[0]) + "." + str(version[1]) + " runs install.py; the pinned packages are for "
+            "Python " + span() + " (docs/collaborator.md#platforms)"), hint
 
 
-def venv_python(venv: Path = VENV) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def venv_version(venv: Path) -> tuple[int, int] | None:
-    """The Python version a venv was made with (its pyvenv.cfg), None when it says none."""
-    try:
-        lines = (venv / "pyvenv.cfg").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        key, _, value = line.partition("=")
-        if key.strip() in ("version", "version_info"):
-            major, minor = value.strip().split(".")[:2]
-            return int(major), int(minor)
-    return None
-
-
-def bundled_pip() -> Path | None:
-    """The pip wheel bundled with this Python (ensurepip's, or where Debian keeps it), which runs unpacked."""
-    try:
-        import ensurepip
-    except ImportError:
-        return None
-    name = f"pip-{ensurepip.version()}-py3-none-any.whl"  # this Python's own: another pip may not know it
-    folders = (Path(ensurepip.__file__).parent / "_bundled", Path("/usr/share/python-wheels"))
-    found = [folder / name for folder in folders if (folder / name).is_file()]
-    return found[0] if found else None
-
-
-def make_venv(venv: Path = VENV, without_pip: bool = False) -> None:
-    """Make the venv with this Python, or keep the one there when a supported Python made it."""
-    if venv_python(venv).exists():
-        made = venv_version(venv)
-        if made is not None and not supported(made):
-            raise SetupError(f"{venv} was made with Python {made[0]}.{made[1]}; the pinned packages are for "
-                             f"Python {span()}", f"remove it (rm -rf {venv.name}) and run install.py again")
-        print(f"set-up: keeping {venv} (made with Python {'.'.join(map(str, made or ()))})", flush=True)
-        return
-    print(f"set-up: making {venv} with Python {sys.version.split()[0]} ({sys.executable})", flush=True)
-    done = subprocess.run([sys.executable, "-m", "venv", *(["--without-pip"] if without_pip else []), str(venv)],
-                          check=False)
-    if done.returncode != 0 or not venv_python(venv).exists():
-        raise SetupError(f"python -m venv could not make {venv} (exit {done.returncode})",
-                         f"on Debian or Ubuntu install python{sys.version_info[0]}.{sys.version_info[1]}-venv "
-                         f"(apt install python{sys.version_info[0]}.{sys.version_info[1]}-venv), remove "
-                         f"{venv.name} and run install.py again")
-
-
-def unpacked(wheel: Path, work: Path) -> Path:
-    """The bundled pip, unpacked into `work`: run from its wheel, pip would compile every module it imports each
-    time it starts (nothing can be cached in a zip); unpacked, the first run's bytecode serves the others."""
-    with zipfile.ZipFile(wheel) as whl:
-        whl.extractall(work)
-    return work / "pip"
-
-
-def pip(python: Path, unpacked_pip: Path | None) -> list[str]:
-    """pip run by the venv's Python: the bundled one, unpacked, or the venv's own."""
-    return [str(python), str(unpacked_pip)] if unpacked_pip is not None else [str(python), "-m", "pip"]
-
-
-def pip_install(pip_argv: list[str], *requirement_files: str) -> list[str]:
-    """The hash-checked install of pinned requirement files: only the listed files' wheels, nothing resolved."""
-    files = [arg for name in requirement_files for arg in ("-r", name)]
-    return [*pip_argv, "install", "--require-hashes", "--no-deps", "--only-binary=:all:", "--no-compile",
-            "--disable-pip-version-check", *files]
-
-
-def kit_install(pip_argv: list[str]) -> list[str]:
-    """The kit itself, editable: no hash for a folder, so nothing else may come with it."""
-    return [*pip_argv, "install", "--no-deps", "--no-build-isolation", "--no-compile", "--disable-pip-version-check",
-            "--quiet", "-e", "."]
-
-
-def run(argv: list[str], what: str) -> None:
-    print(f"set-up: {what}", flush=True)
-    done = subprocess.run(argv, cwd=ROOT, check=False)
-    if done.returncode != 0:
-        raise SetupError(f"pip could not install {what} (exit {done.returncode}; its message is above)",
-                         "check the network or the index pip uses (pip.conf, PIP_INDEX_URL), then run install.py "
-                         "again: what is installed is kept")
-
-
-class Beside:
-    """A pip install beside the one shown: its own process, its output kept in a file and shown when it ends."""
-
-    def __init__(self, pip_argv: list[str], files: tuple[str, ...], what: str) -> None:
-        self.what = what
-        self.said = tempfile.TemporaryFile("w+", errors="replace")  # noqa: SIM115 (read and closed in wait())
-        self.proc = subprocess.Popen(pip_install(pip_argv, *files), cwd=ROOT, stdout=self.said,
-                                     stderr=subprocess.STDOUT, text=True)
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def wait(self) -> tuple[int, str]:
-        code = self.proc.wait()
-        with self.said:
-            self.said.seek(0)
-            said = self.said.read()
-        print(f"set-up: {self.what}, installed beside them:\n{said}", end="", flush=True)
-        return code, said
-
-
-def installed(code: int, said: str, what: str) -> bool:
-    """A training step's end: True when pip installed it (or had nothing to install here); False when pip found no
-    file for one of its pins (torch's index out of reach, or no wheel for this platform: the box makes its corpus);
-    any other failure (a file refused) is an error."""
-    if code == 0:
-        return True
-    if any(words in said for words in NO_WHEEL):
-        return False
-    raise SetupError(f"pip could not install {what} (exit {code}; its message is above)",
-                     "check the network or the index pip uses, then run install.py again: what is installed is kept")
-
-
-def site_packages(python: Path) -> Path:
-    venv = python.parent.parent
-    if os.name == "nt":
-        return venv / "Lib" / "site-packages"
-    (found,) = (venv / "lib").glob("python3.*/site-packages")
-    return found
-
-
-def missing_training(python: Path) -> list[str]:
-    """The training packages the venv lacks, from its installed distributions."""
-    names = {path.name.split("-")[0].lower() for path in site_packages(python).glob("*.dist-info")}
-    return [name for name in TRAINING if name not in names]
-
-
-def closing_line(missing: list[str], why: str) -> str:
-    """The set-up's last line: what the box can do, and why not the training where the venv lacks it (`why`: a
-    step's that found no file; "" where pip's markers left the training set out: no wheels here)."""
-    if not missing:
-        return "set-up: done; this box makes its corpus, trains and exports"
-    return (f"set-up: done, corpus only: {', '.join(missing)} not installed: {why or WHY[TRAIN]}. The kit makes and "
-            "sends this box's corpus; training happens at the lead")
-
-
-WHY = {TRAIN: "there are no wheels of them for this platform (docs/collaborator.md#platforms)",
-       TORCH: "pip found no file of torch's CPU build (PyTorch's index did not answer, or a pip setting leaves it "
-              "out: pip's message is above); run install.py again where it can be fetched to train here"}
-
-
-def set_up(test: bool, work: Path) -> tuple[Path, str]:
-    """Steps 1 to 3 (`work`: a scratch folder); the venv's Python, and why the training is missing ("" if it is not:
-    the closing line says what the venv holds)."""
-    check_python(sys.version_info[:2])
-    if test and not (ROOT / TEST).is_file():
-        raise SetupError(f"{TEST} is not in {ROOT}: the tests and their tools come with a clone of the repository, "
-                         "not with the kit tarball", "run install.py without --test here, or clone the repository")
-    wheel = bundled_pip()
-    make_venv(without_pip=wheel is not None)
-    python = venv_python()
-    pip_argv = pip(python, unpacked(wheel, work) if wheel is not None else None)
-    beside = {name: Beside(pip_argv, (name,), what) for name, what in (
-        (TRAIN, f"the training's packages ({TRAIN})"), (TORCH, f"torch's CPU build ({TORCH})"))}
-    try:
-        first = (FROZEN, *((TEST,) if test else ()))
-        run(pip_install(pip_argv, *first), f"the pinned packages ({', '.join(first)}, hash-checked)")
-        run(kit_install(pip_argv), "the kit (editable, no dependencies)")
-        lacking = [name for name, step in beside.items() if not installed(*step.wait(), step.what)]
-    except BaseException:
-        for step in beside.values():
-            step.stop()
-        raise
-    return python, WHY[lacking[0]] if lacking else ""
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--test", action="store_true", help="also the tests' tools (requirements-test.txt)")
-    args = parser.parse_args(argv)
-    try:
-        with tempfile.TemporaryDirectory(prefix="install-") as work:
-            python, why = set_up(args.test, Path(work))
-    except SetupError as err:
-        print(f"error: {err}\nhint: {err.hint}", file=sys.stderr)
+def main():
+    # type: () -> int
+    refused = python_refusal(tuple(sys.version_info[:2]))
+    if refused is not None:
+        sys.stderr.write("error: " + refused[0] + "\nhint: " + refused[1] + "\n")
         return 2
-    print(closing_line(missing_training(python), why), flush=True)
-    return 0
+    import install_steps  # the set-up, in the Python it needs
+
+    return install_steps.main()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Build dist/ensemble-kit-<version>.tar.gz: the kit a collaborator untars.
 
-It holds kit/, binaries/ (with any ffmpeg staged there), pyproject.toml, install.py and the requirement files it
-installs (requirements-frozen.txt, -train.txt, -torch.txt) and README.md under one top folder, with docs/ and the
+It holds kit/, binaries/ (with any ffmpeg staged there), pyproject.toml, install.py, install_steps.py (the set-up it
+runs) and the requirement files it installs (requirements-frozen.txt, -train.txt, -torch.txt) and README.md under
+one top folder, with docs/ and the
 pages its links reach (CHANGELOG.md, ARCHITECTURE.md, bench/README.md). The archive is
 reproducible: the same tree gives the same sha256 (sorted entries, fixed
 timestamps, owners and modes, gzip header without a date).
@@ -23,8 +24,8 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-INCLUDE = ("kit", "binaries", "pyproject.toml", "install.py", "requirements-frozen.txt", "requirements-train.txt",
-           "requirements-torch.txt", "README.md")
+INCLUDE = ("kit", "binaries", "pyproject.toml", "install.py", "install_steps.py", "requirements-frozen.txt",
+           "requirements-train.txt", "requirements-torch.txt", "README.md")
 # shipped when present: the pages the README and docs/ link to, and the pins that build them as a site
 OPTIONAL = ("docs", "CHANGELOG.md", "ARCHITECTURE.md", "bench/README.md", "requirements-docs.txt")
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}

@@ -46,7 +46,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pins import FILES, PLATFORMS, ROOT, Pin, Platform
 
-import install
+import install_steps
 from kit.platforms.encoders import SPECS
 
 DOCS = ROOT / "docs" / "collaborator.md"
@@ -154,7 +154,7 @@ def kit_requirements(training: bool) -> list[str]:
 def claimed_corpus_only(train: Resolved) -> bool:
     """The training set has no wheel here: install.py goes on without it (a corpus-only box), no problem. pip's
     words for it are install.py's (pip 26 says ResolutionImpossible where a pin has no file)."""
-    return any(words in train.failure for words in install.NO_WHEEL)
+    return any(words in train.failure for words in install_steps.NO_WHEEL)
 
 
 def claim(sets: dict[str, Resolved]) -> str:

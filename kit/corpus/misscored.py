@@ -18,11 +18,12 @@ recorded decides:
   .y4m or .yuv (its `file`; one not recorded counts as a master). A merged manifest records no input's kit, so a
   merge of schema 3 or 4 is judged by its rows and its sources' files the same way, a bash-kit input's box
   excepted.
-* no manifest (or one of other bytes): a file of schema 1 or 2's columns (no `content`) predates the shared decode;
-  any other is judged by its rows alone, since nothing says which kit wrote them (a 2.0 file's columns are 1.0's)
-  nor whether a source was a .y4m: every software encoder's row below 25 fps is refused, a bash-kit row (its
-  src_sha256 the hash of its name) excepted. Kit 2.0 writes a manifest beside every corpus: put it back beside
-  the file.
+* no manifest (or one of other bytes): a file of schema 1 or 2's columns predates the shared decode: its schema
+  lacks `content` and every column schema 3 and 4 added (the rungs, teacher_sha256, VMAF v1's features), never one
+  column alone, which anyone can drop from a 1.0 file. Any other is judged by its rows alone, since nothing says
+  which kit wrote them (a 2.0 file's columns are 1.0's) nor whether a source was a .y4m: every software encoder's
+  row below 25 fps is refused, a bash-kit row (its src_sha256 the hash of its name) excepted. Kit 2.0 writes a
+  manifest beside every corpus: put it back beside the file.
 
 The bash kit's JSONL is never affected, and not looked at.
 """
@@ -36,11 +37,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kit.corpus.inputs import SCHEMA2_MISSING, SCHEMA3_MISSING, LoadedInput
 from kit.corpus.jsonl import jsonl_src_sha256
 from kit.corpus.manifests import ClipEntry, CorpusManifest, MergeManifest, SourceRows, read_manifest
 from kit.errors import InputError
@@ -49,9 +51,6 @@ from kit.infra.outside import NotANumber, read_rate
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import SPECS
 from kit.rundir import manifest_path
-
-if TYPE_CHECKING:
-    from kit.corpus.inputs import LoadedInput
 
 # the corpus schemas the kits with the shared decode wrote (stages 0.4-0.6 and 1.0.x; 0.2 and 0.3 wrote 3 too); kit 2.0
 # writes 5 (kit.corpus.manifests)
@@ -63,6 +62,7 @@ SOFTWARE = tuple(name for name, spec in SPECS.items() if not spec.traits.engine)
 COLUMNS = ("src", "src_sha256", "encoder", "fps", "box_id")  # what the rule reads of the rows
 MAX_LISTED = 5
 _VERSION = re.compile(r"(\d{1,6})\.(\d{1,6})")
+LATER_COLUMNS = (*SCHEMA2_MISSING, *SCHEMA3_MISSING)  # what schema 3 and 4 added: a schema 1 or 2 file has none
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     """Which kit may have scored the rows through the shared decode (`kit 1.0.5`), or "" when none that had it did.
     `manifest`: the one that describes the file (None without); `columns`: the file's own columns."""
     if manifest is None:
-        return "" if "content" not in columns else "a kit before 2.0 (no manifest that describes the file says which)"
+        older = not set(LATER_COLUMNS) & set(columns)  # schema 1 or 2: before the shared decode
+        return "" if older else "a kit before 2.0 (no manifest that describes the file says which)"
     if manifest.schema_version not in SHARED_DECODE_SCHEMAS or _version_at_least(manifest.kit_version, FIXED_KIT):
         return ""
     version = manifest.kit_version or "(not recorded)"

@@ -9,8 +9,8 @@ import shutil
 import socket
 from pathlib import Path
 
-from kit.errors import PrereqError
-from kit.infra.perms import GROUP_SHARED_ENV, Rules
+from kit.errors import InputError, PrereqError
+from kit.infra.perms import GROUP_SHARED_ENV, FolderRefused, Rules
 from kit.infra.tree import Tree
 
 
@@ -53,12 +53,28 @@ def cache_tree() -> Tree:
     root = cache_dir()
     tree = _CACHE_TREES.get(str(root))
     if tree is None:
-        tree = Tree.open(root, Rules(group_shared=group_shared_from_env()), label="the kit's cache")
+        try:
+            tree = Tree.open(root, Rules(group_shared=group_shared_from_env()), label="the kit's cache")
+        except FolderRefused as exc:
+            raise cache_refused(exc) from None
         for folder in [root, *(root / name for name in tree.names(root))]:
             if tree.is_folder(folder):
                 tree.remove_stale(folder)
         _CACHE_TREES[str(root)] = tree
     return tree
+
+
+def cache_refused(exc: FolderRefused) -> InputError:
+    """The cache's folder refused (another user's, or writable by others), said of the door that chose it: the
+    KIT_CACHE_DIR the user set, or the cache folder the kit chose; never an out-dir, which it is not."""
+    door = "KIT_CACHE_DIR" if os.environ.get("KIT_CACHE_DIR") else "the kit's cache"
+    other = "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it" if \
+        os.environ.get("KIT_CACHE_DIR") else "set KIT_CACHE_DIR"
+    fix = f"{other} to a folder of your own (export KIT_CACHE_DIR=$HOME/ensemble-kit-cache), then rerun"
+    if not exc.problem.startswith("belongs to user"):
+        fix = f"`chmod go-w {exc.path}` if it is yours and nobody else needs to write in it, or {fix}"
+    return InputError(f"{door} {exc.path} {exc.problem}: the kit keeps its cache only in a folder of your own that "
+                      "nobody else can change", hint=fix)
 
 
 def group_shared_from_env() -> bool:

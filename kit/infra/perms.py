@@ -133,7 +133,16 @@ def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str |
     return None
 
 
-def refuse_folder(path: Path, problem: str, rules: Rules) -> InputError:
+class FolderRefused(InputError):
+    """A folder the kit may not write in (folder_problem): its path and the problem, for a caller that knows the door
+    it came through (the cache's KIT_CACHE_DIR: kit.infra.host.cache_tree) to say it so."""
+
+    def __init__(self, path: Path, problem: str, message: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.path, self.problem = path, problem
+
+
+def refuse_folder(path: Path, problem: str, rules: Rules) -> FolderRefused:
     if problem.startswith("belongs to user"):
         fix = ("ask its owner (or an administrator) to remove it, or choose another out-dir: below its root the kit "
                "writes only in folders that are yours")
@@ -143,8 +152,8 @@ def refuse_folder(path: Path, problem: str, rules: Rules) -> InputError:
         fix = (f"let the kit make it: choose another folder, or remove it (or `chmod go-w {path}` if it is yours); "
                "on a project folder shared on purpose, pass --group-shared (KIT_GROUP_SHARED=1): the kit then "
                "trusts only the files you made")
-    return InputError(f"{path} {problem}: the kit writes only in folders nobody else can change under it",
-                      hint=fix)
+    return FolderRefused(path, problem, f"{path} {problem}: the kit writes only in folders nobody else can change "
+                         "under it", hint=fix)
 
 
 def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:

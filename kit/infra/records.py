@@ -71,21 +71,24 @@ class UnknownKey(Refused):
 
 
 def spelled(value: object) -> str:
-    """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters."""
-    text = json.dumps(dump(value), ensure_ascii=True)
+    """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters. An infinity
+    is said as the file wrote it (`Infinity`, `-Infinity`, which Python's JSON reads), never as the null the kit
+    would write for it; NaN stays null, which a record reads as NaN."""
+    text = json.dumps(dump(value, infinite=True), ensure_ascii=True)
     return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
 
-def dump(value: object) -> object:
-    """A value as strict JSON: records as objects, NaN/inf as null, tuples as lists."""
+def dump(value: object, infinite: bool = False) -> object:
+    """A value as strict JSON: records as objects, NaN/inf as null, tuples as lists (`infinite`: an infinity kept,
+    for a message that shows it)."""
     if isinstance(value, Record):
         return value.to_json()
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) or (infinite and not math.isnan(value)) else None
     if isinstance(value, list | tuple):
-        return [dump(v) for v in value]
+        return [dump(v, infinite) for v in value]
     if isinstance(value, dict):
-        return {k: dump(v) for k, v in value.items()}
+        return {k: dump(v, infinite) for k, v in value.items()}
     if isinstance(value, PurePath):
         return str(value)
     return value

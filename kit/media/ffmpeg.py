@@ -127,11 +127,22 @@ def path_ffmpeg() -> FFmpegInfo | None:
     return info if info is not None and info.has_libvmaf else None
 
 
+def ffmpeg_door(given: str | None) -> str:
+    """Where a given ffmpeg came from, as its refusal names it: the `--ffmpeg` value a command received is the
+    KIT_FFMPEG variable's where the variable names that very file (the flag reads the variable: a user who set
+    only the variable never gave the flag), else the flag's (or a --settings file's, which the flag's name stands
+    for)."""
+    env = os.environ.get("KIT_FFMPEG")
+    if not env or not given:
+        return "--ffmpeg"
+    return "KIT_FFMPEG" if Path(env).expanduser().absolute() == Path(given).expanduser().absolute() else "--ffmpeg"
+
+
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
     or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (describing
     it runs it): the kit runs it as the user. PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
-    for given, source in ((explicit, "--ffmpeg"), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
+    for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
     staged = staged_binary(root)

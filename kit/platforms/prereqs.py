@@ -89,27 +89,54 @@ EXPORT_PACKAGES = ("onnx", "onnxruntime")  # what the bundle exports a PROMOTE's
 
 
 def importable(name: str) -> bool:
-    """Whether `import name` finds the package in this Python (found, not imported: torch loads in LOSO)."""
+    """Whether `import name` finds the package in this Python (found, not yet imported: import_failure imports it)."""
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
 
 
+MAX_CAUSE = 200  # characters of an import's error said in the reason
+
+
+def import_failure(name: str) -> str | None:
+    """None when `import name` works; else why not: "" where the package is not installed, else what its import
+    raised (`OSError: libgomp.so.1: cannot open shared object file`: a library the wheel needs is missing, or the
+    wheel is broken). Imported here, once per process, as LOSO and the bundle would import it."""
+    if not importable(name):
+        return ""
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # whatever a broken install raises on import (OSError, ImportError, AttributeError, ...)
+        said = str(exc).strip().splitlines()
+        return f"{type(exc).__name__}: {said[0][:MAX_CAUSE]}" if said else type(exc).__name__
+    return None
+
+
 @functools.cache
+def training_failures() -> dict[str, str]:
+    """The packages of training and export this Python cannot import, each with why (import_failure): not
+    installed (no wheel for an Intel Mac, an old macOS), or installed and failing to import."""
+    found = {name: import_failure(name) for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES)}
+    return {name: why for name, why in found.items() if why is not None}
+
+
 def missing_for_training() -> tuple[str, ...]:
-    """The packages of training and export this Python cannot import (no wheel for an Intel Mac, an old macOS)."""
-    return tuple(name for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES) if not importable(name))
+    """The packages of training and export this Python cannot import (training_failures)."""
+    return tuple(training_failures())
 
 
 def corpus_only_reason() -> str | None:
     """None where this box can train and export; else why it makes the corpus alone (prereqs, corpus, and a
     bundle of the corpus) and leaves LOSO, the verdict and the models to the lead."""
-    missing = missing_for_training()
-    if not missing:
+    failures = training_failures()
+    if not failures:
         return None
-    return (f"{', '.join(missing)} cannot be imported in this Python ({sys.executable}): this box makes the "
-            "corpus and bundles it; training happens at the lead")
+    absent = [name for name, why in failures.items() if not why]
+    said = [f"{', '.join(absent)} cannot be imported in this Python ({sys.executable})"] if absent else []
+    said += [f"{name} is installed in this Python ({sys.executable}) but does not import ({why})"
+             for name, why in failures.items() if why]
+    return f"{'; '.join(said)}: this box makes the corpus and bundles it; training happens at the lead"
 
 
 def write_prereqs(tree: Tree, path: Path, prereqs: Prereqs) -> None:

@@ -441,7 +441,7 @@ class RunClock:
 
     def left(self, now: float) -> Estimate | None:
         """The estimate; None while a step still to run has no prior (its plan or forecast not yet made), and when
-        none is left to run."""
+        none is left to run but prereqs (whose time is never estimated)."""
         if not set(self.steps) - self.ended:  # no run started, or every step has ended
             return None
         parts: dict[str, float] = {}
@@ -463,4 +463,6 @@ class RunClock:
                 parts[step] = VERDICT_S * self.pace.of("box")
             else:
                 return None
+        if set(parts) <= {"prereqs"}:  # prereqs alone left (`run --only prereqs`): nothing to estimate, no "0 s"
+            return None
         return Estimate(sum(parts.values()), parts, self.current, self.measured)

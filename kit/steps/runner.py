@@ -87,7 +87,8 @@ def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: b
         asked = f"the {step} step" if step in TRAINING_STEPS else "a run on a given --corpus"
         raise InputError(f"{asked} trains, and this box cannot: {why}",
                          hint="install torch, onnx and onnxruntime where their wheels exist (install.py in the kit's "
-                              "folder does: docs/collaborator.md#platforms), or make this box's corpus with "
+                              "folder does: docs/collaborator.md#platforms; one whose import fails needs what its "
+                              "error names, e.g. the system's libgomp), or make this box's corpus with "
                               f"{kit_command('run', '--ref-dir', '/path/to/clips')} (with your other flags) and "
                               "send its results tarball to the lead, who trains")
     return [s for s in chosen if s.name not in TRAINING_STEPS]

@@ -9,6 +9,7 @@ would."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -16,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, passed, run_here, run_kit
+from tests.conftest import FAST, ROOT, passed, run_here, run_kit
 
 BLOCKED = ("torch", "onnx", "onnxruntime")
+LIBGOMP = "libgomp.so.1: cannot open shared object file: No such file or directory"
 # the kit as `python -m kit`, in a Python that cannot import BLOCKED (their wheels are installed here: only importing
 # them is refused, so what the kit decides from comes from the import system, not from the packages' metadata)
 NO_TORCH = [sys.executable, "-c", (
@@ -69,3 +71,27 @@ def test_a_box_without_torch_makes_and_bundles_its_corpus(tiny_refs: Path, tmp_p
     assert again.returncode == 2, again.stdout + again.stderr
     assert "the loso step trains, and this box cannot" in again.stderr
     assert "send its results tarball to the lead" in again.stderr
+
+
+def test_a_torch_that_is_installed_but_does_not_import_makes_the_box_corpus_only(tmp_path: Path) -> None:
+    """Issue 60: a torch that is found but fails to import (a missing libgomp, a broken wheel) once ended a run as
+    `internal error in ensemble-kit (a bug)`, exit 70. Now it is a reason like a missing torch's: prereqs records
+    that the box cannot train and says why (the import's own error), and a step that trains is refused, exit 2.
+    The torch is a real package ahead of the venv's on the path, whose import raises what a missing libgomp does.
+    Prereqs alone (a few seconds): the fast tier's."""
+    broken = tmp_path / "broken" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(f"raise OSError({LIBGOMP!r})\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(broken.parent), str(ROOT)])}
+    out = tmp_path / "out"
+    res = passed(run_kit("run", "--only", "prereqs", "--out-dir", out, "--box-id", "gomp", env=env))
+    said = res.stdout + res.stderr
+    assert f"torch is installed in this Python ({sys.executable}) but does not import (OSError: {LIBGOMP})" in said
+    assert "training happens at the lead" in said and "Traceback" not in said
+    prereqs = json.loads((out / "01_prereqs" / "prereqs.json").read_text())
+    assert (prereqs["can_train"], prereqs["can_export"]) == (False, True)
+
+    again = run_kit("step", "loso", "--out-dir", out, "--box-id", "gomp", env=env)
+    assert again.returncode == 2 and "Traceback" not in again.stderr, again.stdout + again.stderr
+    assert "the loso step trains, and this box cannot: torch is installed in this Python" in again.stderr
+    assert "libgomp.so.1" in again.stderr

@@ -12,7 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import install
+import install_steps as install
 
 NAME = "tinykit_probe"
 REFUSED = "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE"

@@ -17,7 +17,7 @@ import pytest
 
 from kit.cli.guard import as_user_error, exit_code_for
 from kit.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
-from tests.conftest import ROOT, assert_clean_failure, run_kit
+from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,22 @@ def test_a_read_only_cache_with_the_demo_set_says_set_kit_cache_dir(read_only: P
                   env={"KIT_CACHE_DIR": str(read_only / "cache")})
     assert_clean_failure(res, "the kit's cache", str(read_only))
     assert "KIT_CACHE_DIR" in res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+@pytest.mark.parametrize("mode", [0o755, 0o777])
+def test_a_kit_cache_dir_of_another_user_names_the_variable_and_a_folder_of_ones_own(tmp_path: Path,
+                                                                                    mode: int) -> None:
+    """Issue 60: a KIT_CACHE_DIR of another user's (or one anyone can write) was refused with an out-dir's hint
+    ("choose another out-dir"), though the user chose the folder through KIT_CACHE_DIR."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=mode)
+    cache.chmod(mode)
+    os.chown(cache, 65534 if mode == 0o755 else 0, 65534 if mode == 0o755 else 0)
+    res = run_here("step", "prereqs", "--out-dir", tmp_path / "out", env={"KIT_CACHE_DIR": str(cache)})
+    assert_clean_failure(res, f"error: KIT_CACHE_DIR {cache} ", "a folder of your own")
+    hint = res.stderr.partition("hint: ")[2]
+    assert "set it to a folder of your own" in hint and "out-dir" not in hint, res.stderr
 
 
 def test_a_run_without_home_still_finds_a_cache_or_says_how(tmp_path: Path) -> None:

@@ -224,6 +224,18 @@ def test_a_file_without_a_manifest_is_judged_by_its_rows(tmp_path: Path) -> None
     assert merge(tmp_path, tmp_path / "schema2.parquet")[0] == 0
 
 
+def test_a_file_without_a_manifest_is_judged_by_its_schema_not_by_a_column_dropped(tmp_path: Path) -> None:
+    """Issue 60: a 1.0.5 shard without its manifest and without its `content` column once merged (exit 0) as if
+    schema 2 had written it; the rest of its schema (the rungs, teacher_sha256, v1's features) says it is later."""
+    corpus = shard(tmp_path / "boxa" / "shard.parquet")
+    corpus.with_name("shard.manifest.json").unlink()
+    pq.write_table(pq.read_table(corpus).drop_columns(["content"]), corpus)
+    code, error, _ = merge(tmp_path, corpus)
+    assert code == 2 and f"source {SLOW} (23.976 fps, box boxa) was scored by a kit before 2.0 (no manifest" in error
+    with pytest.raises(InputError, match=f"--corpus {corpus}: source {SLOW} "):
+        refuse_corpus(corpus)
+
+
 def test_bash_kit_jsonl_is_never_refused(tmp_path: Path) -> None:
     rows = shard_table(box="bash-kit").drop_columns(["src_sha256", "content"]).to_pylist()
     legacy = tmp_path / "legacy.jsonl"

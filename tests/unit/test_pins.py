@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import install
+import install_steps
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -92,84 +93,93 @@ def test_the_docs_table_trains_only_where_the_markers_take_the_training_set() ->
 def test_install_py_refuses_a_python_outside_the_table_and_names_one_on_the_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for ok in ((3, 11), (3, 12), (3, 13)):
-        install.check_python(ok)
+        install_steps.check_python(ok)
     (tmp_path / "python3.12").write_text("#!/bin/sh\n")
     (tmp_path / "python3.12").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(install.SetupError) as err:
-        install.check_python((3, 10))
+    with pytest.raises(install_steps.SetupError) as err:
+        install_steps.check_python((3, 10))
     assert "Python 3.10 runs install.py; the pinned packages are for Python 3.11 to 3.13" in str(err.value)
     assert err.value.hint == "run it with python3.12: python3.12 install.py"
     monkeypatch.setenv("PATH", str(tmp_path / "none"))
-    with pytest.raises(install.SetupError, match=r"Python 3\.14"):
-        install.check_python((3, 14))
+    with pytest.raises(install_steps.SetupError, match=r"Python 3\.14"):
+        install_steps.check_python((3, 14))
     assert pins.CHECKED_PYTHONS == ("3.10", "3.11", "3.12", "3.13")  # the check covers the range and one below
 
 
 def test_install_py_keeps_a_venv_of_a_supported_python_and_refuses_another(tmp_path: Path) -> None:
     venv = tmp_path / ".venv"
-    install.venv_python(venv).parent.mkdir(parents=True)
-    install.venv_python(venv).write_text("")
+    install_steps.venv_python(venv).parent.mkdir(parents=True)
+    install_steps.venv_python(venv).write_text("")
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.12.1\n")
-    install.make_venv(venv)  # kept as it is
+    install_steps.make_venv(venv)  # kept as it is
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.10.12\n")
-    with pytest.raises(install.SetupError, match=r"made with Python 3\.10") as err:
-        install.make_venv(venv)
+    with pytest.raises(install_steps.SetupError, match=r"made with Python 3\.10") as err:
+        install_steps.make_venv(venv)
     assert err.value.hint == "remove it (rm -rf .venv) and run install.py again"
 
 
 def test_install_py_installs_hash_checked_without_resolving_and_the_kit_without_dependencies() -> None:
-    wheel = install.bundled_pip()
+    wheel = install_steps.bundled_pip()
     assert wheel is not None and wheel.name.startswith("pip-")  # this Python bundles one: the venv is made without
-    pip = install.pip(Path("/v/bin/python"), Path("/tmp/x/pip"))
-    assert pip == ["/v/bin/python", "/tmp/x/pip"] and install.pip(Path("/p"), None) == ["/p", "-m", "pip"]
-    argv = install.pip_install(pip, install.FROZEN, install.TEST)
+    pip = install_steps.pip(Path("/v/bin/python"), Path("/tmp/x/pip"))
+    assert pip == ["/v/bin/python", "/tmp/x/pip"] and install_steps.pip(Path("/p"), None) == ["/p", "-m", "pip"]
+    argv = install_steps.pip_install(pip, install_steps.FROZEN, install_steps.TEST)
     assert argv[:3] == [*pip, "install"]
     assert {"--require-hashes", "--no-deps", "--only-binary=:all:"} <= set(argv)
     assert argv[-4:] == ["-r", "requirements-frozen.txt", "-r", "requirements-test.txt"]
-    kit = install.kit_install(pip)
+    kit = install_steps.kit_install(pip)
     assert {"--no-deps", "--no-build-isolation"} <= set(kit) and kit[-2:] == ["-e", "."]
     # every file install.py names is one tools/pins.py hashes, and the kit tarball ships the collaborator's
     import make_tarball
-    assert {install.FROZEN, install.TRAIN, install.TORCH, install.TEST} <= set(pins.FILES)
-    assert {"install.py", install.FROZEN, install.TRAIN, install.TORCH} <= set(make_tarball.INCLUDE)
+    assert {install_steps.FROZEN, install_steps.TRAIN, install_steps.TORCH, install_steps.TEST} <= set(pins.FILES)
+    shipped = {"install.py", "install_steps.py", install_steps.FROZEN, install_steps.TRAIN, install_steps.TORCH}
+    assert shipped <= set(make_tarball.INCLUDE)
 
 
 def test_no_file_for_a_training_pin_is_a_corpus_only_box_and_a_refused_file_an_error() -> None:
-    assert install.installed(0, "Ignoring torch: markers 'sys_platform == \"linux\"' don't match", "torch") is True
+    ignored = "Ignoring torch: markers 'sys_platform == \"linux\"' don't match"
+    assert install_steps.installed(0, ignored, "torch") is True
     unreachable = ("WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(…)'\n"
                    "ERROR: No matching distribution found for torch==2.13.0+cpu\n")
-    assert install.installed(1, unreachable, "torch") is False  # PyTorch's index out of reach
+    assert install_steps.installed(1, unreachable, "torch") is False  # PyTorch's index out of reach
     old_mac = "ERROR: No matching distribution found for onnxruntime==1.31.1\n"  # macOS 13: no wheel
-    assert install.installed(1, old_mac, "the training's packages") is False
+    assert install_steps.installed(1, old_mac, "the training's packages") is False
     constrained = ("ERROR: Cannot install torch==2.13.0+cpu because these package versions have conflicting "
                    "dependencies.\n…\nERROR: ResolutionImpossible: for help visit …\n")  # pip 24, a constraint set
-    assert install.installed(1, constrained, "torch") is False
-    with pytest.raises(install.SetupError, match="pip could not install torch"):
-        install.installed(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n", "torch")
+    assert install_steps.installed(1, constrained, "torch") is False
+    with pytest.raises(install_steps.SetupError, match="pip could not install torch"):
+        install_steps.installed(1, "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.\n",
+                                "torch")
 
 
 def test_install_py_says_what_the_box_can_do() -> None:
-    assert install.closing_line([], "") == "set-up: done; this box makes its corpus, trains and exports"
-    unreached = install.closing_line(["torch"], install.WHY[install.TORCH])
+    assert install_steps.closing_line([], "") == "set-up: done; this box makes its corpus, trains and exports"
+    unreached = install_steps.closing_line(["torch"], install_steps.WHY[install_steps.TORCH])
     assert "corpus only: torch not installed: pip found no file of torch's CPU build" in unreached
     assert "run install.py again where it can be fetched" in unreached and "training happens at the lead" in unreached
-    no_wheels = install.closing_line(["torch", "onnx", "onnxruntime"], install.WHY[install.TRAIN])
+    no_wheels = install_steps.closing_line(["torch", "onnx", "onnxruntime"], install_steps.WHY[install_steps.TRAIN])
     assert "no wheels of them for this platform (docs/collaborator.md#platforms)" in no_wheels
     # an Intel Mac: the markers left the training set out, pip installed nothing and said nothing went wrong
-    assert install.closing_line(["torch", "onnx", "onnxruntime"], "") == no_wheels
+    assert install_steps.closing_line(["torch", "onnx", "onnxruntime"], "") == no_wheels
 
 
 def test_every_refusal_of_install_py_is_on_the_troubleshooting_page() -> None:
-    """install.py is outside kit/ (tools/troubleshooting.py reads kit/), so its refusals are said in the page's
-    hand-written top: each SetupError's longest fixed run of words is there."""
+    """install.py and install_steps.py are outside kit/ (tools/troubleshooting.py reads kit/), so their refusals are
+    said in the page's hand-written top: each SetupError's longest fixed run of words is there, and the words of
+    install.py's own (python_refusal: a SetupError of install_steps raises them too)."""
     page = re.sub(r"\s+", " ", (ROOT / "docs" / "reference" / "troubleshooting-common.md").read_text())
     runs = []
-    for node in ast.walk(ast.parse((ROOT / "install.py").read_text())):
+    for node in ast.walk(ast.parse((ROOT / "install_steps.py").read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError":
             text = node.args[0]
+            if isinstance(text, ast.Starred):  # check_python's: python_refusal's words, below
+                continue
             parts = [text.value] if isinstance(text, ast.Constant) else [
                 v.value for v in getattr(text, "values", []) if isinstance(v, ast.Constant)]
             runs.append(max((re.sub(r"\s+", " ", p).strip() for p in parts), key=len))
-    assert len(runs) == 6
+    assert len(runs) == 7
+    refused = install.python_refusal((3, 6))
+    assert refused is not None
+    runs.append(refused[0].replace("3.6", "X").partition(" (")[0])
     assert not [run for run in runs if run not in page]

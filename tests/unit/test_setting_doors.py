@@ -65,6 +65,9 @@ CASES = (
     Bad("ffmpeg", "ffmpeg", '"ffmpeg"', "is not an absolute path"),
     Bad("demo_clips", 65, "65", "is not a whole number from 0 to 64", ("--demo-clips", "65")),
     Bad("demo_seconds", 61, "61.0", "is not a number from 0 to 60", ("--demo-seconds", "61")),
+    # issue 60: an infinity (JSON's extension Python reads) is said as the file wrote it, once said as null
+    Bad("demo_seconds", float("-inf"), "-Infinity", "is not a number from 0 to 60"),
+    Bad("gate.mean_plcc_min", float("inf"), " Infinity", "is not a number from -1 to 1"),
     Bad("incumbent", "inc", '"inc"', "is not an absolute path"),
     Bad("shard", {"k": 3, "n": 2}, '{"k": 3, "n": 2', "is not K/N with 1 <= K <= N", ("--shard", "3/2"),
         "K must be 1..N"),

@@ -114,6 +114,20 @@ def test_plain_mode_is_readable_and_bounded() -> None:
     assert "[01 prereqs] skipped: up to date" in lines
 
 
+def test_a_run_of_prereqs_alone_says_no_time_left() -> None:
+    """Issue 60: `run --only prereqs` once said `the run's time left: about 0 s (; by the speeds step 01 measured)`:
+    prereqs' time is never estimated, so a run of it alone has no estimate to say, in any mode."""
+    events = [ev.RunStarted("/o", ["prereqs"], "2.0.0"), ev.StepStarted("prereqs", "not run yet"),
+              ev.StepFinished("prereqs", 3.0)]
+    plain, out, human = StringIO(), StringIO(), StringIO()
+    for renderer in (Renderer(stream=plain), Renderer(json_mode=True, console=Console(file=human), json_stream=out)):
+        for e in events:
+            renderer(e)
+    assert "time left" not in plain.getvalue() and "[01 prereqs]" in plain.getvalue()
+    kinds = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert kinds == ["run_started", "step_started", "step_finished"]
+
+
 def test_json_mode_writes_one_object_per_line_and_humans_elsewhere() -> None:
     out, human = StringIO(), StringIO()
     r = Renderer(json_mode=True, console=Console(file=human), json_stream=out)
