@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from kit import __version__
 from kit.bundle.conformal import CALIBRATION_SUFFIX, model_problems
+from kit.bundle.private import Private
 from kit.infra.archive import FileSum, ResultsCheck, ResultsManifest, check_results, extraction_dir
 from kit.infra.interrupts import check
 from kit.infra.outside import read_json_object
@@ -69,24 +70,26 @@ class _HashingSink:
 
 
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
-                          before_place: Callable[[str], None] | None = None) -> ResultsManifest:
+                          before_place: Callable[[str], None] | None = None,
+                          private: Private | None = None) -> ResultsManifest:
     """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
 
     Each file is opened through the out-dir's Tree, without following a link (a link planted in the out-dir must
     not ship what it points to), and hashed as it is copied, so the manifest describes exactly the bytes in the
     tarball. `before_place` is given the tarball's sha256 once it is complete, before it is renamed to `dest` (the
-    bundle records it: kit.bundle.aside).
+    bundle records it: kit.bundle.aside). `private`: the folders the files the kit writes as text are not to name
+    (kit.bundle.private), rewritten before they are hashed; None (--keep-paths) sends every file as it is.
     """
     with tree.atomic(dest) as out:
         sink = _HashingSink(out)
-        manifest = _write_members(sink, top, files, meta, tree)
+        manifest = _write_members(sink, top, files, meta, tree, private)
         if before_place is not None:
             before_place(sink.sha.hexdigest())  # the gzip stream is closed: every byte went through the sink
     return manifest
 
 
 def _write_members(sink: _HashingSink, top: str, files: dict[str, Path], meta: dict[str, object],
-                   tree: Tree) -> ResultsManifest:
+                   tree: Tree, private: Private | None) -> ResultsManifest:
     """The tarball's members and manifest.json, gzipped into `sink`."""
     sums: dict[str, FileSum] = {}
     with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
@@ -96,7 +99,11 @@ def _write_members(sink: _HashingSink, top: str, files: dict[str, Path], meta: d
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.mode = 0o644
-                reader = _Hashing(fh)
+                source: BinaryIO = fh
+                if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
+                    data = private.rewrite(fh.read())
+                    info.size, source = len(data), io.BytesIO(data)
+                reader = _Hashing(source)
                 tar.addfile(info, reader)  # tarfile reads with .read(n) only
                 sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
         manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)

@@ -232,6 +232,10 @@ FLAGS: tuple[RunFlag, ...] = (
     RunFlag("--strict", "strict", bool, "Refuse the run when a reference clip cannot be used (an odd size, a "
             "damaged file). Without it such a clip is left out with its reason and fix, recorded in "
             "02_corpus/skipped.json and said in the summary, as long as enough sources are left.", is_flag=True),
+    RunFlag("--keep-paths", "keep_paths", bool, "Send the box's folders in the results tarball: without it, every "
+            "path under --ref-dir, the out-dir and your home folder in the files it holds is written from there on as "
+            "[ref-dir]/NAME, [out-dir]/... and ~/... (the clips named by file name and sha256); the out-dir's own "
+            "files keep them either way.", is_flag=True),
     RunFlag("--json", "", bool, "NDJSON events on stdout; human output on stderr.", is_flag=True, dest="json_mode"),
 )
 BY_NAME = {f.name: f for f in FLAGS}

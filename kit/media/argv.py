@@ -243,6 +243,20 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
 
+def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
+    """The decode of a master whose strict one stopped before its first frame (kit.media.decode.second_look): a
+    camera's stray slice ahead of its first picture, which ffmpeg reports and plays on from.
+
+    The file read twice in one run. Input 0 with `-err_detect explode` but no `-xerror`: a damaged packet gives no
+    frame (it is not concealed) and the decode goes on; it feeds build_fingerprint_argv's outputs (the count, the
+    pixel hash, the thumbnails). Input 1 as ffmpeg plays it (damage concealed) into a null output. `-loglevel
+    level+verbose`: each input's closing line says how many frames it decoded; the two counts are equal only where no
+    picture was damaged."""
+    once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
+                                           "-i", str(path)], count=True)
+    return [*once, "-map", "1:v:0", *PASSTHROUGH, "-f", "null", "-"]
+
+
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Open a file and list its streams, decoding nothing: with no output given, ffmpeg stops there (exit 1, "At
     least one output file must be specified") once it has printed what the file holds."""

@@ -34,6 +34,7 @@ from kit.media.decode import (
     HASH_LINE,
     THUMBS_MAX_BYTES,
     MasterDecode,
+    convert_command,
     parse_probe,
     read_master_decode,
     refuse_no_video,
@@ -123,14 +124,6 @@ def check_container(path: Path, fh: BinaryIO, size: int) -> None:
 
 
 RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner knows
-
-
-def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless .mkv the kit reads as it is, beside it (picture only: the
-    corpus keeps no audio), with the kit's own ffmpeg; FFV1 in the nearest pixel format it keeps (a palette's
-    colours as RGB)."""
-    return kit_command("ffmpeg", "-i", path.absolute(), "-map", "0:v:0", "-an", "-c:v", "ffv1",
-                       path.absolute().with_suffix(".mkv"))
 
 
 def remux_command(path: Path) -> str:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kit.errors import InputError
+from kit.infra.invocation import kit_command
 from kit.infra.outside import NotANumber, read_rate, shown
 from kit.infra.proc import ProcResult, run_process
-from kit.media.argv import build_fingerprint_argv
+from kit.media.argv import build_fingerprint_argv, build_second_look_argv
 from kit.media.ffmpeg import parse_frame_count, strip_log_prefix, telling_line
 from kit.media.fingerprint import GRID_BYTES, Fingerprint
 from kit.media.streams import dropped, no_video
@@ -58,7 +59,9 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
     fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
-    pix = re.search(r"Video: [^,]+, ([a-z0-9]+)[(,]", line)
+    # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264 (High), 1 reference
+    # frame (avc1 / 0x31637661), yuv420p(...)"
+    pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):
         raise ValueError(f"cannot parse {line!r}")
     rate = float(fps.group(1)) * (1000 if fps.group(2) else 1)
@@ -85,17 +88,25 @@ _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
 # a packet the demuxer marked damaged (a partial AVI chunk, a transport stream's lost packets): -xerror stops on it,
 # except on one read while ffmpeg probes the streams, which it only warns of
 _CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
+_DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
+# an input's closing line at -loglevel verbose: how many frames its decoder gave
+_DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d+ bytes\); (\d+) frames decoded")
 
 
-def demuxer_damage(stderr: str) -> str:
+def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
     """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer
-    marked corrupt; "" when there was none.
+    marked corrupt; "" when there was none. Without `decoder_too` (a second look, whose decoder errors its frame
+    counts judge), the demuxer's alone.
 
     The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
     over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing; an AVI cut short at the end
     of a chunk reads its last, partial chunk while ffmpeg probes it, and decodes to the end with a warning only.
     """
+    demuxer = _DEMUXER.search(stderr)
+    own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
     for line in stderr.splitlines():
+        if not decoder_too and not line.strip().startswith(own):
+            continue
         m = _ERROR_LINE.search(line)
         if m and not _OUTPUT_SIDE.match(line.strip()):
             return strip_log_prefix(m.group(2)) or line.strip()
@@ -130,12 +141,43 @@ class MasterDecode(NamedTuple):
 
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode of the whole file."""
+    """A master's geometry and fingerprint from one strict decode of the whole file (a second look where it stopped
+    before its first frame)."""
     # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
     # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
+    if stopped_before_first_frame(res):
+        return second_look(path, ffmpeg)
     return read_master_decode(path, res)
+
+
+def stopped_before_first_frame(res: ProcResult) -> bool:
+    """Did a strict decode of a file holding a video stream fail before it gave a frame (an error ffmpeg reports
+    ahead of the first picture, then plays on from: a stray slice a camera wrote first)?"""
+    counts = re.findall(r"frame=\s*(\d+)", res.stderr)
+    return (res.returncode != 0 and (not counts or counts[-1] == "0") and STREAM_LINE.search(res.stderr) is not None
+            and no_video(res.stderr) is None)
+
+
+def second_look(path: Path, ffmpeg: str) -> MasterDecode:
+    """A master whose strict decode stopped before its first frame, decoded again (build_second_look_argv): used
+    when every frame ffmpeg plays decodes undamaged, whatever it reported before them; InputError otherwise."""
+    res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,
+                      stdout_max_bytes=THUMBS_MAX_BYTES)
+    return read_master_decode(path, res, second=True)
+
+
+def played_whole(stderr: str, undamaged: int) -> int:
+    """The frames of a second look (build_second_look_argv): the count ffmpeg plays, when the decode that gives no
+    damaged frame gave `undamaged`, as many; ValueError naming how many are damaged otherwise."""
+    played = {int(k): int(n) for k, n in _DECODED.findall(stderr)}
+    if 1 not in played:
+        raise ValueError("the decode printed no frame count")
+    if played[1] != undamaged:
+        raise ValueError(f"{played[1] - undamaged} of the {played[1]} frames ffmpeg plays are damaged "
+                         f"({demuxer_damage(stderr) or telling_line(stderr)})")
+    return played[1]
 
 
 def refuse_no_video(path: Path, stderr: str) -> None:
@@ -146,28 +188,49 @@ def refuse_no_video(path: Path, stderr: str) -> None:
                               "belongs with there instead")
 
 
-def read_master_decode(path: Path, res: ProcResult) -> MasterDecode:
-    """What a strict, counting build_fingerprint_argv decode of `path` tells; InputError naming the file when it
-    holds no video, did not decode to its end, or its demuxer skipped damaged data."""
+def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> MasterDecode:
+    """What a strict, counting build_fingerprint_argv decode of `path` tells (`second`: a build_second_look_argv
+    decode); InputError naming the file when it holds no video, did not decode to its end (damaged frames, in a
+    second look), or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
         if res.returncode != 0:
             counts = re.findall(r"frame=\s*(\d+)", res.stderr)
-            where = f" after frame {counts[-1]}" if counts else ""
+            where = f" after frame {counts[-1]}" if counts and not second else ""
             raise ValueError(f"decoding failed{where}: {demuxer_damage(res.stderr) or telling_line(res.stderr)}")
         width, height, fps, pix_fmt = parse_probe(res.stderr)
-        n_frames = parse_frame_count(res.stderr)
-        if damage := demuxer_damage(res.stderr):
+        identity = parse_fingerprint(res) if second else None
+        n_frames = played_whole(res.stderr, identity.frames) if identity else parse_frame_count(res.stderr)
+        if damage := demuxer_damage(res.stderr, decoder_too=not second):
             raise InputError(f"{path}: damaged container: the demuxer skipped data ({damage}); only {n_frames} "
                              "frames decode, so every job would fail on frame counts",
                              hint="copy or re-export the clip again, or remove it from --ref-dir")
-        identity = parse_fingerprint(res)
+        identity = identity or parse_fingerprint(res)
     except ValueError as exc:
-        raise InputError(f"{path}: not a readable video ({exc})",
-                         hint="check the file plays, or remove it from --ref-dir") from exc
+        raise InputError(f"{path}: not a readable video ({exc})", hint=unreadable_hint(path, res.stderr)) from exc
     if pix_fmt not in PIX_FMTS:
         pix_fmt = "yuv420p10le" if "10" in pix_fmt else "yuv420p"
     return MasterDecode((width, height, fps, pix_fmt, n_frames), identity, dropped(res.stderr))
+
+
+def unreadable_hint(path: Path, stderr: str) -> str:
+    """The fix of a master that does not decode whole: where ffmpeg found a video stream in it, the lossless copy of
+    what ffmpeg plays (its damage concealed as a player would), which the kit reads as it is."""
+    if STREAM_LINE.search(stderr) is None:
+        return "check the file plays, or remove it from --ref-dir"
+    return ("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays of it "
+            f"(its damage concealed), made with the kit's ffmpeg: {convert_command(path)}")
+
+
+def convert_command(path: Path) -> str:
+    """The command that converts a video into a lossless .mkv the kit reads as it is, beside it (picture only: the
+    corpus keeps no audio), with the kit's own ffmpeg; FFV1 in the nearest pixel format it keeps (a palette's
+    colours as RGB). An .mkv's copy is named `<name>-ffv1.mkv`, never the file itself."""
+    source = path.absolute()
+    dest = source.with_suffix(".mkv")
+    if dest == source:
+        dest = source.with_name(f"{source.stem}-ffv1.mkv")
+    return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
 
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:

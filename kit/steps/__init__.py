@@ -49,7 +49,7 @@ STEPS: tuple[LazyStep, ...] = (
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
     LazyStep("loso", "s03_loso", "LosoStep", format_version=1),
     LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=1),
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=1),
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 

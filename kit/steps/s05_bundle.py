@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.bundle.aside import adopt_recorded, check_exports, check_written, record, set_aside
+from kit.bundle.private import Private
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.schema import corpus_sha256
 from kit.errors import InputError
@@ -58,7 +59,8 @@ class BundleStep:
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
                               "model_license": ctx.settings.model_license,
-                              "model_license_url": ctx.settings.model_license_url},
+                              "model_license_url": ctx.settings.model_license_url,
+                              "keep_paths": ctx.settings.keep_paths},
                     inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"},
                     prepared=dict(earlier.outputs) if earlier is not None else {})
 
@@ -70,7 +72,8 @@ class BundleStep:
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
         inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                    if ctx.tree.is_file(p)}
-        return Plan(settings={"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS}, inputs=inputs,
+        return Plan(settings={"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS,
+                              "keep_paths": ctx.settings.keep_paths}, inputs=inputs,
                     prepared=dict(earlier.outputs) if earlier is not None else {})
 
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
@@ -88,7 +91,7 @@ class BundleStep:
         try:
             write_results_tarball(tree, run.tarball(stem), stem, files, {
                 "box_id": box, "contents": CORPUS_CONTENTS, "created_utc": utc, "corpus_sha256": corpus_sha256(shard)},
-                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}))
+                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}), private=private(ctx))
             tarball = run.tarball(stem)
             moved = self.put_in_place(ctx, tarball, run.set_aside(utc), None, {})
         except BaseException:
@@ -137,7 +140,7 @@ class BundleStep:
                                   rerun(ctx, "run", "--from", "loso"))
             write_results_tarball(tree, run.tarball(stem), stem, files, {
                 "box_id": box, "verdict": verdict.verdict, "created_utc": utc, "corpus_sha256": verdict.corpus.sha256},
-                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}))
+                before_place=lambda digest: record(tree, run, {run.tarball(stem): digest}), private=private(ctx))
             tarball = run.tarball(stem)
             aside = run.set_aside(utc)
             moved = self.put_in_place(ctx, tarball, aside, staged, exports)
@@ -208,6 +211,12 @@ class BundleStep:
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
                                lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
                                workers=threads.train, teacher_sources=teacher_sources(ctx))
+
+
+def private(ctx: Context) -> Private | None:
+    """The folders the results tarball does not name (--ref-dir, the out-dir, the home folder); None with
+    --keep-paths."""
+    return None if ctx.settings.keep_paths else Private.of(ctx.settings.ref_dir, ctx.run.root)
 
 
 def invocation(tree: Tree, run_json: Path) -> Invocation | None:

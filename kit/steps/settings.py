@@ -200,6 +200,7 @@ class RunSettings(Record):
     train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
     group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
     strict: bool = False  # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
+    keep_paths: bool = False  # --keep-paths: the results tarball names the box's folders (else [ref-dir]/NAME)
 
     # each setting's rule: its flag's, a --settings file's and a run.json's (GateThresholds and TrainConfig hold
     # their own); a path as the flags make it (absolute); Across: a rule over several settings

@@ -16,6 +16,7 @@ from kit.media.argv import (
     build_render_argv,
     build_scale_filter,
     build_score_argv,
+    build_second_look_argv,
     build_shared_decode_argv,
     build_shared_graph,
     build_verify_argv,
@@ -281,6 +282,18 @@ def test_fingerprint_argv_is_exact() -> None:
         "explode", "-i", "m.mkv", "-map", "0:v:0", "-f", "null", "-", *tail]
     assert build_fingerprint_argv("ffmpeg", ["-f", "rawvideo", "-i", "c.yuv"]) == [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-f", "rawvideo", "-i", "c.yuv", *tail]
+
+
+def test_second_look_argv_is_exact() -> None:
+    """A master whose strict decode stopped before its first frame: the fingerprint's outputs from the file read with
+    explode but no -xerror, and the file again as ffmpeg plays it into a null output, each input's count printed."""
+    each = ["-map", "0:v:0", "-fps_mode", "passthrough"]
+    assert build_second_look_argv("ffmpeg", "m.mp4") == [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+verbose", "-err_detect", "explode",
+        "-i", "m.mp4", "-i", "m.mp4", "-map", "0:v:0", "-f", "null", "-",
+        *each, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
+        *each, "-vf", "scale=32:32:flags=area,format=yuv420p", "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1",
+        "-map", "1:v:0", "-fps_mode", "passthrough", "-f", "null", "-"]
 
 
 def test_lossless_copy_argvs_are_exact() -> None:

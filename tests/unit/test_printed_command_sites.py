@@ -64,6 +64,8 @@ SITES: dict[str, Check] = {
     "kit/media/discovery.py:list_clip_files": Check(RUN, (CLIP_FIXES,)),
     "kit/media/containers.py:check_container": Check(RUN, (CLIP_FIXES,)),
     "kit/media/containers.py:check_copy": Check(RUN, (CLIP_FIXES,)),
+    "kit/media/decode.py:read_master_decode": Check(RUN, ("tests/real/test_stray_slice.py::test_a_master_damaged_after_"
+                                                       "its_first_frame_is_left_out_and_its_fix_runs_as_printed",)),
     # a step that needs another, or a setting changed since: rerun it (rerun, with the run's settings)
     "kit/steps/base.py:require_output": Check(RUN, (RETRY_RESUME,)),
     "kit/steps/base.py:read_prereqs": Check(SAME, ("kit/steps/base.py:require_output",), "its --force"),

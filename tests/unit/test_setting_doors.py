@@ -87,6 +87,7 @@ CASES = (
     Bad("train_tasks", -3, "-3", "is not a whole number from 0 to 4096", ("--train-tasks", "-3")),
     Bad("group_shared", "yes", "", "'yes' is not a bool"),
     Bad("strict", 1, "", "1 is not a bool"),
+    Bad("keep_paths", "no", "", "'no' is not a bool"),
     Bad("gate.mean_plcc_min", 5, "5.0", "is not a number from -1 to 1", ("--min-mean-plcc", "5")),
     Bad("gate.plcc_spread_max", -0.1, "-0.1", "is not a number of at least 0", ("--max-plcc-spread", "-0.1")),
     Bad("gate.per_seed_plcc_min", -2, "-2.0", "is not a number from -1 to 1", ("--min-seed-plcc", "-2")),
@@ -221,12 +222,13 @@ def test_every_setting_with_a_rule_is_tested_through_the_file_door() -> None:
         {f"train.{key}" for key, _ in TrainConfig.RULES}
     assert ruled <= tested, sorted(ruled - tested)
     fields = {f.name for f in dataclasses.fields(RunSettings)}
-    # what has no rule: the box id (made safe for a file name, and a command's own flag), the two switches
-    assert fields - {key for key, _ in RunSettings.RULES} == {"box_id", "gate", "train", "group_shared", "strict"}
+    # what has no rule: the box id (made safe for a file name, and a command's own flag), the three switches
+    assert fields - {key for key, _ in RunSettings.RULES} == {"box_id", "gate", "train", "group_shared", "strict",
+                                                               "keep_paths"}
     assert {f.name for f in dataclasses.fields(GateThresholds)} == {key for key, _ in GateThresholds.RULES}
     assert {f.name for f in dataclasses.fields(TrainConfig)} == {key for key, _ in TrainConfig.RULES}
     flags = {f.path for f in FLAGS if f.path} - {"out_dir", "box_id", "corpus", "ref_dir", "content_groups", "ffmpeg",
-                                                   "incumbent", "group_shared", "strict", "teacher"}
+                                                   "incumbent", "group_shared", "strict", "keep_paths", "teacher"}
     flagged = {c.key for c in CASES if c.flag}
     assert flags <= flagged, sorted(flags - flagged)  # every flag with a rule, through its door too
 

@@ -1,0 +1,80 @@
+"""What a results tarball says of the box's folders: nothing, unless --keep-paths.
+
+The files the kit writes as text (run.json, the manifests, skipped.json, the verdict, LOSO's reports, the logs, the
+report) name the clips and the run's files by absolute path on the box. In the tarball, every path under the
+reference folder (--ref-dir), the out-dir and the user's home folder is written from that folder on as `[ref-dir]/…`,
+`[out-dir]/…` and `~/…`: a clip is named by its file name (and, in the manifests, its sha256), never by the folders
+it lies in. The files stay as they are in the out-dir; only their copies in the tarball are rewritten, before they are
+hashed into its manifest.json, so `verify` and `merge` check the bytes that were sent. A folder is found however the
+file spells it: as it is, as JSON writes it (non-ASCII as \\u escapes), as the report's HTML and the kit's visible
+text write it. The models (exports/) and the tables (.parquet) hold no path and are sent as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.infra.visible import visible
+from kit.rundir import LAYOUT
+
+TEXT_SUFFIXES = (".json", ".html", ".log", ".txt", ".md", ".csv", ".jsonl")
+REF_DIR, OUT_DIR, HOME = "[ref-dir]", "[out-dir]", "~"
+_NAME_GOES_ON = r"(?![\w.\-])"  # /data/clips is not the start of /data/clips2
+
+
+def spellings(folder: str) -> set[str]:
+    """The ways a file the kit writes may spell `folder`: as it is, visible, in HTML, in JSON (ASCII or not)."""
+    shown = visible(folder)
+    return {folder, shown, html.escape(shown), html.escape(folder, quote=False), json.dumps(folder)[1:-1],
+            json.dumps(folder, ensure_ascii=False)[1:-1]}
+
+
+def forms(folder: Path) -> set[str]:
+    """The folder as given (absolute) and as it resolves (a link on the way, /tmp to /private/tmp)."""
+    found = {str(folder.absolute())}
+    with contextlib.suppress(OSError, RuntimeError):  # a loop of links: the folder as given only
+        found.add(str(folder.resolve()))
+    return {f for f in found if f != "/"}
+
+
+@dataclass(frozen=True)
+class Private:
+    """The folders a results tarball does not name, each with the word it writes in its place (longest first)."""
+
+    folders: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, ref_dir: Path | None, out_dir: Path, home: Path | None = None) -> Private:
+        """The run's reference folder, its out-dir and the home folder (Path.home() unless given)."""
+        try:
+            home = home if home is not None else Path.home()
+        except (KeyError, RuntimeError):  # no home folder known for the user
+            home = None
+        named = [(out_dir, OUT_DIR), *([(ref_dir, REF_DIR)] if ref_dir is not None else []),
+                 *([(home, HOME)] if home is not None else [])]
+        pairs = {(spelled, word) for folder, word in named for form in forms(folder) for spelled in spellings(form)}
+        return cls(tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0]))))
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        return re.compile("|".join(f"({re.escape(spelled)}){_NAME_GOES_ON}" for spelled, _ in self.folders))
+
+    def applies(self, arc: str) -> bool:
+        """Whether the tarball's member `arc` is a file the kit writes as text (not a model: exports/ hold the
+        models, whose sha256s the exports' own records list)."""
+        return arc.endswith(TEXT_SUFFIXES) and not arc.startswith(f"{LAYOUT.exports.as_posix()}/")
+
+    def rewrite(self, data: bytes) -> bytes:
+        """`data` with every one of the folders written as its word."""
+        if not self.folders:
+            return data
+        text = data.decode("utf-8", "surrogateescape")
+        return self._pattern.sub(lambda m: self.folders[m.lastindex - 1][1] if m.lastindex else m.group(0),
+                                 text).encode("utf-8", "surrogateescape")
+
