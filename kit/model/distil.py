@@ -194,7 +194,7 @@ def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainC
     def batches() -> torch.Tensor:
         return torch.stack([_draw(g, (lo, hi), batch) for g in gens])
 
-    _fit(net, data, batches, config.base_steps, config.base_lr, config, kernels, progress, stop)
+    _fit(net, data, batches, config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
     return net
 
 
@@ -207,7 +207,8 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                   torch.stack([bases[m.seed].slots[k].bias[0] for m in members]).clone())
              for k, layer in enumerate(arch.layers())]
     net = StackedMLP.of_slots(arch, slots)
-    if config.tune_steps == 0:
+    steps = config.teacher_steps()[1]
+    if steps == 0:
         return net, [float("nan")] * len(members)
     parts = [round(config.tune_batch * share) for share in TUNE_SHARES]
     parts[-1] = config.tune_batch - sum(parts[:-1])
@@ -220,7 +221,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                                        _draw(g, teacher, parts[2])])
                             for g, (frames, windows) in zip(gens, sources, strict=True)])
 
-    loss = _fit(net, data, batches, config.tune_steps, config.tune_lr, config, kernels, progress, stop)
+    loss = _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
     return net, loss
 
 

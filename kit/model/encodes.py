@@ -26,7 +26,7 @@ from kit.model.features import CODEC_DIM
 
 ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width", "enc_height", "rung", "crf",
                    "crf_band", "n_frames", "teacher", "predicted", "miss", "encoder_trained", "queried", "counted",
-                   "n_seeds")
+                   "n_seeds", "ceiling", "ceiling_miss")
 
 
 def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
@@ -64,17 +64,22 @@ def _whole(value: object) -> int:
     return int(value) if isinstance(value, int | float) and math.isfinite(value) else 0
 
 
-def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE) -> pd.DataFrame:
+def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE, codec_blind: bool = False,
+                     ) -> pd.DataFrame:
     """03_loso/encodes.parquet from the members' clips (kit.model.clips: one row per seed and held-out encode, with
     `pred_vmaftune` and `encoder_trained`): one row per encode, its `predicted` the mean over seeds of the members'
     clipped outputs (NaN when a member's is: it diverged), `miss` = |predicted - teacher|. `crf` is the cq where
     vmaf-tune has a slot for the encoder (null elsewhere), `queried` whether vmaf-tune's range holds it, `counted`
-    whether it enters the consumer's figures: queried, and the encoder trained on by every member that predicts it."""
+    whether it enters the consumer's figures: queried, and the encoder trained on by every member that predicts it
+    (queried alone where the models do not read the codec block, `codec_blind`: the teacher recipe's). `ceiling` is
+    the teacher's own function on the encode's mean features (the ceiling of any mean-feature proxy), `ceiling_miss`
+    its |ceiling - teacher|; NaN where the teacher was not reproduced."""
     key = list(ENCODE_KEY)
     by = clips.groupby(key, sort=True)
     out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),
                  teacher=("vmaf_mean", "first"), encoder_trained=("encoder_trained", "all"),
-                 n_seeds=("seed", "nunique"), **({"height": ("height", "first")} if "height" in clips else {}))
+                 n_seeds=("seed", "nunique"), ceiling=("ceiling", "first"),
+                 **({"height": ("height", "first")} if "height" in clips else {}))
     broken = clips["pred_vmaftune"].isna().groupby([clips[c] for c in key], sort=True).any()
     out["predicted"] = by["pred_vmaftune"].mean().where(~broken)
     out = out.reset_index()
@@ -84,7 +89,8 @@ def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE
     out["crf_band"] = [crf_band(int(c)) if s else "" for c, s in zip(out["cq"], slotted, strict=True)]
     out["miss"] = (out["predicted"] - out["teacher"]).abs()
     out["queried"] = slotted & out["cq"].between(*crf_range)
-    out["counted"] = out["queried"] & out["encoder_trained"]
+    out["counted"] = out["queried"] & (True if codec_blind else out["encoder_trained"])
+    out["ceiling_miss"] = (out["ceiling"] - out["teacher"]).abs()
     out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
                                                                                             False], kind="stable")
     return out[list(ENCODES_COLUMNS)].reset_index(drop=True)

@@ -73,6 +73,7 @@ class LosoInputs:
     # (kit.model.distil); without it the ensemble trains on the rows above (the frames recipe)
     teacher_fn: TeacherFunction | None = None
     distil: Distillation | None = None
+    teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
 
     @property
     def recipe(self) -> str:
@@ -85,7 +86,7 @@ class LosoInputs:
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
         distil = Distillation.of(self.feats, self.target, clip_codes(self.df), model, config.teacher_samples) \
             if use and model is not None else None
-        return replace(self, teacher_fn=proof, distil=distil)
+        return replace(self, teacher_fn=proof, distil=distil, teacher_model=model)
 
     @classmethod
     def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6,
@@ -184,13 +185,15 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
                                          **{c: col[fold.rows] for c, col in identity.items()}, "vmaf": y,
                                          "pred": pred}))
         clips = clip_predictions(mem.seed, fold.rows, codes, feats, codec, target, pred, keys,
-                                 functools.partial(ens.predict, m), feed)
+                                 functools.partial(ens.predict, m), feed,
+                                 inputs.teacher_model.predict if inputs.teacher_model is not None else None)
         clip_frames.append(clips.assign(encoder_trained=clips["encoder"].isin(trained[fold.index])))
     per_seed = {seed: by_source(results) for seed, results in per_seed.items()}
     reports = [seed_report(seed, per_seed[seed], by_group(per_group[seed])) for seed in seeds]
     rows = [asdict(r) for seed in seeds for r in per_seed[seed]]
     clips = pd.concat(clip_frames, ignore_index=True).sort_values(["seed", *ENCODE_KEY], kind="stable")
-    encodes = consumer_encodes(clips, inputs.crf_range) if inputs.crf_range is not None else None
+    encodes = consumer_encodes(clips, inputs.crf_range, inputs.recipe == TEACHER) \
+        if inputs.crf_range is not None else None
     return LosoResult(reports, pd.DataFrame(rows), pd.concat(pred_frames, ignore_index=True), len(ens.members),
                       inputs.scheme, clips.reset_index(drop=True), encodes)
 

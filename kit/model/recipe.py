@@ -44,6 +44,7 @@ AUTO_K = 10
 
 
 TEACHER, FRAMES = "teacher", "frames"  # --recipe (TrainConfig.recipe)
+DEFAULT_EPOCHS = 60  # --epochs's default; the teacher recipe's steps scale with --epochs against it
 RECIPES = (TEACHER, FRAMES)
 
 FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.cli.params.Folds)
@@ -84,7 +85,7 @@ class TrainConfig(Record):
     dropout: float = 0.1  # after each GELU
     lr: float = 5e-4  # Adam learning rate
     weight_decay: float = 1e-5  # Adam L2 penalty
-    epochs: int = 60  # passes over each member's training rows ...
+    epochs: int = DEFAULT_EPOCHS  # passes over each member's training rows ...
     batch_size: int = 64  # ... in batches of this many rows
     max_samples: int = 4_000_000  # ... but at most this many rows seen per member (large corpora)
     max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
@@ -114,6 +115,12 @@ class TrainConfig(Record):
              ("tune_lr", Real(0, 1, lo_open=True)))
     WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
                                                "target": "vmaf"}  # said in the JSON, never read back
+
+    def teacher_steps(self) -> tuple[int, int]:
+        """The teacher recipe's (base, tune) steps: base_steps and tune_steps at the default --epochs, scaled by
+        --epochs / that default (so --epochs asks more or less training of either recipe)."""
+        scale = self.epochs / DEFAULT_EPOCHS
+        return max(1, round(self.base_steps * scale)), round(self.tune_steps * scale)
 
     def to_json(self) -> dict[str, object]:
         return {"arch": ARCH, **asdict(self), **{k: v for k, v in self.WRITTEN.items() if k != "arch"}}

@@ -232,12 +232,13 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
                 on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
     """The ensemble's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; its
     progress reported as on_epoch's rounds of distil.REPORT_EVERY steps (the bases' steps, then the tuning's)."""
-    rounds = -(-(config.base_steps + config.tune_steps) // REPORT_EVERY)
+    base, tune = config.teacher_steps()
+    rounds = -(-(base + tune) // REPORT_EVERY)
     latest: list[tuple[int, float]] = []
     shown = [0]
 
     def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
-        latest.append(((0 if stage == "base" else config.base_steps) + done, loss))
+        latest.append(((0 if stage == "base" else base) + done, loss))
 
     def poll() -> None:  # on the calling thread
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:

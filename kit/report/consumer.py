@@ -65,13 +65,19 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
     if encodes is None:
         return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]))  # from the file alone, as the verdict
+    # from the file alone, as the verdict
+    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
     parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
     parts += [f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>{esc(gate_line(g))}</p>"
               for g in verdict.consumer_gates or ()]
     if c.train_hint:
         parts.append(f"<p class='warn'>{esc(untrained_text(verdict))}</p>")
+    if c.codec_note:
+        parts.append(note(f"The one-hot: {c.codec_note}."))
+    if verdict.teacher_function is not None:
+        parts.append(note(f"The teacher's function: {verdict.teacher_function.label}; the recipe: "
+                          f"{verdict.recipe or 'frames'} (docs/teachers.md)."))
     parts += [note(text) for text in (c.not_counted, unmeasured_text(c.unmeasured_bands)) if text]
     return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
                               "within the tolerance first, then the largest miss"),

@@ -113,6 +113,8 @@ COLUMNS = {c.field: c for c in (
     Column("share_out_of_range", "share outside [0, 100]", "share"), Column("share_within", "share within"),
     Column("median_miss", "median miss", shown=_points), Column("max_miss", "largest miss", shown=_points),
     Column("worst_encode", "worst encode"), Column("worst_clip", "worst clip"),
+    Column("ceiling_share", "ceiling: the teacher's function within",
+           shown=lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:.1%}"),
     Column("coverage", "coverage{at}", shown=lambda v: bounded_cell(v, v is None)),
     Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
 )}
@@ -122,7 +124,8 @@ SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES
 GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
 FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",
               "share_out_of_range")
-CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "median_miss", "max_miss", "worst_encode")
+CONSUMER_TABLE = ("label", "group", "n_encodes", "share_within", "ceiling_share", "median_miss", "max_miss",
+                  "worst_encode")
 POOLING_TABLE = ("stat", "encoder", "n_clips", "rmse", "mean_abs_error", "max_abs_error", "bias", "worst_clip")
 
 

@@ -11,6 +11,7 @@ from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import sha256_json
 from kit.model.consumer import CRF_RANGE
+from kit.model.recipe import TEACHER
 from kit.model.results import BaselineResult, Baselines, SeedReport
 from kit.rundir import VERDICTS
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun
@@ -63,9 +64,10 @@ class VerdictStep:
                               **crf},
                     inputs=inputs)
 
-    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame) -> Assessment:
+    def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
         """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
-        (numbered as LOSO numbered them: the same reader, the same order)."""
+        (numbered as LOSO numbered them: the same reader, the same order); `codec_blind`: LOSO's models do not read
+        the codec block (the teacher recipe)."""
         from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
@@ -87,8 +89,8 @@ class VerdictStep:
             clips = clips[clips["seed"].isin(list(s.seeds))]
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
         holdouts = {kind: frame[frame["seed"].isin(list(s.seeds))] for kind, frame in holdouts.items()}
-        consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range) \
-            if ctx.tree.is_file(run.encodes) else None
+        consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
+                                codec_blind) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
@@ -114,7 +116,7 @@ class VerdictStep:
         incumbent = (BaselineResult.from_json(tree.read_json(run.incumbent), str(run.incumbent))
                      if s.incumbent is not None else None)
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
-        assessment = self.assess(ctx, corpus_file, predictions)
+        assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
                          incumbent, summarise_corpus(corpus_file, corpus.sha256), s.gate, assessment)
         keep = run.verdict_file(verdict.verdict)

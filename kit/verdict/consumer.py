@@ -46,8 +46,11 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (kit.model.metrics.residuals); NaN
     figures (and no worst encode) without any, NaN misses where a member diverged."""
     r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
+    ceiling = part["ceiling"] if "ceiling" in part else pd.Series(dtype=float)
+    limit = residuals(ceiling, part["teacher"], tolerance=tolerance) if len(part) and ceiling.notna().all() else None
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
-            "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else ""}
+            "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else "",
+            "ceiling_share": limit.share_within if limit is not None else None}
 
 
 def content_names(encodes: pd.DataFrame) -> pd.Series:
@@ -125,15 +128,23 @@ def unmeasured_bands(counted: pd.DataFrame, crf_range: tuple[int, int]) -> list[
     return empty or None
 
 
-def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int]) -> ConsumerFit:
-    """The verdict's `consumer` block from 03_loso/encodes.parquet."""
+CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its weights are zero), so every slot of "
+               "vmaf-tune's one-hot, trained or not, predicts alike; the ceiling is the teacher's own function on the "
+               "same mean features")
+
+
+def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
+                 codec_blind: bool = False) -> ConsumerFit:
+    """The verdict's `consumer` block from 03_loso/encodes.parquet; `codec_blind`: the models do not read the
+    codec block (kit.model.distil), so no slot of vmaf-tune's one-hot is untrained."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
-    slots = untrained_slots(encoders)
+    slots = () if codec_blind else untrained_slots(encoders)
     return ConsumerFit(HOW, tolerance, list(crf_range), **figures(counted, tolerance),
                        groups=consumer_groups(counted, tolerance), untrained=slots,
                        train_hint=training_hint(encoders, slots), not_counted=not_counted(encodes, crf_range),
-                       unmeasured_bands=unmeasured_bands(counted, crf_range))
+                       unmeasured_bands=unmeasured_bands(counted, crf_range),
+                       codec_note=CODEC_BLIND if codec_blind else None)
 
 
 def share_text(g: ConsumerGroup, label: str) -> str:

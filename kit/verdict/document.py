@@ -146,6 +146,9 @@ class ConsumerGroup(Record):
     median_miss: float  # |predicted - teacher|, VMAF points; NaN when a member diverged on one of them
     max_miss: float
     worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
+    # the same share for the teacher's own function on the same mean features: the ceiling of a mean-feature proxy
+    # (kit 2.1; absent where the teacher was not reproduced, and from older verdicts)
+    ceiling_share: float | None = omit_none()
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ class ConsumerFit(Record):
     train_hint: str | None  # which --encoders would train them
     not_counted: str | None = omit_none()  # the held-out encodes left out of the figures, and why
     unmeasured_bands: list[str] | None = omit_none()  # CRF bands of the queried range no held-out encode falls in
+    ceiling_share: float | None = omit_none()  # kit 2.1: the teacher's own function's share (ConsumerGroup's)
+    codec_note: str | None = omit_none()  # kit 2.1: the models do not read the codec block (the teacher recipe)
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
@@ -185,7 +190,7 @@ class ConsumerFit(Record):
     def whole(self) -> ConsumerGroup:
         """Every counted encode as one group: the gates' `all`, the first row of the report's table."""
         return ConsumerGroup("all", "all held-out encodes", self.n_encodes, self.share_within, self.median_miss,
-                             self.max_miss, self.worst_encode)
+                             self.max_miss, self.worst_encode, self.ceiling_share)
 
 
 ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's one-of for confidence.method

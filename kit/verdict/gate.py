@@ -60,8 +60,8 @@ class GateThresholds(Record):
     # (vmaf-tune's DEFAULT_PROXY_TOLERANCE): all of them, every CRF band and encoder, and every content group
     # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
     consumer_tolerance: float = TOLERANCE
-    min_consumer_share: float | None = 0.5
-    min_consumer_content_share: float | None = 0.1
+    min_consumer_share: float | None = 0.9
+    min_consumer_content_share: float | None = 0.6
 
     # the flags' rules (kit.cli.flags names each flag's setting), a --settings file's and a run.json's alike
     RULES = (("mean_plcc_min", CORRELATION), ("plcc_spread_max", Real(0)), ("per_seed_plcc_min", CORRELATION),
