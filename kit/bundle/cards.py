@@ -28,8 +28,10 @@ from kit.model.contract import (
 )
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
-from kit.model.recipe import ARCH, TrainConfig
+from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember, SeedSummary
+from kit.model.teacher_fn import TeacherFunction
+from kit.verdict.document import ConsumerFit
 from kit.verdict.gate import GateResult
 
 
@@ -77,9 +79,36 @@ def teacher_metadata(teacher: Teacher) -> dict[str, str]:
     return {"teacher_model": teacher.name, **({"teacher_sha256": teacher.sha256} if teacher.sha256 else {})}
 
 
+RECIPE_WORDS = {
+    TEACHER: "distilled from the teacher's own function (libvmaf's SVR evaluated from the six features, proven equal "
+             "to libvmaf's score on every corpus row): each seed's base learns it on teacher-labelled feature vectors "
+             "drawn where encodes lie (kit.model.distil.draw_prior), then the member is tuned on its contents' encodes "
+             "as the consumer sees them (windows and subsets of an encode's frames: their mean features and mean "
+             "score), their frames and the teacher's samples; cosine learning-rate decay, no dropout; the codec "
+             "block's weights are zero (the teacher does not read it), so every encoder slot predicts alike",
+    FRAMES: "trained on the corpus's per-frame rows (the six features and the codec block against each frame's "
+            "teacher score), as kits before 2.1 trained every model",
+}
+
+
+def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: ConsumerFit | None) -> dict[str, object]:
+    """What a model card says of how the models were made and how far they are from their ceiling: the recipe, the
+    teacher's function as the loso step proved it (or why not), and the held-out encodes as vmaf-tune predicts them
+    beside the teacher's own function on the same mean features."""
+    return {"recipe": recipe or FRAMES, "method": RECIPE_WORDS[recipe or FRAMES],
+            "teacher_function": proof.to_json() if proof is not None else None,
+            "as_vmaftune_uses_it": None if consumer is None else {
+                "n_encodes": consumer.n_encodes, "tolerance": consumer.tolerance,
+                "share_within": consumer.share_within, "ceiling_share": consumer.ceiling_share,
+                "median_miss": consumer.median_miss, "max_miss": consumer.max_miss,
+                "worst_encode": consumer.worst_encode,
+                "note": "held-out LOSO encodes (03_loso/encodes.parquet); ceiling_share: the teacher's own function on "
+                        "the same mean features, what a perfect mean-feature proxy gets"}}
+
+
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
-                teacher: Teacher = DEFAULT_TEACHER) -> dict[str, object]:
+                teacher: Teacher = DEFAULT_TEACHER, made: dict[str, object] | None = None) -> dict[str, object]:
     return {
         "schema_version": 1, "name": member_name(seed, teacher), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": onnx_sha256, "onnx_opset": OPSET,
@@ -101,6 +130,7 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),
         "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
+        **({"distillation": made} if made is not None else {}),
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
         "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher.name,

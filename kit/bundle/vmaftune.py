@@ -24,7 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
-from kit.bundle.cards import teacher_card, teacher_metadata
+from kit.bundle.cards import recipe_card, teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
     ENSEMBLE_ID,
@@ -287,6 +287,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                    "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model,
                    **({"teacher_sha256": verdict.teacher_sha256} if verdict.teacher_sha256 else {})},
         "teacher": teacher_card(verdict.teacher),
+        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }
     if chosen is not None:

@@ -205,12 +205,14 @@ def _embedded_models(blob: bytes) -> list[str]:
     return texts
 
 
-def builtin_model_text(ffmpeg: Path, name: str) -> str:
+def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
     """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when the kit
     does not know how to find it or the binary does not hold it."""
     if name not in BUILTIN_IDENTITY:
         raise NotReproducible("is a built-in model whose features the corpus does not store as it reads them"
                               if name.endswith("neg") else "is not among the built-in models the kit can find")
+    if ffmpeg is None:
+        raise NotReproducible("is compiled into libvmaf, and no ffmpeg was found to read it from")
     try:
         with open(ffmpeg, "rb") as fh:
             blob = fh.read(MAX_BINARY_BYTES)

@@ -29,7 +29,9 @@ from kit.infra.host import cpu_name
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
 from kit.media.discovery import discover
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.media.refs import Clip
+from kit.media.svr import builtin_model_text, parse_model
 from tests.conftest import ROOT
 
 CQ = 30
@@ -227,6 +229,16 @@ def test_every_rate_and_format_scores_as_libvmaf_by_hand(ffmpeg: str, matrix: tu
         if clip.kind == "master":  # its oracle ran through the shared path, and agreed
             assert check is not None and check.passed and check.max_diff <= 0.01, (clip.src, check)
     assert max(worst.values()) <= 0.01, worst
+    # the teacher's function (kit.media.svr), evaluated from the six features, is libvmaf's score at every frame of
+    # every clip of the matrix: from the kit's stored rows, and from the log of libvmaf run by hand (issue 59)
+    teacher = parse_model(builtin_model_text(Path(ffmpeg), TEACHER_MODEL), TEACHER_MODEL)
+    for job_id, got in shared.items():
+        rows = got["rows"]
+        fn = teacher.predict(np.column_stack([rows[f] for f in FEATURES]))
+        assert np.max(np.abs(fn - np.array(rows["vmaf"]))) <= 0.01, job_id
+        log = json.loads((tmp_path / job_id / "vmaf.json").read_text())["frames"]
+        hand = np.array([[f["metrics"][f"integer_{name}"] for name in FEATURES] for f in log])
+        assert np.max(np.abs(teacher.predict(hand) - [f["metrics"]["vmaf"] for f in log])) <= 0.01, job_id
     rotated, plain = (next(c for c in clips if c.src == name) for name in ("phone_rotated", "rate_30"))
     assert (rotated.width, rotated.height) == (plain.height, plain.width)  # the frames as a player shows them
 

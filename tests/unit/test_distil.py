@@ -1,0 +1,180 @@
+"""The teacher recipe (kit.model.distil): the codec block never read, a seed's members the same bits twice, the
+encodes' windows their frames' means, the teacher's samples where encodes lie; a teacher the kit cannot evaluate
+trains the frames' way and says why (kit.model.teacher_fn)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kit.errors import InputError
+from kit.media.libvmaf import FEATURES
+from kit.media.svr import NotReproducible, parse_model
+from kit.model.batches import Member
+from kit.model.contract import CODEC_VOCAB
+from kit.model.distil import Distillation, draw_prior, encode_windows
+from kit.model.features import CODEC_DIM
+from kit.model.loso import LosoInputs
+from kit.model.recipe import FRAMES, TEACHER, TrainConfig
+from kit.model.teacher_fn import prove
+from kit.model.train import train_members
+
+# A small SVR of libvmaf's JSON form, written here: an RBF over the six integer features with two support vectors,
+# a linear rescale and a clip. Its value is computed by hand in `by_hand` below, not by the module under test.
+GAMMA, RHO, COEFS = 0.5, -0.25, (30.0, -12.0)
+SUPPORT = ((0.9, 0.1, 0.3, 0.5, 0.7, 0.8), (0.2, 0.4, 0.1, 0.2, 0.3, 0.35))  # libsvm order: feature_names order
+NAMES = ("adm2", "motion2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3")  # libvmaf's (sorted) order
+SLOPES = (0.02, 1.0, 0.05, 1.0, 1.0, 1.0, 1.0)
+INTERCEPTS = (-0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def model_json(**extra: object) -> str:
+    lines = [f"{c} " + " ".join(f"{i + 1}:{v}" for i, v in enumerate(sv)) for c, sv in zip(COEFS, SUPPORT, strict=True)]
+    svs = "\n".join(lines)
+    model = {"model_type": "LIBSVMNUSVR", "norm_type": "linear_rescale", "score_clip": [0.0, 100.0],
+             "feature_names": [f"VMAF_integer_feature_{n}_score" for n in NAMES],
+             "slopes": list(SLOPES), "intercepts": list(INTERCEPTS),
+             "model": f"svm_type nu_svr\nkernel_type rbf\ngamma {GAMMA}\nnr_class 2\ntotal_sv 2\nrho {RHO}\nSV\n"
+                      f"{svs}\n",
+             **extra}
+    return json.dumps({"param_dict": {}, "model_dict": model})
+
+
+def by_hand(row: dict[str, float], transform: tuple[float, float, float] | None = None) -> float:
+    x = [SLOPES[i + 1] * row[name] + INTERCEPTS[i + 1] for i, name in enumerate(NAMES)]
+    kernel = [np.exp(-GAMMA * sum((a - b) ** 2 for a, b in zip(x, sv, strict=True))) for sv in SUPPORT]
+    s = sum(c * k for c, k in zip(COEFS, kernel, strict=True)) - RHO
+    s = (s - INTERCEPTS[0]) / SLOPES[0]
+    if transform:
+        s = max(s, transform[0] + transform[1] * s + transform[2] * s * s)  # out_gte_in
+    return min(100.0, max(0.0, s))
+
+
+ROWS = [dict(zip(FEATURES, v, strict=True)) for v in ((0.95, 0.6, 0.8, 0.9, 0.95, 3.0), (0.5, 0.1, 0.2, 0.3, 0.4, 0.5),
+                                         (0.99, 0.9, 0.97, 0.99, 1.0, 12.0))]
+
+
+def test_an_svr_of_libvmafs_form_is_evaluated_as_written_by_hand() -> None:
+    m = parse_model(model_json(), "tiny")
+    got = m.predict(np.array([[r[f] for f in FEATURES] for r in ROWS]))
+    assert got == pytest.approx([by_hand(r) for r in ROWS], abs=1e-9)
+    t = parse_model(model_json(score_transform={"enabled": True, "p0": 1.0, "p1": 1.1, "p2": -0.001,
+                                                "out_gte_in": "true"}), "tiny")
+    assert t.predict(np.array([[r[f] for f in FEATURES] for r in ROWS])) == \
+        pytest.approx([by_hand(r, (1.0, 1.1, -0.001)) for r in ROWS], abs=1e-9)
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"feature_opts_dicts": [{"adm_enhn_gain_limit": 1.0}, {}, {}, {}, {}, {}]}, "options of its own"),
+    ({"feature_names": ["Cambi_feature_cambi_score"] * 6}, "not the canonical six"),
+    ({"model_type": "RESIDUEBOOTSTRAP_LIBSVMNUSVR"}, "not one of libsvm's SVRs"),
+])
+def test_a_model_the_corpus_cannot_carry_is_not_reproducible_and_says_why(change: dict, words: str) -> None:
+    doc = json.loads(model_json())
+    doc["model_dict"].update(change)
+    with pytest.raises(NotReproducible, match=words):
+        parse_model(json.dumps(doc), "other")
+
+
+def corpus(n_encodes: int = 6, frames: int = 12, seed: int = 0, teacher: str = "tiny") -> pd.DataFrame:
+    """Rows of `n_encodes` encodes of three sources, their `vmaf` the tiny model's function of their features."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for e in range(n_encodes):
+        q = 0.3 + 0.6 * rng.random()
+        for i in range(frames):
+            v = np.clip(q + rng.normal(0, 0.05, 4), 0, 1)
+            rows.append({"src": f"s{e % 3}", "src_sha256": f"{e % 3:064d}", "content": f"c{e % 3}",
+                         "encoder": "libx264", "cq": 20 + e, "frame_index": i, "adm2": q + 0.05,
+                         "vif_scale0": v[0] * 0.6, "vif_scale1": v[1] * 0.8, "vif_scale2": v[2] * 0.9,
+                         "vif_scale3": v[3], "motion2": 2.0 + rng.random(), "teacher_model": teacher})
+    df = pd.DataFrame(rows)
+    df["vmaf"] = parse_model(model_json(), "tiny").predict(df[list(FEATURES)].to_numpy())
+    return df
+
+
+def test_each_window_is_the_mean_of_its_encodes_frames() -> None:
+    df = corpus()
+    codes = df.groupby(["src", "cq"], sort=True).ngroup().to_numpy()
+    x, y, c = encode_windows(df[list(FEATURES)].to_numpy(), df["vmaf"].to_numpy(), codes, per_encode=4)
+    assert len(x) == len(np.unique(codes)) * 9  # the whole encode, 4 runs and 4 subsets
+    for code in np.unique(codes):  # the first window of an encode is its whole mean, taken here the plain way
+        whole = df[codes == code]
+        assert x[c == code][0] == pytest.approx(whole[list(FEATURES)].mean().to_numpy())
+        assert y[c == code][0] == pytest.approx(whole["vmaf"].mean())
+        frames = df.loc[codes == code, list(FEATURES)].to_numpy()
+        assert (x[c == code] >= frames.min(0) - 1e-12).all() and (x[c == code] <= frames.max(0) + 1e-12).all()
+
+
+def test_the_teacher_samples_lie_where_encodes_do_and_repeat() -> None:
+    a, b = draw_prior(20_000), draw_prior(20_000)
+    assert np.array_equal(a, b)
+    adm, vif, motion = a[:, 0], a[:, 1:5], a[:, 5]
+    assert (np.diff(vif, axis=1) >= -0.01).mean() > 0.99  # the finest scale loses most
+    assert (vif > 0.95).all(axis=1).mean() > 0.1  # the near-lossless corner is dense (a uniform box: 6e-6)
+    assert adm.min() > -0.1 and adm.max() < 1.02 and motion.min() >= 0 and motion.max() <= 40
+
+
+def distilled(df: pd.DataFrame, config: TrainConfig) -> tuple[Distillation, np.ndarray, np.ndarray]:
+    inputs = LosoInputs.of(df)
+    model = parse_model(model_json(), "tiny")
+    return (Distillation.of(inputs.feats, inputs.target, np.arange(len(df)) // 12, model, config.teacher_samples),
+            inputs.feats, inputs.codec)
+
+
+SMALL = TrainConfig(epochs=6, teacher_samples=4_000, base_batch=64, tune_batch=32)  # 600 base, 60 tune steps
+
+
+def test_an_encoder_slot_no_row_trained_predicts_as_a_trained_one() -> None:
+    df = corpus()
+    data, feats, codec = distilled(df, SMALL)
+    ens = train_members(feats, codec, df["vmaf"].to_numpy(), [Member(0, 0, np.arange(36))], SMALL, distil=data)
+    trained = np.zeros((len(feats), CODEC_DIM), dtype=np.float32)
+    trained[:, CODEC_VOCAB.index("libx264")], trained[:, -1] = 1.0, 0.4
+    never = np.zeros_like(trained)
+    never[:, CODEC_VOCAB.index("hevc_videotoolbox")], never[:, -1] = 1.0, 0.9
+    a, b = ens.predict(0, feats, trained), ens.predict(0, feats, never)
+    assert np.max(np.abs(a - b)) <= 0.5  # the issue's bound; the recipe gives exactly the same
+    assert np.array_equal(a, b)
+    assert float(ens.net.slots[0].weight[0, feats.shape[1]:].abs().max()) == 0.0  # never moved from zero
+
+
+def test_the_recipe_gives_the_same_bits_for_a_seed_and_other_bits_for_another() -> None:
+    df = corpus()
+    data, feats, codec = distilled(df, SMALL)
+    members = [Member(0, 0, np.arange(36)), Member(1, 0, np.arange(36))]
+    one = train_members(feats, codec, df["vmaf"].to_numpy(), members, SMALL, distil=data, workers=2)
+    two = train_members(feats, codec, df["vmaf"].to_numpy(), members[:1], SMALL, distil=data, workers=1)
+    assert torch.equal(one.net.slots[0].weight[0], two.net.slots[0].weight[0])
+    assert not torch.equal(one.net.slots[0].weight[0], one.net.slots[0].weight[1])
+
+
+def test_a_teacher_the_kit_cannot_evaluate_trains_the_frames_way_and_says_why(tmp_path: Path) -> None:
+    df = corpus(teacher="vmaf_v0.6.1neg")
+    proof, model = prove(df, None, None)
+    assert model is None and not proof.reproduced
+    assert "vmaf_v0.6.1neg not reproduced: it is a built-in model whose features" in proof.label
+    inputs = LosoInputs.of(df).distilled(proof, model, TrainConfig())
+    assert inputs.recipe == FRAMES and inputs.distil is None and inputs.teacher_fn == proof
+
+
+def test_a_model_file_that_disagrees_with_the_corpus_is_refused_naming_the_source_and_frame(tmp_path: Path) -> None:
+    df = corpus(teacher="tiny")
+    df.loc[7, "vmaf"] += 0.5  # one frame the function does not give
+    path = tmp_path / "tiny.json"
+    path.write_text(model_json())
+    import hashlib
+
+    df["teacher_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    proof, model = prove(df.drop(index=7), None, path)
+    assert proof.reproduced and model is not None and proof.max_abs_diff is not None and proof.max_abs_diff < 1e-6
+    assert LosoInputs.of(df.drop(index=7)).distilled(proof, model, TrainConfig()).recipe == TEACHER
+    with pytest.raises(InputError, match=r"tiny.*0\.5000 points away.* at s0 frame 7 \(libx264 cq 20\)"):
+        prove(df, None, path)
+    said, none = prove(df, None, path, strict=False)  # --recipe frames: said, not refused
+    assert none is None and not said.reproduced and "frame 7" in (said.reason or "")
