@@ -15,7 +15,7 @@ from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
-from kit.model.clips import clip_codes
+from kit.model.clips import ENCODE_KEY, clip_codes
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -60,7 +60,9 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     profile, with `ship`'s license and intervals); returns the files written."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
-    df = training_corpus(Path(corpus.path), measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
+    # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
+    df = training_corpus(Path(corpus.path), ENCODE_KEY,
+                         measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
