@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from kit.infra.tree import read_out_dir
+from kit.bundle.tarball import write_results_tarball
+from kit.infra.tree import Tree, read_out_dir
 from kit.report.summary import CHECK_LABEL, _verdict, closing_rows
+from kit.rundir import LAYOUT
 from tests.conftest import FAST, LENIENT, ODD, TINY_SOURCES, copy_prereqs, render, run_kit
 
 pytestmark = pytest.mark.slow  # real encodes and scores
@@ -82,27 +85,36 @@ def low_bitrate_master(ffmpeg: str, dest: Path) -> Path:
     return dest
 
 
-def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing_is_sent(
-        ffmpeg: str, tiny_refs: Path, json_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
-    """Box A leaves a clip out (an odd size) and holds a heavily compressed master; box B is plain. The merge, the
-    union's closing summary and its report say both, and the union's recommendation and summary agree that
-    nothing is sent."""
-    a, b = tmp_path / "a", tmp_path / "b"
+@pytest.fixture(scope="module")
+def two_boxes(ffmpeg: str, tiny_refs: Path, json_run: tuple[Path, subprocess.CompletedProcess[str]],
+              tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Box A leaves a clip out (an odd size) and holds a heavily compressed master (`low`); box B is plain: each
+    box's out-dir after its corpus step (`boxa`, `boxb`)."""
+    root = tmp_path_factory.mktemp("two-boxes")
+    a, b = root / "a", root / "b"
     a.mkdir()
     b.mkdir()
     for name in ("alpha", "gamma"):
         shutil.copy(tiny_refs / f"{name}.y4m", a / f"{name}.y4m")
-    low = low_bitrate_master(ffmpeg, a / "fractal.mkv")
+    found = {"low": low_bitrate_master(ffmpeg, a / "fractal.mkv")}
     render(ffmpeg, ODD, a / "odd.y4m", pix_fmt="yuv444p")
     shutil.copy(tiny_refs / "delta.y4m", b / "delta.y4m")
     render(ffmpeg, "smptebars=s=176x144:r=25", b / "bars.y4m")
     render(ffmpeg, "testsrc=s=176x144:r=25", b / "pattern.y4m")
-    shards = []
     for refs, box in ((a, "boxa"), (b, "boxb")):
-        out = copy_prereqs(json_run[0], tmp_path / f"out_{box}")
+        out = copy_prereqs(json_run[0], root / f"out_{box}")
         res = run_kit("step", "corpus", "--ref-dir", refs, "--out-dir", out, "--box-id", box, *FAST)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-        shards.append(out / "02_corpus" / "shard.parquet")
+        found[box] = out
+    return found
+
+
+def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing_is_sent(
+        two_boxes: dict[str, Path], tmp_path: Path) -> None:
+    """The merge, the union's closing summary and its report say box A's clip left out and its warning, and the
+    union's recommendation and summary agree that nothing is sent."""
+    low = two_boxes["low"]
+    shards = [two_boxes[box] / "02_corpus" / "shard.parquet" for box in ("boxa", "boxb")]
     merged = run_kit("merge", *shards, "-o", tmp_path / "u.parquet")
     assert merged.returncode == 0, merged.stderr
     said = merged.stdout + merged.stderr
@@ -125,3 +137,25 @@ def test_the_union_says_the_boxes_left_out_clips_their_warnings_and_that_nothing
     report = (union / "05_bundle" / "report.html").read_text()
     assert "send the results tarball back" not in report.lower() and "nothing to send" in report
     assert "<h2 id='skipped'>Clips left out</h2>" in report and "odd.y4m" in report and "its own bitrate is" in report
+
+
+def test_a_kit_2_0_box_s_left_out_clips_are_read_from_its_tarball(two_boxes: dict[str, Path], tmp_path: Path) -> None:
+    """A box of kit 2.0 sent its left-out clips in 02_corpus/skipped.json only (its manifest has no `left_out`):
+    the merge reads them there."""
+    box = two_boxes["boxa"]
+    manifest = json.loads((box / "02_corpus" / "shard.manifest.json").read_text())
+    del manifest["left_out"], manifest["warnings"], manifest["corpus_sha256"]
+    old = tmp_path / "shard.manifest.json"
+    old.write_text(json.dumps(manifest))
+    tarball = tmp_path / "results-boxa-20261125T000000Z.tar.gz"
+    with Tree.open(Path(os.path.commonpath([tmp_path, box]))) as tree:
+        write_results_tarball(tree, tarball, "results-boxa-20261125T000000Z",
+                              {LAYOUT.shard.as_posix(): box / "02_corpus" / "shard.parquet",
+                               LAYOUT.shard_manifest.as_posix(): old,
+                               LAYOUT.skipped_clips.as_posix(): box / "02_corpus" / "skipped.json"},
+                              {"box_id": "boxa", "created_utc": "2026-11-25T00:00:00Z"})
+    res = run_kit("merge", tarball, two_boxes["boxb"] / "02_corpus" / "shard.parquet", "-o", tmp_path / "u.parquet")
+    assert res.returncode == 0, res.stderr
+    assert "left out on box boxa: odd.y4m: " in res.stdout, res.stdout
+    union = json.loads((tmp_path / "u.manifest.json").read_text())
+    assert [(u["file"], u["box_id"]) for u in union["left_out"]] == [("odd.y4m", "boxa")]
