@@ -55,6 +55,7 @@ from kit.cli.params import (
 from kit.errors import InputError
 from kit.media.ladder import SCALERS
 from kit.media.pixfmt import ENCODE_DEPTHS
+from kit.media.refs import CLIP_EXTS
 from kit.model.contract import INPUT_SETS
 from kit.model.recipe import RECIPES
 from kit.rundir import STEP_NAMES
@@ -110,7 +111,7 @@ FLAGS: tuple[RunFlag, ...] = (
             "settings.json a cluster command wrote; a flag given here overrides its setting, no KIT_ variable of a "
             "run flag is read, and --out-dir, --box-id, --shard and --corpus are this command's own.",
             metavar="FILE"),
-    RunFlag("--ref-dir", "ref_dir", AbsPath(), "Folder of reference clips (.y4m, .yuv, .mp4/.mkv/.mov). "
+    RunFlag("--ref-dir", "ref_dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). "
             "Default: the embedded demo set.", computed="demo"),
     RunFlag("--content-groups", "content_groups", AbsPath(), "A JSON file overriding which sources hold one "
             'content, both ways: {"same": [["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> '

@@ -31,7 +31,9 @@ def _echo_counts(manifest: MergeManifest, err: bool) -> None:
 
     for line in [*(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
                  *build_lines(manifest.builds),
-                 *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources))]:
+                 *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
+                 *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
+                 *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]:
         click.echo(visible(line), err=err)
     for warning in manifest.warnings:
         click.echo(f"warning: {visible(warning)}", err=True)

@@ -17,6 +17,7 @@ Every value problem names the file, the row (the line for JSONL) and the column.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import tarfile
 from dataclasses import dataclass
@@ -26,7 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kit.corpus.jsonl import read_jsonl, read_jsonl_fast
-from kit.corpus.manifests import SCHEMA_VERSION, CorpusManifest, ShardManifest, parse_manifest, read_manifest
+from kit.corpus.manifests import (
+    SCHEMA_VERSION,
+    CorpusManifest,
+    LeftOut,
+    ShardManifest,
+    parse_manifest,
+    read_manifest,
+)
 from kit.corpus.rungs import RUNG_COLUMNS, vt_cq_received, with_rungs
 from kit.corpus.schema import COLUMNS, EXTRA_FEATURES, SCHEMA, validate_table, with_content
 from kit.errors import InputError
@@ -221,11 +229,29 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
             raise InputError(f"{path}: holds no {SHARD_IN_TARBALL}",
                              hint="pass a results tarball of a run that made its own shard (not one run with --corpus)")
         shard_manifest = _manifest_of(top / LAYOUT.shard_manifest, check.manifest.files[SHARD_IN_TARBALL].sha256)
+        if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
+            shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
         table, upgraded = read_parquet(shard, label)
         columns = tuple(parquet_columns(shard, label))
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns)
+
+
+def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManifest | None:
+    """A kit-2.0 box's shard manifest, which does not list the clips it left out: with those its tarball's
+    02_corpus/skipped.json lists (by file name), so the merge says them too. A manifest that lists them, or a
+    skipped.json that cannot be read, is left as it is."""
+    from kit.media.discovery import SkippedClips
+
+    if not isinstance(manifest, ShardManifest) or manifest.left_out:
+        return manifest
+    try:
+        record = SkippedClips.from_json(read_json(skipped), str(skipped))
+    except (OSError, ValueError):
+        return manifest
+    return dataclasses.replace(manifest, left_out=tuple(LeftOut(Path(u.path).name, u.why, manifest.box_id)
+                                                        for u in record.skipped))
 
 
 def _manifest_of(path: Path, digest: str) -> CorpusManifest | None:

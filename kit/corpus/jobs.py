@@ -17,13 +17,15 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+if TYPE_CHECKING:  # pyarrow loads where rows are made or read: `status` plans the corpus step without it
+    import pyarrow as pa
+
+from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION
 from kit.corpus.oracle import Oracle, OracleCheck
-from kit.corpus.schema import CORPUS_FEATURES, EXTRA_FEATURES, JOB_ROWS_VERSION, JOB_SCHEMA
 from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
@@ -202,6 +204,12 @@ def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
     return read_record(JobLedger, tree, path)[0]
 
 
+def holds_check(job: Job, ledger: JobLedger) -> bool:
+    """The ledger holds the job's independent check, made from the clip's own file where the kit reads a lossless
+    copy of it (an older kit's check read the copy: done again)."""
+    return ledger.oracle is not None and (not job.clip.read_path or bool(ledger.oracle.own_file))
+
+
 def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
                 checked: bool = False) -> bool:
     """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
@@ -212,7 +220,7 @@ def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generati
     if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False
     ledger = read_ledger(tree, ledger_path)
-    if ledger is None or (generation and ledger.generation != generation) or (checked and ledger.oracle is None):
+    if ledger is None or (generation and ledger.generation != generation) or (checked and not holds_check(job, ledger)):
         return False
     if ledger.fingerprint != job.fingerprint(prov):
         return False
@@ -230,11 +238,18 @@ def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: P
                          f"{ledger.sha256[:12]}… in {ledger_path.name}: the rows were changed after",
                          hint=f"remove both files to have the job redone (rm {data_path} {ledger_path}), or rerun "
                               "the corpus step with --force")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     return pq.read_table(pa.BufferReader(data))
 
 
 def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
                 enc_bytes: int, enc_time_ms: float, extra: np.ndarray | None = None) -> pa.Table:
+    import pyarrow as pa
+
+    from kit.corpus.schema import JOB_SCHEMA
+
     n = len(vmaf)
     clip, spec = job.clip, job.spec
     seconds = n / clip.fps_float
@@ -343,6 +358,9 @@ class JobRunner:
                          hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
 
     def _run_fresh(self, job: Job, work: Path, data_path: Path, ledger_path: Path) -> JobResult:
+        import pyarrow as pa  # with the first job: `status` plans this step without it
+        import pyarrow.parquet as pq
+
         clip = job.clip
         if self.shared is not None and self.shared.batch_of(job) is not None:
             batch = self.shared.encode(job, lambda b, with_ref: self._run_batch(job, b, with_ref))
@@ -389,6 +407,7 @@ class JobRunner:
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""
+
         clip, spec = job.clip, job.spec
         encoded = work / f"enc.{spec.container}"
         hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit.corpus.oracle import OracleCheck
+from kit.corpus.oracle import IndependentCheck, OracleCheck
+from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
@@ -107,6 +108,19 @@ class ContentGroup(Record):
 
 
 @dataclass(frozen=True)
+class LeftOut(Record):
+    """A clip of a box's reference set that its corpus step left out (as its 02_corpus/skipped.json says): its file
+    name, why, and the box; a merge carries every input's, so the union says them (kit 2.1)."""
+
+    LENIENT = True
+
+    file: str
+    why: str
+    box_id: str = ""
+    by_check: bool = False  # the independent check refuted its scores (kit.corpus.oracle)
+
+
+@dataclass(frozen=True)
 class ShardManifest(Record):
     """`shard.manifest.json`: one box's corpus and everything about how it was made.
 
@@ -148,6 +162,13 @@ class ShardManifest(Record):
     overrides: list[str] = field(default_factory=list)  # schema 3: the --content-groups lines applied
     # schema 3: the src_sha256 pairs --content-groups said are different contents: a merge keeps them apart
     apart: list[list[str]] = field(default_factory=list)
+    # kit 2.1: the clips left out (02_corpus/skipped.json, by file name) and the corpus's warnings (a heavily
+    # compressed reference), which the summary, a merge and the union's summary say; empty in an older manifest
+    left_out: tuple[LeftOut, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+    # kit 2.1: the rows' content identity (kit.corpus.schema.corpus_sha256), which LOSO's fingerprint names: read
+    # from here while `sha256` is the file's, so planning (`status`) needs no pass over the rows; "" in an older one
+    corpus_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,6 +282,10 @@ class MergeManifest(Record):
     twins: tuple[TwinEntry, ...] = ()  # every input's frame-identical files, skipped by the box that had them
     builds: tuple[BuildRows, ...] = ()  # the ffmpeg/libvmaf builds of the rows kept, with their row counts
     teacher_sha256: str = ""  # schema 4: the sha256 of the one teacher's model file; "" for a built-in
+    # kit 2.1: every input's clips left out, and the independent check over the inputs (kit.corpus.oracle); the
+    # inputs' corpus warnings are in `warnings`, each naming its box
+    left_out: tuple[LeftOut, ...] = ()
+    check: IndependentCheck | None = omit_none()
 
 
 CorpusManifest = ShardManifest | MergeManifest
@@ -297,3 +322,20 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
         return None, f"not JSON the kit reads: {exc}"
     found = parse_manifest(data, str(path))
     return found, "" if found is not None else "damaged: not a shard or merge manifest"
+
+
+def corpus_identity(corpus: Path) -> str:
+    """The corpus's content identity (kit.corpus.schema.corpus_sha256): as its shard manifest recorded it while the
+    manifest describes exactly the file's bytes (a hash of the bytes, no table library: `status` plans LOSO with
+    it), else computed from its rows."""
+    manifest = read_manifest(corpus)
+    if isinstance(manifest, ShardManifest) and manifest.corpus_sha256 and manifest.sha256 == sha256_file(corpus):
+        return manifest.corpus_sha256
+    return corpus_sha256(corpus)
+
+
+def corpus_sha256(corpus: Path) -> str:
+    """kit.corpus.schema.corpus_sha256, loaded when called (pyarrow: a pass over the rows)."""
+    from kit.corpus.schema import corpus_sha256 as computed
+
+    return computed(corpus)

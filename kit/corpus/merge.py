@@ -46,15 +46,17 @@ from kit.corpus.manifests import (
     BuildRows,
     Conflicts,
     InputEntry,
+    LeftOut,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
 )
 from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
+from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
 from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
-from kit.corpus.summary import TableSummary, summarise_table
+from kit.corpus.summary import TableSummary, combine_checks, independent_check, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
 from kit.infra.host import group_shared_from_env
@@ -189,6 +191,25 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
             for sha, names in sorted(named.items()) if len(names) > 1]
 
 
+def left_out_of(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
+    """Every input's clips left out (a box's 02_corpus/skipped.json, by file name), each with its box."""
+    return tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out)
+
+
+def box_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
+    """The boxes' corpus warnings (a heavily compressed reference), each naming its box."""
+    return [f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
+            for w in i.manifest.warnings]
+
+
+def input_check(inp: LoadedInput) -> IndependentCheck:
+    """What the independent check found over one input, from its manifest; an input without one is unchecked."""
+    if inp.manifest is not None:
+        return independent_check(inp.manifest, name_boxes=True)
+    sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
+    return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
+
+
 def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
     m = inp.manifest
     shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
@@ -274,7 +295,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy],
+                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *box_warnings(inputs)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
         encoders=summary.encoders, boxes=summary.boxes,
@@ -285,4 +306,5 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         builds=builds, n_contents=content_count(contents.table),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
+        left_out=left_out_of(inputs), check=combine_checks([input_check(i) for i in inputs]),
     )

@@ -3,7 +3,8 @@
 The corpus step's scorings take shortcuts a plain libvmaf run does not (one shared decode of a master for all its
 jobs, kit.corpus.shared; a renumbering of both inputs at the clip's rate). For every clip, one of its jobs (its
 first in plan order that goes through the shared decode, else its first) is scored a second time, on the same
-encode, against the reference decoded from the clip's own file by a decoder of its own, on the clip's first
+encode, against the reference decoded from the clip's own file by a decoder of its own (the user's file itself,
+also where the kit scores a lossless copy of it: an .avi or a .ts, kit.media.containers), on the clip's first
 ORACLE_FRAMES frames, and the two are compared frame by frame. A rate imposed on a decode shows from the first frames
 on (at any rate below the imposed one, frames collide every two or three); a frame dropped or repeated later is the
 counts' to catch (every job's scored frames must be the clip's, libvmaf ending with the shorter input, and the
@@ -20,14 +21,14 @@ step's CPU on the demo, 2.2 % on 1080p masters (bench/bench_oracle.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from kit.corpus.shared import Job
 from kit.errors import InputError, ToolError
 from kit.infra.proc import LogFn, run_process
-from kit.infra.records import Record
+from kit.infra.records import Record, omit_none
 from kit.media.argv import build_oracle_argv
 from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import Teacher, parse_vmaf_log
@@ -62,10 +63,43 @@ class OracleCheck(Record):
     oracle_vmaf: float  # the independent score at at_frame
     argv: list[str] = field(default_factory=list)
     failure: str = ""
+    # kit 2.1: the reference was decoded from the clip's own file, also where the kit reads a lossless copy of it
+    # (kit.media.containers); absent from an older kit's check, which read the copy
+    own_file: bool | None = omit_none()
 
     @property
     def passed(self) -> bool:
         return not self.failure
+
+
+@dataclass(frozen=True)
+class IndependentCheck(Record):
+    """What the independent check found over a corpus (kit.corpus.summary.independent_check, from the manifests'
+    OracleChecks): the verdict's `independent_check` block, a row of the closing summary, a section of the report."""
+
+    frames: int  # ORACLE_FRAMES: each clip's first frames scored again
+    tolerance: float  # TOLERANCE
+    clips: int  # the corpus's clips whose check passed
+    max_diff: float  # the largest difference over their frames, VMAF points (NaN where none was checked)
+    worst: str  # where it was: "<source> frame <n>" ("" where none was checked)
+    refused: list[str]  # the clips it refuted, left out of the corpus: "<file>: <why>"
+    unchecked: list[str]  # the corpus's sources no check covers (a corpus of an older kit, or without a manifest)
+    from_copy: list[str]  # the sources whose check read the kit's lossless copy, not their own file (older kits)
+
+    @property
+    def text(self) -> str:
+        """In one line, as the closing summary says it."""
+        if not self.clips:
+            said = "no clip checked"
+        else:
+            said = (f"{self.clips} clip(s), the first {self.frames} frames of each scored again by libvmaf run on "
+                    f"its own against the clip's own file: largest difference {self.max_diff:.6f} VMAF "
+                    f"({self.worst}; tolerance {self.tolerance:g})")
+        refused = f"refused {len(self.refused)}: {'; '.join(self.refused)}" if self.refused else "none refused"
+        rest = [refused, *([f"not checked: {', '.join(self.unchecked)}"] if self.unchecked else []),
+                *([f"checked against the kit's lossless copy (an older kit): {', '.join(self.from_copy)}"]
+                  if self.from_copy else [])]
+        return f"{said}; {'; '.join(rest)}"
 
 
 J = TypeVar("J", bound=Job)  # a corpus job (kit.corpus.jobs.Job is one)
@@ -102,7 +136,7 @@ class Oracle:
         """Score `encoded` against `clip` decoded from its own file on oracle_window's frames, and compare with the
         job's own scores `rows_vmaf` (one per frame of the clip)."""
         first, end = oracle_window(clip.n_frames)
-        argv = build_oracle_argv(self.ffmpeg, encoded, clip.input_args(), clip.width, clip.height, clip.pix_fmt,
+        argv = build_oracle_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, clip.pix_fmt,
                                  log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
                                  upscaler=upscaler)
         res = run_process(argv, timeout_s=timeout_s, log=self.log)
@@ -115,7 +149,7 @@ class Oracle:
             raise ToolError(f"{clip.path}: the independent libvmaf check of job {job_id} did not run ({exc})",
                             hint="see the step log for its command and stderr; rerun: the job is done again",
                             stderr_tail=res.stderr_tail) from None
-        return compare(job_id, (first, end), rows_vmaf, scores, argv)
+        return replace(compare(job_id, (first, end), rows_vmaf, scores, argv), own_file=True)
 
 
 def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_vmaf: np.ndarray,

@@ -24,16 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import ENCODER_NAMES
 
-# the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
-# measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
-CORPUS_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-# schema 4: VMAF v1's four features (with v1's options), measured only when asked for (--inputs canonical6+v1);
-# null on every other row
-EXTRA_FEATURES: tuple[str, ...] = ("cambi", "speed_chroma_uv", "adm3", "motion3")
 # what one job makes: a row per scored frame, of one clip (schema 2's layout; a job's ledger keeps it)
 JOB_SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),
@@ -53,9 +48,6 @@ JOB_SCHEMA = pa.schema([
     *[(f, pa.float64()) for f in EXTRA_FEATURES],  # schema 4: null where not measured
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-JOB_ROWS_VERSION = 4  # a job's ledger names it: 3 added the rung, teacher_sha256 and the extra features (schema 3
-# changed the corpus, not a job's rows); 4: rows paired frame by frame at the clip's own rate (3's rows of a master
-# below 25 fps scored through the shared decode were paired with the wrong reference frames: redone)
 # schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
 # that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
 # no group is its own, so a schema-2 file reads with content = src_sha256

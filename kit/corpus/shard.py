@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from kit import __version__
 from kit.corpus.contents import ReferenceSet
 from kit.corpus.depth import DepthPlan
 from kit.corpus.jobs import Job, Ladder, Provenance, job_paths, read_job_rows, read_ledger
-from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, ShardManifest, ShardRecord
+from kit.corpus.manifests import SCHEMA_VERSION, ClipEntry, FFmpegRef, LeftOut, ShardManifest, ShardRecord
 from kit.corpus.oracle import OracleCheck
-from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
-from kit.infra.parquet import WRITE_OPTIONS
 from kit.infra.tree import Tree
+from kit.media.discovery import Unusable, low_bitrate_warning
 from kit.media.pixfmt import ENC_PIX_FMTS
 from kit.media.refs import Clip
 
@@ -27,6 +24,11 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
     """Stream every job's rows, in plan order, into one parquet file, each row with its content group
     (content_of: src_sha256 -> group; a source in none is its own); returns the row count. Each job's rows are
     the ones its ledger recorded (kit.corpus.jobs.read_job_rows), checked as they are read."""
+    import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
+
+    from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
+    from kit.infra.parquet import WRITE_OPTIONS
+
     rows = 0
     with tree.atomic(out_path) as fh, pq.ParquetWriter(fh, SCHEMA, **WRITE_OPTIONS) as writer:
         for job in jobs:
@@ -69,7 +71,12 @@ def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozense
 def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clips: list[Clip], encoders: list[str],
                    grid: dict[str, list[int]], demo: bool, jobs: int, reused: int, shard: ShardRecord | None,
                    depth: DepthPlan, refs: ReferenceSet, ladder: Ladder,
-                   scorings: Mapping[str, ClipScoring]) -> ShardManifest:
+                   scorings: Mapping[str, ClipScoring], left_out: Sequence[Unusable] = (),
+                   refuted: Collection[str] = ()) -> ShardManifest:
+    """The shard's manifest; `left_out`: the clips of the set left out (02_corpus/skipped.json), of which
+    `refuted` (their paths) by the independent check."""
+    from kit.corpus.schema import corpus_sha256
+
     return ShardManifest(
         schema_version=SCHEMA_VERSION, kind="shard", file=out_path.name, sha256=tree.sha256(out_path), rows=rows,
         box_id=prov.box_id, platform=prov.platform, device=prov.device,
@@ -87,4 +94,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
         kit_version=__version__, created_at_utc=utc_iso(), jobs=jobs, reused_jobs=reused, shard=shard,
         twins=refs.twins_of(clips), groups=refs.groups_of(clips),
         overrides=refs.overrides.lines() if refs.overrides else [], apart=[list(p) for p in refs.grouping.apart],
+        left_out=tuple(LeftOut(Path(u.path).name, u.why, prov.box_id, u.path in refuted) for u in left_out),
+        warnings=[w for c in sorted(clips, key=lambda c: c.src) if (w := low_bitrate_warning(c))],
+        corpus_sha256=corpus_sha256(out_path),
     )

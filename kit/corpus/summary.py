@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,11 +13,13 @@ from kit.corpus.manifests import (
     ContentGroup,
     CorpusManifest,
     GroupMember,
+    LeftOut,
     MergeManifest,
     ShardManifest,
     SourceRows,
     read_manifest,
 )
+from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.infra.files import sha256_file
 from kit.infra.records import Record, omit_none
 from kit.rundir import LAYOUT
@@ -184,6 +188,10 @@ class CorpusSummary(Record):
     # how far each encoder's rows reach on the teacher's scale, its grid and rungs (absent from an older verdict)
     teachers: tuple[TeacherRange, ...] | None = omit_none()
     rungs: list[str] | None = omit_none()  # the ladder's rungs the rows hold
+    # kit 2.1, from the manifest: the clips the boxes left out (each box's 02_corpus/skipped.json, by file name) and
+    # the corpus's warnings (a heavily compressed reference; a merge's), each a WARNING row of the summary
+    left_out: tuple[LeftOut, ...] | None = omit_none()
+    warnings: list[str] | None = omit_none()
 
     @property
     def contents_text(self) -> str:
@@ -222,15 +230,11 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
     if "content" not in names:
         table = with_content(table)
     df = with_names(table).to_pandas()
-    # beside it as <stem>.manifest.json; a shard copied under another name still finds its shard.manifest.json
-    manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
+    exact = exact_manifest(path)
 
     def uniq(col: str) -> list[str]:
         return sorted(df[col].dropna().unique().tolist()) if col in df else []
 
-    # a manifest describes its file's bytes; `sha` is the corpus's content identity (kit.corpus.schema)
-    exact: CorpusManifest | None = (manifest if manifest is not None and manifest.sha256 == sha256_file(path)
-                                    else None)
     clips = source_infos(df)
     return CorpusSummary(
         path=str(path.resolve()), sha256=sha, rows=len(df), n_sources=len(clips),
@@ -244,7 +248,58 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         teacher_models=uniq("teacher_model"), teacher_sha256=next((t for t in uniq("teacher_sha256") if t), None),
         n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
         groups=content_groups(df, exact), clips=clips, teachers=teacher_ranges(df), rungs=row_rungs(df),
+        left_out=tuple(exact.left_out) if exact is not None else None,
+        warnings=list(exact.warnings) if exact is not None else None,
     )
+
+
+def exact_manifest(path: Path) -> CorpusManifest | None:
+    """The manifest that describes exactly the bytes of the corpus at `path` (beside it as <stem>.manifest.json; a
+    shard copied under another name still finds its shard.manifest.json), else None."""
+    manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
+    return manifest if manifest is not None and manifest.sha256 == sha256_file(path) else None
+
+
+def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> IndependentCheck:
+    """What the independent check found over the corpus a manifest describes: a shard's from its sources' checks
+    and the clips it left out, a merged corpus's as the merge gathered it (`name_boxes`: each refused clip's box)."""
+    if isinstance(manifest, MergeManifest):
+        return manifest.check or IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, math.nan, "", [],
+                                                  sorted(s.src for s in manifest.sources), [])
+    checked = [(c.src, c.file, c.oracle) for c in manifest.sources if c.oracle is not None and c.oracle.passed]
+    worst = max(checked, key=lambda c: c[2].max_diff, default=None)
+    return IndependentCheck(
+        ORACLE_FRAMES, TOLERANCE, len(checked), worst[2].max_diff if worst else math.nan,
+        f"{worst[0]} frame {worst[2].at_frame}" if worst else "",
+        [f"{u.file}{f' (box {u.box_id})' if name_boxes and u.box_id else ''}: {u.why}"
+         for u in manifest.left_out if u.by_check],
+        sorted(c.src for c in manifest.sources if c.oracle is None),
+        sorted(src for src, file, check in checked if check.own_file is None and read_through_copy(file)))
+
+
+def read_through_copy(file: str) -> bool:
+    """Whether the kit reads a clip of this file name through a lossless copy (kit.media.containers)."""
+    from kit.media.containers import needs_intermediate  # ffmpeg's helpers: not for `status`, which reads records
+
+    return bool(file) and needs_intermediate(Path(file))
+
+
+def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | None:
+    """The checks of several inputs (a merge's) as one: their clips, the largest difference of all, every refusal."""
+    if not checks:
+        return None
+    top = max((c for c in checks if c.clips), key=lambda c: c.max_diff, default=None)
+    return IndependentCheck(ORACLE_FRAMES, TOLERANCE, sum(c.clips for c in checks),
+                            top.max_diff if top else math.nan, top.worst if top else "",
+                            [r for c in checks for r in c.refused], sorted({u for c in checks for u in c.unchecked}),
+                            sorted({u for c in checks for u in c.from_copy}))
+
+
+def corpus_check(path: Path) -> IndependentCheck | None:
+    """The verdict's `independent_check`: what the check found over the corpus at `path`, from its manifest; None
+    where no manifest describes it (a corpus someone made by hand)."""
+    exact = exact_manifest(path)
+    return independent_check(exact) if exact is not None else None
 
 
 def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:

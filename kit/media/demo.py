@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ToolError
+from kit.infra.files import sha256_bytes
 from kit.infra.host import core_count
 from kit.infra.interrupts import finished_batches
 from kit.infra.proc import run_process, stop_all
@@ -71,7 +72,7 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 
     def waiting(holder: str) -> None:
         if note is not None:
-            note(f"demo clip {clip.name}: another run ({holder}) is rendering it; waiting for it")
+            note(f"demo clip {clip.name}: another run of this kit ({holder}) is rendering it; waiting for it")
 
     try:
         with cache.lock(dest.with_name(f".{dest.name}.lock"), wait_s=RENDER_WAIT_S, tidy=True, on_wait=waiting):
@@ -119,8 +120,15 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
             and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
-def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS) -> Path:
-    return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s"
+KIT_ROOT = Path(__file__).resolve().parents[2]  # this copy of the kit: an untarred kit's folder, or a clone
+
+
+def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
+                kit_root: Path = KIT_ROOT) -> Path:
+    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder, so
+    that a run of another copy on the box (under the same user's cache) is never the one a newcomer's demo waits
+    for; the runs of one copy share it."""
+    return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
 
 
 def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:

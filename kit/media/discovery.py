@@ -254,8 +254,14 @@ LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is its
 
 
 def low_bitrate_line(clip: Clip) -> str:
+    """The line that warns of a heavily compressed master (low_bitrate_warning), "" for the others."""
+    return f"warning: {warning}" if (warning := low_bitrate_warning(clip)) else ""
+
+
+def low_bitrate_warning(clip: Clip) -> str:
     """A warning for a compressed master whose own bitrate per pixel is very low (a 14 kb/s clip passed without a
-    word); "" for the others (a .y4m or .yuv is uncompressed)."""
+    word); "" for the others (a .y4m or .yuv is uncompressed). Kept in the shard manifest, a WARNING row of the
+    summary (kit.corpus.shard)."""
     if clip.kind != "master" or clip.n_frames < 1 or not clip.width or not clip.height:
         return ""
     bits = clip.stamp[0] * 8
@@ -263,7 +269,7 @@ def low_bitrate_line(clip: Clip) -> str:
     if bpp >= LOW_BITS_PER_PIXEL:
         return ""
     kbps = bits / (clip.n_frames / clip.fps_float) / 1000
-    return (f"warning: {clip.path}: its own bitrate is {kbps:.0f} kb/s ({bpp:.3f} bits per pixel, under "
+    return (f"{clip.path}: its own bitrate is {kbps:.0f} kb/s ({bpp:.3f} bits per pixel, under "
             f"{LOW_BITS_PER_PIXEL}): a heavily compressed reference, whose own artefacts the encodes are scored "
             "against; use a higher-quality master of it if there is one")
 

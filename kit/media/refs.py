@@ -93,6 +93,11 @@ class Clip:
                     "-framerate", self.fps, "-i", self.path]
         return ["-i", self.read_path or self.path]
 
+    def own_input_args(self) -> list[str]:
+        """ffmpeg input options that read the clip's own file, never its lossless copy: what the independent check
+        decodes (kit.corpus.oracle), so that a clip read through a copy is checked against its own file."""
+        return ["-i", self.path] if self.read_path else self.input_args()
+
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
     if pix_fmt not in PIX_FMTS:

@@ -16,9 +16,10 @@ anywhere). Pure numpy: LOSO's clips.parquet (each member) and the verdict (the e
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from kit.corpus.schema import VMAF_RANGE
+if TYPE_CHECKING:  # numpy loads when a clip is pooled: the settings' rules (kit.verdict.gate) and the summary read
+    import numpy as np  # POOLS and POOL_WORDS alone, in `status` too
 
 POOLS = ("mean", "harmonic_mean", "p1", "min")
 PERCENTILE = 1  # p1: Av1an's default probing statistic, percentile=1
@@ -27,12 +28,18 @@ POOL_WORDS = {"mean": "mean", "harmonic_mean": "harmonic mean", "p1": "1st perce
 
 def clipped(pred: np.ndarray) -> np.ndarray:
     """Predictions as a consumer reads them: within the teacher's [0, 100] (NaN stays NaN)."""
+    import numpy as np
+
+    from kit.corpus.schema import VMAF_RANGE
+
     return np.clip(np.asarray(pred, dtype=np.float64), *VMAF_RANGE)
 
 
 def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
     """Each pooling of `values` within each group (`groups`: a code 0..n_groups-1 per value, every group
     non-empty): {stat: one pooled value per group}. A group holding a NaN (a member that diverged) pools to NaN."""
+    import numpy as np
+
     values = np.asarray(values, dtype=np.float64)
     counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
     order = np.lexsort((values, groups))  # by group, then ascending value within it

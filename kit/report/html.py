@@ -229,7 +229,7 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
     """What the corpus holds: contents, files and groups, its fields, and each source's geometry, folded."""
     corpus = verdict.corpus
     fields = {CORPUS_LABELS.get(k, k): v for k, v in corpus.to_json().items()
-              if k not in ("groups", "clips", "teachers")}
+              if k not in ("groups", "clips", "teachers", "left_out", "warnings")}
     parts = [kv_table(fields)]
     if corpus.teachers:
         teachers = sorted(corpus.teachers, key=lambda t: (t.hi - t.lo, t.encoder))
@@ -271,12 +271,47 @@ def skipped_section(skipped: tuple[Unusable, ...]) -> list[str]:
                  "(--strict refuses the run instead), with the words and the fix it printed.")]
 
 
+def left_out_section(verdict: Verdict) -> list[str]:
+    """The clips the boxes left out, as the union's manifest carries them (a box's own report shows its
+    02_corpus/skipped.json instead: skipped_section)."""
+    left = verdict.corpus.left_out or ()
+    if not left:
+        return []
+    return ["<h2 id='skipped'>Clips left out</h2>", sorted_by("by box, then file"),
+            capped(["box", "clip", "why", "refuted by the independent check"],
+                   [[u.box_id, u.file, u.why, "yes" if u.by_check else ""]
+                    for u in sorted(left, key=lambda u: (u.box_id, u.file))], "clips", "the verdict file"),
+            note("From each box's corpus manifest, carried by the merge (the union's manifest, `left_out`): each "
+                 "clip a box's corpus step could not use, with its words; the fix is in that box's "
+                 f"{SKIPPED_FILE}.")]
+
+
+def check_section(verdict: Verdict) -> list[str]:
+    """What the independent libvmaf check found (kit.corpus.oracle), from the verdict's `independent_check`."""
+    c = verdict.independent_check
+    if c is None:
+        return []
+    rows = {"clips checked (passed)": c.clips, "frames of each": f"the first {c.frames}",
+            "largest difference (VMAF)": f"{c.max_diff:.6f}" if c.clips else "n/a", "where": c.worst or "n/a",
+            "tolerance": c.tolerance, "refused": "; ".join(c.refused) or "none",
+            "not checked": ", ".join(c.unchecked) or "none"}
+    if c.from_copy:
+        rows["checked against the kit's lossless copy (an older kit)"] = ", ".join(c.from_copy)
+    return ["<h2 id='check'>Independent check</h2>", kv_table(rows),
+            note("One job of every clip scored a second time by libvmaf run on its own: the same encode against the "
+                 "reference decoded from the clip's own file (also where the kit scores a lossless copy of it, an "
+                 ".avi or a .ts), compared frame by frame with the corpus's scores; a clip whose scores differ by "
+                 "more than the tolerance is left out. From the verdict's independent_check block; each check's "
+                 "command is its `oracle.argv` in the corpus manifest and the job's ledger (02_corpus/jobs/).")]
+
+
 SKIPPED_FILE = "02_corpus/skipped.json"
 NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
        ("predictions", "worst panels"),
        ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("teacher", "teacher"),
        ("baselines", "baselines"),
-       ("coverage", "coverage"), ("skipped", "left out"), ("corpus", "corpus"), ("provenance", "provenance"))
+       ("coverage", "coverage"), ("skipped", "left out"), ("check", "check"), ("corpus", "corpus"),
+       ("provenance", "provenance"))
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
@@ -291,9 +326,13 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
     if verdict.teacher_suspects:
         text = suspects_text(verdict.teacher_suspects)
         said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
+    said += [f"<p class='warn'>{esc(f'WARNING: {w}')}</p>" for w in verdict.corpus.warnings or ()]
     if skipped:
         said.append(f"<p class='warn'>{len(skipped)} clip(s) of --ref-dir were left out of the corpus: "
                     "<a href='#skipped'>which, why and the fix</a>.</p>")
+    elif left := verdict.corpus.left_out:
+        said.append(f"<p class='warn'>{len(left)} clip(s) were left out on the boxes: "
+                    "<a href='#skipped'>which and why</a>.</p>")
     return [*sections.resolution_note(verdict.corpus.clips), *said]
 
 
@@ -328,7 +367,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
-            *intervals.intervals_section(verdict, data.coverage), *skipped_section(data.skipped)]
+            *intervals.intervals_section(verdict, data.coverage),
+            *(skipped_section(data.skipped) or left_out_section(verdict)), *check_section(verdict)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)

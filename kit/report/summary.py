@@ -23,7 +23,15 @@ from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
 from kit.rundir import RunDir
-from kit.verdict.document import ClipPooling, ConsumerGroup, ExportedInterval, IntervalLevel, Verdict, worst_group
+from kit.verdict.document import (
+    NOTHING_TO_SEND,
+    ClipPooling,
+    ConsumerGroup,
+    ExportedInterval,
+    IntervalLevel,
+    Verdict,
+    worst_group,
+)
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
 
@@ -128,6 +136,31 @@ def teacher_rows(verdict: Verdict) -> list[tuple[str, str]]:
         if t.warning:
             rows.append(("WARNING", t.warning))
     return rows
+
+
+CHECK_LABEL = "independent check"
+
+
+def check_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """What the independent libvmaf check found (kit.corpus.oracle): clips checked, the largest difference, any
+    refused; none for a verdict of an older kit or a corpus no manifest describes."""
+    return [(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []
+
+
+def corpus_warning_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """Each corpus warning (a heavily compressed reference, a merge's) as a WARNING row."""
+    return [("WARNING", w) for w in verdict.corpus.warnings or ()]
+
+
+def left_out_rows(verdict: Verdict) -> list[tuple[str, str]]:
+    """The clips the boxes left out, as the union's manifest carries them (a box's own run says its
+    02_corpus/skipped.json instead: skipped_rows)."""
+    left = verdict.corpus.left_out or ()
+    if not left:
+        return []
+    names = "; ".join(f"{u.file} on box {u.box_id or '?'} ({u.why})" for u in left[:3]) + (
+        f" and {len(left) - 3} more (the report lists them all)" if len(left) > 3 else "")
+    return [("SKIPPED clips", f"{len(left)} left out on the boxes: {names}")]
 
 
 def suspect_rows(verdict: Verdict) -> list[tuple[str, str]]:
@@ -276,8 +309,8 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, interval_rows(verdict)),
-            *map(pair, group_error_rows(verdict)), corpus_row(verdict), *teacher_rows(verdict), *suspect_rows(verdict),
-            *group_rows(verdict)]
+            *map(pair, group_error_rows(verdict)), *check_rows(verdict), *corpus_warning_rows(verdict),
+            corpus_row(verdict), *teacher_rows(verdict), *suspect_rows(verdict), *group_rows(verdict)]
 
 
 def pair(row: Row) -> tuple[str, str]:
@@ -314,6 +347,7 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     rows.append((f"held-out error ({POOLED})", error_text(verdict)))
     rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
+    rows += check_rows(verdict)
     rows.append(corpus_row(verdict))
     return [*rows, THE_REST]
 
@@ -325,7 +359,7 @@ RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
 
 
-LEAD_TARBALL = "the union's results, yours as the lead: nothing to send; keep it with the union"
+LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
 
 
 def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
@@ -411,15 +445,29 @@ def print_summary(out_dir: Path, console: Console) -> None:
         style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
         # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
         rows = closing_rows(out_dir, verdict)
-        for label, text in [*rows[:-1], *skipped_rows(tree, out_dir), rows[-1]]:
+        lead = trained_on_given_corpus(tree, out_dir)
+        skipped = left_out_rows(verdict) if lead else skipped_rows(tree, out_dir)
+        for label, text in [*rows[:-1], *skipped, rows[-1]]:
             table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
         console.print(table)
         kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-        lead = trained_on_given_corpus(tree, out_dir)
         for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
             console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
             if text:
                 console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
+    """A corpus-only box's WARNING rows and independent check, from its shard manifest (none when damaged)."""
+    from kit.corpus.manifests import ShardManifest
+    from kit.corpus.summary import independent_check
+    from kit.infra.records import RecordError
+
+    try:
+        shard = ShardManifest.from_json(manifest, "shard.manifest.json")
+    except RecordError:
+        return []
+    return [*(("WARNING", w) for w in shard.warnings), (CHECK_LABEL, independent_check(shard).text)]
 
 
 def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
@@ -433,7 +481,8 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
         manifest = tree.read_json_object(run.shard_manifest)[0] or {}
         demo, n = manifest.get("demo_corpus") is True, manifest.get("rows")
         made = f"{n} rows, " if isinstance(n, int) else ""
-        rows = [("this box", f"corpus only: {why}"), ("corpus", f"{made}{run.shard}"), *skipped_rows(tree, out_dir),
+        rows = [("this box", f"corpus only: {why}"), *shard_rows(manifest), ("corpus", f"{made}{run.shard}"),
+                *skipped_rows(tree, out_dir),
                 ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
                              "corpora; this box's corpus is in the results tarball below, to send as it is")]
         for label, text in rows:

@@ -47,9 +47,9 @@ class LazyStep:
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
     LazyStep("corpus", "s02_corpus", "CorpusStep", format_version=1),
-    LazyStep("loso", "s03_loso", "LosoStep", format_version=2),
-    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=2),
-    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),
+    LazyStep("loso", "s03_loso", "LosoStep", format_version=2),  # 2: the teacher recipe
+    LazyStep("verdict", "s04_verdict", "VerdictStep", format_version=2),  # 2: the ceiling, recipe, independent_check
+    LazyStep("bundle", "s05_bundle", "BundleStep", format_version=2),  # 2: keep_paths
 )
 assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order is the run order
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.corpus.schema import EXTRA_FEATURES, corpus_sha256
+from kit.corpus.columns import EXTRA_FEATURES
+from kit.corpus.manifests import corpus_identity, corpus_sha256
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
@@ -170,7 +171,9 @@ class LosoStep:
     def plan(self, ctx: Context) -> Plan:
         s = ctx.settings
         # the corpus's content, not its bytes: a rerun whose rows differ only in enc_time_ms is the same corpus
-        inputs = {"corpus": corpus_sha256(corpus_path(ctx))}
+        # the out-dir's own shard by its manifest's record (no pass over the rows: `status` plans this step)
+        corpus = corpus_path(ctx)
+        inputs = {"corpus": corpus_identity(corpus) if s.corpus is None else corpus_sha256(corpus)}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
             # each model's sha256: through the out-dir's Tree when it lies there (never through a link planted in its

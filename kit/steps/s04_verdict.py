@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import read_manifest
-from kit.corpus.schema import corpus_sha256
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
 from kit.events import VerdictReached
 from kit.infra.files import sha256_json
@@ -95,8 +95,8 @@ class VerdictStep:
 
     def run(self, ctx: Context, plan: Plan) -> Outcome:
         # pandas and pyarrow load here, not when planning: `status` plans every step
-        from kit.corpus.schema import CORPUS_ROW
-        from kit.corpus.summary import summarise_corpus
+        from kit.corpus.schema import CORPUS_ROW, corpus_sha256
+        from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
         from kit.verdict.decide import decide
 
@@ -118,7 +118,9 @@ class VerdictStep:
         predictions = predictions[predictions["seed"].isin(list(s.seeds))]
         assessment = self.assess(ctx, corpus_file, predictions, reports[0].recipe == TEACHER)
         verdict = decide(list(s.seeds), reports, folds[folds["seed"].isin(list(s.seeds))], predictions, baselines,
-                         incumbent, summarise_corpus(corpus_file, corpus.sha256), s.gate, assessment)
+                         incumbent, summarise_corpus(corpus_file, corpus.sha256), s.gate, assessment,
+                         lead=s.corpus is not None)
+        verdict = dataclasses.replace(verdict, independent_check=corpus_check(corpus_file))
         keep = run.verdict_file(verdict.verdict)
         for other in VERDICTS:  # a stale verdict must never trigger an export
             if other != verdict.verdict:

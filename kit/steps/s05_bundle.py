@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from kit.bundle.aside import adopt_recorded, check_exports, check_written, record, set_aside
 from kit.bundle.private import Private
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
-from kit.corpus.schema import corpus_sha256
+from kit.corpus.manifests import corpus_sha256
 from kit.errors import InputError
 from kit.events import BundleWritten, Epoch, Forecast, Info
 from kit.infra.clock import utc_compact

@@ -21,6 +21,8 @@ from kit.verdict.assess import Assessment
 from kit.verdict.breakdown import range_gate
 from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_gates
 from kit.verdict.document import (
+    NOTHING_TO_SEND,
+    SEND_BACK,
     VERDICT_SCHEMA_VERSION,
     Agreement,
     Completeness,
@@ -147,11 +149,19 @@ class Gates:
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
-def recommendation(g: Gates) -> str:
+def whose_run(corpus: CorpusSummary, lead: bool) -> str:
+    """lead (a run on a given corpus: the union), demo (the DEMO corpus) or box: whether its results are sent."""
+    return "lead" if lead else "demo" if corpus.demo_corpus else "box"
+
+
+def recommendation(g: Gates, whose: str = "box") -> str:
     """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed; either way, then the
-    suspect teachers."""
+    suspect teachers. `whose`: box (a collaborator's run: send the tarball back), lead (a run on a given corpus, the
+    union) or demo (NOTHING_TO_SEND)."""
+    keep = NOTHING_TO_SEND.get(whose)
     if g.passed:
-        return with_suspects("PROMOTE: export the per-seed ONNX models and send the results tarball back.", g.suspects)
+        said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
+        return with_suspects(f"PROMOTE: {said}.", g.suspects)
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
@@ -165,8 +175,8 @@ def recommendation(g: Gates) -> str:
         reasons.append(lift_reason(g.lift))
     if g.constant_teacher is None:
         reasons += plcc_reasons(g.gate)
-    return with_suspects("HOLD: " + "; ".join(reasons) + ". Send the results tarball back; do not ship these models.",
-                         g.suspects)
+    then = (keep[0].upper() + keep[1:]) if keep else SEND_BACK.capitalize()
+    return with_suspects("HOLD: " + "; ".join(reasons) + f". {then}; do not ship these models.", g.suspects)
 
 
 def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str:
@@ -261,8 +271,9 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
 
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
-           thresholds: GateThresholds, assessment: Assessment | None = None) -> Verdict:
-    """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation."""
+           thresholds: GateThresholds, assessment: Assessment | None = None, lead: bool = False) -> Verdict:
+    """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation (`lead`: a run on
+    a given corpus, the union, whose results are not sent)."""
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
@@ -276,7 +287,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
-        recommendation=recommendation(g),
+        recommendation=recommendation(g, whose_run(corpus, lead)),
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kit.corpus.oracle import IndependentCheck
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import Teacher
@@ -23,6 +24,11 @@ from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 
 VERDICT_SCHEMA_VERSION = 1
+# what to do with the results tarball, by whose run it is: one answer in the recommendation (kit.verdict.decide; the
+# verdict, the report) and the closing summary's tarball line (kit.report.summary)
+SEND_BACK = "send the results tarball back"
+NOTHING_TO_SEND = {"lead": "the union's results, yours as the lead: nothing to send",
+                   "demo": "the DEMO corpus's results (synthetic clips): nothing to send; run on your own clips"}
 
 
 @dataclass(frozen=True)
@@ -360,6 +366,9 @@ class Verdict(Record):
     # it could not: the models were then trained on the corpus's frames); absent from a verdict of an older kit
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
+    # kit 2.1: what the independent libvmaf check found over the corpus (kit.corpus.oracle), from its manifest;
+    # absent from an older kit's verdict, and for a corpus no manifest describes
+    independent_check: IndependentCheck | None = omit_none()
 
     @property
     def teacher(self) -> Teacher:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -42,6 +43,7 @@ def test_a_box_without_torch_makes_and_bundles_its_corpus(tiny_refs: Path, tmp_p
     said = res.stdout + res.stderr
     assert "corpus only: torch, onnx, onnxruntime cannot be imported" in said
     assert "training happens at the lead" in said and "send it to the lead as it is" in said
+    assert re.search(r"independent check\s+│ 4 clip\(s\), the first 16 frames", said), said  # what was checked
     assert "Traceback" not in said
     assert not (out / "03_loso").exists() and not (out / "04_verdict").exists()
     prereqs = json.loads((out / "01_prereqs" / "prereqs.json").read_text())

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kit.verdict.document import NOTHING_TO_SEND, SEND_BACK
 from tests.conftest import FAST, LENIENT, ROOT, assert_same_predictions, run_kit
 
 pytestmark = pytest.mark.slow
@@ -57,8 +58,11 @@ def test_the_union_on_ray_is_the_run_on_one_box(ray_run: tuple[Path, Path, str])
     # the union holds exactly the local run's rows (but for who encoded them), and trains the same figures
     pd.testing.assert_frame_equal(content(root / "union.parquet"), content(local / "02_corpus" / "shard.parquet"))
     union, alone = verdict(root / "union"), verdict(local)
-    for key in ("verdict", "gate", "per_fold", "worst_folds", "seeds", "recommendation", "baselines"):
+    for key in ("verdict", "gate", "per_fold", "worst_folds", "seeds", "baselines"):
         assert union[key] == alone[key], key
+    # the same advice, but that the union's results are the lead's own: nothing to send
+    kept = f"; {NOTHING_TO_SEND['lead']}"
+    assert union["recommendation"] == alone["recommendation"].replace(f" and {SEND_BACK}", kept)
     rel = "03_loso/folds.parquet"  # trained in two tasks, to the bit
     assert (root / "union" / rel).read_bytes() == (local / rel).read_bytes(), rel
     assert_same_predictions(root / "union" / "03_loso/predictions.parquet", local / "03_loso/predictions.parquet")

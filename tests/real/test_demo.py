@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit.infra.tree import Tree
-from kit.media.demo import DEMO_CLIPS, render
+from kit.media.demo import DEMO_CLIPS, clip_is_whole, demo_folder, render
 from tests.conftest import FAST, ROOT, run_kit
 
 
@@ -23,6 +23,21 @@ def test_demo_clips_are_deterministic_and_distinct(ffmpeg: str, tmp_path: Path, 
         assert a.read_bytes() == b.read_bytes(), clip.name
         digests.append(hashlib.sha256(a.read_bytes()).hexdigest())
     assert len(set(digests)) == len(DEMO_CLIPS)
+
+
+def test_a_demo_render_by_another_copy_of_the_kit_is_never_waited_for(ffmpeg: str, tree: Tree) -> None:
+    """Two copies of the kit under one user's cache (an untarred release beside a clone) keep their demo clips
+    apart: while another copy holds its render of a clip, this copy renders its own without a word of "another
+    run" (a newcomer's first corpus line spoke of a run they never started)."""
+    clip = DEMO_CLIPS[0]
+    theirs = demo_folder(tree.root, 160, 96, 0.4, kit_root=Path("/elsewhere/ensemble-kit-2.0.0"))
+    mine = demo_folder(tree.root, 160, 96, 0.4)
+    assert mine != theirs and mine.parent == theirs.parent == tree.root
+    tree.make_folder(theirs)
+    heard: list[str] = []
+    with tree.lock(theirs / f".{clip.name}.y4m.lock"):
+        render(tree, clip, mine / f"{clip.name}.y4m", ffmpeg, 160, 96, 0.4, note=heard.append)
+    assert heard == [] and clip_is_whole(tree, mine / f"{clip.name}.y4m", 160, 96, 0.4)
 
 
 @pytest.mark.slow  # a whole run on a small demo set

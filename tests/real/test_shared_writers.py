@@ -27,7 +27,7 @@ from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache
-from kit.media.demo import DEMO_CLIPS, render
+from kit.media.demo import DEMO_CLIPS, demo_folder, render
 from kit.rundir import manifest_path
 from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
 from tests.kitfiles import results_tarball, shard_table, write_shard
@@ -185,7 +185,7 @@ def test_a_demo_clip_found_whole_is_never_rendered_over_by_another_run(tmp_path:
     done = run_here("run", "--out-dir", outs["A"], *DEMO_RUN, "--only", "prereqs", env=env)  # in this process
     assert done.returncode == 0, done.stdout + done.stderr
     shutil.copytree(outs["A"], outs["B"])  # B's prereqs: the same checks of the same box, up to date in its copy
-    demo = tmp_path / "cache" / "demo-v4-640x360-0.4s"
+    demo = demo_folder(tmp_path / "cache", seconds=0.4)
     a = start("run", "--out-dir", outs["A"], *DEMO_RUN, "--only", "corpus", env=env)
     wait_for(a, lambda: demo.is_dir() and any(demo.glob(".tmp-*.y4m.*")), "A rendering a demo clip")
     stop(a)
@@ -206,7 +206,7 @@ def test_a_demo_clip_found_whole_is_never_rendered_over_by_another_run(tmp_path:
     for name, code, text in (("A", a.returncode, a_out + a_err), ("B", b.returncode, b_out + b_err)):
         assert "changed while the run was going" not in text, f"run {name}: {text}"
         assert code == 0, f"run {name}: {text}"
-    assert "is rendering it; waiting for it" in b_out and f": another run (pid {a.pid} on " in b_out, b_out
+    assert "is rendering it; waiting for it" in b_out and f": another run of this kit (pid {a.pid} on " in b_out, b_out
     assert sorted(p.name for p in demo.iterdir()) == ["life.y4m", "mandelbrot.y4m", "testpattern.y4m"]
 
 

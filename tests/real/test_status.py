@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from kit.steps.records import RunRecord, read_run_record
 from kit.steps.runner import out_dir_lock
 from kit.steps.settings import RunSettings
 from kit.verdict.gate import GateThresholds
-from tests.conftest import assert_clean_failure, run_here, run_kit
+from tests.conftest import ROOT, assert_clean_failure, run_here, run_kit
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
 
@@ -99,6 +101,22 @@ def test_a_completed_run_is_all_done_and_status_changes_nothing(json_run: tuple[
     assert report["verdict"] == "PROMOTE" and report["next_command"] is None and report["running"] is None
     res = CliRunner().invoke(cli, ["status", str(out)])
     assert "nothing to do: every step is up to date" in res.output and "verdict on disk: PROMOTE" in res.output
+
+
+HEAVY = ("pandas", "pyarrow", "torch", "scipy", "matplotlib", "onnx", "onnxruntime")
+
+
+def test_status_of_a_finished_run_imports_no_heavy_module(json_run: tuple[Path, object]) -> None:
+    """`status` on a finished out-dir (every step planned, the corpus's identity among LOSO's inputs) loads no table
+    or training library: what took 16 s on a busy box was pandas, pyarrow and a pass over the whole corpus."""
+    code = ("import sys; from click.testing import CliRunner; from kit.cli.main import cli\n"
+            f"r = CliRunner().invoke(cli, ['status', {str(json_run[0])!r}]); assert r.exit_code == 0, r.output\n"
+            "assert 'nothing to do' in r.output, r.output\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]", res.stdout
 
 
 @pytest.mark.slow  # a whole run first

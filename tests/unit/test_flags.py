@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -248,3 +249,15 @@ def test_a_path_with_dotdot_after_a_link_is_the_one_the_kernel_writes(tmp_path: 
     (tmp_path / "link").symlink_to(real)
     made = build_settings(parse("--out-dir", tmp_path / "link" / ".." / "out", "--box-id", "b"))
     assert made.out_dir == tmp_path / "real" / "out"  # the link's parent, as the kernel resolves `..`
+
+
+def test_the_ref_dir_help_names_every_container_the_kit_reads() -> None:
+    """`run --help` for --ref-dir lists each extension discovery takes (kit.media.refs.CLIP_EXTS), none left out."""
+    from click.testing import CliRunner
+
+    from kit.media.containers import DIRECT_EXTS, INTERMEDIATE_EXTS
+
+    text = " ".join(CliRunner().invoke(cli, ["run", "--help"], terminal_width=2000).output.split())
+    line = text[text.index("--ref-dir"):text.index("--content-groups")]
+    named = set(re.findall(r"\.[a-z0-9]+", line))
+    assert named >= {".y4m", ".yuv", *DIRECT_EXTS, *INTERMEDIATE_EXTS}, sorted(named)

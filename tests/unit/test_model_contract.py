@@ -107,7 +107,7 @@ def test_a_new_measured_feature_changes_neither_the_corpus_rows_nor_the_model(mo
 
 
 # -- each contract names its own columns --------------------------------------------------------------------
-CONTRACTS = {"kit/media/libvmaf.py": "FEATURES", "kit/corpus/schema.py": "CORPUS_FEATURES",
+CONTRACTS = {"kit/media/libvmaf.py": "FEATURES", "kit/corpus/columns.py": "CORPUS_FEATURES",
              "kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/model/contract.py": "MODEL_FEATURES",
              "kit/bundle/vmaftune.py": "FEED_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES"}
 

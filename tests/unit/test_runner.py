@@ -70,10 +70,11 @@ def test_a_new_kit_reruns_only_the_steps_whose_format_it_bumped(tmp_path: Path, 
                                                                         "corpus_job_rows": 4}
     monkeypatch.setattr(runner, "__version__", "9.9.9")  # a release that bumps no format
     assert [stale_reason(tree, run, s.name, plans[s.name]) for s in STEPS] == [None] * 5
-    monkeypatch.setattr(STEPS[3], "format_version", 2)  # the verdict's
+    was = STEPS[3].format_version  # the verdict's
+    monkeypatch.setattr(STEPS[3], "format_version", was + 1)
     assert [stale_reason(tree, run, s.name, plans[s.name]) for s in STEPS] == [
-        None, None, None, f"format of step verdict: 1 -> 2 (kit {__version__} -> 9.9.9)",
-        f"format of step verdict: 1 -> 2 (kit {__version__} -> 9.9.9)"]
+        None, None, None, f"format of step verdict: {was} -> {was + 1} (kit {__version__} -> 9.9.9)",
+        f"format of step verdict: {was} -> {was + 1} (kit {__version__} -> 9.9.9)"]
     corpus = Plan({}, {"clips": "c"}, formats={"corpus_job_rows": 5})  # the jobs' rows: redone, so the step reruns
     assert stale_reason(tree, run, "corpus", corpus) == \
         f"format of corpus job rows: 4 -> 5 (kit {__version__} -> 9.9.9)"
