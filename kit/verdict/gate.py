@@ -61,7 +61,7 @@ class GateThresholds(Record):
     # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
     consumer_tolerance: float = TOLERANCE
     min_consumer_share: float | None = 0.9
-    min_consumer_content_share: float | None = 0.6
+    min_consumer_content_share: float | None = 0.75
 
     # the flags' rules (kit.cli.flags names each flag's setting), a --settings file's and a run.json's alike
     RULES = (("mean_plcc_min", CORRELATION), ("plcc_spread_max", Real(0)), ("per_seed_plcc_min", CORRELATION),
