@@ -49,11 +49,11 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
                      target: np.ndarray, frame_pred: np.ndarray, keys: pd.DataFrame,
                      predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
                      feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None,
-                     teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
+                     teacher_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
     """One member's encodes among `rows` (its held-out rows, with `frame_pred` its predictions of them): mean
     features -> `predict`, against the encodes' mean teacher score. `keys` holds ENCODE_KEY (and what else the
     file says of an encode) per corpus row; `feed` (encoders, cqs) -> the codec block vmaf-tune's row maps to (a row
-    of NaN where it has no slot; kit.model.encodes.feed_codec): `pred_vmaftune`. `teacher` (the teacher's own
+    of NaN where it has no slot; kit.model.encodes.feed_codec): `pred_vmaftune`. `teacher_fn` (the teacher's own
     function of the canonical six, kit.media.svr) on the same mean features: `ceiling`, what a perfect mean-feature
     proxy gives (NaN without it)."""
     clip = codes[rows]
@@ -71,7 +71,7 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
     if feed is not None:
         out["pred_vmaftune"] = fed_predictions(mean_feats, feed(out["encoder"], out["cq"]), predict)
-    out["ceiling"] = teacher(mean_feats[:, :6].astype(np.float64)) if teacher is not None else np.nan
+    out["ceiling"] = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else np.nan
     teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
     return out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]},  # vmaf_mean is the teacher's mean above
                       **{f"pred_{stat}": member[stat] for stat in POOLS})

@@ -126,10 +126,13 @@ def missing_for_training() -> tuple[str, ...]:
     return tuple(training_failures())
 
 
-def corpus_only_reason() -> str | None:
+def corpus_only_reason(deep: bool = False) -> str | None:
     """None where this box can train and export; else why it makes the corpus alone (prereqs, corpus, and a
-    bundle of the corpus) and leaves LOSO, the verdict and the models to the lead."""
-    failures = training_failures()
+    bundle of the corpus) and leaves LOSO, the verdict and the models to the lead. `deep`: the packages imported
+    (training_failures: the prereqs step's check, 2-3 s of CPU for torch); else only looked for, which a command
+    that trains nothing (`status`, a refused run, a plan) can afford."""
+    failures = training_failures() if deep else \
+        {name: "" for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES) if not importable(name)}
     if not failures:
         return None
     absent = [name for name, why in failures.items() if not why]

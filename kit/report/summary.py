@@ -23,15 +23,7 @@ from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
 from kit.rundir import RunDir
-from kit.verdict.document import (
-    NOTHING_TO_SEND,
-    ClipPooling,
-    ConsumerGroup,
-    ExportedInterval,
-    IntervalLevel,
-    Verdict,
-    worst_group,
-)
+from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
 
@@ -270,26 +262,17 @@ def consumer_text(verdict: Verdict) -> str | None:
     if not c.n_encodes:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
-        worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{ceiling_words(g)}"
+        worst = "".join(f"; worst {words} {g.group} {g.share_within:.1%} of {g.n_encodes}{g.ceiling_words()}"
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{ceiling_words(c.whole, full=True)}; median miss {_num(c.median_miss, '.2f')}, largest "
+                f"{c.whole.ceiling_words(full=True)}; median miss {_num(c.median_miss, '.2f')}, largest "
                 f"{_num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
         said += "; the one-hot is not read: every encoder slot predicts alike"
     return said
-
-
-def ceiling_words(g: ConsumerGroup, full: bool = False) -> str:
-    """The teacher's own function's share on the same encodes (the ceiling of a mean-feature proxy), beside a
-    share; "" where the teacher was not reproduced."""
-    if g.ceiling_share is None:
-        return ""
-    return f" (ceiling, the teacher's function of the mean features: {g.ceiling_share:.1%})" if full \
-        else f" (ceiling {g.ceiling_share:.1%})"
 
 
 def consumer_rows(verdict: Verdict) -> list[Row]:

@@ -43,8 +43,18 @@ class Context:
 
     @property
     def corpus_only(self) -> str | None:
-        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None."""
-        return corpus_only_reason()
+        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None: the
+        packages looked for, and imported where the prereqs step found they do not import (prereqs.json)."""
+        return corpus_only_reason(deep=not prereqs_can_train(self))
+
+
+def prereqs_can_train(ctx: Context) -> bool:
+    """What the prereqs step found: torch, onnx and onnxruntime import here (True without a readable prereqs.json:
+    the packages are then only looked for)."""
+    if not ctx.tree.is_file(ctx.run.prereqs_json):
+        return True
+    prereqs, _ = read_prereqs_record(ctx.tree, ctx.run.prereqs_json)
+    return prereqs is None or (prereqs.can_train and prereqs.can_export)
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kit import __version__
@@ -266,7 +266,10 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
         for step in selection.steps:
-            run_one(tree, step, settings, selection, emit)
+            if selection.corpus_only is None and step.name in TRAINING_STEPS:
+                selection = untrainable(selection, Context(settings, emit, lambda line: None, tree), emit)
+            if step in selection.steps:
+                run_one(tree, step, settings, selection, emit)
         interrupts.check()
         if selection.corpus_only is not None:  # no verdict to decide the exit: the corpus and its bundle are done
             return 0
@@ -274,6 +277,18 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
             found = RunDir(out).verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
+
+
+def untrainable(selection: Selection, ctx: Context, emit: Emit) -> Selection:
+    """The selection once the prereqs step has imported torch, onnx and onnxruntime: without the steps that train
+    where one of them does not import (installed, and broken: the run started when they were only looked for)."""
+    why = ctx.corpus_only
+    if why is None:
+        return selection
+    first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for training
+    steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
+    emit(Info("run", f"corpus only: {why}"))
+    return replace(selection, steps=tuple(steps), corpus_only=why)
 
 
 def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:

@@ -29,6 +29,7 @@ from kit.platforms.prereqs import (
     OutDirReport,
     Prereqs,
     corpus_only_reason,
+    importable,
     missing_for_training,
     write_prereqs,
 )
@@ -57,7 +58,7 @@ def python_packages() -> dict[str, str]:
                               hint="run the kit from the venv install.py made (.venv/bin/python), or run "
                                    "install.py again to finish the set-up") from None
     for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES):
-        if name not in missing_for_training():
+        if importable(name):  # looked for, not imported: `status` plans this step
             try:
                 found[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:
@@ -69,7 +70,7 @@ def python_rows(packages: dict[str, str]) -> list[list[str]]:
     """The python row, and a training row on a box that cannot train or export."""
     rows = [["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
         f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)]]
-    if (reason := corpus_only_reason()) is not None:
+    if (reason := corpus_only_reason(deep=True)) is not None:
         rows.append(["training", "skip", f"{reason} (corpus only: prereqs, corpus, bundle)"])
     return rows
 

@@ -46,8 +46,8 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (kit.model.metrics.residuals); NaN
     figures (and no worst encode) without any, NaN misses where a member diverged."""
     r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
-    ceiling = part["ceiling"] if "ceiling" in part else pd.Series(dtype=float)
-    limit = residuals(ceiling, part["teacher"], tolerance=tolerance) if len(part) and ceiling.notna().all() else None
+    known = "ceiling" in part and len(part) > 0 and bool(part["ceiling"].notna().all())
+    limit = residuals(part["ceiling"], part["teacher"], tolerance=tolerance) if known else None
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
             "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else "",
             "ceiling_share": limit.share_within if limit is not None else None}

@@ -156,6 +156,13 @@ class ConsumerGroup(Record):
     # (kit 2.1; absent where the teacher was not reproduced, and from older verdicts)
     ceiling_share: float | None = omit_none()
 
+    def ceiling_words(self, full: bool = False) -> str:
+        """The ceiling's share, said beside the group's own (the summary's row); "" where there is none."""
+        if self.ceiling_share is None:
+            return ""
+        return (f" (ceiling, the teacher's function of the mean features: {self.ceiling_share:.1%})" if full
+                else f" (ceiling {self.ceiling_share:.1%})")
+
 
 @dataclass(frozen=True)
 class UntrainedSlot(Record):
