@@ -43,7 +43,9 @@ from kit.model.schedule import JobShape, PlannedJob, Schedule, plan_jobs
 from kit.model.stacked import StackedMLP, Trace
 from kit.model.workers import Cancelled, run_on_workers
 
-EpochCallback = Callable[[int, int, float], None]  # (epochs done, epochs, mean train loss)
+# (epochs done, epochs, mean train loss, the arithmetic this training (all its jobs) has done, in parameter-steps
+# without each step's fixed part: kit.model.schedule.PlannedJob.arithmetic, the run's ETA)
+EpochCallback = Callable[[int, int, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,10 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     return plans
 
 
-def planned_cost(jobs: list[TrainJob], config: TrainConfig, workers: int) -> int:
-    """What training `jobs` costs, in the parameter-steps of kit.model.schedule (the run's ETA weighs them)."""
-    return sum(plan.planned.total for plan in _plans(jobs, config, workers))
+def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int) -> int:
+    """The arithmetic of training `jobs`, in parameter-steps (kit.model.schedule.PlannedJob.arithmetic: the run's
+    ETA counts it)."""
+    return sum(plan.planned.arithmetic for plan in _plans(jobs, config, workers))
 
 
 class _Progress:
@@ -226,13 +229,15 @@ class _Progress:
             except queue.Empty:
                 break
             self.done[j][g], self.loss[j][g] = done, loss
+        work = float(sum(min(steps, p.sched.steps) * p.planned.sizes[g] * p.job.arch.params
+                         for p, done in zip(self.plans, self.done, strict=True) for g, steps in enumerate(done)))
         for j, plan in enumerate(self.plans):
             done = min(self.done[j])
             if plan.job.on_epoch is None or done == self.shown[j]:
                 continue
             self.shown[j] = done
             epochs = min(plan.epochs, max(1, round(done * plan.sched.batch / plan.mean_rows)))
-            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])))
+            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
 GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
@@ -268,8 +273,8 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1) -> TrainedEnsemble:
     """One job: train the members (of the ensemble's architecture) and return them as one ensemble.
 
-    on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
-    finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
+    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds
+    of steps finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
     job = TrainJob(members, fr_regressor_v2(config), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers)[0]
