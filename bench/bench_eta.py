@@ -86,11 +86,11 @@ def constants(out: Path, events: Events) -> str:
     seeds = len(json.loads(next(p for p in (out / "04_verdict").glob("*.json")
                                 if p.stem in ("PROMOTE", "HOLD")).read_text())["seeds"])
     config, workers = TrainConfig(), choose_threads().train
-    units = sum(p.total for p in plan_jobs(loso_shapes(rows, folds, seeds, config), config, workers))
+    units = sum(p.arithmetic for p in plan_jobs(loso_shapes(rows, folds, seeds, config), config, workers))
     parts = steps_seconds(events)
     pace = parts["corpus_work"] / max(parts["corpus_jobs"], 1e-9)
     per_unit = pace * parts["loso_training"] / units
-    return (f"corpus {pace:.3g} work a second (kit's PACE {PACE:.3g}); LOSO {units:.3g} parameter-steps in "
+    return (f"corpus {pace:.3g} work a second (kit's PACE {PACE:.3g}); LOSO's arithmetic {units:.3g} in "
             f"{parts['loso_training']:.1f} s: one is {per_unit:.2f} of work (kit's {WORK_PER_PARAM_STEP}); "
             f"outside training: LOSO {parts['loso_rest']:.1f} s, verdict {parts['verdict']:.1f} s, bundle "
             f"{parts['bundle_rest']:.1f} s (its refit {parts['bundle_training']:.1f} s)")

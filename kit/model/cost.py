@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the model's description and its folds load pandas: when rec
 PACE = 2.6e7
 WORK_PER_PARAM_STEP = 1.8
 FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}  # each step's part outside training
+# of it, the share done before its training starts (torch and the corpus loaded): LOSO took 5-21 s before its first
+# epoch and 3-13 s after its last; the bundle 1-2.4 s before its refit and 5-25 s after (the exports, the report)
+SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
 BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of its shard
 
 

@@ -10,7 +10,9 @@ trainings' parameter-steps (`epoch.work`); a step that ends has done all of its 
 **The pace.** Work done a second over the last WINDOW_S seconds, as rich.progress measures a task's speed; the time
 left is the work left at that pace. No benchmark is asked what a second buys: the run's own recent seconds say it.
 Training's work has a pace of its own once it trains (a crowded box slows its threads several times more than the
-corpus's processes); until then the corpus's stands for it. Until MEASURED_SHARE of the run's work is done the
+corpus's processes), and so has the steps' rest, measured on the piece a step does between two parts of other work
+(loading torch before LOSO's first epoch; the evaluation and files after its last); until then the corpus's stands
+for them. Until MEASURED_SHARE of the run's work is done the
 estimate is only a guess (`basis: estimating`, no figure): kit 2.0 scaled one libvmaf timing of step 01, which read
 30 to 100 fps on the same box within 40 minutes, into a figure that was 1.7 to 4.5 times off.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from rich.progress import Progress
 
 from kit import events as ev
-from kit.model.cost import FIXED_WORK
+from kit.model.cost import FIXED_WORK, SETUP_SHARE
 
 ETA_EVERY_S = 2.0  # an `eta` event at most this often, besides those at a step's start and end
 WINDOW_S = 45.0  # the pace is the work done over the latest this many seconds
@@ -41,8 +43,8 @@ class Estimate:
         return self.seconds_left is not None
 
 
-Key = tuple[str, str]  # (step, "training" or "other")
-KINDS = ("other", "training")
+Key = tuple[str, str]  # (step, one of KINDS)
+KINDS = ("jobs", "training", "rest")  # the corpus's jobs, the trainings, the steps' rest (torch, files, exports)
 
 
 class RunClock:
@@ -60,8 +62,9 @@ class RunClock:
         self.trained = (0.0, 0.0)  # the running step's trainings: work of those ended, and of the current one
         self.loading = False  # the running step has not trained yet
         self._now = 0.0
-        self.paces = {kind: self._pace() for kind in KINDS}
+        self.paces = {kind: self._pace() for kind in ("jobs", "training")}
         self.speed: dict[str, float] = {}  # each kind's latest work a second
+        self.worked_at = 0.0  # when work was last done
 
     def _pace(self) -> Progress:
         """A pace: rich's Progress, its one task's speed over WINDOW_S, at the events' times."""
@@ -75,19 +78,23 @@ class RunClock:
         before = self._done_by_kind()
         handler = getattr(self, f"_on_{e.kind}", None)
         changed = bool(handler(e)) if handler is not None else False
-        for kind, done in self._done_by_kind().items():
-            if done > before[kind]:
-                (task,) = self.paces[kind].tasks
-                self.paces[kind].advance(task.id, done - before[kind])
-                if task.speed is not None:
-                    self.speed[kind] = task.speed
+        worked = {kind: done - before[kind] for kind, done in self._done_by_kind().items() if done > before[kind]}
+        for kind, work in worked.items():
+            if kind == "rest":  # done in one piece after a gap with no other work: its pace is the piece's
+                self.speed[kind] = work / max(1.0, now - self.worked_at)
+                continue
+            (task,) = self.paces[kind].tasks
+            self.paces[kind].advance(task.id, work)
+            if task.speed is not None:
+                self.speed[kind] = task.speed
+        self.worked_at = now if worked else self.worked_at
         return changed
 
     def _done_by_kind(self) -> dict[str, float]:
         return {kind: sum(w for (_, k), w in self.done.items() if k == kind) for kind in KINDS}
 
     def _plan(self, step: str, work: float, training: float = 0.0) -> None:
-        self.planned[step, "other"], self.planned[step, "training"] = work - training, training
+        self.planned[step, "rest"], self.planned[step, "training"] = work - training, training
 
     def _on_run_started(self, e: ev.RunStarted) -> bool:
         self.steps = list(e.steps)
@@ -99,7 +106,7 @@ class RunClock:
         self.current, self.trained, self.loading = e.step, (0.0, 0.0), True
         self.paces["training"] = self._pace()
         self.speed.pop("training", None)
-        if (e.step, "other") not in self.planned:
+        if (e.step, "rest") not in self.planned and e.step != "corpus":
             self._plan(e.step, FIXED_WORK.get(e.step, 0.0))
         return True
 
@@ -122,8 +129,9 @@ class RunClock:
         return self._end(e.step)
 
     def _on_jobs_planned(self, e: ev.JobsPlanned) -> bool:
-        self._plan("corpus", sum(w for per in e.work.values() for w in per.values()) or float(e.total - e.reused))
-        self.done["corpus", "other"], self.jobs = 0.0, {}
+        self.planned["corpus", "jobs"] = sum(w for per in e.work.values() for w in per.values()) or float(e.total -
+                                                                                                         e.reused)
+        self.done["corpus", "jobs"], self.jobs = 0.0, {}
         return True
 
     def _on_forecast(self, e: ev.Forecast) -> bool:
@@ -146,7 +154,7 @@ class RunClock:
             work, through, frames = job
             was = work * sum(through.values()) / (2 * frames)
             through[e.phase] = min(frames, e.frames_done)
-            self._add(("corpus", "other"), work * sum(through.values()) / (2 * frames) - was)
+            self._add(("corpus", "jobs"), work * sum(through.values()) / (2 * frames) - was)
         return False
 
     def _on_job_done(self, e: ev.JobDone) -> bool:
@@ -160,16 +168,16 @@ class RunClock:
         job = self.jobs.pop(job_id, None)
         if job is not None:
             work, through, frames = job
-            self._add(("corpus", "other"), work * (1 - sum(through.values()) / (2 * frames)))
+            self._add(("corpus", "jobs"), work * (1 - sum(through.values()) / (2 * frames)))
         return False
 
     def _on_epoch(self, e: ev.Epoch) -> bool:
-        """A training's work so far; at a step's first, half its work outside training (torch and the corpus loaded:
-        a gap of no work in the pace, which would read as a box grown slower until the window had passed it)."""
+        """A training's work so far; at a step's first, its work outside training before it (torch and the corpus
+        loaded: SETUP_SHARE), whose time measures the pace of the steps' rest."""
         ended, current = self.trained
         if self.loading:
             self.loading = False
-            self._add((e.step, "other"), self.planned.get((e.step, "other"), 0.0) / 2)
+            self._add((e.step, "rest"), self.planned.get((e.step, "rest"), 0.0) * SETUP_SHARE.get(e.step, 0.5))
         if e.work < current:  # a new training
             ended += current
         self._add((e.step, "training"), ended + e.work - sum(self.trained))
@@ -186,16 +194,16 @@ class RunClock:
         if not to_run or not self.planned:
             return None
         for step in to_run:
-            if (step, "other") not in self.planned:
+            if (step, "rest") not in self.planned and step != "corpus":
                 self._plan(step, FIXED_WORK.get(step, 0.0))
         total = sum(self.planned.values())
         if total <= 0:  # a step started, its work not yet said (the corpus before its plan)
             return None
         share = min(1.0, sum(self.done.values()) / total)
-        other = self.speed.get("other")
-        if share < MEASURED_SHARE or not other:
+        jobs = self.speed.get("jobs")
+        if share < MEASURED_SHARE or not jobs:
             return Estimate(None, {}, self.current, share)
-        pace = {"other": other, "training": self.speed.get("training", other)}
+        pace = {"jobs": jobs, "training": self.speed.get("training", jobs), "rest": self.speed.get("rest", jobs)}
         left = {s: sum(max(0.0, self.planned.get((s, k), 0.0) - self.done.get((s, k), 0.0)) / pace[k] for k in KINDS)
                 for s in to_run}
         return Estimate(sum(left.values()), left, self.current, share)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from kit import events as ev
-from kit.model.cost import FIXED_WORK
+from kit.model.cost import FIXED_WORK, SETUP_SHARE
 from kit.report.eta import MEASURED_SHARE, WINDOW_S, RunClock
 
 STEPS = ["prereqs", "corpus", "loso", "verdict", "bundle"]
@@ -49,13 +49,13 @@ def simulate(pace: Pace, jobs: int = 60, workers: int = 2, train_slower: float =
                     out.append((t, ev.JobStarted(f"job{started}", "clip", "libx264", 25, FRAMES, "", JOB_WORK)))
                     started += 1
     out += [(t, ev.StepFinished("corpus", t, {})), (t, ev.StepStarted("loso", "not run yet"))]
-    t += FIXED_WORK["loso"] / 2 / pace(t)  # torch loaded, the folds cut
+    t += FIXED_WORK["loso"] * SETUP_SHARE["loso"] / pace(t)  # torch loaded, the folds cut
     trained = 0.0
     while trained < TRAINING:
         t += 1.0
         trained = min(TRAINING, trained + pace(t) / train_slower)
         out.append((t, ev.Epoch("loso", round(100 * trained / TRAINING), 100, 10, 1.0, trained)))
-    t += FIXED_WORK["loso"] / 2 / pace(t)
+    t += FIXED_WORK["loso"] * (1 - SETUP_SHARE["loso"]) / pace(t)
     for step in ("loso", "verdict", "bundle"):
         if step != "loso":
             out.append((t, ev.StepStarted(step, "not run yet")))
@@ -146,10 +146,10 @@ def test_a_new_training_in_the_step_adds_to_the_work_done() -> None:
                            ev.Epoch("loso", 5, 10, 4, 1.0, 300.0), ev.Epoch("loso", 10, 10, 4, 1.0, 600.0),
                            ev.Epoch("loso", 1, 10, 4, 1.0, 100.0)]):
         clock.feed(e, float(t))
-    setup = FIXED_WORK["loso"] / 2  # torch and the corpus loaded: counted at the first epoch
-    assert clock.done["loso", "training"] == 700.0 and clock.done["loso", "other"] == setup
+    setup = FIXED_WORK["loso"] * SETUP_SHARE["loso"]  # torch and the corpus loaded: counted at the first epoch
+    assert clock.done["loso", "training"] == 700.0 and clock.done["loso", "rest"] == setup
     found = clock.left(6.0)
-    assert found is not None and found.done == pytest.approx((setup + 700) / (2 * setup + 1000))
+    assert found is not None and found.done == pytest.approx((setup + 700) / (FIXED_WORK["loso"] + 1000))
 
 
 def test_a_skipped_step_has_no_work_and_an_ended_one_has_done_all_of_it() -> None:
@@ -159,7 +159,7 @@ def test_a_skipped_step_has_no_work_and_an_ended_one_has_done_all_of_it() -> Non
               ev.Forecast("bundle", 300.0), ev.StepFinished("loso", 1.0, {})]
     for t, e in enumerate(events):
         clock.feed(e, float(t))
-    assert ("corpus", "other") not in clock.planned and clock.done["loso", "other"] == 500.0
+    assert ("corpus", "jobs") not in clock.planned and clock.done["loso", "rest"] == 500.0
     found = clock.left(7.0)
     assert found is not None and found.step == "loso" and found.done == pytest.approx(500 / (800 + FIXED_WORK[
         "verdict"]))
