@@ -81,7 +81,7 @@ class RunClock:
         worked = {kind: done - before[kind] for kind, done in self._done_by_kind().items() if done > before[kind]}
         for kind, work in worked.items():
             if kind == "rest":  # done in one piece after a gap with no other work: its pace is the piece's
-                self.speed[kind] = work / max(1.0, now - self.worked_at)
+                self.speed[kind] = work / max(0.1, now - self.worked_at)
                 continue
             (task,) = self.paces[kind].tasks
             self.paces[kind].advance(task.id, work)

@@ -79,17 +79,20 @@ def test_the_tiny_run_says_its_time_left_from_its_corpus_plan_to_its_end(
     assert events.index(first) < next(i for i, e in enumerate(events) if e["event"] == "job_done"), \
         "the first eta event waited for a finished job"
     assert events[planned]["work"] and events[planned]["workers"], events[planned]
-    forecasts = {str(e["step"]): float(e["work"]) for e in events[planned:planned + 4]  # type: ignore[arg-type]
-                 if e["event"] == "forecast"}
+    forecasts: dict[str, float] = {}  # the corpus step's, as it plans its jobs
+    for e in events[planned:]:
+        if e["event"] == "forecast":
+            forecasts.setdefault(str(e["step"]), float(e["work"]))  # type: ignore[arg-type]
     assert set(forecasts) == {"loso", "verdict", "bundle"} and all(w > 0 for w in forecasts.values()), forecasts
     estimating_then_measured(events)
     measured = next(e for e in events if e["event"] == "eta" and e["seconds_left"] is not None)
     assert set(measured["steps_left"]) <= {"corpus", "loso", "verdict", "bundle"}  # type: ignore[arg-type]
     # the tiny run's steps last seconds each, mostly loading Python's, torch's and matplotlib's modules, which the
-    # other test worker and the box's other work move by seconds from one minute to the next (a quarter of the run),
-    # and no pace measured over seconds foretells them: thrice the truth
+    # other test worker and the box's other work move by seconds from one minute to the next (a third of the run),
+    # and no pace measured over seconds foretells them (the bundle's exports and report are counted at the demo's
+    # size until a step's rest has measured itself): thrice the truth
     run_s = float(events[-1]["seconds"])  # type: ignore[arg-type]
-    assert misses(events, slack_s=max(5.0, run_s / 4), factor=3.0) == [], run_s
+    assert misses(events, slack_s=max(5.0, run_s / 3), factor=3.0) == [], run_s
 
 
 def test_the_demo_run_says_its_time_left_within_twice_the_truth(tmp_path: Path) -> None:
@@ -151,14 +154,15 @@ def pty_run(args: list[str | Path], columns: int, timeout: float = 300) -> tuple
 def test_on_80_columns_every_bar_keeps_its_eta(json_run: tuple[Path, subprocess.CompletedProcess[str]],
                                                 tiny_refs: Path, tmp_path: Path) -> None:
     """The corpus step of the tiny clips on an 80-column terminal: the step bar and the corpus bar are drawn with
-    their ETA, no drawn line wider than the terminal (rich crops a wider row at its right end, where the ETA was:
-    kit 2.0's bars on 80 columns showed neither bar nor ETA)."""
+    their ETA (or `estimating`, where it stands), no drawn line wider than the terminal (rich crops a wider row at
+    its right end, where the ETA was: kit 2.0's bars on 80 columns showed neither bar nor ETA)."""
     out = copy_prereqs(json_run[0], tmp_path / "out")
     code, drawn = pty_run(["run", "--only", "corpus", "--ref-dir", tiny_refs, "--out-dir", out, "--box-id", "jsonbox",
                            *FAST, *LENIENT], 80)
     assert code == 0, drawn[-3000:]
     lines = [ANSI.sub("", line) for line in re.split(r"[\r\n]|\x1b\[\d*[AK]", drawn)]
     bars = [line for line in lines if line.startswith(("steps ", "corpus jobs", "  "))]  # a job's bar is indented
-    assert any(re.search(r"^steps .*━.* eta \d+ (s|min)", line) for line in bars), bars
-    assert any(re.search(r"^corpus jobs .*━.* eta \d+ (s|min)", line) for line in bars), bars
+    eta = r"(eta \d+ (s|min)|estimating)"  # the tiny corpus may end before a tenth of its work has a pace
+    assert any(re.search(rf"^steps .*━.* {eta}", line) for line in bars), bars
+    assert any(re.search(rf"^corpus jobs .*━.* {eta}", line) for line in bars), bars
     assert max(len(line.rstrip()) for line in bars) <= 80, max(bars, key=len)  # the log lines above may wrap
