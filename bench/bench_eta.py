@@ -1,105 +1,109 @@
 #!/usr/bin/env python3
-"""The run's ETA against the truth, and the constants of its prior (kit.model.cost, kit.platforms.speed).
+"""The run's ETA against the truth, on a box made busy, and the constants of its unit of work (kit.model.cost).
 
-Each round runs the one command with --json (the demo unless --ref-dir) and reads its events as they come:
+Each round runs the one command with --json (the demo unless --ref-dir), with --load busy Python loops beside it for
+the whole round (killed after it), and reads its events and its human lines (stderr, piped) as they come:
 
-  * the estimate at 10, 30, 60, 90 and 120 s, the last with more than 5 s left and the very last `eta` event,
-    against the true time left (the run's `run_finished.seconds` less the event's `elapsed_s`), and when the first
-    estimate came;
-  * the worst ratios over every estimate with more than 5 s left;
-  * the load average before and after (the box is shared: a run is only as steady as its neighbours);
-  * what this run says the prior's constants are: libvmaf's speed step 01 measured, LOSO's training seconds per
-    parameter-step (kit.model.schedule's plan of its jobs, from the first epoch event to the last) and the LOSO,
-    verdict and bundle seconds outside training, each brought back to the reference box by the run's slowness.
+  * the ETA table: the first estimate with a figure (when, at what share of the work), the estimate at a tenth of
+    the work, each against the true time left (`run_finished.seconds` less the event's `elapsed_s`);
+  * the worst ratios of every estimate after a tenth of the work with more than 5 s left;
+  * the longest silence of the human lines (piped, they say what is done at least every 30 s);
+  * the load average before and after, and the constants this run implies: the corpus's work a second, LOSO's
+    parameter-steps a second (kit.model.schedule's plan of its jobs) and the steps' seconds outside training.
 
-    python bench/bench_eta.py [--rounds 2] [--ref-dir DIR] [--work DIR] [-- extra run flags]
+    python bench/bench_eta.py [--rounds 2] [--load 2] [--ref-dir DIR] [--work DIR] [-- extra run flags]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from common import ROOT, kit_argv, load_average
 
-MARKS = (10, 30, 60, 90, 120)
+Events = list[tuple[float, dict]]
 
 
-def run_round(out: Path, extra: list[str]) -> tuple[list[tuple[float, dict]], str, str]:
-    """The run's events, each with the seconds since the command started when it was read; the load before, after."""
-    before = load_average()
+def busy_loops(n: int) -> list[subprocess.Popen[bytes]]:
+    """`n` processes that spin a core each: a box as loaded as a shared one."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def run_round(out: Path, extra: list[str]) -> tuple[Events, list[float]]:
+    """The run's events, each with the seconds since the command started when it was read; when each human line
+    came."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.monotonic()
     proc = subprocess.Popen([*kit_argv(), "--json", "--out-dir", str(out), *extra], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    said: list[float] = []
+    reader = threading.Thread(target=lambda: said.extend(time.monotonic() - start for _ in proc.stderr or ()))
+    reader.start()
     events = [(time.monotonic() - start, json.loads(line)) for line in proc.stdout]
     proc.wait()
+    reader.join()
     with open(out.with_suffix(".events"), "w", encoding="utf-8") as fh:  # each event with when it was read
         fh.writelines(f"{t:.2f} {json.dumps(e)}\n" for t, e in events)
-    return events, before, load_average()
+    return events, said
 
 
-def ratios(events: list[tuple[float, dict]]) -> tuple[list[str], float, float, float]:
-    """The table's rows, when the first estimate came (seconds since the command started, Python's start-up
-    included), the lowest and the highest ratio (more than 5 s left)."""
+def table(events: Events) -> tuple[list[str], float, float]:
+    """The ETA table's rows (the first figure, the first at a tenth of the work, the run's length), and the lowest
+    and highest ratio after a tenth of the work (more than 5 s left)."""
     end = next(e["seconds"] for _, e in events if e["event"] == "run_finished")
-    etas = [e for _, e in events if e["event"] == "eta"]
+    figures = [e for _, e in events if e["event"] == "eta" and e["seconds_left"] is not None]
     rows = []
-    for mark in (*MARKS, None, "end"):
-        if mark == "end":  # the last estimate of all: a few seconds of the report and the tarball, in seconds
-            seen = etas
-        else:  # the last one with more than 5 s left, where a ratio means something
-            seen = [e for e in etas if (mark is None or e["elapsed_s"] <= mark) and end - e["elapsed_s"] > 5]
-        if not seen or (isinstance(mark, int) and mark > end):
-            continue
-        e = seen[-1]
-        truth = end - e["elapsed_s"]
-        label = f"{mark} s" if isinstance(mark, int) else "last over 5 s left" if mark is None else "the last"
-        rows.append(f"| {label} | {e['elapsed_s']:.1f} | {e['seconds_left']:.1f} | {truth:.1f} | "
-                    f"{e['seconds_left'] / max(truth, 1e-9):.2f} | {e['step']} |")
-    spread = [e["seconds_left"] / (end - e["elapsed_s"]) for e in etas if end - e["elapsed_s"] > 5]
-    arrived = next((t for t, e in events if e["event"] == "eta"), float("nan"))  # since the command started
-    return rows, arrived, min(spread, default=0), max(spread, default=0)
+    for label, seen in (("first estimate", figures[:1]), ("at 10 % of the work",
+                                                           [e for e in figures if e["done"] >= 0.1][:1])):
+        for e in seen:
+            truth = end - e["elapsed_s"]
+            rows.append(f"| {label} | {e['elapsed_s']:.1f} | {100 * e['done']:.0f} % | {e['seconds_left']:.1f} | "
+                        f"{truth:.1f} | {e['seconds_left'] / max(truth, 1e-9):.2f} |")
+    rows.append(f"| the run | | | | {end:.1f} | |")
+    spread = [e["seconds_left"] / (end - e["elapsed_s"]) for e in figures
+              if e["done"] >= 0.1 and end - e["elapsed_s"] > 5]
+    return rows, min(spread, default=0), max(spread, default=0)
 
 
-def constants(out: Path, events: list[tuple[float, dict]]) -> str:
-    """The prior's constants as this run measured them, brought back to the reference box."""
+def constants(out: Path, events: Events) -> str:
+    """What this run says the unit of work's constants are (kit.model.cost)."""
     sys.path.insert(0, str(ROOT))
-    from kit.model.cost import SECONDS_PER_UNIT, loso_shapes
+    from kit.model.cost import PACE, WORK_PER_PARAM_STEP, loso_shapes
     from kit.model.recipe import TrainConfig
     from kit.model.schedule import plan_jobs
     from kit.model.threads import choose_threads
-    from kit.platforms.speed import BoxSpeed
 
-    prereqs = json.loads((out / "01_prereqs" / "prereqs.json").read_text())
-    speed = BoxSpeed.from_json(prereqs["speed"])
     seed = json.loads(next((out / "03_loso").glob("loso_seed*.json")).read_text())
-    rows, folds, seeds = seed["corpus"]["rows"], seed["n_folds"], len(json.loads(
-        (out / "04_verdict" / next(p.name for p in (out / "04_verdict").glob("*.json") if p.stem in (
-            "PROMOTE", "HOLD"))).read_text())["seeds"])
-    workers = choose_threads().train
-    config = TrainConfig()
-    units = sum(p.total for p in plan_jobs(loso_shapes(rows, folds, seeds, config), config, workers))
+    rows, folds = seed["corpus"]["rows"], seed["n_folds"]
+    seeds = len(json.loads(next(p for p in (out / "04_verdict").glob("*.json")
+                                if p.stem in ("PROMOTE", "HOLD")).read_text())["seeds"])
+    config, workers = TrainConfig(), choose_threads().train
+    units = sum(p.arithmetic for p in plan_jobs(loso_shapes(rows, folds, seeds, config), config, workers))
     parts = steps_seconds(events)
-    per_unit = parts["loso_training"] * workers / units / speed.slowness
-    return (f"libvmaf {speed.score_fps:.0f} fps (slowness {speed.slowness:.2f}); LOSO {units:.3g} parameter-steps "
-            f"trained in {parts['loso_training']:.1f} s on {workers} workers: {per_unit:.3g} s per parameter-step "
-            f"at the reference (kit's {SECONDS_PER_UNIT:.3g}); outside training, at the reference: LOSO "
-            f"{parts['loso_rest'] / speed.slowness:.2f} s, verdict {parts['verdict'] / speed.slowness:.2f} s, "
-            f"bundle {parts['bundle_rest'] / speed.slowness:.2f} s (its refit {parts['bundle_training']:.1f} s)")
+    pace = parts["corpus_work"] / max(parts["corpus_jobs"], 1e-9)
+    per_unit = pace * parts["loso_training"] / units
+    return (f"corpus {pace:.3g} work a second (kit's PACE {PACE:.3g}); LOSO's arithmetic {units:.3g} in "
+            f"{parts['loso_training']:.1f} s: one is {per_unit:.2f} of work (kit's {WORK_PER_PARAM_STEP}); "
+            f"outside training: LOSO {parts['loso_rest']:.1f} s, verdict {parts['verdict']:.1f} s, bundle "
+            f"{parts['bundle_rest']:.1f} s (its refit {parts['bundle_training']:.1f} s)")
 
 
-def steps_seconds(events: list[tuple[float, dict]]) -> dict[str, float]:
-    """Each step's seconds (by its events' arrival), and LOSO's and the bundle's training (first to last epoch)."""
+def steps_seconds(events: Events) -> dict[str, float]:
+    """Each step's seconds (by its events' arrival), LOSO's and the bundle's training (first to last epoch), and the
+    corpus's work and the seconds from its first job's start to its last job's end."""
     start: dict[str, float] = {}
     took: dict[str, float] = {}
     epochs: dict[str, list[float]] = {}
+    jobs = [t for t, e in events if e["event"] in ("job_started", "job_done")]
+    work = sum(w for _, e in events if e["event"] == "jobs_planned" for per in e["work"].values() for w in per.values())
     for t, e in events:
         if e["event"] == "step_started":
             start[e["step"]] = t
@@ -110,12 +114,14 @@ def steps_seconds(events: list[tuple[float, dict]]) -> dict[str, float]:
     training = {step: ts[-1] - ts[0] for step, ts in epochs.items()}
     return {"loso_training": training.get("loso", 0.0), "loso_rest": took.get("loso", 0.0) - training.get("loso", 0),
             "verdict": took.get("verdict", 0.0), "bundle_training": training.get("bundle", 0.0),
-            "bundle_rest": took.get("bundle", 0.0) - training.get("bundle", 0.0)}
+            "bundle_rest": took.get("bundle", 0.0) - training.get("bundle", 0.0), "corpus_work": work,
+            "corpus_jobs": jobs[-1] - jobs[0] if jobs else 0.0}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--load", type=int, default=0, help="busy Python loops beside each round (killed after it)")
     ap.add_argument("--ref-dir", type=Path)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "eta")
     ap.add_argument("extra", nargs="*", help="more flags of `run` (after --)")
@@ -123,11 +129,19 @@ def main() -> None:
     extra = [*(["--ref-dir", str(args.ref_dir)] if args.ref_dir else []), *args.extra]
     for n in range(1, args.rounds + 1):
         out = args.work / f"round{n}"
-        events, before, after = run_round(out, extra)
-        rows, first, low, high = ratios(events)
-        print(f"\nround {n}: load average {before} before, {after} after; first estimate at {first:.1f} s; "
-              f"ratio (estimate / truth, over 5 s left) from {low:.2f} to {high:.2f}")
-        print("| at | elapsed s | estimate s | truth s | ratio | step |\n|---|---:|---:|---:|---:|---|")
+        loops, before = busy_loops(args.load), load_average()
+        try:
+            events, said = run_round(out, extra)
+        finally:
+            for loop in loops:
+                loop.kill()
+                loop.wait()
+        rows, low, high = table(events)
+        silence = max((b - a for a, b in itertools.pairwise(said)), default=0.0)
+        print(f"\nround {n}: {args.load} busy loops; load average {before} before, {load_average()} after; "
+              f"after 10 % of the work, estimate / truth (over 5 s left) from {low:.2f} to {high:.2f}; "
+              f"longest silence of the piped lines {silence:.1f} s")
+        print("| | elapsed s | work done | estimate s | truth s | ratio |\n|---|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
         print(constants(out, events))
 

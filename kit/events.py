@@ -64,6 +64,16 @@ class Info(Event):
 
 
 @dataclass(frozen=True)
+class Doing(Event):
+    """What a step is doing now and how far (`reading clip 3 of 10: a.mp4`): not printed as it comes, but said by
+    the plain lines' heartbeat when nothing else has been printed for a while (kit.report.terminal.HEARTBEAT_S)."""
+
+    kind = "doing"
+    step: str
+    what: str
+
+
+@dataclass(frozen=True)
 class CheckTable(Event):
     """Rows of (check, result, detail), e.g. the prereqs table. A detail may end with its hint after HINT_MARK: a
     table on a terminal shows the hint under it, whole on its line (a command in it runs as printed)."""
@@ -87,25 +97,21 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
-    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)):
-    # what an ETA's cost model weighs
+    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)): the
+    # corpus's work, in the run's unit of work (kit.report.eta)
     work: dict[str, dict[str, float]] = field(default_factory=dict)
-    # ... and the seconds they take run one at a time, by the speeds step 01 measured (kit.platforms.speed), and of
-    # them their scorings' (libvmaf's share: what the run's pace is measured on)
-    prior_s: dict[str, dict[str, float]] = field(default_factory=dict)
-    prior_score_s: dict[str, dict[str, float]] = field(default_factory=dict)
     workers: int = 0  # how many jobs run at once
 
 
 @dataclass(frozen=True)
 class Forecast(Event):
-    """What a step still to come (or the rest of the one running) takes, reckoned before it runs from this box's
-    measured speed (kit.model.cost): the run's ETA counts it until the step measures its own progress."""
+    """The work of a step still to come (or the rest of the one running), in the run's unit of work: a corpus job's
+    pixel-frame (kit.model.cost); the run's ETA divides the work left by the pace the run shows."""
 
     kind = "forecast"
     step: str
-    seconds: float
-    training_s: float = 0.0  # of which training (the bundle's refit: only on a PROMOTE)
+    work: float
+    training: float = 0.0  # of which training (its pace is measured apart)
 
 
 @dataclass(frozen=True)
@@ -164,19 +170,22 @@ class Epoch(Event):
     epochs: int
     members: int
     loss: float
+    work: float = 0.0  # the work this training has done so far, in the run's unit of work (kit.model.cost)
 
 
 @dataclass(frozen=True)
 class Eta(Event):
-    """The whole run's time left (kit.report.eta), in seconds; made by the renderer from the events before it,
-    about every ETA_EVERY_S seconds once an estimate exists, and at every step's start and end."""
+    """The whole run's time left (kit.report.eta): its work left at the pace of its latest work. Made by the renderer
+    from the events before it, about every ETA_EVERY_S seconds once the corpus's jobs are planned, and at every
+    step's start and end; until a tenth of the work is done, `basis` is "estimating" and there is no figure."""
 
     kind = "eta"
-    seconds_left: float  # every step still to run, the running one included
+    seconds_left: float | None  # every step still to run, the running one included; None while estimating
     elapsed_s: float  # since the run started
     step: str  # the step running
+    done: float = 0.0  # the share of the run's work done (0 to 1)
     steps_left: dict[str, float] = field(default_factory=dict)  # per step still to run, its seconds
-    basis: str = "prior"  # "prior": the speeds step 01 measured; "measured": this run's own jobs or epochs too
+    basis: str = "estimating"  # "estimating" (no figure yet) or "measured": this run's own pace
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from kit.events import JobFailed as JobFailedEvent
 from kit.infra.interrupts import finished_batches
 from kit.infra.outside import env_int
 from kit.infra.proc import stop_all
-from kit.platforms.speed import BoxSpeed, job_seconds
 
 JOB_THREADS_ENV = "KIT_JOB_THREADS"
 MAX_JOB_THREADS = 1024
@@ -103,26 +102,6 @@ def planned_work(jobs: list[Job], reused_ids: set[str]) -> dict[str, dict[str, f
         per_src = work.setdefault(job.encoder, {})
         per_src[job.clip.src] = per_src.get(job.clip.src, 0.0) + job_work(job)
     return work
-
-
-Prior = dict[str, dict[str, float]]  # per encoder, per source, seconds
-
-
-def planned_prior(jobs: list[Job], reused_ids: set[str], encode_rates: Mapping[str, float], speed: BoxSpeed,
-                  score_threads: int) -> tuple[Prior, Prior]:
-    """Per encoder, per source, the seconds the jobs still to run take one at a time, and of them their scorings',
-    by the speeds step 01 measured (`encode_rates`: pixels a second, per encoder; kit.platforms.speed):
-    kit.report.eta's prior."""
-    prior: Prior = {}
-    scoring: Prior = {}
-    for job in (j for j in jobs if j.job_id not in reused_ids):
-        encode_s, score_s = job_seconds(job.clip.n_frames, job.size.width * job.size.height,
-                                        job.clip.width * job.clip.height, encode_rates[job.encoder], speed,
-                                        score_threads)
-        for into, seconds in ((prior, encode_s + score_s), (scoring, score_s)):
-            per_src = into.setdefault(job.encoder, {})
-            per_src[job.clip.src] = round(per_src.get(job.clip.src, 0.0) + seconds, 3)
-    return prior, scoring
 
 
 def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_ids: set[str],

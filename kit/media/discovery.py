@@ -275,8 +275,9 @@ def low_bitrate_warning(clip: Clip) -> str:
 
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
-             note: Note = _ignore, unusable: list[Unusable] | None = None) -> list[Clip]:
-    """Every clip in ref_dir, checked; `note` hears what is skipped, and what of a clip the corpus does not keep
+             note: Note = _ignore, unusable: list[Unusable] | None = None, doing: Note = _ignore) -> list[Clip]:
+    """Every clip in ref_dir, checked (`doing` hears each as it is read); `note` hears what is skipped, and what of a
+    clip the corpus does not keep
     (its alpha channel, more video streams, HDR tags: one line each). Copies of one content are all returned:
     the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names.
 
@@ -284,7 +285,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     `unusable` and noted; when none is left, the first refusal stands."""
     clips, refused = [], []
     files, skipped = find_clip_files(ref_dir, note)
-    for p in files:
+    for i, p in enumerate(files, 1):
+        doing(f"reading clip {i} of {len(files)}: {p.name}")
         try:
             clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
         except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
@@ -320,21 +322,27 @@ def check_distinct(clips: list[Clip]) -> None:
 
 def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, defaults: YuvDefaults = NO_DEFAULTS,
                     demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
-                    unusable: list[Unusable] | None = None) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
+                    unusable: list[Unusable] | None = None, doing: Note = _ignore,
+                    ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
     """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir,
     else the embedded demo clips.
 
     Content hashes, masters' probes and fingerprints are cached in <cache>/sha256.json (a master's
     fingerprint came with its probe's decode; a .y4m/.yuv clip's costs one pass over the file, once); the demo
-    set is rendered there once. `note` hears each entry skipped, and a wait for another run rendering a demo clip.
+    set is rendered there once. `note` hears each entry skipped, and a wait for another run rendering a demo clip;
+    `doing`, each clip as it is read and fingerprinted.
     """
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)
     if ref_dir is not None:
-        clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note, unusable), False
+        clips, demo = discover(ref_dir, ffmpeg, cache, defaults, note, unusable, doing), False
     else:
         folder = ensure_demo_set(cache_tree, ffmpeg, demo_count, seconds=demo_seconds or SECONDS, note=note)
         names = {c.name for c in DEMO_CLIPS[:demo_count]}
-        clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note) if c.src in names], True
-    return clips, {c.sha256: fingerprint(c, ffmpeg, cache) for c in clips}, demo
+        clips, demo = [c for c in discover(folder, ffmpeg, cache, note=note, doing=doing) if c.src in names], True
+    prints = {}
+    for i, c in enumerate(clips, 1):
+        doing(f"comparing the clips' pictures: clip {i} of {len(clips)}, {Path(c.path).name}")
+        prints[c.sha256] = fingerprint(c, ffmpeg, cache)
+    return clips, prints, demo

@@ -1,65 +1,54 @@
-"""What the steps after the corpus take, reckoned before they run: the run's ETA's prior (kit.report.eta) for LOSO,
-the verdict and the bundle. Torch-free: the corpus step reckons it as soon as its jobs are planned.
+"""The work of the steps after the corpus, in the run's one unit of work (kit.report.eta): a pixel-frame of a corpus
+job (its frames x the pixels it encodes and scores). Torch-free: the corpus step reckons it as its jobs are planned.
 
-Training is reckoned in the trainer's own plan (kit.model.schedule: parameter-steps, shared out over the workers),
-at the seconds per parameter-step measured on the reference box (kit.platforms.speed.REFERENCE); the rest of each
-step (loading torch and the corpus, evaluating the folds, writing the files, the ONNX exports and the report) in
-fixed seconds measured there. Both scale by this box's slowness against the reference box (libvmaf's measured
-speed stands for the CPU's). bench/bench_eta.py measures these constants on the reference box.
+Training is reckoned in the trainer's own plan (kit.model.schedule: its arithmetic, steps x members x parameters) at
+WORK_PER_PARAM_STEP; the rest of each step (loading torch and the corpus, evaluating the folds, the files, the ONNX
+exports, the report) as the seconds it took at the corpus's pace. Only the ratios matter: a busy box slows every part,
+and the ETA measures the run's own pace. bench/bench_eta.py prints what a run implies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.model.recipe import FoldsAsked, TrainConfig
-from kit.platforms.prereqs import read_prereqs
+from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 
 if TYPE_CHECKING:  # the model's description and its folds load pandas: when reckoned, not for the renderer's constants
-    from kit.infra.tree import Tree
     from kit.model.schedule import JobShape
 
-# measured on the reference box, idle (bench/bench_eta.py): the demo's LOSO (45 members of 5,569 parameters and
-# 18 baselines, 3,375 steps each: 1.26e9 parameter-steps) trained in 9.5 s on 2 workers
-SECONDS_PER_UNIT = 1.5e-8  # one worker's seconds per parameter-step
-LOSO_SETUP_S = 1.3  # torch and the corpus loaded, the folds cut
-LOSO_WRAP_S = 2.5  # every member's held-out predictions, the baselines' and the consumer's figures, the files
-VERDICT_S = 0.3
-BUNDLE_S = 3.0  # the ONNX exports and their checks, the vmaf-tune profile, the report, the tarball
-BUNDLE_CORPUS_S = 0.5  # a corpus-only box's bundle: the tarball of its shard
+# measured on this box (2 cores) on the demo (bench/bench_eta.py, bench/README.md): the corpus did 1.4-2.8e7 of work
+# a second, its jobs two at a time, whether the box was shared with other sessions' tests (load 3.8 per core) or with
+# two busy loops besides (4 to 8 per core); a parameter-step of LOSO's training arithmetic (kit.model.schedule) was
+# worth 0.86 of the corpus's work beside the tests, 1.6-4.2 beside the busy loops, the refit's 1.0-10: the rate is
+# about the geometric mean of the two kinds of crowd, each within 2.3 times of it until the training measures itself.
+# Outside training LOSO took 8.5-48 s, the verdict 1-7 s, the bundle 6-38 s
+PACE = 2.6e7
+WORK_PER_PARAM_STEP = 1.8
+FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}  # each step's part outside training
+# of it, the share done before its training starts (torch and the corpus loaded): LOSO took 5-21 s before its first
+# epoch and 3-13 s after its last; the bundle 1-2.4 s before its refit and 5-25 s after (the exports, the report)
+SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
+BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of its shard
 
 
 @dataclass(frozen=True)
-class StepCost:
-    """A step's prior: its seconds in all, and the part of them training (the refit: only on a PROMOTE)."""
+class StepWork:
+    """A step's work in all, and of it its training's (the bundle's refit counted as if the verdict PROMOTEs, until
+    the bundle runs)."""
 
     step: str
-    seconds: float
-    training_s: float = 0.0
+    work: float
+    training: float = 0.0
 
 
-def box_slowness(tree: Tree, prereqs_json: Path) -> float:
-    """This box's slowness against the reference box, as step 01 measured it (kit.platforms.speed); 1.0 where
-    prereqs.json has no figure (a prior: nothing is refused for it)."""
-    prereqs, _ = read_prereqs(tree, prereqs_json)
-    return prereqs.speed.slowness if prereqs is not None else 1.0
-
-
-def unit_seconds(units: float, workers: int, slowness: float) -> float:
-    """Seconds to train `units` parameter-steps shared out over `workers` threads."""
-    return units * SECONDS_PER_UNIT * slowness / max(1, workers)
-
-
-def training_seconds(shapes: Sequence[JobShape], config: TrainConfig, workers: int, slowness: float) -> float:
-    """Seconds to train these jobs on `workers` threads, as kit.model.train plans them."""
+def training_work(shapes: Sequence[JobShape], config: TrainConfig, workers: int) -> float:
+    """The work of training these jobs on `workers` threads, as kit.model.train plans them."""
     from kit.model.schedule import plan_jobs
 
-    if not shapes:
-        return 0.0
-    return unit_seconds(sum(plan.total for plan in plan_jobs(list(shapes), config, workers)), workers, slowness)
+    return sum(plan.arithmetic for plan in plan_jobs(list(shapes), config, workers)) * WORK_PER_PARAM_STEP if shapes \
+        else 0.0
 
 
 def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts: int = 0) -> list[JobShape]:
@@ -69,29 +58,38 @@ def loso_shapes(rows: int, folds: int, seeds: int, config: TrainConfig, holdouts
     from kit.model.schedule import JobShape
 
     mean_rows = max(1.0, rows * (folds - 1) / max(folds, 1))  # a shard of one content: LOSO refuses it, later
-    ensemble = JobShape(fr_regressor_v2(config), seeds * folds * (1 + holdouts), mean_rows)
+    ensemble = JobShape(fr_regressor_v2(config, config.recipe), seeds * folds * (1 + holdouts), mean_rows)
     return [ensemble, *(JobShape(arch, folds, mean_rows) for arch in baseline_archs(config))]
 
 
-def bundle_cost(rows: int, seeds: int, config: TrainConfig, workers: int, slowness: float,
-                promoted: bool = True) -> StepCost:
+def ensemble_work(shape: JobShape, seeds: int, config: TrainConfig, workers: int) -> float:
+    """The ensemble's training: by the teacher recipe (asked: where the teacher cannot be reproduced, the frames'
+    is what runs), `seeds` bases and a tuning per member (kit.model.schedule.distilled_arithmetic), else its plan."""
+    from kit.model.schedule import distilled_arithmetic
+
+    if config.recipe == TEACHER:
+        return distilled_arithmetic(shape.arch, seeds, shape.members, config) * WORK_PER_PARAM_STEP
+    return training_work([shape], config, workers)
+
+
+def bundle_work(rows: int, seeds: int, config: TrainConfig, workers: int, promoted: bool = True) -> StepWork:
     """The bundle: on a PROMOTE every seed refit on all the rows, then the exports, the report and the tarball."""
     from kit.model.arch import fr_regressor_v2
     from kit.model.schedule import JobShape
 
-    refit = training_seconds([JobShape(fr_regressor_v2(config), seeds, max(1, rows))], config, workers, slowness) \
-        if promoted else 0.0
-    return StepCost("bundle", refit + BUNDLE_S * slowness, refit)
+    refit = ensemble_work(JobShape(fr_regressor_v2(config, config.recipe), seeds, max(1, rows)), seeds, config,
+                          workers) if promoted else 0
+    return StepWork("bundle", refit + FIXED_WORK["bundle"], refit)
 
 
 def forecast(rows: int, groups: int, sources: int, seeds: int, folds: FoldsAsked, config: TrainConfig,
-             workers: int, slowness: float, holdouts: int = 0) -> list[StepCost]:
+             workers: int, holdouts: int = 0) -> list[StepWork]:
     """LOSO, the verdict and the bundle (with its refit, as if the verdict PROMOTEs) on a corpus of `rows` rows of
     `groups` content groups."""
     from kit.model.folds import choose_scheme
 
     scheme = choose_scheme(folds, groups, sources)
-    loso = training_seconds(loso_shapes(rows, scheme.folds, seeds, config, holdouts), config, workers, slowness)
-    return [StepCost("loso", loso + (LOSO_SETUP_S + LOSO_WRAP_S) * slowness, loso),
-            StepCost("verdict", VERDICT_S * slowness),
-            bundle_cost(rows, seeds, config, workers, slowness)]
+    ensemble, *baselines = loso_shapes(rows, scheme.folds, seeds, config, holdouts)
+    loso = ensemble_work(ensemble, seeds * (1 + holdouts), config, workers) + training_work(baselines, config, workers)
+    return [StepWork("loso", loso + FIXED_WORK["loso"], loso), StepWork("verdict", FIXED_WORK["verdict"]),
+            bundle_work(rows, seeds, config, workers)]

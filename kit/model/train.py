@@ -42,11 +42,13 @@ from kit.model.kernels import Kernels, active
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
-from kit.model.schedule import JobShape, PlannedJob, Schedule, plan_jobs
+from kit.model.schedule import JobShape, PlannedJob, Schedule, distilled_arithmetic, plan_jobs
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
-EpochCallback = Callable[[int, int, float], None]  # (epochs done, epochs, mean train loss)
+# (epochs done, epochs, mean train loss, the arithmetic this training (all its jobs) has done, in parameter-steps
+# without each step's fixed part: kit.model.schedule.PlannedJob.arithmetic, the run's ETA)
+EpochCallback = Callable[[int, int, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,12 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
     return plans
 
 
-def planned_cost(jobs: list[TrainJob], config: TrainConfig, workers: int) -> int:
-    """What training `jobs` costs, in the parameter-steps of kit.model.schedule (the run's ETA weighs them)."""
-    return sum(plan.planned.total for plan in _plans(jobs, config, workers))
+def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
+    """The arithmetic of training `jobs`, in parameter-steps (kit.model.schedule.PlannedJob.arithmetic: the run's
+    ETA counts it); `teacher`: the ensemble's job by the teacher recipe (schedule.distilled_arithmetic)."""
+    return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members}), len(plan.job.members),
+                                    config) if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
+               for plan in _plans(jobs, config, workers))
 
 
 class _Progress:
@@ -191,13 +196,15 @@ class _Progress:
             except queue.Empty:
                 break
             self.done[j][g], self.loss[j][g] = done, loss
+        work = float(sum(min(steps, p.sched.steps) * p.planned.sizes[g] * p.job.arch.params
+                         for p, done in zip(self.plans, self.done, strict=True) for g, steps in enumerate(done)))
         for j, plan in enumerate(self.plans):
             done = min(self.done[j])
             if plan.job.on_epoch is None or done == self.shown[j]:
                 continue
             self.shown[j] = done
             epochs = min(plan.epochs, max(1, round(done * plan.sched.batch / plan.mean_rows)))
-            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])))
+            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
 GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
@@ -237,13 +244,17 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     latest: list[tuple[int, float]] = []
     shown = [0]
 
+    seeds = len({m.seed for m in job.members})
+
     def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
         latest.append(((0 if stage == "base" else base) + done, loss))
 
-    def poll() -> None:  # on the calling thread
+    def poll() -> None:  # on the calling thread: rounds of steps, and the arithmetic done (the ETA's work)
         if latest and job.on_epoch is not None and (at := -(-latest[-1][0] // REPORT_EVERY)) > shown[0]:
-            shown[0] = at
-            job.on_epoch(min(at, rounds), rounds, latest[-1][1])
+            shown[0], steps = at, latest[-1][0]
+            work = distilled_arithmetic(job.arch, seeds, len(job.members), config, min(steps, base),
+                                        max(0, steps - base))
+            job.on_epoch(min(at, rounds), rounds, latest[-1][1], float(work))
 
     parts: list[TrainedEnsemble] = []
 
@@ -284,8 +295,8 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
     """One job: train the members (of the ensemble's architecture) and return them as one ensemble; by the teacher
     recipe with `distil`.
 
-    on_epoch(epochs done, epochs, mean train loss) is called on the calling thread as rounds of steps
-    finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
+    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds
+    of steps finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(config, distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]

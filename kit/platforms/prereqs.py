@@ -24,7 +24,6 @@ from kit.platforms.detect import HostFamily
 from kit.platforms.encoders import HwArgs
 from kit.platforms.probe import ProbeResult
 from kit.platforms.signals import HostSignals
-from kit.platforms.speed import BoxSpeed
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,6 @@ class Prereqs(Record):
     def adding(self, names: list[str]) -> str:
         """The --encoders value that adds `names` to the encoders the corpus used."""
         return ",".join([*self.resolved_encoders, *names])
-    speed: BoxSpeed = field(default_factory=BoxSpeed)  # libvmaf's speed and ffmpeg's start-up: the ETA's prior
 
     def hw_args(self) -> dict[str, HwArgs]:
         """The device arguments each probed encoder's corpus jobs use."""

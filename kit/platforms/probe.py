@@ -57,7 +57,7 @@ VMAF_CHECK_SIZE = "176x144"
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
 # 2: results of kits that cached a probe killed by a signal as "does not work" are dropped
-# 3: a probe keeps libvmaf's speed measured beside it (the run's ETA weighs its encode speed by it); probed again once
+# 3: a probe kept libvmaf's speed measured beside it (kit 2.0's ETA; no longer written or read); probed again once
 CACHE_VERSION = 3
 TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-bit encode must decode back as
 # formats of frames already on a device: an encoder listing only these (VAAPI) takes whatever its upload sends
@@ -137,9 +137,6 @@ class ProbeResult(Record):
     hw: HwArgs = field(default_factory=HwArgs)
     cached: bool = False
     retest: str = ""  # a cached failure: the command that tests it again
-    # libvmaf's speed (kit.platforms.speed) measured beside this probe, in the same step 01: what `fps` is weighed
-    # against when the box is busier or idler at a later run reading it from the cache; 0 where not measured
-    score_fps: float = 0.0
 
     @property
     def cached_note(self) -> str:
@@ -318,10 +315,9 @@ class Prober:
     """Probes encoders against one ffmpeg on one host; renders its test clip once, lazily."""
 
     def __init__(self, info: FFmpegInfo, sig: HostSignals, tree: Tree, work: Path, refresh: bool = False,
-                 log: LogFn | None = None, grid: CqGrid | None = None, score_fps: float = 0.0) -> None:
+                 log: LogFn | None = None, grid: CqGrid | None = None) -> None:
         self.info, self.sig, self.tree, self.work = info, sig, tree, work
         self.grid = grid  # a run's --cqs: each encoder is tested at its own grid's first value
-        self.score_fps = score_fps  # libvmaf's speed measured just before, kept with each new probe
         self.refresh, self.log = refresh, log
         cache = cache_tree()
         self.cache = ProbeCache(cache, cache_path(info, sig, cache.root))
@@ -387,7 +383,6 @@ class Prober:
         if (hit := self._cached(key, name)) is not None:
             return hit if hit.available else replace(hit, retest=retest_command(name, self.info.path))
         result = probe_encoder(self.info.path, spec, setup, self.clip(), self.work, self.cq_of(name), log=self.log)
-        result = replace(result, score_fps=self.score_fps) if result.available else result
         self.cache.put(key, result)
         return result
 

@@ -7,7 +7,8 @@ bar with the whole run's ETA, a corpus bar with the corpus's, one bar per runnin
 corpus job (frames through encode then score, fps, ETA) and a training bar across
 the ensemble; its columns fit the terminal's width (on 80 columns a shorter bar
 and less detail, never no ETA). Elsewhere (CI, a log file) the same events become
-plain lines, a bounded number of them per step. The run's ETA (kit.report.eta) is
+plain lines, a bounded number of them per step, and a line at least every HEARTBEAT_S
+seconds saying what is being done and how far. The run's ETA (kit.report.eta) is
 also an `eta` event of its own: an NDJSON line with --json.
 """
 
@@ -19,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from rich.console import Console
@@ -30,12 +31,13 @@ from rich.text import Text
 from kit import events as ev
 from kit.infra.records import dump
 from kit.infra.visible import visible
-from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, load_per_core
+from kit.report.eta import ETA_EVERY_S, Estimate, RunClock, left_words, rough
 from kit.rundir import STEP_NAMES, step_number
 from kit.verdict.kinds import GROUPS
 
 PLAIN_JOB_LINES = 20  # plain mode prints about this many corpus job lines per step, plus failures
 PLAIN_EPOCH_LINES = 5  # ... and this many training lines per training run
+HEARTBEAT_S = 25.0  # plain lines: a line saying what is being done once the last is this old (checked each second)
 
 
 class KitConsole(Console):
@@ -73,9 +75,10 @@ def duration(seconds: float) -> str:
 
 def eta_event(found: Estimate, elapsed_s: float) -> ev.Eta:
     """The `eta` event of an estimate, `elapsed_s` after the run started."""
-    return ev.Eta(round(found.seconds_left, 1), round(elapsed_s, 1), found.step,
+    seconds = round(found.seconds_left, 1) if found.seconds_left is not None else None
+    return ev.Eta(seconds, round(elapsed_s, 1), found.step, round(found.done, 3),
                   {step: round(v, 1) for step, v in found.steps_left.items()},
-                  "measured" if found.measured else "prior")
+                  "measured" if found.measured else "estimating")
 
 
 class _TimeColumn(ProgressColumn):
@@ -89,7 +92,7 @@ class _TimeColumn(ProgressColumn):
         remaining = task.fields.get("left", task.time_remaining)
         if remaining is not None and "left_at" in task.fields:
             remaining = max(0.0, remaining - (time.monotonic() - task.fields["left_at"]))
-        return Text("eta " + (duration(remaining) if remaining is not None else "-"), style="progress.remaining")
+        return Text("eta " + rough(remaining) if remaining is not None else "estimating", style="progress.remaining")
 
 
 def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "result", "detail"), ok_at: int = 1
@@ -165,7 +168,7 @@ class LiveBars:
         self.progress.start()
         self.steps_total = len(steps)
         self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
-        self.progress.update(self.steps, left=None)  # "eta -" until the first estimate
+        self.progress.update(self.steps, left=None)  # "estimating" until the first estimate
 
     def step_started(self, step: str) -> None:
         self.end_step()
@@ -197,8 +200,8 @@ class LiveBars:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
         if self.steps is not None:
             self.progress.update(self.steps, left=e.seconds_left, left_at=now)
-        if self.corpus is not None and "corpus" in e.steps_left:
-            self.progress.update(self.corpus, left=e.steps_left["corpus"], left_at=now)
+        if self.corpus is not None:
+            self.progress.update(self.corpus, left=e.steps_left.get("corpus"), left_at=now)
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
@@ -274,7 +277,7 @@ class Renderer:
     """Turns events into output; one instance per invocation. Safe to call from worker threads."""
 
     def __init__(self, json_mode: bool = False, stream: IO[str] | None = None, console: Console | None = None,
-                 json_stream: IO[str] | None = None) -> None:
+                 json_stream: IO[str] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.json_mode = json_mode
         self.json_out = json_stream or sys.stdout
         human = sys.stderr if json_mode else (stream or sys.stdout)
@@ -282,17 +285,22 @@ class Renderer:
         self.live = self.console.is_terminal
         self.bars: LiveBars | None = None
         self.plain = PlainLines()
+        self.now = clock  # monotonic seconds (a test gives its own)
         self.clock = RunClock()  # the run's time left, fed every event (kit.report.eta)
-        self.started = time.monotonic()
+        self.started = self.now()
         self.eta_at: float | None = None  # when the last `eta` event was made
-        self.eta_said = False  # plain lines: the first estimate was printed
+        self.eta_said = ""  # plain lines: the basis of the estimate said last ("", "estimating", "measured")
         self.labels: dict[str, str] = {}  # job id -> "src encoder cqN"
+        self.step = ""  # the step running, and what it is doing (the latest `doing`, job or epoch)
+        self.doing = ""
+        self.said_at = self.started  # when the last line was printed
+        self.beat: threading.Event | None = None  # set to stop the heartbeat thread (plain lines)
         self._lock = threading.RLock()
 
     # -- plumbing ---------------------------------------------------------------------------
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.now()
             changed = self.clock.feed(event, now)
             if self.json_mode:
                 self.json_out.write(json.dumps(dump(event.to_json()), default=str) + "\n")
@@ -308,7 +316,6 @@ class Renderer:
         ETA_EVERY_S has passed since the last, once one exists."""
         if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
             return
-        self.clock.crowded(load_per_core())
         found = self.clock.left(now)
         if found is None:
             return
@@ -317,22 +324,46 @@ class Renderer:
 
     def say(self, text: str, style: str = "") -> None:
         """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
+        self.said_at = self.now()
         self.console.print(visible(text), style=style or None, markup=False)
 
     def close(self) -> None:
         with self._lock:
+            self.stop_heartbeat()
             if self.bars is not None:
                 self.bars.progress.stop()
                 self.bars = None
 
+    def heartbeat(self) -> None:
+        """Plain lines: a line saying what the running step is doing and how far, once the last line is
+        HEARTBEAT_S old (a step reading clips, decoding or encoding for minutes says so)."""
+        with self._lock:
+            now = self.now()
+            if self.bars is not None or self.beat is None or now - self.said_at < HEARTBEAT_S:
+                return
+            jobs = f"{self.plain.fresh_done}/{self.plain.fresh_total} jobs run; " if self.step == "corpus" and \
+                self.plain.fresh_total else ""
+            where = f"{tag(self.step)} " if self.step else ""
+            self.say(f"{where}{jobs}{self.doing or 'working'}; the run: {left_words(self.clock.left(now))}")
+
+    def _beat_every_second(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            try:
+                self.heartbeat()
+            except (OSError, ValueError):  # the reader is gone, the stream closed: nothing more to say
+                return
+
     def on_eta(self, e: ev.Eta) -> None:
         if self.bars:
             self.bars.run_left(e, time.monotonic())
-        elif not self.eta_said:  # plain lines: the first estimate; the job and epoch lines end with the run's after it
-            self.eta_said = True
-            self.say(f"{tag(e.step) if e.step else ''} the run's time left: about {duration(e.seconds_left)} ("
-                     + ", ".join(f"{step} {duration(s)}" for step, s in e.steps_left.items() if s >= 0.5)
-                     + f"; {'measured on this run' if e.basis == 'measured' else 'by the speeds step 01 measured'})")
+        elif self.eta_said != e.basis:  # plain lines: when it is first estimating, and the first figure
+            self.eta_said = e.basis
+            found = Estimate(e.seconds_left, e.steps_left, e.step, e.done)
+            self.say(f"{tag(e.step) if e.step else ''} the run: {left_words(found)}"
+                     + (" at this run's pace over its latest minute" if e.seconds_left is not None else ""))
+
+    def on_doing(self, e: ev.Doing) -> None:
+        self.step, self.doing = e.step, e.what
 
     # -- run and steps ----------------------------------------------------------------------
     def on_run_started(self, e: ev.RunStarted) -> None:
@@ -340,18 +371,33 @@ class Renderer:
         if self.live and self.bars is None:
             self.bars = LiveBars(self.console)
             self.bars.start(e.steps)
+        elif not self.live and self.beat is None:
+            self.beat = threading.Event()
+            threading.Thread(target=self._beat_every_second, args=(self.beat,), daemon=True,
+                             name="kit-heartbeat").start()
+
+    def on_run_finished(self, e: ev.RunFinished) -> None:
+        self.stop_heartbeat()
+
+    def stop_heartbeat(self) -> None:
+        if self.beat is not None:
+            self.beat.set()
+            self.beat = None
 
     def on_step_started(self, e: ev.StepStarted) -> None:
         if self.bars:
             self.bars.step_started(e.step)
+        self.step, self.doing = e.step, ""
         self.say(f"{tag(e.step)} runs: {e.reason}", "bold cyan")
 
     def on_step_skipped(self, e: ev.StepSkipped) -> None:
+        self.step, self.doing = "", "planning the next step"
         if self.bars:
             self.bars.step_ended()
         self.say(f"{tag(e.step)} skipped: {e.reason}", "dim")
 
     def on_step_finished(self, e: ev.StepFinished) -> None:
+        self.step, self.doing = "", "planning the next step"
         if self.bars:
             self.bars.step_ended()
         brief = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in e.summary.items()
@@ -360,6 +406,7 @@ class Renderer:
                  + (f": {brief}" if brief else ""), "green")
 
     def on_step_failed(self, e: ev.StepFailed) -> None:
+        self.step, self.doing = "", "planning the next step"
         if self.bars:
             self.bars.end_step()
         self.say(f"{tag(e.step)} failed (the error follows)", "bold red")
@@ -385,37 +432,27 @@ class Renderer:
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
-    def _tell_bars(self) -> None:
-        """The corpus bar's time left: the cost model's (None: not measured yet)."""
-        if self.bars and self.bars.corpus is not None:
-            now = time.monotonic()
-            self.bars.progress.update(self.bars.corpus, left=self.clock.corpus.remaining_s(now), left_at=now)
-
     def on_job_started(self, e: ev.JobStarted) -> None:
         self.labels[e.job_id] = visible(f"{e.src} {e.encoder} cq{e.cq}" + (f" at {e.rung}" if e.rung else ""))
+        self.doing = f"encode {self.labels[e.job_id]}: starting"
         if self.bars:
             self.bars.job_started(e)
 
     def on_job_progress(self, e: ev.JobProgress) -> None:
+        self.doing = f"{e.phase} {self.labels.get(e.job_id, e.job_id)}: frame {e.frames_done}/{e.frames}"
         if self.bars:
             self.bars.job_progress(e)
-            self._tell_bars()
 
     def on_job_done(self, e: ev.JobDone) -> None:
         label = self.labels.pop(e.job_id, e.job_id)
         if self.bars:
             self.bars.job_ended(e.job_id, not e.reused, f"last: {label}, vmaf {e.vmaf_mean:.1f}")
-            self._tell_bars()
             return
         if e.reused or not self.plain.job_line_due():
             return
-        now = time.monotonic()
-        left, run = self.clock.corpus.remaining_s(now), self.clock.left(now)
-        eta = f", eta {duration(left)}" if left is not None and self.plain.fresh_done < self.plain.fresh_total else ""
-        eta += f" (run {duration(run.seconds_left)})" if eta and run is not None else ""
         self.say(f"{tag('corpus')} {self.plain.fresh_done}/{self.plain.fresh_total} jobs run; {label}: "
                  f"{e.rows} frames, vmaf {e.vmaf_mean:.1f}, encode {e.enc_fps:.0f} fps, "
-                 f"score {e.score_time_ms / 1000:.1f} s{eta}")
+                 f"score {e.score_time_ms / 1000:.1f} s; the run: {left_words(self.clock.left(self.now()))}")
 
     def on_job_failed(self, e: ev.JobFailed) -> None:
         if self.bars:
@@ -426,12 +463,12 @@ class Renderer:
 
     # -- training, verdict, bundle ----------------------------------------------------------
     def on_epoch(self, e: ev.Epoch) -> None:
+        self.doing = f"training {e.members} models: epoch {e.epoch}/{e.epochs}"
         if self.bars:
             self.bars.epoch(e)
         elif self.plain.epoch_line_due(e):
-            run = self.clock.left(time.monotonic())
-            self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}"
-                     + (f", run eta {duration(run.seconds_left)}" if run is not None else ""))
+            self.say(f"{tag(e.step)} epoch {e.epoch}/{e.epochs}, {e.members} models, mean train loss {e.loss:.3f}; "
+                     f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
         style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from kit.errors import InputError
 from kit.events import Forecast, Info
 from kit.infra.files import host_name, sha256_json
+from kit.model.recipe import TEACHER
 from kit.steps import formats_of
 from kit.steps.base import Context, Plan, rerun
 from kit.steps.settings import RunSettings
@@ -115,7 +116,7 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
                 + (f"; training the other {len(missing)}" if missing else ""))
         ctx.log(line)
         ctx.emit(Info("loso", line))
-    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target))
+    forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
         trained = train_missing(data, jobs, set(missing), (), store, s.train, workers, inputs.distil)
@@ -127,21 +128,21 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     return result, baselines, [found[key][1] for job in jobs for key in job_keys(job)]
 
 
-def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int) -> None:
-    """What is left of LOSO once its members are counted (the share of them still to train, each --holdout kind's
-    about as many as the ensemble's, the evaluation), and the bundle after it, by this box's measured speed
-    (kit.model.cost): the run's ETA replaces the corpus step's forecasts with them (a run whose corpus was up to
-    date has no other)."""
-    from kit.model.cost import LOSO_WRAP_S, box_slowness, bundle_cost, unit_seconds
-    from kit.model.train import planned_cost
+def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
+    """The work left of LOSO once its members are counted (the share of them still to train, each --holdout kind's
+    about as many as the ensemble's, the evaluation), and the bundle's after it (kit.model.cost): the run's ETA
+    replaces the corpus step's forecasts with them (a run whose corpus was up to date has no other)."""
+    from kit.model.cost import FIXED_WORK, WORK_PER_PARAM_STEP, bundle_work
+    from kit.model.train import planned_arithmetic
 
-    slowness = box_slowness(ctx.tree, ctx.run.prereqs_json)
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
-    units = planned_cost(jobs, config, workers) * share + planned_cost(jobs[:1], config, workers) * holdouts
-    training = unit_seconds(units, workers, slowness)
-    ctx.emit(Forecast("loso", round(training + LOSO_WRAP_S * slowness, 3), round(training, 3)))
-    bundle = bundle_cost(rows, len(ctx.settings.seeds), config, workers, slowness)
-    ctx.emit(Forecast("bundle", round(bundle.seconds, 3), round(bundle.training_s, 3)))
+    teacher = recipe == TEACHER  # the ensemble's job by the teacher recipe
+    units = planned_arithmetic(jobs, config, workers, teacher) * share \
+        + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
+    training = round(units * WORK_PER_PARAM_STEP)
+    ctx.emit(Forecast("loso", training + FIXED_WORK["loso"], training))
+    bundle = bundle_work(rows, len(ctx.settings.seeds), config, workers)
+    ctx.emit(Forecast("bundle", round(bundle.work), round(bundle.training)))
 
 
 def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,

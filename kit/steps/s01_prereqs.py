@@ -36,7 +36,6 @@ from kit.platforms.prereqs import (
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
 from kit.platforms.resolve import Survey, detect_command, opt_ins, resolve_encoders, survey_host
 from kit.platforms.signals import gather_signals
-from kit.platforms.speed import BoxSpeed, measure_speed
 from kit.platforms.teacher import check_teacher, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan
 from kit.steps.settings import RunSettings
@@ -146,13 +145,12 @@ class PrereqsStep:
                     "python": sys.version.split()[0], "packages": repr(sorted(python_packages().items()))},
         )
 
-    def _probe(self, ctx: Context, survey: Survey, work: Path, speed: BoxSpeed) -> Probed:
+    def _probe(self, ctx: Context, survey: Survey, work: Path) -> Probed:
         s = ctx.settings
         libvmaf_version = check_libvmaf(survey.info.path, work, ctx.log)
         if s.corpus is not None:
             return Probed(libvmaf_version, (), [], [["encoders", "skip", "not needed: --corpus given"]], [])
-        prober = Prober(survey.info, survey.signals, ctx.tree, work / "encoders", log=ctx.log, grid=s.cqs,
-                        score_fps=speed.score_fps)
+        prober = Prober(survey.info, survey.signals, ctx.tree, work / "encoders", log=ctx.log, grid=s.cqs)
         resolved, results, skipped = resolve_encoders(s.encoders, s.cqs, survey.families, prober)
         # whether a 10-bit reference keeps 10 bit is decided by the corpus step, which knows the clips
         ten_bit = [prober.probe_10bit(n) for n in resolved] if s.encode_depth == DEPTH_SOURCE else []
@@ -175,8 +173,7 @@ class PrereqsStep:
             # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
             extra = ctx.settings.extra_features
             checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
-            speed = measure_speed(info.path, work, ctx.log)  # the run's ETA starts from it (kit.report.eta)
-            probed = self._probe(ctx, survey, work, speed)
+            probed = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
         record = Prereqs(
@@ -190,11 +187,11 @@ class PrereqsStep:
             schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
             can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
             can_export=not set(EXPORT_PACKAGES) & set(missing_for_training()), left_out=probed.left_out[0],
-            untested=probed.left_out[1], speed=speed)
+            untested=probed.left_out[1])
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],
             ["libvmaf", "ok",
-             f"{probed.libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair{speed.said}"],
+             f"{probed.libvmaf_version}: vmaf_v0.6.1 scored a {VMAF_CHECK_SIZE} test pair"],
             ["teacher", "ok", checked] if checked is not None else None,
             *family_rows(sig, families),
             *[probe_row(r) for r in probed.results], *probed.skipped,

@@ -19,7 +19,6 @@ from kit.corpus.scheduler import (
     ScoreThreads,
     concurrency,
     fixed_threads,
-    planned_prior,
     planned_work,
     run_jobs,
 )
@@ -27,7 +26,7 @@ from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
 from kit.errors import InputError, ToolError
-from kit.events import Forecast, Info, JobsPlanned
+from kit.events import Doing, Forecast, Info, JobsPlanned
 from kit.infra.clock import utc_iso
 from kit.infra.files import sha256_json
 from kit.infra.host import cache_tree, core_count
@@ -46,7 +45,6 @@ from kit.platforms.binaries import check_named
 from kit.platforms.encoders import HwArgs, session_semaphores
 from kit.platforms.grids import check_grid
 from kit.platforms.prereqs import Prereqs
-from kit.platforms.speed import BoxSpeed, encode_rates
 from kit.platforms.teacher import SizeRefused, check_teacher, clips_label, size_refusal, smaller_sizes, trusted_teacher
 from kit.steps.base import Context, Outcome, Plan, read_prereqs, rerun
 from kit.steps.settings import RunSettings, check_ladder
@@ -100,8 +98,6 @@ class Prepared:
     demo: bool
     depth: DepthPlan  # each clip's encode depth (--encode-depth), checked against the 10-bit probes
     unusable: list[Unusable]  # the clips of --ref-dir left out (not --strict), each with its reason and fix
-    speed: BoxSpeed  # this box's speed as step 01 measured it, and each encoder's (pixels a second): the ETA's prior
-    encode_rates: dict[str, float]
 
 
 def prepare(ctx: Context) -> Prepared:
@@ -120,10 +116,15 @@ def prepare(ctx: Context) -> Prepared:
         ctx.log(line)
         ctx.emit(Info("corpus", line))
 
+    def doing(what: str) -> None:  # for the heartbeat of the plain lines: clips are read for minutes
+        ctx.emit(Doing("corpus", what))
+
     unusable: list[Unusable] = []
+    doing("reading the clips")
     found, prints, demo = reference_clips(s.ref_dir, prov.ffmpeg_path, cache_tree(),
                                           YuvDefaults(s.width, s.height, s.fps), s.demo_clips or None,
-                                          s.demo_seconds, note, None if strict(s) else unusable)
+                                          s.demo_seconds, note, None if strict(s) else unusable, doing)
+    doing("checking the teacher at the clips' sizes")
     if skipped := teacher_unusable(ctx, prov, found):
         for left_out in skipped:
             note(left_out.line())
@@ -144,8 +145,7 @@ def prepare(ctx: Context) -> Prepared:
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
     # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
-    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable, prereqs.speed,
-                    encode_rates(prereqs.encoders, prereqs.speed, encoders))
+    return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
 def strict(s: RunSettings) -> bool:
@@ -311,22 +311,20 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
 
 
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
-    """The jobs planned, with the seconds they take by this box's measured speed, and what the steps after them
-    take (kit.model.cost): the run's ETA from its first seconds."""
-    from kit.model.cost import BUNDLE_CORPUS_S, forecast  # pandas loads with it: at run time, never for `status`
+    """The jobs planned with their work, and the work of the steps after them (kit.model.cost): the run's ETA
+    counts the run's work from here."""
+    from kit.model.cost import BUNDLE_CORPUS_WORK, forecast  # pandas loads with it: at run time, never for `status`
 
-    threads = fixed_threads() or max(1, core_count() // n_par)
-    prior, scoring = planned_prior(jobs, reused_ids, p.encode_rates, p.speed, threads)
-    ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), prior, scoring, n_par))
+    ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), n_par))
     if ctx.corpus_only is not None:  # no LOSO, no verdict: the bundle of the shard
-        ctx.emit(Forecast("bundle", BUNDLE_CORPUS_S * p.speed.slowness))
+        ctx.emit(Forecast("bundle", BUNDLE_CORPUS_WORK))
         return
     s = ctx.settings
     groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
     rows = sum(j.clip.n_frames for j in jobs)
     for cost in forecast(rows, groups, len(p.clips), len(s.seeds), s.folds, s.train, choose_threads().train,
-                         p.speed.slowness, len(s.holdout)):
-        ctx.emit(Forecast(cost.step, round(cost.seconds, 3), round(cost.training_s, 3)))
+                         len(s.holdout)):
+        ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
 
 
 class CorpusStep:
@@ -378,6 +376,7 @@ class CorpusStep:
         sessions = session_semaphores(p.encoders)  # a hardware encoder's session cap: it shares no decode
         shares = sharing(p, sessions)
         checked = pick_oracle_jobs(jobs, lambda j: reads_shared_copy(j, shares))  # one job per clip
+        ctx.emit(Doing(self.name, f"checking which of the {len(jobs)} jobs an earlier run did"))
         reused_ids = {j.job_id for j in jobs if job_is_done(tree, run.jobs, j, p.prov, generation, j.job_id in checked)}
         runner, threads, n_par = job_runner(ctx, p, jobs, reused_ids, generation, sessions, shares, checked)
         announce(ctx, p, jobs, reused_ids, n_par)

@@ -22,6 +22,7 @@ from kit.infra.resources import out_of_memory
 from kit.infra.visible import reason_line
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
+from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
 from kit.model.results import Baselines, CorpusRef, FoldScheme
 from kit.model.threads import apply_threads, choose_threads
@@ -284,7 +285,8 @@ class LosoStep:
 
     def on_epoch(self, ctx: Context, setup: Setup) -> EpochCallback:
         members = len(ctx.settings.seeds) * len(setup.inputs.folds)
-        return lambda epoch, epochs, loss: ctx.emit(Epoch(self.name, epoch, epochs, members, loss))
+        return lambda epoch, epochs, loss, steps: ctx.emit(Epoch(self.name, epoch, epochs, members, loss,
+                                                                 round(steps * WORK_PER_PARAM_STEP)))
 
     def summary(self, ctx: Context, trained: Trained, setup: Setup) -> dict[str, object]:
         """The step's summary in status.json and the finished event."""

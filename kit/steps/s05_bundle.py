@@ -23,6 +23,7 @@ from kit.infra.faults import kill_point
 from kit.infra.perms import user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
+from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun, teacher_sources
 from kit.steps.records import read_run_record, read_step_record
@@ -79,10 +80,10 @@ class BundleStep:
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
         from kit.bundle.contents import corpus_files
-        from kit.model.cost import BUNDLE_CORPUS_S, box_slowness
+        from kit.model.cost import BUNDLE_CORPUS_WORK
 
         run, tree = ctx.run, ctx.tree
-        ctx.emit(Forecast(self.name, round(BUNDLE_CORPUS_S * box_slowness(tree, run.prereqs_json), 3)))
+        ctx.emit(Forecast(self.name, BUNDLE_CORPUS_WORK))
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         shard = require_output(ctx, run.shard, "corpus")
@@ -108,16 +109,16 @@ class BundleStep:
             return self.run_corpus(ctx, plan)
         # torch, onnx and the report load here, not when planning: `status` plans every step
         from kit.bundle.contents import tarball_files
-        from kit.model.cost import box_slowness, bundle_cost
+        from kit.model.cost import bundle_work
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 
         run, tree = ctx.run, ctx.tree
         _, verdict_path = find_verdict(ctx)
         verdict = Verdict.from_json(tree.read_json(verdict_path), str(verdict_path))
-        cost = bundle_cost(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
-                           box_slowness(tree, run.prereqs_json), verdict.promoted)
-        ctx.emit(Forecast(self.name, round(cost.seconds, 3), round(cost.training_s, 3)))  # for the run's ETA
+        cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, choose_threads().train,
+                           verdict.promoted)
+        ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
         # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
@@ -209,7 +210,8 @@ class BundleStep:
         apply_threads(threads)
         ctx.log(threads.describe())
         return export_ensemble(ctx.tree, verdict, settings.train, folder, settings.vmaftune_crf_range, ship,
-                               lambda e, n, loss: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss)),
+                               lambda e, n, loss, steps: ctx.emit(Epoch(self.name, e, n, len(verdict.seeds), loss,
+                                                                        round(steps * WORK_PER_PARAM_STEP))),
                                workers=threads.train, teacher_sources=teacher_sources(ctx))
 
 

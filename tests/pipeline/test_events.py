@@ -68,8 +68,8 @@ def test_a_real_json_run_parses_line_by_line(json_run: tuple[Path, subprocess.Co
     parsed = parse_ndjson(res.stdout)
     check_fields(parsed)
     kinds = [str(p["event"]) for p in parsed]
-    for kind in ("run_started", "step_started", "checks", "jobs_planned", "job_started", "job_progress", "job_done",
-                 "epoch", "verdict", "bundle_written", "step_finished", "run_finished"):
+    for kind in ("run_started", "step_started", "checks", "doing", "jobs_planned", "forecast", "eta", "job_started",
+                 "job_progress", "job_done", "epoch", "verdict", "bundle_written", "step_finished", "run_finished"):
         assert kind in kinds, kind
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     assert parsed[-1]["exit_code"] == 0 and parsed[-1]["verdict"] == "PROMOTE"

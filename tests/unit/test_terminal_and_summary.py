@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -44,10 +45,20 @@ def corpus_events(n_jobs: int, reused: int = 0) -> list[ev.Event]:
     return [*out, ev.StepFinished("corpus", 3.5, {"rows": 75 * n_jobs})]
 
 
-def live_renderer() -> tuple[Renderer, StringIO]:
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def live_renderer(clock: FakeClock | None = None) -> tuple[Renderer, StringIO]:
     buf = StringIO()
     console = Console(file=buf, force_terminal=True, width=150, color_system=None, highlight=False)
-    return Renderer(console=console), buf
+    return Renderer(console=console, clock=clock or time.monotonic), buf
 
 
 def test_live_mode_draws_step_job_and_training_bars_with_log_lines_above() -> None:
@@ -104,9 +115,8 @@ def test_plain_mode_is_readable_and_bounded() -> None:
     lines = buf.getvalue().splitlines()
     job_lines = [line for line in lines if "jobs run;" in line]
     assert PLAIN_JOB_LINES <= len(job_lines) <= PLAIN_JOB_LINES + 1
-    assert job_lines[-1] == ("[02 corpus] 100/100 jobs run; clip99 libx264 cq25: 75 frames, vmaf 91.5, "
-                             "encode 250 fps, score 0.6 s")
-    assert "eta" in job_lines[0] and "eta" not in job_lines[-1]
+    assert job_lines[-1].startswith("[02 corpus] 100/100 jobs run; clip99 libx264 cq25: 75 frames, vmaf 91.5, "
+                                    "encode 250 fps, score 0.6 s; the run: ")
     assert len([line for line in lines if "epoch" in line]) == 5
     assert "[02 corpus] FAILED bad-job: encoder wrote 3 frames, the reference has 8" in lines
     assert "    err b" in lines
@@ -251,21 +261,25 @@ def test_duration_reads_like_a_person_would_write_it() -> None:
     assert [duration(s) for s in (0.4, 42, 185, 3720)] == ["0 s", "42 s", "3m05s", "1h02m"]
 
 
-def test_the_corpus_bar_shows_the_cost_models_time_left_once_a_job_has_finished() -> None:
-    """On a terminal the corpus bar's eta is kit.report.eta's (the jobs' work and measured times), not rich's."""
-    r, buf = live_renderer()
-    events = corpus_events(4)
-    for e in events[:3]:
+def test_the_bars_say_estimating_until_a_tenth_of_the_work_then_the_time_left_at_the_runs_pace() -> None:
+    """On a terminal the steps and corpus bars' eta is kit.report.eta's: the run's work left at its own pace, and
+    "estimating" (no figure) until a tenth of its work is done."""
+    clock = FakeClock()
+    r, buf = live_renderer(clock)
+    for e in corpus_events(4)[:3]:
         r(e)
-    r(ev.JobsPlanned(4, 0, {"libx264": {f"clip{i}": 75 * 2 * 640 * 360.0 for i in range(4)}}))  # as step 02 does
+    r(ev.JobsPlanned(4, 0, {"libx264": {f"clip{i}": 1e9 for i in range(4)}}, 1))
     assert r.bars is not None and r.bars.corpus is not None
-    for e in events[4:8]:  # the first job, started and finished
-        r(ev.JobStarted(e.job_id, e.src, e.encoder, e.cq, e.frames, "", 75 * 2 * 640 * 360.0)
-          if isinstance(e, ev.JobStarted) else e)
-    left = r.bars.progress.tasks[r.bars.corpus].fields["left"]
-    assert left is not None and left > 0
-    r.bars.progress.refresh()
-    assert re.search(r"corpus jobs.*eta \d", ANSI.sub("", buf.getvalue()))
+    r(ev.JobStarted("j0", "clip0", "libx264", 25, 100, "", 1e9))
+    for phase, frame in [(phase, frame) for phase in ("encode", "score") for frame in range(10, 101, 10)]:
+        clock.t += 1.0
+        r(ev.JobProgress("j0", phase, frame, 100, 10.0))
+        left = r.bars.progress.tasks[r.bars.corpus].fields["left"]
+        r.bars.progress.refresh()
+        if phase == "encode" and frame < 90:  # less than a tenth of the run's work
+            assert left is None and re.search(r"corpus jobs.* estimating", ANSI.sub("", buf.getvalue()))
+    assert left is not None and 50 < left < 70  # 5e7 of work a second, 3e9 left
+    assert re.search(r"corpus jobs.*eta 1 min", ANSI.sub("", buf.getvalue()))
     r.close()
 
 
@@ -340,3 +354,48 @@ def test_a_printed_command_keeps_every_colon_whatever_rich_would_read_in_it() ->
         console.print(line, markup=False)
         console.print(line)
         assert out.getvalue() == f"{line}\n{line}\n"
+
+
+
+def test_piped_output_says_what_a_slow_step_does_at_least_every_30_s() -> None:
+    """Piped (not a terminal), a corpus step that reads its clips for 100 s, checks its jobs for 110 s, then runs two
+    5-minute encodes, each printing nothing of its own: a line comes at least every 30 s (the heartbeat, called each
+    second as its thread does), naming what is being done and how far (kit 2.0: 1m47s, 1m50s and 5 minutes
+    silent)."""
+    buf, clock = StringIO(), FakeClock()
+    r = Renderer(stream=buf, clock=clock)
+    lines: list[tuple[float, str]] = []
+
+    def seen() -> None:
+        lines.extend((clock.t, line) for line in buf.getvalue().splitlines()[len(lines):])
+
+    def at(seconds: float, *events: ev.Event) -> None:
+        while clock.t < seconds:
+            clock.t += 1.0
+            r.heartbeat()
+            seen()
+        for e in events:
+            r(e)
+        seen()
+
+    at(1000.0, ev.RunStarted("/runs/box", STEPS, "2.1.0"), ev.StepSkipped("prereqs", "up to date"))
+    for i in range(1, 11):
+        at(1000.0 + 10 * i, ev.Doing("corpus", f"reading clip {i} of 10: clip{i}.mp4"))
+    at(1110.0, ev.StepStarted("corpus", "not run yet"), ev.Doing("corpus", "checking which of the 2 jobs ..."))
+    at(1220.0, ev.JobsPlanned(2, 0, {"h264_nvenc": {"a": 1e9, "b": 1e9}}, 2), ev.Forecast("loso", 1e8))
+    jobs = [f"{c}__h264_nvenc__cq025" for c in "ab"]
+    at(1220.0, *(ev.JobStarted(j, j[0], "h264_nvenc", 25, 3000, "", 1e9) for j in jobs))
+    for s in range(1, 301):
+        at(1220.0 + s, *(ev.JobProgress(j, "encode", 5 * s, 3000, 5.0) for j in jobs))
+    at(1521.0, *(ev.JobDone(j, k + 1, 2, False, 3000, 3e5, 90.0) for k, j in enumerate(jobs)),
+       ev.StepFinished("corpus", 411.0, {}))
+    r.close()
+    times = [t for t, _ in lines]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 30.0, lines
+    said = [line for _, line in lines]
+    assert any(line.startswith("[02 corpus] reading clip ") and " of 10: clip" in line for line in said), said
+    assert any("checking which of the 2 jobs" in line for line in said), said
+    encoding = [line for line in said if re.search(r"encode [ab] h264_nvenc cq25: frame \d+/3000", line)]
+    assert encoding and all(line.startswith("[02 corpus] 0/2 jobs run; ") for line in encoding), said
+    assert any("the run: estimating its time left" in line for line in said)
+    assert any(re.search(r"the run: about \d+ (s|min) left \(\d+ % of its work done\)", line) for line in said), said

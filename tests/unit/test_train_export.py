@@ -171,9 +171,24 @@ def test_progress_counts_real_epochs(epochs: int) -> None:
     feats, codec, y = _inputs(df)
     seen: list[tuple[int, int]] = []
     train_members(feats, codec, y, [Member(0, -1, np.arange(len(df)))], TrainConfig(epochs=epochs, batch_size=16),
-                  lambda e, n, loss: seen.append((e, n)))
+                  lambda e, n, loss, steps: seen.append((e, n)))
     assert seen[-1] == (epochs, epochs) and all(n == epochs for _, n in seen)
     assert [e for e, _ in seen] == sorted(e for e, _ in seen) and seen[0][0] >= 1
+
+
+def test_progress_ends_at_the_parameter_steps_the_plan_reckons() -> None:
+    """The training's work as it reports it ends at the arithmetic kit.model.cost reckons before it runs (the same
+    plan): the run's ETA counts both in one unit."""
+    from kit.model.train import TrainJob, planned_arithmetic
+
+    df = synthetic_corpus()
+    feats, codec, y = _inputs(df)
+    members = [Member(s, -1, np.arange(len(df))) for s in range(3)]
+    config = TrainConfig(epochs=4, batch_size=16)
+    steps: list[float] = []
+    train_members(feats, codec, y, members, config, lambda e, n, loss, done: steps.append(done), workers=2)
+    assert steps == sorted(steps) and steps[0] > 0
+    assert steps[-1] == planned_arithmetic([TrainJob(members, fr_regressor_v2(config))], config, 2)
 
 
 def test_the_trainers_adam_is_torch_fused_adam_bit_for_bit() -> None:
@@ -304,7 +319,7 @@ def test_a_stopped_training_stops_every_worker_at_its_next_step() -> None:
     members = [Member(s, -1, np.arange(len(df))) for s in range(4)]
     start = time.monotonic()
 
-    def interrupt(epoch: int, epochs: int, loss: float) -> None:
+    def interrupt(epoch: int, epochs: int, loss: float, work: float) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
