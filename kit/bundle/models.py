@@ -15,7 +15,6 @@ from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
-from kit.model.clips import ENCODE_KEY, clip_codes
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -24,7 +23,7 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.distil import Distillation
+from kit.model.distil import ENCODE_IDENTITY, Distillation, encode_codes
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
@@ -41,11 +40,12 @@ def refit_distillation(verdict: Verdict, df: pd.DataFrame, feats: np.ndarray, ta
     the teacher proven again on the corpus as LOSO proved it."""
     if verdict.recipe != TEACHER:
         return None
-    _, model = prove(df, *sources)
+    proof, model = prove(df, *sources)
     if model is None:  # proven by LOSO on these rows with this ffmpeg: only a changed box reaches this
-        raise InputError(f"the teacher {verdict.teacher_model} could not be read again for the refit, though LOSO "
-                         "distilled it", hint="rerun the loso step (`run --from loso`) on this box")
-    return Distillation.of(feats, target, clip_codes(df), model, train.teacher_samples)
+        raise InputError(f"the teacher {verdict.teacher_model} of {verdict.corpus.path} could not be read again for "
+                         f"the refit, though LOSO distilled it: it {proof.reason}",
+                         hint="rerun from the loso step on this box (its ffmpeg and --teacher as LOSO had them)")
+    return Distillation.of(feats, target, encode_codes(df), model, train.teacher_samples)
 
 
 PARITY_ROWS = 20_000  # rows checked against onnxruntime, drawn with a fixed seed
@@ -61,7 +61,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
-    df = training_corpus(Path(corpus.path), ENCODE_KEY,
+    df = training_corpus(Path(corpus.path), ENCODE_IDENTITY,
                          measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))

@@ -16,7 +16,7 @@ A model is reproducible from the corpus's columns only when its features are the
 stores them: libvmaf's integer extractors at their default options. A model whose features carry options
 (vmaf_v0.6.1neg's enhancement-gain limits), other extractors (VMAF v1's cambi, SpEED) or the float extractors is
 not (`reproducible` says why). Whatever `reproducible` says, the kit believes the function only once it has
-matched libvmaf's own per-frame scores on the rows it trains on (kit.corpus.teacher_proof).
+matched libvmaf's own per-frame scores on the rows it trains on (kit.model.teacher_fn.prove).
 
 A built-in model is not shipped with the kit: libvmaf compiles its model files into the library as JSON text,
 so the ffmpeg the kit scores with holds them. `builtin_model_text` finds the one named in that binary by what
@@ -27,11 +27,14 @@ scores settles the rest.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kit.infra.interrupts import check
 from kit.infra.outside import JsonRefused, load_json
 from kit.media.libvmaf import FEATURES
 
@@ -48,7 +51,9 @@ BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133")
 # features differs from the logged score by a few 1e-4 at most (bench/README.md); a difference beyond this is
 # another function
 PROOF_TOLERANCE = 0.01
-MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary read for its models; a larger one is not searched
+MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary (or its libvmaf) read for its models; a larger one is not searched
+MAX_MODEL_BYTES = 4 << 20  # one model's JSON text (vmaf_v0.6.1's is 19 kB; a bootstrap set's 400 kB)
+CHUNK_ROWS = 65_536  # rows evaluated at once: a (rows x 211) kernel of float64 is 110 MB
 
 
 class NotReproducible(ValueError):
@@ -76,10 +81,21 @@ class SvrModel:
     clip: tuple[float, float] | None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """The score of each row of `features` (N, 6), as libvmaf computes it from those features."""
+        """The score of each row of `features` (N, 6), as libvmaf computes it from those features; CHUNK_ROWS at a
+        time (each chunk's kernel is rows x support vectors), a stop signal polled between two."""
         import numpy as np
 
-        x = np.asarray(features, dtype=np.float64)[:, list(self.order)]
+        rows = np.asarray(features, dtype=np.float64)
+        parts = []
+        for start in range(0, len(rows), CHUNK_ROWS):
+            check()
+            parts.append(self._predict(rows[start : start + CHUNK_ROWS]))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _predict(self, features: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        x = features[:, list(self.order)]
         if self.rescale:
             x = x * np.asarray(self.slopes[1:]) + np.asarray(self.intercepts[1:])
         sv = np.asarray(self.support)
@@ -132,6 +148,8 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]],
         vector = [0.0] * len(FEATURES)
         for pair in pairs:
             index, _, value = pair.partition(":")
+            if not 1 <= int(index) <= len(FEATURES):
+                raise ValueError(f"a support vector's index {index} is not one of its features' 1..{len(FEATURES)}")
             vector[int(index) - 1] = float(value)
         coefs.append(float(coef))
         support.append(tuple(vector))
@@ -174,6 +192,8 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
         return None, False, False
     if spec.get("knots"):
         raise NotReproducible("transforms its score through knots, which this module does not evaluate")
+    if not any(k in spec for k in ("p0", "p1", "p2")):
+        raise NotReproducible("enables a score transform without its polynomial (p0, p1, p2)")
     p = tuple(float(spec.get(k, 0.0)) for k in ("p0", "p1", "p2"))
     return (p[0], p[1], p[2]), _truthy(spec.get("out_gte_in")), _truthy(spec.get("out_lte_in"))
 
@@ -190,19 +210,48 @@ def _svm_head(text: str) -> tuple[int, str] | None:
 
 
 def _embedded_models(blob: bytes) -> list[str]:
-    """The libvmaf model JSON texts compiled into a binary: each NUL-delimited string holding a model_dict."""
+    """The libvmaf model JSON texts compiled into a binary: around each `"model_dict"` key, the JSON object that
+    holds it, read by the JSON decoder from the first `{` after the last NUL before it that starts one (not up to a
+    NUL: an array of bytes need not end with one)."""
     texts, seen = [], set()
     for hit in re.finditer(rb'"model_dict"', blob):
-        start = blob.rfind(b"\x00", 0, hit.start()) + 1
-        end = blob.find(b"\x00", hit.start())
-        if start in seen or end < 0:
-            continue
-        seen.add(start)
-        try:
-            texts.append(blob[start:end].decode("utf-8"))
-        except UnicodeDecodeError:
-            continue
+        lo = max(blob.rfind(b"\x00", 0, hit.start()) + 1, hit.start() - MAX_MODEL_BYTES)
+        for brace in re.finditer(rb"\{", blob[lo : hit.start()]):
+            if (start := lo + brace.start()) in seen:
+                break
+            if (text := _object_at(blob, start)) is not None and '"model_dict"' in text:
+                seen.add(start)
+                texts.append(text)
+                break
     return texts
+
+
+def _object_at(blob: bytes, start: int) -> str | None:
+    """The JSON object that starts at `start`, as text; None where none does."""
+    window = blob[start : start + MAX_MODEL_BYTES].split(b"\x00", 1)[0]
+    try:
+        text = window.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:  # bytes past the object's end: decode up to them
+        text = window[: exc.start].decode("utf-8")
+    try:
+        _, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    return text[:end]
+
+
+def linked_libraries(ffmpeg: Path) -> list[Path]:
+    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS): where a distribution's
+    or Homebrew's build keeps the built-in models; [] for a static build or where the tool is missing."""
+    from kit.infra.proc import run_process
+
+    argv = ["otool", "-L", str(ffmpeg)] if sys.platform == "darwin" else ["ldd", str(ffmpeg)]
+    try:
+        res = run_process(argv, timeout_s=30, capture_stdout=True)
+    except OSError:
+        return []
+    found = re.findall(r"(/\S*libvmaf[^\s:]*)", res.stdout.decode("utf-8", "replace")) if res.returncode == 0 else []
+    return [Path(p) for p in dict.fromkeys(found) if Path(p).is_file()]
 
 
 def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
@@ -213,13 +262,15 @@ def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
                               if name.endswith("neg") else "is not among the built-in models the kit can find")
     if ffmpeg is None:
         raise NotReproducible("is compiled into libvmaf, and no ffmpeg was found to read it from")
-    try:
-        with open(ffmpeg, "rb") as fh:
-            blob = fh.read(MAX_BINARY_BYTES)
-    except OSError as exc:
-        raise NotReproducible(f"could not be read from {ffmpeg} ({exc.strerror or exc})") from None
-    for text in _embedded_models(blob):
-        if _svm_head(text) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text and "feature_opts_dicts" not in text:
-            return text
-    raise NotReproducible(f"is not compiled into {ffmpeg} as libvmaf's JSON (a libvmaf built without its "
-                          "built-in models, or another release of them)")
+    for binary in (ffmpeg, *linked_libraries(ffmpeg)):
+        try:
+            with open(binary, "rb") as fh:
+                blob = fh.read(MAX_BINARY_BYTES)
+        except OSError as exc:
+            raise NotReproducible(f"could not be read from {binary} ({exc.strerror or exc})") from None
+        for text in _embedded_models(blob):
+            if _svm_head(text) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
+                    and "feature_opts_dicts" not in text:
+                return text
+    raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg} or the libvmaf it links (a libvmaf built "
+                          "without its built-in models, or another release of them)")

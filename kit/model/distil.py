@@ -36,8 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
+from kit.corpus.dedup import KEY
 from kit.media.svr import SvrModel
 from kit.model.arch import Arch
 from kit.model.batches import Complement, Member, gather
@@ -48,6 +50,9 @@ from kit.model.recipe import TrainConfig
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
+# what makes one encode, whose frames a window may mix: the corpus's key (kit.corpus.dedup.KEY) but the frame, and
+# the box (two boxes' encodes of one setting are two encodes, and --holdout box holds one of them out)
+ENCODE_IDENTITY: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
 PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
 WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
 WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
@@ -77,6 +82,12 @@ def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
     adm = 1.0 - np.concatenate([rng.random(half) ** 2, t * rng.random(n - half)]) + rng.normal(0.0, 0.002, n)
     motion = np.expm1(rng.random(n) * math.log1p(MOTION_MAX))
     return np.column_stack([adm, vif, motion])
+
+
+def encode_codes(df: pd.DataFrame) -> np.ndarray:
+    """An integer per row naming its encode by ENCODE_IDENTITY (a column the corpus lacks is one value for all)."""
+    keys = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in ENCODE_IDENTITY}, index=df.index)
+    return keys.groupby(list(ENCODE_IDENTITY), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
 def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
@@ -142,7 +153,11 @@ class Distillation:
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""
         rows = member.train_rows.array() if isinstance(member.train_rows, Complement) else member.train_rows
-        windows = np.flatnonzero(np.isin(self.window_codes, np.unique(self.frame_codes[rows]))) + self.n_frames
+        total = np.bincount(self.frame_codes, minlength=int(self.frame_codes.max(initial=0)) + 1)
+        held = np.bincount(self.frame_codes[rows], minlength=len(total))
+        whole = np.flatnonzero((held == total) & (total > 0))  # encodes every frame of which the member trains on
+        # a fold holds whole contents out, so an encode is all in or all out; a window of one half in is never drawn
+        windows = np.flatnonzero(np.isin(self.window_codes, whole)) + self.n_frames
         return torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(windows.astype(np.int64))
 
 

@@ -25,7 +25,7 @@ from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import CANONICAL6, MODEL_FEATURES
-from kit.model.distil import Distillation
+from kit.model.distil import Distillation, encode_codes
 from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
@@ -84,7 +84,7 @@ class LosoInputs:
         """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,
         the teacher was reproduced and the input set is the canonical six (the teacher's own features)."""
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
-        distil = Distillation.of(self.feats, self.target, clip_codes(self.df), model, config.teacher_samples) \
+        distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config.teacher_samples) \
             if use and model is not None else None
         return replace(self, teacher_fn=proof, distil=distil, teacher_model=model)
 

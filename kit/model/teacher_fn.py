@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.errors import InputError
+from kit.infra.perms import require_trusted
 from kit.infra.records import Record, omit_none
 from kit.media.libvmaf import FEATURES
 from kit.media.svr import PROOF_TOLERANCE, NotReproducible, SvrModel, builtin_model_text, parse_model
+from kit.media.teachers import read_model_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,10 +56,11 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
 
     if model_file is None or not model_file.is_file():
         raise NotReproducible("is a model file that is not at hand (give it with --teacher to have it proven)")
-    raw = model_file.read_bytes()
+    require_trusted(model_file, "--teacher")  # it decides what the models learn: the trust rule, as at every door
+    raw = read_model_file(model_file)  # a regular file, within the size limit, a libvmaf model (InputError if not)
     if hashlib.sha256(raw).hexdigest() != teacher_sha256:
         raise NotReproducible(f"is a model file whose bytes are not those of --teacher {model_file}")
-    return raw.decode("utf-8", errors="replace")
+    return raw.decode("utf-8")
 
 
 def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
@@ -76,7 +79,8 @@ def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict
     except NotReproducible as exc:
         return TeacherFunction(teacher, False, 0, PROOF_TOLERANCE, reason=str(exc)), None
     diff = np.abs(model.predict(df[list(FEATURES)].to_numpy(dtype=np.float64)) - df["vmaf"].to_numpy(np.float64))
-    worst = int(np.nanargmax(diff)) if len(diff) else 0
+    bad = np.flatnonzero(~np.isfinite(diff))  # a score or a feature that is not a number: the first of them
+    worst = int(bad[0]) if len(bad) else int(np.argmax(diff)) if len(diff) else 0
     row = df.iloc[worst]
     where = (f"{row.get('src', row.get('src_sha256', '?'))} frame {int(row['frame_index'])} "
              f"({row.get('encoder', '?')} cq {row.get('cq', '?')})")
@@ -90,5 +94,6 @@ def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict
                          f"{PROOF_TOLERANCE}: the corpus was scored by another function than the one the kit would "
                          "distil",
                          hint="rerun with --recipe frames to train on the corpus's scores as they are, or score the "
-                              "corpus again with this box's ffmpeg (`run --from corpus --force`)")
+                              "corpus again with this box's ffmpeg (its corpus step, with --force) where its clips "
+                              "are")
     return TeacherFunction(teacher, True, len(df), PROOF_TOLERANCE, found, where, model.sha256), model

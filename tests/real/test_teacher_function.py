@@ -71,3 +71,17 @@ def test_a_model_file_with_its_transform_enabled_is_libvmafs_score(ffmpeg: str, 
 def test_the_neg_teacher_is_said_not_reproducible(ffmpeg: str) -> None:
     with pytest.raises(NotReproducible, match="features the corpus does not store"):
         builtin_model_text(Path(ffmpeg), "vmaf_v0.6.1neg")
+
+
+def test_a_builtin_is_found_in_any_binary_that_holds_its_json_and_a_binary_without_it_is_said(
+        ffmpeg: str, tmp_path: Path) -> None:
+    """The JSON is read to its end by the decoder, with no NUL around it (as a library's array of bytes may hold
+    it); a binary that holds no model says where the kit looked."""
+    text = builtin_model_text(Path(ffmpeg), "vmaf_v0.6.1")
+    blob = tmp_path / "libvmaf.so"
+    blob.write_bytes(b"\x7fELF" + bytes(range(1, 200)) + text.encode() + b"trailing bytes, no NUL")
+    assert builtin_model_text(blob, "vmaf_v0.6.1") == text
+    empty = tmp_path / "ffmpeg-without-models"
+    empty.write_bytes(b"\x7fELF\x00nothing here\x00")
+    with pytest.raises(NotReproducible, match=r"not found as libvmaf's JSON in .*ffmpeg-without-models"):
+        builtin_model_text(empty, "vmaf_v0.6.1")

@@ -17,7 +17,7 @@ from kit.media.libvmaf import FEATURES
 from kit.media.svr import NotReproducible, parse_model
 from kit.model.batches import Member
 from kit.model.contract import CODEC_VOCAB
-from kit.model.distil import Distillation, draw_prior, encode_windows
+from kit.model.distil import Distillation, draw_prior, encode_codes, encode_windows
 from kit.model.features import CODEC_DIM
 from kit.model.loso import LosoInputs
 from kit.model.recipe import FRAMES, TEACHER, TrainConfig
@@ -144,14 +144,35 @@ def test_an_encoder_slot_no_row_trained_predicts_as_a_trained_one() -> None:
     assert float(ens.net.slots[0].weight[0, feats.shape[1]:].abs().max()) == 0.0  # never moved from zero
 
 
-def test_the_recipe_gives_the_same_bits_for_a_seed_and_other_bits_for_another() -> None:
+def test_the_recipe_gives_the_same_bits_for_a_seed_however_the_members_are_grouped() -> None:
     df = corpus()
     data, feats, codec = distilled(df, SMALL)
-    members = [Member(0, 0, np.arange(36)), Member(1, 0, np.arange(36))]
-    one = train_members(feats, codec, df["vmaf"].to_numpy(), members, SMALL, distil=data, workers=2)
-    two = train_members(feats, codec, df["vmaf"].to_numpy(), members[:1], SMALL, distil=data, workers=1)
-    assert torch.equal(one.net.slots[0].weight[0], two.net.slots[0].weight[0])
-    assert not torch.equal(one.net.slots[0].weight[0], one.net.slots[0].weight[1])
+    members = [Member(0, 0, np.arange(36)), Member(1, 0, np.arange(36)), Member(0, 1, np.arange(36, 72))]
+    one = train_members(feats, codec, df["vmaf"].to_numpy(), members, SMALL, distil=data, workers=1)
+    three = train_members(feats, codec, df["vmaf"].to_numpy(), members, SMALL, distil=data, workers=3)
+    alone = train_members(feats, codec, df["vmaf"].to_numpy(), members[2:], SMALL, distil=data, workers=1)
+    for k in range(3):
+        for a, b in zip(one.net.slots, three.net.slots, strict=True):
+            assert torch.equal(a.weight[k], b.weight[k]) and torch.equal(a.bias[k], b.bias[k])
+    assert torch.equal(one.net.slots[0].weight[2], alone.net.slots[0].weight[0])
+    assert not torch.equal(one.net.slots[0].weight[0], one.net.slots[0].weight[1])  # another seed, other bits
+
+
+def test_a_member_draws_windows_only_of_encodes_it_trains_on_whole_and_two_boxes_are_two_encodes() -> None:
+    df = corpus(n_encodes=3)
+    df = pd.concat([df.assign(box_id="a"), df.assign(box_id="b")], ignore_index=True)  # one setting, two boxes
+    codes = encode_codes(df)
+    assert len(np.unique(codes)) == 6  # 3 settings x 2 boxes
+    inputs = LosoInputs.of(df)
+    data = Distillation.of(inputs.feats, inputs.target, codes, parse_model(model_json(), "tiny"), 2_000)
+    box_a = np.flatnonzero(df["box_id"] == "a")
+    _, windows = data.member_rows(Member(0, 0, box_a))
+    drawn = data.window_codes[windows.numpy() - data.n_frames]
+    assert set(drawn) == set(codes[box_a]) and not set(drawn) & set(codes[df["box_id"] == "b"])
+    half = box_a[: len(box_a) // 2 + 5]  # an encode cut in two: none of its windows
+    _, windows = data.member_rows(Member(0, 0, half))
+    cut = set(codes[half]) - {c for c in set(codes[half]) if (codes[half] == c).sum() == (codes == c).sum()}
+    assert cut and not set(data.window_codes[windows.numpy() - data.n_frames]) & cut
 
 
 def test_a_teacher_the_kit_cannot_evaluate_trains_the_frames_way_and_says_why(tmp_path: Path) -> None:
