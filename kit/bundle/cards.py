@@ -106,6 +106,18 @@ def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: Con
                         "the same mean features, what a perfect mean-feature proxy gets"}}
 
 
+def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
+    """The training recipe as the models were trained: the teacher recipe's with no dropout and its steps as run
+    (--epochs scales them), without the frames recipe's schedule; the frames recipe's as configured."""
+    doc = train.to_json()
+    if recipe != TEACHER:
+        return {**doc, "recipe": FRAMES}
+    base, tune = train.teacher_steps()
+    frames_only = ("lr", "batch_size", "max_samples", "max_steps", "max_batch")
+    return {**{k: v for k, v in doc.items() if k not in frames_only}, "dropout": 0.0, "base_steps": base,
+            "tune_steps": tune}
+
+
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
                 corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
                 teacher: Teacher = DEFAULT_TEACHER, made: dict[str, object] | None = None) -> dict[str, object]:
@@ -129,7 +141,8 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
                           "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}, "cq_norm": CQ_NORM_NOTE},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),
-        "training_recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
+        "training_recipe": {**recipe_json(train, str(made["recipe"]) if made else None), "fit": "full corpus",
+                            "seed": seed},
         **({"distillation": made} if made is not None else {}),
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},

@@ -24,7 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kit import __version__
-from kit.bundle.cards import recipe_card, teacher_card, teacher_metadata
+from kit.bundle.cards import recipe_card, recipe_json, teacher_card, teacher_metadata
 from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence, ship_calibration
 from kit.bundle.registry import (
     ENSEMBLE_ID,
@@ -45,7 +45,7 @@ from kit.model.conformal import percent
 from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
-from kit.model.recipe import TrainConfig
+from kit.model.recipe import TEACHER, TrainConfig
 from kit.model.runtime import session
 from kit.verdict.consumer import untrained_note
 from kit.verdict.document import Verdict
@@ -136,6 +136,11 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
     x[:, PRESET_COLUMN] = 0.5
     x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
     return x
+
+
+# an encoder slot the corpus never held, under the teacher recipe: the models read no codec block (kit.model.distil)
+UNSEEN_BLIND = ("no row of the training corpus, and none needed: the models read no codec block (the teacher recipe), "
+                "so its predictions are those of a trained slot")
 
 
 @dataclass(frozen=True)
@@ -271,8 +276,9 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                         str(PRESET_COLUMN): "preset_norm (ignored)", str(CRF_COLUMN): "crf_norm"}},
         "crf_range": list(crf_range), "crf_norm": f"(crf - {crf_range[0]}) / ({crf_range[1]} - {crf_range[0]})",
         "preset_norm": "ignored: the models have no preset input (one preset per encoder in training)",
-        "unseen_encoders": {  # vocabulary entries the models never saw a row of, and why
+        "unseen_encoders": {  # vocabulary entries the models never saw a row of, and what that means for them
             e: ("no slot in the kit's models: its rows run with an empty encoder one-hot" if e not in CODEC_VOCAB
+                else UNSEEN_BLIND if verdict.recipe == TEACHER
                 else "no row of the training corpus: predictions for it are extrapolation")
             for e in VOCAB_V2 if e not in corpus.encoders},
         "crf_coverage": {c.encoder: c.doc() for c in crf_coverage(verdict, crf_range)},
@@ -282,7 +288,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
                    "note": "clipped to the teacher's [0, 100] inside the graph, since vmaf-tune reads it as a VMAF "
                            "score; the kit's native model (exports/) keeps the raw value. out_of_range_share: the "
                            "share of this seed's held-out LOSO predictions the clip changes"},
-        "recipe": {**train.to_json(), "fit": "full corpus", "seed": seed},
+        "recipe": {**recipe_json(train, verdict.recipe), "fit": "full corpus", "seed": seed},
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders, "teacher_model": verdict.teacher_model,
                    **({"teacher_sha256": verdict.teacher_sha256} if verdict.teacher_sha256 else {})},
