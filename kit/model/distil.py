@@ -189,6 +189,8 @@ def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor
         rows = batches()
         err = step(gather(data.table, rows), [], gather(data.target, rows), 2 / rows.shape[1])
         total += (err * err).mean(dim=1)
+        if k == 0:  # the first step at once: the run's ETA measures the step's set-up up to the first report
+            progress(1, steps, (err * err).mean(dim=1).tolist())
         if (k + 1) % REPORT_EVERY == 0 or k + 1 == steps:
             last, total = (total / ((k % REPORT_EVERY) + 1)).tolist(), torch.zeros_like(total)
             progress(k + 1, steps, last)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from kit.corpus.manifests import read_manifest
 from kit.errors import EXIT_HOLD, EXIT_PROMOTE, InputError
-from kit.events import VerdictReached
+from kit.events import Forecast, VerdictReached
 from kit.infra.files import sha256_json
 from kit.model.consumer import CRF_RANGE
 from kit.model.recipe import TEACHER
@@ -98,6 +98,7 @@ class VerdictStep:
         from kit.corpus.schema import CORPUS_ROW, corpus_sha256
         from kit.corpus.summary import corpus_check, summarise_corpus
         from kit.infra.parquet import read_frame
+        from kit.model.cost import bundle_work
         from kit.verdict.decide import decide
 
         s, run, tree = ctx.settings, ctx.run, ctx.tree
@@ -136,6 +137,9 @@ class VerdictStep:
             outputs.append(run.calibration)
         tree.write_json(keep, verdict.to_json())
         ctx.emit(VerdictReached(verdict.verdict, verdict.gate.mean_plcc, verdict.gate.plcc_spread, str(keep)))
+        if not verdict.promoted:  # the run's ETA counted the bundle's refit as if it PROMOTEd: a HOLD has none
+            cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, 1, promoted=False)
+            ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
                                           "mean_plcc_is": GROUPS,
                                 "plcc_spread": verdict.gate.plcc_spread},

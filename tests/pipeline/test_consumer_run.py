@@ -59,18 +59,23 @@ def test_every_consumer_figure_is_recomputed_from_encodes_parquet(
         part = counted[column == g.group]
         assert (g.n_encodes, g.share_within) == (len(part), pytest.approx((part["miss"] <= c.tolerance).mean()))
         assert g.max_miss == pytest.approx(part["miss"].max())
+        # the ceiling beside it: the teacher's own function on the same encodes' mean features
+        assert g.ceiling_share == pytest.approx((part["ceiling_miss"] <= c.tolerance).mean())
+    assert c.ceiling_share == pytest.approx((counted["ceiling_miss"] <= c.tolerance).mean())
+    assert counted["ceiling"].notna().all()
     bands = [g for g in c.groups if g.by == "crf_band"]
     assert [(g.share_within, -g.max_miss) for g in bands] == sorted((g.share_within, -g.max_miss) for g in bands)
-    assert {s.encoder for s in c.untrained} == {"libaom-av1", "libvpx-vp9", "libvvenc", "h264_nvenc", "hevc_nvenc",
-                                                "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv",
-                                                *({"libx265", "libsvtav1"} - set(encodes["encoder"]))}
+    # the teacher recipe's models read no codec block: no slot is untrained, every queried encode counts
+    assert verdict.recipe == "teacher" and c.codec_note and not c.untrained and not c.train_hint
+    assert (encodes["counted"] == encodes["queried"]).all()
     gates = verdict.consumer_gates or ()
     assert [g.measure for g in gates] == ["consumer_share", "consumer_content_share"]
     assert not any(g.enabled for g in gates)  # LENIENT turns them off: the block is measured all the same
     # the closing summary's one row, and the report's section, say the same figures
     said = dict(closing_rows(out, verdict))["as vmaf-tune uses it"]
     assert said.startswith(f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF ({CONSUMER})")
-    assert f"largest {counted['miss'].max():.2f}" in said and "untrained slots of vmaf-tune's one-hot" in said
+    assert f"largest {counted['miss'].max():.2f}" in said and "every encoder slot predicts alike" in said
+    assert f"the teacher's function of the mean features: {c.ceiling_share:.1%}" in said
     page = run.report.read_text()
     assert "As vmaf-tune uses it" in page and "03_loso/encodes.parquet" in page
     assert f"{within.mean():.1%} of {len(counted)} held-out encodes within 1.5 VMAF" in page
