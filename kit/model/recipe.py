@@ -95,7 +95,7 @@ class TrainConfig(Record):
     # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
     # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
     # (and as the teacher recipe does where the teacher cannot be reproduced)
-    recipe: str = "teacher"
+    recipe: str = TEACHER
     teacher_samples: int = 100_000  # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
     base_steps: int = 6_000  # each seed's base: steps ...
     base_batch: int = 256  # ... of this many teacher samples
