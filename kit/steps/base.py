@@ -8,13 +8,14 @@ only through files in the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from kit.errors import InputError
+from kit.errors import InputError, KitError
 from kit.events import Emit
 from kit.infra.files import remembered_sha256
 from kit.infra.tree import Tree
@@ -153,15 +154,20 @@ def read_prereqs(ctx: Context) -> Prereqs:
 
 def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
     """Where the teacher's function is read from (kit.model.teacher_fn.model_text): the ffmpeg the prereqs step
-    chose (libvmaf compiles its built-in models in; None without a readable prereqs.json), and --teacher's model file
-    (None for a built-in)."""
+    chose (libvmaf compiles its built-in models in), or where no prereqs.json is (a cluster's training task, before
+    the gather's prereqs) the one it would choose, so every task and the gather read the same; and --teacher's model
+    file (None for a built-in)."""
+    from kit.media.ffmpeg import resolve_ffmpeg
     from kit.media.libvmaf import BUILTIN_TEACHERS
 
     prereqs, _ = read_prereqs_record(ctx.tree, ctx.run.prereqs_json) if ctx.tree.is_file(ctx.run.prereqs_json) \
         else (None, "")
+    ffmpeg: Path | None = Path(prereqs.ffmpeg.path) if prereqs is not None else None
+    if ffmpeg is None:
+        with contextlib.suppress(KitError):  # no ffmpeg at all: the teacher is then said not reproduced
+            ffmpeg = Path(resolve_ffmpeg(str(ctx.settings.ffmpeg) if ctx.settings.ffmpeg else None).path)
     teacher = ctx.settings.teacher
-    return (Path(prereqs.ffmpeg.path) if prereqs is not None else None,
-            None if teacher in BUILTIN_TEACHERS else Path(teacher))
+    return ffmpeg, None if teacher in BUILTIN_TEACHERS else Path(teacher)
 
 
 def seconds_since(start: float) -> float:
