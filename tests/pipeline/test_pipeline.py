@@ -196,8 +196,9 @@ def test_an_edited_kit_reruns_only_the_steps_whose_format_it_bumped(
     for step in ("prereqs", "corpus", "loso"):
         assert re.search(rf"\[\d\d {step}\] skipped: up to date", bumped.stdout), (step, bumped.stdout)
     for step in ("verdict", "bundle"):
+        said = [line for line in bumped.stdout.splitlines() if f" {step}] runs:" in line]  # the line, in a failure
         assert re.search(rf"\[\d\d {step}\] runs: .*format of step verdict: {was} -> {was + 1}", bumped.stdout), \
-            (step, bumped.stdout)
+            (step, said, bumped.stdout[-3000:])
     status = json.loads((out / "05_bundle" / "status.json").read_text())
     assert status["formats"] == {**formats_through("bundle"), "verdict": was + 1}
 

@@ -177,8 +177,9 @@ def test_running_out_of_memory_while_training_is_exit_2_naming_what_to_lower(
     monkeypatch.setattr(kit.model.tasks, "train_missing", oom)
     corpus = tmp_path / "corpus.parquet"
     synthetic_corpus(n_src=4, rows_per_src=40).to_parquet(corpus, index=False)
+    # a synthetic corpus, its scores not the teacher's function of its features: the frames recipe trains on them
     res = CliRunner().invoke(cli, ["run", "--corpus", str(corpus), "--out-dir", str(tmp_path / "out"), "--only", "loso",
-                                   "--seeds", "0,1"])
+                                   "--seeds", "0,1", "--recipe", "frames"])
     assert res.exit_code == 2, res.output
     error = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
     assert len(error) == 1 and "out of memory while training 2 seed(s) x 4 folds (LOSO) on 160 rows" in error[0]
