@@ -2,7 +2,7 @@
 
 The tests come in three tiers; this text is the one place that says which test runs where:
 
-* **fast** (`-m "not slow"`): pure tests (tests/unit/, mypy among them) and single real-ffmpeg steps (tests/real/),
+* **fast** (`-m "not slow"`): pure tests (tests/unit/) and single real-ffmpeg steps (tests/real/),
   about three minutes on two workers: run it while you work.
 * **CI** (the README's test command, `.ci/run`): the fast tier plus one whole run of each kind a user meets
   (`@pytest.mark.ci` beside `@pytest.mark.slow`), on two workers, within the README's six minutes: the
@@ -29,7 +29,7 @@ harness's uninterrupted reference), ladder_run and the others in tests/conftest.
 changes one works on a copy; a test that needs only a corpus stops at that step.
 
     .venv/bin/nox -s lint       ruff check
-    .venv/bin/nox -s type       mypy on kit/ alone (the fast tier runs it too)
+    .venv/bin/nox -s type       mypy on kit/ (the README's test command and CI run it as a step of their own)
     .venv/bin/nox -s fast       the fast tier
     .venv/bin/nox -s test       the CI tier, as CI runs it
     .venv/bin/nox -s release    every test: the CI tier and the release tier (KIT_KILL_COUNT=6 unless set)
@@ -50,7 +50,7 @@ nox.options.default_venv_backend = "none"  # the README's .venv already holds ev
 # Python unless the venv is active
 PYTHON = sys.executable
 TOOLS = Path(sys.executable).parent
-nox.options.sessions = ["lint", "fast"]  # fast holds mypy (tests/unit/test_types.py)
+nox.options.sessions = ["lint", "type", "fast"]
 
 RELEASE_KILLS = "6"  # random instants per kill test before a release (CI: 1)
 

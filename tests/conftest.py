@@ -59,9 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # the files of a single test of about a minute (a real Slurm, the kill harness, a Ray cluster): dealt out first, in
 # this order, so that none of them is the last test running while the other worker has nothing left to do. The
 # untarred kit's run (ladder_run) comes second, so that the other worker makes it while the first makes x264_run,
-# which the Slurm test and the kill harness both wait for. mypy (about 15 s on a fresh clone) comes after them.
-LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py",
-           "unit/test_types.py")
+# which the Slurm test and the kill harness both wait for.
+LONGEST = ("pipeline/test_slurm.py", "real/test_kit_tarball.py", "pipeline/test_kill.py", "pipeline/test_ray.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:

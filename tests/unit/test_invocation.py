@@ -80,12 +80,12 @@ def test_readme_ci_and_tarball_set_up_with_install_py() -> None:
     readme = (ROOT / "README.md").read_text()
     commands = [line.strip() for line in readme.splitlines() if line.startswith("    python3 install.py")]
     assert commands == ["python3 install.py && .venv/bin/python kit/run_full_pipeline.py",
-                        "python3 install.py --test && .venv/bin/ruff check . && .venv/bin/python -m pytest -q -n 2 "
-                        "--dist loadfile"]
+                        "python3 install.py --test && .venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/python -m "
+                        "pytest -q -n 2 --dist loadfile"]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci  # a line of its own: exactly the README's
-    # mypy is a test (tests/unit/test_types.py), not a step of its own
-    assert "mypy" not in commands[1] + "\n".join(ci) and (ROOT / "tests" / "unit" / "test_types.py").is_file()
+    # the type check is a step of its own, seen in the command (pyproject.toml's [tool.mypy]: files = kit), not a test
+    assert "&& .venv/bin/mypy &&" in commands[1] and not (ROOT / "tests" / "unit" / "test_types.py").exists()
     assert {"install.py", "requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt",
             "pyproject.toml"} <= set(make_tarball.INCLUDE)
 
