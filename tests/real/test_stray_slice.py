@@ -115,3 +115,21 @@ def test_a_master_damaged_after_its_first_frame_is_left_out_and_its_fix_runs_as_
     assert done.returncode == 0, (command, done.stderr[-2000:])
     copy = probe_clip(refs / "street cam.mkv", ffmpeg, Sha256Cache(None))
     assert (copy.n_frames, copy.width, copy.height) == (FRAMES, 160, 120)
+
+
+def test_a_master_taken_on_a_second_look_scores_as_libvmaf_run_by_hand(ffmpeg: str, tmp_path: Path) -> None:
+    """Its every frame, scored through the kit (the shared decode and on its own), is libvmaf's score by hand on a
+    plain decode of the file and a plain encode of that (tests/real/test_teacher_truth.py's by-hand path)."""
+    from kit.corpus.jobs import Ladder
+    from tests.real.test_teacher_truth import by_hand, kit_rows
+
+    stray = mp4(ffmpeg, with_stray_slice(h264(ffmpeg, tmp_path / "clean.h264")), tmp_path / "camera.mp4")
+    clip = probe_clip(stray, ffmpeg, Sha256Cache(None))
+    for shared in (True, False):
+        rows = kit_rows(ffmpeg, [clip], tmp_path / f"kit-{shared}", shared, Ladder())
+        ((job_id, got),) = rows.items()
+        vmaf = got["rows"]["vmaf"]
+        assert got["rows"]["frame_index"] == list(range(FRAMES)), job_id
+        hand = by_hand(ffmpeg, clip, tmp_path / f"hand-{shared}", None)
+        assert len(hand) == FRAMES and max(abs(a - b) for a, b in zip(vmaf, hand, strict=True)) <= 0.01, \
+            (vmaf, hand)
