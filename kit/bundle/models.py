@@ -15,6 +15,7 @@ from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
+from kit.media.svr import NotReproducible
 from kit.model.contract import (
     CANONICAL6,
     CODEC_VOCAB,
@@ -28,7 +29,7 @@ from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
 from kit.model.results import EnsembleMember
-from kit.model.teacher_fn import prove
+from kit.model.teacher_fn import proven_model
 from kit.model.train import EpochCallback, Member, train_members
 from kit.rundir import ENSEMBLE_MANIFEST
 from kit.verdict.document import Verdict
@@ -37,14 +38,17 @@ from kit.verdict.document import Verdict
 def refit_distillation(verdict: Verdict, df: pd.DataFrame, feats: np.ndarray, target: np.ndarray,
                        train: TrainConfig, sources: tuple[Path | None, Path | None]) -> Distillation | None:
     """The teacher recipe's training set for the refit, where LOSO's members were trained by it (the verdict says),
-    the teacher proven again on the corpus as LOSO proved it."""
+    with the teacher function LOSO proved on these rows (the verdict's `teacher_function`), read again by its sha256."""
     if verdict.recipe != TEACHER:
         return None
-    proof, model = prove(df, *sources)
-    if model is None:  # proven by LOSO on these rows with this ffmpeg: only a changed box reaches this
+    assert verdict.teacher_function is not None  # the teacher recipe runs only on a proven function
+    try:
+        model = proven_model(verdict.teacher_function, verdict.teacher_sha256 or "", *sources)
+    except NotReproducible as exc:  # proven by LOSO with this box's ffmpeg: only a changed box reaches this
         raise InputError(f"the teacher {verdict.teacher_model} of {verdict.corpus.path} could not be read again for "
-                         f"the refit, though LOSO distilled it: it {proof.reason}",
-                         hint="rerun from the loso step on this box (its ffmpeg and --teacher as LOSO had them)")
+                         f"the refit, though LOSO distilled it: it {exc}",
+                         hint="rerun from the loso step on this box (its ffmpeg and --teacher as LOSO had them)") \
+            from None
     return Distillation.of(feats, target, encode_codes(df), model, train.teacher_samples)
 
 

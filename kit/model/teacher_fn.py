@@ -63,6 +63,17 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
     return raw.decode("utf-8")
 
 
+def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None,
+                 ) -> SvrModel:
+    """The function `proof` proved, read again (the bundle's refit, after LOSO): the same model JSON, by its
+    sha256, whose rows need no second evaluation; NotReproducible when it cannot be read or is another."""
+    model = parse_model(model_text(proof.teacher, teacher_sha256, ffmpeg, model_file), proof.teacher)
+    if not proof.reproduced or model.sha256 != proof.model_sha256:
+        raise NotReproducible(f"reads as a model of sha256 {model.sha256[:12]}, not the one LOSO proved "
+                              f"({(proof.model_sha256 or 'none')[:12]})")
+    return model
+
+
 def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
           ) -> tuple[TeacherFunction, SvrModel | None]:
     """The teacher of the corpus `df` (one teacher: the corpus step and merge keep it so), its function evaluated on
