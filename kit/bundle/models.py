@@ -24,7 +24,7 @@ from kit.model.contract import (
     input_features,
     input_version,
 )
-from kit.model.distil import ENCODE_IDENTITY, REPORT_EVERY, Distillation, encode_codes
+from kit.model.distil import ENCODE_COLUMNS, Distillation, encode_codes, rounds
 from kit.model.export import PARITY_ATOL, build_onnx, parity
 from kit.model.features import design_matrix
 from kit.model.recipe import ARCH, TEACHER, TrainConfig
@@ -65,7 +65,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
-    df = training_corpus(Path(corpus.path), ENCODE_IDENTITY,
+    df = training_corpus(Path(corpus.path), ENCODE_COLUMNS,
                          measured=tuple(f for f in features if f not in MODEL_FEATURES))[0]
     feats, codec = design_matrix(df, train.inputs)
     rows = np.arange(len(df))
@@ -73,7 +73,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     target = df["vmaf"].to_numpy(dtype=np.float64)
     if on_epoch is not None and verdict.recipe == TEACHER:  # the recipe's preparation (the proof, the teacher's
         # samples, the windows) is its training's: said as it starts, so the run's ETA does not count it as set-up
-        on_epoch(0, -(-sum(train.teacher_steps()) // REPORT_EVERY), float("nan"), 0.0)
+        on_epoch(0, rounds(train), float("nan"), 0.0)
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
                         distil=refit_distillation(verdict, df, feats, target, train, teacher_sources))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]

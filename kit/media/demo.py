@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import KIT_ROOT
 from kit.errors import ToolError
 from kit.infra.files import sha256_bytes
 from kit.infra.host import core_count
@@ -120,7 +121,6 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
             and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
-KIT_ROOT = Path(__file__).resolve().parents[2]  # this copy of the kit: an untarred kit's folder, or a clone
 
 
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,

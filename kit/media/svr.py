@@ -134,8 +134,8 @@ def _features(model: dict[str, object]) -> tuple[int, ...]:
     return tuple(FEATURES.index(n) for n in bare)
 
 
-def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]], int]:
-    """(gamma, rho, coefficients, support vectors, total_sv) of a libsvm model text of an RBF SVR."""
+def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]:
+    """(gamma, rho, coefficients, support vectors) of a libsvm model text of an RBF SVR."""
     head, sep, body = text.partition("\nSV\n")
     fields = dict(line.split(" ", 1) for line in head.splitlines() if " " in line)
     if not sep or fields.get("svm_type") not in ("nu_svr", "epsilon_svr") or fields.get("kernel_type") != "rbf":
@@ -153,7 +153,7 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]],
             vector[int(index) - 1] = float(value)
         coefs.append(float(coef))
         support.append(tuple(vector))
-    return float(fields["gamma"]), float(fields["rho"]), coefs, support, int(fields.get("total_sv", len(coefs)))
+    return float(fields["gamma"]), float(fields["rho"]), coefs, support
 
 
 def parse_model(text: str, name: str) -> SvrModel:
@@ -173,7 +173,7 @@ def parse_model(text: str, name: str) -> SvrModel:
     if norm not in ("linear_rescale", "none"):
         raise NotReproducible(f"normalises its features by {norm}, which libvmaf's SVR scoring does not do")
     try:
-        gamma, rho, coefs, support, _ = _svm(str(model["model"]))
+        gamma, rho, coefs, support = _svm(str(model["model"]))
         slopes = tuple(float(v) for v in model.get("slopes", [1.0] * 7))
         intercepts = tuple(float(v) for v in model.get("intercepts", [0.0] * 7))
     except (KeyError, ValueError, IndexError, TypeError) as exc:

@@ -46,13 +46,13 @@ from kit.model.batches import Complement, Member, gather
 from kit.model.features import CODEC_DIM, model_space
 from kit.model.kernels import Kernels, active
 from kit.model.optimise import AutogradStep, HandStep
-from kit.model.recipe import TrainConfig
+from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
 # what makes one encode, whose frames a window may mix: the corpus's key (kit.corpus.dedup.KEY) but the frame, and
 # the box (two boxes' encodes of one setting are two encodes, and --holdout box holds one of them out)
-ENCODE_IDENTITY: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
+ENCODE_COLUMNS: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
 PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
 WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
 WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
@@ -60,6 +60,16 @@ MOTION_MAX = 40.0  # the prior's motion2 reaches this: past the demo's 21 and th
 # a tuning batch's shares: windows (encode-like means), frames, teacher samples
 TUNE_SHARES = (0.4, 0.2, 0.4)
 REPORT_EVERY = 50  # steps between two progress reports
+
+
+def rounds(config: TrainConfig) -> int:
+    """The progress reports of a training by the teacher recipe: its bases' and tunings' steps, REPORT_EVERY a time."""
+    return -(-sum(config.teacher_steps()) // REPORT_EVERY)
+
+
+def recipe_of(distil: Distillation | None) -> str:
+    """The recipe a training uses: the teacher's where its distillation is at hand, else the frames'."""
+    return TEACHER if distil is not None else FRAMES
 
 
 def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
@@ -85,9 +95,9 @@ def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
 
 
 def encode_codes(df: pd.DataFrame) -> np.ndarray:
-    """An integer per row naming its encode by ENCODE_IDENTITY (a column the corpus lacks is one value for all)."""
-    keys = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in ENCODE_IDENTITY}, index=df.index)
-    return keys.groupby(list(ENCODE_IDENTITY), sort=True).ngroup().to_numpy(dtype=np.int64)
+    """An integer per row naming its encode by ENCODE_COLUMNS (a column the corpus lacks is one value for all)."""
+    keys = pd.DataFrame({c: (df[c].astype(str) if c in df else "") for c in ENCODE_COLUMNS}, index=df.index)
+    return keys.groupby(list(ENCODE_COLUMNS), sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
 def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,

@@ -25,12 +25,12 @@ from kit.model.batches import Complement
 from kit.model.clips import ENCODE_KEY, clip_codes, clip_predictions, encode_keys
 from kit.model.consumer import CRF_RANGE
 from kit.model.contract import CANONICAL6, MODEL_FEATURES
-from kit.model.distil import Distillation, encode_codes
+from kit.model.distil import Distillation, encode_codes, recipe_of
 from kit.model.encodes import consumer_encodes, feed_codec
 from kit.model.features import design_matrix
 from kit.model.folds import LOSO, Fold, cut_folds
 from kit.model.metrics import correlated, residuals, summarise
-from kit.model.recipe import FRAMES, TEACHER, FoldsAsked, TrainConfig
+from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
@@ -78,7 +78,7 @@ class LosoInputs:
     @property
     def recipe(self) -> str:
         """The recipe the ensemble trains by (kit.model.recipe): the teacher's where its distillation is at hand."""
-        return TEACHER if self.distil is not None else FRAMES
+        return recipe_of(self.distil)
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
         """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,

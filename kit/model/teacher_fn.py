@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kit.errors import InputError
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, omit_none
-from kit.media.libvmaf import FEATURES
+from kit.media.libvmaf import FEATURES, TEACHER_MODEL
 from kit.media.svr import PROOF_TOLERANCE, NotReproducible, SvrModel, builtin_model_text, parse_model
 from kit.media.teachers import read_model_file
 
@@ -82,7 +82,7 @@ def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict
     teacher recipe would distil it), else a record saying where."""
     import numpy as np
 
-    teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else "vmaf_v0.6.1"
+    teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else TEACHER_MODEL
     sha = str(df["teacher_sha256"].iloc[0]) if "teacher_sha256" in df and len(df) else ""
     sha = "" if sha in ("nan", "None") else sha
     try:
@@ -96,15 +96,15 @@ def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict
     where = (f"{row.get('src', row.get('src_sha256', '?'))} frame {int(row['frame_index'])} "
              f"({row.get('encoder', '?')} cq {row.get('cq', '?')})")
     found = float(diff[worst]) if len(diff) else 0.0
-    if (not np.isfinite(diff).all() or found > PROOF_TOLERANCE) and not strict:
-        return TeacherFunction(teacher, False, len(df), PROOF_TOLERANCE, found, where, model.sha256,
-                               f"differs from libvmaf's own score by {found:.4f} at {where}"), None
-    if not np.isfinite(diff).all() or found > PROOF_TOLERANCE:
+    if len(bad) or found > PROOF_TOLERANCE:
+        if not strict:
+            return TeacherFunction(teacher, False, len(df), PROOF_TOLERANCE, found, where, model.sha256,
+                                   f"differs from libvmaf's own score by {found:.4f} at {where}"), None
         raise InputError(f"the teacher {teacher}, evaluated from the corpus's six features as libvmaf evaluates it, "
                          f"gives {found:.4f} points away from libvmaf's own score at {where}, beyond "
                          f"{PROOF_TOLERANCE}: the corpus was scored by another function than the one the kit would "
                          "distil",
-                         hint="rerun with --recipe frames to train on the corpus's scores as they are, or score the "
-                              "corpus again with this box's ffmpeg (its corpus step, with --force) where its clips "
-                              "are")
+                         hint="rerun with --recipe frames to train on the corpus's scores as they are, or score "
+                              "the corpus again with this box's ffmpeg (its corpus step, with --force) where its "
+                              "clips are")
     return TeacherFunction(teacher, True, len(df), PROOF_TOLERANCE, found, where, model.sha256), model

@@ -36,12 +36,12 @@ import torch
 
 from kit.model.arch import Arch, fr_regressor_v2
 from kit.model.batches import Dropout, Inputs, Member, RowStream, Scalers, TrainData, gather, row_arrays
-from kit.model.distil import REPORT_EVERY, Distillation, distil
+from kit.model.distil import REPORT_EVERY, Distillation, distil, recipe_of, rounds
 from kit.model.features import model_space
 from kit.model.kernels import Kernels, active
 from kit.model.network import FrRegressor
 from kit.model.optimise import AutogradStep, HandStep
-from kit.model.recipe import FRAMES, TEACHER, TrainConfig
+from kit.model.recipe import TrainConfig
 from kit.model.schedule import JobShape, PlannedJob, Schedule, distilled_arithmetic, plan_jobs
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
@@ -239,8 +239,8 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
                 on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
     """The ensemble's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; its
     progress reported as on_epoch's rounds of distil.REPORT_EVERY steps (the bases' steps, then the tuning's)."""
-    base, tune = config.teacher_steps()
-    rounds = -(-(base + tune) // REPORT_EVERY)
+    base, _ = config.teacher_steps()
+    total = rounds(config)
     latest: list[tuple[int, float]] = []
     shown = [0]
 
@@ -254,7 +254,7 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
             shown[0], steps = at, latest[-1][0]
             work = distilled_arithmetic(job.arch, seeds, len(job.members), config, min(steps, base),
                                         max(0, steps - base))
-            job.on_epoch(min(at, rounds), rounds, latest[-1][1], float(work))
+            job.on_epoch(min(at, total), total, latest[-1][1], float(work))
 
     parts: list[TrainedEnsemble] = []
 
@@ -298,10 +298,6 @@ def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, memb
     on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds
     of steps finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
     """
-    job = TrainJob(members, fr_regressor_v2(config, recipe_of(config, distil)), on_epoch)
+    job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 
-
-def recipe_of(config: TrainConfig, distil: Distillation | None) -> str:
-    """The recipe a training uses: the teacher's where its distillation is at hand, else the frames'."""
-    return TEACHER if distil is not None else FRAMES
