@@ -52,10 +52,16 @@ class Context:
 def prereqs_can_train(ctx: Context) -> bool:
     """What the prereqs step found: torch, onnx and onnxruntime import here (True without a readable prereqs.json:
     the packages are then only looked for)."""
-    if not ctx.tree.is_file(ctx.run.prereqs_json):
-        return True
-    prereqs, _ = read_prereqs_record(ctx.tree, ctx.run.prereqs_json)
+    prereqs = recorded_prereqs(ctx)
     return prereqs is None or (prereqs.can_train and prereqs.can_export)
+
+
+def recorded_prereqs(ctx: Context) -> Prereqs | None:
+    """prereqs.json as the prereqs step wrote it; None where there is none yet, or it cannot be read (read_prereqs
+    refuses that where a step needs it)."""
+    if not ctx.tree.is_file(ctx.run.prereqs_json):
+        return None
+    return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0]
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:
@@ -160,8 +166,7 @@ def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
     from kit.media.ffmpeg import resolve_ffmpeg
     from kit.media.libvmaf import BUILTIN_TEACHERS
 
-    prereqs, _ = read_prereqs_record(ctx.tree, ctx.run.prereqs_json) if ctx.tree.is_file(ctx.run.prereqs_json) \
-        else (None, "")
+    prereqs = recorded_prereqs(ctx)
     ffmpeg: Path | None = Path(prereqs.ffmpeg.path) if prereqs is not None else None
     if ffmpeg is None:
         with contextlib.suppress(KitError):  # no ffmpeg at all: the teacher is then said not reproduced
