@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from kit.report.grades import Graded
 from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, cells, esc, headers, note, sorted_by, table
+from kit.verdict.gates import CONSUMER_GATES, Shown, shown
 from kit.verdict.kinds import CONSUMER
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ConsumerGroup, LimitGate, Verdict
+    from kit.verdict.document import ConsumerGroup, Verdict
 
 ENCODES_FILE = "03_loso/encodes.parquet"
 BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
@@ -69,8 +70,8 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
     parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
-    parts += [f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>{esc(gate_line(g))}</p>"
-              for g in verdict.consumer_gates or ()]
+    parts += [f"<p class='{'warn' if s.row.enabled and not s.row.passed else 'note'}'>{esc(gate_line(s))}</p>"
+              for s in shown(verdict, CONSUMER_GATES)]
     if c.train_hint:
         parts.append(f"<p class='warn'>{esc(untrained_text(verdict))}</p>")
     if c.codec_note:
@@ -94,10 +95,10 @@ def headline(whole: ConsumerGroup, tolerance: float) -> str:
             f"({whole.worst_encode}).")
 
 
-def gate_line(g: LimitGate) -> str:
-    flag = {"consumer_share": "--min-consumer-share", "consumer_content_share": "--min-consumer-content-share"}
+def gate_line(s: Shown) -> str:
+    g = s.row
     state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
-    return f"{g.statement} ({flag.get(g.measure, g.measure)}, {state})."
+    return f"{g.statement} ({s.gate.flag}, {state})."
 
 
 def unmeasured_text(bands: list[str] | None) -> str | None:

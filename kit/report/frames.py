@@ -27,6 +27,7 @@ from kit.report.grades import Measure, median, ratio
 from kit.report.markup import ROWS_SHOWN
 from kit.verdict.breakdown import errors_of, quality_key
 from kit.verdict.document import GroupErrors
+from kit.verdict.gates import HOLDOUT_PLCC, shown
 from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
 
@@ -134,7 +135,6 @@ def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
 # -- the first screen: the worst of each kind -------------------------------------------------------
 GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("quality", "quality setting", "settings"),
              ("resolution", "resolution class", "classes"), ("rung", "ladder rung", "rungs"))
-FOLD_GATES = {"bias": ("bias_gate", "--max-abs-bias"), "rmse": ("fold_rmse_gate", "--max-fold-rmse")}
 
 
 @dataclass(frozen=True)
@@ -178,17 +178,14 @@ def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
 def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstItem:
     """The worst source with the per-source gate that is on (--max-abs-bias, --max-fold-rmse), the one on its
     worst figure first: its own value of that figure against the limit."""
-    order = [item.measure, *(m for m in FOLD_GATES if m != item.measure)]
-    for measure in (m for m in order if m in FOLD_GATES):
-        field, flag = FOLD_GATES[measure]
-        gate = getattr(verdict, field, None)
-        if gate is None or not gate.enabled or gate.threshold is None:
-            continue
-        value = abs(float(top["bias"])) if measure == "bias" else float(top["rmse"])
-        shown = f"|bias| {value:.2f}" if measure == "bias" else f"RMSE {value:.2f}"
-        return replace(item, gate=f"{shown} <= {gate.threshold:g} ({flag})",
-                       passed=math.isfinite(value) and value <= gate.threshold)
-    return item
+    on = [s for s in shown(verdict) if s.per_source and s.row.enabled and s.row.threshold is not None]
+    if not on:
+        return item
+    first = min(on, key=lambda s: s.gate.column != item.measure)  # the gate on its worst figure, else the first
+    gate, threshold = first.gate, first.row.threshold
+    value = abs(float(top[gate.column])) if gate.absolute else float(top[gate.column])
+    return replace(item, gate=f"{gate.figure} {value:.2f} {gate.sign} {threshold:g} ({gate.flag})",
+                   passed=math.isfinite(value) and gate.keeps(value, threshold))
 
 
 def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
@@ -215,9 +212,8 @@ def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
     """An encoder or box the --holdout gate judges: the worst one's own held-out PLCC, else the gate's worst."""
     gate = block.gate
     assert gate.threshold is not None
+    rule = f"{HOLDOUT_PLCC.sign} {gate.threshold:g} ({HOLDOUT_PLCC.flag})"
     unseen = next((g for g in block.groups if g.group == item.name), None)
     if unseen is not None:
-        return replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} >= {gate.threshold:g} (--holdout-min-plcc)",
-                       passed=unseen.plcc >= gate.threshold)
-    return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} >= {gate.threshold:g} "
-                              "(--holdout-min-plcc)", passed=gate.passed)
+        return replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} {rule}", passed=unseen.plcc >= gate.threshold)
+    return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} {rule}", passed=gate.passed)

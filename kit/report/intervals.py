@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from kit.report.markup import POOLING_TABLE, bounded_cell, cells, details, esc, headers, note, sorted_by, table
 from kit.report.sections import INTERVALS_FILE
+from kit.verdict.gates import CLIP_ERROR_GATES, Shown, shown
 from kit.verdict.kinds import POOLED_CLIP
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ClipPooling, ExportedInterval, LimitGate, Verdict
+    from kit.verdict.document import ClipPooling, ExportedInterval, Verdict
 
 LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
                  "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
@@ -39,7 +40,7 @@ def exported_section(e: ExportedInterval) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
-def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[str]:
+def pooling_table(pooling: ClipPooling, gates: list[Shown]) -> list[str]:
     """Per held-out clip, the error of each pooling (all clips, then each encoder's), and its gates."""
     from kit.model.pooling import POOL_WORDS
 
@@ -50,8 +51,9 @@ def pooling_table(pooling: ClipPooling, gates: tuple[LimitGate, ...]) -> list[st
              sorted_by("by RMSE, worst first"), table(headers(POOLING_TABLE, POOLED_CLIP), rows, cls="compact"),
              note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune with the "
                   "mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
-    for g in gates:
-        said = f"--max-clip-error {g.measure.partition(':')[2]}:{g.threshold:g}: {'pass' if g.passed else 'FAIL'}: "
+    for s in gates:
+        g = s.row
+        said = f"{s.gate.setting(g)}: {'pass' if g.passed else 'FAIL'}: "
         parts.append(f"<p class='{'note' if g.passed else 'warn'}'>{esc(said + (g.statement or ''))}</p>")
     return parts
 
@@ -83,7 +85,7 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
                          [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
                    note(c.note)]
     if verdict.clip_pooling is not None:
-        folded += pooling_table(verdict.clip_pooling, verdict.clip_error_gates or ())
+        folded += pooling_table(verdict.clip_pooling, shown(verdict, CLIP_ERROR_GATES))
     if iv.exported is not None:
         folded += exported_section(iv.exported)
     chart = figures.figure_html(charts.coverage_figure(iv, by_source),

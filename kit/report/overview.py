@@ -14,7 +14,8 @@ from kit.report.frames import WorstItem
 from kit.report.grades import LEGEND, Graded, grade
 from kit.report.markup import esc, note, sorted_by, table
 from kit.report.markup import fmt as _fmt
-from kit.verdict.kinds import CONSUMER, GROUPS, POOLED, SOURCE
+from kit.verdict.gates import Shown, shown
+from kit.verdict.kinds import GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
     from kit.verdict.document import Verdict
@@ -114,44 +115,28 @@ def gate_rows(verdict: Verdict) -> list[GateRow]:
     if challenger.enabled:
         rows.append(GateRow("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
                             f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
-    for g, what, flag in ((verdict.bias_gate, f"largest |bias| of a source ({SOURCE}, mean over seeds)",
-                           "--max-abs-bias"),
-                          (verdict.fold_rmse_gate, f"largest RMSE of a source ({SOURCE}, mean over seeds)",
-                           "--max-fold-rmse")):
-        if g is not None:
-            limit = f"<= {g.threshold:g}" if g.enabled else f"off ({flag})"
-            rows.append(GateRow(f"{what}: {g.worst_src}", g.worst_value, "<=", g.threshold, limit,
-                                g.passed if g.enabled else None))
     return rows + limit_rows(verdict)
 
 
-LIMITS = {"coverage": (">=", "--min-coverage"), "share_out_of_range": ("<=", "--max-out-of-range"),
-          "plcc": (">=", "--holdout-min-plcc"), "consumer_share": (">=", "--min-consumer-share"),
-          "consumer_content_share": (">=", "--min-consumer-content-share")}
-CONSUMER_GATES = {"consumer_share": "lowest share of held-out encodes within the tolerance as vmaf-tune predicts "
-                                    f"them ({CONSUMER}: all, a CRF band, an encoder)",
-                  "consumer_content_share": "lowest share of a content group's held-out encodes within the tolerance "
-                                            f"as vmaf-tune predicts them ({CONSUMER})"}
+def limit_row(s: Shown) -> GateRow:
+    """A row of a gate of kit.verdict.gates: its worst value (a per-source gate's names its source) against its
+    threshold."""
+    g, gate, what = s.row, s.gate, s.label
+    if s.per_source:
+        what, value = f"{what}: {g.worst_src}", g.worst_value
+    else:
+        value = g.worst_value if not gate.no_figure or math.isfinite(g.worst_value) else None
+        # why there is no figure is said where its figures are, at length: here, that there is none
+        what = f"{what}: {gate.no_figure}" if value is None else what
+        what = f"{what}: {g.worst}" if g.worst else what
+    limit = f"{gate.sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({gate.flag})"
+    return GateRow(what, value, gate.sign, g.threshold, limit, g.passed if g.enabled else None)
 
 
 def limit_rows(verdict: Verdict) -> list[GateRow]:
-    """The gates of kit 0.4, when the verdict has them: coverage, range, each --holdout block, completeness."""
-    gates = [(f"coverage at the nominal level ({POOLED})", verdict.coverage_gate),
-             ("largest share of a source's predictions outside [0, 100]", verdict.range_gate),
-             *((f"lowest PLCC of a held-out {h.kind}", h.gate) for h in verdict.holdout or ()),
-             *((CONSUMER_GATES[g.measure], g) for g in verdict.consumer_gates or ())]
-    rows: list[GateRow] = []
-    for what, g in gates:
-        if g is None:
-            continue
-        sign, flag = LIMITS.get(g.measure, ("vs", g.measure))
-        value = g.worst_value if g.measure != "coverage" or math.isfinite(g.worst_value) else None
-        # why it is unbounded is said under the intervals, at length: here, that there is no figure
-        what = f"{what}: unbounded, no figure (see the intervals)" if value is None and g.measure == "coverage" \
-            else what
-        rows.append(GateRow(f"{what}: {g.worst}" if g.worst else what, value, sign, g.threshold,
-                            f"{sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({flag})",
-                            g.passed if g.enabled else None))
+    """The gates of kit.verdict.gates the verdict has, in its order (those shown beside their own table left out),
+    then the completeness."""
+    rows = [limit_row(s) for s in shown(verdict) if s.gate.label]
     if (c := verdict.completeness) is not None:
         missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
         rows.append(GateRow(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,

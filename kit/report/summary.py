@@ -24,6 +24,7 @@ from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
 from kit.rundir import RunDir
 from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
+from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
 
@@ -77,11 +78,12 @@ def gate_rows(verdict: Verdict) -> list[Row]:
     if lg.enabled:
         rows.append(Row("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups  "
                                                   f"(gate <= {lg.threshold:g}, {ok[lg.passed]})", lg.passed))
-    for g, label, limit in ((verdict.bias_gate, "largest source bias", "--max-abs-bias"),
-                            (verdict.fold_rmse_gate, "largest source RMSE", "--max-fold-rmse")):
-        if g is not None and g.worst_src is not None:  # a per-source limit, with the source nearest it
-            state = f"gate <= {g.threshold:g}, {ok[g.passed]}" if g.enabled else f"no gate: {limit} off"
-            rows.append(Row(label, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({state})",
+    for s in shown(verdict):
+        g = s.row
+        if s.per_source and g.worst_src is not None:  # a per-source limit, with the source nearest it
+            state = f"gate {s.gate.sign} {g.threshold:g}, {ok[g.passed]}" if g.enabled else \
+                f"no gate: {s.gate.flag} off"
+            rows.append(Row(s.short, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({state})",
                             g.passed if g.enabled else None))
     return rows
 
@@ -203,12 +205,11 @@ def interval_rows(verdict: Verdict) -> list[Row]:
         rows.append(Row("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
         rows += [Row("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
-    rows += [Row("clip error gate", f"{gate.statement}  (gate {gate.threshold:g}, {OUTCOME[gate.passed]})",
-                 gate.passed) for gate in verdict.clip_error_gates or ()]
-    for label, g in (("coverage gate", verdict.coverage_gate), ("out of range", verdict.range_gate)):
-        if g is not None and (g.enabled or (g.statement and g.worst_value > 0 and label == "out of range")):
+    for s in [*shown(verdict, CLIP_ERROR_GATES), *shown(verdict, COVERAGE_GATE, RANGE_GATE)]:
+        g = s.row
+        if g.enabled or (s.gate.warns_off and g.statement and g.worst_value > 0):
             state = f"gate {g.threshold:g}, {OUTCOME[g.passed]}" if g.enabled else "no gate"
-            rows.append(Row(label, f"{g.statement}  ({state})", g.passed if g.enabled else None))
+            rows.append(Row(s.short, f"{g.statement}  ({state})", g.passed if g.enabled else None))
     return rows
 
 
@@ -236,15 +237,16 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
                                         f"{g.bias:+.2f}, max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} "
                                         "out of range" + (f" ({g.note})" if g.note else "")))
     rows += [Row("confounded", sentence) for sentence in verdict.confounding or ()]
-    for block in verdict.holdout or ():
-        on = block.gate.enabled
-        state = f"gate {block.gate.threshold:g}, {OUTCOME[block.gate.passed]}" if on else "no gate: --holdout-min-plcc"
+    for block in verdict.holdout or ():  # each block's gate is HOLDOUT_PLCC's row
+        on, label = block.gate.enabled, HOLDOUT_PLCC.short.format(kind=block.kind)
+        state = f"gate {block.gate.threshold:g}, {OUTCOME[block.gate.passed]}" if on else \
+            f"no gate: {HOLDOUT_PLCC.flag}"
         worst = next((g for g in block.groups if g.group == block.gate.worst), None)
-        rows.append(Row(f"unseen {block.kind}", f"{block.gate.statement}, {POOLED}  ({state})"
+        rows.append(Row(label, f"{block.gate.statement}, {POOLED}  ({state})"
                         + (f"; {worst.note}" if worst is not None and worst.note else ""), block.gate.passed if on
                         else None))
         if block.left_out:
-            rows.append(Row(f"unseen {block.kind}: rows left out", block.left_out))
+            rows.append(Row(f"{label}: rows left out", block.left_out))
     if verdict.completeness is not None and not verdict.completeness.passed:
         rows.append(Row("FOLDS WITHOUT RESULTS", ", ".join(verdict.completeness.missing)))
     return rows
@@ -279,10 +281,9 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
     """The consumer's row, then each of its gates that is on (kit.verdict.consumer)."""
     text = consumer_text(verdict)
     rows = [Row(CONSUMER_LABEL, text)] if text else []
-    labels = {"consumer_share": "consumer share", "consumer_content_share": "consumer share per content"}
-    return rows + [Row(labels.get(g.measure, g.measure), f"{g.statement}  (gate >= {g.threshold:g}, "
-                                                          f"{OUTCOME[g.passed]})", g.passed)
-                   for g in verdict.consumer_gates or () if g.enabled and g.threshold is not None]
+    return rows + [Row(s.short, f"{s.row.statement}  (gate {s.gate.sign} {s.row.threshold:g}, {OUTCOME[s.row.passed]})",
+                       s.row.passed) for s in shown(verdict, CONSUMER_GATES)
+                   if s.row.enabled and s.row.threshold is not None]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:

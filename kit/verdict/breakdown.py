@@ -82,15 +82,15 @@ def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tup
     return tuple(out)
 
 
-def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None) -> LimitGate:
-    """--max-out-of-range: no source's share of held-out predictions outside [0, 100] above the threshold (off
-    when None: the worst source is still recorded)."""
+def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure: str) -> LimitGate:
+    """--max-out-of-range (kit.verdict.gates.OUT_OF_RANGE): no source's share of held-out predictions outside
+    [0, 100] above the threshold (off when None: the worst source is still recorded)."""
     sources = [g for g in groups if g.by == "source"]
     worst = max(sources, key=lambda g: (g.share_out_of_range, g.group), default=None)
     value = worst.share_out_of_range if worst else float("nan")
     failing = sorted(g.group for g in sources if threshold is not None and not g.share_out_of_range <= threshold)
     statement = (f"source {worst.group}: {value:.1%} of its held-out predictions lie outside [0, 100]"
                  if worst is not None and value > 0 else None)
-    return LimitGate(enabled=threshold is not None, measure="share_out_of_range", threshold=threshold,
+    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold,
                      worst=worst.group if worst else None, worst_value=value, failing=failing,
                      passed=not failing, statement=statement)

@@ -6,9 +6,10 @@ vmaf-tune accepts the proxy's answer for an encode when a verify encode agrees w
 (kit.model.encodes) holds each held-out encode's prediction as vmaf-tune makes it, by the members that never saw its
 content; every figure here is taken over its `counted` rows (an encoder vmaf-tune has a slot for, at a CRF it
 queries, that the encode's fold trained on): the share with `miss` <= the tolerance, the median and largest `miss`,
-over all of them and per encoder, CRF band, rung and content group, worst first. Two gates read them:
---min-consumer-share (every CRF band, every encoder and all encodes together) and --min-consumer-content-share
-(every content group). The slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+over all of them and per encoder, CRF band, rung and content group, worst first. The gates that read them are
+declared in kit.verdict.gates (--min-consumer-share: every CRF band, every encoder and all encodes together;
+--min-consumer-content-share: every content group); `share_gate` computes both. The slots of vmaf-tune's one-hot no
+row trained are named, never given a figure.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted a
        "crf_norm = (crf - lo) / (hi - lo) over --vmaftune-crf-range (vmaf-tune's CRF is the kit's cq), against the "
        "mean of its frames' teacher scores; miss = |predicted - teacher|, within: miss <= the tolerance. Recompute "
        "from 03_loso/encodes.parquet, its rows with counted true")
-SHARE, CONTENT_SHARE = "consumer_share", "consumer_content_share"  # the gates' measures
 
 
 def name_of(row: pd.Series) -> str:
@@ -156,30 +156,27 @@ def label_of(g: ConsumerGroup) -> str:
             "rung": f"rung {g.group}"}[g.by]
 
 
-def consumer_gates(fit: ConsumerFit, share_min: float | None, content_min: float | None) -> tuple[LimitGate, ...]:
-    """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
-    --min-consumer-content-share: every content group at least Y. A HOLD names each band, encoder or content below
-    its share. With no encode vmaf-tune can query there is nothing to gate: each passes, saying so."""
+def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
+    """--min-consumer-share (kit.verdict.gates.CONSUMER_SHARE): all held-out encodes, every CRF band and every encoder
+    at least X within the tolerance; `content`, --min-consumer-content-share: every content group at least Y. A HOLD
+    names each band, encoder or content below its share. With no encode vmaf-tune can query there is nothing to
+    gate: it passes, saying so."""
     everything = fit.whole
-    checked = {SHARE: [everything, *fit.of("crf_band"), *fit.of("encoder")], CONTENT_SHARE: list(fit.of("content"))}
-    gates = []
-    for measure, threshold in ((SHARE, share_min), (CONTENT_SHARE, content_min)):
-        groups = checked[measure]
-        labels = {id(g): "all" if g is everything else label_of(g) for g in groups}
-        worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
-                                           g is not everything), default=None)
-        failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
-        gates.append(LimitGate(
-            enabled=threshold is not None, measure=measure, threshold=threshold,
-            worst=labels[id(worst)] if worst is not None and fit.n_encodes else None,
-            worst_value=worst.share_within if worst is not None else math.nan,
-            failing=[labels[id(g)] for g in failing], passed=not failing,
-            statement=gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, measure)))
-    return tuple(gates)
+    groups = list(fit.of("content")) if content else [everything, *fit.of("crf_band"), *fit.of("encoder")]
+    labels = {id(g): "all" if g is everything else label_of(g) for g in groups}
+    worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
+                                       g is not everything), default=None)
+    failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]
+    return LimitGate(
+        enabled=threshold is not None, measure=measure, threshold=threshold,
+        worst=labels[id(worst)] if worst is not None and fit.n_encodes else None,
+        worst_value=worst.share_within if worst is not None else math.nan,
+        failing=[labels[id(g)] for g in failing], passed=not failing,
+        statement=gate_statement(fit, [(labels[id(g)], g) for g in failing], worst, labels, content))
 
 
 def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], worst: ConsumerGroup | None,
-                   labels: dict[int, str], measure: str) -> str:
+                   labels: dict[int, str], content: bool) -> str:
     """What the gate found: what failed, each with its share; else the lowest; or why nothing was measured."""
     tol = f"within {fit.tolerance:g} VMAF of the teacher as vmaf-tune predicts them"
     if not fit.n_encodes:
@@ -187,10 +184,10 @@ def gate_statement(fit: ConsumerFit, failing: list[tuple[str, ConsumerGroup]], w
     whole = f"all: {fit.share_within:.1%} of {fit.n_encodes}"
     if failing:
         return f"held-out encodes {tol}: " + ", ".join(share_text(g, label) for label, g in failing) + \
-            ("" if measure == CONTENT_SHARE or failing[0][0] == "all" else f" ({whole})")
+            ("" if content or failing[0][0] == "all" else f" ({whole})")
     assert worst is not None
     lowest = "" if labels[id(worst)] == "all" else f"; lowest {share_text(worst, labels[id(worst)])}"
-    if measure == CONTENT_SHARE:
+    if content:
         return f"every content group's held-out encodes {tol}: lowest {share_text(worst, labels[id(worst)])}"
     return f"{fit.share_within:.1%} of {fit.n_encodes} held-out encodes {tol}{lowest}"
 

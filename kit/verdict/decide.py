@@ -18,15 +18,12 @@ from kit.media.libvmaf import TEACHER_MODEL
 from kit.model.metrics import CORRELATION_RULE, residuals
 from kit.model.results import BaselineResult, Baselines, FoldResult, SeedReport
 from kit.verdict.assess import Assessment
-from kit.verdict.breakdown import range_gate
-from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_gates
 from kit.verdict.document import (
     NOTHING_TO_SEND,
     SEND_BACK,
     VERDICT_SCHEMA_VERSION,
     Agreement,
     Completeness,
-    ConsumerFit,
     LimitGate,
     Overall,
     PooledAgreement,
@@ -34,20 +31,12 @@ from kit.verdict.document import (
     VerdictProvenance,
     WorstFold,
 )
-from kit.verdict.gate import (
-    EvidenceGate,
-    FoldGate,
-    GateResult,
-    GateThresholds,
-    evaluate_gate,
-    evidence_gate,
-    fold_gate,
-)
-from kit.verdict.intervals import coverage_gate, finite
+from kit.verdict.gate import EvidenceGate, FoldGate, GateResult, GateThresholds, evaluate_gate, evidence_gate
+from kit.verdict.gates import BLOCKS, GATES, HOLDOUT, Block, Evidence, Gate
+from kit.verdict.intervals import finite
 from kit.verdict.kinds import FIGURE_KINDS, GROUPS
 from kit.verdict.lift import ChallengerGate, Lift, LiftGate, challenger_gate, lift, lift_gate
 from kit.verdict.plausibility import TeacherSuspect, suspects_text
-from kit.verdict.pooling import clip_error_gates
 
 WORST_FOLDS = 3
 
@@ -123,10 +112,6 @@ def fold_table(folds: pd.DataFrame) -> tuple[FoldResult, ...]:
                  for r in folds.sort_values(["seed", "fold", "src", "src_sha256"]).to_dict(orient="records"))
 
 
-FOLD_LIMITS = {"abs_bias": ("is off by {value:.1f} VMAF points on average (either way)", "--max-abs-bias"),
-               "rmse": ("has RMSE {value:.1f}", "--max-fold-rmse")}
-
-
 @dataclass(frozen=True)
 class Gates:
     """Every gate of one verdict; PROMOTE only when all pass."""
@@ -135,17 +120,21 @@ class Gates:
     lift: LiftGate
     challenger: ChallengerGate
     evidence: EvidenceGate
-    folds: tuple[FoldGate, ...]
-    limits: tuple[LimitGate, ...]
+    rows: tuple[tuple[Gate, FoldGate | LimitGate], ...]  # each gate of kit.verdict.gates.GATES, in its order
     complete: Completeness | None
     constant_teacher: str | None = None  # why there is no correlation at all, when the teacher never varies
     # not a gate: the sources whose teacher looks wrong (kit.verdict.plausibility), named whatever the gates say
     suspects: tuple[TeacherSuspect, ...] | None = None
 
+    def block(self, block: Block) -> FoldGate | LimitGate | tuple[FoldGate | LimitGate, ...] | None:
+        """What the verdict writes under the block's key: its one row, or its rows (None: none)."""
+        rows = tuple(row for gate, row in self.rows if gate.block is block)
+        return rows or None if block.many else next(iter(rows), None)
+
     @property
     def passed(self) -> bool:
         return self.gate.passed and self.lift.passed and self.challenger.passed and self.evidence.passed \
-            and all(g.passed for g in self.folds) and all(g.passed for g in self.limits) \
+            and all(row.passed for _, row in self.rows) \
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
@@ -167,8 +156,9 @@ def recommendation(g: Gates, whose: str = "box") -> str:
         reasons.append(g.constant_teacher)
     if g.complete is not None and not g.complete.passed:
         reasons.append(missing_reason(g.complete))
-    reasons += [limit_reason(lim) for lim in g.limits if not lim.passed]
-    reasons += [fold_reason(f) for f in g.folds if not f.passed]
+    failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
+    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, LimitGate)]
+    reasons += [gate.failure(row) for gate, row in failed if isinstance(row, FoldGate)]
     if not g.challenger.passed:
         reasons.append(str(g.challenger.statement).rstrip("."))
     if not g.lift.passed:
@@ -194,12 +184,6 @@ def missing_reason(complete: Completeness) -> str:
             + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
 
 
-def fold_reason(f: FoldGate) -> str:
-    what, flag = FOLD_LIMITS[f.measure]
-    return (f"source {f.worst_src} {what.format(value=f.worst_value)}, beyond {flag} {f.threshold:g}"
-            + (f" ({len(f.failing_sources) - 1} more source(s) too)" if len(f.failing_sources) > 1 else ""))
-
-
 def lift_reason(g: LiftGate) -> str:
     worse = "the ensemble is worse than the ridge baseline trained beside it: " if g.rmse_ratio > 1 else ""
     if g.rmse_ratio == math.inf:
@@ -221,51 +205,17 @@ def plcc_reasons(gate: GateResult) -> list[str]:
     return reasons
 
 
-LIMIT_FLAGS = {"coverage": "--min-coverage", "share_out_of_range": "--max-out-of-range",
-               "plcc": "--holdout-min-plcc", SHARE: "--min-consumer-share",
-               CONTENT_SHARE: "--min-consumer-content-share"}
-CLIP_ERROR = "clip_error:"  # a --max-clip-error gate's measure: clip_error:<stat>
-
-
-def limit_reason(g: LimitGate) -> str:
-    """Why a limit gate failed, in the recommendation's words."""
-    if g.measure.startswith(CLIP_ERROR):
-        stat = g.measure.removeprefix(CLIP_ERROR)
-        more = f" ({len(g.failing) - 1} more clip(s) too)" if len(g.failing) > 1 else ""
-        return f"{g.statement}, beyond --max-clip-error {stat}:{g.threshold:g}{more}"
-    flag = LIMIT_FLAGS[g.measure]
-    if g.measure in (SHARE, CONTENT_SHARE):  # the statement names each band, encoder or content below it
-        return f"{g.statement}: below {flag} {g.threshold:g}"
-    if g.measure == "plcc":
-        return f"held-out {', '.join(g.failing)} below {flag} {g.threshold:g} ({g.statement})"
-    if g.measure == "share_out_of_range":
-        more = f" ({len(g.failing) - 1} more source(s) too)" if len(g.failing) > 1 else ""
-        return f"{g.statement}, beyond {flag} {g.threshold:g}{more}"
-    below = g.threshold is not None and g.worst_value < g.threshold  # else it failed as unbounded
-    return f"{g.statement}, below {flag} {g.threshold:g}" if below else f"{g.statement} ({flag} {g.threshold:g})"
-
-
 def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
              incumbent: BaselineResult | None, thresholds: GateThresholds, a: Assessment | None) -> tuple[Gates, Lift]:
     """Every gate on these LOSO outputs (the seeds' means are over content groups; `folds` per source)."""
-    sources = per_source(folds)
     gate = evaluate_gate({r.seed: r.mean_plcc for r in reports}, thresholds)
     ens_rmse = [r.mean_rmse for r in reports]
     lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"])
-    bias = fold_gate("abs_bias", dict(zip(sources["src"], sources["bias"].abs(), strict=True))
-                     if "bias" in folds else {}, thresholds.max_abs_bias)
-    rmse = fold_gate("rmse", dict(zip(sources["src"], sources["rmse"], strict=True)), thresholds.max_fold_rmse)
-    coverage = coverage_gate(a.intervals, thresholds.min_coverage) if a else None
-    in_range = range_gate(a.breakdown, thresholds.max_out_of_range) if a else None
-    clips = clip_error_gates(a.clips, a.clip_pooling, thresholds.max_clip_error) \
-        if a is not None and a.clips is not None and a.clip_pooling is not None else ()
-    consumer = consumer_gates(a.consumer, thresholds.min_consumer_share, thresholds.min_consumer_content_share) \
-        if a is not None and a.consumer is not None else ()
-    limits = tuple(g for g in (coverage, in_range, *(b.gate for b in a.holdout), *clips, *consumer)
-                   if g is not None) if a else ()
+    evidence = Evidence(folds, per_source(folds), a, thresholds)
+    rows = tuple((g, row) for g in GATES for row in g.rows(evidence))
     return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
-                 evidence_gate(content_groups(reports), thresholds.min_content_groups), (bias, rmse), limits,
+                 evidence_gate(content_groups(reports), thresholds.min_content_groups), rows,
                  a.completeness if a else None, constant_teacher(reports), a.teacher_suspects if a else None), lifted
 
 
@@ -280,10 +230,7 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
     # the verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none
     teacher = teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
     a = assessment
-    coverage = next((x for x in g.limits if x.measure == "coverage"), None)
-    in_range = next((x for x in g.limits if x.measure == "share_out_of_range"), None)
-    clip_gates = tuple(x for x in g.limits if x.measure.startswith(CLIP_ERROR))
-    consumer, consumer_limits = consumer_blocks(a, g)
+    blocks = {b.key: g.block(b) for b in BLOCKS if b is not HOLDOUT}  # the holdout blocks hold their own rows
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
@@ -297,24 +244,16 @@ def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, pre
             "applied before PLCC."),
         provenance=VerdictProvenance(__version__, sys.version.split()[0], reports[0].train_config,
                                      thresholds.to_json()),
-        folds_without_correlation=undefined_correlation(reports), bias_gate=g.folds[0], fold_rmse_gate=g.folds[1],
-        teacher_models=teachers,
+        folds_without_correlation=undefined_correlation(reports), teacher_models=teachers,
         validation=reports[0].validation,
         intervals=a.intervals if a else None, breakdown=a.breakdown if a else None,
-        holdout=a.holdout or None if a else None, coverage_gate=coverage, range_gate=in_range,
-        completeness=g.complete, evidence_gate=g.evidence, figure_kinds=dict(FIGURE_KINDS),
+        holdout=a.holdout or None if a else None, completeness=g.complete, evidence_gate=g.evidence,
+        figure_kinds=dict(FIGURE_KINDS),
         confounding=list(a.confounding) or None if a else None, teacher_sha256=corpus.teacher_sha256,
-        clip_pooling=a.clip_pooling if a else None, clip_error_gates=clip_gates or None,
-        teacher_suspects=g.suspects, consumer=consumer, consumer_gates=consumer_limits,
-        recipe=reports[0].recipe, teacher_function=reports[0].teacher_function,
+        clip_pooling=a.clip_pooling if a else None, teacher_suspects=g.suspects,
+        consumer=a.consumer if a else None, recipe=reports[0].recipe, teacher_function=reports[0].teacher_function,
+        **blocks,  # type: ignore[arg-type]  # each gate's rows under its block's key (kit.verdict.gates.BLOCKS)
     )
-
-
-def consumer_blocks(a: Assessment | None, g: Gates) -> tuple[ConsumerFit | None, tuple[LimitGate, ...] | None]:
-    """The verdict's `consumer` block and its gates (kit.verdict.consumer), when the assessment made one."""
-    if a is None or a.consumer is None:
-        return None, None
-    return a.consumer, tuple(x for x in g.limits if x.measure in (SHARE, CONTENT_SHARE)) or None
 
 
 def content_groups(reports: list[SeedReport]) -> int:

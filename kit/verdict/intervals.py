@@ -253,9 +253,10 @@ def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
     return {**head, "n": len(values), "residuals": values, "calibrated": True, "calibrates": SIDECAR_CALIBRATES}
 
 
-def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
-    """--min-coverage: the pooled held-out coverage at the nominal level at least X. An unbounded interval covers
-    everything and says nothing: it fails the gate, naming how many content groups it needs."""
+def coverage_gate(intervals: Intervals, threshold: float | None, measure: str) -> LimitGate:
+    """--min-coverage (kit.verdict.gates.COVERAGE): the pooled held-out coverage at the nominal level at least X. An
+    unbounded interval covers everything and says nothing: it fails the gate, naming how many content groups it
+    needs."""
     at = intervals.at(intervals.nominal)
     assert at is not None  # calibrate always computes the nominal level
     value = at.coverage
@@ -270,6 +271,6 @@ def coverage_gate(intervals: Intervals, threshold: float | None) -> LimitGate:
         statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
         if threshold is not None and not value >= threshold:
             failing = ["pooled"]
-    return LimitGate(enabled=threshold is not None, measure="coverage", threshold=threshold, worst="pooled",
+    return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold, worst="pooled",
                      worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
                      statement=statement)

@@ -73,10 +73,11 @@ def clip_pooling(frame: pd.DataFrame) -> ClipPooling:
     return ClipPooling(HOW, tuple(pool_error(frame, stat) for stat in POOLS), by_encoder)
 
 
-def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str, float]) -> tuple[LimitGate, ...]:
-    """--max-clip-error STAT:X: every held-out clip's |pooled prediction - pooled teacher| at most X, one gate per
-    pooling asked; `failing` names every clip beyond it. A NaN error (a member that diverged) fails, and so does a
-    validation with no clip."""
+def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str, float],
+                     measure: str) -> tuple[LimitGate, ...]:
+    """--max-clip-error STAT:X (kit.verdict.gates.CLIP_ERROR, each row's measure `measure:STAT`): every held-out
+    clip's |pooled prediction - pooled teacher| at most X, one gate per pooling asked; `failing` names every clip
+    beyond it. A NaN error (a member that diverged) fails, and so does a validation with no clip."""
     gates = []
     names = [clip_name(r) for _, r in frame.iterrows()]
     for stat, limit in limits.items():
@@ -85,7 +86,7 @@ def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str
         failing = [name for name, m in zip(names, miss, strict=True) if not m <= limit] or ([] if len(miss) else
                                                                                               ["no held-out clip"])
         gates.append(LimitGate(
-            enabled=True, measure=f"clip_error:{stat}", threshold=limit, worst=e.worst_clip or None,
+            enabled=True, measure=f"{measure}:{stat}", threshold=limit, worst=e.worst_clip or None,
             worst_value=e.max_abs_error, failing=failing, passed=not failing,
             statement=(f"the {POOL_WORDS[stat]}-pooled prediction of held-out clip {e.worst_clip} is "
                        f"{e.max_abs_error:.2f} VMAF points from its teacher's ({POOLED_CLIP})")))

@@ -1,10 +1,11 @@
 """A verdict document checked against its own gate rows: what `verify` refuses.
 
 A PROMOTE.json carries every gate its verdict was decided on (kit.verdict.decide: PROMOTE only when all pass): the
-PLCC gate (`gate`), the lift and challenger gates, the evidence floor, the fold gates (`bias_gate`,
-`fold_rmse_gate`), the limit gates (`coverage_gate`, `range_gate`, each `holdout` block's gate, `clip_error_gates`,
-`consumer_gates`) and `completeness`. `gate_failures` recomputes each row's pass from its own figures (its value
-against its threshold, the list of what fails it) and reads its pass flag; `contradiction` says when a document says
+PLCC gate (`gate`), the lift and challenger gates, the evidence floor, the rows of every gate of kit.verdict.gates
+(in its blocks: `bias_gate`, `fold_rmse_gate`, `coverage_gate`, `range_gate`, each `holdout` block's gate,
+`clip_error_gates`, `consumer_gates`; each row's direction its gate's) and `completeness`. `gate_failures` recomputes
+each row's pass from its own figures (its value against its threshold, the list of what fails it) and reads its pass
+flag; `contradiction` says when a document says
 PROMOTE and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
 constant teacher holds with every row passing when the thresholds let a PLCC of 0 through (decide's
 `constant_teacher`), and a HOLD claims nothing.
@@ -19,10 +20,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from kit.verdict.gates import BLOCKS, Block, gate_of
+
 Row = dict[str, Any]
 ROUNDING = 1e-9  # a figure recomputed from its parts (a mean of the seeds' PLCCs) may differ by rounding alone
-# a limit gate's measure whose worst value must reach its threshold; others stay under
-AT_LEAST = ("plcc", "coverage", "consumer_share", "consumer_content_share")
 
 
 def _number(x: object) -> float | None:
@@ -94,7 +95,8 @@ def _completeness(row: Row) -> str | None:
 
 
 def _limited(row: Row, failing: str, at_least: bool) -> str | None:
-    """A fold or limit gate: nothing in its failing list, its worst value on the right side of its threshold."""
+    """A gate of kit.verdict.gates: nothing in its failing list, its worst value on the right side of its threshold
+    (a measure this kit does not know: at most)."""
     if not row.get("enabled"):
         return _flags(row)
     if row.get(failing):
@@ -108,27 +110,33 @@ def _limited(row: Row, failing: str, at_least: bool) -> str | None:
     return _flags(row)
 
 
-def _limit(row: Row) -> str | None:
-    measure = str(row.get("measure", ""))
-    return _limited(row, "failing", measure in AT_LEAST)
+def _check(block: Block) -> Callable[[Row], str | None]:
+    def check(row: Row) -> str | None:
+        gate = gate_of(str(row.get("measure", "")))
+        return _limited(row, block.failing, gate is not None and gate.at_least)
+    return check
+
+
+def _block_rows(doc: Row, block: Block) -> list[tuple[str, Row]]:
+    """A block's gate rows, each named: the block's key (one row), the key and the measure (a list of rows), or the
+    key, the block's kind and the key of its row (a list of blocks, as `holdout encoder gate`)."""
+    value = doc.get(block.key)
+    if not block.many:
+        return [(block.key, value)] if isinstance(value, dict) else []
+    if block.inside is None:
+        return [(f"{block.key} {_shown(g.get('measure'))}", g) for g in _listed(value) if isinstance(g, dict)]
+    inside = block.inside
+    return [(f"{block.key} {_shown(b.get('kind'))} {inside}", b[inside]) for b in _listed(value)
+            if isinstance(b, dict) and isinstance(b.get(inside), dict)]
 
 
 def _rows(doc: Row) -> list[tuple[str, Row, Callable[[Row], str | None]]]:
-    """Every gate row of the document, named as its key names it, with its check."""
-    rows: list[tuple[str, Row, Callable[[Row], str | None]]] = []
+    """Every gate row of the document, named as its key names it, with its check: the gates of their own shape, the
+    blocks of one row (kit.verdict.gates), the completeness, then the blocks of several."""
     named = (("lift_gate", _lift), ("challenger_gate", _challenger), ("evidence_gate", _evidence),
-             ("bias_gate", lambda r: _limited(r, "failing_sources", False)),
-             ("fold_rmse_gate", lambda r: _limited(r, "failing_sources", False)), ("coverage_gate", _limit),
-             ("range_gate", _limit), ("completeness", _completeness))
-    rows += [(name, doc[name], check) for name, check in named if isinstance(doc.get(name), dict)]
-    blocks, clips = doc.get("holdout"), doc.get("clip_error_gates")
-    rows += [(f"holdout {_shown(b.get('kind'))} gate", b["gate"], _limit) for b in _listed(blocks)
-             if isinstance(b, dict) and isinstance(b.get("gate"), dict)]
-    rows += [(f"clip_error_gates {_shown(g.get('measure'))}", g, _limit) for g in _listed(clips)
-             if isinstance(g, dict)]
-    rows += [(f"consumer_gates {_shown(g.get('measure'))}", g, _limit) for g in _listed(doc.get("consumer_gates"))
-             if isinstance(g, dict)]
-    return rows
+             *((b.key, _check(b)) for b in BLOCKS if not b.many), ("completeness", _completeness))
+    rows = [(name, doc[name], check) for name, check in named if isinstance(doc.get(name), dict)]
+    return rows + [(name, row, _check(b)) for b in BLOCKS if b.many for name, row in _block_rows(doc, b)]
 
 
 def _listed(value: object) -> list[Any]:

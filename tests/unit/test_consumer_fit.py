@@ -19,9 +19,9 @@ from kit.model.loso import LosoInputs, evaluate_loso
 from kit.model.network import FrRegressor
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import session
-from kit.verdict.consumer import CONTENT_SHARE, SHARE, consumer_fit, consumer_gates, untrained_note
-from kit.verdict.decide import limit_reason
-from kit.verdict.document import ConsumerFit
+from kit.verdict.consumer import consumer_fit, share_gate, untrained_note
+from kit.verdict.document import ConsumerFit, LimitGate
+from kit.verdict.gates import CONSUMER_CONTENT_SHARE, CONSUMER_SHARE
 
 X265 = CODEC_VOCAB.index("libx265")
 
@@ -153,6 +153,12 @@ def encodes_frame(misses: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def consumer_gates(fit: ConsumerFit, share: float | None, content: float | None) -> tuple[LimitGate, LimitGate]:
+    """The two consumer gates of kit.verdict.gates, as the verdict computes them."""
+    return (share_gate(fit, share, CONSUMER_SHARE.measure, content=False),
+            share_gate(fit, content, CONSUMER_CONTENT_SHARE.measure, content=True))
+
+
 def test_the_gate_names_the_band_and_the_content_that_failed() -> None:
     # CRF 10-20: 4 of 4 within 1.5; 36-51: 1 of 4; content b: 1 of 4 (25 %), content c: 0 of 2
     frame = encodes_frame({("a", 12): [0.1, 0.2], ("b", 14): [0.3, -1.0], ("b", 40): [2.0, 3.0],
@@ -160,14 +166,14 @@ def test_the_gate_names_the_band_and_the_content_that_failed() -> None:
     fit = consumer_fit(frame, 1.5, CRF_RANGE)
     assert fit.n_encodes == 10 and fit.share_within == pytest.approx(0.5)
     share, content = consumer_gates(fit, 0.6, 0.3)
-    assert (share.measure, content.measure) == (SHARE, CONTENT_SHARE)
+    assert (share.measure, content.measure) == ("consumer_share", "consumer_content_share")
     assert not share.passed and share.failing == ["all", "CRF 36-51", "encoder libx264"]
     assert share.worst == "CRF 36-51" and share.worst_value == pytest.approx(1 / 6)
     assert not content.passed and content.failing == ["content c"]  # b: 2 of 4 (50 %) passes 0.3
-    said = limit_reason(share)
+    said = CONSUMER_SHARE.failure(share)
     assert "CRF 36-51 16.7% of 6" in said and "--min-consumer-share 0.6" in said and "CRF 10-20" not in said
-    assert "content c 0.0% of 2" in limit_reason(content) and "--min-consumer-content-share 0.3" in \
-        limit_reason(content)
+    assert "content c 0.0% of 2" in CONSUMER_CONTENT_SHARE.failure(content) and "--min-consumer-content-share 0.3" \
+        in CONSUMER_CONTENT_SHARE.failure(content)
     loose = consumer_gates(fit, 0.1, 0.0)
     assert all(g.passed for g in loose) and "lowest CRF 36-51 16.7% of 6" in str(loose[0].statement)
     off = consumer_gates(fit, None, None)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from kit.model.clips import ENCODE_KEY, clip_codes
+from kit.verdict.gates import CLIP_ERROR
 from kit.verdict.intervals import GroupThresholds, clip_use, sidecar
 from kit.verdict.pooling import clip_error_gates, clip_frame, clip_pooling
 
@@ -35,7 +36,7 @@ def test_a_native_encode_and_its_rung_are_two_clips() -> None:
     assert list(frame["pred_mean"] - frame["vmaf_mean"]) == pytest.approx([3.0, -3.0, 0.0])  # nothing cancels
     block = clip_pooling(frame)
     assert block.of("mean").max_abs_error == pytest.approx(3.0) and block.of("mean").n_clips == 3
-    (gate,) = clip_error_gates(frame, block, {"mean": 2.0})
+    (gate,) = clip_error_gates(frame, block, {"mean": 2.0}, CLIP_ERROR.measure)
     assert not gate.passed and gate.failing == ["a libx264 cq 24", "a libx264 cq 24 at 320x180"]
     assert "held-out clip a libx264 cq 24" in str(gate.statement)
 

@@ -19,7 +19,7 @@ from kit.verdict.lift import challenger_gate, lift_gate
 def only_gate(gate: GateResult, complete: Completeness | None = None) -> Gates:
     """The PLCC gate (and completeness) alone: every other gate off, so it passes."""
     return Gates(gate, lift_gate(1.0, None), challenger_gate(gate.mean_plcc, None, 0.0), evidence_gate(0, None), (),
-                 (), complete)
+                 complete)
 
 
 def test_gate_passes_only_when_all_three_criteria_hold() -> None:

@@ -12,7 +12,7 @@ import pytest
 from kit.cli.params import ClipErrorLimits
 from kit.errors import InputError
 from kit.model.pooling import POOLS, clipped, pool_groups
-from kit.verdict.decide import limit_reason
+from kit.verdict.gates import CLIP_ERROR
 from kit.verdict.pooling import clip_error_gates, clip_frame, clip_pooling
 
 
@@ -79,11 +79,12 @@ def test_the_verdict_block_and_its_gates_follow_the_clip_frame() -> None:
     assert worst.rmse == pytest.approx(math.sqrt((100 + 1 + 1) / 3)) and worst.bias == pytest.approx(-10 / 3)
     assert [(e.encoder, e.stat) for e in block.by_encoder] == [("libx264", s) for s in POOLS] + [
         ("libx265", s) for s in POOLS]
-    (gate,) = clip_error_gates(frame, block, {"min": 5.0})
+    (gate,) = clip_error_gates(frame, block, {"min": 5.0}, CLIP_ERROR.measure)
     assert not gate.passed and gate.failing == ["a libx264 cq 25"] and gate.worst_value == 10
-    assert limit_reason(gate) == ("the min-pooled prediction of held-out clip a libx264 cq 25 is 10.00 VMAF points "
-                                  "from its teacher's (per clip, frames pooled), beyond --max-clip-error min:5")
-    assert clip_error_gates(frame, block, {"min": 10.0, "mean": 4.0})[0].passed
+    assert CLIP_ERROR.failure(gate) == ("the min-pooled prediction of held-out clip a libx264 cq 25 is 10.00 VMAF "
+                                        "points from its teacher's (per clip, frames pooled), beyond --max-clip-error "
+                                        "min:5")
+    assert clip_error_gates(frame, block, {"min": 10.0, "mean": 4.0}, CLIP_ERROR.measure)[0].passed
 
 
 def test_the_flag_reads_stat_limits_and_refuses_the_rest() -> None:

@@ -11,6 +11,7 @@ from kit.verdict.assess import assess, completeness
 from kit.verdict.breakdown import range_gate, resolution_class
 from kit.verdict.decide import recommendation
 from kit.verdict.gate import GateThresholds, evaluate_gate
+from kit.verdict.gates import COVERAGE, OUT_OF_RANGE
 from kit.verdict.intervals import coverage_gate
 from tests.unit.test_gate_and_metrics import only_gate
 
@@ -50,16 +51,16 @@ def test_range_and_coverage_gates_are_off_unless_asked_and_name_the_worst() -> N
     meta, preds = corpus_rows()
     preds.loc[preds["corpus_row"].isin(meta.index[meta["src"] == "s2"][:3]), "pred"] = 112.0
     a = assess(preds, meta, None, {}, 0.9, None)
-    off = range_gate(a.breakdown, None)
+    off = range_gate(a.breakdown, None, OUT_OF_RANGE.measure)
     assert off.passed and not off.enabled and off.worst == "s2" and off.worst_value == 0.5
-    on = range_gate(a.breakdown, 0.05)
+    on = range_gate(a.breakdown, 0.05, OUT_OF_RANGE.measure)
     assert not on.passed and on.failing == ["s2"]
-    assert coverage_gate(a.intervals, None).passed
+    assert coverage_gate(a.intervals, None, COVERAGE.measure).passed
     at = a.intervals.at(0.9)
-    assert at is not None and not coverage_gate(a.intervals, at.coverage + 0.01).passed
-    assert coverage_gate(a.intervals, at.coverage).passed
+    assert at is not None and not coverage_gate(a.intervals, at.coverage + 0.01, COVERAGE.measure).passed
+    assert coverage_gate(a.intervals, at.coverage, COVERAGE.measure).passed
     few = assess(preds[preds["corpus_row"] < 36], meta.iloc[:36], None, {}, 0.95, None)  # 6 sources: unbounded at 95 %
-    g = coverage_gate(few.intervals, 0.5)
+    g = coverage_gate(few.intervals, 0.5, COVERAGE.measure)
     assert not g.passed and "unbounded" in str(g.statement) and "needs at least 19 groups" in str(g.statement)
 
 

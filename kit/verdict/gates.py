@@ -1,0 +1,290 @@
+"""Every gate on a measured figure, declared once: its record says what it measures (the `measure` its verdict row
+carries), which way its figure must lie, the GateThresholds field and the flag that hold its threshold, where the
+verdict writes its row, how the report and the summary name it, how the recommendation says its failure, and how it
+is computed. The verdict (kit.verdict.decide), `verify`'s recheck (kit.verdict.recheck), the summary and the report
+read this table; none of them knows a gate by its name.
+
+The PLCC gate, the lift and challenger gates, the evidence floor and the completeness are gates of their own shape
+(kit.verdict.gate, kit.verdict.lift, kit.verdict.assess), each one field of the verdict; this table holds the gates
+whose rows share one shape: a threshold, a worst value and what fails it (FoldGate per source, LimitGate otherwise).
+
+A new gate is a `Gate` in GATES (its computation beside it, or in the module that measures its figure) and its
+threshold, a field of GateThresholds; a row in a block the verdict has (one of BLOCKS) reaches the verdict, the
+recommendation, `verify`, the summary and the report with nothing else to add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
+
+if TYPE_CHECKING:
+    from kit.verdict.document import (
+        ClipPooling,
+        ConsumerFit,
+        GroupErrors,
+        HoldoutBlock,
+        Intervals,
+        LimitGate,
+        Verdict,
+    )
+    from kit.verdict.gate import FoldGate, GateThresholds
+
+    Row = LimitGate | FoldGate
+
+
+@dataclass(frozen=True)
+class Block:
+    """Where the verdict writes a gate's rows: its key, one row or a list of them, and (for a list of blocks that
+    each hold their row, as `holdout`) the key of the row inside each."""
+
+    key: str  # a field of kit.verdict.document.Verdict
+    many: bool = False  # a list of rows (several gates, or one gate per key), else the one row or null
+    inside: str | None = None  # each item of the list is a block holding its row under this key
+    failing: str = "failing"  # the row's list of what fails it (FoldGate's: failing_sources)
+
+
+BIAS_GATE = Block("bias_gate", failing="failing_sources")
+FOLD_RMSE_GATE = Block("fold_rmse_gate", failing="failing_sources")
+COVERAGE_GATE = Block("coverage_gate")
+RANGE_GATE = Block("range_gate")
+HOLDOUT = Block("holdout", many=True, inside="gate")
+CLIP_ERROR_GATES = Block("clip_error_gates", many=True)
+CONSUMER_GATES = Block("consumer_gates", many=True)
+
+
+class Assessed(Protocol):
+    """What the gates read of kit.verdict.assess.Assessment (the verdict's measurements beyond the seeds' means)."""
+
+    @property
+    def intervals(self) -> Intervals: ...
+    @property
+    def breakdown(self) -> tuple[GroupErrors, ...]: ...
+    @property
+    def holdout(self) -> tuple[HoldoutBlock, ...]: ...
+    @property
+    def clips(self) -> Any: ...  # a pandas DataFrame, or None
+    @property
+    def clip_pooling(self) -> ClipPooling | None: ...
+    @property
+    def consumer(self) -> ConsumerFit | None: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gates are computed from: LOSO's folds (named) and per source (kit.verdict.decide.per_source), the
+    assessment (None: a verdict without one) and the thresholds."""
+
+    folds: Any  # pandas DataFrames
+    sources: Any
+    assessed: Assessed | None
+    thresholds: GateThresholds
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate, declared once. `measure` is its row's (a keyed gate's rows: `measure:KEY`, one per key of its
+    threshold, as --max-clip-error's `clip_error:mean`)."""
+
+    measure: str
+    at_least: bool  # the worst value must reach the threshold; else stay at or under it
+    threshold: str  # the GateThresholds field that holds its threshold (None: off)
+    flag: str  # the flag that sets it
+    block: Block
+    label: str  # the report's gate table ({kind}: a holdout block's); "": shown beside its own table instead
+    short: str  # the summary's row
+    reason: Callable[[Gate, Any], str]  # a failing row as the recommendation says it
+    compute: Callable[[Gate, Evidence], tuple[Any, ...]]  # its rows (none where there is nothing to gate)
+    noun: str = "source"  # what its failing list names, counted in a reason ("2 more source(s) too")
+    keyed: bool = False  # its threshold is a dict: one row per key
+    no_figure: str = ""  # what the report says of a row without a worst value (else it shows n/a)
+    warns_off: bool = False  # the summary says what it found while the gate is off (a worst value above 0)
+    # a per-source gate: the column of kit.verdict.decide.per_source it limits (|its value| when absolute), that
+    # figure's name, and the statement of its worst source ({value}), which its row does not carry
+    column: str = ""
+    absolute: bool = False
+    figure: str = ""
+    said: str = ""
+
+    @property
+    def sign(self) -> str:
+        return ">=" if self.at_least else "<="
+
+    def keeps(self, value: float, threshold: float) -> bool:
+        """Whether a figure is on the right side of the threshold."""
+        return value >= threshold if self.at_least else value <= threshold
+
+    def judges(self, measure: str) -> bool:
+        return measure == self.measure or (self.keyed and measure.startswith(f"{self.measure}:"))
+
+    def limit_of(self, thresholds: GateThresholds) -> Any:
+        return getattr(thresholds, self.threshold)
+
+    def setting(self, row: Row) -> str:
+        """The flag as the user would give it for this row's threshold: `--max-abs-bias 10`, `--max-clip-error
+        mean:2`."""
+        key = f"{row.measure.partition(':')[2]}:" if self.keyed else ""
+        return f"{self.flag} {key}{row.threshold:g}"
+
+    def failure(self, row: Row) -> str:
+        """A failing row as the recommendation says it."""
+        return self.reason(self, row)
+
+    def rows(self, evidence: Evidence) -> tuple[Any, ...]:
+        return self.compute(self, evidence)
+
+
+def more(gate: Gate, failing: list[str]) -> str:
+    return f" ({len(failing) - 1} more {gate.noun}(s) too)" if len(failing) > 1 else ""
+
+
+def beyond(gate: Gate, row: LimitGate) -> str:
+    """An at-most limit: the worst's statement, the flag, how many others fail it."""
+    return f"{row.statement}, beyond {gate.setting(row)}{more(gate, row.failing)}"
+
+
+def beyond_per_source(gate: Gate, row: FoldGate) -> str:
+    return (f"source {row.worst_src} {gate.said.format(value=row.worst_value)}, beyond {gate.setting(row)}"
+            f"{more(gate, row.failing_sources)}")
+
+
+def below(gate: Gate, row: LimitGate) -> str:
+    """An at-least share: its statement names each group below it."""
+    return f"{row.statement}: below {gate.setting(row)}"
+
+
+def below_held_out(gate: Gate, row: LimitGate) -> str:
+    return f"held-out {', '.join(row.failing)} below {gate.setting(row)} ({row.statement})"
+
+
+def below_or_unbounded(gate: Gate, row: LimitGate) -> str:
+    """An at-least figure, or (no figure: an unbounded interval) the statement that says why not."""
+    if row.threshold is not None and row.worst_value < row.threshold:
+        return f"{row.statement}, below {gate.setting(row)}"
+    return f"{row.statement} ({gate.setting(row)})"
+
+
+def per_source(gate: Gate, e: Evidence) -> tuple[FoldGate, ...]:
+    """A limit every held-out source keeps, on its figure averaged over seeds; a folds table of an older kit, without
+    the figure, gives no values and passes."""
+    from kit.verdict.gate import fold_gate
+
+    values = e.sources[gate.column].abs() if gate.absolute else e.sources[gate.column]
+    given = dict(zip(e.sources["src"], values, strict=True)) if gate.column in e.folds else {}
+    return (fold_gate(gate.measure, given, gate.limit_of(e.thresholds)),)
+
+
+def coverage(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    from kit.verdict.intervals import coverage_gate
+
+    return (coverage_gate(e.assessed.intervals, gate.limit_of(e.thresholds), gate.measure),) if e.assessed else ()
+
+
+def out_of_range(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    from kit.verdict.breakdown import range_gate
+
+    return (range_gate(e.assessed.breakdown, gate.limit_of(e.thresholds), gate.measure),) if e.assessed else ()
+
+
+def held_out(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    """Computed with each --holdout block (kit.verdict.assess.holdout_block, given this gate's measure)."""
+    return tuple(b.gate for b in e.assessed.holdout) if e.assessed else ()
+
+
+def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    from kit.verdict.pooling import clip_error_gates
+
+    a = e.assessed
+    if a is None or a.clips is None or a.clip_pooling is None:
+        return ()
+    return clip_error_gates(a.clips, a.clip_pooling, gate.limit_of(e.thresholds), gate.measure)
+
+
+def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
+    from kit.verdict.consumer import share_gate
+
+    if e.assessed is None or e.assessed.consumer is None:
+        return ()
+    return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
+
+
+def consumer_content_share(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
+    return consumer_share(gate, e, content=True)
+
+
+ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", "--max-abs-bias", BIAS_GATE,
+                f"largest |bias| of a source ({SOURCE}, mean over seeds)", "largest source bias", beyond_per_source,
+                per_source, column="bias", absolute=True, figure="|bias|",
+                said="is off by {value:.1f} VMAF points on average (either way)")
+FOLD_RMSE = Gate("rmse", False, "max_fold_rmse", "--max-fold-rmse", FOLD_RMSE_GATE,
+                 f"largest RMSE of a source ({SOURCE}, mean over seeds)", "largest source RMSE", beyond_per_source,
+                 per_source, column="rmse", figure="RMSE", said="has RMSE {value:.1f}")
+COVERAGE = Gate("coverage", True, "min_coverage", "--min-coverage", COVERAGE_GATE,
+                f"coverage at the nominal level ({POOLED})", "coverage gate", below_or_unbounded, coverage,
+                no_figure="unbounded, no figure (see the intervals)")
+OUT_OF_RANGE = Gate("share_out_of_range", False, "max_out_of_range", "--max-out-of-range", RANGE_GATE,
+                    "largest share of a source's predictions outside [0, 100]", "out of range", beyond, out_of_range,
+                    warns_off=True)
+HOLDOUT_PLCC = Gate("plcc", True, "holdout_min_plcc", "--holdout-min-plcc", HOLDOUT,
+                    "lowest PLCC of a held-out {kind}", "unseen {kind}", below_held_out, held_out)
+CLIP_ERROR = Gate("clip_error", False, "max_clip_error", "--max-clip-error", CLIP_ERROR_GATES, "",
+                  "clip error gate", beyond, clip_errors, noun="clip", keyed=True)
+CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", "--min-consumer-share", CONSUMER_GATES,
+                      "lowest share of held-out encodes within the tolerance as vmaf-tune predicts them "
+                      f"({CONSUMER}: all, a CRF band, an encoder)", "consumer share", below, consumer_share)
+CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share",
+                              "--min-consumer-content-share", CONSUMER_GATES,
+                              "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
+                              f"predicts them ({CONSUMER})", "consumer share per content", below,
+                              consumer_content_share)
+
+# the order of the verdict's rows, of `verify`'s and of the report's gate table (the recommendation names the limits
+# before the per-source gates)
+GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE)
+BLOCKS = tuple(dict.fromkeys(g.block for g in GATES))
+
+
+def gate_of(measure: str) -> Gate | None:
+    """The gate a row's measure names (None: a measure this kit does not know, as a newer kit's)."""
+    return next((g for g in GATES if g.judges(measure)), None)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A gate row of a verdict, with its gate and (a row inside a block of a list, as `holdout`'s) its block's kind:
+    what the summary and the report show."""
+
+    gate: Gate
+    row: Any  # LimitGate | FoldGate
+    kind: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.gate.label.format(kind=self.kind)
+
+    @property
+    def short(self) -> str:
+        return self.gate.short.format(kind=self.kind)
+
+    @property
+    def per_source(self) -> bool:
+        return bool(self.gate.column)
+
+
+def shown(verdict: Verdict, *blocks: Block) -> list[Shown]:
+    """Every gate row of the verdict (of these blocks only, when given) in the table's order; a row of a measure
+    this kit does not know is left out."""
+    found = []
+    for gate in GATES:
+        block = gate.block
+        if blocks and block not in blocks:
+            continue
+        value = getattr(verdict, block.key)
+        for item in (value or ()) if block.many else (value,):
+            row = getattr(item, block.inside) if block.inside and item is not None else item
+            if row is not None and gate.judges(row.measure):
+                found.append(Shown(gate, row, str(getattr(item, "kind", "")) if block.inside else ""))
+    return found
