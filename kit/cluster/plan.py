@@ -11,17 +11,12 @@ A scheduler adapter (kit.cluster.slurm, kit.cluster.ray) only decides how these 
   union/                           the run directory of LOSO, verdict and bundle on the union
 ```
 
-With --train-tasks T, LOSO's training is spread too: the union task only merges; T training tasks each run
-`step loso --train-task K/T` on the union (each writes its share of LOSO's members into union/03_loso/members/,
-kit.model.tasks); then the gather runs `run --corpus` there, which loads every member, refuses any that is
-missing (naming the task that trains it), and evaluates, gates and bundles: the same files as one node's run.
-
-Every shard task runs the same two commands, `step prereqs` and `step corpus` with `--shard auto`: its
-out-dir and box id hold `{shard}`, so both follow from the task's place in the array alone (kit/infra/
-arrays.py) and a task run again resumes its own folder on whichever node it lands. The union task merges
-the N shard folders (merge refuses one whose corpus step has not completed, naming it) and runs
-`run --corpus` on the union. Every command reads the submission's settings from the one file,
-`--settings <root>/<scheduler>/settings.json` (a RunSettings record, kit.steps.settings); its own place (--shard,
+Every shard task runs `step prereqs` and `step corpus` with `--shard auto`; its out-dir and box id hold `{shard}`, so
+both follow from the task's place in the array alone (kit/infra/arrays.py) and a task run again resumes its own folder.
+The union task merges the shard folders and runs `run --corpus` on the union. With --train-tasks T the union task only
+merges; T training tasks each run `step loso --train-task K/T` (each writing its share of LOSO's members,
+kit.model.tasks), then the gather runs `run --corpus`, refusing a missing member: the same files as one node's run.
+Every command reads `--settings <root>/<scheduler>/settings.json` (a RunSettings record); its own place (--shard,
 --out-dir, --box-id, --corpus) are its flags.
 """
 

@@ -1,19 +1,11 @@
 """The pipeline on a Ray cluster: one Ray task per shard, then one for the union (kit.cluster.plan).
 
-`ensemble-kit ray` is the driver: it connects to a Ray cluster (`--address`, else RAY_ADDRESS or the cluster
-`ray start` made on this machine, else a local one it starts for the command), runs every shard task, waits,
-then runs the union task, and exits with the union run's code (0 PROMOTE, 1 HOLD). A shard task runs the
-plan's two commands with KIT_ARRAY_TASK=K/N set, which is how `--shard auto` finds its place
-(kit/infra/arrays.py); each command goes through the kit's one process wrapper, with the task's output
-kept in <root>/ray/logs/ (the settings every task reads in <root>/ray/settings.json). Run the same command again
-to resume: finished shards and steps are skipped.
-
-With --train-tasks T the union task only merges; then T training tasks run the plan's training command with
-KIT_ARRAY_TASK=K/T (`step loso --train-task auto`), each writing its share of LOSO's members, and the gather task
-runs LOSO (from those members), verdict and bundle. Ray runs a lost task again (RETRIES); its members already
-written are kept, so it trains only the missing ones.
-
-Ray is an optional extra (`pip install 'ensemble-kit[ray]'`): a collaborator's box never needs it.
+`ensemble-kit ray` is the driver: it connects to a Ray cluster (`--address`, else RAY_ADDRESS or the one `ray start`
+made here, else a local one for the command), runs every shard task, waits, then the union task, and exits with the
+union run's code. A task runs the plan's commands with KIT_ARRAY_TASK=K/N set (how `--shard auto` finds its place)
+through the kit's one process wrapper, its output kept in <root>/ray/logs/. With --train-tasks T the training tasks get
+KIT_ARRAY_TASK=K/T; Ray runs a lost task again (RETRIES), which trains only the members not yet written. Run the same
+command again to resume. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`).
 """
 
 from __future__ import annotations

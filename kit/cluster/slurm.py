@@ -1,5 +1,5 @@
-"""The Slurm adapter of the cluster plan (kit.cluster.plan): an array job of shards, then one job that trains on
-their union, as two batch scripts submitted with sbatch (README, "Running on a Slurm cluster").
+"""The Slurm adapter of the cluster plan (kit.cluster.plan): an array job of shards, then one job that trains on their
+union, as two batch scripts submitted with sbatch (docs/cluster.md, "Slurm").
 
 ```
 <root>/slurm/settings.json        the settings every task reads (--settings; kit.cluster.plan)
@@ -9,11 +9,8 @@ their union, as two batch scripts submitted with sbatch (README, "Running on a S
                                   gather-<job>.out (Slurm's output files)
 ```
 
-The array script runs the plan's shard commands in every array task (Slurm's SLURM_ARRAY_* variables place
-it: kit/infra/slurm.py); the union script runs the plan's union commands, submitted with afterok on the array.
-With --train-tasks T the union job only merges; the training array (afterok on the union) runs task K of T in
-array task K (`--array=K` alone runs that one task again), and the gather job (afterok on the training array)
-runs LOSO's gather, verdict and bundle.
+Each job is submitted with afterok on the one before it: the array, the union (with --train-tasks T it only merges), the
+training array (task K of T in array task K; `--array=K` alone runs that task again) and the gather.
 """
 
 from __future__ import annotations

@@ -1,17 +1,14 @@
-"""Writing a merged corpus into its -o: the checks on -o, the one merge into it at a time, the pair
-(the parquet and its manifest) replaced so that a kill at any instant leaves the old pair or the new one.
+"""Writing a merged corpus into its -o: the checks on -o, one merge into it at a time, and the pair (the parquet and its
+manifest) replaced so that a kill at any instant leaves the old pair or the new one.
 
-One merge into one `-o` at a time: while a merge holds the lock file `.<name>.merge-lock` beside -o
-(removed when it ends), another one into the same -o is refused at once (exit 2). The renames that replace
-the pair are written down first (`.<name>.merge-commit.json`), so a merge killed while replacing is
+While a merge holds `.<name>.merge-lock` beside -o, another into the same -o is refused at once (exit 2). The renames
+that replace the pair are written down first (`.<name>.merge-commit.json`), so a merge killed while replacing is
 completed by the next merge into the same -o.
 
-The one rule for what is beside -o (`check_replaceable`, merge and corpus export alike): before anything is
-written, every file the command would write there (-o, the manifest or record beside it, merge's journal and
-lock file) is absent or provably the command's own earlier output: the file beside -o names the command's kind
-and -o's sha256, and -o has those bytes; a journal is followed only when it is the user's own, renames exactly
--o's and its manifest's temporaries, and the files it would place are the ones it names (their sha256); a lock
-file holds a merge's line or nothing. Anything else is the user's: refused (exit 2), naming the file.
+The one rule for what is beside -o (`check_replaceable`, merge and corpus export alike): every file the command would
+write there is absent or provably its own earlier output (the file beside -o names the command's kind and -o's sha256,
+and -o has those bytes; a journal is the user's, renames exactly -o's and its manifest's temporaries and places the
+files it names; a lock file holds a merge's line or nothing). Anything else is the user's: refused (exit 2).
 """
 
 from __future__ import annotations
@@ -56,11 +53,8 @@ def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
 
 @dataclass(frozen=True)
 class Commit(Record):
-    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do.
-
-    Written (atomically) once both temporaries are complete; a merge killed before it leaves the old pair,
-    one killed after it is completed by the next merge into the same -o, before anything else.
-    """
+    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do, written
+    once both temporaries are complete."""
 
     pid: int
     sha256: str  # of the new parquet
@@ -88,12 +82,9 @@ def writing(tree: Tree, out: Path) -> Iterator[None]:
 
 
 def recover_output(tree: Tree, out: Path) -> list[str]:
-    """Finish what a killed merge into `out` left: its commit completed, its temporaries removed.
-
-    Returns a note per thing done. Called under `out`'s merge lock (merge_files), so a journal found is a
-    killed merge's; one whose process still runs, written a moment ago, is refused all the same (a merge of a
-    kit that took no lock), and so is one that is not provably a merge's own (`trusted_commit`).
-    """
+    """Finish what a killed merge into `out` left (its commit completed, its temporaries removed); a note per thing
+    done. Called under `out`'s merge lock, so a journal found is a killed merge's; one not provably a merge's own
+    (`trusted_commit`) is refused."""
     notes: list[str] = []
     journal = commit_journal(out)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
@@ -284,10 +275,9 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
 
 
 def check_replaceable(out: Path, output: Output) -> None:
-    """The one rule for what is beside -o (the module's text): every file the command would write there is absent
-    or provably its own earlier output, or the command refuses (exit 2) naming the file, before anything is written.
-    A killed merge's journal that is its own (`trusted_commit`) is completed by recover_output, which leaves the
-    pair it names; the pair is checked again just before the next renames (commit_pair)."""
+    """The one rule for what is beside -o (the module's): the command refuses (exit 2), before anything is written, a
+    file there that is not absent or provably its own earlier output. A killed merge's own journal is completed by
+    recover_output; the pair is checked again just before the next renames (commit_pair)."""
     if output.journaled:
         _check_lock(out, output)
         if os.path.lexists(commit_journal(out)):

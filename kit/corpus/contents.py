@@ -1,19 +1,15 @@
-"""One content, one source: frame-identical copies, content groups and the user's word on them.
+"""One content, one source: frame-identical copies, content groups and the user's word on them, by the same rules at
+discovery (one box's clips) and at merge (every box's sources):
 
-The same rules at discovery (one box's reference set) and at merge (every box's sources):
+* two files whose decoded pictures are identical (same `pixels_sha256`) are one source: the one cheapest to decode is
+  kept, the other is a twin, named in one warning line and never encoded (`split_twins`);
+* sources whose signatures match or are undecided form one *content group* (`group_sources`), which every fold
+  scheme holds out whole and `--shard` keeps on one shard: a group too many costs one fold, a leak inflates every
+  held-out figure;
+* `--content-groups FILE` overrides both ways: `{"same": [["a", "b"]], "different": [["c", "d"]]}`, each entry a
+  source name, a file name, `name~<hex>` or a src_sha256 prefix (at least 6 hex digits).
 
-* two files whose decoded pictures are identical (kit.media.identity: same `pixels_sha256`) are one
-  source: the one cheapest to decode is kept, the other is a twin, named in one warning line and never
-  encoded (`split_twins`);
-* sources whose signatures match or are undecided (a copy trimmed, rescaled or lossy, or the same
-  clip kept by two boxes in other containers) form one *content group* (`group_sources`): every fold
-  scheme holds the whole group out at once, and `--shard` keeps it on one shard. An undecided pair is
-  grouped: a group too many costs one fold, a leak inflates every held-out figure;
-* `--content-groups FILE` overrides both ways: `{"same": [["a", "b"]], "different": [["c", "d"]]}`,
-  each entry a source name, a file name, `name~<hex>` or a src_sha256 prefix (at least 6 hex digits).
-
-A group's id is the lowest src_sha256 among its members, whatever order the sources came in: the rows'
-`content` column holds it (kit.corpus.schema.with_content).
+A group's id, the rows' `content` column, is the lowest src_sha256 among its members (kit.corpus.schema.with_content).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""`--encode-depth`: which bit depth each reference is encoded at, refused before any encode when an
-encoder cannot keep it.
-
-With `source`, a reference deeper than 8 bit is encoded at 10 bit by every encoder of the run, so
-each needs a 10-bit probe that passed in step 01 (`encoders_10bit` in prereqs.json); 8-bit
-references stay 8-bit whatever the setting. The default `8bit` encodes everything at 8 bit.
+"""`--encode-depth`: which bit depth each reference is encoded at, refused before any encode when an encoder cannot keep
+it: with `source`, every encoder needs a 10-bit probe that passed in step 01 (`encoders_10bit` in prereqs.json).
 """
 
 from __future__ import annotations

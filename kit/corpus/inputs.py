@@ -1,17 +1,7 @@
-"""Reading corpus files for `merge` and `corpus info`.
-
-Three kinds of input, each read into the current layout (kit.corpus.schema.SCHEMA):
-
-* parquet: a shard or a merged corpus (its `<stem>.manifest.json` is used when
-  it sits beside the file and its sha256 matches); a schema-1 file, which has
-  no `enc_pix_fmt`, gets `yuv420p` there (every schema-1 encode was 8-bit
-  4:2:0), or "" (not recorded) on rows without a reference format (bash-kit
-  rows merged into it), and the input says so in the merge manifest;
-* a results tarball: checked as `verify` checks it (kit.infra.archive.check_results:
-  the limits, the members, every file against its manifest.json), in a temporary folder only;
-* the bash kit's JSONL rows (see kit.corpus.jsonl).
-
-Every value problem names the file, the row (the line for JSONL) and the column.
+"""Reading corpus files for `merge` and `corpus info`, each into the current layout (kit.corpus.schema.SCHEMA): a
+parquet shard or merged corpus (with its `<stem>.manifest.json` when that matches its sha256; an older schema's columns
+filled, and said in the merge manifest), a results tarball (checked as `verify` checks it, in a temporary folder only),
+or the bash kit's JSONL (kit.corpus.jsonl). Every value problem names the file, the row and the column.
 """
 
 from __future__ import annotations

@@ -1,21 +1,13 @@
 """Bash-kit JSONL sources that are a source the union already holds: one content with it, said at merge.
 
-A bash-kit JSONL row carries no hash of its clip, so its source is known by its name only (kit.corpus.jsonl:
-src_sha256 = sha256("bash-kit-jsonl:" + src)): a JSONL copy of clips a box's shard holds would be new contents, and
-every fold would train on its held-out clip's copy. So each such source is compared, at merge, with the sources of
-the union known by their bytes whose name it has (the source's name, its file's name or that name's stem):
+A JSONL source is known by its name only (kit.corpus.jsonl), so a JSONL copy of a shard's clips would be new contents
+and every fold would train on its held-out clip's copy. At merge each is compared with the union's sources of its name
+(the source's, its file's or its stem), frame by frame where both have a row of one encoder, cq and frame_index:
 
-* their rows are compared frame by frame where both have one (same encoder, cq and frame_index; a kit source's
-  rungs or presets may give several rows of one key, and one of them is enough): when every compared frame's six
-  features agree within FEATURE_ATOL + FEATURE_RTOL x |value| (printing and rounding apart), they are one content,
-  joined with the sentence that says so and the --content-groups entry that undoes it;
-* when some compared frames differ, they are different contents under one name: kept apart, and said so, with the
-  entry that joins them;
-* when no frame can be compared (no encoder, cq and frame in common), the pair is undecided and held out together,
-  as kit.corpus.contents holds an undecided pair: a group too many costs one fold, a leak inflates every figure.
-
-Matching by a fingerprint of the pictures needs the clip, which a merge does not have: it is done by name and
-features only.
+* every compared frame's six features within FEATURE_ATOL + FEATURE_RTOL x |value|: one content, joined with the
+  sentence that says so and the --content-groups entry that undoes it;
+* some frames differ: different contents under one name, kept apart and said so, with the entry that joins them;
+* no frame to compare: undecided, held out together (as kit.corpus.contents holds an undecided pair).
 """
 
 from __future__ import annotations

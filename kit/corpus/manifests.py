@@ -19,19 +19,8 @@ from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
 
-# the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version
-# 2: the `enc_pix_fmt` column (the encoded stream's format); schema-1 files are read with it filled in
-# 3: the `content` column (a row's content group) and the sources' picture fingerprints in the manifests;
-#    schema-2 files read with every source its own group, and a merge says their sources were not compared
-# 4: the encode's size and the ladder's scalers (`enc_width`, `enc_height`, `scaler_down`, `scaler_up`); the grid
-#    per encoder and the ladder's rungs in a shard manifest; files of schema 1-3 read as encoded at the reference's
-#    own size (enc_width/enc_height = width/height, no scaler). The `teacher_sha256` column (a --teacher model
-#    file's sha256, "" for a libvmaf built-in) and the manifests' `teacher_sha256`; older files read with "" there
-#    (they were scored by built-ins). VMAF v1's four features, nullable (null where not measured).
-# 5: rows scored frame by frame at every rate (kit 2.0): kits 1.0.x paired a master below 25 fps, scored through
-#    the shared decode, with the wrong reference frames. Each source in a shard manifest says how its reference was
-#    read (`decode`) and what the independent libvmaf check of one of its jobs found (`oracle`); files of schema 4
-#    and older are refused where those rows may be wrong (kit.corpus.inputs)
+# the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version; what each
+# version added and how older files read: docs/reference/files.md (`shard.parquet`) and CHANGELOG.md
 SCHEMA_VERSION = 5
 
 

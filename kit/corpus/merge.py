@@ -1,28 +1,16 @@
 """Merging corpus shards into one corpus (DESIGN §7).
 
-Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, cq, frame_index,
-device): an 8-bit and a 10-bit encode of one frame are two rows, not a conflict.
-Rows with one key and equal scored values (the six features and vmaf) are
-duplicates: one is kept (the rule is kit.corpus.dedup's, which `run --corpus`
-shares). Rows with one key and different scored values are a
-conflict: the merge refuses (exit 2) unless told which to keep:
+Rows with one key and equal scored values are duplicates, one kept (kit.corpus.dedup's rule); rows with one key and
+different scored values are a conflict, which the merge refuses (exit 2) unless told which to keep:
 
-* `--prefer first`: the row of the first input in the canonical input order,
-  inputs sorted by (file name, sha256 of the file's bytes);
-* `--prefer newest`: the row of the input with the newest recorded time (the
-  shard manifest's `created_at_utc`, else the results tarball's `created_utc`,
-  or a merged corpus's `recorded_utc`); inputs with none recorded count as
-  oldest; ties go to the canonical input order.
+* `--prefer first`: the row of the first input in the canonical order, inputs sorted by (file name, sha256);
+* `--prefer newest`: the row of the input with the newest recorded time (a shard manifest's `created_at_utc`, a
+  results tarball's `created_utc`, a merged corpus's `recorded_utc`); none recorded counts as oldest, ties go to the
+  canonical order.
 
-Within one input the earlier row wins. The same bytes given twice count once. An input holding rows
-that a kit before 2.0 scored against the wrong reference frames (a master below 25 fps, through the shared
-decode) is refused (kit.corpus.misscored). Schema-1 inputs are read with `enc_pix_fmt` filled in
-(kit.corpus.inputs), and their manifest entry says how (`upgraded`). The output holds the current
-schema's columns only, sorted by (src_sha256, encoder, preset, device,
-enc_pix_fmt, cq, frame_index) and written with fixed parquet settings, so A+B,
-B+A and A+B+A give byte-identical files.
-
-Writing into -o (one merge at a time, a kill leaving the old pair or the new one) is kit.corpus.commit.
+Within one input the earlier row wins; the same bytes given twice count once. The output holds the current schema's
+columns only, sorted by (src_sha256, encoder, preset, device, enc_pix_fmt, cq, frame_index) and written with fixed
+parquet settings, so A+B, B+A and A+B+A give byte-identical files. Writing into -o is kit.corpus.commit's.
 """
 
 from __future__ import annotations
@@ -226,15 +214,10 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest.
-
-    Inputs of different teachers are refused, naming each (kit.corpus.provenance). The
-    sources of every input are compared by their fingerprints and grouped into contents (kit.corpus.regroup;
-    `overrides`: --content-groups).
-
-    One merge into `out` at a time: a second one is refused while this one holds `out`'s merge lock. What a
-    killed merge into `out` left is recovered first, under the lock; `note` hears what was done.
-    """
+    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. Inputs of different teachers are
+    refused (kit.corpus.provenance); the sources are grouped into contents by their fingerprints (kit.corpus.regroup;
+    `overrides`: --content-groups). What a killed merge into `out` left is recovered first, under `out`'s merge lock;
+    `note` hears what was done."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")

@@ -1,31 +1,17 @@
 """Rows that kits before 2.0 scored against the wrong reference frames, refused wherever a corpus comes in.
 
-Kits 1.0.0 to 1.0.5, and the stages of 1.0's making from 0.4 on (their files say 0.1.0), decoded a compressed master
-(.mp4, .mkv, .mov) once for all of its corpus jobs (kit.corpus.shared) and wrote the decoded reference renumbered at
-25 fps without `-fps_mode passthrough`: of a master below 25 fps frames were dropped, and libvmaf paired each encode
-frame with the wrong reference frame (a 23.976 fps clip at CRF 10 scored 28, not 99). Kit 2.0 (corpus schema 5)
-pairs frame i with frame i at every rate. Never affected: a rate of 25 fps or more, a .y4m or .yuv clip (read as it
-is), a hardware encoder's rows (its jobs decoded the master themselves), the bash kit's rows (another decode).
+Kits 1.0.x (and 1.0's stages from 0.4) decoded a compressed master once for all its jobs (kit.corpus.shared) and wrote
+the decoded reference renumbered at 25 fps: below 25 fps libvmaf paired encode frames with the wrong reference frames. A
+rate of 25 fps or more, a .y4m or .yuv clip, a hardware encoder's rows and the bash kit's rows were never affected.
+`misscored` is the one rule; `merge` and training on a `--corpus` file refuse through it. What is recorded decides
+(docs/lead.md, "Shards of kits before 2.0"):
 
-`misscored` is the one rule; `merge` (kit.corpus.merge: a shard with its manifest, a results tarball, a run
-directory, a merged corpus) and training on a `--corpus` file (kit.steps.s03_loso) refuse through it. What is
-recorded decides:
-
-* a manifest that describes the file (its sha256 is the file's): of schema 5 or later, or of a kit 2.0 or later,
-  the rows are right; of schema 1 or 2 they predate the shared decode. Of schema 3 (kit 0.1.0's stages 0.2 to 0.5,
-  0.4 and 0.5 of which had the shared decode: a file does not say which) or 4 (stage 0.6, 1.0.x), a software
-  encoder's rows below 25 fps (the source's exact rate, else the rows' `fps`) are refused unless the source was a
-  .y4m or .yuv (its `file`; one not recorded counts as a master). A merged manifest records no input's kit, so a
-  merge of schema 3 or 4 is judged by its rows and its sources' files the same way, a bash-kit input's box
-  excepted.
-* no manifest (or one of other bytes): a file of schema 1 or 2's columns predates the shared decode: its schema
-  lacks `content` and every column schema 3 and 4 added (the rungs, teacher_sha256, VMAF v1's features), never one
-  column alone, which anyone can drop from a 1.0 file. Any other is judged by its rows alone, since nothing says
-  which kit wrote them (a 2.0 file's columns are 1.0's) nor whether a source was a .y4m: every software encoder's
-  row below 25 fps is refused, a bash-kit row (its src_sha256 the hash of its name) excepted. Kit 2.0 writes a
-  manifest beside every corpus: put it back beside the file.
-
-The bash kit's JSONL is never affected, and not looked at.
+* a manifest that describes the file: schema 5 or later, or a kit 2.0 or later, is right; schema 1 or 2 predates the
+  shared decode; of schema 3 or 4, a software encoder's rows below 25 fps are refused unless the source was a .y4m or
+  .yuv (its `file`; a merged manifest's sources are judged the same way, a bash-kit input's box excepted);
+* no manifest (or one of other bytes): schema 1 or 2's columns (all of those schema 3 and 4 added missing, never one
+  alone, which anyone can drop) predate it; any other file is judged by its rows alone: every software encoder's row
+  below 25 fps is refused, a bash-kit row excepted. Kit 2.0 writes a manifest beside every corpus.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """The names people read for a corpus's sources: a clip's name, told apart from another content's of the same name.
 
-Two different sources (different `src_sha256`) may carry one `src`: two boxes that each have a different
-`intro.mp4`. Every reader that shows sources or groups rows by name (LOSO's folds, the verdict, the report's
-figures and tables, the bundle) takes its names from here, through `with_names` (a pyarrow table, as the
-corpus is read) or `named_frame` (a pandas frame of an older LOSO's folds):
-
-* a name no other source carries is shown as it is (`alpha`);
-* names that clash get the first 6 hex digits of each source's sha256 (`intro~3fa2c1`, `intro~9b07d4`), and
-  only those (more digits in the unlikely case that 6 do not tell them apart);
-* a source recorded under several names (two boxes named the same file differently) is shown under the least.
-
-The names depend only on the set of (src_sha256, src) pairs, never on the order of rows or of a merge's inputs,
-and naming named rows again changes nothing. The corpus file itself keeps the names as the boxes gave them.
+Two sources (different `src_sha256`) may carry one `src` (two boxes' different `intro.mp4`). Every reader that shows
+sources or groups rows by name takes its names from here (`with_names` for a pyarrow table, `named_frame` for a pandas
+frame): a name no other source carries is shown as it is; names that clash get the first 6 hex digits of each sha256
+(`intro~3fa2c1`, more digits where 6 do not tell them apart); a source recorded under several names is shown under the
+least. The names depend only on the set of (src_sha256, src) pairs; the corpus file keeps the boxes' names.
 """
 
 from __future__ import annotations

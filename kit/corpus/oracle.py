@@ -1,21 +1,12 @@
 """The teacher checked against itself run another way: one job of every clip, scored again independently.
 
-The corpus step's scorings take shortcuts a plain libvmaf run does not (one shared decode of a master for all its
-jobs, kit.corpus.shared; a renumbering of both inputs at the clip's rate). For every clip, one of its jobs (its
-first in plan order that goes through the shared decode, else its first) is scored a second time, on the same
-encode, against the reference decoded from the clip's own file by a decoder of its own (the user's file itself,
-also where the kit scores a lossless copy of it: an .avi or a .ts, kit.media.containers), on the clip's first
-ORACLE_FRAMES frames, and the two are compared frame by frame. A rate imposed on a decode shows from the first frames
-on (at any rate below the imposed one, frames collide every two or three); a frame dropped or repeated later is the
-counts' to catch (every job's scored frames must be the clip's, libvmaf ending with the shorter input, and the
-shared decode's copy is counted as it is written: kit.corpus.jobs). A frame whose two scores
-differ by more than TOLERANCE, or a window the reference cannot fill (it decodes to fewer frames than the clip has),
-fails the check: the corpus step leaves the clip out (exit 2 with --strict). The check is written into the job's
-ledger (kit.corpus.jobs.JobLedger.oracle) and each source's entry of the shard manifest, with the command that made
-it, so a rerun reuses it and a reader can run it again.
-
-Cost: one libvmaf run over ORACLE_FRAMES + 1 frames per clip, which stops decoding there: 2.7 % of the corpus
-step's CPU on the demo, 2.2 % on 1080p masters (bench/bench_oracle.py).
+The corpus step's scorings take shortcuts a plain libvmaf run does not (a master's shared decode, kit.corpus.shared; a
+renumbering at the clip's rate). For every clip one job (its first through the shared decode, else its first) is scored
+again on its first ORACLE_FRAMES frames, against the reference decoded from the user's file by a decoder of its own, and
+the two are compared frame by frame: a rate imposed on a decode shows from the first frames on, and a frame dropped
+later is the job's counts' to catch (kit.corpus.jobs). A frame whose scores differ by more than TOLERANCE, or a window
+the reference cannot fill, fails the check: the clip is left out (exit 2 with --strict). The check is written into the
+job's ledger and the shard manifest with the command that made it, so a rerun reuses it and a reader can run it again.
 """
 
 from __future__ import annotations

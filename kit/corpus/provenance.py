@@ -1,9 +1,7 @@
 """What a corpus was scored with: its teachers and its ffmpeg/libvmaf builds, with their row counts.
 
-A corpus trains one teacher. A teacher is its model's name and, for a --teacher model file, the file's sha256
-(two files of one name are two teachers). `merge` refuses inputs of different teachers with a sentence naming
-each, and training refuses a corpus that holds more than one (a file merged by a kit before 0.6 with
---mixed-teachers). Builds may mix, with a warning: `merge` and `corpus info` list them.
+A corpus trains one teacher: a model's name and, for a --teacher model file, the file's sha256. `merge` refuses inputs
+of different teachers, naming each, and training refuses a corpus that holds several. Builds may mix, with a warning.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Content groups across the inputs of a merge: kit.corpus.contents' rules over every box's sources.
 
-Each input's sources come with the fingerprints its manifest recorded (a shard's `sources`, a merged
-corpus's `sources`); the groups a shard already formed (its rows' `content` column) stay joined. Every
-fingerprint is compared with every other, across boxes, so the same clip kept by two boxes in other
-containers becomes one content group, and the merged rows' `content` column names the union's groups.
-
-An input written before fingerprints (schema 2, bash-kit JSONL, a hand-made file) still merges: its
-sources are grouped by src_sha256 only, and the merge names it as not checked; a bash-kit JSONL source is
-compared, besides, with the union's sources of its name, by its rows' features (kit.corpus.legacy).
+Every fingerprint an input's manifest recorded is compared with every other, across boxes, and the groups a shard formed
+stay joined; the merged rows' `content` column names the union's groups. An input without fingerprints (schema 2,
+bash-kit JSONL, a hand-made file) still merges, grouped by src_sha256 only and named as not checked (a bash-kit source
+is also compared by its features: kit.corpus.legacy).
 """
 
 from __future__ import annotations

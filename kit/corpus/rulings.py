@@ -1,16 +1,7 @@
-"""What decided that two sources are one content, said so that people can undo it, and a --content-groups
-file that contradicts itself.
-
-kit.corpus.contents forms the groups; this module words its decisions:
-
-* `Ruling`: two sources as the signature judged them, joined into one content (a match, or alike) or left
-  apart undecided (two flat pictures), with the exact --content-groups entry that reverses it;
-* `entry_lines`: on which line of the file each "same" and "different" entry starts, so a refusal can
-  point at them;
-* `check_consistent`: a file whose "same" entries join two sources (directly, or through a chain A=B,
-  B=C) that one of its "different" entries keeps apart is refused, naming the file, the lines and the pair;
-* `components`, `chain`: which sources a set of pairs joins, and the pairs along a shortest path between two:
-  the one connectivity rule of the groups and of the file's check (scipy's csgraph).
+"""What decided that two sources are one content, worded so people can undo it (`Ruling`, with the exact
+--content-groups entry that reverses it), and a --content-groups file that contradicts itself: `check_consistent`
+refuses "same" entries that join (directly or through a chain) two sources a "different" entry keeps apart, naming the
+lines (`entry_lines`) and the pair. `components` and `chain` are the one connectivity rule (scipy's csgraph).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Schema 4's rung columns and the cq a row's encoder received, for rows of older layouts.
 
-A shard of schema 1-3 and the bash kit's JSONL encoded every row at the reference's own size: their
-`enc_width`/`enc_height` are the reference's `width`/`height` (0 where a JSONL row records no size: "not
-recorded", read as the clip's own size), and their scalers are "" (none). Before schema 4 a VideoToolbox row's
-`cq` was the CRF-shaped knob the kit mapped to `-q:v clamp(100 - 2 cq, 1, 100)`; from schema 4 on `cq` is the value
-the encoder received, so such a row's `cq` becomes the `-q:v` its `quality_args` recorded (the mapping itself for
-a row that recorded none, as a bash-kit row).
+A shard of schema 1-3 and the bash kit's JSONL encoded every row at the reference's size: `enc_width`/`enc_height` are
+`width`/`height` (0 where a JSONL row records none), scalers "". Before schema 4 a VideoToolbox row's `cq` was the knob
+the kit mapped to `-q:v clamp(100 - 2 cq, 1, 100)`; now `cq` is what the encoder received, so such a row's `cq` becomes
+the `-q:v` its `quality_args` recorded (the mapping itself where none was recorded).
 """
 
 from __future__ import annotations

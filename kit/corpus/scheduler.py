@@ -35,22 +35,14 @@ def fixed_threads(env: Mapping[str, str] | None = None) -> int | None:
 
 
 def concurrency(requested: int, cores: int, to_run: int) -> int:
-    """How many jobs run at once: --jobs, else one per core; never more than there are to run.
-
-    Whole jobs in parallel scale better than threads inside one job (an encode and
-    its scoring are sequential, and one job alone already keeps ~1.1 cores busy).
-    """
+    """How many jobs run at once: --jobs, else one per core; never more than there are to run (whole jobs scale better
+    than threads inside one: one job alone keeps ~1.1 cores busy)."""
     return max(1, min(requested if requested > 0 else cores, to_run))
 
 
 class ScoreThreads:
-    """libvmaf threads for the next scoring: the cores shared among the jobs still unfinished.
-
-    With as many jobs left as run at once, each gets cores // parallel; once fewer are
-    left (the tail of a run, or fewer jobs than cores on a big box) the freed cores go
-    to their scoring. Encoders stay as they are: x264/x265 output depends on threads,
-    libvmaf's scores do not.
-    """
+    """libvmaf threads for the next scoring: the cores shared among the unfinished jobs (cores // parallel, more once
+    fewer are left). Encoders keep theirs: x264/x265 output depends on threads, libvmaf's scores do not."""
 
     def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
         self.cores, self.parallel, self.fixed = cores, parallel, fixed

@@ -1,22 +1,15 @@
-"""One decode of a compressed master for all of its corpus jobs (issue 27, item 8).
+"""One decode of a compressed master for all of its corpus jobs.
 
-Done job by job, a master (.mp4/.mkv/.mov) is decoded twice per job: by its encode and by its scoring.
-Here the jobs still to run of one master share its decode: one ffmpeg decodes it once and feeds, by
-`split`, the encodes of up to ENCODES_PER_DECODE jobs (the same frames and properties each encode
-would have decoded itself, so the same bitstreams) and, once per clip, writes the reference as the
-scorings take it (every decoded frame once, in the clip's pixel format) to `02_corpus/work/decoded/<clip>/ref.nut`.
-Each job then scores its own encode against that file and writes its rows and ledger as before:
-resume stays per job, and the rows are byte-identical to the per-job decode's
-(tests/real/test_shared_decode.py).
+Done job by job, a master is decoded twice per job (by its encode and its scoring). Here one ffmpeg decodes it once and
+feeds, by `split`, the encodes of up to ENCODES_PER_DECODE jobs (the same frames, so the same bitstreams) and, once per
+clip, writes the reference as the scorings take it to `02_corpus/work/decoded/<clip>/ref.nut`. Each job then scores its
+encode against that file and writes its rows and ledger as before: resume stays per job, and the rows are byte-identical
+to the per-job decode's (tests/real/test_shared_decode.py).
 
-A ladder rung below the clip's size (kit.media.ladder) is made by one downscale per batch, split to the
-rung's encodes: its batches hold more encodes (ENCODES_PER_DECODE times the clip's pixels over the rung's,
-so the encoders in memory stay those of ENCODES_PER_DECODE full-size encodes), so a rung's encodes usually
-share one downscale. A .y4m or .yuv clip is read, not decoded: its own-size jobs keep the per-job plan, and
-only its scaled rungs share (the downscale, not a decode; the scorings read the clip itself). Hardware
-encoders keep the per-job plan too (their device set-up and session caps are one encode per process), as
-does a clip whose decoded copy would not fit on the disk (said once in the step log), and every clip with
-KIT_SHARED_DECODE=0.
+A ladder rung below the clip's size gets one downscale per batch, its batches holding more encodes (ENCODES_PER_DECODE
+times the clip's pixels over the rung's). A .y4m or .yuv clip shares only its scaled rungs (it is read, not decoded).
+Hardware encoders, a clip whose decoded copy would not fit on the disk, and every clip with KIT_SHARED_DECODE=0 keep the
+per-job plan.
 """
 
 from __future__ import annotations

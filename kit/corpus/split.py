@@ -1,14 +1,9 @@
 """`--shard K/N`: split one reference set across N boxes of the same kind.
 
-The split depends only on the content of the set: clips are ordered by their
-`src_sha256` and dealt round-robin, clip i (0-based, in that order) going to
-shard (i mod N) + 1. So every clip lands in exactly one shard, shard sizes
-differ by at most one, and neither file order nor file names change anything.
-Every box must hold the same reference set; the shard record carries a digest
-of the whole set (`set_sha256`) so the merge can tell when they did not.
-
-`--shard auto` takes K and N from the array task the kit runs in (kit/infra/arrays.py: a Slurm array
-task, or a task of the kit's own Ray adapter); outside an array task it is the whole set, 1/1.
+Clips are ordered by `src_sha256` and dealt round-robin (clip i to shard (i mod N) + 1), so each lands in exactly one
+shard, sizes differ by at most one, and file order and names change nothing. The shard record carries a digest of the
+whole set (`set_sha256`), so the merge can tell boxes that held different sets. `--shard auto` takes K and N from the
+array task (kit/infra/arrays.py); outside one it is the whole set, 1/1.
 """
 
 from __future__ import annotations

@@ -24,13 +24,11 @@ if TYPE_CHECKING:
 
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row
-    order (ROW_ORDER): a shard in its encode order and the same rows merged from other boxes train the
-    same models, figure for figure; each row keeps its position in the file (CORPUS_ROW). A schema-2 file (no
-    `content`) reads with every source its own group.
-    `src` holds the sources' names as people read them (kit.corpus.names: two contents of one name told apart).
-    Exact duplicate rows are dropped by the merge's rule (kit.corpus.dedup); the count of them comes second.
-    `measured`: EXTRA_FEATURES the training needs, refused (naming the column and the rows) where not measured."""
+    """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row order
+    (ROW_ORDER, so the same rows train the same models whatever file they came in), each row keeping its position in the
+    file (CORPUS_ROW); `src` the names people read (kit.corpus.names). Exact duplicates are dropped by
+    kit.corpus.dedup's rule, their count second. `measured`: EXTRA_FEATURES the training needs, refused where not
+    measured."""
     stored = parquet_columns(path)
     if "teacher_model" in stored:  # a hand-made corpus may not say
         check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))

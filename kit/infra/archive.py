@@ -1,17 +1,11 @@
 """Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
 
-Used for results tarballs (`verify`, `merge`, `corpus info`), through one check of a tarball against its
-manifest (`check_results`), so the commands judge a tarball the same way. The stream is decompressed as its first
-bytes say (gzip, bzip2, xz or none) and read by the standard library's tarfile; every member's header is checked
-as it is read, before anything is written: a member with an absolute path, `..`, a backslash, a link or a device
-is refused, as is an archive over a limit of kit.infra.limits (a member's size, a sparse member's real size
-included, an extended header's size, the number of members, their sum, the expansion ratio), naming the limit
-it hit. The whole stream is read before anything is extracted, so a compressed one is checked to its end
-(gzip's CRC, xz's and bzip2's checks) and nothing but tar's zero padding may follow the end of the archive.
-tarfile takes a damaged, short or missing header after the first member for the end: what it kept is extracted,
-and the manifest check finds every file after it missing. A results tarball holds one top folder, its
-`manifest.json` lists the sha256 of every other file in it, and a file that is missing, extra or different is a
-problem.
+`check_results` judges a results tarball against its manifest, alike for `verify`, `merge` and `corpus info`. The
+stream is decompressed as its first bytes say and read by tarfile; every member's header is checked as it is read,
+before anything is written: an absolute path, `..`, a backslash, a link or a device is refused, as is an archive over
+a limit of kit.infra.limits (naming it). The whole stream, its compression's check included, is read before anything
+is extracted. A results tarball holds one top folder whose `manifest.json` lists the sha256 of every other file in it;
+a file missing, extra or different is a problem.
 """
 
 from __future__ import annotations
@@ -187,10 +181,9 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
 
 
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
-    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks
-    it (gzip's CRC-32 and length, xz's check, bzip2's CRC): tarfile stops at the end block, so a byte changed
-    inside a member would otherwise pass unseen. tar pads with zeros only: anything else there (a second
-    archive appended) is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
+    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks it
+    (tarfile stops at the end block, so a byte changed inside a member would pass unseen). Anything but tar's zero
+    padding there is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
     left = MAX_TRAILER_BYTES
@@ -280,11 +273,8 @@ class ResultsCheck:
 
 
 def check_results(source: Path, dest: Path) -> ResultsCheck:
-    """Extract a results tarball into dest and recompute every file's sha256 against its manifest.json.
-
-    A hostile or damaged archive raises InputError; a tarball that extracts but does not match its
-    manifest (none, damaged, a file missing, extra or different) comes back with its problems.
-    """
+    """Extract a results tarball into dest and check every file's sha256 against its manifest.json: InputError for a
+    hostile or damaged archive, the problems listed for one that does not match its manifest."""
     if not source.is_file():
         raise InputError(f"{source} does not exist or is not a file", hint="pass the results-<box>-<utc>.tar.gz file")
     written, top_name = _open_checked(source, dest)

@@ -1,20 +1,13 @@
 """Where this process sits in an array of tasks: the small interface `--shard auto` reads (kit.corpus.split).
 
-A scheduler that runs the kit's shards as an array tells each task its position its own way. Each way is a
-source, a function of the environment: Slurm's SLURM_ARRAY_TASK_* variables (`slurm_position`), and the
-kit's own KIT_ARRAY_TASK=K/N, which the kit's adapters that have no array variables of their own (Ray,
-kit.cluster.ray) set for every task. Outside every array there is no position: `auto` is the whole set.
-A task that two sources place differently is refused rather than guessed.
+Each way a scheduler tells a task its position is a source: Slurm's SLURM_ARRAY_TASK_* variables (`slurm_position`)
+and the kit's own KIT_ARRAY_TASK=K/N, which its adapters without array variables (Ray) set for every task. Outside
+every array there is no position (`auto` is the whole set, 1/1); a task two sources place differently is refused.
 
-Slurm's rule (README, "Running on a Slurm cluster"): inside an array task Slurm sets SLURM_ARRAY_TASK_ID,
-_MIN, _MAX, _COUNT and _STEP. The array must be contiguous (`--array=1-N`, `--array=0-(N-1)`, any `A-B`, with or
-without a `%limit`): then N = MAX - MIN + 1 and K = ID - MIN + 1, so a 0-based
-and a 1-based array both give shards 1..N, each exactly once. A list
-(`--array=1,3,4`) or a step (`--array=0-6:3`) is refused: their K could not be
-told from one task's variables without guessing, and a shard left out would go
-unnoticed. ID and MIN are required; COUNT, MAX and STEP, where set, must agree
-with them. Outside an array task (no SLURM_ARRAY_* variable at all) there is
-nothing to split: `auto` is the whole set, 1/1.
+A Slurm array must be contiguous (`A-B`, with or without `%limit`): N = MAX - MIN + 1 and K = ID - MIN + 1, so a
+0-based and a 1-based array both give shards 1..N, each once. A list (`1,3,4`) or a step (`0-6:3`) is refused: one
+task's variables cannot tell its K, and a shard left out would go unnoticed. ID and MIN are required; COUNT, MAX and
+STEP, where set, must agree with them (docs/cluster.md, "Slurm").
 """
 
 from __future__ import annotations

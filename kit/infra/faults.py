@@ -1,12 +1,9 @@
-"""Kill points: where the interruption harness kills the kit at an exact instant.
+"""Kill points: where the interruption harness kills the kit at an exact instant that timing sweeps cannot hit
+(between two renames).
 
-Timing sweeps cannot hit a window of microseconds (between two renames), so a command
-that must survive a kill there names the instant: with KIT_KILL_AT=<point> in its
-environment, reaching `kill_point("<point>")` kills the process with SIGKILL, as a
-power cut or the OOM killer would, or with the signal KIT_KILL_SIGNAL names (SIGTERM,
-SIGHUP, SIGINT: what a scheduler, a dropped ssh session or Ctrl-C sends at that instant),
-which the kill point then polls (kit/infra/interrupts.py): the stop comes at that instant.
-Unset (always, outside the tests), a kill point does nothing.
+With KIT_KILL_AT=<point> in the environment, reaching `kill_point("<point>")` sends the process SIGKILL (a power cut,
+the OOM killer) or the signal KIT_KILL_SIGNAL names (SIGTERM, SIGHUP, SIGINT), which the kill point then polls
+(kit/infra/interrupts.py). Unset (always, outside the tests), a kill point does nothing.
 """
 
 from __future__ import annotations

@@ -1,36 +1,20 @@
-"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a batch scheduler's stop), SIGHUP (a closed
-terminal, a dropped ssh session).
+"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's stop), SIGHUP (a closed terminal).
 
-One convention for the three, at every instant once a command has started (kit/cli/guard.py installs the
-handlers first thing): exit 128 + the signal's number (130, 143, 129), the running children stopped, and the
-same two lines, `interrupted …; finished work is kept.` and `resume with: …`. Before that (Python starting
-and importing, ~0.1 s, nothing begun yet) a signal has its default effect, which gives the same exit code.
+Once a command has started (kit/cli/guard.py installs the handlers first thing), each ends it alike: exit 128 + the
+signal's number, the running children stopped, and the lines `interrupted …; finished work is kept.` and
+`resume with: …`. Before that (Python starting, ~0.1 s) a signal's default effect gives the same exit code.
 
-A stop signal is a flag. The handler only records it (the latest one); `check()` raises it as Interrupted, on
-the main thread, at the points that poll: every step boundary, the guard before and after the command, and
-every slice of the main thread's waits. So the interrupt never lands inside a library call, where it could be
-swallowed (pyarrow did, in the pandas import it makes lazily, and the run went on to PROMOTE), printed as
-"Exception ignored in: …" from a `__del__`, or raised inside `concurrent.futures.wait` with the futures' locks
-held (a worker then blocked for good and the pool's shutdown with it). On a worker thread `check()` raises
-nothing: the main thread stops the children that thread waits on (kit.infra.proc.stop_all) and its pool.
+A stop signal is a flag. The handler records it; `check()` raises it as Interrupted on the main thread where it polls
+(every step boundary, the guard, every slice of the main thread's waits), never inside a library call, which could
+swallow it, print it from a `__del__` or leave its locks held. On a worker thread `check()` raises nothing: the main
+thread stops that thread's children (kit.infra.proc.stop_all) and its pool. The price: the main thread never blocks
+longer than MAIN_WAIT_S at once on other threads or processes (`finished_batches`; tests/unit/test_main_waits.py),
+and a long computation of its own polls between its parts.
 
-The price of a flag: a main thread that neither polls nor returns to a poll never stops. So it never blocks
-longer than MAIN_WAIT_S at once on what other threads or processes do (`finished_batches`, the slices of
-kit.infra.proc's, kit.cluster.ray's and the out-dir lock's waits; tests/unit/test_main_waits.py scans for a wait
-on futures with no timeout), and a long computation of its own polls between its parts (the bundle polls through
-its refit, its report's figures and its tarball).
-A wait with no timeout would also sleep on when the kernel hands the signal to another thread: the handler
-runs on the main thread only, once it runs bytecode again.
-
-Once the guard has decided how the command ends (`settle()`), the handler does nothing: a late signal cannot
-cut the closing lines short. When the command is the whole process (the kit's entry points call
-`whole_process()`), the three are then ignored until it exits: Python puts back the default action of every
-signal it handled (but keeps those it ignores) before it unloads its modules, which takes ~20 ms with torch
-and pandas loaded; a SIGTERM there ended the process silently with 143 after it had printed its summary and
-chosen exit 0 (seen). A command run inside another program (a test, CliRunner) gets the handlers it found
-back instead (`end()`), so nothing it leaves ignored reaches the processes that program starts later.
-
-A SIGHUP ignored when the kit started (`nohup ensemble-kit run &`) stays ignored: that is what nohup asks.
+Once the guard has decided how the command ends (`settle()`), a signal changes nothing. When the command is the whole
+process (`whole_process()`) the three are then ignored until it exits: Python restores their default action while it
+unloads its modules (~20 ms), where a SIGTERM once ended a finished run with 143. Inside another program (a test)
+`end()` puts back the handlers it found. A SIGHUP ignored at the start (`nohup`) stays ignored.
 """
 
 from __future__ import annotations

@@ -62,12 +62,9 @@ def _entry_point() -> str | None:
 
 
 def kit_cli() -> str:
-    """How to call the kit's CLI, written the way this process was started, for hints.
-
-    `ensemble-kit` when that name on PATH is what ran, the script's path when it ran
-    from a venv that is not active; otherwise this very interpreter with `-m kit`
-    (from the kit's folder) or the path of kit/__main__.py, so a pasted hint always works.
-    """
+    """How to call the kit's CLI for hints, as this process was started: `ensemble-kit` when that name on PATH ran, the
+    script's path from a venv that is not active, else this interpreter with `-m kit` (from the kit's folder) or
+    kit/__main__.py's path, so a pasted hint always works."""
     if (entry := _entry_point()) is not None:
         return entry
     exe = interpreter()
@@ -102,13 +99,9 @@ def retry_command() -> str:
 
 
 def kit_argv_absolute() -> list[str]:
-    """How to call the kit from anywhere (a batch script on another node): as this process was started,
-    with absolute paths.
-
-    The installed `ensemble-kit` script when that is what ran; otherwise this very interpreter (its path
-    as started, not resolved, so a venv's python stays the venv's) with the kit's own kit/__main__.py,
-    which works from any folder, as `python -m kit` needs the kit on the import path.
-    """
+    """How to call the kit from anywhere (a batch script on another node), with absolute paths: the installed
+    `ensemble-kit` script when that ran, else this interpreter (as started, not resolved: a venv's stays the venv's)
+    with kit/__main__.py, which works from any folder."""
     if _started_as_entry_point():
         found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
         return [str(Path(found or sys.argv[0]).absolute())]

@@ -1,11 +1,6 @@
-"""The size limits on what other people send: checked before anything is extracted or read.
-
-A results tarball, a parquet corpus or a bash-kit JSONL comes from another box, so its
-declared sizes are checked against these limits first: a bomb (a few KB that would expand
-to gigabytes, or a footer declaring a hundred million rows) is refused with the limit it
-hit, before it can fill the temp dir or the memory. Each limit sits far above what the
-kit itself writes (a shard: thousands of rows, a few MB; a results tarball: a few dozen
-files, tens of MB) and far below what would hurt a box. README.md lists them.
+"""The size limits on what other people send (a results tarball, a parquet corpus, a bash-kit JSONL), checked before
+anything is extracted or read: a bomb is refused with the limit it hit before it fills the disk or the memory. Each
+sits far above what the kit writes and far below what would hurt a box; docs/reference/files.md lists them.
 """
 
 from __future__ import annotations

@@ -1,26 +1,14 @@
-"""Numbers and JSON from outside the kit, each kind read by one function: a flag's value, an environment
-variable, a file someone gave (a sidecar, a --content-groups file, a results tarball's manifest).
+"""Numbers and JSON from outside the kit (a flag, an environment variable, a file someone gave), each kind read by one
+function; each refusal is one sentence naming what was read (`--width '²' …`) with a hint: InputError, exit 2.
 
-Python's own readers take more than a person means, and fail in ways that are no sentence:
-
-* `int` takes any Unicode decimal digit (`int("٣")` is 3, full-width digits too), `_` between digits and
-  surrounding Unicode spaces, and refuses a string of more than 4300 digits with a ValueError that names
-  `sys.set_int_max_str_digits`; `str.isdigit` says yes to `²`, which `int` then refuses;
-* `float` takes `nan`, `inf`, `infinity` in any case, and `1e999` becomes infinity, all of which pass a
-  range check written as `not lo <= x <= hi` the wrong way round (every comparison with NaN is false);
-* `json.loads` recurses once per nesting level: a few kilobytes of `[[[[…` raise RecursionError, which is no
-  ValueError, so it escapes every `except ValueError` around a read; and it keeps the last of a name given twice
-  in one object (`{"height": 144, "height": 72}` is 72), so two readers of one file can see two documents;
-* `open` on a named pipe waits for a writer that may never come.
-
-Here a whole number is ASCII digits 0-9 only, with a sign only where the reader allows one, at most
-MAX_DIGITS of them; a number with a fraction is ASCII too, in plain decimal notation (an exponent allowed),
-and finite; a frame rate is a whole number, a decimal or N/D; JSON is at most MAX_JSON_BYTES and nested at
-most MAX_JSON_DEPTH deep, no object names one key twice, and its whole numbers are at most MAX_JSON_DIGITS
-long; a JSON file is a regular file (a pipe, a device or a folder is refused before it is read). Each refusal is one
-sentence naming what was read (`--width '²' …`, `KIT_TRAIN_THREADS='nan' …`) with a hint: InputError,
-exit 2. The readers that return a reason instead of raising (`read_int`, `read_float`, `read_rate`,
-`load_json`) raise NotANumber or JsonRefused, both ValueErrors, for callers that phrase it themselves.
+Python's own readers take more than a person means: `int` takes any Unicode digit (`٣`), `_` and Unicode spaces, and
+refuses 4300 digits naming `sys.set_int_max_str_digits`; `float` takes `nan`, `inf` and `1e999`, which pass a range
+check written the wrong way round; `json.loads` recurses once per level (a RecursionError escapes `except ValueError`)
+and keeps the last of a name given twice; `open` on a named pipe waits for a writer. Here a whole number is ASCII
+digits, at most MAX_DIGITS; a fraction is ASCII, plain decimal notation and finite; a frame rate a whole number, a
+decimal or N/D; JSON comes from a regular file, bounded in size, depth and digits, each key once. `read_int`,
+`read_float`, `read_rate` and `load_json` raise NotANumber or JsonRefused (ValueErrors) for callers that phrase it
+themselves.
 """
 
 from __future__ import annotations

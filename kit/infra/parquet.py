@@ -1,19 +1,11 @@
 """The one reader of parquet files someone else made: the footer checked first, every error a sentence.
 
-A bad copy is the likeliest damage a corpus meets. Reading goes through `read_parquet` only (`read_frame`
-for the files the kit wrote in an out-dir):
-the footer's declared row count and uncompressed size are checked against kit.infra.limits
-before a page is read, a column name that appears twice is refused (which one would count?),
-page checksums are verified where the writer stored them (the kit does: `WRITE_OPTIONS`), and
-whatever pyarrow raises on a damaged page (ArrowInvalid, ArrowException, its OSErrors) becomes
-an InputError naming the file.
-
-Files are opened by arrow itself (`pa.OSFile`), never handed over as Python file objects: arrow then
-reads through a Python wrapper whose buffers must take the GIL when freed, and its thread pool frees
-some after the read returned. When the kit exits right after a read (a refused corpus), a pool thread
-freeing one while the interpreter shut down aborted the process ("terminate called without an active
-exception", exit -6, in 5 of 200 refusals with four runs at once on 2 cores; apache/arrow#49942, and
-#50482 for the hang at exit the same wrapper can cause).
+`read_parquet` (`read_frame` for the files the kit wrote in an out-dir) checks the footer's row count and uncompressed
+size against kit.infra.limits before a page is read, refuses a column name given twice, verifies the page checksums
+the writer stored (the kit does: `WRITE_OPTIONS`), and turns whatever pyarrow raises on a damaged page into an
+InputError naming the file. Files are opened by arrow itself (`pa.OSFile`), never as Python file objects, whose
+buffers arrow's pool threads free after the read: at the interpreter's shutdown that aborted the process (exit -6;
+apache/arrow#49942, #50482).
 """
 
 from __future__ import annotations
@@ -110,10 +102,8 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
 
 
 def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A parquet file the kit wrote in an out-dir (LOSO's folds, predictions, clips and holdouts, the verdict's
-    intervals), as pandas would read it: through `read_parquet`, with no row limit (predictions hold a row per
-    corpus row and seed), so that damage is a sentence naming the file and pandas never hands arrow a Python file
-    (pandas before 3.1 does, for a local path)."""
+    """A parquet file the kit wrote in an out-dir (LOSO's, the verdict's intervals) as a DataFrame, through
+    `read_parquet` with no row limit (predictions hold a row per corpus row and seed), never pandas' own reader."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
 
 

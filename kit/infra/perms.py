@@ -1,26 +1,21 @@
 """Who may write where: the modes the kit gives what it makes, and what it trusts of what it finds.
 
-On shared storage (a project folder with a setgid group and `umask 002`) every member of the group could change a
-file the kit wrote, or swap a folder for one of their own. So, whatever the umask:
+On shared storage (a setgid project folder, `umask 002`) a member of the group could change a file the kit wrote, or
+swap a folder for one of their own. So, whatever the umask:
 
-- the kit makes folders 0755 and files 0644 (0755 for a script or a program): only their owner can change them;
-- in group-shared mode (`--group-shared`, KIT_GROUP_SHARED=1), asked for where the group should add files of its
-  own beside the kit's, folders are made 3775 (group-writable; setgid: new files keep the group; sticky: nobody
-  but a file's owner may rename or delete it) and files stay 0644;
-- a folder the kit writes in must belong to the user running it and be writable by nobody else; in group-shared
-  mode a folder others can write must carry the sticky bit, and the root alone (the project folder) may be
-  another user's: every folder below it is the user's own, in every mode;
+- the kit makes folders 0755 and files 0644 (0755 for a program); in group-shared mode (`--group-shared`,
+  KIT_GROUP_SHARED=1) folders are 3775 (group-writable; setgid: new files keep the group; sticky: only a file's owner
+  may rename or delete it);
+- a folder the kit writes in must be the user's and writable by nobody else (in group-shared mode: or sticky); only
+  the root (the project folder) may be another user's;
 - a file the kit trusts (a record, a member, a ledger: whatever decides what it computes next) must be a regular
-  file with one name, owned by the user running the kit and writable by nobody else, in every mode;
-- a folder opened only to be read (`status`, `corpus info`, a run directory given to `merge`: another user's, the
-  lead's reading a collaborator's) is checked as its owner's: nothing is written there, so no folder is refused for
-  its owner, and a file trusted there must be the owner's of the root, one name, writable by nobody else.
+  file with one name, the user's, writable by nobody else;
+- a folder opened only to read (`status`, `corpus info`, a run directory given to `merge`) is checked as its owner's:
+  nothing is written there, and a file trusted there must be the root owner's, one name, writable by nobody else;
 - a file someone names that decides the verdict or names a program the kit runs (--settings, --corpus and its
-  manifest, a --teacher model file, --content-groups, --incumbent's files, --ffmpeg or KIT_FFMPEG, the ffmpeg in
-  binaries/<os>-<arch>/) is held to one rule wherever it lies (untrusted): it, and every folder from it up to the
-  filesystem root, must be the user's or root's and writable by nobody else; a folder others may write passes only
-  with the sticky bit (/tmp, a --group-shared out-dir's folders), where nobody else can rename or remove what is not
-  theirs. A symbolic link on the way is judged where it lies, then followed.
+  manifest, --teacher, --content-groups, --incumbent's files, --ffmpeg, binaries/<os>-<arch>/) must, with every
+  folder up to `/`, be the user's or root's and writable by nobody else, or sticky (/tmp); a symbolic link on the
+  way is judged where it lies, then followed (`untrusted`).
 
 Everything refused here is an InputError (exit 2) naming the path, what it is and whose.
 """
@@ -258,12 +253,8 @@ def trust_finding(path: Path) -> Finding | None:
 
 
 def untrusted(path: Path) -> str | None:
-    """Why a file someone names, that decides the verdict or names a program the kit runs, cannot be trusted, or
-    None: the one rule for them all (see the module). Trusted only if owned by the user or root and writable by
-    nobody else, and every folder from it up to the filesystem root likewise, or sticky (others may add names, but
-    rename or remove only their own) and the user's or root's, like /tmp; a symbolic link on the way is judged where
-    it lies (its owner and its folders) and what it resolves to likewise. The sentence names the entry, its owner
-    and mode."""
+    """Why a file someone names cannot be trusted (the module's last rule), or None: a sentence naming the first
+    entry on the way that fails, its owner and mode."""
     found = trust_finding(path)
     return found.problem if found is not None else None
 

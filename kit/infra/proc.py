@@ -1,21 +1,14 @@
 """The one place that spawns processes.
 
-Every child gets a closed stdin, a timeout and a bounded stderr tail for error
-messages. `stop_all` kills the children still running and refuses to start new
-ones, so an interrupted run stops within moments instead of finishing its jobs.
+Every child gets a closed stdin, a timeout and a bounded stderr tail for error messages. `stop_all` kills the children
+still running and refuses to start new ones, so an interrupted run stops within moments.
 
-Every child leads a process group of its own (a new session), and every way a
-child ends (its exit, a timeout, an interrupt, any exception) kills that whole
-group: what a child started itself (`--ffmpeg wrapper.sh` whose own child hangs)
-dies with it instead of living on under PID 1. A signal aimed at the kit's group
-(a terminal's Ctrl-C, `kill -- -PGID`) then no longer reaches the children by
-itself: a catchable one stops the kit, which kills their groups; for a SIGKILL,
-which the kit cannot catch (the interruption harness, a scheduler, the OOM
-killer), the reaper does (see _Reaper). Two designs were rejected for keeping
-only one of the two promises: PR_SET_PDEATHSIG needs preexec_fn (unsafe in a
-threaded process) and fires when the spawning *thread* ends; children kept in
-the kit's group, their descendants found through /proc, is Linux only and
-misses a grandchild whose parent has already exited (re-parented to PID 1).
+Every child leads a process group of its own (a new session), and every way it ends (its exit, a timeout, an interrupt,
+any exception) kills that whole group, so what a child started itself (a `--ffmpeg` wrapper's own child) dies with it. A
+signal aimed at the kit's group then no longer reaches the children: a catchable one stops the kit, which kills their
+groups; after a SIGKILL the reaper does (_Reaper). Rejected: PR_SET_PDEATHSIG (needs preexec_fn, unsafe in a threaded
+process, and fires when the spawning thread ends) and children kept in the kit's group, found through /proc (Linux only,
+and misses a grandchild re-parented to PID 1).
 """
 
 from __future__ import annotations
@@ -140,16 +133,9 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 class _Reaper:
-    """Kills the children's groups when the kit has ended, however it ended (a SIGKILL included).
-
-    A small process in a session of its own, so that no signal aimed at the kit's group or terminal
-    reaches it, reads `+PGID` and `-PGID` lines on its stdin: a pipe whose writing end only the kit
-    holds (it is not inheritable, and close_fds keeps it from every child). When the pipe closes, the
-    kit is gone: it SIGKILLs the groups still listed and exits. One per kit process, started with the
-    first child (a Python without site: ~10 ms, once). If it cannot start, or is killed, the kit goes
-    on without it; every exit path the kit sees still kills the groups itself. A child started but not yet
-    told to it is found by the mark in its environment (kit/infra/reaper.py).
-    """
+    """Kills the children's groups when the kit has ended, however it ended (a SIGKILL included): the process of
+    kit/infra/reaper.py, one per kit process, started with the first child (~10 ms). If it cannot start, or is killed,
+    the kit goes on without it: every exit path the kit sees still kills the groups itself."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -292,21 +278,13 @@ def run_process(
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
-    With `output` (an open file), the child writes its stdout and stderr straight into it as it goes (a
-    cluster task's log, readable while the task runs); with a pair of files, its stdout into the first and its
-    stderr into the second (a program run for the user, as if by hand); the result then keeps neither.
-
-    KIT_TIMEOUT_S caps `timeout_s` unless `capped` is False: a whole kit command that a cluster task runs,
-    whose own commands the cap reaches inside it.
-
-    With on_stdout_line, stdout is read while the child runs and handed over line
-    by line (e.g. ffmpeg's `-progress pipe:1`); it is then not kept in the result.
-    Captured stdout is cut after `stdout_max_bytes` (what a caller that reads data, not
-    text, expects at most: the thumbnails of a clip's decode).
-    `handed_over`: the child hands work to another that must outlive the kit (sbatch's job), so it carries no
-    mark of the kit's (kit/infra/reaper.py): on one node the reaper would end the job at the kit's exit.
-    Raises ToolError when the program cannot be started or runs past its timeout,
-    and Stopped when the run is being interrupted.
+    `output`: an open file for the child's stdout and stderr as it goes (a cluster task's log), or a pair of files for
+    each (a program run for the user, as if by hand); the result then keeps neither. `capped`: KIT_TIMEOUT_S caps
+    `timeout_s` (False for a whole kit command, whose own commands the cap reaches). `on_stdout_line`: stdout handed
+    over line by line as the child runs (ffmpeg's `-progress pipe:1`), not kept; captured stdout is otherwise cut after
+    `stdout_max_bytes`. `handed_over`: the child hands work to one that must outlive the kit (sbatch's job), so it
+    carries no mark of the kit's (kit/infra/reaper.py). Raises ToolError when the program cannot be started or runs past
+    its timeout, Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s

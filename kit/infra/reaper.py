@@ -1,13 +1,11 @@
 """What the reaper runs (kit/infra/proc._Reaper starts it) and the mark it finds the kit's children by.
 
-The reaper, a small process in a session of its own, reads `+PGID` and `-PGID` lines on its stdin, a pipe only the
-kit holds; when the pipe closes, the kit is gone, and it SIGKILLs the groups still listed. A child is told to it the
-moment its start returns, but runs from the moment before: a SIGKILL of the kit in between (a thread of the kit
-kept waiting for the interpreter while another imports: seen in CI, a fresh clone's first imports compiling) left
-it running. So every child's environment carries SPAWN_MARK=<the kit process's mark>, which whatever it starts
+The reaper, a small process in a session of its own, reads `+PGID` and `-PGID` lines on a pipe only the kit holds;
+when the pipe closes, the kit is gone, and it SIGKILLs the groups still listed. A child runs a moment before it is
+told to the reaper, so every child's environment carries SPAWN_MARK=<the kit process's mark>, which what it starts
 inherits, and where /proc shows environments (Linux) the reaper also kills the group of every process carrying it.
-The reaper itself carries none: a kit started by a kit has its own reaper, which must outlive the first's; nor
-does a child that hands work to one meant to outlive the kit (sbatch's job: run_process's `handed_over`).
+The reaper carries none (a kit started by a kit has its own reaper), nor does a child handed work meant to outlive
+the kit (run_process's `handed_over`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """The box's limits, named when a fault comes from one: memory, open files, a file's size.
 
-Under `ulimit -v`, `ulimit -n` or `ulimit -f` the kit fails in places that say nothing of the cause: a
-library that cannot map its code ("failed to map segment"), a thread that cannot start, "Too many open
-files" when ffmpeg is started, ffmpeg killed by SIGXFSZ while it writes a test clip. `resource_error` turns
-such a fault into one line that names the limit and how to lift it (exit 2; kit/cli/guard.py maps it), and
-`require_address_space` refuses an address-space limit the kit cannot live in before any work starts: below
-it, pyarrow was seen to crash the process (SIGSEGV), which nothing can catch and no message can explain.
+Under `ulimit -v`, `-n` or `-f` the kit fails in places that say nothing of the cause (a library that cannot map its
+code, a thread that cannot start, ffmpeg killed by SIGXFSZ). `resource_error` turns such a fault into one line naming
+the limit and how to lift it (exit 2), and `require_address_space` refuses, before any work, an address-space limit
+the kit cannot live in (below it pyarrow crashed the process with SIGSEGV, which no message can explain).
 """
 
 from __future__ import annotations

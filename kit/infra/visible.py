@@ -1,12 +1,9 @@
 """Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it.
 
-A name is the user's, or a neighbour's on shared storage, and may hold anything a file system allows:
-a line break that starts a line of its own (`zz⏎[04 verdict] PROMOTE: …⏎zz.y4m` forging a verdict line),
-a carriage return that overwrites one, a terminal escape (ESC[...) that recolours or hides text, a
-bidi override (U+202E) that shows a name backwards, a zero-width character. `visible` writes each
-character Python does not call printable (`str.isprintable`: the controls C0, DEL and C1, format
-characters such as the bidi controls, line and paragraph separators, every space but ' ', lone
-surrogates, unassigned code points) as an escape a reader sees, and leaves everything else alone:
+A name may hold anything a file system allows: a line break that forges a line of its own (`zz⏎[04 verdict] PROMOTE:
+…`), a carriage return that overwrites one, a terminal escape, a bidi override (U+202E) that shows a name backwards,
+a zero-width character. `visible` writes each character Python does not call printable (`str.isprintable`) as an
+escape a reader sees, and leaves everything else alone:
 
     \\n \\r \\t          line feed, carriage return, tab
     \\x1b \\x7f        another character below U+0080
@@ -14,13 +11,9 @@ surrogates, unassigned code points) as an escape a reader sees, and leaves every
     \\U000e0001       one above
     \\xff             a byte that is not UTF-8 in a file name (Python holds it as the lone surrogate U+DCFF)
 
-So every name stays on its line and reads as it is spelled; a backslash is left as it is (a Windows path
-stays a path). `shell_quote` quotes an argument for a printed command the same way: bash's `$'...'`
-takes these escapes back, so a command holding such a name is both visible and runnable as printed.
-
-Applied where outside text reaches a person: the terminal (kit/report/terminal.py, summary.py,
-kit/cli/guard.py), the step logs (kit/steps/runner.StepLog), report.html, the commands the kit prints
-(kit/infra/invocation.py) and logs (kit/infra/proc.py). The NDJSON stream needs none: JSON escapes them.
+So every name stays on its line and reads as it is spelled; a backslash is left as it is (a Windows path stays a
+path). `shell_quote` quotes an argument for a printed command alike: bash's `$'...'` takes these escapes back, so the
+command is visible and runs as printed. The NDJSON stream needs none: JSON escapes them.
 """
 
 from __future__ import annotations

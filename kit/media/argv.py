@@ -55,12 +55,10 @@ def build_encode_argv(
 ) -> list[str]:
     """Encode the reference's first video stream with `spec` at quality `cq`.
 
-    hw_init carries device set-up (e.g. `-init_hw_device vaapi=va:/dev/dri/renderD128`)
-    and hw_filter the upload chain for encoders that take hardware frames; `scale` (build_scale_filter) makes a
-    ladder rung's downscaled copy first.
-    `-fps_mode passthrough`: every decoded frame is encoded once, as it is. The default would make a
-    variable-frame-rate master constant-rate for the timestamp-less elementary stream, duplicating
-    and dropping frames, so the encode would no longer pair frame by frame with the reference.
+    hw_init carries device set-up (`-init_hw_device vaapi=va:/dev/dri/renderD128`), hw_filter the upload chain of an
+    encoder that takes hardware frames; `scale` (build_scale_filter) makes a ladder rung's downscaled copy first.
+    `-fps_mode passthrough`: every decoded frame is encoded once, as it is (the default would make a variable-rate
+    master constant-rate, and the encode would no longer pair frame by frame with the reference).
     """
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH]
@@ -94,13 +92,9 @@ def build_score_argv(
     *,
     fps: str,
 ) -> list[str]:
-    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's
-    four features, `extra`); both are paired frame by frame at the clip's rate `fps` (libvmaf.renumber).
-
-    Both decoders get the job's thread budget too: left at ffmpeg's default (one
-    frame thread per core) every parallel job would start a decoder thread per core.
-    A ladder rung's encode is upscaled to the reference's size with `upscaler` (a no-op at the same size).
-    """
+    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's four
+    features, `extra`), paired frame by frame at the clip's rate `fps`. Both decoders get the job's thread budget
+    (ffmpeg's default is a frame thread per core, per job); a ladder rung's encode is upscaled with `upscaler`."""
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
@@ -159,16 +153,13 @@ def build_shared_decode_argv(
     progress: bool = False,
     scales: Sequence[str] = (),
 ) -> list[str]:
-    """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the
-    decoded reference for the scorings (kit.corpus.shared).
+    """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the decoded
+    reference for the scorings (kit.corpus.shared).
 
-    Each encode output is build_encode_argv's for one job, fed by `split` instead of a decoder of its own:
-    the same frames with the same properties (timestamps, colour tags, side data), the same -pix_fmt
-    conversion, so the same bitstream. `scales` gives each encode its rung's downscale (build_scale_filter, ""
-    for the clip's own size): one downscale per rung, split to that rung's encodes. The reference output is every
-    decoded frame once, converted to `ref_pix_fmt` (REF_FORMAT), so a scoring that reads it converts nothing
-    again. Software encoders only: a device's upload chain and session cap stay one encode
-    per process.
+    Each encode output is build_encode_argv's, fed by `split` instead of a decoder of its own: the same frames and
+    properties, the same -pix_fmt conversion, so the same bitstream. `scales`: one downscale per rung, split to that
+    rung's encodes. The reference output is every decoded frame once, converted to `ref_pix_fmt` (REF_FORMAT). Software
+    encoders only: a device's upload chain and session cap stay one encode per process.
     """
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
@@ -224,16 +215,12 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
                            count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity (kit.media.decode).
 
-    Outputs, all fed by the one decoder: with `count`, `-f null` first, as in build_decode_argv (its
-    stream line carries the decoded size, its closing `frame=` line the count); the decoded frames
-    as they are (rawvideo: the planes of the clip's own pix_fmt, no padding) into the `hash` muxer,
-    which prints `SHA256=<hex>` on stderr (pipe:2) at the end; and a 32x32 thumbnail of each frame as
-    rawvideo on stdout (pipe:1). `-fps_mode passthrough`: every decoded frame once, as the encodes
-    take them. strict: fail on the first damaged frame instead of concealing it (-xerror, -err_detect explode),
-    so a reference corrupt mid-stream is refused, not silently patched over; every line carries its level
-    (`[error]`), so an error the demuxer resynced over is seen too (kit.media.decode.demuxer_damage).
-    `renumber` (libvmaf.renumber): every output's frames renumbered first, so no muxer sees the file's own
-    timestamps (build_intermediate_argv).
+    Outputs, all fed by the one decoder: with `count`, `-f null` (its stream line carries the decoded size, its closing
+    `frame=` line the count); the decoded planes (rawvideo, no padding) into the `hash` muxer, which prints
+    `SHA256=<hex>` on stderr; and a 32x32 thumbnail of each frame as rawvideo on stdout. `strict`: fail on the first
+    damaged frame instead of concealing it (-xerror, -err_detect explode), every line with its level, so an error the
+    demuxer resynced over is seen too (kit.media.decode.demuxer_damage). `renumber`: every output's frames renumbered
+    first (libvmaf.renumber), so no muxer sees the file's own timestamps.
     """
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
@@ -244,14 +231,13 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """The decode of a master whose strict one stopped before its first frame (kit.media.decode.second_look): a
-    camera's stray slice ahead of its first picture, which ffmpeg reports and plays on from.
+    """The decode of a master whose strict one stopped before its first frame (kit.media.decode.second_look): a camera's
+    stray slice ahead of its first picture, which ffmpeg reports and plays on from.
 
-    The file read twice in one run. Input 0 with `-err_detect explode` but no `-xerror`: a damaged packet gives no
-    frame (it is not concealed) and the decode goes on; it feeds build_fingerprint_argv's outputs (the count, the
-    pixel hash, the thumbnails). Input 1 as ffmpeg plays it (damage concealed) into a null output. `-loglevel
-    level+verbose`: each input's closing line says how many frames it decoded; the two counts are equal only where no
-    picture was damaged."""
+    Input 0 with `-err_detect explode` but no `-xerror` (a damaged packet gives no frame, the decode goes on) feeds
+    build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output. At `level+verbose` each
+    closing line says how many frames its input decoded: equal only where no picture was damaged.
+    """
     once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
                                            "-i", str(path)], count=True)
     return [*once, "-map", "1:v:0", *PASSTHROUGH, "-f", "null", "-"]
@@ -271,14 +257,12 @@ INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
                             full_range: bool = False) -> list[str]:
     """The one strict decode of a clip whose container's timestamps the kit does not trust (kit.media.containers):
-    build_fingerprint_argv's outputs (the count, the pixel hash, the thumbnails) and the lossless copy `dest`, FFV1
-    in Matroska, picture only (the first video stream), every decoded frame once.
+    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska, the first video stream), every
+    decoded frame once.
 
-    Every output's frames are renumbered at the clip's rate `fps` first (libvmaf.renumber: frame i at i / fps), so
-    no muxer sees the file's timestamps (a splice that steps back makes the null muxer's "non monotonically
-    increasing dts" fatal under -xerror) and the copy's are clean. `full_range`: the decoder's pixel format is a
-    full-range one (MJPEG's yuvj422p) that FFV1 takes as yuv422p: tagged full range (`-color_range pc`), its samples
-    are kept as they are instead of squeezed into the limited range.
+    Every output's frames are renumbered at the clip's rate `fps` first, so no muxer sees the file's timestamps (a
+    splice that steps back makes "non monotonically increasing dts" fatal under -xerror). `full_range`: a full-range
+    decoder format (MJPEG's yuvj422p) is tagged `-color_range pc`, so FFV1 keeps its samples as they are.
     """
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []

@@ -1,22 +1,13 @@
 """Letterbox and pillarbox bars, found in a clip's thumbnails, and the picture inside them.
 
-Pure (numpy only). The decode writes a GRID x GRID area-averaged thumbnail of every frame
-(kit.media.fingerprint); kit.media.signature takes its 8x8 frames from the part inside the bars, so a copy
-with bars added matches the clip without them.
+Pure (numpy only). kit.media.signature takes its 8x8 frames from the part of each GRID x GRID thumbnail
+(kit.media.fingerprint) inside the bars, so a copy with bars added matches the clip without them.
 
-A line of the grid (a row for a letterbox, a column for a pillarbox) is a bar when, over every frame of
-the clip, each of its samples is near black (at most BAR_LEVEL) and they all lie within BAR_FLAT levels of
-each other: constant over time and along the line. A dark scene moves or has some texture, so its lines
-fail one test or the other. Bars are counted inward from each edge, and they frame the picture: a still
-dark band at one edge only is the picture's own (cutting it would follow the noise of each copy), and where
-one edge's band is wider than the other's by more than MAX_SKEW lines only the width both share is cut (the
-bars of a copy, beside a dark band of its picture). Bars that would leave less than half of a side are not
-bars (a dark clip, a title card's black above and below its line of text).
-
-A bar rarely ends on a line of the grid: the first line past it holds the rest of the bar and the start of
-the picture. Its share of bar is estimated from its mean over the clip against the next line's, both above
-the bar's level, and that share is cut too (`Bars` holds fractions of a line). The 8x8 frames are then the
-area average of the part left, each grid line weighed by how much of it an 8x8 cell covers.
+A line of the grid (a row, a column) is a bar when, over every frame, its samples are near black (at most BAR_LEVEL) and
+within BAR_FLAT levels of each other: constant in time and along the line, which a dark scene is not. Bars frame the
+picture (`_count`), and bars leaving less than half of a side are none (a dark clip, a title card). The line a bar ends
+in holds part bar, part picture: its share of bar, estimated from its mean against the next line's, is cut too (`Bars`
+holds fractions of a line), and the 8x8 frames weigh each grid line by how much of it a cell covers.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version.
 
-Four kinds of entry, each keyed by the file's identity (file_key): the sha256 of a clip's bytes, a
-master's geometry with its fingerprint (one strict decode gives both), a .y4m/.yuv clip's
-fingerprint, and for a master read through a lossless copy (kit.media.containers) the same as a master's with
-the copy's name and sha256. The identity is the resolved path, size and mtime_ns, and also the device, inode and
-ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`, a reproducible
-tarball unpacked again) has another inode or a later ctime, which no user can set back, so it never
-inherits the old entry. A cache shared by boxes stays correct the same way (their devices and inodes
-differ: they only compute again).
+Four kinds of entry, each keyed by the file's identity (file_key): a clip's sha256, a master's geometry with its
+fingerprint (one strict decode gives both), a .y4m/.yuv clip's fingerprint, and a master read through a lossless copy
+(kit.media.containers) with the copy's name and sha256. The identity is the resolved path, size, mtime_ns, device, inode
+and ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`) has another inode or a later
+ctime, which no user can set back, so it never inherits the old entry.
 """
 
 from __future__ import annotations
@@ -109,11 +106,8 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key).
-
-    The file may be shared by runs going at once (one cache, several out-dirs): an entry computed here is
-    written under the file's lock, merged into what the file holds by then, so no run drops another's.
-    """
+    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key). Runs
+    sharing the cache write an entry under the file's lock, merged into what the file holds by then."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None

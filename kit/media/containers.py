@@ -1,19 +1,14 @@
 """What a reference clip's container is read as: directly, or through a lossless copy the kit makes of it.
 
-Decided by measurement, with the kit's ffmpeg (9.0) on small clips of each container, through every path a clip
-takes (the strict decode, the shared decode and its decoded reference, an encode, a scoring against the file):
-
-- read as they are (DIRECT_EXTS): every packet carried its own presentation timestamp, kept as written, variable
-  rates included, and the decoded frames' timestamps were clean.
-- read through a lossless copy (INTERMEDIATE_EXTS): timestamps the file does not hold (AVI) or that ffmpeg
-  patches as it reads (MPEG program and transport streams); said per container below.
+Decided by measurement with the kit's ffmpeg (9.0) on small clips of each container, through every path a clip takes
+(said per container below): DIRECT_EXTS kept every packet's presentation timestamp as written; INTERMEDIATE_EXTS hold
+none (AVI) or have them patched by ffmpeg as it reads (MPEG program and transport streams).
 
 The copy is every decoded frame of the first video stream once, FFV1 in Matroska, renumbered at the clip's rate
 (kit.media.argv.build_intermediate_argv), made by the clip's one strict decode and kept in the kit's cache
-(`intermediates/`), one per version of the original file: kit.media.cache records it against the original's
-identity (file_key) with the copy's sha256, and reuses it while both hold. The clip stays the user's file (its
-name, its bytes' sha256, its stamp); only what ffmpeg reads of it is the copy (kit.media.refs.Clip.read_path),
-checked to hold exactly the original's frames before it is used.
+(`intermediates/`) once per version of the original (kit.media.cache). The clip stays the user's file (its name, sha256
+and stamp); only what ffmpeg reads is the copy (kit.media.refs.Clip.read_path), checked to hold exactly the original's
+frames before it is used.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The one decode of a reference clip: its geometry (masters), its frame count and its identity.
 
-A master (.mp4, .mkv, .avi, ...: kit.media.containers) is decoded strictly once at discovery; that same ffmpeg
-run also hashes the decoded planes and writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), so
-the fingerprint costs no decode of its own (a container read through a lossless copy makes the copy in that run).
-A .y4m/.yuv clip is read once by ffmpeg for its fingerprint (no geometry needed: the file describes it).
-kit.media.cache keeps both per file version.
+A master (kit.media.containers) is decoded strictly once at discovery; that same run hashes the decoded planes and
+writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), and makes the lossless copy where one is
+needed. A .y4m/.yuv clip is read once for its fingerprint. kit.media.cache keeps both per file version.
 """
 
 from __future__ import annotations
@@ -46,12 +44,8 @@ HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`.
-
-    The size is the decoded one (the null output's `wrapped_avframe` stream) where it is printed: a
-    phone recording's display matrix makes ffmpeg rotate a 1920x1080 stream to 1080x1920 frames, and
-    those frames are what every job encodes and scores.
-    """
+    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`: the decoded size
+    where printed (a phone's display matrix makes a 1920x1080 stream 1080x1920 frames, which the jobs encode)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
     if not lines:
         raise ValueError("no video stream")
@@ -94,14 +88,10 @@ _DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d
 
 
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
-    """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer
-    marked corrupt; "" when there was none. Without `decoder_too` (a second look, whose decoder errors its frame
-    counts judge), the demuxer's alone.
-
-    The strict decode (-xerror, -err_detect explode) stops on a damaged frame, but a demuxer resyncs
-    over a damaged mkv cluster or mp4 box and the decode exits 0 with frames missing; an AVI cut short at the end
-    of a chunk reads its last, partial chunk while ffmpeg probes it, and decodes to the end with a warning only.
-    """
+    """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer marked
+    corrupt; "" when there was none. Without `decoder_too` (a second look, whose frame counts judge the decoder's
+    errors), the demuxer's alone: a demuxer resyncs over a damaged mkv cluster or mp4 box, and an AVI cut short is read
+    while ffmpeg probes it, so the strict decode can exit 0 with frames missing."""
     demuxer = _DEMUXER.search(stderr)
     own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
     for line in stderr.splitlines():

@@ -1,10 +1,6 @@
-"""The embedded default reference set: synthetic clips rendered by lavfi.
-
-Nine sources of different spatial and temporal complexity, 640x360 at 25 fps,
-3 s each, rendered once into the user cache (runs sharing it render each clip once, under
-its lock, and never replace a whole one). They let a newcomer see the whole
-pipeline work on any box in minutes; every output that uses them says it is
-the demo corpus.
+"""The embedded default reference set: nine synthetic clips of different spatial and temporal complexity, rendered by
+lavfi (640x360, 25 fps, 3 s each) once into the user cache, so a newcomer sees the whole pipeline work on any box in
+minutes; every output that uses them says it is the demo corpus.
 """
 
 from __future__ import annotations
@@ -62,12 +58,8 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render one clip to dest (y4m) unless it is already there whole.
-
-    Runs sharing the cache render under the clip's lock, and render only when, holding it, no whole clip is
-    there: a whole clip is never replaced, so a run that found it keeps the file it hashed. `note` hears a
-    wait for another run's render.
-    """
+    """Render one clip to dest (y4m) unless it is already there whole, under the clip's lock: a whole clip is never
+    replaced, so a run that found it keeps the file it hashed. `note` hears a wait for another run's render."""
     if clip_is_whole(cache, dest, width, height, seconds):
         return dest
 

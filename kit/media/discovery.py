@@ -1,16 +1,9 @@
 """Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them).
 
-An entry named like a clip (.y4m, .yuv, or a master's container: .mp4, .mkv, .mov, .avi, .ts, ... in any case:
-kit.media.refs.CLIP_EXTS) is
-
-- used when it is a regular file, or a symbolic link to one;
-- refused (exit 2) when it is a link to nothing (an unmounted drive, a moved file) or a loop of links: it
-  was meant to be a clip, and a silently smaller corpus would be worse than stopping;
-- skipped when it is something no clip can be (a folder, a named pipe, a device, a socket, or a link to
-  one): the run goes on with the usable clips, and says `skipped PATH: WHY, not a clip file` once per entry.
-
-What an entry is comes from lstat and stat alone: nothing is opened to find out, so a FIFO cannot block
-discovery, and the clips kept are opened without blocking (kit.media.refs.open_clip).
+An entry named like a clip (kit.media.refs.CLIP_EXTS, in any case) is used when it is a regular file or a link to one;
+refused (exit 2) when it is a link to nothing or a loop of links (a silently smaller corpus would be worse than
+stopping); skipped, and said once, when it is something no clip can be (a folder, a pipe, a device, a socket, or a link
+to one). What an entry is comes from lstat and stat alone, so a FIFO cannot block discovery.
 """
 
 from __future__ import annotations
@@ -276,13 +269,10 @@ def low_bitrate_warning(clip: Clip) -> str:
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore, unusable: list[Unusable] | None = None, doing: Note = _ignore) -> list[Clip]:
-    """Every clip in ref_dir, checked (`doing` hears each as it is read); `note` hears what is skipped, and what of a
-    clip the corpus does not keep
-    (its alpha channel, more video streams, HDR tags: one line each). Copies of one content are all returned:
-    the corpus step keeps one of frame-identical files (kit.corpus.contents), then checks the names.
-
-    A clip that cannot be used refuses the run (--strict: `unusable` is None), or is left out, added to
-    `unusable` and noted; when none is left, the first refusal stands."""
+    """Every clip in ref_dir, checked (`doing` hears each as it is read; `note` what is skipped, and what of a clip the
+    corpus does not keep). Copies of one content are all returned (the corpus step keeps one). A clip that cannot be
+    used refuses the run (--strict: `unusable` is None), or is left out, added to `unusable` and noted; when none is
+    left, the first refusal stands."""
     clips, refused = [], []
     files, skipped = find_clip_files(ref_dir, note)
     for i, p in enumerate(files, 1):
@@ -324,14 +314,9 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
                     demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
                     unusable: list[Unusable] | None = None, doing: Note = _ignore,
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
-    """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir,
-    else the embedded demo clips.
-
-    Content hashes, masters' probes and fingerprints are cached in <cache>/sha256.json (a master's
-    fingerprint came with its probe's decode; a .y4m/.yuv clip's costs one pass over the file, once); the demo
-    set is rendered there once. `note` hears each entry skipped, and a wait for another run rendering a demo clip;
-    `doing`, each clip as it is read and fingerprinted.
-    """
+    """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir, else the
+    embedded demo clips. Hashes, probes and fingerprints are cached in <cache>/sha256.json. `note` hears each entry
+    skipped and a wait for another run's demo render; `doing`, each clip as it is read."""
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)

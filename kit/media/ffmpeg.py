@@ -51,11 +51,8 @@ def imageio_binary() -> Path | None:
 
 
 def parse_version(version_text: str) -> tuple[str, str]:
-    """(version, build id) from `ffmpeg -version` output.
-
-    The build id hashes the version line with the configuration line, so two
-    binaries of the same release built differently get different ids.
-    """
+    """(version, build id) from `ffmpeg -version` output; the build id hashes the version line with the configuration
+    line, so two builds of one release differ."""
     first = version_text.splitlines()[0] if version_text else ""
     m = re.match(r"ffmpeg version (\S+)", first)
     version = m.group(1) if m else "unknown"
@@ -261,12 +258,9 @@ FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "
 
 
 def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
-    """The colour tags of rawvideo output `output` as ffmpeg printed its stream, `(option, name)` pairs;
-    () when it has none, None when the line is missing or names a tag COLOUR_NAMES does not list.
-
-    ffmpeg prints `rawvideo (I420 / 0x30323449), yuv420p(pc, bt709/unknown/unknown, progressive), 1920x1080`:
-    the range, then colour space/primaries/transfer (one name when all three are the same), then the field order.
-    """
+    """The colour tags of rawvideo output `output` as ffmpeg printed its stream (`yuv420p(pc, bt709/unknown/unknown,
+    progressive)`: the range, then space/primaries/transfer, one name when all three agree), `(option, name)` pairs; ()
+    when it has none, None when the line is missing or names a tag COLOUR_NAMES does not list."""
     line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None

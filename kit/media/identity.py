@@ -1,18 +1,10 @@
-"""One content, one source: a clip's identity by its decoded pictures, and how alike two clips are.
+"""One content, one source: how alike two clips' Fingerprints (kit.media.fingerprint) are.
 
-A Fingerprint (kit.media.signature) holds `pixels_sha256`, the sha256 of the decoded planes in frame
-order (the same pictures in .y4m, .yuv, .mkv, lossless .mp4 or .mov give the same value), and a
-perceptual signature: 8x8 thumbnails of pairs of consecutive frames at 24 fixed relative positions.
-It comes from the one decode the kit makes of a clip anyway (kit.media.decode) and is cached with the
-clip's other facts per file version (kit.media.cache).
-
-compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at
-most MATCH_AT: the same scene trimmed by a frame, rescaled, re-encoded, lossy, or with letterbox or pillarbox
-bars added: kit.media.bars), "undecided" (up to DIFFERENT_ABOVE) and "different". Two *flat* pictures (a
-title card, a colour field: FLAT_SHARE of the signature or more on one level) within DIFFERENT_ABOVE are
-undecided however close, and `Likeness.flat` says why: their signatures are one flat field with a little on
-it, which the thumbnails cannot read. The thresholds and the rates they give are measured in
-bench/bench_identity.py (README, "Same content, other file").
+compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at most MATCH_AT:
+the same scene trimmed by a frame, rescaled, re-encoded or with bars added), "undecided" (up to DIFFERENT_ABOVE) and
+"different". Two *flat* pictures (a title card, a colour field: FLAT_SHARE or more on one level) within DIFFERENT_ABOVE
+are undecided however close (`Likeness.flat`): the thumbnails cannot read what is on them. The thresholds and their
+rates are measured by bench/bench_identity.py (README, "Same content, other file").
 """
 
 from __future__ import annotations
@@ -81,11 +73,8 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
 
 
 def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:
-    """Every pair (i < j, sorted) whose outcome is not "different".
-
-    All distances at once as matrices, after a prefilter that drops most different pairs by a lower
-    bound (kit.media.signature.all_distances); identical pictures are paired by their hash.
-    """
+    """Every pair (i < j, sorted) whose outcome is not "different": identical pictures paired by their hash, the rest by
+    all distances at once (kit.media.signature.all_distances)."""
     found: dict[tuple[int, int], Likeness] = {}
     by_hash: dict[str, list[int]] = {}
     for i, p in enumerate(prints):

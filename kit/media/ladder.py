@@ -1,13 +1,9 @@
-"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them.
+"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them. Pure.
 
-A rung is `native` (the clip's own size), a height in lines (`540`) or a fraction of the clip's height (`0.5`).
-Each scaled rung encodes a copy downscaled with the down scaler (lanczos by default) and is scored upscaled back to
-the reference's size with the up scaler (bicubic by default), against the full-size reference: as VMAF's own
-training set was made (Netflix/vmaf issue #526: lanczos down, bicubic up) and as a viewer's player shows a lower
-rung. A rung at or above a clip's height is not made for that clip (the kit never upscales a reference), and two
-rungs that give one clip the same size are one encode.
-
-Pure: sizes and labels only, no ffmpeg.
+A rung is `native`, a height in lines (`540`) or a fraction of the clip's height (`0.5`). A scaled rung encodes a copy
+downscaled with the down scaler (lanczos) and is scored upscaled back with the up scaler (bicubic) against the full-size
+reference, as VMAF's own training set was made (Netflix/vmaf#526) and as a player shows a lower rung. A rung at or above
+a clip's height is not made (the kit never upscales a reference); two rungs of one size are one encode.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`).
 
-Every encode is 4:2:0: `8bit` (the default) encodes every reference at 8 bit, as the kit always
-did; `source` keeps a reference deeper than 8 bit at 10 bit (a 12-bit reference is encoded at
-10 bit, the deepest every 10-bit-capable encoder shares) and still encodes an 8-bit one at 8 bit.
-A row's `enc_pix_fmt` names the encoded stream as a decoder gives it back (`yuv420p` or
-`yuv420p10le`), whatever layout the encoder took it in (NVENC and QSV take nv12/p010le).
+Every encode is 4:2:0: `8bit` (the default) encodes at 8 bit; `source` keeps a deeper reference at 10 bit (the deepest
+every 10-bit encoder shares) and an 8-bit one at 8. `enc_pix_fmt` names the stream as a decoder gives it back
+(`yuv420p`, `yuv420p10le`), whatever layout the encoder took (NVENC and QSV take nv12/p010le).
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir).
 
-`.y4m` describes itself; `.yuv` takes its geometry from the file name
-(`Name_1920x1080_25fps[_10bit][_422].yuv`, or Netflix-style `Name_25fps.yuv`
-with the --width/--height defaults) or from a `Name.json` sidecar; masters
-(`.mp4`, `.mkv`, `.mov`, `.webm`, `.m4v`, `.mxf`, and through a lossless copy
-`.avi`, `.mpg`, `.mpeg`, `.ts`, `.m2ts`, `.mts`: kit.media.containers) are probed
-with ffmpeg. Geometry is per clip.
-
-What every job would fail on is refused here, before any encode: an odd width
-or height (every encode is 4:2:0), a zero size or rate, a master whose demuxer
-skipped damaged data. A variable-frame-rate master is accepted: its decoded
-frames are encoded as they are (kit.media.argv).
+`.y4m` describes itself; `.yuv` takes its geometry from its name (`Name_1920x1080_25fps[_10bit][_422].yuv`, or
+`Name_25fps.yuv` with the --width/--height defaults) or a `Name.json` sidecar; masters (kit.media.containers) are probed
+with ffmpeg. What every job would fail on is refused here, before any encode: an odd width or height (every encode is
+4:2:0), a zero size or rate, a master whose demuxer skipped damaged data.
 """
 
 from __future__ import annotations
@@ -193,12 +186,9 @@ YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?
 
 @dataclass(frozen=True)
 class YuvDefaults:
-    """--width/--height/--fps: the geometry a .yuv name leaves out.
-
-    Netflix-style `Name_25fps.yuv` takes the size (1920x1080 unless given); a name
-    with a size but no rate takes --fps; a bare `Name.yuv` is accepted only when
-    all three were given, so a wrong guess cannot pass silently.
-    """
+    """--width/--height/--fps: the geometry a .yuv name leaves out. `Name_25fps.yuv` takes the size (1920x1080 unless
+    given), a name with a size but no rate takes --fps, and a bare `Name.yuv` needs all three, so a wrong guess cannot
+    pass silently."""
 
     width: int | None = None
     height: int | None = None

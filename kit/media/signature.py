@@ -1,22 +1,14 @@
 """A clip's perceptual signature: tiny thumbnails at fixed relative positions, and their distance.
 
-Pure (numpy only): kit.media.decode makes the thumbnails in the one decode of a clip, kit.media.identity
-compares clips. The decode writes what ffmpeg's `scale=32:32:flags=area,format=yuv420p` makes of every
-decoded frame (fingerprint.GRID); letterbox and pillarbox bars found over the whole clip are left out
-(kit.media.bars), and each frame of the signature is the picture inside them as 64 area-averaged luma
-samples (8x8) and the mean of each chroma plane.
+Pure (numpy only): kit.media.decode makes the thumbnails in the one decode of a clip, kit.media.identity compares clips.
+Each frame of the signature is the picture inside the bars (kit.media.bars) as 64 area-averaged luma samples (8x8: the
+layout tells scenes apart) and the mean of each chroma plane (which tells one layout in other colours apart): 66 bytes.
 
-The signature keeps, at `POSITIONS` fixed relative positions of the clip, a *pair* of consecutive frames
-(p, p+1): comparing a's pair with b's pair at offsets -1, 0 and +1 lets a copy trimmed by a frame (whose
-positions fall up to one frame off) still line up. Each frame is 64 luma samples and the mean of each
-chroma plane (66 bytes): the luma layout tells scenes apart, the chroma means tell apart two pictures of
-one layout in other colours (two gradients). The bars cut follow the frames (4 bytes). The payload is
-zlib-compressed and written as base64 behind a version tag, so a manifest can carry it (at most ~4.3 KB,
-a static clip far less).
-
-`flat_share` says how much of a signature is one flat level: two title cards (black, a line of white text)
-are both mostly black, so their distance is small whatever the text says; kit.media.identity does not
-call such a pair a match.
+At `POSITIONS` fixed relative positions the signature keeps a *pair* of consecutive frames: comparing pairs at offsets
+-1, 0 and +1 lines up a copy trimmed by a frame. With the bars cut (4 bytes), the payload is zlib-compressed and written
+as base64 behind a version tag, so a manifest can carry it (at most ~4.3 KB). `flat_share` says how much of a signature
+is one flat level: two title cards are close whatever their text says, so kit.media.identity does not call such a pair a
+match.
 """
 
 from __future__ import annotations
@@ -95,12 +87,9 @@ def _offsets(a: Floats, b: Floats) -> tuple[Floats, Floats, Floats]:
 
 
 def distance(a: Floats, b: Floats) -> tuple[float, int]:
-    """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at
-    some positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up as it is.
-
-    Per position: the best of offset 0 (both frames of the pairs), +1 and -1; the clip's distance is the
-    mean over the positions.
-    """
+    """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at some
+    positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up. Per position the best of
+    offsets 0, +1 and -1; the clip's distance is the mean over the positions."""
     same, later, earlier = _offsets(a, b)
     best = np.minimum(same, np.minimum(later, earlier))
     shifted = (int(((later < same) & (later <= earlier)).sum()), int(((earlier < same) & (earlier < later)).sum()))
@@ -109,16 +98,13 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 
 def all_distances(sigs: Floats, within: float) -> Floats:
-    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose
-    distance surely exceeds `within` holds +inf (the diagonal too).
+    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose distance surely
+    exceeds `within` holds +inf (the diagonal too).
 
-    A prefilter first, a lower bound of every pair's distance from a few matrix products. At a position,
-    each frame of a pair lies within r (half the distance between the pair's two frames) of the pair's
-    mean m, so whatever the offset the position's term is at least |m_a - m_b| - r_a - r_b; over a group
-    of positions the sum of those norms is at least the norm of the concatenated differences. So the
-    clip distance times POSITIONS is at least the sum over groups of max(0, |M_a - M_b| - R_a - R_b),
-    M the group's concatenated means, R its summed radii: one Gram matrix per group. Only the pairs it
-    leaves under `within` are computed in full, exactly as `distance` does.
+    A prefilter first bounds every pair's distance from below with a few matrix products: each frame of a pair lies
+    within r (half their distance) of the pair's mean m, so a position's term is at least |m_a - m_b| - r_a - r_b, and
+    over a group of positions, with M the concatenated means and R the summed radii, at least max(0, |M_a - M_b| - R_a -
+    R_b): one Gram matrix per group. Only the pairs it leaves under `within` are computed in full, as `distance` does.
     """
     n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)

@@ -1,14 +1,8 @@
-"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the
-file (the strict decode of kit.media.decode, so no run of its own):
-
-- whether it has a video stream at all: an audio-only `.mp4` is refused as such, not as ffmpeg's "Stream map
-  '' matches no streams … Error parsing options for output file -"; a cover picture (`attached pic`) is no
-  video either;
-- what the corpus does not keep of it (`dropped`), one line each, said at the corpus step: an alpha channel
-  (the encodes are 4:2:0 without one), video streams after the first (every job reads `0:v:0`), HDR tags (a PQ
-  or HLG transfer, mastering display and light level metadata: the corpus has no column for them, and the
-  teacher, vmaf_v0.6.1, is a model of SDR viewing). ffmpeg's software encoders do write the transfer and the
-  mastering display into their streams; what is lost is what the rows and their scores say about it.
+"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the file (in the
+strict decode of kit.media.decode): whether it has a video stream at all (an audio-only `.mp4`, or a cover picture only,
+is refused as such, not with ffmpeg's "Stream map '' matches no streams"), and what the corpus does not keep of it
+(`dropped`, said at the corpus step): an alpha channel, video streams after the first, HDR tags (the corpus has no
+column for them, and vmaf_v0.6.1 is a model of SDR viewing).
 """
 
 from __future__ import annotations

@@ -155,14 +155,9 @@ MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 
 class Dropout:
-    """A group's inverted-dropout masks, step after step, each member's from its own generator.
-
-    16-bit uniform draws, four per 64-bit word of numpy's PCG64 (torch's CPU generator, one
-    MT19937 draw per element, cost ~15 % of a LOSO run). A unit drops when its draw is below
-    round(p * 65536), so p = 0.1 drops 6554/65536 = 0.100006 of them; the kept ones are
-    scaled by the exact inverse of the kept share, so a unit's expected output is unchanged.
-    The mask is one float tensor of 0 and that scale: a single multiply forward and back.
-    """
+    """A group's inverted-dropout masks, step after step, each member's from its own generator: 16-bit uniform draws,
+    four per 64-bit PCG64 word (torch's generator cost ~15 % of a LOSO run). A unit drops when its draw is below round(p
+    * 65536); the kept ones are scaled by the exact inverse of the kept share, in one float tensor."""
 
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))

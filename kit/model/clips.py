@@ -1,16 +1,11 @@
 """Whole encodes as vmaf-tune predicts them: from the mean of an encode's frame features, not frame by frame.
 
-A clip here is one encode: a source at one encoder, quality setting and rung (ENCODE_KEY: src_sha256, encoder, cq
-and the encoded size, so a native encode and its half-height rung are two, as the consumer scores them). Each
-validation member predicts the encodes of the sources its fold holds out from their mean features (the codec block
-is the encode's own), beside the mean of its frame predictions and the encode's mean teacher score:
-`03_loso/clips.parquet`, one row per (seed, encode). The verdict (kit.verdict.intervals.clip_use) measures the error
-and the interval coverage of that use. With `feed` (kit.model.consumer.feed_codec), `pred_vmaftune` is the member's
-prediction as vmaf-tune's export computes it (its crf_norm mapped by the graph, the output clipped to [0, 100]).
-
-Beside them, the encode's frames pooled as each consumer pools them (kit.model.pooling: mean, harmonic mean, 1st
-percentile, min): `vmaf_<stat>` the teacher's, `pred_<stat>` this member's frame predictions (clipped to [0, 100])
-pooled the same way. The member never saw the encode's content.
+A clip here is one encode (ENCODE_KEY: src_sha256, encoder, cq and the encoded size). Each validation member predicts
+the encodes of its held-out sources from their mean features, beside the mean of its frame predictions and the encode's
+mean teacher score (`03_loso/clips.parquet`, one row per seed and encode; the verdict's kit.verdict.intervals.clip_use
+measures that use). With `feed`, `pred_vmaftune` is the prediction as vmaf-tune's export computes it. `vmaf_<stat>` and
+`pred_<stat>` are the teacher's and the member's clipped frame predictions, pooled as each consumer pools them
+(kit.model.pooling).
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups.
 
-The calibration data are the out-of-fold predictions validation already makes: every row is predicted by
-ensemble members that never trained on its content group. Frames of one source are not exchangeable with frames
-of a new source (they share its content, its encoder settings, its errors), so the unit that is exchangeable is
-the content group, and the method weighs groups, not frames.
+The calibration data are validation's out-of-fold predictions: every row is predicted by members that never trained on
+its content group. Frames of one source are not exchangeable with a new source's (they share its content, settings and
+errors), so the exchangeable unit is the content group, and the method weighs groups, not frames.
 
-Method (Lee, Barber & Willett 2023, "Distribution-free inference with hierarchical data", hierarchical conformal
-prediction; the same as Dunn, Wasserman & Ramdas 2023's CDF pooling with the finite-sample term):
+Method (Lee, Barber & Willett 2023, hierarchical conformal prediction; Dunn, Wasserman & Ramdas 2023's CDF pooling):
 
     score of a row          s = |y - mu| / sigma     (normalised: mu, sigma the mean and the std, ddof=1, of the
                                                       seeds' held-out predictions of that row)
@@ -16,15 +14,10 @@ prediction; the same as Dunn, Wasserman & Ramdas 2023's CDF pooling with the fin
     threshold at 1 - alpha  q = the smallest score t with F(t) >= (n + 1)(1 - alpha)
     interval                [mu - q sigma, mu + q sigma]
 
-Guarantee: for a frame drawn at random from a new source (a content group exchangeable with the calibration
-groups), P(lo <= teacher <= hi) >= 1 - alpha. With one frame per group, q is the ceil((n+1)(1-alpha))-th smallest
-score: the usual split-conformal rule. When (n + 1)(1 - alpha) > n, no score qualifies: the interval is unbounded,
-and the kit says so; it never quietly takes the largest score (which loses the guarantee).
-
-The deployed models are refit on every group; calibrating them on the held-out predictions of the validation
-members is the usual cross-conformal approximation. How well it holds is measured, not assumed: each row's interval
-is also computed with its own group left out of the calibration (leave one group out), and its empirical coverage is
-reported at every level (`coverage_by_level`).
+Guarantee: for a frame of a new source (a group exchangeable with the calibration groups), P(lo <= teacher <= hi) >= 1 -
+alpha. When (n + 1)(1 - alpha) > n no score qualifies: the interval is unbounded and the kit says so, never taking the
+largest score. The deployed models are refit on every group (the usual cross-conformal approximation); how well that
+holds is measured with each row's own group left out of the calibration (`coverage_by_level`).
 """
 
 from __future__ import annotations

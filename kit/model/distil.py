@@ -1,30 +1,20 @@
 """The teacher recipe: the student distilled from the teacher's own function, then taught what mean features lose.
 
-The teacher (vmaf_v0.6.1 and its kin) is a fixed function of the six features the student reads
-(kit.media.svr), and the consumer feeds the student an encode's MEAN features. Trained on per-frame rows alone, a
-student copies the teacher only where the corpus's frames lie, and its codec block lets it lean on encoders and
-quality knobs the teacher never reads. This recipe (Hinton et al. 2015, "Distilling the knowledge in a neural
-network": a student trained on the teacher's outputs on a transfer set; here the transfer set is drawn, the teacher
-being a function that can be evaluated anywhere) trains in two stages:
+The teacher is a fixed function of the six features the student reads (kit.media.svr), and the consumer feeds the
+student an encode's MEAN features. Trained on per-frame rows alone, a student copies the teacher only where the corpus's
+frames lie, and leans on encoders the teacher never reads. This recipe (Hinton et al. 2015, with a drawn transfer set:
+the teacher can be evaluated anywhere) trains in two stages:
 
-    base   per seed: the teacher's function on TEACHER_SAMPLES feature vectors drawn from a fixed prior (`draw_prior`)
-           that covers where encodes lie, the near-lossless corner densest. Neither drawn nor learned again for a
-           fold: it depends on no content, so every fold and the full refit of a seed start from the same base
-    tune   per member (seed, fold): from its seed's base, a short run on batches mixing the encodes of the contents
-           it trains on as the consumer sees them (windows and subsets of an encode's frames, their mean features and
-           mean teacher score: what a mean loses, `encode_windows`), their frames, and the teacher's samples again
-           (so the base's fit is kept where the corpus has no encode)
+    base   per seed: the teacher's function on TEACHER_SAMPLES vectors drawn from a fixed prior (`draw_prior`); it
+           depends on no content, so every fold and the refit of a seed start from the same base
+    tune   per member: from its seed's base, a short run mixing the encodes of its training contents as the consumer
+           sees them (windows of an encode's frames, their mean features and score: `encode_windows`), their frames,
+           and the teacher's samples again
 
-Both stages use a cosine learning-rate decay (Loshchilov & Hutter 2017) to fit the teacher closely, and no dropout
-(the teacher is a deterministic function: dropout's noise only blurs its copy).
-
-The codec block stays an input of the exported graph (vmaf-tune feeds it) but the student does not depend on it: its
-rows are zero while training and its first-layer weights start at zero, so their gradients are zero and Adam never
-moves them (its weight decay of a zero weight is zero). An encoder slot the corpus never saw predicts exactly as a
-trained one (tests/unit/test_distil.py).
-
-Every member uses one scaler, the teacher samples' (their features' means and standard deviations in model space):
-the base was fit on it, and it depends on no content.
+Both use a cosine learning-rate decay (Loshchilov & Hutter 2017) and no dropout (the teacher is deterministic). The
+codec block stays an input of the graph (vmaf-tune feeds it), but its rows are zero while training and its first-layer
+weights start at zero, so Adam never moves them: an unseen encoder slot predicts as a trained one
+(tests/unit/test_distil.py). Every member uses the teacher samples' scaler, which depends on no content.
 """
 
 from __future__ import annotations
@@ -74,14 +64,10 @@ def recipe_of(distil: Distillation | None) -> str:
 
 def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
     """`n` raw canonical-six vectors (kit.media.libvmaf.FEATURES order) where encodes lie, the near-lossless corner
-    densest: a gap below 1 drawn as u^2 (dense near 0), in two halves.
-
-    One half draws each VIF scale's gap on its own and sorts them, the finest scale's largest (compression and noise
-    take more from fine scales; a noisy source loses its finest scale alone), and ADM's gap on its own. The other
-    draws one quality gap t and gives each scale a share of it (sorted likewise) and ADM another: the scales and ADM
-    move together, as they do along a quality ladder. In both, a little noise lets ADM and the coarsest VIF pass 1
-    as libvmaf's enhancement does, and motion2 is log-uniform over [0, MOTION_MAX] (a property of the content,
-    independent of the quality). Measured against a single family (bench/README.md, "The teacher recipe")."""
+    densest (a gap below 1 drawn as u^2), in two halves: one draws each VIF scale's gap on its own (sorted, the finest
+    scale's largest) and ADM's; the other draws one quality gap and gives each scale and ADM a share, as along a quality
+    ladder. A little noise lets ADM and the coarsest VIF pass 1 as libvmaf's enhancement does; motion2 is log-uniform
+    over [0, MOTION_MAX]. Measured against a single family in bench/README.md, "The teacher recipe"."""
     rng = np.random.default_rng(seed)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]

@@ -1,16 +1,13 @@
 """The child process that runs an incumbent's ONNX models: `python -m kit.model.incumbent_child SCRATCH`.
 
-Models the kit did not make run here, never in the kit's own process: while onnxruntime runs a model
-it holds the thread, so a model that never ends (a `Loop` of 10^13 iterations, a valid graph) would
-leave the kit deaf to Ctrl-C and SIGTERM. The parent (kit.model.incumbent) waits for this child
-through kit.infra.proc.run_process, which has a timeout and kills the child on an interrupt.
+Models the kit did not make run here, never in the kit's own process: onnxruntime holds the thread while a model runs,
+so one that never ends (a valid `Loop` of 10^13 iterations) would leave the kit deaf to Ctrl-C. The parent waits through
+kit.infra.proc.run_process, with a timeout, killing the child on an interrupt.
 
-SCRATCH is a private folder the parent made, which this process opens as a Tree of its own (kit.infra.tree).
-It holds `request.json` (the model files, in the ensemble's order, and the input widths the kit feeds),
-`features.npy` and `codec.npy`. The child loads every model and checks its inputs, then runs each on the rows, as the
-kit did in-process: it writes `state.json` before each model it loads or runs (a timeout names that
-model), `scores<k>.npy` (float64) per member, and `failure.json` for the first model that cannot be
-loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and numpy, no torch.
+SCRATCH, a private folder the parent made, opened here as a Tree, holds `request.json` (the model files in the
+ensemble's order, the input widths), `features.npy` and `codec.npy`. The child writes `state.json` before each model it
+loads or runs (a timeout names that model), `scores<k>.npy` (float64) per member, and `failure.json` for the first model
+that cannot be loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and numpy.
 """
 
 from __future__ import annotations

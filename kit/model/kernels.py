@@ -1,10 +1,8 @@
-"""The ops, the self-check and the choice of a training step's two paths; the only module that calls a private
-torch op.
+"""The ops, the self-check and the choice of a training step's two paths; the only module that calls a private torch op.
 
 * **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
-  the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), with
-  neither autograd's graph nor the optimiser framework (hooks, profiler records, grouping by device), whose
-  bookkeeping costs as much per step as the arithmetic of a small member:
+  the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), without
+  autograd's graph or the optimiser framework, whose bookkeeping costs as much per step as a small member's arithmetic:
   - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative at x times g;
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
@@ -13,15 +11,10 @@ torch op.
 * **Public path** (kit.model.optimise.AutogradStep): plain autograd from the same forward pass (`err.backward` with
   each member's d(MSE)/d(output)) and `torch.optim.Adam(fused=True)` (its default Adam where torch has no fused one).
 
-Both run the same kernels in the same order (autograd's backward of these layers is these ops; torch.optim's fused
-Adam is `_fused_adam_`): a LOSO trained either way is the same bytes (tests/unit/test_kernels.py), so the path
-never changes a result. Where the fast path pays was measured (bench/bench_train.py --kernels; bench/README.md,
-"Training kernels"): autograd took 1.17-1.72x its CPU at 1 to 23 members a stack (the loso step's stacks), and
-0.98-1.19x at 45 and 90 (within the box's noise; never clearly faster), so the fast path runs at every stack size
-wherever its ops pass the self-check made at import (a private op may change or go at any
-torch release; one that did falls back to autograd, with the same bits). The choice reads KIT_TRAIN_KERNELS and
-the self-check, never the grouping: KIT_TRAIN_KERNELS=public forces autograd, unset or `auto` takes the fast path
-when it passed. The step log says which, on the threads line.
+Both run the same kernels in the same order, so a LOSO trained either way is the same bytes
+(tests/unit/test_kernels.py). The fast path was never slower (bench/README.md, "Training kernels"), so it runs wherever
+its ops pass the self-check made at import (a private op may change at any torch release). KIT_TRAIN_KERNELS=public
+forces autograd; unset or `auto` takes the fast path when it passed. The step log's threads line says which.
 """
 
 from __future__ import annotations

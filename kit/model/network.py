@@ -7,11 +7,8 @@ fr_regressor_v2 (seed document 001):
     hidden2 Linear(64 -> 64), GELU, Dropout 0.1
     output  Linear(64 -> 1)
 
-The three forms: `FrRegressor`, one member as a torch module with its scaler
-baked in (what is exported and compared against ONNX); the batched trainer's
-stacked weights (kit.model.stacked), one tensor per layer slot holding every
-member; and the ONNX graph (kit.model.export). All three walk `Arch.layers()`,
-so a slot is always found by its name.
+`FrRegressor` is one member with its scaler baked in (what is exported and compared against ONNX); the trainer's stacked
+weights (kit.model.stacked) and the ONNX graph (kit.model.export) are the other forms, all walking `Arch.layers()`.
 """
 
 from __future__ import annotations

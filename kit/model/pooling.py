@@ -9,9 +9,7 @@ A clip is one encode (kit.model.clips.CLIP_KEY). Its frames' scores are pooled b
                     scores sorted ascending, the one at index floor(n x 1 / 100) (the minimum below 100 frames);
     min             the lowest frame (libvmaf's min; a worst-sample target).
 
-A prediction is pooled the same way as the teacher, from the frame predictions clipped to the teacher's range
-[0, 100] (the vmaf-tune export clips them so; a raw prediction of -3 would otherwise take the harmonic mean
-anywhere). Pure numpy: LOSO's clips.parquet (each member) and the verdict (the ensemble) call the same functions.
+A prediction is pooled alike, from frame predictions clipped to [0, 100] as the vmaf-tune export clips them.
 """
 
 from __future__ import annotations

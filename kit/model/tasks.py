@@ -1,21 +1,17 @@
 """LOSO's training as units of work: every member kept in a file of its own, and the members shared out into tasks.
 
-A member is one (architecture, seed, fold) of the jobs a LOSO trains (kit.model.baselines.loso_jobs: the ensemble,
-then the linear and mlp_small baselines). Its weights depend on nothing but itself and its job's schedule
-(kit.model.train), so any set of members can be trained anywhere, in any order, and the gather that loads them all
-evaluates exactly what one process training everything at once would have:
+A member is one (architecture, seed, fold) of the jobs a LOSO trains (kit.model.baselines.loso_jobs). Its weights depend
+on nothing but itself and its job's schedule, so any set of members can be trained anywhere, in any order, and the
+gather evaluates exactly what one process training everything would have:
 
-    share_out    the members in N tasks: a pure function of the jobs and N, the same on every node
-    MemberStore  one `.npy` file per member, written atomically as its group finishes, in a folder named by the
-                 fingerprint of what the weights depend on, each with its producer's record beside it
-                 (MemberRecord: the file's sha256, what it was made from, who made it and when), which the
-                 gather checks before it uses the file: nothing is trusted for having the right shape
-    train_missing  the members of a share that the store lacks, trained in one pool (kit.model.train.train_jobs)
-                 on the whole job's schedule, each written as soon as its group is done
-    gather       every member of the jobs from the store, as the ensembles evaluate_jobs reads
+    share_out      the members in N tasks: a pure function of the jobs and N, the same on every node
+    MemberStore    one `.npy` file per member, written atomically as its group finishes, in a folder named by the
+                   fingerprint of what the weights depend on, with its producer's record (MemberRecord), which the
+                   gather checks before it uses the file
+    train_missing  the members of a share the store lacks, trained in one pool on the whole job's schedule
+    gather         every member of the jobs from the store
 
-A local LOSO is the share holding every member: it trains what is missing (all of it, the first time; after an
-interruption, what had not been written) and gathers. A cluster runs the shares as array tasks, then the gather.
+A local LOSO is the share holding every member; a cluster runs the shares as array tasks, then the gather.
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
 """How many threads training and inference use: the kit decides, as it does for libvmaf.
 
-torch's default is one intra-op thread per core, and its OpenMP threads spin while they
-wait for each other. On a busy box a spinning thread burns the core its descheduled peer
-needs, and each of the ~100,000 parallel regions of a LOSO run waits for its slowest
-thread: measured on this 2-core box at load 10, 4 epochs took > 300 s on 2 spinning
-threads against 8-30 s otherwise (issue 14: a whole LOSO > 35 min). So:
+torch's default is one intra-op thread per core, whose OpenMP threads spin while they wait for each other: on a busy box
+a spinning thread burns the core its descheduled peer needs (4 epochs took > 300 s against 8-30 s, at load 10 on 2
+cores). So:
 
-* training runs on worker threads (kit.model.train.train_jobs), each training its own
-  group of members with torch on that one thread (intra-op 1): no thread waits for
-  another inside an operation, so a descheduled thread delays only its own group. On
-  the idle 2-core box the whole LOSO command took 37 % less wall and 20 % less CPU on
-  two workers than on two intra-op threads whose waiters sleep (bench/README.md);
-* two workers at most (one on a 1-core box): the kit's measured choice; more cores
-  would split the members into groups too small to pay for the per-operation cost;
-* whatever else touches OpenMP sleeps while it waits (OMP_WAIT_POLICY=PASSIVE, set in
-  kit/__init__.py before torch loads, only when unset).
+* training runs on worker threads (kit.model.train.train_jobs), each training its own group of members with torch on
+  that one thread: a descheduled thread delays only its own group (bench/README.md measures the gain);
+* two workers at most (one on a 1-core box): more would split the members into groups too small to pay;
+* whatever else touches OpenMP sleeps while it waits (OMP_WAIT_POLICY=PASSIVE, set in kit/__init__.py before torch
+  loads, only when unset).
 
-KIT_TRAIN_THREADS overrides the choice (1 to the core count). Results do not depend on
-it: every member trains from its own generators, and 1 and 2 workers give byte-identical
-weights (a test checks it).
-
-Importing this module does not import torch (the runner records the choice in
-run.json before any step runs, and `status` stays light).
+KIT_TRAIN_THREADS overrides the choice (1 to the core count); 1 and 2 workers give byte-identical weights (a test checks
+it). Importing this module does not import torch (`status` stays light).
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """Batched ensemble training: many members at once, in groups trained side by side.
 
-Members of one architecture share stacked weights, shape (members, in, out): a layer is
-one batched matmul and one Adam step updates every member. Every operation acts on each
-member's slice alone (batched matmuls, element-wise activations, dropout and Adam, each
-member's gradient from its own mean squared error: kit.model.kernels), so a member trains
-exactly as it would alone: its own initialisation (from its seed), its
-own scaler (fit on its training rows only), its own shuffled batches, its own dropout
-masks (from its own generator).
-
-Since a member depends on nothing but itself and its job's schedule, a job's members are
-split into groups, one stack each, trained side by side on worker threads (`train_jobs`).
-How the members are grouped does not change a bit of any member's weights (a test trains
-them every way).
-
-This module is the recipe and the loop; its parts:
-
-    batches.py   what a step reads: rows, scalers, batches, dropout masks (Member, TrainData)
-    stacked.py   the stacked network, forward and (the fast path's) backward by hand (StackedMLP)
-    kernels.py   a step's gradients and update: torch's private ops (fast), or autograd and torch.optim
-    workers.py   the worker threads
+Members of one architecture share stacked weights, shape (members, in, out): a layer is one batched matmul and one Adam
+step updates every member. Every operation acts on each member's slice alone (kit.model.kernels), so a member trains
+exactly as it would alone, from its own seed, scaler, batches and dropout masks; how the members are grouped into
+stacks, trained side by side on worker threads (`train_jobs`), changes no bit of any member (a test trains them every
+way). Its parts: batches.py (what a step reads), stacked.py (the stacked network, forward and backward by hand),
+kernels.py (a step's gradients and update), workers.py (the threads).
 """
 
 from __future__ import annotations
