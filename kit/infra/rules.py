@@ -13,6 +13,7 @@ No knowledge of what the values mean: ranges, lists, choices, paths, and a check
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from abc import ABC, abstractmethod
@@ -246,6 +247,7 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
     return None
 
 
+@functools.cache
 def rules_at(cls: type[Record], path: str) -> tuple[Rule, ...]:
     """The rules of the field at dotted `path` of record class `cls` (its nested records' by their declared types)
     that a value alone can break (not Across)."""

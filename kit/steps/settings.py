@@ -10,14 +10,13 @@ that command and is never taken from the file.
 Every value keeps its rule, whatever door it came through: each setting is declared once, its default and its rules
 in its field (kit.infra.rules.setting: RunSettings here, GateThresholds, TrainConfig; the grid's rule in
 kit.platforms.grids). A flag's value and its KIT_ variable are checked with its setting's rules as the flag is read
-(kit.cli.params: `setting_rules`); a settings document (a `--settings` file, a run.json read back by `status`, a
+(kit.cli.params: `KitType.bound`); a settings document (a `--settings` file, a run.json read back by `status`, a
 resume or a cluster task) as it is read (`RunSettings.from_json`): its keys at every depth, then every rule. A
 breach is refused (exit 2) naming the key, the value, the file and the rule, before any step runs.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 
@@ -30,21 +29,7 @@ from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, RecordError, Refused, UnknownKey, check_keys
-from kit.infra.rules import (
-    Absolute,
-    Across,
-    Check,
-    Distinct,
-    Off,
-    OneOf,
-    Ordered,
-    Real,
-    Rule,
-    Whole,
-    broken,
-    rules_at,
-    setting,
-)
+from kit.infra.rules import Absolute, Across, Check, Distinct, Off, OneOf, Ordered, Real, Whole, broken, setting
 from kit.media.ladder import (
     DOWN_DEFAULT,
     MIN_HEIGHT,
@@ -259,13 +244,6 @@ class RunSettings(Record):
         # the box id names files and folders: sanitised here, once, whoever builds the settings
         object.__setattr__(self, "box_id", safe_box_id(self.box_id))
         object.__setattr__(self, "folds", checked_folds(self.folds))
-
-
-@functools.cache
-def setting_rules(path: str) -> tuple[Rule, ...]:
-    """The rules of the setting at dotted `path` (`train.epochs`) that its value alone can break: what a flag's
-    value is checked with (kit.cli.params), the very rules a settings document is."""
-    return rules_at(RunSettings, path)
 
 
 # where and as what one command runs: its own flags (each setting's), never taken from a --settings file
