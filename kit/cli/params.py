@@ -1,7 +1,7 @@
 """Click parameter types of the run flags: each parses its text at the flag, with the kit's message and hint,
 and hands over a typed value, parsed once: the settings travel as that value (kit.steps.settings), never as
 text again. Flags parse, the settings validate: a run flag's type is bound to its setting's rules
-(`KitType.bound`: kit.steps.settings.setting_rules, the rules a --settings file and a run.json are checked with),
+(`KitType.bound`: the rules declared in the setting's field, which a --settings file and a run.json are checked with),
 which it checks once the text is parsed; no range is spelled here.
 
 Light to import: the kit modules they parse with load when a value is converted.
@@ -54,10 +54,11 @@ class KitType(click.ParamType, Generic[T], metaclass=ABCMeta):
 
     def bound(self, path: str) -> KitType[T]:
         """This type checking the rules of the setting at dotted `path` once it has parsed (a copy)."""
-        from kit.steps.settings import setting_rules
+        from kit.infra.rules import rules_at
+        from kit.steps.settings import RunSettings
 
         made = type(self).__new__(type(self))
-        vars(made).update(vars(self), rules=setting_rules(path))
+        vars(made).update(vars(self), rules=rules_at(RunSettings, path))
         return made
 
     def exempt(self, value: T) -> bool:

@@ -168,8 +168,6 @@ class Record:
 
     SCHEMA_VERSION: ClassVar[int] = 1
     LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
-    # the rules its values keep, as (field, rule) pairs (kit.infra.rules: checked by `broken`), next to the fields
-    RULES: ClassVar[tuple[tuple[str, Any], ...]] = ()
     # keys its to_json writes beside its fields, and their one value: check_keys takes them, no other
     WRITTEN: ClassVar[Mapping[str, object]] = {}
 

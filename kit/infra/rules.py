@@ -1,6 +1,7 @@
-"""The rules a record's values keep, as data beside its fields (`Record.RULES`: (field, rule) pairs), so that every
-door a value comes through asks the one rule: a run's settings from a flag or its KIT_ variable (kit.cli.params,
-once the text is parsed), from a `--settings` file or from a run.json read back (kit.steps.settings).
+"""The rules a record's values keep, declared in its fields (`setting`: a field's default and its rules, in its
+metadata), so that every door a value comes through asks the one rule: a run's settings from a flag or its KIT_
+variable (kit.cli.params, once the text is parsed), from a `--settings` file or from a run.json read back
+(kit.steps.settings).
 
 A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1 to 10000`,
 `repeats a value`), and what it takes (`words`, for the hint). `broken` walks a record and the records it holds,
@@ -12,7 +13,9 @@ No knowledge of what the values mean: ranges, lists, choices, paths, and a check
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ from typing import Any
 
 from kit.infra.outside import range_words
 from kit.infra.records import Record, Refused
+
+RULES = "rules"  # the key of a field's rules in its metadata
 
 
 class Rule(ABC):
@@ -191,7 +196,7 @@ class Check(Rule):
 
 @dataclass(frozen=True)
 class Across(Check):
-    """A rule over several fields of one record, said under the key it is listed with: `test` reads the record.
+    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record.
     A value alone cannot break it (a flag's is checked with the others, once they are all known)."""
 
     def problem(self, value: Any) -> str | None:
@@ -211,26 +216,43 @@ class Broken:
         return Refused(f"{where}.{self.key}" if where else self.key, self.value, self.problem, self.words)
 
 
+def setting(default: Any = dataclasses.MISSING, *rules: Rule) -> Any:
+    """A record's field: its default and the rules its value keeps, declared once, beside it; every door checks them
+    (`broken`, `rules_at`). A class as the default (dict, a record) is a fresh one of it for each record."""
+    if isinstance(default, type):
+        return dataclasses.field(default_factory=default, metadata={RULES: rules})
+    return dataclasses.field(default=default, metadata={RULES: rules})
+
+
+def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
+    """The rules a field was declared with (`setting`); none for a plain field."""
+    return tuple(f.metadata.get(RULES, ()))
+
+
 def broken(record: Record, prefix: str = "") -> Broken | None:
     """The first rule `record` breaks (each field's in field order, the records it holds walked at their place,
     then the rules across fields), or None."""
-    rules = type(record).RULES
-    for f in dataclasses.fields(record):
+    fields = dataclasses.fields(record)
+    for f in fields:
         value = getattr(record, f.name)
-        for key, rule in rules:
-            if key == f.name and not isinstance(rule, Across) and (why := rule.problem(value)) is not None:
-                return Broken(prefix + key, value, why, rule.words)
+        for rule in field_rules(f):
+            if not isinstance(rule, Across) and (why := rule.problem(value)) is not None:
+                return Broken(prefix + f.name, value, why, rule.words)
         if isinstance(value, Record) and (found := broken(value, f"{prefix}{f.name}.")) is not None:
             return found
-    for key, rule in rules:
-        if isinstance(rule, Across) and (why := rule.test(record)) is not None:
-            return Broken(prefix + key, getattr(record, key), why, rule.words)
+    for f in fields:
+        for rule in field_rules(f):
+            if isinstance(rule, Across) and (why := rule.test(record)) is not None:
+                return Broken(prefix + f.name, getattr(record, f.name), why, rule.words)
     return None
 
 
-def rules_at(record: Record, path: str) -> tuple[Rule, ...]:
-    """The rules of the value at dotted `path` in `record` that a value alone can break (not Across)."""
+@functools.cache
+def rules_at(cls: type[Record], path: str) -> tuple[Rule, ...]:
+    """The rules of the field at dotted `path` of record class `cls` (its nested records' by their declared types)
+    that a value alone can break (not Across)."""
     head, _, rest = path.partition(".")
     if rest:
-        return rules_at(getattr(record, head), rest)
-    return tuple(rule for key, rule in type(record).RULES if key == head and not isinstance(rule, Across))
+        return rules_at(typing.get_type_hints(cls)[head], rest)
+    f = next(f for f in dataclasses.fields(cls) if f.name == head)
+    return tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))

@@ -11,7 +11,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, OneOf, Real, Whole
+from kit.infra.rules import Check, OneOf, Real, Whole, setting
 from kit.model.contract import INPUT_SETS
 
 ARCH = "fr_regressor_v2"
@@ -81,38 +81,34 @@ FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 class TrainConfig(Record):
     LENIENT = True  # run.json of older kits may lack a later field
 
-    hidden: int = 64  # width of both hidden layers
-    dropout: float = 0.1  # after each GELU
-    lr: float = 5e-4  # Adam learning rate
-    weight_decay: float = 1e-5  # Adam L2 penalty
-    epochs: int = DEFAULT_EPOCHS  # passes over each member's training rows ...
-    batch_size: int = 64  # ... in batches of this many rows
-    max_samples: int = 4_000_000  # ... but at most this many rows seen per member (large corpora)
-    max_steps: int = 4_000  # ... in at most this many steps: the batch grows to fit
-    max_batch: int = 1_024  # ... up to this size
-    inputs: str = "canonical6"  # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
+    # each value's default and rules (kit.infra.rules.setting), whatever brings it (--epochs, --batch-size, --inputs,
+    # a --settings file, a run.json)
+    hidden: int = setting(64, Whole(1, 4096))  # width of both hidden layers
+    dropout: float = setting(0.1, Real(0, 1, hi_open=True))  # after each GELU
+    lr: float = setting(5e-4, Real(0, 1, lo_open=True))  # Adam learning rate
+    weight_decay: float = setting(1e-5, Real(0, 1))  # Adam L2 penalty
+    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000))  # passes over each member's training rows ...
+    batch_size: int = setting(64, Whole(1, 1 << 20))  # ... in batches of this many rows
+    max_samples: int = setting(4_000_000, Whole(1, 1 << 40))  # ... but at most this many rows seen per member
+    max_steps: int = setting(4_000, Whole(1, 1 << 30))  # ... in at most this many steps: the batch grows to fit
+    max_batch: int = setting(1_024, Whole(1, 1 << 20))  # ... up to this size
+    # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
+    inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)))
     # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
     # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
     # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
     # (and as the teacher recipe does where the teacher cannot be reproduced)
-    recipe: str = TEACHER
-    teacher_samples: int = 100_000  # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
-    base_steps: int = 6_000  # each seed's base: steps ...
-    base_batch: int = 256  # ... of this many teacher samples
-    base_lr: float = 2e-3  # ... from this learning rate, decayed along a cosine
-    tune_steps: int = 600  # each member's tuning from its seed's base: steps ...
-    tune_batch: int = 128  # ... of this many rows (windows, frames and teacher samples: kit.model.distil.TUNE_SHARES)
-    tune_lr: float = 3e-4  # ... from this learning rate, decayed along a cosine
+    recipe: str = setting(TEACHER, OneOf(RECIPES))
+    # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
+    teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000))
+    base_steps: int = setting(6_000, Whole(1, 1 << 20))  # each seed's base: steps ...
+    base_batch: int = setting(256, Whole(1, 1 << 16))  # ... of this many teacher samples
+    base_lr: float = setting(2e-3, Real(0, 1, lo_open=True))  # ... from this learning rate, decayed along a cosine
+    tune_steps: int = setting(600, Whole(0, 1 << 20))  # each member's tuning from its seed's base: steps ...
+    # ... of this many rows (windows, frames and teacher samples: kit.model.distil.TUNE_SHARES)
+    tune_batch: int = setting(128, Whole(3, 1 << 16))
+    tune_lr: float = setting(3e-4, Real(0, 1, lo_open=True))  # ... from this learning rate, decayed along a cosine
 
-    # what each value may be, whatever brings it (--epochs, --batch-size, --inputs, a --settings file, a run.json)
-    RULES = (("hidden", Whole(1, 4096)), ("dropout", Real(0, 1, hi_open=True)), ("lr", Real(0, 1, lo_open=True)),
-             ("weight_decay", Real(0, 1)), ("epochs", Whole(1, 10_000)), ("batch_size", Whole(1, 1 << 20)),
-             ("max_samples", Whole(1, 1 << 40)), ("max_steps", Whole(1, 1 << 30)), ("max_batch", Whole(1, 1 << 20)),
-             ("inputs", OneOf(tuple(INPUT_SETS))), ("recipe", OneOf(RECIPES)),
-             ("teacher_samples", Whole(1_000, 10_000_000)), ("base_steps", Whole(1, 1 << 20)),
-             ("base_batch", Whole(1, 1 << 16)), ("base_lr", Real(0, 1, lo_open=True)),
-             ("tune_steps", Whole(0, 1 << 20)), ("tune_batch", Whole(3, 1 << 16)),
-             ("tune_lr", Real(0, 1, lo_open=True)))
     WRITTEN: ClassVar[Mapping[str, object]] = {"arch": ARCH, "optimizer": "adam", "loss": "mse",
                                                "target": "vmaf"}  # said in the JSON, never read back
 

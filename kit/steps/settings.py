@@ -7,18 +7,17 @@ command the kit prints for a run read it from a file (`--settings FILE`: a run.j
 command writes). What places one command (TASK_FLAGS: --out-dir, --box-id, --shard, --corpus) stays a flag of
 that command and is never taken from the file.
 
-Every value keeps its rule, whatever door it came through: the rules live beside the records (RunSettings.RULES
-here, GateThresholds.RULES, TrainConfig.RULES, the grid's in kit.platforms.grids), as (key, rule) pairs of
-kit.infra.rules. A flag's value and its KIT_ variable are checked with its setting's rules as the flag is read
-(kit.cli.params: `setting_rules`); a settings document (a `--settings` file, a run.json read back by `status`, a
+Every value keeps its rule, whatever door it came through: each setting is declared once, its default and its rules
+in its field (kit.infra.rules.setting: RunSettings here, GateThresholds, TrainConfig; the grid's rule in
+kit.platforms.grids). A flag's value and its KIT_ variable are checked with its setting's rules as the flag is read
+(kit.cli.params: `KitType.bound`); a settings document (a `--settings` file, a run.json read back by `status`, a
 resume or a cluster task) as it is read (`RunSettings.from_json`): its keys at every depth, then every rule. A
 breach is refused (exit 2) naming the key, the value, the file and the rule, before any step runs.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from kit.bundle import registry
@@ -30,7 +29,7 @@ from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, RecordError, Refused, UnknownKey, check_keys
-from kit.infra.rules import Absolute, Across, Check, Distinct, Off, OneOf, Ordered, Real, Rule, Whole, broken, rules_at
+from kit.infra.rules import Absolute, Across, Check, Distinct, Off, OneOf, Ordered, Real, Whole, broken, setting
 from kit.media.ladder import (
     DOWN_DEFAULT,
     MIN_HEIGHT,
@@ -165,65 +164,64 @@ class RunSettings(Record):
 
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
 
-    out_dir: Path
-    ref_dir: Path | None = None
-    width: int | None = None  # geometry .yuv names leave out (refs.YuvDefaults)
-    height: int | None = None
-    fps: str | None = None
-    encoders: tuple[str, ...] = ("auto",)  # each detected family's probed defaults, plus libx264
-    cqs: CqGrid = field(default_factory=CqGrid)  # --cqs: each encoder's own default grid unless overridden
-    scales: tuple[str, ...] = ("native", "0.5")  # --scales: the resolution ladder's rungs (kit.media.ladder)
-    downscaler: str = DOWN_DEFAULT  # --downscaler: the scaler a rung's copy is made with
-    upscaler: str = UP_DEFAULT  # --upscaler: the scaler a rung's encode is scored with, at the reference's size
+    # each setting's default and rules (kit.infra.rules.setting): its flag's, a --settings file's and a run.json's
+    # (GateThresholds and TrainConfig hold their own); a path as the flags make it (absolute); Across: a rule over
+    # several settings
+    out_dir: Path = setting(MISSING, Absolute())
+    ref_dir: Path | None = setting(None, A_PATH)
+    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)))  # geometry .yuv names leave out (refs.YuvDefaults)
+    height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)))
+    fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")))
+    # each detected family's probed defaults, plus libx264
+    encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
+                                                                         "detect command lists them), each once"))
+    # --cqs: each encoder's own default grid unless overridden
+    cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
+                                                      "and family names, each within the range of every encoder it "
+                                                      "sets"),
+                          Across(grid_fits, "values within the range of each of the run's encoders"))
+    # --scales: the resolution ladder's rungs (kit.media.ladder)
+    scales: tuple[str, ...] = setting(("native", "0.5"), Check(scales_problem, f"native, heights in lines "
+                                                                               f"({MIN_HEIGHT}..8640) or fractions of "
+                                                                               "the height that give a picture, each "
+                                                                               "once"))
+    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS))  # --downscaler: the scaler a rung's copy is made with
+    # --upscaler: the scaler a rung's encode is scored with, at the reference's size
+    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS))
     # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
-    teacher: str = TEACHER_MODEL
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    folds: FoldsAsked = AUTO  # --folds: loso, auto, or K grouped folds
-    corpus: Path | None = None
-    jobs: int = 0  # 0 = from the core count
-    ffmpeg: Path | None = None  # --ffmpeg, made absolute where given
-    box_id: str = ""
-    gate: GateThresholds = field(default_factory=GateThresholds)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    demo_clips: int = 0  # 0 = the whole demo set
-    demo_seconds: float = 0.0  # 0 = the demo default
-    incumbent: Path | None = None  # a previous bundle whose models the challenger must beat
-    shard: ShardSpec | None = None  # --shard K/N: this box encodes only shard K of the reference set
-    vmaftune_crf_range: tuple[int, int] = (10, 51)  # the CRF range vmaf-tune's crf_norm is taken over
+    teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
+                                                                 "path"))
+    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)))
+    folds: FoldsAsked = setting(AUTO, FOLDS)  # --folds: loso, auto, or K grouped folds
+    corpus: Path | None = setting(None, A_PATH)
+    jobs: int = setting(0, Whole(0, 256))  # 0 = from the core count
+    ffmpeg: Path | None = setting(None, A_PATH)  # --ffmpeg, made absolute where given
+    box_id: str = ""  # no rule: made safe for a file name (__post_init__), and a command's own flag
+    gate: GateThresholds = setting(GateThresholds)
+    train: TrainConfig = setting(TrainConfig)
+    demo_clips: int = setting(0, Whole(0, 64))  # 0 = the whole demo set
+    demo_seconds: float = setting(0.0, Real(0, 60))  # 0 = the demo default
+    incumbent: Path | None = setting(None, A_PATH)  # a previous bundle whose models the challenger must beat
+    # --shard K/N: this box encodes only shard K of the reference set
+    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")))
+    # the CRF range vmaf-tune's crf_norm is taken over
+    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)))
     # the license the vmaf-tune registry rows give the models (an SPDX id) and its text's address: the kit's own
-    model_license: str = "BSD-3-Clause"
-    model_license_url: str = "https://spdx.org/licenses/BSD-3-Clause.html"
-    encode_depth: str = "8bit"  # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
-    content_groups: Path | None = None  # --content-groups: the user's word on which sources hold one content
-    interval_level: float = 0.95  # --interval-level: the intervals' nominal coverage (kit.model.conformal)
-    holdout: tuple[str, ...] = ()  # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
-    train_tasks: int = 0  # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
+    model_license: str = setting("BSD-3-Clause", LICENSE)
+    model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL)
+    # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
+    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS))
+    # --content-groups: the user's word on which sources hold one content
+    content_groups: Path | None = setting(None, A_PATH)
+    # --interval-level: the intervals' nominal coverage (kit.model.conformal)
+    interval_level: float = setting(0.95, Real(0.5, 0.999))
+    # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
+    holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"))
+    # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
+    train_tasks: int = setting(0, Whole(0, MAX_TASKS))
     group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
     strict: bool = False  # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
     keep_paths: bool = False  # --keep-paths: the results tarball names the box's folders (else [ref-dir]/NAME)
-
-    # each setting's rule: its flag's, a --settings file's and a run.json's (GateThresholds and TrainConfig hold
-    # their own); a path as the flags make it (absolute); Across: a rule over several settings
-    RULES = (("out_dir", Absolute()), ("ref_dir", A_PATH), ("width", Off(Whole(16, MAX_DIMENSION))),
-             ("height", Off(Whole(16, MAX_DIMENSION))),
-             ("fps", Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001"))),
-             ("encoders", Check(encoders_problem, "auto, or encoder names the kit knows (the detect command lists "
-                                                  "them), each once")),
-             ("cqs", Check(grid_problem, "a list of values, each once, for every encoder or for encoder and family "
-                                         "names, each within the range of every encoder it sets")),
-             ("cqs", Across(grid_fits, "values within the range of each of the run's encoders")),
-             ("scales", Check(scales_problem, f"native, heights in lines ({MIN_HEIGHT}..8640) or fractions of the "
-                                              "height that give a picture, each once")),
-             ("downscaler", OneOf(SCALERS)), ("upscaler", OneOf(SCALERS)),
-             ("teacher", Check(teacher_problem, "a built-in model's name or a model file's absolute path")),
-             ("seeds", Distinct(Whole(0, 2**31 - 1))), ("folds", FOLDS), ("corpus", A_PATH), ("jobs", Whole(0, 256)),
-             ("ffmpeg", A_PATH), ("demo_clips", Whole(0, 64)), ("demo_seconds", Real(0, 60)), ("incumbent", A_PATH),
-             ("shard", Off(Check(shard_problem, "K/N with 1 <= K <= N"))),
-             ("vmaftune_crf_range", Ordered(Whole(0, 255))), ("model_license", LICENSE),
-             ("model_license_url", LICENSE_URL), ("encode_depth", OneOf(ENCODE_DEPTHS)), ("content_groups", A_PATH),
-             ("interval_level", Real(0.5, 0.999)),
-             ("holdout", Check(holdout_problem, "any of encoder, box and rung, each once")),
-             ("train_tasks", Whole(0, MAX_TASKS)))
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> RunSettings:
@@ -246,13 +244,6 @@ class RunSettings(Record):
         # the box id names files and folders: sanitised here, once, whoever builds the settings
         object.__setattr__(self, "box_id", safe_box_id(self.box_id))
         object.__setattr__(self, "folds", checked_folds(self.folds))
-
-
-@functools.cache
-def setting_rules(path: str) -> tuple[Rule, ...]:
-    """The rules of the setting at dotted `path` (`train.epochs`) that its value alone can break: what a flag's
-    value is checked with (kit.cli.params), the very rules a settings document is."""
-    return rules_at(RunSettings(out_dir=Path("/")), path)
 
 
 # where and as what one command runs: its own flags (each setting's), never taken from a --settings file

@@ -8,10 +8,10 @@ most 0.005, and every seed reaches 0.95 on its own. A NaN anywhere fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kit.infra.records import Record
-from kit.infra.rules import Check, Off, Real, Whole
+from kit.infra.rules import Check, Off, Real, Whole, setting
 from kit.model.consumer import TOLERANCE
 
 # The fewest held-out content groups PROMOTE takes by default (README, "Minimum evidence"): with n groups the kit
@@ -36,41 +36,40 @@ def clip_limits_problem(limits: object) -> str | None:
                  if LIMIT.rule.problem(x) is not None), None)
 
 
+CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmonic_mean, p1, min (each once), X "
+                                         "above 0")
+
+
 @dataclass(frozen=True)
 class GateThresholds(Record):
     """The gate's thresholds: their defaults are the `run` flags' defaults (the one place they are spelled)."""
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
-    mean_plcc_min: float = 0.95
-    plcc_spread_max: float = 0.005
-    per_seed_plcc_min: float = 0.95
+    # each threshold's default and rules (kit.infra.rules.setting): the flags' (kit.cli.flags names each flag's
+    # setting), a --settings file's and a run.json's alike
+    mean_plcc_min: float = setting(0.95, CORRELATION)
+    plcc_spread_max: float = setting(0.005, Real(0))
+    per_seed_plcc_min: float = setting(0.95, CORRELATION)
     # on by default (kit 0.5): the ensemble no worse than the ridge baseline trained beside it (its own block)
-    min_rmse_lift: float | None = 1.0
-    min_content_groups: int = MIN_CONTENT_GROUPS  # PROMOTE needs this much evidence (its own block)
+    min_rmse_lift: float | None = setting(1.0, LIMIT)
+    # PROMOTE needs this much evidence (its own block)
+    min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000))
     # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
-    max_abs_bias: float | None = 10.0  # on by default: no source may be off by more than 10 VMAF points on average
-    max_fold_rmse: float | None = None  # optional
-    min_coverage: float | None = None  # optional: pooled held-out coverage at --interval-level
-    max_out_of_range: float | None = None  # optional: per source, share of predictions outside [0, 100]
-    holdout_min_plcc: float | None = None  # optional: with --holdout, every held-out encoder's (box's) PLCC
+    max_abs_bias: float | None = setting(10.0, LIMIT)  # on by default: no source off by more than 10 VMAF points
+    max_fold_rmse: float | None = setting(None, LIMIT)  # optional
+    min_coverage: float | None = setting(None, Off(SHARE))  # optional: pooled held-out coverage at --interval-level
+    max_out_of_range: float | None = setting(None, Off(SHARE))  # optional: per source, share outside [0, 100]
+    # optional: with --holdout, every held-out encoder's (box's) PLCC
+    holdout_min_plcc: float | None = setting(None, Off(CORRELATION))
     # optional: per pooling (kit.model.pooling.POOLS), every held-out clip's pooled error at most X (kit 0.6)
-    max_clip_error: dict[str, float] = field(default_factory=dict)
+    max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS)
     # on by default: the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer), within its tolerance
     # (vmaf-tune's DEFAULT_PROXY_TOLERANCE): all of them, every CRF band and encoder, and every content group
     # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
-    consumer_tolerance: float = TOLERANCE
-    min_consumer_share: float | None = 0.9
-    min_consumer_content_share: float | None = 0.75
-
-    # the flags' rules (kit.cli.flags names each flag's setting), a --settings file's and a run.json's alike
-    RULES = (("mean_plcc_min", CORRELATION), ("plcc_spread_max", Real(0)), ("per_seed_plcc_min", CORRELATION),
-             ("min_rmse_lift", LIMIT), ("min_content_groups", Whole(1, 1_000_000)), ("max_abs_bias", LIMIT),
-             ("max_fold_rmse", LIMIT), ("min_coverage", Off(SHARE)), ("max_out_of_range", Off(SHARE)),
-             ("holdout_min_plcc", Off(CORRELATION)), ("consumer_tolerance", Real(0, 100, lo_open=True)),
-             ("min_consumer_share", Off(SHARE)), ("min_consumer_content_share", Off(SHARE)),
-             ("max_clip_error", Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmonic_mean, p1, min "
-                                                           "(each once), X above 0")))
+    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True))
+    min_consumer_share: float | None = setting(0.9, Off(SHARE))
+    min_consumer_content_share: float | None = setting(0.75, Off(SHARE))
 
 
 @dataclass(frozen=True)

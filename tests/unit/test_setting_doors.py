@@ -1,8 +1,8 @@
 """One validation of a run's settings, whatever their door (issue 52, items 1 and 7): a flag, its KIT_ variable, a
 `--settings` file (a cluster's settings.json, a run.json given to a resume or a task) and a run.json read back by
-`status` are checked with the same rules, which live beside the records (RunSettings, GateThresholds, TrainConfig,
-CqGrid: kit.infra.rules). A refusal is exit 2 naming the key (or the flag), the value, the file and the rule, before
-any step runs: here no step may start at all (`no_step_runs`)."""
+`status` are checked with the same rules, declared in the records' fields with their defaults (RunSettings,
+GateThresholds, TrainConfig: kit.infra.rules.setting; the grid's, CqGrid). A refusal is exit 2 naming the key (or
+the flag), the value, the file and the rule, before any step runs: here no step may start at all (`no_step_runs`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 
 from kit.cli.flags import FLAGS
 from kit.errors import InputError
+from kit.infra.rules import field_rules
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.model.threads import choose_threads
@@ -216,17 +217,22 @@ def test_the_grid_against_the_encoders_names_the_door_that_gave_it(tmp_path: Pat
     assert not out.exists()
 
 
+def ruled(cls: type) -> set[str]:
+    """The fields of a record declared with a rule (kit.infra.rules.setting)."""
+    return {f.name for f in dataclasses.fields(cls) if field_rules(f)}
+
+
 def test_every_setting_with_a_rule_is_tested_through_the_file_door() -> None:
     tested = {c.key for c in CASES}
-    ruled = {key for key, _ in RunSettings.RULES} | {f"gate.{key}" for key, _ in GateThresholds.RULES} | \
-        {f"train.{key}" for key, _ in TrainConfig.RULES}
-    assert ruled <= tested, sorted(ruled - tested)
+    every = ruled(RunSettings) | {f"gate.{key}" for key in ruled(GateThresholds)} | \
+        {f"train.{key}" for key in ruled(TrainConfig)}
+    assert every <= tested, sorted(every - tested)
     fields = {f.name for f in dataclasses.fields(RunSettings)}
-    # what has no rule: the box id (made safe for a file name, and a command's own flag), the three switches
-    assert fields - {key for key, _ in RunSettings.RULES} == {"box_id", "gate", "train", "group_shared", "strict",
-                                                               "keep_paths"}
-    assert {f.name for f in dataclasses.fields(GateThresholds)} == {key for key, _ in GateThresholds.RULES}
-    assert {f.name for f in dataclasses.fields(TrainConfig)} == {key for key, _ in TrainConfig.RULES}
+    # what has no rule: the box id (made safe for a file name, and a command's own flag), the three switches, and
+    # the records held, whose fields have theirs
+    assert fields - ruled(RunSettings) == {"box_id", "gate", "train", "group_shared", "strict", "keep_paths"}
+    assert {f.name for f in dataclasses.fields(GateThresholds)} == ruled(GateThresholds)
+    assert {f.name for f in dataclasses.fields(TrainConfig)} == ruled(TrainConfig)
     flags = {f.path for f in FLAGS if f.path} - {"out_dir", "box_id", "corpus", "ref_dir", "content_groups", "ffmpeg",
                                                    "incumbent", "group_shared", "strict", "keep_paths", "teacher"}
     flagged = {c.key for c in CASES if c.flag}
