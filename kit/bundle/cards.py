@@ -15,7 +15,7 @@ from kit.bundle.conformal import Confidence
 from kit.bundle.registry import with_tag
 from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
-from kit.media.libvmaf import DEFAULT_TEACHER, Teacher
+from kit.media.libvmaf import DEFAULT_TEACHER, OPT_IN, Teacher
 from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
 from kit.model.contract import (
     CODEC_VOCAB,
@@ -33,6 +33,21 @@ from kit.model.results import EnsembleMember, SeedSummary
 from kit.model.teacher_fn import TeacherFunction
 from kit.verdict.document import ConsumerFit
 from kit.verdict.gate import GateResult
+
+
+def _computed_with() -> str:
+    """The opt-in features by whose options they are computed with (kit.media.libvmaf.TABLE): `a, b with X's
+    options`, each group apart (a group at libvmaf's defaults by name alone)."""
+    groups: dict[str, list[str]] = {}
+    for feature in OPT_IN:
+        groups.setdefault(feature.options, []).append(feature.name)
+    return "; ".join(", ".join(names) + (f" with {options}" if options else "") for options, names in groups.items())
+
+
+# what a card says of its features input
+FEATURES_NOTE = (f"raw libvmaf integer_* values ({_computed_with()}); the graph takes log(1 + x) of the motion "
+                 "features, then z-scores every feature (normalisation.features: the mean and std of the logged "
+                 "motion)")
 
 
 @dataclass(frozen=True)
@@ -127,10 +142,7 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
         "inputs": {"features": {"shape": ["batch", len(input_features(train.inputs))],
                                 "order": list(input_features(train.inputs)), "input_set": train.inputs,
                                 "input_version": input_version(train.inputs),
-                                "note": "raw libvmaf integer_* values (cambi, speed_chroma_uv, adm3, motion3 with VMAF "
-                                        "v1's options); the graph takes log(1 + x) of the motion features, then "
-                                        "z-scores every feature (normalisation.features: the mean and std of the "
-                                        "logged motion)"},
+                                "note": FEATURES_NOTE},
                    "codec": {"shape": ["batch", CODEC_DIM], "order": [*CODEC_VOCAB, "cq_norm"],
                              "note": "one-hot encoder, then cq normalised within the encoder family"}},
         "output": {"name": "vmaf", "shape": ["batch"], "range_hint": [0, 100], "clipped": False,

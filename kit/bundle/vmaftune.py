@@ -42,7 +42,7 @@ from kit.infra.records import Record, omit_none
 from kit.infra.tree import Tree
 from kit.media.teachers import verifier_note
 from kit.model.conformal import percent
-from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, SCALE_INPUT_NOTE, cq_ranges
+from kit.model.contract import CODEC_VOCAB, CODEC_VOCAB_VERSION, LOG_FEATURES, SCALE_INPUT_NOTE, cq_ranges
 from kit.model.export import OPSET, PARITY_ATOL, finish_model, member_graph
 from kit.model.network import FrRegressor
 from kit.model.recipe import TEACHER, TrainConfig
@@ -53,10 +53,12 @@ from kit.verdict.document import Verdict
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
-# vmaf-tune's feature columns, in its order: its contract, not the kit's (a test checks they are the model's,
-# the graph below passing them straight to the member)
+# vmaf-tune's feature columns, in its order: its contract, not the kit's; a contract copy spelled here
+# (tests/unit/test_model_contract.py checks they are the model's canonical six, the graph below passing them
+# straight to the member)
 FEED_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 N_FEED = len(FEED_FEATURES)
+FEED_LOGGED = ", ".join(f"log(1 + {f})" for f in FEED_FEATURES if f in LOG_FEATURES)  # the members' first operation
 WIDTH = N_FEED + len(VOCAB_V2) + 2  # 20
 PRESET_COLUMN, CRF_COLUMN = WIDTH - 2, WIDTH - 1
 # quality scale of the v2 encoders the kit has no slot for: used only to keep their rows finite
@@ -268,7 +270,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
             "thresholds": verdict.provenance.thresholds, "measures": "leave-one-source-out agreement with the "
                                                                       f"{verdict.teacher_model} teacher"},
         "feature_order": list(FEED_FEATURES), "feature_mean": [0.0] * N_FEED, "feature_std": [1.0] * N_FEED,
-        "normalisation": "inside the graph (log(1 + motion2), then each member's own z-scoring); feature_mean/"
+        "normalisation": f"inside the graph ({FEED_LOGGED}, then each member's own z-scoring); feature_mean/"
                          "feature_std are the identity, so scaling again changes nothing: feed the raw features",
         "encoder_vocab": list(VOCAB_V2), "layout": {
             "shape": ["batch", WIDTH],

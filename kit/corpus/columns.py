@@ -4,12 +4,15 @@ kit.corpus.schema builds the parquet schema from them."""
 
 from __future__ import annotations
 
-# the libvmaf features a corpus row stores (schema 1 and 2): the corpus's own contract. A feature libvmaf
-# measures but no schema names is not stored; storing one is a new schema version with its PLAUSIBLE range
-CORPUS_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-# schema 4: VMAF v1's four features (with v1's options), measured only when asked for (--inputs canonical6+v1);
+from kit.media import libvmaf
+
+# the features a corpus row stores are kit.media.libvmaf.TABLE's, in its order: a row added there is a new column
+# here, so a new schema version (kit.corpus.manifests.SCHEMA_VERSION; tests/unit/test_model_contract.py pins each
+# version's columns)
+CORPUS_FEATURES = libvmaf.FEATURES  # the canonical six (schema 1 and 2): every row holds them
+# schema 4: the opt-in ones (VMAF v1's four), measured only when an input set needs them (--inputs canonical6+v1);
 # null on every other row
-EXTRA_FEATURES: tuple[str, ...] = ("cambi", "speed_chroma_uv", "adm3", "motion3")
+EXTRA_FEATURES = libvmaf.EXTRA_FEATURES
 # what one job makes: a row per scored frame, of one clip (kit.corpus.schema.JOB_SCHEMA)
 JOB_ROWS_VERSION = 4  # a job's ledger names it: 3 added the rung, teacher_sha256 and the extra features (schema 3
 # changed the corpus, not a job's rows); 4: rows paired frame by frame at the clip's own rate (3's rows of a master

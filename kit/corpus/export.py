@@ -44,7 +44,8 @@ from kit.media.libvmaf import Teacher
 from kit.media.teachers import verifier_note
 
 FORMATS = ("upstream-jsonl", "vmaftune")
-# the canonical six as both readers name and order them (CANONICAL_6, CANONICAL6_FEATURES): their contract
+# the canonical six as both readers name and order them (CANONICAL_6, CANONICAL6_FEATURES): their contract, a
+# contract copy spelled here (tests/unit/test_model_contract.py checks it against kit.media.libvmaf.TABLE)
 EXPORT_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 # the loader's required keys, then the teacher (vmaf-tune's rows name it `vmaf_model`; the loader reads no more)
 UPSTREAM_KEYS = ("src", "encoder", "cq", "frame_index", "vmaf", *EXPORT_FEATURES, "vmaf_model")

@@ -42,7 +42,8 @@ from kit.infra.limits import MAX_CORPUS_ROWS, MAX_JSONL_BYTES, human_bytes
 from kit.infra.outside import load_json
 from kit.media.libvmaf import TEACHER_MODEL
 
-# the bash kit's rows carry these six features, and always will: its format does not move with the kit's
+# the bash kit's rows carry these six features, and always will: its format does not move with the kit's; a
+# contract copy spelled here (tests/unit/test_model_contract.py checks it against kit.media.libvmaf.TABLE)
 JSONL_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 JSONL_REQUIRED = ("src", "encoder", "cq", "enc_bytes", "enc_time_ms", "frame_index", "vmaf", *JSONL_FEATURES)
 JSONL_NAMESPACE = "bash-kit-jsonl:"

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from kit.corpus.columns import CORPUS_FEATURES, EXTRA_FEATURES
 from kit.errors import InputError
 from kit.infra.parquet import parquet_columns, read_parquet
+from kit.media.libvmaf import CANONICAL, OPT_IN
 from kit.platforms.encoders import ENCODER_NAMES
 
 # what one job makes: a row per scored frame, of one clip (schema 2's layout; a job's ledger keeps it)
@@ -65,18 +66,10 @@ CORPUS_ROW = "corpus_row"
 TEACHER_COLUMNS = ("teacher_model", "teacher_sha256")  # a corpus trains one teacher (kit.corpus.provenance)
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
-# what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite
-# 1e308 would pass every other check and then break training. adm2 and vif_scaleN are ratios of the detail
-# (information) the encode kept to the reference's, 1 for a perfect copy and a little above for an encode
-# that adds contrast; motion2 is a mean absolute difference of blurred luma on libvmaf's 8-bit scale (at most
-# 255), with room left for a 10-bit one.
-RATIO_RANGE = (0.0, 2.0)
-PLAUSIBLE: dict[str, tuple[float, float]] = {
-    "adm2": RATIO_RANGE, "vif_scale0": RATIO_RANGE, "vif_scale1": RATIO_RANGE, "vif_scale2": RATIO_RANGE,
-    "vif_scale3": RATIO_RANGE, "motion2": (0.0, 1024.0), "vmaf": VMAF_RANGE,
-    # v1's options clip CAMBI at 17 and SpEED at 45; adm3 and motion3 are adm2's and motion2's kin
-    "cambi": (0.0, 100.0), "speed_chroma_uv": (0.0, 1000.0), "adm3": RATIO_RANGE, "motion3": (0.0, 1024.0),
-}
+# each score's plausible range (kit.media.libvmaf.Feature.plausible; the teacher's scale for `vmaf`): a value
+# outside is a damaged or hand-made row
+PLAUSIBLE: dict[str, tuple[float, float]] = {**{f.name: f.plausible for f in CANONICAL}, "vmaf": VMAF_RANGE,
+                                             **{f.name: f.plausible for f in OPT_IN}}
 
 # measured on the box as the rows were made: two runs that made the same rows differ here
 MEASURED_COLUMNS = ("enc_time_ms",)

@@ -1,4 +1,5 @@
-"""libvmaf through ffmpeg's filter: the teacher model, the filter string and the log parser."""
+"""libvmaf through ffmpeg's filter: the features the kit stores (TABLE, declared once), the teacher model, the filter
+string and the log parser."""
 
 from __future__ import annotations
 
@@ -18,31 +19,82 @@ TEACHER_MODEL = "vmaf_v0.6.1"
 # libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, the NEG model codec
 # evaluations use (no enhancement gain), and the 4K model vmaf-tune scores content of 2160 lines and more with
 BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
-FEATURES = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
-# libvmaf's integer extractors report the canonical six under these keys.
-FEATURE_KEYS = tuple(f"integer_{f}" for f in FEATURES)
-# the extractors of the canonical six with their default options: another model computes its own variants (NEG's
-# `integer_adm2_egl_1`, v1's `adm3` and `motion3`) and not these, so they are asked for beside it. libvmaf runs an
-# extractor once however often it is asked for (the scores of vmaf_v0.6.1 do not move when they are added)
-CANONICAL_EXTRACTORS = "name=adm|name=vif|name=motion"
-# the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), computed with v1's options as its model files
-# set them (model/vmaf_v1.0.16/*.json: feature_opts_dicts), so a proxy sees what the v1 teacher sees; libvmaf logs
-# each under a key that spells its options. CAMBI and SpEED need pictures of about 640x360 and more (below, SpEED
-# refuses or gives 0)
-EXTRA_FEATURES = ("cambi", "speed_chroma_uv", "adm3", "motion3")
-EXTRA_KEYS = ("cambi_hrs_1080_cmxv_17_vlt_0.06", "speed_chroma_uv_mxv_45_nnf_0.1_snn_0.19_wvm_5",
-              "integer_adm3_csf_2_dlmw_0.7_egl_1_min_0.5_nw_0.02", "integer_motion3_mmxv_18")
-V1_EXTRACTORS = ("name=cambi:cambi_high_res_speedup=1080:cambi_max_val=17:cambi_vis_lum_threshold=0.06|"
-                 "name=speed_chroma:speed_kernelscale=1.0:speed_nn_floor=0.1:speed_sigma_nn=0.19:"
-                 "speed_weight_var_mode=5:speed_max_val=45|"
-                 "name=adm:adm_dlm_weight=0.7:adm_enhn_gain_limit=1.0:adm_noise_weight=0.02:adm_csf_mode=2:"
-                 "adm_min_val=0.5|name=motion:motion_max_val=18")
 # characters libvmaf's model string gives a meaning to, escaped with a backslash inside it (a third level, below
 # the filter option's and the filtergraph's: kit.media.libvmaf.escape_filter_value)
 MODEL_SPECIAL = "\\':="
 # a path with this character cannot be said to libvmaf: its filter splits the model string on it before any escape
 MODEL_SEPARATOR = "|"
 TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is at most 64 characters)
+
+CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
+INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
+# what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite 1e308
+# would pass every other check and then break training (kit.corpus.schema.PLAUSIBLE). adm and vif are ratios of the
+# detail (information) the encode kept to the reference's, 1 for a perfect copy and a little above for an encode
+# that adds contrast; motion is a mean absolute difference of blurred luma on libvmaf's 8-bit scale (at most 255),
+# with room left for a 10-bit one; v1's options clip CAMBI at 17 and SpEED at 45
+RATIO_RANGE = (0.0, 2.0)
+MOTION_RANGE = (0.0, 1024.0)
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One libvmaf feature the kit stores: its corpus column (and model input) `name`, the key libvmaf's JSON log
+    reports it under, the `feature=` entry that computes it with its options, its plausible range, the input sets
+    it is an input of, whether the model takes it as log(1 + x), and whose options it is computed with as the
+    model cards say it ("" for libvmaf's defaults)."""
+
+    name: str
+    key: str
+    extractor: str
+    plausible: tuple[float, float]
+    sets: tuple[str, ...]
+    log1p: bool = False
+    options: str = ""
+
+    @property
+    def opt_in(self) -> bool:
+        """Measured only when an input set needs it (null on every other row); the canonical six always are."""
+        return CANONICAL6 not in self.sets
+
+
+# Every feature the kit knows, declared once: the corpus's columns, the model's input sets and the log parser
+# derive from this table, in its order. The canonical six come first (libvmaf's integer extractors at their
+# default options, which another teacher than the default gets asked for beside it); then the opt-in features VMAF
+# v1's SVR reads (--inputs canonical6+v1), computed with v1's options as its model files set them
+# (model/vmaf_v1.0.16/*.json: feature_opts_dicts), so a proxy sees what the v1 teacher sees; libvmaf logs each under
+# a key that spells its options. CAMBI and SpEED need pictures of about 640x360 and more (below, SpEED refuses or
+# gives 0). The motion features are heavy-tailed: kit.model.contract says why they enter the model logged.
+TABLE: tuple[Feature, ...] = (
+    Feature("adm2", "integer_adm2", "name=adm", RATIO_RANGE, INPUT_SET_NAMES),
+    Feature("vif_scale0", "integer_vif_scale0", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
+    Feature("vif_scale1", "integer_vif_scale1", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
+    Feature("vif_scale2", "integer_vif_scale2", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
+    Feature("vif_scale3", "integer_vif_scale3", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
+    Feature("motion2", "integer_motion2", "name=motion", MOTION_RANGE, INPUT_SET_NAMES, log1p=True),
+    Feature("cambi", "cambi_hrs_1080_cmxv_17_vlt_0.06",
+            "name=cambi:cambi_high_res_speedup=1080:cambi_max_val=17:cambi_vis_lum_threshold=0.06",
+            (0.0, 100.0), (CANONICAL6_V1,), options="VMAF v1's options"),
+    Feature("speed_chroma_uv", "speed_chroma_uv_mxv_45_nnf_0.1_snn_0.19_wvm_5",
+            "name=speed_chroma:speed_kernelscale=1.0:speed_nn_floor=0.1:speed_sigma_nn=0.19:speed_weight_var_mode=5:"
+            "speed_max_val=45", (0.0, 1000.0), (CANONICAL6_V1,), options="VMAF v1's options"),
+    Feature("adm3", "integer_adm3_csf_2_dlmw_0.7_egl_1_min_0.5_nw_0.02",
+            "name=adm:adm_dlm_weight=0.7:adm_enhn_gain_limit=1.0:adm_noise_weight=0.02:adm_csf_mode=2:adm_min_val=0.5",
+            RATIO_RANGE, (CANONICAL6_V1,), options="VMAF v1's options"),
+    Feature("motion3", "integer_motion3_mmxv_18", "name=motion:motion_max_val=18", MOTION_RANGE, (CANONICAL6_V1,),
+            log1p=True, options="VMAF v1's options"),
+)
+CANONICAL = tuple(f for f in TABLE if not f.opt_in)
+OPT_IN = tuple(f for f in TABLE if f.opt_in)
+FEATURES = tuple(f.name for f in CANONICAL)  # the canonical six, in libvmaf's order: every corpus row holds them
+FEATURE_KEYS = tuple(f.key for f in CANONICAL)
+# the extractors of the canonical six with their default options: another model computes its own variants (NEG's
+# `integer_adm2_egl_1`, v1's `adm3` and `motion3`) and not these, so they are asked for beside it. libvmaf runs an
+# extractor once however often it is asked for (the scores of vmaf_v0.6.1 do not move when they are added)
+CANONICAL_EXTRACTORS = "|".join(dict.fromkeys(f.extractor for f in CANONICAL))
+EXTRA_FEATURES = tuple(f.name for f in OPT_IN)  # measured when asked for (`extra`), all of them together
+EXTRA_KEYS = tuple(f.key for f in OPT_IN)
+EXTRA_EXTRACTORS = "|".join(f.extractor for f in OPT_IN)
 
 
 @dataclass(frozen=True)
@@ -118,11 +170,12 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
     would repeat the last frame of the shorter one and log a full count; the distorted stream is scaled (with
     `upscaler`: a ladder rung's encode is smaller, a native one is left as it is) and converted to the reference's
     size and pixel format. Another teacher than the default gets the canonical six's extractors beside it
-    (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`: VMAF v1's four features
-    too (V1_EXTRACTORS). `window` (first, end): only frames first..end-1 of each input, counted as they are
-    decoded (`trim`), before the renumbering: the independent check of kit.corpus.oracle.
+    (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`: the opt-in features too
+    (EXTRA_EXTRACTORS: VMAF v1's four). `window` (first, end): only frames first..end-1 of each input, counted as
+    they are decoded (`trim`), before the renumbering: the independent check of kit.corpus.oracle.
     """
-    extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]), *([V1_EXTRACTORS] if extra else [])])
+    extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
+                           *([EXTRA_EXTRACTORS] if extra else [])])
     options = ":".join([
         f"model={escape_filter_value(teacher.model_option())}",
         *([f"feature={escape_filter_value(extractors)}"] if extractors else []),
@@ -142,9 +195,9 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
 @dataclass(frozen=True)
 class VmafLog:
     version: str
-    features: np.ndarray  # (n_frames, 6) float64, in FEATURES order
+    features: np.ndarray  # (n_frames, 6) float64, in FEATURES order (the canonical six)
     vmaf: np.ndarray  # (n_frames,) float64
-    extra: np.ndarray | None = None  # (n_frames, 4) float64 in EXTRA_FEATURES order, when they were asked for
+    extra: np.ndarray | None = None  # (n_frames, len(EXTRA_FEATURES)) float64, in their order, when asked for
 
     @property
     def n_frames(self) -> int:
@@ -152,7 +205,7 @@ class VmafLog:
 
 
 def parse_vmaf_log(path: Path, extra: bool = False) -> VmafLog:
-    """Per-frame canonical features and teacher score from a libvmaf JSON log (and VMAF v1's four, `extra`)."""
+    """Per-frame canonical features and teacher score from a libvmaf JSON log (and the opt-in ones, `extra`)."""
     import numpy as np
 
     with open(path, encoding="utf-8") as fh:

@@ -22,7 +22,7 @@ from kit.corpus.training import training_corpus
 from kit.errors import InputError
 from kit.infra.tree import Tree
 from kit.model.arch import baseline_archs, fr_regressor_v2
-from kit.model.contract import CANONICAL6_V1, V1_FEATURES
+from kit.model.contract import CANONICAL6_V1, input_features
 from kit.model.features import design_matrix
 from kit.model.recipe import TrainConfig
 from kit.verdict.document import Verdict
@@ -31,6 +31,7 @@ from tests.kitfiles import shard_table, write_shard
 from tests.training import run_loso
 
 V1 = TrainConfig(epochs=2, batch_size=32, inputs=CANONICAL6_V1)
+V1_FEATURES = input_features(CANONICAL6_V1)
 
 
 def with_extras(table: pa.Table) -> pa.Table:

@@ -1,17 +1,20 @@
 """The model's input contract is pinned, apart from the encoder table and from what libvmaf measures; each
-contract (corpus schema, bash-kit JSONL, model v2 input, vmaf-tune feed) names its own columns."""
+feature list is declared once (kit.media.libvmaf.TABLE): the corpus's columns and the model's input sets derive from
+it, and the outside contracts (bash-kit JSONL, the exports, the vmaf-tune feed) are literal copies checked against
+it."""
 
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from kit.bundle import vmaftune
-from kit.corpus import jobs, jsonl, schema
+from kit.corpus import jobs, schema
 from kit.corpus.jobs import Job, Provenance, frame_table
 from kit.errors import InputError
 from kit.infra.files import sha256_json
@@ -56,9 +59,8 @@ def test_the_opt_in_input_set_is_a_contract_of_its_own() -> None:
     then VMAF v1's four as libvmaf measures them and the corpus stores them."""
     assert contract.input_version(contract.CANONICAL6_V1) == contract.V1_INPUT_VERSION != contract.INPUT_VERSION
     assert input_digest(contract.CANONICAL6_V1) == PINNED[(contract.V1_INPUT_VERSION, contract.CODEC_VOCAB_VERSION)]
-    assert contract.V1_FEATURES[:6] == MODEL_FEATURES
-    assert contract.V1_FEATURES[6:] == libvmaf.EXTRA_FEATURES == schema.EXTRA_FEATURES
-    assert len(libvmaf.EXTRA_KEYS) == len(libvmaf.EXTRA_FEATURES)
+    v1 = contract.input_features(contract.CANONICAL6_V1)
+    assert v1[:6] == MODEL_FEATURES and set(v1[6:]) <= set(schema.EXTRA_FEATURES)
     from kit.platforms import teacher
 
     assert teacher.CANONICAL6_V1 == contract.CANONICAL6_V1 and set(contract.INPUT_SETS) == {
@@ -106,31 +108,102 @@ def test_a_new_measured_feature_changes_neither_the_corpus_rows_nor_the_model(mo
     assert table["motion2"].to_pylist() == list(feats[:, 5])  # taken by name, not by position
 
 
-# -- each contract names its own columns --------------------------------------------------------------------
-CONTRACTS = {"kit/media/libvmaf.py": "FEATURES", "kit/corpus/columns.py": "CORPUS_FEATURES",
-             "kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/model/contract.py": "MODEL_FEATURES",
-             "kit/bundle/vmaftune.py": "FEED_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES"}
+# -- each feature list declared once --------------------------------------------------------------------------
+# (SCHEMA_VERSION, JOB_ROWS_VERSION) -> sha256 of the corpus's columns and types: a feature added to
+# kit.media.libvmaf.TABLE is a column of every corpus file, so a new schema version
+PINNED_COLUMNS: dict[tuple[int, int], str] = {
+    (5, 4): "4e49bd07106551cf2f6fa5e8aac45b1c7813f21e61be00a3c00903b3552c13aa",
+}
+# the outside contracts, each a literal copy in its own module, as its reader spells it: the bash kit's rows, the
+# exports' readers, vmaf-tune's feed
+COPIES = {"kit/corpus/jsonl.py": "JSONL_FEATURES", "kit/corpus/export.py": "EXPORT_FEATURES",
+          "kit/bundle/vmaftune.py": "FEED_FEATURES"}
+TABLE_AT = ("kit/media/libvmaf.py", "TABLE")
 
 
-@pytest.mark.parametrize(("module", "name"), sorted(CONTRACTS.items()))
-def test_each_contract_spells_its_columns_itself(module: str, name: str) -> None:
-    """A literal tuple of names in its own module: no contract moves because another one did."""
-    tree = ast.parse((ROOT / module).read_text())
-    found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign)
-             and any(isinstance(t, ast.Name) and t.id == name for t in (n.targets if isinstance(n, ast.Assign)
-                                                                         else [n.target]))]
-    assert len(found) == 1, f"{module} assigns {name} {len(found)} times"
-    value = found[0]
-    assert isinstance(value, ast.Tuple) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
-                                                for e in value.elts), f"{module}: {name} is not a literal tuple"
+def test_the_corpus_columns_are_pinned_to_the_schema_version() -> None:
+    from kit.corpus.columns import JOB_ROWS_VERSION
+    from kit.corpus.manifests import SCHEMA_VERSION
+
+    digest = sha256_json([[f.name, str(f.type)] for f in schema.SCHEMA])
+    assert PINNED_COLUMNS.get((SCHEMA_VERSION, JOB_ROWS_VERSION)) == digest, (
+        "the corpus's columns changed: bump SCHEMA_VERSION (kit/corpus/manifests.py) and JOB_ROWS_VERSION "
+        f"(kit/corpus/columns.py), say how older files read, and pin {digest} here")
+
+
+def test_the_kits_own_lists_are_the_tables() -> None:
+    """The corpus's columns, the model's input sets, the log's keys and extractors, the ranges: derived forms."""
+    canonical = tuple(f.name for f in libvmaf.TABLE if not f.opt_in)
+    assert libvmaf.FEATURES == schema.CORPUS_FEATURES == MODEL_FEATURES == canonical
+    assert tuple(f"integer_{f}" for f in canonical) == libvmaf.FEATURE_KEYS  # libvmaf's integer extractors
+    assert libvmaf.CANONICAL_EXTRACTORS == "name=adm|name=vif|name=motion"
+    assert schema.EXTRA_FEATURES == libvmaf.EXTRA_FEATURES == tuple(f.name for f in libvmaf.TABLE if f.opt_in)
+    assert len(libvmaf.EXTRA_KEYS) == len(libvmaf.EXTRA_FEATURES) == libvmaf.EXTRA_EXTRACTORS.count("|") + 1
+    for name in contract.INPUT_SETS:
+        assert contract.input_features(name) == tuple(f.name for f in libvmaf.TABLE if name in f.sets)
+    assert contract.LOG_FEATURES == ("motion2", "motion3")
+    # every stored score has its range check, the table's in its order
+    assert list(schema.PLAUSIBLE) == [*schema.CORPUS_FEATURES, "vmaf", *schema.EXTRA_FEATURES]
+    assert set(schema.COLUMNS) >= {f.name for f in libvmaf.TABLE}
+
+
+def test_each_outside_contract_is_a_literal_copy_of_the_table() -> None:
+    """Their readers spell the names: a literal tuple, said at the copy, equal to the table's canonical six."""
+    for module, name in COPIES.items():
+        text = (ROOT / module).read_text()
+        value = _assigned(ast.parse(text), name)
+        assert isinstance(value, ast.Tuple) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                                    for e in value.elts), f"{module}: {name} is not a literal tuple"
+        assert tuple(e.value for e in value.elts) == libvmaf.FEATURES, f"{module}: {name} is not the canonical six"
+        assert "contract copy" in _comment_above(text, value.lineno), f"{module}: {name} does not say it is a copy"
+
+
+def test_no_other_module_spells_a_feature() -> None:
+    """A feature's name or libvmaf key is written in the table and the outside copies only (a docstring may name
+    one): a list, a map or a sentence the kit uses derives from the table. The --inputs help (kit.cli.flags) is the
+    text of contract.INPUTS_HELP."""
+    words = re.compile(r"\b(" + "|".join(re.escape(w) for f in libvmaf.TABLE for w in (f.name, f.key)) + r")\b")
+    found = []
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        module = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text())
+        allowed = {id(n) for name in [COPIES.get(module), TABLE_AT[1] if module == TABLE_AT[0] else None] if name
+                   for n in ast.walk(_assigned(tree, name))}
+        docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, DOCUMENTED) and n.body
+                and isinstance(n.body[0], ast.Expr)}
+        found += [f"{module}:{n.lineno}: {n.value[:60]!r}" for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and words.search(n.value)
+                  and id(n) not in allowed | docs and n.value != contract.INPUTS_HELP]
+    assert not found, "spelled outside kit.media.libvmaf.TABLE:\n" + "\n".join(found)
+
+
+def test_the_inputs_help_names_the_tables_features() -> None:
+    from kit.cli.flags import FLAGS
+
+    assert next(f.help for f in FLAGS if f.opt == "--inputs") == contract.INPUTS_HELP
+    assert "VMAF v1's cambi, speed_chroma_uv, adm3 and motion3, scored" in contract.INPUTS_HELP
+
+
+def _comment_above(text: str, lineno: int) -> str:
+    """The comment lines right above line `lineno`, as one line."""
+    above = itertools.takewhile(lambda line: line.startswith("#"), reversed(text.splitlines()[:lineno - 1]))
+    return " ".join(line.lstrip("# ") for line in reversed(list(above)))
+
+
+DOCUMENTED = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _assigned(tree: ast.Module, name: str) -> ast.expr:
+    """The one value assigned to `name` in the module."""
+    found = [n.value for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign) and n.value is not None
+             and any(isinstance(t, ast.Name) and t.id == name
+                     for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+    assert len(found) == 1, f"{name} is assigned {len(found)} times"
+    return found[0]
 
 
 def test_the_contracts_fit_together_today() -> None:
-    assert set(MODEL_FEATURES) <= set(schema.CORPUS_FEATURES) <= set(libvmaf.FEATURES)  # the model reads stored ones
-    assert jsonl.JSONL_FEATURES == schema.CORPUS_FEATURES  # a bash-kit row fills every feature column
-    assert vmaftune.FEED_FEATURES == MODEL_FEATURES  # the feed's columns 0-5 go straight to the member
-    # every stored score has its range check
-    assert set(schema.PLAUSIBLE) == {*schema.CORPUS_FEATURES, *schema.EXTRA_FEATURES, "vmaf"}
+    assert set(MODEL_FEATURES) <= set(schema.CORPUS_FEATURES)  # the model reads stored ones
     assert set(CODEC_VOCAB) <= set(ENCODER_NAMES)  # every slot is an encoder the kit can drive
 
 
