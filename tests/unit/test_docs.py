@@ -42,7 +42,7 @@ FOREIGN = {
     "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep", "--option"),  # --option=value
     "pip": ("--no-build-isolation", "--no-compile", "--no-deps", "--require-hashes", "--retries", "--timeout"),
     "install.py": ("--test",), "tools/": ("--check", "--write"),
-    "pytest": ("--dist",), "docker": ("--device",),
+    "pytest": ("--dist",), "docker": ("--device",), "uv": ("--generate-hashes",),
     "ffmpeg's configure": ("--enable-libvmaf",), "libvmaf": ("--pool", "--tiny-model-verify"),
     "cosign": ("--bundle", "--certificate-identity", "--certificate-oidc-issuer", "--yes"),
     "vmaf-tune": ("--calibration-sidecar", "--vmaf-model", "--with-uncertainty"), "ab-av1": ("--min-vmaf",),
