@@ -24,7 +24,7 @@ release = version = __version__
 copyright = "the ensemble-kit authors"
 extensions = ["myst_parser", "sphinx_click"]  # sphinx_click: docs/reference/cli.md, from the CLI
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "reference/troubleshooting-common.md"]  # the top of troubleshooting.md, not a page
+exclude_patterns = ["_build"]
 myst_heading_anchors = 4  # GitHub's slugs, so `page.md#a-heading` works on a forge and here alike
 html_theme = "furo"
 html_title = f"ensemble-kit {__version__}"

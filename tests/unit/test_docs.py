@@ -1,7 +1,6 @@
 """The docs say what the CLI does: the flag reference is --help itself (sphinx-click renders docs/reference/cli.md
-from the CLI when the site is built), the troubleshooting page lists the refusals the code makes
-(tools/troubleshooting.py), every flag a page names exists, every kit command a page shows parses, and the README
-stays a guide (STYLE.md, point 15)."""
+from the CLI when the site is built), every flag a page names exists, every kit command a page shows parses, and the
+README stays a guide (STYLE.md, point 15)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import click
 import pytest
 
 from tests.conftest import ROOT
-from tools import troubleshooting
 
 
 def test_the_cli_reference_is_the_cli_s_own() -> None:
@@ -28,21 +26,7 @@ def test_the_cli_reference_is_the_cli_s_own() -> None:
     assert "sphinx_click" in conf.extensions and isinstance(cli, click.Group) and "run" in cli.commands
 
 
-def test_the_troubleshooting_page_is_what_the_code_refuses() -> None:
-    """Its list of refusals is read from kit/ (tests/unit/test_troubleshooting.py checks the reading); its top is
-    troubleshooting-common.md, which the site does not build on its own."""
-    page = troubleshooting.PAGE.read_text()
-    assert page == troubleshooting.render(), (
-        f"docs/reference/troubleshooting.md is not what the code's refusals say: regenerate it with "
-        f"{troubleshooting.REGENERATE}")
-    assert troubleshooting.PAGE == ROOT / "docs" / "reference" / "troubleshooting.md"
-    from docs import conf
-
-    assert troubleshooting.COMMON.relative_to(ROOT / "docs").as_posix() in conf.exclude_patterns
-
-
-PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md",
-         *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # flags of other tools the pages name, by tool: anything else spelled --like-this must be a kit option
 FOREIGN = {
     "sbatch": ("--account", "--array", "--dependency", "--kill-on-invalid-dep", "--option"),  # --option=value

@@ -179,10 +179,10 @@ def test_install_py_says_what_the_box_can_do() -> None:
 
 
 def test_every_refusal_of_install_py_is_on_the_troubleshooting_page() -> None:
-    """install.py and install_steps.py are outside kit/ (tools/troubleshooting.py reads kit/), so their refusals are
-    said in the page's hand-written top: each SetupError's longest fixed run of words is there, and the words of
+    """install.py and install_steps.py are not the kit, whose hints a user reads where it refuses; the set-up's are
+    said on the troubleshooting page too: each SetupError's longest fixed run of words is there, and the words of
     install.py's own (python_refusal: a SetupError of install_steps raises them too)."""
-    page = re.sub(r"\s+", " ", (ROOT / "docs" / "reference" / "troubleshooting-common.md").read_text())
+    page = re.sub(r"\s+", " ", (ROOT / "docs" / "reference" / "troubleshooting.md").read_text())
     runs = []
     for node in ast.walk(ast.parse((ROOT / "install_steps.py").read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError":
