@@ -1,4 +1,5 @@
-"""Sphinx configuration of the documentation site: the Markdown pages of docs/ read by MyST, the furo theme.
+"""Sphinx configuration of the documentation site: the Markdown pages of docs/ read by MyST, the furo theme, and
+docs/reference/cli.md rendered from the CLI by sphinx-click.
 
     .venv/bin/pip install -r requirements-docs.txt
     .venv/bin/sphinx-build -W --keep-going -b html docs build/site     # what CI runs: any warning fails
@@ -21,9 +22,9 @@ from kit import __version__
 project = "ensemble-kit"
 release = version = __version__
 copyright = "the ensemble-kit authors"
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "sphinx_click"]  # sphinx_click: docs/reference/cli.md, from the CLI
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "reference/troubleshooting-common.md"]  # the top of troubleshooting.md, not a page
+exclude_patterns = ["_build"]
 myst_heading_anchors = 4  # GitHub's slugs, so `page.md#a-heading` works on a forge and here alike
 html_theme = "furo"
 html_title = f"ensemble-kit {__version__}"
@@ -77,7 +78,37 @@ def _source_read(app, docname: str, source: list[str]) -> None:
     source[0] = rewrite(source[0], f"docs/{docname}.md", posixpath.dirname(docname))
 
 
+# the CLI's help is plain text where sphinx-click reads reStructuredText: `code` is made a literal, and what
+# reStructuredText would read as markup (`*` of a glob, `KIT_`'s trailing `_`) is escaped; directives and their
+# fields are left as they are
+MARKUP = re.compile(r"`([^`]+)`|(\*)|(_)(?!\w)")
+CLICK_EVENTS = ("sphinx-click-process-description", "sphinx-click-process-options", "sphinx-click-process-epilog")
+
+
+def _plain_help(app, ctx, lines: list[str]) -> None:
+    kept = []
+    for line in lines:
+        if line.strip() == ":default: ````":
+            continue  # an empty default: nothing to say, and four backticks are no literal
+        if not line.lstrip().startswith((".. ", ":")):
+            line = MARKUP.sub(lambda m: f"``{m.group(1)}``" if m.group(1) else f"\\{m.group(0)}", line)
+        kept.append(line)
+    lines[:] = kept
+
+
+def _run_flag_labels(app, doctree) -> None:
+    """Each flag of `run` a label of its own name, so `cli.md#--max-abs-bias` (the anchor the pages link to) reaches
+    the option: MyST resolves a page's anchor to its headings or its labels, not to an option."""
+    std = app.env.get_domain("std")
+    for (program, option), (docname, anchor) in list(std.progoptions.items()):
+        if program == "ensemble-kit-run" and docname == app.env.docname:  # Sphinx joins a program's words by `-`
+            std.anonlabels[option] = docname, anchor
+
+
 def setup(app) -> dict[str, bool]:
     app.connect("include-read", _include_read)
     app.connect("source-read", _source_read)
+    for event in CLICK_EVENTS:
+        app.connect(event, _plain_help)
+    app.connect("doctree-read", _run_flag_labels)
     return {"parallel_read_safe": True}

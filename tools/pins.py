@@ -1,40 +1,34 @@
 #!/usr/bin/env python3
-"""The set-up's pinned requirement files and the platforms they are for: read them, and write each pin's hashes.
+"""The set-up's pinned requirement files and the platforms they are for: read them, and have uv write each pin's
+hashes.
 
-    .venv/bin/python tools/pins.py            # write every pin's sha256s, for every platform of the table
-    .venv/bin/python tools/pins.py --check    # exit 1 where a file lacks a hash the indexes list for a platform
+    .venv/bin/python tools/pins.py            # write every pin's sha256s (uv, pinned in requirements-test.txt)
+    .venv/bin/python tools/pins.py --check    # write nothing; exit 1 where a file's hashes are not uv's
 
-A pin's hashes are the sha256s its index lists for the wheels of that version that some platform of the table can
-install (PLATFORMS below, with SUPPORTED_PYTHONS from install.py; docs/collaborator.md shows the table): every
-OS version of each row, from its oldest to the newest, since pip takes the most specific wheel a box supports.
-pip's hash-checking mode (install.py passes --require-hashes) then installs nothing but those files. The indexes
-are read with their JSON API (PEP 691) or their HTML pages (PEP 503, the hash in each link's #sha256= fragment);
-where one cannot be reached the pin keeps the hashes it has, and the run says so. A wheel found in a local folder
-pip is told to look in (PIP_FIND_LINKS) is hashed too and must be one of them: a box's own copy of the file.
-
-Names, versions, markers and comments are the files' own: this tool writes only the `--hash` options.
+Names, versions, markers and comments are the files' own: a version is changed by hand, then this is run again (after
+a merge too: it rewrites only the `--hash` options). Each file's pins go to `uv pip compile --generate-hashes`
+as they are (uv_argv: nothing resolved), and each pin takes the sha256 of every file its index lists for that
+version, which covers every platform of the table (PLATFORMS below, docs/collaborator.md#platforms). pip's
+hash-checking mode (install.py passes --require-hashes) then installs nothing but those files. Where a file's index
+cannot be reached (PyTorch's, from some boxes), the file keeps the hashes it has, and the run says so.
 tools/platforms.py resolves each platform's pins with pip and checks the table.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import re
+import subprocess
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
-from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.tags import mac_platforms
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,11 +39,13 @@ from install import SUPPORTED_PYTHONS  # noqa: E402  (the set-up's own range: on
 # the files install.py installs, in its order; requirements-docs.txt is CI's (the documentation site)
 FILES = ("requirements-frozen.txt", "requirements-train.txt", "requirements-torch.txt", "requirements-test.txt",
          "requirements-docs.txt")
-PYPI = "https://pypi.org/simple"
-TIMEOUT_S = 30
+UV = Path(sys.executable).parent / "uv"
+TIMEOUT_S = 600
+UNREACHABLE = "error sending request"  # uv's words for an index it cannot reach
 # the table's Pythons and one below: the check shows that the pins need SUPPORTED_PYTHONS' first
 CHECKED_PYTHONS = (f"3.{SUPPORTED_PYTHONS[0][1] - 1}",
                    *(f"3.{minor}" for minor in range(SUPPORTED_PYTHONS[0][1], SUPPORTED_PYTHONS[1][1] + 1)))
+PYTHON_OF = {"requirements-docs.txt": "3.11.5"}  # the oldest Python a file's pins take, where it is not the table's
 
 
 @dataclass(frozen=True)
@@ -71,14 +67,6 @@ class Platform:
         if self.env["sys_platform"] == "darwin":
             return list(mac_platforms(os_version, machine))
         return ["win_amd64"]
-
-    def supported(self, python: str, os_version: tuple[int, int]) -> set[Tag]:
-        """Every wheel tag a CPython `python` of this row installs, as pip computes it."""
-        version = tuple(int(part) for part in python.split("."))
-        interpreter = f"cp{version[0]}{version[1]}"
-        platforms = self.tags(os_version)
-        return {*cpython_tags(version, [interpreter, "abi3", "none"], platforms),
-                *compatible_tags(version, interpreter, platforms)}
 
     def environment(self, python: str) -> dict[str, str]:
         """The marker environment of a CPython `python` on this row."""
@@ -152,10 +140,6 @@ class PinFile:
     def options(self) -> list[str]:
         return [part for part in self.parts if isinstance(part, str) and part.startswith("-")]
 
-    def index_urls(self) -> list[str]:
-        """The indexes pip asks for this file's pins: PyPI, then any the file adds."""
-        return [PYPI, *(option.split(None, 1)[1] for option in self.options if option.startswith("--extra-index-url"))]
-
     def text(self) -> str:
         return "".join(f"{part.line() if isinstance(part, Pin) else part}\n" for part in self.parts)
 
@@ -196,96 +180,44 @@ def read_all(root: Path = ROOT) -> list[PinFile]:
     return [read(root / name) for name in FILES]
 
 
-# --- which files a pin must allow --------------------------------------------------------------------------------
+def key(requirement: Requirement) -> tuple[str, Version]:
+    """A pin's name and version as uv spells them or not (`Jinja2` is `jinja2`)."""
+    (spec,) = requirement.specifier
+    return canonicalize_name(requirement.name), Version(spec.version)
 
 
-def table_tags(pin: Pin) -> set[Tag]:
-    """Every wheel tag some box of the table installs for this pin: each row whose markers take it, each Python,
-    every OS version from the row's oldest to its newest."""
-    tags: set[Tag] = set()
-    for platform in PLATFORMS:
-        for python in CHECKED_PYTHONS[1:]:
-            if pin.applies(platform.environment(python)):
-                tags |= platform.supported(python, platform.os_versions[1])
-    return tags
+def uv_argv(input_file: Path, python: str) -> list[str]:
+    """uv's compile of a file's own pins, nothing resolved (--no-deps: tools/platforms.py checks the dependencies),
+    their markers kept whatever this box is (--universal), each with the sha256 of every file its index lists for
+    that version (--generate-hashes: every platform's wheels, the table's among them, and the sdist, which
+    install.py's --only-binary never takes); a pin without a wheel fails (--only-binary)."""
+    return [str(UV), "pip", "compile", "--no-config", "--universal", "--no-deps", "--generate-hashes",
+            "--only-binary", ":all:", "--no-header", "--no-annotate", "--python-version", python, str(input_file)]
 
 
-def wanted(pin: Pin, filename: str, tags: set[Tag]) -> bool:
-    """Whether `filename` is a wheel of this pin's version that a box of the table may install."""
-    try:
-        name, version, _build, file_tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        return False  # an sdist: --only-binary=:all: never takes one
-    return name == pin.name and version == Version(pin.version) and bool(file_tags & tags)
-
-
-# --- the indexes -------------------------------------------------------------------------------------------------
-
-
-class _Links(HTMLParser):
-    """A PEP 503 page's links: (file name, sha256 from the #sha256= fragment)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: list[tuple[str, str]] = []
-        self._href = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._href = dict(attrs).get("href") or "" if tag == "a" else ""
-
-    def handle_data(self, data: str) -> None:
-        if self._href and "#sha256=" in self._href:
-            self.files.append((data.strip(), self._href.rsplit("#sha256=", 1)[1]))
-        self._href = ""
-
-
-def listing(index: str, name: str) -> list[tuple[str, str]]:
-    """(file name, sha256) of every file the index lists for a project."""
-    url = f"{index.rstrip('/')}/{name}/"
-    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-        body = response.read().decode()
-        if "json" in response.headers.get("Content-Type", ""):
-            return [(f["filename"], f["hashes"]["sha256"]) for f in json.loads(body)["files"]
-                    if "sha256" in f.get("hashes", {})]
-    parser = _Links()
-    parser.feed(body)
-    return parser.files
-
-
-def local_copies(pin: Pin, tags: set[Tag]) -> list[tuple[str, str]]:
-    """(file name, sha256) of this pin's wheels in the folders PIP_FIND_LINKS names, hashed here."""
-    found = []
-    for folder in os.environ.get("PIP_FIND_LINKS", "").split():
-        for path in sorted(Path(folder).glob("*.whl")) if Path(folder).is_dir() else ():
-            if wanted(pin, path.name, tags):
-                found.append((path.name, hashlib.sha256(path.read_bytes()).hexdigest()))
+def uv_hashes(pin_file: PinFile, say: list[str]) -> dict[tuple[str, Version], list[str]] | None:
+    """Each pin's sha256s as uv writes them ((canonical name, version) -> sorted hashes: a name may be pinned at two
+    versions under two markers); None where an index of the file cannot be reached (the file keeps its hashes, and
+    the run says so)."""
+    if not UV.exists():
+        raise SystemExit(f"{UV.relative_to(ROOT)} is missing: install.py --test installs it (requirements-test.txt)")
+    with tempfile.TemporaryDirectory() as work:
+        input_file = Path(work) / "pins.in"
+        input_file.write_text("".join(f"{line}\n" for line in [*pin_file.options, *(p.spec() for p in pin_file.pins)]))
+        python = PYTHON_OF.get(pin_file.path.name, CHECKED_PYTHONS[1])
+        done = subprocess.run(uv_argv(input_file, python), capture_output=True, text=True, check=False,
+                              timeout=TIMEOUT_S)
+    if done.returncode != 0:
+        if UNREACHABLE in done.stderr:
+            say.append(f"{pin_file.path.name}: an index cannot be reached; its hashes are kept as they are")
+            return None
+        raise SystemExit(f"uv could not hash {pin_file.path.name}:\n{done.stderr.strip()}")
+    found: dict[str, list[str]] = {}
+    for line in logical_lines(done.stdout):
+        head, *options = re.split(r"\s+(?=--hash=)", line.strip())
+        if head:
+            found[key(Requirement(head))] = sorted(o.split(":", 1)[1] for o in options)
     return found
-
-
-def hashes_for(pin: Pin, indexes: Iterable[str], say: list[str]) -> list[str]:
-    """The sorted sha256s of the table's wheels of this pin on its indexes, and the pin's own where one of them
-    cannot be reached (kept, and said)."""
-    tags = table_tags(pin)
-    found: set[str] = set()
-    for index in indexes:
-        try:
-            files = listing(index, pin.name)
-        except urllib.error.HTTPError as err:
-            if err.code != 404:
-                raise
-            continue
-        except (urllib.error.URLError, TimeoutError) as err:
-            say.append(f"{pin.name}=={pin.version}: {index} cannot be reached ({err}); its hashes are kept as they are")
-            found.update(pin.hashes)
-            continue
-        found.update(digest for filename, digest in files if wanted(pin, filename, tags))
-    for filename, digest in local_copies(pin, tags):
-        if digest not in found:
-            raise SystemExit(f"{filename} in PIP_FIND_LINKS is not a file the index lists (sha256 {digest})")
-    if not found and tags:
-        raise SystemExit(f"{pin.name}=={pin.version}: no wheel for any platform of the table on {list(indexes)}")
-    return sorted(found)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,19 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     say: list[str] = []
     changed = []
     for pin_file in read_all():
-        indexes = pin_file.index_urls()
+        hashes = uv_hashes(pin_file, say)
+        if hashes is None:
+            continue
         before = pin_file.text()
         for pin in pin_file.pins:
-            pin.hashes = hashes_for(pin, indexes, say)
+            if key(pin.requirement) not in hashes:
+                raise SystemExit(f"{pin_file.path.name}: uv wrote no hashes for {pin.spec()}")
+            pin.hashes = hashes[key(pin.requirement)]
         if pin_file.text() != before:
             changed.append(pin_file.path.name)
             if not args.check:
                 pin_file.path.write_text(pin_file.text())
     print("\n".join(say) or "every index answered")
-    verb = "differ from the indexes" if args.check else "written"
-    print(f"{', '.join(changed)}: {verb}" if changed else "every pin's hashes are the indexes'")
+    verb = "differ from what uv writes" if args.check else "written"
+    print(f"{', '.join(changed)}: {verb}" if changed else "every pin's hashes are uv's")
     return 1 if args.check and changed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

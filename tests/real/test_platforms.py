@@ -45,10 +45,10 @@ def test_the_docs_table_is_what_pip_resolves_for_each_platform() -> None:
 
 
 @pytest.mark.slow
-def test_every_pin_s_hashes_are_the_indexes_own() -> None:
-    """tools/pins.py --check: each pin holds exactly the sha256s its index lists for the table's wheels (a hash no
-    index lists, or a wheel of the table without its hash, fails)."""
+def test_every_pin_s_hashes_are_the_ones_uv_writes() -> None:
+    """tools/pins.py --check: each pin holds exactly the sha256s uv writes for it, every file its index lists for
+    that version (a hash no index lists, or a file of the version without its hash, fails)."""
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "pins.py"), "--check"], capture_output=True,
                           text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "every pin's hashes are the indexes'" in done.stdout
+    assert "every pin's hashes are uv's" in done.stdout

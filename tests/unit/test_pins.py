@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 import install
 import install_steps
@@ -35,6 +36,19 @@ def test_every_pin_is_exact_and_hashed_and_only_torch_s_file_names_an_index() ->
         # an index here would be asked for every package of the file
         assert pin_file.options == ([TORCH_INDEX] if pin_file.path.name == "requirements-torch.txt" else [])
         assert pins.read(pin_file.path).text() == pin_file.path.read_text()  # tools/pins.py writes them this way
+
+
+def test_uv_s_lines_meet_the_files_pins_by_name_and_version(tmp_path: Path) -> None:
+    """uv spells a name its own way (`jinja2` for `Jinja2`) and may write one name at two versions (imageio-ffmpeg's
+    two pins, one per marker): each pin takes the hashes of its own version."""
+    (tmp_path / "r.txt").write_text('Jinja2==3.1.6\nimageio-ffmpeg==0.8.1 ; sys_platform != "darwin"\n'
+                                    'imageio-ffmpeg==0.7.0 ; sys_platform == "darwin"\n')
+    keys = [pins.key(pin.requirement) for pin in pins.read(tmp_path / "r.txt").pins]
+    assert keys[0] == pins.key(Requirement("jinja2==3.1.6")) and len(set(keys)) == 3
+    argv = pins.uv_argv(tmp_path / "r.txt", "3.11")
+    # nothing resolved, every marker kept, no setting of this box's
+    assert {"--no-deps", "--universal", "--generate-hashes", "--no-config"} <= set(argv)
+    assert argv[:3] == [str(pins.UV), "pip", "compile"] and pins.UV.parent == Path(sys.executable).parent
 
 
 def test_read_refuses_a_pin_that_is_not_exact(tmp_path: Path) -> None:
@@ -165,10 +179,10 @@ def test_install_py_says_what_the_box_can_do() -> None:
 
 
 def test_every_refusal_of_install_py_is_on_the_troubleshooting_page() -> None:
-    """install.py and install_steps.py are outside kit/ (tools/troubleshooting.py reads kit/), so their refusals are
-    said in the page's hand-written top: each SetupError's longest fixed run of words is there, and the words of
+    """install.py and install_steps.py are not the kit, whose hints a user reads where it refuses; the set-up's are
+    said on the troubleshooting page too: each SetupError's longest fixed run of words is there, and the words of
     install.py's own (python_refusal: a SetupError of install_steps raises them too)."""
-    page = re.sub(r"\s+", " ", (ROOT / "docs" / "reference" / "troubleshooting-common.md").read_text())
+    page = re.sub(r"\s+", " ", (ROOT / "docs" / "reference" / "troubleshooting.md").read_text())
     runs = []
     for node in ast.walk(ast.parse((ROOT / "install_steps.py").read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "SetupError":
