@@ -12,6 +12,9 @@ the whole round (killed after it), and reads its events and its human lines (std
     parameter-steps a second (kit.model.schedule's plan of its jobs) and the steps' seconds outside training.
 
     python bench/bench_eta.py [--rounds 2] [--load 2] [--ref-dir DIR] [--work DIR] [-- extra run flags]
+
+Each round's events are saved beside its out-dir (`roundN.events`: the seconds since the command started, then the
+event): bench/replay_eta.py feeds them to kit.report.eta again, so a change to the estimator is tried in seconds.
 """
 
 from __future__ import annotations

@@ -360,7 +360,7 @@ class Renderer:
             self.eta_said = e.basis
             found = Estimate(e.seconds_left, e.steps_left, e.step, e.done)
             self.say(f"{tag(e.step) if e.step else ''} the run: {left_words(found)}"
-                     + (" at this run's pace over its latest minute" if e.seconds_left is not None else ""))
+                     + (" at this run's own paces" if e.seconds_left is not None else ""))
 
     def on_doing(self, e: ev.Doing) -> None:
         self.step, self.doing = e.step, e.what
