@@ -13,15 +13,12 @@ EXIT_INTERNAL = 70  # a bug in the kit (EX_SOFTWARE); never 1, which means HOLD
 
 
 class KitError(Exception):
-    """A user-facing error: one line of cause, one line of hint, an exit code.
-
-    Anything that is not a KitError is a bug and keeps its traceback.
-    """
+    """A user-facing error: one line of cause, one line of hint, an exit code. Anything else is a bug and keeps its
+    traceback."""
 
     exit_code = EXIT_BAD_INPUT
-    # whether the same command, run again, can end otherwise (a tool that failed, a limit of the box, another run
-    # that held the out-dir): then `retry:` prints it. Not after bad input or a missing prerequisite: the same
-    # command fails the same way until the hint's fix is made
+    # whether the same command, run again, can end otherwise (a tool that failed, a limit of the box, another run that
+    # held the out-dir): then `retry:` prints it; not after bad input or a missing prerequisite
     retry_helps = True
 
     def __init__(self, message: str, hint: str = "", retry_helps: bool | None = None) -> None:
@@ -36,11 +33,8 @@ class KitError(Exception):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept.
-
-    A KeyboardInterrupt, so every clean-up written for Ctrl-C (children stopped, the corpus jobs kept
-    counted) runs for the other two as well.
-    """
+    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept. A
+    KeyboardInterrupt, so every clean-up written for Ctrl-C runs for the other two as well."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -77,6 +71,6 @@ class ResourceLimit(KitError):
 
 
 def assert_never(value: NoReturn) -> NoReturn:
-    """The arm of a `match` over a closed type (a Literal) that no value reaches: mypy reports a call that a value
-    can reach, i.e. a member of the type without an arm of its own (typing.assert_never is 3.11+)."""
+    """The arm of a `match` over a closed type that no value reaches: mypy reports a member of the type without an
+    arm of its own (typing.assert_never is 3.11+)."""
     raise AssertionError(f"unhandled value {value!r}")

@@ -1,8 +1,5 @@
-"""The one command: `python kit/run_full_pipeline.py [FLAGS]` (or `ensemble-kit run`).
-
-Runs prereqs -> corpus -> loso -> verdict -> bundle. Exit 0 PROMOTE, 1 HOLD,
-2 bad input or missing prerequisite, 130 interrupted (143 by SIGTERM, 129 by SIGHUP).
-"""
+"""The one command: `python kit/run_full_pipeline.py [FLAGS]` (or `ensemble-kit run`): prereqs -> corpus -> loso ->
+verdict -> bundle. Exit 0 PROMOTE, 1 HOLD, 2 bad input or missing prerequisite, 128 + N on signal N (kit.errors)."""
 
 from __future__ import annotations
 

@@ -1,27 +1,7 @@
-"""The run directory: the one place that names its folders and files.
+"""The run directory: the one place that names its folders and files (drawn in ARCHITECTURE.md, "The run directory").
 
-```
-run.json                       settings + provenance of the latest invocation
-01_prereqs/  status.json  prereqs.json
-02_corpus/   status.json  shard.parquet  shard.manifest.json  jobs/  logs/  [redo.json]  [skipped.json]
-03_loso/     status.json  loso_seed<N>.json  folds.parquet  predictions.parquet  clips.parquet  baselines.json
-             encodes.parquet  (each held-out encode as vmaf-tune predicts it: the consumer's figures)
-             training.json  (who trained each member, from what: the members' records)
-             [incumbent.json]  [holdout_<encoder|box|rung>.parquet]  (--holdout)
-             [incumbent/: a copy of an --incumbent that lies in this out-dir]
-             [members/<fingerprint>/<arch>.seed<S>.fold<F>.npy + .json: each trained member and its producer's
-              record (kit.model.tasks), until LOSO completes]
-             [logs/train-task<K>of<N>.log: a training task's log (step loso --train-task K/N)]
-04_verdict/  status.json  PROMOTE.json | HOLD.json   (the stale one is removed)
-             intervals.parquet  calibration.json  (held-out rows with their intervals; vmaf-tune's sidecar)
-             clip_pooling.parquet  (each held-out clip's frames pooled: teacher and ensemble, per pooling)
-05_bundle/   status.json  exports/ (+ exports/vmaftune/ on PROMOTE)  report.html  results-<box>-<utc>.tar.gz
-             ledger.json  (the sha256 of each tarball and export it wrote: what a later bundle may move aside)
-             [previous/<utc>/: earlier exports/ and tarballs, moved aside by the bundle of <utc>]
-```
-
-Steps meet only through these files. A results tarball holds the same
-relative paths under one top folder, plus `manifest.json` (RESULTS_MANIFEST).
+Steps meet only through these files. A results tarball holds the same relative paths under one top folder, plus
+`manifest.json` (RESULTS_MANIFEST).
 """
 
 from __future__ import annotations
@@ -87,8 +67,8 @@ class RunDir:
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
     def rel(self, path: Path) -> str:
-        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it, from
-        the path's text (a link is never resolved: what a status records is the name the kit wrote)."""
+        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it, from the
+        path's text (a link is never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
     @property

@@ -1,13 +1,11 @@
 """What a bundle moves aside: only the earlier tarballs and exports the kit can prove it wrote.
 
-Earlier exports and results tarballs are never deleted (they may be the only copies of the champion): the next
-bundle moves them into `05_bundle/previous/<utc>/`. Under `--group-shared` the group may add files to `05_bundle/`
-and to `exports/`, so a file there is the kit's only when its sha256 is in the kit's own records: the bundle's
-ledger (`05_bundle/ledger.json`: each tarball recorded before it is renamed into place, each export before its
-folder is, so a bundle killed at any instant leaves nothing of its own unrecorded) or the status.json of the bundle
-before (an out-dir bundled by a kit without the ledger). Anything else where the rotation would move it is refused
-with a sentence naming it, before the refit, and again just before the move: it is never called "of an earlier
-bundle", never moved, never shipped.
+Earlier exports and results tarballs are never deleted (they may be the only copies of the champion, as after a HOLD
+against `--incumbent OUT --out-dir OUT`): the next bundle moves them into `05_bundle/previous/<utc>/`. Under
+`--group-shared` the group may add files to `05_bundle/` and `exports/`, so a file there is the kit's only when its
+sha256 is in the bundle's ledger (each tarball and export recorded before it is put in place, so a bundle killed at any
+instant leaves nothing of its own unrecorded) or the status.json of the bundle before. Anything else there is refused,
+naming it, before the refit and again just before the move: never moved, never shipped.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from kit.rundir import RunDir
 @dataclass(frozen=True)
 class BundleLedger(Record):
     """`05_bundle/ledger.json`: the sha256 of each tarball and export the bundle step wrote that is still in
-    `05_bundle/`, by its path there (`results-<box>-<utc>.tar.gz`, `exports/ensemble.json`)."""
+    `05_bundle/`, by its path there."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -36,8 +34,8 @@ class BundleLedger(Record):
 
 
 def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:
-    """The ledger's files; none when it is missing or damaged (then nothing is proven by it). One that is not the
-    user's own is refused by the read (Tree.read_json_object): a group member cannot vouch for her files."""
+    """The ledger's files; none when it is missing or damaged. One that is not the user's own is refused by the read:
+    a group member cannot vouch for her files."""
     ledger, _ = read_record(BundleLedger, tree, run.bundle_ledger)
     return dict(ledger.files) if ledger is not None else {}
 
@@ -52,8 +50,8 @@ def key(run: RunDir, path: Path) -> str:
 
 
 def adopt_recorded(tree: Tree, run: RunDir, outputs: Mapping[str, str]) -> None:
-    """The tarball and exports the bundle before recorded in its status.json (`outputs`, by their paths in the run
-    directory), added to the ledger: the runner removes that status.json before this bundle runs."""
+    """The tarball and exports the bundle before recorded in its status.json, added to the ledger: the runner removes
+    that status.json before this bundle runs."""
     step = run.rel(run.step("bundle"))
     found = {rel.removeprefix(f"{step}/"): digest for rel, digest in outputs.items()
              if rel.startswith(f"{step}/") and rel.removeprefix(f"{step}/") != run.report.name}
@@ -70,8 +68,7 @@ def record(tree: Tree, run: RunDir, files: Mapping[Path, str]) -> None:
 
 
 def earlier(tree: Tree, run: RunDir, keep: Path | None = None) -> list[Path]:
-    """What the rotation would move: the exports/ folder (when it holds anything) and every results tarball but
-    `keep`."""
+    """What the rotation would move: a non-empty exports/ and every results tarball but `keep`."""
     exports = [run.exports] if tree.entry(run.exports) is not None and not (
         tree.is_folder(run.exports) and not tree.names(run.exports)) else []
     return exports + [old for old in run.tarballs(tree) if old != keep]
@@ -104,14 +101,13 @@ def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
 
 def check_exports(tree: Tree, run: RunDir) -> None:
     """exports/ is a folder or nothing: a link, pipe or file planted in its place (or in it, under a name the kit
-    gives) is refused, never moved or read (Tree.check_planted)."""
+    gives) is refused, never moved or read."""
     tree.check_planted(run.exports)
 
 
 def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
-    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside` (where they
-    went), once each is proven the kit's (check_written); an empty exports/ is just removed. A link or pipe
-    planted in their place is refused, not moved."""
+    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside`, once each is proven
+    the kit's; an empty exports/ is just removed. Returns where they went."""
     check_exports(tree, run)
     check_written(tree, run, keep)
     if tree.is_folder(run.exports) and not tree.names(run.exports):

@@ -1,19 +1,17 @@
-"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar, checked and copied,
-and the `confidence` block of its ensemble manifest.
+"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar, checked and copied, and the
+`confidence` block of its ensemble manifest.
 
 The verdict step writes the sidecar (`04_verdict/calibration.json`) in the format of lusoris/vmaf's
-tools/vmaf-tune/src/vmaftune/conformal.py: `{"alpha", "method": "split-conformal", "n", "residuals"}`, one
-absolute residual (VMAF points) per content group. Its finite-sample rule takes the k-th smallest residual,
-k = ceil((n+1)(1-alpha)); with k > n no residual covers a new content group at that level and the interval is
-unbounded. Upstream's loader (`SplitConformalCalibration.quantile`) then caps the level at 1 and silently uses the
-largest residual: the kit says so in the copy, the manifest and the cards, never quietly.
+tools/vmaf-tune/src/vmaftune/conformal.py: `{"alpha", "method": "split-conformal", "n", "residuals"}`, one absolute
+residual (VMAF points) per content group. Its finite-sample rule takes the k-th smallest residual, k =
+ceil((n+1)(1-alpha)); with k > n the interval is unbounded, where upstream's loader
+(`SplitConformalCalibration.quantile`) caps the level at 1 and silently uses the largest residual: the kit says so in
+the copy, the manifest and the cards.
 
 Upstream's loader reads only `method`, `alpha` and `residuals` (`from_json`), so the copy may carry more keys:
-`calibrated` (and `reason` when not), `model_id` and `models` (the sha256 of each ONNX file it calibrates: the
-ensemble's members, whose mean it was calibrated on; `ensemble-kit verify` checks them against the files beside
-it). An unbounded level has no residual at all (`n` 0): upstream's loader then gives no interval and warns that
-the calibration is empty, where with residuals it would take the largest. Light on purpose (math only): no numpy,
-the rules are a few lines.
+`calibrated` (and `reason` when not), `model_id` and `models` (the sha256 of each member's ONNX file, which `verify`
+checks against the files beside it). An unbounded level ships no residual (`n` 0): upstream's loader then gives no
+interval and warns that the calibration is empty. Light on purpose: no numpy.
 """
 
 from __future__ import annotations
@@ -150,9 +148,9 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
 
 
 def model_problems(sidecar: Path) -> list[str]:
-    """What `verify` finds wrong with a shipped sidecar's claim of the models it calibrates: each ONNX file it
-    names must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id. A
-    sidecar of a kit before 0.5 names none: there is no claim to check."""
+    """What `verify` finds wrong with a shipped sidecar's claim of the models it calibrates: each ONNX file it names
+    must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id (a sidecar
+    that names none claims nothing)."""
     doc, why = read_json_object(sidecar)
     if doc is None:
         return [f"{sidecar.name}: {why}"]

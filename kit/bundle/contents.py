@@ -1,5 +1,5 @@
-"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the
-verdict, the models, the report and the logs, under their run-directory paths."""
+"""What a results tarball holds: the corpus the verdict was reached on, LOSO, the verdict, the models, the report and
+the logs, under their run-directory paths."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
                   report: Path, checked: Checked, loso_again: str) -> dict[str, Path]:
-    """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (built
-    in a temporary folder, it is moved into place once the tarball is written). `checked` verifies an upstream
-    output against its step's record. `loso_again`: the command that reruns the run from LOSO, with its settings."""
+    """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (a
+    temporary folder until the tarball is written). `loso_again`: the command that reruns the run from LOSO."""
     files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
     # this box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
     # exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus

@@ -1,5 +1,5 @@
-"""On PROMOTE: refit every judged seed on the whole corpus, export each as a
-single-file ONNX checked against torch, and write its card and the ensemble manifest."""
+"""On PROMOTE: refit every judged seed on the whole corpus, export each as a single-file ONNX checked against torch,
+and write its card and the ensemble manifest."""
 
 from __future__ import annotations
 

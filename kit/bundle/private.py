@@ -1,13 +1,11 @@
 """What a results tarball says of the box's folders: nothing, unless --keep-paths.
 
-The files the kit writes as text (run.json, the manifests, skipped.json, the verdict, LOSO's reports, the logs, the
-report) name the clips and the run's files by absolute path on the box. In the tarball, every path under the
-reference folder (--ref-dir), the out-dir and the user's home folder is written from that folder on as `[ref-dir]/…`,
-`[out-dir]/…` and `~/…`: a clip is named by its file name (and, in the manifests, its sha256), never by the folders
-it lies in. The files stay as they are in the out-dir; only their copies in the tarball are rewritten, before they are
-hashed into its manifest.json, so `verify` and `merge` check the bytes that were sent. A folder is found however the
-file spells it: as it is, as JSON writes it (non-ASCII as \\u escapes), as the report's HTML and the kit's visible
-text write it. The models (exports/) and the tables (.parquet) hold no path and are sent as they are.
+The files the kit writes as text (run.json, the manifests, the verdict, LOSO's reports, the logs, the report) name
+clips and files by absolute path on the box. In the tarball's copies, every path under --ref-dir, the out-dir and the
+home folder is written from that folder on as `[ref-dir]/…`, `[out-dir]/…` and `~/…`, before the copy is hashed into
+manifest.json (so `verify` and `merge` check the bytes sent). A folder is found however the file spells it: as it is,
+as JSON writes it (non-ASCII as \\u escapes), as the report's HTML and the kit's visible text write it. The models and
+the tables (.parquet) hold no path and are sent as they are.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules.
 
 The rules are upstream's, restated (model/tiny/registry.schema.json, `$defs.model_entry`, and
-ai/scripts/validate_model_registry.py's `_consistency_check`); tests/unit/test_registry_rules.py names the
-lines each rule comes from. A row that breaks one is never written: the bundle refuses (exit 2) and says which
-setting to change. Light on purpose (re only): the CLI checks `--model-license` and `--model-license-url` with
-the same functions before any work.
+ai/scripts/validate_model_registry.py's `_consistency_check`; tests/unit/test_registry_rules.py names the lines). A row
+that breaks one is never written: the bundle refuses (exit 2), saying which setting to change. Light on purpose (re
+only): the CLI checks `--model-license` and `--model-license-url` with the same functions before any work.
 """
 
 from __future__ import annotations
@@ -159,8 +158,8 @@ ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and it
 
 
 def with_tag(base: str, tag: str) -> str:
-    """An id or file stem with the teacher's tag (kit.media.libvmaf.Teacher.tag; "" for the default teacher), so
-    a proxy of another teacher never takes the name vmaf-tune loads as the vmaf_v0.6.1 proxy."""
+    """An id or file stem with the teacher's tag ("" for the default teacher), so a proxy of another teacher never
+    takes the name vmaf-tune loads as the vmaf_v0.6.1 proxy."""
     return f"{base}_{tag}" if tag else base
 
 

@@ -1,7 +1,5 @@
-"""Results tarballs: writing one with a sha256 manifest, verifying one on the receiving side.
-
-Extraction and the check against the manifest (kit.infra.archive) are the ones `merge` uses.
-"""
+"""Results tarballs: writing one with a sha256 manifest, verifying one on the receiving side (extraction and the
+manifest check are kit.infra.archive's, which `merge` uses)."""
 
 from __future__ import annotations
 
@@ -74,11 +72,10 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                           private: Private | None = None) -> ResultsManifest:
     """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
 
-    Each file is opened through the out-dir's Tree, without following a link (a link planted in the out-dir must
-    not ship what it points to), and hashed as it is copied, so the manifest describes exactly the bytes in the
-    tarball. `before_place` is given the tarball's sha256 once it is complete, before it is renamed to `dest` (the
-    bundle records it: kit.bundle.aside). `private`: the folders the files the kit writes as text are not to name
-    (kit.bundle.private), rewritten before they are hashed; None (--keep-paths) sends every file as it is.
+    Each file is opened through the out-dir's Tree, never through a link (one planted in the out-dir must not ship
+    what it points to), and hashed as it is copied. `before_place` is given the tarball's sha256 before it is renamed
+    to `dest` (the bundle's ledger). `private`: the folders the kit's text files are not to name (kit.bundle.private);
+    None (--keep-paths) sends every file as it is.
     """
     with tree.atomic(dest) as out:
         sink = _HashingSink(out)
@@ -132,8 +129,8 @@ def verify_tarball(source: Path) -> ResultsCheck:
 
 
 def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
-    """Where manifest.json's own claims (verdict, corpus_sha256, box_id: what `verify` prints and the lead reads
-    first) differ from the verdict file and run.json it ships; an edited claim over untouched files is refused."""
+    """Where manifest.json's own claims (verdict, corpus_sha256, box_id: what the lead reads first) differ from the
+    verdict file and run.json it ships."""
     verdicts = sorted(arc for arc in manifest.files if arc in VERDICT_FILES)
     claimed = manifest.get("verdict")
     if len(verdicts) > 1:

@@ -249,13 +249,10 @@ MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merge
 
 
 def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output = MERGED) -> None:
-    """Refuse an -o that would write over something the user gave the command (a merge, an export): -o must be a
-    new file of its own of the command's kind, not an input (same path or same file), the corpus a run directory
-    stands for, or a run's shard that a results tarball of that run packs; nor may the file beside it land on an
-    input.
-
-    `inputs` are (as given, the file read): a run directory is read as its 02_corpus/shard.parquet.
-    """
+    """Refuse an -o that would write over something the user gave the command (a merge, an export): -o must be a new
+    file of the command's kind, not an input (same path or same file), the corpus a run directory stands for, or a
+    run's shard that a results tarball of that run packs; nor may the file beside it land on an input. `inputs`: (as
+    given, the file read), a run directory read as its 02_corpus/shard.parquet."""
     if not out.name.lower().endswith(output.suffix) or out.name.lower() == output.suffix:
         raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
                          hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "

@@ -263,11 +263,9 @@ Link = tuple[int, int, str]  # two sources (indices into the unique ones) held a
 
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
-    """The content groups of `sources` (see the module's text); InputError when an override names no
-    source, names several, contradicts itself, or says two sources differ that other links still join.
-
-    `known`: links already made, as (src_sha256, src_sha256, why): a shard's own groups, at merge;
-    `known_apart`: src_sha256 pairs a box's --content-groups kept apart, at merge."""
+    """The content groups of `sources`; InputError when an override names no source, names several, contradicts
+    itself, or says two sources differ that other links still join. At merge, `known`: links already made (a shard's
+    own groups, as (src_sha256, src_sha256, why)); `known_apart`: pairs a box's --content-groups kept apart."""
     unique = _unique(sources)
     judged = _judged(unique)
     user, apart = _overrides(unique, overrides, known_apart)

@@ -111,11 +111,8 @@ class LeftOut(Record):
 
 @dataclass(frozen=True)
 class ShardManifest(Record):
-    """`shard.manifest.json`: one box's corpus and everything about how it was made.
-
-    Read leniently: a manifest of an older kit (or a hand-made one) that lacks a key still gives
-    what it has; the shard's rows are checked on their own whatever the manifest says.
-    """
+    """`shard.manifest.json`: one box's corpus and how it was made. Read leniently: one that lacks a key (an older
+    kit's, a hand-made one) gives what it has; the shard's rows are checked on their own."""
 
     LENIENT = True
     SCHEMA_VERSION = SCHEMA_VERSION

@@ -74,10 +74,8 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
 
 def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
                  content_of: Mapping[str, str] | None = None) -> list[Clip]:
-    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard.
-
-    Contents are dealt round robin in the order of their ids (a clip in no group is its own content,
-    its id its sha256), so a content group lands whole on one shard."""
+    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard. Contents are dealt round robin
+    in the order of their ids (a clip in no group is its own content, its id its sha256), each whole on one shard."""
     if spec is None:
         return list(clips)
     group = {c.sha256: (content_of or {}).get(c.sha256, c.sha256) for c in clips}

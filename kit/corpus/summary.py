@@ -178,9 +178,9 @@ class CorpusSummary(Record):
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
     teacher_models: list[str] | None = omit_none()  # every teacher of its rows (absent from kit 0.1.0's verdicts)
     teacher_sha256: str | None = omit_none()  # the sha256 of its teacher's model file (kit 0.6; absent: a built-in)
-    # what the sources are (absent from a verdict of an older kit): the distinct contents (the rows' `content`),
-    # the reference files they came from (a source on each box that holds it, and the frame-identical twins a
-    # shard skipped), the content groups of more than one source, and each source's geometry
+    # what the sources are: the distinct contents (the rows' `content`), the reference files they came from (a source
+    # on each box that holds it, and the frame-identical twins a shard skipped), the content groups of more than one
+    # source, and each source's geometry
     n_contents: int | None = omit_none()
     n_files: int | None = omit_none()
     groups: tuple[ContentGroup, ...] | None = omit_none()

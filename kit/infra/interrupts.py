@@ -108,11 +108,10 @@ def end() -> None:
 
 @contextlib.contextmanager
 def passed_on(to: Callable[[int], int]) -> Iterator[None]:
-    """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to
-    `to` (which returns how many programs it reached) instead of stopping the command: the program ends on it its own
-    way (ffmpeg finishes the file it writes and exits 255), and the command ends with the program's code, saying
-    nothing of resuming. A signal that reaches no program (it has not started yet) stops the command as anywhere
-    else. Main thread only."""
+    """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to `to`
+    (which returns how many programs it reached) instead of stopping the command: the program ends its own way (ffmpeg
+    finishes its file and exits 255) and the command ends with its code. A signal that reaches no program stops the
+    command as anywhere else. Main thread only."""
     mine = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) == _on_signal]
 
     def hand_on(signum: int, frame: FrameType | None) -> None:
@@ -129,10 +128,9 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
-    """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none
-    did), until all have; a poll after each batch the caller took (the module's docstring).
-    The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is waited
-    for (as concurrent.futures.as_completed does)."""
+    """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none did),
+    until all have. The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is
+    waited for (as concurrent.futures.as_completed does)."""
     index = {future: i for i, future in enumerate(futures)}
     if len(index) != len(futures):
         raise ValueError("the same future twice")

@@ -118,12 +118,9 @@ def timeout_cap(timeout_s: float) -> float:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's whole process group: the child and whatever it started that is still there.
-
-    Also after the child has exited (a wrapper's leftover child): run_process calls it the moment the child
-    is reaped. The group id stays the group's while anything is left in it, and a number freed that moment
-    is not handed out again so soon (Linux allocates pids in sequence, up to pid_max, before reusing any).
-    """
+    """SIGKILL the child's whole process group: the child and whatever it started that is still there. Also called the
+    moment the child is reaped (a wrapper's leftover child): the group id stays the group's while anything is left in
+    it, and Linux does not reuse a freed pid so soon (it allocates them in sequence, up to pid_max)."""
     if GROUPS:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -376,12 +373,8 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolE
 
 
 class BoundedBuffer:
-    """The first `head` and the last `tail` bytes of a stream, whatever its length.
-
-    ffmpeg's stderr opens with what it read (stream geometry) and closes with what
-    happened (frame counts, the error); a child that writes gigabytes in between
-    costs the kit no more memory than this.
-    """
+    """The first `head` and the last `tail` bytes of a stream, whatever its length: ffmpeg's stderr opens with what it
+    read and closes with what happened, and a child that writes gigabytes in between costs no more memory than this."""
 
     def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
         self.head_limit, self.tail_limit = head, tail
@@ -410,12 +403,9 @@ class BoundedBuffer:
 
 
 class _Reader:
-    """Reads a child's stdout (to a callback, into memory, or not at all) and its stderr
-    into a BoundedBuffer, on threads, so neither pipe ever fills and memory stays bounded.
-
-    The callback must not stop the reading: its first exception is kept, the pipe is
-    drained so the child never blocks on a full pipe, and the exception is raised after.
-    """
+    """Reads a child's stdout (to a callback, into memory, or not at all) and its stderr into a BoundedBuffer, on
+    threads, so neither pipe ever fills. The callback's first exception is kept and raised after the pipe is drained,
+    so the child never blocks on a full pipe."""
 
     def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
                  capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:

@@ -53,12 +53,10 @@ def build_encode_argv(
     progress: bool = False,
     scale: str = "",
 ) -> list[str]:
-    """Encode the reference's first video stream with `spec` at quality `cq`.
-
-    hw_init carries device set-up (`-init_hw_device vaapi=va:/dev/dri/renderD128`), hw_filter the upload chain of an
-    encoder that takes hardware frames; `scale` (build_scale_filter) makes a ladder rung's downscaled copy first.
-    `-fps_mode passthrough`: every decoded frame is encoded once, as it is (the default would make a variable-rate
-    master constant-rate, and the encode would no longer pair frame by frame with the reference).
+    """Encode the reference's first video stream with `spec` at quality `cq`. hw_init carries device set-up, hw_filter
+    the upload chain of an encoder that takes hardware frames; `scale` (build_scale_filter) makes a ladder rung's
+    downscaled copy first. `-fps_mode passthrough`: every decoded frame is encoded once, as it is (the default would
+    make a variable-rate master constant-rate, and the encode would no longer pair frame by frame with the reference).
     """
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH]
@@ -154,12 +152,11 @@ def build_shared_decode_argv(
     scales: Sequence[str] = (),
 ) -> list[str]:
     """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the decoded
-    reference for the scorings (kit.corpus.shared).
+    reference for the scorings (kit.corpus.shared), every decoded frame once, converted to `ref_pix_fmt`.
 
-    Each encode output is build_encode_argv's, fed by `split` instead of a decoder of its own: the same frames and
-    properties, the same -pix_fmt conversion, so the same bitstream. `scales`: one downscale per rung, split to that
-    rung's encodes. The reference output is every decoded frame once, converted to `ref_pix_fmt` (REF_FORMAT). Software
-    encoders only: a device's upload chain and session cap stay one encode per process.
+    Each encode output is build_encode_argv's, fed by `split` instead of a decoder of its own: the same frames, the same
+    -pix_fmt conversion, so the same bitstream. Software encoders only: a device's upload chain and session cap stay one
+    encode per process.
     """
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
@@ -213,14 +210,12 @@ def _vf(*filters: str) -> list[str]:
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
                            count: bool = False, renumber: str = "") -> list[str]:
-    """Decode the first video stream once into the clip's identity (kit.media.decode).
-
-    Outputs, all fed by the one decoder: with `count`, `-f null` (its stream line carries the decoded size, its closing
-    `frame=` line the count); the decoded planes (rawvideo, no padding) into the `hash` muxer, which prints
-    `SHA256=<hex>` on stderr; and a 32x32 thumbnail of each frame as rawvideo on stdout. `strict`: fail on the first
-    damaged frame instead of concealing it (-xerror, -err_detect explode), every line with its level, so an error the
-    demuxer resynced over is seen too (kit.media.decode.demuxer_damage). `renumber`: every output's frames renumbered
-    first (libvmaf.renumber), so no muxer sees the file's own timestamps.
+    """Decode the first video stream once into the clip's identity (kit.media.decode). Outputs, all fed by the one
+    decoder: with `count`, `-f null` (its stream line carries the decoded size, its closing `frame=` line the count);
+    the decoded planes into the `hash` muxer, which prints `SHA256=<hex>` on stderr; a 32x32 thumbnail of each frame as
+    rawvideo on stdout. `strict`: fail on the first damaged frame instead of concealing it, every line with its level,
+    so an error the demuxer resynced over is seen too. `renumber`: every output's frames renumbered first, so no muxer
+    sees the file's own timestamps.
     """
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
@@ -232,11 +227,9 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
 
 def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """The decode of a master whose strict one stopped before its first frame (kit.media.decode.second_look): a camera's
-    stray slice ahead of its first picture, which ffmpeg reports and plays on from.
-
-    Input 0 with `-err_detect explode` but no `-xerror` (a damaged packet gives no frame, the decode goes on) feeds
-    build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output. At `level+verbose` each
-    closing line says how many frames its input decoded: equal only where no picture was damaged.
+    stray slice ahead of its first picture, which ffmpeg reports and plays on from. Input 0 with `-err_detect explode`
+    but no `-xerror` feeds build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output.
+    Each closing line says how many frames its input decoded: equal only where no picture was damaged.
     """
     once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
                                            "-i", str(path)], count=True)
@@ -257,12 +250,10 @@ INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
                             full_range: bool = False) -> list[str]:
     """The one strict decode of a clip whose container's timestamps the kit does not trust (kit.media.containers):
-    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska, the first video stream), every
-    decoded frame once.
-
-    Every output's frames are renumbered at the clip's rate `fps` first, so no muxer sees the file's timestamps (a
-    splice that steps back makes "non monotonically increasing dts" fatal under -xerror). `full_range`: a full-range
-    decoder format (MJPEG's yuvj422p) is tagged `-color_range pc`, so FFV1 keeps its samples as they are.
+    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska), every decoded frame once, each
+    output's frames renumbered at the clip's rate `fps` first (a splice that steps back makes "non monotonically
+    increasing dts" fatal under -xerror). `full_range`: a full-range decoder format (MJPEG's yuvj422p) is tagged
+    `-color_range pc`, so FFV1 keeps its samples as they are.
     """
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []

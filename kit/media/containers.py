@@ -36,8 +36,8 @@ from kit.media.decode import (
 )
 from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_frame_count, telling_line
 
-# Read as they are. .mp4, .mov, .m4v (MP4's sample tables) and .mkv, .webm (Matroska blocks): every packet had its
-# timestamp, B-frames reordered by it; a variable-rate WebM kept its gap (frames 0..4 then 17..26 at 24 fps).
+# Read as they are (measured): .mp4, .mov, .m4v (MP4's sample tables) and .mkv, .webm (Matroska blocks): every packet
+# had its timestamp, B-frames reordered by it; a variable-rate WebM kept its gap (frames 0..4 then 17..26 at 24 fps).
 # .mxf: long-GOP MPEG-2 at 25 fps had each packet's pts and dts from its index table, reordered B-frames included.
 DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
 # Read through the lossless copy.
@@ -91,13 +91,10 @@ def riff_end(fh: BinaryIO, size: int) -> int:
 
 
 def check_container(path: Path, fh: BinaryIO, size: int) -> None:
-    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size):
-    an .m4v that is a raw MPEG-4 video stream (no timestamps, a guessed rate), a transport stream cut short inside a
-    packet, an AVI shorter than its chunks say. Measured: a decode reads such a file to its end without an error
-    and with frames missing (an AVI cut inside a chunk's header, a .ts cut inside its last frame's packets).
-
-    A transport stream cut at a packet boundary between two frames is a valid, shorter stream: nothing in the
-    format tells (its video packets give no length), and the decode reads it as it is."""
+    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size): an
+    .m4v that is a raw MPEG-4 video stream (no timestamps, a guessed rate), a transport stream cut short inside a
+    packet, an AVI shorter than its chunks say; a decode reads such a file to its end without an error and with frames
+    missing. (A transport stream cut between two frames is a valid, shorter stream: nothing in the format tells.)"""
     ext = path.suffix.lower()
     fh.seek(0)
     head = fh.read(HEAD_BYTES)
@@ -161,11 +158,10 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 
 def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
-    """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (written
-    atomically in the cache `tree`), then check the copy frame for frame against it. The caller holds dest's lock.
-
-    InputError naming the file when it is no video, does not decode to its end, or its copy is not its frames;
-    ToolError when the copy cannot be written (the cache's disk is full)."""
+    """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (in the cache
+    `tree`), then check the copy frame for frame against it; the caller holds dest's lock. InputError naming the file
+    when it is no video, does not decode to its end, or its copy is not its frames; ToolError when the copy cannot be
+    written."""
     opened = open_clip_streams(path, ffmpeg)
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     with tree.atomic_path(dest) as tmp:

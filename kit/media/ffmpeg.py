@@ -125,10 +125,8 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 
 def ffmpeg_door(given: str | None) -> str:
-    """Where a given ffmpeg came from, as its refusal names it: the `--ffmpeg` value a command received is the
-    KIT_FFMPEG variable's where the variable names that very file (the flag reads the variable: a user who set
-    only the variable never gave the flag), else the flag's (or a --settings file's, which the flag's name stands
-    for)."""
+    """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where the variable names that very file (the
+    flag reads the variable: a user who set only the variable never gave the flag), else `--ffmpeg`."""
     env = os.environ.get("KIT_FFMPEG")
     if not env or not given:
         return "--ffmpeg"

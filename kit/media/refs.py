@@ -52,9 +52,8 @@ class Clip:
     stamp: Stamp = (0, 0, 0, 0)
     # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
     dropped: tuple[str, ...] = field(default=(), compare=False)
-    # what ffmpeg reads for this clip when it is not `path`: the lossless copy of a master whose container's
-    # timestamps the kit does not trust (kit.media.containers), in the kit's cache. The clip is still `path`: its
-    # name, sha256 and stamp are the user's file's, and changed_on_disk watches that file
+    # what ffmpeg reads for this clip when it is not `path`: the lossless copy (kit.media.containers), in the kit's
+    # cache; the clip's name, sha256 and stamp stay the user's file's
     read_path: str = ""
 
     def changed_on_disk(self) -> str:

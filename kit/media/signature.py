@@ -55,10 +55,9 @@ FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's medi
 
 
 def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
-    """How much of the picture is one flat level: the share of a decoded signature's luma samples (all
-    positions) within FLAT_LEVELS of their median, 1.0 for a colour field, ~0.9 for a title card, low for a
-    scene with texture. `bars` (fingerprint.signature_crop: the shares of the sides the signature left out)
-    count as that level when it is dark, as bars are: a title card's black sides are cut as pillarbox bars."""
+    """How much of the picture is one flat level: the share of a decoded signature's luma samples within FLAT_LEVELS of
+    their median (1.0 for a colour field, ~0.9 for a title card, low for texture). `bars` (the shares of the sides the
+    signature left out) count as that level when it is dark: a title card's black sides are cut as pillarbox bars."""
     luma = sig[..., :LUMA]
     level = float(np.median(luma))
     inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())

@@ -16,11 +16,8 @@ from kit.model.teacher_fn import TeacherFunction
 
 @dataclass(frozen=True)
 class FoldResult(Record):
-    """Agreement with the teacher on one held-out source.
-
-    `seed` is None for a baseline's fold; in a seed report's `folds` it is implied
-    by the report (SeedReport.to_json leaves it out, as the bash kit did).
-    """
+    """Agreement with the teacher on one held-out source. `seed` is None for a baseline's fold; a seed report's `folds`
+    leave it out (SeedReport.to_json)."""
 
     seed: int | None = omit_none()
     fold: int = 0
@@ -40,10 +37,8 @@ class FoldResult(Record):
 
 @dataclass(frozen=True)
 class GroupResult(Record):
-    """Agreement with the teacher on one held-out content group, its sources' rows pooled: one content, one vote.
-
-    The seeds' and the baselines' means (mean_plcc, mean_rmse, ...) average these, one per content group, so two
-    sources of one content (a twin, a copy on another box) count once. `name` is its sources' names joined."""
+    """Agreement with the teacher on one held-out content group, its sources' rows pooled: one content, one vote (the
+    means, mean_plcc, mean_rmse, ..., average these). `name` is its sources' names joined."""
 
     content: str  # the group's id (the corpus's `content` column)
     name: str  # its sources' names, " + " between them
@@ -141,12 +136,9 @@ class SeedReport(SeedSummary):
 
 @dataclass(frozen=True)
 class BaselineResult(Record):
-    """A reference model on the same folds: its name, what it is, its mean figures and folds.
-
-    `details` holds the model's own description (ridge: alpha, inputs; an architecture:
-    params, seed, inputs, recipe; the incumbent: path, members, sha256, note). Its means and n_folds are over
-    content groups, as the ensemble's (GroupResult); `folds` is per source.
-    """
+    """A reference model on the same folds: its name, what it is, its mean figures (over content groups, as the
+    ensemble's) and folds (per source). `details` holds the model's own description (ridge: alpha, inputs; an
+    architecture: params, seed, inputs, recipe; the incumbent: path, members, sha256, note)."""
 
     model: str
     details: dict[str, object] = flatten()

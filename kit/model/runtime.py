@@ -30,12 +30,8 @@ def load_npy(tree: Tree, path: Path) -> np.ndarray:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle.
-
-    Every session of the kit (parity, the vmaf-tune profile's check, the incumbent) comes
-    from here. onnxruntime's default is a thread per core that spin-waits between runs: on a
-    busy box that burns the CPU other processes need, for models of a few thousand weights.
-    """
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (onnxruntime's default, a
+    spin-waiting thread per core, burns the CPU a busy box needs, for models of a few thousand weights)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

@@ -24,12 +24,9 @@ class Schedule:
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """Epochs x batch for small corpora; a sample budget with larger batches for big ones.
-
-    A member sees `epochs` passes over its rows, but at most `max_samples` rows in all,
-    in at most `max_steps` steps (the batch grows up to `max_batch` to fit). On the
-    kit's default corpora (a few thousand rows) this is exactly `epochs` x `batch_size`.
-    """
+    """Epochs x batch for small corpora; a sample budget with larger batches for big ones: a member sees `epochs`
+    passes over its rows, but at most `max_samples` rows in all, in at most `max_steps` steps (the batch grows up to
+    `max_batch` to fit). On corpora of a few thousand rows this is exactly `epochs` x `batch_size`."""
     samples = min(config.epochs * mean_rows, config.max_samples)
     batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
     steps = max(1, math.ceil(samples / batch))

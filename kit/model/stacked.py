@@ -84,11 +84,9 @@ class StackedMLP:
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
                 trace: list[Trace] | None = None) -> torch.Tensor:
-        """Outputs (M, rows) for inputs (M, rows, in); `members` selects a slice of the stack.
-
-        `masks` (training only): per layer with dropout, in order, its scaled keep-mask (M, rows, width)
-        (`Dropout.next`); without them the model runs as it is exported, dropout off. `trace` collects
-        what each layer saw, for `gradients`."""
+        """Outputs (M, rows) for inputs (M, rows, in); `members` selects a slice of the stack. `masks` (training only):
+        per layer with dropout, its scaled keep-mask (M, rows, width); without them dropout is off, as exported.
+        `trace` collects what each layer saw, for `gradients`."""
         h = x
         pending = iter(masks or ())
         for s in self.slots:

@@ -67,12 +67,9 @@ def job_keys(job: TrainJob) -> list[MemberKey]:
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
-    """The members of `jobs` in `n` tasks, each member in exactly one.
-
-    Members are ordered by (fold, job, seed), so a task holds whole folds where it can (a fold's rows and scaler
-    are made once per task), and cut into n runs of near-equal cost: a member goes to the task whose equal share
-    of the total cost holds its middle. Nothing but the jobs and n decides it, so every node computes the same
-    shares; a task may be empty when there are fewer members than tasks."""
+    """The members of `jobs` in `n` tasks, each member in exactly one. Members are ordered by (fold, job, seed), so a
+    task holds whole folds where it can, and cut into n runs of near-equal cost: a member goes to the task whose equal
+    share of the total cost holds its middle. A task may be empty when there are fewer members than tasks."""
     order = sorted(((m.fold, j, m.seed), MemberKey(job.arch.name, m.seed, m.fold), job.arch.params + MEMBER_COST_PARAMS)
                    for j, job in enumerate(jobs) for m in job.members)
     total = sum(cost for _, _, cost in order)
@@ -153,12 +150,10 @@ class MemberRecord(Record):
 
 
 class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` (kit.rundir.RunDir.members_of) and its record.
-
-    A member counts as there when both are, and is used only once checked: its record the user's own, made for
-    this LOSO and this member, and the file's bytes those the record names. A mismatch is refused (exit 2),
-    naming the file, what it should have been and who made it; a file without its record (a write killed between
-    the two) counts as missing and is trained again, replacing it atomically."""
+    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked: its
+    record the user's own, made for this LOSO and this member, and the file's bytes those the record names; a mismatch
+    is refused (exit 2), naming the file, what it should have been and who made it. A file without its record (a write
+    killed between the two) counts as missing and is trained again."""
 
     def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
         self.tree, self.folder, self.origin = tree, folder, origin

@@ -199,14 +199,10 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
                on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads (see `_plans` for how they are shared out).
-
-    Progress is reported on the calling thread, every 0.2 s at most, the last call at the last epoch;
-    `on_group` is called there too as each group of members is trained (kit.model.tasks keeps them).
-    The members' weights are the same for any `workers` (a test checks it bit for bit), and on the fast
-    path or autograd (kit.model.kernels; another test). Ctrl-C or a worker's error stops
-    every worker at its next step. With `distil` (the teacher recipe), the ensemble's job is trained by
-    kit.model.distil, the baselines as here."""
+    """Train every job's members on `workers` threads (`_plans` shares them out); the weights are the same for any
+    `workers`, bit for bit. Progress is reported on the calling thread, every 0.2 s at most, the last call at the last
+    epoch; `on_group` there too, as each group of members is trained. Ctrl-C or a worker's error stops every worker at
+    its next step. With `distil` (the teacher recipe), the ensemble's job is trained by kit.model.distil."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
@@ -279,12 +275,9 @@ def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: i
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
                   distil: Distillation | None = None) -> TrainedEnsemble:
-    """One job: train the members (of the ensemble's architecture) and return them as one ensemble; by the teacher
-    recipe with `distil`.
-
-    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds
-    of steps finish (a round is an epoch on small corpora, 1/50 of the step budget on large ones; see train_jobs).
-    """
+    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`.
+    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds of steps
+    finish (an epoch on small corpora, 1/50 of the step budget on large ones)."""
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 

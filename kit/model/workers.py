@@ -26,13 +26,10 @@ class Cancelled(Exception):
 
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Each task's result, the tasks started in the order given on `workers` threads.
-
-    A task gets the stop event and raises `Cancelled` at its next step once it is set. `poll` runs on the
-    calling thread while the tasks run (every kit.infra.interrupts.MAIN_WAIT_S at most) and once when all have
-    finished; `on_done` (task index, result) on the calling thread as each task finishes. Ctrl-C, a task's error
-    or an error of `on_done` stops every worker at its next step, and is raised here once they have all
-    stopped."""
+    """Each task's result, the tasks started in the order given on `workers` threads. A task gets the stop event and
+    raises `Cancelled` at its next step once it is set. `poll` runs on the calling thread while the tasks run (every
+    MAIN_WAIT_S at most) and once at the end; `on_done` (task index, result) there as each task finishes. Ctrl-C, a
+    task's error or one of `on_done` stops every worker at its next step, and is raised once they have all stopped."""
     stop = threading.Event()
     # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",

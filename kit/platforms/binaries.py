@@ -1,12 +1,8 @@
 """Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it, and the ffmpeg a command runs.
 
-The staged copy comes second in the order kit.media.ffmpeg resolves (after --ffmpeg and
-KIT_FFMPEG), so a box that untars the kit uses it without any flag. A small
-manifest.json beside it records its build string, libvmaf, sha256 and origin.
-
-An ffmpeg someone names (--ffmpeg, KIT_FFMPEG, binaries stage --from) or the one in binaries/ is a program the kit
-runs as the user: it is held to the trust rule (kit.infra.perms.untrusted) before it is run at all
-(kit.media.ffmpeg.resolve_ffmpeg).
+The staged copy comes after --ffmpeg and KIT_FFMPEG in the order kit.media.ffmpeg resolves, so a box that untars the
+kit uses it without a flag; manifest.json beside it records its build string, libvmaf, sha256 and origin. Any of them is
+a program the kit runs as the user: it is held to the trust rule before it runs at all.
 """
 
 from __future__ import annotations
@@ -37,8 +33,8 @@ class StagedBinary:
 
 
 def check_named(info: FFmpegInfo) -> FFmpegInfo:
-    """An ffmpeg the prereqs step chose (prereqs.json), held to the trust rule again before a later step runs it,
-    when it came from where resolve_ffmpeg checks (a step may run on a prereqs.json of an earlier kit)."""
+    """An ffmpeg the prereqs step chose, held to the trust rule again before a later step runs it, when it came from
+    where resolve_ffmpeg checks."""
     staged = info.source.startswith("binaries/")
     if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
         require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)

@@ -1,9 +1,5 @@
-"""Host families, render-node choice, device set-up and provenance: pure functions
-of the frozen HostSignals (gathered by kit.platforms.signals).
-
-A family only *nominates* encoders (DESIGN §6); whether one is available is
-decided by a real test encode (kit.platforms.probe).
-"""
+"""Host families, render-node choice, device set-up and provenance: pure functions of the frozen HostSignals. A family
+only nominates encoders; a real test encode decides (kit.platforms.probe)."""
 
 from __future__ import annotations
 

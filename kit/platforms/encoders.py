@@ -1,17 +1,13 @@
 """Encoder specs: mostly data, one small interface.
 
-Each spec knows its family, codec, preset, pixel format, session cap, the
-range of its quality knob in its own native scale (for normalising `cq` *within* the family), how
-`cq` maps onto its own rate-control flags (always the value the encoder receives) and its default
-quality grid (kit.platforms.grids: chosen by measurement, docs/quality-and-ladder.md). It also says,
-as data, which pixel format it takes for a 10-bit 4:2:0 encode (`--encode-depth source`), or why it
-has none; whether this ffmpeg and this hardware really do it is proven by the
-10-bit test encode (kit.platforms.probe).
+Each spec knows its family, codec, preset, pixel format, session cap, the range of its quality knob in its own scale
+(for normalising `cq` within the family), how `cq` maps onto its rate-control flags (always the value the encoder
+receives), its default quality grid (kit.platforms.grids) and which pixel format it takes for a 10-bit 4:2:0 encode, or
+why it has none (the 10-bit test encode, kit.platforms.probe, proves it here).
 
-A family is a closed type (`Family`): everything that differs between families is
-decided by a `match` ending in `assert_never`, so mypy names the function whose arm a
-new family lacks. Adding a row here does not change the model's inputs: its codec
-vocabulary is pinned apart (kit.model.contract).
+A family is a closed type (`Family`): what differs between families is decided by a `match` ending in `assert_never`,
+so mypy names the function whose arm a new family lacks. A row added here does not change the model's inputs (its codec
+vocabulary is pinned apart, kit.model.contract).
 """
 
 from __future__ import annotations
@@ -52,8 +48,8 @@ class EncoderSpec:
     cq_range: tuple[int, int]
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
     extra: tuple[str, ...] = field(default=())
-    # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows from it:
-    # Main 10, High 10, AV1 Main); "" = it has no 10-bit encode, and no_10bit says why
+    # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows: Main 10, High 10, AV1 Main); "" =
+    # it has none, and no_10bit says why
     pix_fmt_10bit: str = ""
     no_10bit: str = ""
     grid: tuple[int, ...] = ()  # the default quality grid, in the knob's own scale (--cqs overrides it)
@@ -185,8 +181,7 @@ _SPECS: tuple[EncoderSpec, ...] = (
 )
 
 SPECS: dict[str, EncoderSpec] = {s.name: s for s in _SPECS}
-# every encoder the kit can drive, in table order (what a corpus row may name); the model's codec
-# vocabulary is pinned apart, in kit.model.contract
+# every encoder the kit can drive, in table order (what a corpus row may name)
 ENCODER_NAMES: tuple[str, ...] = tuple(s.name for s in _SPECS)
 
 
@@ -226,8 +221,8 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
 
 
 def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore]:
-    """One semaphore per hardware family, shared by its encoders: NVENC's session limit is
-    per GPU, not per codec. Encoders without a cap get none."""
+    """One semaphore per hardware family, shared by its encoders (NVENC's session limit is per GPU, not per codec);
+    encoders without a cap get none."""
     shared: dict[str, threading.Semaphore] = {}
     out: dict[str, threading.Semaphore] = {}
     for name in encoders:
@@ -247,8 +242,7 @@ def get_spec(name: str) -> EncoderSpec:
 
 
 def parse_encoder_list(text: str) -> tuple[str, ...]:
-    """--encoders's names as given (a name twice stays twice: the setting's rule refuses it, whichever door the list
-    came through, kit.steps.settings.encoders_problem)."""
+    """--encoders's names as given (a name twice stays twice: the setting's rule refuses it)."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if names == (AUTO,):
         return names

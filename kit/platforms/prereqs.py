@@ -1,9 +1,6 @@
-"""`01_prereqs/prereqs.json` as a record: what step 01 found on this box, the one file the corpus step trusts
-for the ffmpeg, the encoders (probed, with their device arguments) and the encode depth.
-
-Written by `write_prereqs` (step 01), read by `read_prereqs` (the corpus step, kit.corpus.depth, the report),
-checked, not trusted: a file that does not fit reads as None with the reason. A file of the previous
-release (schema 1, no `schema_version` key) still reads.
+"""`01_prereqs/prereqs.json` as a record: what step 01 found on this box, the one file the corpus step trusts for the
+ffmpeg, the encoders (probed, with their device arguments) and the encode depth. A file that does not fit reads as None
+with the reason; one of the previous release (schema 1, no `schema_version` key) still reads.
 """
 
 from __future__ import annotations
@@ -99,8 +96,7 @@ MAX_CAUSE = 200  # characters of an import's error said in the reason
 
 def import_failure(name: str) -> str | None:
     """None when `import name` works; else why not: "" where the package is not installed, else what its import
-    raised (`OSError: libgomp.so.1: cannot open shared object file`: a library the wheel needs is missing, or the
-    wheel is broken). Imported here, once per process, as LOSO and the bundle would import it."""
+    raised (`OSError: libgomp.so.1: cannot open shared object file`). Imported once per process."""
     if not importable(name):
         return ""
     try:
@@ -113,8 +109,7 @@ def import_failure(name: str) -> str | None:
 
 @functools.cache
 def training_failures() -> dict[str, str]:
-    """The packages of training and export this Python cannot import, each with why (import_failure): not
-    installed (no wheel for an Intel Mac, an old macOS), or installed and failing to import."""
+    """The packages of training and export this Python cannot import, each with why (import_failure)."""
     found = {name: import_failure(name) for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES)}
     return {name: why for name, why in found.items() if why is not None}
 
@@ -125,10 +120,8 @@ def missing_for_training() -> tuple[str, ...]:
 
 
 def corpus_only_reason(deep: bool = False) -> str | None:
-    """None where this box can train and export; else why it makes the corpus alone (prereqs, corpus, and a
-    bundle of the corpus) and leaves LOSO, the verdict and the models to the lead. `deep`: the packages imported
-    (training_failures: the prereqs step's check, 2-3 s of CPU for torch); else only looked for, which a command
-    that trains nothing (`status`, a refused run, a plan) can afford."""
+    """None where this box can train and export; else why it makes the corpus alone and leaves LOSO, the verdict and
+    the models to the lead. `deep`: the packages imported (2-3 s of CPU for torch), else only looked for."""
     failures = training_failures() if deep else \
         {name: "" for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES) if not importable(name)}
     if not failures:

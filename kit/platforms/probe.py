@@ -1,18 +1,12 @@
 """The encoder probe: a real test encode, decoded back and frame-counted.
 
-The probe encodes a small rendered clip with exactly the pixel format,
-rate-control flags and device arguments the corpus will use, within a
-timeout, and measures the encode speed. With `--encode-depth source` each
-encoder also gets a 10-bit probe: refused at once when its spec has no 10-bit
-format or this ffmpeg's encoder does not list it (`ffmpeg -h encoder=NAME`),
-else a 10-bit test encode that must decode back as yuv420p10le, so an encoder
-that quietly falls back to 8 bit is caught. A failure keeps the most telling line
-of ffmpeg's stderr plus a hint. Results are cached per ffmpeg build and host
-signals (drivers, devices) in kit.infra.host.cache_dir(); transient failures (a
-timeout, busy NVENC sessions) are not cached. A probe whose ffmpeg was ended by a
-signal (a kill, a Ctrl-C that reached ffmpeg alone, the OOM killer) proved nothing:
-it stops the run with that cause and caches nothing. Every cached failure names
-the command that tests it again.
+The probe encodes a small rendered clip with exactly the pixel format, rate-control flags and device arguments the
+corpus will use, within a timeout. With `--encode-depth source` each encoder also gets a 10-bit probe: refused at once
+when its spec has no 10-bit format or this ffmpeg's encoder does not list it, else a 10-bit test encode that must
+decode back as yuv420p10le (an encoder that quietly falls back to 8 bit is caught). A failure keeps the most telling
+line of ffmpeg's stderr plus a hint, and names the command that tests it again. Results are cached per ffmpeg build and
+host signals; transient failures (a timeout, busy NVENC sessions) are not, nor is a probe whose ffmpeg a signal ended:
+it proved nothing, and stops the run with that cause.
 """
 
 from __future__ import annotations
@@ -51,14 +45,11 @@ PROBE_FRAMES = 30
 PROBE_TIMEOUT_S = 60.0  # one render, test encode, decode-back or libvmaf check
 PAIR_FPS = "25"  # the rate of the test clips the probes render, and so of their scorings
 PROBE_CQ = 25
-# the libvmaf check scores a libx264 encode of a smaller clip: libvmaf has no minimum size, and a
-# check on every run should cost a fraction of a second
+# the libvmaf check scores a smaller clip (libvmaf has no minimum size): a fraction of a second on every run
 VMAF_CHECK_SIZE = "176x144"
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
-# 2: results of kits that cached a probe killed by a signal as "does not work" are dropped
-# 3: a probe kept libvmaf's speed measured beside it (kit 2.0's ETA; no longer written or read); probed again once
-CACHE_VERSION = 3
+CACHE_VERSION = 3  # raised when a cached result may no longer be read as it was written: every encoder probed again
 TEN_BIT_FMT = ENC_PIX_FMTS[10]  # the 10-bit probe clip's format, and what a 10-bit encode must decode back as
 # formats of frames already on a device: an encoder listing only these (VAAPI) takes whatever its upload sends
 HW_FRAME_FORMATS = frozenset(("vaapi", "qsv", "cuda", "videotoolbox_vld", "d3d11", "d3d12", "vulkan", "drm_prime",
@@ -163,8 +154,8 @@ VA_AMD_HINT = ("the VA-API driver cannot open the render node: install Mesa's VA
 
 
 def explain(reason: str, device: str = "") -> str:
-    """The fix for a test encode's failure; `device` (kit.platforms.detect.node_label: `/dev/dri/renderD128 (AMD
-    amdgpu, ...)`) picks the VA-API driver of its vendor: Mesa's radeonsi for AMD, Intel's iHD otherwise."""
+    """The fix for a test encode's failure; `device` (kit.platforms.detect.node_label) picks the VA-API driver of its
+    vendor: Mesa's radeonsi for AMD, Intel's iHD otherwise."""
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
             if pattern == VA_PATTERN and " (AMD " in device:
@@ -190,8 +181,8 @@ def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0
 
 
 def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
-    """Why `spec` cannot encode 10-bit with this ffmpeg, from its data and the formats the binary lists
-    (`ffmpeg -h encoder=NAME`); "" when only a test encode can tell."""
+    """Why `spec` cannot encode 10-bit with this ffmpeg, from its data and the formats the binary lists; "" when only
+    a test encode can tell."""
     if not spec.pix_fmt_10bit:
         return spec.no_10bit or f"{spec.name} has no 10-bit encode"
     system = [f for f in listed if f not in HW_FRAME_FORMATS]
@@ -203,10 +194,8 @@ def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
 
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
                   timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
-    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args.
-
-    decodes_as: the pixel format the encode must decode back as (the 10-bit probe), "" for any.
-    """
+    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args; `decodes_as`: the
+    pixel format the encode must decode back as (the 10-bit probe), "" for any."""
     if setup.missing:
         return _failed(spec, setup, setup.missing)
     out = work / f"probe_{spec.name}.{spec.container}"
@@ -235,8 +224,8 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
 
 
 def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> tuple[int, str]:
-    """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not
-    decode, the format "" when the decoder does not say it."""
+    """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not decode, the format
+    "" when the decoder does not say it."""
     res = run_probe(build_decode_argv(ffmpeg, path), what, timeout_s, log)
     if res.returncode != 0:
         return -1, ""
@@ -270,8 +259,8 @@ def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int, clip_pix_fmt: str = ""
 
 
 class ProbeCache:
-    """The probe results of one (ffmpeg build, host), checked, not trusted: a damaged file or entry is
-    treated as absent (that encoder is probed again) and `damaged` says so for the step log."""
+    """The probe results of one (ffmpeg build, host): a damaged file or entry reads as absent (that encoder is probed
+    again) and `damaged` says so for the step log."""
 
     def __init__(self, tree: Tree, path: Path) -> None:
         self.tree, self.path = tree, path
@@ -293,8 +282,7 @@ class ProbeCache:
         return replace(hit, cached=True)
 
     def forget(self, name: str) -> None:
-        """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it, and
-        a run, which probes at its own grid's first cq, must not keep reading an older answer."""
+        """Drop every cached result of encoder `name` (any cq, any depth): `detect --refresh` re-tests it."""
         keys = [k for k in self._data if k.split("|")[0] == name]
         for k in keys:
             del self._data[k]
@@ -427,10 +415,8 @@ def probe_row_10bit(result: ProbeResult) -> list[str]:
 
 
 def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
-    """Encode a tiny clip with libx264 and score it with libvmaf's vmaf_v0.6.1; returns libvmaf's version.
-
-    Either failure is a PrereqError: without a working libx264 and libvmaf the kit can do nothing.
-    """
+    """Encode a tiny clip with libx264 and score it with libvmaf's vmaf_v0.6.1; returns libvmaf's version. Either
+    failure is a PrereqError: without them the kit can do nothing."""
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"

@@ -1,5 +1,5 @@
-"""Which encoders a run uses: the asked-for ones, all proven by a test encode, or
-with `--encoders auto` every detected family's defaults that pass, plus libx264."""
+"""Which encoders a run uses: the asked-for ones, all proven by a test encode, or with `--encoders auto` every
+detected family's defaults that pass, plus libx264."""
 
 from __future__ import annotations
 
@@ -77,8 +77,7 @@ def resolve_encoders(requested: tuple[str, ...], grid: CqGrid, families: tuple[H
 
 def opt_ins(families: tuple[HostFamily, ...], grid: CqGrid, detected: Prober) -> tuple[list[str], list[str]]:
     """(the opt-in encoders of this box's families whose test encode `detect` made passed, those it has not tested
-    yet): `--encoders auto` leaves both out. Nothing is encoded: `detected` (a Prober at detect's quality, no grid)
-    reads the probe cache as `detect` wrote it."""
+    yet): `--encoders auto` leaves both out. Nothing is encoded: `detected` reads the cache `detect` wrote."""
     names, _ = in_grid_range(tuple(dict.fromkeys(n for f in families for n in f.opt_in)), grid)
     found = {name: detected.recorded(name) for name in names}
     return ([n for n, r in found.items() if r is not None and r.available],

@@ -1,10 +1,6 @@
-"""Gathering the host signals that platform detection decides on.
-
-Each signal comes from one small function that tests can feed (a folder, a
-captured text, a missing program); `gather_signals` runs them once. The
-decisions are pure functions of the frozen `HostSignals` (kit.platforms.detect).
-A missing tool is no signal, never an error.
-"""
+"""Gathering the host signals that platform detection decides on: each from one small function that tests can feed (a
+folder, a captured text, a missing program), all run once by `gather_signals`. A missing tool is no signal, never an
+error."""
 
 from __future__ import annotations
 

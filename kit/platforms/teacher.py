@@ -1,10 +1,8 @@
 """The teacher check: libvmaf really scores with --teacher's model, on this ffmpeg, before any corpus encode.
 
-The default teacher is checked by kit.platforms.probe.check_libvmaf. Another one (a built-in this libvmaf may lack,
-a model file whose features or options it may not know), or VMAF v1's four features (--inputs canonical6+v1),
-score a test pair of TEACHER_CHECK_SIZE, the demo's size: CAMBI and SpEED refuse pictures much smaller. Each
-frame must come back with the teacher's score and the canonical six, which the proxy's inputs stay
-(kit.media.libvmaf.CANONICAL_EXTRACTORS), and the four when asked for.
+The default teacher is checked by kit.platforms.probe.check_libvmaf. Another one, or VMAF v1's four features
+(--inputs canonical6+v1), scores a test pair of TEACHER_CHECK_SIZE, the demo's size (CAMBI and SpEED refuse pictures
+much smaller): each frame must come back with the teacher's score, the canonical six and the four when asked for.
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
 TEACHER_CHECK_FRAMES = 3
 def trusted_teacher(text: str) -> Teacher:
-    """The teacher `--teacher TEXT` names (kit.media.teachers.teacher_of); a model file held to the trust rule
-    (kit.infra.perms.untrusted): it decides every score the corpus holds."""
+    """The teacher `--teacher TEXT` names; a model file held to the trust rule (it decides every score)."""
     teacher = teacher_of(text)
     if teacher.path:
         require_trusted(Path(teacher.path), FLAG)
@@ -79,9 +76,8 @@ def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
                   size: str = TEACHER_CHECK_SIZE, clip: str = "") -> str:
-    """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns
-    what the check showed (a line of the prereqs table). A teacher libvmaf cannot score with is exit 2 naming it
-    (the model file, and `clip` whose size was checked), with libvmaf's own words."""
+    """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns a
+    line of the prereqs table. A teacher libvmaf cannot score with is exit 2 naming it, with libvmaf's own words."""
     ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", size, TEACHER_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"

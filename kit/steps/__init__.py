@@ -1,15 +1,11 @@
-"""The numbered steps, in order. An explicit registry, no folder scanning.
+"""The numbered steps, in order: an explicit registry. A step's module is imported only when it plans or runs, so
+`--only corpus` and --help never pay for torch or onnx.
 
-Each entry names its module; the module is imported only when the step plans or
-runs, so `--only corpus` (and the CLI's --help) never pays for torch or onnx.
-
-Each entry also holds the step's format version, bumped by hand in the change that makes the step write other
-files or other numbers for the same settings and inputs: another file layout or key, training code that trains
-other weights, a gate or a figure computed otherwise, a report that shows something else. A step's fingerprint
-holds its own format and those of every step before it (`formats_through`), so a bump reruns that step and the
-steps after it in every existing out-dir, and says so (`format of step loso: 1 -> 2`); a change that does neither
-(a comment, a refactor, a faster path to the same bytes) reruns nothing. The release's CHANGELOG entry names the
-steps it bumped.
+Each entry holds the step's format version, bumped by hand in the change that makes the step write other files or
+other numbers for the same settings and inputs (a layout or key, other weights, a gate or figure computed otherwise, a
+report that shows something else). A step's fingerprint holds its own format and those of the steps before it
+(`formats_through`), so a bump reruns it and the steps after it, saying so (`format of step loso: 1 -> 2`); a comment,
+a refactor or a faster path to the same bytes reruns nothing. The CHANGELOG names the steps a release bumped.
 """
 
 from __future__ import annotations
@@ -42,7 +38,6 @@ class LazyStep:
         return f"<step {self.dirname}>"
 
 
-# the format versions of 2.0.0, the first kit whose fingerprints hold them (before, a hash of the kit's source);
 # the corpus's job rows have a version of their own (JOB_ROWS_VERSION, declared in the corpus step's plan)
 STEPS: tuple[LazyStep, ...] = (
     LazyStep("prereqs", "s01_prereqs", "PrereqsStep", format_version=1),
@@ -55,15 +50,13 @@ assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order i
 
 
 def formats_through(name: str) -> dict[str, int]:
-    """The format versions step `name`'s fingerprint holds: its own and those of the steps before it, whose files
-    it reads (directly, or through what the steps between made of them)."""
+    """The format versions step `name`'s fingerprint holds: its own and those of the steps before it."""
     names = [s.name for s in STEPS]
     return {s.name: s.format_version for s in STEPS[:names.index(name) + 1]}
 
 
 def formats_of(name: str, plan: Plan) -> dict[str, int]:
-    """Everything of this kit's making that step `name`'s results depend on, by version: the steps' formats
-    (formats_through) and those of the parts the step declares in its plan (the corpus's job rows)."""
+    """The versions step `name`'s results depend on: the steps' formats and those its plan declares (the job rows)."""
     return {**formats_through(name), **plan.formats}
 
 

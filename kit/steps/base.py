@@ -1,10 +1,5 @@
-"""The contract every numbered step shares.
-
-A step has a number and a name, declares the settings and upstream inputs it
-depends on (`plan`, pure apart from hashing files), and `run`s, emitting
-events and returning its outputs. Steps never import each other: they meet
-only through files in the run directory.
-"""
+"""The contract every numbered step shares: a step declares the settings and upstream inputs it depends on (`plan`,
+pure apart from hashing files) and `run`s, emitting events and returning its outputs."""
 
 from __future__ import annotations
 
@@ -44,33 +39,28 @@ class Context:
 
     @property
     def corpus_only(self) -> str | None:
-        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None: the
-        packages looked for, and imported where the prereqs step found they do not import (prereqs.json)."""
+        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None; imported
+        only where prereqs.json says they do not import, else looked for."""
         return corpus_only_reason(deep=not prereqs_can_train(self))
 
 
 def prereqs_can_train(ctx: Context) -> bool:
-    """What the prereqs step found: torch, onnx and onnxruntime import here (True without a readable prereqs.json:
-    the packages are then only looked for)."""
+    """Whether torch, onnx and onnxruntime import here, as the prereqs step found (True without a readable one)."""
     prereqs = recorded_prereqs(ctx)
     return prereqs is None or (prereqs.can_train and prereqs.can_export)
 
 
 def recorded_prereqs(ctx: Context) -> Prereqs | None:
-    """prereqs.json as the prereqs step wrote it; None where there is none yet, or it cannot be read (read_prereqs
-    refuses that where a step needs it)."""
+    """prereqs.json as the prereqs step wrote it; None where there is none yet, or it cannot be read."""
     if not ctx.tree.is_file(ctx.run.prereqs_json):
         return None
     return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0]
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:
-    """A command that reruns part of this run, as a hint prints it: with the run's settings (`--settings` its
-    run.json, which the runner writes before any step runs, `step X` alone too) and the flags that place it, then
-    the hint's own flags (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso).
-
-    A training task (`step loso --train-task`) writes no run.json: before any run in its out-dir there is none to
-    name, and the command is placed by its flags alone, saying the run's other flags are to be added."""
+    """A command that reruns part of this run, as a hint prints it: `--settings` its run.json and the flags that place
+    it, then the hint's own (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso). Without a run.json
+    (a training task before any run) the command says the run's other flags are to be added."""
     if ctx.tree.is_file(ctx.run.run_json):
         return settings_command(ctx.settings, ctx.run.run_json, *words)
     return settings_command(ctx.settings, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
@@ -78,13 +68,9 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and digests of its upstream inputs.
-
-    `formats`: the versions of parts of the step's own making that have one (the corpus's job rows), fingerprinted
-    beside the steps' format versions (kit.steps.formats_of). `prepared` is what planning found and running needs
-    again (the corpus step's clips), handed to `run` so nothing is discovered or hashed twice; it is not
-    fingerprinted.
-    """
+    """What a step depends on: its settings and digests of its upstream inputs. `formats`: the versions of parts of
+    the step's making (the corpus's job rows), fingerprinted beside the steps' formats. `prepared`: what planning found
+    and running needs again (the corpus step's clips), not fingerprinted."""
 
     settings: dict[str, object]
     inputs: dict[str, str]
@@ -100,8 +86,7 @@ class Outcome:
 
 
 class StepCode(Protocol):
-    """What a step module's class provides: a pure-ish plan, and a run that emits events (kit.steps.STEPS registers
-    each with its place in the run: a LazyStep)."""
+    """What a step module's class provides: a pure-ish plan, and a run that emits events."""
 
     name: str
 
@@ -111,11 +96,8 @@ class StepCode(Protocol):
 
 
 def require_output(ctx: Context, path: Path, producer: str) -> Path:
-    """An upstream output this step reads, exactly as step `producer` wrote it.
-
-    Missing, left by an interrupted run (no status.json), or edited since (sha256
-    differs from the producer's record): each is a clear error, never silently used.
-    """
+    """An upstream output this step reads, exactly as step `producer` wrote it: missing, left by an interrupted run
+    (no status.json), or edited since (its sha256 not the recorded one) is refused, never used."""
     status, tree = ctx.run.status(producer), ctx.tree
     again = rerun(ctx, "step", producer, "--force")
     for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
@@ -159,10 +141,9 @@ def read_prereqs(ctx: Context) -> Prereqs:
 
 
 def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
-    """Where the teacher's function is read from (kit.model.teacher_fn.model_text): the ffmpeg the prereqs step
-    chose (libvmaf compiles its built-in models in), or where no prereqs.json is (a cluster's training task, before
-    the gather's prereqs) the one it would choose, so every task and the gather read the same; and --teacher's model
-    file (None for a built-in)."""
+    """Where the teacher's function is read from (kit.model.teacher_fn.model_text): the ffmpeg the prereqs step chose
+    (libvmaf compiles its built-in models in), or without prereqs.json (a training task) the one it would choose; and
+    --teacher's model file (None for a built-in)."""
     from kit.media.ffmpeg import resolve_ffmpeg
     from kit.media.libvmaf import BUILTIN_TEACHERS
 

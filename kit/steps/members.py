@@ -1,12 +1,9 @@
 """LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store of this LOSO, the gather, and one
 training task's share (`step loso --train-task K/N`).
 
-The loso step always gathers: it loads every member the store holds, trains those it lacks (all of them on a
-first local run; after an interruption, those not yet written), evaluates and writes the step's files. With
---train-tasks N the members are trained elsewhere, by N tasks, and a missing one is refused instead, named with
-the task that trains it. Once LOSO completes, its members' files are removed (its reports hold the figures).
-
-Not a step: the loso step (s03_loso) and the runner's training task call it.
+The loso step always gathers: it loads every member the store holds, trains those it lacks, evaluates and writes the
+step's files. With --train-tasks N a missing member is refused instead, named with the task that trains it. Once LOSO
+completes, its members' files are removed.
 """
 
 from __future__ import annotations
@@ -37,8 +34,7 @@ KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 def kept_apart(settings: RunSettings) -> tuple[str, ...]:
     """The extra columns the corpus is read with for training: the box under --holdout box, the encode's and the
-    source's heights under --holdout rung (their folds need them). The gather and every training task read the same
-    rows and columns through it."""
+    source's heights under --holdout rung (their folds need them)."""
     return (("box_id",) if "box" in settings.holdout else ()) + (
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
@@ -48,10 +44,8 @@ def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso ste
     from kit.model.tasks import MemberStore, Origin
 
     s = ctx.settings
-    # what a member's weights depend on: the corpus's content and the rows read from it, the folds asked, the
-    # recipe and the kit's training code (LOSO's format version, with those of the steps before it, as the step's
-    # fingerprint holds them). Not the seeds (a member is one seed), nor the number of tasks (a member trains the
-    # same in any)
+    # what a member's weights depend on: the corpus's content and the rows read from it, the folds, the recipe and
+    # the training code (the format versions); not the seeds (a member is one seed), nor the number of tasks
     formats = formats_of("loso", plan)
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
                              "train": s.train.to_json(), "formats": formats, "recipe": recipe})
@@ -62,10 +56,9 @@ def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso ste
 
 @dataclass(frozen=True)
 class TrainingTime:
-    """The training behind a LOSO's members, from their records (kit.model.tasks.MemberRecord, kept in
-    03_loso/training.json): in all, of which the training tasks', and how many runs of the loso step trained some
-    (more than one: it was interrupted). Training stopped before a group of members was written produced nothing
-    the figures use, and is not counted."""
+    """The training behind a LOSO's members, from their records (03_loso/training.json): in all, of which the
+    training tasks', and how many runs of the loso step trained some (more than one: it was interrupted). Training
+    stopped before its members were written is not counted."""
 
     seconds: float
     tasks_seconds: float
@@ -79,8 +72,8 @@ class TrainingTime:
 
 
 def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
-    """With --train-tasks N, before LOSO starts (and counts an attempt): every member's file must be there; the
-    missing ones are named with the tasks that train them. (A file there but damaged is refused by the gather.)"""
+    """With --train-tasks N, before LOSO starts: every member's file must be there; the missing ones are named with
+    the tasks that train them."""
     from kit.model.baselines import loso_jobs
     from kit.model.tasks import job_keys
 
@@ -96,9 +89,8 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
                      ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
-    """The ensemble's LOSO and the baselines, from every member in the store (each checked against its record);
-    what it lacks is trained here first (each member written as its group finishes), or, with --train-tasks N,
-    refused."""
+    """The ensemble's LOSO and the baselines, from every member in the store (each checked against its record); what
+    it lacks is trained here first, or, with --train-tasks N, refused."""
     from kit.model.baselines import evaluate_jobs, loso_jobs
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
@@ -129,9 +121,8 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
-    """The work left of LOSO once its members are counted (the share of them still to train, each --holdout kind's
-    about as many as the ensemble's, the evaluation), and the bundle's after it (kit.model.cost): the run's ETA
-    replaces the corpus step's forecasts with them (a run whose corpus was up to date has no other)."""
+    """The work left of LOSO once its members are counted (the share still to train, each --holdout kind's, the
+    evaluation) and the bundle's after it (kit.model.cost), for the run's ETA."""
     from kit.model.cost import FIXED_WORK, WORK_PER_PARAM_STEP, bundle_work
     from kit.model.train import planned_arithmetic
 

@@ -1,10 +1,8 @@
-"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json`
-(StepRecord). Each is written by one function here and read by one typed function here; prereqs.json's
-record is kit.platforms.prereqs.Prereqs (the corpus layer below the steps reads it too).
+"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json` (StepRecord),
+each written and read by one function here (prereqs.json's is kit.platforms.prereqs.Prereqs).
 
-Both are checked, not trusted: a file that is missing, cut short, of another shape or of a newer schema
-reads as None with the reason, and the caller treats it as absent (the step reruns and rewrites it).
-A file of the previous release (schema 1, no `schema_version` key) still reads.
+A file that is missing, cut short, of another shape or of a newer schema reads as None with the reason, and the
+caller treats it as absent; one of the previous release (schema 1, no `schema_version` key) still reads.
 """
 
 from __future__ import annotations
@@ -73,9 +71,8 @@ def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequen
 
 
 def read_run_record(tree: Tree, path: Path) -> tuple[RunRecord | None, str]:
-    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)". Settings that break
-    a rule, or hold a key no setting has, are refused (InputError naming the file, the key, the value and the
-    rule): a run.json changed after its run would otherwise reach `status`'s next: command and every task."""
+    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)". Settings that break a
+    rule, or a key no setting has, are refused (InputError naming the file, the key, the value and the rule)."""
     try:
         return read_record(RunRecord, tree, path)
     except Refused as exc:

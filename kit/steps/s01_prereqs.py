@@ -1,5 +1,5 @@
-"""Step 01: which ffmpeg, does libvmaf really score, do the encoders really
-encode, is there room to write, are the Python packages there."""
+"""Step 01: which ffmpeg, does libvmaf really score, do the encoders really encode, is there room to write, are the
+Python packages there."""
 
 from __future__ import annotations
 
@@ -45,9 +45,8 @@ PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "click", "rich", "plat
 
 
 def python_packages() -> dict[str, str]:
-    """Each package's version. Those of the corpus are required; those of training and export
-    (kit.platforms.prereqs.TRAINING_PACKAGES, EXPORT_PACKAGES) are listed where they import: a box without them
-    makes the corpus alone (corpus_only_reason)."""
+    """Each package's version: the corpus's are required; training's and export's are listed where they import (a
+    box without them makes the corpus alone)."""
     found = {}
     for name in PYTHON_PACKAGES:
         try:

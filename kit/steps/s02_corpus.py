@@ -180,8 +180,7 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
 
 def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
     """Why the teacher scores no frame of `size` ("" when it scores), as this ffmpeg, libvmaf and teacher answered
-    once: kept in the kit's cache, so a rerun and `status` (which runs nothing and writes nothing in the out-dir:
-    a size not checked yet reads as scoring there) ask libvmaf no more."""
+    once, kept in the kit's cache (under `status`, a size not checked yet reads as scoring)."""
     cache = cache_tree()
     key = sha256_json([prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
                        prov.teacher.sha256, prov.extra, size])
@@ -201,14 +200,9 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
 
 
 def redo_generation(ctx: Context) -> str:
-    """The redo generation of a forced corpus run, "" when every valid ledger may be reused.
-
-    --force / --from redo the jobs as they go: each job's rows and ledger are replaced only when its new
-    ones are complete, so an interrupted forced run keeps every job it had not redone yet. The stamp
-    02_corpus/redo.json says which generation is being redone; it outlives the interrupt, so the next run
-    (a plain rerun; a new --force starts a new generation) still redoes the ledgers older than it,
-    and it is removed once the shard is written.
-    """
+    """The redo generation of a forced corpus run, "" when every valid ledger may be reused. A job's rows and ledger
+    are replaced only once its new ones are complete; the stamp (02_corpus/redo.json) outlives an interrupt, so the
+    next plain run still redoes the ledgers older than it, until the shard is written."""
     stamp, tree = ctx.run.redo_stamp, ctx.tree
     if ctx.forced:
         return write_redo(tree, stamp).generation
@@ -300,8 +294,8 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     runner = JobRunner(
         ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
         vmaf_threads=threads,
-        # x264/x265 output depends on their thread count, so rows must not depend on --jobs:
-        # software encoders always run single-threaded; parallelism comes from whole jobs
+        # x264/x265 output depends on their thread count: software encoders run single-threaded, so rows do not
+        # depend on --jobs
         encoder_threads=1,
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,

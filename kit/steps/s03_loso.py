@@ -1,5 +1,4 @@
-"""Step 03: leave-one-source-out training and evaluation for every seed, and the
-baselines on the same folds."""
+"""Step 03: leave-one-source-out training and evaluation for every seed, and the baselines on the same folds."""
 
 from __future__ import annotations
 
@@ -62,9 +61,8 @@ def corpus_path(ctx: Context) -> Path:
 
 
 def check_described(corpus: Path) -> None:
-    """A corpus whose manifest (the merge's or the corpus step's, beside it) records other bytes was changed after
-    it was made, or the manifest is another file's: refused, naming both; so is a manifest that cannot be read
-    (it vouches for nothing). One without a manifest is the user's own to vouch for (a corpus made by hand)."""
+    """A corpus whose manifest records other bytes, or a manifest that cannot be read, is refused, naming both. One
+    without a manifest is the user's own to vouch for (a corpus made by hand)."""
     from kit.corpus.manifests import manifest_or_why
 
     require_trusted(corpus, "--corpus")  # the trust rule, the corpus's folders and any link on the way included
@@ -87,10 +85,8 @@ def check_described(corpus: Path) -> None:
 
 
 def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
-    """--incumbent's ensemble manifest and models. One that lies in this out-dir was copied when LOSO scored it
-    (take_incumbent): once the bundle step has moved the original aside (a HOLD), that copy stands for it, so
-    the same command still resumes. The files given are held to the trust rule (kit.infra.perms.untrusted): they
-    decide the challenger gate; the copy is the kit's own, read through the out-dir."""
+    """--incumbent's ensemble manifest and models, held to the trust rule (they decide the challenger gate). One that
+    lay in this out-dir and was moved aside by the bundle step is read from the copy LOSO scored (take_incumbent)."""
     from kit.model.incumbent import find_incumbent, kept_copy
 
     given = ctx.settings.incumbent
@@ -207,8 +203,7 @@ class LosoStep:
 
     def set_up(self, ctx: Context) -> Setup:
         """The corpus as training reads it (duplicates dropped, said), its folds (a source too short for one is
-        refused here), the training threads applied. torch, pyarrow and pandas load here, not when planning:
-        `status` plans every step."""
+        refused here), the training threads applied."""
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs

@@ -1,11 +1,6 @@
-"""Step 05: on PROMOTE export one ONNX per seed; always write the report and
-the results tarball the collaborator sends back.
-
-Earlier exports and results tarballs are never deleted: they may be the only copies of
-the champion (a run that HOLDs against `--incumbent OUT --out-dir OUT`). They are moved
-into `05_bundle/previous/<utc>/`, named by the new tarball's time, and the step says so;
-the new tarball ships only what this verdict made. Only what the kit can prove it wrote is moved (its sha256 in the
-bundle's ledger or the earlier status.json: kit.bundle.aside); anything else there is refused, naming it."""
+"""Step 05: on PROMOTE export one ONNX per seed; always write the report and the results tarball the collaborator
+sends back. Earlier exports and tarballs are moved aside, never deleted (kit.bundle.aside); the new tarball ships only
+what this verdict made."""
 
 from __future__ import annotations
 
@@ -160,8 +155,7 @@ class BundleStep:
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:
         """Before any work: what a killed bundle half-built removed; refused, before the refit, a link planted at
-        exports/ and anything where the earlier bundle's files lie that the kit cannot prove it wrote (what the
-        group may add under --group-shared: kit.bundle.aside), once the bundle before's own record is adopted."""
+        exports/ and anything where the earlier bundle's files lie that the kit cannot prove it wrote."""
         run, tree = ctx.run, ctx.tree
         tree.remove_stale(run.step(self.name), names=[run.exports.name])
         check_exports(tree, run)
@@ -170,8 +164,8 @@ class BundleStep:
 
     def put_in_place(self, ctx: Context, tarball: Path, aside: Path, staged: Path | None,
                      exports: dict[Path, Path]) -> list[Path]:
-        """The earlier exports and tarballs moved aside (never shipped, never deleted: they may be the champion's
-        only copy), said; the new exports recorded, then put in place. Returns what was moved."""
+        """The earlier exports and tarballs moved aside, said; the new exports recorded, then put in place. Returns
+        what was moved."""
         run, tree = ctx.run, ctx.tree
         if moved := set_aside(tree, run, aside, keep=tarball):
             said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "

@@ -1,10 +1,6 @@
-"""Which steps of an out-dir are done, stale, pending or running, and why.
-
-Uses the settings of the out-dir's latest invocation (run.json), each step's
-`plan` and `runner.stale_reason`, exactly as a run decides what to skip. It
-runs no step and writes nothing in the out-dir: planning only reads files and
-asks ffmpeg and the host what they are (as a run does before it starts).
-"""
+"""Which steps of an out-dir are done, stale, pending or running, and why: the latest invocation's settings
+(run.json), each step's `plan` and `runner.stale_reason`, as a run decides what to skip. It runs no step and writes
+nothing in the out-dir."""
 
 from __future__ import annotations
 
@@ -43,8 +39,7 @@ class RunStatus:
 
     @property
     def next_command(self) -> str | None:
-        """The run that brings the out-dir up to date; None when it is, or while a run holds it (it would be
-        refused)."""
+        """The run that brings the out-dir up to date; None when it is, or while a run holds it."""
         if self.running or all(s.state in ("done", "unused") for s in self.steps):
             return None
         return self.command or kit_command("run", "--out-dir", self.out_dir)
@@ -85,9 +80,8 @@ RUNNING = "running now, in the run that holds this out-dir"
 
 
 def with_live_step(tree: Tree, run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
-    """While a run holds the out-dir, the step it has begun reads as running, not as interrupted: a step begun
-    but not completed whose log the live run wrote to since it took the lock (the lock file's time). A step an
-    earlier run left unfinished keeps its reason until the live run starts it."""
+    """While a run holds the out-dir, a step begun but not completed whose log was written since the lock was taken
+    reads as running, not as interrupted."""
     lock = tree.entry(run.lock)
     if lock is None:
         return statuses
