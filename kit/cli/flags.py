@@ -100,9 +100,11 @@ def _option(flag: Flag) -> Callable[[Command], Command]:
     flag_help = f"{flag.help} Default: {flag.computed}." if flag.computed not in ("", "demo", "found") else flag.help
     parser, rules = flag.parse, RULES[flag.name]
     show = parser is not None and (value is not None or parser.takes_off)
-    # flags parse, the settings validate: the type checks the setting's rules once its parser has read the text
-    kind = None if parser is None else KitParam(parser, rules) if not isinstance(parser, Choice) else \
-        click.Choice(parser.choices or next(r.choices for r in rules if isinstance(r, OneOf)))
+    kind: click.ParamType | None = None  # a switch
+    if isinstance(parser, Choice):  # its choices, or its setting's OneOf rule's
+        kind = click.Choice(parser.choices or next(r.choices for r in rules if isinstance(r, OneOf)))
+    elif parser is not None:  # flags parse, the settings validate: the setting's rules once the text is parsed
+        kind = KitParam(parser, rules)
     return click.option(flag.opt, flag.name, cls=_Option, type=kind, default=value, is_flag=parser is None,
                         help=flag_help, metavar=flag.metavar, envvar=flag.envvar, show_envvar=flag.envvar is not None,
                         show_default=show)

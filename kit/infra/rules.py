@@ -345,7 +345,8 @@ class Flag:
     """A setting's flag, declared in its field (or a command's own flag, which sets none: kit.cli.flags): the
     option, how its text is read (None: an on/off switch), its help, and its place among `run --help`'s options
     (`rank`, lowest first: run.json keeps the fields' order). `computed`: a default worked out at run time, which
-    the help names instead of a value. Its variable is KIT_ and its name (none with `env` False)."""
+    the help names instead of a value. Its variable is KIT_ and the option's name in capitals (`--max-abs-bias`:
+    KIT_MAX_ABS_BIAS; none with `env` False)."""
 
     opt: str  # --cqs
     parse: Parser | None
