@@ -87,7 +87,8 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
-    from kit.steps.settings import AUTO_TASKS, TASK_FLAGS
+    from kit.steps.parsers import AUTO_TASKS
+    from kit.steps.settings import TASK_FLAGS
 
     refuse_flags(ctx, scheduler)
     check_environment()  # the tasks inherit it: a bad value is refused here, not in every task

@@ -154,7 +154,8 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     from kit.infra.host import default_box_id
     from kit.infra.rules import broken
     from kit.rundir import default_out_dir
-    from kit.steps.settings import AUTO_TASKS, TASK_FLAGS, read_settings
+    from kit.steps.parsers import AUTO_TASKS
+    from kit.steps.settings import TASK_FLAGS, read_settings
 
     file = values.get("settings")
     if file is not None:  # the file's settings, and this command's own flags only (never a variable)

@@ -47,7 +47,7 @@ TEACHER, FRAMES = "teacher", "frames"  # --recipe (TrainConfig.recipe)
 DEFAULT_EPOCHS = 60  # --epochs's default; the teacher recipe's steps scale with --epochs against it
 RECIPES = (TEACHER, FRAMES)
 
-FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.steps.settings.Folds)
+FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.steps.parsers.Folds)
 
 
 def checked_folds(value: object) -> FoldsAsked:

@@ -20,7 +20,7 @@ from kit.model.folds import choose_scheme, cut_folds, deal
 from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, checked_folds
 from kit.model.schedule import STACK_BYTES, stack_members
 from kit.model.train import TrainJob, _plans
-from kit.steps.settings import Folds
+from kit.steps.parsers import Folds
 from tests.conftest import synthetic_corpus
 from tests.training import run_loso
 
