@@ -16,9 +16,10 @@ from click.core import ParameterSource
 
 from kit.cli.environment import check_environment
 from kit.cli.flags import BY_NAME, FLAGS, build_settings, check_box_id, given_here, run_options
-from kit.cli.params import AUTO_TASKS, Int
+from kit.cli.params import KitParam
 from kit.errors import InputError
 from kit.infra.invocation import kit_cli
+from kit.infra.rules import Int
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
@@ -46,7 +47,7 @@ def cluster_options(dry_run_help: str) -> Callable[[Callable[..., Any]], Callabl
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn = run_options(fn)
         fn = click.option("--dry-run", is_flag=True, help=dry_run_help)(fn)
-        fn = click.option("--shards", type=Int(1, 4096), required=True,
+        fn = click.option("--shards", type=KitParam(Int(1, 4096)), required=True,
                           help="Split the reference set into N shards: one task each.")(fn)
         for param in getattr(fn, "__click_params__", []):
             if isinstance(param, click.Option) and param.name in HELP:
@@ -86,6 +87,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
     from kit.rundir import default_out_dir
+    from kit.steps.parsers import AUTO_TASKS
     from kit.steps.settings import TASK_FLAGS
 
     refuse_flags(ctx, scheduler)

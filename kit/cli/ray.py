@@ -14,15 +14,16 @@ import click
 
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guarded
-from kit.cli.params import Float
+from kit.cli.params import KitParam
 from kit.infra.invocation import kit_command, shell_join
+from kit.infra.rules import Float
 
 
 @click.command("ray")
 @click.option("--address", envvar="RAY_ADDRESS", show_envvar=True,
               help="The Ray cluster to run on (ray://HOST:10001 or HOST:6379). Default: the cluster `ray start` "
                    "made on this machine, else a local one started for this command.")
-@click.option("--cpus-per-task", type=Float(0.1, 4096), default=1.0, show_default=True,
+@click.option("--cpus-per-task", type=KitParam(Float(0.1, 4096)), default=1.0, show_default=True,
               help="CPUs Ray reserves for each task; without --jobs, each task's kit runs that many encodes at once "
                    "(rounded up).")
 @cluster_options("Print the commands every task would run; connect to no cluster, write and run nothing.")

@@ -15,7 +15,7 @@ import click
 from kit.cli.environment import check_environment
 from kit.cli.flags import build_settings, given_here, run_options, step_options
 from kit.cli.guard import failure_events, guarded
-from kit.cli.params import TrainTask
+from kit.cli.params import KitParam, TrainTask
 from kit.infra.invocation import retry_command
 from kit.rundir import STEP_NAMES
 
@@ -78,7 +78,7 @@ def run_cmd(**kw: Any) -> None:
 
 @click.command("step")
 @click.argument("name", type=click.Choice(STEP_NAMES))
-@click.option("--train-task", type=TrainTask(), metavar="K/N|auto",
+@click.option("--train-task", type=KitParam(TrainTask()), metavar="K/N|auto",
               help="With `step loso`: train only the members of LOSO's share K of N that are not on disk yet, and "
                    "stop; a run with --train-tasks N gathers them. auto: K and N of the array task this runs in "
                    "(KIT_ARRAY_TASK=K/N, or Slurm's).")

@@ -14,8 +14,9 @@ import click
 
 from kit.cli.cluster import cluster_options, make_plan
 from kit.cli.guard import guarded
-from kit.cli.params import Int
+from kit.cli.params import KitParam
 from kit.infra.invocation import kit_command
+from kit.infra.rules import Int
 
 if TYPE_CHECKING:
     from kit.cluster.plan import ClusterPlan
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 @click.command("slurm")
 @click.option("--partition", help="sbatch --partition for both jobs.")
 @click.option("--time", "time_limit", metavar="TIME", help="sbatch --time for each job, e.g. 2:00:00 or 1-00:00:00.")
-@click.option("--cpus-per-task", type=Int(1, 4096), help="sbatch --cpus-per-task for each job.")
+@click.option("--cpus-per-task", type=KitParam(Int(1, 4096)), help="sbatch --cpus-per-task for each job.")
 @click.option("--mem", metavar="SIZE", help="sbatch --mem for each job, e.g. 16G.")
 @click.option("--sbatch-arg", "sbatch_args", multiple=True, metavar="--OPT[=VALUE]",
               help="Any other sbatch option for both jobs, written into the scripts as an #SBATCH line; "

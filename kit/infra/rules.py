@@ -1,31 +1,38 @@
-"""The rules a record's values keep, declared in its fields (`setting`: a field's default and its rules, in its
-metadata), so that every door a value comes through asks the one rule: a run's settings from a flag or its KIT_
-variable (kit.cli.params, once the text is parsed), from a `--settings` file or from a run.json read back
+"""The rules a record's values keep, declared in its fields (`setting`: a field's default, its rules and its flag,
+in its metadata), so that every door a value comes through asks the one rule: a run's settings from a flag or its
+KIT_ variable (kit.cli.params, once the text is parsed), from a `--settings` file or from a run.json read back
 (kit.steps.settings).
+
+A setting's flag (`Flag`) is declared in its field too: its option, help, metavar and place in `run --help`, and
+its `Parser`, which turns the flag's text (or its KIT_ variable's) into the typed value, refusing a text that is
+none with the kit's message and hint; kit.cli.flags makes the click options by walking the records (`flags_of`).
 
 A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1 to 10000`,
 `repeats a value`), and what it takes (`words`, for the hint). `broken` walks a record and the records it holds,
 field by field, then the rules across fields (`Across`), and gives the first breach with its dotted key.
 
-No knowledge of what the values mean: ranges, lists, choices, paths, and a check a layer above supplies.
+No knowledge of what the values mean: ranges, lists, choices, paths, and a check or a parser a layer above
+supplies.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import typing
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import PurePath
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path, PurePath
+from typing import Any, ClassVar
 
-from kit.infra.outside import range_words
+from kit.infra.outside import label, number, parse_float, parse_int, range_words, read_float, read_int
 from kit.infra.records import Record, Refused
 
 RULES = "rules"  # the key of a field's rules in its metadata
+FLAG = "flag"  # the key of a setting's flag in its metadata
+ENV_PREFIX = "KIT_"
+OFF = "off"
 
 
 class Rule(ABC):
@@ -211,17 +218,163 @@ class Broken:
     value: object
     problem: str
     words: str
+    flag: Flag | None = None  # the setting's flag, where it has one
 
     def refused(self, where: str = "") -> Refused:
         return Refused(f"{where}.{self.key}" if where else self.key, self.value, self.problem, self.words)
 
 
-def setting(default: Any = dataclasses.MISSING, *rules: Rule) -> Any:
-    """A record's field: its default and the rules its value keeps, declared once, beside it; every door checks them
-    (`broken`, `rules_at`). A class as the default (dict, a record) is a fresh one of it for each record."""
+class Parser(ABC):
+    """How a flag's text (or its KIT_ variable's) becomes its setting's typed value, parsed once; a text that is
+    none is an InputError with the kit's message and hint. The setting's rules are checked after it (kit.cli.params).
+    `numeric`: its text holds numbers, read by kit.infra.outside (tests/unit/test_outside_numbers.py feeds every
+    such flag `²`, 5000 digits, nan and inf)."""
+
+    name: str = "text"  # click's name of the type (upper-case, the metavar of a flag that gives none)
+    numeric: ClassVar[bool] = False
+    takes_off: ClassVar[bool] = False  # `off` is a value of the flag (a setting that may be None)
+    fallback: ClassVar[str] = "a value"  # what a value must be, for a flag of no setting
+
+    @abstractmethod
+    def parse(self, text: str, flag: str, words: str = "") -> Any:
+        """The value of `text` given to `flag` (`words`: what a value must be, its setting's rule says it)."""
+
+    def exempt(self, value: Any) -> bool:
+        """Whether `value` is a word the flag takes beyond the setting's rules (--train-tasks auto, for `slurm`)."""
+        return False
+
+
+class Text(Parser):
+    """The text as given (a name; the setting's rules check it)."""
+
+    def __init__(self, name: str = "text") -> None:
+        self.name = name
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        return text
+
+
+class Int(Parser):
+    """A whole number in ASCII digits (kit.infra.outside), in lo..hi for a flag of no setting (--shards); a
+    setting's range is its rule's."""
+
+    name = "integer"
+    numeric = True
+    fallback = "a whole number"
+
+    def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def parse(self, text: str, flag: str, words: str = "") -> int:
+        if self.lo is not None or self.hi is not None:
+            return parse_int(text, flag, self.lo, self.hi)
+        return number(lambda t: read_int(t, signed=True), text, f"{label(flag, text)} is not {words}",
+                      f"give {words}, in ASCII digits")
+
+
+class Float(Parser):
+    """A finite number in plain ASCII notation, never nan or inf; in [lo, hi] for a flag of no setting (hi None: no
+    bound above)."""
+
+    name = "float"
+    numeric = True
+    fallback = "a finite number"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None) -> None:
+        self.lo, self.hi = lo, hi
+
+    def parse(self, text: str, flag: str, words: str = "") -> float:
+        if self.lo is not None or self.hi is not None:
+            return parse_float(text, flag, self.lo, self.hi)
+        return number(read_float, text, f"{label(flag, text)} is not {words}", f"give {words}")
+
+
+class IntList(Parser):
+    """`19,25,31` -> (19, 25, 31): whole numbers, in the order given (how many, which and whether each once: the
+    setting's rules)."""
+
+    numeric = True
+
+    def __init__(self, example: str, name: str = "list") -> None:
+        self.example, self.name = example, name
+
+    def parse(self, text: str, flag: str, words: str = "") -> tuple[int, ...]:
+        return number(lambda t: tuple(read_int(v, signed=True) for v in t.split(",") if v.strip()), text,
+                      f"{label(flag, text)} is not a comma-separated list of whole numbers",
+                      f"e.g. {flag} {self.example}")
+
+
+class Limit(Parser):
+    """A threshold `X|off`: a number, or off (None); above 0 by the setting's rule."""
+
+    name = "limit"
+    numeric = True
+    takes_off = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> float | None:
+        if text.strip().lower() in (OFF, "none"):
+            return None
+        return number(read_float, text, f"{label(flag, text)} is neither a positive number nor off",
+                      f"e.g. {flag} 5, or {flag} off")
+
+
+class AbsPath(Parser):
+    """A path, made absolute where it is given (the steps and the cluster's jobs run elsewhere)."""
+
+    name = "path"
+
+    def parse(self, text: str, flag: str, words: str = "") -> Path:
+        path = Path(text).expanduser()
+        # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
+        # kernel does, so the folders checked are the ones written
+        return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
+
+
+class Choice(Parser):
+    """One of `choices` (none given: those of the setting's OneOf rule); the CLI lists them as click does."""
+
+    def __init__(self, choices: tuple[str, ...] = ()) -> None:
+        self.choices = choices
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        return text
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A setting's flag, declared in its field (or a command's own flag, which sets none: kit.cli.flags): the
+    option, how its text is read (None: an on/off switch), its help, and its place among `run --help`'s options
+    (`rank`, lowest first: run.json keeps the fields' order). `computed`: a default worked out at run time, which
+    the help names instead of a value. Its variable is KIT_ and the option's name in capitals (`--max-abs-bias`:
+    KIT_MAX_ABS_BIAS; none with `env` False)."""
+
+    opt: str  # --cqs
+    parse: Parser | None
+    help: str
+    _: KW_ONLY
+    rank: int
+    metavar: str | None = None
+    computed: str = ""
+    dest: str = ""  # the click parameter name when it is not the option's own (--from -> from_step)
+    env: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.dest or self.opt[2:].replace("-", "_")
+
+    @property
+    def envvar(self) -> str | None:
+        return ENV_PREFIX + self.opt[2:].replace("-", "_").upper() if self.env else None
+
+
+def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None) -> Any:
+    """A record's field: its default, the rules its value keeps and its flag, declared once, beside it; every door
+    checks the rules (`broken`, kit.cli.params). A class as the default (dict, a record) is a fresh one of it for
+    each record."""
+    metadata = {RULES: rules, FLAG: flag}
     if isinstance(default, type):
-        return dataclasses.field(default_factory=default, metadata={RULES: rules})
-    return dataclasses.field(default=default, metadata={RULES: rules})
+        return dataclasses.field(default_factory=default, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
@@ -237,22 +390,29 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
         value = getattr(record, f.name)
         for rule in field_rules(f):
             if not isinstance(rule, Across) and (why := rule.problem(value)) is not None:
-                return Broken(prefix + f.name, value, why, rule.words)
+                return Broken(prefix + f.name, value, why, rule.words, f.metadata.get(FLAG))
         if isinstance(value, Record) and (found := broken(value, f"{prefix}{f.name}.")) is not None:
             return found
     for f in fields:
         for rule in field_rules(f):
             if isinstance(rule, Across) and (why := rule.test(record)) is not None:
-                return Broken(prefix + f.name, getattr(record, f.name), why, rule.words)
+                return Broken(prefix + f.name, getattr(record, f.name), why, rule.words, f.metadata.get(FLAG))
     return None
 
 
-@functools.cache
-def rules_at(cls: type[Record], path: str) -> tuple[Rule, ...]:
-    """The rules of the field at dotted `path` of record class `cls` (its nested records' by their declared types)
-    that a value alone can break (not Across)."""
-    head, _, rest = path.partition(".")
-    if rest:
-        return rules_at(typing.get_type_hints(cls)[head], rest)
-    f = next(f for f in dataclasses.fields(cls) if f.name == head)
-    return tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))
+def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
+    """Each flag declared in the fields of record class `cls` and of the records it holds (their fields' default
+    classes), with the field names that lead to its setting and the rules a value alone can break (not Across)."""
+    for f in dataclasses.fields(cls):
+        if (flag := f.metadata.get(FLAG)) is not None:
+            yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))
+        held = f.default_factory
+        if isinstance(held, type) and issubclass(held, Record):
+            yield from flags_of(held, (*at, f.name))
+
+
+def flag_of(cls: type[Record], name: str) -> Flag:
+    """The flag of the field `name` of record class `cls` (`--max-abs-bias`: GateThresholds' max_abs_bias)."""
+    flag = next(f for f in dataclasses.fields(cls) if f.name == name).metadata[FLAG]
+    assert isinstance(flag, Flag), name
+    return flag

@@ -11,7 +11,7 @@ from typing import ClassVar
 from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
-from kit.infra.rules import Check, OneOf, Real, Whole, setting
+from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, setting
 from kit.model.contract import INPUT_SETS
 
 ARCH = "fr_regressor_v2"
@@ -47,7 +47,7 @@ TEACHER, FRAMES = "teacher", "frames"  # --recipe (TrainConfig.recipe)
 DEFAULT_EPOCHS = 60  # --epochs's default; the teacher recipe's steps scale with --epochs against it
 RECIPES = (TEACHER, FRAMES)
 
-FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.cli.params.Folds)
+FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of grouped folds (kit.steps.parsers.Folds)
 
 
 def checked_folds(value: object) -> FoldsAsked:
@@ -81,24 +81,35 @@ FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 class TrainConfig(Record):
     LENIENT = True  # run.json of older kits may lack a later field
 
-    # each value's default and rules (kit.infra.rules.setting), whatever brings it (--epochs, --batch-size, --inputs,
-    # a --settings file, a run.json)
+    # each value's default, rules and flag (kit.infra.rules.setting), whatever brings it (--epochs, --batch-size,
+    # --inputs, a --settings file, a run.json)
     hidden: int = setting(64, Whole(1, 4096))  # width of both hidden layers
     dropout: float = setting(0.1, Real(0, 1, hi_open=True))  # after each GELU
     lr: float = setting(5e-4, Real(0, 1, lo_open=True))  # Adam learning rate
     weight_decay: float = setting(1e-5, Real(0, 1))  # Adam L2 penalty
-    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000))  # passes over each member's training rows ...
-    batch_size: int = setting(64, Whole(1, 1 << 20))  # ... in batches of this many rows
+    # passes over each member's training rows ...
+    epochs: int = setting(DEFAULT_EPOCHS, Whole(1, 10_000), flag=Flag("--epochs", Int(), "Training epochs (advanced).",
+                                                                       rank=450))
+    # ... in batches of this many rows
+    batch_size: int = setting(64, Whole(1, 1 << 20), flag=Flag("--batch-size", Int(), "Training batch size per model "
+                                                               "(advanced).", rank=460))
     max_samples: int = setting(4_000_000, Whole(1, 1 << 40))  # ... but at most this many rows seen per member
     max_steps: int = setting(4_000, Whole(1, 1 << 30))  # ... in at most this many steps: the batch grows to fit
     max_batch: int = setting(1_024, Whole(1, 1 << 20))  # ... up to this size
     # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
-    inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)))
+    inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), flag=Flag(
+        "--inputs", Choice(), "The proxy's input set: canonical6 (what vmaf-tune feeds; the default), or canonical6+v1 "
+        "(its own model contract: the six and VMAF v1's cambi, speed_chroma_uv, adm3 and motion3, scored by the corpus "
+        "step; for a v1 --teacher, which the six cannot carry; no vmaf-tune export; docs/teachers.md).", rank=140))
     # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
     # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
     # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
     # (and as the teacher recipe does where the teacher cannot be reproduced)
-    recipe: str = setting(TEACHER, OneOf(RECIPES))
+    recipe: str = setting(TEACHER, OneOf(RECIPES), flag=Flag(
+        "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
+        "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
+        "encodes; where the teacher cannot be reproduced from the six features, frames) or frames (the corpus's "
+        "per-frame scores, as kits before 2.1; docs/teachers.md).", rank=150))
     # the teacher's samples the bases learn (drawn once, kit.model.distil.draw_prior)
     teacher_samples: int = setting(100_000, Whole(1_000, 10_000_000))
     base_steps: int = setting(6_000, Whole(1, 1 << 20))  # each seed's base: steps ...

@@ -7,12 +7,13 @@ command the kit prints for a run read it from a file (`--settings FILE`: a run.j
 command writes). What places one command (TASK_FLAGS: --out-dir, --box-id, --shard, --corpus) stays a flag of
 that command and is never taken from the file.
 
-Every value keeps its rule, whatever door it came through: each setting is declared once, its default and its rules
-in its field (kit.infra.rules.setting: RunSettings here, GateThresholds, TrainConfig; the grid's rule in
-kit.platforms.grids). A flag's value and its KIT_ variable are checked with its setting's rules as the flag is read
-(kit.cli.params: `KitType.bound`); a settings document (a `--settings` file, a run.json read back by `status`, a
-resume or a cluster task) as it is read (`RunSettings.from_json`): its keys at every depth, then every rule. A
-breach is refused (exit 2) naming the key, the value, the file and the rule, before any step runs.
+Every value keeps its rule, whatever door it came through: each setting is declared once, its default, its rules
+and its flag in its field (kit.infra.rules.setting: RunSettings here, GateThresholds, TrainConfig; the grid's rule in
+kit.platforms.grids; the parsers of this record's flags in kit.steps.parsers). A flag's value and its KIT_ variable
+are parsed, then checked with its setting's rules as the flag is read (kit.cli.params.KitParam); a settings document
+(a `--settings` file, a run.json read back by `status`, a resume or a cluster task) as it is read
+(`RunSettings.from_json`): its keys at every depth, then every rule. A breach is refused (exit 2) naming the key,
+the value, the file and the rule, before any step runs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,27 @@ from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
 from kit.infra.records import Record, RecordError, Refused, UnknownKey, check_keys
-from kit.infra.rules import Absolute, Across, Check, Distinct, Off, OneOf, Ordered, Real, Whole, broken, setting
+from kit.infra.rules import (
+    Absolute,
+    AbsPath,
+    Across,
+    Check,
+    Choice,
+    Distinct,
+    Flag,
+    Float,
+    Int,
+    IntList,
+    Off,
+    OneOf,
+    Ordered,
+    Real,
+    Text,
+    Whole,
+    broken,
+    flag_of,
+    setting,
+)
 from kit.media.ladder import (
     DOWN_DEFAULT,
     MIN_HEIGHT,
@@ -42,13 +63,23 @@ from kit.media.ladder import (
 )
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
-from kit.media.refs import MAX_DIMENSION
+from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
+from kit.steps.parsers import (
+    HOLDOUTS,
+    CqGrids,
+    Encoders,
+    Folds,
+    Fps,
+    Holdouts,
+    Scales,
+    Shard,
+    TeacherModel,
+    TrainTasks,
+)
 from kit.verdict.gate import GateThresholds
-
-HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
 
 
 def scales_problem(rungs: object) -> str | None:
@@ -164,64 +195,140 @@ class RunSettings(Record):
 
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
 
-    # each setting's default and rules (kit.infra.rules.setting): its flag's, a --settings file's and a run.json's
-    # (GateThresholds and TrainConfig hold their own); a path as the flags make it (absolute); Across: a rule over
-    # several settings
-    out_dir: Path = setting(MISSING, Absolute())
-    ref_dir: Path | None = setting(None, A_PATH)
-    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)))  # geometry .yuv names leave out (refs.YuvDefaults)
-    height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)))
-    fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")))
+    # each setting's default, rules and flag (kit.infra.rules.setting): its flag's, a --settings file's and a
+    # run.json's (GateThresholds and TrainConfig hold their own); a path as the flags make it (absolute); Across: a
+    # rule over several settings; a flag's rank: its place in `run --help`
+    out_dir: Path = setting(MISSING, Absolute(), flag=Flag("--out-dir", AbsPath(), "Run directory.",
+                                                           computed="runs/<box-id>", rank=190))
+    ref_dir: Path | None = setting(None, A_PATH, flag=Flag(
+        "--ref-dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). Default: the embedded demo set.",
+        computed="demo", rank=20))
+    # geometry .yuv names leave out (refs.YuvDefaults)
+    width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
+        "--width", Int(), "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920).", rank=40))
+    height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
+        "--height", Int(), "Height of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1080).",
+        rank=50))
+    fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")), flag=Flag(
+        "--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001.", rank=60))
     # each detected family's probed defaults, plus libx264
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
-                                                                         "detect command lists them), each once"))
+                                                                         "detect command lists them), each once"),
+                                        flag=Flag("--encoders", Encoders(), "Comma-separated encoders, or auto: each "
+                                                  "detected family's defaults that pass a test encode, plus libx264 "
+                                                  "(the detect command lists them).", rank=70))
     # --cqs: each encoder's own default grid unless overridden
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
                                                       "and family names, each within the range of every encoder it "
                                                       "sets"),
-                          Across(grid_fits, "values within the range of each of the run's encoders"))
+                          Across(grid_fits, "values within the range of each of the run's encoders"), flag=Flag(
+        "--cqs", CqGrids(), "Quality grid, in each encoder's own scale (the value the encoder receives): auto (each "
+        "family's measured default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family "
+        "(libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md.",
+        metavar="auto|LIST|NAME:LIST[;...]", rank=90))
     # --scales: the resolution ladder's rungs (kit.media.ladder)
     scales: tuple[str, ...] = setting(("native", "0.5"), Check(scales_problem, f"native, heights in lines "
                                                                                f"({MIN_HEIGHT}..8640) or fractions of "
                                                                                "the height that give a picture, each "
-                                                                               "once"))
-    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS))  # --downscaler: the scaler a rung's copy is made with
-    # --upscaler: the scaler a rung's encode is scored with, at the reference's size
-    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS))
+                                                                               "once"), flag=Flag(
+        "--scales", Scales(), "Resolution ladder: native, heights in lines (720,540,360) or fractions of each clip's "
+        "height (0.5). A rung is encoded from a downscaled copy and scored upscaled to the reference's size, against "
+        "the full-size reference; rungs at or above a clip's height are left out for it.", rank=100))
+    downscaler: str = setting(DOWN_DEFAULT, OneOf(SCALERS), flag=Flag(
+        "--downscaler", Choice(), "Scaler that makes a rung's downscaled copy.", rank=110))
+    upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), flag=Flag(
+        "--upscaler", Choice(), "Scaler that brings a rung's encode back to the reference's size for scoring (bicubic, "
+        "as VMAF's training set was made).", rank=120))
     # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
-                                                                 "path"))
-    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)))
-    folds: FoldsAsked = setting(AUTO, FOLDS)  # --folds: loso, auto, or K grouped folds
-    corpus: Path | None = setting(None, A_PATH)
-    jobs: int = setting(0, Whole(0, 256))  # 0 = from the core count
-    ffmpeg: Path | None = setting(None, A_PATH)  # --ffmpeg, made absolute where given
-    box_id: str = ""  # no rule: made safe for a file name (__post_init__), and a command's own flag
+                                                                 "path"), flag=Flag(
+        "--teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
+        "gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON "
+        "file (a VMAF v1 model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
+        "(docs/teachers.md).", metavar="NAME|FILE", rank=130))
+    seeds: tuple[int, ...] = setting((0, 1, 2, 3, 4), Distinct(Whole(0, 2**31 - 1)), flag=Flag(
+        "--seeds", IntList("0,1,2,3,4"), "Training seeds, honoured exactly as given.", rank=160))
+    folds: FoldsAsked = setting(AUTO, FOLDS, flag=Flag(
+        "--folds", Folds(), "Validation folds: loso (one per content group), K (grouped K-fold: whole content groups "
+        "dealt into K folds balanced by rows), or auto (LOSO up to 50 content groups, 10-fold above). Figures are per "
+        "source either way.", metavar="loso|K|auto", rank=170))
+    corpus: Path | None = setting(None, A_PATH, flag=Flag(
+        "--corpus", AbsPath(), "Train on this corpus (a shard or merged corpus) and skip the corpus step.", rank=200))
+    jobs: int = setting(0, Whole(0, 256), flag=Flag("--jobs", Int(), "Parallel corpus jobs (0 = cores).", rank=230))
+    ffmpeg: Path | None = setting(None, A_PATH, flag=Flag("--ffmpeg", AbsPath(), "ffmpeg binary with libvmaf to use.",
+                                                          computed="found", rank=240))
+    # no rule: made safe for a file name (__post_init__), and a command's own flag
+    box_id: str = setting("", flag=Flag("--box-id", Text(), "Name of this box in shards and tarballs.",
+                                        computed="host name; union with --corpus", rank=210))
     gate: GateThresholds = setting(GateThresholds)
     train: TrainConfig = setting(TrainConfig)
-    demo_clips: int = setting(0, Whole(0, 64))  # 0 = the whole demo set
-    demo_seconds: float = setting(0.0, Real(0, 60))  # 0 = the demo default
-    incumbent: Path | None = setting(None, A_PATH)  # a previous bundle whose models the challenger must beat
+    demo_clips: int = setting(0, Whole(0, 64), flag=Flag("--demo-clips", Int(), "Use only the first N demo clips (0 = "
+                                                         "all).", rank=470))
+    demo_seconds: float = setting(0.0, Real(0, 60), flag=Flag("--demo-seconds", Float(), "Length of each demo clip in "
+                                                              "seconds (0 = the default 3).", rank=480))
+    # a previous bundle whose models the challenger must beat
+    incumbent: Path | None = setting(None, A_PATH, flag=Flag(
+        "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
+        "beats its models by more than the seed spread.", rank=310))
     # --shard K/N: this box encodes only shard K of the reference set
-    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")))
+    shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
+        "--shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
+        "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
+        "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
+        metavar="K/N|auto", rank=220))
     # the CRF range vmaf-tune's crf_norm is taken over
-    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)))
+    vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)), flag=Flag(
+        "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
+        "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
+        rank=490))
     # the license the vmaf-tune registry rows give the models (an SPDX id) and its text's address: the kit's own
-    model_license: str = setting("BSD-3-Clause", LICENSE)
-    model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL)
+    model_license: str = setting("BSD-3-Clause", LICENSE, flag=Flag(
+        "--model-license", Text("spdx"), "SPDX license of the exported models, written into the vmaf-tune registry "
+        "rows (the kit's own license unless set).", rank=500))
+    model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL, flag=Flag(
+        "--model-license-url", Text("url"), "Address of that license's text, written into the vmaf-tune registry "
+        "rows.", rank=510))
     # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
-    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS))
+    encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), flag=Flag(
+        "--encode-depth", Choice(), "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: "
+        "references deeper than 8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit).",
+        rank=80))
     # --content-groups: the user's word on which sources hold one content
-    content_groups: Path | None = setting(None, A_PATH)
+    content_groups: Path | None = setting(None, A_PATH, flag=Flag(
+        "--content-groups", AbsPath(), 'A JSON file overriding which sources hold one content, both ways: {"same": '
+        '[["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
+        "in the shard manifest.", rank=30))
     # --interval-level: the intervals' nominal coverage (kit.model.conformal)
-    interval_level: float = setting(0.95, Real(0.5, 0.999))
+    interval_level: float = setting(0.95, Real(0.5, 0.999), flag=Flag(
+        "--interval-level", Float(), "Nominal coverage of the prediction intervals (hierarchical split conformal over "
+        "content groups: a new frame of a new source lies inside with at least this probability); figures at "
+        "50/80/90/95 % are given either way.", rank=370))
     # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
-    holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"))
+    holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"), flag=Flag(
+        "--holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder rungs (rung): each "
+        "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
+        metavar="encoder|box|rung[,...]|none", rank=400))
     # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
-    train_tasks: int = setting(0, Whole(0, MAX_TASKS))
-    group_shared: bool = False  # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
-    strict: bool = False  # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
-    keep_paths: bool = False  # --keep-paths: the results tarball names the box's folders (else [ref-dir]/NAME)
+    train_tasks: int = setting(0, Whole(0, MAX_TASKS), flag=Flag(
+        "--train-tasks", TrainTasks(), "LOSO's members are trained by N separate tasks (`step loso --train-task K/N`; "
+        "`slurm` submits them as an array, auto: one per shard): LOSO gathers them and refuses, naming them, any that "
+        "is missing. off (or 0): LOSO trains what is missing itself.", metavar="N|auto|off", rank=180))
+    # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
+    group_shared: bool = setting(False, flag=Flag(
+        "--group-shared", None, "A project folder shared on purpose: the folders the kit makes are group-writable with "
+        "the sticky bit (nobody but a file's owner renames or deletes it), and folders others can write are accepted "
+        "if sticky. Files stay writable by you alone, and the kit trusts only the ones you made.", rank=520))
+    # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
+    strict: bool = setting(False, flag=Flag(
+        "--strict", None, "Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without "
+        "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
+        "summary, as long as enough sources are left.", rank=530))
+    # --keep-paths: the results tarball names the box's folders (else [ref-dir]/NAME)
+    keep_paths: bool = setting(False, flag=Flag(
+        "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path under --ref-dir, "
+        "the out-dir and your home folder in the files it holds is written from there on as [ref-dir]/NAME, "
+        "[out-dir]/... and ~/... (the clips named by file name and sha256); the out-dir's own files keep them either "
+        "way.", rank=540))
 
     @classmethod
     def from_json(cls, data: object, where: str = "") -> RunSettings:
@@ -247,7 +354,7 @@ class RunSettings(Record):
 
 
 # where and as what one command runs: its own flags (each setting's), never taken from a --settings file
-TASK_FLAGS = {"out_dir": "--out-dir", "box_id": "--box-id", "shard": "--shard", "corpus": "--corpus"}
+TASK_FLAGS = ("out_dir", "box_id", "shard", "corpus")
 
 
 def read_settings(path: Path) -> RunSettings:
@@ -280,7 +387,7 @@ def task_flags(settings: RunSettings) -> list[str | Path]:
     corpus where it has them)."""
     values = {name: getattr(settings, name) for name in TASK_FLAGS}
     return [word for name, value in values.items() if value is not None
-            for word in (TASK_FLAGS[name], value.label if isinstance(value, ShardSpec) else value)]
+            for word in (flag_of(RunSettings, name).opt, value.label if isinstance(value, ShardSpec) else value)]
 
 
 def settings_command(settings: RunSettings, run_json: Path | None, *words: str | Path) -> str:

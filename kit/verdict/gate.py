@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kit.errors import InputError
+from kit.infra.outside import label, number, read_float
 from kit.infra.records import Record
-from kit.infra.rules import Check, Off, Real, Whole, setting
+from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, setting
 from kit.model.consumer import TOLERANCE
 
 # The fewest held-out content groups PROMOTE takes by default (README, "Minimum evidence"): with n groups the kit
@@ -40,36 +42,99 @@ CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmo
                                          "above 0")
 
 
+class ClipErrorLimits(Parser):
+    """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
+    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a number of VMAF points, above 0 by the setting's
+    rule."""
+
+    name = "limits"
+    numeric = True
+    takes_off = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> dict[str, float]:
+        from kit.model.pooling import POOLS
+
+        if text.strip().lower() in (OFF, "none"):
+            return {}
+        hint = f"e.g. {flag} p1:4 or {flag} p1:4,min:8 (STAT one of {', '.join(POOLS)}), or {flag} off"
+        limits: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",")):
+            stat, colon, value = part.partition(":")
+            if not colon or stat.strip() not in POOLS:
+                raise InputError(f"{label(flag, text)} is not STAT:X[,STAT:X] with STAT one of {', '.join(POOLS)}",
+                                 hint=hint)
+            if stat.strip() in limits:
+                raise InputError(f"{label(flag, text)} names {stat.strip()} twice", hint=hint)
+            limits[stat.strip()] = number(read_float, value, f"{label(flag, text)}: {stat.strip()}'s limit is not a "
+                                                             "number", hint)
+        if (why := clip_limits_problem(limits)) is not None:  # the setting's rule, for a caller of parse alone too
+            raise InputError(f"{label(flag, text)} {why}", hint=hint)
+        return {stat: limits[stat] for stat in POOLS if stat in limits}
+
+
+OFF_METAVAR = "X|off"
+
+
 @dataclass(frozen=True)
 class GateThresholds(Record):
-    """The gate's thresholds: their defaults are the `run` flags' defaults (the one place they are spelled)."""
+    """The gate's thresholds: each declared once, its default the `run` flag's (the one place it is spelled)."""
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
-    # each threshold's default and rules (kit.infra.rules.setting): the flags' (kit.cli.flags names each flag's
-    # setting), a --settings file's and a run.json's alike
-    mean_plcc_min: float = setting(0.95, CORRELATION)
-    plcc_spread_max: float = setting(0.005, Real(0))
-    per_seed_plcc_min: float = setting(0.95, CORRELATION)
+    # each threshold's default, rules and flag (kit.infra.rules.setting): the flag's, a --settings file's and a
+    # run.json's alike
+    mean_plcc_min: float = setting(0.95, CORRELATION, flag=Flag("--min-mean-plcc", Float(), "Gate: mean over seeds "
+                                                                "of per-seed mean LOSO PLCC.", rank=280))
+    plcc_spread_max: float = setting(0.005, Real(0), flag=Flag("--max-plcc-spread", Float(), "Gate: max - min of the "
+                                                               "per-seed mean PLCCs.", rank=290))
+    per_seed_plcc_min: float = setting(0.95, CORRELATION, flag=Flag("--min-seed-plcc", Float(), "Gate: every seed's "
+                                                                    "mean PLCC.", rank=300))
     # on by default (kit 0.5): the ensemble no worse than the ridge baseline trained beside it (its own block)
-    min_rmse_lift: float | None = setting(1.0, LIMIT)
+    min_rmse_lift: float | None = setting(1.0, LIMIT, flag=Flag(
+        "--min-rmse-lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge baseline trained beside it, "
+        "both means over content groups (1: no worse than ridge; 0.7 for a clear lift); off to drop it.",
+        metavar=OFF_METAVAR, rank=320))
     # PROMOTE needs this much evidence (its own block)
-    min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000))
+    min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000), flag=Flag(
+        "--min-content-groups", Int(), "Gate: PROMOTE needs at least N held-out content groups (5 by default: see the "
+        "README's minimum evidence); lower it to promote on fewer.", rank=330))
     # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
-    max_abs_bias: float | None = setting(10.0, LIMIT)  # on by default: no source off by more than 10 VMAF points
-    max_fold_rmse: float | None = setting(None, LIMIT)  # optional
-    min_coverage: float | None = setting(None, Off(SHARE))  # optional: pooled held-out coverage at --interval-level
-    max_out_of_range: float | None = setting(None, Off(SHARE))  # optional: per source, share outside [0, 100]
+    # on by default: no source off by more than 10 VMAF points
+    max_abs_bias: float | None = setting(10.0, LIMIT, flag=Flag(
+        "--max-abs-bias", Limit(), "Gate: no held-out source may be off by more than X VMAF points on average (mean "
+        "of prediction - teacher, over seeds); off to drop it.", metavar=OFF_METAVAR, rank=340))
+    max_fold_rmse: float | None = setting(None, LIMIT, flag=Flag(  # optional
+        "--max-fold-rmse", Limit(), "Optional gate: every held-out source's RMSE (mean over seeds) at most X.",
+        metavar=OFF_METAVAR, rank=350))
+    min_coverage: float | None = setting(None, Off(SHARE), flag=Flag(  # pooled held-out coverage at --interval-level
+        "--min-coverage", Float(), "Optional gate: the held-out coverage of the intervals at --interval-level, "
+        "pooled, at least X (e.g. 0.9); an unbounded interval fails it.", rank=380))
+    max_out_of_range: float | None = setting(None, Off(SHARE), flag=Flag(  # per source, share outside [0, 100]
+        "--max-out-of-range", Float(), "Optional gate: no source's share of held-out predictions outside [0, 100] "
+        "above X (e.g. 0.05).", rank=390))
     # optional: with --holdout, every held-out encoder's (box's) PLCC
-    holdout_min_plcc: float | None = setting(None, Off(CORRELATION))
+    holdout_min_plcc: float | None = setting(None, Off(CORRELATION), flag=Flag(
+        "--holdout-min-plcc", Float(), "Optional gate: with --holdout, every held-out encoder's (box's) PLCC at "
+        "least X.", rank=410))
     # optional: per pooling (kit.model.pooling.POOLS), every held-out clip's pooled error at most X (kit 0.6)
-    max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS)
+    max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, flag=Flag(
+        "--max-clip-error", ClipErrorLimits(), "Optional gate: every held-out clip's pooled prediction within X VMAF "
+        "points of its teacher pooled the same way, for each STAT given: mean, harmonic_mean, p1 (the 1st "
+        "percentile, Av1an's default) or min (docs/pooling.md).", metavar="STAT:X[,STAT:X]|off", rank=360))
     # on by default: the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer), within its tolerance
     # (vmaf-tune's DEFAULT_PROXY_TOLERANCE): all of them, every CRF band and encoder, and every content group
     # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
-    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True))
-    min_consumer_share: float | None = setting(0.9, Off(SHARE))
-    min_consumer_content_share: float | None = setting(0.75, Off(SHARE))
+    consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), flag=Flag(
+        "--consumer-tolerance", Float(), "How close, in VMAF points, a held-out encode's prediction as vmaf-tune "
+        "makes it (mean features, its crf_norm) must be to the teacher's mean to count as within (vmaf-tune's "
+        "DEFAULT_PROXY_TOLERANCE: its verify encode accepts the proxy so close).", rank=420))
+    min_consumer_share: float | None = setting(0.9, Off(SHARE), flag=Flag(
+        "--min-consumer-share", Limit(), "Gate: at least X of the held-out encodes within --consumer-tolerance as "
+        "vmaf-tune predicts them, all together, in every CRF band (10-20, 21-35, 36-51) and for every encoder; off "
+        "to drop it.", metavar=OFF_METAVAR, rank=430))
+    min_consumer_content_share: float | None = setting(0.75, Off(SHARE), flag=Flag(
+        "--min-consumer-content-share", Limit(), "Gate: at least X of each content group's held-out encodes within "
+        "--consumer-tolerance as vmaf-tune predicts them; off to drop it.", metavar=OFF_METAVAR, rank=440))
 
 
 @dataclass(frozen=True)

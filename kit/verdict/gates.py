@@ -1,8 +1,8 @@
 """Every gate on a measured figure, declared once: its record says what it measures (the `measure` its verdict row
-carries), which way its figure must lie, the GateThresholds field and the flag that hold its threshold, where the
-verdict writes its row, how the report and the summary name it, how the recommendation says its failure, and how it
-is computed. The verdict (kit.verdict.decide), `verify`'s recheck (kit.verdict.recheck), the summary and the report
-read this table; none of them knows a gate by its name.
+carries), which way its figure must lie, the GateThresholds field that holds its threshold (and declares its flag),
+where the verdict writes its row, how the report and the summary name it, how the recommendation says its failure,
+and how it is computed. The verdict (kit.verdict.decide), `verify`'s recheck (kit.verdict.recheck), the summary and
+the report read this table; none of them knows a gate by its name.
 
 The PLCC gate, the lift and challenger gates, the evidence floor and the completeness are gates of their own shape
 (kit.verdict.gate, kit.verdict.lift, kit.verdict.assess), each one field of the verdict; this table holds the gates
@@ -92,7 +92,6 @@ class Gate:
     measure: str
     at_least: bool  # the worst value must reach the threshold; else stay at or under it
     threshold: str  # the GateThresholds field that holds its threshold (None: off)
-    flag: str  # the flag that sets it
     block: Block
     label: str  # the report's gate table ({kind}: a holdout block's); "": shown beside its own table instead
     short: str  # the summary's row
@@ -108,6 +107,14 @@ class Gate:
     absolute: bool = False
     figure: str = ""
     said: str = ""
+
+    @property
+    def flag(self) -> str:
+        """The flag that sets its threshold, declared in the threshold's field."""
+        from kit.infra.rules import flag_of
+        from kit.verdict.gate import GateThresholds
+
+        return flag_of(GateThresholds, self.threshold).opt
 
     @property
     def sign(self) -> str:
@@ -215,28 +222,27 @@ def consumer_content_share(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
     return consumer_share(gate, e, content=True)
 
 
-ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", "--max-abs-bias", BIAS_GATE,
+ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", BIAS_GATE,
                 f"largest |bias| of a source ({SOURCE}, mean over seeds)", "largest source bias", beyond_per_source,
                 per_source, column="bias", absolute=True, figure="|bias|",
                 said="is off by {value:.1f} VMAF points on average (either way)")
-FOLD_RMSE = Gate("rmse", False, "max_fold_rmse", "--max-fold-rmse", FOLD_RMSE_GATE,
+FOLD_RMSE = Gate("rmse", False, "max_fold_rmse", FOLD_RMSE_GATE,
                  f"largest RMSE of a source ({SOURCE}, mean over seeds)", "largest source RMSE", beyond_per_source,
                  per_source, column="rmse", figure="RMSE", said="has RMSE {value:.1f}")
-COVERAGE = Gate("coverage", True, "min_coverage", "--min-coverage", COVERAGE_GATE,
+COVERAGE = Gate("coverage", True, "min_coverage", COVERAGE_GATE,
                 f"coverage at the nominal level ({POOLED})", "coverage gate", below_or_unbounded, coverage,
                 no_figure="unbounded, no figure (see the intervals)")
-OUT_OF_RANGE = Gate("share_out_of_range", False, "max_out_of_range", "--max-out-of-range", RANGE_GATE,
+OUT_OF_RANGE = Gate("share_out_of_range", False, "max_out_of_range", RANGE_GATE,
                     "largest share of a source's predictions outside [0, 100]", "out of range", beyond, out_of_range,
                     warns_off=True)
-HOLDOUT_PLCC = Gate("plcc", True, "holdout_min_plcc", "--holdout-min-plcc", HOLDOUT,
+HOLDOUT_PLCC = Gate("plcc", True, "holdout_min_plcc", HOLDOUT,
                     "lowest PLCC of a held-out {kind}", "unseen {kind}", below_held_out, held_out)
-CLIP_ERROR = Gate("clip_error", False, "max_clip_error", "--max-clip-error", CLIP_ERROR_GATES, "",
+CLIP_ERROR = Gate("clip_error", False, "max_clip_error", CLIP_ERROR_GATES, "",
                   "clip error gate", beyond, clip_errors, noun="clip", keyed=True)
-CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", "--min-consumer-share", CONSUMER_GATES,
+CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", CONSUMER_GATES,
                       "lowest share of held-out encodes within the tolerance as vmaf-tune predicts them "
                       f"({CONSUMER}: all, a CRF band, an encoder)", "consumer share", below, consumer_share)
-CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share",
-                              "--min-consumer-content-share", CONSUMER_GATES,
+CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share", CONSUMER_GATES,
                               "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
                               f"predicts them ({CONSUMER})", "consumer share per content", below,
                               consumer_content_share)

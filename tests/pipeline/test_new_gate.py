@@ -30,7 +30,7 @@ def consumer_max_miss(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
     return (max_miss_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure),)
 
 
-CONSUMER_MAX_MISS = Gate("consumer_max_miss", False, "max_consumer_miss", "--max-consumer-miss", CONSUMER_GATES,
+CONSUMER_MAX_MISS = Gate("consumer_max_miss", False, "max_consumer_miss", CONSUMER_GATES,
                          "largest miss of a held-out encode as vmaf-tune predicts it", "consumer largest miss", beyond,
                          consumer_max_miss, noun="encode")
 '''
@@ -42,7 +42,11 @@ def max_miss_gate(fit: ConsumerFit, threshold: float | None, measure: str) -> Li
                      worst_value=fit.max_miss, failing=failing, passed=not failing,
                      statement=f"encode {fit.worst_encode} is {fit.max_miss:.2f} VMAF from its teacher")
 '''
-FIELD = "    max_consumer_miss: float | None = 0.001\n"
+# its threshold's field: the default, the rule and the flag (`run --max-consumer-miss`, its place in the help)
+FIELD = '''    max_consumer_miss: float | None = setting(0.001, LIMIT, flag=Flag(
+        "--max-consumer-miss", Limit(), "Gate: the largest miss of a held-out encode as vmaf-tune predicts it at most "
+        "X; off to drop it.", metavar=OFF_METAVAR, rank=445))
+'''
 
 
 def edit(path: Path, anchor: str, added: str, before: bool = False) -> None:
@@ -57,8 +61,7 @@ def add_the_gate(kit: Path) -> list[Path]:
     edit(gates, "\n# the order of the verdict's rows", RECORD, before=True)
     edit(gates, "CONSUMER_SHARE, CONSUMER_CONTENT_SHARE", ", CONSUMER_MAX_MISS")
     consumer.write_text(consumer.read_text() + COMPUTATION)
-    edit(gate, "    min_consumer_content_share: float | None = 0.75\n", FIELD)
-    edit(gate, '("min_consumer_content_share", Off(SHARE)),', ' ("max_consumer_miss", LIMIT),')
+    edit(gate, "\n\n@dataclass(frozen=True)\nclass EvidenceGate", FIELD, before=True)
     return [gates, consumer, gate]
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import click
 import pytest
 
-from kit.cli.flags import FLAGS, build_settings, defaults, given_here
+from kit.cli.flags import BY_NAME, FLAGS, OWN, build_settings, given_here
 from kit.cli.main import cli
 from kit.cli.params import FlagError
 from kit.corpus.split import ShardSpec
 from kit.errors import InputError
 from kit.infra.host import default_box_id
 from kit.infra.invocation import kit_command
+from kit.infra.rules import Flag, flags_of
 from kit.infra.tree import Tree
 from kit.model.threads import choose_threads
 from kit.platforms.encoders import get_spec
@@ -47,20 +48,36 @@ def test_no_flag_means_the_settings_own_defaults(tmp_path: Path) -> None:
     assert made.gate == GateThresholds() and made.encoders == ("auto",)
 
 
-@pytest.mark.parametrize("flag", [f for f in FLAGS if f.path and not f.computed], ids=lambda f: f.opt)
-def test_each_flags_default_is_read_from_the_settings(flag: object) -> None:
-    default: object = defaults()
-    for part in flag.path.split("."):  # type: ignore[attr-defined]
-        default = getattr(default, part)  # the setting at the flag's dotted path
-    assert parse()[flag.name] == default  # type: ignore[attr-defined]
+@pytest.mark.parametrize(("at", "flag"), [(at, f) for at, f, _ in flags_of(RunSettings) if not f.computed],
+                         ids=lambda x: getattr(x, "opt", ""))
+def test_each_flags_default_is_read_from_the_settings(at: tuple[str, ...], flag: Flag) -> None:
+    default: object = RunSettings(out_dir=Path("runs"))
+    for name in at:
+        default = getattr(default, name)  # the setting the flag's field holds
+    assert parse()[flag.name] == default
 
 
-def test_the_cli_module_spells_no_default_value() -> None:
-    """Defaults live in the settings, gate and recipe records: the flag table passes none of its own."""
+def test_each_flag_is_declared_once_in_its_settings_field_or_among_the_cli_s_own() -> None:
+    """A setting's flag is declared in its field (its default beside it), the few that set none in kit/cli/flags.py
+    (OWN): `run` has each once, in rank order, and the cli module declares no other flag nor any default."""
+    assert len(FLAGS) == len(list(flags_of(RunSettings))) + len(OWN)
+    assert len({f.opt for f in FLAGS}) == len({f.rank for f in FLAGS}) == len(FLAGS)
+    options = [max(p.opts, key=len) for p in cli.commands["run"].params if p.name in BY_NAME]
+    assert options == [f.opt for f in FLAGS] == [f.opt for f in sorted(FLAGS, key=lambda f: f.rank)]
     tree = ast.parse((ROOT / "kit" / "cli" / "flags.py").read_text())
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "RunFlag"]
-    assert len(calls) == len(FLAGS)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Flag"]
+    assert len(calls) == len(OWN)
     assert not any(k.arg == "default" for c in calls for k in c.keywords)
+
+
+def test_a_gates_flag_is_its_threshold_fields() -> None:
+    """The gate table names each threshold's flag as its GateThresholds field declares it (`--max-abs-bias`)."""
+    from kit.verdict.gates import GATES
+
+    flags = {at[-1]: flag.opt for at, flag, _ in flags_of(RunSettings) if at[0] == "gate"}
+    assert {g.flag for g in GATES} <= set(flags.values())
+    assert all(g.flag == flags[g.threshold] for g in GATES)
+    assert [g.flag for g in GATES][:2] == ["--max-abs-bias", "--max-fold-rmse"]
 
 
 @pytest.mark.parametrize("args", [

@@ -12,7 +12,6 @@ import torch
 from click.testing import CliRunner
 
 from kit.cli.main import cli
-from kit.cli.params import Folds
 from kit.errors import InputError
 from kit.infra.records import RecordError
 from kit.model.arch import fr_regressor_v2
@@ -21,6 +20,7 @@ from kit.model.folds import choose_scheme, cut_folds, deal
 from kit.model.recipe import AUTO_K, LOSO_MAX_GROUPS, TrainConfig, checked_folds
 from kit.model.schedule import STACK_BYTES, stack_members
 from kit.model.train import TrainJob, _plans
+from kit.steps.parsers import Folds
 from tests.conftest import synthetic_corpus
 from tests.training import run_loso
 

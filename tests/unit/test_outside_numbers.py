@@ -23,12 +23,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kit.cli import environment
-from kit.cli.flags import FLAGS, RunFlag
+from kit.cli.flags import FLAGS
 from kit.cli.main import cli
-from kit.cli.params import Int, KitType
+from kit.cli.params import KitParam
 from kit.errors import EXIT_INTERNAL, InputError
 from kit.infra.limits import MAX_JSON_DEPTH
 from kit.infra.outside import JsonRefused, NotANumber, load_json, read_float, read_int, read_rate
+from kit.infra.rules import Flag, Int
 from tests.conftest import ROOT
 from tests.kitfiles import results_tarball, shard_table, write_shard
 
@@ -48,7 +49,7 @@ def walk(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple
 
 
 def is_numeric(param: click.Parameter) -> bool:
-    return (isinstance(param.type, KitType) and param.type.numeric) or \
+    return (isinstance(param.type, KitParam) and param.type.parser.numeric) or \
         isinstance(param.type, click.types.IntParamType | click.types.FloatParamType)
 
 
@@ -59,8 +60,8 @@ def placeholder(param: click.Parameter) -> str:
     """A valid value for a required parameter that is not the one under test."""
     if isinstance(param.type, click.Choice):
         return str(param.type.choices[0])
-    if isinstance(param.type, Int):
-        return str(param.type.lo)
+    if isinstance(param.type, KitParam) and isinstance(param.type.parser, Int):
+        return str(param.type.parser.lo)
     return "x"
 
 
@@ -101,14 +102,14 @@ def test_the_walk_finds_the_numeric_flags_of_every_command() -> None:
                      ("step", "--train-task"), ("step", "--train-tasks"), ("slurm", "--shards"),
                      ("slurm", "--cpus-per-task"), ("ray", "--cpus-per-task"), ("run", "--shard")]:
         assert expected in found
-    numeric_run_flags = {f.opt for f in FLAGS if isinstance(f.type, KitType) and f.type.numeric}
+    numeric_run_flags = {f.opt for f in FLAGS if f.parse is not None and f.parse.numeric}
     assert numeric_run_flags <= {opt for cmd, opt in found if cmd == "run"} and len(numeric_run_flags) >= 24
 
 
 def test_no_flag_reads_numbers_with_clicks_own_types() -> None:
     """click's INT takes `٣` and 5000 digits go to int(); its FLOAT takes nan: every number goes through
-    kit.cli.params (Int, Float, ...), which read with kit.infra.outside."""
-    clicks = [f"{' '.join(path)} {p.name}" for path, p in NUMERIC if not isinstance(p.type, KitType)]
+    kit.infra.rules's parsers (Int, Float, ...), which read with kit.infra.outside."""
+    clicks = [f"{' '.join(path)} {p.name}" for path, p in NUMERIC if not isinstance(p.type, KitParam)]
     assert clicks == []
 
 
@@ -125,9 +126,9 @@ def test_every_numeric_flag_refuses_bad_numbers_in_one_line(path: tuple[str, ...
         assert_one_line(res, opt)
 
 
-@pytest.mark.parametrize("flag", [f for f in FLAGS if isinstance(f.type, KitType) and f.type.numeric and f.envvar],
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.parse is not None and f.parse.numeric and f.envvar],
                          ids=lambda f: f.envvar)
-def test_every_numeric_flag_variable_refuses_bad_numbers_in_one_line(flag: RunFlag) -> None:
+def test_every_numeric_flag_variable_refuses_bad_numbers_in_one_line(flag: Flag) -> None:
     assert flag.envvar is not None
     for value in BAD:
         res = CliRunner().invoke(cli, ["run"], env={flag.envvar: value})
@@ -175,7 +176,7 @@ def test_every_variable_the_kit_spells_is_listed() -> None:
 
 
 def test_exit_1_stays_hold_s_even_for_a_bug_while_the_flags_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: object, text: str, flag: str) -> int:
+    def broken(self: object, text: str, flag: str, words: str = "") -> int:
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(Int, "parse", broken)

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.cli.params import ClipErrorLimits
 from kit.errors import InputError
 from kit.model.pooling import POOLS, clipped, pool_groups
+from kit.verdict.gate import ClipErrorLimits
 from kit.verdict.gates import CLIP_ERROR
 from kit.verdict.pooling import clip_error_gates, clip_frame, clip_pooling
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from kit.cli.flags import FLAGS
 from kit.errors import InputError
-from kit.infra.rules import field_rules
+from kit.infra.rules import field_rules, flags_of
 from kit.infra.tree import Tree
 from kit.model.recipe import TrainConfig
 from kit.model.threads import choose_threads
@@ -233,8 +232,9 @@ def test_every_setting_with_a_rule_is_tested_through_the_file_door() -> None:
     assert fields - ruled(RunSettings) == {"box_id", "gate", "train", "group_shared", "strict", "keep_paths"}
     assert {f.name for f in dataclasses.fields(GateThresholds)} == ruled(GateThresholds)
     assert {f.name for f in dataclasses.fields(TrainConfig)} == ruled(TrainConfig)
-    flags = {f.path for f in FLAGS if f.path} - {"out_dir", "box_id", "corpus", "ref_dir", "content_groups", "ffmpeg",
-                                                   "incumbent", "group_shared", "strict", "keep_paths", "teacher"}
+    flags = {".".join(at) for at, _, _ in flags_of(RunSettings)} - {
+        "out_dir", "box_id", "corpus", "ref_dir", "content_groups", "ffmpeg", "incumbent", "group_shared", "strict",
+        "keep_paths", "teacher"}
     flagged = {c.key for c in CASES if c.flag}
     assert flags <= flagged, sorted(flags - flagged)  # every flag with a rule, through its door too
 

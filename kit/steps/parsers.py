@@ -1,0 +1,174 @@
+"""The parsers of RunSettings' own flags (kit.infra.rules.Parser, declared in the fields of kit.steps.settings): each
+turns its flag's text, or its KIT_ variable's, into the setting's typed value, refusing a text that is none with the
+kit's message and hint; the setting's rules are checked after it (kit.cli.params.KitParam).
+"""
+
+from __future__ import annotations
+
+from kit.corpus.split import ShardSpec
+from kit.errors import InputError
+from kit.infra.outside import label, number, read_float, read_int, read_rate
+from kit.infra.rules import OFF, IntList, Parser
+from kit.media.ladder import NATIVE, parse_rung
+from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem
+from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_name
+
+HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
+
+
+class CqGrids(Parser):
+    """`--cqs`: `auto`, `19,25,31`, `libsvtav1:20,32,44,56`, or entries joined by `;` (kit.platforms.grids)."""
+
+    name = "grid"
+    numeric = True
+    EXAMPLE = "'libsvtav1:20,32,44,56'"
+
+    def parse(self, text: str, flag: str, words: str = "") -> CqGrid:
+        if text.strip().lower() == AUTO_GRID:
+            return CqGrid()
+        every: tuple[int, ...] = ()
+        named: dict[str, tuple[int, ...]] = {}
+        values = IntList("19,25,31,37")
+        for entry in (e.strip() for e in text.split(ENTRY_SEP) if e.strip()):
+            name, sep, listed = entry.rpartition(NAME_SEP)
+            name = name.strip()
+            if sep and not name:
+                raise InputError(f"{label(flag, text)} gives {listed.strip() or 'a list'} after {NAME_SEP!r} but "
+                                 "names no encoder before it", hint=f"name an encoder or a family, e.g. {flag} "
+                                                                    f"{self.EXAMPLE}, or give the list alone")
+            if name:
+                check_name(name, flag)
+            if (name in named) or (not name and every):
+                raise InputError(f"{label(flag, text)} gives {name or 'the list for every encoder'} twice",
+                                 hint=f"give each entry once, e.g. {flag} {self.EXAMPLE}")
+            if name:
+                named[name] = values.parse(listed, flag)
+            else:
+                every = values.parse(listed, flag)
+        if not every and not named:
+            raise InputError(f"{label(flag, text)} is empty", hint=f"e.g. {flag} auto or {flag} {self.EXAMPLE}")
+        return CqGrid(every, named)
+
+
+class Scales(Parser):
+    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), written back canonically (at least one,
+    each once, each able to give a picture: the setting's rules)."""
+
+    name = "scales"
+    numeric = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
+        hint = f"e.g. {flag} native,0.5 or {flag} native,720,540,360"
+        rungs = []
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            if part.lower() != NATIVE:  # ASCII digits, finite, bounded: then the rung's own rules
+                number(read_float, part, f"{label(flag, part)} is neither native, a height in lines (540) nor a "
+                       "fraction of the height (0.5)", hint)
+            try:
+                rungs.append(parse_rung(part))
+            except ValueError as exc:
+                raise InputError(f"{flag}: {exc}", hint=hint) from None
+        return tuple(rungs)
+
+
+class Shard(Parser):
+    """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
+
+    name = "shard"
+    numeric = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> ShardSpec | None:
+        from kit.corpus.split import parse_shard
+
+        return parse_shard(text)
+
+
+class Folds(Parser):
+    """`loso`, `auto` or a whole number K >= 2 of grouped folds (`010` is 10)."""
+
+    name = "folds"
+    numeric = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> FoldsAsked:
+        value = text.strip(" \t\r\n").lower()  # ASCII space only, as every number the kit reads
+        if value in (LOSO, AUTO):
+            return value
+        refused, hint = f"{label(flag, text)} {FOLDS_REFUSAL}", f"e.g. {flag} auto, {flag} loso or {flag} 10"
+        k = number(lambda t: read_int(t, signed=True), value, refused, hint)
+        if folds_problem(k) is not None:  # the setting's rule, for a caller of parse alone too
+            raise InputError(refused, hint=hint)
+        return k
+
+
+AUTO_TASKS = -1  # --train-tasks auto: `slurm` makes it its --shards
+
+
+class TrainTasks(Parser):
+    """`off` (or 0) -> 0: LOSO trains its members itself; N -> N tasks train them; `auto` -> AUTO_TASKS."""
+
+    name = "tasks"
+    numeric = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> int:
+        value = text.strip().lower()
+        if value == OFF:
+            return 0
+        if value == "auto":
+            return AUTO_TASKS
+        return number(lambda t: read_int(t, signed=True), text, f"{label(flag, text)} is neither off, auto nor a "
+                      "number of tasks", f"give off, auto or a number of tasks, e.g. {flag} 8 (with `slurm`: {flag} "
+                                         "auto, one per shard)")
+
+    def exempt(self, value: int) -> bool:
+        return value == AUTO_TASKS  # `slurm` makes it its --shards; `run` and `step` refuse it (kit.cli.flags)
+
+
+class Holdouts(Parser):
+    """`encoder`, `box`, `rung`, any of them joined by commas, or `none` -> the held-out validations to add, in the
+    kit's order (HOLDOUTS; a word of none of them is the setting's rule to refuse)."""
+
+    name = "holdout"
+
+    def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
+        asked = {v.strip() for v in text.split(",") if v.strip()} - {"none"}
+        return tuple(k for k in HOLDOUTS if k in asked) + tuple(sorted(asked - set(HOLDOUTS)))
+
+
+class Fps(Parser):
+    """`25`, `29.97`, `30000/1001` -> the exact rate as num/den."""
+
+    name = "fps"
+    numeric = True
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        from kit.media.decode import MAX_FPS, parse_fps
+
+        hint = f"e.g. {flag} 25 or {flag} 30000/1001"
+        number(read_rate, text, f"{label(flag, text)} is not a frame rate", hint)
+        try:
+            return parse_fps(text)
+        except ValueError:
+            raise InputError(f"{label(flag, text)} is not a frame rate above 0 and at most {MAX_FPS}", hint=hint) \
+                from None
+
+
+class Encoders(Parser):
+    """`libx264,h264_nvenc` or `auto` -> a tuple of names the kit knows."""
+
+    name = "encoders"
+
+    def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
+        from kit.platforms.encoders import parse_encoder_list
+
+        return parse_encoder_list(text)
+
+
+class TeacherModel(Parser):
+    """A libvmaf built-in model's name, or the path of a libvmaf model JSON file (checked as one, made absolute)."""
+
+    name = "teacher"
+
+    def parse(self, text: str, flag: str, words: str = "") -> str:
+        from kit.media.teachers import setting_text
+
+        return setting_text(text)
