@@ -12,7 +12,7 @@ from kit.errors import InputError
 from kit.infra.outside import NotANumber, read_int
 from kit.infra.records import Record, RecordError
 from kit.infra.rules import Check, Choice, Flag, Int, OneOf, Real, Whole, setting
-from kit.model.contract import INPUT_SETS
+from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
@@ -98,9 +98,7 @@ class TrainConfig(Record):
     max_batch: int = setting(1_024, Whole(1, 1 << 20))  # ... up to this size
     # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), flag=Flag(
-        "--inputs", Choice(), "The proxy's input set: canonical6 (what vmaf-tune feeds; the default), or canonical6+v1 "
-        "(its own model contract: the six and VMAF v1's cambi, speed_chroma_uv, adm3 and motion3, scored by the corpus "
-        "step; for a v1 --teacher, which the six cannot carry; no vmaf-tune export; docs/teachers.md).", rank=140))
+        "--inputs", Choice(), INPUTS_HELP, rank=140))
     # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
     # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
     # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
