@@ -91,12 +91,6 @@ class PlannedJob:
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
-# a tuning's step weighs this many of a base's row-steps: on a busy 2-core box the tunings (windows of whole encodes,
-# a member at a time) took a third to a half of LOSO's training time for a fifth of its rows (bench/README.md, "The
-# run's ETA, each kind of work at its own pace"), a step 2 to 4 times a base's
-TUNE_STEP_COST = 3.0
-
-
 def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConfig, base_done: int | None = None,
                          tune_done: int | None = None) -> int:
     """The teacher recipe's arithmetic (kit.model.distil: each seed's base, then each member's tuning) in the frames
@@ -104,8 +98,8 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
     steps did."""
     base, tune = config.teacher_steps()
     base, tune = (base if base_done is None else base_done), (tune if tune_done is None else tune_done)
-    rows = base * seeds * config.base_batch + TUNE_STEP_COST * tune * members * config.tune_batch
-    return round(rows / config.batch_size * arch.params)
+    return round((base * seeds * config.base_batch + tune * members * config.tune_batch) / config.batch_size
+                 * arch.params)
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:
