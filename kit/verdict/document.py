@@ -276,14 +276,6 @@ class GroupErrors(Record):
     note: str | None = omit_none()  # what else this group stands for (kit.verdict.confounding)
 
 
-def worst_group(groups: tuple[GroupErrors, ...], by: str) -> GroupErrors | None:
-    """The group of one grouping with the largest RMSE (the summary's one line per grouping), when it has two or
-    more groups."""
-    mine = [g for g in groups if g.by == by]
-    finite = [g for g in mine if math.isfinite(g.rmse)]
-    return max(finite, key=lambda g: (g.rmse, g.group)) if len(mine) > 1 and finite else None
-
-
 @dataclass(frozen=True)
 class LimitGate(Record):
     """A limit on a measured share or figure (--min-coverage, --max-out-of-range, --holdout-min-plcc)."""
@@ -376,6 +368,15 @@ class Verdict(Record):
     # kit 2.1: what the independent libvmaf check found over the corpus (kit.corpus.oracle), from its manifest;
     # absent from an older kit's verdict, and for a corpus no manifest describes
     independent_check: IndependentCheck | None = omit_none()
+
+    def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:
+        """Per grouping of the breakdown with two groups or more, the group of the largest RMSE."""
+        found = []
+        for by in groupings:
+            mine = [g for g in self.breakdown or () if g.by == by]
+            if len(mine) > 1 and (finite := [g for g in mine if math.isfinite(g.rmse)]):
+                found.append((by, max(finite, key=lambda g: (g.rmse, g.group))))
+        return found
 
     @property
     def teacher(self) -> Teacher:
