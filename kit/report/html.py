@@ -1,9 +1,6 @@
-"""report.html: a self-contained page (no network) summarising a run.
-
-Tables come from the verdict; the figures (kit.report.figures, kit.report.charts) from the held-out
-predictions, the intervals and the corpus, which `load_report_data` reads. It stays readable and small at
-1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file that holds
-the rest named (kit.report.sections).
+"""report.html: a self-contained page (no network) summarising a run. Tables come from the verdict; the figures
+from the held-out predictions, the intervals and the corpus, which `load_report_data` reads. It stays small at
+1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file of the rest named.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """A verdict document checked against its own gate rows: what `verify` refuses.
 
-A PROMOTE.json carries every gate its verdict was decided on (kit.verdict.decide: PROMOTE only when all pass): the
-PLCC gate (`gate`), the lift and challenger gates, the evidence floor, the rows of every gate of kit.verdict.gates
-(in its blocks: `bias_gate`, `fold_rmse_gate`, `coverage_gate`, `range_gate`, each `holdout` block's gate,
-`clip_error_gates`, `consumer_gates`; each row's direction its gate's) and `completeness`. `gate_failures` recomputes
-each row's pass from its own figures (its value against its threshold, the list of what fails it) and reads its pass
-flag; `contradiction` says when a document says
-PROMOTE and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
-constant teacher holds with every row passing when the thresholds let a PLCC of 0 through (decide's
-`constant_teacher`), and a HOLD claims nothing.
+A PROMOTE.json carries every gate its verdict was decided on (PROMOTE only when all pass): the PLCC gate (`gate`),
+the lift and challenger gates, the evidence floor, the rows of every block of kit.verdict.gates (each row's direction
+its gate's) and `completeness`. `gate_failures` recomputes each row's pass from its own figures (its value against
+its threshold, the list of what fails it) and reads its pass flag; `contradiction` says when a document says PROMOTE
+and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
+constant teacher holds with every row passing when the thresholds let a PLCC of 0 through, and a HOLD claims
+nothing.
 
 The document is read as JSON, not as a Verdict: a verdict of an older kit lacks the later gates, and what is absent
 is not checked, except the PLCC gate, which every verdict has.
