@@ -3,7 +3,6 @@ and the last event of a run (`run_finished`)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +21,8 @@ from kit.model.conformal import percent
 from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
+from kit.report import gatelines
+from kit.report.gatelines import gate_lines, num
 from kit.rundir import RunDir
 from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
@@ -47,45 +48,18 @@ class Row(NamedTuple):
     ok: bool | None = None
 
 
-OUTCOME = {True: "pass", False: "FAIL"}
-
-
 def gated(label: str, said: str, row: Any, sign: str = "", off: str = "no gate", after: str = "") -> Row:
     """A gate's row (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or `off`."""
-    state = f"gate {sign}{row.threshold:g}, {OUTCOME[row.passed]}" if row.enabled else off
-    return Row(label, f"{said}  ({state}){after}", row.passed if row.enabled else None)
+    return Row(label, gatelines.gated(said, row, sign, off) + after, row.passed if row.enabled else None)
 
 
 def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
-def _num(v: float | None, fmt: str = ".4f") -> str:
-    """A figure; n/a for None and NaN (null in the verdict file)."""
-    return format(v, fmt) if v is not None and math.isfinite(v) else "n/a"
-
-
 def gate_rows(verdict: Verdict) -> list[Row]:
-    gate, ok = verdict.gate, OUTCOME
-    seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
-    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
-    rows = [
-        Row(f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, "
-                                   f"{ok[gate.mean_plcc_pass]})", gate.mean_plcc_pass),
-        Row("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})",
-            gate.plcc_spread_pass),
-        Row("per seed", f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})",
-            gate.per_seed_pass),
-    ]
-    if (e := verdict.evidence_gate) is not None:
-        rows.append(Row("evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})",
-                        e.passed if e.enabled else None))
-    if (lg := verdict.lift_gate).enabled:
-        rows.append(gated("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups",
-                          lg, "<= "))
-    return rows + [gated(s.short, f"{_num(s.row.worst_value, '.1f')} on {s.row.worst_src}, {SOURCE}", s.row,
-                         f"{s.gate.sign} ", f"no gate: {s.gate.flag} off")
-                   for s in shown(verdict) if s.per_source and s.row.worst_src is not None]
+    """The gate's criteria the summary lists among the gates (kit.report.gatelines)."""
+    return [Row(line.short, line.said, line.ok) for line in gate_lines(verdict) if line.said]
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
@@ -94,15 +68,15 @@ BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linea
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
     """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
-    rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}, {GROUPS}")
+    rows = [(f"{name} baseline", f"PLCC {num(b.mean_plcc)}, RMSE {num(b.mean_rmse, '.2f')}, {GROUPS}")
             for name, b in verdict.baselines.items()]
     if rows:
         rows.append(("the baselines", BASELINES_LINE))
     if verdict.lift.statement:
         rows.append(("what the ensemble adds", verdict.lift.statement))
     if verdict.incumbent is not None:
-        rows.append(("incumbent", f"PLCC {_num(verdict.incumbent.mean_plcc)}, "
-                                  f"RMSE {_num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
+        rows.append(("incumbent", f"PLCC {num(verdict.incumbent.mean_plcc)}, "
+                                  f"RMSE {num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
     challenger = verdict.challenger_gate
     if challenger.enabled and challenger.statement:
         rows.append(("champion/challenger", challenger.statement))
@@ -182,7 +156,7 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
         return f"{percent(x.level)} unbounded ({n_groups} content groups: needs more)"
     if x.coverage is None:
         return f"{percent(x.level)} unbounded without each row's own group: no coverage"
-    return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
+    return f"{percent(x.level)} covers {x.coverage:.1%}, width {num(x.mean_width, '.1f')}"
 
 
 def pooling_lines(pooling: ClipPooling) -> list[str]:
@@ -218,8 +192,8 @@ def exported_text(e: ExportedInterval) -> str:
             if e.coverage_held_out is not None else "its coverage on content it was not calibrated on cannot be "
             "measured (unbounded without a row's own group)")
     return (f"mu +- {e.conformal_q_residual:.3f} std over the members ({percent(e.nominal)} nominal): covers {held}; "
-            f"{_num(e.coverage, '.1%')} pooled with the exported q, lowest content group "
-            f"{_num(e.group_coverage_min, '.1%')}")
+            f"{num(e.coverage, '.1%')} pooled with the exported q, lowest content group "
+            f"{num(e.group_coverage_min, '.1%')}")
 
 
 WORST_BY = ("encoder", "box", "resolution", "rung", "quality")  # the groupings the summary names the worst of
@@ -229,9 +203,9 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
     """Every held-out frame pooled, then the worst group of each grouping with two groups or more (the same kind),
     what the groupings confound, and each --holdout block's worst."""
     p = verdict.overall.pooled_ensemble
-    rows = [Row("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
+    rows = [Row("all held-out frames", f"RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}, {POOLED} ({p.n_frames} "
                                     "frames): the kind of the worst-group lines below")]
-    rows += [Row(f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias {g.bias:+.2f}, "
+    rows += [Row(f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {num(g.plcc)}, {POOLED}; bias {g.bias:+.2f}, "
                                 f"max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} out of range"
                                 + (f" ({g.note})" if g.note else "")) for by, g in verdict.worst_groups(WORST_BY)]
     rows += [Row("confounded", sentence) for sentence in verdict.confounding or ()]
@@ -263,8 +237,8 @@ def consumer_text(verdict: Verdict) -> str | None:
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{c.whole.ceiling_words(full=True)}; median miss {_num(c.median_miss, '.2f')}, largest "
-                f"{_num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
+                f"{c.whole.ceiling_words(full=True)}; median miss {num(c.median_miss, '.2f')}, largest "
+                f"{num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
@@ -282,7 +256,7 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
-    worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
+    worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
@@ -303,7 +277,7 @@ def error_text(verdict: Verdict) -> str:
     """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
     p = verdict.overall.pooled_ensemble
     worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
-    return f"all {p.n_frames} frames: RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}" + (f"; {worst}" if worst else "")
+    return f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}" + (f"; {worst}" if worst else "")
 
 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
