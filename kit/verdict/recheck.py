@@ -15,6 +15,7 @@ is not checked, except the PLCC gate, which every verdict has.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -64,26 +65,20 @@ def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
                 None)
 
 
-def _lift(row: Row) -> str | None:
-    ratio, limit = _number(row.get("rmse_ratio")), _number(row.get("threshold"))
-    if row.get("enabled") and (ratio is None or limit is None or not ratio <= limit):
-        return f"rmse_ratio {_shown(row.get('rmse_ratio'))} is above its threshold {_shown(row.get('threshold'))}"
-    return _flags(row)
+def _compared(value: str, limit: str, keeps: Callable[[float, float], bool], said: str) -> Callable[[Row], str | None]:
+    """A gate of its own shape: when on, its `value` field kept against its `limit` field (else `said`)."""
+    def check(row: Row) -> str | None:
+        v, bound = _number(row.get(value)), _number(row.get(limit))
+        if row.get("enabled") and (v is None or bound is None or not keeps(v, bound)):
+            return said.format(value=_shown(row.get(value)), limit=_shown(row.get(limit)))
+        return _flags(row)
+    return check
 
 
-def _challenger(row: Row) -> str | None:
-    margin, spread = _number(row.get("margin")), _number(row.get("seed_spread"))
-    if row.get("enabled") and (margin is None or spread is None or not margin > spread):
-        return f"its margin {_shown(row.get('margin'))} is not above the seed spread {_shown(row.get('seed_spread'))}"
-    return _flags(row)
-
-
-def _evidence(row: Row) -> str | None:
-    held, floor = _number(row.get("content_groups")), _number(row.get("min_content_groups"))
-    if row.get("enabled") and (held is None or floor is None or not held >= floor):
-        return (f"{_shown(row.get('content_groups'))} content groups, fewer than its minimum "
-                f"{_shown(row.get('min_content_groups'))}")
-    return _flags(row)
+_lift = _compared("rmse_ratio", "threshold", operator.le, "rmse_ratio {value} is above its threshold {limit}")
+_challenger = _compared("margin", "seed_spread", operator.gt, "its margin {value} is not above the seed spread {limit}")
+_evidence = _compared("content_groups", "min_content_groups", operator.ge,
+                      "{value} content groups, fewer than its minimum {limit}")
 
 
 def _completeness(row: Row) -> str | None:
