@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from kit.report.grades import Graded
 from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, cells, esc, headers, note, sorted_by, table
-from kit.verdict.gates import CONSUMER_GATES, Shown, shown
+from kit.verdict.gates import CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, Shown, shown
 from kit.verdict.kinds import CONSUMER
 
 if TYPE_CHECKING:
@@ -29,11 +29,10 @@ def share_cell(g: ConsumerGroup, floor: float | None) -> Graded:
 
 
 def floor_of(g: ConsumerGroup, verdict: Verdict) -> float | None:
-    """The share the gates hold this group to (None: no gate on it): all, bands and encoders the first, contents
-    the second."""
-    t = verdict.provenance.thresholds
-    key = "min_consumer_content_share" if g.by == "content" else None if g.by == "rung" else "min_consumer_share"
-    value = t.get(key) if key else None
+    """The share the gates hold this group to (None: no gate on it): all, bands and encoders CONSUMER_SHARE's,
+    contents CONSUMER_CONTENT_SHARE's."""
+    gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
+    value = verdict.provenance.thresholds.get(gate.threshold) if gate else None
     return float(value) if isinstance(value, int | float) else None
 
 

@@ -1,13 +1,9 @@
-"""The report's figures, drawn with matplotlib (Agg, no pyplot state) and
-returned as self-contained HTML: inline SVG for line and point charts, a
-base64 PNG for the dense scatter plots. Nothing here reads files.
+"""The report's figures, drawn with matplotlib (Agg, no pyplot state) and returned as self-contained HTML: inline
+SVG for line and point charts, a base64 PNG for the dense scatter plots. Nothing here reads files.
 
-No name from outside (a source, a box) is drawn by matplotlib: a chart marks a source by its rank or its
-colour, and the page says which is which in HTML (`legend_html`, `rank_key`), where the browser draws any
-script with its own fonts. matplotlib's fonts cover Latin only: a Chinese or Japanese name drawn by it would
-come out as boxes, with a warning per glyph on stderr. Its configuration and font cache go into the kit's
-cache (MPLCONFIGDIR, kit.report.html.matplotlib_home), so a home folder that cannot be written costs no
-warning either.
+No name from outside (a source, a box) is drawn by matplotlib, whose fonts cover Latin only (a Chinese name would
+come out as boxes, a warning per glyph on stderr): a chart marks a source by its rank or its colour, and the page
+names them in HTML (`legend_html`, `rank_key`), where the browser draws any script.
 """
 
 from __future__ import annotations
@@ -198,12 +194,8 @@ def source_colours(rq: pd.DataFrame, highlight: Sequence[str] = ()) -> dict[str,
 
 
 def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[tuple[str, Figure]]:
-    """Bitrate against mean VMAF, one figure per encoder, one line per source (its cq grid), on axes fitted to
-    the encoder's points. The `colours` sources are coloured (the page's legend names them), the others are thin
-    grey lines (the spread of the corpus).
-
-    rq: one row per (src, encoder, cq) with bitrate_kbps and vmaf (the mean over frames).
-    """
+    """Bitrate against mean VMAF (rq: one row per src, encoder and cq), one figure per encoder, one line per
+    source, on axes fitted to the encoder's points; the `colours` sources coloured, the others thin grey lines."""
     figures = []
     for encoder in sorted(rq["encoder"].unique()):
         fig = Figure(figsize=(5.6, 3.4), layout="constrained")

@@ -6,8 +6,7 @@
 - per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval;
 - per suspect source and encoder (the verdict's teacher_suspects, recomputable from the corpus file): the mean
   teacher at the best and worst setting at the clip's own size;
-- per encoder, CRF band, rung and content group (03_loso/encodes.parquet, kit.verdict.consumer.consumer_fit): the
-  held-out encodes as vmaf-tune predicts them, the share within its tolerance, the median and largest miss.
+- the worst of each kind for the first screen (WorstItem).
 """
 
 from __future__ import annotations

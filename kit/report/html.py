@@ -1,9 +1,6 @@
-"""report.html: a self-contained page (no network) summarising a run.
-
-Tables come from the verdict; the figures (kit.report.figures, kit.report.charts) from the held-out
-predictions, the intervals and the corpus, which `load_report_data` reads. It stays readable and small at
-1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file that holds
-the rest named (kit.report.sections).
+"""report.html: a self-contained page (no network) summarising a run. Tables come from the verdict; the figures
+from the held-out predictions, the intervals and the corpus, which `load_report_data` reads. It stays small at
+1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file of the rest named.
 """
 
 from __future__ import annotations
@@ -259,25 +256,19 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
             details("the corpus's fields, teacher ranges, content groups and sources", *parts)]
 
 
-def skipped_section(skipped: tuple[Unusable, ...]) -> list[str]:
-    """The clips of --ref-dir the corpus step left out, each with why and the fix (02_corpus/skipped.json): the
-    corpus is what is left, and the reader sees what it lacks."""
-    if not skipped:
+def left_out_section(verdict: Verdict, skipped: tuple[Unusable, ...]) -> list[str]:
+    """The clips of --ref-dir this box's corpus step left out, each with why and the fix (02_corpus/skipped.json);
+    else those the boxes left out, as the union's manifest carries them."""
+    heading = "<h2 id='skipped'>Clips left out</h2>"
+    if skipped:
+        return [heading, sorted_by("by path"),
+                capped(["clip", "why", "fix"], [[u.path, u.why, u.fix] for u in sorted(skipped, key=lambda u: u.path)],
+                       "clips", SKIPPED_FILE),
+                note(f"From {SKIPPED_FILE}, which the results tarball carries: each clip the corpus step could not "
+                     "use (--strict refuses the run instead), with the words and the fix it printed.")]
+    if not (left := verdict.corpus.left_out):
         return []
-    return ["<h2 id='skipped'>Clips left out</h2>", sorted_by("by path"),
-            capped(["clip", "why", "fix"], [[u.path, u.why, u.fix] for u in sorted(skipped, key=lambda u: u.path)],
-                   "clips", SKIPPED_FILE),
-            note(f"From {SKIPPED_FILE}, which the results tarball carries: each clip the corpus step could not use "
-                 "(--strict refuses the run instead), with the words and the fix it printed.")]
-
-
-def left_out_section(verdict: Verdict) -> list[str]:
-    """The clips the boxes left out, as the union's manifest carries them (a box's own report shows its
-    02_corpus/skipped.json instead: skipped_section)."""
-    left = verdict.corpus.left_out or ()
-    if not left:
-        return []
-    return ["<h2 id='skipped'>Clips left out</h2>", sorted_by("by box, then file"),
+    return [heading, sorted_by("by box, then file"),
             capped(["box", "clip", "why", "refuted by the independent check"],
                    [[u.box_id, u.file, u.why, "yes" if u.by_check else ""]
                     for u in sorted(left, key=lambda u: (u.box_id, u.file))], "clips", "the verdict file"),
@@ -368,7 +359,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
             *intervals.intervals_section(verdict, data.coverage),
-            *(skipped_section(data.skipped) or left_out_section(verdict)), *check_section(verdict)]
+            *left_out_section(verdict, data.skipped), *check_section(verdict)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
     nav = "".join(f"<a href='#{a}'>{t}</a>" for a, t in NAV if a in anchors)

@@ -5,17 +5,15 @@ its file."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kit.report.frames import WorstItem
+from kit.report.gatelines import GateLine, gate_lines
 from kit.report.grades import LEGEND, Graded, grade
 from kit.report.markup import esc, note, sorted_by, table
 from kit.report.markup import fmt as _fmt
-from kit.verdict.gates import Shown, shown
-from kit.verdict.kinds import GROUPS, POOLED, SOURCE
+from kit.verdict.kinds import POOLED, SOURCE
 
 if TYPE_CHECKING:
     from kit.verdict.document import Verdict
@@ -62,86 +60,12 @@ def worst_section(items: Sequence[WorstItem]) -> list[str]:
                  f"From {', '.join(files)}. {LEGEND}")]
 
 
-@dataclass(frozen=True)
-class GateRow:
-    """One criterion of the gate: its figure, the limit, and the outcome (None: off)."""
-
-    name: str
-    value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)
-    op: str  # >=, <=, >, =
-    threshold: float | None
-    limit: str  # as shown: ">= 0.95", "off (--max-fold-rmse)"
-    ok: bool | None
-
-    @property
-    def margin(self) -> float | None:
-        """How far inside the limit (positive) or past it (negative)."""
-        if self.ok is None or self.value is None or self.threshold is None or not math.isfinite(self.value):
-            return None
-        return self.threshold - self.value if self.op == "<=" else self.value - self.threshold
-
-    def order(self) -> tuple[int, float]:
-        rank = {False: 0, True: 1, None: 2}[self.ok]
-        scale = max(abs(self.threshold or 0.0), 1e-9)
-        exact = self.op == "=" and self.ok  # a count that is what it must be: nothing to watch
-        return rank, (self.margin / scale) if self.margin is not None and not exact else math.inf
-
-
-def margin_text(row: GateRow) -> str:
+def margin_text(row: GateLine) -> str:
     """How far inside the limit (+) or past it (-); nothing for a gate that is off or an exact count."""
     m = row.margin
     if m is None or (row.op == "=" and m == 0):
         return ""
     return f"{m:+.4g}"
-
-
-def gate_rows(verdict: Verdict) -> list[GateRow]:
-    gate, lift_gate, challenger = verdict.gate, verdict.lift_gate, verdict.challenger_gate
-    lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
-    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
-    rows = [GateRow(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=",
-                    gate.mean_plcc_threshold, f">= {_fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass),
-            GateRow("seed spread (max - min of the seed means)", gate.plcc_spread, "<=", gate.plcc_spread_max,
-                    f"<= {_fmt(gate.plcc_spread_max)}", gate.plcc_spread_pass),
-            GateRow(f"lowest seed's mean PLCC ({GROUPS})", lowest, ">=", gate.per_seed_min,
-                    f">= {_fmt(gate.per_seed_min)}", gate.per_seed_pass)]
-    if (e := verdict.evidence_gate) is not None:
-        least = float(e.min_content_groups) if e.min_content_groups is not None else None
-        rows.append(GateRow("held-out content groups (--min-content-groups)", int(e.content_groups), ">=", least,
-                            f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None))
-    if lift_gate.enabled:
-        rows.append(GateRow(f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio, "<=",
-                            lift_gate.threshold, f"<= {_fmt(lift_gate.threshold)}", lift_gate.passed))
-    if challenger.enabled:
-        rows.append(GateRow("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
-                            f"> seed spread {_fmt(challenger.seed_spread)}", challenger.passed))
-    return rows + limit_rows(verdict)
-
-
-def limit_row(s: Shown) -> GateRow:
-    """A row of a gate of kit.verdict.gates: its worst value (a per-source gate's names its source) against its
-    threshold."""
-    g, gate, what = s.row, s.gate, s.label
-    if s.per_source:
-        what, value = f"{what}: {g.worst_src}", g.worst_value
-    else:
-        value = g.worst_value if not gate.no_figure or math.isfinite(g.worst_value) else None
-        # why there is no figure is said where its figures are, at length: here, that there is none
-        what = f"{what}: {gate.no_figure}" if value is None else what
-        what = f"{what}: {g.worst}" if g.worst else what
-    limit = f"{gate.sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({gate.flag})"
-    return GateRow(what, value, gate.sign, g.threshold, limit, g.passed if g.enabled else None)
-
-
-def limit_rows(verdict: Verdict) -> list[GateRow]:
-    """The gates of kit.verdict.gates the verdict has, in its order (those shown beside their own table left out),
-    then the completeness."""
-    rows = [limit_row(s) for s in shown(verdict) if s.gate.label]
-    if (c := verdict.completeness) is not None:
-        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
-        rows.append(GateRow(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,
-                            f"= {c.expected_sources}", c.passed))
-    return rows
 
 
 def result(ok: bool | None) -> str:
@@ -150,7 +74,7 @@ def result(ok: bool | None) -> str:
 
 def gate_table(verdict: Verdict) -> str:
     """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
-    rows = sorted(gate_rows(verdict), key=GateRow.order)
+    rows = sorted(gate_lines(verdict), key=GateLine.order)
     body = "".join(
         f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(_fmt(r.value))}</td>"
         f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{result(r.ok)}'>{result(r.ok)}</td></tr>"

@@ -3,9 +3,8 @@ and the last event of a run (`run_finished`)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.table import Table
@@ -22,8 +21,10 @@ from kit.model.conformal import percent
 from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
+from kit.report import gatelines
+from kit.report.gatelines import gate_lines, num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict, worst_group
+from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -47,45 +48,18 @@ class Row(NamedTuple):
     ok: bool | None = None
 
 
-OUTCOME = {True: "pass", False: "FAIL"}
+def gated(label: str, said: str, row: Any, sign: str = "", off: str = "no gate", after: str = "") -> Row:
+    """A gate's row (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or `off`."""
+    return Row(label, gatelines.gated(said, row, sign, off) + after, row.passed if row.enabled else None)
 
 
 def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
-def _num(v: float | None, fmt: str = ".4f") -> str:
-    """A figure; n/a for None and NaN (null in the verdict file)."""
-    return format(v, fmt) if v is not None and math.isfinite(v) else "n/a"
-
-
 def gate_rows(verdict: Verdict) -> list[Row]:
-    gate, ok = verdict.gate, OUTCOME
-    seeds = ", ".join(f"seed {k} {_num(v)}" for k, v in gate.per_seed_plccs.items())
-    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
-    rows = [
-        Row(f"mean {scheme} PLCC", f"{_num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, "
-                                   f"{ok[gate.mean_plcc_pass]})", gate.mean_plcc_pass),
-        Row("seed spread", f"{_num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})",
-            gate.plcc_spread_pass),
-        Row("per seed", f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})",
-            gate.per_seed_pass),
-    ]
-    if (e := verdict.evidence_gate) is not None:
-        rows.append(Row("evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})",
-                        e.passed if e.enabled else None))
-    lg = verdict.lift_gate
-    if lg.enabled:
-        rows.append(Row("RMSE ensemble / ridge", f"{_num(lg.rmse_ratio, '.3f')}, of means over content groups  "
-                                                  f"(gate <= {lg.threshold:g}, {ok[lg.passed]})", lg.passed))
-    for s in shown(verdict):
-        g = s.row
-        if s.per_source and g.worst_src is not None:  # a per-source limit, with the source nearest it
-            state = f"gate {s.gate.sign} {g.threshold:g}, {ok[g.passed]}" if g.enabled else \
-                f"no gate: {s.gate.flag} off"
-            rows.append(Row(s.short, f"{_num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}  ({state})",
-                            g.passed if g.enabled else None))
-    return rows
+    """The gate's criteria the summary lists among the gates (kit.report.gatelines)."""
+    return [Row(line.short, line.said, line.ok) for line in gate_lines(verdict) if line.said]
 
 
 BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linear and mlp_small: seed document "
@@ -94,15 +68,15 @@ BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linea
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
     """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
-    rows = [(f"{name} baseline", f"PLCC {_num(b.mean_plcc)}, RMSE {_num(b.mean_rmse, '.2f')}, {GROUPS}")
+    rows = [(f"{name} baseline", f"PLCC {num(b.mean_plcc)}, RMSE {num(b.mean_rmse, '.2f')}, {GROUPS}")
             for name, b in verdict.baselines.items()]
     if rows:
         rows.append(("the baselines", BASELINES_LINE))
     if verdict.lift.statement:
         rows.append(("what the ensemble adds", verdict.lift.statement))
     if verdict.incumbent is not None:
-        rows.append(("incumbent", f"PLCC {_num(verdict.incumbent.mean_plcc)}, "
-                                  f"RMSE {_num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
+        rows.append(("incumbent", f"PLCC {num(verdict.incumbent.mean_plcc)}, "
+                                  f"RMSE {num(verdict.incumbent.mean_rmse, '.2f')}, {GROUPS}"))
     challenger = verdict.challenger_gate
     if challenger.enabled and challenger.statement:
         rows.append(("champion/challenger", challenger.statement))
@@ -182,7 +156,7 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
         return f"{percent(x.level)} unbounded ({n_groups} content groups: needs more)"
     if x.coverage is None:
         return f"{percent(x.level)} unbounded without each row's own group: no coverage"
-    return f"{percent(x.level)} covers {x.coverage:.1%}, width {_num(x.mean_width, '.1f')}"
+    return f"{percent(x.level)} covers {x.coverage:.1%}, width {num(x.mean_width, '.1f')}"
 
 
 def pooling_lines(pooling: ClipPooling) -> list[str]:
@@ -205,12 +179,9 @@ def interval_rows(verdict: Verdict) -> list[Row]:
         rows.append(Row("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
         rows += [Row("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
-    for s in [*shown(verdict, CLIP_ERROR_GATES), *shown(verdict, COVERAGE_GATE, RANGE_GATE)]:
-        g = s.row
-        if g.enabled or (s.gate.warns_off and g.statement and g.worst_value > 0):
-            state = f"gate {g.threshold:g}, {OUTCOME[g.passed]}" if g.enabled else "no gate"
-            rows.append(Row(s.short, f"{g.statement}  ({state})", g.passed if g.enabled else None))
-    return rows
+    return rows + [gated(s.short, s.row.statement, s.row)
+                   for s in [*shown(verdict, CLIP_ERROR_GATES), *shown(verdict, COVERAGE_GATE, RANGE_GATE)]
+                   if s.row.enabled or (s.gate.warns_off and s.row.statement and s.row.worst_value > 0)]
 
 
 def exported_text(e: ExportedInterval) -> str:
@@ -221,30 +192,28 @@ def exported_text(e: ExportedInterval) -> str:
             if e.coverage_held_out is not None else "its coverage on content it was not calibrated on cannot be "
             "measured (unbounded without a row's own group)")
     return (f"mu +- {e.conformal_q_residual:.3f} std over the members ({percent(e.nominal)} nominal): covers {held}; "
-            f"{_num(e.coverage, '.1%')} pooled with the exported q, lowest content group "
-            f"{_num(e.group_coverage_min, '.1%')}")
+            f"{num(e.coverage, '.1%')} pooled with the exported q, lowest content group "
+            f"{num(e.group_coverage_min, '.1%')}")
+
+
+WORST_BY = ("encoder", "box", "resolution", "rung", "quality")  # the groupings the summary names the worst of
 
 
 def group_error_rows(verdict: Verdict) -> list[Row]:
     """Every held-out frame pooled, then the worst group of each grouping with two groups or more (the same kind),
     what the groupings confound, and each --holdout block's worst."""
     p = verdict.overall.pooled_ensemble
-    rows = [Row("all held-out frames", f"RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}, {POOLED} ({p.n_frames} "
+    rows = [Row("all held-out frames", f"RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}, {POOLED} ({p.n_frames} "
                                     "frames): the kind of the worst-group lines below")]
-    for by in ("encoder", "box", "resolution", "rung", "quality"):
-        if (g := worst_group(verdict.breakdown or (), by)) is not None:
-            rows.append(Row(f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {_num(g.plcc)}, {POOLED}; bias "
-                                        f"{g.bias:+.2f}, max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} "
-                                        "out of range" + (f" ({g.note})" if g.note else "")))
+    rows += [Row(f"worst {by}", f"{g.group}: RMSE {g.rmse:.2f}, PLCC {num(g.plcc)}, {POOLED}; bias {g.bias:+.2f}, "
+                                f"max miss {g.max_abs_error:.1f}, {g.share_out_of_range:.1%} out of range"
+                                + (f" ({g.note})" if g.note else "")) for by, g in verdict.worst_groups(WORST_BY)]
     rows += [Row("confounded", sentence) for sentence in verdict.confounding or ()]
     for block in verdict.holdout or ():  # each block's gate is HOLDOUT_PLCC's row
-        on, label = block.gate.enabled, HOLDOUT_PLCC.short.format(kind=block.kind)
-        state = f"gate {block.gate.threshold:g}, {OUTCOME[block.gate.passed]}" if on else \
-            f"no gate: {HOLDOUT_PLCC.flag}"
+        label = HOLDOUT_PLCC.short.format(kind=block.kind)
         worst = next((g for g in block.groups if g.group == block.gate.worst), None)
-        rows.append(Row(label, f"{block.gate.statement}, {POOLED}  ({state})"
-                        + (f"; {worst.note}" if worst is not None and worst.note else ""), block.gate.passed if on
-                        else None))
+        rows.append(gated(label, f"{block.gate.statement}, {POOLED}", block.gate, off=f"no gate: {HOLDOUT_PLCC.flag}",
+                          after=f"; {worst.note}" if worst is not None and worst.note else ""))
         if block.left_out:
             rows.append(Row(f"{label}: rows left out", block.left_out))
     if verdict.completeness is not None and not verdict.completeness.passed:
@@ -268,8 +237,8 @@ def consumer_text(verdict: Verdict) -> str | None:
                         for by, words in (("crf_band", "CRF"), ("encoder", "encoder"), ("content", "content"))
                         if len(c.of(by)) > 1 and (g := c.of(by)[0]))
         said = (f"{c.share_within:.1%} of {c.n_encodes} held-out encodes within {c.tolerance:g} VMAF ({CONSUMER})"
-                f"{c.whole.ceiling_words(full=True)}; median miss {_num(c.median_miss, '.2f')}, largest "
-                f"{_num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
+                f"{c.whole.ceiling_words(full=True)}; median miss {num(c.median_miss, '.2f')}, largest "
+                f"{num(c.max_miss, '.2f')} ({c.worst_encode}){worst}")
     if c.train_hint:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
@@ -281,14 +250,13 @@ def consumer_rows(verdict: Verdict) -> list[Row]:
     """The consumer's row, then each of its gates that is on (kit.verdict.consumer)."""
     text = consumer_text(verdict)
     rows = [Row(CONSUMER_LABEL, text)] if text else []
-    return rows + [Row(s.short, f"{s.row.statement}  (gate {s.gate.sign} {s.row.threshold:g}, {OUTCOME[s.row.passed]})",
-                       s.row.passed) for s in shown(verdict, CONSUMER_GATES)
+    return rows + [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
                    if s.row.enabled and s.row.threshold is not None]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The table: verdict, figures, baselines, corpus (the paths follow it, see path_lines)."""
-    worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {_num(w.plcc, '.3f')})"
+    worst = "; ".join(f"{w.src} ({w.reason})" if w.reason else f"{w.src} (PLCC {num(w.plcc, '.3f')})"
                       for w in verdict.worst_folds)
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
@@ -308,10 +276,8 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
 def error_text(verdict: Verdict) -> str:
     """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
     p = verdict.overall.pooled_ensemble
-    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by in ("encoder", "box", "resolution", "rung",
-                                                                              "quality")
-                      if (g := worst_group(verdict.breakdown or (), by)) is not None)
-    return f"all {p.n_frames} frames: RMSE {_num(p.rmse, '.2f')}, PLCC {_num(p.plcc)}" + (f"; {worst}" if worst else "")
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
+    return f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}" + (f"; {worst}" if worst else "")
 
 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -423,22 +389,32 @@ def print_summary(out_dir: Path, console: Console) -> None:
         verdict = _verdict(tree, out_dir)
         if verdict is None:
             return
-        table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
         style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
-        # source names and paths are the user's: made visible, and Text, so their brackets are not rich markup
         rows = closing_rows(out_dir, verdict)
         lead = trained_on_given_corpus(tree, out_dir)
         skipped = left_out_rows(verdict) if lead else skipped_rows(tree, out_dir)
-        for label, text in [*rows[:-1], *skipped, rows[-1]]:
-            table.add_row(label, Text(visible(text)), style=style if label == "verdict" else None)
-        console.print(table)
+        print_table(console, [*rows[:-1], *skipped, rows[-1]], "verdict", style)
         kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
-        for label, text in path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead):
-            console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
-            if text:
-                console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
+        print_paths(console, path_lines(tree, out_dir, verdict.corpus.demo_corpus and not lead, lead))
+
+
+def print_table(console: Console, rows: list[tuple[str, str]], marked: str, style: str | None) -> None:
+    """The summary's table; the row labelled `marked` in `style`. Source names and paths are the user's: made
+    visible, and Text, so their brackets are not rich markup."""
+    table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for label, text in rows:
+        table.add_row(label, Text(visible(text)), style=style if label == marked else None)
+    console.print(table)
+
+
+def print_paths(console: Console, lines: list[tuple[str, str]]) -> None:
+    """Each of path_lines whole on a line of its own (never wrapped), its path, command or flag indented under it."""
+    for label, text in lines:
+        console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
+        if text:
+            console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
@@ -459,9 +435,6 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
     the results tarball to send, and training happens at the lead."""
     with read_out_dir(out_dir) as tree:
         run = RunDir(out_dir)
-        table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
         manifest = tree.read_json_object(run.shard_manifest)[0] or {}
         demo, n = manifest.get("demo_corpus") is True, manifest.get("rows")
         made = f"{n} rows, " if isinstance(n, int) else ""
@@ -469,13 +442,8 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
                 *skipped_rows(tree, out_dir),
                 ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
                              "corpora; this box's corpus is in the results tarball below, to send as it is")]
-        for label, text in rows:
-            table.add_row(label, Text(visible(text)), style="bold yellow" if label == "this box" else None)
-        console.print(table)
-        for label, text in path_lines(tree, out_dir, demo):
-            console.print(visible(f"{label}:" if text else label), markup=False, highlight=False, soft_wrap=True)
-            if text:
-                console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
+        print_table(console, rows, "this box", "bold yellow")
+        print_paths(console, path_lines(tree, out_dir, demo))
 
 
 # -- the closing events ---------------------------------------------------------------------------

@@ -3,9 +3,8 @@
 In a union where box A ran only libx264 and box B libx265 and SVT-AV1, "worst box: A" is exactly libx264's figures,
 and "--holdout box: unseen box B" means "unseen libx265 and SVT-AV1": the corpus cannot tell the box from the
 encoder. Likewise a box that holds the only rows of some content: its figures are also that content's. The
-breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`), the
-summary and the report say them. Computed from the held-out rows (04_verdict/intervals.parquet: box_id, encoder,
-content), so each is recomputable.
+breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`); each is
+recomputable from 04_verdict/intervals.parquet (box_id, encoder, content).
 """
 
 from __future__ import annotations

@@ -6,10 +6,8 @@ vmaf-tune accepts the proxy's answer for an encode when a verify encode agrees w
 (kit.model.encodes) holds each held-out encode's prediction as vmaf-tune makes it, by the members that never saw its
 content; every figure here is taken over its `counted` rows (an encoder vmaf-tune has a slot for, at a CRF it
 queries, that the encode's fold trained on): the share with `miss` <= the tolerance, the median and largest `miss`,
-over all of them and per encoder, CRF band, rung and content group, worst first. The gates that read them are
-declared in kit.verdict.gates (--min-consumer-share: every CRF band, every encoder and all encodes together;
---min-consumer-content-share: every content group); `share_gate` computes both. The slots of vmaf-tune's one-hot no
-row trained are named, never given a figure.
+over all of them and per encoder, CRF band, rung and content group, worst first. `share_gate` computes both
+consumer gates of kit.verdict.gates. The slots of vmaf-tune's one-hot no row trained are named, never given a figure.
 """
 
 from __future__ import annotations

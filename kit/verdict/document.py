@@ -1,11 +1,6 @@
-"""The verdict document: PROMOTE.json or HOLD.json.
-
-It keeps the bash kit's fields (schema_version, verdict, generated_at_utc,
-seeds, gate{...}, corpus{...}, recommendation) and adds the optional gates, the
-baselines and lift, per-seed and overall figures, the per-fold table, the worst
-folds, the teacher model (`teacher_models`: every teacher of the corpus;
-`teacher_model` the one teacher, or "mixed: ..." for a corpus of several) and
-provenance. Reading it needs no pandas; building it is kit.verdict.decide.
+"""The verdict document, PROMOTE.json or HOLD.json: the bash kit's fields (schema_version, verdict,
+generated_at_utc, seeds, gate, corpus, recommendation) and every figure and gate added since. Reading it needs no
+pandas; building it is kit.verdict.decide.
 """
 
 from __future__ import annotations
@@ -24,8 +19,7 @@ from kit.verdict.lift import ChallengerGate, Lift, LiftGate
 from kit.verdict.plausibility import TeacherSuspect
 
 VERDICT_SCHEMA_VERSION = 1
-# what to do with the results tarball, by whose run it is: one answer in the recommendation (kit.verdict.decide; the
-# verdict, the report) and the closing summary's tarball line (kit.report.summary)
+# what to do with the results tarball, by whose run it is: said by the recommendation and the summary's tarball line
 SEND_BACK = "send the results tarball back"
 NOTHING_TO_SEND = {"lead": "the union's results, yours as the lead: nothing to send",
                    "demo": "the DEMO corpus's results (synthetic clips): nothing to send; run on your own clips"}
@@ -92,7 +86,7 @@ class IntervalLevel(Record):
     mean_width: float | None  # mean hi - lo over those rows
     source_coverage_min: float | None  # the lowest per-source coverage
     share_unbounded: float  # rows whose interval, calibrated without their group, is unbounded
-    reason: str | None = omit_none()  # why coverage and width are absent (kit 0.5)
+    reason: str | None = omit_none()  # why coverage and width are absent
 
 
 @dataclass(frozen=True)
@@ -103,12 +97,10 @@ class ClipUse(Record):
     n_clips: int
     rmse: float
     max_abs_error: float
-    coverage: float  # clips whose mean teacher lies in the frame-level interval at the nominal level (NaN:
-    # unbounded for some clip, not measured)
+    coverage: float  # clips whose mean teacher lies in the nominal interval (NaN: unbounded for some clip)
     holds: bool  # coverage >= nominal - COVERAGE_SLACK, with bounded intervals
     note: str
-    coverage_by_level: dict[str, float | None] | None = omit_none()  # per level, keyed "50".."95" as
-    # GroupErrors is; None where unbounded for a clip
+    coverage_by_level: dict[str, float | None] | None = omit_none()  # keyed as GroupErrors'; None: unbounded
 
 
 @dataclass(frozen=True)
@@ -129,8 +121,8 @@ class PoolError(Record):
 
 @dataclass(frozen=True)
 class ClipPooling(Record):
-    """The verdict's `clip_pooling` block (kit 0.6): per held-out clip, the error of the pooled prediction against
-    the teacher pooled the same way, for each pooling a consumer uses; pooled over clips and per encoder."""
+    """The verdict's `clip_pooling` block: per held-out clip, the error of the pooled prediction against the teacher
+    pooled the same way, for each pooling a consumer uses; over all clips and per encoder."""
 
     how: str
     pooled: tuple[PoolError, ...]
@@ -153,7 +145,7 @@ class ConsumerGroup(Record):
     max_miss: float
     worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
     # the same share for the teacher's own function on the same mean features: the ceiling of a mean-feature proxy
-    # (kit 2.1; absent where the teacher was not reproduced, and from older verdicts)
+    # (absent where the teacher was not reproduced)
     ceiling_share: float | None = omit_none()
 
     def ceiling_words(self, full: bool = False) -> str:
@@ -193,8 +185,8 @@ class ConsumerFit(Record):
     train_hint: str | None  # which --encoders would train them
     not_counted: str | None = omit_none()  # the held-out encodes left out of the figures, and why
     unmeasured_bands: list[str] | None = omit_none()  # CRF bands of the queried range no held-out encode falls in
-    ceiling_share: float | None = omit_none()  # kit 2.1: the teacher's own function's share (ConsumerGroup's)
-    codec_note: str | None = omit_none()  # kit 2.1: the models do not read the codec block (the teacher recipe)
+    ceiling_share: float | None = omit_none()  # the teacher's own function's share (ConsumerGroup's)
+    codec_note: str | None = omit_none()  # the models do not read the codec block (the teacher recipe)
 
     def of(self, by: str) -> tuple[ConsumerGroup, ...]:
         return tuple(g for g in self.groups if g.by == by)
@@ -247,7 +239,7 @@ class Intervals(Record):
     q_reason: str | None = omit_none()
     warning: str | None = omit_none()  # pooled coverage far below nominal
     clip_use: ClipUse | None = omit_none()
-    exported: ExportedInterval | None = omit_none()  # kit 0.5
+    exported: ExportedInterval | None = omit_none()
 
     def at(self, level: float) -> IntervalLevel | None:
         return next((x for x in self.levels if abs(x.level - level) < 1e-9), None)
@@ -269,19 +261,11 @@ class GroupErrors(Record):
     share_out_of_range: float
     coverage: float | None  # at the nominal level; None when some row's interval is unbounded (coverage_reason)
     mean_width: float | None  # None when unbounded
-    # at every level of intervals.parquet, keyed as its columns are ("50", "80", "90", "95"); kit 0.4
+    # at every level of intervals.parquet, keyed as its columns are ("50", "80", "90", "95")
     coverage_by_level: dict[str, float | None] | None = omit_none()
     width_by_level: dict[str, float | None] | None = omit_none()
     coverage_reason: str | None = omit_none()  # which levels are unbounded here, and why there is no figure
     note: str | None = omit_none()  # what else this group stands for (kit.verdict.confounding)
-
-
-def worst_group(groups: tuple[GroupErrors, ...], by: str) -> GroupErrors | None:
-    """The group of one grouping with the largest RMSE (the summary's one line per grouping), when it has two or
-    more groups."""
-    mine = [g for g in groups if g.by == by]
-    finite = [g for g in mine if math.isfinite(g.rmse)]
-    return max(finite, key=lambda g: (g.rmse, g.group)) if len(mine) > 1 and finite else None
 
 
 @dataclass(frozen=True)
@@ -306,7 +290,7 @@ class HoldoutBlock(Record):
     scheme: str
     groups: tuple[GroupErrors, ...]
     gate: LimitGate
-    rows_left_out: int | None = omit_none()  # corpus rows no member could predict (kit 0.5), and why
+    rows_left_out: int | None = omit_none()  # corpus rows no member could predict, and why
     left_out: str | None = omit_none()
 
 
@@ -342,49 +326,55 @@ class Verdict(Record):
     plcc_measures: str
     provenance: VerdictProvenance
     folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
-    bias_gate: FoldGate | None = omit_none()  # --max-abs-bias (kit 0.2; absent from older verdicts)
+    # the optional blocks: absent from the verdict of a kit before them
+    bias_gate: FoldGate | None = omit_none()  # --max-abs-bias
     fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
-    # every teacher of the corpus (kit 0.2); teacher_model names the one teacher, or says the corpus mixes them
+    # every teacher of the corpus; teacher_model names the one teacher, or says the corpus mixes them ("mixed: ...")
     teacher_models: list[str] | None = omit_none()
-    validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3; absent: LOSO, older kits)
-    # kit 0.4: intervals, errors by group, the optional held-out encoder/box block and their gates
+    validation: FoldScheme | None = omit_none()  # which folds ran and why (absent: LOSO)
     intervals: Intervals | None = omit_none()
     breakdown: tuple[GroupErrors, ...] | None = omit_none()
     holdout: tuple[HoldoutBlock, ...] | None = omit_none()
     coverage_gate: LimitGate | None = omit_none()  # --min-coverage
     range_gate: LimitGate | None = omit_none()  # --max-out-of-range
     completeness: Completeness | None = omit_none()  # folds without results
-    # kit 0.5: the evidence floor, which kind of figure each block holds, what the groupings confound
     evidence_gate: EvidenceGate | None = omit_none()  # --min-content-groups
     figure_kinds: dict[str, str] | None = omit_none()  # block -> kind (kit.verdict.kinds)
     confounding: list[str] | None = omit_none()  # e.g. "box realA ran only libx264: its figures are libx264's"
-    # kit 0.6: the sha256 of the teacher's model file (--teacher FILE); absent for a libvmaf built-in
-    teacher_sha256: str | None = omit_none()
-    clip_pooling: ClipPooling | None = omit_none()  # kit 0.6: the per-clip error of each pooling
+    teacher_sha256: str | None = omit_none()  # of the teacher's model file (--teacher FILE); absent for a built-in
+    clip_pooling: ClipPooling | None = omit_none()
     clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
-    # the sources whose teacher looks wrong at their own size (kit.verdict.plausibility): a warning, not a gate;
-    # [] when none is, absent from a verdict of an older kit
+    # the sources whose teacher looks wrong at their own size (kit.verdict.plausibility): a warning, not a gate
     teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()
-    # the held-out encodes as vmaf-tune uses the models (kit.verdict.consumer), and the gates on them
-    # (--min-consumer-share, --min-consumer-content-share); absent for an input set vmaf-tune does not feed
+    # the held-out encodes as vmaf-tune uses the models (kit.verdict.consumer), and the gates on them; absent for an
+    # input set vmaf-tune does not feed
     consumer: ConsumerFit | None = omit_none()
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
-    # kit 2.1: the recipe the members were trained by, and the teacher's function as the loso step proved it (or why
-    # it could not: the models were then trained on the corpus's frames); absent from a verdict of an older kit
+    # the recipe the members were trained by, and the teacher's function as the loso step proved it (or why it could
+    # not: the models were then trained on the corpus's frames)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
-    # kit 2.1: what the independent libvmaf check found over the corpus (kit.corpus.oracle), from its manifest;
-    # absent from an older kit's verdict, and for a corpus no manifest describes
+    # what the independent libvmaf check found over the corpus (kit.corpus.oracle); absent for a corpus no manifest
+    # describes
     independent_check: IndependentCheck | None = omit_none()
+
+    def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:
+        """Per grouping of the breakdown with two groups or more, the group of the largest RMSE."""
+        found = []
+        for by in groupings:
+            mine = [g for g in self.breakdown or () if g.by == by]
+            if len(mine) > 1 and (finite := [g for g in mine if math.isfinite(g.rmse)]):
+                found.append((by, max(finite, key=lambda g: (g.rmse, g.group))))
+        return found
 
     @property
     def teacher(self) -> Teacher:
-        """The teacher the models learnt (its name, and a model file's sha256): what exported ids and names say."""
+        """The teacher the models learnt: what exported ids and names say."""
         return Teacher(self.teacher_model, "", self.teacher_sha256 or "")
 
     @property
     def scheme_text(self) -> str:
-        """Which validation ran and why, in one line: what the summary and the report say."""
+        """Which validation ran and why, in one line."""
         if self.validation is None:
             return "LOSO (one fold per source)"
         return f"{self.validation.label}: {self.validation.why}"

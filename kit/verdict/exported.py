@@ -4,10 +4,8 @@ Upstream's consumers (lusoris/vmaf's ensemble manifest: `confidence`, read by ai
 and the documented recipe) build one interval from an ensemble: the members' mean mu and their standard deviation
 sigma (ddof=1), and mu +- q sigma with q = `conformal_q_residual`, or with the Gaussian `gaussian_z` when there is
 none. The members' spread alone is no interval: it measures how much the seeds disagree, not how far the teacher
-is, and on the demo mu +- 1.96 sigma covered 46.7 % of held-out frames at a nominal 95 % (58.5 % in the run issue
-37 reports).
-
-So the kit exports q, and only q: the split-conformal threshold of the sigma-normalised conformity score
+is (on the demo mu +- 1.96 sigma covered 46.7 % of held-out frames at a nominal 95 %). So the kit exports q, and
+only q: the split-conformal threshold of the sigma-normalised conformity score
 |teacher - mu| / sigma over content groups (kit.model.conformal; normalised scores as in Lei, G'Sell, Rinaldo,
 Tibshirani & Wasserman 2018, "Distribution-free predictive inference for regression", section 5.2; Vovk, Gammerman
 & Shafer 2005 for split conformal), with the finite-sample rule ceil((n + 1)(1 - alpha)) <= n. When n groups

@@ -2,12 +2,9 @@
 the mean teacher score over the frames of its encodes at the grid's best setting and at its worst. A source is a
 suspect teacher when its best setting scores under BEST_FLOOR (a high-quality encode the teacher calls poor), or
 when its teacher falls less than MIN_DROP from the best setting to the worst (a flat rate-quality curve: the
-teacher barely sees the grid). A warning, not a gate: the verdict names the suspects (`teacher_suspects`, and its
-recommendation), the closing summary and the report show them, all from this one computation.
-
-Why: a scoring bug once gave every source below 25 fps VMAF 16-27 at the best setting (99 was right), with flat
-curves; the held-out PLCC stayed high (the proxy learnt the wrong teacher well) and the run PROMOTEd without a word.
-No pandas import: document.py (which reads verdicts without pandas) takes the record from here.
+teacher barely sees the grid). A warning, not a gate, said by the verdict (`teacher_suspects`, the recommendation),
+the summary and the report. Why: a wrong teacher learnt well keeps the held-out PLCC high (a scoring bug gave VMAF
+16-27 where 99 was right, and the run PROMOTEd). No pandas import: document.py takes the record from here.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
 
-A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (one encode: a
-source at one encoder, cq and rung, kit.model.clips.ENCODE_KEY; a native encode and its half-height rung are two, as
-a consumer scores them, so their opposite errors never cancel) the ensemble's frame predictions (the mean over seeds
-of the members that never saw the clip's content, clipped to [0, 100]) and the teacher's frame scores are each
-pooled by the consumers' statistics
-(kit.model.pooling: mean, harmonic mean, 1st percentile, min); the error is their difference. The frame of those
-clips is 04_verdict/clip_pooling.parquet (its columns `vmaf_<stat>` and `pred_<stat>`), from which every figure of
-the verdict's `clip_pooling` block and of the --max-clip-error gates is recomputed: RMSE, mean and largest absolute
-error and the bias of `pred_<stat> - vmaf_<stat>` over its rows, all or one encoder's.
+A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (one encode,
+kit.model.clips.ENCODE_KEY: a native encode and its half-height rung are two, so their opposite errors never cancel)
+the ensemble's frame predictions (clipped to [0, 100]) and the teacher's frame scores are each pooled by the
+consumers' statistics (kit.model.pooling); the error is their difference. Every figure of the `clip_pooling` block
+and of the --max-clip-error gates is recomputable from 04_verdict/clip_pooling.parquet (`vmaf_<stat>`,
+`pred_<stat>`): RMSE, mean and largest absolute error and the bias of `pred_<stat> - vmaf_<stat>`, all clips or one
+encoder's.
 """
 
 from __future__ import annotations

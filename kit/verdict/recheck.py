@@ -1,14 +1,12 @@
 """A verdict document checked against its own gate rows: what `verify` refuses.
 
-A PROMOTE.json carries every gate its verdict was decided on (kit.verdict.decide: PROMOTE only when all pass): the
-PLCC gate (`gate`), the lift and challenger gates, the evidence floor, the rows of every gate of kit.verdict.gates
-(in its blocks: `bias_gate`, `fold_rmse_gate`, `coverage_gate`, `range_gate`, each `holdout` block's gate,
-`clip_error_gates`, `consumer_gates`; each row's direction its gate's) and `completeness`. `gate_failures` recomputes
-each row's pass from its own figures (its value against its threshold, the list of what fails it) and reads its pass
-flag; `contradiction` says when a document says
-PROMOTE and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
-constant teacher holds with every row passing when the thresholds let a PLCC of 0 through (decide's
-`constant_teacher`), and a HOLD claims nothing.
+A PROMOTE.json carries every gate its verdict was decided on (PROMOTE only when all pass): the PLCC gate (`gate`),
+the lift and challenger gates, the evidence floor, the rows of every block of kit.verdict.gates (each row's direction
+its gate's) and `completeness`. `gate_failures` recomputes each row's pass from its own figures (its value against
+its threshold, the list of what fails it) and reads its pass flag; `contradiction` says when a document says PROMOTE
+and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
+constant teacher holds with every row passing when the thresholds let a PLCC of 0 through, and a HOLD claims
+nothing.
 
 The document is read as JSON, not as a Verdict: a verdict of an older kit lacks the later gates, and what is absent
 is not checked, except the PLCC gate, which every verdict has.
@@ -17,6 +15,7 @@ is not checked, except the PLCC gate, which every verdict has.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -66,26 +65,20 @@ def _flags(row: Row, names: tuple[str, ...] = ()) -> str | None:
                 None)
 
 
-def _lift(row: Row) -> str | None:
-    ratio, limit = _number(row.get("rmse_ratio")), _number(row.get("threshold"))
-    if row.get("enabled") and (ratio is None or limit is None or not ratio <= limit):
-        return f"rmse_ratio {_shown(row.get('rmse_ratio'))} is above its threshold {_shown(row.get('threshold'))}"
-    return _flags(row)
+def _compared(value: str, limit: str, keeps: Callable[[float, float], bool], said: str) -> Callable[[Row], str | None]:
+    """A gate of its own shape: when on, its `value` field kept against its `limit` field (else `said`)."""
+    def check(row: Row) -> str | None:
+        v, bound = _number(row.get(value)), _number(row.get(limit))
+        if row.get("enabled") and (v is None or bound is None or not keeps(v, bound)):
+            return said.format(value=_shown(row.get(value)), limit=_shown(row.get(limit)))
+        return _flags(row)
+    return check
 
 
-def _challenger(row: Row) -> str | None:
-    margin, spread = _number(row.get("margin")), _number(row.get("seed_spread"))
-    if row.get("enabled") and (margin is None or spread is None or not margin > spread):
-        return f"its margin {_shown(row.get('margin'))} is not above the seed spread {_shown(row.get('seed_spread'))}"
-    return _flags(row)
-
-
-def _evidence(row: Row) -> str | None:
-    held, floor = _number(row.get("content_groups")), _number(row.get("min_content_groups"))
-    if row.get("enabled") and (held is None or floor is None or not held >= floor):
-        return (f"{_shown(row.get('content_groups'))} content groups, fewer than its minimum "
-                f"{_shown(row.get('min_content_groups'))}")
-    return _flags(row)
+_lift = _compared("rmse_ratio", "threshold", operator.le, "rmse_ratio {value} is above its threshold {limit}")
+_challenger = _compared("margin", "seed_spread", operator.gt, "its margin {value} is not above the seed spread {limit}")
+_evidence = _compared("content_groups", "min_content_groups", operator.ge,
+                      "{value} content groups, fewer than its minimum {limit}")
 
 
 def _completeness(row: Row) -> str | None:

@@ -1,0 +1,117 @@
+"""Every criterion of a verdict's gate, derived once: what the report's gate table and the summary's gate rows say
+of it. No pandas: the summary imports it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kit.report.markup import fmt
+from kit.verdict.gates import Shown, shown
+from kit.verdict.kinds import GROUPS, SOURCE
+
+if TYPE_CHECKING:
+    from kit.verdict.document import Verdict
+
+OUTCOME = {True: "pass", False: "FAIL"}
+
+
+def num(v: float | None, digits: str = ".4f") -> str:
+    """A figure; n/a for None and NaN (null in the verdict file)."""
+    return format(v, digits) if v is not None and math.isfinite(v) else "n/a"
+
+
+def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
+    """A gate row's sentence (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or
+    `off`."""
+    return f"{said}  ({f'gate {sign}{row.threshold:g}, {OUTCOME[row.passed]}' if row.enabled else off})"
+
+
+@dataclass(frozen=True)
+class GateLine:
+    """One criterion: the report's name, its figure, the limit (as shown: ">= 0.95", "off (--max-fold-rmse)"), the
+    outcome (None: off); `short` and `said`: the summary's row ("": not among its gates)."""
+
+    name: str
+    value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)
+    op: str  # >=, <=, >, =
+    threshold: float | None
+    limit: str
+    ok: bool | None
+    short: str = ""
+    said: str = ""
+
+    @property
+    def margin(self) -> float | None:
+        """How far inside the limit (positive) or past it (negative)."""
+        if self.ok is None or self.value is None or self.threshold is None or not math.isfinite(self.value):
+            return None
+        return self.threshold - self.value if self.op == "<=" else self.value - self.threshold
+
+    def order(self) -> tuple[int, float]:
+        rank = {False: 0, True: 1, None: 2}[self.ok]
+        scale = max(abs(self.threshold or 0.0), 1e-9)
+        exact = self.op == "=" and self.ok  # a count that is what it must be: nothing to watch
+        return rank, (self.margin / scale) if self.margin is not None and not exact else math.inf
+
+
+def gate_lines(verdict: Verdict) -> list[GateLine]:
+    """The PLCC gate's three criteria, the evidence floor, the lift and challenger gates, then limit_lines."""
+    gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
+    lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
+    seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
+    scheme = verdict.validation.label if verdict.validation is not None else "LOSO"
+    lines = [
+        GateLine(f"mean {scheme} PLCC ({GROUPS}; mean over seeds)", gate.mean_plcc, ">=", gate.mean_plcc_threshold,
+                 f">= {fmt(gate.mean_plcc_threshold)}", gate.mean_plcc_pass, f"mean {scheme} PLCC",
+                 f"{num(gate.mean_plcc)}, {GROUPS}  (gate >= {gate.mean_plcc_threshold}, {ok[gate.mean_plcc_pass]})"),
+        GateLine("seed spread (max - min of the seed means)", gate.plcc_spread, "<=", gate.plcc_spread_max,
+                 f"<= {fmt(gate.plcc_spread_max)}", gate.plcc_spread_pass, "seed spread",
+                 f"{num(gate.plcc_spread)}  (gate <= {gate.plcc_spread_max}, {ok[gate.plcc_spread_pass]})"),
+        GateLine(f"lowest seed's mean PLCC ({GROUPS})", lowest, ">=", gate.per_seed_min, f">= {fmt(gate.per_seed_min)}",
+                 gate.per_seed_pass, "per seed",
+                 f"{seeds}, each a {GROUPS}  (each >= {gate.per_seed_min}, {ok[gate.per_seed_pass]})")]
+    if (e := verdict.evidence_gate) is not None:
+        least = float(e.min_content_groups) if e.min_content_groups is not None else None
+        lines.append(GateLine("held-out content groups (--min-content-groups)", int(e.content_groups), ">=", least,
+                              f">= {e.min_content_groups}" if e.enabled else "off", e.passed if e.enabled else None,
+                              "evidence", f"{e.statement}  ({'gate, ' + ok[e.passed] if e.enabled else 'no gate'})"))
+    if lift_gate.enabled:
+        lines.append(GateLine(f"RMSE ratio ensemble / ridge, --min-rmse-lift ({GROUPS})", lift_gate.rmse_ratio, "<=",
+                              lift_gate.threshold, f"<= {fmt(lift_gate.threshold)}", lift_gate.passed,
+                              "RMSE ensemble / ridge", gated(f"{num(lift_gate.rmse_ratio, '.3f')}, of means over "
+                                                            "content groups", lift_gate, "<= ")))
+    if challenger.enabled:
+        lines.append(GateLine("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
+                              f"> seed spread {fmt(challenger.seed_spread)}", challenger.passed))
+    return lines + limit_lines(verdict)
+
+
+def limit_line(s: Shown) -> GateLine:
+    """A gate of kit.verdict.gates: its worst value (a per-source gate's names its source) against its threshold."""
+    g, gate, what = s.row, s.gate, s.label
+    said = ""
+    if s.per_source:
+        what, value = f"{what}: {g.worst_src}", g.worst_value
+        if g.worst_src is not None:
+            said = gated(f"{num(g.worst_value, '.1f')} on {g.worst_src}, {SOURCE}", g, f"{gate.sign} ",
+                         f"no gate: {gate.flag} off")
+    else:
+        value = g.worst_value if not gate.no_figure or math.isfinite(g.worst_value) else None
+        # why there is no figure is said where its figures are, at length: here, that there is none
+        what = f"{what}: {gate.no_figure}" if value is None else what
+        what = f"{what}: {g.worst}" if g.worst else what
+    limit = f"{gate.sign} {g.threshold:g}" if g.enabled and g.threshold is not None else f"off ({gate.flag})"
+    return GateLine(what, value, gate.sign, g.threshold, limit, g.passed if g.enabled else None, s.short, said)
+
+
+def limit_lines(verdict: Verdict) -> list[GateLine]:
+    """The gates of kit.verdict.gates the verdict has, in its order (those shown beside their own table left out),
+    then the completeness."""
+    lines = [limit_line(s) for s in shown(verdict) if s.gate.label]
+    if (c := verdict.completeness) is not None:
+        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
+        lines.append(GateLine(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,
+                              f"= {c.expected_sources}", c.passed))
+    return lines
