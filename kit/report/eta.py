@@ -10,10 +10,10 @@ running ones' frames through each phase, the trainings' parameter-steps (`epoch.
 threads far more, or less, than ffmpeg's processes), and the steps' rest. Each kind's pace is its work over its own
 working seconds, the older seconds weighing less (e^-age/MEMORY_S): a load that comes and goes for a few seconds moves
 it little, one that lasts is followed within a few minutes. A kind not measured yet goes at the corpus's pace (at the
-fixed exchange rate, for training); once it works, it starts from PRIOR_S seconds at that pace, so its first slow
-seconds (threads starting, torch warming) do not swing the estimate. The time left is each step's work left of each
-kind at that kind's pace. Until MEASURED_SHARE of the run's work is done the kit says it is estimating, no figure:
-kit 2.0 scaled one libvmaf timing into a figure 1.7 to 4.5 times off.
+fixed exchange rate, for training); once it works, it starts from PRIOR_S seconds at that pace (at most as many as
+the run has lasted), so its first slow seconds (threads starting, torch warming) do not swing the estimate. The
+time left is each step's work left of each kind at that kind's pace. Until MEASURED_SHARE of the run's work is done
+the kit says it is estimating, no figure: kit 2.0 scaled one libvmaf timing into a figure 1.7 to 4.5 times off.
 """
 
 from __future__ import annotations
@@ -71,10 +71,12 @@ class RunClock:
         self.loading = False  # the running step has not trained yet
         self.paces = {kind: Pace() for kind in KINDS}
         self.worked_at = 0.0  # when work was last done (or a step or the corpus's jobs began)
+        self.began: float | None = None  # when the first event came
 
     def feed(self, e: ev.Event, now: float) -> bool:
         """Takes in one event; True when the estimate should be said at once (a plan, a step's start or end). The
         seconds since work was last done go to the kind this event did work of (the rest, when it did some)."""
+        self.began = now if self.began is None else self.began
         before = self._by_kind()
         handler = getattr(self, f"_on_{e.kind}", None)
         changed = bool(handler(e)) if handler is not None else False
@@ -83,7 +85,8 @@ class RunClock:
             kind = "rest" if "rest" in worked else max(worked, key=lambda k: worked[k])
             pace = self.paces[kind]
             if pace.seconds == 0 and (stand_in := self.speed(kind)) is not None:
-                pace.add(stand_in * PRIOR_S, PRIOR_S)
+                prior = min(PRIOR_S, now - self.began)  # never more than the run has seen: a run of seconds
+                pace.add(stand_in * prior, prior)
             pace.add(worked[kind], now - self.worked_at)
         if worked or isinstance(e, ev.StepStarted | ev.JobsPlanned):
             self.worked_at = now
