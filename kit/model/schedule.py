@@ -91,15 +91,26 @@ class PlannedJob:
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
+# a tuning's row-step takes this many of a base's (windows of whole encodes, a member at a time): on three real-clip
+# runs of a busy 2-core box the tunings were a fifth of training's rows and a third to a half of its time
+# (bench/README.md, "The run's ETA, each kind of work at its own pace")
+TUNE_ROW_COST = 3.0
+
+
 def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConfig, base_done: int | None = None,
                          tune_done: int | None = None) -> int:
     """The teacher recipe's arithmetic (kit.model.distil: each seed's base, then each member's tuning) in the frames
     recipe's unit, parameter-steps of --batch-size rows; of it, with `base_done` and `tune_done`, the part those
-    steps did."""
+    steps did. The whole is the rows' arithmetic; the part done weighs a tuning's row TUNE_ROW_COST times a base's, so
+    the work done keeps pace with the time spent while the whole stays what the exchange rate was measured on."""
     base, tune = config.teacher_steps()
-    base, tune = (base if base_done is None else base_done), (tune if tune_done is None else tune_done)
-    return round((base * seeds * config.base_batch + tune * members * config.tune_batch) / config.batch_size
-                 * arch.params)
+    base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
+    whole = (base_rows + tune_rows) / config.batch_size * arch.params
+    if (base_done is None and tune_done is None) or not base_rows + tune_rows:
+        return round(whole)
+    done_rows = (base if base_done is None else base_done) * seeds * config.base_batch \
+        + TUNE_ROW_COST * (tune if tune_done is None else tune_done) * members * config.tune_batch
+    return round(whole * done_rows / (base_rows + TUNE_ROW_COST * tune_rows))
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:
