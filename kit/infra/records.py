@@ -21,22 +21,35 @@ lacked keys says so with `LENIENT = True`; its defaulted fields may then be
 absent (the corpus manifests, which only add provenance).
 
 `SCHEMA_VERSION` on a record class is the version of its JSON form; from_json
-refuses a document that declares a newer one than this kit reads.
+refuses a document that declares a newer one than this kit reads. A record with
+`CLOSED = True` (the run's settings) refuses a key it does not declare, in it
+and in every record it holds, before its types: a misspelt setting is refused.
+
+cattrs reads and writes the records (its converters are made on first use, so
+`--help` does not import it): the hooks here make it as strict as the kit is
+(an int, str or bool taken as it is, never coerced; a list never read from a
+text), and `_refusal` turns its errors into the kit's RecordError, Refused and
+UnknownKey with the dotted key. A record's own reading at any depth is its
+`adapted` (the document as it takes it) and `read_back` (what it derives or
+checks once read), never an override of from_json.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
+    from cattrs import Converter
+
     from kit.infra.tree import Tree
 
 R = TypeVar("R", bound="Record")
@@ -67,99 +80,20 @@ class Refused(RecordError):
 
 
 class UnknownKey(Refused):
-    """A key a record does not declare, in a document read with check_keys (a settings document)."""
+    """A key a record does not declare, in a document read as a CLOSED record (a settings document)."""
 
 
 def spelled(value: object) -> str:
     """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters. An infinity
     is said as the file wrote it (`Infinity`, `-Infinity`, which Python's JSON reads), never as the null the kit
     would write for it; NaN stays null, which a record reads as NaN."""
-    text = json.dumps(dump(value, infinite=True), ensure_ascii=True)
+    text = json.dumps(_converters().shown.unstructure(value), ensure_ascii=True)
     return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
 
-def dump(value: object, infinite: bool = False) -> object:
-    """A value as strict JSON: records as objects, NaN/inf as null, tuples as lists (`infinite`: an infinity kept,
-    for a message that shows it)."""
-    if isinstance(value, Record):
-        return value.to_json()
-    if isinstance(value, float):
-        return value if math.isfinite(value) or (infinite and not math.isnan(value)) else None
-    if isinstance(value, list | tuple):
-        return [dump(v, infinite) for v in value]
-    if isinstance(value, dict):
-        return {k: dump(v, infinite) for k, v in value.items()}
-    if isinstance(value, PurePath):
-        return str(value)
-    return value
-
-
-def _arms(tp: Any) -> tuple[Any, ...]:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
-    return (tp,)
-
-
-def load(tp: Any, value: object, where: str) -> Any:
-    """`value` read as type `tp` (the declared type of a record field)."""
-    arms = _arms(tp)
-    if len(arms) > 1:
-        if value is None and type(None) in arms:
-            return None
-        real = [a for a in arms if a is not type(None)]
-        return load(real[0], value, where) if len(real) == 1 else value  # several real types: kept as read
-    if tp is Any or tp is object:
-        return value
-    if isinstance(tp, type) and issubclass(tp, Record):
-        return tp.from_json(value, where)
-    if tp in _SCALARS:
-        return _SCALARS[tp](value, where)
-    container = _CONTAINERS.get(typing.get_origin(tp))
-    return value if container is None else container(typing.get_args(tp), value, where)
-
-
-def _float(value: object, where: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(f"{where}: {value!r} is not a number")
-    return float(value)
-
-
-def _exactly(tp: type) -> Any:
-    def read(value: object, where: str) -> object:
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise RecordError(f"{where}: {value!r} is not a {tp.__name__}")
-        return value
-
-    return read
-
-
-def _path(value: object, where: str) -> Path:
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"{where}: {value!r} is not a path")
-    return Path(value)
-
-
-def _list(args: tuple[Any, ...], value: object, where: str) -> list[object]:
-    """A list or tuple's items, each read as the first type argument (a tuple[X, ...] or list[X] field)."""
-    if not isinstance(value, list | tuple):
-        raise RecordError(f"{where}: {type(value).__name__} where a list was expected")
-    return [load(args[0] if args else Any, v, f"{where}[{i}]") for i, v in enumerate(value)]
-
-
-def _dict(args: tuple[Any, ...], value: object, where: str) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise RecordError(f"{where}: {type(value).__name__} where an object was expected")
-    item = args[1] if len(args) == 2 else Any
-    return {str(k): load(item, v, f"{where}.{k}") for k, v in value.items()}
-
-
-_SCALARS: dict[Any, Callable[[object, str], object]] = {
-    float: _float, int: _exactly(int), bool: _exactly(bool), str: _exactly(str), Path: _path}
-_CONTAINERS: dict[Any, Callable[[tuple[Any, ...], object, str], object]] = {
-    tuple: lambda args, value, where: tuple(_list(args, value, where)), list: _list, dict: _dict}
+def dump(value: object) -> object:
+    """A value as strict JSON: records as objects (their to_json), NaN/inf as null, tuples as lists, paths as text."""
+    return _converters().written.unstructure(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +102,9 @@ class Record:
 
     SCHEMA_VERSION: ClassVar[int] = 1
     LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
-    # keys its to_json writes beside its fields, and their one value: check_keys takes them, no other
+    # True: a key the record does not declare is refused (UnknownKey), in it and in every record it holds
+    CLOSED: ClassVar[bool] = False
+    # keys its to_json writes beside its fields, and their one value: a CLOSED record takes them, no other
     WRITTEN: ClassVar[Mapping[str, object]] = {}
 
     def to_json(self) -> dict[str, object]:
@@ -183,84 +119,335 @@ class Record:
 
     @classmethod
     def from_json(cls: type[R], data: object, where: str = "") -> R:
-        where = where or cls.__name__
+        """The record `data` holds, read by the converter (_structure_record, at every depth); RecordError (or
+        Refused: a rule, a key it does not declare) names the dotted key below `where`, the value and why."""
+        from cattrs.errors import BaseValidationError
+
+        try:
+            record: R = _converters().read.structure(data, cls)
+        except (BaseValidationError, RecordError) as exc:
+            raise _refusal(exc, where, cls.__name__, data) from None
+        return record
+
+    @classmethod
+    def adapted(cls, data: object) -> object:
+        """The document as this record reads it, at any depth: a record whose earlier form differs turns it into
+        its own here (CqGrid: a bare list)."""
+        return data
+
+    def read_back(self: R) -> R:
+        """The record as read, finished, at any depth: what it derives or checks once its fields are read
+        (SeedReport: its folds' seed; RunSettings: its rules). A Refused names its key below the record."""
+        return self
+
+
+def _arms(tp: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return (tp,)
+
+
+class _Converters(NamedTuple):
+    read: Converter  # documents into records; a CLOSED record's reading hands over to `closed`
+    closed: Converter  # forbid_extra_keys: a CLOSED record and every record it holds
+    written: Converter  # records and values into strict JSON (dump)
+    shown: Converter  # dump's, an infinity kept (spelled)
+
+
+@functools.cache
+def _converters() -> _Converters:
+    """The cattrs converters, made on first use: `--help` never reads a record and does not pay cattrs' import."""
+    from cattrs import Converter
+
+    read, closed = Converter(detailed_validation=True), Converter(detailed_validation=True, forbid_extra_keys=True)
+    for converter in (read, closed):
+        for tp, check in _SCALARS.items():
+            converter.register_structure_hook(tp, check)
+        converter.register_structure_hook_func(lambda tp: tp is object or len(_real_arms(tp)) > 1, _as_read)
+        converter.register_structure_hook_factory(
+            lambda tp: typing.get_origin(tp) in (list, tuple), lambda tp, c: _structure_sequence(tp, c))
+        converter.register_structure_hook_factory(
+            lambda tp: typing.get_origin(tp) is dict, lambda tp, c: _structure_dict(tp, c))
+        converter.register_structure_hook_factory(
+            _is_record, lambda tp, c: _structure_record(tp, c, closed))
+    written, shown = Converter(), Converter()
+    for converter, infinite in ((written, False), (shown, True)):
+        converter.register_unstructure_hook_func(_is_record, lambda r: r.to_json())
+        converter.register_unstructure_hook(float, _finite(infinite))
+        converter.register_unstructure_hook_func(lambda tp: tp in (list, tuple), functools.partial(_as_list, converter))
+        converter.register_unstructure_hook_func(lambda tp: isinstance(tp, type) and issubclass(tp, PurePath), str)
+    return _Converters(read, closed, written, shown)
+
+
+def _finite(infinite: bool) -> Callable[[float], float | None]:
+    """A float as strict JSON: NaN and infinities as null (`infinite`: an infinity kept, for a message)."""
+    def write(value: float) -> float | None:
+        return value if math.isfinite(value) or (infinite and not math.isnan(value)) else None
+
+    return write
+
+
+def _is_record(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Record)
+
+
+def _real_arms(tp: Any) -> list[Any]:
+    return [a for a in _arms(tp) if a is not type(None)]
+
+
+def _as_read(value: object, _: object) -> object:
+    """A field of several real types (RunSettings.folds: int | str) or `object`: kept as read, its record checks it."""
+    return value
+
+
+def _as_list(converter: Converter, value: Iterable[object]) -> list[object]:
+    return [converter.unstructure(v) for v in value]
+
+
+def _number(value: object, _: object) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _exactly(tp: type) -> Callable[[object, object], object]:
+    """int, str and bool as they are: cattrs would coerce (`"5"` to 5, 3 to `"3"`, 1 to True), the kit refuses."""
+    def read(value: object, _: object) -> object:
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecordError(f"{value!r} is not a {tp.__name__}")
+        return value
+
+    return read
+
+
+def _path(value: object, _: object) -> Path:
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"{value!r} is not a path")
+    return Path(value)
+
+
+_SCALARS: dict[type, Callable[[object, Any], object]] = {
+    float: _number, int: _exactly(int), bool: _exactly(bool), str: _exactly(str), Path: _path}
+
+
+def _structure_sequence(tp: Any, converter: Converter) -> Callable[[object, object], object]:
+    """A list or tuple field: a JSON list (no text taken as its characters), each item read as the first type
+    argument (tuple[int, int] as tuple[int, ...])."""
+    from cattrs.cols import list_structure_factory
+
+    args = typing.get_args(tp)
+    items = list_structure_factory(typing.cast(type, types.GenericAlias(list, args[:1] or (Any,))), converter)
+    make = tuple if typing.get_origin(tp) is tuple else list
+
+    def structure(value: object, _: object) -> object:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"{type(value).__name__} where a list was expected")
+        return make(items(value, tp))
+
+    return structure
+
+
+def _structure_dict(tp: Any, converter: Converter) -> Callable[[object, object], object]:
+    from cattrs.gen import make_mapping_structure_fn
+
+    args = typing.get_args(tp)
+    entries: Callable[[Any, Any], object] = make_mapping_structure_fn(
+        typing.cast(type, types.GenericAlias(dict, (str, args[1] if len(args) == 2 else Any))), converter)
+
+    def structure(value: object, _: object) -> object:
+        if not isinstance(value, dict):
+            raise RecordError(f"{type(value).__name__} where an object was expected")
+        return entries({str(k): v for k, v in value.items()}, tp)
+
+    return structure
+
+
+def _structure_record(cls: type[Record], converter: Converter, closed: Converter) -> Callable[[object, object], object]:
+    """How `converter` reads `cls`, at any depth: the document as the record takes it (adapted), an object of a
+    schema this kit reads, a CLOSED record's WRITTEN keys holding their value (then left out: forbid_extra_keys
+    refuses any other key), a flatten() field gathering the keys the record does not declare; then cattrs' reading of
+    the fields, then the record's own read_back. A field's reading: every field present unless LENIENT (cattrs
+    refuses one without a default; one with a default it would fill in is given as LACKING, refused in its turn),
+    an omit_none() float's null a NaN (absent: None)."""
+    from cattrs.gen import make_dict_structure_fn, override
+
+    if cls.CLOSED and not converter.forbid_extra_keys:
+        return closed.get_structure_hook(cls)
+    fields, hints = dataclasses.fields(cls), typing.get_type_hints(cls)
+    declared = {f.name for f in fields}
+    flat = next((f.name for f in fields if f.metadata.get("flatten")), None)
+    asked = {f.name: LACKING for f in fields if not (cls.LENIENT or f.metadata.get("omit_none") or
+                                                    f.metadata.get("flatten"))
+             and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)}
+    overrides = {f.name: override(struct_hook=_null_is_nan(converter, hints[f.name])) for f in fields
+                 if f.metadata.get("omit_none") and float in _arms(hints[f.name])}
+    overrides |= {name: override(struct_hook=_present(converter.get_structure_hook(hints[name]))) for name in asked}
+    if flat is not None:
+        overrides[flat] = override(struct_hook=_as_read)
+    read_fields = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+    unread = {*cls.WRITTEN, *(["schema_version"] if cls.SCHEMA_VERSION > 1 and "schema_version" not in declared
+                              else [])}
+
+    def structure(data: object, _: object) -> Record:
+        data = cls.adapted(data)
         if not isinstance(data, Mapping):
-            raise RecordError(f"{where}: {type(data).__name__} where an object was expected")
+            raise RecordError(f"{type(data).__name__} where an object was expected")
         version = data.get("schema_version", 1)
         if isinstance(version, int) and version > cls.SCHEMA_VERSION:
-            raise RecordError(f"{where}: schema_version {version} is newer than this kit reads "
-                              f"({cls.SCHEMA_VERSION})")
-        hints = _type_hints(cls)
-        kw: dict[str, object] = {}
-        declared = {f.name for f in dataclasses.fields(cls)}
-        for f in dataclasses.fields(cls):
-            optional = f.metadata.get("omit_none") or (cls.LENIENT and (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING))
-            if f.metadata.get("flatten"):
-                kw[f.name] = {k: v for k, v in data.items() if k not in declared}
-            elif f.name in data:
-                value = data[f.name]
-                if value is None and f.metadata.get("omit_none") and float in _arms(hints[f.name]):
-                    kw[f.name] = math.nan  # present but null: a NaN (absent would mean None)
-                else:
-                    kw[f.name] = load(hints[f.name], value, f"{where}.{f.name}")
-            elif not optional:
-                raise RecordError(f"{where}: lacks {f.name!r}")
-        return cls(**kw)
+            raise RecordError(f"schema_version {version} is newer than this kit reads ({cls.SCHEMA_VERSION})")
+        if converter.forbid_extra_keys:
+            for key, value in data.items():  # in the document's order, up to the first key cattrs refuses
+                if key in cls.WRITTEN and value != (kept := cls.WRITTEN[key]):
+                    raise UnknownKey(key, value, f"is no setting: the kit writes {spelled(kept)} there and reads "
+                                                 "nothing from it", f"{spelled(kept)}, or no {key}")
+                if key not in declared and key not in unread:
+                    break
+            data = {k: v for k, v in data.items() if k not in unread}
+        if asked:
+            data = {**asked, **data}
+        if flat is not None:
+            data = {**{k: v for k, v in data.items() if k in declared},
+                    flat: {k: v for k, v in data.items() if k not in declared}}
+        return read_fields(data, cls).read_back()
+
+    return structure
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+LACKING = object()  # a field the document lacks that cattrs would fill in with its default
 
 
-def _type_hints(cls: type) -> dict[str, Any]:
-    """A record class's resolved field types, once per class: resolving them took most of the time of reading a
-    verdict of 1,000 sources (one FoldResult per seed and source)."""
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def _present(read: Callable[[object, Any], object]) -> Callable[[object, Any], object]:
+    """A field that must be present: KeyError where it is LACKING (as cattrs' own for a field without a default)."""
+    def structure(value: object, tp: Any) -> object:
+        if value is LACKING:
+            raise KeyError(tp)
+        return read(value, tp)
+
+    return structure
 
 
-def check_keys(cls: type[Record], data: object, where: str) -> None:
-    """UnknownKey for the first key of `data` (a document read as `cls`) that `cls` does not declare, at any depth
-    (the records its fields hold, alone or in a list or dict): a misspelt setting is refused, never ignored. A key
-    of `cls.WRITTEN` must hold its one value."""
-    if not isinstance(data, Mapping):
-        return  # the record's own reading says what it is not
-    hints, declared = _type_hints(cls), {f.name for f in dataclasses.fields(cls)}
-    for key, value in data.items():
-        at = f"{where}.{key}" if where else str(key)
-        if key in cls.WRITTEN:
-            if value != cls.WRITTEN[key]:
-                raise UnknownKey(at, value, f"is no setting: the kit writes {spelled(cls.WRITTEN[key])} there and "
-                                            "reads nothing from it", f"{spelled(cls.WRITTEN[key])}, or no {key}")
-        elif key not in declared and not (key == "schema_version" and cls.SCHEMA_VERSION > 1):
-            close = difflib.get_close_matches(str(key), sorted(declared), n=1)
-            meant = f" (did you mean {close[0]}?)" if close else ""
-            raise UnknownKey(at, value, f"is no key the kit reads there{meant}",
-                             "one of " + ", ".join(sorted(declared)))
-        elif key in declared:
-            for record, inside in _records_in(hints[key]):
-                if inside and isinstance(value, Mapping):
-                    for name, item in value.items():
-                        check_keys(record, item, f"{at}.{name}")
-                elif inside and isinstance(value, list):
-                    for i, item in enumerate(value):
-                        check_keys(record, item, f"{at}[{i}]")
-                elif not inside:
-                    check_keys(record, value, at)
+def _null_is_nan(converter: Converter, tp: Any) -> Callable[[object, object], object]:
+    """An omit_none() float read: present but null is a NaN (absent, the field's None)."""
+    def structure(value: object, _: object) -> object:
+        return math.nan if value is None else converter.structure(value, tp)
+
+    return structure
 
 
-def _records_in(tp: Any) -> list[tuple[type[Record], bool]]:
-    """The record types a field of type `tp` holds: (the type, whether in a list, tuple or dict)."""
-    found: list[tuple[type[Record], bool]] = []
-    for arm in _arms(tp):
-        if isinstance(arm, type) and issubclass(arm, Record):
-            found.append((arm, False))
-        elif typing.get_origin(arm) in _CONTAINERS and (args := typing.get_args(arm)):
-            inner = args[-1] if typing.get_origin(arm) is dict else args[0]
-            if isinstance(inner, type) and issubclass(inner, Record):
-                found.append((inner, True))
-    return found
+Step = str | int  # a field's or a dict's key, a list's index
+
+
+def _refusal(exc: Exception, where: str, name: str, data: object) -> Exception:
+    """The kit's refusal of a document cattrs could not read (or a hook refused), as the kit has always said it:
+    the first problem in field order (a key the record does not declare first, in the document's order), with its
+    dotted key below `where` (`name`, the record's class, where there is none, but for a Refused of the record
+    read itself): RecordError `WHERE.KEY: why`, Refused / UnknownKey `WHERE.KEY` with the value. What a record's
+    own constructor raised is raised as it is."""
+    from cattrs.errors import ForbiddenExtraKeysError
+
+    found = list(_leaves(exc, (), None))
+    unknown: list[tuple[tuple[Step, ...], UnknownKey]] = []
+    for at, leaf, _, closed in found:
+        if closed is None or closed != found[0].closed:
+            continue  # the first problem lies outside this CLOSED record, whose keys are checked before its types
+        if isinstance(leaf, ForbiddenExtraKeysError):
+            unknown += [((*at, key), _unknown_key(leaf.cl, key, _at(data, (*at, key)))) for key in leaf.extra_fields]
+        elif isinstance(leaf, UnknownKey):
+            unknown.append(((*at, leaf.key), leaf))
+    if unknown:
+        at, first = min(unknown, key=lambda u: _position(data, u[0]))
+        top = found[0].closed == ()  # the record read is CLOSED: its keys are said below `where` as it is
+        return UnknownKey(_dotted(where if top else where or name, at), first.value, first.problem, first.words)
+    at, leaf, raw, _ = found[0]
+    if raw or not isinstance(leaf, RecordError | KeyError):
+        return leaf
+    if isinstance(leaf, Refused):
+        return type(leaf)(_dotted(where if not at else where or name, (*at, leaf.key)), leaf.value, leaf.problem,
+                          leaf.words)
+    if isinstance(leaf, KeyError):  # cattrs' for a field without a default the document lacks
+        return RecordError(f"{_dotted(where or name, at[:-1])}: lacks {at[-1]!r}")
+    return RecordError(f"{_dotted(where or name, at)}: {leaf}")
+
+
+def _unknown_key(cls: type, key: str, value: object) -> UnknownKey:
+    """A key `cls` does not declare (relative to it), with the closest it does."""
+    declared = sorted(f.name for f in dataclasses.fields(cls))
+    close = difflib.get_close_matches(key, declared, n=1)
+    meant = f" (did you mean {close[0]}?)" if close else ""
+    return UnknownKey(key, value, f"is no key the kit reads there{meant}", "one of " + ", ".join(declared))
+
+
+class _Leaf(NamedTuple):
+    """A problem under cattrs' exception groups."""
+
+    at: tuple[Step, ...]  # its steps from the top
+    exc: Exception
+    raw: bool  # the record's constructor raised it: in a class's group without cattrs' note of a field
+    closed: tuple[Step, ...] | None  # the steps of the outermost CLOSED record it lies in
+
+
+def _leaves(exc: BaseException, at: tuple[Step, ...], closed: tuple[Step, ...] | None) -> Iterator[_Leaf]:
+    """Every problem under cattrs' exception groups, depth first in field order."""
+    from cattrs.errors import (
+        AttributeValidationNote,
+        BaseValidationError,
+        ClassValidationError,
+        ForbiddenExtraKeysError,
+        IterableValidationNote,
+    )
+
+    if not isinstance(exc, BaseValidationError):
+        yield _Leaf(at, typing.cast(Exception, exc), False, closed)
+        return
+    if closed is None and isinstance(exc.cl, type) and issubclass(exc.cl, Record) and exc.cl.CLOSED:
+        closed = at
+    for sub in exc.exceptions:
+        notes = [n for n in getattr(sub, "__notes__", ())
+                 if isinstance(n, AttributeValidationNote | IterableValidationNote)]
+        if not notes:
+            raw = isinstance(exc, ClassValidationError) and not isinstance(sub, ForbiddenExtraKeysError)
+            yield _Leaf(at, sub, raw, closed)
+        elif isinstance(notes[0], AttributeValidationNote):
+            yield from _leaves(sub, (*at, notes[0].name), closed)
+        else:  # a dict's key (always text, as JSON's), a list's index
+            index = notes[0].index
+            yield from _leaves(sub, (*at, str(index) if typing.get_origin(exc.cl) is dict else index), closed)
+
+
+def _at(data: object, at: tuple[Step, ...]) -> object:
+    """The value at `at` in the document (None where it does not lead anywhere)."""
+    for step in at:
+        if not _leads(data, step):
+            return None
+        data = data[step]  # type: ignore[index]
+    return data
+
+
+def _leads(data: object, step: Step) -> bool:
+    """Whether `step` is a key of the object `data` or an index of the list `data`."""
+    return (isinstance(data, Mapping) and step in data) or (
+        isinstance(data, list) and isinstance(step, int) and step < len(data))
+
+
+def _position(data: object, at: tuple[Step, ...]) -> tuple[int, ...]:
+    """Where `at` lies in the document, in its order (a key of an object by its place in it)."""
+    places: list[int] = []
+    for step in at:
+        if not _leads(data, step):
+            places.append(-1)
+            continue
+        places.append(list(data).index(step) if isinstance(data, Mapping) else typing.cast(int, step))
+        data = data[step]  # type: ignore[index]
+    return tuple(places)
+
+
+def _dotted(where: str, at: tuple[Step, ...]) -> str:
+    """`where` and the steps below it: `run.json.settings.seeds[0]`."""
+    text = where + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in at)
+    return text.removeprefix(".")
 
 
 def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:

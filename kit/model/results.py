@@ -128,10 +128,8 @@ class SeedReport(SeedSummary):
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "folds": [replace(f, seed=None).to_json() for f in self.folds]}
 
-    @classmethod
-    def from_json(cls, data: object, where: str = "") -> SeedReport:
-        report = super().from_json(data, where or "SeedReport")
-        return replace(report, folds=tuple(replace(f, seed=report.seed) for f in report.folds))
+    def read_back(self) -> SeedReport:
+        return replace(self, folds=tuple(replace(f, seed=self.seed) for f in self.folds))
 
 
 @dataclass(frozen=True)

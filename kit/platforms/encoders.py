@@ -193,11 +193,11 @@ class HwArgs(Record):
     filter: str = ""
 
     @classmethod
-    def from_json(cls, d: object, where: str = "") -> HwArgs:
+    def adapted(cls, data: object) -> object:
         """From prereqs.json; anything that is not the recorded shape means no device args."""
-        d = d if isinstance(d, dict) else {}
+        d = data if isinstance(data, dict) else {}
         init = d.get("init")
-        return cls(tuple(str(a) for a in init) if isinstance(init, list) else (), str(d.get("filter") or ""))
+        return {"init": [str(a) for a in init] if isinstance(init, list) else [], "filter": str(d.get("filter") or "")}
 
 
 def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:

@@ -46,11 +46,9 @@ class CqGrid(Record):
         object.__setattr__(self, "named", {name: tuple(sorted(v)) for name, v in sorted(self.named.items())})
 
     @classmethod
-    def from_json(cls, data: object, where: str = "") -> CqGrid:
+    def adapted(cls, data: object) -> object:
         """The record, or a run.json of a kit before grids per encoder: its one list was every encoder's."""
-        if isinstance(data, list):
-            data = {"every": data}
-        return super().from_json(data, where)
+        return {"every": data} if isinstance(data, list) else data
 
     def for_encoder(self, name: str) -> tuple[int, ...]:
         """The values `name` is encoded at: its own entry, its family's, the list for every encoder, its default."""

@@ -29,7 +29,7 @@ from kit.infra.host import safe_box_id
 from kit.infra.invocation import kit_command
 from kit.infra.outside import JsonRefused, read_json
 from kit.infra.perms import require_trusted
-from kit.infra.records import Record, RecordError, Refused, UnknownKey, check_keys
+from kit.infra.records import Record, RecordError, Refused, UnknownKey
 from kit.infra.rules import (
     Absolute,
     AbsPath,
@@ -194,6 +194,7 @@ class RunSettings(Record):
     form is this record's), and `status` and the Slurm scripts read it back typed."""
 
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
+    CLOSED = True  # a misspelt setting is refused, never ignored
 
     # each setting's default, rules and flag (kit.infra.rules.setting): its flag's, a --settings file's and a
     # run.json's (GateThresholds and TrainConfig hold their own); a path as the flags make it (absolute); Across: a
@@ -330,16 +331,13 @@ class RunSettings(Record):
         "[out-dir]/... and ~/... (the clips named by file name and sha256); the out-dir's own files keep them either "
         "way.", rank=540))
 
-    @classmethod
-    def from_json(cls, data: object, where: str = "") -> RunSettings:
-        """The settings of a document, checked as every door checks them: no key the settings lack (at any depth),
-        then the types, then every rule. Refused (UnknownKey, or a rule's breach) names the key, the value and the
-        rule; `where` is the key the document lies at (`settings` in a run.json)."""
-        check_keys(cls, data, where)
-        settings = super().from_json(data, where)
-        if (found := broken(settings)) is not None:
-            raise found.refused(where)
-        return settings
+    def read_back(self) -> RunSettings:
+        """The settings of a document (from_json, at any depth: a run.json's `settings`), checked as every door
+        checks them: no key the settings lack (CLOSED, at any depth), then the types, then every rule. Refused
+        (UnknownKey, or a rule's breach) names the key, the value and the rule."""
+        if (found := broken(self)) is not None:
+            raise found.refused()
+        return self
 
     @property
     def extra_features(self) -> bool:
