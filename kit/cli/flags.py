@@ -57,7 +57,6 @@ FLAGS = tuple(flag for _, flag, _ in FOUND)  # in `run --help`'s order
 BY_NAME = {f.name: f for f in FLAGS}
 AT = {flag.name: at for at, flag, _ in FOUND if at}  # the field names that lead to a flag's setting in RunSettings
 RULES = {flag.name: rules for _, flag, rules in FOUND}  # the rules a flag's value alone can break
-NO_ENV = tuple(f.name for f in OWN if f.envvar is None)
 
 
 @functools.cache

@@ -185,11 +185,11 @@ class RunClock:
     def left(self, now: float) -> Estimate | None:
         """The estimate; None before any work is planned, and once no step is left to run."""
         to_run = [s for s in self.steps if s not in self.ended]
+        if not to_run or sum(self.planned.values()) <= 0:  # no step left, or no work said yet (the corpus's plan)
+            return None
         for step in (s for s in to_run if (s, "rest") not in self.planned and s != "corpus"):
             self._plan(step, FIXED_WORK.get(step, 0.0))
         total = sum(self.planned.values())
-        if not to_run or total <= 0:  # no step left, or the corpus's work not yet said
-            return None
         share = min(1.0, sum(self.done.values()) / total)
         speeds = {kind: self.speed(kind) for kind in KINDS}
         if share < MEASURED_SHARE or None in speeds.values():

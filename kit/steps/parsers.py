@@ -5,7 +5,7 @@ kit's message and hint; the setting's rules are checked after it (kit.cli.params
 
 from __future__ import annotations
 
-from kit.corpus.split import ShardSpec
+from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_int, read_rate
 from kit.infra.rules import OFF, IntList, Parser
@@ -78,8 +78,6 @@ class Shard(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> ShardSpec | None:
-        from kit.corpus.split import parse_shard
-
         return parse_shard(text)
 
 

@@ -91,7 +91,7 @@ class Gate:
 
     measure: str
     at_least: bool  # the worst value must reach the threshold; else stay at or under it
-    threshold: str  # the GateThresholds field that holds its threshold (None: off)
+    threshold: str  # the GateThresholds field that holds its threshold (a None there: the gate is off)
     block: Block
     label: str  # the report's gate table ({kind}: a holdout block's); "": shown beside its own table instead
     short: str  # the summary's row
