@@ -38,11 +38,13 @@ import errno
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import IO
 
 from install import python_refusal, span, supported
 
@@ -56,6 +58,42 @@ TORCH = "requirements-torch.txt"
 # with a constraint on the name in pip's settings, pip 24 says the second instead
 NO_WHEEL = ("No matching distribution found for ", "ResolutionImpossible")
 TRAINING = ("torch", "onnx", "onnxruntime")
+
+
+def started(argv: list[str], cwd: Path | None = None, stdout: IO[str] | None = None,
+            stderr: int | None = None) -> subprocess.Popen[str]:
+    """A child in a process group of its own (Ctrl-C reaches install.py alone, which stops it), with Ctrl-C held while
+    it is made: one raised inside Popen would leave the child running unseen, holding the terminal's output open."""
+    hold = getattr(signal, "pthread_sigmask", None)  # POSIX
+    before = hold(signal.SIG_BLOCK, {signal.SIGINT}) if hold is not None else None
+    try:
+        child = subprocess.Popen(argv, cwd=cwd, stdout=stdout, stderr=stderr, text=True, process_group=0)
+    except BaseException:
+        if hold is not None:
+            hold(signal.SIG_SETMASK, before)
+        raise
+    try:
+        if hold is not None:
+            hold(signal.SIG_SETMASK, before)  # a Ctrl-C held meanwhile is raised here
+    except BaseException:
+        stopped(child)
+        raise
+    return child
+
+
+def stopped(child: subprocess.Popen[str]) -> None:
+    child.kill()
+    child.wait()
+
+
+def finished(argv: list[str], cwd: Path | None = None) -> int:
+    """A child's exit code; Ctrl-C while it runs stops it, then goes on up."""
+    child = started(argv, cwd)
+    try:
+        return child.wait()
+    except BaseException:
+        stopped(child)
+        raise
 
 
 class SetupError(Exception):
@@ -126,13 +164,12 @@ def make_venv(venv: Path = VENV, without_pip: bool = False) -> None:
         return
     print(f"set-up: making {venv} with Python {sys.version.split()[0]} ({sys.executable})", flush=True)
     try:
-        done = subprocess.run([sys.executable, "-m", "venv", *(["--without-pip"] if without_pip else []), str(venv)],
-                              check=False, process_group=0)
-    except BaseException:  # Ctrl-C: venv is stopped (run kills it); what it began is removed, so a rerun starts anew
+        code = finished([sys.executable, "-m", "venv", *(["--without-pip"] if without_pip else []), str(venv)])
+    except BaseException:  # Ctrl-C: venv is stopped (finished); what it began is removed, so a rerun starts anew
         shutil.rmtree(venv, ignore_errors=True)
         raise
-    if done.returncode != 0 or not venv_python(venv).exists():
-        raise SetupError(f"python -m venv could not make {venv} (exit {done.returncode})",
+    if code != 0 or not venv_python(venv).exists():
+        raise SetupError(f"python -m venv could not make {venv} (exit {code})",
                          f"on Debian or Ubuntu install python{sys.version_info[0]}.{sys.version_info[1]}-venv "
                          f"(apt install python{sys.version_info[0]}.{sys.version_info[1]}-venv), remove "
                          f"{venv.name} and run install.py again")
@@ -183,9 +220,9 @@ def kit_install(pip_argv: list[str]) -> list[str]:
 
 def run(argv: list[str], what: str) -> None:
     print(f"set-up: {what}", flush=True)
-    done = subprocess.run(argv, cwd=ROOT, check=False, process_group=0)  # Ctrl-C: install.py stops it (main)
-    if done.returncode != 0:
-        raise SetupError(f"pip could not install {what} (exit {done.returncode}; its message is above)",
+    code = finished(argv, cwd=ROOT)
+    if code != 0:
+        raise SetupError(f"pip could not install {what} (exit {code}; its message is above)",
                          "check the network or the index pip uses (pip.conf, PIP_INDEX_URL), then run install.py "
                          "again: what is installed is kept")
 
@@ -196,8 +233,7 @@ class Beside:
     def __init__(self, pip_argv: list[str], files: tuple[str, ...], what: str) -> None:
         self.what = what
         self.said = tempfile.TemporaryFile("w+", errors="replace")  # noqa: SIM115 (read and closed in wait())
-        self.proc = subprocess.Popen(pip_install(pip_argv, *files), cwd=ROOT, stdout=self.said,
-                                     stderr=subprocess.STDOUT, text=True, process_group=0)
+        self.proc = started(pip_install(pip_argv, *files), cwd=ROOT, stdout=self.said, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         self.proc.kill()
