@@ -417,3 +417,12 @@ def named_run(ffmpeg: str, tiny_refs: Path,
 
     folder, res = kept_run(tmp_path_factory, "named-run", run)
     return folder / "refs", folder / "out", res
+
+
+@pytest.fixture(autouse=True)
+def _python_ctrl_c() -> None:
+    """Every test starts with Python's own Ctrl-C (KeyboardInterrupt). A test that runs a command in-process leaves
+    SIGINT ignored once the command's outcome is settled (kit.infra.interrupts.settle), and a child a later test of the
+    same worker starts inherits an ignored SIGINT: the set-up's Ctrl-C test then waited 60 s for an install.py that
+    could not be interrupted (2 of 4 full runs, by the order the files met on a worker)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
