@@ -33,8 +33,8 @@ class KitError(Exception):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept. A
-    KeyboardInterrupt, so every clean-up written for Ctrl-C runs for the other two as well."""
+    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept; a
+    KeyboardInterrupt, so every clean-up written for Ctrl-C runs."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -71,6 +71,5 @@ class ResourceLimit(KitError):
 
 
 def assert_never(value: NoReturn) -> NoReturn:
-    """The arm of a `match` over a closed type that no value reaches: mypy reports a member of the type without an
-    arm of its own (typing.assert_never is 3.11+)."""
+    """The arm of a `match` over a closed type that no value reaches (typing.assert_never is 3.11+)."""
     raise AssertionError(f"unhandled value {value!r}")

@@ -1,10 +1,8 @@
-"""The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version.
+"""The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version (file_key:
+its resolved path, size, mtime, device, inode and ctime, which no user can set back; docs/design/identity.md).
 
-Four kinds of entry, each keyed by the file's identity (file_key): a clip's sha256, a master's geometry with its
-fingerprint (one strict decode gives both), a .y4m/.yuv clip's fingerprint, and a master read through a lossless copy
-(kit.media.containers) with the copy's name and sha256. The identity is the resolved path, size, mtime_ns, device, inode
-and ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`) has another inode or a later
-ctime, which no user can set back, so it never inherits the old entry.
+Four kinds of entry: a clip's sha256, a master's geometry with its fingerprint (one strict decode gives both), a
+.y4m/.yuv clip's fingerprint, and a master read through a lossless copy with the copy's name and sha256.
 """
 
 from __future__ import annotations
@@ -75,6 +73,12 @@ def _master_from(values: Sequence[Any]) -> MasterDecode:
     return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
 
 
+def _master_entry(decoded: MasterDecode) -> list[object]:
+    """_master_from's list."""
+    geometry, identity, dropped = decoded
+    return [*geometry, identity.pixels_sha256, identity.signature, identity.frames, list(dropped)]
+
+
 class Intermediate(NamedTuple):
     """A master read through its lossless copy: what its strict decode told, and the copy ffmpeg reads."""
 
@@ -127,24 +131,20 @@ class Sha256Cache:
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
-        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
-        one decode per file version, not on every plan (for a container read through a lossless copy, the decode
-        that made the copy)."""
+        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep), once
+        per file version (for a container read through a lossless copy, the decode that made the copy)."""
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
         if key not in self._data:
             decoded = decode_master(p, ffmpeg)  # returned as decoded: what it holds is probe_clip's to refuse
-            geometry, identity, dropped = decoded
-            self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
-                                       list(dropped)]))
+            self._add(key, json.dumps(_master_entry(decoded)))
             return decoded
         return _master_from(load_json(self._data[key]))
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
-        """A master read through a lossless copy (kit.media.containers): made in the kit's cache by its one strict
-        decode, once per version of the file; reused while the copy is there with the sha256 recorded when it was
-        made (a copy replaced or damaged since is made again). Runs sharing the cache make each copy once."""
+        """A master read through a lossless copy (kit.media.containers), made in the kit's cache once per version of
+        the file (once for the runs sharing the cache) and reused while it is there with its recorded sha256."""
         version = file_key(p)
         key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()
@@ -157,9 +157,7 @@ class Sha256Cache:
                 if (found := self._copy(key, dest)) is not None:
                     return found
                 decoded = make_intermediate(tree, p, dest, ffmpeg)
-                geometry, identity, dropped = decoded
-                self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
-                                           list(dropped), dest.name, self.get(dest)]))
+                self._add(key, json.dumps([*_master_entry(decoded), dest.name, self.get(dest)]))
         except LockBusy as busy:
             raise ToolError(f"{p}: another run ({busy.holder}) has been making its lossless copy for over "
                             f"{COPY_MAX_TIMEOUT_S:.0f} s",

@@ -1,7 +1,5 @@
 """The embedded default reference set: nine synthetic clips of different spatial and temporal complexity, rendered by
-lavfi (640x360, 25 fps, 3 s each) once into the user cache, so a newcomer sees the whole pipeline work on any box in
-minutes; every output that uses them says it is the demo corpus.
-"""
+lavfi once into the user cache."""
 
 from __future__ import annotations
 
@@ -89,8 +87,8 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
                   seconds: float = SECONDS) -> bool:
     """A rendered clip is checked, not trusted: the user's own file that nobody else can change, its y4m header
-    names its size and the file holds exactly its frames (a copy cut short, an empty file or another file under
-    its name fails, and is rendered again). Another user's file there is refused (exit 2)."""
+    names its size and the file holds exactly its frames (else it is rendered again). Another user's file there is
+    refused (exit 2)."""
     try:
         if (fh := cache.open_checked(path)) is None:
             return False
@@ -113,13 +111,10 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
             and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
-
-
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
                 kit_root: Path = KIT_ROOT) -> Path:
-    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder, so
-    that a run of another copy on the box (under the same user's cache) is never the one a newcomer's demo waits
-    for; the runs of one copy share it."""
+    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder (the
+    runs of one copy share it, another copy's never waits for them)."""
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
 
 
@@ -133,8 +128,7 @@ def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
     """Render the demo clips into <cache>/<set>/ (those not there whole yet), one per core at once (a lavfi source
-    renders on one thread: on a fresh box the render is what the first minute of the demo waits for), and return
-    that folder. An interrupt or a failed render stops the others' ffmpegs."""
+    renders on one thread), and return that folder. An interrupt or a failed render stops the others' ffmpegs."""
     folder = demo_folder(cache.root, width, height, seconds)
     clips = DEMO_CLIPS[:count]
     with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:

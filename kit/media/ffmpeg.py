@@ -86,14 +86,8 @@ def describe(path: Path, source: str) -> FFmpegInfo:
         return res.stdout.decode("utf-8", "replace")
 
     version, build = parse_version(ask("-version"))
-    return FFmpegInfo(
-        path=str(path),
-        source=source,
-        version=version,
-        build=build,
-        has_libvmaf=re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None,
-        encoders=parse_encoders(ask("-encoders")),
-    )
+    has_libvmaf = re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None
+    return FFmpegInfo(str(path), source, version, build, has_libvmaf, parse_encoders(ask("-encoders")))
 
 
 def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
@@ -126,7 +120,7 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where the variable names that very file (the
-    flag reads the variable: a user who set only the variable never gave the flag), else `--ffmpeg`."""
+    flag reads the variable), else `--ffmpeg`."""
     env = os.environ.get("KIT_FFMPEG")
     if not env or not given:
         return "--ffmpeg"
@@ -135,8 +129,7 @@ def ffmpeg_door(given: str | None) -> str:
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
-    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (describing
-    it runs it): the kit runs it as the user. PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
+    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
@@ -185,15 +178,13 @@ def telling_line(stderr: str) -> str:
 
 
 _RECEIVED_SIGNAL = re.compile(r"received signal (\d+)", re.IGNORECASE)
-# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash (SIGABRT,
-# SIGSEGV) is ffmpeg's own failure, as telling as an error message
+# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash is ffmpeg's own failure
 EXTERNAL_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
 
 
 def interruption(res: ProcResult) -> str:
     """"killed by signal 9 (SIGKILL)" / "stopped by signal 2 (SIGINT)" when a signal, not the input or the
-    encoder, ended this ffmpeg; "" otherwise. ffmpeg stops cleanly on SIGINT/SIGTERM (exit 255, "Exiting
-    normally, received signal 2."), so its output may even look complete: it proves nothing either way."""
+    encoder, ended this ffmpeg (which stops cleanly on SIGINT/SIGTERM: its output proves nothing); "" otherwise."""
     if (signum := res.killed_by) is not None:
         return f"killed by {signal_name(signum)}" if signum in EXTERNAL_SIGNALS else ""
     if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:
@@ -257,8 +248,8 @@ FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "
 
 def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
     """The colour tags of rawvideo output `output` as ffmpeg printed its stream (`yuv420p(pc, bt709/unknown/unknown,
-    progressive)`: the range, then space/primaries/transfer, one name when all three agree), `(option, name)` pairs; ()
-    when it has none, None when the line is missing or names a tag COLOUR_NAMES does not list."""
+    progressive)`), `(option, name)` pairs; () when it has none, None when the line is missing or names a tag
+    COLOUR_NAMES does not list."""
     line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None
