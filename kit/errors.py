@@ -28,9 +28,6 @@ class KitError(Exception):
         if retry_helps is not None:
             self.retry_helps = retry_helps
 
-    def __str__(self) -> str:
-        return self.message
-
 
 class Interrupted(KeyboardInterrupt):
     """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept; a
@@ -66,8 +63,8 @@ class ToolError(KitError):
 
 
 class ResourceLimit(KitError):
-    """The box ran out of something or hit one of its limits (memory, open files, a file's size): no job can
-    succeed while it lasts, so it stops the run at once (a ToolError fails one corpus job, this is not one)."""
+    """The box ran out of something or hit one of its limits (memory, open files, a file's size): it stops the run at
+    once, where a ToolError fails one corpus job."""
 
 
 def assert_never(value: NoReturn) -> NoReturn:

@@ -11,8 +11,7 @@ from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
 
-# Quiet but not silent: -nostats drops the progress spam, while the final
-# "frame=" report (the encoded frame count) and errors are still printed.
+# -nostats drops the progress spam; the closing "frame=" report (the frame count) and errors are still printed
 COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
 # key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
 PROGRESS = ("-progress", "pipe:1")
@@ -188,8 +187,7 @@ def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
-# every decoded frame as a 32x32 4:2:0 thumbnail (fingerprint.GRID), each sample the average of its block: fine
-# enough to find letterbox bars and cut them before the signature's 8x8 frames are made (kit.media.signature)
+# every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
 THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
 STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")  # build_fingerprint_argv's strict
 
@@ -232,8 +230,7 @@ def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)]
 
 
-# the lossless copy's codec (kit.media.containers): FFV1 version 3, whose slices are coded by parallel threads and
-# each carry a CRC that its decoder checks
+# the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC
 INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 
 

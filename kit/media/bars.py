@@ -85,9 +85,7 @@ def find_bars(luma: Bytes) -> Bars:
     # each row's mean and each column's mean over every frame
     rows = (luma.sum(axis=(0, 2), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     cols = (luma.sum(axis=(0, 1), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
-    top, bottom = _side(hi, lo, rows)
-    left, right = _side(hi.T, lo.T, cols)
-    return Bars(top, bottom, left, right)
+    return Bars(*_side(hi, lo, rows), *_side(hi.T, lo.T, cols))
 
 
 def _weights(start: float, stop: float, lines: int, cells: int) -> Floats:

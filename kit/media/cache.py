@@ -25,8 +25,7 @@ from kit.media.decode import MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-# the geometry, the fingerprint (its signature taken inside letterbox bars) and what the corpus does not keep of the
-# master, from one decode; an entry of an older key is never read
+# a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
 MASTER = "master5|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256

@@ -38,8 +38,7 @@ DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
 # "non monotonically increasing dts": renumbered in the copy, they read cleanly
 INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
 TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
-# a transport stream's packet size: where in a packet its sync byte is. Plain; with Blu-ray's 4-byte time code in
-# front (.m2ts, .mts); with DVB's 16 bytes of error correction behind
+# a transport stream's packet size: where in it its sync byte is (plain; Blu-ray's time code in front; DVB's FEC behind)
 TRANSPORT_PACKETS = {188: 0, 192: 4, 204: 0}
 TS_SYNC = 0x47
 HEAD_BYTES = 1024  # what check_container reads of a file: three packets of any size above

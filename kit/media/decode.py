@@ -49,8 +49,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
     fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
-    # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264 (High), 1 reference
-    # frame (avc1 / 0x31637661), yuv420p(...)"
+    # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264, 1 reference frame"
     pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):
         raise ValueError(f"cannot parse {line!r}")
@@ -74,8 +73,7 @@ def parse_fps(text: str) -> str:
 # Lines of a decode's output side (the null muxer, the encoder), which say nothing about the file
 _OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#|hash|rawvideo)")
 _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
-# a packet the demuxer marked damaged (a partial AVI chunk, a transport stream's lost packets): -xerror stops on it,
-# except on one read while ffmpeg probes the streams, which it only warns of
+# a packet the demuxer marked damaged: -xerror stops on it, except on one read while ffmpeg probes the streams
 _CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
 _DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
 # an input's closing line at -loglevel verbose: how many frames its decoder gave

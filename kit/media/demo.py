@@ -34,8 +34,7 @@ class DemoClip:
 
 _S = f"s={WIDTH}x{HEIGHT}:r={FPS}"  # every clip's size and rate
 
-# Every random source has its seed (and colours) fixed, so the same ffmpeg build renders the same
-# bytes on every box and a demo clip keeps one src_sha256 everywhere.
+# every random source has its seed fixed: the same ffmpeg build renders the same bytes (src_sha256) on every box
 DEMO_CLIPS: tuple[DemoClip, ...] = (
     DemoClip("testpattern", f"testsrc2={_S}", "graphics, moderate motion"),
     DemoClip("mandelbrot", f"mandelbrot={_S}", "fine detail, slow zoom"),

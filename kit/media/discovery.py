@@ -43,8 +43,7 @@ def _ignore(_: str) -> None:
     pass
 
 
-# videos people keep beside their masters that discovery does not take (raw elementary streams hold no timestamps and
-# no rate): named when skipped, never silently
+# videos people keep beside their masters that discovery does not take: named when skipped, never silently
 OTHER_VIDEO_EXTS = (".wmv", ".flv", ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
 
 
@@ -237,8 +236,7 @@ class SkippedClips(Record):
     skipped: tuple[Unusable, ...]
 
 
-LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is itself heavily compressed (1080p30 at
-# under 1.9 Mb/s in H.264)
+LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is heavily compressed (1080p30: 1.9 Mb/s)
 
 
 def low_bitrate_warning(clip: Clip) -> str:

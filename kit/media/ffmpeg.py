@@ -62,12 +62,8 @@ def parse_version(version_text: str) -> tuple[str, str]:
 
 def parse_encoders(encoders_text: str) -> tuple[str, ...]:
     """Encoder names from `ffmpeg -encoders` (lines like ' V....D libx264  ...')."""
-    names = []
-    for line in encoders_text.splitlines():
-        m = re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line)
-        if m and m.group(1)[0] == "V" and m.group(2) != "=":
-            names.append(m.group(2))
-    return tuple(names)
+    found = (re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line) for line in encoders_text.splitlines())
+    return tuple(m.group(2) for m in found if m and m.group(1)[0] == "V" and m.group(2) != "=")
 
 
 def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
@@ -171,10 +167,7 @@ def telling_line(stderr: str) -> str:
     """The line of ffmpeg's stderr that says why it failed, not what failed as a consequence."""
     lines = [strip_log_prefix(ln) for ln in stderr.splitlines() if ln.strip()]
     causes = [ln for ln in lines if ln and not _GENERIC.search(ln)]
-    for line in causes:
-        if _TELLING.search(line):
-            return line
-    return (causes or lines or [""])[-1]
+    return next((ln for ln in causes if _TELLING.search(ln)), (causes or lines or [""])[-1])
 
 
 _RECEIVED_SIGNAL = re.compile(r"received signal (\d+)", re.IGNORECASE)
@@ -201,8 +194,7 @@ def parse_frame_count(stderr: str) -> int:
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
-# an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may then exit 0,
-# having decoded nothing)
+# an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may exit 0)
 _NOT_WRITTEN = re.compile(r"\[(?:error|fatal)\] ?(.*(?:Error opening output|already exists|Error writing|"
                           r"No space left on device|Disk quota exceeded).*)")
 DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded", re.ASCII)
@@ -231,8 +223,7 @@ def parse_progress_frame(line: str) -> int | None:
         return None
 
 
-# Colour tags a decoder may be given back as input options (-color_range, -colorspace, ...): the names ffmpeg
-# prints (av_color_*_name) that its option parser also takes; a name outside these is not passed on.
+# colour tags a decoder may be given back as input options: the names ffmpeg prints that its option parser takes
 COLOUR_NAMES: dict[str, frozenset[str]] = {
     "color_range": frozenset({"tv", "pc"}),
     "colorspace": frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",

@@ -16,11 +16,9 @@ if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` imp
 
 # the teacher every kit before 0.6 used, and the default: what vmaf-tune scores content below 2160 lines with
 TEACHER_MODEL = "vmaf_v0.6.1"
-# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, the NEG model codec
-# evaluations use (no enhancement gain), and the 4K model vmaf-tune scores content of 2160 lines and more with
+# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, NEG, and the 4K model
 BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
-# characters libvmaf's model string gives a meaning to, escaped with a backslash inside it (a third level, below
-# the filter option's and the filtergraph's: kit.media.libvmaf.escape_filter_value)
+# characters libvmaf's model string gives a meaning to, escaped with a backslash (below escape_filter_value's two)
 MODEL_SPECIAL = "\\':="
 # a path with this character cannot be said to libvmaf: its filter splits the model string on it before any escape
 MODEL_SEPARATOR = "|"
@@ -28,9 +26,8 @@ TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is
 
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
-# what libvmaf's features can be, generously: a value outside is a damaged or hand-made row (kit.corpus.schema).
-# adm and vif are ratios of the detail the encode kept to the reference's (1 for a perfect copy); motion is a mean
-# absolute difference of blurred luma on an 8-bit scale, with room for a 10-bit one
+# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept (1 for a
+# perfect copy); motion a mean absolute difference of blurred luma (8-bit scale, with room for a 10-bit one)
 RATIO_RANGE = (0.0, 2.0)
 MOTION_RANGE = (0.0, 1024.0)
 
@@ -55,10 +52,9 @@ class Feature:
         return CANONICAL6 not in self.sets
 
 
-# Every feature the kit knows, declared once: the corpus's columns, the model's input sets and the log parser derive
-# from this table, in its order. The canonical six (libvmaf's integer extractors at their default options), then the
-# opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), with v1's options as its model files set them
-# (feature_opts_dicts), so a proxy sees what the v1 teacher sees. CAMBI and SpEED need about 640x360 and more.
+# Every feature the kit knows, declared once, in order: the canonical six (libvmaf's integer extractors at their
+# default options), then the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), with v1's options as its
+# model files set them. CAMBI and SpEED need about 640x360 and more.
 TABLE: tuple[Feature, ...] = (
     Feature("adm2", "integer_adm2", "name=adm", RATIO_RANGE, INPUT_SET_NAMES),
     Feature("vif_scale0", "integer_vif_scale0", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
@@ -82,8 +78,7 @@ CANONICAL = tuple(f for f in TABLE if not f.opt_in)
 OPT_IN = tuple(f for f in TABLE if f.opt_in)
 FEATURES = tuple(f.name for f in CANONICAL)  # the canonical six, in libvmaf's order: every corpus row holds them
 FEATURE_KEYS = tuple(f.key for f in CANONICAL)
-# the extractors of the canonical six with their default options, asked for beside another teacher (which computes
-# its own variants); libvmaf runs an extractor once however often it is asked for
+# asked for beside another teacher (which computes its own variants); libvmaf runs an extractor once however asked
 CANONICAL_EXTRACTORS = "|".join(dict.fromkeys(f.extractor for f in CANONICAL))
 EXTRA_FEATURES = tuple(f.name for f in OPT_IN)  # measured when asked for (`extra`), all of them together
 EXTRA_KEYS = tuple(f.key for f in OPT_IN)

@@ -119,9 +119,7 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]
     if not sep or fields.get("svm_type") not in ("nu_svr", "epsilon_svr") or fields.get("kernel_type") != "rbf":
         raise NotReproducible("is not a libsvm regression with an RBF kernel")
     coefs, support = [], []
-    for line in body.splitlines():
-        if not line.strip():
-            continue
+    for line in filter(str.strip, body.splitlines()):
         coef, *pairs = line.split()
         vector = [0.0] * len(FEATURES)
         for pair in pairs:
@@ -175,12 +173,6 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
         raise NotReproducible("enables a score transform without its polynomial (p0, p1, p2)")
     p = tuple(float(spec.get(k, 0.0)) for k in ("p0", "p1", "p2"))
     return (p[0], p[1], p[2]), _truthy(spec.get("out_gte_in")), _truthy(spec.get("out_lte_in"))
-
-
-def _svm_head(text: str) -> tuple[int, str] | None:
-    """(total_sv, rho as written) of a model JSON's SVM, read from its text without parsing the rest."""
-    found = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
-    return (int(found.group(1)), found.group(2)) if found else None
 
 
 def _embedded_models(blob: bytes) -> list[str]:
@@ -241,8 +233,9 @@ def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
                 blob = fh.read(MAX_BINARY_BYTES)
         except OSError as exc:
             raise NotReproducible(f"could not be read from {binary} ({exc.strerror or exc})") from None
-        for text in _embedded_models(blob):
-            if _svm_head(text) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
+        for text in _embedded_models(blob):  # by its SVM header, read from its text without parsing the rest
+            head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
+            if head and (int(head[1]), head[2]) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
                     and "feature_opts_dicts" not in text:
                 return text
     raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg} or the libvmaf it links (a libvmaf built "

@@ -66,8 +66,7 @@ def setting_text(text: str) -> str:
     return teacher_of(text).path or text
 
 
-# the model vmaf-tune's fast path verifies a proxy's pick with, whatever the height (`vmaf-tune fast --vmaf-model`'s
-# default), where its corpus takes vmaf_4k_v0.6.1 from 2160 lines
+# the model vmaf-tune's fast path verifies a proxy's pick with, whatever the height (`vmaf-tune fast --vmaf-model`)
 VMAFTUNE_VERIFIER = TEACHER_MODEL
 
 
