@@ -72,8 +72,8 @@ class Doing(Event):
 
 @dataclass(frozen=True)
 class CheckTable(Event):
-    """Rows of (check, result, detail), e.g. the prereqs table. A detail may end with its hint after HINT_MARK: a
-    table on a terminal shows the hint under it, whole on its line (a command in it runs as printed)."""
+    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK, which a
+    terminal shows whole under the table."""
 
     kind = "checks"
     step: str
@@ -94,8 +94,7 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
-    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)): the
-    # corpus's work, in the run's unit of work (kit.report.eta)
+    # per encoder, per source, the pixel-frames of the jobs still to run: the corpus's work (kit.report.eta)
     work: dict[str, dict[str, float]] = field(default_factory=dict)
     workers: int = 0  # how many jobs run at once
 

@@ -77,8 +77,8 @@ class RunDir:
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
     def rel(self, path: Path) -> str:
-        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it, from the
-        path's text (a link is never resolved)."""
+        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it (from its
+        text: a link is never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
     run_json = _At("", "run.json")

@@ -49,11 +49,9 @@ def build_encode_argv(
     progress: bool = False,
     scale: str = "",
 ) -> list[str]:
-    """Encode the reference's first video stream with `spec` at quality `cq`. hw_init carries device set-up, hw_filter
-    the upload chain of an encoder that takes hardware frames; `scale` (build_scale_filter) makes a ladder rung's
-    downscaled copy first. `-fps_mode passthrough`: every decoded frame is encoded once, as it is (the default would
-    make a variable-rate master constant-rate, and the encode would no longer pair frame by frame with the reference).
-    """
+    """Encode the reference's first video stream with `spec` at quality `cq`, every decoded frame once (PASSTHROUGH).
+    hw_init carries device set-up, hw_filter the upload chain of an encoder that takes hardware frames; `scale`
+    (build_scale_filter) makes a ladder rung's downscaled copy first."""
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH]
     if hw_filter:
@@ -101,8 +99,7 @@ def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[st
                       pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
                       teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
     """The independent check of a corpus job (kit.corpus.oracle): libvmaf on frames window[0]..window[1]-1 of an
-    encode and of the reference, each decoded by a decoder of its own from its own file (`ref_input` reads the
-    clip itself, never the shared decode's copy), no progress, the teacher's model alone."""
+    encode and of the reference (`ref_input` reads the clip itself), no progress, the teacher's model alone."""
     return build_score_argv(ffmpeg, distorted, ref_input, width, height, pix_fmt, log_path, n_threads,
                             teacher=teacher, upscaler=upscaler, fps=fps, window=window)
 
@@ -119,9 +116,8 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
 
 def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
     """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
-    encode, "" for the clip's own size) runs once, and a `split` hands its frames to the encodes of that rung; with
-    `ref_pix_fmt`, `[ref]` is the decoded frames as they are, converted to it: no rate and no renumbering here
-    (the scoring renumbers what it reads, at the clip's rate)."""
+    encode, "" for the clip's own size) runs once, split to the encodes of that rung; with `ref_pix_fmt`, `[ref]` is
+    the decoded frames converted to it, not renumbered."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []
@@ -160,8 +156,7 @@ def build_shared_decode_argv(
 
 
 def decoded_ref_input(ref_path: Path | str, tags: Sequence[tuple[str, str]]) -> list[str]:
-    """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`): its colour tags,
-    which NUT does not keep, given back to the decoder; libvmaf's input negotiation reads them."""
+    """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`), its colour tags given back."""
     return [*(arg for name, value in tags for arg in (f"-{name}", value)), "-i", str(ref_path)]
 
 
@@ -176,8 +171,7 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
 
 
 def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them (a
-    frame each in a file of raw frames: the shared decode's copy of a reference)."""
+    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f",
             "null", "-"]
 
@@ -225,8 +219,7 @@ def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
 
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Open a file and list its streams, decoding nothing: with no output given, ffmpeg stops there (exit 1, "At
-    least one output file must be specified") once it has printed what the file holds."""
+    """Open a file and list its streams, decoding nothing (with no output given, ffmpeg stops there: exit 1)."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)]
 
 
@@ -260,6 +253,5 @@ def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:
-    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has; `-h
-    encoder=NAME`: its options and the pixel formats this build's encoder takes."""
+    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels, `-h encoder=NAME`)."""
     return [str(ffmpeg), "-hide_banner", *what]

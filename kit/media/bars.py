@@ -58,8 +58,8 @@ def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
 
 
 def _part(means: Floats, first: int, inward: int) -> float:
-    """How much of line `first` (the first past a bar, which lies on the side of `-inward`) is bar still: the line
-    is a mix of the bar and of the picture, which is taken to be like the next line's."""
+    """How much of line `first` (the first past a bar, which lies on the side of `-inward`) is bar still, the picture
+    taken to be like the next line's."""
     bar = means[first - inward]
     here, beyond = means[first] - bar, means[first + inward] - bar
     if beyond < MIN_STEP:
@@ -68,8 +68,7 @@ def _part(means: Floats, first: int, inward: int) -> float:
 
 
 def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
-    """The bars at the two ends of one axis, in lines; the line past a bar is partly bar only where the bar
-    ends there (not where the cut stopped short of a dark band of the picture)."""
+    """The bars at the two ends of one axis, in lines (the line past a bar partly bar where the bar ends there)."""
     lead, trail = _count(hi, lo)
     n = len(means)
     if not lead:

@@ -44,8 +44,7 @@ def file_key(p: Path) -> str:
 
 
 def open_clip(path: Path) -> BinaryIO:
-    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
-    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
+    """Open a reference clip to read it, never blocking: anything but a regular file (or a link to one) is refused."""
     try:
         return open_for_reading(path)
     except NotRegular as exc:
@@ -108,8 +107,8 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key). Runs
-    sharing the cache write an entry under the file's lock, merged into what the file holds by then."""
+    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key); an entry
+    is written under the file's lock, merged into what other runs wrote."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None

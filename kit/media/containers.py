@@ -54,8 +54,8 @@ def needs_intermediate(path: Path) -> bool:
 
 
 def transport_packet_size(head: bytes) -> int | None:
-    """The packet size of a transport stream whose first bytes are `head`: the one whose first three packets each
-    start with the sync byte; None when none does (ffmpeg then says what the file is)."""
+    """The packet size of a transport stream whose first bytes are `head` (its first three packets start with the sync
+    byte); None when none fits."""
     for size, at in TRANSPORT_PACKETS.items():
         if all(len(head) > at + k * size and head[at + k * size] == TS_SYNC for k in range(3)):
             return size
@@ -63,8 +63,8 @@ def transport_packet_size(head: bytes) -> int | None:
 
 
 def riff_end(fh: BinaryIO, size: int) -> int:
-    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk (an AVI over 1 GB
-    is a chain of them), each chunk's size read from its header; 0 when it starts with none, or left it unset."""
+    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk; 0 when it starts with
+    none, or left it unset."""
     at = 0
     while at + 12 <= size:
         fh.seek(at)
@@ -117,8 +117,7 @@ def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
 
 
 class Opened(NamedTuple):
-    """What opening a file tells before its decode: the rate its copy is renumbered at, the decoder's pixel
-    format, and how long the copy may take."""
+    """What opening a file tells before its decode: its rate, the decoder's pixel format, the copy's timeout."""
 
     fps: str
     pix_fmt: str
@@ -159,8 +158,7 @@ def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> Master
 
 
 def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str) -> None:
-    """Refuse a copy that does not hold exactly the frames the original decodes to: their number, and every sample
-    (the sha256 of both as rawvideo in the original's pixel format)."""
+    """Refuse a copy that does not hold exactly the frames the original decodes to: their number and their sha256."""
     res = run_process(build_verify_argv(ffmpeg, copy, opened.pix_fmt), timeout_s=opened.timeout_s)
     hashes = HASH_LINE.findall(res.stderr)
     try:

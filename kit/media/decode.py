@@ -114,8 +114,8 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
 
 
 class MasterDecode(NamedTuple):
-    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus
-    does not keep (kit.media.streams.dropped: alpha, more video streams, HDR tags), one phrase each."""
+    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus does not
+    keep (kit.media.streams.dropped)."""
 
     geometry: Geometry
     identity: Fingerprint
@@ -127,11 +127,10 @@ def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
     is refused, not concealed), or a second look where it stopped before its first frame."""
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
-    if stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays decodes undamaged
+    if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
         res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,
                           stdout_max_bytes=THUMBS_MAX_BYTES)
-        return read_master_decode(path, res, second=True)
-    return read_master_decode(path, res)
+    return read_master_decode(path, res, second)
 
 
 def stopped_before_first_frame(res: ProcResult) -> bool:
@@ -186,8 +185,7 @@ def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> Mas
 
 
 def unreadable_hint(path: Path, stderr: str) -> str:
-    """The fix of a master that does not decode whole: where ffmpeg found a video stream in it, the lossless copy of
-    what ffmpeg plays."""
+    """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
     return ("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays of it "

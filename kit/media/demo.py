@@ -55,8 +55,8 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render one clip to dest (y4m) unless it is already there whole, under the clip's lock: a whole clip is never
-    replaced, so a run that found it keeps the file it hashed. `note` hears a wait for another run's render."""
+    """Render one clip to dest (y4m) unless it is already there whole (never replaced), under the clip's lock; `note`
+    hears a wait for another run's render."""
     if clip_is_whole(cache, dest, width, height, seconds):
         return dest
 

@@ -111,8 +111,7 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:
-    """(the clip files of ref_dir, the entries skipped); `note` hears one line per entry skipped. No clip file at
-    all is an error."""
+    """(the clip files of ref_dir, the entries skipped, each said to `note`); no clip file at all is an error."""
     files, skipped = list_clip_files(ref_dir)
     for s in skipped:
         note(s.line())
@@ -200,8 +199,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
 
 
 def probe_master(path: Path, ffmpeg: str, cache: Sha256Cache) -> tuple[Geometry, tuple[str, ...], str]:
-    """A master's geometry, what the corpus does not keep of it, and the file ffmpeg reads for it: itself (""), or
-    its lossless copy (kit.media.containers)."""
+    """A master's geometry, what the corpus does not keep of it, and its lossless copy ffmpeg reads ("": none)."""
     if needs_intermediate(path):
         made = cache.intermediate(path, ffmpeg)
         decoded, read_path = made.decoded, str(made.path)

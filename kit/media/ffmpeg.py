@@ -51,8 +51,7 @@ def imageio_binary() -> Path | None:
 
 
 def parse_version(version_text: str) -> tuple[str, str]:
-    """(version, build id) from `ffmpeg -version` output; the build id hashes the version line with the configuration
-    line, so two builds of one release differ."""
+    """(version, build id) from `ffmpeg -version` output; the build id hashes the version and configuration lines."""
     first = version_text.splitlines()[0] if version_text else ""
     m = re.match(r"ffmpeg version (\S+)", first)
     version = m.group(1) if m else "unknown"

@@ -56,8 +56,7 @@ def signature_crop(text: str) -> tuple[float, float, float, float]:
 @dataclass(frozen=True)
 class Fingerprint(Record):
     """A clip's identity by its decoded pictures (kit.media.identity compares them): pixels_sha256 over the decoded
-    planes in frame order (the same pictures give the same value in any container), signature
-    (kit.media.signature.build_signature's text), and how many frames were decoded."""
+    planes in frame order, signature (kit.media.signature.build_signature's text), and how many frames were decoded."""
 
     pixels_sha256: str
     signature: str

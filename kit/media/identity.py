@@ -89,8 +89,7 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
 
 
 def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:
-    """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
-    a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
+    """The clip's fingerprint (a master's made by discovery's decode), cached per file version in `cache`."""
     if clip.kind == "master":
         return cache.master_decode(Path(clip.path), ffmpeg).identity
     return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg)

@@ -38,8 +38,7 @@ def parse_rung(text: str) -> str:
 
 
 def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
-    """The encode's (width, height) at a rung (as parse_rung writes it) for a clip of `width` x `height`: even, the
-    aspect ratio kept."""
+    """The encode's (width, height), even and of the clip's aspect ratio, at a rung (as parse_rung writes it)."""
     if rung == NATIVE:
         return width, height
     target = int(rung) if _HEIGHT.fullmatch(rung) else height * float(rung)

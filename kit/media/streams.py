@@ -41,8 +41,8 @@ def input_streams(stderr: str) -> list[InputStream]:
 
 
 def no_video(stderr: str) -> str | None:
-    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `only audio and an attached
-    picture`, `no stream at all`); None when it has one, or when ffmpeg could not open it (another error)."""
+    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `no stream at all`); None when it has
+    one, or when ffmpeg could not open it."""
     if "Input #0" not in stderr:
         return None
     streams = input_streams(stderr)

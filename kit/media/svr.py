@@ -133,8 +133,7 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]
 
 
 def parse_model(text: str, name: str) -> SvrModel:
-    """The model in libvmaf's JSON text; NotReproducible (saying why) for one this module cannot evaluate from the
-    corpus's columns."""
+    """The model in libvmaf's JSON text; NotReproducible (saying why) for one this module cannot evaluate."""
     try:
         doc = load_json(text)
     except JsonRefused as exc:
@@ -220,8 +219,7 @@ def linked_libraries(ffmpeg: Path) -> list[Path]:
 
 
 def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
-    """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when the kit
-    does not know how to find it or the binary does not hold it."""
+    """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when not found."""
     if name not in BUILTIN_IDENTITY:
         raise NotReproducible("is a built-in model whose features the corpus does not store as it reads them"
                               if name.endswith("neg") else "is not among the built-in models the kit can find")

@@ -51,8 +51,7 @@ def read_model_file(path: Path) -> bytes:
 
 
 def teacher_of(text: str) -> Teacher:
-    """The teacher `--teacher TEXT` names: a built-in by its name, else a model file (checked and hashed; its path
-    made absolute, since the steps run wherever the out-dir is)."""
+    """The teacher `--teacher TEXT` names: a built-in by its name, else a model file (checked, hashed, absolute)."""
     if text in BUILTIN_TEACHERS:
         return DEFAULT_TEACHER if text == TEACHER_MODEL else Teacher(text)
     path = Path(os.path.abspath(Path(text).expanduser()))
