@@ -1,8 +1,5 @@
-"""The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version (file_key:
-its resolved path, size, mtime, device, inode and ctime, which no user can set back; docs/design/identity.md).
-
-Four kinds of entry: a clip's sha256, a master's geometry with its fingerprint (one strict decode gives both), a
-.y4m/.yuv clip's fingerprint, and a master read through a lossless copy with the copy's name and sha256.
+"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, a master's geometry and fingerprint, a .y4m/.yuv
+clip's fingerprint, a master's lossless copy, each once per file version (file_key; docs/design/identity.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """What a reference clip's container is read as: directly (DIRECT_EXTS keep every packet's timestamp as written), or
 through a lossless copy (INTERMEDIATE_EXTS hold none, or have them patched by ffmpeg as it reads).
 
-The copy is every decoded frame once, FFV1 in Matroska, renumbered at the clip's rate, made by the clip's one strict
-decode into the kit's cache once per version of the original (kit.media.cache), and checked to hold exactly the
-original's frames. The clip stays the user's file; only what ffmpeg reads is the copy (kit.media.refs.Clip.read_path).
+The copy (FFV1 in Matroska, renumbered at the clip's rate) is made by the clip's one strict decode into the kit's
+cache and checked to hold exactly the original's frames; only what ffmpeg reads is the copy (Clip.read_path).
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Finding ffmpeg, describing its build, and reading what it prints.
-
-Resolution order: --ffmpeg / KIT_FFMPEG, then the kit's own
-binaries/<os>-<arch>/ffmpeg, then an ffmpeg on PATH that has the libvmaf
-filter, then the binary shipped inside the imageio-ffmpeg wheel.
+"""Finding ffmpeg, describing its build, and reading what it prints. Resolution order: --ffmpeg / KIT_FFMPEG, the kit's
+own binaries/<os>-<arch>/ffmpeg, an ffmpeg on PATH that has the libvmaf filter, the imageio-ffmpeg wheel's binary.
 """
 
 from __future__ import annotations
