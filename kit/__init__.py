@@ -10,8 +10,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent  # kit/
 KIT_ROOT = PACKAGE_DIR.parent  # the untarred kit or the clone: holds binaries/ and pyproject.toml
 
 # Intel MKL (torch's CPU BLAS) gives identical results from run to run only in its conditional numerical
-# reproducibility mode (otherwise kernel choices may follow memory alignment); two runs on one box must give the same
-# verdict and byte-identical ONNX (about 1 % slower LOSO). Set before torch loads MKL; a value the user set is kept.
+# reproducibility mode: two runs on one box give the same verdict and ONNX. Set before torch loads MKL; a value the user
+# set is kept.
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 # OpenMP threads that wait for work spin by default, burning the core a descheduled peer needs on a busy box (7-13x

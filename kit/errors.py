@@ -28,13 +28,10 @@ class KitError(Exception):
         if retry_helps is not None:
             self.retry_helps = retry_helps
 
-    def __str__(self) -> str:
-        return self.message
-
 
 class Interrupted(KeyboardInterrupt):
-    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept. A
-    KeyboardInterrupt, so every clean-up written for Ctrl-C runs for the other two as well."""
+    """A signal that stops a command (SIGINT, SIGTERM, SIGHUP): exit 128 + its number, finished work kept; a
+    KeyboardInterrupt, so every clean-up written for Ctrl-C runs."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -66,11 +63,10 @@ class ToolError(KitError):
 
 
 class ResourceLimit(KitError):
-    """The box ran out of something or hit one of its limits (memory, open files, a file's size): no job can
-    succeed while it lasts, so it stops the run at once (a ToolError fails one corpus job, this is not one)."""
+    """The box ran out of something or hit one of its limits (memory, open files, a file's size): it stops the run at
+    once, where a ToolError fails one corpus job."""
 
 
 def assert_never(value: NoReturn) -> NoReturn:
-    """The arm of a `match` over a closed type that no value reaches: mypy reports a member of the type without an
-    arm of its own (typing.assert_never is 3.11+)."""
+    """The arm of a `match` over a closed type that no value reaches (typing.assert_never is 3.11+)."""
     raise AssertionError(f"unhandled value {value!r}")

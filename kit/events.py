@@ -1,7 +1,4 @@
-"""Typed events: steps emit them, one UI module renders them.
-
-Every event has a `kind` (its NDJSON `event` name) and serialises to one JSON
-object per line with `--json`.
+"""Typed events: steps emit them, one UI module renders them; each has a `kind`, its NDJSON `event` name with `--json`.
 """
 
 from __future__ import annotations
@@ -65,8 +62,8 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class Doing(Event):
-    """What a step is doing now and how far (`reading clip 3 of 10: a.mp4`): not printed as it comes, but said by
-    the plain lines' heartbeat when nothing else has been printed for a while (kit.report.terminal.HEARTBEAT_S)."""
+    """What a step is doing now and how far (`reading clip 3 of 10: a.mp4`): said by the plain lines' heartbeat when
+    nothing else has been printed for a while (kit.report.terminal.HEARTBEAT_S)."""
 
     kind = "doing"
     step: str
@@ -75,8 +72,8 @@ class Doing(Event):
 
 @dataclass(frozen=True)
 class CheckTable(Event):
-    """Rows of (check, result, detail), e.g. the prereqs table. A detail may end with its hint after HINT_MARK: a
-    table on a terminal shows the hint under it, whole on its line (a command in it runs as printed)."""
+    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK, which a
+    terminal shows whole under the table."""
 
     kind = "checks"
     step: str
@@ -97,8 +94,7 @@ class JobsPlanned(Event):
     kind = "jobs_planned"
     total: int
     reused: int
-    # per encoder, per source, the pixel-frames of the jobs still to run (frames x (encode + scoring pixels)): the
-    # corpus's work, in the run's unit of work (kit.report.eta)
+    # per encoder, per source, the pixel-frames of the jobs still to run: the corpus's work (kit.report.eta)
     work: dict[str, dict[str, float]] = field(default_factory=dict)
     workers: int = 0  # how many jobs run at once
 
@@ -106,7 +102,7 @@ class JobsPlanned(Event):
 @dataclass(frozen=True)
 class Forecast(Event):
     """The work of a step still to come (or the rest of the one running), in the run's unit of work: a corpus job's
-    pixel-frame (kit.model.cost); the run's ETA divides the work left by the pace the run shows."""
+    pixel-frame (kit.model.cost)."""
 
     kind = "forecast"
     step: str
@@ -175,9 +171,8 @@ class Epoch(Event):
 
 @dataclass(frozen=True)
 class Eta(Event):
-    """The whole run's time left (kit.report.eta): its work left at the pace of its latest work. Made by the renderer
-    from the events before it, about every ETA_EVERY_S seconds once the corpus's jobs are planned, and at every
-    step's start and end; until a tenth of the work is done, `basis` is "estimating" and there is no figure."""
+    """The whole run's time left (kit.report.eta), made by the renderer from the events before it; until a tenth of
+    the work is done, `basis` is "estimating" and there is no figure."""
 
     kind = "eta"
     seconds_left: float | None  # every step still to run, the running one included; None while estimating

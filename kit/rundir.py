@@ -46,6 +46,16 @@ def step_dirname(name: str) -> str:
     return f"{step_number(name):02d}_{name}"
 
 
+class _At:
+    """A RunDir attribute: the path `name` inside step `step`'s folder ("": the run directory itself)."""
+
+    def __init__(self, step: str, name: str) -> None:
+        self.step, self.name = step, name
+
+    def __get__(self, run: RunDir, owner: object = None) -> Path:
+        return (run.step(self.step) if self.step else run.root) / self.name
+
+
 @dataclass(frozen=True)
 class RunDir:
     """Every path of one run directory. `RunDir(Path())` gives the relative layout."""
@@ -67,59 +77,24 @@ class RunDir:
                 for n in tree.names(folder) if n.endswith(".log") and tree.is_file(folder / n)]
 
     def rel(self, path: Path) -> str:
-        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it, from the
-        path's text (a link is never resolved)."""
+        """`03_loso/folds.parquet`: a path inside the run directory as the status files and tarball name it (from its
+        text: a link is never resolved)."""
         return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))).as_posix()
 
-    @property
-    def run_json(self) -> Path:
-        return self.root / "run.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / ".lock"
-
-    # -- 01 prereqs ------------------------------------------------------------------------
-    @property
-    def prereqs_json(self) -> Path:
-        return self.step("prereqs") / "prereqs.json"
+    run_json = _At("", "run.json")
+    lock = _At("", ".lock")
+    prereqs_json = _At("prereqs", "prereqs.json")
+    probe_work = _At("prereqs", "probe")  # scratch of step 01's test encodes, removed when it ends
 
     # -- 02 corpus -------------------------------------------------------------------------
-    @property
-    def shard(self) -> Path:
-        return self.step("corpus") / "shard.parquet"
-
-    @property
-    def skipped_clips(self) -> Path:
-        """The reference clips the corpus step left out (not --strict): each one's reason and fix."""
-        return self.step("corpus") / "skipped.json"
-
-    @property
-    def shard_manifest(self) -> Path:
-        return manifest_path(self.shard)
-
-    @property
-    def jobs(self) -> Path:
-        return self.step("corpus") / "jobs"
-
-    @property
-    def corpus_work(self) -> Path:
-        return self.step("corpus") / "work"
-
-    @property
-    def teacher_work(self) -> Path:
-        """Scratch of step 02's teacher checks at the references' smaller sizes, removed when they end."""
-        return self.corpus_work / "teacher-check"
-
-    @property
-    def decoded_refs(self) -> Path:
-        """Compressed masters decoded once for all their jobs (kit.corpus.shared), one folder per clip."""
-        return self.corpus_work / "decoded"
-
-    @property
-    def redo_stamp(self) -> Path:
-        """Written by a forced corpus run: ledgers of an older generation are redone, not reused."""
-        return self.step("corpus") / "redo.json"
+    shard = _At("corpus", "shard.parquet")
+    shard_manifest = _At("corpus", "shard.manifest.json")  # manifest_path(shard)
+    skipped_clips = _At("corpus", "skipped.json")  # the clips left out (not --strict): each one's reason and fix
+    jobs = _At("corpus", "jobs")
+    corpus_work = _At("corpus", "work")
+    teacher_work = _At("corpus", "work/teacher-check")  # scratch of the teacher checks at smaller sizes
+    decoded_refs = _At("corpus", "work/decoded")  # masters decoded once for all their jobs, a folder per clip
+    redo_stamp = _At("corpus", "redo.json")  # a forced run's: ledgers of an older generation are redone, not reused
 
     # -- 03 loso ---------------------------------------------------------------------------
     def loso_seed(self, seed: int) -> Path:
@@ -129,59 +104,22 @@ class RunDir:
         folder = self.step("loso")
         return [folder / n for n in tree.names(folder) if _SEED_FILE.fullmatch(n)]
 
-    @property
-    def folds(self) -> Path:
-        return self.step("loso") / "folds.parquet"
-
-    @property
-    def predictions(self) -> Path:
-        return self.step("loso") / "predictions.parquet"
-
-    @property
-    def clips(self) -> Path:
-        """Held-out encodes (a source at one encoder, cq and rung) predicted from their mean features, per seed
-        (kit.model.clips)."""
-        return self.step("loso") / "clips.parquet"
-
-    @property
-    def encodes(self) -> Path:
-        """Each held-out encode as vmaf-tune predicts it, the ensemble's (kit.model.encodes)."""
-        return self.step("loso") / "encodes.parquet"
+    folds = _At("loso", "folds.parquet")
+    predictions = _At("loso", "predictions.parquet")
+    clips = _At("loso", "clips.parquet")  # held-out encodes predicted from their mean features (kit.model.clips)
+    encodes = _At("loso", "encodes.parquet")  # each held-out encode as vmaf-tune predicts it (kit.model.encodes)
+    baselines = _At("loso", "baselines.json")
+    incumbent = _At("loso", "incumbent.json")
+    # a copy of an --incumbent that lies in this out-dir, with `source.json` naming what was copied
+    incumbent_models = _At("loso", "incumbent")
+    incumbent_work = _At("loso", "incumbent-work")  # scratch of kit.model.incumbent_child, removed when it ends
+    # who trained each member the figures come from, with its sha256 and seconds (kept once the members are removed)
+    training = _At("loso", "training.json")
+    members = _At("loso", "members")  # every LOSO member trained so far (kit.model.tasks), removed once LOSO completes
 
     def holdout(self, kind: str) -> Path:
         """--holdout encoder|box|rung: the held-out predictions of that validation (kit.model.holdout)."""
         return self.step("loso") / f"holdout_{kind}.parquet"
-
-    @property
-    def baselines(self) -> Path:
-        return self.step("loso") / "baselines.json"
-
-    @property
-    def incumbent(self) -> Path:
-        return self.step("loso") / "incumbent.json"
-
-    @property
-    def incumbent_models(self) -> Path:
-        """A copy of an --incumbent that lies in this out-dir (its bundle step moves earlier models aside): the
-        models LOSO scored, with `source.json` naming what was copied."""
-        return self.step("loso") / "incumbent"
-
-    @property
-    def incumbent_work(self) -> Path:
-        """Scratch of the child process that runs the incumbent's models (kit.model.incumbent_child), removed
-        when it ends."""
-        return self.step("loso") / "incumbent-work"
-
-    @property
-    def training(self) -> Path:
-        """Who trained each member the figures come from, with its sha256 and seconds (the members' records, kept
-        once the members are removed): train_seconds is their sum, plus the holdout's training."""
-        return self.step("loso") / "training.json"
-
-    @property
-    def members(self) -> Path:
-        """Every LOSO member trained so far, one file each (kit.model.tasks), removed once LOSO completes."""
-        return self.step("loso") / "members"
 
     def members_of(self, fingerprint: str) -> Path:
         """The members of one LOSO: a folder per fingerprint of what their weights depend on."""
@@ -192,23 +130,12 @@ class RunDir:
         return self.log("loso").parent / f"train-task{k}of{n}.log"
 
     # -- 04 verdict ------------------------------------------------------------------------
+    intervals = _At("verdict", "intervals.parquet")  # every held-out row: prediction, spread, interval per level
+    calibration = _At("verdict", "calibration.json")  # vmaf-tune's split-conformal sidecar
+    clip_pooling = _At("verdict", "clip_pooling.parquet")  # every held-out clip pooled by each statistic
+
     def verdict_file(self, verdict: str) -> Path:
         return self.step("verdict") / f"{verdict}.json"
-
-    @property
-    def intervals(self) -> Path:
-        """Every held-out row: the ensemble's prediction, its spread and its interval at each level."""
-        return self.step("verdict") / "intervals.parquet"
-
-    @property
-    def calibration(self) -> Path:
-        """vmaf-tune's split-conformal sidecar: one absolute residual per content group."""
-        return self.step("verdict") / "calibration.json"
-
-    @property
-    def clip_pooling(self) -> Path:
-        """Every held-out clip: its teacher and its ensemble prediction pooled by each statistic (kit 0.6)."""
-        return self.step("verdict") / "clip_pooling.parquet"
 
     def verdicts_on_disk(self, tree: Listing) -> list[tuple[str, Path]]:
         """(PROMOTE|HOLD, path) for each verdict file present; the verdict step leaves exactly one."""
@@ -220,23 +147,10 @@ class RunDir:
         return found[0] if len(found) == 1 else None
 
     # -- 05 bundle -------------------------------------------------------------------------
-    @property
-    def exports(self) -> Path:
-        return self.step("bundle") / "exports"
-
-    @property
-    def report(self) -> Path:
-        return self.step("bundle") / "report.html"
-
-    @property
-    def bundle_ledger(self) -> Path:
-        """The sha256 of each tarball and export the bundle step wrote and has not moved aside (kit.bundle.aside)."""
-        return self.step("bundle") / "ledger.json"
-
-    @property
-    def previous(self) -> Path:
-        """Where a bundle moves the earlier exports and results tarballs it replaces: never deleted."""
-        return self.step("bundle") / "previous"
+    exports = _At("bundle", "exports")
+    report = _At("bundle", "report.html")
+    bundle_ledger = _At("bundle", "ledger.json")  # the sha256 of each tarball and export not moved aside
+    previous = _At("bundle", "previous")  # the earlier exports and tarballs a bundle replaced: never deleted
 
     def set_aside(self, utc_compact: str) -> Path:
         """`05_bundle/previous/<utc>/`: what the bundle that made results-<box>-<utc>.tar.gz moved aside."""
@@ -244,11 +158,6 @@ class RunDir:
 
     def set_aside_for(self, tarball: Path) -> Path:
         return self.set_aside(tarball.name.removesuffix(".tar.gz").rsplit("-", 1)[-1])
-
-    @property
-    def probe_work(self) -> Path:
-        """Scratch of step 01's test encodes, removed when it ends."""
-        return self.step("prereqs") / "probe"
 
     @staticmethod
     def results_stem(box_id: str, utc_compact: str) -> str:

@@ -1,8 +1,5 @@
-"""Pure builders of every ffmpeg command line the kit runs (tests compare them exactly).
-
-Nothing else in the kit spells an ffmpeg argv: an encode, a libvmaf scoring,
-a lavfi render, a decode that counts frames, and the build queries.
-"""
+"""Pure builders of every ffmpeg command line the kit runs (tests compare them exactly): nothing else in the kit spells
+an ffmpeg argv."""
 
 from __future__ import annotations
 
@@ -14,8 +11,7 @@ from kit.media.fingerprint import GRID
 from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
 
-# Quiet but not silent: -nostats drops the progress spam, while the final
-# "frame=" report (the encoded frame count) and errors are still printed.
+# -nostats drops the progress spam; the closing "frame=" report (the frame count) and errors are still printed
 COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
 # key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
 PROGRESS = ("-progress", "pipe:1")
@@ -53,11 +49,9 @@ def build_encode_argv(
     progress: bool = False,
     scale: str = "",
 ) -> list[str]:
-    """Encode the reference's first video stream with `spec` at quality `cq`. hw_init carries device set-up, hw_filter
-    the upload chain of an encoder that takes hardware frames; `scale` (build_scale_filter) makes a ladder rung's
-    downscaled copy first. `-fps_mode passthrough`: every decoded frame is encoded once, as it is (the default would
-    make a variable-rate master constant-rate, and the encode would no longer pair frame by frame with the reference).
-    """
+    """Encode the reference's first video stream with `spec` at quality `cq`, every decoded frame once (PASSTHROUGH).
+    hw_init carries device set-up, hw_filter the upload chain of an encoder that takes hardware frames; `scale`
+    (build_scale_filter) makes a ladder rung's downscaled copy first."""
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH]
     if hw_filter:
@@ -89,11 +83,13 @@ def build_score_argv(
     upscaler: str = UP_DEFAULT,
     *,
     fps: str,
+    window: tuple[int, int] | None = None,
 ) -> list[str]:
     """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's four
-    features, `extra`), paired frame by frame at the clip's rate `fps`. Both decoders get the job's thread budget
-    (ffmpeg's default is a frame thread per core, per job); a ladder rung's encode is upscaled with `upscaler`."""
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps)
+    features, `extra`), paired frame by frame at the clip's rate `fps` (`window`: build_libvmaf_graph's). Both
+    decoders get the job's thread budget (ffmpeg's default is a frame thread per core, per job)."""
+    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
+                                window=window)
     threads = ("-threads", str(n_threads))
     return [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *threads, "-i", str(distorted), *threads, *ref_input,
             "-lavfi", graph, "-f", "null", "-"]
@@ -103,18 +99,13 @@ def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[st
                       pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
                       teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
     """The independent check of a corpus job (kit.corpus.oracle): libvmaf on frames window[0]..window[1]-1 of an
-    encode and of the reference, each decoded by a decoder of its own from its own file (`ref_input` reads the
-    clip itself, never the shared decode's copy), no progress, the teacher's model alone."""
-    graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, False, upscaler, fps=fps,
-                                window=window)
-    threads = ("-threads", str(n_threads))
-    return [ffmpeg, *COMMON, *threads, "-i", str(distorted), *threads, *ref_input, "-lavfi", graph, "-f", "null", "-"]
+    encode and of the reference (`ref_input` reads the clip itself), no progress, the teacher's model alone."""
+    return build_score_argv(ffmpeg, distorted, ref_input, width, height, pix_fmt, log_path, n_threads,
+                            teacher=teacher, upscaler=upscaler, fps=fps, window=window)
 
 
-# the decoded reference, in the pixel format a scoring's reference branch converts to (kit.media.libvmaf), kept as
-# raw frames in NUT: any pixel format, every decoded frame once with its own timestamp (-fps_mode passthrough: the
-# default would make it constant-rate, dropping frames of a variable-rate master); the scoring renumbers it as it
-# renumbers a master it decodes itself. Its colour tags do not survive, kit.media.ffmpeg reads them
+# the decoded reference, in the pixel format a scoring's reference branch converts to, as raw frames in NUT: any pixel
+# format, every decoded frame once; its colour tags do not survive (kit.media.ffmpeg.parse_output_colour reads them)
 REF_FORMAT = (*PASSTHROUGH, "-c:v", "rawvideo", "-f", "nut")
 
 
@@ -125,9 +116,8 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
 
 def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
     """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
-    encode, "" for the clip's own size) runs once, and a `split` hands its frames to the encodes of that rung; with
-    `ref_pix_fmt`, `[ref]` is the decoded frames as they are, converted to it: no rate and no renumbering here
-    (the scoring renumbers what it reads, at the clip's rate)."""
+    encode, "" for the clip's own size) runs once, split to the encodes of that rung; with `ref_pix_fmt`, `[ref]` is
+    the decoded frames converted to it, not renumbered."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []
@@ -152,12 +142,9 @@ def build_shared_decode_argv(
     scales: Sequence[str] = (),
 ) -> list[str]:
     """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the decoded
-    reference for the scorings (kit.corpus.shared), every decoded frame once, converted to `ref_pix_fmt`.
-
-    Each encode output is build_encode_argv's, fed by `split` instead of a decoder of its own: the same frames, the same
-    -pix_fmt conversion, so the same bitstream. Software encoders only: a device's upload chain and session cap stay one
-    encode per process.
-    """
+    reference for the scorings (kit.corpus.shared), every decoded frame once, converted to `ref_pix_fmt`. Each encode
+    output is build_encode_argv's, fed by `split`: the same frames and conversion, so the same bitstream. Software
+    encoders only."""
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
@@ -169,8 +156,7 @@ def build_shared_decode_argv(
 
 
 def decoded_ref_input(ref_path: Path | str, tags: Sequence[tuple[str, str]]) -> list[str]:
-    """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`): its colour tags,
-    which NUT does not keep, given back to the decoder; libvmaf's input negotiation reads them."""
+    """Input options reading a decoded reference (build_shared_decode_argv's `ref_out`), its colour tags given back."""
     return [*(arg for name, value in tags for arg in (f"-{name}", value)), "-i", str(ref_path)]
 
 
@@ -185,8 +171,7 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
 
 
 def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them (a
-    frame each in a file of raw frames: the shared decode's copy of a reference)."""
+    """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f",
             "null", "-"]
 
@@ -196,8 +181,7 @@ def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
-# every decoded frame as a 32x32 4:2:0 thumbnail (fingerprint.GRID), each sample the average of its block: fine
-# enough to find letterbox bars and cut them before the signature's 8x8 frames are made (kit.media.signature)
+# every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
 THUMBNAIL_FILTER = f"scale={GRID}:{GRID}:flags=area,format=yuv420p"
 STRICT_DECODE = ("-loglevel", "level+info", "-xerror", "-err_detect", "explode")  # build_fingerprint_argv's strict
 
@@ -211,11 +195,9 @@ def _vf(*filters: str) -> list[str]:
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
                            count: bool = False, renumber: str = "") -> list[str]:
     """Decode the first video stream once into the clip's identity (kit.media.decode). Outputs, all fed by the one
-    decoder: with `count`, `-f null` (its stream line carries the decoded size, its closing `frame=` line the count);
-    the decoded planes into the `hash` muxer, which prints `SHA256=<hex>` on stderr; a 32x32 thumbnail of each frame as
-    rawvideo on stdout. `strict`: fail on the first damaged frame instead of concealing it, every line with its level,
-    so an error the demuxer resynced over is seen too. `renumber`: every output's frames renumbered first, so no muxer
-    sees the file's own timestamps.
+    decoder: with `count`, `-f null` (the decoded size and the closing `frame=` count); the decoded planes into the
+    `hash` muxer (`SHA256=<hex>` on stderr); a 32x32 thumbnail of each frame as rawvideo on stdout. `strict`: fail on
+    the first damaged frame, every line with its level. `renumber`: every output's frames renumbered first.
     """
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
@@ -226,10 +208,10 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """The decode of a master whose strict one stopped before its first frame (kit.media.decode.second_look): a camera's
-    stray slice ahead of its first picture, which ffmpeg reports and plays on from. Input 0 with `-err_detect explode`
-    but no `-xerror` feeds build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output.
-    Each closing line says how many frames its input decoded: equal only where no picture was damaged.
+    """The second look of kit.media.decode.decode_master, at a master whose strict decode stopped before its first
+    frame (a camera's stray slice, which ffmpeg reports and plays on from). Input 0 with `-err_detect explode` but no
+    `-xerror` feeds build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output. Each
+    closing line says how many frames its input decoded: equal only where no picture was damaged.
     """
     once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
                                            "-i", str(path)], count=True)
@@ -237,22 +219,19 @@ def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
 
 
 def build_open_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """Open a file and list its streams, decoding nothing: with no output given, ffmpeg stops there (exit 1, "At
-    least one output file must be specified") once it has printed what the file holds."""
+    """Open a file and list its streams, decoding nothing (with no output given, ffmpeg stops there: exit 1)."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)]
 
 
-# the lossless copy's codec (kit.media.containers): FFV1 version 3, whose slices are coded by parallel threads and
-# each carry a CRC that its decoder checks
+# the lossless copy's codec: FFV1 version 3, whose slices are coded by parallel threads and each carry a CRC
 INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
                             full_range: bool = False) -> list[str]:
     """The one strict decode of a clip whose container's timestamps the kit does not trust (kit.media.containers):
-    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska), every decoded frame once, each
-    output's frames renumbered at the clip's rate `fps` first (a splice that steps back makes "non monotonically
-    increasing dts" fatal under -xerror). `full_range`: a full-range decoder format (MJPEG's yuvj422p) is tagged
+    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska), each output's frames renumbered
+    at the clip's rate `fps` first. `full_range`: a full-range decoder format (MJPEG's yuvj422p) is tagged
     `-color_range pc`, so FFV1 keeps its samples as they are.
     """
     clean = renumber(fps)
@@ -264,10 +243,9 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
-    """Decode a lossless copy once, strictly (kit.media.containers): `-f null` counts its frames (the closing
-    `frame=` line), and the hash muxer prints the sha256 of its frames as rawvideo in `pix_fmt`, the original's
-    decoded format: what build_fingerprint_argv hashed of the original, so the two hashes agree only when every
-    frame is the original's, sample for sample."""
+    """Decode a lossless copy once, strictly (kit.media.containers): `-f null` counts its frames, and the hash muxer
+    prints the sha256 of its frames as rawvideo in `pix_fmt`, the original's decoded format, which agrees with
+    build_fingerprint_argv's of the original only when every frame is the original's."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *STRICT_DECODE, "-i", str(path),
             "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
@@ -275,6 +253,5 @@ def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
 
 
 def build_query_argv(ffmpeg: str | Path, *what: str) -> list[str]:
-    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels): what this build is and has; `-h
-    encoder=NAME`: its options and the pixel formats this build's encoder takes."""
+    """`ffmpeg -hide_banner -version` (or -filters, -encoders, -hwaccels, `-h encoder=NAME`)."""
     return [str(ffmpeg), "-hide_banner", *what]

@@ -1,13 +1,5 @@
-"""Letterbox and pillarbox bars, found in a clip's thumbnails, and the picture inside them.
-
-Pure (numpy only). kit.media.signature takes its 8x8 frames from the part of each GRID x GRID thumbnail
-(kit.media.fingerprint) inside the bars, so a copy with bars added matches the clip without them.
-
-A line of the grid (a row, a column) is a bar when, over every frame, its samples are near black (at most BAR_LEVEL) and
-within BAR_FLAT levels of each other: constant in time and along the line, which a dark scene is not. Bars frame the
-picture (`_count`), and bars leaving less than half of a side are none (a dark clip, a title card). The line a bar ends
-in holds part bar, part picture: its share of bar, estimated from its mean against the next line's, is cut too (`Bars`
-holds fractions of a line), and the 8x8 frames weigh each grid line by how much of it a cell covers.
+"""Letterbox and pillarbox bars, found in a clip's GRID x GRID thumbnails, and the picture inside them, which
+kit.media.signature takes its 8x8 frames from (the rule: docs/design/identity.md, "Bars"). Pure (numpy only).
 """
 
 from __future__ import annotations
@@ -51,10 +43,8 @@ def _is_bar(hi: Bytes, lo: Bytes) -> bool:
 
 
 def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
-    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none.
-
-    Bars frame the picture: at both edges, about as wide. A dark band at one edge only is the picture's own;
-    beside a bar (a copy with bars of a picture dark at one side), only the width the two bars share is cut."""
+    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none. Bars frame
+    the picture: at both edges, about as wide (else only the width the two share is cut)."""
     n = len(hi)
     lead = next((i for i in range(n) if not _is_bar(hi[i], lo[i])), n)
     if lead == n:
@@ -68,8 +58,8 @@ def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
 
 
 def _part(means: Floats, first: int, inward: int) -> float:
-    """How much of line `first` (the first past a bar, which lies on the side of `-inward`) is bar still: the line
-    is a mix of the bar and of the picture, which is taken to be like the next line's."""
+    """How much of line `first` (the first past a bar, which lies on the side of `-inward`) is bar still, the picture
+    taken to be like the next line's."""
     bar = means[first - inward]
     here, beyond = means[first] - bar, means[first + inward] - bar
     if beyond < MIN_STEP:
@@ -78,8 +68,7 @@ def _part(means: Floats, first: int, inward: int) -> float:
 
 
 def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
-    """The bars at the two ends of one axis, in lines; the line past a bar is partly bar only where the bar
-    ends there (not where the cut stopped short of a dark band of the picture)."""
+    """The bars at the two ends of one axis, in lines (the line past a bar partly bar where the bar ends there)."""
     lead, trail = _count(hi, lo)
     n = len(means)
     if not lead:
@@ -95,9 +84,7 @@ def find_bars(luma: Bytes) -> Bars:
     # each row's mean and each column's mean over every frame
     rows = (luma.sum(axis=(0, 2), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     cols = (luma.sum(axis=(0, 1), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
-    top, bottom = _side(hi, lo, rows)
-    left, right = _side(hi.T, lo.T, cols)
-    return Bars(top, bottom, left, right)
+    return Bars(*_side(hi, lo, rows), *_side(hi.T, lo.T, cols))
 
 
 def _weights(start: float, stop: float, lines: int, cells: int) -> Floats:

@@ -1,10 +1,5 @@
-"""The hash cache (`sha256.json` in the kit's cache): what reading a clip found, once per file version.
-
-Four kinds of entry, each keyed by the file's identity (file_key): a clip's sha256, a master's geometry with its
-fingerprint (one strict decode gives both), a .y4m/.yuv clip's fingerprint, and a master read through a lossless copy
-(kit.media.containers) with the copy's name and sha256. The identity is the resolved path, size, mtime_ns, device, inode
-and ctime_ns: a file replaced by other content of the same size and mtime (`rsync -t`) has another inode or a later
-ctime, which no user can set back, so it never inherits the old entry.
+"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, a master's geometry and fingerprint, a .y4m/.yuv
+clip's fingerprint, a master's lossless copy, each once per file version (file_key; docs/design/identity.md).
 """
 
 from __future__ import annotations
@@ -27,8 +22,7 @@ from kit.media.decode import MasterDecode, decode_master, decode_pictures
 from kit.media.fingerprint import VERSION, Fingerprint
 
 CACHE_LOCK_WAIT_S = 10.0  # another run writing sha256.json holds it for milliseconds
-# the geometry, the fingerprint (its signature taken inside letterbox bars) and what the corpus does not keep of the
-# master, from one decode; an entry of an older key is never read
+# a master's geometry, fingerprint and what the corpus does not keep of it; an entry of an older key is never read
 MASTER = "master5|"
 PICTURES = "print2|"  # a .y4m/.yuv clip's fingerprint (print2: t2), keyed also by how it is read (a .yuv's geometry)
 COPY = "copy1|"  # a master read through a lossless copy: a master's entry, the copy's file name and its sha256
@@ -47,8 +41,7 @@ def file_key(p: Path) -> str:
 
 
 def open_clip(path: Path) -> BinaryIO:
-    """Open a reference clip to read it: never blocks on a named pipe put in its place, and refuses anything
-    but a regular file (a link is followed: a ref-dir of links to the clips is usual)."""
+    """Open a reference clip to read it, never blocking: anything but a regular file (or a link to one) is refused."""
     try:
         return open_for_reading(path)
     except NotRegular as exc:
@@ -73,6 +66,12 @@ def _master_from(values: Sequence[Any]) -> MasterDecode:
             and isinstance(dropped, list) and all(isinstance(d, str) for d in dropped)):
         raise ValueError("not a master's entry")
     return MasterDecode((w, h, fps, pix, n), _print_from((sha, sig, frames)), tuple(dropped))
+
+
+def _master_entry(decoded: MasterDecode) -> list[object]:
+    """_master_from's list."""
+    geometry, identity, dropped = decoded
+    return [*geometry, identity.pixels_sha256, identity.signature, identity.frames, list(dropped)]
 
 
 class Intermediate(NamedTuple):
@@ -105,8 +104,8 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key). Runs
-    sharing the cache write an entry under the file's lock, merged into what the file holds by then."""
+    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key); an entry
+    is written under the file's lock, merged into what other runs wrote."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None
@@ -127,24 +126,20 @@ class Sha256Cache:
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
-        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep):
-        one decode per file version, not on every plan (for a container read through a lossless copy, the decode
-        that made the copy)."""
+        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep), once
+        per file version (for a container read through a lossless copy, the decode that made the copy)."""
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
         if key not in self._data:
             decoded = decode_master(p, ffmpeg)  # returned as decoded: what it holds is probe_clip's to refuse
-            geometry, identity, dropped = decoded
-            self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
-                                       list(dropped)]))
+            self._add(key, json.dumps(_master_entry(decoded)))
             return decoded
         return _master_from(load_json(self._data[key]))
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
-        """A master read through a lossless copy (kit.media.containers): made in the kit's cache by its one strict
-        decode, once per version of the file; reused while the copy is there with the sha256 recorded when it was
-        made (a copy replaced or damaged since is made again). Runs sharing the cache make each copy once."""
+        """A master read through a lossless copy (kit.media.containers), made in the kit's cache once per version of
+        the file (once for the runs sharing the cache) and reused while it is there with its recorded sha256."""
         version = file_key(p)
         key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()
@@ -157,9 +152,7 @@ class Sha256Cache:
                 if (found := self._copy(key, dest)) is not None:
                     return found
                 decoded = make_intermediate(tree, p, dest, ffmpeg)
-                geometry, identity, dropped = decoded
-                self._add(key, json.dumps([*geometry, identity.pixels_sha256, identity.signature, identity.frames,
-                                           list(dropped), dest.name, self.get(dest)]))
+                self._add(key, json.dumps([*_master_entry(decoded), dest.name, self.get(dest)]))
         except LockBusy as busy:
             raise ToolError(f"{p}: another run ({busy.holder}) has been making its lossless copy for over "
                             f"{COPY_MAX_TIMEOUT_S:.0f} s",

@@ -1,14 +1,8 @@
-"""What a reference clip's container is read as: directly, or through a lossless copy the kit makes of it.
+"""What a reference clip's container is read as: directly (DIRECT_EXTS keep every packet's timestamp as written), or
+through a lossless copy (INTERMEDIATE_EXTS hold none, or have them patched by ffmpeg as it reads).
 
-Decided by measurement with the kit's ffmpeg (9.0) on small clips of each container, through every path a clip takes
-(said per container below): DIRECT_EXTS kept every packet's presentation timestamp as written; INTERMEDIATE_EXTS hold
-none (AVI) or have them patched by ffmpeg as it reads (MPEG program and transport streams).
-
-The copy is every decoded frame of the first video stream once, FFV1 in Matroska, renumbered at the clip's rate
-(kit.media.argv.build_intermediate_argv), made by the clip's one strict decode and kept in the kit's cache
-(`intermediates/`) once per version of the original (kit.media.cache). The clip stays the user's file (its name, sha256
-and stamp); only what ffmpeg reads is the copy (kit.media.refs.Clip.read_path), checked to hold exactly the original's
-frames before it is used.
+The copy (FFV1 in Matroska, renumbered at the clip's rate) is made by the clip's one strict decode into the kit's
+cache and checked to hold exactly the original's frames; only what ffmpeg reads is the copy (Clip.read_path).
 """
 
 from __future__ import annotations
@@ -36,24 +30,14 @@ from kit.media.decode import (
 )
 from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_frame_count, telling_line
 
-# Read as they are (measured): .mp4, .mov, .m4v (MP4's sample tables) and .mkv, .webm (Matroska blocks): every packet
-# had its timestamp, B-frames reordered by it; a variable-rate WebM kept its gap (frames 0..4 then 17..26 at 24 fps).
-# .mxf: long-GOP MPEG-2 at 25 fps had each packet's pts and dts from its index table, reordered B-frames included.
+# MP4's sample tables, Matroska's blocks and MXF's index tables give each packet its timestamp (measured)
 DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
-# Read through the lossless copy.
-# .avi: AVI holds no presentation timestamps, only each chunk's place: all 15 packets of an H.264 AVI and 5 of 15
-# of an MPEG-4 one with B-frames came without one, so the decoded frames' timestamps are ffmpeg's guesses (they
-# started at 1 and 2, not 0), and a variable rate lives as empty chunks (its duration counted 27 frames of 15).
-# .mpg, .mpeg (program streams) and .ts, .m2ts, .mts (transport streams, .mts being AVCHD's .m2ts): 33-bit 90 kHz
-# timestamps that wrap every 26.5 hours and jump where recordings are spliced. ffmpeg patched a wrap (a clip
-# starting 1.2 s before it) and splices that stepped back 2.4 s and 100 s as it read them ("timestamp
-# discontinuity ... new offset"), but a splice that steps back by two frames (0.08 s) passed through: the decoded
-# timestamps went 0..9, 8..17, and the strict decode (-xerror) failed on "non monotonically increasing dts" though
-# all 20 frames decode. Renumbered in the copy, they read cleanly.
+# AVI holds no presentation timestamps (ffmpeg guesses them; a variable rate lives as empty chunks); program and
+# transport streams' 33-bit timestamps wrap and jump at splices, and a small step back fails the strict decode on
+# "non monotonically increasing dts": renumbered in the copy, they read cleanly
 INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
 TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
-# a transport stream's packet size: where in a packet its sync byte is. Plain; with Blu-ray's 4-byte time code in
-# front (.m2ts, .mts); with DVB's 16 bytes of error correction behind
+# a transport stream's packet size: where in it its sync byte is (plain; Blu-ray's time code in front; DVB's FEC behind)
 TRANSPORT_PACKETS = {188: 0, 192: 4, 204: 0}
 TS_SYNC = 0x47
 HEAD_BYTES = 1024  # what check_container reads of a file: three packets of any size above
@@ -69,8 +53,8 @@ def needs_intermediate(path: Path) -> bool:
 
 
 def transport_packet_size(head: bytes) -> int | None:
-    """The packet size of a transport stream whose first bytes are `head`: the one whose first three packets each
-    start with the sync byte; None when none does (ffmpeg then says what the file is)."""
+    """The packet size of a transport stream whose first bytes are `head` (its first three packets start with the sync
+    byte); None when none fits."""
     for size, at in TRANSPORT_PACKETS.items():
         if all(len(head) > at + k * size and head[at + k * size] == TS_SYNC for k in range(3)):
             return size
@@ -78,8 +62,8 @@ def transport_packet_size(head: bytes) -> int | None:
 
 
 def riff_end(fh: BinaryIO, size: int) -> int:
-    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk (an AVI over 1 GB
-    is a chain of them), each chunk's size read from its header; 0 when it starts with none, or left it unset."""
+    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk; 0 when it starts with
+    none, or left it unset."""
     at = 0
     while at + 12 <= size:
         fh.seek(at)
@@ -91,10 +75,9 @@ def riff_end(fh: BinaryIO, size: int) -> int:
 
 
 def check_container(path: Path, fh: BinaryIO, size: int) -> None:
-    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size): an
-    .m4v that is a raw MPEG-4 video stream (no timestamps, a guessed rate), a transport stream cut short inside a
-    packet, an AVI shorter than its chunks say; a decode reads such a file to its end without an error and with frames
-    missing. (A transport stream cut between two frames is a valid, shorter stream: nothing in the format tells.)"""
+    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size), which
+    a decode reads to its end without an error: an .m4v that is a raw MPEG-4 stream, a transport stream cut short
+    inside a packet, an AVI shorter than its chunks say."""
     ext = path.suffix.lower()
     fh.seek(0)
     head = fh.read(HEAD_BYTES)
@@ -119,24 +102,21 @@ RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner k
 
 
 def remux_command(path: Path) -> str:
-    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for: its
-    packets as they are (-c copy), each given its timestamp by that rate (-framerate, before -i: the raw
-    demuxer's)."""
+    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for (-framerate,
+    before -i: the raw demuxer's)."""
     return kit_command("ffmpeg", "-framerate", RATE, "-i", path.absolute(), "-map", "0:v:0", "-c", "copy",
                        path.absolute().with_suffix(".mp4"))
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
     """Where the lossless copy of `path` is kept: one per version of the original (`version`, kit.media.cache's
-    file_key: its path, size, times, device and inode), named for people. Boxes sharing a cache that each hold a
-    file at the same path never share a copy, nor does a new version of the file its old one's."""
+    file_key), named for people."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
     return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
 
 
 class Opened(NamedTuple):
-    """What opening a file tells before its decode: the rate its copy is renumbered at, the decoder's pixel
-    format, and how long the copy may take."""
+    """What opening a file tells before its decode: its rate, the decoder's pixel format, the copy's timeout."""
 
     fps: str
     pix_fmt: str
@@ -159,9 +139,8 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
     """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (in the cache
-    `tree`), then check the copy frame for frame against it; the caller holds dest's lock. InputError naming the file
-    when it is no video, does not decode to its end, or its copy is not its frames; ToolError when the copy cannot be
-    written."""
+    `tree`), then check the copy against it; the caller holds dest's lock. InputError when the file is no video, does
+    not decode to its end, or its copy is not its frames; ToolError when the copy cannot be written."""
     opened = open_clip_streams(path, ffmpeg)
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     with tree.atomic_path(dest) as tmp:
@@ -178,8 +157,7 @@ def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> Master
 
 
 def check_copy(path: Path, copy: Path, decoded: MasterDecode, opened: Opened, ffmpeg: str) -> None:
-    """Refuse a copy that does not hold exactly the frames the original decodes to: their number, and every sample
-    (the sha256 of both as rawvideo in the original's pixel format)."""
+    """Refuse a copy that does not hold exactly the frames the original decodes to: their number and their sha256."""
     res = run_process(build_verify_argv(ffmpeg, copy, opened.pix_fmt), timeout_s=opened.timeout_s)
     hashes = HASH_LINE.findall(res.stderr)
     try:

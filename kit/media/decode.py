@@ -1,8 +1,5 @@
-"""The one decode of a reference clip: its geometry (masters), its frame count and its identity.
-
-A master (kit.media.containers) is decoded strictly once at discovery; that same run hashes the decoded planes and
-writes a thumbnail of each frame (kit.media.argv.build_fingerprint_argv), and makes the lossless copy where one is
-needed. A .y4m/.yuv clip is read once for its fingerprint. kit.media.cache keeps both per file version.
+"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (the decoded planes'
+hash and a thumbnail of each frame, kit.media.argv.build_fingerprint_argv). kit.media.cache keeps it per file version.
 """
 
 from __future__ import annotations
@@ -24,8 +21,7 @@ from kit.media.streams import dropped, no_video
 MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
-# frames a fingerprint reads the thumbnails of (GRID_BYTES each, held in memory at once: 276 MB at most);
-# 100 minutes at 30 fps
+# frames a fingerprint reads the thumbnails of (held in memory at once: 276 MB); 100 minutes at 30 fps
 MAX_FINGERPRINT_FRAMES = 180_000
 THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 
@@ -45,7 +41,7 @@ HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`: the decoded size
-    where printed (a phone's display matrix makes a 1920x1080 stream 1080x1920 frames, which the jobs encode)."""
+    where printed (a phone's display matrix rotates the frames the jobs encode)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
     if not lines:
         raise ValueError("no video stream")
@@ -53,8 +49,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
     decoded = next((ln for ln in lines[1:] if "wrapped_avframe" in ln), line)
     size = re.search(r",\s*(\d{2,5})x(\d{2,5})", decoded) or re.search(r",\s*(\d{2,5})x(\d{2,5})", line)
     fps = re.search(r"(\d+(?:\.\d+)?)(k?) fps", line) or re.search(r"(\d+(?:\.\d+)?)(k?) tbr", line)
-    # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264 (High), 1 reference
-    # frame (avc1 / 0x31637661), yuv420p(...)"
+    # at -loglevel verbose (a second look) the codec is followed by its reference frames: "h264, 1 reference frame"
     pix = re.search(r"Video: [^,]+, (?:\d+ reference frames?(?: \([^)]*\))?, )?([a-z0-9]+)[(,]", line)
     if not (size and fps and pix):
         raise ValueError(f"cannot parse {line!r}")
@@ -65,7 +60,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
 
 def parse_fps(text: str) -> str:
     """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1" (kit.infra.outside.read_rate);
-    ValueError otherwise: the one reader of a rate, for flags, names, sidecars, y4m headers and ffmpeg's lines."""
+    ValueError otherwise: the one reader of a rate."""
     try:
         frac = read_rate(text)
     except NotANumber as exc:
@@ -75,12 +70,10 @@ def parse_fps(text: str) -> str:
     return f"{frac.numerator}/{frac.denominator}"
 
 
-# Lines of a decode's output side (the null muxer, the encoder): a VFR master's timestamps make the
-# null muxer complain of non-monotonic dts, which says nothing about the file.
+# Lines of a decode's output side (the null muxer, the encoder), which say nothing about the file
 _OUTPUT_SIDE = re.compile(r"^\[(null|out#|vost#|enc:|vf#|hash|rawvideo)")
 _ERROR_LINE = re.compile(r"\[(error|fatal|panic)\] ?(.*)$")
-# a packet the demuxer marked damaged (a partial AVI chunk, a transport stream's lost packets): -xerror stops on it,
-# except on one read while ffmpeg probes the streams, which it only warns of
+# a packet the demuxer marked damaged: -xerror stops on it, except on one read while ffmpeg probes the streams
 _CORRUPT_PACKET = re.compile(r"\[warning\] (Packet corrupt \(stream = \d+, dts = [^)]*\))")
 _DEMUXER = re.compile(r"Input #0, (.+?), from ")  # the demuxer's name, which its own lines are prefixed with
 # an input's closing line at -loglevel verbose: how many frames its decoder gave
@@ -89,9 +82,8 @@ _DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d
 
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
     """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer marked
-    corrupt; "" when there was none. Without `decoder_too` (a second look, whose frame counts judge the decoder's
-    errors), the demuxer's alone: a demuxer resyncs over a damaged mkv cluster or mp4 box, and an AVI cut short is read
-    while ffmpeg probes it, so the strict decode can exit 0 with frames missing."""
+    corrupt; "" when there was none (a demuxer resyncs over damage: the strict decode can exit 0 with frames missing).
+    Without `decoder_too` (a second look, whose frame counts judge the decoder's errors), the demuxer's alone."""
     demuxer = _DEMUXER.search(stderr)
     own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
     for line in stderr.splitlines():
@@ -122,8 +114,8 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
 
 
 class MasterDecode(NamedTuple):
-    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus
-    does not keep (kit.media.streams.dropped: alpha, more video streams, HDR tags), one phrase each."""
+    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus does not
+    keep (kit.media.streams.dropped)."""
 
     geometry: Geometry
     identity: Fingerprint
@@ -131,36 +123,26 @@ class MasterDecode(NamedTuple):
 
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode of the whole file (a second look where it stopped
-    before its first frame)."""
-    # decode the whole master strictly: a reference corrupt mid-stream must be refused, not
-    # silently concealed (ffmpeg would otherwise patch over broken frames and go on)
+    """A master's geometry and fingerprint from one strict decode of the whole file (a reference corrupt mid-stream
+    is refused, not concealed), or a second look where it stopped before its first frame."""
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
-    if stopped_before_first_frame(res):
-        return second_look(path, ffmpeg)
-    return read_master_decode(path, res)
+    if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
+        res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,
+                          stdout_max_bytes=THUMBS_MAX_BYTES)
+    return read_master_decode(path, res, second)
 
 
 def stopped_before_first_frame(res: ProcResult) -> bool:
-    """Did a strict decode of a file holding a video stream fail before it gave a frame (an error ffmpeg reports
-    ahead of the first picture, then plays on from: a stray slice a camera wrote first)?"""
+    """Did a strict decode of a file holding a video stream fail before it gave a frame?"""
     counts = re.findall(r"frame=\s*(\d+)", res.stderr)
     return (res.returncode != 0 and (not counts or counts[-1] == "0") and STREAM_LINE.search(res.stderr) is not None
             and no_video(res.stderr) is None)
 
 
-def second_look(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master whose strict decode stopped before its first frame, decoded again (build_second_look_argv): used
-    when every frame ffmpeg plays decodes undamaged, whatever it reported before them; InputError otherwise."""
-    res = run_process(build_second_look_argv(ffmpeg, path), timeout_s=2 * DECODE_TIMEOUT_S, capture_stdout=True,
-                      stdout_max_bytes=THUMBS_MAX_BYTES)
-    return read_master_decode(path, res, second=True)
-
-
 def played_whole(stderr: str, undamaged: int) -> int:
-    """The frames of a second look (build_second_look_argv): the count ffmpeg plays, when the decode that gives no
-    damaged frame gave `undamaged`, as many; ValueError naming how many are damaged otherwise."""
+    """The frames of a second look: the count ffmpeg plays, when the decode that gives no damaged frame gave as many
+    (`undamaged`); ValueError naming how many are damaged otherwise."""
     played = {int(k): int(n) for k, n in _DECODED.findall(stderr)}
     if 1 not in played:
         raise ValueError("the decode printed no frame count")
@@ -179,9 +161,8 @@ def refuse_no_video(path: Path, stderr: str) -> None:
 
 
 def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> MasterDecode:
-    """What a strict, counting build_fingerprint_argv decode of `path` tells (`second`: a build_second_look_argv
-    decode); InputError naming the file when it holds no video, did not decode to its end (damaged frames, in a
-    second look), or its demuxer skipped damaged data."""
+    """What a strict, counting build_fingerprint_argv decode of `path` tells (`second`: a second look); InputError
+    naming the file when it holds no video, did not decode to its end, or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
         if res.returncode != 0:
@@ -204,8 +185,7 @@ def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> Mas
 
 
 def unreadable_hint(path: Path, stderr: str) -> str:
-    """The fix of a master that does not decode whole: where ffmpeg found a video stream in it, the lossless copy of
-    what ffmpeg plays (its damage concealed as a player would), which the kit reads as it is."""
+    """The fix of a master that does not decode whole: where it has a video stream, the lossless copy ffmpeg plays."""
     if STREAM_LINE.search(stderr) is None:
         return "check the file plays, or remove it from --ref-dir"
     return ("if it plays, move it out of --ref-dir and use in its place the lossless copy of what ffmpeg plays of it "
@@ -213,9 +193,8 @@ def unreadable_hint(path: Path, stderr: str) -> str:
 
 
 def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless .mkv the kit reads as it is, beside it (picture only: the
-    corpus keeps no audio), with the kit's own ffmpeg; FFV1 in the nearest pixel format it keeps (a palette's
-    colours as RGB). An .mkv's copy is named `<name>-ffv1.mkv`, never the file itself."""
+    """The command that converts a video into a lossless FFV1 .mkv beside it (picture only), with the kit's own ffmpeg;
+    an .mkv's copy is named `<name>-ffv1.mkv`, never the file itself."""
     source = path.absolute()
     dest = source.with_suffix(".mkv")
     if dest == source:
@@ -225,7 +204,6 @@ def convert_command(path: Path) -> str:
 
 def decode_pictures(path: Path, input_args: Sequence[str], ffmpeg: str) -> Fingerprint:
     """The fingerprint of a .y4m/.yuv clip (read by `input_args`): one ffmpeg pass over the file."""
-    # a long raw clip takes longer than any master's probe: at least 20 MB/s of the file read, hashed and scaled
     timeout_s = max(DECODE_TIMEOUT_S, path.stat().st_size / RAW_BYTES_PER_S)
     res = run_process(build_fingerprint_argv(ffmpeg, input_args), timeout_s=timeout_s, capture_stdout=True,
                       stdout_max_bytes=THUMBS_MAX_BYTES)

@@ -1,7 +1,5 @@
 """The embedded default reference set: nine synthetic clips of different spatial and temporal complexity, rendered by
-lavfi (640x360, 25 fps, 3 s each) once into the user cache, so a newcomer sees the whole pipeline work on any box in
-minutes; every output that uses them says it is the demo corpus.
-"""
+lavfi once into the user cache."""
 
 from __future__ import annotations
 
@@ -36,8 +34,7 @@ class DemoClip:
 
 _S = f"s={WIDTH}x{HEIGHT}:r={FPS}"  # every clip's size and rate
 
-# Every random source has its seed (and colours) fixed, so the same ffmpeg build renders the same
-# bytes on every box and a demo clip keeps one src_sha256 everywhere.
+# every random source has its seed fixed: the same ffmpeg build renders the same bytes (src_sha256) on every box
 DEMO_CLIPS: tuple[DemoClip, ...] = (
     DemoClip("testpattern", f"testsrc2={_S}", "graphics, moderate motion"),
     DemoClip("mandelbrot", f"mandelbrot={_S}", "fine detail, slow zoom"),
@@ -58,8 +55,8 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render one clip to dest (y4m) unless it is already there whole, under the clip's lock: a whole clip is never
-    replaced, so a run that found it keeps the file it hashed. `note` hears a wait for another run's render."""
+    """Render one clip to dest (y4m) unless it is already there whole (never replaced), under the clip's lock; `note`
+    hears a wait for another run's render."""
     if clip_is_whole(cache, dest, width, height, seconds):
         return dest
 
@@ -89,8 +86,8 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
                   seconds: float = SECONDS) -> bool:
     """A rendered clip is checked, not trusted: the user's own file that nobody else can change, its y4m header
-    names its size and the file holds exactly its frames (a copy cut short, an empty file or another file under
-    its name fails, and is rendered again). Another user's file there is refused (exit 2)."""
+    names its size and the file holds exactly its frames (else it is rendered again). Another user's file there is
+    refused (exit 2)."""
     try:
         if (fh := cache.open_checked(path)) is None:
             return False
@@ -113,13 +110,10 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
             and not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
-
-
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
                 kit_root: Path = KIT_ROOT) -> Path:
-    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder, so
-    that a run of another copy on the box (under the same user's cache) is never the one a newcomer's demo waits
-    for; the runs of one copy share it."""
+    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder (the
+    runs of one copy share it, another copy's never waits for them)."""
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
 
 
@@ -133,8 +127,7 @@ def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
     """Render the demo clips into <cache>/<set>/ (those not there whole yet), one per core at once (a lavfi source
-    renders on one thread: on a fresh box the render is what the first minute of the demo waits for), and return
-    that folder. An interrupt or a failed render stops the others' ffmpegs."""
+    renders on one thread), and return that folder. An interrupt or a failed render stops the others' ffmpegs."""
     folder = demo_folder(cache.root, width, height, seconds)
     clips = DEMO_CLIPS[:count]
     with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:

@@ -1,9 +1,8 @@
 """Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them).
 
 An entry named like a clip (kit.media.refs.CLIP_EXTS, in any case) is used when it is a regular file or a link to one;
-refused (exit 2) when it is a link to nothing or a loop of links (a silently smaller corpus would be worse than
-stopping); skipped, and said once, when it is something no clip can be (a folder, a pipe, a device, a socket, or a link
-to one). What an entry is comes from lstat and stat alone, so a FIFO cannot block discovery.
+refused (exit 2) when it is a link to nothing or a loop of links; skipped, and said once, when it is something no clip
+can be (a folder, a pipe, a device, a socket, or a link to one). lstat and stat alone tell which: a FIFO never blocks.
 """
 
 from __future__ import annotations
@@ -44,8 +43,7 @@ def _ignore(_: str) -> None:
     pass
 
 
-# videos people keep beside their masters that discovery does not take: named when skipped, never silently (raw
-# elementary streams hold no timestamps and no rate; .wmv and .flv are kept for playback, not as masters)
+# videos people keep beside their masters that discovery does not take: named when skipped, never silently
 OTHER_VIDEO_EXTS = (".wmv", ".flv", ".264", ".h264", ".265", ".h265", ".hevc", ".ivf", ".obu")
 
 
@@ -63,8 +61,7 @@ class Skipped:
         return self.unusable().line()
 
     def unusable(self) -> Unusable:
-        """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row): every entry of --ref-dir named
-        like a video is in the corpus or there, with its reason and fix."""
+        """As a clip left out (02_corpus/skipped.json, the summary's SKIPPED row), with its reason and fix."""
         return Unusable(str(self.path), f"{self.path}: {self.what}{self.tail}", self.fix)
 
 
@@ -114,8 +111,7 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:
-    """(the clip files of ref_dir, the entries skipped); `note` hears one line per entry skipped. No clip file at
-    all is an error."""
+    """(the clip files of ref_dir, the entries skipped, each said to `note`); no clip file at all is an error."""
     files, skipped = list_clip_files(ref_dir)
     for s in skipped:
         note(s.line())
@@ -203,9 +199,7 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
 
 
 def probe_master(path: Path, ffmpeg: str, cache: Sha256Cache) -> tuple[Geometry, tuple[str, ...], str]:
-    """A master's geometry, what the corpus does not keep of it, and the file ffmpeg reads for it: itself (""), or
-    the lossless copy of a container whose timestamps the kit does not trust (kit.media.containers), made once in
-    the cache."""
+    """A master's geometry, what the corpus does not keep of it, and its lossless copy ffmpeg reads ("": none)."""
     if needs_intermediate(path):
         made = cache.intermediate(path, ffmpeg)
         decoded, read_path = made.decoded, str(made.path)
@@ -240,19 +234,12 @@ class SkippedClips(Record):
     skipped: tuple[Unusable, ...]
 
 
-LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is itself heavily compressed (1080p30 at
-# under 1.9 Mb/s in H.264): its artefacts become part of what the encodes are scored against
-
-
-def low_bitrate_line(clip: Clip) -> str:
-    """The line that warns of a heavily compressed master (low_bitrate_warning), "" for the others."""
-    return f"warning: {warning}" if (warning := low_bitrate_warning(clip)) else ""
+LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is heavily compressed (1080p30: 1.9 Mb/s)
 
 
 def low_bitrate_warning(clip: Clip) -> str:
-    """A warning for a compressed master whose own bitrate per pixel is very low (a 14 kb/s clip passed without a
-    word); "" for the others (a .y4m or .yuv is uncompressed). Kept in the shard manifest, a WARNING row of the
-    summary (kit.corpus.shard)."""
+    """A warning for a compressed master whose own bitrate per pixel is very low; "" for the others (a .y4m or .yuv
+    is uncompressed). Kept in the shard manifest (kit.corpus.shard)."""
     if clip.kind != "master" or clip.n_frames < 1 or not clip.width or not clip.height:
         return ""
     bits = clip.stamp[0] * 8
@@ -277,8 +264,7 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
         doing(f"reading clip {i} of {len(files)}: {p.name}")
         try:
             clips.append(probe_clip(p, ffmpeg, sha_cache, defaults))
-        except InputError as exc:  # a ToolError (a timeout, a tool that did not start) stops the run: a rerun may
-            # end otherwise, and a clip left out for it would change the corpus for a passing cause
+        except InputError as exc:  # a ToolError stops the run: a clip left out for a passing cause changes the corpus
             if unusable is None:
                 raise
             refused.append((exc, Unusable(str(p), exc.message, exc.hint)))
@@ -292,8 +278,8 @@ def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDe
     for clip in clips:
         for what in clip.dropped:
             note(f"{clip.path}: {what}")
-        if line := low_bitrate_line(clip):
-            note(line)
+        if warning := low_bitrate_warning(clip):
+            note(f"warning: {warning}")
     return clips
 
 
@@ -313,8 +299,8 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
                     unusable: list[Unusable] | None = None, doing: Note = _ignore,
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
     """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir, else the
-    embedded demo clips. Hashes, probes and fingerprints are cached in <cache>/sha256.json. `note` hears each entry
-    skipped and a wait for another run's demo render; `doing`, each clip as it is read."""
+    embedded demo clips, read through <cache>/sha256.json. `note` hears each entry skipped and a wait for another
+    run's demo render; `doing`, each clip as it is read."""
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)

@@ -1,8 +1,5 @@
-"""Finding ffmpeg, describing its build, and reading what it prints.
-
-Resolution order: --ffmpeg / KIT_FFMPEG, then the kit's own
-binaries/<os>-<arch>/ffmpeg, then an ffmpeg on PATH that has the libvmaf
-filter, then the binary shipped inside the imageio-ffmpeg wheel.
+"""Finding ffmpeg, describing its build, and reading what it prints. Resolution order: --ffmpeg / KIT_FFMPEG, the kit's
+own binaries/<os>-<arch>/ffmpeg, an ffmpeg on PATH that has the libvmaf filter, the imageio-ffmpeg wheel's binary.
 """
 
 from __future__ import annotations
@@ -51,8 +48,7 @@ def imageio_binary() -> Path | None:
 
 
 def parse_version(version_text: str) -> tuple[str, str]:
-    """(version, build id) from `ffmpeg -version` output; the build id hashes the version line with the configuration
-    line, so two builds of one release differ."""
+    """(version, build id) from `ffmpeg -version` output; the build id hashes the version and configuration lines."""
     first = version_text.splitlines()[0] if version_text else ""
     m = re.match(r"ffmpeg version (\S+)", first)
     version = m.group(1) if m else "unknown"
@@ -62,12 +58,8 @@ def parse_version(version_text: str) -> tuple[str, str]:
 
 def parse_encoders(encoders_text: str) -> tuple[str, ...]:
     """Encoder names from `ffmpeg -encoders` (lines like ' V....D libx264  ...')."""
-    names = []
-    for line in encoders_text.splitlines():
-        m = re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line)
-        if m and m.group(1)[0] == "V" and m.group(2) != "=":
-            names.append(m.group(2))
-    return tuple(names)
+    found = (re.match(r"^\s*([VAS][F.][S.][X.][B.][D.])\s+(\S+)\s", line) for line in encoders_text.splitlines())
+    return tuple(m.group(2) for m in found if m and m.group(1)[0] == "V" and m.group(2) != "=")
 
 
 def parse_pix_fmts(encoder_help: str) -> tuple[str, ...]:
@@ -86,14 +78,8 @@ def describe(path: Path, source: str) -> FFmpegInfo:
         return res.stdout.decode("utf-8", "replace")
 
     version, build = parse_version(ask("-version"))
-    return FFmpegInfo(
-        path=str(path),
-        source=source,
-        version=version,
-        build=build,
-        has_libvmaf=re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None,
-        encoders=parse_encoders(ask("-encoders")),
-    )
+    has_libvmaf = re.search(r"^\s*\S*\s+libvmaf\s", ask("-filters"), re.MULTILINE) is not None
+    return FFmpegInfo(str(path), source, version, build, has_libvmaf, parse_encoders(ask("-encoders")))
 
 
 def check_ffmpeg(path: Path, source: str) -> FFmpegInfo:
@@ -126,7 +112,7 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 def ffmpeg_door(given: str | None) -> str:
     """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where the variable names that very file (the
-    flag reads the variable: a user who set only the variable never gave the flag), else `--ffmpeg`."""
+    flag reads the variable), else `--ffmpeg`."""
     env = os.environ.get("KIT_FFMPEG")
     if not env or not given:
         return "--ffmpeg"
@@ -135,8 +121,7 @@ def ffmpeg_door(given: str | None) -> str:
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
     """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
-    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all (describing
-    it runs it): the kit runs it as the user. PATH's ffmpeg and imageio-ffmpeg's are the environment's own."""
+    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
@@ -178,22 +163,17 @@ def telling_line(stderr: str) -> str:
     """The line of ffmpeg's stderr that says why it failed, not what failed as a consequence."""
     lines = [strip_log_prefix(ln) for ln in stderr.splitlines() if ln.strip()]
     causes = [ln for ln in lines if ln and not _GENERIC.search(ln)]
-    for line in causes:
-        if _TELLING.search(line):
-            return line
-    return (causes or lines or [""])[-1]
+    return next((ln for ln in causes if _TELLING.search(ln)), (causes or lines or [""])[-1])
 
 
 _RECEIVED_SIGNAL = re.compile(r"received signal (\d+)", re.IGNORECASE)
-# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash (SIGABRT,
-# SIGSEGV) is ffmpeg's own failure, as telling as an error message
+# signals sent from outside (kill, Ctrl-C, a closing terminal, the OOM killer); a crash is ffmpeg's own failure
 EXTERNAL_SIGNALS = frozenset({1, 2, 3, 9, 13, 15})
 
 
 def interruption(res: ProcResult) -> str:
     """"killed by signal 9 (SIGKILL)" / "stopped by signal 2 (SIGINT)" when a signal, not the input or the
-    encoder, ended this ffmpeg; "" otherwise. ffmpeg stops cleanly on SIGINT/SIGTERM (exit 255, "Exiting
-    normally, received signal 2."), so its output may even look complete: it proves nothing either way."""
+    encoder, ended this ffmpeg (which stops cleanly on SIGINT/SIGTERM: its output proves nothing); "" otherwise."""
     if (signum := res.killed_by) is not None:
         return f"killed by {signal_name(signum)}" if signum in EXTERNAL_SIGNALS else ""
     if (found := _RECEIVED_SIGNAL.search(res.stderr[-4096:])) is not None:
@@ -210,8 +190,7 @@ def parse_frame_count(stderr: str) -> int:
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.ASCII)
-# an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may then exit 0,
-# having decoded nothing)
+# an output that could not be written: the disk's or the folder's fault, not the input's (ffmpeg may exit 0)
 _NOT_WRITTEN = re.compile(r"\[(?:error|fatal)\] ?(.*(?:Error opening output|already exists|Error writing|"
                           r"No space left on device|Disk quota exceeded).*)")
 DISK_FULL = re.compile(r"No space left on device|Disk quota exceeded", re.ASCII)
@@ -240,8 +219,7 @@ def parse_progress_frame(line: str) -> int | None:
         return None
 
 
-# Colour tags a decoder may be given back as input options (-color_range, -colorspace, ...): the names ffmpeg
-# prints (av_color_*_name) that its option parser also takes; a name outside these is not passed on.
+# colour tags a decoder may be given back as input options: the names ffmpeg prints that its option parser takes
 COLOUR_NAMES: dict[str, frozenset[str]] = {
     "color_range": frozenset({"tv", "pc"}),
     "colorspace": frozenset({"bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",
@@ -257,8 +235,8 @@ FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "
 
 def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
     """The colour tags of rawvideo output `output` as ffmpeg printed its stream (`yuv420p(pc, bt709/unknown/unknown,
-    progressive)`: the range, then space/primaries/transfer, one name when all three agree), `(option, name)` pairs; ()
-    when it has none, None when the line is missing or names a tag COLOUR_NAMES does not list."""
+    progressive)`), `(option, name)` pairs; () when it has none, None when the line is missing or names a tag
+    COLOUR_NAMES does not list."""
     line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from kit.infra.records import Record
 
-# t2: taken inside the bars (letterbox, pillarbox) found over the clip, from a GRID x GRID thumbnail of each frame;
-# t1 (the signature before bars were cut; still read from older manifests): the whole picture, from an 8x8 thumbnail
+# t2: taken inside the bars found over the clip; t1 (still read from older manifests): the whole picture
 VERSION = "t2"
 READ_VERSIONS = ("t1", VERSION)
 THUMB = 8  # the signature's thumbnail side (luma)
@@ -57,8 +56,7 @@ def signature_crop(text: str) -> tuple[float, float, float, float]:
 @dataclass(frozen=True)
 class Fingerprint(Record):
     """A clip's identity by its decoded pictures (kit.media.identity compares them): pixels_sha256 over the decoded
-    planes in frame order (the same pictures give the same value in any container), signature
-    (kit.media.signature.build_signature's text), and how many frames were decoded."""
+    planes in frame order, signature (kit.media.signature.build_signature's text), and how many frames were decoded."""
 
     pixels_sha256: str
     signature: str

@@ -1,10 +1,5 @@
-"""One content, one source: how alike two clips' Fingerprints (kit.media.fingerprint) are.
-
-compare() gives one of four outcomes: "identical" (same pixels_sha256), "match" (signature distance at most MATCH_AT:
-the same scene trimmed by a frame, rescaled, re-encoded or with bars added), "undecided" (up to DIFFERENT_ABOVE) and
-"different". Two *flat* pictures (a title card, a colour field: FLAT_SHARE or more on one level) within DIFFERENT_ABOVE
-are undecided however close (`Likeness.flat`): the thumbnails cannot read what is on them. The thresholds and their
-rates are measured by bench/bench_identity.py (README, "Same content, other file").
+"""One content, one source: how alike two clips' Fingerprints (kit.media.fingerprint) are: identical, match,
+undecided (flat pictures too, however close) or different (docs/design/identity.md).
 """
 
 from __future__ import annotations
@@ -94,8 +89,7 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
 
 
 def fingerprint(clip: Clip, ffmpeg: str, cache: Sha256Cache) -> Fingerprint:
-    """The clip's fingerprint: a master's comes with its geometry (so discovery's decode already made it);
-    a .y4m/.yuv clip's from one ffmpeg pass over the file. Cached per file version in `cache`."""
+    """The clip's fingerprint (a master's made by discovery's decode), cached per file version in `cache`."""
     if clip.kind == "master":
         return cache.master_decode(Path(clip.path), ffmpeg).identity
     return cache.pictures(Path(clip.path), clip.input_args(), ffmpeg)

@@ -1,9 +1,7 @@
 """The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them. Pure.
 
-A rung is `native`, a height in lines (`540`) or a fraction of the clip's height (`0.5`). A scaled rung encodes a copy
-downscaled with the down scaler (lanczos) and is scored upscaled back with the up scaler (bicubic) against the full-size
-reference, as VMAF's own training set was made (Netflix/vmaf#526) and as a player shows a lower rung. A rung at or above
-a clip's height is not made (the kit never upscales a reference); two rungs of one size are one encode.
+A scaled rung encodes a copy downscaled with the down scaler and is scored upscaled back with the up scaler against the
+full-size reference, as VMAF's own training set was made (Netflix/vmaf#526) and as a player shows a lower rung.
 """
 
 from __future__ import annotations
@@ -40,8 +38,7 @@ def parse_rung(text: str) -> str:
 
 
 def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
-    """The encode's (width, height) at a rung (as parse_rung writes it) for a clip of `width` x `height`: even, the
-    aspect ratio kept."""
+    """The encode's (width, height), even and of the clip's aspect ratio, at a rung (as parse_rung writes it)."""
     if rung == NATIVE:
         return width, height
     target = int(rung) if _HEIGHT.fullmatch(rung) else height * float(rung)
@@ -51,9 +48,8 @@ def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
 
 
 def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
-    """The rungs a clip is encoded at, as (rung, encode width, encode height), native first when asked, then by
-    falling height: a rung at or above the clip's height, or below MIN_HEIGHT, is left out, and of two rungs that
-    give the same size the first kept."""
+    """The rungs a clip is encoded at, as (rung, encode width, encode height), by falling height: a rung at or above
+    the clip's height (never upscaled), or below MIN_HEIGHT, is left out, and of two of the same size the first kept."""
     out: dict[tuple[int, int], str] = {}
     for text in rungs:
         rung = parse_rung(text)
@@ -69,8 +65,8 @@ def scaled(enc_width: int, enc_height: int, width: int, height: int) -> bool:
 
 
 def rung_label(enc_height: int, height: int) -> str:
-    """A row's rung as the breakdown groups rows of clips of any size: `native`, or the share of the source's
-    height its encode was made at (`0.50x`)."""
+    """A row's rung as the breakdown groups rows of clips of any size: `native`, or the share of the source's height
+    (`0.50x`)."""
     if enc_height <= 0 or height <= 0 or enc_height == height:
         return NATIVE
     return f"{enc_height / height:.2f}x"

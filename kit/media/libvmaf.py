@@ -16,11 +16,9 @@ if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` imp
 
 # the teacher every kit before 0.6 used, and the default: what vmaf-tune scores content below 2160 lines with
 TEACHER_MODEL = "vmaf_v0.6.1"
-# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, the NEG model codec
-# evaluations use (no enhancement gain), and the 4K model vmaf-tune scores content of 2160 lines and more with
+# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, NEG, and the 4K model
 BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
-# characters libvmaf's model string gives a meaning to, escaped with a backslash inside it (a third level, below
-# the filter option's and the filtergraph's: kit.media.libvmaf.escape_filter_value)
+# characters libvmaf's model string gives a meaning to, escaped with a backslash (below escape_filter_value's two)
 MODEL_SPECIAL = "\\':="
 # a path with this character cannot be said to libvmaf: its filter splits the model string on it before any escape
 MODEL_SEPARATOR = "|"
@@ -28,21 +26,17 @@ TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is
 
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
-# what libvmaf's features can be, generously: a value outside is a damaged or hand-made row, and a finite 1e308
-# would pass every other check and then break training (kit.corpus.schema.PLAUSIBLE). adm and vif are ratios of the
-# detail (information) the encode kept to the reference's, 1 for a perfect copy and a little above for an encode
-# that adds contrast; motion is a mean absolute difference of blurred luma on libvmaf's 8-bit scale (at most 255),
-# with room left for a 10-bit one; v1's options clip CAMBI at 17 and SpEED at 45
+# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept (1 for a
+# perfect copy); motion a mean absolute difference of blurred luma (8-bit scale, with room for a 10-bit one)
 RATIO_RANGE = (0.0, 2.0)
 MOTION_RANGE = (0.0, 1024.0)
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One libvmaf feature the kit stores: its corpus column (and model input) `name`, the key libvmaf's JSON log
-    reports it under, the `feature=` entry that computes it with its options, its plausible range, the input sets
-    it is an input of, whether the model takes it as log(1 + x), and whose options it is computed with as the
-    model cards say it ("" for libvmaf's defaults)."""
+    """One libvmaf feature the kit stores: its corpus column (and model input) `name`, its key in libvmaf's JSON log,
+    the `feature=` entry that computes it, its plausible range, the input sets it is in, whether the model takes it
+    as log(1 + x), and whose options it is computed with as the model cards say it ("" for libvmaf's defaults)."""
 
     name: str
     key: str
@@ -58,13 +52,9 @@ class Feature:
         return CANONICAL6 not in self.sets
 
 
-# Every feature the kit knows, declared once: the corpus's columns, the model's input sets and the log parser
-# derive from this table, in its order. The canonical six come first (libvmaf's integer extractors at their
-# default options, which another teacher than the default gets asked for beside it); then the opt-in features VMAF
-# v1's SVR reads (--inputs canonical6+v1), computed with v1's options as its model files set them
-# (model/vmaf_v1.0.16/*.json: feature_opts_dicts), so a proxy sees what the v1 teacher sees; libvmaf logs each under
-# a key that spells its options. CAMBI and SpEED need pictures of about 640x360 and more (below, SpEED refuses or
-# gives 0). The motion features are heavy-tailed: kit.model.contract says why they enter the model logged.
+# Every feature the kit knows, declared once, in order: the canonical six (libvmaf's integer extractors at their
+# default options), then the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), with v1's options as its
+# model files set them. CAMBI and SpEED need about 640x360 and more.
 TABLE: tuple[Feature, ...] = (
     Feature("adm2", "integer_adm2", "name=adm", RATIO_RANGE, INPUT_SET_NAMES),
     Feature("vif_scale0", "integer_vif_scale0", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
@@ -88,9 +78,7 @@ CANONICAL = tuple(f for f in TABLE if not f.opt_in)
 OPT_IN = tuple(f for f in TABLE if f.opt_in)
 FEATURES = tuple(f.name for f in CANONICAL)  # the canonical six, in libvmaf's order: every corpus row holds them
 FEATURE_KEYS = tuple(f.key for f in CANONICAL)
-# the extractors of the canonical six with their default options: another model computes its own variants (NEG's
-# `integer_adm2_egl_1`, v1's `adm3` and `motion3`) and not these, so they are asked for beside it. libvmaf runs an
-# extractor once however often it is asked for (the scores of vmaf_v0.6.1 do not move when they are added)
+# asked for beside another teacher (which computes its own variants); libvmaf runs an extractor once however asked
 CANONICAL_EXTRACTORS = "|".join(dict.fromkeys(f.extractor for f in CANONICAL))
 EXTRA_FEATURES = tuple(f.name for f in OPT_IN)  # measured when asked for (`extra`), all of them together
 EXTRA_KEYS = tuple(f.key for f in OPT_IN)
@@ -141,20 +129,15 @@ DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
 
 def renumber(fps: str) -> str:
     """The filters that renumber a stream frame by frame at the clip's own rate `fps` ("num/den"): frame i at
-    i / rate, whatever its container said. Both inputs of a scoring get them, so libvmaf pairs frame i with frame
-    i (its framesync pairs by timestamp); the rate is the clip's, so nothing downstream sees two frames at one
-    instant (a fixed 1/25 did, at every rate below 25 fps)."""
+    i / rate, whatever its container said, so libvmaf (whose framesync pairs by timestamp) pairs frame i with
+    frame i."""
     num, _, den = fps.partition("/")
     return f"settb={den or 1}/{num},setpts=N"
 
 
 def escape_filter_value(value: str) -> str:
-    """Escape a value for a filter option inside a filtergraph.
-
-    Two levels: the option parser treats backslash, quote and colon as special;
-    the filtergraph parser then treats backslash, quote, brackets, comma and
-    semicolon as special. Paths with spaces, quotes and colons survive both.
-    """
+    """Escape a value for a filter option inside a filtergraph: first for the option parser (backslash, quote,
+    colon), then for the filtergraph parser (backslash, quote, brackets, comma, semicolon)."""
     level1 = "".join("\\" + c if c in "\\':" else c for c in value)
     return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
 
@@ -164,15 +147,11 @@ def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | 
                        fps: str, window: tuple[int, int] | None = None) -> str:
     """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
 
-    Both are renumbered frame by frame at the clip's rate `fps` (renumber) so frames pair by index, not by
-    container timestamps, and the scoring ends with the shorter input (`shortest=1`): a reference or an encode
-    short of frames logs fewer frames than the clip has, which the corpus job refuses, where libvmaf's default
-    would repeat the last frame of the shorter one and log a full count; the distorted stream is scaled (with
-    `upscaler`: a ladder rung's encode is smaller, a native one is left as it is) and converted to the reference's
-    size and pixel format. Another teacher than the default gets the canonical six's extractors beside it
-    (CANONICAL_EXTRACTORS): the proxy's inputs are the same whatever it learns. `extra`: the opt-in features too
-    (EXTRA_EXTRACTORS: VMAF v1's four). `window` (first, end): only frames first..end-1 of each input, counted as
-    they are decoded (`trim`), before the renumbering: the independent check of kit.corpus.oracle.
+    Both are renumbered at the clip's rate `fps` (renumber), and the scoring ends with the shorter input
+    (`shortest=1`: a short input logs fewer frames, which the corpus job refuses, where libvmaf would repeat the last
+    frame); the distorted stream is scaled with `upscaler` to the reference's size and pixel format. Another teacher
+    than the default gets CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): only
+    frames first..end-1 of each input, cut as decoded (`trim`) before the renumbering (kit.corpus.oracle).
     """
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])

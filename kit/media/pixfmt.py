@@ -1,8 +1,5 @@
-"""Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`).
-
-Every encode is 4:2:0: `8bit` (the default) encodes at 8 bit; `source` keeps a deeper reference at 10 bit (the deepest
-every 10-bit encoder shares) and an 8-bit one at 8. `enc_pix_fmt` names the stream as a decoder gives it back
-(`yuv420p`, `yuv420p10le`), whatever layout the encoder took (NVENC and QSV take nv12/p010le).
+"""Bit depths of pixel formats, and the format a corpus encode is made in (`--encode-depth`): every encode is 4:2:0,
+`8bit` (the default) at 8 bit, `source` a deeper reference at 10 bit (the deepest every 10-bit encoder shares).
 """
 
 from __future__ import annotations
@@ -12,7 +9,7 @@ import re
 DEPTH_8BIT = "8bit"
 DEPTH_SOURCE = "source"
 ENCODE_DEPTHS = (DEPTH_8BIT, DEPTH_SOURCE)
-# the encoded stream's format at each bit depth the kit encodes in
+# the encoded stream's format at each bit depth, as a decoder gives it back (whatever layout the encoder took)
 ENC_PIX_FMTS = {8: "yuv420p", 10: "yuv420p10le"}
 # every encode of a schema-1 corpus was 8-bit 4:2:0 (yuv420p, or nv12 for QSV/VAAPI: the same samples)
 SCHEMA1_ENC_PIX_FMT = ENC_PIX_FMTS[8]

@@ -1,9 +1,6 @@
-"""Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir).
-
-`.y4m` describes itself; `.yuv` takes its geometry from its name (`Name_1920x1080_25fps[_10bit][_422].yuv`, or
-`Name_25fps.yuv` with the --width/--height defaults) or a `Name.json` sidecar; masters (kit.media.containers) are probed
-with ffmpeg. What every job would fail on is refused here, before any encode: an odd width or height (every encode is
-4:2:0), a zero size or rate, a master whose demuxer skipped damaged data.
+"""Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir). `.y4m`
+describes itself; `.yuv` takes its geometry from its name or a `Name.json` sidecar; masters are probed with ffmpeg.
+What every job would fail on is refused here, before any encode.
 """
 
 from __future__ import annotations
@@ -47,13 +44,11 @@ class Clip:
     pix_fmt: str
     n_frames: int
     sha256: str
-    # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip re-exported or rewritten in
-    # place during the run differs (ctime: even with its size and mtime put back)
+    # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip rewritten during the run differs
     stamp: Stamp = (0, 0, 0, 0)
     # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
     dropped: tuple[str, ...] = field(default=(), compare=False)
-    # what ffmpeg reads for this clip when it is not `path`: the lossless copy (kit.media.containers), in the kit's
-    # cache; the clip's name, sha256 and stamp stay the user's file's
+    # what ffmpeg reads for this clip when it is not `path`: the lossless copy (kit.media.containers) in the cache
     read_path: str = ""
 
     def changed_on_disk(self) -> str:
@@ -86,15 +81,12 @@ class Clip:
         return ["-i", self.read_path or self.path]
 
     def own_input_args(self) -> list[str]:
-        """ffmpeg input options that read the clip's own file, never its lossless copy: what the independent check
-        decodes (kit.corpus.oracle), so that a clip read through a copy is checked against its own file."""
+        """ffmpeg input options that read the clip's own file, never its lossless copy (kit.corpus.oracle's check)."""
         return ["-i", self.path] if self.read_path else self.input_args()
 
 
 def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
-    if pix_fmt not in PIX_FMTS:
-        raise InputError(f"unsupported pixel format {pix_fmt}",
-                         hint="use one of " + ", ".join(sorted(PIX_FMTS)))
+    """The bytes of one raw frame; `pix_fmt` is one of PIX_FMTS (check_geometry refused any other)."""
     cw, ch, bps = PIX_FMTS[pix_fmt]
     luma = width * height
     chroma = 0 if cw == 0 else 2 * (-(-width // cw)) * (-(-height // ch))
@@ -116,8 +108,8 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode: zero, huge, or odd (every encode is 4:2:0, which needs even sizes).
-    `raw`: the input options that read a .yuv (its crop command needs them)."""
+    """Refuse a size no job could encode (zero, huge, or odd: every encode is 4:2:0) or a pixel format not in
+    PIX_FMTS. `raw`: the input options that read a .yuv (its crop command needs them)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
@@ -186,8 +178,7 @@ YUV_FPS_ONLY = re.compile(r"_(\d+(?:\.\d+)?)fps(?:_(\d+)bit)?(?:_(420|422|444))?
 @dataclass(frozen=True)
 class YuvDefaults:
     """--width/--height/--fps: the geometry a .yuv name leaves out. `Name_25fps.yuv` takes the size (1920x1080 unless
-    given), a name with a size but no rate takes --fps, and a bare `Name.yuv` needs all three, so a wrong guess cannot
-    pass silently."""
+    given), a name with a size but no rate takes --fps, and a bare `Name.yuv` needs all three."""
 
     width: int | None = None
     height: int | None = None
@@ -219,8 +210,8 @@ def is_netflix_distorted(path: Path) -> bool:
 
 
 def read_sidecar(sidecar: Path) -> dict[str, object]:
-    """A .yuv clip's `Name.json`, read as JSON from outside is (kit.infra.outside: bounded size and depth);
-    ValueError naming it when it cannot be read or is no JSON object."""
+    """A .yuv clip's `Name.json` (kit.infra.outside.read_json); ValueError naming it when it cannot be read or is no
+    JSON object."""
     try:
         meta = read_json(sidecar)
     except (OSError, ValueError) as exc:  # JsonRefused is a ValueError

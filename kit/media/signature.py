@@ -1,14 +1,6 @@
-"""A clip's perceptual signature: tiny thumbnails at fixed relative positions, and their distance.
-
-Pure (numpy only): kit.media.decode makes the thumbnails in the one decode of a clip, kit.media.identity compares clips.
-Each frame of the signature is the picture inside the bars (kit.media.bars) as 64 area-averaged luma samples (8x8: the
-layout tells scenes apart) and the mean of each chroma plane (which tells one layout in other colours apart): 66 bytes.
-
-At `POSITIONS` fixed relative positions the signature keeps a *pair* of consecutive frames: comparing pairs at offsets
--1, 0 and +1 lines up a copy trimmed by a frame. With the bars cut (4 bytes), the payload is zlib-compressed and written
-as base64 behind a version tag, so a manifest can carry it (at most ~4.3 KB). `flat_share` says how much of a signature
-is one flat level: two title cards are close whatever their text says, so kit.media.identity does not call such a pair a
-match.
+"""A clip's perceptual signature: at POSITIONS relative positions a pair of consecutive frames, each the picture inside
+the bars as 8x8 luma and a mean per chroma plane, zlib and base64 behind a version tag; and the distance of two
+(docs/design/identity.md). Pure (numpy only).
 """
 
 from __future__ import annotations
@@ -56,8 +48,7 @@ FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's medi
 
 def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
     """How much of the picture is one flat level: the share of a decoded signature's luma samples within FLAT_LEVELS of
-    their median (1.0 for a colour field, ~0.9 for a title card, low for texture). `bars` (the shares of the sides the
-    signature left out) count as that level when it is dark: a title card's black sides are cut as pillarbox bars."""
+    their median. `bars` (the shares of the sides left out) count as that level when it is dark."""
     luma = sig[..., :LUMA]
     level = float(np.median(luma))
     inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())
@@ -98,13 +89,9 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 def all_distances(sigs: Floats, within: float) -> Floats:
     """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose distance surely
-    exceeds `within` holds +inf (the diagonal too).
-
-    A prefilter first bounds every pair's distance from below with a few matrix products: each frame of a pair lies
-    within r (half their distance) of the pair's mean m, so a position's term is at least |m_a - m_b| - r_a - r_b, and
-    over a group of positions, with M the concatenated means and R the summed radii, at least max(0, |M_a - M_b| - R_a -
-    R_b): one Gram matrix per group. Only the pairs it leaves under `within` are computed in full, as `distance` does.
-    """
+    exceeds `within` holds +inf (the diagonal too). A prefilter bounds every pair's distance from below, one Gram
+    matrix per group of positions (each frame of a pair lies within half their distance of the pair's mean: a term is
+    at least |m_a - m_b| - r_a - r_b); only the pairs it leaves under `within` are computed as `distance` does."""
     n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)
     if n < 2:

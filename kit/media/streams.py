@@ -1,8 +1,5 @@
-"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the file (in the
-strict decode of kit.media.decode): whether it has a video stream at all (an audio-only `.mp4`, or a cover picture only,
-is refused as such, not with ffmpeg's "Stream map '' matches no streams"), and what the corpus does not keep of it
-(`dropped`, said at the corpus step): an alpha channel, video streams after the first, HDR tags (the corpus has no
-column for them, and vmaf_v0.6.1 is a model of SDR viewing).
+"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the file:
+whether it has a video stream at all (`no_video`), and what the corpus does not keep of it (`dropped`).
 """
 
 from __future__ import annotations
@@ -44,8 +41,8 @@ def input_streams(stderr: str) -> list[InputStream]:
 
 
 def no_video(stderr: str) -> str | None:
-    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `only audio and an attached
-    picture`, `no stream at all`); None when it has one, or when ffmpeg could not open it (another error)."""
+    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `no stream at all`); None when it has
+    one, or when ffmpeg could not open it."""
     if "Input #0" not in stderr:
         return None
     streams = input_streams(stderr)

@@ -1,27 +1,8 @@
-"""The teacher as a function of its features: libvmaf's JSON SVR models evaluated as libvmaf evaluates them.
-
-vmaf_v0.6.1 and its kin (the 4K model, a `--teacher` model file of that form) are libsvm nu-SVR models over the
-canonical six features. libvmaf scores a frame from that frame's features alone (libvmaf/src/predict.c), in five
-steps, which `SvrModel.predict` repeats:
-
-    1. rescale   each feature x_i -> slope_i * x_i + intercept_i   (norm_type linear_rescale; `slopes[1:]`,
-                 `intercepts[1:]` in the model's feature order, which is its `feature_names` order)
-    2. kernel    s = sum_j coef_j * exp(-gamma * |x - sv_j|^2) - rho   (libsvm's svm_predict for an SVR with
-                 an RBF kernel; a support vector's missing index is 0, libsvm's sparse form)
-    3. denormalise  (s - intercepts[0]) / slopes[0]
-    4. transform    p0 + p1 s + p2 s^2, then out_gte_in / out_lte_in, when the model enables it
-    5. clip         to score_clip
-
-A model is reproducible from the corpus's columns only when its features are the canonical six as the corpus
-stores them: libvmaf's integer extractors at their default options. A model whose features carry options
-(vmaf_v0.6.1neg's enhancement-gain limits), other extractors (VMAF v1's cambi, SpEED) or the float extractors is
-not (`reproducible` says why). Whatever `reproducible` says, the kit believes the function only once it has
-matched libvmaf's own per-frame scores on the rows it trains on (kit.model.teacher_fn.prove).
-
-A built-in model is not shipped with the kit: libvmaf compiles its model files into the library as JSON text,
-so the ffmpeg the kit scores with holds them. `builtin_model_text` finds the one named in that binary by what
-identifies it (its feature extractors and its SVM header: BUILTIN_IDENTITY), and the proof against libvmaf's
-scores settles the rest.
+"""The teacher as a function of its features: libvmaf's JSON SVR models (vmaf_v0.6.1, the 4K model, a `--teacher`
+file of that form) evaluated on the canonical six in libvmaf's five steps (libvmaf/src/predict.c: rescale, RBF kernel,
+denormalise, transform, clip), and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The
+teacher's function"). The kit believes the function only once it has matched libvmaf's own per-frame scores on the
+rows it trains on (kit.model.teacher_fn.prove).
 """
 
 from __future__ import annotations
@@ -43,13 +24,10 @@ if TYPE_CHECKING:  # numpy loads when a model is evaluated: `status` and `--help
 
 # what libvmaf's integer extractors name the canonical six in a model's feature_names
 INTEGER_PREFIX = "VMAF_integer_feature_"
-# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho), as
-# libvmaf's model files give them (model/vmaf_v0.6.1.json, model/vmaf_4k_v0.6.1.json); vmaf_v0.6.1neg shares
-# vmaf_v0.6.1's SVM but computes its features with enhancement-gain limits the corpus's columns do not have
+# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho); NEG shares
+# vmaf_v0.6.1's SVM but computes its features with enhancement-gain limits the corpus's columns lack
 BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133"), "vmaf_4k_v0.6.1": (262, "-2.30449")}
-# the scores libvmaf logs have six decimals (its JSON log's %.6f), its features too: the function of logged
-# features differs from the logged score by a few 1e-4 at most (bench/README.md); a difference beyond this is
-# another function
+# libvmaf logs six decimals: the function of logged features differs from the logged score by a few 1e-4 at most
 PROOF_TOLERANCE = 0.01
 MAX_BINARY_BYTES = 1 << 30  # an ffmpeg binary (or its libvmaf) read for its models; a larger one is not searched
 MAX_MODEL_BYTES = 4 << 20  # one model's JSON text (vmaf_v0.6.1's is 19 kB; a bootstrap set's 400 kB)
@@ -81,8 +59,8 @@ class SvrModel:
     clip: tuple[float, float] | None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """The score of each row of `features` (N, 6), as libvmaf computes it from those features; CHUNK_ROWS at a
-        time (each chunk's kernel is rows x support vectors), a stop signal polled between two."""
+        """The score of each row of `features` (N, 6), as libvmaf computes it; CHUNK_ROWS at a time, a stop signal
+        polled between two."""
         import numpy as np
 
         rows = np.asarray(features, dtype=np.float64)
@@ -141,9 +119,7 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]
     if not sep or fields.get("svm_type") not in ("nu_svr", "epsilon_svr") or fields.get("kernel_type") != "rbf":
         raise NotReproducible("is not a libsvm regression with an RBF kernel")
     coefs, support = [], []
-    for line in body.splitlines():
-        if not line.strip():
-            continue
+    for line in filter(str.strip, body.splitlines()):
         coef, *pairs = line.split()
         vector = [0.0] * len(FEATURES)
         for pair in pairs:
@@ -157,8 +133,7 @@ def _svm(text: str) -> tuple[float, float, list[float], list[tuple[float, ...]]]
 
 
 def parse_model(text: str, name: str) -> SvrModel:
-    """The model in libvmaf's JSON text; NotReproducible (saying why) for one this module cannot evaluate from the
-    corpus's columns."""
+    """The model in libvmaf's JSON text; NotReproducible (saying why) for one this module cannot evaluate."""
     try:
         doc = load_json(text)
     except JsonRefused as exc:
@@ -180,9 +155,10 @@ def parse_model(text: str, name: str) -> SvrModel:
         raise NotReproducible(f"has an SVM this module cannot read ({exc})") from None
     if len(slopes) != len(FEATURES) + 1 or len(intercepts) != len(FEATURES) + 1:
         raise NotReproducible("has slopes or intercepts of another length than its features and score")
+    clip = model.get("score_clip")
     return SvrModel(name, hashlib.sha256(text.encode()).hexdigest(), order, slopes, intercepts,
                     norm == "linear_rescale", gamma, rho, tuple(coefs), tuple(support), *_transform(model),
-                    _clip(model))
+                    (float(clip[0]), float(clip[1])) if isinstance(clip, list) and len(clip) == 2 else None)
 
 
 def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | None, bool, bool]:
@@ -198,21 +174,9 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
     return (p[0], p[1], p[2]), _truthy(spec.get("out_gte_in")), _truthy(spec.get("out_lte_in"))
 
 
-def _clip(model: dict[str, object]) -> tuple[float, float] | None:
-    clip = model.get("score_clip")
-    return (float(clip[0]), float(clip[1])) if isinstance(clip, list) and len(clip) == 2 else None
-
-
-def _svm_head(text: str) -> tuple[int, str] | None:
-    """(total_sv, rho as written) of a model JSON's SVM, read from its text without parsing the rest."""
-    found = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
-    return (int(found.group(1)), found.group(2)) if found else None
-
-
 def _embedded_models(blob: bytes) -> list[str]:
     """The libvmaf model JSON texts compiled into a binary: around each `"model_dict"` key, the JSON object that
-    holds it, read by the JSON decoder from the first `{` after the last NUL before it that starts one (not up to a
-    NUL: an array of bytes need not end with one)."""
+    holds it, from the first `{` after the last NUL before it that starts one."""
     texts, seen = [], set()
     for hit in re.finditer(rb'"model_dict"', blob):
         lo = max(blob.rfind(b"\x00", 0, hit.start()) + 1, hit.start() - MAX_MODEL_BYTES)
@@ -241,8 +205,8 @@ def _object_at(blob: bytes, start: int) -> str | None:
 
 
 def linked_libraries(ffmpeg: Path) -> list[Path]:
-    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS): where a distribution's
-    or Homebrew's build keeps the built-in models; [] for a static build or where the tool is missing."""
+    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS); [] for a static build or
+    where the tool is missing."""
     from kit.infra.proc import run_process
 
     argv = ["otool", "-L", str(ffmpeg)] if sys.platform == "darwin" else ["ldd", str(ffmpeg)]
@@ -255,8 +219,7 @@ def linked_libraries(ffmpeg: Path) -> list[Path]:
 
 
 def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
-    """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when the kit
-    does not know how to find it or the binary does not hold it."""
+    """The JSON text of built-in model `name` as libvmaf in this ffmpeg holds it; NotReproducible when not found."""
     if name not in BUILTIN_IDENTITY:
         raise NotReproducible("is a built-in model whose features the corpus does not store as it reads them"
                               if name.endswith("neg") else "is not among the built-in models the kit can find")
@@ -268,8 +231,9 @@ def builtin_model_text(ffmpeg: Path | None, name: str) -> str:
                 blob = fh.read(MAX_BINARY_BYTES)
         except OSError as exc:
             raise NotReproducible(f"could not be read from {binary} ({exc.strerror or exc})") from None
-        for text in _embedded_models(blob):
-            if _svm_head(text) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
+        for text in _embedded_models(blob):  # by its SVM header, read from its text without parsing the rest
+            head = re.search(r"total_sv (\d+)\\nrho (-?[0-9.]+)", text)
+            if head and (int(head[1]), head[2]) == BUILTIN_IDENTITY[name] and INTEGER_PREFIX in text \
                     and "feature_opts_dicts" not in text:
                 return text
     raise NotReproducible(f"is not found as libvmaf's JSON in {ffmpeg} or the libvmaf it links (a libvmaf built "

@@ -1,10 +1,5 @@
-"""`--teacher`: which libvmaf model the corpus is scored with, read from what the user gave.
-
-A built-in name (kit.media.libvmaf.BUILTIN_TEACHERS) or a model file: a libvmaf model JSON the user supplies (a
-VMAF v1 model, say; the kit ships none). A file is checked here for what can be checked without ffmpeg (a regular
-file, readable, within the size limit, a JSON object holding libvmaf's `model_dict`, a path libvmaf's model string
-can say), and hashed: its sha256 is the teacher's identity in every row, manifest and model. Whether libvmaf can
-score with it is the prereqs step's check (kit.platforms.probe.check_teacher), before any encode.
+"""`--teacher`: a built-in libvmaf model's name or a model file, checked for what can be checked without ffmpeg and
+hashed (its sha256 is the teacher's identity); whether libvmaf can score with it is the prereqs step's check.
 """
 
 from __future__ import annotations
@@ -56,8 +51,7 @@ def read_model_file(path: Path) -> bytes:
 
 
 def teacher_of(text: str) -> Teacher:
-    """The teacher `--teacher TEXT` names: a built-in by its name, else a model file (checked and hashed; its path
-    made absolute, since the steps run wherever the out-dir is)."""
+    """The teacher `--teacher TEXT` names: a built-in by its name, else a model file (checked, hashed, absolute)."""
     if text in BUILTIN_TEACHERS:
         return DEFAULT_TEACHER if text == TEACHER_MODEL else Teacher(text)
     path = Path(os.path.abspath(Path(text).expanduser()))
@@ -67,20 +61,17 @@ def teacher_of(text: str) -> Teacher:
 
 
 def setting_text(text: str) -> str:
-    """What the run's settings hold for `--teacher TEXT`: a built-in's name, or the model file's absolute path (once
-    it reads as a model file)."""
+    """What the run's settings hold for `--teacher TEXT`: a built-in's name, or the model file's absolute path."""
     return teacher_of(text).path or text
 
 
-# the model vmaf-tune's fast path verifies a proxy's pick with, whatever the height (lusoris/vmaf tools/vmaf-tune/
-# src/vmaftune: score.py's ScoreRequest.model, which fast.py's verify keeps; `vmaf-tune fast --vmaf-model` defaults
-# to it), where its corpus takes vmaf_4k_v0.6.1 from 2160 lines (resolution.py)
+# the model vmaf-tune's fast path verifies a proxy's pick with, whatever the height (`vmaf-tune fast --vmaf-model`)
 VMAFTUNE_VERIFIER = TEACHER_MODEL
 
 
 def verifier_note(teacher: Teacher) -> str | None:
-    """What vmaf-tune does not do for a proxy of `teacher`, said wherever the proxy or its rows leave the kit (model
-    cards, registry rows, corpus exports); None for the model it verifies with."""
+    """What vmaf-tune does not do for a proxy of `teacher`, said wherever the proxy or its rows leave the kit; None for
+    the model it verifies with."""
     if teacher.default:
         return None
     return (f"vmaf-tune's fast path verifies with {VMAFTUNE_VERIFIER} whatever the height (fast.py's fast_recommend; "
