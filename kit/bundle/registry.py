@@ -1,9 +1,7 @@
-"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules.
-
-The rules are upstream's, restated (model/tiny/registry.schema.json, `$defs.model_entry`, and
-ai/scripts/validate_model_registry.py's `_consistency_check`; tests/unit/test_registry_rules.py names the lines). A row
-that breaks one is never written: the bundle refuses (exit 2), saying which setting to change. Light on purpose (re
-only): the CLI checks `--model-license` and `--model-license-url` with the same functions before any work.
+"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules,
+restated from upstream (registry.schema.json, validate_model_registry.py; tests/unit/test_registry_rules.py names the
+lines). A row that breaks one is never written (exit 2). Light on purpose (re only): the CLI checks
+`--model-license` and `--model-license-url` with the same functions.
 """
 
 from __future__ import annotations
@@ -158,8 +156,7 @@ ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and it
 
 
 def with_tag(base: str, tag: str) -> str:
-    """An id or file stem with the teacher's tag ("" for the default teacher), so a proxy of another teacher never
-    takes the name vmaf-tune loads as the vmaf_v0.6.1 proxy."""
+    """An id or file stem with the teacher's tag, so another teacher's proxy never takes vmaf_v0.6.1's name."""
     return f"{base}_{tag}" if tag else base
 
 
@@ -180,8 +177,7 @@ def refuse_breaches(breaches: list[Breach]) -> None:
 
 
 def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: str = "") -> None:
-    """Before any refit: the rows these seeds, teacher tag and license settings would give, checked (sha256 still
-    unknown)."""
+    """Before any refit: the rows these seeds, teacher tag and license settings would give, checked."""
     rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
             for i in proposed_ids(seeds, tag)]
     refuse_breaches(rows_problems(rows))

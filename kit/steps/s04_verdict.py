@@ -65,9 +65,7 @@ class VerdictStep:
                     inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
-        """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
-        (numbered as LOSO numbered them: the same reader, the same order); `codec_blind`: LOSO's models do not read
-        the codec block (the teacher recipe)."""
+        """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
         from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
