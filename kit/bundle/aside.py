@@ -39,7 +39,6 @@ def write_ledger(tree: Tree, run: RunDir, files: Mapping[str, str]) -> None:
 
 
 def key(run: RunDir, path: Path) -> str:
-    """A file's name in the ledger: its path below `05_bundle/`."""
     return path.relative_to(run.step("bundle")).as_posix()
 
 

@@ -39,7 +39,6 @@ def _computed_with() -> str:
     return "; ".join(", ".join(names) + (f" with {options}" if options else "") for options, names in groups.items())
 
 
-# what a card says of its features input
 FEATURES_NOTE = (f"raw libvmaf integer_* values ({_computed_with()}); the graph takes log(1 + x) of the motion "
                  "features, then z-scores every feature (normalisation.features: the mean and std of the logged "
                  "motion)")

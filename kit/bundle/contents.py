@@ -19,8 +19,7 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
                   report: Path, checked: Checked, loso_again: str) -> dict[str, Path]:
     """Archive path -> file; `exports`: each export's place -> where it is now; `loso_again`: reruns from LOSO."""
     files = _run_files(tree, run)
-    # this box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
-    # exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus
+    # this box's own shard, its manifest and skipped clips, when LOSO ran on exactly that shard
     if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
         if corpus_sha256(run.shard) != verdict.corpus.sha256:
             raise InputError(f"{run.shard} changed since the verdict was reached",

@@ -68,8 +68,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     target = df["vmaf"].to_numpy(dtype=np.float64)
-    if on_epoch is not None and verdict.recipe == TEACHER:  # the recipe's preparation (the proof, the teacher's
-        # samples, the windows) is its training's: said as it starts, so the run's ETA does not count it as set-up
+    if on_epoch is not None and verdict.recipe == TEACHER:  # its preparation is its training's, for the run's ETA
         on_epoch(0, rounds(train), float("nan"), 0.0)
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
                         distil=refit_distillation(verdict, df, feats, target, train, teacher_sources))

@@ -64,7 +64,6 @@ class Private:
         return arc.endswith(TEXT_SUFFIXES) and not arc.startswith(f"{LAYOUT.exports.as_posix()}/")
 
     def rewrite(self, data: bytes) -> bytes:
-        """`data` with every one of the folders written as its word."""
         if not self.folders:
             return data
         text = data.decode("utf-8", "surrogateescape")

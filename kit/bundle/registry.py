@@ -27,16 +27,14 @@ MIN_OPSET, MAX_OPSET = 7, 21
 MAX_LICENSE, MAX_LICENSE_URL = 128, 512
 SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
 
-# RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1); anything
-# else (a space, " < > \ ^ ` { | }, a control, any non-ASCII character) must be percent-encoded
+# RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1)
 _UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
 _SUB_DELIMS = "!$&'()*+,;="
 URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._~-" + ":/?#[]@" + _SUB_DELIMS + "%")
 LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PCT = r"%[0-9A-Fa-f]{2}"
 _PCHAR = rf"(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:@]|{_PCT})"
-# http(s)://[userinfo@]host[:port] path-abempty [?query] [#fragment] (3.2, 3.3, 3.4, 3.5); host a reg-name or an
-# IP literal in brackets
+# http(s)://[userinfo@]host[:port] path-abempty [?query] [#fragment] (3.2 to 3.5)
 HTTP_URI = re.compile(
     rf"[Hh][Tt][Tt][Pp][Ss]?://"
     rf"(?:(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:]|{_PCT})*@)?"
@@ -102,8 +100,6 @@ def license_url_problem(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Breach:
-    """One rule a row breaks: what, and which setting changes it."""
-
     text: str
     hint: str
 
@@ -123,7 +119,6 @@ def field_problems(key: str, value: str, limit: int, pattern: re.Pattern[str]) -
 
 
 def row_problems(row: RegistryRow) -> list[Breach]:
-    """Every rule of the registry's schema and validator that `row` breaks."""
     out = [*field_problems("id", row.id, MAX_ID, ID_PATTERN),
            *field_problems("onnx", row.onnx, MAX_PATH, ONNX_PATTERN),
            *field_problems("sigstore_bundle", row.sigstore_bundle, MAX_PATH, SIGSTORE_PATTERN)]

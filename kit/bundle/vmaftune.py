@@ -61,17 +61,9 @@ VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scrip
 def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(one-hot map [12, V], cq_norm slope and offset [12, 1]): the kit's cq_norm is linear in crf_norm."""
     crf_min, crf_max = crf_range
-    onehot = np.zeros((len(VOCAB_V2), len(CODEC_VOCAB)), dtype=np.float32)
-    ranges = cq_ranges()
-    slope = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
-    offset = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
-    for i, name in enumerate(VOCAB_V2):
-        if name in CODEC_VOCAB:
-            onehot[i, CODEC_VOCAB.index(name)] = 1.0
-        lo, hi = ranges.get(name, FOREIGN_CQ_RANGE)
-        slope[i, 0] = (crf_max - crf_min) / (hi - lo)
-        offset[i, 0] = (crf_min - lo) / (hi - lo)
-    return onehot, slope, offset
+    onehot = (np.array(VOCAB_V2)[:, None] == np.array(CODEC_VOCAB)[None, :]).astype(np.float32)
+    lo, hi = np.array([cq_ranges().get(name, FOREIGN_CQ_RANGE) for name in VOCAB_V2], dtype=np.float64).T[:, :, None]
+    return onehot, ((crf_max - crf_min) / (hi - lo)).astype(np.float32), ((crf_min - lo) / (hi - lo)).astype(np.float32)
 
 
 def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata: dict[str, str]) -> onnx.ModelProto:
@@ -98,8 +90,7 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
     ]
     member_nodes, member_inits = member_graph(model, "features", "codec", "vmaf_raw")
-    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it: clip to the teacher's range
-    # here (the kit's native model keeps the raw value)
+    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
     inits += [numpy_helper.from_array(np.array(VMAF_RANGE[0], dtype=np.float32), "vmaf_min"),
               numpy_helper.from_array(np.array(VMAF_RANGE[1], dtype=np.float32), "vmaf_max")]
     member_nodes.append(helper.make_node("Clip", ["vmaf_raw", "vmaf_min", "vmaf_max"], [OUTPUT]))
@@ -117,14 +108,12 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
     crf_min, crf_max = crf_range
     x = np.zeros((len(feats), WIDTH), dtype=np.float32)
     x[:, :N_FEED] = feats
-    for i, name in enumerate(VOCAB_V2):
-        x[encoders == name, N_FEED + i] = 1.0
+    x[:, N_FEED:PRESET_COLUMN] = np.asarray(encoders)[:, None] == np.array(VOCAB_V2, dtype=object)
     x[:, PRESET_COLUMN] = 0.5
     x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
     return x
 
 
-# an encoder slot the corpus never held, under the teacher recipe: the models read no codec block (kit.model.distil)
 UNSEEN_BLIND = ("no row of the training corpus, and none needed: the models read no codec block (the teacher recipe), "
                 "so its predictions are those of a trained slot")
 
@@ -162,8 +151,6 @@ class ProfileManifest(Record):
 
 @dataclass(frozen=True)
 class Exported:
-    """One refit member, ready to write: its seed and its module."""
-
     seed: int
     model: FrRegressor
 
@@ -232,7 +219,6 @@ class CrfCoverage:
 
 
 def crf_coverage(verdict: Verdict, crf_range: tuple[int, int]) -> list[CrfCoverage]:
-    """Each trained vmaf-tune encoder's CrfCoverage, from the verdict's corpus block."""
     return [CrfCoverage(t.encoder, (min(t.cq_grid), max(t.cq_grid)), crf_range)
             for t in verdict.corpus.teachers or () if t.encoder in VOCAB_V2 and t.cq_grid]
 

@@ -30,7 +30,6 @@ class Context:
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
 
     def say(self, step: str, line: str) -> None:
-        """A line for the step log and the terminal alike."""
         self.log(line)
         self.emit(Info(step, line))
 
@@ -147,5 +146,4 @@ def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
 
 
 def seconds_since(start: float) -> float:
-    """Seconds since `start` (a time.monotonic()), to the millisecond."""
     return round(time.monotonic() - start, 3)

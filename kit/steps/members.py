@@ -23,8 +23,7 @@ if TYPE_CHECKING:
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
-# set by a scheduler adapter in the gather's environment: how to train tasks again there, `{tasks}` their numbers
-# (Slurm: `sbatch --array={tasks} .../train.sh`); without it the hint names `step loso --train-task K/N`
+# set by a scheduler adapter: how to train tasks again there, `{tasks}` their numbers (`sbatch --array={tasks} ...`)
 KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 

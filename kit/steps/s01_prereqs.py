@@ -61,7 +61,6 @@ def python_packages() -> dict[str, str]:
 
 
 def python_rows(packages: dict[str, str]) -> list[list[str]]:
-    """The python row, and a training row on a box that cannot train or export."""
     rows = [["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
         f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)]]
     if (reason := corpus_only_reason(deep=True)) is not None:
@@ -155,15 +154,13 @@ class PrereqsStep:
         free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
-        # what -version/-filters/-encoders and the host queries said (their commands are not logged)
         ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)
         try:
-            # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
-            extra = ctx.settings.extra_features
+            extra = ctx.settings.extra_features  # a teacher libvmaf cannot score stops here, before any encode
             checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
             probed = self._probe(ctx, survey, work)
         finally:

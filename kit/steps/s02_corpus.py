@@ -15,14 +15,7 @@ from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, r
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.scheduler import (
-    ProgressRelay,
-    ScoreThreads,
-    concurrency,
-    fixed_threads,
-    planned_work,
-    run_jobs,
-)
+from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -88,8 +81,6 @@ def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What planning found: the step's inputs, handed to run so nothing is discovered twice."""
-
     encoders: tuple[str, ...]  # what 01_prereqs resolved and probed
     hw: dict[str, HwArgs]  # device args per encoder, as the probe used them
     prov: Provenance

@@ -27,13 +27,7 @@ from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since, teacher_sources
-from kit.steps.members import (
-    TrainingTime,
-    kept_apart,
-    refuse_missing,
-    train_and_gather,
-    train_share,
-)
+from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -120,8 +114,6 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
 
 @dataclass(frozen=True)
 class Setup:
-    """What LOSO trains on: the corpus's rows (its duplicates dropped), cut into folds, and the threads it trains on."""
-
     corpus: Path
     df: pd.DataFrame
     duplicates: int
@@ -131,8 +123,6 @@ class Setup:
 
 @dataclass(frozen=True)
 class Trained:
-    """What LOSO's training gave: the evaluation, the baselines, the members' records, the --holdout frames."""
-
     result: LosoResult
     models: dict[str, BaselineResult]
     records: list[MemberRecord]
@@ -143,8 +133,6 @@ class Trained:
 
 @dataclass(frozen=True)
 class Incumbent:
-    """The --incumbent's figures on LOSO's folds, and the files of a copy it was scored as (kept in the record)."""
-
     result: BaselineResult
     copied: list[Path]
 
@@ -193,7 +181,6 @@ class LosoStep:
         corpus = corpus_path(ctx)
         # VMAF v1's features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
-        # + what predictions.parquet and encodes.parquet say
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY), measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
             ctx.say(self.name, f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another "
@@ -260,7 +247,6 @@ class LosoStep:
                                                                  round(steps * WORK_PER_PARAM_STEP)))
 
     def summary(self, ctx: Context, trained: Trained, setup: Setup) -> dict[str, object]:
-        """The step's summary in status.json and the finished event."""
         means, time_used = [r.mean_plcc for r in trained.result.seed_reports], trained.time
         extra = {key: value for key, value in (("attempts", time_used.attempts if time_used.attempts > 1 else 0),
                                                ("tasks_seconds", time_used.tasks_seconds),
@@ -271,7 +257,6 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
-        """Every file of the step; an earlier run's leftovers removed."""
         run, result = ctx.run, trained.result
         outputs = self.write_reports(ctx, plan, setup, trained, incumbent)
         ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
@@ -291,7 +276,6 @@ class LosoStep:
 
     def write_reports(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained,
                       incumbent: Incumbent | None) -> list[Path]:
-        """The seeds' reports (an earlier run's other seeds removed), the baselines and the incumbent's."""
         s, run, tree, time_used = ctx.settings, ctx.run, ctx.tree, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)

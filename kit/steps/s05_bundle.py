@@ -51,25 +51,25 @@ class BundleStep:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
-        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))  # what the bundle before wrote
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
                               "model_license": ctx.settings.model_license,
                               "model_license_url": ctx.settings.model_license_url,
                               "keep_paths": ctx.settings.keep_paths},
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"},
-                    prepared=dict(earlier.outputs) if earlier is not None else {})
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
+
+    def earlier(self, ctx: Context) -> dict[str, str]:
+        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
+        return dict(earlier.outputs) if earlier is not None else {}
 
     def plan_corpus(self, ctx: Context) -> Plan:
         """A box that cannot train bundles the corpus step's files and logs alone."""
         run = ctx.run
-        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
         inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                    if ctx.tree.is_file(p)}
         return Plan(settings={"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS,
-                              "keep_paths": ctx.settings.keep_paths}, inputs=inputs,
-                    prepared=dict(earlier.outputs) if earlier is not None else {})
+                              "keep_paths": ctx.settings.keep_paths}, inputs=inputs, prepared=self.earlier(ctx))
 
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
@@ -115,8 +115,7 @@ class BundleStep:
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
-        # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
-        # exports/ as they were, and no half-written models
+        # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         tarball: Path | None = None
         try:
@@ -180,7 +179,6 @@ class BundleStep:
         from kit.bundle.vmaftune import Shipping, crf_coverage
 
         settings = ctx.settings
-        # a registry row upstream would reject is refused before the refit, not after it
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)

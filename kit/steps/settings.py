@@ -41,34 +41,14 @@ from kit.infra.rules import (
     flag_of,
     setting,
 )
-from kit.media.ladder import (
-    DOWN_DEFAULT,
-    MIN_HEIGHT,
-    NATIVE,
-    SCALERS,
-    UP_DEFAULT,
-    clip_rungs,
-    parse_rung,
-    rung_size,
-)
+from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
-from kit.steps.parsers import (
-    HOLDOUTS,
-    CqGrids,
-    Encoders,
-    Folds,
-    Fps,
-    Holdouts,
-    Scales,
-    Shard,
-    TeacherModel,
-    TrainTasks,
-)
+from kit.steps.parsers import HOLDOUTS, CqGrids, Encoders, Folds, Fps, Holdouts, Scales, Shard, TeacherModel, TrainTasks
 from kit.verdict.gate import GateThresholds
 
 
@@ -149,7 +129,6 @@ def shard_problem(shard: object) -> str | None:
 
 
 def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
-    """A vmaf-tune registry field's rule (kit.bundle.registry), as a setting's."""
     def problem(text: object) -> str | None:
         why = rule(text) if isinstance(text, str) else "it is not text"
         return f"is refused: {why}" if why is not None else None

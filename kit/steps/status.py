@@ -99,7 +99,6 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
 
 
 def next_run(settings: RunSettings, run_json: Path) -> str:
-    """The run that brings the out-dir up to date: `run` with the settings its run.json records."""
     return settings_command(settings, run_json, "run")
 
 
