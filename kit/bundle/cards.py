@@ -102,10 +102,8 @@ def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: Con
     return {"recipe": recipe or FRAMES, "method": RECIPE_WORDS[recipe or FRAMES],
             "teacher_function": proof.to_json() if proof is not None else None,
             "as_vmaftune_uses_it": None if consumer is None else {
-                "n_encodes": consumer.n_encodes, "tolerance": consumer.tolerance,
-                "share_within": consumer.share_within, "ceiling_share": consumer.ceiling_share,
-                "median_miss": consumer.median_miss, "max_miss": consumer.max_miss,
-                "worst_encode": consumer.worst_encode,
+                **{key: getattr(consumer, key) for key in ("n_encodes", "tolerance", "share_within", "ceiling_share",
+                                                           "median_miss", "max_miss", "worst_encode")},
                 "note": "held-out LOSO encodes (03_loso/encodes.parquet); ceiling_share: the teacher's own function on "
                         "the same mean features, what a perfect mean-feature proxy gets"}}
 

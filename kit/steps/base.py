@@ -50,9 +50,7 @@ class Context:
 
 def recorded_prereqs(ctx: Context) -> Prereqs | None:
     """prereqs.json as the prereqs step wrote it; None where there is none yet, or it cannot be read."""
-    if not ctx.tree.is_file(ctx.run.prereqs_json):
-        return None
-    return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0]
+    return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0] if ctx.tree.is_file(ctx.run.prereqs_json) else None
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:
@@ -64,8 +62,8 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and digests of its upstream inputs. `formats`: versions of parts of the
-    step's making, fingerprinted too. `prepared`: what planning found and running needs again, not fingerprinted."""
+    """What a step depends on: its settings and upstream digests, `formats` (fingerprinted too) and what planning
+    found that running needs again (`prepared`, not fingerprinted)."""
 
     settings: dict[str, object]
     inputs: dict[str, str]
