@@ -90,9 +90,6 @@ def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
                               "then rerun; a tarball or export of yours the kit did not write goes elsewhere too")
 
 
-
-
-
 def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
     """The earlier exports/ and tarballs but `keep`, each proven the kit's, moved into `aside` (returned)."""
     tree.check_planted(run.exports)  # a folder or nothing: a link, pipe or file there is refused, never moved

@@ -104,21 +104,17 @@ def unbounded_warning(n: int, alpha: float) -> str:
             f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
 
 
-def calibrated_form(cal: SplitConformal) -> SplitConformal:
-    """The sidecar as shipped: an unbounded one (even one of an older verdict, with residuals) holds none."""
-    groups = cal.content_groups if cal.content_groups is not None else cal.n
-    if bounded(groups, 1.0 - cal.alpha):
-        return replace(cal, calibrated=True)
-    return replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
-                   reason=cal.reason or unbounded_warning(groups, cal.alpha))
-
-
 def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
     """The verdict's sidecar written to `dest` naming the ensemble and its ONNX files' sha256 (`models`), described."""
-    cal = replace(calibrated_form(read_calibration(tree, source)), model_id=model_id,
-                  models=dict(sorted(models.items())))
-    tree.write_json(dest, cal.to_json())
+    cal = read_calibration(tree, source)
     groups = cal.content_groups if cal.content_groups is not None else cal.n
+    if bounded(groups, 1.0 - cal.alpha):
+        cal = replace(cal, calibrated=True)
+    else:  # an unbounded one (even one of an older verdict, with residuals) ships no residual
+        cal = replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
+                      reason=cal.reason or unbounded_warning(groups, cal.alpha))
+    cal = replace(cal, model_id=model_id, models=dict(sorted(models.items())))
+    tree.write_json(dest, cal.to_json())
     k, open_ended = rank_needed(groups, 1.0 - cal.alpha), not cal.calibrated
     note = (unbounded_warning(groups, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-encode miss); the "

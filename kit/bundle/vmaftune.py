@@ -58,17 +58,13 @@ INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 
 
-def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(one-hot map [12, V], cq_norm slope and offset [12, 1]): the kit's cq_norm is linear in crf_norm."""
-    crf_min, crf_max = crf_range
-    onehot = (np.array(VOCAB_V2)[:, None] == np.array(CODEC_VOCAB)[None, :]).astype(np.float32)
-    lo, hi = np.array([cq_ranges().get(name, FOREIGN_CQ_RANGE) for name in VOCAB_V2], dtype=np.float64).T[:, :, None]
-    return onehot, ((crf_max - crf_min) / (hi - lo)).astype(np.float32), ((crf_min - lo) / (hi - lo)).astype(np.float32)
-
-
 def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata: dict[str, str]) -> onnx.ModelProto:
     """One member with vmaf-tune's [N, 20] input, mapped in the graph onto the member's own inputs."""
-    onehot, slope, offset = codec_mapping(crf_range)
+    crf_min, crf_max = crf_range  # the kit's cq_norm is linear in crf_norm: a one-hot map, a slope and an offset
+    onehot = (np.array(VOCAB_V2)[:, None] == np.array(CODEC_VOCAB)[None, :]).astype(np.float32)
+    lo, hi = np.array([cq_ranges().get(name, FOREIGN_CQ_RANGE) for name in VOCAB_V2], dtype=np.float64).T[:, :, None]
+    slope = ((crf_max - crf_min) / (hi - lo)).astype(np.float32)
+    offset = ((crf_min - lo) / (hi - lo)).astype(np.float32)
 
     def index(name: str, values: list[int]) -> onnx.TensorProto:
         return numpy_helper.from_array(np.array(values, dtype=np.int64), name)

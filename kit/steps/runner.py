@@ -251,8 +251,13 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
         for step in selection.steps:
-            if selection.corpus_only is None and step.name in TRAINING_STEPS:
-                selection = untrainable(selection, Context(settings, emit, lambda line: None, tree), emit)
+            # the prereqs step imports torch, onnx and onnxruntime, which the run only looked for: one may be broken
+            if selection.corpus_only is None and step.name in TRAINING_STEPS and (
+                    why := Context(settings, emit, lambda line: None, tree).corpus_only) is not None:
+                first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for it
+                steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
+                emit(Info("run", f"corpus only: {why}"))
+                selection = replace(selection, steps=tuple(steps), corpus_only=why)
             if step in selection.steps:
                 run_one(tree, step, settings, selection, emit)
         interrupts.check()
@@ -262,17 +267,6 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
             found = RunDir(out).verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
-
-
-def untrainable(selection: Selection, ctx: Context, emit: Emit) -> Selection:
-    """The selection without the steps that train, where the prereqs step found torch, onnx or onnxruntime broken."""
-    why = ctx.corpus_only
-    if why is None:
-        return selection
-    first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for training
-    steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
-    emit(Info("run", f"corpus only: {why}"))
-    return replace(selection, steps=tuple(steps), corpus_only=why)
 
 
 def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:

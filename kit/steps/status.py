@@ -48,21 +48,17 @@ class RunStatus:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
 
 
-def _demo_missing(settings: RunSettings) -> str | None:
+def step_status(step: LazyStep, ctx: Context) -> StepStatus:
     from kit.infra.host import cache_tree
     from kit.media.demo import SECONDS, missing_demo_clips
 
-    missing = missing_demo_clips(cache_tree(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
-    return (f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run renders them"
-            if missing else None)
-
-
-def step_status(step: LazyStep, ctx: Context) -> StepStatus:
     s, said = ctx.settings, functools.partial(StepStatus, step.number, step.name)
     if step.name == "corpus" and s.corpus is not None:
         return said("unused", f"--corpus given: training uses {s.corpus}")
-    if step.name == "corpus" and s.ref_dir is None and (why := _demo_missing(s)):
-        return said("stale", why)
+    if step.name == "corpus" and s.ref_dir is None and (
+            missing := missing_demo_clips(cache_tree(), s.demo_clips or None, s.demo_seconds or SECONDS)):
+        return said("stale", f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run "
+                             "renders them")
     try:
         reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx))
     except KitError as exc:
