@@ -178,13 +178,6 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
-def single_seed(verdict: Verdict) -> tuple[int, str]:
-    """The member vmaf-tune's proxy uses alone, and why: the best LOSO mean PLCC (then RMSE, then seed)."""
-    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
-    return best.seed, (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, "
-                       f"RMSE {best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
-
-
 def _finite(x: float, fallback: float) -> float:
     return x if np.isfinite(x) else fallback
 
@@ -298,13 +291,16 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
                   cqs: np.ndarray, ship: Shipping) -> list[Path]:
     """The profile written into `folder`; every model checked before it is kept, every registry row before any."""
     tree.make_folder(folder)
-    chosen_seed, why = single_seed(verdict)
+    # the member vmaf-tune's proxy uses alone: the best LOSO mean PLCC (then RMSE, then seed)
+    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
+    why = (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, RMSE "
+           f"{best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
     single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
     models: list[tuple[str, Exported, Path, float]] = []
     for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
-        for name in [member_id(member.seed, tag)] + ([single] if member.seed == chosen_seed else []):
+        for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else []):
             onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
                                                 (feats, codec, encoders, cqs))
             models.append((name, member, onnx_path, diff))

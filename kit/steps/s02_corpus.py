@@ -54,15 +54,6 @@ def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) 
     return tuple(prereqs.resolved_encoders)
 
 
-def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
-    ff = check_named(prereqs.ffmpeg)  # the program every job runs
-    return Provenance(
-        box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
-        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
-        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
-        extra=prereqs.extra_features)
-
-
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
     teacher, s = trusted_teacher(ctx.settings.teacher), ctx.settings
@@ -98,7 +89,12 @@ def prepare(ctx: Context) -> Prepared:
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name,
                         lambda *flags: rerun(ctx, "step", "prereqs", *flags), s.encoders)
-    prov = provenance(ctx, prereqs)
+    ff = check_named(prereqs.ffmpeg)  # the program every job runs
+    prov = Provenance(
+        box_id=s.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
+        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
+        extra=prereqs.extra_features)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):
         ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")

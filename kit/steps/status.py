@@ -74,15 +74,6 @@ def step_status(step: LazyStep, ctx: Context) -> StepStatus:
 RUNNING = "running now, in the run that holds this out-dir"
 
 
-def with_live_step(tree: Tree, run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
-    """While a run holds the out-dir, a step begun whose log was written since the lock was taken reads as running."""
-    if (lock := tree.entry(run.lock)) is None:
-        return statuses
-    return [dataclasses.replace(st, state="running", reason=RUNNING)
-            if st.reason == UNFINISHED and (log := tree.entry(run.log(st.step))) is not None
-            and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
-
-
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     """A done step after a stale or pending one is up to date *now*; say it may rerun after that one."""
     out: list[StepStatus] = []
@@ -153,7 +144,10 @@ def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
     found = rundir.verdict_on_disk(tree)
     verdict = found[0] if found is not None else None
     command = next_run(settings, rundir.run_json)
-    if running is not None:
-        statuses = with_live_step(tree, rundir, statuses)
+    if running is not None and (lock := tree.entry(rundir.lock)) is not None:
+        # a step begun whose log was written since the lock was taken is running, not interrupted
+        statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
+                    if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
+                    and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
     return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,
                      tuple(with_upstream_note(statuses)))
