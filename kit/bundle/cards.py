@@ -81,7 +81,6 @@ def teacher_card(teacher: Teacher) -> dict[str, object]:
 
 
 def teacher_metadata(teacher: Teacher) -> dict[str, str]:
-    """The ONNX metadata that names the teacher: its libvmaf model, and a model file's sha256."""
     return {"teacher_model": teacher.name, **({"teacher_sha256": teacher.sha256} if teacher.sha256 else {})}
 
 

@@ -39,7 +39,6 @@ assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order i
 
 
 def formats_through(name: str) -> dict[str, int]:
-    """The format versions step `name`'s fingerprint holds: its own and those of the steps before it."""
     return {s.name: s.format_version for s in STEPS[:STEP_NAMES.index(name) + 1]}
 
 

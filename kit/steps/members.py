@@ -62,7 +62,6 @@ class TrainingTime:
 
 
 def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
-    """With --train-tasks N, before LOSO starts: a missing member's file is refused (missing_members)."""
     from kit.model.baselines import loso_jobs
     from kit.model.tasks import job_keys
 

@@ -81,7 +81,6 @@ def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: b
 
 
 def fingerprint(step: str, plan: Plan) -> str:
-    """What step `step`'s results depend on: its settings, its inputs' digests and the formats (formats_of)."""
     return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "formats": formats_of(step, plan)})
 
 

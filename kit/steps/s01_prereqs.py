@@ -103,7 +103,6 @@ def left_out(settings: RunSettings, survey: Survey, work: Path, tree: Tree) -> t
 
 
 def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
-    """The check rows naming the encoders --encoders auto left out, and how to add or test them."""
     rows = []
     if working := prereqs.left_out:
         rows.append(["opt-in", "ok", f"{', '.join(working)} work here (detect tested them), and --encoders auto "
