@@ -1,11 +1,7 @@
-"""What a bundle moves aside: only the earlier tarballs and exports the kit can prove it wrote.
-
-Earlier exports and results tarballs are never deleted (they may be the only copies of the champion, as after a HOLD
-against `--incumbent OUT --out-dir OUT`): the next bundle moves them into `05_bundle/previous/<utc>/`. Under
-`--group-shared` the group may add files to `05_bundle/` and `exports/`, so a file there is the kit's only when its
-sha256 is in the bundle's ledger (each tarball and export recorded before it is put in place, so a bundle killed at any
-instant leaves nothing of its own unrecorded) or the status.json of the bundle before. Anything else there is refused,
-naming it, before the refit and again just before the move: never moved, never shipped.
+"""What a bundle moves aside (into `05_bundle/previous/<utc>/`, never deleted): only the earlier tarballs and exports
+the kit can prove it wrote, by their sha256 in the bundle's ledger (each recorded before it is put in place) or the
+status.json of the bundle before. Anything else there is refused, naming it, before the refit and again before the
+move.
 """
 
 from __future__ import annotations
@@ -24,8 +20,7 @@ from kit.rundir import RunDir
 
 @dataclass(frozen=True)
 class BundleLedger(Record):
-    """`05_bundle/ledger.json`: the sha256 of each tarball and export the bundle step wrote that is still in
-    `05_bundle/`, by its path there."""
+    """`05_bundle/ledger.json`: the sha256 of each tarball and export the bundle wrote still in `05_bundle/`."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -34,8 +29,7 @@ class BundleLedger(Record):
 
 
 def read_ledger(tree: Tree, run: RunDir) -> dict[str, str]:
-    """The ledger's files; none when it is missing or damaged. One that is not the user's own is refused by the read:
-    a group member cannot vouch for her files."""
+    """The ledger's files; none when it is missing or damaged (one not the user's own is refused by the read)."""
     ledger, _ = read_record(BundleLedger, tree, run.bundle_ledger)
     return dict(ledger.files) if ledger is not None else {}
 
@@ -45,13 +39,11 @@ def write_ledger(tree: Tree, run: RunDir, files: Mapping[str, str]) -> None:
 
 
 def key(run: RunDir, path: Path) -> str:
-    """A file's name in the ledger: its path below `05_bundle/`."""
     return path.relative_to(run.step("bundle")).as_posix()
 
 
 def adopt_recorded(tree: Tree, run: RunDir, outputs: Mapping[str, str]) -> None:
-    """The tarball and exports the bundle before recorded in its status.json, added to the ledger: the runner removes
-    that status.json before this bundle runs."""
+    """What the bundle before recorded in its status.json (which the runner removes), added to the ledger."""
     step = run.rel(run.step("bundle"))
     found = {rel.removeprefix(f"{step}/"): digest for rel, digest in outputs.items()
              if rel.startswith(f"{step}/") and rel.removeprefix(f"{step}/") != run.report.name}
@@ -61,8 +53,7 @@ def adopt_recorded(tree: Tree, run: RunDir, outputs: Mapping[str, str]) -> None:
 
 
 def record(tree: Tree, run: RunDir, files: Mapping[Path, str]) -> None:
-    """Files this bundle wrote (each path below `05_bundle/` with its sha256), in the ledger before they are put
-    in place; entries whose file is no longer there are dropped."""
+    """Files this bundle wrote, in the ledger before they are put in place; entries whose file is gone dropped."""
     ledger = {k: v for k, v in read_ledger(tree, run).items() if tree.entry(run.step("bundle") / k) is not None}
     write_ledger(tree, run, {**ledger, **{key(run, p): digest for p, digest in files.items()}})
 
@@ -99,16 +90,9 @@ def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
                               "then rerun; a tarball or export of yours the kit did not write goes elsewhere too")
 
 
-def check_exports(tree: Tree, run: RunDir) -> None:
-    """exports/ is a folder or nothing: a link, pipe or file planted in its place (or in it, under a name the kit
-    gives) is refused, never moved or read."""
-    tree.check_planted(run.exports)
-
-
 def set_aside(tree: Tree, run: RunDir, aside: Path, keep: Path | None = None) -> list[Path]:
-    """The earlier exports/ and results tarballs (all but `keep`, the new one) moved into `aside`, once each is proven
-    the kit's; an empty exports/ is just removed. Returns where they went."""
-    check_exports(tree, run)
+    """The earlier exports/ and tarballs but `keep`, each proven the kit's, moved into `aside` (returned)."""
+    tree.check_planted(run.exports)  # a folder or nothing: a link, pipe or file there is refused, never moved
     check_written(tree, run, keep)
     if tree.is_folder(run.exports) and not tree.names(run.exports):
         tree.remove_folder(run.exports)

@@ -1,9 +1,5 @@
-"""The model cards beside each exported ONNX, and the ensemble manifest.
-
-A sidecar says what a model takes (feature order, codec block, normalisation),
-what it gives, how it was trained, on which corpus, and what LOSO measured;
-the ensemble manifest lists the members with their sha256.
-"""
+"""The model cards beside each exported ONNX (what a model takes and gives, how it was trained, on which corpus, what
+LOSO measured), and the ensemble manifest."""
 
 from __future__ import annotations
 
@@ -36,15 +32,13 @@ from kit.verdict.gate import GateResult
 
 
 def _computed_with() -> str:
-    """The opt-in features by whose options they are computed with (kit.media.libvmaf.TABLE): `a, b with X's
-    options`, each group apart (a group at libvmaf's defaults by name alone)."""
+    """The opt-in features grouped by the options they are computed with: `a, b with X's options`."""
     groups: dict[str, list[str]] = {}
     for feature in OPT_IN:
         groups.setdefault(feature.options, []).append(feature.name)
     return "; ".join(", ".join(names) + (f" with {options}" if options else "") for options, names in groups.items())
 
 
-# what a card says of its features input
 FEATURES_NOTE = (f"raw libvmaf integer_* values ({_computed_with()}); the graph takes log(1 + x) of the motion "
                  "features, then z-scores every feature (normalisation.features: the mean and std of the logged "
                  "motion)")
@@ -73,15 +67,12 @@ class EnsembleManifest(Record):
 
 
 def member_name(seed: int, teacher: Teacher = DEFAULT_TEACHER) -> str:
-    """A member's file stem: `fr_regressor_v2_seed0`, with the teacher's tag when it is not vmaf_v0.6.1
-    (`fr_regressor_v2_v0_6_1neg_seed0`)."""
+    """A member's file stem: `fr_regressor_v2_seed0`, with the teacher's tag when not vmaf_v0.6.1."""
     return f"{with_tag(ARCH, teacher.tag)}_seed{seed}"
 
 
 def teacher_card(teacher: Teacher) -> dict[str, object]:
-    """What a model card says of the teacher: its libvmaf model, a model file's sha256, that the inputs stay the
-    canonical six whatever it is (docs/teachers.md), and the model vmaf-tune verifies with (with what that means
-    when it is another)."""
+    """What a model card says of the teacher, its inputs (the canonical six) and the model vmaf-tune verifies with."""
     note = verifier_note(teacher)
     return {"model": teacher.name, "builtin": teacher.builtin, "sha256": teacher.sha256 or None,
             "inputs": "the canonical six libvmaf features, whatever the teacher: the proxy learns this teacher's score "
@@ -90,7 +81,6 @@ def teacher_card(teacher: Teacher) -> dict[str, object]:
 
 
 def teacher_metadata(teacher: Teacher) -> dict[str, str]:
-    """The ONNX metadata that names the teacher: its libvmaf model, and a model file's sha256."""
     return {"teacher_model": teacher.name, **({"teacher_sha256": teacher.sha256} if teacher.sha256 else {})}
 
 
@@ -107,23 +97,18 @@ RECIPE_WORDS = {
 
 
 def recipe_card(recipe: str | None, proof: TeacherFunction | None, consumer: ConsumerFit | None) -> dict[str, object]:
-    """What a model card says of how the models were made and how far they are from their ceiling: the recipe, the
-    teacher's function as the loso step proved it (or why not), and the held-out encodes as vmaf-tune predicts them
-    beside the teacher's own function on the same mean features."""
+    """What a model card says of the recipe, the teacher's function as proven, and the models against their ceiling."""
     return {"recipe": recipe or FRAMES, "method": RECIPE_WORDS[recipe or FRAMES],
             "teacher_function": proof.to_json() if proof is not None else None,
             "as_vmaftune_uses_it": None if consumer is None else {
-                "n_encodes": consumer.n_encodes, "tolerance": consumer.tolerance,
-                "share_within": consumer.share_within, "ceiling_share": consumer.ceiling_share,
-                "median_miss": consumer.median_miss, "max_miss": consumer.max_miss,
-                "worst_encode": consumer.worst_encode,
+                **{key: getattr(consumer, key) for key in ("n_encodes", "tolerance", "share_within", "ceiling_share",
+                                                           "median_miss", "max_miss", "worst_encode")},
                 "note": "held-out LOSO encodes (03_loso/encodes.parquet); ceiling_share: the teacher's own function on "
                         "the same mean features, what a perfect mean-feature proxy gets"}}
 
 
 def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
-    """The training recipe as the models were trained: the teacher recipe's with no dropout and its steps as run
-    (--epochs scales them), without the frames recipe's schedule; the frames recipe's as configured."""
+    """The training recipe as the models were trained (the teacher recipe's: no dropout, its steps as run)."""
     doc = train.to_json()
     if recipe != TEACHER:
         return {**doc, "recipe": FRAMES}

@@ -1,17 +1,6 @@
-"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar, checked and copied, and the
-`confidence` block of its ensemble manifest.
-
-The verdict step writes the sidecar (`04_verdict/calibration.json`) in the format of lusoris/vmaf's
-tools/vmaf-tune/src/vmaftune/conformal.py: `{"alpha", "method": "split-conformal", "n", "residuals"}`, one absolute
-residual (VMAF points) per content group. Its finite-sample rule takes the k-th smallest residual, k =
-ceil((n+1)(1-alpha)); with k > n the interval is unbounded, where upstream's loader
-(`SplitConformalCalibration.quantile`) caps the level at 1 and silently uses the largest residual: the kit says so in
-the copy, the manifest and the cards.
-
-Upstream's loader reads only `method`, `alpha` and `residuals` (`from_json`), so the copy may carry more keys:
-`calibrated` (and `reason` when not), `model_id` and `models` (the sha256 of each member's ONNX file, which `verify`
-checks against the files beside it). An unbounded level ships no residual (`n` 0): upstream's loader then gives no
-interval and warns that the calibration is empty. Light on purpose: no numpy.
+"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar (lusoris/vmaf's
+tools/vmaf-tune/src/vmaftune/conformal.py), checked and copied naming the models it calibrates, and the `confidence`
+block of its ensemble manifest (docs/vmaf-tune.md). Light on purpose: no numpy.
 """
 
 from __future__ import annotations
@@ -53,9 +42,7 @@ class SplitConformal(Record):
 
 
 def upstream_quantile(residuals: Sequence[float], alpha: float) -> float:
-    """What upstream's `SplitConformalCalibration.quantile()` returns (restated: tools/vmaf-tune/src/vmaftune/
-    conformal.py): the type-7 quantile of the residuals at min(1, ceil((n+1)(1-alpha)) / n), 0 when empty.
-    At or below n it is at least the k-th smallest residual; above n it is the largest."""
+    """Upstream's `SplitConformalCalibration.quantile()`: the type-7 quantile at min(1, ceil((n+1)(1-alpha)) / n)."""
     if not residuals:
         return 0.0
     values = sorted(residuals)
@@ -117,22 +104,17 @@ def unbounded_warning(n: int, alpha: float) -> str:
             f"{groups_needed(1.0 - alpha)} for this level) or use a lower level (--interval-level).")
 
 
-def calibrated_form(cal: SplitConformal) -> SplitConformal:
-    """The sidecar as shipped: an unbounded one (even one of an older verdict, with residuals) holds none."""
+def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
+    """The verdict's sidecar written to `dest` naming the ensemble and its ONNX files' sha256 (`models`), described."""
+    cal = read_calibration(tree, source)
     groups = cal.content_groups if cal.content_groups is not None else cal.n
     if bounded(groups, 1.0 - cal.alpha):
-        return replace(cal, calibrated=True)
-    return replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
-                   reason=cal.reason or unbounded_warning(groups, cal.alpha))
-
-
-def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
-    """Write the verdict's sidecar to `dest` (upstream's format) naming the ensemble it calibrates and the
-    sha256 of each member's ONNX file (`models`: file name -> sha256), and describe it."""
-    cal = replace(calibrated_form(read_calibration(tree, source)), model_id=model_id,
-                  models=dict(sorted(models.items())))
+        cal = replace(cal, calibrated=True)
+    else:  # an unbounded one (even one of an older verdict, with residuals) ships no residual
+        cal = replace(cal, n=0, residuals=[], calibrated=False, content_groups=groups, calibrates=None,
+                      reason=cal.reason or unbounded_warning(groups, cal.alpha))
+    cal = replace(cal, model_id=model_id, models=dict(sorted(models.items())))
     tree.write_json(dest, cal.to_json())
-    groups = cal.content_groups if cal.content_groups is not None else cal.n
     k, open_ended = rank_needed(groups, 1.0 - cal.alpha), not cal.calibrated
     note = (unbounded_warning(groups, cal.alpha) if open_ended else
             f"one absolute residual per content group (its largest held-out per-encode miss); the "
@@ -148,9 +130,7 @@ def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models
 
 
 def model_problems(sidecar: Path) -> list[str]:
-    """What `verify` finds wrong with a shipped sidecar's claim of the models it calibrates: each ONNX file it names
-    must lie beside it with that sha256, and be a member of the ensemble manifest named by its model_id (a sidecar
-    that names none claims nothing)."""
+    """What `verify` finds wrong with a sidecar's claim: each ONNX it names beside it, a member of its model_id."""
     doc, why = read_json_object(sidecar)
     if doc is None:
         return [f"{sidecar.name}: {why}"]
@@ -187,10 +167,8 @@ def model_problems(sidecar: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Confidence(Record):
-    """Upstream's ensemble-manifest `confidence` block (ai/scripts/train_fr_regressor_v2_ensemble.py's
-    `_build_manifest`; its readers take `.get` of the keys they know), plus `calibrated` and, when not, the
-    `reason`. Not calibrated, no field reads as an interval: no multiplier, and `gaussian_z` null too, since
-    upstream's rule ("ensemble": mu +- gaussian_z x sigma) would otherwise make the members' spread one."""
+    """Upstream's ensemble-manifest `confidence` block, plus `calibrated` and the `reason` when not: then no field
+    reads as an interval (`gaussian_z` null too, or upstream's rule would make the members' spread one)."""
 
     method: str
     nominal_coverage: float
@@ -202,8 +180,7 @@ class Confidence(Record):
 
 
 def confidence(intervals: Intervals | None) -> Confidence:
-    """The shipped ensemble's confidence: the verdict's exported interval (kit.verdict.exported) at its nominal
-    level, mu +- conformal_q_residual x the members' std (ddof=1); or no interval at all, with the reason."""
+    """The verdict's exported interval at its nominal level (mu +- q x the members' std), or why there is none."""
     if intervals is None:
         return Confidence(ENSEMBLE, DEFAULT_NOMINAL, None, None, False, NO_INTERVALS)
     e = intervals.exported

@@ -17,11 +17,9 @@ Checked = Callable[[Path, str], Path]  # (upstream output, producing step) -> th
 
 def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path, exports: Mapping[Path, Path],
                   report: Path, checked: Checked, loso_again: str) -> dict[str, Path]:
-    """Archive path -> file. `exports`: each exported file's place in the run directory -> where it is now (a
-    temporary folder until the tarball is written). `loso_again`: the command that reruns the run from LOSO."""
-    files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
-    # this box's own shard, its manifest and the clips it left out (skipped.json, not --strict), when LOSO ran on
-    # exactly that shard (checked against the verdict's sha256); nothing for a run on a given corpus
+    """Archive path -> file; `exports`: each export's place -> where it is now; `loso_again`: reruns from LOSO."""
+    files = _run_files(tree, run)
+    # this box's own shard, its manifest and skipped clips, when LOSO ran on exactly that shard
     if tree.is_file(run.shard) and run.shard.resolve() == Path(verdict.corpus.path).resolve():
         if corpus_sha256(run.shard) != verdict.corpus.sha256:
             raise InputError(f"{run.shard} changed since the verdict was reached",
@@ -33,22 +31,19 @@ def tarball_files(tree: Tree, run: RunDir, verdict: Verdict, verdict_path: Path,
     for place, path in exports.items():  # named by the layout: never through what may sit at exports/ now
         files[(LAYOUT.exports / place.relative_to(run.exports)).as_posix()] = path
     files[run.rel(report)] = report
-    for log in run.logs(tree):
-        if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
-            files[run.rel(log)] = log
     return files
 
 
 def corpus_files(tree: Tree, run: RunDir, shard: Path) -> dict[str, Path]:
-    """Archive path -> file of a corpus-only bundle (a box that cannot train): run.json, prereqs.json, the shard
-    (`shard`: checked against the corpus step's record), its manifest, the clips left out, and the logs."""
-    files = {run.rel(path): path for path in (run.run_json, run.prereqs_json) if tree.is_file(path)}
-    files[run.rel(run.shard)] = shard
-    files |= {run.rel(p): p for p in (run.shard_manifest, run.skipped_clips) if tree.is_file(p)}
-    for log in run.logs(tree):
-        if not log.is_relative_to(run.step("bundle")):  # not the bundle's own log: it is still growing
-            files[run.rel(log)] = log
-    return files
+    """Archive path -> file of a corpus-only bundle (`shard`: checked against the corpus step's record)."""
+    files = {**_run_files(tree, run), run.rel(run.shard): shard}
+    return files | {run.rel(p): p for p in (run.shard_manifest, run.skipped_clips) if tree.is_file(p)}
+
+
+def _run_files(tree: Tree, run: RunDir) -> dict[str, Path]:
+    """run.json, prereqs.json and the logs, but the bundle's own (still growing)."""
+    return {run.rel(path): path for path in (run.run_json, run.prereqs_json, *run.logs(tree))
+            if tree.is_file(path) and not path.is_relative_to(run.step("bundle"))}
 
 
 def _checked_outputs(tree: Tree, run: RunDir, verdict: Verdict, checked: Checked) -> dict[str, Path]:

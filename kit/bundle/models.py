@@ -37,8 +37,7 @@ from kit.verdict.document import Verdict
 
 def refit_distillation(verdict: Verdict, df: pd.DataFrame, feats: np.ndarray, target: np.ndarray,
                        train: TrainConfig, sources: tuple[Path | None, Path | None]) -> Distillation | None:
-    """The teacher recipe's training set for the refit, where LOSO's members were trained by it (the verdict says),
-    with the teacher function LOSO proved on these rows (the verdict's `teacher_function`), read again by its sha256."""
+    """The teacher recipe's training set for the refit, with the function LOSO proved (the verdict's), read again."""
     if verdict.recipe != TEACHER:
         return None
     assert verdict.teacher_function is not None  # the teacher recipe runs only on a proven function
@@ -59,9 +58,7 @@ VMAFTUNE_FOLDER = "vmaftune"  # beside the kit's own models: what a lead copies 
 def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: Path, crf_range: tuple[int, int],
                     ship: Shipping, on_epoch: EpochCallback | None = None, workers: int = 1,
                     teacher_sources: tuple[Path | None, Path | None] = (None, None)) -> list[Path]:
-    """Refit the verdict's seeds on its corpus and export them into `exports` (the kit's own two-input
-    models) and, for the canonical six (vmaf-tune feeds no other input set), `exports/vmaftune` (the vmaf-tune
-    profile, with `ship`'s license and intervals); returns the files written."""
+    """The verdict's seeds refit on its corpus and exported into `exports` (+ the vmaf-tune profile); the files."""
     corpus = verdict.corpus
     features = input_features(train.inputs)
     # with the encodes' identity (their rung's size): the teacher recipe's windows are taken within one encode
@@ -71,8 +68,7 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     rows = np.arange(len(df))
     seeds = list(verdict.seeds)  # the seeds the gate judged, whatever the flags say now
     target = df["vmaf"].to_numpy(dtype=np.float64)
-    if on_epoch is not None and verdict.recipe == TEACHER:  # the recipe's preparation (the proof, the teacher's
-        # samples, the windows) is its training's: said as it starts, so the run's ETA does not count it as set-up
+    if on_epoch is not None and verdict.recipe == TEACHER:  # its preparation is its training's, for the run's ETA
         on_epoch(0, rounds(train), float("nan"), 0.0)
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
                         distil=refit_distillation(verdict, df, feats, target, train, teacher_sources))

@@ -1,11 +1,7 @@
-"""What a results tarball says of the box's folders: nothing, unless --keep-paths.
-
-The files the kit writes as text (run.json, the manifests, the verdict, LOSO's reports, the logs, the report) name
-clips and files by absolute path on the box. In the tarball's copies, every path under --ref-dir, the out-dir and the
-home folder is written from that folder on as `[ref-dir]/…`, `[out-dir]/…` and `~/…`, before the copy is hashed into
-manifest.json (so `verify` and `merge` check the bytes sent). A folder is found however the file spells it: as it is,
-as JSON writes it (non-ASCII as \\u escapes), as the report's HTML and the kit's visible text write it. The models and
-the tables (.parquet) hold no path and are sent as they are.
+"""What a results tarball says of the box's folders: nothing, unless --keep-paths. In the copies of the text files the
+kit writes, every path under --ref-dir, the out-dir and the home folder is written from that folder on as
+`[ref-dir]/…`, `[out-dir]/…` and `~/…`, however the file spells it (as it is, JSON-escaped, in HTML, made visible),
+before the copy is hashed into manifest.json (docs/reference/files.md).
 """
 
 from __future__ import annotations
@@ -64,12 +60,10 @@ class Private:
         return re.compile("|".join(f"({re.escape(spelled)}){_NAME_GOES_ON}" for spelled, _ in self.folders))
 
     def applies(self, arc: str) -> bool:
-        """Whether the tarball's member `arc` is a file the kit writes as text (not a model: exports/ hold the
-        models, whose sha256s the exports' own records list)."""
+        """Whether the tarball's member `arc` is a text file the kit writes (exports/ hold the models)."""
         return arc.endswith(TEXT_SUFFIXES) and not arc.startswith(f"{LAYOUT.exports.as_posix()}/")
 
     def rewrite(self, data: bytes) -> bytes:
-        """`data` with every one of the folders written as its word."""
         if not self.folders:
             return data
         text = data.decode("utf-8", "surrogateescape")

@@ -1,9 +1,7 @@
-"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules.
-
-The rules are upstream's, restated (model/tiny/registry.schema.json, `$defs.model_entry`, and
-ai/scripts/validate_model_registry.py's `_consistency_check`; tests/unit/test_registry_rules.py names the lines). A row
-that breaks one is never written: the bundle refuses (exit 2), saying which setting to change. Light on purpose (re
-only): the CLI checks `--model-license` and `--model-license-url` with the same functions before any work.
+"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules,
+restated from upstream (registry.schema.json, validate_model_registry.py; tests/unit/test_registry_rules.py names the
+lines). A row that breaks one is never written (exit 2). Light on purpose (re only): the CLI checks
+`--model-license` and `--model-license-url` with the same functions.
 """
 
 from __future__ import annotations
@@ -29,16 +27,14 @@ MIN_OPSET, MAX_OPSET = 7, 21
 MAX_LICENSE, MAX_LICENSE_URL = 128, 512
 SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
 
-# RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1); anything
-# else (a space, " < > \ ^ ` { | }, a control, any non-ASCII character) must be percent-encoded
+# RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1)
 _UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
 _SUB_DELIMS = "!$&'()*+,;="
 URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "._~-" + ":/?#[]@" + _SUB_DELIMS + "%")
 LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PCT = r"%[0-9A-Fa-f]{2}"
 _PCHAR = rf"(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:@]|{_PCT})"
-# http(s)://[userinfo@]host[:port] path-abempty [?query] [#fragment] (3.2, 3.3, 3.4, 3.5); host a reg-name or an
-# IP literal in brackets
+# http(s)://[userinfo@]host[:port] path-abempty [?query] [#fragment] (3.2 to 3.5)
 HTTP_URI = re.compile(
     rf"[Hh][Tt][Tt][Pp][Ss]?://"
     rf"(?:(?:[{_UNRESERVED}{re.escape(_SUB_DELIMS)}:]|{_PCT})*@)?"
@@ -104,8 +100,6 @@ def license_url_problem(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Breach:
-    """One rule a row breaks: what, and which setting changes it."""
-
     text: str
     hint: str
 
@@ -125,7 +119,6 @@ def field_problems(key: str, value: str, limit: int, pattern: re.Pattern[str]) -
 
 
 def row_problems(row: RegistryRow) -> list[Breach]:
-    """Every rule of the registry's schema and validator that `row` breaks."""
     out = [*field_problems("id", row.id, MAX_ID, ID_PATTERN),
            *field_problems("onnx", row.onnx, MAX_PATH, ONNX_PATTERN),
            *field_problems("sigstore_bundle", row.sigstore_bundle, MAX_PATH, SIGSTORE_PATTERN)]
@@ -158,8 +151,7 @@ ENSEMBLE_ID = "fr_regressor_v2_ensemble_v1"  # the ensemble manifest's id and it
 
 
 def with_tag(base: str, tag: str) -> str:
-    """An id or file stem with the teacher's tag ("" for the default teacher), so a proxy of another teacher never
-    takes the name vmaf-tune loads as the vmaf_v0.6.1 proxy."""
+    """An id or file stem with the teacher's tag, so another teacher's proxy never takes vmaf_v0.6.1's name."""
     return f"{base}_{tag}" if tag else base
 
 
@@ -180,8 +172,7 @@ def refuse_breaches(breaches: list[Breach]) -> None:
 
 
 def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: str = "") -> None:
-    """Before any refit: the rows these seeds, teacher tag and license settings would give, checked (sha256 still
-    unknown)."""
+    """Before any refit: the rows these seeds, teacher tag and license settings would give, checked."""
     rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
             for i in proposed_ids(seeds, tag)]
     refuse_breaches(rows_problems(rows))

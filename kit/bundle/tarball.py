@@ -1,5 +1,5 @@
 """Results tarballs: writing one with a sha256 manifest, verifying one on the receiving side (extraction and the
-manifest check are kit.infra.archive's, which `merge` uses)."""
+manifest check are kit.infra.archive's)."""
 
 from __future__ import annotations
 
@@ -21,14 +21,12 @@ from kit.infra.tree import Tree
 from kit.rundir import LAYOUT, RESULTS_MANIFEST
 from kit.verdict.recheck import contradiction
 
-__all__ = ["CORPUS_CONTENTS", "verify_tarball", "write_results_tarball"]
-
 CORPUS_CONTENTS = "corpus"  # manifest.json's `contents` of a corpus-only bundle (a box that cannot train)
 VERDICT_FILES = tuple(f"{LAYOUT.step('verdict').as_posix()}/{name}.json" for name in ("PROMOTE", "HOLD"))
 
 
 class _Hashing:
-    """A reader that hashes what passes through it: a file's sha256 comes from the bytes that were shipped."""
+    """A file object hashing what passes through it, read (a file as shipped) or written (the tarball)."""
 
     def __init__(self, fh: BinaryIO) -> None:
         self.fh, self.sha = fh, hashlib.sha256()
@@ -39,23 +37,12 @@ class _Hashing:
         self.sha.update(data)
         return data
 
-
-class _HashingSink:
-    """A writer that hashes what passes through it: the tarball's own sha256, known before it is renamed into place."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh, self.sha = fh, hashlib.sha256()
-
     def write(self, data: bytes) -> int:
         self.sha.update(data)
         return self.fh.write(data)
 
     def flush(self) -> None:
         self.fh.flush()
-
-    # what tarfile asks of a file object; gzip only writes to one it is given, and never closes it
-    def read(self, size: int = -1) -> bytes:
-        raise OSError("the tarball is written, not read")
 
     def tell(self) -> int:
         return self.fh.tell()
@@ -64,30 +51,24 @@ class _HashingSink:
         raise OSError("the tarball is written in one pass")
 
     def close(self) -> None:
-        """The tree's temporary is sealed and closed by Tree.atomic."""
+        """The tree's temporary is sealed and closed by Tree.atomic (gzip never closes a file it is given)."""
 
 
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
                           private: Private | None = None) -> ResultsManifest:
-    """Write dest (.tar.gz) holding files under top/ plus top/manifest.json of their sha256s.
-
-    Each file is opened through the out-dir's Tree, never through a link (one planted in the out-dir must not ship
-    what it points to), and hashed as it is copied. `before_place` is given the tarball's sha256 before it is renamed
-    to `dest` (the bundle's ledger). `private`: the folders the kit's text files are not to name (kit.bundle.private);
-    None (--keep-paths) sends every file as it is.
-    """
+    """Write dest (.tar.gz): `files` under top/, each opened through the Tree and hashed, and top/manifest.json;
+    `before_place` gets its sha256 before it is put in place; `private`: what its text files never name."""
     with tree.atomic(dest) as out:
-        sink = _HashingSink(out)
+        sink = _Hashing(out)
         manifest = _write_members(sink, top, files, meta, tree, private)
         if before_place is not None:
             before_place(sink.sha.hexdigest())  # the gzip stream is closed: every byte went through the sink
     return manifest
 
 
-def _write_members(sink: _HashingSink, top: str, files: dict[str, Path], meta: dict[str, object],
+def _write_members(sink: _Hashing, top: str, files: dict[str, Path], meta: dict[str, object],
                    tree: Tree, private: Private | None) -> ResultsManifest:
-    """The tarball's members and manifest.json, gzipped into `sink`."""
     sums: dict[str, FileSum] = {}
     with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for arc, path in sorted(files.items()):
@@ -112,9 +93,7 @@ def _write_members(sink: _HashingSink, top: str, files: dict[str, Path], meta: d
 
 
 def verify_tarball(source: Path) -> ResultsCheck:
-    """Recompute every file's sha256 against the tarball's manifest.json (the check `merge` applies too), check
-    that what the manifest says of the run (its verdict, corpus and box) is what the files in it say, and that
-    each shipped calibration sidecar names the models it calibrates as they are in the tarball."""
+    """The files against manifest.json (as `merge` checks), its claims and its sidecars' models."""
     with extraction_dir("kit-verify") as tmp:
         report = check_results(source, tmp)
         if report.top is not None and report.manifest is not None:
@@ -129,8 +108,7 @@ def verify_tarball(source: Path) -> ResultsCheck:
 
 
 def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
-    """Where manifest.json's own claims (verdict, corpus_sha256, box_id: what the lead reads first) differ from the
-    verdict file and run.json it ships."""
+    """Where manifest.json's claims (verdict, corpus_sha256, box_id) differ from the verdict and run.json it ships."""
     verdicts = sorted(arc for arc in manifest.files if arc in VERDICT_FILES)
     claimed = manifest.get("verdict")
     if len(verdicts) > 1:
@@ -154,16 +132,12 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
     if manifest.get("corpus_sha256") is not None and shipped is not None and manifest.get("corpus_sha256") != shipped:
         problems.append(f"manifest.json says corpus_sha256 {str(manifest.get('corpus_sha256'))[:12]}…, but {arc} "
                         f"was reached on corpus {str(shipped)[:12]}…")
-    return problems + _box_problems(top, manifest)
-
-
-def _box_problems(top: Path, manifest: ResultsManifest) -> list[str]:
-    """manifest.json's box_id against the run.json it ships (a run names its box in its settings)."""
     if "run.json" not in manifest.files or manifest.get("box_id") is None:
-        return []
-    run, _ = read_json_object(top / "run.json")
+        return problems
+    run, _ = read_json_object(top / "run.json")  # a run names its box in its settings
     settings = run.get("settings") if run is not None else None
     box = settings.get("box_id") if isinstance(settings, dict) else None
     if box is not None and box != manifest.get("box_id"):
-        return [f"manifest.json says box {str(manifest.get('box_id'))[:64]}, but run.json ran as box {str(box)[:64]}"]
-    return []
+        problems.append(f"manifest.json says box {str(manifest.get('box_id'))[:64]}, but run.json ran as box "
+                        f"{str(box)[:64]}")
+    return problems

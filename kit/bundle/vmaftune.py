@@ -1,17 +1,7 @@
-"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models.
-
-vmaf-tune's proxy feeds one float32 tensor of shape [N, 20] to a model's first
-input and reads the first value of its first output:
-
-    columns 0-5    FEED_FEATURES: adm2, vif_scale0..3, motion2, raw libvmaf values
-    columns 6-17   one-hot over VOCAB_V2 (vmaf-tune's ENCODER_VOCAB v2, in its order)
-    column 18      preset_norm (vmaf-tune always sends 0.5; the kit's models have no preset input)
-    column 19      crf_norm = (crf - crf_min) / (crf_max - crf_min) over the caller's CRF range
-
-Each member's graph maps that layout onto the kit's own inputs with allowlisted
-ops (Slice, MatMul, Mul, Add, Concat) and then runs the member's graph unchanged,
-scaler included. So the published feature_mean/feature_std are the identity:
-a consumer that scales again changes nothing.
+"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md).
+vmaf-tune feeds one float32 [N, 20] tensor: FEED_FEATURES (raw), a one-hot over VOCAB_V2, preset_norm (ignored) and
+crf_norm over the caller's CRF range. Each member's graph maps that layout onto the kit's own inputs with allowlisted
+ops, then runs the member unchanged, scaler included, so the published feature_mean/feature_std are the identity.
 """
 
 from __future__ import annotations
@@ -53,9 +43,7 @@ from kit.verdict.document import Verdict
 # vmaf-tune's ENCODER_VOCAB v2 (lusoris/vmaf tools/vmaf-tune proxy.py), in its frozen order
 VOCAB_V2: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "libvvenc",
                              "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv", "hevc_qsv", "av1_qsv")
-# vmaf-tune's feature columns, in its order: its contract, not the kit's; a contract copy spelled here
-# (tests/unit/test_model_contract.py checks they are the model's canonical six, the graph below passing them
-# straight to the member)
+# vmaf-tune's feature columns, in its order: a contract copy (tests/unit/test_model_contract.py checks it)
 FEED_FEATURES: tuple[str, ...] = ("adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2")
 N_FEED = len(FEED_FEATURES)
 FEED_LOGGED = ", ".join(f"log(1 + {f})" for f in FEED_FEATURES if f in LOG_FEATURES)  # the members' first operation
@@ -70,29 +58,13 @@ INPUT, OUTPUT = "input", "vmaf"
 VOCAB_V2_VERSION = 2  # vmaf-tune's ENCODER_VOCAB_VERSION for VOCAB_V2 (ai/scripts/train_fr_regressor_v2.py)
 
 
-def codec_mapping(crf_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(one-hot map [12, V], cq_norm slope [12, 1], cq_norm offset [12, 1]) from the v2 layout to the kit's.
-
-    For a v2 encoder e with a kit slot, the kit's cq_norm is (crf - lo_e) / (hi_e - lo_e) with
-    crf = crf_min + crf_norm * (crf_max - crf_min): linear in crf_norm, so one MatMul per term.
-    """
-    crf_min, crf_max = crf_range
-    onehot = np.zeros((len(VOCAB_V2), len(CODEC_VOCAB)), dtype=np.float32)
-    ranges = cq_ranges()
-    slope = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
-    offset = np.zeros((len(VOCAB_V2), 1), dtype=np.float32)
-    for i, name in enumerate(VOCAB_V2):
-        if name in CODEC_VOCAB:
-            onehot[i, CODEC_VOCAB.index(name)] = 1.0
-        lo, hi = ranges.get(name, FOREIGN_CQ_RANGE)
-        slope[i, 0] = (crf_max - crf_min) / (hi - lo)
-        offset[i, 0] = (crf_min - lo) / (hi - lo)
-    return onehot, slope, offset
-
-
 def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata: dict[str, str]) -> onnx.ModelProto:
     """One member with vmaf-tune's [N, 20] input, mapped in the graph onto the member's own inputs."""
-    onehot, slope, offset = codec_mapping(crf_range)
+    crf_min, crf_max = crf_range  # the kit's cq_norm is linear in crf_norm: a one-hot map, a slope and an offset
+    onehot = (np.array(VOCAB_V2)[:, None] == np.array(CODEC_VOCAB)[None, :]).astype(np.float32)
+    lo, hi = np.array([cq_ranges().get(name, FOREIGN_CQ_RANGE) for name in VOCAB_V2], dtype=np.float64).T[:, :, None]
+    slope = ((crf_max - crf_min) / (hi - lo)).astype(np.float32)
+    offset = ((crf_min - lo) / (hi - lo)).astype(np.float32)
 
     def index(name: str, values: list[int]) -> onnx.TensorProto:
         return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
@@ -114,8 +86,7 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
     ]
     member_nodes, member_inits = member_graph(model, "features", "codec", "vmaf_raw")
-    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it: clip to the teacher's range
-    # here (the kit's native model keeps the raw value)
+    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
     inits += [numpy_helper.from_array(np.array(VMAF_RANGE[0], dtype=np.float32), "vmaf_min"),
               numpy_helper.from_array(np.array(VMAF_RANGE[1], dtype=np.float32), "vmaf_max")]
     member_nodes.append(helper.make_node("Clip", ["vmaf_raw", "vmaf_min", "vmaf_max"], [OUTPUT]))
@@ -133,14 +104,12 @@ def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range:
     crf_min, crf_max = crf_range
     x = np.zeros((len(feats), WIDTH), dtype=np.float32)
     x[:, :N_FEED] = feats
-    for i, name in enumerate(VOCAB_V2):
-        x[encoders == name, N_FEED + i] = 1.0
+    x[:, N_FEED:PRESET_COLUMN] = np.asarray(encoders)[:, None] == np.array(VOCAB_V2, dtype=object)
     x[:, PRESET_COLUMN] = 0.5
     x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
     return x
 
 
-# an encoder slot the corpus never held, under the teacher recipe: the models read no codec block (kit.model.distil)
 UNSEEN_BLIND = ("no row of the training corpus, and none needed: the models read no codec block (the teacher recipe), "
                 "so its predictions are those of a trained slot")
 
@@ -178,17 +147,14 @@ class ProfileManifest(Record):
 
 @dataclass(frozen=True)
 class Exported:
-    """One refit member, ready to write: its seed and its module."""
-
     seed: int
     model: FrRegressor
 
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
                    codec: np.ndarray, crf_range: tuple[int, int]) -> float:
-    """Max |profile(20-wide rows) - native model(kit inputs)| over every corpus row whose encoder vmaf-tune
-    knows, and over probe rows that give every slotted vocabulary encoder the whole CRF range (so each
-    family's mapping is checked, whatever encoders the corpus holds). NaN when anything is not finite."""
+    """Max |profile - native model| over the corpus rows vmaf-tune knows and every slotted encoder's CRF range; NaN
+    when anything is not finite."""
     import torch
 
     from kit.model.features import codec_block
@@ -212,21 +178,13 @@ def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: 
     return float(np.max(diff)) if np.isfinite(diff).all() else float("nan")
 
 
-def single_seed(verdict: Verdict) -> tuple[int, str]:
-    """The member vmaf-tune's proxy uses alone, and why: the best LOSO mean PLCC (then RMSE, then seed)."""
-    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
-    return best.seed, (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, "
-                       f"RMSE {best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
-
-
 def _finite(x: float, fallback: float) -> float:
     return x if np.isfinite(x) else fallback
 
 
 @dataclass(frozen=True)
 class CrfCoverage:
-    """One trained vmaf-tune encoder's CRF: what its rows hold (vmaf-tune's CRF is the kit's cq for it) against the
-    range vmaf-tune queries; what no row reached is said, not vouched for."""
+    """One trained vmaf-tune encoder's CRF: what its rows hold against what vmaf-tune queries."""
 
     encoder: str
     trained: tuple[int, int]
@@ -250,7 +208,6 @@ class CrfCoverage:
 
 
 def crf_coverage(verdict: Verdict, crf_range: tuple[int, int]) -> list[CrfCoverage]:
-    """Each trained vmaf-tune encoder's CrfCoverage, from the verdict's corpus block."""
     return [CrfCoverage(t.encoder, (min(t.cq_grid), max(t.cq_grid)), crf_range)
             for t in verdict.corpus.teachers or () if t.encoder in VOCAB_V2 and t.cq_grid]
 
@@ -298,9 +255,7 @@ def sidecar_doc(name: str, seed: int, onnx_path: Path, onnx_sha256: str, verdict
         "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
         "parity_max_abs_diff": diff, "kit_version": __version__,
     }
-    if chosen is not None:
-        doc["chosen_member"] = chosen
-    return doc
+    return {**doc, "chosen_member": chosen} if chosen is not None else doc
 
 
 @dataclass(frozen=True)
@@ -334,16 +289,18 @@ def interval_card(ship: Shipping, card: CalibrationCard | None) -> dict[str, obj
 def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: TrainConfig, folder: Path,
                   crf_range: tuple[int, int], feats: np.ndarray, codec: np.ndarray, encoders: np.ndarray,
                   cqs: np.ndarray, ship: Shipping) -> list[Path]:
-    """Write the profile into `folder`; every model is checked (ops, parity) before it is kept, every registry
-    row against upstream's rules before any is written (a breach: exit 2)."""
+    """The profile written into `folder`; every model checked before it is kept, every registry row before any."""
     tree.make_folder(folder)
-    chosen_seed, why = single_seed(verdict)
+    # the member vmaf-tune's proxy uses alone: the best LOSO mean PLCC (then RMSE, then seed)
+    best = min(verdict.per_seed, key=lambda r: (-_finite(r.mean_plcc, -1.0), _finite(r.mean_rmse, 1e9), r.seed))
+    why = (f"seed {best.seed} has the highest LOSO mean PLCC of the gated seeds ({best.mean_plcc:.4f}, RMSE "
+           f"{best.mean_rmse:.2f}): of the members it generalised best to held-out sources")
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
     single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
     models: list[tuple[str, Exported, Path, float]] = []
     for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
-        for name in [member_id(member.seed, tag)] + ([single] if member.seed == chosen_seed else []):
+        for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else []):
             onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
                                                 (feats, codec, encoders, cqs))
             models.append((name, member, onnx_path, diff))
@@ -385,8 +342,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
 def write_member_onnx(tree: Tree, name: str, member: Exported, verdict: Verdict, folder: Path,
                       crf_range: tuple[int, int], corpus: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
                       ) -> tuple[Path, float]:
-    """One member as vmaf-tune's [N, 20] model, checked (ops, parity on `corpus`: features, codec block,
-    encoders, cqs) before it is kept; its path and the parity figure."""
+    """One member as vmaf-tune's [N, 20] model, checked (ops, parity on `corpus`); its path and parity figure."""
     feats, codec, encoders, cqs = corpus
     proto = build_profile_onnx(member.model, crf_range, {
         "kit_version": __version__, "seed": str(member.seed), "corpus_sha256": verdict.corpus.sha256,

@@ -1,12 +1,7 @@
-"""The numbered steps, in order: an explicit registry. A step's module is imported only when it plans or runs, so
-`--only corpus` and --help never pay for torch or onnx.
-
-Each entry holds the step's format version, bumped by hand in the change that makes the step write other files or
-other numbers for the same settings and inputs (a layout or key, other weights, a gate or figure computed otherwise, a
-report that shows something else). A step's fingerprint holds its own format and those of the steps before it
-(`formats_through`), so a bump reruns it and the steps after it, saying so (`format of step loso: 1 -> 2`); a comment,
-a refactor or a faster path to the same bytes reruns nothing. The CHANGELOG names the steps a release bumped.
-"""
+"""The numbered steps, in order: an explicit registry, each step's module imported only when it plans or runs (--help
+never pays for torch). Each entry holds the step's format version, bumped by hand when the step writes other files or
+numbers for the same settings and inputs; a step's fingerprint holds its own and those of the steps before it
+(`formats_through`), so a bump reruns it and the steps after it."""
 
 from __future__ import annotations
 
@@ -14,7 +9,7 @@ import importlib
 from functools import cached_property
 
 from kit.rundir import STEP_NAMES, step_dirname, step_number
-from kit.steps.base import Context, Outcome, Plan, StepCode
+from kit.steps.base import Plan, StepCode
 
 
 class LazyStep:
@@ -27,12 +22,6 @@ class LazyStep:
     @cached_property
     def impl(self) -> StepCode:
         return getattr(importlib.import_module(f"kit.steps.{self._module}"), self._cls)()
-
-    def plan(self, ctx: Context) -> Plan:
-        return self.impl.plan(ctx)
-
-    def run(self, ctx: Context, plan: Plan) -> Outcome:
-        return self.impl.run(ctx, plan)
 
     def __repr__(self) -> str:
         return f"<step {self.dirname}>"
@@ -50,9 +39,7 @@ assert tuple(s.name for s in STEPS) == STEP_NAMES  # the run directory's order i
 
 
 def formats_through(name: str) -> dict[str, int]:
-    """The format versions step `name`'s fingerprint holds: its own and those of the steps before it."""
-    names = [s.name for s in STEPS]
-    return {s.name: s.format_version for s in STEPS[:names.index(name) + 1]}
+    return {s.name: s.format_version for s in STEPS[:STEP_NAMES.index(name) + 1]}
 
 
 def formats_of(name: str, plan: Plan) -> dict[str, int]:

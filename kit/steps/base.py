@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kit.errors import InputError, KitError
-from kit.events import Emit
+from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256
 from kit.infra.tree import Tree
 from kit.platforms.prereqs import Prereqs, corpus_only_reason
@@ -29,6 +29,10 @@ class Context:
     tree: Tree  # the out-dir, opened once by the runner: every file a step writes or trusts goes through it
     forced: bool = False  # --force / --from: redo the step's work, not only its bookkeeping
 
+    def say(self, step: str, line: str) -> None:
+        self.log(line)
+        self.emit(Info(step, line))
+
     @property
     def out_dir(self) -> Path:
         return self.settings.out_dir
@@ -39,28 +43,18 @@ class Context:
 
     @property
     def corpus_only(self) -> str | None:
-        """Why this box makes the corpus alone (torch, onnx or onnxruntime cannot be imported), else None; imported
-        only where prereqs.json says they do not import, else looked for."""
-        return corpus_only_reason(deep=not prereqs_can_train(self))
-
-
-def prereqs_can_train(ctx: Context) -> bool:
-    """Whether torch, onnx and onnxruntime import here, as the prereqs step found (True without a readable one)."""
-    prereqs = recorded_prereqs(ctx)
-    return prereqs is None or (prereqs.can_train and prereqs.can_export)
+        """Why this box makes the corpus alone (torch, onnx or onnxruntime do not import), else None."""
+        prereqs = recorded_prereqs(self)
+        return corpus_only_reason(deep=prereqs is not None and not (prereqs.can_train and prereqs.can_export))
 
 
 def recorded_prereqs(ctx: Context) -> Prereqs | None:
     """prereqs.json as the prereqs step wrote it; None where there is none yet, or it cannot be read."""
-    if not ctx.tree.is_file(ctx.run.prereqs_json):
-        return None
-    return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0]
+    return read_prereqs_record(ctx.tree, ctx.run.prereqs_json)[0] if ctx.tree.is_file(ctx.run.prereqs_json) else None
 
 
 def rerun(ctx: Context, *words: str | Path) -> str:
-    """A command that reruns part of this run, as a hint prints it: `--settings` its run.json and the flags that place
-    it, then the hint's own (`rerun(ctx, "run", "--from", "loso")`: run --settings … --from loso). Without a run.json
-    (a training task before any run) the command says the run's other flags are to be added."""
+    """A command that reruns part of this run, as a hint prints it (settings_command; without a run.json, said so)."""
     if ctx.tree.is_file(ctx.run.run_json):
         return settings_command(ctx.settings, ctx.run.run_json, *words)
     return settings_command(ctx.settings, None, *words) + f" (with the run's other flags: no {ctx.run.run_json} yet)"
@@ -68,9 +62,8 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and digests of its upstream inputs. `formats`: the versions of parts of
-    the step's making (the corpus's job rows), fingerprinted beside the steps' formats. `prepared`: what planning found
-    and running needs again (the corpus step's clips), not fingerprinted."""
+    """What a step depends on: its settings and upstream digests, `formats` (fingerprinted too) and what planning
+    found that running needs again (`prepared`, not fingerprinted)."""
 
     settings: dict[str, object]
     inputs: dict[str, str]
@@ -86,8 +79,6 @@ class Outcome:
 
 
 class StepCode(Protocol):
-    """What a step module's class provides: a pure-ish plan, and a run that emits events."""
-
     name: str
 
     def plan(self, ctx: Context) -> Plan: ...
@@ -96,8 +87,7 @@ class StepCode(Protocol):
 
 
 def require_output(ctx: Context, path: Path, producer: str) -> Path:
-    """An upstream output this step reads, exactly as step `producer` wrote it: missing, left by an interrupted run
-    (no status.json), or edited since (its sha256 not the recorded one) is refused, never used."""
+    """An upstream output exactly as step `producer` wrote it: missing, unfinished or edited since is refused."""
     status, tree = ctx.run.status(producer), ctx.tree
     again = rerun(ctx, "step", producer, "--force")
     for found in (path, status):  # a link or a pipe in its place is said as what it is, never as missing
@@ -122,7 +112,6 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
 
 
 def cached_sha256(tree: Tree, path: Path) -> str:
-    """sha256 of a file below the out-dir, remembered (remembered_sha256)."""
     found = tree.entry(path)
     if found is None:
         raise FileNotFoundError(2, "No such file or directory", str(path))
@@ -130,7 +119,7 @@ def cached_sha256(tree: Tree, path: Path) -> str:
 
 
 def read_prereqs(ctx: Context) -> Prereqs:
-    """prereqs.json as step 01 wrote it (its sha256 checked), as a record; a damaged one is refused."""
+    """prereqs.json as step 01 wrote it (its sha256 checked); a damaged one is refused."""
     path = require_output(ctx, ctx.run.prereqs_json, "prereqs")
     prereqs, why = read_prereqs_record(ctx.tree, path)
     if prereqs is None:
@@ -141,9 +130,7 @@ def read_prereqs(ctx: Context) -> Prereqs:
 
 
 def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
-    """Where the teacher's function is read from (kit.model.teacher_fn.model_text): the ffmpeg the prereqs step chose
-    (libvmaf compiles its built-in models in), or without prereqs.json (a training task) the one it would choose; and
-    --teacher's model file (None for a built-in)."""
+    """The ffmpeg the prereqs step chose (or would choose) and --teacher's model file (None for a built-in)."""
     from kit.media.ffmpeg import resolve_ffmpeg
     from kit.media.libvmaf import BUILTIN_TEACHERS
 
@@ -157,5 +144,4 @@ def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
 
 
 def seconds_since(start: float) -> float:
-    """Seconds since `start` (a time.monotonic()), to the millisecond."""
     return round(time.monotonic() - start, 3)

@@ -1,10 +1,6 @@
-"""LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store of this LOSO, the gather, and one
-training task's share (`step loso --train-task K/N`).
-
-The loso step always gathers: it loads every member the store holds, trains those it lacks, evaluates and writes the
-step's files. With --train-tasks N a missing member is refused instead, named with the task that trains it. Once LOSO
-completes, its members' files are removed.
-"""
+"""LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store, the gather (every member the store
+holds loaded, those it lacks trained, or with --train-tasks N refused naming the task that trains them), and one
+training task's share (`step loso --train-task K/N`)."""
 
 from __future__ import annotations
 
@@ -27,14 +23,12 @@ if TYPE_CHECKING:
     from kit.model.tasks import MemberKey, MemberRecord, MemberStore
     from kit.model.train import EpochCallback, TrainJob
 
-# set by a scheduler adapter in the gather's environment: how to train tasks again there, `{tasks}` their numbers
-# (Slurm: `sbatch --array={tasks} .../train.sh`); without it the hint names `step loso --train-task K/N`
+# set by a scheduler adapter: how to train tasks again there, `{tasks}` their numbers (`sbatch --array={tasks} ...`)
 KIT_TRAIN_RETRY = "KIT_TRAIN_RETRY"
 
 
 def kept_apart(settings: RunSettings) -> tuple[str, ...]:
-    """The extra columns the corpus is read with for training: the box under --holdout box, the encode's and the
-    source's heights under --holdout rung (their folds need them)."""
+    """The extra columns training reads for --holdout's folds: the box, the encode's and the source's heights."""
     return (("box_id",) if "box" in settings.holdout else ()) + (
         ("enc_height", "height") if "rung" in settings.holdout else ())
 
@@ -44,8 +38,6 @@ def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso ste
     from kit.model.tasks import MemberStore, Origin
 
     s = ctx.settings
-    # what a member's weights depend on: the corpus's content and the rows read from it, the folds, the recipe and
-    # the training code (the format versions); not the seeds (a member is one seed), nor the number of tasks
     formats = formats_of("loso", plan)
     made_from = sha256_json({"corpus": plan.inputs["corpus"], "kept_apart": list(kept_apart(s)), "folds": str(s.folds),
                              "train": s.train.to_json(), "formats": formats, "recipe": recipe})
@@ -56,9 +48,7 @@ def store_of(ctx: Context, plan: Plan, recipe: str, made_by: str = "the loso ste
 
 @dataclass(frozen=True)
 class TrainingTime:
-    """The training behind a LOSO's members, from their records (03_loso/training.json): in all, of which the
-    training tasks', and how many runs of the loso step trained some (more than one: it was interrupted). Training
-    stopped before its members were written is not counted."""
+    """The training behind a LOSO's members: in all, the training tasks', and how many runs of the step trained some."""
 
     seconds: float
     tasks_seconds: float
@@ -72,8 +62,6 @@ class TrainingTime:
 
 
 def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
-    """With --train-tasks N, before LOSO starts: every member's file must be there; the missing ones are named with
-    the tasks that train them."""
     from kit.model.baselines import loso_jobs
     from kit.model.tasks import job_keys
 
@@ -89,8 +77,7 @@ def refuse_missing(ctx: Context, plan: Plan, inputs: LosoInputs) -> None:
 
 def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: EpochCallback, workers: int,
                      ) -> tuple[LosoResult, dict[str, BaselineResult], list[MemberRecord]]:
-    """The ensemble's LOSO and the baselines, from every member in the store (each checked against its record); what
-    it lacks is trained here first, or, with --train-tasks N, refused."""
+    """LOSO and the baselines from every member in the store; what it lacks trained first (--train-tasks N: refused)."""
     from kit.model.baselines import evaluate_jobs, loso_jobs
     from kit.model.tasks import gather, job_keys, missing_keys, train_missing
     from kit.model.train import TrainData
@@ -104,10 +91,8 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
     if missing and s.train_tasks:
         raise missing_members(ctx, jobs, missing, total, store.folder)
     if found:
-        line = (f"{len(found)} of {total} members already trained in {store.folder}"
+        ctx.say("loso", f"{len(found)} of {total} members already trained in {store.folder}"
                 + (f"; training the other {len(missing)}" if missing else ""))
-        ctx.log(line)
-        ctx.emit(Info("loso", line))
     forecast_rest(ctx, jobs, len(missing) / max(1, total), workers, len(inputs.target), inputs.recipe)
     if missing:
         data = TrainData.of(inputs.feats, inputs.codec, inputs.target)
@@ -121,13 +106,12 @@ def train_and_gather(ctx: Context, plan: Plan, inputs: LosoInputs, on_epoch: Epo
 
 
 def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int, rows: int, recipe: str) -> None:
-    """The work left of LOSO once its members are counted (the share still to train, each --holdout kind's, the
-    evaluation) and the bundle's after it (kit.model.cost), for the run's ETA."""
+    """The work left of LOSO and the bundle's after it (kit.model.cost), for the run's ETA."""
     from kit.model.cost import FIXED_WORK, WORK_PER_PARAM_STEP, bundle_work
     from kit.model.train import planned_arithmetic
 
     config, holdouts = ctx.settings.train, len(ctx.settings.holdout)
-    teacher = recipe == TEACHER  # the ensemble's job by the teacher recipe
+    teacher = recipe == TEACHER
     units = planned_arithmetic(jobs, config, workers, teacher) * share \
         + planned_arithmetic(jobs[:1], config, workers, teacher) * holdouts
     training = round(units * WORK_PER_PARAM_STEP)
@@ -138,7 +122,7 @@ def forecast_rest(ctx: Context, jobs: list[TrainJob], share: float, workers: int
 
 def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey], total: int,
                     folder: Path) -> InputError:
-    """--train-tasks N, and members missing: which, which tasks train them, and how to run those again."""
+    """Members missing under --train-tasks N: which, the tasks that train them, and how to run those again."""
     from kit.model.tasks import describe, share_out, task_of
 
     n = ctx.settings.train_tasks
@@ -156,7 +140,7 @@ def missing_members(ctx: Context, jobs: list[TrainJob], missing: list[MemberKey]
 
 def train_share(ctx: Context, plan: Plan, inputs: LosoInputs, k: int, n: int, workers: int,
                 on_epoch: EpochCallback) -> dict[str, object]:
-    """Training task K of N: the members of share K that the store lacks, written as they finish; the summary."""
+    """Training task K of N: the members of share K the store lacks, written as they finish; the summary."""
     from kit.model.baselines import loso_jobs
     from kit.model.tasks import share_out, train_missing
     from kit.model.train import TrainData

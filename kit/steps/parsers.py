@@ -51,8 +51,7 @@ class CqGrids(Parser):
 
 
 class Scales(Parser):
-    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), written back canonically (at least one,
-    each once, each able to give a picture: the setting's rules)."""
+    """`--scales native,720,0.5`: the ladder's rungs (kit.media.ladder), written back canonically."""
 
     name = "scales"
     numeric = True
@@ -122,8 +121,7 @@ class TrainTasks(Parser):
 
 
 class Holdouts(Parser):
-    """`encoder`, `box`, `rung`, any of them joined by commas, or `none` -> the held-out validations to add, in the
-    kit's order (HOLDOUTS; a word of none of them is the setting's rule to refuse)."""
+    """`encoder`, `box`, `rung` joined by commas, or `none` -> the held-out validations to add, in the kit's order."""
 
     name = "holdout"
 

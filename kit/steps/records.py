@@ -1,8 +1,5 @@
-"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json` (StepRecord),
-each written and read by one function here (prereqs.json's is kit.platforms.prereqs.Prereqs).
-
-A file that is missing, cut short, of another shape or of a newer schema reads as None with the reason, and the
-caller treats it as absent; one of the previous release (schema 1, no `schema_version` key) still reads.
+"""The run directory's control files as records: `run.json` (RunRecord) and each step's `status.json` (StepRecord).
+A file that is missing, damaged or of a newer schema reads as None with the reason (ARCHITECTURE.md, typed results).
 """
 
 from __future__ import annotations
@@ -39,8 +36,7 @@ class RunRecord(Record):
 
 @dataclass(frozen=True)
 class StepRecord(Record):
-    """A step's `status.json`: its fingerprint (settings, upstream digests, the format versions of it and the steps
-    before it), the kit that ran it and when, and the sha256 of each output, by its path in the run directory."""
+    """A step's `status.json`: its fingerprint and what it holds, who ran it and when, and each output's sha256."""
 
     # 3: `formats` (kit.steps.formats_of), where schemas 1 and 2 held `kit_build`, a hash of the kit's source
     SCHEMA_VERSION: ClassVar[int] = 3
@@ -71,8 +67,7 @@ def write_run_record(tree: Tree, path: Path, settings: RunSettings, argv: Sequen
 
 
 def read_run_record(tree: Tree, path: Path) -> tuple[RunRecord | None, str]:
-    """(the record, "") or (None, why not): "missing", "unreadable (...)", "damaged (...)". Settings that break a
-    rule, or a key no setting has, are refused (InputError naming the file, the key, the value and the rule)."""
+    """(the record, "") or (None, why not); settings that break a rule, or an unknown key, are refused."""
     try:
         return read_record(RunRecord, tree, path)
     except Refused as exc:

@@ -1,12 +1,6 @@
-"""Running steps in order with resume.
-
-A step is skipped when its recorded fingerprint (settings + upstream input
-digests + the format versions of it and the steps before it, kit.steps.formats_of)
-matches the current plan and every output it recorded still has its sha256;
-otherwise the reason it reruns is said. Neither the kit's version nor its source
-is fingerprinted: a release reruns only the steps whose format it bumped.
-status.json is written only after a step's outputs are all in place.
-"""
+"""Running steps in order with resume: a step is skipped when its recorded fingerprint (fingerprint()) matches the
+current plan and every output it recorded still has its sha256; otherwise the reason it reruns is said. status.json
+is written only after a step's outputs are all in place."""
 
 from __future__ import annotations
 
@@ -24,12 +18,13 @@ from kit.events import Emit, Info, RunStarted, StepFailed, StepFinished, StepSki
 from kit.infra import interrupts
 from kit.infra.clock import utc_iso
 from kit.infra.files import named_errors, sha256_json
+from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
 from kit.model.threads import choose_threads
 from kit.rundir import STEP_NAMES, RunDir
-from kit.steps import STEPS, LazyStep, formats_of
+from kit.steps import STEPS, LazyStep, formats_of, get_step
 from kit.steps.base import Context, Plan, seconds_since
 from kit.steps.records import StepRecord, read_step_record, write_run_record, write_step_record
 from kit.steps.settings import RunSettings
@@ -44,23 +39,18 @@ class Selection:
 
 def select_steps(only: str | None, from_step: str | None, force: bool, corpus_given: bool,
                  corpus_only: str | None = None) -> Selection:
-    """The steps to run, in order; `corpus_only` (kit.platforms.prereqs.corpus_only_reason): a box that cannot
-    train runs prereqs, corpus and the corpus's bundle, and refuses a step or a run that must train."""
-    from kit.steps import get_step
-
-    names = [s.name for s in STEPS]
+    """The steps to run, in order; with `corpus_only`, without those that train (corpus_only_steps)."""
     if only and from_step:
         raise InputError("--only and --from cannot be combined", hint="use one of them")
     try:
         if only:
             chosen = [get_step(only)]
         elif from_step:
-            start = names.index(get_step(from_step).name)
-            chosen = list(STEPS[start:])
+            chosen = list(STEPS[STEP_NAMES.index(get_step(from_step).name):])
         else:
             chosen = list(STEPS)
     except KeyError as exc:
-        raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(names)) from None
+        raise InputError(f"unknown step {exc.args[0]!r}", hint="steps are: " + ", ".join(STEP_NAMES)) from None
     if corpus_given:
         if only and get_step(only).name == "corpus":
             raise InputError("--only corpus makes no sense with --corpus", hint="drop --corpus")
@@ -77,11 +67,7 @@ TRAINING_STEPS = ("loso", "verdict")
 
 
 def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: bool, why: str) -> list[LazyStep]:
-    """A box that cannot train: the chosen steps without LOSO and the verdict. Refused (exit 2) when what was asked
-    for is training itself: `--only`/`step` or `--from` naming LOSO or the verdict, or a run on a given --corpus."""
-    from kit.infra.invocation import kit_command
-    from kit.steps import get_step
-
+    """The chosen steps without LOSO and the verdict; refused (exit 2) when training was asked for."""
     step = get_step(named).name if named is not None else None
     if step in TRAINING_STEPS or (corpus_given and any(s.name in TRAINING_STEPS for s in chosen)):
         asked = f"the {step} step" if step in TRAINING_STEPS else "a run on a given --corpus"
@@ -95,8 +81,6 @@ def corpus_only_steps(chosen: list[LazyStep], named: str | None, corpus_given: b
 
 
 def fingerprint(step: str, plan: Plan) -> str:
-    """What step `step`'s results depend on: its settings, its inputs' digests and the kit's formats of it and the
-    steps before it."""
     return sha256_json({"settings": plan.settings, "inputs": plan.inputs, "formats": formats_of(step, plan)})
 
 
@@ -115,8 +99,7 @@ def _setting_changes(key: str, old: object, new: object) -> list[str]:
 
 
 def _format_changes(status: StepRecord, formats: dict[str, int]) -> list[str]:
-    """`format of step loso: 1 -> 2 (kit 2.0.0 -> 2.1.0)` for each format the record holds otherwise; a record of a
-    kit before 2.0, whose fingerprints held a hash of its source instead, says that."""
+    """`format of step loso: 1 -> 2 (kit 2.0.0 -> 2.1.0)` for each format the record holds otherwise."""
     if not status.formats:
         return [f"recorded by kit {status.kit_version}, before fingerprints held format versions (a step so "
                 "recorded reruns once)"]
@@ -135,8 +118,7 @@ def start_line(step: str, reason: str) -> str:
 
 
 def started_before(tree: Tree, run: RunDir, step: str) -> bool:
-    """Whether a run began this step's work here: something in its folder besides its logs (which every run
-    opens before deciding), or a start line in its log (LOSO writes nothing else until it ends)."""
+    """Whether a run began this step's work here: other files than its logs, or a start line in its log."""
     step_dir, log = run.step(step), run.log(step)
     if not tree.is_folder(step_dir):
         return False
@@ -184,24 +166,16 @@ def write_status(tree: Tree, step: LazyStep, run: RunDir, plan: Plan, outputs: S
         formats_of(step.name, plan), StepRecord.SCHEMA_VERSION))
 
 
-def open_out_dir(settings: RunSettings) -> Tree:
-    """The out-dir's Tree (kit.infra.tree): its root held, its rules from --group-shared. In a cluster task,
-    opened from the cluster's folder down (TREE_ENV), so no step between them is a link either."""
+@contextlib.contextmanager
+def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
+    """The out-dir's Tree, locked: one run at a time, a second refused, never blocked; `shared`: a training task's."""
     out_dir = settings.out_dir
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out-dir {out_dir} is a file, not a folder",
                          hint="choose another --out-dir (a folder; it is created when missing)")
     within = os.environ.get(TREE_ENV, "").strip()
-    return Tree.open(out_dir, Rules(group_shared=settings.group_shared), within=Path(within) if within else None,
-                     label="the out-dir")
-
-
-@contextlib.contextmanager
-def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
-    """The out-dir, opened and locked: one run at a time; a second one is refused, never blocked. `shared`: a LOSO
-    training task (run_train_task), which writes only its own members' files, beside other tasks but never
-    beside a run."""
-    with open_out_dir(settings) as tree, contextlib.ExitStack() as held:
+    with Tree.open(out_dir, Rules(group_shared=settings.group_shared), within=Path(within) if within else None,
+                   label="the out-dir") as tree, contextlib.ExitStack() as held:
         try:
             held.enter_context(tree.lock(RunDir(settings.out_dir).lock, shared=shared))
         except LockBusy as busy:
@@ -210,12 +184,24 @@ def out_dir_lock(settings: RunSettings, shared: bool = False) -> Iterator[Tree]:
         yield tree
 
 
-class StepLog:
-    """The per-step debug log: quoted commands, stderr tails, tracebacks.
+@contextlib.contextmanager
+def logged(log: StepLog, emit: Emit, step: str, what: str, internal: bool = True) -> Iterator[StepLog]:
+    """`log`, closed on any exit; a failure written to it with its traceback and said (`internal`: a bug too)."""
+    try:
+        yield log
+    except BaseException as exc:
+        log("\n".join([f"{what} failed:", *traceback_lines(exc)]))
+        if isinstance(exc, KitError):
+            emit(StepFailed(step, exc.message, exc.hint))
+        elif internal and isinstance(exc, Exception):
+            emit(StepFailed(step, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
+        raise
+    finally:
+        log.close()
 
-    Each entry starts a line with the local time; the lines of a block (a traceback, a stderr tail) follow it
-    indented. Every line is made visible (kit/infra/visible.py), so a name, a path or a line of ffmpeg's
-    with a line break or a terminal escape never starts a line of its own or rewrites one."""
+
+class StepLog:
+    """The per-step debug log: entries timed, a block's lines indented, every line made visible."""
 
     def __init__(self, tree: Tree, path: Path) -> None:
         self.path = path
@@ -234,15 +220,13 @@ class StepLog:
 
 
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
-    """A run that trains refuses, before any work, an encoder asked for by name that the models cannot learn."""
+    """A run that trains refuses, before any work, an encoder named that the models cannot learn."""
     from kit.model.contract import no_slot_message, unslotted
     from kit.platforms.encoders import AUTO
 
     if settings.encoders == (AUTO,) or settings.corpus is not None or "loso" not in {s.name for s in selection.steps}:
         return
     if bad := unslotted(settings.encoders):
-        from kit.infra.invocation import kit_command
-
         keep, asked = [e for e in settings.encoders if e not in bad], ",".join(settings.encoders)
         train = f"train on {','.join(keep)} (--encoders {','.join(keep)}); " if keep else ""
         raise InputError(f"--encoders: {no_slot_message(bad)}",
@@ -266,8 +250,13 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
         for step in selection.steps:
-            if selection.corpus_only is None and step.name in TRAINING_STEPS:
-                selection = untrainable(selection, Context(settings, emit, lambda line: None, tree), emit)
+            # the prereqs step imports torch, onnx and onnxruntime, which the run only looked for: one may be broken
+            if selection.corpus_only is None and step.name in TRAINING_STEPS and (
+                    why := Context(settings, emit, lambda line: None, tree).corpus_only) is not None:
+                first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for it
+                steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
+                emit(Info("run", f"corpus only: {why}"))
+                selection = replace(selection, steps=tuple(steps), corpus_only=why)
             if step in selection.steps:
                 run_one(tree, step, settings, selection, emit)
         interrupts.check()
@@ -279,23 +268,8 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
     return 0
 
 
-def untrainable(selection: Selection, ctx: Context, emit: Emit) -> Selection:
-    """The selection once the prereqs step has imported torch, onnx and onnxruntime: without the steps that train
-    where one of them does not import (installed, and broken: the run started when they were only looked for)."""
-    why = ctx.corpus_only
-    if why is None:
-        return selection
-    first = selection.steps[0].name  # a run that starts at LOSO (`step loso`, --from loso) asked for training
-    steps = corpus_only_steps(list(selection.steps), first if first in TRAINING_STEPS else None, False, why)
-    emit(Info("run", f"corpus only: {why}"))
-    return replace(selection, steps=tuple(steps), corpus_only=why)
-
-
 def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
-    """`step loso --train-task K/N`: the members of LOSO's share K of N that are not on disk yet, trained and
-    written (kit.steps.members), beside the other tasks of the same out-dir; LOSO itself (the gather) is left
-    to a run. Nothing to do once LOSO is up to date."""
-    from kit.steps import get_step
+    """`step loso --train-task K/N`: the members of share K of N not on disk yet, trained and written."""
     from kit.steps.s03_loso import LosoStep
 
     step, run, loso = get_step("loso"), RunDir(settings.out_dir), LosoStep()
@@ -303,8 +277,7 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
     with out_dir_lock(settings, shared=True) as tree:
         tree.check_planted(run.step(step.name))
         emit(RunStarted(str(settings.out_dir), [step.name], __version__))
-        log = StepLog(tree, run.train_task_log(k, n))
-        try:
+        with logged(StepLog(tree, run.train_task_log(k, n)), emit, step.name, "task", internal=False) as log:
             ctx = Context(settings, emit, log, tree)
             plan = loso.plan(ctx)
             if stale_reason(tree, run, step.name, plan) is None:
@@ -317,20 +290,12 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
             summary = loso.train_task(ctx, plan, k, n)
             log(f"task {k}/{n} done in {seconds_since(start):.1f} s: {summary}")
             emit(StepFinished(step.name, seconds_since(start), summary))
-        except BaseException as exc:
-            log("\n".join(["task failed:", *traceback_lines(exc)]))
-            if isinstance(exc, KitError):
-                emit(StepFailed(step.name, exc.message, exc.hint))
-            raise
-        finally:
-            log.close()
     interrupts.check()
     return 0
 
 
 def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
-    """Refuse before any work what a neighbour planted where this run will write (a link, a FIFO, a device):
-    the files at the top of the out-dir and every selected step's folder. Each write checks again."""
+    """Refuse before any work what a neighbour planted at run.json or a selected step's folder."""
     tree.check_target(run.run_json)
     for step in selection.steps:
         tree.check_planted(run.step(step.name))
@@ -339,11 +304,10 @@ def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:
     run = RunDir(settings.out_dir)
     step_dir = tree.make_folder(run.step(step.name))
-    log = StepLog(tree, run.log(step.name))
-    try:
+    with logged(StepLog(tree, run.log(step.name)), emit, step.name, "step") as log:
         interrupts.check()  # a stop signal is raised at each step boundary (kit/infra/interrupts.py)
         ctx = Context(settings, emit, log, tree, forced=step.name in selection.forced)
-        plan = step.plan(ctx)
+        plan = step.impl.plan(ctx)
         interrupts.check()
         reason = "forced" if step.name in selection.forced else stale_reason(tree, run, step.name, plan)
         if reason is None:
@@ -356,17 +320,8 @@ def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Select
         emit(StepStarted(step.name, reason))
         log(start_line(step.name, reason))
         started, start = utc_iso(), time.monotonic()
-        outcome = step.run(ctx, plan)
+        outcome = step.impl.run(ctx, plan)
         write_status(tree, step, run, plan, outcome.outputs, outcome.exit_code, started, seconds_since(start),
                      outcome.summary)
         log(f"step {step.name} done in {seconds_since(start):.1f} s")
         emit(StepFinished(step.name, seconds_since(start), outcome.summary))
-    except BaseException as exc:
-        log("\n".join(["step failed:", *traceback_lines(exc)]))
-        if isinstance(exc, KitError):
-            emit(StepFailed(step.name, exc.message, exc.hint))
-        elif isinstance(exc, Exception):
-            emit(StepFailed(step.name, f"internal error: {type(exc).__name__}: {exc}", "a bug in the kit"))
-        raise
-    finally:
-        log.close()

@@ -45,27 +45,22 @@ PYTHON_PACKAGES = ("numpy", "pandas", "pyarrow", "scipy", "click", "rich", "plat
 
 
 def python_packages() -> dict[str, str]:
-    """Each package's version: the corpus's are required; training's and export's are listed where they import (a
-    box without them makes the corpus alone)."""
+    """Each package's version: the corpus's are required; training's and export's listed where they import."""
     found = {}
-    for name in PYTHON_PACKAGES:
+    # training's and export's looked for, not imported: `status` plans this step
+    for name in (*PYTHON_PACKAGES, *filter(importable, (*TRAINING_PACKAGES, *EXPORT_PACKAGES))):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
-                              hint="run the kit from the venv install.py made (.venv/bin/python), or run "
-                                   "install.py again to finish the set-up") from None
-    for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES):
-        if importable(name):  # looked for, not imported: `status` plans this step
-            try:
-                found[name] = importlib.metadata.version(name)
-            except importlib.metadata.PackageNotFoundError:
-                found[name] = "unknown"  # importable, without its metadata (a source tree on the path)
+            if name in PYTHON_PACKAGES:
+                raise PrereqError(f"Python package {name} is not installed in {sys.executable}",
+                                  hint="run the kit from the venv install.py made (.venv/bin/python), or run "
+                                       "install.py again to finish the set-up") from None
+            found[name] = "unknown"  # importable, without its metadata (a source tree on the path)
     return found
 
 
 def python_rows(packages: dict[str, str]) -> list[list[str]]:
-    """The python row, and a training row on a box that cannot train or export."""
     rows = [["python", "ok", f"{sys.version.split()[0]}: " + ", ".join(
         f"{k} {packages[k]}" for k in ("torch", "onnxruntime", "numpy", "pyarrow") if k in packages)]]
     if (reason := corpus_only_reason(deep=True)) is not None:
@@ -89,8 +84,7 @@ def check_out_dir(tree: Tree, out_dir: Path) -> int:
 
 
 class Probed(NamedTuple):
-    """What the test encodes found: libvmaf's version, the encoders the corpus uses and every probe of them, skip
-    rows, the 10-bit probes, and the opt-in encoders --encoders auto left out (left_out)."""
+    """What the test encodes found (left_out: the opt-in encoders --encoders auto left out, working and untested)."""
 
     libvmaf_version: str
     resolved: tuple[str, ...]
@@ -101,8 +95,7 @@ class Probed(NamedTuple):
 
 
 def left_out(settings: RunSettings, survey: Survey, work: Path, tree: Tree) -> tuple[list[str], list[str]]:
-    """Under --encoders auto, the opt-in encoders the models can learn (kit.model.contract) that `detect` found
-    working here, and those it has not tested (kit.platforms.resolve.opt_ins): the summary names them."""
+    """Under --encoders auto, the opt-in encoders the models can learn: those `detect` found working, those untested."""
     if settings.encoders != (AUTO,):
         return [], []
     working, untested = opt_ins(survey.families, settings.cqs, Prober(survey.info, survey.signals, tree, work))
@@ -110,8 +103,6 @@ def left_out(settings: RunSettings, survey: Survey, work: Path, tree: Tree) -> t
 
 
 def left_out_rows(prereqs: Prereqs) -> list[list[str]]:
-    """The check rows naming the encoders --encoders auto left out: the value that adds those that work, the
-    command that tests the others."""
     rows = []
     if working := prereqs.left_out:
         rows.append(["opt-in", "ok", f"{', '.join(working)} work here (detect tested them), and --encoders auto "
@@ -162,19 +153,18 @@ class PrereqsStep:
         free = check_out_dir(ctx.tree, s.out_dir)
         survey = survey_host(self._ffmpeg(ctx))
         info, sig, families = survey.info, survey.signals, survey.families
-        # what -version/-filters/-encoders and the host queries said (their commands are not logged)
         ctx.log(f"ffmpeg {info.path} (from {info.source}): {info.version}; libvmaf filter: "
                 f"{'yes' if info.has_libvmaf else 'no'}; video encoders: {', '.join(info.encoders)}")
         ctx.log(f"host signals: {json.dumps(sig.to_json(), sort_keys=True)}")
         work = ctx.tree.fresh_folder(ctx.run.probe_work)
         teacher = trusted_teacher(s.teacher)
         try:
-            # before the encoder probes and any corpus encode: a model libvmaf cannot score with stops here (exit 2)
-            extra = ctx.settings.extra_features
+            extra = ctx.settings.extra_features  # a teacher libvmaf cannot score stops here, before any encode
             checked = check_teacher(info.path, teacher, work, ctx.log, extra) if extra or not teacher.default else None
             probed = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
+        missing = set(missing_for_training())
         record = Prereqs(
             kit_version=__version__, ffmpeg=info, libvmaf_version=probed.libvmaf_version,
             requested_encoders=list(s.encoders), resolved_encoders=list(probed.resolved),
@@ -184,8 +174,8 @@ class PrereqsStep:
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in probed.ten_bit},
             schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
-            can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
-            can_export=not set(EXPORT_PACKAGES) & set(missing_for_training()), left_out=probed.left_out[0],
+            can_train=not set(TRAINING_PACKAGES) & missing, can_export=not set(EXPORT_PACKAGES) & missing,
+            left_out=probed.left_out[0],
             untested=probed.left_out[1])
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],

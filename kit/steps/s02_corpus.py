@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -14,14 +15,7 @@ from kit.corpus.contents import ReferenceSet, one_source_each, read_overrides, r
 from kit.corpus.depth import DepthPlan, check_prereqs_depth, plan_depths
 from kit.corpus.jobs import ClipChanged, Job, JobFailed, JobRunner, Ladder, Provenance, job_is_done, plan_jobs
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, Oracle, oracle_refusals, pick_oracle_jobs
-from kit.corpus.scheduler import (
-    ProgressRelay,
-    ScoreThreads,
-    concurrency,
-    fixed_threads,
-    planned_work,
-    run_jobs,
-)
+from kit.corpus.scheduler import ProgressRelay, ScoreThreads, concurrency, fixed_threads, planned_work, run_jobs
 from kit.corpus.shard import build_manifest, clip_scorings, write_shard
 from kit.corpus.shared import SharedDecodes, reads_shared_copy, shared_decode_enabled
 from kit.corpus.split import select_shard, shard_note, shard_record, shard_settings
@@ -60,15 +54,6 @@ def prereq_encoders(ctx: Context, prereqs: Prereqs, requested: tuple[str, ...]) 
     return tuple(prereqs.resolved_encoders)
 
 
-def provenance(ctx: Context, prereqs: Prereqs) -> Provenance:
-    ff = check_named(prereqs.ffmpeg)  # the program every job runs
-    return Provenance(
-        box_id=ctx.settings.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
-        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
-        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
-        extra=prereqs.extra_features)
-
-
 def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
     """--teacher as step 01 checked it with libvmaf (a model file read and hashed again: the same bytes)."""
     teacher, s = trusted_teacher(ctx.settings.teacher), ctx.settings
@@ -87,8 +72,6 @@ def checked_teacher(ctx: Context, prereqs: Prereqs) -> Teacher:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What planning found: the step's inputs, handed to run so nothing is discovered twice."""
-
     encoders: tuple[str, ...]  # what 01_prereqs resolved and probed
     hw: dict[str, HwArgs]  # device args per encoder, as the probe used them
     prov: Provenance
@@ -106,17 +89,20 @@ def prepare(ctx: Context) -> Prepared:
     encoders = prereq_encoders(ctx, prereqs, s.encoders)  # before any clip is read: a mismatch fails at once
     check_prereqs_depth(prereqs.encode_depth, s.encode_depth, ctx.run.step("prereqs").name,
                         lambda *flags: rerun(ctx, "step", "prereqs", *flags), s.encoders)
-    prov = provenance(ctx, prereqs)
+    ff = check_named(prereqs.ffmpeg)  # the program every job runs
+    prov = Provenance(
+        box_id=s.box_id, platform=prereqs.host.platform, device=prereqs.host.cpu,
+        ffmpeg_path=ff.path, ffmpeg_version=ff.version, ffmpeg_build=ff.build,
+        libvmaf_version=prereqs.libvmaf_version, devices=prereqs.devices(), teacher=checked_teacher(ctx, prereqs),
+        extra=prereqs.extra_features)
     if s.ref_dir is None and (damaged := damaged_demo_clips(cache_tree(), s.demo_clips or None,
                                                             s.demo_seconds or SECONDS)):
         ctx.log(f"demo clip(s) {', '.join(damaged)} in the cache are damaged (cut short?): rendered again")
         ctx.emit(Info("corpus", f"demo clip(s) {', '.join(damaged)} in the cache were damaged: rendered again"))
 
-    def note(line: str) -> None:  # an entry of --ref-dir skipped, a wait for another run's demo render
-        ctx.log(line)
-        ctx.emit(Info("corpus", line))
+    note = functools.partial(ctx.say, "corpus")
 
-    def doing(what: str) -> None:  # for the heartbeat of the plain lines: clips are read for minutes
+    def doing(what: str) -> None:  # the plain lines' heartbeat: clips are read for minutes
         ctx.emit(Doing("corpus", what))
 
     unusable: list[Unusable] = []
@@ -143,21 +129,17 @@ def prepare(ctx: Context) -> Prepared:
                             hint=f"give --demo-seconds of at least {MIN_FRAMES_PER_SOURCE / DEMO_FPS:g}" if demo
                             else "use a longer cut of the clip, or remove it from --ref-dir")
     clips = select_shard(all_clips, s.shard, refs.grouping.content_of)
-    # before any encode: an encoder that cannot keep a 10-bit reference at 10 bit stops the run here
     depth = plan_depths(clips, encoders, s.encode_depth, prereqs.encoders_10bit)
     return Prepared(encoders, prereqs.hw_args(), prov, all_clips, refs, clips, demo, depth, unusable)
 
 
 def strict(s: RunSettings) -> bool:
-    """Whether a clip the kit cannot use refuses the run: --strict, and any shard of several (every box must deal
-    the same reference set into its shards; a clip left out on one box only would move the others' deal)."""
+    """Whether an unusable clip refuses the run: --strict, or a shard of several (leaving it out moves the deal)."""
     return s.strict or (s.shard is not None and s.shard.n > 1)
 
 
 def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[Unusable]:
-    """Before any encode: a teacher other than the default, or VMAF v1's features, scores a test pair of each
-    reference size smaller than step 01's (CAMBI and SpEED refuse small pictures). The clips of a size it cannot
-    score are left out, each with why and the fix; with --strict, or when no clip is left, exit 2 naming them."""
+    """The clips of each size below step 01's that a non-default teacher (or v1's features) cannot score, left out."""
     if prov.teacher.default and not prov.extra:
         return []
     sizes = smaller_sizes({c.path: (c.width, c.height) for c in clips})
@@ -179,8 +161,7 @@ def teacher_unusable(ctx: Context, prov: Provenance, clips: list[Clip]) -> list[
 
 
 def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
-    """Why the teacher scores no frame of `size` ("" when it scores), as this ffmpeg, libvmaf and teacher answered
-    once, kept in the kit's cache (under `status`, a size not checked yet reads as scoring)."""
+    """Why the teacher scores no frame of `size` ("" when it does), kept in the kit's cache (`status` checks none)."""
     cache = cache_tree()
     key = sha256_json([prov.ffmpeg_path, prov.ffmpeg_build, prov.libvmaf_version, prov.teacher.name,
                        prov.teacher.sha256, prov.extra, size])
@@ -200,9 +181,7 @@ def size_cause(ctx: Context, prov: Provenance, size: str, clips: str) -> str:
 
 
 def redo_generation(ctx: Context) -> str:
-    """The redo generation of a forced corpus run, "" when every valid ledger may be reused. A job's rows and ledger
-    are replaced only once its new ones are complete; the stamp (02_corpus/redo.json) outlives an interrupt, so the
-    next plain run still redoes the ledgers older than it, until the shard is written."""
+    """A forced corpus run's redo generation (its stamp outlives an interrupt), "" when every ledger may be reused."""
     stamp, tree = ctx.run.redo_stamp, ctx.tree
     if ctx.forced:
         return write_redo(tree, stamp).generation
@@ -213,7 +192,6 @@ def redo_generation(ctx: Context) -> str:
         ctx.emit(Info("corpus", f"an interrupted forced run (since {recorded.since_utc}) is resumed: "
                                 "jobs it had not redone yet are redone now"))
         return recorded.generation
-    # damaged: which ledgers predate the force is unknown, so none is trusted
     ctx.log(f"{stamp} is damaged; it is rebuilt and every job is redone")
     ctx.emit(Info("corpus", f"{stamp.name} (an interrupted forced run's record) was damaged: rebuilt, "
                             "every job is redone"))
@@ -235,8 +213,7 @@ def write_redo(tree: Tree, stamp: Path) -> RedoStamp:
 
 
 def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) -> None:
-    """After the jobs: a clip that changed while they ran, a teacher file that changed, or the jobs that failed,
-    each refused with what to do (finished jobs are kept)."""
+    """After the jobs: a clip or a teacher file that changed while they ran, or the jobs that failed, refused."""
     changed = sorted({f.clip_path for f in failures if isinstance(f, ClipChanged)})
     if changed:  # its rows were never written; the rerun hashes the new content and redoes its jobs
         more = f" (and {len(changed) - 1} more clips)" if len(changed) > 1 else ""
@@ -244,7 +221,6 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
                          "rows made from it would carry the sha256 of the content hashed at the start",
                          hint="rerun once the clip is final: it is hashed again and its jobs redone",
                          retry_helps=True)
-    # a --teacher model file is the one its rows name: refused (exit 2) when it changed while the jobs ran
     if teacher.path and teacher_of(teacher.path).sha256 != teacher.sha256:
         raise InputError(f"--teacher {teacher.path} changed while the run was going: rows scored with it would carry "
                          "the sha256 of the file as it was at the start",
@@ -258,8 +234,7 @@ def refuse_failures(failures: list[ToolError], n_jobs: int, teacher: Teacher) ->
 
 
 def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unusable], sharded: bool) -> None:
-    """Clips the independent check left out may leave fewer contents than LOSO needs: said here, naming them, not
-    later by LOSO as a corpus too small (a shard of several is the union's to count)."""
+    """Refused: clips the independent check left out leave fewer contents than LOSO needs (a shard's: the union's)."""
     contents = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in kept})
     if not refused or sharded or contents >= MIN_SOURCES:
         return
@@ -271,8 +246,7 @@ def refuse_too_few_left(p: Prepared, kept: list[Clip], refused: Mapping[str, Unu
 
 
 def sharing(p: Prepared, sessions: Mapping[str, object]) -> Callable[[Job], bool]:
-    """Which jobs a shared decode may feed (kit.corpus.shared): software encoders (a device encodes one job a
-    process, under its session cap), with the plan on (KIT_SHARED_DECODE)."""
+    """Which jobs a shared decode may feed (kit.corpus.shared): software encoders, with KIT_SHARED_DECODE on."""
     enabled = shared_decode_enabled()
 
     def shares(job: Job) -> bool:
@@ -289,14 +263,11 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     n_par = concurrency(ctx.settings.jobs, cores, len(jobs) - len(reused_ids))
     threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
     to_do = [j for j in jobs if j.job_id not in reused_ids]
-    # a master is decoded once for all its jobs to run (software encoders; a device encodes one job a process)
     shared = SharedDecodes(tree, to_do, run.decoded_refs, ctx.log, shares) if shared_decode_enabled() else None
     runner = JobRunner(
         ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
         vmaf_threads=threads,
-        # x264/x265 output depends on their thread count: software encoders run single-threaded, so rows do not
-        # depend on --jobs
-        encoder_threads=1,
+        encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
@@ -305,8 +276,7 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
 
 
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
-    """The jobs planned with their work, and the work of the steps after them (kit.model.cost): the run's ETA
-    counts the run's work from here."""
+    """The jobs planned with their work, and the work of the steps after them (kit.model.cost), for the run's ETA."""
     from kit.model.cost import BUNDLE_CORPUS_WORK, forecast  # pandas loads with it: at run time, never for `status`
 
     ctx.emit(JobsPlanned(len(jobs), len(reused_ids), planned_work(jobs, reused_ids), n_par))
@@ -334,10 +304,8 @@ class CorpusStep:
                       "yuv_defaults": [s.width, s.height, s.fps], **shard_settings(s.shard, p.all_clips, p.clips),
                       "strict": s.strict, "skipped": sorted(u.path for u in p.unusable),
                       "oracle": [ORACLE_FRAMES, TOLERANCE]},  # the independent check, as this kit makes it
-            # the geometry too: a .yuv renamed from _25fps to _30fps has the same bytes but other rows
             inputs={"clips": ",".join(sorted(f"{c.src}:{c.sha256}:{c.kind}:{c.width}x{c.height}:{c.fps}:"
                                              f"{c.pix_fmt}:{c.n_frames}" for c in p.clips)),
-                    # a changed grouping or override rewrites the rows' content column: the jobs are reused
                     "contents": sha256_json({"groups": [g.to_json() for g in p.refs.grouping.groups],
                                              "twins": [t.to_json() for t in p.refs.twins],
                                              "overrides": p.refs.overrides.lines() if p.refs.overrides else []}),
@@ -345,7 +313,6 @@ class CorpusStep:
                     "teacher": f"{p.prov.teacher.name}:{p.prov.teacher.sha256}", "extra_features": str(p.prov.extra),
                     "devices": repr(p.prov.devices)},
             prepared=p,
-            # a bump of the rows' version redoes every job (each ledger names it), and so reruns this step
             formats={"corpus_job_rows": JOB_ROWS_VERSION},
         )
 
@@ -378,11 +345,9 @@ class CorpusStep:
         tree.remove_folder(run.corpus_work)
         refuse_failures(failures, len(jobs), p.prov.teacher)
         scorings = clip_scorings(tree, jobs, run.jobs, checked)
-        # the clips the independent check refutes: left out (exit 2 with --strict)
         refused = oracle_refusals(p.clips, {path: sc.oracle for path, sc in scorings.items()}, strict(s))
         for left_out in refused.values():
-            ctx.log(left_out.line())
-            ctx.emit(Info(self.name, left_out.line()))
+            ctx.say(self.name, left_out.line())
         kept = [c for c in p.clips if c.path not in refused]
         refuse_too_few_left(p, kept, refused, s.shard is not None)
         rows = write_shard(tree, [j for j in jobs if j.clip.path not in refused], run.jobs, run.shard,

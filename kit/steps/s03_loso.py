@@ -23,17 +23,11 @@ from kit.model.consumer import CRF_RANGE
 from kit.model.contract import MODEL_FEATURES, input_features
 from kit.model.cost import WORK_PER_PARAM_STEP
 from kit.model.recipe import AUTO, AUTO_K, MIN_SOURCES, TEACHER
-from kit.model.results import Baselines, CorpusRef, FoldScheme
+from kit.model.results import Baselines, CorpusRef
 from kit.model.threads import apply_threads, choose_threads
 from kit.rundir import manifest_path
 from kit.steps.base import Context, Outcome, Plan, require_output, seconds_since, teacher_sources
-from kit.steps.members import (
-    TrainingTime,
-    kept_apart,
-    refuse_missing,
-    train_and_gather,
-    train_share,
-)
+from kit.steps.members import TrainingTime, kept_apart, refuse_missing, train_and_gather, train_share
 from kit.verdict.kinds import GROUPS
 
 if TYPE_CHECKING:
@@ -47,22 +41,21 @@ if TYPE_CHECKING:
 
 def corpus_path(ctx: Context) -> Path:
     """The corpus LOSO trains on: --corpus, else this run's own shard."""
-    if ctx.settings.corpus is not None:  # its rows name their content groups (--content-groups is the corpus step's)
-        if not ctx.settings.corpus.is_file():
-            what = describe(ctx.settings.corpus.stat(), ctx.settings.corpus) if ctx.settings.corpus.exists() else ""
-            raise InputError(f"--corpus {ctx.settings.corpus} {f'is {what}' if what else 'does not exist'}",
-                             hint="pass a shard.parquet or a merged corpus file")
-        check_described(ctx.settings.corpus)
-        from kit.corpus.misscored import refuse_corpus
+    if (given := ctx.settings.corpus) is None:
+        return require_output(ctx, ctx.run.shard, "corpus")
+    from kit.corpus.misscored import refuse_corpus
 
-        refuse_corpus(ctx.settings.corpus)  # rows a kit before 2.0 scored against the wrong reference frames
-        return ctx.settings.corpus
-    return require_output(ctx, ctx.run.shard, "corpus")
+    if not given.is_file():
+        what = describe(given.stat(), given) if given.exists() else ""
+        raise InputError(f"--corpus {given} {f'is {what}' if what else 'does not exist'}",
+                         hint="pass a shard.parquet or a merged corpus file")
+    check_described(given)
+    refuse_corpus(given)  # rows a kit before 2.0 scored against the wrong reference frames
+    return given
 
 
 def check_described(corpus: Path) -> None:
-    """A corpus whose manifest records other bytes, or a manifest that cannot be read, is refused, naming both. One
-    without a manifest is the user's own to vouch for (a corpus made by hand)."""
+    """A corpus whose manifest records other bytes, or cannot be read, is refused (no manifest: the user vouches)."""
     from kit.corpus.manifests import manifest_or_why
 
     require_trusted(corpus, "--corpus")  # the trust rule, the corpus's folders and any link on the way included
@@ -85,8 +78,7 @@ def check_described(corpus: Path) -> None:
 
 
 def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
-    """--incumbent's ensemble manifest and models, held to the trust rule (they decide the challenger gate). One that
-    lay in this out-dir and was moved aside by the bundle step is read from the copy LOSO scored (take_incumbent)."""
+    """--incumbent's ensemble manifest and models, held to the trust rule (or the copy LOSO scored, take_incumbent)."""
     from kit.model.incumbent import find_incumbent, kept_copy
 
     given = ctx.settings.incumbent
@@ -103,9 +95,7 @@ def locate_incumbent(ctx: Context) -> tuple[Path, list[Path]]:
 
 
 def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
-    """The folder whose models LOSO scores, and the folder they were copied from. An incumbent inside the out-dir
-    is copied first (into 03_loso/incumbent/): the bundle step moves earlier exports aside, and the models that
-    were scored must stay where this run's record says they are."""
+    """The folder whose models LOSO scores, and the one they were copied from (one in the out-dir is copied first)."""
     from kit.model.incumbent import copied_from, copy_incumbent
 
     manifest, models = locate_incumbent(ctx)
@@ -122,19 +112,8 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     return run.incumbent_models, folder
 
 
-def training_memory_error(exc: BaseException, rows: int, seeds: int, scheme: FoldScheme) -> ResourceLimit:
-    """Training that ran out of memory, named with what to lower (exit 2, never an internal error)."""
-    fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
-    return ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
-                         f"on {rows} rows: {reason_line(exc, typed=True)}",
-                         hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close other "
-                              "programs), and rerun; the corpus is kept")
-
-
 @dataclass(frozen=True)
 class Setup:
-    """What LOSO trains on: the corpus's rows (its duplicates dropped), cut into folds, and the threads it trains on."""
-
     corpus: Path
     df: pd.DataFrame
     duplicates: int
@@ -144,8 +123,6 @@ class Setup:
 
 @dataclass(frozen=True)
 class Trained:
-    """What LOSO's training gave: the evaluation, the baselines, the members' records, the --holdout frames."""
-
     result: LosoResult
     models: dict[str, BaselineResult]
     records: list[MemberRecord]
@@ -156,8 +133,6 @@ class Trained:
 
 @dataclass(frozen=True)
 class Incumbent:
-    """The --incumbent's figures on LOSO's folds, and the files of a copy it was scored as (kept in the record)."""
-
     result: BaselineResult
     copied: list[Path]
 
@@ -167,21 +142,16 @@ class LosoStep:
 
     def plan(self, ctx: Context) -> Plan:
         s = ctx.settings
-        # the corpus's content, not its bytes: a rerun whose rows differ only in enc_time_ms is the same corpus
-        # the out-dir's own shard by its manifest's record (no pass over the rows: `status` plans this step)
+        # the own shard by its manifest's record of its content (no pass over the rows: `status` plans this step)
         corpus = corpus_path(ctx)
         inputs = {"corpus": corpus_identity(corpus) if s.corpus is None else corpus_sha256(corpus)}
         if s.incumbent is not None:
             _, models = locate_incumbent(ctx)
-            # each model's sha256: through the out-dir's Tree when it lies there (never through a link planted in its
-            # place), as the user's file otherwise
             inputs["incumbent"] = ",".join(f"{p.name}:{ctx.tree.sha256(p) if ctx.tree.holds(p) else sha256_file(p)}"
                                            for p in models)
-        # --folds at its default is left out, so a run of an earlier kit (LOSO, no --folds) resumes as it was; K as
-        # the text earlier kits recorded
+        # each absent at its default, so a run of an earlier kit resumes as it was
         folds = {"folds": str(s.folds)} if s.folds != AUTO else {}
-        holdout = {"holdout": list(s.holdout)} if s.holdout else {}  # likewise: absent when not asked
-        # vmaf-tune's CRF range feeds the consumer's evaluation (encodes.parquet): likewise, absent at its default
+        holdout = {"holdout": list(s.holdout)} if s.holdout else {}
         crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
         return Plan(settings={"seeds": list(s.seeds), "train": s.train.to_json(),
                               "incumbent": str(s.incumbent) if s.incumbent else None, **folds, **holdout, **crf},
@@ -197,13 +167,11 @@ class LosoStep:
         refuse_missing(ctx, plan, setup.inputs)  # --train-tasks N: members another task has not trained yet
         trained = self.train(ctx, plan, setup)  # what is missing trained, every member gathered and evaluated
         outputs = self.write(ctx, plan, setup, trained, incumbent)
-        # every member file (of this LOSO and of any earlier one): the reports hold what they were kept for
-        ctx.tree.remove_folder(ctx.run.members)
+        ctx.tree.remove_folder(ctx.run.members)  # of this LOSO and any earlier one: the reports hold what they gave
         return Outcome(outputs, self.summary(ctx, trained, setup))
 
     def set_up(self, ctx: Context) -> Setup:
-        """The corpus as training reads it (duplicates dropped, said), its folds (a source too short for one is
-        refused here), the training threads applied."""
+        """The corpus as training reads it (duplicates dropped, said), cut into folds; the training threads applied."""
         from kit.corpus.training import training_corpus
         from kit.model.holdout import holdout_folds
         from kit.model.loso import ENCODE_IDENTITY, ROW_IDENTITY, LosoInputs
@@ -211,21 +179,17 @@ class LosoStep:
 
         s = ctx.settings
         corpus = corpus_path(ctx)
-        # the features of the input set a corpus measures only when asked (VMAF v1's): every training row must have them
+        # VMAF v1's features, measured only when asked: every training row must have them
         measured = tuple(f for f in input_features(s.train.inputs) if f in EXTRA_FEATURES)
-        # + what predictions.parquet and encodes.parquet say
         df, duplicates = training_corpus(corpus, (*kept_apart(s), *ROW_IDENTITY, *ENCODE_IDENTITY), measured)
         if duplicates:  # merge's rule: one key, the same scores (kit.corpus.dedup)
-            line = (f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another row, "
-                    f"as merge drops them); training on {len(df)} rows")
-            ctx.log(line)
-            ctx.emit(Info(self.name, line))
+            ctx.say(self.name, f"{duplicates} duplicate row(s) dropped from {corpus} (same key and scores as another "
+                               f"row, as merge drops them); training on {len(df)} rows")
         refuse_small_shard(corpus, int(df["content"].nunique()), MIN_SOURCES)
         for kind in s.holdout:  # a --holdout this corpus cannot cut is refused before any training, not after it
             holdout_folds(df, kind, str(corpus))
         proof, model = prove(df, *teacher_sources(ctx), strict=s.train.recipe == TEACHER)
-        ctx.log(f"the teacher's function: {proof.label}")
-        ctx.emit(Info(self.name, f"the teacher's function: {proof.label}"))
+        ctx.say(self.name, f"the teacher's function: {proof.label}")
         threads = choose_threads()
         inputs = LosoInputs.of(df, s.folds, s.train.inputs, s.vmaftune_crf_range).distilled(proof, model, s.train)
         if s.train.recipe == TEACHER and inputs.distil is None:
@@ -236,8 +200,7 @@ class LosoStep:
         return Setup(corpus, df, duplicates, inputs, threads.train)
 
     def incumbent(self, ctx: Context, setup: Setup) -> Incumbent | None:
-        """--incumbent's models scored on this corpus (a canonical6 model: every input set starts with the canonical
-        six), its figures on LOSO's folds."""
+        """--incumbent's models scored on this corpus's canonical six, its figures on LOSO's folds."""
         from kit.model.incumbent import SOURCE, incumbent_loso, incumbent_scores
 
         if ctx.settings.incumbent is None:
@@ -284,22 +247,16 @@ class LosoStep:
                                                                  round(steps * WORK_PER_PARAM_STEP)))
 
     def summary(self, ctx: Context, trained: Trained, setup: Setup) -> dict[str, object]:
-        """The step's summary in status.json and the finished event."""
-        means = [r.mean_plcc for r in trained.result.seed_reports]
-        time_used = trained.time
-        extra: dict[str, object] = {"attempts": time_used.attempts} if time_used.attempts > 1 else {}
-        if time_used.tasks_seconds:
-            extra["tasks_seconds"] = time_used.tasks_seconds
-        if setup.duplicates:
-            extra["duplicates_dropped"] = setup.duplicates
+        means, time_used = [r.mean_plcc for r in trained.result.seed_reports], trained.time
+        extra = {key: value for key, value in (("attempts", time_used.attempts if time_used.attempts > 1 else 0),
+                                               ("tasks_seconds", time_used.tasks_seconds),
+                                               ("duplicates_dropped", setup.duplicates)) if value}
         return {"seeds": list(ctx.settings.seeds), "folds": setup.inputs.scheme.label,
                 "members": trained.result.n_members, "mean_plcc": sum(means) / len(means), "mean_plcc_is": GROUPS,
                 "ridge_mean_plcc": trained.models["ridge"].mean_plcc, "seconds": time_used.seconds, **extra}
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
-        """Every file of the step: the reports, the members' records, the frames; an earlier run's leftovers
-        removed."""
         run, result = ctx.run, trained.result
         outputs = self.write_reports(ctx, plan, setup, trained, incumbent)
         ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
@@ -319,7 +276,6 @@ class LosoStep:
 
     def write_reports(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained,
                       incumbent: Incumbent | None) -> list[Path]:
-        """The seeds' reports (an earlier run's other seeds removed), the baselines and the incumbent's."""
         s, run, tree, time_used = ctx.settings, ctx.run, ctx.tree, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
@@ -343,8 +299,7 @@ class LosoStep:
         return outputs
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
-        """`step loso --train-task K/N` (steps/runner.run_train_task): the members of share K of N not yet on disk,
-        trained and written; LOSO itself is left to the gather (this step's run), which reads the same rows."""
+        """`step loso --train-task K/N`: the members of share K of N not yet on disk, trained and written."""
         setup = self.set_up(ctx)
         with memory_named(ctx, setup):
             return train_share(ctx, plan, setup.inputs, k, n, setup.workers, self.on_epoch(ctx, setup))
@@ -352,10 +307,15 @@ class LosoStep:
 
 @contextlib.contextmanager
 def memory_named(ctx: Context, setup: Setup) -> Iterator[None]:
-    """Training that runs out of memory is said with what to lower (training_memory_error)."""
+    """Training that runs out of memory is refused with what to lower (exit 2, never an internal error)."""
     try:
         yield
     except BaseException as exc:
-        if out_of_memory(exc):
-            raise training_memory_error(exc, len(setup.df), len(ctx.settings.seeds), setup.inputs.scheme) from exc
-        raise
+        if not out_of_memory(exc):
+            raise
+        scheme, seeds = setup.inputs.scheme, len(ctx.settings.seeds)
+        fewer = "--folds 10 (or auto), " if scheme.scheme == "loso" and scheme.folds > AUTO_K else ""
+        raise ResourceLimit(f"out of memory while training {seeds} seed(s) x {scheme.folds} folds ({scheme.label}) "
+                            f"on {len(setup.df)} rows: {reason_line(exc, typed=True)}",
+                            hint=f"lower {fewer}the seeds (--seeds) or the corpus's rows, or free memory (close "
+                                 "other programs), and rerun; the corpus is kept") from exc

@@ -51,12 +51,10 @@ class VerdictStep:
                                       + rerun(ctx, "run", "--from", "loso", "--seeds",
                                               ",".join(map(str, ctx.settings.seeds))))
         inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
-        # the corpus block counts files and groups from the corpus's manifest: a twin added to --ref-dir changes
-        # the manifest, not the rows LOSO trained on (its times change on every merge: only what is counted)
+        # the corpus block counts the manifest's twins and groups (not its times, which change on every merge)
         if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
-        # the CRF range the consumer's figures are over (kit.verdict.consumer): absent at its default, as LOSO's
         crf = {"vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)} \
             if ctx.settings.vmaftune_crf_range != CRF_RANGE else {}
         return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json(),
@@ -65,9 +63,7 @@ class VerdictStep:
                     inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
-        """The held-out rows, their intervals and the figures by group, from LOSO's files and the corpus's rows
-        (numbered as LOSO numbered them: the same reader, the same order); `codec_blind`: LOSO's models do not read
-        the codec block (the teacher recipe)."""
+        """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""
         from kit.corpus.schema import CORPUS_ROW
         from kit.corpus.training import training_corpus
         from kit.infra.parquet import read_frame
@@ -76,19 +72,18 @@ class VerdictStep:
 
         s, run = ctx.settings, ctx.run
         meta, _ = training_corpus(corpus_file, ("box_id", "width", "height", "enc_width", "enc_height"))
-        # a hand-made corpus may lack them: its rows are then one box, of no known size; an older one records no
-        # encode size: its rows were encoded at the reference's own (rung `native`)
+        # a hand-made corpus may lack them (one box, no known size; no encode size: rung `native`)
         meta = meta.assign(**{c: v for c, v in (("box_id", "unknown"), ("width", 0), ("height", 0), ("enc_width", 0),
                                                  ("enc_height", 0)) if c not in meta.columns}
                            ).set_index(CORPUS_ROW, drop=False)
         if CORPUS_ROW not in predictions or not predictions[CORPUS_ROW].isin(meta.index).all():
             raise InputError(f"{run.predictions} names rows the corpus {corpus_file} does not have",
                              hint=f"rerun from LOSO: {rerun(ctx, 'run', '--from', 'loso')}")
+        seeds = list(s.seeds)
         clips = read_frame(run.clips) if ctx.tree.is_file(run.clips) else None
-        if clips is not None:
-            clips = clips[clips["seed"].isin(list(s.seeds))]
+        clips = clips[clips["seed"].isin(seeds)] if clips is not None else None
         holdouts = {kind: read_frame(run.holdout(kind)) for kind in s.holdout}
-        holdouts = {kind: frame[frame["seed"].isin(list(s.seeds))] for kind, frame in holdouts.items()}
+        holdouts = {kind: frame[frame["seed"].isin(seeds)] for kind, frame in holdouts.items()}
         consumer = consumer_fit(read_frame(run.encodes), s.gate.consumer_tolerance, s.vmaftune_crf_range,
                                 codec_blind) if ctx.tree.is_file(run.encodes) else None
         return assess(predictions, meta, clips, holdouts, s.interval_level, s.gate.holdout_min_plcc, consumer)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kit.bundle.aside import adopt_recorded, check_exports, check_written, record, set_aside
+from kit.bundle.aside import adopt_recorded, check_written, record, set_aside
 from kit.bundle.private import Private
 from kit.bundle.tarball import CORPUS_CONTENTS, write_results_tarball
 from kit.corpus.manifests import corpus_sha256
@@ -51,26 +51,25 @@ class BundleStep:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
         verdict, path = find_verdict(ctx)
-        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))  # what the bundle before wrote
         return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
                               "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
                               "model_license": ctx.settings.model_license,
                               "model_license_url": ctx.settings.model_license_url,
                               "keep_paths": ctx.settings.keep_paths},
-                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"},
-                    prepared=dict(earlier.outputs) if earlier is not None else {})
+                    inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
+
+    def earlier(self, ctx: Context) -> dict[str, str]:
+        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
+        return dict(earlier.outputs) if earlier is not None else {}
 
     def plan_corpus(self, ctx: Context) -> Plan:
-        """A box that cannot train (ctx.corpus_only): its bundle is the corpus step's shard, manifest, skipped clips
-        and logs, with no LOSO, verdict, report or models."""
+        """A box that cannot train bundles the corpus step's files and logs alone."""
         run = ctx.run
-        earlier, _ = read_step_record(ctx.tree, ctx.run.status(self.name))
         inputs = {"shard": cached_sha256(ctx.tree, require_output(ctx, run.shard, "corpus"))}
         inputs |= {p.name: cached_sha256(ctx.tree, p) for p in (run.shard_manifest, run.skipped_clips)
                    if ctx.tree.is_file(p)}
         return Plan(settings={"box_id": ctx.settings.box_id, "contents": CORPUS_CONTENTS,
-                              "keep_paths": ctx.settings.keep_paths}, inputs=inputs,
-                    prepared=dict(earlier.outputs) if earlier is not None else {})
+                              "keep_paths": ctx.settings.keep_paths}, inputs=inputs, prepared=self.earlier(ctx))
 
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
@@ -116,8 +115,7 @@ class BundleStep:
         ctx.emit(Forecast(self.name, round(cost.work), round(cost.training)))  # for the run's ETA
         box, utc = ctx.settings.box_id, utc_compact()
         self.clear_the_way(ctx, plan)
-        # built aside and moved into place only once the tarball is written: a failed bundle leaves the earlier
-        # exports/ as they were, and no half-written models
+        # built aside, moved into place once the tarball is written: a failed bundle leaves exports/ as they were
         staged = tree.new_temp_folder(run.exports) if verdict.promoted else None
         tarball: Path | None = None
         try:
@@ -154,24 +152,20 @@ class BundleStep:
             "vmaftune_models": len(models) - native, **({"moved_aside": str(aside)} if moved else {})})
 
     def clear_the_way(self, ctx: Context, plan: Plan) -> None:
-        """Before any work: what a killed bundle half-built removed; refused, before the refit, a link planted at
-        exports/ and anything where the earlier bundle's files lie that the kit cannot prove it wrote."""
+        """Before any work: a killed bundle's leftovers removed; refused, what the kit cannot prove it wrote."""
         run, tree = ctx.run, ctx.tree
         tree.remove_stale(run.step(self.name), names=[run.exports.name])
-        check_exports(tree, run)
+        tree.check_planted(run.exports)
         adopt_recorded(tree, run, plan.prepared if isinstance(plan.prepared, dict) else {})
         check_written(tree, run)
 
     def put_in_place(self, ctx: Context, tarball: Path, aside: Path, staged: Path | None,
                      exports: dict[Path, Path]) -> list[Path]:
-        """The earlier exports and tarballs moved aside, said; the new exports recorded, then put in place. Returns
-        what was moved."""
+        """The earlier exports and tarballs moved aside (returned), the new exports recorded and put in place."""
         run, tree = ctx.run, ctx.tree
         if moved := set_aside(tree, run, aside, keep=tarball):
-            said = (f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, now in "
-                    f"{aside} (none of it goes into the new tarball)")
-            ctx.log(said)
-            ctx.emit(Info(self.name, said))
+            ctx.say(self.name, f"moved aside, not deleted: {', '.join(p.name for p in moved)} of an earlier bundle, "
+                               f"now in {aside} (none of it goes into the new tarball)")
         if staged is not None:
             record(tree, run, {dest: tree.sha256(src) for dest, src in exports.items()})
             tree.move_into(staged, run.exports.parent, run.exports.name)
@@ -185,7 +179,6 @@ class BundleStep:
         from kit.bundle.vmaftune import Shipping, crf_coverage
 
         settings = ctx.settings
-        # a registry row upstream would reject is refused before the refit, not after it
         check_proposed(verdict.seeds, settings.model_license, settings.model_license_url, verdict.teacher.tag)
         calibration = require_output(ctx, ctx.run.calibration, "verdict") if verdict.intervals is not None else None
         ship = Shipping(settings.model_license, settings.model_license_url, confidence(verdict.intervals), calibration)
@@ -210,8 +203,7 @@ class BundleStep:
 
 
 def private(ctx: Context) -> Private | None:
-    """The folders the results tarball does not name (--ref-dir, the out-dir, the home folder); None with
-    --keep-paths."""
+    """The folders the results tarball does not name; None with --keep-paths."""
     return None if ctx.settings.keep_paths else Private.of(ctx.settings.ref_dir, ctx.run.root)
 
 
@@ -224,8 +216,7 @@ def invocation(tree: Tree, run_json: Path) -> Invocation | None:
 
 
 def left_out(tree: Tree, run: RunDir) -> tuple[Unusable, ...]:
-    """The clips the corpus step left out (02_corpus/skipped.json), for the report; none when there is no record
-    (nothing left out, or a --corpus run) or it cannot be read (the summary says so)."""
+    """The clips the corpus step left out, for the report; none without a readable record."""
     from kit.infra.records import read_record
     from kit.media.discovery import SkippedClips
 

@@ -1,28 +1,18 @@
-"""What a run is asked to do: the RunSettings record, built by the CLI from its flags (or read from a
-`--settings` file), written into run.json, read back typed by `status` and handed to every step (each picks what
-it depends on).
-
-The record is the one carrier of a run's settings between processes: a cluster task, a training task and every
-command the kit prints for a run read it from a file (`--settings FILE`: a run.json, or the settings.json a cluster
-command writes). What places one command (TASK_FLAGS: --out-dir, --box-id, --shard, --corpus) stays a flag of
-that command and is never taken from the file.
-
-Every value keeps its rule, whatever door it came through: each setting is declared once, its default, its rules
-and its flag in its field (kit.infra.rules.setting: RunSettings here, GateThresholds, TrainConfig; the grid's rule in
-kit.platforms.grids; the parsers of this record's flags in kit.steps.parsers). A flag's value and its KIT_ variable
-are parsed, then checked with its setting's rules as the flag is read (kit.cli.params.KitParam); a settings document
-(a `--settings` file, a run.json read back by `status`, a resume or a cluster task) as it is read
-(`RunSettings.from_json`): its keys at every depth, then every rule. A breach is refused (exit 2) naming the key,
-the value, the file and the rule, before any step runs.
+"""What a run is asked to do: the RunSettings record, built by the CLI from its flags or read from a `--settings`
+file (a run.json, or a cluster's settings.json), written into run.json and handed to every step. Each setting is
+declared once in its field (kit.infra.rules.setting: default, rules, flag); a flag is checked as it is read
+(kit.cli.params.KitParam), a document as it is read (`RunSettings.from_json`), a breach refused (exit 2) naming the
+key, the value, the file and the rule. TASK_FLAGS place one command and are never taken from the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from kit.bundle import registry
-from kit.corpus.split import ShardSpec
+from kit.corpus.split import MAX_SHARDS, ShardSpec
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
 from kit.infra.host import safe_box_id
@@ -51,40 +41,19 @@ from kit.infra.rules import (
     flag_of,
     setting,
 )
-from kit.media.ladder import (
-    DOWN_DEFAULT,
-    MIN_HEIGHT,
-    NATIVE,
-    SCALERS,
-    UP_DEFAULT,
-    clip_rungs,
-    parse_rung,
-    rung_size,
-)
+from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
-from kit.steps.parsers import (
-    HOLDOUTS,
-    CqGrids,
-    Encoders,
-    Folds,
-    Fps,
-    Holdouts,
-    Scales,
-    Shard,
-    TeacherModel,
-    TrainTasks,
-)
+from kit.steps.parsers import HOLDOUTS, CqGrids, Encoders, Folds, Fps, Holdouts, Scales, Shard, TeacherModel, TrainTasks
 from kit.verdict.gate import GateThresholds
 
 
 def scales_problem(rungs: object) -> str | None:
-    """--scales's rule: at least one rung, each once, each a rung of kit.media.ladder that can give a picture: a
-    fraction whose share of the tallest reference the kit reads is below MIN_HEIGHT gives none, whatever the clip."""
+    """--scales's rule: at least one rung, each once, each giving the tallest reference MIN_HEIGHT lines or more."""
     if not isinstance(rungs, tuple) or not rungs:
         return "is empty"
     canonical = []
@@ -100,9 +69,7 @@ def scales_problem(rungs: object) -> str | None:
 
 
 def check_ladder(rungs: tuple[str, ...], sizes: list[tuple[int, int]]) -> None:
-    """--scales against the clips it is asked of (the corpus step, before any encode): a rung below MIN_HEIGHT
-    lines for every clip, or a ladder that gives no clip an encode, is refused naming --scales; never an empty
-    corpus that LOSO then blames."""
+    """--scales against the clips: a rung too small for every clip, or a ladder giving no clip an encode, is refused."""
     if not sizes:
         return
     tallest = max(h for _, h in sizes)
@@ -133,15 +100,14 @@ def encoders_problem(names: object) -> str | None:
 
 
 def teacher_problem(text: object) -> str | None:
-    """--teacher's rule, as a setting holds it: a built-in model's name, or a model file's absolute path (the file
-    itself is checked where the teacher is read: kit.media.teachers, the prereqs step)."""
+    """--teacher's rule: a built-in model's name, or a model file's absolute path (the file is checked where read)."""
     if text in BUILTIN_TEACHERS or (isinstance(text, str) and Path(text).is_absolute() and MODEL_SEPARATOR not in text):
         return None
     return f"is neither one of {', '.join(BUILTIN_TEACHERS)} nor a model file's absolute path"
 
 
 def fps_problem(text: object) -> str | None:
-    """--fps's rule: a rate kit.media.decode.parse_fps reads (the one reader of a rate)."""
+    """--fps's rule: a rate kit.media.decode.parse_fps reads."""
     from kit.media.decode import MAX_FPS, parse_fps
 
     try:
@@ -158,53 +124,45 @@ def holdout_problem(kinds: object) -> str | None:
 
 
 def shard_problem(shard: object) -> str | None:
-    from kit.corpus.split import MAX_SHARDS, ShardSpec
-
     ok = isinstance(shard, ShardSpec) and 1 <= shard.k <= shard.n <= MAX_SHARDS
     return None if ok else f"is not K/N with 1 <= K <= N <= {MAX_SHARDS}"
 
 
-def registry_problem(rule: str, says: str) -> Check:
-    """A vmaf-tune registry field's rule (kit.bundle.registry: its function named `rule`), as a setting's."""
+def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
     def problem(text: object) -> str | None:
-        why = getattr(registry, rule)(text) if isinstance(text, str) else "it is not text"
+        why = rule(text) if isinstance(text, str) else "it is not text"
         return f"is refused: {why}" if why is not None else None
 
     return Check(problem, says)
 
 
 def grid_fits(settings: RunSettings) -> str | None:
-    """The grid against the run's encoders: the list for every encoder too (libx264's range for auto, which the
-    corpus step checks again once auto is resolved)."""
+    """The grid against the run's encoders (libx264's range for auto, checked again once auto is resolved)."""
     from kit.platforms.encoders import AUTO as AUTO_ENCODERS
 
     return range_problem(("libx264",) if settings.encoders == (AUTO_ENCODERS,) else settings.encoders, settings.cqs)
 
 
 A_PATH = Off(Absolute())
-LICENSE = registry_problem("license_problem", f"an SPDX license expression of at most {registry.MAX_LICENSE} "
-                                              "printable ASCII characters")
-LICENSE_URL = registry_problem("license_url_problem", f"an absolute http(s) address of at most "
-                                                      f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
+LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
+                                                     f"{registry.MAX_LICENSE} printable ASCII characters")
+LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(s) address of at most "
+                                                             f"{registry.MAX_LICENSE_URL} characters, percent-encoded")
 
 
 @dataclass(frozen=True)
 class RunSettings(Record):
-    """Everything the user can set for a run; each step picks what it depends on. run.json holds it (its JSON
-    form is this record's), and `status` and the Slurm scripts read it back typed."""
+    """Everything the user can set for a run (run.json holds it); each step picks what it depends on."""
 
     LENIENT = True  # run.json of an older kit lacks the later settings: they take their defaults
     CLOSED = True  # a misspelt setting is refused, never ignored
 
-    # each setting's default, rules and flag (kit.infra.rules.setting): its flag's, a --settings file's and a
-    # run.json's (GateThresholds and TrainConfig hold their own); a path as the flags make it (absolute); Across: a
-    # rule over several settings; a flag's rank: its place in `run --help`
+    # each setting's default, rules and flag (kit.infra.rules.setting); a flag's rank: its place in `run --help`
     out_dir: Path = setting(MISSING, Absolute(), flag=Flag("--out-dir", AbsPath(), "Run directory.",
                                                            computed="runs/<box-id>", rank=190))
     ref_dir: Path | None = setting(None, A_PATH, flag=Flag(
         "--ref-dir", AbsPath(), f"Folder of reference clips ({', '.join(CLIP_EXTS)}). Default: the embedded demo set.",
         computed="demo", rank=20))
-    # geometry .yuv names leave out (refs.YuvDefaults)
     width: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
         "--width", Int(), "Width of .yuv clips whose name has no size (Netflix-style Name_25fps.yuv: 1920).", rank=40))
     height: int | None = setting(None, Off(Whole(16, MAX_DIMENSION)), flag=Flag(
@@ -212,13 +170,11 @@ class RunSettings(Record):
         rank=50))
     fps: str | None = setting(None, Off(Check(fps_problem, "a frame rate such as 25 or 30000/1001")), flag=Flag(
         "--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001.", rank=60))
-    # each detected family's probed defaults, plus libx264
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
                                                                          "detect command lists them), each once"),
                                         flag=Flag("--encoders", Encoders(), "Comma-separated encoders, or auto: each "
                                                   "detected family's defaults that pass a test encode, plus libx264 "
                                                   "(the detect command lists them).", rank=70))
-    # --cqs: each encoder's own default grid unless overridden
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
                                                       "and family names, each within the range of every encoder it "
                                                       "sets"),
@@ -227,7 +183,6 @@ class RunSettings(Record):
         "family's measured default grid), a list for every encoder (19,25,31,37), NAME:LIST for one encoder or family "
         "(libsvtav1:20,32,44,56), or entries joined by ';'. See docs/quality-and-ladder.md.",
         metavar="auto|LIST|NAME:LIST[;...]", rank=90))
-    # --scales: the resolution ladder's rungs (kit.media.ladder)
     scales: tuple[str, ...] = setting(("native", "0.5"), Check(scales_problem, f"native, heights in lines "
                                                                                f"({MIN_HEIGHT}..8640) or fractions of "
                                                                                "the height that give a picture, each "
@@ -240,7 +195,6 @@ class RunSettings(Record):
     upscaler: str = setting(UP_DEFAULT, OneOf(SCALERS), flag=Flag(
         "--upscaler", Choice(), "Scaler that brings a rung's encode back to the reference's size for scoring (bicubic, "
         "as VMAF's training set was made).", rank=120))
-    # --teacher: a libvmaf built-in model's name, or a model file's absolute path (kit.media.teachers)
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
                                                                  "path"), flag=Flag(
         "--teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
@@ -267,64 +221,52 @@ class RunSettings(Record):
                                                          "all).", rank=470))
     demo_seconds: float = setting(0.0, Real(0, 60), flag=Flag("--demo-seconds", Float(), "Length of each demo clip in "
                                                               "seconds (0 = the default 3).", rank=480))
-    # a previous bundle whose models the challenger must beat
     incumbent: Path | None = setting(None, A_PATH, flag=Flag(
         "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
         "beats its models by more than the seed spread.", rank=310))
-    # --shard K/N: this box encodes only shard K of the reference set
     shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
         "--shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
         "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
-    # the CRF range vmaf-tune's crf_norm is taken over
     vmaftune_crf_range: tuple[int, int] = setting((10, 51), Ordered(Whole(0, 255)), flag=Flag(
         "--vmaftune-crf-range", IntList("10,51", "range"), "The CRF range vmaf-tune normalises crf_norm over, for the "
         "vmaf-tune export profile written on PROMOTE (its default search range is 10..51).", metavar="MIN,MAX",
         rank=490))
-    # the license the vmaf-tune registry rows give the models (an SPDX id) and its text's address: the kit's own
     model_license: str = setting("BSD-3-Clause", LICENSE, flag=Flag(
         "--model-license", Text("spdx"), "SPDX license of the exported models, written into the vmaf-tune registry "
         "rows (the kit's own license unless set).", rank=500))
     model_license_url: str = setting("https://spdx.org/licenses/BSD-3-Clause.html", LICENSE_URL, flag=Flag(
         "--model-license-url", Text("url"), "Address of that license's text, written into the vmaf-tune registry "
         "rows.", rank=510))
-    # --encode-depth: 8bit, or source (10-bit references keep 10 bit)
     encode_depth: str = setting("8bit", OneOf(ENCODE_DEPTHS), flag=Flag(
         "--encode-depth", Choice(), "Bit depth of the encodes (all 4:2:0): 8bit for every reference, or source: "
         "references deeper than 8 bit are encoded at 10 bit (exit 2 if an encoder cannot; 8-bit stay 8-bit).",
         rank=80))
-    # --content-groups: the user's word on which sources hold one content
     content_groups: Path | None = setting(None, A_PATH, flag=Flag(
         "--content-groups", AbsPath(), 'A JSON file overriding which sources hold one content, both ways: {"same": '
         '[["a", "b"]], "different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
         "in the shard manifest.", rank=30))
-    # --interval-level: the intervals' nominal coverage (kit.model.conformal)
     interval_level: float = setting(0.95, Real(0.5, 0.999), flag=Flag(
         "--interval-level", Float(), "Nominal coverage of the prediction intervals (hierarchical split conformal over "
         "content groups: a new frame of a new source lies inside with at least this probability); figures at "
         "50/80/90/95 % are given either way.", rank=370))
-    # --holdout: encoder and/or box, validated as unseen (kit.model.holdout)
     holdout: tuple[str, ...] = setting((), Check(holdout_problem, "any of encoder, box and rung, each once"), flag=Flag(
         "--holdout", Holdouts(), "Also validate on unseen encoders (encoder), boxes (box) or ladder rungs (rung): each "
         "left out in turn, crossed with grouped folds over contents; a separate block of the verdict.",
         metavar="encoder|box|rung[,...]|none", rank=400))
-    # --train-tasks: LOSO's members come from N tasks (step loso --train-task K/N); 0: here
     train_tasks: int = setting(0, Whole(0, MAX_TASKS), flag=Flag(
         "--train-tasks", TrainTasks(), "LOSO's members are trained by N separate tasks (`step loso --train-task K/N`; "
         "`slurm` submits them as an array, auto: one per shard): LOSO gathers them and refuses, naming them, any that "
         "is missing. off (or 0): LOSO trains what is missing itself.", metavar="N|auto|off", rank=180))
-    # --group-shared: folders the group may add to (kit.infra.perms); files stay the user's
     group_shared: bool = setting(False, flag=Flag(
         "--group-shared", None, "A project folder shared on purpose: the folders the kit makes are group-writable with "
         "the sticky bit (nobody but a file's owner renames or deletes it), and folders others can write are accepted "
         "if sticky. Files stay writable by you alone, and the kit trusts only the ones you made.", rank=520))
-    # --strict: a reference clip the kit cannot use refuses the run (else it is left out, said)
     strict: bool = setting(False, flag=Flag(
         "--strict", None, "Refuse the run when a reference clip cannot be used (an odd size, a damaged file). Without "
         "it such a clip is left out with its reason and fix, recorded in 02_corpus/skipped.json and said in the "
         "summary, as long as enough sources are left.", rank=530))
-    # --keep-paths: the results tarball names the box's folders (else [ref-dir]/NAME)
     keep_paths: bool = setting(False, flag=Flag(
         "--keep-paths", None, "Send the box's folders in the results tarball: without it, every path under --ref-dir, "
         "the out-dir and your home folder in the files it holds is written from there on as [ref-dir]/NAME, "
@@ -332,17 +274,14 @@ class RunSettings(Record):
         "way.", rank=540))
 
     def read_back(self) -> RunSettings:
-        """The settings of a document (from_json, at any depth: a run.json's `settings`), checked as every door
-        checks them: no key the settings lack (CLOSED, at any depth), then the types, then every rule. Refused
-        (UnknownKey, or a rule's breach) names the key, the value and the rule."""
+        """The settings of a document, checked as every door checks them: no unknown key, the types, every rule."""
         if (found := broken(self)) is not None:
             raise found.refused()
         return self
 
     @property
     def extra_features(self) -> bool:
-        """Whether the corpus step measures VMAF v1's features: the input set trains on them (--inputs), and the
-        corpus is this run's to make (not --corpus)."""
+        """Whether the corpus step measures VMAF v1's features: --inputs trains on them, and no --corpus is given."""
         return self.corpus is None and any(f in EXTRA_FEATURES for f in input_features(self.train.inputs))
 
     def __post_init__(self) -> None:
@@ -351,16 +290,14 @@ class RunSettings(Record):
         object.__setattr__(self, "folds", checked_folds(self.folds))
 
 
-# where and as what one command runs: its own flags (each setting's), never taken from a --settings file
+# where one command runs: its own flags, never taken from a --settings file
 TASK_FLAGS = ("out_dir", "box_id", "shard", "corpus")
 
 
 def read_settings(path: Path) -> RunSettings:
-    """`--settings FILE`: the settings of a run.json (its `settings`) or of a cluster's settings.json (the record
-    itself). A file others could have put in place or changed is refused (the trust rule of every file that decides
-    the verdict or names a program: the settings name binaries the kit runs, --ffmpeg)."""
+    """`--settings FILE`: a run.json's `settings` or a cluster's settings.json, held to the trust rule."""
     try:
-        require_trusted(path, "--settings")  # the trust rule (kit.infra.perms.untrusted): it names binaries to run
+        require_trusted(path, "--settings")
         doc = read_json(path)
         run_json = isinstance(doc, dict) and "settings" in doc  # a run.json: its settings; else the record itself
         settings = RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
@@ -381,19 +318,14 @@ def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> Inp
 
 
 def task_flags(settings: RunSettings) -> list[str | Path]:
-    """The flags that place a command run with these settings (TASK_FLAGS: its out-dir and box id, its shard and
-    corpus where it has them)."""
+    """The flags that place a command run with these settings (TASK_FLAGS, those set)."""
     values = {name: getattr(settings, name) for name in TASK_FLAGS}
     return [word for name, value in values.items() if value is not None
             for word in (flag_of(RunSettings, name).opt, value.label if isinstance(value, ShardSpec) else value)]
 
 
 def settings_command(settings: RunSettings, run_json: Path | None, *words: str | Path) -> str:
-    """A kit command run with a run's settings, runnable as printed: the command's words (those before the first
-    flag: `run`, `step loso`), `--settings` the run's run.json and the flags that place it (task_flags), then the
-    rest of `words`, the hint's own flags, which the command line lets override the file (a setting the hint
-    changes, e.g. `--seeds`). Never settings rebuilt as flags: the file carries them all (no file, `run_json`
-    None: the placing flags alone, for a caller to say what is missing)."""
+    """A kit command with a run's settings: its words, `--settings` the run.json, task_flags, then the flags given."""
     cut = next((i for i, w in enumerate(words) if str(w).startswith("-")), len(words))
     given: list[str | Path] = ["--settings", run_json] if run_json is not None else []
     return kit_command(*words[:cut], *given, *task_flags(settings), *words[cut:])

@@ -1,10 +1,10 @@
-"""Which steps of an out-dir are done, stale, pending or running, and why: the latest invocation's settings
-(run.json), each step's `plan` and `runner.stale_reason`, as a run decides what to skip. It runs no step and writes
-nothing in the out-dir."""
+"""Which steps of an out-dir are done, stale, pending or running, and why, as a run decides what to skip (each step's
+`plan` on run.json's settings, `runner.stale_reason`); it runs no step and writes nothing."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,50 +48,30 @@ class RunStatus:
         return {**dataclasses.asdict(self), "next_command": self.next_command}
 
 
-def _demo_missing(settings: RunSettings) -> str | None:
+def step_status(step: LazyStep, ctx: Context) -> StepStatus:
     from kit.infra.host import cache_tree
     from kit.media.demo import SECONDS, missing_demo_clips
 
-    missing = missing_demo_clips(cache_tree(), settings.demo_clips or None, settings.demo_seconds or SECONDS)
-    return (f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run renders them"
-            if missing else None)
-
-
-def step_status(step: LazyStep, ctx: Context) -> StepStatus:
-    s = ctx.settings
+    s, said = ctx.settings, functools.partial(StepStatus, step.number, step.name)
     if step.name == "corpus" and s.corpus is not None:
-        return StepStatus(step.number, step.name, "unused", f"--corpus given: training uses {s.corpus}")
-    if step.name == "corpus" and s.ref_dir is None and (why := _demo_missing(s)):
-        return StepStatus(step.number, step.name, "stale", why)
+        return said("unused", f"--corpus given: training uses {s.corpus}")
+    if step.name == "corpus" and s.ref_dir is None and (
+            missing := missing_demo_clips(cache_tree(), s.demo_clips or None, s.demo_seconds or SECONDS)):
+        return said("stale", f"demo clip(s) {', '.join(missing)} are not in the cache or are damaged; the next run "
+                             "renders them")
     try:
-        reason = stale_reason(ctx.tree, ctx.run, step.name, step.plan(ctx))
+        reason = stale_reason(ctx.tree, ctx.run, step.name, step.impl.plan(ctx))
     except KitError as exc:
-        return StepStatus(step.number, step.name, "pending", exc.message)
+        return said("pending", exc.message)
     if reason in (NOT_RUN, UNFINISHED):
-        why = UNFINISHED if reason == UNFINISHED else "not completed in this out-dir yet"
-        return StepStatus(step.number, step.name, "pending", why)
+        return said("pending", UNFINISHED if reason == UNFINISHED else "not completed in this out-dir yet")
     if reason is not None:
-        return StepStatus(step.number, step.name, "stale", reason)
+        return said("stale", reason)
     record, _ = read_step_record(ctx.tree, ctx.run.status(step.name))
-    return StepStatus(step.number, step.name, "done", "up to date", record.completed_at_utc if record else None)
+    return said("done", "up to date", record.completed_at_utc if record else None)
 
 
 RUNNING = "running now, in the run that holds this out-dir"
-
-
-def with_live_step(tree: Tree, run: RunDir, statuses: list[StepStatus]) -> list[StepStatus]:
-    """While a run holds the out-dir, a step begun but not completed whose log was written since the lock was taken
-    reads as running, not as interrupted."""
-    lock = tree.entry(run.lock)
-    if lock is None:
-        return statuses
-    out = []
-    for st in statuses:
-        log = tree.entry(run.log(st.step))
-        if st.reason == UNFINISHED and log is not None and log.st.st_mtime >= lock.st.st_mtime:
-            st = dataclasses.replace(st, state="running", reason=RUNNING)
-        out.append(st)
-    return out
 
 
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
@@ -106,21 +86,16 @@ def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
 
 
 def next_run(settings: RunSettings, run_json: Path) -> str:
-    """The run that brings the out-dir up to date: `run` with the settings its run.json records, placed by its own
-    flags (the out-dir asked about, the box id, shard and corpus recorded), runnable as printed from any folder."""
     return settings_command(settings, run_json, "run")
 
 
 def input_corpus(path: Path) -> Path:
-    """What `merge` and `corpus info` read for a path they are given: a file as it is, a run directory as the
-    corpus its completed corpus step wrote (finished_corpus)."""
+    """What `merge` and `corpus info` read for a path: a file as it is, a run directory as its finished_corpus."""
     return finished_corpus(path) if path.is_dir() else path
 
 
 def finished_corpus(out_dir: Path) -> Path:
-    """The corpus that a completed corpus step wrote in the run directory `out_dir`; an InputError naming the
-    folder when it is not a run directory, a run holds it, or its corpus step has not completed (or its
-    shard.parquet was changed since)."""
+    """The corpus a completed corpus step wrote in the run directory `out_dir`, refused naming the folder otherwise."""
     rundir = RunDir(out_dir)
     what = str(out_dir)
     with read_out_dir(out_dir) as tree:
@@ -147,10 +122,13 @@ def finished_corpus(out_dir: Path) -> Path:
 def run_status(out_dir: Path) -> RunStatus:
     out_dir = out_dir.absolute()
     if not out_dir.is_dir():
-        pending = tuple(StepStatus(s.number, s.name, "pending", NOT_RUN) for s in STEPS)
-        return RunStatus(str(out_dir), None, None, None, None, pending)
+        return RunStatus(str(out_dir), None, None, None, None, all_pending(NOT_RUN))
     with read_out_dir(out_dir) as tree:
         return _run_status(tree, out_dir)
+
+
+def all_pending(reason: str) -> tuple[StepStatus, ...]:
+    return tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
 
 
 def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
@@ -159,15 +137,17 @@ def _run_status(tree: Tree, out_dir: Path) -> RunStatus:
     running = tree.lock_holder(rundir.lock)
     if run is None:
         reason = NOT_RUN if why == "missing" else f"{rundir.rel(rundir.run_json)} is {why}: the next run rewrites it"
-        pending = tuple(StepStatus(s.number, s.name, "pending", reason) for s in STEPS)
-        return RunStatus(str(out_dir), None, None, running, None, pending)
+        return RunStatus(str(out_dir), None, None, running, None, all_pending(reason))
     settings = dataclasses.replace(run.settings, out_dir=out_dir)  # the out-dir asked about (it may have moved)
     quiet = Context(settings, lambda event: None, lambda line: None, tree)
     statuses = [step_status(step, quiet) for step in STEPS]
     found = rundir.verdict_on_disk(tree)
     verdict = found[0] if found is not None else None
     command = next_run(settings, rundir.run_json)
-    if running is not None:
-        statuses = with_live_step(tree, rundir, statuses)
+    if running is not None and (lock := tree.entry(rundir.lock)) is not None:
+        # a step begun whose log was written since the lock was taken is running, not interrupted
+        statuses = [dataclasses.replace(st, state="running", reason=RUNNING)
+                    if st.reason == UNFINISHED and (log := tree.entry(rundir.log(st.step))) is not None
+                    and log.st.st_mtime >= lock.st.st_mtime else st for st in statuses]
     return RunStatus(str(out_dir), run.invoked_at_utc, command, running, verdict,
                      tuple(with_upstream_note(statuses)))
