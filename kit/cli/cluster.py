@@ -1,8 +1,5 @@
-"""What the cluster commands (`slurm`, `ray`) share: their common flags, and the plan made from the run flags.
-
-Light to import (click only). A scheduler's command adds its own options and hands the plan to its adapter
-(kit/cluster/slurm.py, kit/cluster/ray.py).
-"""
+"""What the cluster commands (`slurm`, `ray`) share: their common flags, and the plan made from the run flags,
+which a scheduler's command hands to its adapter (kit/cluster/)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""`ensemble-kit merge` and `ensemble-kit corpus info`.
-
-Importing this module stays light: pyarrow and pandas load inside the commands.
-"""
+"""`ensemble-kit merge` and `ensemble-kit corpus info`."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
@@ -20,23 +17,22 @@ if TYPE_CHECKING:
     from kit.corpus.summary import TableSummary
 
 
-def _echo_counts(manifest: MergeManifest, err: bool) -> None:
-    for inp in manifest.inputs:
-        click.echo(visible(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
-                           f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict"),
-                   err=err)
-        if inp.upgraded:
-            click.echo(f"    {visible(inp.upgraded)}", err=err)
+def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
+    """What a merge says it did: the whole, then each input's counts and what the manifest notes."""
     from kit.corpus.regroup import group_lines
 
-    for line in [*(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
-                 *build_lines(manifest.builds),
-                 *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
-                 *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
-                 *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]:
-        click.echo(visible(line), err=err)
-    for warning in manifest.warnings:
-        click.echo(f"warning: {visible(warning)}", err=True)
+    lines = [f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, {manifest.n_contents} "
+             f"contents in {manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+             f"{manifest.duplicates_dropped} duplicate(s) dropped, {manifest.conflicts.keys} conflict(s) resolved"]
+    for inp in manifest.inputs:
+        lines.append(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
+                     f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
+        lines += [f"    {inp.upgraded}"] if inp.upgraded else []
+    return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
+            *build_lines(manifest.builds),
+            *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
+            *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
+            *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
 
 
 def build_lines(builds: Sequence[BuildRows]) -> list[str]:
@@ -57,6 +53,7 @@ def build_lines(builds: Sequence[BuildRows]) -> list[str]:
                    '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
                    "in the merged manifest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
+@guard
 def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,
               json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
@@ -79,36 +76,28 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
       ensemble-kit merge runs/slurm/shards/shard1of2 runs/slurm/shards/shard2of2 -o merged.parquet
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
-    def go() -> int:
-        from kit.corpus.commit import check_output
-        from kit.corpus.contents import read_overrides
-        from kit.corpus.merge import MergeConflict, merge_files
-        from kit.infra.perms import require_trusted
-        from kit.steps.status import input_corpus
+    from kit.corpus.commit import check_output
+    from kit.corpus.contents import read_overrides
+    from kit.corpus.merge import MergeConflict, merge_files
+    from kit.infra.perms import require_trusted
+    from kit.steps.status import input_corpus
 
-        def trusted(path: Path | None) -> Path | None:  # it decides which sources are one content: the folds
-            return require_trusted(path, "--content-groups") if path is not None else None
-
-        paths = [input_corpus(p) for p in inputs]
-        check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
-        try:
-            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                                   overrides=read_overrides(trusted(content_groups)))
-        except MergeConflict as exc:
-            for line in exc.details:
-                click.echo(f"conflict: {visible(line)}", err=True)
-            raise
-        click.echo(visible(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
-                           f"{manifest.n_contents} contents in {manifest.n_sources} sources, "
-                           f"boxes {', '.join(manifest.boxes)}, "
-                           f"{manifest.duplicates_dropped} duplicate(s) dropped, "
-                           f"{manifest.conflicts.keys} conflict(s) resolved"), err=json_mode)
-        _echo_counts(manifest, err=json_mode)
-        if json_mode:
-            click.echo(json.dumps(manifest.to_json(), indent=2))
-        return 0
-
-    guarded(go, retry=False)
+    paths = [input_corpus(p) for p in inputs]
+    check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
+    # the overrides decide which sources are one content: the folds
+    groups = require_trusted(content_groups, "--content-groups") if content_groups is not None else None
+    try:
+        manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
+                               overrides=read_overrides(groups))
+    except MergeConflict as exc:
+        for line in exc.details:
+            click.echo(f"conflict: {visible(line)}", err=True)
+        raise
+    click.echo("\n".join(map(visible, merged_lines(manifest, out))), err=json_mode)
+    for warning in manifest.warnings:
+        click.echo(f"warning: {visible(warning)}", err=True)
+    if json_mode:
+        click.echo(json.dumps(manifest.to_json(), indent=2))
 
 
 @click.group("corpus")
@@ -125,6 +114,7 @@ def corpus_group() -> None:
 @corpus_group.command("info")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "json_mode", is_flag=True, help="Print the summary as JSON on stdout.")
+@guard
 def info_cmd(file: Path, json_mode: bool) -> None:
     """Summarise a corpus: rows, sources, encoders, boxes, devices, cq grid, vmaf range, teachers and
     ffmpeg/libvmaf builds (with their row counts; a warning when builds mix).
@@ -138,43 +128,39 @@ def info_cmd(file: Path, json_mode: bool) -> None:
       ensemble-kit corpus info runs/mybox
       ensemble-kit corpus info merged.parquet --json
     """
-    def go() -> int:
-        from kit.corpus.inputs import load_input
-        from kit.corpus.manifests import ShardManifest
-        from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
-        from kit.corpus.summary import summarise_table
-        from kit.rundir import manifest_path
-        from kit.steps.status import input_corpus
+    from kit.corpus.inputs import load_input
+    from kit.corpus.manifests import ShardManifest
+    from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
+    from kit.corpus.summary import summarise_table
+    from kit.rundir import manifest_path
+    from kit.steps.status import input_corpus
 
-        path = input_corpus(file)
-        loaded = load_input(path)
-        if loaded.upgraded and not json_mode:
-            click.echo(f"note: {visible(loaded.upgraded)}", err=True)
-        m = loaded.manifest
-        if loaded.kind == "parquet" and m is None and manifest_path(path).is_file():
-            click.echo(visible(f"warning: {manifest_path(path)} does not describe {path} (another file's, or a merge "
-                               "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
-                       err=True)
-        shard = m.shard if isinstance(m, ShardManifest) else None
-        summary = summarise_table(loaded.table)
-        builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
-        if json_mode:
-            click.echo(json.dumps({"path": str(path), "kind": loaded.kind, "sha256": loaded.sha256,
-                                   "manifest_kind": m.kind if m is not None else None,
-                                   "shard": shard.to_json() if shard is not None else None,
-                                   "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
-                                   "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
-        else:
-            kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
-            lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
-                     "builds", *build_lines(builds)]
-            click.echo("\n".join(visible(line) for line in lines))
-        for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
-                                                 if len(teachers) > 1 else []):
-            click.echo(f"warning: {visible(warning)}", err=True)
-        return 0
-
-    guarded(go, retry=False)
+    path = input_corpus(file)
+    loaded = load_input(path)
+    if loaded.upgraded and not json_mode:
+        click.echo(f"note: {visible(loaded.upgraded)}", err=True)
+    m = loaded.manifest
+    if loaded.kind == "parquet" and m is None and manifest_path(path).is_file():
+        click.echo(visible(f"warning: {manifest_path(path)} does not describe {path} (another file's, or a merge "
+                           "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
+                   err=True)
+    shard = m.shard if isinstance(m, ShardManifest) else None
+    summary = summarise_table(loaded.table)
+    builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
+    if json_mode:
+        click.echo(json.dumps({"path": str(path), "kind": loaded.kind, "sha256": loaded.sha256,
+                               "manifest_kind": m.kind if m is not None else None,
+                               "shard": shard.to_json() if shard is not None else None,
+                               "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
+                               "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
+    else:
+        kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
+        lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
+                 "builds", *build_lines(builds)]
+        click.echo("\n".join(visible(line) for line in lines))
+    for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
+                                             if len(teachers) > 1 else []):
+        click.echo(f"warning: {visible(warning)}", err=True)
 
 
 def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:

@@ -1,9 +1,6 @@
-"""The one click parameter type of the kit's flags (`KitParam`): it hands a flag's text to its parser
-(kit.infra.rules.Parser, declared with the setting's flag in its field), then checks the setting's rules on the typed
-value, so that a flag and its KIT_ variable are refused with the kit's message and hint, naming the flag (the
-variable is named by kit.cli.usage). Flags parse, the settings validate: no range is spelled here.
-
-Light to import: the kit modules a parser reads with load when a value is converted.
+"""The one click parameter type of the kit's flags (`KitParam`): it runs a flag's parser (kit.infra.rules.Parser),
+then checks the setting's rules on the typed value, so a flag and its KIT_ variable are refused with the kit's
+message and hint, naming the flag. Flags parse, the settings validate: no range is spelled here.
 """
 
 from __future__ import annotations
@@ -31,15 +28,14 @@ class FlagError(click.BadParameter):
 
 
 class KitParam(click.ParamType):
-    """A flag's type: `parser` reads the text (a refusal is a usage error carrying its hint), then the value is
-    checked with `rules`, its setting's (none for a flag of no setting)."""
+    """A flag's type: `parser` reads the text, then the value is checked with its setting's `rules`."""
 
     def __init__(self, parser: Parser, rules: tuple[Rule, ...] = ()) -> None:
         self.parser, self.rules, self.name = parser, rules, parser.name
 
     @property
     def words(self) -> str:
-        """What a value must be, as a message says it: the setting's rule's words, or the parser's."""
+        """What a value must be, in a message's words: the setting's rule's, or the parser's."""
         return self.rules[0].value_words if self.rules else self.parser.fallback
 
     def check(self, value: Any, shown: str, flag: str) -> None:

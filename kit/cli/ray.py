@@ -1,7 +1,5 @@
-"""`ensemble-kit ray`: the corpus as one Ray task per shard, then LOSO, verdict and bundle on the union.
-
-Light to import (click only); the tasks are run by kit/cluster/ray.py, Ray itself loads when the command runs.
-"""
+"""`ensemble-kit ray`: the corpus as one Ray task per shard, then LOSO, verdict and bundle on the union
+(kit/cluster/ray.py runs the tasks)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Usage errors (a bad flag value, an unknown option, a missing argument) in the kit's own form:
-
-    error: --cqs '19,abc' is not a comma-separated list of whole numbers
-    hint: e.g. --cqs 19,25,31,37
-
-exit 2, as every other bad input; a flag's type (kit.cli.params) carries the hint of the kit's parser, other
-usage errors point at the command's --help. Nothing has run yet, so there is nothing to resume. With --json
-(or KIT_JSON) the `error` and `run_finished` events go to stdout too, as for any other failed run.
+"""Usage errors (a bad flag value, an unknown option, a missing argument) in the kit's own form: `error:` and
+`hint:` lines, exit 2; with --json (or KIT_JSON) the `error` and `run_finished` events go to stdout too.
 """
 
 from __future__ import annotations
