@@ -35,9 +35,7 @@ def ffmpeg_cmd(args: tuple[str, ...]) -> int:
     ffmpeg = resolve_ffmpeg().path
     sys.stdout.flush()
     sys.stderr.flush()
-    # its two outputs straight to ours as it goes: a conversion's progress is seen while it runs, and what
-    # it writes to stdout can be piped on. A stop signal (Ctrl-C, kill, a closed terminal) goes to ffmpeg, which
-    # ends as when run by hand: on SIGINT and SIGTERM it finishes the file it writes (its index) and exits 255
+    # its outputs straight to ours as it goes; a stop signal goes to ffmpeg, which ends as when run by hand
     with passed_on(signal_children):
         code = run_process([ffmpeg, "-hide_banner", *args], timeout_s=CONVERT_TIMEOUT_S,
                            output=(sys.stdout, sys.stderr)).returncode

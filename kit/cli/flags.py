@@ -1,10 +1,8 @@
-"""The flags of `run` and `step` (and through them `slurm`, `ray`), each declared once: in its setting's field
-(kit.infra.rules.setting), or here (OWN) for the few that set none. From them come the click options and the
-RunSettings a command runs with (`build_settings`).
+"""The flags of `run` and `step` (and through them `slurm`, `ray`), each declared in its setting's field
+(kit.infra.rules.setting), or here (OWN) for the few that set none; and the RunSettings they make (`build_settings`).
 
-Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record; the flag's
-KIT_<FLAG> variable (never with --settings); the default. The flags that place a command (steps.settings.TASK_FLAGS)
-are never taken from the file.
+Where a setting comes from, first match wins: a flag given; the `--settings FILE` record; the flag's KIT_
+variable (never with --settings); the default. The flags that place a command (TASK_FLAGS) never come from the file.
 """
 
 from __future__ import annotations
@@ -50,11 +48,7 @@ FLAGS = tuple(flag for _, flag, _ in FOUND)  # in `run --help`'s order
 BY_NAME = {f.name: f for f in FLAGS}
 AT = {flag.name: at for at, flag, _ in FOUND if at}  # the field names that lead to a flag's setting in RunSettings
 RULES = {flag.name: rules for _, flag, rules in FOUND}  # the rules a flag's value alone can break
-
-
-@functools.cache
-def defaults() -> RunSettings:
-    return RunSettings(out_dir=Path("runs"))
+DEFAULTS = RunSettings(out_dir=Path("runs"))  # every setting's default; the out-dir's is worked out at run time
 
 
 def default(flag: Flag) -> object:
@@ -62,7 +56,7 @@ def default(flag: Flag) -> object:
     if flag.parse is None:
         return False
     at = AT.get(flag.name)
-    return functools.reduce(getattr, at, defaults()) if at and not flag.computed else None
+    return functools.reduce(getattr, at, DEFAULTS) if at and not flag.computed else None
 
 
 def shown(value: object) -> str:
@@ -147,7 +141,7 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
         values = {k: v for k, v in values.items() if k in given or (k in BY_NAME and k not in AT)}
     shard, corpus = values.get("shard"), values.get("corpus")
     check_corpus_flags(values)
-    settings = read_settings(file) if file is not None else defaults()
+    settings = read_settings(file) if file is not None else DEFAULTS
     for name, at in AT.items():  # None is a value too (--max-abs-bias off); the flags that place it are set below
         if name in values and name not in TASK_FLAGS:
             settings = with_setting(settings, at, values[name])
@@ -192,7 +186,7 @@ def check_corpus_flags(values: Mapping[str, Any]) -> None:
     if values.get("shard") is not None:
         raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
                          hint="drop --shard, or drop --corpus to encode this box's shard")
-    if teacher is not None and teacher != defaults().teacher:
+    if teacher is not None and teacher != DEFAULTS.teacher:
         raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
                          "were scored with (--corpus skips the corpus step)",
                          hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")

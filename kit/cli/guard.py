@@ -1,9 +1,6 @@
-"""The guard every command runs under, and the one mapping from an exception to an exit code.
-
-KitError: its exit code, one line of cause and a hint. A stop signal: 128 + its number (kit/infra/interrupts.py),
-finished work kept. A full disk: 2. A reader gone: 141, quietly. An OSError naming a path with an errno the
-environment causes (PATH_CAUSES), or stdout closed: 2. Anything else is a bug and keeps its traceback (exit 70,
-never 1, which means HOLD). Writing those lines never fails the exit (a terminal gone).
+"""The guard every command runs under, and the one mapping from an exception to an exit code: a KitError's own
+(cause and hint), a stop signal's 128 + N, a reader gone 141 quietly, a full disk or an OSError the environment
+causes (PATH_CAUSES) 2; anything else is a bug and keeps its traceback (70, never 1, which means HOLD).
 """
 
 from __future__ import annotations
@@ -20,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
+from kit.infra import interrupts
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
@@ -132,8 +130,6 @@ def as_user_error(exc: BaseException) -> KitError | None:
 def outcome(exc: BaseException) -> BaseException:
     """What ended the command: `exc`, or the latest stop signal that came before it. After a signal, whatever
     failed follows from it (a child the same signal killed: `pkill ffmpeg` with a Ctrl-C)."""
-    from kit.infra import interrupts
-
     signum = interrupts.received()
     return Interrupted(signum) if signum is not None else exc
 
@@ -187,7 +183,7 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 
 def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     """Run fn and exit with its code, or with the code and message its exception deserves."""
-    from kit.infra import interrupts, proc
+    from kit.infra import proc
 
     interrupts.install()
     proc.allow_new()
@@ -206,8 +202,6 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
 
 
 def _run(fn: Callable[[], int]) -> int:
-    from kit.infra import interrupts
-
     try:
         interrupts.check()  # a stop signal while the command's modules loaded or its flags were read
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
@@ -229,7 +223,7 @@ def report_failure(exc: Exception) -> int:
 
 def _report(exc: BaseException, retry: bool) -> int:
     """Stop what still runs, say why the command ended; returns its exit code."""
-    from kit.infra import interrupts, proc
+    from kit.infra import proc
 
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,12 +12,11 @@ from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
-    from kit.corpus.manifests import BuildRows, MergeManifest
+    from kit.corpus.manifests import MergeManifest
     from kit.corpus.summary import TableSummary
 
 
 def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
-    """What a merge says it did: the whole, then each input's counts and what the manifest notes."""
     from kit.corpus.regroup import group_lines
 
     lines = [f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, {manifest.n_contents} "
@@ -29,15 +27,10 @@ def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
                      f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
         lines += [f"    {inp.upgraded}"] if inp.upgraded else []
     return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
-            *build_lines(manifest.builds),
+            *(f"  build: {b.label}: {b.rows} rows" for b in manifest.builds),
             *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
             *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
             *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
-
-
-def build_lines(builds: Sequence[BuildRows]) -> list[str]:
-    """The ffmpeg/libvmaf builds of a corpus with their row counts, one line each."""
-    return [f"  build: {b.label}: {b.rows} rows" for b in builds]
 
 
 @click.command("merge")
@@ -156,20 +149,20 @@ def info_cmd(file: Path, json_mode: bool) -> None:
     else:
         kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
         lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
-                 "builds", *build_lines(builds)]
+                 "builds", *(f"  build: {b.label}: {b.rows} rows" for b in builds)]
         click.echo("\n".join(visible(line) for line in lines))
     for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
                                              if len(teachers) > 1 else []):
         click.echo(f"warning: {visible(warning)}", err=True)
 
 
-def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
+def info_lines(head: str, s: TableSummary) -> list[str]:
     from kit.corpus.names import source_names
 
     shown = source_names((x.src_sha256, x.src) for x in s.sources)  # two contents of one name told apart
-    names = ", ".join(sorted(shown.values())[:limit])
-    if len(s.sources) > limit:
-        names += f", ... (+{len(s.sources) - limit} more; --json lists all)"
+    names = ", ".join(sorted(shown.values())[:12])
+    if len(s.sources) > 12:
+        names += f", ... (+{len(s.sources) - 12} more; --json lists all)"
     lo, hi = s.vmaf_range
     return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
             f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
@@ -179,7 +172,6 @@ def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
 
 def grid_lines(s: TableSummary) -> list[str]:
     """The cq values of each encoder's rows, one line per encoder (a corpus of an older kit: its one grid)."""
-    if not s.grids:
-        return [f"cq grid   {', '.join(map(str, s.cq_grid))}"]
-    return [f"cq grid   {name}: {', '.join(map(str, values))}" if i == 0 else
-            f"          {name}: {', '.join(map(str, values))}" for i, (name, values) in enumerate(s.grids.items())]
+    grids = [f"{name}: {', '.join(map(str, values))}" for name, values in s.grids.items()] or \
+        [", ".join(map(str, s.cq_grid))]
+    return [f"{'cq grid' if i == 0 else '':<10}{grid}" for i, grid in enumerate(grids)]

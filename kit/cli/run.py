@@ -93,7 +93,6 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
       ensemble-kit step verdict --out-dir runs/mybox --min-mean-plcc 0.97
       ensemble-kit step loso --train-task 2/4 --corpus union.parquet --out-dir runs/union
     """
-    kw["only"] = kw["from_step"] = None
     if train_task is not None and name != "loso":
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
     given = given_here(click.get_current_context())

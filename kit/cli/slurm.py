@@ -85,7 +85,6 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
 
 
 def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
-    """What --json prints once the jobs are submitted: their ids, scripts and folders."""
     from kit.cluster.slurm import script_path
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards
@@ -99,7 +98,6 @@ def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
 
 
 def submitted_lines(plan: ClusterPlan, written: list[Path], jobs: Submitted) -> list[str]:
-    """What the command says once the jobs are submitted: each job, how to watch them, how to resume."""
     from kit.cluster.slurm import retrain_hint
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards
