@@ -23,13 +23,12 @@ def detect_report(info: Any, sig: Any, families: Any, results: Any) -> dict[str,
 
     rows = [{**r.to_json(), "family": get_spec(r.name).traits.host, "role": role(r.name, families),
              "failure": "" if r.available else r.failure} for r in results]
-    probed = {r.name: r.available for r in results}
     return {
         "kit_version": __version__,
         "host": {k: v for k, v in sig.to_json().items() if k != "encoders"},  # the build's list is long
         "ffmpeg": {k: v for k, v in info.to_json().items() if k != "encoders"},
         "families": [f.to_json() for f in families],
-        "auto_encoders": list(resolve_auto(families, probed)),
+        "auto_encoders": list(resolve_auto(families, {r.name: r.available for r in results})),
         "encoders": rows,
     }
 

@@ -145,12 +145,13 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
     for name, at in AT.items():  # None is a value too (--max-abs-bias off); the flags that place it are set below
         if name in values and name not in TASK_FLAGS:
             settings = with_setting(settings, at, values[name])
-    box = values.get("box_id")
-    box_id = with_shard(box, shard, "--box-id") if box else \
-        shard_box_id(default_box_id(), shard) if shard is not None and shard.how else \
-        UNION_BOX_ID if corpus is not None else default_box_id()
-    if box:
+    if box := values.get("box_id"):
+        box_id = with_shard(box, shard, "--box-id")
         check_box_id(box_id)
+    elif shard is not None and shard.how:  # --shard auto: `<host>-shard<K>of<N>`, so array tasks never collide
+        box_id = f"{default_box_id()[:63 - len(str(shard.tag))]}-{shard.tag}"
+    else:
+        box_id = UNION_BOX_ID if corpus is not None else default_box_id()
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
@@ -213,12 +214,6 @@ def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
         raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
                          hint=f"add --shard K/N (or --shard auto in an array job), or drop {SHARD_FIELD}")
     return text.replace(SHARD_FIELD, str(shard.tag))
-
-
-def shard_box_id(host: str, shard: ShardSpec) -> str:
-    """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
-    tag = str(shard.tag)
-    return f"{host[:63 - len(tag)]}-{tag}"
 
 
 def env_default(name: str) -> str | None:

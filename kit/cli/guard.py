@@ -160,8 +160,7 @@ def say(line: str) -> None:
 def report_error(exc: KitError) -> None:
     """`error:`, the tool's last lines, `hint:`; each on its own line, names in them made visible."""
     say(f"error: {visible(exc.message)}")
-    tail = getattr(exc, "stderr_tail", "")
-    for line in tail.splitlines()[-8:]:
+    for line in getattr(exc, "stderr_tail", "").splitlines()[-8:]:
         say(f"    | {visible(line)}")
     if exc.hint:
         say(f"hint: {visible(exc.hint)}")
@@ -173,11 +172,11 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
-    """A command's callback run under `guarded` (no retry line): what it returns is the exit code, None 0."""
+def guard(fn: Callable[..., int | None], retry: bool = False) -> Callable[..., None]:
+    """A command's callback run under `guarded`: what it returns is the exit code, None 0."""
     @functools.wraps(fn)
     def callback(*args: Any, **kwargs: Any) -> None:
-        guarded(lambda: fn(*args, **kwargs) or 0, retry=False)
+        guarded(lambda: fn(*args, **kwargs) or 0, retry)
     return callback
 
 

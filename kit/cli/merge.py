@@ -163,15 +163,12 @@ def info_lines(head: str, s: TableSummary) -> list[str]:
     names = ", ".join(sorted(shown.values())[:12])
     if len(s.sources) > 12:
         names += f", ... (+{len(s.sources) - 12} more; --json lists all)"
+    # the cq values of each encoder's rows, one line each (a corpus of an older kit: its one grid)
+    grids = [f"{name}: {', '.join(map(str, values))}" for name, values in s.grids.items()] or \
+        [", ".join(map(str, s.cq_grid))]
     lo, hi = s.vmaf_range
     return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
             f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
-            *grid_lines(s), f"rungs     {', '.join(s.rungs) or 'native'}", f"vmaf      {lo:.3f} .. {hi:.3f}",
-            f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]
-
-
-def grid_lines(s: TableSummary) -> list[str]:
-    """The cq values of each encoder's rows, one line per encoder (a corpus of an older kit: its one grid)."""
-    grids = [f"{name}: {', '.join(map(str, values))}" for name, values in s.grids.items()] or \
-        [", ".join(map(str, s.cq_grid))]
-    return [f"{'cq grid' if i == 0 else '':<10}{grid}" for i, grid in enumerate(grids)]
+            *(f"{'cq grid' if i == 0 else '':<10}{grid}" for i, grid in enumerate(grids)),
+            f"rungs     {', '.join(s.rungs) or 'native'}",
+            f"vmaf      {lo:.3f} .. {hi:.3f}", f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]

@@ -33,25 +33,16 @@ class KitParam(click.ParamType):
     def __init__(self, parser: Parser, rules: tuple[Rule, ...] = ()) -> None:
         self.parser, self.rules, self.name = parser, rules, parser.name
 
-    @property
-    def words(self) -> str:
-        """What a value must be, in a message's words: the setting's rule's, or the parser's."""
-        return self.rules[0].value_words if self.rules else self.parser.fallback
-
-    def check(self, value: Any, shown: str, flag: str) -> None:
-        """InputError for the first of the setting's rules `value` breaks (`shown` is the value as given)."""
-        for rule in () if self.parser.exempt(value) else self.rules:
-            if (why := rule.problem(value)) is not None:
-                words = rule.words if self.parser.takes_off else rule.value_words
-                raise InputError(f"{shown} {why}", hint=f"give {flag} {words}")
-
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):  # a default, already typed
             return value
         flag = max(param.opts, key=len) if param is not None and param.opts else self.name
-        try:
-            typed = self.parser.parse(value, flag, self.words)
-            self.check(typed, label(flag, value), flag)
+        try:  # what a value must be, in a message: the setting's rule's words, or the parser's
+            typed = self.parser.parse(value, flag, self.rules[0].value_words if self.rules else self.parser.fallback)
+            for rule in () if self.parser.exempt(typed) else self.rules:  # the first of its rules it breaks
+                if (why := rule.problem(typed)) is not None:
+                    words = rule.words if self.parser.takes_off else rule.value_words
+                    raise InputError(f"{label(flag, value)} {why}", hint=f"give {flag} {words}")
             return typed
         except InputError as exc:  # named by the flag, whoever said it (`unknown encoder 'x'`: --encoders 'x': ...)
             said = exc.message if exc.message.startswith(flag) else f"{label(flag, value)}: {exc.message}"

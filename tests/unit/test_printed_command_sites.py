@@ -125,7 +125,7 @@ SITES: dict[str, Check] = {
     "kit/cli/slurm.py:submitted_lines": Check(TOOL, (SLURM, "tests/unit/test_slurm.py::"
                                                              "test_status_command_names_the_resolved_shard")),
     "kit/cluster/slurm.py:submit": Check(TOOL, (SLURM, NO_SBATCH)),
-    "kit/cli/ray.py:ray_cmd.go": Check(WORDS, (RAY_RUN,), "status X after a Ray run"),
+    "kit/cli/ray.py:ray_cmd": Check(WORDS, (RAY_RUN,), "status X after a Ray run"),
     "kit/cluster/ray.py:_check": Check(TOOL, ("tests/pipeline/test_ray.py::"
                                               "test_a_failing_shard_is_named_and_nothing_runs_after_it",)),
     "kit/cluster/ray.py:run_commands": Check(LOG, (RAY_RUN,)),
