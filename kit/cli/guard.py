@@ -190,7 +190,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
         code = _run(fn)
     except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
         interrupts.settle()
-        code = _report(outcome(caught), retry)
+        code = report_failure(caught, retry)
     finally:
         interrupts.end()
     try:
@@ -214,16 +214,12 @@ def _run(fn: Callable[[], int]) -> int:
         interrupts.settle()
 
 
-def report_failure(exc: Exception) -> int:
-    """Say why a command ended that raised outside `guarded` (while its flags were read); returns the exit code
-    (never Python's 1, which means HOLD)."""
-    return _report(outcome(exc), retry=False)
-
-
-def _report(exc: BaseException, retry: bool) -> int:
-    """Stop what still runs, say why the command ended; returns its exit code."""
+def report_failure(exc: BaseException, retry: bool = False) -> int:
+    """Stop what still runs, say why the command ended (`exc`, or the stop signal before it), inside `guarded` or
+    outside (while its flags were read); returns its exit code, never Python's 1, which means HOLD."""
     from kit.infra import proc
 
+    exc = outcome(exc)
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE:
         proc.stop_all()  # the reader went away (`ensemble-kit detect | head`): quietly, as Unix tools do
