@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 
 
 @click.group("binaries")
@@ -24,6 +24,7 @@ def binaries_cmd() -> None:
 @click.option("--from", "from_path", type=click.Path(path_type=Path),
               help="ffmpeg to copy. Default: the one on PATH if it has libvmaf, else imageio-ffmpeg's.")
 @click.option("--root", type=click.Path(path_type=Path), hidden=True, help="Kit root to stage into (tests).")
+@guard
 def stage_cmd(from_path: Path | None, root: Path | None) -> None:
     """Copy an ffmpeg into binaries/<os>-<arch>/ with a manifest; make_tarball.py ships it.
 
@@ -32,17 +33,13 @@ def stage_cmd(from_path: Path | None, root: Path | None) -> None:
       ensemble-kit binaries stage
       ensemble-kit binaries stage --from /opt/ffmpeg-vmaf/bin/ffmpeg
     """
-    def go() -> int:
-        from kit import KIT_ROOT
-        from kit.platforms.binaries import choose_source, stage_ffmpeg
+    from kit import KIT_ROOT
+    from kit.platforms.binaries import choose_source, stage_ffmpeg
 
-        src, source = choose_source(from_path)
-        staged = stage_ffmpeg(src, source, root or KIT_ROOT)
-        info = staged.info
-        click.echo(f"staged {staged.path} ({info.version}, build {info.build}, libvmaf "
-                   f"{'yes' if info.has_libvmaf else 'no'}, sha256 {staged.sha256[:16]}...) from {source}: {src}")
-        click.echo(f"manifest: {staged.manifest_path}; make_tarball.py ships both, and the pipeline uses this "
-                   "ffmpeg unless --ffmpeg or KIT_FFMPEG is given")
-        return 0
-
-    guarded(go, retry=False)
+    src, source = choose_source(from_path)
+    staged = stage_ffmpeg(src, source, root or KIT_ROOT)
+    info = staged.info
+    click.echo(f"staged {staged.path} ({info.version}, build {info.build}, libvmaf "
+               f"{'yes' if info.has_libvmaf else 'no'}, sha256 {staged.sha256[:16]}...) from {source}: {src}")
+    click.echo(f"manifest: {staged.manifest_path}; make_tarball.py ships both, and the pipeline uses this "
+               "ffmpeg unless --ffmpeg or KIT_FFMPEG is given")

@@ -1,8 +1,5 @@
-"""What the cluster commands (`slurm`, `ray`) share: their common flags, and the plan made from the run flags.
-
-Light to import (click only). A scheduler's command adds its own options and hands the plan to its adapter
-(kit/cluster/slurm.py, kit/cluster/ray.py).
-"""
+"""What the cluster commands (`slurm`, `ray`) share: their common flags, and the plan made from the run flags,
+which a scheduler's command hands to its adapter (kit/cluster/)."""
 
 from __future__ import annotations
 
@@ -82,7 +79,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     """The plan every adapter runs, every flag checked first (as the first task will check it)."""
     from kit.cluster.plan import ClusterLayout, ClusterPlan, check_root, check_shards, pinned_env
     from kit.corpus.split import SHARD_FIELD, ShardSpec
-    from kit.infra.host import default_box_id, safe_box_id
+    from kit.infra.host import default_box_id
     from kit.infra.invocation import kit_argv_absolute
     from kit.infra.tree import TREE_ENV
     from kit.model.contract import no_slot_message, unslotted
@@ -100,7 +97,7 @@ def make_plan(ctx: click.Context, scheduler: str, shards: int, values: dict[str,
     if values["box_id"]:
         check_box_id(values["box_id"])  # refused as `run` refuses it, not cleaned silently
     # the prefix leaves room for the longest tag: every shard keeps a box id of its own within 64 characters
-    box_id = safe_box_id(values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
+    box_id = (values["box_id"] or default_box_id())[:63 - len(ShardSpec(shards, shards).tag)]
     layout = ClusterLayout(root, scheduler)
     first = ShardSpec(1, shards)
     if values.get("train_tasks") == AUTO_TASKS:  # auto: one training task per shard

@@ -1,8 +1,4 @@
-"""`ensemble-kit detect`: this box's encoder families, and a test encode of every candidate.
-
-Light to import (click only): the work lives in kit.platforms and is imported
-when the command runs, so `--help` stays instant.
-"""
+"""`ensemble-kit detect`: this box's encoder families, and a test encode of every candidate."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ from typing import Any
 
 import click
 
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 COLUMNS = ("family", "encoder", "role", "available", "fps", "why")
@@ -27,13 +23,12 @@ def detect_report(info: Any, sig: Any, families: Any, results: Any) -> dict[str,
 
     rows = [{**r.to_json(), "family": get_spec(r.name).traits.host, "role": role(r.name, families),
              "failure": "" if r.available else r.failure} for r in results]
-    probed = {r.name: r.available for r in results}
     return {
         "kit_version": __version__,
         "host": {k: v for k, v in sig.to_json().items() if k != "encoders"},  # the build's list is long
         "ffmpeg": {k: v for k, v in info.to_json().items() if k != "encoders"},
         "families": [f.to_json() for f in families],
-        "auto_encoders": list(resolve_auto(families, probed)),
+        "auto_encoders": list(resolve_auto(families, {r.name: r.available for r in results})),
         "encoders": rows,
     }
 
@@ -88,7 +83,28 @@ def print_detect(report: dict[str, Any]) -> None:
     click.echo(f"--encoders auto on this box: {', '.join(report['auto_encoders'])}")
 
 
-def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool) -> int:
+@click.command("detect")
+@click.option("--ffmpeg", envvar="KIT_FFMPEG",
+              help="ffmpeg binary to probe (default: the one `run` picks: binaries/, then PATH, then imageio-ffmpeg).")
+@click.option("--encoders", default="all", show_default=True,
+              help="Encoders to probe: all the kit knows, auto (this box's candidates), or a comma-separated list.")
+@click.option("--refresh", is_flag=True, help="Ignore cached probe results and encode again.")
+@click.option("--json", "json_mode", is_flag=True, help="One JSON document on stdout instead of the table.")
+@guard
+def detect_cmd(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool) -> None:
+    """Detect this box's encoder families and test-encode every candidate.
+
+    A family (NVIDIA via nvidia-smi, Intel via /dev/dri render nodes and the VA
+    driver, macOS, CPU) only nominates encoders; an encoder is available only
+    after a real test encode, decoded back and frame-counted. Results are cached
+    per ffmpeg build and driver (--refresh encodes again).
+
+    \b
+    Examples:
+      ensemble-kit detect
+      ensemble-kit detect --json --refresh
+      ensemble-kit detect --encoders h264_nvenc,libx264
+    """
     import tempfile
 
     from kit.infra.tree import Tree
@@ -109,28 +125,3 @@ def run_detect(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool
         click.echo(json.dumps(report, indent=2))
     else:
         print_detect(report)
-    return 0
-
-
-@click.command("detect")
-@click.option("--ffmpeg", envvar="KIT_FFMPEG",
-              help="ffmpeg binary to probe (default: the one `run` picks: binaries/, then PATH, then imageio-ffmpeg).")
-@click.option("--encoders", default="all", show_default=True,
-              help="Encoders to probe: all the kit knows, auto (this box's candidates), or a comma-separated list.")
-@click.option("--refresh", is_flag=True, help="Ignore cached probe results and encode again.")
-@click.option("--json", "json_mode", is_flag=True, help="One JSON document on stdout instead of the table.")
-def detect_cmd(ffmpeg: str | None, encoders: str, refresh: bool, json_mode: bool) -> None:
-    """Detect this box's encoder families and test-encode every candidate.
-
-    A family (NVIDIA via nvidia-smi, Intel via /dev/dri render nodes and the VA
-    driver, macOS, CPU) only nominates encoders; an encoder is available only
-    after a real test encode, decoded back and frame-counted. Results are cached
-    per ffmpeg build and driver (--refresh encodes again).
-
-    \b
-    Examples:
-      ensemble-kit detect
-      ensemble-kit detect --json --refresh
-      ensemble-kit detect --encoders h264_nvenc,libx264
-    """
-    guarded(lambda: run_detect(ffmpeg, encoders, refresh, json_mode), retry=False)

@@ -1,23 +1,14 @@
-"""The environment variables the kit reads that are no option's. An option's own variable is Click's to read
-(`envvar=` on the option: every run flag's KIT_<FLAG>, `detect --ffmpeg`'s KIT_FFMPEG, `status --json`'s
-KIT_JSON), and its value is checked as the flag's is.
-
-A number in one is read by one function of kit.infra.outside, in the module that uses it. `run`, `step`,
-`slurm` and `ray` check those read during a run at their start (`check_environment`), before any work: a
-KIT_TRAIN_THREADS=nan is refused at once (exit 2, naming it), not after an hour of corpus. The array
-variables are read where `--shard auto` or `--train-task auto` is converted, which is also before any work.
-
-tests/unit/test_outside_numbers.py feeds each variable of NUMERIC bad numbers, and checks that every
-KIT_* or SLURM_* name the kit's source spells is listed here or is an option's variable, so a new one cannot
-escape it.
+"""The environment variables the kit reads that are no option's (an option's own variable is Click's to read,
+checked as the flag is). `run`, `step`, `slurm` and `ray` check the numeric ones read during a run at their start
+(`check_environment`), before any work; tests/unit/test_outside_numbers.py checks that every KIT_* or SLURM_*
+name in the source is listed here or is an option's variable.
 """
 
 from __future__ import annotations
 
 import os
 
-# read during a run: checked at the start of every command that runs steps, each by the function that reads it
-# (check_environment)
+# read during a run: checked by check_environment
 AT_START = ("KIT_TIMEOUT_S", "KIT_JOB_THREADS", "KIT_TRAIN_THREADS", "KIT_INCUMBENT_TIMEOUT_S")
 # read as `--shard auto` (and `step loso --train-task auto`) is converted (kit.infra.arrays)
 ARRAY = ("KIT_ARRAY_TASK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",

@@ -1,17 +1,8 @@
-"""The flags of `run` and `step` (and through them `slurm`, `ray`), each declared once.
+"""The flags of `run` and `step` (and through them `slurm`, `ray`), each declared in its setting's field
+(kit.infra.rules.setting), or here (OWN) for the few that set none; and the RunSettings they make (`build_settings`).
 
-A flag that sets a setting is declared in the setting's field (kit.infra.rules.setting: RunSettings and the records
-it holds, GateThresholds and TrainConfig), with its default and its rules: its option, help, metavar, its place in
-`run --help` (rank) and its parser (kit.infra.rules.Parser: text to the typed value), which the click option's type
-(kit.cli.params.KitParam) runs, then checks the setting's rules, as a --settings file's are. The few flags that set
-none (--settings, --from, --only, --force, --json) are declared here (OWN). From the walk of the records (FLAGS, in
-rank order) come the click options and the RunSettings a command runs with (`build_settings`).
-
-Where a setting comes from, first match wins: a flag on the command line; the `--settings FILE` record (a
-run.json, or a cluster's settings.json); the flag's KIT_<FLAG> variable; the settings' default. With --settings
-no run flag's variable is used (the file holds every setting: a variable left in a shell, or inherited by a
-cluster task, cannot change it), and the flags that place a command (steps.settings.TASK_FLAGS: --out-dir,
---box-id, --shard, --corpus) are never taken from the file.
+Where a setting comes from, first match wins: a flag given; the `--settings FILE` record; the flag's KIT_
+variable (never with --settings); the default. The flags that place a command (TASK_FLAGS) never come from the file.
 """
 
 from __future__ import annotations
@@ -57,20 +48,15 @@ FLAGS = tuple(flag for _, flag, _ in FOUND)  # in `run --help`'s order
 BY_NAME = {f.name: f for f in FLAGS}
 AT = {flag.name: at for at, flag, _ in FOUND if at}  # the field names that lead to a flag's setting in RunSettings
 RULES = {flag.name: rules for _, flag, rules in FOUND}  # the rules a flag's value alone can break
-
-
-@functools.cache
-def defaults() -> RunSettings:
-    return RunSettings(out_dir=Path("runs"))
+DEFAULTS = RunSettings(out_dir=Path("runs"))  # every setting's default; the out-dir's is worked out at run time
 
 
 def default(flag: Flag) -> object:
-    """The default the option takes: its setting's in the default settings (None for a default worked out at run
-    time, or a flag of no setting); a switch is off."""
+    """The option's default: its setting's (None if worked out at run time, or of no setting); a switch is off."""
     if flag.parse is None:
         return False
     at = AT.get(flag.name)
-    return functools.reduce(getattr, at, defaults()) if at and not flag.computed else None
+    return functools.reduce(getattr, at, DEFAULTS) if at and not flag.computed else None
 
 
 def shown(value: object) -> str:
@@ -85,7 +71,7 @@ def shown(value: object) -> str:
 
 
 class _Option(click.Option):
-    """A run flag's option: its help shows the typed default as the flag is typed (`0,1,2,3,4`, `off`)."""
+    """A run flag's option: its help shows the default as the flag is typed (`shown`)."""
 
     def get_help_extra(self, ctx: click.Context) -> Any:
         extra = super().get_help_extra(ctx)
@@ -110,15 +96,11 @@ def _option(flag: Flag) -> Callable[[Command], Command]:
 
 
 def run_options(fn: Command, selection: bool = True) -> Command:
+    """`run`'s flags; without `selection`, no --from and --only (`step NAME` is the selection)."""
     for flag in reversed(FLAGS):
         if selection or flag.name not in ("from_step", "only"):
             fn = _option(flag)(fn)
     return fn
-
-
-def step_options(fn: Command) -> Command:
-    """`run`'s flags without --from and --only: `step NAME` is the selection."""
-    return run_options(fn, selection=False)
 
 
 def given_here(ctx: click.Context) -> set[str]:
@@ -146,10 +128,8 @@ def check_box_id(box_id: str) -> None:
 
 
 def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> RunSettings:
-    """RunSettings from the flags' typed values (and the --settings file's record, which only the flags in `given`
-    override); then what depends on several flags ({shard}, the box id, the default out-dir), and the settings'
-    rules over the whole (kit.infra.rules.broken: the grid against the encoders), said of the flag or the file
-    that gave the value."""
+    """RunSettings from the flags' typed values (over the --settings file's record, only the flags in `given`),
+    then what depends on several flags, then the rules over the whole (kit.infra.rules.broken)."""
     from kit.infra.host import default_box_id
     from kit.infra.rules import broken
     from kit.rundir import default_out_dir
@@ -161,16 +141,17 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
         values = {k: v for k, v in values.items() if k in given or (k in BY_NAME and k not in AT)}
     shard, corpus = values.get("shard"), values.get("corpus")
     check_corpus_flags(values)
-    settings = read_settings(file) if file is not None else defaults()
+    settings = read_settings(file) if file is not None else DEFAULTS
     for name, at in AT.items():  # None is a value too (--max-abs-bias off); the flags that place it are set below
         if name in values and name not in TASK_FLAGS:
             settings = with_setting(settings, at, values[name])
-    box = values.get("box_id")
-    box_id = with_shard(box, shard, "--box-id") if box else \
-        shard_box_id(default_box_id(), shard) if shard is not None and shard.how else \
-        UNION_BOX_ID if corpus is not None else default_box_id()
-    if box:
+    if box := values.get("box_id"):
+        box_id = with_shard(box, shard, "--box-id")
         check_box_id(box_id)
+    elif shard is not None and shard.how:  # --shard auto: `<host>-shard<K>of<N>`, so array tasks never collide
+        box_id = f"{default_box_id()[:63 - len(str(shard.tag))]}-{shard.tag}"
+    else:
+        box_id = UNION_BOX_ID if corpus is not None else default_box_id()
     settings = dataclasses.replace(settings, box_id=box_id, shard=shard, corpus=corpus)  # the box id sanitised
     out = values.get("out_dir")
     out_dir = Path(with_shard(str(out), shard, "--out-dir")) if out else default_out_dir(settings.box_id).absolute()
@@ -184,8 +165,7 @@ def build_settings(values: Mapping[str, Any], given: Collection[str] = ()) -> Ru
 
 
 def refusal(found: Broken, given: Collection[str], file: Path | None) -> InputError:
-    """A rule the settings break as a whole, said of where its value came from: the flag on the command line, its
-    variable (no --settings), or the --settings file."""
+    """A rule the settings break as a whole, said of where its value came from: the flag, its variable or the file."""
     from kit.infra.outside import label
     from kit.steps.settings import refused_settings
 
@@ -198,8 +178,7 @@ def refusal(found: Broken, given: Collection[str], file: Path | None) -> InputEr
 
 
 def check_corpus_flags(values: Mapping[str, Any]) -> None:
-    """--corpus skips the corpus step: a flag asked of that step by this command is refused, not ignored (a
-    --settings file's values for it are those of the file's run, unused under --corpus)."""
+    """--corpus skips the corpus step: a flag of that step given to this command is refused, not ignored."""
     from kit.infra.invocation import kit_command
 
     corpus, teacher, groups = values.get("corpus"), values.get("teacher"), values.get("content_groups")
@@ -208,7 +187,7 @@ def check_corpus_flags(values: Mapping[str, Any]) -> None:
     if values.get("shard") is not None:
         raise InputError("--shard and --corpus cannot be combined (--corpus skips the corpus step)",
                          hint="drop --shard, or drop --corpus to encode this box's shard")
-    if teacher is not None and teacher != defaults().teacher:
+    if teacher is not None and teacher != DEFAULTS.teacher:
         raise InputError(f"--teacher {teacher} and --corpus cannot be combined: a corpus's rows carry the teacher they "
                          "were scored with (--corpus skips the corpus step)",
                          hint="drop --teacher: the run trains on the corpus's own teacher (corpus info names it)")
@@ -235,12 +214,6 @@ def with_shard(text: str, shard: ShardSpec | None, flag: str) -> str:
         raise InputError(f"{flag} {text!r} holds {SHARD_FIELD} but no --shard is given",
                          hint=f"add --shard K/N (or --shard auto in an array job), or drop {SHARD_FIELD}")
     return text.replace(SHARD_FIELD, str(shard.tag))
-
-
-def shard_box_id(host: str, shard: ShardSpec) -> str:
-    """`<host>-shard<K>of<N>`: the default box id under --shard auto, so array tasks never collide."""
-    tag = str(shard.tag)
-    return f"{host[:63 - len(tag)]}-{tag}"
 
 
 def env_default(name: str) -> str | None:

@@ -1,37 +1,25 @@
-"""The one mapping from an exception to an exit code, and the guard every command runs under.
-
-A leaf of the CLI: the commands import it, it imports no command. KitError ->
-its exit code with one line of cause and a hint; a stop signal -> 128 + its
-number (Ctrl-C 130, SIGTERM 143, SIGHUP 129; kit/infra/interrupts.py) with the
-same two lines for each, `interrupted …; finished work is kept.` and `resume
-with: …`; a full disk -> 2; a reader that went away -> 141, quietly; anything
-else is a bug and keeps its traceback (exit 70, never 1, which means HOLD).
-Writing those lines never fails the exit: a terminal gone with a dropped ssh
-session makes them vanish, not turn into a traceback or another code.
-
-The rule for an OSError: it is the user's to fix (exit 2, naming the path and
-the fix) when it names a path and its errno is one the environment causes:
-permission (EACCES, EPERM), a read-only file system (EROFS), a name too long
-(ENAMETOOLONG), a file where a folder belongs or the reverse (ENOTDIR, EISDIR,
-EEXIST), a symlink loop (ELOOP), a failing disk (EIO), a full disk (ENOSPC,
-EDQUOT). Standard output closed (EBADF on stdout) is exit 2 too, as `ls >&-`.
-Any other OSError (ENOENT, EBADF, EINVAL, ...) or one without a path is a bug:
-the kit made or checked those paths itself, so it keeps its traceback.
+"""The guard every command runs under (a leaf: it imports no command), and the one mapping from an exception to an
+exit code: a KitError's own (cause and hint), a stop signal's 128 + N, a reader gone 141 quietly, a full disk 2.
+An OSError is the user's (2) only when it names a path and its errno is one the environment causes (PATH_CAUSES), or
+stdout is closed; any other (ENOENT, EINVAL, ...) is a bug, as the kit made or checked those paths itself. A bug
+keeps its traceback (70, never 1, which means HOLD). Writing these lines never fails the exit (a terminal gone).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from kit.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, KitError
+from kit.infra import interrupts
 from kit.infra.files import TMP_MARK
 from kit.infra.invocation import retry_command
 from kit.infra.resources import resource_error
@@ -77,8 +65,7 @@ def path_error(exc: OSError) -> KitError | None:
 
 
 class OutputError(KitError):
-    """Standard output or error cannot be written (`> /dev/full`, a redirect to a full disk): a fault of where
-    the kit's own output goes, not of the out-dir."""
+    """Standard output or error cannot be written (`> /dev/full`): not a fault of the out-dir."""
 
     def __init__(self, stream: str, exc: OSError) -> None:
         cause = (exc.strerror or str(exc)).lower() if exc.errno != errno.EBADF else "it is closed"
@@ -90,11 +77,8 @@ class OutputError(KitError):
 
 
 class _Output:
-    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed.
-
-    Without it, `run > /dev/full` read "disk full while writing an output … choose another --out-dir". A gone
-    reader (EPIPE) stays a BrokenPipeError: the guard's quiet 141.
-    """
+    """sys.stdout or sys.stderr for the length of a command: a write that fails says which stream failed (a gone
+    reader stays a BrokenPipeError: the quiet 141)."""
 
     def __init__(self, stream: Any, name: str) -> None:
         self._stream, self._name = stream, name
@@ -117,25 +101,10 @@ class _Output:
         return getattr(self._stream, attr)
 
 
-@contextlib.contextmanager
-def _watched_output() -> Iterator[None]:
-    saved = sys.stdout, sys.stderr
-    if sys.stdout is not None:
-        sys.stdout = _Output(sys.stdout, "output")
-    if sys.stderr is not None:
-        sys.stderr = _Output(sys.stderr, "error")
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-
-
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a command that raised `exc`: a user error's own (as_user_error), else a bug's."""
-    if isinstance(exc, Interrupted):
-        return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
+        return exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return EXIT_BROKEN_PIPE
     user = as_user_error(exc)
@@ -148,23 +117,21 @@ def as_user_error(exc: BaseException) -> KitError | None:
         return exc
     if (limit := resource_error(exc)) is not None:  # memory, open files, a file's size: the box's limits
         return limit
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno in DISK_FULL:
         return KitError(f"disk full while writing {exc.filename or 'an output'}",
                         hint="free some space (or choose another --out-dir) and rerun: every finished "
                              "output is kept and half-written files are never used")
-    if isinstance(exc, OSError) and (user := path_error(exc)) is not None:
-        return user
-    if isinstance(exc, OSError) and exc.errno == errno.EBADF and not exc.filename:  # stdout closed (`cmd >&-`)
+    if exc.errno == errno.EBADF and not exc.filename:  # stdout closed (`cmd >&-`)
         return KitError("cannot write to standard output: it is closed",
                         hint="run the command with its output open, or redirect it to a file (> out.txt)")
-    return None
+    return path_error(exc)
 
 
 def outcome(exc: BaseException) -> BaseException:
     """What ended the command: `exc`, or the latest stop signal that came before it. After a signal, whatever
     failed follows from it (a child the same signal killed: `pkill ffmpeg` with a Ctrl-C)."""
-    from kit.infra import interrupts
-
     signum = interrupts.received()
     return Interrupted(signum) if signum is not None else exc
 
@@ -195,23 +162,29 @@ def say(line: str) -> None:
 def report_error(exc: KitError) -> None:
     """`error:`, the tool's last lines, `hint:`; each on its own line, names in them made visible."""
     say(f"error: {visible(exc.message)}")
-    tail = getattr(exc, "stderr_tail", "")
-    for line in tail.splitlines()[-8:]:
+    for line in getattr(exc, "stderr_tail", "").splitlines()[-8:]:
         say(f"    | {visible(line)}")
     if exc.hint:
         say(f"hint: {visible(exc.hint)}")
 
 
 def _quiet_stdout() -> None:
-    """Whatever is still buffered for stdout goes nowhere, so Python's last flush cannot fail (a reader gone,
-    a terminal gone): a failed flush at exit would print a traceback and turn the exit code into 120."""
+    """What is still buffered for stdout goes nowhere: a failed flush at exit would print a traceback, exit 120."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def guard(fn: Callable[..., int | None], retry: bool = False) -> Callable[..., None]:
+    """A command's callback run under `guarded`: what it returns is the exit code, None 0."""
+    @functools.wraps(fn)
+    def callback(*args: Any, **kwargs: Any) -> None:
+        guarded(lambda: fn(*args, **kwargs) or 0, retry)
+    return callback
+
+
 def guarded(fn: Callable[[], int], retry: bool = True) -> None:
     """Run fn and exit with its code, or with the code and message its exception deserves."""
-    from kit.infra import interrupts, proc
+    from kit.infra import proc
 
     interrupts.install()
     proc.allow_new()
@@ -219,7 +192,7 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
         code = _run(fn)
     except (Exception, KeyboardInterrupt) as caught:  # every exit path is decided here, once
         interrupts.settle()
-        code = _report(outcome(caught), retry)
+        code = report_failure(caught, retry)
     finally:
         interrupts.end()
     try:
@@ -230,13 +203,12 @@ def guarded(fn: Callable[[], int], retry: bool = True) -> None:
 
 
 def _run(fn: Callable[[], int]) -> int:
-    from kit.infra import interrupts
-
     try:
         interrupts.check()  # a stop signal while the command's modules loaded or its flags were read
         if sys.stdout is None:  # Python's stdout when the kit starts with descriptor 1 closed (`cmd >&-`)
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        with _watched_output():
+        errors = _Output(sys.stderr, "error") if sys.stderr is not None else None
+        with contextlib.redirect_stdout(_Output(sys.stdout, "output")), contextlib.redirect_stderr(errors):
             code = fn()
         interrupts.check()  # a stop signal since the last poll ends the command as one
         return code
@@ -244,21 +216,15 @@ def _run(fn: Callable[[], int]) -> int:
         interrupts.settle()
 
 
-def report_failure(exc: Exception) -> int:
-    """Say why a command ended that raised outside `guarded` (while its flags were read); returns the exit code:
-    a KitError's own, 70 with the traceback for a bug. Never 1, which means HOLD: Python's own exit code for an
-    uncaught exception."""
-    return _report(outcome(exc), retry=False)
+def report_failure(exc: BaseException, retry: bool = False) -> int:
+    """Stop what still runs, say why the command ended (`exc`, or the stop signal before it), inside `guarded` or
+    outside (while its flags were read); returns its exit code, never Python's 1, which means HOLD."""
+    from kit.infra import proc
 
-
-def _report(exc: BaseException, retry: bool) -> int:
-    """Stop what still runs, say why the command ended; returns its exit code."""
-    from kit.infra import interrupts, proc
-
+    exc = outcome(exc)
     code = exit_code_for(exc)
     if code == EXIT_BROKEN_PIPE:
-        # the reader went away (e.g. `ensemble-kit detect | head`): stop quietly, as Unix tools do
-        proc.stop_all()
+        proc.stop_all()  # the reader went away (`ensemble-kit detect | head`): quietly, as Unix tools do
         _quiet_stdout()
     elif isinstance(exc, KeyboardInterrupt):
         proc.stop_all()
@@ -270,8 +236,7 @@ def _report(exc: BaseException, retry: bool) -> int:
             say(f"retry: {retry_command()}")
     else:
         proc.stop_all()
-        # a bug, not a user error: keep the traceback visible
-        say("\n".join(traceback_lines(exc)))  # each exception's message on its own line, made visible
+        say("\n".join(traceback_lines(exc)))  # a bug: its traceback, each message on its own line
         say("error: internal error in ensemble-kit (a bug; the traceback is above)")
         say("hint: report it with the step log under <out-dir>/NN_step/logs/; finished work is kept")
     return code

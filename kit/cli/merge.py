@@ -1,47 +1,36 @@
-"""`ensemble-kit merge` and `ensemble-kit corpus info`.
-
-Importing this module stays light: pyarrow and pandas load inside the commands.
-"""
+"""`ensemble-kit merge` and `ensemble-kit corpus info`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.infra.visible import visible
 
 if TYPE_CHECKING:
-    from kit.corpus.manifests import BuildRows, MergeManifest
+    from kit.corpus.manifests import MergeManifest
     from kit.corpus.summary import TableSummary
 
 
-def _echo_counts(manifest: MergeManifest, err: bool) -> None:
-    for inp in manifest.inputs:
-        click.echo(visible(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
-                           f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict"),
-                   err=err)
-        if inp.upgraded:
-            click.echo(f"    {visible(inp.upgraded)}", err=err)
+def merged_lines(manifest: MergeManifest, out: Path) -> list[str]:
     from kit.corpus.regroup import group_lines
 
-    for line in [*(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
-                 *build_lines(manifest.builds),
-                 *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
-                 *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
-                 *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]:
-        click.echo(visible(line), err=err)
-    for warning in manifest.warnings:
-        click.echo(f"warning: {visible(warning)}", err=True)
-
-
-def build_lines(builds: Sequence[BuildRows]) -> list[str]:
-    """The ffmpeg/libvmaf builds of a corpus with their row counts, one line each."""
-    return [f"  build: {b.label}: {b.rows} rows" for b in builds]
+    lines = [f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, {manifest.n_contents} "
+             f"contents in {manifest.n_sources} sources, boxes {', '.join(manifest.boxes)}, "
+             f"{manifest.duplicates_dropped} duplicate(s) dropped, {manifest.conflicts.keys} conflict(s) resolved"]
+    for inp in manifest.inputs:
+        lines.append(f"  {inp.name} ({inp.kind}{', shard ' + inp.shard if inp.shard else ''}): "
+                     f"{inp.read} read, {inp.kept} kept, {inp.duplicate} duplicate, {inp.conflict} conflict")
+        lines += [f"    {inp.upgraded}"] if inp.upgraded else []
+    return [*lines, *(f"  {r.path}: same bytes as {r.same_bytes_as}, counted once" for r in manifest.repeated_inputs),
+            *(f"  build: {b.label}: {b.rows} rows" for b in manifest.builds),
+            *(f"  {g}" for g in group_lines(manifest.groups, manifest.unchecked_inputs, manifest.sources)),
+            *(f"  left out on box {u.box_id or '?'}: {u.file}: {u.why}" for u in manifest.left_out),
+            *([f"  independent check: {manifest.check.text}"] if manifest.check is not None else [])]
 
 
 @click.command("merge")
@@ -57,6 +46,7 @@ def build_lines(builds: Sequence[BuildRows]) -> list[str]:
                    '"different": [["c", "d"]]} (names, file names, name~<hex> or src_sha256 prefixes); recorded '
                    "in the merged manifest.")
 @click.option("--json", "json_mode", is_flag=True, help="Print the merge manifest as JSON on stdout.")
+@guard
 def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_groups: Path | None,
               json_mode: bool) -> None:
     """Merge corpus shards, results tarballs, run directories and bash-kit JSONL into one corpus.
@@ -79,36 +69,28 @@ def merge_cmd(inputs: tuple[Path, ...], out: Path, prefer: str | None, content_g
       ensemble-kit merge runs/slurm/shards/shard1of2 runs/slurm/shards/shard2of2 -o merged.parquet
       ensemble-kit run --corpus merged.parquet --out-dir runs/union
     """
-    def go() -> int:
-        from kit.corpus.commit import check_output
-        from kit.corpus.contents import read_overrides
-        from kit.corpus.merge import MergeConflict, merge_files
-        from kit.infra.perms import require_trusted
-        from kit.steps.status import input_corpus
+    from kit.corpus.commit import check_output
+    from kit.corpus.contents import read_overrides
+    from kit.corpus.merge import MergeConflict, merge_files
+    from kit.infra.perms import require_trusted
+    from kit.steps.status import input_corpus
 
-        def trusted(path: Path | None) -> Path | None:  # it decides which sources are one content: the folds
-            return require_trusted(path, "--content-groups") if path is not None else None
-
-        paths = [input_corpus(p) for p in inputs]
-        check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
-        try:
-            manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
-                                   overrides=read_overrides(trusted(content_groups)))
-        except MergeConflict as exc:
-            for line in exc.details:
-                click.echo(f"conflict: {visible(line)}", err=True)
-            raise
-        click.echo(visible(f"merged {len(manifest.inputs)} input(s) into {out}: {manifest.rows} rows, "
-                           f"{manifest.n_contents} contents in {manifest.n_sources} sources, "
-                           f"boxes {', '.join(manifest.boxes)}, "
-                           f"{manifest.duplicates_dropped} duplicate(s) dropped, "
-                           f"{manifest.conflicts.keys} conflict(s) resolved"), err=json_mode)
-        _echo_counts(manifest, err=json_mode)
-        if json_mode:
-            click.echo(json.dumps(manifest.to_json(), indent=2))
-        return 0
-
-    guarded(go, retry=False)
+    paths = [input_corpus(p) for p in inputs]
+    check_output(out, list(zip(inputs, paths, strict=True)))  # before anything is touched beside -o
+    # the overrides decide which sources are one content: the folds
+    groups = require_trusted(content_groups, "--content-groups") if content_groups is not None else None
+    try:
+        manifest = merge_files(paths, out, prefer, note=lambda line: click.echo(f"note: {visible(line)}", err=True),
+                               overrides=read_overrides(groups))
+    except MergeConflict as exc:
+        for line in exc.details:
+            click.echo(f"conflict: {visible(line)}", err=True)
+        raise
+    click.echo("\n".join(map(visible, merged_lines(manifest, out))), err=json_mode)
+    for warning in manifest.warnings:
+        click.echo(f"warning: {visible(warning)}", err=True)
+    if json_mode:
+        click.echo(json.dumps(manifest.to_json(), indent=2))
 
 
 @click.group("corpus")
@@ -125,6 +107,7 @@ def corpus_group() -> None:
 @corpus_group.command("info")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "json_mode", is_flag=True, help="Print the summary as JSON on stdout.")
+@guard
 def info_cmd(file: Path, json_mode: bool) -> None:
     """Summarise a corpus: rows, sources, encoders, boxes, devices, cq grid, vmaf range, teachers and
     ffmpeg/libvmaf builds (with their row counts; a warning when builds mix).
@@ -138,62 +121,54 @@ def info_cmd(file: Path, json_mode: bool) -> None:
       ensemble-kit corpus info runs/mybox
       ensemble-kit corpus info merged.parquet --json
     """
-    def go() -> int:
-        from kit.corpus.inputs import load_input
-        from kit.corpus.manifests import ShardManifest
-        from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
-        from kit.corpus.summary import summarise_table
-        from kit.rundir import manifest_path
-        from kit.steps.status import input_corpus
+    from kit.corpus.inputs import load_input
+    from kit.corpus.manifests import ShardManifest
+    from kit.corpus.provenance import build_rows, build_warnings, teacher_rows, teachers_line
+    from kit.corpus.summary import summarise_table
+    from kit.rundir import manifest_path
+    from kit.steps.status import input_corpus
 
-        path = input_corpus(file)
-        loaded = load_input(path)
-        if loaded.upgraded and not json_mode:
-            click.echo(f"note: {visible(loaded.upgraded)}", err=True)
-        m = loaded.manifest
-        if loaded.kind == "parquet" and m is None and manifest_path(path).is_file():
-            click.echo(visible(f"warning: {manifest_path(path)} does not describe {path} (another file's, or a merge "
-                               "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
-                       err=True)
-        shard = m.shard if isinstance(m, ShardManifest) else None
-        summary = summarise_table(loaded.table)
-        builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
-        if json_mode:
-            click.echo(json.dumps({"path": str(path), "kind": loaded.kind, "sha256": loaded.sha256,
-                                   "manifest_kind": m.kind if m is not None else None,
-                                   "shard": shard.to_json() if shard is not None else None,
-                                   "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
-                                   "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
-        else:
-            kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
-            lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
-                     "builds", *build_lines(builds)]
-            click.echo("\n".join(visible(line) for line in lines))
-        for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
-                                                 if len(teachers) > 1 else []):
-            click.echo(f"warning: {visible(warning)}", err=True)
-        return 0
-
-    guarded(go, retry=False)
+    path = input_corpus(file)
+    loaded = load_input(path)
+    if loaded.upgraded and not json_mode:
+        click.echo(f"note: {visible(loaded.upgraded)}", err=True)
+    m = loaded.manifest
+    if loaded.kind == "parquet" and m is None and manifest_path(path).is_file():
+        click.echo(visible(f"warning: {manifest_path(path)} does not describe {path} (another file's, or a merge "
+                           "into it was killed); its provenance is ignored. Rerun the merge to rewrite both"),
+                   err=True)
+    shard = m.shard if isinstance(m, ShardManifest) else None
+    summary = summarise_table(loaded.table)
+    builds, teachers = build_rows(loaded.table, [m]), teacher_rows(loaded.table)
+    if json_mode:
+        click.echo(json.dumps({"path": str(path), "kind": loaded.kind, "sha256": loaded.sha256,
+                               "manifest_kind": m.kind if m is not None else None,
+                               "shard": shard.to_json() if shard is not None else None,
+                               "recorded_utc": loaded.recorded_utc or None, **summary.to_json(),
+                               "teacher_rows": teachers, "builds": [b.to_json() for b in builds]}, indent=2))
+    else:
+        kind = loaded.kind + (f", {m.kind}" if m is not None else "") + (f", shard {shard.label}" if shard else "")
+        lines = [*info_lines(f"{path} ({kind})", summary), f"teachers  {teachers_line(teachers)}",
+                 "builds", *(f"  build: {b.label}: {b.rows} rows" for b in builds)]
+        click.echo("\n".join(visible(line) for line in lines))
+    for warning in build_warnings(builds) + ([f"the corpus holds rows of {len(teachers)} teacher models"]
+                                             if len(teachers) > 1 else []):
+        click.echo(f"warning: {visible(warning)}", err=True)
 
 
-def info_lines(head: str, s: TableSummary, limit: int = 12) -> list[str]:
+def info_lines(head: str, s: TableSummary) -> list[str]:
     from kit.corpus.names import source_names
 
     shown = source_names((x.src_sha256, x.src) for x in s.sources)  # two contents of one name told apart
-    names = ", ".join(sorted(shown.values())[:limit])
-    if len(s.sources) > limit:
-        names += f", ... (+{len(s.sources) - limit} more; --json lists all)"
+    names = ", ".join(sorted(shown.values())[:12])
+    if len(s.sources) > 12:
+        names += f", ... (+{len(s.sources) - 12} more; --json lists all)"
+    # the cq values of each encoder's rows, one line each (a corpus of an older kit: its one grid)
+    grids = [f"{name}: {', '.join(map(str, values))}" for name, values in s.grids.items()] or \
+        [", ".join(map(str, s.cq_grid))]
     lo, hi = s.vmaf_range
     return [head, f"rows      {s.rows}", f"sources   {s.n_sources}: {names}", f"encoders  {', '.join(s.encoders)}",
             f"boxes     {', '.join(s.boxes)}", f"devices   {', '.join(s.devices)}",
-            *grid_lines(s), f"rungs     {', '.join(s.rungs) or 'native'}", f"vmaf      {lo:.3f} .. {hi:.3f}",
-            f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]
-
-
-def grid_lines(s: TableSummary) -> list[str]:
-    """The cq values of each encoder's rows, one line per encoder (a corpus of an older kit: its one grid)."""
-    if not s.grids:
-        return [f"cq grid   {', '.join(map(str, s.cq_grid))}"]
-    return [f"cq grid   {name}: {', '.join(map(str, values))}" if i == 0 else
-            f"          {name}: {', '.join(map(str, values))}" for i, (name, values) in enumerate(s.grids.items())]
+            *(f"{'cq grid' if i == 0 else '':<10}{grid}" for i, grid in enumerate(grids)),
+            f"rungs     {', '.join(s.rungs) or 'native'}",
+            f"vmaf      {lo:.3f} .. {hi:.3f}", f"encoded   {', '.join(f or '(not recorded)' for f in s.enc_pix_fmts)}"]

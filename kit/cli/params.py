@@ -1,9 +1,6 @@
-"""The one click parameter type of the kit's flags (`KitParam`): it hands a flag's text to its parser
-(kit.infra.rules.Parser, declared with the setting's flag in its field), then checks the setting's rules on the typed
-value, so that a flag and its KIT_ variable are refused with the kit's message and hint, naming the flag (the
-variable is named by kit.cli.usage). Flags parse, the settings validate: no range is spelled here.
-
-Light to import: the kit modules a parser reads with load when a value is converted.
+"""The one click parameter type of the kit's flags (`KitParam`): it runs a flag's parser (kit.infra.rules.Parser),
+then checks the setting's rules on the typed value, so a flag and its KIT_ variable are refused with the kit's
+message and hint, naming the flag. Flags parse, the settings validate: no range is spelled here.
 """
 
 from __future__ import annotations
@@ -31,31 +28,21 @@ class FlagError(click.BadParameter):
 
 
 class KitParam(click.ParamType):
-    """A flag's type: `parser` reads the text (a refusal is a usage error carrying its hint), then the value is
-    checked with `rules`, its setting's (none for a flag of no setting)."""
+    """A flag's type: `parser` reads the text, then the value is checked with its setting's `rules`."""
 
     def __init__(self, parser: Parser, rules: tuple[Rule, ...] = ()) -> None:
         self.parser, self.rules, self.name = parser, rules, parser.name
-
-    @property
-    def words(self) -> str:
-        """What a value must be, as a message says it: the setting's rule's words, or the parser's."""
-        return self.rules[0].value_words if self.rules else self.parser.fallback
-
-    def check(self, value: Any, shown: str, flag: str) -> None:
-        """InputError for the first of the setting's rules `value` breaks (`shown` is the value as given)."""
-        for rule in () if self.parser.exempt(value) else self.rules:
-            if (why := rule.problem(value)) is not None:
-                words = rule.words if self.parser.takes_off else rule.value_words
-                raise InputError(f"{shown} {why}", hint=f"give {flag} {words}")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):  # a default, already typed
             return value
         flag = max(param.opts, key=len) if param is not None and param.opts else self.name
-        try:
-            typed = self.parser.parse(value, flag, self.words)
-            self.check(typed, label(flag, value), flag)
+        try:  # what a value must be, in a message: the setting's rule's words, or the parser's
+            typed = self.parser.parse(value, flag, self.rules[0].value_words if self.rules else self.parser.fallback)
+            for rule in () if self.parser.exempt(typed) else self.rules:  # the first of its rules it breaks
+                if (why := rule.problem(typed)) is not None:
+                    words = rule.words if self.parser.takes_off else rule.value_words
+                    raise InputError(f"{label(flag, value)} {why}", hint=f"give {flag} {words}")
             return typed
         except InputError as exc:  # named by the flag, whoever said it (`unknown encoder 'x'`: --encoders 'x': ...)
             said = exc.message if exc.message.startswith(flag) else f"{label(flag, value)}: {exc.message}"

@@ -1,11 +1,10 @@
-"""`ensemble-kit ray`: the corpus as one Ray task per shard, then LOSO, verdict and bundle on the union.
-
-Light to import (click only); the tasks are run by kit/cluster/ray.py, Ray itself loads when the command runs.
-"""
+"""`ensemble-kit ray`: the corpus as one Ray task per shard, then LOSO, verdict and bundle on the union
+(kit/cluster/ray.py runs the tasks)."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import click
 
 from kit.cli.cluster import cluster_options, make_plan
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.cli.params import KitParam
 from kit.infra.invocation import kit_command, shell_join
 from kit.infra.rules import Float
@@ -28,8 +27,9 @@ from kit.infra.rules import Float
                    "(rounded up).")
 @cluster_options("Print the commands every task would run; connect to no cluster, write and run nothing.")
 @click.pass_context
+@functools.partial(guard, retry=True)
 def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shards: int, dry_run: bool,
-            **values: Any) -> None:
+            **values: Any) -> int:
     """Run the corpus on a Ray cluster as one task per shard, then train on the union.
 
     Each task K runs prereqs and corpus for shard K/N (--shard auto; the task carries
@@ -46,30 +46,26 @@ def ray_cmd(ctx: click.Context, address: str | None, cpus_per_task: float, shard
       ensemble-kit ray --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 --dry-run
       ensemble-kit ray --shards 8 --ref-dir /shared/clips --out-dir /shared/runs/x264 --address ray://head:10001
     """
-    def go() -> int:
-        plan = make_plan(ctx, "ray", shards, values)
-        if not plan.settings.jobs:  # the kit would run as many encodes as the node has cores
-            plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings,
-                                                                          jobs=math.ceil(cpus_per_task)))
-        if dry_run:
-            click.echo("\n".join([f"# the settings every task reads ({plan.layout.settings}):",
-                                  *(f"#   {line}" for line in plan.settings_json().splitlines()),
-                                  f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:",
-                                  *map(shell_join, plan.shard_commands()),
-                                  "# then, once every shard succeeded, the union task runs:",
-                                  *map(shell_join, plan.union_commands())]))
-            click.echo("dry run: nothing written or run", err=True)
-            return 0
-        from kit.cluster.ray import run_plan
+    plan = make_plan(ctx, "ray", shards, values)
+    if not plan.settings.jobs:  # the kit would run as many encodes as the node has cores
+        plan = dataclasses.replace(plan, settings=dataclasses.replace(plan.settings, jobs=math.ceil(cpus_per_task)))
+    if dry_run:
+        click.echo("\n".join([f"# the settings every task reads ({plan.layout.settings}):",
+                              *(f"#   {line}" for line in plan.settings_json().splitlines()),
+                              f"# every shard task K of 1..{shards} runs, with KIT_ARRAY_TASK=K/{shards}:",
+                              *map(shell_join, plan.shard_commands()),
+                              "# then, once every shard succeeded, the union task runs:",
+                              *map(shell_join, plan.union_commands())]))
+        click.echo("dry run: nothing written or run", err=True)
+        return 0
+    from kit.cluster.ray import run_plan
 
-        code = run_plan(plan, address, cpus_per_task, lambda line: click.echo(line, err=True))
-        lay = plan.layout
-        if values["json_mode"]:
-            click.echo(json.dumps({"exit_code": code, "shards": shards, "union_out": str(lay.union_out),
-                                   "logs": str(lay.logs)}))
-        else:
-            click.echo(f"union: {lay.union_out} (its summary is in the union task's log, {lay.logs / 'union.log'}); "
-                       f"{kit_command('status', lay.union_out)}")
-        return code
-
-    guarded(go, retry=True)
+    code = run_plan(plan, address, cpus_per_task, lambda line: click.echo(line, err=True))
+    lay = plan.layout
+    if values["json_mode"]:
+        click.echo(json.dumps({"exit_code": code, "shards": shards, "union_out": str(lay.union_out),
+                               "logs": str(lay.logs)}))
+    else:
+        click.echo(f"union: {lay.union_out} (its summary is in the union task's log, {lay.logs / 'union.log'}); "
+                   f"{kit_command('status', lay.union_out)}")
+    return code

@@ -1,11 +1,9 @@
-"""`ensemble-kit run` and `ensemble-kit step NAME`: the run with the settings the flags make (kit/cli/flags.py).
-
-Importing this module stays light (click only): the steps load when a command runs.
-"""
+"""`ensemble-kit run` and `ensemble-kit step NAME`: the run with the settings the flags make (kit/cli/flags.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -13,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.cli.environment import check_environment
-from kit.cli.flags import build_settings, given_here, run_options, step_options
+from kit.cli.flags import build_settings, given_here, run_options
 from kit.cli.guard import failure_events, guarded
 from kit.cli.params import KitParam, TrainTask
 from kit.infra.invocation import retry_command
@@ -82,7 +80,7 @@ def run_cmd(**kw: Any) -> None:
               help="With `step loso`: train only the members of LOSO's share K of N that are not on disk yet, and "
                    "stop; a run with --train-tasks N gathers them. auto: K and N of the array task this runs in "
                    "(KIT_ARRAY_TASK=K/N, or Slurm's).")
-@step_options
+@functools.partial(run_options, selection=False)
 def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
     """Run one step alone (the flags of `run`), e.g. to retry it.
 
@@ -95,7 +93,6 @@ def step_cmd(name: str, train_task: ArrayPosition | None, **kw: Any) -> None:
       ensemble-kit step verdict --out-dir runs/mybox --min-mean-plcc 0.97
       ensemble-kit step loso --train-task 2/4 --corpus union.parquet --out-dir runs/union
     """
-    kw["only"] = kw["from_step"] = None
     if train_task is not None and name != "loso":
         raise click.UsageError(f"--train-task trains LOSO's members: it goes with `step loso`, not `step {name}`")
     given = given_here(click.get_current_context())

@@ -1,7 +1,5 @@
-"""`ensemble-kit slurm`: the corpus as a Slurm array job, then LOSO, verdict and bundle on the union.
-
-Light to import (click only); the scripts are written by kit/cluster/slurm.py.
-"""
+"""`ensemble-kit slurm`: the corpus as a Slurm array job, then LOSO, verdict and bundle on the union
+(kit/cluster/slurm.py writes the scripts)."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kit.cli.cluster import cluster_options, make_plan
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.cli.params import KitParam
 from kit.infra.invocation import kit_command
 from kit.infra.rules import Int
@@ -36,9 +34,10 @@ if TYPE_CHECKING:
 @cluster_options("Print the batch scripts; write and submit nothing. Without it, on a host with no sbatch, "
                  "the scripts are written and kept, and the error says how to submit them on the login node.")
 @click.pass_context
+@guard
 def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit: str | None,
               cpus_per_task: int | None, mem: str | None, sbatch_args: tuple[str, ...], job_name: str,
-              dry_run: bool, **values: Any) -> None:
+              dry_run: bool, **values: Any) -> int:
     """Run the corpus on a Slurm cluster as an array job, then train on the union.
 
     Writes two batch scripts into OUT_DIR/slurm/ and submits them with sbatch: an
@@ -66,30 +65,26 @@ def slurm_cmd(ctx: click.Context, shards: int, partition: str | None, time_limit
       ensemble-kit slurm --shards 8 --train-tasks 16 --ref-dir /shared/clips --out-dir /shared/runs/big
       squeue --me; ensemble-kit status /shared/runs/x264/shards/shard1of8
     """
-    def go() -> int:
-        from kit.cluster.slurm import SbatchOptions, check_plan, scripts, submit, write_scripts
+    from kit.cluster.slurm import SbatchOptions, check_plan, scripts, submit, write_scripts
 
-        opts = SbatchOptions(job_name, partition, time_limit, cpus_per_task, mem, tuple(sbatch_args))
-        plan = make_plan(ctx, "slurm", shards, values)
-        if dry_run:
-            check_plan(plan, opts)
-            for path, text in [(plan.layout.settings, plan.settings_json()), *scripts(plan, opts)]:
-                click.echo(f"# ==> {path} <==\n{text}")
-            click.echo("dry run: nothing written or submitted", err=True)
-            return 0
-        written = write_scripts(plan, opts)
-        jobs = submit(plan)
-        if values["json_mode"]:
-            click.echo(json.dumps(submitted_json(plan, jobs), indent=2))
-        else:
-            click.echo("\n".join(submitted_lines(plan, written, jobs)))
+    opts = SbatchOptions(job_name, partition, time_limit, cpus_per_task, mem, tuple(sbatch_args))
+    plan = make_plan(ctx, "slurm", shards, values)
+    if dry_run:
+        check_plan(plan, opts)
+        for path, text in [(plan.layout.settings, plan.settings_json()), *scripts(plan, opts)]:
+            click.echo(f"# ==> {path} <==\n{text}")
+        click.echo("dry run: nothing written or submitted", err=True)
         return 0
-
-    guarded(go, retry=False)
+    written = write_scripts(plan, opts)
+    jobs = submit(plan)
+    if values["json_mode"]:
+        click.echo(json.dumps(submitted_json(plan, jobs), indent=2))
+    else:
+        click.echo("\n".join(submitted_lines(plan, written, jobs)))
+    return 0
 
 
 def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
-    """What --json prints once the jobs are submitted: their ids, scripts and folders."""
     from kit.cluster.slurm import script_path
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards
@@ -103,7 +98,6 @@ def submitted_json(plan: ClusterPlan, jobs: Submitted) -> dict[str, object]:
 
 
 def submitted_lines(plan: ClusterPlan, written: list[Path], jobs: Submitted) -> list[str]:
-    """What the command says once the jobs are submitted: each job, how to watch them, how to resume."""
     from kit.cluster.slurm import retrain_hint
 
     lay, t, shards = plan.layout, plan.train_tasks, plan.shards

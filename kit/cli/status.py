@@ -1,7 +1,4 @@
-"""`ensemble-kit status [OUT_DIR]`: which steps are done, stale or pending, and why.
-
-Light to import (click only); the planning code loads when the command runs.
-"""
+"""`ensemble-kit status [OUT_DIR]`: which steps are done, stale or pending, and why."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kit.cli.guard import guarded
+from kit.cli.guard import guard
 from kit.errors import InputError
 from kit.infra.invocation import kit_command
 from kit.infra.visible import visible
@@ -73,6 +70,7 @@ def missing_out_dir(out_dir: Path) -> InputError:
 @click.argument("out_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "json_mode", is_flag=True, envvar="KIT_JSON", show_envvar=True,
               help="One JSON document on stdout instead of the lines.")
+@guard
 def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
     """Show which steps of OUT_DIR are done, stale, pending or running, and why.
 
@@ -86,16 +84,12 @@ def status_cmd(out_dir: Path | None, json_mode: bool) -> None:
       ensemble-kit status runs/mybox
       ensemble-kit status runs/mybox --json | jq '.steps[] | select(.state != "done")'
     """
-    def go() -> int:
-        from kit.steps.status import run_status
+    from kit.steps.status import run_status
 
-        if out_dir is not None and not out_dir.is_dir():
-            raise missing_out_dir(out_dir)
-        report = run_status(out_dir or default_out_dir())
-        if json_mode:
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            click.echo("\n".join(status_lines(report, color=sys.stdout.isatty())))
-        return 0
-
-    guarded(go, retry=False)
+    if out_dir is not None and not out_dir.is_dir():
+        raise missing_out_dir(out_dir)
+    report = run_status(out_dir or default_out_dir())
+    if json_mode:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo("\n".join(status_lines(report, color=sys.stdout.isatty())))

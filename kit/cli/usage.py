@@ -1,15 +1,10 @@
-"""Usage errors (a bad flag value, an unknown option, a missing argument) in the kit's own form:
-
-    error: --cqs '19,abc' is not a comma-separated list of whole numbers
-    hint: e.g. --cqs 19,25,31,37
-
-exit 2, as every other bad input; a flag's type (kit.cli.params) carries the hint of the kit's parser, other
-usage errors point at the command's --help. Nothing has run yet, so there is nothing to resume. With --json
-(or KIT_JSON) the `error` and `run_finished` events go to stdout too, as for any other failed run.
+"""Usage errors (a bad flag value, an unknown option, a missing argument) in the kit's own form: `error:` and
+`hint:` lines, exit 2; with --json (or KIT_JSON) the `error` and `run_finished` events go to stdout too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -40,12 +35,11 @@ def cause_and_hint(exc: click.UsageError) -> tuple[str, str]:
 
 def json_mode(args: Sequence[str] | None) -> bool:
     """Whether the command was asked for NDJSON events (--json, or KIT_JSON), though its flags did not parse."""
-    given = list(sys.argv[1:] if args is None else args)
-    try:  # the variable read as click reads the flag's (1, true, t, yes, y, on)
-        from_env = bool(click.BOOL.convert(os.environ.get("KIT_JSON", "0") or "0", None, None))
-    except click.BadParameter:
-        from_env = False
-    return "--json" in given or from_env
+    if "--json" in (sys.argv[1:] if args is None else args):
+        return True
+    with contextlib.suppress(click.BadParameter):  # the variable read as click reads the flag's (1, true, yes, on)
+        return bool(click.BOOL.convert(os.environ.get("KIT_JSON", "0") or "0", None, None))
+    return False
 
 
 def usage_events(exc: click.UsageError) -> list[str]:

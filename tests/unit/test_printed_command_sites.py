@@ -53,12 +53,14 @@ class Check:
 
 SITES: dict[str, Check] = {
     # retry: and resume with:, however the command ended
-    "kit/cli/guard.py:_report": Check(RUN, (RETRY_RESUME, "tests/real/test_exit_signals.py::"
+    "kit/cli/guard.py:report_failure": Check(RUN, (RETRY_RESUME, "tests/real/test_exit_signals.py::"
                                             "test_a_stop_signal_while_the_summary_is_written",
                                             "tests/unit/test_runner.py::test_the_printed_retry_command_is_the_one_that_was_run")),
-    "kit/cli/run.py:execute": Check(SAME, ("kit/cli/guard.py:_report",), "the retry of the `error` event (--json)"),
+    "kit/cli/run.py:execute": Check(SAME, ("kit/cli/guard.py:report_failure",),
+                                    "the retry of the `error` event (--json)"),
     "kit/cli/usage.py:KitGroup.main": Check(RUN, (MORE_HINTS,), "a usage error's `--help`; a stop signal's lines"),
-    "kit/__main__.py:<module>": Check(SAME, ("kit/cli/guard.py:_report",), "a stop signal while the modules load"),
+    "kit/__main__.py:<module>": Check(SAME, ("kit/cli/guard.py:report_failure",),
+                                      "a stop signal while the modules load"),
     # a clip left out, and its fix
     "kit/media/refs.py:check_geometry": Check(RUN, (CLIP_FIXES,)),
     "kit/media/discovery.py:list_clip_files": Check(RUN, (CLIP_FIXES,)),
@@ -125,7 +127,7 @@ SITES: dict[str, Check] = {
     "kit/cli/slurm.py:submitted_lines": Check(TOOL, (SLURM, "tests/unit/test_slurm.py::"
                                                              "test_status_command_names_the_resolved_shard")),
     "kit/cluster/slurm.py:submit": Check(TOOL, (SLURM, NO_SBATCH)),
-    "kit/cli/ray.py:ray_cmd.go": Check(WORDS, (RAY_RUN,), "status X after a Ray run"),
+    "kit/cli/ray.py:ray_cmd": Check(WORDS, (RAY_RUN,), "status X after a Ray run"),
     "kit/cluster/ray.py:_check": Check(TOOL, ("tests/pipeline/test_ray.py::"
                                               "test_a_failing_shard_is_named_and_nothing_runs_after_it",)),
     "kit/cluster/ray.py:run_commands": Check(LOG, (RAY_RUN,)),
