@@ -126,7 +126,8 @@ class JobStarted(Event):
 
 @dataclass(frozen=True)
 class JobProgress(Event):
-    """Frames through one phase (`encode`, then `score`) of a running job; about once a second."""
+    """Frames through one phase (`encode`, then `score`) of a running job; about once a second. `encodes`: how many
+    jobs' encodes the phase makes (a shared decode's batch encodes its jobs' in one ffmpeg; they then only score)."""
 
     kind = "job_progress"
     job_id: str
@@ -134,6 +135,7 @@ class JobProgress(Event):
     frames_done: int
     frames: int
     fps: float
+    encodes: int = 1
 
 
 @dataclass(frozen=True)

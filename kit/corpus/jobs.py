@@ -305,24 +305,26 @@ class JobRunner:
     log: LogFn
     hw: dict[str, HwArgs] = field(default_factory=dict)  # device args per encoder, as the probe used them
     hw_10bit: dict[str, HwArgs] = field(default_factory=dict)  # the same for 10-bit encodes (their upload format)
-    # progress(job_id, phase, frames done so far), phase "encode" then "score"; called from worker threads
-    progress: Callable[[str, str, int], None] | None = None
+    # progress(job_id, phase, frames done so far, encodes the phase makes), phase "encode" then "score"; called from
+    # worker threads
+    progress: Callable[[str, str, int, int], None] | None = None
     generation: str = ""  # a forced run's redo generation, written into each ledger it completes
     shared: SharedDecodes | None = None  # masters decoded once for all their jobs (kit.corpus.shared)
     oracle: Oracle | None = None  # the independent check of one job per clip (kit.corpus.oracle)
     oracle_jobs: frozenset[str] = frozenset()  # the jobs it checks
 
-    def _progress_lines(self, job: Job, phase: str) -> Callable[[str], None] | None:
-        """A reader of ffmpeg's `-progress` lines that reports `frame=N`; None without a progress callback."""
+    def _progress_lines(self, job: Job, phase: str, encodes: int = 1) -> Callable[[str], None] | None:
+        """A reader of ffmpeg's `-progress` lines that reports `frame=N` (of a phase making `encodes` jobs'
+        encodes); None without a progress callback."""
         report = self.progress
         if report is None:
             return None
-        report(job.job_id, phase, 0)
+        report(job.job_id, phase, 0, encodes)
 
         def on_line(line: str) -> None:
             frames = parse_progress_frame(line)
             if frames is not None:
-                report(job.job_id, phase, frames)
+                report(job.job_id, phase, frames, encodes)
 
         return on_line
 
@@ -456,7 +458,7 @@ class JobRunner:
                                             progress=self.progress is not None,
                                             scales=[j.scale_filter for j in batch.jobs])
             enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode"))
+                              on_stdout_line=self._progress_lines(job, "encode", len(encodes)))
             if enc.returncode != 0 or not all(self.tree.is_file(batch.encoded(j)) for j in batch.jobs):
                 raise self._fail(job, f"the shared decode of {len(encodes)} encodes failed (exit {enc.returncode})",
                                  enc.stderr_tail, telling_line(enc.stderr))

@@ -70,7 +70,7 @@ class ProgressRelay:
         self._started: dict[tuple[str, str], float] = {}
         self._last: dict[tuple[str, str], float] = {}
 
-    def __call__(self, job_id: str, phase: str, frames_done: int) -> None:
+    def __call__(self, job_id: str, phase: str, frames_done: int, encodes: int = 1) -> None:
         now, key, total = time.monotonic(), (job_id, phase), self.frames[job_id]
         with self._lock:
             start = self._started.setdefault(key, now)
@@ -78,7 +78,7 @@ class ProgressRelay:
                 return
             self._last[key] = now
         fps = frames_done / (now - start) if now > start else 0.0
-        self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1)))
+        self.emit(JobProgress(job_id, phase, min(frames_done, total), total, round(fps, 1), encodes))
 
 
 def job_work(job: Job) -> float:

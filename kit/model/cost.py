@@ -18,19 +18,13 @@ from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 if TYPE_CHECKING:  # the model's description and its folds load pandas: when reckoned, not for the renderer's constants
     from kit.model.schedule import JobShape
 
-# measured on this box (2 cores) on the demo (bench/bench_eta.py, bench/README.md): the corpus did 1.4-2.8e7 of work
-# a second, its jobs two at a time, whether the box was shared with other sessions' tests (load 3.8 per core) or with
-# two busy loops besides (4 to 8 per core); a parameter-step of LOSO's training arithmetic (kit.model.schedule) was
-# worth 0.86 of the corpus's work beside the tests, 1.6-4.2 beside the busy loops at 4-8 per core, 1.4-2.2 beside
-# them at 2-4 per core on real clips and 0.5 on the demo at 2 (bench/README.md, "The run's ETA with the tunings
-# priced"): until the training measures itself the rate is a guess; 1.0 kept every estimate of those seven runs within
-# twice the truth (1.8 left two at 2.34 and 2.68), replayed. Outside training LOSO took 8.5-48 s, the verdict 1-7 s,
-# the bundle 6-38 s
+# measured on this 2-core box by bench/bench_eta.py, busy (bench/README.md, "The run's ETA"): the corpus's work a
+# second; a training parameter-step in that work, a guess until training measures itself (0.5-2.2 run to run); each
+# step's part outside training, in seconds at PACE
 PACE = 2.6e7
 WORK_PER_PARAM_STEP = 1.0
 FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}  # each step's part outside training
-# of it, the share done before its training starts (torch and the corpus loaded): LOSO took 5-21 s before its first
-# epoch and 3-13 s after its last; the bundle 1-2.4 s before its refit and 5-25 s after (the exports, the report)
+# of it, the share done before its training starts (torch and the corpus loaded)
 SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
 BUNDLE_CORPUS_WORK = 1.5 * PACE  # a corpus-only box's bundle: the tarball of its shard
 

@@ -1,19 +1,6 @@
-"""How long the run still takes: the work left of each kind at the pace this run has shown for that kind.
-
-**Work.** Every step's work is counted in one unit, a pixel-frame of a corpus job (kit.model.cost): a job's frames x
-the pixels it encodes and scores, a training's parameter-steps at a fixed exchange rate, each step's part outside
-training (loading torch, the exports, the report) as so many units. The corpus step says the later steps' work as it
-plans its jobs (`forecast` events), LOSO again once it knows which members it lacks. Done is the finished jobs, the
-running ones' frames through each phase, the trainings' parameter-steps (`epoch.work`); an ended step has done all.
-
-**The pace.** Three kinds of work go at paces of their own: the corpus's jobs, training (a crowded box slows torch's
-threads far more, or less, than ffmpeg's processes), and the steps' rest. Each kind's pace is its work over its own
-working seconds, the older seconds weighing less (e^-age/MEMORY_S): a load that comes and goes for a few seconds moves
-it little, one that lasts is followed within a few minutes. A kind not measured yet goes at the corpus's pace (at the
-fixed exchange rate, for training); once it works, it starts from PRIOR_S seconds at that pace (at most as many as
-the run has lasted), so its first slow seconds (threads starting, torch warming) do not swing the estimate. The
-time left is each step's work left of each kind at that kind's pace. Until MEASURED_SHARE of the run's work is done
-the kit says it is estimating, no figure: kit 2.0 scaled one libvmaf timing into a figure 1.7 to 4.5 times off.
+"""How long the run still takes: each step's work left of each kind (the corpus's jobs, training, the steps' rest),
+in the run's one unit (kit.model.cost), at the pace this run has shown for that kind, its older seconds weighing less
+(docs/collaborator.md, "The time left"). Until MEASURED_SHARE of the run's work is done it says it is estimating.
 """
 
 from __future__ import annotations
@@ -56,6 +43,25 @@ class Pace:
         self.work, self.seconds = self.work * keep + work, self.seconds * keep + seconds
 
 
+@dataclass
+class RunningJob:
+    """A corpus job's work (half its encode, half its scoring) and its frames through each phase; `encodes`: the
+    jobs' encodes its encode phase makes (a shared decode's batch: its other jobs then only score, 0 for those)."""
+
+    work: float
+    frames: int
+    key: tuple[str, str, str]  # its clip, encoder and rung: a shared decode's batch has one of each
+    encode: int = 0
+    score: int = 0
+    encodes: int = 1
+
+    def counted(self, ended: bool = False) -> float:
+        """Its work done so far (all of it once it has ended)."""
+        if ended:
+            return self.work / 2 * (self.encodes + 1)
+        return self.work / 2 * (self.encodes * self.encode + self.score) / self.frames
+
+
 class RunClock:
     """The run's work planned and done per step and kind, and each kind's pace; `feed` it every event with its time
     (monotonic seconds), ask it `left`."""
@@ -66,41 +72,43 @@ class RunClock:
         self.current = ""
         self.planned: dict[Key, float] = {}
         self.done: dict[Key, float] = {}
-        self.jobs: dict[str, tuple[float, dict[str, int]]] = {}  # running job -> its work, frames per phase and all
+        self.jobs: dict[str, RunningJob] = {}
+        self.encoded: dict[tuple[str, str, str], int] = {}  # per key, the encodes counted for jobs yet to score
         self.trained = (0.0, 0.0)  # the running step's trainings: work of those ended, and of the current one
         self.loading = False  # the running step has not trained yet
-        self.paces = {kind: Pace() for kind in KINDS}
+        self.paces: dict[Key, Pace] = {}
+        self.latest: dict[str, Key] = {}  # per kind, the step whose pace of it was measured last
         self.worked_at = 0.0  # when work was last done (or a step or the corpus's jobs began)
         self.began: float | None = None  # when the first event came
 
     def feed(self, e: ev.Event, now: float) -> bool:
         """Takes in one event; True when the estimate should be said at once (a plan, a step's start or end). The
-        seconds since work was last done go to the kind this event did work of (the rest, when it did some)."""
+        seconds since work was last done go to the step's kind this event did work of (its rest, when it did some)."""
         self.began = now if self.began is None else self.began
-        before = self._by_kind()
+        before = dict(self.done)
         handler = getattr(self, f"_on_{e.kind}", None)
         changed = bool(handler(e)) if handler is not None else False
-        worked = {kind: done - before[kind] for kind, done in self._by_kind().items() if done > before[kind]}
+        worked = {key: done - before.get(key, 0.0) for key, done in self.done.items() if done > before.get(key, 0.0)}
         if worked:
-            kind = "rest" if "rest" in worked else max(worked, key=lambda k: worked[k])
-            pace = self.paces[kind]
-            if pace.seconds == 0 and (stand_in := self.speed(kind)) is not None:
+            key = next((k for k in worked if k[1] == "rest"), None) or max(worked, key=lambda k: worked[k])
+            pace = self.paces.setdefault(key, Pace())
+            if pace.seconds == 0 and (stand_in := self.speed(key)) is not None:
                 prior = min(PRIOR_S, now - self.began)  # never more than the run has seen: a run of seconds
                 pace.add(stand_in * prior, prior)
-            pace.add(worked[kind], now - self.worked_at)
+            pace.add(worked[key], now - self.worked_at)
+            self.latest[key[1]] = key
         if worked or isinstance(e, ev.StepStarted | ev.JobsPlanned):
             self.worked_at = now
         return changed
 
-    def speed(self, kind: str) -> float | None:
-        """A kind's work a second; one not measured yet goes at the corpus's, or at whatever else was measured."""
-        for pace in (self.paces[k] for k in (kind, "jobs", "training", "rest")):
-            if pace.work > 0 and pace.seconds > 0:
+    def speed(self, key: Key) -> float | None:
+        """A step's kind's work a second; one not measured yet goes at the pace of that kind measured last (another
+        step's), else at the corpus's, else at whatever was measured."""
+        for k in (key, self.latest.get(key[1]), self.latest.get("jobs"), *self.latest.values()):
+            pace = self.paces.get(k) if k is not None else None
+            if pace is not None and pace.work > 0 and pace.seconds > 0:
                 return pace.work / pace.seconds
         return None
-
-    def _by_kind(self) -> dict[str, float]:
-        return {kind: sum(w for (_, k), w in self.done.items() if k == kind) for kind in KINDS}
 
     def _plan(self, step: str, work: float, training: float = 0.0) -> None:
         self.planned[step, "rest"], self.planned[step, "training"] = work - training, training
@@ -132,6 +140,7 @@ class RunClock:
     def _on_jobs_planned(self, e: ev.JobsPlanned) -> bool:
         work = sum(w for per in e.work.values() for w in per.values())
         self.planned["corpus", "jobs"], self.done["corpus", "jobs"], self.jobs = work or e.total - e.reused, 0.0, {}
+        self.encoded = {}
         return True
 
     def _on_forecast(self, e: ev.Forecast) -> bool:
@@ -142,22 +151,28 @@ class RunClock:
         return True
 
     def _on_job_started(self, e: ev.JobStarted) -> bool:
-        self.jobs[e.job_id] = (e.work if e.work > 0 else 1.0, {"encode": 0, "score": 0, "frames": max(1, e.frames)})
+        self.jobs[e.job_id] = RunningJob(e.work if e.work > 0 else 1.0, max(1, e.frames), (e.src, e.encoder, e.rung))
         return False
 
-    def _through(self, job_id: str, phase: str = "", frames: int = 0) -> None:
-        """Counts a job's work done as its frames go through encode then score (a half each); with no phase, at
-        its end (a failed one's too: the step fails once the others end)."""
-        work, through = self.jobs[job_id]
-        was = (through["encode"] + through["score"]) / through["frames"] / 2
+    def _through(self, job_id: str, phase: str = "", frames: int = 0, encodes: int = 1) -> None:
+        """Counts a job's work done as its frames go through encode then score; with no phase, at its end (a failed
+        one's too: the step fails once the others end). A job whose encode another's batch made (counted there)
+        only scores."""
+        job = self.jobs[job_id]
+        if phase != "encode" and not job.encode and job.encodes and self.encoded.get(job.key, 0) > 0:
+            self.encoded[job.key] -= 1
+            job.encodes = 0
+        was = job.counted()
+        if phase == "encode" and encodes > job.encodes:
+            self.encoded[job.key] = self.encoded.get(job.key, 0) + encodes - job.encodes
+            job.encodes = encodes
         if phase:
-            through[phase] = min(through["frames"], frames)
-        now = (through["encode"] + through["score"]) / through["frames"] / 2 if phase else 1.0
-        self.done["corpus", "jobs"] = self.done.get(("corpus", "jobs"), 0.0) + work * (now - was)
+            setattr(job, phase, min(job.frames, frames))
+        self.done["corpus", "jobs"] = self.done.get(("corpus", "jobs"), 0.0) + job.counted(not phase) - was
 
     def _on_job_progress(self, e: ev.JobProgress) -> bool:
         if e.job_id in self.jobs and e.phase in ("encode", "score"):
-            self._through(e.job_id, e.phase, e.frames_done)
+            self._through(e.job_id, e.phase, e.frames_done, e.encodes)
         return False
 
     def _on_job_done(self, e: ev.JobDone | ev.JobFailed) -> bool:
@@ -191,10 +206,10 @@ class RunClock:
             self._plan(step, FIXED_WORK.get(step, 0.0))
         total = sum(self.planned.values())
         share = min(1.0, sum(self.done.values()) / total)
-        speeds = {kind: self.speed(kind) for kind in KINDS}
+        speeds = {(s, k): self.speed((s, k)) for s in to_run for k in KINDS}
         if share < MEASURED_SHARE or None in speeds.values():
             return Estimate(None, {}, self.current, share)
-        left = {s: sum(max(0.0, self.planned.get((s, k), 0.0) - self.done.get((s, k), 0.0)) / (speeds[k] or 1.0)
+        left = {s: sum(max(0.0, self.planned.get((s, k), 0.0) - self.done.get((s, k), 0.0)) / (speeds[s, k] or 1.0)
                        for k in KINDS) for s in to_run}
         return Estimate(sum(left.values()), left, self.current, share)
 
