@@ -1,13 +1,7 @@
-"""Encoder specs: mostly data, one small interface.
+"""Encoder specs: mostly data, one small interface (docs/encoders.md).
 
-Each spec knows its family, codec, preset, pixel format, session cap, the range of its quality knob in its own scale
-(for normalising `cq` within the family), how `cq` maps onto its rate-control flags (always the value the encoder
-receives), its default quality grid (kit.platforms.grids) and which pixel format it takes for a 10-bit 4:2:0 encode, or
-why it has none (the 10-bit test encode, kit.platforms.probe, proves it here).
-
-A family is a closed type (`Family`): what differs between families is decided by a `match` ending in `assert_never`,
-so mypy names the function whose arm a new family lacks. A row added here does not change the model's inputs (its codec
-vocabulary is pinned apart, kit.model.contract).
+A family is a closed type (`Family`): what differs between families is a `match` ending in `assert_never`, so mypy
+names the function whose arm a new family lacks. A row here does not change the model's inputs (kit.model.contract).
 """
 
 from __future__ import annotations
@@ -53,11 +47,6 @@ class EncoderSpec:
     pix_fmt_10bit: str = ""
     no_10bit: str = ""
     grid: tuple[int, ...] = ()  # the default quality grid, in the knob's own scale (--cqs overrides it)
-
-    @property
-    def cq_bounds(self) -> tuple[int, int]:
-        """(lowest, highest) value the knob takes, whichever end is the best quality."""
-        return min(self.cq_range), max(self.cq_range)
 
     @property
     def preset_name(self) -> str:
@@ -128,10 +117,7 @@ class EncoderSpec:
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
 
-# default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
-# software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from
-# 0 to 100); the hardware ones by the same share of their own scales. Each reaches the end of vmaf-tune's CRF range
-# (10..51), which the consumer queries whole: four points put two encodes per source and rung in its 36..51 band
+# default grids, each in its family's own scale, chosen by measurement (docs/quality-and-ladder.md)
 _X264_GRID = (10, 24, 38, 51)  # CRF 0..51
 _X265_GRID = (10, 24, 38, 51)
 _SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 7 at CRF 63 still scored 26..97 on the demo

@@ -1,20 +1,8 @@
-"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`).
+"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`, docs/quality-and-ladder.md).
 
-Every encoder row has a default grid in its own native scale (kit.platforms.encoders: `EncoderSpec.grid`), chosen
-by measurement so that the teacher spans the quality range on the demo clips and the grid reaches the ends of
-vmaf-tune's CRF 10..51 query range (docs/quality-and-ladder.md). `--cqs` overrides it:
-
-    --cqs 19,25,31,37                        every encoder at these values
-    --cqs 'libsvtav1:20,32,44,56'            libsvtav1 at these, every other encoder at its default
-    --cqs 'svtav1:20,32,44,56;x264:18,30'    a family name sets every encoder of that family
-    --cqs '19,25,31;libsvtav1:20,32,44'      a list for every encoder, and one encoder's own
-    --cqs auto                               each encoder's default grid (the default)
-
-An encoder's own entry wins over its family's, which wins over the list for every encoder. A grid is a set of values
-per encoder: its order is no setting (`25,19` is `19,25`: the same jobs, the same corpus). An entry of a name is
-checked against the range of every encoder it names (`grid_problem`), whatever the run's encoders; the list for
-every encoder against the run's own encoders (`range_problem`: at the flags, and at the corpus step for those
---encoders auto resolves to).
+A grid is a set of values per encoder (`25,19` is `19,25`): an encoder's own entry wins over its family's, which wins
+over the list for every encoder, which wins over its default (`EncoderSpec.grid`). An entry of a name is checked
+against every encoder it names (`grid_problem`); the list for every encoder against the run's own (`range_problem`).
 """
 
 from __future__ import annotations
@@ -87,7 +75,7 @@ def named_specs(name: str) -> list[EncoderSpec]:
 
 def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
     """(the first of `name`'s values outside its own quality range, the range's lowest, highest); None if none is."""
-    lo, hi = get_spec(name).cq_bounds
+    lo, hi = sorted(get_spec(name).cq_range)
     return next(((cq, lo, hi) for cq in grid.for_encoder(name) if not lo <= cq <= hi), None)
 
 
@@ -98,10 +86,8 @@ def first_outside(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> tuple[
 
 def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | None:
     """Why the grid does not fit these encoders, read after the grid (`holds 60, outside libx264's range 0..51`)."""
-    if (bad := first_outside(encoders, grid)) is None:
-        return None
-    name, cq, lo, hi = bad
-    return f"holds {cq}, outside {name}'s range {lo}..{hi}"
+    bad = first_outside(encoders, grid)
+    return None if bad is None else f"holds {bad[1]}, outside {bad[0]}'s range {bad[2]}..{bad[3]}"
 
 
 def grid_problem(grid: object) -> str | None:

@@ -18,7 +18,7 @@ from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT, teacher_of
 from kit.platforms.encoders import get_spec
-from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip, run_probe
+from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
@@ -83,15 +83,14 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     distorted = work / f"teacher-probe.{spec.container}"
     # through run_probe: an ffmpeg ended by a signal proves nothing, so no size is refused (and cached) for it
     enc = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
-                    "teacher check's test encode", PROBE_TIMEOUT_S, log)
+                    "teacher check's test encode", log)
     if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
     w, h = (int(v) for v in size.split("x"))
     res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
-                                     teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score",
-                    PROBE_TIMEOUT_S, log)
+                                     teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score", log)
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise size_refusal(teacher, extra, size, clip, failed)

@@ -1,7 +1,4 @@
-"""Everything the verdict measures beyond the seeds' fold means, from LOSO's files: the ensemble's held-out rows
-with their intervals, the error by group, whole-clip use, each clip's pooled error, the --holdout blocks and whether
-every fold has results.
-No file access: the verdict step reads the files and hands them over."""
+"""Everything the verdict measures beyond the seeds' fold means, from LOSO's files (handed over: no file access)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The ensemble's error by encoder, by box, by resolution class, by ladder rung, by quality setting and by source.
-
-Computed from the held-out rows of `04_verdict/intervals.parquet` (the ensemble: the mean over seeds of the
-out-of-fold predictions), so every figure can be recomputed from that file: PLCC, RMSE, bias, the largest
-single-frame miss and the share of predictions outside [0, 100] (kit.model.metrics.residuals), and the coverage
-and mean width of the interval at the run's nominal level.
+"""The ensemble's error by encoder, box, resolution class, ladder rung, quality setting and source, from the held-out
+rows of `04_verdict/intervals.parquet` (kit.model.metrics.residuals, and the interval's coverage and width).
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """The verdict in the consumer's terms: the held-out encodes as vmaf-tune's fast path predicts them, and the gate at
-its tolerance.
+its tolerance (kit.model.consumer, docs/vmaf-tune.md).
 
-vmaf-tune accepts the proxy's answer for an encode when a verify encode agrees within its DEFAULT_PROXY_TOLERANCE
-(1.5 VMAF points) and falls back to its slow grid otherwise (kit.model.consumer). 03_loso/encodes.parquet
-(kit.model.encodes) holds each held-out encode's prediction as vmaf-tune makes it, by the members that never saw its
-content; every figure here is taken over its `counted` rows (an encoder vmaf-tune has a slot for, at a CRF it
-queries, that the encode's fold trained on): the share with `miss` <= the tolerance, the median and largest `miss`,
-over all of them and per encoder, CRF band, rung and content group, worst first. `share_gate` computes both
-consumer gates of kit.verdict.gates. The slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+Every figure is over the `counted` rows of 03_loso/encodes.parquet (kit.model.encodes): the share with `miss` <= the
+tolerance, the median and largest `miss`, overall and per encoder, CRF band, rung and content group, worst first. The
+slots of vmaf-tune's one-hot no row trained are named, never given a figure.
 """
 
 from __future__ import annotations

@@ -1,22 +1,15 @@
-"""Every gate on a measured figure, declared once: its record says what it measures (the `measure` its verdict row
-carries), which way its figure must lie, the GateThresholds field that holds its threshold (and declares its flag),
-where the verdict writes its row, how the report and the summary name it, how the recommendation says its failure,
-and how it is computed. The verdict (kit.verdict.decide), `verify`'s recheck (kit.verdict.recheck), the summary and
-the report read this table; none of them knows a gate by its name.
+"""Every gate on a measured figure, declared once (its measure, direction, threshold field, verdict block, words
+and computation): the verdict, `verify`'s recheck, the summary and the report read this table, never a gate by name.
 
-The PLCC gate, the lift and challenger gates, the evidence floor and the completeness are gates of their own shape
-(kit.verdict.gate, kit.verdict.lift, kit.verdict.assess), each one field of the verdict; this table holds the gates
-whose rows share one shape: a threshold, a worst value and what fails it (FoldGate per source, LimitGate otherwise).
-
-A new gate is a `Gate` in GATES (its computation beside it, or in the module that measures its figure) and its
-threshold, a field of GateThresholds; a row in a block the verdict has (one of BLOCKS) reaches the verdict, the
-recommendation, `verify`, the summary and the report with nothing else to add.
+The gates of their own shape (PLCC, lift, challenger, evidence, completeness) are in kit.verdict.gate, lift and
+assess. A new gate is a `Gate` in GATES and its threshold, a field of GateThresholds (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
@@ -38,8 +31,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Block:
-    """Where the verdict writes a gate's rows: its key, one row or a list of them, and (for a list of blocks that
-    each hold their row, as `holdout`) the key of the row inside each."""
+    """Where the verdict writes a gate's rows."""
 
     key: str  # a field of kit.verdict.document.Verdict
     many: bool = False  # a list of rows (several gates, or one gate per key), else the one row or null
@@ -140,9 +132,6 @@ class Gate:
         """A failing row as the recommendation says it."""
         return self.reason(self, row)
 
-    def rows(self, evidence: Evidence) -> tuple[Any, ...]:
-        return self.compute(self, evidence)
-
 
 def more(gate: Gate, failing: list[str]) -> str:
     return f" ({len(failing) - 1} more {gate.noun}(s) too)" if len(failing) > 1 else ""
@@ -211,15 +200,12 @@ def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
+    """Both consumer gates (`content`: the share per content group)."""
     from kit.verdict.consumer import share_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
     return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
-
-
-def consumer_content_share(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    return consumer_share(gate, e, content=True)
 
 
 ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", BIAS_GATE,
@@ -245,7 +231,7 @@ CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", CONSUMER_GAT
 CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share", CONSUMER_GATES,
                               "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
                               f"predicts them ({CONSUMER})", "consumer share per content", below,
-                              consumer_content_share)
+                              partial(consumer_share, content=True))
 
 # the order of the verdict's rows, of `verify`'s and of the report's gate table (the recommendation names the limits
 # before the per-source gates)

@@ -1,8 +1,5 @@
-"""The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them.
-
-Every figure here is recomputable from `04_verdict/intervals.parquet`: one row per held-out corpus row with the
-ensemble's prediction (the mean over seeds of the out-of-fold predictions), its std over seeds, and the interval
-at every level, each calibrated on the other content groups (leave one group out).
+"""The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them,
+each recomputable from `04_verdict/intervals.parquet` (each row's interval calibrated without its own content group).
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Is the teacher plausible? Per source and encoder, from the corpus rows at the clip's own size (the native rung),
-the mean teacher score over the frames of its encodes at the grid's best setting and at its worst. A source is a
-suspect teacher when its best setting scores under BEST_FLOOR (a high-quality encode the teacher calls poor), or
-when its teacher falls less than MIN_DROP from the best setting to the worst (a flat rate-quality curve: the
-teacher barely sees the grid). A warning, not a gate, said by the verdict (`teacher_suspects`, the recommendation),
-the summary and the report. Why: a wrong teacher learnt well keeps the held-out PLCC high (a scoring bug gave VMAF
-16-27 where 99 was right, and the run PROMOTEd). No pandas import: document.py takes the record from here.
+"""Is the teacher plausible? Per source and encoder at the clip's own size, the mean teacher over the frames of its
+encodes at the grid's best setting and at its worst. A suspect: the best under BEST_FLOOR, or a fall under MIN_DROP
+(a flat curve). A warning, not a gate (docs/verdict.md, "Plausibility of the teacher"): a wrong teacher learnt well
+keeps the PLCC high. No pandas import: document.py takes the record from here.
 """
 
 from __future__ import annotations
@@ -19,22 +16,10 @@ from kit.platforms.encoders import SPECS
 if TYPE_CHECKING:
     import pandas as pd
 
-# The mean teacher score an encode at a high-quality setting reaches at its own size. The demo's 9 clips at the
-# default grids' best settings (CRF 10) scored 95.7-99.95 (libx264), 95.0-99.96 (libx265), 94.4-99.96 (libsvtav1),
-# and 90.5-99.9 at CRF 19 (the lowest: perlin, libx265); the scoring bug gave 16-27 at the best setting.
-BEST_FLOOR = 90.0
-# How far, at most, the best setting may sit into its knob's range (kit.platforms.encoders: cq_range runs from
-# the best quality, 0, to the worst, 1) to be held to BEST_FLOOR: up to x264 CRF 20, SVT-AV1 CRF 25, VideoToolbox
-# q:v 61. An honest teacher goes under 90 beyond it: the demo at CRF 24 scored 86.3 (perlin) and 88.7 (mandelbrot),
-# the tests' tiny clips at CRF 25 79.6-92.9. The default grids start at 0.15-0.20 (CRF 10, q:v 80).
-HIGH_QUALITY = 0.4
-# The fall of the mean teacher from the best setting to the worst, VMAF points, below which a curve is flat: a
-# sixth of a just-noticeable difference (about 6 points, as commonly cited). On the demo the flattest honest curves
-# fall 4.0 (gradients, libx264 CRF 10-38), 3.1 (sierpinski, libx265 CRF 10-38), 1.8 (gradients, libx265 CRF 19-37)
-# and 1.05 (gradients, libsvtav1 CRF 19-37); a teacher stuck at one score (an encode scored against itself, one
-# pair scored for every setting) falls 0. Flagged on the demo: sierpinski with libsvtav1 (97.4 from CRF 10 to 63, a
-# fall of 0.2; its encodes, 14 to 68 kbps, are alike to the teacher).
-MIN_DROP = 1.0
+# the thresholds, each measured on the demo clips (docs/verdict.md, "Plausibility of the teacher")
+BEST_FLOOR = 90.0  # the mean teacher an encode at a high-quality setting reaches at its own size
+HIGH_QUALITY = 0.4  # how far into its knob's range (0: best, 1: worst) a best setting is held to BEST_FLOOR
+MIN_DROP = 1.0  # the fall of the mean teacher from the best setting to the worst below which a curve is flat
 SHOWN = 3  # suspects named in a sentence (the summary, the recommendation); the verdict and the report list all
 SIZES = ("enc_width", "enc_height", "width", "height")  # a frame without them is one of the clip's own size
 

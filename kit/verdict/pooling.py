@@ -1,12 +1,8 @@
 """Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
 
-A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (one encode,
-kit.model.clips.ENCODE_KEY: a native encode and its half-height rung are two, so their opposite errors never cancel)
-the ensemble's frame predictions (clipped to [0, 100]) and the teacher's frame scores are each pooled by the
-consumers' statistics (kit.model.pooling); the error is their difference. Every figure of the `clip_pooling` block
-and of the --max-clip-error gates is recomputable from 04_verdict/clip_pooling.parquet (`vmaf_<stat>`,
-`pred_<stat>`): RMSE, mean and largest absolute error and the bias of `pred_<stat> - vmaf_<stat>`, all clips or one
-encoder's.
+A clip is one encode (kit.model.clips.ENCODE_KEY: a native encode and its rung are two, so their errors never
+cancel); its clipped frame predictions and its teacher scores are each pooled by the consumers' statistics
+(kit.model.pooling, docs/pooling.md). Every figure is recomputable from 04_verdict/clip_pooling.parquet.
 """
 
 from __future__ import annotations
