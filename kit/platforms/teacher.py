@@ -1,8 +1,6 @@
-"""The teacher check: libvmaf really scores with --teacher's model, on this ffmpeg, before any corpus encode.
-
-The default teacher is checked by kit.platforms.probe.check_libvmaf. Another one, or VMAF v1's four features
-(--inputs canonical6+v1), scores a test pair of TEACHER_CHECK_SIZE, the demo's size (CAMBI and SpEED refuse pictures
-much smaller): each frame must come back with the teacher's score, the canonical six and the four when asked for.
+"""The teacher check: libvmaf really scores with --teacher's model (and VMAF v1's features, when asked for), on this
+ffmpeg, before any corpus encode, on a test pair of TEACHER_CHECK_SIZE (CAMBI and SpEED refuse much smaller pictures).
+The default teacher is checked by kit.platforms.probe.check_libvmaf.
 """
 
 from __future__ import annotations
@@ -15,13 +13,13 @@ from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
-from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
+from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT, teacher_of
 from kit.platforms.encoders import get_spec
 from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
 TEACHER_CHECK_SIZE = PROBE_SIZE
-INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
+INPUTS_FLAG = "--inputs"
 TEACHER_CHECK_FRAMES = 3
 def trusted_teacher(text: str) -> Teacher:
     """The teacher `--teacher TEXT` names; a model file held to the trust rule (it decides every score)."""
@@ -40,8 +38,8 @@ def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
-    """Each reference size below TEACHER_CHECK_SIZE in width or height, and the clips of that size: the sizes step
-    01's check did not vouch for."""
+    """Each reference size below TEACHER_CHECK_SIZE in width or height (which step 01 did not vouch for), and its
+    clips."""
     cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
     found: dict[str, list[str]] = {}
     for clip, (w, h) in sorted(sizes.items()):

@@ -30,7 +30,7 @@ from kit.platforms.prereqs import (
     Prereqs,
     corpus_only_reason,
     importable,
-    missing_for_training,
+    training_failures,
     write_prereqs,
 )
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
@@ -184,8 +184,8 @@ class PrereqsStep:
             python_packages=packages, out_dir=OutDirReport(str(s.out_dir.resolve()), round(free / 2**30, 1)),
             encode_depth=s.encode_depth, encoders_10bit={r.name: r for r in probed.ten_bit},
             schema_version=Prereqs.SCHEMA_VERSION, teacher=teacher, extra_features=ctx.settings.extra_features,
-            can_train=not set(TRAINING_PACKAGES) & set(missing_for_training()),
-            can_export=not set(EXPORT_PACKAGES) & set(missing_for_training()), left_out=probed.left_out[0],
+            can_train=not set(TRAINING_PACKAGES) & set(training_failures()),
+            can_export=not set(EXPORT_PACKAGES) & set(training_failures()), left_out=probed.left_out[0],
             untested=probed.left_out[1])
         rows = [
             ["ffmpeg", "ok", f"{info.version} from {info.source}: {info.path}"],

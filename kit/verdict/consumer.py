@@ -37,8 +37,7 @@ def name_of(row: pd.Series) -> str:
 
 
 def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
-    """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (kit.model.metrics.residuals); NaN
-    figures (and no worst encode) without any, NaN misses where a member diverged."""
+    """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (NaN figures without any)."""
     r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
     known = "ceiling" in part and len(part) > 0 and bool(part["ceiling"].notna().all())
     limit = residuals(part["ceiling"], part["teacher"], tolerance=tolerance) if known else None
@@ -47,15 +46,11 @@ def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
             "ceiling_share": limit.share_within if limit is not None else None}
 
 
-def content_names(encodes: pd.DataFrame) -> pd.Series:
-    """Each content group's name: its sources' names, joined (as the per-group figures name them)."""
-    return encodes.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
-
-
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
-    the tolerance, then the largest miss, then the name."""
-    names = content_names(counted) if len(counted) else pd.Series(dtype=object)
+    the tolerance, then the largest miss, then the name. A content group is named by its sources' names, joined."""
+    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s))))) if len(counted) \
+        else pd.Series(dtype=object)
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
@@ -66,8 +61,8 @@ def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGr
 
 
 def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
-    """The slots of vmaf-tune's one-hot no row of the corpus (its `encoders`) trained, in vmaf-tune's order, each
-    with what would train it."""
+    """The slots of vmaf-tune's one-hot no row of the corpus trained, in vmaf-tune's order, each with what would
+    train it."""
     out = []
     for name in (e for e in VMAFTUNE_VOCAB if e not in encoders):
         if name not in CODEC_VOCAB:
@@ -83,8 +78,7 @@ def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
 
 
 def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str | None:
-    """The untrained slots, each kind with what would train it: the software encoders an --encoders list on any box,
-    the hardware ones that list on a box with their hardware; the ones without a slot in the kit's models, nothing."""
+    """The untrained slots, each kind (software, hardware, without a slot) with what would train it."""
     software = [s.encoder for s in slots if s.trains_it and not get_spec(s.encoder).traits.engine]
     hardware = [s.encoder for s in slots if s.trains_it and get_spec(s.encoder).traits.engine]
     none = [s.encoder for s in slots if not s.trains_it]
@@ -146,15 +140,12 @@ def share_text(g: ConsumerGroup, label: str) -> str:
 
 
 def label_of(g: ConsumerGroup) -> str:
-    return {"crf_band": f"CRF {g.group}", "encoder": f"encoder {g.group}", "content": f"content {g.group}",
-            "rung": f"rung {g.group}"}[g.by]
+    return f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}"
 
 
 def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
-    """--min-consumer-share (kit.verdict.gates.CONSUMER_SHARE): all held-out encodes, every CRF band and every encoder
-    at least X within the tolerance; `content`, --min-consumer-content-share: every content group at least Y. A HOLD
-    names each band, encoder or content below its share. With no encode vmaf-tune can query there is nothing to
-    gate: it passes, saying so."""
+    """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
+    `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes."""
     everything = fit.whole
     groups = list(fit.of("content")) if content else [everything, *fit.of("crf_band"), *fit.of("encoder")]
     labels = {id(g): "all" if g is everything else label_of(g) for g in groups}

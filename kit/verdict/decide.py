@@ -144,8 +144,10 @@ def recommendation(g: Gates, whose: str = "box") -> str:
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
-    if g.complete is not None and not g.complete.passed:
-        reasons.append(missing_reason(g.complete))
+    if (done := g.complete) is not None and not done.passed:
+        reasons.append(f"{len(done.missing)} of {done.expected_sources} source(s) have no held-out results (a fold "
+                       f"failed): {', '.join(done.missing[:5])}"
+                       + (f" and {len(done.missing) - 5} more" if len(done.missing) > 5 else ""))
     failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
     reasons += [gate.failure(row) for gate, row in failed if isinstance(row, LimitGate)]
     reasons += [gate.failure(row) for gate, row in failed if isinstance(row, FoldGate)]
@@ -167,12 +169,6 @@ def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str
             "\"Plausibility of the teacher\") before trusting the figures.")
 
 
-def missing_reason(complete: Completeness) -> str:
-    return (f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
-            f"(a fold failed): {', '.join(complete.missing[:5])}"
-            + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
-
-
 def lift_reason(g: LiftGate) -> str:
     worse = "the ensemble is worse than the ridge baseline trained beside it: " if g.rmse_ratio > 1 else ""
     if g.rmse_ratio == math.inf:
@@ -184,14 +180,10 @@ def lift_reason(g: LiftGate) -> str:
 
 
 def plcc_reasons(gate: GateResult) -> list[str]:
-    reasons = []
-    if not gate.mean_plcc_pass:
-        reasons.append(f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}")
-    if not gate.plcc_spread_pass:
-        reasons.append(f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}")
-    if not gate.per_seed_pass:
-        reasons.append(f"seeds {gate.failing_seeds} are below {gate.per_seed_min}")
-    return reasons
+    said = ((gate.mean_plcc_pass, f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}"),
+            (gate.plcc_spread_pass, f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}"),
+            (gate.per_seed_pass, f"seeds {gate.failing_seeds} are below {gate.per_seed_min}"))
+    return [reason for passed, reason in said if not passed]
 
 
 def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
