@@ -33,8 +33,7 @@ class StagedBinary:
 
 
 def check_named(info: FFmpegInfo) -> FFmpegInfo:
-    """An ffmpeg the prereqs step chose, held to the trust rule again before a later step runs it, when it came from
-    where resolve_ffmpeg checks."""
+    """An ffmpeg the prereqs step chose, held to the trust rule again when it came from where resolve_ffmpeg checks."""
     staged = info.source.startswith("binaries/")
     if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
         require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)

@@ -65,12 +65,6 @@ def intel_node(sig: HostSignals) -> RenderNode | None:
     return next(intel, None) or next(says_intel, None)
 
 
-def vaapi_node(sig: HostSignals) -> RenderNode | None:
-    """Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)."""
-    by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
-    return next(by_vendor, None) or intel_node(sig) or next((n for n in sig.render_nodes if not n.vendor), None)
-
-
 def adapter_label(gpu: VideoController) -> str:
     return f"{gpu.name} (driver {gpu.driver or '?'})"
 
@@ -129,7 +123,10 @@ def nodes_seen(sig: HostSignals) -> str:
 
 def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
     engine = spec.traits.engine
-    node = intel_node(sig) if spec.family == "qsv" else vaapi_node(sig)
+    # VA-API: Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)
+    by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
+    node = intel_node(sig) if spec.family == "qsv" else next(by_vendor, None) or intel_node(sig) or next(
+        (n for n in sig.render_nodes if not n.vendor), None)
     needs = ("vaapi", "qsv") if spec.family == "qsv" else ("vaapi",)
     lacking = [h for h in needs if sig.hwaccels and h not in sig.hwaccels]
     if sig.system != "linux":

@@ -207,8 +207,7 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
 
 
 def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore]:
-    """One semaphore per hardware family, shared by its encoders (NVENC's session limit is per GPU, not per codec);
-    encoders without a cap get none."""
+    """One semaphore per hardware family, shared by its encoders (NVENC's session limit is per GPU)."""
     shared: dict[str, threading.Semaphore] = {}
     out: dict[str, threading.Semaphore] = {}
     for name in encoders:

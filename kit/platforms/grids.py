@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kit.errors import InputError
 from kit.infra.records import Record
 from kit.infra.rules import Distinct, Whole
-from kit.platforms.encoders import FAMILIES, SPECS, EncoderSpec, get_spec
+from kit.platforms.encoders import FAMILIES, SPECS, get_spec
 
 AUTO_GRID = "auto"
 ENTRY_SEP, NAME_SEP = ";", ":"
@@ -68,11 +68,6 @@ def check_name(name: str, flag: str) -> None:
         raise InputError(f"{flag}: {name!r} is neither an encoder nor an encoder family", hint=NAME_HINT)
 
 
-def named_specs(name: str) -> list[EncoderSpec]:
-    """The encoders an entry's name sets: the encoder of that name, or every encoder of that family."""
-    return [SPECS[name]] if name in SPECS else [s for s in SPECS.values() if s.family == name]
-
-
 def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
     """(the first of `name`'s values outside its own quality range, the range's lowest, highest); None if none is."""
     lo, hi = sorted(get_spec(name).cq_range)
@@ -91,8 +86,8 @@ def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | 
 
 
 def grid_problem(grid: object) -> str | None:
-    """--cqs's rule, a flag's or a file's: each list at least one value, each once; each name an encoder or a
-    family, its values within the range of every encoder it sets (whatever the run's encoders)."""
+    """--cqs's rule: each list of distinct values, each name an encoder or a family, its values within the range of
+    every encoder it sets."""
     if not isinstance(grid, CqGrid):
         return "is not a quality grid"
     if grid.every and (why := VALUES.problem(grid.every)) is not None:
@@ -102,14 +97,14 @@ def grid_problem(grid: object) -> str | None:
             return f"names {name!r}, which is neither an encoder nor an encoder family"
         if (why := VALUES.problem(values)) is not None:
             return f"{why} for {name}"
-        if (why := range_problem([s.name for s in named_specs(name)], CqGrid(named={name: values}))) is not None:
+        named = [n for n, spec in SPECS.items() if name in (n, spec.family)]  # the encoder, or its family's
+        if (why := range_problem(named, CqGrid(named={name: values}))) is not None:
             return why
     return None
 
 
 def check_grid(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> None:
-    """Every encoder's values within its own quality range (the corpus step checks those --encoders auto resolved
-    to; the settings check the encoders they name: kit.steps.settings)."""
+    """Every encoder's values within its own quality range (the encoders --encoders auto resolved to)."""
     if (bad := first_outside(encoders, grid)) is not None:
         raise InputError(f"--cqs {grid.text!r} {range_problem(encoders, grid)}",
                          hint=f"choose values between {bad[2]} and {bad[3]} for {bad[0]}")

@@ -93,8 +93,7 @@ MAX_CAUSE = 200  # characters of an import's error said in the reason
 
 
 def import_failure(name: str) -> str | None:
-    """None when `import name` works; else why not: "" where the package is not installed, else what its import
-    raised (`OSError: libgomp.so.1: cannot open shared object file`). Imported once per process."""
+    """None when `import name` works; else "" where the package is not installed, or what its import raised."""
     if not importable(name):
         return ""
     try:

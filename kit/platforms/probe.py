@@ -176,8 +176,7 @@ def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0
 
 
 def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
-    """Why `spec` cannot encode 10-bit with this ffmpeg, from its data and the formats the binary lists; "" when only
-    a test encode can tell."""
+    """Why `spec` cannot encode 10-bit with this ffmpeg; "" when only a test encode can tell."""
     if not spec.pix_fmt_10bit:
         return spec.no_10bit or f"{spec.name} has no 10-bit encode"
     system = [f for f in listed if f not in HW_FRAME_FORMATS]
@@ -217,8 +216,7 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
 
 
 def decode_back(ffmpeg: str, path: Path, what: str, log: LogFn | None) -> tuple[int, str]:
-    """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not decode, the format
-    "" when the decoder does not say it."""
+    """(frames, pixel format) an encoded file decodes to: (-1, "") when it does not, the format "" when unsaid."""
     res = run_probe(build_decode_argv(ffmpeg, path), what, log)
     if res.returncode != 0:
         return -1, ""
@@ -249,8 +247,7 @@ def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int, clip_pix_fmt: str = ""
 
 
 class ProbeCache:
-    """The probe results of one (ffmpeg build, host): a damaged file or entry reads as absent (that encoder is probed
-    again) and `damaged` says so for the step log."""
+    """The probe results of one (ffmpeg build, host): a damaged file or entry reads as absent, said by `damaged`."""
 
     def __init__(self, tree: Tree, path: Path) -> None:
         self.tree, self.path = tree, path
@@ -365,8 +362,7 @@ class Prober:
         return result
 
     def recorded(self, name: str) -> ProbeResult | None:
-        """What a test encode of `name` found, with nothing encoded: a failure known without one, the cached result,
-        or None (not tested yet with this ffmpeg on this box, at this prober's quality)."""
+        """What a test encode of `name` found, with nothing encoded; None when not tested yet here at this quality."""
         spec, setup, unusable = self._setup(name)
         return unusable if unusable is not None else self._cached(entry_key(spec, setup, self.cq_of(name)), name)
 
@@ -402,8 +398,7 @@ def probe_row_10bit(result: ProbeResult) -> list[str]:
 
 
 def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
-    """Encode a tiny clip with libx264 and score it with libvmaf's vmaf_v0.6.1; returns libvmaf's version. Either
-    failure is a PrereqError: without them the kit can do nothing."""
+    """Encode a tiny clip with libx264 and score it with vmaf_v0.6.1; libvmaf's version, else a PrereqError."""
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"

@@ -38,8 +38,7 @@ def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
-    """Each reference size below TEACHER_CHECK_SIZE in width or height (which step 01 did not vouch for), and its
-    clips."""
+    """Each reference size below TEACHER_CHECK_SIZE (which step 01 did not vouch for), and its clips."""
     cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
     found: dict[str, list[str]] = {}
     for clip, (w, h) in sorted(sizes.items()):

@@ -44,8 +44,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
            holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
            consumer: ConsumerFit | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them (kit.verdict.intervals.META columns, and vmaf and enc_width for the teacher's plausibility);
-    `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block made from 03_loso/encodes.parquet."""
+    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet."""
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
@@ -63,8 +62,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
-    """Every source of the corpus predicted, every row of it, by every seed, with no NaN: a fold that failed
-    (no results, or a member that diverged) never passes, and its sources are named."""
+    """Every source predicted, every row, by every seed, with no NaN; a failed fold's sources are named."""
     seeds = sorted(int(s) for s in predictions["seed"].unique())
     ok = predictions[predictions["pred"].notna()]
     src = meta.loc[ok[CORPUS_ROW].to_numpy(), "src_sha256"].to_numpy()
@@ -81,8 +79,7 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
 
 def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
                   mixed: Confounding | None = None) -> HoldoutBlock:
-    """One --holdout validation: the ensemble (mean over seeds) on each held-out encoder (box), and its gate;
-    the rows it could not predict, counted, and what each held-out box (encoder) also stands for."""
+    """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
     by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())

@@ -43,8 +43,7 @@ class Confounding:
 
 
 def confounding(rows: pd.DataFrame) -> Confounding:
-    """What the boxes confound with the encoders and the contents, over the held-out rows (box_id, encoder,
-    content; src names the contents)."""
+    """What the boxes confound with the encoders and the contents, over the held-out rows."""
     out = Confounding()
     if "box_id" not in rows or rows["box_id"].nunique() < 2:
         return out

@@ -30,20 +30,16 @@ HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted a
        "from 03_loso/encodes.parquet, its rows with counted true")
 
 
-def name_of(row: pd.Series) -> str:
-    """An encode of encodes.parquet as people read it (kit.model.clips.encode_name)."""
-    return encode_name(row["src"], row["encoder"], row["cq"], int(row["enc_width"]), int(row["enc_height"]),
-                       row["rung"] == NATIVE)
-
-
 def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
     """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (NaN figures without any)."""
     r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
     known = "ceiling" in part and len(part) > 0 and bool(part["ceiling"].notna().all())
     limit = residuals(part["ceiling"], part["teacher"], tolerance=tolerance) if known else None
+    w = part.iloc[r.worst] if r.n else None
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
-            "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else "",
-            "ceiling_share": limit.share_within if limit is not None else None}
+            "max_miss": r.max_abs_error, "ceiling_share": limit.share_within if limit is not None else None,
+            "worst_encode": "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]),
+                                                              int(w["enc_height"]), w["rung"] == NATIVE)}
 
 
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
@@ -61,8 +57,7 @@ def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGr
 
 
 def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
-    """The slots of vmaf-tune's one-hot no row of the corpus trained, in vmaf-tune's order, each with what would
-    train it."""
+    """The slots of vmaf-tune's one-hot no row trained, in vmaf-tune's order, each with what would train it."""
     out = []
     for name in (e for e in VMAFTUNE_VOCAB if e not in encoders):
         if name not in CODEC_VOCAB:
@@ -123,8 +118,7 @@ CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its 
 
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
                  codec_blind: bool = False) -> ConsumerFit:
-    """The verdict's `consumer` block from 03_loso/encodes.parquet; `codec_blind`: the models do not read the
-    codec block (kit.model.distil), so no slot of vmaf-tune's one-hot is untrained."""
+    """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained)."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
     slots = () if codec_blind else untrained_slots(encoders)
@@ -139,16 +133,12 @@ def share_text(g: ConsumerGroup, label: str) -> str:
     return f"{label} {g.share_within:.1%} of {g.n_encodes}"
 
 
-def label_of(g: ConsumerGroup) -> str:
-    return f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}"
-
-
 def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
     """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
     `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes."""
     everything = fit.whole
     groups = list(fit.of("content")) if content else [everything, *fit.of("crf_band"), *fit.of("encoder")]
-    labels = {id(g): "all" if g is everything else label_of(g) for g in groups}
+    labels = {id(g): "all" if g is everything else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}" for g in groups}
     worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
                                        g is not everything), default=None)
     failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]

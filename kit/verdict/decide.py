@@ -42,8 +42,7 @@ WORST_FOLDS = 3
 
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
-    """The mean over seeds of each seed's fold means; and the seeds' held-out predictions averaged per frame and
-    scored over all frames of all sources at once."""
+    """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame."""
     means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
                                                                                        "rmse")}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
@@ -75,8 +74,7 @@ def _reason(row: dict[str, object], scores: dict[str, float]) -> str:
 
 
 def ranked(folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
-    """Each source's figures (per_source), its badness, and the sources' positions worst first (by its largest
-    badness, then by name)."""
+    """Each source's figures, its badness, and the sources' positions worst first (largest badness, then name)."""
     sources = per_source(folds)
     scores = badness(sources)
     return sources, scores, sorted(range(len(sources)),
@@ -203,8 +201,7 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
            thresholds: GateThresholds, assessment: Assessment | None = None, lead: bool = False) -> Verdict:
-    """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation (`lead`: a run on
-    a given corpus, the union, whose results are not sent)."""
+    """The verdict on these LOSO outputs (`lead`: a run on a given corpus, the union, whose results are not sent)."""
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher

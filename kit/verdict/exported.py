@@ -29,8 +29,7 @@ def gaussian_coverage(rows: pd.DataFrame, z: float) -> float | None:
 
 
 def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInterval:
-    """The exported interval at the run's nominal level: calibrated (q, and its coverage pooled, held out and per
-    content group) or not (why; and what upstream's Gaussian fallback would cover, to say why not)."""
+    """The exported interval at the nominal level: calibrated, with its coverages, or not, with why."""
     nominal = intervals.nominal
     at = intervals.at(nominal)
     assert at is not None  # calibrate always computes the nominal level

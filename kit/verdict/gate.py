@@ -39,8 +39,7 @@ CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmo
 
 class ClipErrorLimits(Parser):
     """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
-    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a number of VMAF points, above 0 by the setting's
-    rule."""
+    (kit.model.pooling.POOLS), in VMAF points."""
 
     name = "limits"
     numeric = True
@@ -177,8 +176,7 @@ class FoldGate(Record):
 
 
 def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -> FoldGate:
-    """Every source's value <= threshold (off when None). A NaN (a member that diverged) fails; a folds table
-    of an older kit, without the figure at all, gives no values and passes."""
+    """Every source's value <= threshold (off when None); a NaN fails."""
     finite = {src: v for src, v in values.items() if math.isfinite(v)}
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")

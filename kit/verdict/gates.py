@@ -67,8 +67,7 @@ class Assessed(Protocol):
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the gates are computed from: LOSO's folds (named) and per source (kit.verdict.decide.per_source), the
-    assessment (None: a verdict without one) and the thresholds."""
+    """What the gates are computed from (`assessed` None: a verdict without an assessment)."""
 
     folds: Any  # pandas DataFrames
     sources: Any
@@ -123,8 +122,7 @@ class Gate:
         return getattr(thresholds, self.threshold)
 
     def setting(self, row: Row) -> str:
-        """The flag as the user would give it for this row's threshold: `--max-abs-bias 10`, `--max-clip-error
-        mean:2`."""
+        """The flag as the user would give it for this row's threshold: `--max-clip-error mean:2`."""
         key = f"{row.measure.partition(':')[2]}:" if self.keyed else ""
         return f"{self.flag} {key}{row.threshold:g}"
 
@@ -164,8 +162,7 @@ def below_or_unbounded(gate: Gate, row: LimitGate) -> str:
 
 
 def per_source(gate: Gate, e: Evidence) -> tuple[FoldGate, ...]:
-    """A limit every held-out source keeps, on its figure averaged over seeds; a folds table of an older kit, without
-    the figure, gives no values and passes."""
+    """A limit every held-out source keeps; a folds table of an older kit, without the figure, passes."""
     from kit.verdict.gate import fold_gate
 
     values = e.sources[gate.column].abs() if gate.absolute else e.sources[gate.column]
@@ -246,8 +243,7 @@ def gate_of(measure: str) -> Gate | None:
 
 @dataclass(frozen=True)
 class Shown:
-    """A gate row of a verdict, with its gate and (a row inside a block of a list, as `holdout`'s) its block's kind:
-    what the summary and the report show."""
+    """A gate row of a verdict, with its gate and its block's kind: what the summary and the report show."""
 
     gate: Gate
     row: Any  # LimitGate | FoldGate

@@ -26,9 +26,8 @@ SIZES = ("enc_width", "enc_height", "width", "height")  # a frame without them i
 
 @dataclass(frozen=True)
 class TeacherSuspect(Record):
-    """One source and encoder whose teacher looks wrong, at the clip's own size: the mean teacher over the frames
-    of its encodes at the grid's best and worst setting, and why (`low`: the best under BEST_FLOOR; `flat`: the
-    fall under MIN_DROP)."""
+    """One source and encoder whose teacher looks wrong at the clip's own size, and why (`low`: the best under
+    BEST_FLOOR; `flat`: the fall under MIN_DROP)."""
 
     src: str
     src_sha256: str
@@ -61,21 +60,6 @@ def suspects_text(suspects: tuple[TeacherSuspect, ...]) -> str:
             "(teacher_suspects in the verdict file; a warning, not a gate)")
 
 
-def best_first(encoder: str, cqs: list[int]) -> list[int]:
-    """The settings, best quality first: the lowest cq, but VideoToolbox's q:v runs upwards (its cq_range)."""
-    spec = SPECS.get(encoder)
-    return sorted(cqs, reverse=spec is not None and spec.cq_range[0] > spec.cq_range[1])
-
-
-def held_to_floor(encoder: str, cq: int) -> bool:
-    """Whether a best setting is of high enough quality to be held to BEST_FLOOR (an unknown encoder always is)."""
-    spec = SPECS.get(encoder)
-    if spec is None:
-        return True
-    best, worst = spec.cq_range
-    return (cq - best) / (worst - best) <= HIGH_QUALITY
-
-
 def native_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows of encodes at the clip's own size (kit.media.ladder.scaled: a size of 0 is not recorded, native)."""
     import pandas as pd
@@ -86,17 +70,19 @@ def native_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def teacher_suspects(rows: pd.DataFrame) -> tuple[TeacherSuspect, ...]:
-    """Every suspect (source, encoder) of the corpus rows (src, src_sha256, encoder, cq, vmaf and, where recorded,
-    enc_width, enc_height, width, height), the lowest best-setting mean first."""
+    """Every suspect (source, encoder) of the corpus rows, the lowest best-setting mean first."""
     native = native_rows(rows)
     means = native.groupby(["src_sha256", "encoder", "cq"], sort=True).agg(src=("src", "first"),
                                                                            vmaf=("vmaf", "mean"))
     out = []
     for (sha, encoder), part in means.groupby(level=["src_sha256", "encoder"], sort=True):
         by_cq = {int(cq): float(v) for (_, _, cq), v in part["vmaf"].items()}
-        settings = best_first(str(encoder), list(by_cq))
+        spec = SPECS.get(str(encoder))
+        top, bottom = spec.cq_range if spec is not None else (0, 1)  # VideoToolbox's q:v runs upwards
+        settings = sorted(by_cq, reverse=top > bottom)  # best quality first
+        held = spec is None or (settings[0] - top) / (bottom - top) <= HIGH_QUALITY  # an unknown encoder always is
         best, worst = by_cq[settings[0]], by_cq[settings[-1]]
-        why = [*(["low"] if best < BEST_FLOOR and held_to_floor(str(encoder), settings[0]) else []),
+        why = [*(["low"] if best < BEST_FLOOR and held else []),
                *(["flat"] if len(settings) > 1 and best - worst < MIN_DROP else [])]
         if why:
             out.append(TeacherSuspect(str(part["src"].iloc[0]), str(sha), str(encoder), settings, settings[0],

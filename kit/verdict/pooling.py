@@ -27,10 +27,8 @@ HOW = ("each held-out clip (one encode: a source at one encoder, cq and rung; a 
 
 
 def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per held-out clip (an encode, rungs apart): its identity, frame count and every pooling of the teacher
-    (`vmaf_<stat>`) and of the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows
-    (intervals.parquet: `pred`, `vmaf` and the encode's columns). Sorted by source name, encoder, cq, then the
-    largest rung first."""
+    """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
+    the ensemble's clipped predictions (`pred_<stat>`); by source name, encoder, cq, then the largest rung first."""
     codes = clip_codes(rows)
     n = int(codes.max()) + 1 if len(codes) else 0
     first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
@@ -53,8 +51,7 @@ def clip_name(row: pd.Series) -> str:
 
 
 def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> PoolError:
-    """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none; a NaN error, of a
-    member that diverged, is the worst)."""
+    """One pooling's errors over `frame`'s clips (a NaN error, of a member that diverged, is the worst)."""
     r = residuals(frame[f"pred_{stat}"], frame[f"vmaf_{stat}"])
     return PoolError(stat=stat, n_clips=r.n, **r.fields_of(PoolError),
                      worst_clip=clip_name(frame.iloc[r.worst]) if r.n else "", encoder=encoder)
@@ -69,9 +66,8 @@ def clip_pooling(frame: pd.DataFrame) -> ClipPooling:
 
 def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str, float],
                      measure: str) -> tuple[LimitGate, ...]:
-    """--max-clip-error STAT:X (kit.verdict.gates.CLIP_ERROR, each row's measure `measure:STAT`): every held-out
-    clip's |pooled prediction - pooled teacher| at most X, one gate per pooling asked; `failing` names every clip
-    beyond it. A NaN error (a member that diverged) fails, and so does a validation with no clip."""
+    """--max-clip-error STAT:X: every held-out clip's |pooled prediction - pooled teacher| at most X, a gate per
+    pooling asked (measure `measure:STAT`); a NaN error fails, and so does a validation with no clip."""
     gates = []
     names = [clip_name(r) for _, r in frame.iterrows()]
     for stat, limit in limits.items():

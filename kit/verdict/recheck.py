@@ -115,8 +115,7 @@ def _block_rows(doc: Row, block: Block) -> list[tuple[str, Row]]:
 
 
 def _rows(doc: Row) -> list[tuple[str, Row, Callable[[Row], str | None]]]:
-    """Every gate row of the document, named as its key names it, with its check: the gates of their own shape, the
-    blocks of one row (kit.verdict.gates), the completeness, then the blocks of several."""
+    """Every gate row of the document, named as its key names it, with its check."""
     named = (("lift_gate", _lift), ("challenger_gate", _challenger), ("evidence_gate", _evidence),
              *((b.key, _check(b)) for b in BLOCKS if not b.many), ("completeness", _completeness))
     rows = [(name, doc[name], check) for name, check in named if isinstance(doc.get(name), dict)]
@@ -133,8 +132,7 @@ def gate_failures(doc: Row) -> list[tuple[str, str]]:
 
 
 def contradiction(doc: Row) -> str | None:
-    """What a document that says PROMOTE contradicts in its own gate rows (one sentence naming the first gate that
-    fails, and how many others do); None when it says HOLD or every row passes."""
+    """What a document that says PROMOTE contradicts in its own gate rows; None for a HOLD or when all pass."""
     if doc.get("verdict") != "PROMOTE" or not (failing := gate_failures(doc)):
         return None
     name, why = failing[0]
