@@ -125,7 +125,7 @@ _QP51_GRID = (10, 24, 38, 51)  # NVENC -cq, QSV -global_quality (1..51), VA-API 
 _QP255_GRID = (50, 120, 190, 255)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
 _VT_GRID = (80, 52, 24, 1)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid, 1 its worst
 
-_X264_LIKE = ("-preset", "medium")
+_MEDIUM = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")
 # AMF: the transcoding usage with the quality preset (each codec's encoder names the constant `quality`)
 _AMF_PRESET = ("-usage", "transcoding", "-quality", "quality")
@@ -135,8 +135,8 @@ _P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned),
 
 _SPECS: tuple[EncoderSpec, ...] = (
     # libx264: High 10 when its x264 was built with 10-bit (the probe reads the binary's pixel formats)
-    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
-    EncoderSpec("libx265", "x265", "hevc", _X264_LIKE, "yuv420p", (0, 51),
+    EncoderSpec("libx264", "x264", "h264", _MEDIUM, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
+    EncoderSpec("libx265", "x265", "hevc", _MEDIUM, "yuv420p", (0, 51),
                 extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN, grid=_X265_GRID),
     # SVT-AV1 at preset 7: what vmaf-tune encodes it at (its svtav1 adapter maps its default, medium, to 7)
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "7"), "yuv420p", (1, 63),
@@ -145,12 +145,10 @@ _SPECS: tuple[EncoderSpec, ...] = (
     EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
-    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2,
+    EncoderSpec("h264_qsv", "qsv", "h264", _MEDIUM, "nv12", (1, 51), 2,
                 no_10bit="Intel Quick Sync encodes H.264 in 8 bit only", grid=_QP51_GRID),
-    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
-                grid=_QP51_GRID),
-    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
-                grid=_QP51_GRID),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", _MEDIUM, "nv12", (1, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("av1_qsv", "qsv", "av1", _MEDIUM, "nv12", (1, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2,
                 no_10bit="VA-API encodes H.264 in 8 bit only", grid=_QP51_GRID),
     EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
