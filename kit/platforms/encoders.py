@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from kit.errors import InputError, assert_never
@@ -37,14 +37,10 @@ class EncoderSpec:
     codec: str  # h264 | hevc | av1
     preset: tuple[str, ...]  # preset flags, e.g. ("-preset", "medium")
     pix_fmt: str
-    # the knob's own scale, for within-family normalisation: (best quality, worst quality), so cq_norm =
-    # (cq - first) / (second - first) is 0 at the best quality for every family (VideoToolbox's q:v runs upwards)
-    cq_range: tuple[int, int]
+    cq_range: tuple[int, int]  # the knob's own scale, (best quality, worst quality): VideoToolbox's q:v runs upwards
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
-    extra: tuple[str, ...] = field(default=())
-    # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows: Main 10, High 10, AV1 Main); "" =
-    # it has none, and no_10bit says why
-    pix_fmt_10bit: str = ""
+    extra: tuple[str, ...] = ()
+    pix_fmt_10bit: str = ""  # what it takes for a 10-bit 4:2:0 encode; "": none, and no_10bit says why
     no_10bit: str = ""
     grid: tuple[int, ...] = ()  # the default quality grid, in the knob's own scale (--cqs overrides it)
 

@@ -19,7 +19,7 @@ from kit.verdict.document import (
     LimitGate,
 )
 from kit.verdict.exported import exported_interval
-from kit.verdict.gates import HOLDOUT_PLCC
+from kit.verdict.gate import HOLDOUT_PLCC_MEASURE
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 from kit.verdict.plausibility import TeacherSuspect, teacher_suspects
 from kit.verdict.pooling import clip_frame, clip_pooling
@@ -87,7 +87,7 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
     groups = (mixed or Confounding()).apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
-    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC.measure, threshold=min_plcc,
+    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC_MEASURE, threshold=min_plcc,
                      worst=worst.group if worst else None, worst_value=worst.plcc if worst else float("nan"),
                      failing=failing, passed=not failing,
                      statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "

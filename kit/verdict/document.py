@@ -311,11 +311,9 @@ class Verdict(Record):
     plcc_measures: str
     provenance: VerdictProvenance
     folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
-    # the optional blocks: absent from the verdict of a kit before them
     bias_gate: FoldGate | None = omit_none()  # --max-abs-bias
     fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
-    # every teacher of the corpus; teacher_model names the one teacher, or says the corpus mixes them ("mixed: ...")
-    teacher_models: list[str] | None = omit_none()
+    teacher_models: list[str] | None = omit_none()  # the corpus's teachers (teacher_model: "mixed: ..." for several)
     validation: FoldScheme | None = omit_none()  # which folds ran and why (absent: LOSO)
     intervals: Intervals | None = omit_none()
     breakdown: tuple[GroupErrors, ...] | None = omit_none()
@@ -329,15 +327,11 @@ class Verdict(Record):
     teacher_sha256: str | None = omit_none()  # of the teacher's model file (--teacher FILE); absent for a built-in
     clip_pooling: ClipPooling | None = omit_none()
     clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
-    # the sources whose teacher looks wrong at their own size (kit.verdict.plausibility): a warning, not a gate
-    teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()
-    # absent for an input set vmaf-tune does not feed
+    teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()  # a warning, not a gate
     consumer: ConsumerFit | None = omit_none()
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
-    # the recipe the members were trained by, and the teacher's function as the loso step proved it (or why not)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
-    # kit.corpus.oracle's finding; absent for a corpus no manifest describes
     independent_check: IndependentCheck | None = omit_none()
 
     def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:

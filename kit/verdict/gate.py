@@ -19,6 +19,7 @@ MIN_CONTENT_GROUPS = 5
 CORRELATION = Real(-1, 1)
 LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
 SHARE = Real(0, 1)
+HOLDOUT_PLCC_MEASURE = "plcc"  # the --holdout blocks' gate rows (kit.verdict.gates.HOLDOUT_PLCC, assess.holdout_block)
 
 
 def clip_limits_problem(limits: object) -> str | None:

@@ -10,21 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from kit.infra.rules import flag_of
+from kit.verdict.gate import HOLDOUT_PLCC_MEASURE, FoldGate, GateThresholds, fold_gate
 from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
 
 if TYPE_CHECKING:
-    from kit.verdict.document import (
-        ClipPooling,
-        ConsumerFit,
-        GroupErrors,
-        HoldoutBlock,
-        Intervals,
-        LimitGate,
-        Verdict,
-    )
-    from kit.verdict.gate import FoldGate, GateThresholds
+    from kit.verdict.assess import Assessment
+    from kit.verdict.document import LimitGate, Verdict
 
     Row = LimitGate | FoldGate
 
@@ -48,37 +42,19 @@ CLIP_ERROR_GATES = Block("clip_error_gates", many=True)
 CONSUMER_GATES = Block("consumer_gates", many=True)
 
 
-class Assessed(Protocol):
-    """What the gates read of kit.verdict.assess.Assessment (the verdict's measurements beyond the seeds' means)."""
-
-    @property
-    def intervals(self) -> Intervals: ...
-    @property
-    def breakdown(self) -> tuple[GroupErrors, ...]: ...
-    @property
-    def holdout(self) -> tuple[HoldoutBlock, ...]: ...
-    @property
-    def clips(self) -> Any: ...  # a pandas DataFrame, or None
-    @property
-    def clip_pooling(self) -> ClipPooling | None: ...
-    @property
-    def consumer(self) -> ConsumerFit | None: ...
-
-
 @dataclass(frozen=True)
 class Evidence:
     """What the gates are computed from (`assessed` None: a verdict without an assessment)."""
 
     folds: Any  # pandas DataFrames
     sources: Any
-    assessed: Assessed | None
+    assessed: Assessment | None
     thresholds: GateThresholds
 
 
 @dataclass(frozen=True)
 class Gate:
-    """One gate, declared once. `measure` is its row's (a keyed gate's rows: `measure:KEY`, one per key of its
-    threshold, as --max-clip-error's `clip_error:mean`)."""
+    """One gate, declared once. `measure` is its row's (a keyed gate's: `measure:KEY`, as `clip_error:mean`)."""
 
     measure: str
     at_least: bool  # the worst value must reach the threshold; else stay at or under it
@@ -92,8 +68,7 @@ class Gate:
     keyed: bool = False  # its threshold is a dict: one row per key
     no_figure: str = ""  # what the report says of a row without a worst value (else it shows n/a)
     warns_off: bool = False  # the summary says what it found while the gate is off (a worst value above 0)
-    # a per-source gate: the column of kit.verdict.decide.per_source it limits (|its value| when absolute), that
-    # figure's name, and the statement of its worst source ({value}), which its row does not carry
+    # a per-source gate: the column of kit.verdict.decide.per_source it limits, its name and its worst's statement
     column: str = ""
     absolute: bool = False
     figure: str = ""
@@ -102,9 +77,6 @@ class Gate:
     @property
     def flag(self) -> str:
         """The flag that sets its threshold, declared in the threshold's field."""
-        from kit.infra.rules import flag_of
-        from kit.verdict.gate import GateThresholds
-
         return flag_of(GateThresholds, self.threshold).opt
 
     @property
@@ -163,8 +135,6 @@ def below_or_unbounded(gate: Gate, row: LimitGate) -> str:
 
 def per_source(gate: Gate, e: Evidence) -> tuple[FoldGate, ...]:
     """A limit every held-out source keeps; a folds table of an older kit, without the figure, passes."""
-    from kit.verdict.gate import fold_gate
-
     values = e.sources[gate.column].abs() if gate.absolute else e.sources[gate.column]
     given = dict(zip(e.sources["src"], values, strict=True)) if gate.column in e.folds else {}
     return (fold_gate(gate.measure, given, gate.limit_of(e.thresholds)),)
@@ -218,7 +188,7 @@ COVERAGE = Gate("coverage", True, "min_coverage", COVERAGE_GATE,
 OUT_OF_RANGE = Gate("share_out_of_range", False, "max_out_of_range", RANGE_GATE,
                     "largest share of a source's predictions outside [0, 100]", "out of range", beyond, out_of_range,
                     warns_off=True)
-HOLDOUT_PLCC = Gate("plcc", True, "holdout_min_plcc", HOLDOUT,
+HOLDOUT_PLCC = Gate(HOLDOUT_PLCC_MEASURE, True, "holdout_min_plcc", HOLDOUT,
                     "lowest PLCC of a held-out {kind}", "unseen {kind}", below_held_out, held_out)
 CLIP_ERROR = Gate("clip_error", False, "max_clip_error", CLIP_ERROR_GATES, "",
                   "clip error gate", beyond, clip_errors, noun="clip", keyed=True)
@@ -230,8 +200,7 @@ CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_cont
                               f"predicts them ({CONSUMER})", "consumer share per content", below,
                               partial(consumer_share, content=True))
 
-# the order of the verdict's rows, of `verify`'s and of the report's gate table (the recommendation names the limits
-# before the per-source gates)
+# the order of the verdict's rows, of `verify`'s and of the report's gate table
 GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE)
 BLOCKS = tuple(dict.fromkeys(g.block for g in GATES))
 
