@@ -38,8 +38,7 @@ def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
     teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
     pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
     out = out.assign(**{f"{who}_{stat}": p[stat] for who, p in (("vmaf", teacher), ("pred", pred)) for stat in POOLS})
-    return out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
-                                                                                          False],
+    return out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True] * 4 + [False],
                            kind="stable").reset_index(drop=True)
 
 
