@@ -149,8 +149,7 @@ VA_AMD_HINT = ("the VA-API driver cannot open the render node: install Mesa's VA
 
 
 def explain(reason: str, device: str = "") -> str:
-    """The fix for a test encode's failure; `device` (kit.platforms.detect.node_label) picks the VA-API driver of its
-    vendor: Mesa's radeonsi for AMD, Intel's iHD otherwise."""
+    """The fix for a test encode's failure; `device` picks the VA-API driver of its vendor (AMD: radeonsi, else iHD)."""
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
             if pattern == VA_PATTERN and " (AMD " in device:

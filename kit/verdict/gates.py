@@ -232,8 +232,7 @@ class Shown:
 
 
 def shown(verdict: Verdict, *blocks: Block) -> list[Shown]:
-    """Every gate row of the verdict (of these blocks only, when given) in the table's order; a row of a measure
-    this kit does not know is left out."""
+    """Every gate row of the verdict (of these blocks only, when given) in the table's order, but unknown measures'."""
     found = []
     for gate in GATES:
         block = gate.block

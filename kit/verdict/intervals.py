@@ -246,17 +246,15 @@ def coverage_gate(intervals: Intervals, threshold: float | None, measure: str) -
     at = intervals.at(intervals.nominal)
     assert at is not None  # calibrate always computes the nominal level
     value = at.coverage
-    failing = []
-    if value is None:  # unbounded with all n groups, or with each row's own group left out: no figure to gate on
+    # unbounded with all n groups, or with each row's own group left out: no figure to gate on, so it fails
+    failing = ["pooled"] if threshold is not None and (value is None or not value >= threshold) else []
+    if value is None:
         n = intervals.n_groups if at.unbounded else intervals.n_groups - 1
-        failing = ["pooled"] if threshold is not None else []
         statement = (f"the {percent(intervals.nominal)} interval is unbounded" + ("" if at.unbounded else
                      " once a row's own group is left out of its calibration") + ": " +
                      unbounded_reason(n, intervals.nominal) + "; there is no coverage to state")
     else:
         statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
-        if threshold is not None and not value >= threshold:
-            failing = ["pooled"]
     return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold, worst="pooled",
                      worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
                      statement=statement)
