@@ -1,8 +1,5 @@
-"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it, and the ffmpeg a command runs.
-
-The staged copy comes after --ffmpeg and KIT_FFMPEG in the order kit.media.ffmpeg resolves, so a box that untars the
-kit uses it without a flag; manifest.json beside it records its build string, libvmaf, sha256 and origin. Any of them is
-a program the kit runs as the user: it is held to the trust rule before it runs at all.
+"""Staging an ffmpeg into binaries/<os>-<arch>/ so the kit tarball carries it (used after --ffmpeg and KIT_FFMPEG,
+with manifest.json beside it), and the ffmpeg a command runs: each held to the trust rule before it runs at all.
 """
 
 from __future__ import annotations
@@ -33,8 +30,7 @@ class StagedBinary:
 
 
 def check_named(info: FFmpegInfo) -> FFmpegInfo:
-    """An ffmpeg the prereqs step chose, held to the trust rule again before a later step runs it, when it came from
-    where resolve_ffmpeg checks."""
+    """An ffmpeg the prereqs step chose, held to the trust rule again when it came from where resolve_ffmpeg checks."""
     staged = info.source.startswith("binaries/")
     if staged or info.source in ("--ffmpeg", "KIT_FFMPEG"):
         require_trusted(Path(info.path), "the kit's ffmpeg" if staged else info.source)
@@ -53,16 +49,6 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
     raise PrereqError("no ffmpeg with libvmaf to stage (PATH has none and imageio-ffmpeg is not installed)",
                       hint="pass one with --from PATH, or run the set-up, install.py in the kit's folder (it "
                            "installs imageio-ffmpeg)")
-
-
-def build_manifest(info: FFmpegInfo, dest: Path, digest: str, source: str, src: Path) -> dict[str, object]:
-    return {
-        "schema_version": 1, "platform": platform_tag(), "file": dest.name,
-        "version": info.version, "build": info.build, "has_libvmaf": info.has_libvmaf,
-        "sha256": digest, "size_bytes": dest.stat().st_size, "source": source, "source_path": str(src),
-        "kit_encoders": [e for e in ENCODER_NAMES if e in info.encoders],
-        "staged_at_utc": utc_iso(), "kit_version": __version__,
-    }
 
 
 def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
@@ -87,5 +73,11 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
                               hint=f"{src} may depend on files beside it; stage a static build with --from PATH")
         digest = tree.sha256(dest)
         manifest_path = dest.parent / MANIFEST
-        tree.write_json(manifest_path, build_manifest(staged, dest, digest, source, src))
+        tree.write_json(manifest_path, {
+            "schema_version": 1, "platform": platform_tag(), "file": dest.name,
+            "version": staged.version, "build": staged.build, "has_libvmaf": staged.has_libvmaf,
+            "sha256": digest, "size_bytes": dest.stat().st_size, "source": source, "source_path": str(src),
+            "kit_encoders": [e for e in ENCODER_NAMES if e in staged.encoders],
+            "staged_at_utc": utc_iso(), "kit_version": __version__,
+        })
     return StagedBinary(dest, manifest_path, staged, digest, source)

@@ -44,9 +44,6 @@ class HwSetup:
     missing: str = ""  # why it cannot even be tried here ("" when it can)
 
 
-# --- families ------------------------------------------------------------------------------
-
-
 def gpu_summary(sig: HostSignals) -> str:
     """The NVIDIA GPU(s) as one provenance string."""
     names = list(dict.fromkeys(g.name for g in sig.gpus))
@@ -68,24 +65,8 @@ def intel_node(sig: HostSignals) -> RenderNode | None:
     return next(intel, None) or next(says_intel, None)
 
 
-def vaapi_node(sig: HostSignals) -> RenderNode | None:
-    """Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)."""
-    by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
-    return next(by_vendor, None) or intel_node(sig) or next((n for n in sig.render_nodes if not n.vendor), None)
-
-
-def _nvidia(sig: HostSignals) -> HostFamily | None:
-    if not sig.gpus or sig.system not in ("linux", "windows"):
-        return None
-    return HostFamily("nvidia", f"NVIDIA ({sig.system.title()})", f"nvidia-smi: {gpu_summary(sig)}",
-                      NVENC_DEFAULTS)
-
-
-def _intel(sig: HostSignals) -> HostFamily | None:
-    node = intel_node(sig) if sig.system == "linux" else None
-    if node is None:
-        return None
-    return HostFamily("intel", "Intel (Linux)", node_label(node, sig), QSV_DEFAULTS, VAAPI_OPT_IN)
+def adapter_label(gpu: VideoController) -> str:
+    return f"{gpu.name} (driver {gpu.driver or '?'})"
 
 
 def amd_gpu(sig: HostSignals) -> VideoController | None:
@@ -94,23 +75,19 @@ def amd_gpu(sig: HostSignals) -> VideoController | None:
         (c for c in sig.video_controllers if not c.vendor and "advanced micro devices" in c.maker.lower()), None)
 
 
-def _amd(sig: HostSignals) -> HostFamily | None:
-    gpu = amd_gpu(sig) if sig.system == "windows" else None
-    if gpu is None:
-        return None
-    runtime = f"AMF runtime {sig.amf_runtime}" if sig.amf_runtime else "no AMF runtime (amfrt64.dll) found"
-    return HostFamily("amd", "AMD (Windows)", f"{gpu.name} (driver {gpu.driver or '?'}); {runtime}", (), AMF_OPT_IN)
-
-
-def _macos(sig: HostSignals) -> HostFamily | None:
-    if sig.system != "darwin":
-        return None
-    return HostFamily("macos", f"macOS ({sig.machine})", sig.cpu, VT_DEFAULTS)
-
-
 def detect_families(sig: HostSignals) -> tuple[HostFamily, ...]:
     """The families this host belongs to, hardware first; CPU always."""
-    found = [f for f in (_nvidia(sig), _intel(sig), _amd(sig), _macos(sig)) if f is not None]
+    found = []
+    if sig.gpus and sig.system in ("linux", "windows"):
+        found.append(HostFamily("nvidia", f"NVIDIA ({sig.system.title()})", f"nvidia-smi: {gpu_summary(sig)}",
+                                NVENC_DEFAULTS))
+    if sig.system == "linux" and (node := intel_node(sig)) is not None:
+        found.append(HostFamily("intel", "Intel (Linux)", node_label(node, sig), QSV_DEFAULTS, VAAPI_OPT_IN))
+    if sig.system == "windows" and (gpu := amd_gpu(sig)) is not None:
+        runtime = f"AMF runtime {sig.amf_runtime}" if sig.amf_runtime else "no AMF runtime (amfrt64.dll) found"
+        found.append(HostFamily("amd", "AMD (Windows)", f"{adapter_label(gpu)}; {runtime}", (), AMF_OPT_IN))
+    if sig.system == "darwin":
+        found.append(HostFamily("macos", f"macOS ({sig.machine})", sig.cpu, VT_DEFAULTS))
     return (*found, HostFamily("cpu", "CPU", sig.cpu, CPU_DEFAULTS, CPU_OPT_IN))
 
 
@@ -134,24 +111,28 @@ def resolve_auto(families: Sequence[HostFamily], available: Mapping[str, bool]) 
     return tuple(n for n in auto_candidates(families) if available.get(n) or n in CPU_DEFAULTS)
 
 
-# --- device set-up and provenance ------------------------------------------------------
-
-
 def node_label(node: RenderNode, sig: HostSignals) -> str:
     vendor = VENDOR_NAMES.get(node.vendor, node.vendor or "unknown vendor")
     va = node.va_driver or (f"LIBVA_DRIVER_NAME={sig.libva_driver_name}" if sig.libva_driver_name else "default")
     return f"{node.path} ({vendor} {node.driver or 'driver ?'}, VA driver {va})"
 
 
+def nodes_seen(sig: HostSignals) -> str:
+    return ", ".join(f"{n.path} ({VENDOR_NAMES.get(n.vendor, n.vendor or '?')})" for n in sig.render_nodes)
+
+
 def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
     engine = spec.traits.engine
-    node = intel_node(sig) if spec.family == "qsv" else vaapi_node(sig)
+    # VA-API: Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)
+    by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
+    node = intel_node(sig) if spec.family == "qsv" else next(by_vendor, None) or intel_node(sig) or next(
+        (n for n in sig.render_nodes if not n.vendor), None)
     needs = ("vaapi", "qsv") if spec.family == "qsv" else ("vaapi",)
     lacking = [h for h in needs if sig.hwaccels and h not in sig.hwaccels]
     if sig.system != "linux":
         return HwSetup(HwArgs(), "", f"the kit drives {engine} through a Linux /dev/dri render node")
     if node is None:
-        seen = ", ".join(f"{n.path} ({VENDOR_NAMES.get(n.vendor, n.vendor or '?')})" for n in sig.render_nodes)
+        seen = nodes_seen(sig)
         want = "Intel" if spec.family == "qsv" else "usable"
         return HwSetup(HwArgs(), "", f"no {want} render node under /dev/dri" + (f" (found {seen})" if seen else ""))
     if lacking:
@@ -187,30 +168,18 @@ def _amf_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
     if gpu is None:
         listed = ", ".join(c.name for c in sig.video_controllers) or "none"
         return HwSetup(HwArgs(), "", f"no AMD graphics adapter (Windows lists: {listed})")
-    return HwSetup(build_hw_args(spec), f"{gpu.name} (driver {gpu.driver or '?'})")
+    return HwSetup(build_hw_args(spec), adapter_label(gpu))
 
-
-# --- prereqs rows (check, result, detail) -------------------------------------------------
 
 LIBVA_ADVICE = ("if QSV fails, install intel-media-va-driver (iHD) and export LIBVA_DRIVER_NAME=iHD "
                 "(the legacy i965 driver has no QSV)")
-
-
-def _nvidia_rows(sig: HostSignals) -> list[list[str]]:
-    if sig.gpus:
-        return [["nvidia", "ok", f"{gpu_summary(sig)} via nvidia-smi; NVENC is decided by the test encode"]]
-    if sig.nvidia_smi not in ("", "ok"):
-        return [["nvidia", "warn", f"{sig.nvidia_smi}{HINT_MARK}NVENC needs a loaded NVIDIA driver; "
-                                   "`nvidia-smi` must list the GPU"]]
-    return []
 
 
 def _intel_rows(sig: HostSignals) -> list[list[str]]:
     node = intel_node(sig) if sig.system == "linux" else None
     if node is None:
         if sig.render_nodes:
-            seen = ", ".join(f"{n.path} ({VENDOR_NAMES.get(n.vendor, n.vendor or '?')})" for n in sig.render_nodes)
-            return [["intel gpu", "skip", f"no Intel render node (found {seen})"]]
+            return [["intel gpu", "skip", f"no Intel render node (found {nodes_seen(sig)})"]]
         return []
     env = sig.libva_driver_name
     if env.lower() == "i965":  # the hint last: a terminal shows it under the table (kit.events.split_hint)
@@ -222,29 +191,25 @@ def _intel_rows(sig: HostSignals) -> list[list[str]]:
     return [["intel gpu", "ok", f"{node_label(node, sig)}; QSV is decided by the test encode; {advice}"]]
 
 
-def _amd_rows(sig: HostSignals) -> list[list[str]]:
-    gpu = amd_gpu(sig) if sig.system == "windows" else None
-    if gpu is None:
-        return []
-    if not sig.amf_runtime:
-        return [["amd gpu", "warn", f"{gpu.name} (driver {gpu.driver or '?'}) but no amfrt64.dll in System32 - "
-                                    "hint: install AMD's Adrenalin driver, which ships the AMF runtime"]]
-    return [["amd gpu", "ok", f"{gpu.name} (driver {gpu.driver or '?'}), AMF runtime {sig.amf_runtime}; "
-                              "AMF is decided by the test encode; opt-in (--encoders h264_amf,...): the models "
-                              "have no codec slot for AMF yet"]]
-
-
-def _macos_rows(sig: HostSignals) -> list[list[str]]:
-    if sig.system != "darwin":
-        return []
-    note = "" if sig.machine == "arm64" else (" (Intel Mac: VideoToolbox constant quality -q:v needs Apple silicon, "
-                                              "so the test encode is expected to refuse it)")
-    return [["macos", "ok", f"{sig.cpu}, {sig.system}-{sig.machine}; VideoToolbox is decided by the test encode"
-                            + note]]
-
-
 def family_rows(sig: HostSignals, families: Sequence[HostFamily]) -> list[list[str]]:
     """Prereqs rows for the detected families, with hints."""
     labels = ", ".join(f"{f.label} (defaults {', '.join(f.defaults)})" for f in families)
-    return [["platform", "ok", f"{sig.system}-{sig.machine}; families: {labels}"],
-            *_nvidia_rows(sig), *_intel_rows(sig), *_amd_rows(sig), *_macos_rows(sig)]
+    rows = [["platform", "ok", f"{sig.system}-{sig.machine}; families: {labels}"]]
+    if sig.gpus:
+        rows.append(["nvidia", "ok", f"{gpu_summary(sig)} via nvidia-smi; NVENC is decided by the test encode"])
+    elif sig.nvidia_smi not in ("", "ok"):
+        rows.append(["nvidia", "warn", f"{sig.nvidia_smi}{HINT_MARK}NVENC needs a loaded NVIDIA driver; "
+                                       "`nvidia-smi` must list the GPU"])
+    rows += _intel_rows(sig)
+    if sig.system == "windows" and (gpu := amd_gpu(sig)) is not None:
+        rows.append(["amd gpu", "ok", f"{adapter_label(gpu)}, AMF runtime {sig.amf_runtime}; AMF is decided by the "
+                                      "test encode; opt-in (--encoders h264_amf,...): the models have no codec slot "
+                                      "for AMF yet"] if sig.amf_runtime else
+                    ["amd gpu", "warn", f"{adapter_label(gpu)} but no amfrt64.dll in System32 - hint: install AMD's "
+                                        "Adrenalin driver, which ships the AMF runtime"])
+    if sig.system == "darwin":
+        note = "" if sig.machine == "arm64" else (" (Intel Mac: VideoToolbox constant quality -q:v needs Apple "
+                                                  "silicon, so the test encode is expected to refuse it)")
+        rows.append(["macos", "ok", f"{sig.cpu}, {sig.system}-{sig.machine}; VideoToolbox is decided by the test "
+                                    "encode" + note])
+    return rows

@@ -1,20 +1,14 @@
-"""Encoder specs: mostly data, one small interface.
+"""Encoder specs: mostly data, one small interface (docs/encoders.md).
 
-Each spec knows its family, codec, preset, pixel format, session cap, the range of its quality knob in its own scale
-(for normalising `cq` within the family), how `cq` maps onto its rate-control flags (always the value the encoder
-receives), its default quality grid (kit.platforms.grids) and which pixel format it takes for a 10-bit 4:2:0 encode, or
-why it has none (the 10-bit test encode, kit.platforms.probe, proves it here).
-
-A family is a closed type (`Family`): what differs between families is decided by a `match` ending in `assert_never`,
-so mypy names the function whose arm a new family lacks. A row added here does not change the model's inputs (its codec
-vocabulary is pinned apart, kit.model.contract).
+A family is a closed type (`Family`): what differs between families is a `match` ending in `assert_never`, so mypy
+names the function whose arm a new family lacks. A row here does not change the model's inputs (kit.model.contract).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from kit.errors import InputError, assert_never
@@ -43,21 +37,12 @@ class EncoderSpec:
     codec: str  # h264 | hevc | av1
     preset: tuple[str, ...]  # preset flags, e.g. ("-preset", "medium")
     pix_fmt: str
-    # the knob's own scale, for within-family normalisation: (best quality, worst quality), so cq_norm =
-    # (cq - first) / (second - first) is 0 at the best quality for every family (VideoToolbox's q:v runs upwards)
-    cq_range: tuple[int, int]
+    cq_range: tuple[int, int]  # the knob's own scale, (best quality, worst quality): VideoToolbox's q:v runs upwards
     session_cap: int = 0  # concurrent encodes allowed; 0 = no limit beyond the cores
-    extra: tuple[str, ...] = field(default=())
-    # the format this encoder takes for a 10-bit 4:2:0 encode (its profile follows: Main 10, High 10, AV1 Main); "" =
-    # it has none, and no_10bit says why
-    pix_fmt_10bit: str = ""
+    extra: tuple[str, ...] = ()
+    pix_fmt_10bit: str = ""  # what it takes for a 10-bit 4:2:0 encode; "": none, and no_10bit says why
     no_10bit: str = ""
     grid: tuple[int, ...] = ()  # the default quality grid, in the knob's own scale (--cqs overrides it)
-
-    @property
-    def cq_bounds(self) -> tuple[int, int]:
-        """(lowest, highest) value the knob takes, whichever end is the best quality."""
-        return min(self.cq_range), max(self.cq_range)
 
     @property
     def preset_name(self) -> str:
@@ -128,10 +113,7 @@ class EncoderSpec:
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
 
-# default grids, each in its family's own scale (docs/quality-and-ladder.md): measured on the demo clips for the
-# software encoders (with the default ladder, native and half height, the encodes' mean teacher scores reach from
-# 0 to 100); the hardware ones by the same share of their own scales. Each reaches the end of vmaf-tune's CRF range
-# (10..51), which the consumer queries whole: four points put two encodes per source and rung in its 36..51 band
+# default grids, each in its family's own scale, chosen by measurement (docs/quality-and-ladder.md)
 _X264_GRID = (10, 24, 38, 51)  # CRF 0..51
 _X265_GRID = (10, 24, 38, 51)
 _SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 7 at CRF 63 still scored 26..97 on the demo
@@ -139,7 +121,7 @@ _QP51_GRID = (10, 24, 38, 51)  # NVENC -cq, QSV -global_quality (1..51), VA-API 
 _QP255_GRID = (50, 120, 190, 255)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
 _VT_GRID = (80, 52, 24, 1)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid, 1 its worst
 
-_X264_LIKE = ("-preset", "medium")
+_MEDIUM = ("-preset", "medium")
 _NV_PRESET = ("-preset", "p5", "-tune", "hq")
 # AMF: the transcoding usage with the quality preset (each codec's encoder names the constant `quality`)
 _AMF_PRESET = ("-usage", "transcoding", "-quality", "quality")
@@ -149,8 +131,8 @@ _P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned),
 
 _SPECS: tuple[EncoderSpec, ...] = (
     # libx264: High 10 when its x264 was built with 10-bit (the probe reads the binary's pixel formats)
-    EncoderSpec("libx264", "x264", "h264", _X264_LIKE, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
-    EncoderSpec("libx265", "x265", "hevc", _X264_LIKE, "yuv420p", (0, 51),
+    EncoderSpec("libx264", "x264", "h264", _MEDIUM, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
+    EncoderSpec("libx265", "x265", "hevc", _MEDIUM, "yuv420p", (0, 51),
                 extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN, grid=_X265_GRID),
     # SVT-AV1 at preset 7: what vmaf-tune encodes it at (its svtav1 adapter maps its default, medium, to 7)
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "7"), "yuv420p", (1, 63),
@@ -159,12 +141,10 @@ _SPECS: tuple[EncoderSpec, ...] = (
     EncoderSpec("h264_nvenc", "nvenc", "h264", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("hevc_nvenc", "nvenc", "hevc", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("av1_nvenc", "nvenc", "av1", _NV_PRESET, "yuv420p", (0, 51), 3, pix_fmt_10bit=_P010, grid=_QP51_GRID),
-    EncoderSpec("h264_qsv", "qsv", "h264", ("-preset", "medium"), "nv12", (1, 51), 2,
+    EncoderSpec("h264_qsv", "qsv", "h264", _MEDIUM, "nv12", (1, 51), 2,
                 no_10bit="Intel Quick Sync encodes H.264 in 8 bit only", grid=_QP51_GRID),
-    EncoderSpec("hevc_qsv", "qsv", "hevc", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
-                grid=_QP51_GRID),
-    EncoderSpec("av1_qsv", "qsv", "av1", ("-preset", "medium"), "nv12", (1, 51), 2, pix_fmt_10bit=_P010,
-                grid=_QP51_GRID),
+    EncoderSpec("hevc_qsv", "qsv", "hevc", _MEDIUM, "nv12", (1, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
+    EncoderSpec("av1_qsv", "qsv", "av1", _MEDIUM, "nv12", (1, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
     EncoderSpec("h264_vaapi", "vaapi", "h264", (), "nv12", (0, 51), 2,
                 no_10bit="VA-API encodes H.264 in 8 bit only", grid=_QP51_GRID),
     EncoderSpec("hevc_vaapi", "vaapi", "hevc", (), "nv12", (0, 51), 2, pix_fmt_10bit=_P010, grid=_QP51_GRID),
@@ -221,8 +201,7 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
 
 
 def session_semaphores(encoders: Iterable[str]) -> dict[str, threading.Semaphore]:
-    """One semaphore per hardware family, shared by its encoders (NVENC's session limit is per GPU, not per codec);
-    encoders without a cap get none."""
+    """One semaphore per hardware family, shared by its encoders (NVENC's session limit is per GPU)."""
     shared: dict[str, threading.Semaphore] = {}
     out: dict[str, threading.Semaphore] = {}
     for name in encoders:

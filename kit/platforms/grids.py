@@ -1,20 +1,8 @@
-"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`).
+"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`, docs/quality-and-ladder.md).
 
-Every encoder row has a default grid in its own native scale (kit.platforms.encoders: `EncoderSpec.grid`), chosen
-by measurement so that the teacher spans the quality range on the demo clips and the grid reaches the ends of
-vmaf-tune's CRF 10..51 query range (docs/quality-and-ladder.md). `--cqs` overrides it:
-
-    --cqs 19,25,31,37                        every encoder at these values
-    --cqs 'libsvtav1:20,32,44,56'            libsvtav1 at these, every other encoder at its default
-    --cqs 'svtav1:20,32,44,56;x264:18,30'    a family name sets every encoder of that family
-    --cqs '19,25,31;libsvtav1:20,32,44'      a list for every encoder, and one encoder's own
-    --cqs auto                               each encoder's default grid (the default)
-
-An encoder's own entry wins over its family's, which wins over the list for every encoder. A grid is a set of values
-per encoder: its order is no setting (`25,19` is `19,25`: the same jobs, the same corpus). An entry of a name is
-checked against the range of every encoder it names (`grid_problem`), whatever the run's encoders; the list for
-every encoder against the run's own encoders (`range_problem`: at the flags, and at the corpus step for those
---encoders auto resolves to).
+A grid is a set of values per encoder (`25,19` is `19,25`): an encoder's own entry wins over its family's, which wins
+over the list for every encoder, which wins over its default (`EncoderSpec.grid`). An entry of a name is checked
+against every encoder it names (`grid_problem`); the list for every encoder against the run's own (`range_problem`).
 """
 
 from __future__ import annotations
@@ -24,7 +12,7 @@ from dataclasses import dataclass, field
 from kit.errors import InputError
 from kit.infra.records import Record
 from kit.infra.rules import Distinct, Whole
-from kit.platforms.encoders import FAMILIES, SPECS, EncoderSpec, get_spec
+from kit.platforms.encoders import FAMILIES, SPECS, get_spec
 
 AUTO_GRID = "auto"
 ENTRY_SEP, NAME_SEP = ";", ":"
@@ -80,14 +68,9 @@ def check_name(name: str, flag: str) -> None:
         raise InputError(f"{flag}: {name!r} is neither an encoder nor an encoder family", hint=NAME_HINT)
 
 
-def named_specs(name: str) -> list[EncoderSpec]:
-    """The encoders an entry's name sets: the encoder of that name, or every encoder of that family."""
-    return [SPECS[name]] if name in SPECS else [s for s in SPECS.values() if s.family == name]
-
-
 def outside_range(name: str, grid: CqGrid) -> tuple[int, int, int] | None:
     """(the first of `name`'s values outside its own quality range, the range's lowest, highest); None if none is."""
-    lo, hi = get_spec(name).cq_bounds
+    lo, hi = sorted(get_spec(name).cq_range)
     return next(((cq, lo, hi) for cq in grid.for_encoder(name) if not lo <= cq <= hi), None)
 
 
@@ -98,15 +81,13 @@ def first_outside(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> tuple[
 
 def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | None:
     """Why the grid does not fit these encoders, read after the grid (`holds 60, outside libx264's range 0..51`)."""
-    if (bad := first_outside(encoders, grid)) is None:
-        return None
-    name, cq, lo, hi = bad
-    return f"holds {cq}, outside {name}'s range {lo}..{hi}"
+    bad = first_outside(encoders, grid)
+    return None if bad is None else f"holds {bad[1]}, outside {bad[0]}'s range {bad[2]}..{bad[3]}"
 
 
 def grid_problem(grid: object) -> str | None:
-    """--cqs's rule, a flag's or a file's: each list at least one value, each once; each name an encoder or a
-    family, its values within the range of every encoder it sets (whatever the run's encoders)."""
+    """--cqs's rule: each list of distinct values, each name an encoder or a family, its values within the range of
+    every encoder it sets."""
     if not isinstance(grid, CqGrid):
         return "is not a quality grid"
     if grid.every and (why := VALUES.problem(grid.every)) is not None:
@@ -116,14 +97,14 @@ def grid_problem(grid: object) -> str | None:
             return f"names {name!r}, which is neither an encoder nor an encoder family"
         if (why := VALUES.problem(values)) is not None:
             return f"{why} for {name}"
-        if (why := range_problem([s.name for s in named_specs(name)], CqGrid(named={name: values}))) is not None:
+        named = [n for n, spec in SPECS.items() if name in (n, spec.family)]  # the encoder, or its family's
+        if (why := range_problem(named, CqGrid(named={name: values}))) is not None:
             return why
     return None
 
 
 def check_grid(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> None:
-    """Every encoder's values within its own quality range (the corpus step checks those --encoders auto resolved
-    to; the settings check the encoders they name: kit.steps.settings)."""
+    """Every encoder's values within its own quality range (the encoders --encoders auto resolved to)."""
     if (bad := first_outside(encoders, grid)) is not None:
         raise InputError(f"--cqs {grid.text!r} {range_problem(encoders, grid)}",
                          hint=f"choose values between {bad[2]} and {bad[3]} for {bad[0]}")

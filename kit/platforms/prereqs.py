@@ -1,6 +1,5 @@
 """`01_prereqs/prereqs.json` as a record: what step 01 found on this box, the one file the corpus step trusts for the
-ffmpeg, the encoders (probed, with their device arguments) and the encode depth. A file that does not fit reads as None
-with the reason; one of the previous release (schema 1, no `schema_version` key) still reads.
+ffmpeg, the encoders and the encode depth. A file that does not fit reads as None with the reason; schema 1 still reads.
 """
 
 from __future__ import annotations
@@ -61,8 +60,7 @@ class Prereqs(Record):
     extra_features: bool = False  # ... and VMAF v1's features too (--inputs canonical6+v1)
     can_train: bool = True  # torch imports here: LOSO and the verdict can run (else: a corpus-only box)
     can_export: bool = True  # onnx and onnxruntime import here: a PROMOTE's models can be exported
-    # opt-in encoders the models can learn which --encoders auto left out (kit.platforms.resolve.opt_ins): those
-    # `detect` found working here, and those it has not tested yet
+    # opt-in encoders --encoders auto left out (kit.platforms.resolve.opt_ins): found working, and not tested yet
     left_out: list[str] = field(default_factory=list)
     untested: list[str] = field(default_factory=list)
 
@@ -95,8 +93,7 @@ MAX_CAUSE = 200  # characters of an import's error said in the reason
 
 
 def import_failure(name: str) -> str | None:
-    """None when `import name` works; else why not: "" where the package is not installed, else what its import
-    raised (`OSError: libgomp.so.1: cannot open shared object file`). Imported once per process."""
+    """None when `import name` works; else "" where the package is not installed, or what its import raised."""
     if not importable(name):
         return ""
     try:
@@ -112,11 +109,6 @@ def training_failures() -> dict[str, str]:
     """The packages of training and export this Python cannot import, each with why (import_failure)."""
     found = {name: import_failure(name) for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES)}
     return {name: why for name, why in found.items() if why is not None}
-
-
-def missing_for_training() -> tuple[str, ...]:
-    """The packages of training and export this Python cannot import (training_failures)."""
-    return tuple(training_failures())
 
 
 def corpus_only_reason(deep: bool = False) -> str | None:

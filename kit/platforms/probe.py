@@ -1,12 +1,7 @@
-"""The encoder probe: a real test encode, decoded back and frame-counted.
-
-The probe encodes a small rendered clip with exactly the pixel format, rate-control flags and device arguments the
-corpus will use, within a timeout. With `--encode-depth source` each encoder also gets a 10-bit probe: refused at once
-when its spec has no 10-bit format or this ffmpeg's encoder does not list it, else a 10-bit test encode that must
-decode back as yuv420p10le (an encoder that quietly falls back to 8 bit is caught). A failure keeps the most telling
-line of ffmpeg's stderr plus a hint, and names the command that tests it again. Results are cached per ffmpeg build and
-host signals; transient failures (a timeout, busy NVENC sessions) are not, nor is a probe whose ffmpeg a signal ended:
-it proved nothing, and stops the run with that cause.
+"""The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and
+frame-counted (with `--encode-depth source`, a 10-bit one too, which must decode back as 10 bit). Results are cached
+per ffmpeg build and host signals; a transient failure is not, nor a probe whose ffmpeg a signal ended (it proved
+nothing, and stops the run with that cause).
 """
 
 from __future__ import annotations
@@ -97,9 +92,9 @@ class ProbeInterrupted(PrereqError):
                               "alone, the out-of-memory killer): rerun the same command and the test runs again")
 
 
-def run_probe(argv: list[str], what: str, timeout_s: float, log: LogFn | None) -> ProcResult:
-    """run_process for a probe command; a signal that ended it raises ProbeInterrupted."""
-    res = run_process(argv, timeout_s=timeout_s, log=log)
+def run_probe(argv: list[str], what: str, log: LogFn | None) -> ProcResult:
+    """run_process for a probe command (PROBE_TIMEOUT_S); a signal that ended it raises ProbeInterrupted."""
+    res = run_process(argv, timeout_s=PROBE_TIMEOUT_S, log=log)
     if why := interruption(res):
         if log is not None:
             log(f"  {what} was {why}: not a result, nothing cached")
@@ -154,8 +149,7 @@ VA_AMD_HINT = ("the VA-API driver cannot open the render node: install Mesa's VA
 
 
 def explain(reason: str, device: str = "") -> str:
-    """The fix for a test encode's failure; `device` (kit.platforms.detect.node_label) picks the VA-API driver of its
-    vendor: Mesa's radeonsi for AMD, Intel's iHD otherwise."""
+    """The fix for a test encode's failure; `device` picks the VA-API driver of its vendor (AMD: radeonsi, else iHD)."""
     for pattern, hint in _HINTS:
         if re.search(pattern, reason, re.IGNORECASE):
             if pattern == VA_PATTERN and " (AMD " in device:
@@ -168,7 +162,7 @@ def render_probe_clip(ffmpeg: str, dest: Path, size: str = PROBE_SIZE, frames: i
                       log: LogFn | None = None, pix_fmt: str = "yuv420p") -> Path:
     """A small synthetic y4m clip to test-encode and score."""
     res = run_probe(build_render_argv(ffmpeg, f"testsrc2=s={size}:r={PAIR_FPS}", dest, frames=frames, pix_fmt=pix_fmt),
-               "test clip render", PROBE_TIMEOUT_S, log)
+                    "test clip render", log)
     if res.returncode != 0:
         raise PrereqError(f"ffmpeg cannot render a test clip: {telling_line(res.stderr)}",
                           hint="the ffmpeg in use is broken; pass another with --ffmpeg PATH")
@@ -181,8 +175,7 @@ def _failed(spec: EncoderSpec, setup: HwSetup, reason: str, seconds: float = 0.0
 
 
 def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
-    """Why `spec` cannot encode 10-bit with this ffmpeg, from its data and the formats the binary lists; "" when only
-    a test encode can tell."""
+    """Why `spec` cannot encode 10-bit with this ffmpeg; "" when only a test encode can tell."""
     if not spec.pix_fmt_10bit:
         return spec.no_10bit or f"{spec.name} has no 10-bit encode"
     system = [f for f in listed if f not in HW_FRAME_FORMATS]
@@ -193,25 +186,23 @@ def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
 
 
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
-                  timeout_s: float = PROBE_TIMEOUT_S, log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
-    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args; `decodes_as`: the
-    pixel format the encode must decode back as (the 10-bit probe), "" for any."""
-    if setup.missing:
-        return _failed(spec, setup, setup.missing)
+                  log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
+    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args, which can be
+    tried here (Prober._setup); `decodes_as`: the pixel format it must decode back as (the 10-bit probe), "" for any."""
     out = work / f"probe_{spec.name}.{spec.container}"
     out.unlink(missing_ok=True)
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
                              hw_filter=setup.args.filter)
     try:
-        res = run_probe(argv, f"{spec.name} test encode", timeout_s, log)
+        res = run_probe(argv, f"{spec.name} test encode", log)
     except ToolError as exc:  # cannot start, or timed out: not cached (transient); ProbeInterrupted is no ToolError
-        return _failed(spec, setup, f"test encode: {exc.message}", timeout_s)
+        return _failed(spec, setup, f"test encode: {exc.message}", PROBE_TIMEOUT_S)
     if res.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         return _failed(spec, setup, telling_line(res.stderr) or f"ffmpeg exit {res.returncode}", res.elapsed_s)
     try:
-        frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", timeout_s, log)
+        frames, decoded = decode_back(ffmpeg, out, f"{spec.name} test encode's decode-back", log)
     except ToolError as exc:
-        return _failed(spec, setup, f"decoding the test encode back: {exc.message}", timeout_s)
+        return _failed(spec, setup, f"decoding the test encode back: {exc.message}", PROBE_TIMEOUT_S)
     if frames != PROBE_FRAMES:
         return _failed(spec, setup, f"the test encode decodes to {frames} frames, not {PROBE_FRAMES}", res.elapsed_s)
     if decodes_as and decoded != decodes_as:
@@ -223,10 +214,9 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
                        fps, setup.device, "", round(res.elapsed_s, 3), setup.args)
 
 
-def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn | None) -> tuple[int, str]:
-    """(frames, pixel format) a decoder gives back for an encoded file: (-1, "") when it does not decode, the format
-    "" when the decoder does not say it."""
-    res = run_probe(build_decode_argv(ffmpeg, path), what, timeout_s, log)
+def decode_back(ffmpeg: str, path: Path, what: str, log: LogFn | None) -> tuple[int, str]:
+    """(frames, pixel format) an encoded file decodes to: (-1, "") when it does not, the format "" when unsaid."""
+    res = run_probe(build_decode_argv(ffmpeg, path), what, log)
     if res.returncode != 0:
         return -1, ""
     try:
@@ -237,9 +227,6 @@ def decode_back(ffmpeg: str, path: Path, what: str, timeout_s: float, log: LogFn
         return frames, parse_probe(res.stderr)[3]
     except ValueError:
         return frames, ""
-
-
-# --- cache ---------------------------------------------------------------------------------
 
 
 def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path) -> Path:
@@ -259,8 +246,7 @@ def entry_key(spec: EncoderSpec, setup: HwSetup, cq: int, clip_pix_fmt: str = ""
 
 
 class ProbeCache:
-    """The probe results of one (ffmpeg build, host): a damaged file or entry reads as absent (that encoder is probed
-    again) and `damaged` says so for the step log."""
+    """The probe results of one (ffmpeg build, host): a damaged file or entry reads as absent, said by `damaged`."""
 
     def __init__(self, tree: Tree, path: Path) -> None:
         self.tree, self.path = tree, path
@@ -375,8 +361,7 @@ class Prober:
         return result
 
     def recorded(self, name: str) -> ProbeResult | None:
-        """What a test encode of `name` found, with nothing encoded: a failure known without one, the cached result,
-        or None (not tested yet with this ffmpeg on this box, at this prober's quality)."""
+        """What a test encode of `name` found, with nothing encoded; None when not tested yet here at this quality."""
         spec, setup, unusable = self._setup(name)
         return unusable if unusable is not None else self._cached(entry_key(spec, setup, self.cq_of(name)), name)
 
@@ -411,20 +396,16 @@ def probe_row_10bit(result: ProbeResult) -> list[str]:
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 
 
-# --- the libvmaf check ----------------------------------------------------------------------
-
-
 def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
-    """Encode a tiny clip with libx264 and score it with libvmaf's vmaf_v0.6.1; returns libvmaf's version. Either
-    failure is a PrereqError: without them the kit can do nothing."""
+    """Encode a tiny clip with libx264 and score it with vmaf_v0.6.1; libvmaf's version, else a PrereqError."""
     ref = render_probe_clip(ffmpeg, work / "ref.y4m", VMAF_CHECK_SIZE, VMAF_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"probe_libvmaf.{spec.container}"
     res = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
-               "libvmaf check's libx264 encode", PROBE_TIMEOUT_S, log)
+                    "libvmaf check's libx264 encode", log)
     frames = -1
     if res.returncode == 0 and distorted.is_file():
-        frames, _ = decode_back(ffmpeg, distorted, "libvmaf check's decode-back", PROBE_TIMEOUT_S, log)
+        frames, _ = decode_back(ffmpeg, distorted, "libvmaf check's decode-back", log)
     if frames != VMAF_CHECK_FRAMES:
         why = (telling_line(res.stderr) or f"ffmpeg exit {res.returncode}" if res.returncode != 0
                else f"its test encode decodes to {frames} frames, not {VMAF_CHECK_FRAMES}")
@@ -434,7 +415,7 @@ def check_libvmaf(ffmpeg: str, work: Path, log: LogFn | None = None) -> str:
     log_path = work / "probe vmaf.json"  # a space on purpose: path escaping is exercised on every box
     w, h = (int(v) for v in VMAF_CHECK_SIZE.split("x"))
     res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1, fps=PAIR_FPS),
-               "libvmaf check's scoring", PROBE_TIMEOUT_S, log)
+                    "libvmaf check's scoring", log)
     if res.returncode != 0 or not log_path.is_file():
         raise PrereqError(f"libvmaf failed to score a test pair: {telling_line(res.stderr)}",
                           hint="use an ffmpeg whose libvmaf has the built-in vmaf_v0.6.1 model (--ffmpeg PATH)")

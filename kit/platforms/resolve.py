@@ -17,8 +17,7 @@ from kit.platforms.signals import HostSignals, gather_signals
 
 @dataclass(frozen=True)
 class Survey:
-    """This box as detection sees it: the ffmpeg, the host's signals and the families they nominate. The one
-    chain `detect` and step 01 both start from."""
+    """This box as detection sees it: the chain `detect` and step 01 both start from."""
 
     info: FFmpegInfo
     signals: HostSignals
@@ -76,8 +75,7 @@ def resolve_encoders(requested: tuple[str, ...], grid: CqGrid, families: tuple[H
 
 
 def opt_ins(families: tuple[HostFamily, ...], grid: CqGrid, detected: Prober) -> tuple[list[str], list[str]]:
-    """(the opt-in encoders of this box's families whose test encode `detect` made passed, those it has not tested
-    yet): `--encoders auto` leaves both out. Nothing is encoded: `detected` reads the cache `detect` wrote."""
+    """(the opt-in encoders whose test encode by `detect` passed, those not tested yet), read from its cache."""
     names, _ = in_grid_range(tuple(dict.fromkeys(n for f in families for n in f.opt_in)), grid)
     found = {name: detected.recorded(name) for name in names}
     return ([n for n, r in found.items() if r is not None and r.available],
@@ -85,7 +83,6 @@ def opt_ins(families: tuple[HostFamily, ...], grid: CqGrid, detected: Prober) ->
 
 
 def detect_command(names: list[str], ffmpeg: FFmpegInfo) -> str:
-    """The command that test-encodes `names` with the run's ffmpeg: `detect` finds the same one, unless the run's
-    was given (--ffmpeg, KIT_FFMPEG)."""
+    """The command that test-encodes `names` with the run's ffmpeg (named when the run's was given)."""
     given = ("--ffmpeg", ffmpeg.path) if ffmpeg.source in ("--ffmpeg", "KIT_FFMPEG") else ()
     return kit_command("detect", "--encoders", ",".join(names), *given)

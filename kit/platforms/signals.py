@@ -85,9 +85,6 @@ def _answer(argv: list[str]) -> tuple[int, str]:
         return -1, ""
 
 
-# --- NVIDIA ------------------------------------------------------------------------------
-
-
 def parse_nvidia_smi(text: str) -> tuple[NvidiaGpu, ...]:
     """GPUs from `nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader`."""
     gpus = []
@@ -112,9 +109,6 @@ def query_nvidia_smi(exe: str | None = None, timeout_s: float = SIGNAL_TIMEOUT_S
     if code != 0 or not gpus:
         return (), f"nvidia-smi failed: {tail_lines(text, 1).strip() or f'exit {code}'}"
     return gpus, "ok"
-
-
-# --- render nodes and VA-API -------------------------------------------------------------
 
 
 def _node_number(path: Path) -> int:
@@ -148,22 +142,13 @@ def parse_vainfo(text: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-def query_vainfo(node: str) -> str:
-    """The VA driver that opens `node` (vainfo's "Driver version"), or "" when unknown."""
-    exe = shutil.which("vainfo")
-    if not exe:
-        return ""
-    _, text = _answer([exe, "--display", "drm", "--device", node])
-    return parse_vainfo(text)
-
-
 def with_va_drivers(nodes: tuple[RenderNode, ...]) -> tuple[RenderNode, ...]:
-    """Ask vainfo about each node, except NVIDIA's (its VA shim cannot encode)."""
-    return tuple(n if n.vendor == NVIDIA_VENDOR else
-                 RenderNode(n.path, n.vendor, n.driver, query_vainfo(n.path)) for n in nodes)
-
-
-# --- Windows graphics adapters and AMD's AMF runtime --------------------------------------
+    """Ask vainfo which VA driver opens each node (its "Driver version"), except NVIDIA's (its VA shim cannot
+    encode); without vainfo, none is known."""
+    if not (exe := shutil.which("vainfo")):
+        return nodes
+    return tuple(n if n.vendor == NVIDIA_VENDOR else RenderNode(n.path, n.vendor, n.driver, parse_vainfo(
+        _answer([exe, "--display", "drm", "--device", n.path])[1])) for n in nodes)
 
 
 def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
@@ -196,18 +181,10 @@ def amf_runtime(system_root: str | None = None) -> str:
     return str(dll) if dll.is_file() else ""
 
 
-# --- ffmpeg, OS, CPU ---------------------------------------------------------------------
-
-
 def parse_hwaccels(text: str) -> tuple[str, ...]:
     """Method names listed after `Hardware acceleration methods:` by `ffmpeg -hwaccels`."""
     _, _, rest = text.partition("Hardware acceleration methods:")
     return tuple(ln.strip() for ln in rest.splitlines() if re.fullmatch(r"\s*\w+\s*", ln))
-
-
-def query_hwaccels(ffmpeg: str) -> tuple[str, ...]:
-    _, text = _answer(build_query_argv(ffmpeg, "-hwaccels"))
-    return parse_hwaccels(text)
 
 
 def host_cpu(system: str) -> str:
@@ -227,6 +204,7 @@ def gather_signals(info: FFmpegInfo) -> HostSignals:
     windows = system == "windows"
     return HostSignals(system=system, machine=machine, cpu=host_cpu(system), gpus=gpus, nvidia_smi=smi,
                        render_nodes=nodes, libva_driver_name=os.environ.get("LIBVA_DRIVER_NAME", ""),
-                       encoders=info.encoders, hwaccels=query_hwaccels(info.path),
+                       encoders=info.encoders,
+                       hwaccels=parse_hwaccels(_answer(build_query_argv(info.path, "-hwaccels"))[1]),
                        video_controllers=query_video_controllers() if windows else (),
                        amf_runtime=amf_runtime() if windows else "")

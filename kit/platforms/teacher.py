@@ -1,8 +1,6 @@
-"""The teacher check: libvmaf really scores with --teacher's model, on this ffmpeg, before any corpus encode.
-
-The default teacher is checked by kit.platforms.probe.check_libvmaf. Another one, or VMAF v1's four features
-(--inputs canonical6+v1), scores a test pair of TEACHER_CHECK_SIZE, the demo's size (CAMBI and SpEED refuse pictures
-much smaller): each frame must come back with the teacher's score, the canonical six and the four when asked for.
+"""The teacher check: libvmaf really scores with --teacher's model (and VMAF v1's features, when asked for), on this
+ffmpeg, before any corpus encode, on a test pair of TEACHER_CHECK_SIZE (CAMBI and SpEED refuse much smaller pictures).
+The default teacher is checked by kit.platforms.probe.check_libvmaf.
 """
 
 from __future__ import annotations
@@ -15,13 +13,13 @@ from kit.infra.perms import require_trusted
 from kit.infra.proc import LogFn, ProcResult
 from kit.media.argv import build_encode_argv, build_score_argv
 from kit.media.ffmpeg import telling_line
-from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, Teacher, parse_vmaf_log
+from kit.media.libvmaf import BUILTIN_TEACHERS, CANONICAL6_V1, EXTRA_FEATURES, Teacher, parse_vmaf_log
 from kit.media.teachers import FLAG, HINT, teacher_of
 from kit.platforms.encoders import get_spec
-from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, PROBE_TIMEOUT_S, VMAF_CHECK_CQ, render_probe_clip, run_probe
+from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_probe_clip, run_probe
 
 TEACHER_CHECK_SIZE = PROBE_SIZE
-INPUTS_FLAG, CANONICAL6_V1 = "--inputs", "canonical6+v1"  # kit.model.contract's name for the set (model is above)
+INPUTS_FLAG = "--inputs"
 TEACHER_CHECK_FRAMES = 3
 def trusted_teacher(text: str) -> Teacher:
     """The teacher `--teacher TEXT` names; a model file held to the trust rule (it decides every score)."""
@@ -40,8 +38,7 @@ def small_hint(clip: str, teacher: Teacher, extra: bool) -> str:
 
 
 def smaller_sizes(sizes: dict[str, tuple[int, int]]) -> dict[str, list[str]]:
-    """Each reference size below TEACHER_CHECK_SIZE in width or height, and the clips of that size: the sizes step
-    01's check did not vouch for."""
+    """Each reference size below TEACHER_CHECK_SIZE (which step 01 did not vouch for), and its clips."""
     cw, ch = (int(v) for v in TEACHER_CHECK_SIZE.split("x"))
     found: dict[str, list[str]] = {}
     for clip, (w, h) in sorted(sizes.items()):
@@ -83,15 +80,14 @@ def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None =
     distorted = work / f"teacher-probe.{spec.container}"
     # through run_probe: an ffmpeg ended by a signal proves nothing, so no size is refused (and cached) for it
     enc = run_probe(build_encode_argv(ffmpeg, ["-i", str(ref)], spec, VMAF_CHECK_CQ, distorted),
-                    "teacher check's test encode", PROBE_TIMEOUT_S, log)
+                    "teacher check's test encode", log)
     if enc.returncode != 0 or not distorted.is_file():  # check_libvmaf's encode of the same kind passed before
         raise InputError(f"the teacher check's test encode failed: {telling_line(enc.stderr)}",
                          hint="rerun the prereqs step; if it fails again, use another ffmpeg (--ffmpeg PATH)")
     log_path = work / "teacher vmaf.json"
     w, h = (int(v) for v in size.split("x"))
     res = run_probe(build_score_argv(ffmpeg, distorted, ["-i", str(ref)], w, h, "yuv420p", log_path, 1,
-                                     teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score",
-                    PROBE_TIMEOUT_S, log)
+                                     teacher=teacher, extra=extra, fps=PAIR_FPS), "teacher check's score", log)
     failed, mean = _scored(res, log_path, extra)
     if failed and clip:  # step 01 scored the test size: what fails now is this size
         raise size_refusal(teacher, extra, size, clip, failed)

@@ -30,7 +30,7 @@ from kit.platforms.prereqs import (
     Prereqs,
     corpus_only_reason,
     importable,
-    missing_for_training,
+    training_failures,
     write_prereqs,
 )
 from kit.platforms.probe import VMAF_CHECK_SIZE, Prober, ProbeResult, check_libvmaf, probe_row, probe_row_10bit
@@ -164,7 +164,7 @@ class PrereqsStep:
             probed = self._probe(ctx, survey, work)
         finally:
             ctx.tree.remove_folder(work)
-        missing = set(missing_for_training())
+        missing = set(training_failures())
         record = Prereqs(
             kit_version=__version__, ffmpeg=info, libvmaf_version=probed.libvmaf_version,
             requested_encoders=list(s.encoders), resolved_encoders=list(probed.resolved),

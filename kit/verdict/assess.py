@@ -1,7 +1,4 @@
-"""Everything the verdict measures beyond the seeds' fold means, from LOSO's files: the ensemble's held-out rows
-with their intervals, the error by group, whole-clip use, each clip's pooled error, the --holdout blocks and whether
-every fold has results.
-No file access: the verdict step reads the files and hands them over."""
+"""Everything the verdict measures beyond the seeds' fold means, from LOSO's files (handed over: no file access)."""
 
 from __future__ import annotations
 
@@ -22,7 +19,7 @@ from kit.verdict.document import (
     LimitGate,
 )
 from kit.verdict.exported import exported_interval
-from kit.verdict.gates import HOLDOUT_PLCC
+from kit.verdict.gate import HOLDOUT_PLCC_MEASURE
 from kit.verdict.intervals import GroupThresholds, calibrate, clip_use, ensemble_rows, sidecar
 from kit.verdict.plausibility import TeacherSuspect, teacher_suspects
 from kit.verdict.pooling import clip_frame, clip_pooling
@@ -47,8 +44,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
            holdouts: dict[str, pd.DataFrame], nominal: float, holdout_min_plcc: float | None,
            consumer: ConsumerFit | None = None) -> Assessment:
     """`predictions`: LOSO's (seed, row, vmaf, pred) of the verdict's seeds; `meta`: the corpus rows as LOSO
-    numbered them (kit.verdict.intervals.META columns, and vmaf and enc_width for the teacher's plausibility);
-    `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block made from 03_loso/encodes.parquet."""
+    numbered them; `clips`: 03_loso/clips.parquet of those seeds; `consumer`: the block from encodes.parquet."""
     held_out = ensemble_rows(predictions, meta)
     th = GroupThresholds.of(held_out, nominal)  # once, for the rows' intervals and the clips'
     rows, intervals = calibrate(held_out, nominal, th)
@@ -66,8 +62,7 @@ def assess(predictions: pd.DataFrame, meta: pd.DataFrame, clips: pd.DataFrame | 
 
 
 def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
-    """Every source of the corpus predicted, every row of it, by every seed, with no NaN: a fold that failed
-    (no results, or a member that diverged) never passes, and its sources are named."""
+    """Every source predicted, every row, by every seed, with no NaN; a failed fold's sources are named."""
     seeds = sorted(int(s) for s in predictions["seed"].unique())
     ok = predictions[predictions["pred"].notna()]
     src = meta.loc[ok[CORPUS_ROW].to_numpy(), "src_sha256"].to_numpy()
@@ -84,8 +79,7 @@ def completeness(meta: pd.DataFrame, predictions: pd.DataFrame) -> Completeness:
 
 def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: float | None,
                   mixed: Confounding | None = None) -> HoldoutBlock:
-    """One --holdout validation: the ensemble (mean over seeds) on each held-out encoder (box), and its gate;
-    the rows it could not predict, counted, and what each held-out box (encoder) also stands for."""
+    """One --holdout validation: the ensemble on each held-out encoder (box), its gate and its rows left out."""
     by_row = frame.groupby(CORPUS_ROW, sort=True)
     rows = meta.loc[by_row.size().index].assign(vmaf=by_row["vmaf"].first(), pred=by_row["pred"].mean(),
                                                 heldout=by_row["heldout"].first())
@@ -93,7 +87,7 @@ def holdout_block(kind: str, frame: pd.DataFrame, meta: pd.DataFrame, min_plcc: 
     groups = (mixed or Confounding()).apply(groups, kind)
     worst = min(groups, key=lambda g: (g.plcc if g.plcc == g.plcc else -2.0, g.group), default=None)
     failing = sorted(g.group for g in groups if min_plcc is not None and not g.plcc >= min_plcc)
-    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC.measure, threshold=min_plcc,
+    gate = LimitGate(enabled=min_plcc is not None, measure=HOLDOUT_PLCC_MEASURE, threshold=min_plcc,
                      worst=worst.group if worst else None, worst_value=worst.plcc if worst else float("nan"),
                      failing=failing, passed=not failing,
                      statement=(f"held-out {kind} {worst.group}: PLCC {worst.plcc:.4f}, RMSE {worst.rmse:.2f} on "

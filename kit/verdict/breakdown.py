@@ -1,9 +1,5 @@
-"""The ensemble's error by encoder, by box, by resolution class, by ladder rung, by quality setting and by source.
-
-Computed from the held-out rows of `04_verdict/intervals.parquet` (the ensemble: the mean over seeds of the
-out-of-fold predictions), so every figure can be recomputed from that file: PLCC, RMSE, bias, the largest
-single-frame miss and the share of predictions outside [0, 100] (kit.model.metrics.residuals), and the coverage
-and mean width of the interval at the run's nominal level.
+"""The ensemble's error by encoder, box, resolution class, ladder rung, quality setting and source, from the held-out
+rows of `04_verdict/intervals.parquet` (kit.model.metrics.residuals, and the interval's coverage and width).
 """
 
 from __future__ import annotations
@@ -29,8 +25,7 @@ def resolution_class(height: int) -> str:
 
 
 def group_labels(rows: pd.DataFrame, by: str) -> pd.Series:
-    """Each row's group under one grouping: the encoder, the box id, the resolution class, "<encoder> cq<N>", or
-    the source's name."""
+    """Each row's group under one grouping."""
     if by in ("encoder", "box", "source"):
         return rows[{"box": "box_id", "source": "src"}.get(by, by)].astype(str)
     if by == "resolution":
@@ -64,8 +59,7 @@ def errors_of(by: str, group: str, part: pd.DataFrame) -> GroupErrors:
 
 
 def interval_figures(part: pd.DataFrame, lo_col: str, hi_col: str) -> tuple[float | None, float | None]:
-    """Rows inside [lo, hi] (closed), None when some row's interval is unbounded (null in intervals.parquet); and
-    the mean hi - lo, None when any is unbounded."""
+    """The share of rows inside [lo, hi] (closed) and the mean width, each None when some row is unbounded."""
     lo, hi = part[lo_col], part[hi_col]
     width = (hi - lo).to_numpy(dtype=np.float64)
     inside = None if lo.isna().any() or hi.isna().any() else float(((lo <= part["vmaf"]) & (part["vmaf"] <= hi)).mean())
@@ -83,8 +77,7 @@ def breakdown(rows: pd.DataFrame, groupings: tuple[str, ...] = GROUPINGS) -> tup
 
 
 def range_gate(groups: tuple[GroupErrors, ...], threshold: float | None, measure: str) -> LimitGate:
-    """--max-out-of-range (kit.verdict.gates.OUT_OF_RANGE): no source's share of held-out predictions outside
-    [0, 100] above the threshold (off when None: the worst source is still recorded)."""
+    """--max-out-of-range: no source's share of predictions outside [0, 100] above the threshold."""
     sources = [g for g in groups if g.by == "source"]
     worst = max(sources, key=lambda g: (g.share_out_of_range, g.group), default=None)
     value = worst.share_out_of_range if worst else float("nan")

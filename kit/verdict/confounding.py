@@ -1,10 +1,7 @@
 """What a grouping's figures also stand for: a box that ran its own encoders, or holds the only rows of a content.
 
-In a union where box A ran only libx264 and box B libx265 and SVT-AV1, "worst box: A" is exactly libx264's figures,
-and "--holdout box: unseen box B" means "unseen libx265 and SVT-AV1": the corpus cannot tell the box from the
-encoder. Likewise a box that holds the only rows of some content: its figures are also that content's. The
-breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`); each is
-recomputable from 04_verdict/intervals.parquet (box_id, encoder, content).
+Where box A ran only libx264, "worst box: A" is libx264's figures: the corpus cannot tell the box from the encoder.
+The breakdown's and the holdout's rows carry these sentences (`note`), the verdict lists them (`confounding`).
 """
 
 from __future__ import annotations
@@ -46,8 +43,7 @@ class Confounding:
 
 
 def confounding(rows: pd.DataFrame) -> Confounding:
-    """What the boxes confound with the encoders and the contents, over the held-out rows (box_id, encoder,
-    content; src names the contents)."""
+    """What the boxes confound with the encoders and the contents, over the held-out rows."""
     out = Confounding()
     if "box_id" not in rows or rows["box_id"].nunique() < 2:
         return out

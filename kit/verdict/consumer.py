@@ -1,13 +1,9 @@
 """The verdict in the consumer's terms: the held-out encodes as vmaf-tune's fast path predicts them, and the gate at
-its tolerance.
+its tolerance (kit.model.consumer, docs/vmaf-tune.md).
 
-vmaf-tune accepts the proxy's answer for an encode when a verify encode agrees within its DEFAULT_PROXY_TOLERANCE
-(1.5 VMAF points) and falls back to its slow grid otherwise (kit.model.consumer). 03_loso/encodes.parquet
-(kit.model.encodes) holds each held-out encode's prediction as vmaf-tune makes it, by the members that never saw its
-content; every figure here is taken over its `counted` rows (an encoder vmaf-tune has a slot for, at a CRF it
-queries, that the encode's fold trained on): the share with `miss` <= the tolerance, the median and largest `miss`,
-over all of them and per encoder, CRF band, rung and content group, worst first. `share_gate` computes both
-consumer gates of kit.verdict.gates. The slots of vmaf-tune's one-hot no row trained are named, never given a figure.
+Every figure is over the `counted` rows of 03_loso/encodes.parquet (kit.model.encodes): the share with `miss` <= the
+tolerance, the median and largest `miss`, overall and per encoder, CRF band, rung and content group, worst first. The
+slots of vmaf-tune's one-hot no row trained are named, never given a figure.
 """
 
 from __future__ import annotations
@@ -34,32 +30,23 @@ HOW = ("each held-out encode (a source at one encoder, cq and rung), predicted a
        "from 03_loso/encodes.parquet, its rows with counted true")
 
 
-def name_of(row: pd.Series) -> str:
-    """An encode of encodes.parquet as people read it (kit.model.clips.encode_name)."""
-    return encode_name(row["src"], row["encoder"], row["cq"], int(row["enc_width"]), int(row["enc_height"]),
-                       row["rung"] == NATIVE)
-
-
 def figures(part: pd.DataFrame, tolerance: float) -> dict[str, Any]:
-    """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (kit.model.metrics.residuals); NaN
-    figures (and no worst encode) without any, NaN misses where a member diverged."""
+    """What a ConsumerGroup (and the ConsumerFit) holds of these counted rows (NaN figures without any)."""
     r = residuals(part["predicted"], part["teacher"], tolerance=tolerance)
     known = "ceiling" in part and len(part) > 0 and bool(part["ceiling"].notna().all())
     limit = residuals(part["ceiling"], part["teacher"], tolerance=tolerance) if known else None
+    w = part.iloc[r.worst] if r.n else None
     return {"n_encodes": r.n, **r.fields_of(ConsumerGroup), "median_miss": r.median_abs_error,
-            "max_miss": r.max_abs_error, "worst_encode": name_of(part.iloc[r.worst]) if r.n else "",
-            "ceiling_share": limit.share_within if limit is not None else None}
-
-
-def content_names(encodes: pd.DataFrame) -> pd.Series:
-    """Each content group's name: its sources' names, joined (as the per-group figures name them)."""
-    return encodes.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s)))))
+            "max_miss": r.max_abs_error, "ceiling_share": limit.share_within if limit is not None else None,
+            "worst_encode": "" if w is None else encode_name(w["src"], w["encoder"], w["cq"], int(w["enc_width"]),
+                                                              int(w["enc_height"]), w["rung"] == NATIVE)}
 
 
 def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGroup, ...]:
     """Per encoder, CRF band, rung and content group, each grouping's groups worst first: the lowest share within
-    the tolerance, then the largest miss, then the name."""
-    names = content_names(counted) if len(counted) else pd.Series(dtype=object)
+    the tolerance, then the largest miss, then the name. A content group is named by its sources' names, joined."""
+    names = counted.groupby("content")["src"].agg(lambda s: " + ".join(sorted(set(map(str, s))))) if len(counted) \
+        else pd.Series(dtype=object)
     out: list[ConsumerGroup] = []
     for by in GROUPINGS:
         key = counted["content"].map(names) if by == "content" else counted[by]
@@ -70,8 +57,7 @@ def consumer_groups(counted: pd.DataFrame, tolerance: float) -> tuple[ConsumerGr
 
 
 def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
-    """The slots of vmaf-tune's one-hot no row of the corpus (its `encoders`) trained, in vmaf-tune's order, each
-    with what would train it."""
+    """The slots of vmaf-tune's one-hot no row trained, in vmaf-tune's order, each with what would train it."""
     out = []
     for name in (e for e in VMAFTUNE_VOCAB if e not in encoders):
         if name not in CODEC_VOCAB:
@@ -87,8 +73,7 @@ def untrained_slots(encoders: set[str]) -> tuple[UntrainedSlot, ...]:
 
 
 def training_hint(encoders: set[str], slots: tuple[UntrainedSlot, ...]) -> str | None:
-    """The untrained slots, each kind with what would train it: the software encoders an --encoders list on any box,
-    the hardware ones that list on a box with their hardware; the ones without a slot in the kit's models, nothing."""
+    """The untrained slots, each kind (software, hardware, without a slot) with what would train it."""
     software = [s.encoder for s in slots if s.trains_it and not get_spec(s.encoder).traits.engine]
     hardware = [s.encoder for s in slots if s.trains_it and get_spec(s.encoder).traits.engine]
     none = [s.encoder for s in slots if not s.trains_it]
@@ -133,8 +118,7 @@ CODEC_BLIND = ("the models do not read the codec block (the teacher recipe: its 
 
 def consumer_fit(encodes: pd.DataFrame, tolerance: float, crf_range: tuple[int, int],
                  codec_blind: bool = False) -> ConsumerFit:
-    """The verdict's `consumer` block from 03_loso/encodes.parquet; `codec_blind`: the models do not read the
-    codec block (kit.model.distil), so no slot of vmaf-tune's one-hot is untrained."""
+    """The verdict's `consumer` block; `codec_blind`: the models do not read the codec block (no slot untrained)."""
     counted = encodes[encodes["counted"].astype(bool)]
     encoders = set(map(str, encodes["encoder"]))
     slots = () if codec_blind else untrained_slots(encoders)
@@ -149,19 +133,12 @@ def share_text(g: ConsumerGroup, label: str) -> str:
     return f"{label} {g.share_within:.1%} of {g.n_encodes}"
 
 
-def label_of(g: ConsumerGroup) -> str:
-    return {"crf_band": f"CRF {g.group}", "encoder": f"encoder {g.group}", "content": f"content {g.group}",
-            "rung": f"rung {g.group}"}[g.by]
-
-
 def share_gate(fit: ConsumerFit, threshold: float | None, measure: str, content: bool) -> LimitGate:
-    """--min-consumer-share (kit.verdict.gates.CONSUMER_SHARE): all held-out encodes, every CRF band and every encoder
-    at least X within the tolerance; `content`, --min-consumer-content-share: every content group at least Y. A HOLD
-    names each band, encoder or content below its share. With no encode vmaf-tune can query there is nothing to
-    gate: it passes, saying so."""
+    """--min-consumer-share: all held-out encodes, every CRF band and every encoder at least X within the tolerance;
+    `content`, --min-consumer-content-share: every content group at least Y. With no encode to gate, it passes."""
     everything = fit.whole
     groups = list(fit.of("content")) if content else [everything, *fit.of("crf_band"), *fit.of("encoder")]
-    labels = {id(g): "all" if g is everything else label_of(g) for g in groups}
+    labels = {id(g): "all" if g is everything else f"{'CRF' if g.by == 'crf_band' else g.by} {g.group}" for g in groups}
     worst = min(groups, key=lambda g: (g.share_within if math.isfinite(g.share_within) else -1.0,
                                        g is not everything), default=None)
     failing = [g for g in groups if threshold is not None and g.n_encodes and not g.share_within >= threshold]

@@ -42,9 +42,7 @@ WORST_FOLDS = 3
 
 
 def overall_figures(reports: list[SeedReport], predictions: pd.DataFrame) -> Overall:
-    """The mean over seeds of each seed's fold means; and the seeds' held-out predictions averaged per
-    frame and scored over all frames of all sources at once (which also shows whether the sources'
-    scales line up)."""
+    """The mean over seeds of each seed's fold means, and the seeds' mean prediction scored over every frame."""
     means = {m: float(np.nanmean([getattr(r, f"mean_{m}") for r in reports])) for m in ("plcc", "srocc", "krocc",
                                                                                        "rmse")}
     pooled = predictions.groupby(CORPUS_ROW).agg(vmaf=("vmaf", "first"), pred=("pred", "mean"))
@@ -61,12 +59,9 @@ def per_source(folds: pd.DataFrame) -> pd.DataFrame:
         n_frames=("n_frames", "first"), share_vmaf_100=("share_vmaf_100", "first"))
 
 
-CRITERIA = (("plcc", "PLCC"), ("rmse", "RMSE"), ("bias", "bias"))
-
-
 def badness(sources: pd.DataFrame) -> pd.DataFrame:
-    """How far each source is from the typical source on each criterion: (1 - PLCC), RMSE and |bias|,
-    each divided by its median over the sources. A criterion a source has no figure for counts 0."""
+    """How far each source is from the typical source: (1 - PLCC), RMSE and |bias|, each divided by its median over
+    the sources (0 without a figure)."""
     raw = pd.DataFrame({"plcc": 1.0 - sources["plcc"], "rmse": sources["rmse"], "bias": sources["bias"].abs()})
     return (raw / raw.median().clip(lower=1e-6)).fillna(0.0)
 
@@ -75,12 +70,11 @@ def _reason(row: dict[str, object], scores: dict[str, float]) -> str:
     """The criteria that make this source worst: the top one and any close to it, e.g. "RMSE 9.5, bias +7.7"."""
     top = max(scores.values())
     shown = {"plcc": f"PLCC {row['plcc']:.3f}", "rmse": f"RMSE {row['rmse']:.1f}", "bias": f"bias {row['bias']:+.1f}"}
-    return ", ".join(shown[c] for c, _ in CRITERIA if scores[c] > 0 and scores[c] >= 0.5 * top) or shown["plcc"]
+    return ", ".join(said for c, said in shown.items() if scores[c] > 0 and scores[c] >= 0.5 * top) or shown["plcc"]
 
 
 def ranked(folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
-    """Each source's figures (per_source), its badness, and the sources' positions worst first: by whichever of
-    PLCC, RMSE and |bias| is furthest from the typical source (relative to its median), then by name."""
+    """Each source's figures, its badness, and the sources' positions worst first (largest badness, then name)."""
     sources = per_source(folds)
     scores = badness(sources)
     return sources, scores, sorted(range(len(sources)),
@@ -96,7 +90,7 @@ def worst_folds(folds: pd.DataFrame, n: int = WORST_FOLDS) -> tuple[WorstFold, .
         out.append(WorstFold(str(r["src"]), str(r["src_sha256"]), float(r["plcc"]), float(r["srocc"]), float(r["rmse"]),
                              int(r["n_frames"]), float(r["share_vmaf_100"]), finite(float(r["bias"])),
                              finite(float(r["max_abs_error"])),
-                             _reason(r, {c: float(scores.iloc[i][c]) for c, _ in CRITERIA})))
+                             _reason(r, {c: float(v) for c, v in scores.iloc[i].items()})))
     return tuple(out)
 
 
@@ -138,15 +132,9 @@ class Gates:
             and (self.complete is None or self.complete.passed) and self.constant_teacher is None
 
 
-def whose_run(corpus: CorpusSummary, lead: bool) -> str:
-    """lead (a run on a given corpus: the union), demo (the DEMO corpus) or box: whether its results are sent."""
-    return "lead" if lead else "demo" if corpus.demo_corpus else "box"
-
-
 def recommendation(g: Gates, whose: str = "box") -> str:
-    """PROMOTE, or HOLD with every reason: the missing evidence first, then what failed; either way, then the
-    suspect teachers. `whose`: box (a collaborator's run: send the tarball back), lead (a run on a given corpus, the
-    union) or demo (NOTHING_TO_SEND)."""
+    """PROMOTE, or HOLD with every reason (the missing evidence first); either way, then the suspect teachers.
+    `whose`: box (send the tarball back), lead (a run on a given corpus, the union) or demo (NOTHING_TO_SEND)."""
     keep = NOTHING_TO_SEND.get(whose)
     if g.passed:
         said = f"export the per-seed ONNX models{f'; {keep}' if keep else f' and {SEND_BACK}'}"
@@ -154,8 +142,10 @@ def recommendation(g: Gates, whose: str = "box") -> str:
     reasons = [g.evidence.statement] if not g.evidence.passed else []
     if g.constant_teacher is not None:
         reasons.append(g.constant_teacher)
-    if g.complete is not None and not g.complete.passed:
-        reasons.append(missing_reason(g.complete))
+    if (done := g.complete) is not None and not done.passed:
+        reasons.append(f"{len(done.missing)} of {done.expected_sources} source(s) have no held-out results (a fold "
+                       f"failed): {', '.join(done.missing[:5])}"
+                       + (f" and {len(done.missing) - 5} more" if len(done.missing) > 5 else ""))
     failed = [(gate, row) for gate, row in g.rows if not row.passed]  # the limits first, then the per-source gates
     reasons += [gate.failure(row) for gate, row in failed if isinstance(row, LimitGate)]
     reasons += [gate.failure(row) for gate, row in failed if isinstance(row, FoldGate)]
@@ -170,18 +160,11 @@ def recommendation(g: Gates, whose: str = "box") -> str:
 
 
 def with_suspects(said: str, suspects: tuple[TeacherSuspect, ...] | None) -> str:
-    """The recommendation, and after it the sources whose teacher looks wrong (kit.verdict.plausibility): whatever
-    the gates say, a PROMOTE or a HOLD on them is never silent."""
+    """The recommendation, and after it the sources whose teacher looks wrong (kit.verdict.plausibility)."""
     if not suspects:
         return said
     return (f"{said} WARNING: {suspects_text(suspects)}; check these sources' teacher scores (docs/verdict.md, "
             "\"Plausibility of the teacher\") before trusting the figures.")
-
-
-def missing_reason(complete: Completeness) -> str:
-    return (f"{len(complete.missing)} of {complete.expected_sources} source(s) have no held-out results "
-            f"(a fold failed): {', '.join(complete.missing[:5])}"
-            + (f" and {len(complete.missing) - 5} more" if len(complete.missing) > 5 else ""))
 
 
 def lift_reason(g: LiftGate) -> str:
@@ -195,14 +178,10 @@ def lift_reason(g: LiftGate) -> str:
 
 
 def plcc_reasons(gate: GateResult) -> list[str]:
-    reasons = []
-    if not gate.mean_plcc_pass:
-        reasons.append(f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}")
-    if not gate.plcc_spread_pass:
-        reasons.append(f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}")
-    if not gate.per_seed_pass:
-        reasons.append(f"seeds {gate.failing_seeds} are below {gate.per_seed_min}")
-    return reasons
+    said = ((gate.mean_plcc_pass, f"mean PLCC {gate.mean_plcc:.4f} ({GROUPS}) is below {gate.mean_plcc_threshold}"),
+            (gate.plcc_spread_pass, f"seed spread {gate.plcc_spread:.4f} exceeds {gate.plcc_spread_max}"),
+            (gate.per_seed_pass, f"seeds {gate.failing_seeds} are below {gate.per_seed_min}"))
+    return [reason for passed, reason in said if not passed]
 
 
 def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baselines,
@@ -212,7 +191,7 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
     ens_rmse = [r.mean_rmse for r in reports]
     lifted = lift(gate.mean_plcc, sum(ens_rmse) / len(ens_rmse), baselines.models["ridge"])
     evidence = Evidence(folds, per_source(folds), a, thresholds)
-    rows = tuple((g, row) for g in GATES for row in g.rows(evidence))
+    rows = tuple((g, row) for g in GATES for row in g.compute(g, evidence))
     return Gates(gate, lift_gate(lifted.rmse_ratio, thresholds.min_rmse_lift),
                  challenger_gate(gate.mean_plcc, incumbent, gate.plcc_spread),
                  evidence_gate(content_groups(reports), thresholds.min_content_groups), rows,
@@ -222,23 +201,21 @@ def gates_of(reports: list[SeedReport], folds: pd.DataFrame, baselines: Baseline
 def decide(seeds: list[int], reports: list[SeedReport], folds: pd.DataFrame, predictions: pd.DataFrame,
            baselines: Baselines, incumbent: BaselineResult | None, corpus: CorpusSummary,
            thresholds: GateThresholds, assessment: Assessment | None = None, lead: bool = False) -> Verdict:
-    """The verdict on these LOSO outputs: every gate, the figures around it, the recommendation (`lead`: a run on
-    a given corpus, the union, whose results are not sent)."""
+    """The verdict on these LOSO outputs (`lead`: a run on a given corpus, the union, whose results are not sent)."""
     folds = named_frame(folds)  # LOSO names its folds so; an older LOSO's folds are named here
     g, lifted = gates_of(reports, folds, baselines, incumbent, thresholds, assessment)
     teachers = corpus.teacher_models or [TEACHER_MODEL]  # a corpus block of an older kit: the kit's one teacher
-    # the verdict's `teacher_model`: the corpus's one teacher; for a corpus of several it claims none
     teacher = teachers[0] if len(teachers) == 1 else "mixed: " + ", ".join(teachers)
     a = assessment
     blocks = {b.key: g.block(b) for b in BLOCKS if b is not HOLDOUT}  # the holdout blocks hold their own rows
     return Verdict(
         schema_version=VERDICT_SCHEMA_VERSION, verdict="PROMOTE" if g.passed else "HOLD", generated_at_utc=utc_iso(),
         seeds=list(seeds), gate=g.gate, corpus=corpus, lift_gate=g.lift, challenger_gate=g.challenger,
-        recommendation=recommendation(g, whose_run(corpus, lead)),
+        recommendation=recommendation(g, "lead" if lead else "demo" if corpus.demo_corpus else "box"),
         baselines=dict(baselines.models),
         incumbent=incumbent, lift=lifted, per_seed=tuple(r.summary for r in reports),
         overall=overall_figures(reports, predictions), per_fold=fold_table(folds), worst_folds=worst_folds(folds),
-        teacher_model=teacher, plcc_measures=(  # what the correlations measure
+        teacher_model=teacher, plcc_measures=(
             f"PLCC, SROCC and KROCC measure per-frame agreement with the {teacher} teacher on sources held out of "
             "training (leave-one-source-out), not agreement with human opinion scores; no logistic mapping is "
             "applied before PLCC."),

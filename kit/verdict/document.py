@@ -1,6 +1,5 @@
-"""The verdict document, PROMOTE.json or HOLD.json: the bash kit's fields (schema_version, verdict,
-generated_at_utc, seeds, gate, corpus, recommendation) and every figure and gate added since. Reading it needs no
-pandas; building it is kit.verdict.decide.
+"""The verdict document, PROMOTE.json or HOLD.json: the bash kit's fields and every figure and gate added since.
+Reading it needs no pandas; building it is kit.verdict.decide.
 """
 
 from __future__ import annotations
@@ -72,10 +71,8 @@ class VerdictProvenance(Record):
 
 @dataclass(frozen=True)
 class IntervalLevel(Record):
-    """One nominal level of the intervals: its threshold from every content group, and its measured coverage.
-
-    No figure without a bound: where any held-out row's interval (calibrated without its own group) is unbounded,
-    the coverage, the width and the lowest per-source coverage are None (null), and `reason` says why."""
+    """One nominal level of the intervals: its threshold from every content group, and its measured coverage (None
+    where any held-out row's interval, calibrated without its own group, is unbounded; `reason` says why)."""
 
     level: float
     rank: int  # ceil((n+1) level): the threshold's rank among n unit scores; above n it is unbounded
@@ -91,8 +88,7 @@ class IntervalLevel(Record):
 
 @dataclass(frozen=True)
 class ClipUse(Record):
-    """How the frame-trained ensemble does on whole clips, predicted from the mean of their frames' features
-    (as vmaf-tune uses it): against each clip's mean teacher score, every clip held out."""
+    """The ensemble on whole held-out clips, predicted from their mean features, against their mean teacher."""
 
     n_clips: int
     rmse: float
@@ -105,9 +101,7 @@ class ClipUse(Record):
 
 @dataclass(frozen=True)
 class PoolError(Record):
-    """One pooling's per-clip error (kit.model.pooling): over held-out clips, each clip's ensemble frame predictions
-    (clipped to [0, 100]) pooled by `stat`, minus its teacher scores pooled the same way (04_verdict/clip_pooling
-    .parquet). All clips, or one encoder's."""
+    """One pooling's per-clip error over held-out clips (kit.verdict.pooling), all clips or one encoder's."""
 
     stat: str  # mean | harmonic_mean | p1 | min
     n_clips: int
@@ -121,8 +115,7 @@ class PoolError(Record):
 
 @dataclass(frozen=True)
 class ClipPooling(Record):
-    """The verdict's `clip_pooling` block: per held-out clip, the error of the pooled prediction against the teacher
-    pooled the same way, for each pooling a consumer uses; over all clips and per encoder."""
+    """The verdict's `clip_pooling` block: each pooling's error over all clips and per encoder."""
 
     how: str
     pooled: tuple[PoolError, ...]
@@ -134,8 +127,7 @@ class ClipPooling(Record):
 
 @dataclass(frozen=True)
 class ConsumerGroup(Record):
-    """One group's held-out encodes as vmaf-tune predicts them (03_loso/encodes.parquet, its counted rows): an
-    encoder, a CRF band of vmaf-tune's scale, a rung or a content group."""
+    """One group's held-out encodes as vmaf-tune predicts them (kit.verdict.consumer)."""
 
     by: str  # encoder | crf_band | rung | content
     group: str  # the encoder, the band (`36-51`), the rung (`native`, `0.50x`), the content's sources' names
@@ -144,8 +136,7 @@ class ConsumerGroup(Record):
     median_miss: float  # |predicted - teacher|, VMAF points; NaN when a member diverged on one of them
     max_miss: float
     worst_encode: str  # "<source> <encoder> cq <cq>[ at <W>x<H>]"
-    # the same share for the teacher's own function on the same mean features: the ceiling of a mean-feature proxy
-    # (absent where the teacher was not reproduced)
+    # the share of the teacher's own function on the same mean features (absent where it was not reproduced)
     ceiling_share: float | None = omit_none()
 
     def ceiling_words(self, full: bool = False) -> str:
@@ -167,10 +158,8 @@ class UntrainedSlot(Record):
 
 @dataclass(frozen=True)
 class ConsumerFit(Record):
-    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them (mean features,
-    its crf_norm, the export's clip, the ensemble's mean), against each encode's mean teacher score: the share within
-    the consumer's tolerance, the median and largest miss; per encoder, CRF band, rung and content, worst first.
-    Every figure is recomputed from 03_loso/encodes.parquet (its `counted` rows)."""
+    """The verdict's `consumer` block: the held-out encodes as vmaf-tune's fast path predicts them, overall and per
+    group (kit.verdict.consumer)."""
 
     how: str
     tolerance: float  # --consumer-tolerance: vmaf-tune's DEFAULT_PROXY_TOLERANCE unless set
@@ -203,10 +192,8 @@ ENSEMBLE, ENSEMBLE_CONFORMAL = "ensemble", "ensemble+conformal"  # upstream's on
 
 @dataclass(frozen=True)
 class ExportedInterval(Record):
-    """The interval the bundle's manifests export (their `confidence` block), as upstream's consumers build it:
-    mean +- conformal_q_residual x std (ddof=1) over the members, and what it covers on the held-out rows of
-    04_verdict/intervals.parquet (pred, std, vmaf, content). `calibrated` False: there is no interval to export
-    (too few content groups to bound it, or one seed: no spread), and no field reads as one."""
+    """The interval the bundle's manifests export (kit.verdict.exported); `calibrated` False: there is none, and no
+    field reads as one."""
 
     calibrated: bool
     method: str  # upstream's confidence.method: "ensemble+conformal" when calibrated, else "ensemble"
@@ -217,8 +204,7 @@ class ExportedInterval(Record):
     coverage_held_out: float | None  # each group's rows with q calibrated without that group (its own contents)
     group_coverage: dict[str, float] | None  # per content group id, with the exported q
     group_coverage_min: float | None
-    # not exported: upstream's Gaussian multiplier for the nominal level (its fallback when a manifest has no q),
-    # and what mean +- that x std covers on the same rows: why the spread alone is no interval
+    # not exported: upstream's Gaussian fallback multiplier, and what it covers (why the spread alone is no interval)
     fallback_z: float
     fallback_coverage: float | None
     reason: str | None = omit_none()  # why it is not calibrated
@@ -247,8 +233,7 @@ class Intervals(Record):
 
 @dataclass(frozen=True)
 class GroupErrors(Record):
-    """The ensemble's figures on the held-out rows of one group: an encoder, a box, a resolution class, a quality
-    setting or a source."""
+    """The ensemble's figures on the held-out rows of one group (kit.verdict.breakdown)."""
 
     by: str  # encoder | box | resolution | quality | source
     group: str
@@ -326,11 +311,9 @@ class Verdict(Record):
     plcc_measures: str
     provenance: VerdictProvenance
     folds_without_correlation: str | None = omit_none()  # which folds the correlation means leave out, and why
-    # the optional blocks: absent from the verdict of a kit before them
     bias_gate: FoldGate | None = omit_none()  # --max-abs-bias
     fold_rmse_gate: FoldGate | None = omit_none()  # --max-fold-rmse
-    # every teacher of the corpus; teacher_model names the one teacher, or says the corpus mixes them ("mixed: ...")
-    teacher_models: list[str] | None = omit_none()
+    teacher_models: list[str] | None = omit_none()  # the corpus's teachers (teacher_model: "mixed: ..." for several)
     validation: FoldScheme | None = omit_none()  # which folds ran and why (absent: LOSO)
     intervals: Intervals | None = omit_none()
     breakdown: tuple[GroupErrors, ...] | None = omit_none()
@@ -344,18 +327,11 @@ class Verdict(Record):
     teacher_sha256: str | None = omit_none()  # of the teacher's model file (--teacher FILE); absent for a built-in
     clip_pooling: ClipPooling | None = omit_none()
     clip_error_gates: tuple[LimitGate, ...] | None = omit_none()  # --max-clip-error, one per pooling asked
-    # the sources whose teacher looks wrong at their own size (kit.verdict.plausibility): a warning, not a gate
-    teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()
-    # the held-out encodes as vmaf-tune uses the models (kit.verdict.consumer), and the gates on them; absent for an
-    # input set vmaf-tune does not feed
+    teacher_suspects: tuple[TeacherSuspect, ...] | None = omit_none()  # a warning, not a gate
     consumer: ConsumerFit | None = omit_none()
     consumer_gates: tuple[LimitGate, ...] | None = omit_none()
-    # the recipe the members were trained by, and the teacher's function as the loso step proved it (or why it could
-    # not: the models were then trained on the corpus's frames)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
-    # what the independent libvmaf check found over the corpus (kit.corpus.oracle); absent for a corpus no manifest
-    # describes
     independent_check: IndependentCheck | None = omit_none()
 
     def worst_groups(self, groupings: tuple[str, ...]) -> list[tuple[str, GroupErrors]]:

@@ -1,19 +1,9 @@
-"""The interval the bundle exports, and what it covers on content the models did not see.
+"""The interval the bundle exports, and what it covers on content the models did not see (docs/design/intervals.md).
 
-Upstream's consumers (lusoris/vmaf's ensemble manifest: `confidence`, read by ai/scripts/eval_probabilistic_proxy.py
-and the documented recipe) build one interval from an ensemble: the members' mean mu and their standard deviation
-sigma (ddof=1), and mu +- q sigma with q = `conformal_q_residual`, or with the Gaussian `gaussian_z` when there is
-none. The members' spread alone is no interval: it measures how much the seeds disagree, not how far the teacher
-is (on the demo mu +- 1.96 sigma covered 46.7 % of held-out frames at a nominal 95 %). So the kit exports q, and
-only q: the split-conformal threshold of the sigma-normalised conformity score
-|teacher - mu| / sigma over content groups (kit.model.conformal; normalised scores as in Lei, G'Sell, Rinaldo,
-Tibshirani & Wasserman 2018, "Distribution-free predictive inference for regression", section 5.2; Vovk, Gammerman
-& Shafer 2005 for split conformal), with the finite-sample rule ceil((n + 1)(1 - alpha)) <= n. When n groups
-cannot bound the nominal level, or there is one seed (no sigma), the block is not calibrated and carries no
-multiplier at all (kit.bundle.conformal writes `gaussian_z: null` then).
-
-Every figure here is recomputable from 04_verdict/intervals.parquet: `pred` (mu), `std` (sigma), `vmaf` and
-`content`; the held-out coverage is the nominal level's (each row's q calibrated without its own group).
+Upstream's consumers build mu +- q sigma over the members (ddof=1), q = `conformal_q_residual`. The members' spread
+alone is no interval, so the kit exports q only: the split-conformal threshold of |teacher - mu| / sigma over content
+groups (kit.model.conformal). When the groups cannot bound the nominal level, or there is one seed (no sigma), the
+block is not calibrated and carries no multiplier. Every figure is recomputable from 04_verdict/intervals.parquet.
 """
 
 from __future__ import annotations
@@ -39,8 +29,7 @@ def gaussian_coverage(rows: pd.DataFrame, z: float) -> float | None:
 
 
 def exported_interval(rows: pd.DataFrame, intervals: Intervals) -> ExportedInterval:
-    """The exported interval at the run's nominal level: calibrated (q, and its coverage pooled, held out and per
-    content group) or not (why; and what upstream's Gaussian fallback would cover, to say why not)."""
+    """The exported interval at the nominal level: calibrated, with its coverages, or not, with why."""
     nominal = intervals.nominal
     at = intervals.at(nominal)
     assert at is not None  # calibrate always computes the nominal level

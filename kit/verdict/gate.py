@@ -1,8 +1,5 @@
-"""The promotion gate.
-
-Defaults from the seed documents: the mean over seeds of each seed's mean
-LOSO PLCC is at least 0.95, the spread (max - min) of the per-seed means is at
-most 0.005, and every seed reaches 0.95 on its own. A NaN anywhere fails.
+"""The promotion gate and its thresholds: by default the mean over seeds of each seed's mean LOSO PLCC at least
+0.95, their spread at most 0.005, every seed at least 0.95. A NaN anywhere fails.
 """
 
 from __future__ import annotations
@@ -16,14 +13,13 @@ from kit.infra.records import Record
 from kit.infra.rules import OFF, Check, Flag, Float, Int, Limit, Off, Parser, Real, Whole, setting
 from kit.model.consumer import TOLERANCE
 
-# The fewest held-out content groups PROMOTE takes by default (README, "Minimum evidence"): with n groups the kit
-# can measure an interval's coverage on content it did not calibrate on only where n - 1 groups bound it, and
-# n - 1 = 4 is the fewest that bound the 80 % level (ceil(5 x 0.8) = 4 <= 4). Below 5, nothing but the 50 %
-# interval can be checked on unseen content, and one content is a fifth or more of every mean the gate reads.
+# the fewest held-out content groups PROMOTE takes by default: n - 1 = 4 is the fewest that bound the 80 % interval
+# on content it was not calibrated on (docs/verdict.md, "Minimum evidence")
 MIN_CONTENT_GROUPS = 5
 CORRELATION = Real(-1, 1)
 LIMIT = Off(Real(0, lo_open=True), refusal="is neither a positive number nor off")  # X|off: a threshold or none
 SHARE = Real(0, 1)
+HOLDOUT_PLCC_MEASURE = "plcc"  # the --holdout blocks' gate rows (kit.verdict.gates.HOLDOUT_PLCC, assess.holdout_block)
 
 
 def clip_limits_problem(limits: object) -> str | None:
@@ -44,8 +40,7 @@ CLIP_LIMITS = Check(clip_limits_problem, "STAT: X pairs, STAT one of mean, harmo
 
 class ClipErrorLimits(Parser):
     """`STAT:X[,STAT:X...]` or off: the largest error a held-out clip's pooled prediction may have, per pooling
-    (kit.model.pooling.POOLS: mean, harmonic_mean, p1, min); X a number of VMAF points, above 0 by the setting's
-    rule."""
+    (kit.model.pooling.POOLS), in VMAF points."""
 
     name = "limits"
     numeric = True
@@ -77,53 +72,43 @@ OFF_METAVAR = "X|off"
 
 @dataclass(frozen=True)
 class GateThresholds(Record):
-    """The gate's thresholds: each declared once, its default the `run` flag's (the one place it is spelled)."""
+    """The gate's thresholds: each declared once, its default, rules and flag (kit.infra.rules.setting)."""
 
     LENIENT = True  # run.json of older kits lacks the later thresholds
 
-    # each threshold's default, rules and flag (kit.infra.rules.setting): the flag's, a --settings file's and a
-    # run.json's alike
     mean_plcc_min: float = setting(0.95, CORRELATION, flag=Flag("--min-mean-plcc", Float(), "Gate: mean over seeds "
                                                                 "of per-seed mean LOSO PLCC.", rank=280))
     plcc_spread_max: float = setting(0.005, Real(0), flag=Flag("--max-plcc-spread", Float(), "Gate: max - min of the "
                                                                "per-seed mean PLCCs.", rank=290))
     per_seed_plcc_min: float = setting(0.95, CORRELATION, flag=Flag("--min-seed-plcc", Float(), "Gate: every seed's "
                                                                     "mean PLCC.", rank=300))
-    # on by default (kit 0.5): the ensemble no worse than the ridge baseline trained beside it (its own block)
     min_rmse_lift: float | None = setting(1.0, LIMIT, flag=Flag(
         "--min-rmse-lift", Limit(), "Gate: ensemble RMSE <= X * the RMSE of the ridge baseline trained beside it, "
         "both means over content groups (1: no worse than ridge; 0.7 for a clear lift); off to drop it.",
         metavar=OFF_METAVAR, rank=320))
-    # PROMOTE needs this much evidence (its own block)
     min_content_groups: int = setting(MIN_CONTENT_GROUPS, Whole(1, 1_000_000), flag=Flag(
         "--min-content-groups", Int(), "Gate: PROMOTE needs at least N held-out content groups (5 by default: see the "
         "README's minimum evidence); lower it to promote on fewer.", rank=330))
-    # per held-out source, averaged over seeds (each its own block): what a correlation gate cannot see
-    # on by default: no source off by more than 10 VMAF points
     max_abs_bias: float | None = setting(10.0, LIMIT, flag=Flag(
         "--max-abs-bias", Limit(), "Gate: no held-out source may be off by more than X VMAF points on average (mean "
         "of prediction - teacher, over seeds); off to drop it.", metavar=OFF_METAVAR, rank=340))
-    max_fold_rmse: float | None = setting(None, LIMIT, flag=Flag(  # optional
+    max_fold_rmse: float | None = setting(None, LIMIT, flag=Flag(
         "--max-fold-rmse", Limit(), "Optional gate: every held-out source's RMSE (mean over seeds) at most X.",
         metavar=OFF_METAVAR, rank=350))
-    min_coverage: float | None = setting(None, Off(SHARE), flag=Flag(  # pooled held-out coverage at --interval-level
+    min_coverage: float | None = setting(None, Off(SHARE), flag=Flag(
         "--min-coverage", Float(), "Optional gate: the held-out coverage of the intervals at --interval-level, "
         "pooled, at least X (e.g. 0.9); an unbounded interval fails it.", rank=380))
-    max_out_of_range: float | None = setting(None, Off(SHARE), flag=Flag(  # per source, share outside [0, 100]
+    max_out_of_range: float | None = setting(None, Off(SHARE), flag=Flag(
         "--max-out-of-range", Float(), "Optional gate: no source's share of held-out predictions outside [0, 100] "
         "above X (e.g. 0.05).", rank=390))
-    # optional: with --holdout, every held-out encoder's (box's) PLCC
     holdout_min_plcc: float | None = setting(None, Off(CORRELATION), flag=Flag(
         "--holdout-min-plcc", Float(), "Optional gate: with --holdout, every held-out encoder's (box's) PLCC at "
         "least X.", rank=410))
-    # optional: per pooling (kit.model.pooling.POOLS), every held-out clip's pooled error at most X (kit 0.6)
     max_clip_error: dict[str, float] = setting(dict, CLIP_LIMITS, flag=Flag(
         "--max-clip-error", ClipErrorLimits(), "Optional gate: every held-out clip's pooled prediction within X VMAF "
         "points of its teacher pooled the same way, for each STAT given: mean, harmonic_mean, p1 (the 1st "
         "percentile, Av1an's default) or min (docs/pooling.md).", metavar="STAT:X[,STAT:X]|off", rank=360))
-    # on by default: the held-out encodes as vmaf-tune predicts them (kit.verdict.consumer), within its tolerance
-    # (vmaf-tune's DEFAULT_PROXY_TOLERANCE): all of them, every CRF band and encoder, and every content group
-    # (docs/verdict.md, "The consumer's gate": the defaults and the measurement behind them)
+    # the consumer's gate: its defaults and the measurement behind them in docs/verdict.md, "The consumer's gate"
     consumer_tolerance: float = setting(TOLERANCE, Real(0, 100, lo_open=True), flag=Flag(
         "--consumer-tolerance", Float(), "How close, in VMAF points, a held-out encode's prediction as vmaf-tune "
         "makes it (mean features, its crf_norm) must be to the teacher's mean to count as within (vmaf-tune's "
@@ -192,8 +177,7 @@ class FoldGate(Record):
 
 
 def fold_gate(measure: str, values: dict[str, float], threshold: float | None) -> FoldGate:
-    """Every source's value <= threshold (off when None). A NaN (a member that diverged) fails; a folds table
-    of an older kit, without the figure at all, gives no values and passes."""
+    """Every source's value <= threshold (off when None); a NaN fails."""
     finite = {src: v for src, v in values.items() if math.isfinite(v)}
     worst = max(finite, key=lambda s: (finite[s], s)) if finite else None
     worst_value = finite[worst] if worst is not None else float("nan")

@@ -1,45 +1,31 @@
-"""Every gate on a measured figure, declared once: its record says what it measures (the `measure` its verdict row
-carries), which way its figure must lie, the GateThresholds field that holds its threshold (and declares its flag),
-where the verdict writes its row, how the report and the summary name it, how the recommendation says its failure,
-and how it is computed. The verdict (kit.verdict.decide), `verify`'s recheck (kit.verdict.recheck), the summary and
-the report read this table; none of them knows a gate by its name.
+"""Every gate on a measured figure, declared once (its measure, direction, threshold field, verdict block, words
+and computation): the verdict, `verify`'s recheck, the summary and the report read this table, never a gate by name.
 
-The PLCC gate, the lift and challenger gates, the evidence floor and the completeness are gates of their own shape
-(kit.verdict.gate, kit.verdict.lift, kit.verdict.assess), each one field of the verdict; this table holds the gates
-whose rows share one shape: a threshold, a worst value and what fails it (FoldGate per source, LimitGate otherwise).
-
-A new gate is a `Gate` in GATES (its computation beside it, or in the module that measures its figure) and its
-threshold, a field of GateThresholds; a row in a block the verdict has (one of BLOCKS) reaches the verdict, the
-recommendation, `verify`, the summary and the report with nothing else to add.
+The gates of their own shape (PLCC, lift, challenger, evidence, completeness) are in kit.verdict.gate, lift and
+assess. A new gate is a `Gate` in GATES and its threshold, a field of GateThresholds (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from kit.infra.rules import flag_of
+from kit.verdict.gate import HOLDOUT_PLCC_MEASURE, FoldGate, GateThresholds, fold_gate
 from kit.verdict.kinds import CONSUMER, POOLED, SOURCE
 
 if TYPE_CHECKING:
-    from kit.verdict.document import (
-        ClipPooling,
-        ConsumerFit,
-        GroupErrors,
-        HoldoutBlock,
-        Intervals,
-        LimitGate,
-        Verdict,
-    )
-    from kit.verdict.gate import FoldGate, GateThresholds
+    from kit.verdict.assess import Assessment
+    from kit.verdict.document import LimitGate, Verdict
 
     Row = LimitGate | FoldGate
 
 
 @dataclass(frozen=True)
 class Block:
-    """Where the verdict writes a gate's rows: its key, one row or a list of them, and (for a list of blocks that
-    each hold their row, as `holdout`) the key of the row inside each."""
+    """Where the verdict writes a gate's rows."""
 
     key: str  # a field of kit.verdict.document.Verdict
     many: bool = False  # a list of rows (several gates, or one gate per key), else the one row or null
@@ -56,38 +42,19 @@ CLIP_ERROR_GATES = Block("clip_error_gates", many=True)
 CONSUMER_GATES = Block("consumer_gates", many=True)
 
 
-class Assessed(Protocol):
-    """What the gates read of kit.verdict.assess.Assessment (the verdict's measurements beyond the seeds' means)."""
-
-    @property
-    def intervals(self) -> Intervals: ...
-    @property
-    def breakdown(self) -> tuple[GroupErrors, ...]: ...
-    @property
-    def holdout(self) -> tuple[HoldoutBlock, ...]: ...
-    @property
-    def clips(self) -> Any: ...  # a pandas DataFrame, or None
-    @property
-    def clip_pooling(self) -> ClipPooling | None: ...
-    @property
-    def consumer(self) -> ConsumerFit | None: ...
-
-
 @dataclass(frozen=True)
 class Evidence:
-    """What the gates are computed from: LOSO's folds (named) and per source (kit.verdict.decide.per_source), the
-    assessment (None: a verdict without one) and the thresholds."""
+    """What the gates are computed from (`assessed` None: a verdict without an assessment)."""
 
     folds: Any  # pandas DataFrames
     sources: Any
-    assessed: Assessed | None
+    assessed: Assessment | None
     thresholds: GateThresholds
 
 
 @dataclass(frozen=True)
 class Gate:
-    """One gate, declared once. `measure` is its row's (a keyed gate's rows: `measure:KEY`, one per key of its
-    threshold, as --max-clip-error's `clip_error:mean`)."""
+    """One gate, declared once. `measure` is its row's (a keyed gate's: `measure:KEY`, as `clip_error:mean`)."""
 
     measure: str
     at_least: bool  # the worst value must reach the threshold; else stay at or under it
@@ -101,8 +68,7 @@ class Gate:
     keyed: bool = False  # its threshold is a dict: one row per key
     no_figure: str = ""  # what the report says of a row without a worst value (else it shows n/a)
     warns_off: bool = False  # the summary says what it found while the gate is off (a worst value above 0)
-    # a per-source gate: the column of kit.verdict.decide.per_source it limits (|its value| when absolute), that
-    # figure's name, and the statement of its worst source ({value}), which its row does not carry
+    # a per-source gate: the column of kit.verdict.decide.per_source it limits, its name and its worst's statement
     column: str = ""
     absolute: bool = False
     figure: str = ""
@@ -111,9 +77,6 @@ class Gate:
     @property
     def flag(self) -> str:
         """The flag that sets its threshold, declared in the threshold's field."""
-        from kit.infra.rules import flag_of
-        from kit.verdict.gate import GateThresholds
-
         return flag_of(GateThresholds, self.threshold).opt
 
     @property
@@ -131,17 +94,13 @@ class Gate:
         return getattr(thresholds, self.threshold)
 
     def setting(self, row: Row) -> str:
-        """The flag as the user would give it for this row's threshold: `--max-abs-bias 10`, `--max-clip-error
-        mean:2`."""
+        """The flag as the user would give it for this row's threshold: `--max-clip-error mean:2`."""
         key = f"{row.measure.partition(':')[2]}:" if self.keyed else ""
         return f"{self.flag} {key}{row.threshold:g}"
 
     def failure(self, row: Row) -> str:
         """A failing row as the recommendation says it."""
         return self.reason(self, row)
-
-    def rows(self, evidence: Evidence) -> tuple[Any, ...]:
-        return self.compute(self, evidence)
 
 
 def more(gate: Gate, failing: list[str]) -> str:
@@ -175,10 +134,7 @@ def below_or_unbounded(gate: Gate, row: LimitGate) -> str:
 
 
 def per_source(gate: Gate, e: Evidence) -> tuple[FoldGate, ...]:
-    """A limit every held-out source keeps, on its figure averaged over seeds; a folds table of an older kit, without
-    the figure, gives no values and passes."""
-    from kit.verdict.gate import fold_gate
-
+    """A limit every held-out source keeps; a folds table of an older kit, without the figure, passes."""
     values = e.sources[gate.column].abs() if gate.absolute else e.sources[gate.column]
     given = dict(zip(e.sources["src"], values, strict=True)) if gate.column in e.folds else {}
     return (fold_gate(gate.measure, given, gate.limit_of(e.thresholds)),)
@@ -211,15 +167,12 @@ def clip_errors(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
 
 
 def consumer_share(gate: Gate, e: Evidence, content: bool = False) -> tuple[LimitGate, ...]:
+    """Both consumer gates (`content`: the share per content group)."""
     from kit.verdict.consumer import share_gate
 
     if e.assessed is None or e.assessed.consumer is None:
         return ()
     return (share_gate(e.assessed.consumer, gate.limit_of(e.thresholds), gate.measure, content),)
-
-
-def consumer_content_share(gate: Gate, e: Evidence) -> tuple[LimitGate, ...]:
-    return consumer_share(gate, e, content=True)
 
 
 ABS_BIAS = Gate("abs_bias", False, "max_abs_bias", BIAS_GATE,
@@ -235,7 +188,7 @@ COVERAGE = Gate("coverage", True, "min_coverage", COVERAGE_GATE,
 OUT_OF_RANGE = Gate("share_out_of_range", False, "max_out_of_range", RANGE_GATE,
                     "largest share of a source's predictions outside [0, 100]", "out of range", beyond, out_of_range,
                     warns_off=True)
-HOLDOUT_PLCC = Gate("plcc", True, "holdout_min_plcc", HOLDOUT,
+HOLDOUT_PLCC = Gate(HOLDOUT_PLCC_MEASURE, True, "holdout_min_plcc", HOLDOUT,
                     "lowest PLCC of a held-out {kind}", "unseen {kind}", below_held_out, held_out)
 CLIP_ERROR = Gate("clip_error", False, "max_clip_error", CLIP_ERROR_GATES, "",
                   "clip error gate", beyond, clip_errors, noun="clip", keyed=True)
@@ -245,10 +198,9 @@ CONSUMER_SHARE = Gate("consumer_share", True, "min_consumer_share", CONSUMER_GAT
 CONSUMER_CONTENT_SHARE = Gate("consumer_content_share", True, "min_consumer_content_share", CONSUMER_GATES,
                               "lowest share of a content group's held-out encodes within the tolerance as vmaf-tune "
                               f"predicts them ({CONSUMER})", "consumer share per content", below,
-                              consumer_content_share)
+                              partial(consumer_share, content=True))
 
-# the order of the verdict's rows, of `verify`'s and of the report's gate table (the recommendation names the limits
-# before the per-source gates)
+# the order of the verdict's rows, of `verify`'s and of the report's gate table
 GATES = (ABS_BIAS, FOLD_RMSE, COVERAGE, OUT_OF_RANGE, HOLDOUT_PLCC, CLIP_ERROR, CONSUMER_SHARE, CONSUMER_CONTENT_SHARE)
 BLOCKS = tuple(dict.fromkeys(g.block for g in GATES))
 
@@ -260,8 +212,7 @@ def gate_of(measure: str) -> Gate | None:
 
 @dataclass(frozen=True)
 class Shown:
-    """A gate row of a verdict, with its gate and (a row inside a block of a list, as `holdout`'s) its block's kind:
-    what the summary and the report show."""
+    """A gate row of a verdict, with its gate and its block's kind: what the summary and the report show."""
 
     gate: Gate
     row: Any  # LimitGate | FoldGate
@@ -281,8 +232,7 @@ class Shown:
 
 
 def shown(verdict: Verdict, *blocks: Block) -> list[Shown]:
-    """Every gate row of the verdict (of these blocks only, when given) in the table's order; a row of a measure
-    this kit does not know is left out."""
+    """Every gate row of the verdict (of these blocks only, when given) in the table's order, but unknown measures'."""
     found = []
     for gate in GATES:
         block = gate.block

@@ -1,8 +1,5 @@
-"""The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them.
-
-Every figure here is recomputable from `04_verdict/intervals.parquet`: one row per held-out corpus row with the
-ensemble's prediction (the mean over seeds of the out-of-fold predictions), its std over seeds, and the interval
-at every level, each calibrated on the other content groups (leave one group out).
+"""The ensemble's held-out rows, their intervals (kit.model.conformal) and the figures the verdict draws from them,
+each recomputable from `04_verdict/intervals.parquet` (each row's interval calibrated without its own content group).
 """
 
 from __future__ import annotations
@@ -44,9 +41,8 @@ def column(level: float, side: str) -> str:
 
 
 def level_of(col: str) -> float | None:
-    """The level of an interval column (`lo_97.5` -> 0.975), None for another column (`lo`, the nominal's).
-    Within a float's last bit of the level that made the column (0.999 comes back as 0.9990000000000001): re-key
-    it with `level_key`/`column`, which give the column's own spelling back; do not compare it with ==."""
+    """The level of an interval column (`lo_97.5` -> 0.975), None for another column (`lo`, the nominal's); within a
+    float's last bit of the level that made the column: re-key it with `level_key`, never compare it with ==."""
     side, _, pct = col.partition("_")
     try:
         return float(pct) / 100 if side in ("lo", "hi") and pct else None
@@ -55,21 +51,17 @@ def level_of(col: str) -> float | None:
 
 
 def levels_for(nominal: float) -> tuple[float, ...]:
-    """The reported levels and the nominal, one per key: a standard level the nominal spells the same
-    (0.9500001 is "95") gives way to the nominal, so no column or verdict key is written twice."""
+    """The reported levels and the nominal, one per key (a standard level the nominal spells the same gives way)."""
     return tuple(sorted({level_key(lv): lv for lv in (*LEVELS, nominal)}.values()))  # the nominal comes last, so wins
 
 
 def ensemble_rows(predictions: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
-    """Per held-out row: the seeds' mean prediction and their std (ddof=1; NaN with one seed), beside the corpus
-    columns of that row (`meta`, indexed by corpus_row: the row's position in the corpus file LOSO read)."""
+    """Per held-out row: the seeds' mean prediction and std (ddof=1), beside its corpus columns (`meta`)."""
     by_row = predictions.groupby(CORPUS_ROW, sort=True)
     out = pd.DataFrame({"vmaf": by_row["vmaf"].first(), "pred": by_row["pred"].mean(),
                         "std": by_row["pred"].std(ddof=1)})
-    if "enc_height" not in meta:  # rows of no ladder: each encoded at its source's own size (rung `native`)
-        meta = meta.assign(enc_height=meta["height"])
-    if "enc_width" not in meta:
-        meta = meta.assign(enc_width=meta["width"])
+    # rows of no ladder: each encoded at its source's own size (rung `native`)
+    meta = meta.assign(**{f"enc_{d}": meta[d] for d in ("width", "height") if f"enc_{d}" not in meta})
     out = meta.loc[out.index, list(META)].join(out)
     out.index.name = CORPUS_ROW
     return out.reset_index()
@@ -101,8 +93,7 @@ class GroupThresholds:
 
 def level_figures(level: float, rows: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, open_ended: np.ndarray,
                   th: GroupThresholds) -> IntervalLevel:
-    """One level's thresholds (all groups) and its measured coverage, width and lowest per-source coverage, each
-    row's interval calibrated without its own group; no figure where some row's interval is unbounded."""
+    """One level's thresholds and measured figures, each row calibrated without its group; None where unbounded."""
     n = len(th.ids)
     q, q_abs = th.cal.threshold(level), th.cal_abs.threshold(level)
     figures: dict[str, float | None] = {"coverage": None, "mean_width": None, "source_coverage_min": None}
@@ -136,9 +127,8 @@ UNBOUNDED_COLUMN = "unbounded"  # intervals.parquet: the levels at which the row
 
 def calibrate(rows: pd.DataFrame, nominal: float,
               th: GroupThresholds | None = None) -> tuple[pd.DataFrame, Intervals]:
-    """Every level's interval for every held-out row (its group left out; null where unbounded, the
-    UNBOUNDED_COLUMN naming the levels), the thresholds from all groups, and the measured coverage. Normalised
-    scores with two seeds or more, absolute with one."""
+    """Every level's interval for every held-out row (its group left out; null where unbounded, UNBOUNDED_COLUMN
+    naming the levels), the thresholds from all groups, and the measured coverage."""
     th = th or GroupThresholds.of(rows, nominal)
     codes, n, normalised = th.codes, len(th.ids), th.normalised
     spread = rows["std"].to_numpy(dtype=np.float64) if normalised else None
@@ -197,10 +187,9 @@ def finite(value: object) -> float | None:
 
 def clip_use(clips: pd.DataFrame, rows: pd.DataFrame, nominal: float,
              th: GroupThresholds) -> tuple[ClipUse, pd.DataFrame]:
-    """Encodes (a source at one encoder, cq and rung, each its own: a native encode and its rung are two) predicted
-    from their mean features (03_loso/clips.parquet, per seed) against their mean teacher, with the frame-level
-    interval of their group (calibrated without it) around the encodes' ensemble prediction; and one absolute
-    residual per content group (its largest encode miss) for the split-conformal sidecar."""
+    """Encodes predicted from their mean features (03_loso/clips.parquet) against their mean teacher, inside the
+    frame-level interval of their group (calibrated without it); and one absolute residual per content group (its
+    largest encode miss) for the split-conformal sidecar."""
     ens = clips.groupby([c for c in ENCODE_KEY if c in clips], sort=True).agg(
         vmaf=("vmaf_mean", "first"), pred=("pred_from_mean_features", "mean"),
         std=("pred_from_mean_features", lambda s: s.std(ddof=1)), n_frames=("n_frames", "first")).reset_index()
@@ -240,9 +229,8 @@ SIDECAR_CALIBRATES = ("an encode (a source at one encoder, cq and rung: a ladder
 
 def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
     """vmaf-tune's split-conformal calibration sidecar: one absolute residual (VMAF points) per content group, in
-    group order, so its ceil((n+1)(1-alpha))-rank rule covers every clip of a new source. When the groups cannot
-    bound the level, it holds no residual (upstream's loader then gives no interval, and warns that the
-    calibration is empty: it would otherwise take the largest), `calibrated: false` and the reason."""
+    group order. When the groups cannot bound the level, no residual (upstream would take the largest),
+    `calibrated: false` and the reason."""
     values = [round(float(r), 6) for r in residuals["residual"]]
     alpha = round(1.0 - nominal, 10)
     head = {"alpha": alpha, "method": "split-conformal"}
@@ -254,23 +242,19 @@ def sidecar(residuals: pd.DataFrame, nominal: float) -> dict[str, object]:
 
 
 def coverage_gate(intervals: Intervals, threshold: float | None, measure: str) -> LimitGate:
-    """--min-coverage (kit.verdict.gates.COVERAGE): the pooled held-out coverage at the nominal level at least X. An
-    unbounded interval covers everything and says nothing: it fails the gate, naming how many content groups it
-    needs."""
+    """--min-coverage: the pooled held-out coverage at the nominal level at least X; an unbounded interval fails."""
     at = intervals.at(intervals.nominal)
     assert at is not None  # calibrate always computes the nominal level
     value = at.coverage
-    failing = []
-    if value is None:  # unbounded with all n groups, or with each row's own group left out: no figure to gate on
+    # unbounded with all n groups, or with each row's own group left out: no figure to gate on, so it fails
+    failing = ["pooled"] if threshold is not None and (value is None or not value >= threshold) else []
+    if value is None:
         n = intervals.n_groups if at.unbounded else intervals.n_groups - 1
-        failing = ["pooled"] if threshold is not None else []
         statement = (f"the {percent(intervals.nominal)} interval is unbounded" + ("" if at.unbounded else
                      " once a row's own group is left out of its calibration") + ": " +
                      unbounded_reason(n, intervals.nominal) + "; there is no coverage to state")
     else:
         statement = f"held-out coverage at {percent(intervals.nominal)} nominal is {value:.1%}"
-        if threshold is not None and not value >= threshold:
-            failing = ["pooled"]
     return LimitGate(enabled=threshold is not None, measure=measure, threshold=threshold, worst="pooled",
                      worst_value=value if value is not None else math.nan, failing=failing, passed=not failing,
                      statement=statement)

@@ -1,9 +1,7 @@
-"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is.
+"""The kinds of RMSE and PLCC the kit prints, defined once: every figure says which it is (docs/figures.md).
 
-A mean over content groups and a figure pooled over frames differ even on the same rows: pooling adds the
-offsets between contents to the error, so the pooled RMSE is larger, and the pooled PLCC sees the spread of the
-contents' scores as agreement. Neither is wrong; mixing them unnamed is. docs/figures.md says the same for people;
-the verdict carries `figure_kinds` (which block is which kind) so a reader of the file needs neither.
+A mean over content groups and a figure pooled over frames differ on the same rows; mixing them unnamed is wrong. The
+verdict carries `figure_kinds` (which block is which kind) so a reader of the file needs neither.
 """
 
 from __future__ import annotations

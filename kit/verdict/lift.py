@@ -27,8 +27,7 @@ class Lift(Record):
 
 @dataclass(frozen=True)
 class LiftGate(Record):
-    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE, both means over content groups (1 by default: no
-    worse than ridge; off when X is None)."""
+    """--min-rmse-lift X: ensemble RMSE <= X * ridge RMSE (off when X is None)."""
 
     enabled: bool
     threshold: float | None
@@ -64,8 +63,7 @@ def lift(ensemble_plcc: float, ensemble_rmse: float, ridge: BaselineResult) -> L
 
 
 def lift_statement(ratio: float, ensemble_rmse: float, ridge_rmse: float, plcc_delta: float) -> str:
-    """One sentence whose words match the ratio (ensemble RMSE / ridge RMSE; lower is better), naming the RMSEs'
-    kind (the gate's: means over content groups)."""
+    """One sentence whose words match the ratio, naming the RMSEs' kind."""
     rmses = f"({ensemble_rmse:.2f} vs {ridge_rmse:.2f}, each a {GROUPS})"
     if ratio == math.inf:
         return f"The ensemble is worse than a ridge regression, which predicts every held-out frame exactly {rmses}."

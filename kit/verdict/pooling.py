@@ -1,12 +1,8 @@
 """Pooling beyond the mean: how far each held-out clip's pooled prediction is from its teacher pooled the same way.
 
-A proxy good on average can be off on the frames that decide a percentile. For every held-out clip (one encode,
-kit.model.clips.ENCODE_KEY: a native encode and its half-height rung are two, so their opposite errors never cancel)
-the ensemble's frame predictions (clipped to [0, 100]) and the teacher's frame scores are each pooled by the
-consumers' statistics (kit.model.pooling); the error is their difference. Every figure of the `clip_pooling` block
-and of the --max-clip-error gates is recomputable from 04_verdict/clip_pooling.parquet (`vmaf_<stat>`,
-`pred_<stat>`): RMSE, mean and largest absolute error and the bias of `pred_<stat> - vmaf_<stat>`, all clips or one
-encoder's.
+A clip is one encode (kit.model.clips.ENCODE_KEY: a native encode and its rung are two, so their errors never
+cancel); its clipped frame predictions and its teacher scores are each pooled by the consumers' statistics
+(kit.model.pooling, docs/pooling.md). Every figure is recomputable from 04_verdict/clip_pooling.parquet.
 """
 
 from __future__ import annotations
@@ -31,10 +27,8 @@ HOW = ("each held-out clip (one encode: a source at one encoder, cq and rung; a 
 
 
 def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per held-out clip (an encode, rungs apart): its identity, frame count and every pooling of the teacher
-    (`vmaf_<stat>`) and of the ensemble's clipped frame predictions (`pred_<stat>`), from the verdict's held-out rows
-    (intervals.parquet: `pred`, `vmaf` and the encode's columns). Sorted by source name, encoder, cq, then the
-    largest rung first."""
+    """One row per held-out clip: its identity, frame count and every pooling of the teacher (`vmaf_<stat>`) and of
+    the ensemble's clipped predictions (`pred_<stat>`); by source name, encoder, cq, then the largest rung first."""
     codes = clip_codes(rows)
     n = int(codes.max()) + 1 if len(codes) else 0
     first = pd.Series(np.arange(len(rows))).groupby(codes).first().to_numpy()
@@ -44,8 +38,7 @@ def clip_frame(rows: pd.DataFrame) -> pd.DataFrame:
     teacher = pool_groups(rows["vmaf"].to_numpy(), codes, n)
     pred = pool_groups(clipped(rows["pred"].to_numpy()), codes, n)
     out = out.assign(**{f"{who}_{stat}": p[stat] for who, p in (("vmaf", teacher), ("pred", pred)) for stat in POOLS})
-    return out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
-                                                                                          False],
+    return out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True] * 4 + [False],
                            kind="stable").reset_index(drop=True)
 
 
@@ -57,8 +50,7 @@ def clip_name(row: pd.Series) -> str:
 
 
 def pool_error(frame: pd.DataFrame, stat: str, encoder: str | None = None) -> PoolError:
-    """One pooling's errors over `frame`'s clips (NaN figures and no worst clip when there are none; a NaN error, of a
-    member that diverged, is the worst)."""
+    """One pooling's errors over `frame`'s clips (a NaN error, of a member that diverged, is the worst)."""
     r = residuals(frame[f"pred_{stat}"], frame[f"vmaf_{stat}"])
     return PoolError(stat=stat, n_clips=r.n, **r.fields_of(PoolError),
                      worst_clip=clip_name(frame.iloc[r.worst]) if r.n else "", encoder=encoder)
@@ -73,9 +65,8 @@ def clip_pooling(frame: pd.DataFrame) -> ClipPooling:
 
 def clip_error_gates(frame: pd.DataFrame, pooling: ClipPooling, limits: dict[str, float],
                      measure: str) -> tuple[LimitGate, ...]:
-    """--max-clip-error STAT:X (kit.verdict.gates.CLIP_ERROR, each row's measure `measure:STAT`): every held-out
-    clip's |pooled prediction - pooled teacher| at most X, one gate per pooling asked; `failing` names every clip
-    beyond it. A NaN error (a member that diverged) fails, and so does a validation with no clip."""
+    """--max-clip-error STAT:X: every held-out clip's |pooled prediction - pooled teacher| at most X, a gate per
+    pooling asked (measure `measure:STAT`); a NaN error fails, and so does a validation with no clip."""
     gates = []
     names = [clip_name(r) for _, r in frame.iterrows()]
     for stat, limit in limits.items():

@@ -1,15 +1,9 @@
 """A verdict document checked against its own gate rows: what `verify` refuses.
 
-A PROMOTE.json carries every gate its verdict was decided on (PROMOTE only when all pass): the PLCC gate (`gate`),
-the lift and challenger gates, the evidence floor, the rows of every block of kit.verdict.gates (each row's direction
-its gate's) and `completeness`. `gate_failures` recomputes each row's pass from its own figures (its value against
-its threshold, the list of what fails it) and reads its pass flag; `contradiction` says when a document says PROMOTE
-and a row fails: an edited verdict, or a document no kit wrote. A HOLD whose rows all pass is not refused: a
-constant teacher holds with every row passing when the thresholds let a PLCC of 0 through, and a HOLD claims
-nothing.
-
-The document is read as JSON, not as a Verdict: a verdict of an older kit lacks the later gates, and what is absent
-is not checked, except the PLCC gate, which every verdict has.
+`gate_failures` recomputes each gate row's pass from its own figures and reads its pass flag; `contradiction` says
+when a document says PROMOTE and a row fails (an edited verdict, or one no kit wrote). A HOLD is never refused: it
+claims nothing. The document is read as JSON, not as a Verdict: what an older kit's verdict lacks is not checked,
+except the PLCC gate, which every verdict has.
 """
 
 from __future__ import annotations
@@ -88,8 +82,7 @@ def _completeness(row: Row) -> str | None:
 
 
 def _limited(row: Row, failing: str, at_least: bool) -> str | None:
-    """A gate of kit.verdict.gates: nothing in its failing list, its worst value on the right side of its threshold
-    (a measure this kit does not know: at most)."""
+    """A gate of kit.verdict.gates: nothing in its failing list, its worst value on the right side of its threshold."""
     if not row.get("enabled"):
         return _flags(row)
     if row.get(failing):
@@ -104,6 +97,7 @@ def _limited(row: Row, failing: str, at_least: bool) -> str | None:
 
 
 def _check(block: Block) -> Callable[[Row], str | None]:
+    """A row of kit.verdict.gates: its direction its gate's (a measure this kit does not know: at most)."""
     def check(row: Row) -> str | None:
         gate = gate_of(str(row.get("measure", "")))
         return _limited(row, block.failing, gate is not None and gate.at_least)
@@ -111,29 +105,21 @@ def _check(block: Block) -> Callable[[Row], str | None]:
 
 
 def _block_rows(doc: Row, block: Block) -> list[tuple[str, Row]]:
-    """A block's gate rows, each named: the block's key (one row), the key and the measure (a list of rows), or the
-    key, the block's kind and the key of its row (a list of blocks, as `holdout encoder gate`)."""
-    value = doc.get(block.key)
-    if not block.many:
-        return [(block.key, value)] if isinstance(value, dict) else []
-    if block.inside is None:
-        return [(f"{block.key} {_shown(g.get('measure'))}", g) for g in _listed(value) if isinstance(g, dict)]
-    inside = block.inside
-    return [(f"{block.key} {_shown(b.get('kind'))} {inside}", b[inside]) for b in _listed(value)
+    """A list block's gate rows, each named by the key and the measure, or (a list of blocks) the key, the block's
+    kind and the key of its row (`holdout encoder gate`)."""
+    items = value if isinstance(value := doc.get(block.key), list) else []
+    if (inside := block.inside) is None:
+        return [(f"{block.key} {_shown(g.get('measure'))}", g) for g in items if isinstance(g, dict)]
+    return [(f"{block.key} {_shown(b.get('kind'))} {inside}", b[inside]) for b in items
             if isinstance(b, dict) and isinstance(b.get(inside), dict)]
 
 
 def _rows(doc: Row) -> list[tuple[str, Row, Callable[[Row], str | None]]]:
-    """Every gate row of the document, named as its key names it, with its check: the gates of their own shape, the
-    blocks of one row (kit.verdict.gates), the completeness, then the blocks of several."""
+    """Every gate row of the document, named as its key names it, with its check."""
     named = (("lift_gate", _lift), ("challenger_gate", _challenger), ("evidence_gate", _evidence),
              *((b.key, _check(b)) for b in BLOCKS if not b.many), ("completeness", _completeness))
     rows = [(name, doc[name], check) for name, check in named if isinstance(doc.get(name), dict)]
     return rows + [(name, row, _check(b)) for b in BLOCKS if b.many for name, row in _block_rows(doc, b)]
-
-
-def _listed(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def gate_failures(doc: Row) -> list[tuple[str, str]]:
@@ -146,8 +132,7 @@ def gate_failures(doc: Row) -> list[tuple[str, str]]:
 
 
 def contradiction(doc: Row) -> str | None:
-    """What a document that says PROMOTE contradicts in its own gate rows (one sentence naming the first gate that
-    fails, and how many others do); None when it says HOLD or every row passes."""
+    """What a document that says PROMOTE contradicts in its own gate rows; None for a HOLD or when all pass."""
     if doc.get("verdict") != "PROMOTE" or not (failing := gate_failures(doc)):
         return None
     name, why = failing[0]
