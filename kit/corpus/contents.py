@@ -2,14 +2,12 @@
 discovery (one box's clips) and at merge (every box's sources):
 
 * two files whose decoded pictures are identical (same `pixels_sha256`) are one source: the one cheapest to decode is
-  kept, the other is a twin, named in one warning line and never encoded (`split_twins`);
+  kept, the other is a twin, never encoded (`split_twins`);
 * sources whose signatures match or are undecided form one *content group* (`group_sources`), which every fold
-  scheme holds out whole and `--shard` keeps on one shard: a group too many costs one fold, a leak inflates every
-  held-out figure;
-* `--content-groups FILE` overrides both ways: `{"same": [["a", "b"]], "different": [["c", "d"]]}`, each entry a
-  source name, a file name, `name~<hex>` or a src_sha256 prefix (at least 6 hex digits).
+  scheme holds out whole and `--shard` keeps on one shard;
+* `--content-groups FILE` overrides both ways (OVERRIDE_HINT).
 
-A group's id, the rows' `content` column, is the lowest src_sha256 among its members (kit.corpus.schema.with_content).
+A group's id, the rows' `content` column, is the lowest src_sha256 among its members.
 """
 
 from __future__ import annotations
@@ -52,8 +50,6 @@ class Source:
 
 @dataclass(frozen=True)
 class GroupRules(Record):
-    """The file --content-groups names; either list may be left out."""
-
     LENIENT = True
 
     same: tuple[tuple[str, ...], ...] = ()
@@ -96,8 +92,7 @@ def read_overrides(path: Path | None) -> Overrides | None:
 
 
 def _lines_of(path: Path, rules: GroupRules) -> dict[str, list[int]]:
-    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; only the kinds
-    whose entries the scan found as many of as the file holds."""
+    """Where the file's entries are, for a refusal to point at; only the kinds the scan counted right."""
     try:
         found = entry_lines(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, IndexError):
@@ -121,8 +116,7 @@ class Grouping:
 
 
 def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
-    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one
-    content, and how --content-groups takes them apart when they are not."""
+    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one."""
     contents = grouping.contents(sources)
     if contents >= needed:
         return
@@ -143,8 +137,7 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
 
 def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:
     """(the clips to encode, the twins skipped): of the files with one decoded picture sequence, the one
-    cheapest to decode (y4m, then yuv, then a master; then by path) is kept. `prints` maps each clip's
-    sha256 to its fingerprint; byte-identical files are twins too."""
+    cheapest to decode (KIND_COST, then by path) is kept. `prints`: each clip's sha256 -> its fingerprint."""
     by_pixels: dict[str, list[Clip]] = {}
     for clip in clips:
         by_pixels.setdefault(prints[clip.sha256].pixels_sha256, []).append(clip)
@@ -160,7 +153,7 @@ def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[
 
 @dataclass(frozen=True)
 class ReferenceSet:
-    """A box's reference set as the corpus step encodes it: one clip per picture sequence, its groups."""
+    """A box's reference set as the corpus step encodes it."""
 
     clips: list[Clip]  # twins left out
     twins: list[TwinEntry]
@@ -174,7 +167,7 @@ class ReferenceSet:
         return self.grouping.content_of.get(clip.sha256, clip.sha256), fp.pixels_sha256, fp.signature
 
     def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
-        """The twins of `clips` (a shard's): each twin is named by the shard that encodes its pictures."""
+        """The twins of `clips` (a shard's)."""
         shas = {c.sha256 for c in clips}
         return tuple(t for t in self.twins if t.same_as in shas)
 
@@ -234,8 +227,7 @@ def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> 
 
 
 def _unique(sources: Sequence[Source]) -> list[Source]:
-    """One entry per src_sha256 (a source two boxes both hold is one source), fingerprinted where any is,
-    in src_sha256 order: the outcome does not depend on the order the sources came in."""
+    """One entry per src_sha256, fingerprinted where any is, in src_sha256 order (whatever order they came in)."""
     best: dict[str, Source] = {}
     for s in sorted(sources, key=lambda s: (s.src_sha256, s.fingerprint is None, s.box_id, s.src, s.file)):
         best.setdefault(s.src_sha256, s)
@@ -264,12 +256,15 @@ Link = tuple[int, int, str]  # two sources (indices into the unique ones) held a
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources`; InputError when an override names no source, names several, contradicts
-    itself, or says two sources differ that other links still join. At merge, `known`: links already made (a shard's
-    own groups, as (src_sha256, src_sha256, why)); `known_apart`: pairs a box's --content-groups kept apart."""
+    itself, or says two sources differ that other links still join. At merge, `known`: links already made
+    (src_sha256, src_sha256, why); `known_apart`: pairs a box's --content-groups kept apart."""
     unique = _unique(sources)
     judged = _judged(unique)
-    user, apart = _overrides(unique, overrides, known_apart)
-    kept = [(i, j, why) for i, j, why in _links(unique, judged, known) + user if (min(i, j), max(i, j)) not in apart]
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
+    user, apart = _overrides(unique, overrides, [(at[a], at[b]) for a, b in known_apart if a in at and b in at])
+    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
+    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
+    kept = [(i, j, why) for i, j, why in links + user if (min(i, j), max(i, j)) not in apart]
     component = components(len(unique), [(i, j) for i, j, _ in kept])
     for a, b in sorted(apart):  # two sources said to be different that other links still join: refused
         if component[a] == component[b]:
@@ -281,22 +276,12 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     return _report(unique, judged, kept, apart, component, overrides)
 
 
-def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
-           known: Sequence[tuple[str, str, str]]) -> list[Link]:
-    """What joins two sources before anyone's word: the signature's rulings that join, and the links an input
-    already made (a shard's own groups, at merge)."""
-    at = {s.src_sha256: i for i, s in enumerate(unique)}
-    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
-    return links + [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
-
-
 def _overrides(unique: Sequence[Source], overrides: Overrides | None,
-               known_apart: Sequence[Sequence[str]]) -> tuple[list[Link], set[tuple[int, int]]]:
+               known_apart: Sequence[tuple[int, int]]) -> tuple[list[Link], set[tuple[int, int]]]:
     """The user's word: (the links of --content-groups' "same" entries, the pairs kept apart: its "different"
     entries and those an input's manifest recorded); InputError for a name that fits no source or several, or a
     file that says both of one pair."""
-    at = {s.src_sha256: i for i, s in enumerate(unique)}
-    apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
+    apart = {(min(a, b), max(a, b)) for a, b in known_apart if a != b}
     if overrides is None:
         return [], apart
     same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]

@@ -9,8 +9,8 @@ different scored values are a conflict, which the merge refuses (exit 2) unless 
   canonical order.
 
 Within one input the earlier row wins; the same bytes given twice count once. The output holds the current schema's
-columns only, sorted by (src_sha256, encoder, preset, device, enc_pix_fmt, cq, frame_index) and written with fixed
-parquet settings, so A+B, B+A and A+B+A give byte-identical files. Writing into -o is kit.corpus.commit's.
+columns only, in the canonical row order, written with fixed parquet settings, so A+B, B+A and A+B+A give
+byte-identical files. Writing into -o is kit.corpus.commit's.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from kit.corpus.manifests import (
     BuildRows,
     Conflicts,
     InputEntry,
-    LeftOut,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
@@ -90,7 +89,7 @@ def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     order = list(range(len(inputs)))
     if prefer == "newest":
         order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    ranks = {i: rank for rank, i in enumerate(order)}  # each input's place in the order, in one pass
+    ranks = {i: rank for rank, i in enumerate(order)}
     return [ranks[i] for i in range(len(inputs))]
 
 
@@ -116,7 +115,7 @@ def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
-    """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
+    """One line per conflicting key (the first MAX_EXAMPLES)."""
     lines, seen = [], set()
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     for i in np.flatnonzero(d.conflict_rows):
@@ -148,7 +147,7 @@ def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
 
 
 def name_warnings(summary: TableSummary) -> list[str]:
-    """One source name for several sources (other bytes): legal, told apart by kit.corpus.names, worth a look."""
+    """One source name for several sources (other bytes): legal, worth a look."""
     shown = source_names((s.src_sha256, s.src) for s in summary.sources)
     by_name: dict[str, list[str]] = {}
     for s in summary.sources:
@@ -159,8 +158,7 @@ def name_warnings(summary: TableSummary) -> list[str]:
 
 
 def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str]:
-    """One file (src_sha256) named differently by the inputs (a clip renamed on one box): what each input called
-    it and the name the union gives it, said at the merge instead of one name kept without a word."""
+    """One file (src_sha256) named differently by the inputs (a clip renamed on one box)."""
     named: dict[str, dict[str, list[str]]] = {}  # src_sha256 -> name -> the inputs that use it
     for inp in inputs:
         pairs = inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
@@ -179,19 +177,8 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
             for sha, names in sorted(named.items()) if len(names) > 1]
 
 
-def left_out_of(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
-    """Every input's clips left out (a box's 02_corpus/skipped.json, by file name), each with its box."""
-    return tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out)
-
-
-def box_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
-    """The boxes' corpus warnings (a heavily compressed reference), each naming its box."""
-    return [f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
-            for w in i.manifest.warnings]
-
-
 def input_check(inp: LoadedInput) -> IndependentCheck:
-    """What the independent check found over one input, from its manifest; an input without one is unchecked."""
+    """What the independent check found over one input; an input without a manifest is unchecked."""
     if inp.manifest is not None:
         return independent_check(inp.manifest, name_boxes=True)
     sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
@@ -214,10 +201,8 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. Inputs of different teachers are
-    refused (kit.corpus.provenance); the sources are grouped into contents by their fingerprints (kit.corpus.regroup;
-    `overrides`: --content-groups). What a killed merge into `out` left is recovered first, under `out`'s merge lock;
-    `note` hears what was done."""
+    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. What a killed merge into `out`
+    left is recovered first, under `out`'s merge lock; `note` hears what was done."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
@@ -231,7 +216,7 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 
 def open_output_folder(out: Path) -> Tree:
-    """-o's folder, the user's (made when missing), held for the merge: its files are the merge's to check."""
+    """-o's folder, the user's (made when missing)."""
     return Tree.open(out.parent, Rules(group_shared=group_shared_from_env(), checked_root=False),
                      label="-o's folder")
 
@@ -266,8 +251,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts, builds: tuple[BuildRows, ...], contents: Regrouped,
                          overrides: list[str]) -> MergeManifest:
-    """The manifest of the merged corpus; its warnings hold what the merge found about its inputs beyond the
-    rows' keys (the terminal prints them too)."""
+    """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
@@ -278,7 +262,9 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *box_warnings(inputs)],
+                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy,
+                  *(f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
+                    for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
         encoders=summary.encoders, boxes=summary.boxes,
@@ -289,5 +275,6 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         builds=builds, n_contents=content_count(contents.table),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
-        left_out=left_out_of(inputs), check=combine_checks([input_check(i) for i in inputs]),
+        left_out=tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out),
+        check=combine_checks([input_check(i) for i in inputs]),
     )
