@@ -1,13 +1,7 @@
-"""Bash-kit JSONL sources that are a source the union already holds: one content with it, said at merge.
-
-A JSONL source is known by its name only (kit.corpus.jsonl), so a JSONL copy of a shard's clips would be new contents
-and every fold would train on its held-out clip's copy. At merge each is compared with the union's sources of its name
-(the source's, its file's or its stem), frame by frame where both have a row of one encoder, cq and frame_index:
-
-* every compared frame's six features within FEATURE_ATOL + FEATURE_RTOL x |value|: one content, joined with the
-  sentence that says so and the --content-groups entry that undoes it;
-* some frames differ: different contents under one name, kept apart and said so, with the entry that joins them;
-* no frame to compare: undecided, held out together (as kit.corpus.contents holds an undecided pair).
+"""Bash-kit JSONL sources that are a source the union already holds: one content with it, said at merge. Each is
+compared with the union's sources of its name, frame by frame (one encoder, cq and frame_index): every compared frame's
+six features within FEATURE_ATOL + FEATURE_RTOL x |value|, or no frame to compare (undecided), is one content; else
+they are kept apart. Either way the merge says so, with the --content-groups entry that undoes it.
 """
 
 from __future__ import annotations
@@ -32,7 +26,6 @@ FRAME_KEY = ("encoder", "cq", "frame_index")
 
 @dataclass(frozen=True)
 class Legacy:
-    """What the comparison found: the links that join JSONL sources to the union's, and what the merge says."""
 
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (src_sha256, src_sha256, why)
     notes: list[str] = field(default_factory=list)  # names that match with rows that do not: different contents
@@ -46,8 +39,7 @@ def _names(s: Source) -> set[str]:
 
 
 def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
-    """Each bash-kit JSONL source of `table` (the merge's kept rows) compared with the sources of `sources` known by
-    their bytes that carry its name (see the module's text)."""
+    """Each bash-kit JSONL source of `table` compared with the sources known by their bytes that carry its name."""
     unique: dict[str, Source] = {}
     for s in sorted(sources, key=lambda s: (s.file == "", s.box_id, s.src)):  # one per source, its file's name known
         unique.setdefault(s.src_sha256, s)
@@ -96,8 +88,7 @@ def _apart(names: tuple[str, str], b: Source, compared: int, differing: int, wor
 
 
 def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
-    """src_sha256 -> that source's rows (its frame key and six features), for the sources in `shas`: the table is
-    read once, sorted by source, and each source's rows are a slice of it."""
+    """src_sha256 -> that source's rows (its frame key and six features), for the sources in `shas`."""
     cols = [*FRAME_KEY, *JSONL_FEATURES]
     some = table.filter(pc.is_in(table["src_sha256"], value_set=pa.array(sorted(shas), pa.string())))
     some = some.select(["src_sha256", *cols]).sort_by("src_sha256")
@@ -108,9 +99,8 @@ def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
 
 
 def _compare(left: pa.Table, right: pa.Table) -> tuple[int, int, str]:
-    """(frames both sources score, how many of them differ, the largest difference as a phrase) for the rows of a
-    JSONL source (`left`) against a known one's: a frame agrees when one of the known source's rows of its key (a
-    rung, a preset) agrees on all six."""
+    """(frames both sources score, how many of them differ, the largest difference) for a JSONL source (`left`)
+    against a known one: a frame agrees when one of the known source's rows of its key agrees on all six."""
     right = right.rename_columns([*FRAME_KEY, *(f"{c}_kit" for c in JSONL_FEATURES)])
     left = left.append_column("_frame", pa.array(np.arange(left.num_rows, dtype=np.int64)))
     both = left.join(right, keys=list(FRAME_KEY), join_type="inner", use_threads=False)

@@ -1,9 +1,6 @@
-"""Schema 4's rung columns and the cq a row's encoder received, for rows of older layouts.
-
-A shard of schema 1-3 and the bash kit's JSONL encoded every row at the reference's size: `enc_width`/`enc_height` are
-`width`/`height` (0 where a JSONL row records none), scalers "". Before schema 4 a VideoToolbox row's `cq` was the knob
-the kit mapped to `-q:v clamp(100 - 2 cq, 1, 100)`; now `cq` is what the encoder received, so such a row's `cq` becomes
-the `-q:v` its `quality_args` recorded (the mapping itself where none was recorded).
+"""Schema 4's rung columns and the cq a row's encoder received, for rows of older layouts: encoded at the reference's
+size (`width`/`height`, 0 where none is recorded; scalers ""), and a VideoToolbox row's `cq` the `-q:v` its
+`quality_args` recorded (else the old mapping, `clamp(100 - 2 cq, 1, 100)`).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import pyarrow.compute as pc
 
 from kit.platforms.encoders import SPECS
 
-RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")  # schema 4: which rung of the ladder
+RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")
 VT_ENCODERS = tuple(name for name, spec in SPECS.items() if spec.family == "videotoolbox")
 _QV = re.compile(r"-q:v\s+([0-9]{1,3})\b")
 
