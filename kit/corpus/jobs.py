@@ -240,28 +240,20 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     seconds = n / clip.fps_float
     bitrate = enc_bytes * 8 / seconds / 1000 if seconds > 0 else 0.0
 
-    def const(value: object, typ: pa.DataType) -> pa.Array:
-        return pa.array([value] * n, type=typ)
-
+    same = {  # one value on every row, of the schema's type
+        "src": clip.src, "src_sha256": clip.sha256, "encoder": job.encoder, "preset": spec.preset_name,
+        "quality_args": job.quality_argv(), "cq": job.cq, "enc_bytes": enc_bytes, "enc_time_ms": enc_time_ms,
+        "bitrate_kbps": bitrate, "width": clip.width, "height": clip.height, "fps": clip.fps_float,
+        "pix_fmt": clip.pix_fmt, "enc_pix_fmt": job.enc_pix_fmt, "enc_width": job.size.width,
+        "enc_height": job.size.height, "scaler_down": job.size.down, "scaler_up": job.size.up,
+        "box_id": prov.box_id, "platform": prov.platform, "device": prov.device_for(job.encoder),
+        "ffmpeg_version": prov.ffmpeg_version, "teacher_model": prov.teacher.name,
+        "teacher_sha256": prov.teacher.sha256,
+    }
     cols = {
-        "src": const(clip.src, pa.string()), "src_sha256": const(clip.sha256, pa.string()),
-        "encoder": const(job.encoder, pa.string()), "preset": const(spec.preset_name, pa.string()),
-        "quality_args": const(job.quality_argv(), pa.string()), "cq": const(job.cq, pa.int32()),
-        "frame_index": pa.array(np.arange(n, dtype=np.int32)),
+        **{k: pa.array([v] * n, type=JOB_SCHEMA.field(k).type) for k, v in same.items()},
+        "frame_index": pa.array(np.arange(n, dtype=np.int32)), "vmaf": pa.array(vmaf),
         **{f: pa.array(feats[:, FEATURES.index(f)]) for f in CORPUS_FEATURES},  # libvmaf's order -> the schema's
-        "vmaf": pa.array(vmaf),
-        "enc_bytes": const(enc_bytes, pa.int64()), "enc_time_ms": const(enc_time_ms, pa.float64()),
-        "bitrate_kbps": const(bitrate, pa.float64()),
-        "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
-        "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
-        "enc_pix_fmt": const(job.enc_pix_fmt, pa.string()),
-        "enc_width": const(job.size.width, pa.int32()), "enc_height": const(job.size.height, pa.int32()),
-        "scaler_down": const(job.size.down, pa.string()), "scaler_up": const(job.size.up, pa.string()),
-        "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
-        "device": const(prov.device_for(job.encoder), pa.string()),
-        "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
-        "teacher_model": const(prov.teacher.name, pa.string()),
-        "teacher_sha256": const(prov.teacher.sha256, pa.string()),
         **{f: pa.array(extra[:, i]) if extra is not None else pa.nulls(n, pa.float64())
            for i, f in enumerate(EXTRA_FEATURES)},  # libvmaf.EXTRA_FEATURES' order is the schema's
     }
