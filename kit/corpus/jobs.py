@@ -26,7 +26,7 @@ from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.proc import LogFn, run_process, tail_lines
+from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -386,24 +386,26 @@ class JobRunner:
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
                                  hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None,
                                  scale=job.scale_filter)
-        sem = self.sessions.get(job.encoder)
-        with sem if sem is not None else contextlib.nullcontext():
-            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode"))
-        if enc.returncode != 0 or not self.tree.is_file(encoded):
-            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
-                             telling_line(enc.stderr))
-        self._check_frames(job, enc.stderr, enc.stderr_tail)
+        enc = self._run_encode(job, argv, _timeout_s(clip), f"{job.encoder} encode", [encoded],
+                               self.sessions.get(job.encoder))
         return encoded, enc.elapsed_s, argv
 
-    def _check_frames(self, job: Job, stderr: str, tail: str) -> None:
+    def _run_encode(self, job: Job, argv: list[str], timeout_s: float, what: str, made: list[Path],
+                    hold: threading.Semaphore | None = None) -> ProcResult:
+        """Run an encode of `job` (`hold` held while it runs): it must write `made`, each of the clip's frames."""
+        with hold if hold is not None else contextlib.nullcontext():
+            enc = run_process(argv, timeout_s=timeout_s, log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode"))
+        if enc.returncode != 0 or not all(self.tree.is_file(p) for p in made):
+            raise self._fail(job, f"{what} failed (exit {enc.returncode})", enc.stderr_tail, telling_line(enc.stderr))
         try:
-            encoded_frames = parse_frame_count(stderr)
+            encoded_frames = parse_frame_count(enc.stderr)
         except ValueError:
-            raise self._fail(job, "ffmpeg reported no encoded frame count", tail) from None
+            raise self._fail(job, "ffmpeg reported no encoded frame count", enc.stderr_tail) from None
         if encoded_frames != job.clip.n_frames:
             raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {job.clip.n_frames}",
-                             tail)
+                             enc.stderr_tail)
+        return enc
 
     def _frames_in(self, ref: Path, clip: Clip) -> int | None:
         """The frames the shared decode's copy of a reference holds (packets counted); None when they cannot be
@@ -425,12 +427,8 @@ class JobRunner:
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
                                             progress=self.progress is not None,
                                             scales=[j.scale_filter for j in batch.jobs])
-            enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode"))
-            if enc.returncode != 0 or not all(self.tree.is_file(batch.encoded(j)) for j in batch.jobs):
-                raise self._fail(job, f"the shared decode of {len(encodes)} encodes failed (exit {enc.returncode})",
-                                 enc.stderr_tail, telling_line(enc.stderr))
-            self._check_frames(job, enc.stderr, enc.stderr_tail)
+            enc = self._run_encode(job, argv, _timeout_s(clip) * len(encodes), f"the shared decode of {len(encodes)} "
+                                   "encodes", [batch.encoded(j) for j in batch.jobs])
             if ref_tmp is not None:
                 tags = parse_output_colour(enc.stderr, len(encodes))
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master
