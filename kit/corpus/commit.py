@@ -77,8 +77,7 @@ def writing(tree: Tree, out: Path) -> Iterator[None]:
 
 
 def recover_output(tree: Tree, out: Path) -> list[str]:
-    """Finish what a killed merge into `out` left (its commit completed, its temporaries removed); a note per thing
-    done. Called under `out`'s merge lock."""
+    """Finish what a killed merge into `out` left, under its merge lock; a note per thing done."""
     notes: list[str] = []
     journal = commit_journal(out)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
@@ -96,8 +95,7 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
 
 
 def trusted_commit(out: Path) -> Commit:
-    """The journal beside `out`, when it is a killed merge's own and matches what it would place; one of a merge
-    still running, or not the kit's to follow, is refused (exit 2)."""
+    """The journal beside `out`, when it is a killed merge's own; any other is refused (exit 2)."""
     journal = commit_journal(out)
     data, why = read_json_object(journal)
     try:
@@ -199,8 +197,7 @@ def commit_pair(tree: Tree, table: pa.Table, out: Path,
 
 
 def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
-    """The files an input is or stands for, each with its name for a message: the file read (for a run directory,
-    its shard), and for a results tarball in a run's bundle folder, that run's own shard, which it packs."""
+    """The files an input is or stands for (a results tarball in a run's bundle folder: that run's shard too)."""
     found = [(read, f"the input {given}" if read == given else f"the corpus of the input {given} ({read})")]
     if read.parent.name == LAYOUT.step("bundle").name and read.name.endswith(".tar.gz"):
         run = RunDir(read.parent.parent)
@@ -278,8 +275,7 @@ def check_replaceable(out: Path, output: Output) -> None:
 
 
 def _pair_problem(out: Path, output: Output) -> tuple[Path, str] | None:
-    """None when -o and the file beside it are both absent, or are the command's earlier pair; else (the file that
-    would be written over first, why it is not the command's)."""
+    """None when -o and the file beside it are absent or the command's earlier pair; else (the file, why)."""
     beside = output.beside(out)
     at_out, at_beside = os.path.lexists(out), os.path.lexists(beside)
     if not at_out and not at_beside:

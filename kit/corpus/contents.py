@@ -136,8 +136,7 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
 
 
 def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:
-    """(the clips to encode, the twins skipped): of the files with one decoded picture sequence, the one
-    cheapest to decode (KIND_COST, then by path) is kept. `prints`: each clip's sha256 -> its fingerprint."""
+    """(the clips to encode, the twins skipped): of one picture sequence, the file cheapest to decode is kept."""
     by_pixels: dict[str, list[Clip]] = {}
     for clip in clips:
         by_pixels.setdefault(prints[clip.sha256].pixels_sha256, []).append(clip)
@@ -278,9 +277,7 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
 
 def _overrides(unique: Sequence[Source], overrides: Overrides | None,
                known_apart: Sequence[tuple[int, int]]) -> tuple[list[Link], set[tuple[int, int]]]:
-    """The user's word: (the links of --content-groups' "same" entries, the pairs kept apart: its "different"
-    entries and those an input's manifest recorded); InputError for a name that fits no source or several, or a
-    file that says both of one pair."""
+    """The user's word: (the links of "same" entries, the pairs kept apart); InputError for a bad entry."""
     apart = {(min(a, b), max(a, b)) for a, b in known_apart if a != b}
     if overrides is None:
         return [], apart
@@ -294,8 +291,7 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
 
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],
             apart: set[tuple[int, int]], component: np.ndarray, overrides: Overrides | None) -> Grouping:
-    """The groups and what is said of them: the signature's rulings that stand (a pair joined and not kept
-    apart, or a pair left apart that nothing joined), the user's groupings, the undecided pairs."""
+    """The groups and what is said of them: the signature's rulings that stand, the user's groupings."""
     groups, content_of = _groups(unique, component, kept)
     rulings = [r for i, j, r in judged
                if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]

@@ -55,8 +55,7 @@ def dedupe(table: pa.Table) -> Dedup:
 
 
 def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
-    """The table without its duplicate rows (conflicting rows stay), in the canonical row order, and how many
-    were dropped."""
+    """The table without its duplicate rows (conflicts stay), in the canonical order, and how many were dropped."""
     ranked = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     d = dedupe(ranked)
     dup = d.duplicate_rows

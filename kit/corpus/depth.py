@@ -26,8 +26,7 @@ class DepthPlan:
 
 def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, prereqs_again: Callable[..., str],
                         encoders: Sequence[str]) -> None:
-    """Step 01 must have probed for the same --encode-depth (`was`). `prereqs_again(*flags)`: the command that
-    reruns step 01 with these flags."""
+    """Step 01 must have probed for the same --encode-depth (`was`)."""
     if was != setting:
         again = prereqs_again("--encoders", ",".join(encoders), "--encode-depth", setting)
         raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",

@@ -90,8 +90,7 @@ def ordered(table: pa.Table) -> pa.Table:
 
 
 def upstream_lines(table: pa.Table) -> Iterator[str]:
-    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type; `src` the name of
-    the row's content group's own source."""
+    """One JSON object per corpus row, UPSTREAM_KEYS in order; `src` the name of the row's content group."""
     shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
     cols = {"src": [shown.get(c, c[:12]) for c in table["content"].to_pylist()],
             "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
@@ -193,8 +192,7 @@ def unknown(value: object) -> bool:
 
 
 def unknown_fills(encodes: pa.Table) -> list[Fill]:
-    """The keys written as null for the encodes whose rows lack the figure (never a 0 that reads as a measurement),
-    and duration_s, which no corpus column holds: what each is from, and how many encodes have none."""
+    """The keys written as null where the corpus lacks the figure, and duration_s, which no column holds."""
     total = encodes.num_rows
     fills = []
     for key, (column, what) in FROM_COLUMNS.items():
@@ -209,8 +207,7 @@ def unknown_fills(encodes: pa.Table) -> list[Fill]:
 
 
 def encode_table(table: pa.Table) -> pa.Table:
-    """One row per encode (ENCODE_KEY): its first frame's columns, the frame count, and the mean and population
-    standard deviation of `vmaf` and the canonical six over its frames."""
+    """One row per encode (ENCODE_KEY): its first frame's columns, the frame count, the means and (ddof 0) stds."""
     stats = [(c, "mean") for c in ("vmaf", *EXPORT_FEATURES)] + [(c, "stddev") for c in EXPORT_FEATURES]
     firsts = ["src", "width", "height", "pix_fmt", "fps", "enc_bytes", "bitrate_kbps", "enc_time_ms",
               "ffmpeg_version", "teacher_model", "teacher_sha256", "content"]
@@ -282,8 +279,7 @@ def kept_apart(encodes: pa.Table) -> tuple[pa.Table, list[str]]:
 
 
 def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> ExportRecord:
-    """Write `loaded` (one teacher: refused otherwise) as `fmt` to `out` and its record beside it; `tree` holds -o's
-    folder."""
+    """Write `loaded` (one teacher: refused otherwise) as `fmt` to `out` and its record beside it."""
     check_one_teacher(loaded.table, loaded.path)
     table = ordered(loaded.table)
     if fmt == "upstream-jsonl":

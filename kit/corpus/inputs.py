@@ -220,8 +220,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
 
 
 def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManifest | None:
-    """A shard manifest that lists no clip left out (a kit-2.0 box's): with those its tarball's skipped.json lists,
-    when it can be read."""
+    """A kit-2.0 box's shard manifest, with the clips its tarball's skipped.json lists as left out."""
     from kit.media.discovery import SkippedClips
 
     if not isinstance(manifest, ShardManifest) or manifest.left_out:

@@ -408,8 +408,7 @@ class JobRunner:
         return enc
 
     def _frames_in(self, ref: Path, clip: Clip) -> int | None:
-        """The frames the shared decode's copy of a reference holds (packets counted); None when they cannot be
-        counted. A frame repeated there would pair the frames after it wrongly and keep the scoring's count."""
+        """The frames the shared decode's copy of a reference holds (a repeated one keeps the scoring's count)."""
         res = run_process(build_count_argv(self.ffmpeg, ref), timeout_s=_timeout_s(clip), log=self.log)
         try:
             return parse_frame_count(res.stderr) if res.returncode == 0 else None

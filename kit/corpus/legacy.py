@@ -59,32 +59,20 @@ def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
     for a, b in sorted(pairs, key=lambda p: (shown[p[0].src_sha256], shown[p[1].src_sha256])):
         names = (shown[a.src_sha256], shown[b.src_sha256])
         compared, differing, worst = _compare(rows(a.src_sha256), rows(b.src_sha256))
+        box = f"{names[1]} ({b.box_id})" if b.box_id else names[1]
         if differing:
-            found.notes.append(_apart(names, b, compared, differing, worst))
-        else:
-            found.links.append((a.src_sha256, b.src_sha256, _joined(names, b, compared)))
+            found.notes.append(
+                f"{names[0]} (bash-kit JSONL) has the name of {box}, but the features of {differing} of the "
+                f"{compared} frame(s) both score differ ({worst}): kept as two contents; if they are one content, "
+                f"pass --content-groups FILE with FILE holding {json.dumps({'same': [list(names)]})}")
+            continue
+        how = (f"the six features of all {compared} frame(s) both score agree (same encoder, cq and frame; within "
+               f"{FEATURE_ATOL:g} + {FEATURE_RTOL:g} x the value)" if compared else "no frame both score to compare "
+               "(no encoder, cq and frame in common): undecided, held out together")
+        found.links.append((a.src_sha256, b.src_sha256, f"{names[0]} (bash-kit JSONL) holds the rows of {box}: the "
+                            f"same name, and {how}; if they are different contents: "
+                            f"{json.dumps({'different': [list(names)]})}"))
     return found
-
-
-def _joined(names: tuple[str, str], b: Source, compared: int) -> str:
-    undo = json.dumps({"different": [list(names)]})
-    box = f" ({b.box_id})" if b.box_id else ""
-    if compared:
-        how = (f"the same name, and the six features of all {compared} frame(s) both score agree (same encoder, cq "
-               f"and frame; within {FEATURE_ATOL:g} + {FEATURE_RTOL:g} x the value)")
-    else:
-        how = ("the same name, and no frame both score to compare (no encoder, cq and frame in common): undecided, "
-               "held out together")
-    return (f"{names[0]} (bash-kit JSONL) holds the rows of {names[1]}{box}: {how}; if they are different "
-            f"contents: {undo}")
-
-
-def _apart(names: tuple[str, str], b: Source, compared: int, differing: int, worst: str) -> str:
-    join = json.dumps({"same": [list(names)]})
-    box = f" ({b.box_id})" if b.box_id else ""
-    return (f"{names[0]} (bash-kit JSONL) has the name of {names[1]}{box}, but the features of {differing} of the "
-            f"{compared} frame(s) both score differ ({worst}): kept as two contents; if they are one content, pass "
-            f"--content-groups FILE with FILE holding {join}")
 
 
 def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
@@ -99,8 +87,7 @@ def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
 
 
 def _compare(left: pa.Table, right: pa.Table) -> tuple[int, int, str]:
-    """(frames both sources score, how many of them differ, the largest difference) for a JSONL source (`left`)
-    against a known one: a frame agrees when one of the known source's rows of its key agrees on all six."""
+    """(frames both score, how many differ, the largest difference) of a JSONL source against a known one."""
     right = right.rename_columns([*FRAME_KEY, *(f"{c}_kit" for c in JSONL_FEATURES)])
     left = left.append_column("_frame", pa.array(np.arange(left.num_rows, dtype=np.int64)))
     both = left.join(right, keys=list(FRAME_KEY), join_type="inner", use_threads=False)

@@ -290,8 +290,7 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
 
 
 def corpus_identity(corpus: Path) -> str:
-    """The corpus's content identity: as its shard manifest recorded it while the manifest describes exactly the
-    file's bytes (no table library: `status` plans LOSO with it), else computed from its rows."""
+    """The corpus's content identity: its shard manifest's, while that describes the file's bytes (no pyarrow)."""
     manifest = read_manifest(corpus)
     if isinstance(manifest, ShardManifest) and manifest.corpus_sha256 and manifest.sha256 == sha256_file(corpus):
         return manifest.corpus_sha256

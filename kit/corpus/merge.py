@@ -201,8 +201,7 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. What a killed merge into `out`
-    left is recovered first, under `out`'s merge lock; `note` hears what was done."""
+    """Merge the inputs into `out` (+ its manifest, returned), a killed merge's leftovers recovered first."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")

@@ -65,17 +65,13 @@ class Finding:
         return f"sources {', '.join(shown)} and {last}"
 
 
-def _version_at_least(version: str, least: tuple[int, int]) -> bool:
-    found = _VERSION.match(version.strip())
-    return found is not None and (int(found[1]), int(found[2])) >= least
-
-
 def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
     """Which kit may have scored the rows through the shared decode (`kit 1.0.5`), or "" when none that had it did."""
     if manifest is None:
         older = not set(LATER_COLUMNS) & set(columns)  # schema 1 or 2: before the shared decode
         return "" if older else "a kit before 2.0 (no manifest that describes the file says which)"
-    if manifest.schema_version not in SHARED_DECODE_SCHEMAS or _version_at_least(manifest.kit_version, FIXED_KIT):
+    fixed = (found := _VERSION.match(manifest.kit_version.strip())) and (int(found[1]), int(found[2])) >= FIXED_KIT
+    if manifest.schema_version not in SHARED_DECODE_SCHEMAS or fixed:
         return ""
     version = manifest.kit_version or "(not recorded)"
     if isinstance(manifest, MergeManifest):
@@ -110,15 +106,8 @@ def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
     return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
 
 
-def _spared(g: dict[str, Any], entry: ClipEntry | SourceRows | None, rate: Fraction, bash_boxes: set[str]) -> bool:
-    """Rows of a source that never went through the shared decode."""
-    return (rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS))
-            or str(g.get("box_id") or "") in bash_boxes or g["src_sha256"] == jsonl_src_sha256(str(g.get("src") or "")))
-
-
 def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
-    """The rule: the sources of `table` that a kit before 2.0 scored through its shared decode below 25 fps, or None.
-    `manifest` describes exactly these rows (None without); `columns` are the file's own."""
+    """The rule: the sources of `table` a kit before 2.0 scored through its shared decode below 25 fps, or None."""
     writer = scored_by(manifest, columns)
     if not writer:
         return None
@@ -129,7 +118,8 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
         sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
         entry = entries.get(sha)
         rate = _rate(entry, g.get("fps"))
-        if rate is None or _spared(g, entry, rate, bash_boxes):
+        if rate is None or rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS)) \
+                or box in bash_boxes or sha == jsonl_src_sha256(str(g.get("src") or "")):  # never shared the decode
             continue
         before = found.get((box, sha))
         fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
@@ -141,8 +131,7 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
 
 
 def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:
-    """The one sentence that refuses such rows (exit 2); `beside`: the parquet file a lost manifest of kit 2.0 would
-    sit beside (None for a tarball)."""
+    """The one sentence that refuses such rows (exit 2)."""
     n = sum(s.rows for s in finding.sources)
     one = len(finding.sources) == 1
     back = "" if finding.manifest or beside is None else (

@@ -35,8 +35,7 @@ TOLERANCE = 0.5
 
 @dataclass(frozen=True)
 class OracleCheck(Record):
-    """What the independent scoring of one job found: frames first..last (inclusive) compared, the largest
-    difference and where. `failure` is "" when the check passed."""
+    """What the independent scoring of one job found; `failure` is "" when the check passed."""
 
     job_id: str
     first: int
@@ -57,8 +56,7 @@ class OracleCheck(Record):
 
 @dataclass(frozen=True)
 class IndependentCheck(Record):
-    """What the independent check found over a corpus (kit.corpus.summary.independent_check): the verdict's
-    `independent_check` block."""
+    """What the independent check found over a corpus: the verdict's `independent_check` block."""
 
     frames: int  # ORACLE_FRAMES
     tolerance: float  # TOLERANCE
@@ -88,8 +86,7 @@ J = TypeVar("J", bound=Job)
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:
-    """The job of each clip that is checked: its first through the shared decode (the path most likely to slip),
-    else its first."""
+    """The job of each clip that is checked: its first through the shared decode, else its first."""
     first: dict[str, J] = {}
     through: dict[str, J] = {}
     for job in jobs:
@@ -100,8 +97,7 @@ def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozense
 
 
 def oracle_window(n_frames: int) -> tuple[int, int]:
-    """(first, end) of the frames the check scores: the clip's first ORACLE_FRAMES + 1 (the last only for the motion
-    of the one before it)."""
+    """(first, end) of the frames the check scores (one more than ORACLE_FRAMES, for the last one's motion)."""
     return 0, min(n_frames, ORACLE_FRAMES + 1)
 
 
@@ -134,8 +130,7 @@ class Oracle:
 
 def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_vmaf: np.ndarray,
             argv: list[str]) -> OracleCheck:
-    """The job's scores (one per frame of the clip) against the independent ones of frames window[0]..window[1]-1;
-    a window's edge frame only where it is the clip's too (libvmaf's motion reads the frames beside it)."""
+    """The job's scores against the independent ones; a window's edge frame only where it is the clip's too."""
     import numpy as np
 
     (first, end), n = window, len(rows_vmaf)
@@ -161,8 +156,7 @@ def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_
 
 def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | None],
                     strict: bool) -> dict[str, Unusable]:
-    """The clips whose check failed (`checks`: by clip path), each left out; with `strict`, or when no clip is
-    left, the first refuses the run (exit 2)."""
+    """The clips whose check failed, left out; with `strict`, or when none is left, the first refuses (exit 2)."""
     from kit.media.discovery import Unusable
 
     refused: dict[str, Unusable] = {}

@@ -51,17 +51,13 @@ def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | Non
                               "beside the parquet file (its sources are then grouped by sha256 only)") from None
 
 
-def _recorded(inp: LoadedInput) -> dict[str, Recorded]:
-    m = inp.manifest
-    entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
-    return {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
-
-
 def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, str]], dict[str, Recorded]]:
     """(the input's sources, the links its own content groups make, what its manifest recorded of them)."""
     t = inp.table.select(["src", "src_sha256", "content", "box_id"]).group_by(
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
-    recorded = _recorded(inp)
+    m = inp.manifest
+    entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
+    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
     sources = [Source(r["src"], r["src_sha256"], (rec := recorded.get(r["src_sha256"], Recorded())).fingerprint,
                       r["box_id"] or "", rec.file) for r in t]
     by_content: dict[str, list[str]] = {}

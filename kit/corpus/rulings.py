@@ -117,8 +117,7 @@ def chain(n: int, pairs: Sequence[tuple[int, int]], a: int, b: int) -> list[int]
 
 def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequence[Sequence[int]],
                      words: Sequence[Sequence[str]], lines: dict[str, list[int]]) -> None:
-    """Refuse a file that calls one pair of sources both one content and different contents (directly or through a
-    chain). `same`, `different`: each entry's sources (indices); `words`: the "different" entries as written."""
+    """Refuse a file that calls one pair of sources both one content and different contents (by a chain too)."""
     pairs = [(entry[0], j) for entry in same for j in entry[1:]]
     owner = [k for k, entry in enumerate(same) for _ in entry[1:]]  # the "same" entry of each pair
     n = 1 + max((i for entry in (*same, *different) for i in entry), default=0)

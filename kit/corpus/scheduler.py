@@ -37,8 +37,7 @@ def concurrency(requested: int, cores: int, to_run: int) -> int:
 
 
 class ScoreThreads:
-    """libvmaf threads for the next scoring: the cores shared among the unfinished jobs (libvmaf's scores do not
-    depend on them; x264/x265 output does, so encoders keep theirs)."""
+    """libvmaf threads for the next scoring: the cores shared among the unfinished jobs."""
 
     def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
         self.cores, self.parallel, self.fixed = cores, parallel, fixed

@@ -90,8 +90,7 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
 
 
 def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row {i}") -> None:
-    """Keys present and well-formed, scores finite and within their PLAUSIBLE range; the first problem is raised.
-    Only the columns the table has are checked."""
+    """Keys present and well-formed, scores finite and PLAUSIBLE (the columns it has); the first problem raised."""
     if table.num_rows == 0:
         raise InputError(f"{label}: holds no rows", hint="pass a corpus with scored frames")
     present = [c for c in REQUIRED if c in table.column_names]
@@ -137,8 +136,7 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
-    """(the values in order of first appearance, each row's code, nulls 0): a string column's content, whatever
-    dictionaries its row groups carried."""
+    """(the values in order of first appearance, each row's code, nulls 0), whatever dictionaries it carried."""
     codes: dict[str, int] = {}
     parts = [np.zeros(0, dtype=np.int64)]
     for chunk in col.chunks:
@@ -184,8 +182,7 @@ _content_memo: dict[tuple[str, int, int], str] = {}
 
 
 def corpus_sha256(path: Path) -> str:
-    """The corpus's identity: sha256 over its content columns (CONTENT_COLUMNS, those it has), row by row, so two
-    runs that made the same rows name the same corpus. Remembered for this process by (path, size, mtime)."""
+    """The corpus's identity: sha256 over its CONTENT_COLUMNS, row by row (remembered by path, size and mtime)."""
     try:
         st = path.stat()
     except OSError as exc:

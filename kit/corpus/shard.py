@@ -21,8 +21,7 @@ from kit.media.refs import Clip
 
 
 def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
-    """Stream every job's rows (checked against its ledger), in plan order, into one parquet file, each row with its
-    content group; returns the row count."""
+    """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
     from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content

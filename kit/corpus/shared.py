@@ -62,21 +62,16 @@ class Job(Protocol):
 J = TypeVar("J", bound=Job)
 
 
-def per_batch(job: Job) -> int:
-    """How many encodes of `job`'s rung one batch feeds: ENCODES_PER_DECODE at the clip's size, more for a smaller
-    rung, in proportion to its pixels."""
-    size = job.size
-    return max(1, ENCODES_PER_DECODE * (job.clip.width * job.clip.height) // max(1, size.width * size.height))
-
-
 def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
-    """One clip's jobs in batches of one rung each; the first batch of a master also writes its decoded reference."""
+    """One clip's jobs in batches of one rung each (more encodes for a smaller rung, by its pixels); the first batch
+    of a master also writes its decoded reference."""
     batches: list[Batch[J]] = []
     by_rung: dict[tuple[int, int], list[J]] = {}
     for job in jobs:
         by_rung.setdefault((job.size.width, job.size.height), []).append(job)
     for rung_jobs in by_rung.values():
-        step = per_batch(rung_jobs[0])
+        clip, size = rung_jobs[0].clip, rung_jobs[0].size
+        step = max(1, ENCODES_PER_DECODE * (clip.width * clip.height) // max(1, size.width * size.height))
         for i in range(0, len(rung_jobs), step):
             batches.append(Batch(rung_jobs[i:i + step], folder, writes_ref=not batches and
                                  rung_jobs[0].clip.kind == "master"))
@@ -151,8 +146,7 @@ class SharedDecodes(Generic[J]):
         return self._batch_of.get(job.job_id)
 
     def encode(self, job: Job, run_batch: Callable[[Batch[J], bool], None]) -> Batch[J]:
-        """The job's batch, run first if no job of it has run it: `run_batch(batch, with_ref)` makes its encodes
-        (and the clip's decoded reference when `with_ref`)."""
+        """The job's batch, run by `run_batch(batch, with_ref)` first if no job of it has run it."""
         batch = self._batch_of[job.job_id]
         clip = self.clips[job.clip.path]
         with batch.lock:
@@ -190,8 +184,7 @@ class SharedDecodes(Generic[J]):
         return False
 
     def ref_input(self, job: Job) -> tuple[Path, tuple[tuple[str, str], ...]] | None:
-        """The clip's decoded reference and its colour tags, once its first batch is done; None when there is
-        none: the scoring then decodes the master."""
+        """The clip's decoded reference and its colour tags, once its first batch is done; None when there is none."""
         clip = self.clips[job.clip.path]
         clip.ref_made.wait()
         if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):

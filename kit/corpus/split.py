@@ -69,8 +69,7 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
 
 def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
                  content_of: Mapping[str, str] | None = None) -> list[Clip]:
-    """The clips of shard spec.k (all clips when spec is None), each content whole on one shard; refuses an empty
-    shard."""
+    """The clips of shard spec.k, each content whole on one shard; refuses an empty shard."""
     if spec is None:
         return list(clips)
     group = {c.sha256: (content_of or {}).get(c.sha256, c.sha256) for c in clips}

@@ -97,8 +97,7 @@ TEACHER_SPAN = (60.0, 95.0)
 
 @dataclass(frozen=True)
 class TeacherRange(Record):
-    """How far one encoder's rows reach on the teacher's scale (the lowest and highest mean score of one of its
-    encodes), its grid and rungs, and a warning when it falls short of TEACHER_SPAN."""
+    """How far one encoder's encodes reach on the teacher's scale; a warning when short of TEACHER_SPAN."""
 
     encoder: str
     encodes: int
@@ -204,8 +203,7 @@ UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the 
 
 
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file, its kind, twins and
-    groups from the manifest that describes exactly its bytes."""
+    """The verdict's corpus block (`sha`: its corpus_sha256), with what the manifest of its bytes says."""
     from kit.corpus.names import with_names
     from kit.corpus.schema import with_content
     from kit.infra.parquet import parquet_columns, read_parquet
@@ -247,8 +245,7 @@ def exact_manifest(path: Path) -> CorpusManifest | None:
 
 
 def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> IndependentCheck:
-    """What the independent check found over the corpus a manifest describes (`name_boxes`: each refused clip's
-    box)."""
+    """What the independent check found over the corpus a manifest describes."""
     if isinstance(manifest, MergeManifest):
         return manifest.check or IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, math.nan, "", [],
                                                   sorted(s.src for s in manifest.sources), [])

@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """(the training columns as a DataFrame in ROW_ORDER, each row keeping its CORPUS_ROW, `src` the names people
-    read; the count of exact duplicates dropped). `measured`: EXTRA_FEATURES the training needs."""
+    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped)."""
     stored = parquet_columns(path)
     if "teacher_model" in stored:
         check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
