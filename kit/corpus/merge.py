@@ -16,7 +16,6 @@ byte-identical files. Writing into -o is kit.corpus.commit's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +63,6 @@ class MergeConflict(InputError):
         self.details = details
 
 
-@dataclass(frozen=True)
-class InputCounts:
-    read: int
-    kept: int
-    duplicate: int
-    conflict: int
-
-
 def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedInput]]:
     """Inputs sorted by (file name, sha256); a repeat of the same bytes is set aside."""
     chosen: dict[str, LoadedInput] = {}
@@ -103,15 +94,15 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
+def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
+    """Each input and what became of its rows."""
     src = d.table["_input"].to_numpy()
 
     def per(mask: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(src if mask is None else src[mask], minlength=n_inputs)
+        return np.bincount(src if mask is None else src[mask], minlength=len(inputs))
 
-    read, kept, conflict = per(), per(d.keep), per(d.conflict_rows)
-    dup = per(d.duplicate_rows)
-    return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
+    read, kept, dup, conflict = per(), per(d.keep), per(d.duplicate_rows), per(d.conflict_rows)
+    return [input_entry(inp, int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i, inp in enumerate(inputs)]
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
@@ -185,7 +176,7 @@ def input_check(inp: LoadedInput) -> IndependentCheck:
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
 
 
-def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
+def input_entry(inp: LoadedInput, read: int, kept: int, duplicate: int, conflict: int) -> InputEntry:
     m = inp.manifest
     shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
     return InputEntry(
@@ -194,7 +185,7 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
         box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
         manifest_kind=m.kind if m is not None else None, shard=shard,
         demo_corpus=bool(m.demo_corpus) if m is not None else False,
-        read=counts.read, kept=counts.kept, duplicate=counts.duplicate, conflict=counts.conflict,
+        read=read, kept=kept, duplicate=duplicate, conflict=conflict,
         upgraded=inp.upgraded or None,
     )
 
@@ -235,18 +226,18 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
                             hint="pick a rule: --prefer first (canonical input order) or --prefer newest "
                                  "(newest recorded time); or drop the input that is wrong",
                             details=conflict_examples(d, inputs))
-    counts = count_per_input(d, len(inputs))
+    entries = input_entries(d, inputs)
     kept = d.table.filter(pa.array(d.keep))
     builds = build_rows(kept, [i.manifest for i in inputs])
     contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
-    conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
+    conflicts = Conflicts(n_conflicts, sum(e.conflict for e in entries), conflict_examples(d, inputs))
     summary = summarise_table(contents.table)
     return commit_pair(tree, contents.table, out, lambda written: build_merge_manifest(
-        out, written, inputs, counts, repeats, prefer, summary, conflicts, builds, contents,
+        out, written, inputs, entries, repeats, prefer, summary, conflicts, builds, contents,
         overrides.lines() if overrides else []))
 
 
-def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
+def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], entries: Sequence[InputEntry],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts, builds: tuple[BuildRows, ...], contents: Regrouped,
                          overrides: list[str]) -> MergeManifest:
@@ -255,8 +246,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
         key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
-        conflicts=conflicts, duplicates_dropped=sum(c.duplicate for c in counts),
-        inputs=tuple(input_entry(i, c) for i, c in zip(inputs, counts, strict=True)),
+        conflicts=conflicts, duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries),
         repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",

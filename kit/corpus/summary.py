@@ -298,11 +298,8 @@ def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[C
 
 def source_infos(df: pd.DataFrame) -> tuple[SourceInfo, ...]:
     """Per source, sorted by name: its content and geometry from its rows."""
-    import pandas as pd
-
     def first(rows: pd.DataFrame, col: str) -> object:
-        values = rows[col].dropna() if col in rows else pd.Series([], dtype=object)
-        return values.iloc[0] if len(values) else None
+        return next(iter(rows[col].dropna()), None) if col in rows else None
 
     out = []
     for sha, rows in df.groupby("src_sha256", sort=False):
