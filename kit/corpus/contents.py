@@ -152,8 +152,6 @@ def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[
 
 @dataclass(frozen=True)
 class ReferenceSet:
-    """A box's reference set as the corpus step encodes it."""
-
     clips: list[Clip]  # twins left out
     twins: list[TwinEntry]
     prints: dict[str, Fingerprint]  # by src_sha256
@@ -166,12 +164,10 @@ class ReferenceSet:
         return self.grouping.content_of.get(clip.sha256, clip.sha256), fp.pixels_sha256, fp.signature
 
     def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
-        """The twins of `clips` (a shard's)."""
         shas = {c.sha256 for c in clips}
         return tuple(t for t in self.twins if t.same_as in shas)
 
     def groups_of(self, clips: Sequence[Clip]) -> tuple[ContentGroup, ...]:
-        """The groups with a member among `clips` (a shard's)."""
         shas = {c.sha256 for c in clips}
         return tuple(g for g in self.grouping.groups if any(m.src_sha256 in shas for m in g.members))
 

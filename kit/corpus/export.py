@@ -66,8 +66,6 @@ class Fill(Record):
 
 @dataclass(frozen=True)
 class ExportRecord(Record):
-    """`<stem>.export.json` beside an export."""
-
     kind: str  # "export"
     format: str
     file: str
@@ -85,7 +83,6 @@ class ExportRecord(Record):
 
 
 def ordered(table: pa.Table) -> pa.Table:
-    """The corpus's rows in its canonical order."""
     return table.sort_by([(c, "ascending") for c in SORT_ORDER if c in table.column_names])
 
 

@@ -49,8 +49,6 @@ SCHEMA3_MISSING = (*RUNG_COLUMNS, "teacher_sha256", *EXTRA_FEATURES)
 
 @dataclass(frozen=True)
 class LoadedInput:
-    """One input's rows in the current layout, and where they came from."""
-
     path: str
     kind: str  # parquet | tarball | jsonl
     sha256: str

@@ -141,8 +141,6 @@ class ClipChanged(JobFailed):
 
 @dataclass(frozen=True)
 class Ladder:
-    """--scales and its scalers, as the corpus step plans with them."""
-
     rungs: tuple[str, ...] = (NATIVE,)
     down: str = DOWN_DEFAULT
     up: str = UP_DEFAULT
@@ -267,8 +265,6 @@ def _timeout_s(clip: Clip) -> float:
 
 @dataclass(frozen=True)
 class JobRunner:
-    """Runs jobs against one ffmpeg; shared by the worker threads."""
-
     ffmpeg: str
     prov: Provenance
     tree: Tree  # the out-dir
@@ -305,7 +301,6 @@ class JobRunner:
         return job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs)
 
     def reused(self, job: Job) -> JobResult:
-        """The result of a job already done, from its ledger."""
         ledger = read_ledger(self.tree, job_paths(self.jobs_dir, job)[1])
         assert ledger is not None  # job_is_done checked it
         return JobResult(job.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)

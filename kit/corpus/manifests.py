@@ -79,8 +79,6 @@ class GroupMember(Record):
 
 @dataclass(frozen=True)
 class ContentGroup(Record):
-    """Sources that hold one piece of content."""
-
     content: str  # the group's id: its lowest member src_sha256
     members: tuple[GroupMember, ...]
     why: list[str]  # one line per link that made the group
@@ -158,8 +156,6 @@ class SourceRows(Record):
 
 @dataclass(frozen=True)
 class InputEntry(Record):
-    """One input of a merge and what became of its rows."""
-
     name: str
     path: str
     kind: str  # parquet | tarball | jsonl

@@ -95,7 +95,6 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
 
 
 def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
-    """Each input and what became of its rows."""
     src = d.table["_input"].to_numpy()
 
     def per(mask: np.ndarray | None = None) -> np.ndarray:
@@ -206,7 +205,6 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 
 def open_output_folder(out: Path) -> Tree:
-    """-o's folder, the user's (made when missing)."""
     return Tree.open(out.parent, Rules(group_shared=group_shared_from_env(), checked_root=False),
                      label="-o's folder")
 

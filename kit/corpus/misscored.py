@@ -82,7 +82,6 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
 
 
 def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
-    """The software encoders' rows counted per source, box and rate."""
     if not {"encoder", "src_sha256"} <= set(table.column_names):
         return []
     keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
@@ -131,7 +130,6 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
 
 
 def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:
-    """The one sentence that refuses such rows (exit 2)."""
     n = sum(s.rows for s in finding.sources)
     one = len(finding.sources) == 1
     back = "" if finding.manifest or beside is None else (
@@ -147,7 +145,6 @@ def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, 
 
 
 def refuse_export(loaded: LoadedInput) -> None:
-    """`corpus export`: a corpus holding such rows is refused."""
     if loaded.kind != "jsonl" and (finding := misscored(loaded.table, loaded.manifest, loaded.columns)) is not None:
         raise refusal(loaded.path, finding, "exported", "then merge its new results tarball and export the new "
                       "corpus", f"merge again without box {finding.boxes}'s inputs and export that",
@@ -168,7 +165,6 @@ def refuse_inputs(inputs: Sequence[LoadedInput]) -> None:
 
 
 def refuse_corpus(path: Path) -> None:
-    """Training on `path` (--corpus): a corpus holding such rows is refused."""
     manifest = read_manifest(path)
     if manifest is not None and (not manifest.sha256
                                  or manifest.sha256 != remembered_sha256(path, path.stat(), sha256_file)):

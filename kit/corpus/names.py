@@ -49,6 +49,5 @@ def with_names(table: pa.Table) -> pa.Table:
 
 
 def named_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A pandas frame, its `src` replaced by the sources' names."""
     names = source_names(zip(df["src_sha256"].astype(str), df["src"].astype(str), strict=True))
     return df.assign(src=df["src_sha256"].astype(str).map(names))

@@ -103,8 +103,6 @@ def oracle_window(n_frames: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Oracle:
-    """How the checks run."""
-
     ffmpeg: str
     teacher: Teacher
     log: LogFn

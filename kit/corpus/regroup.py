@@ -112,7 +112,6 @@ def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], source
 
 
 def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, ...]:
-    """The merged manifest's per-source entries."""
     out = []
     for s in rows:
         rec = r.recorded.get(s.src_sha256, Recorded())

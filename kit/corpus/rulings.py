@@ -32,7 +32,6 @@ class Ruling:
 
     @property
     def reverse(self) -> str:
-        """The --content-groups file that reverses the decision."""
         return json.dumps({"different" if self.joined else "same": [[self.a, self.b]]})
 
     def line(self) -> str:
@@ -43,7 +42,6 @@ class Ruling:
                 f"content, pass --content-groups FILE with FILE holding {self.reverse}")
 
     def why(self, labels: tuple[str, str]) -> str:
-        """The link as a content group records it."""
         return f"{labels[0]} ~ {labels[1]}: {self.detail}; if they are different contents: {self.reverse}"
 
 
@@ -94,7 +92,6 @@ def _graph(n: int, pairs: Sequence[tuple[int, int]]) -> csr_matrix:
 
 
 def components(n: int, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """The component of each of `n` sources that `pairs` join."""
     if not pairs:  # the usual reference set: no scipy to import
         return np.arange(n)
     from scipy.sparse.csgraph import connected_components

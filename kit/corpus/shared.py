@@ -121,8 +121,6 @@ class ClipDecode(Generic[J]):
 
 
 class SharedDecodes(Generic[J]):
-    """The shared decodes of one corpus step: which jobs share one, running each batch once, tidying up."""
-
     def __init__(self, tree: Tree, jobs: Iterable[J], folder: Path, log: LogFn,
                  shares: Callable[[J], bool] = lambda job: True) -> None:
         self.tree, self.folder, self.log = tree, folder, log
@@ -170,7 +168,6 @@ class SharedDecodes(Generic[J]):
         return batch
 
     def _room_for_ref(self, job: Job) -> bool:
-        """Whether the decoded reference fits on the disk."""
         clip = job.clip
         need = clip.n_frames * frame_bytes(clip.width, clip.height, clip.pix_fmt)
         probe = self.folder

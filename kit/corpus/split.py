@@ -84,7 +84,6 @@ def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
 
 
 def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardSpec | None) -> ShardRecord | None:
-    """What the shard manifest and the corpus step's settings record about the split."""
     if spec is None:
         return None
     set_sha256 = sha256_bytes("\n".join(sorted(c.sha256 for c in all_clips)).encode())  # the whole set's hashes

@@ -109,7 +109,6 @@ class TeacherRange(Record):
 
 
 def teacher_ranges(df: pd.DataFrame) -> tuple[TeacherRange, ...]:
-    """Per encoder, from the corpus rows."""
     keys = [c for c in ("src_sha256", "encoder", "cq", "box_id", "device", "enc_width", "enc_height", "scaler_down",
                         "scaler_up") if c in df]
     df = df.assign(_rung=rung_labels(df))
@@ -264,7 +263,6 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
 
 
 def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | None:
-    """The checks of several inputs (a merge's) as one."""
     if not checks:
         return None
     top = max((c for c in checks if c.clips), key=lambda c: c.max_diff, default=None)
