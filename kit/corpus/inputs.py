@@ -104,9 +104,8 @@ def load_input(path: Path) -> LoadedInput:
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
     manifest = read_manifest(path)
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
-    table, upgraded = read_parquet(path, str(path))
-    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded,
-                       tuple(parquet_columns(path, str(path))))
+    table, upgraded, columns = read_parquet(path, str(path))
+    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
 
 
 def load_jsonl(path: Path) -> pa.Table:
@@ -126,8 +125,9 @@ def legacy_rows(table: pa.Table) -> pa.Table:
     return with_content(vt_cq_received(with_rungs(table))[0])
 
 
-def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
-    """(a kit parquet file cast to SCHEMA and validated, how an older schema's file was upgraded or "")."""
+def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:
+    """(a kit parquet file cast to SCHEMA and validated, how an older schema's file was upgraded or "", its own
+    columns)."""
     names = parquet_columns(path, label)
     optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING)
     if gap := next((c for c in COLUMNS if c not in names and c not in optional), None):
@@ -140,9 +140,11 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         notes.append(note)
     if "content" not in names:
         table = with_content(table)
-    if missing_rungs := [c for c in RUNG_COLUMNS if c not in names]:
-        table, note = upgrade_schema3(table, missing_rungs)
-        notes.append(note)
+    if missing := [c for c in RUNG_COLUMNS if c not in names]:  # schema 1-3 (kit.corpus.rungs)
+        table, vt_rows = vt_cq_received(with_rungs(table))
+        notes.append(f"schema 3 or older (no {', '.join(missing)}): every row read as encoded at its reference's own "
+                     "size, with no scaler" + (f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were "
+                                               "encoded with" if vt_rows else ""))
     table = with_rungs(table)  # a hand-made file may leave them null
     if "teacher_sha256" not in names:
         table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
@@ -154,17 +156,7 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label)
-    return table, "; ".join(notes)
-
-
-def upgrade_schema3(table: pa.Table, missing: list[str]) -> tuple[pa.Table, str]:
-    """A table of schema 1-3 (no rung columns) with them (kit.corpus.rungs)."""
-    table, vt_rows = vt_cq_received(with_rungs(table))
-    note = (f"schema 3 or older (no {', '.join(missing)}): every row read as encoded at its reference's own size, "
-            "with no scaler")
-    if vt_rows:
-        note += f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were encoded with"
-    return table, note
+    return table, "; ".join(notes), tuple(names)
 
 
 def upgrade_schema1(table: pa.Table) -> tuple[pa.Table, str]:
@@ -211,8 +203,7 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
-        table, upgraded = read_parquet(shard, label)
-        columns = tuple(parquet_columns(shard, label))
+        table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns)
 

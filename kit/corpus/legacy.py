@@ -26,7 +26,6 @@ FRAME_KEY = ("encoder", "cq", "frame_index")
 
 @dataclass(frozen=True)
 class Legacy:
-
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (src_sha256, src_sha256, why)
     notes: list[str] = field(default_factory=list)  # names that match with rows that do not: different contents
 

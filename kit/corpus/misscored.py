@@ -39,7 +39,6 @@ LATER_COLUMNS = (*SCHEMA2_MISSING, *SCHEMA3_MISSING)  # what schema 3 and 4 adde
 
 @dataclass(frozen=True)
 class Misscored:
-
     src: str
     fps: str  # as people read it: 23.976
     box: str

@@ -43,7 +43,6 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
 
 @dataclass(frozen=True)
 class ClipScoring:
-
     decode: str
     oracle: OracleCheck | None
 

@@ -107,7 +107,6 @@ class Batch(Generic[J]):
 
 @dataclass
 class ClipDecode(Generic[J]):
-
     folder: Path
     batches: list[Batch[J]]
     unfinished: int
