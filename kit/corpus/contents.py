@@ -12,6 +12,7 @@ A group's id, the rows' `content` column, is the lowest src_sha256 among its mem
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import numpy as np
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
-from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines, reverse_all
+from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines
 from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
@@ -129,8 +130,8 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
                if not named & {m.src for m in g.members} and g.why]
     what = "; ".join([f"{r.a} and {r.b} ({r.detail})" for r in joined] + by_user)
     if joined:
-        hint = (f"if they are different contents, pass --content-groups FILE with FILE holding {reverse_all(joined)}"
-                f"; else {hint}")
+        undo = json.dumps({"different": [[r.a, r.b] for r in joined]})
+        hint = f"if they are different contents, pass --content-groups FILE with FILE holding {undo}; else {hint}"
     raise InputError(f"{contents} distinct content(s) found in {sources} sources; LOSO needs at least {needed}; "
                      f"held out as one content: {what}", hint=hint)
 

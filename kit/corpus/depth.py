@@ -44,8 +44,7 @@ def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
     deep = sorted((c for c in clips if bits[c.sha256] > 8), key=lambda c: c.src)
     if setting != DEPTH_SOURCE or not deep:
         return DepthPlan(setting, bits, {})
-    missing = "not probed for 10 bit in step 01"
-    cannot = [(e, probes[e].reason if e in probes else missing) for e in encoders
+    cannot = [(e, probes[e].reason if e in probes else "not probed for 10 bit in step 01") for e in encoders
               if e not in probes or not probes[e].available]
     if cannot:
         name, reason = cannot[0]

@@ -24,7 +24,6 @@ def source_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
         if sha not in given or src < given[sha]:
             given[sha] = src
     uses = Counter(given.values())
-    shown = dict(given)
     for width in range(SHORT_ID, 65):
         shown = {sha: f"{src}{SEPARATOR}{sha[:width]}" if uses[src] > 1 else src for sha, src in given.items()}
         if len(set(shown.values())) == len(shown):

@@ -45,13 +45,6 @@ class Ruling:
         return f"{labels[0]} ~ {labels[1]}: {self.detail}; if they are different contents: {self.reverse}"
 
 
-def reverse_all(rulings: Sequence[Ruling]) -> str:
-    """One --content-groups file that reverses every ruling given (each joined, or each not)."""
-    if not rulings:
-        return ""
-    return json.dumps({"different" if rulings[0].joined else "same": [[r.a, r.b] for r in rulings]})
-
-
 def entry_lines(text: str) -> dict[str, list[int]]:
     """The line (from 1) each entry of "same" and "different" starts on, in a --content-groups file that parsed."""
     found: dict[str, list[int]] = {k: [] for k in KINDS}
