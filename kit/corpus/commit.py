@@ -1,9 +1,6 @@
-"""Writing a merged corpus into its -o: the checks on -o, one merge into it at a time (`.<name>.merge-lock`), and the
-pair (the parquet and its manifest) replaced so that a kill at any instant leaves the old pair or the new one: the
-renames are written down first (`.<name>.merge-commit.json`), and the next merge into the same -o completes them.
-
-The one rule for what is beside -o (`check_replaceable`, merge and corpus export alike): every file the command would
-write there is absent or provably its own earlier output; anything else is the user's: refused (exit 2).
+"""Writing a merged corpus into its -o: one merge at a time (`.<name>.merge-lock`), the pair (the parquet and its
+manifest) replaced so that a kill at any instant leaves the old pair or the new one (the renames written down first,
+`.<name>.merge-commit.json`). What is beside -o must be absent or provably the command's own (`check_replaceable`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
-"""One content, one source: frame-identical copies, content groups and the user's word on them, by the same rules at
-discovery (one box's clips) and at merge (every box's sources):
-
-* two files whose decoded pictures are identical (same `pixels_sha256`) are one source: the one cheapest to decode is
-  kept, the other is a twin, never encoded (`split_twins`);
-* sources whose signatures match or are undecided form one *content group* (`group_sources`), which every fold
-  scheme holds out whole and `--shard` keeps on one shard;
-* `--content-groups FILE` overrides both ways (OVERRIDE_HINT).
-
-A group's id, the rows' `content` column, is the lowest src_sha256 among its members.
+"""One content, one source, by the same rules at discovery and at merge: files of identical decoded pictures are one
+source (`split_twins`); sources whose signatures match or are undecided form one *content group* (`group_sources`),
+held out whole by every fold scheme, its id the lowest src_sha256 of its members; `--content-groups FILE` overrides
+both ways.
 """
 
 from __future__ import annotations
@@ -289,7 +283,8 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],
             apart: set[tuple[int, int]], component: np.ndarray, overrides: Overrides | None) -> Grouping:
     """The groups and what is said of them: the signature's rulings that stand, the user's groupings."""
-    groups, content_of = _groups(unique, component, kept)
+    groups = _groups(unique, component, kept)
+    content_of = {m.src_sha256: g.content for g in groups for m in g.members}
     rulings = [r for i, j, r in judged
                if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]
     users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
@@ -299,13 +294,11 @@ def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
                     [r.line() for r in rulings] + users, rulings)
 
 
-def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]
-            ) -> tuple[tuple[ContentGroup, ...], dict[str, str]]:
+def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]) -> tuple[ContentGroup, ...]:
     members: dict[int, list[int]] = {}
     for i in range(len(unique)):
         members.setdefault(int(component[i]), []).append(i)
     groups: list[ContentGroup] = []
-    content_of: dict[str, str] = {}
     for label, ix in members.items():
         if len(ix) < 2:
             continue
@@ -314,5 +307,4 @@ def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link
         groups.append(ContentGroup(gid, tuple(GroupMember(unique[i].src, unique[i].src_sha256, unique[i].box_id,
                                                           unique[i].file) for i in ordered),
                                    sorted(why for i, _, why in kept if component[i] == label)))
-        content_of.update({unique[i].src_sha256: gid for i in ix})
-    return tuple(sorted(groups, key=lambda g: g.content)), content_of
+    return tuple(sorted(groups, key=lambda g: g.content))

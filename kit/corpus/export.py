@@ -1,12 +1,6 @@
-"""`corpus export`: a corpus as the lead's other tools read it, one JSON object per line, in two formats (READERS),
-each the keys and types its reader requires (tests/unit/test_corpus_export.py restates the readers):
-
-* `upstream-jsonl`: per frame; its folds are by `src`, so `src` is the row's content group's name;
-* `vmaftune`: per encode, vmaf-tune's corpus row: the pooled score and the canonical six's `_mean` and `_std`.
-
-Where the kit has no value for a key, it fills one and says which and why (`Fill`) in the record beside the file
-(`<stem>.export.json`); a figure it does not have is null, never a 0. The rows are in the corpus's canonical order,
-so one corpus gives the same bytes every time; the file is written as merge writes (kit.corpus.commit's checks).
+"""`corpus export`: a corpus as the lead's other tools read it (READERS), one JSON object per line: `upstream-jsonl` per
+frame, `vmaftune` per encode. A key the kit has no value for is filled and said (`Fill`) in the record beside the file;
+a figure it does not have is null, never a 0. One corpus gives the same bytes every time.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The bash kit's JSONL rows (one JSON object per line with at least JSONL_REQUIRED), read into a job's layout; any
-other column a row carries is kept, missing provenance becomes JSONL_DEFAULTS, the rest stays null.
-
-A row without `src_sha256` gets `sha256_hex("bash-kit-jsonl:" + src)` (docs/reference/files.md): a hash of the *name*,
-namespaced so that it can never equal a content hash (kit.corpus.legacy compares such a source with the union's).
+"""The bash kit's JSONL rows (one JSON object per line with at least JSONL_REQUIRED), read into a job's layout; missing
+provenance becomes JSONL_DEFAULTS, a missing `src_sha256` the namespaced hash of the name (docs/reference/files.md).
 """
 
 from __future__ import annotations

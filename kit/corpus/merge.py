@@ -1,16 +1,6 @@
-"""Merging corpus shards into one corpus (DESIGN §7).
-
-Rows with one key and equal scored values are duplicates, one kept (kit.corpus.dedup's rule); rows with one key and
-different scored values are a conflict, which the merge refuses (exit 2) unless told which to keep:
-
-* `--prefer first`: the row of the first input in the canonical order, inputs sorted by (file name, sha256);
-* `--prefer newest`: the row of the input with the newest recorded time (a shard manifest's `created_at_utc`, a
-  results tarball's `created_utc`, a merged corpus's `recorded_utc`); none recorded counts as oldest, ties go to the
-  canonical order.
-
-Within one input the earlier row wins; the same bytes given twice count once. The output holds the current schema's
-columns only, in the canonical row order, written with fixed parquet settings, so A+B, B+A and A+B+A give
-byte-identical files. Writing into -o is kit.corpus.commit's.
+"""Merging corpus shards into one corpus (docs/lead.md): duplicates dropped by kit.corpus.dedup's rule, a conflict
+refused (exit 2) unless `--prefer` says which row to keep; within one input the earlier row wins, the same bytes given
+twice count once. The rows are written in the canonical order, so A+B, B+A and A+B+A give byte-identical files.
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ def with_rungs(table: pa.Table) -> pa.Table:
     zero = pa.scalar(0, pa.int32())
     fills = {"enc_width": ("width", zero), "enc_height": ("height", zero),
              "scaler_down": (None, pa.scalar("")), "scaler_up": (None, pa.scalar(""))}
-    for name in RUNG_COLUMNS:
-        source, empty = fills[name]
+    for name, (source, empty) in fills.items():
         base = (pc.coalesce(pc.cast(table[source], pa.int32()), empty) if source in table.column_names else
                 pa.array([empty.as_py()] * table.num_rows, type=empty.type))
         if name in table.column_names:

@@ -1,8 +1,6 @@
-"""One decode of a compressed master for all of its corpus jobs: one ffmpeg decodes it once and feeds, by `split`, the
-encodes of a batch of jobs and, once per clip, writes the reference as the scorings take it (`decoded/<clip>/ref.nut`).
-Each job then scores its encode against that file and writes its rows and ledger as before: resume stays per job, and
-the rows are byte-identical to the per-job decode's. A .y4m or .yuv clip shares only its scaled rungs; hardware
-encoders, a clip whose decoded copy would not fit on the disk, and KIT_SHARED_DECODE=0 keep the per-job plan.
+"""One decode of a compressed master for all of its corpus jobs: one ffmpeg feeds the encodes of a batch of jobs and,
+once per clip, writes the reference as the scorings take it (`decoded/<clip>/ref.nut`); the rows are byte-identical to
+the per-job decode's. A .y4m or .yuv clip shares only its scaled rungs.
 """
 
 from __future__ import annotations
