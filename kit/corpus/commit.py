@@ -115,8 +115,7 @@ def trusted_commit(out: Path) -> Commit:
 
 
 def _journal_problem(out: Path, commit: Commit | None, why: str) -> str | None:
-    """Why the journal is not a killed merge's own (the user's file, renaming exactly -o's and its manifest's
-    temporaries, placing the parquet and the manifest of the sha256 it names); None when it is."""
+    """Why the journal is not a killed merge's own that places the pair of the sha256 it names; None when it is."""
     journal, side = commit_journal(out), manifest_path(out)
     if commit is None:
         return f"it is {why}" if why else "it is no record of a merge's renames"
@@ -212,8 +211,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 @dataclass(frozen=True)
 class Output:
-    """What a command writes at its -o, and the file beside it (merge: the manifest; corpus export: the record),
-    which names the command's kind and -o's sha256: what proves a pair the command's own."""
+    """What a command writes at its -o, and the file beside it, which names the command's kind and -o's sha256."""
 
     suffix: str
     kind: str  # "a merged corpus is a parquet file"
@@ -231,8 +229,7 @@ MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merge
 
 
 def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output = MERGED) -> None:
-    """Refuse an -o (or the file beside it) that would write over an input, what a run directory stands for, or a
-    run's shard that a results tarball of that run packs. `inputs`: (as given, the file read)."""
+    """Refuse an -o (or the file beside it) that would write over an input or what it stands for."""
     if not out.name.lower().endswith(output.suffix) or out.name.lower() == output.suffix:
         raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
                          hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "

@@ -242,9 +242,8 @@ VMAFTUNE_NOTES = (
 
 
 def kept_apart(encodes: pa.Table) -> tuple[pa.Table, list[str]]:
-    """The encodes merge_corpora.py keeps apart (its MERGE_KEY holds no field a ladder rung differs in: of the
-    encodes sharing a key the tallest, then the first in the corpus's order), each with its own width and height,
-    and a note for each kind left out."""
+    """Of the encodes sharing a MERGE_KEY the tallest, then the first, each with its own width and height, and a
+    note for each kind left out."""
     keys = list(zip(*(encodes[c].to_pylist() for c in MERGE_KEY), strict=True))
     heights = [h or 0 for h in encodes["enc_height"].to_pylist()]
     best: dict[tuple[object, ...], int] = {}

@@ -126,8 +126,7 @@ def legacy_rows(table: pa.Table) -> pa.Table:
 
 
 def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:
-    """(a kit parquet file cast to SCHEMA and validated, how an older schema's file was upgraded or "", its own
-    columns)."""
+    """(a kit parquet file cast to SCHEMA and validated, how an older schema was upgraded, the file's columns)."""
     names = parquet_columns(path, label)
     optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING)
     if gap := next((c for c in COLUMNS if c not in names and c not in optional), None):

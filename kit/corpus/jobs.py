@@ -195,10 +195,8 @@ def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
 
 def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
                 checked: bool = False) -> bool:
-    """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
-    `generation`, only a ledger that generation wrote counts; `checked`: only a ledger that holds the independent
-    check, made from the clip's own file (an older kit's read the lossless copy: done again). Rows changed after
-    the job wrote them are refused (exit 2), never redone silently."""
+    """The job's rows are on disk as its ledger for this fingerprint (of this redo `generation`; `checked`: holding
+    the check, made from the clip's own file) records them; rows changed after are refused (exit 2)."""
     data_path, ledger_path = job_paths(jobs_dir, job)
     if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False

@@ -61,8 +61,7 @@ J = TypeVar("J", bound=Job)
 
 
 def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
-    """One clip's jobs in batches of one rung each (more encodes for a smaller rung, by its pixels); the first batch
-    of a master also writes its decoded reference."""
+    """One clip's jobs in batches of one rung each; the first batch of a master also writes its decoded reference."""
     batches: list[Batch[J]] = []
     by_rung: dict[tuple[int, int], list[J]] = {}
     for job in jobs:
