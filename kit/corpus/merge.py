@@ -141,12 +141,10 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
     """One file (src_sha256) named differently by the inputs (a clip renamed on one box)."""
     named: dict[str, dict[str, list[str]]] = {}  # src_sha256 -> name -> the inputs that use it
     for inp in inputs:
-        pairs = inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
-        for row in pairs:
+        for row in inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist():
             named.setdefault(str(row["src_sha256"]), {}).setdefault(str(row["src"]), []).append(inp.name)
-    kept = merged.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
     union: dict[str, list[str]] = {}
-    for row in kept:
+    for row in merged.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist():
         union.setdefault(str(row["src_sha256"]), []).append(str(row["src"]))
     def said(names: dict[str, list[str]]) -> str:
         return " and ".join(f"{n!r} in {', '.join(sorted(set(who)))}" for n, who in sorted(names.items()))
