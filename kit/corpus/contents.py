@@ -106,7 +106,6 @@ class Grouping:
     rulings: list[Ruling] = field(default_factory=list)  # the signature's decisions that stand
 
     def contents(self, sources: int) -> int:
-        """How many contents `sources` distinct sources hold."""
         return sources - sum(len(g.members) - 1 for g in self.groups)
 
 

@@ -185,11 +185,9 @@ def unknown(value: object) -> bool:
 def unknown_fills(encodes: pa.Table) -> list[Fill]:
     """The keys written as null where the corpus lacks the figure, and duration_s, which no column holds."""
     total = encodes.num_rows
-    fills = []
-    for key, (column, what) in FROM_COLUMNS.items():
-        if n := sum(map(unknown, encodes[column].to_pylist())):
-            fills.append(Fill(key, "null", f"{n} of {total} encode(s) have no {what} in the corpus (bash-kit JSONL "
-                                           f"records none): unknown, so null; the others: the corpus's {column}"))
+    fills = [Fill(key, "null", f"{n} of {total} encode(s) have no {what} in the corpus (bash-kit JSONL records none): "
+                  f"unknown, so null; the others: the corpus's {column}")
+             for key, (column, what) in FROM_COLUMNS.items() if (n := sum(map(unknown, encodes[column].to_pylist())))]
     n = sum(map(unknown, encodes["fps"].to_pylist()))
     fills.append(Fill("duration_s", '"<frames / framerate>"', "the corpus keeps no duration: the encode's frame count "
                       "over the reference's frame rate" + (f"; null for the {n} of {total} encode(s) with no frame "

@@ -40,8 +40,7 @@ class ScoreThreads:
     """libvmaf threads for the next scoring: the cores shared among the unfinished jobs."""
 
     def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
-        self.cores, self.parallel, self.fixed = cores, parallel, fixed
-        self._unfinished = unfinished
+        self.cores, self.parallel, self.fixed, self._unfinished = cores, parallel, fixed, unfinished
         self._lock = threading.Lock()
 
     def job_finished(self) -> None:

@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # the records here are read by light commands (status, the su
 
 @dataclass(frozen=True)
 class TableSummary(Record):
-    """Rows, sources, encoders, boxes, devices, cq grid, vmaf range and encoded formats of a corpus table."""
-
     rows: int
     n_sources: int
     sources: tuple[SourceRows, ...]
