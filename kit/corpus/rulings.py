@@ -4,6 +4,7 @@ that contradicts itself (`check_consistent`). `components` and `chain` are the o
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,17 +114,15 @@ def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequen
     n = 1 + max((i for entry in (*same, *different) for i in entry), default=0)
     component = components(n, pairs)
     for k, entry in enumerate(different):
-        for x, a in enumerate(entry):
-            for y in range(x + 1, len(entry)):
-                b = entry[y]
-                pair = f"{words[k][x]!r} and {words[k][y]!r}"
-                if a == b:
-                    raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
-                                     hint="a source is one content with itself: drop one of the two names")
-                if component[a] == component[b]:
-                    entries = sorted({owner[k] for k in chain(n, pairs, a, b)})
-                    joined = ", ".join(entry_name("same", s, lines) for s in entries)
-                    raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
-                                     f"{entry_name('different', k, lines)}",
-                                     hint="keep one of the two: remove the pair from \"different\", or the entry "
-                                          "that joins them from \"same\"")
+        for (x, a), (y, b) in itertools.combinations(enumerate(entry), 2):
+            pair = f"{words[k][x]!r} and {words[k][y]!r}"
+            if a == b:
+                raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
+                                 hint="a source is one content with itself: drop one of the two names")
+            if component[a] == component[b]:
+                entries = sorted({owner[k] for k in chain(n, pairs, a, b)})
+                joined = ", ".join(entry_name("same", s, lines) for s in entries)
+                raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
+                                 f"{entry_name('different', k, lines)}",
+                                 hint="keep one of the two: remove the pair from \"different\", or the entry that "
+                                      "joins them from \"same\"")
