@@ -31,7 +31,7 @@ from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
-from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
+from kit.corpus.regroup import Regrouped, regroup, source_rows
 from kit.corpus.summary import TableSummary, combine_checks, independent_check, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -247,7 +247,7 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
         teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         grids=summary.grids, rungs=summary.rungs,
-        builds=builds, n_contents=content_count(contents.table),
+        builds=builds, n_contents=len(pc.unique(contents.table["content"])),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
         left_out=tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out),

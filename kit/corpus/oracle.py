@@ -144,11 +144,9 @@ def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_
     worst = float(diffs[at]) if len(diffs) else 0.0
     mine = float(kit[at]) if len(diffs) else float("nan")
     theirs = float(oracle_vmaf[lo - first + at]) if len(diffs) else float("nan")
-    failure = ""
-    if not worst <= TOLERANCE:  # NaN fails too
-        failure = (f"frame {lo + at} scores {mine:.2f} in the corpus but {theirs:.2f} scored on its own (libvmaf "
-                   f"on the same encode and the clip decoded from its file): they differ by {worst:.2f}, over "
-                   f"{TOLERANCE}")
+    failure = "" if worst <= TOLERANCE else (  # NaN fails too
+        f"frame {lo + at} scores {mine:.2f} in the corpus but {theirs:.2f} scored on its own (libvmaf on the same "
+        f"encode and the clip decoded from its file): they differ by {worst:.2f}, over {TOLERANCE}")
     return OracleCheck(job_id, lo, hi - 1, round(worst, 6), lo + at, mine, theirs, argv, failure)
 
 

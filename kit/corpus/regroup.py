@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kit.corpus.contents import Grouping, Overrides, Source, group_sources
 from kit.corpus.inputs import LoadedInput
@@ -119,7 +118,3 @@ def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, .
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
                               fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file))
     return tuple(out)
-
-
-def content_count(table: pa.Table) -> int:
-    return len(pc.unique(table["content"]))
