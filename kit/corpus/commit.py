@@ -1,14 +1,6 @@
-"""Writing a merged corpus into its -o: the checks on -o, one merge into it at a time, and the pair (the parquet and its
-manifest) replaced so that a kill at any instant leaves the old pair or the new one.
-
-While a merge holds `.<name>.merge-lock` beside -o, another into the same -o is refused at once (exit 2). The renames
-that replace the pair are written down first (`.<name>.merge-commit.json`), so a merge killed while replacing is
-completed by the next merge into the same -o.
-
-The one rule for what is beside -o (`check_replaceable`, merge and corpus export alike): every file the command would
-write there is absent or provably its own earlier output (the file beside -o names the command's kind and -o's sha256,
-and -o has those bytes; a journal is the user's, renames exactly -o's and its manifest's temporaries and places the
-files it names; a lock file holds a merge's line or nothing). Anything else is the user's: refused (exit 2).
+"""Writing a merged corpus into its -o: one merge at a time (`.<name>.merge-lock`), the pair (the parquet and its
+manifest) replaced so that a kill at any instant leaves the old pair or the new one (the renames written down first,
+`.<name>.merge-commit.json`). What is beside -o must be absent or provably the command's own (`check_replaceable`).
 """
 
 from __future__ import annotations
@@ -45,6 +37,7 @@ LOCK_SUFFIX = ".merge-lock"
 COMMIT_STALE_S = 60.0  # a commit journal older than this belongs to no running merge, whatever its pid
 LOCK_LINE = re.compile(r"pid \d+ on .{1,300} since \S+")  # what Tree.lock writes into a lock it holds
 
+
 def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
     """The current schema's parquet with fixed settings: equal rows give equal bytes."""
     table = table.select(list(COLUMNS)).cast(SCHEMA).combine_chunks()
@@ -53,8 +46,7 @@ def write_corpus(table: pa.Table, fh: BinaryIO) -> None:
 
 @dataclass(frozen=True)
 class Commit(Record):
-    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do, written
-    once both temporaries are complete."""
+    """`.<name>.merge-commit.json` beside -o while the new pair replaces the old one: the renames left to do."""
 
     pid: int
     sha256: str  # of the new parquet
@@ -82,9 +74,7 @@ def writing(tree: Tree, out: Path) -> Iterator[None]:
 
 
 def recover_output(tree: Tree, out: Path) -> list[str]:
-    """Finish what a killed merge into `out` left (its commit completed, its temporaries removed); a note per thing
-    done. Called under `out`'s merge lock, so a journal found is a killed merge's; one not provably a merge's own
-    (`trusted_commit`) is refused."""
+    """Finish what a killed merge into `out` left, under its merge lock; a note per thing done."""
     notes: list[str] = []
     journal = commit_journal(out)
     for target in (out, manifest_path(out), journal):  # a planted link is refused before any work, not after it
@@ -102,13 +92,13 @@ def recover_output(tree: Tree, out: Path) -> list[str]:
 
 
 def trusted_commit(out: Path) -> Commit:
-    """The journal beside `out`, when it is a killed merge's own and matches what it would place: the user's file,
-    a Commit whose renames are exactly -o's and its manifest's temporaries, the parquet it places (the temporary, or
-    -o once renamed) of the sha256 it names, and the manifest it places of that sha256. A journal of a merge still
-    running is refused as that merge's; any other is refused as not the kit's to follow (exit 2)."""
+    """The journal beside `out`, when it is a killed merge's own; any other is refused (exit 2)."""
     journal = commit_journal(out)
     data, why = read_json_object(journal)
-    commit = _commit(data, journal)
+    try:
+        commit = Commit.from_json(data, str(journal)) if data is not None else None
+    except (ValueError, TypeError):
+        commit = None
     with contextlib.suppress(OSError):
         st = os.lstat(journal)
         fresh = time.time() - st.st_mtime < COMMIT_STALE_S  # a live commit lasts milliseconds
@@ -125,7 +115,7 @@ def trusted_commit(out: Path) -> Commit:
 
 
 def _journal_problem(out: Path, commit: Commit | None, why: str) -> str | None:
-    """Why the journal is not a killed merge's own that matches its files; None when it is."""
+    """Why the journal is not a killed merge's own that places the pair of the sha256 it names; None when it is."""
     journal, side = commit_journal(out), manifest_path(out)
     if commit is None:
         return f"it is {why}" if why else "it is no record of a merge's renames"
@@ -144,13 +134,6 @@ def _journal_problem(out: Path, commit: Commit | None, why: str) -> str | None:
     return None
 
 
-def _commit(data: dict[str, object] | None, journal: Path) -> Commit | None:
-    try:
-        return Commit.from_json(data, str(journal)) if data is not None else None
-    except (ValueError, TypeError):
-        return None
-
-
 def _plain_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
@@ -166,8 +149,7 @@ def _own_regular(path: Path, own: bool = True) -> os.stat_result | None:
 
 
 def _sha256(path: Path, own: bool = True) -> str | None:
-    """The sha256 of a regular file (with `own`, this user's; remembered for this process by its version); None
-    otherwise."""
+    """The sha256 of a regular file (with `own`, this user's); None otherwise."""
     if (st := _own_regular(path, own)) is None:
         return None
 
@@ -209,9 +191,9 @@ def commit_pair(tree: Tree, table: pa.Table, out: Path,
             tree.remove(tmp)
     return manifest
 
+
 def _stands_for(given: Path, read: Path) -> list[tuple[Path, str]]:
-    """The files an input is or stands for, each with its name for a message: the file read (for a run directory,
-    its shard), and for a results tarball in a run's bundle folder, that run's own shard, which it packs."""
+    """The files an input is or stands for (a results tarball in a run's bundle folder: that run's shard too)."""
     found = [(read, f"the input {given}" if read == given else f"the corpus of the input {given} ({read})")]
     if read.parent.name == LAYOUT.step("bundle").name and read.name.endswith(".tar.gz"):
         run = RunDir(read.parent.parent)
@@ -229,9 +211,7 @@ def same_file(a: Path, b: Path) -> bool:
 
 @dataclass(frozen=True)
 class Output:
-    """What a command writes at its -o: the file's kind and suffix, the command, an example name, and the file it
-    writes beside it (merge: the corpus manifest; corpus export: the export's record), which names the command's
-    kind and -o's sha256: the content id that proves a pair the command's own."""
+    """What a command writes at its -o, and the file beside it, which names the command's kind and -o's sha256."""
 
     suffix: str
     kind: str  # "a merged corpus is a parquet file"
@@ -249,10 +229,7 @@ MERGED = Output(".parquet", "a merged corpus is a parquet file", "merge", "merge
 
 
 def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output = MERGED) -> None:
-    """Refuse an -o that would write over something the user gave the command (a merge, an export): -o must be a new
-    file of the command's kind, not an input (same path or same file), the corpus a run directory stands for, or a
-    run's shard that a results tarball of that run packs; nor may the file beside it land on an input. `inputs`: (as
-    given, the file read), a run directory read as its 02_corpus/shard.parquet."""
+    """Refuse an -o (or the file beside it) that would write over an input or what it stands for."""
     if not out.name.lower().endswith(output.suffix) or out.name.lower() == output.suffix:
         raise InputError(f"-o {out}: {output.kind}, and its name must end in {output.suffix}; nothing was written",
                          hint=f"name a new file, e.g. -o {output.example} ({output.command} never writes over its "
@@ -272,9 +249,7 @@ def check_output(out: Path, inputs: Sequence[tuple[Path, Path]], output: Output 
 
 
 def check_replaceable(out: Path, output: Output) -> None:
-    """The one rule for what is beside -o (the module's): the command refuses (exit 2), before anything is written, a
-    file there that is not absent or provably its own earlier output. A killed merge's own journal is completed by
-    recover_output; the pair is checked again just before the next renames (commit_pair)."""
+    """The one rule for what is beside -o (the module's), before anything is written."""
     if output.journaled:
         _check_lock(out, output)
         if os.path.lexists(commit_journal(out)):
@@ -294,9 +269,7 @@ def check_replaceable(out: Path, output: Output) -> None:
 
 
 def _pair_problem(out: Path, output: Output) -> tuple[Path, str] | None:
-    """None when -o and the file beside it are both absent, or are the command's earlier pair (the file beside
-    names the command's kind and -o's sha256, and -o has those bytes); else (the file that would be written over
-    first, why it is not the command's)."""
+    """None when -o and the file beside it are absent or the command's earlier pair; else (the file, why)."""
     beside = output.beside(out)
     at_out, at_beside = os.path.lexists(out), os.path.lexists(beside)
     if not at_out and not at_beside:
@@ -319,8 +292,7 @@ def _pair_problem(out: Path, output: Output) -> tuple[Path, str] | None:
 
 
 def _check_lock(out: Path, output: Output) -> None:
-    """The merge's lock file beside -o: absent, or a merge's (the line Tree.lock writes while it holds
-    it, or nothing: the instant after it is made); the merge truncates and removes it."""
+    """The merge's lock file beside -o: absent, or a merge's (its line, or nothing: the instant after it is made)."""
     lock = merge_lock(out)
     if not os.path.lexists(lock):
         return

@@ -1,19 +1,12 @@
-"""One content, one source: frame-identical copies, content groups and the user's word on them, by the same rules at
-discovery (one box's clips) and at merge (every box's sources):
-
-* two files whose decoded pictures are identical (same `pixels_sha256`) are one source: the one cheapest to decode is
-  kept, the other is a twin, named in one warning line and never encoded (`split_twins`);
-* sources whose signatures match or are undecided form one *content group* (`group_sources`), which every fold
-  scheme holds out whole and `--shard` keeps on one shard: a group too many costs one fold, a leak inflates every
-  held-out figure;
-* `--content-groups FILE` overrides both ways: `{"same": [["a", "b"]], "different": [["c", "d"]]}`, each entry a
-  source name, a file name, `name~<hex>` or a src_sha256 prefix (at least 6 hex digits).
-
-A group's id, the rows' `content` column, is the lowest src_sha256 among its members (kit.corpus.schema.with_content).
+"""One content, one source, by the same rules at discovery and at merge: files of identical decoded pictures are one
+source (`split_twins`); sources whose signatures match or are undecided form one *content group* (`group_sources`),
+held out whole by every fold scheme, its id the lowest src_sha256 of its members; `--content-groups FILE` overrides
+both ways.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +16,7 @@ import numpy as np
 
 from kit.corpus.manifests import ContentGroup, GroupMember, TwinEntry
 from kit.corpus.names import source_names
-from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines, reverse_all
+from kit.corpus.rulings import Ruling, check_consistent, components, entry_lines
 from kit.errors import InputError
 from kit.infra.files import sha256_file
 from kit.infra.outside import read_json
@@ -52,8 +45,6 @@ class Source:
 
 @dataclass(frozen=True)
 class GroupRules(Record):
-    """The file --content-groups names; either list may be left out."""
-
     LENIENT = True
 
     same: tuple[tuple[str, ...], ...] = ()
@@ -96,8 +87,7 @@ def read_overrides(path: Path | None) -> Overrides | None:
 
 
 def _lines_of(path: Path, rules: GroupRules) -> dict[str, list[int]]:
-    """Where the file's entries are (kit.corpus.rulings.entry_lines), for a refusal to point at; only the kinds
-    whose entries the scan found as many of as the file holds."""
+    """Where the file's entries are, for a refusal to point at; only the kinds the scan counted right."""
     try:
         found = entry_lines(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, IndexError):
@@ -116,13 +106,11 @@ class Grouping:
     rulings: list[Ruling] = field(default_factory=list)  # the signature's decisions that stand
 
     def contents(self, sources: int) -> int:
-        """How many contents `sources` distinct sources hold."""
         return sources - sum(len(g.members) - 1 for g in self.groups)
 
 
 def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
-    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one
-    content, and how --content-groups takes them apart when they are not."""
+    """Fewer than `needed` contents among `sources` distinct sources: refused, naming the sources held as one."""
     contents = grouping.contents(sources)
     if contents >= needed:
         return
@@ -135,16 +123,14 @@ def refuse_few_contents(grouping: Grouping, sources: int, needed: int) -> None:
                if not named & {m.src for m in g.members} and g.why]
     what = "; ".join([f"{r.a} and {r.b} ({r.detail})" for r in joined] + by_user)
     if joined:
-        hint = (f"if they are different contents, pass --content-groups FILE with FILE holding {reverse_all(joined)}"
-                f"; else {hint}")
+        undo = json.dumps({"different": [[r.a, r.b] for r in joined]})
+        hint = f"if they are different contents, pass --content-groups FILE with FILE holding {undo}; else {hint}"
     raise InputError(f"{contents} distinct content(s) found in {sources} sources; LOSO needs at least {needed}; "
                      f"held out as one content: {what}", hint=hint)
 
 
 def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[list[Clip], list[TwinEntry]]:
-    """(the clips to encode, the twins skipped): of the files with one decoded picture sequence, the one
-    cheapest to decode (y4m, then yuv, then a master; then by path) is kept. `prints` maps each clip's
-    sha256 to its fingerprint; byte-identical files are twins too."""
+    """(the clips to encode, the twins skipped): of one picture sequence, the file cheapest to decode is kept."""
     by_pixels: dict[str, list[Clip]] = {}
     for clip in clips:
         by_pixels.setdefault(prints[clip.sha256].pixels_sha256, []).append(clip)
@@ -160,8 +146,6 @@ def split_twins(clips: Sequence[Clip], prints: dict[str, Fingerprint]) -> tuple[
 
 @dataclass(frozen=True)
 class ReferenceSet:
-    """A box's reference set as the corpus step encodes it: one clip per picture sequence, its groups."""
-
     clips: list[Clip]  # twins left out
     twins: list[TwinEntry]
     prints: dict[str, Fingerprint]  # by src_sha256
@@ -174,12 +158,10 @@ class ReferenceSet:
         return self.grouping.content_of.get(clip.sha256, clip.sha256), fp.pixels_sha256, fp.signature
 
     def twins_of(self, clips: Sequence[Clip]) -> tuple[TwinEntry, ...]:
-        """The twins of `clips` (a shard's): each twin is named by the shard that encodes its pictures."""
         shas = {c.sha256 for c in clips}
         return tuple(t for t in self.twins if t.same_as in shas)
 
     def groups_of(self, clips: Sequence[Clip]) -> tuple[ContentGroup, ...]:
-        """The groups with a member among `clips` (a shard's)."""
         shas = {c.sha256 for c in clips}
         return tuple(g for g in self.grouping.groups if any(m.src_sha256 in shas for m in g.members))
 
@@ -234,8 +216,7 @@ def _resolve(sources: Sequence[Source], selector: str, overrides: Overrides) -> 
 
 
 def _unique(sources: Sequence[Source]) -> list[Source]:
-    """One entry per src_sha256 (a source two boxes both hold is one source), fingerprinted where any is,
-    in src_sha256 order: the outcome does not depend on the order the sources came in."""
+    """One entry per src_sha256, fingerprinted where any is, in src_sha256 order (whatever order they came in)."""
     best: dict[str, Source] = {}
     for s in sorted(sources, key=lambda s: (s.src_sha256, s.fingerprint is None, s.box_id, s.src, s.file)):
         best.setdefault(s.src_sha256, s)
@@ -264,12 +245,15 @@ Link = tuple[int, int, str]  # two sources (indices into the unique ones) held a
 def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
                   known: Sequence[tuple[str, str, str]] = (), known_apart: Sequence[Sequence[str]] = ()) -> Grouping:
     """The content groups of `sources`; InputError when an override names no source, names several, contradicts
-    itself, or says two sources differ that other links still join. At merge, `known`: links already made (a shard's
-    own groups, as (src_sha256, src_sha256, why)); `known_apart`: pairs a box's --content-groups kept apart."""
+    itself, or says two sources differ that other links still join. At merge, `known`: links already made
+    (src_sha256, src_sha256, why); `known_apart`: pairs a box's --content-groups kept apart."""
     unique = _unique(sources)
     judged = _judged(unique)
-    user, apart = _overrides(unique, overrides, known_apart)
-    kept = [(i, j, why) for i, j, why in _links(unique, judged, known) + user if (min(i, j), max(i, j)) not in apart]
+    at = {s.src_sha256: i for i, s in enumerate(unique)}
+    user, apart = _overrides(unique, overrides, [(at[a], at[b]) for a, b in known_apart if a in at and b in at])
+    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
+    links += [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
+    kept = [(i, j, why) for i, j, why in links + user if (min(i, j), max(i, j)) not in apart]
     component = components(len(unique), [(i, j) for i, j, _ in kept])
     for a, b in sorted(apart):  # two sources said to be different that other links still join: refused
         if component[a] == component[b]:
@@ -281,22 +265,10 @@ def group_sources(sources: Sequence[Source], overrides: Overrides | None = None,
     return _report(unique, judged, kept, apart, component, overrides)
 
 
-def _links(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
-           known: Sequence[tuple[str, str, str]]) -> list[Link]:
-    """What joins two sources before anyone's word: the signature's rulings that join, and the links an input
-    already made (a shard's own groups, at merge)."""
-    at = {s.src_sha256: i for i, s in enumerate(unique)}
-    links = [(i, j, r.why((_label(unique[i]), _label(unique[j])))) for i, j, r in judged if r.joined]
-    return links + [(at[a], at[b], why) for a, b, why in known if a in at and b in at and a != b]
-
-
 def _overrides(unique: Sequence[Source], overrides: Overrides | None,
-               known_apart: Sequence[Sequence[str]]) -> tuple[list[Link], set[tuple[int, int]]]:
-    """The user's word: (the links of --content-groups' "same" entries, the pairs kept apart: its "different"
-    entries and those an input's manifest recorded); InputError for a name that fits no source or several, or a
-    file that says both of one pair."""
-    at = {s.src_sha256: i for i, s in enumerate(unique)}
-    apart = {(min(at[a], at[b]), max(at[a], at[b])) for a, b in known_apart if a in at and b in at and a != b}
+               known_apart: Sequence[tuple[int, int]]) -> tuple[list[Link], set[tuple[int, int]]]:
+    """The user's word: (the links of "same" entries, the pairs kept apart); InputError for a bad entry."""
+    apart = {(min(a, b), max(a, b)) for a, b in known_apart if a != b}
     if overrides is None:
         return [], apart
     same = [[_resolve(unique, sel, overrides) for sel in entry] for entry in overrides.rules.same]
@@ -309,9 +281,9 @@ def _overrides(unique: Sequence[Source], overrides: Overrides | None,
 
 def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]], kept: Sequence[Link],
             apart: set[tuple[int, int]], component: np.ndarray, overrides: Overrides | None) -> Grouping:
-    """The groups and what is said of them: the signature's rulings that stand (a pair joined and not kept
-    apart, or a pair left apart that nothing joined), the user's groupings, the undecided pairs."""
-    groups, content_of = _groups(unique, component, kept)
+    """The groups and what is said of them: the signature's rulings that stand, the user's groupings."""
+    groups = _groups(unique, component, kept)
+    content_of = {m.src_sha256: g.content for g in groups for m in g.members}
     rulings = [r for i, j, r in judged
                if ((min(i, j), max(i, j)) not in apart if r.joined else component[i] != component[j])]
     users = [] if overrides is None else [f"{', '.join(entry)} are held out together as one content, as "
@@ -321,13 +293,11 @@ def _report(unique: Sequence[Source], judged: Sequence[tuple[int, int, Ruling]],
                     [r.line() for r in rulings] + users, rulings)
 
 
-def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]
-            ) -> tuple[tuple[ContentGroup, ...], dict[str, str]]:
+def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link]) -> tuple[ContentGroup, ...]:
     members: dict[int, list[int]] = {}
     for i in range(len(unique)):
         members.setdefault(int(component[i]), []).append(i)
     groups: list[ContentGroup] = []
-    content_of: dict[str, str] = {}
     for label, ix in members.items():
         if len(ix) < 2:
             continue
@@ -336,5 +306,4 @@ def _groups(unique: Sequence[Source], component: np.ndarray, kept: Sequence[Link
         groups.append(ContentGroup(gid, tuple(GroupMember(unique[i].src, unique[i].src_sha256, unique[i].box_id,
                                                           unique[i].file) for i in ordered),
                                    sorted(why for i, _, why in kept if component[i] == label)))
-        content_of.update({unique[i].src_sha256: gid for i in ix})
-    return tuple(sorted(groups, key=lambda g: g.content)), content_of
+    return tuple(sorted(groups, key=lambda g: g.content))

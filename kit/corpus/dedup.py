@@ -1,10 +1,6 @@
-"""The one rule for duplicate rows, shared by `merge` and training on a given corpus (`run --corpus`).
-
-Rows are keyed by (src_sha256, encoder, preset, enc_pix_fmt, enc_width, enc_height, scaler_down, scaler_up, cq,
-frame_index, device): an 8-bit and a 10-bit encode of one frame are two rows, and so are two rungs of the
-ladder. Rows with one key and equal scored values (the six features and vmaf) are duplicates, whatever else
-differs (the measured `enc_time_ms`): one is kept. Rows with one key and different scored values are a
-conflict, which the merge resolves (or refuses) and training leaves as it is.
+"""The one rule for duplicate rows, shared by `merge` and training on a given corpus: rows with one KEY and equal SCORED
+values are duplicates, one kept; with different scored values, a conflict, which the merge resolves (or refuses) and
+training leaves as it is.
 """
 
 from __future__ import annotations
@@ -19,15 +15,13 @@ from kit.corpus.rungs import RUNG_COLUMNS
 from kit.corpus.schema import CORPUS_FEATURES, ROW_ORDER
 
 KEY = ("src_sha256", "encoder", "preset", "enc_pix_fmt", *RUNG_COLUMNS, "cq", "frame_index", "device")
-SORT_ORDER = ROW_ORDER  # a merged corpus is in the canonical row order LOSO trains in
+SORT_ORDER = ROW_ORDER
 SCORED = (*CORPUS_FEATURES, "vmaf")
 RANK = ("_pref", "_row")  # which row of a key wins: the preferred input's, then the earlier one
 
 
 @dataclass(frozen=True)
 class Dedup:
-    """The rows in canonical order and what became of each."""
-
     table: pa.Table  # sorted by SORT_ORDER, then preference
     keep: np.ndarray  # bool: the row goes to the output
     kept_row: np.ndarray  # index of the row kept for this row's key
@@ -43,9 +37,7 @@ class Dedup:
 
 
 def dedupe(table: pa.Table) -> Dedup:
-    """Sort by key then rank (RANK's columns); the first row of each key is kept.
-
-    A key column the table lacks (a schema-1 file read as it is) counts as one value for every row."""
+    """Sort by key then RANK; the first row of each key is kept. A key column the table lacks is one value."""
     order = [(c, "ascending") for c in (*SORT_ORDER, *RANK) if c in table.column_names]
     table = table.sort_by(order).combine_chunks()
     n = table.num_rows
@@ -63,8 +55,7 @@ def dedupe(table: pa.Table) -> Dedup:
 
 
 def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
-    """The table without its duplicate rows (conflicting rows stay), in the canonical row order, and how many
-    were dropped: what training on a given corpus does with the merge's rule."""
+    """The table without its duplicate rows (conflicts stay), in the canonical order, and how many were dropped."""
     ranked = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
     d = dedupe(ranked)
     dup = d.duplicate_rows

@@ -1,6 +1,5 @@
 """`--encode-depth`: which bit depth each reference is encoded at, refused before any encode when an encoder cannot keep
-it: with `source`, every encoder needs a 10-bit probe that passed in step 01 (`encoders_10bit` in prereqs.json).
-"""
+it (a 10-bit probe that passed in step 01)."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from kit.platforms.probe import ProbeResult
 
 @dataclass(frozen=True)
 class DepthPlan:
-    """Each clip's encode depth (by content hash) and the device args of the 10-bit encodes."""
-
     setting: str
     bits: dict[str, int]  # src_sha256 -> 8 | 10
     hw_10bit: dict[str, HwArgs]
@@ -29,8 +26,7 @@ class DepthPlan:
 
 def check_prereqs_depth(was: str, setting: str, prereqs_dir: str, prereqs_again: Callable[..., str],
                         encoders: Sequence[str]) -> None:
-    """Step 01 must have probed for the same --encode-depth (`was`; an older prereqs.json: 8bit).
-    `prereqs_again(*flags)`: the command that reruns step 01 with the run's settings and these flags."""
+    """Step 01 must have probed for the same --encode-depth (`was`)."""
     if was != setting:
         again = prereqs_again("--encoders", ",".join(encoders), "--encode-depth", setting)
         raise InputError(f"{prereqs_dir} was run for --encode-depth {was}, not {setting}",
@@ -48,8 +44,7 @@ def plan_depths(clips: Sequence[Clip], encoders: Sequence[str], setting: str,
     deep = sorted((c for c in clips if bits[c.sha256] > 8), key=lambda c: c.src)
     if setting != DEPTH_SOURCE or not deep:
         return DepthPlan(setting, bits, {})
-    missing = "not probed for 10 bit in step 01"
-    cannot = [(e, probes[e].reason if e in probes else missing) for e in encoders
+    cannot = [(e, probes[e].reason if e in probes else "not probed for 10 bit in step 01") for e in encoders
               if e not in probes or not probes[e].available]
     if cannot:
         name, reason = cannot[0]

@@ -1,21 +1,6 @@
-"""`corpus export`: a corpus as the lead's other tools read it, one JSON object per line.
-
-Two formats, each the keys and types its reader requires (tests/unit/test_corpus_export.py restates the readers,
-naming the lusoris/vmaf files and lines, and runs every export through them):
-
-* `upstream-jsonl`: per frame, what ai/scripts/train_fr_regressor_v2_ensemble_loso.py's loader requires (the
-  canonical six, `vmaf`, `src`, `encoder`, `cq`, `frame_index`). Its folds are by `src`, so `src` is the row's
-  content group's name (kit.corpus.names): one content never sits on both sides of its folds.
-* `vmaftune`: per encode, vmaf-tune's corpus row (CORPUS_ROW_KEYS of schema 3, tools/vmaf-tune/src/vmaftune/
-  __init__.py), which ai/scripts/merge_corpora.py and vmaf-tune's readers take: the encode's pooled score and the
-  canonical six's `_mean` and `_std` over its frames.
-
-Where the kit has no value for a key, it fills one and says which and why (`Fill`): in the export's record beside
-the file (`<stem>.export.json`) and on the terminal. A figure it does not have (bash-kit JSONL records no reference
-size, rate, pixel format or bitrate) is null, never a 0 a reader would take for a measurement, and the record says
-for how many encodes (`unknown_fills`). The export is written as merge writes (kit.corpus.commit's
-checks: never over its input, never through a link), atomically, its rows in the corpus's canonical order, so one
-corpus gives the same bytes every time.
+"""`corpus export`: a corpus as the lead's other tools read it (READERS), one JSON object per line: `upstream-jsonl` per
+frame, `vmaftune` per encode. A key the kit has no value for is filled and said (`Fill`) in the record beside the file;
+a figure it does not have is null, never a 0. One corpus gives the same bytes every time.
 """
 
 from __future__ import annotations
@@ -75,8 +60,6 @@ class Fill(Record):
 
 @dataclass(frozen=True)
 class ExportRecord(Record):
-    """`<stem>.export.json` beside an export: what it holds, for which reader, from which corpus, what was filled."""
-
     kind: str  # "export"
     format: str
     file: str
@@ -94,14 +77,11 @@ class ExportRecord(Record):
 
 
 def ordered(table: pa.Table) -> pa.Table:
-    """The corpus's rows in its canonical order (a merged corpus is already in it; a shard in its encode order)."""
     return table.sort_by([(c, "ascending") for c in SORT_ORDER if c in table.column_names])
 
 
 def upstream_lines(table: pa.Table) -> Iterator[str]:
-    """One JSON object per corpus row, UPSTREAM_KEYS in order, each value of the loader's type. `src` is the row's
-    content group, by the name people read of the group's own source (the group's id is its lowest src_sha256, one
-    of its sources): the `src` of upstream's folds."""
+    """One JSON object per corpus row, UPSTREAM_KEYS in order; `src` the name of the row's content group."""
     shown = source_names(zip(table["src_sha256"].to_pylist(), table["src"].to_pylist(), strict=True))
     cols = {"src": [shown.get(c, c[:12]) for c in table["content"].to_pylist()],
             "encoder": table["encoder"].to_pylist(), "cq": table["cq"].to_pylist(),
@@ -113,7 +93,6 @@ def upstream_lines(table: pa.Table) -> Iterator[str]:
 
 
 def upstream_notes(table: pa.Table) -> list[str]:
-    """What upstream's loader does with these rows that a lead should know."""
     unknown = sorted(set(pc.unique(table["encoder"]).to_pylist()) - set(UPSTREAM_VOCAB))
     notes = ["src is each row's content group (its folds are one per src): a content held by several sources, or "
              "two contents of one name, fold as the kit folds them",
@@ -204,14 +183,11 @@ def unknown(value: object) -> bool:
 
 
 def unknown_fills(encodes: pa.Table) -> list[Fill]:
-    """The keys written as null for the encodes whose rows lack the figure (never a 0 that reads as a measurement),
-    and duration_s, which no corpus column holds: what each is from, and how many encodes have none."""
+    """The keys written as null where the corpus lacks the figure, and duration_s, which no column holds."""
     total = encodes.num_rows
-    fills = []
-    for key, (column, what) in FROM_COLUMNS.items():
-        if n := sum(map(unknown, encodes[column].to_pylist())):
-            fills.append(Fill(key, "null", f"{n} of {total} encode(s) have no {what} in the corpus (bash-kit JSONL "
-                                           f"records none): unknown, so null; the others: the corpus's {column}"))
+    fills = [Fill(key, "null", f"{n} of {total} encode(s) have no {what} in the corpus (bash-kit JSONL records none): "
+                  f"unknown, so null; the others: the corpus's {column}")
+             for key, (column, what) in FROM_COLUMNS.items() if (n := sum(map(unknown, encodes[column].to_pylist())))]
     n = sum(map(unknown, encodes["fps"].to_pylist()))
     fills.append(Fill("duration_s", '"<frames / framerate>"', "the corpus keeps no duration: the encode's frame count "
                       "over the reference's frame rate" + (f"; null for the {n} of {total} encode(s) with no frame "
@@ -220,8 +196,7 @@ def unknown_fills(encodes: pa.Table) -> list[Fill]:
 
 
 def encode_table(table: pa.Table) -> pa.Table:
-    """One row per encode (ENCODE_KEY): its first frame's columns, the frame count, and the mean and population
-    standard deviation (ddof 0) of `vmaf` and the canonical six over its frames."""
+    """One row per encode (ENCODE_KEY): its first frame's columns, the frame count, the means and (ddof 0) stds."""
     stats = [(c, "mean") for c in ("vmaf", *EXPORT_FEATURES)] + [(c, "stddev") for c in EXPORT_FEATURES]
     firsts = ["src", "width", "height", "pix_fmt", "fps", "enc_bytes", "bitrate_kbps", "enc_time_ms",
               "ffmpeg_version", "teacher_model", "teacher_sha256", "content"]
@@ -231,7 +206,6 @@ def encode_table(table: pa.Table) -> pa.Table:
 
 
 def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, object]]:
-    """One vmaf-tune corpus row per encode."""
     fills = {"run_id": export_sha(loaded.sha256), "timestamp": manifest_time(loaded),  # as vmaftune_fills says
              "vmaf_binary_version": libvmaf_version(loaded), **{k: v for k, v, _ in VMAFTUNE_FILLS}}
     names = source_names(zip(encodes["src_sha256"].to_pylist(), encodes["src"].to_pylist(), strict=True))
@@ -255,22 +229,19 @@ def vmaftune_rows(encodes: pa.Table, loaded: LoadedInput) -> Iterator[dict[str, 
                **{f"{c}_std": float(cols[f"{c}_stddev"][i]) for c in EXPORT_FEATURES}}
 
 
-def vmaftune_notes(encodes: pa.Table) -> list[str]:
-    """What vmaf-tune's readers do with these rows that a lead should know."""
-    notes = ["vmaf_score is the mean of the encode's frame scores (libvmaf's pooled mean, as vmaf-tune reads it); "
-             "<feature>_std is the population standard deviation over its frames (libvmaf's JSON gives none, so "
-             "vmaf-tune's own rows carry NaN there)",
-             "merge_corpora.py's key (src_sha256, encoder, preset, crf) holds no vmaf_model: merged with an export of "
-             "the same encodes under another teacher, it keeps the rows of the input given first and drops the "
-             "others as duplicates"]
-    return notes
+# what vmaf-tune's readers do with these rows that a lead should know
+VMAFTUNE_NOTES = (
+    "vmaf_score is the mean of the encode's frame scores (libvmaf's pooled mean, as vmaf-tune reads it); "
+    "<feature>_std is the population standard deviation over its frames (libvmaf's JSON gives none, so "
+    "vmaf-tune's own rows carry NaN there)",
+    "merge_corpora.py's key (src_sha256, encoder, preset, crf) holds no vmaf_model: merged with an export of "
+    "the same encodes under another teacher, it keeps the rows of the input given first and drops the "
+    "others as duplicates")
 
 
 def kept_apart(encodes: pa.Table) -> tuple[pa.Table, list[str]]:
-    """The encodes merge_corpora.py keeps apart, each with its own width and height, and a note for each kind left
-    out. Its key (MERGE_KEY) holds no field a ladder rung differs in: a rung is of the same source, scored against
-    the same full-size reference, at the same encoder, preset and crf. So of the encodes sharing a key the tallest
-    (the clip's own size, where it was encoded at it), then the first in the corpus's order, is written."""
+    """Of the encodes sharing a MERGE_KEY the tallest, then the first, each with its own width and height, and a
+    note for each kind left out."""
     keys = list(zip(*(encodes[c].to_pylist() for c in MERGE_KEY), strict=True))
     heights = [h or 0 for h in encodes["enc_height"].to_pylist()]
     best: dict[tuple[object, ...], int] = {}
@@ -296,8 +267,7 @@ def kept_apart(encodes: pa.Table) -> tuple[pa.Table, list[str]]:
 
 
 def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> ExportRecord:
-    """Write `loaded` (one teacher: refused otherwise, naming each) as `fmt` to `out` and its record beside it
-    (EXPORTED.beside); `tree` holds -o's folder. Returns the record."""
+    """Write `loaded` (one teacher: refused otherwise) as `fmt` to `out` and its record beside it."""
     check_one_teacher(loaded.table, loaded.path)
     table = ordered(loaded.table)
     if fmt == "upstream-jsonl":
@@ -306,7 +276,7 @@ def export_corpus(tree: Tree, loaded: LoadedInput, fmt: str, out: Path) -> Expor
     else:
         encodes, left_out = kept_apart(encode_table(table))
         lines = (json.dumps(row, sort_keys=True) for row in vmaftune_rows(encodes, loaded))  # as its write_jsonl
-        fills, notes = vmaftune_fills(loaded, encodes), [*vmaftune_notes(encodes), *left_out]
+        fills, notes = vmaftune_fills(loaded, encodes), [*VMAFTUNE_NOTES, *left_out]
         keys, rows = sorted(next(vmaftune_rows(encodes.slice(0, 1), loaded))), encodes.num_rows
     teacher = Teacher(table["teacher_model"][0].as_py(), "", table["teacher_sha256"][0].as_py() or "")
     notes += [n for n in [verifier_note(teacher)] if n]

@@ -1,7 +1,6 @@
-"""Reading corpus files for `merge` and `corpus info`, each into the current layout (kit.corpus.schema.SCHEMA): a
-parquet shard or merged corpus (with its `<stem>.manifest.json` when that matches its sha256; an older schema's columns
-filled, and said in the merge manifest), a results tarball (checked as `verify` checks it, in a temporary folder only),
-or the bash kit's JSONL (kit.corpus.jsonl). Every value problem names the file, the row and the column.
+"""Reading corpus files for `merge` and `corpus info` into the current layout (kit.corpus.schema.SCHEMA): a parquet
+shard or merged corpus (an older schema's columns filled), a results tarball (checked as `verify` checks it), or the
+bash kit's JSONL. Every value problem names the file, the row and the column.
 """
 
 from __future__ import annotations
@@ -40,30 +39,24 @@ from kit.rundir import LAYOUT
 
 SHARD_IN_TARBALL = LAYOUT.shard.as_posix()
 SHARD_TAG = re.compile(r"shard\d+of\d+")  # ShardSpec.tag
-# what `merge` and `corpus info` read (a run directory stands for its corpus: kit.steps.status.input_corpus)
 ACCEPTED = "a run's out-dir, a shard or corpus the kit wrote (parquet), a results tarball or bash-kit JSONL"
 INPUT_HINT = f"pass {ACCEPTED}"
-# columns a schema-1 file lacks, and how they are filled when it is read
+# the columns a schema-1, 2 and 3 file lacks (read_parquet fills them)
 SCHEMA1_MISSING = ("enc_pix_fmt",)
-# what a schema-2 (or 1) file lacks: every source is its own content group (kit.corpus.schema.with_content)
 SCHEMA2_MISSING = ("content",)
-# what a schema-3 (or older) file lacks: the rung, filled as the reference's own size (kit.corpus.rungs); the
-# teacher file's sha256 ("": its rows were scored by libvmaf's built-ins); VMAF v1's features (null: not measured)
 SCHEMA3_MISSING = (*RUNG_COLUMNS, "teacher_sha256", *EXTRA_FEATURES)
 
 
 @dataclass(frozen=True)
 class LoadedInput:
-    """One input's rows in the schema-1 layout, and where they came from."""
-
     path: str
     kind: str  # parquet | tarball | jsonl
     sha256: str
     table: pa.Table
     recorded_utc: str = ""  # when the rows were made, "YYYY-MM-DDTHH:MM:SSZ"; "" when nothing recorded it
-    manifest: CorpusManifest | None = None  # the shard or merge manifest that describes exactly these rows
-    upgraded: str = ""  # how an older schema's rows were brought to this one ("" when nothing was filled in)
-    columns: tuple[str, ...] = ()  # the parquet file's own columns, its schema's layout (() for JSONL)
+    manifest: CorpusManifest | None = None  # the manifest that describes exactly these rows
+    upgraded: str = ""  # how an older schema's rows were brought to this one
+    columns: tuple[str, ...] = ()  # the parquet file's own columns (() for JSONL)
 
     @property
     def name(self) -> str:
@@ -109,11 +102,10 @@ def load_input(path: Path) -> LoadedInput:
         return load_tarball(path, digest)
     if kind == "jsonl":
         return LoadedInput(str(path), kind, digest, load_jsonl(path))
-    manifest = read_manifest(path)  # `<stem>.manifest.json` beside it, when it describes exactly these bytes
+    manifest = read_manifest(path)
     manifest = manifest if manifest is not None and manifest.sha256 == digest else None
-    table, upgraded = read_parquet(path, str(path))
-    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded,
-                       tuple(parquet_columns(path, str(path))))
+    table, upgraded, columns = read_parquet(path, str(path))
+    return LoadedInput(str(path), kind, digest, table, recorded_time(manifest), manifest, upgraded, columns)
 
 
 def load_jsonl(path: Path) -> pa.Table:
@@ -129,13 +121,12 @@ def load_jsonl(path: Path) -> pa.Table:
 
 
 def legacy_rows(table: pa.Table) -> pa.Table:
-    """Bash-kit rows in the current layout: every source its own content group (the bash kit knew none), encoded at
-    its own size, a VideoToolbox row's cq the -q:v it received (kit.corpus.rungs)."""
+    """Bash-kit rows in the current layout: every source its own content group, encoded at its own size."""
     return with_content(vt_cq_received(with_rungs(table))[0])
 
 
-def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
-    """(a kit parquet file cast to SCHEMA and validated, how an older schema's file was upgraded or "")."""
+def read_parquet(path: Path, label: str) -> tuple[pa.Table, str, tuple[str, ...]]:
+    """(a kit parquet file cast to SCHEMA and validated, how an older schema was upgraded, the file's columns)."""
     names = parquet_columns(path, label)
     optional = (*SCHEMA1_MISSING, *SCHEMA2_MISSING, *SCHEMA3_MISSING)
     if gap := next((c for c in COLUMNS if c not in names and c not in optional), None):
@@ -148,10 +139,12 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         notes.append(note)
     if "content" not in names:
         table = with_content(table)
-    if missing_rungs := [c for c in RUNG_COLUMNS if c not in names]:
-        table, note = upgrade_schema3(table, missing_rungs)
-        notes.append(note)
-    table = with_rungs(table)  # a hand-made file may leave them null: the reference's own size, no scaler
+    if missing := [c for c in RUNG_COLUMNS if c not in names]:  # schema 1-3 (kit.corpus.rungs)
+        table, vt_rows = vt_cq_received(with_rungs(table))
+        notes.append(f"schema 3 or older (no {', '.join(missing)}): every row read as encoded at its reference's own "
+                     "size, with no scaler" + (f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were "
+                                               "encoded with" if vt_rows else ""))
+    table = with_rungs(table)  # a hand-made file may leave them null
     if "teacher_sha256" not in names:
         table = table.append_column("teacher_sha256", pa.array([""] * table.num_rows, pa.string()))
     for name in (c for c in EXTRA_FEATURES if c not in names):
@@ -162,23 +155,11 @@ def read_parquet(path: Path, label: str) -> tuple[pa.Table, str]:
         cols[COLUMNS.index(name)] = pc.fill_null(cols[COLUMNS.index(name)], "")
     table = pa.table(cols, schema=SCHEMA)
     validate_table(table, label)
-    return table, "; ".join(notes)
-
-
-def upgrade_schema3(table: pa.Table, missing: list[str]) -> tuple[pa.Table, str]:
-    """A table of schema 1-3 (no rung columns): every row encoded at its reference's own size, without a scaler;
-    a VideoToolbox row's cq becomes the -q:v it was encoded with (kit.corpus.rungs)."""
-    table, vt_rows = vt_cq_received(with_rungs(table))
-    note = (f"schema 3 or older (no {', '.join(missing)}): every row read as encoded at its reference's own size, "
-            "with no scaler")
-    if vt_rows:
-        note += f"; cq of {vt_rows} VideoToolbox row(s) set to the -q:v they were encoded with"
-    return table, note
+    return table, "; ".join(notes), tuple(names)
 
 
 def upgrade_schema1(table: pa.Table) -> tuple[pa.Table, str]:
-    """A schema-1 table with `enc_pix_fmt`: yuv420p where the kit encoded the row (it always encoded
-    8-bit 4:2:0), "" where the row has no reference format (a bash-kit row merged into it)."""
+    """A schema-1 table with `enc_pix_fmt`: "" where the row has no reference format (a bash-kit row)."""
     known = pc.is_valid(table["pix_fmt"])
     filled = pc.if_else(known, pa.scalar(SCHEMA1_ENC_PIX_FMT), pa.scalar(""))
     n_known = pc.sum(known.cast(pa.int64())).as_py() or 0
@@ -204,8 +185,7 @@ def cast_column(col: pa.ChunkedArray, typ: pa.DataType, label: str, name: str) -
 
 
 def load_tarball(path: Path, digest: str) -> LoadedInput:
-    """The shard inside a results tarball, once the tarball passed `verify`'s check (extracted into a
-    temporary folder that is removed after)."""
+    """The shard inside a results tarball, once the tarball passed `verify`'s check."""
     with extraction_dir("kit-merge") as tmp:
         check = check_results(path, tmp)
         if not check.ok or check.top is None or check.manifest is None:
@@ -222,16 +202,13 @@ def load_tarball(path: Path, digest: str) -> LoadedInput:
         if LAYOUT.skipped_clips.as_posix() in check.manifest.files:  # checked against its sha256 with the rest
             shard_manifest = with_skipped(shard_manifest, top / LAYOUT.skipped_clips)
         label = f"{path}:{top.name}/{SHARD_IN_TARBALL}"
-        table, upgraded = read_parquet(shard, label)
-        columns = tuple(parquet_columns(shard, label))
+        table, upgraded, columns = read_parquet(shard, label)
     return LoadedInput(str(path), "tarball", digest, table, recorded_time(shard_manifest, check.manifest),
                        shard_manifest, upgraded, columns)
 
 
 def with_skipped(manifest: CorpusManifest | None, skipped: Path) -> CorpusManifest | None:
-    """A kit-2.0 box's shard manifest, which does not list the clips it left out: with those its tarball's
-    02_corpus/skipped.json lists (by file name), so the merge says them too. A manifest that lists them, or a
-    skipped.json that cannot be read, is left as it is."""
+    """A kit-2.0 box's shard manifest, with the clips its tarball's skipped.json lists as left out."""
     from kit.media.discovery import SkippedClips
 
     if not isinstance(manifest, ShardManifest) or manifest.left_out:

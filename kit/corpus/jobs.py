@@ -1,10 +1,6 @@
-"""One corpus job: a (source, rung, encoder, cq) encode, scored frame by frame, and its ledger.
-
-A job encodes one clip at one quality and one rung of the resolution ladder (kit.media.ladder: the clip's own
-size, or a downscaled copy scored upscaled back to the reference's size), scores every frame with libvmaf and
-writes its rows to `jobs/<job>.parquet`, then a ledger entry `jobs/<job>.json`
-holding the job's fingerprint and the parquet's sha256. A job counts as done
-only when both exist and agree, so a killed job is simply done again.
+"""One corpus job: a (source, rung, encoder, cq) encode, scored frame by frame into `jobs/<job>.parquet`, and its
+ledger `jobs/<job>.json` (the job's fingerprint, the parquet's sha256). A job counts as done only when both exist and
+agree, so a killed job is simply done again.
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ from kit.corpus.shared import Batch, Rendition, SharedDecodes
 from kit.errors import InputError, ToolError
 from kit.infra.clock import utc_iso
 from kit.infra.files import host_name, sha256_bytes, sha256_json
-from kit.infra.proc import LogFn, run_process, tail_lines
+from kit.infra.proc import LogFn, ProcResult, run_process, tail_lines
 from kit.infra.records import Record, omit_none, read_record
 from kit.infra.tree import Tree
 from kit.media.argv import (
@@ -86,7 +82,6 @@ class Job:
 
     @property
     def size(self) -> Rendition:
-        """The encode's size and scalers."""
         return self.rendition or Rendition(self.clip.width, self.clip.height)
 
     @property
@@ -97,7 +92,7 @@ class Job:
 
     @property
     def upscaler(self) -> str:
-        """The scaler the scoring brings the encode to the reference's size with (a no-op at its own size)."""
+        """The scaler that brings the encode to the reference's size for scoring."""
         return self.rendition.up if self.rendition is not None else UP_DEFAULT
 
     @property
@@ -138,8 +133,6 @@ class JobFailed(ToolError):
 
 
 class ClipChanged(JobFailed):
-    """The reference changed on disk after discovery hashed it: the job's rows would carry the old sha256."""
-
     def __init__(self, job: Job, why: str) -> None:
         super().__init__(f"{job.clip.path} changed while the run was going ({why}); the rows of job {job.job_id} "
                          "were discarded", hint="rerun once the file is final: it is hashed again and its jobs redone")
@@ -148,8 +141,6 @@ class ClipChanged(JobFailed):
 
 @dataclass(frozen=True)
 class Ladder:
-    """--scales and its scalers, as the corpus step plans with them."""
-
     rungs: tuple[str, ...] = (NATIVE,)
     down: str = DOWN_DEFAULT
     up: str = UP_DEFAULT
@@ -162,8 +153,7 @@ class Ladder:
 
 def plan_jobs(clips: Iterable[Clip], grids: Mapping[str, Iterable[int]], bits: Callable[[Clip], int] = lambda clip: 8,
               ladder: Ladder = Ladder()) -> list[Job]:
-    """Every (clip, rung, encoder, cq): clips by name, rungs largest first, each encoder at its own grid (`grids`:
-    encoder -> its values); `bits` gives each clip's encode depth."""
+    """Every (clip, rung, encoder, cq): clips by name, rungs largest first, each encoder at its own grid."""
     return [Job(c, e, q, bits(c), r) for c in sorted(clips, key=lambda c: c.src) for r in ladder.renditions(c)
             for e, cqs in grids.items() for q in cqs]
 
@@ -174,7 +164,7 @@ def job_paths(jobs_dir: Path, job: Job) -> tuple[Path, Path]:
 
 @dataclass(frozen=True)
 class JobLedger(Record):
-    """`jobs/<job>.json`, written once the job's rows are on disk: what makes the job count as done."""
+    """`jobs/<job>.json`, written once the job's rows are on disk."""
 
     LENIENT = True  # older kits wrote fewer keys
 
@@ -199,28 +189,20 @@ REF_OWN = "the clip's file"  # decoded (or read) from the clip's own file by the
 
 
 def read_ledger(tree: Tree, path: Path) -> JobLedger | None:
-    """A job's ledger, checked, not trusted: None when it is missing, unreadable or of the wrong shape; one that is
-    not the user's own is refused (exit 2)."""
+    """A job's ledger; None when it is missing or damaged; one not the user's own is refused (exit 2)."""
     return read_record(JobLedger, tree, path)[0]
-
-
-def holds_check(job: Job, ledger: JobLedger) -> bool:
-    """The ledger holds the job's independent check, made from the clip's own file where the kit reads a lossless
-    copy of it (an older kit's check read the copy: done again)."""
-    return ledger.oracle is not None and (not job.clip.read_path or bool(ledger.oracle.own_file))
 
 
 def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generation: str = "",
                 checked: bool = False) -> bool:
-    """The job's rows are on disk with the sha256 its ledger records, for this fingerprint; with a redo
-    `generation` (a forced run), only a ledger that this generation wrote counts; `checked` (the job of its clip
-    that kit.corpus.oracle checks): only a ledger that holds the check. Rows that differ from what
-    their ledger records were changed after the job wrote them: refused (exit 2), never redone silently."""
+    """The job's rows are on disk as its ledger for this fingerprint (of this redo `generation`; `checked`: holding
+    the check, made from the clip's own file) records them; rows changed after are refused (exit 2)."""
     data_path, ledger_path = job_paths(jobs_dir, job)
     if not (tree.is_file(data_path) and tree.is_file(ledger_path)):
         return False
     ledger = read_ledger(tree, ledger_path)
-    if ledger is None or (generation and ledger.generation != generation) or (checked and not holds_check(job, ledger)):
+    if ledger is None or (generation and ledger.generation != generation) or (checked and (
+            ledger.oracle is None or (job.clip.read_path and not ledger.oracle.own_file))):
         return False
     if ledger.fingerprint != job.fingerprint(prov):
         return False
@@ -229,8 +211,7 @@ def job_is_done(tree: Tree, jobs_dir: Path, job: Job, prov: Provenance, generati
 
 
 def read_job_rows(tree: Tree, data_path: Path, ledger: JobLedger, ledger_path: Path) -> pa.Table:
-    """A finished job's rows, read and hashed in one go (what is hashed is what is used), checked against the
-    sha256 its ledger recorded when the job wrote them."""
+    """A finished job's rows, hashed as read (what is hashed is what is used) and checked against its ledger."""
     data = tree.read_bytes(data_path)
     if (found := sha256_bytes(data)) != ledger.sha256:
         who = f" ({ledger.made_by}, {ledger.completed_at_utc})" if ledger.made_by else ""
@@ -255,28 +236,20 @@ def frame_table(job: Job, prov: Provenance, feats: np.ndarray, vmaf: np.ndarray,
     seconds = n / clip.fps_float
     bitrate = enc_bytes * 8 / seconds / 1000 if seconds > 0 else 0.0
 
-    def const(value: object, typ: pa.DataType) -> pa.Array:
-        return pa.array([value] * n, type=typ)
-
+    same = {  # one value on every row, of the schema's type
+        "src": clip.src, "src_sha256": clip.sha256, "encoder": job.encoder, "preset": spec.preset_name,
+        "quality_args": job.quality_argv(), "cq": job.cq, "enc_bytes": enc_bytes, "enc_time_ms": enc_time_ms,
+        "bitrate_kbps": bitrate, "width": clip.width, "height": clip.height, "fps": clip.fps_float,
+        "pix_fmt": clip.pix_fmt, "enc_pix_fmt": job.enc_pix_fmt, "enc_width": job.size.width,
+        "enc_height": job.size.height, "scaler_down": job.size.down, "scaler_up": job.size.up,
+        "box_id": prov.box_id, "platform": prov.platform, "device": prov.device_for(job.encoder),
+        "ffmpeg_version": prov.ffmpeg_version, "teacher_model": prov.teacher.name,
+        "teacher_sha256": prov.teacher.sha256,
+    }
     cols = {
-        "src": const(clip.src, pa.string()), "src_sha256": const(clip.sha256, pa.string()),
-        "encoder": const(job.encoder, pa.string()), "preset": const(spec.preset_name, pa.string()),
-        "quality_args": const(job.quality_argv(), pa.string()), "cq": const(job.cq, pa.int32()),
-        "frame_index": pa.array(np.arange(n, dtype=np.int32)),
+        **{k: pa.array([v] * n, type=JOB_SCHEMA.field(k).type) for k, v in same.items()},
+        "frame_index": pa.array(np.arange(n, dtype=np.int32)), "vmaf": pa.array(vmaf),
         **{f: pa.array(feats[:, FEATURES.index(f)]) for f in CORPUS_FEATURES},  # libvmaf's order -> the schema's
-        "vmaf": pa.array(vmaf),
-        "enc_bytes": const(enc_bytes, pa.int64()), "enc_time_ms": const(enc_time_ms, pa.float64()),
-        "bitrate_kbps": const(bitrate, pa.float64()),
-        "width": const(clip.width, pa.int32()), "height": const(clip.height, pa.int32()),
-        "fps": const(clip.fps_float, pa.float64()), "pix_fmt": const(clip.pix_fmt, pa.string()),
-        "enc_pix_fmt": const(job.enc_pix_fmt, pa.string()),
-        "enc_width": const(job.size.width, pa.int32()), "enc_height": const(job.size.height, pa.int32()),
-        "scaler_down": const(job.size.down, pa.string()), "scaler_up": const(job.size.up, pa.string()),
-        "box_id": const(prov.box_id, pa.string()), "platform": const(prov.platform, pa.string()),
-        "device": const(prov.device_for(job.encoder), pa.string()),
-        "ffmpeg_version": const(prov.ffmpeg_version, pa.string()),
-        "teacher_model": const(prov.teacher.name, pa.string()),
-        "teacher_sha256": const(prov.teacher.sha256, pa.string()),
         **{f: pa.array(extra[:, i]) if extra is not None else pa.nulls(n, pa.float64())
            for i, f in enumerate(EXTRA_FEATURES)},  # libvmaf.EXTRA_FEATURES' order is the schema's
     }
@@ -290,16 +263,12 @@ def _timeout_s(clip: Clip) -> float:
 
 @dataclass(frozen=True)
 class JobRunner:
-    """Runs jobs against one ffmpeg; shared by the worker threads."""
-
     ffmpeg: str
     prov: Provenance
-    tree: Tree  # the out-dir: the jobs' rows, ledgers and scratch are written through it
+    tree: Tree  # the out-dir
     jobs_dir: Path
     work_dir: Path
-    # libvmaf threads: a number, or asked of a callable just before each scoring (the count
-    # may grow as jobs finish; it never changes a row: libvmaf's scores do not depend on it)
-    vmaf_threads: int | Callable[[], int]
+    vmaf_threads: int | Callable[[], int]  # or asked just before each scoring: libvmaf's scores do not depend on it
     encoder_threads: int
     sessions: dict[str, threading.Semaphore]
     log: LogFn
@@ -329,11 +298,9 @@ class JobRunner:
         return on_line
 
     def is_done(self, job: Job) -> bool:
-        """job_is_done for this runner's generation, and with the check for the job of its clip that is checked."""
         return job_is_done(self.tree, self.jobs_dir, job, self.prov, self.generation, job.job_id in self.oracle_jobs)
 
     def reused(self, job: Job) -> JobResult:
-        """The result of a job already done (job_is_done said so), from its ledger."""
         ledger = read_ledger(self.tree, job_paths(self.jobs_dir, job)[1])
         assert ledger is not None  # job_is_done checked it
         return JobResult(job.job_id, ledger.rows, ledger.enc_time_ms, ledger.score_time_ms, True, ledger.vmaf_mean)
@@ -354,7 +321,6 @@ class JobRunner:
                 self.shared.finished(job)
 
     def _fail(self, job: Job, what: str, tail: str, said: str = "") -> JobFailed:
-        """The clip, the job and (when ffmpeg failed) its telling line, in the one message the console shows."""
         rung = f" at {job.size.width}x{job.size.height}" if job.rendition is not None else ""
         return JobFailed(f"{job.clip.path} ({job.encoder} cq {job.cq}{rung}): {what}" + (f": {said}" if said else ""),
                          hint=f"job {job.job_id}; see the stderr tail below and the step log", stderr_tail=tail)
@@ -409,36 +375,36 @@ class JobRunner:
 
     def _encode(self, job: Job, work: Path) -> tuple[Path, float, list[str]]:
         """The job's own encode, decoding the reference itself: (the encode, its seconds, its argv)."""
-
         clip, spec = job.clip, job.spec
         encoded = work / f"enc.{spec.container}"
         hw = (self.hw_10bit if job.bits > 8 else self.hw).get(job.encoder, HwArgs())
         argv = build_encode_argv(self.ffmpeg, clip.input_args(), spec, job.cq, encoded, hw_init=hw.init,
                                  hw_filter=hw.filter, threads=self.encoder_threads, progress=self.progress is not None,
                                  scale=job.scale_filter)
-        sem = self.sessions.get(job.encoder)
-        with sem if sem is not None else contextlib.nullcontext():
-            enc = run_process(argv, timeout_s=_timeout_s(clip), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode"))
-        if enc.returncode != 0 or not self.tree.is_file(encoded):
-            raise self._fail(job, f"{job.encoder} encode failed (exit {enc.returncode})", enc.stderr_tail,
-                             telling_line(enc.stderr))
-        self._check_frames(job, enc.stderr, enc.stderr_tail)
+        enc = self._run_encode(job, argv, _timeout_s(clip), f"{job.encoder} encode", [encoded],
+                               self.sessions.get(job.encoder))
         return encoded, enc.elapsed_s, argv
 
-    def _check_frames(self, job: Job, stderr: str, tail: str) -> None:
+    def _run_encode(self, job: Job, argv: list[str], timeout_s: float, what: str, made: list[Path],
+                    hold: threading.Semaphore | None = None, encodes: int = 1) -> ProcResult:
+        """Run an encode of `job` making `encodes` jobs' encodes (`hold` held while it runs): it must write `made`,
+        each of the clip's frames."""
+        with hold if hold is not None else contextlib.nullcontext():
+            enc = run_process(argv, timeout_s=timeout_s, log=self.log,
+                              on_stdout_line=self._progress_lines(job, "encode", encodes))
+        if enc.returncode != 0 or not all(self.tree.is_file(p) for p in made):
+            raise self._fail(job, f"{what} failed (exit {enc.returncode})", enc.stderr_tail, telling_line(enc.stderr))
         try:
-            encoded_frames = parse_frame_count(stderr)
+            encoded_frames = parse_frame_count(enc.stderr)
         except ValueError:
-            raise self._fail(job, "ffmpeg reported no encoded frame count", tail) from None
+            raise self._fail(job, "ffmpeg reported no encoded frame count", enc.stderr_tail) from None
         if encoded_frames != job.clip.n_frames:
             raise self._fail(job, f"encoder wrote {encoded_frames} frames, the reference has {job.clip.n_frames}",
-                             tail)
+                             enc.stderr_tail)
+        return enc
 
     def _frames_in(self, ref: Path, clip: Clip) -> int | None:
-        """The frames the shared decode's copy of a reference holds (its packets, read, not decoded); None when they
-        cannot be counted. A scoring ends with its shorter input, so a copy short of frames fails every job's count,
-        but one with a frame repeated would pair the frames after it wrongly and keep the count: counted here."""
+        """The frames the shared decode's copy of a reference holds (a repeated one keeps the scoring's count)."""
         res = run_process(build_count_argv(self.ffmpeg, ref), timeout_s=_timeout_s(clip), log=self.log)
         try:
             return parse_frame_count(res.stderr) if res.returncode == 0 else None
@@ -446,8 +412,7 @@ class JobRunner:
             return None
 
     def _run_batch(self, job: Job, batch: Batch, with_ref: bool) -> None:
-        """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference,
-        written atomically); run by `job`, the first of the batch to start."""
+        """One decode of `job`'s master into its batch's encodes (and, `with_ref`, the clip's decoded reference)."""
         assert self.shared is not None
         clip, ref_path = job.clip, self.shared.clips[job.clip.path].ref_path
         encodes = [(j.spec, j.cq, batch.encoded(j)) for j in batch.jobs]
@@ -457,12 +422,9 @@ class JobRunner:
                                             ref_out=ref_tmp or "", threads=self.encoder_threads,
                                             progress=self.progress is not None,
                                             scales=[j.scale_filter for j in batch.jobs])
-            enc = run_process(argv, timeout_s=_timeout_s(clip) * len(encodes), log=self.log,
-                              on_stdout_line=self._progress_lines(job, "encode", len(encodes)))
-            if enc.returncode != 0 or not all(self.tree.is_file(batch.encoded(j)) for j in batch.jobs):
-                raise self._fail(job, f"the shared decode of {len(encodes)} encodes failed (exit {enc.returncode})",
-                                 enc.stderr_tail, telling_line(enc.stderr))
-            self._check_frames(job, enc.stderr, enc.stderr_tail)
+            enc = self._run_encode(job, argv, _timeout_s(clip) * len(encodes), f"the shared decode of {len(encodes)} "
+                                   "encodes", [batch.encoded(j) for j in batch.jobs],
+                                   encodes=len(encodes))
             if ref_tmp is not None:
                 tags = parse_output_colour(enc.stderr, len(encodes))
                 if tags is None:  # a colour tag the scorings could not give back: they decode the master

@@ -1,25 +1,5 @@
-"""The bash kit's JSONL rows, read into the schema-1 layout.
-
-One JSON object per line with at least `src, encoder, cq, enc_bytes,
-enc_time_ms, frame_index, vmaf, adm2, vif_scale0..3, motion2`. Any other
-schema-1 column a row carries (preset, device, box_id, width, ...) is kept.
-
-Content identity: those rows carry no hash of the clip bytes, so a row
-without `src_sha256` gets
-
-    src_sha256 = sha256_hex(UTF-8 bytes of "bash-kit-jsonl:" + src)
-
-i.e. `printf 'bash-kit-jsonl:%s' "$src" | sha256sum`. It is a hash of the
-*name*, namespaced so that it can never equal a content hash: such rows
-de-duplicate only against other JSONL rows of the same source name. At merge,
-a JSONL source whose name a source of the union carries and whose rows' features
-agree with that source's is one content with it (kit.corpus.legacy): held out
-together, said at the merge. A row that does carry a 64-hex `src_sha256` keeps it.
-Missing provenance becomes: preset "", quality_args "", enc_pix_fmt ""
-(not recorded), device "unknown", box_id "bash-kit", platform "unknown",
-ffmpeg_version "unknown", teacher_model "vmaf_v0.6.1", teacher_sha256 "" (a built-in), scalers "" (none); width,
-height, fps, pix_fmt and bitrate_kbps stay null, and so do enc_width/enc_height until the reader fills them
-(kit.corpus.rungs: the reference's size, 0 where none is recorded).
+"""The bash kit's JSONL rows (one JSON object per line with at least JSONL_REQUIRED), read into a job's layout; missing
+provenance becomes JSONL_DEFAULTS, a missing `src_sha256` the namespaced hash of the name (docs/reference/files.md).
 """
 
 from __future__ import annotations
@@ -69,7 +49,7 @@ def _check_size(path: Path) -> None:
 
 
 def _surrogate(value: object) -> bool:
-    """A lone UTF-16 surrogate anywhere in a parsed JSON value (legal JSON escapes, not text): UTF-8 cannot hold it."""
+    """A lone UTF-16 surrogate anywhere in a parsed JSON value (a legal JSON escape UTF-8 cannot hold)."""
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -83,7 +63,7 @@ def _parse_lines(path: Path) -> tuple[list[dict[str, object]], list[int]]:
     _check_size(path)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
-            check()  # a million lines parsed in Python: a stop signal between two (kit/infra/interrupts.py)
+            check()  # a stop signal between two lines
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -170,7 +150,7 @@ def _table(cols: dict[str, pa.Array | pa.ChunkedArray]) -> pa.Table:
 
 
 def read_jsonl_fast(path: Path) -> pa.Table | None:
-    """The same table as read_jsonl, parsed by Arrow; None when anything is off (read_jsonl then names it)."""
+    """The same table as read_jsonl, parsed by Arrow; None when anything is off."""
     options = pajson.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
     try:
         _check_size(path)

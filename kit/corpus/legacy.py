@@ -1,13 +1,7 @@
-"""Bash-kit JSONL sources that are a source the union already holds: one content with it, said at merge.
-
-A JSONL source is known by its name only (kit.corpus.jsonl), so a JSONL copy of a shard's clips would be new contents
-and every fold would train on its held-out clip's copy. At merge each is compared with the union's sources of its name
-(the source's, its file's or its stem), frame by frame where both have a row of one encoder, cq and frame_index:
-
-* every compared frame's six features within FEATURE_ATOL + FEATURE_RTOL x |value|: one content, joined with the
-  sentence that says so and the --content-groups entry that undoes it;
-* some frames differ: different contents under one name, kept apart and said so, with the entry that joins them;
-* no frame to compare: undecided, held out together (as kit.corpus.contents holds an undecided pair).
+"""Bash-kit JSONL sources that are a source the union already holds: one content with it, said at merge. Each is
+compared with the union's sources of its name, frame by frame (one encoder, cq and frame_index): every compared frame's
+six features within FEATURE_ATOL + FEATURE_RTOL x |value|, or no frame to compare (undecided), is one content; else
+they are kept apart. Either way the merge says so, with the --content-groups entry that undoes it.
 """
 
 from __future__ import annotations
@@ -32,8 +26,6 @@ FRAME_KEY = ("encoder", "cq", "frame_index")
 
 @dataclass(frozen=True)
 class Legacy:
-    """What the comparison found: the links that join JSONL sources to the union's, and what the merge says."""
-
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (src_sha256, src_sha256, why)
     notes: list[str] = field(default_factory=list)  # names that match with rows that do not: different contents
 
@@ -46,8 +38,7 @@ def _names(s: Source) -> set[str]:
 
 
 def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
-    """Each bash-kit JSONL source of `table` (the merge's kept rows) compared with the sources of `sources` known by
-    their bytes that carry its name (see the module's text)."""
+    """Each bash-kit JSONL source of `table` compared with the sources known by their bytes that carry its name."""
     unique: dict[str, Source] = {}
     for s in sorted(sources, key=lambda s: (s.file == "", s.box_id, s.src)):  # one per source, its file's name known
         unique.setdefault(s.src_sha256, s)
@@ -67,37 +58,24 @@ def legacy_links(table: pa.Table, sources: Sequence[Source]) -> Legacy:
     for a, b in sorted(pairs, key=lambda p: (shown[p[0].src_sha256], shown[p[1].src_sha256])):
         names = (shown[a.src_sha256], shown[b.src_sha256])
         compared, differing, worst = _compare(rows(a.src_sha256), rows(b.src_sha256))
+        box = f"{names[1]} ({b.box_id})" if b.box_id else names[1]
         if differing:
-            found.notes.append(_apart(names, b, compared, differing, worst))
-        else:
-            found.links.append((a.src_sha256, b.src_sha256, _joined(names, b, compared)))
+            found.notes.append(
+                f"{names[0]} (bash-kit JSONL) has the name of {box}, but the features of {differing} of the "
+                f"{compared} frame(s) both score differ ({worst}): kept as two contents; if they are one content, "
+                f"pass --content-groups FILE with FILE holding {json.dumps({'same': [list(names)]})}")
+            continue
+        how = (f"the six features of all {compared} frame(s) both score agree (same encoder, cq and frame; within "
+               f"{FEATURE_ATOL:g} + {FEATURE_RTOL:g} x the value)" if compared else "no frame both score to compare "
+               "(no encoder, cq and frame in common): undecided, held out together")
+        found.links.append((a.src_sha256, b.src_sha256, f"{names[0]} (bash-kit JSONL) holds the rows of {box}: the "
+                            f"same name, and {how}; if they are different contents: "
+                            f"{json.dumps({'different': [list(names)]})}"))
     return found
 
 
-def _joined(names: tuple[str, str], b: Source, compared: int) -> str:
-    undo = json.dumps({"different": [list(names)]})
-    box = f" ({b.box_id})" if b.box_id else ""
-    if compared:
-        how = (f"the same name, and the six features of all {compared} frame(s) both score agree (same encoder, cq "
-               f"and frame; within {FEATURE_ATOL:g} + {FEATURE_RTOL:g} x the value)")
-    else:
-        how = ("the same name, and no frame both score to compare (no encoder, cq and frame in common): undecided, "
-               "held out together")
-    return (f"{names[0]} (bash-kit JSONL) holds the rows of {names[1]}{box}: {how}; if they are different "
-            f"contents: {undo}")
-
-
-def _apart(names: tuple[str, str], b: Source, compared: int, differing: int, worst: str) -> str:
-    join = json.dumps({"same": [list(names)]})
-    box = f" ({b.box_id})" if b.box_id else ""
-    return (f"{names[0]} (bash-kit JSONL) has the name of {names[1]}{box}, but the features of {differing} of the "
-            f"{compared} frame(s) both score differ ({worst}): kept as two contents; if they are one content, pass "
-            f"--content-groups FILE with FILE holding {join}")
-
-
 def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
-    """src_sha256 -> that source's rows (its frame key and six features), for the sources in `shas`: the table is
-    read once, sorted by source, and each source's rows are a slice of it."""
+    """src_sha256 -> that source's rows (its frame key and six features), for the sources in `shas`."""
     cols = [*FRAME_KEY, *JSONL_FEATURES]
     some = table.filter(pc.is_in(table["src_sha256"], value_set=pa.array(sorted(shas), pa.string())))
     some = some.select(["src_sha256", *cols]).sort_by("src_sha256")
@@ -108,9 +86,7 @@ def _rows_of(table: pa.Table, shas: set[str]) -> Callable[[str], pa.Table]:
 
 
 def _compare(left: pa.Table, right: pa.Table) -> tuple[int, int, str]:
-    """(frames both sources score, how many of them differ, the largest difference as a phrase) for the rows of a
-    JSONL source (`left`) against a known one's: a frame agrees when one of the known source's rows of its key (a
-    rung, a preset) agrees on all six."""
+    """(frames both score, how many differ, the largest difference) of a JSONL source against a known one."""
     right = right.rename_columns([*FRAME_KEY, *(f"{c}_kit" for c in JSONL_FEATURES)])
     left = left.append_column("_frame", pa.array(np.arange(left.num_rows, dtype=np.int64)))
     both = left.join(right, keys=list(FRAME_KEY), join_type="inner", use_threads=False)

@@ -1,10 +1,6 @@
-"""The manifests that sit beside a corpus file as `<stem>.manifest.json`.
-
-A shard (`kind: shard`, written by the corpus step) and a merged corpus
-(`kind: merged`, written by `ensemble-kit merge`) each describe exactly the
-bytes of their parquet file (`sha256`). Read back, a manifest that is damaged,
-of another kind or of a newer schema is treated as absent: the corpus itself is
-always checked, its manifest only adds provenance.
+"""The manifests beside a corpus file as `<stem>.manifest.json`: a shard's (`kind: shard`, the corpus step's) or a
+merged corpus's (`kind: merged`), each describing exactly the bytes of its parquet file (`sha256`). One damaged, of
+another kind or of a newer schema reads as absent: the corpus is always checked, its manifest only adds provenance.
 """
 
 from __future__ import annotations
@@ -19,8 +15,7 @@ from kit.infra.outside import read_json
 from kit.infra.records import Record, RecordError, omit_none
 from kit.rundir import manifest_path
 
-# the corpus format: the parquet schema (kit.corpus.schema) and these manifests share its version; what each
-# version added and how older files read: docs/reference/files.md (`shard.parquet`) and CHANGELOG.md
+# the parquet schema's and these manifests' version: docs/reference/files.md (`shard.parquet`) says each one's
 SCHEMA_VERSION = 5
 
 
@@ -45,7 +40,7 @@ class FFmpegRef(Record):
 
 @dataclass(frozen=True)
 class ClipEntry(Record):
-    LENIENT = True  # schema-1 manifests have no enc_pix_fmt
+    LENIENT = True
 
     src: str
     src_sha256: str
@@ -54,23 +49,18 @@ class ClipEntry(Record):
     fps: str
     pix_fmt: str
     frames: int
-    enc_pix_fmt: str = ""  # what its encodes are made in (yuv420p, or yuv420p10le with --encode-depth source)
-    # schema 3: its content group, and what the lead compares boxes by (kit.media.identity.Fingerprint):
-    # the decoded pictures' sha256 and the perceptual signature; "" in an older manifest (not compared)
+    enc_pix_fmt: str = ""
     content: str = ""
-    pixels_sha256: str = ""
+    pixels_sha256: str = ""  # its fingerprint (kit.media.identity): "" in an older manifest (not compared)
     signature: str = ""
-    file: str = ""  # the clip's file name: what --content-groups may name it by, at merge too
-    # schema 5: what its jobs' scorings read the reference from (kit.corpus.jobs.REF_SHARED, REF_OWN; both, joined
-    # by " and ", when some jobs shared the decode and others did not), and the independent check of one of its jobs
-    # (kit.corpus.oracle); "" and absent in older manifests
-    decode: str = ""
+    file: str = ""  # the clip's file name: what --content-groups may name it by
+    decode: str = ""  # kit.corpus.jobs.REF_SHARED, REF_OWN, or both joined by " and "
     oracle: OracleCheck | None = omit_none()
 
 
 @dataclass(frozen=True)
 class TwinEntry(Record):
-    """A file of the reference set whose decoded pictures are those of a kept source: not encoded again."""
+    """A file of the reference set whose decoded pictures are those of a kept source."""
 
     file: str
     src: str
@@ -89,17 +79,14 @@ class GroupMember(Record):
 
 @dataclass(frozen=True)
 class ContentGroup(Record):
-    """Sources that hold one piece of content: held out together by every fold scheme, kept on one shard."""
-
-    content: str  # the group's id: its lowest member src_sha256 (what the rows' `content` column holds)
+    content: str  # the group's id: its lowest member src_sha256
     members: tuple[GroupMember, ...]
-    why: list[str]  # one line per link that made the group: a near-duplicate and how close, an override
+    why: list[str]  # one line per link that made the group
 
 
 @dataclass(frozen=True)
 class LeftOut(Record):
-    """A clip of a box's reference set that its corpus step left out (as its 02_corpus/skipped.json says): its file
-    name, why, and the box; a merge carries every input's, so the union says them (kit 2.1)."""
+    """A clip of a box's reference set that its corpus step left out (its 02_corpus/skipped.json), by file name."""
 
     LENIENT = True
 
@@ -111,8 +98,7 @@ class LeftOut(Record):
 
 @dataclass(frozen=True)
 class ShardManifest(Record):
-    """`shard.manifest.json`: one box's corpus and how it was made. Read leniently: one that lacks a key (an older
-    kit's, a hand-made one) gives what it has; the shard's rows are checked on their own."""
+    """`shard.manifest.json`: one box's corpus and how it was made (read leniently)."""
 
     LENIENT = True
     SCHEMA_VERSION = SCHEMA_VERSION
@@ -129,13 +115,13 @@ class ShardManifest(Record):
     ffmpeg: FFmpegRef = field(default_factory=lambda: FFmpegRef("", "", ""))
     libvmaf_version: str = ""
     teacher_model: str = ""
-    teacher_sha256: str = ""  # schema 4: of the --teacher model file; "" for a built-in (and in older manifests)
+    teacher_sha256: str = ""  # of the --teacher model file; "" for a built-in
     encoders: list[str] = field(default_factory=list)
     grid: dict[str, list[int]] = field(default_factory=dict)  # encoder -> its cq values (schema 1-3: {"cq": [...]})
-    scales: list[str] = field(default_factory=list)  # schema 4: --scales, the ladder's rungs as asked
-    scaler_down: str = ""  # schema 4: --downscaler and --upscaler
+    scales: list[str] = field(default_factory=list)
+    scaler_down: str = ""
     scaler_up: str = ""
-    encode_depth: str = ""  # --encode-depth (8bit | source); "" in a schema-1 manifest, whose encodes were 8-bit
+    encode_depth: str = ""  # "" in a schema-1 manifest, whose encodes were 8-bit
     demo_corpus: bool = False
     sources: tuple[ClipEntry, ...] = ()
     kit_version: str = ""
@@ -143,17 +129,14 @@ class ShardManifest(Record):
     jobs: int = 0
     reused_jobs: int = 0
     shard: ShardRecord | None = omit_none()
-    twins: tuple[TwinEntry, ...] = ()  # schema 3: frame-identical copies, skipped
-    groups: tuple[ContentGroup, ...] = ()  # schema 3: the content groups of more than one source
-    overrides: list[str] = field(default_factory=list)  # schema 3: the --content-groups lines applied
-    # schema 3: the src_sha256 pairs --content-groups said are different contents: a merge keeps them apart
-    apart: list[list[str]] = field(default_factory=list)
-    # kit 2.1: the clips left out (02_corpus/skipped.json, by file name) and the corpus's warnings (a heavily
-    # compressed reference), which the summary, a merge and the union's summary say; empty in an older manifest
+    twins: tuple[TwinEntry, ...] = ()
+    groups: tuple[ContentGroup, ...] = ()  # of more than one source
+    overrides: list[str] = field(default_factory=list)  # the --content-groups lines applied
+    apart: list[list[str]] = field(default_factory=list)  # src_sha256 pairs --content-groups said are different
     left_out: tuple[LeftOut, ...] = ()
     warnings: list[str] = field(default_factory=list)
-    # kit 2.1: the rows' content identity (kit.corpus.schema.corpus_sha256), which LOSO's fingerprint names: read
-    # from here while `sha256` is the file's, so planning (`status`) needs no pass over the rows; "" in an older one
+    # the rows' content identity (kit.corpus.schema.corpus_sha256), read from here while `sha256` is the file's, so
+    # planning (`status`) needs no pass over the rows
     corpus_sha256: str = ""
 
 
@@ -165,7 +148,7 @@ class SourceRows(Record):
     src_sha256: str
     rows: int
     content: str = ""
-    pixels_sha256: str = ""  # its fingerprint, carried on so that a merge of merges still compares it
+    pixels_sha256: str = ""  # carried on so that a merge of merges still compares it
     signature: str = ""
     frames: int = 0
     file: str = ""
@@ -173,8 +156,6 @@ class SourceRows(Record):
 
 @dataclass(frozen=True)
 class InputEntry(Record):
-    """One input of a merge and what became of its rows."""
-
     name: str
     path: str
     kind: str  # parquet | tarball | jsonl
@@ -206,8 +187,7 @@ class Conflicts(Record):
 
 @dataclass(frozen=True)
 class BuildRows(Record):
-    """One ffmpeg build a corpus was scored with and its rows: the rows' `ffmpeg_version`, and the build line and
-    libvmaf version from the manifest of the input they came from ("" where no manifest says)."""
+    """One ffmpeg build a corpus was scored with and its rows ("" where no manifest says)."""
 
     ffmpeg_version: str
     ffmpeg_build: str
@@ -257,19 +237,16 @@ class MergeManifest(Record):
     vmaf_range: list[float] = field(default_factory=list)
     teacher_models: list[str] = field(default_factory=list)
     enc_pix_fmts: list[str] = field(default_factory=list)
-    grids: dict[str, list[int]] = field(default_factory=dict)  # schema 4: each encoder's cq values in the union
-    rungs: list[str] = field(default_factory=list)  # schema 4: the ladder's rungs the union holds
-    # schema 3: the contents (content groups) across every input, and which inputs could not be compared
+    grids: dict[str, list[int]] = field(default_factory=dict)
+    rungs: list[str] = field(default_factory=list)
     n_contents: int = 0
     groups: tuple[ContentGroup, ...] = ()
-    unchecked_inputs: list[str] = field(default_factory=list)
+    unchecked_inputs: list[str] = field(default_factory=list)  # inputs whose sources could not be compared
     overrides: list[str] = field(default_factory=list)
-    apart: list[list[str]] = field(default_factory=list)  # as in a shard manifest: every input's, and -o's own
-    twins: tuple[TwinEntry, ...] = ()  # every input's frame-identical files, skipped by the box that had them
-    builds: tuple[BuildRows, ...] = ()  # the ffmpeg/libvmaf builds of the rows kept, with their row counts
-    teacher_sha256: str = ""  # schema 4: the sha256 of the one teacher's model file; "" for a built-in
-    # kit 2.1: every input's clips left out, and the independent check over the inputs (kit.corpus.oracle); the
-    # inputs' corpus warnings are in `warnings`, each naming its box
+    apart: list[list[str]] = field(default_factory=list)  # every input's, and -o's own
+    twins: tuple[TwinEntry, ...] = ()
+    builds: tuple[BuildRows, ...] = ()
+    teacher_sha256: str = ""
     left_out: tuple[LeftOut, ...] = ()
     check: IndependentCheck | None = omit_none()
 
@@ -289,14 +266,12 @@ def parse_manifest(data: object, where: str) -> CorpusManifest | None:
 
 
 def read_manifest(corpus: Path) -> CorpusManifest | None:
-    """The manifest beside `corpus`, or None when there is none or it cannot be read (what only adds provenance
-    reads it so; what vouches for the corpus by it reads it with `manifest_or_why`)."""
+    """The manifest beside `corpus`, or None when there is none or it cannot be read."""
     return manifest_or_why(corpus)[0]
 
 
 def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
-    """The manifest beside `corpus`: (it, ""); (None, "") when there is none; (None, why) when something is there
-    that is no readable manifest (cut short, of another shape, a pipe)."""
+    """The manifest beside `corpus`: (it, ""); (None, "") when there is none; (None, why) when it is unreadable."""
     path = manifest_path(corpus)
     if not os.path.lexists(path):
         return None, ""
@@ -311,9 +286,7 @@ def manifest_or_why(corpus: Path) -> tuple[CorpusManifest | None, str]:
 
 
 def corpus_identity(corpus: Path) -> str:
-    """The corpus's content identity (kit.corpus.schema.corpus_sha256): as its shard manifest recorded it while the
-    manifest describes exactly the file's bytes (a hash of the bytes, no table library: `status` plans LOSO with
-    it), else computed from its rows."""
+    """The corpus's content identity: its shard manifest's, while that describes the file's bytes (no pyarrow)."""
     manifest = read_manifest(corpus)
     if isinstance(manifest, ShardManifest) and manifest.corpus_sha256 and manifest.sha256 == sha256_file(corpus):
         return manifest.corpus_sha256

@@ -1,22 +1,11 @@
-"""Merging corpus shards into one corpus (DESIGN §7).
-
-Rows with one key and equal scored values are duplicates, one kept (kit.corpus.dedup's rule); rows with one key and
-different scored values are a conflict, which the merge refuses (exit 2) unless told which to keep:
-
-* `--prefer first`: the row of the first input in the canonical order, inputs sorted by (file name, sha256);
-* `--prefer newest`: the row of the input with the newest recorded time (a shard manifest's `created_at_utc`, a
-  results tarball's `created_utc`, a merged corpus's `recorded_utc`); none recorded counts as oldest, ties go to the
-  canonical order.
-
-Within one input the earlier row wins; the same bytes given twice count once. The output holds the current schema's
-columns only, sorted by (src_sha256, encoder, preset, device, enc_pix_fmt, cq, frame_index) and written with fixed
-parquet settings, so A+B, B+A and A+B+A give byte-identical files. Writing into -o is kit.corpus.commit's.
+"""Merging corpus shards into one corpus (docs/lead.md): duplicates dropped by kit.corpus.dedup's rule, a conflict
+refused (exit 2) unless `--prefer` says which row to keep; within one input the earlier row wins, the same bytes given
+twice count once. The rows are written in the canonical order, so A+B, B+A and A+B+A give byte-identical files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +23,6 @@ from kit.corpus.manifests import (
     BuildRows,
     Conflicts,
     InputEntry,
-    LeftOut,
     MergeManifest,
     RepeatedInput,
     ShardManifest,
@@ -43,7 +31,7 @@ from kit.corpus.misscored import refuse_inputs
 from kit.corpus.names import source_names
 from kit.corpus.oracle import ORACLE_FRAMES, TOLERANCE, IndependentCheck
 from kit.corpus.provenance import build_rows, build_warnings, check_teachers
-from kit.corpus.regroup import Regrouped, content_count, regroup, source_rows
+from kit.corpus.regroup import Regrouped, regroup, source_rows
 from kit.corpus.summary import TableSummary, combine_checks, independent_check, summarise_table
 from kit.errors import InputError
 from kit.infra.clock import utc_iso
@@ -65,14 +53,6 @@ class MergeConflict(InputError):
         self.details = details
 
 
-@dataclass(frozen=True)
-class InputCounts:
-    read: int
-    kept: int
-    duplicate: int
-    conflict: int
-
-
 def canonical_inputs(loaded: Sequence[LoadedInput]) -> tuple[list[LoadedInput], list[RepeatedInput]]:
     """Inputs sorted by (file name, sha256); a repeat of the same bytes is set aside."""
     chosen: dict[str, LoadedInput] = {}
@@ -90,7 +70,7 @@ def preference(inputs: Sequence[LoadedInput], prefer: str | None) -> list[int]:
     order = list(range(len(inputs)))
     if prefer == "newest":
         order.sort(key=lambda i: (inputs[i].recorded_utc, -i), reverse=True)
-    ranks = {i: rank for rank, i in enumerate(order)}  # each input's place in the order, in one pass
+    ranks = {i: rank for rank, i in enumerate(order)}
     return [ranks[i] for i in range(len(inputs))]
 
 
@@ -104,19 +84,18 @@ def combine(inputs: Sequence[LoadedInput], ranks: Sequence[int]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def count_per_input(d: Dedup, n_inputs: int) -> list[InputCounts]:
+def input_entries(d: Dedup, inputs: Sequence[LoadedInput]) -> list[InputEntry]:
     src = d.table["_input"].to_numpy()
 
     def per(mask: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(src if mask is None else src[mask], minlength=n_inputs)
+        return np.bincount(src if mask is None else src[mask], minlength=len(inputs))
 
-    read, kept, conflict = per(), per(d.keep), per(d.conflict_rows)
-    dup = per(d.duplicate_rows)
-    return [InputCounts(int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i in range(n_inputs)]
+    read, kept, dup, conflict = per(), per(d.keep), per(d.duplicate_rows), per(d.conflict_rows)
+    return [input_entry(inp, int(read[i]), int(kept[i]), int(dup[i]), int(conflict[i])) for i, inp in enumerate(inputs)]
 
 
 def conflict_examples(d: Dedup, inputs: Sequence[LoadedInput]) -> list[str]:
-    """One line per conflicting key (the first MAX_EXAMPLES): the key, the values, the inputs."""
+    """One line per conflicting key (the first MAX_EXAMPLES)."""
     lines, seen = [], set()
     cols = {c: d.table[c] for c in (*KEY, *SCORED, "src", "_input")}
     for i in np.flatnonzero(d.conflict_rows):
@@ -148,7 +127,7 @@ def shard_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
 
 
 def name_warnings(summary: TableSummary) -> list[str]:
-    """One source name for several sources (other bytes): legal, told apart by kit.corpus.names, worth a look."""
+    """One source name for several sources (other bytes): legal, worth a look."""
     shown = source_names((s.src_sha256, s.src) for s in summary.sources)
     by_name: dict[str, list[str]] = {}
     for s in summary.sources:
@@ -159,16 +138,13 @@ def name_warnings(summary: TableSummary) -> list[str]:
 
 
 def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str]:
-    """One file (src_sha256) named differently by the inputs (a clip renamed on one box): what each input called
-    it and the name the union gives it, said at the merge instead of one name kept without a word."""
+    """One file (src_sha256) named differently by the inputs (a clip renamed on one box)."""
     named: dict[str, dict[str, list[str]]] = {}  # src_sha256 -> name -> the inputs that use it
     for inp in inputs:
-        pairs = inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
-        for row in pairs:
+        for row in inp.table.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist():
             named.setdefault(str(row["src_sha256"]), {}).setdefault(str(row["src"]), []).append(inp.name)
-    kept = merged.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist()
     union: dict[str, list[str]] = {}
-    for row in kept:
+    for row in merged.select(["src_sha256", "src"]).group_by(["src_sha256", "src"]).aggregate([]).to_pylist():
         union.setdefault(str(row["src_sha256"]), []).append(str(row["src"]))
     def said(names: dict[str, list[str]]) -> str:
         return " and ".join(f"{n!r} in {', '.join(sorted(set(who)))}" for n, who in sorted(names.items()))
@@ -179,26 +155,15 @@ def rename_warnings(inputs: Sequence[LoadedInput], merged: pa.Table) -> list[str
             for sha, names in sorted(named.items()) if len(names) > 1]
 
 
-def left_out_of(inputs: Sequence[LoadedInput]) -> tuple[LeftOut, ...]:
-    """Every input's clips left out (a box's 02_corpus/skipped.json, by file name), each with its box."""
-    return tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out)
-
-
-def box_warnings(inputs: Sequence[LoadedInput]) -> list[str]:
-    """The boxes' corpus warnings (a heavily compressed reference), each naming its box."""
-    return [f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
-            for w in i.manifest.warnings]
-
-
 def input_check(inp: LoadedInput) -> IndependentCheck:
-    """What the independent check found over one input, from its manifest; an input without one is unchecked."""
+    """What the independent check found over one input; an input without a manifest is unchecked."""
     if inp.manifest is not None:
         return independent_check(inp.manifest, name_boxes=True)
     sources = sorted(str(v) for v in pc.unique(inp.table["src"]).to_pylist() if v is not None)
     return IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, float("nan"), "", [], sources, [])
 
 
-def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
+def input_entry(inp: LoadedInput, read: int, kept: int, duplicate: int, conflict: int) -> InputEntry:
     m = inp.manifest
     shard = m.shard.label if isinstance(m, ShardManifest) and m.shard is not None else None
     return InputEntry(
@@ -207,17 +172,14 @@ def input_entry(inp: LoadedInput, counts: InputCounts) -> InputEntry:
         box_ids=sorted(v for v in pc.unique(inp.table["box_id"]).to_pylist() if v is not None),
         manifest_kind=m.kind if m is not None else None, shard=shard,
         demo_corpus=bool(m.demo_corpus) if m is not None else False,
-        read=counts.read, kept=counts.kept, duplicate=counts.duplicate, conflict=counts.conflict,
+        read=read, kept=kept, duplicate=duplicate, conflict=conflict,
         upgraded=inp.upgraded or None,
     )
 
 
 def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
                 note: Callable[[str], None] = lambda _: None, overrides: Overrides | None = None) -> MergeManifest:
-    """Merge the inputs into `out` (+ `<stem>.manifest.json`); returns the manifest. Inputs of different teachers are
-    refused (kit.corpus.provenance); the sources are grouped into contents by their fingerprints (kit.corpus.regroup;
-    `overrides`: --content-groups). What a killed merge into `out` left is recovered first, under `out`'s merge lock;
-    `note` hears what was done."""
+    """Merge the inputs into `out` (+ its manifest, returned), a killed merge's leftovers recovered first."""
     check_output(out, [(Path(p), Path(p)) for p in paths])  # before anything is touched beside -o (the lock too)
     if prefer is not None and prefer not in PREFER_CHOICES:
         raise InputError(f"--prefer {prefer!r} is not one of {', '.join(PREFER_CHOICES)}", hint="--prefer first")
@@ -231,7 +193,6 @@ def merge_files(paths: Sequence[Path], out: Path, prefer: str | None = None,
 
 
 def open_output_folder(out: Path) -> Tree:
-    """-o's folder, the user's (made when missing), held for the merge: its files are the merge's to check."""
     return Tree.open(out.parent, Rules(group_shared=group_shared_from_env(), checked_root=False),
                      label="-o's folder")
 
@@ -251,34 +212,34 @@ def _merge_into(tree: Tree, paths: Sequence[Path], out: Path, prefer: str | None
                             hint="pick a rule: --prefer first (canonical input order) or --prefer newest "
                                  "(newest recorded time); or drop the input that is wrong",
                             details=conflict_examples(d, inputs))
-    counts = count_per_input(d, len(inputs))
+    entries = input_entries(d, inputs)
     kept = d.table.filter(pa.array(d.keep))
     builds = build_rows(kept, [i.manifest for i in inputs])
     contents = regroup(kept.drop_columns(list(HELPERS)), inputs, overrides)
-    conflicts = Conflicts(n_conflicts, sum(c.conflict for c in counts), conflict_examples(d, inputs))
+    conflicts = Conflicts(n_conflicts, sum(e.conflict for e in entries), conflict_examples(d, inputs))
     summary = summarise_table(contents.table)
     return commit_pair(tree, contents.table, out, lambda written: build_merge_manifest(
-        out, written, inputs, counts, repeats, prefer, summary, conflicts, builds, contents,
+        out, written, inputs, entries, repeats, prefer, summary, conflicts, builds, contents,
         overrides.lines() if overrides else []))
 
 
-def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], counts: Sequence[InputCounts],
+def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput], entries: Sequence[InputEntry],
                          repeats: list[RepeatedInput], prefer: str | None, summary: TableSummary,
                          conflicts: Conflicts, builds: tuple[BuildRows, ...], contents: Regrouped,
                          overrides: list[str]) -> MergeManifest:
-    """The manifest of the merged corpus; its warnings hold what the merge found about its inputs beyond the
-    rows' keys (the terminal prints them too)."""
+    """The manifest of the merged corpus, with what the merge found about its inputs among its warnings."""
     times = [i.recorded_utc for i in inputs if i.recorded_utc]
     return MergeManifest(
         schema_version=SCHEMA_VERSION, kind="merged", file=out.name, sha256=written, rows=summary.rows,
         key=list(KEY), sort_order=list(SORT_ORDER), scored_columns=list(SCORED), prefer=prefer,
-        conflicts=conflicts, duplicates_dropped=sum(c.duplicate for c in counts),
-        inputs=tuple(input_entry(i, c) for i, c in zip(inputs, counts, strict=True)),
+        conflicts=conflicts, duplicates_dropped=sum(e.duplicate for e in entries), inputs=tuple(entries),
         repeated_inputs=tuple(repeats),
         demo_corpus=any(i.manifest is not None and i.manifest.demo_corpus for i in inputs),
         jsonl_identity=f"rows without src_sha256: sha256 of UTF-8 '{JSONL_NAMESPACE}' + src",
         warnings=[*shard_warnings(inputs), *name_warnings(summary), *rename_warnings(inputs, contents.table),
-                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy, *box_warnings(inputs)],
+                  *build_warnings(builds), *contents.grouping.notes, *contents.legacy,
+                  *(f"box {i.manifest.box_id or i.name}: {w}" for i in inputs if isinstance(i.manifest, ShardManifest)
+                    for w in i.manifest.warnings)],
         recorded_utc=max(times) if times else None, merged_at_utc=utc_iso(), kit_version=__version__,
         n_sources=summary.n_sources, sources=source_rows(summary.sources, contents),
         encoders=summary.encoders, boxes=summary.boxes,
@@ -286,8 +247,9 @@ def build_merge_manifest(out: Path, written: str, inputs: Sequence[LoadedInput],
         vmaf_range=summary.vmaf_range, teacher_models=summary.teacher_models, enc_pix_fmts=summary.enc_pix_fmts,
         teacher_sha256=next(iter(summary.teacher_sha256s), ""),
         grids=summary.grids, rungs=summary.rungs,
-        builds=builds, n_contents=content_count(contents.table),
+        builds=builds, n_contents=len(pc.unique(contents.table["content"])),
         groups=contents.grouping.groups, unchecked_inputs=[Path(p).name for p in contents.unchecked],
         overrides=overrides, twins=contents.twins, apart=[list(p) for p in contents.grouping.apart],
-        left_out=left_out_of(inputs), check=combine_checks([input_check(i) for i in inputs]),
+        left_out=tuple(u for i in inputs if i.manifest is not None for u in i.manifest.left_out),
+        check=combine_checks([input_check(i) for i in inputs]),
     )

@@ -1,17 +1,5 @@
-"""Rows that kits before 2.0 scored against the wrong reference frames, refused wherever a corpus comes in.
-
-Kits 1.0.x (and 1.0's stages from 0.4) decoded a compressed master once for all its jobs (kit.corpus.shared) and wrote
-the decoded reference renumbered at 25 fps: below 25 fps libvmaf paired encode frames with the wrong reference frames. A
-rate of 25 fps or more, a .y4m or .yuv clip, a hardware encoder's rows and the bash kit's rows were never affected.
-`misscored` is the one rule; `merge` and training on a `--corpus` file refuse through it. What is recorded decides
-(docs/lead.md, "Shards of kits before 2.0"):
-
-* a manifest that describes the file: schema 5 or later, or a kit 2.0 or later, is right; schema 1 or 2 predates the
-  shared decode; of schema 3 or 4, a software encoder's rows below 25 fps are refused unless the source was a .y4m or
-  .yuv (its `file`; a merged manifest's sources are judged the same way, a bash-kit input's box excepted);
-* no manifest (or one of other bytes): schema 1 or 2's columns (all of those schema 3 and 4 added missing, never one
-  alone, which anyone can drop) predate it; any other file is judged by its rows alone: every software encoder's row
-  below 25 fps is refused, a bash-kit row excepted. Kit 2.0 writes a manifest beside every corpus.
+"""Rows that kits before 2.0 scored against the wrong reference frames (their shared decode of a master below 25 fps),
+refused wherever a corpus comes in: `misscored` is the one rule (docs/lead.md, "Shards of kits before 2.0").
 """
 
 from __future__ import annotations
@@ -38,9 +26,7 @@ from kit.infra.parquet import parquet_columns, read_parquet
 from kit.platforms.encoders import SPECS
 from kit.rundir import manifest_path
 
-# the corpus schemas the kits with the shared decode wrote (stages 0.4-0.6 and 1.0.x; 0.2 and 0.3 wrote 3 too); kit 2.0
-# writes 5 (kit.corpus.manifests)
-SHARED_DECODE_SCHEMAS = (3, 4)
+SHARED_DECODE_SCHEMAS = (3, 4)  # the corpus schemas the kits with the shared decode wrote
 FIXED_KIT = (2, 0)  # the first kit that pairs frame i with frame i at every rate
 SHORT_RATE = Fraction(25)  # the shared decode renumbered at 25 fps: every rate below it lost frames
 READ_AS_IS = (".y4m", ".yuv")  # clips read as they are, never through the shared decode
@@ -53,8 +39,6 @@ LATER_COLUMNS = (*SCHEMA2_MISSING, *SCHEMA3_MISSING)  # what schema 3 and 4 adde
 
 @dataclass(frozen=True)
 class Misscored:
-    """One source of one box whose software-encoder rows below 25 fps went through the shared decode."""
-
     src: str
     fps: str  # as people read it: 23.976
     box: str
@@ -65,14 +49,14 @@ class Misscored:
 class Finding:
     writer: str  # who scored them: "kit 1.0.5"
     sources: tuple[Misscored, ...]
-    manifest: bool  # False: judged by the rows alone (a file of kit 2.0 whose manifest was lost reads so too)
+    manifest: bool  # False: judged by the rows alone
 
     @property
     def boxes(self) -> str:
         return ", ".join(sorted({s.box or "(box not recorded)" for s in self.sources}))
 
     def listing(self) -> str:
-        """`source a (23.976 fps, box b)`, `sources a (…) and c (…)`; the first MAX_LISTED, the rest counted."""
+        """`source a (23.976 fps, box b)`, `sources a (…) and c (…)`; the rest past MAX_LISTED counted."""
         shown = [f"{s.src} ({s.fps} fps, box {s.box or '(not recorded)'})" for s in self.sources[:MAX_LISTED]]
         if len(shown) == 1:
             return f"source {shown[0]}"
@@ -80,18 +64,13 @@ class Finding:
         return f"sources {', '.join(shown)} and {last}"
 
 
-def _version_at_least(version: str, least: tuple[int, int]) -> bool:
-    found = _VERSION.match(version.strip())
-    return found is not None and (int(found[1]), int(found[2])) >= least
-
-
 def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
-    """Which kit may have scored the rows through the shared decode (`kit 1.0.5`), or "" when none that had it did.
-    `manifest`: the one that describes the file (None without); `columns`: the file's own columns."""
+    """Which kit may have scored the rows through the shared decode (`kit 1.0.5`), or "" when none that had it did."""
     if manifest is None:
         older = not set(LATER_COLUMNS) & set(columns)  # schema 1 or 2: before the shared decode
         return "" if older else "a kit before 2.0 (no manifest that describes the file says which)"
-    if manifest.schema_version not in SHARED_DECODE_SCHEMAS or _version_at_least(manifest.kit_version, FIXED_KIT):
+    fixed = (found := _VERSION.match(manifest.kit_version.strip())) and (int(found[1]), int(found[2])) >= FIXED_KIT
+    if manifest.schema_version not in SHARED_DECODE_SCHEMAS or fixed:
         return ""
     version = manifest.kit_version or "(not recorded)"
     if isinstance(manifest, MergeManifest):
@@ -102,7 +81,6 @@ def scored_by(manifest: CorpusManifest | None, columns: Collection[str]) -> str:
 
 
 def _software_groups(table: pa.Table) -> list[dict[str, Any]]:
-    """(src, src_sha256, box_id, fps, count_all) of the software encoders' rows, per source, box and rate."""
     if not {"encoder", "src_sha256"} <= set(table.column_names):
         return []
     keys = [c for c in ("src", "src_sha256", "box_id", "fps") if c in table.column_names]
@@ -126,17 +104,8 @@ def _bash_kit_boxes(manifest: CorpusManifest | None) -> set[str]:
     return {b for i in manifest.inputs if i.kind == "jsonl" for b in i.box_ids} - kit
 
 
-def _spared(g: dict[str, Any], entry: ClipEntry | SourceRows | None, rate: Fraction, bash_boxes: set[str]) -> bool:
-    """Rows of a source (`g`: one of _software_groups) that never went through the shared decode: at 25 fps or more,
-    of a .y4m/.yuv clip, or the bash kit's."""
-    return (rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS))
-            or str(g.get("box_id") or "") in bash_boxes or g["src_sha256"] == jsonl_src_sha256(str(g.get("src") or "")))
-
-
 def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collection[str]) -> Finding | None:
-    """The rule: the sources of `table` (a corpus's rows: src, src_sha256, encoder, fps, box_id) that a kit before
-    2.0 scored through its shared decode below 25 fps, or None. `manifest` describes exactly these rows (None
-    without); `columns` are the file's own (its schema when no manifest says)."""
+    """The rule: the sources of `table` a kit before 2.0 scored through its shared decode below 25 fps, or None."""
     writer = scored_by(manifest, columns)
     if not writer:
         return None
@@ -147,7 +116,8 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
         sha, box = str(g["src_sha256"]), str(g.get("box_id") or "")
         entry = entries.get(sha)
         rate = _rate(entry, g.get("fps"))
-        if rate is None or _spared(g, entry, rate, bash_boxes):  # no rate known: nothing says it was below 25
+        if rate is None or rate >= SHORT_RATE or (entry is not None and entry.file.lower().endswith(READ_AS_IS)) \
+                or box in bash_boxes or sha == jsonl_src_sha256(str(g.get("src") or "")):  # never shared the decode
             continue
         before = found.get((box, sha))
         fps = before.fps if before else f"{float(rate):.3f}".rstrip("0").rstrip(".")
@@ -159,9 +129,6 @@ def misscored(table: pa.Table, manifest: CorpusManifest | None, columns: Collect
 
 
 def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, beside: Path | None) -> InputError:
-    """The one sentence that refuses such rows (exit 2): `label` names the file, `done` what was not done, `then`
-    what the lead does with the rescored rows, `leave_out` the other way out; `beside`: the parquet file a lost
-    manifest of kit 2.0 would sit beside (None for a tarball)."""
     n = sum(s.rows for s in finding.sources)
     one = len(finding.sources) == 1
     back = "" if finding.manifest or beside is None else (
@@ -177,7 +144,6 @@ def refusal(label: str, finding: Finding, done: str, then: str, leave_out: str, 
 
 
 def refuse_export(loaded: LoadedInput) -> None:
-    """`corpus export`: a corpus holding such rows is refused, naming it: no upstream trainer gets them."""
     if loaded.kind != "jsonl" and (finding := misscored(loaded.table, loaded.manifest, loaded.columns)) is not None:
         raise refusal(loaded.path, finding, "exported", "then merge its new results tarball and export the new "
                       "corpus", f"merge again without box {finding.boxes}'s inputs and export that",
@@ -185,7 +151,7 @@ def refuse_export(loaded: LoadedInput) -> None:
 
 
 def refuse_inputs(inputs: Sequence[LoadedInput]) -> None:
-    """`merge`: an input holding such rows is refused, naming it (and how many other inputs hold them too)."""
+    """`merge`: an input holding such rows is refused, naming it (and the other inputs that hold them too)."""
     found = [(inp, f) for inp in inputs if inp.kind != "jsonl"
              and (f := misscored(inp.table, inp.manifest, inp.columns)) is not None]
     if not found:
@@ -198,8 +164,6 @@ def refuse_inputs(inputs: Sequence[LoadedInput]) -> None:
 
 
 def refuse_corpus(path: Path) -> None:
-    """Training on `path` (--corpus): a corpus holding such rows is refused, naming it. Its manifest counts only
-    when it describes exactly these bytes (the sha256 it records)."""
     manifest = read_manifest(path)
     if manifest is not None and (not manifest.sha256
                                  or manifest.sha256 != remembered_sha256(path, path.stat(), sha256_file)):

@@ -1,10 +1,6 @@
-"""The names people read for a corpus's sources: a clip's name, told apart from another content's of the same name.
-
-Two sources (different `src_sha256`) may carry one `src` (two boxes' different `intro.mp4`). Every reader that shows
-sources or groups rows by name takes its names from here (`with_names` for a pyarrow table, `named_frame` for a pandas
-frame): a name no other source carries is shown as it is; names that clash get the first 6 hex digits of each sha256
-(`intro~3fa2c1`, more digits where 6 do not tell them apart); a source recorded under several names is shown under the
-least. The names depend only on the set of (src_sha256, src) pairs; the corpus file keeps the boxes' names.
+"""The names people read for a corpus's sources: a name no other source carries as it is; names that clash get the
+first SHORT_ID hex digits of each sha256 (`intro~3fa2c1`, more where those do not tell them apart); a source recorded
+under several names is shown under the least. Every reader that shows sources or groups rows by name takes them here.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the records of the verdict are read by light commands: pyarrow and pandas load with a table
+if TYPE_CHECKING:  # light commands read the verdict's records
     import pandas as pd
     import pyarrow as pa
 
@@ -28,7 +24,6 @@ def source_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
         if sha not in given or src < given[sha]:
             given[sha] = src
     uses = Counter(given.values())
-    shown = dict(given)
     for width in range(SHORT_ID, 65):
         shown = {sha: f"{src}{SEPARATOR}{sha[:width]}" if uses[src] > 1 else src for sha, src in given.items()}
         if len(set(shown.values())) == len(shown):
@@ -37,8 +32,7 @@ def source_names(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def with_names(table: pa.Table) -> pa.Table:
-    """The table with every row's `src` replaced by its source's name (source_names); unchanged when no
-    name clashes."""
+    """The table with every row's `src` replaced by its source's name."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -54,6 +48,5 @@ def with_names(table: pa.Table) -> pa.Table:
 
 
 def named_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A pandas frame with `src` and `src_sha256` columns, its `src` replaced by the sources' names."""
     names = source_names(zip(df["src_sha256"].astype(str), df["src"].astype(str), strict=True))
     return df.assign(src=df["src_sha256"].astype(str).map(names))

@@ -1,12 +1,7 @@
-"""The teacher checked against itself run another way: one job of every clip, scored again independently.
-
-The corpus step's scorings take shortcuts a plain libvmaf run does not (a master's shared decode, kit.corpus.shared; a
-renumbering at the clip's rate). For every clip one job (its first through the shared decode, else its first) is scored
-again on its first ORACLE_FRAMES frames, against the reference decoded from the user's file by a decoder of its own, and
-the two are compared frame by frame: a rate imposed on a decode shows from the first frames on, and a frame dropped
-later is the job's counts' to catch (kit.corpus.jobs). A frame whose scores differ by more than TOLERANCE, or a window
-the reference cannot fill, fails the check: the clip is left out (exit 2 with --strict). The check is written into the
-job's ledger and the shard manifest with the command that made it, so a rerun reuses it and a reader can run it again.
+"""The teacher checked against itself run another way: for every clip one job is scored again on its first
+ORACLE_FRAMES frames, against the reference decoded from the user's file by a decoder of its own, and compared frame by
+frame. A frame whose scores differ by more than TOLERANCE, or a window the reference cannot fill, fails the check: the
+clip is left out (exit 2 with --strict). The check, with its command, is kept in the job's ledger and the manifest.
 """
 
 from __future__ import annotations
@@ -25,25 +20,22 @@ from kit.media.ffmpeg import telling_line
 from kit.media.libvmaf import Teacher, parse_vmaf_log
 from kit.media.refs import Clip
 
-if TYPE_CHECKING:  # numpy loads when a check is compared, discovery (and numpy) when clips are refused: `status`
-    import numpy as np  # reads the manifests that hold this module's record
+if TYPE_CHECKING:  # `status` reads the manifests that hold this module's record, without numpy
+    import numpy as np
 
     from kit.media.discovery import Unusable
 
-# frames compared per clip: enough for a pairing that slips to show (a rate imposed on the reference drops or
-# repeats a frame every few; a frame count short by one is refused by every job), few enough to cost a small share
-# of the corpus step: 2.7 % of its CPU on the demo, 2.2 % on 1080p masters (bench/bench_oracle.py, bench/README.md)
+# frames compared per clip: enough for a pairing that slips to show, a small share of the corpus step's cost
+# (bench/README.md)
 ORACLE_FRAMES = 16
-# the largest difference allowed between the two scores of one frame: the same libvmaf on the same pictures gives
-# the same score to its printed precision (0.000001), so anything above rounding is a different pairing or
-# different pictures, and a wrong pairing moves a frame's score by several points
+# the same libvmaf on the same pictures gives the same score to its printed precision; a wrong pairing moves a
+# frame's score by several points
 TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
 class OracleCheck(Record):
-    """What the independent scoring of one job found: its frames first..last (inclusive) compared, the largest
-    difference and where, the command that made it. `failure` is "" when the check passed."""
+    """What the independent scoring of one job found; `failure` is "" when the check passed."""
 
     job_id: str
     first: int
@@ -54,8 +46,7 @@ class OracleCheck(Record):
     oracle_vmaf: float  # the independent score at at_frame
     argv: list[str] = field(default_factory=list)
     failure: str = ""
-    # kit 2.1: the reference was decoded from the clip's own file, also where the kit reads a lossless copy of it
-    # (kit.media.containers); absent from an older kit's check, which read the copy
+    # the reference was decoded from the clip's own file, not the kit's lossless copy (absent: an older kit's check)
     own_file: bool | None = omit_none()
 
     @property
@@ -65,21 +56,19 @@ class OracleCheck(Record):
 
 @dataclass(frozen=True)
 class IndependentCheck(Record):
-    """What the independent check found over a corpus (kit.corpus.summary.independent_check, from the manifests'
-    OracleChecks): the verdict's `independent_check` block, a row of the closing summary, a section of the report."""
+    """What the independent check found over a corpus: the verdict's `independent_check` block."""
 
-    frames: int  # ORACLE_FRAMES: each clip's first frames scored again
+    frames: int  # ORACLE_FRAMES
     tolerance: float  # TOLERANCE
     clips: int  # the corpus's clips whose check passed
     max_diff: float  # the largest difference over their frames, VMAF points (NaN where none was checked)
     worst: str  # where it was: "<source> frame <n>" ("" where none was checked)
     refused: list[str]  # the clips it refuted, left out of the corpus: "<file>: <why>"
-    unchecked: list[str]  # the corpus's sources no check covers (a corpus of an older kit, or without a manifest)
-    from_copy: list[str]  # the sources whose check read the kit's lossless copy, not their own file (older kits)
+    unchecked: list[str]  # the corpus's sources no check covers
+    from_copy: list[str]  # the sources whose check read the kit's lossless copy, not their own file
 
     @property
     def text(self) -> str:
-        """In one line, as the closing summary says it."""
         if not self.clips:
             said = "no clip checked"
         else:
@@ -93,12 +82,11 @@ class IndependentCheck(Record):
         return f"{said}; {'; '.join(rest)}"
 
 
-J = TypeVar("J", bound=Job)  # a corpus job (kit.corpus.jobs.Job is one)
+J = TypeVar("J", bound=Job)
 
 
 def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozenset[str]:
-    """The job of each clip that is checked: its first (plan order) that `shared` says goes through the shared
-    decode, else its first: the check then covers the path most likely to slip."""
+    """The job of each clip that is checked: its first through the shared decode, else its first."""
     first: dict[str, J] = {}
     through: dict[str, J] = {}
     for job in jobs:
@@ -109,23 +97,19 @@ def pick_oracle_jobs(jobs: Iterable[J], shared: Callable[[J], bool]) -> frozense
 
 
 def oracle_window(n_frames: int) -> tuple[int, int]:
-    """(first, end) of the frames the check scores: the clip's first ORACLE_FRAMES + 1 (the last of them is scored
-    only to give the one before it its motion, whose libvmaf feature reads the next frame too)."""
+    """(first, end) of the frames the check scores (one more than ORACLE_FRAMES, for the last one's motion)."""
     return 0, min(n_frames, ORACLE_FRAMES + 1)
 
 
 @dataclass(frozen=True)
 class Oracle:
-    """How the checks run: the kit's ffmpeg, the teacher, a log for each command."""
-
     ffmpeg: str
     teacher: Teacher
     log: LogFn
 
     def check(self, job_id: str, clip: Clip, encoded: Path, rows_vmaf: np.ndarray, log_path: Path,
               n_threads: int, upscaler: str, timeout_s: float) -> OracleCheck:
-        """Score `encoded` against `clip` decoded from its own file on oracle_window's frames, and compare with the
-        job's own scores `rows_vmaf` (one per frame of the clip)."""
+        """Score `encoded` against `clip` decoded from its own file, and compare with the job's own scores."""
         first, end = oracle_window(clip.n_frames)
         argv = build_oracle_argv(self.ffmpeg, encoded, clip.own_input_args(), clip.width, clip.height, clip.pix_fmt,
                                  log_path, n_threads, fps=clip.fps, window=(first, end), teacher=self.teacher,
@@ -135,8 +119,7 @@ class Oracle:
             if res.returncode != 0:
                 raise ValueError(f"exit {res.returncode}: {telling_line(res.stderr)}")
             scores = parse_vmaf_log(log_path).vmaf
-        except (OSError, ValueError) as exc:  # a run that did not finish (killed, out of memory, a stop) proves
-            # nothing either way: the job fails and is done again, nothing of it recorded
+        except (OSError, ValueError) as exc:  # proves nothing either way: the job fails and is done again
             raise ToolError(f"{clip.path}: the independent libvmaf check of job {job_id} did not run ({exc})",
                             hint="see the step log for its command and stderr; rerun: the job is done again",
                             stderr_tail=res.stderr_tail) from None
@@ -145,10 +128,8 @@ class Oracle:
 
 def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_vmaf: np.ndarray,
             argv: list[str]) -> OracleCheck:
-    """The job's scores (one per frame of the clip) against the independent ones of frames window[0]..window[1]-1.
-    A window's edge frame is compared only where it is the clip's too: libvmaf's motion of a frame reads the frames
-    beside it, which a window cuts off."""
-    import numpy as np  # `status` reads manifests, which name this module's record, without numpy
+    """The job's scores against the independent ones; a window's edge frame only where it is the clip's too."""
+    import numpy as np
 
     (first, end), n = window, len(rows_vmaf)
     if len(oracle_vmaf) != end - first:
@@ -163,18 +144,15 @@ def compare(job_id: str, window: tuple[int, int], rows_vmaf: np.ndarray, oracle_
     worst = float(diffs[at]) if len(diffs) else 0.0
     mine = float(kit[at]) if len(diffs) else float("nan")
     theirs = float(oracle_vmaf[lo - first + at]) if len(diffs) else float("nan")
-    failure = ""
-    if not worst <= TOLERANCE:  # NaN fails too
-        failure = (f"frame {lo + at} scores {mine:.2f} in the corpus but {theirs:.2f} scored on its own (libvmaf "
-                   f"on the same encode and the clip decoded from its file): they differ by {worst:.2f}, over "
-                   f"{TOLERANCE}")
+    failure = "" if worst <= TOLERANCE else (  # NaN fails too
+        f"frame {lo + at} scores {mine:.2f} in the corpus but {theirs:.2f} scored on its own (libvmaf on the same "
+        f"encode and the clip decoded from its file): they differ by {worst:.2f}, over {TOLERANCE}")
     return OracleCheck(job_id, lo, hi - 1, round(worst, 6), lo + at, mine, theirs, argv, failure)
 
 
 def oracle_refusals(clips: Sequence[Clip], checks: Mapping[str, OracleCheck | None],
                     strict: bool) -> dict[str, Unusable]:
-    """The clips whose check failed (`checks`: by clip path), each as a clip left out with its reason and what to
-    do; with `strict`, or when no clip is left, the first refuses the run (exit 2)."""
+    """The clips whose check failed, left out; with `strict`, or when none is left, the first refuses (exit 2)."""
     from kit.media.discovery import Unusable
 
     refused: dict[str, Unusable] = {}

@@ -1,7 +1,5 @@
-"""What a corpus was scored with: its teachers and its ffmpeg/libvmaf builds, with their row counts.
-
-A corpus trains one teacher: a model's name and, for a --teacher model file, the file's sha256. `merge` refuses inputs
-of different teachers, naming each, and training refuses a corpus that holds several. Builds may mix, with a warning.
+"""What a corpus was scored with: its teachers (one per corpus: `merge` and training refuse several) and its
+ffmpeg/libvmaf builds (which may mix, with a warning), with their row counts.
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ def _counts(table: pa.Table, columns: list[str]) -> list[tuple[tuple[str, ...], 
 
 
 def teacher_rows(table: pa.Table) -> dict[str, int]:
-    """Each teacher of the rows (Teacher.label: a built-in's name; a model file's name and sha256) and its row
-    count; a table without `teacher_sha256` (schema 3 and older) was scored by built-ins."""
+    """Each teacher of the rows (Teacher.label) and its row count."""
     columns = ["teacher_model", *(["teacher_sha256"] if "teacher_sha256" in table.column_names else [])]
     found: dict[str, int] = {}
     for key, n in _counts(table, columns):
@@ -42,8 +39,7 @@ def teachers_line(rows: dict[str, int]) -> str:
 
 
 def check_teachers(names: Sequence[str], tables: Sequence[pa.Table]) -> None:
-    """Inputs (by name, with their rows) of more than one teacher: refused (exit 2) with one sentence naming each
-    teacher and the inputs that hold it."""
+    """Inputs of more than one teacher: refused (exit 2), naming each teacher and its inputs."""
     held: dict[str, list[str]] = {}
     for name, table in zip(names, tables, strict=True):
         for teacher in teacher_rows(table):
@@ -55,7 +51,7 @@ def check_teachers(names: Sequence[str], tables: Sequence[pa.Table]) -> None:
 
 
 def check_one_teacher(table: pa.Table, label: str) -> None:
-    """A corpus to train on holds the rows of one teacher; one of several is refused, naming each (exit 2)."""
+    """A corpus to train on of several teachers is refused, naming each (exit 2)."""
     rows = teacher_rows(table)
     if len(rows) > 1:
         raise InputError(f"{label}: its rows were scored by {len(rows)} different teachers: {teachers_line(rows)}; a "
@@ -64,7 +60,7 @@ def check_one_teacher(table: pa.Table, label: str) -> None:
 
 def _build_of(manifest: CorpusManifest | None, version: str) -> tuple[str, str]:
     """(ffmpeg build line, libvmaf version) of an input's rows of ffmpeg `version`, from its manifest."""
-    if isinstance(manifest, ShardManifest):  # one box, one ffmpeg: every row of a shard is its build
+    if isinstance(manifest, ShardManifest):
         return manifest.ffmpeg.build, manifest.libvmaf_version
     if isinstance(manifest, MergeManifest):
         known = {(b.ffmpeg_build, b.libvmaf_version) for b in manifest.builds if b.ffmpeg_version == version}
@@ -74,8 +70,7 @@ def _build_of(manifest: CorpusManifest | None, version: str) -> tuple[str, str]:
 
 
 def build_rows(table: pa.Table, manifests: Sequence[CorpusManifest | None]) -> tuple[BuildRows, ...]:
-    """The builds of the rows with their counts. `manifests[i]` describes the input whose rows carry `_input` i
-    (a table without `_input` is one input's)."""
+    """The builds of the rows with their counts; `manifests[i]` describes the rows of `_input` i."""
     if "_input" not in table.column_names:
         table = table.append_column("_input", pa.array([0] * table.num_rows, pa.int32()))
     found: dict[tuple[str, str, str], int] = {}
@@ -86,7 +81,6 @@ def build_rows(table: pa.Table, manifests: Sequence[CorpusManifest | None]) -> t
 
 
 def build_warnings(builds: Sequence[BuildRows]) -> list[str]:
-    """One line when a corpus mixes builds (their scores may differ slightly)."""
     if len(builds) < 2:
         return []
     return [f"the corpus mixes {len(builds)} ffmpeg/libvmaf builds: "

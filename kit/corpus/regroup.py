@@ -1,9 +1,5 @@
-"""Content groups across the inputs of a merge: kit.corpus.contents' rules over every box's sources.
-
-Every fingerprint an input's manifest recorded is compared with every other, across boxes, and the groups a shard formed
-stay joined; the merged rows' `content` column names the union's groups. An input without fingerprints (schema 2,
-bash-kit JSONL, a hand-made file) still merges, grouped by src_sha256 only and named as not checked (a bash-kit source
-is also compared by its features: kit.corpus.legacy).
+"""Content groups across the inputs of a merge: kit.corpus.contents' rules over every box's sources, the groups a shard
+formed kept joined. An input without fingerprints still merges, grouped by src_sha256 only and named as not checked.
 """
 
 from __future__ import annotations
@@ -13,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kit.corpus.contents import Grouping, Overrides, Source, group_sources
 from kit.corpus.inputs import LoadedInput
@@ -32,14 +27,14 @@ class Regrouped:
     table: pa.Table  # the rows, their `content` column set to the union's groups
     grouping: Grouping
     unchecked: list[str]  # inputs whose sources could not be compared (no fingerprints)
-    recorded: dict[str, Recorded]  # what the inputs' manifests knew of each source: the merged manifest carries it on
-    twins: tuple[TwinEntry, ...]  # every input's twins
+    recorded: dict[str, Recorded]  # what the inputs' manifests knew of each source
+    twins: tuple[TwinEntry, ...]
     legacy: list[str] = field(default_factory=list)  # bash-kit JSONL sources named as a source whose rows differ
 
 
 @dataclass(frozen=True)
 class Recorded:
-    fingerprint: Fingerprint | None = None  # none recorded: an input without a manifest, or an older one
+    fingerprint: Fingerprint | None = None
     frames: int = 0
     file: str = ""
 
@@ -55,18 +50,13 @@ def _fingerprint(entry: ClipEntry | SourceRows, where: str) -> Fingerprint | Non
                               "beside the parquet file (its sources are then grouped by sha256 only)") from None
 
 
-def _recorded(inp: LoadedInput) -> dict[str, Recorded]:
-    """src_sha256 -> what the input's manifest recorded of it (nothing without a manifest)."""
-    m = inp.manifest
-    entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
-    return {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
-
-
 def input_sources(inp: LoadedInput) -> tuple[list[Source], list[tuple[str, str, str]], dict[str, Recorded]]:
     """(the input's sources, the links its own content groups make, what its manifest recorded of them)."""
     t = inp.table.select(["src", "src_sha256", "content", "box_id"]).group_by(
         ["src", "src_sha256", "content", "box_id"]).aggregate([]).to_pylist()
-    recorded = _recorded(inp)
+    m = inp.manifest
+    entries: Sequence[ClipEntry | SourceRows] = m.sources if isinstance(m, ShardManifest | MergeManifest) else ()
+    recorded = {e.src_sha256: Recorded(_fingerprint(e, inp.path), e.frames, e.file) for e in entries}
     sources = [Source(r["src"], r["src_sha256"], (rec := recorded.get(r["src_sha256"], Recorded())).fingerprint,
                       r["box_id"] or "", rec.file) for r in t]
     by_content: dict[str, list[str]] = {}
@@ -94,17 +84,16 @@ def regroup(table: pa.Table, inputs: Sequence[LoadedInput], overrides: Overrides
         if any(s.fingerprint is None for s in found):
             unchecked.append(inp.path)
         if isinstance(inp.manifest, ShardManifest | MergeManifest):
-            apart += inp.manifest.apart  # a box's word that two sources differ holds in the union too
+            apart += inp.manifest.apart
             twins.update({(t.file, t.src_sha256): t for t in inp.manifest.twins})
-    legacy = legacy_links(table, sources)  # bash-kit JSONL copies of the union's sources: by name and features
+    legacy = legacy_links(table, sources)
     grouping = group_sources(sources, overrides, links + legacy.links, apart)
     return Regrouped(with_content(table, grouping.content_of), grouping, unchecked, recorded,
                      tuple(twins[k] for k in sorted(twins)), legacy.notes)
 
 
 def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], sources: Sequence[SourceRows]) -> list[str]:
-    """What a merge says about the contents it found: which sources (named as people read them:
-    kit.corpus.names), which boxes, how close; and which inputs it could not check (their file names)."""
+    """What a merge says about the contents it found, and which inputs it could not check."""
     shown = source_names((s.src_sha256, s.src) for s in sources)
     lines = []
     for g in groups[:MAX_LISTED]:
@@ -122,7 +111,6 @@ def group_lines(groups: Sequence[ContentGroup], unchecked: Sequence[str], source
 
 
 def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, ...]:
-    """The merged manifest's per-source entries with each source's group, fingerprint, frames and file name."""
     out = []
     for s in rows:
         rec = r.recorded.get(s.src_sha256, Recorded())
@@ -130,7 +118,3 @@ def source_rows(rows: Sequence[SourceRows], r: Regrouped) -> tuple[SourceRows, .
         out.append(SourceRows(s.src, s.src_sha256, s.rows, r.grouping.content_of.get(s.src_sha256, s.src_sha256),
                               fp.pixels_sha256 if fp else "", fp.signature if fp else "", rec.frames, rec.file))
     return tuple(out)
-
-
-def content_count(table: pa.Table) -> int:
-    return len(pc.unique(table["content"]))

@@ -1,11 +1,10 @@
-"""What decided that two sources are one content, worded so people can undo it (`Ruling`, with the exact
---content-groups entry that reverses it), and a --content-groups file that contradicts itself: `check_consistent`
-refuses "same" entries that join (directly or through a chain) two sources a "different" entry keeps apart, naming the
-lines (`entry_lines`) and the pair. `components` and `chain` are the one connectivity rule (scipy's csgraph).
+"""What decided that two sources are one content, worded so people can undo it (`Ruling`), and a --content-groups file
+that contradicts itself (`check_consistent`). `components` and `chain` are the one connectivity rule (scipy's csgraph).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import numpy as np
 from kit.errors import InputError
 from kit.infra.outside import load_json
 
-if TYPE_CHECKING:  # scipy is imported where it is needed (~0.5 s): most reference sets join nothing
+if TYPE_CHECKING:  # scipy is imported where it is needed (~0.5 s)
     from scipy.sparse import csr_matrix
 
 KINDS = ("same", "different")
@@ -34,11 +33,9 @@ class Ruling:
 
     @property
     def reverse(self) -> str:
-        """The --content-groups file that reverses the decision, as JSON."""
         return json.dumps({"different" if self.joined else "same": [[self.a, self.b]]})
 
     def line(self) -> str:
-        """What the corpus step says: both names, the distance, how to reverse it."""
         if self.joined:
             return (f"{self.a} and {self.b} are held out together as one content ({self.detail}); if they are "
                     f"different contents, pass --content-groups FILE with FILE holding {self.reverse}")
@@ -46,20 +43,11 @@ class Ruling:
                 f"content, pass --content-groups FILE with FILE holding {self.reverse}")
 
     def why(self, labels: tuple[str, str]) -> str:
-        """The link as a content group records it (the manifest, the verdict, the summary)."""
         return f"{labels[0]} ~ {labels[1]}: {self.detail}; if they are different contents: {self.reverse}"
 
 
-def reverse_all(rulings: Sequence[Ruling]) -> str:
-    """One --content-groups file that reverses every ruling given (each joined, or each not)."""
-    if not rulings:
-        return ""
-    return json.dumps({"different" if rulings[0].joined else "same": [[r.a, r.b] for r in rulings]})
-
-
 def entry_lines(text: str) -> dict[str, list[int]]:
-    """The line (from 1) each entry of "same" and "different" starts on, in the text of a --content-groups
-    file that parsed as JSON: a scan of its strings and brackets only."""
+    """The line (from 1) each entry of "same" and "different" starts on, in a --content-groups file that parsed."""
     found: dict[str, list[int]] = {k: [] for k in KINDS}
     depth, line, key, last, i = 0, 1, "", "", 0
     while i < len(text):
@@ -85,7 +73,7 @@ def entry_lines(text: str) -> dict[str, list[int]]:
 
 
 def entry_name(kind: str, k: int, lines: dict[str, list[int]]) -> str:
-    """'"same" entry 2 (line 4)': the k-th entry (from 0) of `kind`; the line when it is known."""
+    """'"same" entry 2 (line 4)': the k-th entry (from 0) of `kind`."""
     at = lines.get(kind, [])
     return f'"{kind}" entry {k + 1}' + (f" (line {at[k]})" if k < len(at) else "")
 
@@ -98,8 +86,7 @@ def _graph(n: int, pairs: Sequence[tuple[int, int]]) -> csr_matrix:
 
 
 def components(n: int, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """The component of each of `n` sources that `pairs` join."""
-    if not pairs:  # nothing joined (the usual reference set): each source alone, and no scipy to import (~0.5 s)
+    if not pairs:  # the usual reference set: no scipy to import
         return np.arange(n)
     from scipy.sparse.csgraph import connected_components
 
@@ -121,24 +108,21 @@ def chain(n: int, pairs: Sequence[tuple[int, int]], a: int, b: int) -> list[int]
 
 def check_consistent(file: str, same: Sequence[Sequence[int]], different: Sequence[Sequence[int]],
                      words: Sequence[Sequence[str]], lines: dict[str, list[int]]) -> None:
-    """Refuse a file that calls one pair of sources both one content and different contents. `same`, `different`:
-    each entry's sources (indices); `words`: the "different" entries as written; `lines`: entry_lines of the file."""
+    """Refuse a file that calls one pair of sources both one content and different contents (by a chain too)."""
     pairs = [(entry[0], j) for entry in same for j in entry[1:]]
     owner = [k for k, entry in enumerate(same) for _ in entry[1:]]  # the "same" entry of each pair
     n = 1 + max((i for entry in (*same, *different) for i in entry), default=0)
     component = components(n, pairs)
     for k, entry in enumerate(different):
-        for x, a in enumerate(entry):
-            for y in range(x + 1, len(entry)):
-                b = entry[y]
-                pair = f"{words[k][x]!r} and {words[k][y]!r}"
-                if a == b:
-                    raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
-                                     hint="a source is one content with itself: drop one of the two names")
-                if component[a] == component[b]:
-                    entries = sorted({owner[k] for k in chain(n, pairs, a, b)})
-                    joined = ", ".join(entry_name("same", s, lines) for s in entries)
-                    raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
-                                     f"{entry_name('different', k, lines)}",
-                                     hint="keep one of the two: remove the pair from \"different\", or the entry "
-                                          "that joins them from \"same\"")
+        for (x, a), (y, b) in itertools.combinations(enumerate(entry), 2):
+            pair = f"{words[k][x]!r} and {words[k][y]!r}"
+            if a == b:
+                raise InputError(f"{file}: {entry_name('different', k, lines)} names one source twice: {pair}",
+                                 hint="a source is one content with itself: drop one of the two names")
+            if component[a] == component[b]:
+                entries = sorted({owner[k] for k in chain(n, pairs, a, b)})
+                joined = ", ".join(entry_name("same", s, lines) for s in entries)
+                raise InputError(f"{file}: {pair} are one content by {joined} and different contents by "
+                                 f"{entry_name('different', k, lines)}",
+                                 hint="keep one of the two: remove the pair from \"different\", or the entry that "
+                                      "joins them from \"same\"")

@@ -1,9 +1,6 @@
-"""Schema 4's rung columns and the cq a row's encoder received, for rows of older layouts.
-
-A shard of schema 1-3 and the bash kit's JSONL encoded every row at the reference's size: `enc_width`/`enc_height` are
-`width`/`height` (0 where a JSONL row records none), scalers "". Before schema 4 a VideoToolbox row's `cq` was the knob
-the kit mapped to `-q:v clamp(100 - 2 cq, 1, 100)`; now `cq` is what the encoder received, so such a row's `cq` becomes
-the `-q:v` its `quality_args` recorded (the mapping itself where none was recorded).
+"""Schema 4's rung columns and the cq a row's encoder received, for rows of older layouts: encoded at the reference's
+size (`width`/`height`, 0 where none is recorded; scalers ""), and a VideoToolbox row's `cq` the `-q:v` its
+`quality_args` recorded (else the old mapping, `clamp(100 - 2 cq, 1, 100)`).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import pyarrow.compute as pc
 
 from kit.platforms.encoders import SPECS
 
-RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")  # schema 4: which rung of the ladder
+RUNG_COLUMNS = ("enc_width", "enc_height", "scaler_down", "scaler_up")
 VT_ENCODERS = tuple(name for name, spec in SPECS.items() if spec.family == "videotoolbox")
 _QV = re.compile(r"-q:v\s+([0-9]{1,3})\b")
 
@@ -25,8 +22,7 @@ def with_rungs(table: pa.Table) -> pa.Table:
     zero = pa.scalar(0, pa.int32())
     fills = {"enc_width": ("width", zero), "enc_height": ("height", zero),
              "scaler_down": (None, pa.scalar("")), "scaler_up": (None, pa.scalar(""))}
-    for name in RUNG_COLUMNS:
-        source, empty = fills[name]
+    for name, (source, empty) in fills.items():
         base = (pc.coalesce(pc.cast(table[source], pa.int32()), empty) if source in table.column_names else
                 pa.array([empty.as_py()] * table.num_rows, type=empty.type))
         if name in table.column_names:

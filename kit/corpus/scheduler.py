@@ -1,7 +1,4 @@
-"""Running the corpus jobs: how many at once, libvmaf's thread budget, live progress.
-
-Whole jobs run in parallel on worker threads (one per core unless --jobs says
-otherwise); each job's encode and scoring run as ffmpeg children. An interrupt
+"""Running the corpus jobs on worker threads: how many at once, libvmaf's thread budget, live progress. An interrupt
 cancels the queue and kills the running children; finished jobs stay on disk.
 """
 
@@ -35,18 +32,15 @@ def fixed_threads(env: Mapping[str, str] | None = None) -> int | None:
 
 
 def concurrency(requested: int, cores: int, to_run: int) -> int:
-    """How many jobs run at once: --jobs, else one per core; never more than there are to run (whole jobs scale better
-    than threads inside one: one job alone keeps ~1.1 cores busy)."""
+    """How many jobs run at once: --jobs, else one per core; never more than there are to run."""
     return max(1, min(requested if requested > 0 else cores, to_run))
 
 
 class ScoreThreads:
-    """libvmaf threads for the next scoring: the cores shared among the unfinished jobs (cores // parallel, more once
-    fewer are left). Encoders keep theirs: x264/x265 output depends on threads, libvmaf's scores do not."""
+    """libvmaf threads for the next scoring: the cores shared among the unfinished jobs."""
 
     def __init__(self, cores: int, parallel: int, unfinished: int, fixed: int | None = None) -> None:
-        self.cores, self.parallel, self.fixed = cores, parallel, fixed
-        self._unfinished = unfinished
+        self.cores, self.parallel, self.fixed, self._unfinished = cores, parallel, fixed, unfinished
         self._lock = threading.Lock()
 
     def job_finished(self) -> None:
@@ -82,8 +76,7 @@ class ProgressRelay:
 
 
 def job_work(job: Job) -> float:
-    """A job's pixel-frames, what its time goes with: every frame encoded at its size, then scored at the
-    reference's (a rung's encode is brought back up to it)."""
+    """A job's pixel-frames: every frame encoded at its size, then scored at the reference's."""
     return float(job.clip.n_frames * (job.size.width * job.size.height + job.clip.width * job.clip.height))
 
 
@@ -103,7 +96,7 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
     done = 0
 
     def work(job: Job) -> JobResult:
-        if job.job_id in reused_ids:  # checked (parquet hashed) when planning: not again
+        if job.job_id in reused_ids:  # checked when planning
             return runner.reused(job)
         rung = f"{job.size.width}x{job.size.height}" if job.rendition is not None else ""
         emit(JobStarted(job.job_id, job.clip.src, job.encoder, job.cq, job.clip.n_frames, rung, job_work(job)))
@@ -128,16 +121,12 @@ def run_jobs(emit: Emit, runner: JobRunner, jobs: list[Job], n_par: int, reused_
                         enc_fps = r.rows / (r.enc_time_ms / 1000) if r.enc_time_ms > 0 and not r.reused else 0.0
                         emit(JobDone(r.job_id, done, len(jobs), r.reused, r.rows, r.enc_time_ms, r.vmaf_mean,
                                      round(r.score_time_ms, 3), round(enc_fps, 1)))
-            except BaseException:
-                # interrupted (or a bug): queued jobs never start, running ffmpegs are killed,
-                # so the pool below joins within moments; finished jobs stay on disk
+            except BaseException:  # interrupted (or a bug): the pool below joins within moments
                 for f in futures:
                     f.cancel()
                 stop_all()
                 raise
     except KeyboardInterrupt:
-        # the pool has joined: the jobs a rerun reuses are those done for this fingerprint (and, in a
-        # forced run, this redo generation): an older ledger left in place is redone, not kept
         kept = sum(1 for j in jobs if runner.is_done(j))
         with contextlib.suppress(Exception):  # saying so must never hide the interrupt
             emit(Info("corpus", f"interrupted: {kept} of {len(jobs)} corpus jobs are finished and kept; "

@@ -1,14 +1,5 @@
-"""The corpus shard schema (kit.corpus.manifests.SCHEMA_VERSION), the one check of its values, and
-the corpus's identity.
-
-One row per scored frame. Every reader (the merge, `corpus info`, LOSO
-training) validates with `validate_table`, so a corpus is judged the same way
-wherever it is read, and every problem names the file, the row and the column.
-
-`corpus_sha256` is the corpus's identity wherever it is recorded (LOSO reports,
-the verdict, model sidecars and ONNX metadata): a hash of its content columns,
-in row order, leaving out the measured ones (`enc_time_ms`), so two runs that
-made the same rows give the same identity and byte-identical models.
+"""The corpus schema (kit.corpus.manifests.SCHEMA_VERSION), one row per scored frame; the one check of its values
+(`validate_table`, which every reader runs); and the corpus's identity (`corpus_sha256`).
 """
 
 from __future__ import annotations
@@ -30,7 +21,7 @@ from kit.infra.parquet import parquet_columns, read_parquet
 from kit.media.libvmaf import CANONICAL, OPT_IN
 from kit.platforms.encoders import ENCODER_NAMES
 
-# what one job makes: a row per scored frame, of one clip (schema 2's layout; a job's ledger keeps it)
+# what one job makes: a row per scored frame, of one clip
 JOB_SCHEMA = pa.schema([
     ("src", pa.string()), ("src_sha256", pa.string()),
     ("encoder", pa.string()), ("preset", pa.string()), ("quality_args", pa.string()),
@@ -40,38 +31,31 @@ JOB_SCHEMA = pa.schema([
     ("enc_bytes", pa.int64()), ("enc_time_ms", pa.float64()), ("bitrate_kbps", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.float64()), ("pix_fmt", pa.string()),
     ("enc_pix_fmt", pa.string()),  # the encoded stream's format (pix_fmt is the reference's)
-    # schema 4: the encode's own size (width/height are the reference's) and the scalers of a ladder rung: the
-    # downscale that made its copy and the upscale it was scored through ("" for both at the reference's size)
+    # the encode's own size and the scalers of a ladder rung ("" for both at the reference's size)
     ("enc_width", pa.int32()), ("enc_height", pa.int32()), ("scaler_down", pa.string()), ("scaler_up", pa.string()),
     ("box_id", pa.string()), ("platform", pa.string()), ("device", pa.string()),
     ("ffmpeg_version", pa.string()), ("teacher_model", pa.string()),
-    ("teacher_sha256", pa.string()),  # schema 4: the sha256 of a --teacher model file; "" for a libvmaf built-in
-    *[(f, pa.float64()) for f in EXTRA_FEATURES],  # schema 4: null where not measured
+    ("teacher_sha256", pa.string()),  # of a --teacher model file; "" for a libvmaf built-in
+    *[(f, pa.float64()) for f in EXTRA_FEATURES],  # null where not measured
 ])
 JOB_COLUMNS = tuple(JOB_SCHEMA.names)
-# schema 3: a corpus row also names its content group (`content`): the lowest src_sha256 among the sources
-# that hold one piece of content (a near-duplicate, a copy on another box; kit.corpus.contents); a source in
-# no group is its own, so a schema-2 file reads with content = src_sha256
+# a corpus row also names its content group (kit.corpus.contents): its own src_sha256 for a source in none
 SCHEMA = JOB_SCHEMA.insert(2, pa.field("content", pa.string()))
 COLUMNS = tuple(SCHEMA.names)
-# what training reads: content identity, the codec block's inputs, the six features, the teacher
 # the canonical order of a corpus's rows: a merge writes it, LOSO and the bundle's refit train in it
 ROW_ORDER = ("src_sha256", "encoder", "preset", "device", "enc_pix_fmt", "enc_height", "enc_width", "scaler_down",
              "scaler_up", "cq", "frame_index")
 TRAIN_COLUMNS = ("src", "src_sha256", "content", "encoder", "cq", "frame_index", *CORPUS_FEATURES, "vmaf")
-# every row training reads carries its 0-based position in the corpus file it was read from (a box's
-# 02_corpus/shard.parquet, or the --corpus file): the same row of the same file has the same number in every run,
-# and joining LOSO's and the verdict's files to that file by it (or by kit.corpus.dedup.KEY) finds the row
+# every row training reads carries its 0-based position in the corpus file it was read from
 CORPUS_ROW = "corpus_row"
 TEACHER_COLUMNS = ("teacher_model", "teacher_sha256")  # a corpus trains one teacher (kit.corpus.provenance)
 VMAF_RANGE = (0.0, 100.0)  # the teacher's scale: a score, or a prediction, outside it is out of range
 VMAF_CEILING = VMAF_RANGE[1]
-# each score's plausible range (kit.media.libvmaf.Feature.plausible; the teacher's scale for `vmaf`): a value
-# outside is a damaged or hand-made row
+# each score's plausible range: a value outside is a damaged or hand-made row
 PLAUSIBLE: dict[str, tuple[float, float]] = {**{f.name: f.plausible for f in CANONICAL}, "vmaf": VMAF_RANGE,
                                              **{f.name: f.plausible for f in OPT_IN}}
 
-# measured on the box as the rows were made: two runs that made the same rows differ here
+# measured on the box as the rows were made: left out of corpus_sha256
 MEASURED_COLUMNS = ("enc_time_ms",)
 CONTENT_COLUMNS = tuple(c for c in COLUMNS if c not in MEASURED_COLUMNS)
 CONTENT_HASH_VERSION = "kit-corpus-content-v1"
@@ -106,10 +90,7 @@ def _rules(table: pa.Table) -> list[tuple[str, pa.ChunkedArray, str]]:
 
 
 def validate_table(table: pa.Table, label: str, row_label: ROW = lambda i: f"row {i}") -> None:
-    """Keys present and well-formed, scores finite and within their PLAUSIBLE range; the first problem is raised.
-
-    Only the columns the table has are checked: readers first make sure the ones they need are there.
-    """
+    """Keys present and well-formed, scores finite and PLAUSIBLE (the columns it has); the first problem raised."""
     if table.num_rows == 0:
         raise InputError(f"{label}: holds no rows", hint="pass a corpus with scored frames")
     present = [c for c in REQUIRED if c in table.column_names]
@@ -141,8 +122,7 @@ def _check_plausible(table: pa.Table, present: list[str], label: str, row_label:
 
 
 def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -> pa.Table:
-    """The table with its `content` column (set, or replaced): each row's content group from content_of
-    (src_sha256 -> group), its own src_sha256 for a source in no group."""
+    """The table with its `content` column (set, or replaced) from content_of (src_sha256 -> group)."""
     own = table["src_sha256"]
     col = own
     if content_of:
@@ -156,8 +136,7 @@ def with_content(table: pa.Table, content_of: Mapping[str, str] | None = None) -
 
 
 def _string_codes(col: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:
-    """(the values in order of first appearance, each row's code, nulls 0): a string column's content,
-    whatever dictionaries the file's row groups carried, without materialising a string per row."""
+    """(the values in order of first appearance, each row's code, nulls 0), whatever dictionaries it carried."""
     codes: dict[str, int] = {}
     parts = [np.zeros(0, dtype=np.int64)]
     for chunk in col.chunks:
@@ -203,12 +182,7 @@ _content_memo: dict[tuple[str, int, int], str] = {}
 
 
 def corpus_sha256(path: Path) -> str:
-    """The corpus's identity: sha256 over its content columns (CONTENT_COLUMNS, those it has), row by row.
-
-    Not the file's bytes: parquet settings and the measured `enc_time_ms` do not change it, so two
-    from-scratch runs that made the same rows train byte-identical models that name the same corpus.
-    Remembered for this process by (path, size, mtime): a run checks it in several steps.
-    """
+    """The corpus's identity: sha256 over its CONTENT_COLUMNS, row by row (remembered by path, size and mtime)."""
     try:
         st = path.stat()
     except OSError as exc:
@@ -218,7 +192,6 @@ def corpus_sha256(path: Path) -> str:
     if key in _content_memo:
         return _content_memo[key]
     names = [c for c in CONTENT_COLUMNS if c in parquet_columns(path)]
-    # strings as the dictionaries parquet stores them: reading them row by row is most of the cost
     table = read_parquet(path, names, dictionary=[c for c in names if pa.types.is_string(SCHEMA.field(c).type)])
     h = hashlib.sha256(CONTENT_HASH_VERSION.encode() + b"\0" + str(table.num_rows).encode())
     for part in _content_parts(table):

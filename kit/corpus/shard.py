@@ -21,9 +21,7 @@ from kit.media.refs import Clip
 
 
 def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, content_of: Mapping[str, str]) -> int:
-    """Stream every job's rows, in plan order, into one parquet file, each row with its content group
-    (content_of: src_sha256 -> group; a source in none is its own); returns the row count. Each job's rows are
-    the ones its ledger recorded (kit.corpus.jobs.read_job_rows), checked as they are read."""
+    """Stream every job's rows, checked, into one parquet file; returns the row count."""
     import pyarrow.parquet as pq  # here: `status` plans the corpus step without pyarrow
 
     from kit.corpus.schema import JOB_COLUMNS, SCHEMA, with_content
@@ -45,15 +43,12 @@ def write_shard(tree: Tree, jobs: list[Job], jobs_dir: Path, out_path: Path, con
 
 @dataclass(frozen=True)
 class ClipScoring:
-    """How a clip's jobs were scored, from their ledgers: what they read the reference from, and the check."""
-
     decode: str
     oracle: OracleCheck | None
 
 
 def clip_scorings(tree: Tree, jobs: list[Job], jobs_dir: Path, checked: frozenset[str]) -> dict[str, ClipScoring]:
-    """Each clip's ClipScoring (by its path) once its jobs are done: `checked` are the jobs kit.corpus.oracle
-    checked, whose ledgers hold the check."""
+    """Each clip's ClipScoring (by its path) from its jobs' ledgers; `checked`: the jobs that hold the check."""
     reads: dict[str, list[str]] = {}
     checks: dict[str, OracleCheck] = {}
     for job in jobs:
@@ -73,8 +68,7 @@ def build_manifest(tree: Tree, out_path: Path, rows: int, prov: Provenance, clip
                    depth: DepthPlan, refs: ReferenceSet, ladder: Ladder,
                    scorings: Mapping[str, ClipScoring], left_out: Sequence[Unusable] = (),
                    refuted: Collection[str] = ()) -> ShardManifest:
-    """The shard's manifest; `left_out`: the clips of the set left out (02_corpus/skipped.json), of which
-    `refuted` (their paths) by the independent check."""
+    """The shard's manifest; `left_out`: the clips left out, of which `refuted` by the independent check."""
     from kit.corpus.schema import corpus_sha256
 
     return ShardManifest(

@@ -1,15 +1,6 @@
-"""One decode of a compressed master for all of its corpus jobs.
-
-Done job by job, a master is decoded twice per job (by its encode and its scoring). Here one ffmpeg decodes it once and
-feeds, by `split`, the encodes of up to ENCODES_PER_DECODE jobs (the same frames, so the same bitstreams) and, once per
-clip, writes the reference as the scorings take it to `02_corpus/work/decoded/<clip>/ref.nut`. Each job then scores its
-encode against that file and writes its rows and ledger as before: resume stays per job, and the rows are byte-identical
-to the per-job decode's (tests/real/test_shared_decode.py).
-
-A ladder rung below the clip's size gets one downscale per batch, its batches holding more encodes (ENCODES_PER_DECODE
-times the clip's pixels over the rung's). A .y4m or .yuv clip shares only its scaled rungs (it is read, not decoded).
-Hardware encoders, a clip whose decoded copy would not fit on the disk, and every clip with KIT_SHARED_DECODE=0 keep the
-per-job plan.
+"""One decode of a compressed master for all of its corpus jobs: one ffmpeg feeds the encodes of a batch of jobs and,
+once per clip, writes the reference as the scorings take it (`decoded/<clip>/ref.nut`); the rows are byte-identical to
+the per-job decode's. A .y4m or .yuv clip shares only its scaled rungs.
 """
 
 from __future__ import annotations
@@ -27,18 +18,14 @@ from kit.infra.tree import Tree
 from kit.media.ladder import NO_SCALER
 from kit.media.refs import Clip, frame_bytes
 
-# encoders fed by one decode, each with its own lookahead in memory (x264 medium ~0.1 GB at 1080p, x265 and
-# SVT-AV1 more): the quality grid of one encoder, for the kit's default four cqs
-ENCODES_PER_DECODE = 4
-# free space kept on the disk beyond the decoded reference itself
+ENCODES_PER_DECODE = 4  # each with its own lookahead in memory: one encoder's default grid
 DISK_RESERVE_BYTES = 512 << 20
 REF_NAME = "ref.nut"
 
 
 @dataclass(frozen=True)
 class Rendition:
-    """A ladder rung as one clip is encoded at it: the encode's size and the scalers that make and show it (both
-    NO_SCALER at the clip's own size). kit.corpus.jobs' jobs are encoded at them."""
+    """A ladder rung as one clip is encoded at it: the encode's size and its scalers (NO_SCALER at the clip's size)."""
 
     width: int
     height: int
@@ -52,8 +39,7 @@ class Container(Protocol):
 
 
 class Job(Protocol):
-    """What a shared decode needs of a corpus job: its clip, its rung's size, its id and its file's container.
-    kit.corpus.jobs.Job is one; the job runner there runs the batches, so this module never imports it."""
+    """What a shared decode needs of a corpus job (kit.corpus.jobs.Job, whose runner runs the batches)."""
 
     @property
     def clip(self) -> Clip: ...
@@ -74,22 +60,15 @@ class Job(Protocol):
 J = TypeVar("J", bound=Job)
 
 
-def per_batch(job: Job) -> int:
-    """How many encodes of `job`'s rung one batch feeds: ENCODES_PER_DECODE at the clip's size, more for a smaller
-    rung, in proportion to its pixels."""
-    size = job.size
-    return max(1, ENCODES_PER_DECODE * (job.clip.width * job.clip.height) // max(1, size.width * size.height))
-
-
 def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
-    """One clip's jobs (in plan order) in batches: each batch one rung, at most per_batch(job) encodes; the first
-    batch of a decoded master also writes the clip's decoded reference."""
+    """One clip's jobs in batches of one rung each; the first batch of a master also writes its decoded reference."""
     batches: list[Batch[J]] = []
     by_rung: dict[tuple[int, int], list[J]] = {}
     for job in jobs:
         by_rung.setdefault((job.size.width, job.size.height), []).append(job)
     for rung_jobs in by_rung.values():
-        step = per_batch(rung_jobs[0])
+        clip, size = rung_jobs[0].clip, rung_jobs[0].size
+        step = max(1, ENCODES_PER_DECODE * (clip.width * clip.height) // max(1, size.width * size.height))
         for i in range(0, len(rung_jobs), step):
             batches.append(Batch(rung_jobs[i:i + step], folder, writes_ref=not batches and
                                  rung_jobs[0].clip.kind == "master"))
@@ -97,20 +76,18 @@ def plan_batches(jobs: list[J], folder: Path) -> list[Batch[J]]:
 
 
 def reads_shared_copy(job: J, shares: Callable[[J], bool]) -> bool:
-    """Whether `job`'s scoring reads the clip's decoded copy (REF_NAME) rather than the clip: a master's job the plan
-    shares (`shares`: the step's rule of which jobs a shared decode may feed). A .y4m/.yuv clip is read as it is."""
+    """Whether `job`'s scoring reads the clip's decoded copy (REF_NAME): a master's job the plan `shares`."""
     return job.clip.kind == "master" and shares(job)
 
 
 def shared_decode_enabled() -> bool:
-    """KIT_SHARED_DECODE=0 turns the plan off (every job decodes its master itself, as before)."""
+    """KIT_SHARED_DECODE=0 turns the plan off."""
     return os.environ.get("KIT_SHARED_DECODE", "1").strip() != "0"
 
 
 @dataclass
 class Batch(Generic[J]):
-    """Jobs of one clip whose encodes one ffmpeg makes from one decode; the first of a clip also writes its
-    decoded reference. Run by whichever of its jobs comes first; the others wait for it."""
+    """Jobs of one clip whose encodes one ffmpeg makes from one decode, run by whichever of its jobs comes first."""
 
     jobs: list[J]
     folder: Path  # the clip's folder: encodes and the decoded reference
@@ -127,8 +104,6 @@ class Batch(Generic[J]):
 
 @dataclass
 class ClipDecode(Generic[J]):
-    """A clip's batches, its decoded reference, and how many of its jobs have not finished."""
-
     folder: Path
     batches: list[Batch[J]]
     unfinished: int
@@ -142,8 +117,6 @@ class ClipDecode(Generic[J]):
 
 
 class SharedDecodes(Generic[J]):
-    """The shared decodes of one corpus step: which jobs share one, running each batch once, tidying up."""
-
     def __init__(self, tree: Tree, jobs: Iterable[J], folder: Path, log: LogFn,
                  shares: Callable[[J], bool] = lambda job: True) -> None:
         self.tree, self.folder, self.log = tree, folder, log
@@ -167,8 +140,7 @@ class SharedDecodes(Generic[J]):
         return self._batch_of.get(job.job_id)
 
     def encode(self, job: Job, run_batch: Callable[[Batch[J], bool], None]) -> Batch[J]:
-        """The job's batch, run first if no job of it has run it: `run_batch(batch, with_ref)` makes its
-        encodes (and the clip's decoded reference when `with_ref`), recording its result in the batch."""
+        """The job's batch, run by `run_batch(batch, with_ref)` first if no job of it has run it."""
         batch = self._batch_of[job.job_id]
         clip = self.clips[job.clip.path]
         with batch.lock:
@@ -192,7 +164,6 @@ class SharedDecodes(Generic[J]):
         return batch
 
     def _room_for_ref(self, job: Job) -> bool:
-        """Whether the decoded reference fits on the disk; when not, the clip's scorings decode the master."""
         clip = job.clip
         need = clip.n_frames * frame_bytes(clip.width, clip.height, clip.pix_fmt)
         probe = self.folder
@@ -206,8 +177,7 @@ class SharedDecodes(Generic[J]):
         return False
 
     def ref_input(self, job: Job) -> tuple[Path, tuple[tuple[str, str], ...]] | None:
-        """The clip's decoded reference and its colour tags, once its first batch is done; None when there is
-        none (no room, or its batch failed): the scoring then decodes the master."""
+        """The clip's decoded reference and its colour tags, once its first batch is done; None when there is none."""
         clip = self.clips[job.clip.path]
         clip.ref_made.wait()
         if clip.ref_tags is None or not self.tree.is_file(clip.ref_path):
@@ -215,8 +185,7 @@ class SharedDecodes(Generic[J]):
         return clip.ref_path, clip.ref_tags
 
     def finished(self, job: Job) -> None:
-        """A job of a shared decode is over (done or failed): its encode goes, and the clip's folder with
-        its decoded reference once no job of the clip is left to run."""
+        """A job is over (done or failed): its encode goes, and the clip's folder once no job of it is left."""
         batch = self._batch_of.get(job.job_id)
         if batch is None:
             return

@@ -1,9 +1,5 @@
-"""`--shard K/N`: split one reference set across N boxes of the same kind.
-
-Clips are ordered by `src_sha256` and dealt round-robin (clip i to shard (i mod N) + 1), so each lands in exactly one
-shard, sizes differ by at most one, and file order and names change nothing. The shard record carries a digest of the
-whole set (`set_sha256`), so the merge can tell boxes that held different sets. `--shard auto` takes K and N from the
-array task (kit/infra/arrays.py); outside one it is the whole set, 1/1.
+"""`--shard K/N`: split one reference set across N boxes, its contents dealt round-robin in the order of their ids, so
+file order and names change nothing. `--shard auto` takes K and N from the array task (kit/infra/arrays.py).
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ class ShardSpec(Record):
     LENIENT = True  # run.json of the release 0.1.0 holds no `how`
     k: int  # 1-based
     n: int
-    how: str = field(default="", compare=False)  # `--shard auto`: where K and N came from, said in the corpus step
+    how: str = field(default="", compare=False)  # `--shard auto`: where K and N came from
 
     @property
     def label(self) -> str:
@@ -39,7 +35,7 @@ class ShardSpec(Record):
 
     @property
     def tag(self) -> str:
-        """`shard2of3`: names this shard in box ids and folders (SHARD_FIELD in --out-dir and --box-id)."""
+        """`shard2of3`: names this shard in box ids and folders."""
         return f"shard{self.k}of{self.n}"
 
 
@@ -59,8 +55,7 @@ def auto_shard(env: Mapping[str, str] | None = None) -> ShardSpec:
 
 
 def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> ShardSpec | None:
-    """`"2/3"` -> ShardSpec(2, 3); `"auto"` -> from the Slurm array (`auto_shard`); None stays None;
-    anything else is an InputError."""
+    """`"2/3"` -> ShardSpec(2, 3); `"auto"` -> `auto_shard`; None stays None; anything else is an InputError."""
     if text is None:
         return None
     if text.strip().lower() == AUTO:
@@ -74,8 +69,7 @@ def parse_shard(text: str | None, env: Mapping[str, str] | None = None) -> Shard
 
 def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
                  content_of: Mapping[str, str] | None = None) -> list[Clip]:
-    """The clips of shard spec.k (all clips when spec is None); refuses an empty shard. Contents are dealt round robin
-    in the order of their ids (a clip in no group is its own content, its id its sha256), each whole on one shard."""
+    """The clips of shard spec.k, each content whole on one shard; refuses an empty shard."""
     if spec is None:
         return list(clips)
     group = {c.sha256: (content_of or {}).get(c.sha256, c.sha256) for c in clips}
@@ -90,7 +84,6 @@ def select_shard(clips: Sequence[Clip], spec: ShardSpec | None,
 
 
 def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardSpec | None) -> ShardRecord | None:
-    """What the shard manifest and the corpus step's settings record about the split; None when not sharding."""
     if spec is None:
         return None
     set_sha256 = sha256_bytes("\n".join(sorted(c.sha256 for c in all_clips)).encode())  # the whole set's hashes
@@ -98,14 +91,12 @@ def shard_record(all_clips: Sequence[Clip], chosen: Sequence[Clip], spec: ShardS
 
 
 def shard_settings(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip]) -> dict[str, object]:
-    """`{"shard": record}` for the corpus step's settings; `{}` when not sharding."""
     record = shard_record(all_clips, chosen, spec)
     return {} if record is None else {"shard": record.to_json()}
 
 
 def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequence[Clip],
                min_sources: int) -> str | None:
-    """What the corpus step says about the split (None when not sharding)."""
     if spec is None:
         return None
     note = f"{spec.how or '--shard ' + spec.label}: {len(chosen)} of the reference set's {len(all_clips)} clips"
@@ -116,7 +107,6 @@ def shard_note(spec: ShardSpec | None, all_clips: Sequence[Clip], chosen: Sequen
 
 
 def refuse_small_shard(corpus: Path, n_sources: int, min_sources: int) -> None:
-    """LOSO on one shard of fewer than min_sources sources: refuse, pointing at the merge."""
     manifest = read_manifest(corpus)
     if n_sources >= min_sources or not isinstance(manifest, ShardManifest) or manifest.shard is None:
         return

@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # the records here are read by light commands (status, the su
 
 @dataclass(frozen=True)
 class TableSummary(Record):
-    """Rows, sources, encoders, boxes, devices, cq grid, vmaf range and encoded formats of a corpus table."""
-
     rows: int
     n_sources: int
     sources: tuple[SourceRows, ...]
@@ -43,10 +41,10 @@ class TableSummary(Record):
     cq_grid: list[int]
     vmaf_range: list[float]
     teacher_models: list[str]
-    enc_pix_fmts: list[str]  # the encoded formats ("" = not recorded, bash-kit rows)
+    enc_pix_fmts: list[str]  # "" = not recorded (bash-kit rows)
     teacher_sha256s: list[str]  # of the --teacher model files (none for built-ins)
-    grids: dict[str, list[int]] = field(default_factory=dict)  # encoder -> the cq values its rows hold
-    rungs: list[str] = field(default_factory=list)  # the ladder's rungs the rows hold (kit.media.ladder.rung_label)
+    grids: dict[str, list[int]] = field(default_factory=dict)  # encoder -> its cq values
+    rungs: list[str] = field(default_factory=list)
 
 
 def _unique(col: pa.ChunkedArray) -> list[str]:
@@ -71,18 +69,13 @@ def summarise_table(table: pa.Table) -> TableSummary:
         platforms=_unique(table["platform"]), cq_grid=[int(c) for c in _unique(table["cq"])],
         vmaf_range=[vmaf["min"].as_py(), vmaf["max"].as_py()], teacher_models=_unique(table["teacher_model"]),
         enc_pix_fmts=_unique(table["enc_pix_fmt"]), teacher_sha256s=[v for v in _unique(table["teacher_sha256"]) if v],
-        grids=encoder_grids(table.select(["encoder", "cq"]).to_pandas()),
+        grids={str(e): sorted(int(c) for c in part["cq"].unique())
+               for e, part in table.select(["encoder", "cq"]).to_pandas().groupby("encoder", sort=True)},
         rungs=row_rungs(table.select(["enc_height", "height"]).to_pandas()),
     )
 
 
-def encoder_grids(df: pd.DataFrame) -> dict[str, list[int]]:
-    """Each encoder's cq values in the rows."""
-    return {str(e): sorted(int(c) for c in part["cq"].unique()) for e, part in df.groupby("encoder", sort=True)}
-
-
 def row_rungs(df: pd.DataFrame) -> list[str]:
-    """The rungs the rows hold, `native` first then by falling share of the source's height (kit.media.ladder)."""
     return sorted(set(rung_labels(df)), key=rung_order)
 
 
@@ -96,17 +89,13 @@ def rung_labels(df: pd.DataFrame) -> list[str]:
     return [rung_label(int(e), int(h)) for e, h in zip(df["enc_height"].fillna(0).astype(int), heights, strict=True)]
 
 
-# an encoder's encodes should reach below the first and above the second: the range the proxy is queried over.
-# The demo's default grids reach about 0 to 99 on every software encoder; a grid that stays at the top (SVT-AV1
-# at CRF 19..37 scored 92..99) is warned of
+# an encoder's encodes should reach below the first and above the second: the range the proxy is queried over
 TEACHER_SPAN = (60.0, 95.0)
 
 
 @dataclass(frozen=True)
 class TeacherRange(Record):
-    """How far one encoder's rows reach on the teacher's scale: the lowest and highest mean score of one of its
-    encodes (a source at one cq and rung, on one box), its grid and rungs, and a warning when it falls short of
-    TEACHER_SPAN."""
+    """How far one encoder's encodes reach on the teacher's scale; a warning when short of TEACHER_SPAN."""
 
     encoder: str
     encodes: int
@@ -118,8 +107,6 @@ class TeacherRange(Record):
 
 
 def teacher_ranges(df: pd.DataFrame) -> tuple[TeacherRange, ...]:
-    """Per encoder, from the corpus rows (src_sha256, encoder, cq, vmaf, and what of box_id, device, enc_width,
-    enc_height, scaler_down, scaler_up, height they hold)."""
     keys = [c for c in ("src_sha256", "encoder", "cq", "box_id", "device", "enc_width", "enc_height", "scaler_down",
                         "scaler_up") if c in df]
     df = df.assign(_rung=rung_labels(df))
@@ -147,7 +134,7 @@ def rung_order(label: str) -> tuple[bool, float]:
 class SourceInfo(Record):
     """One source of the corpus as the report lists it (0, NaN and "" where its rows do not record it)."""
 
-    src: str  # its name as people read it (kit.corpus.names)
+    src: str  # as people read it (kit.corpus.names)
     src_sha256: str
     content: str
     width: int
@@ -176,20 +163,15 @@ class CorpusSummary(Record):
     corpus_kind: str
     shard: str | None = omit_none()  # the shard label, for one box's shard of a split set
     merged_from: list[str] | None = omit_none()  # for a merged corpus: one line per input
-    teacher_models: list[str] | None = omit_none()  # every teacher of its rows (absent from kit 0.1.0's verdicts)
-    teacher_sha256: str | None = omit_none()  # the sha256 of its teacher's model file (kit 0.6; absent: a built-in)
-    # what the sources are: the distinct contents (the rows' `content`), the reference files they came from (a source
-    # on each box that holds it, and the frame-identical twins a shard skipped), the content groups of more than one
-    # source, and each source's geometry
-    n_contents: int | None = omit_none()
-    n_files: int | None = omit_none()
-    groups: tuple[ContentGroup, ...] | None = omit_none()
+    teacher_models: list[str] | None = omit_none()
+    teacher_sha256: str | None = omit_none()  # of its teacher's model file (absent: a built-in)
+    n_contents: int | None = omit_none()  # the rows' distinct `content`
+    n_files: int | None = omit_none()  # each source once per box that holds it, and the twins a shard skipped
+    groups: tuple[ContentGroup, ...] | None = omit_none()  # of more than one source
     clips: tuple[SourceInfo, ...] | None = omit_none()
-    # how far each encoder's rows reach on the teacher's scale, its grid and rungs (absent from an older verdict)
     teachers: tuple[TeacherRange, ...] | None = omit_none()
-    rungs: list[str] | None = omit_none()  # the ladder's rungs the rows hold
-    # kit 2.1, from the manifest: the clips the boxes left out (each box's 02_corpus/skipped.json, by file name) and
-    # the corpus's warnings (a heavily compressed reference; a merge's), each a WARNING row of the summary
+    rungs: list[str] | None = omit_none()
+    # from the manifest: the clips the boxes left out and the corpus's warnings, each a WARNING row of the summary
     left_out: tuple[LeftOut, ...] | None = omit_none()
     warnings: list[str] | None = omit_none()
 
@@ -218,9 +200,7 @@ UNEXPLAINED = "the corpus rows hold them as one content; no manifest beside the 
 
 
 def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
-    """The corpus block for the verdict (`sha`: its corpus_sha256): the figures from the file (the sources under
-    the names people read, kit.corpus.names), its kind, twins and groups from the manifest that describes
-    exactly its bytes."""
+    """The verdict's corpus block (`sha`: its corpus_sha256), with what the manifest of its bytes says."""
     from kit.corpus.names import with_names
     from kit.corpus.schema import with_content
     from kit.infra.parquet import parquet_columns, read_parquet
@@ -246,7 +226,9 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
         shard=exact.shard.label if isinstance(exact, ShardManifest) and exact.shard is not None else None,
         merged_from=merged_from(exact) if isinstance(exact, MergeManifest) else None,
         teacher_models=uniq("teacher_model"), teacher_sha256=next((t for t in uniq("teacher_sha256") if t), None),
-        n_contents=int(df["content"].nunique()), n_files=count_files(df, exact),
+        n_contents=int(df["content"].nunique()),
+        n_files=len(df[[c for c in ("box_id", "src_sha256") if c in df]].drop_duplicates())
+        + (len(exact.twins) if exact is not None else 0),
         groups=content_groups(df, exact), clips=clips, teachers=teacher_ranges(df), rungs=row_rungs(df),
         left_out=tuple(exact.left_out) if exact is not None else None,
         warnings=list(exact.warnings) if exact is not None else None,
@@ -254,18 +236,18 @@ def summarise_corpus(path: Path, sha: str) -> CorpusSummary:
 
 
 def exact_manifest(path: Path) -> CorpusManifest | None:
-    """The manifest that describes exactly the bytes of the corpus at `path` (beside it as <stem>.manifest.json; a
-    shard copied under another name still finds its shard.manifest.json), else None."""
+    """The manifest that describes exactly the bytes at `path` (<stem>.manifest.json, else shard.manifest.json)."""
     manifest = read_manifest(path) or read_manifest(path.with_name(LAYOUT.shard.name))
     return manifest if manifest is not None and manifest.sha256 == sha256_file(path) else None
 
 
 def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> IndependentCheck:
-    """What the independent check found over the corpus a manifest describes: a shard's from its sources' checks
-    and the clips it left out, a merged corpus's as the merge gathered it (`name_boxes`: each refused clip's box)."""
+    """What the independent check found over the corpus a manifest describes."""
     if isinstance(manifest, MergeManifest):
         return manifest.check or IndependentCheck(ORACLE_FRAMES, TOLERANCE, 0, math.nan, "", [],
                                                   sorted(s.src for s in manifest.sources), [])
+    from kit.media.containers import needs_intermediate  # ffmpeg's helpers: not at import, for `status`
+
     checked = [(c.src, c.file, c.oracle) for c in manifest.sources if c.oracle is not None and c.oracle.passed]
     worst = max(checked, key=lambda c: c[2].max_diff, default=None)
     return IndependentCheck(
@@ -274,18 +256,11 @@ def independent_check(manifest: CorpusManifest, name_boxes: bool = False) -> Ind
         [f"{u.file}{f' (box {u.box_id})' if name_boxes and u.box_id else ''}: {u.why}"
          for u in manifest.left_out if u.by_check],
         sorted(c.src for c in manifest.sources if c.oracle is None),
-        sorted(src for src, file, check in checked if check.own_file is None and read_through_copy(file)))
-
-
-def read_through_copy(file: str) -> bool:
-    """Whether the kit reads a clip of this file name through a lossless copy (kit.media.containers)."""
-    from kit.media.containers import needs_intermediate  # ffmpeg's helpers: not for `status`, which reads records
-
-    return bool(file) and needs_intermediate(Path(file))
+        sorted(src for src, file, check in checked if check.own_file is None and file
+               and needs_intermediate(Path(file))))
 
 
 def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | None:
-    """The checks of several inputs (a merge's) as one: their clips, the largest difference of all, every refusal."""
     if not checks:
         return None
     top = max((c for c in checks if c.clips), key=lambda c: c.max_diff, default=None)
@@ -296,23 +271,13 @@ def combine_checks(checks: Sequence[IndependentCheck]) -> IndependentCheck | Non
 
 
 def corpus_check(path: Path) -> IndependentCheck | None:
-    """The verdict's `independent_check`: what the check found over the corpus at `path`, from its manifest; None
-    where no manifest describes it (a corpus someone made by hand)."""
+    """The verdict's `independent_check`, from the manifest; None where no manifest describes the corpus."""
     exact = exact_manifest(path)
     return independent_check(exact) if exact is not None else None
 
 
-def count_files(df: pd.DataFrame, manifest: CorpusManifest | None) -> int:
-    """The reference files the corpus came from: each source once per box that holds it, and the frame-identical
-    twins a shard recorded and skipped."""
-    held = df[["box_id", "src_sha256"]].drop_duplicates() if "box_id" in df else df[["src_sha256"]].drop_duplicates()
-    twins = len(manifest.twins) if manifest is not None else 0
-    return len(held) + twins
-
-
 def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[ContentGroup, ...]:
-    """The content groups of more than one source: as the manifest records them (members, why), else as the rows
-    hold them. Sorted by their members' names."""
+    """The content groups of more than one source: as the manifest records them, else as the rows hold them."""
     one = df.drop_duplicates("src_sha256")
     shown = dict(zip(one["src_sha256"], one["src"], strict=True))  # the names people read (kit.corpus.names)
     recorded = [replace(g, members=tuple(replace(m, src=shown.get(m.src_sha256, m.src)) for m in g.members))
@@ -328,12 +293,9 @@ def content_groups(df: pd.DataFrame, manifest: CorpusManifest | None) -> tuple[C
 
 
 def source_infos(df: pd.DataFrame) -> tuple[SourceInfo, ...]:
-    """Per source, sorted by name: its content and geometry from its rows (frames: distinct frame indices)."""
-    import pandas as pd
-
+    """Per source, sorted by name: its content and geometry from its rows."""
     def first(rows: pd.DataFrame, col: str) -> object:
-        values = rows[col].dropna() if col in rows else pd.Series([], dtype=object)
-        return values.iloc[0] if len(values) else None
+        return next(iter(rows[col].dropna()), None) if col in rows else None
 
     out = []
     for sha, rows in df.groupby("src_sha256", sort=False):

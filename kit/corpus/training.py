@@ -24,13 +24,9 @@ if TYPE_CHECKING:
 
 def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                     measured: tuple[str, ...] = ()) -> tuple[pd.DataFrame, int]:
-    """The training columns of a shard or merged corpus, validated, as a DataFrame in the canonical row order
-    (ROW_ORDER, so the same rows train the same models whatever file they came in), each row keeping its position in the
-    file (CORPUS_ROW); `src` the names people read (kit.corpus.names). Exact duplicates are dropped by
-    kit.corpus.dedup's rule, their count second. `measured`: EXTRA_FEATURES the training needs, refused where not
-    measured."""
+    """(the training columns, validated, in ROW_ORDER with their CORPUS_ROW; how many duplicates were dropped)."""
     stored = parquet_columns(path)
-    if "teacher_model" in stored:  # a hand-made corpus may not say
+    if "teacher_model" in stored:
         check_one_teacher(read_parquet(path, [c for c in TEACHER_COLUMNS if c in stored]), str(path))
     names = [*stored, *(() if "content" in stored else ("content",))]
     missing = [c for c in TRAIN_COLUMNS if c not in names]
@@ -39,7 +35,7 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
                          hint="the file is not a corpus shard of the kit; re-create it with the kit or merge it")
     check_measured(path, stored, measured)
     wanted = list(dict.fromkeys([*TRAIN_COLUMNS, *measured, *(c for c in extra_columns if c in names)]))
-    older = "enc_width" not in stored  # schema 1-3: a VideoToolbox row's cq as it received it (kit.corpus.rungs)
+    older = "enc_width" not in stored  # schema 1-3 (kit.corpus.rungs)
     read = [*wanted, *ROW_ORDER, *KEY, *SCORED, *(("quality_args",) if older else ())]
     table = read_parquet(path, [c for c in dict.fromkeys(read) if c in stored])
     if older:
@@ -49,12 +45,11 @@ def training_corpus(path: Path, extra_columns: tuple[str, ...] = (),
         table = with_content(table)
     validate_table(table.select(wanted), str(path))
     check_one_group_each(table, str(path))
-    table, duplicates = drop_duplicates(table)  # sorted in ROW_ORDER (the columns the file has), stably
+    table, duplicates = drop_duplicates(table)
     return with_names(table.select([*wanted, CORPUS_ROW])).to_pandas(), duplicates
 
 
 def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> None:
-    """Every row of `path` has a value of each `measured` feature; refused naming the first that some lack."""
     for name in measured:
         missing = read_parquet(path, [name])[name].null_count if name in stored else None
         if missing is None or missing:
@@ -65,8 +60,7 @@ def check_measured(path: Path, stored: list[str], measured: tuple[str, ...]) -> 
 
 
 def check_one_group_each(table: pa.Table, label: str) -> None:
-    """A source sits in one content group: rows of one src_sha256 naming two groups would let the group leak
-    across folds."""
+    """A source sits in one content group (else the group would leak across folds)."""
     pairs = table.select(["src_sha256", "content"]).group_by(["src_sha256", "content"]).aggregate([])
     counts = pairs.group_by("src_sha256").aggregate([("content", "count")])
     split = counts.filter(pc.greater(counts["content_count"], 1))
