@@ -1,6 +1,5 @@
-"""The network's description, without torch: an `Arch` names its layers (`layers()`), and every form of the
-model is built from it (kit.model.network, kit.model.stacked, kit.model.export). Torch-free, so what a training
-will cost can be reckoned before torch loads (kit.model.schedule, the run's ETA)."""
+"""The network's description, without torch: an `Arch` names its layers (`layers()`), which every form of the model
+walks (kit.model.network, stacked, export), so a training's cost is reckoned before torch loads."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""What each training step reads: a member's rows in shuffled order, z-scored by its own scaler, and its dropout masks.
-
-Each member draws from its own generators alone (its row order from its seed and fold, its masks from another
-stream of them), so it sees the same batches and masks whichever members it is stacked with and whichever worker
-trains it.
-"""
+"""What each training step reads: a member's rows in shuffled order, z-scored by its own scaler, and its dropout masks,
+each drawn from the member's own generators alone, so it sees the same batches and masks whichever members it is
+stacked with and whichever worker trains it."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ from kit.model.features import CODEC_DIM, model_space
 
 @dataclass(frozen=True)
 class Complement:
-    """The rows a fold trains on (every row it does not hold out), made only while a group trains on them:
-    folds and members share no copy of them (at 1,000 sources, a copy per fold was 18 GiB)."""
+    """The rows a fold trains on (every row it does not hold out), made only while a group trains on them."""
 
     n_rows: int
     held_out: np.ndarray  # sorted
@@ -133,8 +129,8 @@ class Inputs:
     pass through as (x - 0) / 1, which is x exactly, so a batch is one gather and two element-wise ops."""
 
     def __init__(self, data: TrainData, members: list[Member], arch: Arch, rows: list[torch.Tensor],
-                 fitted: Scalers | None = None) -> None:
-        self.means, self.stds = (fitted or Scalers(data.feats)).of(members, rows)
+                 fitted: Scalers) -> None:
+        self.means, self.stds = fitted.of(members, rows)
         if arch.use_codec:
             self.table = data.table
             pad = data.table.shape[1] - data.feats.shape[1]
@@ -154,8 +150,8 @@ MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 class Dropout:
     """A group's inverted-dropout masks, step after step, each member's from its own generator: 16-bit uniform draws,
-    four per 64-bit PCG64 word (torch's generator cost ~15 % of a LOSO run). A unit drops when its draw is below round(p
-    * 65536); the kept ones are scaled by the exact inverse of the kept share, in one float tensor."""
+    four per 64-bit PCG64 word. A unit drops when its draw is below round(p * 65536); the kept ones are scaled by the
+    exact inverse of the kept share."""
 
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))

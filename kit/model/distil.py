@@ -1,21 +1,12 @@
-"""The teacher recipe: the student distilled from the teacher's own function, then taught what mean features lose.
+"""The teacher recipe: the student distilled from the teacher's own function (kit.media.svr), then taught what the
+consumer's mean features lose (docs/teachers.md). Two stages, each with a cosine learning-rate decay and no dropout:
 
-The teacher is a fixed function of the six features the student reads (kit.media.svr), and the consumer feeds the
-student an encode's MEAN features. Trained on per-frame rows alone, a student copies the teacher only where the corpus's
-frames lie, and leans on encoders the teacher never reads. This recipe (Hinton et al. 2015, with a drawn transfer set:
-the teacher can be evaluated anywhere) trains in two stages:
+    base   per seed: the teacher's function on vectors drawn from a fixed prior (`draw_prior`), shared by every fold
+    tune   per member: from its seed's base, its training contents' encodes as the consumer sees them (windows of an
+           encode's frames: `encode_windows`), their frames, and the teacher's samples again
 
-    base   per seed: the teacher's function on TEACHER_SAMPLES vectors drawn from a fixed prior (`draw_prior`); it
-           depends on no content, so every fold and the refit of a seed start from the same base
-    tune   per member: from its seed's base, a short run mixing the encodes of its training contents as the consumer
-           sees them (windows of an encode's frames, their mean features and score: `encode_windows`), their frames,
-           and the teacher's samples again
-
-Both use a cosine learning-rate decay (Loshchilov & Hutter 2017) and no dropout (the teacher is deterministic). The
-codec block stays an input of the graph (vmaf-tune feeds it), but its rows are zero while training and its first-layer
-weights start at zero, so Adam never moves them: an unseen encoder slot predicts as a trained one
-(tests/unit/test_distil.py). Every member uses the teacher samples' scaler, which depends on no content.
-"""
+The codec block's rows are zero while training and its first-layer weights start at zero, so Adam never moves them: an
+unseen encoder slot predicts as a trained one. Every member uses the teacher samples' scaler."""
 
 from __future__ import annotations
 
@@ -67,7 +58,7 @@ def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
     densest (a gap below 1 drawn as u^2), in two halves: one draws each VIF scale's gap on its own (sorted, the finest
     scale's largest) and ADM's; the other draws one quality gap and gives each scale and ADM a share, as along a quality
     ladder. A little noise lets ADM and the coarsest VIF pass 1 as libvmaf's enhancement does; motion2 is log-uniform
-    over [0, MOTION_MAX]. Measured against a single family in bench/README.md, "The teacher recipe"."""
+    over [0, MOTION_MAX] (bench/README.md, "The teacher recipe")."""
     rng = np.random.default_rng(seed)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
@@ -167,11 +158,6 @@ def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) ->
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]
 
 
-def _zero_codec(net: StackedMLP, n_features: int) -> None:
-    """The first layer's codec weights at zero: with the codec rows zero they get no gradient, and never move."""
-    net.slots[0].weight[:, n_features:, :] = 0.0
-
-
 def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor], steps: int, lr: float,
          config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
     """`steps` Adam steps of every member on the rows `batches` draws (M, B), the learning rate decayed from `lr`
@@ -198,28 +184,23 @@ def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainC
                 progress: Progress, stop: threading.Event) -> StackedMLP:
     """One base per seed, in the order given: the teacher's function on its samples alone."""
     net = StackedMLP(seeds, arch)
-    _zero_codec(net, arch.n_features)
+    net.slots[0].weight[:, arch.n_features:, :] = 0.0  # the codec rows are zero: these weights never move
     lo, hi = data.teacher_rows
     net.slots[-1].bias.add_(data.target[lo:hi].mean())
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-    batch = config.base_batch
 
     def batches() -> torch.Tensor:
-        return torch.stack([_draw(g, (lo, hi), batch) for g in gens])
+        return torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens])
 
     _fit(net, data, batches, config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
     return net
 
 
 @torch.no_grad()
-def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], arch: Arch,
-                 config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event,
-                 ) -> tuple[StackedMLP, list[float]]:
+def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], config: TrainConfig,
+                 kernels: Kernels, progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
     """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
-    slots = [Slot(layer, torch.stack([bases[m.seed].slots[k].weight[0] for m in members]).clone(),
-                  torch.stack([bases[m.seed].slots[k].bias[0] for m in members]).clone())
-             for k, layer in enumerate(arch.layers())]
-    net = StackedMLP.of_slots(arch, slots)
+    net = StackedMLP.joined([bases[m.seed] for m in members])
     steps = config.teacher_steps()[1]
     if steps == 0:
         return net, [float("nan")] * len(members)
@@ -234,8 +215,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                                        _draw(g, teacher, parts[2])])
                             for g, (frames, windows) in zip(gens, sources, strict=True)])
 
-    loss = _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
-    return net, loss
+    return net, _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
 
 
 def single(net: StackedMLP, m: int) -> StackedMLP:
@@ -263,6 +243,6 @@ def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainC
         bases.update({seed: single(net, i) for i, seed in enumerate(part)})
     cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
-    tune = [lambda stop, g=g: tune_members(data, g, bases, arch, config, kernels, report("tune"), stop)
+    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report("tune"), stop)
             for g in groups]
     run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

@@ -1,11 +1,5 @@
-"""The model's input arrays, built as kit.model.contract pins them: raw libvmaf features and the codec block.
-
-    features[6]  MODEL_FEATURES (raw; each model z-scores them itself); with --inputs canonical6+v1,
-                 features[10]: that set's (kit.model.contract.INPUT_SETS)
-    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder family
-
-The order here is the order of the ONNX inputs and of every sidecar.
-"""
+"""The model's input arrays, as kit.model.contract pins them: the input set's raw libvmaf features, then the codec
+block (one-hot over CODEC_VOCAB, then the cq normalised within its encoder's range), in the ONNX inputs' order."""
 
 from __future__ import annotations
 

@@ -3,18 +3,15 @@
 * **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
   the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), without
   autograd's graph or the optimiser framework, whose bookkeeping costs as much per step as a small member's arithmetic:
-  - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative at x times g;
+  - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative;
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
     beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: every step counter + 1, then Adam with L2
     weight decay in one pass over each tensor.
-* **Public path** (kit.model.optimise.AutogradStep): plain autograd from the same forward pass (`err.backward` with
-  each member's d(MSE)/d(output)) and `torch.optim.Adam(fused=True)` (its default Adam where torch has no fused one).
+* **Public path** (kit.model.optimise.AutogradStep): autograd from the same forward pass and
+  `torch.optim.Adam(fused=True)`: the same kernels in the same order, so the same bytes (tests/unit/test_kernels.py).
 
-Both run the same kernels in the same order, so a LOSO trained either way is the same bytes
-(tests/unit/test_kernels.py). The fast path was never slower (bench/README.md, "Training kernels"), so it runs wherever
-its ops pass the self-check made at import (a private op may change at any torch release). KIT_TRAIN_KERNELS=public
-forces autograd; unset or `auto` takes the fast path when it passed. The step log's threads line says which.
+The fast path runs wherever its ops pass the self-check made at import; KIT_TRAIN_KERNELS=public forces autograd.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""A training step of a stack of members: their gradients and the optimiser's update, by one of two paths
-(kit.model.kernels): the fast one, the backward pass written out and the fused Adam called directly (HandStep), and
-the public one, autograd and torch.optim.Adam (AutogradStep), which give the same bits. Every trainer uses them
-(kit.model.train, kit.model.distil)."""
+"""A training step of a stack of members, by one of kit.model.kernels' two paths, which give the same bits: HandStep
+(the backward pass written out, the fused Adam called directly) or AutogradStep (autograd and torch.optim.Adam)."""
 
 from __future__ import annotations
 
@@ -18,7 +16,6 @@ class HandStep:
         self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
 
     def set_lr(self, lr: float) -> None:
-        """The learning rate of the steps that follow (a schedule's)."""
         self.adam.lr = lr
 
     @torch.no_grad()
@@ -39,7 +36,6 @@ class AutogradStep:
         self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
 
     def set_lr(self, lr: float) -> None:
-        """The learning rate of the steps that follow (a schedule's)."""
         for group in self.adam.param_groups:
             group["lr"] = lr
 

@@ -1,5 +1,4 @@
-"""The training recipe: plain data, importable without torch (the CLI and the
-corpus step load it; --help stays instant)."""
+"""The training recipe: plain data, importable without torch (the CLI and the corpus step load it)."""
 
 from __future__ import annotations
 
@@ -22,10 +21,8 @@ MIN_FRAMES_PER_SOURCE = 8
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
-    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames; frames maps a source's label to its count.
-
-    The one check, made at discovery (before any encode) and again on a corpus given to training.
-    """
+    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count), at
+    discovery and again on a corpus given to training."""
     short = sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE)
     if short:
         n, label = short[0]
@@ -36,9 +33,8 @@ def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) ->
 
 LOSO = "loso"
 AUTO = "auto"
-# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above. At 50 contents LOSO trains
-# 250 ensemble members where 10-fold trains 50; the figures of the two agree to the third decimal on the
-# corpora of bench/README.md ("K-fold against LOSO"), while LOSO's cost grows with contents x rows.
+# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above (their figures agree to the third
+# decimal, bench/README.md "K-fold against LOSO", while LOSO's cost grows with contents x rows)
 LOSO_MAX_GROUPS = 50
 AUTO_K = 10
 
@@ -81,8 +77,6 @@ FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 class TrainConfig(Record):
     LENIENT = True  # run.json of older kits may lack a later field
 
-    # each value's default, rules and flag (kit.infra.rules.setting), whatever brings it (--epochs, --batch-size,
-    # --inputs, a --settings file, a run.json)
     hidden: int = setting(64, Whole(1, 4096))  # width of both hidden layers
     dropout: float = setting(0.1, Real(0, 1, hi_open=True))  # after each GELU
     lr: float = setting(5e-4, Real(0, 1, lo_open=True))  # Adam learning rate
@@ -99,10 +93,7 @@ class TrainConfig(Record):
     # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
-    # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
-    # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
-    # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
-    # (and as the teacher recipe does where the teacher cannot be reproduced)
+    # --recipe: kit.model.distil, or the corpus's per-frame rows
     recipe: str = setting(TEACHER, OneOf(RECIPES), flag=Flag(
         "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
         "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "

@@ -1,6 +1,5 @@
 """How a training is planned, without torch: each job's schedule (steps x batch), its groups of members (one stack
-each) and what they cost. The trainer (kit.model.train) trains by this plan; the run's ETA (kit.model.cost)
-reckons the same plan before torch loads, so both read one rule."""
+each) and their cost; the trainer (kit.model.train) and the run's ETA (kit.model.cost) read this one plan."""
 
 from __future__ import annotations
 
@@ -34,13 +33,10 @@ def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
     return Schedule(batch, steps, min(per_epoch, max(1, math.ceil(steps / 50))))
 
 
-# A step's fixed cost (Python, dispatch, a few dozen small ops) in parameters of arithmetic that cost as
-# much: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further one added
-# 0.4 s, so the fixed part (2.2 s) is worth 5.5 members' 5,569 parameters.
+# a step's fixed cost (Python, dispatch, small ops) in parameters of arithmetic that cost as much (measured)
 STEP_COST_PARAMS = 31_000
-# A stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
-# allocator's memory instead of having the kernel fault in and zero new pages: 500 members x 896 rows x 64
-# (115 MB a tensor) cost 2.2 us of CPU per member-sample, 60 % of it in page faults; stacks of 10-50, 1.4-1.5 us.
+# a stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
+# allocator's memory instead of faulting in new pages (which cost 60 % of a step in stacks of 500)
 STACK_BYTES = 8 << 20
 
 
@@ -86,14 +82,11 @@ class PlannedJob:
     @property
     def arithmetic(self) -> int:
         """Its steps' arithmetic alone, in parameter-steps (without each step's fixed part): what the run's ETA counts
-        (kit.model.cost). A crowded box slows the arithmetic over large stacks several times more than the fixed part:
-        beside two busy loops LOSO's ensemble took 91 % of its training's time, its fixed-part-heavy baselines 9 %."""
+        (kit.model.cost)."""
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
-# a tuning's row-step takes this many of a base's (windows of whole encodes, a member at a time): on three real-clip
-# runs of a busy 2-core box the tunings were a fifth of training's rows and a third to a half of its time
-# (bench/README.md, "The run's ETA, each kind of work at its own pace")
+# a tuning's row-step takes this many of a base's (bench/README.md, "The run's ETA, each kind of work at its own pace")
 TUNE_ROW_COST = 3.0
 
 
@@ -101,8 +94,7 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
                          tune_done: int | None = None) -> int:
     """The teacher recipe's arithmetic (kit.model.distil: each seed's base, then each member's tuning) in the frames
     recipe's unit, parameter-steps of --batch-size rows; of it, with `base_done` and `tune_done`, the part those
-    steps did. The whole is the rows' arithmetic; the part done weighs a tuning's row TUNE_ROW_COST times a base's, so
-    the work done keeps pace with the time spent while the whole stays what the exchange rate was measured on."""
+    steps did, a tuning's row weighing TUNE_ROW_COST times a base's (so the work done keeps pace with the time)."""
     base, tune = config.teacher_steps()
     base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
     whole = (base_rows + tune_rows) / config.batch_size * arch.params

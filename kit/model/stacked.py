@@ -1,11 +1,6 @@
-"""The stacked network: M members of one architecture as one tensor per layer slot, forward and backward by hand.
-
-Weights are stacked (members, in, out) and biases (members, 1, out), so a layer is one batched matmul for every
-member, and each member's slice is computed from its own weights alone. The layers are those of
-`Arch.layers()` (kit.model.network), as in the exported form and the ONNX graph. The training's fast path writes
-the backward pass out (`StackedMLP.gradients`, the same bits as autograd's: a test compares them): autograd's graph
-bookkeeping costs as much per step as the arithmetic of a small member (kit.model.kernels).
-"""
+"""The stacked network: M members of one architecture as one tensor per layer slot (weights (M, in, out), biases
+(M, 1, out)), so a layer is one batched matmul and each member's slice is computed from its own weights alone. The
+fast path's backward pass is written out (`StackedMLP.gradients`: autograd's bits, a test compares them)."""
 
 from __future__ import annotations
 

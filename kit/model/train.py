@@ -1,12 +1,8 @@
 """Batched ensemble training: many members at once, in groups trained side by side.
 
-Members of one architecture share stacked weights, shape (members, in, out): a layer is one batched matmul and one Adam
-step updates every member. Every operation acts on each member's slice alone (kit.model.kernels), so a member trains
-exactly as it would alone, from its own seed, scaler, batches and dropout masks; how the members are grouped into
-stacks, trained side by side on worker threads (`train_jobs`), changes no bit of any member (a test trains them every
-way). Its parts: batches.py (what a step reads), stacked.py (the stacked network, forward and backward by hand),
-kernels.py (a step's gradients and update), workers.py (the threads).
-"""
+Members of one architecture share stacked weights (members, in, out), and every operation acts on each member's slice
+alone, so a member trains exactly as it would alone, from its own seed, scaler, batches and dropout masks: how the
+members are grouped into stacks and onto worker threads (`train_jobs`) changes no bit of any member."""
 
 from __future__ import annotations
 
@@ -129,17 +125,6 @@ class _Plan:
     def sched(self) -> Schedule:
         return self.planned.sched
 
-    @property
-    def mean_rows(self) -> float:
-        return self.planned.shape.mean_rows
-
-    @property
-    def epochs(self) -> int:
-        return self.planned.epochs
-
-    def cost(self, g: int) -> int:
-        return self.planned.cost(g)
-
 
 def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Plan]:
     """Each job as kit.model.schedule.plan_jobs plans it, its members dealt into the groups it sizes."""
@@ -190,8 +175,9 @@ class _Progress:
             if plan.job.on_epoch is None or done == self.shown[j]:
                 continue
             self.shown[j] = done
-            epochs = min(plan.epochs, max(1, round(done * plan.sched.batch / plan.mean_rows)))
-            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
+            epochs = plan.planned.epochs
+            done_epochs = min(epochs, max(1, round(done * plan.sched.batch / plan.planned.shape.mean_rows)))
+            plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
 GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
@@ -261,13 +247,11 @@ def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: i
     plans = _plans(jobs, config, workers)
     progress = _Progress(plans)
     order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
-                   key=lambda jg: -plans[jg[0]].cost(jg[1]))
+                   key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
     fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
     tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
                      fitted, progress.reporter(j, g)) for j, g in order]
-    done: Callable[[int, TrainedEnsemble], None] | None = None
-    if on_group is not None:
-        done = lambda i, ens: on_group(order[i][0], ens)  # noqa: E731
+    done = None if on_group is None else lambda i, ens: on_group(order[i][0], ens)
     trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
     return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
 

@@ -1,9 +1,5 @@
-"""The training workers: tasks run side by side on threads, each thread running torch on its own single thread.
-
-No thread ever waits for another inside an operation: that waiting is what made training collapse on a busy box
-(issue 14), and on an idle one two workers beat two intra-op threads (bench/README.md). The caller's thread only
-waits, reports progress and stops every worker on Ctrl-C or a worker's error.
-"""
+"""The training workers: tasks run side by side on threads, each running torch on one thread of its own (no thread
+ever waits for another inside an operation: that collapsed training on a busy box, issue 14)."""
 
 from __future__ import annotations
 
