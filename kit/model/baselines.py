@@ -1,11 +1,5 @@
-"""Baselines on the same LOSO folds, so a reader sees what the ensemble adds.
-
-The canonical six features are vmaf_v0.6.1's own inputs, so even a linear model
-agrees with the teacher well. `ridge` is a closed-form ridge regression on the
-same inputs as the ensemble (six features in the ensemble's model space,
-z-scored on the training fold, plus the codec block), fit on exactly the same folds. `linear` and `mlp_small` are
-seed document 000's architectures, trained with the ensemble's recipe.
-"""
+"""Baselines on the same LOSO folds, so a reader sees what the ensemble adds: `ridge`, a closed-form ridge regression
+on the ensemble's inputs, and seed document 000's `linear` and `mlp_small`, trained with the ensemble's recipe."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
 """Whole encodes as vmaf-tune predicts them: from the mean of an encode's frame features, not frame by frame.
 
-A clip here is one encode (ENCODE_KEY: src_sha256, encoder, cq and the encoded size). Each validation member predicts
-the encodes of its held-out sources from their mean features, beside the mean of its frame predictions and the encode's
-mean teacher score (`03_loso/clips.parquet`, one row per seed and encode; the verdict's kit.verdict.intervals.clip_use
-measures that use). With `feed`, `pred_vmaftune` is the prediction as vmaf-tune's export computes it. `vmaf_<stat>` and
-`pred_<stat>` are the teacher's and the member's clipped frame predictions, pooled as each consumer pools them
-(kit.model.pooling).
-"""
+A clip is one encode (ENCODE_KEY). Each validation member predicts its held-out encodes from their mean features,
+beside the mean of its frame predictions, the encode's mean teacher score and each consumer's pooling
+(kit.model.pooling): `03_loso/clips.parquet`, one row per seed and encode."""
 
 from __future__ import annotations
 

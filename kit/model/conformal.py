@@ -1,24 +1,7 @@
-"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups.
-
-The calibration data are validation's out-of-fold predictions: every row is predicted by members that never trained on
-its content group. Frames of one source are not exchangeable with a new source's (they share its content, settings and
-errors), so the exchangeable unit is the content group, and the method weighs groups, not frames.
-
-Method (Lee, Barber & Willett 2023, hierarchical conformal prediction; Dunn, Wasserman & Ramdas 2023's CDF pooling):
-
-    score of a row          s = |y - mu| / sigma     (normalised: mu, sigma the mean and the std, ddof=1, of the
-                                                      seeds' held-out predictions of that row)
-                            s = |y - mu|             (absolute: one seed, or when asked)
-    pooled group CDF        F(t) = sum over the n calibration groups k of F_k(t), F_k the empirical CDF of
-                            group k's scores (each group weighs 1, whatever its frame count)
-    threshold at 1 - alpha  q = the smallest score t with F(t) >= (n + 1)(1 - alpha)
-    interval                [mu - q sigma, mu + q sigma]
-
-Guarantee: for a frame of a new source (a group exchangeable with the calibration groups), P(lo <= teacher <= hi) >= 1 -
-alpha. When (n + 1)(1 - alpha) > n no score qualifies: the interval is unbounded and the kit says so, never taking the
-largest score. The deployed models are refit on every group (the usual cross-conformal approximation); how well that
-holds is measured with each row's own group left out of the calibration (`coverage_by_level`).
-"""
+"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups (METHOD,
+FORMULA; docs/design/intervals.md). The calibration data are validation's out-of-fold predictions, and the
+exchangeable unit is the content group: each group weighs 1, whatever its frame count. A level that the groups
+cannot bound gives an unbounded interval, never the largest score."""
 
 from __future__ import annotations
 

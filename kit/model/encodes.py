@@ -1,15 +1,6 @@
-"""The proxy as vmaf-tune's fast path uses it (kit.model.consumer), evaluated where the fold models are: each held-out
-encode's prediction as the consumer makes it (03_loso/encodes.parquet).
-
-The export's graph (kit.bundle.vmaftune.build_profile_onnx) maps that row onto the kit's own inputs: the one-hot
-onto the kit's vocabulary, crf_norm back to the kit's cq_norm as crf_norm x slope + offset (float32, the graph's
-Mul and Add; slope (hi - lo) / (cq_hi - cq_lo), offset (lo - cq_lo) / (cq_hi - cq_lo)), runs the member and clips
-its output to [0, 100]; the ensemble is the mean of the members' outputs. `feed_codec` is that mapping in numpy,
-so a member fed its rows gives what the exported graph gives (tests/unit/test_consumer.py runs the graph on them).
-
-vmaf-tune's CRF is the kit's cq for every encoder both have a slot for (kit.model.consumer); an encoder vmaf-tune
-has no slot for gets no consumer prediction: it cannot ask about it.
-"""
+"""The proxy as vmaf-tune's fast path uses it (kit.model.consumer): each held-out encode's prediction as the consumer
+makes it (03_loso/encodes.parquet). `feed_codec` is the exported graph's mapping of vmaf-tune's row onto the kit's
+inputs (kit.bundle.vmaftune.build_profile_onnx) in numpy, so a member fed it gives what the graph gives."""
 
 from __future__ import annotations
 

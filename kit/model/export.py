@@ -1,10 +1,5 @@
-"""Single-file ONNX export of one ensemble member, scaler inside the graph.
-
-The graph is written op by op with onnx.helper rather than traced, so it is
-small, byte-for-byte reproducible for the same weights, and independent of
-torch's exporter of the day. Its output is checked against torch with
-onnxruntime (kit.model.runtime, the one session) before anything is kept.
-"""
+"""Single-file ONNX export of one ensemble member, scaler inside the graph, written op by op with onnx.helper (small,
+byte-for-byte reproducible, independent of torch's exporter) and checked against torch with onnxruntime."""
 
 from __future__ import annotations
 

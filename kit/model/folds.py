@@ -1,14 +1,6 @@
-"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold.
-
-A content group is what must never sit on both sides of a fold: the corpus's `content` column where it has one
-(the lowest src_sha256 among the group's sources), else the source itself (`src_sha256`). LOSO holds out one group
-per fold; grouped K-fold deals the groups into K folds, balanced by rows: groups taken by (rows, descending; group
-id), each to the fold with the fewest rows so far (ties: the lowest fold index). Nothing here depends on the row
-order of the corpus or on how it was merged: the same corpus always gives the same folds.
-
-Whatever the scheme, the figures are per source (kit.model.loso): every row is predicted by the members that did not
-train on it, and a fold's predictions are split by source, so a K-fold verdict reads like a LOSO one.
-"""
+"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold, the groups dealt by rows
+(`deal`). A content group (the corpus's `content` column, else the source itself) never sits on both sides of a fold,
+and the folds depend on neither the corpus's row order nor how it was merged."""
 
 from __future__ import annotations
 

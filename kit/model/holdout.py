@@ -1,12 +1,6 @@
-"""--holdout encoder|box|rung: does the ensemble hold on an encoder (a box, a ladder rung) it never saw?
-
-Each encoder (box) is left out in turn, crossed with grouped folds over contents (kit.model.folds, K = HOLDOUT_K,
-or one per content group when there are fewer): a member trains on the rows of the other encoders and the other
-folds' contents, and predicts the held-out encoder's rows of its own fold's contents. So every predicted row comes
-from a model that saw neither its encoder (box) nor its content, and a copy of the same clip under another encoder
-cannot leak the answer. Written to `03_loso/holdout_<kind>.parquet` (seed, fold, heldout, corpus_row, vmaf, pred:
-corpus_row as in predictions.parquet); the verdict reads it as its own block.
-"""
+"""--holdout encoder|box|rung: each encoder (box, rung) left out in turn, crossed with grouped folds over contents
+(HOLDOUT_K), so every predicted row comes from members that saw neither its encoder nor its content. Written to
+`03_loso/holdout_<kind>.parquet`; the verdict reads it as its own block."""
 
 from __future__ import annotations
 

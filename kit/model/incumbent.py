@@ -1,11 +1,6 @@
-"""The incumbent: a previous bundle's models, scored on this run's LOSO folds.
-
-Champion/challenger (kit.verdict.lift) compares the new ensemble with it. The
-incumbent runs on the whole corpus before any training, so a model that cannot
-run, answers in another shape, or outputs NaN or one constant is refused at once,
-not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
-(an export convention as good as [N]; squeezed).
-"""
+"""The incumbent: a previous bundle's models, scored on this run's LOSO folds for champion/challenger
+(kit.verdict.lift). It runs on the whole corpus before any training, so a model that cannot run, answers in another
+shape ([N] or [N, 1] is one score per row), or outputs NaN or one constant is refused at once."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Validation of the ensemble: leave one content group out (LOSO), or grouped K-fold (kit.model.folds).
-
-A piece of content never sits on both sides of a fold, even when two boxes named it differently. Every
-(seed, fold) member is trained in one call of the batched trainer (kit.model.train), its members grouped onto the
-training workers. Whatever the scheme, every row is predicted by the members that did not train on it. The figures
-come twice: per source (FoldResult rows: folds.parquet, the per-source tables) and per content group, its sources'
-rows pooled (GroupResult): the seeds' means, which the gate reads, average over content groups, one vote each.
-"""
+"""Validation of the ensemble on the folds of kit.model.folds: every row predicted by the members that did not train
+on it, its figures per source (FoldResult: folds.parquet) and per content group (GroupResult: the seeds' means, which
+the gate reads, one vote per content)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
 """What predictions miss of their teacher: every per-group figure the kit writes or prints, from one function
-(`residuals`) into one record (`Residuals`); a file's record takes the figures it declares by name (`fields_of`).
-
-The one rule for correlations (docs/verdict.md, "When there is no correlation"): fewer than MIN_PAIRS pairs or a
-constant teacher have none (NaN; the gate's means leave the group out: CORRELATION_RULE); constant predictions have
-0; a NaN prediction makes every figure it enters NaN. Ranks are scipy.stats' (SROCC: ties get their average rank;
-KROCC: Kendall's tau-b). No logistic mapping is applied before PLCC.
-"""
+(`residuals`) into one record (`Residuals`), which a file's record takes by name (`fields_of`). Correlations follow
+CORRELATION_RULE (docs/verdict.md); ranks are scipy.stats' (SROCC's ties averaged, KROCC tau-b), no logistic mapping."""
 
 from __future__ import annotations
 

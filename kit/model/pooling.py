@@ -1,16 +1,6 @@
-"""How a clip's per-frame scores become one number, as the consumers of VMAF pool them.
-
-A clip is one encode (kit.model.clips.CLIP_KEY). Its frames' scores are pooled by
-
-    mean            the arithmetic mean (libvmaf's default, vmaf-tune's target);
-    harmonic_mean   libvmaf's harmonic mean: n / sum(1 / (score + 1)) - 1 (libvmaf/src/libvmaf.c adds the 1 so a
-                    score of 0 stays finite);
-    p1              the 1st percentile as Av1an's target quality takes it (its default `--probing-stat`): the
-                    scores sorted ascending, the one at index floor(n x 1 / 100) (the minimum below 100 frames);
-    min             the lowest frame (libvmaf's min; a worst-sample target).
-
-A prediction is pooled alike, from frame predictions clipped to [0, 100] as the vmaf-tune export clips them.
-"""
+"""How a clip's per-frame scores become one number, as the consumers of VMAF pool them (POOLS): the mean, libvmaf's
+harmonic mean (n / sum(1 / (score + 1)) - 1), Av1an's 1st percentile (the sorted scores at index floor(n / 100)) and
+the minimum. A prediction is pooled alike, clipped to [0, 100] as the vmaf-tune export clips it."""
 
 from __future__ import annotations
 

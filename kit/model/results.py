@@ -1,10 +1,5 @@
-"""What LOSO evaluation produces, as typed records.
-
-Their JSON is the bash kit's `loso_seed<N>.json` layout (seed, mean_plcc,
-std_plcc, min_plcc, max_plcc, mean_srocc, mean_rmse, n_folds, folds[]) with the
-kit's additions after it; the lusoris gate scripts read these files, so the
-keys and their order do not change.
-"""
+"""What LOSO evaluation produces, as typed records. `loso_seed<N>.json` keeps the bash kit's keys first, in their
+order (the lusoris gate scripts read it), the kit's additions after them."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The one onnxruntime session of the kit, and the model's tensor names.
-
-Light on purpose (onnxruntime and numpy, no torch): the child that runs an incumbent's
-models (kit.model.incumbent_child) starts in a fraction of a second.
-"""
+"""The one onnxruntime session of the kit, and the model's tensor names. Light (onnxruntime and numpy, no torch): the
+incumbent's child (kit.model.incumbent_child) starts in a fraction of a second."""
 
 from __future__ import annotations
 

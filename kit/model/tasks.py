@@ -1,18 +1,7 @@
-"""LOSO's training as units of work: every member kept in a file of its own, and the members shared out into tasks.
-
-A member is one (architecture, seed, fold) of the jobs a LOSO trains (kit.model.baselines.loso_jobs). Its weights depend
-on nothing but itself and its job's schedule, so any set of members can be trained anywhere, in any order, and the
-gather evaluates exactly what one process training everything would have:
-
-    share_out      the members in N tasks: a pure function of the jobs and N, the same on every node
-    MemberStore    one `.npy` file per member, written atomically as its group finishes, in a folder named by the
-                   fingerprint of what the weights depend on, with its producer's record (MemberRecord), which the
-                   gather checks before it uses the file
-    train_missing  the members of a share the store lacks, trained in one pool on the whole job's schedule
-    gather         every member of the jobs from the store
-
-A local LOSO is the share holding every member; a cluster runs the shares as array tasks, then the gather.
-"""
+"""LOSO's training as units of work: a member is one (architecture, seed, fold) of the jobs a LOSO trains
+(kit.model.baselines.loso_jobs), whose weights depend on nothing but itself and its job's schedule. `share_out` deals
+the members into N tasks (the same on every node), `train_missing` trains a share's members the store lacks, the
+`MemberStore` keeps each in a file with its producer's record, and `gather` reads every member back, checked."""
 
 from __future__ import annotations
 
@@ -33,7 +22,7 @@ from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.model.arch import Arch
-from kit.model.batches import Member, TrainData
+from kit.model.batches import TrainData
 from kit.model.distil import Distillation
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import npy_bytes
@@ -88,10 +77,10 @@ def task_of(shares: list[list[MemberKey]]) -> dict[MemberKey, int]:
 
 @dataclass(frozen=True)
 class Trained:
-    """One member's weights as the store keeps them: per layer slot (weight (in, out), bias (1, out)), its scaler
-    (1, F) twice (F: the input set's features, Arch.n_features), and its final training loss."""
+    """One member's weights as the store keeps them: a stack of one, its scaler (1, F) twice (F: Arch.n_features),
+    and its final training loss."""
 
-    slots: list[tuple[torch.Tensor, torch.Tensor]]
+    net: StackedMLP
     mean: torch.Tensor
     std: torch.Tensor
     loss: float
@@ -107,13 +96,13 @@ def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
 def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
     flat, at, slots = torch.from_numpy(vector), 0, []
     for layer in arch.layers():
-        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(layer.fan_in, layer.fan_out)
+        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(1, layer.fan_in, layer.fan_out)
         at += layer.fan_in * layer.fan_out
-        slots.append((weights, flat[at : at + layer.fan_out].reshape(1, layer.fan_out)))
+        slots.append(Slot(layer, weights, flat[at : at + layer.fan_out].reshape(1, 1, layer.fan_out)))
         at += layer.fan_out
     width = arch.n_features  # the z-scored features: a member's means and stds
     mean, std = (flat[at + i * width : at + (i + 1) * width].reshape(1, width) for i in (0, 1))
-    return Trained(slots, mean, std, float(flat[-1]))
+    return Trained(StackedMLP.of_slots(arch, slots), mean, std, float(flat[-1]))
 
 
 @dataclass(frozen=True)
@@ -266,17 +255,14 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
     return trained
 
 
-def ensemble_of(arch: Arch, members: list[Member], weights: list[Trained]) -> TrainedEnsemble:
-    """Members loaded from the store as one ensemble, in the given order (what kit.model.loso evaluates)."""
-    slots = [Slot(layer, torch.stack([w.slots[k][0] for w in weights]), torch.stack([w.slots[k][1] for w in weights]))
-             for k, layer in enumerate(arch.layers())]
-    return TrainedEnsemble(StackedMLP.of_slots(arch, slots), torch.stack([w.mean for w in weights]),
-                           torch.stack([w.std for w in weights]), members, [w.loss for w in weights])
-
-
 def gather(jobs: list[TrainJob], found: dict[MemberKey, tuple[Trained, MemberRecord]]) -> list[TrainedEnsemble]:
     """Each job's members, all found in the store, as one ensemble each, in the job's order."""
-    return [ensemble_of(job.arch, job.members, [found[key][0] for key in job_keys(job)]) for job in jobs]
+    out = []
+    for job in jobs:
+        got = [found[key][0] for key in job_keys(job)]
+        out.append(TrainedEnsemble(StackedMLP.joined([w.net for w in got]), torch.stack([w.mean for w in got]),
+                                   torch.stack([w.std for w in got]), job.members, [w.loss for w in got]))
+    return out
 
 
 def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[MemberKey]:

@@ -1,13 +1,7 @@
-"""The teacher's function, proven on the corpus it trains on before the teacher recipe may use it.
-
-kit.media.svr evaluates a libvmaf SVR model from the six features the corpus stores. Before a student learns that
-function in place of the corpus's scores, the function must be the teacher's: evaluated on every row of the corpus,
-it must give libvmaf's own per-frame score within kit.media.svr.PROOF_TOLERANCE. A teacher the kit claims to
-reproduce and does not is refused (exit 2), naming the model, the source and the frame: the corpus was scored by
-another function than the one the kit would distil, and training on either would be wrong. A teacher the kit cannot
-reproduce from the stored features (a model of another form, features computed with other options, a model file not
-at hand) is said, and the run trains on the corpus's frames as kits before 2.1 did (kit.model.recipe.FRAMES).
-"""
+"""The teacher's function (kit.media.svr), proven on every row of the corpus against libvmaf's own score within
+PROOF_TOLERANCE before the teacher recipe may distil it. A function the kit claims and that differs is refused (exit
+2), naming the model, the source and the frame; a teacher the kit cannot reproduce from the stored features is said,
+and the run trains on the corpus's frames (kit.model.recipe.FRAMES)."""
 
 from __future__ import annotations
 
