@@ -27,13 +27,11 @@ if TYPE_CHECKING:
     from kit.infra.proc import LogFn
     from kit.model.loso import Fold
 
-# torch, pandas and onnx load in the functions that score, not on import: `status` plans the LOSO step,
-# which finds the incumbent's files (find_incumbent) to fingerprint them
+# torch, pandas and onnx load in the functions that score: `status` finds the incumbent's files to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
-# how long the incumbent's models may take to score the corpus, together, in their child process: a model
-# the kit exports scores a million rows in about a second, so only a model that loops or is absurdly large
-# comes near it (KIT_INCUMBENT_TIMEOUT_S overrides it; KIT_TIMEOUT_S caps it, as every command's timeout)
+# how long the incumbent's models may take to score the corpus, together (a model the kit exports takes about a
+# second a million rows); KIT_INCUMBENT_TIMEOUT_S overrides it, KIT_TIMEOUT_S caps it
 INCUMBENT_TIMEOUT_S = 600.0
 TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
 SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
@@ -55,8 +53,7 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
                                  f"({', '.join(p.name for p in missing) or 'none listed'})",
                                  hint=f"point --incumbent at a complete {EXPORTS} folder")
-            # each model file is the one its ensemble.json records (sha256): a model copied over another, or
-            # edited, would be scored as the incumbent it is not
+            # each model file is the one its ensemble.json records (sha256)
             for member, onnx in zip(members, onnx_files, strict=True):
                 if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
                     raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "
@@ -71,9 +68,8 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 
 def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
                    given: Path) -> tuple[Path, list[Path]]:
-    """The incumbent's manifest and models (in the out-dir `tree`) copied byte for byte into `dest` (emptied
-    first), beside `source.json` naming the --incumbent it was copied for; returns the copy's manifest and
-    models. Each is read without following a link: what a link planted in its place points to is not copied."""
+    """The incumbent's manifest and models (in the out-dir `tree`) copied byte for byte, never through a link, into
+    `dest` (emptied first), beside `source.json` naming the --incumbent it was copied for; returns the copy's."""
     tree.fresh_folder(dest, private=False)
     for src in (manifest, *onnx_files):
         tree.write_bytes(dest / src.name, tree.read_bytes(src, trusted=False))
@@ -105,9 +101,8 @@ def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
 
 def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
                log: LogFn | None = None) -> list[np.ndarray]:
-    """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child)
-    that a timeout and an interrupt can stop. A member that cannot be loaded, takes other inputs, fails on the
-    rows or does not finish in time is refused, named; the checks come in the order the kit always made them."""
+    """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child);
+    a member that cannot be loaded, takes other inputs, fails on the rows or does not finish in time is refused."""
     from kit.infra.proc import run_process, signal_name, timeout_cap
     from kit.model.features import CODEC_DIM, N_FEATURES
 
@@ -187,9 +182,8 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
 
 def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
                      log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
-    """(manifest, member files, the ensemble's score per row): run before training, so a broken incumbent
-    is refused before the LOSO, naming the file. Its models run in a child process (run_models) working in
-    `scratch`, a private folder of the out-dir `tree`, removed afterwards."""
+    """(manifest, member files, the ensemble's score per row), before training; its models run in a child process
+    (run_models) working in `scratch`, a private folder of the out-dir `tree`, removed afterwards."""
     manifest, onnx_files = find_incumbent(path)
     try:
         scores = run_models(tree, onnx_files, feats, codec, scratch, log)
@@ -200,8 +194,7 @@ def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarra
 
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
                    folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
-    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
-    `copied_from` names the original of a copy that was scored (copy_incumbent)."""
+    """The incumbent ensemble (from incumbent_scores) scored on each held-out source; `copied_from`: the original."""
     from kit.model.baselines import baseline_result
 
     manifest, onnx_files, scores = scored

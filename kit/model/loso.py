@@ -30,8 +30,7 @@ from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
-# what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
-# key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
+# what predictions.parquet says of each held-out row besides its figures, with the key back to its corpus row
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
                 "frame_index", "device", *RUNG_COLUMNS)
 ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes.parquet say of an encode beside its key
@@ -45,8 +44,7 @@ class LosoResult:
     n_members: int
     scheme: FoldScheme | None = None
     clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out encode and seed (clips.parquet)
-    # per held-out encode, as vmaf-tune predicts it (encodes.parquet: kit.model.consumer); None for an input set
-    # vmaf-tune does not feed
+    # per held-out encode, as vmaf-tune predicts it (encodes.parquet); None for an input set vmaf-tune does not feed
     encodes: pd.DataFrame | None = None
 
 
@@ -61,11 +59,9 @@ class LosoInputs:
     codec: np.ndarray
     target: np.ndarray  # vmaf, float64
     scheme: FoldScheme
-    # --vmaftune-crf-range: what vmaf-tune's crf_norm is taken over, for the consumer's evaluation
-    # (kit.model.encodes); None for an input set vmaf-tune does not feed (it feeds the canonical six)
+    # --vmaftune-crf-range (kit.model.encodes); None for an input set vmaf-tune does not feed
     crf_range: tuple[int, int] | None = CRF_RANGE
-    # the teacher's function as the loso step proved it, and the teacher recipe's training set where it is used
-    # (kit.model.distil); without it the ensemble trains on the rows above (the frames recipe)
+    # the teacher's function as the loso step proved it; the teacher recipe's training set where it is used
     teacher_fn: TeacherFunction | None = None
     distil: Distillation | None = None
     teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
@@ -108,8 +104,7 @@ class LosoInputs:
 
 
 def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
-    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows
-    (teacher `y`)."""
+    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows."""
     results = []
     for source in fold.sources:
         at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
@@ -121,8 +116,7 @@ def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None
 
 
 def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
-    """One model's figures on each content group a fold holds out, its sources' rows pooled (one vote per
-    content), from its predictions `pred` of the fold's rows (teacher `y`)."""
+    """One model's figures on each content group a fold holds out, its sources' rows pooled."""
     groups = fold.groups()
     results = []
     for content, sources in groups:
@@ -134,8 +128,7 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """The figures a FoldResult and a GroupResult hold of held-out rows (kit.model.metrics), and whether the teacher
-    is constant (True when every score is equal, else None: the key is left out)."""
+    """The figures a FoldResult and a GroupResult hold of held-out rows; teacher_constant True or None (left out)."""
     r = residuals(pred, y, ranks=True)
     return {**r.fields_of(FoldResult), "teacher_constant": r.teacher_constant or None}
 
@@ -151,8 +144,7 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
 
 
 def encode_identity(df: pd.DataFrame) -> pd.DataFrame:
-    """ENCODE_IDENTITY per row; a corpus without names or content groups (a hand-made frame) reads each source as
-    its own content group (as kit.model.folds does), named by its hash."""
+    """ENCODE_IDENTITY per row; without names or groups, each source is its own group, named by its hash."""
     sha = df["src_sha256"].astype(str)
     return pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
                          "content": df.get("content", sha),
@@ -207,8 +199,7 @@ def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:
-    """One seed's figures: its means over the held-out content groups (one vote per content, metrics.CORRELATION_RULE),
-    and its per-source folds beside them."""
+    """One seed's means over the held-out content groups, and its per-source folds beside them."""
     plcc = fold_summary(groups, "plcc")
     undefined = [g.name for g in groups if not correlated(g.n_frames, g.teacher_constant)]
     bias = [float(g.bias) for g in groups if g.bias is not None]

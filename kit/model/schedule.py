@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kit.model.arch import Arch
 from kit.model.recipe import TrainConfig
@@ -16,10 +16,6 @@ class Schedule:
     batch: int  # rows per member per step
     steps: int  # optimizer steps in all
     steps_per_round: int  # steps between progress reports (one epoch for small corpora)
-
-    def epochs(self, mean_rows: float, configured: int) -> int:
-        """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
-        return max(1, min(configured, round(self.steps * self.batch / mean_rows)))
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
@@ -68,16 +64,12 @@ class PlannedJob:
 
     shape: JobShape
     sched: Schedule
-    epochs: int  # passes over a member's rows, as on_epoch counts them
+    epochs: int  # passes over a member's rows, as on_epoch counts them: fewer than --epochs where samples are capped
     sizes: list[int]
 
     def cost(self, g: int) -> int:
         """Group g's cost, in parameter-steps: each step's arithmetic over its members, and the step's fixed part."""
         return self.sched.steps * (self.sizes[g] * self.shape.arch.params + STEP_COST_PARAMS)
-
-    @property
-    def total(self) -> int:
-        return sum(self.cost(g) for g in range(len(self.sizes)))
 
     @property
     def arithmetic(self) -> int:
@@ -113,9 +105,9 @@ def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list
     for shape in shapes:
         sched = plan_schedule(shape.mean_rows, config)
         sizes = group_sizes(shape.members, 1, stack_members(shape.arch, sched.batch))
-        plans.append(PlannedJob(shape, sched, sched.epochs(shape.mean_rows, config.epochs), sizes))
-    big = max(range(len(plans)), key=lambda j: plans[j].total)
+        epochs = max(1, min(config.epochs, round(sched.steps * sched.batch / shape.mean_rows)))
+        plans.append(PlannedJob(shape, sched, epochs, sizes))
+    big = max(range(len(plans)), key=lambda j: sum(map(plans[j].cost, range(len(plans[j].sizes)))))
     most = stack_members(shapes[big].arch, plans[big].sched.batch)
-    plans[big] = PlannedJob(shapes[big], plans[big].sched, plans[big].epochs,
-                            group_sizes(shapes[big].members, workers, most))
+    plans[big] = replace(plans[big], sizes=group_sizes(shapes[big].members, workers, most))
     return plans
