@@ -29,8 +29,7 @@ from kit.model.schedule import JobShape, PlannedJob, Schedule, distilled_arithme
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
-# (epochs done, epochs, mean train loss, the arithmetic this training (all its jobs) has done, in parameter-steps
-# without each step's fixed part: kit.model.schedule.PlannedJob.arithmetic, the run's ETA)
+# (epochs done, epochs, mean train loss, the arithmetic all the jobs have done: schedule.PlannedJob.arithmetic)
 EpochCallback = Callable[[int, int, float, float], None]
 
 
@@ -41,8 +40,7 @@ class TrainJob:
     members: list[Member]
     arch: Arch
     on_epoch: EpochCallback | None = None  # called on the caller's thread
-    # the mean training rows its schedule is planned on; None: its members'. A share of a larger job
-    # (kit.model.tasks) gives the whole job's, so each member trains as it would beside all the others
+    # the mean training rows its schedule is planned on (a share of a larger job gives the whole job's); None: its own
     planned_rows: float | None = None
 
 
@@ -159,9 +157,8 @@ class _Progress:
         return lambda done, loss: self.updates.put((j, g, done, loss))
 
     def show(self) -> None:
-        """on_epoch for each job whose slowest group has finished another round since the last call (rounds
-        finished between two calls are reported once, in real epochs: passes over the rows), with the mean of
-        its members' losses over their latest round."""
+        """on_epoch, in epochs, for each job whose slowest group has finished another round since the last call, with
+        the mean of its members' losses over their latest round."""
         while True:
             try:
                 j, g, done, loss = self.updates.get_nowait()
@@ -206,14 +203,12 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
                 on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
-    """The ensemble's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; its
-    progress reported as on_epoch's rounds of distil.REPORT_EVERY steps (the bases' steps, then the tuning's)."""
+    """The job's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; on_epoch's
+    rounds are distil.REPORT_EVERY steps (the bases', then the tuning's)."""
     base, _ = config.teacher_steps()
-    total = rounds(config)
+    total, seeds = rounds(config), len({m.seed for m in job.members})
     latest: list[tuple[int, float]] = []
     shown = [0]
-
-    seeds = len({m.seed for m in job.members})
 
     def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
         latest.append(((0 if stage == "base" else base) + done, loss))
