@@ -91,15 +91,6 @@ class RowStream:
         return torch.cat(parts)
 
 
-def scaler(feats: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The feature means and standard deviations (F,) of these training rows."""
-    x = feats[rows].double()
-    mu = x.mean(0)
-    sd = x.std(0, unbiased=False)
-    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
-    return mu.float(), sd.float()
-
-
 class Scalers:
     """Each member's scaler, fit on its training rows only, computed once per rows object (a fold's members,
     every seed and baseline, share one): one pass over the rows per fold, not per member. Shared by the workers."""
@@ -113,8 +104,11 @@ class Scalers:
         pairs = []
         for mem, r in zip(members, rows, strict=True):
             with self.lock:
-                if id(mem.train_rows) not in self.made:
-                    self.made[id(mem.train_rows)] = scaler(self.feats, r)
+                if id(mem.train_rows) not in self.made:  # the feature means and standard deviations (F,)
+                    x = self.feats[r].double()
+                    sd = x.std(0, unbiased=False)
+                    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
+                    self.made[id(mem.train_rows)] = x.mean(0).float(), sd.float()
                 pairs.append(self.made[id(mem.train_rows)])
         return torch.stack([p[0] for p in pairs]).unsqueeze(1), torch.stack([p[1] for p in pairs]).unsqueeze(1)
 

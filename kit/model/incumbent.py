@@ -131,7 +131,15 @@ def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.
         how = f"killed by {signal_name(res.killed_by)}" if res.killed_by else f"exit {res.returncode}"
         raise InputError(f"--incumbent model {_running(tree, scratch, onnx_files)}: the process running it ended "
                          f"abnormally ({how})", hint=f"the LOSO step log has its last lines; {HINT}")
-    _refuse_model(failure)
+    failed, stage = Path(str(failure.get("model"))), failure.get("stage")
+    if stage == "load":
+        raise InputError(f"--incumbent model {failed}: not a loadable ONNX model ({failure.get('detail')})",
+                         hint="the incumbent bundle is damaged; point --incumbent at a complete one")
+    if stage == "inputs":
+        raise InputError(f"--incumbent model {failed.name} takes inputs {failure.get('dims')}, this kit feeds "
+                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
+                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
+                              "re-export it with this kit")
     scores = []
     for k, onnx_path in enumerate(onnx_files):
         if not tree.is_file(child.scores_file(scratch, k)):  # the child stopped at this member: it failed to run
@@ -146,21 +154,6 @@ def _running(tree: Tree, scratch: Path, onnx_files: list[Path]) -> str:
     state, _ = tree.read_json_object(scratch / child.STATE)
     model = state.get("model") if state is not None else None
     return model if isinstance(model, str) else str(onnx_files[0])
-
-
-def _refuse_model(failure: dict[str, object]) -> None:
-    """The user error for a model the child could not load or that takes other inputs, worded as always."""
-    from kit.model.features import CODEC_DIM, N_FEATURES
-
-    model, stage = Path(str(failure.get("model"))), failure.get("stage")
-    if stage == "load":
-        raise InputError(f"--incumbent model {model}: not a loadable ONNX model ({failure.get('detail')})",
-                         hint="the incumbent bundle is damaged; point --incumbent at a complete one")
-    if stage == "inputs":
-        raise InputError(f"--incumbent model {model.name} takes inputs {failure.get('dims')}, this kit feeds "
-                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
-                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
-                              "re-export it with this kit")
 
 
 def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.ndarray:

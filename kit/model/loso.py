@@ -143,14 +143,6 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
     return sorted(results, key=lambda r: (r.src, r.src_sha256))
 
 
-def encode_identity(df: pd.DataFrame) -> pd.DataFrame:
-    """ENCODE_IDENTITY per row; without names or groups, each source is its own group, named by its hash."""
-    sha = df["src_sha256"].astype(str)
-    return pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
-                         "content": df.get("content", sha),
-                         **({"height": df["height"]} if "height" in df else {})}, index=df.index)
-
-
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
     """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
@@ -159,7 +151,10 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
     codes, trained = clip_codes(df), inputs.trained_encoders()
-    keys = encode_keys(df).join(encode_identity(df))
+    sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
+    keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
+                                              "content": df.get("content", sha),
+                                              **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)

@@ -91,6 +91,5 @@ def summarise(values: list[float]) -> dict[str, float]:
     """mean/std/min/max over folds; NaN folds make the summary NaN (never silently dropped)."""
     arr = np.asarray(values, dtype=np.float64)
     if len(arr) == 0 or np.isnan(arr).any():
-        nan = float("nan")
-        return {"mean": nan, "std": nan, "min": nan, "max": nan}
+        return dict.fromkeys(("mean", "std", "min", "max"), float("nan"))
     return {"mean": float(arr.mean()), "std": float(arr.std()), "min": float(arr.min()), "max": float(arr.max())}

@@ -5,6 +5,7 @@ and the run trains on the corpus's frames (kit.model.recipe.FRAMES)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,8 +47,6 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
     in), a model file from --teacher when its bytes are the ones the rows record. NotReproducible otherwise."""
     if not teacher_sha256:
         return builtin_model_text(ffmpeg, teacher)
-    import hashlib
-
     if model_file is None or not model_file.is_file():
         raise NotReproducible("is a model file that is not at hand (give it with --teacher to have it proven)")
     require_trusted(model_file, "--teacher")  # it decides what the models learn: the trust rule, as at every door
