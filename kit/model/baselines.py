@@ -42,9 +42,8 @@ class RidgeModel:
 
 def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray],
                     details: dict[str, object]) -> BaselineResult:
-    """A model's held-out figures, gathered fold by fold (`predict(i, fold)`: its predictions of fold i's rows): mean
-    PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.metrics.CORRELATION_RULE), with the
-    per-source folds and the groups."""
+    """A model's held-out figures (`predict(i, fold)`: its predictions of fold i's rows): its means over the content
+    groups, with the per-source folds and the groups."""
     sources: list[FoldResult] = []
     groups: list[GroupResult] = []
     for i, fold in enumerate(folds):
@@ -91,8 +90,7 @@ def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float
 
 
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
-    """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy of the
-    training rows per fold: at 1,000 folds of 300,000 rows that was minutes)."""
+    """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy per fold)."""
     data = np.concatenate([model_space(feats).astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
     shift = data.mean(0)
     shifted = data - shift
@@ -124,8 +122,7 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
 
 def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
               on_epoch: EpochCallback | None = None) -> list[TrainJob]:
-    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold),
-    so their few small members fill the workers' idle time instead of running after it."""
+    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold)."""
     return [TrainJob(inputs.members(seeds), fr_regressor_v2(config, inputs.recipe), on_epoch),
             *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
 

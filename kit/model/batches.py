@@ -32,8 +32,7 @@ class Complement:
 
 @dataclass(frozen=True)
 class Member:
-    """One model to train: its seed and the global row indices it trains on (the same object for every member
-    of a fold: what a member's rows cost is computed once per object, see `row_arrays` and `Scalers`)."""
+    """One model to train: its seed and the global row indices it trains on (one object for a fold's members)."""
 
     seed: int
     fold: int  # -1 for a full-corpus fit
@@ -69,8 +68,7 @@ class TrainData:
 
 
 class RowStream:
-    """One member's training rows, reshuffled on every pass, handed out in order. The rows are shared with
-    the fold's other members; a member keeps only its permutation of them."""
+    """One member's training rows (shared with its fold's members), reshuffled on every pass, handed out in order."""
 
     def __init__(self, member: Member, rows: torch.Tensor) -> None:
         self.rows = rows
@@ -92,8 +90,7 @@ class RowStream:
 
 
 class Scalers:
-    """Each member's scaler, fit on its training rows only, computed once per rows object (a fold's members,
-    every seed and baseline, share one): one pass over the rows per fold, not per member. Shared by the workers."""
+    """Each member's scaler, fit on its training rows only, computed once per rows object; shared by the workers."""
 
     def __init__(self, feats: torch.Tensor) -> None:
         self.feats, self.lock = feats, threading.Lock()

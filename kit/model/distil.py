@@ -226,9 +226,8 @@ def single(net: StackedMLP, m: int) -> StackedMLP:
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: the bases of their seeds (split over the workers),
-    then the members in `workers` groups; `on_group(members, stack, losses)` on the calling thread as a group is
-    done. `progress(stage, steps done, steps, mean loss)` is called from the workers."""
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in `workers`
+    groups; `on_group(members, stack, losses)` runs on the calling thread, `progress` on the workers."""
     kernels = active()
     seeds = sorted({m.seed for m in members})
     split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]

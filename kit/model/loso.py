@@ -73,7 +73,7 @@ class LosoInputs:
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
         """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,
-        the teacher was reproduced and the input set is the canonical six (the teacher's own features)."""
+        the teacher was reproduced and the input set is the canonical six."""
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
         distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config.teacher_samples) \
             if use and model is not None else None

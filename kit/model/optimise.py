@@ -29,8 +29,7 @@ class HandStep:
 
 
 class AutogradStep:
-    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
-    take gradients only while a step runs."""
+    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's."""
 
     def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
         self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)

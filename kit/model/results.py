@@ -32,8 +32,7 @@ class FoldResult(Record):
 
 @dataclass(frozen=True)
 class GroupResult(Record):
-    """Agreement with the teacher on one held-out content group, its sources' rows pooled: one content, one vote (the
-    means, mean_plcc, mean_rmse, ..., average these). `name` is its sources' names joined."""
+    """Agreement with the teacher on one held-out content group, its sources' rows pooled: what the means average."""
 
     content: str  # the group's id (the corpus's `content` column)
     name: str  # its sources' names, " + " between them
@@ -77,8 +76,7 @@ class CorpusRef(Record):
 
 @dataclass(frozen=True)
 class SeedSummary(Record):
-    """One seed's figures over its folds: the verdict's `per_seed` rows. A fold here is a held-out content group
-    (GroupResult): the means and n_folds count each content group once, whatever its number of sources."""
+    """One seed's figures over its held-out content groups (GroupResult): the verdict's `per_seed` rows."""
 
     seed: int
     mean_plcc: float
@@ -129,9 +127,8 @@ class SeedReport(SeedSummary):
 
 @dataclass(frozen=True)
 class BaselineResult(Record):
-    """A reference model on the same folds: its name, what it is, its mean figures (over content groups, as the
-    ensemble's) and folds (per source). `details` holds the model's own description (ridge: alpha, inputs; an
-    architecture: params, seed, inputs, recipe; the incumbent: path, members, sha256, note)."""
+    """A reference model on the same folds: its name, its own description (`details`), its mean figures (over content
+    groups, as the ensemble's) and folds (per source)."""
 
     model: str
     details: dict[str, object] = flatten()

@@ -19,9 +19,8 @@ class Schedule:
 
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """Epochs x batch for small corpora; a sample budget with larger batches for big ones: a member sees `epochs`
-    passes over its rows, but at most `max_samples` rows in all, in at most `max_steps` steps (the batch grows up to
-    `max_batch` to fit). On corpora of a few thousand rows this is exactly `epochs` x `batch_size`."""
+    """`epochs` passes over a member's rows in batches of `batch_size`, but at most `max_samples` rows in all, in at
+    most `max_steps` steps (the batch grows up to `max_batch` to fit)."""
     samples = min(config.epochs * mean_rows, config.max_samples)
     batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
     steps = max(1, math.ceil(samples / batch))
@@ -98,9 +97,8 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:
-    """Each job's schedule (planned over all its members, so grouping changes none), and its groups:
-    the costliest job is split into one group per worker, the others stay whole (splitting a small job
-    only repeats its fixed cost per step); the workers take the groups costliest first."""
+    """Each job's schedule (planned over all its members, so grouping changes none), and its groups: the costliest
+    job is split into one group per worker, the others stay whole (each step has a fixed cost)."""
     plans = []
     for shape in shapes:
         sched = plan_schedule(shape.mean_rows, config)

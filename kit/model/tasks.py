@@ -56,9 +56,8 @@ def job_keys(job: TrainJob) -> list[MemberKey]:
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
-    """The members of `jobs` in `n` tasks, each member in exactly one. Members are ordered by (fold, job, seed), so a
-    task holds whole folds where it can, and cut into n runs of near-equal cost: a member goes to the task whose equal
-    share of the total cost holds its middle. A task may be empty when there are fewer members than tasks."""
+    """The members of `jobs` in `n` tasks (some empty when they are fewer), ordered by (fold, job, seed) so a task
+    holds whole folds where it can, and cut into n runs of near-equal cost."""
     order = sorted(((m.fold, j, m.seed), MemberKey(job.arch.name, m.seed, m.fold), job.arch.params + MEMBER_COST_PARAMS)
                    for j, job in enumerate(jobs) for m in job.members)
     total = sum(cost for _, _, cost in order)
@@ -107,9 +106,8 @@ def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
 
 @dataclass(frozen=True)
 class Origin:
-    """What every member of one LOSO is made from, and who is making it: what its record states and the gather
-    expects. `made_from` is the members' fingerprint (corpus content, rows read, folds, recipe, the kit's format
-    versions of LOSO and the steps before it); the other fields spell its parts out for a message."""
+    """What every member of one LOSO is made from (`made_from`: the members' fingerprint; the other fields spell its
+    parts out for a message), and who is making it: what its record states and the gather expects."""
 
     made_from: str
     corpus: str  # the corpus's content hash
@@ -139,10 +137,9 @@ class MemberRecord(Record):
 
 
 class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked: its
-    record the user's own, made for this LOSO and this member, and the file's bytes those the record names; a mismatch
-    is refused (exit 2), naming the file, what it should have been and who made it. A file without its record (a write
-    killed between the two) counts as missing and is trained again."""
+    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked
+    against its record (made for this LOSO and member, the file's sha256), a mismatch refused (exit 2); a file without
+    its record counts as missing and is trained again."""
 
     def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
         self.tree, self.folder, self.origin = tree, folder, origin
@@ -155,8 +152,7 @@ class MemberStore:
         return self.folder / f"{key.name}.json"
 
     def save_group(self, keys: list[MemberKey], ens: TrainedEnsemble) -> None:
-        """A finished group's members, each with its record; the training time since the last group finished
-        is shared among them (so the records add up to this process's training)."""
+        """A finished group's members, each with its record and its share of the time since the last group ended."""
         now = time.monotonic()
         seconds, self._since = (now - self._since) / max(1, len(keys)), now
         for m, key in enumerate(keys):
@@ -235,9 +231,8 @@ class MemberStore:
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
                   store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
                   ) -> list[MemberKey]:
-    """Train the members of `jobs` in `wanted` but not in `have`, in one pool, each on its whole job's schedule;
-    each is written to the store as its group finishes (an interrupted training keeps every finished group).
-    Returns the members trained."""
+    """Train the members of `jobs` in `wanted` but not in `have`, each on its whole job's schedule, each written to
+    the store as its group finishes; returns the members trained."""
     share, trained = [], []
     for job in jobs:
         pairs = zip(job.members, job_keys(job), strict=True)

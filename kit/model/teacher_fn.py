@@ -69,10 +69,9 @@ def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | Non
 
 def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
           ) -> tuple[TeacherFunction, SvrModel | None]:
-    """The teacher of the corpus `df` (one teacher: the corpus step and merge keep it so), its function evaluated on
-    every row against the rows' `vmaf`. (record, the model) when it is reproduced; (record saying why, None) when the
-    kit cannot reproduce it; when the function it claims differs from libvmaf's scores, InputError if `strict` (the
-    teacher recipe would distil it), else a record saying where."""
+    """The corpus's teacher, its function evaluated on every row against `vmaf`: (record, model) when reproduced,
+    (record saying why, None) when not; a function that differs from libvmaf's scores is an InputError if `strict`,
+    else a record saying where."""
     import numpy as np
 
     teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else TEACHER_MODEL

@@ -135,8 +135,7 @@ def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Pla
 
 
 def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
-    """The arithmetic of training `jobs`, in parameter-steps (kit.model.schedule.PlannedJob.arithmetic: the run's
-    ETA counts it); `teacher`: the ensemble's job by the teacher recipe (schedule.distilled_arithmetic)."""
+    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
     return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members}), len(plan.job.members),
                                     config) if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
@@ -182,10 +181,9 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
                on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads (`_plans` shares them out); the weights are the same for any
-    `workers`, bit for bit. Progress is reported on the calling thread, every 0.2 s at most, the last call at the last
-    epoch; `on_group` there too, as each group of members is trained. Ctrl-C or a worker's error stops every worker at
-    its next step. With `distil` (the teacher recipe), the ensemble's job is trained by kit.model.distil."""
+    """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
+    `on_group` (as each group is trained) run on the calling thread. With `distil`, the ensemble's job is trained by
+    the teacher recipe (kit.model.distil)."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
@@ -254,9 +252,7 @@ def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: i
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
                   distil: Distillation | None = None) -> TrainedEnsemble:
-    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`.
-    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds of steps
-    finish (an epoch on small corpora, 1/50 of the step budget on large ones)."""
+    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`."""
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 
