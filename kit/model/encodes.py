@@ -42,9 +42,7 @@ def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
 
 
 def rungs_of(frame: pd.DataFrame) -> list[str]:
-    """Each encode's rung label (kit.media.ladder.rung_label), from its enc_height and its source's height; an
-    encode of no recorded height is at the source's own size, and without the source's height it is named by its
-    encoded height."""
+    """Each encode's rung label (kit.media.ladder.rung_label); without the source's height, its encoded height."""
     heights = frame["height"] if "height" in frame else pd.Series(0, index=frame.index)
     return [rung_label(e, h) if h > 0 or e <= 0 else f"{e} lines"
             for e, h in zip(map(_whole, frame["enc_height"]), map(_whole, heights), strict=True)]
@@ -57,14 +55,9 @@ def _whole(value: object) -> int:
 
 def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE, codec_blind: bool = False,
                      ) -> pd.DataFrame:
-    """03_loso/encodes.parquet from the members' clips (kit.model.clips: one row per seed and held-out encode, with
-    `pred_vmaftune` and `encoder_trained`): one row per encode, its `predicted` the mean over seeds of the members'
-    clipped outputs (NaN when a member's is: it diverged), `miss` = |predicted - teacher|. `crf` is the cq where
-    vmaf-tune has a slot for the encoder (null elsewhere), `queried` whether vmaf-tune's range holds it, `counted`
-    whether it enters the consumer's figures: queried, and the encoder trained on by every member that predicts it
-    (queried alone where the models do not read the codec block, `codec_blind`: the teacher recipe's). `ceiling` is
-    the teacher's own function on the encode's mean features (the ceiling of any mean-feature proxy), `ceiling_miss`
-    its |ceiling - teacher|; NaN where the teacher was not reproduced."""
+    """03_loso/encodes.parquet (its columns: docs/reference/files.md) from the members' clips (kit.model.clips): one
+    row per encode, `predicted` the mean over seeds (NaN when a member diverged); `counted`: queried, and trained on
+    by every member that predicts it (queried alone where the models read no codec block, `codec_blind`)."""
     key = list(ENCODE_KEY)
     by = clips.groupby(key, sort=True)
     out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),

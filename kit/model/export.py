@@ -32,15 +32,11 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")
-    inits = [
-        numpy_helper.from_array(_array(model.mean).reshape(1, model.arch.n_features), "scaler_mean"),
-        numpy_helper.from_array(_array(model.std).reshape(1, model.arch.n_features), "scaler_std"),
-        numpy_helper.from_array(_array(model.logged), "logged"),
-        numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
-        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
-        numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
-    ]
+    inits = [numpy_helper.from_array(array, name) for name, array in (
+        ("scaler_mean", _array(model.mean).reshape(1, model.arch.n_features)),
+        ("scaler_std", _array(model.std).reshape(1, model.arch.n_features)), ("logged", _array(model.logged)),
+        ("sqrt2", np.float32(math.sqrt(2.0))), ("one", np.float32(1.0)), ("half", np.float32(0.5)),
+        ("squeeze_axes", np.array([1], dtype=np.int64)))]
     nodes = [  # the motion columns as log(1 + max(x, 0)), the others as they come (kit.model.features.model_space)
         helper.make_node("Sub", ["one", "logged"], ["kept"]),
         helper.make_node("Mul", [features, "kept"], ["plain"]),

@@ -45,8 +45,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     for v in kinds:
         mine = values == v
         for fold in content_folds:
-            in_fold = np.zeros(len(df), dtype=bool)
-            in_fold[fold.rows] = True
+            in_fold = np.isin(np.arange(len(df)), fold.rows)
             test = np.flatnonzero(mine & in_fold)
             train = np.flatnonzero(~mine & ~in_fold)
             if len(test) and len(train):

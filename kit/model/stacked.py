@@ -41,24 +41,21 @@ class StackedMLP:
 
     def __init__(self, seeds: list[int], arch: Arch) -> None:
         layers = arch.layers()
-        inits = []  # per seed, its layers in order, all drawn from the seed's own generator
+        drawn = []  # seed by seed, its layers in order, all drawn from the seed's own generator
         for seed in seeds:
-            gen, per_seed = torch.Generator().manual_seed(seed), []
+            gen = torch.Generator().manual_seed(seed)
             for layer in layers:  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
                 bound = 1.0 / math.sqrt(layer.fan_in)
                 w = (torch.rand(layer.fan_out, layer.fan_in, generator=gen) * 2 - 1) * bound
-                b = (torch.rand(layer.fan_out, generator=gen) * 2 - 1) * bound
-                per_seed.append((w.t().contiguous(), b))
-            inits.append(per_seed)
-        self.slots = [Slot(layer, torch.stack([per_seed[k][0] for per_seed in inits]),
-                           torch.stack([per_seed[k][1].unsqueeze(0) for per_seed in inits]))
+                drawn.append((w.t().contiguous(), (torch.rand(1, layer.fan_out, generator=gen) * 2 - 1) * bound))
+        n = len(layers)
+        self.slots = [Slot(layer, torch.stack([w for w, _ in drawn[k::n]]), torch.stack([b for _, b in drawn[k::n]]))
                       for k, layer in enumerate(layers)]
         self.arch = arch
 
     @classmethod
     def of_slots(cls, arch: Arch, slots: list[Slot]) -> StackedMLP:
-        """A stack of trained weights (the members kit.model.tasks kept, or stacks joined), one slot per layer of
-        `arch`."""
+        """A stack of trained weights, one slot per layer of `arch`."""
         if [s.layer for s in slots] != list(arch.layers()):
             raise ValueError(f"the slots are not the layers of {arch.name}")
         net = cls.__new__(cls)
