@@ -62,8 +62,7 @@ def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
     return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 
 
-# seed document 000's baselines: the six features only (of the canonical set: 6 -> 1, 7 parameters; 6 -> 16 -> 8
-# -> 1 ReLU, 257 parameters); with another input set, its features
+# seed document 000's baselines, on the features alone (7 and 257 parameters on the canonical six)
 LINEAR = Arch("linear", (), "relu", 0.0, False)
 MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
 

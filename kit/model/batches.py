@@ -149,7 +149,6 @@ class Dropout:
                        for layer in arch.layers() if layer.drops]
         self.draws = sum(rows * width for rows, width, _ in self.layers)  # per member and step
         self.words = -(-self.draws // 4)
-        # each member's own dropout generator: its masks depend on nothing but its seed and fold
         self.generators = [np.random.PCG64(np.random.SeedSequence([m.seed, m.fold + 1, MASK_STREAM])) for m in members]
         # steps drawn at once; a member's stream is read in order, so how far ahead it is drawn changes no mask
         self.ahead = ahead or max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))

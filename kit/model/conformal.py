@@ -12,8 +12,7 @@ import numpy as np
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 GAUSSIAN_Z95 = 1.959963984540054  # the standard normal's 0.975 quantile: a Gaussian 95 % interval is mu +- z sigma
-# the standard normal's (1 + level) / 2 quantiles to the last digit upstream's evaluator uses for its usual levels
-# (ai/scripts/eval_probabilistic_proxy.py tabulates them; statistics.NormalDist differs in the 16th digit)
+# the (1 + level) / 2 quantiles as upstream's evaluator tabulates them (NormalDist differs in the 16th digit)
 GAUSSIAN_Z = {0.5: 0.6744897501960817, 0.8: 1.2815515655446004, 0.9: 1.6448536269514722, 0.95: GAUSSIAN_Z95,
               0.99: 2.5758293035489004}
 EPS = 1e-9  # (n + 1)(1 - alpha) in floating point: 10 x 0.9 must count as 9, not 9.000000000000002

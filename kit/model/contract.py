@@ -19,8 +19,7 @@ INPUT_SETS: dict[str, tuple[int, tuple[str, ...]]] = {
     name: (version, tuple(f.name for f in TABLE if name in f.sets)) for name, version in INPUT_VERSIONS.items()}
 assert {s for f in TABLE for s in f.sets} == set(INPUT_SETS), "a set of kit.media.libvmaf.TABLE has no input version"
 MODEL_FEATURES = INPUT_SETS[CANONICAL6][1]
-# The heavy-tailed motion features enter every form of the model as log(1 + x); the consumer feeds them raw
-# (docs/quality-and-ladder.md)
+# the heavy-tailed motion features enter every form of the model as log(1 + x) (docs/quality-and-ladder.md)
 LOG_FEATURES = tuple(f.name for f in TABLE if f.log1p)
 # 2: VideoToolbox's cq is the -q:v it receives (1..100, higher is better), no longer a CRF-shaped knob mapped to it
 CODEC_VOCAB_VERSION = 2

@@ -31,8 +31,7 @@ from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
-# what makes one encode, whose frames a window may mix: the corpus's key (kit.corpus.dedup.KEY) but the frame, and
-# the box (two boxes' encodes of one setting are two encodes, and --holdout box holds one of them out)
+# one encode, whose frames a window may mix: the corpus's key but the frame, and the box (--holdout box)
 ENCODE_COLUMNS: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
 PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
 WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone

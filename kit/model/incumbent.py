@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 # torch, pandas and onnx load in the functions that score: `status` finds the incumbent's files to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
-# how long the incumbent's models may take to score the corpus, together (a model the kit exports takes about a
-# second a million rows); KIT_INCUMBENT_TIMEOUT_S overrides it, KIT_TIMEOUT_S caps it
+# how long the incumbent's models may take to score the corpus, together (KIT_TIMEOUT_S caps it)
 INCUMBENT_TIMEOUT_S = 600.0
 TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
 SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where

@@ -30,12 +30,10 @@ ENV = "KIT_TRAIN_KERNELS"
 CHECKED_WITH = "2.13.0"  # the torch release the two paths were compared on
 FUSED_PUBLIC = True  # the public Adam: torch.optim.Adam(fused=True) where torch has it (a test turns it off)
 
-GradFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (gradient by the output, input) -> by the input
-
-
 # d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by its input
-ACTIVATION_GRADS: dict[str, GradFn] = {"gelu": lambda grad, pre: torch.ops.aten.gelu_backward(grad, pre),
-                                       "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
+ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "gelu": lambda grad, pre: torch.ops.aten.gelu_backward(grad, pre),
+    "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
 
 
 class FusedAdam:
@@ -92,8 +90,7 @@ def self_check() -> str:
     start = torch.linspace(-1, 1, 19)
     grad = torch.linspace(0.2, 0.6, 19) * torch.tensor([(-1.0) ** i for i in range(19)])
     decayed = grad.double() + 0.1 * start.double()  # an L2 weight decay of 0.1
-    # Adam's first step moves each weight by lr against the sign of its gradient: m / sqrt(v) is g / |g| once
-    # both are bias-corrected
+    # Adam's first step moves each weight by lr against the sign of its gradient (bias-corrected m / sqrt(v))
     after_one = start.double() - 0.01 * decayed / (decayed.abs() + 1e-8)
     op = "torch.ops.aten.gelu_backward"
     try:

@@ -15,8 +15,7 @@ from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
-# A held-out source is one fold, and every fold weighs the same in the gate: a 1- or 2-frame source
-# gives a trivial correlation (two points always lie on a line) worth as much as a long clip's.
+# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial
 MIN_FRAMES_PER_SOURCE = 8
 
 
@@ -33,8 +32,7 @@ def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) ->
 
 LOSO = "loso"
 AUTO = "auto"
-# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above (their figures agree to the third
-# decimal, bench/README.md "K-fold against LOSO", while LOSO's cost grows with contents x rows)
+# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above (bench/README.md "K-fold against LOSO")
 LOSO_MAX_GROUPS = 50
 AUTO_K = 10
 

@@ -109,8 +109,7 @@ class SeedReport(SeedSummary):
     validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
     # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
     content_groups: tuple[GroupResult, ...] | None = omit_none()
-    # kit 2.1: the recipe the members were trained by (kit.model.recipe: teacher or frames), and what the loso step
-    # found of the teacher's function (kit.model.teacher_fn); absent from older files
+    # kit 2.1: the recipe the members were trained by, and what the loso step found of the teacher's function
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
 

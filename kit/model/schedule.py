@@ -30,8 +30,7 @@ def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
 
 # a step's fixed cost (Python, dispatch, small ops) in parameters of arithmetic that cost as much (measured)
 STEP_COST_PARAMS = 31_000
-# a stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
-# allocator's memory instead of faulting in new pages (which cost 60 % of a step in stacks of 500)
+# a stack's widest activation (members x batch x width float32) stays under this, so steps reuse the allocator's memory
 STACK_BYTES = 8 << 20
 
 

@@ -29,8 +29,7 @@ from kit.model.runtime import npy_bytes
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.train import TrainedEnsemble, TrainJob, planned_rows, train_jobs
 
-# what each member costs in a step besides its layers' arithmetic (its batch gathered, its dropout masks), in
-# parameters' worth: a rough weight that only balances the tasks, it changes no member
+# a member's cost in a step besides its layers' arithmetic, in parameters' worth: it only balances the tasks
 MEMBER_COST_PARAMS = 1_000
 
 

@@ -65,14 +65,12 @@ _applied: list[ThreadChoice] = []
 
 
 def apply_threads(choice: ThreadChoice) -> None:
-    """Set torch's thread counts for this process (before its first parallel work); the workers are
-    started by kit.model.train.train_jobs, `choice.train` of them."""
+    """Set torch's thread counts for this process, before its first parallel work."""
     import torch
 
     torch.set_num_threads(choice.intraop)
     if not _applied:
-        # torch allows it once, and only before any inter-op work; a RuntimeError means it is
-        # already fixed in this process (a test or an embedding program ran torch first)
+        # torch allows it once, before any inter-op work: a RuntimeError means it is already fixed in this process
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(choice.interop)
     _applied.append(choice)

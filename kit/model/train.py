@@ -85,8 +85,7 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     train_rows = row_arrays(members)  # made now, dropped when the group is done: one per fold of the group
     inputs = Inputs(data, members, arch, train_rows, fitted)
     net = StackedMLP([m.seed for m in members], arch)
-    # start each output at its training rows' mean vmaf: with Adam's lr-sized steps a bias
-    # starting near 0 would spend most of training climbing to ~80
+    # start each output at its training rows' mean vmaf, not a climb from 0 in Adam's lr-sized steps
     for m, r in enumerate(train_rows):
         net.slots[-1].bias[m] += data.target[r].mean()
     step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
