@@ -1,6 +1,5 @@
 """What each training step reads: a member's rows in shuffled order, z-scored by its own scaler, and its dropout masks,
-each drawn from the member's own generators alone, so it sees the same batches and masks whichever members it is
-stacked with and whichever worker trains it."""
+each from the member's own generators, whichever members it is stacked with and whichever worker trains it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Whole encodes as vmaf-tune predicts them: from the mean of an encode's frame features, not frame by frame.
-
-A clip is one encode (ENCODE_KEY). Each validation member predicts its held-out encodes from their mean features,
-beside the mean of its frame predictions, the encode's mean teacher score and each consumer's pooling
-(kit.model.pooling): `03_loso/clips.parquet`, one row per seed and encode."""
+"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from the mean of an encode's frame features: each validation
+member's held-out encodes, one row per seed and encode of `03_loso/clips.parquet`."""
 
 from __future__ import annotations
 

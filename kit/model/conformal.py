@@ -1,7 +1,5 @@
-"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups (METHOD,
-FORMULA; docs/design/intervals.md). The calibration data are validation's out-of-fold predictions, and the
-exchangeable unit is the content group: each group weighs 1, whatever its frame count. A level that the groups
-cannot bound gives an unbounded interval, never the largest score."""
+"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups, each group
+weighing 1 whatever its frame count (METHOD, FORMULA; docs/design/intervals.md)."""
 
 from __future__ import annotations
 

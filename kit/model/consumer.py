@@ -1,6 +1,5 @@
-"""vmaf-tune's side of the proxy, as data: its encoder vocabulary, its CRF range and bands, its tolerance
-(lusoris/vmaf tools/vmaf-tune/src/vmaftune/fast.py). Its CRF is the kit's cq for every encoder both have a slot for
-(QUERIED_ENCODERS); it cannot ask about any other. Light (no numpy): the settings' defaults and the gate read it."""
+"""vmaf-tune's side of the proxy, as data (lusoris/vmaf tools/vmaf-tune/src/vmaftune/fast.py): its vocabulary, CRF
+range and bands, tolerance. Light (no numpy): the settings' defaults and the gate read it."""
 
 from __future__ import annotations
 

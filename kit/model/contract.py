@@ -1,9 +1,6 @@
-"""The model's input contract, pinned apart from what the corpus measures (kit.corpus.schema) and the encoders the
-kit drives (kit.platforms.encoders): an input set's features (INPUT_SETS: raw libvmaf values, in the order of
-kit.media.libvmaf.TABLE), then the codec block, a one-hot over CODEC_VOCAB and the cq normalised over its encoder's
-cq_range, 0 at the best quality. Changing a set's features, CODEC_VOCAB or a vocabulary encoder's cq range changes
-every model's inputs: a major version (INPUT_VERSIONS or CODEC_VOCAB_VERSION, and the digest pinned in
-tests/unit/test_model_contract.py). Light (no numpy): the CLI checks `--encoders` against the vocabulary."""
+"""The model's input contract, pinned apart from the corpus's columns and the encoders the kit drives: an input set's
+raw features (INPUT_SETS), then a one-hot over CODEC_VOCAB and the cq normalised over its encoder's cq_range. Changing
+either is a major version, pinned in tests/unit/test_model_contract.py. Light (no numpy): the CLI reads it."""
 
 from __future__ import annotations
 

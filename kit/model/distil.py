@@ -1,12 +1,8 @@
-"""The teacher recipe: the student distilled from the teacher's own function (kit.media.svr), then taught what the
-consumer's mean features lose (docs/teachers.md). Two stages, each with a cosine learning-rate decay and no dropout:
-
-    base   per seed: the teacher's function on vectors drawn from a fixed prior (`draw_prior`), shared by every fold
-    tune   per member: from its seed's base, its training contents' encodes as the consumer sees them (windows of an
-           encode's frames: `encode_windows`), their frames, and the teacher's samples again
-
-The codec block's rows are zero while training and its first-layer weights start at zero, so Adam never moves them: an
-unseen encoder slot predicts as a trained one. Every member uses the teacher samples' scaler."""
+"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's own function (kit.media.svr)
+on samples of a fixed prior (`draw_prior`); per member, a tuning from its seed's base on its training contents' encodes
+as the consumer sees them (`encode_windows`), their frames and the teacher's samples. Both decay the learning rate
+along a cosine, without dropout. The codec block's rows and first-layer weights are zero, so Adam never moves them:
+an unseen encoder slot predicts as a trained one."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The proxy as vmaf-tune's fast path uses it (kit.model.consumer): each held-out encode's prediction as the consumer
-makes it (03_loso/encodes.parquet). `feed_codec` is the exported graph's mapping of vmaf-tune's row onto the kit's
-inputs (kit.bundle.vmaftune.build_profile_onnx) in numpy, so a member fed it gives what the graph gives."""
+"""Each held-out encode's prediction as vmaf-tune's fast path makes it (03_loso/encodes.parquet); `feed_codec` is the
+exported graph's mapping of vmaf-tune's row onto the kit's inputs (kit.bundle.vmaftune.build_profile_onnx), in numpy."""
 
 from __future__ import annotations
 

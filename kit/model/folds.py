@@ -1,6 +1,5 @@
-"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold, the groups dealt by rows
-(`deal`). A content group (the corpus's `content` column, else the source itself) never sits on both sides of a fold,
-and the folds depend on neither the corpus's row order nor how it was merged."""
+"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold balanced by rows. A content
+group never sits on both sides of a fold, and the folds depend on neither the row order nor its merge."""
 
 from __future__ import annotations
 

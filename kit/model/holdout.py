@@ -1,6 +1,5 @@
-"""--holdout encoder|box|rung: each encoder (box, rung) left out in turn, crossed with grouped folds over contents
-(HOLDOUT_K), so every predicted row comes from members that saw neither its encoder nor its content. Written to
-`03_loso/holdout_<kind>.parquet`; the verdict reads it as its own block."""
+"""--holdout encoder|box|rung: each one left out in turn, crossed with grouped folds over contents, so a row is
+predicted by members that saw neither its encoder (box, rung) nor its content (`03_loso/holdout_<kind>.parquet`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The incumbent: a previous bundle's models, scored on this run's LOSO folds for champion/challenger
-(kit.verdict.lift). It runs on the whole corpus before any training, so a model that cannot run, answers in another
-shape ([N] or [N, 1] is one score per row), or outputs NaN or one constant is refused at once."""
+"""The incumbent: a previous bundle's models, scored on this run's LOSO folds (kit.verdict.lift), before any training,
+so a model that cannot run, answers in another shape, or outputs NaN or one constant is refused at once."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The child process that runs an incumbent's ONNX models: `python -m kit.model.incumbent_child SCRATCH`, so a
-model that never ends leaves the kit free to stop it (kit.infra.proc.run_process: a timeout, Ctrl-C).
-
-SCRATCH, the parent's private folder, holds `request.json` (the models in order, the input widths), `features.npy` and
-`codec.npy`. The child writes `state.json` before each model it loads or runs, `scores<k>.npy` (float64) per member,
-and `failure.json` for the first model that cannot be loaded, takes other inputs or fails on the rows (exit 3)."""
+"""The child process that runs an incumbent's ONNX models (`python -m kit.model.incumbent_child SCRATCH`), so the kit
+can stop one that never ends. SCRATCH holds `request.json`, `features.npy` and `codec.npy`; the child writes
+`state.json` before each model, `scores<k>.npy` per member, and `failure.json` for the first that fails (exit 3)."""
 
 from __future__ import annotations
 

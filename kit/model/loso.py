@@ -1,6 +1,5 @@
 """Validation of the ensemble on the folds of kit.model.folds: every row predicted by the members that did not train
-on it, its figures per source (FoldResult: folds.parquet) and per content group (GroupResult: the seeds' means, which
-the gate reads, one vote per content)."""
+on it, its figures per source (FoldResult) and per content group (GroupResult: what the gate's means average)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""What predictions miss of their teacher: every per-group figure the kit writes or prints, from one function
-(`residuals`) into one record (`Residuals`), which a file's record takes by name (`fields_of`). Correlations follow
-CORRELATION_RULE (docs/verdict.md); ranks are scipy.stats' (SROCC's ties averaged, KROCC tau-b), no logistic mapping."""
+"""What predictions miss of their teacher: every per-group figure, from one function (`residuals`) into one record
+(`Residuals`); correlations by CORRELATION_RULE, ranks scipy.stats' (ties averaged, Kendall's tau-b)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""How a clip's per-frame scores become one number, as the consumers of VMAF pool them (POOLS): the mean, libvmaf's
-harmonic mean (n / sum(1 / (score + 1)) - 1), Av1an's 1st percentile (the sorted scores at index floor(n / 100)) and
-the minimum. A prediction is pooled alike, clipped to [0, 100] as the vmaf-tune export clips it."""
+"""How a clip's per-frame scores become one number as VMAF's consumers pool them (POOLS): the mean, libvmaf's harmonic
+mean, Av1an's 1st percentile (index floor(n / 100) sorted) and the minimum, predictions clipped to [0, 100]."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The stacked network: M members of one architecture as one tensor per layer slot (weights (M, in, out), biases
-(M, 1, out)), so a layer is one batched matmul and each member's slice is computed from its own weights alone. The
-fast path's backward pass is written out (`StackedMLP.gradients`: autograd's bits, a test compares them)."""
+"""The stacked network: M members of one architecture, a tensor per layer slot, so a layer is one batched matmul that
+computes each member from its own weights alone; `gradients` is the backward pass written out (autograd's bits)."""
 
 from __future__ import annotations
 

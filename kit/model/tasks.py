@@ -1,7 +1,6 @@
-"""LOSO's training as units of work: a member is one (architecture, seed, fold) of the jobs a LOSO trains
-(kit.model.baselines.loso_jobs), whose weights depend on nothing but itself and its job's schedule. `share_out` deals
-the members into N tasks (the same on every node), `train_missing` trains a share's members the store lacks, the
-`MemberStore` keeps each in a file with its producer's record, and `gather` reads every member back, checked."""
+"""LOSO's training as units of work: a member (architecture, seed, fold) depends on nothing but itself and its job's
+schedule, so `share_out` deals the members into N tasks, `train_missing` trains a share, the `MemberStore` keeps each
+member with its producer's record, and `gather` reads them all back, checked."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The teacher's function (kit.media.svr), proven on every row of the corpus against libvmaf's own score within
-PROOF_TOLERANCE before the teacher recipe may distil it. A function the kit claims and that differs is refused (exit
-2), naming the model, the source and the frame; a teacher the kit cannot reproduce from the stored features is said,
-and the run trains on the corpus's frames (kit.model.recipe.FRAMES)."""
+"""The teacher's function (kit.media.svr), proven on every row of the corpus within PROOF_TOLERANCE of libvmaf's own
+score before the teacher recipe may distil it; one that differs is refused (exit 2), one the kit cannot reproduce
+from the stored features is said, and the run trains on the corpus's frames."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""How many threads training and inference use: worker threads (kit.model.train.train_jobs), each running torch on
-one thread, two at most (one on a 1-core box), or KIT_TRAIN_THREADS; OpenMP's spinning threads burn the core a
-descheduled peer needs on a busy box (bench/README.md). Importing this module does not import torch."""
+"""How many threads training and inference use: worker threads each running torch on one thread, two at most, or
+KIT_TRAIN_THREADS (bench/README.md). Importing this module does not import torch."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Batched ensemble training: many members at once, in groups trained side by side.
-
-Members of one architecture share stacked weights (members, in, out), and every operation acts on each member's slice
-alone, so a member trains exactly as it would alone, from its own seed, scaler, batches and dropout masks: how the
-members are grouped into stacks and onto worker threads (`train_jobs`) changes no bit of any member."""
+"""Batched ensemble training: members of one architecture in stacks trained side by side on worker threads, every
+operation acting on each member's slice alone, so how they are grouped changes no bit of any member."""
 
 from __future__ import annotations
 
