@@ -55,9 +55,8 @@ class Arch:
 
 
 def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
-    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout; trained by `recipe` (the one
-    the run uses: kit.model.loso.LosoInputs.recipe). The teacher recipe trains without dropout: it copies a
-    deterministic function, which dropout's noise only blurs."""
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe, which
+    copies a deterministic function)."""
     dropout = 0.0 if recipe == TEACHER else config.dropout
     return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 

@@ -42,8 +42,7 @@ class RidgeModel:
 
 def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray],
                     details: dict[str, object]) -> BaselineResult:
-    """A model's held-out figures (`predict(i, fold)`: its predictions of fold i's rows): its means over the content
-    groups, with the per-source folds and the groups."""
+    """A model's means over the content groups, its folds and groups (`predict(i, fold)`: fold i's predictions)."""
     sources: list[FoldResult] = []
     groups: list[GroupResult] = []
     for i, fold in enumerate(folds):
@@ -58,9 +57,8 @@ def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: 
 
 @dataclass(frozen=True)
 class Moments:
-    """What a ridge fit needs of its rows, summed: count, sums and cross products of [features, codec, target],
-    taken about the whole corpus's means (so the differences stay well conditioned). A fold's training rows are
-    the corpus's minus the fold's: their moments are the totals minus the fold's, O(rows) for every fold at once."""
+    """What a ridge fit needs of its rows, summed about the corpus's means: count, sums and cross products of
+    [features, codec, target]; a fold's training rows' are the totals minus the fold's."""
 
     n: float
     s: np.ndarray  # (d+1,) sums of the shifted columns
@@ -75,8 +73,7 @@ class Moments:
 
 
 def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float = RIDGE_ALPHA) -> RidgeModel:
-    """Ridge from the moments of its training rows: the features z-scored (mean and population std of the training
-    rows), the codec block as it is, the centred normal equations (the intercept is not penalised)."""
+    """Ridge from its training rows' moments: the features z-scored, the codec block as it is, the intercept free."""
     mean = m.s / m.n
     cov = m.g / m.n - np.outer(mean, mean)  # population covariance of [features, codec, target]
     d = len(shift) - 1
@@ -129,8 +126,7 @@ def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
 
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],
                   config: TrainConfig) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and every baseline on the same folds, from the members of `loso_jobs` trained (in its
-    order): ridge (closed form) fit here."""
+    """The ensemble's LOSO and every baseline on the same folds, from the jobs of `loso_jobs` trained (and ridge)."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)

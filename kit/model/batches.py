@@ -115,8 +115,7 @@ def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 class Inputs:
-    """A group's inputs: features and codec block from one table, the features z-scored per member; the codec columns
-    pass through as (x - 0) / 1, which is x exactly, so a batch is one gather and two element-wise ops."""
+    """A group's inputs from one table, the features z-scored per member, the codec columns as (x - 0) / 1: x."""
 
     def __init__(self, data: TrainData, members: list[Member], arch: Arch, rows: list[torch.Tensor],
                  fitted: Scalers) -> None:

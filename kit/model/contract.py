@@ -69,8 +69,7 @@ def input_version(inputs: str = CANONICAL6) -> int:
 
 
 def unslotted(encoders: tuple[str, ...] | list[str]) -> list[str]:
-    """The encoders among `encoders` the model has no codec slot for (the kit drives them; the model cannot
-    learn their rows until the vocabulary takes them, a deliberate version change)."""
+    """The encoders among `encoders` the model has no codec slot for (it cannot learn their rows)."""
     return [e for e in encoders if e not in CODEC_VOCAB]
 
 

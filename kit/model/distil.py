@@ -155,8 +155,7 @@ def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) ->
 
 def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor], steps: int, lr: float,
          config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
-    """`steps` Adam steps of every member on the rows `batches` draws (M, B), the learning rate decayed from `lr`
-    along a cosine; the members' mean squared errors over the last report's steps."""
+    """`steps` Adam steps on the rows `batches` draws (M, B), lr decayed along a cosine; the members' latest MSEs."""
     step = (HandStep if kernels.private else AutogradStep)(net, lr, config.weight_decay)
     last, total = [float("nan")] * net.slots[0].weight.shape[0], torch.zeros(net.slots[0].weight.shape[0])
     for k in range(steps):
@@ -221,8 +220,7 @@ def single(net: StackedMLP, m: int) -> StackedMLP:
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in `workers`
-    groups; `on_group(members, stack, losses)` runs on the calling thread, `progress` on the workers."""
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups."""
     kernels = active()
     seeds = sorted({m.seed for m in members})
     split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]

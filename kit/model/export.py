@@ -27,8 +27,7 @@ def _array(t: torch.Tensor) -> np.ndarray:
 
 def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str = INPUT_CODEC,
                  output: str = OUTPUT) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """The member's nodes and initialisers, from tensors `features` and `codec` to `output`: the motion log, the scaler,
-    then each layer slot of its Arch, by name. Another graph can feed it (kit.bundle.vmaftune)."""
+    """The member's nodes and initialisers, from tensors `features` and `codec` to `output` (kit.bundle.vmaftune)."""
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")

@@ -53,8 +53,7 @@ def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarra
 
 
 def model_space(feats: np.ndarray) -> np.ndarray:
-    """Raw features (N, F) as the model's first operation sees them: its motion columns as log(1 + max(x, 0))
-    (kit.model.contract.LOG_FEATURES; FrRegressor and the ONNX graph do the same), float32."""
+    """Raw features (N, F) as the model sees them, float32: LOG_FEATURES' columns as log(1 + max(x, 0))."""
     out = np.array(feats, dtype=np.float32)
     cols = np.flatnonzero(log_columns(out.shape[1]))
     out[:, cols] = np.log1p(np.maximum(out[:, cols], 0.0))

@@ -65,8 +65,7 @@ class Fold:
 
 
 def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grouped: bool) -> None:
-    """Fewer than MIN_SOURCES content groups (`members`: each group's sources, `names` theirs): refused, naming
-    the sources the corpus holds as one content and how a merge with --content-groups takes them apart."""
+    """Refuse fewer than MIN_SOURCES content groups, naming the sources held as one content and how to part them."""
     what = "content group(s)" if grouped else "source(s)"
     hint = "add reference clips (--ref-dir) or train on a merged corpus (--corpus)"
     together = [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]
@@ -81,8 +80,7 @@ def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grou
 
 
 def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], FoldScheme]:
-    """The folds --folds `asked` gives this corpus, and the scheme that ran; refuses fewer than MIN_SOURCES
-    content groups, or a source too short to hold out."""
+    """The folds `asked` gives this corpus and its scheme; refuses too few content groups or too short a source."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
     group = (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()  # each row's content group

@@ -64,8 +64,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
 def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, kind: str,
                 seeds: list[int], config: TrainConfig, corpus: str, on_epoch: EpochCallback | None = None,
                 workers: int = 1, distil: Distillation | None = None) -> tuple[pd.DataFrame, str]:
-    """Train every (seed, holdout fold) member (by the teacher recipe with `distil`) and predict its held-out
-    rows."""
+    """Train every (seed, holdout fold) member and predict its held-out rows."""
     folds, why = holdout_folds(df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=distil)

@@ -66,8 +66,7 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 
 def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
                    given: Path) -> tuple[Path, list[Path]]:
-    """The incumbent's manifest and models (in the out-dir `tree`) copied byte for byte, never through a link, into
-    `dest` (emptied first), beside `source.json` naming the --incumbent it was copied for; returns the copy's."""
+    """The incumbent's files copied byte for byte, never through a link, into `dest` with `source.json`; the copy's."""
     tree.fresh_folder(dest, private=False)
     for src in (manifest, *onnx_files):
         tree.write_bytes(dest / src.name, tree.read_bytes(src, trusted=False))
@@ -99,8 +98,7 @@ def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
 
 def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
                log: LogFn | None = None) -> list[np.ndarray]:
-    """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child);
-    a member that cannot be loaded, takes other inputs, fails on the rows or does not finish in time is refused."""
+    """Each member's scores, checked, from a child process (kit.model.incumbent_child); a failing member refused."""
     from kit.infra.proc import run_process, signal_name, timeout_cap
     from kit.model.features import CODEC_DIM, N_FEATURES
 
@@ -173,8 +171,7 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
 
 def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
                      log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
-    """(manifest, member files, the ensemble's score per row), before training; its models run in a child process
-    (run_models) working in `scratch`, a private folder of the out-dir `tree`, removed afterwards."""
+    """(manifest, member files, the ensemble's score per row), computed in `scratch`, removed afterwards."""
     manifest, onnx_files = find_incumbent(path)
     try:
         scores = run_models(tree, onnx_files, feats, codec, scratch, log)

@@ -37,8 +37,7 @@ ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class FusedAdam:
-    """Adam with L2 weight decay, as torch.optim.Adam(fused=True) computes it and with its bits: torch's fused
-    kernel called directly, the state kept as torch.optim keeps it, the gradients a list in `params` order."""
+    """torch.optim.Adam(fused=True), its state and bits, with torch's fused kernel called directly."""
 
     def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:

@@ -81,8 +81,7 @@ class LosoInputs:
     @classmethod
     def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6,
            crf_range: tuple[int, int] = CRF_RANGE) -> LosoInputs:
-        """`df` as kit.corpus.training.training_corpus reads it (a frame without corpus_row numbers its rows); the
-        features of the input set `inputs` (--inputs); vmaf-tune's feed over `crf_range` for the canonical six."""
+        """`df` cut into folds, with the features of the input set `inputs` (a frame without corpus_row is numbered)."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)

@@ -51,8 +51,7 @@ class Residuals:
 
 
 def residuals(predicted: object, truth: object, *, ranks: bool = False, tolerance: float | None = None) -> Residuals:
-    """Every figure of `predicted` against `truth` (array-likes of one length). `ranks`: SROCC and KROCC too (Kendall's
-    tau takes seconds over a million frames); `tolerance`: the share of misses within it."""
+    """Every figure of `predicted` against `truth`; `ranks`: SROCC and KROCC too (slow); `tolerance`: share_within."""
     p, y = np.asarray(predicted, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     if not len(y):  # no figure, each NaN (a rank or a share not asked for: None)
         nan, rank = math.nan, math.nan if ranks else None

@@ -20,8 +20,7 @@ class HandStep:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
-        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
+        """One step on `x` (M, rows, in), d(loss)/d(output) = error * `scale`; returns the errors before the step."""
         trace: list[Trace] = []
         err = self.net.forward(x, masks, trace=trace) - target
         self.adam.step(self.net.gradients(trace, err * scale))

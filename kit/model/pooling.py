@@ -23,8 +23,7 @@ def clipped(pred: np.ndarray) -> np.ndarray:
 
 
 def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
-    """Each pooling of `values` within each group (`groups`: a code 0..n_groups-1 per value, every group
-    non-empty): {stat: one pooled value per group}. A group holding a NaN (a member that diverged) pools to NaN."""
+    """{stat: each group's pooled `values`} (`groups`: a code per value, each group non-empty; a NaN pools to NaN)."""
     import numpy as np
 
     values = np.asarray(values, dtype=np.float64)

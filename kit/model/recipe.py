@@ -45,8 +45,7 @@ FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of group
 
 
 def checked_folds(value: object) -> FoldsAsked:
-    """--folds as a record holds it: LOSO, AUTO or K >= 2; K as text in a run.json of an earlier kit (`"10"`).
-    RecordError for anything else (a hand-made settings file)."""
+    """--folds as a record holds it: LOSO, AUTO or K >= 2 (text from an earlier kit's run.json); else RecordError."""
     if value in (LOSO, AUTO):
         return str(value)
     with contextlib.suppress(NotANumber):
@@ -111,8 +110,7 @@ class TrainConfig(Record):
                                                "target": "vmaf"}  # said in the JSON, never read back
 
     def teacher_steps(self) -> tuple[int, int]:
-        """The teacher recipe's (base, tune) steps: base_steps and tune_steps at the default --epochs, scaled by
-        --epochs / that default (so --epochs asks more or less training of either recipe)."""
+        """The teacher recipe's (base, tune) steps, scaled by --epochs over its default."""
         scale = self.epochs / DEFAULT_EPOCHS
         return max(1, round(self.base_steps * scale)), round(self.tune_steps * scale)
 

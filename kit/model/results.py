@@ -11,8 +11,7 @@ from kit.model.teacher_fn import TeacherFunction
 
 @dataclass(frozen=True)
 class FoldResult(Record):
-    """Agreement with the teacher on one held-out source. `seed` is None for a baseline's fold; a seed report's `folds`
-    leave it out (SeedReport.to_json)."""
+    """Agreement with the teacher on one held-out source (`seed`: None for a baseline's, left out of a seed report)."""
 
     seed: int | None = omit_none()
     fold: int = 0
@@ -126,8 +125,7 @@ class SeedReport(SeedSummary):
 
 @dataclass(frozen=True)
 class BaselineResult(Record):
-    """A reference model on the same folds: its name, its own description (`details`), its mean figures (over content
-    groups, as the ensemble's) and folds (per source)."""
+    """A reference model on the same folds: its description, means over content groups and per-source folds."""
 
     model: str
     details: dict[str, object] = flatten()

@@ -27,8 +27,7 @@ def load_npy(tree: Tree, path: Path) -> np.ndarray:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (onnxruntime's default, a
-    spin-waiting thread per core, burns the CPU a busy box needs, for models of a few thousand weights)."""
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

@@ -71,8 +71,7 @@ class PlannedJob:
 
     @property
     def arithmetic(self) -> int:
-        """Its steps' arithmetic alone, in parameter-steps (without each step's fixed part): what the run's ETA counts
-        (kit.model.cost)."""
+        """Its steps' arithmetic alone, in parameter-steps: what the run's ETA counts (kit.model.cost)."""
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
@@ -96,8 +95,7 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:
-    """Each job's schedule (planned over all its members, so grouping changes none), and its groups: the costliest
-    job is split into one group per worker, the others stay whole (each step has a fixed cost)."""
+    """Each job's schedule (over all its members) and groups: the costliest job split over the workers."""
     plans = []
     for shape in shapes:
         sched = plan_schedule(shape.mean_rows, config)

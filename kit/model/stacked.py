@@ -98,9 +98,7 @@ class StackedMLP:
         return h.squeeze(-1)
 
     def gradients(self, trace: list[Trace], d_out: torch.Tensor) -> list[torch.Tensor]:
-        """The gradients of a loss whose derivative by the outputs (M, rows) is `d_out`, in `params` order,
-        by the chain rule layer by layer from what `forward` traced; the activations' derivatives are torch's
-        private ops (kit.model.kernels: this is the fast path's backward)."""
+        """The gradients, in `params` order, of a loss whose derivative by the outputs is `d_out`, from a trace."""
         g = d_out.unsqueeze(-1)  # (M, rows, 1): the gradient by the last layer's output
         grads: list[torch.Tensor] = []
         for k in reversed(range(len(self.slots))):

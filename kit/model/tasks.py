@@ -74,8 +74,7 @@ def task_of(shares: list[list[MemberKey]]) -> dict[MemberKey, int]:
 
 @dataclass(frozen=True)
 class Trained:
-    """One member's weights as the store keeps them: a stack of one, its scaler (1, F) twice (F: Arch.n_features),
-    and its final training loss."""
+    """One member as the store keeps it: a stack of one, its scaler (1, F) and its final training loss."""
 
     net: StackedMLP
     mean: torch.Tensor
@@ -164,8 +163,7 @@ class MemberStore:
         return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))
 
     def record(self, key: MemberKey) -> MemberRecord | None:
-        """The member's record, checked: None when it is missing; a record that is not the user's own, damaged,
-        or made for another LOSO or member is refused."""
+        """The member's record, checked (see the class); None when it is missing."""
         path = self.record_path(key)
         try:
             record = MemberRecord.from_json(self.tree.read_json(path), path.name)
@@ -229,8 +227,7 @@ class MemberStore:
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
                   store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
                   ) -> list[MemberKey]:
-    """Train the members of `jobs` in `wanted` but not in `have`, each on its whole job's schedule, each written to
-    the store as its group finishes; returns the members trained."""
+    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
     share, trained = [], []
     for job in jobs:
         pairs = zip(job.members, job_keys(job), strict=True)

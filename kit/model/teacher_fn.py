@@ -42,8 +42,7 @@ class TeacherFunction(Record):
 
 
 def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None) -> str:
-    """The JSON text of the corpus's teacher: a built-in from the ffmpeg that scores (libvmaf compiles its models
-    in), a model file from --teacher when its bytes are the ones the rows record. NotReproducible otherwise."""
+    """The teacher's JSON: a built-in from the ffmpeg, or --teacher's file of the rows' sha256; else NotReproducible."""
     if not teacher_sha256:
         return builtin_model_text(ffmpeg, teacher)
     if model_file is None or not model_file.is_file():
@@ -57,8 +56,7 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
 
 def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None,
                  ) -> SvrModel:
-    """The function `proof` proved, read again (the bundle's refit, after LOSO): the same model JSON, by its
-    sha256, whose rows need no second evaluation; NotReproducible when it cannot be read or is another."""
+    """The model `proof` proved, read again (by its sha256); NotReproducible when it cannot be or is another."""
     model = parse_model(model_text(proof.teacher, teacher_sha256, ffmpeg, model_file), proof.teacher)
     if not proof.reproduced or model.sha256 != proof.model_sha256:
         raise NotReproducible(f"reads as a model of sha256 {model.sha256[:12]}, not the one LOSO proved "

@@ -152,8 +152,7 @@ class _Progress:
         return lambda done, loss: self.updates.put((j, g, done, loss))
 
     def show(self) -> None:
-        """on_epoch, in epochs, for each job whose slowest group has finished another round since the last call, with
-        the mean of its members' losses over their latest round."""
+        """on_epoch for each job whose slowest group has finished another round since the last call."""
         while True:
             try:
                 j, g, done, loss = self.updates.get_nowait()
@@ -197,8 +196,7 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
                 on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
-    """The job's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; on_epoch's
-    rounds are distil.REPORT_EVERY steps (the bases', then the tuning's)."""
+    """The job's members by the teacher recipe, as one ensemble; on_epoch's rounds are REPORT_EVERY steps."""
     base, _ = config.teacher_steps()
     total, seeds = rounds(config), len({m.seed for m in job.members})
     latest: list[tuple[int, float]] = []

@@ -22,10 +22,9 @@ class Cancelled(Exception):
 
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Each task's result, the tasks started in the order given on `workers` threads. A task gets the stop event and
-    raises `Cancelled` at its next step once it is set. `poll` runs on the calling thread while the tasks run (every
-    MAIN_WAIT_S at most) and once at the end; `on_done` (task index, result) there as each task finishes. Ctrl-C, a
-    task's error or one of `on_done` stops every worker at its next step, and is raised once they have all stopped."""
+    """Each task's result, the tasks run in order on `workers` threads, each given the stop event; `poll` (at most every
+    MAIN_WAIT_S and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then
+    is raised."""
     stop = threading.Event()
     # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",
