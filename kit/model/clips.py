@@ -37,10 +37,8 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
                      predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
                      feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None,
                      teacher_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
-    """One member's encodes among `rows` (its held-out rows, `frame_pred` its predictions of them): mean features ->
-    `predict`, against the encodes' mean teacher score. `keys`: ENCODE_KEY and what else the file says of an encode,
-    per corpus row; `feed` (kit.model.encodes.feed_codec): `pred_vmaftune`; `teacher_fn` (the teacher's function of
-    the canonical six) on the mean features: `ceiling`, what a perfect mean-feature proxy gives (NaN without it)."""
+    """One member's encodes among its held-out `rows`: `predict` on their mean features against their mean teacher
+    score; `keys`: what the file says of each row's encode; `feed` gives `pred_vmaftune`, `teacher_fn` `ceiling`."""
     clip = codes[rows]
     ids, inverse, counts = np.unique(clip, return_inverse=True, return_counts=True)
     sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)

@@ -33,8 +33,7 @@ PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fo
 WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
 WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
 MOTION_MAX = 40.0  # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
-# a tuning batch's shares: windows (encode-like means), frames, teacher samples
-TUNE_SHARES = (0.4, 0.2, 0.4)
+TUNE_SHARES = (0.4, 0.2, 0.4)  # a tuning batch's shares: windows, frames, teacher samples
 REPORT_EVERY = 50  # steps between two progress reports
 
 
@@ -49,11 +48,9 @@ def recipe_of(distil: Distillation | None) -> str:
 
 
 def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
-    """`n` raw canonical-six vectors (kit.media.libvmaf.FEATURES order) where encodes lie, the near-lossless corner
-    densest (a gap below 1 drawn as u^2), in two halves: one draws each VIF scale's gap on its own (sorted, the finest
-    scale's largest) and ADM's; the other draws one quality gap and gives each scale and ADM a share, as along a quality
-    ladder. A little noise lets ADM and the coarsest VIF pass 1 as libvmaf's enhancement does; motion2 is log-uniform
-    over [0, MOTION_MAX] (bench/README.md, "The teacher recipe")."""
+    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest: half with each VIF scale's
+    gap and ADM's drawn apart, half with one quality gap shared out as along a ladder; motion2 log-uniform over [0,
+    MOTION_MAX] (bench/README.md, "The teacher recipe")."""
     rng = np.random.default_rng(seed)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
@@ -75,9 +72,8 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
 def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
                    per_encode: int = WINDOWS_PER_ENCODE, seed: int = WINDOW_SEED,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encode-like rows from the corpus's frames: per encode (`codes`: one per row, its frames in row order), its
-    whole mean, and `per_encode` contiguous runs and `per_encode` random subsets of at least two frames, each as
-    (mean features, mean teacher score). Returns (features (W, F), scores (W,), each window's encode code (W,))."""
+    """Per encode (`codes`), its whole mean and `per_encode` contiguous runs and random subsets of at least two
+    frames: (mean features (W, F), mean scores (W,), each window's encode code (W,))."""
     rng = np.random.default_rng(seed)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
@@ -97,9 +93,8 @@ def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
 
 @dataclass(frozen=True)
 class Distillation:
-    """What the teacher recipe trains on, shared read-only by the workers: one table of inputs (z-scored by the
-    teacher samples' scaler, the codec block zero) holding the corpus's frames [0, n_frames), the encodes' windows
-    [n_frames, n_frames + n_windows) and the teacher's samples after them."""
+    """What the teacher recipe trains on, shared read-only by the workers: one table (the codec block zero) of the
+    corpus's frames, then the encodes' windows, then the teacher's samples, z-scored by the samples' scaler."""
 
     teacher: str  # the teacher's name (its function: kit.media.svr)
     table: torch.Tensor  # (N + W + S, F + CODEC_DIM)
@@ -129,8 +124,7 @@ class Distillation:
 
     @property
     def teacher_rows(self) -> tuple[int, int]:
-        start = self.n_frames + self.n_windows
-        return start, len(self.target)
+        return self.n_frames + self.n_windows, len(self.target)
 
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""

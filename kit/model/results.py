@@ -86,7 +86,6 @@ class SeedSummary(Record):
     mean_krocc: float
     mean_rmse: float
     n_folds: int
-    # bias and range (kit 0.2): absent from older files
     mean_bias: float | None = omit_none()  # mean over folds of each fold's bias
     max_abs_bias: float | None = omit_none()  # the largest |bias| of any fold
     max_abs_error: float | None = omit_none()  # the largest single-frame miss of any fold
@@ -105,10 +104,8 @@ class SeedReport(SeedSummary):
     train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.metrics.CORRELATION_RULE
-    validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
-    # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
-    content_groups: tuple[GroupResult, ...] | None = omit_none()
-    # kit 2.1: the recipe the members were trained by, and what the loso step found of the teacher's function
+    validation: FoldScheme | None = omit_none()  # which folds ran and why
+    content_groups: tuple[GroupResult, ...] | None = omit_none()  # what the means average over (folds[]: per source)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
 
@@ -135,7 +132,7 @@ class BaselineResult(Record):
     mean_rmse: float = float("nan")
     n_folds: int = 0
     folds: tuple[FoldResult, ...] = ()
-    content_groups: tuple[GroupResult, ...] | None = omit_none()  # kit 0.5
+    content_groups: tuple[GroupResult, ...] | None = omit_none()
 
 
 @dataclass(frozen=True)

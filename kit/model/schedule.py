@@ -81,9 +81,8 @@ TUNE_ROW_COST = 3.0
 
 def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConfig, base_done: int | None = None,
                          tune_done: int | None = None) -> int:
-    """The teacher recipe's arithmetic (kit.model.distil: each seed's base, then each member's tuning) in the frames
-    recipe's unit, parameter-steps of --batch-size rows; of it, with `base_done` and `tune_done`, the part those
-    steps did, a tuning's row weighing TUNE_ROW_COST times a base's (so the work done keeps pace with the time)."""
+    """The teacher recipe's arithmetic in parameter-steps of --batch-size rows; with `base_done` and `tune_done`, the
+    part those steps did, a tuning's row weighing TUNE_ROW_COST times a base's."""
     base, tune = config.teacher_steps()
     base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
     whole = (base_rows + tune_rows) / config.batch_size * arch.params

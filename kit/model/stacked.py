@@ -75,9 +75,8 @@ class StackedMLP:
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
                 trace: list[Trace] | None = None) -> torch.Tensor:
-        """Outputs (M, rows) for inputs (M, rows, in); `members` selects a slice of the stack. `masks` (training only):
-        per layer with dropout, its scaled keep-mask (M, rows, width); without them dropout is off, as exported.
-        `trace` collects what each layer saw, for `gradients`."""
+        """Outputs (M, rows) for inputs (M, rows, in) of the `members` slice; `masks`: per layer that drops, its scaled
+        keep-mask (none: dropout off, as exported); `trace` collects what each layer saw, for `gradients`."""
         h = x
         pending = iter(masks or ())
         for s in self.slots:

@@ -1,5 +1,5 @@
-"""The training workers: tasks run side by side on threads, each running torch on one thread of its own (no thread
-ever waits for another inside an operation: that collapsed training on a busy box, issue 14)."""
+"""The training workers: tasks run side by side on threads, each running torch on one thread of its own, so no thread
+ever waits for another inside an operation."""
 
 from __future__ import annotations
 
