@@ -187,10 +187,18 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
             done_by[j] = _distil_job(distil, job, config, workers,
                                      None if on_group is None else functools.partial(on_group, j))
     rest = [j for j in range(len(jobs)) if j not in done_by]
-    if rest:
-        trained = _pool(data, [jobs[j] for j in rest], config, workers,
-                        None if on_group is None else lambda k, ens: on_group(rest[k], ens))
-        done_by.update(zip(rest, trained, strict=True))
+    if rest:  # trained on the corpus's rows, their members in groups on the worker threads
+        plans = _plans([jobs[j] for j in rest], config, workers)
+        progress, kernels = _Progress(plans), active()
+        order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
+                       key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
+        fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
+        tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
+                         fitted, progress.reporter(j, g)) for j, g in order]
+        done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
+        trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
+        done_by.update((rest[j], TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]))
+                       for j, plan in enumerate(plans))
     return [done_by[j] for j in range(len(jobs))]
 
 
@@ -225,22 +233,6 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     distil(data, job.members, job.arch, config, workers, progress, poll, finished)
     order = {id(m): i for i, m in enumerate(job.members)}
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
-
-
-def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-          on_group: GroupCallback | None) -> list[TrainedEnsemble]:
-    """The jobs trained on the corpus's rows, their members in groups on the worker threads."""
-    kernels = active()
-    plans = _plans(jobs, config, workers)
-    progress = _Progress(plans)
-    order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
-                   key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
-    fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
-    tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                     fitted, progress.reporter(j, g)) for j, g in order]
-    done = None if on_group is None else lambda i, ens: on_group(order[i][0], ens)
-    trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
-    return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
 
 
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
