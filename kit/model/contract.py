@@ -9,9 +9,8 @@ from kit.platforms.encoders import get_spec
 
 INPUT_VERSION = 2  # fr_regressor_v2: the canonical six
 V1_INPUT_VERSION = 3  # the opt-in set: the canonical six, then VMAF v1's four
-# --inputs: each set's input version; its features are the rows of kit.media.libvmaf.TABLE that name it, in order
 INPUT_VERSIONS: dict[str, int] = {CANONICAL6: INPUT_VERSION, CANONICAL6_V1: V1_INPUT_VERSION}
-# each set's (input version, features, in order)
+# --inputs: each set's (input version, features: the rows of kit.media.libvmaf.TABLE that name it, in order)
 INPUT_SETS: dict[str, tuple[int, tuple[str, ...]]] = {
     name: (version, tuple(f.name for f in TABLE if name in f.sets)) for name, version in INPUT_VERSIONS.items()}
 assert {s for f in TABLE for s in f.sets} == set(INPUT_SETS), "a set of kit.media.libvmaf.TABLE has no input version"

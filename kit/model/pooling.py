@@ -30,11 +30,10 @@ def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[s
     counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
     order = np.lexsort((values, groups))  # by group, then ascending value within it
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    low = values[order][starts + np.floor(counts * PERCENTILE / 100).astype(np.int64)]
     pooled = {
         "mean": np.bincount(groups, weights=values, minlength=n_groups) / counts,
         "harmonic_mean": counts / np.bincount(groups, weights=1.0 / (values + 1.0), minlength=n_groups) - 1.0,
-        "p1": low,
+        "p1": values[order][starts + np.floor(counts * PERCENTILE / 100).astype(np.int64)],
         "min": values[order][starts],
     }
     broken = np.bincount(groups, weights=np.isnan(values), minlength=n_groups) > 0

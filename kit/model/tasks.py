@@ -235,13 +235,9 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
         if todo:
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]
-    if not share:
-        return []
-
-    def keep(j: int, group: TrainedEnsemble) -> None:
-        store.save_group([MemberKey(share[j].arch.name, member.seed, member.fold) for member in group.members], group)
-
-    train_jobs(data, share, config, workers, on_group=keep, distil=distil)
+    if share:  # each group kept as it finishes
+        train_jobs(data, share, config, workers, distil=distil, on_group=lambda j, group: store.save_group(
+            [MemberKey(share[j].arch.name, m.seed, m.fold) for m in group.members], group))
     return trained
 
 

@@ -88,7 +88,6 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
-    last = [float("nan")] * len(members)
     done = 0
     for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
         n = min(sched.steps_per_round, sched.steps - done)
@@ -123,11 +122,9 @@ class _Plan:
 def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Plan]:
     """Each job as kit.model.schedule.plan_jobs plans it, its members dealt into the groups it sizes."""
     planned = plan_jobs([JobShape(job.arch, len(job.members), planned_rows(job)) for job in jobs], config, workers)
-    plans = []
-    for job, plan in zip(jobs, planned, strict=True):
-        bounds = list(itertools.accumulate(plan.sizes, initial=0))
-        plans.append(_Plan(job, plan, [job.members[a:b] for a, b in itertools.pairwise(bounds)]))
-    return plans
+    return [_Plan(job, plan, [job.members[a:b] for a, b in
+                              itertools.pairwise(itertools.accumulate(plan.sizes, initial=0))])
+            for job, plan in zip(jobs, planned, strict=True)]
 
 
 def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
