@@ -1,18 +1,14 @@
 """The ops, the self-check and the choice of a training step's two paths; the only module that calls a private torch op.
 
-* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
-  the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), without
-  autograd's graph or the optimiser framework, whose bookkeeping costs as much per step as a small member's arithmetic:
-  - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative;
+* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients)
+  and torch's fused Adam called directly (`FusedAdam`), without autograd's bookkeeping, on these private ops:
+  - `torch.ops.aten.gelu_backward(g, x)`: g times exact (erf) GELU's derivative at x, g * (Phi(x) + x * phi(x));
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
-    beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: every step counter + 1, then Adam with L2
-    weight decay in one pass over each tensor.
-* **Public path** (kit.model.optimise.AutogradStep): autograd from the same forward pass and
-  `torch.optim.Adam(fused=True)`: the same kernels in the same order, so the same bytes (tests/unit/test_kernels.py).
+    beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: Adam with L2 weight decay, in place.
+* **Public path** (kit.model.optimise.AutogradStep): autograd and `torch.optim.Adam(fused=True)`, the same bytes.
 
-The fast path runs wherever its ops pass the self-check made at import; KIT_TRAIN_KERNELS=public forces autograd.
-"""
+The fast path runs wherever its ops pass the self-check made at import; KIT_TRAIN_KERNELS=public forces autograd."""
 
 from __future__ import annotations
 
