@@ -145,8 +145,7 @@ class Dropout:
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))
                        for layer in arch.layers() if layer.drops]
-        self.draws = sum(rows * width for rows, width, _ in self.layers)  # per member and step
-        self.words = -(-self.draws // 4)
+        self.words = -(-sum(rows * width for rows, width, _ in self.layers) // 4)  # per member and step, 4 draws each
         self.generators = [np.random.PCG64(np.random.SeedSequence([m.seed, m.fold + 1, MASK_STREAM])) for m in members]
         # steps drawn at once; a member's stream is read in order, so how far ahead it is drawn changes no mask
         self.ahead = ahead or max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))

@@ -73,6 +73,6 @@ def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE
     out["queried"] = slotted & out["cq"].between(*crf_range)
     out["counted"] = out["queried"] & (True if codec_blind else out["encoder_trained"])
     out["ceiling_miss"] = (out["ceiling"] - out["teacher"]).abs()
-    out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
-                                                                                            False], kind="stable")
+    out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True] * 4 + [False],
+                          kind="stable")
     return out[list(ENCODES_COLUMNS)].reset_index(drop=True)
