@@ -96,7 +96,6 @@ class Distillation:
     """What the teacher recipe trains on, shared read-only by the workers: one table (the codec block zero) of the
     corpus's frames, then the encodes' windows, then the teacher's samples, z-scored by the samples' scaler."""
 
-    teacher: str  # the teacher's name (its function: kit.media.svr)
     table: torch.Tensor  # (N + W + S, F + CODEC_DIM)
     target: torch.Tensor  # (N + W + S,)
     n_frames: int
@@ -118,7 +117,7 @@ class Distillation:
         z = (spaced - mean) / std
         table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
         scores = np.concatenate([target, wy, teacher.predict(prior)]).astype(np.float32)
-        return cls(teacher.name, torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
+        return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
                    np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(mean.astype(np.float32)),
                    torch.from_numpy(std.astype(np.float32)))
 

@@ -27,15 +27,13 @@ def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
     enc = np.asarray(encoders, dtype=object)
     crf_norm = ((np.asarray(crfs, dtype=np.float64) - lo) / max(hi - lo, 1)).astype(np.float32)  # as vmaf-tune feeds
     out = np.full((len(enc), CODEC_DIM), np.nan, dtype=np.float32)
-    ranges = cq_ranges()
     for name in QUERIED_ENCODERS:
         mask = enc == name
-        if mask.any():
-            cq_lo, cq_hi = ranges[name]
-            slope, offset = np.float32((hi - lo) / (cq_hi - cq_lo)), np.float32((lo - cq_lo) / (cq_hi - cq_lo))
-            out[mask] = 0.0
-            out[mask, CODEC_VOCAB.index(name)] = 1.0
-            out[mask, -1] = crf_norm[mask] * slope + offset
+        cq_lo, cq_hi = cq_ranges()[name]
+        slope, offset = np.float32((hi - lo) / (cq_hi - cq_lo)), np.float32((lo - cq_lo) / (cq_hi - cq_lo))
+        out[mask] = 0.0
+        out[mask, CODEC_VOCAB.index(name)] = 1.0
+        out[mask, -1] = crf_norm[mask] * slope + offset
     return out
 
 

@@ -27,13 +27,10 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     enc = np.asarray(encoders, dtype=object)
     cq = np.asarray(cqs, dtype=np.float64)
     out = np.zeros((len(enc), CODEC_DIM), dtype=np.float32)
-    ranges = cq_ranges()
-    for j, name in enumerate(CODEC_VOCAB):
+    for j, (name, (lo, hi)) in enumerate(cq_ranges().items()):  # in CODEC_VOCAB's order
         mask = enc == name
-        if mask.any():
-            lo, hi = ranges[name]
-            out[mask, j] = 1.0
-            out[mask, -1] = (cq[mask] - lo) / (hi - lo)
+        out[mask, j] = 1.0
+        out[mask, -1] = (cq[mask] - lo) / (hi - lo)
     unknown = ~np.isin(enc, CODEC_VOCAB)
     if unknown.any():
         names = sorted({str(e) for e in enc[unknown]})
