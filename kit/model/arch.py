@@ -38,8 +38,12 @@ class Arch:
     use_codec: bool
     n_features: int = N_FEATURES  # the input set's width (kit.model.contract.INPUT_SETS)
 
+    @property
+    def in_dim(self) -> int:
+        return self.n_features + (CODEC_DIM if self.use_codec else 0)
+
     def layers(self) -> tuple[Layer, ...]:
-        widths = [self.n_features + (CODEC_DIM if self.use_codec else 0), *self.hidden, 1]
+        widths = [self.in_dim, *self.hidden, 1]
         names = [*(f"hidden{i + 1}" for i in range(len(self.hidden))), "output"]
         return tuple(Layer(name, fi, fo, None if name == "output" else self.activation,
                            0.0 if name == "output" else self.dropout)
