@@ -22,20 +22,18 @@ def choose_scheme(folds: FoldsAsked, groups: int, sources: int) -> FoldScheme:
     asked = str(folds)  # as the reports say it
     of = f"{groups} content group(s) of {sources} source(s)"
     if asked == LOSO:
-        return FoldScheme(LOSO, groups, groups, sources, asked, f"--folds loso: one fold per content group, {of}")
-    if asked == AUTO:
-        if groups <= LOSO_MAX_GROUPS:
-            return FoldScheme(LOSO, groups, groups, sources, asked,
-                              f"--folds auto: {of}, at most {LOSO_MAX_GROUPS}, so one fold per content group")
-        return FoldScheme("kfold", AUTO_K, groups, sources, asked,
-                          f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
+        k, why = groups, f"--folds loso: one fold per content group, {of}"
+    elif asked == AUTO and groups <= LOSO_MAX_GROUPS:
+        k, why = groups, f"--folds auto: {of}, at most {LOSO_MAX_GROUPS}, so one fold per content group"
+    elif asked == AUTO:
+        k, why = AUTO_K, (f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
                           "balanced by rows")
-    k = int(folds)
-    if k >= groups:
-        return FoldScheme(LOSO, groups, groups, sources, asked,
-                          f"--folds {k}: {of}, no more than {k}, so one fold per content group")
-    return FoldScheme("kfold", k, groups, sources, asked,
-                      f"--folds {k}: {of}, dealt into {k} folds of whole groups, balanced by rows")
+    else:
+        k = int(folds)
+        why = (f"--folds {k}: {of}, no more than {k}, so one fold per content group" if k >= groups
+               else f"--folds {k}: {of}, dealt into {k} folds of whole groups, balanced by rows")
+    return FoldScheme(LOSO, groups, groups, sources, asked, why) if k >= groups \
+        else FoldScheme("kfold", k, groups, sources, asked, why)
 
 
 @dataclass(frozen=True)
