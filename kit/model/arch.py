@@ -1,6 +1,5 @@
-"""The network's description, without torch: an `Arch` names its layers (`layers()`), and every form of the
-model is built from it (kit.model.network, kit.model.stacked, kit.model.export). Torch-free, so what a training
-will cost can be reckoned before torch loads (kit.model.schedule, the run's ETA)."""
+"""The network's description, without torch: an `Arch` names its layers (`layers()`), which every form of the model
+walks (kit.model.network, stacked, export), so a training's cost is reckoned before torch loads."""
 
 from __future__ import annotations
 
@@ -56,15 +55,13 @@ class Arch:
 
 
 def fr_regressor_v2(config: TrainConfig, recipe: str = FRAMES) -> Arch:
-    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout; trained by `recipe` (the one
-    the run uses: kit.model.loso.LosoInputs.recipe). The teacher recipe trains without dropout: it copies a
-    deterministic function, which dropout's noise only blurs."""
+    """The ensemble's member: features + codec block -> 64 -> 64 -> 1, GELU, dropout (none by the teacher recipe, which
+    copies a deterministic function)."""
     dropout = 0.0 if recipe == TEACHER else config.dropout
     return Arch(ARCH, (config.hidden, config.hidden), "gelu", dropout, True, len(input_features(config.inputs)))
 
 
-# seed document 000's baselines: the six features only (of the canonical set: 6 -> 1, 7 parameters; 6 -> 16 -> 8
-# -> 1 ReLU, 257 parameters); with another input set, its features
+# seed document 000's baselines, on the features alone (7 and 257 parameters on the canonical six)
 LINEAR = Arch("linear", (), "relu", 0.0, False)
 MLP_SMALL = Arch("mlp_small", (16, 8), "relu", 0.0, False)
 

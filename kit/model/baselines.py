@@ -1,11 +1,5 @@
-"""Baselines on the same LOSO folds, so a reader sees what the ensemble adds.
-
-The canonical six features are vmaf_v0.6.1's own inputs, so even a linear model
-agrees with the teacher well. `ridge` is a closed-form ridge regression on the
-same inputs as the ensemble (six features in the ensemble's model space,
-z-scored on the training fold, plus the codec block), fit on exactly the same folds. `linear` and `mlp_small` are
-seed document 000's architectures, trained with the ensemble's recipe.
-"""
+"""Baselines on the same LOSO folds, so a reader sees what the ensemble adds: `ridge`, a closed-form ridge regression
+on the ensemble's inputs, and seed document 000's `linear` and `mlp_small`, trained with the ensemble's recipe."""
 
 from __future__ import annotations
 
@@ -48,9 +42,7 @@ class RidgeModel:
 
 def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: Callable[[int, Fold], np.ndarray],
                     details: dict[str, object]) -> BaselineResult:
-    """A model's held-out figures, gathered fold by fold (`predict(i, fold)`: its predictions of fold i's rows): mean
-    PLCC/SROCC/KROCC/RMSE over the content groups (one vote each; kit.model.metrics.CORRELATION_RULE), with the
-    per-source folds and the groups."""
+    """A model's means over the content groups, its folds and groups (`predict(i, fold)`: fold i's predictions)."""
     sources: list[FoldResult] = []
     groups: list[GroupResult] = []
     for i, fold in enumerate(folds):
@@ -65,9 +57,8 @@ def baseline_result(model: str, folds: list[Fold], target: np.ndarray, predict: 
 
 @dataclass(frozen=True)
 class Moments:
-    """What a ridge fit needs of its rows, summed: count, sums and cross products of [features, codec, target],
-    taken about the whole corpus's means (so the differences stay well conditioned). A fold's training rows are
-    the corpus's minus the fold's: their moments are the totals minus the fold's, O(rows) for every fold at once."""
+    """What a ridge fit needs of its rows, summed about the corpus's means: count, sums and cross products of
+    [features, codec, target]; a fold's training rows' are the totals minus the fold's."""
 
     n: float
     s: np.ndarray  # (d+1,) sums of the shifted columns
@@ -82,8 +73,7 @@ class Moments:
 
 
 def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float = RIDGE_ALPHA) -> RidgeModel:
-    """Ridge from the moments of its training rows: the features z-scored (mean and population std of the training
-    rows), the codec block as it is, the centred normal equations (the intercept is not penalised)."""
+    """Ridge from its training rows' moments: the features z-scored, the codec block as it is, the intercept free."""
     mean = m.s / m.n
     cov = m.g / m.n - np.outer(mean, mean)  # population covariance of [features, codec, target]
     d = len(shift) - 1
@@ -97,8 +87,7 @@ def ridge_from_moments(m: Moments, shift: np.ndarray, n_feats: int, alpha: float
 
 
 def ridge_loso(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, folds: list[Fold]) -> BaselineResult:
-    """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy of the
-    training rows per fold: at 1,000 folds of 300,000 rows that was minutes)."""
+    """Ridge regression on the LOSO folds, each fit from the corpus's moments minus its fold's (no copy per fold)."""
     data = np.concatenate([model_space(feats).astype(np.float64), codec.astype(np.float64), target[:, None]], axis=1)
     shift = data.mean(0)
     shifted = data - shift
@@ -130,16 +119,14 @@ def arch_result(inputs: LosoInputs, arch: Arch, seed: int, ens: TrainedEnsemble)
 
 def loso_jobs(inputs: LosoInputs, seeds: list[int], config: TrainConfig,
               on_epoch: EpochCallback | None = None) -> list[TrainJob]:
-    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold),
-    so their few small members fill the workers' idle time instead of running after it."""
+    """What a LOSO trains: the ensemble (every seed x fold), then linear and mlp_small (the first seed x fold)."""
     return [TrainJob(inputs.members(seeds), fr_regressor_v2(config, inputs.recipe), on_epoch),
             *(TrainJob(inputs.members(seeds[:1]), arch) for arch in baseline_archs(config))]  # one per fold
 
 
 def evaluate_jobs(inputs: LosoInputs, seeds: list[int], trained: list[TrainedEnsemble],
                   config: TrainConfig) -> tuple[LosoResult, dict[str, BaselineResult]]:
-    """The ensemble's LOSO and every baseline on the same folds, from the members of `loso_jobs` trained (in its
-    order): ridge (closed form) fit here."""
+    """The ensemble's LOSO and every baseline on the same folds, from the jobs of `loso_jobs` trained (and ridge)."""
     models = {"ridge": ridge_loso(inputs.feats, inputs.codec, inputs.target, inputs.folds)}
     for arch, ens in zip(baseline_archs(config), trained[1:], strict=True):
         models[arch.name] = arch_result(inputs, arch, seeds[0], ens)

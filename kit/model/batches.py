@@ -1,9 +1,5 @@
-"""What each training step reads: a member's rows in shuffled order, z-scored by its own scaler, and its dropout masks.
-
-Each member draws from its own generators alone (its row order from its seed and fold, its masks from another
-stream of them), so it sees the same batches and masks whichever members it is stacked with and whichever worker
-trains it.
-"""
+"""What each training step reads: a member's rows in shuffled order, z-scored by its own scaler, and its dropout masks,
+each from the member's own generators, whichever members it is stacked with and whichever worker trains it."""
 
 from __future__ import annotations
 
@@ -19,8 +15,7 @@ from kit.model.features import CODEC_DIM, model_space
 
 @dataclass(frozen=True)
 class Complement:
-    """The rows a fold trains on (every row it does not hold out), made only while a group trains on them:
-    folds and members share no copy of them (at 1,000 sources, a copy per fold was 18 GiB)."""
+    """The rows a fold trains on (every row it does not hold out), made only while a group trains on them."""
 
     n_rows: int
     held_out: np.ndarray  # sorted
@@ -36,8 +31,7 @@ class Complement:
 
 @dataclass(frozen=True)
 class Member:
-    """One model to train: its seed and the global row indices it trains on (the same object for every member
-    of a fold: what a member's rows cost is computed once per object, see `row_arrays` and `Scalers`)."""
+    """One model to train: its seed and the global row indices it trains on (one object for a fold's members)."""
 
     seed: int
     fold: int  # -1 for a full-corpus fit
@@ -73,8 +67,7 @@ class TrainData:
 
 
 class RowStream:
-    """One member's training rows, reshuffled on every pass, handed out in order. The rows are shared with
-    the fold's other members; a member keeps only its permutation of them."""
+    """One member's training rows (shared with its fold's members), reshuffled on every pass, handed out in order."""
 
     def __init__(self, member: Member, rows: torch.Tensor) -> None:
         self.rows = rows
@@ -95,18 +88,8 @@ class RowStream:
         return torch.cat(parts)
 
 
-def scaler(feats: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The feature means and standard deviations (F,) of these training rows."""
-    x = feats[rows].double()
-    mu = x.mean(0)
-    sd = x.std(0, unbiased=False)
-    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
-    return mu.float(), sd.float()
-
-
 class Scalers:
-    """Each member's scaler, fit on its training rows only, computed once per rows object (a fold's members,
-    every seed and baseline, share one): one pass over the rows per fold, not per member. Shared by the workers."""
+    """Each member's scaler, fit on its training rows only, computed once per rows object; shared by the workers."""
 
     def __init__(self, feats: torch.Tensor) -> None:
         self.feats, self.lock = feats, threading.Lock()
@@ -117,8 +100,11 @@ class Scalers:
         pairs = []
         for mem, r in zip(members, rows, strict=True):
             with self.lock:
-                if id(mem.train_rows) not in self.made:
-                    self.made[id(mem.train_rows)] = scaler(self.feats, r)
+                if id(mem.train_rows) not in self.made:  # the feature means and standard deviations (F,)
+                    x = self.feats[r].double()
+                    sd = x.std(0, unbiased=False)
+                    sd = torch.where(sd > 1e-12, sd, torch.ones_like(sd))  # a constant feature stays finite
+                    self.made[id(mem.train_rows)] = x.mean(0).float(), sd.float()
                 pairs.append(self.made[id(mem.train_rows)])
         return torch.stack([p[0] for p in pairs]).unsqueeze(1), torch.stack([p[1] for p in pairs]).unsqueeze(1)
 
@@ -129,12 +115,11 @@ def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
 
 
 class Inputs:
-    """A group's inputs: features and codec block from one table, the features z-scored per member; the codec columns
-    pass through as (x - 0) / 1, which is x exactly, so a batch is one gather and two element-wise ops."""
+    """A group's inputs from one table, the features z-scored per member, the codec columns as (x - 0) / 1: x."""
 
     def __init__(self, data: TrainData, members: list[Member], arch: Arch, rows: list[torch.Tensor],
-                 fitted: Scalers | None = None) -> None:
-        self.means, self.stds = (fitted or Scalers(data.feats)).of(members, rows)
+                 fitted: Scalers) -> None:
+        self.means, self.stds = fitted.of(members, rows)
         if arch.use_codec:
             self.table = data.table
             pad = data.table.shape[1] - data.feats.shape[1]
@@ -154,15 +139,13 @@ MASK_CHUNK_BYTES = 16 << 20  # draws made ahead, per group (at least one step's)
 
 class Dropout:
     """A group's inverted-dropout masks, step after step, each member's from its own generator: 16-bit uniform draws,
-    four per 64-bit PCG64 word (torch's generator cost ~15 % of a LOSO run). A unit drops when its draw is below round(p
-    * 65536); the kept ones are scaled by the exact inverse of the kept share, in one float tensor."""
+    four per 64-bit PCG64 word. A unit drops when its draw is below round(p * 65536); the kept ones are scaled by the
+    exact inverse of the kept share."""
 
     def __init__(self, members: list[Member], arch: Arch, batch: int, ahead: int | None = None) -> None:
         self.layers = [(batch, layer.fan_out, round(layer.dropout * MASK_LEVELS))
                        for layer in arch.layers() if layer.drops]
-        self.draws = sum(rows * width for rows, width, _ in self.layers)  # per member and step
-        self.words = -(-self.draws // 4)
-        # each member's own dropout generator: its masks depend on nothing but its seed and fold
+        self.words = -(-sum(rows * width for rows, width, _ in self.layers) // 4)  # per member and step, 4 draws each
         self.generators = [np.random.PCG64(np.random.SeedSequence([m.seed, m.fold + 1, MASK_STREAM])) for m in members]
         # steps drawn at once; a member's stream is read in order, so how far ahead it is drawn changes no mask
         self.ahead = ahead or max(1, MASK_CHUNK_BYTES // max(1, len(members) * self.words * 8))

@@ -1,12 +1,5 @@
-"""Whole encodes as vmaf-tune predicts them: from the mean of an encode's frame features, not frame by frame.
-
-A clip here is one encode (ENCODE_KEY: src_sha256, encoder, cq and the encoded size). Each validation member predicts
-the encodes of its held-out sources from their mean features, beside the mean of its frame predictions and the encode's
-mean teacher score (`03_loso/clips.parquet`, one row per seed and encode; the verdict's kit.verdict.intervals.clip_use
-measures that use). With `feed`, `pred_vmaftune` is the prediction as vmaf-tune's export computes it. `vmaf_<stat>` and
-`pred_<stat>` are the teacher's and the member's clipped frame predictions, pooled as each consumer pools them
-(kit.model.pooling).
-"""
+"""Whole encodes (ENCODE_KEY) as vmaf-tune predicts them, from the mean of an encode's frame features: each validation
+member's held-out encodes, one row per seed and encode of `03_loso/clips.parquet`."""
 
 from __future__ import annotations
 
@@ -18,8 +11,7 @@ import pandas as pd
 from kit.model.pooling import POOLS, clipped, pool_groups
 
 RUNG_SIZE = ("enc_width", "enc_height")  # a rung's encoded size; 0: not recorded (the source's own size)
-# one encode: a source at one encoder, quality setting and rung. Two boxes that made the same encode of one source
-# made the same request of a consumer: their frames are pooled as one encode
+# one encode: a source at one encoder, quality setting and rung (two boxes' frames of one encode pooled as one)
 ENCODE_KEY = ("src_sha256", "encoder", "cq", *RUNG_SIZE)
 
 
@@ -45,12 +37,8 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
                      predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
                      feed: Callable[[pd.Series, pd.Series], np.ndarray] | None = None,
                      teacher_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
-    """One member's encodes among `rows` (its held-out rows, with `frame_pred` its predictions of them): mean
-    features -> `predict`, against the encodes' mean teacher score. `keys` holds ENCODE_KEY (and what else the
-    file says of an encode) per corpus row; `feed` (encoders, cqs) -> the codec block vmaf-tune's row maps to (a row
-    of NaN where it has no slot; kit.model.encodes.feed_codec): `pred_vmaftune`. `teacher_fn` (the teacher's own
-    function of the canonical six, kit.media.svr) on the same mean features: `ceiling`, what a perfect mean-feature
-    proxy gives (NaN without it)."""
+    """One member's encodes among its held-out `rows`: `predict` on their mean features against their mean teacher
+    score; `keys`: what the file says of each row's encode; `feed` gives `pred_vmaftune`, `teacher_fn` `ceiling`."""
     clip = codes[rows]
     ids, inverse, counts = np.unique(clip, return_inverse=True, return_counts=True)
     sums = np.zeros((len(ids), feats.shape[1]), dtype=np.float64)
@@ -64,20 +52,13 @@ def clip_predictions(seed: int, rows: np.ndarray, codes: np.ndarray, feats: np.n
     out["vmaf_mean"] = np.bincount(inverse, weights=target[rows]) / counts
     out["pred_from_mean_features"] = predict(mean_feats, codec[first])
     out["pred_mean_of_frames"] = np.bincount(inverse, weights=frame_pred) / counts
-    if feed is not None:
-        out["pred_vmaftune"] = fed_predictions(mean_feats, feed(out["encoder"], out["cq"]), predict)
+    if feed is not None:  # clipped as the export clips it; NaN where vmaf-tune has no slot (a fed row of NaN)
+        fed, vmaftune = feed(out["encoder"], out["cq"]), np.full(len(out), np.nan)
+        asked = np.isfinite(fed).all(axis=1)
+        if asked.any():
+            vmaftune[asked] = clipped(predict(mean_feats[asked], fed[asked]))
+        out["pred_vmaftune"] = vmaftune
     out["ceiling"] = teacher_fn(mean_feats[:, :6].astype(np.float64)) if teacher_fn is not None else np.nan
     teacher, member = pool_groups(target[rows], inverse, len(ids)), pool_groups(clipped(frame_pred), inverse, len(ids))
     return out.assign(**{f"vmaf_{stat}": teacher[stat] for stat in POOLS[1:]},  # vmaf_mean is the teacher's mean above
                       **{f"pred_{stat}": member[stat] for stat in POOLS})
-
-
-def fed_predictions(mean_feats: np.ndarray, fed: np.ndarray,
-                    predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """The member's output on each encode's mean features with the codec block vmaf-tune's row maps to, clipped to
-    [0, 100] as the export clips it; NaN where vmaf-tune has no slot for the encoder (a row of NaN)."""
-    out = np.full(len(fed), np.nan)
-    asked = np.isfinite(fed).all(axis=1)
-    if asked.any():
-        out[asked] = clipped(predict(mean_feats[asked], fed[asked]))
-    return out

@@ -1,24 +1,5 @@
-"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups.
-
-The calibration data are validation's out-of-fold predictions: every row is predicted by members that never trained on
-its content group. Frames of one source are not exchangeable with a new source's (they share its content, settings and
-errors), so the exchangeable unit is the content group, and the method weighs groups, not frames.
-
-Method (Lee, Barber & Willett 2023, hierarchical conformal prediction; Dunn, Wasserman & Ramdas 2023's CDF pooling):
-
-    score of a row          s = |y - mu| / sigma     (normalised: mu, sigma the mean and the std, ddof=1, of the
-                                                      seeds' held-out predictions of that row)
-                            s = |y - mu|             (absolute: one seed, or when asked)
-    pooled group CDF        F(t) = sum over the n calibration groups k of F_k(t), F_k the empirical CDF of
-                            group k's scores (each group weighs 1, whatever its frame count)
-    threshold at 1 - alpha  q = the smallest score t with F(t) >= (n + 1)(1 - alpha)
-    interval                [mu - q sigma, mu + q sigma]
-
-Guarantee: for a frame of a new source (a group exchangeable with the calibration groups), P(lo <= teacher <= hi) >= 1 -
-alpha. When (n + 1)(1 - alpha) > n no score qualifies: the interval is unbounded and the kit says so, never taking the
-largest score. The deployed models are refit on every group (the usual cross-conformal approximation); how well that
-holds is measured with each row's own group left out of the calibration (`coverage_by_level`).
-"""
+"""Prediction intervals calibrated on held-out content: hierarchical split conformal over content groups, each group
+weighing 1 whatever its frame count (METHOD, FORMULA; docs/design/intervals.md)."""
 
 from __future__ import annotations
 
@@ -29,8 +10,7 @@ import numpy as np
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 GAUSSIAN_Z95 = 1.959963984540054  # the standard normal's 0.975 quantile: a Gaussian 95 % interval is mu +- z sigma
-# the standard normal's (1 + level) / 2 quantiles to the last digit upstream's evaluator uses for its usual levels
-# (ai/scripts/eval_probabilistic_proxy.py tabulates them; statistics.NormalDist differs in the 16th digit)
+# the (1 + level) / 2 quantiles as upstream's evaluator tabulates them (NormalDist differs in the 16th digit)
 GAUSSIAN_Z = {0.5: 0.6744897501960817, 0.8: 1.2815515655446004, 0.9: 1.6448536269514722, 0.95: GAUSSIAN_Z95,
               0.99: 2.5758293035489004}
 EPS = 1e-9  # (n + 1)(1 - alpha) in floating point: 10 x 0.9 must count as 9, not 9.000000000000002

@@ -1,18 +1,5 @@
-"""vmaf-tune's side of the proxy, as data: its encoder vocabulary, its CRF range and bands, its tolerance.
-
-vmaf-tune (lusoris/vmaf tools/vmaf-tune/src/vmaftune/fast.py) encodes a chunk per trial CRF, takes the MEAN
-canonical-6 features of that encode and feeds the proxy one [1, 20] row: the six features, its ENCODER_VOCAB v2
-one-hot, preset_norm 0.5 and crf_norm = (crf - lo) / max(hi - lo, 1) over its CRF range (10..51 by default); a
-verify encode then accepts the proxy's answer when it agrees within DEFAULT_PROXY_TOLERANCE = 1.5 VMAF points,
-and falls back to the slow grid otherwise. kit.model.encodes evaluates the held-out encodes that way.
-
-vmaf-tune's CRF is the kit's cq for every encoder both have a slot for (QUERIED_ENCODERS): x264, x265 and SVT-AV1
--crf, NVENC -cq, QSV -global_quality (the quality knobs of its codec adapters and of the kit's encoder table), which
-the export's graph carries as the same number. An encoder vmaf-tune has no slot for (VA-API, VideoToolbox, AMF) has
-no CRF in its scale: vmaf-tune cannot ask about it.
-
-Light on purpose (no numpy): the settings' defaults and the gate's read it.
-"""
+"""vmaf-tune's side of the proxy, as data (lusoris/vmaf tools/vmaf-tune/src/vmaftune/fast.py): its vocabulary, CRF
+range and bands, tolerance. Light (no numpy): the settings' defaults and the gate read it."""
 
 from __future__ import annotations
 
@@ -25,7 +12,6 @@ VMAFTUNE_VOCAB: tuple[str, ...] = ("libx264", "libx265", "libsvtav1", "libaom-av
 QUERIED_ENCODERS: tuple[str, ...] = tuple(e for e in VMAFTUNE_VOCAB if e in CODEC_VOCAB)
 TOLERANCE = 1.5  # vmaf-tune's DEFAULT_PROXY_TOLERANCE (fast.py): proxy and verify encode this close, or fall back
 CRF_RANGE = (10, 51)  # vmaf-tune's DEFAULT_CRF_LO, DEFAULT_CRF_HI: the range its crf_norm is taken over
-PRESET_NORM = 0.5  # what vmaf-tune's fast path sends; the kit's models have no preset input
 CRF_BANDS = ((10, 20), (21, 35), (36, 51))  # vmaf-tune's CRF range in three: high, middle and low quality
 
 

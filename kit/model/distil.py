@@ -1,21 +1,8 @@
-"""The teacher recipe: the student distilled from the teacher's own function, then taught what mean features lose.
-
-The teacher is a fixed function of the six features the student reads (kit.media.svr), and the consumer feeds the
-student an encode's MEAN features. Trained on per-frame rows alone, a student copies the teacher only where the corpus's
-frames lie, and leans on encoders the teacher never reads. This recipe (Hinton et al. 2015, with a drawn transfer set:
-the teacher can be evaluated anywhere) trains in two stages:
-
-    base   per seed: the teacher's function on TEACHER_SAMPLES vectors drawn from a fixed prior (`draw_prior`); it
-           depends on no content, so every fold and the refit of a seed start from the same base
-    tune   per member: from its seed's base, a short run mixing the encodes of its training contents as the consumer
-           sees them (windows of an encode's frames, their mean features and score: `encode_windows`), their frames,
-           and the teacher's samples again
-
-Both use a cosine learning-rate decay (Loshchilov & Hutter 2017) and no dropout (the teacher is deterministic). The
-codec block stays an input of the graph (vmaf-tune feeds it), but its rows are zero while training and its first-layer
-weights start at zero, so Adam never moves them: an unseen encoder slot predicts as a trained one
-(tests/unit/test_distil.py). Every member uses the teacher samples' scaler, which depends on no content.
-"""
+"""The teacher recipe (docs/teachers.md): per seed, a base distilled from the teacher's own function (kit.media.svr)
+on samples of a fixed prior (`draw_prior`); per member, a tuning from its seed's base on its training contents' encodes
+as the consumer sees them (`encode_windows`), their frames and the teacher's samples. Both decay the learning rate
+along a cosine, without dropout. The codec block's rows and first-layer weights are zero, so Adam never moves them:
+an unseen encoder slot predicts as a trained one."""
 
 from __future__ import annotations
 
@@ -40,15 +27,13 @@ from kit.model.recipe import FRAMES, TEACHER, TrainConfig
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
-# what makes one encode, whose frames a window may mix: the corpus's key (kit.corpus.dedup.KEY) but the frame, and
-# the box (two boxes' encodes of one setting are two encodes, and --holdout box holds one of them out)
+# one encode, whose frames a window may mix: the corpus's key but the frame, and the box (--holdout box)
 ENCODE_COLUMNS: tuple[str, ...] = (*(c for c in KEY if c != "frame_index"), "box_id")
 PRIOR_SEED = 0x5EED7EAC  # the teacher's samples are the same for every seed, fold and box
 WINDOW_SEED = 0x57494E44  # the encodes' windows likewise: they depend on the corpus alone
 WINDOWS_PER_ENCODE = 16  # per encode: its whole mean, and this many contiguous runs and as many random subsets
 MOTION_MAX = 40.0  # the prior's motion2 reaches this: past the demo's 21 and the real clips' (bench/README.md)
-# a tuning batch's shares: windows (encode-like means), frames, teacher samples
-TUNE_SHARES = (0.4, 0.2, 0.4)
+TUNE_SHARES = (0.4, 0.2, 0.4)  # a tuning batch's shares: windows, frames, teacher samples
 REPORT_EVERY = 50  # steps between two progress reports
 
 
@@ -63,11 +48,9 @@ def recipe_of(distil: Distillation | None) -> str:
 
 
 def draw_prior(n: int, seed: int = PRIOR_SEED) -> np.ndarray:
-    """`n` raw canonical-six vectors (kit.media.libvmaf.FEATURES order) where encodes lie, the near-lossless corner
-    densest (a gap below 1 drawn as u^2), in two halves: one draws each VIF scale's gap on its own (sorted, the finest
-    scale's largest) and ADM's; the other draws one quality gap and gives each scale and ADM a share, as along a quality
-    ladder. A little noise lets ADM and the coarsest VIF pass 1 as libvmaf's enhancement does; motion2 is log-uniform
-    over [0, MOTION_MAX]. Measured against a single family in bench/README.md, "The teacher recipe"."""
+    """`n` raw canonical-six vectors where encodes lie, the near-lossless corner densest: half with each VIF scale's
+    gap and ADM's drawn apart, half with one quality gap shared out as along a ladder; motion2 log-uniform over [0,
+    MOTION_MAX] (bench/README.md, "The teacher recipe")."""
     rng = np.random.default_rng(seed)
     half = n // 2
     own = np.sort(rng.random((half, 4)) ** 2, axis=1)[:, ::-1]
@@ -89,9 +72,8 @@ def encode_codes(df: pd.DataFrame) -> np.ndarray:
 def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
                    per_encode: int = WINDOWS_PER_ENCODE, seed: int = WINDOW_SEED,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encode-like rows from the corpus's frames: per encode (`codes`: one per row, its frames in row order), its
-    whole mean, and `per_encode` contiguous runs and `per_encode` random subsets of at least two frames, each as
-    (mean features, mean teacher score). Returns (features (W, F), scores (W,), each window's encode code (W,))."""
+    """Per encode (`codes`), its whole mean and `per_encode` contiguous runs and random subsets of at least two
+    frames: (mean features (W, F), mean scores (W,), each window's encode code (W,))."""
     rng = np.random.default_rng(seed)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
@@ -111,11 +93,9 @@ def encode_windows(feats: np.ndarray, target: np.ndarray, codes: np.ndarray,
 
 @dataclass(frozen=True)
 class Distillation:
-    """What the teacher recipe trains on, shared read-only by the workers: one table of inputs (z-scored by the
-    teacher samples' scaler, the codec block zero) holding the corpus's frames [0, n_frames), the encodes' windows
-    [n_frames, n_frames + n_windows) and the teacher's samples after them."""
+    """What the teacher recipe trains on, shared read-only by the workers: one table (the codec block zero) of the
+    corpus's frames, then the encodes' windows, then the teacher's samples, z-scored by the samples' scaler."""
 
-    teacher: str  # the teacher's name (its function: kit.media.svr)
     table: torch.Tensor  # (N + W + S, F + CODEC_DIM)
     target: torch.Tensor  # (N + W + S,)
     n_frames: int
@@ -137,14 +117,13 @@ class Distillation:
         z = (spaced - mean) / std
         table = np.hstack([z, np.zeros((len(z), CODEC_DIM), dtype=np.float32)]).astype(np.float32)
         scores = np.concatenate([target, wy, teacher.predict(prior)]).astype(np.float32)
-        return cls(teacher.name, torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
+        return cls(torch.from_numpy(table), torch.from_numpy(scores), len(feats), len(wx),
                    np.asarray(codes, dtype=np.int64), wc, torch.from_numpy(mean.astype(np.float32)),
                    torch.from_numpy(std.astype(np.float32)))
 
     @property
     def teacher_rows(self) -> tuple[int, int]:
-        start = self.n_frames + self.n_windows
-        return start, len(self.target)
+        return self.n_frames + self.n_windows, len(self.target)
 
     def member_rows(self, member: Member) -> tuple[torch.Tensor, torch.Tensor]:
         """A member's frames and the windows of the encodes they belong to, as rows of the table."""
@@ -167,15 +146,9 @@ def _draw(gen: torch.Generator, rows: torch.Tensor | tuple[int, int], n: int) ->
     return rows[torch.randint(0, len(rows), (n,), generator=gen)]
 
 
-def _zero_codec(net: StackedMLP, n_features: int) -> None:
-    """The first layer's codec weights at zero: with the codec rows zero they get no gradient, and never move."""
-    net.slots[0].weight[:, n_features:, :] = 0.0
-
-
 def _fit(net: StackedMLP, data: Distillation, batches: Callable[[], torch.Tensor], steps: int, lr: float,
          config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event) -> list[float]:
-    """`steps` Adam steps of every member on the rows `batches` draws (M, B), the learning rate decayed from `lr`
-    along a cosine; the members' mean squared errors over the last report's steps."""
+    """`steps` Adam steps on the rows `batches` draws (M, B), lr decayed along a cosine; the members' latest MSEs."""
     step = (HandStep if kernels.private else AutogradStep)(net, lr, config.weight_decay)
     last, total = [float("nan")] * net.slots[0].weight.shape[0], torch.zeros(net.slots[0].weight.shape[0])
     for k in range(steps):
@@ -198,28 +171,23 @@ def train_bases(data: Distillation, seeds: list[int], arch: Arch, config: TrainC
                 progress: Progress, stop: threading.Event) -> StackedMLP:
     """One base per seed, in the order given: the teacher's function on its samples alone."""
     net = StackedMLP(seeds, arch)
-    _zero_codec(net, arch.n_features)
+    net.slots[0].weight[:, arch.n_features:, :] = 0.0  # the codec rows are zero: these weights never move
     lo, hi = data.teacher_rows
     net.slots[-1].bias.add_(data.target[lo:hi].mean())
     gens = [torch.Generator().manual_seed(seed * 1_000_003 + 7) for seed in seeds]
-    batch = config.base_batch
 
     def batches() -> torch.Tensor:
-        return torch.stack([_draw(g, (lo, hi), batch) for g in gens])
+        return torch.stack([_draw(g, (lo, hi), config.base_batch) for g in gens])
 
     _fit(net, data, batches, config.teacher_steps()[0], config.base_lr, config, kernels, progress, stop)
     return net
 
 
 @torch.no_grad()
-def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], arch: Arch,
-                 config: TrainConfig, kernels: Kernels, progress: Progress, stop: threading.Event,
-                 ) -> tuple[StackedMLP, list[float]]:
+def tune_members(data: Distillation, members: list[Member], bases: dict[int, StackedMLP], config: TrainConfig,
+                 kernels: Kernels, progress: Progress, stop: threading.Event) -> tuple[StackedMLP, list[float]]:
     """Each member from its seed's base, tuned on its own contents' windows and frames and the teacher's samples."""
-    slots = [Slot(layer, torch.stack([bases[m.seed].slots[k].weight[0] for m in members]).clone(),
-                  torch.stack([bases[m.seed].slots[k].bias[0] for m in members]).clone())
-             for k, layer in enumerate(arch.layers())]
-    net = StackedMLP.of_slots(arch, slots)
+    net = StackedMLP.joined([bases[m.seed] for m in members])
     steps = config.teacher_steps()[1]
     if steps == 0:
         return net, [float("nan")] * len(members)
@@ -234,8 +202,7 @@ def tune_members(data: Distillation, members: list[Member], bases: dict[int, Sta
                                        _draw(g, teacher, parts[2])])
                             for g, (frames, windows) in zip(gens, sources, strict=True)])
 
-    loss = _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
-    return net, loss
+    return net, _fit(net, data, batches, steps, config.tune_lr, config, kernels, progress, stop)
 
 
 def single(net: StackedMLP, m: int) -> StackedMLP:
@@ -246,9 +213,7 @@ def single(net: StackedMLP, m: int) -> StackedMLP:
 def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainConfig, workers: int,
            progress: Callable[[str, int, int, float], None], poll: Callable[[], None],
            on_group: Callable[[list[Member], StackedMLP, list[float]], None]) -> None:
-    """Train `members` by the teacher recipe on `workers` threads: the bases of their seeds (split over the workers),
-    then the members in `workers` groups; `on_group(members, stack, losses)` on the calling thread as a group is
-    done. `progress(stage, steps done, steps, mean loss)` is called from the workers."""
+    """Train `members` by the teacher recipe on `workers` threads: their seeds' bases, then the members in groups."""
     kernels = active()
     seeds = sorted({m.seed for m in members})
     split = [seeds[i::max(1, workers)] for i in range(max(1, workers))]
@@ -263,6 +228,6 @@ def distil(data: Distillation, members: list[Member], arch: Arch, config: TrainC
         bases.update({seed: single(net, i) for i, seed in enumerate(part)})
     cuts = [round(i * len(members) / max(1, workers)) for i in range(max(1, workers) + 1)]
     groups = [members[a:b] for a, b in itertools.pairwise(cuts) if b > a]  # in order: joined, the job's
-    tune = [lambda stop, g=g: tune_members(data, g, bases, arch, config, kernels, report("tune"), stop)
+    tune = [lambda stop, g=g: tune_members(data, g, bases, config, kernels, report("tune"), stop)
             for g in groups]
     run_on_workers(tune, workers, poll, lambda i, result: on_group(groups[i], *result))

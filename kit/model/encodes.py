@@ -1,15 +1,5 @@
-"""The proxy as vmaf-tune's fast path uses it (kit.model.consumer), evaluated where the fold models are: each held-out
-encode's prediction as the consumer makes it (03_loso/encodes.parquet).
-
-The export's graph (kit.bundle.vmaftune.build_profile_onnx) maps that row onto the kit's own inputs: the one-hot
-onto the kit's vocabulary, crf_norm back to the kit's cq_norm as crf_norm x slope + offset (float32, the graph's
-Mul and Add; slope (hi - lo) / (cq_hi - cq_lo), offset (lo - cq_lo) / (cq_hi - cq_lo)), runs the member and clips
-its output to [0, 100]; the ensemble is the mean of the members' outputs. `feed_codec` is that mapping in numpy,
-so a member fed its rows gives what the exported graph gives (tests/unit/test_consumer.py runs the graph on them).
-
-vmaf-tune's CRF is the kit's cq for every encoder both have a slot for (kit.model.consumer); an encoder vmaf-tune
-has no slot for gets no consumer prediction: it cannot ask about it.
-"""
+"""Each held-out encode's prediction as vmaf-tune's fast path makes it (03_loso/encodes.parquet); `feed_codec` is the
+exported graph's mapping of vmaf-tune's row onto the kit's inputs (kit.bundle.vmaftune.build_profile_onnx), in numpy."""
 
 from __future__ import annotations
 
@@ -31,29 +21,24 @@ ENCODES_COLUMNS = ("content", "src", "src_sha256", "encoder", "cq", "enc_width",
 
 def feed_codec(encoders: np.ndarray | pd.Series, crfs: np.ndarray | pd.Series,
                crf_range: tuple[int, int] = CRF_RANGE) -> np.ndarray:
-    """The kit's codec block (N, CODEC_DIM) as the exported graph computes it from vmaf-tune's row at CRF `crfs`
-    (the kit's cq): the one-hot mapped, cq_norm = crf_norm x slope + offset in float32; a row of NaN where vmaf-tune
-    has no slot for the encoder (it cannot ask)."""
+    """The codec block (N, CODEC_DIM) as the exported graph maps vmaf-tune's row at CRF `crfs` (float32); a row of NaN
+    where vmaf-tune has no slot for the encoder."""
     lo, hi = crf_range
     enc = np.asarray(encoders, dtype=object)
     crf_norm = ((np.asarray(crfs, dtype=np.float64) - lo) / max(hi - lo, 1)).astype(np.float32)  # as vmaf-tune feeds
     out = np.full((len(enc), CODEC_DIM), np.nan, dtype=np.float32)
-    ranges = cq_ranges()
     for name in QUERIED_ENCODERS:
         mask = enc == name
-        if mask.any():
-            cq_lo, cq_hi = ranges[name]
-            slope, offset = np.float32((hi - lo) / (cq_hi - cq_lo)), np.float32((lo - cq_lo) / (cq_hi - cq_lo))
-            out[mask] = 0.0
-            out[mask, CODEC_VOCAB.index(name)] = 1.0
-            out[mask, -1] = crf_norm[mask] * slope + offset
+        cq_lo, cq_hi = cq_ranges()[name]
+        slope, offset = np.float32((hi - lo) / (cq_hi - cq_lo)), np.float32((lo - cq_lo) / (cq_hi - cq_lo))
+        out[mask] = 0.0
+        out[mask, CODEC_VOCAB.index(name)] = 1.0
+        out[mask, -1] = crf_norm[mask] * slope + offset
     return out
 
 
 def rungs_of(frame: pd.DataFrame) -> list[str]:
-    """Each encode's rung label (kit.media.ladder.rung_label), from its enc_height and its source's height; an
-    encode of no recorded height is at the source's own size, and without the source's height it is named by its
-    encoded height."""
+    """Each encode's rung label (kit.media.ladder.rung_label); without the source's height, its encoded height."""
     heights = frame["height"] if "height" in frame else pd.Series(0, index=frame.index)
     return [rung_label(e, h) if h > 0 or e <= 0 else f"{e} lines"
             for e, h in zip(map(_whole, frame["enc_height"]), map(_whole, heights), strict=True)]
@@ -66,14 +51,9 @@ def _whole(value: object) -> int:
 
 def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE, codec_blind: bool = False,
                      ) -> pd.DataFrame:
-    """03_loso/encodes.parquet from the members' clips (kit.model.clips: one row per seed and held-out encode, with
-    `pred_vmaftune` and `encoder_trained`): one row per encode, its `predicted` the mean over seeds of the members'
-    clipped outputs (NaN when a member's is: it diverged), `miss` = |predicted - teacher|. `crf` is the cq where
-    vmaf-tune has a slot for the encoder (null elsewhere), `queried` whether vmaf-tune's range holds it, `counted`
-    whether it enters the consumer's figures: queried, and the encoder trained on by every member that predicts it
-    (queried alone where the models do not read the codec block, `codec_blind`: the teacher recipe's). `ceiling` is
-    the teacher's own function on the encode's mean features (the ceiling of any mean-feature proxy), `ceiling_miss`
-    its |ceiling - teacher|; NaN where the teacher was not reproduced."""
+    """03_loso/encodes.parquet (its columns: docs/reference/files.md) from the members' clips (kit.model.clips): one
+    row per encode, `predicted` the mean over seeds (NaN when a member diverged); `counted`: queried, and trained on
+    by every member that predicts it (queried alone where the models read no codec block, `codec_blind`)."""
     key = list(ENCODE_KEY)
     by = clips.groupby(key, sort=True)
     out = by.agg(content=("content", "first"), src=("src", "first"), n_frames=("n_frames", "first"),
@@ -91,6 +71,6 @@ def consumer_encodes(clips: pd.DataFrame, crf_range: tuple[int, int] = CRF_RANGE
     out["queried"] = slotted & out["cq"].between(*crf_range)
     out["counted"] = out["queried"] & (True if codec_blind else out["encoder_trained"])
     out["ceiling_miss"] = (out["ceiling"] - out["teacher"]).abs()
-    out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True, True, True, True,
-                                                                                            False], kind="stable")
+    out = out.sort_values(["src", "src_sha256", "encoder", "cq", "enc_height"], ascending=[True] * 4 + [False],
+                          kind="stable")
     return out[list(ENCODES_COLUMNS)].reset_index(drop=True)

@@ -1,10 +1,5 @@
-"""Single-file ONNX export of one ensemble member, scaler inside the graph.
-
-The graph is written op by op with onnx.helper rather than traced, so it is
-small, byte-for-byte reproducible for the same weights, and independent of
-torch's exporter of the day. Its output is checked against torch with
-onnxruntime (kit.model.runtime, the one session) before anything is kept.
-"""
+"""Single-file ONNX export of one ensemble member, scaler inside the graph, written op by op with onnx.helper (small,
+byte-for-byte reproducible, independent of torch's exporter) and checked against torch with onnxruntime."""
 
 from __future__ import annotations
 
@@ -32,32 +27,23 @@ def _array(t: torch.Tensor) -> np.ndarray:
 
 def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str = INPUT_CODEC,
                  output: str = OUTPUT) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """The member's nodes and initialisers, from tensors `features` and `codec` to `output`: the motion log, the scaler,
-    then each layer slot of its Arch, by name. Another graph can feed it (kit.bundle.vmaftune)."""
+    """The member's nodes and initialisers, from tensors `features` and `codec` to `output` (kit.bundle.vmaftune)."""
     layers = model.arch.layers()
     if any(layer.activation not in (None, "gelu") for layer in layers):
         raise ValueError(f"{model.arch.name}: only GELU members are exported")
-    inits = [
-        numpy_helper.from_array(_array(model.mean).reshape(1, model.arch.n_features), "scaler_mean"),
-        numpy_helper.from_array(_array(model.std).reshape(1, model.arch.n_features), "scaler_std"),
-        numpy_helper.from_array(_array(model.logged), "logged"),
-        numpy_helper.from_array(np.array(math.sqrt(2.0), dtype=np.float32), "sqrt2"),
-        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
-        numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "squeeze_axes"),
-    ]
-    nodes = [  # the motion columns as log(1 + max(x, 0)), the others as they come (kit.model.features.model_space)
-        helper.make_node("Sub", ["one", "logged"], ["kept"]),
-        helper.make_node("Mul", [features, "kept"], ["plain"]),
-        helper.make_node("Mul", [features, "logged"], ["motion"]),
-        helper.make_node("Relu", ["motion"], ["motion_pos"]),
-        helper.make_node("Add", ["motion_pos", "one"], ["motion_1p"]),
-        helper.make_node("Log", ["motion_1p"], ["motion_log"]),
-        helper.make_node("Add", ["plain", "motion_log"], ["spaced"]),
-        helper.make_node("Sub", ["spaced", "scaler_mean"], ["centred"]),
-        helper.make_node("Div", ["centred", "scaler_std"], ["z"]),
-        helper.make_node("Concat", ["z", codec], ["x"], axis=1),
-    ]
+    inits = [numpy_helper.from_array(array, name) for name, array in (
+        ("scaler_mean", _array(model.mean).reshape(1, model.arch.n_features)),
+        ("scaler_std", _array(model.std).reshape(1, model.arch.n_features)), ("logged", _array(model.logged)),
+        ("sqrt2", np.float32(math.sqrt(2.0))), ("one", np.float32(1.0)), ("half", np.float32(0.5)),
+        ("squeeze_axes", np.array([1], dtype=np.int64)))]
+    # the motion columns as log(1 + max(x, 0)), the others as they come (kit.model.features.model_space), z-scored
+    nodes = [helper.make_node(op, inputs, [out]) for op, inputs, out in (
+        ("Sub", ["one", "logged"], "kept"), ("Mul", [features, "kept"], "plain"),
+        ("Mul", [features, "logged"], "motion"), ("Relu", ["motion"], "motion_pos"),
+        ("Add", ["motion_pos", "one"], "motion_1p"), ("Log", ["motion_1p"], "motion_log"),
+        ("Add", ["plain", "motion_log"], "spaced"), ("Sub", ["spaced", "scaler_mean"], "centred"),
+        ("Div", ["centred", "scaler_std"], "z"))]
+    nodes.append(helper.make_node("Concat", ["z", codec], ["x"], axis=1))
     h = "x"
     for k, layer in enumerate(layers, start=1):  # initialisers w1, b1, w2, ...: layer k's weights
         linear = model.slot(layer.name)
@@ -67,13 +53,9 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
         h = f"l{k}"
         if layer.activation == "gelu":  # exact GELU as torch computes it: 0.5 * x * (1 + erf(x / sqrt(2)))
             x, h = h, f"h{k}"
-            nodes += [
-                helper.make_node("Div", [x, "sqrt2"], [f"{h}_d"]),
-                helper.make_node("Erf", [f"{h}_d"], [f"{h}_e"]),
-                helper.make_node("Add", [f"{h}_e", "one"], [f"{h}_a"]),
-                helper.make_node("Mul", [x, f"{h}_a"], [f"{h}_m"]),
-                helper.make_node("Mul", [f"{h}_m", "half"], [h]),
-            ]
+            nodes += [helper.make_node(op, inputs, [out]) for op, inputs, out in (
+                ("Div", [x, "sqrt2"], f"{h}_d"), ("Erf", [f"{h}_d"], f"{h}_e"), ("Add", [f"{h}_e", "one"], f"{h}_a"),
+                ("Mul", [x, f"{h}_a"], f"{h}_m"), ("Mul", [f"{h}_m", "half"], h))]
     nodes.append(helper.make_node("Squeeze", [h, "squeeze_axes"], [output]))
     return nodes, inits
 

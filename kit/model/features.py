@@ -1,11 +1,5 @@
-"""The model's input arrays, built as kit.model.contract pins them: raw libvmaf features and the codec block.
-
-    features[6]  MODEL_FEATURES (raw; each model z-scores them itself); with --inputs canonical6+v1,
-                 features[10]: that set's (kit.model.contract.INPUT_SETS)
-    codec[V+1]   one-hot over CODEC_VOCAB, then cq normalised within its encoder family
-
-The order here is the order of the ONNX inputs and of every sidecar.
-"""
+"""The model's input arrays, as kit.model.contract pins them: the input set's raw libvmaf features, then the codec
+block (one-hot over CODEC_VOCAB, then the cq normalised within its encoder's range), in the ONNX inputs' order."""
 
 from __future__ import annotations
 
@@ -33,13 +27,10 @@ def codec_block(encoders: pd.Series | np.ndarray, cqs: pd.Series | np.ndarray) -
     enc = np.asarray(encoders, dtype=object)
     cq = np.asarray(cqs, dtype=np.float64)
     out = np.zeros((len(enc), CODEC_DIM), dtype=np.float32)
-    ranges = cq_ranges()
-    for j, name in enumerate(CODEC_VOCAB):
+    for j, (name, (lo, hi)) in enumerate(cq_ranges().items()):  # in CODEC_VOCAB's order
         mask = enc == name
-        if mask.any():
-            lo, hi = ranges[name]
-            out[mask, j] = 1.0
-            out[mask, -1] = (cq[mask] - lo) / (hi - lo)
+        out[mask, j] = 1.0
+        out[mask, -1] = (cq[mask] - lo) / (hi - lo)
     unknown = ~np.isin(enc, CODEC_VOCAB)
     if unknown.any():
         names = sorted({str(e) for e in enc[unknown]})
@@ -59,8 +50,7 @@ def design_matrix(df: pd.DataFrame, inputs: str = CANONICAL6) -> tuple[np.ndarra
 
 
 def model_space(feats: np.ndarray) -> np.ndarray:
-    """Raw features (N, F) as the model's first operation sees them: its motion columns as log(1 + max(x, 0))
-    (kit.model.contract.LOG_FEATURES; FrRegressor and the ONNX graph do the same), float32."""
+    """Raw features (N, F) as the model sees them, float32: LOG_FEATURES' columns as log(1 + max(x, 0))."""
     out = np.array(feats, dtype=np.float32)
     cols = np.flatnonzero(log_columns(out.shape[1]))
     out[:, cols] = np.log1p(np.maximum(out[:, cols], 0.0))

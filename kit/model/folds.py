@@ -1,14 +1,5 @@
-"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold.
-
-A content group is what must never sit on both sides of a fold: the corpus's `content` column where it has one
-(the lowest src_sha256 among the group's sources), else the source itself (`src_sha256`). LOSO holds out one group
-per fold; grouped K-fold deals the groups into K folds, balanced by rows: groups taken by (rows, descending; group
-id), each to the fold with the fewest rows so far (ties: the lowest fold index). Nothing here depends on the row
-order of the corpus or on how it was merged: the same corpus always gives the same folds.
-
-Whatever the scheme, the figures are per source (kit.model.loso): every row is predicted by the members that did not
-train on it, and a fold's predictions are split by source, so a K-fold verdict reads like a LOSO one.
-"""
+"""How a corpus is cut for validation: one fold per content group (LOSO), or grouped K-fold balanced by rows. A content
+group never sits on both sides of a fold, and the folds depend on neither the row order nor its merge."""
 
 from __future__ import annotations
 
@@ -31,20 +22,18 @@ def choose_scheme(folds: FoldsAsked, groups: int, sources: int) -> FoldScheme:
     asked = str(folds)  # as the reports say it
     of = f"{groups} content group(s) of {sources} source(s)"
     if asked == LOSO:
-        return FoldScheme(LOSO, groups, groups, sources, asked, f"--folds loso: one fold per content group, {of}")
-    if asked == AUTO:
-        if groups <= LOSO_MAX_GROUPS:
-            return FoldScheme(LOSO, groups, groups, sources, asked,
-                              f"--folds auto: {of}, at most {LOSO_MAX_GROUPS}, so one fold per content group")
-        return FoldScheme("kfold", AUTO_K, groups, sources, asked,
-                          f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
+        k, why = groups, f"--folds loso: one fold per content group, {of}"
+    elif asked == AUTO and groups <= LOSO_MAX_GROUPS:
+        k, why = groups, f"--folds auto: {of}, at most {LOSO_MAX_GROUPS}, so one fold per content group"
+    elif asked == AUTO:
+        k, why = AUTO_K, (f"--folds auto: {of}, more than {LOSO_MAX_GROUPS}, so {AUTO_K} folds of whole groups, "
                           "balanced by rows")
-    k = int(folds)
-    if k >= groups:
-        return FoldScheme(LOSO, groups, groups, sources, asked,
-                          f"--folds {k}: {of}, no more than {k}, so one fold per content group")
-    return FoldScheme("kfold", k, groups, sources, asked,
-                      f"--folds {k}: {of}, dealt into {k} folds of whole groups, balanced by rows")
+    else:
+        k = int(folds)
+        why = (f"--folds {k}: {of}, no more than {k}, so one fold per content group" if k >= groups
+               else f"--folds {k}: {of}, dealt into {k} folds of whole groups, balanced by rows")
+    return FoldScheme(LOSO, groups, groups, sources, asked, why) if k >= groups \
+        else FoldScheme("kfold", k, groups, sources, asked, why)
 
 
 @dataclass(frozen=True)
@@ -74,8 +63,7 @@ class Fold:
 
 
 def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grouped: bool) -> None:
-    """Fewer than MIN_SOURCES content groups (`members`: each group's sources, `names` theirs): refused, naming
-    the sources the corpus holds as one content and how a merge with --content-groups takes them apart."""
+    """Refuse fewer than MIN_SOURCES content groups, naming the sources held as one content and how to part them."""
     what = "content group(s)" if grouped else "source(s)"
     hint = "add reference clips (--ref-dir) or train on a merged corpus (--corpus)"
     together = [[names[s] for s in ss] for ss in members.values() if len(ss) > 1]
@@ -90,8 +78,7 @@ def refuse_few_groups(members: dict[str, list[str]], names: dict[str, str], grou
 
 
 def cut_folds(df: pd.DataFrame, asked: FoldsAsked = LOSO) -> tuple[list[Fold], FoldScheme]:
-    """The folds --folds `asked` gives this corpus, and the scheme that ran; refuses fewer than MIN_SOURCES
-    content groups, or a source too short to hold out."""
+    """The folds `asked` gives this corpus and its scheme; refuses too few content groups or too short a source."""
     by_source = df.groupby("src_sha256", sort=False)
     rows, names = by_source.indices, by_source["src"].first()
     group = (df[CONTENT] if CONTENT in df.columns else df["src_sha256"]).to_numpy()  # each row's content group

@@ -1,12 +1,5 @@
-"""--holdout encoder|box|rung: does the ensemble hold on an encoder (a box, a ladder rung) it never saw?
-
-Each encoder (box) is left out in turn, crossed with grouped folds over contents (kit.model.folds, K = HOLDOUT_K,
-or one per content group when there are fewer): a member trains on the rows of the other encoders and the other
-folds' contents, and predicts the held-out encoder's rows of its own fold's contents. So every predicted row comes
-from a model that saw neither its encoder (box) nor its content, and a copy of the same clip under another encoder
-cannot leak the answer. Written to `03_loso/holdout_<kind>.parquet` (seed, fold, heldout, corpus_row, vmaf, pred:
-corpus_row as in predictions.parquet); the verdict reads it as its own block.
-"""
+"""--holdout encoder|box|rung: each one left out in turn, crossed with grouped folds over contents, so a row is
+predicted by members that saw neither its encoder (box, rung) nor its content (`03_loso/holdout_<kind>.parquet`)."""
 
 from __future__ import annotations
 
@@ -51,8 +44,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
     for v in kinds:
         mine = values == v
         for fold in content_folds:
-            in_fold = np.zeros(len(df), dtype=bool)
-            in_fold[fold.rows] = True
+            in_fold = np.isin(np.arange(len(df)), fold.rows)
             test = np.flatnonzero(mine & in_fold)
             train = np.flatnonzero(~mine & ~in_fold)
             if len(test) and len(train):
@@ -72,8 +64,7 @@ def holdout_folds(df: pd.DataFrame, kind: str, corpus: str) -> tuple[list[Holdou
 def run_holdout(df: pd.DataFrame, feats: np.ndarray, codec: np.ndarray, target: np.ndarray, kind: str,
                 seeds: list[int], config: TrainConfig, corpus: str, on_epoch: EpochCallback | None = None,
                 workers: int = 1, distil: Distillation | None = None) -> tuple[pd.DataFrame, str]:
-    """Train every (seed, holdout fold) member (by the teacher recipe with `distil`) and predict its held-out
-    rows."""
+    """Train every (seed, holdout fold) member and predict its held-out rows."""
     folds, why = holdout_folds(df, kind, corpus)
     members = [Member(seed, i, f.train) for seed in seeds for i, f in enumerate(folds)]
     ens = train_members(feats, codec, target, members, config, on_epoch, workers=workers, distil=distil)

@@ -1,11 +1,5 @@
-"""The incumbent: a previous bundle's models, scored on this run's LOSO folds.
-
-Champion/challenger (kit.verdict.lift) compares the new ensemble with it. The
-incumbent runs on the whole corpus before any training, so a model that cannot
-run, answers in another shape, or outputs NaN or one constant is refused at once,
-not after the whole LOSO. One score per row is what it must give: [N], or [N, 1]
-(an export convention as good as [N]; squeezed).
-"""
+"""The incumbent: a previous bundle's models, scored on this run's LOSO folds (kit.verdict.lift), before any training,
+so a model that cannot run, answers in another shape, or outputs NaN or one constant is refused at once."""
 
 from __future__ import annotations
 
@@ -32,13 +26,10 @@ if TYPE_CHECKING:
     from kit.infra.proc import LogFn
     from kit.model.loso import Fold
 
-# torch, pandas and onnx load in the functions that score, not on import: `status` plans the LOSO step,
-# which finds the incumbent's files (find_incumbent) to fingerprint them
+# torch, pandas and onnx load in the functions that score: `status` finds the incumbent's files to fingerprint them
 EXPORTS = LAYOUT.exports.as_posix()  # 05_bundle/exports
 HINT = "point --incumbent at a working bundle exported by the kit, or drop --incumbent"
-# how long the incumbent's models may take to score the corpus, together, in their child process: a model
-# the kit exports scores a million rows in about a second, so only a model that loops or is absurdly large
-# comes near it (KIT_INCUMBENT_TIMEOUT_S overrides it; KIT_TIMEOUT_S caps it, as every command's timeout)
+# how long the incumbent's models may take to score the corpus, together (KIT_TIMEOUT_S caps it)
 INCUMBENT_TIMEOUT_S = 600.0
 TIMEOUT_ENV = "KIT_INCUMBENT_TIMEOUT_S"
 SOURCE = "source.json"  # in a copy of an incumbent: which --incumbent it was copied for, and from where
@@ -60,8 +51,7 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
                 raise InputError(f"--incumbent {path}: ensemble.json lists models that are not there "
                                  f"({', '.join(p.name for p in missing) or 'none listed'})",
                                  hint=f"point --incumbent at a complete {EXPORTS} folder")
-            # each model file is the one its ensemble.json records (sha256): a model copied over another, or
-            # edited, would be scored as the incumbent it is not
+            # each model file is the one its ensemble.json records (sha256)
             for member, onnx in zip(members, onnx_files, strict=True):
                 if member.sha256 and (found := sha256_file(onnx)) != member.sha256:
                     raise InputError(f"--incumbent {onnx} has sha256 {found[:12]}…, but {manifest} records "
@@ -76,9 +66,7 @@ def find_incumbent(path: Path) -> tuple[Path, list[Path]]:
 
 def copy_incumbent(tree: Tree, manifest: Path, onnx_files: list[Path], dest: Path,
                    given: Path) -> tuple[Path, list[Path]]:
-    """The incumbent's manifest and models (in the out-dir `tree`) copied byte for byte into `dest` (emptied
-    first), beside `source.json` naming the --incumbent it was copied for; returns the copy's manifest and
-    models. Each is read without following a link: what a link planted in its place points to is not copied."""
+    """The incumbent's files copied byte for byte, never through a link, into `dest` with `source.json`; the copy's."""
     tree.fresh_folder(dest, private=False)
     for src in (manifest, *onnx_files):
         tree.write_bytes(dest / src.name, tree.read_bytes(src, trusted=False))
@@ -110,9 +98,7 @@ def incumbent_timeout(env: Mapping[str, str] | None = None) -> float:
 
 def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.ndarray, scratch: Path,
                log: LogFn | None = None) -> list[np.ndarray]:
-    """Each member's scores, checked (member_scores), computed in a child process (kit.model.incumbent_child)
-    that a timeout and an interrupt can stop. A member that cannot be loaded, takes other inputs, fails on the
-    rows or does not finish in time is refused, named; the checks come in the order the kit always made them."""
+    """Each member's scores, checked, from a child process (kit.model.incumbent_child); a failing member refused."""
     from kit.infra.proc import run_process, signal_name, timeout_cap
     from kit.model.features import CODEC_DIM, N_FEATURES
 
@@ -141,7 +127,15 @@ def run_models(tree: Tree, onnx_files: list[Path], feats: np.ndarray, codec: np.
         how = f"killed by {signal_name(res.killed_by)}" if res.killed_by else f"exit {res.returncode}"
         raise InputError(f"--incumbent model {_running(tree, scratch, onnx_files)}: the process running it ended "
                          f"abnormally ({how})", hint=f"the LOSO step log has its last lines; {HINT}")
-    _refuse_model(failure)
+    failed, stage = Path(str(failure.get("model"))), failure.get("stage")
+    if stage == "load":
+        raise InputError(f"--incumbent model {failed}: not a loadable ONNX model ({failure.get('detail')})",
+                         hint="the incumbent bundle is damaged; point --incumbent at a complete one")
+    if stage == "inputs":
+        raise InputError(f"--incumbent model {failed.name} takes inputs {failure.get('dims')}, this kit feeds "
+                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
+                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
+                              "re-export it with this kit")
     scores = []
     for k, onnx_path in enumerate(onnx_files):
         if not tree.is_file(child.scores_file(scratch, k)):  # the child stopped at this member: it failed to run
@@ -156,21 +150,6 @@ def _running(tree: Tree, scratch: Path, onnx_files: list[Path]) -> str:
     state, _ = tree.read_json_object(scratch / child.STATE)
     model = state.get("model") if state is not None else None
     return model if isinstance(model, str) else str(onnx_files[0])
-
-
-def _refuse_model(failure: dict[str, object]) -> None:
-    """The user error for a model the child could not load or that takes other inputs, worded as always."""
-    from kit.model.features import CODEC_DIM, N_FEATURES
-
-    model, stage = Path(str(failure.get("model"))), failure.get("stage")
-    if stage == "load":
-        raise InputError(f"--incumbent model {model}: not a loadable ONNX model ({failure.get('detail')})",
-                         hint="the incumbent bundle is damaged; point --incumbent at a complete one")
-    if stage == "inputs":
-        raise InputError(f"--incumbent model {model.name} takes inputs {failure.get('dims')}, this kit feeds "
-                         f"features[{N_FEATURES}] and codec[{CODEC_DIM}]",
-                         hint="the incumbent was exported by a kit with another encoder vocabulary; "
-                              "re-export it with this kit")
 
 
 def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.ndarray:
@@ -192,9 +171,7 @@ def member_scores(onnx_path: Path, out: np.ndarray, feats: np.ndarray) -> np.nda
 
 def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarray, scratch: Path,
                      log: LogFn | None = None) -> tuple[Path, list[Path], np.ndarray]:
-    """(manifest, member files, the ensemble's score per row): run before training, so a broken incumbent
-    is refused before the LOSO, naming the file. Its models run in a child process (run_models) working in
-    `scratch`, a private folder of the out-dir `tree`, removed afterwards."""
+    """(manifest, member files, the ensemble's score per row), computed in `scratch`, removed afterwards."""
     manifest, onnx_files = find_incumbent(path)
     try:
         scores = run_models(tree, onnx_files, feats, codec, scratch, log)
@@ -205,8 +182,7 @@ def incumbent_scores(tree: Tree, path: Path, feats: np.ndarray, codec: np.ndarra
 
 def incumbent_loso(scored: tuple[Path, list[Path], np.ndarray], target: np.ndarray,
                    folds: list[Fold], copied_from: Path | None = None) -> BaselineResult:
-    """The incumbent ensemble (mean of its members, from incumbent_scores) scored on each held-out source;
-    `copied_from` names the original of a copy that was scored (copy_incumbent)."""
+    """The incumbent ensemble (from incumbent_scores) scored on each held-out source; `copied_from`: the original."""
     from kit.model.baselines import baseline_result
 
     manifest, onnx_files, scores = scored

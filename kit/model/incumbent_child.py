@@ -1,14 +1,6 @@
-"""The child process that runs an incumbent's ONNX models: `python -m kit.model.incumbent_child SCRATCH`.
-
-Models the kit did not make run here, never in the kit's own process: onnxruntime holds the thread while a model runs,
-so one that never ends (a valid `Loop` of 10^13 iterations) would leave the kit deaf to Ctrl-C. The parent waits through
-kit.infra.proc.run_process, with a timeout, killing the child on an interrupt.
-
-SCRATCH, a private folder the parent made, opened here as a Tree, holds `request.json` (the model files in the
-ensemble's order, the input widths), `features.npy` and `codec.npy`. The child writes `state.json` before each model it
-loads or runs (a timeout names that model), `scores<k>.npy` (float64) per member, and `failure.json` for the first model
-that cannot be loaded, takes other inputs or fails on the rows (exit 3). Light: onnxruntime and numpy.
-"""
+"""The child process that runs an incumbent's ONNX models (`python -m kit.model.incumbent_child SCRATCH`), so the kit
+can stop one that never ends. SCRATCH holds `request.json`, `features.npy` and `codec.npy`; the child writes
+`state.json` before each model, `scores<k>.npy` per member, and `failure.json` for the first that fails (exit 3)."""
 
 from __future__ import annotations
 

@@ -1,21 +1,14 @@
 """The ops, the self-check and the choice of a training step's two paths; the only module that calls a private torch op.
 
-* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients),
-  the activations' derivatives from two private ops, and torch's fused Adam called directly (`FusedAdam`), without
-  autograd's graph or the optimiser framework, whose bookkeeping costs as much per step as a small member's arithmetic:
-  - `torch.ops.aten.gelu_backward(g, x)`: g * (Phi(x) + x * phi(x)), exact (erf) GELU's derivative at x times g;
+* **Fast path** (kit.model.optimise.HandStep): the backward pass written out (kit.model.stacked.StackedMLP.gradients)
+  and torch's fused Adam called directly (`FusedAdam`), without autograd's bookkeeping, on these private ops:
+  - `torch.ops.aten.gelu_backward(g, x)`: g times exact (erf) GELU's derivative at x, g * (Phi(x) + x * phi(x));
   - `torch.ops.aten.threshold_backward(g, x, 0)`: g where x > 0, else 0 (ReLU's derivative; a NaN x passes g);
   - `torch._foreach_add_(steps, 1)` and `torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=,
-    beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: every step counter + 1, then Adam with L2
-    weight decay in one pass over each tensor.
-* **Public path** (kit.model.optimise.AutogradStep): plain autograd from the same forward pass (`err.backward` with
-  each member's d(MSE)/d(output)) and `torch.optim.Adam(fused=True)` (its default Adam where torch has no fused one).
+    beta1=, beta2=, weight_decay=, eps=, amsgrad=False, maximize=False)`: Adam with L2 weight decay, in place.
+* **Public path** (kit.model.optimise.AutogradStep): autograd and `torch.optim.Adam(fused=True)`, the same bytes.
 
-Both run the same kernels in the same order, so a LOSO trained either way is the same bytes
-(tests/unit/test_kernels.py). The fast path was never slower (bench/README.md, "Training kernels"), so it runs wherever
-its ops pass the self-check made at import (a private op may change at any torch release). KIT_TRAIN_KERNELS=public
-forces autograd; unset or `auto` takes the fast path when it passed. The step log's threads line says which.
-"""
+The fast path runs wherever its ops pass the self-check made at import; KIT_TRAIN_KERNELS=public forces autograd."""
 
 from __future__ import annotations
 
@@ -33,17 +26,14 @@ ENV = "KIT_TRAIN_KERNELS"
 CHECKED_WITH = "2.13.0"  # the torch release the two paths were compared on
 FUSED_PUBLIC = True  # the public Adam: torch.optim.Adam(fused=True) where torch has it (a test turns it off)
 
-GradFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (gradient by the output, input) -> by the input
-
-
 # d(activation)/d(input) applied to a gradient (the fast path's): (gradient by its output, its input) -> by its input
-ACTIVATION_GRADS: dict[str, GradFn] = {"gelu": lambda grad, pre: torch.ops.aten.gelu_backward(grad, pre),
-                                       "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
+ACTIVATION_GRADS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "gelu": lambda grad, pre: torch.ops.aten.gelu_backward(grad, pre),
+    "relu": lambda grad, pre: torch.ops.aten.threshold_backward(grad, pre, 0)}
 
 
 class FusedAdam:
-    """Adam with L2 weight decay, as torch.optim.Adam(fused=True) computes it and with its bits: torch's fused
-    kernel called directly, the state kept as torch.optim keeps it, the gradients a list in `params` order."""
+    """torch.optim.Adam(fused=True), its state and bits, with torch's fused kernel called directly."""
 
     def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
@@ -95,8 +85,7 @@ def self_check() -> str:
     start = torch.linspace(-1, 1, 19)
     grad = torch.linspace(0.2, 0.6, 19) * torch.tensor([(-1.0) ** i for i in range(19)])
     decayed = grad.double() + 0.1 * start.double()  # an L2 weight decay of 0.1
-    # Adam's first step moves each weight by lr against the sign of its gradient: m / sqrt(v) is g / |g| once
-    # both are bias-corrected
+    # Adam's first step moves each weight by lr against the sign of its gradient (bias-corrected m / sqrt(v))
     after_one = start.double() - 0.01 * decayed / (decayed.abs() + 1e-8)
     op = "torch.ops.aten.gelu_backward"
     try:

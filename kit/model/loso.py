@@ -1,11 +1,5 @@
-"""Validation of the ensemble: leave one content group out (LOSO), or grouped K-fold (kit.model.folds).
-
-A piece of content never sits on both sides of a fold, even when two boxes named it differently. Every
-(seed, fold) member is trained in one call of the batched trainer (kit.model.train), its members grouped onto the
-training workers. Whatever the scheme, every row is predicted by the members that did not train on it. The figures
-come twice: per source (FoldResult rows: folds.parquet, the per-source tables) and per content group, its sources'
-rows pooled (GroupResult): the seeds' means, which the gate reads, average over content groups, one vote each.
-"""
+"""Validation of the ensemble on the folds of kit.model.folds: every row predicted by the members that did not train
+on it, its figures per source (FoldResult) and per content group (GroupResult: what the gate's means average)."""
 
 from __future__ import annotations
 
@@ -35,8 +29,7 @@ from kit.model.results import FoldResult, FoldScheme, GroupResult, SeedReport
 from kit.model.teacher_fn import TeacherFunction
 from kit.model.train import Member, TrainedEnsemble
 
-# what predictions.parquet says of each held-out row besides its figures: its source, box and content group, and the
-# key back to the corpus row (kit.corpus.dedup.KEY, and corpus_row: its position in the corpus file read)
+# what predictions.parquet says of each held-out row besides its figures, with the key back to its corpus row
 ROW_IDENTITY = (CORPUS_ROW, "src", "src_sha256", "content", "box_id", "encoder", "preset", "enc_pix_fmt", "cq",
                 "frame_index", "device", *RUNG_COLUMNS)
 ENCODE_IDENTITY = ("src", "content", "height")  # what clips.parquet and encodes.parquet say of an encode beside its key
@@ -50,8 +43,7 @@ class LosoResult:
     n_members: int
     scheme: FoldScheme | None = None
     clips: pd.DataFrame = field(default_factory=pd.DataFrame)  # per held-out encode and seed (clips.parquet)
-    # per held-out encode, as vmaf-tune predicts it (encodes.parquet: kit.model.consumer); None for an input set
-    # vmaf-tune does not feed
+    # per held-out encode, as vmaf-tune predicts it (encodes.parquet); None for an input set vmaf-tune does not feed
     encodes: pd.DataFrame | None = None
 
 
@@ -66,11 +58,9 @@ class LosoInputs:
     codec: np.ndarray
     target: np.ndarray  # vmaf, float64
     scheme: FoldScheme
-    # --vmaftune-crf-range: what vmaf-tune's crf_norm is taken over, for the consumer's evaluation
-    # (kit.model.encodes); None for an input set vmaf-tune does not feed (it feeds the canonical six)
+    # --vmaftune-crf-range (kit.model.encodes); None for an input set vmaf-tune does not feed
     crf_range: tuple[int, int] | None = CRF_RANGE
-    # the teacher's function as the loso step proved it, and the teacher recipe's training set where it is used
-    # (kit.model.distil); without it the ensemble trains on the rows above (the frames recipe)
+    # the teacher's function as the loso step proved it; the teacher recipe's training set where it is used
     teacher_fn: TeacherFunction | None = None
     distil: Distillation | None = None
     teacher_model: SvrModel | None = None  # the teacher's function, where proven: the consumer's ceiling
@@ -82,7 +72,7 @@ class LosoInputs:
 
     def distilled(self, proof: TeacherFunction, model: SvrModel | None, config: TrainConfig) -> LosoInputs:
         """These inputs with the teacher's proof, and the teacher recipe's training set where the config asks for it,
-        the teacher was reproduced and the input set is the canonical six (the teacher's own features)."""
+        the teacher was reproduced and the input set is the canonical six."""
         use = model is not None and config.recipe == TEACHER and self.feats.shape[1] == len(MODEL_FEATURES)
         distil = Distillation.of(self.feats, self.target, encode_codes(self.df), model, config.teacher_samples) \
             if use and model is not None else None
@@ -91,8 +81,7 @@ class LosoInputs:
     @classmethod
     def of(cls, df: pd.DataFrame, asked: FoldsAsked = LOSO, inputs: str = CANONICAL6,
            crf_range: tuple[int, int] = CRF_RANGE) -> LosoInputs:
-        """`df` as kit.corpus.training.training_corpus reads it (a frame without corpus_row numbers its rows); the
-        features of the input set `inputs` (--inputs); vmaf-tune's feed over `crf_range` for the canonical six."""
+        """`df` cut into folds, with the features of the input set `inputs` (a frame without corpus_row is numbered)."""
         if CORPUS_ROW not in df:
             df = df.assign(**{CORPUS_ROW: np.arange(len(df), dtype=np.int64)})
         folds, scheme = cut_folds(df, asked)
@@ -113,8 +102,7 @@ class LosoInputs:
 
 
 def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None = None) -> list[FoldResult]:
-    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows
-    (teacher `y`)."""
+    """One model's figures on each source a fold holds out, from its predictions `pred` of the fold's rows."""
     results = []
     for source in fold.sources:
         at = slice(None) if len(fold.sources) == 1 else np.searchsorted(fold.rows, source.rows)
@@ -126,8 +114,7 @@ def source_results(fold: Fold, y: np.ndarray, pred: np.ndarray, seed: int | None
 
 
 def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResult]:
-    """One model's figures on each content group a fold holds out, its sources' rows pooled (one vote per
-    content), from its predictions `pred` of the fold's rows (teacher `y`)."""
+    """One model's figures on each content group a fold holds out, its sources' rows pooled."""
     groups = fold.groups()
     results = []
     for content, sources in groups:
@@ -139,8 +126,7 @@ def group_results(fold: Fold, y: np.ndarray, pred: np.ndarray) -> list[GroupResu
 
 
 def figures(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    """The figures a FoldResult and a GroupResult hold of held-out rows (kit.model.metrics), and whether the teacher
-    is constant (True when every score is equal, else None: the key is left out)."""
+    """The figures a FoldResult and a GroupResult hold of held-out rows; teacher_constant True or None (left out)."""
     r = residuals(pred, y, ranks=True)
     return {**r.fields_of(FoldResult), "teacher_constant": r.teacher_constant or None}
 
@@ -155,15 +141,6 @@ def by_source(results: list[FoldResult]) -> list[FoldResult]:
     return sorted(results, key=lambda r: (r.src, r.src_sha256))
 
 
-def encode_identity(df: pd.DataFrame) -> pd.DataFrame:
-    """ENCODE_IDENTITY per row; a corpus without names or content groups (a hand-made frame) reads each source as
-    its own content group (as kit.model.folds does), named by its hash."""
-    sha = df["src_sha256"].astype(str)
-    return pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
-                         "content": df.get("content", sha),
-                         **({"height": df["height"]} if "height" in df else {})}, index=df.index)
-
-
 def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) -> LosoResult:
     """Every member on the sources its fold holds out: the sources' figures, the seeds' reports, the predictions."""
     df, feats, codec, target = inputs.df, inputs.feats, inputs.codec, inputs.target
@@ -172,7 +149,10 @@ def evaluate_loso(inputs: LosoInputs, seeds: list[int], ens: TrainedEnsemble) ->
     per_group: dict[int, list[GroupResult]] = {seed: [] for seed in seeds}
     pred_frames, clip_frames = [], []
     codes, trained = clip_codes(df), inputs.trained_encoders()
-    keys = encode_keys(df).join(encode_identity(df))
+    sha = df["src_sha256"].astype(str)  # ENCODE_IDENTITY; without names or groups, a source is its own, by its hash
+    keys = encode_keys(df).join(pd.DataFrame({"src": df["src"] if "src" in df else sha.str[:12],
+                                              "content": df.get("content", sha),
+                                              **({"height": df["height"]} if "height" in df else {})}, index=df.index))
     feed = functools.partial(feed_codec, crf_range=inputs.crf_range) if inputs.crf_range is not None else None
     for m, mem in enumerate(ens.members):
         check()  # hundreds of members on a large corpus: a stop signal between two (kit/infra/interrupts.py)
@@ -212,8 +192,7 @@ def fold_summary(folds: Sequence[Scored], metric: str) -> dict[str, float]:
 
 
 def seed_report(seed: int, folds: list[FoldResult], groups: list[GroupResult]) -> SeedReport:
-    """One seed's figures: its means over the held-out content groups (one vote per content, metrics.CORRELATION_RULE),
-    and its per-source folds beside them."""
+    """One seed's means over the held-out content groups, and its per-source folds beside them."""
     plcc = fold_summary(groups, "plcc")
     undefined = [g.name for g in groups if not correlated(g.n_frames, g.teacher_constant)]
     bias = [float(g.bias) for g in groups if g.bias is not None]

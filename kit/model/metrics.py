@@ -1,11 +1,5 @@
-"""What predictions miss of their teacher: every per-group figure the kit writes or prints, from one function
-(`residuals`) into one record (`Residuals`); a file's record takes the figures it declares by name (`fields_of`).
-
-The one rule for correlations (docs/verdict.md, "When there is no correlation"): fewer than MIN_PAIRS pairs or a
-constant teacher have none (NaN; the gate's means leave the group out: CORRELATION_RULE); constant predictions have
-0; a NaN prediction makes every figure it enters NaN. Ranks are scipy.stats' (SROCC: ties get their average rank;
-KROCC: Kendall's tau-b). No logistic mapping is applied before PLCC.
-"""
+"""What predictions miss of their teacher: every per-group figure, from one function (`residuals`) into one record
+(`Residuals`); correlations by CORRELATION_RULE, ranks scipy.stats' (ties averaged, Kendall's tau-b)."""
 
 from __future__ import annotations
 
@@ -57,8 +51,7 @@ class Residuals:
 
 
 def residuals(predicted: object, truth: object, *, ranks: bool = False, tolerance: float | None = None) -> Residuals:
-    """Every figure of `predicted` against `truth` (array-likes of one length). `ranks`: SROCC and KROCC too (Kendall's
-    tau takes seconds over a million frames); `tolerance`: the share of misses within it."""
+    """Every figure of `predicted` against `truth`; `ranks`: SROCC and KROCC too (slow); `tolerance`: share_within."""
     p, y = np.asarray(predicted, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     if not len(y):  # no figure, each NaN (a rank or a share not asked for: None)
         nan, rank = math.nan, math.nan if ranks else None
@@ -96,6 +89,5 @@ def summarise(values: list[float]) -> dict[str, float]:
     """mean/std/min/max over folds; NaN folds make the summary NaN (never silently dropped)."""
     arr = np.asarray(values, dtype=np.float64)
     if len(arr) == 0 or np.isnan(arr).any():
-        nan = float("nan")
-        return {"mean": nan, "std": nan, "min": nan, "max": nan}
+        return dict.fromkeys(("mean", "std", "min", "max"), float("nan"))
     return {"mean": float(arr.mean()), "std": float(arr.std()), "min": float(arr.min()), "max": float(arr.max())}

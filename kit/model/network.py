@@ -1,15 +1,5 @@
-"""The network as torch modules, built from its description (`Arch`, kit.model.arch: it names the layers once).
-
-fr_regressor_v2 (seed document 001):
-
-    input   six z-scored libvmaf features (ten with --inputs canonical6+v1) + the codec block (kit.model.features)
-    hidden1 Linear(in -> 64), GELU, Dropout 0.1
-    hidden2 Linear(64 -> 64), GELU, Dropout 0.1
-    output  Linear(64 -> 1)
-
-`FrRegressor` is one member with its scaler baked in (what is exported and compared against ONNX); the trainer's stacked
-weights (kit.model.stacked) and the ONNX graph (kit.model.export) are the other forms, all walking `Arch.layers()`.
-"""
+"""The network as a torch module built from its `Arch` (kit.model.arch): `FrRegressor`, one member with its scaler
+baked in, the exported form that the ONNX graph (kit.model.export) is checked against."""
 
 from __future__ import annotations
 

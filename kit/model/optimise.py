@@ -1,7 +1,5 @@
-"""A training step of a stack of members: their gradients and the optimiser's update, by one of two paths
-(kit.model.kernels): the fast one, the backward pass written out and the fused Adam called directly (HandStep), and
-the public one, autograd and torch.optim.Adam (AutogradStep), which give the same bits. Every trainer uses them
-(kit.model.train, kit.model.distil)."""
+"""A training step of a stack of members, by one of kit.model.kernels' two paths, which give the same bits: HandStep
+(the backward pass written out, the fused Adam called directly) or AutogradStep (autograd and torch.optim.Adam)."""
 
 from __future__ import annotations
 
@@ -18,13 +16,11 @@ class HandStep:
         self.net, self.adam = net, FusedAdam(net.params, lr, weight_decay)
 
     def set_lr(self, lr: float) -> None:
-        """The learning rate of the steps that follow (a schedule's)."""
         self.adam.lr = lr
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, masks: list[torch.Tensor], target: torch.Tensor, scale: float) -> torch.Tensor:
-        """One step on inputs `x` (M, rows, in); each member's loss is its mean squared error, whose derivative by
-        its outputs is error * `scale` (2 / rows). Returns the errors (M, rows) before the step."""
+        """One step on `x` (M, rows, in), d(loss)/d(output) = error * `scale`; returns the errors before the step."""
         trace: list[Trace] = []
         err = self.net.forward(x, masks, trace=trace) - target
         self.adam.step(self.net.gradients(trace, err * scale))
@@ -32,14 +28,12 @@ class HandStep:
 
 
 class AutogradStep:
-    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's. The weights
-    take gradients only while a step runs."""
+    """The public path (kit.model.kernels): autograd and torch.optim.Adam, the same bits as HandStep's."""
 
     def __init__(self, net: StackedMLP, lr: float, weight_decay: float) -> None:
         self.net, self.adam = net, torch_adam(net.params, lr, weight_decay)
 
     def set_lr(self, lr: float) -> None:
-        """The learning rate of the steps that follow (a schedule's)."""
         for group in self.adam.param_groups:
             group["lr"] = lr
 

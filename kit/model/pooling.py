@@ -1,16 +1,5 @@
-"""How a clip's per-frame scores become one number, as the consumers of VMAF pool them.
-
-A clip is one encode (kit.model.clips.CLIP_KEY). Its frames' scores are pooled by
-
-    mean            the arithmetic mean (libvmaf's default, vmaf-tune's target);
-    harmonic_mean   libvmaf's harmonic mean: n / sum(1 / (score + 1)) - 1 (libvmaf/src/libvmaf.c adds the 1 so a
-                    score of 0 stays finite);
-    p1              the 1st percentile as Av1an's target quality takes it (its default `--probing-stat`): the
-                    scores sorted ascending, the one at index floor(n x 1 / 100) (the minimum below 100 frames);
-    min             the lowest frame (libvmaf's min; a worst-sample target).
-
-A prediction is pooled alike, from frame predictions clipped to [0, 100] as the vmaf-tune export clips them.
-"""
+"""How a clip's per-frame scores become one number as VMAF's consumers pool them (POOLS): the mean, libvmaf's harmonic
+mean, Av1an's 1st percentile (index floor(n / 100) sorted) and the minimum, predictions clipped to [0, 100]."""
 
 from __future__ import annotations
 
@@ -34,19 +23,17 @@ def clipped(pred: np.ndarray) -> np.ndarray:
 
 
 def pool_groups(values: np.ndarray, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
-    """Each pooling of `values` within each group (`groups`: a code 0..n_groups-1 per value, every group
-    non-empty): {stat: one pooled value per group}. A group holding a NaN (a member that diverged) pools to NaN."""
+    """{stat: each group's pooled `values`} (`groups`: a code per value, each group non-empty; a NaN pools to NaN)."""
     import numpy as np
 
     values = np.asarray(values, dtype=np.float64)
     counts = np.bincount(groups, minlength=n_groups).astype(np.float64)
     order = np.lexsort((values, groups))  # by group, then ascending value within it
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    low = values[order][starts + np.floor(counts * PERCENTILE / 100).astype(np.int64)]
     pooled = {
         "mean": np.bincount(groups, weights=values, minlength=n_groups) / counts,
         "harmonic_mean": counts / np.bincount(groups, weights=1.0 / (values + 1.0), minlength=n_groups) - 1.0,
-        "p1": low,
+        "p1": values[order][starts + np.floor(counts * PERCENTILE / 100).astype(np.int64)],
         "min": values[order][starts],
     }
     broken = np.bincount(groups, weights=np.isnan(values), minlength=n_groups) > 0

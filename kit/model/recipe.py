@@ -1,5 +1,4 @@
-"""The training recipe: plain data, importable without torch (the CLI and the
-corpus step load it; --help stays instant)."""
+"""The training recipe: plain data, importable without torch (the CLI and the corpus step load it)."""
 
 from __future__ import annotations
 
@@ -16,16 +15,13 @@ from kit.model.contract import INPUT_SETS, INPUTS_HELP
 
 ARCH = "fr_regressor_v2"
 MIN_SOURCES = 3  # leave-one-source-out needs at least this many distinct contents
-# A held-out source is one fold, and every fold weighs the same in the gate: a 1- or 2-frame source
-# gives a trivial correlation (two points always lie on a line) worth as much as a long clip's.
+# every fold weighs the same in the gate, and a 1- or 2-frame source's correlation is trivial
 MIN_FRAMES_PER_SOURCE = 8
 
 
 def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) -> None:
-    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames; frames maps a source's label to its count.
-
-    The one check, made at discovery (before any encode) and again on a corpus given to training.
-    """
+    """Refuse a source with fewer than MIN_FRAMES_PER_SOURCE frames (`frames`: each source's label and count), at
+    discovery and again on a corpus given to training."""
     short = sorted((n, label) for label, n in frames.items() if n < MIN_FRAMES_PER_SOURCE)
     if short:
         n, label = short[0]
@@ -36,9 +32,7 @@ def check_frames_per_source(frames: Mapping[str, int], where: str, hint: str) ->
 
 LOSO = "loso"
 AUTO = "auto"
-# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above. At 50 contents LOSO trains
-# 250 ensemble members where 10-fold trains 50; the figures of the two agree to the third decimal on the
-# corpora of bench/README.md ("K-fold against LOSO"), while LOSO's cost grows with contents x rows.
+# --folds auto: LOSO up to this many content groups, grouped AUTO_K-fold above (bench/README.md "K-fold against LOSO")
 LOSO_MAX_GROUPS = 50
 AUTO_K = 10
 
@@ -51,8 +45,7 @@ FoldsAsked = int | str  # --folds: LOSO, AUTO, or a whole number K >= 2 of group
 
 
 def checked_folds(value: object) -> FoldsAsked:
-    """--folds as a record holds it: LOSO, AUTO or K >= 2; K as text in a run.json of an earlier kit (`"10"`).
-    RecordError for anything else (a hand-made settings file)."""
+    """--folds as a record holds it: LOSO, AUTO or K >= 2 (text from an earlier kit's run.json); else RecordError."""
     if value in (LOSO, AUTO):
         return str(value)
     with contextlib.suppress(NotANumber):
@@ -81,8 +74,6 @@ FOLDS = Check(folds_problem, "loso, auto or a number of folds of at least 2")
 class TrainConfig(Record):
     LENIENT = True  # run.json of older kits may lack a later field
 
-    # each value's default, rules and flag (kit.infra.rules.setting), whatever brings it (--epochs, --batch-size,
-    # --inputs, a --settings file, a run.json)
     hidden: int = setting(64, Whole(1, 4096))  # width of both hidden layers
     dropout: float = setting(0.1, Real(0, 1, hi_open=True))  # after each GELU
     lr: float = setting(5e-4, Real(0, 1, lo_open=True))  # Adam learning rate
@@ -99,10 +90,7 @@ class TrainConfig(Record):
     # --inputs: the input set (kit.model.contract.INPUT_SETS), its own model contract
     inputs: str = setting("canonical6", OneOf(tuple(INPUT_SETS)), flag=Flag(
         "--inputs", Choice(), INPUTS_HELP, rank=140))
-    # --recipe: `teacher` distils the teacher's own function where it can be reproduced from the features (the
-    # canonical six, a teacher kit.media.svr evaluates and proves on the corpus), then tunes each member on its
-    # contents' encodes (kit.model.distil); `frames` trains on the corpus's per-frame rows, as kits before 2.1 did
-    # (and as the teacher recipe does where the teacher cannot be reproduced)
+    # --recipe: kit.model.distil, or the corpus's per-frame rows
     recipe: str = setting(TEACHER, OneOf(RECIPES), flag=Flag(
         "--recipe", Choice(), "How the ensemble learns its teacher: teacher (the default: the teacher's own function, "
         "proven on every corpus row, distilled over where encodes lie, then each member tuned on its contents' "
@@ -122,8 +110,7 @@ class TrainConfig(Record):
                                                "target": "vmaf"}  # said in the JSON, never read back
 
     def teacher_steps(self) -> tuple[int, int]:
-        """The teacher recipe's (base, tune) steps: base_steps and tune_steps at the default --epochs, scaled by
-        --epochs / that default (so --epochs asks more or less training of either recipe)."""
+        """The teacher recipe's (base, tune) steps, scaled by --epochs over its default."""
         scale = self.epochs / DEFAULT_EPOCHS
         return max(1, round(self.base_steps * scale)), round(self.tune_steps * scale)
 

@@ -1,10 +1,5 @@
-"""What LOSO evaluation produces, as typed records.
-
-Their JSON is the bash kit's `loso_seed<N>.json` layout (seed, mean_plcc,
-std_plcc, min_plcc, max_plcc, mean_srocc, mean_rmse, n_folds, folds[]) with the
-kit's additions after it; the lusoris gate scripts read these files, so the
-keys and their order do not change.
-"""
+"""What LOSO evaluation produces, as typed records. `loso_seed<N>.json` keeps the bash kit's keys first, in their
+order (the lusoris gate scripts read it), the kit's additions after them."""
 
 from __future__ import annotations
 
@@ -16,8 +11,7 @@ from kit.model.teacher_fn import TeacherFunction
 
 @dataclass(frozen=True)
 class FoldResult(Record):
-    """Agreement with the teacher on one held-out source. `seed` is None for a baseline's fold; a seed report's `folds`
-    leave it out (SeedReport.to_json)."""
+    """Agreement with the teacher on one held-out source (`seed`: None for a baseline's, left out of a seed report)."""
 
     seed: int | None = omit_none()
     fold: int = 0
@@ -37,8 +31,7 @@ class FoldResult(Record):
 
 @dataclass(frozen=True)
 class GroupResult(Record):
-    """Agreement with the teacher on one held-out content group, its sources' rows pooled: one content, one vote (the
-    means, mean_plcc, mean_rmse, ..., average these). `name` is its sources' names joined."""
+    """Agreement with the teacher on one held-out content group, its sources' rows pooled: what the means average."""
 
     content: str  # the group's id (the corpus's `content` column)
     name: str  # its sources' names, " + " between them
@@ -82,8 +75,7 @@ class CorpusRef(Record):
 
 @dataclass(frozen=True)
 class SeedSummary(Record):
-    """One seed's figures over its folds: the verdict's `per_seed` rows. A fold here is a held-out content group
-    (GroupResult): the means and n_folds count each content group once, whatever its number of sources."""
+    """One seed's figures over its held-out content groups (GroupResult): the verdict's `per_seed` rows."""
 
     seed: int
     mean_plcc: float
@@ -94,7 +86,6 @@ class SeedSummary(Record):
     mean_krocc: float
     mean_rmse: float
     n_folds: int
-    # bias and range (kit 0.2): absent from older files
     mean_bias: float | None = omit_none()  # mean over folds of each fold's bias
     max_abs_bias: float | None = omit_none()  # the largest |bias| of any fold
     max_abs_error: float | None = omit_none()  # the largest single-frame miss of any fold
@@ -113,11 +104,8 @@ class SeedReport(SeedSummary):
     train_tasks_seconds: float | None = omit_none()  # of which the training tasks' (--train-tasks N), summed
     train_attempts: int | None = omit_none()  # how many, when an earlier one was interrupted or failed
     folds_without_correlation: list[str] | None = omit_none()  # kit.model.metrics.CORRELATION_RULE
-    validation: FoldScheme | None = omit_none()  # which folds ran and why (kit 0.3: absent from older files)
-    # kit 0.5: the content groups the means average over (folds[] stays per source); absent from older files
-    content_groups: tuple[GroupResult, ...] | None = omit_none()
-    # kit 2.1: the recipe the members were trained by (kit.model.recipe: teacher or frames), and what the loso step
-    # found of the teacher's function (kit.model.teacher_fn); absent from older files
+    validation: FoldScheme | None = omit_none()  # which folds ran and why
+    content_groups: tuple[GroupResult, ...] | None = omit_none()  # what the means average over (folds[]: per source)
     recipe: str | None = omit_none()
     teacher_function: TeacherFunction | None = omit_none()
 
@@ -134,9 +122,7 @@ class SeedReport(SeedSummary):
 
 @dataclass(frozen=True)
 class BaselineResult(Record):
-    """A reference model on the same folds: its name, what it is, its mean figures (over content groups, as the
-    ensemble's) and folds (per source). `details` holds the model's own description (ridge: alpha, inputs; an
-    architecture: params, seed, inputs, recipe; the incumbent: path, members, sha256, note)."""
+    """A reference model on the same folds: its description, means over content groups and per-source folds."""
 
     model: str
     details: dict[str, object] = flatten()
@@ -146,7 +132,7 @@ class BaselineResult(Record):
     mean_rmse: float = float("nan")
     n_folds: int = 0
     folds: tuple[FoldResult, ...] = ()
-    content_groups: tuple[GroupResult, ...] | None = omit_none()  # kit 0.5
+    content_groups: tuple[GroupResult, ...] | None = omit_none()
 
 
 @dataclass(frozen=True)

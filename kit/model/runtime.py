@@ -1,8 +1,5 @@
-"""The one onnxruntime session of the kit, and the model's tensor names.
-
-Light on purpose (onnxruntime and numpy, no torch): the child that runs an incumbent's
-models (kit.model.incumbent_child) starts in a fraction of a second.
-"""
+"""The one onnxruntime session of the kit, and the model's tensor names. Light (onnxruntime and numpy, no torch): the
+incumbent's child (kit.model.incumbent_child) starts in a fraction of a second."""
 
 from __future__ import annotations
 
@@ -30,8 +27,7 @@ def load_npy(tree: Tree, path: Path) -> np.ndarray:
 
 
 def session(path: Path) -> Any:
-    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (onnxruntime's default, a
-    spin-waiting thread per core, burns the CPU a busy box needs, for models of a few thousand weights)."""
+    """An onnxruntime session on the CPU, quiet, on ORT_THREADS threads that sleep when idle (no spin-waiting)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

@@ -1,12 +1,11 @@
 """How a training is planned, without torch: each job's schedule (steps x batch), its groups of members (one stack
-each) and what they cost. The trainer (kit.model.train) trains by this plan; the run's ETA (kit.model.cost)
-reckons the same plan before torch loads, so both read one rule."""
+each) and their cost; the trainer (kit.model.train) and the run's ETA (kit.model.cost) read this one plan."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kit.model.arch import Arch
 from kit.model.recipe import TrainConfig
@@ -18,15 +17,10 @@ class Schedule:
     steps: int  # optimizer steps in all
     steps_per_round: int  # steps between progress reports (one epoch for small corpora)
 
-    def epochs(self, mean_rows: float, configured: int) -> int:
-        """Passes over a member's rows in all: --epochs, or fewer when the sample budget caps a large corpus."""
-        return max(1, min(configured, round(self.steps * self.batch / mean_rows)))
-
 
 def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
-    """Epochs x batch for small corpora; a sample budget with larger batches for big ones: a member sees `epochs`
-    passes over its rows, but at most `max_samples` rows in all, in at most `max_steps` steps (the batch grows up to
-    `max_batch` to fit). On corpora of a few thousand rows this is exactly `epochs` x `batch_size`."""
+    """`epochs` passes over a member's rows in batches of `batch_size`, but at most `max_samples` rows in all, in at
+    most `max_steps` steps (the batch grows up to `max_batch` to fit)."""
     samples = min(config.epochs * mean_rows, config.max_samples)
     batch = int(min(max(config.batch_size, math.ceil(samples / config.max_steps)), config.max_batch))
     steps = max(1, math.ceil(samples / batch))
@@ -34,13 +28,9 @@ def plan_schedule(mean_rows: float, config: TrainConfig) -> Schedule:
     return Schedule(batch, steps, min(per_epoch, max(1, math.ceil(steps / 50))))
 
 
-# A step's fixed cost (Python, dispatch, a few dozen small ops) in parameters of arithmetic that cost as
-# much: measured here, one 5,569-parameter member trained 3,000 steps in 2.6 s and each further one added
-# 0.4 s, so the fixed part (2.2 s) is worth 5.5 members' 5,569 parameters.
+# a step's fixed cost (Python, dispatch, small ops) in parameters of arithmetic that cost as much (measured)
 STEP_COST_PARAMS = 31_000
-# A stack's widest activation (members x batch x width float32) stays under this, so each step reuses the
-# allocator's memory instead of having the kernel fault in and zero new pages: 500 members x 896 rows x 64
-# (115 MB a tensor) cost 2.2 us of CPU per member-sample, 60 % of it in page faults; stacks of 10-50, 1.4-1.5 us.
+# a stack's widest activation (members x batch x width float32) stays under this, so steps reuse the allocator's memory
 STACK_BYTES = 8 << 20
 
 
@@ -72,7 +62,7 @@ class PlannedJob:
 
     shape: JobShape
     sched: Schedule
-    epochs: int  # passes over a member's rows, as on_epoch counts them
+    epochs: int  # passes over a member's rows, as on_epoch counts them: fewer than --epochs where samples are capped
     sizes: list[int]
 
     def cost(self, g: int) -> int:
@@ -80,29 +70,19 @@ class PlannedJob:
         return self.sched.steps * (self.sizes[g] * self.shape.arch.params + STEP_COST_PARAMS)
 
     @property
-    def total(self) -> int:
-        return sum(self.cost(g) for g in range(len(self.sizes)))
-
-    @property
     def arithmetic(self) -> int:
-        """Its steps' arithmetic alone, in parameter-steps (without each step's fixed part): what the run's ETA counts
-        (kit.model.cost). A crowded box slows the arithmetic over large stacks several times more than the fixed part:
-        beside two busy loops LOSO's ensemble took 91 % of its training's time, its fixed-part-heavy baselines 9 %."""
+        """Its steps' arithmetic alone, in parameter-steps: what the run's ETA counts (kit.model.cost)."""
         return self.sched.steps * self.shape.members * self.shape.arch.params
 
 
-# a tuning's row-step takes this many of a base's (windows of whole encodes, a member at a time): on three real-clip
-# runs of a busy 2-core box the tunings were a fifth of training's rows and a third to a half of its time
-# (bench/README.md, "The run's ETA, each kind of work at its own pace")
+# a tuning's row-step takes this many of a base's (bench/README.md, "The run's ETA, each kind of work at its own pace")
 TUNE_ROW_COST = 3.0
 
 
 def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConfig, base_done: int | None = None,
                          tune_done: int | None = None) -> int:
-    """The teacher recipe's arithmetic (kit.model.distil: each seed's base, then each member's tuning) in the frames
-    recipe's unit, parameter-steps of --batch-size rows; of it, with `base_done` and `tune_done`, the part those
-    steps did. The whole is the rows' arithmetic; the part done weighs a tuning's row TUNE_ROW_COST times a base's, so
-    the work done keeps pace with the time spent while the whole stays what the exchange rate was measured on."""
+    """The teacher recipe's arithmetic in parameter-steps of --batch-size rows; with `base_done` and `tune_done`, the
+    part those steps did, a tuning's row weighing TUNE_ROW_COST times a base's."""
     base, tune = config.teacher_steps()
     base_rows, tune_rows = base * seeds * config.base_batch, tune * members * config.tune_batch
     whole = (base_rows + tune_rows) / config.batch_size * arch.params
@@ -114,16 +94,14 @@ def distilled_arithmetic(arch: Arch, seeds: int, members: int, config: TrainConf
 
 
 def plan_jobs(shapes: list[JobShape], config: TrainConfig, workers: int) -> list[PlannedJob]:
-    """Each job's schedule (planned over all its members, so grouping changes none), and its groups:
-    the costliest job is split into one group per worker, the others stay whole (splitting a small job
-    only repeats its fixed cost per step); the workers take the groups costliest first."""
+    """Each job's schedule (over all its members) and groups: the costliest job split over the workers."""
     plans = []
     for shape in shapes:
         sched = plan_schedule(shape.mean_rows, config)
         sizes = group_sizes(shape.members, 1, stack_members(shape.arch, sched.batch))
-        plans.append(PlannedJob(shape, sched, sched.epochs(shape.mean_rows, config.epochs), sizes))
-    big = max(range(len(plans)), key=lambda j: plans[j].total)
+        epochs = max(1, min(config.epochs, round(sched.steps * sched.batch / shape.mean_rows)))
+        plans.append(PlannedJob(shape, sched, epochs, sizes))
+    big = max(range(len(plans)), key=lambda j: sum(map(plans[j].cost, range(len(plans[j].sizes)))))
     most = stack_members(shapes[big].arch, plans[big].sched.batch)
-    plans[big] = PlannedJob(shapes[big], plans[big].sched, plans[big].epochs,
-                            group_sizes(shapes[big].members, workers, most))
+    plans[big] = replace(plans[big], sizes=group_sizes(shapes[big].members, workers, most))
     return plans

@@ -1,11 +1,5 @@
-"""The stacked network: M members of one architecture as one tensor per layer slot, forward and backward by hand.
-
-Weights are stacked (members, in, out) and biases (members, 1, out), so a layer is one batched matmul for every
-member, and each member's slice is computed from its own weights alone. The layers are those of
-`Arch.layers()` (kit.model.network), as in the exported form and the ONNX graph. The training's fast path writes
-the backward pass out (`StackedMLP.gradients`, the same bits as autograd's: a test compares them): autograd's graph
-bookkeeping costs as much per step as the arithmetic of a small member (kit.model.kernels).
-"""
+"""The stacked network: M members of one architecture, a tensor per layer slot, so a layer is one batched matmul that
+computes each member from its own weights alone; `gradients` is the backward pass written out (autograd's bits)."""
 
 from __future__ import annotations
 
@@ -46,24 +40,21 @@ class StackedMLP:
 
     def __init__(self, seeds: list[int], arch: Arch) -> None:
         layers = arch.layers()
-        inits = []  # per seed, its layers in order, all drawn from the seed's own generator
+        drawn = []  # seed by seed, its layers in order, all drawn from the seed's own generator
         for seed in seeds:
-            gen, per_seed = torch.Generator().manual_seed(seed), []
+            gen = torch.Generator().manual_seed(seed)
             for layer in layers:  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
                 bound = 1.0 / math.sqrt(layer.fan_in)
                 w = (torch.rand(layer.fan_out, layer.fan_in, generator=gen) * 2 - 1) * bound
-                b = (torch.rand(layer.fan_out, generator=gen) * 2 - 1) * bound
-                per_seed.append((w.t().contiguous(), b))
-            inits.append(per_seed)
-        self.slots = [Slot(layer, torch.stack([per_seed[k][0] for per_seed in inits]),
-                           torch.stack([per_seed[k][1].unsqueeze(0) for per_seed in inits]))
+                drawn.append((w.t().contiguous(), (torch.rand(1, layer.fan_out, generator=gen) * 2 - 1) * bound))
+        n = len(layers)
+        self.slots = [Slot(layer, torch.stack([w for w, _ in drawn[k::n]]), torch.stack([b for _, b in drawn[k::n]]))
                       for k, layer in enumerate(layers)]
         self.arch = arch
 
     @classmethod
     def of_slots(cls, arch: Arch, slots: list[Slot]) -> StackedMLP:
-        """A stack of trained weights (the members kit.model.tasks kept, or stacks joined), one slot per layer of
-        `arch`."""
+        """A stack of trained weights, one slot per layer of `arch`."""
         if [s.layer for s in slots] != list(arch.layers()):
             raise ValueError(f"the slots are not the layers of {arch.name}")
         net = cls.__new__(cls)
@@ -84,9 +75,8 @@ class StackedMLP:
 
     def forward(self, x: torch.Tensor, masks: list[torch.Tensor] | None = None, members: slice | None = None,
                 trace: list[Trace] | None = None) -> torch.Tensor:
-        """Outputs (M, rows) for inputs (M, rows, in); `members` selects a slice of the stack. `masks` (training only):
-        per layer with dropout, its scaled keep-mask (M, rows, width); without them dropout is off, as exported.
-        `trace` collects what each layer saw, for `gradients`."""
+        """Outputs (M, rows) for inputs (M, rows, in) of the `members` slice; `masks`: per layer that drops, its scaled
+        keep-mask (none: dropout off, as exported); `trace` collects what each layer saw, for `gradients`."""
         h = x
         pending = iter(masks or ())
         for s in self.slots:
@@ -107,9 +97,7 @@ class StackedMLP:
         return h.squeeze(-1)
 
     def gradients(self, trace: list[Trace], d_out: torch.Tensor) -> list[torch.Tensor]:
-        """The gradients of a loss whose derivative by the outputs (M, rows) is `d_out`, in `params` order,
-        by the chain rule layer by layer from what `forward` traced; the activations' derivatives are torch's
-        private ops (kit.model.kernels: this is the fast path's backward)."""
+        """The gradients, in `params` order, of a loss whose derivative by the outputs is `d_out`, from a trace."""
         g = d_out.unsqueeze(-1)  # (M, rows, 1): the gradient by the last layer's output
         grads: list[torch.Tensor] = []
         for k in reversed(range(len(self.slots))):

@@ -1,18 +1,6 @@
-"""LOSO's training as units of work: every member kept in a file of its own, and the members shared out into tasks.
-
-A member is one (architecture, seed, fold) of the jobs a LOSO trains (kit.model.baselines.loso_jobs). Its weights depend
-on nothing but itself and its job's schedule, so any set of members can be trained anywhere, in any order, and the
-gather evaluates exactly what one process training everything would have:
-
-    share_out      the members in N tasks: a pure function of the jobs and N, the same on every node
-    MemberStore    one `.npy` file per member, written atomically as its group finishes, in a folder named by the
-                   fingerprint of what the weights depend on, with its producer's record (MemberRecord), which the
-                   gather checks before it uses the file
-    train_missing  the members of a share the store lacks, trained in one pool on the whole job's schedule
-    gather         every member of the jobs from the store
-
-A local LOSO is the share holding every member; a cluster runs the shares as array tasks, then the gather.
-"""
+"""LOSO's training as units of work: a member (architecture, seed, fold) depends on nothing but itself and its job's
+schedule, so `share_out` deals the members into N tasks, `train_missing` trains a share, the `MemberStore` keeps each
+member with its producer's record, and `gather` reads them all back, checked."""
 
 from __future__ import annotations
 
@@ -33,15 +21,14 @@ from kit.infra.records import Record, RecordError
 from kit.infra.tree import Tree
 from kit.infra.visible import reason_line
 from kit.model.arch import Arch
-from kit.model.batches import Member, TrainData
+from kit.model.batches import TrainData
 from kit.model.distil import Distillation
 from kit.model.recipe import TrainConfig
 from kit.model.runtime import npy_bytes
 from kit.model.stacked import Slot, StackedMLP
 from kit.model.train import TrainedEnsemble, TrainJob, planned_rows, train_jobs
 
-# what each member costs in a step besides its layers' arithmetic (its batch gathered, its dropout masks), in
-# parameters' worth: a rough weight that only balances the tasks, it changes no member
+# a member's cost in a step besides its layers' arithmetic, in parameters' worth: it only balances the tasks
 MEMBER_COST_PARAMS = 1_000
 
 
@@ -67,9 +54,8 @@ def job_keys(job: TrainJob) -> list[MemberKey]:
 
 
 def share_out(jobs: list[TrainJob], n: int) -> list[list[MemberKey]]:
-    """The members of `jobs` in `n` tasks, each member in exactly one. Members are ordered by (fold, job, seed), so a
-    task holds whole folds where it can, and cut into n runs of near-equal cost: a member goes to the task whose equal
-    share of the total cost holds its middle. A task may be empty when there are fewer members than tasks."""
+    """The members of `jobs` in `n` tasks (some empty when they are fewer), ordered by (fold, job, seed) so a task
+    holds whole folds where it can, and cut into n runs of near-equal cost."""
     order = sorted(((m.fold, j, m.seed), MemberKey(job.arch.name, m.seed, m.fold), job.arch.params + MEMBER_COST_PARAMS)
                    for j, job in enumerate(jobs) for m in job.members)
     total = sum(cost for _, _, cost in order)
@@ -88,10 +74,9 @@ def task_of(shares: list[list[MemberKey]]) -> dict[MemberKey, int]:
 
 @dataclass(frozen=True)
 class Trained:
-    """One member's weights as the store keeps them: per layer slot (weight (in, out), bias (1, out)), its scaler
-    (1, F) twice (F: the input set's features, Arch.n_features), and its final training loss."""
+    """One member as the store keeps it: a stack of one, its scaler (1, F) and its final training loss."""
 
-    slots: list[tuple[torch.Tensor, torch.Tensor]]
+    net: StackedMLP
     mean: torch.Tensor
     std: torch.Tensor
     loss: float
@@ -107,20 +92,19 @@ def flatten(ens: TrainedEnsemble, m: int) -> np.ndarray:
 def unflatten(vector: np.ndarray, arch: Arch) -> Trained:
     flat, at, slots = torch.from_numpy(vector), 0, []
     for layer in arch.layers():
-        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(layer.fan_in, layer.fan_out)
+        weights = flat[at : at + layer.fan_in * layer.fan_out].reshape(1, layer.fan_in, layer.fan_out)
         at += layer.fan_in * layer.fan_out
-        slots.append((weights, flat[at : at + layer.fan_out].reshape(1, layer.fan_out)))
+        slots.append(Slot(layer, weights, flat[at : at + layer.fan_out].reshape(1, 1, layer.fan_out)))
         at += layer.fan_out
     width = arch.n_features  # the z-scored features: a member's means and stds
     mean, std = (flat[at + i * width : at + (i + 1) * width].reshape(1, width) for i in (0, 1))
-    return Trained(slots, mean, std, float(flat[-1]))
+    return Trained(StackedMLP.of_slots(arch, slots), mean, std, float(flat[-1]))
 
 
 @dataclass(frozen=True)
 class Origin:
-    """What every member of one LOSO is made from, and who is making it: what its record states and the gather
-    expects. `made_from` is the members' fingerprint (corpus content, rows read, folds, recipe, the kit's format
-    versions of LOSO and the steps before it); the other fields spell its parts out for a message."""
+    """What every member of one LOSO is made from (`made_from`: the members' fingerprint; the other fields spell its
+    parts out for a message), and who is making it: what its record states and the gather expects."""
 
     made_from: str
     corpus: str  # the corpus's content hash
@@ -150,10 +134,9 @@ class MemberRecord(Record):
 
 
 class MemberStore:
-    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked: its
-    record the user's own, made for this LOSO and this member, and the file's bytes those the record names; a mismatch
-    is refused (exit 2), naming the file, what it should have been and who made it. A file without its record (a write
-    killed between the two) counts as missing and is trained again."""
+    """The trained members of one LOSO: `<folder>/<member>.npy` and its record. A member is used only once checked
+    against its record (made for this LOSO and member, the file's sha256), a mismatch refused (exit 2); a file without
+    its record counts as missing and is trained again."""
 
     def __init__(self, tree: Tree, folder: Path, origin: Origin) -> None:
         self.tree, self.folder, self.origin = tree, folder, origin
@@ -166,8 +149,7 @@ class MemberStore:
         return self.folder / f"{key.name}.json"
 
     def save_group(self, keys: list[MemberKey], ens: TrainedEnsemble) -> None:
-        """A finished group's members, each with its record; the training time since the last group finished
-        is shared among them (so the records add up to this process's training)."""
+        """A finished group's members, each with its record and its share of the time since the last group ended."""
         now = time.monotonic()
         seconds, self._since = (now - self._since) / max(1, len(keys)), now
         for m, key in enumerate(keys):
@@ -181,8 +163,7 @@ class MemberStore:
         return self.tree.is_file(self.path(key)) and self.tree.is_file(self.record_path(key))
 
     def record(self, key: MemberKey) -> MemberRecord | None:
-        """The member's record, checked: None when it is missing; a record that is not the user's own, damaged,
-        or made for another LOSO or member is refused."""
+        """The member's record, checked (see the class); None when it is missing."""
         path = self.record_path(key)
         try:
             record = MemberRecord.from_json(self.tree.read_json(path), path.name)
@@ -246,9 +227,7 @@ class MemberStore:
 def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[MemberKey], have: Collection[MemberKey],
                   store: MemberStore, config: TrainConfig, workers: int, distil: Distillation | None = None,
                   ) -> list[MemberKey]:
-    """Train the members of `jobs` in `wanted` but not in `have`, in one pool, each on its whole job's schedule;
-    each is written to the store as its group finishes (an interrupted training keeps every finished group).
-    Returns the members trained."""
+    """Train and store the members of `jobs` in `wanted` but not `have`, each on its job's schedule; those trained."""
     share, trained = [], []
     for job in jobs:
         pairs = zip(job.members, job_keys(job), strict=True)
@@ -256,27 +235,20 @@ def train_missing(data: TrainData, jobs: list[TrainJob], wanted: Collection[Memb
         if todo:
             share.append(replace(job, members=[m for m, _ in todo], planned_rows=planned_rows(job)))
             trained += [key for _, key in todo]
-    if not share:
-        return []
-
-    def keep(j: int, group: TrainedEnsemble) -> None:
-        store.save_group([MemberKey(share[j].arch.name, member.seed, member.fold) for member in group.members], group)
-
-    train_jobs(data, share, config, workers, on_group=keep, distil=distil)
+    if share:  # each group kept as it finishes
+        train_jobs(data, share, config, workers, distil=distil, on_group=lambda j, group: store.save_group(
+            [MemberKey(share[j].arch.name, m.seed, m.fold) for m in group.members], group))
     return trained
-
-
-def ensemble_of(arch: Arch, members: list[Member], weights: list[Trained]) -> TrainedEnsemble:
-    """Members loaded from the store as one ensemble, in the given order (what kit.model.loso evaluates)."""
-    slots = [Slot(layer, torch.stack([w.slots[k][0] for w in weights]), torch.stack([w.slots[k][1] for w in weights]))
-             for k, layer in enumerate(arch.layers())]
-    return TrainedEnsemble(StackedMLP.of_slots(arch, slots), torch.stack([w.mean for w in weights]),
-                           torch.stack([w.std for w in weights]), members, [w.loss for w in weights])
 
 
 def gather(jobs: list[TrainJob], found: dict[MemberKey, tuple[Trained, MemberRecord]]) -> list[TrainedEnsemble]:
     """Each job's members, all found in the store, as one ensemble each, in the job's order."""
-    return [ensemble_of(job.arch, job.members, [found[key][0] for key in job_keys(job)]) for job in jobs]
+    out = []
+    for job in jobs:
+        got = [found[key][0] for key in job_keys(job)]
+        out.append(TrainedEnsemble(StackedMLP.joined([w.net for w in got]), torch.stack([w.mean for w in got]),
+                                   torch.stack([w.std for w in got]), job.members, [w.loss for w in got]))
+    return out
 
 
 def missing_keys(jobs: list[TrainJob], found: Collection[MemberKey]) -> list[MemberKey]:

@@ -1,16 +1,10 @@
-"""The teacher's function, proven on the corpus it trains on before the teacher recipe may use it.
-
-kit.media.svr evaluates a libvmaf SVR model from the six features the corpus stores. Before a student learns that
-function in place of the corpus's scores, the function must be the teacher's: evaluated on every row of the corpus,
-it must give libvmaf's own per-frame score within kit.media.svr.PROOF_TOLERANCE. A teacher the kit claims to
-reproduce and does not is refused (exit 2), naming the model, the source and the frame: the corpus was scored by
-another function than the one the kit would distil, and training on either would be wrong. A teacher the kit cannot
-reproduce from the stored features (a model of another form, features computed with other options, a model file not
-at hand) is said, and the run trains on the corpus's frames as kits before 2.1 did (kit.model.recipe.FRAMES).
-"""
+"""The teacher's function (kit.media.svr), proven on every row of the corpus within PROOF_TOLERANCE of libvmaf's own
+score before the teacher recipe may distil it; one that differs is refused (exit 2), one the kit cannot reproduce
+from the stored features is said, and the run trains on the corpus's frames."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,12 +42,9 @@ class TeacherFunction(Record):
 
 
 def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None) -> str:
-    """The JSON text of the corpus's teacher: a built-in from the ffmpeg that scores (libvmaf compiles its models
-    in), a model file from --teacher when its bytes are the ones the rows record. NotReproducible otherwise."""
+    """The teacher's JSON: a built-in from the ffmpeg, or --teacher's file of the rows' sha256; else NotReproducible."""
     if not teacher_sha256:
         return builtin_model_text(ffmpeg, teacher)
-    import hashlib
-
     if model_file is None or not model_file.is_file():
         raise NotReproducible("is a model file that is not at hand (give it with --teacher to have it proven)")
     require_trusted(model_file, "--teacher")  # it decides what the models learn: the trust rule, as at every door
@@ -65,8 +56,7 @@ def model_text(teacher: str, teacher_sha256: str, ffmpeg: Path | None, model_fil
 
 def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | None, model_file: Path | None,
                  ) -> SvrModel:
-    """The function `proof` proved, read again (the bundle's refit, after LOSO): the same model JSON, by its
-    sha256, whose rows need no second evaluation; NotReproducible when it cannot be read or is another."""
+    """The model `proof` proved, read again (by its sha256); NotReproducible when it cannot be or is another."""
     model = parse_model(model_text(proof.teacher, teacher_sha256, ffmpeg, model_file), proof.teacher)
     if not proof.reproduced or model.sha256 != proof.model_sha256:
         raise NotReproducible(f"reads as a model of sha256 {model.sha256[:12]}, not the one LOSO proved "
@@ -76,10 +66,9 @@ def proven_model(proof: TeacherFunction, teacher_sha256: str, ffmpeg: Path | Non
 
 def prove(df: pd.DataFrame, ffmpeg: Path | None, model_file: Path | None, strict: bool = True,
           ) -> tuple[TeacherFunction, SvrModel | None]:
-    """The teacher of the corpus `df` (one teacher: the corpus step and merge keep it so), its function evaluated on
-    every row against the rows' `vmaf`. (record, the model) when it is reproduced; (record saying why, None) when the
-    kit cannot reproduce it; when the function it claims differs from libvmaf's scores, InputError if `strict` (the
-    teacher recipe would distil it), else a record saying where."""
+    """The corpus's teacher, its function evaluated on every row against `vmaf`: (record, model) when reproduced,
+    (record saying why, None) when not; a function that differs from libvmaf's scores is an InputError if `strict`,
+    else a record saying where."""
     import numpy as np
 
     teacher = str(df["teacher_model"].iloc[0]) if "teacher_model" in df and len(df) else TEACHER_MODEL

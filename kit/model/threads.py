@@ -1,18 +1,5 @@
-"""How many threads training and inference use: the kit decides, as it does for libvmaf.
-
-torch's default is one intra-op thread per core, whose OpenMP threads spin while they wait for each other: on a busy box
-a spinning thread burns the core its descheduled peer needs (4 epochs took > 300 s against 8-30 s, at load 10 on 2
-cores). So:
-
-* training runs on worker threads (kit.model.train.train_jobs), each training its own group of members with torch on
-  that one thread: a descheduled thread delays only its own group (bench/README.md measures the gain);
-* two workers at most (one on a 1-core box): more would split the members into groups too small to pay;
-* whatever else touches OpenMP sleeps while it waits (OMP_WAIT_POLICY=PASSIVE, set in kit/__init__.py before torch
-  loads, only when unset).
-
-KIT_TRAIN_THREADS overrides the choice (1 to the core count); 1 and 2 workers give byte-identical weights (a test checks
-it). Importing this module does not import torch (`status` stays light).
-"""
+"""How many threads training and inference use: worker threads each running torch on one thread, two at most, or
+KIT_TRAIN_THREADS (bench/README.md). Importing this module does not import torch."""
 
 from __future__ import annotations
 
@@ -77,14 +64,12 @@ _applied: list[ThreadChoice] = []
 
 
 def apply_threads(choice: ThreadChoice) -> None:
-    """Set torch's thread counts for this process (before its first parallel work); the workers are
-    started by kit.model.train.train_jobs, `choice.train` of them."""
+    """Set torch's thread counts for this process, before its first parallel work."""
     import torch
 
     torch.set_num_threads(choice.intraop)
     if not _applied:
-        # torch allows it once, and only before any inter-op work; a RuntimeError means it is
-        # already fixed in this process (a test or an embedding program ran torch first)
+        # torch allows it once, before any inter-op work: a RuntimeError means it is already fixed in this process
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(choice.interop)
     _applied.append(choice)

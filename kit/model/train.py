@@ -1,12 +1,5 @@
-"""Batched ensemble training: many members at once, in groups trained side by side.
-
-Members of one architecture share stacked weights, shape (members, in, out): a layer is one batched matmul and one Adam
-step updates every member. Every operation acts on each member's slice alone (kit.model.kernels), so a member trains
-exactly as it would alone, from its own seed, scaler, batches and dropout masks; how the members are grouped into
-stacks, trained side by side on worker threads (`train_jobs`), changes no bit of any member (a test trains them every
-way). Its parts: batches.py (what a step reads), stacked.py (the stacked network, forward and backward by hand),
-kernels.py (a step's gradients and update), workers.py (the threads).
-"""
+"""Batched ensemble training: members of one architecture in stacks trained side by side on worker threads, every
+operation acting on each member's slice alone, so how they are grouped changes no bit of any member."""
 
 from __future__ import annotations
 
@@ -33,8 +26,7 @@ from kit.model.schedule import JobShape, PlannedJob, Schedule, distilled_arithme
 from kit.model.stacked import StackedMLP
 from kit.model.workers import Cancelled, run_on_workers
 
-# (epochs done, epochs, mean train loss, the arithmetic this training (all its jobs) has done, in parameter-steps
-# without each step's fixed part: kit.model.schedule.PlannedJob.arithmetic, the run's ETA)
+# (epochs done, epochs, mean train loss, the arithmetic all the jobs have done: schedule.PlannedJob.arithmetic)
 EpochCallback = Callable[[int, int, float, float], None]
 
 
@@ -45,8 +37,7 @@ class TrainJob:
     members: list[Member]
     arch: Arch
     on_epoch: EpochCallback | None = None  # called on the caller's thread
-    # the mean training rows its schedule is planned on; None: its members'. A share of a larger job
-    # (kit.model.tasks) gives the whole job's, so each member trains as it would beside all the others
+    # the mean training rows its schedule is planned on (a share of a larger job gives the whole job's); None: its own
     planned_rows: float | None = None
 
 
@@ -91,14 +82,12 @@ def _train_group(data: TrainData, members: list[Member], arch: Arch, config: Tra
     train_rows = row_arrays(members)  # made now, dropped when the group is done: one per fold of the group
     inputs = Inputs(data, members, arch, train_rows, fitted)
     net = StackedMLP([m.seed for m in members], arch)
-    # start each output at its training rows' mean vmaf: with Adam's lr-sized steps a bias
-    # starting near 0 would spend most of training climbing to ~80
+    # start each output at its training rows' mean vmaf, not a climb from 0 in Adam's lr-sized steps
     for m, r in enumerate(train_rows):
         net.slots[-1].bias[m] += data.target[r].mean()
     step = (HandStep if kernels.private else AutogradStep)(net, config.lr, config.weight_decay)
     streams = [RowStream(m, r) for m, r in zip(members, train_rows, strict=True)]
     dropout = Dropout(members, arch, sched.batch)
-    last = [float("nan")] * len(members)
     done = 0
     for _ in range(-(-sched.steps // sched.steps_per_round)):  # rounds: the last may be short
         n = min(sched.steps_per_round, sched.steps - done)
@@ -129,31 +118,17 @@ class _Plan:
     def sched(self) -> Schedule:
         return self.planned.sched
 
-    @property
-    def mean_rows(self) -> float:
-        return self.planned.shape.mean_rows
-
-    @property
-    def epochs(self) -> int:
-        return self.planned.epochs
-
-    def cost(self, g: int) -> int:
-        return self.planned.cost(g)
-
 
 def _plans(jobs: list[TrainJob], config: TrainConfig, workers: int) -> list[_Plan]:
     """Each job as kit.model.schedule.plan_jobs plans it, its members dealt into the groups it sizes."""
     planned = plan_jobs([JobShape(job.arch, len(job.members), planned_rows(job)) for job in jobs], config, workers)
-    plans = []
-    for job, plan in zip(jobs, planned, strict=True):
-        bounds = list(itertools.accumulate(plan.sizes, initial=0))
-        plans.append(_Plan(job, plan, [job.members[a:b] for a, b in itertools.pairwise(bounds)]))
-    return plans
+    return [_Plan(job, plan, [job.members[a:b] for a, b in
+                              itertools.pairwise(itertools.accumulate(plan.sizes, initial=0))])
+            for job, plan in zip(jobs, planned, strict=True)]
 
 
 def planned_arithmetic(jobs: list[TrainJob], config: TrainConfig, workers: int, teacher: bool = False) -> int:
-    """The arithmetic of training `jobs`, in parameter-steps (kit.model.schedule.PlannedJob.arithmetic: the run's
-    ETA counts it); `teacher`: the ensemble's job by the teacher recipe (schedule.distilled_arithmetic)."""
+    """The arithmetic of training `jobs`, in parameter-steps (the run's ETA); `teacher`: by the teacher recipe."""
     return sum(distilled_arithmetic(plan.job.arch, len({m.seed for m in plan.job.members}), len(plan.job.members),
                                     config) if teacher and plan.job.arch.use_codec else plan.planned.arithmetic
                for plan in _plans(jobs, config, workers))
@@ -174,9 +149,7 @@ class _Progress:
         return lambda done, loss: self.updates.put((j, g, done, loss))
 
     def show(self) -> None:
-        """on_epoch for each job whose slowest group has finished another round since the last call (rounds
-        finished between two calls are reported once, in real epochs: passes over the rows), with the mean of
-        its members' losses over their latest round."""
+        """on_epoch for each job whose slowest group has finished another round since the last call."""
         while True:
             try:
                 j, g, done, loss = self.updates.get_nowait()
@@ -190,8 +163,9 @@ class _Progress:
             if plan.job.on_epoch is None or done == self.shown[j]:
                 continue
             self.shown[j] = done
-            epochs = min(plan.epochs, max(1, round(done * plan.sched.batch / plan.mean_rows)))
-            plan.job.on_epoch(epochs, plan.epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
+            epochs = plan.planned.epochs
+            done_epochs = min(epochs, max(1, round(done * plan.sched.batch / plan.planned.shape.mean_rows)))
+            plan.job.on_epoch(done_epochs, epochs, float(np.mean([x for group in self.loss[j] for x in group])), work)
 
 
 GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of its members, trained)
@@ -199,10 +173,9 @@ GroupCallback = Callable[[int, TrainedEnsemble], None]  # (job index, a group of
 
 def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
                on_group: GroupCallback | None = None, distil: Distillation | None = None) -> list[TrainedEnsemble]:
-    """Train every job's members on `workers` threads (`_plans` shares them out); the weights are the same for any
-    `workers`, bit for bit. Progress is reported on the calling thread, every 0.2 s at most, the last call at the last
-    epoch; `on_group` there too, as each group of members is trained. Ctrl-C or a worker's error stops every worker at
-    its next step. With `distil` (the teacher recipe), the ensemble's job is trained by kit.model.distil."""
+    """Train every job's members on `workers` threads, the same weights for any `workers`, bit for bit; on_epoch and
+    `on_group` (as each group is trained) run on the calling thread. With `distil`, the ensemble's job is trained by
+    the teacher recipe (kit.model.distil)."""
     if not jobs or any(not job.members for job in jobs):
         raise ValueError("no members to train")
     done_by: dict[int, TrainedEnsemble] = {}
@@ -211,23 +184,28 @@ def train_jobs(data: TrainData, jobs: list[TrainJob], config: TrainConfig, worke
             done_by[j] = _distil_job(distil, job, config, workers,
                                      None if on_group is None else functools.partial(on_group, j))
     rest = [j for j in range(len(jobs)) if j not in done_by]
-    if rest:
-        trained = _pool(data, [jobs[j] for j in rest], config, workers,
-                        None if on_group is None else lambda k, ens: on_group(rest[k], ens))
-        done_by.update(zip(rest, trained, strict=True))
+    if rest:  # trained on the corpus's rows, their members in groups on the worker threads
+        plans = _plans([jobs[j] for j in rest], config, workers)
+        progress, kernels = _Progress(plans), active()
+        order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
+                       key=lambda jg: -plans[jg[0]].planned.cost(jg[1]))
+        fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
+        tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
+                         fitted, progress.reporter(j, g)) for j, g in order]
+        done = None if on_group is None else lambda i, ens: on_group(rest[order[i][0]], ens)
+        trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
+        done_by.update((rest[j], TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]))
+                       for j, plan in enumerate(plans))
     return [done_by[j] for j in range(len(jobs))]
 
 
 def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers: int,
                 on_group: Callable[[TrainedEnsemble], None] | None) -> TrainedEnsemble:
-    """The ensemble's members by the teacher recipe (kit.model.distil), as one ensemble in the job's order; its
-    progress reported as on_epoch's rounds of distil.REPORT_EVERY steps (the bases' steps, then the tuning's)."""
+    """The job's members by the teacher recipe, as one ensemble; on_epoch's rounds are REPORT_EVERY steps."""
     base, _ = config.teacher_steps()
-    total = rounds(config)
+    total, seeds = rounds(config), len({m.seed for m in job.members})
     latest: list[tuple[int, float]] = []
     shown = [0]
-
-    seeds = len({m.seed for m in job.members})
 
     def progress(stage: str, done: int, steps: int, loss: float) -> None:  # on a worker
         latest.append(((0 if stage == "base" else base) + done, loss))
@@ -254,30 +232,10 @@ def _distil_job(data: Distillation, job: TrainJob, config: TrainConfig, workers:
     return TrainedEnsemble.joined(sorted(parts, key=lambda p: order[id(p.members[0])]))
 
 
-def _pool(data: TrainData, jobs: list[TrainJob], config: TrainConfig, workers: int,
-          on_group: GroupCallback | None) -> list[TrainedEnsemble]:
-    """The jobs trained on the corpus's rows, their members in groups on the worker threads."""
-    kernels = active()
-    plans = _plans(jobs, config, workers)
-    progress = _Progress(plans)
-    order = sorted(((j, g) for j, plan in enumerate(plans) for g in range(len(plan.groups))),
-                   key=lambda jg: -plans[jg[0]].cost(jg[1]))
-    fitted = Scalers(data.feats)  # once per fold, shared by the fold's members in every job
-    tasks = [partial(_train_group, data, plans[j].groups[g], plans[j].job.arch, config, plans[j].sched, kernels,
-                     fitted, progress.reporter(j, g)) for j, g in order]
-    done: Callable[[int, TrainedEnsemble], None] | None = None
-    if on_group is not None:
-        done = lambda i, ens: on_group(order[i][0], ens)  # noqa: E731
-    trained = dict(zip(order, run_on_workers(tasks, workers, progress.show, done), strict=True))
-    return [TrainedEnsemble.joined([trained[j, g] for g in range(len(plan.groups))]) for j, plan in enumerate(plans)]
-
-
 def train_members(feats: np.ndarray, codec: np.ndarray, target: np.ndarray, members: list[Member],
                   config: TrainConfig, on_epoch: EpochCallback | None = None, workers: int = 1,
                   distil: Distillation | None = None) -> TrainedEnsemble:
-    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`.
-    on_epoch(epochs done, epochs, mean train loss, arithmetic done) is called on the calling thread as rounds of steps
-    finish (an epoch on small corpora, 1/50 of the step budget on large ones)."""
+    """One job: train the members and return them as one ensemble; by the teacher recipe with `distil`."""
     job = TrainJob(members, fr_regressor_v2(config, recipe_of(distil)), on_epoch)
     return train_jobs(TrainData.of(feats, codec, target), [job], config, workers, distil=distil)[0]
 

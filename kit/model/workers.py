@@ -1,9 +1,5 @@
-"""The training workers: tasks run side by side on threads, each thread running torch on its own single thread.
-
-No thread ever waits for another inside an operation: that waiting is what made training collapse on a busy box
-(issue 14), and on an idle one two workers beat two intra-op threads (bench/README.md). The caller's thread only
-waits, reports progress and stops every worker on Ctrl-C or a worker's error.
-"""
+"""The training workers: tasks run side by side on threads, each running torch on one thread of its own, so no thread
+ever waits for another inside an operation."""
 
 from __future__ import annotations
 
@@ -26,10 +22,9 @@ class Cancelled(Exception):
 
 def run_on_workers(tasks: Sequence[Callable[[threading.Event], T]], workers: int, poll: Callable[[], None],
                    on_done: Callable[[int, T], None] | None = None) -> list[T]:
-    """Each task's result, the tasks started in the order given on `workers` threads. A task gets the stop event and
-    raises `Cancelled` at its next step once it is set. `poll` runs on the calling thread while the tasks run (every
-    MAIN_WAIT_S at most) and once at the end; `on_done` (task index, result) there as each task finishes. Ctrl-C, a
-    task's error or one of `on_done` stops every worker at its next step, and is raised once they have all stopped."""
+    """Each task's result, the tasks run in order on `workers` threads, each given the stop event; `poll` (at most every
+    MAIN_WAIT_S and at the end) and `on_done` run on the calling thread. Ctrl-C or an error stops every worker, then
+    is raised."""
     stop = threading.Event()
     # each worker's ops run on its thread alone; torch keeps the count per thread for OpenMP and MKL
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="kit-train",
