@@ -1,5 +1,4 @@
-"""The report's aggregate charts: what stays readable at 1,000 sources (kit.report.figures draws the per-source
-panels). Each chart is drawn from one file the kit writes; nothing here reads files."""
+"""The report's aggregate charts, readable at 1,000 sources; nothing here reads files."""
 
 from __future__ import annotations
 
@@ -18,8 +17,7 @@ LABELLED_WORST = 5  # sources named on the spread chart
 
 
 def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
-    """Every held-out row of every source: the ensemble's prediction against the teacher as a density (counts
-    per hexagon, log scale), with the diagonal and the teacher's range [0, 100]."""
+    """Every held-out row: prediction against teacher as a log density, the diagonal and [0, 100]."""
     y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
     fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
@@ -39,8 +37,8 @@ def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
 
 
 def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: float | None) -> Figure:
-    """Per source, from the folds table: its PLCC (mean over seeds, the band the seeds' lowest to highest),
-    sources sorted from lowest to highest, the worst few named; and the histogram of the sources' RMSE."""
+    """Per source: its PLCC (mean over seeds, the seeds' band), lowest first, the worst few marked by rank;
+    and the histogram of the sources' RMSE."""
     per = folds.groupby("src_sha256")["plcc"].agg(["mean", "min", "max"]).sort_values("mean", na_position="first")
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     strip, hist = fig.subplots(1, 2, width_ratios=(3, 2))
@@ -64,8 +62,7 @@ def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: f
 
 
 def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Figure:
-    """Nominal against empirical coverage: pooled (one point per level, from the verdict) and per source (a box
-    per level over the sources, from intervals.parquet); the diagonal is exact calibration."""
+    """Nominal against empirical coverage: pooled per level, and a box per level over the sources."""
     fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
     levels = [lv for lv in intervals.levels if np.isfinite(lv.level) and lv.coverage is not None]

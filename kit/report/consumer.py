@@ -1,6 +1,5 @@
-"""The report's section on the consumer: the held-out encodes as vmaf-tune's fast path predicts them, its tolerance,
-the gates on it and the slots of its one-hot the models never trained; the table from 03_loso/encodes.parquet
-(kit.verdict.consumer.consumer_fit), the gates and the untrained slots from the verdict."""
+"""The report's section on the consumer: the held-out encodes as vmaf-tune predicts them (from
+03_loso/encodes.parquet), the gates on it and the untrained slots of its one-hot (from the verdict)."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ def share_cell(g: ConsumerGroup, floor: float | None) -> Graded:
 
 
 def floor_of(g: ConsumerGroup, verdict: Verdict) -> float | None:
-    """The share the gates hold this group to (None: no gate on it): all, bands and encoders CONSUMER_SHARE's,
-    contents CONSUMER_CONTENT_SHARE's."""
+    """The share the gates hold this group to (None: no gate on it)."""
     gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
     value = verdict.provenance.thresholds.get(gate.threshold) if gate else None
     return float(value) if isinstance(value, int | float) else None
@@ -55,8 +53,7 @@ def untrained_text(verdict: Verdict) -> str:
 
 
 def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
-    """The section: the headline from the file, the gates, the untrained slots, the table; nothing for a verdict
-    without the block (an input set vmaf-tune does not feed, a kit before it)."""
+    """The section: headline, gates, untrained slots, table; nothing for a verdict without the block."""
     from kit.verdict.consumer import consumer_fit
 
     c = verdict.consumer

@@ -1,9 +1,6 @@
-"""The report's figures, drawn with matplotlib (Agg, no pyplot state) and returned as self-contained HTML: inline
-SVG for line and point charts, a base64 PNG for the dense scatter plots. Nothing here reads files.
-
-No name from outside (a source, a box) is drawn by matplotlib, whose fonts cover Latin only (a Chinese name would
-come out as boxes, a warning per glyph on stderr): a chart marks a source by its rank or its colour, and the page
-names them in HTML (`legend_html`, `rank_key`), where the browser draws any script.
+"""The report's figures, drawn with matplotlib (Agg, no pyplot state) as self-contained HTML: inline SVG, or a
+base64 PNG for dense scatter plots. Nothing here reads files. matplotlib's fonts cover Latin only, so no name from
+outside is drawn: a chart marks a source by its rank or colour, and the page names it (`legend_html`, `rank_key`).
 """
 
 from __future__ import annotations
@@ -42,8 +39,8 @@ PANEL_IN = 2.3  # inches per source panel
 
 
 def figure_html(fig: Figure, caption: str, fmt: str = "svg", key: str = "", caption_html: str = "") -> str:
-    """One <figure> holding the chart inline (svg) or as a data: URI (png); `key` (HTML, already escaped) says
-    which mark is which source, under the chart; `caption_html` (escaped) replaces the caption's text."""
+    """One <figure>: the chart inline (svg) or as a data: URI (png); `key` (escaped HTML) under it;
+    `caption_html` (escaped) in place of the caption's text."""
     check()  # a report draws dozens of figures: a stop signal between two (kit/infra/interrupts.py)
     buf = io.BytesIO()
     if fmt == "svg":
@@ -86,8 +83,7 @@ def rank_key(names: Sequence[str]) -> str:
 
 
 def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Sequence[str]) -> Figure:
-    """Per-fold PLCC, one marker per seed, one column per source in `order` (src_sha256, worst first), each
-    marked by its rank (the page's key names them)."""
+    """Per-fold PLCC, one marker per seed, one column per source in `order` (src_sha256), marked by rank."""
     seeds = sorted(per_fold["seed"].unique())
     fig = Figure(figsize=(max(5.0, 0.32 * len(order) + 2.5), 2.8), layout="constrained")
     ax = fig.add_subplot()
@@ -109,8 +105,7 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Seq
 
 
 def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[Colour, str]]:
-    """A colour and a marker per quality setting: one marker and one sequential colour map per encoder, its cq
-    grid from dark (low cq, high quality) to light, so a panel shows which settings a miss comes from."""
+    """A colour and a marker per quality setting: a marker and a colour map per encoder, low cq dark."""
     encoders = sorted({e for e, _ in keys})
     out: dict[tuple[str, int], tuple[Colour, str]] = {}
     for i, encoder in enumerate(encoders):
@@ -123,8 +118,8 @@ def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tup
 
 def source_panel(rows: pd.DataFrame, styles: dict[tuple[str, int], tuple[Colour, str]],
                  rng: np.random.Generator) -> Figure:
-    """One source's held-out frames: the ensemble's mean prediction against the teacher, coloured by quality
-    setting, on axes fitted to its own points (teacher and prediction on one scale), the diagonal for agreement."""
+    """One source's held-out frames: the mean prediction against the teacher by quality setting, on one
+    square scale fitted to its points, with the diagonal."""
     fig = Figure(figsize=(PANEL_IN, PANEL_IN), layout="constrained")
     ax = fig.add_subplot()
     if len(rows) > MAX_SCATTER_POINTS:
@@ -151,8 +146,7 @@ def span(*columns: pd.Series) -> tuple[float, float]:
 
 
 def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
-    """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
-    and one legend of the quality settings."""
+    """One small chart per source in `sources`, its name, PLCC and RMSE under it, and one legend."""
     from kit.model.metrics import residuals
     from kit.report.markup import esc
 
@@ -187,15 +181,15 @@ def distinct_colours(n: int) -> list[tuple[float, float, float, float]]:
 
 def source_colours(rq: pd.DataFrame, highlight: Sequence[str] = ()) -> dict[str, Colour]:
     """The sources the rate-quality charts colour (all up to LEGEND_SOURCES, else the `highlight` ones), each
-    with its colour, the same in every chart."""
+    with its colour in every chart."""
     sources = sorted(rq["src"].unique())
     named = sources if len(sources) <= LEGEND_SOURCES else [s for s in highlight if s in set(sources)]
     return dict(zip(named, distinct_colours(len(named)), strict=True))
 
 
 def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[tuple[str, Figure]]:
-    """Bitrate against mean VMAF (rq: one row per src, encoder and cq), one figure per encoder, one line per
-    source, on axes fitted to the encoder's points; the `colours` sources coloured, the others thin grey lines."""
+    """Bitrate against mean VMAF, a figure per encoder, a line per source; the `colours` sources coloured,
+    the others thin grey lines."""
     figures = []
     for encoder in sorted(rq["encoder"].unique()):
         fig = Figure(figsize=(5.6, 3.4), layout="constrained")

@@ -1,12 +1,6 @@
-"""The report's tables as data: each read from one file the kit writes, so every figure can be recomputed.
-
-- per row (03_loso/predictions.parquet): the ensemble's held-out prediction, the mean over the verdict's seeds;
-- per source (03_loso/folds.parquet, the verdict's `per_fold`): the means over seeds of each seed's figures,
-  ranked worst first as the verdict ranks its worst folds (kit.verdict.decide.worst_folds);
-- per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval;
-- per suspect source and encoder (the verdict's teacher_suspects, recomputable from the corpus file): the mean
-  teacher at the best and worst setting at the clip's own size;
-- the worst of each kind for the first screen (WorstItem).
+"""The report's tables as data, each read from one file the kit writes so every figure can be recomputed: per
+row, per source (ranked as kit.verdict.decide ranks them), per source and level, per suspect, and the worst of each
+kind for the first screen (WorstItem).
 """
 
 from __future__ import annotations
@@ -40,8 +34,8 @@ ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred"
 
 
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
-    """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf (teacher) and pred,
-    the mean over `seeds` of the held-out predictions."""
+    """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf and pred (the
+    mean over `seeds`)."""
     from kit.infra.parquet import parquet_columns, read_frame
 
     have = set(parquet_columns(path))
@@ -63,9 +57,8 @@ def read_intervals(path: Path) -> pd.DataFrame:
 
 
 def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
-    """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level
-    keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5);
-    NaN (no figure) where some row of the source has no bound at that level (null: unbounded)."""
+    """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level keyed
+    as the verdict keys levels ("nominal", "95", ...); NaN where a row of the source is unbounded at that level."""
     y, pairs = intervals["vmaf"], [(lo, "hi" + lo[2:]) for lo in intervals.columns if lo.startswith("lo")]
     frame = pd.DataFrame({"nominal" if (lv := level_of(lo)) is None else level_key(lv):
                           ((intervals[lo] <= y) & (y <= intervals[hi])).where(intervals[[lo, hi]].notna().all(axis=1))
@@ -83,8 +76,8 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
 
 def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None = None,
                    n: int = ROWS_SHOWN) -> pd.DataFrame:
-    """The `n` worst sources, worst first (the verdict's ranking, its reason named), with the means over seeds of
-    their figures, their share of predictions outside [0, 100], geometry and coverage at the nominal level."""
+    """The `n` worst sources as the verdict ranks them, with their figures (means over seeds), share out of
+    range, geometry and coverage at the nominal level."""
     from kit.verdict.decide import per_source, worst_folds
     from kit.verdict.document import WorstFold
 
@@ -103,8 +96,7 @@ def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, cove
 
 
 def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
-    """The error of each quality setting ("<encoder> cq<N>") over its held-out rows, as the verdict's breakdown
-    makes them (kit.verdict.breakdown.errors_of; coverage NaN: that needs the intervals). For a verdict of a kit
+    """The error of each quality setting over its held-out rows (kit.verdict.breakdown.errors_of), for a verdict
     without the breakdown."""
     if not {"encoder", "cq"} <= set(per_row.columns):
         return []
@@ -118,16 +110,14 @@ SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
 
 
 def suspect_rows(verdict: Verdict) -> list[list[object]]:
-    """The verdict's teacher_suspects (kit.verdict.plausibility) as the report's table, in its order (the lowest
-    mean at the best setting first): the figures to one decimal, as the summary and the recommendation say them."""
+    """The verdict's teacher_suspects as the report's table, in its order, figures to one decimal."""
     return [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}", s.worst_cq,
              f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}", " and ".join(SUSPECT_WHY[w] for w in s.why)]
             for s in verdict.teacher_suspects or ()]
 
 
 def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
-    """The sources scored far below the teacher's viewing resolution (at most FAR_BELOW_1080P lines), smallest
-    first."""
+    """The sources at most FAR_BELOW_1080P lines high, smallest first."""
     return sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
 
 
@@ -138,8 +128,7 @@ GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("qual
 
 @dataclass(frozen=True)
 class WorstItem:
-    """One line of the report's first screen: the worst of one kind, its figure, the typical (median) one of its
-    kind and, where a gate limits that figure, the gate."""
+    """One line of the first screen: the worst of one kind, its figure, the median of its kind and its gate."""
 
     what: str  # source | encoder | box | quality setting | resolution class | ladder rung
     name: str
@@ -159,8 +148,7 @@ class WorstItem:
 
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
-    """The source the verdict ranks worst (kit.verdict.decide.worst_folds: the figure furthest from the typical
-    source's, relative to its median), from the folds table; the per-source gate on that figure, where it is on."""
+    """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with its per-source gate."""
     from kit.verdict.decide import ranked
 
     if folds.empty:
@@ -175,8 +163,7 @@ def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
 
 
 def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstItem:
-    """The worst source with the per-source gate that is on (--max-abs-bias, --max-fold-rmse), the one on its
-    worst figure first: its own value of that figure against the limit."""
+    """The worst source's value against the per-source gate that is on, the one on its worst figure first."""
     on = [s for s in shown(verdict) if s.per_source and s.row.enabled and s.row.threshold is not None]
     if not on:
         return item
@@ -188,9 +175,8 @@ def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstIt
 
 
 def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
-    """Per grouping (encoder, box, quality setting, resolution, rung): the group of the largest RMSE pooled over
-    frames, against the median group's; for an encoder or box held out by --holdout, its gate on the held-out
-    PLCC."""
+    """Per grouping: the group of the largest RMSE against the median group's; for an encoder or box held
+    out by --holdout, its gate on the held-out PLCC."""
     items = []
     for by, what, plural in GROUPINGS:
         mine = [g for g in groups if g.by == by and math.isfinite(g.rmse)]

@@ -1,5 +1,5 @@
-"""Every criterion of a verdict's gate, derived once: what the report's gate table and the summary's gate rows say
-of it. No pandas: the summary imports it."""
+"""Every criterion of a verdict's gate, derived once for the report's gate table and the summary's gate rows.
+No pandas: the summary imports it."""
 
 from __future__ import annotations
 
@@ -23,15 +23,14 @@ def num(v: float | None, digits: str = ".4f") -> str:
 
 
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
-    """A gate row's sentence (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or
-    `off`."""
+    """A gate row's sentence: what it found, then its threshold and outcome, or `off`."""
     return f"{said}  ({f'gate {sign}{row.threshold:g}, {OUTCOME[row.passed]}' if row.enabled else off})"
 
 
 @dataclass(frozen=True)
 class GateLine:
-    """One criterion: the report's name, its figure, the limit (as shown: ">= 0.95", "off (--max-fold-rmse)"), the
-    outcome (None: off); `short` and `said`: the summary's row ("": not among its gates)."""
+    """One criterion: its name, figure, limit as shown, outcome (None: off); `short` and `said`: the summary's row
+    ("": not among its gates)."""
 
     name: str
     value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)
@@ -107,8 +106,7 @@ def limit_line(s: Shown) -> GateLine:
 
 
 def limit_lines(verdict: Verdict) -> list[GateLine]:
-    """The gates of kit.verdict.gates the verdict has, in its order (those shown beside their own table left out),
-    then the completeness."""
+    """The gates of kit.verdict.gates the verdict has, in its order, then the completeness."""
     lines = [limit_line(s) for s in shown(verdict) if s.gate.label]
     if (c := verdict.completeness) is not None:
         missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""

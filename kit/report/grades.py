@@ -1,9 +1,5 @@
-"""How bad a figure is, as the report colours it: by how far it is from its gate, or from the typical value.
-
-A figure is compared as a distance from perfect: RMSE, |bias|, a largest miss and a share as they are, a
-correlation as 1 - PLCC. Its ratio to the typical (median) distance of its kind, with a floor so a typical value of
-nearly nothing does not turn a small figure red, grades it: below MILD nothing, from MILD amber, from SEVERE red. A
-gate's failure is red whatever the ratio. No figure is computed here: each comes from its table's file.
+"""How bad a figure is, as the report colours it: its distance from perfect (1 - PLCC, |bias|, else the figure)
+over the typical (median) one of its kind, floored: from MILD amber, from SEVERE red. A failed gate is red.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""report.html: a self-contained page (no network) summarising a run. Tables come from the verdict; the figures
-from the held-out predictions, the intervals and the corpus, which `load_report_data` reads. It stays small at
-1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file of the rest named.
+"""report.html: a self-contained page (no network) summarising a run, small at 1,000 sources: aggregate charts,
+panels for the worst sources only, tables capped with the file of the rest named.
 """
 
 from __future__ import annotations
@@ -112,8 +111,8 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
 
 def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
                    corpus_encoders: Sequence[str] = ()) -> dict[str, object]:
-    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, and the encoders of the
-    rows trained on (a run on a given corpus encodes nothing itself: its rows' encoders, said so)."""
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, and the encoders used
+    (a run on a given corpus: its rows' encoders, said so)."""
     out: dict[str, object] = {}
     if run is not None:
         out |= {"invoked_at_utc": run.invoked_at_utc, "command": " ".join(run.argv), **run.where.to_json()}
@@ -197,8 +196,7 @@ VERDICT_FILE = "04_verdict/PROMOTE.json or HOLD.json"
 
 
 def teacher_section(verdict: Verdict) -> list[str]:
-    """The sources whose teacher looks wrong at their own size (the verdict's teacher_suspects), or that none does;
-    nothing for a verdict of a kit without the check."""
+    """The sources whose teacher looks wrong at their own size, or that none does (nothing without the check)."""
     from kit.report.frames import SUSPECT_HEADERS, suspect_rows
     from kit.verdict.plausibility import BEST_FLOOR, HIGH_QUALITY, MIN_DROP
 
@@ -257,8 +255,7 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
 
 
 def left_out_section(verdict: Verdict, skipped: tuple[Unusable, ...]) -> list[str]:
-    """The clips of --ref-dir this box's corpus step left out, each with why and the fix (02_corpus/skipped.json);
-    else those the boxes left out, as the union's manifest carries them."""
+    """The clips this box's corpus step left out (02_corpus/skipped.json), else those the boxes left out."""
     heading = "<h2 id='skipped'>Clips left out</h2>"
     if skipped:
         return [heading, sorted_by("by path"),
@@ -306,9 +303,8 @@ NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("source
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen: sources far below the teacher's 1080p, an
-    encoder whose encodes span too little of the teacher's scale, sources whose teacher looks wrong, clips left
-    out."""
+    """What limits what the figures mean, said on the first screen: sources far below 1080p, a narrow teacher
+    range, suspect teachers, clips left out."""
     from kit.report import sections
     from kit.verdict.plausibility import suspects_text
 
@@ -328,9 +324,8 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
 
 
 def matplotlib_home() -> None:
-    """matplotlib's configuration and font cache in the kit's cache (MPLCONFIGDIR), unless the user chose a folder
-    or matplotlib is loaded already: else it writes ~/.config/matplotlib, and says on stderr that it cannot where
-    the home folder is not writable (a service account, a read-only home on a cluster node)."""
+    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless the user chose one or it is loaded:
+    a home folder that is not writable would have it complain on stderr."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return
     from kit.errors import KitError

@@ -1,7 +1,5 @@
-"""The report's sections on intervals: each level's threshold and measured coverage (none where the level is
-unbounded), the coverage chart, per-clip use, and the interval the manifests export. Figures from the verdict's
-`intervals` block, recomputable from 04_verdict/intervals.parquet; the per-clip table of each pooling from its
-`clip_pooling` block, recomputable from 04_verdict/clip_pooling.parquet."""
+"""The report's section on intervals: each level, the coverage chart, per-clip use, the clip poolings and the
+exported interval, from the verdict (recomputable from 04_verdict/intervals.parquet and clip_pooling.parquet)."""
 
 from __future__ import annotations
 
@@ -59,8 +57,8 @@ def pooling_table(pooling: ClipPooling, gates: list[Shown]) -> list[str]:
 
 
 def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
-    """The intervals: what they guarantee, their warning and the coverage chart open; each level's thresholds and
-    figures, per-clip use, the pooled clips and the interval the manifests export folded under them."""
+    """The intervals: what they guarantee, their warning and the coverage chart open; the levels, per-clip
+    use, the pooled clips and the exported interval folded."""
     from kit.report import charts, figures
 
     iv = verdict.intervals

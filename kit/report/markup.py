@@ -1,5 +1,4 @@
-"""The page's HTML pieces: escaped text, cells, tables, capped tables, and every table's columns once (COLUMNS: a
-(field, header, grading or format) row each; a table is a list of field names). No figures computed, no files."""
+"""The page's HTML pieces: escaped text, cells, tables, and every table's columns once (COLUMNS)."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ ROWS_SHOWN = 100  # rows of a table that grows with the sources (sources, groups
 
 
 def esc(text: str) -> str:
-    """Text for the page: HTML-escaped, and made visible (kit/infra/visible.py), so a source name or a path
-    holding a line break, a terminal escape or a bidi override reads as it is spelled."""
+    """Text for the page: made visible (kit/infra/visible.py), then HTML-escaped."""
     return html.escape(visible(text))
 
 

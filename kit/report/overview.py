@@ -1,7 +1,5 @@
-"""The report's first screen: the verdict, where the ensemble is worst (source, encoder, box, quality setting,
-resolution, rung: each with how far it is from the typical one and from its gate), and the gate, failing rows
-first. The figures come from the folds table and the verdict's breakdown (kit.report.frames); each row names
-its file."""
+"""The report's first screen: where the ensemble is worst, each kind against its typical one and its gate, and
+the gate, failing rows first."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The report's sections on error and its spread: aggregate charts, the worst sources, error by source, by
-quality setting, by encoder and box, and the intervals' coverage. Each says which file its figures come from."""
+"""The report's sections on error and its spread: by source, quality setting, encoder, box and fold, and the
+aggregate charts. Each says which file its figures come from."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking
 
 
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
-    """Per-source PLCC: one marker per (seed, source) up to a readable number of sources, else their spread; each
-    source marked by its rank, the key under the chart naming it."""
+    """Per-source PLCC: one marker per (seed, source) up to PER_SOURCE_TICKS sources, else their spread; each
+    source marked by its rank, named in the key under the chart."""
     from kit.report import charts, figures
 
     threshold = verdict.gate.mean_plcc_threshold
@@ -87,8 +87,7 @@ def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[s
 
 
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
-    """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded; the
-    folds table holds every source's."""
+    """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded."""
     from kit.verdict.decide import per_source
 
     coverage = "coverage" in ranked
@@ -135,8 +134,7 @@ def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
 
 
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
-    """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
-    diverged), each figure coloured against the grouping's median; `label` first, where given."""
+    """One grouping's rows, the largest RMSE first (no figure before all), coloured against its median."""
     shade = typical(rows)
     return [cells(group_columns(coverage, bool(label)), r, shade, label=label)
             for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
@@ -155,9 +153,8 @@ BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setti
 
 
 def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:
-    """Error per encoder, box, quality setting, resolution class and ladder rung in one table, each grouping worst
-    first: the verdict's breakdown; for a verdict without one, the quality settings from the held-out
-    predictions."""
+    """Error per encoder, box, quality setting, resolution class and rung in one table, each grouping worst
+    first; without the verdict's breakdown, the quality settings from the predictions."""
     found = [(label, rows) for by, label in BREAKDOWNS if (rows := [r for r in breakdown if r.by == by])]
     source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
               if found else PREDICTIONS_FILE)
