@@ -6,8 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from kit.report.grades import Graded
-from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, cells, esc, headers, note, sorted_by, table
+from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, Graded, cells, esc, headers, note, sorted_by, table
 from kit.verdict.gates import CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, Shown, shown
 from kit.verdict.kinds import CONSUMER
 

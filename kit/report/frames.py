@@ -16,8 +16,7 @@ import pandas as pd
 from kit.corpus.schema import CORPUS_ROW
 from kit.model.conformal import level_key
 from kit.model.results import FoldResult
-from kit.report.grades import Measure, median, ratio
-from kit.report.markup import ROWS_SHOWN
+from kit.report.markup import ROWS_SHOWN, Measure, median, ratio
 from kit.verdict.breakdown import errors_of, quality_key
 from kit.verdict.document import GroupErrors
 from kit.verdict.gates import HOLDOUT_PLCC, shown
@@ -85,11 +84,10 @@ def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, cove
     ranked["share_out_of_range"] = ranked["src_sha256"].map(per_source(folds).set_index("src_sha256")
                                                             ["share_out_of_range"])
     geometry = {c.src_sha256: c for c in clips or ()}
-    ranked["resolution"] = [f"{g.width}x{g.height}" if (g := geometry.get(s)) and g.width and g.height else "n/a"
-                            for s in ranked["src_sha256"]]
-    ranked["height"] = [g.height if (g := geometry.get(s)) else 0 for s in ranked["src_sha256"]]
-    ranked["fps"] = [g.fps if (g := geometry.get(s)) else float("nan") for s in ranked["src_sha256"]]
-    ranked["frames"] = [g.frames if (g := geometry.get(s)) else 0 for s in ranked["src_sha256"]]
+    found = [geometry.get(s) for s in ranked["src_sha256"]]
+    ranked["resolution"] = [f"{g.width}x{g.height}" if g and g.width and g.height else "n/a" for g in found]
+    ranked["fps"] = [g.fps if g else float("nan") for g in found]
+    ranked["frames"] = [g.frames if g else 0 for g in found]
     if coverage is not None and "nominal" in coverage:
         ranked["coverage"] = ranked["src_sha256"].map(coverage["nominal"])
     return ranked

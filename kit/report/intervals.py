@@ -59,7 +59,7 @@ def pooling_table(pooling: ClipPooling, gates: list[Shown]) -> list[str]:
 def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
     """The intervals: what they guarantee, their warning and the coverage chart open; the levels, per-clip
     use, the pooled clips and the exported interval folded."""
-    from kit.report import charts, figures
+    from kit.report import figures
 
     iv = verdict.intervals
     if iv is None:
@@ -86,7 +86,7 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
         folded += pooling_table(verdict.clip_pooling, shown(verdict, CLIP_ERROR_GATES))
     if iv.exported is not None:
         folded += exported_section(iv.exported)
-    chart = figures.figure_html(charts.coverage_figure(iv, by_source),
+    chart = figures.figure_html(figures.coverage_figure(iv, by_source),
                                 "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
                                 f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
                                 "point.")

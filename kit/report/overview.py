@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from kit.report.frames import WorstItem
 from kit.report.gatelines import GateLine, gate_lines
-from kit.report.grades import LEGEND, Graded, grade
-from kit.report.markup import esc, note, sorted_by, table
+from kit.report.markup import LEGEND, Graded, esc, grade, note, sorted_by, table
 from kit.report.markup import fmt as _fmt
 from kit.verdict.kinds import POOLED, SOURCE
 

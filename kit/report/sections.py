@@ -31,34 +31,34 @@ SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
     """Per-source PLCC: one marker per (seed, source) up to PER_SOURCE_TICKS sources, else their spread; each
     source marked by its rank, named in the key under the chart."""
-    from kit.report import charts, figures
+    from kit.report import figures
 
     threshold = verdict.gate.mean_plcc_threshold
-    if folds["src_sha256"].nunique() <= charts.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
+    if folds["src_sha256"].nunique() <= figures.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
         order = [str(s) for s in ranked["src_sha256"]]
         return figures.figure_html(figures.fold_plcc_figure(folds, threshold, order),
                                    "Held-out PLCC of every (seed, source), from the predictions of the members that "
                                    "did not train on the source (its fold held out its whole content group); each "
                                    f"source by its rank in the sources table. From {FOLDS_FILE}.",
                                    key=figures.rank_key([str(s) for s in ranked["src"]]))
-    return figures.figure_html(charts.source_spread_figure(folds, ranked, threshold),
+    return figures.figure_html(figures.source_spread_figure(folds, ranked, threshold),
                                "Left: every source's held-out PLCC, the mean over seeds (line) and the seeds' lowest "
-                               f"to highest (band), sorted; the {charts.LABELLED_WORST} worst of the ranking marked "
+                               f"to highest (band), sorted; the {figures.LABELLED_WORST} worst of the ranking marked "
                                f"by rank. Right: the sources' RMSE (mean over seeds). From {FOLDS_FILE}.",
-                               key=figures.rank_key([str(s) for s in ranked["src"].head(charts.LABELLED_WORST)]))
+                               key=figures.rank_key([str(s) for s in ranked["src"].head(figures.LABELLED_WORST)]))
 
 
 def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame,
                       per_row: pd.DataFrame | None) -> list[str]:
     """Side by side: per-source PLCC over the seeds, and the pooled density of every held-out frame."""
-    from kit.report import charts, figures
+    from kit.report import figures
 
     charts_shown = []
     if not folds.empty:
         charts_shown.append(spread_figure(verdict, folds, ranked))
     if per_row is not None and not per_row.empty:
         charts_shown.append(figures.figure_html(
-            charts.pooled_density_figure(per_row),
+            figures.pooled_density_figure(per_row),
             "All sources at once: each held-out frame's prediction (the mean over seeds of the members that did not "
             "train on it) against the teacher, as frames per cell, on axes fitted to the frames; grey line = "
             f"agreement; red = the teacher's range where it falls inside. From {PREDICTIONS_FILE}.", "png"))
