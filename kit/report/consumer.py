@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from kit.report.markup import CONSUMER_TABLE, ROWS_SHOWN, Graded, cells, esc, headers, note, sorted_by, table
+from kit.verdict.consumer import consumer_fit
 from kit.verdict.gates import CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, Shown, shown
 from kit.verdict.kinds import CONSUMER
 
@@ -20,41 +21,22 @@ BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune
             "content": "content group"}
 
 
-def share_cell(g: ConsumerGroup, floor: float | None) -> Graded:
-    """The share within the tolerance, red where it is below the gate that judges it."""
-    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
-    return Graded(shown, "g2" if floor is not None and not g.share_within >= floor else "")
-
-
-def floor_of(g: ConsumerGroup, verdict: Verdict) -> float | None:
-    """The share the gates hold this group to (None: no gate on it)."""
+def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
+    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
     gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
-    value = verdict.provenance.thresholds.get(gate.threshold) if gate else None
-    return float(value) if isinstance(value, int | float) else None
+    floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
+    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
+    return Graded(shown, "g2" if isinstance(floor, int | float) and not g.share_within >= floor else "")
 
 
 def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
     """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
-    rows: list[list[object]] = []
-    for by in BY_WORDS:
-        mine = [g for g in groups if g.by == by]
-        rows += [cells(CONSUMER_TABLE, g, label=BY_WORDS[by], share_within=share_cell(g, floor_of(g, verdict)))
-                 for g in mine[:ROWS_SHOWN]]
-    return rows
-
-
-def untrained_text(verdict: Verdict) -> str:
-    """The slots of vmaf-tune's one-hot no row trained, and what would train each."""
-    c = verdict.consumer
-    assert c is not None
-    return ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there are "
-            f"extrapolation): {c.train_hint}.")
+    return [cells(CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict))
+            for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
 
 
 def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
     """The section: headline, gates, untrained slots, table; nothing for a verdict without the block."""
-    from kit.verdict.consumer import consumer_fit
-
     c = verdict.consumer
     if c is None:
         return []
@@ -68,7 +50,9 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts += [f"<p class='{'warn' if s.row.enabled and not s.row.passed else 'note'}'>{esc(gate_line(s))}</p>"
               for s in shown(verdict, CONSUMER_GATES)]
     if c.train_hint:
-        parts.append(f"<p class='warn'>{esc(untrained_text(verdict))}</p>")
+        said = ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there "
+                f"are extrapolation): {c.train_hint}.")
+        parts.append(f"<p class='warn'>{esc(said)}</p>")
     if c.codec_note:
         parts.append(note(f"The one-hot: {c.codec_note}."))
     if verdict.teacher_function is not None:

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.infra.parquet import parquet_columns, read_frame
 from kit.model.conformal import level_key
 from kit.model.results import FoldResult
 from kit.report.markup import ROWS_SHOWN, Measure, median, ratio
+from kit.verdict import decide
 from kit.verdict.breakdown import errors_of, quality_key
-from kit.verdict.document import GroupErrors
+from kit.verdict.document import GroupErrors, WorstFold
 from kit.verdict.gates import HOLDOUT_PLCC, shown
 from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
@@ -35,8 +37,6 @@ ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred"
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
     """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf and pred (the
     mean over `seeds`)."""
-    from kit.infra.parquet import parquet_columns, read_frame
-
     have = set(parquet_columns(path))
     df = read_frame(path, [c for c in ROW_COLUMNS if c in have])
     df = df[df["seed"].isin(list(seeds))]
@@ -49,8 +49,6 @@ def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]
 
 def read_intervals(path: Path) -> pd.DataFrame:
     """The held-out rows' intervals: src_sha256, vmaf, and every lo*/hi* pair the file holds."""
-    from kit.infra.parquet import parquet_columns, read_frame
-
     wanted = [c for c in parquet_columns(path) if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))]
     return read_frame(path, wanted)
 
@@ -73,15 +71,13 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
     return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in figures})  # None (absent): NaN
 
 
-def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None = None,
-                   n: int = ROWS_SHOWN) -> pd.DataFrame:
-    """The `n` worst sources as the verdict ranks them, with their figures (means over seeds), share out of
+def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None
+                   ) -> pd.DataFrame:
+    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures (means over seeds), share out of
     range, geometry and coverage at the nominal level."""
-    from kit.verdict.decide import per_source, worst_folds
-    from kit.verdict.document import WorstFold
-
-    ranked = pd.DataFrame([vars(w) for w in worst_folds(folds, n=n)], columns=[f.name for f in fields(WorstFold)])
-    ranked["share_out_of_range"] = ranked["src_sha256"].map(per_source(folds).set_index("src_sha256")
+    worst = decide.worst_folds(folds, n=ROWS_SHOWN)
+    ranked = pd.DataFrame([vars(w) for w in worst], columns=[f.name for f in fields(WorstFold)])
+    ranked["share_out_of_range"] = ranked["src_sha256"].map(decide.per_source(folds).set_index("src_sha256")
                                                             ["share_out_of_range"])
     geometry = {c.src_sha256: c for c in clips or ()}
     found = [geometry.get(s) for s in ranked["src_sha256"]]
@@ -147,11 +143,9 @@ class WorstItem:
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
     """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with its per-source gate."""
-    from kit.verdict.decide import ranked
-
     if folds.empty:
         return None
-    sources, scores, order = ranked(folds)
+    sources, scores, order = decide.ranked(folds)
     top = sources.iloc[order[0]]
     measure: Measure = str(scores.iloc[order[0]].idxmax())  # type: ignore[assignment]
     typical = float(sources[measure].abs().median() if measure == "bias" else sources[measure].median())

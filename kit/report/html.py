@@ -338,7 +338,7 @@ def matplotlib_home() -> None:
 
 def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     matplotlib_home()
-    from kit.report import consumer, frames, intervals, overview, sections
+    from kit.report import consumer, frames, overview, sections
 
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
@@ -353,7 +353,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
-            *intervals.intervals_section(verdict, data.coverage),
+            *sections.intervals_section(verdict, data.coverage),
             *left_out_section(verdict, data.skipped), *check_section(verdict)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
