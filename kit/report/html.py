@@ -338,7 +338,7 @@ def matplotlib_home() -> None:
 
 def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     matplotlib_home()
-    from kit.report import consumer, frames, overview, sections
+    from kit.report import frames, gatelines, sections
 
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
@@ -347,7 +347,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*consumer.consumer_section(verdict, data.encodes),
+    body = [*sections.consumer_section(verdict, data.encodes),
             *(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
@@ -361,8 +361,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
         f"<p>{esc(verdict.recommendation)}</p>",
-        *overview.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
-        "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
+        *gatelines.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
+        "<h2 id='gate'>Gate</h2>", gatelines.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
         f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "
         f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "
         f"train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",

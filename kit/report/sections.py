@@ -1,5 +1,6 @@
 """The report's sections on error and its spread: by source, quality setting, encoder, box and fold, the aggregate
-charts, and the intervals. Each says which file its figures come from."""
+charts, the intervals, and the held-out encodes as vmaf-tune predicts them. Each says which file its figures come
+from."""
 
 from __future__ import annotations
 
@@ -12,16 +13,17 @@ import numpy as np
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
 from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, quality_rows
-from kit.report.markup import ROWS_SHOWN, bounded_cell, cells, details, esc, note, sorted_by, table, typical
+from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
+from kit.verdict.consumer import consumer_fit
 from kit.verdict.decide import per_source
-from kit.verdict.gates import CLIP_ERROR_GATES, Shown, shown
-from kit.verdict.kinds import POOLED, POOLED_CLIP, SOURCE
+from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, Shown, shown
+from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from kit.corpus.summary import SourceInfo
-    from kit.verdict.document import ClipPooling, ExportedInterval, GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import ClipPooling, ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -204,8 +206,10 @@ LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded w
                  "lowest coverage of a source", "why no figure"]
 
 
-def exported_section(e: ExportedInterval) -> list[str]:
+def exported_section(iv: Intervals) -> list[str]:
     """What the manifests' confidence block exports, and what it covers on the held-out rows."""
+    e = iv.exported
+    assert e is not None
     parts = ["<h3 id='exported'>The exported interval (the manifests' confidence block)</h3>",
              note(f"{e.recipe}. Recomputable from {INTERVALS_FILE} (pred, std, vmaf, content).")]
     if not e.calibrated:
@@ -265,10 +269,81 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
     if verdict.clip_pooling is not None:
         folded += pooling_table(verdict.clip_pooling, shown(verdict, CLIP_ERROR_GATES))
     if iv.exported is not None:
-        folded += exported_section(iv.exported)
+        folded += exported_section(iv)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
                                 "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
                                 f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
                                 "point.")
     more = details("each level, per-clip use, pooled clips and the exported interval", *folded)
     return [*parts, f"<div class='pair'>{chart}<div>{more}</div></div>"]
+
+
+ENCODES_FILE = "03_loso/encodes.parquet"
+BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
+            "content": "content group"}
+
+
+def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
+    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
+    gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
+    floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
+    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
+    return Graded(shown, "g2" if isinstance(floor, int | float) and not g.share_within >= floor else "")
+
+
+def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
+    """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
+    return [cells(markup.CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict))
+            for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
+
+
+def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
+    """The section: headline, gates, untrained slots, table; nothing for a verdict without the block."""
+    c = verdict.consumer
+    if c is None:
+        return []
+    parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
+    if encodes is None:
+        return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
+    # from the file alone, as the verdict
+    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
+    whole, groups = fit.whole, [fit.whole, *fit.groups]
+    parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
+    parts += [f"<p class='{'warn' if s.row.enabled and not s.row.passed else 'note'}'>{esc(gate_line(s))}</p>"
+              for s in shown(verdict, CONSUMER_GATES)]
+    if c.train_hint:
+        said = ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there "
+                f"are extrapolation): {c.train_hint}.")
+        parts.append(f"<p class='warn'>{esc(said)}</p>")
+    if c.codec_note:
+        parts.append(note(f"The one-hot: {c.codec_note}."))
+    if verdict.teacher_function is not None:
+        parts.append(note(f"The teacher's function: {verdict.teacher_function.label}; the recipe: "
+                          f"{verdict.recipe or 'frames'} (docs/teachers.md)."))
+    parts += [note(text) for text in (c.not_counted, unmeasured_text(c.unmeasured_bands)) if text]
+    return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
+                              "within the tolerance first, then the largest miss"),
+            table(markup.headers(markup.CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
+            note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
+                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
+
+
+def headline(whole: ConsumerGroup, tolerance: float) -> str:
+    if not whole.n_encodes:
+        return "No held-out encode vmaf-tune can query: no figure."
+    return (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {tolerance:g} VMAF of the teacher "
+            f"as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
+            f"({whole.worst_encode}).")
+
+
+def gate_line(s: Shown) -> str:
+    g = s.row
+    state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+    return f"{g.statement} ({s.gate.flag}, {state})."
+
+
+def unmeasured_text(bands: list[str] | None) -> str | None:
+    if not bands:
+        return None
+    return (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are unmeasured "
+            "(widen --cqs to cover them).")

@@ -24,7 +24,7 @@ from kit.platforms.resolve import detect_command
 from kit.report import gatelines
 from kit.report.gatelines import gate_lines, num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict
+from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -143,14 +143,8 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
     return f"{percent(x.level)} covers {x.coverage:.1%}, width {num(x.mean_width, '.1f')}"
 
 
-def pooling_lines(pooling: ClipPooling) -> list[str]:
-    """One line per pooling: its RMSE and largest error over the held-out clips."""
-    return [f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} ({e.worst_clip}), bias "
-            f"{e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})" for e in pooling.pooled]
-
-
 def interval_rows(verdict: Verdict) -> list[Row]:
-    """The intervals, their warning, whole-clip use, the optional gates on them."""
+    """The intervals, their warning, whole-clip use, each clip pooling, the optional gates on them."""
     iv = verdict.intervals
     if iv is None:
         return []
@@ -162,7 +156,9 @@ def interval_rows(verdict: Verdict) -> list[Row]:
     if iv.clip_use is not None:
         rows.append(Row("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
-        rows += [Row("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
+        rows += [Row("clip pooled", f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} "
+                                    f"({e.worst_clip}), bias {e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})")
+                 for e in verdict.clip_pooling.pooled]
     return rows + [gated(s.short, s.row.statement, s.row)
                    for s in [*shown(verdict, CLIP_ERROR_GATES), *shown(verdict, COVERAGE_GATE, RANGE_GATE)]
                    if s.row.enabled or (s.gate.warns_off and s.row.statement and s.row.worst_value > 0)]
