@@ -125,8 +125,7 @@ def check_root(root: Path) -> None:
 
 
 def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tuple[str, str], ...]:
-    """KIT_* variables set now that are no run flag (a folder made absolute): every task exports them, so a
-    resubmission from another shell or folder behaves the same (a run flag's is in the settings file)."""
+    """KIT_* variables set now that are no run flag (a folder made absolute): every task's, wherever submitted from."""
     return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
                         if k.startswith("KIT_") and k not in run_env_names and k not in NOT_PINNED
                         and "\n" not in v))

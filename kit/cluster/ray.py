@@ -45,8 +45,7 @@ class TaskResult:
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
                  ok_codes: Sequence[tuple[int, ...]]) -> TaskResult:
-    """The body of a Ray task, on a worker: the commands in order, each writing into `log` as it goes; stops at the
-    first whose exit code is not in its `ok_codes`."""
+    """A Ray task's body: the commands in order into `log`, up to the first whose exit code is not in its `ok_codes`."""
     import platform
 
     from kit.infra.proc import run_process, tail_lines
@@ -109,8 +108,7 @@ def connect(ray: Any, address: str | None) -> str:
 
 
 def reachable(address: str) -> None:
-    """A cluster address's port answers within CONNECT_TIMEOUT_S (Ray retries a dead one for minutes); ray:// is
-    checked by Ray's client."""
+    """A cluster address answers within CONNECT_TIMEOUT_S (Ray retries a dead one for minutes; ray://: its client)."""
     if not address or address == "auto" or address.startswith("ray://"):
         return
     host, _, port = address.rpartition(":")
@@ -176,8 +174,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
 
 def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[str]],
            log: Callable[[int], str]) -> dict[Any, str]:
-    """`n` tasks that each run `commands` (every one must exit 0), task K placed by KIT_ARRAY_TASK=K/N (`--shard
-    auto`, `--train-task auto`), its output in <logs>/<log(K)>.log."""
+    """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its output in <logs>/<log(K)>.log."""
     names = {k: f"{what} {k}/{n}" for k in range(1, n + 1)}
     return {task.remote(name, commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
                         str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): name
@@ -205,8 +202,7 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
 
 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
-    """A task's result; a task Ray itself lost (its node died past the retries, the kit not importable there) is a
-    failed result naming why."""
+    """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
     try:
         result: TaskResult = ray.get(ref)
     except ray.exceptions.RayError as exc:
@@ -216,8 +212,7 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
 
 
 def _cancel(ray: Any, refs: list[Any]) -> int:
-    """An interrupt: each running task is interrupted (its kit command killed with its process group) and given
-    30 s to end. How many were running."""
+    """An interrupt: each running task cancelled (its kit command killed) and given 30 s to end; how many ran."""
     pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
     for ref in pending:
         ray.cancel(ref, force=False)

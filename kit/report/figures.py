@@ -44,8 +44,7 @@ LABELLED_WORST = 5  # sources named on the spread chart
 
 
 def figure_html(fig: Figure, caption: str, fmt: str = "svg", key: str = "", caption_html: str = "") -> str:
-    """One <figure>: the chart inline (svg) or as a data: URI (png); `key` (escaped HTML) under it;
-    `caption_html` (escaped) in place of the caption's text."""
+    """One <figure>: the chart inline (svg) or as a data: URI (png); `key` and `caption_html` are escaped HTML."""
     check()  # a report draws dozens of figures: a stop signal between two (kit/infra/interrupts.py)
     buf = io.BytesIO()
     if fmt == "svg":
@@ -119,8 +118,7 @@ def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tup
 
 def source_panel(rows: pd.DataFrame, styles: dict[tuple[str, int], tuple[Colour, str]],
                  rng: np.random.Generator) -> Figure:
-    """One source's held-out frames: the mean prediction against the teacher by quality setting, on one
-    square scale fitted to its points, with the diagonal."""
+    """One source's held-out frames, mean prediction against teacher by quality setting, on one fitted square."""
     fig = Figure(figsize=(PANEL_IN, PANEL_IN), layout="constrained")
     ax = fig.add_subplot()
     if len(rows) > MAX_SCATTER_POINTS:
@@ -178,16 +176,14 @@ def distinct_colours(n: int) -> list[tuple[float, float, float, float]]:
 
 
 def source_colours(rq: pd.DataFrame, highlight: Sequence[str] = ()) -> dict[str, Colour]:
-    """The sources the rate-quality charts colour (all up to LEGEND_SOURCES, else the `highlight` ones), each
-    with its colour in every chart."""
+    """The sources the rate-quality charts colour (all up to LEGEND_SOURCES, else `highlight`), one colour each."""
     sources = sorted(rq["src"].unique())
     named = sources if len(sources) <= LEGEND_SOURCES else [s for s in highlight if s in set(sources)]
     return dict(zip(named, distinct_colours(len(named)), strict=True))
 
 
 def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[tuple[str, Figure]]:
-    """Bitrate against mean VMAF, a figure per encoder, a line per source; the `colours` sources coloured,
-    the others thin grey lines."""
+    """Bitrate against mean VMAF, a figure per encoder; the `colours` sources coloured, the rest thin grey."""
     figures = []
     for encoder in sorted(rq["encoder"].unique()):
         fig = Figure(figsize=(5.6, 3.4), layout="constrained")
@@ -235,8 +231,7 @@ def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
 
 
 def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: float | None) -> Figure:
-    """Per source: its PLCC (mean over seeds, the seeds' band), lowest first, the worst few marked by rank;
-    and the histogram of the sources' RMSE."""
+    """Per source: its PLCC (mean over seeds, the seeds' band), the worst few marked; and a histogram of RMSE."""
     per = folds.groupby("src_sha256")["plcc"].agg(["mean", "min", "max"]).sort_values("mean", na_position="first")
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     strip, hist = fig.subplots(1, 2, width_ratios=(3, 2))

@@ -35,8 +35,7 @@ ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred"
 
 
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
-    """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf and pred (the
-    mean over `seeds`)."""
+    """One row per held-out corpus row: src, src_sha256, encoder, cq, vmaf and pred (the mean over `seeds`)."""
     have = set(parquet_columns(path))
     df = read_frame(path, [c for c in ROW_COLUMNS if c in have])
     df = df[df["seed"].isin(list(seeds))]
@@ -73,8 +72,7 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
 
 def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None
                    ) -> pd.DataFrame:
-    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures (means over seeds), share out of
-    range, geometry and coverage at the nominal level."""
+    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures, geometry and coverage."""
     worst = decide.worst_folds(folds, n=ROWS_SHOWN)
     ranked = pd.DataFrame([vars(w) for w in worst], columns=[f.name for f in fields(WorstFold)])
     ranked["share_out_of_range"] = ranked["src_sha256"].map(decide.per_source(folds).set_index("src_sha256")
@@ -90,8 +88,7 @@ def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, cove
 
 
 def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
-    """The error of each quality setting over its held-out rows (kit.verdict.breakdown.errors_of), for a verdict
-    without the breakdown."""
+    """The error of each quality setting over its held-out rows, for a verdict without the breakdown."""
     if not {"encoder", "cq"} <= set(per_row.columns):
         return []
     return [errors_of("quality", quality_key(str(encoder), int(cq)), rows)
@@ -167,8 +164,7 @@ def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstIt
 
 
 def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
-    """Per grouping: the group of the largest RMSE against the median group's; for an encoder or box held
-    out by --holdout, its gate on the held-out PLCC."""
+    """Per grouping: the group of the largest RMSE against the median group's, with its --holdout gate."""
     items = []
     for by, what, plural in GROUPINGS:
         mine = [g for g in groups if g.by == by and math.isfinite(g.rmse)]

@@ -32,8 +32,7 @@ def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
 
 @dataclass(frozen=True)
 class GateLine:
-    """One criterion: its name, figure, limit as shown, outcome (None: off); `short` and `said`: the summary's row
-    ("": not among its gates)."""
+    """One criterion: name, figure, limit as shown, outcome (None: off); `short`, `said`: the summary's row."""
 
     name: str
     value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)

@@ -111,8 +111,7 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
 
 def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
                    corpus_encoders: Sequence[str] = ()) -> dict[str, object]:
-    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, and the encoders used
-    (a run on a given corpus: its rows' encoders, said so)."""
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, the encoders used."""
     out: dict[str, object] = {}
     if run is not None:
         out |= {"invoked_at_utc": run.invoked_at_utc, "command": " ".join(run.argv), **run.where.to_json()}
@@ -303,8 +302,7 @@ NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("source
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen: sources far below 1080p, a narrow teacher
-    range, suspect teachers, clips left out."""
+    """What limits what the figures mean, said on the first screen."""
     from kit.report import sections
     from kit.verdict.plausibility import suspects_text
 

@@ -34,8 +34,7 @@ SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking
 
 
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
-    """Per-source PLCC: one marker per (seed, source) up to PER_SOURCE_TICKS sources, else their spread; each
-    source marked by its rank, named in the key under the chart."""
+    """Per-source PLCC: a marker per (seed, source) up to PER_SOURCE_TICKS sources, else their spread."""
     threshold = verdict.gate.mean_plcc_threshold
     if folds["src_sha256"].nunique() <= figures.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
         order = [str(s) for s in ranked["src_sha256"]]
@@ -150,8 +149,7 @@ BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setti
 
 
 def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:
-    """Error per encoder, box, quality setting, resolution class and rung in one table, each grouping worst
-    first; without the verdict's breakdown, the quality settings from the predictions."""
+    """Error per encoder, box, quality setting, resolution class and rung, each worst first (kit.verdict.breakdown)."""
     found = [(label, rows) for by, label in BREAKDOWNS if (rows := [r for r in breakdown if r.by == by])]
     source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
               if found else PREDICTIONS_FILE)
@@ -243,8 +241,7 @@ def pooling_table(pooling: ClipPooling, gates: list[Shown]) -> list[str]:
 
 
 def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
-    """The intervals: what they guarantee, their warning and the coverage chart open; the levels, per-clip
-    use, the pooled clips and the exported interval folded."""
+    """The intervals: their guarantee, warning and coverage chart; levels, clip use and exports folded."""
     iv = verdict.intervals
     if iv is None:
         return []

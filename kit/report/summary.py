@@ -204,8 +204,7 @@ CONSUMER_LABEL = "as vmaf-tune uses it"
 
 
 def consumer_text(verdict: Verdict) -> str | None:
-    """The held-out encodes as vmaf-tune predicts them, in one row: the share within its tolerance, the misses, the
-    worst CRF band, encoder and content, and the untrained slots of its one-hot."""
+    """The held-out encodes as vmaf-tune predicts them, in one row (kit.verdict.consumer)."""
     c = verdict.consumer
     if c is None:
         return None
@@ -262,8 +261,7 @@ def error_text(verdict: Verdict) -> str:
 
 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
-    """The closing summary: the verdict, the gate (a failing gate in full, the passing optional ones in one row),
-    the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
+    """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
     # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
     plcc = gate_rows(verdict)
@@ -332,8 +330,7 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
 
 
 def left_out_lines(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
-    """The opt-in encoders --encoders auto left out (prereqs.json): those that work here, with the --encoders value
-    that adds them, and those not tested, with the command that tests them."""
+    """The opt-in encoders --encoders auto left out (prereqs.json), with the flag or command that adds them."""
     prereqs, _ = read_prereqs(tree, RunDir(out_dir).prereqs_json)
     if prereqs is None:
         return []

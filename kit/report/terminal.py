@@ -61,8 +61,7 @@ def duration(seconds: float) -> str:
 
 
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s`: the steps and corpus bars kit.report.eta's, counted down between two estimates; the others
-    rich's, from their rate."""
+    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down; rich's on the others."""
 
     def render(self, task: Task) -> Text:
         remaining = task.fields.get("left", task.time_remaining)
@@ -73,8 +72,7 @@ class _TimeColumn(ProgressColumn):
 
 def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "result", "detail"), ok_at: int = 1
                 ) -> Table:
-    """Check rows as a table for a terminal: every cell Text (brackets are not markup), the last one without its
-    hint (said under the table); green where the cell at `ok_at` says so."""
+    """Check rows as a table of Text cells, the last without its hint, green where the cell at `ok_at` says so."""
     table = Table(show_header=True, header_style="bold")
     for col in columns:  # the last column folds a word longer than it (a list of encoders) rather than cut it
         table.add_column(col, overflow="fold" if col == columns[-1] else "ellipsis")
@@ -86,8 +84,7 @@ def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "res
 
 
 def bar_columns(width: int) -> tuple[ProgressColumn, ...]:
-    """The bars' columns for a terminal `width` wide: description, bar, count, ETA, then the detail in what is left
-    (cut, or left out): on 80 columns every bar keeps its ETA."""
+    """The bars' columns for a terminal `width` wide: on 80 columns every bar keeps its ETA."""
     describe, count, clock = min(26, max(16, width // 4)), 14 if width >= 100 else 12, 10
     rest = max(0, width - describe - count - clock - 4)  # the four spaces between the five columns
     bar = min(28, max(6, rest // 2))
@@ -106,8 +103,7 @@ def bar_columns(width: int) -> tuple[ProgressColumn, ...]:
 
 
 class FittedProgress(Progress):
-    """rich's Progress with its columns fitted to the terminal's width at each refresh (rich crops a wider row at
-    its right end, where the ETA is)."""
+    """rich's Progress with its columns fitted to the terminal's width at each refresh (it crops the ETA)."""
 
     def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
         live = getattr(self, "live", None)  # None while rich's own __init__ draws the first table
