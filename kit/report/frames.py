@@ -1,7 +1,6 @@
 """The report's tables as data, each read from one file the kit writes so every figure can be recomputed: per
-row, per source (ranked as kit.verdict.decide ranks them), per source and level, per suspect, and the worst of each
-kind for the first screen (WorstItem).
-"""
+row, per source (ranked as kit.verdict.decide ranks them), per source and level, and the worst of each kind for the
+first screen (WorstItem)."""
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from kit.verdict.document import HoldoutBlock, Verdict
 
 PANELS = 6  # predicted-vs-teacher panels: the worst few sources of the verdict's ranking
-FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred")
 
 
@@ -46,15 +44,11 @@ def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]
     return per_row
 
 
-def read_intervals(path: Path) -> pd.DataFrame:
-    """The held-out rows' intervals: src_sha256, vmaf, and every lo*/hi* pair the file holds."""
-    wanted = [c for c in parquet_columns(path) if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))]
-    return read_frame(path, wanted)
-
-
-def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
-    """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level keyed
-    as the verdict keys levels ("nominal", "95", ...); NaN where a row of the source is unbounded at that level."""
+def coverage_by_source(path: Path) -> pd.DataFrame:
+    """Per source (index src_sha256) of the intervals at `path`: the share of its rows with lo <= teacher <= hi, one
+    column per level keyed as the verdict keys levels ("nominal", "95", ...); NaN where a row is unbounded there."""
+    intervals = read_frame(path, [c for c in parquet_columns(path)
+                                  if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))])
     y, pairs = intervals["vmaf"], [(lo, "hi" + lo[2:]) for lo in intervals.columns if lo.startswith("lo")]
     frame = pd.DataFrame({"nominal" if (lv := level_of(lo)) is None else level_key(lv):
                           ((intervals[lo] <= y) & (y <= intervals[hi])).where(intervals[[lo, hi]].notna().all(axis=1))
@@ -93,23 +87,6 @@ def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
         return []
     return [errors_of("quality", quality_key(str(encoder), int(cq)), rows)
             for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True)]
-
-
-SUSPECT_HEADERS = ["source", "encoder", "settings, best first", "best cq", "mean teacher at best", "worst cq",
-                   "mean teacher at worst", "fall", "why"]
-SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
-
-
-def suspect_rows(verdict: Verdict) -> list[list[object]]:
-    """The verdict's teacher_suspects as the report's table, in its order, figures to one decimal."""
-    return [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}", s.worst_cq,
-             f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}", " and ".join(SUSPECT_WHY[w] for w in s.why)]
-            for s in verdict.teacher_suspects or ()]
-
-
-def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
-    """The sources at most FAR_BELOW_1080P lines high, smallest first."""
-    return sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
 
 
 # -- the first screen: the worst of each kind -------------------------------------------------------

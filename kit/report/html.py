@@ -79,15 +79,14 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
                      encodes: Path | None = None, skipped: tuple[Unusable, ...] = ()) -> ReportData:
     from kit.infra.parquet import read_frame
-    from kit.report.frames import coverage_by_source, held_out_predictions, read_intervals
+    from kit.report.frames import coverage_by_source, held_out_predictions
 
     corpus_path = Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
     return ReportData(held_out_predictions(predictions, verdict.seeds, names),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
-                      coverage_by_source(read_intervals(intervals))
-                      if intervals is not None and intervals.is_file() else None,
+                      coverage_by_source(intervals) if intervals is not None and intervals.is_file() else None,
                       read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped)
 
 
@@ -192,11 +191,13 @@ def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[st
 
 
 VERDICT_FILE = "04_verdict/PROMOTE.json or HOLD.json"
+SUSPECT_HEADERS = ["source", "encoder", "settings, best first", "best cq", "mean teacher at best", "worst cq",
+                   "mean teacher at worst", "fall", "why"]
+SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
 
 
 def teacher_section(verdict: Verdict) -> list[str]:
     """The sources whose teacher looks wrong at their own size, or that none does (nothing without the check)."""
-    from kit.report.frames import SUSPECT_HEADERS, suspect_rows
     from kit.verdict.plausibility import BEST_FLOOR, HIGH_QUALITY, MIN_DROP
 
     if verdict.teacher_suspects is None:
@@ -210,7 +211,10 @@ def teacher_section(verdict: Verdict) -> list[str]:
     if not verdict.teacher_suspects:
         return [*parts, note(f"No suspect teacher. {rule}")]
     return [*parts, sorted_by("the lowest mean at the best setting first"),
-            capped(SUSPECT_HEADERS, suspect_rows(verdict), "suspects", "the verdict file"),
+            capped(SUSPECT_HEADERS, [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}",
+                                      s.worst_cq, f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}",
+                                      " and ".join(SUSPECT_WHY[w] for w in s.why)] for s in verdict.teacher_suspects],
+                   "suspects", "the verdict file"),
             note(f"{rule} From the verdict's teacher_suspects ({VERDICT_FILE}), recomputable from the corpus file: "
                  "its rows at each clip's own size (enc_width and enc_height its width and height), the mean vmaf "
                  "per source, encoder and cq.")]
@@ -294,11 +298,9 @@ def check_section(verdict: Verdict) -> list[str]:
 
 SKIPPED_FILE = "02_corpus/skipped.json"
 NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
-       ("predictions", "worst panels"),
-       ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("teacher", "teacher"),
-       ("baselines", "baselines"),
-       ("coverage", "coverage"), ("skipped", "left out"), ("check", "check"), ("corpus", "corpus"),
-       ("provenance", "provenance"))
+       ("predictions", "worst panels"), ("groups", "by group"), ("folds", "agreement"),
+       ("rate-quality", "rate-quality"), ("teacher", "teacher"), ("baselines", "baselines"), ("coverage", "coverage"),
+       ("skipped", "left out"), ("check", "check"), ("corpus", "corpus"), ("provenance", "provenance"))
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:

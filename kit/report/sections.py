@@ -12,7 +12,7 @@ import numpy as np
 
 from kit.model.pooling import POOL_WORDS
 from kit.report import figures, markup
-from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, quality_rows
+from kit.report.frames import PANELS, quality_rows
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.consumer import consumer_fit
 from kit.verdict.decide import per_source
@@ -31,6 +31,7 @@ INTERVALS_FILE = "04_verdict/intervals.parquet"
 
 
 SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking folded under it
+FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 
 
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
@@ -118,7 +119,7 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: I
 
 def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
     """Said when sources are scored far below the 1080p viewing the teacher models."""
-    far = far_below_1080p(clips)
+    far = sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
     if not far:
         return []
     smallest = far[0]
