@@ -98,8 +98,7 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Seq
     if threshold is not None and np.isfinite(threshold) and threshold > -1 and lowest < threshold + 0.02:
         ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
     ax.set_xticks(x, [str(i + 1) for i in x])
-    ax.set_ylabel("held-out PLCC")
-    ax.set_xlabel("held-out source (fold) by rank, worst first")
+    ax.set(ylabel="held-out PLCC", xlabel="held-out source (fold) by rank, worst first")
     fig.legend(loc="outside right upper", fontsize=7)
     return fig
 

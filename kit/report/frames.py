@@ -16,7 +16,7 @@ from kit.corpus.schema import CORPUS_ROW
 from kit.infra.parquet import parquet_columns, read_frame
 from kit.model.conformal import level_key
 from kit.model.results import FoldResult
-from kit.report.markup import ROWS_SHOWN, Measure, median, ratio
+from kit.report.markup import ROWS_SHOWN, Measure, median
 from kit.verdict import decide
 from kit.verdict.breakdown import errors_of, quality_key
 from kit.verdict.document import GroupErrors, WorstFold
@@ -89,7 +89,6 @@ def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
             for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True)]
 
 
-# -- the first screen: the worst of each kind -------------------------------------------------------
 GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("quality", "quality setting", "settings"),
              ("resolution", "resolution class", "classes"), ("rung", "ladder rung", "rungs"))
 
@@ -109,10 +108,6 @@ class WorstItem:
     source: str  # the file its figures come from
     gate: str = ""  # the limit on this figure, e.g. "|bias| <= 10 (--max-abs-bias)"
     passed: bool | None = None  # that gate's outcome; None without one
-
-    @property
-    def ratio(self) -> float | None:
-        return ratio(self.value, self.typical, self.measure)
 
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:

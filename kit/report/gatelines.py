@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, sorted_by, table
+from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, ratio, sorted_by, table
 from kit.verdict.gates import Shown, shown
 from kit.verdict.kinds import GROUPS, POOLED, SOURCE
 
@@ -120,7 +120,7 @@ def how_far(item: WorstItem) -> Graded:
     """`7.3x the median`, coloured; `the only one` when nothing compares."""
     if item.typical is None:
         return Graded(f"the only {item.what}")
-    r = item.ratio
+    r = ratio(item.value, item.typical, item.measure)
     css = "g2" if item.passed is False else grade(r)
     return Graded(f"{r:.1f}x the median" if r is not None else "n/a", css)
 

@@ -124,7 +124,6 @@ def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
     return out
 
 
-# -- sections -------------------------------------------------------------------------------------
 RMSE_NOTE = (f"Every figure names its kind (docs/figures.md). {GROUPS}: {DEFINITIONS[GROUPS]}. {POOLED}: "
              f"{DEFINITIONS[POOLED]}: it adds the offsets between contents, so it is larger. {SOURCE}: "
              f"{DEFINITIONS[SOURCE]}. Bias is the mean of (prediction - teacher): an offset no correlation can see.")

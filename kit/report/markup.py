@@ -78,9 +78,8 @@ def fmt(v: object) -> str:
 
 def cell(c: object) -> str:
     """One <td>: a Graded value carries its colour class."""
-    if isinstance(c, Graded):
-        return f"<td class='{c.css}'>{esc(fmt(c.value))}</td>" if c.css else f"<td>{esc(fmt(c.value))}</td>"
-    return f"<td>{esc(fmt(c))}</td>"
+    css, value = (c.css, c.value) if isinstance(c, Graded) else ("", c)
+    return f"<td class='{css}'>{esc(fmt(value))}</td>" if css else f"<td>{esc(fmt(value))}</td>"
 
 
 UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded

@@ -418,7 +418,6 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
         print_paths(console, path_lines(tree, out_dir, demo))
 
 
-# -- the closing events ---------------------------------------------------------------------------
 def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: bool) -> RunFinished:
     """The last event; with_results when the run reached the verdict or bundle step (else the files may be old)."""
     if not with_results:

@@ -261,7 +261,6 @@ class Renderer:
         self.beat: threading.Event | None = None  # set to stop the heartbeat thread (plain lines)
         self._lock = threading.RLock()
 
-    # -- plumbing ---------------------------------------------------------------------------
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             now = self.now()
@@ -330,7 +329,6 @@ class Renderer:
     def on_doing(self, e: ev.Doing) -> None:
         self.step, self.doing = e.step, e.what
 
-    # -- run and steps ----------------------------------------------------------------------
     def on_run_started(self, e: ev.RunStarted) -> None:
         self.say(f"ensemble-kit {e.kit_version}: steps {', '.join(e.steps)} in {e.out_dir}", "bold")
         if self.live and self.bars is None:
@@ -388,7 +386,6 @@ class Renderer:
         for check, result, detail in e.rows:
             self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
 
-    # -- corpus -----------------------------------------------------------------------------
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
         self.plain.jobs_planned(e.total, e.reused)
@@ -424,7 +421,6 @@ class Renderer:
         for line in e.stderr_tail.splitlines()[-6:]:
             self.say(f"    {line}", "red")
 
-    # -- training, verdict, bundle ----------------------------------------------------------
     def on_epoch(self, e: ev.Epoch) -> None:
         self.doing = f"training {e.members} models: epoch {e.epoch}/{e.epochs}"
         if self.bars:
