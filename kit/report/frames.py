@@ -66,7 +66,10 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
 
 def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None
                    ) -> pd.DataFrame:
-    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures, geometry and coverage."""
+    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures, geometry and coverage; empty
+    without folds."""
+    if folds.empty:
+        return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
     worst = decide.worst_folds(folds, n=ROWS_SHOWN)
     ranked = pd.DataFrame([vars(w) for w in worst], columns=[f.name for f in fields(WorstFold)])
     ranked["share_out_of_range"] = ranked["src_sha256"].map(decide.per_source(folds).set_index("src_sha256")

@@ -160,13 +160,9 @@ def per_seed_table(verdict: Verdict) -> str:
 
 
 def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
-    """Every source worst first, with its figures (kit.report.frames.ranked_sources); empty without folds."""
-    import pandas as pd
-
+    """Every source worst first, with its figures (kit.report.frames.ranked_sources)."""
     from kit.report import frames
 
-    if folds.empty:
-        return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
     return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
 
 
@@ -296,6 +292,7 @@ def check_section(verdict: Verdict) -> list[str]:
 
 
 SKIPPED_FILE = "02_corpus/skipped.json"
+FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
        ("predictions", "worst panels"), ("groups", "by group"), ("folds", "agreement"),
        ("rate-quality", "rate-quality"), ("teacher", "teacher"), ("baselines", "baselines"), ("coverage", "coverage"),
@@ -303,12 +300,19 @@ NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("source
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen."""
-    from kit.report import sections
+    """What limits what the figures mean, said on the first screen: sources far below the 1080p the teacher models
+    first."""
     from kit.verdict.plausibility import suspects_text
 
-    said = [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
-            if t.warning]
+    clips, said = verdict.corpus.clips or (), []
+    if far := sorted((c for c in clips if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src)):
+        text = (f"{len(far)} of {len(clips)} sources are at most {FAR_BELOW_1080P} lines high (the smallest "
+                f"{far[0].src}, {far[0].width}x{far[0].height}). libvmaf scores a clip at its native size, while "
+                "vmaf_v0.6.1 models a 1080p picture viewed at three times its height: these teacher scores (and so "
+                "the predictions) are not what a viewer of the clip upscaled to 1080p would report.")
+        said.append(f"<p class='warn'>{esc(text)}</p>")
+    said += [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
+             if t.warning]
     if verdict.teacher_suspects:
         text = suspects_text(verdict.teacher_suspects)
         said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
@@ -319,7 +323,7 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
     elif left := verdict.corpus.left_out:
         said.append(f"<p class='warn'>{len(left)} clip(s) were left out on the boxes: "
                     "<a href='#skipped'>which and why</a>.</p>")
-    return [*sections.resolution_note(verdict.corpus.clips), *said]
+    return said
 
 
 def matplotlib_home() -> None:

@@ -22,7 +22,6 @@ from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.corpus.summary import SourceInfo
     from kit.verdict.document import ClipPooling, ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
@@ -31,7 +30,6 @@ INTERVALS_FILE = "04_verdict/intervals.parquet"
 
 
 SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking folded under it
-FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 
 
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
@@ -115,19 +113,6 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: I
                                               f"({INTERVALS_FILE})" if coverage else "") + f". {said}"
                  + (f" And {more} more sources, better than these ({FOLDS_FILE} holds every seed and source; the "
                     "verdict's per_fold the same rows)." if more > 0 else ""))]
-
-
-def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
-    """Said when sources are scored far below the 1080p viewing the teacher models."""
-    far = sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
-    if not far:
-        return []
-    smallest = far[0]
-    said = (f"{len(far)} of {len(clips or ())} sources are at most {FAR_BELOW_1080P} lines high (the smallest "
-            f"{smallest.src}, {smallest.width}x{smallest.height}). libvmaf scores a clip at its native size, while "
-            "vmaf_v0.6.1 models a 1080p picture viewed at three times its height: these teacher scores (and so the "
-            "predictions) are not what a viewer of the clip upscaled to 1080p would report.")
-    return [f"<p class='warn'>{esc(said)}</p>"]
 
 
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
