@@ -203,11 +203,13 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
 CONSUMER_LABEL = "as vmaf-tune uses it"
 
 
-def consumer_text(verdict: Verdict) -> str | None:
-    """The held-out encodes as vmaf-tune predicts them, in one row (kit.verdict.consumer)."""
+def consumer_rows(verdict: Verdict) -> list[Row]:
+    """The held-out encodes as vmaf-tune predicts them in one row, then each of its gates that is on."""
+    gates = [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
+             if s.row.enabled and s.row.threshold is not None]
     c = verdict.consumer
     if c is None:
-        return None
+        return gates
     if not c.n_encodes:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
@@ -221,15 +223,7 @@ def consumer_text(verdict: Verdict) -> str | None:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
         said += "; the one-hot is not read: every encoder slot predicts alike"
-    return said
-
-
-def consumer_rows(verdict: Verdict) -> list[Row]:
-    """The consumer's row, then each of its gates that is on."""
-    text = consumer_text(verdict)
-    rows = [Row(CONSUMER_LABEL, text)] if text else []
-    return rows + [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
-                   if s.row.enabled and s.row.threshold is not None]
+    return [Row(CONSUMER_LABEL, said), *gates]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
