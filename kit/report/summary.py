@@ -247,13 +247,6 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
                         "full, teacher ranges, content groups: in the report (below) and the verdict file")
 
 
-def error_text(verdict: Verdict) -> str:
-    """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
-    p = verdict.overall.pooled_ensemble
-    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
-    return f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}" + (f"; {worst}" if worst else "")
-
-
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
@@ -267,7 +260,10 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
     rows += [row for row in full if row[0] == "worst folds"]
-    rows.append((f"held-out error ({POOLED})", error_text(verdict)))
+    p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
+    rows.append((f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC "
+                                               f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
     rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += check_rows(verdict)
@@ -283,13 +279,6 @@ RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path 
 
 
 LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
-
-
-def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
-    """The run trained on a corpus it was given (--corpus: the lead's union), as run.json says."""
-    record, _ = tree.read_json_object(RunDir(out_dir).run_json)
-    settings = record.get("settings") if record is not None else None
-    return isinstance(settings, dict) and bool(settings.get("corpus"))
 
 
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
@@ -359,7 +348,9 @@ def print_summary(out_dir: Path, console: Console) -> None:
             return
         style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
         rows = closing_rows(out_dir, verdict)
-        lead = trained_on_given_corpus(tree, out_dir)
+        record, _ = tree.read_json_object(RunDir(out_dir).run_json)
+        settings = record.get("settings") if record is not None else None
+        lead = isinstance(settings, dict) and bool(settings.get("corpus"))  # trained on a given corpus: the union
         skipped = left_out_rows(verdict) if lead else skipped_rows(tree, out_dir)
         print_table(console, [*rows[:-1], *skipped, rows[-1]], "verdict", style)
         kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)

@@ -217,9 +217,6 @@ class PlainLines:
         self.fresh_done = 0
         self.last_epoch_print = 0
 
-    def jobs_planned(self, total: int, reused: int) -> None:
-        self.fresh_total, self.fresh_done = total - reused, 0
-
     def job_line_due(self) -> bool:
         """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
         self.fresh_done += 1
@@ -388,7 +385,7 @@ class Renderer:
 
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
-        self.plain.jobs_planned(e.total, e.reused)
+        self.plain.fresh_total, self.plain.fresh_done = e.total - e.reused, 0
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
