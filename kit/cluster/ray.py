@@ -73,14 +73,6 @@ def _tail(tree: Tree, log: Path) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise PrereqError("Ray is not installed in this Python", hint=INSTALL_HINT) from None
-    return ray
-
-
 def connect(ray: Any, address: str | None) -> str:
     """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` cluster), else start a local
     one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it. The kit's signal
@@ -120,7 +112,10 @@ def reachable(address: str) -> None:
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
     """Every shard task, then the union task, on Ray; the union run's exit code (0 PROMOTE, 1 HOLD)."""
-    ray = import_ray()
+    try:
+        import ray
+    except ImportError:
+        raise PrereqError("Ray is not installed in this Python", hint=INSTALL_HINT) from None
     lay = plan.layout
     split = {"train_tasks": plan.train_tasks, "train_command": plan.train_command("auto"),
              "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
