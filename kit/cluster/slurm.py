@@ -45,8 +45,7 @@ class SbatchOptions:
 
 def check_sbatch_safe(value: str, what: str) -> None:
     """An `#SBATCH` line is parsed by sbatch, not a shell: a few characters cannot be written in it."""
-    bad = [c for c in UNSAFE_IN_SBATCH if c in value]
-    if bad:
+    if bad := [c for c in UNSAFE_IN_SBATCH if c in value]:
         raise InputError(f"{what} {value!r} holds {bad[0]!r}, which an #SBATCH line cannot carry",
                          hint="choose a path or value without quotes, backslashes or line breaks")
 
@@ -160,8 +159,7 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
     for value in (opts.job_name, opts.partition, opts.time, opts.mem, *opts.extra):
         if value is not None:
             check_sbatch_safe(value, "the sbatch option")
-    bad = [a for a in opts.extra if not a.startswith("-")]
-    if bad:
+    if bad := [a for a in opts.extra if not a.startswith("-")]:
         raise InputError(f"--sbatch-arg {bad[0]!r} is not an sbatch option",
                          hint="give each one as --option=value, e.g. --sbatch-arg=--account=myproject")
 
