@@ -4,11 +4,10 @@ the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kit.corpus.split import SHARD_FIELD, ShardSpec
@@ -76,8 +75,7 @@ class ClusterPlan:
 
     def settings_json(self) -> str:
         """The settings file every task reads, placed at the root (steps.settings.TASK_FLAGS come from the flags)."""
-        at_root = dataclasses.replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None,
-                                      corpus=None)
+        at_root = replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None, corpus=None)
         return json.dumps(at_root.to_json(), indent=2) + "\n"
 
     def shard_commands(self) -> list[list[str]]:
