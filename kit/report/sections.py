@@ -291,9 +291,15 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     # from the file alone, as the verdict
     fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
-    parts.append(f"<p>{esc(headline(whole, c.tolerance))}</p>")
-    parts += [f"<p class='{'warn' if s.row.enabled and not s.row.passed else 'note'}'>{esc(gate_line(s))}</p>"
-              for s in shown(verdict, CONSUMER_GATES)]
+    said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
+            f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
+            f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
+    parts.append(f"<p>{esc(said)}</p>")
+    for s in shown(verdict, CONSUMER_GATES):
+        g = s.row
+        state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+        parts.append(f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>"
+                     f"{esc(f'{g.statement} ({s.gate.flag}, {state}).')}</p>")
     if c.train_hint:
         said = ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there "
                 f"are extrapolation): {c.train_hint}.")
@@ -303,30 +309,13 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     if verdict.teacher_function is not None:
         parts.append(note(f"The teacher's function: {verdict.teacher_function.label}; the recipe: "
                           f"{verdict.recipe or 'frames'} (docs/teachers.md)."))
-    parts += [note(text) for text in (c.not_counted, unmeasured_text(c.unmeasured_bands)) if text]
+    bands = c.unmeasured_bands
+    unmeasured = (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are "
+                  "unmeasured (widen --cqs to cover them)." if bands else None)
+    parts += [note(text) for text in (c.not_counted, unmeasured) if text]
     return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
                               "within the tolerance first, then the largest miss"),
             table(markup.headers(markup.CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
             note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
                  f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
 
-
-def headline(whole: ConsumerGroup, tolerance: float) -> str:
-    if not whole.n_encodes:
-        return "No held-out encode vmaf-tune can query: no figure."
-    return (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {tolerance:g} VMAF of the teacher "
-            f"as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
-            f"({whole.worst_encode}).")
-
-
-def gate_line(s: Shown) -> str:
-    g = s.row
-    state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
-    return f"{g.statement} ({s.gate.flag}, {state})."
-
-
-def unmeasured_text(bands: list[str] | None) -> str | None:
-    if not bands:
-        return None
-    return (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are unmeasured "
-            "(widen --cqs to cover them).")
