@@ -114,7 +114,8 @@ class WorstItem:
 
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
-    """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with its per-source gate."""
+    """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with the per-source gate that is on (the
+    one on its worst figure first): its own value against the limit."""
     if folds.empty:
         return None
     sources, scores, order = decide.ranked(folds)
@@ -123,15 +124,10 @@ def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
     typical = float(sources[measure].abs().median() if measure == "bias" else sources[measure].median())
     item = WorstItem("source", str(top["src"]), measure, float(top[measure]), SOURCE, typical,
                      len(sources), "sources", "03_loso/folds.parquet")
-    return with_fold_gate(item, top, verdict)
-
-
-def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstItem:
-    """The worst source's value against the per-source gate that is on, the one on its worst figure first."""
     on = [s for s in shown(verdict) if s.per_source and s.row.enabled and s.row.threshold is not None]
     if not on:
         return item
-    first = min(on, key=lambda s: s.gate.column != item.measure)  # the gate on its worst figure, else the first
+    first = min(on, key=lambda s: s.gate.column != measure)  # the gate on its worst figure, else the first
     gate, threshold = first.gate, first.row.threshold
     value = abs(float(top[gate.column])) if gate.absolute else float(top[gate.column])
     return replace(item, gate=f"{gate.figure} {value:.2f} {gate.sign} {threshold:g} ({gate.flag})",
@@ -139,7 +135,8 @@ def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstIt
 
 
 def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
-    """Per grouping: the group of the largest RMSE against the median group's, with its --holdout gate."""
+    """Per grouping: the group of the largest RMSE against the median group's; for an encoder or box --holdout
+    judges, its own held-out PLCC, else the gate's worst."""
     items = []
     for by, what, plural in GROUPINGS:
         mine = [g for g in groups if g.by == by and math.isfinite(g.rmse)]
@@ -150,18 +147,13 @@ def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] 
         item = WorstItem(what, worst.group, "rmse", worst.rmse, POOLED, typical, len(mine), plural,
                          "04_verdict/intervals.parquet (the verdict's breakdown)")
         block = next((b for b in holdout if b.kind == by), None)
-        if block is not None and block.gate.enabled and block.gate.threshold is not None:
-            item = with_holdout_gate(item, block)
+        if block is not None and (gate := block.gate).enabled and gate.threshold is not None:
+            rule = f"{HOLDOUT_PLCC.sign} {gate.threshold:g} ({HOLDOUT_PLCC.flag})"
+            if (unseen := next((g for g in block.groups if g.group == worst.group), None)) is not None:
+                item = replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} {rule}",
+                               passed=unseen.plcc >= gate.threshold)
+            else:
+                item = replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} {rule}",
+                               passed=gate.passed)
         items.append(item)
     return items
-
-
-def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
-    """An encoder or box the --holdout gate judges: the worst one's own held-out PLCC, else the gate's worst."""
-    gate = block.gate
-    assert gate.threshold is not None
-    rule = f"{HOLDOUT_PLCC.sign} {gate.threshold:g} ({HOLDOUT_PLCC.flag})"
-    unseen = next((g for g in block.groups if g.group == item.name), None)
-    if unseen is not None:
-        return replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} {rule}", passed=unseen.plcc >= gate.threshold)
-    return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} {rule}", passed=gate.passed)
