@@ -16,13 +16,13 @@ from kit.report.frames import PANELS, quality_rows
 from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
 from kit.verdict.consumer import consumer_fit
 from kit.verdict.decide import per_source
-from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, Shown, shown
+from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, shown
 from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ClipPooling, ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -209,23 +209,6 @@ def exported_section(iv: Intervals) -> list[str]:
     return [*parts, table(["", "value"], rows, cls="kv")]
 
 
-def pooling_table(pooling: ClipPooling, gates: list[Shown]) -> list[str]:
-    """Per held-out clip, the error of each pooling (all clips, then each encoder's), and its gates."""
-    errors = sorted((*pooling.pooled, *pooling.by_encoder),
-                    key=lambda e: (-e.rmse if math.isfinite(e.rmse) else -math.inf, e.stat, e.encoder or ""))
-    rows = [cells(markup.POOLING_TABLE, e, stat=POOL_WORDS[e.stat], encoder=e.encoder or "all") for e in errors]
-    parts = ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, min)</h3>",
-             sorted_by("by RMSE, worst first"),
-             table(markup.headers(markup.POOLING_TABLE, POOLED_CLIP), rows, cls="compact"),
-             note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune with the "
-                  "mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
-    for s in gates:
-        g = s.row
-        said = f"{s.gate.setting(g)}: {'pass' if g.passed else 'FAIL'}: "
-        parts.append(f"<p class='{'note' if g.passed else 'warn'}'>{esc(said + (g.statement or ''))}</p>")
-    return parts
-
-
 def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
     """The intervals: their guarantee, warning and coverage chart; levels, clip use and exports folded."""
     iv = verdict.intervals
@@ -249,8 +232,18 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
                           "intervals hold"],
                          [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
                    note(c.note)]
-    if verdict.clip_pooling is not None:
-        folded += pooling_table(verdict.clip_pooling, shown(verdict, CLIP_ERROR_GATES))
+    if (pooling := verdict.clip_pooling) is not None:  # per held-out clip, each pooling's error (all, each encoder)
+        errors = sorted((*pooling.pooled, *pooling.by_encoder),
+                        key=lambda e: (-e.rmse if math.isfinite(e.rmse) else -math.inf, e.stat, e.encoder or ""))
+        rows = [cells(markup.POOLING_TABLE, e, stat=POOL_WORDS[e.stat], encoder=e.encoder or "all") for e in errors]
+        folded += ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, "
+                   "min)</h3>", sorted_by("by RMSE, worst first"),
+                   table(markup.headers(markup.POOLING_TABLE, POOLED_CLIP), rows, cls="compact"),
+                   note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune "
+                        "with the mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
+        for s in shown(verdict, CLIP_ERROR_GATES):
+            said = f"{s.gate.setting(s.row)}: {'pass' if s.row.passed else 'FAIL'}: " + (s.row.statement or "")
+            folded.append(f"<p class='{'note' if s.row.passed else 'warn'}'>{esc(said)}</p>")
     if iv.exported is not None:
         folded += exported_section(iv)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
