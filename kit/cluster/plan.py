@@ -1,32 +1,13 @@
-"""The pipeline fanned out over a cluster, whatever runs it: the layout, the commands, the union sequence.
-
-A scheduler adapter (kit.cluster.slurm, kit.cluster.ray) only decides how these commands reach the nodes:
-
-```
-<root>/
-  <scheduler>/                     what the adapter keeps: settings.json (the settings every task reads), its
-                                   scripts or driver record, and logs/
-  shards/shard<K>of<N>/            one run directory per shard: prereqs + corpus of shard K
-  union.parquet  union.manifest.json   the merge of every shard
-  union/                           the run directory of LOSO, verdict and bundle on the union
-```
-
-Every shard task runs `step prereqs` and `step corpus` with `--shard auto`; its out-dir and box id hold `{shard}`, so
-both follow from the task's place in the array alone (kit/infra/arrays.py) and a task run again resumes its own folder.
-The union task merges the shard folders and runs `run --corpus` on the union. With --train-tasks T the union task only
-merges; T training tasks each run `step loso --train-task K/T` (each writing its share of LOSO's members,
-kit.model.tasks), then the gather runs `run --corpus`, refusing a missing member: the same files as one node's run.
-Every command reads `--settings <root>/<scheduler>/settings.json` (a RunSettings record); its own place (--shard,
---out-dir, --box-id, --corpus) are its flags.
+"""The pipeline fanned out over a cluster, whatever runs it: the layout (ClusterLayout), the shard commands and
+the union sequence; an adapter (kit.cluster.slurm, kit.cluster.ray) only carries them to the nodes (docs/cluster.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kit.corpus.split import SHARD_FIELD, ShardSpec
@@ -93,10 +74,8 @@ class ClusterPlan:
     train_tasks: int = 0  # --train-tasks T: LOSO's members trained by T tasks between the merge and the gather
 
     def settings_json(self) -> str:
-        """The settings file every task reads: the submission's settings, placed at the root (each command's flags
-        place it: steps.settings.TASK_FLAGS are never read from the file)."""
-        at_root = dataclasses.replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None,
-                                      corpus=None)
+        """The settings file every task reads, placed at the root (steps.settings.TASK_FLAGS come from the flags)."""
+        at_root = replace(self.settings, out_dir=self.layout.root, box_id=self.box_id, shard=None, corpus=None)
         return json.dumps(at_root.to_json(), indent=2) + "\n"
 
     def shard_commands(self) -> list[list[str]]:
@@ -106,9 +85,7 @@ class ClusterPlan:
         return [[*self.kit, "step", "prereqs", *where], [*self.kit, "step", "corpus", *where]]
 
     def union_commands(self) -> list[list[str]]:
-        """What the union task runs once every shard succeeded: the merge (with the user's --content-groups: their
-        word on groups holds across shards), then (unless --train-tasks splits the training off:
-        gather_commands) LOSO, verdict and bundle."""
+        """The union task's: the merge (with the user's --content-groups), then, without --train-tasks, the gather."""
         lay = self.layout
         shards = [str(lay.shard(k, self.shards)) for k in range(1, self.shards + 1)]
         groups = self.settings.content_groups
@@ -122,8 +99,7 @@ class ClusterPlan:
                 "--out-dir", str(lay.union_out), "--box-id", self.box_id]
 
     def train_command(self, task: str) -> list[str]:
-        """What training task `task` (K/T) runs once the union is merged: its share of LOSO's members. The
-        task's place is its last argument, so an adapter can write it as its scheduler numbers the task."""
+        """Training task `task` (K/T, its last argument: an adapter writes it as its scheduler numbers tasks)."""
         return [*self.on_union("step", "loso"), "--train-task", task]
 
     def gather_commands(self) -> list[list[str]]:
@@ -147,9 +123,7 @@ def check_root(root: Path) -> None:
 
 
 def pinned_env(environ: Mapping[str, str], run_env_names: set[str]) -> tuple[tuple[str, str], ...]:
-    """KIT_* variables set now that are no run flag (KIT_CACHE_DIR, KIT_TIMEOUT_S, ...): every task exports them
-    (a folder made absolute), so a resubmission from another shell or folder behaves the same. A run flag's
-    variable is in the settings file instead (and a task run with --settings reads none)."""
+    """KIT_* variables set now that are no run flag (a folder made absolute): every task's, wherever submitted from."""
     return tuple(sorted((k, str(Path(v).absolute()) if k in PATH_VARS and v else v) for k, v in environ.items()
                         if k.startswith("KIT_") and k not in run_env_names and k not in NOT_PINNED
                         and "\n" not in v))

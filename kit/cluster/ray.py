@@ -1,11 +1,6 @@
-"""The pipeline on a Ray cluster: one Ray task per shard, then one for the union (kit.cluster.plan).
-
-`ensemble-kit ray` is the driver: it connects to a Ray cluster (`--address`, else RAY_ADDRESS or the one `ray start`
-made here, else a local one for the command), runs every shard task, waits, then the union task, and exits with the
-union run's code. A task runs the plan's commands with KIT_ARRAY_TASK=K/N set (how `--shard auto` finds its place)
-through the kit's one process wrapper, its output kept in <root>/ray/logs/. With --train-tasks T the training tasks get
-KIT_ARRAY_TASK=K/T; Ray runs a lost task again (RETRIES), which trains only the members not yet written. Run the same
-command again to resume. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`).
+"""The pipeline on a Ray cluster (kit.cluster.plan; docs/cluster.md, "Ray"): `ensemble-kit ray` is the driver, each
+shard, the union, every training task and the gather a Ray task that runs the plan's commands with KIT_ARRAY_TASK
+set, its output in <root>/ray/logs/. Ray is an optional extra (`pip install 'ensemble-kit[ray]'`).
 """
 
 from __future__ import annotations
@@ -50,9 +45,7 @@ class TaskResult:
 
 def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, str], log: str,
                  ok_codes: Sequence[tuple[int, ...]]) -> TaskResult:
-    """The body of a Ray task, run on a worker: the commands in order through the kit's process wrapper, each
-    writing into `log` as it goes (readable while the task runs); stops at the first whose exit code is not in
-    its `ok_codes`."""
+    """A Ray task's body: the commands in order into `log`, up to the first whose exit code is not in its `ok_codes`."""
     import platform
 
     from kit.infra.proc import run_process, tail_lines
@@ -73,27 +66,17 @@ def run_commands(name: str, commands: Sequence[Sequence[str]], env: dict[str, st
     return TaskResult(name, tuple(codes), node=platform.node())
 
 
-def _tail(tree: Tree, log: Path, size: int = 16384) -> str:
+def _tail(tree: Tree, log: Path) -> str:
     """The end of a task's log: what the failed command said last."""
     with tree.open_read(log) as fh:
-        fh.seek(max(0, os.fstat(fh.fileno()).st_size - size))
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16384))
         return fh.read().decode("utf-8", "replace")
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise PrereqError("Ray is not installed in this Python", hint=INSTALL_HINT) from None
-    return ray
 
 
 def connect(ray: Any, address: str | None) -> str:
     """Join the cluster at `address` (or RAY_ADDRESS, or this machine's `ray start` cluster), else start a local
-    one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it.
-
-    ray.init installs a SIGTERM handler of its own (it exits at once); the kit's are put back after it, so a
-    SIGTERM or SIGHUP stops the tasks and ends the command as every other interrupt does (143, 129)."""
+    one; returns a line saying which. A cluster that cannot be joined is exit 2 naming it. The kit's signal
+    handlers are put back after ray.init, which installs its own (that exits at once)."""
     given = address or os.environ.get("RAY_ADDRESS") or ""
     try:
         reachable(given)
@@ -117,8 +100,7 @@ def connect(ray: Any, address: str | None) -> str:
 
 
 def reachable(address: str) -> None:
-    """A cluster address's port answers within CONNECT_TIMEOUT_S (Ray itself retries a dead GCS address for many
-    minutes); ray:// is checked by Ray's client, which times out by itself."""
+    """A cluster address answers within CONNECT_TIMEOUT_S (Ray retries a dead one for minutes; ray://: its client)."""
     if not address or address == "auto" or address.startswith("ray://"):
         return
     host, _, port = address.rpartition(":")
@@ -130,7 +112,10 @@ def reachable(address: str) -> None:
 
 def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: Callable[[str], None]) -> int:
     """Every shard task, then the union task, on Ray; the union run's exit code (0 PROMOTE, 1 HOLD)."""
-    ray = import_ray()
+    try:
+        import ray
+    except ImportError:
+        raise PrereqError("Ray is not installed in this Python", hint=INSTALL_HINT) from None
     lay = plan.layout
     split = {"train_tasks": plan.train_tasks, "train_command": plan.train_command("auto"),
              "gather_commands": plan.gather_commands()} if plan.train_tasks else {}
@@ -143,28 +128,33 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
     say(connect(ray, address))
     task = ray.remote(num_cpus=cpus_per_task, max_retries=RETRIES)(run_commands)
     refs: dict[Any, str] = {}
+
+    def single(name: str, commands: list[list[str]], ok_codes: list[tuple[int, ...]], said: str) -> TaskResult:
+        """One task (the union, the gather), its log <logs>/<name>.log; its failure is the error."""
+        nonlocal refs
+        refs = {task.remote(name, commands, task_env(plan), str(lay.logs / f"{name}.log"), ok_codes): name}
+        say(said)
+        result = _result(ray, next(iter(refs)), name)
+        _check(result)
+        return result
+
     try:
         refs = _array(task, plan, "shard", plan.shards, plan.shard_commands(), lambda k: ShardSpec(k, plan.shards).tag)
         say(f"submitted {plan.shards} shard task(s); each runs prereqs and corpus into {lay.shards}/")
         _wait_all(ray, refs, say, plan, "shard")  # a rerun redoes only the failed shards: the others have finished
         # the merge must succeed; the run ends 0 (PROMOTE) or 1 (HOLD), both a verdict
-        last = [(0,), (0,)] if plan.train_tasks else [(0,), (0, 1)]
-        refs = {task.remote("union", plan.union_commands(), task_env(plan), str(lay.logs / "union.log"),
-                            last[:len(plan.union_commands())]): "union"}
-        say(f"every shard is done; the union task merges them and trains in {lay.union_out}" if not plan.train_tasks
-            else f"every shard is done; the union task merges them into {lay.union_corpus}")
-        result = _result(ray, next(iter(refs)), "union")
-        _check(result)
+        result = single("union", plan.union_commands(), [(0,), (0, 1)][:len(plan.union_commands())],
+                        f"every shard is done; the union task merges them and trains in {lay.union_out}"
+                        if not plan.train_tasks
+                        else f"every shard is done; the union task merges them into {lay.union_corpus}")
         if plan.train_tasks:
             t = plan.train_tasks
             refs = _array(task, plan, "training task", t, [plan.train_command("auto")], lambda k: f"train-task{k}of{t}")
             say(f"submitted {t} training task(s); task K trains share K/{t} of LOSO's members into {lay.union_out}")
             _wait_all(ray, refs, say, plan, "training task")  # the others' members are kept: a rerun trains the rest
-            refs = {task.remote("gather", plan.gather_commands(), task_env(plan), str(lay.logs / "gather.log"),
-                                [(0, 1)]): "gather"}
-            say(f"every training task is done; the gather task runs LOSO, verdict and bundle in {lay.union_out}")
-            result = _result(ray, next(iter(refs)), "gather")
-            _check(result)
+            result = single("gather", plan.gather_commands(), [(0, 1)],
+                            f"every training task is done; the gather task runs LOSO, verdict and bundle in "
+                            f"{lay.union_out}")
         verdict = "PROMOTE" if result.codes[-1] == 0 else "HOLD"
         say(f"{result.name} done on {result.node}: exit {result.codes[-1]} ({verdict})")
         return result.codes[-1]
@@ -179,8 +169,7 @@ def run_plan(plan: ClusterPlan, address: str | None, cpus_per_task: float, say: 
 
 def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[str]],
            log: Callable[[int], str]) -> dict[Any, str]:
-    """`n` tasks that each run `commands` (every one must exit 0), task K placed by KIT_ARRAY_TASK=K/N (`--shard
-    auto`, `--train-task auto`), its output in <logs>/<log(K)>.log."""
+    """`n` tasks that each run `commands`, task K placed by KIT_ARRAY_TASK=K/N, its output in <logs>/<log(K)>.log."""
     names = {k: f"{what} {k}/{n}" for k in range(1, n + 1)}
     return {task.remote(name, commands, {**task_env(plan), KIT_ARRAY_TASK: f"{k}/{n}"},
                         str(plan.layout.logs / f"{log(k)}.log"), [(0,)] * len(commands)): name
@@ -188,8 +177,7 @@ def _array(task: Any, plan: ClusterPlan, what: str, n: int, commands: list[list[
 
 
 def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: ClusterPlan, what: str) -> None:
-    """Wait for every task of an array, saying each one's end; then the first that failed is the error, naming
-    how many more of `what` failed too."""
+    """Wait for every task of an array, saying each one's end; then the first that failed is the error."""
     pending, started, failed = list(refs), time.monotonic(), []
     kit_words = len(plan.kit)
     while pending:
@@ -209,8 +197,7 @@ def _wait_all(ray: Any, refs: dict[Any, str], say: Callable[[str], None], plan: 
 
 
 def _result(ray: Any, ref: Any, name: str) -> TaskResult:
-    """A task's result; a task that Ray itself lost (its node or worker died past the retries, the kit not
-    importable on that node, its memory monitor) is a failed result naming why, like a failed command."""
+    """A task's result; a task Ray itself lost (its node died, the kit not importable there) a failed one naming why."""
     try:
         result: TaskResult = ray.get(ref)
     except ray.exceptions.RayError as exc:
@@ -219,15 +206,13 @@ def _result(ray: Any, ref: Any, name: str) -> TaskResult:
     return result
 
 
-def _cancel(ray: Any, refs: list[Any], grace_s: float = 30.0) -> int:
-    """An interrupt: each running task is interrupted; the kit command it runs is killed with its process group
-    (its ffmpegs end with it through the kit's reaper; every finished job and step is already on disk); each
-    is given a moment to end. How many were running."""
+def _cancel(ray: Any, refs: list[Any]) -> int:
+    """An interrupt: each running task cancelled (its kit command killed) and given 30 s to end; how many ran."""
     pending = ray.wait(refs, num_returns=len(refs), timeout=0)[1] if refs else []
     for ref in pending:
         ray.cancel(ref, force=False)
     if pending:
-        ray.wait(pending, num_returns=len(pending), timeout=grace_s)
+        ray.wait(pending, num_returns=len(pending), timeout=30.0)
     return len(pending)
 
 

@@ -1,17 +1,6 @@
-"""The Slurm adapter of the cluster plan (kit.cluster.plan): an array job of shards, then one job that trains on their
-union, as two batch scripts submitted with sbatch (docs/cluster.md, "Slurm").
-
-```
-<root>/slurm/settings.json        the settings every task reads (--settings; kit.cluster.plan)
-<root>/slurm/array.sh  union.sh   the batch scripts, kept: read them, submit them again
-<root>/slurm/train.sh  gather.sh  with --train-tasks T: LOSO's training array, and the job that gathers it
-<root>/slurm/logs/                corpus-<job>_<task>.out, union-<job>.out, train-<job>_<task>.out,
-                                  gather-<job>.out (Slurm's output files)
-```
-
-Each job is submitted with afterok on the one before it: the array, the union (with --train-tasks T it only merges), the
-training array (task K of T in array task K; `--array=K` alone runs that task again) and the gather.
-"""
+"""The Slurm adapter of the cluster plan (kit.cluster.plan): batch scripts in <root>/slurm/, each submitted with
+sbatch afterok on the one before (docs/cluster.md, "Slurm"): the shard array, the union, and with --train-tasks the
+training array and the gather."""
 
 from __future__ import annotations
 
@@ -44,7 +33,7 @@ def retrain_hint(layout: ClusterLayout, tasks: str) -> str:
 
 @dataclass(frozen=True)
 class SbatchOptions:
-    """What the user asked of Slurm; written as `#SBATCH` lines into both scripts."""
+    """What the user asked of Slurm; written as `#SBATCH` lines into every script."""
 
     job_name: str = "ensemble-kit"
     partition: str | None = None
@@ -56,8 +45,7 @@ class SbatchOptions:
 
 def check_sbatch_safe(value: str, what: str) -> None:
     """An `#SBATCH` line is parsed by sbatch, not a shell: a few characters cannot be written in it."""
-    bad = [c for c in UNSAFE_IN_SBATCH if c in value]
-    if bad:
+    if bad := [c for c in UNSAFE_IN_SBATCH if c in value]:
         raise InputError(f"{what} {value!r} holds {bad[0]!r}, which an #SBATCH line cannot carry",
                          hint="choose a path or value without quotes, backslashes or line breaks")
 
@@ -65,11 +53,6 @@ def check_sbatch_safe(value: str, what: str) -> None:
 def sbatch_value(value: str) -> str:
     """A value in an `#SBATCH --opt=VALUE` line: double-quoted when it holds a space (sbatch honours that)."""
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
-
-
-def slurm_filename(folder: Path, pattern: str) -> str:
-    """An --output file in `folder`, named by a Slurm %-pattern: a literal % in the folder is written %%."""
-    return str(folder).replace("%", "%%") + "/" + pattern
 
 
 def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | None = None) -> list[str]:
@@ -86,12 +69,13 @@ def sbatch_lines(opts: SbatchOptions, job_name: str, output: str, array: str | N
 
 def _script(plan: ClusterPlan, opts: SbatchOptions, about: list[str], sbatch_name: str, output: str,
             body: list[str], array: str | None = None) -> str:
-    """A batch script: the shell and which kit wrote it when, `about` (comment lines), the `#SBATCH` lines of the
-    Slurm job `<--job-name>-<sbatch_name>` (its output file `output` in the log folder), then `body`. Every path in
-    the scripts is absolute, so they run from any folder (a resubmission's, a node's)."""
+    """A batch script: which kit wrote it when, `about`, the `#SBATCH` lines of job `<--job-name>-<sbatch_name>`
+    (its output file `output`, a Slurm %-pattern, in the log folder), then `body`. Every path is absolute: it runs
+    from any folder."""
+    logs = str(plan.layout.logs).replace("%", "%%")  # a literal % in the folder, as Slurm reads it
     return "\n".join([
         "#!/bin/bash", f"# ensemble-kit {__version__}, written by `ensemble-kit slurm` at {utc_iso()}.", *about,
-        *sbatch_lines(opts, f"{opts.job_name}-{sbatch_name}", slurm_filename(plan.layout.logs, output), array=array),
+        *sbatch_lines(opts, f"{opts.job_name}-{sbatch_name}", f"{logs}/{output}", array=array),
         "",
         "set -euo pipefail", *(f"export {name}={shlex.quote(value)}" for name, value in plan.env),
         *body,
@@ -123,8 +107,7 @@ def array_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
 
 
 def union_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
-    """The plan's union commands: merge every shard folder (refused while one is not complete), then LOSO,
-    verdict and bundle on the union (with --train-tasks: the merge alone)."""
+    """The plan's union commands: the merge, then (without --train-tasks) LOSO, verdict and bundle."""
     lay, n = plan.layout, plan.shards
     then = (f"# the training array ({script_path(lay, 'train').name}) and the gather "
             f"({script_path(lay, 'gather').name}) follow it." if plan.train_tasks
@@ -158,7 +141,7 @@ def train_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
 
 
 def gather_script(plan: ClusterPlan, opts: SbatchOptions) -> str:
-    """LOSO's gather (every member from the training tasks, a missing one refused), verdict and bundle."""
+    """LOSO's gather (a missing member refused), verdict and bundle."""
     lay, t = plan.layout, plan.train_tasks
     return _script(plan, opts, [
         f"# Gathers the LOSO members the {t} training tasks wrote and runs LOSO, verdict and bundle on the union",
@@ -176,15 +159,13 @@ def check_plan(plan: ClusterPlan, opts: SbatchOptions) -> None:
     for value in (opts.job_name, opts.partition, opts.time, opts.mem, *opts.extra):
         if value is not None:
             check_sbatch_safe(value, "the sbatch option")
-    bad = [a for a in opts.extra if not a.startswith("-")]
-    if bad:
+    if bad := [a for a in opts.extra if not a.startswith("-")]:
         raise InputError(f"--sbatch-arg {bad[0]!r} is not an sbatch option",
                          hint="give each one as --option=value, e.g. --sbatch-arg=--account=myproject")
 
 
 def jobs_of(plan: ClusterPlan) -> list[str]:
-    """The plan's batch jobs, in the order they are submitted (with --train-tasks: the training array and the
-    gather after the union)."""
+    """The plan's batch jobs, in the order they are submitted."""
     return ["array", "union", *(("train", "gather") if plan.train_tasks else ())]
 
 
@@ -195,8 +176,7 @@ def scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[tuple[Path, str]]:
 
 
 def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
-    """array.sh and union.sh (with --train-tasks, train.sh and gather.sh too) into <root>/slurm/ (executable),
-    the settings they read, and the log folder Slurm writes into."""
+    """The scripts (executable), the settings they read and the log folder Slurm writes into."""
     check_plan(plan, opts)
     lay = plan.layout
     made = scripts(plan, opts)
@@ -210,8 +190,7 @@ def write_scripts(plan: ClusterPlan, opts: SbatchOptions) -> list[Path]:
 
 
 def after(job: str) -> list[str]:
-    """sbatch's options for a job that starts once every task of `job` succeeded; Slurm cancels it when one
-    fails."""
+    """sbatch's options for a job that starts once every task of `job` succeeded (cancelled when one fails)."""
     return [f"--dependency=afterok:{job}", "--kill-on-invalid-dep=yes"]
 
 
@@ -224,8 +203,7 @@ class Submitted:
 
 
 def submit(plan: ClusterPlan) -> Submitted:
-    """Submit the array, then the union after it (afterok; Slurm cancels the union when a task fails); with
-    --train-tasks, the training array after the union and the gather after the training array."""
+    """Submit every job of the plan, each after the one before."""
     first, *follow = [script_path(plan.layout, job) for job in jobs_of(plan)]
     try:
         array_job = sbatch(first, cwd=plan.cwd)

@@ -1,15 +1,12 @@
-"""The report's figures, drawn with matplotlib (Agg, no pyplot state) and returned as self-contained HTML: inline
-SVG for line and point charts, a base64 PNG for the dense scatter plots. Nothing here reads files.
-
-No name from outside (a source, a box) is drawn by matplotlib, whose fonts cover Latin only (a Chinese name would
-come out as boxes, a warning per glyph on stderr): a chart marks a source by its rank or its colour, and the page
-names them in HTML (`legend_html`, `rank_key`), where the browser draws any script.
+"""The report's figures (per-source panels, aggregate charts readable at 1,000 sources), drawn with matplotlib (Agg,
+no pyplot state) as self-contained HTML: inline SVG, or a base64 PNG for dense scatter plots; nothing here reads
+files. matplotlib's fonts cover Latin only, so no name from outside is drawn: a chart marks a source by its rank or
+colour, and the page names it (`legend_html`, `rank_key`).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import re
 from collections.abc import Sequence
@@ -18,12 +15,15 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
-from matplotlib.colors import to_hex
+from matplotlib.colors import LogNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from kit.infra.interrupts import check
-from kit.infra.visible import visible
+from kit.model.conformal import level_key
+from kit.model.metrics import residuals
+from kit.report.markup import esc
+from kit.verdict.document import Intervals
 
 matplotlib.use("Agg")  # never a display: the kit runs on headless boxes (and no pyplot state is used)
 matplotlib.rcParams.update({
@@ -39,11 +39,12 @@ MARKERS = ("o", "s", "^", "D", "v", "P")  # one per encoder
 LEGEND_SOURCES = 20  # rate-quality charts name every source up to this many; above, only the highlighted ones
 Colour = tuple[float, float, float, float]  # RGBA, as a colour map returns it
 PANEL_IN = 2.3  # inches per source panel
+PER_SOURCE_TICKS = 40  # up to this many sources the fold chart names each; above, the spread chart ranks them
+LABELLED_WORST = 5  # sources named on the spread chart
 
 
 def figure_html(fig: Figure, caption: str, fmt: str = "svg", key: str = "", caption_html: str = "") -> str:
-    """One <figure> holding the chart inline (svg) or as a data: URI (png); `key` (HTML, already escaped) says
-    which mark is which source, under the chart; `caption_html` (escaped) replaces the caption's text."""
+    """One <figure>: the chart inline (svg) or as a data: URI (png); `key` and `caption_html` are escaped HTML."""
     check()  # a report draws dozens of figures: a stop signal between two (kit/infra/interrupts.py)
     buf = io.BytesIO()
     if fmt == "svg":
@@ -54,8 +55,8 @@ def figure_html(fig: Figure, caption: str, fmt: str = "svg", key: str = "", capt
     else:
         fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
         data = base64.b64encode(palette_png(buf.getvalue())).decode("ascii")
-        body = f"<img alt='{html.escape(visible(caption))}' src='data:image/png;base64,{data}'>"
-    said = caption_html or html.escape(visible(caption))
+        body = f"<img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+    said = caption_html or esc(caption)
     return f"<figure class='plot plot-{fmt}'>{body}{key}<figcaption>{said}</figcaption></figure>"
 
 
@@ -71,23 +72,18 @@ def palette_png(png: bytes) -> bytes:
 
 def legend_html(items: Sequence[tuple[str, Colour | str]], title: str = "") -> str:
     """A chart's legend as the page draws it: a colour swatch and the name, any script, for each item."""
-    from kit.report.markup import esc
-
     keys = " ".join(f"<span><i style='background:{to_hex(c)}'></i>{esc(name)}</span>" for name, c in items)
     return f"<div class='key'>{f'<b>{esc(title)}</b> ' if title else ''}{keys}</div>"
 
 
 def rank_key(names: Sequence[str]) -> str:
     """Which number on a chart is which source: `1 perlin  2 life ...`."""
-    from kit.report.markup import esc
-
     keys = " ".join(f"<span><b>{i}</b> {esc(name)}</span>" for i, name in enumerate(names, start=1))
     return f"<div class='key'>{keys}</div>"
 
 
 def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Sequence[str]) -> Figure:
-    """Per-fold PLCC, one marker per seed, one column per source in `order` (src_sha256, worst first), each
-    marked by its rank (the page's key names them)."""
+    """Per-fold PLCC, one marker per seed, one column per source in `order` (src_sha256), marked by rank."""
     seeds = sorted(per_fold["seed"].unique())
     fig = Figure(figsize=(max(5.0, 0.32 * len(order) + 2.5), 2.8), layout="constrained")
     ax = fig.add_subplot()
@@ -102,15 +98,13 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Seq
     if threshold is not None and np.isfinite(threshold) and threshold > -1 and lowest < threshold + 0.02:
         ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
     ax.set_xticks(x, [str(i + 1) for i in x])
-    ax.set_ylabel("held-out PLCC")
-    ax.set_xlabel("held-out source (fold) by rank, worst first")
+    ax.set(ylabel="held-out PLCC", xlabel="held-out source (fold) by rank, worst first")
     fig.legend(loc="outside right upper", fontsize=7)
     return fig
 
 
 def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[Colour, str]]:
-    """A colour and a marker per quality setting: one marker and one sequential colour map per encoder, its cq
-    grid from dark (low cq, high quality) to light, so a panel shows which settings a miss comes from."""
+    """A colour and a marker per quality setting: a marker and a colour map per encoder, low cq dark."""
     encoders = sorted({e for e, _ in keys})
     out: dict[tuple[str, int], tuple[Colour, str]] = {}
     for i, encoder in enumerate(encoders):
@@ -123,8 +117,7 @@ def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tup
 
 def source_panel(rows: pd.DataFrame, styles: dict[tuple[str, int], tuple[Colour, str]],
                  rng: np.random.Generator) -> Figure:
-    """One source's held-out frames: the ensemble's mean prediction against the teacher, coloured by quality
-    setting, on axes fitted to its own points (teacher and prediction on one scale), the diagonal for agreement."""
+    """One source's held-out frames, mean prediction against teacher by quality setting, on one fitted square."""
     fig = Figure(figsize=(PANEL_IN, PANEL_IN), layout="constrained")
     ax = fig.add_subplot()
     if len(rows) > MAX_SCATTER_POINTS:
@@ -151,11 +144,7 @@ def span(*columns: pd.Series) -> tuple[float, float]:
 
 
 def panels_html(preds: pd.DataFrame, sources: Sequence[str]) -> str:
-    """One small chart per source in `sources` (in order), each with its name, PLCC and RMSE under it as text,
-    and one legend of the quality settings."""
-    from kit.model.metrics import residuals
-    from kit.report.markup import esc
-
+    """One small chart per source in `sources`, its name, PLCC and RMSE under it, and one legend."""
     shown = preds[preds["src"].isin(list(sources))]
     by_quality = {"encoder", "cq"} <= set(preds.columns)
     styles = quality_styles(sorted({(str(e), int(c)) for e, c in zip(shown["encoder"], shown["cq"], strict=True)})
@@ -186,16 +175,14 @@ def distinct_colours(n: int) -> list[tuple[float, float, float, float]]:
 
 
 def source_colours(rq: pd.DataFrame, highlight: Sequence[str] = ()) -> dict[str, Colour]:
-    """The sources the rate-quality charts colour (all up to LEGEND_SOURCES, else the `highlight` ones), each
-    with its colour, the same in every chart."""
+    """The sources the rate-quality charts colour (all up to LEGEND_SOURCES, else `highlight`), one colour each."""
     sources = sorted(rq["src"].unique())
     named = sources if len(sources) <= LEGEND_SOURCES else [s for s in highlight if s in set(sources)]
     return dict(zip(named, distinct_colours(len(named)), strict=True))
 
 
 def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[tuple[str, Figure]]:
-    """Bitrate against mean VMAF (rq: one row per src, encoder and cq), one figure per encoder, one line per
-    source, on axes fitted to the encoder's points; the `colours` sources coloured, the others thin grey lines."""
+    """Bitrate against mean VMAF, a figure per encoder; the `colours` sources coloured, the rest thin grey."""
     figures = []
     for encoder in sorted(rq["encoder"].unique()):
         fig = Figure(figsize=(5.6, 3.4), layout="constrained")
@@ -219,3 +206,74 @@ def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[t
         ax.set(title=encoder, xlabel="bitrate (kbps, log scale)", ylabel="mean VMAF")
         figures.append((encoder, fig))
     return figures
+
+
+
+def pooled_density_figure(per_row: pd.DataFrame) -> Figure:
+    """Every held-out row: prediction against teacher as a log density, the diagonal and [0, 100]."""
+    y, p = per_row["vmaf"].to_numpy(dtype=float), per_row["pred"].to_numpy(dtype=float)
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    lo, hi = span(per_row["vmaf"], per_row["pred"])  # fitted to the frames, not to the teacher's whole scale
+    cells = ax.hexbin(y, p, gridsize=70, extent=(lo, hi, lo, hi), mincnt=1, norm=LogNorm(), cmap="viridis",
+                      linewidths=0)
+    ax.plot([lo, hi], [lo, hi], color="grey", linewidth=0.8)
+    for bound in (b for b in (0.0, 100.0) if lo < b < hi):
+        ax.axhline(bound, color="tab:red", linestyle="--", linewidth=0.8)
+    r = residuals(p, y)
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="teacher VMAF", ylabel="predicted (mean over seeds)",
+           title=f"{r.n:,} held-out frames, {per_row['src'].nunique():,} sources: pooled PLCC "
+                 f"{r.plcc:.4f}, RMSE {r.rmse:.2f}, {r.share_out_of_range:.1%} outside [0, 100]")
+    ax.title.set_fontsize(8)
+    fig.colorbar(cells, ax=ax, label="frames per cell")
+    return fig
+
+
+def source_spread_figure(folds: pd.DataFrame, ranked: pd.DataFrame, threshold: float | None) -> Figure:
+    """Per source: its PLCC (mean over seeds, the seeds' band), the worst few marked; and a histogram of RMSE."""
+    per = folds.groupby("src_sha256")["plcc"].agg(["mean", "min", "max"]).sort_values("mean", na_position="first")
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    strip, hist = fig.subplots(1, 2, width_ratios=(3, 2))
+    x = np.arange(len(per))
+    strip.fill_between(x, per["min"], per["max"], color="tab:blue", alpha=0.25, linewidth=0, label="seeds' range")
+    strip.plot(x, per["mean"], color="tab:blue", linewidth=1.2, label="mean over seeds")
+    if threshold is not None and np.isfinite(threshold) and threshold > -1:
+        strip.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"gate on the mean ({threshold})")
+    position = {sha: i for i, sha in enumerate(per.index)}
+    for rank, sha in enumerate(ranked["src_sha256"].head(LABELLED_WORST), start=1):
+        i = position.get(sha)  # marked by its rank in the ranking: the page's key names it
+        if i is not None and np.isfinite(per["mean"].iloc[i]):
+            strip.annotate(str(rank), (i, per["mean"].iloc[i]), fontsize=7, xytext=(4, -3), textcoords="offset points",
+                           fontweight="bold")
+    strip.set(xlabel=f"{len(per):,} held-out sources, lowest PLCC first", ylabel="held-out PLCC vs teacher")
+    strip.legend(fontsize=7, loc="lower right")
+    rmse = folds.groupby("src_sha256")["rmse"].mean().to_numpy(dtype=float)
+    hist.hist(rmse[np.isfinite(rmse)], bins=min(40, max(5, len(rmse) // 5)), color="tab:orange")
+    hist.set(xlabel="RMSE of a source (mean over seeds)", ylabel="sources")
+    return fig
+
+
+def coverage_figure(intervals: Intervals, by_source: pd.DataFrame | None) -> Figure:
+    """Nominal against empirical coverage: pooled per level, and a box per level over the sources."""
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    levels = [lv for lv in intervals.levels if np.isfinite(lv.level) and lv.coverage is not None]
+    ax.plot([0.45, 1.0], [0.45, 1.0], color="grey", linewidth=0.8, label="nominal = empirical")
+    if by_source is not None:
+        columns = [(lv.level, level_key(lv.level)) for lv in levels
+                   if level_key(lv.level) in by_source and by_source[level_key(lv.level)].notna().any()]
+        if columns:
+            data = [by_source[c].dropna().to_numpy() for _, c in columns]
+            ax.boxplot(data, positions=[lv for lv, _ in columns], widths=0.025, showfliers=True, manage_ticks=False,
+                       flierprops={"markersize": 2, "alpha": 0.4}, medianprops={"color": "tab:orange"})
+            ax.plot([], [], color="tab:orange", label=f"per source ({len(by_source):,}): median, quartiles")
+    ax.plot([lv.level for lv in levels], [float(lv.coverage or 0.0) for lv in levels], "o-", color="tab:blue",
+            label="pooled")
+    unbounded = [lv.level for lv in intervals.levels if lv.coverage is None]
+    if unbounded:  # no point where there is no figure: the levels said once, not a label per level on top of another
+        ax.scatter(unbounded, [0.02] * len(unbounded), marker="x", color="tab:red")
+        ax.annotate(f"no coverage at {', '.join(f'{lv:g}' for lv in unbounded)}: unbounded", (0.47, 0.06),
+                    fontsize=7, color="tab:red")
+    ax.set(xlim=(0.45, 1.0), ylim=(0.0, 1.02), xlabel="nominal coverage", ylabel="empirical coverage")
+    ax.legend(fontsize=7, loc="upper left")
+    return fig

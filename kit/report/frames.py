@@ -1,13 +1,6 @@
-"""The report's tables as data: each read from one file the kit writes, so every figure can be recomputed.
-
-- per row (03_loso/predictions.parquet): the ensemble's held-out prediction, the mean over the verdict's seeds;
-- per source (03_loso/folds.parquet, the verdict's `per_fold`): the means over seeds of each seed's figures,
-  ranked worst first as the verdict ranks its worst folds (kit.verdict.decide.worst_folds);
-- per source and level (04_verdict/intervals.parquet): the share of its rows inside their interval;
-- per suspect source and encoder (the verdict's teacher_suspects, recomputable from the corpus file): the mean
-  teacher at the best and worst setting at the clip's own size;
-- the worst of each kind for the first screen (WorstItem).
-"""
+"""The report's tables as data, each read from one file the kit writes so every figure can be recomputed: per
+row, per source (ranked as kit.verdict.decide ranks them), per source and level, and the worst of each kind for the
+first screen (WorstItem)."""
 
 from __future__ import annotations
 
@@ -20,12 +13,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from kit.corpus.schema import CORPUS_ROW
+from kit.infra.parquet import parquet_columns, read_frame
 from kit.model.conformal import level_key
 from kit.model.results import FoldResult
-from kit.report.grades import Measure, median, ratio
-from kit.report.markup import ROWS_SHOWN
+from kit.report.markup import ROWS_SHOWN, Measure, median
+from kit.verdict import decide
 from kit.verdict.breakdown import errors_of, quality_key
-from kit.verdict.document import GroupErrors
+from kit.verdict.document import GroupErrors, WorstFold
 from kit.verdict.gates import HOLDOUT_PLCC, shown
 from kit.verdict.intervals import level_of
 from kit.verdict.kinds import POOLED, SOURCE
@@ -35,15 +29,11 @@ if TYPE_CHECKING:
     from kit.verdict.document import HoldoutBlock, Verdict
 
 PANELS = 6  # predicted-vs-teacher panels: the worst few sources of the verdict's ranking
-FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 ROW_COLUMNS = ("seed", CORPUS_ROW, "src_sha256", "encoder", "cq", "vmaf", "pred")
 
 
 def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]) -> pd.DataFrame:
-    """One row per held-out corpus row: src, src_sha256, encoder, cq (when recorded), vmaf (teacher) and pred,
-    the mean over `seeds` of the held-out predictions."""
-    from kit.infra.parquet import parquet_columns, read_frame
-
+    """One row per held-out corpus row: src, src_sha256, encoder, cq, vmaf and pred (the mean over `seeds`)."""
     have = set(parquet_columns(path))
     df = read_frame(path, [c for c in ROW_COLUMNS if c in have])
     df = df[df["seed"].isin(list(seeds))]
@@ -54,18 +44,11 @@ def held_out_predictions(path: Path, seeds: Sequence[int], names: dict[str, str]
     return per_row
 
 
-def read_intervals(path: Path) -> pd.DataFrame:
-    """The held-out rows' intervals: src_sha256, vmaf, and every lo*/hi* pair the file holds."""
-    from kit.infra.parquet import parquet_columns, read_frame
-
-    wanted = [c for c in parquet_columns(path) if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))]
-    return read_frame(path, wanted)
-
-
-def coverage_by_source(intervals: pd.DataFrame) -> pd.DataFrame:
-    """Per source (index src_sha256): the share of its rows with lo <= teacher <= hi, one column per level
-    keyed as the verdict keys levels ("nominal" for lo/hi, "95" for lo_95/hi_95, "97.5" for lo_97.5/hi_97.5);
-    NaN (no figure) where some row of the source has no bound at that level (null: unbounded)."""
+def coverage_by_source(path: Path) -> pd.DataFrame:
+    """Per source (index src_sha256) of the intervals at `path`: the share of its rows with lo <= teacher <= hi, one
+    column per level keyed as the verdict keys levels ("nominal", "95", ...); NaN where a row is unbounded there."""
+    intervals = read_frame(path, [c for c in parquet_columns(path)
+                                  if c in ("src_sha256", "vmaf") or c.startswith(("lo", "hi"))])
     y, pairs = intervals["vmaf"], [(lo, "hi" + lo[2:]) for lo in intervals.columns if lo.startswith("lo")]
     frame = pd.DataFrame({"nominal" if (lv := level_of(lo)) is None else level_key(lv):
                           ((intervals[lo] <= y) & (y <= intervals[hi])).where(intervals[[lo, hi]].notna().all(axis=1))
@@ -81,65 +64,41 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
     return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in figures})  # None (absent): NaN
 
 
-def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None = None,
-                   n: int = ROWS_SHOWN) -> pd.DataFrame:
-    """The `n` worst sources, worst first (the verdict's ranking, its reason named), with the means over seeds of
-    their figures, their share of predictions outside [0, 100], geometry and coverage at the nominal level."""
-    from kit.verdict.decide import per_source, worst_folds
-    from kit.verdict.document import WorstFold
-
-    ranked = pd.DataFrame([vars(w) for w in worst_folds(folds, n=n)], columns=[f.name for f in fields(WorstFold)])
-    ranked["share_out_of_range"] = ranked["src_sha256"].map(per_source(folds).set_index("src_sha256")
+def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None
+                   ) -> pd.DataFrame:
+    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures, geometry and coverage; empty
+    without folds."""
+    if folds.empty:
+        return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
+    worst = decide.worst_folds(folds, n=ROWS_SHOWN)
+    ranked = pd.DataFrame([vars(w) for w in worst], columns=[f.name for f in fields(WorstFold)])
+    ranked["share_out_of_range"] = ranked["src_sha256"].map(decide.per_source(folds).set_index("src_sha256")
                                                             ["share_out_of_range"])
     geometry = {c.src_sha256: c for c in clips or ()}
-    ranked["resolution"] = [f"{g.width}x{g.height}" if (g := geometry.get(s)) and g.width and g.height else "n/a"
-                            for s in ranked["src_sha256"]]
-    ranked["height"] = [g.height if (g := geometry.get(s)) else 0 for s in ranked["src_sha256"]]
-    ranked["fps"] = [g.fps if (g := geometry.get(s)) else float("nan") for s in ranked["src_sha256"]]
-    ranked["frames"] = [g.frames if (g := geometry.get(s)) else 0 for s in ranked["src_sha256"]]
+    found = [geometry.get(s) for s in ranked["src_sha256"]]
+    ranked["resolution"] = [f"{g.width}x{g.height}" if g and g.width and g.height else "n/a" for g in found]
+    ranked["fps"] = [g.fps if g else float("nan") for g in found]
+    ranked["frames"] = [g.frames if g else 0 for g in found]
     if coverage is not None and "nominal" in coverage:
         ranked["coverage"] = ranked["src_sha256"].map(coverage["nominal"])
     return ranked
 
 
 def quality_rows(per_row: pd.DataFrame) -> list[GroupErrors]:
-    """The error of each quality setting ("<encoder> cq<N>") over its held-out rows, as the verdict's breakdown
-    makes them (kit.verdict.breakdown.errors_of; coverage NaN: that needs the intervals). For a verdict of a kit
-    without the breakdown."""
+    """The error of each quality setting over its held-out rows, for a verdict without the breakdown."""
     if not {"encoder", "cq"} <= set(per_row.columns):
         return []
     return [errors_of("quality", quality_key(str(encoder), int(cq)), rows)
             for (encoder, cq), rows in per_row.groupby(["encoder", "cq"], sort=True)]
 
 
-SUSPECT_HEADERS = ["source", "encoder", "settings, best first", "best cq", "mean teacher at best", "worst cq",
-                   "mean teacher at worst", "fall", "why"]
-SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
-
-
-def suspect_rows(verdict: Verdict) -> list[list[object]]:
-    """The verdict's teacher_suspects (kit.verdict.plausibility) as the report's table, in its order (the lowest
-    mean at the best setting first): the figures to one decimal, as the summary and the recommendation say them."""
-    return [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}", s.worst_cq,
-             f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}", " and ".join(SUSPECT_WHY[w] for w in s.why)]
-            for s in verdict.teacher_suspects or ()]
-
-
-def far_below_1080p(clips: Sequence[SourceInfo] | None) -> list[SourceInfo]:
-    """The sources scored far below the teacher's viewing resolution (at most FAR_BELOW_1080P lines), smallest
-    first."""
-    return sorted((c for c in clips or () if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src))
-
-
-# -- the first screen: the worst of each kind -------------------------------------------------------
 GROUPINGS = (("encoder", "encoder", "encoders"), ("box", "box", "boxes"), ("quality", "quality setting", "settings"),
              ("resolution", "resolution class", "classes"), ("rung", "ladder rung", "rungs"))
 
 
 @dataclass(frozen=True)
 class WorstItem:
-    """One line of the report's first screen: the worst of one kind, its figure, the typical (median) one of its
-    kind and, where a gate limits that figure, the gate."""
+    """One line of the first screen: the worst of one kind, its figure, the median of its kind and its gate."""
 
     what: str  # source | encoder | box | quality setting | resolution class | ladder rung
     name: str
@@ -153,34 +112,22 @@ class WorstItem:
     gate: str = ""  # the limit on this figure, e.g. "|bias| <= 10 (--max-abs-bias)"
     passed: bool | None = None  # that gate's outcome; None without one
 
-    @property
-    def ratio(self) -> float | None:
-        return ratio(self.value, self.typical, self.measure)
-
 
 def worst_source(folds: pd.DataFrame, verdict: Verdict) -> WorstItem | None:
-    """The source the verdict ranks worst (kit.verdict.decide.worst_folds: the figure furthest from the typical
-    source's, relative to its median), from the folds table; the per-source gate on that figure, where it is on."""
-    from kit.verdict.decide import ranked
-
+    """The source the verdict ranks worst (kit.verdict.decide.worst_folds), with the per-source gate that is on (the
+    one on its worst figure first): its own value against the limit."""
     if folds.empty:
         return None
-    sources, scores, order = ranked(folds)
+    sources, scores, order = decide.ranked(folds)
     top = sources.iloc[order[0]]
     measure: Measure = str(scores.iloc[order[0]].idxmax())  # type: ignore[assignment]
     typical = float(sources[measure].abs().median() if measure == "bias" else sources[measure].median())
     item = WorstItem("source", str(top["src"]), measure, float(top[measure]), SOURCE, typical,
                      len(sources), "sources", "03_loso/folds.parquet")
-    return with_fold_gate(item, top, verdict)
-
-
-def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstItem:
-    """The worst source with the per-source gate that is on (--max-abs-bias, --max-fold-rmse), the one on its
-    worst figure first: its own value of that figure against the limit."""
     on = [s for s in shown(verdict) if s.per_source and s.row.enabled and s.row.threshold is not None]
     if not on:
         return item
-    first = min(on, key=lambda s: s.gate.column != item.measure)  # the gate on its worst figure, else the first
+    first = min(on, key=lambda s: s.gate.column != measure)  # the gate on its worst figure, else the first
     gate, threshold = first.gate, first.row.threshold
     value = abs(float(top[gate.column])) if gate.absolute else float(top[gate.column])
     return replace(item, gate=f"{gate.figure} {value:.2f} {gate.sign} {threshold:g} ({gate.flag})",
@@ -188,9 +135,8 @@ def with_fold_gate(item: WorstItem, top: pd.Series, verdict: Verdict) -> WorstIt
 
 
 def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] = ()) -> list[WorstItem]:
-    """Per grouping (encoder, box, quality setting, resolution, rung): the group of the largest RMSE pooled over
-    frames, against the median group's; for an encoder or box held out by --holdout, its gate on the held-out
-    PLCC."""
+    """Per grouping: the group of the largest RMSE against the median group's; for an encoder or box --holdout
+    judges, its own held-out PLCC, else the gate's worst."""
     items = []
     for by, what, plural in GROUPINGS:
         mine = [g for g in groups if g.by == by and math.isfinite(g.rmse)]
@@ -201,18 +147,13 @@ def worst_groups(groups: Sequence[GroupErrors], holdout: Sequence[HoldoutBlock] 
         item = WorstItem(what, worst.group, "rmse", worst.rmse, POOLED, typical, len(mine), plural,
                          "04_verdict/intervals.parquet (the verdict's breakdown)")
         block = next((b for b in holdout if b.kind == by), None)
-        if block is not None and block.gate.enabled and block.gate.threshold is not None:
-            item = with_holdout_gate(item, block)
+        if block is not None and (gate := block.gate).enabled and gate.threshold is not None:
+            rule = f"{HOLDOUT_PLCC.sign} {gate.threshold:g} ({HOLDOUT_PLCC.flag})"
+            if (unseen := next((g for g in block.groups if g.group == worst.group), None)) is not None:
+                item = replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} {rule}",
+                               passed=unseen.plcc >= gate.threshold)
+            else:
+                item = replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} {rule}",
+                               passed=gate.passed)
         items.append(item)
     return items
-
-
-def with_holdout_gate(item: WorstItem, block: HoldoutBlock) -> WorstItem:
-    """An encoder or box the --holdout gate judges: the worst one's own held-out PLCC, else the gate's worst."""
-    gate = block.gate
-    assert gate.threshold is not None
-    rule = f"{HOLDOUT_PLCC.sign} {gate.threshold:g} ({HOLDOUT_PLCC.flag})"
-    unseen = next((g for g in block.groups if g.group == item.name), None)
-    if unseen is not None:
-        return replace(item, gate=f"held out: PLCC {unseen.plcc:.4f} {rule}", passed=unseen.plcc >= gate.threshold)
-    return replace(item, gate=f"held out, lowest: {gate.worst} PLCC {gate.worst_value:.4f} {rule}", passed=gate.passed)

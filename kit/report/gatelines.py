@@ -1,20 +1,23 @@
-"""Every criterion of a verdict's gate, derived once: what the report's gate table and the summary's gate rows say
-of it. No pandas: the summary imports it."""
+"""Every criterion of a verdict's gate, derived once for the report's gate table and the summary's gate rows, and
+the report's first screen: where the ensemble is worst, each kind against its typical one and its gate, and the gate
+table, failing rows first. No pandas: the summary imports it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kit.report.markup import fmt
+from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, ratio, sorted_by, table
 from kit.verdict.gates import Shown, shown
-from kit.verdict.kinds import GROUPS, SOURCE
+from kit.verdict.kinds import GROUPS, POOLED, SOURCE
 
 if TYPE_CHECKING:
+    from kit.report.frames import WorstItem
     from kit.verdict.document import Verdict
 
-OUTCOME = {True: "pass", False: "FAIL"}
+OUTCOME: dict[bool | None, str] = {True: "pass", False: "FAIL", None: "off"}
 
 
 def num(v: float | None, digits: str = ".4f") -> str:
@@ -23,15 +26,13 @@ def num(v: float | None, digits: str = ".4f") -> str:
 
 
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
-    """A gate row's sentence (a LimitGate, FoldGate or LiftGate): what it found, then its threshold and outcome, or
-    `off`."""
+    """A gate row's sentence: what it found, then its threshold and outcome, or `off`."""
     return f"{said}  ({f'gate {sign}{row.threshold:g}, {OUTCOME[row.passed]}' if row.enabled else off})"
 
 
 @dataclass(frozen=True)
 class GateLine:
-    """One criterion: the report's name, its figure, the limit (as shown: ">= 0.95", "off (--max-fold-rmse)"), the
-    outcome (None: off); `short` and `said`: the summary's row ("": not among its gates)."""
+    """One criterion: name, figure, limit as shown, outcome (None: off); `short`, `said`: the summary's row."""
 
     name: str
     value: float | int | None  # a count is an int, shown as one (`4`, not `4.0000`)
@@ -57,7 +58,8 @@ class GateLine:
 
 
 def gate_lines(verdict: Verdict) -> list[GateLine]:
-    """The PLCC gate's three criteria, the evidence floor, the lift and challenger gates, then limit_lines."""
+    """The PLCC gate's three criteria, the evidence floor, the lift and challenger gates, the gates of
+    kit.verdict.gates the verdict has (limit_line), then the completeness."""
     gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
     seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
@@ -85,7 +87,12 @@ def gate_lines(verdict: Verdict) -> list[GateLine]:
     if challenger.enabled:
         lines.append(GateLine("margin over the incumbent (PLCC)", challenger.margin, ">", challenger.seed_spread,
                               f"> seed spread {fmt(challenger.seed_spread)}", challenger.passed))
-    return lines + limit_lines(verdict)
+    lines += [limit_line(s) for s in shown(verdict) if s.gate.label]
+    if (c := verdict.completeness) is not None:
+        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
+        lines.append(GateLine(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,
+                              f"= {c.expected_sources}", c.passed))
+    return lines
 
 
 def limit_line(s: Shown) -> GateLine:
@@ -106,12 +113,65 @@ def limit_line(s: Shown) -> GateLine:
     return GateLine(what, value, gate.sign, g.threshold, limit, g.passed if g.enabled else None, s.short, said)
 
 
-def limit_lines(verdict: Verdict) -> list[GateLine]:
-    """The gates of kit.verdict.gates the verdict has, in its order (those shown beside their own table left out),
-    then the completeness."""
-    lines = [limit_line(s) for s in shown(verdict) if s.gate.label]
-    if (c := verdict.completeness) is not None:
-        missing = f" (missing: {', '.join(c.missing[:5])}{' ...' if len(c.missing) > 5 else ''})" if c.missing else ""
-        lines.append(GateLine(f"sources with held-out results{missing}", c.with_results, "=", c.expected_sources,
-                              f"= {c.expected_sources}", c.passed))
-    return lines
+WORST_HEADERS = ["worst", "name", "its figure", "typical (median)", "how far", "gate on it"]
+
+
+def how_far(item: WorstItem) -> Graded:
+    """`7.3x the median`, coloured; `the only one` when nothing compares."""
+    if item.typical is None:
+        return Graded(f"the only {item.what}")
+    r = ratio(item.value, item.typical, item.measure)
+    css = "g2" if item.passed is False else grade(r)
+    return Graded(f"{r:.1f}x the median" if r is not None else "n/a", css)
+
+
+def figure_text(item: WorstItem) -> str:
+    word = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias", "miss": "max abs error", "share": "share"}[item.measure]
+    value = f"{item.value:+.2f}" if item.measure == "bias" else f"{item.value:.4f}" if item.measure == "plcc" \
+        else f"{item.value:.2f}"
+    return f"{word} {value} ({item.kind})"
+
+
+def typical_text(item: WorstItem) -> str:
+    if item.typical is None:
+        return f"1 {item.what}"
+    shown = "|bias| " if item.measure == "bias" else ""
+    digits = 4 if item.measure == "plcc" else 2
+    return f"{shown}{item.typical:.{digits}f} over {item.count:,} {item.plural}"
+
+
+def worst_section(items: Sequence[WorstItem]) -> list[str]:
+    """The table of the worst of each kind, and where its figures come from."""
+    if not items:
+        return [note("No held-out figures to rank.")]
+    rows = [[item.what, item.name, figure_text(item), typical_text(item), how_far(item),
+             Graded(item.gate, "g2" if item.passed is False else "pass" if item.passed else "") if item.gate else ""]
+            for item in items]
+    files = sorted({item.source for item in items})
+    return ["<h2 id='worst'>Where it is worst</h2>",
+            sorted_by("the kinds in a fixed order; in each, its worst by the figure named"),
+            table(WORST_HEADERS, rows, cls="worst"),
+            note(f"The source: the verdict's worst ({SOURCE}); the others: the largest RMSE ({POOLED}) of their kind. "
+                 f"From {', '.join(files)}. {LEGEND}")]
+
+
+def margin_text(row: GateLine) -> str:
+    """How far inside the limit (+) or past it (-); nothing for a gate that is off or an exact count."""
+    m = row.margin
+    if m is None or (row.op == "=" and m == 0):
+        return ""
+    return f"{m:+.4g}"
+
+
+def gate_table(verdict: Verdict) -> str:
+    """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
+    rows = sorted(gate_lines(verdict), key=GateLine.order)
+    body = "".join(
+        f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(fmt(r.value))}</td>"
+        f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{OUTCOME[r.ok]}'>{OUTCOME[r.ok]}</td></tr>"
+        for r in rows)
+    failing = verdict.gate.failing_seeds
+    said = f"<p class='note'>Failing seeds: {esc(fmt(failing))}</p>" if failing else ""
+    return (sorted_by("failing first, then passing by the share of the limit left (least first), then off")
+            + "<table class='gate'><thead><tr><th>criterion</th><th>value</th><th>threshold</th>"
+              f"<th>margin (+ inside)</th><th>result</th></tr></thead><tbody>{body}</tbody></table>{said}")

@@ -1,6 +1,5 @@
-"""report.html: a self-contained page (no network) summarising a run. Tables come from the verdict; the figures
-from the held-out predictions, the intervals and the corpus, which `load_report_data` reads. It stays small at
-1,000 sources: aggregate charts, panels for the worst sources only, tables capped with the file of the rest named.
+"""report.html: a self-contained page (no network) summarising a run, small at 1,000 sources: aggregate charts,
+panels for the worst sources only, tables capped with the file of the rest named.
 """
 
 from __future__ import annotations
@@ -80,15 +79,14 @@ def load_report_data(verdict: Verdict, predictions: Path, run: Invocation | None
                      prereqs: Prereqs | None = None, intervals: Path | None = None,
                      encodes: Path | None = None, skipped: tuple[Unusable, ...] = ()) -> ReportData:
     from kit.infra.parquet import read_frame
-    from kit.report.frames import coverage_by_source, held_out_predictions, read_intervals
+    from kit.report.frames import coverage_by_source, held_out_predictions
 
     corpus_path = Path(verdict.corpus.path)
     names = {f.src_sha256: f.src for f in verdict.per_fold}
     return ReportData(held_out_predictions(predictions, verdict.seeds, names),
                       rate_quality_points(corpus_path) if corpus_path.is_file() else None,
                       run_provenance(run, prereqs, [str(e) for e in verdict.corpus.encoders]),
-                      coverage_by_source(read_intervals(intervals))
-                      if intervals is not None and intervals.is_file() else None,
+                      coverage_by_source(intervals) if intervals is not None and intervals.is_file() else None,
                       read_frame(encodes) if encodes is not None and encodes.is_file() else None, skipped)
 
 
@@ -112,8 +110,7 @@ def rate_quality_points(corpus: Path) -> pd.DataFrame | None:
 
 def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
                    corpus_encoders: Sequence[str] = ()) -> dict[str, object]:
-    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, and the encoders of the
-    rows trained on (a run on a given corpus encodes nothing itself: its rows' encoders, said so)."""
+    """Where and how the run happened: command line, host, ffmpeg and libvmaf builds, the encoders used."""
     out: dict[str, object] = {}
     if run is not None:
         out |= {"invoked_at_utc": run.invoked_at_utc, "command": " ".join(run.argv), **run.where.to_json()}
@@ -127,7 +124,6 @@ def run_provenance(run: Invocation | None, prereqs: Prereqs | None,
     return out
 
 
-# -- sections -------------------------------------------------------------------------------------
 RMSE_NOTE = (f"Every figure names its kind (docs/figures.md). {GROUPS}: {DEFINITIONS[GROUPS]}. {POOLED}: "
              f"{DEFINITIONS[POOLED]}: it adds the offsets between contents, so it is larger. {SOURCE}: "
              f"{DEFINITIONS[SOURCE]}. Bias is the mean of (prediction - teacher): an offset no correlation can see.")
@@ -164,13 +160,9 @@ def per_seed_table(verdict: Verdict) -> str:
 
 
 def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
-    """Every source worst first, with its figures (kit.report.frames.ranked_sources); empty without folds."""
-    import pandas as pd
-
+    """Every source worst first, with its figures (kit.report.frames.ranked_sources)."""
     from kit.report import frames
 
-    if folds.empty:
-        return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
     return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
 
 
@@ -194,12 +186,13 @@ def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[st
 
 
 VERDICT_FILE = "04_verdict/PROMOTE.json or HOLD.json"
+SUSPECT_HEADERS = ["source", "encoder", "settings, best first", "best cq", "mean teacher at best", "worst cq",
+                   "mean teacher at worst", "fall", "why"]
+SUSPECT_WHY = {"low": "low at its best setting", "flat": "flat"}
 
 
 def teacher_section(verdict: Verdict) -> list[str]:
-    """The sources whose teacher looks wrong at their own size (the verdict's teacher_suspects), or that none does;
-    nothing for a verdict of a kit without the check."""
-    from kit.report.frames import SUSPECT_HEADERS, suspect_rows
+    """The sources whose teacher looks wrong at their own size, or that none does (nothing without the check)."""
     from kit.verdict.plausibility import BEST_FLOOR, HIGH_QUALITY, MIN_DROP
 
     if verdict.teacher_suspects is None:
@@ -213,7 +206,10 @@ def teacher_section(verdict: Verdict) -> list[str]:
     if not verdict.teacher_suspects:
         return [*parts, note(f"No suspect teacher. {rule}")]
     return [*parts, sorted_by("the lowest mean at the best setting first"),
-            capped(SUSPECT_HEADERS, suspect_rows(verdict), "suspects", "the verdict file"),
+            capped(SUSPECT_HEADERS, [[s.src, s.encoder, ",".join(map(str, s.settings)), s.best_cq, f"{s.best_mean:.1f}",
+                                      s.worst_cq, f"{s.worst_mean:.1f}", f"{s.best_mean - s.worst_mean:.1f}",
+                                      " and ".join(SUSPECT_WHY[w] for w in s.why)] for s in verdict.teacher_suspects],
+                   "suspects", "the verdict file"),
             note(f"{rule} From the verdict's teacher_suspects ({VERDICT_FILE}), recomputable from the corpus file: "
                  "its rows at each clip's own size (enc_width and enc_height its width and height), the mean vmaf "
                  "per source, encoder and cq.")]
@@ -257,8 +253,7 @@ def corpus_section(verdict: Verdict, demo: str) -> list[str]:
 
 
 def left_out_section(verdict: Verdict, skipped: tuple[Unusable, ...]) -> list[str]:
-    """The clips of --ref-dir this box's corpus step left out, each with why and the fix (02_corpus/skipped.json);
-    else those the boxes left out, as the union's manifest carries them."""
+    """The clips this box's corpus step left out (02_corpus/skipped.json), else those the boxes left out."""
     heading = "<h2 id='skipped'>Clips left out</h2>"
     if skipped:
         return [heading, sorted_by("by path"),
@@ -297,23 +292,27 @@ def check_section(verdict: Verdict) -> list[str]:
 
 
 SKIPPED_FILE = "02_corpus/skipped.json"
+FAR_BELOW_1080P = 540  # lines: a source at most half the teacher's viewing height is "far" below it
 NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("sources", "by source"),
-       ("predictions", "worst panels"),
-       ("groups", "by group"), ("folds", "agreement"), ("rate-quality", "rate-quality"), ("teacher", "teacher"),
-       ("baselines", "baselines"),
-       ("coverage", "coverage"), ("skipped", "left out"), ("check", "check"), ("corpus", "corpus"),
-       ("provenance", "provenance"))
+       ("predictions", "worst panels"), ("groups", "by group"), ("folds", "agreement"),
+       ("rate-quality", "rate-quality"), ("teacher", "teacher"), ("baselines", "baselines"), ("coverage", "coverage"),
+       ("skipped", "left out"), ("check", "check"), ("corpus", "corpus"), ("provenance", "provenance"))
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen: sources far below the teacher's 1080p, an
-    encoder whose encodes span too little of the teacher's scale, sources whose teacher looks wrong, clips left
-    out."""
-    from kit.report import sections
+    """What limits what the figures mean, said on the first screen: sources far below the 1080p the teacher models
+    first."""
     from kit.verdict.plausibility import suspects_text
 
-    said = [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
-            if t.warning]
+    clips, said = verdict.corpus.clips or (), []
+    if far := sorted((c for c in clips if 0 < c.height <= FAR_BELOW_1080P), key=lambda c: (c.height, c.src)):
+        text = (f"{len(far)} of {len(clips)} sources are at most {FAR_BELOW_1080P} lines high (the smallest "
+                f"{far[0].src}, {far[0].width}x{far[0].height}). libvmaf scores a clip at its native size, while "
+                "vmaf_v0.6.1 models a 1080p picture viewed at three times its height: these teacher scores (and so "
+                "the predictions) are not what a viewer of the clip upscaled to 1080p would report.")
+        said.append(f"<p class='warn'>{esc(text)}</p>")
+    said += [f"<p class='warn'>{esc(f'{t.encoder}: {t.warning}')}</p>" for t in verdict.corpus.teachers or ()
+             if t.warning]
     if verdict.teacher_suspects:
         text = suspects_text(verdict.teacher_suspects)
         said.append(f"<p class='warn'>{esc(text[:1].upper() + text[1:])}: <a href='#teacher'>the table</a>.</p>")
@@ -324,13 +323,12 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
     elif left := verdict.corpus.left_out:
         said.append(f"<p class='warn'>{len(left)} clip(s) were left out on the boxes: "
                     "<a href='#skipped'>which and why</a>.</p>")
-    return [*sections.resolution_note(verdict.corpus.clips), *said]
+    return said
 
 
 def matplotlib_home() -> None:
-    """matplotlib's configuration and font cache in the kit's cache (MPLCONFIGDIR), unless the user chose a folder
-    or matplotlib is loaded already: else it writes ~/.config/matplotlib, and says on stderr that it cannot where
-    the home folder is not writable (a service account, a read-only home on a cluster node)."""
+    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless the user chose one or it is loaded:
+    a home folder that is not writable would have it complain on stderr."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return
     from kit.errors import KitError
@@ -343,7 +341,7 @@ def matplotlib_home() -> None:
 
 def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     matplotlib_home()
-    from kit.report import consumer, frames, intervals, overview, sections
+    from kit.report import frames, gatelines, sections
 
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
@@ -352,13 +350,13 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]
-    body = [*consumer.consumer_section(verdict, data.encodes),
+    body = [*sections.consumer_section(verdict, data.encodes),
             *(sections.source_table_section(worst_first, folds, verdict.intervals) if not worst_first.empty else []),
             *sections.panels_section(data.predictions, worst_first),
             *sections.groups_section(breakdown, data.predictions), *sections.holdout_sections(holdout),
             *sections.agreement_section(verdict, folds, worst_first, data.predictions),
             *rate_quality_section(data, worst_first), *teacher_section(verdict), *baselines_section(verdict),
-            *intervals.intervals_section(verdict, data.coverage),
+            *sections.intervals_section(verdict, data.coverage),
             *left_out_section(verdict, data.skipped), *check_section(verdict)]
     anchors = {a for part in body for a in re.findall(r"<h2 id='([^']+)'", part)} | {
         "worst", "gate", "corpus", "provenance"}
@@ -366,8 +364,8 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     parts = [
         f"<h1>ensemble-kit verdict: <span class='{v}'>{v}</span>{esc(demo)}</h1>",
         f"<p>{esc(verdict.recommendation)}</p>",
-        *overview.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
-        "<h2 id='gate'>Gate</h2>", overview.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
+        *gatelines.worst_section([*worst, *frames.worst_groups(breakdown, holdout)]),
+        "<h2 id='gate'>Gate</h2>", gatelines.gate_table(verdict), *caveats(verdict, data.skipped), f"<nav>{nav}</nav>",
         f"<p class='note'>{esc(verdict.plcc_measures)} Teacher model: {esc(verdict.teacher_model)}. Validation: "
         f"{esc(verdict.scheme_text)}. Every figure comes from each row's prediction by the members that did not "
         f"train on its content, and names its kind: the gate's are {esc(GROUPS)}.</p>",

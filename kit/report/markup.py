@@ -1,23 +1,65 @@
-"""The page's HTML pieces: escaped text, cells, tables, capped tables, and every table's columns once (COLUMNS: a
-(field, header, grading or format) row each; a table is a list of field names). No figures computed, no files."""
+"""The page's HTML pieces: escaped text, cells, tables, and every table's columns once (COLUMNS); and how bad a
+figure is, as its cell is coloured: its distance from perfect (1 - PLCC, |bias|, else the figure) over the typical
+(median) one of its kind, floored: from MILD amber, from SEVERE red. A failed gate is red."""
 
 from __future__ import annotations
 
 import html
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from kit.infra.visible import visible
-from kit.report.grades import Graded, Measure, graded, median
 
 ROWS_SHOWN = 100  # rows of a table that grows with the sources (sources, groups, folds); the rest in a named file
+Measure = Literal["plcc", "rmse", "bias", "miss", "share"]
+MILD, SEVERE = 1.5, 3.0  # x the typical distance from perfect
+# the least typical distance a ratio is taken over, in each measure's unit (VMAF points, a share, 1 - PLCC)
+FLOORS: dict[Measure, float] = {"plcc": 0.002, "rmse": 0.5, "bias": 0.5, "miss": 2.0, "share": 0.01}
+LEGEND = (f"Colours: amber {MILD:g}-{SEVERE:g}x the typical (median) value's distance from perfect, red from "
+          f"{SEVERE:g}x or past a gate (1 - PLCC for a correlation, |bias|; small typical values count as "
+          f"{FLOORS['rmse']:g} VMAF points, a share as {FLOORS['share']:.0%}).")
+
+
+def distance(value: float, measure: Measure) -> float:
+    """How far from perfect: 1 - PLCC, |bias|, or the figure itself."""
+    if measure == "plcc":
+        return 1.0 - value
+    return abs(value) if measure == "bias" else value
+
+
+def ratio(value: float | None, typical: float | None, measure: Measure) -> float | None:
+    """The figure's distance from perfect over the typical one's (floored); None without both figures."""
+    if value is None or typical is None or not (math.isfinite(value) and math.isfinite(typical)):
+        return None
+    return distance(value, measure) / max(distance(typical, measure), FLOORS[measure])
+
+
+def grade(r: float | None) -> str:
+    """The CSS class of a ratio: "" (typical), "g1" (amber), "g2" (red)."""
+    if r is None or not math.isfinite(r):
+        return ""
+    return "g2" if r >= SEVERE else "g1" if r >= MILD else ""
+
+
+def median(values: Sequence[float | None]) -> float | None:
+    """The median of the finite figures; None when there is none."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if finite else None
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A table cell with its grade (`table` colours it)."""
+
+    value: object
+    css: str = ""
 
 
 def esc(text: str) -> str:
-    """Text for the page: HTML-escaped, and made visible (kit/infra/visible.py), so a source name or a path
-    holding a line break, a terminal escape or a bidi override reads as it is spelled."""
+    """Text for the page: made visible (kit/infra/visible.py), then HTML-escaped."""
     return html.escape(visible(text))
 
 
@@ -35,10 +77,9 @@ def fmt(v: object) -> str:
 
 
 def cell(c: object) -> str:
-    """One <td>: a Graded value (kit.report.grades) carries its colour class."""
-    if isinstance(c, Graded):
-        return f"<td class='{c.css}'>{esc(fmt(c.value))}</td>" if c.css else f"<td>{esc(fmt(c.value))}</td>"
-    return f"<td>{esc(fmt(c))}</td>"
+    """One <td>: a Graded value carries its colour class."""
+    css, value = (c.css, c.value) if isinstance(c, Graded) else ("", c)
+    return f"<td class='{css}'>{esc(fmt(value))}</td>" if css else f"<td>{esc(fmt(value))}</td>"
 
 
 UNBOUNDED_CELL = "unbounded: no figure"  # a coverage or width where the interval is unbounded
@@ -142,7 +183,9 @@ def cells(names: Sequence[str], row: object, typical: dict[str, float | None] | 
 def as_column(c: Column, value: Any, typical: dict[str, float | None] | None) -> object:
     if c.shown is not None:
         return c.shown(value)
-    return graded(value, typical.get(c.field), c.measure) if c.measure and typical is not None else value
+    if c.measure and typical is not None:
+        return Graded(value, grade(ratio(value, typical.get(c.field), c.measure)))
+    return value
 
 
 def typical(rows: Iterable[object], names: Sequence[str] = FIGURES) -> dict[str, float | None]:

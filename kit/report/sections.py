@@ -1,5 +1,6 @@
-"""The report's sections on error and its spread: aggregate charts, the worst sources, error by source, by
-quality setting, by encoder and box, and the intervals' coverage. Each says which file its figures come from."""
+"""The report's sections on error and its spread: by source, quality setting, encoder, box and fold, the aggregate
+charts, the intervals, and the held-out encodes as vmaf-tune predicts them. Each says which file its figures come
+from."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kit.report import markup
-from kit.report.frames import FAR_BELOW_1080P, PANELS, far_below_1080p, quality_rows
-from kit.report.markup import ROWS_SHOWN, bounded_cell, cells, details, esc, note, sorted_by, table, typical
-from kit.verdict.kinds import POOLED, SOURCE
+from kit.model.pooling import POOL_WORDS
+from kit.report import figures, markup
+from kit.report.frames import PANELS, quality_rows
+from kit.report.markup import ROWS_SHOWN, Graded, bounded_cell, cells, details, esc, note, sorted_by, table, typical
+from kit.verdict.consumer import consumer_fit
+from kit.verdict.decide import per_source
+from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_CONTENT_SHARE, CONSUMER_GATES, CONSUMER_SHARE, shown
+from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.corpus.summary import SourceInfo
-    from kit.verdict.document import GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -29,36 +33,31 @@ SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking
 
 
 def spread_figure(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame) -> str:
-    """Per-source PLCC: one marker per (seed, source) up to a readable number of sources, else their spread; each
-    source marked by its rank, the key under the chart naming it."""
-    from kit.report import charts, figures
-
+    """Per-source PLCC: a marker per (seed, source) up to PER_SOURCE_TICKS sources, else their spread."""
     threshold = verdict.gate.mean_plcc_threshold
-    if folds["src_sha256"].nunique() <= charts.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
+    if folds["src_sha256"].nunique() <= figures.PER_SOURCE_TICKS and len(ranked) >= folds["src_sha256"].nunique():
         order = [str(s) for s in ranked["src_sha256"]]
         return figures.figure_html(figures.fold_plcc_figure(folds, threshold, order),
                                    "Held-out PLCC of every (seed, source), from the predictions of the members that "
                                    "did not train on the source (its fold held out its whole content group); each "
                                    f"source by its rank in the sources table. From {FOLDS_FILE}.",
                                    key=figures.rank_key([str(s) for s in ranked["src"]]))
-    return figures.figure_html(charts.source_spread_figure(folds, ranked, threshold),
+    return figures.figure_html(figures.source_spread_figure(folds, ranked, threshold),
                                "Left: every source's held-out PLCC, the mean over seeds (line) and the seeds' lowest "
-                               f"to highest (band), sorted; the {charts.LABELLED_WORST} worst of the ranking marked "
+                               f"to highest (band), sorted; the {figures.LABELLED_WORST} worst of the ranking marked "
                                f"by rank. Right: the sources' RMSE (mean over seeds). From {FOLDS_FILE}.",
-                               key=figures.rank_key([str(s) for s in ranked["src"].head(charts.LABELLED_WORST)]))
+                               key=figures.rank_key([str(s) for s in ranked["src"].head(figures.LABELLED_WORST)]))
 
 
 def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFrame,
                       per_row: pd.DataFrame | None) -> list[str]:
     """Side by side: per-source PLCC over the seeds, and the pooled density of every held-out frame."""
-    from kit.report import charts, figures
-
     charts_shown = []
     if not folds.empty:
         charts_shown.append(spread_figure(verdict, folds, ranked))
     if per_row is not None and not per_row.empty:
         charts_shown.append(figures.figure_html(
-            charts.pooled_density_figure(per_row),
+            figures.pooled_density_figure(per_row),
             "All sources at once: each held-out frame's prediction (the mean over seeds of the members that did not "
             "train on it) against the teacher, as frames per cell, on axes fitted to the frames; grey line = "
             f"agreement; red = the teacher's range where it falls inside. From {PREDICTIONS_FILE}.", "png"))
@@ -70,8 +69,6 @@ def agreement_section(verdict: Verdict, folds: pd.DataFrame, ranked: pd.DataFram
 
 def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[str]:
     """The worst few sources of the ranking, frame by frame."""
-    from kit.report import figures
-
     parts = ["<h2 id='predictions'>The worst sources, frame by frame</h2>"]
     if per_row is None or per_row.empty:
         return [*parts, note("No held-out predictions available.")]
@@ -87,10 +84,7 @@ def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[s
 
 
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
-    """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded; the
-    folds table holds every source's."""
-    from kit.verdict.decide import per_source
-
+    """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded."""
     coverage = "coverage" in ranked
     nominal = intervals.nominal if intervals is not None else None
     at = intervals.at(nominal) if intervals is not None and nominal is not None else None
@@ -121,22 +115,8 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: I
                     "verdict's per_fold the same rows)." if more > 0 else ""))]
 
 
-def resolution_note(clips: tuple[SourceInfo, ...] | None) -> list[str]:
-    """Said when sources are scored far below the 1080p viewing the teacher models."""
-    far = far_below_1080p(clips)
-    if not far:
-        return []
-    smallest = far[0]
-    said = (f"{len(far)} of {len(clips or ())} sources are at most {FAR_BELOW_1080P} lines high (the smallest "
-            f"{smallest.src}, {smallest.width}x{smallest.height}). libvmaf scores a clip at its native size, while "
-            "vmaf_v0.6.1 models a 1080p picture viewed at three times its height: these teacher scores (and so the "
-            "predictions) are not what a viewer of the clip upscaled to 1080p would report.")
-    return [f"<p class='warn'>{esc(said)}</p>"]
-
-
 def group_rows(rows: Sequence[GroupErrors], coverage: bool, label: str = "") -> list[list[object]]:
-    """One grouping's rows, worst first (the largest RMSE first; a group without a figure before all: something
-    diverged), each figure coloured against the grouping's median; `label` first, where given."""
+    """One grouping's rows, the largest RMSE first (no figure before all), coloured against its median."""
     shade = typical(rows)
     return [cells(group_columns(coverage, bool(label)), r, shade, label=label)
             for r in sorted(rows, key=lambda r: (-r.rmse if math.isfinite(r.rmse) else -math.inf, r.group))]
@@ -155,9 +135,7 @@ BREAKDOWNS = (("encoder", "encoder"), ("box", "box"), ("quality", "quality setti
 
 
 def groups_section(breakdown: tuple[GroupErrors, ...], per_row: pd.DataFrame | None) -> list[str]:
-    """Error per encoder, box, quality setting, resolution class and ladder rung in one table, each grouping worst
-    first: the verdict's breakdown; for a verdict without one, the quality settings from the held-out
-    predictions."""
+    """Error per encoder, box, quality setting, resolution class and rung, each worst first (kit.verdict.breakdown)."""
     found = [(label, rows) for by, label in BREAKDOWNS if (rows := [r for r in breakdown if r.by == by])]
     source = (f"the verdict's breakdown, recomputable from {INTERVALS_FILE} (coverage at the nominal level)"
               if found else PREDICTIONS_FILE)
@@ -205,3 +183,132 @@ def every_fold_table(verdict: Verdict) -> list[str]:
                     sorted_by(f"by PLCC ({SOURCE}, this seed), lowest first"),
                     table(markup.headers(markup.FOLD_TABLE, f"{SOURCE}, this seed"),
                           [cells(markup.FOLD_TABLE, f) for f in folds], cls="compact"))]
+
+
+LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded with all groups",
+                 "share of rows unbounded without their own group", "coverage (pooled over frames)", "mean width",
+                 "lowest coverage of a source", "why no figure"]
+
+
+def exported_section(iv: Intervals) -> list[str]:
+    """What the manifests' confidence block exports, and what it covers on the held-out rows."""
+    e = iv.exported
+    assert e is not None
+    parts = ["<h3 id='exported'>The exported interval (the manifests' confidence block)</h3>",
+             note(f"{e.recipe}. Recomputable from {INTERVALS_FILE} (pred, std, vmaf, content).")]
+    if not e.calibrated:
+        return [*parts, f"<p class='warn'>{esc('Not calibrated: no interval is exported. ' + (e.reason or ''))}</p>"]
+    groups = e.group_coverage or {}
+    rows: list[list[object]] = [["conformal_q_residual", e.conformal_q_residual],
+            [f"coverage at {e.nominal:g}, pooled over the held-out frames (q of all groups)", e.coverage],
+            ["coverage on held-out content (each group's q calibrated without it)",
+             bounded_cell(e.coverage_held_out, e.coverage_held_out is None)],
+            [f"lowest coverage of a content group ({len(groups)} groups)", e.group_coverage_min],
+            [f"for comparison, not exported: mu +- {e.fallback_z:.3f} std (upstream's Gaussian fallback)",
+             e.fallback_coverage]]
+    return [*parts, table(["", "value"], rows, cls="kv")]
+
+
+def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[str]:
+    """The intervals: their guarantee, warning and coverage chart; levels, clip use and exports folded."""
+    iv = verdict.intervals
+    if iv is None:
+        return []
+    parts = ["<h2 id='coverage'>Prediction intervals: coverage</h2>",
+             note(f"{iv.method}: {iv.formula} Score: {iv.score}; unit of the guarantee: {iv.unit}; calibrated on "
+                  f"{iv.n_groups} content groups; nominal level {iv.nominal:g}. A level whose interval is unbounded "
+                  "for some held-out row has no coverage or width: 100 % of an unbounded interval says nothing.")]
+    if iv.warning:
+        parts.append(f"<p class='warn'>{esc(iv.warning)}</p>")
+    # one row per level: its thresholds, and its coverage and width only where every row's interval is bounded
+    levels = [[lv.level, lv.rank, lv.q, lv.q_abs, lv.unbounded, lv.share_unbounded,
+               bounded_cell(lv.coverage, lv.coverage is None), bounded_cell(lv.mean_width, lv.coverage is None),
+               bounded_cell(lv.source_coverage_min, lv.coverage is None), lv.reason or ""] for lv in iv.levels]
+    folded = [sorted_by("by nominal level (a calibration reads in order)"), table(LEVEL_HEADERS, levels)]
+    if iv.clip_use is not None:
+        c = iv.clip_use
+        folded += ["<h3>Per-clip use (a clip predicted from its mean features)</h3>",
+                   table(["clips", "RMSE (per clip)", "max abs error", f"coverage at {iv.nominal:g}",
+                          "intervals hold"],
+                         [[c.n_clips, c.rmse, c.max_abs_error, bounded_cell(c.coverage, True), c.holds]]),
+                   note(c.note)]
+    if (pooling := verdict.clip_pooling) is not None:  # per held-out clip, each pooling's error (all, each encoder)
+        errors = sorted((*pooling.pooled, *pooling.by_encoder),
+                        key=lambda e: (-e.rmse if math.isfinite(e.rmse) else -math.inf, e.stat, e.encoder or ""))
+        rows = [cells(markup.POOLING_TABLE, e, stat=POOL_WORDS[e.stat], encoder=e.encoder or "all") for e in errors]
+        folded += ["<h3 id='pooling'>Per clip, pooled as the consumers pool (mean, harmonic mean, 1st percentile, "
+                   "min)</h3>", sorted_by("by RMSE, worst first"),
+                   table(markup.headers(markup.POOLING_TABLE, POOLED_CLIP), rows, cls="compact"),
+                   note(f"{pooling.how}. Av1an's target quality pools with the 1st percentile by default, vmaf-tune "
+                        "with the mean; libvmaf reports the mean, harmonic mean and min (docs/pooling.md).")]
+        for s in shown(verdict, CLIP_ERROR_GATES):
+            said = f"{s.gate.setting(s.row)}: {'pass' if s.row.passed else 'FAIL'}: " + (s.row.statement or "")
+            folded.append(f"<p class='{'note' if s.row.passed else 'warn'}'>{esc(said)}</p>")
+    if iv.exported is not None:
+        folded += exported_section(iv)
+    chart = figures.figure_html(figures.coverage_figure(iv, by_source),
+                                "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
+                                f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
+                                "point.")
+    more = details("each level, per-clip use, pooled clips and the exported interval", *folded)
+    return [*parts, f"<div class='pair'>{chart}<div>{more}</div></div>"]
+
+
+ENCODES_FILE = "03_loso/encodes.parquet"
+BY_WORDS = {"all": "all", "encoder": "encoder", "crf_band": "CRF band (vmaf-tune's)", "rung": "rung",
+            "content": "content group"}
+
+
+def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
+    """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
+    gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
+    floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
+    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
+    return Graded(shown, "g2" if isinstance(floor, int | float) and not g.share_within >= floor else "")
+
+
+def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
+    """Each grouping's groups, worst first; a grouping longer than ROWS_SHOWN cut there."""
+    return [cells(markup.CONSUMER_TABLE, g, label=words, share_within=share_cell(g, verdict))
+            for by, words in BY_WORDS.items() for g in [g for g in groups if g.by == by][:ROWS_SHOWN]]
+
+
+def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str]:
+    """The section: headline, gates, untrained slots, table; nothing for a verdict without the block."""
+    c = verdict.consumer
+    if c is None:
+        return []
+    parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
+    if encodes is None:
+        return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
+    # from the file alone, as the verdict
+    fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
+    whole, groups = fit.whole, [fit.whole, *fit.groups]
+    said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "
+            f"teacher as vmaf-tune predicts them; median miss {whole.median_miss:.2f}, largest {whole.max_miss:.2f} "
+            f"({whole.worst_encode})." if whole.n_encodes else "No held-out encode vmaf-tune can query: no figure.")
+    parts.append(f"<p>{esc(said)}</p>")
+    for s in shown(verdict, CONSUMER_GATES):
+        g = s.row
+        state = f"gate {g.threshold:g}: {'pass' if g.passed else 'FAIL'}" if g.enabled else "no gate"
+        parts.append(f"<p class='{'warn' if g.enabled and not g.passed else 'note'}'>"
+                     f"{esc(f'{g.statement} ({s.gate.flag}, {state}).')}</p>")
+    if c.train_hint:
+        said = ("vmaf-tune's one-hot slots the models never trained (no figure here is theirs; its predictions there "
+                f"are extrapolation): {c.train_hint}.")
+        parts.append(f"<p class='warn'>{esc(said)}</p>")
+    if c.codec_note:
+        parts.append(note(f"The one-hot: {c.codec_note}."))
+    if verdict.teacher_function is not None:
+        parts.append(note(f"The teacher's function: {verdict.teacher_function.label}; the recipe: "
+                          f"{verdict.recipe or 'frames'} (docs/teachers.md)."))
+    bands = c.unmeasured_bands
+    unmeasured = (f"CRF {', '.join(bands)}: no held-out encode falls there, so vmaf-tune's queries there are "
+                  "unmeasured (widen --cqs to cover them)." if bands else None)
+    parts += [note(text) for text in (c.not_counted, unmeasured) if text]
+    return [*parts, sorted_by("all first, then encoder, CRF band, rung and content group; in each, the lowest share "
+                              "within the tolerance first, then the largest miss"),
+            table(markup.headers(markup.CONSUMER_TABLE), table_rows(groups, verdict), cls="compact"),
+            note(f"{CONSUMER}: {c.how}. Misses in VMAF points; a share below the gate that judges its group in red. "
+                 f"From {ENCODES_FILE} (its {whole.n_encodes} counted rows); every content group is in the file.")]
+

@@ -24,7 +24,7 @@ from kit.platforms.resolve import detect_command
 from kit.report import gatelines
 from kit.report.gatelines import gate_lines, num
 from kit.rundir import RunDir
-from kit.verdict.document import NOTHING_TO_SEND, ClipPooling, ExportedInterval, IntervalLevel, Verdict
+from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
 from kit.verdict.kinds import CLIP, CONSUMER, GROUPS, POOLED, POOLED_CLIP, SOURCE
 from kit.verdict.plausibility import suspects_text
@@ -40,8 +40,7 @@ def _verdict(tree: Tree, out_dir: Path) -> Verdict | None:
 
 
 class Row(NamedTuple):
-    """One row of the summary; `ok` is a gate's outcome where the row is a gate that is on (None otherwise), so
-    that which gates failed is read from the verdict, never from the row's text (which holds names of the user's)."""
+    """One row of the summary; `ok` is the outcome of a gate that is on (None otherwise), never read from the text."""
 
     label: str
     text: str
@@ -58,7 +57,6 @@ def mib(size: int) -> str:
 
 
 def gate_rows(verdict: Verdict) -> list[Row]:
-    """The gate's criteria the summary lists among the gates (kit.report.gatelines)."""
     return [Row(line.short, line.said, line.ok) for line in gate_lines(verdict) if line.said]
 
 
@@ -67,7 +65,7 @@ BASELINES_LINE = ("ridge: a ridge regression on the ensemble's own inputs; linea
 
 
 def baseline_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """Every baseline the verdict carries (ridge, and any other on the same folds), the lift, the incumbent."""
+    """Every baseline the verdict carries, the lift, the incumbent."""
     rows = [(f"{name} baseline", f"PLCC {num(b.mean_plcc)}, RMSE {num(b.mean_rmse, '.2f')}, {GROUPS}")
             for name, b in verdict.baselines.items()]
     if rows:
@@ -94,8 +92,7 @@ def corpus_row(verdict: Verdict) -> tuple[str, str]:
 
 
 def teacher_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """Per encoder: how far its encodes reached on the teacher's scale, its grid and rungs; a warning where its
-    range falls short of the span the proxy is used over (kit.corpus.summary.TEACHER_SPAN)."""
+    """Per encoder: how far its encodes reached on the teacher's scale, its grid and rungs, and its warning."""
     rows: list[tuple[str, str]] = []
     for t in verdict.corpus.teachers or ():
         rows.append((f"teacher range {t.encoder}", f"{t.lo:.1f} to {t.hi:.1f} (mean score of each of its {t.encodes} "
@@ -110,31 +107,18 @@ CHECK_LABEL = "independent check"
 
 
 def check_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """What the independent libvmaf check found (kit.corpus.oracle): clips checked, the largest difference, any
-    refused; none for a verdict of an older kit or a corpus no manifest describes."""
+    """What the independent libvmaf check found (kit.corpus.oracle), where the verdict says."""
     return [(CHECK_LABEL, verdict.independent_check.text)] if verdict.independent_check is not None else []
 
 
-def corpus_warning_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """Each corpus warning (a heavily compressed reference, a merge's) as a WARNING row."""
-    return [("WARNING", w) for w in verdict.corpus.warnings or ()]
-
-
 def left_out_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """The clips the boxes left out, as the union's manifest carries them (a box's own run says its
-    02_corpus/skipped.json instead: skipped_rows)."""
+    """The clips the boxes left out, as the union's manifest carries them (a box's own run: skipped_rows)."""
     left = verdict.corpus.left_out or ()
     if not left:
         return []
     names = "; ".join(f"{u.file} on box {u.box_id or '?'} ({u.why})" for u in left[:3]) + (
         f" and {len(left) - 3} more (the report lists them all)" if len(left) > 3 else "")
     return [("SKIPPED clips", f"{len(left)} left out on the boxes: {names}")]
-
-
-def suspect_rows(verdict: Verdict) -> list[tuple[str, str]]:
-    """The sources whose teacher looks wrong at their own size (the verdict's teacher_suspects, kit.verdict
-    .plausibility), in one WARNING row: a warning, not a gate, shown whatever the verdict."""
-    return [("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []
 
 
 GROUPS_SHOWN = 5  # content groups the summary lists; the report lists them all
@@ -151,7 +135,7 @@ def group_rows(verdict: Verdict) -> list[tuple[str, str]]:
 
 
 def level_text(x: IntervalLevel, n_groups: int) -> str:
-    """One level of the intervals as the summary says it: its measured coverage and width, or why there is none."""
+    """One level of the intervals: its measured coverage and width, or why there is none."""
     if x.unbounded:
         return f"{percent(x.level)} unbounded ({n_groups} content groups: needs more)"
     if x.coverage is None:
@@ -159,14 +143,8 @@ def level_text(x: IntervalLevel, n_groups: int) -> str:
     return f"{percent(x.level)} covers {x.coverage:.1%}, width {num(x.mean_width, '.1f')}"
 
 
-def pooling_lines(pooling: ClipPooling) -> list[str]:
-    """One line per pooling (the summary's rows): its RMSE and largest error over the held-out clips."""
-    return [f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} ({e.worst_clip}), bias "
-            f"{e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})" for e in pooling.pooled]
-
-
 def interval_rows(verdict: Verdict) -> list[Row]:
-    """The intervals (measured coverage per level), their warning, whole-clip use, the optional gates on them."""
+    """The intervals, their warning, whole-clip use, each clip pooling, the optional gates on them."""
     iv = verdict.intervals
     if iv is None:
         return []
@@ -178,14 +156,16 @@ def interval_rows(verdict: Verdict) -> list[Row]:
     if iv.clip_use is not None:
         rows.append(Row("per-clip use", f"{iv.clip_use.note} ({CLIP})"))
     if verdict.clip_pooling is not None:
-        rows += [Row("clip pooled", line) for line in pooling_lines(verdict.clip_pooling)]
+        rows += [Row("clip pooled", f"{POOL_WORDS[e.stat]}: RMSE {e.rmse:.2f}, max {e.max_abs_error:.2f} "
+                                    f"({e.worst_clip}), bias {e.bias:+.2f} over {e.n_clips} clips ({POOLED_CLIP})")
+                 for e in verdict.clip_pooling.pooled]
     return rows + [gated(s.short, s.row.statement, s.row)
                    for s in [*shown(verdict, CLIP_ERROR_GATES), *shown(verdict, COVERAGE_GATE, RANGE_GATE)]
                    if s.row.enabled or (s.gate.warns_off and s.row.statement and s.row.worst_value > 0)]
 
 
 def exported_text(e: ExportedInterval) -> str:
-    """The interval the manifests export, as the summary says it: its multiplier and what it covers, or none."""
+    """The interval the manifests export: its multiplier and what it covers, or none."""
     if not e.calibrated:
         return f"none (not calibrated): {e.reason}"
     held = (f"{e.coverage_held_out:.1%} of held-out frames on content it was not calibrated on"
@@ -200,8 +180,7 @@ WORST_BY = ("encoder", "box", "resolution", "rung", "quality")  # the groupings 
 
 
 def group_error_rows(verdict: Verdict) -> list[Row]:
-    """Every held-out frame pooled, then the worst group of each grouping with two groups or more (the same kind),
-    what the groupings confound, and each --holdout block's worst."""
+    """Every held-out frame pooled, the worst group of each grouping, what they confound, each --holdout block."""
     p = verdict.overall.pooled_ensemble
     rows = [Row("all held-out frames", f"RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}, {POOLED} ({p.n_frames} "
                                     "frames): the kind of the worst-group lines below")]
@@ -224,12 +203,13 @@ def group_error_rows(verdict: Verdict) -> list[Row]:
 CONSUMER_LABEL = "as vmaf-tune uses it"
 
 
-def consumer_text(verdict: Verdict) -> str | None:
-    """The held-out encodes as vmaf-tune predicts them, in one row: the share within its tolerance, the misses, the
-    worst CRF band, encoder and content, and the slots of its one-hot no row trained with what would train them."""
+def consumer_rows(verdict: Verdict) -> list[Row]:
+    """The held-out encodes as vmaf-tune predicts them in one row, then each of its gates that is on."""
+    gates = [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
+             if s.row.enabled and s.row.threshold is not None]
     c = verdict.consumer
     if c is None:
-        return None
+        return gates
     if not c.n_encodes:
         said = f"no held-out encode vmaf-tune can query ({c.not_counted or 'none'})"
     else:
@@ -243,15 +223,7 @@ def consumer_text(verdict: Verdict) -> str | None:
         said += f"; untrained slots of vmaf-tune's one-hot, no figure given: {c.train_hint}"
     if c.codec_note:
         said += "; the one-hot is not read: every encoder slot predicts alike"
-    return said
-
-
-def consumer_rows(verdict: Verdict) -> list[Row]:
-    """The consumer's row, then each of its gates that is on (kit.verdict.consumer)."""
-    text = consumer_text(verdict)
-    rows = [Row(CONSUMER_LABEL, text)] if text else []
-    return rows + [gated(s.short, s.row.statement, s.row, f"{s.gate.sign} ") for s in shown(verdict, CONSUMER_GATES)
-                   if s.row.enabled and s.row.threshold is not None]
+    return [Row(CONSUMER_LABEL, said), *gates]
 
 
 def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
@@ -261,8 +233,10 @@ def summary_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     return [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, gate_rows(verdict)),
             *baseline_rows(verdict), ("worst folds", f"{worst} ({SOURCE})"), *map(pair, consumer_rows(verdict)),
             *map(pair, interval_rows(verdict)),
-            *map(pair, group_error_rows(verdict)), *check_rows(verdict), *corpus_warning_rows(verdict),
-            corpus_row(verdict), *teacher_rows(verdict), *suspect_rows(verdict), *group_rows(verdict)]
+            *map(pair, group_error_rows(verdict)), *check_rows(verdict),
+            *(("WARNING", w) for w in verdict.corpus.warnings or ()), corpus_row(verdict), *teacher_rows(verdict),
+            *([("WARNING", suspects_text(verdict.teacher_suspects))] if verdict.teacher_suspects else []),
+            *group_rows(verdict)]
 
 
 def pair(row: Row) -> tuple[str, str]:
@@ -273,16 +247,8 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
                         "full, teacher ranges, content groups: in the report (below) and the verdict file")
 
 
-def error_text(verdict: Verdict) -> str:
-    """Every held-out frame's error, then each kind's worst group in a few words, all pooled over frames."""
-    p = verdict.overall.pooled_ensemble
-    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
-    return f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC {num(p.plcc)}" + (f"; {worst}" if worst else "")
-
-
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
-    """The closing summary: the verdict, the gate (a failing gate in full, the passing optional ones in one
-    row), the worst sources and groups, the warnings, the corpus, and where the rest is (summary_rows: all)."""
+    """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
     # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
     plcc = gate_rows(verdict)
@@ -294,7 +260,10 @@ def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     if passing:
         rows.append(("other gates", f"{', '.join(passing)}: pass"))
     rows += [row for row in full if row[0] == "worst folds"]
-    rows.append((f"held-out error ({POOLED})", error_text(verdict)))
+    p = verdict.overall.pooled_ensemble  # every held-out frame's error, then each kind's worst group in a few words
+    worst = "; ".join(f"worst {by} {g.group}: RMSE {g.rmse:.2f}" for by, g in verdict.worst_groups(WORST_BY))
+    rows.append((f"held-out error ({POOLED})", f"all {p.n_frames} frames: RMSE {num(p.rmse, '.2f')}, PLCC "
+                                               f"{num(p.plcc)}" + (f"; {worst}" if worst else "")))
     rows += [pair(row) for row in consumer[:1]]
     rows += [row for row in full if row[0] in ("WARNING", "FOLDS WITHOUT RESULTS")]
     rows += check_rows(verdict)
@@ -312,20 +281,10 @@ RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path 
 LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
 
 
-def trained_on_given_corpus(tree: Tree, out_dir: Path) -> bool:
-    """The run trained on a corpus it was given (--corpus: the lead's union), as run.json's settings say."""
-    record, _ = tree.read_json_object(RunDir(out_dir).run_json)
-    settings = record.get("settings") if record is not None else None
-    return isinstance(settings, dict) and bool(settings.get("corpus"))
-
-
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
-    """(what it is, a path, a command or a flag): each printed whole on a line of its own, never wrapped,
-    so what is copied from a terminal or a log is the path itself. First, the encoders left out (left_out_lines).
-
-    The verify command twice: as this box runs it, and as the lead runs it on theirs (the installed
-    `ensemble-kit` or an untarred kit, with the tarball's own name). A demo run's tarball is not sent: the
-    lines say so and give the run on real clips instead."""
+    """(what it is, a path, a command or a flag), each printed whole on a line of its own: the encoders left out,
+    the report, the tarball and its verify commands (here, and as the lead runs them; a demo's: the run on real
+    clips instead)."""
     run = RunDir(out_dir)
     lines = left_out_lines(tree, out_dir)
     if tree.is_file(run.report):
@@ -354,9 +313,7 @@ def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False
 
 
 def left_out_lines(tree: Tree, out_dir: Path) -> list[tuple[str, str]]:
-    """The opt-in encoders --encoders auto left out (prereqs.json; none when it is missing or damaged): those that
-    work here, with the --encoders value that adds them, and those not tested, with the command that tests them;
-    each whole on its line."""
+    """The opt-in encoders --encoders auto left out (prereqs.json), with the flag or command that adds them."""
     prereqs, _ = read_prereqs(tree, RunDir(out_dir).prereqs_json)
     if prereqs is None:
         return []
@@ -391,7 +348,9 @@ def print_summary(out_dir: Path, console: Console) -> None:
             return
         style = {"PROMOTE": "bold green", "HOLD": "bold yellow"}.get(verdict.verdict)
         rows = closing_rows(out_dir, verdict)
-        lead = trained_on_given_corpus(tree, out_dir)
+        record, _ = tree.read_json_object(RunDir(out_dir).run_json)
+        settings = record.get("settings") if record is not None else None
+        lead = isinstance(settings, dict) and bool(settings.get("corpus"))  # trained on a given corpus: the union
         skipped = left_out_rows(verdict) if lead else skipped_rows(tree, out_dir)
         print_table(console, [*rows[:-1], *skipped, rows[-1]], "verdict", style)
         kill_point("summary")  # the harness's instant "while the summary is written" (tests/real/test_exit_signals.py)
@@ -399,8 +358,7 @@ def print_summary(out_dir: Path, console: Console) -> None:
 
 
 def print_table(console: Console, rows: list[tuple[str, str]], marked: str, style: str | None) -> None:
-    """The summary's table; the row labelled `marked` in `style`. Source names and paths are the user's: made
-    visible, and Text, so their brackets are not rich markup."""
+    """The summary's table, the row labelled `marked` in `style`; the user's names made visible, as Text."""
     table = Table(title="ensemble-kit summary", show_header=False, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
@@ -418,7 +376,7 @@ def print_paths(console: Console, lines: list[tuple[str, str]]) -> None:
 
 
 def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
-    """A corpus-only box's WARNING rows and independent check, from its shard manifest (none when damaged)."""
+    """A corpus-only box's WARNING rows and independent check, from its shard manifest (none if damaged)."""
     from kit.corpus.manifests import ShardManifest
     from kit.corpus.summary import independent_check
     from kit.infra.records import RecordError
@@ -431,8 +389,7 @@ def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
 
 
 def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
-    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason): its corpus is in
-    the results tarball to send, and training happens at the lead."""
+    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason)."""
     with read_out_dir(out_dir) as tree:
         run = RunDir(out_dir)
         manifest = tree.read_json_object(run.shard_manifest)[0] or {}
@@ -446,7 +403,6 @@ def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
         print_paths(console, path_lines(tree, out_dir, demo))
 
 
-# -- the closing events ---------------------------------------------------------------------------
 def finished_event(out_dir: Path, exit_code: int, seconds: float, with_results: bool) -> RunFinished:
     """The last event; with_results when the run reached the verdict or bundle step (else the files may be old)."""
     if not with_results:

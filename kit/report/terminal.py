@@ -1,15 +1,7 @@
-"""Rendering events: rich progress on a terminal, plain lines otherwise,
-NDJSON on stdout with --json (humans then read stderr).
-
-On a terminal one rich Progress lives for the whole run and shares the
-Console with the log lines, so those print above the bars: an overall step
-bar with the whole run's ETA, a corpus bar with the corpus's, one bar per running
-corpus job (frames through encode then score, fps, ETA) and a training bar across
-the ensemble; its columns fit the terminal's width (on 80 columns a shorter bar
-and less detail, never no ETA). Elsewhere (CI, a log file) the same events become
-plain lines, a bounded number of them per step, and a line at least every HEARTBEAT_S
-seconds saying what is being done and how far. The run's ETA (kit.report.eta) is
-also an `eta` event of its own: an NDJSON line with --json.
+"""Rendering events: rich progress on a terminal, plain lines otherwise, NDJSON on stdout with --json (humans then
+read stderr; docs/events.md). On a terminal one rich Progress shares the Console with the log lines: the steps bar with
+the run's ETA (kit.report.eta), the corpus bar with the corpus's, a bar per running job and one for training, fitted
+to the terminal's width. Plain lines are bounded per step, with a heartbeat line at least every HEARTBEAT_S seconds.
 """
 
 from __future__ import annotations
@@ -41,14 +33,9 @@ HEARTBEAT_S = 25.0  # plain lines: a line saying what is being done once the las
 
 
 class KitConsole(Console):
-    """rich's Console, except when the reader goes away (`ensemble-kit run | head -1`), and with no emoji codes.
-
-    rich then raises SystemExit(1), past the kit's guard, and 1 means HOLD. The kit's answer is the
-    BrokenPipeError itself, which the guard (kit/cli/guard.py) turns into a quiet 141, as Unix tools end.
-
-    rich reads `:name:` as an emoji code even where markup is off: a printed `-map 0:v:0` became `-map 0✌0`, and
-    the command no longer ran as printed. The kit prints paths, commands and clip names, never an emoji code.
-    """
+    """rich's Console with no emoji codes (`-map 0:v:0` is printed as it is spelled), and a reader gone away
+    (`ensemble-kit run | head -1`) a BrokenPipeError, which the guard turns into a quiet 141 (rich's SystemExit(1)
+    would read as HOLD)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("emoji", False)
@@ -73,22 +60,10 @@ def duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
-def eta_event(found: Estimate, elapsed_s: float) -> ev.Eta:
-    """The `eta` event of an estimate, `elapsed_s` after the run started."""
-    seconds = round(found.seconds_left, 1) if found.seconds_left is not None else None
-    return ev.Eta(seconds, round(elapsed_s, 1), found.step, round(found.done, 3),
-                  {step: round(v, 1) for step, v in found.steps_left.items()},
-                  "measured" if found.measured else "estimating")
-
-
 class _TimeColumn(ProgressColumn):
-    """`eta 1m20s` for tasks that estimate one (the step bar: the whole run's, the corpus bar: the corpus's, both
-    kit.report.eta's, counted down between two estimates; the others: rich's, from their rate), the elapsed time
-    for the others."""
+    """`eta 1m20s`: kit.report.eta's on the steps and corpus bars, counted down; rich's on the others."""
 
     def render(self, task: Task) -> Text:
-        if not task.fields.get("eta"):
-            return Text(duration(task.elapsed or 0), style="progress.elapsed")
         remaining = task.fields.get("left", task.time_remaining)
         if remaining is not None and "left_at" in task.fields:
             remaining = max(0.0, remaining - (time.monotonic() - task.fields["left_at"]))
@@ -97,8 +72,7 @@ class _TimeColumn(ProgressColumn):
 
 def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "result", "detail"), ok_at: int = 1
                 ) -> Table:
-    """Check rows as a table for a terminal: every cell Text (a name's brackets are not markup), the last one
-    without its hint (said under the table, where no column folds it); green where the cell at `ok_at` says so."""
+    """Check rows as a table of Text cells, the last without its hint, green where the cell at `ok_at` says so."""
     table = Table(show_header=True, header_style="bold")
     for col in columns:  # the last column folds a word longer than it (a list of encoders) rather than cut it
         table.add_column(col, overflow="fold" if col == columns[-1] else "ellipsis")
@@ -110,8 +84,7 @@ def check_table(rows: list[list[str]], columns: tuple[str, ...] = ("check", "res
 
 
 def bar_columns(width: int) -> tuple[ProgressColumn, ...]:
-    """The bars' columns for a terminal `width` wide: what a bar is, the bar, its count, its time (the ETA), then
-    its detail, which takes what is left (cut with an ellipsis, or left out): on 80 columns every bar keeps its ETA."""
+    """The bars' columns for a terminal `width` wide: on 80 columns every bar keeps its ETA."""
     describe, count, clock = min(26, max(16, width // 4)), 14 if width >= 100 else 12, 10
     rest = max(0, width - describe - count - clock - 4)  # the four spaces between the five columns
     bar = min(28, max(6, rest // 2))
@@ -130,8 +103,7 @@ def bar_columns(width: int) -> tuple[ProgressColumn, ...]:
 
 
 class FittedProgress(Progress):
-    """rich's Progress with its columns made for the terminal's width at each refresh (a window resized mid-run
-    included): rich crops a row wider than the terminal at its right end, where the ETA was."""
+    """rich's Progress with its columns fitted to the terminal's width at each refresh (it crops the ETA)."""
 
     def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
         live = getattr(self, "live", None)  # None while rich's own __init__ draws the first table
@@ -143,44 +115,37 @@ class FittedProgress(Progress):
 class LiveBars:
     """The bars of one run on a terminal; every method is called with the Renderer's lock held."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, steps: list[str]) -> None:
         self.progress = FittedProgress(*bar_columns(console.width), console=console, transient=True,
                                        redirect_stdout=False, redirect_stderr=False)
-        self.steps: TaskID | None = None
+        self.progress.start()
         self.corpus: TaskID | None = None
         self.jobs: dict[str, TaskID] = {}
         self.job_frames: dict[str, dict[str, int]] = {}  # job -> frames done per phase, and its "frames"
-        self.steps_total = self.steps_done = 0
+        self.steps_total, self.steps_done = len(steps), 0
         self.corpus_total, self.corpus_done = 0, 0.0
         self.training: tuple[tuple[str, int, int], TaskID] | None = None
         self.last_epoch = 0
+        self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
+        self.progress.update(self.steps, left=None)  # "estimating" until the first estimate
 
-    def _add(self, description: str, total: float | None, count: str = "", info: str = "", eta: bool = True,
-             completed: int = 0) -> TaskID:
-        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info,
-                                      eta=eta)
+    def _add(self, description: str, total: float | None, count: str = "", info: str = "", completed: int = 0
+             ) -> TaskID:
+        return self.progress.add_task(description, total=total, completed=completed, count=count, info=info)
 
     def _drop(self, task: TaskID | None) -> None:
         if task is not None:
             self.progress.remove_task(task)
 
-    def start(self, steps: list[str]) -> None:
-        self.progress.start()
-        self.steps_total = len(steps)
-        self.steps = self._add("steps", len(steps), f"0/{len(steps)}")
-        self.progress.update(self.steps, left=None)  # "estimating" until the first estimate
-
     def step_started(self, step: str) -> None:
         self.end_step()
-        if self.steps is not None:
-            self.progress.update(self.steps, info=f"{tag(step)} running")
+        self.progress.update(self.steps, info=f"{tag(step)} running")
 
     def step_ended(self) -> None:
         self.end_step()
         self.steps_done += 1
-        if self.steps is not None:
-            self.progress.update(self.steps, completed=self.steps_done, count=f"{self.steps_done}/{self.steps_total}",
-                                 info="")
+        self.progress.update(self.steps, completed=self.steps_done, count=f"{self.steps_done}/{self.steps_total}",
+                             info="")
 
     def end_step(self) -> None:
         for job in list(self.jobs):
@@ -198,8 +163,7 @@ class LiveBars:
 
     def run_left(self, e: ev.Eta, now: float) -> None:
         """The whole run's time left on the steps bar, the corpus's on its bar (each counted down until the next)."""
-        if self.steps is not None:
-            self.progress.update(self.steps, left=e.seconds_left, left_at=now)
+        self.progress.update(self.steps, left=e.seconds_left, left_at=now)
         if self.corpus is not None:
             self.progress.update(self.corpus, left=e.steps_left.get("corpus"), left_at=now)
 
@@ -253,9 +217,6 @@ class PlainLines:
         self.fresh_done = 0
         self.last_epoch_print = 0
 
-    def jobs_planned(self, total: int, reused: int) -> None:
-        self.fresh_total, self.fresh_done = total - reused, 0
-
     def job_line_due(self) -> bool:
         """Counts a fresh job; True for every job of a small corpus, else about every 1/20th and the last."""
         self.fresh_done += 1
@@ -297,7 +258,6 @@ class Renderer:
         self.beat: threading.Event | None = None  # set to stop the heartbeat thread (plain lines)
         self._lock = threading.RLock()
 
-    # -- plumbing ---------------------------------------------------------------------------
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             now = self.now()
@@ -312,15 +272,17 @@ class Renderer:
                 self.tell_eta(now, changed)
 
     def tell_eta(self, now: float, changed: bool) -> None:
-        """An `eta` event when the estimate changed at once (a plan, a forecast, a step's start or end) or
-        ETA_EVERY_S has passed since the last, once one exists."""
+        """An `eta` event when the estimate changed at once or ETA_EVERY_S has passed since the last."""
         if not changed and self.eta_at is not None and now - self.eta_at < ETA_EVERY_S:
             return
         found = self.clock.left(now)
         if found is None:
             return
         self.eta_at = now
-        self(eta_event(found, now - self.started))
+        seconds = round(found.seconds_left, 1) if found.seconds_left is not None else None
+        self(ev.Eta(seconds, round(now - self.started, 1), found.step, round(found.done, 3),
+                    {step: round(v, 1) for step, v in found.steps_left.items()},
+                    "measured" if found.measured else "estimating"))
 
     def say(self, text: str, style: str = "") -> None:
         """One line for people: names, paths and messages in it are made visible (kit/infra/visible.py)."""
@@ -335,8 +297,7 @@ class Renderer:
                 self.bars = None
 
     def heartbeat(self) -> None:
-        """Plain lines: a line saying what the running step is doing and how far, once the last line is
-        HEARTBEAT_S old (a step reading clips, decoding or encoding for minutes says so)."""
+        """Plain lines: what the running step is doing and how far, once the last line is HEARTBEAT_S old."""
         with self._lock:
             now = self.now()
             if self.bars is not None or self.beat is None or now - self.said_at < HEARTBEAT_S:
@@ -365,12 +326,10 @@ class Renderer:
     def on_doing(self, e: ev.Doing) -> None:
         self.step, self.doing = e.step, e.what
 
-    # -- run and steps ----------------------------------------------------------------------
     def on_run_started(self, e: ev.RunStarted) -> None:
         self.say(f"ensemble-kit {e.kit_version}: steps {', '.join(e.steps)} in {e.out_dir}", "bold")
         if self.live and self.bars is None:
-            self.bars = LiveBars(self.console)
-            self.bars.start(e.steps)
+            self.bars = LiveBars(self.console, e.steps)
         elif not self.live and self.beat is None:
             self.beat = threading.Event()
             threading.Thread(target=self._beat_every_second, args=(self.beat,), daemon=True,
@@ -390,25 +349,24 @@ class Renderer:
         self.step, self.doing = e.step, ""
         self.say(f"{tag(e.step)} runs: {e.reason}", "bold cyan")
 
-    def on_step_skipped(self, e: ev.StepSkipped) -> None:
+    def _step_over(self, counted: bool = True) -> None:
         self.step, self.doing = "", "planning the next step"
         if self.bars:
-            self.bars.step_ended()
+            self.bars.step_ended() if counted else self.bars.end_step()
+
+    def on_step_skipped(self, e: ev.StepSkipped) -> None:
+        self._step_over()
         self.say(f"{tag(e.step)} skipped: {e.reason}", "dim")
 
     def on_step_finished(self, e: ev.StepFinished) -> None:
-        self.step, self.doing = "", "planning the next step"
-        if self.bars:
-            self.bars.step_ended()
+        self._step_over()
         brief = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in e.summary.items()
                           if not isinstance(v, list | dict))
         self.say(f"{tag(e.step)} done in {duration(e.seconds) if e.seconds >= 60 else f'{e.seconds:.1f} s'}"
                  + (f": {brief}" if brief else ""), "green")
 
     def on_step_failed(self, e: ev.StepFailed) -> None:
-        self.step, self.doing = "", "planning the next step"
-        if self.bars:
-            self.bars.end_step()
+        self._step_over(counted=False)
         self.say(f"{tag(e.step)} failed (the error follows)", "bold red")
 
     def on_info(self, e: ev.Info) -> None:
@@ -425,10 +383,9 @@ class Renderer:
         for check, result, detail in e.rows:
             self.say(f"{tag(e.step)} {check:<{width}}  {result:<4}  {detail}")
 
-    # -- corpus -----------------------------------------------------------------------------
     def on_jobs_planned(self, e: ev.JobsPlanned) -> None:
         self.say(f"{tag('corpus')} {e.total} jobs (clip x encoder x cq), {e.reused} already done and reused")
-        self.plain.jobs_planned(e.total, e.reused)
+        self.plain.fresh_total, self.plain.fresh_done = e.total - e.reused, 0
         if self.bars:
             self.bars.jobs_planned(e.total, e.reused)
 
@@ -461,7 +418,6 @@ class Renderer:
         for line in e.stderr_tail.splitlines()[-6:]:
             self.say(f"    {line}", "red")
 
-    # -- training, verdict, bundle ----------------------------------------------------------
     def on_epoch(self, e: ev.Epoch) -> None:
         self.doing = f"training {e.members} models: epoch {e.epoch}/{e.epochs}"
         if self.bars:
