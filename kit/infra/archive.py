@@ -1,11 +1,9 @@
 """Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
 
-`check_results` judges a results tarball against its manifest, alike for `verify`, `merge` and `corpus info`. The
-stream is decompressed as its first bytes say and read by tarfile; every member's header is checked as it is read,
-before anything is written: an absolute path, `..`, a backslash, a link or a device is refused, as is an archive over
-a limit of kit.infra.limits (naming it). The whole stream, its compression's check included, is read before anything
-is extracted. A results tarball holds one top folder whose `manifest.json` lists the sha256 of every other file in it;
-a file missing, extra or different is a problem.
+`check_results` judges a results tarball (one top folder whose `manifest.json` lists the sha256 of every other file)
+for `verify`, `merge` and `corpus info`: every member's header is checked as it is read (no absolute path, `..`,
+backslash, link or device; the limits of kit.infra.limits), and the whole stream, its compression's check included,
+is read before anything is extracted (docs/design/robustness.md, "What others send").
 """
 
 from __future__ import annotations
@@ -81,8 +79,7 @@ def _tar(stream: io.BufferedIOBase, source: Path) -> tarfile.TarFile:
 @dataclass(frozen=True)
 class _HeaderReads:
     """The tar stream as tarfile reads it, any one read of more than MAX_HEADER_BYTES refused: tarfile reads an
-    extended header (long names, PAX records) whole into memory in one read, and that is its only read so large
-    (headers come in blocks, member data in the pieces extraction asks for, at most 1 MiB)."""
+    extended header (long names, PAX records) whole in one read, its only read so large."""
 
     stream: io.BufferedIOBase
 
@@ -121,8 +118,7 @@ def _check_member(m: tarfile.TarInfo, source: Path) -> None:
 
 
 def _scan(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
-    """Every member's header, each checked as it is read, and the running totals of the members checked against
-    the limits: a bomb is refused before its data is touched."""
+    """Every member's header, each checked as it is read, their running totals against the limits."""
     archive_bytes, total = source.stat().st_size, 0
     members: list[tarfile.TarInfo] = []
     seen: set[str] = set()
@@ -163,8 +159,7 @@ def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
 
 def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
     """Every member checked, the stream read to its end, then the members extracted into `dest`; (the files
-    written, the top folder). A tar that ends early (its end block missing, a header cut short or damaged: tarfile
-    takes each for the end) extracts the members before it, and the manifest check finds the rest missing."""
+    written, the top folder). A tar that ends early extracts the members before it (the manifest finds the rest)."""
     try:
         with _decompressed(source) as stream, _tar(stream, source) as tar:
             members = _scan(tar, source)
@@ -181,9 +176,8 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
 
 
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
-    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks it
-    (tarfile stops at the end block, so a byte changed inside a member would pass unseen). Anything but tar's zero
-    padding there is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
+    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks it.
+    Anything but tar's zero padding there is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
     left = MAX_TRAILER_BYTES
@@ -222,8 +216,7 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
 
 @contextlib.contextmanager
 def extraction_dir(prefix: str) -> Iterator[Path]:
-    """A private temporary folder, named as temporaries are (`.tmp-<prefix>.<pid>.<host>.<random>`), removed after;
-    first, those of killed commands are removed."""
+    """A private temporary folder, named as temporaries are, removed after; those of killed commands removed first."""
     base = Path(tempfile.gettempdir())
     with Tree.open(base, Rules(checked_root=False), make=False) as tmp_tree:
         tmp_tree.remove_stale(base, names=[prefix])
@@ -274,7 +267,7 @@ class ResultsCheck:
 
 def check_results(source: Path, dest: Path) -> ResultsCheck:
     """Extract a results tarball into dest and check every file's sha256 against its manifest.json: InputError for a
-    hostile or damaged archive, the problems listed for one that does not match its manifest."""
+    hostile or damaged archive, the problems listed for one that does not match."""
     if not source.is_file():
         raise InputError(f"{source} does not exist or is not a file", hint="pass the results-<box>-<utc>.tar.gz file")
     written, top_name = _open_checked(source, dest)

@@ -47,9 +47,8 @@ _CACHE_TREES: dict[str, Tree] = {}  # the cache's one owner in this process, by 
 
 
 def cache_tree() -> Tree:
-    """The kit's cache (probe results, clip hashes, demo clips), opened as a Tree once per process and folder
-    (boxes and runs may share it). Opening it removes the temporaries of writers that are gone (a killed
-    render, a killed write of sha256.json): of this host and a dead process, or untouched for hours."""
+    """The kit's cache (probe results, clip hashes, demo clips), opened as a Tree once per process and folder; opening
+    it removes the temporaries of writers that are gone."""
     root = cache_dir()
     tree = _CACHE_TREES.get(str(root))
     if tree is None:
@@ -65,8 +64,7 @@ def cache_tree() -> Tree:
 
 
 def cache_refused(exc: FolderRefused) -> InputError:
-    """The cache's folder refused (another user's, or writable by others), said of the door that chose it: the
-    KIT_CACHE_DIR the user set, or the cache folder the kit chose; never an out-dir, which it is not."""
+    """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
     door = "KIT_CACHE_DIR" if os.environ.get("KIT_CACHE_DIR") else "the kit's cache"
     other = "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it" if \
         os.environ.get("KIT_CACHE_DIR") else "set KIT_CACHE_DIR"

@@ -1,20 +1,11 @@
-"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's stop), SIGHUP (a closed terminal).
+"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's stop), SIGHUP (a closed terminal);
+each ends it alike, with exit 128 + the signal's number (docs/design/robustness.md, "Interruptions").
 
-Once a command has started (kit/cli/guard.py installs the handlers first thing), each ends it alike: exit 128 + the
-signal's number, the running children stopped, and the lines `interrupted …; finished work is kept.` and
-`resume with: …`. Before that (Python starting, ~0.1 s) a signal's default effect gives the same exit code.
-
-A stop signal is a flag. The handler records it; `check()` raises it as Interrupted on the main thread where it polls
-(every step boundary, the guard, every slice of the main thread's waits), never inside a library call, which could
-swallow it, print it from a `__del__` or leave its locks held. On a worker thread `check()` raises nothing: the main
-thread stops that thread's children (kit.infra.proc.stop_all) and its pool. The price: the main thread never blocks
-longer than MAIN_WAIT_S at once on other threads or processes (`finished_batches`; tests/unit/test_main_waits.py),
-and a long computation of its own polls between its parts.
-
-Once the guard has decided how the command ends (`settle()`), a signal changes nothing. When the command is the whole
-process (`whole_process()`) the three are then ignored until it exits: Python restores their default action while it
-unloads its modules (~20 ms), where a SIGTERM once ended a finished run with 143. Inside another program (a test)
-`end()` puts back the handlers it found. A SIGHUP ignored at the start (`nohup`) stays ignored.
+A stop signal is a flag: the handler records it and `check()` raises it as Interrupted on the main thread where it
+polls, never inside a library call; on a worker thread `check()` raises nothing. So the main thread never blocks longer
+than MAIN_WAIT_S at once on other threads or processes (`finished_batches`). Once the outcome is decided (`settle()`),
+a signal changes nothing: in a whole process (`whole_process()`) the three are ignored until it exits, inside another
+program (a test) `end()` puts back the handlers it found. A SIGHUP ignored at the start (`nohup`) stays ignored.
 """
 
 from __future__ import annotations
@@ -48,7 +39,7 @@ def whole_process() -> None:
 
 def install() -> None:
     """Handle the stop signals from now on (in the main thread, as a command starts; again after a library that
-    sets its own, as Ray's init does). A signal recorded before is kept until end()."""
+    sets its own, as Ray's init does)."""
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
@@ -108,10 +99,9 @@ def end() -> None:
 
 @contextlib.contextmanager
 def passed_on(to: Callable[[int], int]) -> Iterator[None]:
-    """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to `to`
-    (which returns how many programs it reached) instead of stopping the command: the program ends its own way (ffmpeg
-    finishes its file and exits 255) and the command ends with its code. A signal that reaches no program stops the
-    command as anywhere else. Main thread only."""
+    """While in it (a program run for the user: `ensemble-kit ffmpeg`), a stop signal is handed to `to` (which returns
+    how many programs it reached) instead of stopping the command, which ends with the program's code; one that
+    reaches no program stops the command. Main thread only."""
     mine = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) == _on_signal]
 
     def hand_on(signum: int, frame: FrameType | None) -> None:
@@ -129,8 +119,7 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
     """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none did),
-    until all have. The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is
-    waited for (as concurrent.futures.as_completed does)."""
+    until all have. The futures must be distinct."""
     index = {future: i for i, future in enumerate(futures)}
     if len(index) != len(futures):
         raise ValueError("the same future twice")

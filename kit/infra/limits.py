@@ -1,6 +1,5 @@
-"""The size limits on what other people send (a results tarball, a parquet corpus, a bash-kit JSONL), checked before
-anything is extracted or read: a bomb is refused with the limit it hit before it fills the disk or the memory. Each
-sits far above what the kit writes and far below what would hurt a box; docs/reference/files.md lists them.
+"""The size limits on what other people send, checked before anything is extracted or read, each far above what the
+kit writes and far below what would hurt a box (docs/reference/files.md lists them).
 """
 
 from __future__ import annotations
