@@ -91,8 +91,7 @@ MAX_TASKS = 4096  # an array of at most this many tasks (Slurm's MaxArraySize is
 
 
 def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
-    """`K/N` as given, or `auto`: this array task's place, for a flag that runs one task of N (`--train-task`);
-    `auto` outside every array is refused."""
+    """`K/N` as given, or `auto`: this array task's place (refused outside every array), for `--train-task`."""
     hint = f"give K/N with 1 <= K <= N <= {MAX_TASKS}, or auto inside an array task ({KIT_ARRAY_TASK}=K/N, or Slurm)"
     if text.strip().lower() == "auto":
         pos = array_position(env, flag=flag)

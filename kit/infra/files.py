@@ -107,8 +107,7 @@ _OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earli
 
 
 def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
-    """Whether a temporary named by temp_name (or an earlier kit's, without the host) was left by a writer that is
-    gone: this host's dead process, or untouched for max_age_s whoever made it."""
+    """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it."""
     old = time.time() - st.st_mtime > max_age_s
     found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -34,12 +35,10 @@ def platform_tag() -> str:
 
 
 def cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine() or "cpu"
 
 
@@ -47,8 +46,7 @@ _CACHE_TREES: dict[str, Tree] = {}  # the cache's one owner in this process, by 
 
 
 def cache_tree() -> Tree:
-    """The kit's cache (probe results, clip hashes, demo clips), opened as a Tree once per process and folder; opening
-    it removes the temporaries of writers that are gone."""
+    """The kit's cache, opened as a Tree once per process and folder (the temporaries of writers gone removed)."""
     root = cache_dir()
     tree = _CACHE_TREES.get(str(root))
     if tree is None:

@@ -38,8 +38,7 @@ def whole_process() -> None:
 
 
 def install() -> None:
-    """Handle the stop signals from now on (in the main thread, as a command starts; again after a library that
-    sets its own, as Ray's init does)."""
+    """Handle the stop signals from now on (main thread; again after a library that sets its own: Ray's init)."""
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
@@ -118,8 +117,7 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
-    """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none did),
-    until all have. The futures must be distinct."""
+    """The positions of the (distinct) futures that finished, every MAIN_WAIT_S at most, until all have."""
     index = {future: i for i, future in enumerate(futures)}
     if len(index) != len(futures):
         raise ValueError("the same future twice")

@@ -74,8 +74,7 @@ def kit_command(*args: str | Path) -> str:
 
 
 def receiver_commands(*args: str | Path) -> tuple[str, str]:
-    """A command for the lead's box, not this one: as the installed `ensemble-kit`, and as `python -m kit` from the
-    folder of an untarred kit, its arguments what the receiver has (the tarball's name)."""
+    """A command for the lead's box: as the installed `ensemble-kit`, and as `python -m kit` in an untarred kit."""
     rest = shell_join(args)
     return f"{ENTRY_POINT} {rest}", f"python -m kit {rest}"
 
@@ -93,8 +92,7 @@ def retry_command() -> str:
 
 
 def kit_argv_absolute() -> list[str]:
-    """How to call the kit from anywhere (a batch script on another node), with absolute paths: the installed
-    `ensemble-kit` script when that ran, else this interpreter (as started, not resolved) with kit/__main__.py."""
+    """How to call the kit from anywhere (a batch script on another node), by absolute paths, as it was started."""
     if _started_as_entry_point():
         found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
         return [str(Path(found or sys.argv[0]).absolute())]

@@ -47,8 +47,7 @@ class NotANumber(ValueError):
 
 
 class JsonRefused(ValueError):
-    """Bytes that are not JSON the kit reads: not UTF-8, too large, too deep, not JSON; its message says why.
-    `kind`: the decoder's error type (JSONDecodeError, UnicodeDecodeError) or, for a limit, the message."""
+    """Bytes that are not JSON the kit reads, saying why; `kind`: the decoder's error type, or the limit's message."""
 
     def __init__(self, why: str, kind: str = "") -> None:
         super().__init__(why)
@@ -118,8 +117,7 @@ def read_float(text: str) -> float:
 
 
 def read_rate(text: str) -> Fraction:
-    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (ASCII, bounded; its range is
-    the caller's: kit.media.decode.parse_fps)."""
+    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (its range is the caller's)."""
     body = text.strip(_SPACE)
     num, sep, den = body.replace(":", "/").partition("/")
     if sep:
@@ -258,8 +256,7 @@ class NotRegular(OSError):
 
 
 def open_for_reading(path: Path) -> BinaryIO:
-    """Open a file someone gave to read it (a link followed), never blocking on a named pipe: anything but a regular
-    file raises NotRegular."""
+    """Open a file someone gave (a link followed), never blocking on a named pipe: NotRegular unless a regular file."""
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     try:
         if (what := describe(os.fstat(fd), path)) is not None:

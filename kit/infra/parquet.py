@@ -73,8 +73,7 @@ def parquet_columns(path: Path, label: str | None = None) -> list[str]:
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None,
                  dictionary: Sequence[str] = (), max_rows: int | None = MAX_CORPUS_ROWS) -> pa.Table:
-    """The columns (all when None) of a parquet file, after its footer passed the limits (`max_rows` None: the
-    size limit alone); the `dictionary` columns as parquet's dictionaries."""
+    """The columns (all when None) of a parquet file whose footer passed the limits (`dictionary`: as dictionaries)."""
     label = label or str(path)
     with _open(path, label) as fh:
         pf = _file(fh, label, dictionary)

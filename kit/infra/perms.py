@@ -81,10 +81,7 @@ def describe(st: os.stat_result, path: Path) -> str | None:
             return "a symbolic link"
     kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
              (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
-    for test, what in kinds:
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
+    return next((what for test, what in kinds if test(mode)), None if stat.S_ISREG(mode) else "not a regular file")
 
 
 def refuse(path: Path, what: str, expected: str = "a regular file", reading: bool = False) -> InputError:
@@ -114,8 +111,7 @@ def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str |
 
 
 class FolderRefused(InputError):
-    """A folder the kit may not write in: its path and the problem, for a caller that knows the door it came through
-    (kit.infra.host.cache_tree)."""
+    """A folder the kit may not write in, for a caller that knows the door it came through to say so."""
 
     def __init__(self, path: Path, problem: str, message: str, hint: str) -> None:
         super().__init__(message, hint=hint)
@@ -136,9 +132,8 @@ def refuse_folder(path: Path, problem: str, rules: Rules) -> FolderRefused:
                          "under it", hint=fix)
 
 
-def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:
-    """Why a regular file with this stat cannot be trusted, or None. `owner`: whose it must be (default: the user)."""
-    owner = euid() if owner is None else owner
+def file_problem(st: os.stat_result, owner: int) -> str | None:
+    """Why a regular file with this stat cannot be trusted, or None. `owner`: whose it must be."""
     if st.st_nlink > 1:
         return f"has {st.st_nlink} names (hard links): another name could change it"
     if st.st_uid != owner:

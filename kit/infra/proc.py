@@ -122,8 +122,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 class _Reaper:
-    """Kills the children's groups when the kit has ended, however it ended: the process of kit/infra/reaper.py, one per
-    kit process, started with the first child. Without it (it cannot start, or is killed) the kit goes on."""
+    """The process of kit/infra/reaper.py, one per kit process, started with the first child (or the kit goes on)."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -306,8 +305,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
 
 
 def _track(proc: subprocess.Popen[bytes]) -> None:
-    """The child among the live ones, told to the reaper; killed at once (counted as stopped) when stop_all ran
-    since the check before its start."""
+    """The child among the live ones, told to the reaper; killed at once when stop_all ran since the check."""
     global _stopped
     with _live_lock:
         _live.add(proc)
@@ -322,8 +320,7 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
 
 def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, log: LogFn | None,
              name: str) -> tuple[bytes, bytes]:
-    """(stdout, stderr) once the child has exited; ToolError past its timeout, or when it exited while something it
-    started holds its output open."""
+    """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
     except _PipesHeld:
@@ -351,8 +348,7 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolE
 
 
 class BoundedBuffer:
-    """The first `head` and the last `tail` bytes of a stream, whatever its length (ffmpeg's stderr opens with what it
-    read and closes with what happened)."""
+    """The first `head` and the last `tail` bytes of a stream, whatever its length."""
 
     def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
         self.head_limit, self.tail_limit = head, tail
@@ -381,8 +377,7 @@ class BoundedBuffer:
 
 
 class _Reader:
-    """Reads a child's stdout (to a callback, into memory, or not at all) and its stderr into a BoundedBuffer, on
-    threads, so neither pipe ever fills; the callback's first exception is raised once the pipe is drained."""
+    """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
 
     def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
                  capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:

@@ -115,10 +115,7 @@ class Record:
 
 
 def _arms(tp: Any) -> tuple[Any, ...]:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
-    return (tp,)
+    return typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
 
 
 class _Converters(NamedTuple):
@@ -139,12 +136,9 @@ def _converters() -> _Converters:
             converter.register_structure_hook(tp, check)
         converter.register_structure_hook_func(lambda tp: tp is object or len(set(_arms(tp)) - {type(None)}) > 1,
                                                _as_read)
-        converter.register_structure_hook_factory(
-            lambda tp: typing.get_origin(tp) in (list, tuple), lambda tp, c: _structure_sequence(tp, c))
-        converter.register_structure_hook_factory(
-            lambda tp: typing.get_origin(tp) is dict, lambda tp, c: _structure_dict(tp, c))
-        converter.register_structure_hook_factory(
-            _is_record, lambda tp, c: _structure_record(tp, c, closed))
+        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) in (list, tuple), _structure_sequence)
+        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) is dict, _structure_dict)
+        converter.register_structure_hook_factory(_is_record, lambda tp, c: _structure_record(tp, c, closed))
     written, shown = Converter(), Converter()
     for converter, infinite in ((written, False), (shown, True)):
         converter.register_unstructure_hook_func(_is_record, lambda r: r.to_json())
@@ -198,8 +192,7 @@ _SCALARS: dict[type, Callable[[object, Any], object]] = {
 
 
 def _structure_sequence(tp: Any, converter: Converter) -> Callable[[object, object], object]:
-    """A list or tuple field: a JSON list (no text taken as its characters), each item read as the first type
-    argument (tuple[int, int] as tuple[int, ...])."""
+    """A list or tuple field: a JSON list (never a text), each item read as the first type argument."""
     from cattrs.cols import list_structure_factory
 
     args = typing.get_args(tp)
@@ -307,11 +300,11 @@ def _refusal(exc: Exception, where: str, name: str, data: object) -> Exception:
         if closed is None or closed != found[0].closed:
             continue  # the first problem lies outside this CLOSED record, whose keys are checked before its types
         if isinstance(leaf, ForbiddenExtraKeysError):
-            unknown += [((*at, key), _unknown_key(leaf.cl, key, _at(data, (*at, key)))) for key in leaf.extra_fields]
+            unknown += [((*at, k), _unknown_key(leaf.cl, k, _walk(data, (*at, k))[1])) for k in leaf.extra_fields]
         elif isinstance(leaf, UnknownKey):
             unknown.append(((*at, leaf.key), leaf))
     if unknown:
-        at, first = min(unknown, key=lambda u: _position(data, u[0]))
+        at, first = min(unknown, key=lambda u: _walk(data, u[0])[0])
         top = found[0].closed == ()  # the record read is CLOSED: its keys are said below `where` as it is
         return UnknownKey(_dotted(where if top else where or name, at), first.value, first.problem, first.words)
     at, leaf, raw, _ = found[0]
@@ -370,31 +363,21 @@ def _leaves(exc: BaseException, at: tuple[Step, ...], closed: tuple[Step, ...] |
             yield from _leaves(sub, (*at, str(index) if typing.get_origin(exc.cl) is dict else index), closed)
 
 
-def _at(data: object, at: tuple[Step, ...]) -> object:
-    """The value at `at` in the document (None where it does not lead anywhere)."""
-    for step in at:
-        if not _leads(data, step):
-            return None
-        data = data[step]  # type: ignore[index]
-    return data
-
-
-def _leads(data: object, step: Step) -> bool:
-    """Whether `step` is a key of the object `data` or an index of the list `data`."""
-    return (isinstance(data, Mapping) and step in data) or (
-        isinstance(data, list) and isinstance(step, int) and step < len(data))
-
-
-def _position(data: object, at: tuple[Step, ...]) -> tuple[int, ...]:
-    """Where `at` lies in the document, in its order (a key of an object by its place in it)."""
+def _walk(data: object, at: tuple[Step, ...]) -> tuple[tuple[int, ...], object]:
+    """Where `at` lies in the document, in its order (-1 where it leads nowhere), and the value there (or None)."""
     places: list[int] = []
+    lost = False
     for step in at:
-        if not _leads(data, step):
+        if isinstance(data, Mapping) and step in data:
+            places.append(list(data).index(step))
+        elif isinstance(data, list) and isinstance(step, int) and step < len(data):
+            places.append(step)
+        else:
             places.append(-1)
+            lost = True
             continue
-        places.append(list(data).index(step) if isinstance(data, Mapping) else typing.cast(int, step))
         data = data[step]  # type: ignore[index]
-    return tuple(places)
+    return tuple(places), None if lost else data
 
 
 def _dotted(where: str, at: tuple[Step, ...]) -> str:
@@ -404,10 +387,8 @@ def _dotted(where: str, at: tuple[Step, ...]) -> str:
 
 
 def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:
-    """A record the kit wrote itself below `tree`, checked, not trusted: (the record, "") or (None, why not):
-    "missing", "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema).
-    One that is not the user's own is refused (kit.infra.tree.Tree.read_json_object). A document that breaks
-    one of its record's rules raises Refused: the caller names the file (it is no damage a rerun mends)."""
+    """A record the kit wrote below `tree`, checked, not trusted: (the record, "") or (None, why not: "missing",
+    "unreadable (...)", "damaged (...)"). A document that breaks one of its record's rules raises Refused."""
     data, why = tree.read_json_object(path)
     if data is None:
         return None, why

@@ -101,9 +101,7 @@ class Off(Rule):
         return self.rule.words
 
     def problem(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        why = self.rule.problem(value)
+        why = None if value is None else self.rule.problem(value)
         return (self.refusal or why) if why is not None else None
 
 
@@ -123,14 +121,13 @@ class Distinct(Rule):
         return f"at least one value, each once, each {self.item.words}"
 
     def problem(self, value: Any) -> str | None:
-        values = list(value) if isinstance(value, list | tuple) else None
-        if values is None:
+        if not isinstance(value, list | tuple):
             return f"is not a list of {self.words}"
-        if not values:
+        if not value:
             return "is empty"
-        if len(set(values)) != len(values):
+        if len(set(value)) != len(value):
             return "repeats a value"
-        return item_breach(values, self.item)
+        return item_breach(value, self.item)
 
 
 @dataclass(frozen=True)
@@ -167,12 +164,10 @@ class OneOf(Rule):
 class Absolute(Rule):
     """A path from the root (the flags make theirs so: a relative one in a file would depend on where it runs)."""
 
-    @property
-    def words(self) -> str:
-        return "an absolute path"
+    words = "an absolute path"
 
     def problem(self, value: Any) -> str | None:
-        return None if isinstance(value, PurePath) and value.is_absolute() else "is not an absolute path"
+        return None if isinstance(value, PurePath) and value.is_absolute() else f"is not {self.words}"
 
 
 @dataclass(frozen=True)
@@ -192,8 +187,7 @@ class Check(Rule):
 
 @dataclass(frozen=True)
 class Across(Check):
-    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record.
-    A value alone cannot break it (a flag's is checked with the others, once they are all known)."""
+    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""
 
     def problem(self, value: Any) -> str | None:
         return None
@@ -347,8 +341,7 @@ class Flag:
 
 
 def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None) -> Any:
-    """A record's field: its default, the rules its value keeps and its flag. A class as the default (dict, a record)
-    is a fresh one of it for each record."""
+    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps and its flag."""
     metadata = {RULES: rules, FLAG: flag}
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
@@ -361,8 +354,7 @@ def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
 
 
 def broken(record: Record, prefix: str = "") -> Broken | None:
-    """The first rule `record` breaks (each field's in field order, the records it holds walked at their place,
-    then the rules across fields), or None."""
+    """The first rule `record` breaks (each field's, the records it holds at their place, then Across), or None."""
     fields = dataclasses.fields(record)
     for f in fields:
         value = getattr(record, f.name)
@@ -379,8 +371,7 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
 
 
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
-    """Each flag declared in the fields of record class `cls` and of the records it holds, with the field names that
-    lead to its setting and the rules a value alone can break (not Across)."""
+    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules (not Across)."""
     for f in dataclasses.fields(cls):
         if (flag := f.metadata.get(FLAG)) is not None:
             yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))

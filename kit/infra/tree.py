@@ -349,8 +349,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
 
     def remove_stale(self, path: Path, names: Iterable[str] | None = None, max_age_s: float = STALE_TEMP_S,
                      recursive: bool = False) -> int:
-        """Remove the user's temporaries in the folder `path` (and below, `recursive`) whose writer is gone
-        (files.stale); `names`: only theirs. Returns how many."""
+        """Remove the user's temporaries (`names`: theirs) in `path` (`recursive`) whose writer is gone; how many."""
         prefixes, count = tuple(f"{TMP_MARK}{n[:100]}." for n in names) if names is not None else (TMP_MARK,), 0
         for found in filter(None, (self.entry(path / name) for name in self.names(path))):
             folder = stat.S_ISDIR(found.st.st_mode)
@@ -365,8 +364,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
     @contextlib.contextmanager
     def lock(self, path: Path, shared: bool = False, wait_s: float = 0.0, tidy: bool = False,
              on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the lock file `path` for the block (treefs.acquire: `wait_s`, `on_wait`, LockBusy). `tidy`: the file
-        is removed, still held."""
+        """Hold the lock file `path` for the block (treefs.acquire); `tidy`: the file is removed, still held."""
         if os.name != "posix":
             yield
             return

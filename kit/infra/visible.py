@@ -34,8 +34,7 @@ def visible(text: str) -> str:
 
 
 def visible_lines(text: str) -> list[str]:
-    """The lines of a block the kit wrote as lines (a traceback, a stderr tail), each made visible; only a line feed
-    ends a line."""
+    """The lines of a block (a traceback, a stderr tail), each made visible; only a line feed ends a line."""
     return [visible(line) for line in text.split("\n")]
 
 
@@ -77,8 +76,7 @@ def traceback_lines(exc: BaseException) -> list[str]:
 
 
 def shell_quote(arg: str) -> str:
-    """One argument for a printed command: shlex.quote, or bash's `$'...'` with the escapes (a backslash and a quote
-    escaped too) when it holds a character that is not printable."""
+    """One argument for a printed command: shlex.quote, or bash's `$'...'` when it holds a character not printable."""
     if arg.isprintable():
         return shlex.quote(arg)
     body = "".join("\\\\" if ch == "\\" else "\\'" if ch == "'" else ch if ch.isprintable() else escape(ch)
