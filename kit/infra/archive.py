@@ -1,9 +1,6 @@
-"""Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
-
-`check_results` judges a results tarball (one top folder whose `manifest.json` lists the sha256 of every other file)
-for `verify`, `merge` and `corpus info`: every member's header is checked as it is read (no absolute path, `..`,
-backslash, link or device; the limits of kit.infra.limits), and the whole stream, its compression's check included,
-is read before anything is extracted (docs/design/robustness.md, "What others send").
+"""Reading archives someone else made: `check_results` judges a results tarball (one top folder whose `manifest.json`
+lists every other file's sha256) for `verify`, `merge` and `corpus info`. Each member's header is checked as it is read,
+and the whole stream read, before anything is extracted (docs/design/robustness.md, "What others send").
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's stop), SIGHUP (a closed terminal);
-each ends it alike, with exit 128 + the signal's number (docs/design/robustness.md, "Interruptions").
-
-A stop signal is a flag: the handler records it and `check()` raises it as Interrupted on the main thread where it
-polls, never inside a library call; on a worker thread `check()` raises nothing. So the main thread never blocks longer
-than MAIN_WAIT_S at once on other threads or processes (`finished_batches`). Once the outcome is decided (`settle()`),
-a signal changes nothing: in a whole process (`whole_process()`) the three are ignored until it exits, inside another
-program (a test) `end()` puts back the handlers it found. A SIGHUP ignored at the start (`nohup`) stays ignored.
+"""The signals that stop a command (SIGINT, SIGTERM, SIGHUP), each ending it with exit 128 + its number
+(docs/design/robustness.md, "Interruptions"). The handler records a flag; `check()` raises it as Interrupted on the
+main thread where it polls (never inside a library call; on a worker thread, nothing), so the main thread never blocks
+longer than MAIN_WAIT_S at once. Once the outcome is decided (`settle()`) a signal changes nothing; `end()` puts back
+the handlers it found (inside another program: a test). A SIGHUP ignored at the start (`nohup`) stays ignored.
 """
 
 from __future__ import annotations

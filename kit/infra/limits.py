@@ -35,8 +35,8 @@ STALE_TEMP_S = 6 * 3600
 
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB': the unit a person reads a limit in."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"

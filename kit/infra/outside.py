@@ -1,10 +1,7 @@
 """Numbers and JSON from outside the kit (a flag, an environment variable, a file someone gave), each kind read by one
-function; each refusal is one sentence naming what was read (`--width '²' …`) with a hint: InputError, exit 2.
-
-Python's readers take more than a person means (`int` any Unicode digit, `float` nan, inf and 1e999, `json.loads` a
-name twice and unbounded depth, `open` of a named pipe blocks). Here a whole number is ASCII digits, at most MAX_DIGITS;
-a fraction ASCII, plain decimal notation and finite; JSON from a regular file, bounded in size, depth and digits, each
-key once. `read_*` and `load_json` raise NotANumber or JsonRefused (ValueErrors) for callers that phrase it themselves.
+function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2. A whole
+number is ASCII digits, at most MAX_DIGITS; a fraction ASCII, plain decimal notation and finite; JSON from a regular
+file, bounded in size, depth and digits, each name once. `read_*` and `load_json` raise NotANumber or JsonRefused.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Who may write where: the modes the kit gives what it makes, and what it trusts of what it finds (ARCHITECTURE.md,
-rule 6). Whatever the umask, folders are 0755 (3775 in group-shared mode: setgid, sticky) and files 0644 (0755 for a
-program); a folder the kit writes in is the user's and writable by nobody else (or sticky, group-shared; only the root
-may be another user's); a file it trusts is a regular file with one name, the user's (opened to read: the root owner's),
-writable by nobody else; a file someone names that decides the verdict or names a program meets `untrusted`. Every
-refusal is an InputError (exit 2) naming the path, what it is and whose.
+"""Who may write where: the modes the kit gives what it makes (whatever the umask), and what it trusts of what it finds,
+as ARCHITECTURE.md's rule 6 says; `untrusted` is the rule for a file someone names. Every refusal is an InputError
+(exit 2) naming the path, what it is and whose.
 """
 
 from __future__ import annotations
@@ -147,10 +144,6 @@ def file_problem(st: os.stat_result, owner: int) -> str | None:
 MAX_LINKS = 40  # as the kernel's own walk (ELOOP)
 
 
-def _owner(uid: int) -> str:
-    return f"you ({user_name(uid)})" if uid == euid() else "root" if uid == 0 else f"user {user_name(uid)}"
-
-
 def _why(st: os.stat_result, folder: bool) -> str | None:
     """Why an entry with this lstat is not trusted where it is, or None (a sticky folder may let others add names)."""
     mode = stat.filemode(st.st_mode)
@@ -159,8 +152,9 @@ def _why(st: os.stat_result, folder: bool) -> str | None:
             " or root" if euid() != 0 else "")
     if stat.S_ISLNK(st.st_mode) or not st.st_mode & OTHERS_WRITE or (folder and st.st_mode & stat.S_ISVTX):
         return None
+    owner = f"you ({user_name(st.st_uid)})" if st.st_uid == euid() else "root"
     sticky = " without the sticky bit" if folder else ""
-    return f"belongs to {_owner(st.st_uid)} and can be written by {who_writes(st)}{sticky} ({mode})"
+    return f"belongs to {owner} and can be written by {who_writes(st)}{sticky} ({mode})"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,8 @@
-"""Typed records: frozen dataclasses whose fields, in declaration order, are their JSON form (ARCHITECTURE.md,
-"Typed results").
-
-A NaN or infinite float is written as null and read back as NaN (a correlation over a constant fold is undefined, not
-zero); an `omit_none()` field is left out while None; a `flatten()` dict's keys are written inline and gather every key
-the record does not declare; a path is its text. Every other field must be present when read, unless the record is
-`LENIENT`: a damaged document is refused, not filled in. `SCHEMA_VERSION` refuses a newer document; `CLOSED` (the run's
-settings) refuses a key it or a record it holds does not declare, before its types. cattrs (imported on first use:
-`--help` does not pay for it) reads and writes them as strictly as the kit (an int, str or bool never coerced, a list
-never read from a text), its errors made RecordError, Refused or UnknownKey with the dotted key. A record's own reading
-is its `adapted` and `read_back`, never an override of from_json.
+"""Typed records: frozen dataclasses whose fields, in declaration order, are their JSON form, with the rules of
+ARCHITECTURE.md's "Typed results": NaN as null, `omit_none()`, `flatten()`, every field present unless `LENIENT`, a
+newer `SCHEMA_VERSION` refused, and under `CLOSED` a key the record does not declare refused before its types. cattrs
+(imported on first use) reads and writes them as strictly as the kit: an int, str or bool never coerced, a list never
+read from a text. A record's own reading is its `adapted` and `read_back`, never an override of from_json.
 """
 
 from __future__ import annotations
