@@ -55,8 +55,7 @@ def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPositi
         return None
     task, lo, hi, count, step = (_int(env, f"SLURM_ARRAY_TASK_{v}", flag)
                                  for v in ("ID", "MIN", "MAX", "COUNT", "STEP"))
-    missing = [name for name, value in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if value is None]
-    if missing:
+    if missing := [name for name, v in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if v is None]:
         raise InputError(f"{flag} auto: {' and '.join(missing)} not set, though {present[0]} is; this is not a "
                          "Slurm array task the kit can place", hint=f"{ARRAY_HINT}, or give {flag} K/N")
     assert task is not None and lo is not None
@@ -74,8 +73,7 @@ def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPositi
     if n < 1 or not lo <= task <= lo + n - 1:
         raise InputError(f"{flag} auto: SLURM_ARRAY_TASK_ID={task} is outside the array {lo}..{lo + n - 1}",
                          hint=ARRAY_HINT)
-    k = task - lo + 1
-    return ArrayPosition(k, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
+    return ArrayPosition(task - lo + 1, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
 
 
 def array_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:

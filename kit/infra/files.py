@@ -110,9 +110,7 @@ def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
     """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it."""
     old = time.time() - st.st_mtime > max_age_s
     found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
-    if found is None:
-        return old
-    pid, host = int(found["pid"]), found.groupdict().get("host") or host_tag()
-    if host != host_tag():
+    if found is None or found.groupdict().get("host", host_tag()) != host_tag():
         return old  # a pid is alive or dead only on its own host
+    pid = int(found["pid"])
     return pid != os.getpid() and (old or not pid_alive(pid))

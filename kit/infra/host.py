@@ -80,8 +80,7 @@ def group_shared_from_env() -> bool:
 
 def cache_dir() -> Path:
     """Where the kit's cache is: KIT_CACHE_DIR, else the user's cache folder (platformdirs)."""
-    env = os.environ.get("KIT_CACHE_DIR")
-    if env:
+    if env := os.environ.get("KIT_CACHE_DIR"):
         return Path(env)
     import platformdirs
 

@@ -45,9 +45,7 @@ def _open_failure(path: Path, exc: OSError | ValueError) -> str:
     """Why arrow could not open `path`, as Python's open() would say it (arrow gives no errno for a folder)."""
     if errno := getattr(exc, "errno", None):
         return os.strerror(errno)
-    if path.is_dir():
-        return "a directory"
-    return reason_line(exc)
+    return "a directory" if path.is_dir() else reason_line(exc)
 
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:

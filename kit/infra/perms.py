@@ -83,14 +83,13 @@ def describe(st: os.stat_result, path: Path) -> str | None:
 
 def refuse(path: Path, what: str, expected: str = "a regular file", reading: bool = False) -> InputError:
     """`path` is `what` (a link, a pipe, ...) where the kit keeps `expected`; `reading`: said as a read."""
+    found = f"the kit never makes links, pipes or devices in its folders, so something else put it there: look at it " \
+        f"(ls -l {path})"
     if reading:
         return InputError(f"{path} is {what}, not {expected} the kit wrote; nothing was read through it",
-                          hint=f"the kit never makes links, pipes or devices in its folders, so something else put "
-                               f"it there: look at it (ls -l {path}) and remove it; a run refuses it until then")
-    return InputError(
-        f"{path} is {what}, where the kit writes {expected} of its own; nothing was written through it",
-        hint=f"the kit never makes links, pipes or devices in its folders, so something else put it there: "
-             f"look at it (ls -l {path}), remove it and rerun; on storage others can write, find out who")
+                          hint=f"{found} and remove it; a run refuses it until then")
+    return InputError(f"{path} is {what}, where the kit writes {expected} of its own; nothing was written through it",
+                      hint=f"{found}, remove it and rerun; on storage others can write, find out who")
 
 
 def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str | None:

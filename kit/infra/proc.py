@@ -215,11 +215,10 @@ def stop_all() -> int:
     global _stopped
     first = not _stopping.is_set()
     _stopping.set()
-    if first:  # children that died of the same signal a moment ago were running when it came
-        now = time.monotonic()
-        with _live_lock:
-            _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
+    now = time.monotonic()
     with _live_lock:
+        if first:  # children that died of the same signal a moment ago were running when it came
+            _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
         fresh = {p.pid for p in _live} - _counted
         _counted.update(fresh)
         _stopped += len(fresh)
