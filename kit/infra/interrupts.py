@@ -39,8 +39,7 @@ def install() -> None:
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
-        # SIGINT too when the parent handed it over ignored (a background job of a non-interactive shell):
-        # an interrupt sent to the kit must still stop it, as it stops the ffmpegs beside it
+        # SIGINT too when the parent handed it over ignored (a background job): an interrupt must still stop the kit
         _saved.setdefault(sig, signal.getsignal(sig))
         signal.signal(sig, _on_signal)
 

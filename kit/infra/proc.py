@@ -32,8 +32,7 @@ STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
 STDERR_HEAD_BYTES = 64 * 1024  # and the first (ffmpeg's stream description), however much comes between
 STDOUT_KEEP_BYTES = 16 * 1024 * 1024  # captured stdout (version and capability queries) is cut beyond this
-# how long a child's pipes may stay open after it exited (a wrapper script's own child holding them)
-ORPHAN_PIPE_GRACE_S = 10.0
+ORPHAN_PIPE_GRACE_S = 10.0  # how long a child's pipes may stay open after it exited (a wrapper's own child)
 
 SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 GROUPS = os.name == "posix"  # process groups and sessions; elsewhere a child alone is killed
@@ -43,9 +42,7 @@ LogFn = Callable[[str], None]  # where a command line and a failed command's std
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 _stopping = threading.Event()
-# a signal sent to the children as well as to the kit (`pkill ffmpeg` with a Ctrl-C) may end them a moment
-# before the kit stops them: they count as stopped by the interrupt when they failed this shortly before it
-INTERRUPT_GRACE_S = 2.0
+INTERRUPT_GRACE_S = 2.0  # a child that failed this shortly before a stop was ended by the same signal: stopped
 _ended: list[tuple[float, int]] = []  # (monotonic end, return code) of the latest children
 _stopped = 0  # children stopped (or ended by the same interrupt) since allow_new
 _counted: set[int] = set()  # the pids counted in _stopped: a child is counted once, however it was stopped
@@ -357,10 +354,9 @@ class BoundedBuffer:
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
-        room = self.head_limit - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
+        room = max(0, self.head_limit - len(self.head))
+        self.head += chunk[:room]
+        chunk = chunk[room:]
         if not chunk:
             return
         self.tail.append(chunk)

@@ -71,10 +71,8 @@ class Record:
 
     SCHEMA_VERSION: ClassVar[int] = 1
     LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
-    # True: a key the record does not declare is refused (UnknownKey), in it and in every record it holds
-    CLOSED: ClassVar[bool] = False
-    # keys its to_json writes beside its fields, and their one value: a CLOSED record takes them, no other
-    WRITTEN: ClassVar[Mapping[str, object]] = {}
+    CLOSED: ClassVar[bool] = False  # True: a key it or a record it holds does not declare is refused (UnknownKey)
+    WRITTEN: ClassVar[Mapping[str, object]] = {}  # keys to_json writes beside the fields, each its one value
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}

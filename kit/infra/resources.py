@@ -11,11 +11,7 @@ import sys
 
 from kit.errors import ResourceLimit
 
-# the address space the kit needs at least (torch, onnxruntime, pyarrow and the threads reserve far more than they use;
-# below it pyarrow crashed the process with SIGSEGV, which no message can explain)
-MIN_ADDRESS_SPACE = int(2.5 * 2**30)
-
-# an exhausted address space when it is not a MemoryError
+MIN_ADDRESS_SPACE = int(2.5 * 2**30)  # below it pyarrow crashed the process with SIGSEGV, which no message explains
 OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't allocate memory",
                        "std::bad_alloc")
 NO_THREAD_SIGN = "can't start new thread"  # the process limit (ulimit -u, a container's pids.max), or memory

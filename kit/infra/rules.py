@@ -303,8 +303,7 @@ class AbsPath(Parser):
 
     def parse(self, text: str, flag: str, words: str = "") -> Path:
         path = Path(text).expanduser()
-        # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
-        # kernel does, so the folders checked are the ones written
+        # `..` after a linked folder is the link's parent to the kernel: resolved so, the folders checked are written
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
 
 
