@@ -252,8 +252,7 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
                 if key not in declared and key not in unread:
                     break
             data = {k: v for k, v in data.items() if k not in unread}
-        if asked:
-            data = {**asked, **data}
+        data = {**asked, **data}
         if flat is not None:
             data = {**{k: v for k, v in data.items() if k in declared},
                     flat: {k: v for k, v in data.items() if k not in declared}}

@@ -55,9 +55,8 @@ def traceback_lines(exc: BaseException) -> list[str]:
     """A traceback as Python prints it, but each exception's message on one line of its own, made visible."""
     chain: list[tuple[BaseException, str]] = []
     current: BaseException | None = exc
-    link, seen = "", set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    link = ""
+    while current is not None and all(current is not seen for seen, _ in chain):
         chain.append((current, link))
         cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
         link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
