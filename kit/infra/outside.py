@@ -53,9 +53,7 @@ class JsonRefused(ValueError):
 
 def shown(text: str) -> str:
     """A value as a message quotes it: repr, cut to SHOWN_CHARS characters with its length said."""
-    if len(text) <= SHOWN_CHARS:
-        return repr(text)
-    return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+    return repr(text) if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
 
 
 def _foreign(text: str) -> str | None:

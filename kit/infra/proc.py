@@ -65,9 +65,7 @@ class ProcResult:
         """The signal that ended the child: a negative return code, or the 128+N a wrapper shell reports."""
         if self.returncode < 0:
             return -self.returncode
-        if self.returncode - 128 in SHELL_REPORTED_SIGNALS:
-            return self.returncode - 128
-        return None
+        return self.returncode - 128 if self.returncode - 128 in SHELL_REPORTED_SIGNALS else None
 
 
 class Stopped(Exception):
@@ -103,18 +101,16 @@ def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
 
 def timeout_cap(timeout_s: float) -> float:
     """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
-    cap = timeout_limit()
-    return min(timeout_s, cap) if cap is not None else timeout_s
+    return min(timeout_s, timeout_limit() or timeout_s)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the child's whole process group, also once the child is reaped (a wrapper's leftover child): the group id
     stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
-    if GROUPS:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if GROUPS:
             os.killpg(proc.pid, signal.SIGKILL)
-    elif proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        elif proc.poll() is None:
             proc.kill()
 
 
