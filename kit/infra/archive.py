@@ -1,11 +1,6 @@
-"""Reading archives someone else made: regular files only, nothing that escapes, nothing unverified.
-
-`check_results` judges a results tarball against its manifest, alike for `verify`, `merge` and `corpus info`. The
-stream is decompressed as its first bytes say and read by tarfile; every member's header is checked as it is read,
-before anything is written: an absolute path, `..`, a backslash, a link or a device is refused, as is an archive over
-a limit of kit.infra.limits (naming it). The whole stream, its compression's check included, is read before anything
-is extracted. A results tarball holds one top folder whose `manifest.json` lists the sha256 of every other file in it;
-a file missing, extra or different is a problem.
+"""Reading archives someone else made: `check_results` judges a results tarball (one top folder whose `manifest.json`
+lists every other file's sha256) for `verify`, `merge` and `corpus info`. Each member's header is checked as it is read,
+and the whole stream read, before anything is extracted (docs/design/robustness.md, "What others send").
 """
 
 from __future__ import annotations
@@ -50,12 +45,6 @@ BOMB_HINT = ("a results tarball holds a few dozen files of a few MB; this one is
 DAMAGED_HINT = "copy it again from the sender; its sha256 should match what they sent"
 
 
-class _HeaderTooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
 # what a compressed tarball starts with, and its reader (anything else is read as a plain tar)
 _COMPRESSED: tuple[tuple[bytes, Callable[[Path], io.BufferedIOBase]], ...] = (
     (b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
@@ -72,7 +61,7 @@ def _decompressed(source: Path) -> io.BufferedIOBase:
 def _tar(stream: io.BufferedIOBase, source: Path) -> tarfile.TarFile:
     """The tar archive in `stream`; InputError when its first header is none (not a tar, plain or compressed)."""
     try:
-        return tarfile.open(fileobj=_HeaderReads(stream), mode="r:")
+        return tarfile.open(fileobj=_HeaderReads(stream, source), mode="r:")
     except tarfile.ReadError as exc:
         raise InputError(f"{source}: damaged or not a tarball (not readable as a tar archive, plain or gzip, bzip2 "
                          "or xz compressed)", hint=DAMAGED_HINT) from exc
@@ -80,15 +69,15 @@ def _tar(stream: io.BufferedIOBase, source: Path) -> tarfile.TarFile:
 
 @dataclass(frozen=True)
 class _HeaderReads:
-    """The tar stream as tarfile reads it, any one read of more than MAX_HEADER_BYTES refused: tarfile reads an
-    extended header (long names, PAX records) whole into memory in one read, and that is its only read so large
-    (headers come in blocks, member data in the pieces extraction asks for, at most 1 MiB)."""
+    """The tar stream, any one read over MAX_HEADER_BYTES refused (tarfile reads an extended header whole at once)."""
 
     stream: io.BufferedIOBase
+    source: Path
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > MAX_HEADER_BYTES:
-            raise _HeaderTooLarge(size)
+            raise InputError(f"{self.source}: a member header declares {human_bytes(size)} of extended records, over "
+                             f"the {human_bytes(MAX_HEADER_BYTES)} limit (nothing was extracted)", hint=BOMB_HINT)
         return self.stream.read(size)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -121,8 +110,7 @@ def _check_member(m: tarfile.TarInfo, source: Path) -> None:
 
 
 def _scan(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
-    """Every member's header, each checked as it is read, and the running totals of the members checked against
-    the limits: a bomb is refused before its data is touched."""
+    """Every member's header, each checked as it is read, their running totals against the limits."""
     archive_bytes, total = source.stat().st_size, 0
     members: list[tarfile.TarInfo] = []
     seen: set[str] = set()
@@ -162,18 +150,13 @@ def _one_top(members: list[tarfile.TarInfo], source: Path) -> str:
 
 
 def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
-    """Every member checked, the stream read to its end, then the members extracted into `dest`; (the files
-    written, the top folder). A tar that ends early (its end block missing, a header cut short or damaged: tarfile
-    takes each for the end) extracts the members before it, and the manifest check finds the rest missing."""
+    """Every member checked, the stream read to its end, the members extracted into `dest`: (the files, the top)."""
     try:
         with _decompressed(source) as stream, _tar(stream, source) as tar:
             members = _scan(tar, source)
             _read_to_end(tar, source)
             top = _one_top(members, source)
             return _extract_members(tar, members, source, dest), top
-    except _HeaderTooLarge as exc:
-        raise InputError(f"{source}: a member header declares {human_bytes(exc.size)} of extended records, over the "
-                         f"{human_bytes(MAX_HEADER_BYTES)} limit (nothing was extracted)", hint=BOMB_HINT) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise  # our disk is full: not the tarball's fault
@@ -181,9 +164,7 @@ def _open_checked(source: Path, dest: Path) -> tuple[list[Path], str]:
 
 
 def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
-    """Read what follows the end-of-archive block, so that a compressed stream reaches its trailer and checks it
-    (tarfile stops at the end block, so a byte changed inside a member would pass unseen). Anything but tar's zero
-    padding there is damage; zeros beyond MAX_TRAILER_BYTES are refused as a bomb."""
+    """Read past the end-of-archive block, so that a compressed stream checks its trailer: only zero padding there."""
     stream = tar.fileobj
     assert stream is not None  # an open TarFile reads from one
     left = MAX_TRAILER_BYTES
@@ -222,8 +203,7 @@ def _extract_members(tar: tarfile.TarFile, members: list[tarfile.TarInfo], sourc
 
 @contextlib.contextmanager
 def extraction_dir(prefix: str) -> Iterator[Path]:
-    """A private temporary folder, named as temporaries are (`.tmp-<prefix>.<pid>.<host>.<random>`), removed after;
-    first, those of killed commands are removed."""
+    """A private temporary folder, named as temporaries are, removed after; those of killed commands removed first."""
     base = Path(tempfile.gettempdir())
     with Tree.open(base, Rules(checked_root=False), make=False) as tmp_tree:
         tmp_tree.remove_stale(base, names=[prefix])
@@ -273,8 +253,7 @@ class ResultsCheck:
 
 
 def check_results(source: Path, dest: Path) -> ResultsCheck:
-    """Extract a results tarball into dest and check every file's sha256 against its manifest.json: InputError for a
-    hostile or damaged archive, the problems listed for one that does not match its manifest."""
+    """Extract a results tarball into dest and check it against its manifest: InputError when hostile or damaged."""
     if not source.is_file():
         raise InputError(f"{source} does not exist or is not a file", hint="pass the results-<box>-<utc>.tar.gz file")
     written, top_name = _open_checked(source, dest)

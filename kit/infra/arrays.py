@@ -1,13 +1,7 @@
-"""Where this process sits in an array of tasks: the small interface `--shard auto` reads (kit.corpus.split).
-
-Each way a scheduler tells a task its position is a source: Slurm's SLURM_ARRAY_TASK_* variables (`slurm_position`)
-and the kit's own KIT_ARRAY_TASK=K/N, which its adapters without array variables (Ray) set for every task. Outside
-every array there is no position (`auto` is the whole set, 1/1); a task two sources place differently is refused.
-
-A Slurm array must be contiguous (`A-B`, with or without `%limit`): N = MAX - MIN + 1 and K = ID - MIN + 1, so a
-0-based and a 1-based array both give shards 1..N, each once. A list (`1,3,4`) or a step (`0-6:3`) is refused: one
-task's variables cannot tell its K, and a shard left out would go unnoticed. ID and MIN are required; COUNT, MAX and
-STEP, where set, must agree with them (docs/cluster.md, "Slurm").
+"""Where this process sits in an array of tasks, for `--shard auto` (kit.corpus.split) and `--train-task auto`: from
+Slurm's SLURM_ARRAY_TASK_* variables or the kit's own KIT_ARRAY_TASK=K/N (set by its adapters without array
+variables: Ray); a task two sources place differently is refused. A Slurm array must be contiguous: K = ID - MIN + 1,
+N = MAX - MIN + 1, so a 0-based and a 1-based array both give shards 1..N (docs/cluster.md, "Slurm").
 """
 
 from __future__ import annotations
@@ -61,8 +55,7 @@ def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPositi
         return None
     task, lo, hi, count, step = (_int(env, f"SLURM_ARRAY_TASK_{v}", flag)
                                  for v in ("ID", "MIN", "MAX", "COUNT", "STEP"))
-    missing = [name for name, value in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if value is None]
-    if missing:
+    if missing := [name for name, v in (("SLURM_ARRAY_TASK_ID", task), ("SLURM_ARRAY_TASK_MIN", lo)) if v is None]:
         raise InputError(f"{flag} auto: {' and '.join(missing)} not set, though {present[0]} is; this is not a "
                          "Slurm array task the kit can place", hint=f"{ARRAY_HINT}, or give {flag} K/N")
     assert task is not None and lo is not None
@@ -80,13 +73,11 @@ def slurm_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPositi
     if n < 1 or not lo <= task <= lo + n - 1:
         raise InputError(f"{flag} auto: SLURM_ARRAY_TASK_ID={task} is outside the array {lo}..{lo + n - 1}",
                          hint=ARRAY_HINT)
-    k = task - lo + 1
-    return ArrayPosition(k, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
+    return ArrayPosition(task - lo + 1, n, f"Slurm array task {task} of {lo}..{lo + n - 1}")
 
 
 def array_position(env: Mapping[str, str], flag: str = "--shard") -> ArrayPosition | None:
-    """This task's position from the first source that places it; None outside every array. `flag`: the flag
-    whose `auto` asked, as the refusals name it."""
+    """This task's position from the first source that places it; None outside every array. `flag`: whose `auto`."""
     placed = [p for p in (kit_position(env, flag), slurm_position(env, flag)) if p is not None]
     if len({(p.k, p.n) for p in placed}) > 1:
         raise InputError(f"{flag} auto: this task is placed twice, differently: {placed[0].how} and {placed[1].how}",
@@ -98,8 +89,7 @@ MAX_TASKS = 4096  # an array of at most this many tasks (Slurm's MaxArraySize is
 
 
 def parse_task(text: str, flag: str, env: Mapping[str, str]) -> ArrayPosition:
-    """`K/N` as given, or `auto`: this array task's place (KIT_ARRAY_TASK or Slurm's variables), for a flag that
-    runs one task of N (`step loso --train-task`). Outside every array, `auto` is refused: a task of nothing."""
+    """`K/N` as given, or `auto`: this array task's place (refused outside every array), for `--train-task`."""
     hint = f"give K/N with 1 <= K <= N <= {MAX_TASKS}, or auto inside an array task ({KIT_ARRAY_TASK}=K/N, or Slurm)"
     if text.strip().lower() == "auto":
         pos = array_position(env, flag=flag)

@@ -1,9 +1,5 @@
-"""Kill points: where the interruption harness kills the kit at an exact instant that timing sweeps cannot hit
-(between two renames).
-
-With KIT_KILL_AT=<point> in the environment, reaching `kill_point("<point>")` sends the process SIGKILL (a power cut,
-the OOM killer) or the signal KIT_KILL_SIGNAL names (SIGTERM, SIGHUP, SIGINT), which the kill point then polls
-(kit/infra/interrupts.py). Unset (always, outside the tests), a kill point does nothing.
+"""Kill points, where the interruption harness kills the kit at an exact instant: with KIT_KILL_AT=<point>, reaching
+`kill_point("<point>")` sends the process SIGKILL or the signal KIT_KILL_SIGNAL names, then polls it; unset, nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Hashing, canonical JSON, the temporaries' names, and the disk's errors named after the file.
-
-Writing below the kit's folders is kit.infra.tree's (one owner per folder); this module holds what every
-layer needs without a folder: the sha256 of a user's file, a JSON value's digest, whether a writer is alive.
+"""What every layer needs without a folder (writing below one is kit.infra.tree's): hashing, canonical JSON, the
+temporaries' names, and the disk's errors named after the file.
 """
 
 from __future__ import annotations
@@ -46,8 +44,7 @@ _sha_memo: dict[tuple[str, int, int, int], str] = {}
 
 
 def remembered_sha256(path: Path, st: os.stat_result, digest: Callable[[Path], str]) -> str:
-    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime): a command that
-    asks twice (a step's plan and run, an -o checked before and again just before the rename) hashes it once."""
+    """`digest(path)`, remembered for this process by the file's version (path, inode, size, mtime)."""
     key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     if key not in _sha_memo:
         _sha_memo[key] = digest(path)
@@ -78,8 +75,7 @@ NAMED_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 @contextlib.contextmanager
 def named_errors(path: Path) -> Iterator[None]:
-    """An OSError of NAMED_ERRNOS raised without a file name (a write through a file object: a tarball, a
-    parquet writer, a log) gets `path` as its file name, so that `disk full while writing …` names it."""
+    """An OSError of NAMED_ERRNOS raised without a file name (a write through a file object) gets `path` as its name."""
     try:
         yield
     except OSError as exc:
@@ -102,8 +98,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def temp_name(name: str) -> str:
-    """This process's temporary for `name`, `.tmp-<name>.<pid>.<host>.<random>` (its pid and host let a later
-    command tell a dead writer's: stale)."""
+    """This process's temporary for `name`, `.tmp-<name>.<pid>.<host>.<random>` (a dead writer's is stale)."""
     return f"{TMP_MARK}{name[:100]}.{os.getpid()}.{host_tag()}.{secrets.token_hex(4)}"
 
 
@@ -112,13 +107,10 @@ _OLD_TEMP = re.compile(r".+\.(?P<pid>\d{1,10})\.[A-Za-z0-9_]{1,16}")  # an earli
 
 
 def stale(name: str, st: os.stat_result, max_age_s: float) -> bool:
-    """Whether a temporary named by temp_name (or an earlier kit's `.tmp-<name>.<pid>.<random>`) was left by a
-    writer that is gone: this host's dead process, or untouched for max_age_s whoever made it."""
+    """Whether a temporary's writer is gone: this host's dead process, or untouched for max_age_s whoever made it."""
     old = time.time() - st.st_mtime > max_age_s
     found = _TEMP.fullmatch(name) or _OLD_TEMP.fullmatch(name)
-    if found is None:
-        return old
-    pid, host = int(found["pid"]), found.groupdict().get("host") or host_tag()
-    if host != host_tag():
+    if found is None or found.groupdict().get("host", host_tag()) != host_tag():
         return old  # a pid is alive or dead only on its own host
+    pid = int(found["pid"])
     return pid != os.getpid() and (old or not pid_alive(pid))

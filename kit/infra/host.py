@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -34,12 +35,10 @@ def platform_tag() -> str:
 
 
 def cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine() or "cpu"
 
 
@@ -47,9 +46,7 @@ _CACHE_TREES: dict[str, Tree] = {}  # the cache's one owner in this process, by 
 
 
 def cache_tree() -> Tree:
-    """The kit's cache (probe results, clip hashes, demo clips), opened as a Tree once per process and folder
-    (boxes and runs may share it). Opening it removes the temporaries of writers that are gone (a killed
-    render, a killed write of sha256.json): of this host and a dead process, or untouched for hours."""
+    """The kit's cache, opened as a Tree once per process and folder (the temporaries of writers gone removed)."""
     root = cache_dir()
     tree = _CACHE_TREES.get(str(root))
     if tree is None:
@@ -65,8 +62,7 @@ def cache_tree() -> Tree:
 
 
 def cache_refused(exc: FolderRefused) -> InputError:
-    """The cache's folder refused (another user's, or writable by others), said of the door that chose it: the
-    KIT_CACHE_DIR the user set, or the cache folder the kit chose; never an out-dir, which it is not."""
+    """The cache's folder refused, said of the door that chose it: KIT_CACHE_DIR, or the cache folder the kit chose."""
     door = "KIT_CACHE_DIR" if os.environ.get("KIT_CACHE_DIR") else "the kit's cache"
     other = "unset KIT_CACHE_DIR (the cache then goes to your own cache folder) or set it" if \
         os.environ.get("KIT_CACHE_DIR") else "set KIT_CACHE_DIR"
@@ -84,8 +80,7 @@ def group_shared_from_env() -> bool:
 
 def cache_dir() -> Path:
     """Where the kit's cache is: KIT_CACHE_DIR, else the user's cache folder (platformdirs)."""
-    env = os.environ.get("KIT_CACHE_DIR")
-    if env:
+    if env := os.environ.get("KIT_CACHE_DIR"):
         return Path(env)
     import platformdirs
 

@@ -1,20 +1,8 @@
-"""The signals that stop a command: SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's stop), SIGHUP (a closed terminal).
-
-Once a command has started (kit/cli/guard.py installs the handlers first thing), each ends it alike: exit 128 + the
-signal's number, the running children stopped, and the lines `interrupted …; finished work is kept.` and
-`resume with: …`. Before that (Python starting, ~0.1 s) a signal's default effect gives the same exit code.
-
-A stop signal is a flag. The handler records it; `check()` raises it as Interrupted on the main thread where it polls
-(every step boundary, the guard, every slice of the main thread's waits), never inside a library call, which could
-swallow it, print it from a `__del__` or leave its locks held. On a worker thread `check()` raises nothing: the main
-thread stops that thread's children (kit.infra.proc.stop_all) and its pool. The price: the main thread never blocks
-longer than MAIN_WAIT_S at once on other threads or processes (`finished_batches`; tests/unit/test_main_waits.py),
-and a long computation of its own polls between its parts.
-
-Once the guard has decided how the command ends (`settle()`), a signal changes nothing. When the command is the whole
-process (`whole_process()`) the three are then ignored until it exits: Python restores their default action while it
-unloads its modules (~20 ms), where a SIGTERM once ended a finished run with 143. Inside another program (a test)
-`end()` puts back the handlers it found. A SIGHUP ignored at the start (`nohup`) stays ignored.
+"""The signals that stop a command (SIGINT, SIGTERM, SIGHUP), each ending it with exit 128 + its number
+(docs/design/robustness.md, "Interruptions"). The handler records a flag; `check()` raises it as Interrupted on the
+main thread where it polls (never inside a library call; on a worker thread, nothing), so the main thread never blocks
+longer than MAIN_WAIT_S at once. Once the outcome is decided (`settle()`) a signal changes nothing; `end()` puts back
+the handlers it found (inside another program: a test). A SIGHUP ignored at the start (`nohup`) stays ignored.
 """
 
 from __future__ import annotations
@@ -47,13 +35,11 @@ def whole_process() -> None:
 
 
 def install() -> None:
-    """Handle the stop signals from now on (in the main thread, as a command starts; again after a library that
-    sets its own, as Ray's init does). A signal recorded before is kept until end()."""
+    """Handle the stop signals from now on (main thread; again after a library that sets its own: Ray's init)."""
     for sig in STOP_SIGNALS:
         if sig == SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
             continue  # nohup
-        # SIGINT too when the parent handed it over ignored (a background job of a non-interactive shell):
-        # an interrupt sent to the kit must still stop it, as it stops the ffmpegs beside it
+        # SIGINT too when the parent handed it over ignored (a background job): an interrupt must still stop the kit
         _saved.setdefault(sig, signal.getsignal(sig))
         signal.signal(sig, _on_signal)
 
@@ -108,10 +94,9 @@ def end() -> None:
 
 @contextlib.contextmanager
 def passed_on(to: Callable[[int], int]) -> Iterator[None]:
-    """While in it (a program run for the user as if by hand: `ensemble-kit ffmpeg`), a stop signal is handed to `to`
-    (which returns how many programs it reached) instead of stopping the command: the program ends its own way (ffmpeg
-    finishes its file and exits 255) and the command ends with its code. A signal that reaches no program stops the
-    command as anywhere else. Main thread only."""
+    """While in it (a program run for the user: `ensemble-kit ffmpeg`), a stop signal is handed to `to` (which returns
+    how many programs it reached) instead of stopping the command, which ends with the program's code; one that
+    reaches no program stops the command. Main thread only."""
     mine = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) == _on_signal]
 
     def hand_on(signum: int, frame: FrameType | None) -> None:
@@ -128,9 +113,7 @@ def passed_on(to: Callable[[int], int]) -> Iterator[None]:
 
 
 def finished_batches(futures: Sequence[Future[T]]) -> Iterator[list[int]]:
-    """The positions of the futures that finished, in order, every MAIN_WAIT_S at most (an empty list when none did),
-    until all have. The futures must be distinct; one cancelled by its executor's shutdown is done, one never run is
-    waited for (as concurrent.futures.as_completed does)."""
+    """The positions of the (distinct) futures that finished, every MAIN_WAIT_S at most, until all have."""
     index = {future: i for i, future in enumerate(futures)}
     if len(index) != len(futures):
         raise ValueError("the same future twice")

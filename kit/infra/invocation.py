@@ -1,9 +1,6 @@
-"""How this process was started, so every command the kit prints runs as printed.
-
-`kit_cli` is the prefix for hints (`<prefix> step corpus ...`), `kit_command` a
-whole printed command, `retry_command` the whole command line again, all spelled
-the way the user invoked the kit. No printed message spells `ensemble-kit ...`
-itself: that name is on PATH only where the kit is installed and its venv active.
+"""How this process was started, so every command the kit prints runs as printed: `kit_cli` the prefix, `kit_command`
+a whole command, `retry_command` the command line again, each spelled as the user invoked the kit (`ensemble-kit` is on
+PATH only where the kit is installed and its venv active).
 """
 
 from __future__ import annotations
@@ -25,8 +22,7 @@ ENTRY_POINT = "ensemble-kit"
 
 
 def shell_join(args: Iterable[str | Path]) -> str:
-    """A printed command line: each argument quoted as a shell reads it, a name holding a line break or a
-    terminal escape as bash's $'...' (kit/infra/visible.py), so what is printed is visible and runs."""
+    """A printed command line: each argument quoted as a shell reads it (kit.infra.visible.shell_quote)."""
     return " ".join(shell_quote(str(a)) for a in args)
 
 
@@ -62,9 +58,8 @@ def _entry_point() -> str | None:
 
 
 def kit_cli() -> str:
-    """How to call the kit's CLI for hints, as this process was started: `ensemble-kit` when that name on PATH ran, the
-    script's path from a venv that is not active, else this interpreter with `-m kit` (from the kit's folder) or
-    kit/__main__.py's path, so a pasted hint always works."""
+    """How to call the kit's CLI for hints: `ensemble-kit` when that name on PATH ran, the script's path from a venv
+    that is not active, else this interpreter with `-m kit` (from the kit's folder) or kit/__main__.py's path."""
     if (entry := _entry_point()) is not None:
         return entry
     exe = interpreter()
@@ -79,9 +74,7 @@ def kit_command(*args: str | Path) -> str:
 
 
 def receiver_commands(*args: str | Path) -> tuple[str, str]:
-    """A command for the lead's box, not this one (checking the results tarball this box sends): as the
-    installed `ensemble-kit`, and as `python -m kit` from the folder of an untarred kit. This process's
-    interpreter and paths mean nothing there, so the arguments are what the receiver has (the tarball's name)."""
+    """A command for the lead's box: as the installed `ensemble-kit`, and as `python -m kit` in an untarred kit."""
     rest = shell_join(args)
     return f"{ENTRY_POINT} {rest}", f"python -m kit {rest}"
 
@@ -99,9 +92,7 @@ def retry_command() -> str:
 
 
 def kit_argv_absolute() -> list[str]:
-    """How to call the kit from anywhere (a batch script on another node), with absolute paths: the installed
-    `ensemble-kit` script when that ran, else this interpreter (as started, not resolved: a venv's stays the venv's)
-    with kit/__main__.py, which works from any folder."""
+    """How to call the kit from anywhere (a batch script on another node), by absolute paths, as it was started."""
     if _started_as_entry_point():
         found = shutil.which(sys.argv[0]) if os.sep not in sys.argv[0] else sys.argv[0]
         return [str(Path(found or sys.argv[0]).absolute())]

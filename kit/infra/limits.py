@@ -1,6 +1,5 @@
-"""The size limits on what other people send (a results tarball, a parquet corpus, a bash-kit JSONL), checked before
-anything is extracted or read: a bomb is refused with the limit it hit before it fills the disk or the memory. Each
-sits far above what the kit writes and far below what would hurt a box; docs/reference/files.md lists them.
+"""The size limits on what other people send, checked before anything is extracted or read, each far above what the
+kit writes and far below what would hurt a box (docs/reference/files.md lists them).
 """
 
 from __future__ import annotations
@@ -22,22 +21,19 @@ MAX_CORPUS_ROWS = 10_000_000  # rows in one corpus file, and in one merge (about
 MAX_PARQUET_BYTES = 4 * GIB  # the footer's uncompressed size of the columns read
 MAX_JSONL_BYTES = 2 * GIB  # a bash-kit JSONL file
 
-# JSON documents (kit.infra.outside): a manifest, a sidecar, a --content-groups file; the kit's largest, a
-# verdict of 1,000 sources, is a few MB and nests 6 deep
+# JSON documents (kit.infra.outside): the kit's largest, a verdict of 1,000 sources, is a few MB and nests 6 deep
 MAX_JSON_BYTES = 64 * MIB
 MAX_JSON_DEPTH = 64  # arrays and objects within each other (json recurses once per level)
-# a libvmaf model file given as --teacher (kit.media.teachers): Netflix's v1 models are about 15 KiB
-MAX_TEACHER_BYTES = 16 * MIB
+MAX_TEACHER_BYTES = 16 * MIB  # a --teacher model file (kit.media.teachers): Netflix's v1 models are about 15 KiB
 
-# temporaries of a killed command (kit.infra.files.remove_stale): removed once their process is gone,
-# or, whatever their process, once untouched this long (a recycled pid must not keep them forever)
+# a killed command's temporaries, whatever their process, once untouched this long (a pid may be recycled)
 STALE_TEMP_S = 6 * 3600
 
 
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB': the unit a person reads a limit in."""
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"

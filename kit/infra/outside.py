@@ -1,14 +1,7 @@
 """Numbers and JSON from outside the kit (a flag, an environment variable, a file someone gave), each kind read by one
-function; each refusal is one sentence naming what was read (`--width '²' …`) with a hint: InputError, exit 2.
-
-Python's own readers take more than a person means: `int` takes any Unicode digit (`٣`), `_` and Unicode spaces, and
-refuses 4300 digits naming `sys.set_int_max_str_digits`; `float` takes `nan`, `inf` and `1e999`, which pass a range
-check written the wrong way round; `json.loads` recurses once per level (a RecursionError escapes `except ValueError`)
-and keeps the last of a name given twice; `open` on a named pipe waits for a writer. Here a whole number is ASCII
-digits, at most MAX_DIGITS; a fraction is ASCII, plain decimal notation and finite; a frame rate a whole number, a
-decimal or N/D; JSON comes from a regular file, bounded in size, depth and digits, each key once. `read_int`,
-`read_float`, `read_rate` and `load_json` raise NotANumber or JsonRefused (ValueErrors) for callers that phrase it
-themselves.
+function and refused in one sentence naming what was read (`--width '²' …`), with a hint: InputError, exit 2. A whole
+number is ASCII digits, at most MAX_DIGITS; a fraction ASCII, plain decimal notation and finite; JSON from a regular
+file, bounded in size, depth and digits, each name once. `read_*` and `load_json` raise NotANumber or JsonRefused.
 """
 
 from __future__ import annotations
@@ -43,22 +36,15 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 class NotANumber(ValueError):
     """Text that is not a number of the kind read; its message says why (`'²' is a digit, but not an ASCII one`).
-    `plain`: it is just not written as such a number (`abc`, `1.5` for a whole one), which the caller's own
-    sentence already says; `because` then adds nothing."""
+    `plain`: it is just not written as such a number (`abc`), which the caller's own sentence already says."""
 
     def __init__(self, why: str, plain: bool = False) -> None:
         super().__init__(why)
         self.plain = plain
 
 
-def because(exc: NotANumber) -> str:
-    """`: why` to end a caller's sentence with, or "" when the sentence already says it all."""
-    return "" if exc.plain else f": {exc}"
-
-
 class JsonRefused(ValueError):
-    """Bytes that are not JSON the kit reads: not UTF-8, too large, too deep, not JSON; its message says why.
-    `kind`: the decoder's error type (JSONDecodeError, UnicodeDecodeError) or, for a limit, the message."""
+    """Bytes that are not JSON the kit reads, saying why; `kind`: the decoder's error type, or the limit's message."""
 
     def __init__(self, why: str, kind: str = "") -> None:
         super().__init__(why)
@@ -67,14 +53,11 @@ class JsonRefused(ValueError):
 
 def shown(text: str) -> str:
     """A value as a message quotes it: repr, cut to SHOWN_CHARS characters with its length said."""
-    if len(text) <= SHOWN_CHARS:
-        return repr(text)
-    return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+    return repr(text) if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
 
 
 def _foreign(text: str) -> str | None:
-    """Why `text` is no number for a character beyond ASCII (the first), or None: `²`, `٣`, `３` are digits to
-    Python, never to the kit. An ASCII character out of place is the form check's to say."""
+    """Why `text` is no number for its first character beyond ASCII (`²`, `٣`, `３` are digits to Python), or None."""
     ch = next((c for c in text if not c.isascii()), None)
     if ch is None:
         return None
@@ -129,8 +112,7 @@ def read_float(text: str) -> float:
 
 
 def read_rate(text: str) -> Fraction:
-    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (ASCII, bounded; its range is
-    the caller's: kit.media.decode.parse_fps)."""
+    """A frame rate as an exact fraction: `25`, `29.97`, `30000/1001` or `25:1` (its range is the caller's)."""
     body = text.strip(_SPACE)
     num, sep, den = body.replace(":", "/").partition("/")
     if sep:
@@ -168,12 +150,11 @@ def label(name: str, text: str) -> str:
 
 
 def number(read: Callable[[str], T], text: str, refused: str, hint: str) -> T:
-    """`read(text)`, one of the readings above; a text it refuses is an InputError: `refused`, then why, and
-    `hint`."""
+    """`read(text)`, one of the readings above; a text it refuses is an InputError: `refused`, then why, and `hint`."""
     try:
         return read(text)
     except NotANumber as exc:
-        raise InputError(f"{refused}{because(exc)}", hint=hint) from None
+        raise InputError(refused if exc.plain else f"{refused}: {exc}", hint=hint) from None
 
 
 def parse_int(text: str, name: str, lo: int | None = None, hi: int | None = None, *, hint: str = "") -> int:
@@ -198,28 +179,24 @@ def parse_float(text: str, name: str, lo: float | None = None, hi: float | None 
     return value
 
 
-def env_int(env: Mapping[str, str], name: str, lo: int | None = None, hi: int | None = None,
-            hint: str = "") -> int | None:
+def env_int(env: Mapping[str, str], name: str, lo: int | None, hi: int | None, hint: str) -> int | None:
     """The whole number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
-    return None if not text.strip(_SPACE) else parse_int(text, name, lo, hi, hint=hint or f"unset {name}, or give "
-                                                   f"{range_words(lo, hi, False, whole=True)}")
+    return parse_int(text, name, lo, hi, hint=hint) if text.strip(_SPACE) else None
 
 
-def env_float(env: Mapping[str, str], name: str, lo: float | None = None, hi: float | None = None, *,
-              lo_open: bool = False, hint: str = "") -> float | None:
+def env_float(env: Mapping[str, str], name: str, lo: float | None, hi: float | None, *, lo_open: bool = False,
+              hint: str) -> float | None:
     """The finite number in environment variable `name`; None when it is unset or blank."""
     text = env.get(name, "")
-    return None if not text.strip(_SPACE) else parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint or
-                                                     f"unset {name}, or give {range_words(lo, hi, lo_open, False)}")
+    return parse_float(text, name, lo, hi, lo_open=lo_open, hint=hint) if text.strip(_SPACE) else None
 
 
 # --- JSON ------------------------------------------------------------------------------------------------
 
 
 def json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
-    """How deep `text`'s arrays and objects nest, counted without parsing (brackets inside strings left out);
-    stops counting once past `limit`."""
+    """How deep `text`'s arrays and objects nest (brackets in strings left out), counted up to past `limit`."""
     depth = deepest = 0
     for m in _BRACKET.finditer(_STRING.sub("", text)):
         depth += 1 if m.group() in "[{" else -1
@@ -274,8 +251,7 @@ class NotRegular(OSError):
 
 
 def open_for_reading(path: Path) -> BinaryIO:
-    """Open a file someone gave to read it (a link is followed: links to one's clips are usual), never blocking
-    on a named pipe: anything but a regular file raises NotRegular."""
+    """Open a file someone gave (a link followed), never blocking on a named pipe: NotRegular unless a regular file."""
     fd = os.open(path, os.O_RDONLY | _NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
     try:
         if (what := describe(os.fstat(fd), path)) is not None:
@@ -289,8 +265,7 @@ def open_for_reading(path: Path) -> BinaryIO:
 
 
 def read_json(path: Path) -> Any:
-    """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable
-    (NotRegular when it is no regular file: a named pipe would block the read)."""
+    """A JSON file someone gave, bounded (load_json): JsonRefused saying why not, OSError when unreadable."""
     with open_for_reading(path) as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     return load_json(raw)
@@ -298,8 +273,7 @@ def read_json(path: Path) -> Any:
 
 def read_json_object(path: Path, read: Callable[[Path], Any] = read_json) -> tuple[dict[str, Any] | None, str]:
     """A JSON object, checked, not trusted: (the object, "") or (None, why not): "missing", "unreadable (...)",
-    "damaged (...)" for valid JSON of another shape. A caller treats a None as absent. `read`: how the file's JSON
-    is read (kit.infra.tree reads below a Tree)."""
+    "damaged (...)" for JSON of another shape. `read`: how the file's JSON is read (kit.infra.tree's below a Tree)."""
     try:
         data = read(path)
     except FileNotFoundError:

@@ -1,11 +1,7 @@
-"""The one reader of parquet files someone else made: the footer checked first, every error a sentence.
-
-`read_parquet` (`read_frame` for the files the kit wrote in an out-dir) checks the footer's row count and uncompressed
-size against kit.infra.limits before a page is read, refuses a column name given twice, verifies the page checksums
-the writer stored (the kit does: `WRITE_OPTIONS`), and turns whatever pyarrow raises on a damaged page into an
-InputError naming the file. Files are opened by arrow itself (`pa.OSFile`), never as Python file objects, whose
-buffers arrow's pool threads free after the read: at the interpreter's shutdown that aborted the process (exit -6;
-apache/arrow#49942, #50482).
+"""The one reader of parquet files: the footer's rows and size checked against kit.infra.limits before a page is read,
+a column name given twice refused, the page checksums verified (the kit writes them: `WRITE_OPTIONS`), a damaged page
+an InputError naming the file. Files are opened by arrow itself (`pa.OSFile`), never as Python file objects, whose
+buffers arrow's pool threads free after the read (an abort at shutdown: apache/arrow#49942, #50482).
 """
 
 from __future__ import annotations
@@ -37,7 +33,7 @@ def damaged(label: str, exc: BaseException) -> InputError:
 
 
 def _open(path: Path, label: str) -> pa.NativeFile:
-    """The file opened by arrow (see the module's docstring for why not by Python)."""
+    """The file opened by arrow (see the module's docstring)."""
     try:
         return pa.OSFile(os.fsencode(path), "rb")  # bytes: a name that is not UTF-8 opens as Python's open() would
     except (OSError, ValueError) as exc:
@@ -49,9 +45,7 @@ def _open_failure(path: Path, exc: OSError | ValueError) -> str:
     """Why arrow could not open `path`, as Python's open() would say it (arrow gives no errno for a folder)."""
     if errno := getattr(exc, "errno", None):
         return os.strerror(errno)
-    if path.is_dir():
-        return "a directory"
-    return reason_line(exc)
+    return "a directory" if path.is_dir() else reason_line(exc)
 
 
 def _file(fh: pa.NativeFile, label: str, dictionary: Sequence[str] = ()) -> pq.ParquetFile:
@@ -77,8 +71,7 @@ def parquet_columns(path: Path, label: str | None = None) -> list[str]:
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | None = None,
                  dictionary: Sequence[str] = (), max_rows: int | None = MAX_CORPUS_ROWS) -> pa.Table:
-    """The columns (all when None) of a parquet file, after its footer passed the limits (`max_rows` None: the
-    size limit alone); the `dictionary` columns as the dictionaries parquet stores them."""
+    """The columns (all when None) of a parquet file whose footer passed the limits (`dictionary`: as dictionaries)."""
     label = label or str(path)
     with _open(path, label) as fh:
         pf = _file(fh, label, dictionary)
@@ -102,8 +95,7 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None, label: str | 
 
 
 def read_frame(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A parquet file the kit wrote in an out-dir (LOSO's, the verdict's intervals) as a DataFrame, through
-    `read_parquet` with no row limit (predictions hold a row per corpus row and seed), never pandas' own reader."""
+    """A parquet file the kit wrote in an out-dir as a DataFrame, through `read_parquet` with no row limit."""
     return read_parquet(path, columns, max_rows=None).to_pandas()
 
 

@@ -1,23 +1,6 @@
-"""Who may write where: the modes the kit gives what it makes, and what it trusts of what it finds.
-
-On shared storage (a setgid project folder, `umask 002`) a member of the group could change a file the kit wrote, or
-swap a folder for one of their own. So, whatever the umask:
-
-- the kit makes folders 0755 and files 0644 (0755 for a program); in group-shared mode (`--group-shared`,
-  KIT_GROUP_SHARED=1) folders are 3775 (group-writable; setgid: new files keep the group; sticky: only a file's owner
-  may rename or delete it);
-- a folder the kit writes in must be the user's and writable by nobody else (in group-shared mode: or sticky); only
-  the root (the project folder) may be another user's;
-- a file the kit trusts (a record, a member, a ledger: whatever decides what it computes next) must be a regular
-  file with one name, the user's, writable by nobody else;
-- a folder opened only to read (`status`, `corpus info`, a run directory given to `merge`) is checked as its owner's:
-  nothing is written there, and a file trusted there must be the root owner's, one name, writable by nobody else;
-- a file someone names that decides the verdict or names a program the kit runs (--settings, --corpus and its
-  manifest, --teacher, --content-groups, --incumbent's files, --ffmpeg, binaries/<os>-<arch>/) must, with every
-  folder up to `/`, be the user's or root's and writable by nobody else, or sticky (/tmp); a symbolic link on the
-  way is judged where it lies, then followed (`untrusted`).
-
-Everything refused here is an InputError (exit 2) naming the path, what it is and whose.
+"""Who may write where: the modes the kit gives what it makes (whatever the umask), and what it trusts of what it finds,
+as ARCHITECTURE.md's rule 6 says; `untrusted` is the rule for a file someone names. Every refusal is an InputError
+(exit 2) naming the path, what it is and whose.
 """
 
 from __future__ import annotations
@@ -95,28 +78,23 @@ def describe(st: os.stat_result, path: Path) -> str | None:
             return "a symbolic link"
     kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
              (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
-    for test, what in kinds:
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
+    return next((what for test, what in kinds if test(mode)), None if stat.S_ISREG(mode) else "not a regular file")
 
 
 def refuse(path: Path, what: str, expected: str = "a regular file", reading: bool = False) -> InputError:
-    """`path` is `what` (a link, a pipe, ...) where the kit keeps `expected`; `reading`: said as a read (`status`,
-    a record read back), which wrote nothing and read nothing through it."""
+    """`path` is `what` (a link, a pipe, ...) where the kit keeps `expected`; `reading`: said as a read."""
+    found = f"the kit never makes links, pipes or devices in its folders, so something else put it there: look at it " \
+        f"(ls -l {path})"
     if reading:
         return InputError(f"{path} is {what}, not {expected} the kit wrote; nothing was read through it",
-                          hint=f"the kit never makes links, pipes or devices in its folders, so something else put "
-                               f"it there: look at it (ls -l {path}) and remove it; a run refuses it until then")
-    return InputError(
-        f"{path} is {what}, where the kit writes {expected} of its own; nothing was written through it",
-        hint=f"the kit never makes links, pipes or devices in its folders, so something else put it there: "
-             f"look at it (ls -l {path}), remove it and rerun; on storage others can write, find out who")
+                          hint=f"{found} and remove it; a run refuses it until then")
+    return InputError(f"{path} is {what}, where the kit writes {expected} of its own; nothing was written through it",
+                      hint=f"{found}, remove it and rerun; on storage others can write, find out who")
 
 
 def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str | None:
-    """Why the kit may not write in a folder with this stat (its owner, who else can write), or None. `root`: the
-    Tree's own folder (in group-shared mode the project folder, which may be another user's)."""
+    """Why the kit may not write in a folder with this stat, or None. `root`: the Tree's own folder (in group-shared
+    mode the project folder, which may be another user's)."""
     if rules.reading:
         return None
     if st.st_uid != euid() and not (rules.group_shared and root):
@@ -129,8 +107,7 @@ def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str |
 
 
 class FolderRefused(InputError):
-    """A folder the kit may not write in (folder_problem): its path and the problem, for a caller that knows the door
-    it came through (the cache's KIT_CACHE_DIR: kit.infra.host.cache_tree) to say it so."""
+    """A folder the kit may not write in, for a caller that knows the door it came through to say so."""
 
     def __init__(self, path: Path, problem: str, message: str, hint: str) -> None:
         super().__init__(message, hint=hint)
@@ -151,10 +128,8 @@ def refuse_folder(path: Path, problem: str, rules: Rules) -> FolderRefused:
                          "under it", hint=fix)
 
 
-def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:
-    """Why a file with this stat cannot be trusted, or None (a regular file is assumed). `owner`: whose it must be
-    (the user running the kit unless said)."""
-    owner = euid() if owner is None else owner
+def file_problem(st: os.stat_result, owner: int) -> str | None:
+    """Why a regular file with this stat cannot be trusted, or None. `owner`: whose it must be."""
     if st.st_nlink > 1:
         return f"has {st.st_nlink} names (hard links): another name could change it"
     if st.st_uid != owner:
@@ -168,21 +143,17 @@ def file_problem(st: os.stat_result, owner: int | None = None) -> str | None:
 MAX_LINKS = 40  # as the kernel's own walk (ELOOP)
 
 
-def _owner(uid: int) -> str:
-    return f"you ({user_name(uid)})" if uid == euid() else "root" if uid == 0 else f"user {user_name(uid)}"
-
-
 def _why(st: os.stat_result, folder: bool) -> str | None:
-    """Why an entry with this lstat is not trusted where it is (None: it is): its owner, or who else can write it
-    (a folder may let others add names when it has the sticky bit)."""
+    """Why an entry with this lstat is not trusted where it is, or None (a sticky folder may let others add names)."""
     mode = stat.filemode(st.st_mode)
     if st.st_uid not in (euid(), 0):
         return f"belongs to user {user_name(st.st_uid)} ({mode}), not to you ({user_name(euid())})" + (
             " or root" if euid() != 0 else "")
     if stat.S_ISLNK(st.st_mode) or not st.st_mode & OTHERS_WRITE or (folder and st.st_mode & stat.S_ISVTX):
         return None
+    owner = f"you ({user_name(st.st_uid)})" if st.st_uid == euid() else "root"
     sticky = " without the sticky bit" if folder else ""
-    return f"belongs to {_owner(st.st_uid)} and can be written by {who_writes(st)}{sticky} ({mode})"
+    return f"belongs to {owner} and can be written by {who_writes(st)}{sticky} ({mode})"
 
 
 @dataclass(frozen=True)
@@ -194,8 +165,7 @@ class Finding:
 
 
 def _finding(given: Path, entry: Path, st: os.stat_result, why: str, kind: str) -> Finding:
-    """The Finding for `entry` (on the way to `given`, as `kind`: a folder, a link, the file), which is not trusted
-    because `why`."""
+    """The Finding for `entry` (on the way to `given`, as `kind`: folder, link, file), not trusted because `why`."""
     if kind == "file" and entry == given:
         problem = why
     elif kind == "folder":
@@ -217,9 +187,8 @@ def _finding(given: Path, entry: Path, st: os.stat_result, why: str, kind: str) 
 
 
 def trust_finding(path: Path) -> Finding | None:
-    """untrusted's walk: the first entry on the way to `path` (each folder from the filesystem root down, each link
-    and what it leads to, the file) that is not trusted, said with what to do; None when all are, or when the walk
-    cannot go on (a name missing, not a folder, not readable: the door says so as it opens it)."""
+    """The first entry on the way to `path` (each folder from `/` down, each link and what it leads to, the file) that
+    is not trusted, with what to do; None when all are, or the walk cannot go on (the door says so as it opens it)."""
     given = path if path.is_absolute() else Path.cwd() / path
     folder, todo, links = Path(given.anchor), deque(given.parts[1:]), 0
     try:
@@ -253,15 +222,13 @@ def trust_finding(path: Path) -> Finding | None:
 
 
 def untrusted(path: Path) -> str | None:
-    """Why a file someone names cannot be trusted (the module's last rule), or None: a sentence naming the first
-    entry on the way that fails, its owner and mode."""
+    """Why a file someone names cannot be trusted, or None: the first entry on the way that fails, owner and mode."""
     found = trust_finding(path)
     return found.problem if found is not None else None
 
 
 class Distrusted(InputError):
-    """A file someone named (`flag`) that the trust rule (untrusted) refuses: the file, its owner and mode, and
-    what to do."""
+    """A file someone named (`flag`) that the trust rule refuses, and what to do."""
 
     def __init__(self, flag: str, path: Path, found: Finding) -> None:
         super().__init__(f"{flag} {path} {found.problem}: the kit uses it only when nobody but you or root can "
@@ -270,8 +237,7 @@ class Distrusted(InputError):
 
 
 def require_trusted(path: Path, flag: str) -> Path:
-    """`path` when the trust rule (untrusted) holds for it; Distrusted naming `flag` (--corpus, --ffmpeg, ...)
-    otherwise."""
+    """`path` when the trust rule holds for it; Distrusted naming `flag` (--corpus, --ffmpeg, ...) otherwise."""
     if (found := trust_finding(path)) is not None:
         raise Distrusted(flag, path, found)
     return path

@@ -1,14 +1,8 @@
-"""The one place that spawns processes.
-
-Every child gets a closed stdin, a timeout and a bounded stderr tail for error messages. `stop_all` kills the children
-still running and refuses to start new ones, so an interrupted run stops within moments.
+"""The one place that spawns processes: each child with a closed stdin, a timeout and a bounded stderr tail.
 
 Every child leads a process group of its own (a new session), and every way it ends (its exit, a timeout, an interrupt,
-any exception) kills that whole group, so what a child started itself (a `--ffmpeg` wrapper's own child) dies with it. A
-signal aimed at the kit's group then no longer reaches the children: a catchable one stops the kit, which kills their
-groups; after a SIGKILL the reaper does (_Reaper). Rejected: PR_SET_PDEATHSIG (needs preexec_fn, unsafe in a threaded
-process, and fires when the spawning thread ends) and children kept in the kit's group, found through /proc (Linux only,
-and misses a grandchild re-parented to PID 1).
+any exception) kills that whole group, so what it started itself (a `--ffmpeg` wrapper's own child) dies with it; after
+a SIGKILL of the kit the reaper does (_Reaper). `stop_all` kills the children and refuses new ones.
 """
 
 from __future__ import annotations
@@ -38,8 +32,7 @@ STDERR_TAIL_LINES = 25
 STDERR_KEEP_BYTES = 4 * 1024 * 1024  # the last bytes of a child's stderr kept in memory
 STDERR_HEAD_BYTES = 64 * 1024  # and the first (ffmpeg's stream description), however much comes between
 STDOUT_KEEP_BYTES = 16 * 1024 * 1024  # captured stdout (version and capability queries) is cut beyond this
-# how long a child's pipes may stay open after it exited (a wrapper script's own child holding them)
-ORPHAN_PIPE_GRACE_S = 10.0
+ORPHAN_PIPE_GRACE_S = 10.0  # how long a child's pipes may stay open after it exited (a wrapper's own child)
 
 SHELL_REPORTED_SIGNALS = frozenset({1, 2, 3, 6, 9, 13, 15})
 GROUPS = os.name == "posix"  # process groups and sessions; elsewhere a child alone is killed
@@ -49,9 +42,7 @@ LogFn = Callable[[str], None]  # where a command line and a failed command's std
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 _stopping = threading.Event()
-# a signal sent to the children as well as to the kit (`pkill ffmpeg` with a Ctrl-C) may end them a moment
-# before the kit stops them: they count as stopped by the interrupt when they failed this shortly before it
-INTERRUPT_GRACE_S = 2.0
+INTERRUPT_GRACE_S = 2.0  # a child that failed this shortly before a stop was ended by the same signal: stopped
 _ended: list[tuple[float, int]] = []  # (monotonic end, return code) of the latest children
 _stopped = 0  # children stopped (or ended by the same interrupt) since allow_new
 _counted: set[int] = set()  # the pids counted in _stopped: a child is counted once, however it was stopped
@@ -71,13 +62,10 @@ class ProcResult:
 
     @property
     def killed_by(self) -> int | None:
-        """The signal that ended the child: a negative return code, or the 128+N a wrapper shell
-        reports for a child killed by one of the usual signals (HUP, INT, QUIT, ABRT, KILL, PIPE, TERM)."""
+        """The signal that ended the child: a negative return code, or the 128+N a wrapper shell reports."""
         if self.returncode < 0:
             return -self.returncode
-        if self.returncode - 128 in SHELL_REPORTED_SIGNALS:
-            return self.returncode - 128
-        return None
+        return self.returncode - 128 if self.returncode - 128 in SHELL_REPORTED_SIGNALS else None
 
 
 class Stopped(Exception):
@@ -113,51 +101,43 @@ def timeout_limit(env: Mapping[str, str] | None = None) -> float | None:
 
 def timeout_cap(timeout_s: float) -> float:
     """KIT_TIMEOUT_S caps every single command's timeout (for slow boxes: raise the caps elsewhere)."""
-    cap = timeout_limit()
-    return min(timeout_s, cap) if cap is not None else timeout_s
+    return min(timeout_s, timeout_limit() or timeout_s)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's whole process group: the child and whatever it started that is still there. Also called the
-    moment the child is reaped (a wrapper's leftover child): the group id stays the group's while anything is left in
-    it, and Linux does not reuse a freed pid so soon (it allocates them in sequence, up to pid_max)."""
-    if GROUPS:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+    """SIGKILL the child's whole process group, also once the child is reaped (a wrapper's leftover child): the group id
+    stays the group's while anything is left in it, and Linux does not reuse a freed pid so soon."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if GROUPS:
             os.killpg(proc.pid, signal.SIGKILL)
-    elif proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        elif proc.poll() is None:
             proc.kill()
 
 
 class _Reaper:
-    """Kills the children's groups when the kit has ended, however it ended (a SIGKILL included): the process of
-    kit/infra/reaper.py, one per kit process, started with the first child (~10 ms). If it cannot start, or is killed,
-    the kit goes on without it: every exit path the kit sees still kills the groups itself."""
+    """The process of kit/infra/reaper.py, one per kit process, started with the first child (or the kit goes on)."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
     def ready(self) -> None:
-        """Running before a child starts, so that the child's group is told to it at once, not after a Python
-        has started (~10-100 ms, in which a SIGKILL of the kit left the first child running: seen in CI)."""
+        """Running before a child starts, so that the child's group is told to it at once."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()
 
-    def add(self, pid: int) -> None:
-        """After ready() and the child's start (a reaper killed in between is started again by the next
-        child's ready(), and told of every group still alive then)."""
+    def tell(self, line: str) -> None:
+        """`+PID` after ready() and the child's start, `-PID` after its end."""
         with self._lock:
-            self._send(f"+{pid}\n")
-
-    def drop(self, pid: int) -> None:
-        with self._lock:
-            self._send(f"-{pid}\n")
+            if self._proc is not None and self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.write(f"{line}\n".encode())
+                except OSError:  # it was killed: the next child starts another, told of the groups still alive
+                    self._proc = None
 
     def close(self) -> None:
-        """At the kit's exit: the pipe closed as the exit would close it (the reaper kills the groups still
-        listed and ends), then the reaper waited for, so nothing of it is left to the garbage collector."""
+        """At the kit's exit: the pipe closed (the reaper kills the groups still listed), the reaper waited for."""
         with self._lock:
             proc, self._proc = self._proc, None
         if proc is not None and proc.stdin is not None:
@@ -165,13 +145,6 @@ class _Reaper:
                 proc.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2)
-
-    def _send(self, line: str) -> None:
-        if self._proc is not None and self._proc.stdin is not None:
-            try:
-                self._proc.stdin.write(line.encode())
-            except OSError:  # it was killed: the next child starts another, told of the groups still alive
-                self._proc = None
 
     def _start(self) -> subprocess.Popen[bytes] | None:
         if not GROUPS or not sys.executable:
@@ -208,8 +181,8 @@ def kill_all() -> int:
 
 
 def signal_children(signum: int) -> int:
-    """Send `signum` to every running child's group (kit.infra.interrupts.passed_on); returns how many. Called from
-    a signal handler, on the thread that may hold _live_lock: the set is copied without it (one step, GIL held)."""
+    """Send `signum` to every running child's group (kit.infra.interrupts.passed_on); returns how many. From a signal
+    handler, on the thread that may hold _live_lock: the set is copied without it."""
     procs = tuple(_live)
     for proc in procs:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -235,11 +208,10 @@ def stop_all() -> int:
     global _stopped
     first = not _stopping.is_set()
     _stopping.set()
-    if first:  # children that died of the same signal a moment ago were running when it came
-        now = time.monotonic()
-        with _live_lock:
-            _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
+    now = time.monotonic()
     with _live_lock:
+        if first:  # children that died of the same signal a moment ago were running when it came
+            _stopped += sum(1 for end, code in _ended if code != 0 and now - end <= INTERRUPT_GRACE_S)
         fresh = {p.pid for p in _live} - _counted
         _counted.update(fresh)
         _stopped += len(fresh)
@@ -275,13 +247,11 @@ def run_process(
 ) -> ProcResult:
     """Run argv to completion; never raises for a non-zero exit (callers decide).
 
-    `output`: an open file for the child's stdout and stderr as it goes (a cluster task's log), or a pair of files for
-    each (a program run for the user, as if by hand); the result then keeps neither. `capped`: KIT_TIMEOUT_S caps
-    `timeout_s` (False for a whole kit command, whose own commands the cap reaches). `on_stdout_line`: stdout handed
-    over line by line as the child runs (ffmpeg's `-progress pipe:1`), not kept; captured stdout is otherwise cut after
-    `stdout_max_bytes`. `handed_over`: the child hands work to one that must outlive the kit (sbatch's job), so it
-    carries no mark of the kit's (kit/infra/reaper.py). Raises ToolError when the program cannot be started or runs past
-    its timeout, Stopped when the run is being interrupted.
+    `output`: a file for the child's stdout and stderr (a cluster task's log), or a pair of files (a program run for the
+    user), the result then keeps neither. `capped`: KIT_TIMEOUT_S caps `timeout_s` (False for a whole kit command).
+    `on_stdout_line`: stdout handed over line by line, not kept; captured stdout is cut after `stdout_max_bytes`.
+    `handed_over`: the child's work must outlive the kit (sbatch's job): it carries no mark (kit/infra/reaper.py).
+    Raises ToolError when the program cannot start or runs past its timeout, Stopped when the run is being interrupted.
     """
     args = tuple(str(a) for a in argv)
     timeout_s = timeout_cap(timeout_s) if capped else timeout_s
@@ -302,7 +272,7 @@ def run_process(
     finally:
         _kill(proc)  # the child's group: what it left behind too, on every path
         _record_end(proc)
-        _reaper.drop(proc.pid)
+        _reaper.tell(f"-{proc.pid}")
     elapsed = time.monotonic() - start
     text = err.decode("utf-8", "replace")
     if log is not None and proc.returncode != 0:
@@ -314,8 +284,7 @@ def run_process(
 
 def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, stdout: Any,
            stderr: Any, marked: bool = True) -> subprocess.Popen[bytes]:
-    """The child started in a group of its own (see the module's docstring), stdin closed; ToolError (or the
-    box's limit named) when it cannot start."""
+    """The child started in a group of its own, stdin closed; ToolError (or the box's limit) when it cannot start."""
     child_env = reaper.child_environment(os.environ if env is None else env, marked)  # kit/infra/reaper.py
     try:
         return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd, env=child_env,
@@ -328,8 +297,7 @@ def _spawn(args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, 
 
 
 def _track(proc: subprocess.Popen[bytes]) -> None:
-    """The child among the live ones, its group told to the reaper; killed at once when stop_all ran between
-    the check before its start and now (it then counts as stopped)."""
+    """The child among the live ones, told to the reaper; killed at once when stop_all ran since the check."""
     global _stopped
     with _live_lock:
         _live.add(proc)
@@ -337,15 +305,14 @@ def _track(proc: subprocess.Popen[bytes]) -> None:
         if late and proc.pid not in _counted:
             _counted.add(proc.pid)
             _stopped += 1
-    _reaper.add(proc.pid)
+    _reaper.tell(f"+{proc.pid}")
     if late:
         _kill(proc)
 
 
 def _outputs(proc: subprocess.Popen[bytes], reader: _Reader, timeout_s: float, log: LogFn | None,
              name: str) -> tuple[bytes, bytes]:
-    """(stdout, stderr) once the child has exited; ToolError when it runs past its timeout, or exits while
-    something it started holds its output open."""
+    """(stdout, stderr) once the child has exited; ToolError past its timeout, or when its pipes stay held."""
     try:
         return reader.wait(timeout_s)
     except _PipesHeld:
@@ -373,8 +340,7 @@ def _failure(log: LogFn | None, message: str, hint: str, stderr: bytes) -> ToolE
 
 
 class BoundedBuffer:
-    """The first `head` and the last `tail` bytes of a stream, whatever its length: ffmpeg's stderr opens with what it
-    read and closes with what happened, and a child that writes gigabytes in between costs no more memory than this."""
+    """The first `head` and the last `tail` bytes of a stream, whatever its length."""
 
     def __init__(self, head: int = STDERR_HEAD_BYTES, tail: int = STDERR_KEEP_BYTES) -> None:
         self.head_limit, self.tail_limit = head, tail
@@ -384,10 +350,9 @@ class BoundedBuffer:
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
-        room = self.head_limit - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
+        room = max(0, self.head_limit - len(self.head))
+        self.head += chunk[:room]
+        chunk = chunk[room:]
         if not chunk:
             return
         self.tail.append(chunk)
@@ -403,9 +368,7 @@ class BoundedBuffer:
 
 
 class _Reader:
-    """Reads a child's stdout (to a callback, into memory, or not at all) and its stderr into a BoundedBuffer, on
-    threads, so neither pipe ever fills. The callback's first exception is kept and raised after the pipe is drained,
-    so the child never blocks on a full pipe."""
+    """Reads a child's stdout and stderr on threads, so neither pipe fills; a callback's error raised once drained."""
 
     def __init__(self, proc: subprocess.Popen[bytes], on_line: Callable[[str], None] | None,
                  capture_stdout: bool, stdout_max_bytes: int = STDOUT_KEEP_BYTES) -> None:
@@ -433,8 +396,7 @@ class _Reader:
 
     @staticmethod
     def _pump(pipe: object, buf: BoundedBuffer | None) -> None:
-        """Read `pipe` to its end into `buf`, then close it: only the reading thread may, mid-read it would
-        wait on the read (a child's leftover that holds the pipe ends with the child's group, see _kill)."""
+        """Read `pipe` to its end into `buf`, then close it (only the reading thread may: mid-read, a close waits)."""
         assert isinstance(pipe, io.BufferedReader)  # Popen's pipes are buffered readers (bufsize -1)
         with pipe:
             while chunk := pipe.read1(65536):  # what is there now, not 64 KiB or EOF
@@ -442,17 +404,13 @@ class _Reader:
                     buf.add(chunk)
 
     def wait(self, timeout_s: float) -> tuple[bytes, bytes]:
-        # Join the readers first: they end the moment the child's pipes close, i.e. when it exits. Popen.wait(timeout)
-        # polls with sleeps of up to 50 ms, so waiting on it first would leave a core idle ~25 ms after every ffmpeg
-        # (measured in bench_corpus). Without pipes (its output goes to a file), or once they closed: the child.
+        # the readers first: they end as the child's pipes close (Popen.wait polls with sleeps of up to 50 ms)
         deadline = time.monotonic() + timeout_s
         exited_at: float | None = None
         while (alive := [t for t in self.threads if t.is_alive()]) or self.proc.poll() is None:
             now = time.monotonic()
             if self.proc.poll() is not None:
                 exited_at = exited_at or now
-            # past the timeout; or the child exited a while ago and something it started
-            # (a wrapper script's own child) still holds the pipes open
             if now >= deadline:
                 raise subprocess.TimeoutExpired(self.proc.args, timeout_s)
             if exited_at is not None and now - exited_at > ORPHAN_PIPE_GRACE_S:

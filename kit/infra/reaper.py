@@ -1,11 +1,7 @@
-"""What the reaper runs (kit/infra/proc._Reaper starts it) and the mark it finds the kit's children by.
-
-The reaper, a small process in a session of its own, reads `+PGID` and `-PGID` lines on a pipe only the kit holds;
-when the pipe closes, the kit is gone, and it SIGKILLs the groups still listed. A child runs a moment before it is
-told to the reaper, so every child's environment carries SPAWN_MARK=<the kit process's mark>, which what it starts
-inherits, and where /proc shows environments (Linux) the reaper also kills the group of every process carrying it.
-The reaper carries none (a kit started by a kit has its own reaper), nor does a child handed work meant to outlive
-the kit (run_process's `handed_over`).
+"""What the reaper runs (kit/infra/proc._Reaper starts it): it reads `+PGID` and `-PGID` lines on a pipe only the kit
+holds, and when the pipe closes (the kit is gone) SIGKILLs the groups still listed, and, where /proc shows environments,
+the group of every process whose environment carries this kit's SPAWN_MARK (a child not yet told to it). Neither the
+reaper nor a child handed work meant to outlive the kit (run_process's `handed_over`) carries the mark.
 """
 
 from __future__ import annotations

@@ -1,37 +1,8 @@
-"""Typed records: frozen dataclasses with a versioned JSON form.
-
-A record's JSON is its fields in declaration order, so the dataclass *is* the
-file format: `to_json` writes exactly those keys in that order, `from_json`
-reads them back with their declared types. The rules every record shares:
-
-* a float that is NaN or infinite is written as `null` (strict JSON) and read
-  back as NaN: a correlation over a constant fold is undefined, not zero;
-* a field declared with `omit_none()` is left out while it is None, for keys
-  that only some documents carry (a disabled gate has no `statement`); when its
-  key is present, a null in it is a NaN like any other float;
-* a field declared with `flatten()` holds a dict whose keys are written inline
-  between the neighbouring fields, and from_json gathers every key the record
-  does not declare into it (a baseline's model-specific description);
-* nested records, tuples and dicts of records convert both ways;
-* a path is written as its text and read back as a Path.
-
-Every other field must be present when read, whatever its Python default:
-a damaged document is refused, not filled in. A record whose older versions
-lacked keys says so with `LENIENT = True`; its defaulted fields may then be
-absent (the corpus manifests, which only add provenance).
-
-`SCHEMA_VERSION` on a record class is the version of its JSON form; from_json
-refuses a document that declares a newer one than this kit reads. A record with
-`CLOSED = True` (the run's settings) refuses a key it does not declare, in it
-and in every record it holds, before its types: a misspelt setting is refused.
-
-cattrs reads and writes the records (its converters are made on first use, so
-`--help` does not import it): the hooks here make it as strict as the kit is
-(an int, str or bool taken as it is, never coerced; a list never read from a
-text), and `_refusal` turns its errors into the kit's RecordError, Refused and
-UnknownKey with the dotted key. A record's own reading at any depth is its
-`adapted` (the document as it takes it) and `read_back` (what it derives or
-checks once read), never an override of from_json.
+"""Typed records: frozen dataclasses whose fields, in declaration order, are their JSON form, with the rules of
+ARCHITECTURE.md's "Typed results": NaN as null, `omit_none()`, `flatten()`, every field present unless `LENIENT`, a
+newer `SCHEMA_VERSION` refused, and under `CLOSED` a key the record does not declare refused before its types. cattrs
+(imported on first use) reads and writes them as strictly as the kit: an int, str or bool never coerced, a list never
+read from a text. A record's own reading is its `adapted` and `read_back`, never an override of from_json.
 """
 
 from __future__ import annotations
@@ -70,9 +41,8 @@ class RecordError(ValueError):
 
 
 class Refused(RecordError):
-    """A document that fits its record's types but breaks one of its rules (a setting out of range, a key the
-    record does not have: kit.infra.rules): refused with the key, the value and the rule, never read as absent
-    (read_record lets it through to the caller, who names the file)."""
+    """A document that fits its record's types but breaks one of its rules (kit.infra.rules): refused with the key,
+    the value and the rule, never read as absent (read_record lets it through to the caller, who names the file)."""
 
     def __init__(self, key: str, value: object, problem: str, words: str) -> None:
         self.key, self.value, self.problem, self.words = key, value, problem, words
@@ -84,9 +54,8 @@ class UnknownKey(Refused):
 
 
 def spelled(value: object) -> str:
-    """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters. An infinity
-    is said as the file wrote it (`Infinity`, `-Infinity`, which Python's JSON reads), never as the null the kit
-    would write for it; NaN stays null, which a record reads as NaN."""
+    """A value as a document holds it (JSON: `0`, `[0, 0]`, `null`, `"x"`), cut short past 80 characters; an infinity
+    as the file wrote it (`Infinity`), never as the null the kit would write for it."""
     text = json.dumps(_converters().shown.unstructure(value), ensure_ascii=True)
     return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
 
@@ -102,10 +71,8 @@ class Record:
 
     SCHEMA_VERSION: ClassVar[int] = 1
     LENIENT: ClassVar[bool] = False  # True: fields with a default may be missing from the document
-    # True: a key the record does not declare is refused (UnknownKey), in it and in every record it holds
-    CLOSED: ClassVar[bool] = False
-    # keys its to_json writes beside its fields, and their one value: a CLOSED record takes them, no other
-    WRITTEN: ClassVar[Mapping[str, object]] = {}
+    CLOSED: ClassVar[bool] = False  # True: a key it or a record it holds does not declare is refused (UnknownKey)
+    WRITTEN: ClassVar[Mapping[str, object]] = {}  # keys to_json writes beside the fields, each its one value
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -119,8 +86,7 @@ class Record:
 
     @classmethod
     def from_json(cls: type[R], data: object, where: str = "") -> R:
-        """The record `data` holds, read by the converter (_structure_record, at every depth); RecordError (or
-        Refused: a rule, a key it does not declare) names the dotted key below `where`, the value and why."""
+        """The record `data` holds; RecordError (or Refused) names the dotted key below `where`, the value and why."""
         from cattrs.errors import BaseValidationError
 
         try:
@@ -131,21 +97,17 @@ class Record:
 
     @classmethod
     def adapted(cls, data: object) -> object:
-        """The document as this record reads it, at any depth: a record whose earlier form differs turns it into
-        its own here (CqGrid: a bare list)."""
+        """The document as this record reads it, at any depth (CqGrid: its earlier form, a bare list, made its own)."""
         return data
 
     def read_back(self: R) -> R:
-        """The record as read, finished, at any depth: what it derives or checks once its fields are read
-        (SeedReport: its folds' seed; RunSettings: its rules). A Refused names its key below the record."""
+        """The record as read, finished, at any depth: what it derives or checks once its fields are read (SeedReport:
+        its folds' seed; RunSettings: its rules). A Refused names its key below the record."""
         return self
 
 
 def _arms(tp: Any) -> tuple[Any, ...]:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
-    return (tp,)
+    return typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
 
 
 class _Converters(NamedTuple):
@@ -164,36 +126,27 @@ def _converters() -> _Converters:
     for converter in (read, closed):
         for tp, check in _SCALARS.items():
             converter.register_structure_hook(tp, check)
-        converter.register_structure_hook_func(lambda tp: tp is object or len(_real_arms(tp)) > 1, _as_read)
-        converter.register_structure_hook_factory(
-            lambda tp: typing.get_origin(tp) in (list, tuple), lambda tp, c: _structure_sequence(tp, c))
-        converter.register_structure_hook_factory(
-            lambda tp: typing.get_origin(tp) is dict, lambda tp, c: _structure_dict(tp, c))
-        converter.register_structure_hook_factory(
-            _is_record, lambda tp, c: _structure_record(tp, c, closed))
+        converter.register_structure_hook_func(lambda tp: tp is object or len(set(_arms(tp)) - {type(None)}) > 1,
+                                               _as_read)
+        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) in (list, tuple), _structure_sequence)
+        converter.register_structure_hook_factory(lambda t: typing.get_origin(t) is dict, _structure_dict)
+        converter.register_structure_hook_factory(_is_record, lambda tp, c: _structure_record(tp, c, closed))
     written, shown = Converter(), Converter()
     for converter, infinite in ((written, False), (shown, True)):
         converter.register_unstructure_hook_func(_is_record, lambda r: r.to_json())
-        converter.register_unstructure_hook(float, _finite(infinite))
+        converter.register_unstructure_hook(float, functools.partial(_finite, infinite))
         converter.register_unstructure_hook_func(lambda tp: tp in (list, tuple), functools.partial(_as_list, converter))
         converter.register_unstructure_hook_func(lambda tp: isinstance(tp, type) and issubclass(tp, PurePath), str)
     return _Converters(read, closed, written, shown)
 
 
-def _finite(infinite: bool) -> Callable[[float], float | None]:
+def _finite(infinite: bool, value: float) -> float | None:
     """A float as strict JSON: NaN and infinities as null (`infinite`: an infinity kept, for a message)."""
-    def write(value: float) -> float | None:
-        return value if math.isfinite(value) or (infinite and not math.isnan(value)) else None
-
-    return write
+    return value if math.isfinite(value) or (infinite and not math.isnan(value)) else None
 
 
 def _is_record(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, Record)
-
-
-def _real_arms(tp: Any) -> list[Any]:
-    return [a for a in _arms(tp) if a is not type(None)]
 
 
 def _as_read(value: object, _: object) -> object:
@@ -213,14 +166,11 @@ def _number(value: object, _: object) -> float:
     return float(value)
 
 
-def _exactly(tp: type) -> Callable[[object, object], object]:
+def _exactly(tp: type, value: object, _: object) -> object:
     """int, str and bool as they are: cattrs would coerce (`"5"` to 5, 3 to `"3"`, 1 to True), the kit refuses."""
-    def read(value: object, _: object) -> object:
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise RecordError(f"{value!r} is not a {tp.__name__}")
-        return value
-
-    return read
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise RecordError(f"{value!r} is not a {tp.__name__}")
+    return value
 
 
 def _path(value: object, _: object) -> Path:
@@ -230,12 +180,11 @@ def _path(value: object, _: object) -> Path:
 
 
 _SCALARS: dict[type, Callable[[object, Any], object]] = {
-    float: _number, int: _exactly(int), bool: _exactly(bool), str: _exactly(str), Path: _path}
+    float: _number, Path: _path, **{tp: functools.partial(_exactly, tp) for tp in (int, bool, str)}}
 
 
 def _structure_sequence(tp: Any, converter: Converter) -> Callable[[object, object], object]:
-    """A list or tuple field: a JSON list (no text taken as its characters), each item read as the first type
-    argument (tuple[int, int] as tuple[int, ...])."""
+    """A list or tuple field: a JSON list (never a text), each item read as the first type argument."""
     from cattrs.cols import list_structure_factory
 
     args = typing.get_args(tp)
@@ -266,12 +215,8 @@ def _structure_dict(tp: Any, converter: Converter) -> Callable[[object, object],
 
 
 def _structure_record(cls: type[Record], converter: Converter, closed: Converter) -> Callable[[object, object], object]:
-    """How `converter` reads `cls`, at any depth: the document as the record takes it (adapted), an object of a
-    schema this kit reads, a CLOSED record's WRITTEN keys holding their value (then left out: forbid_extra_keys
-    refuses any other key), a flatten() field gathering the keys the record does not declare; then cattrs' reading of
-    the fields, then the record's own read_back. A field's reading: every field present unless LENIENT (cattrs
-    refuses one without a default; one with a default it would fill in is given as LACKING, refused in its turn),
-    an omit_none() float's null a NaN (absent: None)."""
+    """How `converter` reads `cls` at any depth, by the module's rules: adapted, then cattrs' reading of the fields
+    (one with a default the document lacks given as LACKING, unless LENIENT), then read_back."""
     from cattrs.gen import make_dict_structure_fn, override
 
     if cls.CLOSED and not converter.forbid_extra_keys:
@@ -282,9 +227,10 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
     asked = {f.name: LACKING for f in fields if not (cls.LENIENT or f.metadata.get("omit_none") or
                                                     f.metadata.get("flatten"))
              and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)}
-    overrides = {f.name: override(struct_hook=_null_is_nan(converter, hints[f.name])) for f in fields
+    overrides = {f.name: override(struct_hook=functools.partial(_null_is_nan, converter, hints[f.name])) for f in fields
                  if f.metadata.get("omit_none") and float in _arms(hints[f.name])}
-    overrides |= {name: override(struct_hook=_present(converter.get_structure_hook(hints[name]))) for name in asked}
+    overrides |= {name: override(struct_hook=functools.partial(_present, converter.get_structure_hook(hints[name])))
+                  for name in asked}
     if flat is not None:
         overrides[flat] = override(struct_hook=_as_read)
     read_fields = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
@@ -306,8 +252,7 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
                 if key not in declared and key not in unread:
                     break
             data = {k: v for k, v in data.items() if k not in unread}
-        if asked:
-            data = {**asked, **data}
+        data = {**asked, **data}
         if flat is not None:
             data = {**{k: v for k, v in data.items() if k in declared},
                     flat: {k: v for k, v in data.items() if k not in declared}}
@@ -319,33 +264,25 @@ def _structure_record(cls: type[Record], converter: Converter, closed: Converter
 LACKING = object()  # a field the document lacks that cattrs would fill in with its default
 
 
-def _present(read: Callable[[object, Any], object]) -> Callable[[object, Any], object]:
+def _present(read: Callable[[object, Any], object], value: object, tp: Any) -> object:
     """A field that must be present: KeyError where it is LACKING (as cattrs' own for a field without a default)."""
-    def structure(value: object, tp: Any) -> object:
-        if value is LACKING:
-            raise KeyError(tp)
-        return read(value, tp)
-
-    return structure
+    if value is LACKING:
+        raise KeyError(tp)
+    return read(value, tp)
 
 
-def _null_is_nan(converter: Converter, tp: Any) -> Callable[[object, object], object]:
+def _null_is_nan(converter: Converter, tp: Any, value: object, _: object) -> object:
     """An omit_none() float read: present but null is a NaN (absent, the field's None)."""
-    def structure(value: object, _: object) -> object:
-        return math.nan if value is None else converter.structure(value, tp)
-
-    return structure
+    return math.nan if value is None else converter.structure(value, tp)
 
 
 Step = str | int  # a field's or a dict's key, a list's index
 
 
 def _refusal(exc: Exception, where: str, name: str, data: object) -> Exception:
-    """The kit's refusal of a document cattrs could not read (or a hook refused), as the kit has always said it:
-    the first problem in field order (a key the record does not declare first, in the document's order), with its
-    dotted key below `where` (`name`, the record's class, where there is none, but for a Refused of the record
-    read itself): RecordError `WHERE.KEY: why`, Refused / UnknownKey `WHERE.KEY` with the value. What a record's
-    own constructor raised is raised as it is."""
+    """The kit's refusal of a document cattrs could not read: the first problem in field order (a key a CLOSED record
+    does not declare first, in the document's order) with its dotted key below `where` (else `name`): RecordError
+    `WHERE.KEY: why`, Refused / UnknownKey with the value. What a record's own constructor raised is raised as is."""
     from cattrs.errors import ForbiddenExtraKeysError
 
     found = list(_leaves(exc, (), None))
@@ -354,11 +291,11 @@ def _refusal(exc: Exception, where: str, name: str, data: object) -> Exception:
         if closed is None or closed != found[0].closed:
             continue  # the first problem lies outside this CLOSED record, whose keys are checked before its types
         if isinstance(leaf, ForbiddenExtraKeysError):
-            unknown += [((*at, key), _unknown_key(leaf.cl, key, _at(data, (*at, key)))) for key in leaf.extra_fields]
+            unknown += [((*at, k), _unknown_key(leaf.cl, k, _walk(data, (*at, k))[1])) for k in leaf.extra_fields]
         elif isinstance(leaf, UnknownKey):
             unknown.append(((*at, leaf.key), leaf))
     if unknown:
-        at, first = min(unknown, key=lambda u: _position(data, u[0]))
+        at, first = min(unknown, key=lambda u: _walk(data, u[0])[0])
         top = found[0].closed == ()  # the record read is CLOSED: its keys are said below `where` as it is
         return UnknownKey(_dotted(where if top else where or name, at), first.value, first.problem, first.words)
     at, leaf, raw, _ = found[0]
@@ -417,31 +354,21 @@ def _leaves(exc: BaseException, at: tuple[Step, ...], closed: tuple[Step, ...] |
             yield from _leaves(sub, (*at, str(index) if typing.get_origin(exc.cl) is dict else index), closed)
 
 
-def _at(data: object, at: tuple[Step, ...]) -> object:
-    """The value at `at` in the document (None where it does not lead anywhere)."""
-    for step in at:
-        if not _leads(data, step):
-            return None
-        data = data[step]  # type: ignore[index]
-    return data
-
-
-def _leads(data: object, step: Step) -> bool:
-    """Whether `step` is a key of the object `data` or an index of the list `data`."""
-    return (isinstance(data, Mapping) and step in data) or (
-        isinstance(data, list) and isinstance(step, int) and step < len(data))
-
-
-def _position(data: object, at: tuple[Step, ...]) -> tuple[int, ...]:
-    """Where `at` lies in the document, in its order (a key of an object by its place in it)."""
+def _walk(data: object, at: tuple[Step, ...]) -> tuple[tuple[int, ...], object]:
+    """Where `at` lies in the document, in its order (-1 where it leads nowhere), and the value there (or None)."""
     places: list[int] = []
+    lost = False
     for step in at:
-        if not _leads(data, step):
+        if isinstance(data, Mapping) and step in data:
+            places.append(list(data).index(step))
+        elif isinstance(data, list) and isinstance(step, int) and step < len(data):
+            places.append(step)
+        else:
             places.append(-1)
+            lost = True
             continue
-        places.append(list(data).index(step) if isinstance(data, Mapping) else typing.cast(int, step))
         data = data[step]  # type: ignore[index]
-    return tuple(places)
+    return tuple(places), None if lost else data
 
 
 def _dotted(where: str, at: tuple[Step, ...]) -> str:
@@ -451,10 +378,8 @@ def _dotted(where: str, at: tuple[Step, ...]) -> str:
 
 
 def read_record(cls: type[R], tree: Tree, path: Path) -> tuple[R | None, str]:
-    """A record the kit wrote itself below `tree`, checked, not trusted: (the record, "") or (None, why not):
-    "missing", "unreadable (...)", "damaged (...)" (another shape, a field of another type, a newer schema).
-    One that is not the user's own is refused (kit.infra.tree.Tree.read_json_object). A document that breaks
-    one of its record's rules raises Refused: the caller names the file (it is no damage a rerun mends)."""
+    """A record the kit wrote below `tree`, checked, not trusted: (the record, "") or (None, why not: "missing",
+    "unreadable (...)", "damaged (...)"). A document that breaks one of its record's rules raises Refused."""
     data, why = tree.read_json_object(path)
     if data is None:
         return None, why

@@ -1,9 +1,5 @@
-"""The box's limits, named when a fault comes from one: memory, open files, a file's size.
-
-Under `ulimit -v`, `-n` or `-f` the kit fails in places that say nothing of the cause (a library that cannot map its
-code, a thread that cannot start, ffmpeg killed by SIGXFSZ). `resource_error` turns such a fault into one line naming
-the limit and how to lift it (exit 2), and `require_address_space` refuses, before any work, an address-space limit
-the kit cannot live in (below it pyarrow crashed the process with SIGSEGV, which no message can explain).
+"""The box's limits (memory, open files, threads, a file's size), named when a fault comes from one: `resource_error`
+turns such a fault into one line naming the limit and how to lift it (exit 2).
 """
 
 from __future__ import annotations
@@ -15,13 +11,7 @@ import sys
 
 from kit.errors import ResourceLimit
 
-# The address space the kit needs at least. torch, onnxruntime, pyarrow and the worker threads reserve far
-# more than they use: a tiny run peaks at 2.6 GiB of address space for 0.55 GiB resident (2 cores, measured);
-# at 2.4 GiB torch could not load its libraries. A limit below this fails for certain; one above it may still
-# fail later, and that failure is named as well.
-MIN_ADDRESS_SPACE = int(2.5 * 2**30)
-
-# What an exhausted address space looks like when it is not a MemoryError
+MIN_ADDRESS_SPACE = int(2.5 * 2**30)  # below it pyarrow crashed the process with SIGSEGV, which no message explains
 OUT_OF_MEMORY_SIGNS = ("failed to map segment", "cannot allocate memory", "can't allocate memory",
                        "std::bad_alloc")
 NO_THREAD_SIGN = "can't start new thread"  # the process limit (ulimit -u, a container's pids.max), or memory

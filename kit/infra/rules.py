@@ -1,18 +1,7 @@
-"""The rules a record's values keep, declared in its fields (`setting`: a field's default, its rules and its flag,
-in its metadata), so that every door a value comes through asks the one rule: a run's settings from a flag or its
-KIT_ variable (kit.cli.params, once the text is parsed), from a `--settings` file or from a run.json read back
-(kit.steps.settings).
-
-A setting's flag (`Flag`) is declared in its field too: its option, help, metavar and place in `run --help`, and
-its `Parser`, which turns the flag's text (or its KIT_ variable's) into the typed value, refusing a text that is
-none with the kit's message and hint; kit.cli.flags makes the click options by walking the records (`flags_of`).
-
-A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1 to 10000`,
-`repeats a value`), and what it takes (`words`, for the hint). `broken` walks a record and the records it holds,
-field by field, then the rules across fields (`Across`), and gives the first breach with its dotted key.
-
-No knowledge of what the values mean: ranges, lists, choices, paths, and a check or a parser a layer above
-supplies.
+"""The rules a record's values keep and its flags, declared in its fields (`setting`), so that every door a value
+comes through (a flag or its KIT_ variable: kit.cli.params; a `--settings` file or a run.json: kit.steps.settings)
+asks the one rule. A rule says why a value breaks it, as a phrase read after the value (`is not a whole number from 1
+to 10000`), and what it takes (`words`, for the hint); a flag's `Parser` turns its text into the typed value.
 """
 
 from __future__ import annotations
@@ -74,7 +63,7 @@ class Whole(Rule):
 
 @dataclass(frozen=True)
 class Real(Rule):
-    """A finite number in [lo, hi] (either bound None: none; lo_open, hi_open: the bound itself left out)."""
+    """A finite number in [lo, hi] (a bound None: none; lo_open, hi_open: the bound itself left out)."""
 
     lo: float | None = None
     hi: float | None = None
@@ -112,9 +101,7 @@ class Off(Rule):
         return self.rule.words
 
     def problem(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        why = self.rule.problem(value)
+        why = None if value is None else self.rule.problem(value)
         return (self.refusal or why) if why is not None else None
 
 
@@ -134,14 +121,13 @@ class Distinct(Rule):
         return f"at least one value, each once, each {self.item.words}"
 
     def problem(self, value: Any) -> str | None:
-        values = list(value) if isinstance(value, list | tuple) else None
-        if values is None:
+        if not isinstance(value, list | tuple):
             return f"is not a list of {self.words}"
-        if not values:
+        if not value:
             return "is empty"
-        if len(set(values)) != len(values):
+        if len(set(value)) != len(value):
             return "repeats a value"
-        return item_breach(values, self.item)
+        return item_breach(value, self.item)
 
 
 @dataclass(frozen=True)
@@ -178,12 +164,10 @@ class OneOf(Rule):
 class Absolute(Rule):
     """A path from the root (the flags make theirs so: a relative one in a file would depend on where it runs)."""
 
-    @property
-    def words(self) -> str:
-        return "an absolute path"
+    words = "an absolute path"
 
     def problem(self, value: Any) -> str | None:
-        return None if isinstance(value, PurePath) and value.is_absolute() else "is not an absolute path"
+        return None if isinstance(value, PurePath) and value.is_absolute() else f"is not {self.words}"
 
 
 @dataclass(frozen=True)
@@ -203,8 +187,7 @@ class Check(Rule):
 
 @dataclass(frozen=True)
 class Across(Check):
-    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record.
-    A value alone cannot break it (a flag's is checked with the others, once they are all known)."""
+    """A rule over several fields of one record, said under the field it is declared on: `test` reads the record."""
 
     def problem(self, value: Any) -> str | None:
         return None
@@ -225,10 +208,8 @@ class Broken:
 
 
 class Parser(ABC):
-    """How a flag's text (or its KIT_ variable's) becomes its setting's typed value, parsed once; a text that is
-    none is an InputError with the kit's message and hint. The setting's rules are checked after it (kit.cli.params).
-    `numeric`: its text holds numbers, read by kit.infra.outside (tests/unit/test_outside_numbers.py feeds every
-    such flag `²`, 5000 digits, nan and inf)."""
+    """How a flag's text (or its KIT_ variable's) becomes its setting's typed value; a text that is none is an
+    InputError with the kit's message and hint. `numeric`: its text holds numbers, read by kit.infra.outside."""
 
     name: str = "text"  # click's name of the type (upper-case, the metavar of a flag that gives none)
     numeric: ClassVar[bool] = False
@@ -255,8 +236,7 @@ class Text(Parser):
 
 
 class Int(Parser):
-    """A whole number in ASCII digits (kit.infra.outside), in lo..hi for a flag of no setting (--shards); a
-    setting's range is its rule's."""
+    """A whole number in ASCII digits, in lo..hi for a flag of no setting (--shards)."""
 
     name = "integer"
     numeric = True
@@ -273,8 +253,7 @@ class Int(Parser):
 
 
 class Float(Parser):
-    """A finite number in plain ASCII notation, never nan or inf; in [lo, hi] for a flag of no setting (hi None: no
-    bound above)."""
+    """A finite number in plain ASCII notation, in [lo, hi] for a flag of no setting (hi None: no bound above)."""
 
     name = "float"
     numeric = True
@@ -290,8 +269,7 @@ class Float(Parser):
 
 
 class IntList(Parser):
-    """`19,25,31` -> (19, 25, 31): whole numbers, in the order given (how many, which and whether each once: the
-    setting's rules)."""
+    """`19,25,31` -> (19, 25, 31): whole numbers, in the order given (the rest is the setting's rules')."""
 
     numeric = True
 
@@ -325,28 +303,22 @@ class AbsPath(Parser):
 
     def parse(self, text: str, flag: str, words: str = "") -> Path:
         path = Path(text).expanduser()
-        # `..` after a linked folder means the link's parent to the kernel, not the text's: resolve it as the
-        # kernel does, so the folders checked are the ones written
+        # `..` after a linked folder is the link's parent to the kernel: resolved so, the folders checked are written
         return Path(os.path.realpath(path)) if ".." in path.parts else path.absolute()
 
 
-class Choice(Parser):
+class Choice(Text):
     """One of `choices` (none given: those of the setting's OneOf rule); the CLI lists them as click does."""
 
     def __init__(self, choices: tuple[str, ...] = ()) -> None:
         self.choices = choices
 
-    def parse(self, text: str, flag: str, words: str = "") -> str:
-        return text
-
 
 @dataclass(frozen=True)
 class Flag:
-    """A setting's flag, declared in its field (or a command's own flag, which sets none: kit.cli.flags): the
-    option, how its text is read (None: an on/off switch), its help, and its place among `run --help`'s options
-    (`rank`, lowest first: run.json keeps the fields' order). `computed`: a default worked out at run time, which
-    the help names instead of a value. Its variable is KIT_ and the option's name in capitals (`--max-abs-bias`:
-    KIT_MAX_ABS_BIAS; none with `env` False)."""
+    """A setting's flag, declared in its field (or a command's own flag: kit.cli.flags): the option, how its text is
+    read (None: an on/off switch), its help, and its place in `run --help` (`rank`, lowest first). `computed`: a
+    default worked out at run time, named by the help. Its variable: KIT_MAX_ABS_BIAS for --max-abs-bias (`env`)."""
 
     opt: str  # --cqs
     parse: Parser | None
@@ -368,9 +340,7 @@ class Flag:
 
 
 def setting(default: Any = dataclasses.MISSING, *rules: Rule, flag: Flag | None = None) -> Any:
-    """A record's field: its default, the rules its value keeps and its flag, declared once, beside it; every door
-    checks the rules (`broken`, kit.cli.params). A class as the default (dict, a record) is a fresh one of it for
-    each record."""
+    """A record's field: its default (a class: a fresh one for each record), the rules its value keeps and its flag."""
     metadata = {RULES: rules, FLAG: flag}
     if isinstance(default, type):
         return dataclasses.field(default_factory=default, metadata=metadata)
@@ -383,8 +353,7 @@ def field_rules(f: dataclasses.Field[Any]) -> tuple[Rule, ...]:
 
 
 def broken(record: Record, prefix: str = "") -> Broken | None:
-    """The first rule `record` breaks (each field's in field order, the records it holds walked at their place,
-    then the rules across fields), or None."""
+    """The first rule `record` breaks (each field's, the records it holds at their place, then Across), or None."""
     fields = dataclasses.fields(record)
     for f in fields:
         value = getattr(record, f.name)
@@ -401,8 +370,7 @@ def broken(record: Record, prefix: str = "") -> Broken | None:
 
 
 def flags_of(cls: type[Record], at: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Flag, tuple[Rule, ...]]]:
-    """Each flag declared in the fields of record class `cls` and of the records it holds (their fields' default
-    classes), with the field names that lead to its setting and the rules a value alone can break (not Across)."""
+    """Each flag declared in record class `cls` and the records it holds: field path, flag and rules (not Across)."""
     for f in dataclasses.fields(cls):
         if (flag := f.metadata.get(FLAG)) is not None:
             yield (*at, f.name), flag, tuple(rule for rule in field_rules(f) if not isinstance(rule, Across))

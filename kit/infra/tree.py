@@ -1,12 +1,7 @@
-"""The Tree: the one owner of a folder the kit writes in (the out-dir, the cache, a cluster's folder, merge's -o
-folder), opened once per command: `with Tree.open(out_dir, Rules(...), label="the out-dir") as tree: ...`.
-
-Its root is held by one descriptor, checked as it opens (kit.infra.perms). Each path below is reached from it a step
-at a time, each opened without following a link (O_NOFOLLOW | O_DIRECTORY), each folder checked once, as the Tree
-makes it (the kit's mode, whatever the umask) or first opens it (the user's own, writable by nobody else): nobody
-else can plant anything below the root, and a link, pipe or device met there is refused (exit 2), never followed.
-Files are O_EXCL | O_NOFOLLOW temporaries (files.temp_name), synced, given the kit's mode and renamed into place.
-Without descriptors (Windows: no dir_fd) each step is checked by lstat: a race of check and use is then possible.
+"""The Tree: the one owner of a folder the kit writes in, opened once per command (ARCHITECTURE.md, rule 6): its root
+held by one descriptor, each path below reached from it a step at a time without following a link, each folder checked
+once (kit.infra.perms), files written to O_EXCL | O_NOFOLLOW temporaries renamed into place; a link, pipe or device met
+there is refused (exit 2). Without descriptors (Windows) each step is checked by lstat, which a race can pass.
 """
 
 from __future__ import annotations
@@ -29,14 +24,13 @@ from kit.infra.perms import Rules, Untrusted, describe, euid, file_problem, fold
 from kit.infra.treefs import Entry, Folder, LockBusy
 
 TREE_ENV = "KIT_TREE_ROOT"  # a cluster's folder, named for its tasks: their out-dirs are opened from it down
-# what the kit names its files (and results-*, temporaries, locks, folders): a link the user keeps beside them under
-# another name (latest.tar.gz, notes.txt) is never written to, so check_planted leaves it alone
+# the suffixes of the kit's files (and results-*, temporaries): a link the user keeps under another name is left alone
 KIT_SUFFIXES = frozenset({"", ".json", ".parquet", ".log", ".onnx", ".html", ".y4m", ".h264", ".hevc", ".obu", ".npy",
                           ".sh"})
 
 
 class Tree(contextlib.AbstractContextManager["Tree"]):
-    """A folder and everything the kit writes below it, for one command (see the module)."""
+    """A folder and everything the kit writes below it, for one command."""
 
     def __init__(self, root: Path, rules: Rules, fd: int | None, label: str = "the folder") -> None:
         self.root, self.rules, self.label, self._fd = Path(os.path.abspath(root)), rules, label, fd
@@ -70,7 +64,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
 
     @contextlib.contextmanager
     def _open(self, parts: tuple[str, ...], make: bool = True) -> Iterator[Folder]:
-        """The folder `parts` below the root, open for the block (see the module); missing: made, with `make`."""
+        """The folder `parts` below the root, open for the block; missing: made, with `make`."""
         fd, here = self._fd, self.root
         try:
             for n, name in enumerate(parts):
@@ -92,7 +86,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
 
     def _step(self, parent: Folder, name: str, key: tuple[str, ...], make: bool) -> int | None:
         """The folder `name` in `parent`, opened (made when missing, with `make`), checked the first time."""
-        if parent.fd is None:  # no descriptors (Windows): checked by lstat (see the module)
+        if parent.fd is None:  # no descriptors (Windows): checked by lstat
             if make:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(parent.path / name, self.rules.folder_mode)
@@ -165,7 +159,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
             yield from self.walk_files(found.path) if stat.S_ISDIR(found.st.st_mode) else (found,)
 
     def check_planted(self, path: Path) -> None:
-        """Refuse, before a step works, what was planted in its folder under a name the kit gives (its suffixes)."""
+        """Refuse, before a step works, what was planted in its folder under a name the kit gives."""
         if not self.parts(path) or (found := self.entry(path)) is None:
             return
         if not stat.S_ISDIR(found.st.st_mode):
@@ -269,8 +263,8 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
         return load_json(self.read_bytes(path))
 
     def read_json_object(self, path: Path) -> tuple[dict[str, Any] | None, str]:
-        """A JSON object the kit wrote, checked, not trusted: (it, "") or (None, why: "missing", damaged, untrusted but
-        the user's own), which the caller rebuilds; another user's file (or a link) is refused, never replaced."""
+        """A JSON object the kit wrote, checked, not trusted: (it, "") or (None, why), which the caller rebuilds;
+        another user's file (or a link) is refused, never replaced."""
         if (fh := self.open_checked(path)) is None:
             return None, "writable by others (not trusted)" if self.entry(path) else "missing"
         with fh:
@@ -355,8 +349,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
 
     def remove_stale(self, path: Path, names: Iterable[str] | None = None, max_age_s: float = STALE_TEMP_S,
                      recursive: bool = False) -> int:
-        """Remove the user's temporaries in the folder `path` (and below, `recursive`) whose writer is dead
-        (files.stale; a command holding the tree alone: max_age_s=0); `names`: only theirs. Returns how many."""
+        """Remove the user's temporaries (`names`: theirs) in `path` (`recursive`) whose writer is gone; how many."""
         prefixes, count = tuple(f"{TMP_MARK}{n[:100]}." for n in names) if names is not None else (TMP_MARK,), 0
         for found in filter(None, (self.entry(path / name) for name in self.names(path))):
             folder = stat.S_ISDIR(found.st.st_mode)
@@ -371,8 +364,7 @@ class Tree(contextlib.AbstractContextManager["Tree"]):
     @contextlib.contextmanager
     def lock(self, path: Path, shared: bool = False, wait_s: float = 0.0, tidy: bool = False,
              on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the lock file `path` for the block (flock: kit.infra.treefs). Another holder: wait up to `wait_s`,
-        calling `on_wait(holder)` as the wait begins, then LockBusy. `tidy`: the file is removed, still held."""
+        """Hold the lock file `path` for the block (treefs.acquire); `tidy`: the file is removed, still held."""
         if os.name != "posix":
             yield
             return

@@ -1,8 +1,7 @@
 """The steps a Tree (kit.infra.tree) takes on the file system: its open flags, a folder it holds for one operation
-(Folder) and what it finds there (Entry), renames and removals by descriptor, its root, and its lock: flock on a file
-opened as every other, exclusive (its holder writes `pid N on HOST since T` in it) or shared (an out-dir's training
-tasks). A holder that tidies unlinks the file while holding it, and whoever locked a file that lost its name locks the
-new one. The kernel lets go of a dead holder's flock (kill -9 too). POSIX only; over NFS where flock maps to NFS's.
+(Folder) and what it finds there (Entry), renames and removals by descriptor, its root, and its lock: flock (POSIX
+only), exclusive (its holder writes `pid N on HOST since T` in it) or shared; whoever locked a file that lost its name
+(a holder that tidies unlinks it) locks the new one.
 """
 
 from __future__ import annotations
@@ -98,7 +97,7 @@ def try_lock(fd: int, shared: bool) -> bool:
 def acquire(path: Path, open_file: Callable[[], int], found: Callable[[], Entry | None], shared: bool, wait_s: float,
             on_wait: Callable[[str], None] | None) -> int:
     """The lock file `path` (`open_file`) locked: tried for `wait_s` seconds, calling `on_wait(holder)` as the wait
-    begins, then LockBusy; a file its holder removed (tidy) before we locked it (no longer `found` there): anew."""
+    begins, then LockBusy; a file removed before we locked it (no longer `found` there): anew."""
     deadline, waited = time.monotonic() + wait_s, False
     while True:
         fd = open_file()

@@ -1,19 +1,8 @@
-"""Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it.
-
-A name may hold anything a file system allows: a line break that forges a line of its own (`zz⏎[04 verdict] PROMOTE:
-…`), a carriage return that overwrites one, a terminal escape, a bidi override (U+202E) that shows a name backwards,
-a zero-width character. `visible` writes each character Python does not call printable (`str.isprintable`) as an
-escape a reader sees, and leaves everything else alone:
-
-    \\n \\r \\t          line feed, carriage return, tab
-    \\x1b \\x7f        another character below U+0080
-    \\u202e \\u0085    a character up to U+FFFF
-    \\U000e0001       one above
-    \\xff             a byte that is not UTF-8 in a file name (Python holds it as the lone surrogate U+DCFF)
-
-So every name stays on its line and reads as it is spelled; a backslash is left as it is (a Windows path stays a
-path). `shell_quote` quotes an argument for a printed command alike: bash's `$'...'` takes these escapes back, so the
-command is visible and runs as printed. The NDJSON stream needs none: JSON escapes them.
+"""Text from outside (clip names, paths, ffmpeg's lines, exception messages) as people are shown it: every character
+Python does not call printable written as an escape (docs/design/robustness.md, "Names as they are spelled"), so a
+name holding a line break, a carriage return, a terminal escape or a bidi override stays on its line and reads as it is
+spelled; a backslash is left as it is. `shell_quote` quotes an argument alike as bash's `$'...'`, which takes the
+escapes back, so a printed command is visible and runs.
 """
 
 from __future__ import annotations
@@ -26,7 +15,7 @@ SURROGATE_BYTES = range(0xDC80, 0xDD00)  # os.fsdecode's surrogateescape: byte 0
 
 
 def escape(ch: str) -> str:
-    """One character's escape (see the module's table)."""
+    """One character's escape, as bash's `$'...'` reads it back."""
     code = ord(ch)
     if ch in NAMED:
         return NAMED[ch]
@@ -45,15 +34,13 @@ def visible(text: str) -> str:
 
 
 def visible_lines(text: str) -> list[str]:
-    """The lines of a block the kit wrote as lines (a traceback, a stderr tail), each made visible; only a
-    line feed ends a line (a carriage return, a form feed or U+2028 inside one is escaped)."""
+    """The lines of a block (a traceback, a stderr tail), each made visible; only a line feed ends a line."""
     return [visible(line) for line in text.split("\n")]
 
 
 def reason_line(exc: BaseException, typed: bool = False) -> str:
-    """An exception's reason on one line: its message's first line (torch's allocator explains at length), its
-    runs of white space as one space, cut to 200 characters; after its type's name when `typed`, and that name
-    alone when it has no message."""
+    """An exception's reason on one line: its message's first line, white space squeezed, cut to 200 characters;
+    after its type's name when `typed`, and that name alone when it has no message."""
     lines = str(exc).strip().splitlines()
     line = " ".join(lines[0].split()) if lines else ""
     line = line if len(line) <= 200 else line[:197] + "..."
@@ -65,13 +52,11 @@ CONTEXT = "During handling of the above exception, another exception occurred:"
 
 
 def traceback_lines(exc: BaseException) -> list[str]:
-    """A traceback as Python prints it, but each exception's message on the one line of its own, made
-    visible: a message naming a file whose name holds a line break cannot start a line."""
+    """A traceback as Python prints it, but each exception's message on one line of its own, made visible."""
     chain: list[tuple[BaseException, str]] = []
     current: BaseException | None = exc
-    link, seen = "", set()
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    link = ""
+    while current is not None and all(current is not seen for seen, _ in chain):
         chain.append((current, link))
         cause, context = current.__cause__, None if current.__suppress_context__ else current.__context__
         link, current = (CAUSE, cause) if cause is not None else (CONTEXT, context)
@@ -90,8 +75,7 @@ def traceback_lines(exc: BaseException) -> list[str]:
 
 
 def shell_quote(arg: str) -> str:
-    """One argument for a printed command: shlex.quote, or bash's `$'...'` with the escapes above when it
-    holds a character that is not printable (inside `$'...'`, a backslash and a quote are escaped too)."""
+    """One argument for a printed command: shlex.quote, or bash's `$'...'` when it holds a character not printable."""
     if arg.isprintable():
         return shlex.quote(arg)
     body = "".join("\\\\" if ch == "\\" else "\\'" if ch == "'" else ch if ch.isprintable() else escape(ch)
