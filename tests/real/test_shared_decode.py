@@ -5,6 +5,7 @@ copy falls back to the per-job decode and says so."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -195,3 +196,37 @@ def test_every_colour_name_is_taken_by_this_ffmpeg_as_an_input_option(ffmpeg: st
             res = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", f"-{option}", name, "-i", str(nut),
                                   "-f", "null", "-"], capture_output=True, text=True)
             assert res.returncode == 0, (option, name, res.stderr[-500:])
+
+
+def test_a_shared_decode_says_the_encodes_it_makes_and_the_eta_counts_each_once(ffmpeg: str, tmp_path: Path) -> None:
+    """Three masters (LOSO's least), four cqs each: one job's encode phase per master makes its batch's four encodes (`job_progress.encodes` 4), the
+    other three only score; the run's clock (kit.report.eta), fed the step's events as the renderer feeds them, ends
+    the jobs with their planned work done and no encode counted twice or left uncounted."""
+    from kit import events as ev
+    from kit.report.eta import RunClock
+
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for name in ("alpha", "beta", "gamma"):
+        make(ffmpeg, refs / f"{name}.mkv", TINY_SOURCES[name], "-c:v", "ffv1")
+    out = tmp_path / "out"
+    grid = ("--encoders", "libx264", "--cqs", "20,28,36,44", "--scales", "native")
+    assert run_kit("step", "prereqs", "--ref-dir", refs, "--out-dir", out, *grid).returncode == 0
+    res = run_kit("step", "corpus", "--json", "--ref-dir", refs, "--out-dir", out, *grid)
+    assert res.returncode == 0, res.stderr[-3000:]
+    kinds = {cls.kind: cls for cls in vars(ev).values() if isinstance(cls, type) and issubclass(cls, ev.Event)}
+    events = []
+    for line in res.stdout.splitlines():
+        doc = json.loads(line)
+        cls = kinds[doc.pop("event")]
+        if cls is not ev.Eta:
+            events.append(cls(**doc))
+    encodes = {e.job_id: e.encodes for e in events if isinstance(e, ev.JobProgress) and e.phase == "encode"}
+    scored = {e.job_id for e in events if isinstance(e, ev.JobProgress) and e.phase == "score"}
+    assert list(encodes.values()) == [4, 4, 4] and len(scored) == 12, (encodes, scored)
+    clock = RunClock()
+    for t, e in enumerate(events):
+        clock.feed(e, float(t))
+        if isinstance(e, ev.JobDone) and e.done == 12:  # the last job: every encode and scoring counted, once
+            assert clock.done["corpus", "jobs"] == pytest.approx(clock.planned["corpus", "jobs"])
+    assert not any(clock.encoded.values())
