@@ -77,26 +77,21 @@ def table(events: Events) -> tuple[list[str], float, float]:
 
 
 def constants(out: Path, events: Events) -> str:
-    """What this run says the unit of work's constants are (kit.model.cost)."""
+    """What this run says the unit of work's constants are (kit.model.cost): the corpus's work a second, and what a
+    unit of LOSO's and the refit's counted training (their `forecast`, at the kit's exchange rate) was worth in it."""
     sys.path.insert(0, str(ROOT))
-    from kit.model.cost import PACE, WORK_PER_PARAM_STEP, loso_shapes
-    from kit.model.recipe import TrainConfig
-    from kit.model.schedule import plan_jobs
-    from kit.model.threads import choose_threads
+    from kit.model.cost import PACE, WORK_PER_PARAM_STEP
 
-    seed = json.loads(next((out / "03_loso").glob("loso_seed*.json")).read_text())
-    rows, folds = seed["corpus"]["rows"], seed["n_folds"]
-    seeds = len(json.loads(next(p for p in (out / "04_verdict").glob("*.json")
-                                if p.stem in ("PROMOTE", "HOLD")).read_text())["seeds"])
-    config, workers = TrainConfig(), choose_threads().train
-    units = sum(p.arithmetic for p in plan_jobs(loso_shapes(rows, folds, seeds, config), config, workers))
+    counted = {e["step"]: e["training"] for _, e in events if e["event"] == "forecast"}  # each step's last
     parts = steps_seconds(events)
     pace = parts["corpus_work"] / max(parts["corpus_jobs"], 1e-9)
-    per_unit = pace * parts["loso_training"] / units
-    return (f"corpus {pace:.3g} work a second (kit's PACE {PACE:.3g}); LOSO's arithmetic {units:.3g} in "
-            f"{parts['loso_training']:.1f} s: one is {per_unit:.2f} of work (kit's {WORK_PER_PARAM_STEP}); "
-            f"outside training: LOSO {parts['loso_rest']:.1f} s, verdict {parts['verdict']:.1f} s, bundle "
-            f"{parts['bundle_rest']:.1f} s (its refit {parts['bundle_training']:.1f} s)")
+    rate = {step: WORK_PER_PARAM_STEP * pace * parts[f"{step}_training"] / max(counted.get(step, 0), 1e-9)
+            for step in ("loso", "bundle")}
+    return (f"corpus {pace:.3g} work a second (kit's PACE {PACE:.3g}); a training parameter-step was worth "
+            f"{rate['loso']:.2f} of the corpus's work in LOSO, {rate['bundle']:.2f} in the refit (kit's "
+            f"{WORK_PER_PARAM_STEP}); outside training: LOSO {parts['loso_rest']:.1f} s, verdict "
+            f"{parts['verdict']:.1f} s, bundle {parts['bundle_rest']:.1f} s (its refit "
+            f"{parts['bundle_training']:.1f} s)")
 
 
 def steps_seconds(events: Events) -> dict[str, float]:

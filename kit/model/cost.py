@@ -18,11 +18,11 @@ from kit.model.recipe import TEACHER, FoldsAsked, TrainConfig
 if TYPE_CHECKING:  # the model's description and its folds load pandas: when reckoned, not for the renderer's constants
     from kit.model.schedule import JobShape
 
-# measured on this 2-core box by bench/bench_eta.py, busy (bench/README.md, "The run's ETA"): the corpus's work a
-# second; a training parameter-step in that work, a guess until training measures itself (0.5-2.2 run to run); each
-# step's part outside training, in seconds at PACE
+# measured on this 2-core box by bench/bench_eta.py (bench/README.md, "The run's ETA"): the corpus's work a second;
+# a training parameter-step in that work, a guess until training measures itself (0.44-0.75 beside two busy loops,
+# 0.9-2.2 on a box crowded by other sessions at 5-8 per core); each step's part outside training, in seconds at PACE
 PACE = 2.6e7
-WORK_PER_PARAM_STEP = 1.0
+WORK_PER_PARAM_STEP = 0.7
 FIXED_WORK = {"loso": 16.0 * PACE, "verdict": 1.2 * PACE, "bundle": 8.0 * PACE}  # each step's part outside training
 # of it, the share done before its training starts (torch and the corpus loaded)
 SETUP_SHARE = {"loso": 0.6, "bundle": 0.1}
