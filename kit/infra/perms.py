@@ -99,10 +99,9 @@ def folder_problem(st: os.stat_result, rules: Rules, root: bool = True) -> str |
         return None
     if st.st_uid != euid() and not (rules.group_shared and root):
         return f"belongs to user {user_name(st.st_uid)}, not to you ({user_name(euid())})"
-    if st.st_mode & OTHERS_WRITE and not rules.group_shared:
-        return f"can be written by {who_writes(st)} ({stat.filemode(st.st_mode)})"
-    if st.st_mode & OTHERS_WRITE and not st.st_mode & stat.S_ISVTX:
-        return f"can be written by {who_writes(st)} without the sticky bit ({stat.filemode(st.st_mode)})"
+    if st.st_mode & OTHERS_WRITE and not (rules.group_shared and st.st_mode & stat.S_ISVTX):
+        sticky = " without the sticky bit" if rules.group_shared else ""
+        return f"can be written by {who_writes(st)}{sticky} ({stat.filemode(st.st_mode)})"
     return None
 
 
