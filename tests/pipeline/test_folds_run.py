@@ -19,7 +19,7 @@ def test_folds_changes_redo_loso_and_the_verdict_names_the_scheme(tmp_path: Path
     corpus = tmp_path / "corpus.parquet"
     synthetic_corpus(n_src=5, rows_per_src=40).to_parquet(corpus, index=False)
     out = tmp_path / "out"
-    base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0", "--epochs", "2"]
+    base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0", "--epochs", "2", "--recipe", "frames"]
     first = run_kit(*base, "--only", "loso", "--folds", "3", cwd=ROOT)
     assert first.returncode == 0, first.stderr
     assert "grouped 3-fold (--folds 3: 5 content group(s) of 5 source(s)" in first.stdout + first.stderr

@@ -36,7 +36,7 @@ def corpus(tmp_path: Path) -> Path:
 def test_a_model_that_never_ends_is_stopped_at_the_timeout_naming_it(corpus: Path, tmp_path: Path) -> None:
     out, loop = tmp_path / "out", bundle(tmp_path / "hostile", "loop")
     start = time.monotonic()
-    res = run_kit("run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "5",
+    res = run_kit("run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "5", "--recipe", "frames",
                   "--incumbent", loop, env={TIMEOUT_ENV: "4"}, timeout=120)
     assert time.monotonic() - start < 120
     assert_clean_failure(res, f"--incumbent model {loop / 'm0.onnx'}: not finished after 4 s on 160 rows; "
@@ -71,7 +71,7 @@ def test_an_interrupt_during_the_model_stops_the_run_at_once(corpus: Path, tmp_p
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop(TIMEOUT_ENV, None)  # the default timeout: only the interrupt can stop it within the test
     proc = subprocess.Popen([sys.executable, "-m", "kit", "run", "--corpus", str(corpus), "--out-dir", str(out),
-                             "--seeds", "0,1", "--epochs", "5", "--incumbent", str(loop)],
+                             "--seeds", "0,1", "--epochs", "5", "--recipe", "frames", "--incumbent", str(loop)],
                             cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:

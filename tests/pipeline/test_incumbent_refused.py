@@ -19,7 +19,7 @@ def test_the_run_refuses_it_before_training(tmp_path: Path) -> None:
     path = tmp_path / "corpus.parquet"
     corpus.to_parquet(path, index=False)
     res = run_kit("run", "--corpus", path, "--out-dir", tmp_path / "out", "--epochs", "200", "--seeds", "0,1,2",
-                  "--incumbent", bundle(tmp_path / "nan", "nan"), cwd=ROOT)
+                  "--recipe", "frames", "--incumbent", bundle(tmp_path / "nan", "nan"), cwd=ROOT)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert "outputs NaN" in res.stderr and "m0.onnx" in res.stderr
     assert not list((tmp_path / "out" / "03_loso").glob("loso_seed*.json"))

@@ -93,7 +93,7 @@ def test_holdout_encoder_and_box_are_their_own_blocks_and_gate_only_when_asked(t
     two_box_corpus(corpus)
     out = tmp_path / "out"
     base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "2", "--only", "loso",
-            *LENIENT]
+            "--recipe", "frames", *LENIENT]
     res = run_kit(*base, "--holdout", "encoder,box", cwd=ROOT)
     assert res.returncode == 0, res.stderr[-3000:]
     run = RunDir(out)

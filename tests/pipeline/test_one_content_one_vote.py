@@ -44,7 +44,8 @@ def pearson(part: pd.DataFrame) -> float:
 def test_a_twin_votes_once_and_three_contents_do_not_promote(tmp_path: Path) -> None:
     corpus, out = tmp_path / "twin.parquet", tmp_path / "out"
     twin = twin_corpus(corpus)
-    base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "4", *OPEN_GATE]
+    base = ["run", "--corpus", corpus, "--out-dir", out, "--seeds", "0,1", "--epochs", "4",
+            "--recipe", "frames", *OPEN_GATE]
     res = run_kit(*base, "--only", "loso", cwd=ROOT)
     assert res.returncode == 0, res.stderr[-3000:]
     run = RunDir(out)

@@ -75,7 +75,8 @@ def test_links_raced_in_during_a_run_end_in_a_verdict_or_exit_2_never_70(tmp_pat
     corpus = write_shard(tmp_path / "corpus.parquet", shard_table(n_src=4, rows_per_src=40))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "kit", "run", "--corpus", str(corpus), "--out-dir", str(out),
-                             *FAST, *LENIENT], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             *FAST, *LENIENT, "--recipe", "frames"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     stop, planted = threading.Event(), []
     racer = threading.Thread(target=race, args=(out, victim, stop, planted))
