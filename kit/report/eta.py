@@ -50,7 +50,7 @@ class RunningJob:
 
     work: float
     frames: int
-    key: tuple[str, str, str]  # its clip, encoder and rung: a shared decode's batch has one of each
+    key: tuple[str, str]  # its clip and rung: a shared decode's batch has one of each (its encoders may be several)
     encode: int = 0
     score: int = 0
     encodes: int = 1
@@ -73,7 +73,7 @@ class RunClock:
         self.planned: dict[Key, float] = {}
         self.done: dict[Key, float] = {}
         self.jobs: dict[str, RunningJob] = {}
-        self.encoded: dict[tuple[str, str, str], int] = {}  # per key, the encodes counted for jobs yet to score
+        self.encoded: dict[tuple[str, str], int] = {}  # per key, the encodes counted for jobs yet to score
         self.trained = (0.0, 0.0)  # the running step's trainings: work of those ended, and of the current one
         self.loading = False  # the running step has not trained yet
         self.paces: dict[Key, Pace] = {}
@@ -151,7 +151,7 @@ class RunClock:
         return True
 
     def _on_job_started(self, e: ev.JobStarted) -> bool:
-        self.jobs[e.job_id] = RunningJob(e.work if e.work > 0 else 1.0, max(1, e.frames), (e.src, e.encoder, e.rung))
+        self.jobs[e.job_id] = RunningJob(e.work if e.work > 0 else 1.0, max(1, e.frames), (e.src, e.rung))
         return False
 
     def _through(self, job_id: str, phase: str = "", frames: int = 0, encodes: int = 1) -> None:

@@ -185,7 +185,8 @@ def test_a_skipped_step_has_no_work_and_an_ended_one_has_done_all_of_it() -> Non
 
 def batched_corpus(batches: int, size: int, pace: float) -> list[tuple[float, ev.Event]]:
     """A corpus of shared decodes (kit.corpus.shared) on one worker: each batch's first job encodes all `size` of
-    its jobs' encodes in one ffmpeg (`encodes`), then each job of it scores; work at `pace` a second."""
+    its jobs' encodes in one ffmpeg (`encodes`), then each job of it scores; work at `pace` a second. A batch is one
+    clip's rung, its jobs of two encoders (as a rung's batch of 16 or a grid not a multiple of 4 makes them)."""
     jobs = batches * size
     out: list[tuple[float, ev.Event]] = [
         (0.0, ev.RunStarted("/out", ["corpus"], "2.1.0")), (0.0, ev.StepStarted("corpus", "not run yet")),
@@ -194,7 +195,8 @@ def batched_corpus(batches: int, size: int, pace: float) -> list[tuple[float, ev
     for _ in range(batches):
         for k in range(size):
             job = f"job{n}"
-            out.append((t, ev.JobStarted(job, "clip", "libx264", 20 + k, FRAMES, "", JOB_WORK)))
+            encoder = "libx264" if k < size // 2 else "libx265"
+            out.append((t, ev.JobStarted(job, "clip", encoder, 20 + k, FRAMES, "", JOB_WORK)))
             for phase, encodes in ([("encode", size)] if k == 0 else []) + [("score", 1)]:
                 seconds = encodes * JOB_WORK / 2 / pace
                 for s in range(1, round(seconds) + 1):
