@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
-import tomllib
 
 nox.options.default_venv_backend = "none"  # the README's .venv already holds every tool
 # its interpreter and tools by path: with no virtualenv of its own, nox finds `python` on PATH, which is another

@@ -34,6 +34,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pins
-import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pins import FILES, PLATFORMS, ROOT, Pin, Platform

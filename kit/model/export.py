@@ -34,7 +34,8 @@ def member_graph(model: FrRegressor, features: str = INPUT_FEATURES, codec: str 
     inits = [numpy_helper.from_array(array, name) for name, array in (
         ("scaler_mean", _array(model.mean).reshape(1, model.arch.n_features)),
         ("scaler_std", _array(model.std).reshape(1, model.arch.n_features)), ("logged", _array(model.logged)),
-        ("sqrt2", np.float32(math.sqrt(2.0))), ("one", np.float32(1.0)), ("half", np.float32(0.5)),
+        ("sqrt2", np.array(math.sqrt(2.0), np.float32)), ("one", np.array(1.0, np.float32)),
+        ("half", np.array(0.5, np.float32)),
         ("squeeze_axes", np.array([1], dtype=np.int64)))]
     # the motion columns as log(1 + max(x, 0)), the others as they come (kit.model.features.model_space), z-scored
     nodes = [helper.make_node(op, inputs, [out]) for op, inputs, out in (
