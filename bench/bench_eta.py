@@ -76,7 +76,7 @@ def table(events: Events) -> tuple[list[str], float, float]:
     return rows, min(spread, default=0), max(spread, default=0)
 
 
-def constants(out: Path, events: Events) -> str:
+def constants(events: Events) -> str:
     """What this run says the unit of work's constants are (kit.model.cost): the corpus's work a second, and what a
     unit of LOSO's and the refit's counted training (their `forecast`, at the kit's exchange rate) was worth in it."""
     sys.path.insert(0, str(ROOT))
@@ -141,7 +141,7 @@ def main() -> None:
               f"longest silence of the piped lines {silence:.1f} s")
         print("| | elapsed s | work done | estimate s | truth s | ratio |\n|---|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
-        print(constants(out, events))
+        print(constants(events))
 
 
 if __name__ == "__main__":
