@@ -25,7 +25,7 @@ KINDS = ("fr", "nr", "filter")
 MAX_NOTES, MAX_DESCRIPTION = 512, 256
 MIN_OPSET, MAX_OPSET = 7, 21
 MAX_LICENSE, MAX_LICENSE_URL = 128, 512
-SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
+SIGSTORE_SUFFIX = ".sigstore.json"  # <onnx><this>: the bundle `cosign sign-blob --bundle` writes beside each model
 
 # RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1)
 _UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
@@ -57,11 +57,6 @@ class RegistryRow(Record):
     smoke: bool | None = omit_none()
     notes: str | None = omit_none()
     description: str | None = omit_none()
-
-
-def sigstore_bundle(onnx_name: str) -> str:
-    """Where the lead's signature of `onnx_name` goes: upstream names it `<onnx>.sigstore.json`."""
-    return onnx_name + SIGSTORE_SUFFIX
 
 
 def license_problem(text: str) -> str | None:
@@ -173,6 +168,6 @@ def refuse_breaches(breaches: list[Breach]) -> None:
 
 def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: str = "") -> None:
     """Before any refit: the rows these seeds, teacher tag and license settings would give, checked."""
-    rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
+    rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, f"{i}.onnx{SIGSTORE_SUFFIX}")
             for i in proposed_ids(seeds, tag)]
     refuse_breaches(rows_problems(rows))

@@ -59,36 +59,30 @@ def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Pat
                           private: Private | None = None) -> ResultsManifest:
     """Write dest (.tar.gz): `files` under top/, each opened through the Tree and hashed, and top/manifest.json;
     `before_place` gets its sha256 before it is put in place; `private`: what its text files never name."""
+    sums: dict[str, FileSum] = {}
     with tree.atomic(dest) as out:
         sink = _Hashing(out)
-        manifest = _write_members(sink, top, files, meta, tree, private)
+        with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            for arc, path in sorted(files.items()):
+                with tree.open_read(path, trusted=False) as fh:
+                    info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mode = 0o644
+                    source: BinaryIO = fh
+                    if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
+                        data = private.rewrite(fh.read())
+                        info.size, source = len(data), io.BytesIO(data)
+                    reader = _Hashing(source)
+                    tar.addfile(info, reader)  # tarfile reads with .read(n) only
+                    sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
+            manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
+            data = json.dumps(manifest.to_json(), indent=2).encode()
+            info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
         if before_place is not None:
             before_place(sink.sha.hexdigest())  # the gzip stream is closed: every byte went through the sink
-    return manifest
-
-
-def _write_members(sink: _Hashing, top: str, files: dict[str, Path], meta: dict[str, object],
-                   tree: Tree, private: Private | None) -> ResultsManifest:
-    sums: dict[str, FileSum] = {}
-    with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for arc, path in sorted(files.items()):
-            with tree.open_read(path, trusted=False) as fh:
-                info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mode = 0o644
-                source: BinaryIO = fh
-                if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
-                    data = private.rewrite(fh.read())
-                    info.size, source = len(data), io.BytesIO(data)
-                reader = _Hashing(source)
-                tar.addfile(info, reader)  # tarfile reads with .read(n) only
-                sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
-        manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
-        data = json.dumps(manifest.to_json(), indent=2).encode()
-        info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
     return manifest
 
 

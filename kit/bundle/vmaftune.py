@@ -19,12 +19,12 @@ from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence
 from kit.bundle.registry import (
     ENSEMBLE_ID,
     MAX_NOTES,
+    SIGSTORE_SUFFIX,
     SINGLE_ID,
     RegistryRow,
     member_id,
     refuse_breaches,
     rows_problems,
-    sigstore_bundle,
     with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
@@ -66,18 +66,16 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
     slope = ((crf_max - crf_min) / (hi - lo)).astype(np.float32)
     offset = ((crf_min - lo) / (hi - lo)).astype(np.float32)
 
-    def index(name: str, values: list[int]) -> onnx.TensorProto:
-        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
-
-    inits = [index("feat_start", [0]), index("feat_end", [N_FEED]),
-             index("onehot_start", [N_FEED]), index("onehot_end", [N_FEED + len(VOCAB_V2)]),
-             index("crf_start", [CRF_COLUMN]), index("crf_end", [WIDTH]), index("columns", [1]),
-             numpy_helper.from_array(onehot, "v2_to_kit_onehot"), numpy_helper.from_array(slope, "cq_slope"),
-             numpy_helper.from_array(offset, "cq_offset")]
+    slices = (("feat", 0, N_FEED, "features"), ("onehot", N_FEED, N_FEED + len(VOCAB_V2), "onehot_v2"),
+              ("crf", CRF_COLUMN, WIDTH, "crf_norm"))
+    bounds = {f"{part}_{end}": at for part, start, stop, _ in slices for end, at in (("start", start), ("end", stop))}
+    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
+    tensors = {**{k: np.array([v], dtype=np.int64) for k, v in {**bounds, "columns": 1}.items()},
+               "v2_to_kit_onehot": onehot, "cq_slope": slope, "cq_offset": offset,
+               **{k: np.array(v, dtype=np.float32) for k, v in zip(("vmaf_min", "vmaf_max"), VMAF_RANGE, strict=True)}}
     nodes = [
-        helper.make_node("Slice", [INPUT, "feat_start", "feat_end", "columns"], ["features"]),
-        helper.make_node("Slice", [INPUT, "onehot_start", "onehot_end", "columns"], ["onehot_v2"]),
-        helper.make_node("Slice", [INPUT, "crf_start", "crf_end", "columns"], ["crf_norm"]),
+        *(helper.make_node("Slice", [INPUT, f"{part}_start", f"{part}_end", "columns"], [out])
+          for part, _, _, out in slices),
         helper.make_node("MatMul", ["onehot_v2", "v2_to_kit_onehot"], ["onehot_kit"]),
         helper.make_node("MatMul", ["onehot_v2", "cq_slope"], ["row_slope"]),
         helper.make_node("MatMul", ["onehot_v2", "cq_offset"], ["row_offset"]),
@@ -86,15 +84,12 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
     ]
     member_nodes, member_inits = member_graph(model, "features", "codec", "vmaf_raw")
-    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
-    inits += [numpy_helper.from_array(np.array(VMAF_RANGE[0], dtype=np.float32), "vmaf_min"),
-              numpy_helper.from_array(np.array(VMAF_RANGE[1], dtype=np.float32), "vmaf_max")]
     member_nodes.append(helper.make_node("Clip", ["vmaf_raw", "vmaf_min", "vmaf_max"], [OUTPUT]))
     graph = helper.make_graph(
         [*nodes, *member_nodes], f"{SINGLE_ID}_vmaftune",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", WIDTH])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
-        initializer=[*inits, *member_inits],
+        initializer=[*(numpy_helper.from_array(v, k) for k, v in tensors.items()), *member_inits],
     )
     return finish_model(graph, metadata)
 
@@ -325,7 +320,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
                  + "; layout vmaftune-v2-20")[:MAX_NOTES]
         notes = (notes + untrained_note(verdict.consumer))[:MAX_NOTES]  # the slots no row trained (issue 53)
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
-                                sigstore_bundle(onnx_path.name), OPSET, False, notes))
+                                onnx_path.name + SIGSTORE_SUFFIX, OPSET, False, notes))
         written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ensemble}.json"

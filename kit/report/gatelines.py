@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, ratio, sorted_by, table
+from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, num, ratio, sorted_by, table
 from kit.verdict.gates import Shown, shown
 from kit.verdict.kinds import GROUPS, POOLED, SOURCE
 
@@ -18,11 +18,6 @@ if TYPE_CHECKING:
     from kit.verdict.document import Verdict
 
 OUTCOME: dict[bool | None, str] = {True: "pass", False: "FAIL", None: "off"}
-
-
-def num(v: float | None, digits: str = ".4f") -> str:
-    """A figure; n/a for None and NaN (null in the verdict file)."""
-    return format(v, digits) if v is not None and math.isfinite(v) else "n/a"
 
 
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:

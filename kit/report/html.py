@@ -159,13 +159,6 @@ def per_seed_table(verdict: Verdict) -> str:
               cls="compact"))
 
 
-def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
-    """Every source worst first, with its figures (kit.report.frames.ranked_sources)."""
-    from kit.report import frames
-
-    return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
-
-
 def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[str]:
     """Bitrate against VMAF per encoder, two charts a row, the sources' colours named once under them."""
     from kit.report import figures, frames
@@ -215,14 +208,11 @@ def teacher_section(verdict: Verdict) -> list[str]:
                  "per source, encoder and cq.")]
 
 
-CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
-
-
 def corpus_section(verdict: Verdict, demo: str) -> list[str]:
     """What the corpus holds: contents, files and groups, its fields, and each source's geometry, folded."""
     corpus = verdict.corpus
-    fields = {CORPUS_LABELS.get(k, k): v for k, v in corpus.to_json().items()
-              if k not in ("groups", "clips", "teachers", "left_out", "warnings")}
+    fields = {"rows sha256 (a hash of the rows' content, not of the file's bytes)" if k == "sha256" else k: v
+              for k, v in corpus.to_json().items() if k not in ("groups", "clips", "teachers", "left_out", "warnings")}
     parts = [kv_table(fields)]
     if corpus.teachers:
         teachers = sorted(corpus.teachers, key=lambda t: (t.hi - t.lo, t.encoder))
@@ -346,7 +336,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
     folds = frames.folds_frame(verdict.per_fold)
-    worst_first = ranked(verdict, data, folds)
+    worst_first = frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]

@@ -22,7 +22,7 @@ from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import ConsumerGroup, ExportedInterval, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
@@ -190,10 +190,8 @@ LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded w
                  "lowest coverage of a source", "why no figure"]
 
 
-def exported_section(iv: Intervals) -> list[str]:
+def exported_section(e: ExportedInterval) -> list[str]:
     """What the manifests' confidence block exports, and what it covers on the held-out rows."""
-    e = iv.exported
-    assert e is not None
     parts = ["<h3 id='exported'>The exported interval (the manifests' confidence block)</h3>",
              note(f"{e.recipe}. Recomputable from {INTERVALS_FILE} (pred, std, vmaf, content).")]
     if not e.calibrated:
@@ -245,7 +243,7 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
             said = f"{s.gate.setting(s.row)}: {'pass' if s.row.passed else 'FAIL'}: " + (s.row.statement or "")
             folded.append(f"<p class='{'note' if s.row.passed else 'warn'}'>{esc(said)}</p>")
     if iv.exported is not None:
-        folded += exported_section(iv)
+        folded += exported_section(iv.exported)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
                                 "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
                                 f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
@@ -263,8 +261,8 @@ def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
     """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
     gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
     floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
-    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
-    return Graded(shown, "g2" if isinstance(floor, int | float) and not g.share_within >= floor else "")
+    below = isinstance(floor, int | float) and not g.share_within >= floor
+    return Graded(markup.num(g.share_within, ".1%"), "g2" if below else "")
 
 
 def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:

@@ -22,7 +22,8 @@ from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
 from kit.report import gatelines
-from kit.report.gatelines import gate_lines, num
+from kit.report.gatelines import gate_lines
+from kit.report.markup import num
 from kit.rundir import RunDir
 from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
