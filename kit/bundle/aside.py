@@ -1,8 +1,6 @@
 """What a bundle moves aside (into `05_bundle/previous/<utc>/`, never deleted): only the earlier tarballs and exports
-the kit can prove it wrote, by their sha256 in the bundle's ledger (each recorded before it is put in place) or the
-status.json of the bundle before. Anything else there is refused, naming it, before the refit and again before the
-move.
-"""
+the kit can prove it wrote, by their sha256 in the bundle's ledger or the status.json of the bundle before. Anything
+else there is refused, naming it, before the refit and again before the move."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar (lusoris/vmaf's
-tools/vmaf-tune/src/vmaftune/conformal.py), checked and copied naming the models it calibrates, and the `confidence`
-block of its ensemble manifest (docs/vmaf-tune.md). Light on purpose: no numpy.
-"""
+"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar, checked and copied naming
+the models it calibrates, and its ensemble manifest's `confidence` block (docs/vmaf-tune.md). No numpy."""
 
 from __future__ import annotations
 

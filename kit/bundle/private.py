@@ -1,8 +1,6 @@
-"""What a results tarball says of the box's folders: nothing, unless --keep-paths. In the copies of the text files the
-kit writes, every path under --ref-dir, the out-dir and the home folder is written from that folder on as
-`[ref-dir]/…`, `[out-dir]/…` and `~/…`, however the file spells it (as it is, JSON-escaped, in HTML, made visible),
-before the copy is hashed into manifest.json (docs/reference/files.md).
-"""
+"""What a results tarball says of the box's folders: nothing, unless --keep-paths. In its copies of the kit's text
+files, a path under --ref-dir, the out-dir or the home folder becomes `[ref-dir]/…`, `[out-dir]/…` or `~/…`, however
+the file spells it, before the copy is hashed into manifest.json (docs/reference/files.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules,
-restated from upstream (registry.schema.json, validate_model_registry.py; tests/unit/test_registry_rules.py names the
-lines). A row that breaks one is never written (exit 2). Light on purpose (re only): the CLI checks
-`--model-license` and `--model-license-url` with the same functions.
-"""
+"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules as
+upstream states them (registry.schema.json, validate_model_registry.py): a row that breaks one is never written (exit
+2). Light on purpose (re only): the CLI checks `--model-license` and `--model-license-url` with the same functions."""
 
 from __future__ import annotations
 

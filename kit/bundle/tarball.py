@@ -57,8 +57,8 @@ class _Hashing:
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
                           private: Private | None = None) -> ResultsManifest:
-    """Write dest (.tar.gz): `files` under top/, each opened through the Tree and hashed, and top/manifest.json;
-    `before_place` gets its sha256 before it is put in place; `private`: what its text files never name."""
+    """dest (.tar.gz): `files` under top/ with top/manifest.json; `before_place` gets its sha256 before it is put in
+    place; `private`: what its text files never name."""
     sums: dict[str, FileSum] = {}
     with tree.atomic(dest) as out:
         sink = _Hashing(out)

@@ -1,8 +1,6 @@
-"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md).
-vmaf-tune feeds one float32 [N, 20] tensor: FEED_FEATURES (raw), a one-hot over VOCAB_V2, preset_norm (ignored) and
-crf_norm over the caller's CRF range. Each member's graph maps that layout onto the kit's own inputs with allowlisted
-ops, then runs the member unchanged, scaler included, so the published feature_mean/feature_std are the identity.
-"""
+"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md),
+each member's graph mapping vmaf-tune's [N, 20] feed onto the kit's own inputs with allowlisted ops, then running the
+member unchanged, scaler included (the published feature_mean/feature_std are the identity)."""
 
 from __future__ import annotations
 

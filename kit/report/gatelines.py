@@ -1,6 +1,5 @@
 """Every criterion of a verdict's gate, derived once for the report's gate table and the summary's gate rows, and
-the report's first screen: where the ensemble is worst, each kind against its typical one and its gate, and the gate
-table, failing rows first. No pandas: the summary imports it."""
+the report's first screen (where it is worst, and the gate table). No pandas: the summary imports it."""
 
 from __future__ import annotations
 
@@ -53,8 +52,7 @@ class GateLine:
 
 
 def gate_lines(verdict: Verdict) -> list[GateLine]:
-    """The PLCC gate's three criteria, the evidence floor, the lift and challenger gates, the gates of
-    kit.verdict.gates the verdict has (limit_line), then the completeness."""
+    """The PLCC gate's three criteria, the evidence floor, lift, challenger, kit.verdict.gates's, the completeness."""
     gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
     seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())

@@ -1,6 +1,5 @@
 """report.html: a self-contained page (no network) summarising a run, small at 1,000 sources: aggregate charts,
-panels for the worst sources only, tables capped with the file of the rest named.
-"""
+panels for the worst sources only, tables capped with the file of the rest named."""
 
 from __future__ import annotations
 
@@ -290,8 +289,7 @@ NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("source
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen: sources far below the 1080p the teacher models
-    first."""
+    """What limits what the figures mean, for the first screen: sources far below the teacher's 1080p first."""
     from kit.verdict.plausibility import suspects_text
 
     clips, said = verdict.corpus.clips or (), []
@@ -317,8 +315,8 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
 
 
 def matplotlib_home() -> None:
-    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless the user chose one or it is loaded:
-    a home folder that is not writable would have it complain on stderr."""
+    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless chosen or loaded: an unwritable home
+    would have it complain on stderr."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return
     from kit.errors import KitError

@@ -1,6 +1,5 @@
-"""The report's sections on error and its spread: by source, quality setting, encoder, box and fold, the aggregate
-charts, the intervals, and the held-out encodes as vmaf-tune predicts them. Each says which file its figures come
-from."""
+"""The report's sections on error and its spread (by source, grouping and fold), the aggregate charts, the intervals
+and the held-out encodes as vmaf-tune predicts them; each says which file its figures come from."""
 
 from __future__ import annotations
 
@@ -156,7 +155,6 @@ def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
     """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
     for block in holdout:
-        # its groups' figures (pooled over frames), worst first; coverage and width where the rows have intervals
         coverage = has_coverage(block.groups)
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
@@ -279,7 +277,6 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
     if encodes is None:
         return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    # from the file alone, as the verdict
     fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
     said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "

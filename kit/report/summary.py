@@ -251,10 +251,9 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
-    # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
     plcc = gate_rows(verdict)
     consumer = consumer_rows(verdict)
-    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]
+    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
     failing = [pair(row) for row in others if row.ok is False]
     passing = [row.label for row in others if row.ok]
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
@@ -283,9 +282,8 @@ LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the re
 
 
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
-    """(what it is, a path, a command or a flag), each printed whole on a line of its own: the encoders left out,
-    the report, the tarball and its verify commands (here, and as the lead runs them; a demo's: the run on real
-    clips instead)."""
+    """(what, a path, command or flag) to print whole: the encoders left out, the report, the tarball and its verify
+    commands (here and at the lead's; a demo's: the run on real clips instead)."""
     run = RunDir(out_dir)
     lines = left_out_lines(tree, out_dir)
     if tree.is_file(run.report):

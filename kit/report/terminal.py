@@ -1,8 +1,5 @@
-"""Rendering events: rich progress on a terminal, plain lines otherwise, NDJSON on stdout with --json (humans then
-read stderr; docs/events.md). On a terminal one rich Progress shares the Console with the log lines: the steps bar with
-the run's ETA (kit.report.eta), the corpus bar with the corpus's, a bar per running job and one for training, fitted
-to the terminal's width. Plain lines are bounded per step, with a heartbeat line at least every HEARTBEAT_S seconds.
-"""
+"""Rendering events (docs/events.md): on a terminal rich bars sharing the Console with the log lines, else plain lines
+bounded per step with a heartbeat; NDJSON on stdout with --json (humans then read stderr)."""
 
 from __future__ import annotations
 
@@ -33,9 +30,8 @@ HEARTBEAT_S = 25.0  # plain lines: a line saying what is being done once the las
 
 
 class KitConsole(Console):
-    """rich's Console with no emoji codes (`-map 0:v:0` is printed as it is spelled), and a reader gone away
-    (`ensemble-kit run | head -1`) a BrokenPipeError, which the guard turns into a quiet 141 (rich's SystemExit(1)
-    would read as HOLD)."""
+    """rich's Console with no emoji codes (`-map 0:v:0` printed as spelled), and a reader gone away (`| head -1`) a
+    BrokenPipeError, which the guard turns into a quiet 141 (rich's SystemExit(1) would read as HOLD)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("emoji", False)
