@@ -291,12 +291,10 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
     single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
-    models: list[tuple[str, Exported, Path, float]] = []
-    for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
-        for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else []):
-            onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
-                                                (feats, codec, encoders, cqs))
-            models.append((name, member, onnx_path, diff))
+    corpus = (feats, codec, encoders, cqs)  # every ONNX first: the calibration sidecar names the members' sha256
+    models = [(name, member, *write_member_onnx(tree, name, member, verdict, folder, crf_range, corpus))
+              for member in members
+              for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else [])]
     shas = {path: tree.sha256(path) for _, _, path, _ in models}
     entries = [ProfileMember(name, path.name, member.seed, shas[path])
                for name, member, path, _ in models if name != single]

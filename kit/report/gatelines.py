@@ -120,9 +120,7 @@ def how_far(item: WorstItem) -> Graded:
 
 def figure_text(item: WorstItem) -> str:
     word = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias", "miss": "max abs error", "share": "share"}[item.measure]
-    value = f"{item.value:+.2f}" if item.measure == "bias" else f"{item.value:.4f}" if item.measure == "plcc" \
-        else f"{item.value:.2f}"
-    return f"{word} {value} ({item.kind})"
+    return f"{word} {format(item.value, {'bias': '+.2f', 'plcc': '.4f'}.get(item.measure, '.2f'))} ({item.kind})"
 
 
 def typical_text(item: WorstItem) -> str:

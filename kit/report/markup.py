@@ -161,7 +161,6 @@ COLUMNS = {c.field: c for c in (
     Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
 )}
 FIGURES = ("plcc", "rmse", "bias", "max_abs_error", "share_out_of_range")  # a source's or a group's, graded
-# the tables, each by its columns
 SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES)  # (+ coverage)
 GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
 FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",

@@ -86,7 +86,7 @@ def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: I
     """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded."""
     coverage = "coverage" in ranked
     nominal = intervals.nominal if intervals is not None else None
-    at = intervals.at(nominal) if intervals is not None and nominal is not None else None
+    at = intervals.at(intervals.nominal) if intervals is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
     names = [*markup.SOURCE_TABLE, *(["coverage"] if coverage else [])]
     headers = markup.headers(names, SOURCE, f" at {nominal:g}" if nominal else "")
