@@ -94,12 +94,11 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
 
 def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range: tuple[int, int]) -> np.ndarray:
     """Shard rows in vmaf-tune's layout (preset_norm 0.5, as `vmaf-tune fast` sends); encoders must be in VOCAB_V2."""
-    crf_min, crf_max = crf_range
     x = np.zeros((len(feats), WIDTH), dtype=np.float32)
     x[:, :N_FEED] = feats
     x[:, N_FEED:PRESET_COLUMN] = np.asarray(encoders)[:, None] == np.array(VOCAB_V2, dtype=object)
     x[:, PRESET_COLUMN] = 0.5
-    x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
+    x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_range[0]) / (crf_range[1] - crf_range[0])
     return x
 
 
@@ -146,8 +145,7 @@ class Exported:
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
                    codec: np.ndarray, crf_range: tuple[int, int]) -> float:
-    """Max |profile - native model| over the corpus rows vmaf-tune knows and every slotted encoder's CRF range; NaN
-    when anything is not finite."""
+    """Max |profile - native model| on the rows vmaf-tune knows and each slotted encoder's CRFs; NaN if not finite."""
     import torch
 
     from kit.model.features import codec_block

@@ -374,27 +374,24 @@ def print_paths(console: Console, lines: list[tuple[str, str]]) -> None:
             console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
-def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
-    """A corpus-only box's WARNING rows and independent check, from its shard manifest (none if damaged)."""
+def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
+    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason)."""
     from kit.corpus.manifests import ShardManifest
     from kit.corpus.summary import independent_check
     from kit.infra.records import RecordError
 
-    try:
-        shard = ShardManifest.from_json(manifest, "shard.manifest.json")
-    except RecordError:
-        return []
-    return [*(("WARNING", w) for w in shard.warnings), (CHECK_LABEL, independent_check(shard).text)]
-
-
-def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
-    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason)."""
     with read_out_dir(out_dir) as tree:
         run = RunDir(out_dir)
         manifest = tree.read_json_object(run.shard_manifest)[0] or {}
         demo, n = manifest.get("demo_corpus") is True, manifest.get("rows")
         made = f"{n} rows, " if isinstance(n, int) else ""
-        rows = [("this box", f"corpus only: {why}"), *shard_rows(manifest), ("corpus", f"{made}{run.shard}"),
+        try:
+            shard = ShardManifest.from_json(manifest, "shard.manifest.json")
+        except RecordError:  # a damaged manifest: none of its rows
+            said = []
+        else:
+            said = [*(("WARNING", w) for w in shard.warnings), (CHECK_LABEL, independent_check(shard).text)]
+        rows = [("this box", f"corpus only: {why}"), *said, ("corpus", f"{made}{run.shard}"),
                 *skipped_rows(tree, out_dir),
                 ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
                              "corpora; this box's corpus is in the results tarball below, to send as it is")]
