@@ -115,10 +115,9 @@ def row_problems(row: RegistryRow) -> list[Breach]:
     out = [*field_problems("id", row.id, MAX_ID, ID_PATTERN),
            *field_problems("onnx", row.onnx, MAX_PATH, ONNX_PATTERN),
            *field_problems("sigstore_bundle", row.sigstore_bundle, MAX_PATH, SIGSTORE_PATTERN)]
-    if (why := license_problem(row.license)) is not None:
-        out.append(Breach(why, "set --model-license to the models' SPDX license identifier"))
-    if (why := license_url_problem(row.license_url)) is not None:
-        out.append(Breach(why, "set --model-license-url to the license text's address"))
+    out += [Breach(why, hint) for why, hint in (
+        (license_problem(row.license), "set --model-license to the models' SPDX license identifier"),
+        (license_url_problem(row.license_url), "set --model-license-url to the license text's address")) if why]
     kit_bugs = [(row.kind in KINDS, f"kind {row.kind!r} is not one of {', '.join(KINDS)}"),
                 (bool(SHA_PATTERN.match(row.sha256)), "sha256 is not 64 lowercase hex digits"),
                 (row.opset is None or MIN_OPSET <= row.opset <= MAX_OPSET,

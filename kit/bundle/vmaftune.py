@@ -74,9 +74,8 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
     nodes = [
         *(helper.make_node("Slice", [INPUT, f"{part}_start", f"{part}_end", "columns"], [out])
           for part, _, _, out in slices),
-        helper.make_node("MatMul", ["onehot_v2", "v2_to_kit_onehot"], ["onehot_kit"]),
-        helper.make_node("MatMul", ["onehot_v2", "cq_slope"], ["row_slope"]),
-        helper.make_node("MatMul", ["onehot_v2", "cq_offset"], ["row_offset"]),
+        *(helper.make_node("MatMul", ["onehot_v2", weights], [out]) for weights, out in (
+            ("v2_to_kit_onehot", "onehot_kit"), ("cq_slope", "row_slope"), ("cq_offset", "row_offset"))),
         helper.make_node("Mul", ["crf_norm", "row_slope"], ["cq_scaled"]),
         helper.make_node("Add", ["cq_scaled", "row_offset"], ["cq_norm"]),
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),

@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
 INTERVALS_FILE = "04_verdict/intervals.parquet"
-
-
 SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking folded under it
 
 

@@ -276,8 +276,6 @@ DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows th
 REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
 RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
-
-
 LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
 
 
