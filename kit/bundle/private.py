@@ -48,8 +48,7 @@ class Private:
             home = home if home is not None else Path.home()
         except (KeyError, RuntimeError):  # no home folder known for the user
             home = None
-        named = [(out_dir, OUT_DIR), *([(ref_dir, REF_DIR)] if ref_dir is not None else []),
-                 *([(home, HOME)] if home is not None else [])]
+        named = [(folder, word) for folder, word in ((out_dir, OUT_DIR), (ref_dir, REF_DIR), (home, HOME)) if folder]
         pairs = {(spelled, word) for folder, word in named for form in forms(folder) for spelled in spellings(form)}
         return cls(tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0]))))
 

@@ -55,12 +55,10 @@ nav{font-size:.9em} nav a{margin-right:1em}
 class ReportData:
     """What the figures need beyond the verdict; any part may be missing (its section says so)."""
 
-    # one row per held-out frame: src, src_sha256, encoder, cq, vmaf (teacher), pred (seed mean)
-    predictions: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None  # one row per held-out frame (frames.held_out_predictions)
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
-    # per source (index src_sha256), from 04_verdict/intervals.parquet: the share inside, one column per level
-    coverage: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None  # per source, the share inside at each level (frames.coverage_by_source)
     encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
     skipped: tuple[Unusable, ...] = ()  # 02_corpus/skipped.json: the clips of --ref-dir the corpus step left out
 

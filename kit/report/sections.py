@@ -83,11 +83,10 @@ def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[s
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
     """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded."""
     coverage = "coverage" in ranked
-    nominal = intervals.nominal if intervals is not None else None
     at = intervals.at(intervals.nominal) if intervals is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
     names = [*markup.SOURCE_TABLE, *(["coverage"] if coverage else [])]
-    headers = markup.headers(names, SOURCE, f" at {nominal:g}" if nominal else "")
+    headers = markup.headers(names, SOURCE, f" at {intervals.nominal:g}" if intervals is not None else "")
     sources = per_source(folds)  # every source's, not only the rows shown: what the cells are coloured against
     shade = typical(sources.itertuples())
     rows = [cells(names, r, shade, rank=i + 1, **({"coverage": bounded_cell(r.coverage, open_ended)} if coverage
