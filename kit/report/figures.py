@@ -103,9 +103,8 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Seq
 
 def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[Colour, str]]:
     """A colour and a marker per quality setting: a marker and a colour map per encoder, low cq dark."""
-    encoders = sorted({e for e, _ in keys})
     out: dict[tuple[str, int], tuple[Colour, str]] = {}
-    for i, encoder in enumerate(encoders):
+    for i, encoder in enumerate(sorted({e for e, _ in keys})):
         cmap = matplotlib.colormaps[QUALITY_MAPS[i % len(QUALITY_MAPS)]]
         grid = sorted(cq for e, cq in keys if e == encoder)
         for j, cq in enumerate(grid):

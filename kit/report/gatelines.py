@@ -138,12 +138,11 @@ def worst_section(items: Sequence[WorstItem]) -> list[str]:
     rows = [[item.what, item.name, figure_text(item), typical_text(item), how_far(item),
              Graded(item.gate, "g2" if item.passed is False else "pass" if item.passed else "") if item.gate else ""]
             for item in items]
-    files = sorted({item.source for item in items})
     return ["<h2 id='worst'>Where it is worst</h2>",
             sorted_by("the kinds in a fixed order; in each, its worst by the figure named"),
             table(WORST_HEADERS, rows, cls="worst"),
             note(f"The source: the verdict's worst ({SOURCE}); the others: the largest RMSE ({POOLED}) of their kind. "
-                 f"From {', '.join(files)}. {LEGEND}")]
+                 f"From {', '.join(sorted({item.source for item in items}))}. {LEGEND}")]
 
 
 def margin_text(row: GateLine) -> str:
@@ -156,11 +155,10 @@ def margin_text(row: GateLine) -> str:
 
 def gate_table(verdict: Verdict) -> str:
     """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
-    rows = sorted(gate_lines(verdict), key=GateLine.order)
     body = "".join(
         f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(fmt(r.value))}</td>"
         f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{OUTCOME[r.ok]}'>{OUTCOME[r.ok]}</td></tr>"
-        for r in rows)
+        for r in sorted(gate_lines(verdict), key=GateLine.order))
     failing = verdict.gate.failing_seeds
     said = f"<p class='note'>Failing seeds: {esc(fmt(failing))}</p>" if failing else ""
     return (sorted_by("failing first, then passing by the share of the limit left (least first), then off")

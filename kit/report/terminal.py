@@ -421,9 +421,8 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"
         self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
-                 f"{e.plcc_spread:.4f}", style)
+                 f"{e.plcc_spread:.4f}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         # counted as `verify` counts them: the files manifest.json lists, then the manifest itself
