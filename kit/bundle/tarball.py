@@ -113,19 +113,17 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
     doc, why = read_json_object(top / arc)
     if doc is None:
         return [f"{arc} is {why}"]
-    problems = []
-    named = Path(arc).stem
-    if doc.get("verdict") != named:
-        problems.append(f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}")
-    if claimed is not None and claimed != named:
-        problems.append(f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}")
-    if (said := contradiction(doc)) is not None:  # the verdict recomputed from its own gate rows
-        problems.append(f"{arc} {said}")
-    corpus = doc.get("corpus")
+    named, said = Path(arc).stem, contradiction(doc)  # said: the verdict recomputed from its own gate rows
+    corpus, sha = doc.get("corpus"), manifest.get("corpus_sha256")
     shipped = corpus.get("sha256") if isinstance(corpus, dict) else None
-    if manifest.get("corpus_sha256") is not None and shipped is not None and manifest.get("corpus_sha256") != shipped:
-        problems.append(f"manifest.json says corpus_sha256 {str(manifest.get('corpus_sha256'))[:12]}…, but {arc} "
-                        f"was reached on corpus {str(shipped)[:12]}…")
+    problems = [text for wrong, text in (
+        (doc.get("verdict") != named, f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}"),
+        (claimed is not None and claimed != named,
+         f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}"),
+        (said is not None, f"{arc} {said}"),
+        (sha is not None and shipped is not None and sha != shipped,
+         f"manifest.json says corpus_sha256 {str(sha)[:12]}…, but {arc} was reached on corpus {str(shipped)[:12]}…"),
+    ) if wrong]
     if "run.json" not in manifest.files or manifest.get("box_id") is None:
         return problems
     run, _ = read_json_object(top / "run.json")  # a run names its box in its settings
