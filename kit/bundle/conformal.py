@@ -25,7 +25,7 @@ CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidec
 
 @dataclass(frozen=True)
 class SplitConformal(Record):
-    """Upstream vmaf-tune's split-conformal sidecar (its four keys first), with the kit's additions."""
+    """The sidecar of lusoris/vmaf's tools/vmaf-tune/src/vmaftune/conformal.py (its four keys first), and the kit's."""
 
     alpha: float
     method: str
