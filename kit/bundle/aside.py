@@ -1,8 +1,6 @@
 """What a bundle moves aside (into `05_bundle/previous/<utc>/`, never deleted): only the earlier tarballs and exports
-the kit can prove it wrote, by their sha256 in the bundle's ledger (each recorded before it is put in place) or the
-status.json of the bundle before. Anything else there is refused, naming it, before the refit and again before the
-move.
-"""
+the kit can prove it wrote, by their sha256 in the bundle's ledger or the status.json of the bundle before. Anything
+else there is refused, naming it, before the refit and again before the move."""
 
 from __future__ import annotations
 
@@ -65,8 +63,8 @@ def earlier(tree: Tree, run: RunDir, keep: Path | None = None) -> list[Path]:
     return exports + [old for old in run.tarballs(tree) if old != keep]
 
 
-def not_written(tree: Tree, run: RunDir, keep: Path | None = None) -> list[str]:
-    """Each file the rotation would move that the kit cannot prove it wrote, said: its owner and why."""
+def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
+    """Refuse (exit 2) when the rotation would move anything the kit cannot prove it wrote, naming it."""
     ledger, said = read_ledger(tree, run), []
     for path in earlier(tree, run, keep):
         for found in tree.walk_files(path) if tree.is_folder(path) else filter(None, [tree.entry(path)]):
@@ -77,12 +75,7 @@ def not_written(tree: Tree, run: RunDir, keep: Path | None = None) -> list[str]:
                 said.append(f"{file} ({owner}) is named in no record of the kit's")
             elif ledger[key(run, file)] != tree.sha256(file):
                 said.append(f"{file} ({owner}) differs from the file the kit recorded under its name")
-    return said
-
-
-def check_written(tree: Tree, run: RunDir, keep: Path | None = None) -> None:
-    """Refuse (exit 2) when the rotation would move anything the kit cannot prove it wrote, naming it."""
-    if said := not_written(tree, run, keep):
+    if said:
         more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
         raise InputError(f"{said[0]}{more}: the bundle moves aside only the tarballs and exports it wrote, by the "
                          f"sha256 its records hold, so it leaves it where it is",

@@ -9,9 +9,8 @@ from pathlib import Path
 from kit import __version__
 from kit.bundle.conformal import Confidence
 from kit.bundle.registry import with_tag
-from kit.corpus.summary import CorpusSummary
 from kit.infra.records import Record, omit_none
-from kit.media.libvmaf import DEFAULT_TEACHER, OPT_IN, Teacher
+from kit.media.libvmaf import OPT_IN, Teacher
 from kit.media.teachers import VMAFTUNE_VERIFIER, verifier_note
 from kit.model.contract import (
     CODEC_VOCAB,
@@ -25,9 +24,9 @@ from kit.model.contract import (
 from kit.model.export import OPSET
 from kit.model.features import CODEC_DIM
 from kit.model.recipe import ARCH, FRAMES, TEACHER, TrainConfig
-from kit.model.results import EnsembleMember, SeedSummary
+from kit.model.results import EnsembleMember
 from kit.model.teacher_fn import TeacherFunction
-from kit.verdict.document import ConsumerFit
+from kit.verdict.document import ConsumerFit, Verdict
 from kit.verdict.gate import GateResult
 
 
@@ -66,7 +65,7 @@ class EnsembleManifest(Record):
     teacher_sha256: str | None = omit_none()  # kit 0.6: of a --teacher model file; absent for a libvmaf built-in
 
 
-def member_name(seed: int, teacher: Teacher = DEFAULT_TEACHER) -> str:
+def member_name(seed: int, teacher: Teacher) -> str:
     """A member's file stem: `fr_regressor_v2_seed0`, with the teacher's tag when not vmaf_v0.6.1."""
     return f"{with_tag(ARCH, teacher.tag)}_seed{seed}"
 
@@ -119,8 +118,9 @@ def recipe_json(train: TrainConfig, recipe: str | None) -> dict[str, object]:
 
 
 def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, list[float]], train: TrainConfig,
-                corpus: CorpusSummary, loso: SeedSummary | None, diff: float, confidence: Confidence,
-                teacher: Teacher = DEFAULT_TEACHER, made: dict[str, object] | None = None) -> dict[str, object]:
+                verdict: Verdict, diff: float, confidence: Confidence) -> dict[str, object]:
+    corpus, teacher = verdict.corpus, verdict.teacher
+    loso = next((r for r in verdict.per_seed if r.seed == seed), None)
     return {
         "schema_version": 1, "name": member_name(seed, teacher), "seed": seed, "onnx": onnx_path.name,
         "onnx_sha256": onnx_sha256, "onnx_opset": OPSET,
@@ -138,9 +138,8 @@ def sidecar_doc(seed: int, onnx_path: Path, onnx_sha256: str, scaler: dict[str, 
                           "cq_ranges": {n: list(r) for n, r in cq_ranges().items()}, "cq_norm": CQ_NORM_NOTE},
         "resolution": {"rungs": corpus.rungs or ["native"], "scale_input": False, "note": SCALE_INPUT_NOTE},
         "encoder_vocab": list(CODEC_VOCAB),
-        "training_recipe": {**recipe_json(train, str(made["recipe"]) if made else None), "fit": "full corpus",
-                            "seed": seed},
-        **({"distillation": made} if made is not None else {}),
+        "training_recipe": {**recipe_json(train, verdict.recipe), "fit": "full corpus", "seed": seed},
+        "distillation": recipe_card(verdict.recipe, verdict.teacher_function, verdict.consumer),
         "corpus": {"sha256": corpus.sha256, "rows": corpus.rows, "sources": corpus.n_sources,
                    "boxes": corpus.boxes, "encoders": corpus.encoders},
         "loso": loso.to_json() if loso is not None else None, "teacher_model": teacher.name,

@@ -1,7 +1,5 @@
-"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar (lusoris/vmaf's
-tools/vmaf-tune/src/vmaftune/conformal.py), checked and copied naming the models it calibrates, and the `confidence`
-block of its ensemble manifest (docs/vmaf-tune.md). Light on purpose: no numpy.
-"""
+"""What the vmaf-tune export says about its intervals: upstream's split-conformal sidecar, checked and copied naming
+the models it calibrates, and its ensemble manifest's `confidence` block (docs/vmaf-tune.md). No numpy."""
 
 from __future__ import annotations
 
@@ -27,7 +25,7 @@ CALIBRATION_SUFFIX = "_calibration.json"  # upstream's docs name a shipped sidec
 
 @dataclass(frozen=True)
 class SplitConformal(Record):
-    """Upstream vmaf-tune's split-conformal sidecar (its four keys first), with the kit's additions."""
+    """The sidecar of lusoris/vmaf's tools/vmaf-tune/src/vmaftune/conformal.py (its four keys first), and the kit's."""
 
     alpha: float
     method: str
@@ -51,27 +49,6 @@ def upstream_quantile(residuals: Sequence[float], alpha: float) -> float:
     h = (n - 1) * level
     lo, hi = math.floor(h), math.ceil(h)
     return values[lo] + (h - lo) * (values[hi] - values[lo])
-
-
-def read_calibration(tree: Tree, path: Path) -> SplitConformal:
-    """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals)."""
-    doc, why = tree.read_json_object(path)
-    hint = "rerun the verdict step: it writes the calibration sidecar"
-    if doc is None:
-        raise InputError(f"{path}: {why}", hint=hint)
-    try:
-        cal = SplitConformal.from_json(doc, str(path))
-    except RecordError as err:
-        raise InputError(f"{path} is not a split-conformal sidecar: {err}", hint=hint) from None
-    problems = [text for ok, text in (
-        (cal.method == METHOD, f"method is {cal.method!r}, not {METHOD!r}"),
-        (0.0 < cal.alpha < 1.0, f"alpha {cal.alpha} is outside (0, 1)"),
-        (cal.n == len(cal.residuals), f"n is {cal.n} but it lists {len(cal.residuals)} residuals"),
-        (all(math.isfinite(r) and r >= 0.0 for r in cal.residuals), "a residual is negative or not finite"),
-    ) if not ok]
-    if problems:
-        raise InputError(f"{path}: {'; '.join(problems)}", hint=hint)
-    return cal
 
 
 @dataclass(frozen=True)
@@ -105,8 +82,24 @@ def unbounded_warning(n: int, alpha: float) -> str:
 
 
 def ship_calibration(tree: Tree, source: Path, dest: Path, model_id: str, models: dict[str, str]) -> CalibrationCard:
-    """The verdict's sidecar written to `dest` naming the ensemble and its ONNX files' sha256 (`models`), described."""
-    cal = read_calibration(tree, source)
+    """The verdict's sidecar, checked as upstream's loader would take it (and n against its residuals), written to
+    `dest` naming the ensemble and its ONNX files' sha256 (`models`), described."""
+    doc, why = tree.read_json_object(source)
+    hint = "rerun the verdict step: it writes the calibration sidecar"
+    if doc is None:
+        raise InputError(f"{source}: {why}", hint=hint)
+    try:
+        cal = SplitConformal.from_json(doc, str(source))
+    except RecordError as err:
+        raise InputError(f"{source} is not a split-conformal sidecar: {err}", hint=hint) from None
+    problems = [text for ok, text in (
+        (cal.method == METHOD, f"method is {cal.method!r}, not {METHOD!r}"),
+        (0.0 < cal.alpha < 1.0, f"alpha {cal.alpha} is outside (0, 1)"),
+        (cal.n == len(cal.residuals), f"n is {cal.n} but it lists {len(cal.residuals)} residuals"),
+        (all(math.isfinite(r) and r >= 0.0 for r in cal.residuals), "a residual is negative or not finite"),
+    ) if not ok]
+    if problems:
+        raise InputError(f"{source}: {'; '.join(problems)}", hint=hint)
     groups = cal.content_groups if cal.content_groups is not None else cal.n
     if bounded(groups, 1.0 - cal.alpha):
         cal = replace(cal, calibrated=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kit import __version__
-from kit.bundle.cards import EnsembleManifest, member_name, recipe_card, sidecar_doc, teacher_metadata
+from kit.bundle.cards import EnsembleManifest, member_name, sidecar_doc, teacher_metadata
 from kit.bundle.registry import with_tag
 from kit.bundle.vmaftune import Exported, Shipping, write_profile
 from kit.corpus.training import training_corpus
@@ -73,7 +73,6 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
     ens = train_members(feats, codec, target, [Member(s, -1, rows) for s in seeds], train, on_epoch, workers=workers,
                         distil=refit_distillation(verdict, df, feats, target, train, teacher_sources))
     pick = np.random.default_rng(0).permutation(len(df))[:PARITY_ROWS]
-    per_seed = {r.seed: r for r in verdict.per_seed}
     teacher = verdict.teacher
     written, members, refit = [], [], []
     for m, seed in enumerate(seeds):
@@ -91,10 +90,8 @@ def export_ensemble(tree: Tree, verdict: Verdict, train: TrainConfig, exports: P
         scaler = {"mean": model.mean.reshape(-1).tolist(), "std": model.std.reshape(-1).tolist()}
         sidecar_path = exports / f"{member_name(seed, teacher)}.json"
         onnx_sha = tree.sha256(onnx_path)
-        tree.write_json(sidecar_path, sidecar_doc(seed, onnx_path, onnx_sha, scaler, train, corpus, per_seed.get(seed),
-                                                  diff, ship.confidence, teacher,
-                                                  recipe_card(verdict.recipe, verdict.teacher_function,
-                                                              verdict.consumer)))
+        tree.write_json(sidecar_path, sidecar_doc(seed, onnx_path, onnx_sha, scaler, train, verdict, diff,
+                                                  ship.confidence))
         written += [onnx_path, sidecar_path]
         members.append(EnsembleMember(seed, onnx_path.name, sidecar_path.name, onnx_sha, diff))
     manifest = exports / ENSEMBLE_MANIFEST

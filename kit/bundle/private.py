@@ -1,8 +1,6 @@
-"""What a results tarball says of the box's folders: nothing, unless --keep-paths. In the copies of the text files the
-kit writes, every path under --ref-dir, the out-dir and the home folder is written from that folder on as
-`[ref-dir]/…`, `[out-dir]/…` and `~/…`, however the file spells it (as it is, JSON-escaped, in HTML, made visible),
-before the copy is hashed into manifest.json (docs/reference/files.md).
-"""
+"""What a results tarball says of the box's folders: nothing, unless --keep-paths. In its copies of the kit's text
+files, a path under --ref-dir, the out-dir or the home folder becomes `[ref-dir]/…`, `[out-dir]/…` or `~/…`, however
+the file spells it, before the copy is hashed into manifest.json (docs/reference/files.md)."""
 
 from __future__ import annotations
 
@@ -50,8 +48,7 @@ class Private:
             home = home if home is not None else Path.home()
         except (KeyError, RuntimeError):  # no home folder known for the user
             home = None
-        named = [(out_dir, OUT_DIR), *([(ref_dir, REF_DIR)] if ref_dir is not None else []),
-                 *([(home, HOME)] if home is not None else [])]
+        named = [(folder, word) for folder, word in ((out_dir, OUT_DIR), (ref_dir, REF_DIR), (home, HOME)) if folder]
         pairs = {(spelled, word) for folder, word in named for form in forms(folder) for spelled in spellings(form)}
         return cls(tuple(sorted(pairs, key=lambda p: (-len(p[0]), p[0]))))
 

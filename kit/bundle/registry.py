@@ -1,8 +1,6 @@
-"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules,
-restated from upstream (registry.schema.json, validate_model_registry.py; tests/unit/test_registry_rules.py names the
-lines). A row that breaks one is never written (exit 2). Light on purpose (re only): the CLI checks
-`--model-license` and `--model-license-url` with the same functions.
-"""
+"""The rows of lusoris/vmaf's model/tiny/registry.json the vmaf-tune profile proposes, and the registry's rules as
+upstream states them (registry.schema.json, validate_model_registry.py): a row that breaks one is never written (exit
+2). Light on purpose (re only): the CLI checks `--model-license` and `--model-license-url` with the same functions."""
 
 from __future__ import annotations
 
@@ -25,7 +23,7 @@ KINDS = ("fr", "nr", "filter")
 MAX_NOTES, MAX_DESCRIPTION = 512, 256
 MIN_OPSET, MAX_OPSET = 7, 21
 MAX_LICENSE, MAX_LICENSE_URL = 128, 512
-SIGSTORE_SUFFIX = ".sigstore.json"  # the bundle `cosign sign-blob --bundle` writes beside each model
+SIGSTORE_SUFFIX = ".sigstore.json"  # <onnx><this>: the bundle `cosign sign-blob --bundle` writes beside each model
 
 # RFC 3986: a URI is made of unreserved characters (2.3), reserved ones (2.2) and %XX escapes (2.1)
 _UNRESERVED = r"\-A-Za-z0-9._~"  # for a regex character class
@@ -57,11 +55,6 @@ class RegistryRow(Record):
     smoke: bool | None = omit_none()
     notes: str | None = omit_none()
     description: str | None = omit_none()
-
-
-def sigstore_bundle(onnx_name: str) -> str:
-    """Where the lead's signature of `onnx_name` goes: upstream names it `<onnx>.sigstore.json`."""
-    return onnx_name + SIGSTORE_SUFFIX
 
 
 def license_problem(text: str) -> str | None:
@@ -122,10 +115,9 @@ def row_problems(row: RegistryRow) -> list[Breach]:
     out = [*field_problems("id", row.id, MAX_ID, ID_PATTERN),
            *field_problems("onnx", row.onnx, MAX_PATH, ONNX_PATTERN),
            *field_problems("sigstore_bundle", row.sigstore_bundle, MAX_PATH, SIGSTORE_PATTERN)]
-    if (why := license_problem(row.license)) is not None:
-        out.append(Breach(why, "set --model-license to the models' SPDX license identifier"))
-    if (why := license_url_problem(row.license_url)) is not None:
-        out.append(Breach(why, "set --model-license-url to the license text's address"))
+    out += [Breach(why, hint) for why, hint in (
+        (license_problem(row.license), "set --model-license to the models' SPDX license identifier"),
+        (license_url_problem(row.license_url), "set --model-license-url to the license text's address")) if why]
     kit_bugs = [(row.kind in KINDS, f"kind {row.kind!r} is not one of {', '.join(KINDS)}"),
                 (bool(SHA_PATTERN.match(row.sha256)), "sha256 is not 64 lowercase hex digits"),
                 (row.opset is None or MIN_OPSET <= row.opset <= MAX_OPSET,
@@ -173,6 +165,6 @@ def refuse_breaches(breaches: list[Breach]) -> None:
 
 def check_proposed(seeds: Sequence[int], license: str, license_url: str, tag: str = "") -> None:
     """Before any refit: the rows these seeds, teacher tag and license settings would give, checked."""
-    rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, sigstore_bundle(f"{i}.onnx"))
+    rows = [RegistryRow(i, "fr", f"{i}.onnx", "0" * 64, license, license_url, f"{i}.onnx{SIGSTORE_SUFFIX}")
             for i in proposed_ids(seeds, tag)]
     refuse_breaches(rows_problems(rows))

@@ -57,38 +57,32 @@ class _Hashing:
 def write_results_tarball(tree: Tree, dest: Path, top: str, files: dict[str, Path], meta: dict[str, object],
                           before_place: Callable[[str], None] | None = None,
                           private: Private | None = None) -> ResultsManifest:
-    """Write dest (.tar.gz): `files` under top/, each opened through the Tree and hashed, and top/manifest.json;
-    `before_place` gets its sha256 before it is put in place; `private`: what its text files never name."""
+    """dest (.tar.gz): `files` under top/ with top/manifest.json; `before_place` gets its sha256 before it is put in
+    place; `private`: what its text files never name."""
+    sums: dict[str, FileSum] = {}
     with tree.atomic(dest) as out:
         sink = _Hashing(out)
-        manifest = _write_members(sink, top, files, meta, tree, private)
+        with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            for arc, path in sorted(files.items()):
+                with tree.open_read(path, trusted=False) as fh:
+                    info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    info.mode = 0o644
+                    source: BinaryIO = fh
+                    if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
+                        data = private.rewrite(fh.read())
+                        info.size, source = len(data), io.BytesIO(data)
+                    reader = _Hashing(source)
+                    tar.addfile(info, reader)  # tarfile reads with .read(n) only
+                    sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
+            manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
+            data = json.dumps(manifest.to_json(), indent=2).encode()
+            info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
         if before_place is not None:
             before_place(sink.sha.hexdigest())  # the gzip stream is closed: every byte went through the sink
-    return manifest
-
-
-def _write_members(sink: _Hashing, top: str, files: dict[str, Path], meta: dict[str, object],
-                   tree: Tree, private: Private | None) -> ResultsManifest:
-    sums: dict[str, FileSum] = {}
-    with tarfile.open(fileobj=sink, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for arc, path in sorted(files.items()):
-            with tree.open_read(path, trusted=False) as fh:
-                info = tar.gettarinfo(arcname=f"{top}/{arc}", fileobj=fh)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mode = 0o644
-                source: BinaryIO = fh
-                if private is not None and private.applies(arc):  # rewritten whole: a text file, a log at most
-                    data = private.rewrite(fh.read())
-                    info.size, source = len(data), io.BytesIO(data)
-                reader = _Hashing(source)
-                tar.addfile(info, reader)  # tarfile reads with .read(n) only
-                sums[arc] = FileSum(reader.sha.hexdigest(), info.size)
-        manifest = ResultsManifest("ensemble-kit-results", __version__, meta, sums)
-        data = json.dumps(manifest.to_json(), indent=2).encode()
-        info = tarfile.TarInfo(f"{top}/{RESULTS_MANIFEST}")
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
     return manifest
 
 
@@ -119,19 +113,17 @@ def claim_problems(top: Path, manifest: ResultsManifest) -> list[str]:
     doc, why = read_json_object(top / arc)
     if doc is None:
         return [f"{arc} is {why}"]
-    problems = []
-    named = Path(arc).stem
-    if doc.get("verdict") != named:
-        problems.append(f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}")
-    if claimed is not None and claimed != named:
-        problems.append(f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}")
-    if (said := contradiction(doc)) is not None:  # the verdict recomputed from its own gate rows
-        problems.append(f"{arc} {said}")
-    corpus = doc.get("corpus")
+    named, said = Path(arc).stem, contradiction(doc)  # said: the verdict recomputed from its own gate rows
+    corpus, sha = doc.get("corpus"), manifest.get("corpus_sha256")
     shipped = corpus.get("sha256") if isinstance(corpus, dict) else None
-    if manifest.get("corpus_sha256") is not None and shipped is not None and manifest.get("corpus_sha256") != shipped:
-        problems.append(f"manifest.json says corpus_sha256 {str(manifest.get('corpus_sha256'))[:12]}…, but {arc} "
-                        f"was reached on corpus {str(shipped)[:12]}…")
+    problems = [text for wrong, text in (
+        (doc.get("verdict") != named, f"{arc} says verdict {doc.get('verdict')!s:.20}, not {named}"),
+        (claimed is not None and claimed != named,
+         f"manifest.json says verdict {claimed!s:.20}, but the tarball holds {arc}"),
+        (said is not None, f"{arc} {said}"),
+        (sha is not None and shipped is not None and sha != shipped,
+         f"manifest.json says corpus_sha256 {str(sha)[:12]}…, but {arc} was reached on corpus {str(shipped)[:12]}…"),
+    ) if wrong]
     if "run.json" not in manifest.files or manifest.get("box_id") is None:
         return problems
     run, _ = read_json_object(top / "run.json")  # a run names its box in its settings

@@ -1,8 +1,6 @@
-"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md).
-vmaf-tune feeds one float32 [N, 20] tensor: FEED_FEATURES (raw), a one-hot over VOCAB_V2, preset_norm (ignored) and
-crf_norm over the caller's CRF range. Each member's graph maps that layout onto the kit's own inputs with allowlisted
-ops, then runs the member unchanged, scaler included, so the published feature_mean/feature_std are the identity.
-"""
+"""The vmaf-tune export profile: the promoted ensemble as the lusoris/vmaf tree ships tiny models (docs/vmaf-tune.md),
+each member's graph mapping vmaf-tune's [N, 20] feed onto the kit's own inputs with allowlisted ops, then running the
+member unchanged, scaler included (the published feature_mean/feature_std are the identity)."""
 
 from __future__ import annotations
 
@@ -19,12 +17,12 @@ from kit.bundle.conformal import CALIBRATION_SUFFIX, CalibrationCard, Confidence
 from kit.bundle.registry import (
     ENSEMBLE_ID,
     MAX_NOTES,
+    SIGSTORE_SUFFIX,
     SINGLE_ID,
     RegistryRow,
     member_id,
     refuse_breaches,
     rows_problems,
-    sigstore_bundle,
     with_tag,
 )
 from kit.corpus.schema import VMAF_RANGE
@@ -66,47 +64,40 @@ def build_profile_onnx(model: FrRegressor, crf_range: tuple[int, int], metadata:
     slope = ((crf_max - crf_min) / (hi - lo)).astype(np.float32)
     offset = ((crf_min - lo) / (hi - lo)).astype(np.float32)
 
-    def index(name: str, values: list[int]) -> onnx.TensorProto:
-        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
-
-    inits = [index("feat_start", [0]), index("feat_end", [N_FEED]),
-             index("onehot_start", [N_FEED]), index("onehot_end", [N_FEED + len(VOCAB_V2)]),
-             index("crf_start", [CRF_COLUMN]), index("crf_end", [WIDTH]), index("columns", [1]),
-             numpy_helper.from_array(onehot, "v2_to_kit_onehot"), numpy_helper.from_array(slope, "cq_slope"),
-             numpy_helper.from_array(offset, "cq_offset")]
+    slices = (("feat", 0, N_FEED, "features"), ("onehot", N_FEED, N_FEED + len(VOCAB_V2), "onehot_v2"),
+              ("crf", CRF_COLUMN, WIDTH, "crf_norm"))
+    bounds = {f"{part}_{end}": at for part, start, stop, _ in slices for end, at in (("start", start), ("end", stop))}
+    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
+    tensors = {**{k: np.array([v], dtype=np.int64) for k, v in {**bounds, "columns": 1}.items()},
+               "v2_to_kit_onehot": onehot, "cq_slope": slope, "cq_offset": offset,
+               **{k: np.array(v, dtype=np.float32) for k, v in zip(("vmaf_min", "vmaf_max"), VMAF_RANGE, strict=True)}}
     nodes = [
-        helper.make_node("Slice", [INPUT, "feat_start", "feat_end", "columns"], ["features"]),
-        helper.make_node("Slice", [INPUT, "onehot_start", "onehot_end", "columns"], ["onehot_v2"]),
-        helper.make_node("Slice", [INPUT, "crf_start", "crf_end", "columns"], ["crf_norm"]),
-        helper.make_node("MatMul", ["onehot_v2", "v2_to_kit_onehot"], ["onehot_kit"]),
-        helper.make_node("MatMul", ["onehot_v2", "cq_slope"], ["row_slope"]),
-        helper.make_node("MatMul", ["onehot_v2", "cq_offset"], ["row_offset"]),
+        *(helper.make_node("Slice", [INPUT, f"{part}_start", f"{part}_end", "columns"], [out])
+          for part, _, _, out in slices),
+        *(helper.make_node("MatMul", ["onehot_v2", weights], [out]) for weights, out in (
+            ("v2_to_kit_onehot", "onehot_kit"), ("cq_slope", "row_slope"), ("cq_offset", "row_offset"))),
         helper.make_node("Mul", ["crf_norm", "row_slope"], ["cq_scaled"]),
         helper.make_node("Add", ["cq_scaled", "row_offset"], ["cq_norm"]),
         helper.make_node("Concat", ["onehot_kit", "cq_norm"], ["codec"], axis=1),
     ]
     member_nodes, member_inits = member_graph(model, "features", "codec", "vmaf_raw")
-    # vmaf-tune reads the output as a VMAF score and nothing downstream clamps it (the native model keeps it raw)
-    inits += [numpy_helper.from_array(np.array(VMAF_RANGE[0], dtype=np.float32), "vmaf_min"),
-              numpy_helper.from_array(np.array(VMAF_RANGE[1], dtype=np.float32), "vmaf_max")]
     member_nodes.append(helper.make_node("Clip", ["vmaf_raw", "vmaf_min", "vmaf_max"], [OUTPUT]))
     graph = helper.make_graph(
         [*nodes, *member_nodes], f"{SINGLE_ID}_vmaftune",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", WIDTH])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch"])],
-        initializer=[*inits, *member_inits],
+        initializer=[*(numpy_helper.from_array(v, k) for k, v in tensors.items()), *member_inits],
     )
     return finish_model(graph, metadata)
 
 
 def v2_rows(feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray, crf_range: tuple[int, int]) -> np.ndarray:
     """Shard rows in vmaf-tune's layout (preset_norm 0.5, as `vmaf-tune fast` sends); encoders must be in VOCAB_V2."""
-    crf_min, crf_max = crf_range
     x = np.zeros((len(feats), WIDTH), dtype=np.float32)
     x[:, :N_FEED] = feats
     x[:, N_FEED:PRESET_COLUMN] = np.asarray(encoders)[:, None] == np.array(VOCAB_V2, dtype=object)
     x[:, PRESET_COLUMN] = 0.5
-    x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_min) / (crf_max - crf_min)
+    x[:, CRF_COLUMN] = (np.asarray(cqs, dtype=np.float64) - crf_range[0]) / (crf_range[1] - crf_range[0])
     return x
 
 
@@ -153,8 +144,7 @@ class Exported:
 
 def profile_parity(model: FrRegressor, path: Path, feats: np.ndarray, encoders: np.ndarray, cqs: np.ndarray,
                    codec: np.ndarray, crf_range: tuple[int, int]) -> float:
-    """Max |profile - native model| over the corpus rows vmaf-tune knows and every slotted encoder's CRF range; NaN
-    when anything is not finite."""
+    """Max |profile - native model| on the rows vmaf-tune knows and each slotted encoder's CRFs; NaN if not finite."""
     import torch
 
     from kit.model.features import codec_block
@@ -298,12 +288,10 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
     tag = verdict.teacher.tag  # every id says the teacher when it is not vmaf_v0.6.1
     single, ensemble = with_tag(SINGLE_ID, tag), with_tag(ENSEMBLE_ID, tag)
     written: list[Path] = []
-    models: list[tuple[str, Exported, Path, float]] = []
-    for member in members:  # every ONNX first: the calibration sidecar names the members' sha256
-        for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else []):
-            onnx_path, diff = write_member_onnx(tree, name, member, verdict, folder, crf_range,
-                                                (feats, codec, encoders, cqs))
-            models.append((name, member, onnx_path, diff))
+    corpus = (feats, codec, encoders, cqs)  # every ONNX first: the calibration sidecar names the members' sha256
+    models = [(name, member, *write_member_onnx(tree, name, member, verdict, folder, crf_range, corpus))
+              for member in members
+              for name in [member_id(member.seed, tag)] + ([single] if member.seed == best.seed else [])]
     shas = {path: tree.sha256(path) for _, _, path, _ in models}
     entries = [ProfileMember(name, path.name, member.seed, shas[path])
                for name, member, path, _ in models if name != single]
@@ -325,7 +313,7 @@ def write_profile(tree: Tree, members: list[Exported], verdict: Verdict, train: 
                  + "; layout vmaftune-v2-20")[:MAX_NOTES]
         notes = (notes + untrained_note(verdict.consumer))[:MAX_NOTES]  # the slots no row trained (issue 53)
         rows.append(RegistryRow(name, "fr", onnx_path.name, shas[onnx_path], ship.license, ship.license_url,
-                                sigstore_bundle(onnx_path.name), OPSET, False, notes))
+                                onnx_path.name + SIGSTORE_SUFFIX, OPSET, False, notes))
         written += [onnx_path, sidecar]
     refuse_breaches(rows_problems(rows))
     manifest = folder / f"{ensemble}.json"

@@ -1,8 +1,6 @@
-"""The report's figures (per-source panels, aggregate charts readable at 1,000 sources), drawn with matplotlib (Agg,
-no pyplot state) as self-contained HTML: inline SVG, or a base64 PNG for dense scatter plots; nothing here reads
-files. matplotlib's fonts cover Latin only, so no name from outside is drawn: a chart marks a source by its rank or
-colour, and the page names it (`legend_html`, `rank_key`).
-"""
+"""The report's figures, drawn with matplotlib (Agg) as self-contained HTML: inline SVG, or a base64 PNG for dense
+scatter plots. Its fonts cover Latin only, so no name from outside is drawn: a chart marks a source by its rank or
+colour, and the page names it (`legend_html`, `rank_key`)."""
 
 from __future__ import annotations
 
@@ -105,9 +103,8 @@ def fold_plcc_figure(per_fold: pd.DataFrame, threshold: float | None, order: Seq
 
 def quality_styles(keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[Colour, str]]:
     """A colour and a marker per quality setting: a marker and a colour map per encoder, low cq dark."""
-    encoders = sorted({e for e, _ in keys})
     out: dict[tuple[str, int], tuple[Colour, str]] = {}
-    for i, encoder in enumerate(encoders):
+    for i, encoder in enumerate(sorted({e for e, _ in keys})):
         cmap = matplotlib.colormaps[QUALITY_MAPS[i % len(QUALITY_MAPS)]]
         grid = sorted(cq for e, cq in keys if e == encoder)
         for j, cq in enumerate(grid):
@@ -206,7 +203,6 @@ def rate_quality_figures(rq: pd.DataFrame, colours: dict[str, Colour]) -> list[t
         ax.set(title=encoder, xlabel="bitrate (kbps, log scale)", ylabel="mean VMAF")
         figures.append((encoder, fig))
     return figures
-
 
 
 def pooled_density_figure(per_row: pd.DataFrame) -> Figure:

@@ -1,6 +1,5 @@
-"""The report's tables as data, each read from one file the kit writes so every figure can be recomputed: per
-row, per source (ranked as kit.verdict.decide ranks them), per source and level, and the worst of each kind for the
-first screen (WorstItem)."""
+"""The report's tables as data, each read from one file the kit writes so every figure can be recomputed, and the
+worst of each kind for the first screen (WorstItem)."""
 
 from __future__ import annotations
 
@@ -66,8 +65,7 @@ def folds_frame(per_fold: Sequence[FoldResult]) -> pd.DataFrame:
 
 def ranked_sources(folds: pd.DataFrame, clips: Sequence[SourceInfo] | None, coverage: pd.DataFrame | None
                    ) -> pd.DataFrame:
-    """The ROWS_SHOWN worst sources as the verdict ranks them, with their figures, geometry and coverage; empty
-    without folds."""
+    """The ROWS_SHOWN worst sources as the verdict ranks them, with figures, geometry, coverage; empty without folds."""
     if folds.empty:
         return pd.DataFrame(columns=["src", "src_sha256", "rmse"])
     worst = decide.worst_folds(folds, n=ROWS_SHOWN)

@@ -1,6 +1,5 @@
 """Every criterion of a verdict's gate, derived once for the report's gate table and the summary's gate rows, and
-the report's first screen: where the ensemble is worst, each kind against its typical one and its gate, and the gate
-table, failing rows first. No pandas: the summary imports it."""
+the report's first screen (where it is worst, and the gate table). No pandas: the summary imports it."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, ratio, sorted_by, table
+from kit.report.markup import LEGEND, Graded, esc, fmt, grade, note, num, ratio, sorted_by, table
 from kit.verdict.gates import Shown, shown
 from kit.verdict.kinds import GROUPS, POOLED, SOURCE
 
@@ -18,11 +17,6 @@ if TYPE_CHECKING:
     from kit.verdict.document import Verdict
 
 OUTCOME: dict[bool | None, str] = {True: "pass", False: "FAIL", None: "off"}
-
-
-def num(v: float | None, digits: str = ".4f") -> str:
-    """A figure; n/a for None and NaN (null in the verdict file)."""
-    return format(v, digits) if v is not None and math.isfinite(v) else "n/a"
 
 
 def gated(said: str, row: Any, sign: str = "", off: str = "no gate") -> str:
@@ -58,8 +52,7 @@ class GateLine:
 
 
 def gate_lines(verdict: Verdict) -> list[GateLine]:
-    """The PLCC gate's three criteria, the evidence floor, the lift and challenger gates, the gates of
-    kit.verdict.gates the verdict has (limit_line), then the completeness."""
+    """The PLCC gate's three criteria, the evidence floor, lift, challenger, kit.verdict.gates's, the completeness."""
     gate, lift_gate, challenger, ok = verdict.gate, verdict.lift_gate, verdict.challenger_gate, OUTCOME
     lowest = min((v for v in gate.per_seed_plccs.values() if math.isfinite(v)), default=None)
     seeds = ", ".join(f"seed {k} {num(v)}" for k, v in gate.per_seed_plccs.items())
@@ -127,9 +120,7 @@ def how_far(item: WorstItem) -> Graded:
 
 def figure_text(item: WorstItem) -> str:
     word = {"plcc": "PLCC", "rmse": "RMSE", "bias": "bias", "miss": "max abs error", "share": "share"}[item.measure]
-    value = f"{item.value:+.2f}" if item.measure == "bias" else f"{item.value:.4f}" if item.measure == "plcc" \
-        else f"{item.value:.2f}"
-    return f"{word} {value} ({item.kind})"
+    return f"{word} {format(item.value, {'bias': '+.2f', 'plcc': '.4f'}.get(item.measure, '.2f'))} ({item.kind})"
 
 
 def typical_text(item: WorstItem) -> str:
@@ -147,12 +138,11 @@ def worst_section(items: Sequence[WorstItem]) -> list[str]:
     rows = [[item.what, item.name, figure_text(item), typical_text(item), how_far(item),
              Graded(item.gate, "g2" if item.passed is False else "pass" if item.passed else "") if item.gate else ""]
             for item in items]
-    files = sorted({item.source for item in items})
     return ["<h2 id='worst'>Where it is worst</h2>",
             sorted_by("the kinds in a fixed order; in each, its worst by the figure named"),
             table(WORST_HEADERS, rows, cls="worst"),
             note(f"The source: the verdict's worst ({SOURCE}); the others: the largest RMSE ({POOLED}) of their kind. "
-                 f"From {', '.join(files)}. {LEGEND}")]
+                 f"From {', '.join(sorted({item.source for item in items}))}. {LEGEND}")]
 
 
 def margin_text(row: GateLine) -> str:
@@ -165,11 +155,10 @@ def margin_text(row: GateLine) -> str:
 
 def gate_table(verdict: Verdict) -> str:
     """Every criterion, failing first, then the passing ones by the share of their limit left, then those off."""
-    rows = sorted(gate_lines(verdict), key=GateLine.order)
     body = "".join(
         f"<tr><td>{esc(r.name)}</td><td class='{'g2' if r.ok is False else ''}'>{esc(fmt(r.value))}</td>"
         f"<td>{esc(r.limit)}</td><td>{esc(margin_text(r))}</td><td class='{OUTCOME[r.ok]}'>{OUTCOME[r.ok]}</td></tr>"
-        for r in rows)
+        for r in sorted(gate_lines(verdict), key=GateLine.order))
     failing = verdict.gate.failing_seeds
     said = f"<p class='note'>Failing seeds: {esc(fmt(failing))}</p>" if failing else ""
     return (sorted_by("failing first, then passing by the share of the limit left (least first), then off")

@@ -1,6 +1,5 @@
 """report.html: a self-contained page (no network) summarising a run, small at 1,000 sources: aggregate charts,
-panels for the worst sources only, tables capped with the file of the rest named.
-"""
+panels for the worst sources only, tables capped with the file of the rest named."""
 
 from __future__ import annotations
 
@@ -56,12 +55,10 @@ nav{font-size:.9em} nav a{margin-right:1em}
 class ReportData:
     """What the figures need beyond the verdict; any part may be missing (its section says so)."""
 
-    # one row per held-out frame: src, src_sha256, encoder, cq, vmaf (teacher), pred (seed mean)
-    predictions: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None  # one row per held-out frame (frames.held_out_predictions)
     rate_quality: pd.DataFrame | None = None  # one row per (src, encoder, cq): bitrate_kbps, vmaf (mean)
     provenance: dict[str, object] = field(default_factory=dict)
-    # per source (index src_sha256), from 04_verdict/intervals.parquet: the share inside, one column per level
-    coverage: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None  # per source, the share inside at each level (frames.coverage_by_source)
     encodes: pd.DataFrame | None = None  # 03_loso/encodes.parquet: each held-out encode as vmaf-tune predicts it
     skipped: tuple[Unusable, ...] = ()  # 02_corpus/skipped.json: the clips of --ref-dir the corpus step left out
 
@@ -159,13 +156,6 @@ def per_seed_table(verdict: Verdict) -> str:
               cls="compact"))
 
 
-def ranked(verdict: Verdict, data: ReportData, folds: pd.DataFrame) -> pd.DataFrame:
-    """Every source worst first, with its figures (kit.report.frames.ranked_sources)."""
-    from kit.report import frames
-
-    return frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
-
-
 def rate_quality_section(data: ReportData, worst_first: pd.DataFrame) -> list[str]:
     """Bitrate against VMAF per encoder, two charts a row, the sources' colours named once under them."""
     from kit.report import figures, frames
@@ -215,14 +205,11 @@ def teacher_section(verdict: Verdict) -> list[str]:
                  "per source, encoder and cq.")]
 
 
-CORPUS_LABELS = {"sha256": "rows sha256 (a hash of the rows' content, not of the file's bytes)"}
-
-
 def corpus_section(verdict: Verdict, demo: str) -> list[str]:
     """What the corpus holds: contents, files and groups, its fields, and each source's geometry, folded."""
     corpus = verdict.corpus
-    fields = {CORPUS_LABELS.get(k, k): v for k, v in corpus.to_json().items()
-              if k not in ("groups", "clips", "teachers", "left_out", "warnings")}
+    fields = {"rows sha256 (a hash of the rows' content, not of the file's bytes)" if k == "sha256" else k: v
+              for k, v in corpus.to_json().items() if k not in ("groups", "clips", "teachers", "left_out", "warnings")}
     parts = [kv_table(fields)]
     if corpus.teachers:
         teachers = sorted(corpus.teachers, key=lambda t: (t.hi - t.lo, t.encoder))
@@ -300,8 +287,7 @@ NAV = (("worst", "worst"), ("gate", "gate"), ("consumer", "vmaf-tune"), ("source
 
 
 def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
-    """What limits what the figures mean, said on the first screen: sources far below the 1080p the teacher models
-    first."""
+    """What limits what the figures mean, for the first screen: sources far below the teacher's 1080p first."""
     from kit.verdict.plausibility import suspects_text
 
     clips, said = verdict.corpus.clips or (), []
@@ -327,8 +313,8 @@ def caveats(verdict: Verdict, skipped: tuple[Unusable, ...] = ()) -> list[str]:
 
 
 def matplotlib_home() -> None:
-    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless the user chose one or it is loaded:
-    a home folder that is not writable would have it complain on stderr."""
+    """matplotlib's configuration in the kit's cache (MPLCONFIGDIR) unless chosen or loaded: an unwritable home
+    would have it complain on stderr."""
     if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
         return
     from kit.errors import KitError
@@ -346,7 +332,7 @@ def render_report(verdict: Verdict, data: ReportData | None = None) -> str:
     data = data or ReportData()
     breakdown, holdout = verdict.breakdown or (), verdict.holdout or ()
     folds = frames.folds_frame(verdict.per_fold)
-    worst_first = ranked(verdict, data, folds)
+    worst_first = frames.ranked_sources(folds, verdict.corpus.clips, data.coverage)
     v = verdict.verdict
     demo = " (DEMO corpus of synthetic clips)" if verdict.corpus.demo_corpus else ""
     worst = [w for w in [frames.worst_source(folds, verdict)] if w is not None]

@@ -58,6 +58,11 @@ class Graded:
     css: str = ""
 
 
+def num(v: float | None, digits: str = ".4f") -> str:
+    """A figure; n/a for None and NaN (null in the verdict file)."""
+    return format(v, digits) if v is not None and math.isfinite(v) else "n/a"
+
+
 def esc(text: str) -> str:
     """Text for the page: made visible (kit/infra/visible.py), then HTML-escaped."""
     return html.escape(visible(text))
@@ -130,10 +135,6 @@ def bounded_cell(value: float | None, unbounded: bool) -> object:
     return UNBOUNDED_CELL if unbounded and (value is None or not math.isfinite(value)) else value
 
 
-def _points(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else "n/a"
-
-
 @dataclass(frozen=True)
 class Column:
     field: str
@@ -145,22 +146,21 @@ class Column:
 COLUMNS = {c.field: c for c in (
     Column("label", "grouping"), Column("group", "group"), Column("rank", "rank"), Column("seed", "seed"),
     Column("fold", "fold"), Column("src", "source"), Column("reason", "why"), Column("resolution", "resolution"),
-    Column("fps", "frame rate", shown=lambda v: f"{v:g}" if math.isfinite(v) else "n/a"), Column("frames", "frames"),
+    Column("fps", "frame rate", shown=lambda v: num(v, "g")), Column("frames", "frames"),
     Column("n_frames", "frames"), Column("n_sources", "sources"), Column("n_encodes", "encodes"),
     Column("stat", "pooling"), Column("encoder", "encoder"), Column("n_clips", "clips"),
     Column("plcc", "PLCC ({kind})", "plcc"), Column("srocc", "SROCC"), Column("krocc", "KROCC"),
     Column("rmse", "RMSE ({kind})", "rmse"), Column("mean_abs_error", "mean abs error"),
     Column("bias", "bias (prediction - teacher)", "bias"), Column("max_abs_error", "max abs error", "miss"),
     Column("share_out_of_range", "share outside [0, 100]", "share"), Column("share_within", "share within"),
-    Column("median_miss", "median miss", shown=_points), Column("max_miss", "largest miss", shown=_points),
+    Column("median_miss", "median miss", shown=lambda v: num(v, ".2f")),
+    Column("max_miss", "largest miss", shown=lambda v: num(v, ".2f")),
     Column("worst_encode", "worst encode"), Column("worst_clip", "worst clip"),
-    Column("ceiling_share", "ceiling: the teacher's function within",
-           shown=lambda v: "n/a" if v is None or not math.isfinite(v) else f"{v:.1%}"),
+    Column("ceiling_share", "ceiling: the teacher's function within", shown=lambda v: num(v, ".1%")),
     Column("coverage", "coverage{at}", shown=lambda v: bounded_cell(v, v is None)),
     Column("mean_width", "mean width", shown=lambda v: bounded_cell(v, v is None)),
 )}
 FIGURES = ("plcc", "rmse", "bias", "max_abs_error", "share_out_of_range")  # a source's or a group's, graded
-# the tables, each by its columns
 SOURCE_TABLE = ("rank", "src", "reason", "resolution", "fps", "frames", *FIGURES)  # (+ coverage)
 GROUP_TABLE = ("group", "n_frames", "n_sources", *FIGURES)  # the breakdown's and --holdout's (+ coverage, mean_width)
 FOLD_TABLE = ("seed", "fold", "src", "n_frames", "plcc", "srocc", "krocc", "rmse", "bias", "max_abs_error",

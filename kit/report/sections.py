@@ -1,6 +1,5 @@
-"""The report's sections on error and its spread: by source, quality setting, encoder, box and fold, the aggregate
-charts, the intervals, and the held-out encodes as vmaf-tune predicts them. Each says which file its figures come
-from."""
+"""The report's sections on error and its spread (by source, grouping and fold), the aggregate charts, the intervals
+and the held-out encodes as vmaf-tune predicts them; each says which file its figures come from."""
 
 from __future__ import annotations
 
@@ -22,13 +21,11 @@ from kit.verdict.kinds import CONSUMER, POOLED, POOLED_CLIP, SOURCE
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kit.verdict.document import ConsumerGroup, GroupErrors, HoldoutBlock, Intervals, Verdict
+    from kit.verdict.document import ConsumerGroup, ExportedInterval, GroupErrors, HoldoutBlock, Intervals, Verdict
 
 FOLDS_FILE = "03_loso/folds.parquet"
 PREDICTIONS_FILE = "03_loso/predictions.parquet"
 INTERVALS_FILE = "04_verdict/intervals.parquet"
-
-
 SOURCE_ROWS = 10  # the sources table's rows shown open; the rest of the ranking folded under it
 
 
@@ -86,11 +83,10 @@ def panels_section(per_row: pd.DataFrame | None, ranked: pd.DataFrame) -> list[s
 def source_table_section(ranked: pd.DataFrame, folds: pd.DataFrame, intervals: Intervals | None) -> list[str]:
     """The worst sources' figures, worst first: the first SOURCE_ROWS open, the rest of the ranking folded."""
     coverage = "coverage" in ranked
-    nominal = intervals.nominal if intervals is not None else None
-    at = intervals.at(nominal) if intervals is not None and nominal is not None else None
+    at = intervals.at(intervals.nominal) if intervals is not None else None
     open_ended = at is not None and at.coverage is None  # no coverage at the nominal level: none per source either
     names = [*markup.SOURCE_TABLE, *(["coverage"] if coverage else [])]
-    headers = markup.headers(names, SOURCE, f" at {nominal:g}" if nominal else "")
+    headers = markup.headers(names, SOURCE, f" at {intervals.nominal:g}" if intervals is not None else "")
     sources = per_source(folds)  # every source's, not only the rows shown: what the cells are coloured against
     shade = typical(sources.itertuples())
     rows = [cells(names, r, shade, rank=i + 1, **({"coverage": bounded_cell(r.coverage, open_ended)} if coverage
@@ -156,7 +152,6 @@ def holdout_sections(holdout: tuple[HoldoutBlock, ...]) -> list[str]:
     """Each --holdout block: its groups worst first, what they also stand for, the rows it could not score."""
     parts = []
     for block in holdout:
-        # its groups' figures (pooled over frames), worst first; coverage and width where the rows have intervals
         coverage = has_coverage(block.groups)
         parts += [f"<h2 id='holdout-{esc(block.kind)}'>Held out by {esc(block.kind)} (--holdout)</h2>",
                   sorted_by(f"by RMSE ({POOLED}), worst first"),
@@ -190,10 +185,8 @@ LEVEL_HEADERS = ["nominal", "rank", "q (x std)", "q (VMAF points)", "unbounded w
                  "lowest coverage of a source", "why no figure"]
 
 
-def exported_section(iv: Intervals) -> list[str]:
+def exported_section(e: ExportedInterval) -> list[str]:
     """What the manifests' confidence block exports, and what it covers on the held-out rows."""
-    e = iv.exported
-    assert e is not None
     parts = ["<h3 id='exported'>The exported interval (the manifests' confidence block)</h3>",
              note(f"{e.recipe}. Recomputable from {INTERVALS_FILE} (pred, std, vmaf, content).")]
     if not e.calibrated:
@@ -245,7 +238,7 @@ def intervals_section(verdict: Verdict, by_source: pd.DataFrame | None) -> list[
             said = f"{s.gate.setting(s.row)}: {'pass' if s.row.passed else 'FAIL'}: " + (s.row.statement or "")
             folded.append(f"<p class='{'note' if s.row.passed else 'warn'}'>{esc(said)}</p>")
     if iv.exported is not None:
-        folded += exported_section(iv)
+        folded += exported_section(iv.exported)
     chart = figures.figure_html(figures.coverage_figure(iv, by_source),
                                 "Pooled coverage from the verdict; per source, the share of each source's rows with lo "
                                 f"<= teacher <= hi at each level, from {INTERVALS_FILE}; unbounded levels have no "
@@ -263,8 +256,8 @@ def share_cell(g: ConsumerGroup, verdict: Verdict) -> Graded:
     """The share within the tolerance, red where it is below the gate that judges its group (none judges a rung)."""
     gate = CONSUMER_CONTENT_SHARE if g.by == "content" else None if g.by == "rung" else CONSUMER_SHARE
     floor = verdict.provenance.thresholds.get(gate.threshold) if gate else None
-    shown = f"{g.share_within:.1%}" if math.isfinite(g.share_within) else "n/a"
-    return Graded(shown, "g2" if isinstance(floor, int | float) and not g.share_within >= floor else "")
+    below = isinstance(floor, int | float) and not g.share_within >= floor
+    return Graded(markup.num(g.share_within, ".1%"), "g2" if below else "")
 
 
 def table_rows(groups: list[ConsumerGroup], verdict: Verdict) -> list[list[object]]:
@@ -281,7 +274,6 @@ def consumer_section(verdict: Verdict, encodes: pd.DataFrame | None) -> list[str
     parts = ["<h2 id='consumer'>As vmaf-tune uses it</h2>"]
     if encodes is None:
         return [*parts, note(f"{ENCODES_FILE} was not found: no figure.")]
-    # from the file alone, as the verdict
     fit = consumer_fit(encodes, c.tolerance, (c.crf_range[0], c.crf_range[1]), c.codec_note is not None)
     whole, groups = fit.whole, [fit.whole, *fit.groups]
     said = (f"{whole.share_within:.1%} of {whole.n_encodes} held-out encodes within {c.tolerance:g} VMAF of the "

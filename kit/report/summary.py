@@ -22,7 +22,8 @@ from kit.model.pooling import POOL_WORDS
 from kit.platforms.prereqs import read_prereqs
 from kit.platforms.resolve import detect_command
 from kit.report import gatelines
-from kit.report.gatelines import gate_lines, num
+from kit.report.gatelines import gate_lines
+from kit.report.markup import num
 from kit.rundir import RunDir
 from kit.verdict.document import NOTHING_TO_SEND, ExportedInterval, IntervalLevel, Verdict
 from kit.verdict.gates import CLIP_ERROR_GATES, CONSUMER_GATES, COVERAGE_GATE, HOLDOUT_PLCC, RANGE_GATE, shown
@@ -250,10 +251,9 @@ THE_REST = ("the rest", "baselines, what the ensemble adds, intervals, per-clip 
 def closing_rows(out_dir: Path, verdict: Verdict) -> list[tuple[str, str]]:
     """The closing summary: a failing gate in full, the rest in a row, the worst, the warnings, the corpus."""
     full = summary_rows(out_dir, verdict)
-    # every gate beyond the three of the PLCC that is on: the gate rows, the interval and clip gates, --holdout's
     plcc = gate_rows(verdict)
     consumer = consumer_rows(verdict)
-    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]
+    others = [*plcc[3:], *consumer[1:], *interval_rows(verdict), *group_error_rows(verdict)]  # all but the PLCC's gates
     failing = [pair(row) for row in others if row.ok is False]
     passing = [row.label for row in others if row.ok]
     rows = [("verdict", verdict.verdict), ("validation", verdict.scheme_text), *map(pair, plcc[:3]), *failing]
@@ -276,15 +276,12 @@ DEMO_TARBALL = ("of the DEMO corpus (synthetic clips, no --ref-dir): it shows th
 REAL_CLIPS = "the results to send are made from your own reference clips: run (with the other flags you used)"
 RECEIVER = "the lead checks it, in the folder they saved it in, with"
 RECEIVER_UNTARRED = "or, from the folder of an untarred kit (the tarball's path in place of its name)"
-
-
 LEAD_TARBALL = f"{NOTHING_TO_SEND['lead']}; keep it with the union"  # as the recommendation says it
 
 
 def path_lines(tree: Tree, out_dir: Path, demo: bool = False, lead: bool = False) -> list[tuple[str, str]]:
-    """(what it is, a path, a command or a flag), each printed whole on a line of its own: the encoders left out,
-    the report, the tarball and its verify commands (here, and as the lead runs them; a demo's: the run on real
-    clips instead)."""
+    """(what, a path, command or flag) to print whole: the encoders left out, the report, the tarball and its verify
+    commands (here and at the lead's; a demo's: the run on real clips instead)."""
     run = RunDir(out_dir)
     lines = left_out_lines(tree, out_dir)
     if tree.is_file(run.report):
@@ -375,27 +372,24 @@ def print_paths(console: Console, lines: list[tuple[str, str]]) -> None:
             console.print(f"  {visible(text)}", markup=False, highlight=False, soft_wrap=True)
 
 
-def shard_rows(manifest: dict[str, object]) -> list[tuple[str, str]]:
-    """A corpus-only box's WARNING rows and independent check, from its shard manifest (none if damaged)."""
+def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
+    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason)."""
     from kit.corpus.manifests import ShardManifest
     from kit.corpus.summary import independent_check
     from kit.infra.records import RecordError
 
-    try:
-        shard = ShardManifest.from_json(manifest, "shard.manifest.json")
-    except RecordError:
-        return []
-    return [*(("WARNING", w) for w in shard.warnings), (CHECK_LABEL, independent_check(shard).text)]
-
-
-def print_corpus_only(out_dir: Path, console: Console, why: str) -> None:
-    """The closing block of a box that cannot train (kit.platforms.prereqs.corpus_only_reason)."""
     with read_out_dir(out_dir) as tree:
         run = RunDir(out_dir)
         manifest = tree.read_json_object(run.shard_manifest)[0] or {}
         demo, n = manifest.get("demo_corpus") is True, manifest.get("rows")
         made = f"{n} rows, " if isinstance(n, int) else ""
-        rows = [("this box", f"corpus only: {why}"), *shard_rows(manifest), ("corpus", f"{made}{run.shard}"),
+        try:
+            shard = ShardManifest.from_json(manifest, "shard.manifest.json")
+        except RecordError:  # a damaged manifest: none of its rows
+            said = []
+        else:
+            said = [*(("WARNING", w) for w in shard.warnings), (CHECK_LABEL, independent_check(shard).text)]
+        rows = [("this box", f"corpus only: {why}"), *said, ("corpus", f"{made}{run.shard}"),
                 *skipped_rows(tree, out_dir),
                 ("training", "happens at the lead: LOSO, the verdict and the models run on the union of the boxes' "
                              "corpora; this box's corpus is in the results tarball below, to send as it is")]

@@ -1,8 +1,5 @@
-"""Rendering events: rich progress on a terminal, plain lines otherwise, NDJSON on stdout with --json (humans then
-read stderr; docs/events.md). On a terminal one rich Progress shares the Console with the log lines: the steps bar with
-the run's ETA (kit.report.eta), the corpus bar with the corpus's, a bar per running job and one for training, fitted
-to the terminal's width. Plain lines are bounded per step, with a heartbeat line at least every HEARTBEAT_S seconds.
-"""
+"""Rendering events (docs/events.md): on a terminal rich bars sharing the Console with the log lines, else plain lines
+bounded per step with a heartbeat; NDJSON on stdout with --json (humans then read stderr)."""
 
 from __future__ import annotations
 
@@ -33,9 +30,8 @@ HEARTBEAT_S = 25.0  # plain lines: a line saying what is being done once the las
 
 
 class KitConsole(Console):
-    """rich's Console with no emoji codes (`-map 0:v:0` is printed as it is spelled), and a reader gone away
-    (`ensemble-kit run | head -1`) a BrokenPipeError, which the guard turns into a quiet 141 (rich's SystemExit(1)
-    would read as HOLD)."""
+    """rich's Console with no emoji codes (`-map 0:v:0` printed as spelled), and a reader gone away (`| head -1`) a
+    BrokenPipeError, which the guard turns into a quiet 141 (rich's SystemExit(1) would read as HOLD)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("emoji", False)
@@ -120,8 +116,7 @@ class LiveBars:
                                        redirect_stdout=False, redirect_stderr=False)
         self.progress.start()
         self.corpus: TaskID | None = None
-        self.jobs: dict[str, TaskID] = {}
-        self.job_frames: dict[str, dict[str, int]] = {}  # job -> frames done per phase, and its "frames"
+        self.jobs: dict[str, tuple[TaskID, dict[str, int]]] = {}  # job -> its bar, frames done per phase and "frames"
         self.steps_total, self.steps_done = len(steps), 0
         self.corpus_total, self.corpus_done = 0, 0.0
         self.training: tuple[tuple[str, int, int], TaskID] | None = None
@@ -148,8 +143,9 @@ class LiveBars:
                              info="")
 
     def end_step(self) -> None:
-        for job in list(self.jobs):
-            self._drop(self.jobs.pop(job))
+        for task, _ in self.jobs.values():
+            self._drop(task)
+        self.jobs.clear()
         self._drop(self.corpus)
         self.corpus = None
         self._drop(self.training[1] if self.training else None)
@@ -169,14 +165,13 @@ class LiveBars:
 
     def job_started(self, e: ev.JobStarted) -> None:
         label = f"  {visible(e.src)[:18]} {e.encoder} cq{e.cq}" + (f" {e.rung}" if e.rung else "")
-        self.jobs[e.job_id] = self._add(label, 2 * e.frames, f"encode 0/{e.frames}", "")
-        self.job_frames[e.job_id] = {"encode": 0, "score": 0, "frames": max(1, e.frames)}
+        self.jobs[e.job_id] = (self._add(label, 2 * e.frames, f"encode 0/{e.frames}", ""),
+                               {"encode": 0, "score": 0, "frames": max(1, e.frames)})
 
     def job_progress(self, e: ev.JobProgress) -> None:
-        task = self.jobs.get(e.job_id)
-        frames = self.job_frames.get(e.job_id)
-        if task is None or frames is None:
+        if e.job_id not in self.jobs:
             return
+        task, frames = self.jobs[e.job_id]
         frames[e.phase] = e.frames_done
         done = frames["encode"] + frames["score"]
         self.progress.update(task, completed=done, count=f"{e.phase} {e.frames_done}/{e.frames}",
@@ -185,8 +180,7 @@ class LiveBars:
 
     def job_ended(self, job_id: str, counted: bool, info: str) -> None:
         """A job left the pool: `counted` unless it was reused (already counted when planned)."""
-        self._drop(self.jobs.pop(job_id, None))
-        self.job_frames.pop(job_id, None)
+        self._drop(self.jobs.pop(job_id, (None, {}))[0])
         if counted:
             self.corpus_done += 1
             self._update_corpus(info)
@@ -194,7 +188,7 @@ class LiveBars:
     def _update_corpus(self, info: str | None = None) -> None:
         if self.corpus is None:
             return
-        running = sum((f["encode"] + f["score"]) / (2 * f["frames"]) for f in self.job_frames.values())
+        running = sum((f["encode"] + f["score"]) / (2 * f["frames"]) for _, f in self.jobs.values())
         said: dict[str, Any] = {} if info is None else {"info": info}  # no info: the bar keeps the last one
         self.progress.update(self.corpus, completed=self.corpus_done + running,
                              count=f"{self.corpus_done:.0f}/{self.corpus_total}", **said)
@@ -427,9 +421,8 @@ class Renderer:
                      f"the run: {left_words(self.clock.left(self.now()))}")
 
     def on_verdict(self, e: ev.VerdictReached) -> None:
-        style = "bold green" if e.verdict == "PROMOTE" else "bold yellow"
         self.say(f"{tag('verdict')} {e.verdict}: mean PLCC {e.mean_plcc:.4f} ({GROUPS}), seed spread "
-                 f"{e.plcc_spread:.4f}", style)
+                 f"{e.plcc_spread:.4f}", "bold green" if e.verdict == "PROMOTE" else "bold yellow")
 
     def on_bundle_written(self, e: ev.BundleWritten) -> None:
         # counted as `verify` counts them: the files manifest.json lists, then the manifest itself
