@@ -104,8 +104,8 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key); an entry
-    is written under the file's lock, merged into what other runs wrote."""
+    """The cache's entries by the file's version (file_key), each written under the file's lock, merged into what
+    other runs wrote."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None
@@ -126,8 +126,7 @@ class Sha256Cache:
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
-        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep), once
-        per file version (for a container read through a lossless copy, the decode that made the copy)."""
+        """What a master's one whole strict decode tells, once per file version (of a copied one: the copy's decode)."""
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
@@ -138,8 +137,8 @@ class Sha256Cache:
         return _master_from(load_json(self._data[key]))
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
-        """A master read through a lossless copy (kit.media.containers), made in the kit's cache once per version of
-        the file (once for the runs sharing the cache) and reused while it is there with its recorded sha256."""
+        """A master's lossless copy (kit.media.containers), made in the kit's cache once per version of the file and
+        reused while it is there with its recorded sha256."""
         version = file_key(p)
         key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()

@@ -1,9 +1,6 @@
 """What a reference clip's container is read as: directly (DIRECT_EXTS keep every packet's timestamp as written), or
-through a lossless copy (INTERMEDIATE_EXTS hold none, or have them patched by ffmpeg as it reads).
-
-The copy (FFV1 in Matroska, renumbered at the clip's rate) is made by the clip's one strict decode into the kit's
-cache and checked to hold exactly the original's frames; only what ffmpeg reads is the copy (Clip.read_path).
-"""
+through a lossless copy (INTERMEDIATE_EXTS do not), made by the clip's one strict decode into the kit's cache (FFV1
+in Matroska, renumbered at the clip's rate) and checked to hold exactly the original's frames (Clip.read_path)."""
 
 from __future__ import annotations
 
@@ -75,9 +72,8 @@ def riff_end(fh: BinaryIO, size: int) -> int:
 
 
 def check_container(path: Path, fh: BinaryIO, size: int) -> None:
-    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size), which
-    a decode reads to its end without an error: an .m4v that is a raw MPEG-4 stream, a transport stream cut short
-    inside a packet, an AVI shorter than its chunks say."""
+    """Refuse what the container's structure shows and a decode would read without an error (`fh`: the file, open):
+    an .m4v that is a raw MPEG-4 stream, a transport stream cut inside a packet, an AVI shorter than its chunks say."""
     ext = path.suffix.lower()
     fh.seek(0)
     head = fh.read(HEAD_BYTES)
@@ -109,8 +105,7 @@ def remux_command(path: Path) -> str:
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
-    """Where the lossless copy of `path` is kept: one per version of the original (`version`, kit.media.cache's
-    file_key), named for people."""
+    """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
     return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
 
@@ -138,9 +133,9 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 
 def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
-    """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (in the cache
-    `tree`), then check the copy against it; the caller holds dest's lock. InputError when the file is no video, does
-    not decode to its end, or its copy is not its frames; ToolError when the copy cannot be written."""
+    """Decode `path` strictly once into its geometry, fingerprint and lossless copy at `dest` (the caller holds its
+    lock), then check the copy; InputError for a file that does not decode whole or a copy that is not its frames,
+    ToolError when the copy cannot be written."""
     opened = open_clip_streams(path, ffmpeg)
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     with tree.atomic_path(dest) as tmp:

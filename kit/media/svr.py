@@ -1,9 +1,6 @@
-"""The teacher as a function of its features: libvmaf's JSON SVR models (vmaf_v0.6.1, the 4K model, a `--teacher`
-file of that form) evaluated on the canonical six in libvmaf's five steps (libvmaf/src/predict.c: rescale, RBF kernel,
-denormalise, transform, clip), and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The
-teacher's function"). The kit believes the function only once it has matched libvmaf's own per-frame scores on the
-rows it trains on (kit.model.teacher_fn.prove).
-"""
+"""The teacher as a function of its features: libvmaf's JSON SVR models evaluated on the canonical six as
+libvmaf/src/predict.c does, and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The teacher's
+function"; kit.model.teacher_fn.prove checks it against libvmaf's own scores)."""
 
 from __future__ import annotations
 
@@ -59,8 +56,7 @@ class SvrModel:
     clip: tuple[float, float] | None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """The score of each row of `features` (N, 6), as libvmaf computes it; CHUNK_ROWS at a time, a stop signal
-        polled between two."""
+        """The score of each row of `features` (N, 6), CHUNK_ROWS at a time, a stop signal polled between two."""
         import numpy as np
 
         rows = np.asarray(features, dtype=np.float64)
@@ -175,8 +171,7 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
 
 
 def _embedded_models(blob: bytes) -> list[str]:
-    """The libvmaf model JSON texts compiled into a binary: around each `"model_dict"` key, the JSON object that
-    holds it, from the first `{` after the last NUL before it that starts one."""
+    """The libvmaf model JSON texts compiled into a binary: the JSON object around each `"model_dict"` key."""
     texts, seen = [], set()
     for hit in re.finditer(rb'"model_dict"', blob):
         lo = max(blob.rfind(b"\x00", 0, hit.start()) + 1, hit.start() - MAX_MODEL_BYTES)

@@ -129,8 +129,7 @@ class ProbeResult(Record):
         """For a failure read from the cache: where it came from and how to test again."""
         if self.available or not self.cached:
             return ""
-        return f"cached from an earlier test encode; test it again with `{self.retest}`" if self.retest else \
-            "cached from an earlier test encode"
+        return "cached from an earlier test encode" + (f"; test it again with `{self.retest}`" if self.retest else "")
 
     @property
     def transient(self) -> bool:
@@ -217,16 +216,13 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
 def decode_back(ffmpeg: str, path: Path, what: str, log: LogFn | None) -> tuple[int, str]:
     """(frames, pixel format) an encoded file decodes to: (-1, "") when it does not, the format "" when unsaid."""
     res = run_probe(build_decode_argv(ffmpeg, path), what, log)
-    if res.returncode != 0:
-        return -1, ""
     try:
-        frames = parse_frame_count(res.stderr)
+        frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1
     except ValueError:
-        return -1, ""
-    try:
-        return frames, parse_probe(res.stderr)[3]
-    except ValueError:
-        return frames, ""
+        frames = -1
+    with contextlib.suppress(ValueError):
+        return frames, parse_probe(res.stderr)[3] if frames >= 0 else ""
+    return frames, ""
 
 
 def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path) -> Path:
@@ -380,9 +376,8 @@ class Prober:
 def probe_row(result: ProbeResult) -> list[str]:
     """A prereqs row (check, result, detail) for one probed encoder."""
     if result.available:
-        cached = ", cached" if result.cached else ""
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
-                                   f"{cached}"]
+                                   f"{', cached' if result.cached else ''}"]
     hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
     return [result.name, "no", result.failure + (f"{HINT_MARK}{hints}" if hints else "")]
 
@@ -390,8 +385,7 @@ def probe_row(result: ProbeResult) -> list[str]:
 def probe_row_10bit(result: ProbeResult) -> list[str]:
     """A prereqs row for one encoder's 10-bit probe (--encode-depth source)."""
     if result.available:
-        cached = ", cached" if result.cached else ""
-        return [f"{result.name} 10-bit", "ok", f"{result.reason}{cached}"]
+        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"]
     hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 
