@@ -134,8 +134,8 @@ def build_shared_decode_argv(
     progress: bool = False,
     scales: Sequence[str] = (),
 ) -> list[str]:
-    """One decode of the reference feeding several software encodes (spec, cq, out_path), each build_encode_argv's
-    output (so the same bitstream), and with `ref_out` the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
+    """One decode feeding several software encodes (build_encode_argv's outputs: the same bitstreams) and, with
+    `ref_out`, the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
@@ -227,8 +227,7 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
-    """Decode a lossless copy once, strictly: its frame count, and the sha256 of its frames in `pix_fmt` (the
-    original's decoded format), which equals the original's only when every frame is."""
+    """Decode a lossless copy once, strictly: its frame count, and its frames' sha256 in the original's `pix_fmt`."""
     return [ffmpeg, *QUIET, *STRICT_DECODE, "-i", str(path), "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
             "pipe:2"]

@@ -97,9 +97,8 @@ def _weights(start: float, stop: float, lines: int, cells: int) -> Floats:
 
 
 def inside(luma: Bytes, u: Bytes, v: Bytes, bars: Bars) -> Bytes:
-    """The signature's frames of the picture inside `bars`: for each of the given frames (luma (n, GRID, GRID),
-    u and v (n, GRID/2, GRID/2)), the THUMB x THUMB area average of its luma and the mean of each chroma plane,
-    rounded: (n, THUMB*THUMB + 2) uint8."""
+    """The signature's frames of the picture inside `bars`: each frame's THUMB x THUMB luma area average and the mean
+    of each chroma plane, rounded: (n, THUMB*THUMB + 2) uint8."""
     rows = _weights(bars.top, GRID - bars.bottom, GRID, THUMB)
     cols = _weights(bars.left, GRID - bars.right, GRID, THUMB)
     half = GRID // 2

@@ -1,6 +1,5 @@
-"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, a master's geometry and fingerprint, a .y4m/.yuv
-clip's fingerprint, a master's lossless copy, each once per file version (file_key; docs/design/identity.md).
-"""
+"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, fingerprint, a master's geometry and lossless
+copy, each once per file version (file_key; docs/design/identity.md)."""
 
 from __future__ import annotations
 

@@ -50,8 +50,7 @@ def needs_intermediate(path: Path) -> bool:
 
 
 def transport_packet_size(head: bytes) -> int | None:
-    """The packet size of a transport stream whose first bytes are `head` (its first three packets start with the sync
-    byte); None when none fits."""
+    """The packet size of a transport stream whose first three packets in `head` start with the sync byte, or None."""
     for size, at in TRANSPORT_PACKETS.items():
         if all(len(head) > at + k * size and head[at + k * size] == TS_SYNC for k in range(3)):
             return size
@@ -98,8 +97,7 @@ RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner k
 
 
 def remux_command(path: Path) -> str:
-    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for (-framerate,
-    before -i: the raw demuxer's)."""
+    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for."""
     return kit_command("ffmpeg", "-framerate", RATE, "-i", path.absolute(), "-map", "0:v:0", "-c", "copy",
                        path.absolute().with_suffix(".mp4"))
 

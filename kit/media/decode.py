@@ -1,6 +1,4 @@
-"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (the decoded planes'
-hash and a thumbnail of each frame, kit.media.argv.build_fingerprint_argv). kit.media.cache keeps it per file version.
-"""
+"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (Fingerprint)."""
 
 from __future__ import annotations
 
@@ -59,8 +57,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
 
 
 def parse_fps(text: str) -> str:
-    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1" (kit.infra.outside.read_rate);
-    ValueError otherwise: the one reader of a rate."""
+    """The one reader of a rate: "num/den" from "25", "29.97", "30000/1001" or "25:1"; ValueError otherwise."""
     try:
         frac = read_rate(text)
     except NotANumber as exc:
@@ -114,8 +111,7 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
 
 
 class MasterDecode(NamedTuple):
-    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus does not
-    keep (kit.media.streams.dropped)."""
+    """What the one strict decode of a master tells (dropped: kit.media.streams.dropped)."""
 
     geometry: Geometry
     identity: Fingerprint
@@ -193,12 +189,9 @@ def unreadable_hint(path: Path, stderr: str) -> str:
 
 
 def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless FFV1 .mkv beside it (picture only), with the kit's own ffmpeg;
-    an .mkv's copy is named `<name>-ffv1.mkv`, never the file itself."""
+    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
     source = path.absolute()
-    dest = source.with_suffix(".mkv")
-    if dest == source:
-        dest = source.with_name(f"{source.stem}-ffv1.mkv")
+    dest = source.with_suffix(".mkv") if source.suffix != ".mkv" else source.with_name(f"{source.stem}-ffv1.mkv")
     return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
 
 

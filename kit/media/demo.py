@@ -55,8 +55,7 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render one clip to dest (y4m) unless it is already there whole (never replaced), under the clip's lock; `note`
-    hears a wait for another run's render."""
+    """Render one clip to dest (y4m) under its lock unless it is there whole; `note` hears a wait for another run."""
     if clip_is_whole(cache, dest, width, height, seconds):
         return dest
 
@@ -112,8 +111,7 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
                 kit_root: Path = KIT_ROOT) -> Path:
-    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder (the
-    runs of one copy share it, another copy's never waits for them)."""
+    """This copy of the kit's own demo folder in the cache (another copy's runs never wait for its renders)."""
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
 
 

@@ -61,8 +61,7 @@ class Skipped:
 
 
 def not_a_clip_file(path: Path) -> str | None:
-    """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one. A link to
-    nothing, a loop of links, or an entry that cannot be looked at is refused."""
+    """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one."""
     link = ""
     try:
         own = os.lstat(path)

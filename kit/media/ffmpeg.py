@@ -111,8 +111,7 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 
 def ffmpeg_door(given: str | None) -> str:
-    """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where the variable names that very file (the
-    flag reads the variable), else `--ffmpeg`."""
+    """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
     env = os.environ.get("KIT_FFMPEG")
     if not env or not given:
         return "--ffmpeg"
@@ -130,8 +129,7 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
         return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}")
     if (info := path_ffmpeg()) is not None:
         return info
-    wheel = imageio_binary()
-    if wheel is not None:
+    if (wheel := imageio_binary()) is not None:
         return check_ffmpeg(wheel, "imageio-ffmpeg")
     raise PrereqError(
         "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",

@@ -1,9 +1,8 @@
-"""One content, one source: how alike two clips' Fingerprints (kit.media.fingerprint) are: identical, match,
-undecided (flat pictures too, however close) or different (docs/design/identity.md).
-"""
+"""How alike two clips' Fingerprints are: identical, match, undecided or different (docs/design/identity.md)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,9 +74,8 @@ def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likenes
     for i, p in enumerate(prints):
         by_hash.setdefault(p.pixels_sha256, []).append(i)
     for members in by_hash.values():
-        for x, i in enumerate(members):
-            for j in members[x + 1:]:
-                found[(i, j)] = compare(prints[i], prints[j])
+        for i, j in itertools.combinations(members, 2):
+            found[(i, j)] = compare(prints[i], prints[j])
     if len(prints) > 1:
         sigs = np.stack([decode_signature(p.signature) for p in prints])
         dist = all_distances(sigs, DIFFERENT_ABOVE)

@@ -1,8 +1,5 @@
-"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them. Pure.
-
-A scaled rung encodes a copy downscaled with the down scaler and is scored upscaled back with the up scaler against the
-full-size reference, as VMAF's own training set was made (Netflix/vmaf#526) and as a player shows a lower rung.
-"""
+"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at (downscaled, scored upscaled back
+against the full-size reference, as VMAF's training set was made: Netflix/vmaf#526), and their scalers. Pure."""
 
 from __future__ import annotations
 
@@ -65,8 +62,7 @@ def scaled(enc_width: int, enc_height: int, width: int, height: int) -> bool:
 
 
 def rung_label(enc_height: int, height: int) -> str:
-    """A row's rung as the breakdown groups rows of clips of any size: `native`, or the share of the source's height
-    (`0.50x`)."""
+    """A row's rung as the breakdown groups them: `native`, or the share of the source's height (`0.50x`)."""
     if enc_height <= 0 or height <= 0 or enc_height == height:
         return NATIVE
     return f"{enc_height / height:.2f}x"

@@ -128,9 +128,7 @@ DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
 
 
 def renumber(fps: str) -> str:
-    """The filters that renumber a stream frame by frame at the clip's own rate `fps` ("num/den"): frame i at
-    i / rate, whatever its container said, so libvmaf (whose framesync pairs by timestamp) pairs frame i with
-    frame i."""
+    """The filters that put frame i at i / `fps` ("num/den"), whatever its container said: libvmaf pairs by time."""
     num, _, den = fps.partition("/")
     return f"settb={den or 1}/{num},setpts=N"
 
@@ -145,14 +143,10 @@ def escape_filter_value(value: str) -> str:
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
                        fps: str, window: tuple[int, int] | None = None) -> str:
-    """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
-
-    Both are renumbered at the clip's rate `fps` (renumber), and the scoring ends with the shorter input
-    (`shortest=1`: a short input logs fewer frames, which the corpus job refuses, where libvmaf would repeat the last
-    frame); the distorted stream is scaled with `upscaler` to the reference's size and pixel format. Another teacher
-    than the default gets CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): only
-    frames first..end-1 of each input, cut as decoded (`trim`) before the renumbering (kit.corpus.oracle).
-    """
+    """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
+    input 1 with the `teacher` model, both renumbered at `fps`; it ends with the shorter input (`shortest=1`: the job
+    refuses a short log, where libvmaf would repeat the last frame). Another teacher than the default gets
+    CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): frames first..end-1 only."""
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])
     options = ":".join([

@@ -1,7 +1,5 @@
-"""Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir). `.y4m`
-describes itself; `.yuv` takes its geometry from its name or a `Name.json` sidecar; masters are probed with ffmpeg.
-What every job would fail on is refused here, before any encode.
-"""
+"""Reference clips and their geometry: `.y4m` describes itself, `.yuv` takes it from its name or a `Name.json` sidecar.
+What every job would fail on is refused here, before any encode."""
 
 from __future__ import annotations
 
@@ -61,13 +59,9 @@ class Clip:
             return f"it can no longer be read ({exc.strerror or exc})"
         if now == self.stamp:
             return ""
-        if now[0] != self.stamp[0]:
-            return f"its size went from {self.stamp[0]} to {now[0]} bytes"
-        if now[1] != self.stamp[1]:
-            return "its modification time changed"
-        if now[2] != self.stamp[2]:
-            return "another file replaced it"
-        return "it was rewritten or changed in place (its status-change time moved)"
+        whys = (f"its size went from {self.stamp[0]} to {now[0]} bytes", "its modification time changed",
+                "another file replaced it", "it was rewritten or changed in place (its status-change time moved)")
+        return next(why for why, was, is_now in zip(whys, self.stamp, now, strict=True) if was != is_now)
 
     @property
     def fps_float(self) -> float:
@@ -210,8 +204,7 @@ def is_netflix_distorted(path: Path) -> bool:
 
 
 def read_sidecar(sidecar: Path) -> dict[str, object]:
-    """A .yuv clip's `Name.json` (kit.infra.outside.read_json); ValueError naming it when it cannot be read or is no
-    JSON object."""
+    """A .yuv clip's `Name.json`; ValueError naming it when it cannot be read or is no JSON object."""
     try:
         meta = read_json(sidecar)
     except (OSError, ValueError) as exc:  # JsonRefused is a ValueError

@@ -1,7 +1,5 @@
-"""A clip's perceptual signature: at POSITIONS relative positions a pair of consecutive frames, each the picture inside
-the bars as 8x8 luma and a mean per chroma plane, zlib and base64 behind a version tag; and the distance of two
-(docs/design/identity.md). Pure (numpy only).
-"""
+"""A clip's perceptual signature (a pair of frames at each of POSITIONS, inside the bars, as 8x8 luma and a mean per
+chroma plane) and the distance of two (docs/design/identity.md). Pure (numpy only)."""
 
 from __future__ import annotations
 

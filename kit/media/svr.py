@@ -92,8 +92,7 @@ def _truthy(value: object) -> bool:
 
 
 def _features(model: dict[str, object]) -> tuple[int, ...]:
-    """Each of the model's features' column in FEATURES; NotReproducible when they are not the canonical six as the
-    corpus stores them."""
+    """Each of the model's features' column in FEATURES; NotReproducible unless they are the corpus's canonical six."""
     names = model.get("feature_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise NotReproducible("names no feature list (feature_names)")
@@ -200,8 +199,7 @@ def _object_at(blob: bytes, start: int) -> str | None:
 
 
 def linked_libraries(ffmpeg: Path) -> list[Path]:
-    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS); [] for a static build or
-    where the tool is missing."""
+    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS); [] when none or no tool."""
     from kit.infra.proc import run_process
 
     argv = ["otool", "-L", str(ffmpeg)] if sys.platform == "darwin" else ["ldd", str(ffmpeg)]

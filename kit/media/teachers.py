@@ -1,6 +1,4 @@
-"""`--teacher`: a built-in libvmaf model's name or a model file, checked for what can be checked without ffmpeg and
-hashed (its sha256 is the teacher's identity); whether libvmaf can score with it is the prereqs step's check.
-"""
+"""`--teacher`: a built-in libvmaf model's name or a model file, checked without ffmpeg and hashed (its identity)."""
 
 from __future__ import annotations
 

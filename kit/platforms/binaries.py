@@ -43,8 +43,7 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
         return from_path.expanduser(), "--from"
     if (info := path_ffmpeg()) is not None:
         return Path(info.path), "PATH"
-    wheel = imageio_binary()
-    if wheel is not None:
+    if (wheel := imageio_binary()) is not None:
         return wheel, "imageio-ffmpeg"
     raise PrereqError("no ffmpeg with libvmaf to stage (PATH has none and imageio-ffmpeg is not installed)",
                       hint="pass one with --from PATH, or run the set-up, install.py in the kit's folder (it "

@@ -1,7 +1,5 @@
-"""The teacher check: libvmaf really scores with --teacher's model (and VMAF v1's features, when asked for), on this
-ffmpeg, before any corpus encode, on a test pair of TEACHER_CHECK_SIZE (CAMBI and SpEED refuse much smaller pictures).
-The default teacher is checked by kit.platforms.probe.check_libvmaf.
-"""
+"""The teacher check: libvmaf scores a test pair with --teacher's model (and VMAF v1's features, when asked for) on
+this ffmpeg before any corpus encode (the default teacher: kit.platforms.probe.check_libvmaf)."""
 
 from __future__ import annotations
 
