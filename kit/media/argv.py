@@ -97,8 +97,7 @@ def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[st
                             teacher=teacher, upscaler=upscaler, fps=fps, window=window)
 
 
-# the decoded reference, in the pixel format a scoring's reference branch converts to, as raw frames in NUT: any pixel
-# format, every decoded frame once; its colour tags do not survive (kit.media.ffmpeg.parse_output_colour reads them)
+# the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
 REF_FORMAT = (*PASSTHROUGH, "-c:v", "rawvideo", "-f", "nut")
 
 

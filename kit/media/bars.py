@@ -106,7 +106,6 @@ def inside(luma: Bytes, u: Bytes, v: Bytes, bars: Bars) -> Bytes:
     c_cols = _weights(bars.left / 2, half - bars.right / 2, half, 1)[0]
     # einsum without BLAS: one fixed order of sums, so a clip gives the same bytes on every box
     y = np.einsum("ik,nkl,jl->nij", rows, luma.astype(np.float64), cols, optimize=False).reshape(len(luma), -1)
-    cu = np.einsum("k,nkl,l->n", c_rows, u.astype(np.float64), c_cols, optimize=False)
-    cv = np.einsum("k,nkl,l->n", c_rows, v.astype(np.float64), c_cols, optimize=False)
+    cu, cv = (np.einsum("k,nkl,l->n", c_rows, c.astype(np.float64), c_cols, optimize=False) for c in (u, v))
     frames = np.concatenate([y, cu[:, None], cv[:, None]], axis=1)
     return np.clip(np.floor(frames + 0.5), 0, 255).astype(np.uint8)

@@ -29,9 +29,8 @@ from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_fr
 
 # MP4's sample tables, Matroska's blocks and MXF's index tables give each packet its timestamp (measured)
 DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
-# AVI holds no presentation timestamps (ffmpeg guesses them; a variable rate lives as empty chunks); program and
-# transport streams' 33-bit timestamps wrap and jump at splices, and a small step back fails the strict decode on
-# "non monotonically increasing dts": renumbered in the copy, they read cleanly
+# AVI holds no presentation timestamps (ffmpeg guesses them); program and transport streams' 33-bit timestamps wrap
+# and jump at splices, which fails the strict decode ("non monotonically increasing dts")
 INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
 TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
 # a transport stream's packet size: where in it its sync byte is (plain; Blu-ray's time code in front; DVB's FEC behind)

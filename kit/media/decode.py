@@ -38,8 +38,7 @@ HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`: the decoded size
-    where printed (a phone's display matrix rotates the frames the jobs encode)."""
+    """(width, height, fps, pix_fmt) of a decode's first video stream, the size as decoded (a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
     if not lines:
         raise ValueError("no video stream")
@@ -119,8 +118,8 @@ class MasterDecode(NamedTuple):
 
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode of the whole file (a reference corrupt mid-stream
-    is refused, not concealed), or a second look where it stopped before its first frame."""
+    """A master's geometry and fingerprint from one strict decode of the whole file (damage is refused, not concealed),
+    or a second look where it stopped before its first frame."""
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
     if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
@@ -157,8 +156,8 @@ def refuse_no_video(path: Path, stderr: str) -> None:
 
 
 def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> MasterDecode:
-    """What a strict, counting build_fingerprint_argv decode of `path` tells (`second`: a second look); InputError
-    naming the file when it holds no video, did not decode to its end, or its demuxer skipped damaged data."""
+    """What a strict, counting decode of `path` tells (`second`: a second look); InputError naming the file when it
+    holds no video, did not decode to its end, or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
         if res.returncode != 0:

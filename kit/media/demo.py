@@ -84,9 +84,8 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
                   seconds: float = SECONDS) -> bool:
-    """A rendered clip is checked, not trusted: the user's own file that nobody else can change, its y4m header
-    names its size and the file holds exactly its frames (else it is rendered again). Another user's file there is
-    refused (exit 2)."""
+    """A rendered clip is checked, not trusted: the user's own file, its y4m header naming its size, holding exactly its
+    frames (else it is rendered again). Another user's file there is refused (exit 2)."""
     try:
         if (fh := cache.open_checked(path)) is None:
             return False
@@ -124,8 +123,8 @@ def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render the demo clips into <cache>/<set>/ (those not there whole yet), one per core at once (a lavfi source
-    renders on one thread), and return that folder. An interrupt or a failed render stops the others' ffmpegs."""
+    """Render the demo clips not there whole yet into their folder, returned, one per core at once (a lavfi source
+    renders on one thread); an interrupt or a failed render stops the others."""
     folder = demo_folder(cache.root, width, height, seconds)
     clips = DEMO_CLIPS[:count]
     with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:

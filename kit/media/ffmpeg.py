@@ -137,8 +137,6 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
     )
 
 
-# --- reading ffmpeg's stderr -----------------------------------------------------------------
-
 # consequences, never the cause: skipped when picking the line that explains a failure
 _GENERIC = re.compile(
     r"Error while opening encoder|Could not open encoder|Error sending frames|Task finished with error|"

@@ -16,8 +16,7 @@ _FRACTION = re.compile(r"0?\.[0-9]{1,4}")
 
 
 def parse_rung(text: str) -> str:
-    """A rung written canonically: `native`, `540` (lines, 32..8640) or `0.5` (a fraction in (0, 1)); ValueError
-    naming what it is not."""
+    """A rung written canonically: `native`, `540` (lines, 32..8640), `0.5` (a fraction in (0, 1)); or ValueError."""
     value = text.strip().lower()
     if value == NATIVE:
         return NATIVE

@@ -26,17 +26,16 @@ TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is
 
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
-# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept (1 for a
-# perfect copy); motion a mean absolute difference of blurred luma (8-bit scale, with room for a 10-bit one)
+# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept, motion a
+# mean absolute difference of blurred luma
 RATIO_RANGE = (0.0, 2.0)
 MOTION_RANGE = (0.0, 1024.0)
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One libvmaf feature the kit stores: its corpus column (and model input) `name`, its key in libvmaf's JSON log,
-    the `feature=` entry that computes it, its plausible range, the input sets it is in, whether the model takes it
-    as log(1 + x), and whose options it is computed with as the model cards say it ("" for libvmaf's defaults)."""
+    """One libvmaf feature the kit stores: its corpus column `name`, JSON log key, `feature=` entry, plausible range,
+    input sets, whether the model takes log(1 + x), and whose options the model cards say ("" libvmaf's defaults)."""
 
     name: str
     key: str
@@ -52,9 +51,8 @@ class Feature:
         return CANONICAL6 not in self.sets
 
 
-# Every feature the kit knows, declared once, in order: the canonical six (libvmaf's integer extractors at their
-# default options), then the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), with v1's options as its
-# model files set them. CAMBI and SpEED need about 640x360 and more.
+# Every feature the kit knows, in order: the canonical six (libvmaf's integer extractors at their defaults), then the
+# opt-in ones VMAF v1's SVR reads (--inputs canonical6+v1) with v1's options. CAMBI and SpEED need about 640x360.
 TABLE: tuple[Feature, ...] = (
     Feature("adm2", "integer_adm2", "name=adm", RATIO_RANGE, INPUT_SET_NAMES),
     Feature("vif_scale0", "integer_vif_scale0", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
@@ -134,8 +132,7 @@ def renumber(fps: str) -> str:
 
 
 def escape_filter_value(value: str) -> str:
-    """Escape a value for a filter option inside a filtergraph: first for the option parser (backslash, quote,
-    colon), then for the filtergraph parser (backslash, quote, brackets, comma, semicolon)."""
+    """Escape a value for a filter option inside a filtergraph: for the option parser, then the filtergraph parser."""
     level1 = "".join("\\" + c if c in "\\':" else c for c in value)
     return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
 

@@ -94,8 +94,7 @@ def source_name(path: Path) -> str:
 
 
 def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:
-    """The command that crops a clip of odd size to the even size below it, losslessly, beside it (`_even.mkv`),
-    with the kit's own ffmpeg; `raw`: the input options a headerless .yuv needs."""
+    """The command that crops a clip of odd size to the even size below it, losslessly, into `<name>_even.mkv`."""
     even = f"{width - width % 2}:{height - height % 2}"
     return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", "0:v:0", "-an", "-vf", f"crop={even}:0:0",
                        "-c:v", "ffv1", path.absolute().with_name(f"{path.stem}_even.mkv"))
@@ -116,9 +115,6 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
                          "(encoders refuse it)",
                          hint=f"crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; "
                               f"scaling would not): {crop_command(path, width, height, raw)}")
-
-
-# --- per-kind geometry --------------------------------------------------------------------
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:

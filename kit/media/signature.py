@@ -45,8 +45,8 @@ FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's medi
 
 
 def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
-    """How much of the picture is one flat level: the share of a decoded signature's luma samples within FLAT_LEVELS of
-    their median. `bars` (the shares of the sides left out) count as that level when it is dark."""
+    """The share of a decoded signature's luma samples within FLAT_LEVELS of their median; `bars` (the shares of the
+    sides left out) count as that level when it is dark."""
     luma = sig[..., :LUMA]
     level = float(np.median(luma))
     inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())

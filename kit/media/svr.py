@@ -21,8 +21,7 @@ if TYPE_CHECKING:  # numpy loads when a model is evaluated: `status` and `--help
 
 # what libvmaf's integer extractors name the canonical six in a model's feature_names
 INTEGER_PREFIX = "VMAF_integer_feature_"
-# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho); NEG shares
-# vmaf_v0.6.1's SVM but computes its features with enhancement-gain limits the corpus's columns lack
+# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho)
 BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133"), "vmaf_4k_v0.6.1": (262, "-2.30449")}
 # libvmaf logs six decimals: the function of logged features differs from the logged score by a few 1e-4 at most
 PROOF_TOLERANCE = 0.01
@@ -32,8 +31,7 @@ CHUNK_ROWS = 65_536  # rows evaluated at once: a (rows x 211) kernel of float64 
 
 
 class NotReproducible(ValueError):
-    """A teacher whose score is not a function of the corpus's columns that this module can evaluate; the message
-    says why, in a phrase that reads after the model's name."""
+    """A teacher whose score this module cannot evaluate from the corpus's columns; says why after the model's name."""
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,7 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
     # binaries/<os>-<arch>/ is a folder of the kit's the user unpacked: held while written, not checked as the kit's
     with Tree.open(dest.parent, Rules(checked_root=False), label="the binaries folder") as tree:
         if not (dest.exists() and dest.samefile(src)):
-            # copied under a temporary name, made executable, renamed into place (a kill leaves no half binary);
-            # src is the user's own binary: a link to it is followed
+            # atomic: a kill leaves no half binary; src is the user's own binary, a link to it followed
             with tree.atomic(dest, executable=True) as fh, open(src, "rb") as original:
                 shutil.copyfileobj(original, fh)
         staged = describe(dest, f"binaries/{platform_tag()}")

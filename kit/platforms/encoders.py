@@ -192,8 +192,7 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
             return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
                           f"format={spec.pix_fmt},hwupload")
         case "nvenc" | "amf" | "videotoolbox" | "x264" | "x265" | "svtav1":
-            # NVENC and AMF upload system-memory frames themselves (the first capable GPU); VideoToolbox and the
-            # software encoders take system frames as they are
+            # NVENC and AMF upload system-memory frames themselves (to the first capable GPU); the others take them
             return HwArgs()
         case _:
             assert_never(spec.family)

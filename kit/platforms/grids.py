@@ -86,8 +86,7 @@ def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | 
 
 
 def grid_problem(grid: object) -> str | None:
-    """--cqs's rule: each list of distinct values, each name an encoder or a family, its values within the range of
-    every encoder it sets."""
+    """--cqs's rule: distinct values, names of encoders or families, values within every set encoder's range."""
     if not isinstance(grid, CqGrid):
         return "is not a quality grid"
     if grid.every and (why := VALUES.problem(grid.every)) is not None:

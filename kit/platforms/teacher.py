@@ -71,8 +71,7 @@ def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
                   size: str = TEACHER_CHECK_SIZE, clip: str = "") -> str:
-    """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns a
-    line of the prereqs table. A teacher libvmaf cannot score with is exit 2 naming it, with libvmaf's own words."""
+    """A prereqs line for `teacher` scoring a test pair of `size`; a teacher libvmaf cannot score with is exit 2."""
     ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", size, TEACHER_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
