@@ -80,8 +80,7 @@ def build_score_argv(
     fps: str,
     window: tuple[int, int] | None = None,
 ) -> list[str]:
-    """Score `distorted` (input 0) against the reference (input 1): build_libvmaf_graph's graph. Both decoders get the
-    job's thread budget (ffmpeg's default is a frame thread per core, per job)."""
+    """Score `distorted` against the reference (build_libvmaf_graph), each decoder on the job's thread budget."""
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
                                 window=window)
     threads = ("-threads", str(n_threads))
@@ -107,9 +106,8 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
 
 
 def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
-    """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
-    encode, "" for the clip's own size) runs once, split to the encodes of that rung; with `ref_pix_fmt`, `[ref]` is
-    the decoded frames converted to it, not renumbered."""
+    """The filtergraph of a shared decode: encode i reads `[e<i>]`, each distinct downscale of `scales` ("" for none)
+    runs once; with `ref_pix_fmt`, `[ref]` is the decoded frames converted to it."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []

@@ -43,8 +43,8 @@ def _is_bar(hi: Bytes, lo: Bytes) -> bool:
 
 
 def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
-    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none. Bars frame
-    the picture: at both edges, about as wide (else only the width the two share is cut)."""
+    """(bar lines from the first line, from the last), (0, 0) for none: bars at both edges, about as wide (else only
+    the width the two share is cut)."""
     n = len(hi)
     lead = next((i for i in range(n) if not _is_bar(hi[i], lo[i])), n)
     if lead == n:

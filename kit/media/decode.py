@@ -136,8 +136,7 @@ def stopped_before_first_frame(res: ProcResult) -> bool:
 
 
 def played_whole(stderr: str, undamaged: int) -> int:
-    """The frames of a second look: the count ffmpeg plays, when the decode that gives no damaged frame gave as many
-    (`undamaged`); ValueError naming how many are damaged otherwise."""
+    """The frames ffmpeg plays in a second look when they are as many as `undamaged`, else ValueError."""
     played = {int(k): int(n) for k, n in _DECODED.findall(stderr)}
     if 1 not in played:
         raise ValueError("the decode printed no frame count")

@@ -114,9 +114,10 @@ def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], li
     return files, skipped
 
 
-def _clip_names(folder: Path) -> list[Path]:
+def _listed(folder: Path, keep: Callable[[Path], bool]) -> list[Path]:
+    """The entries of `folder` that `keep` takes, sorted; [] when it cannot be listed."""
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_EXTS and p.is_file())
+        return sorted(p for p in folder.iterdir() if keep(p))
     except OSError:
         return []
 
@@ -127,11 +128,8 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
     if skipped:
         more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
         looked += f"; skipped {skipped[0].path}, {skipped[0].what}{more}"
-    try:
-        subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
-    except OSError:
-        subs = []
-    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in subs if (clips := _clip_names(sub))]
+    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in _listed(ref_dir, Path.is_dir)
+             if (clips := _listed(sub, lambda p: p.suffix.lower() in CLIP_EXTS and p.is_file()))]
     refs = [(sub, clips) for sub, clips, dis in found if not dis]
     distorted = [sub for sub, _, dis in found if dis]
     if refs:

@@ -119,8 +119,8 @@ def ffmpeg_door(given: str | None) -> str:
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
-    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all."""
+    """The ffmpeg to use, in the order above, else PrereqError; one given or in binaries/ is held to the trust rule
+    before it runs at all."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)

@@ -67,8 +67,7 @@ def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
 
 
 def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:
-    """Every pair (i < j, sorted) whose outcome is not "different": identical pictures paired by their hash, the rest by
-    all distances at once (kit.media.signature.all_distances)."""
+    """Every pair (i < j, sorted) whose outcome is not "different": by their hash, and by all distances at once."""
     found: dict[tuple[int, int], Likeness] = {}
     by_hash: dict[str, list[int]] = {}
     for i, p in enumerate(prints):

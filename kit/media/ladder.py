@@ -44,8 +44,8 @@ def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
 
 
 def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
-    """The rungs a clip is encoded at, as (rung, encode width, encode height), by falling height: a rung at or above
-    the clip's height (never upscaled), or below MIN_HEIGHT, is left out, and of two of the same size the first kept."""
+    """(rung, encode width, encode height) a clip is encoded at, by falling height, none upscaled or below MIN_HEIGHT;
+    of two of the same size the first."""
     out: dict[tuple[int, int], str] = {}
     for text in rungs:
         rung = parse_rung(text)

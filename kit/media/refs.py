@@ -102,7 +102,7 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
     """Refuse a size no job could encode (zero, huge, or odd: every encode is 4:2:0) or a pixel format not in
-    PIX_FMTS. `raw`: the input options that read a .yuv (its crop command needs them)."""
+    PIX_FMTS; `raw`: the input options that read a .yuv."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")

@@ -1,8 +1,5 @@
-"""Encoder specs: mostly data, one small interface (docs/encoders.md).
-
-A family is a closed type (`Family`): what differs between families is a `match` ending in `assert_never`, so mypy
-names the function whose arm a new family lacks. A row here does not change the model's inputs (kit.model.contract).
-"""
+"""Encoder specs: mostly data, one small interface (docs/encoders.md). What differs between families is a `match`
+ending in `assert_never`, so mypy names the function whose arm a new family lacks."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and
-frame-counted (with `--encode-depth source`, a 10-bit one too, which must decode back as 10 bit). Results are cached
-per ffmpeg build and host signals; a transient failure is not, nor a probe whose ffmpeg a signal ended (it proved
-nothing, and stops the run with that cause).
-"""
+frame-counted (and a 10-bit one with `--encode-depth source`), cached per ffmpeg build and host signals unless a
+transient failure or a signal ended it."""
 
 from __future__ import annotations
 

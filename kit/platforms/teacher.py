@@ -19,6 +19,8 @@ from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_prob
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG = "--inputs"
 TEACHER_CHECK_FRAMES = 3
+
+
 def trusted_teacher(text: str) -> Teacher:
     """The teacher `--teacher TEXT` names; a model file held to the trust rule (it decides every score)."""
     teacher = teacher_of(text)
@@ -64,9 +66,8 @@ def named(teacher: Teacher, extra: bool) -> str:
 
 
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
-    what = named(teacher, extra)
-    return SizeRefused(f"{what} scores no {size} frames, the size of {clip}: {cause}", small_hint(clip, teacher, extra),
-                       cause)
+    return SizeRefused(f"{named(teacher, extra)} scores no {size} frames, the size of {clip}: {cause}",
+                       small_hint(clip, teacher, extra), cause)
 
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
