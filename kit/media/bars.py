@@ -70,10 +70,9 @@ def _part(means: Floats, first: int, inward: int) -> float:
 def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
     """The bars at the two ends of one axis, in lines (the line past a bar partly bar where the bar ends there)."""
     lead, trail = _count(hi, lo)
-    n = len(means)
     if not lead:
         return 0.0, 0.0
-    first, last = lead, n - 1 - trail
+    first, last = lead, len(means) - 1 - trail
     return (lead + (0.0 if _is_bar(hi[first], lo[first]) else _part(means, first, 1)),
             trail + (0.0 if _is_bar(hi[last], lo[last]) else _part(means, last, -1)))
 

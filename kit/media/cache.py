@@ -186,9 +186,8 @@ class Sha256Cache:
         self._data[key] = value
         if self.tree is None or self.path is None:
             return
-        lock = self.path.with_name(f".{self.path.name}.lock")
         with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
-            with self.tree.lock(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+            with self.tree.lock(self.path.with_name(f".{self.path.name}.lock"), wait_s=CACHE_LOCK_WAIT_S, tidy=True):
                 merged = {**self._read(), key: value}
                 self.tree.write_json(self.path, merged)
             for k, v in merged.items():  # what the other runs found is known here too from now on

@@ -19,8 +19,7 @@ from kit.media.streams import dropped, no_video
 MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
-# frames a fingerprint reads the thumbnails of (held in memory at once: 276 MB); 100 minutes at 30 fps
-MAX_FINGERPRINT_FRAMES = 180_000
+MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
 THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).

@@ -117,8 +117,7 @@ def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, secon
 def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:
     """Names of the demo clips not rendered yet or damaged (ensure_demo_set would render them)."""
     folder = demo_folder(cache.root, seconds=seconds)
-    paths = {c.name: folder / f"{c.name}.y4m" for c in DEMO_CLIPS[:count]}
-    return [name for name, p in paths.items() if not clip_is_whole(cache, p, seconds=seconds)]
+    return [c.name for c in DEMO_CLIPS[:count] if not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,

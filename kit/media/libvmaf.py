@@ -14,9 +14,8 @@ from kit.infra.records import Record
 if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` import this module
     import numpy as np
 
-# the teacher every kit before 0.6 used, and the default: what vmaf-tune scores content below 2160 lines with
-TEACHER_MODEL = "vmaf_v0.6.1"
-# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, NEG, and the 4K model
+TEACHER_MODEL = "vmaf_v0.6.1"  # the default: what vmaf-tune scores content below 2160 lines with
+# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`)
 BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
 # characters libvmaf's model string gives a meaning to, escaped with a backslash (below escape_filter_value's two)
 MODEL_SPECIAL = "\\':="
@@ -26,8 +25,7 @@ TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is
 
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
-# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept, motion a
-# mean absolute difference of blurred luma
+# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios, motion a difference of luma
 RATIO_RANGE = (0.0, 2.0)
 MOTION_RANGE = (0.0, 1024.0)
 

@@ -89,8 +89,7 @@ def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
 
 def source_name(path: Path) -> str:
     """The clip name without geometry tokens: `Tennis_1920x1080_24fps.yuv` -> `Tennis`."""
-    name = GEOMETRY_TOKEN.sub("", path.stem)
-    return name or path.stem
+    return GEOMETRY_TOKEN.sub("", path.stem) or path.stem
 
 
 def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:

@@ -38,8 +38,7 @@ PROBE_FRAMES = 30
 PROBE_TIMEOUT_S = 60.0  # one render, test encode, decode-back or libvmaf check
 PAIR_FPS = "25"  # the rate of the test clips the probes render, and so of their scorings
 PROBE_CQ = 25
-# the libvmaf check scores a smaller clip (libvmaf has no minimum size): a fraction of a second on every run
-VMAF_CHECK_SIZE = "176x144"
+VMAF_CHECK_SIZE = "176x144"  # the libvmaf check's smaller clip (libvmaf has no minimum size): fast on every run
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
 CACHE_VERSION = 3  # raised when a cached result may no longer be read as it was written: every encoder probed again
