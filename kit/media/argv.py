@@ -181,9 +181,8 @@ def _vf(*filters: str) -> list[str]:
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
                            count: bool = False, renumber: str = "") -> list[str]:
-    """Decode the first video stream once into the clip's identity (kit.media.decode): with `count`, `-f null` (the
-    decoded size and the `frame=` count); the planes' `SHA256=<hex>` on stderr; each frame's thumbnail on stdout.
-    `strict`: fail on the first damaged frame, every line with its level; `renumber`: filters run first."""
+    """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
+    planes' `SHA256=` on stderr, thumbnails on stdout; `strict`: fail on the first damaged frame."""
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []

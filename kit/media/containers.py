@@ -130,9 +130,8 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 
 def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
-    """Decode `path` strictly once into its geometry, fingerprint and lossless copy at `dest` (the caller holds its
-    lock), then check the copy; InputError for a file that does not decode whole or a copy that is not its frames,
-    ToolError when the copy cannot be written."""
+    """Decode `path` strictly once into its geometry, fingerprint and checked lossless copy at `dest` (the caller holds
+    its lock); ToolError when the copy cannot be written."""
     opened = open_clip_streams(path, ffmpeg)
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     with tree.atomic_path(dest) as tmp:

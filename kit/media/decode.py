@@ -76,9 +76,8 @@ _DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d
 
 
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
-    """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer marked
-    corrupt; "" when there was none (a demuxer resyncs over damage: the strict decode can exit 0 with frames missing).
-    Without `decoder_too` (a second look, whose frame counts judge the decoder's errors), the demuxer's alone."""
+    """The first error a decode logged on its input side or packet its demuxer marked corrupt, "" for none (a demuxer
+    resyncs: a strict decode can exit 0 with frames missing); without `decoder_too`, the demuxer's alone."""
     demuxer = _DEMUXER.search(stderr)
     own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
     for line in stderr.splitlines():

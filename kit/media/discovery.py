@@ -236,9 +236,8 @@ def low_bitrate_warning(clip: Clip) -> str:
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore, unusable: list[Unusable] | None = None, doing: Note = _ignore) -> list[Clip]:
-    """Every clip in ref_dir, checked (`doing` hears each as it is read; `note` what is skipped or not kept), copies of
-    one content included. A clip that cannot be used refuses the run (--strict: `unusable` is None), or is left out,
-    added to `unusable` and noted; when none is left, the first refusal stands."""
+    """Every clip in ref_dir, checked (`doing` hears each; `note` what is skipped or not kept). One that cannot be used
+    refuses the run (`unusable` None: --strict) or joins `unusable`; if none is left, the first refusal stands."""
     clips, refused = [], []
     files, skipped = find_clip_files(ref_dir, note)
     for i, p in enumerate(files, 1):

@@ -230,9 +230,8 @@ FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "
 
 
 def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
-    """The colour tags of rawvideo output `output` as ffmpeg printed its stream (`yuv420p(pc, bt709/unknown/unknown,
-    progressive)`), `(option, name)` pairs; () when it has none, None when the line is missing or names a tag
-    COLOUR_NAMES does not list."""
+    """The colour tags of rawvideo output `output` as ffmpeg printed them, `(option, name)` pairs; () when it has none,
+    None when the line is missing or names a tag COLOUR_NAMES does not list."""
     line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None

@@ -41,9 +41,14 @@ def bars_text(signature: str) -> str:
     return f"{kind} bars ({', '.join(sides)})" if sides else ""
 
 
-def _judge(dist: float, offset: int, frames: tuple[int, int], flat: float) -> Likeness:
+def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
+    if a.pixels_sha256 == b.pixels_sha256:
+        return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
+    sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
+    dist, offset = distance(sig_a, sig_b)
+    flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
     shift = f", {abs(offset)}-frame offset" if offset else ""  # at some positions at least
-    lengths = f", {frames[0]} vs {frames[1]} frames" if frames[0] != frames[1] else ""
+    lengths = f", {a.frames} vs {b.frames} frames" if a.frames != b.frames else ""
     if dist <= DIFFERENT_ABOVE and flat >= FLAT_SHARE:
         return Likeness("undecided", dist, f"flat pictures (a title card, a colour field: {flat:.0%} or more of "
                                            f"each on one level): thumbnail distance {dist:.3f} cannot tell "
@@ -55,15 +60,6 @@ def _judge(dist: float, offset: int, frames: tuple[int, int], flat: float) -> Li
         return Likeness("undecided", dist, f"alike: thumbnail distance {dist:.3f} (match <= {MATCH_AT}, "
                                            f"different > {DIFFERENT_ABOVE}){shift}{lengths}")
     return Likeness("different", dist, f"different: thumbnail distance {dist:.3f} (> {DIFFERENT_ABOVE})")
-
-
-def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
-    if a.pixels_sha256 == b.pixels_sha256:
-        return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
-    sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
-    dist, offset = distance(sig_a, sig_b)
-    flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
-    return _judge(dist, offset, (a.frames, b.frames), flat)
 
 
 def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:

@@ -105,9 +105,8 @@ class Teacher(Record):
 
     @property
     def tag(self) -> str:
-        """What exported ids and file names add for this teacher ("" for the default): lowercase letters, digits and
-        `_`, the name without its `vmaf_` prefix, a file's cut to TAG_STEM_CHARS and followed by 8 digits of its
-        sha256 (`v0_6_1neg`, `4k_v0_6_1`, `v1_0_16_3d0h_1a2b3c4d`)."""
+        """What exported ids and file names add for this teacher ("" for the default): `v0_6_1neg`, `4k_v0_6_1`, a
+        file's `v1_0_16_3d0h_1a2b3c4d` (its name cut to TAG_STEM_CHARS, 8 digits of its sha256)."""
         if self.default:
             return ""
         stem = re.sub(r"[^a-z0-9]+", "_", self.name.lower().removeprefix("vmaf_")).strip("_") or "model"

@@ -42,12 +42,9 @@ class Clip:
     pix_fmt: str
     n_frames: int
     sha256: str
-    # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip rewritten during the run differs
-    stamp: Stamp = (0, 0, 0, 0)
-    # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
-    dropped: tuple[str, ...] = field(default=(), compare=False)
-    # what ffmpeg reads for this clip when it is not `path`: the lossless copy (kit.media.containers) in the cache
-    read_path: str = ""
+    stamp: Stamp = (0, 0, 0, 0)  # the file's when it was hashed: a clip rewritten during the run differs
+    dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
+    read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""

@@ -75,9 +75,8 @@ def _offsets(a: Floats, b: Floats) -> tuple[Floats, Floats, Floats]:
 
 
 def distance(a: Floats, b: Floats) -> tuple[float, int]:
-    """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at some
-    positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up. Per position the best of
-    offsets 0, +1 and -1; the clip's distance is the mean over the positions."""
+    """(distance, offset) of two decoded signatures: the mean over positions of the best of offsets 0, +1 and -1; offset
+    +1 when b's frames fall a frame later than a's at some positions, -1 when earlier, else 0."""
     same, later, earlier = _offsets(a, b)
     best = np.minimum(same, np.minimum(later, earlier))
     shifted = (int(((later < same) & (later <= earlier)).sum()), int(((earlier < same) & (earlier < later)).sum()))
