@@ -50,8 +50,7 @@ def build_encode_argv(
     progress: bool = False,
     scale: str = "",
 ) -> list[str]:
-    """Encode the reference's first video stream with `spec` at quality `cq`, every decoded frame once; `scale`
-    (build_scale_filter) runs before hw_filter, the upload chain of an encoder that takes hardware frames."""
+    """Encode the first video stream with `spec` at `cq`, each decoded frame once; `scale` runs before `hw_filter`."""
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
             "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
     return argv + ([] if hw_filter else ["-pix_fmt", spec.pix_fmt]) + _encoded(spec, cq, threads, out_path)
@@ -192,9 +191,8 @@ def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: boo
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """kit.media.decode.decode_master's second look: input 0 (`-err_detect explode`, no `-xerror`) feeds
-    build_fingerprint_argv's outputs, input 1 (the file as ffmpeg plays it) a null output; their closing lines' frame
-    counts agree only where no picture was damaged."""
+    """decode_master's second look: input 0 (no `-xerror`) feeds build_fingerprint_argv's outputs, input 1 (the file as
+    ffmpeg plays it) a null output; their frame counts agree only where no picture was damaged."""
     once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
                                            "-i", str(path)], count=True)
     return [*once, "-map", "1:v:0", *PASSTHROUGH, "-f", "null", "-"]
@@ -211,9 +209,8 @@ INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
                             full_range: bool = False) -> list[str]:
-    """The one strict decode of a clip read through a copy (kit.media.containers): build_fingerprint_argv's outputs
-    and the lossless copy `dest`, all renumbered at `fps`. `full_range` (MJPEG's yuvj422p) tags `-color_range pc`,
-    so FFV1 keeps the samples as they are."""
+    """build_fingerprint_argv's outputs and the lossless copy `dest`, all renumbered at `fps`; `full_range` (MJPEG's
+    yuvj422p) tags `-color_range pc`, so FFV1 keeps the samples as they are."""
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []
     decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True, renumber=clean)

@@ -103,8 +103,7 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """The cache's entries by the file's version (file_key), each written under the file's lock, merged into what
-    other runs wrote."""
+    """The cache's entries by file version (file_key), each written under the file's lock into what others wrote."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None
@@ -136,8 +135,7 @@ class Sha256Cache:
         return _master_from(load_json(self._data[key]))
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
-        """A master's lossless copy (kit.media.containers), made in the kit's cache once per version of the file and
-        reused while it is there with its recorded sha256."""
+        """A master's lossless copy, made in the kit's cache once per file version, reused while its sha256 holds."""
         version = file_key(p)
         key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()

@@ -57,8 +57,7 @@ def transport_packet_size(head: bytes) -> int | None:
 
 
 def riff_end(fh: BinaryIO, size: int) -> int:
-    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk; 0 when it starts with
-    none, or left it unset."""
+    """The end of a RIFF file's (an AVI's) last top-level RIFF chunk; 0 when it starts with none or left it unset."""
     at = 0
     while at + 12 <= size:
         fh.seek(at)

@@ -85,10 +85,9 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 
 def all_distances(sigs: Floats, within: float) -> Floats:
-    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose distance surely
-    exceeds `within` holds +inf (the diagonal too). A prefilter bounds every pair's distance from below, one Gram
-    matrix per group of positions (each frame of a pair lies within half their distance of the pair's mean: a term is
-    at least |m_a - m_b| - r_a - r_b); only the pairs it leaves under `within` are computed as `distance` does."""
+    """The (N, N) matrix of `distance` for N decoded signatures, +inf where it surely exceeds `within` (the diagonal
+    too): a lower bound by one Gram matrix per group of positions (a term is at least |m_a - m_b| - r_a - r_b, m a
+    pair's mean, r half its distance) leaves the pairs computed as `distance` does."""
     n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)
     if n < 2:
