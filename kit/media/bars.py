@@ -80,7 +80,6 @@ def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
 def find_bars(luma: Bytes) -> Bars:
     """The bars of a clip from the luma of its thumbnails, (frames, GRID, GRID) uint8."""
     hi, lo = luma.max(axis=0), luma.min(axis=0)
-    # each row's mean and each column's mean over every frame
     rows = (luma.sum(axis=(0, 2), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     cols = (luma.sum(axis=(0, 1), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     return Bars(*_side(hi, lo, rows), *_side(hi.T, lo.T, cols))

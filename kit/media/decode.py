@@ -116,8 +116,7 @@ class MasterDecode(NamedTuple):
 
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode of the whole file (damage is refused, not concealed),
-    or a second look where it stopped before its first frame."""
+    """A master's geometry and fingerprint from one strict decode (or a second look where it stopped at once)."""
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
     if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged

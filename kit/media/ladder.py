@@ -44,8 +44,7 @@ def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
 
 
 def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
-    """(rung, encode width, encode height) a clip is encoded at, by falling height, none upscaled or below MIN_HEIGHT;
-    of two of the same size the first."""
+    """(rung, width, height) to encode at, by falling height: none upscaled or under MIN_HEIGHT, a size's first rung."""
     out: dict[tuple[int, int], str] = {}
     for text in rungs:
         rung = parse_rung(text)

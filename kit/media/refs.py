@@ -25,7 +25,6 @@ Y4M_COLORSPACES = {
     "420p12": "yuv420p12le", "422p12": "yuv422p12le", "444p12": "yuv444p12le", "mono10": "gray10le",
 }
 MAX_DIMENSION = 16384  # larger than any encoder the kit drives accepts
-# The Netflix Public Dataset names its distorted encodes <name>_<quality>_<height>_<bitrate>.yuv
 NETFLIX_DISTORTED = re.compile(r"_\d+_\d+_\d+$", re.ASCII)
 GEOMETRY_TOKEN = re.compile(
     r"_(\d+x\d+|\d+(?:\.\d+)?fps|\d+bit|420|422|444|yuv4\d\dp(?:1[02]le)?)(?=_|$)", re.IGNORECASE | re.ASCII)
@@ -97,8 +96,7 @@ def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ())
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode (zero, huge, or odd: every encode is 4:2:0) or a pixel format not in
-    PIX_FMTS; `raw`: the input options that read a .yuv."""
+    """Refuse a size no job could encode (zero, huge, odd) or a pixel format not in PIX_FMTS (`raw`: a .yuv's input)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")

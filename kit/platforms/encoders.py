@@ -110,10 +110,9 @@ class EncoderSpec:
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
 
-# default grids, each in its family's own scale, chosen by measurement (docs/quality-and-ladder.md)
-# x264/x265 CRF (0..51), NVENC -cq, QSV -global_quality (1..51), VA-API and AMF QP (0..51)
-_QP51_GRID = (10, 24, 38, 51)
-_SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 7 at CRF 63 still scored 26..97 on the demo
+# default grids, each in its knob's own scale (docs/quality-and-ladder.md)
+_QP51_GRID = (10, 24, 38, 51)  # x264/x265 CRF, NVENC -cq, QSV -global_quality, VA-API and AMF QP (0..51)
+_SVTAV1_GRID = (10, 37, 63)  # CRF 1..63
 _QP255_GRID = (50, 120, 190, 255)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
 _VT_GRID = (80, 52, 24, 1)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid, 1 its worst
 

@@ -183,8 +183,7 @@ def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
 
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
                   log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
-    """One real test encode of `clip` with the corpus's flags and device args; `decodes_as`: the pixel format it must
-    decode back as (the 10-bit probe), "" for any."""
+    """One real test encode of `clip` with the corpus's flags; `decodes_as`: the format it must decode back as."""
     out = work / f"probe_{spec.name}.{spec.container}"
     out.unlink(missing_ok=True)
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
