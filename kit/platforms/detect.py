@@ -168,9 +168,7 @@ LIBVA_ADVICE = ("if QSV fails, install intel-media-va-driver (iHD) and export LI
 def _intel_rows(sig: HostSignals) -> list[list[str]]:
     node = intel_node(sig) if sig.system == "linux" else None
     if node is None:
-        if sig.render_nodes:
-            return [["intel gpu", "skip", f"no Intel render node (found {nodes_seen(sig)})"]]
-        return []
+        return [["intel gpu", "skip", f"no Intel render node (found {nodes_seen(sig)})"]] if sig.render_nodes else []
     env = sig.libva_driver_name
     if env.lower() == "i965":  # the hint last: a terminal shows it under the table (kit.events.split_hint)
         advice = f"LIBVA_DRIVER_NAME=i965{HINT_MARK}i965 cannot drive QSV; install intel-media-va-driver and use iHD"

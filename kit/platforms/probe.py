@@ -216,8 +216,10 @@ def decode_back(ffmpeg: str, path: Path, what: str, log: LogFn | None) -> tuple[
         frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1
     except ValueError:
         frames = -1
+    if frames < 0:
+        return -1, ""
     with contextlib.suppress(ValueError):
-        return frames, parse_probe(res.stderr)[3] if frames >= 0 else ""
+        return frames, parse_probe(res.stderr)[3]
     return frames, ""
 
 
