@@ -278,8 +278,7 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
                     demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
                     unusable: list[Unusable] | None = None, doing: Note = _ignore,
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
-    """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir, else the
-    embedded demo clips, read through <cache>/sha256.json (`note`, `doing`: discover's)."""
+    """(the clips of --ref-dir or the demo set, each clip's fingerprint by its sha256, is it the demo set)."""
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)

@@ -68,8 +68,7 @@ def _frame_distance(a: Floats, b: Floats) -> Floats:
 
 
 def _offsets(a: Floats, b: Floats) -> tuple[Floats, Floats, Floats]:
-    """Per position of decoded signatures (..., POSITIONS, 2, FRAME): the term at offset 0 (both frames of the
-    pairs), at +1 (b's first frame against a's second) and at -1."""
+    """Per position of decoded signatures: the term at offset 0, at +1 (b's first frame against a's second) and -1."""
     same = (_frame_distance(a[..., 0, :], b[..., 0, :]) + _frame_distance(a[..., 1, :], b[..., 1, :])) / 2
     return same, _frame_distance(a[..., 1, :], b[..., 0, :]), _frame_distance(a[..., 0, :], b[..., 1, :])
 
