@@ -12,7 +12,8 @@ from kit.media.ladder import UP_DEFAULT
 from kit.media.libvmaf import DEFAULT_TEACHER, Teacher, build_libvmaf_graph, renumber
 
 # -nostats drops the progress spam; the closing "frame=" report (the frame count) and errors are still printed
-COMMON = ("-hide_banner", "-nostdin", "-nostats", "-y")
+QUIET = ("-hide_banner", "-nostdin", "-nostats")
+COMMON = (*QUIET, "-y")
 # key=value progress blocks (frame=, fps=, progress=) on stdout twice a second, for the live bars
 PROGRESS = ("-progress", "pipe:1")
 # one output frame per decoded frame, none duplicated or dropped to reach a constant rate
@@ -49,21 +50,14 @@ def build_encode_argv(
     progress: bool = False,
     scale: str = "",
 ) -> list[str]:
-    """Encode the reference's first video stream with `spec` at quality `cq`, every decoded frame once (PASSTHROUGH).
-    hw_init carries device set-up, hw_filter the upload chain of an encoder that takes hardware frames; `scale`
-    (build_scale_filter) makes a ladder rung's downscaled copy first."""
+    """Encode the first video stream with `spec` at `cq`, each decoded frame once; `scale` runs before `hw_filter`."""
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *hw_init, *ref_input, "-map", "0:v:0", "-an", "-sn",
-            "-dn", *PASSTHROUGH]
-    if hw_filter:
-        argv += ["-vf", ",".join(f for f in (scale, hw_filter) if f)]
-    else:
-        argv += [*(("-vf", scale) if scale else ()), "-pix_fmt", spec.pix_fmt]
-    return argv + _encoded(spec, cq, threads, out_path)
+            "-dn", *PASSTHROUGH, *_vf(scale, hw_filter)]
+    return argv + ([] if hw_filter else ["-pix_fmt", spec.pix_fmt]) + _encoded(spec, cq, threads, out_path)
 
 
 def _encoded(spec: EncoderArgs, cq: int, threads: int, out_path: Path | str) -> list[str]:
-    """An encode's output options: the encoder, its preset, quality and threads, and the file."""
-    # an elementary stream, so the file size is exactly the bitstream size
+    """An encode's output options, the file an elementary stream (its size is the bitstream's)."""
     return ["-c:v", spec.name, *spec.preset, *spec.quality_args(cq), *spec.extra, *spec.thread_args(threads),
             "-f", spec.container, str(out_path)]
 
@@ -85,9 +79,7 @@ def build_score_argv(
     fps: str,
     window: tuple[int, int] | None = None,
 ) -> list[str]:
-    """Score `distorted` (input 0) against the reference (input 1) with libvmaf's `teacher` model (and VMAF v1's four
-    features, `extra`), paired frame by frame at the clip's rate `fps` (`window`: build_libvmaf_graph's). Both
-    decoders get the job's thread budget (ffmpeg's default is a frame thread per core, per job)."""
+    """Score `distorted` against the reference (build_libvmaf_graph), each decoder on the job's thread budget."""
     graph = build_libvmaf_graph(width, height, pix_fmt, log_path, n_threads, teacher, extra, upscaler, fps=fps,
                                 window=window)
     threads = ("-threads", str(n_threads))
@@ -98,14 +90,12 @@ def build_score_argv(
 def build_oracle_argv(ffmpeg: str, distorted: Path | str, ref_input: Sequence[str], width: int, height: int,
                       pix_fmt: str, log_path: Path | str, n_threads: int, *, fps: str, window: tuple[int, int],
                       teacher: Teacher = DEFAULT_TEACHER, upscaler: str = UP_DEFAULT) -> list[str]:
-    """The independent check of a corpus job (kit.corpus.oracle): libvmaf on frames window[0]..window[1]-1 of an
-    encode and of the reference (`ref_input` reads the clip itself), no progress, the teacher's model alone."""
+    """The independent check of a corpus job (kit.corpus.oracle): the teacher's model alone on a window of frames."""
     return build_score_argv(ffmpeg, distorted, ref_input, width, height, pix_fmt, log_path, n_threads,
                             teacher=teacher, upscaler=upscaler, fps=fps, window=window)
 
 
-# the decoded reference, in the pixel format a scoring's reference branch converts to, as raw frames in NUT: any pixel
-# format, every decoded frame once; its colour tags do not survive (kit.media.ffmpeg.parse_output_colour reads them)
+# the decoded reference as raw frames in NUT (any pixel format); its colour tags do not survive (parse_output_colour)
 REF_FORMAT = (*PASSTHROUGH, "-c:v", "rawvideo", "-f", "nut")
 
 
@@ -115,9 +105,8 @@ def build_scale_filter(width: int, height: int, scaler: str) -> str:
 
 
 def build_shared_graph(scales: Sequence[str], ref_pix_fmt: str = "") -> str:
-    """The filtergraph of a shared decode: encode i reads `[e<i>]`; each distinct downscale of `scales` (one per
-    encode, "" for the clip's own size) runs once, split to the encodes of that rung; with `ref_pix_fmt`, `[ref]` is
-    the decoded frames converted to it, not renumbered."""
+    """The filtergraph of a shared decode: encode i reads `[e<i>]`, each distinct downscale of `scales` ("" for none)
+    runs once; with `ref_pix_fmt`, `[ref]` is the decoded frames converted to it."""
     rungs = list(dict.fromkeys(s for s in scales if s))
     top = [f"[e{i}]" for i, s in enumerate(scales) if not s] + [f"[s{k}]" for k in range(len(rungs))]
     top += ["[r]"] if ref_pix_fmt else []
@@ -141,10 +130,8 @@ def build_shared_decode_argv(
     progress: bool = False,
     scales: Sequence[str] = (),
 ) -> list[str]:
-    """One decode of the reference feeding several encodes (spec, cq, out_path) and, with `ref_out`, the decoded
-    reference for the scorings (kit.corpus.shared), every decoded frame once, converted to `ref_pix_fmt`. Each encode
-    output is build_encode_argv's, fed by `split`: the same frames and conversion, so the same bitstream. Software
-    encoders only."""
+    """One decode feeding several software encodes (build_encode_argv's outputs: the same bitstreams) and, with
+    `ref_out`, the decoded reference in `ref_pix_fmt` (kit.corpus.shared)."""
     graph = build_shared_graph(list(scales) or [""] * len(encodes), ref_pix_fmt if ref_out else "")
     argv = [ffmpeg, *COMMON, *(PROGRESS if progress else ()), *ref_input, "-filter_complex", graph]
     for i, (spec, cq, out_path) in enumerate(encodes):
@@ -172,13 +159,12 @@ def build_render_argv(ffmpeg: str, lavfi: str, dest: Path | str, *, frames: int 
 
 def build_count_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Read the first video stream's packets to nowhere, decoding nothing; the closing `frame=` line counts them."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f",
-            "null", "-"]
+    return [ffmpeg, *QUIET, "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
 
 
 def build_decode_argv(ffmpeg: str, path: Path | str) -> list[str]:
     """Decode the first video stream to nowhere; ffmpeg's closing `frame=` line counts the frames."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
+    return [ffmpeg, *QUIET, "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
 
 
 # every decoded frame as a GRID x GRID 4:2:0 thumbnail, each sample its block's average: fine enough to find bars
@@ -194,25 +180,19 @@ def _vf(*filters: str) -> list[str]:
 
 def build_fingerprint_argv(ffmpeg: str, ref_input: Sequence[str], *, strict: bool = False,
                            count: bool = False, renumber: str = "") -> list[str]:
-    """Decode the first video stream once into the clip's identity (kit.media.decode). Outputs, all fed by the one
-    decoder: with `count`, `-f null` (the decoded size and the closing `frame=` count); the decoded planes into the
-    `hash` muxer (`SHA256=<hex>` on stderr); a 32x32 thumbnail of each frame as rawvideo on stdout. `strict`: fail on
-    the first damaged frame, every line with its level. `renumber`: every output's frames renumbered first.
-    """
+    """Decode the first video stream once into the clip's identity: `-f null` (`count`: size and frame count), the
+    planes' `SHA256=` on stderr, thumbnails on stdout; `strict`: fail on the first damaged frame."""
     checks = STRICT_DECODE if strict else ()
     each = ["-map", "0:v:0", *PASSTHROUGH]
     null = ["-map", "0:v:0", *_vf(renumber), "-f", "null", "-"] if count else []
-    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *checks, *ref_input, *null,
+    return [ffmpeg, *QUIET, *checks, *ref_input, *null,
             *each, *_vf(renumber), "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256", "pipe:2",
             *each, *_vf(renumber, THUMBNAIL_FILTER), "-c:v", "rawvideo", "-f", "rawvideo", "pipe:1"]
 
 
 def build_second_look_argv(ffmpeg: str, path: Path | str) -> list[str]:
-    """The second look of kit.media.decode.decode_master, at a master whose strict decode stopped before its first
-    frame (a camera's stray slice, which ffmpeg reports and plays on from). Input 0 with `-err_detect explode` but no
-    `-xerror` feeds build_fingerprint_argv's outputs; input 1, the same file as ffmpeg plays it, a null output. Each
-    closing line says how many frames its input decoded: equal only where no picture was damaged.
-    """
+    """decode_master's second look: input 0 (no `-xerror`) feeds build_fingerprint_argv's outputs, input 1 (the file as
+    ffmpeg plays it) a null output; their frame counts agree only where no picture was damaged."""
     once = build_fingerprint_argv(ffmpeg, ["-loglevel", "level+verbose", "-err_detect", "explode", "-i", str(path),
                                            "-i", str(path)], count=True)
     return [*once, "-map", "1:v:0", *PASSTHROUGH, "-f", "null", "-"]
@@ -229,11 +209,8 @@ INTERMEDIATE_CODEC = ("-c:v", "ffv1", "-level", "3")
 
 def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps: str,
                             full_range: bool = False) -> list[str]:
-    """The one strict decode of a clip whose container's timestamps the kit does not trust (kit.media.containers):
-    build_fingerprint_argv's outputs and the lossless copy `dest` (FFV1 in Matroska), each output's frames renumbered
-    at the clip's rate `fps` first. `full_range`: a full-range decoder format (MJPEG's yuvj422p) is tagged
-    `-color_range pc`, so FFV1 keeps its samples as they are.
-    """
+    """build_fingerprint_argv's outputs and the lossless copy `dest`, all renumbered at `fps`; `full_range` (MJPEG's
+    yuvj422p) tags `-color_range pc`, so FFV1 keeps the samples as they are."""
     clean = renumber(fps)
     tagged = ["-color_range", "pc"] if full_range else []
     decode = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True, renumber=clean)
@@ -243,11 +220,8 @@ def build_intermediate_argv(ffmpeg: str, path: Path | str, dest: Path | str, fps
 
 
 def build_verify_argv(ffmpeg: str, path: Path | str, pix_fmt: str) -> list[str]:
-    """Decode a lossless copy once, strictly (kit.media.containers): `-f null` counts its frames, and the hash muxer
-    prints the sha256 of its frames as rawvideo in `pix_fmt`, the original's decoded format, which agrees with
-    build_fingerprint_argv's of the original only when every frame is the original's."""
-    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *STRICT_DECODE, "-i", str(path),
-            "-map", "0:v:0", "-f", "null", "-",
+    """Decode a lossless copy once, strictly: its frame count, and its frames' sha256 in the original's `pix_fmt`."""
+    return [ffmpeg, *QUIET, *STRICT_DECODE, "-i", str(path), "-map", "0:v:0", "-f", "null", "-",
             "-map", "0:v:0", *PASSTHROUGH, "-pix_fmt", pix_fmt, "-c:v", "rawvideo", "-f", "hash", "-hash", "sha256",
             "pipe:2"]
 

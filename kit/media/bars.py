@@ -43,8 +43,8 @@ def _is_bar(hi: Bytes, lo: Bytes) -> bool:
 
 
 def _count(hi: Bytes, lo: Bytes) -> tuple[int, int]:
-    """(bar lines from the first line, from the last) of lines hi[i], lo[i]; (0, 0) when there are none. Bars frame
-    the picture: at both edges, about as wide (else only the width the two share is cut)."""
+    """(bar lines from the first line, from the last), (0, 0) for none: bars at both edges, about as wide (else only
+    the width the two share is cut)."""
     n = len(hi)
     lead = next((i for i in range(n) if not _is_bar(hi[i], lo[i])), n)
     if lead == n:
@@ -70,10 +70,9 @@ def _part(means: Floats, first: int, inward: int) -> float:
 def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
     """The bars at the two ends of one axis, in lines (the line past a bar partly bar where the bar ends there)."""
     lead, trail = _count(hi, lo)
-    n = len(means)
     if not lead:
         return 0.0, 0.0
-    first, last = lead, n - 1 - trail
+    first, last = lead, len(means) - 1 - trail
     return (lead + (0.0 if _is_bar(hi[first], lo[first]) else _part(means, first, 1)),
             trail + (0.0 if _is_bar(hi[last], lo[last]) else _part(means, last, -1)))
 
@@ -81,7 +80,6 @@ def _side(hi: Bytes, lo: Bytes, means: Floats) -> tuple[float, float]:
 def find_bars(luma: Bytes) -> Bars:
     """The bars of a clip from the luma of its thumbnails, (frames, GRID, GRID) uint8."""
     hi, lo = luma.max(axis=0), luma.min(axis=0)
-    # each row's mean and each column's mean over every frame
     rows = (luma.sum(axis=(0, 2), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     cols = (luma.sum(axis=(0, 1), dtype=np.int64) / (len(luma) * GRID)).astype(np.float64)
     return Bars(*_side(hi, lo, rows), *_side(hi.T, lo.T, cols))
@@ -97,9 +95,8 @@ def _weights(start: float, stop: float, lines: int, cells: int) -> Floats:
 
 
 def inside(luma: Bytes, u: Bytes, v: Bytes, bars: Bars) -> Bytes:
-    """The signature's frames of the picture inside `bars`: for each of the given frames (luma (n, GRID, GRID),
-    u and v (n, GRID/2, GRID/2)), the THUMB x THUMB area average of its luma and the mean of each chroma plane,
-    rounded: (n, THUMB*THUMB + 2) uint8."""
+    """The signature's frames of the picture inside `bars`: each frame's THUMB x THUMB luma area average and the mean
+    of each chroma plane, rounded: (n, THUMB*THUMB + 2) uint8."""
     rows = _weights(bars.top, GRID - bars.bottom, GRID, THUMB)
     cols = _weights(bars.left, GRID - bars.right, GRID, THUMB)
     half = GRID // 2
@@ -107,7 +104,6 @@ def inside(luma: Bytes, u: Bytes, v: Bytes, bars: Bars) -> Bytes:
     c_cols = _weights(bars.left / 2, half - bars.right / 2, half, 1)[0]
     # einsum without BLAS: one fixed order of sums, so a clip gives the same bytes on every box
     y = np.einsum("ik,nkl,jl->nij", rows, luma.astype(np.float64), cols, optimize=False).reshape(len(luma), -1)
-    cu = np.einsum("k,nkl,l->n", c_rows, u.astype(np.float64), c_cols, optimize=False)
-    cv = np.einsum("k,nkl,l->n", c_rows, v.astype(np.float64), c_cols, optimize=False)
+    cu, cv = (np.einsum("k,nkl,l->n", c_rows, c.astype(np.float64), c_cols, optimize=False) for c in (u, v))
     frames = np.concatenate([y, cu[:, None], cv[:, None]], axis=1)
     return np.clip(np.floor(frames + 0.5), 0, 255).astype(np.uint8)

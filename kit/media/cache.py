@@ -1,6 +1,5 @@
-"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, a master's geometry and fingerprint, a .y4m/.yuv
-clip's fingerprint, a master's lossless copy, each once per file version (file_key; docs/design/identity.md).
-"""
+"""The hash cache (`sha256.json` in the kit's cache): a clip's sha256, fingerprint, a master's geometry and lossless
+copy, each once per file version (file_key; docs/design/identity.md)."""
 
 from __future__ import annotations
 
@@ -104,8 +103,7 @@ def _valid_entry(key: str, value: str) -> bool:
 
 
 class Sha256Cache:
-    """sha256 of clip bytes, masters' probes and clips' fingerprints, cached by the file's version (file_key); an entry
-    is written under the file's lock, merged into what other runs wrote."""
+    """The cache's entries by file version (file_key), each written under the file's lock into what others wrote."""
 
     def __init__(self, tree: Tree | None, path: Path | None = None) -> None:
         self.tree, self.path = tree, path if tree is not None else None
@@ -126,8 +124,7 @@ class Sha256Cache:
         return self._data[key]
 
     def master_decode(self, p: Path, ffmpeg: str) -> MasterDecode:
-        """What a master's one whole strict decode tells (geometry, fingerprint, what the corpus does not keep), once
-        per file version (for a container read through a lossless copy, the decode that made the copy)."""
+        """What a master's one whole strict decode tells, once per file version (of a copied one: the copy's decode)."""
         if needs_intermediate(p):
             return self.intermediate(p, ffmpeg).decoded
         key = MASTER + file_key(p)
@@ -138,8 +135,7 @@ class Sha256Cache:
         return _master_from(load_json(self._data[key]))
 
     def intermediate(self, p: Path, ffmpeg: str) -> Intermediate:
-        """A master read through a lossless copy (kit.media.containers), made in the kit's cache once per version of
-        the file (once for the runs sharing the cache) and reused while it is there with its recorded sha256."""
+        """A master's lossless copy, made in the kit's cache once per file version, reused while its sha256 holds."""
         version = file_key(p)
         key = COPY + version
         tree = self.tree if self.tree is not None else cache_tree()
@@ -188,9 +184,8 @@ class Sha256Cache:
         self._data[key] = value
         if self.tree is None or self.path is None:
             return
-        lock = self.path.with_name(f".{self.path.name}.lock")
         with contextlib.suppress(OSError, LockBusy):  # a cache that cannot be written only costs time
-            with self.tree.lock(lock, wait_s=CACHE_LOCK_WAIT_S, tidy=True):
+            with self.tree.lock(self.path.with_name(f".{self.path.name}.lock"), wait_s=CACHE_LOCK_WAIT_S, tidy=True):
                 merged = {**self._read(), key: value}
                 self.tree.write_json(self.path, merged)
             for k, v in merged.items():  # what the other runs found is known here too from now on

@@ -1,9 +1,6 @@
 """What a reference clip's container is read as: directly (DIRECT_EXTS keep every packet's timestamp as written), or
-through a lossless copy (INTERMEDIATE_EXTS hold none, or have them patched by ffmpeg as it reads).
-
-The copy (FFV1 in Matroska, renumbered at the clip's rate) is made by the clip's one strict decode into the kit's
-cache and checked to hold exactly the original's frames; only what ffmpeg reads is the copy (Clip.read_path).
-"""
+through a lossless copy (INTERMEDIATE_EXTS do not), made by the clip's one strict decode into the kit's cache (FFV1
+in Matroska, renumbered at the clip's rate) and checked to hold exactly the original's frames (Clip.read_path)."""
 
 from __future__ import annotations
 
@@ -32,9 +29,8 @@ from kit.media.ffmpeg import DISK_FULL, output_failure, parse_duration, parse_fr
 
 # MP4's sample tables, Matroska's blocks and MXF's index tables give each packet its timestamp (measured)
 DIRECT_EXTS = (".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mxf")
-# AVI holds no presentation timestamps (ffmpeg guesses them; a variable rate lives as empty chunks); program and
-# transport streams' 33-bit timestamps wrap and jump at splices, and a small step back fails the strict decode on
-# "non monotonically increasing dts": renumbered in the copy, they read cleanly
+# AVI holds no presentation timestamps (ffmpeg guesses them); program and transport streams' 33-bit timestamps wrap
+# and jump at splices, which fails the strict decode ("non monotonically increasing dts")
 INTERMEDIATE_EXTS = (".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts")
 TRANSPORT_EXTS = (".ts", ".m2ts", ".mts")
 # a transport stream's packet size: where in it its sync byte is (plain; Blu-ray's time code in front; DVB's FEC behind)
@@ -53,8 +49,7 @@ def needs_intermediate(path: Path) -> bool:
 
 
 def transport_packet_size(head: bytes) -> int | None:
-    """The packet size of a transport stream whose first bytes are `head` (its first three packets start with the sync
-    byte); None when none fits."""
+    """The packet size of a transport stream whose first three packets in `head` start with the sync byte, or None."""
     for size, at in TRANSPORT_PACKETS.items():
         if all(len(head) > at + k * size and head[at + k * size] == TS_SYNC for k in range(3)):
             return size
@@ -62,8 +57,7 @@ def transport_packet_size(head: bytes) -> int | None:
 
 
 def riff_end(fh: BinaryIO, size: int) -> int:
-    """Where a RIFF file (an AVI) ends by its own word: the end of its last top-level RIFF chunk; 0 when it starts with
-    none, or left it unset."""
+    """The end of a RIFF file's (an AVI's) last top-level RIFF chunk; 0 when it starts with none or left it unset."""
     at = 0
     while at + 12 <= size:
         fh.seek(at)
@@ -75,9 +69,8 @@ def riff_end(fh: BinaryIO, size: int) -> int:
 
 
 def check_container(path: Path, fh: BinaryIO, size: int) -> None:
-    """Refuse what the container's own structure shows before any decode (`fh`: the file, open; `size` its size), which
-    a decode reads to its end without an error: an .m4v that is a raw MPEG-4 stream, a transport stream cut short
-    inside a packet, an AVI shorter than its chunks say."""
+    """Refuse what the container's structure shows and a decode would read without an error (`fh`: the file, open):
+    an .m4v that is a raw MPEG-4 stream, a transport stream cut inside a packet, an AVI shorter than its chunks say."""
     ext = path.suffix.lower()
     fh.seek(0)
     head = fh.read(HEAD_BYTES)
@@ -102,15 +95,13 @@ RATE = "RATE"  # in the remux command of a raw stream: the rate only its owner k
 
 
 def remux_command(path: Path) -> str:
-    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for (-framerate,
-    before -i: the raw demuxer's)."""
+    """The command that remuxes a raw MPEG-4 stream into an .mp4 beside it at the rate RATE stands for."""
     return kit_command("ffmpeg", "-framerate", RATE, "-i", path.absolute(), "-map", "0:v:0", "-c", "copy",
                        path.absolute().with_suffix(".mp4"))
 
 
 def intermediate_path(cache_root: Path, path: Path, version: str) -> Path:
-    """Where the lossless copy of `path` is kept: one per version of the original (`version`, kit.media.cache's
-    file_key), named for people."""
+    """Where the lossless copy of `path` is kept: one per `version` (kit.media.cache's file_key)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.")[:40] or "clip"
     return cache_root / FOLDER / f"{slug}-{sha256_bytes(version.encode())[:16]}.mkv"
 
@@ -138,9 +129,8 @@ def open_clip_streams(path: Path, ffmpeg: str) -> Opened:
 
 
 def make_intermediate(tree: Tree, path: Path, dest: Path, ffmpeg: str) -> MasterDecode:
-    """Decode `path` strictly once into its geometry, its fingerprint and its lossless copy at `dest` (in the cache
-    `tree`), then check the copy against it; the caller holds dest's lock. InputError when the file is no video, does
-    not decode to its end, or its copy is not its frames; ToolError when the copy cannot be written."""
+    """Decode `path` strictly once into its geometry, fingerprint and checked lossless copy at `dest` (the caller holds
+    its lock); ToolError when the copy cannot be written."""
     opened = open_clip_streams(path, ffmpeg)
     tree.remove_stale(dest.parent, names=[dest.name])  # a killed copy's temporary
     with tree.atomic_path(dest) as tmp:

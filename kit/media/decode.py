@@ -1,6 +1,4 @@
-"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (the decoded planes'
-hash and a thumbnail of each frame, kit.media.argv.build_fingerprint_argv). kit.media.cache keeps it per file version.
-"""
+"""The one decode of a reference clip: its geometry (masters), its frame count and its identity (Fingerprint)."""
 
 from __future__ import annotations
 
@@ -21,8 +19,7 @@ from kit.media.streams import dropped, no_video
 MAX_FPS = 1000
 DECODE_TIMEOUT_S = 300.0  # a whole decode of a long master
 RAW_BYTES_PER_S = 20e6  # the slowest a .y4m/.yuv fingerprint pass is allowed to go before it times out
-# frames a fingerprint reads the thumbnails of (held in memory at once: 276 MB); 100 minutes at 30 fps
-MAX_FINGERPRINT_FRAMES = 180_000
+MAX_FINGERPRINT_FRAMES = 180_000  # thumbnails held in memory at once (276 MB): 100 minutes at 30 fps
 THUMBS_MAX_BYTES = MAX_FINGERPRINT_FRAMES * GRID_BYTES
 
 # Pixel formats the kit accepts: (chroma width divisor, chroma height divisor, bytes per sample).
@@ -40,8 +37,7 @@ HASH_LINE = re.compile(r"^SHA256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 def parse_probe(stderr: str) -> tuple[int, int, str, str]:
-    """(width, height, fps, pix_fmt) of the first video stream in the output of a decode to `-f null`: the decoded size
-    where printed (a phone's display matrix rotates the frames the jobs encode)."""
+    """(width, height, fps, pix_fmt) of a decode's first video stream, the size as decoded (a phone's rotation)."""
     lines = [m.group(0) for m in STREAM_LINE.finditer(stderr)]
     if not lines:
         raise ValueError("no video stream")
@@ -59,8 +55,7 @@ def parse_probe(stderr: str) -> tuple[int, int, str, str]:
 
 
 def parse_fps(text: str) -> str:
-    """An exact frame rate "num/den" from "25", "29.97", "30000/1001" or "25:1" (kit.infra.outside.read_rate);
-    ValueError otherwise: the one reader of a rate."""
+    """The one reader of a rate: "num/den" from "25", "29.97", "30000/1001" or "25:1"; ValueError otherwise."""
     try:
         frac = read_rate(text)
     except NotANumber as exc:
@@ -81,9 +76,8 @@ _DECODED = re.compile(r"Input stream #(\d+):\d+ \(video\): \d+ packets read \(\d
 
 
 def demuxer_damage(stderr: str, decoder_too: bool = True) -> str:
-    """The first error a `-loglevel level+info` decode logged on its input side, or the first packet its demuxer marked
-    corrupt; "" when there was none (a demuxer resyncs over damage: the strict decode can exit 0 with frames missing).
-    Without `decoder_too` (a second look, whose frame counts judge the decoder's errors), the demuxer's alone."""
+    """The first error a decode logged on its input side or packet its demuxer marked corrupt, "" for none (a demuxer
+    resyncs: a strict decode can exit 0 with frames missing); without `decoder_too`, the demuxer's alone."""
     demuxer = _DEMUXER.search(stderr)
     own = ("[in#", f"[{demuxer.group(1)} @") if demuxer else ("[in#",)
     for line in stderr.splitlines():
@@ -114,8 +108,7 @@ def parse_fingerprint(res: ProcResult) -> Fingerprint:
 
 
 class MasterDecode(NamedTuple):
-    """What the one strict decode of a master tells: its geometry, its fingerprint, and what of it the corpus does not
-    keep (kit.media.streams.dropped)."""
+    """What the one strict decode of a master tells (dropped: kit.media.streams.dropped)."""
 
     geometry: Geometry
     identity: Fingerprint
@@ -123,8 +116,7 @@ class MasterDecode(NamedTuple):
 
 
 def decode_master(path: Path, ffmpeg: str) -> MasterDecode:
-    """A master's geometry and fingerprint from one strict decode of the whole file (a reference corrupt mid-stream
-    is refused, not concealed), or a second look where it stopped before its first frame."""
+    """A master's geometry and fingerprint from one strict decode (or a second look where it stopped at once)."""
     argv = build_fingerprint_argv(ffmpeg, ["-i", str(path)], strict=True, count=True)
     res = run_process(argv, timeout_s=DECODE_TIMEOUT_S, capture_stdout=True, stdout_max_bytes=THUMBS_MAX_BYTES)
     if second := stopped_before_first_frame(res):  # decoded again: used when every frame ffmpeg plays is undamaged
@@ -141,8 +133,7 @@ def stopped_before_first_frame(res: ProcResult) -> bool:
 
 
 def played_whole(stderr: str, undamaged: int) -> int:
-    """The frames of a second look: the count ffmpeg plays, when the decode that gives no damaged frame gave as many
-    (`undamaged`); ValueError naming how many are damaged otherwise."""
+    """The frames ffmpeg plays in a second look when they are as many as `undamaged`, else ValueError."""
     played = {int(k): int(n) for k, n in _DECODED.findall(stderr)}
     if 1 not in played:
         raise ValueError("the decode printed no frame count")
@@ -161,8 +152,8 @@ def refuse_no_video(path: Path, stderr: str) -> None:
 
 
 def read_master_decode(path: Path, res: ProcResult, second: bool = False) -> MasterDecode:
-    """What a strict, counting build_fingerprint_argv decode of `path` tells (`second`: a second look); InputError
-    naming the file when it holds no video, did not decode to its end, or its demuxer skipped damaged data."""
+    """What a strict, counting decode of `path` tells (`second`: a second look); InputError naming the file when it
+    holds no video, did not decode to its end, or its demuxer skipped damaged data."""
     refuse_no_video(path, res.stderr)
     try:
         if res.returncode != 0:
@@ -193,12 +184,9 @@ def unreadable_hint(path: Path, stderr: str) -> str:
 
 
 def convert_command(path: Path) -> str:
-    """The command that converts a video into a lossless FFV1 .mkv beside it (picture only), with the kit's own ffmpeg;
-    an .mkv's copy is named `<name>-ffv1.mkv`, never the file itself."""
+    """The command that converts a video into a lossless FFV1 .mkv beside it (an .mkv's: `<name>-ffv1.mkv`)."""
     source = path.absolute()
-    dest = source.with_suffix(".mkv")
-    if dest == source:
-        dest = source.with_name(f"{source.stem}-ffv1.mkv")
+    dest = source.with_suffix(".mkv") if source.suffix != ".mkv" else source.with_name(f"{source.stem}-ffv1.mkv")
     return kit_command("ffmpeg", "-i", source, "-map", "0:v:0", "-an", "-c:v", "ffv1", dest)
 
 

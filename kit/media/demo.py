@@ -55,8 +55,7 @@ DEMO_CLIPS: tuple[DemoClip, ...] = (
 
 def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WIDTH, height: int = HEIGHT,
            seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render one clip to dest (y4m) unless it is already there whole (never replaced), under the clip's lock; `note`
-    hears a wait for another run's render."""
+    """Render one clip to dest (y4m) under its lock unless it is there whole; `note` hears a wait for another run."""
     if clip_is_whole(cache, dest, width, height, seconds):
         return dest
 
@@ -85,9 +84,8 @@ def render(cache: Tree, clip: DemoClip, dest: Path, ffmpeg: str, width: int = WI
 
 def clip_is_whole(cache: Tree, path: Path, width: int = WIDTH, height: int = HEIGHT,
                   seconds: float = SECONDS) -> bool:
-    """A rendered clip is checked, not trusted: the user's own file that nobody else can change, its y4m header
-    names its size and the file holds exactly its frames (else it is rendered again). Another user's file there is
-    refused (exit 2)."""
+    """A rendered clip is checked, not trusted: the user's own file, its y4m header naming its size, holding exactly its
+    frames (else it is rendered again). Another user's file there is refused (exit 2)."""
     try:
         if (fh := cache.open_checked(path)) is None:
             return False
@@ -112,22 +110,19 @@ def damaged_demo_clips(cache: Tree, count: int | None = None, seconds: float = S
 
 def demo_folder(cache_dir: Path, width: int = WIDTH, height: int = HEIGHT, seconds: float = SECONDS,
                 kit_root: Path = KIT_ROOT) -> Path:
-    """Where this copy of the kit keeps its demo clips: a folder of its own in the cache, named for its folder (the
-    runs of one copy share it, another copy's never waits for them)."""
+    """This copy of the kit's own demo folder in the cache (another copy's runs never wait for its renders)."""
     return cache_dir / f"{DEMO_SET_ID}-{width}x{height}-{seconds}s-kit{sha256_bytes(str(kit_root).encode())[:12]}"
 
 
 def missing_demo_clips(cache: Tree, count: int | None = None, seconds: float = SECONDS) -> list[str]:
     """Names of the demo clips not rendered yet or damaged (ensure_demo_set would render them)."""
     folder = demo_folder(cache.root, seconds=seconds)
-    paths = {c.name: folder / f"{c.name}.y4m" for c in DEMO_CLIPS[:count]}
-    return [name for name, p in paths.items() if not clip_is_whole(cache, p, seconds=seconds)]
+    return [c.name for c in DEMO_CLIPS[:count] if not clip_is_whole(cache, folder / f"{c.name}.y4m", seconds=seconds)]
 
 
 def ensure_demo_set(cache: Tree, ffmpeg: str, count: int | None = None, width: int = WIDTH,
                     height: int = HEIGHT, seconds: float = SECONDS, note: Callable[[str], None] | None = None) -> Path:
-    """Render the demo clips into <cache>/<set>/ (those not there whole yet), one per core at once (a lavfi source
-    renders on one thread), and return that folder. An interrupt or a failed render stops the others' ffmpegs."""
+    """Render the demo clips not whole yet into their folder, returned, a core each; a stop or failure stops all."""
     folder = demo_folder(cache.root, width, height, seconds)
     clips = DEMO_CLIPS[:count]
     with cf.ThreadPoolExecutor(max_workers=max(1, min(len(clips), core_count())), thread_name_prefix="demo") as pool:

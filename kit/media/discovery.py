@@ -1,9 +1,6 @@
-"""Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them).
-
-An entry named like a clip (kit.media.refs.CLIP_EXTS, in any case) is used when it is a regular file or a link to one;
-refused (exit 2) when it is a link to nothing or a loop of links; skipped, and said once, when it is something no clip
-can be (a folder, a pipe, a device, a socket, or a link to one). lstat and stat alone tell which: a FIFO never blocks.
-"""
+"""Discovery: which entries of --ref-dir are reference clips, each one checked (kit.media.refs reads them). An entry
+named like a clip is used when it is a regular file or a link to one, refused (exit 2) when it is a dangling link or a
+loop, skipped and said once when no clip can be it (a folder, a pipe, a device, a socket). lstat and stat alone tell."""
 
 from __future__ import annotations
 
@@ -20,7 +17,6 @@ from kit.infra.records import Record
 from kit.infra.tree import Tree
 from kit.media.cache import Sha256Cache, open_clip, stamp_of
 from kit.media.containers import check_container, convert_command, needs_intermediate
-from kit.media.decode import Geometry
 from kit.media.identity import Fingerprint, fingerprint
 from kit.media.refs import (
     CLIP_EXTS,
@@ -57,7 +53,6 @@ class Skipped:
     fix: str = "remove it from --ref-dir, or put the clip file in its place"
 
     def line(self) -> str:
-        """The line said as the entry is skipped: the clip left out's (Unusable.line), its fix last."""
         return self.unusable().line()
 
     def unusable(self) -> Unusable:
@@ -66,8 +61,7 @@ class Skipped:
 
 
 def not_a_clip_file(path: Path) -> str | None:
-    """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one. A link to
-    nothing, a loop of links, or an entry that cannot be looked at is refused."""
+    """What the entry `path` is when it cannot be a clip file; None for a regular file or a link to one."""
     link = ""
     try:
         own = os.lstat(path)
@@ -111,7 +105,7 @@ def list_clip_files(ref_dir: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], list[Skipped]]:
-    """(the clip files of ref_dir, the entries skipped, each said to `note`); no clip file at all is an error."""
+    """list_clip_files, each entry skipped said to `note`; no clip file at all is an error."""
     files, skipped = list_clip_files(ref_dir)
     for s in skipped:
         note(s.line())
@@ -120,9 +114,10 @@ def find_clip_files(ref_dir: Path, note: Note = _ignore) -> tuple[list[Path], li
     return files, skipped
 
 
-def _clip_names(folder: Path) -> list[Path]:
+def _listed(folder: Path, keep: Callable[[Path], bool]) -> list[Path]:
+    """The entries of `folder` that `keep` takes, sorted; [] when it cannot be listed."""
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix.lower() in CLIP_EXTS and p.is_file())
+        return sorted(p for p in folder.iterdir() if keep(p))
     except OSError:
         return []
 
@@ -133,11 +128,8 @@ def no_clips_error(ref_dir: Path, skipped: list[Skipped] | None = None) -> Input
     if skipped:
         more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
         looked += f"; skipped {skipped[0].path}, {skipped[0].what}{more}"
-    try:
-        subs = sorted(p for p in ref_dir.iterdir() if p.is_dir())
-    except OSError:
-        subs = []
-    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in subs if (clips := _clip_names(sub))]
+    found = [(sub, clips, all(map(is_netflix_distorted, clips))) for sub in _listed(ref_dir, Path.is_dir)
+             if (clips := _listed(sub, lambda p: p.suffix.lower() in CLIP_EXTS and p.is_file()))]
     refs = [(sub, clips) for sub, clips, dis in found if not dis]
     distorted = [sub for sub, _, dis in found if dis]
     if refs:
@@ -186,9 +178,12 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
                     f"({per_frame} bytes each)",
                     hint="fix the geometry in the name or sidecar, or replace the truncated file")
             n, kind = stamp[0] // per_frame, "yuv"
-        else:
-            (w, h, fps, pix, n), dropped, read_path = probe_master(path, ffmpeg, cache)
-            kind = "master"
+        else:  # a master: its lossless copy's decode where ffmpeg reads the copy (kit.media.containers)
+            made = cache.intermediate(path, ffmpeg) if needs_intermediate(path) else None
+            decoded = made.decoded if made else cache.master_decode(path, ffmpeg)
+            w, h, fps, pix, n = decoded.geometry
+            check_geometry(path, w, h, pix)
+            dropped, read_path, kind = decoded.dropped, str(made.path) if made else "", "master"
         if n < 1:
             raise InputError(f"{path}: no frames", hint="remove it from --ref-dir")
         return Clip(str(path.resolve()), source_name(path), kind, w, h, fps, pix, n, cache.get(path), stamp, dropped,
@@ -196,18 +191,6 @@ def probe_clip(path: Path, ffmpeg: str, cache: Sha256Cache, defaults: YuvDefault
     except OSError as exc:  # unreadable, vanished: the user's file, not a bug
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})",
                          hint="check the file's permissions, or remove it from --ref-dir") from exc
-
-
-def probe_master(path: Path, ffmpeg: str, cache: Sha256Cache) -> tuple[Geometry, tuple[str, ...], str]:
-    """A master's geometry, what the corpus does not keep of it, and its lossless copy ffmpeg reads ("": none)."""
-    if needs_intermediate(path):
-        made = cache.intermediate(path, ffmpeg)
-        decoded, read_path = made.decoded, str(made.path)
-    else:
-        decoded, read_path = cache.master_decode(path, ffmpeg), ""
-    w, h, _, pix, _ = decoded.geometry
-    check_geometry(path, w, h, pix)
-    return decoded.geometry, decoded.dropped, read_path
 
 
 @dataclass(frozen=True)
@@ -238,9 +221,8 @@ LOW_BITS_PER_PIXEL = 0.03  # a master's own bits per pixel below which it is hea
 
 
 def low_bitrate_warning(clip: Clip) -> str:
-    """A warning for a compressed master whose own bitrate per pixel is very low; "" for the others (a .y4m or .yuv
-    is uncompressed). Kept in the shard manifest (kit.corpus.shard)."""
-    if clip.kind != "master" or clip.n_frames < 1 or not clip.width or not clip.height:
+    """A warning for a compressed master whose own bitrate per pixel is very low; "" for the others."""
+    if clip.kind != "master":
         return ""
     bits = clip.stamp[0] * 8
     bpp = bits / (clip.n_frames * clip.width * clip.height)
@@ -254,10 +236,8 @@ def low_bitrate_warning(clip: Clip) -> str:
 
 def discover(ref_dir: Path, ffmpeg: str, sha_cache: Sha256Cache, defaults: YuvDefaults = NO_DEFAULTS,
              note: Note = _ignore, unusable: list[Unusable] | None = None, doing: Note = _ignore) -> list[Clip]:
-    """Every clip in ref_dir, checked (`doing` hears each as it is read; `note` what is skipped, and what of a clip the
-    corpus does not keep). Copies of one content are all returned (the corpus step keeps one). A clip that cannot be
-    used refuses the run (--strict: `unusable` is None), or is left out, added to `unusable` and noted; when none is
-    left, the first refusal stands."""
+    """Every clip in ref_dir, checked (`doing` hears each; `note` what is skipped or not kept). One that cannot be used
+    refuses the run (`unusable` None: --strict) or joins `unusable`; if none is left, the first refusal stands."""
     clips, refused = [], []
     files, skipped = find_clip_files(ref_dir, note)
     for i, p in enumerate(files, 1):
@@ -298,9 +278,7 @@ def reference_clips(ref_dir: Path | None, ffmpeg: str, cache_tree: Tree, default
                     demo_count: int | None = None, demo_seconds: float = 0.0, note: Note = _ignore,
                     unusable: list[Unusable] | None = None, doing: Note = _ignore,
                     ) -> tuple[list[Clip], dict[str, Fingerprint], bool]:
-    """(the reference set, each clip's fingerprint by its sha256, is it the demo set): the clips of --ref-dir, else the
-    embedded demo clips, read through <cache>/sha256.json. `note` hears each entry skipped and a wait for another
-    run's demo render; `doing`, each clip as it is read."""
+    """(the clips of --ref-dir or the demo set, each clip's fingerprint by its sha256, is it the demo set)."""
     from kit.media.demo import DEMO_CLIPS, SECONDS, ensure_demo_set
 
     cache = Sha256Cache(cache_tree, cache_tree.root / CACHE_FILE)

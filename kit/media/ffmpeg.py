@@ -111,8 +111,7 @@ def path_ffmpeg() -> FFmpegInfo | None:
 
 
 def ffmpeg_door(given: str | None) -> str:
-    """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where the variable names that very file (the
-    flag reads the variable), else `--ffmpeg`."""
+    """Where a given ffmpeg came from, as its refusal names it: KIT_FFMPEG where that names it, else --ffmpeg."""
     env = os.environ.get("KIT_FFMPEG")
     if not env or not given:
         return "--ffmpeg"
@@ -120,8 +119,8 @@ def ffmpeg_door(given: str | None) -> str:
 
 
 def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpegInfo:
-    """Pick the ffmpeg to use, in the order above; raise PrereqError if none fits. One given (--ffmpeg, KIT_FFMPEG)
-    or shipped in binaries/ is held to the trust rule (kit.infra.perms.untrusted) before it is run at all."""
+    """The ffmpeg to use, in the order above, else PrereqError; one given or in binaries/ is held to the trust rule
+    before it runs at all."""
     for given, source in ((explicit, ffmpeg_door(explicit)), (os.environ.get("KIT_FFMPEG"), "KIT_FFMPEG")):
         if given:
             return check_ffmpeg(require_trusted(Path(given).expanduser().absolute(), source), source)
@@ -130,16 +129,13 @@ def resolve_ffmpeg(explicit: str | None = None, root: Path = KIT_ROOT) -> FFmpeg
         return check_ffmpeg(require_trusted(staged, "the kit's ffmpeg"), f"binaries/{platform_tag()}")
     if (info := path_ffmpeg()) is not None:
         return info
-    wheel = imageio_binary()
-    if wheel is not None:
+    if (wheel := imageio_binary()) is not None:
         return check_ffmpeg(wheel, "imageio-ffmpeg")
     raise PrereqError(
         "no ffmpeg with libvmaf found (--ffmpeg, KIT_FFMPEG, binaries/, PATH, imageio-ffmpeg)",
         hint="run the set-up, install.py in the kit's folder (it installs imageio-ffmpeg), or pass --ffmpeg PATH",
     )
 
-
-# --- reading ffmpeg's stderr -----------------------------------------------------------------
 
 # consequences, never the cause: skipped when picking the line that explains a failure
 _GENERIC = re.compile(
@@ -234,9 +230,8 @@ FIELD_ORDERS = ("progressive", "top first", "bottom first", "top coded first", "
 
 
 def parse_output_colour(stderr: str, output: int) -> tuple[tuple[str, str], ...] | None:
-    """The colour tags of rawvideo output `output` as ffmpeg printed its stream (`yuv420p(pc, bt709/unknown/unknown,
-    progressive)`), `(option, name)` pairs; () when it has none, None when the line is missing or names a tag
-    COLOUR_NAMES does not list."""
+    """The colour tags of rawvideo output `output` as ffmpeg printed them, `(option, name)` pairs; () when it has none,
+    None when the line is missing or names a tag COLOUR_NAMES does not list."""
     line = re.search(rf"Stream #{output}:0\S*: Video: rawvideo(?: \([^)]*\))?, \w+(?:\((.*?)\))?, \d+x\d+", stderr)
     if line is None:
         return None

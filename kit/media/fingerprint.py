@@ -55,8 +55,7 @@ def signature_crop(text: str) -> tuple[float, float, float, float]:
 
 @dataclass(frozen=True)
 class Fingerprint(Record):
-    """A clip's identity by its decoded pictures (kit.media.identity compares them): pixels_sha256 over the decoded
-    planes in frame order, signature (kit.media.signature.build_signature's text), and how many frames were decoded."""
+    """A clip's identity by its decoded pictures: their planes' sha256, signature (kit.media.signature) and count."""
 
     pixels_sha256: str
     signature: str

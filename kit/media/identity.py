@@ -1,9 +1,8 @@
-"""One content, one source: how alike two clips' Fingerprints (kit.media.fingerprint) are: identical, match,
-undecided (flat pictures too, however close) or different (docs/design/identity.md).
-"""
+"""How alike two clips' Fingerprints are: identical, match, undecided or different (docs/design/identity.md)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +41,14 @@ def bars_text(signature: str) -> str:
     return f"{kind} bars ({', '.join(sides)})" if sides else ""
 
 
-def _judge(dist: float, offset: int, frames: tuple[int, int], flat: float) -> Likeness:
+def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
+    if a.pixels_sha256 == b.pixels_sha256:
+        return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
+    sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
+    dist, offset = distance(sig_a, sig_b)
+    flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
     shift = f", {abs(offset)}-frame offset" if offset else ""  # at some positions at least
-    lengths = f", {frames[0]} vs {frames[1]} frames" if frames[0] != frames[1] else ""
+    lengths = f", {a.frames} vs {b.frames} frames" if a.frames != b.frames else ""
     if dist <= DIFFERENT_ABOVE and flat >= FLAT_SHARE:
         return Likeness("undecided", dist, f"flat pictures (a title card, a colour field: {flat:.0%} or more of "
                                            f"each on one level): thumbnail distance {dist:.3f} cannot tell "
@@ -58,26 +62,15 @@ def _judge(dist: float, offset: int, frames: tuple[int, int], flat: float) -> Li
     return Likeness("different", dist, f"different: thumbnail distance {dist:.3f} (> {DIFFERENT_ABOVE})")
 
 
-def compare(a: Fingerprint, b: Fingerprint) -> Likeness:
-    if a.pixels_sha256 == b.pixels_sha256:
-        return Likeness("identical", 0.0, f"frame-identical ({a.frames} frames)")
-    sig_a, sig_b = decode_signature(a.signature), decode_signature(b.signature)
-    dist, offset = distance(sig_a, sig_b)
-    flat = min(flat_share(sig_a, signature_crop(a.signature)), flat_share(sig_b, signature_crop(b.signature)))
-    return _judge(dist, offset, (a.frames, b.frames), flat)
-
-
 def similar_pairs(prints: Sequence[Fingerprint]) -> list[tuple[int, int, Likeness]]:
-    """Every pair (i < j, sorted) whose outcome is not "different": identical pictures paired by their hash, the rest by
-    all distances at once (kit.media.signature.all_distances)."""
+    """Every pair (i < j, sorted) whose outcome is not "different": by their hash, and by all distances at once."""
     found: dict[tuple[int, int], Likeness] = {}
     by_hash: dict[str, list[int]] = {}
     for i, p in enumerate(prints):
         by_hash.setdefault(p.pixels_sha256, []).append(i)
     for members in by_hash.values():
-        for x, i in enumerate(members):
-            for j in members[x + 1:]:
-                found[(i, j)] = compare(prints[i], prints[j])
+        for i, j in itertools.combinations(members, 2):
+            found[(i, j)] = compare(prints[i], prints[j])
     if len(prints) > 1:
         sigs = np.stack([decode_signature(p.signature) for p in prints])
         dist = all_distances(sigs, DIFFERENT_ABOVE)

@@ -1,8 +1,5 @@
-"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at, and the scalers that make them. Pure.
-
-A scaled rung encodes a copy downscaled with the down scaler and is scored upscaled back with the up scaler against the
-full-size reference, as VMAF's own training set was made (Netflix/vmaf#526) and as a player shows a lower rung.
-"""
+"""The resolution ladder (`--scales`): the rungs a corpus encodes each clip at (downscaled, scored upscaled back
+against the full-size reference, as VMAF's training set was made: Netflix/vmaf#526), and their scalers. Pure."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ _FRACTION = re.compile(r"0?\.[0-9]{1,4}")
 
 
 def parse_rung(text: str) -> str:
-    """A rung written canonically: `native`, `540` (lines, 32..8640) or `0.5` (a fraction in (0, 1)); ValueError
-    naming what it is not."""
+    """A rung written canonically: `native`, `540` (lines, 32..8640), `0.5` (a fraction in (0, 1)); or ValueError."""
     value = text.strip().lower()
     if value == NATIVE:
         return NATIVE
@@ -48,8 +44,7 @@ def rung_size(rung: str, width: int, height: int) -> tuple[int, int]:
 
 
 def clip_rungs(rungs: tuple[str, ...], width: int, height: int) -> list[tuple[str, int, int]]:
-    """The rungs a clip is encoded at, as (rung, encode width, encode height), by falling height: a rung at or above
-    the clip's height (never upscaled), or below MIN_HEIGHT, is left out, and of two of the same size the first kept."""
+    """(rung, width, height) to encode at, by falling height: none upscaled or under MIN_HEIGHT, a size's first rung."""
     out: dict[tuple[int, int], str] = {}
     for text in rungs:
         rung = parse_rung(text)
@@ -65,8 +60,7 @@ def scaled(enc_width: int, enc_height: int, width: int, height: int) -> bool:
 
 
 def rung_label(enc_height: int, height: int) -> str:
-    """A row's rung as the breakdown groups rows of clips of any size: `native`, or the share of the source's height
-    (`0.50x`)."""
+    """A row's rung as the breakdown groups them: `native`, or the share of the source's height (`0.50x`)."""
     if enc_height <= 0 or height <= 0 or enc_height == height:
         return NATIVE
     return f"{enc_height / height:.2f}x"

@@ -14,9 +14,8 @@ from kit.infra.records import Record
 if TYPE_CHECKING:  # numpy loads when a log is parsed: `status` and `--help` import this module
     import numpy as np
 
-# the teacher every kit before 0.6 used, and the default: what vmaf-tune scores content below 2160 lines with
-TEACHER_MODEL = "vmaf_v0.6.1"
-# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`): the default, NEG, and the 4K model
+TEACHER_MODEL = "vmaf_v0.6.1"  # the default: what vmaf-tune scores content below 2160 lines with
+# libvmaf's built-in models the kit offers as teachers (`model=version=NAME`)
 BUILTIN_TEACHERS = (TEACHER_MODEL, "vmaf_v0.6.1neg", "vmaf_4k_v0.6.1")
 # characters libvmaf's model string gives a meaning to, escaped with a backslash (below escape_filter_value's two)
 MODEL_SPECIAL = "\\':="
@@ -26,17 +25,15 @@ TAG_STEM_CHARS = 12  # a model file's name in ids (kit.bundle.registry: an id is
 
 CANONICAL6, CANONICAL6_V1 = "canonical6", "canonical6+v1"  # the model's input sets (--inputs; kit.model.contract)
 INPUT_SET_NAMES = (CANONICAL6, CANONICAL6_V1)  # every input set: each starts with the canonical six
-# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios of the detail kept (1 for a
-# perfect copy); motion a mean absolute difference of blurred luma (8-bit scale, with room for a 10-bit one)
+# what libvmaf's features can be, generously (kit.corpus.schema): adm and vif are ratios, motion a difference of luma
 RATIO_RANGE = (0.0, 2.0)
 MOTION_RANGE = (0.0, 1024.0)
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One libvmaf feature the kit stores: its corpus column (and model input) `name`, its key in libvmaf's JSON log,
-    the `feature=` entry that computes it, its plausible range, the input sets it is in, whether the model takes it
-    as log(1 + x), and whose options it is computed with as the model cards say it ("" for libvmaf's defaults)."""
+    """One libvmaf feature the kit stores: its corpus column `name`, JSON log key, `feature=` entry, plausible range,
+    input sets, whether the model takes log(1 + x), and whose options the model cards say ("" libvmaf's defaults)."""
 
     name: str
     key: str
@@ -52,9 +49,8 @@ class Feature:
         return CANONICAL6 not in self.sets
 
 
-# Every feature the kit knows, declared once, in order: the canonical six (libvmaf's integer extractors at their
-# default options), then the opt-in features VMAF v1's SVR reads (--inputs canonical6+v1), with v1's options as its
-# model files set them. CAMBI and SpEED need about 640x360 and more.
+# Every feature the kit knows, in order: the canonical six (libvmaf's integer extractors at their defaults), then the
+# opt-in ones VMAF v1's SVR reads (--inputs canonical6+v1) with v1's options. CAMBI and SpEED need about 640x360.
 TABLE: tuple[Feature, ...] = (
     Feature("adm2", "integer_adm2", "name=adm", RATIO_RANGE, INPUT_SET_NAMES),
     Feature("vif_scale0", "integer_vif_scale0", "name=vif", RATIO_RANGE, INPUT_SET_NAMES),
@@ -109,9 +105,8 @@ class Teacher(Record):
 
     @property
     def tag(self) -> str:
-        """What exported ids and file names add for this teacher ("" for the default): lowercase letters, digits and
-        `_`, the name without its `vmaf_` prefix, a file's cut to TAG_STEM_CHARS and followed by 8 digits of its
-        sha256 (`v0_6_1neg`, `4k_v0_6_1`, `v1_0_16_3d0h_1a2b3c4d`)."""
+        """What exported ids and file names add for this teacher ("" for the default): `v0_6_1neg`, `4k_v0_6_1`, a
+        file's `v1_0_16_3d0h_1a2b3c4d` (its name cut to TAG_STEM_CHARS, 8 digits of its sha256)."""
         if self.default:
             return ""
         stem = re.sub(r"[^a-z0-9]+", "_", self.name.lower().removeprefix("vmaf_")).strip("_") or "model"
@@ -128,16 +123,13 @@ DEFAULT_TEACHER = Teacher(TEACHER_MODEL)
 
 
 def renumber(fps: str) -> str:
-    """The filters that renumber a stream frame by frame at the clip's own rate `fps` ("num/den"): frame i at
-    i / rate, whatever its container said, so libvmaf (whose framesync pairs by timestamp) pairs frame i with
-    frame i."""
+    """The filters that put frame i at i / `fps` ("num/den"), whatever its container said: libvmaf pairs by time."""
     num, _, den = fps.partition("/")
     return f"settb={den or 1}/{num},setpts=N"
 
 
 def escape_filter_value(value: str) -> str:
-    """Escape a value for a filter option inside a filtergraph: first for the option parser (backslash, quote,
-    colon), then for the filtergraph parser (backslash, quote, brackets, comma, semicolon)."""
+    """Escape a value for a filter option inside a filtergraph: for the option parser, then the filtergraph parser."""
     level1 = "".join("\\" + c if c in "\\':" else c for c in value)
     return "".join("\\" + c if c in "\\'[],;" else c for c in level1)
 
@@ -145,14 +137,10 @@ def escape_filter_value(value: str) -> str:
 def build_libvmaf_graph(width: int, height: int, pix_fmt: str, log_path: Path | str, n_threads: int,
                        teacher: Teacher = DEFAULT_TEACHER, extra: bool = False, upscaler: str = "bicubic", *,
                        fps: str, window: tuple[int, int] | None = None) -> str:
-    """The filtergraph scoring input 0 (distorted) against input 1 (reference) with the `teacher` model.
-
-    Both are renumbered at the clip's rate `fps` (renumber), and the scoring ends with the shorter input
-    (`shortest=1`: a short input logs fewer frames, which the corpus job refuses, where libvmaf would repeat the last
-    frame); the distorted stream is scaled with `upscaler` to the reference's size and pixel format. Another teacher
-    than the default gets CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): only
-    frames first..end-1 of each input, cut as decoded (`trim`) before the renumbering (kit.corpus.oracle).
-    """
+    """The filtergraph scoring input 0 (distorted, scaled with `upscaler` to the reference's size and format) against
+    input 1 with the `teacher` model, both renumbered at `fps`; it ends with the shorter input (`shortest=1`: the job
+    refuses a short log, where libvmaf would repeat the last frame). Another teacher than the default gets
+    CANONICAL_EXTRACTORS beside it; `extra`: EXTRA_EXTRACTORS too. `window` (first, end): frames first..end-1 only."""
     extractors = "|".join([*([] if teacher.default else [CANONICAL_EXTRACTORS]),
                            *([EXTRA_EXTRACTORS] if extra else [])])
     options = ":".join([

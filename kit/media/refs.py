@@ -1,7 +1,5 @@
-"""Reference clips: per-clip geometry and content identity (kit.media.discovery finds them in --ref-dir). `.y4m`
-describes itself; `.yuv` takes its geometry from its name or a `Name.json` sidecar; masters are probed with ffmpeg.
-What every job would fail on is refused here, before any encode.
-"""
+"""Reference clips and their geometry: `.y4m` describes itself, `.yuv` takes it from its name or a `Name.json` sidecar.
+What every job would fail on is refused here, before any encode."""
 
 from __future__ import annotations
 
@@ -27,7 +25,6 @@ Y4M_COLORSPACES = {
     "420p12": "yuv420p12le", "422p12": "yuv422p12le", "444p12": "yuv444p12le", "mono10": "gray10le",
 }
 MAX_DIMENSION = 16384  # larger than any encoder the kit drives accepts
-# The Netflix Public Dataset names its distorted encodes <name>_<quality>_<height>_<bitrate>.yuv
 NETFLIX_DISTORTED = re.compile(r"_\d+_\d+_\d+$", re.ASCII)
 GEOMETRY_TOKEN = re.compile(
     r"_(\d+x\d+|\d+(?:\.\d+)?fps|\d+bit|420|422|444|yuv4\d\dp(?:1[02]le)?)(?=_|$)", re.IGNORECASE | re.ASCII)
@@ -44,12 +41,9 @@ class Clip:
     pix_fmt: str
     n_frames: int
     sha256: str
-    # the file's (size, mtime_ns, inode, ctime_ns) when it was hashed: a clip rewritten during the run differs
-    stamp: Stamp = (0, 0, 0, 0)
-    # what of the file the corpus does not keep (kit.media.streams.dropped), said once at the corpus step
-    dropped: tuple[str, ...] = field(default=(), compare=False)
-    # what ffmpeg reads for this clip when it is not `path`: the lossless copy (kit.media.containers) in the cache
-    read_path: str = ""
+    stamp: Stamp = (0, 0, 0, 0)  # the file's when it was hashed: a clip rewritten during the run differs
+    dropped: tuple[str, ...] = field(default=(), compare=False)  # what the corpus does not keep of the file
+    read_path: str = ""  # what ffmpeg reads when it is not `path`: the lossless copy (kit.media.containers)
 
     def changed_on_disk(self) -> str:
         """Why the file is no longer the one hashed at discovery; "" while it is (or nothing was recorded)."""
@@ -61,13 +55,9 @@ class Clip:
             return f"it can no longer be read ({exc.strerror or exc})"
         if now == self.stamp:
             return ""
-        if now[0] != self.stamp[0]:
-            return f"its size went from {self.stamp[0]} to {now[0]} bytes"
-        if now[1] != self.stamp[1]:
-            return "its modification time changed"
-        if now[2] != self.stamp[2]:
-            return "another file replaced it"
-        return "it was rewritten or changed in place (its status-change time moved)"
+        whys = (f"its size went from {self.stamp[0]} to {now[0]} bytes", "its modification time changed",
+                "another file replaced it", "it was rewritten or changed in place (its status-change time moved)")
+        return next(why for why, was, is_now in zip(whys, self.stamp, now, strict=True) if was != is_now)
 
     @property
     def fps_float(self) -> float:
@@ -95,21 +85,18 @@ def frame_bytes(width: int, height: int, pix_fmt: str) -> int:
 
 def source_name(path: Path) -> str:
     """The clip name without geometry tokens: `Tennis_1920x1080_24fps.yuv` -> `Tennis`."""
-    name = GEOMETRY_TOKEN.sub("", path.stem)
-    return name or path.stem
+    return GEOMETRY_TOKEN.sub("", path.stem) or path.stem
 
 
 def crop_command(path: Path, width: int, height: int, raw: tuple[str, ...] = ()) -> str:
-    """The command that crops a clip of odd size to the even size below it, losslessly, beside it (`_even.mkv`),
-    with the kit's own ffmpeg; `raw`: the input options a headerless .yuv needs."""
+    """The command that crops a clip of odd size to the even size below it, losslessly, into `<name>_even.mkv`."""
     even = f"{width - width % 2}:{height - height % 2}"
     return kit_command("ffmpeg", *raw, "-i", path.absolute(), "-map", "0:v:0", "-an", "-vf", f"crop={even}:0:0",
                        "-c:v", "ffv1", path.absolute().with_name(f"{path.stem}_even.mkv"))
 
 
 def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple[str, ...] = ()) -> None:
-    """Refuse a size no job could encode (zero, huge, or odd: every encode is 4:2:0) or a pixel format not in
-    PIX_FMTS. `raw`: the input options that read a .yuv (its crop command needs them)."""
+    """Refuse a size no job could encode (zero, huge, odd) or a pixel format not in PIX_FMTS (`raw`: a .yuv's input)."""
     if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
         raise InputError(f"{path}: size {width}x{height} is not a picture size (1..{MAX_DIMENSION} each way)",
                          hint="fix the size in the file name, sidecar or y4m header")
@@ -122,9 +109,6 @@ def check_geometry(path: Path, width: int, height: int, pix_fmt: str, raw: tuple
                          "(encoders refuse it)",
                          hint=f"crop it to an even size with the kit's ffmpeg (cropping keeps the score honest; "
                               f"scaling would not): {crop_command(path, width, height, raw)}")
-
-
-# --- per-kind geometry --------------------------------------------------------------------
 
 
 def y4m_geometry(path: Path) -> tuple[int, int, str, str, int]:
@@ -210,8 +194,7 @@ def is_netflix_distorted(path: Path) -> bool:
 
 
 def read_sidecar(sidecar: Path) -> dict[str, object]:
-    """A .yuv clip's `Name.json` (kit.infra.outside.read_json); ValueError naming it when it cannot be read or is no
-    JSON object."""
+    """A .yuv clip's `Name.json`; ValueError naming it when it cannot be read or is no JSON object."""
     try:
         meta = read_json(sidecar)
     except (OSError, ValueError) as exc:  # JsonRefused is a ValueError

@@ -1,7 +1,5 @@
-"""A clip's perceptual signature: at POSITIONS relative positions a pair of consecutive frames, each the picture inside
-the bars as 8x8 luma and a mean per chroma plane, zlib and base64 behind a version tag; and the distance of two
-(docs/design/identity.md). Pure (numpy only).
-"""
+"""A clip's perceptual signature (a pair of frames at each of POSITIONS, inside the bars, as 8x8 luma and a mean per
+chroma plane) and the distance of two (docs/design/identity.md). Pure (numpy only)."""
 
 from __future__ import annotations
 
@@ -47,8 +45,8 @@ FLAT_LEVELS = 3  # a luma sample within this many levels of the signature's medi
 
 
 def flat_share(sig: Floats, bars: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> float:
-    """How much of the picture is one flat level: the share of a decoded signature's luma samples within FLAT_LEVELS of
-    their median. `bars` (the shares of the sides left out) count as that level when it is dark."""
+    """The share of a decoded signature's luma samples within FLAT_LEVELS of their median; `bars` (the shares of the
+    sides left out) count as that level when it is dark."""
     luma = sig[..., :LUMA]
     level = float(np.median(luma))
     inside = float((np.abs(luma - level) <= FLAT_LEVELS / 255 + 1e-9).mean())
@@ -70,16 +68,14 @@ def _frame_distance(a: Floats, b: Floats) -> Floats:
 
 
 def _offsets(a: Floats, b: Floats) -> tuple[Floats, Floats, Floats]:
-    """Per position of decoded signatures (..., POSITIONS, 2, FRAME): the term at offset 0 (both frames of the
-    pairs), at +1 (b's first frame against a's second) and at -1."""
+    """Per position of decoded signatures: the term at offset 0, at +1 (b's first frame against a's second) and -1."""
     same = (_frame_distance(a[..., 0, :], b[..., 0, :]) + _frame_distance(a[..., 1, :], b[..., 1, :])) / 2
     return same, _frame_distance(a[..., 1, :], b[..., 0, :]), _frame_distance(a[..., 0, :], b[..., 1, :])
 
 
 def distance(a: Floats, b: Floats) -> tuple[float, int]:
-    """(distance, offset) of two decoded signatures: offset +1 when b's frames fall a frame later than a's at some
-    positions (b lost a frame at its start), -1 when earlier, 0 when every position lines up. Per position the best of
-    offsets 0, +1 and -1; the clip's distance is the mean over the positions."""
+    """(distance, offset) of two decoded signatures: the mean over positions of the best of offsets 0, +1 and -1; offset
+    +1 when b's frames fall a frame later than a's at some positions, -1 when earlier, else 0."""
     same, later, earlier = _offsets(a, b)
     best = np.minimum(same, np.minimum(later, earlier))
     shifted = (int(((later < same) & (later <= earlier)).sum()), int(((earlier < same) & (earlier < later)).sum()))
@@ -88,10 +84,9 @@ def distance(a: Floats, b: Floats) -> tuple[float, int]:
 
 
 def all_distances(sigs: Floats, within: float) -> Floats:
-    """The (N, N) matrix of `distance` for N decoded signatures (N, POSITIONS, 2, FRAME); a pair whose distance surely
-    exceeds `within` holds +inf (the diagonal too). A prefilter bounds every pair's distance from below, one Gram
-    matrix per group of positions (each frame of a pair lies within half their distance of the pair's mean: a term is
-    at least |m_a - m_b| - r_a - r_b); only the pairs it leaves under `within` are computed as `distance` does."""
+    """The (N, N) matrix of `distance` for N decoded signatures, +inf where it surely exceeds `within` (the diagonal
+    too): a lower bound by one Gram matrix per group of positions (a term is at least |m_a - m_b| - r_a - r_b, m a
+    pair's mean, r half its distance) leaves the pairs computed as `distance` does."""
     n, k_all = len(sigs), sigs.shape[1]
     out = np.full((n, n), np.inf)
     if n < 2:

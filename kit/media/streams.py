@@ -1,6 +1,4 @@
-"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the file:
-whether it has a video stream at all (`no_video`), and what the corpus does not keep of it (`dropped`).
-"""
+"""What a master holds beside the picture the kit reads, from the stream list ffmpeg prints as it opens the file."""
 
 from __future__ import annotations
 
@@ -41,8 +39,7 @@ def input_streams(stderr: str) -> list[InputStream]:
 
 
 def no_video(stderr: str) -> str | None:
-    """What a file ffmpeg opened holds instead of a video stream (`only audio`, `no stream at all`); None when it has
-    one, or when ffmpeg could not open it."""
+    """What a file ffmpeg opened holds instead of a video stream (`only audio`); None if it has one or did not open."""
     if "Input #0" not in stderr:
         return None
     streams = input_streams(stderr)

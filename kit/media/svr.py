@@ -1,9 +1,6 @@
-"""The teacher as a function of its features: libvmaf's JSON SVR models (vmaf_v0.6.1, the 4K model, a `--teacher`
-file of that form) evaluated on the canonical six in libvmaf's five steps (libvmaf/src/predict.c: rescale, RBF kernel,
-denormalise, transform, clip), and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The
-teacher's function"). The kit believes the function only once it has matched libvmaf's own per-frame scores on the
-rows it trains on (kit.model.teacher_fn.prove).
-"""
+"""The teacher as a function of its features: libvmaf's JSON SVR models evaluated on the canonical six as
+libvmaf/src/predict.c does, and the built-in models found in the ffmpeg that scores (docs/teachers.md, "The teacher's
+function"; kit.model.teacher_fn.prove checks it against libvmaf's own scores)."""
 
 from __future__ import annotations
 
@@ -24,8 +21,7 @@ if TYPE_CHECKING:  # numpy loads when a model is evaluated: `status` and `--help
 
 # what libvmaf's integer extractors name the canonical six in a model's feature_names
 INTEGER_PREFIX = "VMAF_integer_feature_"
-# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho); NEG shares
-# vmaf_v0.6.1's SVM but computes its features with enhancement-gain limits the corpus's columns lack
+# the built-in models the kit can find in libvmaf's compiled-in JSON, by their SVM header (total_sv, rho)
 BUILTIN_IDENTITY: dict[str, tuple[int, str]] = {"vmaf_v0.6.1": (211, "-1.33133"), "vmaf_4k_v0.6.1": (262, "-2.30449")}
 # libvmaf logs six decimals: the function of logged features differs from the logged score by a few 1e-4 at most
 PROOF_TOLERANCE = 0.01
@@ -35,8 +31,7 @@ CHUNK_ROWS = 65_536  # rows evaluated at once: a (rows x 211) kernel of float64 
 
 
 class NotReproducible(ValueError):
-    """A teacher whose score is not a function of the corpus's columns that this module can evaluate; the message
-    says why, in a phrase that reads after the model's name."""
+    """A teacher whose score this module cannot evaluate from the corpus's columns; says why after the model's name."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +54,7 @@ class SvrModel:
     clip: tuple[float, float] | None
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """The score of each row of `features` (N, 6), as libvmaf computes it; CHUNK_ROWS at a time, a stop signal
-        polled between two."""
+        """The score of each row of `features` (N, 6), CHUNK_ROWS at a time, a stop signal polled between two."""
         import numpy as np
 
         rows = np.asarray(features, dtype=np.float64)
@@ -96,8 +90,7 @@ def _truthy(value: object) -> bool:
 
 
 def _features(model: dict[str, object]) -> tuple[int, ...]:
-    """Each of the model's features' column in FEATURES; NotReproducible when they are not the canonical six as the
-    corpus stores them."""
+    """Each of the model's features' column in FEATURES; NotReproducible unless they are the corpus's canonical six."""
     names = model.get("feature_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise NotReproducible("names no feature list (feature_names)")
@@ -175,8 +168,7 @@ def _transform(model: dict[str, object]) -> tuple[tuple[float, float, float] | N
 
 
 def _embedded_models(blob: bytes) -> list[str]:
-    """The libvmaf model JSON texts compiled into a binary: around each `"model_dict"` key, the JSON object that
-    holds it, from the first `{` after the last NUL before it that starts one."""
+    """The libvmaf model JSON texts compiled into a binary: the JSON object around each `"model_dict"` key."""
     texts, seen = [], set()
     for hit in re.finditer(rb'"model_dict"', blob):
         lo = max(blob.rfind(b"\x00", 0, hit.start()) + 1, hit.start() - MAX_MODEL_BYTES)
@@ -205,8 +197,7 @@ def _object_at(blob: bytes, start: int) -> str | None:
 
 
 def linked_libraries(ffmpeg: Path) -> list[Path]:
-    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS); [] for a static build or
-    where the tool is missing."""
+    """The libvmaf libraries a dynamically linked ffmpeg loads (ldd; otool -L on macOS); [] when none or no tool."""
     from kit.infra.proc import run_process
 
     argv = ["otool", "-L", str(ffmpeg)] if sys.platform == "darwin" else ["ldd", str(ffmpeg)]

@@ -1,6 +1,4 @@
-"""`--teacher`: a built-in libvmaf model's name or a model file, checked for what can be checked without ffmpeg and
-hashed (its sha256 is the teacher's identity); whether libvmaf can score with it is the prereqs step's check.
-"""
+"""`--teacher`: a built-in libvmaf model's name or a model file, checked without ffmpeg and hashed (its identity)."""
 
 from __future__ import annotations
 
@@ -70,8 +68,7 @@ VMAFTUNE_VERIFIER = TEACHER_MODEL
 
 
 def verifier_note(teacher: Teacher) -> str | None:
-    """What vmaf-tune does not do for a proxy of `teacher`, said wherever the proxy or its rows leave the kit; None for
-    the model it verifies with."""
+    """What vmaf-tune does not do for a proxy of `teacher`, said wherever its rows leave the kit; None for its own."""
     if teacher.default:
         return None
     return (f"vmaf-tune's fast path verifies with {VMAFTUNE_VERIFIER} whatever the height (fast.py's fast_recommend; "

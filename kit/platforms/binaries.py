@@ -43,8 +43,7 @@ def choose_source(from_path: Path | None) -> tuple[Path, str]:
         return from_path.expanduser(), "--from"
     if (info := path_ffmpeg()) is not None:
         return Path(info.path), "PATH"
-    wheel = imageio_binary()
-    if wheel is not None:
+    if (wheel := imageio_binary()) is not None:
         return wheel, "imageio-ffmpeg"
     raise PrereqError("no ffmpeg with libvmaf to stage (PATH has none and imageio-ffmpeg is not installed)",
                       hint="pass one with --from PATH, or run the set-up, install.py in the kit's folder (it "
@@ -63,8 +62,7 @@ def stage_ffmpeg(src: Path, source: str, root: Path = KIT_ROOT) -> StagedBinary:
     # binaries/<os>-<arch>/ is a folder of the kit's the user unpacked: held while written, not checked as the kit's
     with Tree.open(dest.parent, Rules(checked_root=False), label="the binaries folder") as tree:
         if not (dest.exists() and dest.samefile(src)):
-            # copied under a temporary name, made executable, renamed into place (a kill leaves no half binary);
-            # src is the user's own binary: a link to it is followed
+            # atomic: a kill leaves no half binary; src is the user's own binary, a link to it followed
             with tree.atomic(dest, executable=True) as fh, open(src, "rb") as original:
                 shutil.copyfileobj(original, fh)
         staged = describe(dest, f"binaries/{platform_tag()}")

@@ -9,19 +9,16 @@ from dataclasses import dataclass
 from kit.errors import assert_never
 from kit.events import HINT_MARK
 from kit.infra.records import Record
-from kit.platforms.encoders import EncoderSpec, HwArgs, build_hw_args
+from kit.platforms.encoders import SPECS, EncoderSpec, HwArgs, build_hw_args
 from kit.platforms.signals import AMD_VENDOR, NVIDIA_VENDOR, HostSignals, RenderNode, VideoController
 
 INTEL_VENDOR = "0x8086"
 VENDOR_NAMES = {INTEL_VENDOR: "Intel", AMD_VENDOR: "AMD", NVIDIA_VENDOR: "NVIDIA"}
 
-NVENC_DEFAULTS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
-QSV_DEFAULTS = ("h264_qsv", "hevc_qsv", "av1_qsv")
-VAAPI_OPT_IN = ("h264_vaapi", "hevc_vaapi", "av1_vaapi")
-VT_DEFAULTS = ("h264_videotoolbox", "hevc_videotoolbox")
-# AMF works here but the model's codec vocabulary has no slot for it yet (kit.model.contract): opt-in, for
-# shards the lead keeps until a kit whose vocabulary takes AMF trains on them
-AMF_OPT_IN = ("h264_amf", "hevc_amf", "av1_amf")
+# each hardware family's encoders, in table order; AMF's are opt-in: the model's codec vocabulary has no slot for it
+NVENC_DEFAULTS, QSV_DEFAULTS, VAAPI_OPT_IN, VT_DEFAULTS, AMF_OPT_IN = (
+    tuple(name for name, spec in SPECS.items() if spec.family == family)
+    for family in ("nvenc", "qsv", "vaapi", "videotoolbox", "amf"))
 CPU_DEFAULTS = ("libx264",)
 CPU_OPT_IN = ("libx265", "libsvtav1")
 
@@ -122,15 +119,14 @@ def nodes_seen(sig: HostSignals) -> str:
 
 
 def _render_node_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
-    engine = spec.traits.engine
+    if sig.system != "linux":
+        return HwSetup(HwArgs(), "", f"the kit drives {spec.traits.engine} through a Linux /dev/dri render node")
     # VA-API: Intel first, then AMD, then any node of unknown vendor; never NVIDIA's (no VA encode)
     by_vendor = (node for wanted in (INTEL_VENDOR, AMD_VENDOR) for node in sig.render_nodes if node.vendor == wanted)
     node = intel_node(sig) if spec.family == "qsv" else next(by_vendor, None) or intel_node(sig) or next(
         (n for n in sig.render_nodes if not n.vendor), None)
     needs = ("vaapi", "qsv") if spec.family == "qsv" else ("vaapi",)
     lacking = [h for h in needs if sig.hwaccels and h not in sig.hwaccels]
-    if sig.system != "linux":
-        return HwSetup(HwArgs(), "", f"the kit drives {engine} through a Linux /dev/dri render node")
     if node is None:
         seen = nodes_seen(sig)
         want = "Intel" if spec.family == "qsv" else "usable"
@@ -148,8 +144,14 @@ def hw_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
         case "nvenc":
             missing = "NVENC exists only on Linux and Windows" if sig.system == "darwin" else ""
             return HwSetup(build_hw_args(spec), gpu_summary(sig) or "NVIDIA GPU (not listed by nvidia-smi)", missing)
+        case "amf" if sig.system != "windows":
+            return HwSetup(HwArgs(), "", "the kit drives AMF on Windows (on Linux an AMD GPU encodes through VA-API: "
+                                         "--encoders h264_vaapi,hevc_vaapi)")
         case "amf":
-            return _amf_setup(spec, sig)
+            if (gpu := amd_gpu(sig)) is None:
+                listed = ", ".join(c.name for c in sig.video_controllers) or "none"
+                return HwSetup(HwArgs(), "", f"no AMD graphics adapter (Windows lists: {listed})")
+            return HwSetup(build_hw_args(spec), adapter_label(gpu))
         case "videotoolbox":
             missing = "" if sig.system == "darwin" else "VideoToolbox exists only on macOS"
             return HwSetup(build_hw_args(spec), "" if missing else f"Apple VideoToolbox ({sig.cpu})", missing)
@@ -159,18 +161,6 @@ def hw_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
             assert_never(spec.family)
 
 
-def _amf_setup(spec: EncoderSpec, sig: HostSignals) -> HwSetup:
-    """AMF on Windows with an AMD GPU; elsewhere it is not tried (on Linux, AMD GPUs encode through VA-API)."""
-    if sig.system != "windows":
-        return HwSetup(HwArgs(), "", "the kit drives AMF on Windows (on Linux an AMD GPU encodes through VA-API: "
-                                     "--encoders h264_vaapi,hevc_vaapi)")
-    gpu = amd_gpu(sig)
-    if gpu is None:
-        listed = ", ".join(c.name for c in sig.video_controllers) or "none"
-        return HwSetup(HwArgs(), "", f"no AMD graphics adapter (Windows lists: {listed})")
-    return HwSetup(build_hw_args(spec), adapter_label(gpu))
-
-
 LIBVA_ADVICE = ("if QSV fails, install intel-media-va-driver (iHD) and export LIBVA_DRIVER_NAME=iHD "
                 "(the legacy i965 driver has no QSV)")
 
@@ -178,9 +168,7 @@ LIBVA_ADVICE = ("if QSV fails, install intel-media-va-driver (iHD) and export LI
 def _intel_rows(sig: HostSignals) -> list[list[str]]:
     node = intel_node(sig) if sig.system == "linux" else None
     if node is None:
-        if sig.render_nodes:
-            return [["intel gpu", "skip", f"no Intel render node (found {nodes_seen(sig)})"]]
-        return []
+        return [["intel gpu", "skip", f"no Intel render node (found {nodes_seen(sig)})"]] if sig.render_nodes else []
     env = sig.libva_driver_name
     if env.lower() == "i965":  # the hint last: a terminal shows it under the table (kit.events.split_hint)
         advice = f"LIBVA_DRIVER_NAME=i965{HINT_MARK}i965 cannot drive QSV; install intel-media-va-driver and use iHD"

@@ -1,8 +1,5 @@
-"""Encoder specs: mostly data, one small interface (docs/encoders.md).
-
-A family is a closed type (`Family`): what differs between families is a `match` ending in `assert_never`, so mypy
-names the function whose arm a new family lacks. A row here does not change the model's inputs (kit.model.contract).
-"""
+"""Encoder specs: mostly data, one small interface (docs/encoders.md). What differs between families is a `match`
+ending in `assert_never`, so mypy names the function whose arm a new family lacks."""
 
 from __future__ import annotations
 
@@ -113,11 +110,9 @@ class EncoderSpec:
         return ["-threads", str(threads)] if threads > 0 and self.traits.pins_threads else []
 
 
-# default grids, each in its family's own scale, chosen by measurement (docs/quality-and-ladder.md)
-_X264_GRID = (10, 24, 38, 51)  # CRF 0..51
-_X265_GRID = (10, 24, 38, 51)
-_SVTAV1_GRID = (10, 37, 63)  # CRF 1..63: SVT-AV1 preset 7 at CRF 63 still scored 26..97 on the demo
-_QP51_GRID = (10, 24, 38, 51)  # NVENC -cq, QSV -global_quality (1..51), VA-API and AMF QP (0..51)
+# default grids, each in its knob's own scale (docs/quality-and-ladder.md)
+_QP51_GRID = (10, 24, 38, 51)  # x264/x265 CRF, NVENC -cq, QSV -global_quality, VA-API and AMF QP (0..51)
+_SVTAV1_GRID = (10, 37, 63)  # CRF 1..63
 _QP255_GRID = (50, 120, 190, 255)  # AV1 QP 0..255 (av1_vaapi, av1_amf): the same share of their range
 _VT_GRID = (80, 52, 24, 1)  # VideoToolbox -q:v 1..100, higher is better: 100 - 2 x the CRF grid, 1 its worst
 
@@ -131,9 +126,9 @@ _P010 = "p010le"  # the hardware encoders take semi-planar 10-bit (MSB-aligned),
 
 _SPECS: tuple[EncoderSpec, ...] = (
     # libx264: High 10 when its x264 was built with 10-bit (the probe reads the binary's pixel formats)
-    EncoderSpec("libx264", "x264", "h264", _MEDIUM, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_X264_GRID),
+    EncoderSpec("libx264", "x264", "h264", _MEDIUM, "yuv420p", (0, 51), pix_fmt_10bit=_TEN, grid=_QP51_GRID),
     EncoderSpec("libx265", "x265", "hevc", _MEDIUM, "yuv420p", (0, 51),
-                extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN, grid=_X265_GRID),
+                extra=("-x265-params", "log-level=error"), pix_fmt_10bit=_TEN, grid=_QP51_GRID),
     # SVT-AV1 at preset 7: what vmaf-tune encodes it at (its svtav1 adapter maps its default, medium, to 7)
     EncoderSpec("libsvtav1", "svtav1", "av1", ("-preset", "7"), "yuv420p", (1, 63),
                 extra=("-svtav1-params", "lp=1"), pix_fmt_10bit=_TEN, grid=_SVTAV1_GRID),
@@ -193,8 +188,7 @@ def build_hw_args(spec: EncoderSpec, render_node: str = "") -> HwArgs:
             return HwArgs(("-init_hw_device", f"vaapi=va:{render_node}", "-filter_hw_device", "va"),
                           f"format={spec.pix_fmt},hwupload")
         case "nvenc" | "amf" | "videotoolbox" | "x264" | "x265" | "svtav1":
-            # NVENC and AMF upload system-memory frames themselves (the first capable GPU); VideoToolbox and the
-            # software encoders take system frames as they are
+            # NVENC and AMF upload system-memory frames themselves (to the first capable GPU); the others take them
             return HwArgs()
         case _:
             assert_never(spec.family)

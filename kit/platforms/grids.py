@@ -1,9 +1,5 @@
-"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`, docs/quality-and-ladder.md).
-
-A grid is a set of values per encoder (`25,19` is `19,25`): an encoder's own entry wins over its family's, which wins
-over the list for every encoder, which wins over its default (`EncoderSpec.grid`). An entry of a name is checked
-against every encoder it names (`grid_problem`); the list for every encoder against the run's own (`range_problem`).
-"""
+"""Quality grids: which `cq` values each encoder is encoded at (`--cqs`, docs/quality-and-ladder.md): an encoder's own
+entry wins over its family's, which wins over the list for every encoder, which wins over its default."""
 
 from __future__ import annotations
 
@@ -86,8 +82,7 @@ def range_problem(encoders: tuple[str, ...] | list[str], grid: CqGrid) -> str | 
 
 
 def grid_problem(grid: object) -> str | None:
-    """--cqs's rule: each list of distinct values, each name an encoder or a family, its values within the range of
-    every encoder it sets."""
+    """--cqs's rule: distinct values, names of encoders or families, values within every set encoder's range."""
     if not isinstance(grid, CqGrid):
         return "is not a quality grid"
     if grid.every and (why := VALUES.problem(grid.every)) is not None:

@@ -112,8 +112,7 @@ def training_failures() -> dict[str, str]:
 
 
 def corpus_only_reason(deep: bool = False) -> str | None:
-    """None where this box can train and export; else why it makes the corpus alone and leaves LOSO, the verdict and
-    the models to the lead. `deep`: the packages imported (2-3 s of CPU for torch), else only looked for."""
+    """None where this box can train and export, else why not; `deep`: the packages imported, else only looked for."""
     failures = training_failures() if deep else \
         {name: "" for name in (*TRAINING_PACKAGES, *EXPORT_PACKAGES) if not importable(name)}
     if not failures:

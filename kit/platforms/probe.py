@@ -1,8 +1,6 @@
 """The encoder probe: a real test encode with the corpus's exact flags and device arguments, decoded back and
-frame-counted (with `--encode-depth source`, a 10-bit one too, which must decode back as 10 bit). Results are cached
-per ffmpeg build and host signals; a transient failure is not, nor a probe whose ffmpeg a signal ended (it proved
-nothing, and stops the run with that cause).
-"""
+frame-counted (and a 10-bit one with `--encode-depth source`), cached per ffmpeg build and host signals unless a
+transient failure or a signal ended it."""
 
 from __future__ import annotations
 
@@ -40,8 +38,7 @@ PROBE_FRAMES = 30
 PROBE_TIMEOUT_S = 60.0  # one render, test encode, decode-back or libvmaf check
 PAIR_FPS = "25"  # the rate of the test clips the probes render, and so of their scorings
 PROBE_CQ = 25
-# the libvmaf check scores a smaller clip (libvmaf has no minimum size): a fraction of a second on every run
-VMAF_CHECK_SIZE = "176x144"
+VMAF_CHECK_SIZE = "176x144"  # the libvmaf check's smaller clip (libvmaf has no minimum size): fast on every run
 VMAF_CHECK_FRAMES = 5
 VMAF_CHECK_CQ = 30
 CACHE_VERSION = 3  # raised when a cached result may no longer be read as it was written: every encoder probed again
@@ -129,8 +126,7 @@ class ProbeResult(Record):
         """For a failure read from the cache: where it came from and how to test again."""
         if self.available or not self.cached:
             return ""
-        return f"cached from an earlier test encode; test it again with `{self.retest}`" if self.retest else \
-            "cached from an earlier test encode"
+        return "cached from an earlier test encode" + (f"; test it again with `{self.retest}`" if self.retest else "")
 
     @property
     def transient(self) -> bool:
@@ -187,8 +183,7 @@ def ten_bit_refusal(spec: EncoderSpec, listed: tuple[str, ...]) -> str:
 
 def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, work: Path, cq: int,
                   log: LogFn | None = None, decodes_as: str = "") -> ProbeResult:
-    """One real test encode of `clip` (PROBE_FRAMES frames) with the corpus's flags and device args, which can be
-    tried here (Prober._setup); `decodes_as`: the pixel format it must decode back as (the 10-bit probe), "" for any."""
+    """One real test encode of `clip` with the corpus's flags; `decodes_as`: the format it must decode back as."""
     out = work / f"probe_{spec.name}.{spec.container}"
     out.unlink(missing_ok=True)
     argv = build_encode_argv(ffmpeg, ["-i", str(clip)], spec, cq, out, hw_init=setup.args.init,
@@ -217,16 +212,15 @@ def probe_encoder(ffmpeg: str, spec: EncoderSpec, setup: HwSetup, clip: Path, wo
 def decode_back(ffmpeg: str, path: Path, what: str, log: LogFn | None) -> tuple[int, str]:
     """(frames, pixel format) an encoded file decodes to: (-1, "") when it does not, the format "" when unsaid."""
     res = run_probe(build_decode_argv(ffmpeg, path), what, log)
-    if res.returncode != 0:
-        return -1, ""
     try:
-        frames = parse_frame_count(res.stderr)
+        frames = parse_frame_count(res.stderr) if res.returncode == 0 else -1
     except ValueError:
+        frames = -1
+    if frames < 0:
         return -1, ""
-    try:
+    with contextlib.suppress(ValueError):
         return frames, parse_probe(res.stderr)[3]
-    except ValueError:
-        return frames, ""
+    return frames, ""
 
 
 def cache_path(info: FFmpegInfo, sig: HostSignals, root: Path) -> Path:
@@ -380,9 +374,8 @@ class Prober:
 def probe_row(result: ProbeResult) -> list[str]:
     """A prereqs row (check, result, detail) for one probed encoder."""
     if result.available:
-        cached = ", cached" if result.cached else ""
         return [result.name, "ok", f"{result.fps:.0f} fps test encode decoded back frame-exact on {result.device}"
-                                   f"{cached}"]
+                                   f"{', cached' if result.cached else ''}"]
     hints = "; ".join(h for h in (result.hint, result.cached_note) if h)
     return [result.name, "no", result.failure + (f"{HINT_MARK}{hints}" if hints else "")]
 
@@ -390,8 +383,7 @@ def probe_row(result: ProbeResult) -> list[str]:
 def probe_row_10bit(result: ProbeResult) -> list[str]:
     """A prereqs row for one encoder's 10-bit probe (--encode-depth source)."""
     if result.available:
-        cached = ", cached" if result.cached else ""
-        return [f"{result.name} 10-bit", "ok", f"{result.reason}{cached}"]
+        return [f"{result.name} 10-bit", "ok", f"{result.reason}{', cached' if result.cached else ''}"]
     hint = f"{HINT_MARK}{result.hint}" if result.hint else ""
     return [f"{result.name} 10-bit", "no", f"keeps 8 bit only here: {result.reason}{hint}"]
 

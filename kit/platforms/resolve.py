@@ -30,8 +30,7 @@ def survey_host(info: FFmpegInfo) -> Survey:
 
 
 def refuse(failed: ProbeResult, others: int, working: tuple[str, ...] = ()) -> PrereqError:
-    """Why an encoder the run needs failed, and a way forward that works: never "drop" an encoder that
-    `--encoders auto` always uses, never "drop" one whose failure a retry may clear."""
+    """Why an encoder the run needs failed, and a way forward: never "drop" libx264 or one a retry may clear."""
     more = f" ({others} more requested encoder(s) failed too)" if others else ""
     if failed.transient:
         way = "this can pass on a retry (nothing was cached): rerun when the box is less busy"

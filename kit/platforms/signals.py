@@ -1,6 +1,5 @@
-"""Gathering the host signals that platform detection decides on: each from one small function that tests can feed (a
-folder, a captured text, a missing program), all run once by `gather_signals`. A missing tool is no signal, never an
-error."""
+"""The host signals platform detection decides on, each from a small function tests can feed, all gathered once by
+`gather_signals`. A missing tool is no signal, never an error."""
 
 from __future__ import annotations
 
@@ -143,8 +142,7 @@ def parse_vainfo(text: str) -> str:
 
 
 def with_va_drivers(nodes: tuple[RenderNode, ...]) -> tuple[RenderNode, ...]:
-    """Ask vainfo which VA driver opens each node (its "Driver version"), except NVIDIA's (its VA shim cannot
-    encode); without vainfo, none is known."""
+    """Each node with the VA driver vainfo opens it with, except NVIDIA's (its VA shim cannot encode)."""
     if not (exe := shutil.which("vainfo")):
         return nodes
     return tuple(n if n.vendor == NVIDIA_VENDOR else RenderNode(n.path, n.vendor, n.driver, parse_vainfo(
@@ -156,13 +154,10 @@ def parse_video_controllers(text: str) -> tuple[VideoController, ...]:
     lines = [ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip() and not ln.startswith("#TYPE")]
     found = []
     for row in csv.DictReader(io.StringIO("\n".join(lines))):
-        name = (row.get("Name") or "").strip()
-        if not name:
-            continue
+        name, maker, driver = ((row.get(k) or "").strip() for k in ("Name", "AdapterCompatibility", "DriverVersion"))
         vendor = re.search(r"VEN_([0-9A-Fa-f]{4})", row.get("PNPDeviceID") or "")
-        found.append(VideoController(name, f"0x{vendor.group(1).lower()}" if vendor else "",
-                                     (row.get("AdapterCompatibility") or "").strip(),
-                                     (row.get("DriverVersion") or "").strip()))
+        if name:
+            found.append(VideoController(name, f"0x{vendor.group(1).lower()}" if vendor else "", maker, driver))
     return tuple(found)
 
 

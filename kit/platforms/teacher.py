@@ -1,7 +1,5 @@
-"""The teacher check: libvmaf really scores with --teacher's model (and VMAF v1's features, when asked for), on this
-ffmpeg, before any corpus encode, on a test pair of TEACHER_CHECK_SIZE (CAMBI and SpEED refuse much smaller pictures).
-The default teacher is checked by kit.platforms.probe.check_libvmaf.
-"""
+"""The teacher check: libvmaf scores a test pair with --teacher's model (and VMAF v1's features, when asked for) on
+this ffmpeg before any corpus encode (the default teacher: kit.platforms.probe.check_libvmaf)."""
 
 from __future__ import annotations
 
@@ -21,6 +19,8 @@ from kit.platforms.probe import PAIR_FPS, PROBE_SIZE, VMAF_CHECK_CQ, render_prob
 TEACHER_CHECK_SIZE = PROBE_SIZE
 INPUTS_FLAG = "--inputs"
 TEACHER_CHECK_FRAMES = 3
+
+
 def trusted_teacher(text: str) -> Teacher:
     """The teacher `--teacher TEXT` names; a model file held to the trust rule (it decides every score)."""
     teacher = teacher_of(text)
@@ -66,15 +66,13 @@ def named(teacher: Teacher, extra: bool) -> str:
 
 
 def size_refusal(teacher: Teacher, extra: bool, size: str, clip: str, cause: str) -> SizeRefused:
-    what = named(teacher, extra)
-    return SizeRefused(f"{what} scores no {size} frames, the size of {clip}: {cause}", small_hint(clip, teacher, extra),
-                       cause)
+    return SizeRefused(f"{named(teacher, extra)} scores no {size} frames, the size of {clip}: {cause}",
+                       small_hint(clip, teacher, extra), cause)
 
 
 def check_teacher(ffmpeg: str, teacher: Teacher, work: Path, log: LogFn | None = None, extra: bool = False,
                   size: str = TEACHER_CHECK_SIZE, clip: str = "") -> str:
-    """Score a libx264 encode of a test clip of `size` with `teacher` (and VMAF v1's features, `extra`); returns a
-    line of the prereqs table. A teacher libvmaf cannot score with is exit 2 naming it, with libvmaf's own words."""
+    """A prereqs line for `teacher` scoring a test pair of `size`; a teacher libvmaf cannot score with is exit 2."""
     ref = render_probe_clip(ffmpeg, work / "teacher-ref.y4m", size, TEACHER_CHECK_FRAMES, log=log)
     spec = get_spec("libx264")
     distorted = work / f"teacher-probe.{spec.container}"
