@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import assert_never as assert_never  # the arm of a `match` over a closed type that no value reaches
 
 EXIT_PROMOTE = 0
 EXIT_HOLD = 1
@@ -65,8 +65,3 @@ class ToolError(KitError):
 class ResourceLimit(KitError):
     """The box ran out of something or hit one of its limits (memory, open files, a file's size): it stops the run at
     once, where a ToolError fails one corpus job."""
-
-
-def assert_never(value: NoReturn) -> NoReturn:
-    """The arm of a `match` over a closed type that no value reaches (typing.assert_never is 3.11+)."""
-    raise AssertionError(f"unhandled value {value!r}")

@@ -238,14 +238,16 @@ def check_trainable(settings: RunSettings, selection: Selection) -> None:
 
 def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Sequence[str]) -> int:
     """Run the selected steps in order; returns the exit code (verdict-driven)."""
-    out = settings.out_dir
+    out, run = settings.out_dir, RunDir(settings.out_dir)
     check_trainable(settings, selection)
     require_address_space()  # below it torch and pyarrow fail anywhere, pyarrow by crashing the process
     threads = choose_threads()  # a bad KIT_TRAIN_THREADS is refused before anything runs
     with out_dir_lock(settings) as tree:
-        check_planted(tree, RunDir(out), selection)
+        tree.check_target(run.run_json)  # what a neighbour planted there or at a step's folder: refused before any work
+        for step in selection.steps:
+            tree.check_planted(run.step(step.name))
         tree.remove_stale(out, max_age_s=0)  # a run.json a kill cut short; each step cleans its own folder
-        write_run_record(tree, RunDir(out).run_json, settings, argv, threads)
+        write_run_record(tree, run.run_json, settings, argv, threads)
         emit(RunStarted(str(out), [s.name for s in selection.steps], __version__))
         if selection.corpus_only is not None:
             emit(Info("run", f"corpus only: {selection.corpus_only}"))
@@ -263,7 +265,7 @@ def run_steps(settings: RunSettings, selection: Selection, emit: Emit, argv: Seq
         if selection.corpus_only is not None:  # no verdict to decide the exit: the corpus and its bundle are done
             return 0
         if any(s.name in ("verdict", "bundle") for s in selection.steps):  # 0: a PROMOTE; 1: HOLD, or no one verdict
-            found = RunDir(out).verdict_on_disk(tree)
+            found = run.verdict_on_disk(tree)
             return EXIT_PROMOTE if found is not None and found[0] == "PROMOTE" else EXIT_HOLD
     return 0
 
@@ -292,13 +294,6 @@ def run_train_task(settings: RunSettings, k: int, n: int, emit: Emit) -> int:
             emit(StepFinished(step.name, seconds_since(start), summary))
     interrupts.check()
     return 0
-
-
-def check_planted(tree: Tree, run: RunDir, selection: Selection) -> None:
-    """Refuse before any work what a neighbour planted at run.json or a selected step's folder."""
-    tree.check_target(run.run_json)
-    for step in selection.steps:
-        tree.check_planted(run.step(step.name))
 
 
 def run_one(tree: Tree, step: LazyStep, settings: RunSettings, selection: Selection, emit: Emit) -> None:

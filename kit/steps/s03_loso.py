@@ -257,34 +257,15 @@ class LosoStep:
 
     def write(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained, incumbent: Incumbent | None,
               ) -> list[Path]:
-        run, result = ctx.run, trained.result
-        outputs = self.write_reports(ctx, plan, setup, trained, incumbent)
-        ctx.tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
-                                           "holdout_seconds": trained.holdout_s})
-        outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
-        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
-                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
-                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
-            with ctx.tree.atomic(path) as fh:
-                frame.to_parquet(fh, index=False)
-            outputs.append(path)
-        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
-            ctx.tree.remove(run.encodes)
-        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
-            ctx.tree.remove(stale)
-        return outputs
-
-    def write_reports(self, ctx: Context, plan: Plan, setup: Setup, trained: Trained,
-                      incumbent: Incumbent | None) -> list[Path]:
-        s, run, tree, time_used = ctx.settings, ctx.run, ctx.tree, trained.time
+        s, run, tree, result, time_used = ctx.settings, ctx.run, ctx.tree, trained.result, trained.time
         for stale in run.loso_seed_files(tree):  # seeds of an earlier run must not linger
             tree.remove(stale)
         outputs: list[Path] = []
         ref = CorpusRef(os.path.abspath(setup.corpus), plan.inputs["corpus"], len(setup.df))  # hashed when planning
-        for report in trained.result.seed_reports:
+        for report in result.seed_reports:
             path = run.loso_seed(report.seed)
             tree.write_json(path, replace(report, corpus=ref, train_config=s.train.to_json(),
-                                          batched_members=trained.result.n_members, train_seconds=time_used.seconds,
+                                          batched_members=result.n_members, train_seconds=time_used.seconds,
                                           train_tasks_seconds=time_used.tasks_seconds or None,
                                           train_attempts=time_used.attempts if time_used.attempts > 1 else None,
                                           validation=setup.inputs.scheme, recipe=setup.inputs.recipe,
@@ -296,6 +277,19 @@ class LosoStep:
         if incumbent is not None:
             tree.write_json(run.incumbent, incumbent.result.to_json())
             outputs.append(run.incumbent)
+        tree.write_json(run.training, {"schema_version": 1, "members": [r.to_json() for r in trained.records],
+                                       "holdout_seconds": trained.holdout_s})
+        outputs += [run.training, *(incumbent.copied if incumbent is not None else [])]
+        for path, frame in [(run.folds, result.folds), (run.predictions, result.predictions), (run.clips, result.clips),
+                            *([(run.encodes, result.encodes)] if result.encodes is not None else []),
+                            *((run.holdout(kind), frame) for kind, frame in trained.held.items())]:
+            with tree.atomic(path) as fh:
+                frame.to_parquet(fh, index=False)
+            outputs.append(path)
+        if result.encodes is None:  # an input set vmaf-tune does not feed: no consumer's evaluation to leave behind
+            tree.remove(run.encodes)
+        for stale in (run.holdout(kind) for kind in ("encoder", "box", "rung") if kind not in trained.held):
+            tree.remove(stale)
         return outputs
 
     def train_task(self, ctx: Context, plan: Plan, k: int, n: int) -> dict[str, object]:
