@@ -62,8 +62,7 @@ class Info(Event):
 
 @dataclass(frozen=True)
 class Doing(Event):
-    """What a step is doing now and how far (`reading clip 3 of 10: a.mp4`): said by the plain lines' heartbeat when
-    nothing else has been printed for a while (kit.report.terminal.HEARTBEAT_S)."""
+    """What a step is doing now (`reading clip 3 of 10: a.mp4`), for the plain lines' heartbeat (report.terminal)."""
 
     kind = "doing"
     step: str
@@ -101,8 +100,7 @@ class JobsPlanned(Event):
 
 @dataclass(frozen=True)
 class Forecast(Event):
-    """The work of a step still to come (or the rest of the one running), in the run's unit of work: a corpus job's
-    pixel-frame (kit.model.cost)."""
+    """The work of a step still to come (or the rest of the one running), in the run's unit (kit.model.cost)."""
 
     kind = "forecast"
     step: str
@@ -173,8 +171,7 @@ class Epoch(Event):
 
 @dataclass(frozen=True)
 class Eta(Event):
-    """The whole run's time left (kit.report.eta), made by the renderer from the events before it; until a tenth of
-    the work is done, `basis` is "estimating" and there is no figure."""
+    """The whole run's time left (kit.report.eta), made by the renderer from the events before it."""
 
     kind = "eta"
     seconds_left: float | None  # every step still to run, the running one included; None while estimating

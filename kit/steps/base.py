@@ -34,10 +34,6 @@ class Context:
         self.emit(Info(step, line))
 
     @property
-    def out_dir(self) -> Path:
-        return self.settings.out_dir
-
-    @property
     def run(self) -> RunDir:
         return RunDir(self.settings.out_dir)
 
@@ -96,7 +92,7 @@ def require_output(ctx: Context, path: Path, producer: str) -> Path:
                              "it", hint=f"look at it (ls -l {found}) and remove it (the kit never makes one), then "
                                         f"rerun that step: {again}")
     if not tree.is_file(path) or not tree.is_file(status):
-        raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.out_dir}",
+        raise InputError(f"{path} is missing: step '{producer}' has not completed in {ctx.run.root}",
                          hint=f"run it first: {rerun(ctx, 'step', producer)}")
     record, _ = read_step_record(tree, status)
     recorded = record.outputs.get(ctx.run.rel(path)) if record is not None else None

@@ -1,7 +1,5 @@
-"""The parsers of RunSettings' own flags (kit.infra.rules.Parser, declared in the fields of kit.steps.settings): each
-turns its flag's text, or its KIT_ variable's, into the setting's typed value, refusing a text that is none with the
-kit's message and hint; the setting's rules are checked after it (kit.cli.params.KitParam).
-"""
+"""The parsers of RunSettings' own flags (kit.infra.rules.Parser): each makes its flag's text, or its KIT_ variable's,
+the setting's typed value, or refuses it with the kit's message and hint; the setting's rules are checked after it."""
 
 from __future__ import annotations
 

@@ -92,9 +92,8 @@ def _short(v: object) -> str:
 def _setting_changes(key: str, old: object, new: object) -> list[str]:
     """`setting cqs: [19, 25] -> [19, 31]`; for a dict setting, only the keys that changed."""
     if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
         return [f"setting {key}.{k}: {_short(old.get(k, '(unset)'))} -> {_short(new.get(k, '(unset)'))}"
-                for k in keys if old.get(k, "(unset)") != new.get(k, "(unset)")]
+                for k in sorted(set(old) | set(new)) if old.get(k, "(unset)") != new.get(k, "(unset)")]
     return [f"setting {key}: {_short(old)} -> {_short(new)}"]
 
 

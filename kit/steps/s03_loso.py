@@ -99,13 +99,13 @@ def take_incumbent(ctx: Context) -> tuple[Path, Path | None]:
     from kit.model.incumbent import copied_from, copy_incumbent
 
     manifest, models = locate_incumbent(ctx)
-    folder, run, given = manifest.parent, ctx.run, ctx.settings.incumbent
+    folder, run, given, out = manifest.parent, ctx.run, ctx.settings.incumbent, ctx.run.root.resolve()
     assert given is not None
     if folder.resolve() == run.incumbent_models.resolve():
         return folder, copied_from(ctx.tree, folder)
-    if not folder.resolve().is_relative_to(ctx.out_dir.resolve()):
+    if not folder.resolve().is_relative_to(out):
         return folder, None
-    inside = [ctx.out_dir / p.resolve().relative_to(ctx.out_dir.resolve()) for p in (manifest, *models)]
+    inside = [run.root / p.resolve().relative_to(out) for p in (manifest, *models)]
     copy_incumbent(ctx.tree, inside[0], inside[1:], run.incumbent_models, given)
     ctx.emit(Info("loso", f"--incumbent {given} lies in this out-dir, whose bundle step moves earlier models aside: "
                           f"its {len(models)} model(s) were copied to {run.incumbent_models} and are scored there"))

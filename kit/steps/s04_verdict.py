@@ -31,10 +31,8 @@ def loso_outputs(ctx: Context) -> list[Path]:
     if ctx.settings.incumbent is not None:
         paths.append(run.incumbent)
     paths += [run.holdout(kind) for kind in ctx.settings.holdout]
-    if ctx.tree.is_file(run.clips):  # a LOSO of an older kit made none: the verdict then has no clip figures
-        paths.append(run.clips)
-    if ctx.tree.is_file(run.encodes):  # none for an input set vmaf-tune does not feed: no consumer's figures
-        paths.append(run.encodes)
+    # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
+    paths += [p for p in (run.clips, run.encodes) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
 
 
@@ -118,9 +116,8 @@ class VerdictStep:
                          lead=s.corpus is not None)
         verdict = dataclasses.replace(verdict, independent_check=corpus_check(corpus_file))
         keep = run.verdict_file(verdict.verdict)
-        for other in VERDICTS:  # a stale verdict must never trigger an export
-            if other != verdict.verdict:
-                tree.remove(run.verdict_file(other))
+        for other in set(VERDICTS) - {verdict.verdict}:  # a stale verdict must never trigger an export
+            tree.remove(run.verdict_file(other))
         frames = {run.intervals: assessment.rows, run.clip_pooling: assessment.clips}
         outputs = [path for path, frame in frames.items() if frame is not None]
         for path in outputs:
@@ -136,6 +133,5 @@ class VerdictStep:
             cost = bundle_work(verdict.corpus.rows, len(verdict.seeds), ctx.settings.train, 1, promoted=False)
             ctx.emit(Forecast("bundle", round(cost.work), round(cost.training)))
         return Outcome([keep, *outputs], {"verdict": verdict.verdict, "mean_plcc": verdict.gate.mean_plcc,
-                                          "mean_plcc_is": GROUPS,
-                                "plcc_spread": verdict.gate.plcc_spread},
+                                          "mean_plcc_is": GROUPS, "plcc_spread": verdict.gate.plcc_spread},
                        exit_code=EXIT_PROMOTE if verdict.promoted else EXIT_HOLD)

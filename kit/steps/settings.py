@@ -1,9 +1,7 @@
-"""What a run is asked to do: the RunSettings record, built by the CLI from its flags or read from a `--settings`
-file (a run.json, or a cluster's settings.json), written into run.json and handed to every step. Each setting is
-declared once in its field (kit.infra.rules.setting: default, rules, flag); a flag is checked as it is read
-(kit.cli.params.KitParam), a document as it is read (`RunSettings.from_json`), a breach refused (exit 2) naming the
-key, the value, the file and the rule. TASK_FLAGS place one command and are never taken from the file.
-"""
+"""What a run is asked to do: RunSettings, made from the flags or a `--settings` file (a run.json, a cluster's
+settings.json), written into run.json and handed to every step. Each setting is declared once in its field
+(kit.infra.rules.setting: default, rules, flag) and checked wherever it is read; a breach is refused (exit 2) naming
+the key, the value, the file and the rule."""
 
 from __future__ import annotations
 
@@ -300,14 +298,13 @@ def read_settings(path: Path) -> RunSettings:
         require_trusted(path, "--settings")
         doc = read_json(path)
         run_json = isinstance(doc, dict) and "settings" in doc  # a run.json: its settings; else the record itself
-        settings = RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
+        return RunSettings.from_json(doc["settings"] if run_json else doc, "settings" if run_json else "")
     except Refused as exc:
         raise refused_settings(path, exc) from None
     except (OSError, JsonRefused, RecordError, TypeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InputError(f"--settings {path} cannot be read as a run's settings: {why}",
                          hint="give the run.json of an out-dir, or the settings.json a cluster command wrote") from None
-    return settings
 
 
 def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> InputError:
@@ -319,8 +316,7 @@ def refused_settings(path: Path, exc: Refused, flag: str = "--settings ") -> Inp
 
 def task_flags(settings: RunSettings) -> list[str | Path]:
     """The flags that place a command run with these settings (TASK_FLAGS, those set)."""
-    values = {name: getattr(settings, name) for name in TASK_FLAGS}
-    return [word for name, value in values.items() if value is not None
+    return [word for name in TASK_FLAGS if (value := getattr(settings, name)) is not None
             for word in (flag_of(RunSettings, name).opt, value.label if isinstance(value, ShardSpec) else value)]
 
 
