@@ -169,8 +169,7 @@ class RunDir:
                 if n.startswith("results-") and n.endswith(".tar.gz") and tree.is_file(folder / n)]
 
     def latest_tarball(self, tree: Listing) -> Path | None:
-        found = self.tarballs(tree)
-        return found[-1] if found else None
+        return next(reversed(self.tarballs(tree)), None)
 
 
 LAYOUT = RunDir(Path())  # relative paths, as a results tarball holds them under its top folder

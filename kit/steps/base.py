@@ -14,6 +14,8 @@ from kit.errors import InputError, KitError
 from kit.events import Emit, Info
 from kit.infra.files import remembered_sha256
 from kit.infra.tree import Tree
+from kit.media.ffmpeg import resolve_ffmpeg
+from kit.media.libvmaf import BUILTIN_TEACHERS
 from kit.platforms.prereqs import Prereqs, corpus_only_reason
 from kit.platforms.prereqs import read_prereqs as read_prereqs_record
 from kit.rundir import RunDir
@@ -127,9 +129,6 @@ def read_prereqs(ctx: Context) -> Prereqs:
 
 def teacher_sources(ctx: Context) -> tuple[Path | None, Path | None]:
     """The ffmpeg the prereqs step chose (or would choose) and --teacher's model file (None for a built-in)."""
-    from kit.media.ffmpeg import resolve_ffmpeg
-    from kit.media.libvmaf import BUILTIN_TEACHERS
-
     prereqs = recorded_prereqs(ctx)
     ffmpeg: Path | None = Path(prereqs.ffmpeg.path) if prereqs is not None else None
     if ffmpeg is None:

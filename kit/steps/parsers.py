@@ -7,8 +7,10 @@ from kit.corpus.split import ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_int, read_rate
 from kit.infra.rules import OFF, IntList, Parser
+from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import NATIVE, parse_rung
 from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem
+from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_name
 
 HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
@@ -135,8 +137,6 @@ class Fps(Parser):
     numeric = True
 
     def parse(self, text: str, flag: str, words: str = "") -> str:
-        from kit.media.decode import MAX_FPS, parse_fps
-
         hint = f"e.g. {flag} 25 or {flag} 30000/1001"
         number(read_rate, text, f"{label(flag, text)} is not a frame rate", hint)
         try:
@@ -152,8 +152,6 @@ class Encoders(Parser):
     name = "encoders"
 
     def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
-        from kit.platforms.encoders import parse_encoder_list
-
         return parse_encoder_list(text)
 
 

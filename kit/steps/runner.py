@@ -22,7 +22,9 @@ from kit.infra.invocation import kit_command
 from kit.infra.resources import require_address_space
 from kit.infra.tree import TREE_ENV, LockBusy, Rules, Tree
 from kit.infra.visible import traceback_lines, visible_lines
+from kit.model.contract import no_slot_message, unslotted
 from kit.model.threads import choose_threads
+from kit.platforms.encoders import AUTO
 from kit.rundir import STEP_NAMES, RunDir
 from kit.steps import STEPS, LazyStep, formats_of, get_step
 from kit.steps.base import Context, Plan, seconds_since
@@ -220,9 +222,6 @@ class StepLog:
 
 def check_trainable(settings: RunSettings, selection: Selection) -> None:
     """A run that trains refuses, before any work, an encoder named that the models cannot learn."""
-    from kit.model.contract import no_slot_message, unslotted
-    from kit.platforms.encoders import AUTO
-
     if settings.encoders == (AUTO,) or settings.corpus is not None or "loso" not in {s.name for s in selection.steps}:
         return
     if bad := unslotted(settings.encoders):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit.corpus.columns import EXTRA_FEATURES
-from kit.corpus.manifests import corpus_identity, corpus_sha256
+from kit.corpus.manifests import corpus_identity, corpus_sha256, manifest_or_why
 from kit.corpus.split import refuse_small_shard
 from kit.errors import InputError, ResourceLimit
 from kit.events import Epoch, Info
@@ -56,8 +56,6 @@ def corpus_path(ctx: Context) -> Path:
 
 def check_described(corpus: Path) -> None:
     """A corpus whose manifest records other bytes, or cannot be read, is refused (no manifest: the user vouches)."""
-    from kit.corpus.manifests import manifest_or_why
-
     require_trusted(corpus, "--corpus")  # the trust rule, the corpus's folders and any link on the way included
     if os.path.lexists(manifest_path(corpus)):
         require_trusted(manifest_path(corpus), "--corpus's manifest")

@@ -40,25 +40,22 @@ class VerdictStep:
     name = "verdict"
 
     def plan(self, ctx: Context) -> Plan:
+        s = ctx.settings
         loso_status, _ = read_step_record(ctx.tree, ctx.run.status("loso"))  # None when missing or damaged: LOSO reruns
         if loso_status is not None:
             ran = loso_status.settings.get("seeds")
-            if isinstance(ran, list) and ran != list(ctx.settings.seeds):
-                raise InputError(f"LOSO ran with seeds {ran}, not {list(ctx.settings.seeds)}",
+            if isinstance(ran, list) and ran != list(s.seeds):
+                raise InputError(f"LOSO ran with seeds {ran}, not {list(s.seeds)}",
                                  hint=f"pass --seeds {','.join(map(str, ran))}, or rerun LOSO with the new seeds: "
-                                      + rerun(ctx, "run", "--from", "loso", "--seeds",
-                                              ",".join(map(str, ctx.settings.seeds))))
+                                      + rerun(ctx, "run", "--from", "loso", "--seeds", ",".join(map(str, s.seeds))))
         inputs = {p.stem: cached_sha256(ctx.tree, p) for p in loso_outputs(ctx)}
         # the corpus block counts the manifest's twins and groups (not its times, which change on every merge)
-        if (manifest := read_manifest(ctx.settings.corpus or ctx.run.shard)) is not None:
+        if (manifest := read_manifest(s.corpus or ctx.run.shard)) is not None:
             inputs["corpus_contents"] = sha256_json({"twins": [t.to_json() for t in manifest.twins],
                                                      "groups": [g.to_json() for g in manifest.groups]})
-        crf = {"vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range)} \
-            if ctx.settings.vmaftune_crf_range != CRF_RANGE else {}
-        return Plan(settings={"seeds": list(ctx.settings.seeds), "gate": ctx.settings.gate.to_json(),
-                              "interval_level": ctx.settings.interval_level, "holdout": list(ctx.settings.holdout),
-                              **crf},
-                    inputs=inputs)
+        crf = {"vmaftune_crf_range": list(s.vmaftune_crf_range)} if s.vmaftune_crf_range != CRF_RANGE else {}
+        return Plan(settings={"seeds": list(s.seeds), "gate": s.gate.to_json(), "interval_level": s.interval_level,
+                              "holdout": list(s.holdout), **crf}, inputs=inputs)
 
     def assess(self, ctx: Context, corpus_file: Path, predictions: pd.DataFrame, codec_blind: bool) -> Assessment:
         """The held-out rows, intervals and figures by group (`codec_blind`: the models do not read the codec block)."""

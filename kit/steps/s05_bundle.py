@@ -18,7 +18,7 @@ from kit.infra.faults import kill_point
 from kit.infra.perms import user_name
 from kit.infra.tree import Tree
 from kit.model.contract import CANONICAL6
-from kit.model.cost import WORK_PER_PARAM_STEP
+from kit.model.cost import BUNDLE_CORPUS_WORK, WORK_PER_PARAM_STEP, bundle_work
 from kit.model.threads import apply_threads, choose_threads
 from kit.steps.base import Context, Outcome, Plan, cached_sha256, require_output, rerun, teacher_sources
 from kit.steps.records import read_run_record, read_step_record
@@ -48,12 +48,10 @@ class BundleStep:
     def plan(self, ctx: Context) -> Plan:
         if ctx.corpus_only is not None:
             return self.plan_corpus(ctx)
-        verdict, path = find_verdict(ctx)
-        return Plan(settings={"train": ctx.settings.train.to_json(), "box_id": ctx.settings.box_id,
-                              "vmaftune_crf_range": list(ctx.settings.vmaftune_crf_range),
-                              "model_license": ctx.settings.model_license,
-                              "model_license_url": ctx.settings.model_license_url,
-                              "keep_paths": ctx.settings.keep_paths},
+        verdict, path, s = *find_verdict(ctx), ctx.settings
+        return Plan(settings={"train": s.train.to_json(), "box_id": s.box_id,
+                              "vmaftune_crf_range": list(s.vmaftune_crf_range), "model_license": s.model_license,
+                              "model_license_url": s.model_license_url, "keep_paths": s.keep_paths},
                     inputs={"verdict": f"{verdict}:{cached_sha256(ctx.tree, path)}"}, prepared=self.earlier(ctx))
 
     def earlier(self, ctx: Context) -> dict[str, str]:
@@ -72,7 +70,6 @@ class BundleStep:
     def run_corpus(self, ctx: Context, plan: Plan) -> Outcome:
         """The corpus-only bundle: a results tarball of this box's corpus, for the lead to merge and train on."""
         from kit.bundle.contents import corpus_files
-        from kit.model.cost import BUNDLE_CORPUS_WORK
 
         run = ctx.run
         ctx.emit(Forecast(self.name, BUNDLE_CORPUS_WORK))
@@ -94,7 +91,6 @@ class BundleStep:
         from kit.bundle.contents import tarball_files
         from kit.infra.records import read_record
         from kit.media.discovery import SkippedClips
-        from kit.model.cost import bundle_work
         from kit.platforms.prereqs import read_prereqs
         from kit.report.html import load_report_data, render_report
 

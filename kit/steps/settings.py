@@ -39,12 +39,15 @@ from kit.infra.rules import (
     flag_of,
     setting,
 )
+from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAULT, clip_rungs, parse_rung, rung_size
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
+from kit.platforms.encoders import AUTO as AUTO_ENCODERS
+from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
 from kit.steps.parsers import HOLDOUTS, CqGrids, Encoders, Folds, Fps, Holdouts, Scales, Shard, TeacherModel, TrainTasks
 from kit.verdict.gate import GateThresholds
@@ -86,8 +89,6 @@ def check_ladder(rungs: tuple[str, ...], sizes: list[tuple[int, int]]) -> None:
 
 def encoders_problem(names: object) -> str | None:
     """--encoders's rule: auto, or names the kit knows, each once (kit.platforms.encoders.parse_encoder_list)."""
-    from kit.platforms.encoders import parse_encoder_list
-
     if not isinstance(names, tuple) or not all(isinstance(n, str) and n.strip() == n and n for n in names):
         return "is not a list of encoder names"
     try:
@@ -106,8 +107,6 @@ def teacher_problem(text: object) -> str | None:
 
 def fps_problem(text: object) -> str | None:
     """--fps's rule: a rate kit.media.decode.parse_fps reads."""
-    from kit.media.decode import MAX_FPS, parse_fps
-
     try:
         return None if isinstance(text, str) and parse_fps(text) else "is not a frame rate"
     except ValueError:
@@ -136,8 +135,6 @@ def registry_problem(rule: Callable[[str], str | None], says: str) -> Check:
 
 def grid_fits(settings: RunSettings) -> str | None:
     """The grid against the run's encoders (libx264's range for auto, checked again once auto is resolved)."""
-    from kit.platforms.encoders import AUTO as AUTO_ENCODERS
-
     return range_problem(("libx264",) if settings.encoders == (AUTO_ENCODERS,) else settings.encoders, settings.cqs)
 
 
