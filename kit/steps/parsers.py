@@ -3,14 +3,15 @@ the setting's typed value, or refuses it with the kit's message and hint; the se
 
 from __future__ import annotations
 
-from kit.corpus.split import ShardSpec, parse_shard
+from collections.abc import Callable
+from typing import Any
+
 from kit.errors import InputError
 from kit.infra.outside import label, number, read_float, read_int, read_rate
 from kit.infra.rules import OFF, IntList, Parser
 from kit.media.decode import MAX_FPS, parse_fps
 from kit.media.ladder import NATIVE, parse_rung
 from kit.model.recipe import AUTO, FOLDS_REFUSAL, LOSO, FoldsAsked, folds_problem
-from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import AUTO_GRID, ENTRY_SEP, NAME_SEP, CqGrid, check_name
 
 HOLDOUTS = ("encoder", "box", "rung")  # --holdout's kinds, in the kit's order
@@ -68,16 +69,6 @@ class Scales(Parser):
             except ValueError as exc:
                 raise InputError(f"{flag}: {exc}", hint=hint) from None
         return tuple(rungs)
-
-
-class Shard(Parser):
-    """`K/N` -> ShardSpec(K, N); `auto` -> K and N of the array task this runs in (1/1 outside one)."""
-
-    name = "shard"
-    numeric = True
-
-    def parse(self, text: str, flag: str, words: str = "") -> ShardSpec | None:
-        return parse_shard(text)
 
 
 class Folds(Parser):
@@ -146,21 +137,15 @@ class Fps(Parser):
                 from None
 
 
-class Encoders(Parser):
-    """`libx264,h264_nvenc` or `auto` -> a tuple of names the kit knows."""
+class Reading(Parser):
+    """A flag's text read whole by the function of the layer that knows it (--encoders: parse_encoder_list)."""
 
-    name = "encoders"
+    def __init__(self, name: str, read: Callable[[str], Any]) -> None:
+        self.name, self.read = name, read
 
-    def parse(self, text: str, flag: str, words: str = "") -> tuple[str, ...]:
-        return parse_encoder_list(text)
+    def parse(self, text: str, flag: str, words: str = "") -> Any:
+        return self.read(text)
 
 
-class TeacherModel(Parser):
-    """A libvmaf built-in model's name, or the path of a libvmaf model JSON file (checked as one, made absolute)."""
-
-    name = "teacher"
-
-    def parse(self, text: str, flag: str, words: str = "") -> str:
-        from kit.media.teachers import setting_text
-
-        return setting_text(text)
+class Numbers(Reading):
+    numeric = True

@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from kit.bundle import registry
-from kit.corpus.split import MAX_SHARDS, ShardSpec
+from kit.corpus.split import MAX_SHARDS, ShardSpec, parse_shard
 from kit.errors import InputError
 from kit.infra.arrays import MAX_TASKS
 from kit.infra.host import safe_box_id
@@ -44,12 +44,13 @@ from kit.media.ladder import DOWN_DEFAULT, MIN_HEIGHT, NATIVE, SCALERS, UP_DEFAU
 from kit.media.libvmaf import BUILTIN_TEACHERS, EXTRA_FEATURES, MODEL_SEPARATOR, TEACHER_MODEL
 from kit.media.pixfmt import ENCODE_DEPTHS
 from kit.media.refs import CLIP_EXTS, MAX_DIMENSION
+from kit.media.teachers import setting_text
 from kit.model.contract import input_features
 from kit.model.recipe import AUTO, FOLDS, FoldsAsked, TrainConfig, checked_folds
 from kit.platforms.encoders import AUTO as AUTO_ENCODERS
 from kit.platforms.encoders import parse_encoder_list
 from kit.platforms.grids import CqGrid, grid_problem, range_problem
-from kit.steps.parsers import HOLDOUTS, CqGrids, Encoders, Folds, Fps, Holdouts, Scales, Shard, TeacherModel, TrainTasks
+from kit.steps.parsers import HOLDOUTS, CqGrids, Folds, Fps, Holdouts, Numbers, Reading, Scales, TrainTasks
 from kit.verdict.gate import GateThresholds
 
 
@@ -139,6 +140,9 @@ def grid_fits(settings: RunSettings) -> str | None:
 
 
 A_PATH = Off(Absolute())
+ENCODER_LIST = Reading("encoders", parse_encoder_list)  # `libx264,h264_nvenc` or `auto`
+TEACHER_NAME = Reading("teacher", setting_text)  # a built-in model's name, or a model file's path (made absolute)
+SHARD_SPEC = Numbers("shard", parse_shard)  # `K/N`, or `auto`: those of the array task this runs in (1/1 outside one)
 LICENSE = registry_problem(registry.license_problem, f"an SPDX license expression of at most "
                                                      f"{registry.MAX_LICENSE} printable ASCII characters")
 LICENSE_URL = registry_problem(registry.license_url_problem, f"an absolute http(s) address of at most "
@@ -167,7 +171,7 @@ class RunSettings(Record):
         "--fps", Fps(), "Frame rate of .yuv clips whose name has none, e.g. 25 or 30000/1001.", rank=60))
     encoders: tuple[str, ...] = setting(("auto",), Check(encoders_problem, "auto, or encoder names the kit knows (the "
                                                                          "detect command lists them), each once"),
-                                        flag=Flag("--encoders", Encoders(), "Comma-separated encoders, or auto: each "
+                                        flag=Flag("--encoders", ENCODER_LIST, "Comma-separated encoders, or auto: each "
                                                   "detected family's defaults that pass a test encode, plus libx264 "
                                                   "(the detect command lists them).", rank=70))
     cqs: CqGrid = setting(CqGrid, Check(grid_problem, "a list of values, each once, for every encoder or for encoder "
@@ -192,7 +196,7 @@ class RunSettings(Record):
         "as VMAF's training set was made).", rank=120))
     teacher: str = setting(TEACHER_MODEL, Check(teacher_problem, "a built-in model's name or a model file's absolute "
                                                                  "path"), flag=Flag(
-        "--teacher", TeacherModel(), "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
+        "--teacher", TEACHER_NAME, "The libvmaf model the proxy learns: vmaf_v0.6.1, vmaf_v0.6.1neg (no enhancement "
         "gain), vmaf_4k_v0.6.1 (what vmaf-tune scores 2160 lines and more with), or the path of a libvmaf model JSON "
         "file (a VMAF v1 model, say); checked by libvmaf before any encode. The proxy's inputs stay the canonical six "
         "(docs/teachers.md).", metavar="NAME|FILE", rank=130))
@@ -220,7 +224,7 @@ class RunSettings(Record):
         "--incumbent", AbsPath(), "A previous bundle (out-dir or its 05_bundle/exports): promote only if this run "
         "beats its models by more than the seed spread.", rank=310))
     shard: ShardSpec | None = setting(None, Off(Check(shard_problem, "K/N with 1 <= K <= N")), flag=Flag(
-        "--shard", Shard(), "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
+        "--shard", SHARD_SPEC, "Encode only shard K of N (1-based) of the reference set, split by content hash; run "
         "K=1..N on N boxes, then merge their tarballs or shard.parquet files (the merge command). auto: K and N from "
         "the array task this runs in (1/1 outside one); {shard} in --out-dir and --box-id becomes shard<K>of<N>.",
         metavar="K/N|auto", rank=220))
