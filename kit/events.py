@@ -1,5 +1,4 @@
-"""Typed events: steps emit them, one UI module renders them; each has a `kind`, its NDJSON `event` name with `--json`.
-"""
+"""Typed events: steps emit them, one UI module renders them; `kind` is the NDJSON `event` name (`--json`)."""
 
 from __future__ import annotations
 
@@ -71,8 +70,7 @@ class Doing(Event):
 
 @dataclass(frozen=True)
 class CheckTable(Event):
-    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK, which a
-    terminal shows whole under the table."""
+    """Rows of (check, result, detail), e.g. the prereqs table; a detail may end with its hint after HINT_MARK."""
 
     kind = "checks"
     step: str
@@ -124,8 +122,8 @@ class JobStarted(Event):
 
 @dataclass(frozen=True)
 class JobProgress(Event):
-    """Frames through one phase (`encode`, then `score`) of a running job; about once a second. `encodes`: how many
-    jobs' encodes the phase makes (a shared decode's batch encodes its jobs' in one ffmpeg; they then only score)."""
+    """Frames through one phase (`encode`, then `score`) of a running job; `encodes`: how many jobs' encodes it makes
+    (a shared decode's batch encodes its jobs' in one ffmpeg; they then only score)."""
 
     kind = "job_progress"
     job_id: str

@@ -1,6 +1,5 @@
-"""LOSO's members on disk (kit.model.tasks), as the loso step uses them: the store, the gather (every member the store
-holds loaded, those it lacks trained, or with --train-tasks N refused naming the task that trains them), and one
-training task's share (`step loso --train-task K/N`)."""
+"""LOSO's members on disk (kit.model.tasks): the store, the gather (those it lacks trained, or with --train-tasks N
+refused naming the task that trains them), and one training task's share (`step loso --train-task K/N`)."""
 
 from __future__ import annotations
 

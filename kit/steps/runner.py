@@ -1,6 +1,5 @@
-"""Running steps in order with resume: a step is skipped when its recorded fingerprint (fingerprint()) matches the
-current plan and every output it recorded still has its sha256; otherwise the reason it reruns is said. status.json
-is written only after a step's outputs are all in place."""
+"""Running steps in order with resume: a step is skipped when its recorded fingerprint matches its plan and every
+output it recorded still has its sha256, else the reason it reruns is said; status.json is written after the outputs."""
 
 from __future__ import annotations
 

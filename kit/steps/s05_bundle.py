@@ -1,6 +1,5 @@
 """Step 05: on PROMOTE export one ONNX per seed; always write the report and the results tarball the collaborator
-sends back. Earlier exports and tarballs are moved aside, never deleted (kit.bundle.aside); the new tarball ships only
-what this verdict made."""
+sends back (only what this verdict made). Earlier exports and tarballs are moved aside, never deleted."""
 
 from __future__ import annotations
 
@@ -141,8 +140,7 @@ class BundleStep:
 
     def ship(self, ctx: Context, utc: str, files: dict[str, Path], meta: dict[str, object], staged: Path | None = None,
              exports: dict[Path, Path] | None = None) -> tuple[Path, list[Path]]:
-        """The results tarball written, then the earlier exports and tarballs moved aside (returned) and the new
-        exports recorded and put in place; the tarball of a bundle that did not complete removed (not the latest)."""
+        """The results tarball written, the earlier bundle's files moved aside (returned), new exports put in place."""
         run, tree = ctx.run, ctx.tree
         stem, aside = run.results_stem(ctx.settings.box_id, utc), run.set_aside(utc)
         tarball = run.tarball(stem)
@@ -157,7 +155,7 @@ class BundleStep:
                 record(tree, run, {dest: tree.sha256(src) for dest, src in (exports or {}).items()})
                 tree.move_into(staged, run.exports.parent, run.exports.name)
         except BaseException:
-            tree.remove(tarball)
+            tree.remove(tarball)  # a tarball of a bundle that did not complete is not the latest results
             raise
         return tarball, moved
 

@@ -76,13 +76,10 @@ RUNNING = "running now, in the run that holds this out-dir"
 
 def with_upstream_note(statuses: list[StepStatus]) -> list[StepStatus]:
     """A done step after a stale or pending one is up to date *now*; say it may rerun after that one."""
-    out: list[StepStatus] = []
-    for st in statuses:
-        ahead = [u.step for u in out if u.state in ("stale", "pending", "running")]
-        if st.state == "done" and ahead:
-            st = dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
-        out.append(st)
-    return out
+    waiting = ("stale", "pending", "running")
+    return [dataclasses.replace(st, reason=f"up to date; reruns if {ahead[0]} changes its outputs")
+            if st.state == "done" and (ahead := [u.step for u in statuses[:i] if u.state in waiting]) else st
+            for i, st in enumerate(statuses)]
 
 
 def next_run(settings: RunSettings, run_json: Path) -> str:
