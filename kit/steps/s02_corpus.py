@@ -258,15 +258,14 @@ def job_runner(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str],
     threads = ScoreThreads(cores, n_par, len(jobs) - len(reused_ids), fixed_threads())
     to_do = [j for j in jobs if j.job_id not in reused_ids]
     shared = SharedDecodes(tree, to_do, run.decoded_refs, ctx.log, shares) if shared_decode_enabled() else None
-    runner = JobRunner(
+    return JobRunner(
         ffmpeg=p.prov.ffmpeg_path, prov=p.prov, tree=tree, jobs_dir=run.jobs, work_dir=run.corpus_work,
         vmaf_threads=threads,
         encoder_threads=1,  # x264/x265 output depends on their thread count: rows must not depend on --jobs
         sessions=sessions, log=ctx.log, hw=p.hw, hw_10bit=p.depth.hw_10bit,
         progress=ProgressRelay(ctx.emit, {j.job_id: j.clip.n_frames for j in jobs}), generation=generation,
         shared=shared, oracle=Oracle(p.prov.ffmpeg_path, p.prov.teacher, ctx.log), oracle_jobs=checked,
-    )
-    return runner, threads, n_par
+    ), threads, n_par
 
 
 def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n_par: int) -> None:
@@ -279,9 +278,8 @@ def announce(ctx: Context, p: Prepared, jobs: list[Job], reused_ids: set[str], n
         return
     s = ctx.settings
     groups = len({p.refs.grouping.content_of.get(c.sha256, c.sha256) for c in p.clips})
-    rows = sum(j.clip.n_frames for j in jobs)
-    for cost in forecast(rows, groups, len(p.clips), len(s.seeds), s.folds, s.train, choose_threads().train,
-                         len(s.holdout)):
+    for cost in forecast(sum(j.clip.n_frames for j in jobs), groups, len(p.clips), len(s.seeds), s.folds, s.train,
+                         choose_threads().train, len(s.holdout)):
         ctx.emit(Forecast(cost.step, round(cost.work), round(cost.training)))
 
 
