@@ -60,8 +60,7 @@ def rerun(ctx: Context, *words: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a step depends on: its settings and upstream digests, `formats` (fingerprinted too) and what planning
-    found that running needs again (`prepared`, not fingerprinted)."""
+    """What a step depends on (fingerprinted): settings, upstream digests, `formats`; `prepared`: what run reuses."""
 
     settings: dict[str, object]
     inputs: dict[str, str]

@@ -26,11 +26,9 @@ if TYPE_CHECKING:
 
 def loso_outputs(ctx: Context) -> list[Path]:
     """Every LOSO output the verdict reads, checked against LOSO's record."""
-    run = ctx.run
-    paths = [run.loso_seed(s) for s in ctx.settings.seeds] + [run.folds, run.baselines]
-    if ctx.settings.incumbent is not None:
-        paths.append(run.incumbent)
-    paths += [run.holdout(kind) for kind in ctx.settings.holdout]
+    run, s = ctx.run, ctx.settings
+    paths = [*map(run.loso_seed, s.seeds), run.folds, run.baselines,
+             *([run.incumbent] if s.incumbent is not None else []), *map(run.holdout, s.holdout)]
     # no clips from a LOSO of an older kit (no clip figures), no encodes for an input set vmaf-tune does not feed
     paths += [p for p in (run.clips, run.encodes) if ctx.tree.is_file(p)]
     return [require_output(ctx, p, "loso") for p in [*paths, run.predictions]]
